@@ -1,0 +1,5 @@
+"""Allow ``python -m merbench``."""
+
+from merbench.cli import main
+
+raise SystemExit(main())

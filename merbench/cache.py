@@ -1,0 +1,86 @@
+"""merbench's cache directory, content keys and atomic writes.
+
+The cache lives in ``$MERBENCH_CACHE`` or the user cache directory. Entries are
+written to a temporary file in the same folder and renamed into place, so a
+reader never sees a half-written entry and two runs at once are safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import platformdirs
+
+
+def cache_root() -> Path:
+    """The cache directory (``MERBENCH_CACHE`` overrides the user cache dir)."""
+    configured = os.environ.get("MERBENCH_CACHE")
+    root = Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("merbench"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def content_key(*parts: Any) -> str:
+    """A stable SHA-256 hex key of JSON-serialisable parts and raw bytes."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, (bytes, bytearray, memoryview)):
+            digest.update(b"b")
+            digest.update(bytes(part))
+        else:
+            digest.update(b"j")
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text atomically (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """Store one array atomically as ``.npy``."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_array(path: Path) -> np.ndarray | None:
+    """Load a cached array, or ``None`` when it is missing or unreadable."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
+def publish_directory(tmp_dir: Path, final_dir: Path) -> None:
+    """Move a fully written temporary directory into place (first writer wins)."""
+    try:
+        os.replace(tmp_dir, final_dir)
+    except OSError:
+        if not final_dir.exists():
+            raise
+        shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -1,0 +1,182 @@
+"""Training and evaluating one fold of a torch model on device-resident tensors.
+
+The whole preprocessed dataset is one tensor on the chosen device; batches are
+indexed from it, so no file is read after preprocessing. The test part of a
+fold is used exactly once, to predict after the last epoch: there is no epoch
+selection and the channel standardisation uses training samples only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from merbench.contracts import Fold
+from merbench.errors import RunFailed, UsageError
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """The device a run uses, whether it uses mixed precision, and why."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    description: str
+
+
+def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
+    """Resolve ``--device auto|cpu|cuda[:N]`` and ``engine.amp`` into a ``DeviceChoice``."""
+    cuda = torch.cuda.is_available()
+    if requested.startswith("cuda") and not cuda:
+        raise UsageError(f"--device {requested}: no CUDA device is available here (torch {torch.__version__}); use --device cpu or auto")
+    if requested == "auto":
+        requested = "cuda" if cuda else "cpu"
+        reason = "CUDA found" if cuda else "no CUDA device found"
+    else:
+        reason = "requested"
+    device = torch.device(requested)
+    if device.type == "cuda":
+        use_amp = amp != "off"
+        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
+        name = torch.cuda.get_device_name(device)
+        precision = f"mixed precision {str(dtype).replace('torch.', '')}" if dtype else "float32"
+        return DeviceChoice(device, dtype, f"cuda ({name}, {precision}; {reason})")
+    if amp == "on":
+        raise UsageError("engine.amp=on needs a CUDA device; use engine.amp=auto or off on the CPU")
+    return DeviceChoice(device, None, f"cpu ({torch.get_num_threads()} threads, float32; {reason})")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Resolved ``engine.*`` options."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    label_smoothing: float
+    class_weighting: str
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> "TrainSettings":
+        """Build from the ``engine`` section of a run config."""
+        return cls(
+            epochs=int(options["epochs"]),
+            batch_size=int(options["batch_size"]),
+            lr=float(options["lr"]),
+            weight_decay=float(options["weight_decay"]),
+            label_smoothing=float(options["label_smoothing"]),
+            class_weighting=str(options["class_weighting"]),
+        )
+
+
+@dataclass
+class FoldOutput:
+    """Predictions for a fold's test samples (in ``fold.test`` order) and training facts."""
+
+    predictions: np.ndarray
+    final_loss: float
+    seconds: float
+    normalisation: str = "channel mean/std of the training samples"
+    epoch_losses: list[float] = field(default_factory=list)
+
+
+def _class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
+    if mode == "none":
+        return None
+    counts = torch.bincount(labels, minlength=n_classes).float()
+    weights = counts.sum() / (n_classes * counts.clamp(min=1))
+    return weights
+
+
+def train_fold(
+    build_model: Callable[[], nn.Module],
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    fold: Fold,
+    n_classes: int,
+    settings: TrainSettings,
+    choice: DeviceChoice,
+    seed: int,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> FoldOutput:
+    """Train a fresh model on ``fold.train`` and predict ``fold.test``.
+
+    ``inputs`` (N, C, H, W) and ``labels`` (N,) are already on ``choice.device``.
+    Raises ``RunFailed`` when the loss stops being finite.
+    """
+    start = time.perf_counter()
+    device = choice.device
+    train_index = torch.as_tensor(fold.train, device=device)
+    test_index = torch.as_tensor(fold.test, device=device)
+    train_inputs = inputs[train_index]
+    mean = train_inputs.mean(dim=(0, 2, 3), keepdim=True)
+    std = train_inputs.std(dim=(0, 2, 3), keepdim=True).clamp(min=1e-6)
+    del train_inputs
+
+    torch.manual_seed(seed)
+    model = build_model().to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    n_train = len(fold.train)
+    # Drop a last batch of one sample: BatchNorm cannot train on it.
+    steps_per_epoch = max(1, n_train // settings.batch_size + (n_train % settings.batch_size > 1))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=settings.lr, total_steps=settings.epochs * steps_per_epoch, pct_start=0.2
+    )
+    weights = _class_weights(labels[train_index], n_classes, settings.class_weighting)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=settings.label_smoothing)
+    scaler = torch.amp.GradScaler("cuda") if choice.amp_dtype == torch.float16 else None
+    autocast = (lambda: torch.autocast("cuda", dtype=choice.amp_dtype)) if choice.amp_dtype else nullcontext
+    generator = torch.Generator().manual_seed(seed)
+
+    epoch_losses: list[float] = []
+    for epoch in range(settings.epochs):
+        model.train()
+        order = train_index[torch.randperm(n_train, generator=generator).to(device)]
+        total, seen = 0.0, 0
+        for step in range(steps_per_epoch):
+            batch = order[step * settings.batch_size:(step + 1) * settings.batch_size]
+            x = (inputs[batch] - mean) / std
+            y = labels[batch]
+            with autocast():
+                loss = loss_fn(model(x), y)
+            if not torch.isfinite(loss):
+                raise RunFailed(
+                    f"fold {fold.index}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss.item()}; "
+                    f"training diverged. Lower the learning rate (now --set engine.lr={settings.lr}) or check the inputs for NaN"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            if scaler:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(batch)
+            seen += len(batch)
+        epoch_losses.append(total / max(seen, 1))
+        if on_epoch:
+            on_epoch(epoch, epoch_losses[-1])
+
+    model.eval()
+    predictions = []
+    with torch.inference_mode():
+        for begin in range(0, len(fold.test), 256):
+            batch = test_index[begin:begin + 256]
+            with autocast():
+                logits = model((inputs[batch] - mean) / std)
+            predictions.append(logits.float().argmax(dim=1).cpu())
+    predicted = torch.cat(predictions).numpy() if predictions else np.zeros(0, dtype=np.int64)
+    final = epoch_losses[-1] if epoch_losses else math.nan
+    return FoldOutput(predictions=predicted, final_loss=final, seconds=time.perf_counter() - start, epoch_losses=epoch_losses)

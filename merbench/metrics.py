@@ -1,0 +1,64 @@
+"""Classification metrics as MER papers use them (DESIGN.md section 5).
+
+* ``accuracy``; ``macro_precision``, ``macro_recall``, ``macro_f1`` from
+  scikit-learn with ``zero_division=0`` over the classes that occur in the
+  true or predicted labels;
+* ``uf1``: mean over classes of 2TP / (2TP + FP + FN), and ``uar``: mean over
+  classes of TP / N_c, both over classes present in the true labels (MEGC2019).
+
+Applied to predictions pooled over all folds these are the "pooled" scores
+(pooled macro-F1 equals UF1 when every class occurs); applied per fold they give
+the fold mean ± std.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+METRIC_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "uf1", "uar")
+
+
+def unweighted_f1_recall(matrix: np.ndarray) -> tuple[float, float]:
+    """UF1 and UAR from a confusion matrix (rows: true class, columns: predicted)."""
+    true_positive = np.diag(matrix).astype(float)
+    support = matrix.sum(axis=1).astype(float)
+    predicted = matrix.sum(axis=0).astype(float)
+    present = support > 0
+    if not present.any():
+        return 0.0, 0.0
+    false_positive = predicted - true_positive
+    false_negative = support - true_positive
+    f1 = 2 * true_positive[present] / (2 * true_positive[present] + false_positive[present] + false_negative[present])
+    recall = true_positive[present] / support[present]
+    return float(f1.mean()), float(recall.mean())
+
+
+def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> dict[str, float]:
+    """All scalar metrics of one set of predictions."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    uf1, uar = unweighted_f1_recall(confusion(y_true, y_pred, n_classes))
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_precision": float(precision),
+        "macro_recall": float(recall),
+        "macro_f1": float(f1),
+        "uf1": uf1,
+        "uar": uar,
+    }
+
+
+def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
+    """Confusion matrix over all ``n_classes`` (rows: true, columns: predicted)."""
+    return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+
+
+def mean_std(per_fold: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and population std of every metric over folds."""
+    mean = {key: float(np.mean([m[key] for m in per_fold])) for key in METRIC_KEYS}
+    std = {key: float(np.std([m[key] for m in per_fold])) for key in METRIC_KEYS}
+    return mean, std

@@ -1,0 +1,210 @@
+"""The one registry of merbench plugins, a typed facade over pluggy.
+
+Built-in plugins and third-party plugins are found the same way: through the
+``merbench`` entry-point group. Each entry point is loaded and registered in its
+own ``try`` so that one broken plugin is reported and the others keep working
+(``MERBENCH_STRICT_PLUGINS=1`` turns such a report into an error).
+``MERBENCH_DISABLE_PLUGINS=a,b`` skips entry points by name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable
+
+import pluggy
+
+from merbench import hookspecs
+from merbench.contracts import PLUGIN_KINDS
+from merbench.errors import PluginError, UsageError
+
+ENTRY_POINT_GROUP = "merbench"
+OWN_DISTRIBUTION = "merbench"
+
+
+@dataclass
+class Provider:
+    """Where a plugin comes from: its entry point and distribution."""
+
+    entry_point: str
+    target: str
+    distribution: str
+    version: str
+
+    @property
+    def builtin(self) -> bool:
+        """True for merbench's own plugins."""
+        return _normalise(self.distribution) == OWN_DISTRIBUTION
+
+    def __str__(self) -> str:
+        return f"plugin '{self.entry_point}' ({self.distribution} {self.version})"
+
+
+@dataclass
+class PluginRecord:
+    """One loaded (or failed) entry point, as ``merbench plugins`` shows it."""
+
+    provider: Provider
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, str, str]]:
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for dist in metadata.distributions():
+        dist_name = dist.metadata["Name"] or "unknown"
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP:
+                continue
+            key = (_normalise(dist_name), ep.name)
+            if key in seen:  # the same distribution visible twice on sys.path
+                continue
+            seen.add(key)
+            found.append((ep, dist_name, dist.version))
+    # Built-ins first, so that on a name clash merbench's own plugin is kept.
+    found.sort(key=lambda item: (_normalise(item[1]) != OWN_DISTRIBUTION, _normalise(item[1]), item[0].name))
+    return found
+
+
+class Registry:
+    """All plugins of one process, by kind and name."""
+
+    def __init__(self, strict: bool | None = None, disabled: Iterable[str] | None = None):
+        if strict is None:
+            strict = os.environ.get("MERBENCH_STRICT_PLUGINS", "") not in ("", "0")
+        if disabled is None:
+            disabled = [n.strip() for n in os.environ.get("MERBENCH_DISABLE_PLUGINS", "").split(",")]
+        self.strict = strict
+        self.disabled = {name for name in disabled if name}
+        self.records: list[PluginRecord] = []
+        self.problems: list[str] = []
+        self._items: dict[str, dict[str, Any]] = {kind: {} for kind in PLUGIN_KINDS}
+        self._providers: dict[tuple[str, str], Provider] = {}
+        self._pm = pluggy.PluginManager("merbench")
+        self._pm.add_hookspecs(hookspecs)
+        self._load_entry_points()
+        self._collect()
+
+    # ------------------------------------------------------------------ loading
+
+    def _report(self, record: PluginRecord | None, message: str) -> None:
+        if record is not None and record.error is None:
+            record.error = message
+        self.problems.append(message)
+        if self.strict:
+            raise PluginError(message + " (MERBENCH_STRICT_PLUGINS is set)")
+
+    def _load_entry_points(self) -> None:
+        entry_points = list(_iter_entry_points())
+        if not any(_normalise(dist) == OWN_DISTRIBUTION for _, dist, _ in entry_points):
+            raise PluginError(
+                "merbench's built-in plugins are not registered (no 'merbench' entry points "
+                "found in the installed distribution): reinstall with pip install -e ."
+            )
+        for ep, dist_name, version in entry_points:
+            provider = Provider(ep.name, ep.value, dist_name, version)
+            if ep.name in self.disabled:
+                continue
+            record = PluginRecord(provider)
+            self.records.append(record)
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import failure of third-party code
+                self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}")
+                continue
+            try:
+                self._pm.register(plugin, name=f"{dist_name}:{ep.name}")
+                self._pm.check_pending()
+            except Exception as exc:
+                if self._pm.is_registered(plugin):
+                    self._pm.unregister(plugin)
+                self._report(record, f"{provider} could not be registered: {exc}")
+
+    def _collect(self) -> None:
+        by_name = {f"{r.provider.distribution}:{r.provider.entry_point}": r for r in self.records}
+        for kind, spec_type in PLUGIN_KINDS.items():
+            hook = getattr(self._pm.hook, f"merbench_register_{kind}")
+            # pluggy returns implementations last-registered first; keep load order.
+            for impl in reversed(hook.get_hookimpls()):
+                record = by_name[impl.plugin_name]
+
+                def register(item: Any, _kind=kind, _type=spec_type, _record=record) -> None:
+                    self._add(_kind, _type, item, _record)
+
+                try:
+                    impl.function(register=register)
+                except PluginError:
+                    raise
+                except Exception as exc:
+                    self._report(record, f"{record.provider} failed in merbench_register_{kind}: {type(exc).__name__}: {exc}")
+
+    def _add(self, kind: str, spec_type: type, item: Any, record: PluginRecord) -> None:
+        provider = record.provider
+        if not isinstance(item, spec_type):
+            self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
+            return
+        name = item.name
+        if name in self._items[kind]:
+            first = self._providers[(kind, name)]
+            message = f"{kind[:-1]} '{name}' from {provider} refused: the name is already registered by {first}"
+            if first.builtin and provider.builtin:
+                raise PluginError(message)
+            self._report(record, message)
+            return
+        self._items[kind][name] = item
+        self._providers[(kind, name)] = provider
+        record.registered.setdefault(kind, []).append(name)
+
+    # ------------------------------------------------------------------ lookup
+
+    def names(self, kind: str) -> list[str]:
+        """Registered names of one kind, sorted."""
+        return sorted(self._items[kind])
+
+    def items(self, kind: str) -> list[Any]:
+        """Registered specs of one kind, sorted by name."""
+        return [self._items[kind][name] for name in self.names(kind)]
+
+    def provider(self, kind: str, name: str) -> Provider:
+        """The provider of a registered name."""
+        return self._providers[(kind, name)]
+
+    def get(self, kind: str, name: str) -> Any:
+        """The spec registered under ``name``, or a UsageError with suggestions."""
+        try:
+            return self._items[kind][name]
+        except KeyError:
+            pass
+        singular = kind[:-1]
+        known = self.names(kind)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise UsageError(
+            f"unknown {singular} '{name}'.{hint} Available {kind}: {', '.join(known) or 'none'} "
+            f"(see `merbench list {kind}`; a plugin that failed to load is shown by `merbench plugins`)."
+        )
+
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _registry
+    if _registry is None:
+        _registry = Registry()
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the loaded registry (tests install and remove plugins)."""
+    global _registry
+    _registry = None

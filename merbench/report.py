@@ -1,0 +1,109 @@
+"""Rich tables of a run's result: per fold, fold mean ± std, pooled, and reported scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+COLUMNS = (
+    ("accuracy", "Acc"),
+    ("macro_precision", "P"),
+    ("macro_recall", "R"),
+    ("macro_f1", "F1"),
+    ("uf1", "UF1"),
+    ("uar", "UAR"),
+)
+REPORTED_METRICS = {"accuracy": "accuracy", "precision": "macro_precision", "recall": "macro_recall", "f1": "macro_f1", "uf1": "uf1", "uar": "uar"}
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def result_table(result: dict[str, Any]) -> Table:
+    """The per-fold / mean / std / pooled table of one run (scores in %)."""
+    title = (
+        f"{result['model']} on {result['dataset']} · {result['protocol']} · "
+        f"{result['n_samples']} clips, {result['n_subjects']} subjects"
+    )
+    table = Table(
+        title=title,
+        caption="Scores in %. P, R, F1: macro precision, recall, F1 (scikit-learn). "
+        "Pooled: all folds' predictions together (MEGC2019 UF1, UAR).",
+    )
+    table.add_column("Fold", justify="right")
+    table.add_column("Test subjects")
+    table.add_column("n", justify="right")
+    for _, header in COLUMNS:
+        table.add_column(header, justify="right")
+    for fold in result["folds"]:
+        subjects = _short(",".join(fold["test_subjects"]), 14)
+        table.add_row(str(fold["fold"] + 1), subjects, str(fold["n_test"]), *(_pct(fold["metrics"][k]) for k, _ in COLUMNS))
+    table.add_section()
+    table.add_row("mean", "over folds", "", *(_pct(result["fold_mean"][k]) for k, _ in COLUMNS), style="bold")
+    table.add_row("std", "", "", *(_pct(result["fold_std"][k]) for k, _ in COLUMNS))
+    n_pooled = sum(f["n_test"] for f in result["folds"])
+    table.add_row("pooled", "all folds", str(n_pooled), *(_pct(result["pooled"][k]) for k, _ in COLUMNS), style="bold cyan")
+    return table
+
+
+def reported_table(result: dict[str, Any]) -> Table | None:
+    """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none."""
+    reported = result.get("reported") or []
+    if not reported:
+        return None
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for entry in reported:
+        rows.setdefault((entry["dataset"], entry["protocol"]), {})[entry["metric"]] = entry["value"]
+    metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
+    table = Table(title=f"Reported in the {result['model']} paper (%, for reference) vs measured here", caption=reported[0]["source"])
+    table.add_column("Dataset")
+    table.add_column("Protocol")
+    table.add_column("")
+    for metric in metrics:
+        table.add_column(metric.capitalize() if len(metric) > 3 else metric.upper(), justify="right")
+    for (dataset, protocol), scores in rows.items():
+        table.add_row(dataset, protocol, "reported", *(f"{scores[m]:g}" if m in scores else "—" for m in metrics))
+        if dataset == result["dataset"] and protocol == result["protocol"]:
+            measured = [_pct(result["pooled"][REPORTED_METRICS[m]]) for m in metrics]
+            table.add_row(dataset, protocol, "measured", *measured, style="bold")
+    return table
+
+
+def print_result(console: Console, result: dict[str, Any]) -> None:
+    """Print a run's tables, its leakage warning and where its time went."""
+    console.print(result_table(result))
+    if not result["subject_independent"]:
+        console.print(
+            Panel(
+                "This protocol is NOT subject-independent: clips of the same subject are in training and test "
+                f"({result['leakage']['subject_overlap_folds']} of {len(result['folds'])} folds). Scores are inflated "
+                "and must not be compared with subject-independent results.",
+                title="Warning: subject leakage",
+                border_style="bold red",
+            )
+        )
+    per_domain = result.get("per_domain") or {}
+    if len(per_domain) > 1:
+        table = Table(title="Per domain (pooled)")
+        for header in ("Domain", "UF1", "UAR", "Acc"):
+            table.add_column(header)
+        for domain, scores in per_domain.items():
+            table.add_row(domain, _pct(scores["uf1"]), _pct(scores["uar"]), _pct(scores["accuracy"]))
+        console.print(table)
+    reported = reported_table(result)
+    if reported is not None:
+        console.print(reported)
+    seconds = result["seconds"]
+    prep = result["preprocess"]
+    console.print(
+        f"Time: {seconds['total']:.1f} s (preprocessing {seconds['preprocess']:.1f} s: {prep['computed']} computed, "
+        f"{prep['cached']} from cache; training and evaluation {seconds['train_eval']:.1f} s) on {result['environment']['device']}"
+    )

@@ -1,0 +1,207 @@
+"""One benchmark run: dataset → preprocessing → protocol → engine → metrics → result.
+
+``run_benchmark`` returns the result as a JSON-ready dict (DESIGN.md section 6
+plus per-sample predictions and run details), and never looks at test labels
+for anything but scoring.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from merbench.cache import cache_root
+from merbench.config import RunConfig
+from merbench.contracts import Dataset, Fold, resolve_factory
+from merbench.errors import DataError, UsageError
+from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
+from merbench.preprocess import build_chain, preprocess_dataset
+from merbench.progress import ProgressSink, SilentProgress
+from merbench.registry import Registry
+
+
+def _check_cache_outside_root(root: Path | None, cache_dir: Path) -> None:
+    if root is None:
+        return
+    if cache_dir.resolve().is_relative_to(root.resolve()):
+        raise UsageError(
+            f"the cache {cache_dir} lies inside the dataset root {root}; merbench never writes inside a dataset: "
+            "set MERBENCH_CACHE to a folder elsewhere"
+        )
+
+
+def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path) -> Dataset:
+    """Load the run's dataset and check it can be used for classification."""
+    spec = registry.get("datasets", config.dataset)
+    if config.root is not None and not config.root.is_dir():
+        raise DataError(f"--root {config.root}: no such folder; give the folder that holds your copy of '{config.dataset}'")
+    _check_cache_outside_root(config.root, cache_dir)
+    dataset = resolve_factory(spec.load)(config.root, dict(config.section("dataset")), cache_dir)
+    if not dataset.samples:
+        raise DataError(f"dataset '{config.dataset}' has no samples{f' under {config.root}' if config.root else ''}")
+    if len(np.unique(dataset.labels)) < 2:
+        raise DataError(f"dataset '{config.dataset}' has samples of only one class; a classifier needs at least two")
+    return dataset
+
+
+def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str) -> list[list[str]]:
+    """Validate folds and return, per fold, the subjects found in both train and test."""
+    overlaps = []
+    for fold in folds:
+        if len(fold.train) == 0 or len(fold.test) == 0:
+            raise DataError(f"protocol '{protocol}' produced fold {fold.index} with an empty training or test part")
+        if np.intersect1d(fold.train, fold.test).size:
+            raise DataError(f"protocol '{protocol}' put the same sample in training and test of fold {fold.index}")
+        overlaps.append(sorted(set(subjects[fold.train]) & set(subjects[fold.test])))
+    return overlaps
+
+
+def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order: np.ndarray) -> dict[str, dict[str, float]]:
+    domains = dataset.domains[order]
+    result = {}
+    for domain in sorted(set(domains)):
+        mask = domains == domain
+        scores = classification_metrics(y_true[mask], y_pred[mask], len(dataset.classes))
+        result[str(domain)] = {key: scores[key] for key in ("uf1", "uar", "accuracy")}
+    return result
+
+
+def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None) -> dict[str, Any]:
+    """Run the configured benchmark end to end and return its result dict."""
+    import torch
+
+    from merbench.engine import TrainSettings, choose_device, train_fold
+    from merbench.environment import describe_environment
+
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    model_spec = registry.get("models", config.model)
+    protocol_spec = registry.get("protocols", config.protocol)
+    preprocessor_specs = [registry.get("preprocessors", name) for name in config.preprocess]
+    cache_dir = cache_root()
+
+    chain = build_chain(preprocessor_specs, config.sections)
+    if model_spec.input != chain.produces:
+        raise UsageError(
+            f"model '{config.model}' expects input '{model_spec.input}' but the preprocessing chain "
+            f"{','.join(config.preprocess)} produces '{chain.produces}'; choose a matching --set preprocess=..."
+        )
+    choice = choose_device(config.device, config.section("engine")["amp"])
+    threads = int(config.section("engine")["threads"])
+    if threads > 0:
+        torch.set_num_threads(threads)
+    settings = TrainSettings.from_options(config.section("engine"))
+    progress.message(f"Device: {choice.description}")
+
+    dataset = load_dataset(config, registry, cache_dir)
+    progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
+    prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir)
+
+    labels, subjects = dataset.labels, dataset.subjects
+    folds = resolve_factory(protocol_spec.split)(labels, subjects, config.seed, dict(config.section("protocol")))
+    overlaps = check_folds(folds, subjects, config.protocol)
+    if protocol_spec.warning:
+        progress.message(f"[bold yellow]Warning:[/] {protocol_spec.warning}")
+
+    train_started = time.perf_counter()
+    inputs = torch.as_tensor(prep.inputs, device=choice.device)
+    label_tensor = torch.as_tensor(labels, device=choice.device)
+    n_classes = len(dataset.classes)
+    in_channels, input_size = int(prep.inputs.shape[1]), int(prep.inputs.shape[2])
+    build = resolve_factory(model_spec.build)
+    model_options = dict(config.section("model"))
+
+    progress.start("folds", len(folds), f"Folds ({config.protocol})")
+    predictions = np.full(len(labels), -1, dtype=np.int64)
+    fold_of = np.full(len(labels), -1, dtype=np.int64)
+    fold_results = []
+    for fold in folds:
+        progress.start("epochs", settings.epochs, f"Fold {fold.index + 1}/{len(folds)} epochs")
+        output = train_fold(
+            lambda: build(model_options, in_channels, n_classes, input_size),
+            inputs,
+            label_tensor,
+            fold,
+            n_classes,
+            settings,
+            choice,
+            seed=config.seed * 1000 + fold.index,
+            on_epoch=lambda epoch, loss: progress.advance("epochs", 1, note=f"loss {loss:.3f}"),
+        )
+        predictions[fold.test] = output.predictions
+        fold_of[fold.test] = fold.index
+        fold_results.append(
+            {
+                "fold": fold.index,
+                "test_subjects": sorted(str(s) for s in set(subjects[fold.test])),
+                "n_train": int(len(fold.train)),
+                "n_test": int(len(fold.test)),
+                "subject_overlap": overlaps[fold.index],
+                "final_train_loss": output.final_loss,
+                "seconds": output.seconds,
+                "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
+            }
+        )
+        progress.advance("folds", 1)
+
+    tested = np.flatnonzero(fold_of >= 0)
+    pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
+    fold_mean, fold_std = mean_std([f["metrics"] for f in fold_results])
+    finished = time.perf_counter()
+    sample_rows = [
+        {
+            "id": dataset.samples[i].id,
+            "subject": dataset.samples[i].subject,
+            "domain": dataset.samples[i].domain,
+            "fold": int(fold_of[i]),
+            "label": int(labels[i]),
+            "prediction": int(predictions[i]),
+        }
+        for i in tested
+    ]
+    return {
+        "model": config.model,
+        "dataset": config.dataset,
+        "protocol": config.protocol,
+        "subject_independent": bool(protocol_spec.subject_independent) and not any(overlaps),
+        "classes": list(dataset.classes),
+        "n_samples": len(dataset.samples),
+        "n_subjects": int(len(np.unique(subjects))),
+        "pooled": pooled,
+        "fold_mean": fold_mean,
+        "fold_std": fold_std,
+        "metric_notes": {
+            "macro_f1": "scikit-learn macro F1 (zero_division=0); pooled over all folds it equals UF1",
+            "uf1": "MEGC2019 unweighted F1 on predictions pooled over folds",
+            "uar": "MEGC2019 unweighted average recall on pooled predictions",
+        },
+        "per_domain": _per_domain(dataset, labels[tested], predictions[tested], tested),
+        "folds": fold_results,
+        "confusion_matrix": confusion(labels[tested], predictions[tested], n_classes).tolist(),
+        "seconds": {
+            "preprocess": prep.seconds,
+            "train_eval": finished - train_started,
+            "total": finished - started,
+        },
+        "config": config.to_dict(),
+        "environment": describe_environment(choice.description),
+        "profile": config.profile,
+        "seed": config.seed,
+        "warnings": [protocol_spec.warning] if protocol_spec.warning else [],
+        "leakage": {
+            "subject_overlap_folds": sum(bool(o) for o in overlaps),
+            "normalisation": "per-channel mean/std from each fold's training samples only",
+            "model_selection": "none: the model after the last epoch is scored; test folds are used once",
+        },
+        "preprocess": {"computed": prep.computed, "cached": prep.cached, **prep.details},
+        "dataset_summary": dict(dataset.summary),
+        "reported": [
+            {"dataset": r.dataset, "protocol": r.protocol, "metric": r.metric, "value": r.value, "source": r.source}
+            for r in model_spec.reported
+        ],
+        "predictions": sample_rows,
+        "metric_keys": list(METRIC_KEYS),
+    }

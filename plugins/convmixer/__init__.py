@@ -1,0 +1,52 @@
+"""Model ``convmixer``: the CABM-FMER reference (ConvMixer with convolutional attention).
+
+Talib et al., "CABM-FMER: Convolutional Attention Block Module for Facial
+Micro-Expression Recognition with ConvMixer", IEEE Access, 2025,
+doi:10.1109/ACCESS.2024.3525151. The paper's code and exact hyper-parameters are
+not public: this plugin is merbench's documented *reconstruction*. It uses timm's
+ConvMixer blocks (patch-embedding stem, residual depthwise convolution, pointwise
+convolution) and timm's CBAM (channel then spatial attention) after each block.
+Every choice is an option: ``dim``, ``depth``, ``kernel``, ``patch``,
+``attention`` (``cbam`` or ``none`` for the ablation), ``attention_every`` and
+``dropout``. The network is built lazily in ``merbench_plugins.convmixer.network``
+so that listing plugins does not import torch.
+
+The scores the paper reports were measured with sample-level 10-fold
+cross-validation (subjects in train and test), so they are not comparable with
+subject-independent protocols; merbench shows them for reference only.
+"""
+
+from merbench.contracts import ModelPlugin, ReportedScore
+from merbench.hookspecs import hookimpl
+
+PAPER = "Talib et al., IEEE Access 2025, doi:10.1109/ACCESS.2024.3525151"
+
+REPORTED = tuple(
+    ReportedScore(dataset, "sample-10fold", metric, value, PAPER + " (abstract; F1 averaging not stated)")
+    for dataset, scores in {
+        "samm": {"accuracy": 99.73, "precision": 97.3, "recall": 96.5, "f1": 99.0},
+        "casme2": {"accuracy": 99.12, "precision": 98.3, "recall": 98.7, "f1": 99.4},
+    }.items()
+    for metric, value in scores.items()
+)
+
+
+@hookimpl
+def merbench_register_models(register):
+    """Register the ``convmixer`` model (CABM-FMER reconstruction)."""
+    register(
+        ModelPlugin(
+            name="convmixer",
+            build="merbench_plugins.convmixer.network:build_model",
+            description="CABM-FMER: ConvMixer + CBAM convolutional attention (Talib et al. 2025; reconstruction)",
+            input="flow-uvs",
+            options={"dim": 64, "depth": 4, "kernel": 5, "patch": 2, "attention": "cbam", "attention_every": 1, "dropout": 0.1},
+            profiles={
+                "quick": {"dim": 16, "depth": 2, "kernel": 3, "patch": 2},
+                "default": {},
+                "paper": {"dim": 256, "depth": 8, "kernel": 9, "patch": 4},
+            },
+            citation=PAPER,
+            reported=REPORTED,
+        )
+    )

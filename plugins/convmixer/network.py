@@ -1,0 +1,72 @@
+"""The CABM-FMER ConvMixer network (see the package docstring for what is reconstructed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from timm.layers import create_attn
+from timm.models.convmixer import Residual
+from torch import nn
+
+from merbench.errors import UsageError
+
+ATTENTION_TYPES = ("cbam", "none")
+
+
+def mixer_block(dim: int, kernel: int) -> nn.Sequential:
+    """One ConvMixer block: residual depthwise conv, then pointwise conv (timm layout)."""
+    return nn.Sequential(
+        Residual(nn.Sequential(nn.Conv2d(dim, dim, kernel, groups=dim, padding="same"), nn.GELU(), nn.BatchNorm2d(dim))),
+        nn.Conv2d(dim, dim, kernel_size=1),
+        nn.GELU(),
+        nn.BatchNorm2d(dim),
+    )
+
+
+class CabmConvMixer(nn.Module):
+    """ConvMixer with a convolutional block attention module after mixer blocks."""
+
+    def __init__(self, in_channels: int, n_classes: int, dim: int, depth: int, kernel: int, patch: int,
+                 attention: str, attention_every: int, dropout: float):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, dim, kernel_size=patch, stride=patch), nn.GELU(), nn.BatchNorm2d(dim))
+        layers: list[nn.Module] = []
+        for index in range(depth):
+            layers.append(mixer_block(dim, kernel))
+            if attention == "cbam" and (index + 1) % attention_every == 0:
+                layers.append(create_attn("cbam", dim, rd_ratio=1 / 8))
+        self.blocks = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.stem(x))
+        return self.head(self.dropout(self.pool(x).flatten(1)))
+
+
+def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
+    """Build the network from resolved ``model.*`` options."""
+    attention = str(options["attention"])
+    if attention not in ATTENTION_TYPES:
+        raise UsageError(f"model.attention={attention}: choose one of {', '.join(ATTENTION_TYPES)}")
+    patch = int(options["patch"])
+    if not 1 <= patch <= input_size:
+        raise UsageError(f"model.patch={patch}: must be between 1 and the input size {input_size}")
+    for key in ("dim", "depth", "kernel", "attention_every"):
+        if int(options[key]) < 1:
+            raise UsageError(f"model.{key}={options[key]}: must be at least 1")
+    if not 0.0 <= float(options["dropout"]) < 1.0:
+        raise UsageError(f"model.dropout={options['dropout']}: must be in [0, 1)")
+    return CabmConvMixer(
+        in_channels=in_channels,
+        n_classes=n_classes,
+        dim=int(options["dim"]),
+        depth=int(options["depth"]),
+        kernel=int(options["kernel"]),
+        patch=patch,
+        attention=attention,
+        attention_every=int(options["attention_every"]),
+        dropout=float(options["dropout"]),
+    )

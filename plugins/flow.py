@@ -1,0 +1,155 @@
+"""Preprocessor ``flow``: onset→apex optical flow (u, v) and optical strain.
+
+Output channels (``flow.channels``, default ``u,v,strain``), resized to
+``flow.size`` × ``flow.size``. Normalisation, documented once here:
+
+* ``u``, ``v`` are displacements in pixels of the *output* grid (the flow of the
+  full frame multiplied by ``size / frame width``), so magnitudes do not depend
+  on the source resolution;
+* with ``flow.subtract_median`` (default on), the median flow of the frame is
+  removed first, cancelling global head drift;
+* ``strain`` is the optical-strain magnitude sqrt(exx² + eyy² + 2·exy²) of the
+  full-resolution flow, dimensionless, averaged down to the output size.
+
+No per-sample min-max scaling is applied; the engine standardises channels
+with statistics of each fold's training samples only. When a sample has no apex
+annotation the middle frame between onset and offset is used, and the run
+records how many clips used that rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+
+from merbench.contracts import PreprocessorPlugin, Sample
+from merbench.errors import UsageError
+from merbench.hookspecs import hookimpl
+
+METHODS = ("auto", "tvl1", "dis", "farneback")
+CHANNELS = ("u", "v", "strain", "magnitude")
+
+
+def tvl1_available() -> bool:
+    """True when OpenCV's contrib module with TV-L1 flow is installed."""
+    return hasattr(cv2, "optflow") and hasattr(cv2.optflow, "DualTVL1OpticalFlow_create")
+
+
+def resolve_method(method: str) -> str:
+    """Turn ``auto`` into the best available method; reject unknown or missing ones."""
+    if method not in METHODS:
+        raise UsageError(f"flow.method={method}: choose one of {', '.join(METHODS)}")
+    if method == "auto":
+        return "tvl1" if tvl1_available() else "dis"
+    if method == "tvl1" and not tvl1_available():
+        raise UsageError(
+            "flow.method=tvl1 needs OpenCV's contrib module (cv2.optflow): "
+            "pip install opencv-contrib-python-headless, or use --set flow.method=dis"
+        )
+    return method
+
+
+def make_flow_function(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A function (prev, next) -> (H, W, 2) float32 flow for a resolved method."""
+    if method == "tvl1":
+        solver = cv2.optflow.DualTVL1OpticalFlow_create()
+        return lambda prev, nxt: solver.calc(prev, nxt, None)
+    if method == "dis":
+        solver = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        return lambda prev, nxt: solver.calc(prev, nxt, None)
+    return lambda prev, nxt: cv2.calcOpticalFlowFarneback(prev, nxt, None, 0.5, 3, 9, 3, 5, 1.1, 0)
+
+
+def optical_strain(flow: np.ndarray) -> np.ndarray:
+    """Optical-strain magnitude of an (H, W, 2) flow field."""
+    du_dy, du_dx = np.gradient(flow[..., 0])
+    dv_dy, dv_dx = np.gradient(flow[..., 1])
+    shear = 0.5 * (du_dy + dv_dx)
+    return np.sqrt(du_dx**2 + dv_dy**2 + 2.0 * shear**2).astype(np.float32)
+
+
+def apex_index(sample: Sample) -> int:
+    """The annotated apex, or the middle frame between onset and offset."""
+    if sample.apex is not None:
+        return sample.apex
+    return (sample.onset + sample.offset) // 2
+
+
+class FlowPreprocessor:
+    """Onset→apex flow features of one clip (see the module docstring)."""
+
+    def __init__(self, options: dict[str, Any]):
+        self.method = resolve_method(str(options["method"]))
+        self.size = int(options["size"])
+        if self.size < 4:
+            raise UsageError(f"flow.size={self.size}: must be at least 4 pixels")
+        self.channels = tuple(options["channels"])
+        unknown = [c for c in self.channels if c not in CHANNELS]
+        if unknown or not self.channels:
+            raise UsageError(f"flow.channels={','.join(self.channels)}: choose from {', '.join(CHANNELS)}")
+        self.subtract_median = bool(options["subtract_median"])
+        self._flow: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+
+    def cache_params(self) -> dict[str, Any]:
+        """Everything that changes this preprocessor's output."""
+        return {
+            "method": self.method,
+            "size": self.size,
+            "channels": list(self.channels),
+            "subtract_median": self.subtract_median,
+            "opencv": cv2.__version__,
+        }
+
+    def inputs(self, sample: Sample) -> list[Path]:
+        """The onset and apex frame files of ``sample``."""
+        return [sample.frames[sample.onset], sample.frames[apex_index(sample)]]
+
+    def run_details(self, samples: Sequence[Sample]) -> dict[str, Any]:
+        """What the run should record about this step over ``samples``."""
+        without_apex = sum(sample.apex is None for sample in samples)
+        rule = "annotated" if not without_apex else f"middle frame for {without_apex} of {len(samples)} clips without apex"
+        return {"flow_method": self.method, "apex_rule": rule}
+
+    def flow(self, onset: np.ndarray, apex: np.ndarray) -> np.ndarray:
+        """Raw (H, W, 2) flow from the onset to the apex frame."""
+        if self._flow is None:
+            self._flow = make_flow_function(self.method)
+        return self._flow(onset, apex)
+
+    def __call__(self, sample: Sample, read_frame: Callable[[Path], np.ndarray], upstream: Any = None) -> np.ndarray:
+        onset, apex = (read_frame(path) for path in self.inputs(sample))
+        if onset.shape != apex.shape:
+            apex = cv2.resize(apex, (onset.shape[1], onset.shape[0]), interpolation=cv2.INTER_AREA)
+        flow = self.flow(onset, apex)
+        if self.subtract_median:
+            flow = flow - np.median(flow.reshape(-1, 2), axis=0)
+        planes = {"u": flow[..., 0], "v": flow[..., 1]}
+        if "strain" in self.channels:
+            planes["strain"] = optical_strain(flow)
+        if "magnitude" in self.channels:
+            planes["magnitude"] = np.hypot(flow[..., 0], flow[..., 1])
+        scale = self.size / onset.shape[1]
+        out = []
+        for name in self.channels:
+            plane = cv2.resize(planes[name].astype(np.float32), (self.size, self.size), interpolation=cv2.INTER_AREA)
+            out.append(plane * scale if name in ("u", "v", "magnitude") else plane)
+        return np.stack(out).astype(np.float32)
+
+
+@hookimpl
+def merbench_register_preprocessors(register):
+    """Register the ``flow`` preprocessor."""
+    register(
+        PreprocessorPlugin(
+            name="flow",
+            build=FlowPreprocessor,
+            description="Onset→apex optical flow u, v and optical strain (TV-L1, DIS or Farneback), resized",
+            produces="flow-uvs",
+            version="1",
+            options={"method": "auto", "size": 32, "channels": ["u", "v", "strain"], "subtract_median": True},
+            profiles={"quick": {"size": 16}, "default": {"size": 32}, "paper": {"size": 112}},
+        )
+    )

@@ -1,0 +1,82 @@
+"""Shared fixtures: an isolated cache, a fresh plugin registry, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from merbench.cli import main
+from merbench.registry import reset_registry
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory) -> Path:
+    """Every test shares one throw-away cache, so the synthetic data is generated once."""
+    cache = tmp_path_factory.mktemp("merbench-cache")
+    previous = os.environ.get("MERBENCH_CACHE")
+    os.environ["MERBENCH_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("MERBENCH_CACHE", None)
+    else:
+        os.environ["MERBENCH_CACHE"] = previous
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch) -> Path:
+    """An empty cache for tests that count what gets computed."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry():
+    """Each test sees the plugins installed at that moment."""
+    reset_registry()
+    yield
+    reset_registry()
+
+
+@dataclass
+class CliResult:
+    """Exit code and captured output of one in-process ``merbench`` call."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Call ``merbench`` in-process with a wide terminal; returns a ``CliResult``."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse exits on usage errors and --help
+            code = exc.code if isinstance(exc.code, int) else 2
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def quick_run(run_cli, tmp_path):
+    """Run the quick profile through the CLI and return the parsed ``--json`` result."""
+
+    def invoke(*extra: str) -> dict:
+        target = tmp_path / f"result-{len(list(tmp_path.glob('result-*.json')))}.json"
+        result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick",
+                         "--quiet", "--json", str(target), *extra)
+        assert result.code == 0, result.err
+        return json.loads(target.read_text())
+
+    return invoke
