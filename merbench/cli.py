@@ -168,10 +168,10 @@ def command_list(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def command_plugins(args: argparse.Namespace, out: Console, err: Console) -> int:
-    """``merbench plugins``."""
-    from merbench.registry import get_registry
+    """``merbench plugins`` (never strict: it is where a broken plugin is diagnosed)."""
+    from merbench.registry import Registry
 
-    registry = get_registry()
+    registry = Registry(strict=False)
     table = Table(title="Installed merbench plugins (entry-point group 'merbench')")
     for header in ("Entry point", "Target", "Distribution", "Registers", "Status"):
         table.add_column(header)

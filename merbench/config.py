@@ -23,7 +23,7 @@ DEFAULT_PROTOCOL = "subject-10fold"
 DEFAULT_CHAIN = ("flow",)
 
 ENGINE_OPTIONS: dict[str, Any] = {
-    "epochs": 30,
+    "epochs": 20,
     "batch_size": 32,
     "lr": 0.002,
     "weight_decay": 0.05,
@@ -35,7 +35,7 @@ ENGINE_OPTIONS: dict[str, Any] = {
 
 ENGINE_PROFILES: dict[str, dict[str, Any]] = {
     "quick": {"epochs": 3, "batch_size": 32, "lr": 0.005},
-    "default": {"epochs": 30, "batch_size": 32, "lr": 0.002},
+    "default": {"epochs": 20, "batch_size": 32, "lr": 0.002},
     "paper": {"epochs": 100, "batch_size": 64, "lr": 0.001},
 }
 

@@ -129,15 +129,28 @@ class PreprocessorPlugin:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+REPORTED_METRICS = ("accuracy", "precision", "recall", "f1", "uf1", "uar")
+
+
 @dataclass(frozen=True)
 class ReportedScore:
-    """A score that a paper reported for a model (shown beside measured scores)."""
+    """A score that a paper reported for a model (shown beside measured scores).
+
+    ``value`` is in percent as published; ``metric`` is one of ``accuracy``,
+    ``precision``, ``recall``, ``f1``, ``uf1``, ``uar`` (lower case); ``dataset``
+    and ``protocol`` are merbench names (``samm``, ``sample-10fold``, ...);
+    ``source`` cites where the number was published.
+    """
 
     dataset: str
     protocol: str
     metric: str
     value: float
     source: str
+
+    def __post_init__(self) -> None:
+        if self.metric not in REPORTED_METRICS:
+            raise ValueError(f"reported metric '{self.metric}' is not one of {', '.join(REPORTED_METRICS)}")
 
 
 @dataclass(frozen=True)

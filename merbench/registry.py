@@ -132,8 +132,8 @@ class Registry:
         by_name = {f"{r.provider.distribution}:{r.provider.entry_point}": r for r in self.records}
         for kind, spec_type in PLUGIN_KINDS.items():
             hook = getattr(self._pm.hook, f"merbench_register_{kind}")
-            # pluggy returns implementations last-registered first; keep load order.
-            for impl in reversed(hook.get_hookimpls()):
+            # get_hookimpls() is in registration order, so built-ins come first.
+            for impl in hook.get_hookimpls():
                 record = by_name[impl.plugin_name]
 
                 def register(item: Any, _kind=kind, _type=spec_type, _record=record) -> None:

@@ -70,7 +70,33 @@ def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order:
 
 
 def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None) -> dict[str, Any]:
-    """Run the configured benchmark end to end and return its result dict."""
+    """Run the configured benchmark end to end and return its result dict.
+
+    ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
+    """
+    import torch
+
+    threads = int(config.section("engine")["threads"])
+    previous_threads = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        return _run(config, registry, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
+    used = [("models", config.model), ("datasets", config.dataset), ("protocols", config.protocol)]
+    used += [("preprocessors", name) for name in config.preprocess]
+    versions = {}
+    for kind, name in used:
+        provider = registry.provider(kind, name)
+        versions[f"{kind[:-1]}:{name}"] = f"{provider.distribution} {provider.version}"
+    return versions
+
+
+def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -> dict[str, Any]:
     import torch
 
     from merbench.engine import TrainSettings, choose_device, train_fold
@@ -90,9 +116,6 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
             f"{','.join(config.preprocess)} produces '{chain.produces}'; choose a matching --set preprocess=..."
         )
     choice = choose_device(config.device, config.section("engine")["amp"])
-    threads = int(config.section("engine")["threads"])
-    if threads > 0:
-        torch.set_num_threads(threads)
     settings = TrainSettings.from_options(config.section("engine"))
     progress.message(f"Device: {choice.description}")
 
@@ -187,7 +210,7 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
             "total": finished - started,
         },
         "config": config.to_dict(),
-        "environment": describe_environment(choice.description),
+        "environment": {**describe_environment(choice.description), "plugins": _plugin_versions(config, registry)},
         "profile": config.profile,
         "seed": config.seed,
         "warnings": [protocol_spec.warning] if protocol_spec.warning else [],

@@ -4,8 +4,8 @@ Output channels (``flow.channels``, default ``u,v,strain``), resized to
 ``flow.size`` × ``flow.size``. Normalisation, documented once here:
 
 * ``u``, ``v`` are displacements in pixels of the *output* grid (the flow of the
-  full frame multiplied by ``size / frame width``), so magnitudes do not depend
-  on the source resolution;
+  full frame multiplied by ``size / frame width`` and ``size / frame height``),
+  so magnitudes do not depend on the source resolution;
 * with ``flow.subtract_median`` (default on), the median flow of the frame is
   removed first, cancelling global head drift;
 * ``strain`` is the optical-strain magnitude sqrt(exx² + eyy² + 2·exy²) of the
@@ -60,7 +60,9 @@ def make_flow_function(method: str) -> Callable[[np.ndarray, np.ndarray], np.nda
     if method == "dis":
         solver = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         return lambda prev, nxt: solver.calc(prev, nxt, None)
-    return lambda prev, nxt: cv2.calcOpticalFlowFarneback(prev, nxt, None, 0.5, 3, 9, 3, 5, 1.1, 0)
+    if method == "farneback":
+        return lambda prev, nxt: cv2.calcOpticalFlowFarneback(prev, nxt, None, 0.5, 3, 9, 3, 5, 1.1, 0)
+    raise UsageError(f"flow method '{method}' is not resolved: call resolve_method() first")
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:
@@ -126,16 +128,18 @@ class FlowPreprocessor:
         flow = self.flow(onset, apex)
         if self.subtract_median:
             flow = flow - np.median(flow.reshape(-1, 2), axis=0)
-        planes = {"u": flow[..., 0], "v": flow[..., 1]}
+        height, width = onset.shape
+        u = flow[..., 0] * (self.size / width)
+        v = flow[..., 1] * (self.size / height)
+        planes = {"u": u, "v": v}
         if "strain" in self.channels:
             planes["strain"] = optical_strain(flow)
         if "magnitude" in self.channels:
-            planes["magnitude"] = np.hypot(flow[..., 0], flow[..., 1])
-        scale = self.size / onset.shape[1]
-        out = []
-        for name in self.channels:
-            plane = cv2.resize(planes[name].astype(np.float32), (self.size, self.size), interpolation=cv2.INTER_AREA)
-            out.append(plane * scale if name in ("u", "v", "magnitude") else plane)
+            planes["magnitude"] = np.hypot(u, v)
+        out = [
+            cv2.resize(planes[name].astype(np.float32), (self.size, self.size), interpolation=cv2.INTER_AREA)
+            for name in self.channels
+        ]
         return np.stack(out).astype(np.float32)
 
 
@@ -148,7 +152,7 @@ def merbench_register_preprocessors(register):
             build=FlowPreprocessor,
             description="Onset→apex optical flow u, v and optical strain (TV-L1, DIS or Farneback), resized",
             produces="flow-uvs",
-            version="1",
+            version="2",
             options={"method": "auto", "size": 32, "channels": ["u", "v", "strain"], "subtract_median": True},
             profiles={"quick": {"size": 16}, "default": {"size": 32}, "paper": {"size": 112}},
         )

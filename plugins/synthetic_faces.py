@@ -2,9 +2,10 @@
 
 Everything is drawn from a seed, so the same seed gives the same pixels.
 
-* A **subject** has its own face geometry, skin texture, motion gain, a
-  preferred way (variant) of showing each class, and a habitual movement that
-  appears in most of its clips whatever the class (a subject signature).
+* A **subject** has its own face geometry, skin texture, motion gain, its own
+  placement of each muscle region, a preferred way (variant) of showing each
+  class, and a habitual movement that appears in most of its clips whatever
+  the class (a subject signature).
 * A **class** is a small local motion in facial regions, AU-like, with three
   variants each: negative (brow lowerer, lip-corner depressor, nose wrinkler),
   positive (lip-corner puller, cheek raiser, one-sided smile), surprise (brow
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 CLASSES = ("negative", "positive", "surprise")
 CLASS_PRIOR = np.array([0.45, 0.30, 0.25])
 
@@ -86,6 +87,7 @@ class Subject:
     preferred_variant: tuple[int, int, int]
     class_prior: tuple[float, float, float]
     habit: tuple[str, float, float]
+    region_offsets: tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def make_subject(seed: int, index: int) -> Subject:
         preferred_variant=tuple(int(v) for v in rng.integers(0, 3, size=3)),
         class_prior=tuple(float(p) for p in prior),
         habit=(habit_region, float(np.cos(angle)), float(np.sin(angle))),
+        region_offsets=tuple((float(dx), float(dy)) for dx, dy in rng.normal(0, 0.08, size=(len(REGIONS), 2))),
     )
 
 
@@ -178,6 +181,7 @@ class _Motion:
     """Accumulates local displacement bumps and global motion per frame."""
 
     def __init__(self, subject: Subject, size: int, jitter: np.ndarray, n_frames: int):
+        self.offsets = dict(zip(REGIONS, subject.region_offsets))
         self.size = size
         self.n_frames = n_frames
         ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -191,6 +195,8 @@ class _Motion:
 
     def region_centre(self, region: str) -> tuple[float, float]:
         rx, ry = REGIONS[region]
+        ox, oy = self.offsets[region]  # where this subject's muscles act
+        rx, ry = rx + ox, ry + oy
         return self.cx + rx * self.rx, self.cy + ry * self.ry
 
     def add_local(self, region: str, vx: float, vy: float, envelope: np.ndarray, sigma_scale: float = 1.0) -> None:
@@ -216,7 +222,7 @@ def make_clip(subject: Subject, clip_index: int, seed: int, size: int = 64, n_fr
     if label is None:
         label = int(rng.choice(3, p=np.array(subject.class_prior)))
     preferred = subject.preferred_variant[label]
-    variant = preferred if rng.random() < 0.7 else int(rng.choice([v for v in range(3) if v != preferred]))
+    variant = preferred if rng.random() < 0.8 else int(rng.choice([v for v in range(3) if v != preferred]))
     jitter = rng.normal(0, 0.01, size=2)
     scale = size / 64.0
 

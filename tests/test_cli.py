@@ -1,0 +1,148 @@
+"""The command line end to end, on the quick profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+METRICS = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "uf1", "uar"}
+
+
+def test_quick_run_json_follows_design_section_6(quick_run):
+    result = quick_run()
+    # DESIGN.md section 6, minimum keys and their types.
+    assert isinstance(result["model"], str) and result["model"] == "convmixer"
+    assert result["dataset"] == "synthetic" and result["protocol"] == "subject-10fold"
+    assert result["subject_independent"] is True
+    assert result["classes"] == ["negative", "positive", "surprise"]
+    assert result["n_samples"] == 60 and result["n_subjects"] == 10
+    for key in ("pooled", "fold_mean", "fold_std"):
+        assert set(result[key]) >= METRICS, key
+        assert all(0.0 <= value <= 1.0 for value in result[key].values())
+    assert set(result["per_domain"]) == {"synthetic"}
+    assert set(result["per_domain"]["synthetic"]) >= {"uf1", "uar", "accuracy"}
+    assert len(result["folds"]) == 10
+    tested_subjects = []
+    for index, fold in enumerate(result["folds"]):
+        assert fold["fold"] == index
+        assert isinstance(fold["n_test"], int) and fold["n_test"] > 0
+        assert set(fold["metrics"]) >= METRICS
+        assert fold["subject_overlap"] == []
+        tested_subjects += fold["test_subjects"]
+    assert sorted(tested_subjects) == sorted(set(tested_subjects)), "a subject was tested in two folds"
+    matrix = result["confusion_matrix"]
+    assert len(matrix) == 3 and all(len(row) == 3 for row in matrix)
+    assert sum(map(sum, matrix)) == 60
+    assert sum(matrix[i][i] for i in range(3)) / 60 == pytest.approx(result["pooled"]["accuracy"])
+    assert set(result["seconds"]) >= {"preprocess", "train_eval", "total"}
+    assert result["config"]["seed"] == 0 and result["config"]["profile"] == "quick"
+    assert result["config"]["options"]["engine"]["epochs"] == 3
+    assert set(result["environment"]) >= {"merbench", "torch", "python", "device"}
+    assert result["environment"]["device"].startswith("cpu")
+    # Per-sample predictions let a result be re-scored later.
+    assert len(result["predictions"]) == 60
+    assert {row["label"] for row in result["predictions"]} <= {0, 1, 2}
+
+
+def test_sample_level_protocol_is_flagged(run_cli, tmp_path):
+    target = tmp_path / "sample.json"
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick",
+                     "--protocol", "sample-10fold", "--set", "protocol.n_splits=3", "--quiet", "--json", str(target))
+    assert result.code == 0, result.err
+    data = json.loads(target.read_text())
+    assert data["subject_independent"] is False
+    assert data["leakage"]["subject_overlap_folds"] == 3
+    assert data["warnings"] and "inflated" in data["warnings"][0]
+    assert "NOT subject-independent" in result.out
+
+
+def test_table_shows_folds_mean_and_pooled(run_cli):
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick",
+                     "--set", "protocol.n_splits=2", "--epochs", "1")
+    assert result.code == 0, result.err
+    for text in ("Fold", "Acc", "UF1", "UAR", "mean", "std", "pooled", "Reported in the convmixer paper"):
+        assert text in result.out, text
+    assert "Device: cpu" in result.err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "convmixr", "--dataset", "synthetic"], "unknown model 'convmixr'. Did you mean 'convmixer'?"),
+        (["--model", "convmixer", "--dataset", "smicc"], "unknown dataset 'smicc'"),
+        (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depht=3"], "unknown setting 'model.depht'. Valid settings:"),
+        (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depth=three"], "model.depth=three: expected an integer"),
+        (["--model", "convmixer", "--dataset", "synthetic", "--set", "depth"], "expected KEY=VALUE"),
+        (["--model", "convmixer", "--dataset", "synthetic", "--set", "flow.method=lk"], "flow.method=lk: choose one of"),
+        (["--model", "convmixer", "--dataset", "synthetic", "--profile", "huge"], "unknown profile 'huge'"),
+        (["--model", "convmixer", "--dataset", "synthetic", "--device", "tpu"], "--device tpu"),
+        (["--dataset", "synthetic"], "no model given"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_message(run_cli, args, message):
+    result = run_cli("run", *args, "--profile", "quick") if "--profile" not in args else run_cli("run", *args)
+    assert result.code == 2
+    assert message in " ".join(result.err.split())
+    assert "Traceback" not in result.err
+    assert result.err.count("merbench: error:") == 1
+    assert result.out == ""
+
+
+def test_valid_settings_are_listed_for_a_bad_key(run_cli):
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--set", "engine.epoch=3")
+    text = " ".join(result.err.split())
+    for key in ("engine.epochs", "model.depth", "dataset.subjects", "flow.method", "protocol.n_splits"):
+        assert key in text
+
+
+def test_set_and_config_file_change_the_run(run_cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("model:\n  dim: 8\nengine:\n  epochs: 1\nprotocol:\n  n_splits: 2\n")
+    target = tmp_path / "r.json"
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--config", str(config), "--set", "model.depth=1", "flow.method=dis", "--json", str(target))
+    assert result.code == 0, result.err
+    options = json.loads(target.read_text())["config"]["options"]
+    assert options["model"]["dim"] == 8 and options["model"]["depth"] == 1
+    assert options["engine"]["epochs"] == 1 and options["protocol"]["n_splits"] == 2
+    assert options["flow"]["method"] == "dis"
+
+
+def test_list_models_shows_parameter_counts(run_cli):
+    from merbench.config import resolve_config
+    from merbench.contracts import resolve_factory
+    from merbench.registry import get_registry
+
+    config = resolve_config(get_registry(), model="convmixer", dataset="synthetic")
+    spec = get_registry().get("models", "convmixer")
+    model = resolve_factory(spec.build)(config.section("model"), 3, 3, config.section("flow")["size"])
+    expected = f"{sum(p.numel() for p in model.parameters()):,}"
+
+    result = run_cli("list", "models")
+    assert result.code == 0
+    assert "convmixer" in result.out and expected in result.out
+
+
+def test_list_and_plugins_show_every_kind(run_cli):
+    listing = run_cli("list")
+    for name in ("convmixer", "synthetic", "flow", "subject-10fold", "sample-10fold"):
+        assert name in listing.out
+    plugins = run_cli("plugins")
+    assert plugins.code == 0
+    assert "merbench_plugins.convmixer" in plugins.out and "ok" in plugins.out
+
+
+def test_console_script_help_and_bad_input():
+    env = {**os.environ, "COLUMNS": "200"}
+    shown = subprocess.run([sys.executable, "-m", "merbench", "run", "--help"], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0
+    for flag in ("--model", "--dataset", "--protocol", "--profile", "--set", "--json", "--device"):
+        assert flag in shown.stdout
+    bad = subprocess.run([sys.executable, "-m", "merbench", "run", "--model", "nope", "--dataset", "synthetic"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2
+    assert "unknown model 'nope'" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,106 @@
+"""The training engine: honesty (test labels unused), NaN handling, device choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from merbench.contracts import Fold
+from merbench.engine import TrainSettings, choose_device, train_fold
+from merbench.errors import RunFailed, UsageError
+
+SETTINGS = TrainSettings(epochs=3, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0, class_weighting="none")
+
+
+def tiny_model() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+
+
+def toy_data(n: int = 40):
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(n, 3, 8, 8, generator=generator)
+    labels = torch.arange(n) % 3
+    inputs[:, 0] += labels.view(-1, 1, 1).float()  # learnable signal in channel 0
+    fold = Fold(index=0, train=np.arange(0, 30), test=np.arange(30, n))
+    return inputs, labels, fold
+
+
+def test_test_labels_are_never_used_for_training():
+    inputs, labels, fold = toy_data()
+    choice = choose_device("cpu")
+    honest = train_fold(tiny_model, inputs, labels, fold, 3, SETTINGS, choice, seed=1)
+    scrambled = labels.clone()
+    scrambled[fold.test] = (scrambled[fold.test] + 1) % 3
+    again = train_fold(tiny_model, inputs, scrambled, fold, 3, SETTINGS, choice, seed=1)
+    np.testing.assert_array_equal(honest.predictions, again.predictions)
+    assert honest.final_loss == again.final_loss
+
+
+def test_test_inputs_do_not_change_the_normalisation():
+    inputs, labels, fold = toy_data()
+    choice = choose_device("cpu")
+    reference = train_fold(tiny_model, inputs, labels, fold, 3, SETTINGS, choice, seed=1)
+    shifted = inputs.clone()
+    shifted[fold.test] += 100.0  # would move any statistic computed over test samples
+    other = train_fold(tiny_model, shifted, labels, fold, 3, SETTINGS, choice, seed=1)
+    assert reference.epoch_losses == other.epoch_losses
+
+
+def test_same_seed_same_predictions_and_different_seed_differs():
+    inputs, labels, fold = toy_data()
+    choice = choose_device("cpu")
+    first = train_fold(tiny_model, inputs, labels, fold, 3, SETTINGS, choice, seed=5)
+    second = train_fold(tiny_model, inputs, labels, fold, 3, SETTINGS, choice, seed=5)
+    third = train_fold(tiny_model, inputs, labels, fold, 3, SETTINGS, choice, seed=6)
+    np.testing.assert_array_equal(first.predictions, second.predictions)
+    assert first.epoch_losses == second.epoch_losses
+    assert first.epoch_losses != third.epoch_losses
+
+
+def test_training_learns_a_separable_signal():
+    inputs, labels, fold = toy_data(90)
+    fold = Fold(index=0, train=np.arange(0, 60), test=np.arange(60, 90))
+    settings = TrainSettings(epochs=15, batch_size=16, lr=0.02, weight_decay=0.0, label_smoothing=0.0, class_weighting="balanced")
+    output = train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=0)
+    assert (output.predictions == labels[fold.test].numpy()).mean() > 0.8
+    assert output.epoch_losses[-1] < output.epoch_losses[0]
+
+
+class NanModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.linear(x.mean(dim=(2, 3))) * float("nan")
+
+
+def test_nan_loss_stops_the_fold_with_a_clear_message():
+    inputs, labels, fold = toy_data()
+    with pytest.raises(RunFailed, match=r"fold 0, epoch 1, step 1: the training loss became nan.*engine\.lr"):
+        train_fold(NanModel, inputs, labels, fold, 3, SETTINGS, choose_device("cpu"), seed=0)
+
+
+def test_nan_loss_exits_1_from_the_cli(run_cli, monkeypatch):
+    import merbench_plugins.convmixer.network as network
+
+    monkeypatch.setattr(network, "build_model", lambda options, c, n, s: NanModel())
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet")
+    assert result.code == 1
+    assert "training loss became nan" in " ".join(result.err.split())
+    assert "Traceback" not in result.err
+
+
+def test_device_choice_on_this_machine():
+    auto = choose_device("auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert auto.device.type == expected
+    assert auto.description.startswith(expected)
+    assert choose_device("cpu").amp_dtype is None
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="no CUDA device"):
+            choose_device("cuda")
+        with pytest.raises(UsageError, match="engine.amp=on needs a CUDA device"):
+            choose_device("cpu", amp="on")

@@ -1,0 +1,177 @@
+"""Plugin discovery through the ``merbench`` entry-point group."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from merbench import registry as registry_module
+from merbench.errors import PluginError, UsageError
+from merbench.registry import Registry, reset_registry
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY_MODEL = '''
+from merbench.contracts import ModelPlugin
+from merbench.hookspecs import hookimpl
+
+
+def build(options, in_channels, n_classes, input_size):
+    import torch
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_channels * input_size * input_size, n_classes))
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(ModelPlugin(name="{name}", build=build, description="a throw-away test model", input="flow-uvs",
+                         options={{"width": 1}}))
+'''
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch):
+    """Make a fake distribution with one ``merbench`` entry point importable."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    added_modules: list[str] = []
+
+    def install(dist: str, entry_point: str, module: str, source: str) -> None:
+        info = site / f"{dist}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[merbench]\n{entry_point} = {module}\n")
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        added_modules.append(module)
+
+    yield install
+    for module in added_modules:
+        sys.modules.pop(module, None)
+
+
+def test_builtin_plugins_are_discovered_through_entry_points():
+    registry = Registry()
+    assert registry.names("models") == ["convmixer"]
+    assert registry.names("datasets") == ["synthetic"]
+    assert registry.names("preprocessors") == ["flow"]
+    assert registry.names("protocols") == ["sample-10fold", "subject-10fold"]
+    assert registry.provider("models", "convmixer").builtin
+    assert registry.problems == []
+
+
+def test_every_plugin_module_has_an_entry_point():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    targets = set(project["project"]["entry-points"]["merbench"].values())
+    for path in (REPO / "plugins").rglob("*.py"):
+        if "@hookimpl" not in path.read_text():
+            continue
+        relative = path.relative_to(REPO / "plugins").with_suffix("")
+        parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
+        module = ".".join(("merbench_plugins", *parts))
+        assert module in targets, f"{path} implements a hook but has no entry point in pyproject.toml"
+
+
+def test_throwaway_plugin_is_discovered_and_runs(install_plugin, run_cli, tmp_path):
+    install_plugin("merbench-tiny", "tiny", "merbench_tiny_plugin", TINY_MODEL.format(name="tiny-linear"))
+    registry = Registry()
+    assert "tiny-linear" in registry.names("models")
+    provider = registry.provider("models", "tiny-linear")
+    assert (provider.distribution, provider.entry_point, provider.builtin) == ("merbench-tiny", "tiny", False)
+
+    listing = run_cli("list", "models")
+    assert listing.code == 0
+    assert "tiny-linear" in listing.out and "merbench-tiny 0.1" in listing.out
+
+    run = run_cli("run", "--model", "tiny-linear", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                  "--set", "protocol.n_splits=2", "--json", str(tmp_path / "r.json"))
+    assert run.code == 0, run.err
+    assert '"model": "tiny-linear"' in (tmp_path / "r.json").read_text()
+
+
+def test_broken_plugin_is_reported_and_the_rest_keep_working(install_plugin, run_cli, monkeypatch):
+    install_plugin("merbench-broken", "broken", "merbench_broken_plugin", "import a_module_that_does_not_exist\n")
+    registry = Registry()
+    assert "convmixer" in registry.names("models")
+    assert len(registry.problems) == 1
+    problem = registry.problems[0]
+    assert "plugin 'broken' (merbench-broken 0.1)" in problem
+    assert "ModuleNotFoundError" in problem and "a_module_that_does_not_exist" in problem
+
+    shown = run_cli("plugins")
+    assert shown.code == 0
+    assert "broken" in shown.out and "ModuleNotFoundError" in shown.out
+
+    monkeypatch.setenv("MERBENCH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="merbench-broken"):
+        Registry()
+    reset_registry()
+    strict = run_cli("list")
+    assert strict.code == 2
+    assert "merbench-broken" in strict.err and "Traceback" not in strict.err
+
+
+def test_disabled_plugin_is_not_loaded(install_plugin, monkeypatch):
+    install_plugin("merbench-broken", "broken", "merbench_broken_plugin", "raise RuntimeError('boom')\n")
+    monkeypatch.setenv("MERBENCH_DISABLE_PLUGINS", "broken")
+    registry = Registry()
+    assert registry.problems == []
+    assert "broken" not in [record.provider.entry_point for record in registry.records]
+
+
+def test_duplicate_name_is_refused_naming_both_providers(install_plugin):
+    install_plugin("merbench-dup", "dup", "merbench_dup_plugin", TINY_MODEL.format(name="convmixer"))
+    registry = Registry()
+    assert registry.provider("models", "convmixer").builtin, "the built-in must keep its name"
+    assert len(registry.problems) == 1
+    message = registry.problems[0]
+    assert "model 'convmixer'" in message
+    assert "plugin 'dup' (merbench-dup 0.1)" in message
+    assert "plugin 'convmixer' (merbench 0.1.0)" in message
+
+
+def test_hook_that_raises_or_registers_the_wrong_type_is_reported(install_plugin):
+    install_plugin("merbench-bad", "bad", "merbench_bad_plugin", '''
+        from merbench.hookspecs import hookimpl
+
+        @hookimpl
+        def merbench_register_models(register):
+            register("not a ModelPlugin")
+
+        @hookimpl
+        def merbench_register_datasets(register):
+            raise ValueError("cannot list datasets")
+    ''')
+    registry = Registry()
+    problems = " | ".join(registry.problems)
+    assert "expected ModelPlugin" in problems
+    assert "merbench_register_datasets" in problems and "cannot list datasets" in problems
+    assert registry.names("datasets") == ["synthetic"]
+
+
+def test_unknown_hook_name_is_reported(install_plugin):
+    install_plugin("merbench-typo", "typo", "merbench_typo_plugin", '''
+        from merbench.hookspecs import hookimpl
+
+        @hookimpl
+        def merbench_register_modles(register):
+            pass
+    ''')
+    registry = Registry()
+    assert any("merbench-typo" in p and "merbench_register_modles" in p for p in registry.problems)
+
+
+def test_unknown_name_suggests_close_matches():
+    registry = Registry()
+    with pytest.raises(UsageError, match="Did you mean 'convmixer'") as info:
+        registry.get("models", "convmixr")
+    assert "Available models: convmixer" in str(info.value)
+
+
+def test_missing_builtin_entry_points_say_how_to_fix(monkeypatch):
+    monkeypatch.setattr(registry_module, "_iter_entry_points", lambda: [])
+    with pytest.raises(PluginError, match=r"reinstall with pip install -e \."):
+        Registry()
