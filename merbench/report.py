@@ -70,7 +70,7 @@ def reported_table(result: dict[str, Any]) -> Table | None:
     for metric in metrics:
         table.add_column(metric.capitalize() if len(metric) > 3 else metric.upper(), justify="right")
     for (dataset, protocol), scores in rows.items():
-        table.add_row(dataset, protocol, "reported", *(f"{scores[m]:g}" if m in scores else "—" for m in metrics))
+        table.add_row(dataset, protocol, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics))
         if dataset == result["dataset"] and protocol == result["protocol"]:
             measured = [_pct(result["pooled"][REPORTED_METRICS[m]]) for m in metrics]
             table.add_row(dataset, protocol, "measured", *measured, style="bold")
