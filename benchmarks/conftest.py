@@ -24,19 +24,14 @@ import pytest
 import torch
 
 from merbench.registry import Registry, get_registry, reset_registry
+from merbench.testing import cache_at
 
 
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory) -> Path:
     """Point ``MERBENCH_CACHE`` at a temporary folder for the whole session."""
-    cache = tmp_path_factory.mktemp("merbench-bench-cache")
-    previous = os.environ.get("MERBENCH_CACHE")
-    os.environ["MERBENCH_CACHE"] = str(cache)
-    yield cache
-    if previous is None:
-        os.environ.pop("MERBENCH_CACHE", None)
-    else:
-        os.environ["MERBENCH_CACHE"] = previous
+    with cache_at(tmp_path_factory.mktemp("merbench-bench-cache")) as cache:
+        yield cache
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,19 +10,14 @@ import pytest
 
 from merbench.cli import main
 from merbench.registry import reset_registry
+from merbench.testing import cache_at
 
 
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory) -> Path:
     """Every test shares one throw-away cache, so the synthetic data is generated once."""
-    cache = tmp_path_factory.mktemp("merbench-cache")
-    previous = os.environ.get("MERBENCH_CACHE")
-    os.environ["MERBENCH_CACHE"] = str(cache)
-    yield cache
-    if previous is None:
-        os.environ.pop("MERBENCH_CACHE", None)
-    else:
-        os.environ["MERBENCH_CACHE"] = previous
+    with cache_at(tmp_path_factory.mktemp("merbench-cache")) as cache:
+        yield cache
 
 
 @pytest.fixture
