@@ -194,12 +194,14 @@ class _Motion:
         self.sigma = 0.07 * size
 
     def region_centre(self, region: str) -> tuple[float, float]:
+        """Pixel position of a muscle region on this subject's face."""
         rx, ry = REGIONS[region]
         ox, oy = self.offsets[region]  # where this subject's muscles act
         rx, ry = rx + ox, ry + oy
         return self.cx + rx * self.rx, self.cy + ry * self.ry
 
     def add_local(self, region: str, vx: float, vy: float, envelope: np.ndarray, sigma_scale: float = 1.0) -> None:
+        """Add a Gaussian bump of displacement (vx, vy) px at ``region``, scaled per frame by ``envelope``."""
         px, py = self.region_centre(region)
         sigma = self.sigma * sigma_scale
         bump = np.exp(-((self.xs - px) ** 2 + (self.ys - py) ** 2) / (2 * sigma**2))
@@ -207,6 +209,7 @@ class _Motion:
         self.dy += envelope[:, None, None] * (vy * bump)[None]
 
     def add_global(self, drift: np.ndarray, rotation_deg: float) -> None:
+        """Add head motion growing linearly over the clip: a translation and a rotation about the face centre."""
         t = np.linspace(0, 1, self.n_frames, dtype=np.float32)
         angle = np.deg2rad(rotation_deg) * t
         rel_x, rel_y = self.xs - self.cx, self.ys - self.cy

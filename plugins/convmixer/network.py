@@ -42,6 +42,7 @@ class CabmConvMixer(nn.Module):
         self.head = nn.Linear(dim, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) inputs to (N, n_classes) logits."""
         x = self.blocks(self.stem(x))
         return self.head(self.dropout(self.pool(x).flatten(1)))
 
