@@ -29,6 +29,7 @@ EPILOG = """examples:
   merbench run --model convmixer --dataset synthetic --protocol sample-10fold --set model.depth=6
   merbench list models
   merbench plugins
+  merbench audit result.json
 """
 
 
@@ -69,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("kind", nargs="?", choices=KINDS, help="what to list (default: everything)")
 
     commands.add_parser("plugins", help="installed plugins, their distributions, what they register, load errors")
+
+    audit = commands.add_parser(
+        "audit",
+        help="re-check result files for leakage; exit 1 when any is found",
+        description="Re-check results written by `merbench run --json` for subject overlap between training and "
+        "test, selection or normalisation on test data, and scores that do not follow from the predictions. "
+        "Exit 0 when every file passes, 1 when any check fails.",
+    )
+    audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files to audit")
     return parser
 
 
@@ -186,7 +196,25 @@ def command_plugins(args: argparse.Namespace, out: Console, err: Console) -> int
     return 0
 
 
-COMMANDS = {"run": command_run, "list": command_list, "plugins": command_plugins}
+def command_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench audit FILE...``."""
+    from merbench.audit import audit_result, load_result
+
+    failed = False
+    for path in args.files:
+        result = load_result(path)
+        table = Table(title=f"Audit of {path} ({result['model']} on {result['dataset']}, {result['protocol']})")
+        for header in ("Check", "Status", "Finding"):
+            table.add_column(header)
+        for check in audit_result(result):
+            failed |= not check.passed
+            status = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
+            table.add_row(check.name, status, escape(check.detail))
+        out.print(table)
+    return 1 if failed else 0
+
+
+COMMANDS = {"run": command_run, "list": command_list, "plugins": command_plugins, "audit": command_audit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 * ``accuracy``; ``macro_precision``, ``macro_recall``, ``macro_f1`` from
   scikit-learn with ``zero_division=0`` over the classes that occur in the
   true or predicted labels;
+* ``weighted_f1``: per-class F1 weighted by support (a variant some papers report);
 * ``uf1``: mean over classes of 2TP / (2TP + FP + FN), and ``uar``: mean over
   classes of TP / N_c, both over classes present in the true labels (MEGC2019).
 
@@ -18,7 +19,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-METRIC_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "uf1", "uar")
+METRIC_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "uf1", "uar")
 
 
 def unweighted_f1_recall(matrix: np.ndarray) -> tuple[float, float]:
@@ -41,12 +42,14 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_class
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    _, _, weighted_f1, _ = precision_recall_fscore_support(y_true, y_pred, average="weighted", zero_division=0)
     uf1, uar = unweighted_f1_recall(confusion(y_true, y_pred, n_classes))
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_precision": float(precision),
         "macro_recall": float(recall),
         "macro_f1": float(f1),
+        "weighted_f1": float(weighted_f1),
         "uf1": uf1,
         "uar": uar,
     }

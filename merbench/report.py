@@ -13,6 +13,7 @@ COLUMNS = (
     ("macro_precision", "P"),
     ("macro_recall", "R"),
     ("macro_f1", "F1"),
+    ("weighted_f1", "wF1"),
     ("uf1", "UF1"),
     ("uar", "UAR"),
 )
@@ -35,7 +36,7 @@ def result_table(result: dict[str, Any]) -> Table:
     )
     table = Table(
         title=title,
-        caption="Scores in %. P, R, F1: macro precision, recall, F1 (scikit-learn). "
+        caption="Scores in %. P, R, F1: macro precision, recall, F1 (scikit-learn); wF1: support-weighted F1. "
         "Pooled: all folds' predictions together (MEGC2019 UF1, UAR).",
     )
     table.add_column("Fold", justify="right")
@@ -44,7 +45,7 @@ def result_table(result: dict[str, Any]) -> Table:
     for _, header in COLUMNS:
         table.add_column(header, justify="right")
     for fold in result["folds"]:
-        subjects = _short(",".join(fold["test_subjects"]), 14)
+        subjects = _short(",".join(fold["test_subjects"]), 11)
         table.add_row(str(fold["fold"] + 1), subjects, str(fold["n_test"]), *(_pct(fold["metrics"][k]) for k, _ in COLUMNS))
     table.add_section()
     table.add_row("mean", "over folds", "", *(_pct(result["fold_mean"][k]) for k, _ in COLUMNS), style="bold")

@@ -160,6 +160,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
             {
                 "fold": fold.index,
                 "test_subjects": sorted(str(s) for s in set(subjects[fold.test])),
+                "train_subjects": sorted(str(s) for s in set(subjects[fold.train])),
                 "n_train": int(len(fold.train)),
                 "n_test": int(len(fold.test)),
                 "subject_overlap": overlaps[fold.index],

@@ -1,9 +1,10 @@
-"""Protocols ``subject-10fold`` (merbench's standard) and ``sample-10fold`` (the CABM-FMER paper's).
+"""Protocols ``subject-10fold`` (merbench's standard), ``loso`` and ``sample-10fold`` (the CABM-FMER paper's).
 
 Both use scikit-learn splitters, shuffled with the run's seed:
 
 * ``subject-10fold``: ``StratifiedGroupKFold`` grouped by subject, so no subject
   is ever in both the training and the test part of a fold;
+* ``loso``: ``LeaveOneGroupOut`` by subject, one fold per subject;
 * ``sample-10fold``: ``StratifiedKFold`` over samples. The same person appears
   in training and test, which inflates scores; runs under it are always flagged
   as not subject-independent.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
 
 from merbench.contracts import Fold, ProtocolPlugin
 from merbench.errors import UsageError
@@ -58,9 +59,24 @@ def sample_kfold(labels: np.ndarray, subjects: np.ndarray, seed: int, options: d
     return _to_folds(splitter.split(np.zeros(len(labels)), labels))
 
 
+def leave_one_subject_out(labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any]) -> list[Fold]:
+    """One fold per subject, tested on that subject alone (folds in sorted subject order)."""
+    if len(np.unique(subjects)) < 2:
+        raise UsageError("loso needs at least 2 subjects; the dataset has 1")
+    return _to_folds(LeaveOneGroupOut().split(np.zeros(len(labels)), labels, groups=subjects))
+
+
 @hookimpl
 def merbench_register_protocols(register):
-    """Register ``subject-10fold`` and ``sample-10fold``."""
+    """Register ``subject-10fold``, ``sample-10fold`` and ``loso``."""
+    register(
+        ProtocolPlugin(
+            name="loso",
+            split=leave_one_subject_out,
+            description="Leave one subject out: one fold per subject (subject-independent; the field's standard)",
+            subject_independent=True,
+        )
+    )
     register(
         ProtocolPlugin(
             name="subject-10fold",

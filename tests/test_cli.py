@@ -146,3 +146,11 @@ def test_console_script_help_and_bad_input():
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2
     assert "unknown model 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_loso_run_tests_each_subject_alone(quick_run):
+    result = quick_run("--protocol", "loso", "--epochs", "1")
+    assert result["subject_independent"] is True
+    assert len(result["folds"]) == result["n_subjects"] == 10
+    assert all(len(fold["test_subjects"]) == 1 for fold in result["folds"])
+    assert all(fold["test_subjects"][0] not in fold["train_subjects"] for fold in result["folds"])

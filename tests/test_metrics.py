@@ -13,7 +13,7 @@ from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mea
 def test_metric_keys_are_the_six_documented_scores():
     metrics = classification_metrics([0, 1, 1], [0, 1, 0], n_classes=2)
     assert set(metrics) == set(METRIC_KEYS)
-    assert set(METRIC_KEYS) == {"accuracy", "macro_precision", "macro_recall", "macro_f1", "uf1", "uar"}
+    assert set(METRIC_KEYS) == {"accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "uf1", "uar"}
     assert all(isinstance(value, float) for value in metrics.values())
 
 
@@ -159,6 +159,7 @@ def test_mean_std_uses_population_std():
         "macro_precision": [0.5, 0.5, 0.5],
         "macro_recall": [0.0, 1.0, 0.5],
         "macro_f1": [0.1, 0.2, 0.3],
+        "weighted_f1": [0.3, 0.3, 0.6],
         "uf1": [0.6, 0.6, 0.9],
         "uar": [1.0, 0.0, 0.0],
     }
@@ -191,3 +192,13 @@ def test_mean_std_of_a_single_fold_has_zero_std():
     mean, std = mean_std([fold])
     assert mean == pytest.approx(fold)
     assert all(value == 0.0 for value in std.values())
+
+
+def test_weighted_f1_weights_per_class_f1_by_support():
+    # y_true = [0,0,0,0,1,1], y_pred = [0,0,0,1,1,0]
+    # class 0: TP 3, FP 1, FN 1 -> F1 = 6/8 = 0.75 (support 4)
+    # class 1: TP 1, FP 1, FN 1 -> F1 = 2/4 = 0.5  (support 2)
+    # weighted = (4*0.75 + 2*0.5)/6 = 4/6; macro = (0.75+0.5)/2 = 0.625
+    scores = classification_metrics([0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 0], 2)
+    assert scores["weighted_f1"] == pytest.approx(4 / 6)
+    assert scores["macro_f1"] == pytest.approx(0.625)

@@ -207,3 +207,27 @@ def test_registered_split_functions_honour_their_subject_independence_flag():
         assert len(folds) == 10
         leaks = any(set(subjects[f.train]) & set(subjects[f.test]) for f in folds)
         assert leaks is (not spec.subject_independent), name
+
+
+def test_loso_has_one_fold_per_subject_and_no_subject_in_two_folds():
+    from merbench_plugins.protocols import leave_one_subject_out
+
+    subjects = np.repeat([f"s{i:02d}" for i in range(7)], 4)
+    labels = np.tile([0, 1, 2, 0], 7)
+    folds = leave_one_subject_out(labels, subjects, 0, {})
+    assert len(folds) == 7
+    tested = []
+    for fold in folds:
+        test_subjects = set(subjects[fold.test])
+        assert len(test_subjects) == 1
+        assert not test_subjects & set(subjects[fold.train])
+        assert len(fold.train) + len(fold.test) == len(labels)
+        tested += list(test_subjects)
+    assert sorted(tested) == sorted(set(subjects))
+    with pytest.raises(UsageError, match="at least 2 subjects"):
+        leave_one_subject_out(labels[:4], subjects[:4], 0, {})
+
+
+def test_loso_is_registered_as_subject_independent():
+    spec = get_registry().get("protocols", "loso")
+    assert spec.subject_independent is True and spec.warning == ""

@@ -1,0 +1,99 @@
+"""Re-checking a stored result (``--json`` file) for leakage and internal consistency.
+
+A result fails the audit when a subject is in the training and test part of one
+fold (declared by a sample-level protocol or not), when its record says a model
+or normalisation choice used test data, or when its scores do not follow from
+its own per-sample predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from merbench.errors import DataError
+from merbench.metrics import METRIC_KEYS, classification_metrics
+
+REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Check:
+    """One audit check: its name, whether it passed, and what was found."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+def load_result(path: Path) -> dict[str, Any]:
+    """Read a result file, or raise DataError saying why it is not one."""
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
+    missing = [key for key in REQUIRED if not isinstance(result, dict) or key not in result]
+    if missing:
+        raise DataError(f"{path}: not a merbench result (missing {', '.join(missing)}); give a file written by merbench run --json")
+    return result
+
+
+def _subject_overlap(result: dict[str, Any]) -> Check:
+    leaking = []
+    for fold in result["folds"]:
+        if "train_subjects" not in fold:
+            return Check("subject overlap", False, f"fold {fold['fold']} does not record its training subjects; re-run with this merbench")
+        shared = sorted(set(fold["train_subjects"]) & set(fold["test_subjects"]))
+        if shared:
+            leaking.append(f"fold {fold['fold']}: {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}")
+    if not leaking:
+        return Check("subject overlap", True, "no subject is in both training and test of a fold")
+    declared = "declared by the protocol" if not result["subject_independent"] else "NOT declared: the result claims subject independence"
+    return Check("subject overlap", False, f"{len(leaking)} of {len(result['folds'])} folds share subjects ({declared}); " + "; ".join(leaking[:3]))
+
+
+def _selection(result: dict[str, Any]) -> list[Check]:
+    leakage = result["leakage"]
+    selection = str(leakage.get("model_selection", ""))
+    normalisation = str(leakage.get("normalisation", ""))
+    return [
+        Check("model selection", selection.startswith("none"), selection or "not recorded"),
+        Check("normalisation", "training samples only" in normalisation, normalisation or "not recorded"),
+    ]
+
+
+def _consistency(result: dict[str, Any]) -> Check:
+    rows = result["predictions"]
+    n_classes = len(result["classes"])
+    y_true = np.array([row["label"] for row in rows])
+    y_pred = np.array([row["prediction"] for row in rows])
+    folds = np.array([row["fold"] for row in rows])
+    problems = []
+    pooled = classification_metrics(y_true, y_pred, n_classes)
+    for key in METRIC_KEYS:
+        if key in result["pooled"] and abs(pooled[key] - result["pooled"][key]) > TOLERANCE:
+            problems.append(f"pooled {key} is {result['pooled'][key]:.4f}, predictions give {pooled[key]:.4f}")
+    for fold in result["folds"]:
+        mask = folds == fold["fold"]
+        if mask.sum() != fold["n_test"]:
+            problems.append(f"fold {fold['fold']} records {fold['n_test']} test samples, predictions have {mask.sum()}")
+            continue
+        scores = classification_metrics(y_true[mask], y_pred[mask], n_classes)
+        for key in METRIC_KEYS:
+            if key in fold["metrics"] and abs(scores[key] - fold["metrics"][key]) > TOLERANCE:
+                problems.append(f"fold {fold['fold']} {key} is {fold['metrics'][key]:.4f}, predictions give {scores[key]:.4f}")
+    if problems:
+        return Check("scores match predictions", False, "; ".join(problems[:3]))
+    return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores")
+
+
+def audit_result(result: dict[str, Any]) -> list[Check]:
+    """All audit checks of one result."""
+    return [_subject_overlap(result), *_selection(result), _consistency(result)]

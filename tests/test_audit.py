@@ -1,0 +1,65 @@
+"""``merbench audit``: re-checking stored results for leakage and consistency."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+FAST = ("--set", "protocol.n_splits=3", "engine.epochs=1")
+
+
+@pytest.fixture
+def result_file(quick_run, tmp_path):
+    def make(*extra: str):
+        result = quick_run(*FAST, *extra)
+        path = tmp_path / f"audited-{len(list(tmp_path.glob('audited-*')))}.json"
+        path.write_text(json.dumps(result))
+        return path, result
+
+    return make
+
+
+def test_subject_independent_run_passes(run_cli, result_file):
+    path, _ = result_file()
+    audited = run_cli("audit", str(path))
+    assert audited.code == 0, audited.out
+    assert "FAIL" not in audited.out and audited.out.count("pass") == 4
+
+
+def test_sample_level_run_fails_with_declared_overlap(run_cli, result_file):
+    path, _ = result_file("--protocol", "sample-10fold")
+    audited = run_cli("audit", str(path))
+    assert audited.code == 1
+    text = " ".join(audited.out.split())
+    assert "3 of 3 folds share subjects (declared by the protocol)" in text
+
+
+def test_undeclared_overlap_and_test_selection_fail(run_cli, result_file, tmp_path):
+    path, result = result_file("--protocol", "sample-10fold")
+    result["subject_independent"] = True
+    result["leakage"]["model_selection"] = "best epoch on the test fold"
+    path.write_text(json.dumps(result))
+    audited = run_cli("audit", str(path))
+    assert audited.code == 1
+    text = " ".join(audited.out.split())
+    assert "NOT declared" in text
+    assert "best epoch on the test fold" in text
+
+
+def test_scores_that_do_not_follow_from_predictions_fail(run_cli, result_file):
+    path, result = result_file()
+    result["pooled"]["uf1"] = 0.99
+    path.write_text(json.dumps(result))
+    audited = run_cli("audit", str(path))
+    assert audited.code == 1
+    assert "pooled uf1 is 0.9900" in " ".join(audited.out.split())
+
+
+@pytest.mark.parametrize("content, message", [("{not json", "not a JSON file"), ('{"model": "x"}', "not a merbench result")])
+def test_a_file_that_is_not_a_result_exits_2(run_cli, tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    audited = run_cli("audit", str(path))
+    assert audited.code == 2
+    assert message in audited.err and "Traceback" not in audited.err
