@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="default", help="quick (seconds, for tests), default (the CPU job) or paper (full size, for a GPU)")
     run.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     run.add_argument("--seed", type=int, help="random seed of folds, initialisation and batches (default 0)")
+    run.add_argument("--seeds", type=int, default=1, metavar="N",
+                     help="repeat the run with N consecutive seeds and report mean ± std across seeds")
     run.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="set an option, e.g. model.depth=8, engine.lr=0.001, flow.method=dis (repeatable; "
@@ -79,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
         "Exit 0 when every file passes, 1 when any check fails.",
     )
     audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files to audit")
+
+    significance = commands.add_parser(
+        "significance",
+        help="is run B better than run A? paired Wilcoxon test over folds and a bootstrap interval",
+        description="Compare two results of the same dataset and protocol made on the same folds (same --seed): "
+        "Wilcoxon signed-rank test over per-fold scores and a paired bootstrap 95%% interval of the pooled difference (B - A).",
+    )
+    significance.add_argument("run_a", type=Path, metavar="A.json")
+    significance.add_argument("run_b", type=Path, metavar="B.json")
+    significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"))
+    significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     return parser
 
 
@@ -93,7 +106,7 @@ def command_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.progress import RichProgress, SilentProgress
     from merbench.registry import get_registry
     from merbench.report import print_result
-    from merbench.runner import run_benchmark
+    from merbench.runner import run_with_seeds
 
     registry = get_registry()
     for problem in registry.problems:
@@ -114,10 +127,10 @@ def command_run(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json is not None and args.json.is_dir():
         raise MerbenchError(f"--json {args.json}: is a folder; give a file name such as {args.json / 'result.json'}")
     if args.quiet:
-        result = run_benchmark(config, registry, SilentProgress())
+        result = run_with_seeds(config, registry, args.seeds, SilentProgress())
     else:
         with RichProgress(err) as progress:
-            result = run_benchmark(config, registry, progress)
+            result = run_with_seeds(config, registry, args.seeds, progress)
     print_result(out, result)
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(result, indent=2))
@@ -214,7 +227,43 @@ def command_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 1 if failed else 0
 
 
-COMMANDS = {"run": command_run, "list": command_list, "plugins": command_plugins, "audit": command_audit}
+def command_significance(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench significance A.json B.json``."""
+    import numpy as np
+
+    from merbench.audit import load_result
+    from merbench.errors import UsageError
+    from merbench.significance import compare_runs
+
+    if args.bootstrap < 100:
+        raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")
+    a, b = load_result(args.run_a), load_result(args.run_b)
+    comparison = compare_runs(a, b, args.metric, args.bootstrap)
+    metric = args.metric.upper() if args.metric != "accuracy" else "Accuracy"
+    table = Table(title=f"{metric}: B ({b['model']}) vs A ({a['model']}) on {a['dataset']}, {a['protocol']}, {len(comparison.fold_scores_a)} folds")
+    for header in ("", "A", "B", "B - A"):
+        table.add_column(header, justify="right")
+    mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
+    table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", f"{100 * (mean_b - mean_a):+.1f}")
+    table.add_row(
+        "pooled", f"{100 * comparison.pooled_a:.1f}", f"{100 * comparison.pooled_b:.1f}",
+        f"{100 * comparison.pooled_difference:+.1f} [{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
+    )
+    table.caption = (
+        f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, p = {comparison.p_value:.3g}. "
+        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples)."
+    )
+    out.print(table)
+    return 0
+
+
+COMMANDS = {
+    "run": command_run,
+    "list": command_list,
+    "plugins": command_plugins,
+    "audit": command_audit,
+    "significance": command_significance,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -78,6 +78,21 @@ def reported_table(result: dict[str, Any]) -> Table | None:
     return table
 
 
+def seeds_table(result: dict[str, Any]) -> Table:
+    """Pooled scores of each seed of a repeated run and their mean ± std."""
+    across = result["across_seeds"]
+    table = Table(title=f"Pooled scores over {across['n']} seeds (%)")
+    table.add_column("Seed", justify="right")
+    for _, header in COLUMNS:
+        table.add_column(header, justify="right")
+    for run in result["seeds"]:
+        table.add_row(str(run["seed"]), *(_pct(run["pooled"][k]) for k, _ in COLUMNS))
+    table.add_section()
+    table.add_row("mean", *(_pct(across["mean"][k]) for k, _ in COLUMNS), style="bold")
+    table.add_row("std", *(_pct(across["std"][k]) for k, _ in COLUMNS))
+    return table
+
+
 def print_result(console: Console, result: dict[str, Any]) -> None:
     """Print a run's tables, its leakage warning and where its time went."""
     console.print(result_table(result))
@@ -99,6 +114,8 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
         for domain, scores in per_domain.items():
             table.add_row(domain, _pct(scores["uf1"]), _pct(scores["uar"]), _pct(scores["accuracy"]))
         console.print(table)
+    if "across_seeds" in result:
+        console.print(seeds_table(result))
     reported = reported_table(result)
     if reported is not None:
         console.print(reported)

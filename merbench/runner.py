@@ -7,6 +7,7 @@ for anything but scoring.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,22 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
         "predictions": sample_rows,
         "metric_keys": list(METRIC_KEYS),
     }
+
+
+def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None) -> dict[str, Any]:
+    """Repeat the run with seeds ``config.seed`` .. ``config.seed + n_seeds - 1``.
+
+    The returned result is the first seed's, plus ``seeds`` (each seed's pooled
+    and fold-mean scores) and ``across_seeds`` (mean and population std over
+    seeds of the pooled scores).
+    """
+    if n_seeds < 1:
+        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+    runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress) for i in range(n_seeds)]
+    result = runs[0]
+    if n_seeds > 1:
+        result["seeds"] = [{"seed": r["seed"], "pooled": r["pooled"], "fold_mean": r["fold_mean"]} for r in runs]
+        mean, std = mean_std([r["pooled"] for r in runs])
+        result["across_seeds"] = {"n": n_seeds, "mean": mean, "std": std}
+        result["seconds"]["total_all_seeds"] = sum(r["seconds"]["total"] for r in runs)
+    return result

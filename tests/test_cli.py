@@ -154,3 +154,16 @@ def test_loso_run_tests_each_subject_alone(quick_run):
     assert len(result["folds"]) == result["n_subjects"] == 10
     assert all(len(fold["test_subjects"]) == 1 for fold in result["folds"])
     assert all(fold["test_subjects"][0] not in fold["train_subjects"] for fold in result["folds"])
+
+
+def test_seeds_repeat_the_run_and_report_mean_and_std(quick_run):
+    import numpy as np
+
+    result = quick_run("--seeds", "3", "--epochs", "1", "--set", "protocol.n_splits=2")
+    seeds = result["seeds"]
+    assert [s["seed"] for s in seeds] == [0, 1, 2]
+    accuracies = [s["pooled"]["accuracy"] for s in seeds]
+    assert result["across_seeds"]["n"] == 3
+    assert result["across_seeds"]["mean"]["accuracy"] == pytest.approx(np.mean(accuracies))
+    assert result["across_seeds"]["std"]["accuracy"] == pytest.approx(np.std(accuracies))
+    assert result["pooled"] == seeds[0]["pooled"], "the top-level result is the first seed's"
