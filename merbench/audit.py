@@ -61,10 +61,16 @@ def _subject_overlap(result: dict[str, Any]) -> Check:
 
 def _selection(result: dict[str, Any]) -> list[Check]:
     leakage = result["leakage"]
-    selection = str(leakage.get("model_selection", ""))
+    selection = str(leakage.get("model_selection", "not recorded"))
     normalisation = str(leakage.get("normalisation", ""))
+    selection_ok = leakage.get("selection_uses_test_data") is False
+    for fold in result["folds"]:
+        validation = set(fold.get("validation_subjects") or ())
+        if validation & set(fold["test_subjects"]) or not validation <= set(fold.get("train_subjects", validation)):
+            selection_ok = False
+            selection = f"fold {fold['fold']}: validation subjects are not training subjects; " + selection
     return [
-        Check("model selection", selection.startswith("none"), selection or "not recorded"),
+        Check("model selection", selection_ok, selection),
         Check("normalisation", "training samples only" in normalisation, normalisation or "not recorded"),
     ]
 

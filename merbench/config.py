@@ -31,6 +31,8 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "class_weighting": "none",
     "amp": "auto",
     "threads": 0,
+    "early_stopping": 0,
+    "validation_fraction": 0.2,
 }
 
 ENGINE_PROFILES: dict[str, dict[str, Any]] = {
@@ -220,6 +222,11 @@ def resolve_config(
     for option, choices in ENGINE_CHOICES.items():
         if engine[option] not in choices:
             raise UsageError(f"engine.{option}={engine[option]}: choose one of {', '.join(choices)}")
+    if engine["early_stopping"] < 0 or not 0.0 < engine["validation_fraction"] < 1.0:
+        raise UsageError(
+            f"engine.early_stopping={engine['early_stopping']}, engine.validation_fraction={engine['validation_fraction']}: "
+            "patience must be 0 (off) or more and the fraction between 0 and 1"
+        )
     for option in ("epochs", "batch_size"):
         if engine[option] < 1:
             raise UsageError(f"engine.{option}={engine[option]}: must be at least 1")

@@ -20,6 +20,7 @@ from torch import nn
 
 from merbench.contracts import Fold
 from merbench.errors import RunFailed, UsageError
+from merbench.metrics import unweighted_f1_recall
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class TrainSettings:
     weight_decay: float
     label_smoothing: float
     class_weighting: str
+    early_stopping: int = 0
+    validation_fraction: float = 0.2
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainSettings":
@@ -74,6 +77,8 @@ class TrainSettings:
             weight_decay=float(options["weight_decay"]),
             label_smoothing=float(options["label_smoothing"]),
             class_weighting=str(options["class_weighting"]),
+            early_stopping=int(options["early_stopping"]),
+            validation_fraction=float(options["validation_fraction"]),
         )
 
 
@@ -86,6 +91,8 @@ class FoldOutput:
     seconds: float
     normalisation: str = "channel mean/std of the training samples"
     epoch_losses: list[float] = field(default_factory=list)
+    selected_epoch: int | None = None
+    validation: np.ndarray | None = None
 
 
 def _class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
@@ -94,6 +101,37 @@ def _class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Ten
     counts = torch.bincount(labels, minlength=n_classes).float()
     weights = counts.sum() / (n_classes * counts.clamp(min=1))
     return weights
+
+
+def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split a fold's training part by subject into (inner training, validation) positions.
+
+    Only training subjects are used, so selecting on the validation part never
+    looks at the test part of the fold.
+    """
+    from sklearn.model_selection import GroupShuffleSplit
+
+    groups = subjects[fold.train]
+    if len(np.unique(groups)) < 2:
+        raise UsageError(
+            f"fold {fold.index}: early stopping needs at least 2 training subjects to hold some out for validation; "
+            "use --set engine.early_stopping=0"
+        )
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    inner, validation = next(splitter.split(fold.train, groups=groups))
+    return fold.train[inner], fold.train[validation]
+
+
+def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, std, autocast) -> torch.Tensor:
+    model.eval()
+    predictions = []
+    with torch.inference_mode():
+        for begin in range(0, len(index), 256):
+            batch = index[begin:begin + 256]
+            with autocast():
+                logits = model((inputs[batch] - mean) / std)
+            predictions.append(logits.float().argmax(dim=1).cpu())
+    return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
 
 
 def train_fold(
@@ -106,15 +144,26 @@ def train_fold(
     choice: DeviceChoice,
     seed: int,
     on_epoch: Callable[[int, float], None] | None = None,
+    subjects: np.ndarray | None = None,
 ) -> FoldOutput:
     """Train a fresh model on ``fold.train`` and predict ``fold.test``.
 
     ``inputs`` (N, C, H, W) and ``labels`` (N,) are already on ``choice.device``.
+    With ``settings.early_stopping`` > 0, training subjects (``subjects`` of every
+    sample) are split into inner training and validation parts; the epoch with
+    the best validation UF1 is kept, and training stops after that many epochs
+    without improvement. The test part is only predicted, once, at the end.
     Raises ``RunFailed`` when the loss stops being finite.
     """
     start = time.perf_counter()
     device = choice.device
-    train_index = torch.as_tensor(fold.train, device=device)
+    validation_positions = None
+    train_positions = fold.train
+    if settings.early_stopping > 0:
+        if subjects is None:
+            raise UsageError("early stopping needs the subjects of the samples to carve a validation split")
+        train_positions, validation_positions = validation_split(fold, subjects, settings.validation_fraction, seed)
+    train_index = torch.as_tensor(train_positions, device=device)
     test_index = torch.as_tensor(fold.test, device=device)
     train_inputs = inputs[train_index]
     mean = train_inputs.mean(dim=(0, 2, 3), keepdim=True)
@@ -126,7 +175,7 @@ def train_fold(
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    n_train = len(fold.train)
+    n_train = len(train_positions)
     # Drop a last batch of one sample: BatchNorm cannot train on it.
     steps_per_epoch = max(1, n_train // settings.batch_size + (n_train % settings.batch_size > 1))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -139,6 +188,7 @@ def train_fold(
     generator = torch.Generator().manual_seed(seed)
 
     epoch_losses: list[float] = []
+    best_score, best_epoch, best_state = -1.0, None, None
     for epoch in range(settings.epochs):
         model.train()
         order = train_index[torch.randperm(n_train, generator=generator).to(device)]
@@ -168,15 +218,27 @@ def train_fold(
         epoch_losses.append(total / max(seen, 1))
         if on_epoch:
             on_epoch(epoch, epoch_losses[-1])
+        if validation_positions is not None:
+            validation_index = torch.as_tensor(validation_positions, device=device)
+            predicted = _predict(model, inputs, validation_index, mean, std, autocast).numpy()
+            truth = labels[validation_index].cpu().numpy()
+            matrix = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+            score = unweighted_f1_recall(matrix)[0]
+            if score > best_score:
+                best_score, best_epoch = score, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            elif epoch - best_epoch >= settings.early_stopping:
+                break
 
-    model.eval()
-    predictions = []
-    with torch.inference_mode():
-        for begin in range(0, len(fold.test), 256):
-            batch = test_index[begin:begin + 256]
-            with autocast():
-                logits = model((inputs[batch] - mean) / std)
-            predictions.append(logits.float().argmax(dim=1).cpu())
-    predicted = torch.cat(predictions).numpy() if predictions else np.zeros(0, dtype=np.int64)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    predicted = _predict(model, inputs, test_index, mean, std, autocast).numpy()
     final = epoch_losses[-1] if epoch_losses else math.nan
-    return FoldOutput(predictions=predicted, final_loss=final, seconds=time.perf_counter() - start, epoch_losses=epoch_losses)
+    return FoldOutput(
+        predictions=predicted,
+        final_loss=final,
+        seconds=time.perf_counter() - start,
+        epoch_losses=epoch_losses,
+        selected_epoch=None if best_epoch is None else best_epoch + 1,
+        validation=validation_positions,
+    )

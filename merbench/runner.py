@@ -154,6 +154,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
             choice,
             seed=config.seed * 1000 + fold.index,
             on_epoch=lambda epoch, loss: progress.advance("epochs", 1, note=f"loss {loss:.3f}"),
+            subjects=subjects,
         )
         predictions[fold.test] = output.predictions
         fold_of[fold.test] = fold.index
@@ -166,6 +167,11 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
                 "n_test": int(len(fold.test)),
                 "subject_overlap": overlaps[fold.index],
                 "final_train_loss": output.final_loss,
+                "epochs_trained": len(output.epoch_losses),
+                "selected_epoch": output.selected_epoch,
+                "validation_subjects": (
+                    sorted(str(s) for s in set(subjects[output.validation])) if output.validation is not None else []
+                ),
                 "seconds": output.seconds,
                 "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
             }
@@ -219,7 +225,13 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
         "leakage": {
             "subject_overlap_folds": sum(bool(o) for o in overlaps),
             "normalisation": "per-channel mean/std from each fold's training samples only",
-            "model_selection": "none: the model after the last epoch is scored; test folds are used once",
+            "model_selection": (
+                f"best epoch by validation UF1 on held-out training subjects (patience {settings.early_stopping}); "
+                "test folds are used once"
+                if settings.early_stopping
+                else "none: the model after the last epoch is scored; test folds are used once"
+            ),
+            "selection_uses_test_data": False,
         },
         "preprocess": {"computed": prep.computed, "cached": prep.cached, **prep.details},
         "dataset_summary": dict(dataset.summary),

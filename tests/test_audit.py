@@ -39,6 +39,7 @@ def test_undeclared_overlap_and_test_selection_fail(run_cli, result_file, tmp_pa
     path, result = result_file("--protocol", "sample-10fold")
     result["subject_independent"] = True
     result["leakage"]["model_selection"] = "best epoch on the test fold"
+    result["leakage"]["selection_uses_test_data"] = True
     path.write_text(json.dumps(result))
     audited = run_cli("audit", str(path))
     assert audited.code == 1
@@ -63,3 +64,20 @@ def test_a_file_that_is_not_a_result_exits_2(run_cli, tmp_path, content, message
     audited = run_cli("audit", str(path))
     assert audited.code == 2
     assert message in audited.err and "Traceback" not in audited.err
+
+
+def test_early_stopping_run_records_validation_subjects_and_passes(run_cli, result_file):
+    path, result = result_file("engine.early_stopping=1", "engine.epochs=4")
+    assert "validation UF1 on held-out training subjects" in result["leakage"]["model_selection"]
+    for fold in result["folds"]:
+        assert fold["validation_subjects"]
+        assert set(fold["validation_subjects"]) <= set(fold["train_subjects"])
+        assert not set(fold["validation_subjects"]) & set(fold["test_subjects"])
+        assert 1 <= fold["selected_epoch"] <= fold["epochs_trained"] <= 4
+    assert run_cli("audit", str(path)).code == 0
+
+    result["folds"][0]["validation_subjects"] = result["folds"][0]["test_subjects"]
+    path.write_text(json.dumps(result))
+    tampered = run_cli("audit", str(path))
+    assert tampered.code == 1
+    assert "validation subjects are not training subjects" in " ".join(tampered.out.split())

@@ -104,3 +104,31 @@ def test_device_choice_on_this_machine():
             choose_device("cuda")
         with pytest.raises(UsageError, match="engine.amp=on needs a CUDA device"):
             choose_device("cpu", amp="on")
+
+
+def test_early_stopping_selects_on_training_subjects_only():
+    inputs, labels, _ = toy_data(60)
+    subjects = np.repeat([f"s{i}" for i in range(6)], 10)
+    fold = Fold(index=0, train=np.arange(0, 50), test=np.arange(50, 60))
+    settings = TrainSettings(epochs=12, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
+                             class_weighting="none", early_stopping=2, validation_fraction=0.25)
+    choice = choose_device("cpu")
+    output = train_fold(tiny_model, inputs, labels, fold, 3, settings, choice, seed=3, subjects=subjects)
+    validation_subjects = set(subjects[output.validation])
+    assert validation_subjects and validation_subjects <= set(subjects[fold.train])
+    assert not validation_subjects & set(subjects[fold.test])
+    assert 1 <= output.selected_epoch <= len(output.epoch_losses) <= 12
+
+    scrambled = labels.clone()
+    scrambled[fold.test] = (scrambled[fold.test] + 1) % 3
+    again = train_fold(tiny_model, inputs, scrambled, fold, 3, settings, choice, seed=3, subjects=subjects)
+    np.testing.assert_array_equal(output.predictions, again.predictions)
+    assert again.selected_epoch == output.selected_epoch
+
+
+def test_early_stopping_needs_two_training_subjects():
+    inputs, labels, fold = toy_data()
+    settings = TrainSettings(epochs=2, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
+                             class_weighting="none", early_stopping=1)
+    with pytest.raises(UsageError, match="at least 2 training subjects"):
+        train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=0, subjects=np.array(["s1"] * 40))
