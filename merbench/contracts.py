@@ -177,7 +177,8 @@ class ModelPlugin:
 class ProtocolPlugin:
     """An evaluation protocol.
 
-    ``split(labels, subjects, seed, options) -> list[Fold]``; ``subject_independent``
+    ``split(labels, subjects, seed, options, domains) -> list[Fold]`` (``domains``
+    gives each sample's source dataset); ``subject_independent``
     states whether no subject can appear in both train and test of a fold.
     """
 

@@ -53,7 +53,7 @@ def merbench_register_protocols(register):
     """Register evaluation protocols.
 
     Call ``register(ProtocolPlugin(name=..., split=..., subject_independent=...))``.
-    ``split(labels, subjects, seed, options)`` returns a list of
+    ``split(labels, subjects, seed, options, domains)`` returns a list of
     ``merbench.contracts.Fold``; say honestly whether a subject can be in both
     train and test of one fold (``subject_independent=False``).
     """

@@ -125,7 +125,8 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir)
 
     labels, subjects = dataset.labels, dataset.subjects
-    folds = resolve_factory(protocol_spec.split)(labels, subjects, config.seed, dict(config.section("protocol")))
+    split = resolve_factory(protocol_spec.split)
+    folds = split(labels, subjects, config.seed, dict(config.section("protocol")), dataset.domains)
     overlaps = check_folds(folds, subjects, config.protocol)
     if protocol_spec.warning:
         progress.message(f"[bold yellow]Warning:[/] {protocol_spec.warning}")

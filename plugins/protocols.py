@@ -5,6 +5,8 @@ Both use scikit-learn splitters, shuffled with the run's seed:
 * ``subject-10fold``: ``StratifiedGroupKFold`` grouped by subject, so no subject
   is ever in both the training and the test part of a fold;
 * ``loso``: ``LeaveOneGroupOut`` by subject, one fold per subject;
+* ``megc2019``: LOSO over a composite whose samples come from several domains;
+* ``cross-dataset``: train on one domain, test on another;
 * ``sample-10fold``: ``StratifiedKFold`` over samples. The same person appears
   in training and test, which inflates scores; runs under it are always flagged
   as not subject-independent.
@@ -33,7 +35,9 @@ def _to_folds(splits) -> list[Fold]:
     return [Fold(index=i, train=np.asarray(train), test=np.asarray(test)) for i, (train, test) in enumerate(splits)]
 
 
-def subject_kfold(labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any]) -> list[Fold]:
+def subject_kfold(
+    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None
+) -> list[Fold]:
     """Stratified k-fold grouped by subject (no subject in two folds)."""
     n_splits = _n_splits(options)
     n_subjects = len(np.unique(subjects))
@@ -46,7 +50,9 @@ def subject_kfold(labels: np.ndarray, subjects: np.ndarray, seed: int, options: 
     return _to_folds(splitter.split(np.zeros(len(labels)), labels, groups=subjects))
 
 
-def sample_kfold(labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any]) -> list[Fold]:
+def sample_kfold(
+    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None
+) -> list[Fold]:
     """Stratified k-fold over samples (subjects leak between train and test)."""
     n_splits = _n_splits(options)
     classes, counts = np.unique(labels, return_counts=True)
@@ -59,16 +65,66 @@ def sample_kfold(labels: np.ndarray, subjects: np.ndarray, seed: int, options: d
     return _to_folds(splitter.split(np.zeros(len(labels)), labels))
 
 
-def leave_one_subject_out(labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any]) -> list[Fold]:
+def leave_one_subject_out(
+    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None
+) -> list[Fold]:
     """One fold per subject, tested on that subject alone (folds in sorted subject order)."""
     if len(np.unique(subjects)) < 2:
         raise UsageError("loso needs at least 2 subjects; the dataset has 1")
     return _to_folds(LeaveOneGroupOut().split(np.zeros(len(labels)), labels, groups=subjects))
 
 
+def megc2019_loso(
+    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None
+) -> list[Fold]:
+    """LOSO over a composite of several source datasets (scores are also reported per domain)."""
+    found = sorted(set(domains)) if domains is not None else []
+    if len(found) < 2:
+        raise UsageError(
+            f"megc2019 scores a composite of several datasets, but every sample comes from {found[0] if found else 'one source'}; "
+            "use --dataset megc2019 (or a dataset with a domain per sample), or --protocol loso"
+        )
+    return leave_one_subject_out(labels, subjects, seed, options)
+
+
+def cross_dataset(
+    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None
+) -> list[Fold]:
+    """One fold: train on every sample of domain ``protocol.train``, test on domain ``protocol.test``."""
+    found = sorted(set(domains)) if domains is not None else []
+    train, test = str(options["train"]), str(options["test"])
+    for key, value in (("train", train), ("test", test)):
+        if value not in found:
+            raise UsageError(
+                f"protocol.{key}={value or '(not set)'}: choose a domain of the dataset: {', '.join(found) or 'none'} "
+                "(e.g. --set protocol.train=casme2 protocol.test=samm)"
+            )
+    if train == test:
+        raise UsageError(f"protocol.train and protocol.test are both {train}; cross-dataset needs two different domains")
+    positions = np.arange(len(labels))
+    return [Fold(index=0, train=positions[domains == train], test=positions[domains == test])]
+
+
 @hookimpl
 def merbench_register_protocols(register):
-    """Register ``subject-10fold``, ``sample-10fold`` and ``loso``."""
+    """Register ``subject-10fold``, ``sample-10fold``, ``loso``, ``megc2019`` and ``cross-dataset``."""
+    register(
+        ProtocolPlugin(
+            name="megc2019",
+            split=megc2019_loso,
+            description="MEGC2019: LOSO over a composite of datasets, UF1/UAR overall and per domain",
+            subject_independent=True,
+        )
+    )
+    register(
+        ProtocolPlugin(
+            name="cross-dataset",
+            split=cross_dataset,
+            description="Train on one domain, test on another (--set protocol.train=A protocol.test=B)",
+            subject_independent=True,
+            options={"train": "", "test": ""},
+        )
+    )
     register(
         ProtocolPlugin(
             name="loso",

@@ -29,10 +29,12 @@ FIELDS = ("subject", "clip", "label", "variant", "onset", "apex", "offset", "n_f
 
 
 def _check_options(options: dict[str, Any]) -> None:
-    limits = {"subjects": 2, "clips_per_subject": 1, "size": 16, "frames": 6}
+    limits = {"subjects": 2, "clips_per_subject": 1, "size": 16, "frames": 6, "domains": 1}
     for key, minimum in limits.items():
         if int(options[key]) < minimum:
             raise UsageError(f"dataset.{key}={options[key]}: must be at least {minimum}")
+    if int(options["domains"]) > int(options["subjects"]):
+        raise UsageError(f"dataset.domains={options['domains']}: cannot exceed dataset.subjects={options['subjects']}")
     if int(options["seed"]) < 0:
         raise UsageError(f"dataset.seed={options['seed']}: must be 0 or more")
 
@@ -59,31 +61,40 @@ def generate(target: Path, options: dict[str, Any]) -> None:
     (target / ANNOTATIONS).write_text(buffer.getvalue(), encoding="utf-8")
 
 
-def read_tree(folder: Path) -> tuple[Sample, ...]:
-    """Read a generated tree's annotations into samples."""
+def domain_of(subject_index: int, n_subjects: int, n_domains: int) -> str:
+    """The domain of a subject when the synthetic data imitates a composite of ``n_domains`` datasets."""
+    if n_domains <= 1:
+        return "synthetic"
+    return f"synthetic-{subject_index * n_domains // n_subjects + 1}"
+
+
+def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
+    """Read a generated tree's annotations into samples (subjects split into ``n_domains`` blocks)."""
     samples = []
     with open(folder / ANNOTATIONS, newline="", encoding="utf-8") as handle:
-        for row_number, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                n_frames = int(row["n_frames"])
-                frames = tuple(folder / row["subject"] / row["clip"] / f"img_{i:03d}.png" for i in range(n_frames))
-                samples.append(
-                    Sample(
-                        id=row["clip"],
-                        subject=row["subject"],
-                        label=faces.CLASSES.index(row["label"]),
-                        domain="synthetic",
-                        frames=frames,
-                        onset=int(row["onset"]),
-                        apex=int(row["apex"]),
-                        offset=int(row["offset"]),
-                        extra={"variant": int(row["variant"])},
-                    )
+        rows = list(csv.DictReader(handle))
+    subject_order = sorted({row.get("subject", "") for row in rows})
+    for row_number, row in enumerate(rows, start=2):
+        try:
+            n_frames = int(row["n_frames"])
+            frames = tuple(folder / row["subject"] / row["clip"] / f"img_{i:03d}.png" for i in range(n_frames))
+            samples.append(
+                Sample(
+                    id=row["clip"],
+                    subject=row["subject"],
+                    label=faces.CLASSES.index(row["label"]),
+                    domain=domain_of(subject_order.index(row["subject"]), len(subject_order), n_domains),
+                    frames=frames,
+                    onset=int(row["onset"]),
+                    apex=int(row["apex"]),
+                    offset=int(row["offset"]),
+                    extra={"variant": int(row["variant"])},
                 )
-            except (KeyError, ValueError) as exc:
-                raise DataError(
-                    f"{folder / ANNOTATIONS} row {row_number}: malformed ({exc}); delete the folder {folder} to regenerate it"
-                ) from None
+            )
+        except (KeyError, ValueError) as exc:
+            raise DataError(
+                f"{folder / ANNOTATIONS} row {row_number}: malformed ({exc}); delete the folder {folder} to regenerate it"
+            ) from None
     return tuple(samples)
 
 
@@ -106,7 +117,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         generated = True
-    samples = read_tree(folder)
+    samples = read_tree(folder, int(options.get("domains", 1)))
     return Dataset(
         name="synthetic",
         classes=faces.CLASSES,
@@ -123,7 +134,7 @@ def merbench_register_datasets(register):
             name="synthetic",
             load=load,
             description="Procedural micro-expression clips (3 classes, several subjects), generated into the cache; no download",
-            options={"subjects": 16, "clips_per_subject": 12, "size": 64, "frames": 16, "seed": 0},
+            options={"subjects": 16, "clips_per_subject": 12, "size": 64, "frames": 16, "seed": 0, "domains": 1},
             profiles={
                 "quick": {"subjects": 10, "clips_per_subject": 6, "size": 48, "frames": 10},
                 "default": {},

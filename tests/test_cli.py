@@ -167,3 +167,36 @@ def test_seeds_repeat_the_run_and_report_mean_and_std(quick_run):
     assert result["across_seeds"]["mean"]["accuracy"] == pytest.approx(np.mean(accuracies))
     assert result["across_seeds"]["std"]["accuracy"] == pytest.approx(np.std(accuracies))
     assert result["pooled"] == seeds[0]["pooled"], "the top-level result is the first seed's"
+
+
+def test_megc2019_reports_per_domain_scores_that_match_the_predictions(quick_run):
+    from merbench.metrics import classification_metrics
+
+    result = quick_run("--protocol", "megc2019", "--epochs", "1", "--set", "dataset.domains=2")
+    assert set(result["per_domain"]) == {"synthetic-1", "synthetic-2"}
+    assert len(result["folds"]) == 10
+    for domain, scores in result["per_domain"].items():
+        rows = [r for r in result["predictions"] if r["domain"] == domain]
+        expected = classification_metrics([r["label"] for r in rows], [r["prediction"] for r in rows], 3)
+        for key in ("uf1", "uar", "accuracy"):
+            assert scores[key] == pytest.approx(expected[key])
+
+
+def test_cross_dataset_run_trains_only_on_the_train_domain(quick_run):
+    result = quick_run("--protocol", "cross-dataset", "--epochs", "1",
+                       "--set", "dataset.domains=2", "protocol.train=synthetic-1", "protocol.test=synthetic-2")
+    (fold,) = result["folds"]
+    domains = {r["subject"]: r["domain"] for r in result["predictions"]}
+    assert {domains[s] for s in fold["test_subjects"]} == {"synthetic-2"}
+    from merbench_plugins.synthetic import domain_of
+
+    assert {domain_of(int(s[1:]) - 1, 10, 2) for s in fold["train_subjects"]} == {"synthetic-1"}
+    assert fold["n_train"] + fold["n_test"] == result["n_samples"]
+    assert not set(fold["train_subjects"]) & set(fold["test_subjects"])
+    assert result["subject_independent"] is True
+
+
+def test_megc2019_on_a_single_domain_is_a_clear_error(run_cli):
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--protocol", "megc2019")
+    assert result.code == 2
+    assert "--protocol loso" in " ".join(result.err.split())

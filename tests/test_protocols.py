@@ -231,3 +231,30 @@ def test_loso_has_one_fold_per_subject_and_no_subject_in_two_folds():
 def test_loso_is_registered_as_subject_independent():
     spec = get_registry().get("protocols", "loso")
     assert spec.subject_independent is True and spec.warning == ""
+
+
+def test_megc2019_needs_several_domains_and_is_loso():
+    from merbench_plugins.protocols import megc2019_loso
+
+    subjects = np.repeat([f"s{i}" for i in range(6)], 3)
+    labels = np.tile([0, 1, 2], 6)
+    domains = np.repeat(["casme2", "samm"], 9)
+    folds = megc2019_loso(labels, subjects, 0, {}, domains)
+    assert len(folds) == 6 and all(len(set(subjects[f.test])) == 1 for f in folds)
+    with pytest.raises(UsageError, match="--protocol loso"):
+        megc2019_loso(labels, subjects, 0, {}, np.array(["samm"] * 18))
+
+
+def test_cross_dataset_trains_on_one_domain_and_tests_on_another():
+    from merbench_plugins.protocols import cross_dataset
+
+    labels = np.tile([0, 1, 2], 6)
+    subjects = np.repeat([f"s{i}" for i in range(6)], 3)
+    domains = np.repeat(["casme2", "samm", "smic"], 6)
+    (fold,) = cross_dataset(labels, subjects, 0, {"train": "casme2", "test": "samm"}, domains)
+    assert set(domains[fold.train]) == {"casme2"} and set(domains[fold.test]) == {"samm"}
+    assert len(fold.train) == len(fold.test) == 6
+    with pytest.raises(UsageError, match="choose a domain of the dataset: casme2, samm, smic"):
+        cross_dataset(labels, subjects, 0, {"train": "casme", "test": "samm"}, domains)
+    with pytest.raises(UsageError, match="two different domains"):
+        cross_dataset(labels, subjects, 0, {"train": "samm", "test": "samm"}, domains)

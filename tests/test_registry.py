@@ -58,7 +58,7 @@ def test_builtin_plugins_are_discovered_through_entry_points():
     assert registry.names("models") == ["convmixer"]
     assert registry.names("datasets") == ["synthetic"]
     assert registry.names("preprocessors") == ["flow"]
-    assert registry.names("protocols") == ["loso", "sample-10fold", "subject-10fold"]
+    assert registry.names("protocols") == ["cross-dataset", "loso", "megc2019", "sample-10fold", "subject-10fold"]
     assert registry.provider("models", "convmixer").builtin
     assert registry.problems == []
 

@@ -12,7 +12,7 @@ from merbench.registry import get_registry
 from merbench.runner import run_benchmark
 from merbench_plugins import synthetic, synthetic_faces
 
-SMALL = {"subjects": 3, "clips_per_subject": 2, "size": 32, "frames": 8, "seed": 3}
+SMALL = {"subjects": 3, "clips_per_subject": 2, "size": 32, "frames": 8, "seed": 3, "domains": 1}
 
 
 def test_generation_is_deterministic_by_seed(tmp_path):
@@ -84,8 +84,8 @@ def learned() -> dict:
 def test_trained_model_beats_a_shuffled_label_control(learned, monkeypatch):
     original = synthetic.read_tree
 
-    def shuffled(folder):
-        samples = original(folder)
+    def shuffled(folder, *args):
+        samples = original(folder, *args)
         labels = np.random.default_rng(0).permutation([s.label for s in samples])
         return tuple(dataclasses.replace(s, label=int(label)) for s, label in zip(samples, labels))
 
