@@ -93,9 +93,39 @@ def seeds_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def confusion_table(result: dict[str, Any]) -> Table:
+    """The pooled confusion matrix: rows are true classes, columns predicted classes."""
+    classes = result["classes"]
+    table = Table(title="Confusion matrix (pooled; rows true, columns predicted)")
+    table.add_column("true \\ predicted")
+    for name in classes:
+        table.add_column(name, justify="right")
+    for name, row in zip(classes, result["confusion_matrix"]):
+        table.add_row(name, *(str(count) for count in row))
+    return table
+
+
+def leakage_lines(result: dict[str, Any]) -> str:
+    """The run's leakage record as three short lines (subjects, normalisation, selection)."""
+    leakage = result["leakage"]
+    overlap = leakage["subject_overlap_folds"]
+    subjects = (
+        "no subject is in both training and test of any fold"
+        if overlap == 0
+        else f"{overlap} of {len(result['folds'])} folds share subjects between training and test"
+    )
+    selection = "never" if not leakage["selection_uses_test_data"] else "YES"
+    return (
+        f"Leakage audit: {subjects}; normalisation: {leakage['normalisation']}; "
+        f"model selection: {leakage['model_selection']}; selection on test data: {selection}."
+    )
+
+
 def print_result(console: Console, result: dict[str, Any]) -> None:
-    """Print a run's tables, its leakage warning and where its time went."""
+    """Print a run's tables, its leakage record and warning, and where its time went."""
     console.print(result_table(result))
+    console.print(confusion_table(result))
+    console.print(leakage_lines(result), style="dim" if result["subject_independent"] else "red")
     if not result["subject_independent"]:
         console.print(
             Panel(

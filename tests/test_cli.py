@@ -58,14 +58,16 @@ def test_sample_level_protocol_is_flagged(run_cli, tmp_path):
     assert data["leakage"]["subject_overlap_folds"] == 3
     assert data["warnings"] and "inflated" in data["warnings"][0]
     assert "NOT subject-independent" in result.out
+    assert "3 of 3 folds share subjects between training and test" in result.out
 
 
 def test_table_shows_folds_mean_and_pooled(run_cli):
     result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick",
                      "--set", "protocol.n_splits=2", "--epochs", "1")
     assert result.code == 0, result.err
-    for text in ("Fold", "Acc", "UF1", "UAR", "mean", "std", "pooled", "Reported in the convmixer paper"):
-        assert text in result.out, text
+    for text in ("Fold", "Acc", "UF1", "UAR", "mean", "std", "pooled", "Reported in the convmixer paper",
+                 "Confusion matrix", "no subject is in both training and test", "selection on test data: never"):
+        assert text in " ".join(result.out.split()), text
     assert "Device: cpu" in result.err
 
 
