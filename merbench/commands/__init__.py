@@ -1,0 +1,25 @@
+"""Sub-commands of the ``merbench`` command line, one module each.
+
+Every module in this package defines ``ORDER`` (its place in ``--help``) and
+``register(commands)``, which adds its sub-parser and sets ``handler`` to a
+function ``(args, out, err) -> exit code``. The CLI finds the modules itself, so
+adding a command means adding a module here.
+"""
+
+from __future__ import annotations
+
+KINDS = ("models", "datasets", "preprocessors", "protocols")
+
+EPILOG = """examples:
+  merbench run --model convmixer --dataset synthetic
+  merbench run --model convmixer --dataset synthetic --profile quick --json result.json
+  merbench run --model convmixer --dataset synthetic --protocol sample-10fold --set model.depth=6
+  merbench list models
+  merbench plugins
+  merbench audit result.json
+"""
+
+
+def flatten_sets(groups: list[list[str]]) -> list[str]:
+    """Flatten the groups of ``--set KEY=VALUE ...`` (each ``--set`` may take several)."""
+    return [item for group in groups for item in group]

@@ -1,0 +1,56 @@
+"""``merbench significance A B``: paired comparison of two runs made on the same folds."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ORDER = 50
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``significance`` sub-command."""
+    significance = commands.add_parser(
+        "significance",
+        help="is run B better than run A? paired Wilcoxon test over folds and a bootstrap interval",
+        description="Compare two results of the same dataset and protocol made on the same folds (same --seed): "
+        "Wilcoxon signed-rank test over per-fold scores and a paired bootstrap 95%% interval of the pooled difference (B - A).",
+    )
+    significance.add_argument("run_a", type=Path, metavar="A.json")
+    significance.add_argument("run_b", type=Path, metavar="B.json")
+    significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"))
+    significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
+    significance.set_defaults(handler=execute)
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench significance A.json B.json``."""
+    import numpy as np
+
+    from merbench.audit import load_result
+    from merbench.errors import UsageError
+    from merbench.significance import compare_runs
+
+    if args.bootstrap < 100:
+        raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")
+    a, b = load_result(args.run_a), load_result(args.run_b)
+    comparison = compare_runs(a, b, args.metric, args.bootstrap)
+    metric = args.metric.upper() if args.metric != "accuracy" else "Accuracy"
+    table = Table(title=f"{metric}: B ({b['model']}) vs A ({a['model']}) on {a['dataset']}, {a['protocol']}, {len(comparison.fold_scores_a)} folds")
+    for header in ("", "A", "B", "B - A"):
+        table.add_column(header, justify="right")
+    mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
+    table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", f"{100 * (mean_b - mean_a):+.1f}")
+    table.add_row(
+        "pooled", f"{100 * comparison.pooled_a:.1f}", f"{100 * comparison.pooled_b:.1f}",
+        f"{100 * comparison.pooled_difference:+.1f} [{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
+    )
+    table.caption = (
+        f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, p = {comparison.p_value:.3g}. "
+        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples)."
+    )
+    out.print(table)
+    return 0

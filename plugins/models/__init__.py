@@ -1,0 +1,1 @@
+"""Baseline model plugins beside the CABM-FMER ConvMixer reference."""
