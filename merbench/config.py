@@ -1,6 +1,7 @@
 """Resolving a run's configuration: profile defaults, a YAML file, ``--set`` and flags.
 
-Precedence, lowest first: plugin defaults, the profile's values, ``--config``
+Precedence, lowest first: plugin defaults, the profile's values, the model's
+default chain and ``preprocess_options`` (``ModelPlugin``), ``--config``
 file, ``--set KEY=VALUE``, then the dedicated flags (``--epochs``, ``--seed``).
 Every key is validated against the plugin that owns it; an unknown key is an
 error that lists the valid ones.
@@ -33,6 +34,7 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "threads": 0,
     "early_stopping": 0,
     "validation_fraction": 0.2,
+    "preprocess_workers": 0,
 }
 
 ENGINE_PROFILES: dict[str, dict[str, Any]] = {
@@ -194,7 +196,8 @@ def resolve_config(
     protocol_spec = registry.get("protocols", protocol)
 
     chain_value = overrides.pop("preprocess", None)
-    chain = tuple(coerce("preprocess", chain_value, [])) if chain_value is not None else DEFAULT_CHAIN
+    model_chain = tuple(getattr(model_spec, "preprocess", ())) or DEFAULT_CHAIN
+    chain = tuple(coerce("preprocess", chain_value, [])) if chain_value is not None else model_chain
     if not chain:
         raise UsageError("preprocess: the chain is empty; give at least one preprocessor, e.g. --set preprocess=flow")
     preprocessor_specs = [registry.get("preprocessors", name) for name in chain]
@@ -209,6 +212,10 @@ def resolve_config(
     }
     for spec in preprocessor_specs:
         sections[spec.name] = _defaults(spec, profile)
+        # The model's wishes (e.g. STSTNet's 28x28 flow) sit above the profile, below --config/--set.
+        for option, value in getattr(model_spec, "preprocess_options", {}).get(spec.name, {}).items():
+            if option in sections[spec.name]:
+                sections[spec.name][option] = copy.deepcopy(value)
 
     for key, value in overrides.items():
         section, dot, option = key.partition(".")

@@ -53,12 +53,19 @@ class Sample:
 
 @dataclass(frozen=True)
 class Dataset:
-    """What a dataset plugin's loader returns: samples plus the class names."""
+    """What a dataset plugin's loader returns: samples plus the class names.
+
+    ``gives`` is what the samples are: ``"frames"`` (clips of frames, the usual)
+    or ``"image"`` (one precomputed model-input image per sample in
+    ``frames[0]``, such as the widely shared u/v/strain flow images), which only
+    an image-reading preprocessor (``preprocess=image``) can take.
+    """
 
     name: str
     classes: tuple[str, ...]
     samples: tuple[Sample, ...]
     summary: Mapping[str, Any] = field(default_factory=dict)
+    gives: str = "frames"
 
     @property
     def labels(self) -> np.ndarray:
@@ -117,7 +124,10 @@ class PreprocessorPlugin:
     (C, H, W) array; ``upstream`` is the previous preprocessor's output in a
     chain (``None`` for the first) and ``read_frame(path)`` gives a grey frame.
     ``produces`` names the representation (for example ``"flow-uvs"``) that a model
-    must declare as its input.
+    must declare as its input. ``accepts`` lists the representations it can take
+    from the step before it (``"frames"``: the dataset's frames, or a
+    ``ClipFrames`` from a frame step such as ``crop``); a chain whose order breaks
+    this is refused before any work. Bump ``version`` whenever outputs change.
     """
 
     name: str
@@ -127,6 +137,66 @@ class PreprocessorPlugin:
     version: str = "1"
     options: Mapping[str, Any] = field(default_factory=dict)
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    accepts: tuple[str, ...] = ("frames",)
+
+
+def _memoised(read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+    decoded: dict[int, np.ndarray] = {}
+
+    def cached(index: int) -> np.ndarray:
+        if index not in decoded:
+            decoded[index] = read(index)
+        return decoded[index]
+
+    return cached
+
+
+FRAMES = "frames"
+"""The representation of grey frames: what a dataset gives and frame steps pass on."""
+
+
+@dataclass(frozen=True)
+class ClipFrames:
+    """A clip's grey frames between steps of a preprocessor chain (representation ``frames``).
+
+    ``read(index)`` gives frame ``index`` of ``sample.frames`` as a grey uint8
+    (H, W) array, after every frame step so far (crop, magnification...);
+    ``apex`` is the apex index later steps should use; ``notes`` holds what the
+    steps decided for this clip (crop box, apex rule), stored with the cache entry
+    and summarised in the run's details.
+    """
+
+    sample: Sample
+    read: Callable[[int], np.ndarray]
+    apex: int
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, sample: Sample, read_frame: Callable[[Path], np.ndarray], upstream: Any) -> "ClipFrames":
+        """``upstream`` when it is a ``ClipFrames``, else the sample's own frames (memoised)."""
+        if isinstance(upstream, ClipFrames):
+            return upstream
+        if upstream is not None:
+            raise TypeError(f"expected frames from the step before, got {type(upstream).__name__}")
+        decoded: dict[int, np.ndarray] = {}
+
+        def read(index: int) -> np.ndarray:
+            if index not in decoded:
+                decoded[index] = read_frame(sample.frames[index])
+            return decoded[index]
+
+        apex = sample.apex if sample.apex is not None else (sample.onset + sample.offset) // 2
+        rule = "annotated" if sample.apex is not None else "middle"
+        return cls(sample, read, apex, {"apex": apex, "apex_rule": rule})
+
+    def derive(self, read: Callable[[int], np.ndarray] | None = None, apex: int | None = None, **notes: Any) -> "ClipFrames":
+        """A copy with new frames (memoised), apex (also noted as ``apex``) and/or extra notes."""
+        return ClipFrames(
+            self.sample,
+            self.read if read is None else _memoised(read),
+            self.apex if apex is None else apex,
+            {**self.notes, **notes, **({"apex": apex} if apex is not None else {})},
+        )
 
 
 REPORTED_METRICS = ("accuracy", "precision", "recall", "f1", "uf1", "uar")
@@ -154,6 +224,18 @@ class ReportedScore:
 
 
 @dataclass(frozen=True)
+class FamilyFactory:
+    """The factory of one member of a name family: calls ``build(member, *args)`` lazily."""
+
+    build: Factory
+    member: str
+
+    def __call__(self, *args: Any) -> Any:
+        """Build the member: the family's factory with the member name first."""
+        return resolve_factory(self.build)(self.member, *args)
+
+
+@dataclass(frozen=True)
 class ModelPlugin:
     """A trainable model.
 
@@ -161,6 +243,18 @@ class ModelPlugin:
     returns a ``torch.nn.Module`` that maps (N, C, H, W) to (N, n_classes) logits.
     ``profiles`` gives the option values of each run profile; ``input`` is the
     representation it expects (a preprocessor's ``produces``).
+
+    ``build`` may instead return a scikit-learn style estimator (``fit(X, y)``,
+    ``predict(X)``), which the engine fits on each fold's flattened training
+    inputs (see ``merbench.estimator``). ``preprocess`` is the model's default
+    preprocessing chain (empty: merbench's default, ``flow``) and
+    ``preprocess_options`` its option defaults per preprocessor section, e.g.
+    ``{"flow": {"size": 28}}``; both sit below the user's ``--config``/``--set``.
+    ``flops`` declares FLOPs per sample by profile where they cannot be counted
+    (torch models' FLOPs are counted). A name ending in ``:`` (``timm:``) is a
+    family: ``timm:resnet18`` resolves to it and ``build`` then receives the
+    member name first, ``build(member, options, in_channels, n_classes,
+    input_size)``; ``examples`` lists members to document and test.
     """
 
     name: str
@@ -171,6 +265,10 @@ class ModelPlugin:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     citation: str = ""
     reported: Sequence[ReportedScore] = ()
+    preprocess: tuple[str, ...] = ()
+    preprocess_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    flops: Mapping[str, float] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ The whole preprocessed dataset is one tensor on the chosen device; batches are
 indexed from it, so no file is read after preprocessing. The test part of a
 fold is used exactly once, to predict after the last epoch: there is no epoch
 selection and the channel standardisation uses training samples only.
+A model whose factory returns a scikit-learn style estimator instead of a torch
+module is handed to ``merbench.estimator`` by ``train_fold``.
 """
 
 from __future__ import annotations
@@ -171,7 +173,12 @@ def train_fold(
     del train_inputs
 
     torch.manual_seed(seed)
-    model = build_model().to(device)
+    model = build_model()
+    if not isinstance(model, nn.Module):  # a scikit-learn style estimator (merbench.estimator)
+        from merbench.estimator import fit_predict_fold
+
+        return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch)
+    model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)

@@ -1,24 +1,61 @@
-"""Running a preprocessor chain over a dataset, with an on-disk content-addressed cache.
+"""Running a preprocessor chain over a dataset, in parallel, with a content-addressed cache.
 
 The key of a sample's entry is the SHA-256 of the chain (names, versions and
 parameters) and of the bytes of every frame the chain reads, so a changed frame
 or parameter gives a new entry and identical inputs are never recomputed.
+
+Layout under ``<cache>/preprocess/``:
+
+* ``<k[:2]>/<k>.npy``: one sample's output (and ``<k>.json``, its notes, written
+  first); every file is written to a temporary name and renamed into place, so a
+  reader sees a whole entry or none, and two runs at once at worst compute the
+  same entry twice. An entry that cannot be read back is recomputed.
+* ``index/<i>.json`` and ``index/<i>.npy``: written after a whole dataset went
+  through a chain: dataset name, chain, entry keys in sample order, per-sample
+  notes, and all outputs stacked, so a warm run loads one file. ``merbench cache
+  info`` reads the ``.json`` files.
+
+``preprocess/hashes/`` remembers each frame file's digest while its size,
+mtime and inode stay the same, so a warm run stats frames instead of reading
+them. Clips are processed in worker processes (``workers``, 0 = every core); each
+worker builds the chain from the same specs and options, OpenCV runs one thread
+per process (also in the serial path), and outputs are put back in sample order,
+so parallel and serial runs give bit-identical outputs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
+import math
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
 import time
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
 
-from merbench.cache import cache_root, content_key, load_array, save_array
-from merbench.contracts import Dataset, PreprocessorPlugin, Sample, resolve_factory
-from merbench.errors import DataError
+from merbench import __version__
+from merbench.cache import atomic_write_text, cache_root, content_key, load_array, save_array
+from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
+from merbench.errors import DataError, RunFailed, UsageError
+
+MIN_PARALLEL = 8
+"""Fewer clips left to compute than this are done in-process (starting workers costs more)."""
+PROBE_CLIPS = 4
+"""Clips computed in-process first to estimate the time per clip."""
+PARALLEL_WORTH_S = 2.0
+"""Estimated seconds of remaining work above which worker processes are started."""
 
 
 @dataclass
@@ -30,32 +67,67 @@ class PreprocessResult:
     cached: int
     seconds: float
     details: dict[str, Any]
+    workers: int = 1
+    dataset: Dataset | None = None
+    """The samples that ``inputs`` holds, in order (fewer than given when unreadable clips were skipped)."""
 
 
 @dataclass
 class Chain:
-    """Built preprocessors of a run, in order, with their specs."""
+    """Built preprocessors of a run, in order, with their specs and options."""
 
     specs: Sequence[PreprocessorPlugin]
     steps: Sequence[Any]
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    _signature: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def produces(self) -> str:
         """The representation the chain's last step produces."""
         return self.specs[-1].produces
 
+    @property
+    def names(self) -> str:
+        """The chain as ``--set preprocess=`` writes it."""
+        return ",".join(spec.name for spec in self.specs)
+
     def signature(self) -> list[dict[str, Any]]:
-        """What identifies the chain's output: names, versions and parameters."""
-        return [
-            {"name": spec.name, "version": spec.version, "params": step.cache_params()}
-            for spec, step in zip(self.specs, self.steps)
-        ]
+        """What identifies the chain's output: names, versions and parameters (computed once)."""
+        if self._signature is None:
+            self._signature = [
+                {"name": spec.name, "version": spec.version, "params": step.cache_params()}
+                for spec, step in zip(self.specs, self.steps)
+            ]
+        return self._signature
 
 
-def build_chain(specs: Sequence[PreprocessorPlugin], sections: dict[str, dict[str, Any]]) -> Chain:
-    """Build each preprocessor of the chain from its resolved options."""
+def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
+    """Refuse a chain in which a step cannot take what the step before it produces."""
+    given, source = FRAMES, "the dataset"
+    for spec in specs:
+        if given not in spec.accepts:
+            raise UsageError(
+                f"preprocess={','.join(s.name for s in specs)}: '{spec.name}' takes {' or '.join(repr(a) for a in spec.accepts)} "
+                f"but {source} gives '{given}'; put frame steps (crop, apex, magnify) before flow or apex-frame, "
+                "e.g. --set preprocess=crop,flow"
+            )
+        given, source = spec.produces, f"'{spec.name}'"
+
+
+def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]]) -> Chain:
+    """Check the chain's order and build each preprocessor from its resolved options."""
+    check_chain_order(specs)
     steps = [resolve_factory(spec.build)(dict(sections[spec.name])) for spec in specs]
-    return Chain(specs, steps)
+    return Chain(specs, steps, {spec.name: dict(sections[spec.name]) for spec in specs})
+
+
+def check_model_input(model: str, expected: str, chain: Chain) -> None:
+    """Refuse a model whose declared input is not what the chain produces, naming both."""
+    if expected != chain.produces:
+        raise UsageError(
+            f"model '{model}' expects input '{expected}' but the preprocessing chain "
+            f"{chain.names} produces '{chain.produces}'; choose a matching --set preprocess=..."
+        )
 
 
 def decode_frame(path: Path, blob: bytes) -> np.ndarray:
@@ -74,30 +146,330 @@ def read_bytes(path: Path, sample: Sample) -> bytes:
         raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); check the dataset tree") from None
 
 
-def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np.ndarray, bool]:
-    """The chain's output for one sample and whether it was computed (not cached)."""
+@contextmanager
+def opencv_threads(count: int) -> Iterator[None]:
+    """Run the block with OpenCV limited to ``count`` threads, then restore."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
+def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
+    """Every frame file the chain reads for ``sample``, in first-use order."""
     paths: list[Path] = []
     for step in chain.steps:
         paths.extend(p for p in step.inputs(sample) if p not in paths)
-    blobs = {path: read_bytes(path, sample) for path in paths}
+    return paths
+
+
+def entry_key(chain: Chain, sample: Sample) -> tuple[str, dict[Path, bytes]]:
+    """The cache key of ``sample`` under ``chain`` and the frame bytes it was made from."""
+    blobs = {path: read_bytes(path, sample) for path in chain_inputs(chain, sample)}
     key = content_key(chain.signature(), [hashlib.sha256(blob).hexdigest() for blob in blobs.values()])
-    entry = entry_dir / key[:2] / f"{key}.npy"
-    cached = load_array(entry)
-    if cached is not None:
-        return cached, False
+    return key, blobs
+
+
+class FrameHashes:
+    """SHA-256 digests of frame files, remembered while a file's size, mtime and inode stay the same.
+
+    Like git's index: a warm run stats the frames instead of reading them. Files
+    modified in the last ``SETTLE_S`` seconds are not remembered (a coarse
+    clock could hide a second change). Stored per dataset under
+    ``preprocess/hashes/``; losing the file only costs re-hashing.
+    """
+
+    SETTLE_S = 2.0
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.known: dict[str, list[Any]] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                self.known = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                pass
+
+    def digest(self, path: Path, sample: Sample) -> str:
+        """The SHA-256 hex digest of ``path``'s bytes."""
+        try:
+            stat = os.stat(path)
+        except OSError as exc:
+            raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); check the dataset tree") from None
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        record = self.known.get(str(path))
+        if record is not None and record[:3] == stamp:
+            return str(record[3])
+        digest = hashlib.sha256(read_bytes(path, sample)).hexdigest()
+        if stat.st_mtime_ns < time.time_ns() - int(self.SETTLE_S * 1e9):
+            self.known[str(path)] = [*stamp, digest]
+            self.dirty = True
+        return digest
+
+    def save(self) -> None:
+        """Write the digests (merged with what another run wrote meanwhile)."""
+        if self.path is None or not self.dirty:
+            return
+        merged = FrameHashes(self.path).known
+        merged.update(self.known)
+        atomic_write_text(self.path, json.dumps(merged))
+        self.dirty = False
+
+
+def sample_key(chain: Chain, sample: Sample, hashes: FrameHashes) -> str:
+    """The cache key of ``sample`` under ``chain`` (equal to ``entry_key``'s, without reading unchanged files)."""
+    return content_key(chain.signature(), [hashes.digest(path, sample) for path in chain_inputs(chain, sample)])
+
+
+def entry_path(entry_dir: Path, key: str) -> Path:
+    """Where the entry of ``key`` lives."""
+    return entry_dir / key[:2] / f"{key}.npy"
+
+
+def load_entry(entry_dir: Path, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """A stored entry and its notes, or ``None`` when missing or unreadable."""
+    path = entry_path(entry_dir, key)
+    array = load_array(path)
+    if array is None:
+        return None
+    notes_path = path.with_suffix(".json")
+    notes: dict[str, Any] = {}
+    if notes_path.exists():
+        try:
+            notes = json.loads(notes_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    return array, notes
+
+
+def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run the chain on one sample; returns its float32 output and the steps' notes."""
 
     def read_frame(path: Path) -> np.ndarray:
         if path not in blobs:
             blobs[path] = read_bytes(path, sample)
         return decode_frame(path, blobs[path])
 
-    output: np.ndarray | None = None
-    for step in chain.steps:
+    output: Any = None
+    notes: dict[str, Any] = {}
+    for spec, step in zip(chain.specs, chain.steps):
         output = step(sample, read_frame, output)
-    assert output is not None
-    output = np.ascontiguousarray(output, dtype=np.float32)
-    save_array(entry, output)
+        if isinstance(output, ClipFrames):
+            notes.update(output.notes)
+    if not isinstance(output, np.ndarray):
+        raise UsageError(
+            f"preprocess={chain.names} ends in a frame step that gives '{chain.produces}', not an array; "
+            "end the chain with a step that makes model input, e.g. flow or apex-frame"
+        )
+    return np.ascontiguousarray(output, dtype=np.float32), notes
+
+
+def store_entry(entry_dir: Path, key: str, output: np.ndarray, notes: Mapping[str, Any]) -> None:
+    """Write one entry atomically: its notes first, then the array that marks it complete."""
+    path = entry_path(entry_dir, key)
+    if notes:
+        atomic_write_text(path.with_suffix(".json"), json.dumps(notes, sort_keys=True))
+    save_array(path, output)
+
+
+def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np.ndarray, bool]:
+    """The chain's output for one sample and whether it was computed (not cached)."""
+    key, blobs = entry_key(chain, sample)
+    stored = load_entry(entry_dir, key)
+    if stored is not None:
+        return stored[0], False
+    output, notes = compute_sample(chain, sample, blobs)
+    store_entry(entry_dir, key, output, notes)
     return output, True
+
+
+# ------------------------------------------------------------------ worker processes
+
+_worker_chain: Chain | None = None
+
+
+def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]]) -> None:
+    global _worker_chain
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cancels the rest
+    cv2.setNumThreads(1)
+    _worker_chain = build_chain(specs, sections)
+
+
+def compute_and_store(chain: Chain, sample: Sample, key: str, entry_dir: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Compute one sample from its files, check they still match ``key``, and store the entry."""
+    fresh_key, blobs = entry_key(chain, sample)
+    if fresh_key != key:
+        raise DataError(f"sample {sample.id}: its frames changed while preprocessing ran; run again")
+    output, notes = compute_sample(chain, sample, blobs)
+    store_entry(entry_dir, key, output, notes)
+    return output, notes
+
+
+def _worker_compute(jobs: list[tuple[int, Sample, str]], entry_dir: Path, skip: bool) -> list[tuple[int, np.ndarray | None, dict[str, Any]]]:
+    assert _worker_chain is not None
+    done: list[tuple[int, np.ndarray | None, dict[str, Any]]] = []
+    for index, sample, key in jobs:
+        try:
+            output, notes = compute_and_store(_worker_chain, sample, key, entry_dir)
+        except DataError as exc:
+            if not skip:
+                raise
+            done.append((index, None, {"error": str(exc)}))
+            continue
+        done.append((index, output, notes))
+    return done
+
+
+def resolve_workers(workers: int) -> int:
+    """The number of worker processes for ``workers`` (0 = every usable core)."""
+    if workers < 0:
+        raise UsageError(f"engine.preprocess_workers={workers}: use 0 (every core) or a positive number")
+    if workers == 0:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    return workers
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # forkserver: workers fork from a clean server process (not from one that runs
+    # torch or OpenCV threads), and it is started once per process, not per run.
+    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["merbench.preprocess"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _picklable(*objects: Any) -> bool:
+    try:
+        pickle.dumps(objects)
+    except Exception:  # a plugin registered with a lambda or a local class
+        return False
+    return True
+
+
+def _compute_parallel(
+    chain: Chain,
+    todo: list[tuple[int, Sample, str]],
+    entry_dir: Path,
+    workers: int,
+    deliver: Callable[[int, np.ndarray | None, dict[str, Any]], None],
+    skip: bool,
+) -> None:
+    chunk = max(1, min(16, math.ceil(len(todo) / (workers * 4))))
+    chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_mp_context(), initializer=_worker_start,
+        initargs=(list(chain.specs), dict(chain.sections)),
+    )
+    try:
+        pending = {executor.submit(_worker_compute, jobs, entry_dir, skip) for jobs in chunks}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                for index, output, notes in future.result():
+                    deliver(index, output, notes)
+    except BrokenProcessPool:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise RunFailed(
+            "a preprocessing worker process died (out of memory?); the clips it finished are cached: run again, "
+            "or with --set engine.preprocess_workers=1 to compute in one process"
+        ) from None
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+# ------------------------------------------------------------------------ the index
+
+
+def index_dir(entry_dir: Path) -> Path:
+    """The folder of per-(dataset, chain) indexes and stacked outputs."""
+    return entry_dir / "index"
+
+
+def _index_key(dataset: Dataset, keys: Sequence[str | None]) -> str:
+    return content_key("index", dataset.name, list(keys))[:24]
+
+
+@dataclass
+class _Bundle:
+    stacked: np.ndarray
+    kept: list[int]
+    notes: list[dict[str, Any]]
+    skipped: dict[int, str]
+
+
+def _load_bundle(entry_dir: Path, index_key: str, n_samples: int) -> _Bundle | None:
+    folder = index_dir(entry_dir)
+    stacked = load_array(folder / f"{index_key}.npy")
+    if stacked is None:
+        return None
+    try:
+        meta = json.loads((folder / f"{index_key}.json").read_text(encoding="utf-8"))
+        bundle = _Bundle(stacked, [int(i) for i in meta["kept"]], list(meta["notes"]),
+                         {int(i): str(m) for i, m in meta.get("skipped", {}).items()})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (stacked.shape[0] == len(bundle.kept) == len(bundle.notes) and len(bundle.kept) + len(bundle.skipped) == n_samples):
+        return None
+    return bundle
+
+
+def _write_index(entry_dir: Path, index_key: str, dataset: Dataset, chain: Chain, keys: Sequence[str | None],
+                 bundle: _Bundle) -> None:
+    folder = index_dir(entry_dir)
+    save_array(folder / f"{index_key}.npy", bundle.stacked)
+    meta = {
+        "dataset": dataset.name,
+        "chain": chain.names,
+        "signature": chain.signature(),
+        "produces": chain.produces,
+        "shape": list(bundle.stacked.shape[1:]),
+        "samples": [sample.id for sample in dataset.samples],
+        "entries": [key for key in keys if key is not None],
+        "kept": bundle.kept,
+        "notes": bundle.notes,
+        "skipped": {str(i): message for i, message in bundle.skipped.items()},
+        "merbench": __version__,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_text(folder / f"{index_key}.json", json.dumps(meta))
+
+
+def summarise_notes(samples: Sequence[Sample], notes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts of each text note (``crop``, ``apex_rule``...) and per-clip apex frames when chosen by a rule."""
+    counts: dict[str, dict[str, int]] = {}
+    apex_frames: dict[str, int] = {}
+    for sample, sample_notes in zip(samples, notes):
+        for key, value in sample_notes.items():
+            if isinstance(value, str):
+                bucket = counts.setdefault(key, {})
+                bucket[value] = bucket.get(value, 0) + 1
+        if sample_notes.get("apex_rule") not in (None, "annotated") and "apex" in sample_notes:
+            apex_frames[sample.id] = int(sample_notes["apex"])
+    summary: dict[str, Any] = {f"{key}_counts": value for key, value in sorted(counts.items())}
+    if apex_frames:
+        summary["apex_frames"] = apex_frames
+    return summary
+
+
+# ------------------------------------------------------------------------ the runner
+
+
+def skips_unreadable(dataset_options: Mapping[str, Any]) -> bool:
+    """Whether clips with unreadable frames are skipped: only when the dataset has ``strict`` set off."""
+    strict = dataset_options.get("strict", True)
+    if isinstance(strict, str):
+        return strict.strip().lower() in ("false", "no", "0", "off")
+    return not strict
 
 
 def preprocess_dataset(
@@ -105,31 +477,125 @@ def preprocess_dataset(
     chain: Chain,
     on_progress: Callable[[int], None] | None = None,
     cache_dir: Path | None = None,
+    workers: int = 0,
+    skip_unreadable: bool = False,
 ) -> PreprocessResult:
-    """Run the chain over every sample, reusing cached outputs."""
+    """Run the chain over every sample, reusing cached outputs; compute the rest in parallel.
+
+    ``workers`` is the number of processes (0: every core; 1: in this process).
+    ``on_progress(n)`` is called as clips are done (cached ones at once). A clip
+    whose frames cannot be read or decoded raises ``DataError`` naming the file,
+    or with ``skip_unreadable`` is left out, counted and named in
+    ``details["skipped"]`` (``PreprocessResult.dataset`` then holds the kept clips).
+    """
     entry_dir = (cache_dir or cache_root()) / "preprocess"
+    workers = resolve_workers(workers)
     start = time.perf_counter()
-    outputs: list[np.ndarray] = []
+    samples = dataset.samples
+    hashes = FrameHashes(entry_dir / "hashes" / f"{content_key('hashes', dataset.name)[:16]}.json")
+    keys: list[str | None] = []
+    skipped: dict[int, str] = {}
+    for index, sample in enumerate(samples):
+        try:
+            keys.append(sample_key(chain, sample, hashes))
+        except DataError as exc:
+            if not skip_unreadable:
+                raise
+            keys.append(None)
+            skipped[index] = str(exc)
+    index_key = _index_key(dataset, keys)
     computed = 0
-    for sample in dataset.samples:
-        output, was_computed = preprocess_sample(chain, sample, entry_dir)
-        if outputs and output.shape != outputs[0].shape:
-            raise DataError(
-                f"sample {sample.id}: preprocessed shape {output.shape} differs from {outputs[0].shape}; "
-                "the chain must produce one size for every clip"
-            )
-        outputs.append(output)
-        computed += was_computed
+    used_workers = 1
+
+    bundle = _load_bundle(entry_dir, index_key, len(samples))
+    if bundle is not None:
         if on_progress:
-            on_progress(1)
-    details = {"chain": chain.signature()}
+            on_progress(len(samples))
+    else:
+        outputs: list[np.ndarray | None] = [None] * len(samples)
+        notes: list[dict[str, Any]] = [{} for _ in samples]
+        todo: list[tuple[int, Sample, str]] = []
+        for index, (sample, key) in enumerate(zip(samples, keys)):
+            stored = load_entry(entry_dir, key) if key is not None else None
+            if stored is not None:
+                outputs[index], notes[index] = stored
+            elif key is not None:
+                todo.append((index, sample, key))
+                continue
+            if on_progress:
+                on_progress(1)
+
+        def deliver(index: int, output: np.ndarray | None, sample_notes: dict[str, Any]) -> None:
+            if output is None:
+                skipped[index] = str(sample_notes.get("error", "unreadable"))
+            else:
+                outputs[index], notes[index] = output, sample_notes
+            if on_progress:
+                on_progress(1)
+
+        # Time the first clips here; hand the rest to worker processes only when
+        # they would take clearly longer than starting the workers does.
+        probe_started = time.perf_counter()
+        position = 0
+        with opencv_threads(1):
+            while position < len(todo):
+                if position >= PROBE_CLIPS and workers > 1:
+                    per_clip = (time.perf_counter() - probe_started) / position
+                    remaining = len(todo) - position
+                    if remaining >= MIN_PARALLEL and per_clip * remaining > PARALLEL_WORTH_S and _picklable(
+                        list(chain.specs), dict(chain.sections)
+                    ):
+                        used_workers = min(workers, remaining)
+                        _compute_parallel(chain, todo[position:], entry_dir, used_workers, deliver, skip_unreadable)
+                        break
+                index, sample, key = todo[position]
+                try:
+                    output, sample_notes = compute_and_store(chain, sample, key, entry_dir)
+                except DataError as exc:
+                    if not skip_unreadable:
+                        raise
+                    deliver(index, None, {"error": str(exc)})
+                else:
+                    deliver(index, output, sample_notes)
+                position += 1
+        computed = len(todo) - sum(1 for index, _, _ in todo if index in skipped)
+        kept = [i for i in range(len(samples)) if i not in skipped]
+        if not kept:
+            first = skipped[min(skipped)]
+            raise DataError(f"no clip of dataset '{dataset.name}' could be preprocessed ({len(skipped)} unreadable); the first: {first}")
+        reference = outputs[kept[0]]
+        assert reference is not None
+        for index in kept:
+            output = outputs[index]
+            assert output is not None
+            if output.shape != reference.shape:
+                raise DataError(
+                    f"sample {samples[index].id}: preprocessed shape {output.shape} differs from {reference.shape}; "
+                    "the chain must produce one size for every clip"
+                )
+        bundle = _Bundle(np.stack([outputs[i] for i in kept]), kept, [notes[i] for i in kept], dict(sorted(skipped.items())))
+        _write_index(entry_dir, index_key, dataset, chain, keys, bundle)
+    hashes.save()
+
+    kept_samples = tuple(samples[i] for i in bundle.kept)
+    details: dict[str, Any] = {"chain": chain.signature(), "produces": chain.produces}
     for step in chain.steps:
         if hasattr(step, "run_details"):
-            details.update(step.run_details(dataset.samples))
+            for key, value in step.run_details(kept_samples).items():
+                details.setdefault(key, value)  # the first step that decides (e.g. apex) wins
+    details.update(summarise_notes(kept_samples, bundle.notes))
+    details["workers"] = used_workers
+    if bundle.skipped:
+        details["skipped"] = {
+            "count": len(bundle.skipped),
+            "clips": {samples[i].id: message for i, message in bundle.skipped.items()},
+        }
     return PreprocessResult(
-        inputs=np.stack(outputs),
+        inputs=bundle.stacked,
         computed=computed,
-        cached=len(outputs) - computed,
+        cached=len(bundle.kept) - computed,
         seconds=time.perf_counter() - start,
         details=details,
+        workers=used_workers,
+        dataset=dataclasses.replace(dataset, samples=kept_samples) if bundle.skipped else dataset,
     )

@@ -174,21 +174,44 @@ class Registry:
         return [self._items[kind][name] for name in self.names(kind)]
 
     def provider(self, kind: str, name: str) -> Provider:
-        """The provider of a registered name."""
-        return self._providers[(kind, name)]
+        """The provider of a registered name (a family member's is its family's)."""
+        family = self._family_of(kind, name)
+        return self._providers[(kind, family.name if family is not None else name)]
+
+    def _family_of(self, kind: str, name: str) -> Any:
+        """The family spec (a name ending in ``:``) whose prefix ``name`` extends, if any."""
+        if name in self._items[kind]:
+            return None
+        prefix, colon, member = name.partition(":")
+        family = self._items[kind].get(prefix + colon) if colon and member else None
+        return family if hasattr(family, "build") else None  # families are for models (a build factory)
 
     def get(self, kind: str, name: str) -> Any:
-        """The spec registered under ``name``, or a UsageError with suggestions."""
+        """The spec registered under ``name``, or a UsageError with suggestions.
+
+        A name family registered as ``prefix:`` (``timm:``) answers every
+        ``prefix:member`` name with a copy of its spec named ``prefix:member``
+        whose ``build`` receives ``member`` as its first argument.
+        """
         try:
             return self._items[kind][name]
         except KeyError:
             pass
+        family = self._family_of(kind, name)
+        if family is not None:
+            import dataclasses
+
+            from merbench.contracts import FamilyFactory
+
+            member = name.partition(":")[2]
+            return dataclasses.replace(family, name=name, build=FamilyFactory(family.build, member))
         singular = kind[:-1]
         known = self.names(kind)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UsageError(
-            f"unknown {singular} '{name}'.{hint} Available {kind}: {', '.join(known) or 'none'} "
+            f"unknown {singular} '{name}'.{hint} Available {kind}: "
+            f"{', '.join(n + '<name>' if n.endswith(':') else n for n in known) or 'none'} "
             f"(see `merbench list {kind}`; a plugin that failed to load is shown by `merbench plugins`)."
         )
 

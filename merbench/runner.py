@@ -17,9 +17,10 @@ import numpy as np
 from merbench.cache import cache_root
 from merbench.config import RunConfig
 from merbench.contracts import Dataset, Fold, resolve_factory
+from merbench.dataset_check import check_dataset_input
 from merbench.errors import DataError, UsageError
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
-from merbench.preprocess import build_chain, preprocess_dataset
+from merbench.preprocess import build_chain, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 
@@ -70,10 +71,19 @@ def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order:
     return result
 
 
-def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None) -> dict[str, Any]:
+def _sample_row(dataset: Dataset, i: int, fold: int, labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
+    sample = dataset.samples[i]
+    return {"id": sample.id, "subject": sample.subject, "domain": sample.domain, "fold": fold,
+            "label": int(labels[i]), "prediction": int(predictions[i])}
+
+
+def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None,
+                  recorder: Any = None) -> dict[str, Any]:
     """Run the configured benchmark end to end and return its result dict.
 
     ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
+    ``recorder`` (a ``merbench.store.RunRecorder``) persists each fold as it
+    completes and hands back folds a resumed run already finished.
     """
     import torch
 
@@ -82,7 +92,7 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     if threads > 0:
         torch.set_num_threads(threads)
     try:
-        return _run(config, registry, progress)
+        return _run(config, registry, progress, recorder)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -97,7 +107,7 @@ def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
     return versions
 
 
-def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -> dict[str, Any]:
+def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
     import torch
 
     from merbench.engine import TrainSettings, choose_device, train_fold
@@ -121,8 +131,14 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
     progress.message(f"Device: {choice.description}")
 
     dataset = load_dataset(config, registry, cache_dir)
+    check_dataset_input(dataset, config.dataset, config.preprocess)
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
-    prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir)
+    prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
+                              workers=int(config.section("engine")["preprocess_workers"]),
+                              skip_unreadable=skips_unreadable(config.section("dataset")))
+    dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
+    if recorder is not None:
+        recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details}, prep.inputs)
 
     labels, subjects = dataset.labels, dataset.subjects
     split = resolve_factory(protocol_spec.split)
@@ -144,6 +160,14 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
     fold_of = np.full(len(labels), -1, dtype=np.int64)
     fold_results = []
     for fold in folds:
+        test_ids = [dataset.samples[i].id for i in fold.test]
+        stored = recorder.completed_fold(config.seed, fold.index, test_ids) if recorder is not None else None
+        if stored is not None:  # finished before the run was interrupted: reused, not retrained
+            predictions[fold.test] = stored.predictions
+            fold_of[fold.test] = fold.index
+            fold_results.append(stored.record)
+            progress.advance("folds", 1)
+            continue
         progress.start("epochs", settings.epochs, f"Fold {fold.index + 1}/{len(folds)} epochs")
         output = train_fold(
             lambda: build(model_options, in_channels, n_classes, input_size),
@@ -177,23 +201,16 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
                 "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
             }
         )
+        if recorder is not None:
+            recorder.fold_done(config.seed, fold_results[-1], test_ids, output.predictions,
+                               [_sample_row(dataset, i, fold.index, labels, predictions) for i in fold.test])
         progress.advance("folds", 1)
 
     tested = np.flatnonzero(fold_of >= 0)
     pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
     fold_mean, fold_std = mean_std([f["metrics"] for f in fold_results])
     finished = time.perf_counter()
-    sample_rows = [
-        {
-            "id": dataset.samples[i].id,
-            "subject": dataset.samples[i].subject,
-            "domain": dataset.samples[i].domain,
-            "fold": int(fold_of[i]),
-            "label": int(labels[i]),
-            "prediction": int(predictions[i]),
-        }
-        for i in tested
-    ]
+    sample_rows = [_sample_row(dataset, i, int(fold_of[i]), labels, predictions) for i in tested]
     return {
         "model": config.model,
         "dataset": config.dataset,
@@ -245,8 +262,11 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None) -
     }
 
 
-def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None) -> dict[str, Any]:
+def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,
+                   recorder: Any = None) -> dict[str, Any]:
     """Repeat the run with seeds ``config.seed`` .. ``config.seed + n_seeds - 1``.
+
+    ``recorder`` is passed to every seed's ``run_benchmark`` (folds are stored per seed).
 
     The returned result is the first seed's, plus ``seeds`` (each seed's pooled
     and fold-mean scores) and ``across_seeds`` (mean and population std over
@@ -254,7 +274,7 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     """
     if n_seeds < 1:
         raise UsageError(f"--seeds {n_seeds}: must be at least 1")
-    runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress) for i in range(n_seeds)]
+    runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder) for i in range(n_seeds)]
     result = runs[0]
     if n_seeds > 1:
         result["seeds"] = [{"seed": r["seed"], "pooled": r["pooled"], "fold_mean": r["fold_mean"]} for r in runs]

@@ -1,7 +1,8 @@
 """Preprocessor ``flow``: onset→apex optical flow (u, v) and optical strain.
 
-Output channels (``flow.channels``, default ``u,v,strain``), resized to
-``flow.size`` × ``flow.size``. Normalisation, documented once here:
+Output channels (``flow.channels``, default ``u,v,strain``; also ``magnitude``),
+resized to ``flow.size`` × ``flow.size`` (any size from 4; 28, 64, 112 and 224
+are the usual ones). Normalisation, documented once here:
 
 * ``u``, ``v`` are displacements in pixels of the *output* grid (the flow of the
   full frame multiplied by ``size / frame width`` and ``size / frame height``),
@@ -14,7 +15,8 @@ Output channels (``flow.channels``, default ``u,v,strain``), resized to
 No per-sample min-max scaling is applied; the engine standardises channels
 with statistics of each fold's training samples only. When a sample has no apex
 annotation the middle frame between onset and offset is used, and the run
-records how many clips used that rule.
+records how many clips used that rule. After frame steps (``crop``, ``apex``,
+``magnify``) the flow is computed on their frames and with their apex.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 
-from merbench.contracts import PreprocessorPlugin, Sample
+from merbench.contracts import ClipFrames, PreprocessorPlugin, Sample
 from merbench.errors import UsageError
 from merbench.hookspecs import hookimpl
 
@@ -122,7 +124,8 @@ class FlowPreprocessor:
         return self._flow(onset, apex)
 
     def __call__(self, sample: Sample, read_frame: Callable[[Path], np.ndarray], upstream: Any = None) -> np.ndarray:
-        onset, apex = (read_frame(path) for path in self.inputs(sample))
+        clip = ClipFrames.of(sample, read_frame, upstream)
+        onset, apex = clip.read(sample.onset), clip.read(clip.apex)
         if onset.shape != apex.shape:
             apex = cv2.resize(apex, (onset.shape[1], onset.shape[0]), interpolation=cv2.INTER_AREA)
         flow = self.flow(onset, apex)
@@ -151,6 +154,7 @@ def merbench_register_preprocessors(register):
             name="flow",
             build=FlowPreprocessor,
             description="Onset→apex optical flow u, v and optical strain (TV-L1, DIS or Farneback), resized",
+            accepts=("frames",),
             produces="flow-uvs",
             version="2",
             options={"method": "auto", "size": 32, "channels": ["u", "v", "strain"], "subtract_median": True},

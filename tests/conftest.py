@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,19 @@ def session_cache(tmp_path_factory) -> Path:
     """Every test shares one throw-away cache, so the synthetic data is generated once."""
     with cache_at(tmp_path_factory.mktemp("merbench-cache")) as cache:
         yield cache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_store(tmp_path_factory) -> Path:
+    """Every test records runs in one throw-away results store, never the user's."""
+    previous = os.environ.get("MERBENCH_STORE")
+    store = tmp_path_factory.mktemp("merbench-store") / "results.sqlite"
+    os.environ["MERBENCH_STORE"] = str(store)
+    yield store
+    if previous is None:
+        os.environ.pop("MERBENCH_STORE", None)
+    else:
+        os.environ["MERBENCH_STORE"] = previous
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def test_table_shows_folds_mean_and_pooled(run_cli):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model", "convmixr", "--dataset", "synthetic"], "unknown model 'convmixr'. Did you mean 'convmixer'?"),
+        (["--model", "convmixr", "--dataset", "synthetic"], "unknown model 'convmixr'. Did you mean 'convmixer'"),
         (["--model", "convmixer", "--dataset", "smicc"], "unknown dataset 'smicc'"),
         (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depht=3"], "unknown setting 'model.depht'. Valid settings:"),
         (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depth=three"], "model.depth=three: expected an integer"),

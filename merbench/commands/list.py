@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,28 +15,32 @@ ORDER = 20
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``list`` sub-command."""
-    listing = commands.add_parser("list", help="list installed models, datasets, preprocessors or protocols")
+    listing = commands.add_parser(
+        "list",
+        help="list installed models, datasets, preprocessors or protocols",
+        description="List what the installed plugins provide. For models: the input each expects and, for its "
+        "default profile, parameters and FLOPs per sample (3 classes; multiply-add = 2 FLOPs).",
+        epilog="examples:\n  merbench list\n  merbench list models\n  merbench info ststnet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     listing.add_argument("kind", nargs="?", choices=KINDS, help="what to list (default: everything)")
     listing.set_defaults(handler=execute)
 
 
-def _model_size(spec: Any, registry: Any) -> str:
-    from merbench.contracts import resolve_factory
+def model_columns(registry, spec) -> list[str]:
+    """Input, parameters, FLOPs and reported-score count of a model (default profile)."""
+    from merbench.modelinfo import example_name, human, model_facts
 
-    options = dict(spec.options)
-    options.update(spec.profiles.get("default", {}))
-    size, channels = 32, 3
-    for prep in registry.items("preprocessors"):
-        if prep.produces == spec.input:
-            prep_options = {**prep.options, **prep.profiles.get("default", {})}
-            size = int(prep_options.get("size", size))
-            channels = len(prep_options.get("channels", [0] * channels))
-            break
-    try:
-        model = resolve_factory(spec.build)(options, channels, 3, size)
-    except Exception as exc:  # a third-party model that cannot be built is still listed
-        return f"error: {exc}"
-    return f"{sum(p.numel() for p in model.parameters()):,}"
+    name = example_name(spec)
+    if not name:
+        return [spec.input, "—", "—", str(len(spec.reported))]
+    facts = model_facts(registry, name, "default")
+    prefix = f"{name}: " if name != spec.name else ""
+    if facts.error:
+        return [spec.input, f"[red]error: {escape(facts.error)}[/]", "—", str(len(spec.reported))]
+    params = f"{facts.params:,}" if facts.params is not None else facts.kind
+    flops = human(facts.flops) + (" (declared)" if facts.flops_declared else "")
+    return [f"{spec.input} {facts.input_text}", prefix + params, prefix + flops, str(len(spec.reported))]
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -50,8 +53,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         table.add_column("Name", style="bold")
         table.add_column("Description")
         if kind == "models":
-            table.add_column("Input")
-            table.add_column("Params (default profile)", justify="right")
+            table.add_column("Input (default profile)")
+            table.add_column("Params", justify="right")
+            table.add_column("FLOPs/sample", justify="right")
+            table.add_column("Reported", justify="right")
         if kind == "preprocessors":
             table.add_column("Produces")
         if kind == "protocols":
@@ -60,13 +65,15 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         for spec in registry.items(kind):
             provider = registry.provider(kind, spec.name)
             extra: list[str] = []
+            name = spec.name
             if kind == "models":
-                extra = [spec.input, _model_size(spec, registry)]
+                extra = model_columns(registry, spec)
+                name = f"{spec.name}<name>" if spec.name.endswith(":") else spec.name
             elif kind == "preprocessors":
                 extra = [spec.produces]
             elif kind == "protocols":
                 extra = ["yes" if spec.subject_independent else "[red]no[/]"]
-            table.add_row(spec.name, spec.description, *extra, f"{provider.distribution} {provider.version}")
+            table.add_row(escape(name), spec.description, *extra, f"{provider.distribution} {provider.version}")
         out.print(table)
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import EPILOG, flatten_sets
-from merbench.errors import MerbenchError
+from merbench.errors import MerbenchError, UsageError
 
 ORDER = 10
+
+RUN_EPILOG = """  merbench run --model convmixer --dataset synthetic --profile quick --store results.sqlite
+  merbench run --resume 20250611-142233-3fa2c1     # continue an interrupted run
+"""
+RESUME_CONFLICTS = ("model", "dataset", "protocol", "root", "epochs", "seed", "config")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,8 +26,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run",
         help="train and evaluate a model on a dataset under a protocol",
-        description="Train and evaluate MODEL on DATASET under PROTOCOL and print per-fold and pooled scores.",
-        epilog=EPILOG,
+        description="Train and evaluate MODEL on DATASET under PROTOCOL and print per-fold and pooled scores. "
+        "Every run is recorded in the results store as its folds complete (see `merbench runs`).",
+        epilog=EPILOG + RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--model", help="model plugin name (see `merbench list models`)")
@@ -40,44 +47,116 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--config", type=Path, help="YAML file of options (sections model:, dataset:, engine:, flow: ...)")
     run.add_argument("--json", type=Path, help="write the machine-readable result to this file")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--store", type=Path, metavar="PATH",
+                     help="results store (SQLite) to record the run in (default: $MERBENCH_STORE or the user data dir)")
+    run.add_argument("--no-store", action="store_true", help="do not record the run in the results store")
+    run.add_argument("--resume", metavar="RUN_ID",
+                     help="continue an interrupted stored run: its completed folds are kept, the rest are trained "
+                     "(the run's stored configuration is used; give no other run options)")
 
     run.set_defaults(handler=execute)
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench run``."""
-    from merbench.cache import atomic_write_text
-    from merbench.config import parse_set, resolve_config
-    from merbench.progress import RichProgress, SilentProgress
     from merbench.registry import get_registry
-    from merbench.report import print_result
-    from merbench.runner import run_with_seeds
+    from merbench.store import ResultStore
 
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    config = resolve_config(
-        registry,
-        model=args.model,
-        dataset=args.dataset,
-        protocol=args.protocol,
-        profile=args.profile,
-        seed=args.seed,
-        device=args.device,
-        root=args.root,
-        epochs=args.epochs,
-        sets=parse_set(flatten_sets(args.sets)),
-        config_file=args.config,
-    )
     if args.json is not None and args.json.is_dir():
         raise MerbenchError(f"--json {args.json}: is a folder; give a file name such as {args.json / 'result.json'}")
-    if args.quiet:
-        result = run_with_seeds(config, registry, args.seeds, SilentProgress())
+    if args.no_store and (args.resume or args.store):
+        raise UsageError("--no-store cannot be combined with --resume or --store")
+    store = None if args.no_store else ResultStore(args.store)
+    try:
+        return _execute(args, out, err, registry, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store) -> int:
+    from merbench.cache import atomic_write_text
+    from merbench.config import parse_set, resolve_config
+    from merbench.progress import RichProgress, SilentProgress
+    from merbench.report import print_result
+    from merbench.store import run_recorded
+
+    if args.resume:
+        config, n_seeds, run_id = _resumed(args, store, registry)
     else:
-        with RichProgress(err) as progress:
-            result = run_with_seeds(config, registry, args.seeds, progress)
+        config = resolve_config(
+            registry,
+            model=args.model,
+            dataset=args.dataset,
+            protocol=args.protocol,
+            profile=args.profile,
+            seed=args.seed,
+            device=args.device,
+            root=args.root,
+            epochs=args.epochs,
+            sets=parse_set(flatten_sets(args.sets)),
+            config_file=args.config,
+        )
+        n_seeds, run_id = args.seeds, None
+    started: list[str] = []
+
+    def announce(new_id: str) -> None:
+        started.append(new_id)
+        err.print(f"Run {new_id} (store {store.path})")
+
+    progress_sink = SilentProgress() if args.quiet else RichProgress(err)
+    try:
+        with progress_sink if isinstance(progress_sink, RichProgress) else nullcontext():
+            result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce)
+    except KeyboardInterrupt:
+        if started:
+            err.print(f"Completed folds are stored; continue with: merbench run --resume {started[0]}")
+        raise
+    if reused:
+        err.print(f"Resumed: {reused} completed fold(s) reused from the store, the rest trained now")
     print_result(out, result)
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(result, indent=2))
         err.print(f"Result written to {args.json}")
+    if store is not None:
+        err.print(f"Stored as run {run_id} in {store.path} (merbench show {run_id})")
     return 0
+
+
+def _resumed(args: argparse.Namespace, store, registry) -> tuple:
+    """The stored configuration, seed count and full id of the run to resume (checks it can be resumed)."""
+    from merbench.config import RunConfig
+    from merbench.store import status_of
+
+    given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
+    given += ["--set"] if args.sets else []
+    given += [f"--{name}" for name, default in (("profile", "default"), ("device", "auto"), ("seeds", 1))
+              if getattr(args, name) != default]
+    if given:
+        raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)}")
+    row = store.run_row(args.resume)
+    status = status_of(row)
+    if status == "complete":
+        raise UsageError(f"run {row['id']} is complete; nothing to resume (see `merbench show {row['id']}`)")
+    if status == "running":
+        raise UsageError(f"run {row['id']} is still running (process {row['pid']} on {row['host']}); wait for it or stop it first")
+    stored = json.loads(row["config_json"])
+    for kind, name in [("models", stored["model"]), ("datasets", stored["dataset"]), ("protocols", stored["protocol"])] + [
+        ("preprocessors", name) for name in stored["preprocess"]
+    ]:
+        registry.get(kind, name)
+    config = RunConfig(
+        model=stored["model"],
+        dataset=stored["dataset"],
+        protocol=stored["protocol"],
+        profile=stored["profile"],
+        seed=int(stored["seed"]),
+        device=stored["device"],
+        root=Path(stored["root"]) if stored["root"] else None,
+        preprocess=tuple(stored["preprocess"]),
+        sections=stored["options"],
+    )
+    return config, int(row["n_seeds"]), row["id"]

@@ -11,6 +11,10 @@ Every choice is an option: ``dim``, ``depth``, ``kernel``, ``patch``,
 ``dropout``. The network is built lazily in ``merbench_plugins.convmixer.network``
 so that listing plugins does not import torch.
 
+Named sizes ``convmixer-256-8`` and ``convmixer-768-32`` keep the width/depth
+of the ConvMixer paper in ``default`` and ``paper``; ``--set model.attention=none``
+is the ablation without convolutional attention for any of them.
+
 The scores the paper reports were measured with sample-level 10-fold
 cross-validation (subjects in train and test), so they are not comparable with
 subject-independent protocols; merbench shows them for reference only.
@@ -20,6 +24,7 @@ from merbench.contracts import ModelPlugin, ReportedScore
 from merbench.hookspecs import hookimpl
 
 PAPER = "Talib et al., IEEE Access 2025, doi:10.1109/ACCESS.2024.3525151"
+CONVMIXER = "Trockman, Kolter: Patches Are All You Need?, TMLR 2023"
 
 REPORTED = tuple(
     ReportedScore(dataset, "sample-10fold", metric, value, PAPER + " (abstract; F1 averaging not stated)")
@@ -50,3 +55,22 @@ def merbench_register_models(register):
             reported=REPORTED,
         )
     )
+    # Named ConvMixer sizes (Trockman & Kolter): width/depth are the name in default and paper;
+    # quick is a smoke-test size. Both are GPU-sized in default: on a CPU use --profile quick.
+    for dim, depth, paper_kernel, paper_patch in ((256, 8, 5, 2), (768, 32, 7, 7)):
+        register(
+            ModelPlugin(
+                name=f"convmixer-{dim}-{depth}",
+                build="merbench_plugins.convmixer.network:build_model",
+                description=f"ConvMixer-{dim}/{depth} with CBAM (CABM-FMER layout at a standard ConvMixer size); GPU-sized",
+                input="flow-uvs",
+                options={"dim": dim, "depth": depth, "kernel": 5, "patch": 2, "attention": "cbam", "attention_every": 1,
+                         "dropout": 0.1},
+                profiles={
+                    "quick": {"dim": 32, "depth": 2, "kernel": 3, "patch": 2},
+                    "default": {},
+                    "paper": {"kernel": paper_kernel, "patch": paper_patch},
+                },
+                citation=f"{PAPER}; ConvMixer sizes from {CONVMIXER}",
+            )
+        )

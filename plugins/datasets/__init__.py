@@ -1,1 +1,74 @@
-"""Dataset plugins for the real MER releases (SMIC, CASME II, SAMM), the MEGC2019 composite and CSV manifests."""
+"""Dataset plugins for the real MER releases (SMIC, CASME II, SAMM), the MEGC2019 composite and CSV manifests.
+
+Users bring their own licensed copies; each loader reads the release's own
+layout (see ``docs/datasets.md``), never writes inside it, and records skipped
+or repaired rows in ``Dataset.summary``. Also registers the ``image``
+preprocessor that reads a manifest's precomputed images. Factories are lazy
+``"module:attr"`` strings, so listing plugins imports no loader.
+"""
+
+from merbench.contracts import DatasetPlugin, PreprocessorPlugin
+from merbench.hookspecs import hookimpl
+
+_HERE = "merbench_plugins.datasets"
+_STRICT = {"strict": False}
+
+
+@hookimpl
+def merbench_register_datasets(register):
+    """Register ``smic``, ``casme2``, ``samm``, ``megc2019`` and ``manifest``."""
+    register(
+        DatasetPlugin(
+            name="smic",
+            load=f"{_HERE}.smic:load",
+            description="SMIC (HS, VIS or NIR): HS/s1/micro/negative/s1_ne_01/*.bmp; 3 classes; no apex (middle frame)",
+            options={"subset": "hs", **_STRICT},
+        )
+    )
+    register(
+        DatasetPlugin(
+            name="casme2",
+            load=f"{_HERE}.casme2:load",
+            description="CASME II: CASME2-coding-*.xlsx + CASME2_RAW_selected/ or Cropped/; 5, 3 or all classes",
+            options={"classes": "5", "frames": "auto", **_STRICT},
+        )
+    )
+    register(
+        DatasetPlugin(
+            name="samm",
+            load=f"{_HERE}.samm:load",
+            description="SAMM: SAMM_Micro_FACS_Codes_v2.xlsx + SAMM/006/006_1_2/*.jpg; 5 or 3 classes",
+            options={"classes": "5", **_STRICT},
+        )
+    )
+    register(
+        DatasetPlugin(
+            name="megc2019",
+            load=f"{_HERE}.megc2019:load",
+            description="MEGC2019 composite of SMIC-HS + CASME II + SAMM, 3 classes, domain per part",
+            options={"smic": "", "casme2": "", "samm": "", "casme2_frames": "auto", **_STRICT},
+            needs_root=False,
+        )
+    )
+    register(
+        DatasetPlugin(
+            name="manifest",
+            load=f"{_HERE}.manifest:load",
+            description="CSV of subject, label, [domain], and path (precomputed image) or onset+apex frames",
+            options={"manifest": "", "classes": [], **_STRICT},
+        )
+    )
+
+
+@hookimpl
+def merbench_register_preprocessors(register):
+    """Register ``image``: a precomputed 3-channel image file (e.g. u/v/strain flow) as model input."""
+    register(
+        PreprocessorPlugin(
+            name="image",
+            build=f"{_HERE}.image:ImagePreprocessor",
+            description="A precomputed 3-channel image (manifest path rows, e.g. flow images) as model input, 0..1",
+            produces="flow-uvs",
+            options={"size": 0, "order": "rgb"},
+        )
+    )

@@ -1,1 +1,54 @@
-"""Preprocessor plugins beyond optical flow: face crop, apex choice, apex frames, motion magnification."""
+"""Preprocessor plugins beyond optical flow: face crop, apex choice, apex frames, motion magnification.
+
+``crop``, ``apex`` and ``magnify`` are frame steps: they take and give frames
+(``merbench.contracts.ClipFrames``) and go before a step that makes model input
+(``flow`` or ``apex-frame``), e.g. ``--set preprocess=crop,apex,magnify,flow``.
+Factories are lazy ``"module:attr"`` strings so listing plugins imports nothing.
+"""
+
+from merbench.contracts import PreprocessorPlugin
+from merbench.hookspecs import hookimpl
+
+_HERE = "merbench_plugins.preprocessors"
+
+
+@hookimpl
+def merbench_register_preprocessors(register):
+    """Register ``crop``, ``apex``, ``apex-frame`` and ``magnify``."""
+    register(
+        PreprocessorPlugin(
+            name="crop",
+            build=f"{_HERE}.crop:CropPreprocessor",
+            description="Square face crop with margin, one box per clip from the onset frame (Haar cascade, else centre)",
+            produces="frames",
+            options={"detector": "auto", "fallback": "centre", "margin": 0.2, "min_face": 0.3, "cascade": ""},
+        )
+    )
+    register(
+        PreprocessorPlugin(
+            name="apex",
+            build=f"{_HERE}.apex:ApexPreprocessor",
+            description="Apex for clips without one (SMIC): middle frame or motion peak from onset",
+            produces="frames",
+            options={"rule": "middle", "measure": "flow", "override": False},
+        )
+    )
+    register(
+        PreprocessorPlugin(
+            name="magnify",
+            build=f"{_HERE}.magnify:MagnifyPreprocessor",
+            description="Linear Eulerian motion magnification (factor alpha, temporal band) before flow",
+            produces="frames",
+            options={"alpha": 8.0, "band": [0.05, 0.4], "sigma": 2.0},
+        )
+    )
+    register(
+        PreprocessorPlugin(
+            name="apex-frame",
+            build=f"{_HERE}.apex_frame:ApexFramePreprocessor",
+            description="Apex (and onset, difference) grey frames scaled to 0..1, for appearance models",
+            produces="apex-grey",
+            options={"size": 64, "channels": ["apex"]},
+            profiles={"quick": {"size": 16}, "default": {"size": 32}, "paper": {"size": 112}},
+        )
+    )

@@ -1,0 +1,168 @@
+"""``merbench cache info|clear``: what the cache holds, and emptying it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ORDER = 70
+
+PARTS = {"preprocess": "preprocessed model inputs", "synthetic": "generated synthetic datasets"}
+"""The cache folders merbench owns; ``clear`` removes these and nothing else."""
+
+EXAMPLES = """examples:
+  merbench cache info
+  merbench cache info --json cache.json
+  merbench cache clear --yes                 # remove preprocessed inputs and generated synthetic data
+  merbench cache clear --only preprocess --yes
+The cache is $MERBENCH_CACHE, by default the user cache folder (e.g. ~/.cache/merbench).
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``cache`` sub-command with ``info`` and ``clear``."""
+    parser = commands.add_parser("cache", help="show or empty merbench's cache", description=__doc__,
+                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    info = actions.add_parser("info", help="size and entries per dataset and chain", epilog=EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    info.add_argument("--json", type=Path, help="also write the summary as JSON to this file")
+    info.set_defaults(handler=execute_info)
+    clear = actions.add_parser(
+        "clear", help="empty the cache (needs --yes)", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Remove merbench's cached data: preprocessed inputs and generated synthetic datasets. Without "
+        "--yes nothing is removed: it says what would go and exits with code 2. Other files in the cache folder are kept.",
+    )
+    clear.add_argument("--yes", action="store_true", help="really remove (there is no prompt)")
+    clear.add_argument("--only", choices=sorted(PARTS), help="remove only this part")
+    clear.set_defaults(handler=execute_clear)
+
+
+def _size(path: Path) -> tuple[int, int]:
+    """Files and bytes under ``path``."""
+    files = size = 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            try:
+                size += (Path(folder) / name).stat().st_size
+                files += 1
+            except OSError:
+                pass
+    return files, size
+
+
+def human(size: float) -> str:
+    """A byte count for people (KiB, MiB...)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _params(signature: list[dict[str, Any]]) -> str:
+    parts = []
+    for step in signature:
+        params = ", ".join(f"{k}={v}" for k, v in step.get("params", {}).items() if k not in ("opencv", "cascade_sha256"))
+        parts.append(f"{step['name']} v{step['version']}({params})")
+    return " → ".join(parts)
+
+
+def summarise(root: Path) -> dict[str, Any]:
+    """What the cache under ``root`` holds: per (dataset, chain) indexes, totals and leftovers."""
+    from merbench.preprocess import entry_path, index_dir
+
+    entry_dir = root / "preprocess"
+    rows, indexed = [], set()
+    for meta_path in sorted(index_dir(entry_dir).glob("*.json")) if entry_dir.is_dir() else []:
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            keys = list(meta["entries"])
+        except (OSError, ValueError, KeyError):
+            continue
+        present, size = 0, 0
+        for key in keys:
+            path = entry_path(entry_dir, key)
+            indexed.add(path.name)
+            for part in (path, path.with_suffix(".json")):
+                if part.exists():
+                    size += part.stat().st_size
+                    present += part.suffix == ".npy"
+        bundle = meta_path.with_suffix(".npy")
+        size += bundle.stat().st_size if bundle.exists() else 0
+        rows.append({
+            "dataset": meta.get("dataset", "?"), "chain": meta.get("chain", "?"), "produces": meta.get("produces", "?"),
+            "shape": meta.get("shape"), "params": _params(meta.get("signature", [])), "entries": present,
+            "samples": len(keys), "bytes": size, "written": meta.get("written", ""), "index": meta_path.stem,
+        })
+    entries = [p for p in entry_dir.glob("??/*.npy")] if entry_dir.is_dir() else []
+    temporary = [p for p in root.rglob("*.tmp")] if root.is_dir() else []
+    parts = {}
+    for name in PARTS:
+        files, size = _size(root / name) if (root / name).is_dir() else (0, 0)
+        parts[name] = {"files": files, "bytes": size}
+    other = sorted(p.name for p in root.iterdir() if p.name not in PARTS) if root.is_dir() else []
+    return {
+        "root": str(root), "chains": rows, "entries": len(entries),
+        "unindexed_entries": sum(p.name not in indexed for p in entries),
+        "temporary_files": len(temporary), "parts": parts, "other": other,
+    }
+
+
+def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench cache info``."""
+    from merbench.cache import atomic_write_text, cache_root
+
+    summary = summarise(cache_root())
+    table = Table(title=f"Preprocessed inputs in {summary['root']}")
+    for column in ("Dataset", "Chain", "Produces", "Entries", "Size", "Parameters"):
+        table.add_column(column, justify="right" if column in ("Entries", "Size") else "left")
+    for row in summary["chains"]:
+        shape = "×".join(str(v) for v in row["shape"] or [])
+        table.add_row(row["dataset"], row["chain"], f"{row['produces']} {shape}", f"{row['entries']}/{row['samples']}",
+                      human(row["bytes"]), row["params"])
+    out.print(table)
+    parts = summary["parts"]
+    for name, description in PARTS.items():
+        out.print(f"{name}/: {description}, {parts[name]['files']} files, {human(parts[name]['bytes'])}")
+    out.print(f"{summary['entries']} entries in all, {summary['unindexed_entries']} not in any complete dataset run "
+              f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files")
+    if summary["other"]:
+        out.print(f"Also in the folder, not managed by `cache clear`: {', '.join(summary['other'])}")
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(summary, indent=2))
+    return 0
+
+
+def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench cache clear``."""
+    from merbench.cache import cache_root
+
+    root = cache_root()
+    names = [args.only] if args.only else list(PARTS)
+    targets = [(name, root / name) for name in names if (root / name).exists()]
+    total = sum(_size(path)[1] for _, path in targets)
+    if not args.yes:
+        what = ", ".join(f"{name}/ ({PARTS[name]})" for name, _ in targets) or "nothing"
+        err.print(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm")
+        return 2
+    for name, path in targets:
+        # Rename first, so a run at the same time sees the whole folder or none of it.
+        doomed = root / f".{name}.deleting.{os.getpid()}.{time.time_ns()}"
+        try:
+            os.replace(path, doomed)
+        except OSError:
+            doomed = path
+        shutil.rmtree(doomed, ignore_errors=True)
+    for leftover in root.glob(".*.deleting.*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    out.print(f"Removed {', '.join(f'{n}/' for n, _ in targets) or 'nothing'} from {root} ({human(total)})")
+    return 0

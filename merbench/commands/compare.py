@@ -1,0 +1,68 @@
+"""``merbench compare``: a table of stored runs, models as rows, datasets · protocols as columns."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.markup import escape
+
+from merbench.commands.runs import add_store_argument
+
+ORDER = 62
+
+EXAMPLES = """examples:
+  merbench compare                                  # every complete run in the store
+  merbench compare --dataset synthetic --metric accuracy
+  merbench compare --model convmixer ststnet --protocol loso megc2019
+  merbench compare 20250611-142233-3fa2c1 20250611-150102-9b0e44 --stat pooled
+"""
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which runs to compare and what to show (shared with ``merbench report``)."""
+    parser.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to compare (default: all complete runs that match)")
+    parser.add_argument("--model", nargs="+", default=[], metavar="NAME", help="only these models")
+    parser.add_argument("--dataset", nargs="+", default=[], metavar="NAME", help="only these datasets")
+    parser.add_argument("--protocol", nargs="+", default=[], metavar="NAME", help="only these protocols")
+    parser.add_argument("--metric", default="uf1",
+                        help="metric to show: uf1 (default), uar, accuracy, macro_f1, macro_precision, macro_recall, weighted_f1")
+    parser.add_argument("--stat", default="fold", choices=("fold", "pooled"),
+                        help="fold: mean ± std over folds (default); pooled: all folds' predictions together (± std over seeds)")
+    add_store_argument(parser)
+
+
+def selected_comparison(args: argparse.Namespace):
+    """The comparison and results of the runs ``args`` select."""
+    from merbench.compare import build_comparison
+    from merbench.store import ResultStore
+
+    with ResultStore(args.store) as store:
+        results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol)
+    return build_comparison(results, args.metric, args.stat), results
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` sub-command."""
+    compare = commands.add_parser(
+        "compare",
+        help="compare stored runs: models × datasets/protocols, best per column, reported scores, leakage warnings",
+        description="Compare stored runs in one table: models as rows, dataset · protocol as columns, mean ± std, "
+        "the best value per column highlighted, the model's reported score beside the measured one, and leakage warnings. "
+        "For each model, dataset and protocol the newest selected run is shown.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_selection_arguments(compare)
+    compare.set_defaults(handler=execute)
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench compare``."""
+    from merbench.compare import comparison_table
+
+    comparison, _ = selected_comparison(args)
+    out.print(comparison_table(comparison))
+    for warning in comparison.warnings():
+        out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
+    return 0

@@ -1,0 +1,161 @@
+"""``merbench datasets list|check``: the dataset plugins and a check of your copy of one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from merbench.commands import flatten_sets
+
+ORDER = 25
+
+EXAMPLES = """examples:
+  merbench datasets list
+  merbench datasets check casme2 --root /data/CASME2
+  merbench datasets check casme2 --root /data/CASME2 --set dataset.classes=3 dataset.frames=raw
+  merbench datasets check samm --root /data/SAMM --strict
+  merbench datasets check smic --root /data/SMIC --set dataset.subset=nir
+  merbench datasets check megc2019 --root /data/megc   # holds SMIC/, CASME2/, SAMM/
+  merbench datasets check manifest --root /data/flow --set dataset.manifest=labels.csv
+
+exit status: 0 the tree is usable, 2 it is not (the message says what, where and how to fix it).
+See docs/datasets.md for the expected layout of each release.
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``datasets`` sub-command with ``list`` and ``check``."""
+    parser = commands.add_parser(
+        "datasets",
+        help="list dataset plugins and their options, or check your copy of a dataset",
+        description="List dataset plugins, or check a dataset tree without training: counts per class, subject "
+        "and domain, rows skipped or fixed and why, missing or unreadable frames.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    listing = actions.add_parser("list", help="dataset plugins with their options and defaults")
+    listing.set_defaults(handler=execute_list)
+    check = actions.add_parser(
+        "check",
+        help="validate a dataset tree without training",
+        description="Load DATASET from --root as `merbench run` would and open the frames a run reads first.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("name", metavar="DATASET", help="dataset plugin name (see `merbench datasets list`)")
+    check.add_argument("--root", type=Path, help="folder of your copy of the dataset")
+    check.add_argument("--set", dest="sets", action="append", default=[], nargs="+", metavar="KEY=VALUE",
+                       help="dataset option, as for `merbench run` (e.g. dataset.classes=3)")
+    check.add_argument("--strict", action="store_true", help="rows that would be skipped are an error (exit 2)")
+    check.add_argument("--show", type=int, default=20, metavar="N", help="list at most N skipped rows / problems (default 20)")
+    check.set_defaults(handler=execute_check)
+    parser.set_defaults(handler=lambda args, out, err: (parser.print_help(), 0)[1])
+
+
+def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench datasets list``."""
+    from merbench.registry import get_registry
+
+    registry = get_registry()
+    table = Table(title="Datasets")
+    for header in ("Name", "Description", "Options (--set dataset.KEY=VALUE, defaults)", "Needs --root"):
+        table.add_column(header)
+    for spec in registry.items("datasets"):
+        options = ", ".join(f"{k}={v if v not in ('', []) else '…'}" for k, v in spec.options.items())
+        table.add_row(f"[bold]{spec.name}[/]", escape(spec.description), escape(options), "yes" if spec.needs_root else "no")
+    out.print(table)
+    return 0
+
+
+def _count_table(title: str, rows, classes, first: str) -> Table:
+    table = Table(title=title)
+    table.add_column(first)
+    for name in classes:
+        table.add_column(name, justify="right")
+    table.add_column("total", justify="right", style="bold")
+    for key, counts in rows:
+        table.add_row(escape(str(key)), *(str(counts.get(c, 0)) for c in classes), str(sum(counts.values())))
+    return table
+
+
+def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench datasets check NAME --root DIR``."""
+    from collections import Counter, defaultdict
+
+    from merbench.cache import cache_root
+    from merbench.config import parse_set
+    from merbench.dataset_check import CheckReport, check_files, load_for_check, verdict
+    from merbench.errors import DataError
+    from merbench.progress import RichProgress
+    from merbench.registry import get_registry
+
+    registry = get_registry()
+    dataset, strict = load_for_check(registry, args.name, args.root, parse_set(flatten_sets(args.sets)), cache_root())
+    report = CheckReport(dataset)
+    with RichProgress(err) as progress:
+        progress.start("files", len(dataset.samples), f"Opening frames of {dataset.name}")
+        report.files_checked, report.problems = check_files(dataset, lambda n: progress.advance("files", n))
+
+    summary = dataset.summary
+    classes = list(dataset.classes)
+    overview = Table(title=f"Dataset {dataset.name}", show_header=False)
+    overview.add_column(style="bold")
+    overview.add_column()
+    facts = [
+        ("root", args.root or summary.get("root", "")),
+        ("annotation", summary.get("annotation") or summary.get("manifest") or "(folder names)"),
+        ("frames", summary.get("frames") or summary.get("mode") or ""),
+        ("samples", len(dataset.samples)),
+        ("subjects", len(set(dataset.subjects.tolist()))),
+        ("classes", ", ".join(classes)),
+        ("rows skipped", summary.get("skipped", 0)),
+        ("rows fixed", summary.get("fixed", 0)),
+        ("dropped by the class set", ", ".join(f"{k} {v}" for k, v in summary.get("dropped_by_class_set", {}).items()) or "-"),
+        ("apex unknown → middle frame", summary.get("apex_middle_fallback", 0)),
+        ("files opened", f"{report.files_checked} ({len(report.problems)} missing or unreadable)"),
+    ]
+    for key, value in facts:
+        if value not in ("", None):
+            overview.add_row(key, escape(str(value)))
+    out.print(overview)
+
+    by_domain: dict[str, Counter] = defaultdict(Counter)
+    by_subject: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for sample in dataset.samples:
+        name = classes[sample.label]
+        by_domain[sample.domain][name] += 1
+        by_subject[(sample.domain, sample.subject)][name] += 1
+    out.print(_count_table("Samples per class and domain", sorted(by_domain.items()), classes, "domain"))
+    out.print(_count_table("Samples per subject", [(s, c) for (_, s), c in sorted(by_subject.items())], classes, "subject"))
+
+    for title, entries, column in (("Rows skipped", report.skipped, "reason"), ("Rows fixed", report.fixed, "note")):
+        if not entries:
+            continue
+        table = Table(title=f"{title} ({len(entries)})")
+        for header in ("source", "row", "sample", column):
+            table.add_column(header)
+        for entry in entries[: args.show]:
+            table.add_row(escape(str(entry.get("source", ""))), str(entry.get("row") or "-"), escape(str(entry["sample"])),
+                          escape(str(entry.get(column, ""))))
+        if len(entries) > args.show:
+            table.caption = f"{len(entries) - args.show} more not shown (--show N)"
+        out.print(table)
+    if report.problems:
+        table = Table(title=f"Missing or unreadable files ({len(report.problems)})")
+        for header in ("sample", "file", "problem"):
+            table.add_column(header)
+        for problem in report.problems[: args.show]:
+            table.add_row(escape(problem.sample), escape(str(problem.path)), problem.problem)
+        out.print(table)
+
+    reason = verdict(report, args.strict or strict)
+    if reason:
+        raise DataError(reason)
+    skipped = f", {len(report.skipped)} row(s) skipped (see above; --strict makes that an error)" if report.skipped else ""
+    out.print(f"[green]usable:[/] {len(dataset.samples)} samples, {len(set(dataset.subjects.tolist()))} subjects{skipped}")
+    return 0

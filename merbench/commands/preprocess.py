@@ -1,0 +1,122 @@
+"""``merbench preprocess``: fill the preprocessing cache for a dataset without training."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from merbench.commands import flatten_sets
+
+ORDER = 15
+
+EXAMPLES = """examples:
+  merbench preprocess --dataset synthetic
+  merbench preprocess --dataset synthetic --set flow.method=dis flow.size=64
+  merbench preprocess --dataset smic --root ~/data/SMIC --set preprocess=crop,apex,flow apex.rule=motion-peak
+  merbench preprocess --dataset synthetic --model convmixer --profile quick   # exactly what that run needs
+  merbench cache info
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``preprocess`` sub-command."""
+    parser = commands.add_parser(
+        "preprocess",
+        help="run the preprocessing chain over a dataset and fill the cache (no training)",
+        description=(
+            "Run the preprocessing chain over every clip of DATASET and store the results in the cache, so that "
+            "later runs with the same chain and options compute nothing. Options are those of `merbench run`; "
+            "with --model the chain and its check are exactly that model's."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", required=True, help="dataset plugin name (see `merbench list datasets`)")
+    parser.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
+    parser.add_argument("--model", help="prepare the input this model's run needs and check it matches (optional)")
+    parser.add_argument("--profile", default="default", help="quick, default or paper (sets option defaults, e.g. flow.size)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
+                        help="an option, e.g. preprocess=crop,flow flow.method=dis engine.preprocess_workers=2 (repeatable)")
+    parser.add_argument("--config", type=Path, help="YAML file of options, as for `merbench run`")
+    parser.add_argument("--json", type=Path, help="write a summary (counts, seconds, chain, details) to this file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=execute)
+
+
+def _stand_in_model(registry, produces: str | None) -> str:
+    """A model whose options section lets the config resolve when no --model is given."""
+    names = registry.names("models")
+    for name in names:
+        if produces is None or registry.get("models", name).input == produces:
+            return name
+    return names[0]
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench preprocess``."""
+    from merbench.cache import atomic_write_text, cache_root
+    from merbench.config import DEFAULT_CHAIN, coerce, parse_set, resolve_config
+    from merbench.errors import UsageError
+    from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
+    from merbench.progress import RichProgress
+    from merbench.registry import get_registry
+    from merbench.runner import load_dataset
+
+    registry = get_registry()
+    for problem in registry.problems:
+        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    sets = parse_set(flatten_sets(args.sets))
+    model = args.model
+    if model is None:
+        bad = sorted(key for key in sets if key.startswith("model."))
+        if bad:
+            raise UsageError(f"{', '.join(bad)}: model options need --model NAME")
+        chain_names = tuple(coerce("preprocess", sets["preprocess"], [])) if "preprocess" in sets else DEFAULT_CHAIN
+        sets.setdefault("preprocess", ",".join(chain_names))
+        last = chain_names[-1] if chain_names else None
+        produces = registry.get("preprocessors", last).produces if last else None
+        model = _stand_in_model(registry, produces)
+    config = resolve_config(registry, model=model, dataset=args.dataset, profile=args.profile, root=args.root,
+                            sets=sets, config_file=args.config)
+    chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+    if args.model is not None:
+        check_model_input(args.model, registry.get("models", args.model).input, chain)
+    elif chain.produces == "frames":
+        raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")
+    cache_dir = cache_root()
+    dataset = load_dataset(config, registry, cache_dir)
+    workers = int(config.section("engine")["preprocess_workers"])
+    skip = skips_unreadable(config.section("dataset"))
+    if args.quiet:
+        result = preprocess_dataset(dataset, chain, cache_dir=cache_dir, workers=workers, skip_unreadable=skip)
+    else:
+        with RichProgress(err) as progress:
+            progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({chain.names})")
+            result = preprocess_dataset(dataset, chain, lambda n: progress.advance("preprocess", n), cache_dir, workers, skip)
+    rate = result.computed / result.seconds if result.computed and result.seconds > 0 else None
+    out.print(
+        f"{config.dataset}: {len(dataset.samples)} clips through {chain.names} → '{chain.produces}' "
+        f"{tuple(result.inputs.shape[1:])}; computed {result.computed}, cached {result.cached}, "
+        f"{result.seconds:.2f} s" + (f" ({rate:.1f} clips/s, {result.workers} worker(s))" if rate else "")
+    )
+    for key in ("flow_method", "apex_rule", "crop_detector"):
+        if key in result.details:
+            out.print(f"  {key}: {result.details[key]}")
+    if "skipped" in result.details:
+        skipped = result.details["skipped"]
+        first = next(iter(skipped["clips"].values()))
+        err.print(f"[yellow]skipped {skipped['count']} clip(s) with unreadable frames[/] (dataset.strict is off); first: {escape(first)}")
+    out.print(f"Cache: {cache_dir} (see `merbench cache info`)")
+    if args.json is not None:
+        summary = {
+            "dataset": config.dataset, "chain": chain.names, "produces": chain.produces,
+            "shape": list(result.inputs.shape[1:]), "n_samples": len(dataset.samples),
+            "computed": result.computed, "cached": result.cached, "seconds": result.seconds,
+            "workers": result.workers, "details": result.details, "config": config.to_dict(),
+        }
+        atomic_write_text(args.json, json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,56 @@
+"""``merbench report``: write the comparison of stored runs to a file, and figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from merbench.commands.compare import add_selection_arguments, selected_comparison
+
+ORDER = 63
+
+EXAMPLES = """examples:
+  merbench report --output results.md
+  merbench report --format latex --output table.tex --dataset casme2 samm --metric uf1
+  merbench report --output results.csv --stat pooled
+  merbench report --output results.html --figures figures/     # plus confusion-matrix and per-fold PNGs
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``report`` sub-command."""
+    report = commands.add_parser(
+        "report",
+        help="write the comparison of stored runs as md, csv, json, latex or html; figures as PNG",
+        description="Write the same comparison as `merbench compare` to a file (format from --format or the file's "
+        "suffix). CSV and JSON hold one record per cell with fractions 0..1; md, latex and html the table in %%. "
+        "--figures DIR writes each run's confusion matrix and per-fold scores as PNG.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_selection_arguments(report)
+    report.add_argument("--format", choices=("md", "csv", "json", "latex", "html"), help="output format (default: from the suffix)")
+    report.add_argument("--output", type=Path, metavar="FILE", help="file to write (required unless only --figures)")
+    report.add_argument("--figures", type=Path, metavar="DIR", help="write confusion-matrix and per-fold PNGs into DIR")
+    report.set_defaults(handler=execute)
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench report``."""
+    from merbench.errors import UsageError
+    from merbench.export import format_for, write_comparison
+    from merbench.figures import write_figures
+
+    if args.output is None and args.figures is None:
+        raise UsageError("give --output FILE (and/or --figures DIR), e.g. merbench report --output results.md")
+    fmt = format_for(args.output, args.format) if args.output is not None else None
+    comparison, results = selected_comparison(args)
+    if args.output is not None:
+        write_comparison(comparison, args.output, fmt)
+        err.print(f"{len(comparison.models)} model(s) × {len(comparison.columns)} column(s) written to {args.output} ({fmt})")
+    if args.figures is not None:
+        written = write_figures(results, args.figures, args.metric)
+        err.print(f"{len(written)} figure(s) written to {args.figures}")
+    return 0

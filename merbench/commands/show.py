@@ -1,0 +1,54 @@
+"""``merbench show RUN_ID``: print a stored run's tables as `merbench run` printed them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from merbench.commands.runs import add_store_argument
+
+ORDER = 61
+
+EXAMPLES = """examples:
+  merbench show 20250611-142233-3fa2c1
+  merbench show 20250611-1422                 # a unique prefix of the id is enough
+  merbench show 20250611-142233-3fa2c1 --json result.json
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``show`` sub-command."""
+    show = commands.add_parser(
+        "show",
+        help="print a stored run's tables (and optionally its JSON)",
+        description="Print the per-fold, pooled, confusion-matrix and leakage tables of a stored run, "
+        "exactly as `merbench run` printed them.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("run_id", metavar="RUN_ID", help="id of the run (or a unique prefix); see `merbench runs`")
+    show.add_argument("--json", type=Path, metavar="FILE", help="also write the stored result to FILE (as `merbench run --json`)")
+    add_store_argument(show)
+    show.set_defaults(handler=execute)
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench show RUN_ID``."""
+    from merbench.cache import atomic_write_text
+    from merbench.errors import UsageError
+    from merbench.report import print_result
+    from merbench.store import ResultStore
+
+    with ResultStore(args.store) as store:
+        result = store.result(args.run_id)
+    out.print(f"Run {result.get('run_id', args.run_id)}")
+    print_result(out, result)
+    if args.json is not None:
+        if args.json.is_dir():
+            raise UsageError(f"--json {args.json}: is a folder; give a file name")
+        atomic_write_text(args.json, json.dumps(result, indent=2))
+        err.print(f"Result written to {args.json}")
+    return 0

@@ -1,0 +1,199 @@
+"""Comparison of stored runs: models as rows, dataset · protocol as columns.
+
+Each cell holds one metric of the newest selected run of that model, dataset and
+protocol: by default the mean ± std over folds (``stat="fold"``), or the pooled
+score (``stat="pooled"``, ± std over seeds for a ``--seeds N`` run). The best
+value of each column is marked, the model's reported score (from its plugin
+metadata, as stored with the run) is kept beside the measured one, and cells of
+runs that are not subject-independent or selected on test data carry a
+leakage warning. ``merbench.export`` writes a ``Comparison`` to files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from merbench.errors import UsageError
+from merbench.metrics import METRIC_KEYS
+from merbench.report import REPORTED_METRICS
+
+STATS = ("fold", "pooled")
+METRIC_NAMES = {
+    "accuracy": "accuracy",
+    "macro_precision": "macro precision (scikit-learn)",
+    "macro_recall": "macro recall (scikit-learn)",
+    "macro_f1": "macro F1 (scikit-learn)",
+    "weighted_f1": "support-weighted F1",
+    "uf1": "UF1 (MEGC2019 unweighted F1)",
+    "uar": "UAR (MEGC2019 unweighted average recall)",
+}
+
+
+@dataclass
+class Cell:
+    """One model on one dataset · protocol."""
+
+    mean: float
+    std: float | None
+    run_id: str | None
+    n_runs: int
+    subject_independent: bool
+    reported: float | None = None
+    reported_source: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    best: bool = False
+
+
+@dataclass
+class Comparison:
+    """A model × (dataset, protocol) table of one metric."""
+
+    metric: str
+    stat: str
+    models: list[str]
+    columns: list[tuple[str, str]]
+    cells: dict[tuple[str, tuple[str, str]], Cell]
+
+    @property
+    def description(self) -> str:
+        """What the numbers are, in one sentence (which F1, which averaging)."""
+        what = METRIC_NAMES[self.metric]
+        if self.stat == "fold":
+            return f"{what}, mean ± std over folds, in %"
+        return f"{what} on predictions pooled over all folds (± std over seeds when repeated), in %"
+
+    def has_reported(self, column: tuple[str, str]) -> bool:
+        """Whether any model has a reported score for ``column``."""
+        return any(cell.reported is not None for (_, col), cell in self.cells.items() if col == column)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat record per cell (for CSV and JSON), fractions 0..1 as stored."""
+        rows = []
+        for model in self.models:
+            for column in self.columns:
+                cell = self.cells.get((model, column))
+                if cell is None:
+                    continue
+                rows.append({
+                    "model": model, "dataset": column[0], "protocol": column[1], "metric": self.metric,
+                    "stat": self.stat, "mean": cell.mean, "std": cell.std, "best": cell.best,
+                    "reported": cell.reported, "reported_source": cell.reported_source,
+                    "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
+                    "run_id": cell.run_id, "n_runs": cell.n_runs,
+                })
+        return rows
+
+    def warnings(self) -> list[str]:
+        """Every leakage warning, prefixed with its model and column."""
+        return [
+            f"{model} on {column[0]} · {column[1]}: {warning}"
+            for (model, column), cell in self.cells.items()
+            for warning in cell.warnings
+        ]
+
+
+def _reported(result: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
+    names = [name for name, key in REPORTED_METRICS.items() if key == metric]
+    for entry in result.get("reported") or []:
+        if entry["dataset"] == result["dataset"] and entry["protocol"] == result["protocol"] and entry["metric"] in names:
+            return float(entry["value"]) / 100.0, entry.get("source")
+    return None, None
+
+
+def _leakage_warnings(result: dict[str, Any]) -> list[str]:
+    warnings = []
+    leakage = result.get("leakage") or {}
+    if not result.get("subject_independent", False):
+        overlap = leakage.get("subject_overlap_folds", "some")
+        warnings.append(
+            f"not subject-independent ({overlap} of {len(result['folds'])} folds share subjects between training and test): "
+            "scores are inflated"
+        )
+    if leakage.get("selection_uses_test_data"):
+        warnings.append("model selection used test data")
+    return warnings
+
+
+def cell_of(result: dict[str, Any], metric: str, stat: str) -> Cell:
+    """The cell value of one result for ``metric`` and ``stat``."""
+    if stat == "fold":
+        mean, std = float(result["fold_mean"][metric]), float(result["fold_std"][metric])
+    elif "across_seeds" in result:
+        mean, std = float(result["across_seeds"]["mean"][metric]), float(result["across_seeds"]["std"][metric])
+    else:
+        mean, std = float(result["pooled"][metric]), None
+    reported, source = _reported(result, metric)
+    return Cell(mean, std, result.get("run_id"), 1, bool(result.get("subject_independent")), reported, source,
+                _leakage_warnings(result))
+
+
+def build_comparison(results: Sequence[dict[str, Any]], metric: str = "uf1", stat: str = "fold") -> Comparison:
+    """Compare results (oldest first: for a model, dataset and protocol the newest one is shown)."""
+    if metric not in METRIC_KEYS:
+        raise UsageError(f"--metric {metric}: choose one of {', '.join(METRIC_KEYS)}")
+    if stat not in STATS:
+        raise UsageError(f"--stat {stat}: choose one of {', '.join(STATS)}")
+    if not results:
+        raise UsageError("no complete runs match; see `merbench runs`, or run one with `merbench run`")
+    cells: dict[tuple[str, tuple[str, str]], Cell] = {}
+    counts: dict[tuple[str, tuple[str, str]], int] = {}
+    models: list[str] = []
+    columns: list[tuple[str, str]] = []
+    for result in results:
+        model, column = result["model"], (result["dataset"], result["protocol"])
+        if model not in models:
+            models.append(model)
+        if column not in columns:
+            columns.append(column)
+        counts[(model, column)] = counts.get((model, column), 0) + 1
+        cells[(model, column)] = cell_of(result, metric, stat)
+    for key, cell in cells.items():
+        cell.n_runs = counts[key]
+    for column in columns:
+        in_column = [cells[(m, column)] for m in models if (m, column) in cells]
+        top = max(cell.mean for cell in in_column)
+        for cell in in_column:
+            cell.best = cell.mean == top and len(in_column) > 1
+    return Comparison(metric, stat, sorted(models), columns, cells)
+
+
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with one decimal; a dash for ``None``."""
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def cell_text(cell: Cell) -> str:
+    """``mean ± std`` in % (no std: mean only)."""
+    return pct(cell.mean) if cell.std is None else f"{pct(cell.mean)} ± {pct(cell.std)}"
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    """The comparison as a Rich table: best per column in bold green, leaky cells in red with ⚠."""
+    table = Table(title=f"Comparison: {comparison.description}",
+                  caption="Best per column in bold green. ⚠: leakage warning (listed below). "
+                  "Reported: the model's published score, for reference only.")
+    table.add_column("Model")
+    for column in comparison.columns:
+        table.add_column(f"{column[0]} · {column[1]}", justify="right")
+        if comparison.has_reported(column):
+            table.add_column("reported", justify="right", style="dim")
+    for model in comparison.models:
+        row = [model]
+        for column in comparison.columns:
+            cell = comparison.cells.get((model, column))
+            if cell is None:
+                row.append("")
+            else:
+                text = cell_text(cell)
+                if cell.warnings:
+                    text = f"[red]{text} ⚠[/]"
+                if cell.best:
+                    text = f"[bold green]{text}[/]"
+                row.append(text)
+            if comparison.has_reported(column):
+                row.append(pct(cell.reported) if cell is not None and cell.reported is not None else "")
+        table.add_row(*row)
+    return table

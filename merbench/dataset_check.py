@@ -1,0 +1,163 @@
+"""Checking a dataset tree without training (``merbench datasets check``).
+
+``check_dataset`` loads a dataset through its plugin (the same options as
+``merbench run``), then opens the frames a run would read first (onset, apex or
+the middle frame, offset; or a manifest's precomputed image) and reports
+counts, skipped and fixed rows, and missing or unreadable files. ``verdict``
+says why a tree is not usable (``None`` when it is). ``check_dataset_input``
+is also used by the runner: it refuses a preprocessing chain that cannot take
+what the dataset gives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from merbench.contracts import Dataset, Sample, resolve_factory
+from merbench.errors import DataError, UsageError
+
+IMAGE_PREPROCESSOR = "image"
+"""The preprocessor that reads precomputed images (``Dataset.gives == "image"``)."""
+
+
+def check_dataset_input(dataset: Dataset, name: str, chain: Sequence[str]) -> None:
+    """Refuse a chain that does not fit the dataset's samples, saying which ``--set preprocess`` to use."""
+    chain = tuple(chain)
+    if dataset.gives == "image" and chain != (IMAGE_PREPROCESSOR,):
+        raise UsageError(
+            f"dataset '{name}' gives precomputed images (a manifest with a path column), which are model input "
+            f"already, but preprocess={','.join(chain)} works on frame clips; add --set preprocess={IMAGE_PREPROCESSOR}"
+        )
+    if dataset.gives != "image" and IMAGE_PREPROCESSOR in chain:
+        raise UsageError(
+            f"preprocess={','.join(chain)}: '{IMAGE_PREPROCESSOR}' reads one precomputed image per sample, but dataset "
+            f"'{name}' gives clips of frames; drop it (the default is --set preprocess=flow)"
+        )
+
+
+def dataset_options(spec: Any, sets: Mapping[str, str], profile: str = "default") -> dict[str, Any]:
+    """A dataset's options: its defaults, its profile's, then ``dataset.KEY=VALUE`` settings."""
+    from merbench.config import coerce
+
+    options = dict(spec.options)
+    options.update(spec.profiles.get(profile, {}))
+    for key, value in sets.items():
+        section, _, option = key.partition(".")
+        if section != "dataset" or option not in options:
+            valid = ", ".join(f"dataset.{o}" for o in options) or "none"
+            raise UsageError(f"unknown setting '{key}' for dataset '{spec.name}'. Valid settings: {valid}")
+        options[option] = coerce(key, value, options[option])
+    return options
+
+
+def frames_to_check(sample: Sample, gives: str) -> list[Path]:
+    """The files a run reads first for ``sample``: onset, apex (or middle) and offset, or its image."""
+    if gives == "image":
+        return [sample.frames[0]]
+    apex = sample.apex if sample.apex is not None else (sample.onset + sample.offset) // 2
+    positions = dict.fromkeys((sample.onset, apex, sample.offset))
+    return [sample.frames[i] for i in positions if 0 <= i < len(sample.frames)]
+
+
+@dataclass
+class FrameProblem:
+    """A file a run would read that is missing or cannot be decoded."""
+
+    sample: str
+    path: Path
+    problem: str
+
+
+@dataclass
+class CheckReport:
+    """What ``check_dataset`` found."""
+
+    dataset: Dataset
+    files_checked: int = 0
+    problems: list[FrameProblem] = field(default_factory=list)
+
+    def counts(self, key: Callable[[Sample], str]) -> Counter:
+        """Samples per value of ``key`` (class, subject, domain)."""
+        return Counter(key(s) for s in self.dataset.samples)
+
+    @property
+    def skipped(self) -> list[Mapping[str, Any]]:
+        """Rows the loader left out, with their reasons."""
+        return list(self.dataset.summary.get("skipped_rows", []))
+
+    @property
+    def fixed(self) -> list[Mapping[str, Any]]:
+        """Rows the loader repaired, with notes."""
+        return list(self.dataset.summary.get("fixed_rows", []))
+
+
+def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = None) -> tuple[int, list[FrameProblem]]:
+    """Open the files of every sample that a run reads first; returns how many and the problems."""
+    import cv2
+    import numpy as np
+
+    flag = cv2.IMREAD_COLOR if dataset.gives == "image" else cv2.IMREAD_GRAYSCALE
+    checked, problems = 0, []
+    for sample in dataset.samples:
+        for path in frames_to_check(sample, dataset.gives):
+            checked += 1
+            try:
+                blob = Path(path).read_bytes()
+            except OSError as exc:
+                problems.append(FrameProblem(sample.id, path, f"missing ({exc.strerror})"))
+                continue
+            if cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag) is None:
+                problems.append(FrameProblem(sample.id, path, "unreadable (not a decodable image)"))
+        if on_progress:
+            on_progress(1)
+    return checked, problems
+
+
+def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[str, str], cache_dir: Path) -> tuple[Dataset, bool]:
+    """Load dataset ``name`` as ``merbench run`` would; returns it and its ``dataset.strict`` setting.
+
+    The loader runs without the strict switch so that the check can show every
+    skipped row before ``verdict`` applies it.
+    """
+    spec = registry.get("datasets", name)
+    options = dataset_options(spec, sets)
+    if spec.needs_root and root is None:
+        raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
+    if root is not None and not root.is_dir():
+        raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
+    strict = bool(options.get("strict", False))
+    if "strict" in options:
+        options["strict"] = False
+    return resolve_factory(spec.load)(root, options, cache_dir), strict
+
+
+def verdict(report: CheckReport, strict: bool) -> str | None:
+    """Why the tree is not usable for a run, or ``None`` when it is."""
+    dataset = report.dataset
+    skipped = report.skipped
+    if not dataset.samples:
+        first = f"; first skipped: {_describe(skipped[0])}" if skipped else ""
+        return f"dataset '{dataset.name}' has no usable samples{first}"
+    if len(set(dataset.labels.tolist())) < 2:
+        return f"dataset '{dataset.name}' has samples of only one class ({dataset.classes[dataset.labels[0]]}); a classifier needs two"
+    if report.problems:
+        first = report.problems[0]
+        return (
+            f"{len(report.problems)} file(s) missing or unreadable, first: sample {first.sample}: {first.path} "
+            f"{first.problem}; replace the files or remove their rows"
+        )
+    if strict and skipped:
+        return (
+            f"--strict: {len(skipped)} row(s) skipped, first {_describe(skipped[0])}; "
+            "fix them, or drop --strict to skip them"
+        )
+    return None
+
+
+def _describe(entry: Mapping[str, Any]) -> str:
+    row = f"row {entry['row']} " if entry.get("row") is not None else ""
+    source = f"{entry['source']} " if entry.get("source") else ""
+    return f"{source}{row}({entry['sample']}): {entry.get('reason') or entry.get('note')}"

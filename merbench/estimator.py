@@ -1,0 +1,87 @@
+"""Fitting a scikit-learn style estimator on one fold (models that are not torch modules).
+
+A model factory may return any object with ``fit(X, y)`` and ``predict(X)``
+(an SVM, a random forest, a whole ``Pipeline``). Each sample's input array is
+flattened to one feature row; a ``StandardScaler`` fitted on the fold's training
+rows only is put in front, the estimator is fitted once on the training part
+and predicts the test part once. Nothing is selected on test data. When the
+estimator takes a ``random_state`` it gets the fold's seed, so runs repeat.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from merbench.contracts import Fold
+from merbench.errors import RunFailed, UsageError
+
+NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
+
+
+def is_estimator(model: Any) -> bool:
+    """True for an object with ``fit`` and ``predict`` methods."""
+    return callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None))
+
+
+def seeded(estimator: Any, seed: int) -> Any:
+    """Give ``estimator`` (and the steps of a pipeline) ``random_state=seed`` where they take one."""
+    if not callable(getattr(estimator, "get_params", None)):
+        return estimator
+    params = estimator.get_params(deep=True)
+    updates = {key: seed for key, value in params.items() if key.split("__")[-1] == "random_state" and value is None}
+    return estimator.set_params(**updates) if updates else estimator
+
+
+def fit_predict_fold(
+    estimator: Any,
+    inputs: Any,
+    labels: Any,
+    fold: Fold,
+    seed: int,
+    started: float | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
+):
+    """Fit ``estimator`` on ``fold.train`` and predict ``fold.test``; returns a ``FoldOutput``.
+
+    ``inputs`` (N, ...) and ``labels`` (N,) are tensors or arrays. The reported
+    "loss" is the training error rate (1 − training accuracy), the closest thing
+    an estimator without epochs has to a final training loss.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    from merbench.engine import FoldOutput
+
+    if not is_estimator(estimator):
+        raise UsageError(
+            f"the model factory returned a {type(estimator).__name__}, which is neither a torch.nn.Module nor an "
+            "estimator with fit(X, y) and predict(X); fix the model plugin's build function"
+        )
+    start = time.perf_counter() if started is None else started
+    features = _as_numpy(inputs).reshape(len(inputs), -1).astype(np.float64, copy=False)
+    targets = _as_numpy(labels).astype(np.int64, copy=False)
+    if not np.isfinite(features[fold.train]).all():
+        raise RunFailed(f"fold {fold.index}: the training features contain NaN or infinity; check the preprocessing output")
+    scaler = StandardScaler().fit(features[fold.train])
+    train, test = scaler.transform(features[fold.train]), scaler.transform(features[fold.test])
+    model = seeded(estimator, seed)
+    model.fit(train, targets[fold.train])
+    train_error = float(np.mean(np.asarray(model.predict(train)) != targets[fold.train]))
+    if on_epoch:
+        on_epoch(0, train_error)
+    predictions = np.asarray(model.predict(test), dtype=np.int64)
+    return FoldOutput(
+        predictions=predictions,
+        final_loss=train_error,
+        seconds=time.perf_counter() - start,
+        normalisation=NORMALISATION,
+        epoch_losses=[train_error],
+    )
+
+
+def _as_numpy(values: Any) -> np.ndarray:
+    if hasattr(values, "detach"):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)

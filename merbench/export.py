@@ -1,0 +1,165 @@
+"""Writing a ``Comparison`` as Markdown, CSV, JSON, LaTeX or HTML.
+
+CSV and JSON hold one record per cell with fractions (0..1) as stored, for
+scripts; Markdown, LaTeX and HTML hold the paper-style table in % with the best
+value of each column in bold, leakage warnings marked with a dagger and listed
+under the table, and a line saying which metric and averaging it shows.
+Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+from merbench.cache import atomic_write_text
+from merbench.compare import Comparison, cell_text, pct
+from merbench.errors import UsageError
+
+FORMATS = ("md", "csv", "json", "latex", "html")
+SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".html": "html", ".htm": "html"}
+RECORD_FIELDS = ("model", "dataset", "protocol", "metric", "stat", "mean", "std", "best", "reported", "reported_source",
+                 "subject_independent", "warnings", "run_id", "n_runs")
+
+
+def _header(comparison: Comparison) -> list[str]:
+    header = ["Model"]
+    for column in comparison.columns:
+        header.append(f"{column[0]} · {column[1]}")
+        if comparison.has_reported(column):
+            header.append("reported")
+    return header
+
+
+def _rows(comparison: Comparison, bold, mark: str) -> list[list[str]]:
+    rows = []
+    for model in comparison.models:
+        row = [model]
+        for column in comparison.columns:
+            cell = comparison.cells.get((model, column))
+            text = ""
+            if cell is not None:
+                text = cell_text(cell) + (mark if cell.warnings else "")
+                text = bold(text) if cell.best else text
+            row.append(text)
+            if comparison.has_reported(column):
+                row.append(pct(cell.reported) if cell is not None and cell.reported is not None else "")
+        rows.append(row)
+    return rows
+
+
+def _footer(comparison: Comparison) -> list[str]:
+    lines = [f"Values: {comparison.description}. Reported: the model's published score, for reference."]
+    lines += [f"† {warning}" for warning in comparison.warnings()]
+    return lines
+
+
+def to_markdown(comparison: Comparison) -> str:
+    """A GitHub-flavoured Markdown table plus notes."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    header = _header(comparison)
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _rows(comparison, lambda t: f"**{t}**", " †")]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"{line}  " for line in _footer(comparison)) + "\n"
+
+
+def to_csv(comparison: Comparison) -> str:
+    """One CSV row per cell (fractions 0..1)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RECORD_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(comparison.records())
+    return buffer.getvalue()
+
+
+def to_json(comparison: Comparison) -> str:
+    """The comparison as JSON: metric, stat, description, warnings and one record per cell."""
+    return json.dumps({
+        "metric": comparison.metric,
+        "stat": comparison.stat,
+        "description": comparison.description,
+        "models": comparison.models,
+        "columns": [{"dataset": d, "protocol": p} for d, p in comparison.columns],
+        "rows": comparison.records(),
+        "warnings": comparison.warnings(),
+    }, indent=2)
+
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+                  "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "·": r"$\cdot$",
+                  "†": r"$^\dagger$", "—": "---"}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters."""
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def to_latex(comparison: Comparison) -> str:
+    """A ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
+    header = _header(comparison)
+
+    def escape_cell(text: str) -> str:
+        bold = text.startswith("\x00")
+        text = latex_escape(text.strip("\x00"))
+        return rf"\textbf{{{text}}}" if bold else text
+
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{latex_escape(comparison.description)}. Best per column in bold; $^\dagger$: leakage warning.}}",
+        r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        r"\toprule",
+        " & ".join(escape_cell(h) for h in header) + r" \\",
+        r"\midrule",
+    ]
+    for row in _rows(comparison, lambda t: "\x00" + t, " †"):
+        lines.append(" & ".join(escape_cell(v) for v in row) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [f"% {line}" for line in _footer(comparison)]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(comparison: Comparison) -> str:
+    """A standalone HTML page with the table and its notes."""
+    def cell(text: str, tag: str = "td") -> str:
+        bold = text.startswith("\x00")
+        body = html.escape(text.strip("\x00"))
+        return f"<{tag}>{'<strong>' + body + '</strong>' if bold else body}</{tag}>"
+
+    head = "".join(cell(h, "th") for h in _header(comparison))
+    body = "\n".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in _rows(comparison, lambda t: "\x00" + t, " †"))
+    notes = "\n".join(f"<p>{html.escape(line)}</p>" for line in _footer(comparison))
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>merbench comparison</title>"
+        "<style>table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ccc}"
+        "td{text-align:right}td:first-child{text-align:left}</style></head><body>\n"
+        f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n{notes}\n</body></html>\n"
+    )
+
+
+WRITERS = {"md": to_markdown, "csv": to_csv, "json": to_json, "latex": to_latex, "html": to_html}
+
+
+def format_for(output: Path, fmt: str | None) -> str:
+    """The export format: the one given, else the output file's suffix."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+        return fmt
+    guessed = SUFFIXES.get(output.suffix.lower())
+    if guessed is None:
+        raise UsageError(f"--output {output}: cannot tell the format from '{output.suffix}'; add --format {'|'.join(FORMATS)}")
+    return guessed
+
+
+def write_comparison(comparison: Comparison, output: Path, fmt: str) -> None:
+    """Write ``comparison`` to ``output`` in ``fmt`` (atomically)."""
+    if output.is_dir():
+        raise UsageError(f"--output {output}: is a folder; give a file name")
+    atomic_write_text(output, WRITERS[fmt](comparison))

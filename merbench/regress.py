@@ -1,0 +1,265 @@
+"""Regression checks of scores against a baseline file (``merbench regress``).
+
+A baseline is YAML::
+
+    version: 1
+    defaults:                 # apply to every entry unless it says otherwise
+      dataset: synthetic
+      protocol: subject-10fold
+      profile: quick
+      seed: 0
+      device: cpu
+      tolerance: 0.06         # allowed |measured - expected|, fractions 0..1
+      metrics: [uf1, uar, accuracy]
+      set: {}                 # --set options, e.g. {protocol.n_splits: 5}
+    entries:
+      - model: convmixer
+        metrics:
+          uf1: {expected: 0.4321, tolerance: 0.06}
+          accuracy: {expected: 0.55, tolerance: 0.06, tolerance_high: 0.1}
+
+Scores are pooled over folds. A measured value below ``expected - tolerance``
+is ``low`` (a regression), one above ``expected + tolerance_high`` (default:
+``tolerance``) is ``high`` (suspicious: leakage or a broken metric); either
+fails the check.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from merbench.cache import atomic_write_text
+from merbench.errors import UsageError
+from merbench.metrics import METRIC_KEYS
+
+DEFAULT_TOLERANCE = 0.06
+DEFAULT_METRICS = ("uf1", "uar", "accuracy")
+ENTRY_KEYS = {"model", "dataset", "protocol", "profile", "seed", "device", "set", "metrics", "tolerance"}
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "dataset": "synthetic", "protocol": "subject-10fold", "profile": "quick", "seed": 0, "device": "cpu",
+    "tolerance": DEFAULT_TOLERANCE, "metrics": list(DEFAULT_METRICS), "set": {},
+}
+HEADER = """\
+# merbench regression baseline: `merbench regress --baseline THIS_FILE` re-runs each entry and
+# fails when a pooled score leaves expected ± tolerance (too low: regression; too high: suspicious).
+# Regenerate the expected values with `merbench regress --baseline THIS_FILE --update`.
+# Format: docs/results.md.
+"""
+
+
+@dataclass
+class Expectation:
+    """Expected value of one metric and the band around it."""
+
+    metric: str
+    expected: float | None
+    tolerance: float
+    tolerance_high: float | None = None
+
+
+@dataclass
+class Entry:
+    """One run to check: what to run and the metrics expected of it."""
+
+    model: str
+    dataset: str
+    protocol: str
+    profile: str
+    seed: int
+    device: str
+    sets: dict[str, Any]
+    expectations: list[Expectation]
+
+    @property
+    def label(self) -> str:
+        """``model · dataset · protocol`` (plus the profile and seed)."""
+        return f"{self.model} · {self.dataset} · {self.protocol} ({self.profile}, seed {self.seed})"
+
+
+@dataclass
+class Check:
+    """The outcome for one metric of one entry: ``ok``, ``low``, ``high`` or ``new`` (no expected value yet)."""
+
+    entry: str
+    metric: str
+    expected: float | None
+    measured: float
+    tolerance: float
+    tolerance_high: float
+    status: str
+    run_id: str | None = None
+
+    @property
+    def delta(self) -> float | None:
+        """measured − expected."""
+        return None if self.expected is None else self.measured - self.expected
+
+    @property
+    def passed(self) -> bool:
+        """Within the band."""
+        return self.status == "ok"
+
+
+@dataclass
+class Baseline:
+    """A parsed baseline file."""
+
+    path: Path
+    defaults: dict[str, Any]
+    entries: list[Entry] = field(default_factory=list)
+
+
+def _where(path: Path, index: int | None) -> str:
+    return f"{path}" if index is None else f"{path}, entry {index + 1}"
+
+
+def _number(value: Any, what: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{where}: {what} must be a number (fraction 0..1), got {value!r}")
+    return float(value)
+
+
+def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
+    where = _where(path, index)
+    if not isinstance(raw, dict) or "model" not in raw:
+        raise UsageError(f"{where}: each entry must be a mapping with at least 'model:'")
+    unknown = sorted(set(raw) - ENTRY_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(ENTRY_KEYS))}")
+    merged = {**defaults, **raw}
+    sets = {**(defaults.get("set") or {}), **(raw.get("set") or {})}
+    tolerance = _number(merged.get("tolerance", DEFAULT_TOLERANCE), "tolerance", where)
+    metrics = merged.get("metrics") or list(DEFAULT_METRICS)
+    if isinstance(metrics, list):
+        metrics = {name: {} for name in metrics}
+    if not isinstance(metrics, dict):
+        raise UsageError(f"{where}: 'metrics' must be a list of names or a mapping name: {{expected, tolerance}}")
+    expectations = []
+    for name, spec in metrics.items():
+        if name not in METRIC_KEYS:
+            raise UsageError(f"{where}: unknown metric '{name}'; choose from {', '.join(METRIC_KEYS)}")
+        spec = spec if isinstance(spec, dict) else {"expected": spec}
+        extra = sorted(set(spec) - {"expected", "tolerance", "tolerance_high"})
+        if extra:
+            raise UsageError(f"{where}: metric '{name}' has unknown key(s) {', '.join(extra)}; use expected, tolerance, tolerance_high")
+        expected = spec.get("expected")
+        expectations.append(Expectation(
+            name,
+            None if expected is None else _number(expected, f"{name}.expected", where),
+            _number(spec.get("tolerance", tolerance), f"{name}.tolerance", where),
+            None if spec.get("tolerance_high") is None else _number(spec["tolerance_high"], f"{name}.tolerance_high", where),
+        ))
+    try:
+        seed = int(merged["seed"])
+    except (TypeError, ValueError):
+        raise UsageError(f"{where}: seed must be an integer") from None
+    if not isinstance(sets, dict):
+        raise UsageError(f"{where}: 'set' must be a mapping of KEY: VALUE")
+    return Entry(str(raw["model"]), str(merged["dataset"]), str(merged["protocol"]), str(merged["profile"]), seed,
+                 str(merged["device"]), sets, expectations)
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read and validate a baseline file (raises ``UsageError`` naming the file and entry)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--baseline {path}: file not found; create one with `merbench regress --baseline {path} --update --add-missing`") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"--baseline {path}: not valid YAML ({exc})") from None
+    data = data or {}
+    if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
+        raise UsageError(f"--baseline {path}: expected a mapping with 'defaults:' and a list 'entries:'")
+    if data.get("version", 1) != 1:
+        raise UsageError(f"--baseline {path}: version {data.get('version')} is not supported (1)")
+    defaults = {**BUILTIN_DEFAULTS, **(data.get("defaults") or {})}
+    unknown = sorted(set(defaults) - ENTRY_KEYS)
+    if unknown:
+        raise UsageError(f"--baseline {path}: unknown default(s) {', '.join(unknown)}")
+    baseline = Baseline(path, defaults)
+    baseline.entries = [_entry(raw, defaults, path, i) for i, raw in enumerate(data.get("entries") or [])]
+    return baseline
+
+
+def entry_config(entry: Entry, registry: Any):
+    """The ``RunConfig`` an entry runs with."""
+    from merbench.config import resolve_config
+
+    return resolve_config(registry, model=entry.model, dataset=entry.dataset, protocol=entry.protocol,
+                          profile=entry.profile, seed=entry.seed, device=entry.device,
+                          sets={key: value for key, value in entry.sets.items()})
+
+
+def stored_result(store: Any, config: Any) -> dict[str, Any] | None:
+    """The newest complete single-seed run in ``store`` made with exactly ``config``, or ``None``."""
+    wanted = config.to_dict()
+    matches = [r for r in store.complete_results(model=[config.model], dataset=[config.dataset], protocol=[config.protocol])
+               if r.get("config") == wanted and "across_seeds" not in r]
+    return matches[-1] if matches else None
+
+
+def check_entry(entry: Entry, result: dict[str, Any]) -> list[Check]:
+    """Compare an entry's expectations with a result's pooled scores."""
+    checks = []
+    for expectation in entry.expectations:
+        measured = float(result["pooled"][expectation.metric])
+        high = expectation.tolerance if expectation.tolerance_high is None else expectation.tolerance_high
+        if expectation.expected is None:
+            status = "new"
+        elif measured < expectation.expected - expectation.tolerance - 1e-12:
+            status = "low"
+        elif measured > expectation.expected + high + 1e-12:
+            status = "high"
+        else:
+            status = "ok"
+        checks.append(Check(entry.label, expectation.metric, expectation.expected, measured, expectation.tolerance, high,
+                            status, result.get("run_id")))
+    return checks
+
+
+def missing_entries(baseline: Baseline, models: list[str]) -> list[Entry]:
+    """Entries with the baseline's defaults for ``models`` not yet in it."""
+    present = {entry.model for entry in baseline.entries}
+    return [_entry({"model": name}, baseline.defaults, baseline.path, len(baseline.entries) + i)
+            for i, name in enumerate(m for m in models if m not in present)]
+
+
+def _round(value: float) -> float:
+    return round(float(value), 4)
+
+
+def updated_document(baseline: Baseline, results: list[tuple[Entry, dict[str, Any]]]) -> dict[str, Any]:
+    """The baseline document with every entry's expected values set from its measured result (tolerances kept)."""
+    defaults = {key: copy.deepcopy(value) for key, value in baseline.defaults.items()}
+    entries = []
+    for entry, result in results:
+        raw: dict[str, Any] = {"model": entry.model}
+        for key in ("dataset", "protocol", "profile", "seed", "device"):
+            if getattr(entry, key) != defaults.get(key):
+                raw[key] = getattr(entry, key)
+        extra_sets = {k: v for k, v in entry.sets.items() if (defaults.get("set") or {}).get(k) != v}
+        if extra_sets:
+            raw["set"] = extra_sets
+        metrics = {}
+        for expectation in entry.expectations:
+            spec: dict[str, Any] = {"expected": _round(result["pooled"][expectation.metric]),
+                                    "tolerance": expectation.tolerance}
+            if expectation.tolerance_high is not None:
+                spec["tolerance_high"] = expectation.tolerance_high
+            metrics[expectation.metric] = spec
+        raw["metrics"] = metrics
+        entries.append(raw)
+    return {"version": 1, "defaults": defaults, "entries": entries}
+
+
+def write_baseline(path: Path, document: dict[str, Any]) -> None:
+    """Write a baseline document atomically (temporary file, then rename); the old file survives a failure."""
+    try:
+        atomic_write_text(path, HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    except OSError as exc:
+        raise UsageError(f"--baseline {path}: could not write the updated baseline ({exc}); the file is unchanged") from None

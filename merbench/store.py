@@ -1,0 +1,542 @@
+"""The results store: every run, its folds and per-sample predictions in one SQLite file.
+
+The store lives in ``--store PATH``, else ``$MERBENCH_STORE``, else
+``results.sqlite`` in the user data directory (``platformdirs``). It uses WAL
+journaling and a busy timeout, every write is one transaction and every
+statement is parameterised, so two runs may write at once.
+
+A run row is written when a run starts (status ``running``); each fold is
+written as soon as it completes, so a run that is interrupted (Ctrl-C, a killed
+process) keeps its finished folds and ``merbench run --resume RUN_ID`` trains
+only the rest. The full result is written when the run finishes.
+
+The file carries merbench's SQLite ``application_id`` and a schema version
+(``user_version``). A file that is not SQLite, is damaged, or belongs to
+another program is refused with a ``UsageError`` and never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import platformdirs
+
+from merbench.errors import UsageError
+
+APPLICATION_ID = 0x4D455242  # "MERB"
+SCHEMA_VERSION = 1
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 30_000
+STOP_AFTER_FOLDS_ENV = "MERBENCH_TEST_STOP_AFTER_FOLDS"
+"""Test-only hook: when set to k, the process exits abruptly (``os._exit``) right after
+the k-th fold of a run has been committed, as a killed run would. Used by the resume
+tests; never set it otherwise."""
+
+SCHEMA = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL,
+    model TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    n_seeds INTEGER NOT NULL,
+    device TEXT,
+    git_commit TEXT,
+    merbench_version TEXT,
+    torch_version TEXT,
+    timm_version TEXT,
+    python_version TEXT,
+    host TEXT,
+    pid INTEGER,
+    config_json TEXT NOT NULL,
+    preprocess_json TEXT,
+    inputs_key TEXT,
+    environment_json TEXT,
+    result_json TEXT,
+    seconds REAL,
+    error TEXT
+);
+CREATE TABLE folds (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seed INTEGER NOT NULL,
+    fold INTEGER NOT NULL,
+    test_ids_json TEXT NOT NULL,
+    predictions_json TEXT NOT NULL,
+    record_json TEXT NOT NULL,
+    seconds REAL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (run_id, seed, fold)
+);
+CREATE TABLE predictions (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seed INTEGER NOT NULL,
+    sample_id TEXT NOT NULL,
+    subject TEXT,
+    domain TEXT,
+    fold INTEGER NOT NULL,
+    label INTEGER NOT NULL,
+    prediction INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seed, fold, sample_id)
+);
+CREATE TABLE metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seed INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (run_id, seed, scope, metric)
+);
+CREATE INDEX runs_by_cell ON runs (model, dataset, protocol, status);
+"""
+
+
+def default_store_path() -> Path:
+    """``$MERBENCH_STORE`` or ``results.sqlite`` in the user data directory."""
+    configured = os.environ.get("MERBENCH_STORE")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_data_dir("merbench")) / "results.sqlite"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    """A new run id: UTC time plus 6 random hex digits, e.g. ``20250611-142233-3fa2c1``."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a result")
+
+
+def _refuse(path: Path, what: str) -> UsageError:
+    return UsageError(
+        f"results store {path}: {what}. merbench will not overwrite it; move the file away or choose another store "
+        "with --store PATH or MERBENCH_STORE"
+    )
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse a file that is not merbench's store, without modifying it (raises ``UsageError``)."""
+    if path.is_dir():
+        raise UsageError(f"results store {path}: is a folder; give a file name such as {path / 'results.sqlite'}")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise _refuse(path, "is not an SQLite database (damaged, or some other file)")
+    try:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            app_id = probe.execute("PRAGMA application_id").fetchone()[0]
+            version = probe.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            integrity = probe.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        raise _refuse(path, f"cannot be read as SQLite ({exc})") from None
+    if app_id != APPLICATION_ID:
+        if tables or app_id:
+            raise _refuse(path, "is an SQLite database of another program (not a merbench results store)")
+        return  # an empty SQLite file: ours to initialise
+    if integrity != "ok":
+        raise _refuse(path, f"is damaged (SQLite integrity check: {integrity})")
+    if version > SCHEMA_VERSION:
+        raise UsageError(
+            f"results store {path}: schema version {version} is newer than this merbench understands ({SCHEMA_VERSION}); "
+            "upgrade merbench or use another store"
+        )
+
+
+@dataclass
+class StoredFold:
+    """A completed fold as stored: its result record and its test predictions (in ``fold.test`` order)."""
+
+    record: dict[str, Any]
+    test_ids: list[str]
+    predictions: list[int]
+
+
+@dataclass
+class RunSummary:
+    """One row of ``merbench runs``."""
+
+    id: str
+    created: str
+    status: str
+    model: str
+    dataset: str
+    protocol: str
+    profile: str
+    seed: int
+    n_seeds: int
+    device: str | None
+    folds_done: int
+    pooled: dict[str, float] | None
+    seconds: float | None
+
+
+class ResultStore:
+    """The SQLite results store; open with ``ResultStore(path)`` and use as a context manager."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        check_store_file(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._initialise()
+        except sqlite3.DatabaseError as exc:
+            raise _refuse(self.path, f"could not be opened ({exc})") from None
+
+    def _initialise(self) -> None:
+        with self.transaction() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writing
+
+    def begin_run(self, config: dict[str, Any], n_seeds: int, environment: dict[str, Any], run_id: str | None = None) -> str:
+        """Record a run that starts now (status ``running``) and return its id."""
+        run_id = run_id or new_run_id()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (id, created, status, model, dataset, protocol, profile, seed, n_seeds, device, git_commit, "
+                "merbench_version, torch_version, timm_version, python_version, host, pid, config_json, environment_json) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id, _now(), config["model"], config["dataset"], config["protocol"], config["profile"],
+                    int(config["seed"]), int(n_seeds), environment.get("device"), environment.get("git_commit"),
+                    environment.get("merbench"), environment.get("torch"), environment.get("timm"),
+                    environment.get("python"), socket.gethostname(), os.getpid(), _json(config), _json(environment),
+                ),
+            )
+        return run_id
+
+    def claim_run(self, run_id: str, environment: dict[str, Any]) -> None:
+        """Mark a stored run as running again in this process (for ``--resume``)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ? WHERE id = ?",
+                (os.getpid(), socket.gethostname(), environment.get("device"), _json(environment), run_id),
+            )
+
+    def record_inputs(self, run_id: str, seed: int, preprocess: dict[str, Any], inputs_key: str) -> None:
+        """Store the preprocessing chain and the content key of the model inputs; a resumed run must match it."""
+        with self.transaction() as db:
+            row = db.execute("SELECT inputs_key FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row["inputs_key"] and row["inputs_key"] != inputs_key:
+                raise UsageError(
+                    f"run {run_id}: the preprocessed inputs differ from those the run started with (seed {seed}); "
+                    "the dataset, its files or the preprocessing changed, so its folds cannot be resumed. Start a new run"
+                )
+            db.execute(
+                "UPDATE runs SET preprocess_json = ?, inputs_key = ? WHERE id = ?", (_json(preprocess), inputs_key, run_id)
+            )
+
+    def add_fold(self, run_id: str, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
+                 sample_rows: Sequence[dict[str, Any]]) -> None:
+        """Store one completed fold (its record, test predictions and per-sample rows) in one transaction."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO folds (run_id, seed, fold, test_ids_json, predictions_json, record_json, seconds, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, seed, int(record["fold"]), _json(list(test_ids)), _json([int(p) for p in predictions]),
+                 _json(record), record.get("seconds"), _now()),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO predictions (run_id, seed, sample_id, subject, domain, fold, label, prediction) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, seed, str(r["id"]), str(r["subject"]), None if r.get("domain") is None else str(r["domain"]),
+                  int(r["fold"]), int(r["label"]), int(r["prediction"])) for r in sample_rows],
+            )
+        _maybe_stop_for_test(self, run_id)
+
+    def finish_run(self, run_id: str, result: dict[str, Any]) -> None:
+        """Store the final result and its scores; the run becomes ``complete``."""
+        seeds = result.get("seeds") or [{"seed": result["seed"], "pooled": result["pooled"], "fold_mean": result["fold_mean"]}]
+        rows = []
+        for entry in seeds:
+            for scope in ("pooled", "fold_mean"):
+                rows += [(run_id, int(entry["seed"]), scope, key, float(value)) for key, value in entry[scope].items()]
+        rows += [(run_id, int(result["seed"]), "fold_std", key, float(v)) for key, v in result["fold_std"].items()]
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = 'complete', finished = ?, result_json = ?, seconds = ?, device = ?, pid = NULL "
+                "WHERE id = ?",
+                (_now(), _json(result), result["seconds"].get("total_all_seeds", result["seconds"]["total"]),
+                 result["environment"].get("device"), run_id),
+            )
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.executemany("INSERT INTO metrics (run_id, seed, scope, metric, value) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def mark_stopped(self, run_id: str, status: str, error: str | None = None) -> None:
+        """Record that a run stopped before finishing (``interrupted`` or ``failed``)."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status = ?, error = ?, pid = NULL WHERE id = ? AND status = 'running'",
+                       (status, error, run_id))
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run and everything stored with it."""
+        with self.transaction() as db:
+            for table in ("metrics", "predictions", "folds"):
+                db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # table names are constants
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # ------------------------------------------------------------------ reading
+
+    def resolve_id(self, run_id: str) -> str:
+        """The full id of a run given its id or a unique prefix (raises ``UsageError``)."""
+        rows = self._db.execute(
+            "SELECT id FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id",
+            (run_id, run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
+        ).fetchall()
+        ids = [row["id"] for row in rows]
+        if run_id in ids:
+            return run_id
+        if not ids:
+            raise UsageError(f"no run '{run_id}' in the results store {self.path}; see `merbench runs`")
+        if len(ids) > 1:
+            raise UsageError(f"run id '{run_id}' is ambiguous in {self.path}: {', '.join(ids[:5])}; give more characters")
+        return ids[0]
+
+    def run_row(self, run_id: str) -> sqlite3.Row:
+        """The ``runs`` row of a run (id or unique prefix)."""
+        return self._db.execute("SELECT * FROM runs WHERE id = ?", (self.resolve_id(run_id),)).fetchone()
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        """The resolved configuration a run was started with."""
+        return json.loads(self.run_row(run_id)["config_json"])
+
+    def result(self, run_id: str) -> dict[str, Any]:
+        """The full result dict of a complete run (what ``merbench run --json`` wrote)."""
+        row = self.run_row(run_id)
+        if row["result_json"] is None:
+            raise UsageError(
+                f"run {row['id']} is {status_of(row)} and has no final result; continue it with `merbench run --resume {row['id']}`"
+            )
+        return json.loads(row["result_json"])
+
+    def stored_folds(self, run_id: str, seed: int) -> dict[int, StoredFold]:
+        """The completed folds of one seed of a run, by fold index."""
+        rows = self._db.execute(
+            "SELECT fold, record_json, test_ids_json, predictions_json FROM folds WHERE run_id = ? AND seed = ? ORDER BY fold",
+            (run_id, seed),
+        ).fetchall()
+        return {
+            row["fold"]: StoredFold(json.loads(row["record_json"]), json.loads(row["test_ids_json"]), json.loads(row["predictions_json"]))
+            for row in rows
+        }
+
+    def list_runs(self, model: str | None = None, dataset: str | None = None, protocol: str | None = None,
+                  status: str | None = None, limit: int | None = None) -> list[RunSummary]:
+        """Stored runs, newest first, optionally filtered."""
+        clauses, params = [], []
+        for column, value in (("model", model), ("dataset", dataset), ("protocol", protocol)):
+            if value:
+                clauses.append(f"r.{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = (
+            "SELECT r.*, (SELECT COUNT(*) FROM folds f WHERE f.run_id = r.id) AS folds_done FROM runs r "
+            f"{where} ORDER BY r.created DESC, r.id DESC"
+        )
+        summaries = []
+        for row in self._db.execute(query, params):
+            state = status_of(row)
+            if status and state != status:
+                continue
+            pooled = None
+            if row["result_json"] is not None:
+                pooled = {
+                    m["metric"]: m["value"]
+                    for m in self._db.execute(
+                        "SELECT metric, value FROM metrics WHERE run_id = ? AND seed = ? AND scope = 'pooled'", (row["id"], row["seed"])
+                    )
+                }
+            summaries.append(RunSummary(row["id"], row["created"], state, row["model"], row["dataset"], row["protocol"],
+                                        row["profile"], row["seed"], row["n_seeds"], row["device"], row["folds_done"],
+                                        pooled, row["seconds"]))
+            if limit and len(summaries) >= limit:
+                break
+        return summaries
+
+    def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
+                         protocol: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Results of complete runs: the given ids, or all matching the filters; oldest first."""
+        if run_ids:
+            return [self.result(run_id) for run_id in run_ids]
+        clauses, params = ["status = 'complete'"], []
+        for column, values in (("model", model), ("dataset", dataset), ("protocol", protocol)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+        rows = self._db.execute(f"SELECT result_json FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, id", params)
+        return [json.loads(row["result_json"]) for row in rows]
+
+
+def status_of(row: sqlite3.Row) -> str:
+    """A run's status; a ``running`` run whose process is gone on this host reads ``interrupted``."""
+    status = row["status"]
+    if status == "running" and row["host"] == socket.gethostname() and row["pid"] and not _alive(row["pid"]):
+        return "interrupted"
+    return status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _maybe_stop_for_test(store: ResultStore, run_id: str) -> None:
+    limit = os.environ.get(STOP_AFTER_FOLDS_ENV)
+    if not limit:
+        return
+    done = store._db.execute("SELECT COUNT(*) FROM folds WHERE run_id = ?", (run_id,)).fetchone()[0]
+    if done >= int(limit):
+        store.close()
+        os._exit(99)
+
+
+def inputs_key(inputs: np.ndarray) -> str:
+    """SHA-256 of the preprocessed model inputs (shape, dtype and bytes)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{inputs.shape}|{inputs.dtype}".encode())
+    digest.update(np.ascontiguousarray(inputs).tobytes())
+    return digest.hexdigest()
+
+
+class RunRecorder:
+    """What the runner calls to persist a run as it goes, and to reuse folds of a resumed run."""
+
+    def __init__(self, store: ResultStore, run_id: str, resuming: bool = False):
+        self.store = store
+        self.run_id = run_id
+        self.resuming = resuming
+        self.reused = 0
+
+    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: np.ndarray) -> None:
+        """Record the preprocessing and the inputs' content key (checked against the stored one on resume)."""
+        self.store.record_inputs(self.run_id, seed, preprocess, inputs_key(inputs))
+
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
+        """The stored fold to reuse, or ``None`` to train it; a fold whose test samples changed is an error."""
+        if not self.resuming:
+            return None
+        stored = self.store.stored_folds(self.run_id, seed).get(fold_index)
+        if stored is None:
+            return None
+        if list(stored.test_ids) != [str(i) for i in test_ids]:
+            raise UsageError(
+                f"run {self.run_id}: fold {fold_index} now tests other samples than when it was stored; the folds changed "
+                "(dataset or protocol), so the run cannot be resumed. Start a new run"
+            )
+        self.reused += 1
+        return stored
+
+    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
+                  sample_rows: Sequence[dict[str, Any]]) -> None:
+        """Persist a fold that has just completed."""
+        self.store.add_fold(self.run_id, seed, record, test_ids, predictions, sample_rows)
+
+
+def run_recorded(store: "ResultStore | None", config: Any, registry: Any, n_seeds: int = 1, progress: Any = None,
+                 resume_id: str | None = None, announce: Any = None) -> tuple[dict[str, Any], str | None, int]:
+    """Run ``config`` (``n_seeds`` seeds), recording it in ``store`` as it goes.
+
+    With ``resume_id`` the stored run is continued: its completed folds are
+    reused. ``announce(run_id)`` is called once the run is recorded. A run stopped by Ctrl-C is marked ``interrupted``, one that raised
+    ``failed``. Returns the result (with ``run_id``), the run id (``None``
+    without a store) and how many stored folds were reused.
+    """
+    from merbench.engine import choose_device
+    from merbench.environment import describe_environment
+    from merbench.runner import run_with_seeds
+
+    if store is None:
+        return run_with_seeds(config, registry, n_seeds, progress), None, 0
+    if n_seeds < 1:
+        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+    environment = describe_environment(choose_device(config.device, config.section("engine")["amp"]).description)
+    if resume_id is None:
+        run_id = store.begin_run(config.to_dict(), n_seeds, environment)
+    else:
+        run_id = resume_id
+        store.claim_run(run_id, environment)
+    recorder = RunRecorder(store, run_id, resuming=resume_id is not None)
+    if announce is not None:
+        announce(run_id)
+    try:
+        result = run_with_seeds(config, registry, n_seeds, progress, recorder)
+    except KeyboardInterrupt:
+        store.mark_stopped(run_id, "interrupted")
+        raise
+    except BaseException as exc:
+        store.mark_stopped(run_id, "failed", str(exc) or type(exc).__name__)
+        raise
+    result["run_id"] = run_id
+    store.finish_run(run_id, result)
+    return result, run_id, recorder.reused

@@ -1,0 +1,159 @@
+"""Dataset ``casme2``: CASME II (Yan et al. 2014) from the release's coding sheet and frame tree.
+
+Expected under ``--root`` (or one folder below it):
+
+* ``CASME2-coding-*.xlsx`` (e.g. ``CASME2-coding-20140508.xlsx``): ``Subject``
+  (1 → folder ``sub01``), ``Filename``, ``OnsetFrame``, ``ApexFrame``,
+  ``OffsetFrame``, ``Action Units``, ``Estimated Emotion``; header cells may
+  carry stray spaces, unnamed columns are ignored;
+* the raw tree ``CASME2_RAW_selected/sub01/EP02_01f/img46.jpg`` and/or the
+  cropped one ``Cropped/sub01/EP02_01f/reg_img46.jpg`` (with or without ``reg_``).
+  ``dataset.frames=auto`` takes the cropped tree when both are present.
+
+``dataset.classes``: ``5`` (happiness, disgust, repression, surprise, others),
+``3`` (the MEGC2019 composite: negative, positive, surprise) or ``all``. A row
+whose apex is ``/`` or empty keeps ``apex=None`` (the preprocessor uses the
+middle frame) and is counted in the summary.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from merbench.contracts import Dataset
+from merbench.errors import DataError, UsageError
+from merbench_plugins.datasets.common import (
+    COMPOSITE_CLASSES,
+    Entry,
+    LoadLog,
+    Part,
+    SkipRow,
+    as_bool,
+    check_cache_outside,
+    check_root,
+    choose_classes,
+    find_dir,
+    find_one,
+    norm,
+    order_classes,
+    place_clip,
+    read_sheet,
+    to_dataset,
+    to_int,
+)
+
+EMOTIONS = ("happiness", "disgust", "repression", "surprise", "others", "fear", "sadness")
+ALIASES = {"other": "others", "happy": "happiness", "surprised": "surprise", "sad": "sadness"}
+CLASS_SETS: dict[str, dict[str, str]] = {
+    "5": {e: e for e in EMOTIONS[:5]},
+    "3": {"disgust": "negative", "repression": "negative", "happiness": "positive", "surprise": "surprise"},
+    "all": {e: e for e in EMOTIONS},
+}
+CANONICAL = {"5": EMOTIONS[:5], "3": COMPOSITE_CLASSES, "all": EMOTIONS}
+SHEET_PATTERNS = ("CASME2-coding-*.xlsx", "CASME2*coding*.xlsx")
+RAW_NAMES = ("CASME2_RAW_selected", "CASME2_RAW", "CASME2-RAW", "RAW_selected")
+CROPPED_NAMES = ("Cropped", "CASME2_Cropped", "CASME2-Cropped", "Cropped-updated")
+COLUMNS = {
+    "subject": "Subject",
+    "filename": "Filename",
+    "onset": "OnsetFrame",
+    "apex": "ApexFrame",
+    "offset": "OffsetFrame",
+    "emotion": "Estimated Emotion",
+}
+OPTIONAL = {"aus": "Action Units"}
+
+
+def frames_folder(root: Path, choice: str) -> tuple[Path, str]:
+    """The frame tree to read and whether it is ``raw`` or ``cropped``."""
+    if choice not in ("auto", "raw", "cropped"):
+        raise UsageError(f"dataset.frames={choice}: choose auto, raw or cropped")
+    raw = find_dir(root, RAW_NAMES) if choice in ("auto", "raw") else None
+    cropped = find_dir(root, CROPPED_NAMES) if choice in ("auto", "cropped") else None
+    if cropped is not None:
+        return cropped, "cropped"
+    if raw is not None:
+        return raw, "raw"
+    wanted = {"auto": RAW_NAMES[:1] + CROPPED_NAMES[:1], "raw": RAW_NAMES[:1], "cropped": CROPPED_NAMES[:1]}[choice]
+    raise DataError(
+        f"expected the frame folder {' or '.join(n + '/' for n in wanted)} in {root} "
+        "(CASME2_RAW_selected/sub01/EP02_01f/img46.jpg or Cropped/sub01/EP02_01f/reg_img46.jpg)"
+    )
+
+
+def subject_folder(value: Any) -> str:
+    """``1`` or ``"sub01"`` → ``sub01``; ValueError otherwise."""
+    match = re.fullmatch(r"(?:sub)?0*(\d+)", str(value).strip().lower().removesuffix(".0"))
+    if not match:
+        raise ValueError(value)
+    return f"sub{int(match.group(1)):02d}"
+
+
+def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "casme2") -> Part:
+    """Read the CASME II tree under ``root`` into a ``Part`` with labels of the ``classes`` set."""
+    classes = choose_classes(classes, CLASS_SETS, "casme2")
+    sheet_path = find_one(root, SHEET_PATTERNS, "CASME II")
+    folder, kind = frames_folder(root, frames)
+    sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
+    mapping = CLASS_SETS[classes]
+    log = LoadLog(domain)
+    log.rows = len(sheet.rows)
+    entries: list[Entry] = []
+    for row, cells in sheet.rows:
+        filename = str(cells["filename"] or "").strip()
+        try:
+            subject = subject_folder(cells["subject"])
+        except ValueError:
+            raise DataError(
+                f"{sheet_path} row {row}: Subject {cells['subject']!r} is not a subject number (1..26); fix the cell"
+            ) from None
+        sample_id = f"{subject}/{filename}"
+        if not filename:
+            raise DataError(f"{sheet_path} row {row}: empty Filename; fill it in (e.g. EP02_01f) or delete the row")
+        log.claim(sample_id, row, str(sheet_path))
+        emotion = norm(cells["emotion"])
+        emotion = ALIASES.get(emotion, emotion)
+        if emotion not in EMOTIONS:
+            raise DataError(
+                f"{sheet_path} row {row} ({sample_id}): unknown emotion {cells['emotion']!r}; "
+                f"expected one of {', '.join(EMOTIONS)}"
+            )
+        if emotion not in mapping:
+            log.dropped[emotion] += 1
+            continue
+        try:
+            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
+        except ValueError as exc:
+            log.skip(row, sample_id, f"frame number {exc} is not a number")
+            continue
+        try:
+            placed = place_clip(folder / subject / filename, root, onset, apex, offset)
+        except SkipRow as exc:
+            log.skip(row, sample_id, str(exc))
+            continue
+        if placed.fix:
+            log.fix(row, sample_id, placed.fix)
+        if placed.apex is None:
+            log.apex_fallback.append(sample_id)
+        extra = {"emotion": emotion, "action_units": str(cells.get("aus") or "").strip(), "row": row}
+        entries.append(Entry(row, sample_id, subject, mapping[emotion], placed, extra))
+    info = {
+        "root": str(root),
+        "annotation": str(sheet_path),
+        "header_row": sheet.header_row,
+        "frames": kind,
+        "frames_folder": str(folder),
+        "class_set": classes,
+        "class_set_names": list(CANONICAL[classes]),
+    }
+    return Part(domain, order_classes((e.label for e in entries), CANONICAL[classes]), entries, log, info)
+
+
+def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
+    """Load CASME II from ``root`` (see the module docstring for the options)."""
+    root = check_root(root, "casme2")
+    check_cache_outside(root, cache_dir)
+    part = read_part(root, str(options["classes"]), str(options["frames"]))
+    return to_dataset("casme2", part, as_bool(options["strict"]))

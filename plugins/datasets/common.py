@@ -1,0 +1,393 @@
+"""What the real-dataset loaders share: finding files, reading coding sheets, placing clips.
+
+Loaders read annotation files and list frame folders; they never open a frame
+(the preprocessor does, lazily) and never write inside a dataset root. A row
+that cannot be used is *skipped* with its reason (``LoadLog``), a row that was
+repaired is *fixed* with a note; both end up in ``Dataset.summary`` so that a
+run's JSON and ``merbench datasets check`` show them. ``dataset.strict`` turns
+skipped rows into an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from merbench.contracts import Dataset, Sample
+from merbench.errors import DataError, UsageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+COMPOSITE_CLASSES = ("negative", "positive", "surprise")
+"""The MEGC2019 3-class set (DESIGN.md section 3)."""
+
+NUMBER_AT_END = re.compile(r"(\d+)$")
+
+
+class SkipRow(Exception):
+    """A row that cannot be used; the message says why."""
+
+
+def norm(text: Any) -> str:
+    """A header or label compared without case, spaces or underscores."""
+    return re.sub(r"[\s_]+", "", str(text if text is not None else "")).lower()
+
+
+def check_root(root: Path | None, name: str) -> Path:
+    """The dataset root as a folder, or a DataError telling how to give it."""
+    if root is None:
+        raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
+    return root
+
+
+def check_cache_outside(root: Path, cache_dir: Path | None) -> None:
+    """Refuse a cache inside a dataset root (merbench never writes inside a dataset)."""
+    if cache_dir is not None and Path(cache_dir).resolve().is_relative_to(Path(root).resolve()):
+        raise UsageError(
+            f"the cache {cache_dir} lies inside the dataset folder {root}; merbench never writes inside a dataset: "
+            "set MERBENCH_CACHE to a folder elsewhere"
+        )
+
+
+def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> Path:
+    """The single file matching one of ``patterns`` in ``root`` (or up to ``depth`` folders below)."""
+    found: list[Path] = []
+    for level in range(depth + 1):
+        prefix = "*/" * level
+        for pattern in patterns:
+            found.extend(p for p in root.glob(prefix + pattern) if p.is_file() and not p.name.startswith("~$"))
+        if found:
+            break
+    found = sorted(set(found))
+    if not found:
+        raise DataError(f"expected {' or '.join(patterns)} in {root}; give the folder of your {what} copy with --root")
+    if len(found) > 1:
+        listed = ", ".join(str(p.relative_to(root)) for p in found)
+        raise DataError(f"several {what} annotation files in {root} ({listed}); keep one or point --root at a folder with one")
+    return found[0]
+
+
+def find_dir(root: Path, names: Sequence[str], depth: int = 1) -> Path | None:
+    """The first folder named one of ``names`` (any case) in ``root`` or up to ``depth`` levels below."""
+    wanted = [n.lower() for n in names]
+    level_dirs = [root]
+    for _ in range(depth + 1):
+        for name in wanted:
+            for folder in level_dirs:
+                for child in sorted(folder.iterdir()) if folder.is_dir() else ():
+                    if child.is_dir() and child.name.lower() == name:
+                        return child
+        level_dirs = [c for d in level_dirs for c in sorted(d.iterdir()) if c.is_dir()]
+    return None
+
+
+def to_int(value: Any) -> int | None:
+    """An integer cell (int, float 12.0 or digit text); ``None`` for empty or ``/``; ValueError otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != int(value):
+            raise ValueError(value)
+        return int(value)
+    text = str(value).strip()
+    if text in ("", "/", "-", "\\"):
+        return None
+    return int(float(text)) if re.fullmatch(r"\d+(\.0*)?", text) else int(text)
+
+
+# ------------------------------------------------------------------ coding sheets
+
+
+@dataclass
+class Sheet:
+    """Rows of a coding sheet as ``(excel row number, {column key: value})``."""
+
+    path: Path
+    header_row: int
+    rows: list[tuple[int, dict[str, Any]]]
+
+
+def read_sheet(
+    path: Path,
+    columns: Mapping[str, str],
+    optional: Mapping[str, str] | None = None,
+    anchors: Sequence[str] = ("subject", "filename"),
+    scan: int = 60,
+) -> Sheet:
+    """Read an xlsx coding sheet whose header row is found, not assumed.
+
+    ``columns`` maps a key to the header text (compared by ``norm``); the header
+    row is the first of the first ``scan`` rows of any sheet holding every
+    ``anchors`` header. A missing column is a DataError naming file, row and column;
+    ``optional`` columns are ``None`` when absent.
+    """
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zip or XML errors of a damaged file
+        raise DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file") from None
+    try:
+        for worksheet in book.worksheets:
+            rows = worksheet.iter_rows(values_only=True)
+            for number, values in enumerate(rows, start=1):
+                if number > scan:
+                    break
+                headers = [norm(v) for v in values]
+                if not all(norm(a) in headers for a in anchors):
+                    continue
+                index: dict[str, int] = {}
+                for key, title in columns.items():
+                    if norm(title) not in headers:
+                        found = ", ".join(repr(str(v).strip()) for v in values if v is not None)
+                        raise DataError(
+                            f"{path} row {number}: column '{title}' not found in the header ({found}); "
+                            "is this the right, unedited annotation file?"
+                        )
+                    index[key] = headers.index(norm(title))
+                for key, title in (optional or {}).items():
+                    if norm(title) in headers:
+                        index[key] = headers.index(norm(title))
+                data = []
+                for row_number, row in enumerate(rows, start=number + 1):
+                    if row is None or all(v is None or str(v).strip() == "" for v in row):
+                        continue
+                    data.append((row_number, {key: _cell(row, index.get(key)) for key in [*columns, *(optional or {})]}))
+                return Sheet(path, number, data)
+    finally:
+        book.close()
+    raise DataError(
+        f"{path}: no header row with {', '.join(repr(a.title()) for a in anchors)} in the first {scan} rows of any sheet; "
+        "is this the right annotation file?"
+    )
+
+
+def _cell(row: Sequence[Any], position: int | None) -> Any:
+    return row[position] if position is not None and position < len(row) else None
+
+
+# ------------------------------------------------------------------ frames
+
+
+def list_frames(folder: Path) -> dict[int, Path]:
+    """Image files of a clip folder by the frame number at the end of their name."""
+    frames: dict[int, Path] = {}
+    if not folder.is_dir():
+        return frames
+    for entry in os.scandir(folder):
+        path = Path(entry.path)
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+            continue
+        match = NUMBER_AT_END.search(path.stem)
+        if match:
+            frames.setdefault(int(match.group(1)), path)
+    return dict(sorted(frames.items()))
+
+
+@dataclass
+class Placed:
+    """A clip's frames in order and the positions of onset, apex (``None``: unknown) and offset."""
+
+    frames: tuple[Path, ...]
+    onset: int
+    apex: int | None
+    offset: int
+    fix: str | None = None
+
+
+def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, offset: int | None) -> Placed:
+    """Match annotated frame numbers to the frames on disk, repairing a wrong offset.
+
+    Raises ``SkipRow`` when the folder or the onset/apex frame is missing or the
+    apex lies outside onset..offset. An offset that is not on disk, or lies before
+    an apex that is on disk, is replaced by the last frame on disk (noted in ``fix``).
+    """
+    where = folder.relative_to(root) if folder.is_relative_to(root) else folder
+    if not folder.is_dir():
+        raise SkipRow(f"no frame folder {where}")
+    frames = list_frames(folder)
+    if not frames:
+        raise SkipRow(f"frame folder {where} holds no image files")
+    numbers = list(frames)
+    first, last = numbers[0], numbers[-1]
+    if onset is None:
+        raise SkipRow("no onset frame in the sheet")
+    if onset not in frames:
+        raise SkipRow(f"onset frame {onset} not on disk (frames {first}..{last} in {where})")
+    fix = None
+    apex_on_disk = apex is not None and apex in frames
+    if offset is None or offset not in frames or offset <= onset or (apex_on_disk and apex > offset):
+        if last <= onset or (apex is not None and last < apex):
+            shown = "missing" if offset is None else offset
+            raise SkipRow(f"offset {shown} unusable and the frames end at {last} (onset {onset}, apex {apex})")
+        why = "not on disk" if offset is None or offset not in frames else "not after the onset and apex"
+        fix = f"offset {'missing' if offset is None else offset} {why}; used the last frame {last}"
+        offset = last
+    if apex is not None:
+        if not onset <= apex <= offset:
+            raise SkipRow(f"apex {apex} outside onset {onset}..offset {offset}")
+        if apex not in frames:
+            raise SkipRow(f"apex frame {apex} not on disk (frames {first}..{last} in {where})")
+    position = {n: i for i, n in enumerate(numbers)}
+    return Placed(
+        frames=tuple(frames.values()),
+        onset=position[onset],
+        apex=position[apex] if apex is not None else None,
+        offset=position[offset],
+        fix=fix,
+    )
+
+
+# ------------------------------------------------------------------ what a load did
+
+
+@dataclass
+class LoadLog:
+    """Skipped and fixed rows, dropped emotions and apex fallbacks of one load."""
+
+    source: str
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    fixed: list[dict[str, Any]] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    apex_fallback: list[str] = field(default_factory=list)
+    rows: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, row: int | None, sample: str, reason: str) -> None:
+        """Record a row that is left out."""
+        self.skipped.append({"row": row, "sample": sample, "reason": reason, "source": self.source})
+
+    def fix(self, row: int | None, sample: str, note: str) -> None:
+        """Record a row that was repaired."""
+        self.fixed.append({"row": row, "sample": sample, "note": note, "source": self.source})
+
+    def claim(self, sample: str, row: int | None, where: str) -> None:
+        """Refuse a sample seen twice (DataError naming both rows)."""
+        if sample in self.seen:
+            first = self.seen[sample]
+            raise DataError(f"{where} row {row}: sample {sample} duplicates row {first}; remove one of the two rows")
+        self.seen[sample] = row if row is not None else -1
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-ready part of ``Dataset.summary`` this log contributes."""
+        return {
+            "rows": self.rows,
+            "skipped": len(self.skipped),
+            "skipped_rows": list(self.skipped),
+            "fixed": len(self.fixed),
+            "fixed_rows": list(self.fixed),
+            "dropped_by_class_set": dict(sorted(self.dropped.items())),
+            "apex_middle_fallback": len(self.apex_fallback),
+            "apex_middle_fallback_samples": list(self.apex_fallback),
+        }
+
+
+def describe(entry: Mapping[str, Any]) -> str:
+    """``row 37 (sub04/EP12_01f): reason`` for a skipped or fixed entry."""
+    row = f"row {entry['row']} " if entry.get("row") is not None else ""
+    return f"{row}({entry['sample']}): {entry.get('reason') or entry.get('note')}"
+
+
+def enforce_strict(skipped: Iterable[Mapping[str, Any]], strict: bool, where: str) -> None:
+    """With ``strict``, any skipped row is a DataError naming the first one and the count."""
+    skipped = list(skipped)
+    if strict and skipped:
+        raise DataError(
+            f"{where}: {len(skipped)} row(s) cannot be used, first {describe(skipped[0])}; "
+            "fix the annotation or frames, or drop --strict / dataset.strict to skip them"
+        )
+
+
+def class_counts(classes: Sequence[str], labels: Iterable[int]) -> dict[str, int]:
+    """Samples per class name."""
+    counts = Counter(labels)
+    return {name: counts.get(i, 0) for i, name in enumerate(classes)}
+
+
+def choose_classes(value: Any, sets: Mapping[str, Sequence[str]], dataset: str) -> str:
+    """Validate a ``dataset.classes`` choice against the named class sets."""
+    choice = str(value).strip().lower()
+    if choice not in sets:
+        raise UsageError(f"dataset.classes={value}: choose one of {', '.join(sets)} for {dataset}")
+    return choice
+
+
+def as_bool(value: Any) -> bool:
+    """An option that may arrive as text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+# ------------------------------------------------------------------ one loaded part
+
+
+@dataclass
+class Entry:
+    """A usable row before labels become integers."""
+
+    row: int | None
+    id: str
+    subject: str
+    label: str
+    placed: Placed
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Part:
+    """One dataset read from its tree: class names, usable entries, the log and facts about the tree."""
+
+    domain: str
+    classes: tuple[str, ...]
+    entries: list[Entry]
+    log: LoadLog
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def samples(self, prefix: str = "") -> list[Sample]:
+        """The entries as samples; ``prefix`` (e.g. ``casme2/``) makes ids and subjects unique in a composite."""
+        position = {name: i for i, name in enumerate(self.classes)}
+        return [
+            Sample(
+                id=prefix + entry.id,
+                subject=prefix + entry.subject,
+                label=position[entry.label],
+                domain=self.domain,
+                frames=entry.placed.frames,
+                onset=entry.placed.onset,
+                apex=entry.placed.apex,
+                offset=entry.placed.offset,
+                extra=entry.extra,
+            )
+            for entry in self.entries
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """Facts about the tree plus the log, JSON-ready."""
+        return {**self.info, **self.log.summary()}
+
+
+def to_dataset(name: str, part: Part, strict: bool) -> Dataset:
+    """The ``Dataset`` of a single part, after the strict check."""
+    enforce_strict(part.log.skipped, strict, f"dataset '{name}'")
+    samples = tuple(part.samples())
+    summary = part.summary()
+    summary["class_counts"] = class_counts(part.classes, (s.label for s in samples))
+    summary["absent_classes"] = [c for c in part.info.get("class_set_names", ()) if c not in part.classes]
+    return Dataset(name=name, classes=part.classes, samples=samples, summary=summary)
+
+
+def order_classes(found: Iterable[str], canonical: Sequence[str]) -> tuple[str, ...]:
+    """Class names present in ``found``, in the canonical order."""
+    present = set(found)
+    return tuple(name for name in canonical if name in present)

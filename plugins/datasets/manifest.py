@@ -1,0 +1,163 @@
+"""Dataset ``manifest``: samples listed in a CSV file, paths relative to ``--root``.
+
+``--set dataset.manifest=FILE`` (a relative FILE is looked for in the working
+folder, then under ``--root``). Columns (header names without case):
+
+* ``subject`` and ``label`` (required); ``domain`` and ``id`` (optional);
+* either ``path``: one precomputed 3-channel image per row (e.g. u/v/strain
+  flow images), used as model input directly, run with ``--set preprocess=image``;
+* or ``onset`` and ``apex`` (and optionally ``offset``): frame files that go
+  through the preprocessor chain like any clip (default ``flow``).
+
+Labels are class names or integers; ``--set dataset.classes=negative,positive,surprise``
+names the integers (0 → negative) and fixes the class order. Without it, names
+are sorted and integers keep their numeric order. Every path must stay inside
+``--root`` ("row 4: path ../x escapes the root"); the check is on the path text,
+so a tree of symbolic links still works. A row whose file is missing is skipped
+and reported (an error with ``dataset.strict``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from merbench.contracts import Dataset, Sample
+from merbench.errors import DataError, UsageError
+from merbench_plugins.datasets.common import LoadLog, as_bool, check_cache_outside, check_root, class_counts, enforce_strict
+
+DEFAULT_DOMAIN = "manifest"
+
+
+def manifest_file(value: str, root: Path) -> Path:
+    """The CSV named by ``dataset.manifest`` (working folder first, then ``root``)."""
+    if not value:
+        raise UsageError("dataset 'manifest' needs its CSV: --set dataset.manifest=FILE (paths in it are relative to --root)")
+    path = Path(value).expanduser()
+    for candidate in (path, root / path) if not path.is_absolute() else (path,):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"dataset.manifest={value}: file not found (looked in the working folder and in {root})")
+
+
+def inside(root: Path, text: str, row: int, column: str) -> Path:
+    """``root / text`` when the path stays inside ``root``; a DataError naming the row otherwise."""
+    text = text.strip()
+    if not text:
+        raise DataError(f"manifest row {row}: empty {column}; give a path relative to --root")
+    posix = PurePosixPath(text.replace("\\", "/"))
+    if posix.is_absolute() or Path(text).is_absolute() or (posix.parts and ":" in posix.parts[0]):
+        raise DataError(f"manifest row {row}: {column} {text} is absolute; give it relative to --root {root}")
+    normal = os.path.normpath(posix.as_posix())
+    if normal == ".." or normal.startswith("../"):
+        raise DataError(f"manifest row {row}: {column} {text} escapes the root {root}; give paths inside --root")
+    return root / normal
+
+
+def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header (lower-cased) and rows with their line numbers (header = row 1)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [h.strip().lower() for h in next(reader, [])]
+            rows = [(number, dict(zip(header, (v.strip() for v in values))))
+                    for number, values in enumerate(reader, start=2) if any(v.strip() for v in values)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"cannot read the manifest {path} as UTF-8 CSV ({exc}); save it as CSV") from None
+    return header, rows
+
+
+def class_names(labels: list[tuple[int, str]], given: list[str], path: Path) -> tuple[tuple[str, ...], list[int]]:
+    """Class names and each row's label index, from names or integers (``given`` names the integers)."""
+    numeric = [text.lstrip("-").isdigit() for _, text in labels]
+    if given:
+        names = tuple(given)
+        index = []
+        for (row, text), is_number in zip(labels, numeric):
+            if is_number and 0 <= int(text) < len(names):
+                index.append(int(text))
+            elif text in names:
+                index.append(names.index(text))
+            else:
+                raise DataError(
+                    f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)} "
+                    f"(nor an integer 0..{len(names) - 1})"
+                )
+        return names, index
+    if all(numeric):
+        values = sorted({int(text) for _, text in labels})
+        return tuple(str(v) for v in values), [values.index(int(text)) for _, text in labels]
+    if any(numeric):
+        row = next(row for (row, _), is_number in zip(labels, numeric) if is_number)
+        raise DataError(
+            f"{path} row {row}: labels mix names and integers; name the integers with --set dataset.classes=a,b,c"
+        )
+    values = sorted({text for _, text in labels})
+    return tuple(values), [values.index(text) for _, text in labels]
+
+
+def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
+    """Read the manifest CSV into samples (see the module docstring)."""
+    root = check_root(root, "manifest")
+    check_cache_outside(root, cache_dir)
+    path = manifest_file(str(options["manifest"] or ""), root)
+    header, rows = read_rows(path)
+    missing = [c for c in ("subject", "label") if c not in header]
+    image_mode = "path" in header
+    if not image_mode and not {"onset", "apex"} <= set(header):
+        missing.append("path (or onset and apex)")
+    if missing:
+        raise DataError(f"{path} row 1: missing column(s) {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}")
+    if image_mode and ("onset" in header or "apex" in header):
+        raise DataError(f"{path} row 1: has both a path column and onset/apex columns; keep one of the two forms")
+    if not rows:
+        raise DataError(f"{path}: no rows under the header; list one sample per row")
+
+    log = LoadLog("manifest")
+    log.rows = len(rows)
+    columns = ("path",) if image_mode else tuple(c for c in ("onset", "apex", "offset") if c in header)
+    kept: list[tuple[int, dict[str, str], tuple[Path, ...]]] = []
+    for row, cells in rows:
+        for column in ("subject", "label"):
+            if not cells.get(column):
+                raise DataError(f"{path} row {row}: empty {column}; fill it in or delete the row")
+        files = tuple(inside(root, cells.get(column, ""), row, column) for column in columns if cells.get(column) or column != "offset")
+        sample_id = cells.get("id") or cells.get("path") or cells.get("apex", "")
+        log.claim(sample_id, row, str(path))
+        absent = [f for f in files if not f.is_file()]
+        if absent:
+            log.skip(row, sample_id, f"file {absent[0].relative_to(root)} not found under the root")
+            continue
+        kept.append((row, cells, files))
+    enforce_strict(log.skipped, as_bool(options["strict"]), f"dataset 'manifest' ({path})")
+    if not kept:
+        raise DataError(f"{path}: none of its {len(rows)} rows can be used ({log.skipped[0]['reason']}, ...); check --root {root}")
+
+    classes, labels = class_names([(row, cells["label"]) for row, cells, _ in kept], list(options["classes"]), path)
+    samples = []
+    for (row, cells, files), label in zip(kept, labels):
+        last = len(files) - 1
+        samples.append(
+            Sample(
+                id=cells.get("id") or cells.get("path") or cells["apex"],
+                subject=cells["subject"],
+                label=label,
+                domain=cells.get("domain") or DEFAULT_DOMAIN,
+                frames=files,
+                onset=0,
+                apex=0 if image_mode else 1,
+                offset=last,
+                extra={"row": row},
+            )
+        )
+    summary = {
+        "root": str(root),
+        "manifest": str(path),
+        "mode": "precomputed images (path)" if image_mode else "frames (onset, apex)",
+        **log.summary(),
+        "class_counts": class_counts(classes, labels),
+    }
+    return Dataset(name="manifest", classes=classes, samples=tuple(samples), summary=summary,
+                   gives="image" if image_mode else "frames")

@@ -1,0 +1,154 @@
+"""Dataset ``samm``: SAMM (Davison et al. 2018) from its FACS coding sheet and frame tree.
+
+Expected under ``--root`` (or one folder below it):
+
+* ``SAMM_Micro_FACS_Codes_v2.xlsx``: descriptive rows, then the header row
+  (found by its ``Subject`` and ``Filename`` cells, not by position) with
+  ``Subject`` (6 → folder ``006``), ``Filename``, ``Onset Frame``, ``Apex Frame``,
+  ``Offset Frame``, ``Action Units``, ``Estimated Emotion``, ``Objective Classes``;
+* frames ``SAMM/006/006_1_2/006_05562.jpg`` (the ``SAMM`` folder may also be
+  ``--root`` itself).
+
+``dataset.classes``: ``5`` (anger, contempt, happiness, surprise, other) or ``3``
+(MEGC2019: negative ← anger, contempt, disgust, fear, sadness; positive ←
+happiness; surprise ← surprise; other dropped). Onset ≤ apex ≤ offset is checked
+against the frames on disk: an offset not on disk or before the apex becomes the
+clip's last frame (reported as fixed); other broken rows are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from merbench.contracts import Dataset
+from merbench.errors import DataError
+from merbench_plugins.datasets.common import (
+    COMPOSITE_CLASSES,
+    Entry,
+    LoadLog,
+    Part,
+    SkipRow,
+    as_bool,
+    check_cache_outside,
+    check_root,
+    choose_classes,
+    find_dir,
+    find_one,
+    norm,
+    order_classes,
+    place_clip,
+    read_sheet,
+    to_dataset,
+    to_int,
+)
+
+EMOTIONS = ("anger", "contempt", "happiness", "surprise", "other", "disgust", "fear", "sadness")
+ALIASES = {"others": "other", "happy": "happiness", "angry": "anger", "sad": "sadness"}
+CLASS_SETS: dict[str, dict[str, str]] = {
+    "5": {e: e for e in EMOTIONS[:5]},
+    "3": {
+        "anger": "negative", "contempt": "negative", "disgust": "negative", "fear": "negative", "sadness": "negative",
+        "happiness": "positive", "surprise": "surprise",
+    },
+    "all": {e: e for e in EMOTIONS},
+}
+CANONICAL = {"5": EMOTIONS[:5], "3": COMPOSITE_CLASSES, "all": EMOTIONS}
+SHEET_PATTERNS = ("SAMM_Micro_FACS_Codes*.xlsx", "SAMM*Codes*.xlsx")
+COLUMNS = {
+    "subject": "Subject",
+    "filename": "Filename",
+    "onset": "Onset Frame",
+    "apex": "Apex Frame",
+    "offset": "Offset Frame",
+    "emotion": "Estimated Emotion",
+}
+OPTIONAL = {"aus": "Action Units", "objective": "Objective Classes"}
+
+
+def subject_folder(value: Any) -> str:
+    """``6`` or ``"006"`` → ``006``; ValueError otherwise."""
+    match = re.fullmatch(r"0*(\d+)", str(value).strip().removesuffix(".0"))
+    if not match:
+        raise ValueError(value)
+    return f"{int(match.group(1)):03d}"
+
+
+def frames_base(root: Path) -> Path:
+    """The folder holding the subject folders (``root/SAMM`` or ``root`` itself)."""
+    folder = find_dir(root, ("SAMM",))
+    if folder is not None:
+        return folder
+    if any(child.is_dir() and re.fullmatch(r"\d{3}", child.name) for child in root.iterdir()):
+        return root
+    raise DataError(f"expected the frame folder SAMM/ (SAMM/006/006_1_2/006_05562.jpg) in {root}")
+
+
+def read_part(root: Path, classes: str, domain: str = "samm") -> Part:
+    """Read the SAMM tree under ``root`` into a ``Part`` with labels of the ``classes`` set."""
+    classes = choose_classes(classes, CLASS_SETS, "samm")
+    sheet_path = find_one(root, SHEET_PATTERNS, "SAMM")
+    base = frames_base(root)
+    sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
+    mapping = CLASS_SETS[classes]
+    log = LoadLog(domain)
+    log.rows = len(sheet.rows)
+    entries: list[Entry] = []
+    for row, cells in sheet.rows:
+        filename = str(cells["filename"] or "").strip()
+        try:
+            subject = subject_folder(cells["subject"])
+        except ValueError:
+            raise DataError(f"{sheet_path} row {row}: Subject {cells['subject']!r} is not a subject number; fix the cell") from None
+        if not filename:
+            raise DataError(f"{sheet_path} row {row}: empty Filename; fill it in (e.g. 006_1_2) or delete the row")
+        sample_id = f"{subject}/{filename}"
+        log.claim(sample_id, row, str(sheet_path))
+        emotion = norm(cells["emotion"])
+        emotion = ALIASES.get(emotion, emotion)
+        if emotion not in EMOTIONS:
+            raise DataError(
+                f"{sheet_path} row {row} ({sample_id}): unknown emotion {cells['emotion']!r}; "
+                f"expected one of {', '.join(e.title() for e in EMOTIONS)}"
+            )
+        if emotion not in mapping:
+            log.dropped[emotion] += 1
+            continue
+        try:
+            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
+        except ValueError as exc:
+            log.skip(row, sample_id, f"frame number {exc} is not a number")
+            continue
+        try:
+            placed = place_clip(base / subject / filename, root, onset, apex, offset)
+        except SkipRow as exc:
+            log.skip(row, sample_id, str(exc))
+            continue
+        if placed.fix:
+            log.fix(row, sample_id, placed.fix)
+        if placed.apex is None:
+            log.apex_fallback.append(sample_id)
+        extra = {
+            "emotion": emotion,
+            "action_units": str(cells.get("aus") or "").strip(),
+            "objective_class": str(cells.get("objective") or "").strip(),
+            "row": row,
+        }
+        entries.append(Entry(row, sample_id, subject, mapping[emotion], placed, extra))
+    info = {
+        "root": str(root),
+        "annotation": str(sheet_path),
+        "header_row": sheet.header_row,
+        "frames_folder": str(base),
+        "class_set": classes,
+        "class_set_names": list(CANONICAL[classes]),
+    }
+    return Part(domain, order_classes((e.label for e in entries), CANONICAL[classes]), entries, log, info)
+
+
+def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
+    """Load SAMM from ``root`` (see the module docstring for the options)."""
+    root = check_root(root, "samm")
+    check_cache_outside(root, cache_dir)
+    return to_dataset("samm", read_part(root, str(options["classes"])), as_bool(options["strict"]))

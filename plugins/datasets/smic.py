@@ -1,0 +1,108 @@
+"""Dataset ``smic``: SMIC (Li et al. 2013), labels read from the folder names.
+
+Expected under ``--root``: ``HS/s1/micro/negative/s1_ne_01/image000123.bmp``
+(and ``VIS/…``, ``NIR/…`` for the other subsets; the subset folder may be one
+level below ``--root``, e.g. ``SMIC_all_raw/HS``, or ``--root`` itself).
+``dataset.subset``: ``hs`` (default), ``vis`` or ``nir``. Classes: negative,
+positive, surprise. SMIC has no apex annotation: every sample has ``apex=None``
+and spans its whole folder (onset = first frame, offset = last); the
+preprocessor picks the frame (the middle one by default) and the run records
+the rule. ``non_micro`` folders are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from merbench.contracts import Dataset
+from merbench.errors import DataError, UsageError
+from merbench_plugins.datasets.common import (
+    COMPOSITE_CLASSES,
+    Entry,
+    LoadLog,
+    Part,
+    Placed,
+    as_bool,
+    check_cache_outside,
+    check_root,
+    find_dir,
+    list_frames,
+    to_dataset,
+)
+
+SUBSETS = ("hs", "vis", "nir")
+CLIP = re.compile(r"(s\d+)_(ne|po|sur)_\d+", re.IGNORECASE)
+CODES = {"ne": "negative", "po": "positive", "sur": "surprise"}
+
+
+def subset_folder(root: Path, subset: str) -> Path:
+    """The folder of one subset: ``root/HS``, ``root/*/HS`` or ``root`` when it is that folder."""
+    if subset not in SUBSETS:
+        raise UsageError(f"dataset.subset={subset}: choose one of {', '.join(SUBSETS)}")
+    if root.name.lower() == subset:
+        return root
+    folder = find_dir(root, (subset.upper(),))
+    if folder is None:
+        raise DataError(
+            f"expected the folder {subset.upper()}/ in {root} "
+            f"(SMIC layout {subset.upper()}/s1/micro/negative/s1_ne_01/image000123.bmp)"
+        )
+    return folder
+
+
+def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part:
+    """Read one SMIC subset under ``root``: every ``s*/micro/<class>/<clip>/`` folder is a sample."""
+    subset = str(subset).strip().lower()
+    folder = subset_folder(root, subset)
+    domain = domain or ("smic" if subset == "hs" else f"smic-{subset}")
+    log = LoadLog(domain)
+    entries: list[Entry] = []
+    subjects = sorted((d for d in folder.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.IGNORECASE)),
+                      key=lambda d: int(d.name[1:]))
+    if not subjects:
+        raise DataError(f"{folder}: no subject folders s1, s2, …; expected {folder.name}/s1/micro/negative/s1_ne_01/")
+    for subject_dir in subjects:
+        subject = subject_dir.name.lower()
+        micro = find_dir(subject_dir, ("micro",), depth=0)
+        if micro is None:
+            log.skip(None, subject, f"no micro/ folder in {subject_dir.relative_to(root)}")
+            continue
+        for class_dir in sorted(d for d in micro.iterdir() if d.is_dir()):
+            label = class_dir.name.lower()
+            if label not in COMPOSITE_CLASSES:
+                raise DataError(
+                    f"{class_dir}: unknown class folder '{class_dir.name}'; SMIC classes are {', '.join(COMPOSITE_CLASSES)}"
+                )
+            for clip_dir in sorted(d for d in class_dir.iterdir() if d.is_dir()):
+                log.rows += 1
+                sample_id = f"{subject}/{clip_dir.name}"
+                log.claim(sample_id, None, str(folder))
+                match = CLIP.fullmatch(clip_dir.name)
+                if match and CODES[match.group(2).lower()] != label:
+                    log.skip(None, sample_id, f"clip name says {CODES[match.group(2).lower()]} but it lies in {label}/")
+                    continue
+                frames = list_frames(clip_dir)
+                if len(frames) < 2:
+                    log.skip(None, sample_id, f"{clip_dir.relative_to(root)} holds {len(frames)} image file(s); need at least 2")
+                    continue
+                placed = Placed(tuple(frames.values()), 0, None, len(frames) - 1)
+                log.apex_fallback.append(sample_id)
+                entries.append(Entry(None, sample_id, subject, label, placed, {"clip": clip_dir.name}))
+    info = {
+        "root": str(root),
+        "subset": subset,
+        "frames_folder": str(folder),
+        "apex": "not annotated in SMIC: the preprocessor chooses (middle frame by default)",
+        "class_set_names": list(COMPOSITE_CLASSES),
+    }
+    classes = tuple(c for c in COMPOSITE_CLASSES if any(e.label == c for e in entries))
+    return Part(domain, classes, entries, log, info)
+
+
+def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
+    """Load one SMIC subset from ``root`` (``dataset.subset``: hs, vis or nir)."""
+    root = check_root(root, "smic")
+    check_cache_outside(root, cache_dir)
+    return to_dataset("smic", read_part(root, str(options["subset"])), as_bool(options["strict"]))

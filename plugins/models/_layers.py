@@ -1,0 +1,42 @@
+"""Small helpers shared by the baseline networks (imported lazily, with torch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from merbench.errors import UsageError
+
+
+def flat_size(module: nn.Module, in_channels: int, input_size: int) -> int:
+    """Number of features ``module`` gives for one (in_channels, input_size, input_size) input."""
+    probe = torch.zeros(1, in_channels, input_size, input_size)
+    with torch.no_grad():
+        return int(module(probe).flatten(1).shape[1])
+
+
+def positive_ints(options: dict[str, Any], *keys: str) -> None:
+    """Refuse ``model.KEY`` values below 1 (each may be an int or a list of ints)."""
+    for key in keys:
+        values = options[key] if isinstance(options[key], (list, tuple)) else [options[key]]
+        if not values or any(int(v) < 1 for v in values):
+            raise UsageError(f"model.{key}={options[key]}: every value must be at least 1")
+
+
+def check_dropout(options: dict[str, Any]) -> float:
+    """``model.dropout`` as a float in [0, 1), or a UsageError."""
+    value = float(options["dropout"])
+    if not 0.0 <= value < 1.0:
+        raise UsageError(f"model.dropout={options['dropout']}: must be in [0, 1)")
+    return value
+
+
+def check_input(name: str, input_size: int, minimum: int) -> None:
+    """Refuse inputs smaller than a network's pooling stages allow."""
+    if input_size < minimum:
+        raise UsageError(
+            f"model '{name}' needs inputs of at least {minimum}x{minimum} pixels, got {input_size}; "
+            f"raise the preprocessor size, e.g. --set flow.size=28"
+        )

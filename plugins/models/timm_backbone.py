@@ -1,0 +1,92 @@
+"""``timm:<name>``: any timm architecture as a merbench model.
+
+``timm:resnet18``, ``timm:convmixer_768_32``, ... are members of the ``timm:``
+name family: the model is ``timm.create_model(name, num_classes=..., in_chans=...)``
+so the stem takes the preprocessor's channels and the head gives the run's
+classes. Pretrained weights are used only from a local file: ``--set
+model.weights=FILE`` (a ``.safetensors``/``.pth`` state dict), or with ``--set
+model.pretrained=true`` from the Hugging Face cache already on disk. merbench
+never downloads at run time; without local weights it stops with an error that
+says how to fetch them once. With weights, timm adapts the stem to the input
+channels, and the classifier is always new (initialised for the run's classes).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from merbench.errors import UsageError
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _check_name(name: str) -> None:
+    import timm
+
+    if not name or not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join('timm:' + c for c in close)}?" if close else ""
+        raise UsageError(f"'timm:{name}' is not a timm architecture.{hint} See python -c \"import timm; print(timm.list_models('*resnet*'))\"")
+
+
+def cached_weights(name: str) -> Path | None:
+    """The pretrained weights of ``name`` in the local Hugging Face cache, or None (no download)."""
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+
+    cfg = timm.models.get_pretrained_cfg(name)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if not hub_id:
+        return None
+    for filename in WEIGHT_FILES:
+        found = try_to_load_from_cache(hub_id, filename)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def weights_file(name: str, options: dict[str, Any]) -> Path | None:
+    """The local weights to load for ``options`` (None: random initialisation)."""
+    if str(options["weights"]):
+        path = Path(str(options["weights"])).expanduser()
+        if not path.is_file():
+            raise UsageError(f"model.weights={path}: no such file; give a local .safetensors or .pth state dict of timm:{name}")
+        return path
+    if not bool(options["pretrained"]):
+        return None
+    found = cached_weights(name)
+    if found is None:
+        raise UsageError(
+            f"model.pretrained=true: no local pretrained weights for timm:{name} (merbench does not download at run time). "
+            f"Fetch them once with: python -c \"import timm; timm.create_model('{name}', pretrained=True)\", "
+            "or give a file with --set model.weights=FILE, or use --set model.pretrained=false"
+        )
+    return found
+
+
+def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
+    """Build timm architecture ``name`` for ``in_channels`` inputs and ``n_classes`` outputs."""
+    import timm
+
+    _check_name(name)
+    drop_rate = float(options["drop_rate"])
+    if not 0.0 <= drop_rate < 1.0:
+        raise UsageError(f"model.drop_rate={options['drop_rate']}: must be in [0, 1)")
+    weights = weights_file(name, options)
+    kwargs: dict[str, Any] = {"num_classes": n_classes, "in_chans": in_channels, "drop_rate": drop_rate}
+    if weights is not None:
+        kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(weights)})
+    try:
+        try:
+            # Transformers need the input size; convolutional networks do not take it.
+            return timm.create_model(name, img_size=input_size, **kwargs)
+        except TypeError:
+            return timm.create_model(name, **kwargs)
+    except (RuntimeError, ValueError, AssertionError, OSError) as exc:
+        if weights is not None:
+            raise UsageError(f"timm:{name}: could not load the weights {weights}: {exc}") from None
+        raise UsageError(f"timm:{name}: cannot be built for {in_channels}x{input_size}x{input_size} inputs: {exc}") from None

@@ -1,0 +1,86 @@
+"""``merbench run`` end to end on the real-layout fixture trees (quick profile, one epoch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import realtrees as rt
+
+QUICK = ("--profile", "quick", "--epochs", "1", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("run")
+    rt.build_smic(root / "smic", ("HS",))
+    rt.build_megc(root / "megc")
+    rt.build_manifest_images(root / "manifest")
+    rt.build_manifest_frames(root / "manifest")
+    return root
+
+
+@pytest.fixture
+def run_json(run_cli, tmp_path):
+    def invoke(*args: str) -> dict:
+        target = tmp_path / "result.json"
+        result = run_cli("run", "--model", "convmixer", *QUICK, "--json", str(target), *args)
+        assert result.code == 0, result.err
+        return json.loads(target.read_text())
+
+    return invoke
+
+
+def test_smic_run_records_the_apex_rule(run_json, trees):
+    result = run_json("--dataset", "smic", "--root", str(trees / "smic"), "--protocol", "loso")
+    assert result["n_samples"] == 10 and result["n_subjects"] == 3
+    assert result["preprocess"]["apex_rule"] == "middle frame for 10 of 10 clips without apex"
+    assert result["dataset_summary"]["apex_middle_fallback"] == 10
+    assert {f["test_subjects"][0] for f in result["folds"]} == {"s1", "s2", "s3"}
+
+
+@pytest.mark.parametrize("dataset, folder, sets, n_samples", [
+    ("casme2", "CASME2", [], 10),
+    ("casme2", "CASME2", ["dataset.classes=3"], 9),
+    ("samm", "SAMM", [], 9),
+])
+def test_casme2_and_samm_runs(run_json, trees, dataset, folder, sets, n_samples):
+    extra = ["--set", *sets] if sets else []
+    result = run_json("--dataset", dataset, "--root", str(trees / "megc" / folder), "--protocol", "loso", *extra)
+    assert result["n_samples"] == n_samples and result["n_subjects"] == 3
+    assert result["dataset_summary"]["class_counts"] == dict(zip(result["classes"], [
+        sum(1 for p in result["predictions"] if p["label"] == i) for i in range(len(result["classes"]))]))
+
+
+def test_megc2019_run_scores_each_part(run_json, trees):
+    result = run_json("--dataset", "megc2019", "--root", str(trees / "megc"), "--protocol", "megc2019")
+    assert result["classes"] == ["negative", "positive", "surprise"]
+    assert result["n_samples"] == 30 and result["n_subjects"] == 9 and len(result["folds"]) == 9
+    assert sorted(result["per_domain"]) == ["casme2", "samm", "smic"]
+    assert result["dataset_summary"]["parts"]["samm"]["fixed"] == 1
+    assert result["dataset_summary"]["skipped"] == 3
+    assert result["preprocess"]["apex_rule"] == "middle frame for 12 of 30 clips without apex"
+
+
+def test_manifest_images_run_with_domain_column(run_json, trees):
+    result = run_json("--dataset", "manifest", "--root", str(trees / "manifest"), "--protocol", "loso",
+                      "--set", "dataset.manifest=labels.csv", "preprocess=image", "dataset.classes=negative,positive,surprise")
+    assert result["classes"] == ["negative", "positive", "surprise"] and result["n_samples"] == 12
+    assert sorted(result["per_domain"]) == ["a", "b"]
+    assert result["preprocess"]["produces"] == "flow-uvs"
+
+
+def test_manifest_frames_run_through_flow(run_json, trees):
+    result = run_json("--dataset", "manifest", "--root", str(trees / "manifest"), "--protocol", "loso",
+                      "--set", "dataset.manifest=frames.csv")
+    assert result["n_samples"] == 9 and result["preprocess"]["apex_rule"] == "annotated"
+
+
+def test_manifest_chain_mismatch_says_what_to_set(run_cli, trees):
+    base = ("run", "--model", "convmixer", "--dataset", "manifest", "--root", str(trees / "manifest"), *QUICK)
+    result = run_cli(*base, "--set", "dataset.manifest=labels.csv")
+    assert result.code == 2 and "add --set preprocess=image" in " ".join(result.err.split())
+    result = run_cli(*base, "--set", "dataset.manifest=frames.csv", "preprocess=image")
+    assert result.code == 2 and "gives clips of frames" in " ".join(result.err.split())

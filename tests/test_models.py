@@ -1,0 +1,209 @@
+"""The model zoo: model-declared preprocessing, LBP-TOP features, estimators, timm family, list/info."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from merbench.config import resolve_config
+from merbench.contracts import Fold
+from merbench.errors import UsageError
+from merbench.registry import get_registry
+
+
+def test_model_preprocess_options_sit_between_profile_and_set():
+    registry = get_registry()
+    quick = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick")
+    assert quick.section("flow")["size"] == 28  # the flow profile says 16; STSTNet asks for 28
+    assert resolve_config(registry, model="convmixer", dataset="synthetic", profile="quick").section("flow")["size"] == 16
+    user = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", sets={"flow.size": "32"})
+    assert user.section("flow")["size"] == 32
+    two = resolve_config(registry, model="offapexnet", dataset="synthetic")
+    assert two.section("flow")["channels"] == ["u", "v"] and two.section("flow")["size"] == 28
+
+
+def test_model_default_chain_and_user_override():
+    registry = get_registry()
+    assert resolve_config(registry, model="lbptop-svm", dataset="synthetic").preprocess == ("lbptop",)
+    assert resolve_config(registry, model="ststnet", dataset="synthetic").preprocess == ("flow",)
+    assert resolve_config(registry, model="lbptop-svm", dataset="synthetic",
+                          sets={"preprocess": "crop,lbptop"}).preprocess == ("crop", "lbptop")
+
+
+def test_lbptop_codes_and_histograms():
+    from merbench_plugins.models.lbptop import BINS, PLANES, UNIFORM, block_histograms, lbp_codes
+
+    assert UNIFORM.max() == 58 and len(set(UNIFORM[UNIFORM < 58].tolist())) == 58  # 58 uniform patterns + 1
+    flat = np.zeros((4, 6, 6), dtype=np.int16)
+    for axes in PLANES.values():
+        assert (lbp_codes(flat, axes) == 255).all()  # every neighbour >= centre
+    # A bright spot at the centre of one frame: its code is 0 in every plane, neighbours' codes are not.
+    spot = flat.copy()
+    spot[2, 3, 3] = 9
+    for axes in PLANES.values():
+        codes = lbp_codes(spot, axes)
+        assert codes[1, 2, 2] == 0
+    # A vertical bar moving right over time shows in the XT plane but not in a static copy.
+    moving = np.zeros((5, 8, 8), dtype=np.int16)
+    for t in range(5):
+        moving[t, :, 1 + t] = 9
+    static = np.repeat(moving[:1], 5, axis=0)
+    xt = PLANES["xt"]
+    assert not np.array_equal(lbp_codes(moving, xt), lbp_codes(static, xt))
+    hist = block_histograms(lbp_codes(moving, xt), 2)
+    assert hist.shape == (4, BINS) and np.allclose(hist.sum(axis=1), 1.0)
+
+
+def test_lbptop_preprocessor_output_shape(session_cache):
+    from merbench_plugins.models.lbptop import LbpTopPreprocessor
+
+    from merbench.contracts import Sample
+
+    step = LbpTopPreprocessor({"size": 16, "frames": 4, "blocks": 2})
+    rng = np.random.default_rng(0)
+    frames = {i: rng.integers(0, 255, (20, 24), dtype=np.uint8) for i in range(6)}
+    sample = Sample("c", "s", 0, "d", tuple(range(6)), 0, 3, 5)
+    out = step(sample, lambda path: frames[path])
+    assert out.shape == step.output_shape() == (3 * 4 * 59, 1, 1) and out.dtype == np.float32
+    assert np.allclose(out.reshape(12, 59).sum(axis=1), 1.0)
+    assert step.indices(sample) == [0, 2, 3, 5]
+    with pytest.raises(UsageError, match="at least 3 frames"):
+        LbpTopPreprocessor({"size": 16, "frames": 2, "blocks": 2})
+
+
+class _Spy:
+    """An estimator that records what it was fitted on and predicts class 0."""
+
+    def __init__(self):
+        self.fitted = None
+        self.predicted = []
+
+    def fit(self, features, labels):
+        self.fitted = features.copy()
+        return self
+
+    def predict(self, features):
+        self.predicted.append(features.copy())
+        return np.zeros(len(features), dtype=np.int64)
+
+
+def test_estimator_fold_standardises_with_training_rows_only():
+    from merbench.estimator import fit_predict_fold
+
+    inputs = torch.tensor(np.r_[np.ones((6, 2)), np.full((2, 2), 100.0)].reshape(8, 2, 1, 1) + np.arange(8).reshape(8, 1, 1, 1))
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    fold = Fold(0, np.arange(6), np.array([6, 7]))
+    spy = _Spy()
+    output = fit_predict_fold(spy, inputs, labels, fold, seed=3)
+    assert np.allclose(spy.fitted.mean(axis=0), 0.0) and np.allclose(spy.fitted.std(axis=0), 1.0)
+    # Test rows are scaled with the training statistics, so they stay far out (a test-fitted scaler would centre them).
+    assert spy.predicted[-1].min() > 10
+    assert output.predictions.tolist() == [0, 0] and "training samples only" in output.normalisation
+
+
+def test_estimator_gets_the_seed():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from merbench.estimator import seeded
+
+    assert seeded(RandomForestClassifier(), 7).random_state == 7
+    assert seeded(RandomForestClassifier(random_state=1), 7).random_state == 1
+
+
+def test_timm_family_names_resolve_to_members():
+    registry = get_registry()
+    spec = registry.get("models", "timm:resnet18")
+    assert spec.name == "timm:resnet18" and registry.provider("models", "timm:resnet18").builtin
+    model = spec.build({"pretrained": False, "weights": "", "drop_rate": 0.0}, 2, 5, 32)
+    assert model.eval()(torch.zeros(1, 2, 32, 32)).shape == (1, 5)
+    with pytest.raises(UsageError, match="Did you mean timm:resnet18"):
+        spec_bad = registry.get("models", "timm:resnet1")
+        spec_bad.build({"pretrained": False, "weights": "", "drop_rate": 0.0}, 3, 3, 32)
+    with pytest.raises(UsageError, match="unknown model 'timm'"):
+        registry.get("models", "timm")
+
+
+def test_timm_weights_only_from_local_files(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    import timm
+    from safetensors.torch import save_file
+
+    registry = get_registry()
+    build = registry.get("models", "timm:resnet18").build
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    with pytest.raises(UsageError, match="no local pretrained weights for timm:resnet18 .merbench does not download"):
+        build({"pretrained": True, "weights": "", "drop_rate": 0.0}, 3, 3, 32)
+    with pytest.raises(UsageError, match="no such file"):
+        build({"pretrained": False, "weights": str(tmp_path / "missing.pth"), "drop_rate": 0.0}, 3, 3, 32)
+    torch.manual_seed(1)
+    source = timm.create_model("resnet18", num_classes=3)
+    save_file(source.state_dict(), tmp_path / "weights.safetensors")
+    loaded = build({"pretrained": False, "weights": str(tmp_path / "weights.safetensors"), "drop_rate": 0.0}, 3, 3, 32)
+    assert torch.equal(loaded.conv1.weight, source.conv1.weight)
+    assert torch.equal(loaded.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+    assert not torch.equal(loaded.fc.weight, source.fc.weight)  # the head is new, for the run's classes
+    two = build({"pretrained": False, "weights": str(tmp_path / "weights.safetensors"), "drop_rate": 0.0}, 2, 3, 32)
+    assert two.conv1.weight.shape == (64, 2, 7, 7)  # timm adapts the stem to 2 input channels
+
+
+def test_attention_ablation_and_named_sizes():
+    registry = get_registry()
+    build = registry.get("models", "convmixer").build
+    from merbench.contracts import resolve_factory
+
+    options = dict(resolve_config(registry, model="convmixer", dataset="synthetic").section("model"))
+    with_cbam = resolve_factory(build)(options, 3, 3, 32)
+    without = resolve_factory(build)({**options, "attention": "none"}, 3, 3, 32)
+    assert sum(p.numel() for p in without.parameters()) < sum(p.numel() for p in with_cbam.parameters())
+    big = resolve_config(registry, model="convmixer-768-32", dataset="synthetic", profile="paper").section("model")
+    assert (big["dim"], big["depth"], big["kernel"], big["patch"]) == (768, 32, 7, 7)
+
+
+def test_flops_and_params_are_counted():
+    from merbench.modelinfo import model_facts
+
+    facts = model_facts(get_registry(), "ststnet", "default")
+    assert facts.shape == (3, 28, 28)
+    # 16 filters of 3x3x3 at 28x28 plus the 16*5*5 -> 3 classifier; a multiply-add is 2 FLOPs.
+    assert facts.flops == 2 * (28 * 28 * 27 * 16 + 16 * 5 * 5 * 3)
+    assert facts.params == 16 * 27 + 16 + 2 * 16 + 400 * 3 + 3
+    svm = model_facts(get_registry(), "lbptop-svm", "default")
+    assert svm.kind == "SVC" and svm.params is None and svm.shape == (3 * 16 * 59, 1, 1)
+
+
+def test_list_models_shows_params_flops_and_families(run_cli):
+    result = run_cli("list", "models")
+    assert result.code == 0, result.err
+    row = next(line for line in result.out.splitlines() if line.startswith("│ ststnet"))
+    assert "flow-uvs 3×28×28" in row and "1,683" in row and "680k" in row
+    import timm
+
+    resnet = sum(p.numel() for p in timm.create_model("resnet18", num_classes=3).parameters())
+    assert "timm:<name>" in result.out and f"timm:resnet18: {resnet:,}" in result.out
+    assert "lbptop-hist 2832×1×1" in result.out
+
+
+def test_info_shows_citation_options_sizes_and_reported(run_cli):
+    result = run_cli("info", "ststnet")
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())
+    for expected in ("Liong", "filters", "flow-uvs 3×28×28", "1.68k", "680k", "UF1", "73.53", "UAR", "76.05", "HTNet"):
+        assert expected in text, expected
+    unknown = run_cli("info", "ststnt")
+    assert unknown.code == 2 and "Did you mean 'ststnet'" in unknown.err
+    member = run_cli("info", "timm:resnet1")
+    assert member.code == 2 and "'timm:resnet1' is not a timm architecture" in member.err and not member.out
+
+
+def test_lbptop_svm_runs_through_the_cli(run_cli, tmp_path):
+    target = tmp_path / "svm.json"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--set", "dataset.subjects=4", "protocol.n_splits=2", "--json", str(target))
+    assert result.code == 0, result.err
+    stored = json.loads(target.read_text())
+    assert stored["config"]["preprocess"] == ["lbptop"] and len(stored["folds"]) == 2
+    assert {r["metric"] for r in stored["reported"]} == {"uf1", "uar"}
+    assert all(0 <= p["prediction"] < 3 for p in stored["predictions"])

@@ -1,0 +1,115 @@
+"""``merbench regress``: baseline checks fail on scores too low or too high, pass within tolerance; --update."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+TINY_SET = {"dataset.subjects": 4, "dataset.clips_per_subject": 6, "dataset.size": 32, "dataset.frames": 8,
+            "protocol.n_splits": 3, "engine.epochs": 1}
+
+
+def write(path, entries, tolerance=0.05):
+    path.write_text(yaml.safe_dump({"version": 1, "defaults": {"set": TINY_SET, "tolerance": tolerance}, "entries": entries}))
+
+
+@pytest.fixture(scope="module")
+def updated(tmp_path_factory):
+    """A baseline for convmixer filled in by ``--update`` and the run it measured: (folder, baseline doc, result)."""
+    from merbench.cli import main
+
+    folder = tmp_path_factory.mktemp("regress")
+    baseline, store = folder / "baseline.yaml", folder / "results.sqlite"
+    write(baseline, [{"model": "convmixer", "metrics": ["uf1", "accuracy"]}])
+    assert main(["regress", "--baseline", str(baseline), "--update", "--quiet", "--store", str(store)]) == 0
+    assert main(["show", "2", "--store", str(store), "--json", str(folder / "run.json")]) == 0
+    return folder, yaml.safe_load(baseline.read_text()), json.loads((folder / "run.json").read_text())
+
+
+def test_update_writes_the_measured_pooled_scores(updated):
+    _, document, result = updated
+    [entry] = document["entries"]
+    assert entry["model"] == "convmixer"
+    assert entry["metrics"]["uf1"]["expected"] == pytest.approx(result["pooled"]["uf1"], abs=1e-4)
+    assert entry["metrics"]["accuracy"]["expected"] == pytest.approx(result["pooled"]["accuracy"], abs=1e-4)
+    assert entry["metrics"]["uf1"]["tolerance"] == 0.05
+    assert result["config"]["options"]["dataset"]["subjects"] == 4 and result["profile"] == "quick"
+
+
+def _check(updated, run_cli, tmp_path, uf1_shift, tolerance_high=None):
+    folder, document, _ = updated
+    document = json.loads(json.dumps(document))
+    spec = document["entries"][0]["metrics"]["uf1"]
+    spec["expected"] = round(spec["expected"] + uf1_shift, 4)
+    if tolerance_high is not None:
+        spec["tolerance_high"] = tolerance_high
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(yaml.safe_dump(document))
+    return run_cli("regress", "--baseline", str(baseline), "--stored", "--quiet", "--store", str(folder / "results.sqlite"))
+
+
+def test_correct_baseline_passes(updated, run_cli, tmp_path):
+    result = _check(updated, run_cli, tmp_path, 0.03)  # within ±0.05
+    assert result.code == 0, result.out + result.err
+    assert "Reusing stored run" in result.err and "within their band" in result.out and "ok" in result.out
+
+
+def test_score_too_low_fails(updated, run_cli, tmp_path):
+    result = _check(updated, run_cli, tmp_path, 0.08)  # measured is 0.08 below expected
+    assert result.code == 1
+    assert "low" in result.out and "-8.0" in result.out and "1 of 2 metric(s) outside" in result.out
+
+
+def test_suspiciously_high_score_fails(updated, run_cli, tmp_path):
+    result = _check(updated, run_cli, tmp_path, -0.08)
+    assert result.code == 1 and "high" in result.out and "+8.0" in result.out
+    relaxed = _check(updated, run_cli, tmp_path, -0.08, tolerance_high=0.1)
+    assert relaxed.code == 0
+
+
+def test_update_is_atomic(updated, run_cli, tmp_path, monkeypatch):
+    import merbench.cache
+
+    folder, document, _ = updated
+    baseline = tmp_path / "baseline.yaml"
+    text = "# my notes\n" + yaml.safe_dump(document)
+    baseline.write_text(text)
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(merbench.cache.os, "replace", fail)
+    result = run_cli("regress", "--baseline", str(baseline), "--stored", "--update", "--quiet", "--store", str(folder / "results.sqlite"))
+    assert result.code == 2 and "the file is unchanged" in " ".join(result.err.split())
+    assert baseline.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.yaml"]
+
+
+@pytest.mark.parametrize("entries, message", [
+    ([{"model": "convmixer", "metrics": {"nonsense": {"expected": 0.5}}}], "unknown metric 'nonsense'"),
+    ([{"model": "convmixer", "colour": "red"}], "unknown key(s) colour"),
+    ([{"model": "convmixer", "metrics": {"uf1": {"expected": "high"}}}], "must be a number"),
+    ([{"model": "no-such-model"}], "no-such-model"),
+])
+def test_bad_baseline_is_a_usage_error_naming_the_entry(entries, message, run_cli, tmp_path):
+    baseline = tmp_path / "baseline.yaml"
+    write(baseline, entries)
+    result = run_cli("regress", "--baseline", str(baseline), "--quiet", "--no-store")
+    err = " ".join(result.err.split())
+    assert result.code == 2 and message in err and "Traceback" not in err
+
+
+def test_shipped_baseline_covers_every_built_in_model():
+    from pathlib import Path
+
+    from merbench.regress import load_baseline
+    from merbench.registry import get_registry
+    from merbench.testing import conformance_names
+
+    baseline = load_baseline(Path(__file__).parent.parent / "benchmarks" / "baselines" / "synthetic-quick.yaml")
+    builtin = conformance_names(get_registry(), distribution="merbench")
+    assert {entry.model for entry in baseline.entries} >= set(builtin)
+    assert all(e.expected is not None for entry in baseline.entries for e in entry.expectations)
+    assert {entry.dataset for entry in baseline.entries} == {"synthetic"} and {entry.profile for entry in baseline.entries} == {"quick"}

@@ -1,0 +1,129 @@
+"""``merbench compare`` and ``merbench report``: the stored runs' numbers, in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
+        "protocol.n_splits=3", "engine.epochs=1"]
+SMALL_MIXER = ["model.dim=8", "model.depth=1"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Three runs in one store: two models subject-independent, one leaky protocol. Returns (store, results)."""
+    from merbench.cli import main
+
+    folder = tmp_path_factory.mktemp("reports")
+    path = folder / "results.sqlite"
+    runs = {
+        "convmixer": ("--model", "convmixer"),
+        "small": ("--model", "convmixer-256-8", "--set", *SMALL_MIXER),
+        "leaky": ("--model", "convmixer", "--protocol", "sample-10fold"),
+    }
+    results = {}
+    for name, args in runs.items():
+        target = folder / f"{name}.json"
+        assert main(["run", *args, "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY,
+                     "--store", str(path), "--json", str(target)]) == 0
+        results[name] = json.loads(target.read_text())
+    return path, results
+
+
+def report(run_cli, store_path, output, *extra):
+    result = run_cli("report", "--store", str(store_path), "--output", str(output), *extra)
+    assert result.code == 0, result.err
+    return output.read_text()
+
+
+def test_json_and_csv_exports_hold_the_runs_scores(store, run_cli, tmp_path):
+    path, results = store
+    data = json.loads(report(run_cli, path, tmp_path / "table.json"))
+    rows = {(r["model"], r["protocol"]): r for r in data["rows"]}
+    assert len(rows) == 3 and data["metric"] == "uf1" and data["stat"] == "fold"
+    for name, key in (("convmixer", ("convmixer", "subject-10fold")), ("small", ("convmixer-256-8", "subject-10fold")),
+                      ("leaky", ("convmixer", "sample-10fold"))):
+        assert rows[key]["mean"] == results[name]["fold_mean"]["uf1"]
+        assert rows[key]["std"] == results[name]["fold_std"]["uf1"]
+        assert rows[key]["run_id"] == results[name]["run_id"]
+    assert rows[("convmixer", "sample-10fold")]["subject_independent"] is False
+    assert any("not subject-independent" in w for w in data["warnings"])
+    pooled = json.loads(report(run_cli, path, tmp_path / "pooled.json", "--stat", "pooled", "--metric", "accuracy"))
+    assert {r["run_id"]: r["mean"] for r in pooled["rows"]} == {r["run_id"]: r["pooled"]["accuracy"] for r in results.values()}
+
+    table = list(csv.DictReader(io.StringIO(report(run_cli, path, tmp_path / "table.csv"))))
+    assert len(table) == 3
+    assert {(r["model"], r["protocol"]): float(r["mean"]) for r in table} == {k: v["mean"] for k, v in rows.items()}
+
+
+def test_best_value_per_column_is_marked(store, run_cli, tmp_path):
+    path, results = store
+    data = json.loads(report(run_cli, path, tmp_path / "table.json", "--protocol", "subject-10fold"))
+    best = [r["model"] for r in data["rows"] if r["best"]]
+    scores = {"convmixer": results["convmixer"]["fold_mean"]["uf1"], "convmixer-256-8": results["small"]["fold_mean"]["uf1"]}
+    assert best == [m for m, v in scores.items() if v == max(scores.values())]
+
+
+def test_markdown_latex_and_html_contain_every_row(store, run_cli, tmp_path):
+    path, results = store
+    markdown = report(run_cli, path, tmp_path / "table.md")
+    latex = report(run_cli, path, tmp_path / "table.tex")
+    page = report(run_cli, path, tmp_path / "table.html")
+    lines = [line for line in markdown.splitlines() if line.startswith("| convmixer")]
+    assert len(lines) == 2  # two models as rows
+    for result in results.values():
+        cell = f"{100 * result['fold_mean']['uf1']:.1f} ± {100 * result['fold_std']['uf1']:.1f}"
+        assert cell in markdown and cell.replace(" ± ", r" $\pm$ ") in latex and cell in page
+    assert r"\begin{tabular}{l" in latex and latex.count(r" \\") == 3 and "convmixer-256-8" in latex
+    assert "sample-10fold" in markdown and "† convmixer on synthetic · sample-10fold: not subject-independent" in markdown
+    assert "UF1 (MEGC2019 unweighted F1), mean ± std over folds" in markdown
+
+
+def test_compare_prints_the_table_with_leakage_warnings(store, run_cli):
+    path, results = store
+    shown = run_cli("compare", "--store", str(path))
+    assert shown.code == 0, shown.err
+    for result in results.values():
+        assert f"{100 * result['fold_mean']['uf1']:.1f} ± {100 * result['fold_std']['uf1']:.1f}" in shown.out
+    assert "leakage" in shown.out and "not subject-independent" in " ".join(shown.out.split())
+    only = run_cli("compare", results["small"]["run_id"], "--store", str(path))
+    assert "convmixer-256-8" in only.out and "sample-10fold" not in only.out
+    none = run_cli("compare", "--store", str(path), "--dataset", "casme2")
+    assert none.code == 2 and "no complete runs match" in none.err
+
+
+def test_reported_score_from_the_model_metadata_sits_beside_the_measured_one(store):
+    from merbench.compare import build_comparison
+    from merbench.export import to_markdown
+
+    _, results = store
+    # The convmixer plugin reports CABM-FMER's SAMM scores under sample-10fold; present the leaky run as SAMM.
+    leaky = dict(results["leaky"], dataset="samm")
+    comparison = build_comparison([leaky], metric="accuracy", stat="pooled")
+    [record] = comparison.records()
+    reported = [r for r in leaky["reported"] if r["dataset"] == "samm" and r["metric"] == "accuracy"][0]
+    assert record["reported"] == pytest.approx(reported["value"] / 100)
+    assert f"{reported['value']:.1f}" in to_markdown(comparison) and "reported" in to_markdown(comparison)
+
+
+def test_figures_are_png_files(store, run_cli, tmp_path):
+    path, results = store
+    result = run_cli("report", "--store", str(path), "--figures", str(tmp_path / "figures"))
+    assert result.code == 0, result.err
+    files = sorted((tmp_path / "figures").iterdir())
+    assert len(files) == 2 * len(results)
+    for run in results.values():
+        for kind in ("confusion", "folds"):
+            png = tmp_path / "figures" / f"{run['run_id']}-{kind}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+
+
+def test_unknown_format_and_metric_are_usage_errors(store, run_cli, tmp_path):
+    path, _ = store
+    assert run_cli("report", "--store", str(path), "--output", str(tmp_path / "t.docx")).code == 2
+    bad = run_cli("compare", "--store", str(path), "--metric", "f2")
+    assert bad.code == 2 and "choose one of" in bad.err

@@ -1,0 +1,169 @@
+"""The results store: runs recorded with everything needed to trust them, resume, refusal of foreign files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from merbench.errors import UsageError
+from merbench.store import STOP_AFTER_FOLDS_ENV, ResultStore
+
+TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
+        "protocol.n_splits=3", "engine.epochs=2"]
+RUN = ["run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY]
+
+
+def run_id_of(err: str) -> str:
+    return err.split("Stored as run ")[1].split()[0]
+
+
+@pytest.fixture(scope="module")
+def stored_run(tmp_path_factory):
+    """One tiny run recorded in its own store: (store path, run JSON, run stdout)."""
+    from merbench.cli import main
+
+    folder = tmp_path_factory.mktemp("store")
+    store, target = folder / "results.sqlite", folder / "run.json"
+    assert main([*RUN, "--store", str(store), "--json", str(target)]) == 0
+    return store, json.loads(target.read_text())
+
+
+def test_run_records_config_versions_folds_and_predictions(stored_run):
+    store, result = stored_run
+    db = sqlite3.connect(store)
+    row = db.execute("SELECT id, status, model, seed, config_json, torch_version, python_version, timm_version, device, "
+                     "git_commit, preprocess_json, inputs_key FROM runs").fetchone()
+    assert row[0] == result["run_id"] and row[1] == "complete" and row[2] == "convmixer" and row[3] == 0
+    assert json.loads(row[4]) == result["config"]
+    env = result["environment"]
+    assert (row[5], row[6], row[7], row[8], row[9]) == (env["torch"], env["python"], env["timm"], env["device"], env["git_commit"])
+    assert json.loads(row[10])["chain"] == result["preprocess"]["chain"] and len(row[11]) == 64
+    folds = db.execute("SELECT fold, record_json, seconds FROM folds ORDER BY fold").fetchall()
+    assert [json.loads(f[1]) for f in folds] == result["folds"]
+    assert all(f[2] > 0 for f in folds)
+    predictions = db.execute("SELECT sample_id, fold, label, prediction FROM predictions ORDER BY sample_id").fetchall()
+    expected = sorted((p["id"], p["fold"], p["label"], p["prediction"]) for p in result["predictions"])
+    assert predictions == expected and len(predictions) == result["n_samples"]
+    pooled = dict(db.execute("SELECT metric, value FROM metrics WHERE scope = 'pooled'").fetchall())
+    assert pooled == pytest.approx(result["pooled"])
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_show_prints_the_runs_tables_and_writes_the_same_json(stored_run, run_cli, tmp_path):
+    store, result = stored_run
+    copy = tmp_path / "shown.json"
+    shown = run_cli("show", result["run_id"][:17], "--store", str(store), "--json", str(copy))
+    assert shown.code == 0, shown.err
+    assert json.loads(copy.read_text()) == result
+    for fold in result["folds"]:
+        assert ",".join(fold["test_subjects"])[:10] in shown.out
+    assert f"{100 * result['pooled']['uf1']:.1f}" in shown.out and "Confusion matrix" in shown.out
+    listed = run_cli("runs", "--store", str(store))
+    assert listed.code == 0 and result["run_id"] in listed.out and "complete" in listed.out
+
+
+def test_unknown_or_ambiguous_run_id_is_a_clear_error(stored_run, run_cli):
+    store, _ = stored_run
+    missing = run_cli("show", "nope", "--store", str(store))
+    assert missing.code == 2 and "no run 'nope'" in missing.err and "merbench runs" in missing.err
+
+
+def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, tmp_path):
+    _, reference = stored_run
+    store = tmp_path / "resume.sqlite"
+    env = {**os.environ, STOP_AFTER_FOLDS_ENV: "1", "MERBENCH_STORE": str(store)}
+    killed = subprocess.run([sys.executable, "-m", "merbench", *RUN], env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 99, killed.stderr  # died right after committing fold 1 of 3
+    with ResultStore(store) as opened:
+        [summary] = opened.list_runs()
+        assert summary.status == "interrupted" and summary.folds_done == 1
+        first_fold = opened.stored_folds(summary.id, 0)[0].record
+    interrupted = run_cli("runs", "--store", str(store), "--status", "interrupted")
+    assert summary.id in interrupted.out
+
+    target = tmp_path / "resumed.json"
+    resumed = run_cli("run", "--resume", summary.id, "--store", str(store), "--quiet", "--json", str(target))
+    assert resumed.code == 0, resumed.err
+    assert "1 completed fold(s) reused" in resumed.err
+    result = json.loads(target.read_text())
+    assert result["folds"][0] == first_fold  # reused, not retrained (same recorded training time)
+    for key in ("pooled", "fold_mean", "fold_std", "confusion_matrix", "predictions", "config"):
+        assert result[key] == reference[key], key
+    assert [f["metrics"] for f in result["folds"]] == [f["metrics"] for f in reference["folds"]]
+    again = run_cli("run", "--resume", summary.id, "--store", str(store))
+    assert again.code == 2 and "complete" in again.err
+
+
+def test_resume_takes_the_stored_configuration_only(stored_run, run_cli):
+    store, result = stored_run
+    conflict = run_cli("run", "--resume", result["run_id"], "--store", str(store), "--model", "convmixer", "--epochs", "3")
+    assert conflict.code == 2 and "--model" in conflict.err and "--epochs" in conflict.err
+
+
+GARBAGE = b"this is a results file? no: just text\n" * 40
+
+
+def _foreign_sqlite(path):
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    db.execute("INSERT INTO invoices (amount) VALUES (12.5)")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("kind", ["text", "damaged-sqlite", "foreign-sqlite"])
+def test_corrupt_or_foreign_store_is_refused_and_left_untouched(kind, run_cli, tmp_path):
+    path = tmp_path / "results.sqlite"
+    if kind == "text":
+        path.write_bytes(GARBAGE)
+    elif kind == "damaged-sqlite":
+        path.write_bytes(b"SQLite format 3\x00" + GARBAGE)
+    else:
+        _foreign_sqlite(path)
+    before = path.read_bytes()
+    for args in (("runs",), RUN):
+        result = run_cli(*args, "--store", str(path))
+        assert result.code == 2, result.err
+        message = " ".join(result.err.split())
+        assert str(path) in message and "will not overwrite" in message
+        assert "Traceback" not in result.err
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]
+    with pytest.raises(UsageError):
+        ResultStore(path)
+
+
+def test_two_writers_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    config = {"model": "m", "dataset": "d", "protocol": "p", "profile": "quick", "seed": 0}
+    errors = []
+
+    def writer(name: str) -> None:
+        try:
+            with ResultStore(path) as store:
+                run_id = store.begin_run(config, 1, {"device": "cpu"}, run_id=name)
+                for fold in range(25):
+                    record = {"fold": fold, "metrics": {"uf1": fold / 25}, "seconds": 0.1}
+                    row = {"id": f"s{fold}", "subject": "1", "domain": None, "fold": fold, "label": 0, "prediction": 1}
+                    store.add_fold(run_id, 0, record, [f"s{fold}"], [1], [row])
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"run-{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT run_id, COUNT(*) FROM folds GROUP BY run_id ORDER BY run_id").fetchall() == [
+        ("run-0", 25), ("run-1", 25), ("run-2", 25)
+    ]
+    assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 75
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
