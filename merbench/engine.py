@@ -177,6 +177,12 @@ def train_fold(
     if not isinstance(model, nn.Module):  # a scikit-learn style estimator (merbench.estimator)
         from merbench.estimator import fit_predict_fold
 
+        if settings.early_stopping > 0:
+            raise UsageError(
+                f"engine.early_stopping={settings.early_stopping}: this model is a {type(model).__name__} estimator "
+                "trained in one fit, without epochs to select; use --set engine.early_stopping=0"
+            )
+
         return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch)
     model = model.to(device)
     if device.type == "cuda":

@@ -43,8 +43,10 @@ def merbench_register_models(register):
 
     Call ``register(ModelPlugin(name=..., build=..., input=..., profiles=...))`` for
     each model. ``build(options, in_channels, n_classes, input_size)`` returns a
-    ``torch.nn.Module`` producing (N, n_classes) logits. Declare ``input`` as the
-    representation a preprocessor ``produces``, and the paper's ``reported`` scores.
+    ``torch.nn.Module`` producing (N, n_classes) logits, or a scikit-learn style
+    estimator with ``fit(X, y)`` and ``predict(X)`` (see ``merbench.estimator``).
+    Declare ``input`` as the representation a preprocessor ``produces``, and the
+    paper's ``reported`` scores. ``merbench.testing`` checks a model plugin.
     """
 
 

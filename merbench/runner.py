@@ -107,6 +107,12 @@ def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
     return versions
 
 
+def _normalisation_note(fold_results: list[dict[str, Any]]) -> str:
+    """How the folds normalised their inputs (each fit on training samples only), in words."""
+    notes = sorted({str(f.get("normalisation", "channel mean/std of the training samples")) for f in fold_results})
+    return "; ".join(notes) + " (fitted on each fold's training samples only)"
+
+
 def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
     import torch
 
@@ -198,6 +204,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
                     sorted(str(s) for s in set(subjects[output.validation])) if output.validation is not None else []
                 ),
                 "seconds": output.seconds,
+                "normalisation": output.normalisation,
                 "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
             }
         )
@@ -242,7 +249,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
         "warnings": [protocol_spec.warning] if protocol_spec.warning else [],
         "leakage": {
             "subject_overlap_folds": sum(bool(o) for o in overlaps),
-            "normalisation": "per-channel mean/std from each fold's training samples only",
+            "normalisation": _normalisation_note(fold_results),
             "model_selection": (
                 f"best epoch by validation UF1 on held-out training subjects (patience {settings.early_stopping}); "
                 "test folds are used once"

@@ -207,3 +207,12 @@ def test_lbptop_svm_runs_through_the_cli(run_cli, tmp_path):
     assert stored["config"]["preprocess"] == ["lbptop"] and len(stored["folds"]) == 2
     assert {r["metric"] for r in stored["reported"]} == {"uf1", "uar"}
     assert all(0 <= p["prediction"] < 3 for p in stored["predictions"])
+    assert "StandardScaler" in stored["leakage"]["normalisation"]
+    assert "training samples only" in stored["leakage"]["normalisation"]
+
+
+def test_early_stopping_is_refused_for_an_estimator(run_cli):
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--set", "dataset.subjects=4", "protocol.n_splits=2", "engine.early_stopping=3")
+    assert result.code == 2
+    assert "use --set engine.early_stopping=0" in result.err and "Traceback" not in result.err

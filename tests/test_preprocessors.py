@@ -117,6 +117,23 @@ def test_crop_without_an_installed_cascade(monkeypatch):
     assert none.read(0) is frame
 
 
+@pytest.mark.skipif(crop_module.installed_cascade() is None, reason="this OpenCV ships no Haar cascade (pyproject asks for opencv<5)")
+def test_installed_haar_cascade_finds_synthetic_faces():
+    from merbench_plugins import synthetic_faces
+
+    crop = CropPreprocessor(crop_options())
+    assert crop.method == "haar", "the OpenCV 4 wheel ships haarcascade_frontalface_default.xml; auto must use it"
+    found = 0
+    for index in range(5):
+        clip = synthetic_faces.make_clip(synthetic_faces.make_subject(0, index), 0, seed=0, size=128)
+        sample, read, _ = clip_of(list(clip.frames[:3]))
+        result = crop(sample, read, None)
+        found += result.notes["crop"] == "haar"
+        x, y, side = result.notes["crop_box"]
+        assert result.read(2).shape == (side, side) and 0 <= x and 0 <= y and side <= 128
+    assert found >= 3, f"the face detector found only {found} of 5 synthetic faces"
+
+
 def test_crop_params_change_with_options(fake_cascade):
     assert CropPreprocessor(crop_options(margin=0.1)).cache_params() != CropPreprocessor(crop_options(margin=0.3)).cache_params()
     haar = CropPreprocessor(crop_options(cascade=str(fake_cascade))).cache_params()
