@@ -14,8 +14,13 @@ EPILOG = """examples:
   merbench run --model convmixer --dataset synthetic
   merbench run --model convmixer --dataset synthetic --profile quick --json result.json
   merbench run --model convmixer --dataset synthetic --protocol sample-10fold --set model.depth=6
+  merbench run --model ststnet --dataset casme2 --root /data/CASME2 --protocol loso
+  merbench datasets check samm --root /data/SAMM
   merbench list models
+  merbench info ststnet
   merbench plugins
+  merbench runs
+  merbench compare --dataset synthetic
   merbench audit result.json
 """
 
