@@ -146,7 +146,7 @@ def check_input(spec: Any, registry: Any, config: Any) -> list[str]:
     return []
 
 
-def _tiny_inputs(registry: Any, config: Any, count: int = 4) -> "np.ndarray":
+def _tiny_inputs(registry: Any, config: Any, count: int = 4) -> Any:
     """The real model inputs of the first ``count`` tiny synthetic clips for a resolved config."""
     import numpy as np
 

@@ -26,22 +26,19 @@ from merbench.contracts import Dataset
 from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
-    Entry,
+    SheetRules,
     LoadLog,
     Part,
-    SkipRow,
     as_bool,
     check_cache_outside,
     check_root,
     choose_classes,
+    coded_entries,
     find_dir,
     find_one,
-    norm,
     order_classes,
-    place_clip,
     read_sheet,
     to_dataset,
-    to_int,
 )
 
 EMOTIONS = ("happiness", "disgust", "repression", "surprise", "others", "fear", "sadness")
@@ -91,6 +88,17 @@ def subject_folder(value: Any) -> str:
     return f"sub{int(match.group(1)):02d}"
 
 
+RULES = SheetRules(
+    subject_folder=subject_folder,
+    subject_hint="a subject number (1..26)",
+    filename_example="EP02_01f",
+    emotions=EMOTIONS,
+    aliases=ALIASES,
+    emotion_names=", ".join(EMOTIONS),
+    extra_columns={"action_units": "aus"},
+)
+
+
 def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "casme2") -> Part:
     """Read the CASME II tree under ``root`` into a ``Part`` with labels of the ``classes`` set."""
     classes = choose_classes(classes, CLASS_SETS, "casme2")
@@ -100,45 +108,7 @@ def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "cas
     mapping = CLASS_SETS[classes]
     log = LoadLog(domain)
     log.rows = len(sheet.rows)
-    entries: list[Entry] = []
-    for row, cells in sheet.rows:
-        filename = str(cells["filename"] or "").strip()
-        try:
-            subject = subject_folder(cells["subject"])
-        except ValueError:
-            raise DataError(
-                f"{sheet_path} row {row}: Subject {cells['subject']!r} is not a subject number (1..26); fix the cell"
-            ) from None
-        sample_id = f"{subject}/{filename}"
-        if not filename:
-            raise DataError(f"{sheet_path} row {row}: empty Filename; fill it in (e.g. EP02_01f) or delete the row")
-        log.claim(sample_id, row, str(sheet_path))
-        emotion = norm(cells["emotion"])
-        emotion = ALIASES.get(emotion, emotion)
-        if emotion not in EMOTIONS:
-            raise DataError(
-                f"{sheet_path} row {row} ({sample_id}): unknown emotion {cells['emotion']!r}; "
-                f"expected one of {', '.join(EMOTIONS)}"
-            )
-        if emotion not in mapping:
-            log.dropped[emotion] += 1
-            continue
-        try:
-            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
-        except ValueError as exc:
-            log.skip(row, sample_id, f"frame number {exc} is not a number")
-            continue
-        try:
-            placed = place_clip(folder / subject / filename, root, onset, apex, offset)
-        except SkipRow as exc:
-            log.skip(row, sample_id, str(exc))
-            continue
-        if placed.fix:
-            log.fix(row, sample_id, placed.fix)
-        if placed.apex is None:
-            log.apex_fallback.append(sample_id)
-        extra = {"emotion": emotion, "action_units": str(cells.get("aus") or "").strip(), "row": row}
-        entries.append(Entry(row, sample_id, subject, mapping[emotion], placed, extra))
+    entries = coded_entries(sheet, sheet_path, RULES, folder, root, mapping, log)
     info = {
         "root": str(root),
         "annotation": str(sheet_path),

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from merbench.contracts import Dataset, Sample
 from merbench.errors import DataError, UsageError
@@ -391,3 +391,78 @@ def order_classes(found: Iterable[str], canonical: Sequence[str]) -> tuple[str, 
     """Class names present in ``found``, in the canonical order."""
     present = set(found)
     return tuple(name for name in canonical if name in present)
+
+
+# ------------------------------------------------------------ rows of a coding sheet
+
+
+@dataclass(frozen=True)
+class SheetRules:
+    """How one release's coding sheet names subjects, clips and emotions (CASME II, SAMM).
+
+    ``subject_folder`` turns a Subject cell into the subject's folder name
+    (ValueError when it cannot); ``extra_columns`` maps keys of a sample's
+    ``extra`` to optional sheet columns copied as text.
+    """
+
+    subject_folder: Callable[[Any], str]
+    subject_hint: str
+    filename_example: str
+    emotions: Sequence[str]
+    aliases: Mapping[str, str]
+    emotion_names: str
+    extra_columns: Mapping[str, str] = field(default_factory=dict)
+
+
+def coded_entries(
+    sheet: Sheet, sheet_path: Path, rules: SheetRules, clip_base: Path, root: Path, mapping: Mapping[str, str], log: LoadLog
+) -> list[Entry]:
+    """The usable entries of a coding sheet's rows; rows of dropped emotions are counted, bad rows skipped and logged.
+
+    A row that makes the whole sheet unusable (no subject number, no file name,
+    an unknown emotion) raises ``DataError`` naming the file and row.
+    """
+    entries: list[Entry] = []
+    for row, cells in sheet.rows:
+        filename = str(cells["filename"] or "").strip()
+        try:
+            subject = rules.subject_folder(cells["subject"])
+        except ValueError:
+            raise DataError(
+                f"{sheet_path} row {row}: Subject {cells['subject']!r} is not {rules.subject_hint}; fix the cell"
+            ) from None
+        if not filename:
+            raise DataError(
+                f"{sheet_path} row {row}: empty Filename; fill it in (e.g. {rules.filename_example}) or delete the row"
+            )
+        sample_id = f"{subject}/{filename}"
+        log.claim(sample_id, row, str(sheet_path))
+        emotion = norm(cells["emotion"])
+        emotion = rules.aliases.get(emotion, emotion)
+        if emotion not in rules.emotions:
+            raise DataError(
+                f"{sheet_path} row {row} ({sample_id}): unknown emotion {cells['emotion']!r}; "
+                f"expected one of {rules.emotion_names}"
+            )
+        if emotion not in mapping:
+            log.dropped[emotion] += 1
+            continue
+        try:
+            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
+        except ValueError as exc:
+            log.skip(row, sample_id, f"frame number {exc} is not a number")
+            continue
+        try:
+            placed = place_clip(clip_base / subject / filename, root, onset, apex, offset)
+        except SkipRow as exc:
+            log.skip(row, sample_id, str(exc))
+            continue
+        if placed.fix:
+            log.fix(row, sample_id, placed.fix)
+        if placed.apex is None:
+            log.apex_fallback.append(sample_id)
+        extra: dict[str, Any] = {"emotion": emotion}
+        extra.update({key: str(cells.get(column) or "").strip() for key, column in rules.extra_columns.items()})
+        extra["row"] = row
+        entries.append(Entry(row, sample_id, subject, mapping[emotion], placed, extra))
+    return entries

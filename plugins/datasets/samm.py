@@ -26,22 +26,19 @@ from merbench.contracts import Dataset
 from merbench.errors import DataError
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
-    Entry,
+    SheetRules,
     LoadLog,
     Part,
-    SkipRow,
     as_bool,
     check_cache_outside,
     check_root,
     choose_classes,
+    coded_entries,
     find_dir,
     find_one,
-    norm,
     order_classes,
-    place_clip,
     read_sheet,
     to_dataset,
-    to_int,
 )
 
 EMOTIONS = ("anger", "contempt", "happiness", "surprise", "other", "disgust", "fear", "sadness")
@@ -75,6 +72,17 @@ def subject_folder(value: Any) -> str:
     return f"{int(match.group(1)):03d}"
 
 
+RULES = SheetRules(
+    subject_folder=subject_folder,
+    subject_hint="a subject number",
+    filename_example="006_1_2",
+    emotions=EMOTIONS,
+    aliases=ALIASES,
+    emotion_names=", ".join(e.title() for e in EMOTIONS),
+    extra_columns={"action_units": "aus", "objective_class": "objective"},
+)
+
+
 def frames_base(root: Path) -> Path:
     """The folder holding the subject folders (``root/SAMM`` or ``root`` itself)."""
     folder = find_dir(root, ("SAMM",))
@@ -94,48 +102,7 @@ def read_part(root: Path, classes: str, domain: str = "samm") -> Part:
     mapping = CLASS_SETS[classes]
     log = LoadLog(domain)
     log.rows = len(sheet.rows)
-    entries: list[Entry] = []
-    for row, cells in sheet.rows:
-        filename = str(cells["filename"] or "").strip()
-        try:
-            subject = subject_folder(cells["subject"])
-        except ValueError:
-            raise DataError(f"{sheet_path} row {row}: Subject {cells['subject']!r} is not a subject number; fix the cell") from None
-        if not filename:
-            raise DataError(f"{sheet_path} row {row}: empty Filename; fill it in (e.g. 006_1_2) or delete the row")
-        sample_id = f"{subject}/{filename}"
-        log.claim(sample_id, row, str(sheet_path))
-        emotion = norm(cells["emotion"])
-        emotion = ALIASES.get(emotion, emotion)
-        if emotion not in EMOTIONS:
-            raise DataError(
-                f"{sheet_path} row {row} ({sample_id}): unknown emotion {cells['emotion']!r}; "
-                f"expected one of {', '.join(e.title() for e in EMOTIONS)}"
-            )
-        if emotion not in mapping:
-            log.dropped[emotion] += 1
-            continue
-        try:
-            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
-        except ValueError as exc:
-            log.skip(row, sample_id, f"frame number {exc} is not a number")
-            continue
-        try:
-            placed = place_clip(base / subject / filename, root, onset, apex, offset)
-        except SkipRow as exc:
-            log.skip(row, sample_id, str(exc))
-            continue
-        if placed.fix:
-            log.fix(row, sample_id, placed.fix)
-        if placed.apex is None:
-            log.apex_fallback.append(sample_id)
-        extra = {
-            "emotion": emotion,
-            "action_units": str(cells.get("aus") or "").strip(),
-            "objective_class": str(cells.get("objective") or "").strip(),
-            "row": row,
-        }
-        entries.append(Entry(row, sample_id, subject, mapping[emotion], placed, extra))
+    entries = coded_entries(sheet, sheet_path, RULES, base, root, mapping, log)
     info = {
         "root": str(root),
         "annotation": str(sheet_path),
