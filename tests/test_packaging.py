@@ -28,8 +28,12 @@ def test_wheel_does_not_claim_a_generic_top_level_name(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"merbench", "merbench_plugins"}
-    for module in ("synthetic.py", "synthetic_faces.py", "flow.py", "protocols.py", "convmixer/__init__.py", "convmixer/network.py"):
-        assert f"merbench_plugins/{module}" in names
+    repo = Path(__file__).resolve().parents[1]
+    for folder, package in (("plugins", "merbench_plugins"), ("merbench", "merbench")):
+        for source in (repo / folder).rglob("*.py"):
+            if "__pycache__" not in source.parts:
+                relative = source.relative_to(repo / folder).as_posix()
+                assert f"{package}/{relative}" in names, f"{folder}/{relative} is missing from the wheel (pyproject packages)"
 
 
 def test_wheel_registers_builtins_through_the_entry_point_group(wheel):
@@ -37,5 +41,5 @@ def test_wheel_registers_builtins_through_the_entry_point_group(wheel):
     (entry_points,) = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
     text = archive.read(entry_points).decode()
     assert "[merbench]" in text and "merbench = merbench.cli:main" in text
-    for target in ("merbench_plugins.synthetic", "merbench_plugins.flow", "merbench_plugins.convmixer", "merbench_plugins.protocols"):
-        assert target in text
+    for target in ("synthetic", "flow", "convmixer", "protocols", "datasets", "models", "preprocessors"):
+        assert f"merbench_plugins.{target}" in text
