@@ -19,18 +19,7 @@ from merbench_plugins.preprocessors.apex_frame import ApexFramePreprocessor
 from merbench_plugins.preprocessors.crop import CropPreprocessor, centre_box, square_box
 from merbench_plugins.preprocessors.magnify import MagnifyPreprocessor
 
-SIZE = 64
-
-
-def texture(size: int = SIZE, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    img = cv2.GaussianBlur(rng.random((size, size)).astype(np.float32), (0, 0), 2.0)
-    return ((img - img.min()) / (img.max() - img.min()) * 255).astype(np.uint8)
-
-
-def shifted(img: np.ndarray, dx: float, dy: float = 0.0) -> np.ndarray:
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(img, matrix, (img.shape[1], img.shape[0]), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+from motion_images import shifted, stretched, texture
 
 
 def clip_of(frames: list[np.ndarray], onset: int = 0, apex: int | None = None, offset: int | None = None):
@@ -144,22 +133,11 @@ def test_crop_params_change_with_options(fake_cascade):
 # ------------------------------------------------------------------------------ apex
 
 
-def stretched(img: np.ndarray, amount: float, sigma: float = 10.0) -> np.ndarray:
-    """``img`` locally expanded around its centre by up to ``amount`` (a local motion, no global shift)."""
-    h, w = img.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    cx, cy = (w - 1) / 2, (h - 1) / 2
-    bump = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
-    map_x = (xx - amount * (xx - cx) * bump).astype(np.float32)
-    map_y = (yy - amount * (yy - cy) * bump).astype(np.float32)
-    return cv2.remap(img, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-
-
 def rising_and_falling(peak: int, n: int = 10, amplitude: float = 0.25, drift: float = 0.0) -> list[np.ndarray]:
     """A clip with a local expansion that grows to frame ``peak`` and fades, plus a steady head drift."""
     base = texture(seed=5)
     profile = [amplitude * max(0.0, 1.0 - abs(t - peak) / peak) for t in range(n)]
-    return [shifted(stretched(base, a), drift * t) if t else base.copy() for t, a in enumerate(profile)]
+    return [shifted(stretched(base, a, sigma=10.0), drift * t) if t else base.copy() for t, a in enumerate(profile)]
 
 
 @pytest.mark.parametrize("measure,drift", [("flow", 0.0), ("flow", 0.1), ("difference", 0.0)])
