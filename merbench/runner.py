@@ -20,7 +20,7 @@ from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.dataset_check import check_dataset_input
 from merbench.errors import DataError, UsageError
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
-from merbench.preprocess import build_chain, preprocess_dataset, skips_unreadable
+from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 
@@ -127,11 +127,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     cache_dir = cache_root()
 
     chain = build_chain(preprocessor_specs, config.sections)
-    if model_spec.input != chain.produces:
-        raise UsageError(
-            f"model '{config.model}' expects input '{model_spec.input}' but the preprocessing chain "
-            f"{','.join(config.preprocess)} produces '{chain.produces}'; choose a matching --set preprocess=..."
-        )
+    check_model_input(config.model, model_spec.input, chain)
     choice = choose_device(config.device, config.section("engine")["amp"])
     settings = TrainSettings.from_options(config.section("engine"))
     progress.message(f"Device: {choice.description}")
