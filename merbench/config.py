@@ -35,7 +35,21 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "early_stopping": 0,
     "validation_fraction": 0.2,
     "preprocess_workers": 0,
+    "parallel_folds": "auto",
+    "parallel_mode": "auto",
+    "compile": False,
 }
+
+# Where folds (and grid cells) run: ``local`` (this machine) or ``ray`` (a Ray cluster).
+EXECUTOR_OPTIONS: dict[str, Any] = {
+    "name": "local",
+    "address": "auto",
+    "num_cpus": 1,
+    "num_gpus": 0.0,
+    "max_retries": 2,
+}
+EXECUTORS = ("local", "ray")
+PARALLEL_MODES = ("auto", "processes", "vmap")
 
 ENGINE_PROFILES: dict[str, dict[str, Any]] = {
     "quick": {"epochs": 3, "batch_size": 32, "lr": 0.005},
@@ -209,6 +223,7 @@ def resolve_config(
         "model": _defaults(model_spec, profile),
         "protocol": dict(protocol_spec.options),
         "engine": engine_defaults,
+        "executor": dict(EXECUTOR_OPTIONS),
     }
     for spec in preprocessor_specs:
         sections[spec.name] = _defaults(spec, profile)
@@ -237,6 +252,8 @@ def resolve_config(
     for option in ("epochs", "batch_size"):
         if engine[option] < 1:
             raise UsageError(f"engine.{option}={engine[option]}: must be at least 1")
+    check_parallel_options(engine)
+    check_executor_options(sections["executor"])
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise UsageError(f"--device {device}: choose auto, cpu or cuda")
     if dataset_spec.needs_root and root is None:
@@ -253,6 +270,38 @@ def resolve_config(
         preprocess=chain,
         sections=sections,
     )
+
+
+def parse_parallel_folds(value: Any) -> int | None:
+    """``engine.parallel_folds`` as a number of folds, or ``None`` for ``auto``."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise UsageError(f"engine.parallel_folds={value}: use auto or a whole number of folds at least 1 (1 = fold by fold)")
+    return number
+
+
+def check_parallel_options(engine: Mapping[str, Any]) -> None:
+    """Validate ``engine.parallel_folds`` and ``engine.parallel_mode`` (raises ``UsageError``)."""
+    parse_parallel_folds(engine["parallel_folds"])
+    if engine["parallel_mode"] not in PARALLEL_MODES:
+        raise UsageError(f"engine.parallel_mode={engine['parallel_mode']}: choose one of {', '.join(PARALLEL_MODES)}")
+
+
+def check_executor_options(executor: Mapping[str, Any]) -> None:
+    """Validate the ``executor`` section (raises ``UsageError``)."""
+    if executor["name"] not in EXECUTORS:
+        raise UsageError(f"executor.name={executor['name']}: choose one of {', '.join(EXECUTORS)} (or --executor)")
+    if executor["num_cpus"] < 1 or executor["num_gpus"] < 0 or executor["max_retries"] < 0:
+        raise UsageError(
+            f"executor.num_cpus={executor['num_cpus']}, executor.num_gpus={executor['num_gpus']}, "
+            f"executor.max_retries={executor['max_retries']}: need num_cpus >= 1, num_gpus >= 0 and max_retries >= 0"
+        )
 
 
 def valid_keys(sections: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -68,6 +68,7 @@ class TrainSettings:
     class_weighting: str
     early_stopping: int = 0
     validation_fraction: float = 0.2
+    compile: bool = False
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainSettings":
@@ -81,6 +82,7 @@ class TrainSettings:
             class_weighting=str(options["class_weighting"]),
             early_stopping=int(options["early_stopping"]),
             validation_fraction=float(options["validation_fraction"]),
+            compile=bool(options.get("compile", False)),
         )
 
 
@@ -187,6 +189,9 @@ def train_fold(
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    trained = model
+    if settings.compile:
+        model = torch.compile(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     n_train = len(train_positions)
     # Drop a last batch of one sample: BatchNorm cannot train on it.
@@ -239,12 +244,12 @@ def train_fold(
             score = unweighted_f1_recall(matrix)[0]
             if score > best_score:
                 best_score, best_epoch = score, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in trained.state_dict().items()}
             elif epoch - best_epoch >= settings.early_stopping:
                 break
 
     if best_state is not None:
-        model.load_state_dict(best_state)
+        trained.load_state_dict(best_state)
     predicted = _predict(model, inputs, test_index, mean, std, autocast).numpy()
     final = epoch_losses[-1] if epoch_losses else math.nan
     return FoldOutput(

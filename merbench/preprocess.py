@@ -29,11 +29,8 @@ import dataclasses
 import hashlib
 import json
 import math
-import multiprocessing
 import os
-import pickle
 import signal
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -49,6 +46,7 @@ from merbench import __version__
 from merbench.cache import atomic_write_text, cache_root, content_key, load_array, save_array
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.errors import DataError, RunFailed, UsageError
+from merbench.workers import picklable, process_context, usable_cores
 
 MIN_PARALLEL = 8
 """Fewer clips left to compute than this are done in-process (starting workers costs more)."""
@@ -328,30 +326,7 @@ def resolve_workers(workers: int) -> int:
     """The number of worker processes for ``workers`` (0 = every usable core)."""
     if workers < 0:
         raise UsageError(f"engine.preprocess_workers={workers}: use 0 (every core) or a positive number")
-    if workers == 0:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
-    return workers
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers fork from a clean server process (not from one that runs
-    # torch or OpenCV threads), and it is started once per process, not per run.
-    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["merbench.preprocess"])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def _picklable(*objects: Any) -> bool:
-    try:
-        pickle.dumps(objects)
-    except Exception:  # a plugin registered with a lambda or a local class
-        return False
-    return True
+    return usable_cores() if workers == 0 else workers
 
 
 def _compute_parallel(
@@ -365,7 +340,7 @@ def _compute_parallel(
     chunk = max(1, min(16, math.ceil(len(todo) / (workers * 4))))
     chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
     executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context(), initializer=_worker_start,
+        max_workers=workers, mp_context=process_context(), initializer=_worker_start,
         initargs=(list(chain.specs), dict(chain.sections)),
     )
     try:
@@ -542,7 +517,7 @@ def preprocess_dataset(
                 if position >= PROBE_CLIPS and workers > 1:
                     per_clip = (time.perf_counter() - probe_started) / position
                     remaining = len(todo) - position
-                    if remaining >= MIN_PARALLEL and per_clip * remaining > PARALLEL_WORTH_S and _picklable(
+                    if remaining >= MIN_PARALLEL and per_clip * remaining > PARALLEL_WORTH_S and picklable(
                         list(chain.specs), dict(chain.sections)
                     ):
                         used_workers = min(workers, remaining)

@@ -155,3 +155,6 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
         f"Time: {seconds['total']:.1f} s (preprocessing {seconds['preprocess']:.1f} s: {prep['computed']} computed, "
         f"{prep['cached']} from cache; training and evaluation {seconds['train_eval']:.1f} s) on {result['environment']['device']}"
     )
+    plan = result.get("engine_plan")
+    if plan:
+        console.print(f"Folds trained {plan['description']}, {plan['threads_per_fold'] or 'default'} torch thread(s) per fold")

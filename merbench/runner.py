@@ -23,6 +23,7 @@ from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mea
 from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
+from merbench.workers import peak_memory
 
 
 def _check_cache_outside_root(root: Path | None, cache_dir: Path) -> None:
@@ -113,10 +114,33 @@ def _normalisation_note(fold_results: list[dict[str, Any]]) -> str:
     return "; ".join(notes) + " (fitted on each fold's training samples only)"
 
 
+def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarray, overlaps: list[list[str]],
+                 n_classes: int) -> dict[str, Any]:
+    """The stored and reported facts of one trained fold."""
+    return {
+        "fold": fold.index,
+        "test_subjects": sorted(str(s) for s in set(subjects[fold.test])),
+        "train_subjects": sorted(str(s) for s in set(subjects[fold.train])),
+        "n_train": int(len(fold.train)),
+        "n_test": int(len(fold.test)),
+        "subject_overlap": overlaps[fold.index],
+        "final_train_loss": output.final_loss,
+        "epochs_trained": len(output.epoch_losses),
+        "selected_epoch": output.selected_epoch,
+        "validation_subjects": (
+            sorted(str(s) for s in set(subjects[output.validation])) if output.validation is not None else []
+        ),
+        "seconds": output.seconds,
+        "normalisation": output.normalisation,
+        "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
+    }
+
+
 def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
     import torch
 
-    from merbench.engine import TrainSettings, choose_device, train_fold
+    from merbench.engine import FoldOutput, TrainSettings, choose_device
+    from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, describe_plan, plan_executor
     from merbench.environment import describe_environment
 
     progress = progress or SilentProgress()
@@ -150,17 +174,18 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
         progress.message(f"[bold yellow]Warning:[/] {protocol_spec.warning}")
 
     train_started = time.perf_counter()
-    inputs = torch.as_tensor(prep.inputs, device=choice.device)
-    label_tensor = torch.as_tensor(labels, device=choice.device)
     n_classes = len(dataset.classes)
-    in_channels, input_size = int(prep.inputs.shape[1]), int(prep.inputs.shape[2])
-    build = resolve_factory(model_spec.build)
-    model_options = dict(config.section("model"))
+    recipe = ModelRecipe(model_spec.build, dict(config.section("model")), int(prep.inputs.shape[1]), n_classes,
+                         int(prep.inputs.shape[2]))
+    data = FoldData(prep.inputs, labels, subjects)
+    executor, job = plan_executor(config.section("engine"), config.section("executor"),
+                                  FoldJob(recipe, settings, choice), data, len(folds))
 
     progress.start("folds", len(folds), f"Folds ({config.protocol})")
     predictions = np.full(len(labels), -1, dtype=np.int64)
     fold_of = np.full(len(labels), -1, dtype=np.int64)
     fold_results = []
+    todo = []
     for fold in folds:
         test_ids = [dataset.samples[i].id for i in fold.test]
         stored = recorder.completed_fold(config.seed, fold.index, test_ids) if recorder is not None else None
@@ -169,45 +194,23 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
             fold_of[fold.test] = fold.index
             fold_results.append(stored.record)
             progress.advance("folds", 1)
-            continue
-        progress.start("epochs", settings.epochs, f"Fold {fold.index + 1}/{len(folds)} epochs")
-        output = train_fold(
-            lambda: build(model_options, in_channels, n_classes, input_size),
-            inputs,
-            label_tensor,
-            fold,
-            n_classes,
-            settings,
-            choice,
-            seed=config.seed * 1000 + fold.index,
-            on_epoch=lambda epoch, loss: progress.advance("epochs", 1, note=f"loss {loss:.3f}"),
-            subjects=subjects,
-        )
+        else:
+            todo.append(FoldTask(fold, config.seed * 1000 + fold.index))
+
+    def fold_done(task: FoldTask, output: FoldOutput) -> None:
+        fold = task.fold
         predictions[fold.test] = output.predictions
         fold_of[fold.test] = fold.index
-        fold_results.append(
-            {
-                "fold": fold.index,
-                "test_subjects": sorted(str(s) for s in set(subjects[fold.test])),
-                "train_subjects": sorted(str(s) for s in set(subjects[fold.train])),
-                "n_train": int(len(fold.train)),
-                "n_test": int(len(fold.test)),
-                "subject_overlap": overlaps[fold.index],
-                "final_train_loss": output.final_loss,
-                "epochs_trained": len(output.epoch_losses),
-                "selected_epoch": output.selected_epoch,
-                "validation_subjects": (
-                    sorted(str(s) for s in set(subjects[output.validation])) if output.validation is not None else []
-                ),
-                "seconds": output.seconds,
-                "normalisation": output.normalisation,
-                "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
-            }
-        )
+        fold_results.append(_fold_record(fold, output, subjects, labels, overlaps, n_classes))
         if recorder is not None:
-            recorder.fold_done(config.seed, fold_results[-1], test_ids, output.predictions,
-                               [_sample_row(dataset, i, fold.index, labels, predictions) for i in fold.test])
+            recorder.fold_done(config.seed, fold_results[-1], [dataset.samples[i].id for i in fold.test],
+                               output.predictions, [_sample_row(dataset, i, fold.index, labels, predictions) for i in fold.test])
         progress.advance("folds", 1)
+
+    if todo:
+        progress.message(f"Folds: {executor.description}, {job.threads or torch.get_num_threads()} torch thread(s) per fold")
+        executor.run(job, data, todo, fold_done, progress)
+    fold_results.sort(key=lambda record: record["fold"])
 
     tested = np.flatnonzero(fold_of >= 0)
     pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
@@ -238,10 +241,12 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
             "train_eval": finished - train_started,
             "total": finished - started,
         },
+        "memory": peak_memory(),
         "config": config.to_dict(),
         "environment": {**describe_environment(choice.description), "plugins": _plugin_versions(config, registry)},
         "profile": config.profile,
         "seed": config.seed,
+        "engine_plan": describe_plan(executor, job),
         "warnings": [protocol_spec.warning] if protocol_spec.warning else [],
         "leakage": {
             "subject_overlap_folds": sum(bool(o) for o in overlaps),

@@ -17,6 +17,8 @@ ORDER = 10
 
 RUN_EPILOG = """  merbench run --model convmixer --dataset synthetic --profile quick --store results.sqlite
   merbench run --resume 20250611-142233-3fa2c1     # continue an interrupted run
+  merbench run --model ststnet --dataset synthetic --protocol loso --set engine.parallel_folds=auto
+  merbench run --model ststnet --dataset synthetic --executor ray --set executor.address=HEAD:6379
 """
 RESUME_CONFLICTS = ("model", "dataset", "protocol", "root", "epochs", "seed", "config")
 
@@ -45,6 +47,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="set an option, e.g. model.depth=8, engine.lr=0.001, flow.method=dis (repeatable; "
                      "several KEY=VALUE may follow one --set)", nargs="+")
     run.add_argument("--config", type=Path, help="YAML file of options (sections model:, dataset:, engine:, flow: ...)")
+    run.add_argument("--executor", choices=["local", "ray"],
+                     help="where folds train: local (this machine, default) or ray (a Ray cluster; see "
+                     "--set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
     run.add_argument("--json", type=Path, help="write the machine-readable result to this file")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--store", type=Path, metavar="PATH",
@@ -97,7 +102,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             device=args.device,
             root=args.root,
             epochs=args.epochs,
-            sets=parse_set(flatten_sets(args.sets)),
+            sets={**parse_set(flatten_sets(args.sets)), **({"executor.name": args.executor} if args.executor else {})},
             config_file=args.config,
         )
         n_seeds, run_id = args.seeds, None
@@ -128,7 +133,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
 def _resumed(args: argparse.Namespace, store, registry) -> tuple:
     """The stored configuration, seed count and full id of the run to resume (checks it can be resumed)."""
-    from merbench.config import RunConfig
+    from merbench.config import ENGINE_OPTIONS, EXECUTOR_OPTIONS, RunConfig
     from merbench.store import status_of
 
     given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
@@ -148,6 +153,12 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
         ("preprocessors", name) for name in stored["preprocess"]
     ]:
         registry.get(kind, name)
+    sections = stored["options"]
+    # Runs stored before an option existed get its default; the executor may change on resume.
+    sections["executor"] = {**EXECUTOR_OPTIONS, **sections.get("executor", {})}
+    sections["engine"] = {**ENGINE_OPTIONS, **sections["engine"]}
+    if args.executor:
+        sections["executor"]["name"] = args.executor
     config = RunConfig(
         model=stored["model"],
         dataset=stored["dataset"],
@@ -157,6 +168,6 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
         device=stored["device"],
         root=Path(stored["root"]) if stored["root"] else None,
         preprocess=tuple(stored["preprocess"]),
-        sections=stored["options"],
+        sections=sections,
     )
     return config, int(row["n_seeds"]), row["id"]

@@ -1,0 +1,363 @@
+"""Where the folds of a run are trained: one after another, in worker processes, batched, or on Ray.
+
+Every executor trains the same ``FoldTask`` list with the same per-fold seed
+and torch thread count, so the choice changes the time a protocol takes, not
+its predictions:
+
+* ``SequentialFolds``: in this process, one fold after another;
+* ``ProcessFolds``: in worker processes with one torch thread each (the CPU
+  path, DESIGN.md section 8: on a CPU, batched training of several folds is
+  slower than spreading folds over cores);
+* ``BatchedFolds``: several folds as one ``vmap`` computation (the GPU path,
+  ``merbench.fold_batch``);
+* ``merbench.ray_executor.RayFolds``: folds as Ray tasks on a cluster.
+
+``plan_executor`` turns ``engine.parallel_folds``/``engine.parallel_mode`` and
+the ``executor`` section into one of them.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from merbench.contracts import Factory, Fold, resolve_factory
+from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, train_fold
+from merbench.config import parse_parallel_folds
+from merbench.errors import RunFailed, UsageError
+from merbench.progress import ProgressSink
+from merbench.workers import available_memory, picklable, process_context, start_worker_server, usable_cores
+
+# Worker processes pay off only when the folds left would take longer than this in one process.
+PARALLEL_WORTH_S = 4.0
+# Resident memory of a worker process that has imported torch and the plugins, before its data.
+WORKER_BASE_BYTES = 400 * 2**20
+
+
+@dataclass(frozen=True)
+class ModelRecipe:
+    """How to build a fresh model for a fold; picklable when ``build`` is a module-level factory."""
+
+    build: Factory
+    options: Mapping[str, Any]
+    in_channels: int
+    n_classes: int
+    input_size: int
+
+    def __call__(self) -> Any:
+        """A new, untrained model (or estimator)."""
+        return resolve_factory(self.build)(dict(self.options), self.in_channels, self.n_classes, self.input_size)
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """What every fold of a run shares: the model recipe, the training settings, the device and threads."""
+
+    recipe: ModelRecipe
+    settings: TrainSettings
+    choice: DeviceChoice
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """The preprocessed inputs (N, C, H, W), labels and subjects of every sample of a run."""
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+
+
+@dataclass(frozen=True)
+class FoldTask:
+    """One fold to train, with its seed (``run seed * 1000 + fold index``)."""
+
+    fold: Fold
+    seed: int
+
+
+OnDone = Callable[[FoldTask, FoldOutput], None]
+
+
+class FoldExecutor(Protocol):
+    """Trains a list of fold tasks and reports each one as it completes."""
+
+    description: str
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train every task; call ``on_done(task, output)`` once per task, in completion order."""
+
+
+@dataclass
+class DeviceTensors:
+    """``FoldData`` moved to a device once, reused by every fold trained in this process."""
+
+    data: FoldData
+    device: Any
+    inputs: Any = field(init=False)
+    labels: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        import torch
+
+        self.inputs = torch.as_tensor(self.data.inputs, device=self.device)
+        self.labels = torch.as_tensor(self.data.labels, device=self.device)
+
+
+def train_task(job: FoldJob, tensors: DeviceTensors, task: FoldTask,
+               on_epoch: Callable[[int, float], None] | None = None) -> FoldOutput:
+    """Train one fold in this process with ``job.threads`` torch threads (0: leave torch's setting)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if job.threads > 0:
+        torch.set_num_threads(job.threads)
+    try:
+        return train_fold(job.recipe, tensors.inputs, tensors.labels, task.fold, job.recipe.n_classes, job.settings,
+                          job.choice, seed=task.seed, on_epoch=on_epoch, subjects=tensors.data.subjects)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _epoch_reporter(progress: ProgressSink, job: FoldJob, task: FoldTask, n_folds: int) -> Callable[[int, float], None]:
+    progress.start("epochs", job.settings.epochs, f"Fold {task.fold.index + 1}/{n_folds} epochs")
+    return lambda epoch, loss: progress.advance("epochs", 1, note=f"loss {loss:.3f}")
+
+
+class SequentialFolds:
+    """Train the folds one after another in this process."""
+
+    description = "fold by fold in this process"
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train each task in turn, reporting epochs."""
+        tensors = DeviceTensors(data, job.choice.device)
+        for task in tasks:
+            on_done(task, train_task(job, tensors, task, _epoch_reporter(progress, job, task, len(tasks))))
+
+
+# ------------------------------------------------------------------ worker processes
+
+_worker_state: dict[str, Any] = {}
+
+
+def _worker_start(job: FoldJob, data: FoldData) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, job.threads))
+    _worker_state["job"] = job
+    _worker_state["tensors"] = DeviceTensors(data, job.choice.device)
+
+
+def _worker_train(task: FoldTask) -> tuple[FoldTask, FoldOutput]:
+    return task, train_task(_worker_state["job"], _worker_state["tensors"], task)
+
+
+class ProcessFolds:
+    """Spread folds over ``workers`` processes, each training one fold at a time with ``job.threads`` threads.
+
+    With ``adaptive`` the first fold is trained here (its epochs shown); after its
+    first epoch the time of the whole protocol is estimated, and the other folds
+    go to worker processes (which start while this fold finishes) only when they
+    would take longer than ``PARALLEL_WORTH_S`` here. Every fold uses the same
+    thread count either way, so the choice does not change predictions.
+    """
+
+    def __init__(self, workers: int, adaptive: bool = False):
+        self.workers = workers
+        self.adaptive = adaptive
+        self.description = f"{workers} worker processes" + (" (when the folds take long enough)" if adaptive else "")
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train the tasks, in worker processes where that pays off."""
+        tasks = list(tasks)
+        if not tasks:
+            return
+        if not picklable(job):
+            progress.message("[yellow]Note:[/] the model plugin cannot be sent to worker processes "
+                             "(a lambda or local class); training its folds one after another")
+            SequentialFolds().run(job, data, tasks, on_done, progress)
+            return
+        start_worker_server()
+        if not self.adaptive:
+            self._collect(self._start(job, data, tasks), on_done)
+            return
+        first, rest = tasks[0], tasks[1:]
+        pool: list[_Pool] = []
+        report = _epoch_reporter(progress, job, first, len(tasks))
+        started = time.perf_counter()
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            report(epoch, loss)
+            per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
+            if not pool and len(rest) > 1 and per_fold * len(rest) > PARALLEL_WORTH_S:
+                pool.append(self._start(job, data, rest))
+                progress.message(f"Folds {rest[0].fold.index + 1}-{rest[-1].fold.index + 1} go to "
+                                 f"{pool[0].workers} worker processes")
+
+        tensors = DeviceTensors(data, job.choice.device)
+        try:
+            on_done(first, train_task(job, tensors, first, on_epoch))
+        except BaseException:
+            if pool:
+                pool[0].executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        if pool:
+            self._collect(pool[0], on_done)
+            return
+        for task in rest:
+            on_done(task, train_task(job, tensors, task, _epoch_reporter(progress, job, task, len(tasks))))
+
+    def _start(self, job: FoldJob, data: FoldData, tasks: list[FoldTask]) -> "_Pool":
+        workers = min(self.workers, len(tasks))
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
+                                       initializer=_worker_start, initargs=(job, data))
+        return _Pool(executor, workers, {executor.submit(_worker_train, task) for task in tasks})
+
+    @staticmethod
+    def _collect(pool: "_Pool", on_done: OnDone) -> None:
+        pending = pool.futures
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    on_done(*future.result())
+        except BrokenProcessPool:
+            pool.executor.shutdown(wait=False, cancel_futures=True)
+            raise RunFailed(
+                "a fold worker process died (out of memory?); completed folds are kept in the results store: "
+                "continue with `merbench run --resume RUN_ID`, or train folds one at a time with "
+                "--set engine.parallel_folds=1"
+            ) from None
+        except BaseException:
+            pool.executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.executor.shutdown(wait=True)
+
+
+@dataclass
+class _Pool:
+    executor: ProcessPoolExecutor
+    workers: int
+    futures: set
+
+
+# ------------------------------------------------------------------ batched (vmap)
+
+
+class BatchedFolds:
+    """Train ``group_size`` folds at a time as one batched computation (``merbench.fold_batch``)."""
+
+    def __init__(self, group_size: int):
+        self.group_size = group_size
+        self.description = f"{group_size} folds at a time as one batched (vmap) computation"
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train the tasks in groups of ``group_size``."""
+        import torch
+
+        from merbench.fold_batch import train_folds_batched
+
+        tensors = DeviceTensors(data, job.choice.device)
+        previous = torch.get_num_threads()
+        if job.threads > 0:
+            torch.set_num_threads(job.threads)
+        try:
+            for begin in range(0, len(tasks), self.group_size):
+                group = list(tasks[begin:begin + self.group_size])
+                progress.start("epochs", 1, f"Folds {begin + 1}-{begin + len(group)} of {len(tasks)} batched")
+                outputs = train_folds_batched(job.recipe, tensors.inputs, tensors.labels, [t.fold for t in group],
+                                              [t.seed for t in group], job.recipe.n_classes, job.settings, job.choice)
+                for task, output in zip(group, outputs):
+                    on_done(task, output)
+        finally:
+            torch.set_num_threads(previous)
+
+
+# ------------------------------------------------------------------ choosing
+
+
+def _memory_fit(data: FoldData) -> int:
+    """How many worker processes the free memory holds (each has torch and a copy of the inputs)."""
+    free = available_memory()
+    if free is None:
+        return usable_cores()
+    per_worker = WORKER_BASE_BYTES + 3 * data.inputs.nbytes
+    return max(1, int(free * 0.5 // per_worker))
+
+
+def _is_torch_model(recipe: ModelRecipe) -> bool:
+    from torch import nn
+
+    return isinstance(recipe(), nn.Module)
+
+
+def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: FoldJob, data: FoldData,
+                  n_folds: int) -> tuple[FoldExecutor, FoldJob]:
+    """Choose how the folds are trained; returns the executor and the job with its thread count set.
+
+    ``engine.threads`` above 0 fixes the torch threads of each fold; otherwise a
+    fold gets ``cores // folds at once`` threads on the CPU. ``auto`` picks, on
+    the CPU, one worker process per core (bounded by free memory and the number
+    of folds), and on CUDA as many batched folds as fit in free GPU memory.
+    """
+    import dataclasses
+
+    requested = parse_parallel_folds(engine["parallel_folds"])
+    mode = engine["parallel_mode"]
+    cuda = job.choice.device.type == "cuda"
+    if executor.get("name", "local") == "ray":
+        from merbench.ray_executor import RayFolds
+
+        return RayFolds.from_options(executor), dataclasses.replace(job, threads=int(engine["threads"]) or int(executor.get("num_cpus", 1)))
+    if mode == "auto":
+        mode = "vmap" if cuda else "processes"
+    batched_possible = job.settings.early_stopping == 0 and _is_torch_model(job.recipe)
+    if mode == "vmap" and not batched_possible:
+        if engine["parallel_mode"] == "vmap":
+            raise UsageError("engine.parallel_mode=vmap trains torch models without early stopping only; "
+                             "use engine.parallel_mode=processes (or auto) for this run")
+        mode = "processes"
+    if mode == "vmap":
+        group = requested or _auto_group(job, data, n_folds)
+        threads = int(engine["threads"])
+        if group <= 1:
+            return SequentialFolds(), dataclasses.replace(job, threads=threads)
+        return BatchedFolds(min(group, n_folds)), dataclasses.replace(job, threads=threads)
+    if cuda:  # several processes on one GPU compete for it; folds run one after another
+        return SequentialFolds(), dataclasses.replace(job, threads=int(engine["threads"]))
+    cores = usable_cores()
+    workers = requested or min(cores, n_folds, _memory_fit(data))
+    threads = int(engine["threads"]) or max(1, cores // max(1, workers))
+    if workers <= 1:
+        return SequentialFolds(), dataclasses.replace(job, threads=threads)
+    return ProcessFolds(min(workers, n_folds), adaptive=requested is None), dataclasses.replace(job, threads=threads)
+
+
+def _auto_group(job: FoldJob, data: FoldData, n_folds: int) -> int:
+    """Folds per batched group on CUDA, from the free GPU memory and one fold's measured need."""
+    import torch
+
+    from merbench.fold_batch import fold_group_size, measure_fold_bytes
+
+    if job.choice.device.type != "cuda":
+        return min(n_folds, usable_cores())
+    free, _ = torch.cuda.mem_get_info(job.choice.device)
+    need = measure_fold_bytes(job.recipe, data, job.settings, job.choice)
+    return fold_group_size(free, need, n_folds)
+
+
+def describe_plan(executor: FoldExecutor, job: FoldJob) -> dict[str, Any]:
+    """The executor choice as recorded in a result (``engine_plan``)."""
+    return {"executor": type(executor).__name__, "description": executor.description,
+            "threads_per_fold": job.threads, "workers": getattr(executor, "workers", None),
+            "group_size": getattr(executor, "group_size", None)}

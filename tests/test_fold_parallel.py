@@ -1,0 +1,121 @@
+"""Fold-parallel training: worker processes give the same predictions as fold by fold; options are checked."""
+
+from __future__ import annotations
+
+import pytest
+
+import merbench.folds as folds
+
+SAME_THREADS = ("engine.threads=1",)
+
+
+def _predictions(result: dict) -> list[tuple[str, int]]:
+    return [(row["id"], row["prediction"]) for row in result["predictions"]]
+
+
+def _losses(result: dict) -> list[float]:
+    return [fold["final_train_loss"] for fold in result["folds"]]
+
+
+def _run(quick_run, model: str, *sets: str) -> dict:
+    return quick_run("--model", model, "--set", *SAME_THREADS, *sets)
+
+
+@pytest.mark.parametrize("model", ["ststnet", "lbptop-svm"])
+def test_worker_processes_predict_what_fold_by_fold_predicts(quick_run, model):
+    sequential = _run(quick_run, model, "engine.parallel_folds=1")
+    parallel = _run(quick_run, model, "engine.parallel_folds=2")
+    assert sequential["engine_plan"]["executor"] == "SequentialFolds"
+    assert parallel["engine_plan"]["executor"] == "ProcessFolds"
+    assert parallel["engine_plan"]["workers"] == 2
+    assert _predictions(parallel) == _predictions(sequential)
+    assert _losses(parallel) == pytest.approx(_losses(sequential), rel=1e-6, abs=1e-7)
+    assert [f["fold"] for f in parallel["folds"]] == list(range(len(parallel["folds"])))
+    assert parallel["pooled"] == sequential["pooled"]
+
+
+def test_auto_moves_the_remaining_folds_to_workers_when_they_take_long_enough(quick_run, monkeypatch):
+    started = []
+    real_start = folds.ProcessFolds._start
+
+    def spying_start(self, job, data, tasks):
+        started.append([task.fold.index for task in tasks])
+        return real_start(self, job, data, tasks)
+
+    monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(folds.ProcessFolds, "_start", spying_start)
+    monkeypatch.setattr(folds, "usable_cores", lambda: 2)
+    auto = _run(quick_run, "ststnet", "engine.parallel_folds=auto")
+    assert auto["engine_plan"]["executor"] == "ProcessFolds"
+    assert started and started[0][0] == 1, "after fold 0's first epoch the other folds should go to workers"
+    sequential = _run(quick_run, "ststnet", "engine.parallel_folds=1")
+    assert _predictions(auto) == _predictions(sequential)
+
+
+def test_auto_keeps_short_protocols_in_this_process(quick_run, monkeypatch):
+    monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 1e9)
+    monkeypatch.setattr(folds.ProcessFolds, "_start", lambda *args: pytest.fail("no worker should start"))
+    monkeypatch.setattr(folds, "usable_cores", lambda: 2)
+    result = _run(quick_run, "convmixer", "engine.parallel_folds=auto")
+    assert result["engine_plan"]["threads_per_fold"] == 1
+
+
+def test_auto_gives_each_fold_cores_divided_by_workers(monkeypatch):
+    import numpy as np
+
+    from merbench.engine import TrainSettings, choose_device
+
+    monkeypatch.setattr(folds, "usable_cores", lambda: 8)
+    monkeypatch.setattr(folds, "available_memory", lambda: 64 * 2**30)
+    recipe = folds.ModelRecipe("merbench_plugins.models.ststnet:build_model",
+                               {"filters": [3, 5, 8], "kernel": 3, "batchnorm": True, "dropout": 0.2}, 3, 3, 28)
+    job = folds.FoldJob(recipe, TrainSettings(1, 8, 0.01, 0.0, 0.0, "none"), choose_device("cpu"))
+    data = folds.FoldData(np.zeros((8, 3, 28, 28), np.float32), np.zeros(8, int), np.arange(8))
+    engine = {"parallel_folds": "auto", "parallel_mode": "auto", "threads": 0}
+    executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
+    assert (type(executor).__name__, executor.workers, planned.threads) == ("ProcessFolds", 4, 2)
+    executor, planned = folds.plan_executor({**engine, "parallel_folds": "1"}, {"name": "local"}, job, data, 4)
+    assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 8)
+    monkeypatch.setattr(folds, "available_memory", lambda: 1 * 2**30)  # room for one worker only
+    executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
+    assert type(executor).__name__ == "SequentialFolds"
+
+
+def test_compile_option_compiles_the_model(quick_run, monkeypatch):
+    import torch
+
+    compiled = []
+
+    def fake_compile(model, *args, **kwargs):
+        compiled.append(type(model).__name__)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    result = _run(quick_run, "convmixer", "engine.compile=true", "engine.parallel_folds=1")
+    assert len(compiled) == len(result["folds"])
+    assert result["config"]["options"]["engine"]["compile"] is True
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("engine.parallel_folds=0", "use auto or a whole number"),
+        ("engine.parallel_folds=many", "use auto or a whole number"),
+        ("engine.parallel_mode=threads", "choose one of auto, processes, vmap"),
+        ("executor.name=slurm", "choose one of local, ray"),
+        ("engine.compile=maybe", "expected true or false"),
+    ],
+)
+def test_bad_parallel_settings_are_refused_before_any_work(run_cli, setting, message):
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--no-store", "--set", setting)
+    assert result.code == 2
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+def test_vmap_mode_refuses_estimators(run_cli):
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--no-store", "--set", "engine.parallel_mode=vmap")
+    assert result.code == 2
+    assert "engine.parallel_mode=processes" in result.err
