@@ -99,7 +99,27 @@ class FoldOutput:
     validation: np.ndarray | None = None
 
 
-def _class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
+# Test and validation samples are predicted in chunks of this many.
+PREDICT_CHUNK = 256
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps per epoch; a last batch of one sample is dropped (BatchNorm cannot train on it)."""
+    return max(1, n_train // batch_size + (n_train % batch_size > 1))
+
+
+def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """The learning-rate (and AdamW beta1) schedule of a fold: one cycle, 20 % warm-up.
+
+    OneCycleLR divides by ``pct_start * total_steps - 1``, which is zero for 5
+    steps; that one case warms up over 25 % instead.
+    """
+    pct_start = 0.25 if math.isclose(0.2 * total_steps, 1.0) else 0.2
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start)
+
+
+def class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
+    """Cross-entropy class weights from a fold's training labels (``balanced``) or ``None`` (``none``)."""
     if mode == "none":
         return None
     counts = torch.bincount(labels, minlength=n_classes).float()
@@ -130,8 +150,8 @@ def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, 
     model.eval()
     predictions = []
     with torch.inference_mode():
-        for begin in range(0, len(index), 256):
-            batch = index[begin:begin + 256]
+        for begin in range(0, len(index), PREDICT_CHUNK):
+            batch = index[begin:begin + PREDICT_CHUNK]
             with autocast():
                 logits = model((inputs[batch] - mean) / std)
             predictions.append(logits.float().argmax(dim=1).cpu())
@@ -194,12 +214,9 @@ def train_fold(
         model = torch.compile(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     n_train = len(train_positions)
-    # Drop a last batch of one sample: BatchNorm cannot train on it.
-    steps_per_epoch = max(1, n_train // settings.batch_size + (n_train % settings.batch_size > 1))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=settings.lr, total_steps=settings.epochs * steps_per_epoch, pct_start=0.2
-    )
-    weights = _class_weights(labels[train_index], n_classes, settings.class_weighting)
+    steps = steps_per_epoch(n_train, settings.batch_size)
+    scheduler = one_cycle(optimizer, settings.lr, settings.epochs * steps)
+    weights = class_weights(labels[train_index], n_classes, settings.class_weighting)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=settings.label_smoothing)
     scaler = torch.amp.GradScaler("cuda") if choice.amp_dtype == torch.float16 else None
     autocast = (lambda: torch.autocast("cuda", dtype=choice.amp_dtype)) if choice.amp_dtype else nullcontext
@@ -211,7 +228,7 @@ def train_fold(
         model.train()
         order = train_index[torch.randperm(n_train, generator=generator).to(device)]
         total, seen = 0.0, 0
-        for step in range(steps_per_epoch):
+        for step in range(steps):
             batch = order[step * settings.batch_size:(step + 1) * settings.batch_size]
             x = (inputs[batch] - mean) / std
             y = labels[batch]

@@ -31,7 +31,7 @@ from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, train_fold
 from merbench.config import parse_parallel_folds
 from merbench.errors import RunFailed, UsageError
 from merbench.progress import ProgressSink
-from merbench.workers import available_memory, picklable, process_context, start_worker_server, usable_cores
+from merbench.workers import available_memory, picklable, process_context, usable_cores
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -186,7 +186,6 @@ class ProcessFolds:
                              "(a lambda or local class); training its folds one after another")
             SequentialFolds().run(job, data, tasks, on_done, progress)
             return
-        start_worker_server()
         if not self.adaptive:
             self._collect(self._start(job, data, tasks), on_done)
             return
@@ -274,9 +273,18 @@ class BatchedFolds:
         try:
             for begin in range(0, len(tasks), self.group_size):
                 group = list(tasks[begin:begin + self.group_size])
-                progress.start("epochs", 1, f"Folds {begin + 1}-{begin + len(group)} of {len(tasks)} batched")
+                label = f"Folds {begin + 1}-{begin + len(group)} of {len(tasks)}, batched steps"
+                shown: list[int] = []
+
+                def on_step(done: int, total: int) -> None:
+                    if not shown:
+                        progress.start("epochs", total, label)
+                    progress.advance("epochs", done - (shown[-1] if shown else 0))
+                    shown.append(done)
+
                 outputs = train_folds_batched(job.recipe, tensors.inputs, tensors.labels, [t.fold for t in group],
-                                              [t.seed for t in group], job.recipe.n_classes, job.settings, job.choice)
+                                              [t.seed for t in group], job.recipe.n_classes, job.settings, job.choice,
+                                              on_step=on_step)
                 for task, output in zip(group, outputs):
                     on_done(task, output)
         finally:

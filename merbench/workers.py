@@ -59,14 +59,6 @@ def picklable(*objects: Any) -> bool:
     return True
 
 
-def start_worker_server() -> None:
-    """Start the fork server now (it imports ``WORKER_PRELOAD`` in the background) so workers start fast later."""
-    if process_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
 def peak_memory() -> dict[str, float | None]:
     """Peak resident memory (MiB) of this process so far (worker processes are not included).
 

@@ -132,3 +132,14 @@ def test_early_stopping_needs_two_training_subjects():
                              class_weighting="none", early_stopping=1)
     with pytest.raises(UsageError, match="at least 2 training subjects"):
         train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=0, subjects=np.array(["s1"] * 40))
+
+
+@pytest.mark.parametrize("epochs, n_train", [(5, 8), (1, 40), (3, 8), (10, 9)])
+def test_every_schedule_length_trains(epochs, n_train):
+    """OneCycleLR divides by zero for exactly 5 total steps; the engine's schedule must not."""
+    inputs, labels, _ = toy_data(n_train + 4)
+    fold = Fold(index=0, train=np.arange(n_train), test=np.arange(n_train, n_train + 4))
+    settings = TrainSettings(epochs=epochs, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
+                             class_weighting="none")
+    output = train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=0)
+    assert len(output.epoch_losses) == epochs and np.isfinite(output.final_loss)
