@@ -21,6 +21,7 @@ EPILOG = """examples:
   merbench plugins
   merbench runs
   merbench compare --dataset synthetic
+  merbench grid --models convmixer,ststnet --datasets synthetic --protocols loso --seeds 3
   merbench audit result.json
 """
 

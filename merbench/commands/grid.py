@@ -1,0 +1,176 @@
+"""``merbench grid``: run every model × dataset × protocol cell and end with the comparison table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from merbench.commands import flatten_sets
+from merbench.config import EXECUTORS
+from merbench.errors import UsageError
+
+ORDER = 11
+
+EXAMPLES = """examples:
+  merbench grid --models convmixer,ststnet --datasets synthetic --protocols subject-10fold,loso --profile quick
+  merbench grid --models ststnet,offapexnet --datasets casme2,samm --protocols loso --seeds 3 \\
+      --root casme2=/data/CASME2 --root samm=/data/SAMM
+  merbench grid --models convmixer,ststnet --datasets synthetic --protocols loso --seeds 3 \\
+      --executor ray --set executor.address=10.0.0.5:6379 executor.num_gpus=1
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``grid`` sub-command."""
+    grid = commands.add_parser(
+        "grid",
+        help="run a comparison grid (models × datasets × protocols, N seeds each) and print the comparison table",
+        description="Run every (model, dataset, protocol) cell, each with N seeds like `merbench run --seeds N`, record "
+        "each cell as a run in the results store, and end with the comparison table of the grid's runs (the table "
+        "`merbench compare` prints). Every cell's configuration is checked before anything runs. With --executor ray "
+        "each cell is a Ray task and the results come back to this machine's store.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grid.add_argument("--models", action="append", required=True, metavar="A,B",
+                      help="model plugin names, comma-separated (see `merbench list models`)")
+    grid.add_argument("--datasets", action="append", required=True, metavar="X,Y",
+                      help="dataset plugin names, comma-separated (see `merbench list datasets`)")
+    grid.add_argument("--protocols", action="append", metavar="P,Q",
+                      help="protocol plugin names, comma-separated (default: subject-10fold)")
+    grid.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per cell (mean ± std across seeds)")
+    grid.add_argument("--seed", type=int, help="first seed (default 0)")
+    grid.add_argument("--profile", default="default", help="quick (seconds, for tests), default (the CPU job) or paper")
+    grid.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
+    grid.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
+    grid.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
+                      help="set an option for every cell, e.g. engine.lr=0.001 executor.num_cpus=2 (repeatable)")
+    grid.add_argument("--config", type=Path, help="YAML file of options applied to every cell")
+    grid.add_argument("--root", action="append", default=[], metavar="NAME=DIR",
+                      help="folder of a dataset's copy: NAME=DIR per dataset (repeatable), or DIR when the grid has "
+                      "one dataset; with --executor ray the folder must exist at that path on every node")
+    grid.add_argument("--executor", choices=EXECUTORS,
+                      help="where the cells run: local (one after another on this machine, default) or ray (each "
+                      "cell a Ray task; cluster from executor.address, default auto); same as --set executor.name=...")
+    grid.add_argument("--metric", default="uf1",
+                      help="metric of the final table: uf1 (default), uar, accuracy, macro_f1, macro_precision, macro_recall, weighted_f1")
+    grid.add_argument("--stat", default="fold", choices=("fold", "pooled"),
+                      help="fold: mean ± std over folds (default); pooled: all folds' predictions together (± std over seeds)")
+    grid.add_argument("--store", type=Path, metavar="PATH",
+                      help="results store (SQLite) to record the runs in (default: $MERBENCH_STORE or the user data dir)")
+    grid.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
+    grid.add_argument("--quiet", action="store_true", help="no progress bars")
+    grid.add_argument("--json", type=Path, help="write the grid's cells, comparison and full results to this file")
+    grid.set_defaults(handler=execute)
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench grid``."""
+    from merbench.config import DEFAULT_PROTOCOL, parse_set
+    from merbench.grid import check_placement, parse_roots, plan_grid, split_names
+    from merbench.metrics import METRIC_KEYS
+    from merbench.registry import get_registry
+    from merbench.store import ResultStore
+
+    registry = get_registry()
+    for problem in registry.problems:
+        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    if args.json is not None and args.json.is_dir():
+        raise UsageError(f"--json {args.json}: is a folder; give a file name such as {args.json / 'grid.json'}")
+    if args.no_store and args.store:
+        raise UsageError("--no-store cannot be combined with --store")
+    if args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds}: must be at least 1")
+    if args.metric not in METRIC_KEYS:  # checked now, not after the grid has run
+        raise UsageError(f"--metric {args.metric}: choose one of {', '.join(METRIC_KEYS)}")
+    models, datasets = split_names(args.models), split_names(args.datasets)
+    protocols = split_names(args.protocols) or [DEFAULT_PROTOCOL]
+    sets = parse_set(flatten_sets(args.sets))
+    if args.executor:
+        sets["executor.name"] = args.executor
+    cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
+                      seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
+    check_placement(cells)
+    executor = cells[0].config.section("executor")["name"]
+    err.print(f"Grid: {len(models)} model(s) × {len(datasets)} dataset(s) × {len(protocols)} protocol(s) = "
+              f"{len(cells)} cell(s), {args.seeds} seed(s) each, executor {executor}")
+    store = None if args.no_store else ResultStore(args.store)
+    try:
+        return _run(args, out, err, registry, cells, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, cells: list, store: Any) -> int:
+    from merbench.cache import atomic_write_text
+    from merbench.compare import build_comparison, comparison_table
+    from merbench.grid import run_grid
+    from merbench.progress import RichProgress, SilentProgress
+
+    def report(outcome) -> None:
+        if outcome.error is not None:
+            err.print(f"[red]Cell {escape(outcome.cell.label)} failed:[/] {escape(str(outcome.error))}")
+        elif outcome.run_id is not None:
+            err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
+
+    progress = SilentProgress() if args.quiet else RichProgress(err)
+    try:
+        with progress if isinstance(progress, RichProgress) else nullcontext():
+            outcomes = run_grid(cells, registry, args.seeds, store, progress, report)
+    except KeyboardInterrupt:
+        if store is not None:
+            err.print("Cells that had not finished are marked interrupted (merbench runs --status interrupted); "
+                      "continue one with merbench run --resume RUN_ID")
+        raise
+    executor = cells[0].config.section("executor")["name"]
+    results = [outcome.result for outcome in outcomes if outcome.result is not None]
+    failed = [outcome for outcome in outcomes if outcome.error is not None]
+    comparison = build_comparison(results, args.metric, args.stat) if results else None
+    if comparison is not None:
+        out.print(comparison_table(comparison))
+        for warning in comparison.warnings():
+            out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
+    for outcome in failed:
+        out.print(f"[bold red]failed:[/] {escape(outcome.cell.label)}: {escape(str(outcome.error))}")
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(_json_report(args.seeds, executor, outcomes, comparison), indent=2))
+        err.print(f"Grid written to {args.json}")
+    if store is not None and results:
+        ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
+        err.print(f"Stored in {store.path}; this table again: merbench compare {ids}")
+    if failed:
+        err.print(f"{len(failed)} of {len(outcomes)} cell(s) failed")
+        return max(outcome.error.exit_code for outcome in failed)
+    return 0
+
+
+def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any) -> dict[str, Any]:
+    """The ``--json`` document: the grid, one entry per cell, the comparison and every full result."""
+    cells = []
+    for outcome in outcomes:
+        entry: dict[str, Any] = {"model": outcome.cell.model, "dataset": outcome.cell.dataset,
+                                 "protocol": outcome.cell.protocol, "run_id": outcome.run_id,
+                                 "status": "failed" if outcome.error is not None else "complete",
+                                 "error": None if outcome.error is None else str(outcome.error)}
+        if outcome.result is not None:
+            entry.update({key: outcome.result.get(key) for key in ("pooled", "fold_mean", "fold_std", "across_seeds")})
+        cells.append(entry)
+    return {
+        "grid": {"models": list(dict.fromkeys(o.cell.model for o in outcomes)),
+                 "datasets": list(dict.fromkeys(o.cell.dataset for o in outcomes)),
+                 "protocols": list(dict.fromkeys(o.cell.protocol for o in outcomes)),
+                 "seeds": seeds, "executor": executor},
+        "cells": cells,
+        "comparison": None if comparison is None else {"metric": comparison.metric, "stat": comparison.stat,
+                                                        "description": comparison.description,
+                                                        "records": comparison.records()},
+        "results": [outcome.result for outcome in outcomes if outcome.result is not None],
+    }
+

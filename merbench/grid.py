@@ -1,0 +1,293 @@
+"""A comparison grid: every (model, dataset, protocol) cell run and recorded as one normal run.
+
+``plan_grid`` resolves and validates the configuration of every cell before
+anything runs. ``run_grid`` then runs the cells, each with ``n_seeds`` seeds
+like ``merbench run --seeds N``, and records each as a run in the results
+store, so ``merbench runs``, ``show`` and ``compare`` see them:
+
+* ``executor.name=local``: one cell after another in this process, through
+  ``merbench.store.run_recorded`` (folds follow ``engine.parallel_folds``);
+* ``executor.name=ray``: every cell is one Ray task (``merbench.ray_executor.RayCells``)
+  that runs ``run_cell_detached`` on a worker and sends back the result and
+  what it would have stored (``CellReport``); this process writes it into the
+  store, so workers need no access to the store.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from merbench.config import RunConfig, parse_parallel_folds, resolve_config
+from merbench.errors import DataError, MerbenchError, UsageError
+from merbench.progress import ProgressSink, SilentProgress
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One model on one dataset under one protocol, with its resolved configuration."""
+
+    model: str
+    dataset: str
+    protocol: str
+    config: RunConfig
+
+    @property
+    def label(self) -> str:
+        """``model × dataset × protocol``."""
+        return f"{self.model} × {self.dataset} × {self.protocol}"
+
+
+def split_names(values: Sequence[str] | None) -> list[str]:
+    """Names given as ``a,b`` (possibly repeated), in order, without duplicates or blanks."""
+    names: list[str] = []
+    for value in values or ():
+        for name in str(value).split(","):
+            name = name.strip()
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[str, Path]:
+    """``--root NAME=DIR`` per dataset, or one plain ``--root DIR`` when the grid has one dataset."""
+    roots: dict[str, Path] = {}
+    for value in values or ():
+        name, sep, folder = str(value).partition("=")
+        if sep and name in datasets:
+            key, path = name, folder
+        elif len(datasets) == 1:
+            key, path = datasets[0], str(value)
+        elif sep:
+            raise UsageError(f"--root {value}: '{name}' is not one of the grid's datasets ({', '.join(datasets)})")
+        else:
+            raise UsageError(f"--root {value}: the grid has several datasets; say which one the folder holds, "
+                             f"e.g. --root {datasets[0]}={value}")
+        if key in roots:
+            raise UsageError(f"--root given twice for dataset '{key}' ({roots[key]} and {path})")
+        roots[key] = Path(path).expanduser()
+    return roots
+
+
+def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], protocols: Sequence[str], *,
+              roots: Mapping[str, Path] | None = None, profile: str = "default", seed: int | None = None,
+              device: str = "auto", epochs: int | None = None, sets: Mapping[str, Any] | None = None,
+              config_file: Path | None = None) -> list[GridCell]:
+    """Resolve every cell's configuration (models × datasets × protocols); raises before anything runs.
+
+    The first cell with a bad name, key or value raises its ``UsageError``,
+    prefixed with the cell.
+    """
+    if not models or not datasets or not protocols:
+        raise UsageError("a grid needs at least one model, one dataset and one protocol: "
+                         "--models a,b --datasets x,y --protocols p,q")
+    roots = dict(roots or {})
+    cells = []
+    for model in models:
+        for dataset in datasets:
+            for protocol in protocols:
+                try:
+                    config = resolve_config(registry, model=model, dataset=dataset, protocol=protocol, profile=profile,
+                                            seed=seed, device=device, root=roots.get(dataset), epochs=epochs,
+                                            sets=dict(sets or {}), config_file=config_file)
+                except MerbenchError as exc:
+                    raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {exc}") from None
+                cells.append(GridCell(model, dataset, protocol, config))
+    return cells
+
+
+def check_placement(cells: Sequence[GridCell]) -> None:
+    """What can be checked here before running: ``--root`` folders for a local grid, GPUs for CUDA cells on Ray.
+
+    On Ray the dataset folders are on the workers' nodes, so they are not
+    looked for here. Raises ``DataError`` or ``UsageError``.
+    """
+    for cell in cells:
+        executor, root = cell.config.section("executor"), cell.config.root
+        if executor["name"] == "local" and root is not None and not root.is_dir():
+            raise DataError(f"--root {cell.dataset}={root}: no such folder; give the folder that holds your copy of "
+                            f"'{cell.dataset}'")
+        if executor["name"] == "ray" and cell.config.device.startswith("cuda") and float(executor["num_gpus"]) <= 0:
+            raise UsageError(f"--device {cell.config.device} with --executor ray needs a GPU per cell: "
+                             "--set executor.num_gpus=1 (or a fraction such as 0.5 to share one GPU between cells)")
+
+
+# ------------------------------------------------------------------ one cell on a remote worker
+
+
+@dataclass
+class CellReport:
+    """What a cell run elsewhere sends back: its result and the store writes it would have made."""
+
+    result: dict[str, Any] | None = None
+    inputs: list[tuple[int, dict[str, Any], str]] = field(default_factory=list)
+    folds: list[tuple[int, dict[str, Any], list[str], list[int], list[dict[str, Any]]]] = field(default_factory=list)
+    worker: str | None = None
+    error: MerbenchError | None = None
+
+
+class MemoryRecorder:
+    """A ``RunRecorder`` stand-in that keeps the store writes of a run in a ``CellReport``."""
+
+    def __init__(self, report: CellReport):
+        self.report = report
+
+    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: Any) -> None:
+        """Keep the preprocessing record and the inputs' content key."""
+        from merbench.store import inputs_key
+
+        self.report.inputs.append((seed, preprocess, inputs_key(inputs)))
+
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> None:
+        """A detached cell starts afresh: no fold is reused."""
+        return None
+
+    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
+                  sample_rows: Sequence[dict[str, Any]]) -> None:
+        """Keep a completed fold."""
+        self.report.folds.append((seed, record, [str(i) for i in test_ids], [int(p) for p in predictions], list(sample_rows)))
+
+
+def confine(config: RunConfig, cores: int, cuda: bool) -> RunConfig:
+    """The cell's configuration for a worker granted ``cores`` CPUs: folds run locally, within those cores.
+
+    On the CPU, ``engine.parallel_folds=auto`` becomes ``cores`` and
+    ``engine.threads=0`` becomes ``cores // parallel folds``, so a cell never
+    uses more cores than Ray gave it (a worker sees every core of its node).
+    """
+    sections = copy.deepcopy(config.sections)
+    sections["executor"]["name"] = "local"
+    engine = sections["engine"]
+    if not cuda:
+        if parse_parallel_folds(engine["parallel_folds"]) is None:
+            engine["parallel_folds"] = str(max(1, cores))
+        if int(engine["threads"]) == 0:
+            engine["threads"] = max(1, cores // parse_parallel_folds(engine["parallel_folds"]))
+    return dataclasses.replace(config, sections=sections)
+
+
+def run_cell_detached(config: RunConfig, n_seeds: int, cores: int, gpus: float) -> CellReport:
+    """Run one cell on this (worker) process without a store; merbench's own errors come back in the report.
+
+    ``cores`` and ``gpus`` are what Ray granted the task. Without a GPU,
+    ``--device auto`` means the CPU: Ray leaves every GPU of the node visible
+    to a task that asked for none, and it must not use them.
+    """
+    import torch
+
+    from merbench.registry import get_registry
+    from merbench.runner import run_with_seeds
+
+    report = CellReport(worker=socket.gethostname())
+    here = dataclasses.replace(config, device="cpu") if gpus <= 0 and config.device == "auto" else config
+    cuda = here.device.startswith("cuda") or (here.device == "auto" and torch.cuda.is_available())
+    try:
+        result = run_with_seeds(confine(here, cores, cuda), get_registry(), n_seeds, SilentProgress(), MemoryRecorder(report))
+    except MerbenchError as exc:
+        report.error = exc
+        return report
+    result["config"] = config.to_dict()  # as requested; the engine plan records how the worker ran it
+    result["environment"]["worker_host"] = report.worker
+    report.result = result
+    return report
+
+
+def store_report(store: Any, run_id: str, report: CellReport) -> dict[str, Any]:
+    """Write a detached cell's folds and result into the store under ``run_id``; returns the result."""
+    result = dict(report.result or {})
+    store.claim_run(run_id, result["environment"])
+    for seed, preprocess, key in report.inputs:
+        store.record_inputs(run_id, seed, preprocess, key)
+    for seed, record, test_ids, predictions, rows in report.folds:
+        store.add_fold(run_id, seed, record, test_ids, predictions, rows)
+    result["run_id"] = run_id
+    store.finish_run(run_id, result)
+    return result
+
+
+# ------------------------------------------------------------------ the grid
+
+
+@dataclass
+class CellOutcome:
+    """How one cell ended: its result and run id, or the error that stopped it."""
+
+    cell: GridCell
+    result: dict[str, Any] | None = None
+    run_id: str | None = None
+    error: MerbenchError | None = None
+
+
+def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: Any = None,
+             progress: ProgressSink | None = None, on_cell: Callable[[CellOutcome], None] | None = None) -> list[CellOutcome]:
+    """Run every cell (``n_seeds`` seeds each) on the cells' executor, recording each in ``store`` (may be ``None``).
+
+    A cell that fails is recorded as failed and the others go on; the outcomes
+    come back in the order of ``cells``. ``on_cell`` is called as each ends.
+    """
+    if n_seeds < 1:
+        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+    progress = progress or SilentProgress()
+    outcomes: list[CellOutcome | None] = [None] * len(cells)
+
+    def finished(i: int, outcome: CellOutcome) -> None:
+        outcomes[i] = outcome
+        progress.advance("cells", 1, note=f"{outcome.cell.label}{' failed' if outcome.error else ''}")
+        if on_cell is not None:
+            on_cell(outcome)
+
+    progress.start("cells", len(cells), "Grid cells")
+    if cells and cells[0].config.section("executor")["name"] == "ray":
+        _run_on_ray(cells, n_seeds, store, progress, finished)
+    else:
+        _run_here(cells, registry, n_seeds, store, progress, finished)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any, progress: ProgressSink,
+              finished: Callable[[int, CellOutcome], None]) -> None:
+    from merbench.store import run_recorded
+
+    for i, cell in enumerate(cells):
+        progress.message(f"Cell {i + 1}/{len(cells)}: {cell.label}")
+        try:
+            result, run_id, _ = run_recorded(store, cell.config, registry, n_seeds, progress)
+        except MerbenchError as exc:
+            finished(i, CellOutcome(cell, error=exc))
+            continue
+        finished(i, CellOutcome(cell, result, run_id))
+
+
+def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,
+                finished: Callable[[int, CellOutcome], None]) -> None:
+    from merbench.environment import describe_environment
+    from merbench.ray_executor import RayCells, RayOptions
+
+    options = RayOptions.from_section(cells[0].config.section("executor"))
+    run_ids: dict[int, str] = {}
+    if store is not None:
+        environment = describe_environment(f"Ray task on cluster {options.address} (not started yet)")
+        run_ids = {i: store.begin_run(cell.config.to_dict(), n_seeds, environment) for i, cell in enumerate(cells)}
+    open_ids = dict(run_ids)
+
+    def done(i: int, report: CellReport) -> None:
+        cell, run_id = cells[i], open_ids.pop(i, None)
+        if report.error is not None:
+            if run_id is not None:
+                store.mark_stopped(run_id, "failed", str(report.error))
+            finished(i, CellOutcome(cell, run_id=run_id, error=report.error))
+            return
+        result = store_report(store, run_id, report) if run_id is not None else report.result
+        finished(i, CellOutcome(cell, result, run_id))
+
+    try:
+        RayCells(options).run(cells, n_seeds, done, progress.message)
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        for run_id in open_ids.values():
+            store.mark_stopped(run_id, status, None if status == "interrupted" else str(exc) or type(exc).__name__)
+        raise

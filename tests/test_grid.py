@@ -1,0 +1,165 @@
+"""``merbench grid`` on the local executor: every cell a stored run, checked up front, ending with the comparison."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from merbench.errors import RunFailed, UsageError
+from merbench.grid import parse_roots, split_names
+from merbench.store import ResultStore
+
+TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
+        "protocol.n_splits=2", "engine.threads=1"]
+GRID = ["grid", "--datasets", "synthetic", "--protocols", "subject-10fold", "--profile", "quick", "--quiet", *TINY]
+
+
+@pytest.fixture(scope="module")
+def local_grid(tmp_path_factory):
+    """2 models × 1 dataset × 1 protocol × 2 seeds in its own store: (store, --json document, stdout)."""
+    from merbench.cli import main
+
+    folder = tmp_path_factory.mktemp("grid")
+    store, target = folder / "results.sqlite", folder / "grid.json"
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out):
+        patch.setenv("COLUMNS", "200")
+        code = main([*GRID, "--models", "convmixer,ststnet", "--seeds", "2", "--store", str(store), "--json", str(target)])
+    assert code == 0
+    return store, json.loads(target.read_text()), out.getvalue()
+
+
+def test_grid_records_every_cell_as_a_complete_run_with_all_seeds(local_grid):
+    store, document, _ = local_grid
+    with ResultStore(store) as results:
+        runs = {run.model: run for run in results.list_runs()}
+        assert sorted(runs) == ["convmixer", "ststnet"]
+        for run in runs.values():
+            assert (run.status, run.dataset, run.protocol, run.n_seeds, run.folds_done) == (
+                "complete", "synthetic", "subject-10fold", 2, 4)  # 2 folds × 2 seeds
+            assert set(results.stored_folds(run.id, 1)) == {0, 1}
+    assert [(c["model"], c["status"]) for c in document["cells"]] == [("convmixer", "complete"), ("ststnet", "complete")]
+    assert {c["run_id"] for c in document["cells"]} == {run.id for run in runs.values()}
+    for cell, result in zip(document["cells"], document["results"]):
+        assert result["run_id"] == cell["run_id"] and result["across_seeds"]["n"] == 2
+        assert cell["pooled"] == result["pooled"] and len(result["seeds"]) == 2
+    assert document["grid"] == {"models": ["convmixer", "ststnet"], "datasets": ["synthetic"],
+                                "protocols": ["subject-10fold"], "seeds": 2, "executor": "local"}
+
+
+def test_grid_ends_with_the_table_compare_prints_for_its_runs(local_grid, run_cli):
+    store, document, out = local_grid
+    assert "Comparison: UF1" in out and "synthetic · subject-10fold" in out
+    for result in document["results"]:
+        row = next(line for line in out.splitlines() if f" {result['model']} " in line)
+        mean, std = 100 * result["fold_mean"]["uf1"], 100 * result["fold_std"]["uf1"]
+        assert f"{mean:.1f} ± {std:.1f}" in row
+    compared = run_cli("compare", *[c["run_id"] for c in document["cells"]], "--store", str(store))
+    assert compared.code == 0
+    table = out[out.index("Comparison"):]
+    assert [line.strip() for line in compared.out.splitlines() if "│" in line] == \
+           [line.strip() for line in table.splitlines() if "│" in line]
+    assert records_match(document)
+
+
+def records_match(document: dict) -> bool:
+    """The --json comparison records hold each cell's fold-mean UF1."""
+    by_model = {r["model"]: r["mean"] for r in document["comparison"]["records"]}
+    return all(by_model[r["model"]] == pytest.approx(r["fold_mean"]["uf1"]) for r in document["results"])
+
+
+def test_a_bad_cell_stops_the_grid_before_anything_runs(run_cli, tmp_path):
+    store = tmp_path / "results.sqlite"
+    result = run_cli(*GRID, "--models", "convmixer,no-such-model", "--store", str(store))
+    assert result.code == 2
+    assert "grid cell no-such-model × synthetic × subject-10fold" in result.err and "no-such-model" in result.err
+    assert "Traceback" not in result.err and "Preprocessing" not in result.err
+    assert not store.exists() or not sqlite3.connect(store).execute(
+        "SELECT name FROM sqlite_master WHERE name = 'runs'").fetchone()
+
+
+def test_a_bad_setting_or_metric_is_refused_before_running(run_cli, tmp_path):
+    result = run_cli(*GRID, "--models", "convmixer", "--set", "model.no_such_option=1", "--no-store")
+    assert result.code == 2 and "grid cell convmixer × synthetic" in result.err and "model.no_such_option" in result.err
+    result = run_cli(*GRID, "--models", "convmixer", "--metric", "f2", "--no-store")
+    assert result.code == 2 and "--metric f2: choose one of" in result.err and "Grid:" not in result.err
+
+
+def test_a_cell_that_fails_is_recorded_as_failed_and_the_others_complete(run_cli, tmp_path, monkeypatch):
+    import merbench.runner
+
+    original = merbench.runner.run_with_seeds
+
+    def fail_for_ststnet(config, *args, **kwargs):
+        if config.model == "ststnet":
+            raise RunFailed("the loss became NaN (test)")
+        return original(config, *args, **kwargs)
+
+    monkeypatch.setattr(merbench.runner, "run_with_seeds", fail_for_ststnet)
+    store, target = tmp_path / "results.sqlite", tmp_path / "grid.json"
+    result = run_cli(*GRID, "--models", "ststnet,convmixer", "--store", str(store), "--json", str(target))
+    assert result.code == 1
+    assert "ststnet × synthetic × subject-10fold: the loss became NaN (test)" in result.out
+    assert "convmixer" in result.out.split("Comparison")[1] and "1 of 2 cell(s) failed" in result.err
+    with ResultStore(store) as results:
+        assert {run.model: run.status for run in results.list_runs()} == {"ststnet": "failed", "convmixer": "complete"}
+    document = json.loads(target.read_text())
+    assert [c["status"] for c in document["cells"]] == ["failed", "complete"]
+    assert [r["model"] for r in document["results"]] == ["convmixer"]
+
+
+def test_names_and_roots_are_parsed_per_dataset():
+    assert split_names(["a,b", "b, c", ""]) == ["a", "b", "c"]
+    assert parse_roots(["/data/CASME2"], ["casme2"]) == {"casme2": Path("/data/CASME2")}
+    assert parse_roots(["casme2=/d/c", "samm=/d/s"], ["casme2", "samm"]) == {"casme2": Path("/d/c"), "samm": Path("/d/s")}
+    with pytest.raises(UsageError, match="several datasets"):
+        parse_roots(["/data/x"], ["casme2", "samm"])
+    with pytest.raises(UsageError, match="'smic' is not one of"):
+        parse_roots(["smic=/d"], ["casme2", "samm"])
+    with pytest.raises(UsageError, match="given twice"):
+        parse_roots(["casme2=/a", "casme2=/b"], ["casme2", "samm"])
+
+
+def test_a_missing_root_folder_is_refused_before_running(run_cli, tmp_path):
+    result = run_cli("grid", "--models", "ststnet", "--datasets", "casme2", "--root", str(tmp_path / "absent"),
+                     "--no-store", "--quiet")
+    assert result.code == 2 and "no such folder" in result.err and "casme2" in result.err
+
+
+def test_ray_executor_without_ray_says_how_to_install_it(monkeypatch):
+    from merbench.ray_executor import connect
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
+    with pytest.raises(UsageError, match=r'pip install -e "\.\[ray\]"'):
+        connect("auto")
+
+
+def test_an_unreachable_cluster_address_fails_fast_with_a_fix():
+    from merbench.ray_executor import _probe
+
+    with pytest.raises(UsageError, match="cannot reach a Ray cluster there.*ray start --head"):
+        _probe("127.0.0.1:1")
+    with pytest.raises(UsageError, match="expected auto, HOST:PORT"):
+        _probe("not an address")
+
+
+def test_cuda_cells_on_ray_without_a_gpu_per_task_are_refused_up_front(run_cli):
+    result = run_cli(*GRID, "--models", "convmixer", "--executor", "ray", "--device", "cuda", "--no-store")
+    assert result.code == 2 and "executor.num_gpus=1" in result.err and "Ray:" not in result.err
+
+
+def test_an_unreachable_ray_address_in_the_environment_is_reported(monkeypatch):
+    ray = pytest.importorskip("ray")
+    from merbench.ray_executor import connect
+
+    if ray.is_initialized():
+        pytest.skip("Ray is already initialised in this process; connect() reuses it")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(UsageError, match="RAY_ADDRESS=127.0.0.1:1: cannot reach a Ray cluster there"):
+        connect("auto")
