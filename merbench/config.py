@@ -38,6 +38,7 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "parallel_folds": "auto",
     "parallel_mode": "auto",
     "compile": False,
+    "channels_last": True,
 }
 
 # Where folds (and grid cells) run: ``local`` (this machine) or ``ray`` (a Ray cluster).

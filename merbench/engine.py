@@ -14,7 +14,7 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -69,6 +69,7 @@ class TrainSettings:
     early_stopping: int = 0
     validation_fraction: float = 0.2
     compile: bool = False
+    channels_last: bool = True
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainSettings":
@@ -83,6 +84,7 @@ class TrainSettings:
             early_stopping=int(options["early_stopping"]),
             validation_fraction=float(options["validation_fraction"]),
             compile=bool(options.get("compile", False)),
+            channels_last=bool(options.get("channels_last", True)),
         )
 
 
@@ -116,6 +118,15 @@ def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int)
     """
     pct_start = 0.25 if math.isclose(0.2 * total_steps, 1.0) else 0.2
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start)
+
+
+def adamw(parameters: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel where this torch and device support it (faster on the CPU too)."""
+    parameters = list(parameters)
+    try:
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an older torch, or a device without a fused kernel
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
 
 
 def class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
@@ -207,12 +218,12 @@ def train_fold(
 
         return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch)
     model = model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
     trained = model
     if settings.compile:
         model = torch.compile(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = adamw(model.parameters(), settings.lr, settings.weight_decay)
     n_train = len(train_positions)
     steps = steps_per_epoch(n_train, settings.batch_size)
     scheduler = one_cycle(optimizer, settings.lr, settings.epochs * steps)
@@ -230,7 +241,7 @@ def train_fold(
         total, seen = 0.0, 0
         for step in range(steps):
             batch = order[step * settings.batch_size:(step + 1) * settings.batch_size]
-            x = (inputs[batch] - mean) / std
+            x = ((inputs[batch] - mean) / std).contiguous(memory_format=memory_format)
             y = labels[batch]
             with autocast():
                 loss = loss_fn(model(x), y)

@@ -18,6 +18,7 @@ the ``executor`` section into one of them.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -31,7 +32,7 @@ from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, train_fold
 from merbench.config import parse_parallel_folds
 from merbench.errors import RunFailed, UsageError
 from merbench.progress import ProgressSink
-from merbench.workers import available_memory, picklable, process_context, usable_cores
+from merbench.workers import available_memory, picklable, process_context, start_worker_server, usable_cores
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -156,6 +157,10 @@ def _worker_start(job: FoldJob, data: FoldData) -> None:
     _worker_state["tensors"] = DeviceTensors(data, job.choice.device)
 
 
+def _worker_ready() -> bool:
+    return True
+
+
 def _worker_train(task: FoldTask) -> tuple[FoldTask, FoldOutput]:
     return task, train_task(_worker_state["job"], _worker_state["tensors"], task)
 
@@ -163,11 +168,13 @@ def _worker_train(task: FoldTask) -> tuple[FoldTask, FoldOutput]:
 class ProcessFolds:
     """Spread folds over ``workers`` processes, each training one fold at a time with ``job.threads`` threads.
 
-    With ``adaptive`` the first fold is trained here (its epochs shown); after its
-    first epoch the time of the whole protocol is estimated, and the other folds
-    go to worker processes (which start while this fold finishes) only when they
-    would take longer than ``PARALLEL_WORTH_S`` here. Every fold uses the same
-    thread count either way, so the choice does not change predictions.
+    With ``adaptive`` folds are trained here, one after another, until worker
+    processes are worth having and ready: after the first fold's first epoch
+    the time of the remaining folds is estimated; when it is above
+    ``PARALLEL_WORTH_S`` the workers start in the background while this
+    process goes on training, and the folds not yet started go to them once
+    they are up. Every fold uses the same thread count wherever it runs, so the
+    choice does not change predictions.
     """
 
     def __init__(self, workers: int, adaptive: bool = False):
@@ -178,53 +185,72 @@ class ProcessFolds:
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
         """Train the tasks, in worker processes where that pays off."""
-        tasks = list(tasks)
-        if not tasks:
+        queue = list(tasks)
+        if not queue:
             return
         if not picklable(job):
             progress.message("[yellow]Note:[/] the model plugin cannot be sent to worker processes "
                              "(a lambda or local class); training its folds one after another")
-            SequentialFolds().run(job, data, tasks, on_done, progress)
+            SequentialFolds().run(job, data, queue, on_done, progress)
             return
         if not self.adaptive:
-            self._collect(self._start(job, data, tasks), on_done)
+            pool = self._start(job, data, len(queue))
+            self._collect(pool, queue, on_done)
             return
-        first, rest = tasks[0], tasks[1:]
-        pool: list[_Pool] = []
-        report = _epoch_reporter(progress, job, first, len(tasks))
+        if len(queue) > 2:
+            start_worker_server()  # imports torch in the background while the first folds train here
+        tensors = DeviceTensors(data, job.choice.device)
+        starter: list[_PoolStarter] = []
         started = time.perf_counter()
 
-        def on_epoch(epoch: int, loss: float) -> None:
-            report(epoch, loss)
+        def consider_workers(epoch: int) -> None:
             per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
-            if not pool and len(rest) > 1 and per_fold * len(rest) > PARALLEL_WORTH_S:
-                pool.append(self._start(job, data, rest))
-                progress.message(f"Folds {rest[0].fold.index + 1}-{rest[-1].fold.index + 1} go to "
-                                 f"{pool[0].workers} worker processes")
+            if not starter and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
+                starter.append(_PoolStarter(self, job, data, len(queue)))
 
-        tensors = DeviceTensors(data, job.choice.device)
         try:
-            on_done(first, train_task(job, tensors, first, on_epoch))
+            first = True
+            while queue and not (starter and starter[0].ready.is_set()):
+                task = queue.pop(0)
+                report = _epoch_reporter(progress, job, task, len(tasks))
+                on_epoch = (lambda epoch, loss, report=report: (report(epoch, loss), consider_workers(epoch))) if first \
+                    else report
+                on_done(task, train_task(job, tensors, task, on_epoch))
+                first = False
+            pool = starter[0].result() if starter else None
         except BaseException:
-            if pool:
-                pool[0].executor.shutdown(wait=False, cancel_futures=True)
+            if starter:
+                starter[0].abandon()
             raise
-        if pool:
-            self._collect(pool[0], on_done)
+        if pool is None:
+            if starter:
+                progress.message(f"[yellow]Note:[/] worker processes did not start ({starter[0].error}); "
+                                 "training the folds here")
+            for task in queue:
+                on_done(task, train_task(job, tensors, task, _epoch_reporter(progress, job, task, len(tasks))))
             return
-        for task in rest:
-            on_done(task, train_task(job, tensors, task, _epoch_reporter(progress, job, task, len(tasks))))
+        if queue:
+            progress.message(f"{len(queue)} folds go to {pool.workers} worker processes")
+        self._collect(pool, queue, on_done)
 
-    def _start(self, job: FoldJob, data: FoldData, tasks: list[FoldTask]) -> "_Pool":
-        workers = min(self.workers, len(tasks))
+    def _start(self, job: FoldJob, data: FoldData, n_tasks: int) -> "_Pool":
+        """Start the worker processes and wait until each has received the job and data."""
+        workers = min(self.workers, n_tasks)
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
                                        initializer=_worker_start, initargs=(job, data))
-        return _Pool(executor, workers, {executor.submit(_worker_train, task) for task in tasks})
+        try:
+            for future in [executor.submit(_worker_ready) for _ in range(workers)]:
+                future.result()
+        except BaseException:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        return _Pool(executor, workers)
 
     @staticmethod
-    def _collect(pool: "_Pool", on_done: OnDone) -> None:
-        pending = pool.futures
+    def _collect(pool: "_Pool", tasks: Sequence[FoldTask], on_done: OnDone) -> None:
+        """Hand ``tasks`` to the pool's workers and report each as it completes; shuts the pool down."""
         try:
+            pending = {pool.executor.submit(_worker_train, task) for task in tasks}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -246,7 +272,36 @@ class ProcessFolds:
 class _Pool:
     executor: ProcessPoolExecutor
     workers: int
-    futures: set
+
+
+class _PoolStarter:
+    """Starts a ``ProcessFolds`` pool in a background thread; ``ready`` is set once it is up (or failed)."""
+
+    def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, n_tasks: int):
+        self.ready = threading.Event()
+        self.pool: _Pool | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._start, args=(owner, job, data, n_tasks), daemon=True)
+        self._thread.start()
+
+    def _start(self, owner: ProcessFolds, job: FoldJob, data: FoldData, n_tasks: int) -> None:
+        try:
+            self.pool = owner._start(job, data, n_tasks)
+        except Exception as exc:  # reported by the caller, which then trains the folds itself
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.ready.set()
+
+    def result(self) -> _Pool | None:
+        """The started pool (waiting for it), or ``None`` when it could not start."""
+        self._thread.join()
+        return self.pool
+
+    def abandon(self) -> None:
+        """Shut the pool down (after it has started) without using it."""
+        self._thread.join()
+        if self.pool is not None:
+            self.pool.executor.shutdown(wait=False, cancel_futures=True)
 
 
 # ------------------------------------------------------------------ batched (vmap)

@@ -23,7 +23,7 @@ from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mea
 from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
-from merbench.workers import peak_memory
+from merbench.workers import peak_memory, start_worker_server
 
 
 def _check_cache_outside_root(root: Path | None, cache_dir: Path) -> None:
@@ -86,6 +86,8 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     ``recorder`` (a ``merbench.store.RunRecorder``) persists each fold as it
     completes and hands back folds a resumed run already finished.
     """
+    if _may_train_in_worker_processes(config):
+        start_worker_server()  # it imports torch in the background while this process prepares the run
     import torch
 
     threads = int(config.section("engine")["threads"])
@@ -96,6 +98,12 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
         return _run(config, registry, progress, recorder)
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def _may_train_in_worker_processes(config: RunConfig) -> bool:
+    engine = config.section("engine")
+    return (str(engine["parallel_folds"]) != "1" and engine["parallel_mode"] != "vmap"
+            and config.section("executor")["name"] == "local" and not config.device.startswith("cuda"))
 
 
 def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:

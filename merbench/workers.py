@@ -72,3 +72,11 @@ def peak_memory() -> dict[str, float | None]:
         return {"process_peak_rss_mib": None}
     scale = 1024 if sys.platform == "darwin" else 1  # ru_maxrss is in bytes on macOS, KiB elsewhere
     return {"process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale / 1024, 1)}
+
+
+def start_worker_server() -> None:
+    """Start the fork server now, without waiting: it imports ``WORKER_PRELOAD`` while this process works."""
+    if process_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()

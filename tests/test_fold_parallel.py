@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import merbench.folds as folds
@@ -35,26 +37,34 @@ def test_worker_processes_predict_what_fold_by_fold_predicts(quick_run, model):
 
 
 def test_auto_moves_the_remaining_folds_to_workers_when_they_take_long_enough(quick_run, monkeypatch):
-    started = []
-    real_start = folds.ProcessFolds._start
+    handed: list[list[int]] = []
+    real_collect = folds.ProcessFolds._collect
+    real_train = folds.train_task
 
-    def spying_start(self, job, data, tasks):
-        started.append([task.fold.index for task in tasks])
-        return real_start(self, job, data, tasks)
+    def spying_collect(pool, tasks, on_done):
+        handed.append([task.fold.index for task in tasks])
+        return real_collect(pool, tasks, on_done)
+
+    def slow_train(*args, **kwargs):  # this process trains slowly, so the workers are up before it is done
+        time.sleep(0.4)
+        return real_train(*args, **kwargs)
 
     monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 0.0)
-    monkeypatch.setattr(folds.ProcessFolds, "_start", spying_start)
+    monkeypatch.setattr(folds.ProcessFolds, "_collect", staticmethod(spying_collect))
+    monkeypatch.setattr(folds, "train_task", slow_train)
     monkeypatch.setattr(folds, "usable_cores", lambda: 2)
     auto = _run(quick_run, "ststnet", "engine.parallel_folds=auto")
     assert auto["engine_plan"]["executor"] == "ProcessFolds"
-    assert started and started[0][0] == 1, "after fold 0's first epoch the other folds should go to workers"
+    assert handed and handed[0], "after the first fold's first epoch the folds not yet started should go to workers"
+    assert 0 not in handed[0]
+    assert [f["fold"] for f in auto["folds"]] == list(range(len(auto["folds"])))
     sequential = _run(quick_run, "ststnet", "engine.parallel_folds=1")
     assert _predictions(auto) == _predictions(sequential)
 
 
 def test_auto_keeps_short_protocols_in_this_process(quick_run, monkeypatch):
     monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 1e9)
-    monkeypatch.setattr(folds.ProcessFolds, "_start", lambda *args: pytest.fail("no worker should start"))
+    monkeypatch.setattr(folds, "_PoolStarter", lambda *args: pytest.fail("no worker should start"))
     monkeypatch.setattr(folds, "usable_cores", lambda: 2)
     result = _run(quick_run, "convmixer", "engine.parallel_folds=auto")
     assert result["engine_plan"]["threads_per_fold"] == 1
