@@ -18,6 +18,8 @@ the ``executor`` section into one of them.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -32,7 +34,7 @@ from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, train_fold
 from merbench.config import parse_parallel_folds
 from merbench.errors import RunFailed, UsageError
 from merbench.progress import ProgressSink
-from merbench.workers import available_memory, picklable, process_context, start_worker_server, usable_cores
+from merbench.workers import available_memory, exit_with, picklable, process_context, start_worker_server, usable_cores
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -149,9 +151,11 @@ class SequentialFolds:
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_start(job: FoldJob, data: FoldData) -> None:
+def _worker_start(job: FoldJob, data: FoldData, run_pid: int) -> None:
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run handles Ctrl-C and cancels the rest
+    exit_with(run_pid)
     torch.set_num_threads(max(1, job.threads))
     _worker_state["job"] = job
     _worker_state["tensors"] = DeviceTensors(data, job.choice.device)
@@ -169,12 +173,11 @@ class ProcessFolds:
     """Spread folds over ``workers`` processes, each training one fold at a time with ``job.threads`` threads.
 
     With ``adaptive`` folds are trained here, one after another, until worker
-    processes are worth having and ready: after the first fold's first epoch
-    the time of the remaining folds is estimated; when it is above
-    ``PARALLEL_WORTH_S`` the workers start in the background while this
-    process goes on training, and the folds not yet started go to them once
-    they are up. Every fold uses the same thread count wherever it runs, so the
-    choice does not change predictions.
+    processes are worth having: after the first fold's first epoch the time of
+    the remaining folds is estimated; when it is above ``PARALLEL_WORTH_S`` the
+    workers start in the background while this process goes on training, and
+    take every fold not yet started as soon as they are up. Every fold uses the
+    same thread count wherever it runs, so the choice does not change predictions.
     """
 
     def __init__(self, workers: int, adaptive: bool = False):
@@ -185,19 +188,19 @@ class ProcessFolds:
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
         """Train the tasks, in worker processes where that pays off."""
-        queue = list(tasks)
-        if not queue:
+        queue = _TaskQueue(tasks)
+        if not tasks:
             return
         if not picklable(job):
             progress.message("[yellow]Note:[/] the model plugin cannot be sent to worker processes "
                              "(a lambda or local class); training its folds one after another")
-            SequentialFolds().run(job, data, queue, on_done, progress)
+            SequentialFolds().run(job, data, list(tasks), on_done, progress)
             return
         if not self.adaptive:
-            pool = self._start(job, data, len(queue))
-            self._collect(pool, queue, on_done)
+            pool = self._start(job, data, len(tasks))
+            self._collect(pool, pool.submit_all(queue), on_done)
             return
-        if len(queue) > 2:
+        if len(tasks) > 2:
             start_worker_server()  # imports torch in the background while the first folds train here
         tensors = DeviceTensors(data, job.choice.device)
         starter: list[_PoolStarter] = []
@@ -206,38 +209,33 @@ class ProcessFolds:
         def consider_workers(epoch: int) -> None:
             per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
             if not starter and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
-                starter.append(_PoolStarter(self, job, data, len(queue)))
+                starter.append(_PoolStarter(self, job, data, queue, progress))
 
         try:
             first = True
-            while queue and not (starter and starter[0].ready.is_set()):
-                task = queue.pop(0)
+            while (task := queue.take()) is not None:
                 report = _epoch_reporter(progress, job, task, len(tasks))
                 on_epoch = (lambda epoch, loss, report=report: (report(epoch, loss), consider_workers(epoch))) if first \
                     else report
                 on_done(task, train_task(job, tensors, task, on_epoch))
                 first = False
-            pool = starter[0].result() if starter else None
         except BaseException:
             if starter:
                 starter[0].abandon()
             raise
-        if pool is None:
-            if starter:
-                progress.message(f"[yellow]Note:[/] worker processes did not start ({starter[0].error}); "
-                                 "training the folds here")
-            for task in queue:
-                on_done(task, train_task(job, tensors, task, _epoch_reporter(progress, job, task, len(tasks))))
-            return
-        if queue:
-            progress.message(f"{len(queue)} folds go to {pool.workers} worker processes")
-        self._collect(pool, queue, on_done)
+        if starter:
+            pool, futures = starter[0].result()
+            if pool is not None:
+                self._collect(pool, futures, on_done)
+            elif starter[0].error:  # this process trained every fold itself
+                progress.message(f"[yellow]Note:[/] fold worker processes did not start ({starter[0].error}); "
+                                 "the folds were trained in this process")
 
     def _start(self, job: FoldJob, data: FoldData, n_tasks: int) -> "_Pool":
         """Start the worker processes and wait until each has received the job and data."""
         workers = min(self.workers, n_tasks)
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
-                                       initializer=_worker_start, initargs=(job, data))
+                                       initializer=_worker_start, initargs=(job, data, os.getpid()))
         try:
             for future in [executor.submit(_worker_ready) for _ in range(workers)]:
                 future.result()
@@ -247,10 +245,10 @@ class ProcessFolds:
         return _Pool(executor, workers)
 
     @staticmethod
-    def _collect(pool: "_Pool", tasks: Sequence[FoldTask], on_done: OnDone) -> None:
-        """Hand ``tasks`` to the pool's workers and report each as it completes; shuts the pool down."""
+    def _collect(pool: "_Pool", futures: set, on_done: OnDone) -> None:
+        """Report each submitted fold as it completes; shuts the pool down."""
+        pending = futures
         try:
-            pending = {pool.executor.submit(_worker_train, task) for task in tasks}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -268,37 +266,66 @@ class ProcessFolds:
         pool.executor.shutdown(wait=True)
 
 
+class _TaskQueue:
+    """Folds not yet started, taken one at a time by this process or all at once by a worker pool."""
+
+    def __init__(self, tasks: Sequence[FoldTask]):
+        self._tasks = list(tasks)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def take(self) -> FoldTask | None:
+        """The next fold, or ``None`` when none is left."""
+        with self._lock:
+            return self._tasks.pop(0) if self._tasks else None
+
+    def take_all(self) -> list[FoldTask]:
+        """Every fold left."""
+        with self._lock:
+            tasks, self._tasks = self._tasks, []
+            return tasks
+
+
 @dataclass
 class _Pool:
     executor: ProcessPoolExecutor
     workers: int
 
+    def submit_all(self, queue: _TaskQueue) -> set:
+        """Hand every fold left in ``queue`` to the workers."""
+        return {self.executor.submit(_worker_train, task) for task in queue.take_all()}
+
 
 class _PoolStarter:
-    """Starts a ``ProcessFolds`` pool in a background thread; ``ready`` is set once it is up (or failed)."""
+    """Starts a ``ProcessFolds`` pool in a background thread and hands it the folds not yet started."""
 
-    def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, n_tasks: int):
-        self.ready = threading.Event()
+    def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: _TaskQueue, progress: ProgressSink):
         self.pool: _Pool | None = None
+        self.futures: set = set()
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._start, args=(owner, job, data, n_tasks), daemon=True)
+        self._thread = threading.Thread(target=self._start, args=(owner, job, data, queue, progress), daemon=True)
         self._thread.start()
 
-    def _start(self, owner: ProcessFolds, job: FoldJob, data: FoldData, n_tasks: int) -> None:
+    def _start(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: _TaskQueue,
+               progress: ProgressSink) -> None:
         try:
-            self.pool = owner._start(job, data, n_tasks)
-        except Exception as exc:  # reported by the caller, which then trains the folds itself
+            self.pool = owner._start(job, data, len(queue))
+        except Exception as exc:  # the caller trains the folds itself and reports this
             self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self.ready.set()
+            return
+        self.futures = self.pool.submit_all(queue)
+        if self.futures:
+            progress.message(f"{len(self.futures)} folds go to {self.pool.workers} worker processes")
 
-    def result(self) -> _Pool | None:
-        """The started pool (waiting for it), or ``None`` when it could not start."""
+    def result(self) -> tuple[_Pool | None, set]:
+        """The started pool and the folds it took (waiting for it), or ``(None, set())`` when it could not start."""
         self._thread.join()
-        return self.pool
+        return self.pool, self.futures
 
     def abandon(self) -> None:
-        """Shut the pool down (after it has started) without using it."""
+        """Shut the pool down (after it has started), cancelling the folds it took."""
         self._thread.join()
         if self.pool is not None:
             self.pool.executor.shutdown(wait=False, cancel_futures=True)

@@ -46,7 +46,7 @@ from merbench import __version__
 from merbench.cache import atomic_write_text, cache_root, content_key, load_array, save_array
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.errors import DataError, RunFailed, UsageError
-from merbench.workers import picklable, process_context, usable_cores
+from merbench.workers import exit_with, picklable, process_context, usable_cores
 
 MIN_PARALLEL = 8
 """Fewer clips left to compute than this are done in-process (starting workers costs more)."""
@@ -290,9 +290,10 @@ def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np
 _worker_chain: Chain | None = None
 
 
-def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]]) -> None:
+def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]], run_pid: int) -> None:
     global _worker_chain
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cancels the rest
+    exit_with(run_pid)
     cv2.setNumThreads(1)
     _worker_chain = build_chain(specs, sections)
 
@@ -341,7 +342,7 @@ def _compute_parallel(
     chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
     executor = ProcessPoolExecutor(
         max_workers=workers, mp_context=process_context(), initializer=_worker_start,
-        initargs=(list(chain.specs), dict(chain.sections)),
+        initargs=(list(chain.specs), dict(chain.sections), os.getpid()),
     )
     try:
         pending = {executor.submit(_worker_compute, jobs, entry_dir, skip) for jobs in chunks}

@@ -80,3 +80,25 @@ def start_worker_server() -> None:
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
+
+
+def exit_with(pid: int, poll_s: float = 1.0) -> None:
+    """Make this worker process exit soon after process ``pid`` (the run that started it) is gone.
+
+    Worker processes hold both ends of their task queue, so a run killed
+    without clean-up (SIGKILL, SIGTERM) would leave them waiting forever.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # exists, owned by someone else: not ours, but alive
+                pass
+
+    threading.Thread(target=watch, name="merbench-parent-watch", daemon=True).start()

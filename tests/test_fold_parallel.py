@@ -38,19 +38,20 @@ def test_worker_processes_predict_what_fold_by_fold_predicts(quick_run, model):
 
 def test_auto_moves_the_remaining_folds_to_workers_when_they_take_long_enough(quick_run, monkeypatch):
     handed: list[list[int]] = []
-    real_collect = folds.ProcessFolds._collect
+    real_take_all = folds._TaskQueue.take_all
     real_train = folds.train_task
 
-    def spying_collect(pool, tasks, on_done):
+    def spying_take_all(queue):
+        tasks = real_take_all(queue)
         handed.append([task.fold.index for task in tasks])
-        return real_collect(pool, tasks, on_done)
+        return tasks
 
     def slow_train(*args, **kwargs):  # this process trains slowly, so the workers are up before it is done
         time.sleep(0.4)
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 0.0)
-    monkeypatch.setattr(folds.ProcessFolds, "_collect", staticmethod(spying_collect))
+    monkeypatch.setattr(folds._TaskQueue, "take_all", spying_take_all)
     monkeypatch.setattr(folds, "train_task", slow_train)
     monkeypatch.setattr(folds, "usable_cores", lambda: 2)
     auto = _run(quick_run, "ststnet", "engine.parallel_folds=auto")
@@ -129,3 +130,30 @@ def test_vmap_mode_refuses_estimators(run_cli):
                      "--no-store", "--set", "engine.parallel_mode=vmap")
     assert result.code == 2
     assert "engine.parallel_mode=processes" in result.err
+
+
+def test_a_killed_run_leaves_no_worker_processes(tmp_path):
+    """Workers hold their own task queue open, so without a watch on the run they would wait forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    psutil = pytest.importorskip("psutil")
+    env = {**os.environ, "MERBENCH_CACHE": str(tmp_path / "cache")}
+    run = subprocess.Popen([sys.executable, "-m", "merbench", "run", "--model", "ststnet", "--dataset", "synthetic",
+                            "--protocol", "loso", "--no-store", "--quiet", "--epochs", "200",
+                            "--set", "engine.parallel_folds=2"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers: list = []
+        deadline = time.monotonic() + 60
+        while len(workers) < 3 and time.monotonic() < deadline:  # fork server + 2 fold workers
+            time.sleep(0.5)
+            workers = psutil.Process(run.pid).children(recursive=True)
+        assert len(workers) >= 3, "the run should have started its worker processes"
+    finally:
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, f"worker processes outlived the killed run: {[p.pid for p in alive]}"
