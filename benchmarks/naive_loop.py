@@ -46,7 +46,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from merbench.cache import cache_root
 from merbench.config import RunConfig, parse_set, resolve_config
 from merbench.contracts import Fold, resolve_factory
-from merbench.engine import TrainSettings, choose_device
+from merbench.engine import TrainSettings, adamw, choose_device
 from merbench.errors import MerbenchError, UsageError
 from merbench.metrics import classification_metrics
 from merbench.preprocess import build_chain, preprocess_dataset, skips_unreadable
@@ -143,11 +143,15 @@ def class_weights(labels: np.ndarray, n_classes: int, mode: str) -> torch.Tensor
 
 
 def train_fold_naively(build: Any, paths: Sequence[Path], labels: np.ndarray, fold: Fold, n_classes: int,
-                       settings: TrainSettings, seed: int, device: torch.device, num_workers: int = 0) -> NaiveFold:
+                       settings: TrainSettings, seed: int, device: torch.device, num_workers: int = 0,
+                       engine_numerics: bool = False) -> NaiveFold:
     """Train a fresh model on ``fold.train`` through a file-reading ``DataLoader``; predict ``fold.test`` once.
 
     ``build()`` returns a new torch module. ``num_workers`` is the
     ``DataLoader``'s (0: load in this process, as most public code does).
+    ``engine_numerics`` uses merbench's channels-last layout and fused AdamW, so
+    that the arithmetic, not only the procedure, is merbench's (for the
+    equality test); by default the model trains as public code does.
     """
     started = time.perf_counter()
     mean, std = channel_stats(paths, fold.train)
@@ -155,8 +159,12 @@ def train_fold_naively(build: Any, paths: Sequence[Path], labels: np.ndarray, fo
     model = build()
     if not isinstance(model, nn.Module):
         raise UsageError(f"the naive reference loop trains torch models only; this model is a {type(model).__name__}")
-    model = model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    layout = torch.channels_last if engine_numerics else torch.contiguous_format
+    model = model.to(device, memory_format=layout)
+    if engine_numerics:
+        optimizer = adamw(model.parameters(), settings.lr, settings.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     order = EngineOrder(len(fold.train), settings.batch_size, seed)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=settings.lr, total_steps=settings.epochs * order.steps(), pct_start=0.2
@@ -172,7 +180,7 @@ def train_fold_naively(build: Any, paths: Sequence[Path], labels: np.ndarray, fo
         model.train()
         total, seen = 0.0, 0
         for x, y in train_loader:
-            x, y = x.to(device), y.to(device)
+            x, y = x.to(device).contiguous(memory_format=layout), y.to(device)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -219,13 +227,13 @@ def torch_threads(count: int | None) -> Iterator[int]:
 
 
 def run_naive(config: RunConfig, registry: Registry | None = None, *, threads: int | None = None,
-              num_workers: int = 0, workdir: Path | None = None) -> NaiveResult:
+              num_workers: int = 0, workdir: Path | None = None, engine_numerics: bool = False) -> NaiveResult:
     """Train every fold of ``config`` one after another with the naive loop; return pooled metrics and predictions.
 
     The dataset, preprocessing (through merbench's cache) and folds are merbench's,
     and each fold's seed is ``config.seed * 1000 + fold index`` as in merbench.
     ``threads`` sets torch's CPU threads for the run (``None``: torch's current
-    setting). The sample files go to a temporary folder under ``workdir`` (the
+    setting); ``engine_numerics``: see ``train_fold_naively``. The sample files go to a temporary folder under ``workdir`` (the
     system's temporary folder by default), removed afterwards.
     """
     registry = registry or get_registry()
@@ -262,7 +270,7 @@ def run_naive(config: RunConfig, registry: Registry | None = None, *, threads: i
         trained = []
         for fold in folds:
             output = train_fold_naively(build, paths, labels, fold, n_classes, settings,
-                                        config.seed * 1000 + fold.index, device, num_workers)
+                                        config.seed * 1000 + fold.index, device, num_workers, engine_numerics)
             predictions[fold.test] = output.predictions
             trained.append(output)
     finished = time.perf_counter()

@@ -5,24 +5,27 @@ Three ways to train the same folds with the same seeds, epochs and batch size
 
 * ``naive``: the reference loop of ``benchmarks/naive_loop.py``, written the way
   public MER code does it (a ``DataLoader`` re-reading one file per sample every
-  epoch, one fold after another), with as many torch threads as merbench's
-  fold-by-fold run uses (torch's own default on a CPU: one per core);
-* ``fold-by-fold``: ``merbench`` with ``engine.parallel_folds=1``;
+  epoch, one fold after another), with torch's own thread count (one per core),
+  channels-first tensors and the for-loop AdamW, as public code runs;
+* ``fold-by-fold``: ``merbench`` with ``engine.parallel_folds=1`` (each fold gets
+  ``cores // min(cores, folds)`` threads, one here, as in fold-parallel runs);
 * ``fold-parallel``: ``merbench`` with ``engine.parallel_folds=auto``.
 
 Preprocessing is cached before anything is timed. Each is one round (tens of
 seconds or more). ``extra_info`` holds pooled UF1/UAR and the seconds; the
-naive and fold-by-fold runs must predict identically (equal scores), and the
+naive and fold-by-fold scores must agree within ``SCORE_TOLERANCE`` (their
+arithmetic differs, so training drifts apart by rounding; the procedure is the
+same, which tests/test_naive_reference.py checks bit for bit), fold-parallel
+and fold-by-fold must predict identically, and the
 ``fold-parallel`` benchmark, which runs last for each model, records and
 prints the ratios ``naive / fold-by-fold``, ``naive / fold-parallel`` and
 ``fold-by-fold / fold-parallel`` (when the other two ran before it in the
 session). ``MERBENCH_BENCH_LOSO_MODELS=ststnet`` limits the models and
 ``MERBENCH_BENCH_LOSO_PROFILE=quick`` (10 subjects, 3 epochs) shortens the runs:
 ``convmixer`` with the default profile trains for many minutes per mode on a
-2-core CPU. ``MERBENCH_BENCH_LOSO_THREADS=N`` gives the naive and fold-by-fold
-runs N torch threads (``engine.threads=N``) instead of one per core: on a
-shared machine, two threads that compete with other processes make their times
-swing several-fold from run to run, one thread much less.
+2-core CPU. ``MERBENCH_BENCH_LOSO_THREADS=N`` gives the naive loop N torch
+threads instead of one per core: on a shared machine, two threads that compete
+with other processes make its time swing several-fold from run to run.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ THREADS = int(os.environ.get("MERBENCH_BENCH_LOSO_THREADS", "0"))  # 0: one per 
 MODES = {"naive": None, "fold-by-fold": "1", "fold-parallel": "auto"}  # mode: engine.parallel_folds
 CASES = [(model, mode) for model in MODELS for mode in MODES]  # the modes of a model run in this order
 
+SCORE_TOLERANCE = 0.05  # naive vs merbench pooled UF1/UAR (rounding drift, see test_loso_protocol)
+
 _measured: dict[tuple[str, str], dict[str, Any]] = {}  # (model, mode) -> seconds, scores and predictions
 
 
@@ -67,8 +72,6 @@ naive_loop = _load_naive_loop()
 def loso_config(registry, model: str, mode: str):
     """The run configuration of ``model`` under LOSO on synthetic for one mode (``PROFILE``)."""
     sets = {} if MODES[mode] is None else {"engine.parallel_folds": MODES[mode]}
-    if THREADS and mode != "fold-parallel":
-        sets["engine.threads"] = THREADS
     return resolve_config(registry, model=model, dataset="synthetic", protocol="loso", profile=PROFILE, sets=sets)
 
 
@@ -139,13 +142,16 @@ def test_loso_protocol(benchmark, capsys, registry, warm_cache, model, mode):
                                  "uar": round(measured["uar"], 4), "threads_per_fold": measured["threads"],
                                  "plan": measured["plan"]})
     if mode == "fold-by-fold" and (model, "naive") in _measured:
+        # Same procedure, but public code's arithmetic (channels-first, for-loop AdamW, its own thread
+        # count), so training drifts apart by rounding: equal scores within a few points, not bit-equal
+        # (tests/test_naive_reference.py checks bit-equality with merbench's arithmetic).
         naive = _measured[(model, "naive")]
-        assert measured["predictions"] == naive["predictions"], "the naive loop and merbench fold by fold must predict alike"
-        assert (measured["uf1"], measured["uar"]) == (naive["uf1"], naive["uar"])
+        assert abs(measured["uf1"] - naive["uf1"]) < SCORE_TOLERANCE and abs(measured["uar"] - naive["uar"]) < SCORE_TOLERANCE
     if mode == "fold-parallel":
         if any((model, m) not in _measured for m in MODES):
             return  # run alone (or after a failure): nothing to compare with
         sequential = _measured[(model, "fold-by-fold")]["predictions"]
+        assert measured["predictions"] == sequential, "fold-parallel and fold by fold must predict alike"
         agreement = np.mean([measured["predictions"][key] == value for key, value in sequential.items()])
         ratios = _ratios(model)
         benchmark.extra_info.update({key: round(value, 3) for key, value in ratios.items()})

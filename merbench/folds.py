@@ -396,7 +396,8 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     """Choose how the folds are trained; returns the executor and the job with its thread count set.
 
     ``engine.threads`` above 0 fixes the torch threads of each fold; otherwise a
-    fold gets ``cores // folds at once`` threads on the CPU. ``auto`` picks, on
+    fold gets ``cores // min(cores, folds)`` threads on the CPU, whatever
+    ``parallel_folds`` is, so that fold by fold and fold-parallel runs predict alike. ``auto`` picks, on
     the CPU, one worker process per core (bounded by free memory and the number
     of folds), and on CUDA as many batched folds as fit in free GPU memory.
     """
@@ -427,7 +428,9 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
         return SequentialFolds(), dataclasses.replace(job, threads=int(engine["threads"]))
     cores = usable_cores()
     workers = requested or min(cores, n_folds, _memory_fit(data))
-    threads = int(engine["threads"]) or max(1, cores // max(1, workers))
+    # Not from ``workers``: a fold's thread count must not depend on how the folds are run,
+    # since a different count sums floating-point numbers in a different order.
+    threads = int(engine["threads"]) or max(1, cores // min(cores, n_folds))
     if workers <= 1:
         return SequentialFolds(), dataclasses.replace(job, threads=threads)
     return ProcessFolds(min(workers, n_folds), adaptive=requested is None), dataclasses.replace(job, threads=threads)

@@ -20,7 +20,7 @@ import os
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from merbench.errors import MerbenchError, RunFailed, UsageError
@@ -169,6 +169,21 @@ def _cancel(ray: Any, refs: Sequence[Any]) -> None:
             pass
 
 
+def _as_completed(ray: Any, pending: dict) -> Iterator[tuple[Any, Any]]:
+    """``(ref, key)`` of each task of ``pending`` (ref -> key) as it finishes.
+
+    When the caller stops early (an error, Ctrl-C), the tasks still pending are cancelled.
+    """
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield ref, pending.pop(ref)
+    except BaseException:  # GeneratorExit too: the caller's loop ended with an exception
+        _cancel(ray, list(pending))
+        raise
+
+
 # ------------------------------------------------------------------ folds of one run
 
 _worker_tensors: dict[str, Any] = {}
@@ -248,15 +263,8 @@ class RayFolds:
         }
         progress.message(f"Ray: {len(tasks)} fold tasks submitted ({self.options.resources}); "
                          f"cluster has {ray.cluster_resources().get('CPU', 0):g} CPUs")
-        try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    task = pending.pop(ref)
-                    on_done(task, self._output(ray, ref, task))
-        except BaseException:
-            _cancel(ray, list(pending))
-            raise
+        for ref, task in _as_completed(ray, pending):
+            on_done(task, self._output(ray, ref, task))
 
     def _output(self, ray: Any, ref: Any, task: Any) -> Any:
         try:
@@ -301,17 +309,10 @@ class RayCells:
         if say is not None:
             say(f"Ray: {len(cells)} grid cells submitted ({self.options.resources}); "
                 f"cluster has {ray.cluster_resources().get('CPU', 0):g} CPUs")
-        try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    i = pending.pop(ref)
-                    try:
-                        report = ray.get(ref)
-                    except ray.exceptions.RayError as exc:
-                        report = CellReport(error=RunFailed(
-                            f"failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}"))
-                    on_done(i, report)
-        except BaseException:
-            _cancel(ray, list(pending))
-            raise
+        for ref, i in _as_completed(ray, pending):
+            try:
+                report = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                report = CellReport(error=RunFailed(
+                    f"failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}"))
+            on_done(i, report)

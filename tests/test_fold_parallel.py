@@ -71,7 +71,7 @@ def test_auto_keeps_short_protocols_in_this_process(quick_run, monkeypatch):
     assert result["engine_plan"]["threads_per_fold"] == 1
 
 
-def test_auto_gives_each_fold_cores_divided_by_workers(monkeypatch):
+def test_each_fold_gets_cores_divided_by_folds_at_once_whatever_parallel_folds_is(monkeypatch):
     import numpy as np
 
     from merbench.engine import TrainSettings, choose_device
@@ -86,7 +86,9 @@ def test_auto_gives_each_fold_cores_divided_by_workers(monkeypatch):
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
     assert (type(executor).__name__, executor.workers, planned.threads) == ("ProcessFolds", 4, 2)
     executor, planned = folds.plan_executor({**engine, "parallel_folds": "1"}, {"name": "local"}, job, data, 4)
-    assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 8)
+    assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 2), "same threads as fold-parallel"
+    executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=1)
+    assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 8), "one fold gets every core"
     monkeypatch.setattr(folds, "available_memory", lambda: 1 * 2**30)  # room for one worker only
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
     assert type(executor).__name__ == "SequentialFolds"

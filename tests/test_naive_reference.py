@@ -47,7 +47,7 @@ def test_naive_loop_predicts_as_merbench_fold_by_fold(naive_loop, model):
                             sets={**SETTINGS, **EXTRA[model]})
 
     reference = run_benchmark(config, registry)
-    naive = naive_loop.run_naive(config, registry, threads=1)
+    naive = naive_loop.run_naive(config, registry, threads=1, engine_numerics=True)
 
     by_id = {row["id"]: row["prediction"] for row in reference["predictions"]}
     assert len(naive.folds) == len(reference["folds"]) == 3
