@@ -206,18 +206,19 @@ class ProcessFolds:
         starter: list[_PoolStarter] = []
         started = time.perf_counter()
 
-        def consider_workers(epoch: int) -> None:
-            per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
-            if not starter and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
-                starter.append(_PoolStarter(self, job, data, queue, progress))
+        def consider_workers(report: Callable[[int, float], None]) -> Callable[[int, float], None]:
+            def on_epoch(epoch: int, loss: float) -> None:
+                report(epoch, loss)
+                per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
+                if not starter and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
+                    starter.append(_PoolStarter(self, job, data, queue, progress))
+            return on_epoch
 
         try:
             first = True
             while (task := queue.take()) is not None:
                 report = _epoch_reporter(progress, job, task, len(tasks))
-                on_epoch = (lambda epoch, loss, report=report: (report(epoch, loss), consider_workers(epoch))) if first \
-                    else report
-                on_done(task, train_task(job, tensors, task, on_epoch))
+                on_done(task, train_task(job, tensors, task, consider_workers(report) if first else report))
                 first = False
         except BaseException:
             if starter:
