@@ -129,6 +129,21 @@ def adamw(parameters: Iterable[nn.Parameter], lr: float, weight_decay: float) ->
         return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
 
 
+def channel_stats(inputs: torch.Tensor, train_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std (1, C, 1, 1) of a fold's training samples, the only ones its normalisation sees."""
+    train_inputs = inputs[train_index]
+    return (train_inputs.mean(dim=(0, 2, 3), keepdim=True),
+            train_inputs.std(dim=(0, 2, 3), keepdim=True).clamp(min=1e-6))
+
+
+def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> RunFailed:
+    """The error for a training loss that stopped being finite (``epoch`` and ``step`` counted from 0)."""
+    return RunFailed(
+        f"fold {fold_index}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss}; "
+        f"training diverged. Lower the learning rate (now --set engine.lr={lr}) or check the inputs for NaN"
+    )
+
+
 def class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
     """Cross-entropy class weights from a fold's training labels (``balanced``) or ``None`` (``none``)."""
     if mode == "none":
@@ -200,10 +215,7 @@ def train_fold(
         train_positions, validation_positions = validation_split(fold, subjects, settings.validation_fraction, seed)
     train_index = torch.as_tensor(train_positions, device=device)
     test_index = torch.as_tensor(fold.test, device=device)
-    train_inputs = inputs[train_index]
-    mean = train_inputs.mean(dim=(0, 2, 3), keepdim=True)
-    std = train_inputs.std(dim=(0, 2, 3), keepdim=True).clamp(min=1e-6)
-    del train_inputs
+    mean, std = channel_stats(inputs, train_index)
 
     torch.manual_seed(seed)
     model = build_model()
@@ -246,10 +258,7 @@ def train_fold(
             with autocast():
                 loss = loss_fn(model(x), y)
             if not torch.isfinite(loss):
-                raise RunFailed(
-                    f"fold {fold.index}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss.item()}; "
-                    f"training diverged. Lower the learning rate (now --set engine.lr={settings.lr}) or check the inputs for NaN"
-                )
+                raise diverged(fold.index, epoch, step, loss.item(), settings.lr)
             optimizer.zero_grad(set_to_none=True)
             if scaler:
                 scaler.scale(loss).backward()

@@ -29,8 +29,11 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from merbench.contracts import Fold
-from merbench.engine import PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, class_weights, one_cycle, steps_per_epoch
-from merbench.errors import RunFailed, UsageError
+from merbench.engine import (
+    PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, class_weights, diverged, one_cycle,
+    steps_per_epoch,
+)
+from merbench.errors import UsageError
 
 # fold_group_size keeps this fraction of the free memory in reserve, and counts each fold this
 # many times its measured need (vmap gathers, grouped-convolution workspaces).
@@ -240,12 +243,7 @@ class _FoldGroup:
         device = choice.device
         self.inputs, self.labels, self.folds, self.settings, self.device = inputs, labels, folds, settings, device
         self.train_index = [torch.as_tensor(fold.train, device=device) for fold in folds]
-        means, stds = [], []
-        for index in self.train_index:
-            train_inputs = inputs[index]
-            means.append(train_inputs.mean(dim=(0, 2, 3), keepdim=True))
-            stds.append(train_inputs.std(dim=(0, 2, 3), keepdim=True).clamp(min=1e-6))
-            del train_inputs
+        means, stds = zip(*(channel_stats(inputs, index) for index in self.train_index))
         self.mean, self.std = torch.cat(means), torch.cat(stds)  # (K, C, 1, 1)
 
         models = _build_models(build_model, seeds, device)
@@ -345,11 +343,8 @@ class _FoldGroup:
         """Add the step's losses to the epoch totals; raise ``RunFailed`` like ``train_fold`` on a non-finite one."""
         for value, k in zip(values, members):
             if not np.isfinite(value):
-                raise RunFailed(
-                    f"fold {self.folds[k].index}, epoch {global_step // self.per_epoch[k] + 1}, "
-                    f"step {global_step % self.per_epoch[k] + 1}: the training loss became {value}; training diverged. "
-                    f"Lower the learning rate (now --set engine.lr={self.settings.lr}) or check the inputs for NaN"
-                )
+                raise diverged(self.folds[k].index, global_step // self.per_epoch[k], global_step % self.per_epoch[k],
+                               value, self.settings.lr)
             self.totals[k] += value * len(batches[k])
             self.seen[k] += len(batches[k])
 
