@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -99,6 +99,18 @@ class FoldOutput:
     epoch_losses: list[float] = field(default_factory=list)
     selected_epoch: int | None = None
     validation: np.ndarray | None = None
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch CPU threads (0: leave torch's setting), then restore the previous count."""
+    previous = torch.get_num_threads()
+    if count > 0:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # Test and validation samples are predicted in chunks of this many.

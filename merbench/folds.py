@@ -18,6 +18,7 @@ the ``executor`` section into one of them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -30,7 +31,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from merbench.contracts import Factory, Fold, resolve_factory
-from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, train_fold
+from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, torch_threads, train_fold
 from merbench.config import parse_parallel_folds
 from merbench.errors import RunFailed, UsageError
 from merbench.progress import ProgressSink
@@ -116,16 +117,9 @@ class DeviceTensors:
 def train_task(job: FoldJob, tensors: DeviceTensors, task: FoldTask,
                on_epoch: Callable[[int, float], None] | None = None) -> FoldOutput:
     """Train one fold in this process with ``job.threads`` torch threads (0: leave torch's setting)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if job.threads > 0:
-        torch.set_num_threads(job.threads)
-    try:
+    with torch_threads(job.threads):
         return train_fold(job.recipe, tensors.inputs, tensors.labels, task.fold, job.recipe.n_classes, job.settings,
                           job.choice, seed=task.seed, on_epoch=on_epoch, subjects=tensors.data.subjects)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _epoch_reporter(progress: ProgressSink, job: FoldJob, task: FoldTask, n_folds: int) -> Callable[[int, float], None]:
@@ -345,33 +339,24 @@ class BatchedFolds:
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
         """Train the tasks in groups of ``group_size``."""
-        import torch
-
         from merbench.fold_batch import train_folds_batched
 
         tensors = DeviceTensors(data, job.choice.device)
-        previous = torch.get_num_threads()
-        if job.threads > 0:
-            torch.set_num_threads(job.threads)
-        try:
+        with torch_threads(job.threads):
             for begin in range(0, len(tasks), self.group_size):
                 group = list(tasks[begin:begin + self.group_size])
                 label = f"Folds {begin + 1}-{begin + len(group)} of {len(tasks)}, batched steps"
-                shown: list[int] = []
 
-                def on_step(done: int, total: int) -> None:
-                    if not shown:
+                def on_step(done: int, total: int, label: str = label) -> None:  # called once per global step
+                    if done == 1:
                         progress.start("epochs", total, label)
-                    progress.advance("epochs", done - (shown[-1] if shown else 0))
-                    shown.append(done)
+                    progress.advance("epochs", 1)
 
                 outputs = train_folds_batched(job.recipe, tensors.inputs, tensors.labels, [t.fold for t in group],
                                               [t.seed for t in group], job.recipe.n_classes, job.settings, job.choice,
                                               on_step=on_step)
                 for task, output in zip(group, outputs):
                     on_done(task, output)
-        finally:
-            torch.set_num_threads(previous)
 
 
 # ------------------------------------------------------------------ choosing
@@ -402,39 +387,35 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     the CPU, one worker process per core (bounded by free memory and the number
     of folds), and on CUDA as many batched folds as fit in free GPU memory.
     """
-    import dataclasses
-
     requested = parse_parallel_folds(engine["parallel_folds"])
-    mode = engine["parallel_mode"]
-    cuda = job.choice.device.type == "cuda"
+    threads = int(engine["threads"])
     if executor.get("name", "local") == "ray":
         from merbench.ray_executor import RayFolds
 
-        return RayFolds.from_options(executor), dataclasses.replace(job, threads=int(engine["threads"]) or int(executor.get("num_cpus", 1)))
+        return RayFolds.from_options(executor), dataclasses.replace(job, threads=threads or int(executor.get("num_cpus", 1)))
+    cuda = job.choice.device.type == "cuda"
+    mode = engine["parallel_mode"]
     if mode == "auto":
         mode = "vmap" if cuda else "processes"
-    batched_possible = job.settings.early_stopping == 0 and _is_torch_model(job.recipe)
-    if mode == "vmap" and not batched_possible:
+    if mode == "vmap" and not (job.settings.early_stopping == 0 and _is_torch_model(job.recipe)):
         if engine["parallel_mode"] == "vmap":
             raise UsageError("engine.parallel_mode=vmap trains torch models without early stopping only; "
                              "use engine.parallel_mode=processes (or auto) for this run")
         mode = "processes"
+    chosen: FoldExecutor = SequentialFolds()
     if mode == "vmap":
         group = requested or _auto_group(job, data, n_folds)
-        threads = int(engine["threads"])
-        if group <= 1:
-            return SequentialFolds(), dataclasses.replace(job, threads=threads)
-        return BatchedFolds(min(group, n_folds)), dataclasses.replace(job, threads=threads)
-    if cuda:  # several processes on one GPU compete for it; folds run one after another
-        return SequentialFolds(), dataclasses.replace(job, threads=int(engine["threads"]))
-    cores = usable_cores()
-    workers = requested or min(cores, n_folds, _memory_fit(data))
-    # Not from ``workers``: a fold's thread count must not depend on how the folds are run,
-    # since a different count sums floating-point numbers in a different order.
-    threads = int(engine["threads"]) or max(1, cores // min(cores, n_folds))
-    if workers <= 1:
-        return SequentialFolds(), dataclasses.replace(job, threads=threads)
-    return ProcessFolds(min(workers, n_folds), adaptive=requested is None), dataclasses.replace(job, threads=threads)
+        if group > 1:
+            chosen = BatchedFolds(min(group, n_folds))
+    elif not cuda:  # on CUDA, several processes would compete for one GPU: folds run one after another
+        cores = usable_cores()
+        workers = requested or min(cores, n_folds, _memory_fit(data))
+        # Not from ``workers``: a fold's thread count must not depend on how the folds are run,
+        # since a different count sums floating-point numbers in a different order.
+        threads = threads or max(1, cores // min(cores, n_folds))
+        if workers > 1:
+            chosen = ProcessFolds(min(workers, n_folds), adaptive=requested is None)
+    return chosen, dataclasses.replace(job, threads=threads)
 
 
 def _auto_group(job: FoldJob, data: FoldData, n_folds: int) -> int:

@@ -88,16 +88,10 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     """
     if _may_train_in_worker_processes(config):
         start_worker_server()  # it imports torch in the background while this process prepares the run
-    import torch
+    from merbench.engine import torch_threads
 
-    threads = int(config.section("engine")["threads"])
-    previous_threads = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(int(config.section("engine")["threads"])):
         return _run(config, registry, progress, recorder)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _may_train_in_worker_processes(config: RunConfig) -> bool:
