@@ -27,16 +27,14 @@ from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
     SheetRules,
-    LoadLog,
     Part,
     as_bool,
     check_cache_outside,
     check_root,
     choose_classes,
-    coded_entries,
+    coded_part,
     find_dir,
     find_one,
-    order_classes,
     read_sheet,
     to_dataset,
 )
@@ -105,20 +103,7 @@ def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "cas
     sheet_path = find_one(root, SHEET_PATTERNS, "CASME II")
     folder, kind = frames_folder(root, frames)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
-    mapping = CLASS_SETS[classes]
-    log = LoadLog(domain)
-    log.rows = len(sheet.rows)
-    entries = coded_entries(sheet, sheet_path, RULES, folder, root, mapping, log)
-    info = {
-        "root": str(root),
-        "annotation": str(sheet_path),
-        "header_row": sheet.header_row,
-        "frames": kind,
-        "frames_folder": str(folder),
-        "class_set": classes,
-        "class_set_names": list(CANONICAL[classes]),
-    }
-    return Part(domain, order_classes((e.label for e in entries), CANONICAL[classes]), entries, log, info)
+    return coded_part(domain, root, sheet_path, sheet, RULES, folder, classes, CLASS_SETS, CANONICAL, frames=kind)
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:

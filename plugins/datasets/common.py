@@ -466,3 +466,26 @@ def coded_entries(
         extra["row"] = row
         entries.append(Entry(row, sample_id, subject, mapping[emotion], placed, extra))
     return entries
+
+
+def coded_part(domain: str, root: Path, sheet_path: Path, sheet: Sheet, rules: SheetRules, clip_base: Path,
+               classes: str, class_sets: Mapping[str, Mapping[str, str]], canonical: Mapping[str, Sequence[str]],
+               **tree_facts: Any) -> Part:
+    """A coded release (CASME II, SAMM) read into a ``Part``: its sheet's usable rows with labels of set ``classes``.
+
+    ``tree_facts`` (e.g. ``frames="cropped"``) join the facts every part records
+    about its tree (root, sheet, header row, frame folder, class set).
+    """
+    log = LoadLog(domain)
+    log.rows = len(sheet.rows)
+    entries = coded_entries(sheet, sheet_path, rules, clip_base, root, class_sets[classes], log)
+    info = {
+        "root": str(root),
+        "annotation": str(sheet_path),
+        "header_row": sheet.header_row,
+        **tree_facts,
+        "frames_folder": str(clip_base),
+        "class_set": classes,
+        "class_set_names": list(canonical[classes]),
+    }
+    return Part(domain, order_classes((e.label for e in entries), canonical[classes]), entries, log, info)

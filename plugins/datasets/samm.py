@@ -27,16 +27,14 @@ from merbench.errors import DataError
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
     SheetRules,
-    LoadLog,
     Part,
     as_bool,
     check_cache_outside,
     check_root,
     choose_classes,
-    coded_entries,
+    coded_part,
     find_dir,
     find_one,
-    order_classes,
     read_sheet,
     to_dataset,
 )
@@ -99,19 +97,7 @@ def read_part(root: Path, classes: str, domain: str = "samm") -> Part:
     sheet_path = find_one(root, SHEET_PATTERNS, "SAMM")
     base = frames_base(root)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
-    mapping = CLASS_SETS[classes]
-    log = LoadLog(domain)
-    log.rows = len(sheet.rows)
-    entries = coded_entries(sheet, sheet_path, RULES, base, root, mapping, log)
-    info = {
-        "root": str(root),
-        "annotation": str(sheet_path),
-        "header_row": sheet.header_row,
-        "frames_folder": str(base),
-        "class_set": classes,
-        "class_set_names": list(CANONICAL[classes]),
-    }
-    return Part(domain, order_classes((e.label for e in entries), CANONICAL[classes]), entries, log, info)
+    return coded_part(domain, root, sheet_path, sheet, RULES, base, classes, CLASS_SETS, CANONICAL)
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
