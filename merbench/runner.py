@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from merbench.cache import cache_root
-from merbench.config import RunConfig
+from merbench.config import RunConfig, parse_parallel_folds
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.dataset_check import check_dataset_input
 from merbench.errors import DataError, UsageError
@@ -96,7 +96,7 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
 
 def _may_train_in_worker_processes(config: RunConfig) -> bool:
     engine = config.section("engine")
-    return (str(engine["parallel_folds"]) != "1" and engine["parallel_mode"] != "vmap"
+    return (parse_parallel_folds(engine["parallel_folds"]) != 1 and engine["parallel_mode"] != "vmap"
             and config.section("executor")["name"] == "local" and not config.device.startswith("cuda"))
 
 
