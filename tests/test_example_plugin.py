@@ -1,8 +1,9 @@
 """The example plugin package installs separately, is discovered, conforms and runs.
 
 It is installed (from a copy, so the source tree stays clean) into a throw-away
-virtual environment that sees this interpreter's packages, so the test needs
-no network and leaves the interpreter running the tests untouched.
+virtual environment that sees the packages of the interpreter running the tests
+(merbench, torch, setuptools: also when that interpreter is itself a virtual
+environment), so the test needs no network and leaves that interpreter untouched.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
+import sysconfig
 import sys
 from pathlib import Path
 
@@ -27,8 +30,9 @@ def plugin_env(tmp_path_factory, session_cache):
     source = base / "src"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__"))
     venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    _see_this_interpreters_packages(python)
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index",
          "--no-build-isolation", str(source)],
@@ -37,6 +41,19 @@ def plugin_env(tmp_path_factory, session_cache):
     assert install.returncode == 0, install.stderr
     env = {**os.environ, "MERBENCH_CACHE": str(session_cache), "COLUMNS": "200", "PYTHONDONTWRITEBYTECODE": "1"}
     return python, env, source
+
+
+def _see_this_interpreters_packages(python: Path) -> None:
+    """Make the venv of ``python`` load this interpreter's site-packages (and their ``.pth`` files) after its own.
+
+    ``venv --system-site-packages`` would give it the *base* interpreter's packages,
+    which lack merbench when the tests run in a virtual environment.
+    """
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    outer = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    lines = [f"import site; site.addsitedir({path!r})" for path in dict.fromkeys(outer)]
+    (Path(own) / "merbench-test-outer.pth").write_text("\n".join(lines) + "\n")
 
 
 def _run(python: Path, env: dict, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
