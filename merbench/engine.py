@@ -184,6 +184,21 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
     return fold.train[inner], fold.train[validation]
 
 
+def _epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_index: int, epoch: int,
+                lr: float) -> float:
+    """The epoch's mean training loss per sample; ``RunFailed`` naming the first step whose loss is not finite.
+
+    The step losses stay on the device until the epoch ends, so a GPU is not
+    stopped twice per step to read one number.
+    """
+    total = 0.0
+    for step, (value, size) in enumerate(zip(torch.stack(step_losses).float().tolist(), batch_sizes)):
+        if not math.isfinite(value):
+            raise diverged(fold_index, epoch, step, value, lr)
+        total += value * size
+    return total / max(sum(batch_sizes), 1)
+
+
 def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, std, autocast) -> torch.Tensor:
     model.eval()
     predictions = []
@@ -262,15 +277,15 @@ def train_fold(
     for epoch in range(settings.epochs):
         model.train()
         order = train_index[torch.randperm(n_train, generator=generator).to(device)]
-        total, seen = 0.0, 0
+        step_losses, batch_sizes = [], []
         for step in range(steps):
             batch = order[step * settings.batch_size:(step + 1) * settings.batch_size]
             x = ((inputs[batch] - mean) / std).contiguous(memory_format=memory_format)
             y = labels[batch]
             with autocast():
                 loss = loss_fn(model(x), y)
-            if not torch.isfinite(loss):
-                raise diverged(fold.index, epoch, step, loss.item(), settings.lr)
+            step_losses.append(loss.detach())
+            batch_sizes.append(len(batch))
             optimizer.zero_grad(set_to_none=True)
             if scaler:
                 scaler.scale(loss).backward()
@@ -280,9 +295,7 @@ def train_fold(
                 loss.backward()
                 optimizer.step()
             scheduler.step()
-            total += loss.item() * len(batch)
-            seen += len(batch)
-        epoch_losses.append(total / max(seen, 1))
+        epoch_losses.append(_epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr))
         if on_epoch:
             on_epoch(epoch, epoch_losses[-1])
         if validation_positions is not None:
