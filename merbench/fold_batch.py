@@ -164,6 +164,12 @@ class _Stack:
                 self.put(target, index, {name: rows})
 
 
+def has_active_dropout(model: Any) -> bool:
+    """Whether ``model`` (a torch module) has a dropout layer that drops anything while training."""
+    return isinstance(model, nn.Module) and any(
+        isinstance(layer, nn.modules.dropout._DropoutNd) and layer.p > 0 for layer in model.modules())
+
+
 def _by_length(lengths: dict[int, int]) -> list[tuple[int, list[int]]]:
     """Group fold positions by batch length (longest first): one vmap call per group."""
     groups: dict[int, list[int]] = {}

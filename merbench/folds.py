@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue as queues
 import signal
 import threading
 import time
@@ -164,20 +165,24 @@ def _worker_train(task: FoldTask) -> tuple[FoldTask, FoldOutput]:
 
 
 class ProcessFolds:
-    """Spread folds over ``workers`` processes, each training one fold at a time with ``job.threads`` threads.
+    """Train ``workers`` folds at once in processes, each fold with ``job.threads`` torch threads.
 
-    With ``adaptive`` folds are trained here, one after another, until worker
-    processes are worth having: after the first fold's first epoch the time of
-    the remaining folds is estimated; when it is above ``PARALLEL_WORTH_S`` the
-    workers start in the background while this process goes on training, and
-    take every fold not yet started as soon as they are up. Every fold uses the
-    same thread count wherever it runs, so the choice does not change predictions.
+    Without ``adaptive`` the folds go to ``workers`` worker processes. With
+    ``adaptive`` this process is one of the ``workers``: it trains folds one
+    after another until more processes are worth having: after the first fold's
+    first epoch the time of the remaining folds is estimated; when it is above
+    ``PARALLEL_WORTH_S``, ``workers - 1`` worker processes start in the
+    background while this process goes on training, and from then on this
+    process and the workers each take the next fold not yet started. Every
+    fold uses the same thread count wherever it runs, so the choice does not
+    change predictions.
     """
 
     def __init__(self, workers: int, adaptive: bool = False):
         self.workers = workers
         self.adaptive = adaptive
-        self.description = f"{workers} worker processes" + (" (when the folds take long enough)" if adaptive else "")
+        self.description = (f"{workers} folds at once: this process and {workers - 1} worker process(es) "
+                            "(when the folds take long enough)" if adaptive else f"{workers} worker processes")
 
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
@@ -191,21 +196,21 @@ class ProcessFolds:
             SequentialFolds().run(job, data, list(tasks), on_done, progress)
             return
         if not self.adaptive:
-            pool = self._start(job, data, len(tasks))
+            pool = self._start(job, data, self.workers, len(tasks))
             self._collect(pool, pool.submit_all(queue), on_done)
             return
         if len(tasks) > 2:
             start_worker_server()  # imports torch in the background while the first folds train here
         tensors = DeviceTensors(data, job.choice.device)
-        starter: list[_PoolStarter] = []
+        feeds: list[_WorkerFeed] = []
         started = time.perf_counter()
 
         def consider_workers(report: Callable[[int, float], None]) -> Callable[[int, float], None]:
             def on_epoch(epoch: int, loss: float) -> None:
                 report(epoch, loss)
                 per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
-                if not starter and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
-                    starter.append(_PoolStarter(self, job, data, queue, progress))
+                if not feeds and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
+                    feeds.append(_WorkerFeed(self, job, data, queue, progress))
             return on_epoch
 
         try:
@@ -214,21 +219,19 @@ class ProcessFolds:
                 report = _epoch_reporter(progress, job, task, len(tasks))
                 on_done(task, train_task(job, tensors, task, consider_workers(report) if first else report))
                 first = False
+                if feeds:
+                    feeds[0].report(on_done)
+            if feeds:
+                feeds[0].finish(on_done)
         except BaseException:
-            if starter:
-                starter[0].abandon()
+            if feeds:
+                feeds[0].abandon()
             raise
-        if starter:
-            pool, futures = starter[0].result()
-            if pool is not None:
-                self._collect(pool, futures, on_done)
-            elif starter[0].error:  # this process trained every fold itself
-                progress.message(f"[yellow]Note:[/] fold worker processes did not start ({starter[0].error}); "
-                                 "the folds were trained in this process")
 
-    def _start(self, job: FoldJob, data: FoldData, n_tasks: int) -> "_Pool":
-        """Start the worker processes and wait until each has received the job and data."""
-        workers = min(self.workers, n_tasks)
+    @staticmethod
+    def _start(job: FoldJob, data: FoldData, workers: int, n_tasks: int) -> "_Pool":
+        """Start ``workers`` worker processes (at most one per task) and wait until each has the job and data."""
+        workers = min(workers, n_tasks)
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
                                        initializer=_worker_start, initargs=(job, data, os.getpid()))
         try:
@@ -247,18 +250,23 @@ class ProcessFolds:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    on_done(*future.result())
-        except BrokenProcessPool:
-            pool.executor.shutdown(wait=False, cancel_futures=True)
-            raise RunFailed(
-                "a fold worker process died (out of memory?); completed folds are kept in the results store: "
-                "continue with `merbench run --resume RUN_ID`, or train folds one at a time with "
-                "--set engine.parallel_folds=1"
-            ) from None
+                    on_done(*_fold_result(future))
         except BaseException:
             pool.executor.shutdown(wait=False, cancel_futures=True)
             raise
         pool.executor.shutdown(wait=True)
+
+
+def _fold_result(future) -> tuple[FoldTask, FoldOutput]:
+    """A worker's ``(task, output)``; ``RunFailed`` with what to do when the worker process died."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise RunFailed(
+            "a fold worker process died (out of memory?); completed folds are kept in the results store: "
+            "continue with `merbench run --resume RUN_ID`, or train folds one at a time with "
+            "--set engine.parallel_folds=1"
+        ) from None
 
 
 class _TaskQueue:
@@ -293,35 +301,71 @@ class _Pool:
         return {self.executor.submit(_worker_train, task) for task in queue.take_all()}
 
 
-class _PoolStarter:
-    """Starts a ``ProcessFolds`` pool in a background thread and hands it the folds not yet started."""
+class _WorkerFeed:
+    """Worker processes beside this one: started in a background thread, each fed one fold at a time.
+
+    A thread starts ``owner.workers - 1`` worker processes, then keeps each of
+    them busy with the next fold from the queue this process also takes from.
+    Finished folds wait until this process reports them (``report``, ``finish``),
+    so results are recorded by one thread only.
+    """
 
     def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: _TaskQueue, progress: ProgressSink):
         self.pool: _Pool | None = None
-        self.futures: set = set()
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._start, args=(owner, job, data, queue, progress), daemon=True)
+        self.error: str | None = None  # why the workers did not start
+        self._progress = progress
+        self._finished: queues.SimpleQueue = queues.SimpleQueue()  # (task, output), or the exception that stopped feeding
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._feed, args=(owner.workers - 1, job, data, queue), daemon=True)
         self._thread.start()
 
-    def _start(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: _TaskQueue,
-               progress: ProgressSink) -> None:
+    def _feed(self, workers: int, job: FoldJob, data: FoldData, queue: _TaskQueue) -> None:
         try:
-            self.pool = owner._start(job, data, len(queue))
-        except Exception as exc:  # the caller trains the folds itself and reports this
+            self.pool = ProcessFolds._start(job, data, workers, len(queue))
+        except Exception as exc:  # this process trains the folds itself and says so
             self.error = f"{type(exc).__name__}: {exc}"
             return
-        self.futures = self.pool.submit_all(queue)
-        if self.futures:
-            progress.message(f"{len(self.futures)} folds go to {self.pool.workers} worker processes")
+        if self._stop.is_set():  # the run stopped while the workers were starting
+            self.pool.executor.shutdown(wait=False, cancel_futures=True)
+            return
+        self._progress.message(f"{self.pool.workers} worker process(es) now train folds beside this process")
+        running: set = set()
+        try:
+            while not self._stop.is_set():
+                while len(running) < self.pool.workers and (task := queue.take()) is not None:
+                    running.add(self.pool.executor.submit(_worker_train, task))
+                if not running:
+                    return
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._finished.put(_fold_result(future))
+        except BaseException as exc:  # handed to this process, which stops the run with it
+            self._finished.put(exc)
 
-    def result(self) -> tuple[_Pool | None, set]:
-        """The started pool and the folds it took (waiting for it), or ``(None, set())`` when it could not start."""
+    def report(self, on_done: OnDone) -> None:
+        """Report the folds the workers finished so far; re-raise what stopped a worker's fold."""
+        while True:
+            try:
+                item = self._finished.get_nowait()
+            except queues.Empty:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            on_done(*item)
+
+    def finish(self, on_done: OnDone) -> None:
+        """Wait for the workers' last folds, report them and shut the workers down."""
         self._thread.join()
-        return self.pool, self.futures
+        self.report(on_done)
+        if self.pool is not None:
+            self.pool.executor.shutdown(wait=True)
+        elif self.error:
+            self._progress.message(f"[yellow]Note:[/] fold worker processes did not start ({self.error}); "
+                                   "the folds were trained in this process")
 
     def abandon(self) -> None:
-        """Shut the pool down (after it has started), cancelling the folds it took."""
-        self._thread.join()
+        """Stop feeding and shut the workers down, cancelling the folds they have not begun."""
+        self._stop.set()
         if self.pool is not None:
             self.pool.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -339,8 +383,13 @@ class BatchedFolds:
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
         """Train the tasks in groups of ``group_size``."""
-        from merbench.fold_batch import train_folds_batched
+        from merbench.fold_batch import has_active_dropout, train_folds_batched
 
+        if has_active_dropout(job.recipe()):
+            progress.message("[yellow]Note:[/] batched folds draw their dropout masks per fold inside one computation, "
+                             "not as fold-by-fold training does, so predictions can differ from a fold-by-fold run "
+                             "(they are equal without dropout); --set engine.parallel_mode=processes trains folds "
+                             "that predict exactly as fold by fold")
         tensors = DeviceTensors(data, job.choice.device)
         with torch_threads(job.threads):
             for begin in range(0, len(tasks), self.group_size):
@@ -363,12 +412,12 @@ class BatchedFolds:
 
 
 def _memory_fit(data: FoldData) -> int:
-    """How many worker processes the free memory holds (each has torch and a copy of the inputs)."""
+    """How many worker processes (besides this one) the free memory holds (each has torch and a copy of the inputs)."""
     free = available_memory()
     if free is None:
         return usable_cores()
     per_worker = WORKER_BASE_BYTES + 3 * data.inputs.nbytes
-    return max(1, int(free * 0.5 // per_worker))
+    return int(free * 0.5 // per_worker)
 
 
 def _is_torch_model(recipe: ModelRecipe) -> bool:
@@ -384,8 +433,9 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     ``engine.threads`` above 0 fixes the torch threads of each fold; otherwise a
     fold gets ``cores // min(cores, folds)`` threads on the CPU, whatever
     ``parallel_folds`` is, so that fold by fold and fold-parallel runs predict alike. ``auto`` picks, on
-    the CPU, one worker process per core (bounded by free memory and the number
-    of folds), and on CUDA as many batched folds as fit in free GPU memory.
+    the CPU, one fold per core at once, this process and worker processes
+    (bounded by free memory and the number of folds), and on CUDA as many
+    batched folds as fit in free GPU memory.
     """
     requested = parse_parallel_folds(engine["parallel_folds"])
     threads = int(engine["threads"])
@@ -409,7 +459,7 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
             chosen = BatchedFolds(min(group, n_folds))
     elif not cuda:  # on CUDA, several processes would compete for one GPU: folds run one after another
         cores = usable_cores()
-        workers = requested or min(cores, n_folds, _memory_fit(data))
+        workers = requested or min(cores, n_folds, 1 + _memory_fit(data))  # auto: this process trains folds too
         # Not from ``workers``: a fold's thread count must not depend on how the folds are run,
         # since a different count sums floating-point numbers in a different order.
         threads = threads or max(1, cores // min(cores, n_folds))

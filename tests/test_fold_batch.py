@@ -235,3 +235,26 @@ def test_unscaling_divides_each_fold_by_its_scale_and_drops_folds_with_overflow(
     assert members == [0, 2] and unscaled["unused"] is None
     torch.testing.assert_close(unscaled["w"], torch.tensor([[1.0, 2.0], [1.0, 2.0]]))
     assert group.scales.scales == [4.0, 2.0, 8.0] and group.scales.good_steps == [1, 0, 1]
+
+
+def _cli_predictions(run_cli, tmp_path, name: str, *sets: str) -> tuple[dict, str]:
+    target = tmp_path / f"{name}.json"
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                     "--json", str(target), "--set", "engine.threads=1", *sets)
+    assert result.code == 0, result.err
+    import json
+
+    return json.loads(target.read_text()), " ".join((result.out + result.err).split())
+
+
+def test_a_vmap_run_predicts_as_fold_by_fold_without_dropout_and_says_so_with_it(run_cli, tmp_path):
+    batched, said = _cli_predictions(run_cli, tmp_path, "vmap", "engine.parallel_mode=vmap", "engine.parallel_folds=4",
+                                     "model.dropout=0")
+    sequential, _ = _cli_predictions(run_cli, tmp_path, "sequential", "engine.parallel_folds=1", "model.dropout=0")
+    assert batched["engine_plan"]["executor"] == "BatchedFolds"
+    assert [(r["id"], r["prediction"]) for r in batched["predictions"]] == \
+        [(r["id"], r["prediction"]) for r in sequential["predictions"]]
+    assert "dropout masks" not in said
+    _, said = _cli_predictions(run_cli, tmp_path, "vmap-dropout", "engine.parallel_mode=vmap", "engine.parallel_folds=4",
+                               "model.dropout=0.5")
+    assert "draw their dropout masks per fold" in said and "engine.parallel_mode=processes" in said

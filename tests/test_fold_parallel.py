@@ -37,35 +37,85 @@ def test_worker_processes_predict_what_fold_by_fold_predicts(quick_run, model):
 
 
 def test_auto_moves_the_remaining_folds_to_workers_when_they_take_long_enough(quick_run, monkeypatch):
-    handed: list[list[int]] = []
-    real_take_all = folds._TaskQueue.take_all
+    import threading
+
+    taken: list[tuple[str, int]] = []  # (who took the fold: this process's main thread or the worker feed, fold)
+    real_take = folds._TaskQueue.take
     real_train = folds.train_task
 
-    def spying_take_all(queue):
-        tasks = real_take_all(queue)
-        handed.append([task.fold.index for task in tasks])
-        return tasks
+    def spying_take(queue):
+        task = real_take(queue)
+        if task is not None:
+            who = "main" if threading.current_thread() is threading.main_thread() else "workers"
+            taken.append((who, task.fold.index))
+        return task
 
     def slow_train(*args, **kwargs):  # this process trains slowly, so the workers are up before it is done
         time.sleep(0.4)
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 0.0)
-    monkeypatch.setattr(folds._TaskQueue, "take_all", spying_take_all)
+    monkeypatch.setattr(folds._TaskQueue, "take", spying_take)
     monkeypatch.setattr(folds, "train_task", slow_train)
     monkeypatch.setattr(folds, "usable_cores", lambda: 2)
     auto = _run(quick_run, "ststnet", "engine.parallel_folds=auto")
     assert auto["engine_plan"]["executor"] == "ProcessFolds"
-    assert handed and handed[0], "after the first fold's first epoch the folds not yet started should go to workers"
-    assert 0 not in handed[0]
+    assert auto["engine_plan"]["workers"] == 2, "two folds at once on two cores: this process and one worker"
+    assert taken[0] == ("main", 0), "the first fold trains in this process"
+    worker_folds = [fold for who, fold in taken if who == "workers"]
+    assert worker_folds, "after the first fold's first epoch the folds not yet started should go to the worker too"
+    assert sorted(fold for _, fold in taken) == list(range(len(auto["folds"]))), "each fold is taken exactly once"
     assert [f["fold"] for f in auto["folds"]] == list(range(len(auto["folds"])))
     sequential = _run(quick_run, "ststnet", "engine.parallel_folds=1")
     assert _predictions(auto) == _predictions(sequential)
 
 
+def test_this_process_keeps_training_beside_the_workers(quick_run, monkeypatch):
+    """Once the workers are up, this process goes on taking folds: it is one of the folds at once, not a waiter.
+
+    The worker pool is replaced by a thread pool whose folds are slow, so this
+    process must train most folds, also after the worker took its first (in the
+    earlier design the workers took every fold left at once and this process waited).
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    taken: list[str] = []
+    real_take = folds._TaskQueue.take
+
+    def spying_take(queue):
+        task = real_take(queue)
+        if task is not None:
+            taken.append("main" if threading.current_thread() is threading.main_thread() else "workers")
+        return task
+
+    def thread_pool(job, data, workers, n_tasks):
+        tensors = folds.DeviceTensors(data, job.choice.device)
+
+        def slow_worker_train(task):
+            time.sleep(0.3)
+            return task, folds.train_task(job, tensors, task)
+
+        monkeypatch.setattr(folds, "_worker_train", slow_worker_train)
+        return folds._Pool(ThreadPoolExecutor(max_workers=workers), min(workers, n_tasks))
+
+    monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(folds._TaskQueue, "take", spying_take)
+    monkeypatch.setattr(folds.ProcessFolds, "_start", staticmethod(thread_pool))
+    monkeypatch.setattr(folds, "usable_cores", lambda: 2)
+    auto = _run(quick_run, "ststnet", "engine.parallel_folds=auto")
+    assert auto["engine_plan"]["executor"] == "ProcessFolds"
+    assert "workers" in taken, "the worker should have taken folds"
+    first_worker_fold = taken.index("workers")
+    assert "main" in taken[first_worker_fold + 1:], f"this process stopped taking folds once the worker was up: {taken}"
+    assert sorted(f["fold"] for f in auto["folds"]) == list(range(len(taken))), "every fold reported once"
+    # Predictions are not compared here: threads share torch's global random generator, processes do not
+    # (test_auto_moves_the_remaining_folds_to_workers_when_they_take_long_enough compares them).
+
+
 def test_auto_keeps_short_protocols_in_this_process(quick_run, monkeypatch):
     monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 1e9)
-    monkeypatch.setattr(folds, "_PoolStarter", lambda *args: pytest.fail("no worker should start"))
+    monkeypatch.setattr(folds, "_WorkerFeed", lambda *args: pytest.fail("no worker should start"))
     monkeypatch.setattr(folds, "usable_cores", lambda: 2)
     result = _run(quick_run, "convmixer", "engine.parallel_folds=auto")
     assert result["engine_plan"]["threads_per_fold"] == 1
@@ -85,11 +135,15 @@ def test_each_fold_gets_cores_divided_by_folds_at_once_whatever_parallel_folds_i
     engine = {"parallel_folds": "auto", "parallel_mode": "auto", "threads": 0}
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
     assert (type(executor).__name__, executor.workers, planned.threads) == ("ProcessFolds", 4, 2)
+    assert "this process and 3 worker process(es)" in executor.description
     executor, planned = folds.plan_executor({**engine, "parallel_folds": "1"}, {"name": "local"}, job, data, 4)
     assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 2), "same threads as fold-parallel"
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=1)
     assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 8), "one fold gets every core"
     monkeypatch.setattr(folds, "available_memory", lambda: 1 * 2**30)  # room for one worker only
+    executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
+    assert (type(executor).__name__, executor.workers) == ("ProcessFolds", 2), "this process and the one worker"
+    monkeypatch.setattr(folds, "available_memory", lambda: 2**29)  # room for no worker
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
     assert type(executor).__name__ == "SequentialFolds"
 
