@@ -22,6 +22,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -204,6 +205,23 @@ class RunSummary:
     seconds: float | None
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch ``db`` to write-ahead logging, waiting (up to the busy timeout) while another connection switches it.
+
+    SQLite answers "database is locked" at once, without its busy handler, when
+    two connections change the journal mode of a new file at the same moment.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class ResultStore:
     """The SQLite results store; open with ``ResultStore(path)`` and use as a context manager."""
 
@@ -215,7 +233,7 @@ class ResultStore:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            _use_wal(self._db)
             self._db.execute("PRAGMA foreign_keys = ON")
             self._initialise()
         except sqlite3.DatabaseError as exc:
