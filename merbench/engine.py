@@ -184,12 +184,13 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
     return fold.train[inner], fold.train[validation]
 
 
-def _epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_index: int, epoch: int,
+def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_index: int, epoch: int,
                 lr: float) -> float:
     """The epoch's mean training loss per sample; ``RunFailed`` naming the first step whose loss is not finite.
 
     The step losses stay on the device until the epoch ends, so a GPU is not
-    stopped twice per step to read one number.
+    stopped at every step to read one number (``train_fold`` and the batched
+    fold trainer both call this once per epoch).
     """
     total = 0.0
     for step, (value, size) in enumerate(zip(torch.stack(step_losses).float().tolist(), batch_sizes)):
@@ -295,7 +296,7 @@ def train_fold(
                 loss.backward()
                 optimizer.step()
             scheduler.step()
-        epoch_losses.append(_epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr))
+        epoch_losses.append(epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr))
         if on_epoch:
             on_epoch(epoch, epoch_losses[-1])
         if validation_positions is not None:

@@ -30,7 +30,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from merbench.contracts import Fold
 from merbench.engine import (
-    PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, class_weights, diverged, one_cycle,
+    PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, class_weights, epoch_loss, one_cycle,
     steps_per_epoch,
 )
 from merbench.errors import UsageError
@@ -241,7 +241,7 @@ def train_folds_batched(
 
 
 class _FoldGroup:
-    """K folds trained together: their data, stacked models, schedules, loss functions and loss totals."""
+    """K folds trained together: their data, stacked models, schedules, loss functions and the epoch's step losses."""
 
     def __init__(self, build_model: Callable[[], Any], inputs: torch.Tensor, labels: torch.Tensor,
                  folds: Sequence[Fold], seeds: Sequence[int], n_classes: int, settings: TrainSettings,
@@ -271,7 +271,8 @@ class _FoldGroup:
         self.scales = _loss_scales(choice, len(folds))
         self.autocast = (lambda: torch.autocast(device.type, dtype=choice.amp_dtype)) if choice.amp_dtype else nullcontext
         self.orders = list(self.train_index)
-        self.totals, self.seen = [0.0] * len(folds), [0] * len(folds)
+        self.step_losses: list[list[torch.Tensor]] = [[] for _ in folds]  # this epoch's, on the device
+        self.batch_sizes: list[list[int]] = [[] for _ in folds]
 
     def _forward_one(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
                      x: torch.Tensor) -> torch.Tensor:
@@ -294,12 +295,13 @@ class _FoldGroup:
         for global_step in range(n_global):
             batches = self._batches(global_step)
             for _, members in _by_length({k: len(batch) for k, batch in batches.items()}):
-                self._train_group(members, batches, global_step)
+                self._train_group(members, batches)
             for k in batches:
                 self.schedules[k].advance()
                 if (global_step + 1) % self.per_epoch[k] == 0:
-                    epoch_losses[k].append(self.totals[k] / max(self.seen[k], 1))
-                    self.totals[k], self.seen[k] = 0.0, 0
+                    epoch_losses[k].append(epoch_loss(self.step_losses[k], self.batch_sizes[k], self.folds[k].index,
+                                                      global_step // self.per_epoch[k], self.settings.lr))
+                    self.step_losses[k], self.batch_sizes[k] = [], []
             if on_step:
                 on_step(global_step + 1, n_global)
         return epoch_losses
@@ -318,7 +320,7 @@ class _FoldGroup:
             batches[k] = self.orders[k][local * size:(local + 1) * size]
         return batches
 
-    def _train_group(self, members: list[int], batches: dict[int, torch.Tensor], global_step: int) -> None:
+    def _train_group(self, members: list[int], batches: dict[int, torch.Tensor]) -> None:
         """One training step of the folds ``members``, whose batches have the same length, as one vmap call."""
         stack = self.stack
         index = self._rows(members)
@@ -332,7 +334,9 @@ class _FoldGroup:
             logits = self.forward(params, buffers, x)
             fold_losses = [self.losses[k](logits[g], y[g]) for g, k in enumerate(members)]
         stack.put(stack.buffers, index, buffers)  # BatchNorm running statistics
-        self._record(members, batches, global_step, torch.stack([loss.detach() for loss in fold_losses]).tolist())
+        for k, loss in zip(members, fold_losses):
+            self.step_losses[k].append(loss.detach())
+            self.batch_sizes[k].append(len(batches[k]))
         if self.scales:
             fold_losses = [loss * self.scales.scales[k] for loss, k in zip(fold_losses, members)]
         wanted = [params[name] for name in stack.trainable]
@@ -343,16 +347,6 @@ class _FoldGroup:
         if members:
             lrs, beta1s = zip(*(self.schedules[k].current() for k in members))
             stack.adamw(members, index, grads, list(lrs), list(beta1s))
-
-    def _record(self, members: list[int], batches: dict[int, torch.Tensor], global_step: int,
-                values: list[float]) -> None:
-        """Add the step's losses to the epoch totals; raise ``RunFailed`` like ``train_fold`` on a non-finite one."""
-        for value, k in zip(values, members):
-            if not np.isfinite(value):
-                raise diverged(self.folds[k].index, global_step // self.per_epoch[k], global_step % self.per_epoch[k],
-                               value, self.settings.lr)
-            self.totals[k] += value * len(batches[k])
-            self.seen[k] += len(batches[k])
 
     def _unscale(self, members: list[int], grads: dict[str, torch.Tensor | None]
                  ) -> tuple[list[int], dict[str, torch.Tensor | None]]:
