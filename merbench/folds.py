@@ -270,7 +270,7 @@ def _fold_result(future) -> tuple[FoldTask, FoldOutput]:
 
 
 class _TaskQueue:
-    """Folds not yet started, taken one at a time by this process or all at once by a worker pool."""
+    """Folds not yet started: taken one at a time (this process and the worker feed) or all at once (a worker pool)."""
 
     def __init__(self, tasks: Sequence[FoldTask]):
         self._tasks = list(tasks)

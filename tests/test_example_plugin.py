@@ -13,8 +13,8 @@ import os
 import shutil
 import site
 import subprocess
-import sysconfig
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -242,8 +243,6 @@ def _cli_predictions(run_cli, tmp_path, name: str, *sets: str) -> tuple[dict, st
     result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store",
                      "--json", str(target), "--set", "engine.threads=1", *sets)
     assert result.code == 0, result.err
-    import json
-
     return json.loads(target.read_text()), " ".join((result.out + result.err).split())
 
 
