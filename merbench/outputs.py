@@ -1,0 +1,141 @@
+"""Output paths given on the command line (``--json``, ``--output``, ``--figures``).
+
+Every output path is checked with :func:`check_output_path` before any work
+starts, so a bad path costs nothing and never replaces what is there: the
+results store, another SQLite file, a folder or a device node. ``-`` means
+standard output. A symlink is written through to its target and survives.
+:func:`write_output` then writes atomically, keeping the user's umask (or the
+mode of the file it replaces).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from merbench.errors import UsageError
+
+STDOUT = "-"
+SQLITE_HEADER = b"SQLite format 3\x00"
+STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def store_files(store: Path | None) -> list[Path]:
+    """The results store ``store`` (default: ``$MERBENCH_STORE`` or the user's) and its SQLite side files."""
+    from merbench.store import default_store_path
+
+    path = Path(store).expanduser() if store is not None else default_store_path()
+    return [path] + [path.with_name(path.name + side) for side in STORE_SIDE_FILES]
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def _check_folder(folder: Path, option: str, path: Path) -> None:
+    """Refuse ``path`` unless its folder exists, is a folder and accepts a new file."""
+    if not folder.exists():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist; create it first (mkdir -p {folder})")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: {folder} is not a folder; choose a path inside a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write in the folder {folder} (permission denied); choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".merbench-probe.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create a file in the folder {folder} "
+                         f"({exc.strerror or exc}); choose another path") from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
+
+
+def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = ()) -> Path | None:
+    """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout.
+
+    Raises ``UsageError`` naming ``option``, the path and the fix when the path is a folder,
+    an existing non-regular file (device, FIFO, socket), one of ``protect`` (the results store
+    and its side files) or another SQLite database, or when its folder is missing or unwritable.
+    """
+    if str(path) == STDOUT:
+        return None
+    given = Path(path).expanduser()
+    target = given.resolve()
+    shown = given if target == given.absolute() else f"{given} (→ {target})"
+    protected = {Path(p).expanduser().resolve() for p in protect}
+    if target in protected:
+        raise UsageError(f"{option} {shown}: is the results store (or one of its files); writing there would destroy "
+                         "the stored runs; give another file name")
+    if target.exists():
+        mode = target.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / 'result.json'}")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{option} {shown}: is not a regular file (a device, FIFO or socket) and will not be "
+                             f"replaced; give a file name, or {STDOUT} for standard output")
+        if _is_sqlite(target):
+            raise UsageError(f"{option} {shown}: is an SQLite database (perhaps a results store) and will not be "
+                             "overwritten; give another file name")
+        if not os.access(target, os.W_OK):
+            raise UsageError(f"{option} {shown}: the file is read-only; make it writable (chmod u+w) or give another name")
+    _check_folder(target.parent, option, given)
+    return target
+
+
+def check_output_folder(folder: Path, option: str) -> Path:
+    """Check a folder that files will be written into (created when missing); returns it resolved.
+
+    Raises ``UsageError`` when it is an existing file, or when it (or its nearest existing
+    parent, for a folder still to be created) cannot be written.
+    """
+    given = Path(folder).expanduser()
+    target = given.resolve()
+    if target.exists():
+        if not target.is_dir():
+            raise UsageError(f"{option} {given}: is a file, not a folder; give a folder (it is created when missing)")
+        _check_folder(target, option, given)
+        return target
+    existing = target.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {given}: {existing} is a file, not a folder; give another folder")
+    _check_folder(existing, option, given)
+    return target
+
+
+def write_output(target: Path | None, text: str | bytes) -> None:
+    """Write ``text`` to ``target`` atomically (temp file + rename in its folder), or to stdout when None.
+
+    A new file gets the user's umask; a replaced file keeps its mode.
+    """
+    from merbench.cache import atomic_write_bytes
+
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if target is None:
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+            buffer.flush()
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+            sys.stdout.flush()
+        return
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None
+    except OSError:
+        mode = None
+    try:
+        atomic_write_bytes(target, data, mode=mode)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}; free some space or choose another path") from None
