@@ -4,7 +4,7 @@ CSV and JSON hold one record per cell with fractions (0..1) as stored, for
 scripts; Markdown, LaTeX and HTML hold the paper-style table in % with the best
 value of each column in bold, leakage warnings marked with a dagger and listed
 under the table, and a line saying which metric and averaging it shows.
-Files are written atomically.
+Files are written atomically, with the user's umask.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import io
 import json
 from pathlib import Path
 
-from merbench.cache import atomic_write_text
 from merbench.compare import Comparison, cell_text, pct
 from merbench.errors import UsageError
+from merbench.outputs import write_output
 
 FORMATS = ("md", "csv", "json", "latex", "html")
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".html": "html", ".htm": "html"}
@@ -153,13 +153,13 @@ def format_for(output: Path, fmt: str | None) -> str:
             raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
         return fmt
     guessed = SUFFIXES.get(output.suffix.lower())
+    if guessed is None and str(output) == "-":
+        raise UsageError(f"--output -: give the format of standard output with --format {'|'.join(FORMATS)}")
     if guessed is None:
         raise UsageError(f"--output {output}: cannot tell the format from '{output.suffix}'; add --format {'|'.join(FORMATS)}")
     return guessed
 
 
-def write_comparison(comparison: Comparison, output: Path, fmt: str) -> None:
-    """Write ``comparison`` to ``output`` in ``fmt`` (atomically)."""
-    if output.is_dir():
-        raise UsageError(f"--output {output}: is a folder; give a file name")
-    atomic_write_text(output, WRITERS[fmt](comparison))
+def write_comparison(comparison: Comparison, output: Path | None, fmt: str) -> None:
+    """Write ``comparison`` in ``fmt`` to ``output``, a file checked by ``check_output_path`` (None: stdout)."""
+    write_output(output, WRITERS[fmt](comparison))

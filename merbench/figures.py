@@ -2,7 +2,7 @@
 
 For each run: ``<run>-confusion.png``, the pooled confusion matrix with counts,
 and ``<run>-folds.png``, a metric per fold with the fold mean. Files are
-written atomically.
+written atomically, with the user's umask; an existing symlink is written through.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from merbench.cache import atomic_write_bytes
 from merbench.errors import UsageError
+from merbench.outputs import check_output_path, write_output
 
 
 def _pyplot():
@@ -26,9 +26,10 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> Path:
+    target = check_output_path(path, "--figures")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
+    write_output(target, buffer.getvalue())
     return path
 
 

@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = actions.add_parser("info", help="size and entries per dataset and chain", epilog=EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    info.add_argument("--json", type=Path, help="also write the summary as JSON to this file")
+    info.add_argument("--json", type=Path, help="also write the summary as JSON to this file (- for stdout)")
     info.set_defaults(handler=execute_info)
     clear = actions.add_parser(
         "clear", help="empty the cache (needs --yes)", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -119,8 +119,12 @@ def summarise(root: Path) -> dict[str, Any]:
 
 def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench cache info``."""
-    from merbench.cache import atomic_write_text, cache_root
+    from merbench.cache import cache_root
+    from merbench.outputs import check_output_path, store_files, write_output
 
+    target = check_output_path(args.json, "--json", store_files(None)) if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     summary = summarise(cache_root())
     table = Table(title=f"Preprocessed inputs in {summary['root']}")
     for column in ("Dataset", "Chain", "Produces", "Entries", "Size", "Parameters"):
@@ -138,7 +142,7 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
     if summary["other"]:
         out.print(f"Also in the folder, not managed by `cache clear`: {', '.join(summary['other'])}")
     if args.json is not None:
-        atomic_write_text(args.json, json.dumps(summary, indent=2))
+        write_output(target, json.dumps(summary, indent=2))
     return 0
 
 

@@ -66,7 +66,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="results store (SQLite) to record the runs in (default: $MERBENCH_STORE or the user data dir)")
     grid.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
     grid.add_argument("--quiet", action="store_true", help="no progress bars")
-    grid.add_argument("--json", type=Path, help="write the grid's cells, comparison and full results to this file")
+    grid.add_argument("--json", type=Path, help="write the grid's cells, comparison and full results to this file (- for stdout)")
     grid.set_defaults(handler=execute)
 
 
@@ -75,14 +75,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import DEFAULT_PROTOCOL, parse_set
     from merbench.grid import check_placement, parse_roots, plan_grid, split_names
     from merbench.metrics import METRIC_KEYS
+    from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    if args.json is not None and args.json.is_dir():
-        raise UsageError(f"--json {args.json}: is a folder; give a file name such as {args.json / 'grid.json'}")
+    target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and args.store:
         raise UsageError("--no-store cannot be combined with --store")
     if args.seeds < 1:
@@ -102,16 +104,17 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
               f"{len(cells)} cell(s), {args.seeds} seed(s) each, executor {executor}")
     store = None if args.no_store else ResultStore(args.store)
     try:
-        return _run(args, out, err, registry, cells, store)
+        return _run(args, out, err, registry, cells, store, target)
     finally:
         if store is not None:
             store.close()
 
 
-def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, cells: list, store: Any) -> int:
-    from merbench.cache import atomic_write_text
+def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, cells: list, store: Any,
+         target: Path | None = None) -> int:
     from merbench.compare import build_comparison, comparison_table
     from merbench.grid import run_grid
+    from merbench.outputs import write_output
     from merbench.progress import RichProgress, SilentProgress
 
     def report(outcome) -> None:
@@ -140,8 +143,9 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     for outcome in failed:
         out.print(f"[bold red]failed:[/] {escape(outcome.cell.label)}: {escape(str(outcome.error))}")
     if args.json is not None:
-        atomic_write_text(args.json, json.dumps(_json_report(args.seeds, executor, outcomes, comparison), indent=2))
-        err.print(f"Grid written to {args.json}")
+        write_output(target, json.dumps(_json_report(args.seeds, executor, outcomes, comparison), indent=2))
+        if target is not None:
+            err.print(f"Grid written to {escape(str(args.json))}")
     if store is not None and results:
         ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
         err.print(f"Stored in {store.path}; this table again: merbench compare {ids}")

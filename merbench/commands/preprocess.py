@@ -42,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                         help="an option, e.g. preprocess=crop,flow flow.method=dis engine.preprocess_workers=2 (repeatable)")
     parser.add_argument("--config", type=Path, help="YAML file of options, as for `merbench run`")
-    parser.add_argument("--json", type=Path, help="write a summary (counts, seconds, chain, details) to this file")
+    parser.add_argument("--json", type=Path, help="write a summary (counts, seconds, chain, details) to this file (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=execute)
 
@@ -58,14 +58,18 @@ def _stand_in_model(registry, produces: str | None) -> str:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench preprocess``."""
-    from merbench.cache import atomic_write_text, cache_root
+    from merbench.cache import cache_root
     from merbench.config import DEFAULT_CHAIN, coerce, parse_set, resolve_config
     from merbench.errors import UsageError
+    from merbench.outputs import check_output_path, store_files, write_output
     from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
     from merbench.progress import RichProgress
     from merbench.registry import get_registry
     from merbench.runner import load_dataset
 
+    target = check_output_path(args.json, "--json", store_files(None)) if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
@@ -118,5 +122,5 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             "computed": result.computed, "cached": result.cached, "seconds": result.seconds,
             "workers": result.workers, "details": result.details, "config": config.to_dict(),
         }
-        atomic_write_text(args.json, json.dumps(summary, indent=2))
+        write_output(target, json.dumps(summary, indent=2))
     return 0

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from merbench.commands.compare import add_selection_arguments, selected_comparison
 
@@ -32,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_selection_arguments(report)
     report.add_argument("--format", choices=("md", "csv", "json", "latex", "html"), help="output format (default: from the suffix)")
-    report.add_argument("--output", type=Path, metavar="FILE", help="file to write (required unless only --figures)")
+    report.add_argument("--output", type=Path, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
     report.add_argument("--figures", type=Path, metavar="DIR", help="write confusion-matrix and per-fold PNGs into DIR")
     report.set_defaults(handler=execute)
 
@@ -42,15 +43,21 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.errors import UsageError
     from merbench.export import format_for, write_comparison
     from merbench.figures import write_figures
+    from merbench.outputs import check_output_folder, check_output_path, store_files
 
     if args.output is None and args.figures is None:
         raise UsageError("give --output FILE (and/or --figures DIR), e.g. merbench report --output results.md")
     fmt = format_for(args.output, args.format) if args.output is not None else None
+    # Checked before the store is read: a bad path must not be found after the work.
+    target = check_output_path(args.output, "--output", store_files(args.store)) if args.output is not None else None
+    figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     comparison, results = selected_comparison(args)
     if args.output is not None:
-        write_comparison(comparison, args.output, fmt)
-        err.print(f"{len(comparison.models)} model(s) × {len(comparison.columns)} column(s) written to {args.output} ({fmt})")
-    if args.figures is not None:
-        written = write_figures(results, args.figures, args.metric)
-        err.print(f"{len(written)} figure(s) written to {args.figures}")
+        write_comparison(comparison, target, fmt)
+        if target is not None:
+            err.print(f"{len(comparison.models)} model(s) × {len(comparison.columns)} column(s) written to "
+                      f"{escape(str(args.output))} ({fmt})")
+    if figures is not None:
+        written = write_figures(results, figures, args.metric)
+        err.print(f"{len(written)} figure(s) written to {escape(str(args.figures))}")
     return 0

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import EPILOG, flatten_sets
-from merbench.errors import MerbenchError, UsageError
+from merbench.errors import UsageError
 
 ORDER = 10
 
@@ -50,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--executor", choices=["local", "ray"],
                      help="where folds train: local (this machine, default) or ray (a Ray cluster; see "
                      "--set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
-    run.add_argument("--json", type=Path, help="write the machine-readable result to this file")
+    run.add_argument("--json", type=Path, help="write the machine-readable result to this file (- for stdout)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--store", type=Path, metavar="PATH",
                      help="results store (SQLite) to record the run in (default: $MERBENCH_STORE or the user data dir)")
@@ -64,14 +64,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench run``."""
+    from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    if args.json is not None and args.json.is_dir():
-        raise MerbenchError(f"--json {args.json}: is a folder; give a file name such as {args.json / 'result.json'}")
+    args.json_target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
+    if args.json is not None and args.json_target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.resume or args.store):
         raise UsageError("--no-store cannot be combined with --resume or --store")
     store = None if args.no_store else ResultStore(args.store)
@@ -83,8 +85,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store) -> int:
-    from merbench.cache import atomic_write_text
     from merbench.config import parse_set, resolve_config
+    from merbench.outputs import write_output
     from merbench.progress import RichProgress, SilentProgress
     from merbench.report import print_result
     from merbench.store import run_recorded
@@ -124,8 +126,9 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         err.print(f"Resumed: {reused} completed fold(s) reused from the store, the rest trained now")
     print_result(out, result)
     if args.json is not None:
-        atomic_write_text(args.json, json.dumps(result, indent=2))
-        err.print(f"Result written to {args.json}")
+        write_output(args.json_target, json.dumps(result, indent=2))
+        if args.json_target is not None:
+            err.print(f"Result written to {escape(str(args.json))}")
     if store is not None:
         err.print(f"Stored as run {run_id} in {store.path} (merbench show {run_id})")
     return 0

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from merbench.commands.runs import add_store_argument
 
@@ -30,25 +31,25 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     show.add_argument("run_id", metavar="RUN_ID", help="id of the run (or a unique prefix); see `merbench runs`")
-    show.add_argument("--json", type=Path, metavar="FILE", help="also write the stored result to FILE (as `merbench run --json`)")
+    show.add_argument("--json", type=Path, metavar="FILE", help="also write the stored result to FILE (as `merbench run --json`; - for stdout)")
     add_store_argument(show)
     show.set_defaults(handler=execute)
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench show RUN_ID``."""
-    from merbench.cache import atomic_write_text
-    from merbench.errors import UsageError
+    from merbench.outputs import check_output_path, store_files, write_output
     from merbench.report import print_result
     from merbench.store import ResultStore
 
+    target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
     with ResultStore(args.store) as store:
         result = store.result(args.run_id)
-    out.print(f"Run {result.get('run_id', args.run_id)}")
-    print_result(out, result)
+    tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
+    tables.print(f"Run {result.get('run_id', args.run_id)}")
+    print_result(tables, result)
     if args.json is not None:
-        if args.json.is_dir():
-            raise UsageError(f"--json {args.json}: is a folder; give a file name")
-        atomic_write_text(args.json, json.dumps(result, indent=2))
-        err.print(f"Result written to {args.json}")
+        write_output(target, json.dumps(result, indent=2))
+        if target is not None:
+            err.print(f"Result written to {escape(str(args.json))}")
     return 0
