@@ -97,7 +97,8 @@ class CheckReport:
 def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = None) -> tuple[int, list[FrameProblem]]:
     """Open the files of every sample that a run reads first; returns how many and the problems."""
     import cv2
-    import numpy as np
+
+    from merbench.preprocess import decode_image, undecodable
 
     flag = cv2.IMREAD_COLOR if dataset.gives == "image" else cv2.IMREAD_GRAYSCALE
     checked, problems = 0, []
@@ -109,8 +110,8 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             except OSError as exc:
                 problems.append(FrameProblem(sample.id, path, f"missing ({exc.strerror})"))
                 continue
-            if cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag) is None:
-                problems.append(FrameProblem(sample.id, path, "unreadable (not a decodable image)"))
+            if decode_image(blob, flag) is None:
+                problems.append(FrameProblem(sample.id, path, f"unreadable (the file {undecodable(blob)})"))
         if on_progress:
             on_progress(1)
     return checked, problems
@@ -126,9 +127,10 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     options = dataset_options(spec, sets)
     if spec.needs_root and root is None:
         raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
-    if root is not None and not root.is_dir():
-        raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
-    strict = bool(options.get("strict", False))
+    check_root_folder(root, name)
+    from merbench.preprocess import skips_unreadable
+
+    strict = not skips_unreadable(options)
     if "strict" in options:
         options["strict"] = False
     return resolve_factory(spec.load)(root, options, cache_dir), strict
@@ -143,11 +145,12 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
         return f"dataset '{dataset.name}' has no usable samples{first}"
     if len(set(dataset.labels.tolist())) < 2:
         return f"dataset '{dataset.name}' has samples of only one class ({dataset.classes[dataset.labels[0]]}); a classifier needs two"
-    if report.problems:
+    if report.problems and strict:
         first = report.problems[0]
         return (
             f"{len(report.problems)} file(s) missing or unreadable, first: sample {first.sample}: {first.path} "
-            f"{first.problem}; replace the files or remove their rows"
+            f"{first.problem}; replace the files or remove their rows, or set dataset.strict=false (without --strict) "
+            "to skip their clips"
         )
     if strict and skipped:
         return (
@@ -157,7 +160,43 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
     return None
 
 
+def warnings(report: CheckReport, strict: bool) -> list[str]:
+    """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unreadable."""
+    if strict or not report.problems:
+        return []
+    first = report.problems[0]
+    clips = len({problem.sample for problem in report.problems})
+    return [f"{clips} clip(s) have missing or unreadable files and a run skips them (dataset.strict is off); first: "
+            f"sample {first.sample}: {first.path} {first.problem}. Replace the files, or use --strict to make this an error"]
+
+
+def check_root_folder(root: Path | None, name: str) -> None:
+    """Refuse a ``--root`` that is not a folder, saying whether it is a file or missing."""
+    if root is None or root.is_dir():
+        return
+    if root.exists():
+        raise DataError(f"--root {root}: is a file, not a folder; give the folder that holds your copy of '{name}'")
+    raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
+
+
 def _describe(entry: Mapping[str, Any]) -> str:
     row = f"row {entry['row']} " if entry.get("row") is not None else ""
     source = f"{entry['source']} " if entry.get("source") else ""
     return f"{source}{row}({entry['sample']}): {entry.get('reason') or entry.get('note')}"
+
+
+def au_summary(dataset: Dataset) -> dict[str, Any]:
+    """Samples per action unit, over the samples whose loader parsed an AU column (``extra["aus"]``)."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    coded = ambiguous = unparsed = 0
+    for sample in dataset.samples:
+        extra = sample.extra or {}
+        if "aus" not in extra:
+            continue
+        coded += 1
+        counts.update(extra["aus"])
+        ambiguous += bool(extra.get("au_ambiguous"))
+        unparsed += bool(extra.get("au_unparsed"))
+    return {"samples": coded, "per_au": dict(sorted(counts.items())), "ambiguous": ambiguous, "unparsed": unparsed}

@@ -218,3 +218,58 @@ def write_csv(path: Path, rows: Sequence[dict]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+# ------------------------------------------------------------------ the official MEGC2019 list
+
+OFFICIAL_LIST = Path(__file__).resolve().parents[1] / "plugins" / "datasets" / "megc2019_official.csv"
+TINY = 8
+# Rows present in the releases but not on the official list: (domain, subject, clip, emotion).
+UNLISTED = [("casme2", 4, "EP12_01f", "disgust"), ("casme2", 1, "EP99_01", "others"), ("samm", 6, "006_9_9", "Other")]
+CASME2_EMOTION = {"negative": "disgust", "positive": "happiness", "surprise": "surprise"}
+SAMM_EMOTION = {"negative": "Anger", "positive": "Happiness", "surprise": "Surprise"}
+
+
+def official_rows() -> list[dict[str, str]]:
+    """The shipped official list (domain, subject, clip, label)."""
+    with open(OFFICIAL_LIST, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def tiny_frames(folder: Path, names: Sequence[str]) -> None:
+    """A few 8×8 grey frames: enough for ``datasets check`` to open them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(names):
+        assert cv2.imwrite(str(folder / name), np.full((TINY, TINY), 60 + 40 * k, np.uint8))
+
+
+def build_official(root: Path, unlisted: bool = True) -> Path:
+    """``SMIC/``, ``CASME2/`` and ``SAMM/`` holding every clip of the official MEGC2019 list, in the releases' own
+    spellings (SMIC ``s1_ne_01``, SAMM subject ``006``), three tiny frames each; plus ``UNLISTED`` rows.
+
+    SAMM ``032_3_1`` carries its known error (apex 1930 before onset 4896; frames 4896, 4945, 4950 on disk), so
+    only the known fix makes it usable.
+    """
+    casme = [CASME2_HEADER]
+    samm_table: list[list[object]] = [["SAMM Micro-Movement Database"]] + [[] for _ in range(SAMM_DESCRIPTION_ROWS - 1)]
+    samm_table.append(SAMM_HEADER)
+    rows = [(r["domain"], r["subject"], r["clip"], r["label"]) for r in official_rows()]
+    rows += [(d, str(s), c, e) for d, s, c, e in UNLISTED] if unlisted else []
+    for domain, subject, clip, label in rows:
+        number = int("".join(ch for ch in subject if ch.isdigit()))
+        if domain == "smic":
+            name = clip.replace(f"s{number:02d}_", f"s{number}_")
+            tiny_frames(root / "SMIC" / "HS" / f"s{number}" / "micro" / label / name, ["image000101.bmp", "image000102.bmp",
+                                                                                         "image000103.bmp"])
+        elif domain == "casme2":
+            tiny_frames(root / "CASME2" / "CASME2_RAW_selected" / f"sub{number:02d}" / clip, ["img10.jpg", "img11.jpg", "img12.jpg"])
+            casme.append([number, clip, None, 10, 11, 12, None, "4+L10", CASME2_EMOTION.get(label, label)])
+        else:
+            frames = (4896, 4945, 4950) if clip == "032_3_1" else (100, 101, 102)
+            tiny_frames(root / "SAMM" / "SAMM" / f"{number:03d}" / clip, [f"{number:03d}_{n:05d}.jpg" for n in frames])
+            apex = 1930 if clip == "032_3_1" else frames[1]
+            samm_table.append([f"{number:03d}", clip, "1", frames[0], apex, frames[2], 3, "Micro - 1/2", "R12B+14",
+                               "", SAMM_EMOTION.get(label, label), "1"])
+    write_xlsx(root / "CASME2" / "CASME2-coding-20140508.xlsx", casme)
+    write_xlsx(root / "SAMM" / "SAMM_Micro_FACS_Codes_v2.xlsx", samm_table)
+    return root

@@ -14,7 +14,7 @@ from merbench_plugins.datasets import casme2, manifest, megc2019, samm, smic
 CASME2 = {"classes": "5", "frames": "auto", "strict": False}
 SAMM = {"classes": "5", "strict": False}
 SMIC = {"subset": "hs", "strict": False}
-MEGC = {"smic": "", "casme2": "", "samm": "", "casme2_frames": "auto", "strict": False}
+MEGC = {"smic": "", "casme2": "", "samm": "", "casme2_frames": "auto", "list": "derived", "strict": False}
 
 
 def counts(dataset) -> dict[str, int]:

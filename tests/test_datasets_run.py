@@ -55,7 +55,8 @@ def test_casme2_and_samm_runs(run_json, trees, dataset, folder, sets, n_samples)
 
 
 def test_megc2019_run_scores_each_part(run_json, trees):
-    result = run_json("--dataset", "megc2019", "--root", str(trees / "megc"), "--protocol", "megc2019")
+    result = run_json("--dataset", "megc2019", "--root", str(trees / "megc"), "--protocol", "megc2019",
+                      "--set", "dataset.list=derived")
     assert result["classes"] == ["negative", "positive", "surprise"]
     assert result["n_samples"] == 30 and result["n_subjects"] == 9 and len(result["folds"]) == 9
     assert sorted(result["per_domain"]) == ["casme2", "samm", "smic"]

@@ -89,13 +89,13 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.cache import cache_root
     from merbench.config import parse_set
-    from merbench.dataset_check import CheckReport, check_files, load_for_check, verdict
+    from merbench.dataset_check import CheckReport, check_files, load_for_check, verdict, warnings
     from merbench.errors import DataError
     from merbench.progress import RichProgress
     from merbench.registry import get_registry
 
     registry = get_registry()
-    dataset, strict = load_for_check(registry, args.name, args.root, parse_set(flatten_sets(args.sets)), cache_root())
+    dataset, strict = load_for_check(registry, args.name, args.root, parse_set(flatten_sets(args.sets)), cache_root(create=False))
     report = CheckReport(dataset)
     with RichProgress(err) as progress:
         progress.start("files", len(dataset.samples), f"Opening frames of {dataset.name}")
@@ -153,9 +153,69 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
             table.add_row(escape(problem.sample), escape(str(problem.path)), problem.problem)
         out.print(table)
 
+    print_annotations(out, dataset, args.show)
     reason = verdict(report, args.strict or strict)
     if reason:
         raise DataError(reason)
+    for warning in warnings(report, args.strict or strict):
+        err.print(f"[bold yellow]Warning:[/] {escape(warning)}")
     skipped = f", {len(report.skipped)} row(s) skipped (see above; --strict makes that an error)" if report.skipped else ""
     out.print(f"[green]usable:[/] {len(dataset.samples)} samples, {len(set(dataset.subjects.tolist()))} subjects{skipped}")
     return 0
+
+
+def _limited(table: Table, entries: list, show: int, row) -> Table:
+    for entry in entries[:show]:
+        table.add_row(*(escape(str(cell)) for cell in row(entry)))
+    if len(entries) > show:
+        table.caption = f"{len(entries) - show} more not shown (--show N)"
+    return table
+
+
+def _table(title: str, headers) -> Table:
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header)
+    return table
+
+
+def print_annotations(out: Console, dataset, show: int) -> None:
+    """Official-list coverage, known annotation fixes and action-unit counts, where the dataset has them."""
+    from merbench.dataset_check import au_summary
+
+    summary = dataset.summary
+    coverage = summary.get("official_list")
+    if coverage:
+        parts = ", ".join(f"{name} {c['found']}/{c['listed']}" for name, c in coverage["per_domain"].items())
+        out.print(f"official MEGC2019 list: {coverage['found']}/{coverage['listed']} listed samples found ({parts})")
+        for title, key, headers, row in (
+            ("Listed samples missing from your copies", "missing", ("domain", "subject", "clip", "label", "reason"),
+             lambda e: (e["domain"], e["subject"], e["clip"], e["label"], e["reason"])),
+            ("Present in your copies but not listed", "unlisted", ("domain", "sample", "emotion", "3-class"),
+             lambda e: (e["domain"], e["sample"], e["emotion"], e["composite"] or "-")),
+            ("Labels that differ from the release's emotion (the list's label is used)", "label_mismatches",
+             ("domain", "sample", "list", "release"), lambda e: (e["domain"], e["sample"], e["list"], e["release"] or "-")),
+        ):
+            if coverage[key]:
+                out.print(_limited(_table(f"{title} ({len(coverage[key])})", headers), coverage[key], show, row))
+    fixes = summary.get("annotation_fixes")
+    if fixes:
+        applied, not_applied = fixes.get("applied", []), fixes.get("not_applied", [])
+        out.print(f"annotation fixes: {fixes['mode']} ({len(applied)} applied, {len(not_applied)} not applied)")
+        columns = ("sample", "field", "old", "new", "source")
+        if applied:
+            out.print(_limited(_table(f"Annotation fixes applied ({len(applied)})", columns), applied, show,
+                               lambda e: (e["sample"], e["field"], e["old"], e["new"], e["source"])))
+        if not_applied:
+            out.print(_limited(_table(f"Known fixes not applied ({len(not_applied)})", ("sample", "field", "new", "reason")),
+                               not_applied, show, lambda e: (e["sample"], e["field"], e["new"], e["reason"])))
+    aus = au_summary(dataset)
+    if aus["samples"]:
+        out.print(f"action units: {aus['samples']} samples with AU codes ({aus['ambiguous']} with ambiguous 'or' codes, "
+                  f"{aus['unparsed']} with unparsed text)")
+        table = Table(title="Samples per action unit")
+        table.add_column("AU")
+        table.add_column("samples", justify="right")
+        for au, count in aus["per_au"].items():
+            table.add_row(f"AU{au}", str(count))
+        out.print(table)

@@ -21,32 +21,37 @@ def merbench_register_datasets(register):
         DatasetPlugin(
             name="smic",
             load=f"{_HERE}.smic:load",
+            option_ranges={"subset": ("hs", "vis", "nir")},
             description="SMIC (HS, VIS or NIR): HS/s1/micro/negative/s1_ne_01/*.bmp; 3 classes; no apex (middle frame)",
-            options={"subset": "hs", **_STRICT},
+            options={"subset": "hs", "fixes": "known", **_STRICT},
         )
     )
     register(
         DatasetPlugin(
             name="casme2",
             load=f"{_HERE}.casme2:load",
+            option_ranges={"classes": ("5", "3", "all"), "frames": ("auto", "raw", "cropped")},
             description="CASME II: CASME2-coding-*.xlsx + CASME2_RAW_selected/ or Cropped/; 5, 3 or all classes",
-            options={"classes": "5", "frames": "auto", **_STRICT},
+            options={"classes": "5", "frames": "auto", "fixes": "known", **_STRICT},
         )
     )
     register(
         DatasetPlugin(
             name="samm",
             load=f"{_HERE}.samm:load",
+            option_ranges={"classes": ("5", "3")},
             description="SAMM: SAMM_Micro_FACS_Codes_v2.xlsx + SAMM/006/006_1_2/*.jpg; 5 or 3 classes",
-            options={"classes": "5", **_STRICT},
+            options={"classes": "5", "fixes": "known", **_STRICT},
         )
     )
     register(
         DatasetPlugin(
             name="megc2019",
             load=f"{_HERE}.megc2019:load",
-            description="MEGC2019 composite of SMIC-HS + CASME II + SAMM, 3 classes, domain per part",
-            options={"smic": "", "casme2": "", "samm": "", "casme2_frames": "auto", **_STRICT},
+            option_ranges={"casme2_frames": ("auto", "raw", "cropped")},
+            description="MEGC2019 composite of SMIC-HS + CASME II + SAMM, 3 classes, domain per part; the official 442-sample list",
+            options={"smic": "", "casme2": "", "samm": "", "casme2_frames": "auto", "list": "official", "fixes": "known",
+                     **_STRICT},
             needs_root=False,
         )
     )
@@ -54,6 +59,7 @@ def merbench_register_datasets(register):
         DatasetPlugin(
             name="manifest",
             load=f"{_HERE}.manifest:load",
+            gives=f"{_HERE}.manifest:gives",
             description="CSV of subject, label, [domain], and path (precomputed image) or onset+apex frames",
             options={"manifest": "", "classes": [], **_STRICT},
         )
@@ -67,6 +73,7 @@ def merbench_register_preprocessors(register):
         PreprocessorPlugin(
             name="image",
             build=f"{_HERE}.image:ImagePreprocessor",
+            option_ranges={"size": ">= 0", "order": ("rgb", "bgr")},
             description="A precomputed 3-channel image (manifest path rows, e.g. flow images) as model input, 0..1",
             produces="flow-uvs",
             options={"size": 0, "order": "rgb"},

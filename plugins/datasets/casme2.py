@@ -24,6 +24,7 @@ from typing import Any
 
 from merbench.contracts import Dataset
 from merbench.errors import DataError, UsageError
+from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
     SheetRules,
@@ -38,6 +39,7 @@ from merbench_plugins.datasets.common import (
     read_sheet,
     to_dataset,
 )
+from merbench_plugins.datasets.fixes import fix_coded_sheet
 
 EMOTIONS = ("happiness", "disgust", "repression", "surprise", "others", "fear", "sadness")
 ALIASES = {"other": "others", "happy": "happiness", "surprised": "surprise", "sad": "sadness"}
@@ -97,18 +99,27 @@ RULES = SheetRules(
 )
 
 
-def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "casme2") -> Part:
-    """Read the CASME II tree under ``root`` into a ``Part`` with labels of the ``classes`` set."""
+def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "casme2", fixes: str = "known") -> Part:
+    """Read the CASME II tree under ``root`` into a ``Part`` with labels of the ``classes`` set.
+
+    ``fixes`` (``known`` or ``none``) says whether the known annotation fixes
+    (``fixes.py``) are applied first; each sample's ``extra`` carries its parsed AUs.
+    """
     classes = choose_classes(classes, CLASS_SETS, "casme2")
     sheet_path = find_one(root, SHEET_PATTERNS, "CASME II")
     folder, kind = frames_folder(root, frames)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
-    return coded_part(domain, root, sheet_path, sheet, RULES, folder, classes, CLASS_SETS, CANONICAL, frames=kind)
+    report = fix_coded_sheet(sheet.rows, "casme2", fixes, subject_folder, {**COLUMNS, **OPTIONAL})
+    part = coded_part(domain, root, sheet_path, sheet, RULES, folder, classes, CLASS_SETS, CANONICAL, frames=kind)
+    for entry in part.entries:
+        entry.extra.update(parse_aus(entry.extra.get("action_units")))
+    part.info["annotation_fixes"] = report
+    return part
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
     """Load CASME II from ``root`` (see the module docstring for the options)."""
     root = check_root(root, "casme2")
     check_cache_outside(root, cache_dir)
-    part = read_part(root, str(options["classes"]), str(options["frames"]))
+    part = read_part(root, str(options["classes"]), str(options["frames"]), fixes=str(options.get("fixes", "known")))
     return to_dataset("casme2", part, as_bool(options["strict"]))

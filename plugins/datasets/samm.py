@@ -24,6 +24,7 @@ from typing import Any
 
 from merbench.contracts import Dataset
 from merbench.errors import DataError
+from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
     SheetRules,
@@ -38,6 +39,7 @@ from merbench_plugins.datasets.common import (
     read_sheet,
     to_dataset,
 )
+from merbench_plugins.datasets.fixes import fix_coded_sheet
 
 EMOTIONS = ("anger", "contempt", "happiness", "surprise", "other", "disgust", "fear", "sadness")
 ALIASES = {"others": "other", "happy": "happiness", "angry": "anger", "sad": "sadness"}
@@ -91,17 +93,27 @@ def frames_base(root: Path) -> Path:
     raise DataError(f"expected the frame folder SAMM/ (SAMM/006/006_1_2/006_05562.jpg) in {root}")
 
 
-def read_part(root: Path, classes: str, domain: str = "samm") -> Part:
-    """Read the SAMM tree under ``root`` into a ``Part`` with labels of the ``classes`` set."""
+def read_part(root: Path, classes: str, domain: str = "samm", fixes: str = "known") -> Part:
+    """Read the SAMM tree under ``root`` into a ``Part`` with labels of the ``classes`` set.
+
+    ``fixes`` (``known`` or ``none``) says whether the known annotation fixes
+    (``fixes.py``) are applied first; each sample's ``extra`` carries its parsed AUs.
+    """
     classes = choose_classes(classes, CLASS_SETS, "samm")
     sheet_path = find_one(root, SHEET_PATTERNS, "SAMM")
     base = frames_base(root)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
-    return coded_part(domain, root, sheet_path, sheet, RULES, base, classes, CLASS_SETS, CANONICAL)
+    report = fix_coded_sheet(sheet.rows, "samm", fixes, subject_folder, {**COLUMNS, **OPTIONAL})
+    part = coded_part(domain, root, sheet_path, sheet, RULES, base, classes, CLASS_SETS, CANONICAL)
+    for entry in part.entries:
+        entry.extra.update(parse_aus(entry.extra.get("action_units")))
+    part.info["annotation_fixes"] = report
+    return part
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
     """Load SAMM from ``root`` (see the module docstring for the options)."""
     root = check_root(root, "samm")
     check_cache_outside(root, cache_dir)
-    return to_dataset("samm", read_part(root, str(options["classes"])), as_bool(options["strict"]))
+    part = read_part(root, str(options["classes"]), fixes=str(options.get("fixes", "known")))
+    return to_dataset("samm", part, as_bool(options["strict"]))

@@ -31,6 +31,7 @@ from merbench_plugins.datasets.common import (
     list_frames,
     to_dataset,
 )
+from merbench_plugins.datasets.fixes import choose_mode, empty_report
 
 SUBSETS = ("hs", "vis", "nir")
 CLIP = re.compile(r"(s\d+)_(ne|po|sur)_\d+", re.IGNORECASE)
@@ -105,4 +106,6 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     """Load one SMIC subset from ``root`` (``dataset.subset``: hs, vis or nir)."""
     root = check_root(root, "smic")
     check_cache_outside(root, cache_dir)
-    return to_dataset("smic", read_part(root, str(options["subset"])), as_bool(options["strict"]))
+    part = read_part(root, str(options["subset"]))
+    part.info["annotation_fixes"] = empty_report(choose_mode(options.get("fixes", "known")))  # SMIC has no known fixes
+    return to_dataset("smic", part, as_bool(options["strict"]))
