@@ -20,6 +20,7 @@ from rich.markup import escape
 from merbench import __version__, commands as command_package
 from merbench.commands import EPILOG
 from merbench.errors import MerbenchError
+from merbench.tables import FORMATS, make_console
 
 
 def _command_modules() -> list:
@@ -30,8 +31,41 @@ def _command_modules() -> list:
     return sorted(modules, key=lambda module: (module.ORDER, module.__name__))
 
 
+GLOBAL_FLAGS = (
+    (("--debug",), {"action": "store_true", "help": "show tracebacks of errors"}),
+    (("--format",), {"dest": "table_format", "choices": FORMATS,
+                     "help": "tables: auto (boxes on a terminal, plain text in a pipe; default), table or plain"}),
+)
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, top: bool) -> None:
+    """Add ``--debug`` and ``--format`` (and ``--quiet``) to ``parser`` unless it has them already.
+
+    On sub-commands their default is ``SUPPRESS``, so a flag given before the
+    sub-command is not reset by the sub-command's parser.
+    """
+    taken = set(parser._option_string_actions)
+    for flags, options in GLOBAL_FLAGS:
+        if not taken.intersection(flags):
+            default = (False if options.get("action") == "store_true" else "auto") if top else argparse.SUPPRESS
+            parser.add_argument(*flags, **options, default=default)
+    if top:
+        parser.add_argument("--quiet", dest="global_quiet", action="store_true",
+                            help="no progress display (for the commands that show one)")
+
+
+def _sub_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every sub-parser below ``parser`` (``run``, ``datasets check``, ...)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *_sub_parsers(child)]
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command of ``merbench.commands``."""
+    """The argument parser with every sub-command of ``merbench.commands``; global flags work in either place."""
     parser = argparse.ArgumentParser(
         prog="merbench",
         description="Benchmark facial micro-expression recognition models under honest protocols.",
@@ -39,10 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"merbench {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    _add_global_flags(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules():
         module.register(subparsers)
+    for child in _sub_parsers(parser):
+        _add_global_flags(child, top=False)
     return parser
 
 
@@ -53,8 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    out = Console()
-    err = Console(stderr=True)
+    if args.global_quiet and hasattr(args, "quiet"):
+        args.quiet = True
+    out = make_console(table_format=args.table_format)
+    err = make_console(stderr=True)
     try:
         return args.handler(args, out, err)
     except MerbenchError as exc:

@@ -8,11 +8,20 @@ are built on the ``meta`` device where possible (no memory, no compute) and
 their FLOPs per sample (multiply-adds count 2) are counted with
 ``torch.utils.flop_counter.FlopCounterMode`` on one sample; estimators that are
 not torch modules report declared FLOPs only (``ModelPlugin.flops``).
+
+Building models imports torch (seconds), so facts are cached in the cache
+directory, keyed by the model's name, profile, provider version, resolved
+options, the source files of its factories and the torch/timm versions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.util
+import json
+import sys
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from merbench.contracts import ModelPlugin, resolve_factory
@@ -20,6 +29,8 @@ from merbench.registry import Registry
 
 LIST_CLASSES = 3
 """Class count used for the figures shown by ``merbench list``/``info`` (MEGC2019's 3)."""
+CACHE_FORMAT = "model-facts-1"
+CACHED_FIELDS = ("chain", "shape", "kind", "params", "flops", "flops_declared")
 
 
 @dataclass
@@ -105,8 +116,97 @@ def count_flops(model: Any, shape: tuple[int, int, int], device: str = "cpu") ->
     return float(counter.get_total_flops())
 
 
+def _source_fingerprint(factory: Any) -> list[Any]:
+    """Path, size and modification time of the module defining ``factory``, without importing it."""
+    if isinstance(factory, str):
+        module_name = factory.partition(":")[0]
+        module = sys.modules.get(module_name)
+        origin = getattr(module, "__file__", None)
+        if origin is None:
+            try:
+                found = importlib.util.find_spec(module_name)
+            except (ImportError, ValueError):
+                found = None
+            origin = found.origin if found is not None else None
+    else:
+        origin = getattr(sys.modules.get(getattr(factory, "__module__", ""), None), "__file__", None)
+    if not origin:
+        return [repr(factory)]
+    try:
+        stat = Path(origin).stat()
+    except OSError:
+        return [origin]
+    return [origin, stat.st_size, stat.st_mtime_ns]
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def facts_key(registry: Registry, name: str, profile: str) -> str:
+    """The cache key of ``model_facts(registry, name, profile)`` (computing it imports no torch)."""
+    from merbench.cache import content_key
+    from merbench.config import resolve_config
+
+    spec = registry.get("models", name)
+    provider = registry.provider("models", name)
+    config = resolve_config(registry, model=name, dataset="synthetic", profile=profile)
+    steps = {step: dict(config.section(step)) for step in config.preprocess}
+    step_factory = registry.get("preprocessors", config.preprocess[-1]).build
+    return content_key(
+        CACHE_FORMAT, name, profile, LIST_CLASSES, provider.distribution, provider.version,
+        dict(config.section("model")), list(config.preprocess), steps, dict(spec.flops),
+        _source_fingerprint(spec.build), _source_fingerprint(step_factory), _version("torch"), _version("timm"),
+    )
+
+
+def _cache_file(key: str) -> Path:
+    from merbench.cache import cache_root
+
+    return cache_root() / "model-facts" / f"{key}.json"
+
+
+def _read_cached(name: str, profile: str, path: Path) -> ModelFacts | None:
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        facts = ModelFacts(name, profile, tuple(stored["chain"]), tuple(stored["shape"]) if stored["shape"] else None)
+        facts.kind, facts.params, facts.flops = str(stored["kind"]), stored["params"], stored["flops"]
+        facts.flops_declared = bool(stored["flops_declared"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or damaged: computed again
+    return facts
+
+
+def _write_cached(facts: ModelFacts, path: Path) -> None:
+    from merbench.cache import atomic_write_text
+
+    record = {key: value for key, value in asdict(facts).items() if key in CACHED_FIELDS}
+    try:
+        atomic_write_text(path, json.dumps(record))
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
 def model_facts(registry: Registry, name: str, profile: str = "default") -> ModelFacts:
-    """Input, parameter count and FLOPs of model ``name`` in ``profile`` (errors are recorded, not raised)."""
+    """Input, parameter count and FLOPs of model ``name`` in ``profile`` (cached; errors are recorded, not raised)."""
+    try:
+        path = _cache_file(facts_key(registry, name, profile))
+    except Exception:  # the configuration itself fails: computing says why
+        return compute_model_facts(registry, name, profile)
+    cached = _read_cached(name, profile, path)
+    if cached is not None:
+        return cached
+    facts = compute_model_facts(registry, name, profile)
+    if facts.error is None:
+        _write_cached(facts, path)
+    return facts
+
+
+def compute_model_facts(registry: Registry, name: str, profile: str = "default") -> ModelFacts:
+    """Input, parameter count and FLOPs of model ``name`` in ``profile``, computed now (builds the model)."""
     from torch import nn
 
     from merbench.config import resolve_config

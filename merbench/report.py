@@ -1,12 +1,19 @@
-"""Rich tables of a run's result: per fold, fold mean ± std, pooled, and reported scores."""
+"""Tables of a run's result: per fold, fold mean ± std, pooled, and reported scores.
+
+They are ``merbench.tables.DataTable``s: names, subjects and numbers are never
+cut, and every text from the result (class names, subjects, plugin sources) is
+printed literally, never read as Rich markup.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
+
+from merbench.tables import TEXT, Column, DataTable, print_table, wants_plain
 
 COLUMNS = (
     ("accuracy", "Acc"),
@@ -18,44 +25,38 @@ COLUMNS = (
     ("uar", "UAR"),
 )
 REPORTED_METRICS = {"accuracy": "accuracy", "precision": "macro_precision", "recall": "macro_recall", "f1": "macro_f1", "uf1": "uf1", "uar": "uar"}
+SHORT_NAMES = dict(COLUMNS)
 
 
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def result_table(result: dict[str, Any]) -> Table:
+def result_table(result: dict[str, Any]) -> DataTable:
     """The per-fold / mean / std / pooled table of one run (scores in %)."""
     title = (
         f"{result['model']} on {result['dataset']} · {result['protocol']} · "
         f"{result['n_samples']} clips, {result['n_subjects']} subjects"
     )
-    table = Table(
-        title=title,
+    table = DataTable(
+        title,
+        [Column("Fold", justify="right"), Column("n", justify="right"),
+         *(Column(header, justify="right") for _, header in COLUMNS), Column("Test subjects", TEXT)],
         caption="Scores in %. P, R, F1: macro precision, recall, F1 (scikit-learn); wF1: support-weighted F1. "
         "Pooled: all folds' predictions together (MEGC2019 UF1, UAR).",
     )
-    table.add_column("Fold", justify="right")
-    table.add_column("Test subjects")
-    table.add_column("n", justify="right")
-    for _, header in COLUMNS:
-        table.add_column(header, justify="right")
     for fold in result["folds"]:
-        subjects = _short(",".join(fold["test_subjects"]), 11)
-        table.add_row(str(fold["fold"] + 1), subjects, str(fold["n_test"]), *(_pct(fold["metrics"][k]) for k, _ in COLUMNS))
+        table.add_row(str(fold["fold"] + 1), str(fold["n_test"]), *(_pct(fold["metrics"][k]) for k, _ in COLUMNS),
+                      ", ".join(str(subject) for subject in fold["test_subjects"]))
     table.add_section()
-    table.add_row("mean", "over folds", "", *(_pct(result["fold_mean"][k]) for k, _ in COLUMNS), style="bold")
-    table.add_row("std", "", "", *(_pct(result["fold_std"][k]) for k, _ in COLUMNS))
+    table.add_row("mean", "", *(_pct(result["fold_mean"][k]) for k, _ in COLUMNS), "over folds", style="bold")
+    table.add_row("std", "", *(_pct(result["fold_std"][k]) for k, _ in COLUMNS), "")
     n_pooled = sum(f["n_test"] for f in result["folds"])
-    table.add_row("pooled", "all folds", str(n_pooled), *(_pct(result["pooled"][k]) for k, _ in COLUMNS), style="bold cyan")
+    table.add_row("pooled", str(n_pooled), *(_pct(result["pooled"][k]) for k, _ in COLUMNS), "all folds", style="bold cyan")
     return table
 
 
-def reported_table(result: dict[str, Any]) -> Table | None:
+def reported_table(result: dict[str, Any]) -> DataTable | None:
     """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none."""
     reported = result.get("reported") or []
     if not reported:
@@ -64,12 +65,12 @@ def reported_table(result: dict[str, Any]) -> Table | None:
     for entry in reported:
         rows.setdefault((entry["dataset"], entry["protocol"]), {})[entry["metric"]] = entry["value"]
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
-    table = Table(title=f"Reported in the {result['model']} paper (%, for reference) vs measured here", caption=reported[0]["source"])
-    table.add_column("Dataset")
-    table.add_column("Protocol")
-    table.add_column("")
-    for metric in metrics:
-        table.add_column(metric.capitalize() if len(metric) > 3 else metric.upper(), justify="right")
+    table = DataTable(
+        f"Reported in the {result['model']} paper (%, for reference) vs measured here",
+        [Column("Dataset"), Column("Protocol", stack=True), Column(""),
+         *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics)],
+        caption=str(reported[0]["source"]),
+    )
     for (dataset, protocol), scores in rows.items():
         table.add_row(dataset, protocol, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics))
         if dataset == result["dataset"] and protocol == result["protocol"]:
@@ -78,13 +79,11 @@ def reported_table(result: dict[str, Any]) -> Table | None:
     return table
 
 
-def seeds_table(result: dict[str, Any]) -> Table:
+def seeds_table(result: dict[str, Any]) -> DataTable:
     """Pooled scores of each seed of a repeated run and their mean ± std."""
     across = result["across_seeds"]
-    table = Table(title=f"Pooled scores over {across['n']} seeds (%)")
-    table.add_column("Seed", justify="right")
-    for _, header in COLUMNS:
-        table.add_column(header, justify="right")
+    table = DataTable(f"Pooled scores over {across['n']} seeds (%)",
+                      [Column("Seed", justify="right"), *(Column(header, justify="right") for _, header in COLUMNS)])
     for run in result["seeds"]:
         table.add_row(str(run["seed"]), *(_pct(run["pooled"][k]) for k, _ in COLUMNS))
     table.add_section()
@@ -93,15 +92,26 @@ def seeds_table(result: dict[str, Any]) -> Table:
     return table
 
 
-def confusion_table(result: dict[str, Any]) -> Table:
-    """The pooled confusion matrix: rows are true classes, columns predicted classes."""
-    classes = result["classes"]
-    table = Table(title="Confusion matrix (pooled; rows true, columns predicted)")
-    table.add_column("true \\ predicted")
-    for name in classes:
-        table.add_column(name, justify="right")
-    for name, row in zip(classes, result["confusion_matrix"]):
-        table.add_row(name, *(str(count) for count in row))
+def confusion_table(result: dict[str, Any], numbered: bool = False) -> DataTable:
+    """The pooled confusion matrix: rows are true classes, columns predicted classes.
+
+    ``numbered``: columns headed 1..K (the rows say which class each number is),
+    for terminals too narrow for one column per class name.
+    """
+    classes = [str(name) for name in result["classes"]]
+    headers = [str(i + 1) for i in range(len(classes))] if numbered else classes
+    table = DataTable("Confusion matrix (pooled; rows true, columns predicted)",
+                      [Column("true \\ predicted"), *(Column(header, justify="right") for header in headers)])
+    for i, (name, row) in enumerate(zip(classes, result["confusion_matrix"])):
+        table.add_row(f"{i + 1} {name}" if numbered else name, *(str(count) for count in row))
+    return table
+
+
+def per_domain_table(result: dict[str, Any]) -> DataTable:
+    """Pooled UF1, UAR and accuracy per domain (source dataset) of a composite run."""
+    table = DataTable("Per domain (pooled)", [Column("Domain"), *(Column(h, justify="right") for h in ("UF1", "UAR", "Acc"))])
+    for domain, scores in result["per_domain"].items():
+        table.add_row(str(domain), _pct(scores["uf1"]), _pct(scores["uar"]), _pct(scores["accuracy"]))
     return table
 
 
@@ -123,9 +133,12 @@ def leakage_lines(result: dict[str, Any]) -> str:
 
 def print_result(console: Console, result: dict[str, Any]) -> None:
     """Print a run's tables, its leakage record and warning, and where its time went."""
-    console.print(result_table(result))
-    console.print(confusion_table(result))
-    console.print(leakage_lines(result), style="dim" if result["subject_independent"] else "red")
+    print_table(console, result_table(result))
+    confusion = confusion_table(result)
+    if not wants_plain(console) and confusion.render_for(console.width) is None:
+        confusion = confusion_table(result, numbered=True)
+    print_table(console, confusion)
+    console.print(escape(leakage_lines(result)), style="dim" if result["subject_independent"] else "red")
     if not result["subject_independent"]:
         console.print(
             Panel(
@@ -136,25 +149,19 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
                 border_style="bold red",
             )
         )
-    per_domain = result.get("per_domain") or {}
-    if len(per_domain) > 1:
-        table = Table(title="Per domain (pooled)")
-        for header in ("Domain", "UF1", "UAR", "Acc"):
-            table.add_column(header)
-        for domain, scores in per_domain.items():
-            table.add_row(domain, _pct(scores["uf1"]), _pct(scores["uar"]), _pct(scores["accuracy"]))
-        console.print(table)
+    if len(result.get("per_domain") or {}) > 1:
+        print_table(console, per_domain_table(result))
     if "across_seeds" in result:
-        console.print(seeds_table(result))
+        print_table(console, seeds_table(result))
     reported = reported_table(result)
     if reported is not None:
-        console.print(reported)
+        print_table(console, reported)
     seconds = result["seconds"]
     prep = result["preprocess"]
-    console.print(
+    console.print(escape(
         f"Time: {seconds['total']:.1f} s (preprocessing {seconds['preprocess']:.1f} s: {prep['computed']} computed, "
         f"{prep['cached']} from cache; training and evaluation {seconds['train_eval']:.1f} s) on {result['environment']['device']}"
-    )
+    ))
     plan = result.get("engine_plan")
     if plan:
-        console.print(f"Folds trained {plan['description']}, {plan['threads_per_fold'] or 'default'} torch thread(s) per fold")
+        console.print(escape(f"Folds trained {plan['description']}, {plan['threads_per_fold'] or 'default'} torch thread(s) per fold"))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from merbench.commands import KINDS
 
@@ -20,61 +18,110 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="list installed models, datasets, preprocessors or protocols",
         description="List what the installed plugins provide. For models: the input each expects and, for its "
         "default profile, parameters and FLOPs per sample (3 classes; multiply-add = 2 FLOPs).",
-        epilog="examples:\n  merbench list\n  merbench list models\n  merbench info ststnet",
+        epilog="examples:\n  merbench list\n  merbench list models\n  merbench list models --json\n"
+        "  merbench info ststnet",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     listing.add_argument("kind", nargs="?", choices=KINDS, help="what to list (default: everything)")
+    listing.add_argument("--json", action="store_true", help="print the listing as JSON to stdout (for scripts)")
     listing.set_defaults(handler=execute)
 
 
-def model_columns(registry, spec) -> list[str]:
-    """Input, parameters, FLOPs and reported-score count of a model (default profile)."""
-    from merbench.modelinfo import example_name, human, model_facts
+def model_record(registry, spec) -> dict:
+    """What ``merbench list models`` knows of one model (default profile), as a JSON-ready dict."""
+    from merbench.modelinfo import example_name, model_facts
 
     name = example_name(spec)
+    record = {"example": name if name != spec.name else None, "input": spec.input, "shape": None, "kind": None,
+              "params": None, "flops": None, "flops_declared": False, "error": None, "reported": len(spec.reported)}
     if not name:
-        return [spec.input, "—", "—", str(len(spec.reported))]
+        return record
     facts = model_facts(registry, name, "default")
-    prefix = f"{name}: " if name != spec.name else ""
-    if facts.error:
-        return [spec.input, f"[red]error: {escape(facts.error)}[/]", "—", str(len(spec.reported))]
-    params = f"{facts.params:,}" if facts.params is not None else facts.kind
-    flops = human(facts.flops) + (" (declared)" if facts.flops_declared else "")
-    return [f"{spec.input} {facts.input_text}", prefix + params, prefix + flops, str(len(spec.reported))]
+    record.update(shape=list(facts.shape) if facts.shape else None, kind=facts.kind, params=facts.params,
+                  flops=facts.flops, flops_declared=facts.flops_declared, error=facts.error)
+    return record
+
+
+def model_cells(record: dict) -> list:
+    """Input, parameters, FLOPs and reported-score count of a model record, as table cells."""
+    from merbench.modelinfo import human
+    from merbench.tables import styled
+
+    shape = "×".join(str(n) for n in record["shape"]) if record["shape"] else "—"
+    if record["error"]:
+        return [f"{record['input']} {shape}", styled(f"error: {record['error']}", "red"), "—", str(record["reported"])]
+    if record["kind"] is None:
+        return [record["input"], "—", "—", str(record["reported"])]
+    params = f"{record['params']:,}" if record["params"] is not None else record["kind"]
+    flops = human(record["flops"]) + (" (declared)" if record["flops_declared"] else "")
+    return [f"{record['input']} {shape}", params, flops, str(record["reported"])]
+
+
+def _records(registry, kind: str) -> list[dict]:
+    records = []
+    for spec in registry.items(kind):
+        provider = registry.provider(kind, spec.name)
+        record = {"name": spec.name, "description": spec.description,
+                  "provider": {"distribution": provider.distribution, "version": provider.version}}
+        if kind == "models":
+            record.update(model_record(registry, spec))
+        elif kind == "preprocessors":
+            record["produces"] = spec.produces
+        elif kind == "protocols":
+            record["subject_independent"] = bool(spec.subject_independent)
+        records.append(record)
+    return records
+
+
+def _table(kind: str, records: list[dict]):
+    from merbench.tables import TEXT, Column, DataTable, styled
+
+    columns = [Column("Name", style="bold"), Column("Description", TEXT, priority=1)]
+    if kind == "models":
+        columns += [Column("Input", TEXT, priority=2), Column("Params", justify="right"),
+                    Column("FLOPs", justify="right"), Column("Reported", justify="right")]
+    if kind == "preprocessors":
+        columns.append(Column("Produces"))
+    if kind == "protocols":
+        columns.append(Column("Subject-independent"))
+    columns.append(Column("Provider", TEXT))
+    caption = None
+    if kind == "models":
+        families = "; ".join(f"{r['name']}<name>: figures of {r['example']}" for r in records if r["example"])
+        caption = ("Input, Params, FLOPs per sample: default profile, 3 classes" + (f"; {families}" if families else "")
+                   + ". Reported: published scores on record. More: merbench info NAME.")
+    table = DataTable(kind.capitalize(), columns, caption=caption)
+    for record in records:
+        extra: list = []
+        name = record["name"]
+        if kind == "models":
+            extra = model_cells(record)
+            name = f"{name}<name>" if name.endswith(":") else name
+        elif kind == "preprocessors":
+            extra = [record["produces"]]
+        elif kind == "protocols":
+            extra = ["yes" if record["subject_independent"] else styled("no", "red")]
+        provider = record["provider"]
+        table.add_row(name, record["description"], *extra, f"{provider['distribution']} {provider['version']}")
+    return table
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench list [kind]``."""
+    import json
+
+    from rich.markup import escape
+
     from merbench.registry import get_registry
+    from merbench.tables import print_table
 
     registry = get_registry()
-    for kind in [args.kind] if args.kind else KINDS:
-        table = Table(title=kind.capitalize())
-        table.add_column("Name", style="bold")
-        table.add_column("Description")
-        if kind == "models":
-            table.add_column("Input (default profile)")
-            table.add_column("Params", justify="right")
-            table.add_column("FLOPs/sample", justify="right")
-            table.add_column("Reported", justify="right")
-        if kind == "preprocessors":
-            table.add_column("Produces")
-        if kind == "protocols":
-            table.add_column("Subject-independent")
-        table.add_column("Provider")
-        for spec in registry.items(kind):
-            provider = registry.provider(kind, spec.name)
-            extra: list[str] = []
-            name = spec.name
-            if kind == "models":
-                extra = model_columns(registry, spec)
-                name = f"{spec.name}<name>" if spec.name.endswith(":") else spec.name
-            elif kind == "preprocessors":
-                extra = [spec.produces]
-            elif kind == "protocols":
-                extra = ["yes" if spec.subject_independent else "[red]no[/]"]
-            table.add_row(escape(name), spec.description, *extra, f"{provider.distribution} {provider.version}")
-        out.print(table)
+    listing = {kind: _records(registry, kind) for kind in ([args.kind] if args.kind else KINDS)}
+    if args.json:
+        out.out(json.dumps(listing, indent=2), highlight=False)
+    else:
+        for kind, records in listing.items():
+            print_table(out, _table(kind, records))
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
     return 0

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 ORDER = 60
 
@@ -15,6 +14,7 @@ EXAMPLES = """examples:
   merbench runs --model convmixer --dataset synthetic
   merbench runs --status interrupted          # runs to continue with merbench run --resume ID
   merbench runs --store results.sqlite --limit 5
+  merbench runs --json | jq -r '.[].id'       # for scripts
 """
 
 
@@ -38,33 +38,61 @@ def register(commands: argparse._SubParsersAction) -> None:
     runs.add_argument("--protocol", help="only runs under this protocol")
     runs.add_argument("--status", choices=("complete", "running", "interrupted", "failed"), help="only runs with this status")
     runs.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N runs (default 50; 0: all)")
+    runs.add_argument("--json", action="store_true", help="print the runs as JSON to stdout (for scripts)")
     add_store_argument(runs)
     runs.set_defaults(handler=execute)
 
 
-def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
-    """``merbench runs``."""
-    from merbench.compare import pct
-    from merbench.store import ResultStore
+def run_record(run) -> dict:
+    """One stored run summary as a JSON-ready dict (scores as stored, fractions 0..1)."""
+    from dataclasses import asdict
 
-    with ResultStore(args.store) as store:
-        summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status, args.limit or None)
-        path = store.path
-    if not summaries:
-        out.print(f"No runs in {path} match. Record one with `merbench run` (see `merbench run --help`).")
-        return 0
-    table = Table(title=f"Runs in {path}", caption="UF1, Acc: pooled, in % (first seed). Continue an interrupted run with "
-                  "`merbench run --resume ID`; see one with `merbench show ID`.")
-    for header in ("ID", "Started (UTC)", "Status", "Model", "Dataset", "Protocol", "Profile", "Seed", "Folds", "UF1", "Acc", "Time"):
-        table.add_column(header, justify="right" if header in ("Seed", "Folds", "UF1", "Acc", "Time") else "left")
+    return asdict(run)
+
+
+def runs_table(path, summaries):
+    """The ``merbench runs`` table: run ids, names and scores whole at any width."""
+    from merbench.compare import pct
+    from merbench.tables import TEXT, Column, DataTable, styled
+
+    table = DataTable(
+        f"Runs in {path}",
+        [Column("ID"), Column("Status", stack=True), Column("Model"), Column("Dataset", stack=True),
+         Column("Protocol", stack=True), Column("Started (UTC)", TEXT), Column("Profile", TEXT), Column("Seed", TEXT),
+         Column("Folds", justify="right"), Column("UF1", justify="right"), Column("Acc", justify="right"),
+         Column("Time", TEXT, justify="right", priority=1)],
+        caption="UF1, Acc: pooled, in % (first seed). Continue an interrupted run with `merbench run --resume ID`; "
+        "see one with `merbench show ID`.",
+    )
     colours = {"complete": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
     for run in summaries:
         seeds = str(run.seed) if run.n_seeds == 1 else f"{run.seed}..{run.seed + run.n_seeds - 1}"
         pooled = run.pooled or {}
         table.add_row(
-            run.id, run.created.replace("T", " ")[:19], f"[{colours.get(run.status, 'white')}]{run.status}[/]", run.model,
-            run.dataset, run.protocol, run.profile, seeds, str(run.folds_done),
+            run.id, styled(run.status, colours.get(run.status, "white")), run.model, run.dataset, run.protocol,
+            run.created.replace("T", " ")[:19], run.profile, seeds, str(run.folds_done),
             pct(pooled.get("uf1")), pct(pooled.get("accuracy")), "" if run.seconds is None else f"{run.seconds:.0f} s",
         )
-    out.print(table)
+    return table
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench runs``."""
+    import json
+
+    from rich.markup import escape
+
+    from merbench.store import ResultStore
+    from merbench.tables import print_table
+
+    with ResultStore(args.store) as store:
+        summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status, args.limit or None)
+        path = store.path
+    if args.json:
+        out.out(json.dumps([run_record(run) for run in summaries], indent=2), highlight=False)
+        return 0
+    if not summaries:
+        out.print(f"No runs in {escape(str(path))} match. Record one with `merbench run` (see `merbench run --help`).")
+        return 0
+    print_table(out, runs_table(path, summaries))
     return 0

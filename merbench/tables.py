@@ -1,0 +1,232 @@
+"""Tables that never cut names, ids or numbers, drawn with Rich on a terminal and as plain text elsewhere.
+
+A ``DataTable`` has *key* columns (names, run ids, metric names, numbers),
+which are never wrapped, folded or cut, and *text* columns (descriptions,
+notes), which wrap at spaces and are dropped, lowest ``priority`` first, when
+the terminal is too narrow for all of them. Cells are plain text, never Rich
+markup, so data and plugin text such as ``[domain]`` or ``[/]`` print
+literally; a cell may be a ``rich.text.Text`` to carry a style.
+
+When the output is not a terminal (a pipe, a CI log) or ``--format plain`` is
+given, tables print as plain rows aligned with spaces under a header line: no
+box characters, no ellipsis and the same text whatever the width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+FORMATS = ("auto", "table", "plain")
+KEY = "key"
+TEXT = "text"
+CELL_OVERHEAD = 3  # one space of padding on each side and one border character
+MIN_TEXT_WIDTH = 12
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: ``kind`` is ``"key"`` (never cut) or ``"text"`` (wraps; dropped when narrow).
+
+    ``stack``: on a narrow terminal the column is shown under the one before it,
+    in the same cell (each value on its own line, never cut).
+    """
+
+    header: str
+    kind: str = KEY
+    justify: str = "left"
+    priority: int = 0
+    style: str | None = None
+    stack: bool = False
+
+
+Cell = str | Text
+
+
+def styled(text: str, style: str) -> Text:
+    """A cell whose ``text`` (taken literally, never as markup) is shown in ``style`` on a terminal."""
+    return Text(str(text), style=style)
+
+
+def _plain(cell: Cell) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _lines(cell: Cell) -> list[str]:
+    return _plain(cell).splitlines() or [""]
+
+
+class DataTable:
+    """A table of plain-text cells that prints whole at any width (see the module docstring)."""
+
+    def __init__(self, title: str | None, columns: Sequence[Column | str], caption: str | None = None,
+                 show_header: bool = True):
+        self.title = title
+        self.caption = caption
+        self.show_header = show_header
+        self.columns = [column if isinstance(column, Column) else Column(column) for column in columns]
+        self.rows: list[tuple[list[Cell], str | None, bool]] = []
+        self._section = False
+
+    def add_row(self, *cells: Cell, style: str | None = None) -> None:
+        """Add a row; ``None`` cells are empty; ``style`` applies to the whole row on a terminal."""
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(([("" if cell is None else cell) for cell in cells], style, self._section))
+        self._section = False
+
+    def add_section(self) -> None:
+        """Draw a line before the next row (terminal only)."""
+        self._section = True
+
+    # ------------------------------------------------------------------ layout
+
+    def _natural(self, index: int) -> int:
+        cells = [row[0][index] for row in self.rows]
+        header = [self.columns[index].header] if self.show_header else []
+        return max((len(line) for cell in [*header, *cells] for line in _lines(cell)), default=0)
+
+    def _longest_word(self, index: int) -> int:
+        cells = [row[0][index] for row in self.rows]
+        header = [self.columns[index].header] if self.show_header else []
+        words = [word for cell in [*header, *cells] for word in _plain(cell).split()]
+        return max((len(word) for word in words), default=0)
+
+    def layout(self, width: int) -> list[int] | None:
+        """Indices of the columns that fit ``width`` with every key column whole; ``None`` if the keys alone do not."""
+        keys = [i for i, column in enumerate(self.columns) if column.kind != TEXT]
+        key_width = 1 + sum(self._natural(i) + CELL_OVERHEAD for i in keys)
+        if key_width > width:
+            return None
+        texts = [i for i, column in enumerate(self.columns) if column.kind == TEXT]
+        while texts:
+            room = width - key_width - CELL_OVERHEAD * len(texts)
+            if room >= sum(max(self._longest_word(i), min(MIN_TEXT_WIDTH, self._natural(i))) for i in texts):
+                break
+            texts.remove(min(texts, key=lambda i: (self.columns[i].priority, -i)))
+        return sorted(keys + texts)
+
+    def stacked(self) -> "DataTable":
+        """This table with every ``stack`` column moved into the cell of the column before it."""
+        groups: list[list[int]] = []
+        for i, column in enumerate(self.columns):
+            if column.stack and groups:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        columns = [
+            Column("\n".join(self.columns[i].header for i in group),
+                   KEY if any(self.columns[i].kind != TEXT for i in group) else TEXT,
+                   self.columns[group[0]].justify, max(self.columns[i].priority for i in group), self.columns[group[0]].style)
+            for group in groups
+        ]
+        table = DataTable(self.title, columns, self.caption, self.show_header)
+        for cells, style, section in self.rows:
+            merged = []
+            for group in groups:
+                parts = [cells[i] if isinstance(cells[i], Text) else Text(str(cells[i])) for i in group]
+                merged.append(Text("\n").join(part for part in parts if part.plain) if len(parts) > 1 else parts[0])
+            table._section = section
+            table.add_row(*merged, style=style)
+        return table
+
+    def rich_table(self, width: int, boxed: bool = True) -> Table | None:
+        """The Rich table for a console ``width`` columns wide, or ``None`` when even the key columns do not fit."""
+        overhead_saved = 0 if boxed else len(self.columns) + 1
+        shown = self.layout(width + overhead_saved)
+        if shown is None:
+            return None
+        table = Table(title=Text(self.title, style="table.title") if self.title else None, show_header=self.show_header,
+                      box=box.HEAVY_HEAD if boxed else None)
+        for i in shown:
+            column = self.columns[i]
+            if column.kind == TEXT:
+                table.add_column(column.header, justify=column.justify, style=column.style, overflow="fold",
+                                 min_width=min(self._longest_word(i), self._natural(i)))
+            else:
+                table.add_column(column.header, justify=column.justify, style=column.style, no_wrap=True,
+                                 overflow="fold", min_width=self._natural(i))
+        for cells, style, section in self.rows:
+            if section:
+                table.add_section()
+            table.add_row(*(cells[i] if isinstance(cells[i], Text) else Text(str(cells[i])) for i in shown), style=style)
+        dropped = [self.columns[i].header for i in range(len(self.columns)) if i not in shown]
+        caption = self.caption or ""
+        if dropped:
+            caption += f" Not shown at this width: {', '.join(dropped)} (widen the terminal, or use --format plain)."
+        if caption:
+            table.caption = Text(caption.strip(), style="table.caption")
+        return table
+
+    def __rich_console__(self, console: Console, options):
+        """Let ``console.print(table)`` work as ``print_table`` does (plain lines are not wrapped)."""
+        if not wants_plain(console):
+            rendered = self.render_for(options.max_width)
+            if rendered is not None:
+                yield rendered
+                return
+        for line in self.plain_lines():
+            yield Text(line, no_wrap=True, overflow="ignore")
+
+    def render_for(self, width: int) -> Table | None:
+        """The widest Rich layout that fits ``width`` with every key whole: all columns, stacked, then box-less."""
+        stacked = self.stacked()
+        return self.rich_table(width) or stacked.rich_table(width) or stacked.rich_table(width, boxed=False)
+
+    def plain_lines(self) -> list[str]:
+        """The table as plain text: title, header, one line per row (key columns first, then text), caption."""
+        order = [i for i, c in enumerate(self.columns) if c.kind != TEXT] + [i for i, c in enumerate(self.columns) if c.kind == TEXT]
+        columns = [self.columns[i] for i in order]
+        rows = [[" ".join(_lines(cells[i])) for i in order] for cells, _, _ in self.rows]
+        widths = [max([len(column.header) if self.show_header else 0] + [len(row[i]) for row in rows])
+                  for i, column in enumerate(columns)]
+
+        def line(values: Sequence[str]) -> str:
+            parts = [
+                value.rjust(width) if column.justify == "right" else value.ljust(width)
+                for value, width, column in zip(values, widths, columns)
+            ]
+            return "  ".join(parts).rstrip()
+
+        lines = [self.title] if self.title else []
+        if self.show_header:
+            lines.append(line([column.header for column in columns]))
+        lines.extend(line(row) for row in rows)
+        if self.caption:
+            lines.append(self.caption)
+        return lines
+
+
+def wants_plain(console: Console) -> bool:
+    """Whether ``console`` gets plain text: it is not a terminal (``--format plain`` makes a console so)."""
+    return not console.is_terminal
+
+
+def print_table(console: Console, table: DataTable) -> None:
+    """Print ``table`` whole: Rich on a terminal (narrow: text columns dropped, stacked, no box), else plain."""
+    if not wants_plain(console):
+        rendered = table.render_for(console.width)
+        if rendered is not None:
+            console.print(rendered)
+            return
+    for text in table.plain_lines():
+        console.out(text, highlight=False)
+
+
+def make_console(stderr: bool = False, table_format: str = "auto") -> Console:
+    """A console honouring ``--format``: ``table`` draws boxes even in a pipe, ``plain`` never.
+
+    A console that is not a terminal does not wrap long lines (a log keeps a
+    command or a run id on one line).
+    """
+    probe = Console(stderr=stderr)
+    if table_format == "plain" or (table_format == "auto" and not probe.is_terminal):
+        return Console(stderr=stderr, force_terminal=False, soft_wrap=True)
+    if table_format == "table" and not probe.is_terminal:
+        return Console(stderr=stderr, force_terminal=True, color_system=None)
+    return probe
