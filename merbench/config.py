@@ -10,6 +10,9 @@ error that lists the valid ones.
 from __future__ import annotations
 
 import copy
+import difflib
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -58,7 +61,23 @@ ENGINE_PROFILES: dict[str, dict[str, Any]] = {
     "paper": {"epochs": 100, "batch_size": 64, "lr": 0.001},
 }
 
-ENGINE_CHOICES = {"class_weighting": ("none", "balanced"), "amp": ("auto", "on", "off")}
+# Accepted values of the engine's and executor's options, in the ``option_ranges`` format of merbench.contracts.
+ENGINE_RANGES: dict[str, Any] = {
+    "epochs": ">= 1",
+    "batch_size": ">= 1",
+    "lr": ">= 0",
+    "weight_decay": ">= 0",
+    "label_smoothing": "[0, 1)",
+    "class_weighting": ("none", "balanced"),
+    "amp": ("auto", "on", "off"),
+    "threads": ">= 0",
+    "early_stopping": ">= 0",
+    "validation_fraction": "(0, 1)",
+    "preprocess_workers": ">= 0",
+    "parallel_mode": PARALLEL_MODES,
+}
+EXECUTOR_RANGES: dict[str, Any] = {"name": EXECUTORS, "num_cpus": ">= 1", "num_gpus": ">= 0", "max_retries": ">= 0"}
+SEED_RANGE = ">= 0"
 
 
 @dataclass
@@ -108,10 +127,16 @@ def parse_set(items: list[str]) -> dict[str, str]:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML config into dotted keys; top-level names may be strings or mappings."""
+    if path.is_dir():
+        raise UsageError(f"--config {path}: is a folder; give a YAML file such as {path / 'run.yaml'}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"--config {path}: file not found") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--config {path}: not a text file (it is not UTF-8); give a YAML file of options") from None
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot be read ({exc.strerror or exc}); give a readable YAML file") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"--config {path}: not valid YAML ({exc})") from None
     if data is None:
@@ -128,8 +153,103 @@ def load_config_file(path: Path) -> dict[str, Any]:
     return flat
 
 
-def coerce(key: str, value: Any, default: Any) -> Any:
-    """Convert a ``--set`` or YAML value to the type of the option's default."""
+_BOUND = r"([-+]?(?:inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?))"
+_ONE_SIDED = re.compile(rf"^\s*(>=|<=|>|<|≥|≤)\s*{_BOUND}\s*$", re.IGNORECASE)
+_INTERVAL = re.compile(rf"^\s*([\[(])\s*{_BOUND}\s*,\s*{_BOUND}\s*([\])])\s*$", re.IGNORECASE)
+_SIGNS = {">=": "≥", "<=": "≤", "≥": "≥", "≤": "≤", ">": ">", "<": "<"}
+
+
+@dataclass(frozen=True)
+class Range:
+    """A numeric range parsed from an ``option_ranges`` text (``">= 1"``, ``"[0, 1)"``, ...)."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Range":
+        """Parse ``text``; ``ValueError`` when it is not a range."""
+        one = _ONE_SIDED.match(text)
+        if one:
+            sign, bound = _SIGNS[one.group(1)], float(one.group(2))
+            if sign in ("≥", ">"):
+                return cls(low=bound, low_open=sign == ">", text=f"{sign} {bound:g}")
+            return cls(high=bound, high_open=sign == "<", text=f"{sign} {bound:g}")
+        interval = _INTERVAL.match(text)
+        if interval:
+            opening, low, high, closing = interval.groups()
+            if float(low) > float(high):
+                raise ValueError(f"{text!r}: the lower bound is above the upper bound")
+            return cls(float(low), float(high), opening == "(", closing == ")",
+                       f"in {opening}{float(low):g}, {float(high):g}{closing}")
+        raise ValueError(f"{text!r} is not a range; write e.g. '>= 1', '> 0', '[0, 1)' or a tuple of choices")
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+
+def parse_rule(rule: Any) -> Range | tuple[str, ...] | None:
+    """An ``option_ranges`` entry as a ``Range``, a tuple of choices, or ``None`` (no rule)."""
+    if rule is None:
+        return None
+    if isinstance(rule, str):
+        return Range.parse(rule)
+    if isinstance(rule, (tuple, list)) and rule:
+        return tuple(str(choice) for choice in rule)
+    raise ValueError(f"{rule!r} is neither a range text nor a non-empty tuple of choices")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _expectation(default: Any, rule: Range | tuple[str, ...] | None) -> str:
+    """What an option accepts, in words: ``an integer ≥ 1``, ``a finite number in [0, 1)``, ..."""
+    if isinstance(rule, tuple):
+        return f"one of {', '.join(rule)}"
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, (list, tuple)):
+        return "a comma-separated list"
+    kind = "an integer" if isinstance(default, int) else "a finite number"
+    return f"{kind} {rule.text}" if isinstance(rule, Range) else kind
+
+
+def _refuse(key: str, text: str, default: Any, rule: Range | tuple[str, ...] | None, what: str = "") -> UsageError:
+    what = what or f"must be {_expectation(default, rule)}"
+    hint = ""
+    if isinstance(rule, tuple):
+        close = difflib.get_close_matches(text.strip().lower(), [c.lower() for c in rule], n=1, cutoff=0.5)
+        what = f"choose one of {', '.join(rule)}"
+        hint = f"; did you mean {close[0]}?" if close else ""
+    return UsageError(f"{key}={text}: {what}{hint} (default {_show(default)})")
+
+
+def _number(value: Any) -> Any:
+    """``value`` as a float when it is number text YAML 1.1 leaves as a string (``1e-3``, ``inf``, ``nan``)."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
+    """Convert a ``--set`` or YAML value to the type of the option's default and check it against ``rule``.
+
+    ``rule`` is an ``option_ranges`` entry (see ``merbench.contracts``): a range
+    text such as ``">= 1"`` or ``"[0, 1)"``, or a tuple of choices. Floats must be
+    finite. Raises ``UsageError`` naming the option, its accepted values and default.
+    """
+    parsed = parse_rule(rule)
     if isinstance(value, str):
         text = value
         try:
@@ -137,35 +257,125 @@ def coerce(key: str, value: Any, default: Any) -> Any:
         except yaml.YAMLError:
             value = text
     else:
-        text = str(value)
-    expected = type(default)
+        text = _show(value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
-        raise UsageError(f"{key}={text}: expected true or false")
-    if isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise UsageError(f"{key}={text}: expected an integer (default {default})")
-    if isinstance(default, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise UsageError(f"{key}={text}: expected a number (default {default})")
+        raise _refuse(key, text, default, parsed)
+    if isinstance(default, (int, float)):
+        value = _number(value) if isinstance(default, float) else value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _refuse(key, text, default, parsed)
+        if isinstance(default, int):
+            if not isinstance(value, int):
+                raise _refuse(key, text, default, parsed)
+        else:
+            value = float(value)
+        if not math.isfinite(value) or (isinstance(parsed, Range) and value not in parsed):
+            raise _refuse(key, text, default, parsed)
+        return value
     if isinstance(default, (list, tuple)):
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, (list, tuple)):
-            return list(value)
-        raise UsageError(f"{key}={text}: expected a comma-separated list")
-    if default is None or expected is str:
-        return text if isinstance(value, (int, float, bool)) or value is None else value
+        if not isinstance(value, (list, tuple)):
+            raise _refuse(key, text, default, parsed, "expected a comma-separated list")
+        items = list(value)
+        element = default[0] if default else None
+        if isinstance(element, (int, float)) and not isinstance(element, bool):
+            return [coerce_element(key, text, item, element, default, parsed) for item in items]
+        if isinstance(parsed, tuple):
+            for item in items:
+                if str(item).strip().lower() not in {c.lower() for c in parsed}:
+                    raise _refuse(key, str(item), default, parsed)
+        return items
+    if default is None or isinstance(default, str):
+        value = text if isinstance(value, (int, float, bool)) or value is None else value
+        if isinstance(parsed, tuple):
+            canonical = {c.lower(): c for c in parsed}.get(str(value).strip().lower())
+            if canonical is None:
+                raise _refuse(key, text, default, parsed)
+            return canonical
+        return value
     return value
+
+
+def coerce_element(key: str, text: str, item: Any, element: Any, default: Any, rule: Range | tuple[str, ...] | None) -> Any:
+    """One number of a list option, of the type of the default's elements, inside ``rule``."""
+    item = _number(item) if isinstance(element, float) else item
+    good = isinstance(item, (int, float)) and not isinstance(item, bool)
+    if good and isinstance(element, int) and not isinstance(element, bool):
+        good = isinstance(item, int)
+    if good:
+        item = float(item) if isinstance(element, float) else item
+        good = math.isfinite(item) and (not isinstance(rule, Range) or item in rule)
+    if not good:
+        raise _refuse(key, text, default, rule, f"every value must be {_expectation(element, rule)}")
+    return item
 
 
 def _defaults(spec: Any, profile: str) -> dict[str, Any]:
     options = dict(spec.options)
     options.update(spec.profiles.get(profile, {}))
     return options
+
+
+NO_ROOT = (
+    "dataset '{name}' reads your own copy of the data, which is licensed and not shipped with merbench: "
+    "give its folder with --root DIR (the expected layout is in docs/datasets.md; "
+    "`merbench datasets check {name} --root DIR` checks a copy without training)"
+)
+
+
+def dataset_gives(spec: Any, root: Path | None, options: Mapping[str, Any]) -> str:
+    """What a dataset's samples are (``"frames"`` or ``"image"``), known before loading it.
+
+    ``DatasetPlugin.gives`` is either that word or a factory ``(root, options) ->
+    str`` that reads only what it needs (a manifest's CSV). A factory that
+    fails answers ``"frames"``: loading the dataset then reports the problem.
+    """
+    from merbench.contracts import resolve_factory
+
+    gives = getattr(spec, "gives", "frames")
+    if gives in ("frames", "image"):
+        return gives
+    try:
+        answer = resolve_factory(gives)(root, dict(options))
+    except Exception:  # the loader reports a broken tree or manifest with its own message
+        return "frames"
+    return answer if answer in ("frames", "image") else "frames"
+
+
+def default_chain(model_spec: Any, gives: str) -> tuple[str, ...]:
+    """The chain used when the user names none: images as they are, else the model's, else ``flow``."""
+    if gives == "image":
+        return ("image",)
+    return tuple(getattr(model_spec, "preprocess", ())) or DEFAULT_CHAIN
+
+
+def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
+    """A plugin's ``option_ranges``, each checked to be a valid rule (a bad one is the plugin's error)."""
+    from merbench.errors import PluginError
+
+    rules = dict(getattr(spec, "option_ranges", {}) or {})
+    for option, rule in rules.items():
+        try:
+            if option not in spec.options:
+                raise ValueError(f"'{option}' is not one of its options ({', '.join(spec.options) or 'none'})")
+            parse_rule(rule)
+        except ValueError as exc:
+            raise PluginError(f"{kind} '{spec.name}' declares option_ranges[{option!r}]: {exc}") from None
+    return rules
+
+
+def _seed(flag: int | None, from_settings: Any) -> int:
+    """The run's seed from ``--seed`` or ``seed=`` in --set/--config: a whole number ≥ 0."""
+    if flag is not None:
+        if flag < 0:
+            raise UsageError(f"--seed {flag}: must be an integer {Range.parse(SEED_RANGE).text} (default 0)")
+        return flag
+    if from_settings is None:
+        return 0
+    return coerce("seed", from_settings, 0, SEED_RANGE)
 
 
 def resolve_config(
@@ -182,40 +392,43 @@ def resolve_config(
     sets: Mapping[str, Any] | None = None,
     config_file: Path | None = None,
 ) -> RunConfig:
-    """Build a validated ``RunConfig``; raises ``UsageError`` on any bad name or key."""
+    """Build a validated ``RunConfig``; raises ``UsageError`` on any bad name, key or value.
+
+    Every value given by the user is checked for its type and against the
+    ``option_ranges`` of the section that owns it. Without a ``preprocess``
+    setting the chain follows what the dataset gives (``image`` for
+    precomputed images), then the model's default chain, then ``flow``.
+    """
     overrides: dict[str, Any] = load_config_file(config_file) if config_file else {}
     overrides.update(sets or {})
 
     def take_name(section: str, cli_value: str | None) -> str | None:
         from_file = overrides.pop(section, None)
         from_file = overrides.pop(f"{section}.name", from_file)
-        return cli_value or from_file
+        value = cli_value or from_file
+        return str(value) if value is not None and value != "" else None
 
     model = take_name("model", model)
     dataset = take_name("dataset", dataset)
     protocol = take_name("protocol", protocol) or DEFAULT_PROTOCOL
     profile = str(overrides.pop("profile", None) or profile)
-    if seed is None:
-        seed = int(overrides.pop("seed", 0))
-    else:
-        overrides.pop("seed", None)
+    seed = _seed(seed, overrides.pop("seed", None))
     if not model:
         raise UsageError("no model given: use --model NAME (see `merbench list models`)")
     if not dataset:
         raise UsageError("no dataset given: use --dataset NAME (see `merbench list datasets`)")
     if profile not in PROFILES:
-        raise UsageError(f"unknown profile '{profile}': choose one of {', '.join(PROFILES)}")
+        close = difflib.get_close_matches(profile, PROFILES, n=1)
+        raise UsageError(f"unknown profile '{profile}': choose one of {', '.join(PROFILES)}"
+                         + (f" (did you mean {close[0]}?)" if close else ""))
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise UsageError(f"--device {device}: choose auto, cpu or cuda")
 
     model_spec = registry.get("models", model)
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
-
-    chain_value = overrides.pop("preprocess", None)
-    model_chain = tuple(getattr(model_spec, "preprocess", ())) or DEFAULT_CHAIN
-    chain = tuple(coerce("preprocess", chain_value, [])) if chain_value is not None else model_chain
-    if not chain:
-        raise UsageError("preprocess: the chain is empty; give at least one preprocessor, e.g. --set preprocess=flow")
-    preprocessor_specs = [registry.get("preprocessors", name) for name in chain]
+    if dataset_spec.needs_root and root is None:
+        raise UsageError(NO_ROOT.format(name=dataset))
 
     engine_defaults = dict(ENGINE_OPTIONS)
     engine_defaults.update(ENGINE_PROFILES[profile])
@@ -226,39 +439,38 @@ def resolve_config(
         "engine": engine_defaults,
         "executor": dict(EXECUTOR_OPTIONS),
     }
-    for spec in preprocessor_specs:
+    rules: dict[str, dict[str, Any]] = {
+        "dataset": _plugin_rules("dataset", dataset_spec),
+        "model": _plugin_rules("model", model_spec),
+        "protocol": _plugin_rules("protocol", protocol_spec),
+        "engine": ENGINE_RANGES,
+        "executor": EXECUTOR_RANGES,
+    }
+    chain_value = overrides.pop("preprocess", None)
+    # Sections that do not depend on the chain first: the dataset's options say what it gives.
+    later = _apply(overrides, sections, rules, only=set(sections))
+
+    if chain_value is not None:
+        chain = tuple(coerce("preprocess", chain_value, []))
+    else:
+        chain = default_chain(model_spec, dataset_gives(dataset_spec, root, sections["dataset"]))
+    if not chain:
+        raise UsageError("preprocess: the chain is empty; give at least one preprocessor, e.g. --set preprocess=flow")
+    for spec in [registry.get("preprocessors", name) for name in chain]:
         sections[spec.name] = _defaults(spec, profile)
+        rules[spec.name] = _plugin_rules("preprocessor", spec)
         # The model's wishes (e.g. STSTNet's 28x28 flow) sit above the profile, below --config/--set.
         for option, value in getattr(model_spec, "preprocess_options", {}).get(spec.name, {}).items():
             if option in sections[spec.name]:
                 sections[spec.name][option] = copy.deepcopy(value)
+    _apply(later, sections, rules, registry=registry, chain=chain)
 
-    for key, value in overrides.items():
-        section, dot, option = key.partition(".")
-        if not dot or section not in sections or option not in sections[section]:
-            raise UsageError(f"unknown setting '{key}'. Valid settings: {', '.join(valid_keys(sections))}")
-        sections[section][option] = coerce(key, value, sections[section][option])
     if epochs is not None:
+        if epochs < 1:
+            raise UsageError(f"--epochs {epochs}: must be an integer {Range.parse(ENGINE_RANGES['epochs']).text}")
         sections["engine"]["epochs"] = epochs
-
-    engine = sections["engine"]
-    for option, choices in ENGINE_CHOICES.items():
-        if engine[option] not in choices:
-            raise UsageError(f"engine.{option}={engine[option]}: choose one of {', '.join(choices)}")
-    if engine["early_stopping"] < 0 or not 0.0 < engine["validation_fraction"] < 1.0:
-        raise UsageError(
-            f"engine.early_stopping={engine['early_stopping']}, engine.validation_fraction={engine['validation_fraction']}: "
-            "patience must be 0 (off) or more and the fraction between 0 and 1"
-        )
-    for option in ("epochs", "batch_size"):
-        if engine[option] < 1:
-            raise UsageError(f"engine.{option}={engine[option]}: must be at least 1")
-    check_parallel_options(engine)
+    check_parallel_options(sections["engine"])
     check_executor_options(sections["executor"])
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise UsageError(f"--device {device}: choose auto, cpu or cuda")
-    if dataset_spec.needs_root and root is None:
-        raise UsageError(f"dataset '{dataset}' reads your own copy of the data: give its folder with --root DIR")
 
     return RunConfig(
         model=model,
@@ -271,6 +483,45 @@ def resolve_config(
         preprocess=chain,
         sections=sections,
     )
+
+
+def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], rules: Mapping[str, Mapping[str, Any]],
+           only: set[str] | None = None, registry: Registry | None = None, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Set each ``section.option`` value (coerced and checked); returns those left for sections in ``only``'s absence.
+
+    With ``only`` the keys of other sections are handed back untouched; without
+    it every key must belong to a section, else a ``UsageError`` suggests the
+    closest valid key.
+    """
+    left: dict[str, Any] = {}
+    for key, value in overrides.items():
+        section, dot, option = str(key).partition(".")
+        if only is not None and section not in only:
+            left[key] = value
+            continue
+        if not dot or section not in sections or option not in sections[section]:
+            raise unknown_setting(str(key), sections, registry, chain)
+        sections[section][option] = coerce(key, value, sections[section][option], rules.get(section, {}).get(option))
+    return left
+
+
+def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registry: Registry | None = None,
+                    chain: tuple[str, ...] = ()) -> UsageError:
+    """The error for an unknown ``--set``/``--config`` key: the closest valid key and a short list of valid ones."""
+    keys = valid_keys(sections) + ["seed", "profile"]
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    section, dot, _ = key.partition(".")
+    if dot and section in sections:
+        options = ", ".join(f"{section}.{option}" for option in sections[section]) or "none"
+        listing = f"Valid {section} settings: {options}"
+    else:
+        listing = (f"Settings are SECTION.OPTION with SECTION one of {', '.join(sections)}; "
+                   "also preprocess, seed and profile")
+        if dot and registry is not None and section in registry.names("preprocessors"):
+            listing = (f"'{section}' is not in the preprocessing chain ({','.join(chain)}); "
+                       f"add it with --set preprocess=... to set its options. " + listing)
+    return UsageError(f"unknown setting '{key}'{hint}. {listing} (see `merbench info MODEL` for a model's options)")
 
 
 def parse_parallel_folds(value: Any) -> int | None:
@@ -290,19 +541,13 @@ def parse_parallel_folds(value: Any) -> int | None:
 def check_parallel_options(engine: Mapping[str, Any]) -> None:
     """Validate ``engine.parallel_folds`` and ``engine.parallel_mode`` (raises ``UsageError``)."""
     parse_parallel_folds(engine["parallel_folds"])
-    if engine["parallel_mode"] not in PARALLEL_MODES:
-        raise UsageError(f"engine.parallel_mode={engine['parallel_mode']}: choose one of {', '.join(PARALLEL_MODES)}")
+    coerce("engine.parallel_mode", engine["parallel_mode"], ENGINE_OPTIONS["parallel_mode"], PARALLEL_MODES)
 
 
 def check_executor_options(executor: Mapping[str, Any]) -> None:
     """Validate the ``executor`` section (raises ``UsageError``)."""
-    if executor["name"] not in EXECUTORS:
-        raise UsageError(f"executor.name={executor['name']}: choose one of {', '.join(EXECUTORS)} (or --executor)")
-    if executor["num_cpus"] < 1 or executor["num_gpus"] < 0 or executor["max_retries"] < 0:
-        raise UsageError(
-            f"executor.num_cpus={executor['num_cpus']}, executor.num_gpus={executor['num_gpus']}, "
-            f"executor.max_retries={executor['max_retries']}: need num_cpus >= 1, num_gpus >= 0 and max_retries >= 0"
-        )
+    for option, rule in EXECUTOR_RANGES.items():
+        coerce(f"executor.{option}", executor[option], EXECUTOR_OPTIONS[option], rule)
 
 
 def valid_keys(sections: Mapping[str, Mapping[str, Any]]) -> list[str]:

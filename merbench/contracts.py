@@ -16,6 +16,20 @@ import numpy as np
 
 Factory = Callable[..., Any] | str
 
+OptionRange = str | tuple[Any, ...]
+"""What one option accepts, declared in a plugin spec's ``option_ranges`` (``{option: rule}``).
+
+A rule is either a range text for a number option, one-sided (``">= 1"``,
+``"> 0"``, ``"<= 10"``, ``"< 1"``) or an interval with ``[``/``]`` for an
+included and ``(``/``)`` for an excluded bound (``"[0, 1)"``, ``"(0, 1)"``,
+``"[1, inf)"``), or a tuple of the accepted values of a text option (compared
+without case, e.g. ``("cbam", "none")``). For a list option the rule applies to
+every element. Values keep the type of the option's default; floats must be
+finite. merbench checks every value the user gives when the run's
+configuration is resolved, before anything starts, and names the option, the
+accepted values and the default when one is refused.
+"""
+
 
 def resolve_factory(factory: Factory) -> Callable[..., Any]:
     """Return the callable behind ``factory``, importing a ``"module:attr"`` string."""
@@ -103,6 +117,11 @@ class DatasetPlugin:
     annotations (never writing inside ``root``). ``options`` holds the defaults of
     every ``--set dataset.KEY`` the loader accepts. ``profiles`` may override
     option defaults per run profile (``quick``, ``default``, ``paper``).
+    ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
+    ``gives`` is what its samples are (``Dataset.gives``), known before loading:
+    ``"frames"`` or ``"image"``, or a factory ``(root, options) -> str`` that
+    reads only what it needs to tell (a manifest's CSV); without a
+    ``preprocess`` setting, a dataset of images gets the ``image`` chain.
     """
 
     name: str
@@ -111,6 +130,8 @@ class DatasetPlugin:
     options: Mapping[str, Any] = field(default_factory=dict)
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     needs_root: bool = True
+    option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
+    gives: Factory = "frames"
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,7 @@ class PreprocessorPlugin:
     from the step before it (``"frames"``: the dataset's frames, or a
     ``ClipFrames`` from a frame step such as ``crop``); a chain whose order breaks
     this is refused before any work. Bump ``version`` whenever outputs change.
+    ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
     """
 
     name: str
@@ -138,6 +160,7 @@ class PreprocessorPlugin:
     options: Mapping[str, Any] = field(default_factory=dict)
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     accepts: tuple[str, ...] = ("frames",)
+    option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
 
 
 def _memoised(read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
@@ -255,6 +278,7 @@ class ModelPlugin:
     family: ``timm:resnet18`` resolves to it and ``build`` then receives the
     member name first, ``build(member, options, in_channels, n_classes,
     input_size)``; ``examples`` lists members to document and test.
+    ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
     """
 
     name: str
@@ -269,6 +293,7 @@ class ModelPlugin:
     preprocess_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     flops: Mapping[str, float] = field(default_factory=dict)
     examples: tuple[str, ...] = ()
+    option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -278,6 +303,7 @@ class ProtocolPlugin:
     ``split(labels, subjects, seed, options, domains) -> list[Fold]`` (``domains``
     gives each sample's source dataset); ``subject_independent``
     states whether no subject can appear in both train and test of a fold.
+    ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
     """
 
     name: str
@@ -286,6 +312,7 @@ class ProtocolPlugin:
     subject_independent: bool
     options: Mapping[str, Any] = field(default_factory=dict)
     warning: str = ""
+    option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
 
 
 PLUGIN_KINDS: dict[str, type] = {

@@ -145,6 +145,7 @@ def merbench_register_protocols(register):
             description="Stratified 10-fold grouped by subject (subject-independent; merbench's standard)",
             subject_independent=True,
             options={"n_splits": 10},
+            option_ranges={"n_splits": ">= 2"},
         )
     )
     register(
@@ -154,6 +155,7 @@ def merbench_register_protocols(register):
             description="Stratified 10-fold over samples, as in the CABM-FMER paper (NOT subject-independent)",
             subject_independent=False,
             options={"n_splits": 10},
+            option_ranges={"n_splits": ">= 2"},
             warning="sample-10fold puts clips of the same subject in training and test: scores are inflated "
             "and not comparable with subject-independent protocols",
         )

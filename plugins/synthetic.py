@@ -135,6 +135,8 @@ def merbench_register_datasets(register):
             load=load,
             description="Procedural micro-expression clips (3 classes, several subjects), generated into the cache; no download",
             options={"subjects": 16, "clips_per_subject": 12, "size": 64, "frames": 16, "seed": 0, "domains": 1},
+            option_ranges={"subjects": ">= 2", "clips_per_subject": ">= 1", "size": ">= 16", "frames": ">= 6",
+                           "seed": ">= 0", "domains": ">= 1"},
             profiles={
                 "quick": {"subjects": 10, "clips_per_subject": 6, "size": 48, "frames": 10},
                 "default": {},

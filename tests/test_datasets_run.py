@@ -81,7 +81,7 @@ def test_manifest_frames_run_through_flow(run_json, trees):
 
 def test_manifest_chain_mismatch_says_what_to_set(run_cli, trees):
     base = ("run", "--model", "convmixer", "--dataset", "manifest", "--root", str(trees / "manifest"), *QUICK)
-    result = run_cli(*base, "--set", "dataset.manifest=labels.csv")
+    result = run_cli(*base, "--set", "dataset.manifest=labels.csv", "preprocess=flow")
     assert result.code == 2 and "add --set preprocess=image" in " ".join(result.err.split())
     result = run_cli(*base, "--set", "dataset.manifest=frames.csv", "preprocess=image")
     assert result.code == 2 and "gives clips of frames" in " ".join(result.err.split())

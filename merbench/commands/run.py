@@ -76,37 +76,51 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.resume or args.store):
         raise UsageError("--no-store cannot be combined with --resume or --store")
+    # A new run's usage errors are found before the store is opened: they leave no row behind.
+    config = None if args.resume else _new_config(args, registry)
     store = None if args.no_store else ResultStore(args.store)
     try:
-        return _execute(args, out, err, registry, store)
+        return _execute(args, out, err, registry, store, config)
     finally:
         if store is not None:
             store.close()
 
 
-def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store) -> int:
+def _new_config(args: argparse.Namespace, registry):
+    """The resolved configuration of a new run, checked by ``preflight`` (nothing is recorded or started yet)."""
     from merbench.config import parse_set, resolve_config
+    from merbench.preflight import preflight
+
+    if args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds}: must be at least 1")
+    config = resolve_config(
+        registry,
+        model=args.model,
+        dataset=args.dataset,
+        protocol=args.protocol,
+        profile=args.profile,
+        seed=args.seed,
+        device=args.device,
+        root=args.root,
+        epochs=args.epochs,
+        sets={**parse_set(flatten_sets(args.sets)), **({"executor.name": args.executor} if args.executor else {})},
+        config_file=args.config,
+    )
+    preflight(config, registry)
+    return config
+
+
+def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store, config) -> int:
     from merbench.outputs import write_output
+    from merbench.preflight import preflight
     from merbench.progress import RichProgress, SilentProgress
     from merbench.report import print_result
     from merbench.store import run_recorded
 
     if args.resume:
         config, n_seeds, run_id = _resumed(args, store, registry)
+        preflight(config, registry)
     else:
-        config = resolve_config(
-            registry,
-            model=args.model,
-            dataset=args.dataset,
-            protocol=args.protocol,
-            profile=args.profile,
-            seed=args.seed,
-            device=args.device,
-            root=args.root,
-            epochs=args.epochs,
-            sets={**parse_set(flatten_sets(args.sets)), **({"executor.name": args.executor} if args.executor else {})},
-            config_file=args.config,
-        )
         n_seeds, run_id = args.seeds, None
     started: list[str] = []
 

@@ -36,6 +36,10 @@ REPORTED = tuple(
 )
 
 
+_RANGES = {"dim": ">= 1", "depth": ">= 1", "kernel": ">= 1", "patch": ">= 1", "attention": ("cbam", "none"),
+           "attention_every": ">= 1", "dropout": "[0, 1)"}
+
+
 @hookimpl
 def merbench_register_models(register):
     """Register the ``convmixer`` model (CABM-FMER reconstruction)."""
@@ -46,6 +50,7 @@ def merbench_register_models(register):
             description="CABM-FMER: ConvMixer + CBAM convolutional attention (Talib et al. 2025; reconstruction)",
             input="flow-uvs",
             options={"dim": 64, "depth": 4, "kernel": 5, "patch": 2, "attention": "cbam", "attention_every": 1, "dropout": 0.1},
+            option_ranges=_RANGES,
             profiles={
                 "quick": {"dim": 16, "depth": 2, "kernel": 3, "patch": 2},
                 "default": {},
@@ -66,6 +71,7 @@ def merbench_register_models(register):
                 input="flow-uvs",
                 options={"dim": dim, "depth": depth, "kernel": 5, "patch": 2, "attention": "cbam", "attention_every": 1,
                          "dropout": 0.1},
+                option_ranges=_RANGES,
                 profiles={
                     "quick": {"dim": 32, "depth": 2, "kernel": 3, "patch": 2},
                     "default": {},

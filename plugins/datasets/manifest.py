@@ -161,3 +161,11 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     }
     return Dataset(name="manifest", classes=classes, samples=tuple(samples), summary=summary,
                    gives="image" if image_mode else "frames")
+
+
+def gives(root: Path | None, options: dict[str, Any]) -> str:
+    """``"image"`` when the manifest has a ``path`` column, else ``"frames"`` (reads the CSV, no image)."""
+    if root is None or not Path(root).is_dir():
+        return "frames"
+    header, _ = read_rows(manifest_file(str(options["manifest"] or ""), Path(root)))
+    return "image" if "path" in header else "frames"

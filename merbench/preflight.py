@@ -1,0 +1,81 @@
+"""Checks made before a run exists: what can be refused without preprocessing or training.
+
+``merbench run`` calls ``preflight`` after resolving the configuration and
+before it opens the results store, takes a run id or starts a worker process,
+so that a usage error leaves nothing behind (no ``failed`` row in
+``merbench runs``). It checks, cheapest first: the dataset root, the
+preprocessing chain against the model's input, the dataset's annotations
+(loaded, never preprocessed) against the chain, and the protocol's folds on
+those annotations (``protocol.n_splits`` above the number of subjects...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from merbench.config import NO_ROOT, RunConfig
+from merbench.contracts import Dataset, resolve_factory
+from merbench.errors import UsageError
+from merbench.registry import Registry
+
+
+def check_root(config: RunConfig, registry: Registry) -> None:
+    """Refuse a missing ``--root`` of a dataset that needs one, and a root that is not a folder."""
+    spec = registry.get("datasets", config.dataset)
+    root = config.root
+    if root is None:
+        if spec.needs_root:
+            raise UsageError(NO_ROOT.format(name=config.dataset))
+        return
+    root = Path(root)
+    if root.is_dir():
+        return
+    what = "is a file, not a folder" if root.exists() else "no such folder"
+    raise UsageError(
+        f"--root {root}: {what}; give the folder that holds your copy of '{config.dataset}' "
+        f"(layout in docs/datasets.md; `merbench datasets check {config.dataset} --root DIR` checks a copy)"
+    )
+
+
+def check_chain(config: RunConfig, registry: Registry) -> None:
+    """Build the preprocessing chain (its options are checked) and refuse one the model cannot take."""
+    from merbench.preprocess import build_chain, check_model_input
+
+    specs = [registry.get("preprocessors", name) for name in config.preprocess]
+    chain = build_chain(specs, config.sections)
+    check_model_input(config.model, registry.get("models", config.model).input, chain)
+
+
+def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
+    """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
+    from merbench.runner import check_folds
+
+    spec = registry.get("protocols", config.protocol)
+    split = resolve_factory(spec.split)
+    try:
+        folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+    except ValueError as exc:  # scikit-learn's splitters refuse impossible splits with ValueError
+        raise UsageError(
+            f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} samples, "
+            f"{len(set(dataset.subjects))} subjects): {exc}; change the protocol.* settings or the protocol"
+        ) from None
+    check_folds(folds, dataset.subjects, config.protocol)
+
+
+def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = None) -> Dataset:
+    """Check ``config`` as far as possible without preprocessing; returns the dataset as loaded.
+
+    Raises ``UsageError`` (or ``DataError`` for a tree the loader cannot use)
+    with the fix in its message. Loading reads annotations only, never writes
+    inside the dataset root, and is cheap beside the run.
+    """
+    check_root(config, registry)
+    check_chain(config, registry)
+    from merbench.cache import cache_root
+    from merbench.dataset_check import check_dataset_input
+    from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none
+
+    dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root())
+    check_dataset_input(dataset, config.dataset, config.preprocess)
+    check_protocol(config, registry, dataset)
+    return dataset

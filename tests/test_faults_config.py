@@ -1,0 +1,243 @@
+"""Bad settings and usage errors are refused before a run exists (issues 15 and 17).
+
+Each case asserts exit code 2, no traceback, a message that names the option
+and the fix, and that the results store holds no run afterwards. The checks run
+before preprocessing and before any worker process starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+import realtrees as rt
+from merbench.config import Range, coerce, resolve_config
+from merbench.errors import PluginError, UsageError
+from merbench.registry import get_registry
+from merbench.store import ResultStore
+
+TINY = ("dataset.subjects=4", "dataset.clips_per_subject=3", "dataset.size=16", "dataset.frames=6")
+
+
+def stored_runs(store: Path) -> int:
+    """How many runs the store at ``store`` holds (0 when it does not exist)."""
+    if not store.exists():
+        return 0
+    with sqlite3.connect(store) as connection:
+        return connection.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    """An existing, empty results store: a usage error must add no row to it."""
+    path = tmp_path / "results.sqlite"
+    ResultStore(path).close()
+    return path
+
+
+@pytest.fixture
+def refused(run_cli, store):
+    """Run ``merbench run`` (tiny synthetic data) expecting a usage error; returns the one-line message."""
+
+    def invoke(*args: str, model: str = "ststnet", dataset: str = "synthetic") -> str:
+        result = run_cli("run", "--model", model, "--dataset", dataset, "--profile", "quick", "--quiet",
+                         "--store", str(store), *args)
+        assert result.code == 2, result.err
+        assert "Traceback" not in result.err + result.out
+        assert stored_runs(store) == 0
+        return " ".join(result.err.split())
+
+    return invoke
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("engine.lr=-1", "engine.lr=-1: must be a finite number ≥ 0 (default 0.005)"),
+    ("engine.lr=.nan", "engine.lr=.nan: must be a finite number ≥ 0"),
+    ("engine.lr=inf", "engine.lr=inf: must be a finite number ≥ 0"),
+    ("engine.lr=fast", "engine.lr=fast: must be a finite number ≥ 0"),
+    ("engine.weight_decay=-1", "engine.weight_decay=-1: must be a finite number ≥ 0 (default 0.05)"),
+    ("engine.label_smoothing=5", "engine.label_smoothing=5: must be a finite number in [0, 1) (default 0.0)"),
+    ("engine.validation_fraction=1", "engine.validation_fraction=1: must be a finite number in (0, 1)"),
+    ("engine.epochs=0", "engine.epochs=0: must be an integer ≥ 1 (default 3)"),
+    ("engine.batch_size=0", "engine.batch_size=0: must be an integer ≥ 1"),
+    ("engine.threads=-1", "engine.threads=-1: must be an integer ≥ 0 (default 0)"),
+    ("engine.amp=onn", "engine.amp=onn: choose one of auto, on, off; did you mean on?"),
+    ("seed=-1", "seed=-1: must be an integer ≥ 0 (default 0)"),
+    ("seed=x", "seed=x: must be an integer ≥ 0"),
+    ("model.dropout=1", "model.dropout=1: must be a finite number in [0, 1) (default 0.2)"),
+    ("model.filters=3,0,8", "model.filters=3,0,8: every value must be an integer ≥ 1 (default 3,5,8)"),
+    ("protocol.n_splits=1", "protocol.n_splits=1: must be an integer ≥ 2 (default 10)"),
+    ("dataset.subjects=1", "dataset.subjects=1: must be an integer ≥ 2"),
+    ("executor.num_cpus=0", "executor.num_cpus=0: must be an integer ≥ 1"),
+])
+def test_a_bad_value_is_refused_with_its_range_and_default(refused, setting, expected):
+    assert expected in refused("--set", *TINY, setting)
+
+
+def test_inf_is_not_called_not_a_number(refused):
+    message = refused("--set", "engine.lr=inf")
+    assert "finite number" in message and "expected a number" not in message
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--seed", "-1"), "--seed -1: must be an integer ≥ 0"),
+    (("--epochs", "0"), "--epochs 0: must be an integer ≥ 1"),
+    (("--seeds", "0"), "--seeds 0: must be at least 1"),
+])
+def test_bad_flags_are_refused(refused, args, expected):
+    assert expected in refused(*args)
+
+
+def test_zero_learning_rate_and_e_notation_are_accepted():
+    registry = get_registry()
+    assert resolve_config(registry, model="ststnet", dataset="synthetic", sets={"engine.lr": "0"}).section("engine")["lr"] == 0.0
+    config = resolve_config(registry, model="ststnet", dataset="synthetic", sets={"engine.lr": "1e-3"})
+    assert config.section("engine")["lr"] == 0.001
+
+
+def test_a_choice_is_matched_without_case_and_stored_as_declared():
+    config = resolve_config(get_registry(), model="convmixer", dataset="synthetic", sets={"model.attention": "NONE"})
+    assert config.section("model")["attention"] == "none"
+
+
+def test_unknown_key_suggests_the_closest_and_lists_its_section_only(refused):
+    message = refused("--set", "model.dpth=4", model="convmixer")
+    assert "unknown setting 'model.dpth' (did you mean model.depth?)" in message
+    assert "model.attention_every" in message and "engine.lr" not in message and "flow.size" not in message
+
+
+def test_unknown_section_suggests_a_key_and_names_the_sections(refused):
+    message = refused("--set", "modle.depth=4", model="convmixer")
+    assert "did you mean model.depth?" in message and "SECTION one of dataset, model, protocol, engine" in message
+
+
+def test_a_preprocessor_outside_the_chain_says_how_to_add_it(refused):
+    message = refused("--set", "crop.margin=0.1")
+    assert "'crop' is not in the preprocessing chain (flow)" in message
+
+
+def test_a_choice_value_gets_a_suggestion(refused):
+    assert "engine.parallel_mode=vmapp: choose one of auto, processes, vmap; did you mean vmap?" in refused(
+        "--set", "engine.parallel_mode=vmapp")
+
+
+def test_config_that_is_a_folder_is_refused(refused, tmp_path):
+    message = refused("--config", str(tmp_path))
+    assert f"--config {tmp_path}: is a folder" in message and "YAML file" in message
+
+
+def test_config_that_is_binary_is_refused(refused, tmp_path):
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(bytes(range(256)) * 8)
+    message = refused("--config", str(binary))
+    assert f"--config {binary}: not a text file" in message and "YAML" in message
+
+
+def test_config_values_are_checked_like_set(refused, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("engine:\n  label_smoothing: 1.5\nseed: -3\n", encoding="utf-8")
+    assert "seed=-3: must be an integer ≥ 0" in refused("--config", str(config))
+    config.write_text("engine:\n  label_smoothing: 1.5\n", encoding="utf-8")
+    assert "engine.label_smoothing=1.5: must be a finite number in [0, 1)" in refused("--config", str(config))
+
+
+def test_too_many_splits_are_refused_before_preprocessing(refused, monkeypatch):
+    import merbench.runner
+
+    def no_preprocessing(*args, **kwargs):
+        raise AssertionError("preprocessing started")
+
+    monkeypatch.setattr(merbench.runner, "preprocess_dataset", no_preprocessing)
+    message = refused("--set", *TINY, "protocol.n_splits=20")
+    assert "needs at least 20 subjects, the dataset has 4" in message and "--set protocol.n_splits=4" in message
+
+
+def test_missing_root_fails_fast_without_worker_processes(refused, monkeypatch):
+    import merbench.runner
+    import merbench.workers
+
+    started = []
+    monkeypatch.setattr(merbench.runner, "start_worker_server", lambda *a, **k: started.append(1))
+    monkeypatch.setattr(merbench.workers, "start_worker_server", lambda *a, **k: started.append(1))
+    begin = time.perf_counter()
+    message = refused("--root", "/no/such/dir", dataset="smic")
+    assert time.perf_counter() - begin < 2.0
+    assert started == []
+    assert "--root /no/such/dir: no such folder" in message and "merbench datasets check smic --root DIR" in message
+
+
+def test_a_root_that_is_a_file_is_called_a_file(refused, tmp_path):
+    file = tmp_path / "smic.zip"
+    file.write_bytes(b"PK")
+    assert f"--root {file}: is a file, not a folder" in refused("--root", str(file), dataset="smic")
+
+
+def test_no_root_names_the_licence_the_layout_and_the_check(refused):
+    message = refused(dataset="casme2")
+    assert "licensed and not shipped" in message and "docs/datasets.md" in message
+    assert "merbench datasets check casme2 --root DIR" in message
+
+
+def test_model_and_chain_mismatch_is_refused_before_a_run(refused):
+    message = refused("--set", *TINY, "preprocess=lbptop")
+    assert "model 'ststnet' expects input 'flow-uvs'" in message and "lbptop" in message
+
+
+@pytest.fixture
+def images(tmp_path) -> Path:
+    root = tmp_path / "manifest"
+    rt.build_manifest_images(root)
+    rt.build_manifest_frames(root)
+    return root
+
+
+def test_default_chain_follows_what_the_dataset_gives(images):
+    registry = get_registry()
+
+    def chain(**sets):
+        sets = {"dataset.manifest": str(images / sets.pop("manifest")), **sets}
+        return resolve_config(registry, model="ststnet", dataset="manifest", root=images, sets=sets).preprocess
+
+    assert chain(manifest="labels.csv") == ("image",)
+    assert chain(manifest="frames.csv") == ("flow",)
+    assert chain(manifest="labels.csv", preprocess="flow") == ("flow",)  # the user's chain wins (and is refused later)
+    assert resolve_config(registry, model="lbptop-svm", dataset="manifest", root=images,
+                          sets={"dataset.manifest": "frames.csv"}).preprocess == ("lbptop",)
+
+
+def test_manifest_of_flow_images_runs_without_setting_the_chain(run_cli, images, store, tmp_path):
+    target = tmp_path / "result.json"
+    result = run_cli("run", "--model", "ststnet", "--dataset", "manifest", "--root", str(images), "--protocol", "loso",
+                     "--profile", "quick", "--epochs", "1", "--quiet", "--store", str(store), "--json", str(target),
+                     "--set", "dataset.manifest=labels.csv", "engine.parallel_folds=1")
+    assert result.code == 0, result.err
+    assert json.loads(target.read_text())["config"]["preprocess"] == ["image"]
+    assert stored_runs(store) == 1
+
+
+def test_ranges_parse_and_contain():
+    assert 0.0 in Range.parse(">= 0") and -0.1 not in Range.parse(">= 0")
+    assert 0.0 not in Range.parse("(0, 1)") and 0.5 in Range.parse("(0, 1)") and 1.0 not in Range.parse("(0, 1)")
+    assert 1e9 in Range.parse("[1, inf)") and Range.parse("[0, 1)").text == "in [0, 1)"
+    with pytest.raises(ValueError, match="not a range"):
+        Range.parse("=> 1")
+    with pytest.raises(UsageError, match="must be a finite number ≥ 0"):
+        coerce("engine.lr", float("nan"), 0.1, ">= 0")
+
+
+def test_a_plugins_bad_range_declaration_names_the_plugin(monkeypatch):
+    registry = get_registry()
+    real = registry.get
+
+    def get(kind, name):
+        spec = real(kind, name)
+        return dataclasses.replace(spec, option_ranges={"depth": "=> 1"}) if kind == "models" else spec
+
+    monkeypatch.setattr(registry, "get", get)
+    with pytest.raises(PluginError, match=r"model 'convmixer' declares option_ranges\['depth'\]"):
+        resolve_config(registry, model="convmixer", dataset="synthetic")
