@@ -487,16 +487,16 @@ def resolve_config(
 
 def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], rules: Mapping[str, Mapping[str, Any]],
            only: set[str] | None = None, registry: Registry | None = None, chain: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Set each ``section.option`` value (coerced and checked); returns those left for sections in ``only``'s absence.
+    """Set each ``section.option`` value (coerced and checked against its rule); returns the keys left over.
 
-    With ``only`` the keys of other sections are handed back untouched; without
-    it every key must belong to a section, else a ``UsageError`` suggests the
-    closest valid key.
+    With ``only``, keys that are not options of those sections are handed back
+    untouched (for a later call); without it every key must be a known option,
+    else a ``UsageError`` suggests the closest valid key.
     """
     left: dict[str, Any] = {}
     for key, value in overrides.items():
         section, dot, option = str(key).partition(".")
-        if only is not None and section not in only:
+        if only is not None and (section not in only or option not in sections[section]):
             left[key] = value
             continue
         if not dot or section not in sections or option not in sections[section]:
@@ -514,14 +514,15 @@ def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registr
     section, dot, _ = key.partition(".")
     if dot and section in sections:
         options = ", ".join(f"{section}.{option}" for option in sections[section]) or "none"
-        listing = f"Valid {section} settings: {options}"
+        others = ", ".join(name for name in sections if name != section)
+        listing = f"Valid {section} settings: {options}; other sections: {others}; and preprocess, seed, profile"
     else:
         listing = (f"Settings are SECTION.OPTION with SECTION one of {', '.join(sections)}; "
-                   "also preprocess, seed and profile")
+                   "and preprocess, seed, profile")
         if dot and registry is not None and section in registry.names("preprocessors"):
             listing = (f"'{section}' is not in the preprocessing chain ({','.join(chain)}); "
                        f"add it with --set preprocess=... to set its options. " + listing)
-    return UsageError(f"unknown setting '{key}'{hint}. {listing} (see `merbench info MODEL` for a model's options)")
+    return UsageError(f"unknown setting '{key}'{hint}. {listing} (`merbench info MODEL` lists a model's options)")
 
 
 def parse_parallel_folds(value: Any) -> int | None:
