@@ -20,6 +20,7 @@ from typing import Iterable
 from merbench.errors import UsageError
 
 STDOUT = "-"
+STDOUT_NAMES = (STDOUT, "/dev/stdout")
 SQLITE_HEADER = b"SQLite format 3\x00"
 STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -58,23 +59,27 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
 
 
 def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = ()) -> Path | None:
-    """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout.
+    """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout
+    (``-`` or ``/dev/stdout``).
 
     Raises ``UsageError`` naming ``option``, the path and the fix when the path is a folder,
     an existing non-regular file (device, FIFO, socket), one of ``protect`` (the results store
     and its side files) or another SQLite database, or when its folder is missing or unwritable.
     """
-    if str(path) == STDOUT:
+    if str(path) in STDOUT_NAMES:
         return None
     given = Path(path).expanduser()
-    target = given.resolve()
+    try:
+        target = given.resolve()
+        protected = {Path(p).expanduser().resolve() for p in protect}
+        mode = target.stat().st_mode if target.exists() else None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise UsageError(f"{option} {given}: cannot be used ({exc}); give another file name") from None
     shown = given if target == given.absolute() else f"{given} (→ {target})"
-    protected = {Path(p).expanduser().resolve() for p in protect}
     if target in protected:
         raise UsageError(f"{option} {shown}: is the results store (or one of its files); writing there would destroy "
                          "the stored runs; give another file name")
-    if target.exists():
-        mode = target.stat().st_mode
+    if mode is not None:
         if stat.S_ISDIR(mode):
             raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / 'result.json'}")
         if not stat.S_ISREG(mode):
@@ -96,7 +101,10 @@ def check_output_folder(folder: Path, option: str) -> Path:
     parent, for a folder still to be created) cannot be written.
     """
     given = Path(folder).expanduser()
-    target = given.resolve()
+    try:
+        target = given.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise UsageError(f"{option} {given}: cannot be used ({exc}); give another folder") from None
     if target.exists():
         if not target.is_dir():
             raise UsageError(f"{option} {given}: is a file, not a folder; give a folder (it is created when missing)")
@@ -122,14 +130,17 @@ def write_output(target: Path | None, text: str | bytes) -> None:
     if target is None:
         if not data.endswith(b"\n"):
             data += b"\n"
-        sys.stdout.flush()
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is not None:
-            buffer.write(data)
-            buffer.flush()
-        else:
-            sys.stdout.write(data.decode("utf-8"))
+        try:
             sys.stdout.flush()
+            buffer = getattr(sys.stdout, "buffer", None)
+            if buffer is not None:
+                buffer.write(data)
+                buffer.flush()
+            else:
+                sys.stdout.write(data.decode("utf-8"))
+                sys.stdout.flush()
+        except BrokenPipeError:  # the reader (e.g. `| head`) stopped: not an error, and nothing left to flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     try:
         mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None

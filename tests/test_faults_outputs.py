@@ -170,6 +170,14 @@ def test_a_dangling_symlink_creates_its_target(stored, run_cli, tmp_path):
     assert link.is_symlink() and json.loads(target.read_text())["run_id"] == stored["result"]["run_id"]
 
 
+def test_a_symlink_loop_is_refused(stored, run_cli, tmp_path):
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    result = run_cli("show", stored["result"]["run_id"], "--store", str(stored["store"]), "--json", str(loop))
+    _refused(result, "--json", str(loop))
+    assert loop.is_symlink()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write read-only files")
 def test_a_read_only_file_is_refused(stored, run_cli, tmp_path):
     target = tmp_path / "ro.json"
@@ -194,6 +202,12 @@ def test_show_json_dash_prints_only_the_json_to_stdout(stored, run_cli):
     assert json.loads(result.out)["run_id"] == stored["result"]["run_id"]
     assert "Run " in result.err  # the tables go to stderr
     assert not Path("-").exists()
+
+
+def test_dev_stdout_means_stdout(stored, run_cli):
+    result = run_cli("show", stored["result"]["run_id"], "--store", str(stored["store"]), "--json", "/dev/stdout")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["run_id"] == stored["result"]["run_id"]
 
 
 def test_report_output_dash_needs_a_format_and_then_prints(stored, run_cli):
