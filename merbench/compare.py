@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from rich.table import Table
-
 from merbench.errors import UsageError
 from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
+from merbench.tables import Column, DataTable, styled
 
 STATS = ("fold", "pooled")
 METRIC_NAMES = {
@@ -170,29 +169,26 @@ def cell_text(cell: Cell) -> str:
     return pct(cell.mean) if cell.std is None else f"{pct(cell.mean)} ± {pct(cell.std)}"
 
 
-def comparison_table(comparison: Comparison) -> Table:
-    """The comparison as a Rich table: best per column in bold green, leaky cells in red with ⚠."""
-    table = Table(title=f"Comparison: {comparison.description}",
-                  caption="Best per column in bold green. ⚠: leakage warning (listed below). "
-                  "Reported: the model's published score, for reference only.")
-    table.add_column("Model")
-    for column in comparison.columns:
-        table.add_column(f"{column[0]} · {column[1]}", justify="right")
-        if comparison.has_reported(column):
-            table.add_column("reported", justify="right", style="dim")
+def comparison_table(comparison: Comparison) -> DataTable:
+    """The comparison as a table: best per column in bold green, leaky cells in red with ⚠; names never cut."""
+    columns = [Column("Model")]
+    for dataset, protocol in comparison.columns:
+        columns.append(Column(f"{dataset} ·\n{protocol}", justify="right"))
+        if comparison.has_reported((dataset, protocol)):
+            columns.append(Column("reported", justify="right", style="dim"))
+    table = DataTable(f"Comparison: {comparison.description}", columns,
+                      caption="Best per column in bold green. ⚠: leakage warning (listed below). "
+                      "Reported: the model's published score, for reference only.")
     for model in comparison.models:
-        row = [model]
+        row: list = [model]
         for column in comparison.columns:
             cell = comparison.cells.get((model, column))
             if cell is None:
                 row.append("")
             else:
-                text = cell_text(cell)
-                if cell.warnings:
-                    text = f"[red]{text} ⚠[/]"
-                if cell.best:
-                    text = f"[bold green]{text}[/]"
-                row.append(text)
+                text = cell_text(cell) + (" ⚠" if cell.warnings else "")
+                style = " ".join(s for s, on in (("red", bool(cell.warnings)), ("bold green", cell.best)) if on)
+                row.append(styled(text, style) if style else text)
             if comparison.has_reported(column):
                 row.append(pct(cell.reported) if cell is not None and cell.reported is not None else "")
         table.add_row(*row)

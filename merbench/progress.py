@@ -1,15 +1,27 @@
 """Progress reporting for long work, behind a small interface the runner calls.
 
-``RichProgress`` shows Rich progress bars (preprocessing, folds, epochs) on
-stderr; ``SilentProgress`` shows nothing (library use, tests).
+``RichProgress`` shows Rich progress bars (preprocessing, folds, epochs) on a
+terminal and, when its console is not a terminal (a CI log, a pipe), periodic
+plain lines instead (``PlainProgress``); ``SilentProgress`` shows nothing
+(library use, tests). Texts from data and plugins (descriptions, notes,
+messages) are shown literally, never read as Rich markup.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+PLAIN_INTERVAL = 5.0
+"""Seconds between two plain progress lines (a stage's first start and its end are always shown)."""
+
+_LABEL = re.compile(r"^\[[a-z ]+\][^\[\]]*\[/\] ?")
 
 
 class ProgressSink(Protocol):
@@ -22,7 +34,23 @@ class ProgressSink(Protocol):
         """``steps`` more steps of ``stage`` are done; ``note`` updates its text."""
 
     def message(self, text: str) -> None:
-        """A line worth showing (device chosen, warnings)."""
+        """A line worth showing (device chosen, warnings).
+
+        ``text`` is shown literally, except one leading styled label such as
+        ``[yellow]Note:[/]``, so data in it (labels, paths, errors) needs no escaping.
+        """
+
+
+def message_markup(text: str) -> str:
+    """``text`` as Rich markup that shows it literally, keeping a leading label like ``[yellow]Note:[/]`` styled."""
+    label = _LABEL.match(text)
+    head = label.group(0) if label else ""
+    return head + escape(text[len(head):])
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 class SilentProgress:
@@ -38,42 +66,121 @@ class SilentProgress:
         """Ignore."""
 
 
+@dataclass
+class _Stage:
+    description: str
+    total: int
+    started: float
+    done: int = 0
+    note: str = ""
+    restarted: bool = False
+    last_line: float = field(default=float("-inf"))
+
+
+class PlainProgress:
+    """Plain progress lines for logs: stage, k/n, elapsed, ETA and the latest note.
+
+    A line is written when a stage first starts, when a stage that was not
+    restarted ends (e.g. all folds; an epoch stage restarts for every fold), and
+    otherwise at most once every ``interval`` seconds.
+    """
+
+    def __init__(self, console: Console, interval: float = PLAIN_INTERVAL, clock: Callable[[], float] = time.monotonic):
+        self.console = console
+        self.interval = interval
+        self.clock = clock
+        self._stages: dict[str, _Stage] = {}
+        self._last_line = float("-inf")
+
+    def __enter__(self) -> "PlainProgress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def line(self, stage: _Stage) -> str:
+        """The progress line of ``stage`` now."""
+        elapsed = self.clock() - stage.started
+        parts = [f"{stage.description}: {stage.done}/{stage.total}", f"elapsed {_clock_text(elapsed)}"]
+        if 0 < stage.done < stage.total:
+            parts.append(f"ETA {_clock_text(elapsed / stage.done * (stage.total - stage.done))}")
+        text = ", ".join(parts)
+        return f"{text} ({stage.note})" if stage.note else text
+
+    def _write(self, stage: _Stage) -> None:
+        now = self.clock()
+        stage.last_line = self._last_line = now
+        self.console.out(self.line(stage), highlight=False)
+
+    def start(self, stage: str, total: int, description: str) -> None:
+        """Begin (or restart) ``stage``; its first start is shown at once."""
+        previous = self._stages.get(stage)
+        self._stages[stage] = _Stage(description, total, self.clock(), restarted=previous is not None)
+        if previous is None or self.clock() - self._last_line >= self.interval:
+            self._write(self._stages[stage])
+
+    def advance(self, stage: str, steps: int = 1, note: str | None = None) -> None:
+        """Count ``steps``; write a line if the interval has passed or a first-run stage ended."""
+        state = self._stages[stage]
+        state.done += steps
+        if note is not None:
+            state.note = note
+        ended = state.done >= state.total and not state.restarted
+        if ended or self.clock() - self._last_line >= self.interval:
+            self._write(state)
+
+    def message(self, text: str) -> None:
+        """Write ``text`` on its own line (literally, but for a leading label)."""
+        self.console.print(message_markup(text), highlight=False)
+
+
 class RichProgress:
-    """Rich progress bars on a console; use as a context manager."""
+    """Rich progress bars on a terminal, plain periodic lines elsewhere; use as a context manager."""
 
     def __init__(self, console: Console):
         self.console = console
+        self._plain = None if console.is_terminal else PlainProgress(console)
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[note]}"),
+            TextColumn("{task.fields[note]}", markup=False),
             console=console,
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> "RichProgress":
-        self._progress.start()
+        if self._plain is None:
+            self._progress.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._progress.stop()
+        if self._plain is None:
+            self._progress.stop()
 
     def start(self, stage: str, total: int, description: str) -> None:
         """Add (or reset) the bar of ``stage``."""
-        if stage in self._tasks:
+        if self._plain is not None:
+            self._plain.start(stage, total, description)
+        elif stage in self._tasks:
             self._progress.reset(self._tasks[stage], total=total, description=description, note="")
         else:
             self._tasks[stage] = self._progress.add_task(description, total=total, note="")
 
     def advance(self, stage: str, steps: int = 1, note: str | None = None) -> None:
         """Move the bar of ``stage`` on."""
+        if self._plain is not None:
+            self._plain.advance(stage, steps, note)
+            return
         fields = {"note": note} if note is not None else {}
         self._progress.update(self._tasks[stage], advance=steps, **fields)
 
     def message(self, text: str) -> None:
-        """Print a line above the bars."""
-        self._progress.console.print(text)
+        """Print a line above the bars (literally, but for a leading label such as ``[yellow]Note:[/]``)."""
+        if self._plain is not None:
+            self._plain.message(text)
+        else:
+            self._progress.console.print(message_markup(text))

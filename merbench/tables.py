@@ -183,7 +183,7 @@ class DataTable:
         order = [i for i, c in enumerate(self.columns) if c.kind != TEXT] + [i for i, c in enumerate(self.columns) if c.kind == TEXT]
         columns = [self.columns[i] for i in order]
         rows = [[" ".join(_lines(cells[i])) for i in order] for cells, _, _ in self.rows]
-        widths = [max([len(column.header) if self.show_header else 0] + [len(row[i]) for row in rows])
+        widths = [max([len(" ".join(column.header.split("\n"))) if self.show_header else 0] + [len(row[i]) for row in rows])
                   for i, column in enumerate(columns)]
 
         def line(values: Sequence[str]) -> str:
@@ -195,7 +195,7 @@ class DataTable:
 
         lines = [self.title] if self.title else []
         if self.show_header:
-            lines.append(line([column.header for column in columns]))
+            lines.append(line([" ".join(column.header.split("\n")) for column in columns]))
         lines.extend(line(row) for row in rows)
         if self.caption:
             lines.append(self.caption)

@@ -177,12 +177,13 @@ def test_flops_and_params_are_counted():
 def test_list_models_shows_params_flops_and_families(run_cli):
     result = run_cli("list", "models")
     assert result.code == 0, result.err
-    row = next(line for line in result.out.splitlines() if line.startswith("│ ststnet"))
+    row = next(line for line in result.out.splitlines() if line.startswith("ststnet "))
     assert "flow-uvs 3×28×28" in row and "1,683" in row and "680k" in row
     import timm
 
     resnet = sum(p.numel() for p in timm.create_model("resnet18", num_classes=3).parameters())
-    assert "timm:<name>" in result.out and f"timm:resnet18: {resnet:,}" in result.out
+    timm_row = next(line for line in result.out.splitlines() if line.startswith("timm:<name> "))
+    assert f" {resnet:,} " in timm_row and "timm:<name>: figures of timm:resnet18" in result.out
     assert "lbptop-hist 2832×1×1" in result.out
 
 

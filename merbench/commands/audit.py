@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 ORDER = 40
 
@@ -30,15 +28,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench audit FILE...``."""
     from merbench.audit import audit_result, load_result
 
+    from merbench.tables import TEXT, Column, DataTable, print_table, styled
+
     failed = False
     for path in args.files:
         result = load_result(path)
-        table = Table(title=f"Audit of {path} ({result['model']} on {result['dataset']}, {result['protocol']})")
-        for header in ("Check", "Status", "Finding"):
-            table.add_column(header)
+        table = DataTable(f"Audit of {path} ({result['model']} on {result['dataset']}, {result['protocol']})",
+                          [Column("Check"), Column("Status"), Column("Finding", TEXT)])
         for check in audit_result(result):
             failed |= not check.passed
-            status = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
-            table.add_row(check.name, status, escape(check.detail))
-        out.print(table)
+            status = styled("pass", "green") if check.passed else styled("FAIL", "bold red")
+            table.add_row(check.name, status, check.detail)
+        print_table(out, table)
     return 1 if failed else 0

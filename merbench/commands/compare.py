@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   merbench compare --dataset synthetic --metric accuracy
   merbench compare --model convmixer ststnet --protocol loso megc2019
   merbench compare 20250611-142233-3fa2c1 20250611-150102-9b0e44 --stat pooled
+  merbench compare --json > comparison.json         # for scripts (scores as fractions 0..1)
 """
 
 
@@ -54,15 +55,24 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_selection_arguments(compare)
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON to stdout (for scripts)")
     compare.set_defaults(handler=execute)
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench compare``."""
+    import json
+
     from merbench.compare import comparison_table
+    from merbench.tables import print_table
 
     comparison, _ = selected_comparison(args)
-    out.print(comparison_table(comparison))
+    if args.json:
+        document = {"metric": comparison.metric, "stat": comparison.stat, "description": comparison.description,
+                    "cells": comparison.records(), "warnings": comparison.warnings()}
+        out.out(json.dumps(document, indent=2), highlight=False)
+        return 0
+    print_table(out, comparison_table(comparison))
     for warning in comparison.warnings():
         out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
     return 0

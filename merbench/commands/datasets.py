@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from merbench.commands import flatten_sets
+from merbench.tables import TEXT, Column, DataTable, print_table
 
 ORDER = 25
 
@@ -62,24 +62,20 @@ def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.registry import get_registry
 
     registry = get_registry()
-    table = Table(title="Datasets")
-    for header in ("Name", "Description", "Options (--set dataset.KEY=VALUE, defaults)", "Needs --root"):
-        table.add_column(header)
+    table = DataTable("Datasets", [Column("Name", style="bold"), Column("Needs --root"), Column("Description", TEXT, priority=1),
+                                   Column("Options (--set dataset.KEY=VALUE, defaults)", TEXT)])
     for spec in registry.items("datasets"):
         options = ", ".join(f"{k}={v if v not in ('', []) else '…'}" for k, v in spec.options.items())
-        table.add_row(f"[bold]{spec.name}[/]", escape(spec.description), escape(options), "yes" if spec.needs_root else "no")
-    out.print(table)
+        table.add_row(spec.name, "yes" if spec.needs_root else "no", spec.description, options)
+    print_table(out, table)
     return 0
 
 
-def _count_table(title: str, rows, classes, first: str) -> Table:
-    table = Table(title=title)
-    table.add_column(first)
-    for name in classes:
-        table.add_column(name, justify="right")
-    table.add_column("total", justify="right", style="bold")
+def _count_table(title: str, rows, classes, first: str) -> DataTable:
+    table = DataTable(title, [Column(first), *(Column(name, justify="right") for name in classes),
+                              Column("total", justify="right", style="bold")])
     for key, counts in rows:
-        table.add_row(escape(str(key)), *(str(counts.get(c, 0)) for c in classes), str(sum(counts.values())))
+        table.add_row(str(key), *(str(counts.get(c, 0)) for c in classes), str(sum(counts.values())))
     return table
 
 
@@ -103,9 +99,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     summary = dataset.summary
     classes = list(dataset.classes)
-    overview = Table(title=f"Dataset {dataset.name}", show_header=False)
-    overview.add_column(style="bold")
-    overview.add_column()
+    overview = DataTable(f"Dataset {dataset.name}", [Column("", style="bold"), Column("", TEXT)], show_header=False)
     facts = [
         ("root", args.root or summary.get("root", "")),
         ("annotation", summary.get("annotation") or summary.get("manifest") or "(folder names)"),
@@ -121,8 +115,8 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     ]
     for key, value in facts:
         if value not in ("", None):
-            overview.add_row(key, escape(str(value)))
-    out.print(overview)
+            overview.add_row(key, str(value))
+    print_table(out, overview)
 
     by_domain: dict[str, Counter] = defaultdict(Counter)
     by_subject: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -130,28 +124,25 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         name = classes[sample.label]
         by_domain[sample.domain][name] += 1
         by_subject[(sample.domain, sample.subject)][name] += 1
-    out.print(_count_table("Samples per class and domain", sorted(by_domain.items()), classes, "domain"))
-    out.print(_count_table("Samples per subject", [(s, c) for (_, s), c in sorted(by_subject.items())], classes, "subject"))
+    print_table(out, _count_table("Samples per class and domain", sorted(by_domain.items()), classes, "domain"))
+    print_table(out, _count_table("Samples per subject", [(s, c) for (_, s), c in sorted(by_subject.items())], classes, "subject"))
 
     for title, entries, column in (("Rows skipped", report.skipped, "reason"), ("Rows fixed", report.fixed, "note")):
         if not entries:
             continue
-        table = Table(title=f"{title} ({len(entries)})")
-        for header in ("source", "row", "sample", column):
-            table.add_column(header)
+        more = f"{len(entries) - args.show} more not shown (--show N)" if len(entries) > args.show else None
+        table = DataTable(f"{title} ({len(entries)})", [Column("source"), Column("row", justify="right"), Column("sample"),
+                                                         Column(column, TEXT, priority=1)], caption=more)
         for entry in entries[: args.show]:
-            table.add_row(escape(str(entry.get("source", ""))), str(entry.get("row") or "-"), escape(str(entry["sample"])),
-                          escape(str(entry.get(column, ""))))
-        if len(entries) > args.show:
-            table.caption = f"{len(entries) - args.show} more not shown (--show N)"
-        out.print(table)
+            table.add_row(str(entry.get("source", "")), str(entry.get("row") or "-"), str(entry["sample"]),
+                          str(entry.get(column, "")))
+        print_table(out, table)
     if report.problems:
-        table = Table(title=f"Missing or unreadable files ({len(report.problems)})")
-        for header in ("sample", "file", "problem"):
-            table.add_column(header)
+        table = DataTable(f"Missing or unreadable files ({len(report.problems)})",
+                          [Column("sample"), Column("file", TEXT, priority=1), Column("problem", TEXT, priority=1)])
         for problem in report.problems[: args.show]:
-            table.add_row(escape(problem.sample), escape(str(problem.path)), problem.problem)
-        out.print(table)
+            table.add_row(str(problem.sample), str(problem.path), str(problem.problem))
+        print_table(out, table)
 
     print_annotations(out, dataset, args.show)
     reason = verdict(report, args.strict or strict)
@@ -164,19 +155,17 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def _limited(table: Table, entries: list, show: int, row) -> Table:
+def _limited(table: DataTable, entries: list, show: int, row) -> DataTable:
     for entry in entries[:show]:
-        table.add_row(*(escape(str(cell)) for cell in row(entry)))
+        table.add_row(*(str(cell) for cell in row(entry)))
     if len(entries) > show:
         table.caption = f"{len(entries) - show} more not shown (--show N)"
     return table
 
 
-def _table(title: str, headers) -> Table:
-    table = Table(title=title)
-    for header in headers:
-        table.add_column(header)
-    return table
+def _table(title: str, headers) -> DataTable:
+    """A table whose last column (a reason, a source) wraps; the others are names and values, never cut."""
+    return DataTable(title, [*(Column(h) for h in headers[:-1]), Column(headers[-1], TEXT, priority=1)])
 
 
 def print_annotations(out: Console, dataset, show: int) -> None:
@@ -187,7 +176,7 @@ def print_annotations(out: Console, dataset, show: int) -> None:
     coverage = summary.get("official_list")
     if coverage:
         parts = ", ".join(f"{name} {c['found']}/{c['listed']}" for name, c in coverage["per_domain"].items())
-        out.print(f"official MEGC2019 list: {coverage['found']}/{coverage['listed']} listed samples found ({parts})")
+        out.print(escape(f"official MEGC2019 list: {coverage['found']}/{coverage['listed']} listed samples found ({parts})"))
         for title, key, headers, row in (
             ("Listed samples missing from your copies", "missing", ("domain", "subject", "clip", "label", "reason"),
              lambda e: (e["domain"], e["subject"], e["clip"], e["label"], e["reason"])),
@@ -197,25 +186,23 @@ def print_annotations(out: Console, dataset, show: int) -> None:
              ("domain", "sample", "list", "release"), lambda e: (e["domain"], e["sample"], e["list"], e["release"] or "-")),
         ):
             if coverage[key]:
-                out.print(_limited(_table(f"{title} ({len(coverage[key])})", headers), coverage[key], show, row))
+                print_table(out, _limited(_table(f"{title} ({len(coverage[key])})", headers), coverage[key], show, row))
     fixes = summary.get("annotation_fixes")
     if fixes:
         applied, not_applied = fixes.get("applied", []), fixes.get("not_applied", [])
-        out.print(f"annotation fixes: {fixes['mode']} ({len(applied)} applied, {len(not_applied)} not applied)")
+        out.print(escape(f"annotation fixes: {fixes['mode']} ({len(applied)} applied, {len(not_applied)} not applied)"))
         columns = ("sample", "field", "old", "new", "source")
         if applied:
-            out.print(_limited(_table(f"Annotation fixes applied ({len(applied)})", columns), applied, show,
+            print_table(out, _limited(_table(f"Annotation fixes applied ({len(applied)})", columns), applied, show,
                                lambda e: (e["sample"], e["field"], e["old"], e["new"], e["source"])))
         if not_applied:
-            out.print(_limited(_table(f"Known fixes not applied ({len(not_applied)})", ("sample", "field", "new", "reason")),
+            print_table(out, _limited(_table(f"Known fixes not applied ({len(not_applied)})", ("sample", "field", "new", "reason")),
                                not_applied, show, lambda e: (e["sample"], e["field"], e["new"], e["reason"])))
     aus = au_summary(dataset)
     if aus["samples"]:
         out.print(f"action units: {aus['samples']} samples with AU codes ({aus['ambiguous']} with ambiguous 'or' codes, "
                   f"{aus['unparsed']} with unparsed text)")
-        table = Table(title="Samples per action unit")
-        table.add_column("AU")
-        table.add_column("samples", justify="right")
+        table = DataTable("Samples per action unit", [Column("AU"), Column("samples", justify="right")])
         for au, count in aus["per_au"].items():
             table.add_row(f"AU{au}", str(count))
-        out.print(table)
+        print_table(out, table)

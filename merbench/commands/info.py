@@ -6,7 +6,6 @@ import argparse
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 ORDER = 25
 
@@ -44,23 +43,23 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(f"Citation: {escape(spec.citation or '— (none declared)')}")
     out.print(f"Provider: {escape(str(provider))}")
     if name != spec.name:
-        out.print(f"A name family: use it as {escape(spec.name)}NAME, e.g. {', '.join(spec.examples) or '—'}; "
-                  f"the figures below are for {escape(name or '—')}.")
+        out.print(escape(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
+                         f"the figures below are for {name or '—'}."))
     if not name:
         return 0
 
-    options = Table(title=f"Options of {name} per profile (--set model.KEY=VALUE)")
-    options.add_column("Option", style="bold")
-    resolved = {p: resolve_config(registry, model=name, dataset="synthetic", profile=p) for p in PROFILES}
-    for profile in PROFILES:
-        options.add_column(profile)
-    for key in resolved["default"].section("model"):
-        options.add_row(key, *(escape(str(resolved[p].section("model")[key])) for p in PROFILES))
-    out.print(options)
+    from merbench.tables import TEXT, Column, DataTable, print_table, styled
 
-    facts_table = Table(title="Input and size per profile (3 classes)")
-    for header in ("Profile", "Preprocessing", "Input (C×H×W)", "Params", "FLOPs/sample"):
-        facts_table.add_column(header)
+    resolved = {p: resolve_config(registry, model=name, dataset="synthetic", profile=p) for p in PROFILES}
+    options = DataTable(f"Options of {name} per profile (--set model.KEY=VALUE)",
+                        [Column("Option", style="bold"), *(Column(profile) for profile in PROFILES)])
+    for key in resolved["default"].section("model"):
+        options.add_row(key, *(str(resolved[p].section("model")[key]) for p in PROFILES))
+    print_table(out, options)
+
+    facts_table = DataTable("Input and size per profile (3 classes)",
+                            [Column("Profile"), Column("Input (C×H×W)"), Column("Params", justify="right"),
+                             Column("FLOPs/sample", justify="right"), Column("Preprocessing", TEXT)])
     for profile in PROFILES:
         facts = default_facts if profile == "default" else model_facts(registry, name, profile)
         chain = ", ".join(
@@ -69,21 +68,25 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         params = human(facts.params) if facts.params is not None else facts.kind
         flops = human(facts.flops) + (" (declared)" if facts.flops_declared else "")
         if facts.error:
-            params, flops = f"[red]error: {escape(facts.error)}[/]", "—"
-        facts_table.add_row(profile, escape(chain), f"{spec.input} {facts.input_text}", params, flops)
-    out.print(facts_table)
+            params, flops = styled(f"error: {facts.error}", "red"), "—"
+        facts_table.add_row(profile, f"{spec.input} {facts.input_text}", params, flops, chain)
+    print_table(out, facts_table)
     if spec.preprocess or spec.preprocess_options:
         wishes = ", ".join(f"{s}.{k}={v}" for s, opts in spec.preprocess_options.items() for k, v in opts.items())
-        out.print(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {escape(wishes)}" if wishes else "")
-                  + " (--set preprocess=... and --set STEP.KEY=... override them)")
+        out.print(escape(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
+                         + " (--set preprocess=... and --set STEP.KEY=... override them)"))
 
     if spec.reported:
-        reported = Table(title="Reported by the paper (percent; cited, not measured by merbench)")
-        for header in ("Dataset", "Protocol", "Metric", "Value", "Source"):
-            reported.add_column(header)
+        sources = {score.source for score in spec.reported}
+        one_source = len(sources) == 1
+        reported = DataTable("Reported by the paper (percent; cited, not measured by merbench)",
+                             [Column("Dataset"), Column("Protocol"), Column("Metric"), Column("Value", justify="right"),
+                              *([] if one_source else [Column("Source", TEXT)])],
+                             caption=f"Source: {next(iter(sources))}" if one_source else None)
         for score in spec.reported:
-            reported.add_row(score.dataset, score.protocol, score.metric.upper(), f"{score.value:.2f}", escape(score.source))
-        out.print(reported)
+            reported.add_row(score.dataset, score.protocol, score.metric.upper(), f"{score.value:.2f}",
+                             *([] if one_source else [score.source]))
+        print_table(out, reported)
     else:
         out.print("Reported scores: none declared.")
     return 0

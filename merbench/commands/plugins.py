@@ -6,7 +6,6 @@ import argparse
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 ORDER = 30
 
@@ -14,6 +13,7 @@ ORDER = 30
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``plugins`` sub-command."""
     parser = commands.add_parser("plugins", help="installed plugins, their distributions, what they register, load errors")
+    parser.add_argument("--json", action="store_true", help="print the plugins as JSON to stdout (for scripts)")
     parser.set_defaults(handler=execute)
 
 
@@ -22,15 +22,24 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.registry import Registry
 
     registry = Registry(strict=False)
-    table = Table(title="Installed merbench plugins (entry-point group 'merbench')")
-    for header in ("Entry point", "Target", "Distribution", "Registers", "Status"):
-        table.add_column(header)
+    if getattr(args, "json", False):
+        import dataclasses
+        import json
+
+        records = [dataclasses.asdict(record) for record in registry.records]
+        out.out(json.dumps({"plugins": records, "disabled": sorted(registry.disabled)}, indent=2), highlight=False)
+        return 0
+    from merbench.tables import TEXT, Column, DataTable, print_table, styled
+
+    table = DataTable("Installed merbench plugins (entry-point group 'merbench')",
+                      [Column("Entry point"), Column("Target"), Column("Distribution", TEXT),
+                       Column("Registers", TEXT, priority=1), Column("Status", TEXT, priority=2)])
     for record in registry.records:
         provider = record.provider
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in record.registered.items()) or "—"
-        status = f"[red]{escape(record.error)}[/]" if record.error else "[green]ok[/]"
+        status = styled(record.error, "red") if record.error else styled("ok", "green")
         table.add_row(provider.entry_point, provider.target, f"{provider.distribution} {provider.version}", registers, status)
-    out.print(table)
+    print_table(out, table)
     if registry.disabled:
-        out.print(f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}")
+        out.print(escape(f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}"))
     return 0

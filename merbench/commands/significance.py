@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 ORDER = 50
 
@@ -38,19 +37,20 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")
     a, b = load_result(args.run_a), load_result(args.run_b)
     comparison = compare_runs(a, b, args.metric, args.bootstrap)
+    from merbench.tables import Column, DataTable, print_table
+
     metric = args.metric.upper() if args.metric != "accuracy" else "Accuracy"
-    table = Table(title=f"{metric}: B ({b['model']}) vs A ({a['model']}) on {a['dataset']}, {a['protocol']}, {len(comparison.fold_scores_a)} folds")
-    for header in ("", "A", "B", "B - A"):
-        table.add_column(header, justify="right")
+    table = DataTable(
+        f"{metric}: B ({b['model']}) vs A ({a['model']}) on {a['dataset']}, {a['protocol']}, {len(comparison.fold_scores_a)} folds",
+        [Column(""), *(Column(header, justify="right") for header in ("A", "B", "B - A"))],
+        caption=f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, p = {comparison.p_value:.3g}. "
+        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples).",
+    )
     mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
     table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", f"{100 * (mean_b - mean_a):+.1f}")
     table.add_row(
         "pooled", f"{100 * comparison.pooled_a:.1f}", f"{100 * comparison.pooled_b:.1f}",
         f"{100 * comparison.pooled_difference:+.1f} [{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
     )
-    table.caption = (
-        f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, p = {comparison.p_value:.3g}. "
-        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples)."
-    )
-    out.print(table)
+    print_table(out, table)
     return 0
