@@ -223,7 +223,7 @@ def _expectation(default: Any, rule: Range | tuple[str, ...] | None) -> str:
 
 
 def _refuse(key: str, text: str, default: Any, rule: Range | tuple[str, ...] | None, what: str = "") -> UsageError:
-    what = what or f"must be {_expectation(default, rule)}"
+    what = what or ("expected true or false" if isinstance(default, bool) else f"must be {_expectation(default, rule)}")
     hint = ""
     if isinstance(rule, tuple):
         close = difflib.get_close_matches(text.strip().lower(), [c.lower() for c in rule], n=1, cutoff=0.5)

@@ -157,6 +157,15 @@ def test_too_many_splits_are_refused_before_preprocessing(refused, monkeypatch):
     assert "needs at least 20 subjects, the dataset has 4" in message and "--set protocol.n_splits=4" in message
 
 
+def test_a_domain_the_dataset_lacks_is_refused_before_preprocessing(refused, monkeypatch):
+    import merbench.runner
+
+    monkeypatch.setattr(merbench.runner, "preprocess_dataset", None)  # calling it would raise TypeError
+    message = refused("--protocol", "cross-dataset", "--set", *TINY, "dataset.domains=2", "protocol.train=synthetic-1",
+                      "protocol.test=casme2")
+    assert "protocol.test=casme2: choose a domain of the dataset: synthetic-1, synthetic-2" in message
+
+
 def test_missing_root_fails_fast_without_worker_processes(refused, monkeypatch):
     import merbench.runner
     import merbench.workers
