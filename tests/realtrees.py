@@ -273,3 +273,135 @@ def build_official(root: Path, unlisted: bool = True) -> Path:
     write_xlsx(root / "CASME2" / "CASME2-coding-20140508.xlsx", casme)
     write_xlsx(root / "SAMM" / "SAMM_Micro_FACS_Codes_v2.xlsx", samm_table)
     return root
+
+
+# ------------------------------------------------------------------ CAS(ME)³ Part A
+
+CASME3_HEADER = ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"]
+# (subject, sheet letter, folder letter, emotion, frame numbers on disk or None, (onset, apex, offset) or None).
+# None: eight consecutive frames from a per-row start, timing from the synthetic clip.
+CASME3_ROWS = [
+    ("spNO.1", "a", "a", "happy", None, None),
+    ("spNO.1", "a", "a", "disgust", None, None),                      # a second ME in the same trial
+    ("spNO.1", "b", "b", "surprise", "drop", None),                   # a frame missing inside the clip
+    ("spNO.1", "c", "c", "Others", None, None),                       # capitalised emotion
+    ("spNO.2", "e", "e", "fear", [138 + k for k in range(8)], (138, 141, 145)),  # apex occluded (error list)
+    ("spNO.2", "a", "a", "anger", None, None),
+    ("spNO.2", "b", "b", "sad", None, None),
+    ("spNO.3", "j", "J", "happy", None, None),                        # folder J, sheet j
+    ("spNO.14", "J", "j", "surprise", None, None),                    # sheet J, folder j
+    ("spNO.149", "d", "d", "disgust", [112, 130, 150, 160, 200, 250, 300, 358], (112, 83, 358)),  # apex < onset
+    ("spNO.216", "d", "d", "others", [2647, 2650, 2655, 2660, 2668, 2680, 2690, 2694], (3647, 2668, 2694)),
+    ("spNO.216", "e", "e", "surprise", list(range(1, 9)), (0, 0, 8)),  # frame 0 does not exist
+    ("spNO.40", "e", "e", "disgust", [1812, 1815, 1820, 1825, 1830, 1835, 1840, 1845], (1812, 1820, 0)),
+    ("spNO.40", "e", "e", "happy", [2327, 2340, 2350, 2360, 2370, 2380, 2390, 2403], (2327, 2350, 0)),
+    ("spNO.214", "c", "c", "others", list(range(5, 13)), (5, 5, 3460)),  # a 3,456-frame 'ME'
+]
+CASME3_7 = {"anger": 1, "disgust": 3, "fear": 1, "happy": 3, "sad": 1, "surprise": 3, "others": 3}
+CASME3_4 = {"negative": 6, "positive": 3, "surprise": 3, "others": 3}
+CASME3_PREFIX = Path("part_A") / "data" / "part_A_split" / "part_A"
+
+
+def build_casme3(root: Path, package: bool = False) -> Path:
+    """CAS(ME)³ Part A: the ME label sheet (every cell text) and trial-video frames ``…/spNO.1/a/color/N.jpg`` with
+    depth PNGs, or with ``package`` the pre-cut ``Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/N.jpg``."""
+    table: list[list[object]] = [CASME3_HEADER]
+    for i, (subject, letter, folder_letter, emotion, numbers, timing) in enumerate(CASME3_ROWS):
+        clip = clip_frames(int(subject.split(".")[1]), i, emotion)
+        start = 100 + 20 * i
+        names = numbers if isinstance(numbers, list) else [start + k for k in range(N_FRAMES)]
+        frames = clip.frames
+        if timing is None:
+            timing = (start + clip.onset, start + clip.apex, start + clip.offset)
+        if numbers == "drop":
+            missing = start + (clip.onset + clip.apex) // 2
+            if missing in (timing[0], timing[1]):
+                missing = timing[1] + 1
+            kept = [k for k, n in enumerate(names) if n != missing]
+            names, frames = [names[k] for k in kept], frames[kept]
+        if package:
+            name = f"{subject}_{letter}_{timing[0]}"
+            colour, depth = root / "Part_A_ME_clip" / "frame" / name, root / "Part_A_ME_clip" / "depth" / name
+        else:
+            trial = root / CASME3_PREFIX / subject / folder_letter
+            colour, depth = trial / "color", trial / "depth"
+        write_frames(colour, frames, (f"{n}.jpg" for n in names))
+        write_frames(depth, frames[:, :, :, 0] if frames.ndim == 4 else frames, (f"{n}.png" for n in names))
+        objective = ["I", "II", "III", "VII"][i % 4]
+        table.append([subject, letter, str(timing[0]), str(timing[1]), str(timing[2]), "L1+R12", objective, emotion])
+    write_xlsx(root / "annotation" / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", table)
+    return root
+
+
+# ------------------------------------------------------------------ MMEW
+
+MMEW_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion", "remarks"]
+MMEW_INDEX = {"happiness": 1, "surprise": 2, "disgust": 3, "others": 4, "fear": 5, "sadness": 6, "anger": 7}
+# (Subject cell, emotion, sample number, where the clip folder lies): "flat" Micro_Expression/{emotion}/,
+# "repression" / "others" the folder of the others class, "subject" Micro_Expression/S02/{emotion}/,
+# "fix" S04-01-001 with MEB's known apex/offset error, "mismatch" a Filename naming another subject.
+MMEW_ROWS = [
+    (1, "happiness", 1, "flat"), (1, "surprise", 1, "flat"), (1, "others", 1, "repression"), (1, "disgust", 1, "flat"),
+    (2, "happiness", 1, "subject"), (2, "others", 2, "others"), (2, "fear", 1, "flat"), (2, "sadness", 1, "flat"),
+    (3, "anger", 1, "flat"), (3, "surprise", 1, "flat"), (3, "disgust", 1, "flat"),
+    (4, "happiness", 1, "fix"), (5, "happiness", 1, "mismatch"),
+]
+MMEW_7 = {"happiness": 3, "surprise": 2, "disgust": 2, "fear": 1, "sadness": 1, "anger": 1, "others": 2}
+MMEW_FIX_FRAMES = 75
+
+
+def build_mmew(root: Path) -> Path:
+    """MMEW: ``MMEW_Micro_Exp.xlsx`` (integer Subject, onset 1) and ``Micro_Expression/{emotion}/S01-01-001/{N}.jpg``."""
+    table: list[list[object]] = [MMEW_HEADER]
+    base = root / "MMEW_Final" / "Micro_Expression"
+    for i, (subject, emotion, number, where) in enumerate(MMEW_ROWS):
+        named = subject + 1 if where == "mismatch" else subject
+        filename = f"S{named:02d}-{MMEW_INDEX[emotion]:02d}-{number:03d}"
+        n_frames = MMEW_FIX_FRAMES if where == "fix" else N_FRAMES
+        clip = clip_frames(subject, i, emotion, n_frames=n_frames)
+        folder = {"repression": "repression", "others": "others", "subject": f"S{subject:02d}/{emotion}"}.get(where, emotion)
+        write_frames(base / folder / filename, clip.frames, (f"{k + 1}.jpg" for k in range(n_frames)))
+        apex, offset = (27, 40) if where == "fix" else (clip.apex + 1, clip.offset + 1)
+        table.append([subject, filename, 1, apex, offset, ["6+12", "12L", "R4+7", "1+2+5+18"][i % 4], emotion, None])
+    write_xlsx(root / "MMEW_Final" / "MMEW_Micro_Exp.xlsx", table)
+    return root
+
+
+# ------------------------------------------------------------------ 4DME
+
+FOURDME_HEADER = ["fold", "sub_ID", "fold_name", "Emotion", "Onset", "Apex", "Offset", "AUs", "AU1", "AU2", "AU4"]
+# (sub_ID, fold_name, Emotion, how the frame numbers are stored: int, float or text)
+FOURDME_ROWS = [
+    ("S01", "S01_001_01_1", "Positive", "int"),
+    ("S01", "S01_002_01_1", "Negative", "float"),
+    ("S01", "S01_003_01_1", "Surprise+Positive", "text"),      # two classes
+    ("S02", "S02_001_01_1", "Repression", "int"),
+    ("S02", "S02_002_01_1", "Others", "int"),
+    ("S02", "S02_003_01_1", "Negative+Repression", "int"),     # one class in the 3-class set
+    ("S13_1st", "S13_1st_001_01_1", "Surprise", "int"),        # two sessions of subject S13
+    ("S13_2nd", "S13_2nd_001_01_1", "Positive", "text"),
+    ("S13_2nd", "S13_2nd_002_01_1", "Negative", "int"),
+]
+FOURDME_5 = {"positive": 2, "negative": 2, "surprise": 1, "repression": 1, "others": 1}
+FOURDME_3 = {"negative": 4, "positive": 2, "surprise": 1}
+
+
+def build_4dme(root: Path, quoted: bool = False) -> Path:
+    """4DME: ``4DME_Labelling_Micro_release v1.xlsx`` (with one-hot AU columns; ``quoted``: headers and values end in
+    an apostrophe, as older sheets did) and ``gray_micro/{sub_ID}/{fold_name}/frame_{N}.jpg`` (absolute N)."""
+    mark = "'" if quoted else ""
+    table: list[list[object]] = [[f"{h}{mark}" for h in FOURDME_HEADER]]
+    for i, (sub_id, fold_name, emotion, kind) in enumerate(FOURDME_ROWS):
+        clip = clip_frames(10 + i % 3, i, emotion.split("+")[0].lower())
+        start = 2400 + 37 * i
+        folder = fold_name + ("-" if i == 1 else "")  # a stray '-' on a folder name
+        write_frames(root / "4DME" / "gray_micro" / sub_id / folder, clip.frames,
+                     (f"frame_{start + k}.jpg" for k in range(N_FRAMES)))
+        timing = [start + clip.onset, start + clip.apex, start + clip.offset]
+        cells = {"int": timing, "float": [float(t) for t in timing], "text": [f"{t}{mark}" for t in timing]}[kind]
+        aus = ["AU4(k)+L7", "AUR2+12(k)+45", "1+2"][i % 3]
+        table.append([f"{i % 10}{mark}", f"{sub_id}{mark}", f"{fold_name}{mark}", f"{emotion}{mark}", *cells, f"{aus}{mark}", 1, 0, 1])
+    write_xlsx(root / "4DME" / "4DME_Labelling_Micro_release v1.xlsx", table)
+    write_xlsx(root / "4DME" / "4DME_Labelling_Micro_extras_release v1.xlsx",
+               [["fold", "sub_ID", "fold_name", "self-report emo'", "video emo'"]] + [[0, r[0], r[1], "happy", "happy"] for r in FOURDME_ROWS])
+    return root

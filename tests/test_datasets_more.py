@@ -172,4 +172,193 @@ def test_samples_carry_aus_and_check_prints_au_counts(run_cli, official, tmp_pat
     result = run_cli("datasets", "check", "samm", "--root", str(official / "SAMM"), "--set", "dataset.classes=3")
     assert result.code == 0, result.err
     text = " ".join(result.out.split())
-    assert "action units: 133 samples with AU codes" in text and "│ AU12 │ 133 │" in text
+    assert "action units: 133 samples with AU codes" in text and "AU12 133" in text
+
+
+# ------------------------------------------------------------------ CAS(ME)³ Part A, MMEW, 4DME
+
+from merbench_plugins.datasets import casme3, fourdme, mmew  # noqa: E402
+
+CASME3 = {"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", "strict": False}
+MMEW = {"classes": "7", "fixes": "known", "strict": False}
+FOURDME = {"classes": "5", "frames": "auto", "multilabel": "skip", "fixes": "known", "strict": False}
+
+
+def counts(dataset) -> dict[str, int]:
+    names = [dataset.classes[s.label] for s in dataset.samples]
+    return {name: names.count(name) for name in dataset.classes}
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("releases")
+    rt.build_casme3(root / "casme3")
+    rt.build_casme3(root / "casme3-clips", package=True)
+    rt.build_mmew(root / "mmew")
+    rt.build_4dme(root / "4dme")
+    rt.build_4dme(root / "4dme-quoted", quoted=True)
+    return root
+
+
+def by_id(dataset) -> dict:
+    return {s.id: s for s in dataset.samples}
+
+
+@pytest.mark.parametrize("tree, kind", [("casme3", "full"), ("casme3-clips", "clips")])
+def test_casme3_reads_text_cells_both_frame_layouts_and_class_sets(releases, tmp_path, tree, kind):
+    dataset = casme3.load(releases / tree, CASME3, tmp_path)
+    assert dataset.summary["frames"] == kind and counts(dataset) == rt.CASME3_7
+    assert counts(casme3.load(releases / tree, {**CASME3, "classes": "4"}, tmp_path)) == rt.CASME3_4
+    three = casme3.load(releases / tree, {**CASME3, "classes": "3"}, tmp_path)
+    assert three.classes == ("negative", "positive", "surprise") and three.summary["dropped_by_class_set"] == {"others": 3}
+    sample = by_id(dataset)["spNO.2/e/138"]  # onset/apex/offset stored as text 138/141/145
+    assert [sample.frames[i].name for i in (sample.onset, sample.apex, sample.offset)] == ["138.jpg", "141.jpg", "145.jpg"]
+    assert dataset.summary["clips_with_depth"] == len(dataset.samples)
+    assert sample.extra["depth_frames"][0].name == "138.png" and sample.extra["objective_class"] == "I"
+    assert sample.extra["aus"] == [1, 12] and [c["side"] for c in sample.extra["au_codes"]] == ["L", "R"]
+
+
+def test_casme3_letter_case_duplicate_trials_and_capitalised_others(releases, tmp_path):
+    dataset = casme3.load(releases / "casme3", CASME3, tmp_path)
+    ids = by_id(dataset)
+    assert "spNO.3/j/" in " ".join(ids) and any(i.startswith("spNO.14/j/") for i in ids)  # folder J / sheet J
+    same_trial = [i for i in ids if i.startswith("spNO.1/a/")]
+    assert len(same_trial) == 2 and len({ids[i].label for i in same_trial}) == 2
+    assert ids[next(i for i in ids if i.startswith("spNO.1/c/"))].extra["emotion"] == "others"  # sheet says 'Others'
+
+
+def test_casme3_frame_drops_are_tolerated_and_reported(releases, tmp_path):
+    dataset = casme3.load(releases / "casme3", CASME3, tmp_path)
+    sample = next(s for s in dataset.samples if s.id.startswith("spNO.1/b/"))
+    assert len(sample.frames) == rt.N_FRAMES - 2  # one of the seven annotated frames is missing on disk
+    notes = {f["sample"]: f["note"] for f in dataset.summary["fixed_rows"]}
+    assert notes[sample.id].startswith("1 of 7 frames missing on disk (frame drops)")
+
+
+@pytest.mark.parametrize("sample, reason", [
+    ("spNO.149/d/112", "apex 83 outside onset 112..offset 358"),
+    ("spNO.216/d/3647", "offset 2694 before onset 3647"),
+    ("spNO.40/e/1812", "offset 0 before onset 1812"),
+    ("spNO.40/e/2327", "offset 0 before onset 2327"),
+])
+def test_casme3_timing_errors_are_skipped_as_released_and_fixed_by_known_fixes(releases, tmp_path, sample, reason):
+    released = casme3.load(releases / "casme3", {**CASME3, "fixes": "none"}, tmp_path)
+    skipped = {e["sample"]: e["reason"] for e in released.summary["skipped_rows"]}
+    assert skipped[sample] == reason and sample not in by_id(released)
+    fixed = casme3.load(releases / "casme3", CASME3, tmp_path)
+    assert sample in by_id(fixed) and sample in {e["sample"] for e in fixed.summary["annotation_fixes"]["applied"]}
+
+
+def test_casme3_onset_zero_and_long_offset_fixes(releases, tmp_path):
+    fixed = by_id(casme3.load(releases / "casme3", CASME3, tmp_path))
+    zero = fixed["spNO.216/e/0"]
+    assert zero.frames[zero.onset].name == "1.jpg" and zero.frames[zero.apex].name == "1.jpg"
+    assert fixed["spNO.214/c/5"].extra["offset_frame"] == 34
+    released = by_id(casme3.load(releases / "casme3", {**CASME3, "fixes": "none"}, tmp_path))
+    assert released["spNO.214/c/5"].extra["offset_frame"] == 3460
+
+
+def test_casme3_occluded_apex_can_be_dropped(releases, tmp_path):
+    dataset = casme3.load(releases / "casme3", {**CASME3, "occluded": "drop"}, tmp_path)
+    assert "spNO.2/e/138" not in by_id(dataset) and len(dataset.samples) == 14
+    (entry,) = [e for e in dataset.summary["skipped_rows"] if e["sample"] == "spNO.2/e/138"]
+    assert "occluded" in entry["reason"]
+    with pytest.raises(UsageError, match="dataset.occluded=maybe"):
+        casme3.load(releases / "casme3", {**CASME3, "occluded": "maybe"}, tmp_path)
+
+
+def test_casme3_missing_package_and_sheet_are_clear_errors(releases, tmp_path):
+    from merbench.errors import DataError
+
+    with pytest.raises(DataError, match="dataset.frames=clips: no Part_A_ME_clip/"):
+        casme3.load(releases / "casme3", {**CASME3, "frames": "clips"}, tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"expected \*part_A_ME_label_JpgIndex\*\.xlsx"):
+        casme3.load(tmp_path / "empty", CASME3, tmp_path / "cache")
+
+
+def test_mmew_layouts_others_folder_and_class_sets(releases, tmp_path):
+    dataset = mmew.load(releases / "mmew", MMEW, tmp_path)
+    assert counts(dataset) == rt.MMEW_7 and sorted(set(dataset.subjects)) == ["S01", "S02", "S03", "S04"]
+    ids = by_id(dataset)
+    assert ids["S01/S01-04-001"].extra["emotion_folder"] == "repression"
+    assert ids["S02/S02-04-002"].extra["emotion_folder"] == "others"
+    assert ids["S02/S02-01-001"].frames[0].parent.parent.parent.name == "S02"  # subject-level layout
+    assert ids["S01/S01-01-001"].frames[0].name == "1.jpg" and ids["S01/S01-01-001"].extra["aus"] == [6, 12]
+    assert ids["S01/S01-02-001"].extra["au_codes"][0]["side"] == "L"  # '12L'
+    (skipped,) = dataset.summary["skipped_rows"]
+    assert skipped["sample"] == "S05/S06-01-001" and "names subject 6" in skipped["reason"]
+    six = mmew.load(releases / "mmew", {**MMEW, "classes": "6"}, tmp_path)
+    assert "others" not in six.classes and six.summary["dropped_by_class_set"] == {"others": 2}
+    assert counts(mmew.load(releases / "mmew", {**MMEW, "classes": "4"}, tmp_path)) == {
+        "happiness": 3, "surprise": 2, "disgust": 2, "others": 2}
+    assert counts(mmew.load(releases / "mmew", {**MMEW, "classes": "3"}, tmp_path)) == {
+        "negative": 5, "positive": 3, "surprise": 2}
+
+
+def test_mmew_known_fix_moves_apex_and_offset(releases, tmp_path):
+    fixed = by_id(mmew.load(releases / "mmew", MMEW, tmp_path))["S04/S04-01-001"]
+    assert fixed.frames[fixed.apex].name == "40.jpg" and fixed.frames[fixed.offset].name == "75.jpg"
+    released = by_id(mmew.load(releases / "mmew", {**MMEW, "fixes": "none"}, tmp_path))["S04/S04-01-001"]
+    assert released.frames[released.apex].name == "27.jpg" and released.frames[released.offset].name == "40.jpg"
+
+
+@pytest.mark.parametrize("tree", ["4dme", "4dme-quoted"])
+def test_4dme_cells_headers_multilabel_and_sessions(releases, tmp_path, tree):
+    dataset = fourdme.load(releases / tree, FOURDME, tmp_path)
+    assert counts(dataset) == rt.FOURDME_5 and sorted(set(dataset.subjects)) == ["S01", "S02", "S13"]
+    skipped = {e["sample"]: e["reason"] for e in dataset.summary["skipped_rows"]}
+    assert skipped == {"S01/S01_003_01_1": "two classes (surprise+positive); dataset.multilabel=first keeps the first",
+                       "S02/S02_003_01_1": "two classes (negative+repression); dataset.multilabel=first keeps the first"}
+    notes = {e["sample"]: e["note"] for e in dataset.summary["fixed_rows"]}
+    assert "counted as subject S13" in notes["S13_1st/S13_1st_001_01_1"]
+    ids = by_id(dataset)
+    assert ids["S01/S01_002_01_1"].frames[0].parent.name == "S01_002_01_1-"  # float cells, folder with a stray '-'
+    first = ids["S01/S01_001_01_1"]
+    assert first.extra["aus"] == [4, 7] and first.extra["au_codes"][0]["static"] is True
+    three = fourdme.load(releases / tree, {**FOURDME, "classes": "3"}, tmp_path)
+    assert counts(three) == rt.FOURDME_3  # negative+repression is one class here
+    kept = fourdme.load(releases / tree, {**FOURDME, "multilabel": "first"}, tmp_path)
+    assert by_id(kept)["S01/S01_003_01_1"].extra["emotions"] == ["surprise", "positive"]
+    assert kept.classes[by_id(kept)["S01/S01_003_01_1"].label] == "surprise"
+
+
+def test_4dme_row_swap_fix_only_on_the_release_sheet():
+    rows = [(i + 2, {"subject": "S01", "filename": f"c{i}", "aus": f"AU{i}", "emotion": "Positive" if i % 2 else "Negative"})
+            for i in range(fourdme.RELEASE_ROWS)]
+    report = fourdme.swap_fix(rows, "known")
+    assert rows[144][1]["aus"] == "AU145" and rows[145][1]["aus"] == "AU144"
+    assert rows[144][1]["emotion"] == "Positive" and [e["sample"] for e in report["applied"]] == ["S01/c144", "S01/c145"]
+    short = rows[:10]
+    report = fourdme.swap_fix(short, "known")
+    assert not report["applied"] and "not the 267 of release v1" in report["not_applied"][0]["reason"]
+    assert fourdme.swap_fix(rows, "none") == {"mode": "none", "applied": [], "not_applied": []}
+
+
+@pytest.mark.parametrize("name, tree, sets, usable", [
+    ("casme3", "casme3", [], "usable: 15 samples, 8 subjects"),
+    ("casme3", "casme3-clips", ["dataset.fixes=none"], "usable: 11 samples, 6 subjects, 4 row(s) skipped"),
+    ("mmew", "mmew", [], "usable: 12 samples, 4 subjects, 1 row(s) skipped"),
+    ("4dme", "4dme", [], "usable: 7 samples, 3 subjects, 2 row(s) skipped"),
+])
+def test_datasets_check_reads_each_new_tree(run_cli, releases, name, tree, sets, usable):
+    result = run_cli("datasets", "check", name, "--root", str(releases / tree), *(["--set", *sets] if sets else []))
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())
+    assert usable in text and "action units:" in text and "annotation fixes:" in text
+
+
+@pytest.mark.parametrize("name, tree, sets", [
+    ("casme3", "casme3", ["dataset.classes=3"]),
+    ("mmew", "mmew", ["dataset.classes=4"]),
+    ("4dme", "4dme", ["dataset.classes=3", "dataset.multilabel=first"]),
+])
+def test_quick_run_on_each_new_tree(run_cli, releases, tmp_path, name, tree, sets):
+    target = tmp_path / "r.json"
+    result = run_cli("run", "--model", "convmixer", "--profile", "quick", "--epochs", "1", "--quiet", "--dataset", name,
+                     "--root", str(releases / tree), "--protocol", "subject-10fold", "--set", *sets, "protocol.n_splits=2",
+                     "--json", str(target))
+    assert result.code == 0, result.err
+    output = json.loads(target.read_text())
+    assert output["dataset"] == name and output["dataset_summary"]["annotation_fixes"]["mode"] == "known"
+    assert len(output["predictions"]) == output["n_samples"]

@@ -1,4 +1,4 @@
-"""Dataset plugins for the real MER releases (SMIC, CASME II, SAMM), the MEGC2019 composite and CSV manifests.
+"""Dataset plugins for the real MER releases (SMIC, CASME II, SAMM, CAS(ME)3, MMEW, 4DME), MEGC2019 and CSV manifests.
 
 Users bring their own licensed copies; each loader reads the release's own
 layout (see ``docs/datasets.md``), never writes inside it, and records skipped
@@ -16,7 +16,7 @@ _STRICT = {"strict": False}
 
 @hookimpl
 def merbench_register_datasets(register):
-    """Register ``smic``, ``casme2``, ``samm``, ``megc2019`` and ``manifest``."""
+    """Register ``smic``, ``casme2``, ``samm``, ``megc2019``, ``casme3``, ``mmew``, ``4dme`` and ``manifest``."""
     register(
         DatasetPlugin(
             name="smic",
@@ -53,6 +53,33 @@ def merbench_register_datasets(register):
             options={"smic": "", "casme2": "", "samm": "", "casme2_frames": "auto", "list": "official", "fixes": "known",
                      **_STRICT},
             needs_root=False,
+        )
+    )
+    register(
+        DatasetPlugin(
+            name="casme3",
+            load=f"{_HERE}.casme3:load",
+            description="CAS(ME)3 Part A MEs: *part_A_ME_label_JpgIndex_v2.xlsx + spNO.1/a/color/N.jpg or Part_A_ME_clip/; "
+            "7, 4 or 3 classes",
+            options={"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", **_STRICT},
+        )
+    )
+    register(
+        DatasetPlugin(
+            name="mmew",
+            load=f"{_HERE}.mmew:load",
+            description="MMEW micro-expressions: MMEW_Micro_Exp.xlsx + Micro_Expression/happiness/S01-01-001/1.jpg; "
+            "7, 6, 4 or 3 classes",
+            options={"classes": "7", "fixes": "known", **_STRICT},
+        )
+    )
+    register(
+        DatasetPlugin(
+            name="4dme",
+            load=f"{_HERE}.fourdme:load",
+            description="4DME: 4DME_Labelling_Micro_release v1.xlsx + gray_micro/S01/<fold_name>/; 5 or 3 objective classes, "
+            "multi-label rows",
+            options={"classes": "5", "frames": "auto", "multilabel": "skip", "fixes": "known", **_STRICT},
         )
     )
     register(

@@ -1,0 +1,294 @@
+"""Dataset ``casme3``: CAS(ME)³ Part A micro-expressions (Li et al. 2022), colour frames, depth optional.
+
+Expected under ``--root`` (or one folder below it):
+
+* the ME label sheet ``cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx`` (first sheet
+  ``label``): ``Subject`` (``spNO.1``), ``Filename`` (trial letter ``a``–``m``),
+  ``Onset``, ``Apex``, ``Offset`` (frame numbers of the whole trial video, stored
+  as text), ``AU``, ``Objective class``, ``emotion``;
+* frames, either the full trial videos
+  ``…/{Subject}/{Filename}/color/{N}.jpg`` (depth ``…/depth/{N}.png`` or
+  ``…/{Filename}/{N}.png``), found wherever the ``spNO.*`` folders are below
+  ``--root``; or the pre-cut package
+  ``Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{N}.jpg`` (depth
+  ``Part_A_ME_clip/depth/…``). ``dataset.frames=auto`` takes the package when
+  present.
+
+A sample is one row, ``spNO.1/e/116`` (subject, lower-case trial letter, onset as
+released): several MEs share a trial. Trial folders match the sheet's letter in
+any case (``J`` and ``j``). Frames missing inside a clip (the release drops
+frames) are tolerated and reported; a clip is its frames on disk between onset
+and offset. ``dataset.classes``: ``7`` (default; the seven emotions), ``4``
+(negative, positive, surprise, others) or ``3`` (others dropped).
+``dataset.occluded=drop`` leaves out the 15 MEs whose apex face is hidden by a
+hand (official error list). ``dataset.fixes=known`` applies ``fixes.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from merbench.contracts import Dataset
+from merbench.errors import DataError, UsageError
+from merbench_plugins.datasets.aus import parse_aus
+from merbench_plugins.datasets.common import (
+    Entry,
+    LoadLog,
+    Part,
+    Placed,
+    SkipRow,
+    as_bool,
+    check_cache_outside,
+    check_root,
+    choose_classes,
+    find_dir,
+    find_one,
+    norm,
+    order_classes,
+    read_sheet,
+    to_dataset,
+    to_int,
+)
+from merbench_plugins.datasets.fixes import apply_fixes
+
+EMOTIONS = ("anger", "disgust", "fear", "happy", "sad", "surprise", "others")
+ALIASES = {"happiness": "happy", "sadness": "sad", "other": "others", "angry": "anger", "surprised": "surprise"}
+NEGATIVE = ("anger", "disgust", "fear", "sad")
+CLASS_SETS: dict[str, dict[str, str]] = {
+    "7": {e: e for e in EMOTIONS},
+    "4": {**{e: "negative" for e in NEGATIVE}, "happy": "positive", "surprise": "surprise", "others": "others"},
+    "3": {**{e: "negative" for e in NEGATIVE}, "happy": "positive", "surprise": "surprise"},
+}
+CANONICAL = {"7": EMOTIONS, "4": ("negative", "positive", "surprise", "others"), "3": ("negative", "positive", "surprise")}
+SHEET_PATTERNS = ("*part_A_ME_label_JpgIndex*.xlsx", "*part_A_ME_label*.xlsx")
+COLUMNS = {"subject": "Subject", "filename": "Filename", "onset": "Onset", "apex": "Apex", "offset": "Offset",
+           "emotion": "emotion"}
+OPTIONAL = {"aus": "AU", "objective": "Objective class"}
+FRAME_MODES = ("auto", "full", "clips")
+SUBJECT = re.compile(r"spno\.?0*(\d+)", re.IGNORECASE)
+COLOUR = (".jpg", ".jpeg")
+# (subject, trial letter, onset) of the MEs whose apex face is occluded by a hand
+# (exception/casme3_partA_error_list_ZhouJu.xlsx of the official repository).
+OCCLUDED = {
+    ("spNO.2", "e", 138), ("spNO.145", "g", 150), ("spNO.146", "a", 530), ("spNO.147", "d", 1146),
+    ("spNO.147", "e", 1058), ("spNO.155", "d", 5), ("spNO.179", "b", 7), ("spNO.200", "b", 518),
+    ("spNO.204", "a", 606), ("spNO.206", "a", 10), ("spNO.206", "c", 69), ("spNO.214", "b", 5),
+    ("spNO.214", "k", 4), ("spNO.215", "f", 5), ("spNO.215", "f", 2183),
+}
+
+
+def subject_id(value: Any) -> str:
+    """``spNO.1``, ``spno1`` or ``1`` → ``spNO.1``; ValueError otherwise."""
+    text = str(value or "").strip()
+    match = SUBJECT.fullmatch(text) or re.fullmatch(r"0*(\d+)", text.removesuffix(".0"))
+    if not match:
+        raise ValueError(value)
+    return f"spNO.{int(match.group(1))}"
+
+
+def numbered(folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Path]:
+    """Files of ``folder`` named ``{N}.ext`` (``ext`` in ``suffixes``), by N."""
+    if folder is None or not folder.is_dir():
+        return {}
+    found = {}
+    for path in folder.iterdir():
+        match = re.search(r"(\d+)$", path.stem)
+        if match and path.suffix.lower() in suffixes and path.is_file():
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def children(folder: Path) -> dict[str, Path]:
+    """Sub-folders of ``folder`` by lower-case name (folder letter case differs from the sheet's)."""
+    return {c.name.lower(): c for c in sorted(folder.iterdir()) if c.is_dir()} if folder.is_dir() else {}
+
+
+def subjects_folder(root: Path, depth: int = 5) -> Path | None:
+    """The first folder (breadth first) holding ``spNO.<n>`` sub-folders."""
+    level = [root]
+    for _ in range(depth + 1):
+        for folder in level:
+            if any(SUBJECT.fullmatch(name) for name in children(folder)):
+                return folder
+        level = [c for f in level for c in children(f).values()]
+    return None
+
+
+class Frames:
+    """Where a row's frames are: the full trial videos or the pre-cut clip package."""
+
+    def __init__(self, root: Path, mode: str):
+        if mode not in FRAME_MODES:
+            raise UsageError(f"dataset.frames={mode}: choose auto, full (trial videos) or clips (Part_A_ME_clip)")
+        package = find_dir(root, ("Part_A_ME_clip",), depth=3) if mode in ("auto", "clips") else None
+        self.root, self.kind = root, "clips" if package is not None else "full"
+        self._listed: dict[Path, dict[int, Path]] = {}
+        if package is not None:
+            self.base = find_dir(package, ("frame", "frames"), depth=0) or package
+            self.depth_base = find_dir(package, ("depth",), depth=0)
+            self.clips, self.depth_clips = children(self.base), children(self.depth_base) if self.depth_base else {}
+            return
+        if mode == "clips":
+            raise DataError(f"dataset.frames=clips: no Part_A_ME_clip/ folder in {root} "
+                            "(expected Part_A_ME_clip/frame/spNO.1_a_116/120.jpg)")
+        base = subjects_folder(root)
+        if base is None:
+            raise DataError(f"no frame folders spNO.1, spNO.2, … below {root}; expected "
+                            "part_A/spNO.1/a/color/1.jpg (trial videos) or Part_A_ME_clip/frame/spNO.1_a_116/120.jpg")
+        self.base, self.subjects = base, children(base)
+
+    def _list(self, folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Path]:
+        if folder is None:
+            return {}
+        if folder not in self._listed:
+            self._listed[folder] = numbered(folder, suffixes)
+        return self._listed[folder]
+
+    def find(self, subject: str, trial: str, onset_cell: Any) -> tuple[dict[int, Path], dict[int, Path], Path]:
+        """Colour frames, depth frames (may be empty) and the clip or trial folder of one row."""
+        if self.kind == "clips":
+            name = f"{subject}_{trial}_{str(onset_cell).strip().removesuffix('.0')}".lower()
+            folder = self.clips.get(name)
+            if folder is None:
+                raise SkipRow(f"no clip folder {self.base.name}/{subject}_{trial}_{onset_cell} in Part_A_ME_clip")
+            return self._list(folder, COLOUR), self._list(self.depth_clips.get(name), (".png",)), folder
+        subject_dir = self.subjects.get(subject.lower())
+        trial_dir = children(subject_dir).get(trial) if subject_dir else None
+        if trial_dir is None:
+            raise SkipRow(f"no trial folder {subject}/{trial} in {self.base}")
+        parts = children(trial_dir)
+        colour = parts.get("color") or parts.get("colour") or trial_dir
+        depth = parts.get("depth") or (trial_dir if colour != trial_dir else None)
+        return self._list(colour, COLOUR), self._list(depth, (".png",)), colour
+
+
+def place_span(frames: dict[int, Path], onset: int | None, apex: int | None, offset: int | None,
+               where: str) -> tuple[Placed, list[str]]:
+    """The frames on disk from onset to offset, tolerating dropped frames; notes say what was missing.
+
+    Raises ``SkipRow`` for a missing onset or offset, an offset before the onset,
+    an apex outside onset..offset, or fewer than two frames on disk in the span.
+    """
+    if onset is None or offset is None:
+        raise SkipRow(f"no {'onset' if onset is None else 'offset'} frame in the sheet")
+    if offset < onset:
+        raise SkipRow(f"offset {offset} before onset {onset}")
+    if apex is not None and not onset <= apex <= offset:
+        raise SkipRow(f"apex {apex} outside onset {onset}..offset {offset}")
+    span = [n for n in frames if onset <= n <= offset]
+    wanted = offset - onset + 1
+    if len(span) < 2:
+        raise SkipRow(f"{len(span)} of the {wanted} frames {onset}..{offset} on disk in {where}; need at least 2")
+    notes = []
+    if len(span) < wanted:
+        notes.append(f"{wanted - len(span)} of {wanted} frames missing on disk (frame drops); the clip uses the {len(span)} present")
+    if onset not in frames:
+        notes.append(f"onset frame {onset} not on disk, used {span[0]}")
+    if offset not in frames:
+        notes.append(f"offset frame {offset} not on disk, used {span[-1]}")
+    apex_position = None
+    if apex is not None:
+        nearest = min(span, key=lambda n: (abs(n - apex), n))
+        if nearest != apex:
+            notes.append(f"apex frame {apex} not on disk, used {nearest}")
+        apex_position = span.index(nearest)
+    placed = Placed(tuple(frames[n] for n in span), 0, apex_position, len(span) - 1)
+    return placed, notes
+
+
+def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str = "known", occluded: str = "keep",
+              domain: str = "casme3") -> Part:
+    """Read CAS(ME)³ Part A under ``root`` into a ``Part`` (see the module docstring for the options)."""
+    classes = choose_classes(classes, CLASS_SETS, "casme3")
+    if occluded not in ("keep", "drop"):
+        raise UsageError(f"dataset.occluded={occluded}: choose keep or drop (the 15 MEs whose apex face is occluded)")
+    try:
+        sheet_path = find_one(root, SHEET_PATTERNS, "CAS(ME)3 Part A", depth=2)
+    except DataError:
+        old = sorted(root.rglob("*part_A*.xls"))
+        if old:
+            raise DataError(f"{old[0]}: an .xls sheet; merbench reads the ME label sheet "
+                            "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx (save the sheet as .xlsx if you only have .xls)") from None
+        raise
+    sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
+    tree = Frames(root, frames)
+    log = LoadLog(domain)
+    log.rows = len(sheet.rows)
+
+    def sample_of(cells: dict[str, Any]) -> str | None:
+        try:
+            return f"{subject_id(cells['subject'])}/{str(cells['filename']).strip().lower()}/{to_int(cells['onset'])}"
+        except ValueError:
+            return None
+
+    released = {row: dict(cells) for row, cells in sheet.rows}
+    report = apply_fixes(sheet.rows, "casme3", fixes, sample_of, {**COLUMNS, **OPTIONAL})
+    mapping = CLASS_SETS[classes]
+    entries: list[Entry] = []
+    seen: dict[str, int] = {}
+    depth_clips = 0
+    for row, cells in sheet.rows:
+        try:
+            subject = subject_id(cells["subject"])
+        except ValueError:
+            raise DataError(f"{sheet_path} row {row}: Subject {cells['subject']!r} is not spNO.<number>; fix the cell") from None
+        trial = str(cells["filename"] or "").strip().lower()
+        if not re.fullmatch(r"[a-z]", trial):
+            log.skip(row, f"{subject}/{trial or '?'}", f"Filename {cells['filename']!r} is not a trial letter a-m")
+            continue
+        original = released[row]
+        try:
+            first = to_int(original["onset"])
+            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
+        except ValueError as exc:
+            log.skip(row, f"{subject}/{trial}", f"frame number {exc} is not a number")
+            continue
+        sample = f"{subject}/{trial}/{first}"
+        if sample in seen:
+            log.skip(row, sample, f"same subject, trial and onset as row {seen[sample]}")
+            continue
+        seen[sample] = row
+        emotion = norm(cells["emotion"])
+        emotion = ALIASES.get(emotion, emotion)
+        if emotion not in EMOTIONS:
+            raise DataError(f"{sheet_path} row {row} ({sample}): unknown emotion {cells['emotion']!r}; "
+                            f"expected one of {', '.join(EMOTIONS)}")
+        if emotion not in mapping:
+            log.dropped[emotion] += 1
+            continue
+        if occluded == "drop" and (subject, trial, first) in OCCLUDED:
+            log.skip(row, sample, "apex face occluded by a hand (official error list); dataset.occluded=keep keeps it")
+            continue
+        try:
+            colour, depth, folder = tree.find(subject, trial, original["onset"])
+            placed, notes = place_span(colour, onset, apex, offset, str(folder.relative_to(root)))
+        except SkipRow as exc:
+            log.skip(row, sample, str(exc))
+            continue
+        if notes:
+            log.fix(row, sample, "; ".join(notes))
+        if placed.apex is None:
+            log.apex_fallback.append(sample)
+        extra: dict[str, Any] = {"emotion": emotion, "objective_class": str(cells.get("objective") or "").strip(),
+                                 "trial": trial, "onset_frame": onset, "apex_frame": apex, "offset_frame": offset, "row": row}
+        if depth:
+            stems = [int(re.search(r"(\d+)$", p.stem).group(1)) for p in placed.frames]
+            extra["depth_frames"] = tuple(depth[n] for n in stems if n in depth)
+            depth_clips += 1
+        extra.update(parse_aus(cells.get("aus")))
+        entries.append(Entry(row, sample, subject, mapping[emotion], placed, extra))
+    info = {"root": str(root), "annotation": str(sheet_path), "header_row": sheet.header_row, "frames": tree.kind,
+            "frames_folder": str(tree.base), "clips_with_depth": depth_clips, "class_set": classes,
+            "class_set_names": list(CANONICAL[classes]), "occluded": occluded, "annotation_fixes": report}
+    return Part(domain, order_classes((e.label for e in entries), CANONICAL[classes]), entries, log, info)
+
+
+def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
+    """Load CAS(ME)³ Part A from ``root`` (see the module docstring for the options)."""
+    root = check_root(root, "casme3")
+    check_cache_outside(root, cache_dir)
+    part = read_part(root, str(options["classes"]), str(options["frames"]), str(options.get("fixes", "known")),
+                     str(options.get("occluded", "keep")).strip().lower())
+    return to_dataset("casme3", part, as_bool(options["strict"]))

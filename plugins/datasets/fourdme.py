@@ -1,0 +1,197 @@
+"""Dataset ``4dme``: 4DME micro-expressions (Li et al. 2022), objective emotion classes, multi-label rows.
+
+Expected under ``--root`` (or one folder below it):
+
+* ``4DME_Labelling_Micro_release v1.xlsx`` (the ``…_extras_release`` file is not
+  read): ``sub_ID``, ``fold_name`` (the clip folder), ``Emotion``, ``Onset``,
+  ``Apex``, ``Offset`` (absolute frame numbers, int, float or text), ``AUs``;
+  headers and values may carry a trailing apostrophe (``sub_ID'``, ``12'``);
+* frames ``gray_micro/{sub_ID}/{fold_name}/…{N}.jpg`` (or ``gray_micro_crop/``;
+  jpg, png or bmp; file names end with the absolute frame number).
+
+``Emotion`` holds one or two of Positive, Negative, Surprise, Repression,
+Others joined by ``+`` (``Surprise+Positive``); every sample's ``extra["emotions"]``
+lists them. ``dataset.classes``: ``5`` (default; the five categories) or ``3``
+(negative ← negative, repression; positive; surprise; others dropped). A row
+whose labels map to two classes is skipped (``dataset.multilabel=skip``, the
+default) or kept with its first label (``first``); both are reported.
+``sub_ID`` values with a session suffix (``S13_1st``, ``S49_2``) are counted as
+one subject (``S13``) for subject-independent protocols, and reported.
+``dataset.fixes=known`` swaps the annotations of data rows 144 and 145 of the
+267-row release (MEB ``Fourd``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from merbench.contracts import Dataset
+from merbench.errors import DataError, UsageError
+from merbench_plugins.datasets.aus import parse_aus
+from merbench_plugins.datasets.common import (
+    Entry,
+    LoadLog,
+    Part,
+    SkipRow,
+    as_bool,
+    check_cache_outside,
+    check_root,
+    choose_classes,
+    find_dir,
+    find_one,
+    order_classes,
+    place_clip,
+    read_sheet,
+    to_dataset,
+    to_int,
+)
+from merbench_plugins.datasets.fixes import MEB, choose_mode, empty_report
+
+EMOTIONS = ("positive", "negative", "surprise", "repression", "others")
+ALIASES = {"other": "others", "postive": "positive"}
+CLASS_SETS: dict[str, dict[str, str]] = {
+    "5": {e: e for e in EMOTIONS},
+    "3": {"negative": "negative", "repression": "negative", "positive": "positive", "surprise": "surprise"},
+}
+CANONICAL = {"5": EMOTIONS, "3": ("negative", "positive", "surprise")}
+SHEET_PATTERNS = ("4DME_Labelling_Micro_release*.xlsx", "4DME_Labelling_Micro_Release*.xlsx")
+COLUMNS = {"subject": "sub_ID", "filename": "fold_name", "emotion": "Emotion", "onset": "Onset", "apex": "Apex",
+           "offset": "Offset"}
+OPTIONAL = {"aus": "AUs"}
+RELEASE_ROWS = 267
+SWAPPED = (144, 145)
+"""0-based data rows whose annotations (AUs onwards) MEB swaps back."""
+FRAME_FOLDERS = {"raw": ("gray_micro",), "cropped": ("gray_micro_crop", "gray_micro_cropped")}
+
+
+def clean(value: Any) -> Any:
+    """A cell without the trailing apostrophe some 4DME sheets carry (``12'``)."""
+    return value.strip().rstrip("'").strip() if isinstance(value, str) else value
+
+
+def read_4dme_sheet(path: Path):
+    """The main sheet, with plain headers or headers ending in an apostrophe (``sub_ID'``)."""
+    try:
+        return read_sheet(path, COLUMNS, OPTIONAL, anchors=("sub_ID", "fold_name"))
+    except DataError as plain:
+        if "no header row" not in str(plain):
+            raise
+        quoted = {k: f"{v}'" for k, v in COLUMNS.items()}
+        try:
+            return read_sheet(path, quoted, {k: f"{v}'" for k, v in OPTIONAL.items()}, anchors=("sub_ID'", "fold_name'"))
+        except DataError:
+            raise plain from None
+
+
+def base_subject(raw: str) -> str:
+    """``S13_1st``, ``S59_2,`` or ``S13`` → ``S13``; a bare number ``13`` → ``S13``."""
+    match = re.match(r"([A-Za-z]*)(\d+)", raw)
+    if not match:
+        raise ValueError(raw)
+    return f"{match.group(1).upper() or 'S'}{match.group(2)}"
+
+
+def swap_fix(rows: list[tuple[int, dict[str, Any]]], mode: str) -> dict[str, Any]:
+    """MEB's fix: the annotations of data rows 144 and 145 belong to each other's clip (release v1 only)."""
+    report = empty_report(mode)
+    if mode == "none":
+        return report
+    source = f"{MEB} Fourd: rows {SWAPPED[0]} and {SWAPPED[1]} swapped from the AU column rightwards (release v1)"
+    if len(rows) != RELEASE_ROWS:
+        report["not_applied"].append({"sample": f"data rows {SWAPPED[0]} and {SWAPPED[1]}", "row": None, "field": "AUs, Emotion",
+                                      "old": None, "new": "swapped", "source": source,
+                                      "reason": f"the sheet has {len(rows)} rows, not the {RELEASE_ROWS} of release v1"})
+        return report
+    (row_a, a), (row_b, b) = rows[SWAPPED[0]], rows[SWAPPED[1]]
+    for (row, cells), other in (((row_a, a), b), ((row_b, b), a)):
+        report["applied"].append({"sample": f"{clean(cells['subject'])}/{clean(cells['filename'])}", "row": row,
+                                  "field": "AUs, Emotion", "old": f"{clean(cells.get('aus'))}, {clean(cells['emotion'])}",
+                                  "new": f"{clean(other.get('aus'))}, {clean(other['emotion'])}", "source": source})
+    for key in ("aus", "emotion"):
+        a[key], b[key] = b[key], a[key]
+    return report
+
+
+def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: str = "skip", fixes: str = "known",
+              domain: str = "4dme") -> Part:
+    """Read 4DME under ``root`` into a ``Part`` (see the module docstring for the options)."""
+    classes = choose_classes(classes, CLASS_SETS, "4dme")
+    if multilabel not in ("skip", "first"):
+        raise UsageError(f"dataset.multilabel={multilabel}: choose skip or first (what to do with a row of two classes)")
+    if frames not in ("auto", "raw", "cropped"):
+        raise UsageError(f"dataset.frames={frames}: choose auto, raw (gray_micro/) or cropped (gray_micro_crop/)")
+    sheet_path = find_one(root, SHEET_PATTERNS, "4DME", depth=2)
+    names = FRAME_FOLDERS["cropped"] + FRAME_FOLDERS["raw"] if frames == "auto" else FRAME_FOLDERS[frames]
+    base = next((f for f in (find_dir(root, (n,), depth=2) for n in names) if f is not None), None)
+    if base is None:
+        raise DataError(f"expected the frame folder {' or '.join(n + '/' for n in names)} in {root} "
+                        "(gray_micro/S01/<fold_name>/<frame>.jpg)")
+    sheet = read_4dme_sheet(sheet_path)
+    report = swap_fix(sheet.rows, choose_mode(fixes))
+    log = LoadLog(domain)
+    log.rows = len(sheet.rows)
+    mapping = CLASS_SETS[classes]
+    subjects = {c.name.lower(): c for c in base.iterdir() if c.is_dir()}
+    entries: list[Entry] = []
+    for row, cells in sheet.rows:
+        cells = {k: clean(v) for k, v in cells.items()}
+        raw_subject, clip = str(cells["subject"] or "").rstrip(","), str(cells["filename"] or "")
+        try:
+            subject = base_subject(raw_subject)
+        except ValueError:
+            raise DataError(f"{sheet_path} row {row}: sub_ID {cells['subject']!r} is not a subject id like S01") from None
+        sample = f"{raw_subject}/{clip}"
+        log.claim(sample, row, str(sheet_path))
+        emotions = [e.strip().lower() for e in re.split(r"[+,]", str(cells["emotion"] or "")) if e.strip()]
+        emotions = [ALIASES.get(e, e) for e in emotions]
+        unknown = [e for e in emotions if e not in EMOTIONS]
+        if unknown or not emotions:
+            raise DataError(f"{sheet_path} row {row} ({sample}): unknown emotion {cells['emotion']!r}; "
+                            f"expected one or two of {', '.join(e.title() for e in EMOTIONS)} joined by +")
+        labels = list(dict.fromkeys(mapping[e] for e in emotions if e in mapping))
+        if not labels:
+            log.dropped["+".join(emotions)] += 1
+            continue
+        if len(labels) > 1 and multilabel == "skip":
+            log.skip(row, sample, f"two classes ({'+'.join(labels)}); dataset.multilabel=first keeps the first")
+            continue
+        subject_dir = subjects.get(raw_subject.lower())
+        folder = None
+        if subject_dir is not None:
+            folder = next((c for c in subject_dir.iterdir() if c.is_dir() and c.name.lower().rstrip("-") == clip.lower()), None)
+        try:
+            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
+            placed = place_clip(folder or base / raw_subject / clip, root, onset, apex, offset)
+        except ValueError as exc:
+            log.skip(row, sample, f"frame number {exc} is not a number")
+            continue
+        except SkipRow as exc:
+            log.skip(row, sample, str(exc))
+            continue
+        notes = [placed.fix] if placed.fix else []
+        if len(labels) > 1:
+            notes.append(f"two classes ({'+'.join(labels)}); kept the first (dataset.multilabel=first)")
+        if subject != raw_subject:
+            notes.append(f"sub_ID {raw_subject} counted as subject {subject} (a session of the same person)")
+        if notes:
+            log.fix(row, sample, "; ".join(notes))
+        if placed.apex is None:
+            log.apex_fallback.append(sample)
+        extra = {"emotion": "+".join(emotions), "emotions": emotions, "sub_id": raw_subject, "row": row,
+                 **parse_aus(cells.get("aus"))}
+        entries.append(Entry(row, sample, subject, labels[0], placed, extra))
+    info = {"root": str(root), "annotation": str(sheet_path), "header_row": sheet.header_row, "frames_folder": str(base),
+            "class_set": classes, "class_set_names": list(CANONICAL[classes]), "multilabel": multilabel,
+            "annotation_fixes": report}
+    return Part(domain, order_classes((e.label for e in entries), CANONICAL[classes]), entries, log, info)
+
+
+def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
+    """Load 4DME from ``root`` (see the module docstring for the options)."""
+    root = check_root(root, "4dme")
+    check_cache_outside(root, cache_dir)
+    part = read_part(root, str(options["classes"]), str(options["frames"]), str(options["multilabel"]).strip().lower(),
+                     str(options.get("fixes", "known")))
+    return to_dataset("4dme", part, as_bool(options["strict"]))
