@@ -3,8 +3,10 @@
 Precedence, lowest first: plugin defaults, the profile's values, the model's
 default chain and ``preprocess_options`` (``ModelPlugin``), ``--config``
 file, ``--set KEY=VALUE``, then the dedicated flags (``--epochs``, ``--seed``).
-Every key is validated against the plugin that owns it; an unknown key is an
-error that lists the valid ones.
+Without a ``preprocess`` setting, a dataset that gives images gets the
+``image`` chain. Every key is validated against the section that owns it (its
+type, and its ``option_ranges`` rule: see ``merbench.contracts.OptionRange``);
+an unknown key is an error that suggests the closest one and lists its section's.
 """
 
 from __future__ import annotations
@@ -301,6 +303,11 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
 
 def coerce_element(key: str, text: str, item: Any, element: Any, default: Any, rule: Range | tuple[str, ...] | None) -> Any:
     """One number of a list option, of the type of the default's elements, inside ``rule``."""
+    if isinstance(item, str):
+        try:
+            item = yaml.safe_load(item)
+        except yaml.YAMLError:
+            pass
     item = _number(item) if isinstance(element, float) else item
     good = isinstance(item, (int, float)) and not isinstance(item, bool)
     if good and isinstance(element, int) and not isinstance(element, bool):

@@ -100,6 +100,14 @@ def test_zero_learning_rate_and_e_notation_are_accepted():
     assert config.section("engine")["lr"] == 0.001
 
 
+def test_list_values_are_converted_element_by_element():
+    registry = get_registry()
+    config = resolve_config(registry, model="ststnet", dataset="synthetic", sets={"model.filters": "4,6,9"})
+    assert config.section("model")["filters"] == [4, 6, 9]
+    with pytest.raises(UsageError, match=r"model.filters=4,x,9: every value must be an integer ≥ 1"):
+        resolve_config(registry, model="ststnet", dataset="synthetic", sets={"model.filters": "4,x,9"})
+
+
 def test_a_choice_is_matched_without_case_and_stored_as_declared():
     config = resolve_config(get_registry(), model="convmixer", dataset="synthetic", sets={"model.attention": "NONE"})
     assert config.section("model")["attention"] == "none"
