@@ -2,8 +2,9 @@
 
 A result fails the audit when a subject is in the training and test part of one
 fold (declared by a sample-level protocol or not), when its record says a model
-or normalisation choice used test data, or when its scores do not follow from
-its own per-sample predictions.
+or normalisation choice used test data, when a prediction or label lies outside
+its class set or its confusion matrix does not count every prediction once, or
+when its scores do not follow from its own per-sample predictions.
 """
 
 from __future__ import annotations
@@ -100,6 +101,39 @@ def _consistency(result: dict[str, Any]) -> Check:
     return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores")
 
 
+def _class_set(result: dict[str, Any]) -> Check:
+    """Every label and prediction is a class of the result, and the confusion matrix counts every prediction once."""
+    rows = result["predictions"]
+    n_classes = len(result["classes"])
+    problems = []
+    for key in ("prediction", "label"):
+        outside = [row for row in rows if not isinstance(row.get(key), int) or not 0 <= row[key] < n_classes]
+        if outside:
+            problems.append(f"{len(outside)} {key}(s) outside the {n_classes} classes 0..{n_classes - 1}, "
+                            f"first sample {outside[0].get('id', '?')}: {outside[0].get(key)!r}")
+    matrix = result.get("confusion_matrix")
+    try:
+        counted = np.asarray(matrix, dtype=np.int64)
+        if counted.shape != (n_classes, n_classes):
+            problems.append(f"the confusion matrix is {counted.shape}, not {n_classes}x{n_classes}")
+        elif int(counted.sum()) != len(rows):
+            problems.append(f"the confusion matrix counts {int(counted.sum())} samples, the result has {len(rows)} predictions")
+        elif not problems:
+            truth = np.array([row["label"] for row in rows], dtype=np.int64)
+            predicted = np.array([row["prediction"] for row in rows], dtype=np.int64)
+            expected = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+            if not np.array_equal(expected, counted):
+                problems.append("the confusion matrix differs from the one the predictions give")
+    except (TypeError, ValueError):
+        problems.append("the confusion matrix is missing or not a matrix of counts")
+    if problems:
+        return Check("class set", False, "; ".join(problems[:3]))
+    return Check("class set", True, f"{len(rows)} predictions in the {n_classes} classes; the confusion matrix counts each once")
+
+
 def audit_result(result: dict[str, Any]) -> list[Check]:
     """All audit checks of one result."""
-    return [_subject_overlap(result), *_selection(result), _consistency(result)]
+    classes = _class_set(result)
+    consistency = (_consistency(result) if classes.passed else
+                   Check("scores match predictions", False, "not checked: the predictions do not fit the class set"))
+    return [_subject_overlap(result), *_selection(result), classes, consistency]

@@ -20,11 +20,12 @@ import numpy as np
 import platformdirs
 
 
-def cache_root() -> Path:
-    """The cache directory (``MERBENCH_CACHE`` overrides the user cache dir)."""
+def cache_root(create: bool = True) -> Path:
+    """The cache directory (``MERBENCH_CACHE`` overrides the user cache dir), created unless ``create`` is false."""
     configured = os.environ.get("MERBENCH_CACHE")
     root = Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("merbench"))
-    root.mkdir(parents=True, exist_ok=True)
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
     return root
 
 

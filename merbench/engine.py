@@ -14,14 +14,14 @@ import math
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from merbench.contracts import Fold
-from merbench.errors import RunFailed, UsageError
+from merbench.errors import PluginError, RunFailed, UsageError
 from merbench.metrics import unweighted_f1_recall
 
 
@@ -200,7 +200,94 @@ def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_ind
     return total / max(sum(batch_sizes), 1)
 
 
-def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, std, autocast) -> torch.Tensor:
+def plugin_label(build_model: Any) -> str:
+    """Who builds the models of ``build_model`` (a ``ModelRecipe`` knows its plugin and distribution)."""
+    return str(getattr(build_model, "plugin", "the model plugin"))
+
+
+def _weights_advice(text: str) -> str:
+    """torch's advice for a pickled checkpoint, reworded: merbench loads weights only and never changes that."""
+    refused = next((line.split("error:", 1)[1].strip().split(". ")[0] for line in text.splitlines()
+                    if "WeightsUnpickler error:" in line), "it holds pickled Python objects")
+    return (f"the weights file holds more than tensors ({refused}); merbench loads weights only, so save a plain "
+            "state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")
+
+
+def build_error(plugin: str, exc: BaseException) -> PluginError:
+    """The one-line error for a model factory that raised ``exc`` (not a merbench error)."""
+    text = str(exc)
+    if "weights_only" in text or "Weights only load failed" in text:
+        return PluginError(f"{plugin}: could not build the model: {_weights_advice(text)}")
+    first = text.strip().splitlines()[0] if text.strip() else "(no message)"
+    return PluginError(f"{plugin}: its build() raised {type(exc).__name__}: {first}; "
+                       "fix the plugin's options (merbench list models) or report it to the plugin's author")
+
+
+def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index: int | Sequence[int],
+                 finite: bool = True) -> None:
+    """Refuse model output that is not (``rows``, ``n_classes``) scores, or (with ``finite``) not finite.
+
+    A wrong shape would be scored silently (``argmax`` over the wrong axis or
+    over classes that do not exist), so it is a ``PluginError``; scores that
+    are NaN or infinite before any training step are a ``RunFailed``. For
+    batched output (K folds at once, shape (K, rows, n_classes)) ``fold_index``
+    lists the K folds.
+    """
+    folds = [fold_index] if isinstance(fold_index, int) else list(fold_index)
+    leading = () if isinstance(fold_index, int) else (len(folds),)
+    shape = tuple(getattr(logits, "shape", ()))
+    if not isinstance(logits, torch.Tensor) or shape != (*leading, rows, n_classes):
+        found = f"shape {shape[len(leading):]}" if isinstance(logits, torch.Tensor) else f"a {type(logits).__name__}"
+        raise PluginError(
+            f"fold {folds[0]}, first batch: {plugin} returned {found} for a batch of {rows} samples; expected scores "
+            f"of shape ({rows}, {n_classes}), one row per sample and one column per class. Fix the model's output "
+            "layer (it must end in n_classes outputs) or report it to the plugin's author"
+        )
+    if finite:
+        bad = (~torch.isfinite(logits.reshape(len(folds), -1))).any(dim=1).tolist()
+        if any(bad):
+            raise RunFailed(
+                f"fold {folds[bad.index(True)]}, first batch: {plugin} returned NaN or infinite scores for finite "
+                "inputs, before any training step; fix the model plugin or report it to the plugin's author"
+            )
+
+
+def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, plugin: str,
+                  fold_index: int | Sequence[int], compiled: bool = False) -> Any:
+    """A fold's first forward pass (``forward()`` on inputs ``x``), its errors and output reported against the plugin.
+
+    Inputs that are not finite are reported as such (the preprocessing, not the
+    model, is then at fault); the output is checked with ``check_logits``.
+    Under ``torch.compile`` (``compiled``) the first call also compiles, so
+    its errors are left as they are rather than blamed on the plugin.
+    """
+    batched = not isinstance(fold_index, int)
+    folds = list(fold_index) if batched else [fold_index]
+    batch_shape = tuple(x.shape[1:]) if batched else tuple(x.shape)  # one fold's batch
+    bad_inputs = (~torch.isfinite(x.reshape(len(folds), -1))).any(dim=1).tolist()
+    if any(bad_inputs):
+        raise RunFailed(
+            f"fold {folds[bad_inputs.index(True)]}, first batch: the model inputs contain NaN or infinity (after "
+            "standardising with the training samples' channel statistics); check the preprocessing output"
+        )
+    try:
+        logits = forward()
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        if compiled:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+        raise PluginError(
+            f"fold {folds[0]}, first batch: {plugin} failed on inputs of shape {batch_shape}: "
+            f"{type(exc).__name__}: {first}; check the model's options or report it to the plugin's author"
+        ) from None
+    check_logits(logits, batch_shape[0], n_classes, plugin, fold_index)
+    return logits
+
+
+def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, std, autocast,
+             n_classes: int | None = None, plugin: str = "the model plugin", fold_index: int = 0) -> torch.Tensor:
     model.eval()
     predictions = []
     with torch.inference_mode():
@@ -208,6 +295,8 @@ def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, 
             batch = index[begin:begin + PREDICT_CHUNK]
             with autocast():
                 logits = model((inputs[batch] - mean) / std)
+            if n_classes is not None:
+                check_logits(logits, len(batch), n_classes, plugin, fold_index, finite=False)
             predictions.append(logits.float().argmax(dim=1).cpu())
     return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
 
@@ -246,6 +335,7 @@ def train_fold(
     mean, std = channel_stats(inputs, train_index)
 
     torch.manual_seed(seed)
+    plugin = plugin_label(build_model)
     model = build_model()
     if not isinstance(model, nn.Module):  # a scikit-learn style estimator (merbench.estimator)
         from merbench.estimator import fit_predict_fold
@@ -256,7 +346,8 @@ def train_fold(
                 "trained in one fit, without epochs to select; use --set engine.early_stopping=0"
             )
 
-        return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch)
+        return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch,
+                                n_classes=n_classes, plugin=plugin)
     model = model.to(device)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -284,7 +375,11 @@ def train_fold(
             x = ((inputs[batch] - mean) / std).contiguous(memory_format=memory_format)
             y = labels[batch]
             with autocast():
-                loss = loss_fn(model(x), y)
+                if epoch == step == 0:
+                    logits = first_forward(lambda: model(x), x, n_classes, plugin, fold.index, settings.compile)
+                else:
+                    logits = model(x)
+                loss = loss_fn(logits, y)
             step_losses.append(loss.detach())
             batch_sizes.append(len(batch))
             optimizer.zero_grad(set_to_none=True)
@@ -301,7 +396,7 @@ def train_fold(
             on_epoch(epoch, epoch_losses[-1])
         if validation_positions is not None:
             validation_index = torch.as_tensor(validation_positions, device=device)
-            predicted = _predict(model, inputs, validation_index, mean, std, autocast).numpy()
+            predicted = _predict(model, inputs, validation_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
             truth = labels[validation_index].cpu().numpy()
             matrix = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
             score = unweighted_f1_recall(matrix)[0]
@@ -313,7 +408,7 @@ def train_fold(
 
     if best_state is not None:
         trained.load_state_dict(best_state)
-    predicted = _predict(model, inputs, test_index, mean, std, autocast).numpy()
+    predicted = _predict(model, inputs, test_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
     final = epoch_losses[-1] if epoch_losses else math.nan
     return FoldOutput(
         predictions=predicted,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from merbench.contracts import Fold
-from merbench.errors import RunFailed, UsageError
+from merbench.errors import PluginError, RunFailed, UsageError
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
 
@@ -43,12 +43,16 @@ def fit_predict_fold(
     seed: int,
     started: float | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    n_classes: int | None = None,
+    plugin: str = "the model plugin",
 ):
     """Fit ``estimator`` on ``fold.train`` and predict ``fold.test``; returns a ``FoldOutput``.
 
     ``inputs`` (N, ...) and ``labels`` (N,) are tensors or arrays. The reported
     "loss" is the training error rate (1 − training accuracy), the closest thing
-    an estimator without epochs has to a final training loss.
+    an estimator without epochs has to a final training loss. With ``n_classes``
+    the predictions must be one class index in 0..n_classes-1 per test sample,
+    else ``PluginError`` naming ``plugin``.
     """
     from sklearn.preprocessing import StandardScaler
 
@@ -71,7 +75,7 @@ def fit_predict_fold(
     train_error = float(np.mean(np.asarray(model.predict(train)) != targets[fold.train]))
     if on_epoch:
         on_epoch(0, train_error)
-    predictions = np.asarray(model.predict(test), dtype=np.int64)
+    predictions = check_predictions(model.predict(test), len(fold.test), n_classes, plugin, fold.index)
     return FoldOutput(
         predictions=predictions,
         final_loss=train_error,
@@ -79,6 +83,25 @@ def fit_predict_fold(
         normalisation=NORMALISATION,
         epoch_losses=[train_error],
     )
+
+
+def check_predictions(predicted: Any, rows: int, n_classes: int | None, plugin: str, fold_index: int) -> np.ndarray:
+    """``predicted`` as int64 class indices, or ``PluginError`` when it is not ``rows`` indices in 0..n_classes-1."""
+    values = np.asarray(predicted)
+    where = f"fold {fold_index}: {plugin}'s predict()"
+    if values.shape != (rows,):
+        raise PluginError(f"{where} returned shape {values.shape} for {rows} samples; expected ({rows},), one class "
+                          "index per sample. Fix the estimator or report it to the plugin's author")
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        if not (np.issubdtype(values.dtype, np.number) and np.isfinite(values).all() and (values == np.round(values)).all()):
+            raise PluginError(f"{where} returned {values.dtype} values such as {values.flat[0]!r}; expected class "
+                              "indices (integers). Fix the estimator or report it to the plugin's author")
+    values = values.astype(np.int64)
+    if n_classes is not None and values.size and (values.min() < 0 or values.max() >= n_classes):
+        bad = int(values[(values < 0) | (values >= n_classes)][0])
+        raise PluginError(f"{where} returned class {bad}, outside 0..{n_classes - 1} ({n_classes} classes). "
+                          "Fix the estimator or report it to the plugin's author")
+    return values
 
 
 def _as_numpy(values: Any) -> np.ndarray:

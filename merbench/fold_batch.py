@@ -30,8 +30,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from merbench.contracts import Fold
 from merbench.engine import (
-    PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, class_weights, epoch_loss, one_cycle,
-    steps_per_epoch,
+    PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
+    first_forward, one_cycle, plugin_label, steps_per_epoch,
 )
 from merbench.errors import UsageError
 
@@ -248,6 +248,7 @@ class _FoldGroup:
                  choice: DeviceChoice):
         device = choice.device
         self.inputs, self.labels, self.folds, self.settings, self.device = inputs, labels, folds, settings, device
+        self.n_classes, self.plugin = n_classes, plugin_label(build_model)
         self.train_index = [torch.as_tensor(fold.train, device=device) for fold in folds]
         means, stds = zip(*(channel_stats(inputs, index) for index in self.train_index))
         self.mean, self.std = torch.cat(means), torch.cat(stds)  # (K, C, 1, 1)
@@ -295,7 +296,7 @@ class _FoldGroup:
         for global_step in range(n_global):
             batches = self._batches(global_step)
             for _, members in _by_length({k: len(batch) for k, batch in batches.items()}):
-                self._train_group(members, batches)
+                self._train_group(members, batches, first=global_step == 0)
             for k in batches:
                 self.schedules[k].advance()
                 if (global_step + 1) % self.per_epoch[k] == 0:
@@ -320,8 +321,11 @@ class _FoldGroup:
             batches[k] = self.orders[k][local * size:(local + 1) * size]
         return batches
 
-    def _train_group(self, members: list[int], batches: dict[int, torch.Tensor]) -> None:
-        """One training step of the folds ``members``, whose batches have the same length, as one vmap call."""
+    def _train_group(self, members: list[int], batches: dict[int, torch.Tensor], first: bool = False) -> None:
+        """One training step of the folds ``members``, whose batches have the same length, as one vmap call.
+
+        At the ``first`` global step the output is checked (``engine.first_forward``).
+        """
         stack = self.stack
         index = self._rows(members)
         rows = torch.stack([batches[k] for k in members])  # (G, B)
@@ -331,7 +335,11 @@ class _FoldGroup:
             params[name] = params[name].detach().requires_grad_()
         buffers = stack.select(stack.buffers, index)
         with self.autocast():
-            logits = self.forward(params, buffers, x)
+            if first:
+                logits = first_forward(lambda: self.forward(params, buffers, x), x, self.n_classes, self.plugin,
+                                       [self.folds[k].index for k in members])
+            else:
+                logits = self.forward(params, buffers, x)
             fold_losses = [self.losses[k](logits[g], y[g]) for g, k in enumerate(members)]
         stack.put(stack.buffers, index, buffers)  # BatchNorm running statistics
         for k, loss in zip(members, fold_losses):
@@ -382,6 +390,8 @@ class _FoldGroup:
                 with self.autocast():
                     logits = self.forward(self.stack.select(self.stack.params, index),
                                           self.stack.select(self.stack.buffers, index), x)
+                check_logits(logits, x.shape[1], self.n_classes, self.plugin, [self.folds[k].index for k in members],
+                             finite=False)
                 predicted = logits.float().argmax(dim=-1).cpu()
                 for g, k in enumerate(members):
                     parts[k].append(predicted[g])

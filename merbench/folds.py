@@ -34,9 +34,10 @@ import numpy as np
 from merbench.contracts import Factory, Fold, resolve_factory
 from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, torch_threads, train_fold
 from merbench.config import parse_parallel_folds
-from merbench.errors import RunFailed, UsageError
+from merbench.errors import MerbenchError, RunFailed, UsageError
 from merbench.progress import ProgressSink
-from merbench.workers import available_memory, exit_with, picklable, process_context, start_worker_server, usable_cores
+from merbench.workers import (available_memory, exit_with, picklable, process_context, start_worker_server,
+                              stop_workers, usable_cores)
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -53,10 +54,19 @@ class ModelRecipe:
     in_channels: int
     n_classes: int
     input_size: int
+    plugin: str = "the model plugin"
+    """Who built the model, for messages: ``model plugin 'NAME' (DISTRIBUTION VERSION)``."""
 
     def __call__(self) -> Any:
-        """A new, untrained model (or estimator)."""
-        return resolve_factory(self.build)(dict(self.options), self.in_channels, self.n_classes, self.input_size)
+        """A new, untrained model (or estimator); a factory that raises is a ``PluginError`` naming the plugin."""
+        from merbench.engine import build_error
+
+        try:
+            return resolve_factory(self.build)(dict(self.options), self.in_channels, self.n_classes, self.input_size)
+        except MerbenchError:
+            raise
+        except Exception as exc:
+            raise build_error(self.plugin, exc) from None
 
 
 @dataclass(frozen=True)
@@ -229,16 +239,23 @@ class ProcessFolds:
             raise
 
     @staticmethod
-    def _start(job: FoldJob, data: FoldData, workers: int, n_tasks: int) -> "_Pool":
-        """Start ``workers`` worker processes (at most one per task) and wait until each has the job and data."""
+    def _start(job: FoldJob, data: FoldData, workers: int, n_tasks: int,
+               created: Callable[[ProcessPoolExecutor], None] | None = None) -> "_Pool":
+        """Start ``workers`` worker processes (at most one per task) and wait until each has the job and data.
+
+        ``created(executor)`` is called before the processes start, so that
+        another thread can stop them while they start.
+        """
         workers = min(workers, n_tasks)
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
                                        initializer=_worker_start, initargs=(job, data, os.getpid()))
+        if created is not None:
+            created(executor)
         try:
             for future in [executor.submit(_worker_ready) for _ in range(workers)]:
                 future.result()
         except BaseException:
-            executor.shutdown(wait=False, cancel_futures=True)
+            stop_workers(executor)
             raise
         return _Pool(executor, workers)
 
@@ -252,7 +269,7 @@ class ProcessFolds:
                 for future in finished:
                     on_done(*_fold_result(future))
         except BaseException:
-            pool.executor.shutdown(wait=False, cancel_futures=True)
+            stop_workers(pool.executor)
             raise
         pool.executor.shutdown(wait=True)
 
@@ -312,6 +329,7 @@ class _WorkerFeed:
 
     def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: _TaskQueue, progress: ProgressSink):
         self.pool: _Pool | None = None
+        self._executor: ProcessPoolExecutor | None = None  # set as soon as it exists, before its processes start
         self.error: str | None = None  # why the workers did not start
         self._progress = progress
         self._finished: queues.SimpleQueue = queues.SimpleQueue()  # (task, output), or the exception that stopped feeding
@@ -321,12 +339,12 @@ class _WorkerFeed:
 
     def _feed(self, workers: int, job: FoldJob, data: FoldData, queue: _TaskQueue) -> None:
         try:
-            self.pool = ProcessFolds._start(job, data, workers, len(queue))
+            self.pool = ProcessFolds._start(job, data, workers, len(queue), created=self._created)
         except Exception as exc:  # this process trains the folds itself and says so
             self.error = f"{type(exc).__name__}: {exc}"
             return
         if self._stop.is_set():  # the run stopped while the workers were starting
-            self.pool.executor.shutdown(wait=False, cancel_futures=True)
+            stop_workers(self.pool.executor)
             return
         self._progress.message(f"{self.pool.workers} worker process(es) now train folds beside this process")
         running: set = set()
@@ -341,6 +359,9 @@ class _WorkerFeed:
                     self._finished.put(_fold_result(future))
         except BaseException as exc:  # handed to this process, which stops the run with it
             self._finished.put(exc)
+
+    def _created(self, executor: ProcessPoolExecutor) -> None:
+        self._executor = executor
 
     def report(self, on_done: OnDone) -> None:
         """Report the folds the workers finished so far; re-raise what stopped a worker's fold."""
@@ -364,10 +385,10 @@ class _WorkerFeed:
                                    "the folds were trained in this process")
 
     def abandon(self) -> None:
-        """Stop feeding and shut the workers down, cancelling the folds they have not begun."""
+        """Stop feeding and end the worker processes now, those training a fold and those still starting."""
         self._stop.set()
-        if self.pool is not None:
-            self.pool.executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            stop_workers(self._executor)
 
 
 # ------------------------------------------------------------------ batched (vmap)

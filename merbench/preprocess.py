@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -43,10 +44,10 @@ import cv2
 import numpy as np
 
 from merbench import __version__
-from merbench.cache import atomic_write_text, cache_root, content_key, load_array, save_array
+from merbench.cache import atomic_write_bytes, atomic_write_text, cache_root, content_key
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.errors import DataError, RunFailed, UsageError
-from merbench.workers import exit_with, picklable, process_context, usable_cores
+from merbench.workers import exit_with, picklable, process_context, stop_workers, usable_cores
 
 MIN_PARALLEL = 8
 """Fewer clips left to compute than this are done in-process (starting workers costs more)."""
@@ -128,12 +129,34 @@ def check_model_input(model: str, expected: str, chain: Chain) -> None:
         )
 
 
+def decode_image(blob: bytes, flag: int) -> np.ndarray | None:
+    """An image file's bytes decoded with OpenCV ``flag``, or ``None`` when they are empty or not an image."""
+    if not blob:
+        return None
+    try:
+        return cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag)
+    except cv2.error:
+        return None
+
+
+def undecodable(blob: bytes) -> str:
+    """Why an image file with bytes ``blob`` cannot be decoded, in words."""
+    return "is empty (0 bytes)" if not blob else "is not a readable image"
+
+
 def decode_frame(path: Path, blob: bytes) -> np.ndarray:
     """Decode an image file's bytes to a grey uint8 frame, or raise DataError naming it."""
-    frame = cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    frame = decode_image(blob, cv2.IMREAD_GRAYSCALE)
     if frame is None:
-        raise DataError(f"cannot decode frame {path}: the file is not a readable image; replace or remove it")
+        raise DataError(f"cannot decode frame {path}: the file {undecodable(blob)}; {_frame_fix(path)}")
     return frame
+
+
+def _frame_fix(path: Path) -> str:
+    """How to repair an unreadable frame: regenerate it when merbench made it (in the cache), else replace or skip."""
+    if Path(path).resolve().is_relative_to(cache_root(create=False).resolve()):
+        return "merbench generated it into its cache: run `merbench cache clear --yes` to regenerate it"
+    return "replace it with the original frame, or set dataset.strict=false to skip its clip"
 
 
 def read_bytes(path: Path, sample: Sample) -> bytes:
@@ -228,10 +251,48 @@ def entry_path(entry_dir: Path, key: str) -> Path:
     return entry_dir / key[:2] / f"{key}.npy"
 
 
+def checksum_path(path: Path) -> Path:
+    """The file beside an ``.npy`` array that holds the SHA-256 of its bytes."""
+    return path.with_suffix(".sha256")
+
+
+class Damaged(Exception):
+    """A cache file that exists but fails its checksum or cannot be read; the message says what is wrong."""
+
+
+def save_checked(path: Path, array: np.ndarray) -> None:
+    """Store ``array`` as ``.npy`` with the SHA-256 of the file's bytes beside it (checksum first, array last)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    blob = buffer.getvalue()
+    atomic_write_text(checksum_path(path), hashlib.sha256(blob).hexdigest())
+    atomic_write_bytes(path, blob)
+
+
+def load_checked(path: Path) -> np.ndarray | None:
+    """The array stored by ``save_checked``; ``None`` when it is missing, ``Damaged`` when its bytes are not those written."""
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise Damaged(f"cannot be read ({exc.strerror})") from None
+    try:
+        expected = checksum_path(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        raise Damaged("has no readable checksum") from None
+    if hashlib.sha256(blob).hexdigest() != expected:
+        raise Damaged("does not match its checksum")
+    try:
+        return np.load(io.BytesIO(blob), allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise Damaged(f"is not a readable array ({exc})") from None
+
+
 def load_entry(entry_dir: Path, key: str) -> tuple[np.ndarray, dict[str, Any]] | None:
-    """A stored entry and its notes, or ``None`` when missing or unreadable."""
+    """A stored entry and its notes, ``None`` when missing, ``Damaged`` when it exists but cannot be trusted."""
     path = entry_path(entry_dir, key)
-    array = load_array(path)
+    array = load_checked(path)
     if array is None:
         return None
     notes_path = path.with_suffix(".json")
@@ -240,7 +301,7 @@ def load_entry(entry_dir: Path, key: str) -> tuple[np.ndarray, dict[str, Any]] |
         try:
             notes = json.loads(notes_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return None
+            raise Damaged(f"has unreadable notes {notes_path.name}") from None
     return array, notes
 
 
@@ -271,13 +332,16 @@ def store_entry(entry_dir: Path, key: str, output: np.ndarray, notes: Mapping[st
     path = entry_path(entry_dir, key)
     if notes:
         atomic_write_text(path.with_suffix(".json"), json.dumps(notes, sort_keys=True))
-    save_array(path, output)
+    save_checked(path, output)
 
 
 def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np.ndarray, bool]:
-    """The chain's output for one sample and whether it was computed (not cached)."""
+    """The chain's output for one sample and whether it was computed (not cached; a damaged entry is recomputed)."""
     key, blobs = entry_key(chain, sample)
-    stored = load_entry(entry_dir, key)
+    try:
+        stored = load_entry(entry_dir, key)
+    except Damaged:
+        stored = None
     if stored is not None:
         return stored[0], False
     output, notes = compute_sample(chain, sample, blobs)
@@ -352,13 +416,13 @@ def _compute_parallel(
                 for index, output, notes in future.result():
                     deliver(index, output, notes)
     except BrokenProcessPool:
-        executor.shutdown(wait=False, cancel_futures=True)
+        stop_workers(executor)
         raise RunFailed(
             "a preprocessing worker process died (out of memory?); the clips it finished are cached: run again, "
             "or with --set engine.preprocess_workers=1 to compute in one process"
         ) from None
     except BaseException:
-        executor.shutdown(wait=False, cancel_futures=True)
+        stop_workers(executor)
         raise
     executor.shutdown(wait=True)
 
@@ -384,8 +448,9 @@ class _Bundle:
 
 
 def _load_bundle(entry_dir: Path, index_key: str, n_samples: int) -> _Bundle | None:
+    """The stacked outputs of a dataset, ``None`` when missing or stale, ``Damaged`` when they fail their checksum."""
     folder = index_dir(entry_dir)
-    stacked = load_array(folder / f"{index_key}.npy")
+    stacked = load_checked(folder / f"{index_key}.npy")
     if stacked is None:
         return None
     try:
@@ -402,7 +467,7 @@ def _load_bundle(entry_dir: Path, index_key: str, n_samples: int) -> _Bundle | N
 def _write_index(entry_dir: Path, index_key: str, dataset: Dataset, chain: Chain, keys: Sequence[str | None],
                  bundle: _Bundle) -> None:
     folder = index_dir(entry_dir)
-    save_array(folder / f"{index_key}.npy", bundle.stacked)
+    save_checked(folder / f"{index_key}.npy", bundle.stacked)
     meta = {
         "dataset": dataset.name,
         "chain": chain.names,
@@ -440,6 +505,13 @@ def summarise_notes(samples: Sequence[Sample], notes: Sequence[Mapping[str, Any]
 # ------------------------------------------------------------------------ the runner
 
 
+def damaged_warning(damaged: Mapping[str, str]) -> str:
+    """One line naming the damaged cache files (path: what is wrong) that were recomputed."""
+    path, problem = next(iter(damaged.items()))
+    more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
+    return f"cache: {path} {problem}{more}; ignored and recomputed"
+
+
 def skips_unreadable(dataset_options: Mapping[str, Any]) -> bool:
     """Whether clips with unreadable frames are skipped: only when the dataset has ``strict`` set off."""
     strict = dataset_options.get("strict", True)
@@ -455,6 +527,7 @@ def preprocess_dataset(
     cache_dir: Path | None = None,
     workers: int = 0,
     skip_unreadable: bool = False,
+    on_warning: Callable[[str], None] | None = None,
 ) -> PreprocessResult:
     """Run the chain over every sample, reusing cached outputs; compute the rest in parallel.
 
@@ -463,6 +536,8 @@ def preprocess_dataset(
     whose frames cannot be read or decoded raises ``DataError`` naming the file,
     or with ``skip_unreadable`` is left out, counted and named in
     ``details["skipped"]`` (``PreprocessResult.dataset`` then holds the kept clips).
+    A cache file that fails its checksum is recomputed, listed in
+    ``details["damaged_cache"]`` and reported in one line to ``on_warning``.
     """
     entry_dir = (cache_dir or cache_root()) / "preprocess"
     workers = resolve_workers(workers)
@@ -483,7 +558,11 @@ def preprocess_dataset(
     computed = 0
     used_workers = 1
 
-    bundle = _load_bundle(entry_dir, index_key, len(samples))
+    damaged: dict[str, str] = {}
+    try:
+        bundle = _load_bundle(entry_dir, index_key, len(samples))
+    except Damaged as exc:
+        bundle, damaged[str(index_dir(entry_dir) / f"{index_key}.npy")] = None, str(exc)
     if bundle is not None:
         if on_progress:
             on_progress(len(samples))
@@ -492,7 +571,10 @@ def preprocess_dataset(
         notes: list[dict[str, Any]] = [{} for _ in samples]
         todo: list[tuple[int, Sample, str]] = []
         for index, (sample, key) in enumerate(zip(samples, keys)):
-            stored = load_entry(entry_dir, key) if key is not None else None
+            try:
+                stored = load_entry(entry_dir, key) if key is not None else None
+            except Damaged as exc:
+                stored, damaged[str(entry_path(entry_dir, key))] = None, str(exc)
             if stored is not None:
                 outputs[index], notes[index] = stored
             elif key is not None:
@@ -561,6 +643,10 @@ def preprocess_dataset(
                 details.setdefault(key, value)  # the first step that decides (e.g. apex) wins
     details.update(summarise_notes(kept_samples, bundle.notes))
     details["workers"] = used_workers
+    if damaged:
+        details["damaged_cache"] = damaged
+        if on_warning:
+            on_warning(damaged_warning(damaged))
     if bundle.skipped:
         details["skipped"] = {
             "count": len(bundle.skipped),

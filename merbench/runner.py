@@ -17,8 +17,8 @@ import numpy as np
 from merbench.cache import cache_root
 from merbench.config import RunConfig, parse_parallel_folds
 from merbench.contracts import Dataset, Fold, resolve_factory
-from merbench.dataset_check import check_dataset_input
-from merbench.errors import DataError, UsageError
+from merbench.dataset_check import check_dataset_input, check_root_folder
+from merbench.errors import DataError, RunFailed, UsageError
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
 from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
@@ -39,9 +39,9 @@ def _check_cache_outside_root(root: Path | None, cache_dir: Path) -> None:
 def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path) -> Dataset:
     """Load the run's dataset and check it can be used for classification."""
     spec = registry.get("datasets", config.dataset)
-    if config.root is not None and not config.root.is_dir():
-        raise DataError(f"--root {config.root}: no such folder; give the folder that holds your copy of '{config.dataset}'")
+    check_root_folder(config.root, config.dataset)
     _check_cache_outside_root(config.root, cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)  # only now: a refused cache inside the root leaves no folder there
     dataset = resolve_factory(spec.load)(config.root, dict(config.section("dataset")), cache_dir)
     if not dataset.samples:
         raise DataError(f"dataset '{config.dataset}' has no samples{f' under {config.root}' if config.root else ''}")
@@ -110,6 +110,38 @@ def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
     return versions
 
 
+def _plugin_label(registry: Registry, kind: str, name: str) -> str:
+    """``model plugin 'NAME' (DISTRIBUTION VERSION)``: who to blame in messages about a plugin's output."""
+    provider = registry.provider(kind, name)
+    return f"{kind[:-1]} plugin '{name}' ({provider.distribution} {provider.version})"
+
+
+def check_fold_predictions(fold: Fold, predicted: np.ndarray, n_classes: int, plugin: str) -> None:
+    """``RunFailed`` unless a fold has one prediction in 0..n_classes-1 per test sample (checked before it is stored)."""
+    predicted = np.asarray(predicted)
+    if predicted.shape != (len(fold.test),):
+        raise RunFailed(f"fold {fold.index}: {plugin} gave {predicted.shape} predictions for {len(fold.test)} test "
+                        "samples; nothing of this fold was stored. Fix the model plugin or report it to its author")
+    outside = predicted[(predicted < 0) | (predicted >= n_classes)]
+    if outside.size:
+        raise RunFailed(f"fold {fold.index}: {plugin} predicted class {int(outside[0])}, outside 0..{n_classes - 1} "
+                        f"({n_classes} classes); nothing of this fold was stored. Fix the model plugin or report it to its author")
+
+
+def check_predictions(predicted: np.ndarray, truth: np.ndarray, n_classes: int, plugin: str) -> np.ndarray:
+    """The confusion matrix of all tested samples; ``RunFailed`` when a prediction is outside the class set
+    or the matrix does not count every tested sample once."""
+    outside = predicted[(predicted < 0) | (predicted >= n_classes)]
+    if outside.size:
+        raise RunFailed(f"{plugin} predicted class {int(outside[0])} for {outside.size} sample(s), outside "
+                        f"0..{n_classes - 1}; the result is not recorded as complete. Fix the model plugin")
+    matrix = confusion(truth, predicted, n_classes)
+    if int(matrix.sum()) != len(truth):
+        raise RunFailed(f"the confusion matrix counts {int(matrix.sum())} of {len(truth)} tested samples; the result "
+                        "is not recorded as complete. This is a merbench bug: please report it")
+    return matrix
+
+
 def _normalisation_note(fold_results: list[dict[str, Any]]) -> str:
     """How the folds normalised their inputs (each fit on training samples only), in words."""
     notes = sorted({str(f.get("normalisation", "channel mean/std of the training samples")) for f in fold_results})
@@ -150,7 +182,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     model_spec = registry.get("models", config.model)
     protocol_spec = registry.get("protocols", config.protocol)
     preprocessor_specs = [registry.get("preprocessors", name) for name in config.preprocess]
-    cache_dir = cache_root()
+    cache_dir = cache_root(create=False)  # load_dataset creates it once it is known to lie outside the dataset
 
     chain = build_chain(preprocessor_specs, config.sections)
     check_model_input(config.model, model_spec.input, chain)
@@ -163,7 +195,12 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
-                              skip_unreadable=skips_unreadable(config.section("dataset")))
+                              skip_unreadable=skips_unreadable(config.section("dataset")),
+                              on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
+    if "skipped" in prep.details:
+        skipped = prep.details["skipped"]
+        progress.message(f"[bold yellow]Warning:[/] skipped {skipped['count']} clip(s) with unreadable frames "
+                         f"(dataset.strict is off); first: {next(iter(skipped['clips'].values()))}")
     dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
     if recorder is not None:
         recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details}, prep.inputs)
@@ -178,7 +215,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     train_started = time.perf_counter()
     n_classes = len(dataset.classes)
     recipe = ModelRecipe(model_spec.build, dict(config.section("model")), int(prep.inputs.shape[1]), n_classes,
-                         int(prep.inputs.shape[2]))
+                         int(prep.inputs.shape[2]), plugin=_plugin_label(registry, "models", config.model))
     data = FoldData(prep.inputs, labels, subjects)
     executor, job = plan_executor(config.section("engine"), config.section("executor"),
                                   FoldJob(recipe, settings, choice), data, len(folds))
@@ -201,6 +238,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
 
     def fold_done(task: FoldTask, output: FoldOutput) -> None:
         fold = task.fold
+        check_fold_predictions(fold, output.predictions, n_classes, recipe.plugin)
         predictions[fold.test] = output.predictions
         fold_of[fold.test] = fold.index
         fold_results.append(_fold_record(fold, output, subjects, labels, overlaps, n_classes))
@@ -215,6 +253,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     fold_results.sort(key=lambda record: record["fold"])
 
     tested = np.flatnonzero(fold_of >= 0)
+    matrix = check_predictions(predictions[tested], labels[tested], n_classes, recipe.plugin)
     pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
     fold_mean, fold_std = mean_std([f["metrics"] for f in fold_results])
     finished = time.perf_counter()
@@ -237,7 +276,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
         },
         "per_domain": _per_domain(dataset, labels[tested], predictions[tested], tested),
         "folds": fold_results,
-        "confusion_matrix": confusion(labels[tested], predictions[tested], n_classes).tolist(),
+        "confusion_matrix": matrix.tolist(),
         "seconds": {
             "preprocess": prep.seconds,
             "train_eval": finished - train_started,

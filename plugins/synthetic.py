@@ -93,7 +93,8 @@ def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
             )
         except (KeyError, ValueError) as exc:
             raise DataError(
-                f"{folder / ANNOTATIONS} row {row_number}: malformed ({exc}); delete the folder {folder} to regenerate it"
+                f"{folder / ANNOTATIONS} row {row_number}: malformed ({exc}); the generated data is damaged: run `merbench cache clear --only synthetic --yes` "
+                "to regenerate it"
             ) from None
     return tuple(samples)
 

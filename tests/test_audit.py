@@ -24,7 +24,7 @@ def test_subject_independent_run_passes(run_cli, result_file):
     path, _ = result_file()
     audited = run_cli("audit", str(path))
     assert audited.code == 0, audited.out
-    assert "FAIL" not in audited.out and audited.out.count("pass") == 4
+    assert "FAIL" not in audited.out and audited.out.count("pass") == 5
 
 
 def test_sample_level_run_fails_with_declared_overlap(run_cli, result_file):

@@ -69,17 +69,21 @@ def test_training_learns_a_separable_signal():
 
 
 class NanModel(nn.Module):
+    """Finite scores on its first batch (checked before training), NaN from the second on."""
+
     def __init__(self):
         super().__init__()
         self.linear = nn.Linear(3, 3)
+        self.calls = 0
 
     def forward(self, x):
-        return self.linear(x.mean(dim=(2, 3))) * float("nan")
+        self.calls += 1
+        return self.linear(x.mean(dim=(2, 3))) * (float("nan") if self.calls > 1 else 1.0)
 
 
 def test_nan_loss_stops_the_fold_with_a_clear_message():
     inputs, labels, fold = toy_data()
-    with pytest.raises(RunFailed, match=r"fold 0, epoch 1, step 1: the training loss became nan.*engine\.lr"):
+    with pytest.raises(RunFailed, match=r"fold 0, epoch 1, step 2: the training loss became nan.*engine\.lr"):
         train_fold(NanModel, inputs, labels, fold, 3, SETTINGS, choose_device("cpu"), seed=0)
 
 

@@ -164,7 +164,7 @@ def test_non_finite_loss_is_reported_like_fold_by_fold():
     poisoned = inputs.clone()
     poisoned[folds[2].train[5]] = math.nan
     seeds = [1000 + fold.index for fold in folds]
-    with pytest.raises(RunFailed, match=r"fold \d, epoch \d, step \d+: the training loss became nan") as batched:
+    with pytest.raises(RunFailed, match=r"fold \d, first batch: the model inputs contain NaN") as batched:
         train_folds_batched(small_model, poisoned, labels, folds, seeds, 3, SETTINGS, CPU)
     failed = int(str(batched.value).split(",")[0].removeprefix("fold "))
     with pytest.raises(RunFailed) as alone:

@@ -91,7 +91,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         check_model_input(args.model, registry.get("models", args.model).input, chain)
     elif chain.produces == "frames":
         raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")
-    cache_dir = cache_root()
+    cache_dir = cache_root(create=False)  # load_dataset creates it after refusing one inside the dataset
     dataset = load_dataset(config, registry, cache_dir)
     workers = int(config.section("engine")["preprocess_workers"])
     skip = skips_unreadable(config.section("dataset"))

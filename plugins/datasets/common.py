@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from merbench.contracts import Dataset, Sample
+from merbench.dataset_check import check_root_folder
 from merbench.errors import DataError, UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -41,8 +42,7 @@ def check_root(root: Path | None, name: str) -> Path:
     if root is None:
         raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
     root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
+    check_root_folder(root, name)
     return root
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from merbench.contracts import Sample
 from merbench.errors import DataError, UsageError
+from merbench.preprocess import decode_image, undecodable
 
 ORDERS = ("rgb", "bgr")
 
@@ -30,9 +31,10 @@ def read_colour(path: Path) -> np.ndarray:
         blob = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read image {path} ({exc.strerror}); check the manifest's path column") from None
-    image = cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), cv2.IMREAD_COLOR)
+    image = decode_image(blob, cv2.IMREAD_COLOR)
     if image is None:
-        raise DataError(f"cannot decode image {path}: not a readable image file; replace it or remove its row")
+        raise DataError(f"cannot decode image {path}: the file {undecodable(blob)}; replace it or remove its "
+                        "row, or set dataset.strict=false to skip it")
     return image
 
 

@@ -57,13 +57,17 @@ def inside(root: Path, text: str, row: int, column: str) -> Path:
 
 
 def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Header (lower-cased) and rows with their line numbers (header = row 1)."""
+    """Header (lower-cased) and rows with the line number each starts on in the file (header = row 1)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = [h.strip().lower() for h in next(reader, [])]
-            rows = [(number, dict(zip(header, (v.strip() for v in values))))
-                    for number, values in enumerate(reader, start=2) if any(v.strip() for v in values)]
+            rows = []
+            start = reader.line_num + 1
+            for values in reader:
+                if any(v.strip() for v in values):
+                    rows.append((start, dict(zip(header, (v.strip() for v in values)))))
+                start = reader.line_num + 1
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read the manifest {path} as UTF-8 CSV ({exc}); save it as CSV") from None
     return header, rows
@@ -90,9 +94,11 @@ def class_names(labels: list[tuple[int, str]], given: list[str], path: Path) -> 
         values = sorted({int(text) for _, text in labels})
         return tuple(str(v) for v in values), [values.index(int(text)) for _, text in labels]
     if any(numeric):
-        row = next(row for (row, _), is_number in zip(labels, numeric) if is_number)
+        odd = sum(numeric) * 2 <= len(numeric)  # report the first label of the rarer kind
+        row, text = next(label for label, is_number in zip(labels, numeric) if is_number == odd)
         raise DataError(
-            f"{path} row {row}: labels mix names and integers; name the integers with --set dataset.classes=a,b,c"
+            f"{path} row {row}: label {text!r} is {'an integer' if odd else 'a name'} but most labels are "
+            f"{'names' if odd else 'integers'}; use one kind, or name the integers with --set dataset.classes=a,b,c"
         )
     values = sorted({text for _, text in labels})
     return tuple(values), [values.index(text) for _, text in labels]
