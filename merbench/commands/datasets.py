@@ -20,6 +20,10 @@ EXAMPLES = """examples:
   merbench datasets check samm --root /data/SAMM --strict
   merbench datasets check smic --root /data/SMIC --set dataset.subset=nir
   merbench datasets check megc2019 --root /data/megc   # holds SMIC/, CASME2/, SAMM/
+  merbench datasets check megc2019 --root /data/megc --set dataset.list=derived dataset.fixes=none
+  merbench datasets check casme3 --root /data/CASME3 --set dataset.classes=4
+  merbench datasets check mmew --root /data/MMEW
+  merbench datasets check 4dme --root /data/4DME --set dataset.multilabel=first
   merbench datasets check manifest --root /data/flow --set dataset.manifest=labels.csv
 
 exit status: 0 the tree is usable, 2 it is not (the message says what, where and how to fix it).
