@@ -386,12 +386,12 @@ FOURDME_5 = {"positive": 2, "negative": 2, "surprise": 1, "repression": 1, "othe
 FOURDME_3 = {"negative": 4, "positive": 2, "surprise": 1}
 
 
-def build_4dme(root: Path, quoted: bool = False) -> Path:
+def build_4dme(root: Path, quoted: bool = False, rows: Sequence[tuple] = FOURDME_ROWS) -> Path:
     """4DME: ``4DME_Labelling_Micro_release v1.xlsx`` (with one-hot AU columns; ``quoted``: headers and values end in
     an apostrophe, as older sheets did) and ``gray_micro/{sub_ID}/{fold_name}/frame_{N}.jpg`` (absolute N)."""
     mark = "'" if quoted else ""
     table: list[list[object]] = [[f"{h}{mark}" for h in FOURDME_HEADER]]
-    for i, (sub_id, fold_name, emotion, kind) in enumerate(FOURDME_ROWS):
+    for i, (sub_id, fold_name, emotion, kind) in enumerate(rows):
         clip = clip_frames(10 + i % 3, i, emotion.split("+")[0].lower())
         start = 2400 + 37 * i
         folder = fold_name + ("-" if i == 1 else "")  # a stray '-' on a folder name
@@ -403,5 +403,5 @@ def build_4dme(root: Path, quoted: bool = False) -> Path:
         table.append([f"{i % 10}{mark}", f"{sub_id}{mark}", f"{fold_name}{mark}", f"{emotion}{mark}", *cells, f"{aus}{mark}", 1, 0, 1])
     write_xlsx(root / "4DME" / "4DME_Labelling_Micro_release v1.xlsx", table)
     write_xlsx(root / "4DME" / "4DME_Labelling_Micro_extras_release v1.xlsx",
-               [["fold", "sub_ID", "fold_name", "self-report emo'", "video emo'"]] + [[0, r[0], r[1], "happy", "happy"] for r in FOURDME_ROWS])
+               [["fold", "sub_ID", "fold_name", "self-report emo'", "video emo'"]] + [[0, r[0], r[1], "happy", "happy"] for r in rows])
     return root

@@ -362,3 +362,34 @@ def test_quick_run_on_each_new_tree(run_cli, releases, tmp_path, name, tree, set
     output = json.loads(target.read_text())
     assert output["dataset"] == name and output["dataset_summary"]["annotation_fixes"]["mode"] == "known"
     assert len(output["predictions"]) == output["n_samples"]
+
+
+# ------------------------------------------------------------------ bad input: one message, exit 2
+
+
+@pytest.mark.parametrize("name, tree, setting, message", [
+    ("casme3", "casme3", "dataset.classes=5", "dataset.classes=5: choose one of 7, 4, 3 for casme3"),
+    ("casme3", "casme3", "dataset.frames=video", "dataset.frames=video: choose auto, full (trial videos) or clips"),
+    ("mmew", "mmew", "dataset.fixes=all", "dataset.fixes=all: choose known"),
+    ("4dme", "4dme", "dataset.multilabel=both", "dataset.multilabel=both: choose skip or first"),
+    ("4dme", "4dme", "dataset.frames=colour", "dataset.frames=colour: choose auto, raw"),
+])
+def test_bad_options_of_the_new_datasets_are_exit_2(run_cli, releases, name, tree, setting, message):
+    result = run_cli("datasets", "check", name, "--root", str(releases / tree), "--set", setting)
+    assert result.code == 2 and message in " ".join(result.err.split()) and "Traceback" not in result.err
+
+
+def test_bad_trees_of_the_new_datasets_are_exit_2_naming_file_and_fix(run_cli, tmp_path):
+    (tmp_path / "c3" / "annotation").mkdir(parents=True)
+    (tmp_path / "c3" / "annotation" / "CAS(ME)3_part_A_v2.xls").write_bytes(b"old")
+    result = run_cli("datasets", "check", "casme3", "--root", str(tmp_path / "c3"))
+    assert result.code == 2 and "an .xls sheet; merbench reads the ME label sheet" in " ".join(result.err.split())
+    rows = [*rt.FOURDME_ROWS[:2], ("S02", "S02_009_01_1", "Happy", "int")]
+    rt.build_4dme(tmp_path / "d", rows=rows)
+    result = run_cli("datasets", "check", "4dme", "--root", str(tmp_path / "d"))
+    message = " ".join(result.err.split())
+    assert result.code == 2 and "row 4 (S02/S02_009_01_1): unknown emotion 'Happy'" in message
+    (tmp_path / "m" / "Micro_Expression").mkdir(parents=True)
+    rt.write_xlsx(tmp_path / "m" / "MMEW_Micro_Exp.xlsx", [rt.MMEW_HEADER])
+    result = run_cli("datasets", "check", "mmew", "--root", str(tmp_path / "m"))
+    assert result.code == 2 and "no clip folders like S01-01-001 below" in " ".join(result.err.split())
