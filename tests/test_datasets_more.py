@@ -393,3 +393,16 @@ def test_bad_trees_of_the_new_datasets_are_exit_2_naming_file_and_fix(run_cli, t
     rt.write_xlsx(tmp_path / "m" / "MMEW_Micro_Exp.xlsx", [rt.MMEW_HEADER])
     result = run_cli("datasets", "check", "mmew", "--root", str(tmp_path / "m"))
     assert result.code == 2 and "no clip folders like S01-01-001 below" in " ".join(result.err.split())
+
+
+@pytest.mark.parametrize("old, cell, applied", [
+    ("(missing)", "/", True), ("(missing)", None, True), ("(missing)", 57, False),
+    ("(… or …)", "R12 or R14", True), ("(… or …)", "R12", False), (1143, "1143", True), (1143, 1144, False),
+])
+def test_a_fix_applies_only_to_the_value_it_was_written_for(old, cell, applied):
+    from merbench_plugins.datasets.fixes import Fix, apply_fixes
+
+    rows = [(5, {"subject": "x", "apex": cell})]
+    report = apply_fixes(rows, "samm", "known", lambda cells: "x/1", {"apex": "Apex Frame"}, [Fix("x/1", "apex", old, 99, "test")])
+    assert bool(report["applied"]) is applied and (rows[0][1]["apex"] == 99) is applied
+    assert len(report["applied"]) + len(report["not_applied"]) == 1

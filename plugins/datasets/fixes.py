@@ -21,6 +21,8 @@ from merbench.errors import UsageError
 MODES = ("known", "none")
 MISSING = "(missing)"
 """As ``old``: the fix applies only when the cell is empty or ``/``."""
+ALTERNATIVES = "(… or …)"
+"""As ``old``: the fix applies only when the cell offers alternatives (``R12 or R14``)."""
 
 MEB = "MEB (tvaranka/meb f731b0a) meb/datasets/datasets.py"
 MEB_CASME2 = f"{MEB} Casme2 row {{row}}; which sample MEB's row is was inferred from the public 2019 sheet (uncertain)"
@@ -66,7 +68,7 @@ KNOWN: dict[str, tuple[Fix, ...]] = {
         Fix("032/032_3_1", "apex", 1930, 4945, f"{MEB} Samm row 132: apex before onset 4896"),
         Fix("032/032_3_2", "apex", 5127, 5130, f"{MEB} Samm row 133"),
         Fix("007/007_6_1", "aus", "(R6 or R12)+R15", "R12+R15", f"{MEB} Samm row 15: 'or' resolved by optical flow"),
-        Fix("007/007_6_5", "aus", None, "R12+R15", f"{MEB} Samm row 18: 'or' resolved by optical flow"),
+        Fix("007/007_6_5", "aus", ALTERNATIVES, "R12+R15", f"{MEB} Samm row 18: 'or' resolved by optical flow"),
         Fix("011/011_4_2", "aus", "L12 or L14", "L14", f"{MEB} Samm row 41: 'or' resolved by optical flow"),
         Fix("014/014_5_2", "aus", "R12 or R14", "R14", f"{MEB} Samm row 64: 'or' resolved by optical flow"),
         Fix("035/035_7_2", "aus", "R14A or 17A or 24A", "R14A", f"{MEB} Samm row 154: 'or' resolved by optical flow"),
@@ -108,6 +110,8 @@ def _same(a: Any, b: Any) -> bool:
             return MISSING
         return text[:-2] if re.fullmatch(r"\d+\.0", text) else text
 
+    if b == ALTERNATIVES:
+        return re.search(r"\bor\b", "" if a is None else str(a), re.IGNORECASE) is not None
     return key(a) == (MISSING if b == MISSING else key(b))
 
 
@@ -151,7 +155,8 @@ def apply_fixes(
             if _same(current, fix.new):
                 report["not_applied"].append({**entry, "reason": "the sheet already holds the new value"})
             elif fix.old is not None and not _same(current, fix.old):
-                expected = "an empty or '/' cell" if fix.old == MISSING else repr(fix.old)
+                expected = {MISSING: "an empty or '/' cell", ALTERNATIVES: "'A or B' alternatives"}.get(
+                    fix.old, repr(fix.old))
                 report["not_applied"].append({**entry, "reason": f"the sheet holds {current!r}, the fix expects {expected}"})
             else:
                 cells[fix.field] = fix.new
