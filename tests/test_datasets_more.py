@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 import realtrees as rt
-from merbench.errors import UsageError
-from merbench_plugins.datasets import megc2019, samm
+from merbench.errors import DataError, UsageError
+from merbench_plugins.datasets import casme3, fourdme, megc2019, mmew, samm
 from merbench_plugins.datasets.aus import parse_aus
-from merbench_plugins.datasets.fixes import KNOWN
+from merbench_plugins.datasets.fixes import KNOWN, Fix, apply_fixes
 
 MEGC = {"smic": "", "casme2": "", "samm": "", "casme2_frames": "auto", "list": "official", "fixes": "known",
         "strict": False}
@@ -62,8 +63,6 @@ def test_derived_list_keeps_the_mapping_and_counts_unlisted_in_class_rows(offici
 
 
 def test_official_list_reports_a_listed_sample_missing_and_one_skipped(official, tmp_path):
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(official, copy)
     shutil.rmtree(copy / "SMIC" / "HS" / "s3" / "micro" / "surprise" / "s3_sur_05")
@@ -177,7 +176,6 @@ def test_samples_carry_aus_and_check_prints_au_counts(run_cli, official, tmp_pat
 
 # ------------------------------------------------------------------ CAS(ME)³ Part A, MMEW, 4DME
 
-from merbench_plugins.datasets import casme3, fourdme, mmew  # noqa: E402
 
 CASME3 = {"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", "strict": False}
 MMEW = {"classes": "7", "fixes": "known", "strict": False}
@@ -268,8 +266,6 @@ def test_casme3_occluded_apex_can_be_dropped(releases, tmp_path):
 
 
 def test_casme3_missing_package_and_sheet_are_clear_errors(releases, tmp_path):
-    from merbench.errors import DataError
-
     with pytest.raises(DataError, match="dataset.frames=clips: no Part_A_ME_clip/"):
         casme3.load(releases / "casme3", {**CASME3, "frames": "clips"}, tmp_path)
     (tmp_path / "empty").mkdir()
@@ -400,8 +396,6 @@ def test_bad_trees_of_the_new_datasets_are_exit_2_naming_file_and_fix(run_cli, t
     ("(… or …)", "R12 or R14", True), ("(… or …)", "R12", False), (1143, "1143", True), (1143, 1144, False),
 ])
 def test_a_fix_applies_only_to_the_value_it_was_written_for(old, cell, applied):
-    from merbench_plugins.datasets.fixes import Fix, apply_fixes
-
     rows = [(5, {"subject": "x", "apex": cell})]
     report = apply_fixes(rows, "samm", "known", lambda cells: "x/1", {"apex": "Apex Frame"}, [Fix("x/1", "apex", old, 99, "test")])
     assert bool(report["applied"]) is applied and (rows[0][1]["apex"] == 99) is applied
