@@ -11,6 +11,7 @@ module is handed to ``merbench.estimator`` by ``train_fold``.
 from __future__ import annotations
 
 import math
+import re
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -205,19 +206,25 @@ def plugin_label(build_model: Any) -> str:
     return str(getattr(build_model, "plugin", "the model plugin"))
 
 
-def _weights_advice(text: str) -> str:
-    """torch's advice for a pickled checkpoint, reworded: merbench loads weights only and never changes that."""
-    refused = next((line.split("error:", 1)[1].strip().split(". ")[0] for line in text.splitlines()
-                    if "WeightsUnpickler error:" in line), "it holds pickled Python objects")
-    return (f"the weights file holds more than tensors ({refused}); merbench loads weights only, so save a plain "
-            "state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")
+def checkpoint_refusal(text: str) -> str:
+    """torch's refusal of a pickled checkpoint, reworded: merbench loads weights only and never turns that off.
+
+    torch's own text advises ``weights_only=False``, which merbench never sets;
+    other texts are returned unchanged.
+    """
+    if "weights_only" not in text and "Weights only load failed" not in text:
+        return text
+    found = re.search(r"Unsupported globals?:\s*(?:GLOBAL\s+)?([\w.]+)", text)
+    needs = f" (it needs {found.group(1).rstrip('.')})" if found else ""
+    return (f"the weights file holds pickled Python objects, not only tensors{needs}, and merbench loads tensors only; "
+            "save a plain state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")
 
 
 def build_error(plugin: str, exc: BaseException) -> PluginError:
     """The one-line error for a model factory that raised ``exc`` (not a merbench error)."""
     text = str(exc)
-    if "weights_only" in text or "Weights only load failed" in text:
-        return PluginError(f"{plugin}: could not build the model: {_weights_advice(text)}")
+    if checkpoint_refusal(text) != text:
+        return PluginError(f"{plugin}: could not build the model: {checkpoint_refusal(text)}")
     first = text.strip().splitlines()[0] if text.strip() else "(no message)"
     return PluginError(f"{plugin}: its build() raised {type(exc).__name__}: {first}; "
                        "fix the plugin's options (merbench list models) or report it to the plugin's author")

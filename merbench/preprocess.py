@@ -6,11 +6,13 @@ or parameter gives a new entry and identical inputs are never recomputed.
 
 Layout under ``<cache>/preprocess/``:
 
-* ``<k[:2]>/<k>.npy``: one sample's output (and ``<k>.json``, its notes, written
-  first); every file is written to a temporary name and renamed into place, so a
-  reader sees a whole entry or none, and two runs at once at worst compute the
-  same entry twice. An entry that cannot be read back is recomputed.
-* ``index/<i>.json`` and ``index/<i>.npy``: written after a whole dataset went
+* ``<k[:2]>/<k>.npy``: one sample's output (and ``<k>.json``, its notes, and
+  ``<k>.sha256``, the SHA-256 of the ``.npy`` bytes, both written first); every
+  file is written to a temporary name and renamed into place, so a reader sees
+  a whole entry or none, and two runs at once at worst compute the same entry
+  twice. An entry that fails its checksum or cannot be read back is recomputed
+  (``details["damaged_cache"]`` and one warning line say which).
+* ``index/<i>.json`` and ``index/<i>.npy`` (with its ``.sha256``): written after a whole dataset went
   through a chain: dataset name, chain, entry keys in sample order, per-sample
   notes, and all outputs stacked, so a warm run loads one file. ``merbench cache
   info`` reads the ``.json`` files.

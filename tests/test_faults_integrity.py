@@ -114,6 +114,28 @@ def test_a_misbehaving_model_is_named_with_its_distribution(run_cli, images, fau
     assert message in text
 
 
+def test_a_wrong_shape_is_reported_from_a_worker_process(run_cli, images, faulty_plugin):
+    result = run_faulty(run_cli, images, "wide", "engine.batch_size=6", "engine.parallel_folds=2",
+                        "engine.parallel_mode=processes")
+    text = " ".join(result.err.split())
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "model plugin 'faulty' (merbench-faulty 0.3) returned shape (6, 5)" in text
+
+
+def test_an_estimator_predicting_outside_the_class_set_is_named():
+    from merbench.errors import PluginError
+    from merbench.estimator import check_predictions as check_estimator
+
+    plugin = "model plugin 'svm' (merbench 0.1)"
+    assert check_estimator([0, 2, 1], 3, 3, plugin, 0).tolist() == [0, 2, 1]
+    with pytest.raises(PluginError, match=r"fold 1: model plugin 'svm' \(merbench 0.1\)'s predict\(\) returned class 3"):
+        check_estimator([0, 3, 1], 3, 3, plugin, 1)
+    with pytest.raises(PluginError, match=r"returned shape \(3, 2\) for 3 samples"):
+        check_estimator(np.zeros((3, 2)), 3, 3, plugin, 1)
+    with pytest.raises(PluginError, match="expected class indices"):
+        check_estimator(["a", "b", "c"], 3, 3, plugin, 1)
+
+
 def test_a_well_behaved_model_from_the_same_plugin_runs(run_cli, images, faulty_plugin, tmp_path):
     target = tmp_path / "ok.json"
     result = run_faulty(run_cli, images, "ok", "engine.parallel_folds=1", "--json", str(target))
@@ -146,8 +168,26 @@ def test_a_pickled_checkpoint_error_does_not_advise_weights_only_false():
     except pickle.UnpicklingError as exc:
         message = str(build_error("model plugin 'timm:resnet18' (merbench 0.1)", exc))
     assert "weights_only" not in message
-    assert "Unsupported global: GLOBAL __main__.Foo was not an allowed global by default" in message
+    assert "(it needs __main__.Foo)" in message
     assert "state_dict" in message and "model plugin 'timm:resnet18'" in message
+
+
+class NotATensor:
+    pass
+
+
+def test_a_pickled_timm_checkpoint_is_refused_without_weights_only_advice(run_cli, tmp_path):
+    import torch
+
+    weights = tmp_path / "pickled.pth"
+    torch.save({"conv1.weight": NotATensor()}, weights)
+    result = run_cli("run", "--model", "timm:resnet18", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--no-store", "--set", f"model.weights={weights}", "protocol.n_splits=3", "engine.epochs=1")
+    text = " ".join(result.err.split())
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "weights_only" not in text
+    assert f"could not load the weights {weights}: the weights file holds pickled Python objects" in text
+    assert "NotATensor" in text and "torch.save(model.state_dict(), FILE)" in text
 
 
 # ------------------------------------------------------------------ audit

@@ -70,7 +70,11 @@ def weights_file(name: str, options: dict[str, Any]) -> Path | None:
 
 def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
     """Build timm architecture ``name`` for ``in_channels`` inputs and ``n_classes`` outputs."""
+    import pickle
+
     import timm
+
+    from merbench.engine import checkpoint_refusal
 
     _check_name(name)
     drop_rate = float(options["drop_rate"])
@@ -86,7 +90,7 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
             return timm.create_model(name, img_size=input_size, **kwargs)
         except TypeError:
             return timm.create_model(name, **kwargs)
-    except (RuntimeError, ValueError, AssertionError, OSError) as exc:
+    except (RuntimeError, ValueError, AssertionError, OSError, pickle.UnpicklingError) as exc:
         if weights is not None:
-            raise UsageError(f"timm:{name}: could not load the weights {weights}: {exc}") from None
+            raise UsageError(f"timm:{name}: could not load the weights {weights}: {checkpoint_refusal(str(exc))}") from None
         raise UsageError(f"timm:{name}: cannot be built for {in_channels}x{input_size}x{input_size} inputs: {exc}") from None
