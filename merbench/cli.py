@@ -82,15 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; a ``--quiet`` before the sub-command applies to it when it has ``--quiet``."""
+    args = parser.parse_args(argv)
+    if args.global_quiet and hasattr(args, "quiet"):
+        args.quiet = True
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``merbench`` console script; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0
-    if args.global_quiet and hasattr(args, "quiet"):
-        args.quiet = True
     out = make_console(table_format=args.table_format)
     err = make_console(stderr=True)
     try:

@@ -146,10 +146,10 @@ class DataTable:
         for i in shown:
             column = self.columns[i]
             if column.kind == TEXT:
-                table.add_column(column.header, justify=column.justify, style=column.style, overflow="fold",
+                table.add_column(Text(column.header), justify=column.justify, style=column.style, overflow="fold",
                                  min_width=min(self._longest_word(i), self._natural(i)))
             else:
-                table.add_column(column.header, justify=column.justify, style=column.style, no_wrap=True,
+                table.add_column(Text(column.header), justify=column.justify, style=column.style, no_wrap=True,
                                  overflow="fold", min_width=self._natural(i))
         for cells, style, section in self.rows:
             if section:

@@ -1,0 +1,352 @@
+"""What researchers see in a terminal: tables at 80 columns and in pipes, escaping, global flags, progress, speed.
+
+Every table command is rendered at 80 columns with Rich (``--format table``
+forces boxes although the test captures stdout) and as plain piped text: names,
+run ids and numbers must appear whole, never with an ellipsis.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from rich.console import Console
+
+from merbench.cli import build_parser, parse_args
+from merbench.progress import PlainProgress, RichProgress
+from merbench.tables import TEXT, Column, DataTable, print_table
+
+TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
+        "protocol.n_splits=3", "engine.epochs=1"]
+BOX = set("┃│━─┏┓┗┛┡┩└┘╇╋┳┻")
+ELLIPSIS = "…"
+
+
+def narrow(run_cli, monkeypatch, *args):
+    """``merbench --format table ARGS`` on an 80-column terminal."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run_cli("--format", "table", *args)
+    assert result.code == 0, result.err
+    assert ELLIPSIS not in result.out
+    assert max(len(line) for line in result.out.splitlines()) <= 80
+    assert BOX & set(result.out), "expected a Rich table"
+    return result.out
+
+
+def assert_plain(text: str) -> None:
+    assert not BOX & set(text), "box characters in piped output"
+    assert ELLIPSIS not in text
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """Two tiny runs in their own store: (store path, [results])."""
+    from merbench.cli import main
+
+    folder = tmp_path_factory.mktemp("terminal")
+    store = folder / "results.sqlite"
+    results = []
+    for model in ("ststnet", "lbptop-svm"):
+        target = folder / f"{model}.json"
+        assert main(["run", "--model", model, "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY,
+                     "--store", str(store), "--json", str(target)]) == 0
+        results.append(json.loads(target.read_text()))
+    return store, results
+
+
+# ------------------------------------------------------------------ 80 columns
+
+
+def test_list_models_at_80_columns_shows_every_name_whole(run_cli, monkeypatch):
+    out = narrow(run_cli, monkeypatch, "list", "models")
+    for name in ("convmixer", "convmixer-256-8", "convmixer-768-32", "dual-inception", "offapexnet", "lbptop-svm",
+                 "ststnet", "timm:<name>", "24,371,843", "1,629,899"):
+        assert f"│ {name} " in out or f" {name} │" in out, name
+
+
+def test_list_at_80_columns_keeps_names_and_prints_domain_literally(run_cli, monkeypatch):
+    out = narrow(run_cli, monkeypatch, "list")
+    for name in ("subject-10fold", "sample-10fold", "cross-dataset", "apex-frame", "synthetic", "manifest"):
+        assert f"│ {name} " in out, name
+    assert "[domain]" in " ".join(out.split())
+
+
+def test_runs_at_80_columns_shows_whole_run_ids(stored, run_cli, monkeypatch):
+    store, results = stored
+    out = narrow(run_cli, monkeypatch, "runs", "--store", str(store))
+    for result in results:
+        assert f"│ {result['run_id']} │" in out
+        assert f"{100 * result['pooled']['uf1']:.1f}" in out
+    for name in ("ststnet", "lbptop-svm", "synthetic", "subject-10fold", "complete"):
+        assert name in out
+
+
+def test_show_at_80_columns_keeps_every_score(stored, run_cli, monkeypatch):
+    store, results = stored
+    result = results[0]
+    out = narrow(run_cli, monkeypatch, "show", result["run_id"], "--store", str(store))
+    assert f"{100 * result['pooled']['uf1']:.1f}" in out and "pooled" in out
+    for name in result["classes"]:
+        assert name in out
+
+
+def test_compare_at_80_columns_keeps_models_and_cells(stored, run_cli, monkeypatch):
+    store, results = stored
+    out = narrow(run_cli, monkeypatch, "compare", "--store", str(store))
+    for result in results:
+        assert f"│ {result['model']} " in out
+        assert f"{100 * result['fold_mean']['uf1']:.1f} ± {100 * result['fold_std']['uf1']:.1f}" in out
+    assert "subject-10fold" in out
+
+
+def test_info_plugins_and_datasets_at_80_columns(run_cli, monkeypatch):
+    info = narrow(run_cli, monkeypatch, "info", "convmixer")
+    assert "attention_every" in info and "sample-10fold" in info and "3×112×112" in info
+    plugins = narrow(run_cli, monkeypatch, "plugins")
+    assert "merbench_plugins.preprocessors" in plugins
+    datasets = narrow(run_cli, monkeypatch, "datasets", "list")
+    assert "│ synthetic " in datasets
+
+
+def test_audit_at_80_columns(stored, run_cli, monkeypatch, tmp_path):
+    _, results = stored
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(results[0]))
+    out = narrow(run_cli, monkeypatch, "audit", str(path))
+    assert "pass" in out
+
+
+def test_wide_confusion_matrix_numbers_its_columns_at_80_columns(stored):
+    from merbench.report import print_result
+
+    result = dict(stored[1][0])
+    classes = ["happiness", "disgust", "repression", "surprise", "others", "fear", "sadness"]
+    result["classes"] = classes
+    result["confusion_matrix"] = [[i + j for j in range(7)] for i in range(7)]
+    console = Console(width=80, force_terminal=True, color_system=None, file=io.StringIO())
+    print_result(console, result)
+    out = console.file.getvalue()
+    assert ELLIPSIS not in out and max(len(line) for line in out.splitlines()) <= 80
+    for i, name in enumerate(classes):
+        assert f"{i + 1} {name}" in out
+
+
+# ------------------------------------------------------------------ pipes
+
+
+def test_piped_output_is_plain_and_greppable(stored, run_cli):
+    store, results = stored
+    models = run_cli("list", "models")
+    assert_plain(models.out)
+    row = next(line for line in models.out.splitlines() if line.startswith("convmixer-768-32 "))
+    assert "24,371,843" in row and "ConvMixer-768/32 with CBAM" in row
+    runs = run_cli("runs", "--store", str(store))
+    assert_plain(runs.out)
+    for result in results:
+        assert any(line.startswith(f"{result['run_id']}  complete  {result['model']} ") for line in runs.out.splitlines())
+    for args in (["compare"], ["show", results[0]["run_id"]]):
+        shown = run_cli(*args, "--store", str(store))
+        assert shown.code == 0, shown.err
+        assert_plain(shown.out)
+
+
+def test_piped_text_does_not_depend_on_the_terminal_width(run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    narrow_text = run_cli("list", "protocols").out
+    monkeypatch.setenv("COLUMNS", "300")
+    assert run_cli("list", "protocols").out == narrow_text
+    assert_plain(narrow_text)
+
+
+def test_format_plain_on_a_terminal_and_json_for_scripts(stored, run_cli):
+    store, results = stored
+    plain = run_cli("--format", "plain", "list", "protocols")
+    assert_plain(plain.out)
+    listing = json.loads(run_cli("list", "models", "--json").out)
+    convmixer = next(m for m in listing["models"] if m["name"] == "convmixer")
+    assert convmixer["params"] > 0 and convmixer["shape"] == [3, 32, 32]
+    runs = json.loads(run_cli("runs", "--store", str(store), "--json").out)
+    assert {run["id"] for run in runs} == {result["run_id"] for result in results}
+    compared = json.loads(run_cli("compare", "--store", str(store), "--json").out)
+    assert {cell["run_id"] for cell in compared["cells"]} == {result["run_id"] for result in results}
+    plugins = json.loads(run_cli("plugins", "--json").out)
+    assert any(p["provider"]["entry_point"] == "protocols" for p in plugins["plugins"])
+
+
+# ------------------------------------------------------------------ tables
+
+
+def test_table_drops_descriptive_columns_before_cutting_a_key():
+    table = DataTable("T", [Column("Name"), Column("Description", TEXT), Column("Value", justify="right")])
+    table.add_row("a-rather-long-model-name", "words " * 30, "12,345,678")
+    console = Console(width=50, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    out = console.file.getvalue()
+    assert "│ a-rather-long-model-name │" in out and "12,345,678" in out and "Description" in out
+    assert "words" not in out.split("┃")[0] and ELLIPSIS not in out
+
+
+def test_keys_wider_than_the_terminal_print_as_plain_rows():
+    table = DataTable("T", [Column(f"key{i}") for i in range(4)])
+    table.add_row(*(f"identifier-number-{i}-that-is-long" for i in range(4)))
+    console = Console(width=60, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    out = console.file.getvalue()
+    assert all(f"identifier-number-{i}-that-is-long" in out for i in range(4))
+    assert_plain(out)
+
+
+# ------------------------------------------------------------------ markup in data and plugin text
+
+MARKUP_PLUGIN = '''
+from merbench.contracts import ModelPlugin
+from merbench.hookspecs import hookimpl
+
+
+def build(options, in_channels, n_classes, input_size):
+    import torch
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_channels * input_size * input_size, n_classes))
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(ModelPlugin(name="markup-model", build=build, description="closes [/] nothing and makes [bold]x bold",
+                         input="flow-uvs", citation="[red]cited[/red]"))
+'''
+
+
+@pytest.fixture
+def markup_plugin(tmp_path, monkeypatch):
+    """A third-party plugin whose description and citation look like Rich markup."""
+    site = tmp_path / "site"
+    info = site / "merbench_markup-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: merbench-markup\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[merbench]\nmarkup = merbench_markup_plugin\n")
+    (site / "merbench_markup_plugin.py").write_text(textwrap.dedent(MARKUP_PLUGIN))
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    sys.modules.pop("merbench_markup_plugin", None)
+
+
+@pytest.mark.parametrize("mode", [[], ["--format", "table"]])
+def test_plugin_description_with_markup_does_not_break_list(markup_plugin, run_cli, mode):
+    result = run_cli(*mode, "list", "models")
+    assert result.code == 0, result.err
+    assert "closes [/] nothing and makes [bold]x bold" in " ".join(result.out.split())
+    assert "markup-model" in result.out
+    info = run_cli(*mode, "info", "markup-model")
+    assert info.code == 0, info.err
+    assert "closes [/] nothing" in info.out and "[red]cited[/red]" in info.out
+
+
+def test_labels_and_subjects_with_markup_print_literally(stored):
+    from merbench.report import print_result
+
+    result = json.loads(json.dumps(stored[1][0]))
+    result["classes"] = ["[/]", "[bold]x", "ok"]
+    result["folds"][0]["test_subjects"] = ["[/red]s1"]
+    for console in (Console(width=200, force_terminal=True, color_system=None, file=io.StringIO()),
+                    Console(width=80, file=io.StringIO())):
+        print_result(console, result)
+        out = console.file.getvalue()
+        assert "[/]" in out and "[bold]x" in out and "[/red]s1" in out
+
+
+# ------------------------------------------------------------------ global flags
+
+
+def test_debug_quiet_and_format_are_accepted_before_and_after_the_command():
+    parser = build_parser()
+    for argv in (["--debug", "run", "--model", "m", "--dataset", "d"], ["run", "--model", "m", "--dataset", "d", "--debug"]):
+        assert parse_args(parser, argv).debug is True
+    assert parse_args(parser, ["run", "--model", "m", "--dataset", "d"]).debug is False
+    assert parse_args(parser, ["--quiet", "run", "--model", "m"]).quiet is True
+    assert parse_args(parser, ["run", "--model", "m", "--quiet"]).quiet is True
+    assert parse_args(parser, ["run", "--model", "m"]).quiet is False
+    assert parse_args(parser, ["runs", "--format", "plain"]).table_format == "plain"
+    assert parse_args(parser, ["--format", "plain", "runs"]).table_format == "plain"
+    assert parse_args(parser, ["datasets", "check", "smic", "--debug"]).debug is True
+    assert parse_args(parser, ["report", "--format", "md"]).format == "md"  # report keeps its own --format
+
+
+def test_run_debug_after_the_command_shows_the_traceback(run_cli):
+    result = run_cli("run", "--model", "convmixr", "--dataset", "synthetic", "--debug")
+    assert result.code == 2
+    assert "Traceback" in result.err and "Did you mean 'convmixer'" in " ".join(result.err.split())
+
+
+# ------------------------------------------------------------------ progress
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_writes_periodic_plain_lines_when_not_a_terminal():
+    console = Console(file=io.StringIO(), width=80)
+    clock = Clock()
+    progress = PlainProgress(console, interval=5, clock=clock)
+    progress.start("folds", 10, "Folds (loso)")
+    for fold in range(10):
+        clock.now += 2
+        progress.advance("folds", 1, note=f"fold {fold + 1} [/] done")
+    lines = console.file.getvalue().splitlines()
+    assert lines[0] == "Folds (loso): 0/10, elapsed 0:00:00"
+    assert "Folds (loso): 3/10, elapsed 0:00:06, ETA 0:00:14 (fold 3 [/] done)" in lines
+    assert lines[-1] == "Folds (loso): 10/10, elapsed 0:00:20 (fold 10 [/] done)"
+    assert len(lines) == 5  # start, every ~5 s (folds 3, 6, 9), end
+
+
+def test_rich_progress_falls_back_to_plain_lines_and_shows_messages_literally():
+    console = Console(file=io.StringIO(), width=80)
+    with RichProgress(console) as progress:
+        progress.start("epochs", 2, "Fold 1/3 epochs")
+        progress.advance("epochs", 2, note="loss 0.5")
+        progress.message("[yellow]Note:[/] worker failed ([/] in an error text)")
+    text = console.file.getvalue()
+    assert "Fold 1/3 epochs: 0/2" in text and "Fold 1/3 epochs: 2/2" in text
+    assert "Note: worker failed ([/] in an error text)" in text
+    assert_plain(text)
+
+
+def test_cli_run_prints_plain_progress_lines_on_a_non_terminal_stderr(stored, run_cli):
+    store, _ = stored
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", *TINY,
+                     "--store", str(store))
+    assert result.code == 0, result.err
+    assert "Folds (subject-10fold): 0/3" in result.err and "Folds (subject-10fold): 3/3" in result.err
+    assert "━" not in result.err
+
+
+# ------------------------------------------------------------------ speed
+
+
+def test_model_facts_are_cached_and_follow_the_options(monkeypatch):
+    from merbench import modelinfo
+    from merbench.registry import get_registry
+
+    registry = get_registry()
+    first = modelinfo.model_facts(registry, "ststnet", "quick")
+    monkeypatch.setattr(modelinfo, "compute_model_facts", lambda *a: pytest.fail("facts rebuilt"))
+    again = modelinfo.model_facts(registry, "ststnet", "quick")
+    assert (again.params, again.flops, again.shape) == (first.params, first.flops, first.shape)
+    assert modelinfo.facts_key(registry, "ststnet", "quick") != modelinfo.facts_key(registry, "ststnet", "default")
+
+
+def test_warm_listing_imports_no_torch_or_sklearn(run_cli):
+    assert run_cli("list").code == 0  # fills the facts cache of this session
+    code = ("import sys; from merbench.cli import main; main(['list']); main(['info', 'convmixer']); "
+            "print(sorted(m for m in ('torch', 'sklearn', 'timm') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
