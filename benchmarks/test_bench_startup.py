@@ -7,16 +7,18 @@ with torch and timm to count its parameters and FLOPs (~6 s). Now scikit-learn i
 imported when a protocol splits, and model facts are cached by model, options,
 source file and library versions, so a warm listing imports no torch.
 
-Measured on this machine (mean of 3 rounds after a warm-up that fills the cache):
+Measured on this machine (before: one cold call each; after: mean of 3 rounds in
+fresh processes, after a warm-up round that fills the facts cache; the very first
+``list models`` on an empty cache still builds the models once, ~8 s):
 
-=================  ======  =====
+=================  ======  ======
 command            before  after
-=================  ======  =====
-list               9.5 s   0.8 s
-list models        9.0 s   0.8 s
-info convmixer     7.4 s   1.0 s
-plugins            2.2 s   0.4 s
-=================  ======  =====
+=================  ======  ======
+list               9.5 s   0.44 s
+list models        9.0 s   0.39 s
+info convmixer     7.4 s   0.41 s
+plugins            2.2 s   0.37 s
+=================  ======  ======
 """
 
 from __future__ import annotations
