@@ -62,7 +62,7 @@ def test_show_prints_the_runs_tables_and_writes_the_same_json(stored_run, run_cl
     assert shown.code == 0, shown.err
     assert json.loads(copy.read_text()) == result
     for fold in result["folds"]:
-        assert ",".join(fold["test_subjects"])[:10] in shown.out
+        assert ", ".join(fold["test_subjects"]) in shown.out  # every test subject, whole
     assert f"{100 * result['pooled']['uf1']:.1f}" in shown.out and "Confusion matrix" in shown.out
     listed = run_cli("runs", "--store", str(store))
     assert listed.code == 0 and result["run_id"] in listed.out and "complete" in listed.out
