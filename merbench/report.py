@@ -140,15 +140,13 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
     print_table(console, confusion)
     console.print(escape(leakage_lines(result)), style="dim" if result["subject_independent"] else "red")
     if not result["subject_independent"]:
-        console.print(
-            Panel(
-                "This protocol is NOT subject-independent: clips of the same subject are in training and test "
-                f"({result['leakage']['subject_overlap_folds']} of {len(result['folds'])} folds). Scores are inflated "
-                "and must not be compared with subject-independent results.",
-                title="Warning: subject leakage",
-                border_style="bold red",
-            )
-        )
+        warning = ("This protocol is NOT subject-independent: clips of the same subject are in training and test "
+                   f"({result['leakage']['subject_overlap_folds']} of {len(result['folds'])} folds). Scores are inflated "
+                   "and must not be compared with subject-independent results.")
+        if wants_plain(console):
+            console.print(f"Warning: subject leakage: {warning}", style="bold red")
+        else:
+            console.print(Panel(warning, title="Warning: subject leakage", border_style="bold red"))
     if len(result.get("per_domain") or {}) > 1:
         print_table(console, per_domain_table(result))
     if "across_seeds" in result:

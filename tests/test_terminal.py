@@ -350,3 +350,14 @@ def test_warm_listing_imports_no_torch_or_sklearn(run_cli):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_leakage_warning_is_a_plain_line_in_a_pipe(stored):
+    from merbench.report import print_result
+
+    result = dict(stored[1][0], subject_independent=False)
+    console = Console(width=80, file=io.StringIO())
+    print_result(console, result)
+    text = console.file.getvalue()
+    assert "Warning: subject leakage: This protocol is NOT subject-independent" in text
+    assert_plain(text)
