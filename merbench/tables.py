@@ -25,7 +25,8 @@ from rich.text import Text
 FORMATS = ("auto", "table", "plain")
 KEY = "key"
 TEXT = "text"
-CELL_OVERHEAD = 3  # one space of padding on each side and one border character
+CELL_OVERHEAD = {True: 3, False: 2}  # boxed: a space each side and a border; box-less: the spaces only
+EDGE = {True: 1, False: 0}  # the closing border of a boxed table
 MIN_TEXT_WIDTH = 12
 
 
@@ -97,15 +98,16 @@ class DataTable:
         words = [word for cell in [*header, *cells] for word in _plain(cell).split()]
         return max((len(word) for word in words), default=0)
 
-    def layout(self, width: int) -> list[int] | None:
+    def layout(self, width: int, boxed: bool = True) -> list[int] | None:
         """Indices of the columns that fit ``width`` with every key column whole; ``None`` if the keys alone do not."""
+        overhead = CELL_OVERHEAD[boxed]
         keys = [i for i, column in enumerate(self.columns) if column.kind != TEXT]
-        key_width = 1 + sum(self._natural(i) + CELL_OVERHEAD for i in keys)
+        key_width = EDGE[boxed] + sum(self._natural(i) + overhead for i in keys)
         if key_width > width:
             return None
         texts = [i for i, column in enumerate(self.columns) if column.kind == TEXT]
         while texts:
-            room = width - key_width - CELL_OVERHEAD * len(texts)
+            room = width - key_width - overhead * len(texts)
             if room >= sum(max(self._longest_word(i), min(MIN_TEXT_WIDTH, self._natural(i))) for i in texts):
                 break
             texts.remove(min(texts, key=lambda i: (self.columns[i].priority, -i)))
@@ -137,8 +139,7 @@ class DataTable:
 
     def rich_table(self, width: int, boxed: bool = True) -> Table | None:
         """The Rich table for a console ``width`` columns wide, or ``None`` when even the key columns do not fit."""
-        overhead_saved = 0 if boxed else len(self.columns) + 1
-        shown = self.layout(width + overhead_saved)
+        shown = self.layout(width, boxed)
         if shown is None:
             return None
         table = Table(title=Text(self.title, style="table.title") if self.title else None, show_header=self.show_header,
