@@ -48,3 +48,24 @@ def describe_environment(device: str) -> dict[str, str | None]:
         "torch_threads": str(torch.get_num_threads()),
         "git_commit": git_commit(),
     }
+
+
+def describe_machine() -> str:
+    """The CPU model, core count and architecture, e.g. ``AMD EPYC 7B13, 2 cores, x86_64`` (plus the GPU if any)."""
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    text = f"{cpu}, {os.cpu_count()} cores, {platform.machine()}"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            text += f", {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return text

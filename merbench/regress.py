@@ -22,11 +22,20 @@ Scores are pooled over folds. A measured value below ``expected - tolerance``
 is ``low`` (a regression), one above ``expected + tolerance_high`` (default:
 ``tolerance``) is ``high`` (suspicious: leakage or a broken metric); either
 fails the check.
+
+``merbench regress --update --seeds N`` derives each band instead of keeping
+it: every entry runs with N seeds in each thread layout (``--threads``), the
+expected value is the mean of those runs and the tolerance
+``max(k · std, floor)``; the runs' values, the rule, the machine and the date
+are written under the entry's ``derived:`` key, which the check itself does not
+read (docs/results.md).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +48,9 @@ from merbench.metrics import METRIC_KEYS
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
-ENTRY_KEYS = {"model", "dataset", "protocol", "profile", "seed", "device", "set", "metrics", "tolerance"}
+ENTRY_KEYS = {"model", "dataset", "protocol", "profile", "seed", "device", "set", "metrics", "tolerance", "derived"}
+DEFAULT_K = 3.0
+DEFAULT_FLOOR = 0.03
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "dataset": "synthetic", "protocol": "subject-10fold", "profile": "quick", "seed": 0, "device": "cpu",
     "tolerance": DEFAULT_TOLERANCE, "metrics": list(DEFAULT_METRICS), "set": {},
@@ -47,7 +58,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 HEADER = """\
 # merbench regression baseline: `merbench regress --baseline THIS_FILE` re-runs each entry and
 # fails when a pooled score leaves expected ± tolerance (too low: regression; too high: suspicious).
-# Regenerate the expected values with `merbench regress --baseline THIS_FILE --update`.
+# Regenerate the expected values and bands with `merbench regress --baseline THIS_FILE --update --seeds 3`.
 # Format: docs/results.md.
 """
 
@@ -74,6 +85,13 @@ class Entry:
     device: str
     sets: dict[str, Any]
     expectations: list[Expectation]
+    derived: dict[str, Any] | None = None
+
+    @property
+    def setting(self) -> str:
+        """``dataset · protocol · profile · seed N`` plus the entry's own ``set:`` options."""
+        extra = " ".join(f"{key}={value}" for key, value in self.sets.items())
+        return f"{self.dataset} · {self.protocol} · {self.profile} · seed {self.seed}" + (f" · {extra}" if extra else "")
 
     @property
     def label(self) -> str:
@@ -160,8 +178,11 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
         raise UsageError(f"{where}: seed must be an integer") from None
     if not isinstance(sets, dict):
         raise UsageError(f"{where}: 'set' must be a mapping of KEY: VALUE")
+    derived = raw.get("derived")
+    if derived is not None and not isinstance(derived, dict):
+        raise UsageError(f"{where}: 'derived' must be a mapping (written by --update --seeds N)")
     return Entry(str(raw["model"]), str(merged["dataset"]), str(merged["protocol"]), str(merged["profile"]), seed,
-                 str(merged["device"]), sets, expectations)
+                 str(merged["device"]), sets, expectations, derived)
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -186,12 +207,12 @@ def load_baseline(path: Path) -> Baseline:
     return baseline
 
 
-def entry_config(entry: Entry, registry: Any):
-    """The ``RunConfig`` an entry runs with."""
+def entry_config(entry: Entry, registry: Any, root: Path | None = None):
+    """The ``RunConfig`` an entry runs with (``root``: the user's copy of the entry's dataset, when it needs one)."""
     from merbench.config import resolve_config
 
     return resolve_config(registry, model=entry.model, dataset=entry.dataset, protocol=entry.protocol,
-                          profile=entry.profile, seed=entry.seed, device=entry.device,
+                          profile=entry.profile, seed=entry.seed, device=entry.device, root=root,
                           sets={key: value for key, value in entry.sets.items()})
 
 
@@ -233,11 +254,76 @@ def _round(value: float) -> float:
     return round(float(value), 4)
 
 
-def updated_document(baseline: Baseline, results: list[tuple[Entry, dict[str, Any]]]) -> dict[str, Any]:
-    """The baseline document with every entry's expected values set from its measured result (tolerances kept)."""
+def parse_thread_layouts(text: str) -> list[str]:
+    """``--threads auto,2`` as layouts: ``auto`` (the entry as configured) or a number of torch threads per fold."""
+    layouts = [part.strip().lower() for part in str(text).split(",") if part.strip()]
+    for layout in layouts:
+        if layout != "auto" and not (layout.isdigit() and int(layout) >= 1):
+            raise UsageError(f"--threads {text}: give 'auto' and/or whole numbers of threads ≥ 1, e.g. --threads auto,2")
+    if not layouts:
+        raise UsageError("--threads: give at least one layout, e.g. --threads auto,2")
+    return list(dict.fromkeys(layouts))
+
+
+def layout_sets(layout: str) -> dict[str, Any]:
+    """The ``--set`` options of a thread layout: ``auto`` adds none; ``N`` trains fold by fold with N threads."""
+    return {} if layout == "auto" else {"engine.threads": int(layout), "engine.parallel_folds": 1}
+
+
+def variants(entry: Entry, seeds: int, layouts: list[str]) -> list[tuple[int, str, Entry]]:
+    """(seed, layout, entry) for each run that derives an entry's band: seeds × thread layouts, the entry's own first."""
+    runs = []
+    for seed in range(entry.seed, entry.seed + seeds):
+        for layout in layouts:
+            runs.append((seed, layout, dataclasses.replace(entry, seed=seed, sets={**entry.sets, **layout_sets(layout)})))
+    return runs
+
+
+def derive_band(values: list[float], k: float, floor: float) -> tuple[float, float, float]:
+    """(mean, std, tolerance) of a metric's values: tolerance = max(k · std, floor); std is the sample std."""
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std, max(k * std, floor)
+
+
+@dataclass
+class Derivation:
+    """How ``--update --seeds N`` measured an entry: the runs and the band rule, written under ``derived:``."""
+
+    seeds: list[int]
+    threads: list[str]
+    k: float
+    floor: float
+    values: dict[str, list[float]]
+    seconds: float
+    context: dict[str, Any]
+
+    def band(self, metric: str) -> tuple[float, float, float]:
+        """(mean, std, tolerance) of ``metric`` over the runs."""
+        return derive_band(self.values[metric], self.k, self.floor)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``derived:`` mapping stored in the baseline file."""
+        return {
+            "rule": "expected = mean of the runs; tolerance = max(k * std, floor), std over seeds and thread layouts",
+            "k": self.k, "floor": self.floor, "seeds": self.seeds, "threads": self.threads,
+            "runs": len(next(iter(self.values.values()), [])),
+            "std": {metric: _round(self.band(metric)[1]) for metric in self.values},
+            "values": {metric: [_round(v) for v in values] for metric, values in self.values.items()},
+            "seconds_per_run": round(self.seconds, 1),
+            **self.context,
+        }
+
+
+def updated_document(baseline: Baseline, results: list[tuple[Entry, dict[str, Any], Derivation | None]]) -> dict[str, Any]:
+    """The baseline document with every entry's expected values set from its measurement.
+
+    Without a derivation the expected value is the one run's score and the
+    tolerances are kept; with one, expected and tolerance come from its runs.
+    """
     defaults = {key: copy.deepcopy(value) for key, value in baseline.defaults.items()}
     entries = []
-    for entry, result in results:
+    for entry, result, derivation in results:
         raw: dict[str, Any] = {"model": entry.model}
         for key in ("dataset", "protocol", "profile", "seed", "device"):
             if getattr(entry, key) != defaults.get(key):
@@ -247,14 +333,43 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, dict[str, An
             raw["set"] = extra_sets
         metrics = {}
         for expectation in entry.expectations:
-            spec: dict[str, Any] = {"expected": _round(result["pooled"][expectation.metric]),
-                                    "tolerance": expectation.tolerance}
-            if expectation.tolerance_high is not None:
-                spec["tolerance_high"] = expectation.tolerance_high
+            if derivation is None:
+                spec: dict[str, Any] = {"expected": _round(result["pooled"][expectation.metric]),
+                                        "tolerance": expectation.tolerance}
+                if expectation.tolerance_high is not None:
+                    spec["tolerance_high"] = expectation.tolerance_high
+            else:
+                mean, _, tolerance = derivation.band(expectation.metric)
+                spec = {"expected": _round(mean), "tolerance": _round(tolerance)}
             metrics[expectation.metric] = spec
         raw["metrics"] = metrics
+        if derivation is not None:
+            raw["derived"] = derivation.to_dict()
         entries.append(raw)
     return {"version": 1, "defaults": defaults, "entries": entries}
+
+
+def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str]:
+    """One line per paper-reported score of the entry's model, beside the measured value of that metric.
+
+    The paper's dataset and protocol are named, and "different data" or
+    "different protocol" says when they are not the entry's.
+    """
+    try:
+        reported = registry.get("models", entry.model).reported
+    except Exception:  # an entry whose model is gone has already been refused; notes are decoration
+        return []
+    measured = {check.metric: check.measured for check in checks}
+    notes = []
+    for score in reported:
+        metric = score.metric.lower()
+        differs = [what for what, same in (("data", score.dataset == entry.dataset), ("protocol", score.protocol == entry.protocol))
+                   if not same]
+        why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
+        here = f"measured {measured[metric]:.2f}, " if metric in measured else ""
+        notes.append(f"{entry.model} {metric}: {here}paper {score.value / 100:.2f} "
+                     f"({score.dataset} · {score.protocol}; {why})")
+    return notes
 
 
 def write_baseline(path: Path, document: dict[str, Any]) -> None:

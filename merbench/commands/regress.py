@@ -7,18 +7,19 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from merbench.commands.runs import add_store_argument
 
 ORDER = 64
 
 EXAMPLES = """examples:
-  merbench regress --baseline benchmarks/baselines/synthetic-quick.yaml
-  merbench regress --baseline benchmarks/baselines/synthetic-quick.yaml --model convmixer ststnet
-  merbench regress --baseline benchmarks/baselines/synthetic-quick.yaml --stored     # reuse identical stored runs
-  merbench regress --baseline benchmarks/baselines/synthetic-quick.yaml --update     # accept measured values
-  merbench regress --baseline my.yaml --update --add-missing                         # add every installed model
+  merbench regress --baseline benchmarks/baselines/ci.yaml                        # what CI runs
+  merbench regress --baseline benchmarks/baselines/ci.yaml --model convmixer ststnet
+  merbench regress --baseline benchmarks/baselines/ci.yaml --stored               # reuse identical stored runs
+  merbench regress --baseline benchmarks/baselines/ci.yaml --json -               # machine-readable verdicts
+  merbench regress --baseline benchmarks/baselines/ci.yaml --update --seeds 3     # bands from 3 seeds x 2 layouts
+  merbench regress --baseline lab.yaml --update --seeds 3 --root casme2=/data/CASME2   # your own data
+  merbench regress --baseline my.yaml --update --add-missing                      # add every installed model
 
 exit status: 0 every metric within its band, 1 any metric too low or suspiciously high, 2 bad baseline or usage.
 """
@@ -39,6 +40,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     regress.add_argument("--model", nargs="+", default=[], metavar="NAME", help="check only the entries of these models")
     regress.add_argument("--stored", action="store_true", help="reuse the newest stored run with the same configuration when there is one")
     regress.add_argument("--update", action="store_true", help="rewrite the baseline's expected values from the measured ones (atomically)")
+    regress.add_argument("--seeds", type=int, default=1, metavar="N",
+                         help="with --update: run each entry with N seeds in each --threads layout and derive its band "
+                         "(expected = mean, tolerance = max(k*std, floor)); 1 (default) keeps the tolerances")
+    regress.add_argument("--threads", default=None, metavar="LAYOUTS",
+                         help="with --update --seeds N: thread layouts to run, 'auto' (as configured) and/or a number of "
+                         "threads per fold trained fold by fold (default: auto,2)")
+    regress.add_argument("--k", type=float, default=None, metavar="K", help="with --seeds: band half-width in standard deviations (default 3)")
+    regress.add_argument("--floor", type=float, default=None, metavar="F",
+                         help="with --seeds: smallest tolerance, as a fraction (default 0.03)")
+    regress.add_argument("--root", action="append", default=[], metavar="DATASET=DIR",
+                         help="the folder of your copy of a dataset the baseline uses (repeatable), e.g. casme2=/data/CASME2")
+    regress.add_argument("--json", type=Path, metavar="FILE", help="write the checks as JSON to FILE ('-': standard output)")
     regress.add_argument("--add-missing", action="store_true",
                          help="with --update: add an entry (the file's defaults) for every installed model not in the baseline")
     regress.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
@@ -47,23 +60,53 @@ def register(commands: argparse._SubParsersAction) -> None:
     regress.set_defaults(handler=execute)
 
 
-def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
-    """``merbench regress``."""
-    from contextlib import nullcontext
-
+def _roots(items: list[str]) -> dict[str, Path]:
     from merbench.errors import UsageError
-    from merbench.progress import RichProgress, SilentProgress
-    from merbench.regress import (
-        check_entry, entry_config, load_baseline, missing_entries, stored_result, updated_document, write_baseline,
-    )
-    from merbench.registry import get_registry
-    from merbench.store import ResultStore, run_recorded
-    from merbench.testing import conformance_names
+
+    roots = {}
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or not name.strip() or not folder.strip():
+            raise UsageError(f"--root {item!r}: expected DATASET=DIR, for example --root casme2=/data/CASME2")
+        roots[name.strip()] = Path(folder.strip()).expanduser()
+    return roots
+
+
+def _check_update_options(args: argparse.Namespace) -> None:
+    from merbench.errors import UsageError
 
     if args.add_missing and not args.update:
         raise UsageError("--add-missing only works with --update")
+    if not args.update and (args.seeds != 1 or args.threads is not None or args.k is not None or args.floor is not None):
+        raise UsageError("--seeds, --threads, --k and --floor derive bands: they only work with --update")
+    if args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds}: must be at least 1")
+    if args.seeds == 1 and (args.threads is not None or args.k is not None or args.floor is not None):
+        raise UsageError("--threads, --k and --floor derive bands over several runs: add --seeds N (N ≥ 2)")
+    for option, value in (("--k", args.k), ("--floor", args.floor)):
+        if value is not None and not (value >= 0 and value != float("inf")):
+            raise UsageError(f"{option} {value}: must be a finite number ≥ 0")
     if args.no_store and (args.stored or args.store):
         raise UsageError("--no-store cannot be combined with --stored or --store")
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench regress``."""
+    from merbench.errors import UsageError
+    from merbench.outputs import check_output_path, store_files
+    from merbench.regress import load_baseline, missing_entries, parse_thread_layouts
+    from merbench.registry import get_registry
+    from merbench.store import default_store_path
+    from merbench.testing import conformance_names
+
+    _check_update_options(args)
+    json_target = None
+    if args.json is not None:
+        protect = [] if args.no_store else store_files(args.store or default_store_path())
+        json_target = check_output_path(args.json, "--json", protect + [args.baseline])
+        if json_target is None:
+            out = err  # stdout carries the JSON alone
+    layouts = parse_thread_layouts(args.threads or "auto,2") if args.seeds > 1 else ["auto"]
     baseline = load_baseline(args.baseline)
     registry = get_registry()
     if args.add_missing:
@@ -76,51 +119,161 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"{args.baseline} has no entries; add some or use --update --add-missing")
     if args.update and args.model:
         raise UsageError("--update rewrites the whole baseline: drop --model so every entry is measured")
-    configs = [entry_config(entry, registry) for entry in selected]  # every entry validated before any run
+    roots = _roots(args.root)
+    unused = sorted(set(roots) - {entry.dataset for entry in selected})
+    if unused:
+        raise UsageError(f"--root {unused[0]}=...: no entry of {args.baseline} uses dataset '{unused[0]}'")
+    return _measure_and_report(args, out, err, registry, baseline, selected, roots, layouts, json_target)
 
+
+def _measure_and_report(args, out: Console, err: Console, registry, baseline, selected, roots, layouts, json_target) -> int:
+    from contextlib import nullcontext
+
+    from merbench.progress import RichProgress, SilentProgress
+    from merbench.regress import (
+        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, load_baseline, stored_result, updated_document, write_baseline,
+    )
+    from merbench.store import ResultStore
+
+    configs = [entry_config(entry, registry, roots.get(entry.dataset)) for entry in selected]  # all validated first
+    k = DEFAULT_K if args.k is None else args.k
+    floor = DEFAULT_FLOOR if args.floor is None else args.floor
     store = None if args.no_store else ResultStore(args.store)
     measured = []
     try:
         progress = SilentProgress() if args.quiet else RichProgress(err)
         with progress if isinstance(progress, RichProgress) else nullcontext():
             for entry, config in zip(selected, configs):
+                if args.seeds > 1:
+                    measured.append(_derive(entry, registry, store, progress, err, roots, layouts, k, floor, args))
+                    continue
                 result = stored_result(store, config) if args.stored and store is not None else None
                 if result is None:
-                    err.print(f"Running {escape(entry.label)}")
-                    result, _, _ = run_recorded(store, config, registry, 1, progress)
+                    err.print(f"Running {escape(entry.label)}", highlight=False)
+                    result = _run_one(store, config, registry, progress)
                 else:
-                    err.print(f"Reusing stored run {result.get('run_id')} for {escape(entry.label)}")
-                measured.append((entry, result))
+                    err.print(f"Reusing stored run {escape(str(result.get('run_id')))} for {escape(entry.label)}", highlight=False)
+                measured.append((entry, result, None))
     finally:
         if store is not None:
             store.close()
 
-    checks = [check for entry, result in measured for check in check_entry(entry, result)]
-    table = Table(title=f"Regression check against {args.baseline}",
-                  caption="Pooled scores in %. low: below expected − tolerance (regression); high: above expected + "
-                  "tolerance (suspicious); new: no expected value yet (use --update).")
-    for header in ("Model", "Setting", "Metric", "Expected", "Measured", "Delta", "Band", "Status", "Run"):
-        table.add_column(header, justify="right" if header in ("Expected", "Measured", "Delta", "Band") else "left")
-    colours = {"ok": "green", "low": "bold red", "high": "bold magenta", "new": "yellow"}
-    previous = None
-    for (entry, _), check in ((pair, check) for pair in measured for check in check_entry(*pair)):
-        first = entry is not previous
-        previous = entry
-        expected = "—" if check.expected is None else f"{100 * check.expected:.1f}"
-        delta = "—" if check.delta is None else f"{100 * check.delta:+.1f}"
-        band = f"−{100 * check.tolerance:.1f}/+{100 * check.tolerance_high:.1f}"
-        setting = f"{entry.dataset} · {entry.protocol} · {entry.profile} · seed {entry.seed}" if first else ""
-        table.add_row(escape(entry.model) if first else "", escape(setting), check.metric, expected, f"{100 * check.measured:.1f}",
-                      delta, band, f"[{colours[check.status]}]{check.status}[/]", (check.run_id or "") if first else "")
-    out.print(table)
-
     if args.update:
         write_baseline(args.baseline, updated_document(baseline, measured))
-        out.print(f"Baseline {args.baseline} updated from {len(measured)} run(s).")
+        # The table shows the measured runs against the bands just written.
+        rewritten = {(entry.model, entry.dataset, entry.protocol): entry for entry in load_baseline(args.baseline).entries}
+        measured = [(rewritten.get((entry.model, entry.dataset, entry.protocol), entry), result, derivation)
+                    for entry, result, derivation in measured]
+    checks = [(entry, check_entry(entry, result), result) for entry, result, _ in measured]
+    _print_checks(out, args.baseline, checks, registry)
+    if args.json is not None:
+        _write_json(json_target, args.baseline, checks, registry, updated=args.update)
+    if args.update:
+        how = f"{args.seeds} seed(s) × {len(layouts)} thread layout(s) each" if args.seeds > 1 else "one run each"
+        out.print(f"Baseline {escape(str(args.baseline))} updated from {len(measured)} entr(y/ies), {how}.", highlight=False)
         return 0
-    failed = [check for check in checks if not check.passed]
+    failed = [check for _, entry_checks, _ in checks for check in entry_checks if not check.passed]
+    total = sum(len(entry_checks) for _, entry_checks, _ in checks)
     if failed:
-        out.print(f"[bold red]{len(failed)} of {len(checks)} metric(s) outside their band.[/]")
+        named = ", ".join(f"{check.entry.split(' · ')[0]} {check.metric} {check.status}" for check in failed)
+        out.print(f"FAILED: {len(failed)} of {total} metric(s) outside their band: {escape(named)}", style="bold red",
+                  highlight=False)
         return 1
-    out.print(f"[green]All {len(checks)} metric(s) within their band.[/]")
+    out.print(f"All {total} metric(s) within their band.", style="green", highlight=False)
     return 0
+
+
+def _run_one(store, config, registry, progress) -> dict:
+    from merbench.store import run_recorded
+
+    result, _, _ = run_recorded(store, config, registry, 1, progress)
+    return result
+
+
+def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, floor, args):
+    """Run an entry with every seed and thread layout; its first run (own seed, ``auto``) is the one checked."""
+    from datetime import date
+
+    from merbench.environment import describe_environment, describe_machine
+    from merbench.regress import Derivation, entry_config, variants
+
+    values: dict[str, list[float]] = {e.metric: [] for e in entry.expectations}
+    first, seconds = None, []
+    runs = variants(entry, args.seeds, layouts)
+    for number, (seed, layout, variant) in enumerate(runs, start=1):
+        err.print(f"Running {escape(entry.label)}: seed {seed}, threads {layout} ({number}/{len(runs)})", highlight=False)
+        result = _run_one(store, entry_config(variant, registry, roots.get(entry.dataset)), registry, progress)
+        for metric in values:
+            values[metric].append(float(result["pooled"][metric]))
+        if layout == layouts[0]:
+            seconds.append(float(result["seconds"]["total"]))
+        first = first or result
+    environment = describe_environment("cpu")
+    context = {
+        "machine": describe_machine(), "date": date.today().isoformat(),
+        "versions": {key: str(environment.get(key)) for key in ("merbench", "torch", "opencv", "git_commit")},
+        "command": f"merbench regress --baseline {args.baseline} --update --seeds {args.seeds} --threads {','.join(layouts)}",
+    }
+    derivation = Derivation(list(range(entry.seed, entry.seed + args.seeds)), layouts, k, floor, values,
+                            sum(seconds) / len(seconds), context)
+    return entry, first, derivation
+
+
+def _print_checks(out: Console, baseline, checks, registry) -> None:
+    """One row per metric (model, metric, expected, band, measured, delta, verdict), then the paper's scores."""
+    from merbench.regress import reported_notes
+    from merbench.tables import Column, DataTable, print_table, styled
+
+    table = DataTable(
+        f"Regression check against {baseline}",
+        [Column("Model"), Column("Metric"), Column("Expected", justify="right"), Column("Band", justify="right"),
+         Column("Measured", justify="right"), Column("Delta", justify="right"), Column("Verdict"),
+         Column("Setting", kind="text", priority=1)],
+        caption="Pooled scores in %. low: below expected − tolerance (a regression); high: above expected + "
+        "tolerance (suspicious); new: no expected value yet (use --update).",
+    )
+    colours = {"ok": "green", "low": "bold red", "high": "bold magenta", "new": "yellow"}
+    for entry, entry_checks, _ in checks:
+        for index, check in enumerate(entry_checks):
+            expected = "—" if check.expected is None else f"{100 * check.expected:.1f}"
+            delta = "—" if check.delta is None else f"{100 * check.delta:+.1f}"
+            if abs(check.tolerance - check.tolerance_high) < 1e-12:
+                band = f"±{100 * check.tolerance:.1f}"
+            else:
+                band = f"-{100 * check.tolerance:.1f}/+{100 * check.tolerance_high:.1f}"
+            table.add_row(entry.model, check.metric, expected, band, f"{100 * check.measured:.1f}", delta,
+                          styled(check.status, colours[check.status]), entry.setting if index == 0 else "")
+        table.add_section()
+    print_table(out, table)
+    notes = [note for entry, entry_checks, _ in checks for note in reported_notes(entry, registry, entry_checks)]
+    if notes:
+        out.print("Paper-reported scores (orientation only unless data and protocol are the same):", highlight=False)
+        for note in notes:
+            out.print(f"  {escape(note)}", highlight=False, soft_wrap=True)
+
+
+def _write_json(target, baseline, checks, registry, updated: bool) -> None:
+    import json
+
+    from merbench.outputs import write_output
+    from merbench.regress import reported_notes
+
+    document = {
+        "baseline": str(baseline),
+        "updated": updated,
+        "passed": all(check.passed for _, entry_checks, _ in checks for check in entry_checks),
+        "entries": [
+            {
+                "model": entry.model, "dataset": entry.dataset, "protocol": entry.protocol, "profile": entry.profile,
+                "seed": entry.seed, "set": entry.sets, "run_id": result.get("run_id"),
+                "checks": [
+                    {"metric": c.metric, "expected": c.expected, "tolerance": c.tolerance, "tolerance_high": c.tolerance_high,
+                     "measured": c.measured, "delta": c.delta, "status": c.status}
+                    for c in entry_checks
+                ],
+                "reported": reported_notes(entry, registry, entry_checks),
+            }
+            for entry, entry_checks, result in checks
+        ],
+    }
+    write_output(target, json.dumps(document, indent=2) + "\n")
