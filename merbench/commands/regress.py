@@ -38,7 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     regress.add_argument("--baseline", type=Path, required=True, metavar="FILE.yaml", help="baseline file (format: docs/results.md)")
     regress.add_argument("--model", nargs="+", default=[], metavar="NAME", help="check only the entries of these models")
-    regress.add_argument("--stored", action="store_true", help="reuse the newest stored run with the same configuration when there is one")
+    regress.add_argument("--stored", action="store_true",
+                         help="reuse the newest stored run with the same configuration when there is one (also for --seeds runs)")
     regress.add_argument("--update", action="store_true", help="rewrite the baseline's expected values from the measured ones (atomically)")
     regress.add_argument("--seeds", type=int, default=1, metavar="N",
                          help="with --update: run each entry with N seeds in each --threads layout and derive its band "
@@ -195,14 +196,20 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     from datetime import date
 
     from merbench.environment import describe_environment, describe_machine
-    from merbench.regress import Derivation, entry_config, variants
+    from merbench.regress import Derivation, entry_config, stored_result, variants
 
     values: dict[str, list[float]] = {e.metric: [] for e in entry.expectations}
     first, seconds = None, []
     runs = variants(entry, args.seeds, layouts)
     for number, (seed, layout, variant) in enumerate(runs, start=1):
-        err.print(f"Running {escape(entry.label)}: seed {seed}, threads {layout} ({number}/{len(runs)})", highlight=False)
-        result = _run_one(store, entry_config(variant, registry, roots.get(entry.dataset)), registry, progress)
+        config = entry_config(variant, registry, roots.get(entry.dataset))
+        result = stored_result(store, config) if args.stored and store is not None else None
+        if result is None:
+            err.print(f"Running {escape(entry.label)}: seed {seed}, threads {layout} ({number}/{len(runs)})", highlight=False)
+            result = _run_one(store, config, registry, progress)
+        else:
+            err.print(f"Reusing stored run {escape(str(result.get('run_id')))} for {escape(entry.label)}: seed {seed}, "
+                      f"threads {layout}", highlight=False)
         for metric in values:
             values[metric].append(float(result["pooled"][metric]))
         if layout == layouts[0]:
