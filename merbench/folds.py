@@ -66,7 +66,7 @@ class ModelRecipe:
         except MerbenchError:
             raise
         except Exception as exc:
-            raise build_error(self.plugin, exc) from None
+            raise build_error(self.plugin, exc) from exc  # the cause: Ray retries it like any plugin failure
 
 
 @dataclass(frozen=True)

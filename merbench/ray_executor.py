@@ -230,6 +230,8 @@ def train_fold_task(job: Any, data_box: list[Any], task: Any) -> tuple[str, Any]
         job = dataclasses.replace(job, choice=_worker_choice(job.choice))
         return "ok", train_task(job, _tensors_on_worker(data_box[0], job.choice.device), task)
     except MerbenchError as exc:
+        if isinstance(exc.__cause__, Exception) and not isinstance(exc.__cause__, MerbenchError):
+            raise exc.__cause__ from None  # a model factory's own exception (folds.ModelRecipe): retried as before
         return "error", exc
 
 
