@@ -50,6 +50,8 @@ class PluginRecord:
     provider: Provider
     registered: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    """Every error of this plugin, one per line (``None``: it loaded cleanly); ``errors`` lists them one by one."""
+    errors: list[str] = field(default_factory=list)
 
 
 def _normalise(name: str) -> str:
@@ -96,8 +98,9 @@ class Registry:
     # ------------------------------------------------------------------ loading
 
     def _report(self, record: PluginRecord | None, message: str) -> None:
-        if record is not None and record.error is None:
-            record.error = message
+        if record is not None:
+            record.errors.append(message)
+            record.error = "\n".join(record.errors)
         self.problems.append(message)
         if self.strict:
             raise PluginError(message + " (MERBENCH_STRICT_PLUGINS is set)")

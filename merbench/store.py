@@ -12,13 +12,20 @@ only the rest. The full result is written when the run finishes.
 
 The file carries merbench's SQLite ``application_id`` and a schema version
 (``user_version``). A file that is not SQLite, is damaged, or belongs to
-another program is refused with a ``UsageError`` and never modified.
+another program is refused with a ``UsageError`` and never modified (no
+``-wal``/``-shm`` files appear beside it either).
+
+A resumed run is claimed in one transaction, so two ``--resume`` of one run
+cannot both train it. A full disk stops a run with one message naming the full
+file system and the ``--resume`` command that continues it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import secrets
 import socket
 import sqlite3
@@ -32,7 +39,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import platformdirs
 
-from merbench.errors import UsageError
+from merbench.errors import RunFailed, UsageError
+from merbench.workers import process_gone
 
 APPLICATION_ID = 0x4D455242  # "MERB"
 SCHEMA_VERSION = 1
@@ -143,8 +151,67 @@ def _refuse(path: Path, what: str) -> UsageError:
     )
 
 
+def _check_parent(path: Path) -> None:
+    """Refuse a store path under a file, or under a folder that cannot be created (raises ``UsageError``)."""
+    for folder in path.absolute().parents:
+        try:
+            folder.stat()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise UsageError(f"results store {path}: cannot reach the folder {folder} ({exc.strerror}); "
+                             "choose another store with --store PATH or MERBENCH_STORE") from None
+        if not folder.is_dir():
+            raise UsageError(f"results store {path}: {folder} is a file, not a folder; give a path inside a folder, "
+                             f"such as --store {folder.parent / 'results.sqlite'}")
+        return
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _read_facts(path: Path, query: str) -> tuple[int, int, set[str], str]:
+    """``application_id``, ``user_version``, table names and ``quick_check`` of an SQLite file, read-only."""
+    probe = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        app_id = probe.execute("PRAGMA application_id").fetchone()[0]
+        version = probe.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        integrity = probe.execute("PRAGMA quick_check").fetchone()[0]
+    finally:
+        probe.close()
+    return app_id, version, tables, integrity
+
+
+def _probe(path: Path) -> tuple[int, int, set[str], str]:
+    """Read an SQLite file's facts without creating ``-wal``/``-shm`` files beside it.
+
+    A read-only connection to a WAL-mode file creates both when they are
+    missing (and a refused file would keep them). Missing, they hold nothing, so
+    the file alone is read as ``immutable``; if another process changed the
+    file meanwhile, it is using it (the files now exist) and it is read again
+    the ordinary way.
+    """
+    if any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm")):
+        return _read_facts(path, "mode=ro")
+    before = _stamp(path)
+    try:
+        facts = _read_facts(path, "immutable=1")
+    except sqlite3.DatabaseError:
+        if _stamp(path) == before:
+            raise
+        return _read_facts(path, "mode=ro")
+    return facts if _stamp(path) == before else _read_facts(path, "mode=ro")
+
+
 def check_store_file(path: Path) -> None:
-    """Refuse a file that is not merbench's store, without modifying it (raises ``UsageError``)."""
+    """Refuse a file that is not merbench's store, or a path that cannot hold one, without modifying anything.
+
+    Raises ``UsageError``.
+    """
+    _check_parent(path)
     if path.is_dir():
         raise UsageError(f"results store {path}: is a folder; give a file name such as {path / 'results.sqlite'}")
     if not path.exists() or path.stat().st_size == 0:
@@ -154,14 +221,7 @@ def check_store_file(path: Path) -> None:
     if header != SQLITE_HEADER:
         raise _refuse(path, "is not an SQLite database (damaged, or some other file)")
     try:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            app_id = probe.execute("PRAGMA application_id").fetchone()[0]
-            version = probe.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            integrity = probe.execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            probe.close()
+        app_id, version, tables, integrity = _probe(path)
     except sqlite3.DatabaseError as exc:
         raise _refuse(path, f"cannot be read as SQLite ({exc})") from None
     if app_id != APPLICATION_ID:
@@ -175,6 +235,52 @@ def check_store_file(path: Path) -> None:
             f"results store {path}: schema version {version} is newer than this merbench understands ({SCHEMA_VERSION}); "
             "upgrade merbench or use another store"
         )
+
+
+# ------------------------------------------------------------------ a full disk
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says a file system (or the user's quota on it) is full."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc))
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system that holds ``path`` (or would hold it)."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _fullest(candidates: Sequence[Path]) -> Path:
+    """Of the places merbench writes to, the one with the least free space."""
+    def free(path: Path) -> int:
+        try:
+            return shutil.disk_usage(mount_point(path)).free
+        except OSError:
+            return 2**63
+    return min(candidates, key=free)
+
+
+def disk_full_error(exc: BaseException, candidates: Sequence[Path], run_id: str | None = None) -> RunFailed:
+    """The one message for a full disk: which file system, what to do, and how to continue the run.
+
+    ``candidates`` are the places the run writes to (store, cache); the file
+    named by ``exc``, when it names one, is used instead.
+    """
+    named = getattr(exc, "filename", None)
+    where = Path(named) if named else _fullest(list(candidates))
+    mount = mount_point(where)
+    advice = (f"the run is stored: free some space there, then continue it with `merbench run --resume {run_id}` "
+              "(completed folds are kept)" if run_id else "free some space there and run again")
+    return RunFailed(f"no space left on the file system at {mount} (writing {where}): {advice}. "
+                     "MERBENCH_CACHE and --store can put the cache and the results store on another disk")
 
 
 @dataclass
@@ -228,7 +334,13 @@ class ResultStore:
     def __init__(self, path: Path | None = None):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         check_store_file(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(exc, [self.path]) from None
+            raise UsageError(f"results store {self.path}: cannot create its folder {self.path.parent} ({exc.strerror}); "
+                             "choose another store with --store PATH or MERBENCH_STORE") from None
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self._db.row_factory = sqlite3.Row
@@ -237,6 +349,11 @@ class ResultStore:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._initialise()
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(exc, [self.path]) from None
+            if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+                raise UsageError(f"results store {self.path}: cannot be opened for writing ({exc}); check that its "
+                                 "folder is writable, or choose another store with --store PATH or MERBENCH_STORE") from None
             raise _refuse(self.path, f"could not be opened ({exc})") from None
 
     def _initialise(self) -> None:
@@ -289,12 +406,30 @@ class ResultStore:
         return run_id
 
     def claim_run(self, run_id: str, environment: dict[str, Any]) -> None:
-        """Mark a stored run as running again in this process (for ``--resume``)."""
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ? WHERE id = ?",
-                (os.getpid(), socket.gethostname(), environment.get("device"), _json(environment), run_id),
-            )
+        """Mark a stored run as running again in this process (for ``--resume``), atomically.
+
+        Raises ``UsageError`` when the run is complete or another live process
+        holds it (two ``--resume`` of one run at once: the second one loses).
+        """
+        with self.transaction() as db:  # BEGIN IMMEDIATE: one claim at a time
+            row = db.execute("SELECT status, pid, host FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise UsageError(f"no run '{run_id}' in the results store {self.path}; see `merbench runs`")
+            if row["status"] == "complete":
+                raise UsageError(f"run {run_id} is complete; nothing to resume (see `merbench show {run_id}`)")
+            holder = row["pid"]
+            if row["status"] == "running" and holder and not (row["host"] == socket.gethostname()
+                                                               and (holder == os.getpid() or process_gone(holder))):
+                raise UsageError(f"run {run_id} is being resumed by process {holder} on {row['host']}; wait for it to "
+                                 f"finish, or stop that process and run `merbench run --resume {run_id}` again")
+            claimed = db.execute(
+                "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ? "
+                "WHERE id = ? AND status = ? AND pid IS ?",
+                (os.getpid(), socket.gethostname(), environment.get("device"), _json(environment), run_id,
+                 row["status"], holder),
+            ).rowcount
+            if claimed != 1:
+                raise UsageError(f"run {run_id} changed while it was being claimed; run `merbench run --resume {run_id}` again")
 
     def record_inputs(self, run_id: str, seed: int, preprocess: dict[str, Any], inputs_key: str) -> None:
         """Store the preprocessing chain and the content key of the model inputs; a resumed run must match it."""
@@ -459,13 +594,7 @@ def status_of(row: sqlite3.Row) -> str:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return not process_gone(pid)
 
 
 def _maybe_stop_for_test(store: ResultStore, run_id: str) -> None:
@@ -534,27 +663,53 @@ def run_recorded(store: "ResultStore | None", config: Any, registry: Any, n_seed
     from merbench.environment import describe_environment
     from merbench.runner import run_with_seeds
 
+    from merbench.cache import cache_root
+
+    def written() -> list[Path]:  # where a run writes: the full one is named when the error does not say
+        return [cache_root(create=False)] + ([store.path] if store is not None else [])
+
     if store is None:
-        return run_with_seeds(config, registry, n_seeds, progress), None, 0
+        try:
+            return run_with_seeds(config, registry, n_seeds, progress), None, 0
+        except (OSError, sqlite3.OperationalError) as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(exc, written()) from None
+            raise
     if n_seeds < 1:
         raise UsageError(f"--seeds {n_seeds}: must be at least 1")
     environment = describe_environment(choose_device(config.device, config.section("engine")["amp"]).description)
-    if resume_id is None:
-        run_id = store.begin_run(config.to_dict(), n_seeds, environment)
-    else:
-        run_id = resume_id
-        store.claim_run(run_id, environment)
+    try:
+        if resume_id is None:
+            run_id = store.begin_run(config.to_dict(), n_seeds, environment)
+        else:
+            run_id = resume_id
+            store.claim_run(run_id, environment)
+    except sqlite3.OperationalError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(exc, written()) from None
+        raise
     recorder = RunRecorder(store, run_id, resuming=resume_id is not None)
     if announce is not None:
         announce(run_id)
     try:
         result = run_with_seeds(config, registry, n_seeds, progress, recorder)
+        result["run_id"] = run_id
+        store.finish_run(run_id, result)
     except KeyboardInterrupt:
-        store.mark_stopped(run_id, "interrupted")
+        _mark_stopped(store, run_id, "interrupted")
         raise
     except BaseException as exc:
-        store.mark_stopped(run_id, "failed", str(exc) or type(exc).__name__)
+        if is_disk_full(exc):  # resumable: left 'running' with this process gone, it reads 'interrupted'
+            _mark_stopped(store, run_id, "interrupted")
+            raise disk_full_error(exc, written(), run_id) from None
+        _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
         raise
-    result["run_id"] = run_id
-    store.finish_run(run_id, result)
     return result, run_id, recorder.reused
+
+
+def _mark_stopped(store: ResultStore, run_id: str, status: str, error: str | None = None) -> None:
+    """``store.mark_stopped``, unless the store cannot be written (a full disk): the run then reads ``interrupted``."""
+    try:
+        store.mark_stopped(run_id, status, error)
+    except sqlite3.OperationalError:
+        pass

@@ -10,8 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
-from typing import Any
+import time
+from typing import Any, Callable
 
 
 def usable_cores() -> int:
@@ -38,7 +40,7 @@ def available_memory() -> int | None:
 # so preprocessing and fold training share one list).
 # torch._dynamo is imported by the first optimizer a process builds (~1.5 s): preloading it
 # keeps that out of every worker's first fold.
-WORKER_PRELOAD = ["merbench.preprocess", "merbench.folds", "torch._dynamo"]
+WORKER_PRELOAD = ["merbench.workers", "merbench.preprocess", "merbench.folds", "torch._dynamo"]
 
 
 def process_context() -> multiprocessing.context.BaseContext:
@@ -82,23 +84,132 @@ def start_worker_server() -> None:
         forkserver.ensure_running()
 
 
-def exit_with(pid: int, poll_s: float = 1.0) -> None:
-    """Make this worker process exit soon after process ``pid`` (the run that started it) is gone.
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+WATCH_POLL_S = 0.2
+"""How often a worker checks that the run that started it is still there."""
+
+
+def _kill_me_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent exits; ``False`` where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie, killed but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by someone else
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"Z", b"X")
+
+
+def exit_with(pid: int, poll_s: float = WATCH_POLL_S) -> None:
+    """Make this worker process exit as soon as process ``pid`` (the run that started it) or its own parent is gone.
 
     Worker processes hold both ends of their task queue, so a run killed
-    without clean-up (SIGKILL, SIGTERM) would leave them waiting forever.
+    without clean-up (SIGKILL, SIGTERM) would leave them waiting forever. On
+    Linux the kernel kills this process with its parent (``PR_SET_PDEATHSIG``;
+    a worker's parent is the fork server, which exits with the run); a thread
+    that polls every ``poll_s`` seconds covers the other systems and a run that
+    is gone while its fork server is not.
     """
+    _kill_me_with_parent()
+    parent = os.getppid()
+    if process_gone(pid) or process_gone(parent):
+        os._exit(1)
+    _watch(lambda: os.getppid() != parent or process_gone(pid), poll_s)
+
+
+def _watch(gone: Callable[[], bool], poll_s: float) -> None:
     import threading
     import time
 
     def watch() -> None:
-        while True:
+        while not gone():
             time.sleep(poll_s)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # exists, owned by someone else: not ours, but alive
-                pass
+        os._exit(1)
 
     threading.Thread(target=watch, name="merbench-parent-watch", daemon=True).start()
+
+
+def stop_workers(executor: Any, grace_s: float = 1.0) -> None:
+    """Shut a ``ProcessPoolExecutor`` down now: cancel its waiting tasks and end its processes, even mid-task.
+
+    ``shutdown(wait=False)`` alone lets each worker finish the fold it is
+    training, and the interpreter waits for them when this process exits, so
+    Ctrl-C would take as long as the slowest fold.
+    """
+    processes = list((getattr(executor, "_processes", None) or {}).values())  # shutdown() forgets them
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(grace_s)
+
+
+def _quiet_when_run_gone(run_pid: int, wait_s: float = 10.0) -> Callable[..., None]:
+    """An excepthook for processes forked by the fork server: silent when the run that owns them ends.
+
+    It sees only errors of a worker's start (reading its start-up data from
+    the run); later errors are handled by multiprocessing. A worker still
+    starting when its run stops (Ctrl-C, kill) fails that way (its data cut
+    short, ``SemLock._rebuild``: FileNotFoundError, EOFError): not an error to
+    show. A worker that cannot start while its run goes on makes the run fail
+    with its own message, and the run then ends too; the traceback is printed
+    only if the run is still there after ``wait_s`` seconds.
+    """
+    default = sys.excepthook
+
+    def hook(kind, value, trace) -> None:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if process_gone(run_pid):
+                return
+            time.sleep(0.05)
+        default(kind, value, trace)
+
+    return hook
+
+
+def _arm_fork_server() -> None:
+    """In the fork server (this module is among its preloads): exit with the run and keep its children quiet.
+
+    The fork server is exec'ed by the run, so neither the kernel's parent-death
+    signal (its parent may be a short-lived thread of the run) nor its own
+    accept loop (it is busy preloading torch for seconds) can be relied on
+    alone: a watch thread ends it within ``WATCH_POLL_S`` of the run.
+    """
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    if forkserver is None:
+        return
+    frame = sys._getframe()
+    while frame is not None and frame.f_code is not forkserver.main.__code__:
+        frame = frame.f_back
+    if frame is None:  # an ordinary import, not the fork server's preload
+        return
+    run_pid = os.getppid()
+    sys.excepthook = _quiet_when_run_gone(run_pid)
+    _watch(lambda: os.getppid() != run_pid or process_gone(run_pid), WATCH_POLL_S)
+
+
+_arm_fork_server()

@@ -89,7 +89,7 @@ def test_this_process_keeps_training_beside_the_workers(quick_run, monkeypatch):
             taken.append("main" if threading.current_thread() is threading.main_thread() else "workers")
         return task
 
-    def thread_pool(job, data, workers, n_tasks):
+    def thread_pool(job, data, workers, n_tasks, created=None):
         tensors = folds.DeviceTensors(data, job.choice.device)
 
         def slow_worker_train(task):
