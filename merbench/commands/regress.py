@@ -124,6 +124,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     unused = sorted(set(roots) - {entry.dataset for entry in selected})
     if unused:
         raise UsageError(f"--root {unused[0]}=...: no entry of {args.baseline} uses dataset '{unused[0]}'")
+    for entry in selected:
+        if entry.dataset not in roots and getattr(registry.get("datasets", entry.dataset), "needs_root", False):
+            raise UsageError(
+                f"{args.baseline}: entry {entry.label} uses dataset '{entry.dataset}', which reads your own licensed copy: "
+                f"give its folder with --root {entry.dataset}=DIR (layout: docs/datasets.md; "
+                f"`merbench datasets check {entry.dataset} --root DIR` checks it)")
     return _measure_and_report(args, out, err, registry, baseline, selected, roots, layouts, json_target)
 
 

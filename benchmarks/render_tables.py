@@ -1,0 +1,51 @@
+"""Render the score tables of README.md and docs/ from the baseline files they name.
+
+    python benchmarks/render_tables.py            # rewrite the marked tables in place
+    python benchmarks/render_tables.py --check    # exit 1 when a committed table is stale
+
+The tables sit between ``<!-- merbench:table KIND BASELINE -->`` and
+``<!-- /merbench:table -->`` (merbench.rendered_tables). Regenerate a baseline
+with ``merbench regress --baseline BASELINE --update --seeds 3`` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite (or, with ``--check``, compare) every marked table; returns the exit code."""
+    from merbench.cache import atomic_write_text
+    from merbench.errors import MerbenchError
+    from merbench.registry import get_registry
+    from merbench.rendered_tables import render_text
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table differs from its baseline")
+    parser.add_argument("files", nargs="*", type=Path, help="markdown files (default: README.md and docs/*.md)")
+    args = parser.parse_args(argv)
+    registry = get_registry()
+    stale = []
+    for path in args.files or DOCUMENTS:
+        text = path.read_text(encoding="utf-8")
+        try:
+            rendered = render_text(text, ROOT, registry, str(path))
+        except MerbenchError as exc:
+            print(f"render_tables: error: {exc}", file=sys.stderr)
+            return 2
+        if rendered != text:
+            stale.append(path)
+            if not args.check:
+                atomic_write_text(path, rendered)
+    for path in stale:
+        print(f"{'stale' if args.check else 'rewritten'}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 1 if stale and args.check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Markdown score tables rendered from baseline files, between markers in README.md and docs/.
+
+A marker pair names what to render and from which baseline::
+
+    <!-- merbench:table models benchmarks/baselines/synthetic-default.yaml -->
+    (generated: do not edit by hand)
+    <!-- /merbench:table -->
+
+Kinds: ``models`` (one row per model under the baseline's subject-independent
+protocol, beside the scores its paper reported), ``protocols`` (one row per
+protocol of each model that has several), ``guard`` (every entry with its
+expected value and band, as ``merbench regress`` checks it) and ``main`` (the
+first entry's seed-0 run, which is the README's main job). Each table ends with
+a line that says how many runs it averages, on which machine, when and with
+which command: the numbers in the documents are the numbers CI defends.
+``python benchmarks/render_tables.py`` rewrites the tables; with ``--check``
+it exits 1 when a committed table differs from what its baseline renders.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from merbench.errors import UsageError
+from merbench.regress import Baseline, Entry, load_baseline
+
+MARKER = re.compile(
+    r"(?P<open><!-- merbench:table (?P<kind>[\w-]+) (?P<baseline>\S+) -->\n)(?P<body>.*?)(?P<close><!-- /merbench:table -->)",
+    re.DOTALL,
+)
+INDEPENDENT = ("subject-10fold", "loso", "megc2019", "cross-dataset")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One entry's scores as the baseline records them: mean and std over its runs, and its band."""
+
+    entry: Entry
+    derived: dict[str, Any]
+
+    def mean(self, metric: str) -> float:
+        """The expected (mean) value of ``metric``."""
+        return next(e.expected for e in self.entry.expectations if e.metric == metric)
+
+    def band(self, metric: str) -> float:
+        """The tolerance of ``metric``."""
+        return next(e.tolerance for e in self.entry.expectations if e.metric == metric)
+
+    def std(self, metric: str) -> float:
+        """The standard deviation of ``metric`` over the runs."""
+        return float(self.derived.get("std", {}).get(metric, 0.0))
+
+    def first(self, metric: str) -> float:
+        """``metric`` of the first run (the entry's own seed and thread layout)."""
+        return float(self.derived["values"][metric][0])
+
+
+def _measured(baseline: Baseline) -> list[Measured]:
+    measured = []
+    for entry in baseline.entries:
+        if not entry.derived or any(e.expected is None for e in entry.expectations):
+            raise UsageError(f"{baseline.path}: entry '{entry.model}' has no derived values; run "
+                             f"`merbench regress --baseline {baseline.path} --update --seeds 3` first")
+        measured.append(Measured(entry, entry.derived))
+    return measured
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _pm(m: Measured, metric: str) -> str:
+    return f"{_pct(m.mean(metric))} ± {_pct(m.std(metric))}"
+
+
+def _name(entry: Entry) -> str:
+    extra = ", ".join(f"{key}={value}" for key, value in entry.sets.items())
+    return f"`{entry.model}`" + (f" ({extra})" if extra else "")
+
+
+def _reported(model: str, registry: Any) -> str:
+    if registry is None:
+        return "—"
+    try:
+        scores = registry.get("models", model).reported
+    except Exception:  # a model plugin that is gone: its reported scores are unknown
+        return "—"
+    by_metric = {s.metric.lower(): s.value for s in scores if s.dataset == "megc2019"}
+    if "uf1" in by_metric and "uar" in by_metric:
+        return f"{by_metric['uf1']:.2f} / {by_metric['uar']:.2f}"
+    return "—"
+
+
+def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
+    derived = measured[0].derived
+    runs = sorted({int(m.derived.get("runs", 0)) for m in measured})
+    seeds = derived.get("seeds", [])
+    threads = ",".join(str(t) for t in derived.get("threads", []))
+    seed_text = f"seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0] if seeds else 0}"
+    return (f"Mean ± std of pooled scores in % over {'/'.join(str(r) for r in runs)} runs per row ({seed_text}, thread "
+            f"layouts {threads}); {derived.get('machine', 'unknown machine')}, {derived.get('date', '?')}, merbench "
+            f"{derived.get('versions', {}).get('merbench', '?')}, torch {derived.get('versions', {}).get('torch', '?')}. "
+            f"Rendered from `{baseline.path.as_posix()}` by `python benchmarks/render_tables.py`; measured with "
+            f"`{derived.get('command', 'merbench regress --update')}`.")
+
+
+def render_models(baseline: Baseline, registry: Any) -> str:
+    """Models under the subject-independent protocol, with their paper's MEGC2019 UF1/UAR for orientation."""
+    measured = [m for m in _measured(baseline) if m.entry.protocol in INDEPENDENT]
+    lines = ["| model | UF1 % | UAR % | accuracy % | s per run | reported MEGC2019 UF1 / UAR |", "|---|---|---|---|---|---|"]
+    for m in measured:
+        lines.append(f"| {_name(m.entry)} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} | {_pm(m, 'accuracy')} | "
+                     f"{float(m.derived.get('seconds_per_run', 0)):.0f} | {_reported(m.entry.model, registry)} |")
+    return "\n".join(lines) + "\n\n" + _provenance(baseline, measured)
+
+
+def render_protocols(baseline: Baseline, registry: Any) -> str:
+    """Each model measured under several protocols, one row per protocol."""
+    measured = _measured(baseline)
+    protocols_of: dict[str, list[Measured]] = {}
+    for m in measured:
+        protocols_of.setdefault(m.entry.model, []).append(m)
+    rows = [m for group in protocols_of.values() if len({g.entry.protocol for g in group}) > 1 for m in group]
+    if not rows:
+        raise UsageError(f"{baseline.path}: no model has entries under two protocols; a 'protocols' table needs them")
+    lines = ["| model | protocol | subject-independent | accuracy % | UF1 % | UAR % |", "|---|---|---|---|---|---|"]
+    for m in rows:
+        independent = "yes" if m.entry.protocol in INDEPENDENT else "**no**"
+        lines.append(f"| `{m.entry.model}` | `{m.entry.protocol}` | {independent} | {_pm(m, 'accuracy')} | "
+                     f"{_pm(m, 'uf1')} | {_pm(m, 'uar')} |")
+    return "\n".join(lines) + "\n\n" + _provenance(baseline, rows)
+
+
+def render_guard(baseline: Baseline, registry: Any) -> str:
+    """Every entry as ``merbench regress`` checks it: expected ± tolerance per metric."""
+    measured = _measured(baseline)
+    lines = ["| model | protocol | UF1 % | UAR % | accuracy % | s per run |", "|---|---|---|---|---|---|"]
+    for m in measured:
+        cells = " | ".join(f"{_pct(m.mean(metric))} ± {_pct(m.band(metric))}" for metric in ("uf1", "uar", "accuracy"))
+        lines.append(f"| {_name(m.entry)} | `{m.entry.protocol}` | {cells} | {float(m.derived.get('seconds_per_run', 0)):.0f} |")
+    note = "Expected value ± tolerance (the band `merbench regress` enforces: max(3·std, 3.0 points)). "
+    return "\n".join(lines) + "\n\n" + note + _provenance(baseline, measured)
+
+
+def render_main(baseline: Baseline, registry: Any) -> str:
+    """The first entry's first run (seed 0, thread layout auto): what the README's main job prints."""
+    m = _measured(baseline)[0]
+    return (f"| run | accuracy % | UF1 % | UAR % |\n|---|---|---|---|\n"
+            f"| `merbench run --model {m.entry.model} --dataset {m.entry.dataset}` (seed {m.entry.seed}) | "
+            f"{_pct(m.first('accuracy'))} | {_pct(m.first('uf1'))} | {_pct(m.first('uar'))} |\n"
+            f"| mean ± std over seeds and thread layouts | {_pm(m, 'accuracy')} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} |\n\n"
+            + _provenance(baseline, [m]))
+
+
+RENDERERS: dict[str, Callable[[Baseline, Any], str]] = {
+    "models": render_models, "protocols": render_protocols, "guard": render_guard, "main": render_main,
+}
+
+
+def render_text(text: str, root: Path, registry: Any = None, where: str = "document") -> str:
+    """``text`` with every marked table rendered anew from its baseline (paths relative to ``root``)."""
+    def replace(match: re.Match) -> str:
+        kind, path = match["kind"], root / match["baseline"]
+        if kind not in RENDERERS:
+            raise UsageError(f"{where}: unknown table kind '{kind}' in a merbench:table marker; use one of {', '.join(RENDERERS)}")
+        if not path.is_file():
+            raise UsageError(f"{where}: the baseline {match['baseline']} named by a merbench:table marker does not exist")
+        body = RENDERERS[kind](load_baseline(path), registry)
+        return f"{match['open']}<!-- generated from {match['baseline']}: do not edit by hand -->\n{body}\n{match['close']}"
+
+    return MARKER.sub(replace, text)
+
+
+def stale_files(files: list[Path], root: Path, registry: Any = None) -> list[Path]:
+    """The files whose marked tables differ from what their baselines render."""
+    return [path for path in files
+            if render_text(path.read_text(encoding="utf-8"), root, registry, str(path)) != path.read_text(encoding="utf-8")]

@@ -1,0 +1,111 @@
+"""The score tables in README.md and docs/ are what their baseline files render (benchmarks/render_tables.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from merbench.errors import UsageError
+from merbench.registry import get_registry
+from merbench.rendered_tables import MARKER, render_text, stale_files
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("render_tables", ROOT / "benchmarks" / "render_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_tables_match_their_baselines():
+    marked = [path for path in DOCUMENTS if MARKER.search(path.read_text(encoding="utf-8"))]
+    assert ROOT / "README.md" in marked and len(marked) >= 3
+    assert stale_files(marked, ROOT, get_registry()) == [], "run `python benchmarks/render_tables.py` and commit"
+
+
+def test_readme_tables_carry_their_provenance():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    kinds = {match["kind"] for match in MARKER.finditer(text)}
+    assert {"main", "models", "protocols"} <= kinds
+    for match in MARKER.finditer(text):
+        body = match["body"]
+        assert "Rendered from `benchmarks/baselines/" in body and "merbench regress --baseline" in body
+        assert "| `" in body  # a table row with a model name, not an empty marker
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A copy of the synthetic-default baseline and a document whose tables it renders."""
+    (tmp_path / "baselines").mkdir()
+    shutil.copy(ROOT / "benchmarks" / "baselines" / "synthetic-default.yaml", tmp_path / "baselines" / "b.yaml")
+    document = tmp_path / "doc.md"
+    document.write_text("# Scores\n\n<!-- merbench:table models baselines/b.yaml -->\n<!-- /merbench:table -->\n\ntext after\n")
+    document.write_text(render_text(document.read_text(), tmp_path, get_registry()))
+    return tmp_path, document
+
+
+def test_a_changed_baseline_makes_the_committed_table_stale(tree):
+    root, document = tree
+    assert stale_files([document], root, get_registry()) == []
+    baseline = root / "baselines" / "b.yaml"
+    data = yaml.safe_load(baseline.read_text())
+    data["entries"][1]["metrics"]["uf1"]["expected"] = round(data["entries"][1]["metrics"]["uf1"]["expected"] - 0.1, 4)
+    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert stale_files([document], root, get_registry()) == [document]
+    rendered = render_text(document.read_text(), root, get_registry())
+    assert "text after" in rendered and rendered.count("<!-- /merbench:table -->") == 1
+
+
+def test_hand_edited_numbers_are_noticed(tree):
+    root, document = tree
+    text = document.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `ststnet`"))
+    document.write_text(text.replace(row, row.replace("|", "| 99.9 |", 2).replace("| 99.9 |", "|", 1)))
+    assert stale_files([document], root, get_registry()) == [document]
+
+
+def test_the_script_checks_and_rewrites(tree, capsys):
+    root, document = tree
+    script = load_script()
+    clean = document.read_text()
+    document.write_text(clean.replace("| `ststnet` |", "| `ststnet` (edited) |"))
+    assert script.main(["--check", str(document)]) == 1
+    assert "stale" in capsys.readouterr().out
+    assert script.main([str(document)]) == 0
+    assert document.read_text() == clean
+    assert script.main(["--check", str(document)]) == 0
+
+
+@pytest.mark.parametrize("marker, message", [
+    ("<!-- merbench:table nonsense baselines/b.yaml -->\n<!-- /merbench:table -->", "unknown table kind 'nonsense'"),
+    ("<!-- merbench:table models baselines/missing.yaml -->\n<!-- /merbench:table -->", "does not exist"),
+])
+def test_bad_markers_are_clear_errors(tree, marker, message):
+    root, _ = tree
+    with pytest.raises(UsageError, match=message):
+        render_text(marker, root, get_registry(), "doc.md")
+
+
+def test_a_baseline_without_derived_runs_cannot_be_rendered(tree):
+    root, _ = tree
+    baseline = root / "baselines" / "b.yaml"
+    data = yaml.safe_load(baseline.read_text())
+    del data["entries"][0]["derived"]
+    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(UsageError, match="--update --seeds 3"):
+        render_text("<!-- merbench:table models baselines/b.yaml -->\n<!-- /merbench:table -->", root, get_registry())
+
+
+@pytest.mark.slow
+def test_the_default_profile_baseline_still_holds(run_cli):
+    """The README's main table, re-measured (about 20 minutes on a 2-core CPU): every entry within its band."""
+    result = run_cli("--format", "plain", "regress", "--baseline", str(ROOT / "benchmarks" / "baselines" / "synthetic-default.yaml"),
+                     "--quiet", "--no-store")
+    assert result.code == 0, result.out
