@@ -118,3 +118,21 @@ def test_shipped_baselines_cover_every_built_in_model():
         assert all(e.expected is not None for entry in baseline.entries for e in entry.expectations), name
         assert all(entry.derived and entry.derived["runs"] >= 3 for entry in baseline.entries), name
         assert {entry.dataset for entry in baseline.entries} == {"synthetic"} and {entry.profile for entry in baseline.entries} == {"default"}
+
+
+def test_regress_table_at_80_columns_and_in_a_log(updated, run_cli, tmp_path, monkeypatch):
+    """Model, metric, expected, band, measured and verdict stay whole on an 80-column terminal and in a pipe."""
+    folder, document, _ = updated
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(yaml.safe_dump(document))
+    args = ("regress", "--baseline", str(baseline), "--stored", "--quiet", "--store", str(folder / "results.sqlite"))
+    monkeypatch.setenv("COLUMNS", "80")
+    boxed = run_cli("--format", "table", *args)
+    assert boxed.code == 0, boxed.err
+    assert "…" not in boxed.out and max(len(line) for line in boxed.out.splitlines()) <= 80
+    for word in ("convmixer", "accuracy", "Expected", "Band", "Measured", "Verdict"):
+        assert word in boxed.out
+    plain = run_cli("--format", "plain", *args)
+    rows = [line.split() for line in plain.out.splitlines() if line.startswith("convmixer")]
+    assert sorted(row[:2] for row in rows) == [["convmixer", "accuracy"], ["convmixer", "uf1"]]
+    assert all(row[6] == "ok" for row in rows)

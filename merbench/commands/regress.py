@@ -262,7 +262,7 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
     if notes:
         out.print("Paper-reported scores (orientation only unless data and protocol are the same):", highlight=False)
         for note in notes:
-            out.print(f"  {escape(note)}", highlight=False, soft_wrap=True)
+            out.print(f"  {escape(note)}", highlight=False)
 
 
 def _write_json(target, baseline, checks, registry, updated: bool) -> None:
