@@ -353,7 +353,8 @@ def dataset_gives(spec: Any, root: Path | None, options: Mapping[str, Any]) -> s
 
 
 def default_chain(model_spec: Any, gives: str) -> tuple[str, ...]:
-    """The chain used when the user names none: images as they are, else the model's, else ``flow``."""
+    """The chain used when the user names none: images as they are, else the model's (``model_spec`` may be
+    ``None``), else ``flow``."""
     if gives == "image":
         return ("image",)
     return tuple(getattr(model_spec, "preprocess", ())) or DEFAULT_CHAIN
@@ -372,6 +373,17 @@ def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
         except ValueError as exc:
             raise PluginError(f"{kind} '{spec.name}' declares option_ranges[{option!r}]: {exc}") from None
     return rules
+
+
+def check_dataset_settings(spec: Any, sets: Mapping[str, Any], profile: str = "default") -> None:
+    """Check ``dataset.KEY=VALUE`` settings of dataset plugin ``spec`` as ``resolve_config`` does: each value's
+    type and its ``option_ranges`` rule (raises ``UsageError``). Keys that are not its options are left to the caller.
+    """
+    defaults, rules = _defaults(spec, profile), _plugin_rules("dataset", spec)
+    for key, value in sets.items():
+        section, _, option = str(key).partition(".")
+        if section == "dataset" and option in defaults:
+            coerce(key, value, defaults[option], rules.get(option))
 
 
 def _seed(flag: int | None, from_settings: Any) -> int:
@@ -398,6 +410,7 @@ def resolve_config(
     epochs: int | None = None,
     sets: Mapping[str, Any] | None = None,
     config_file: Path | None = None,
+    model_optional: bool = False,
 ) -> RunConfig:
     """Build a validated ``RunConfig``; raises ``UsageError`` on any bad name, key or value.
 
@@ -405,6 +418,9 @@ def resolve_config(
     ``option_ranges`` of the section that owns it. Without a ``preprocess``
     setting the chain follows what the dataset gives (``image`` for
     precomputed images), then the model's default chain, then ``flow``.
+    With ``model_optional`` (``merbench preprocess`` without ``--model``) no
+    model is needed: the model section is empty and the chain follows the
+    dataset alone.
     """
     overrides: dict[str, Any] = load_config_file(config_file) if config_file else {}
     overrides.update(sets or {})
@@ -420,7 +436,7 @@ def resolve_config(
     protocol = take_name("protocol", protocol) or DEFAULT_PROTOCOL
     profile = str(overrides.pop("profile", None) or profile)
     seed = _seed(seed, overrides.pop("seed", None))
-    if not model:
+    if not model and not model_optional:
         raise UsageError("no model given: use --model NAME (see `merbench list models`)")
     if not dataset:
         raise UsageError("no dataset given: use --dataset NAME (see `merbench list datasets`)")
@@ -431,7 +447,7 @@ def resolve_config(
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise UsageError(f"--device {device}: choose auto, cpu or cuda")
 
-    model_spec = registry.get("models", model)
+    model_spec = registry.get("models", model) if model else None
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
     if dataset_spec.needs_root and root is None:
@@ -441,14 +457,14 @@ def resolve_config(
     engine_defaults.update(ENGINE_PROFILES[profile])
     sections: dict[str, dict[str, Any]] = {
         "dataset": _defaults(dataset_spec, profile),
-        "model": _defaults(model_spec, profile),
+        "model": _defaults(model_spec, profile) if model_spec else {},
         "protocol": dict(protocol_spec.options),
         "engine": engine_defaults,
         "executor": dict(EXECUTOR_OPTIONS),
     }
     rules: dict[str, dict[str, Any]] = {
         "dataset": _plugin_rules("dataset", dataset_spec),
-        "model": _plugin_rules("model", model_spec),
+        "model": _plugin_rules("model", model_spec) if model_spec else {},
         "protocol": _plugin_rules("protocol", protocol_spec),
         "engine": ENGINE_RANGES,
         "executor": EXECUTOR_RANGES,
@@ -480,7 +496,7 @@ def resolve_config(
     check_executor_options(sections["executor"])
 
     return RunConfig(
-        model=model,
+        model=model or "",
         dataset=dataset,
         protocol=protocol,
         profile=profile,

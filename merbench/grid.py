@@ -1,7 +1,8 @@
 """A comparison grid: every (model, dataset, protocol) cell run and recorded as one normal run.
 
-``plan_grid`` resolves and validates the configuration of every cell before
-anything runs. ``run_grid`` then runs the cells, each with ``n_seeds`` seeds
+``plan_grid`` resolves and validates the configuration of every cell and
+``preflight_cells`` checks each as ``merbench run`` would, before anything runs
+or is recorded. ``run_grid`` then runs the cells, each with ``n_seeds`` seeds
 like ``merbench run --seeds N``, and records each as a run in the results
 store, so ``merbench runs``, ``show`` and ``compare`` see them:
 
@@ -109,11 +110,32 @@ def check_placement(cells: Sequence[GridCell]) -> None:
     for cell in cells:
         executor, root = cell.config.section("executor"), cell.config.root
         if executor["name"] == "local" and root is not None and not root.is_dir():
-            raise DataError(f"--root {cell.dataset}={root}: no such folder; give the folder that holds your copy of "
+            what = "is a file, not a folder" if root.exists() else "no such folder"
+            raise DataError(f"--root {cell.dataset}={root}: {what}; give the folder that holds your copy of "
                             f"'{cell.dataset}'")
         if executor["name"] == "ray" and cell.config.device.startswith("cuda") and float(executor["num_gpus"]) <= 0:
             raise UsageError(f"--device {cell.config.device} with --executor ray needs a GPU per cell: "
                              "--set executor.num_gpus=1 (or a fraction such as 0.5 to share one GPU between cells)")
+
+
+def preflight_cells(cells: Sequence[GridCell], registry: Any) -> None:
+    """Check every cell as ``merbench run`` checks a run before recording it (``merbench.preflight``).
+
+    A local cell is checked in full: its root, chain, annotations and folds
+    (``protocol.n_splits`` above the number of subjects...). A Ray cell's data
+    is on the workers' nodes, so only its chain is checked here. Raises the
+    first cell's error, prefixed with the cell, before any run is recorded.
+    """
+    from merbench.preflight import check_chain, preflight
+
+    for cell in cells:
+        try:
+            if cell.config.section("executor")["name"] == "local":
+                preflight(cell.config, registry)
+            else:
+                check_chain(cell.config, registry)
+        except MerbenchError as exc:
+            raise type(exc)(f"grid cell {cell.label}: {exc}") from None
 
 
 # ------------------------------------------------------------------ one cell on a remote worker

@@ -42,7 +42,6 @@ from typing import Any
 
 import yaml
 
-from merbench.cache import atomic_write_text
 from merbench.errors import UsageError
 from merbench.metrics import METRIC_KEYS
 
@@ -373,8 +372,18 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
 
 
 def write_baseline(path: Path, document: dict[str, Any]) -> None:
-    """Write a baseline document atomically (temporary file, then rename); the old file survives a failure."""
+    """Write a baseline document atomically (temporary file, then rename); the old file survives a failure.
+
+    The path is checked as every output path is (``merbench.outputs``): a
+    symlinked baseline is written through to its target and stays a link, and
+    the file keeps its mode.
+    """
+    from merbench.outputs import check_output_path, store_files, write_output
+
+    target = check_output_path(path, "--baseline", store_files(None))
+    if target is None:
+        raise UsageError(f"--baseline {path}: --update needs a baseline file to rewrite, not standard output")
     try:
-        atomic_write_text(path, HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
-    except OSError as exc:
+        write_output(target, HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    except UsageError as exc:
         raise UsageError(f"--baseline {path}: could not write the updated baseline ({exc}); the file is unchanged") from None

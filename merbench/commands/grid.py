@@ -73,7 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench grid``."""
     from merbench.config import DEFAULT_PROTOCOL, parse_set
-    from merbench.grid import check_placement, parse_roots, plan_grid, split_names
+    from merbench.grid import check_placement, parse_roots, plan_grid, preflight_cells, split_names
     from merbench.metrics import METRIC_KEYS
     from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
@@ -99,6 +99,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
     check_placement(cells)
+    preflight_cells(cells, registry)  # a usage error leaves no row in the store
     executor = cells[0].config.section("executor")["name"]
     err.print(f"Grid: {len(models)} model(s) × {len(datasets)} dataset(s) × {len(protocols)} protocol(s) = "
               f"{len(cells)} cell(s), {args.seeds} seed(s) each, executor {executor}")

@@ -47,19 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=execute)
 
 
-def _stand_in_model(registry, produces: str | None) -> str:
-    """A model whose options section lets the config resolve when no --model is given."""
-    names = registry.names("models")
-    for name in names:
-        if produces is None or registry.get("models", name).input == produces:
-            return name
-    return names[0]
-
-
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench preprocess``."""
     from merbench.cache import cache_root
-    from merbench.config import DEFAULT_CHAIN, coerce, parse_set, resolve_config
+    from merbench.config import parse_set, resolve_config
     from merbench.errors import UsageError
     from merbench.outputs import check_output_path, store_files, write_output
     from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
@@ -74,21 +65,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
     sets = parse_set(flatten_sets(args.sets))
-    model = args.model
-    if model is None:
+    if args.model is None:
         bad = sorted(key for key in sets if key.startswith("model."))
         if bad:
             raise UsageError(f"{', '.join(bad)}: model options need --model NAME")
-        chain_names = tuple(coerce("preprocess", sets["preprocess"], [])) if "preprocess" in sets else DEFAULT_CHAIN
-        sets.setdefault("preprocess", ",".join(chain_names))
-        last = chain_names[-1] if chain_names else None
-        produces = registry.get("preprocessors", last).produces if last else None
-        model = _stand_in_model(registry, produces)
-    config = resolve_config(registry, model=model, dataset=args.dataset, profile=args.profile, root=args.root,
-                            sets=sets, config_file=args.config)
+    # Without --model (or `model:` in --config) the chain is the one `merbench run` picks from the dataset alone.
+    config = resolve_config(registry, model=args.model, dataset=args.dataset, profile=args.profile, root=args.root,
+                            sets=sets, config_file=args.config, model_optional=True)
     chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
-    if args.model is not None:
-        check_model_input(args.model, registry.get("models", args.model).input, chain)
+    if config.model:
+        check_model_input(config.model, registry.get("models", config.model).input, chain)
     elif chain.produces == "frames":
         raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")
     cache_dir = cache_root(create=False)  # load_dataset creates it after refusing one inside the dataset

@@ -76,7 +76,8 @@ def part_root(name: str, value: str, root: Path | None) -> Path:
         if not path.is_absolute() and root is not None:
             path = root / path
         if not path.is_dir():
-            raise DataError(f"dataset.{name}={value}: no such folder {path}; give the folder of your {name} copy")
+            what = f"{path} is a file, not a folder" if path.exists() else f"no such folder {path}"
+            raise DataError(f"dataset.{name}={value}: {what}; give the folder of your {name} copy")
         return path
     if root is None:
         raise UsageError(
@@ -138,7 +139,8 @@ def official_parts(parts: list[Part], listed: dict[tuple, dict[str, str]]) -> tu
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
     """Load the three parts with the composite labels and join them (the official list's samples by default)."""
     if root is not None and not Path(root).is_dir():
-        raise DataError(f"--root {root}: no such folder; give the folder holding SMIC, CASME II and SAMM")
+        what = "is a file, not a folder" if Path(root).exists() else "no such folder"
+        raise DataError(f"--root {root}: {what}; give the folder holding SMIC, CASME II and SAMM")
     which = str(options.get("list") or "official").strip().lower()
     if which not in LISTS:
         raise UsageError(f"dataset.list={options.get('list')}: choose official (the challenge's 442 samples) or derived "
