@@ -271,3 +271,37 @@ def test_markup_in_labels_and_subjects_is_stored_printed_and_written_literally(r
     assert shown.code == 0 and "Traceback" not in shown.err
     assert json.loads(shown.out)["classes"] == written["classes"]
     assert "[/]" in shown.err and "[red]s1" in shown.err
+
+
+MARKUP_PLUGIN = '''
+from merbench.contracts import ModelPlugin
+from merbench.hookspecs import hookimpl
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(ModelPlugin(name="bracketed", build="torch.nn:Identity", input="flow-uvs",
+                         description="closes [/] nothing and makes [bold]x bold"))
+'''
+
+
+def test_one_plugin_description_with_markup_does_not_break_list_for_everyone(run_cli, tmp_path, monkeypatch):
+    import sys
+
+    site = tmp_path / "site"
+    info = site / "merbench_bracketed-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: merbench-bracketed\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[merbench]\nbracketed = merbench_bracketed_plugin\n")
+    (site / "merbench_bracketed_plugin.py").write_text(MARKUP_PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        for command in (("list",), ("list", "models")):
+            result = run_cli(*command)
+            assert result.code == 0 and "Traceback" not in result.err, (command, result.err)
+            assert "convmixer" in result.out, "the other plugins are still listed"
+            assert "closes [/] nothing and makes [bold]x bold" in " ".join(result.out.split())
+        plugins = run_cli("plugins")
+        assert plugins.code == 0 and "merbench-bracketed" in plugins.out and "Traceback" not in plugins.err
+    finally:
+        sys.modules.pop("merbench_bracketed_plugin", None)
