@@ -10,7 +10,6 @@ import errno
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
