@@ -3,17 +3,18 @@
 CSV and JSON hold one record per cell with fractions (0..1) as stored, for
 scripts; Markdown, LaTeX and HTML hold the paper-style table in % with the best
 value of each column in bold, leakage warnings marked with a dagger and listed
-under the table, and a line saying which metric and averaging it shows.
+under the table, and a line saying which metric and averaging it shows. HTML is
+the full report of ``merbench.html_report`` (figures, per-fold tables, provenance).
 Files are written atomically, with the user's umask.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from pathlib import Path
+from typing import Any, Sequence
 
 from merbench.compare import Comparison, cell_text, pct
 from merbench.errors import UsageError
@@ -52,9 +53,11 @@ def _rows(comparison: Comparison, bold, mark: str) -> list[list[str]]:
 
 
 def _footer(comparison: Comparison) -> list[str]:
-    lines = [f"Values: {comparison.description}. Reported: the model's published score, for reference."]
-    lines += [f"† {warning}" for warning in comparison.warnings()]
-    return lines
+    """The notes under the table; they explain only the columns and marks the table has."""
+    line = f"Values: {comparison.description}."
+    if any(comparison.has_reported(column) for column in comparison.columns):
+        line += " Reported: the model's published score, for reference."
+    return [line] + [f"† {warning}" for warning in comparison.warnings()]
 
 
 def to_markdown(comparison: Comparison) -> str:
@@ -125,22 +128,12 @@ def to_latex(comparison: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_html(comparison: Comparison) -> str:
-    """A standalone HTML page with the table and its notes."""
-    def cell(text: str, tag: str = "td") -> str:
-        bold = text.startswith("\x00")
-        body = html.escape(text.strip("\x00"))
-        return f"<{tag}>{'<strong>' + body + '</strong>' if bold else body}</{tag}>"
+def to_html(comparison: Comparison, results: Sequence[dict[str, Any]] = (), metric: str | None = None) -> str:
+    """A self-contained HTML page: the table and notes, and per run its tables, figures and provenance
+    (``merbench.html_report``)."""
+    from merbench.html_report import render_report
 
-    head = "".join(cell(h, "th") for h in _header(comparison))
-    body = "\n".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in _rows(comparison, lambda t: "\x00" + t, " †"))
-    notes = "\n".join(f"<p>{html.escape(line)}</p>" for line in _footer(comparison))
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>merbench comparison</title>"
-        "<style>table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ccc}"
-        "td{text-align:right}td:first-child{text-align:left}</style></head><body>\n"
-        f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n{notes}\n</body></html>\n"
-    )
+    return render_report(comparison, results, metric)
 
 
 WRITERS = {"md": to_markdown, "csv": to_csv, "json": to_json, "latex": to_latex, "html": to_html}
@@ -160,6 +153,11 @@ def format_for(output: Path, fmt: str | None) -> str:
     return guessed
 
 
-def write_comparison(comparison: Comparison, output: Path | None, fmt: str) -> None:
-    """Write ``comparison`` in ``fmt`` to ``output``, a file checked by ``check_output_path`` (None: stdout)."""
-    write_output(output, WRITERS[fmt](comparison))
+def write_comparison(comparison: Comparison, output: Path | None, fmt: str,
+                     results: Sequence[dict[str, Any]] = (), metric: str | None = None) -> None:
+    """Write ``comparison`` in ``fmt`` to ``output``, a file checked by ``check_output_path`` (None: stdout).
+
+    ``results`` (the runs the comparison was built from) and ``metric`` (drawn per fold) are used by html only.
+    """
+    text = to_html(comparison, results, metric) if fmt == "html" else WRITERS[fmt](comparison)
+    write_output(output, text)

@@ -1,8 +1,11 @@
-"""Figures of stored runs as PNG files (matplotlib, Agg backend: no display needed).
+"""Figures of stored runs as PNG (matplotlib, Agg backend: no display needed).
 
 For each run: ``<run>-confusion.png``, the pooled confusion matrix with counts,
 and ``<run>-folds.png``, a metric per fold with the fold mean. Files are
 written atomically, with the user's umask; an existing symlink is written through.
+``confusion_png`` and ``folds_png`` give the same figures as bytes (the HTML
+report embeds them). Class names and model names are drawn literally: ``$`` is
+never read as mathematical notation.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any, Sequence
 from merbench.errors import UsageError
 from merbench.outputs import check_output_path, write_output
 
+DPI = 120
+
 
 def _pyplot():
     import matplotlib
@@ -25,11 +30,21 @@ def _pyplot():
     return plt
 
 
-def _save(figure, path: Path) -> Path:
-    target = check_output_path(path, "--figures")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    write_output(target, buffer.getvalue())
+def _png(draw, *args) -> bytes:
+    """Run ``draw(plt, *args)`` (which returns a figure) and give the figure as PNG bytes."""
+    plt = _pyplot()
+    with plt.rc_context({"text.parse_math": False}):
+        figure = draw(plt, *args)
+        try:
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+            return buffer.getvalue()
+        finally:
+            plt.close(figure)
+
+
+def _save(data: bytes, path: Path) -> Path:
+    write_output(check_output_path(path, "--figures"), data)
     return path
 
 
@@ -38,33 +53,40 @@ def _stem(result: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def confusion_figure(result: dict[str, Any], path: Path) -> Path:
-    """Draw the pooled confusion matrix of ``result`` (rows true, columns predicted) to ``path``."""
+def _title(result: dict[str, Any]) -> str:
+    return f"{result['model']} · {result['dataset']} · {result['protocol']}"
+
+
+def _draw_confusion(plt, result: dict[str, Any]):
     import numpy as np
 
-    plt = _pyplot()
     matrix = np.asarray(result["confusion_matrix"])
-    classes = result["classes"]
+    classes = [str(name) for name in result["classes"]]
     figure, axes = plt.subplots(figsize=(1.2 + 0.8 * len(classes), 1.0 + 0.8 * len(classes)))
     image = axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     axes.set_yticks(range(len(classes)), classes)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    axes.set_title(f"{result['model']} · {result['dataset']} · {result['protocol']}", fontsize=9)
+    axes.set_title(_title(result), fontsize=9)
     threshold = matrix.max() / 2 if matrix.size else 0
     for (row, column), count in np.ndenumerate(matrix):
         axes.text(column, row, str(count), ha="center", va="center", color="white" if count > threshold else "black")
     figure.colorbar(image, ax=axes, fraction=0.046)
-    try:
-        return _save(figure, path)
-    finally:
-        plt.close(figure)
+    return figure
 
 
-def folds_figure(result: dict[str, Any], path: Path, metric: str = "uf1") -> Path:
-    """Draw ``metric`` of each fold of ``result`` as bars with the fold mean as a line, to ``path``."""
-    plt = _pyplot()
+def confusion_png(result: dict[str, Any]) -> bytes:
+    """The pooled confusion matrix of ``result`` (rows true, columns predicted, with counts) as PNG bytes."""
+    return _png(_draw_confusion, result)
+
+
+def confusion_figure(result: dict[str, Any], path: Path) -> Path:
+    """Draw the pooled confusion matrix of ``result`` (rows true, columns predicted) to ``path``."""
+    return _save(confusion_png(result), path)
+
+
+def _draw_folds(plt, result: dict[str, Any], metric: str):
     folds = result["folds"]
     values = [100 * fold["metrics"][metric] for fold in folds]
     figure, axes = plt.subplots(figsize=(max(4.0, 0.4 * len(folds) + 2), 3.0))
@@ -74,12 +96,19 @@ def folds_figure(result: dict[str, Any], path: Path, metric: str = "uf1") -> Pat
     axes.set_xlabel("fold")
     axes.set_ylabel(f"{metric} (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(f"{result['model']} · {result['dataset']} · {result['protocol']}: {metric} per fold", fontsize=9)
-    axes.legend(loc="lower right", fontsize=8)
-    try:
-        return _save(figure, path)
-    finally:
-        plt.close(figure)
+    axes.set_title(f"{_title(result)}: {metric} per fold", fontsize=9)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return figure
+
+
+def folds_png(result: dict[str, Any], metric: str = "uf1") -> bytes:
+    """``metric`` of each fold of ``result`` as bars, with the fold mean as a dashed line, as PNG bytes."""
+    return _png(_draw_folds, result, metric)
+
+
+def folds_figure(result: dict[str, Any], path: Path, metric: str = "uf1") -> Path:
+    """Draw ``metric`` of each fold of ``result`` as bars with the fold mean as a line, to ``path``."""
+    return _save(folds_png(result, metric), path)
 
 
 def write_figures(results: Sequence[dict[str, Any]], folder: Path, metric: str = "uf1") -> list[Path]:

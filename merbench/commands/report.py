@@ -16,7 +16,8 @@ EXAMPLES = """examples:
   merbench report --output results.md
   merbench report --format latex --output table.tex --dataset casme2 samm --metric uf1
   merbench report --output results.csv --stat pooled
-  merbench report --output results.html --figures figures/     # plus confusion-matrix and per-fold PNGs
+  merbench report --output report.html                      # one file to send: tables, figures, provenance
+  merbench report --output report.html --figures figures/   # plus the figures as PNG files
 """
 
 
@@ -26,7 +27,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "report",
         help="write the comparison of stored runs as md, csv, json, latex or html; figures as PNG",
         description="Write the same comparison as `merbench compare` to a file (format from --format or the file's "
-        "suffix). CSV and JSON hold one record per cell with fractions 0..1; md, latex and html the table in %%. "
+        "suffix). CSV and JSON hold one record per cell with fractions 0..1; md and latex the table in %%. "
+        "html is a self-contained report (no network needed) with the table, reported scores, leakage marks, "
+        "per-dataset and per-fold tables, confusion matrices, per-fold plots and each run's provenance. "
         "--figures DIR writes each run's confusion matrix and per-fold scores as PNG.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -53,10 +56,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     comparison, results = selected_comparison(args)
     if args.output is not None:
-        write_comparison(comparison, target, fmt)
+        write_comparison(comparison, target, fmt, results, args.metric)
         if target is not None:
+            what = "a self-contained page with each run's figures, per-fold tables and provenance" if fmt == "html" else fmt
             err.print(f"{len(comparison.models)} model(s) × {len(comparison.columns)} column(s) written to "
-                      f"{escape(str(args.output))} ({fmt})")
+                      f"{escape(str(args.output))} ({what})")
     if figures is not None:
         written = write_figures(results, figures, args.metric)
         err.print(f"{len(written)} figure(s) written to {escape(str(args.figures))}")

@@ -1,0 +1,398 @@
+"""The HTML report: one self-contained page a researcher can send to a colleague.
+
+The page holds the comparison table (paper-reported scores beside the measured
+ones, leakage marks), a table per dataset, and for each shown run its per-fold
+table, confusion matrix, figures (PNG as ``data:`` URIs), leakage audit and
+provenance (configuration, versions, git commit, device, seed). Its only script
+and style sheet are inline and pinned by hash in a Content-Security-Policy that
+allows nothing from the network. Every text from a result is HTML-escaped.
+The script makes table columns sortable and marks figures the browser could
+not decode; it sets ``data-sortable="ready"`` on each table it prepared and
+``data-figures-shown`` on ``<body>`` once the page has loaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from merbench import __version__
+from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct
+from merbench.report import COLUMNS, leakage_lines
+
+SHORT = dict(COLUMNS)
+LEGEND = {
+    "Acc": "accuracy",
+    "P": "macro precision (scikit-learn)",
+    "R": "macro recall (scikit-learn)",
+    "F1": "macro F1 (scikit-learn)",
+    "wF1": "support-weighted F1",
+    "UF1": "MEGC2019 unweighted F1 on predictions pooled over all folds (per fold: that fold's macro F1)",
+    "UAR": "MEGC2019 unweighted average recall",
+    "reported": "the score the model's paper published (from the model plugin's metadata), for reference only; "
+                "never a result of this benchmark",
+    "†": "leakage warning: the protocol is not subject-independent or model selection used test data; "
+         "scores are inflated and must not be compared with subject-independent ones",
+}
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2330;margin:0 auto;max-width:1180px;padding:16px 24px 40px}
+h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:28px 0 6px;border-bottom:2px solid #d5dae3;padding-bottom:3px}
+h3{font-size:15px;margin:18px 0 6px}p.meta,p.note{color:#5a6475;margin:4px 0}
+nav ul{margin:4px 0;padding-left:20px}
+table{border-collapse:collapse;margin:6px 0 4px;font-variant-numeric:tabular-nums}
+th,td{padding:3px 9px;border-bottom:1px solid #dde1e8;text-align:right;white-space:nowrap}
+th{background:#f1f3f7;font-weight:600}th:first-child,td:first-child,td.text,th.text{text-align:left}
+td.text{white-space:normal}
+table.sortable thead th{cursor:pointer;user-select:none}
+table.sortable thead th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
+table.sortable thead th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
+tfoot td{font-weight:600;background:#fafbfc}
+td.reported,th.reported{color:#5a6475;font-style:italic}
+td.leak{color:#b3261e}.best{font-weight:700}
+.warning{border-left:4px solid #b3261e;background:#fdf0ef;padding:6px 10px;margin:8px 0}
+.figures{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+figure{margin:6px 0}figure img{max-width:100%;height:auto;border:1px solid #e3e6ec}
+caption{caption-side:bottom;text-align:left;font-size:12px;color:#5a6475;padding-top:3px}
+figcaption{font-size:12px;color:#5a6475}figure.broken figcaption::before{content:"figure could not be shown: ";color:#b3261e}
+td.c0{background:#f7fbff}td.c1{background:#c6dbef}td.c2{background:#6baed6}td.c3{background:#2171b5;color:#fff}
+td.c4{background:#08306b;color:#fff}
+dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:6px 0}dt{color:#5a6475}dd{margin:0}
+pre{background:#f6f7f9;padding:8px;overflow:auto;font-size:12px}
+footer{margin-top:32px;border-top:1px solid #d5dae3;padding-top:8px;color:#5a6475;font-size:13px}
+"""
+
+SCRIPT = """
+(function () {
+  "use strict";
+  function key(cell) {
+    var raw = cell.getAttribute("data-sort");
+    if (raw === null) { raw = cell.textContent.trim(); }
+    if (raw === "") { return null; }
+    var number = Number(raw);
+    return isNaN(number) ? raw.toLowerCase() : number;
+  }
+  function compare(a, b) {
+    if (a === null || b === null) { return a === b ? 0 : (a === null ? 1 : -1); }
+    if (typeof a !== typeof b) { return typeof a === "number" ? -1 : 1; }
+    return a < b ? -1 : (a > b ? 1 : 0);
+  }
+  function prepare(table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (head, index) {
+      head.tabIndex = 0;
+      head.title = "sort by this column";
+      head.setAttribute("aria-sort", "none");
+      function sort() {
+        var body = table.tBodies[0];
+        var descending = head.getAttribute("aria-sort") === "ascending";
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var order = compare(key(a.cells[index]), key(b.cells[index]));
+          return descending && key(a.cells[index]) !== null && key(b.cells[index]) !== null ? -order : order;
+        });
+        Array.prototype.forEach.call(heads, function (other) { other.setAttribute("aria-sort", "none"); });
+        head.setAttribute("aria-sort", descending ? "descending" : "ascending");
+        rows.forEach(function (row) { body.appendChild(row); });
+      }
+      head.addEventListener("click", sort);
+      head.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+      });
+    });
+    table.setAttribute("data-sortable", "ready");
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), prepare);
+  window.addEventListener("load", function () {
+    var shown = 0;
+    Array.prototype.forEach.call(document.querySelectorAll("figure img"), function (image) {
+      if (image.complete && image.naturalWidth > 0) { shown += 1; } else { image.parentNode.classList.add("broken"); }
+    });
+    document.body.setAttribute("data-figures-shown", String(shown));
+  });
+}());
+"""
+
+
+def esc(value: Any) -> str:
+    """``value`` as text safe inside HTML elements and quoted attributes."""
+    return html.escape(str(value), quote=True)
+
+
+def _digest(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _td(text: Any, sort: float | None = None, cls: str = "") -> str:
+    attrs = (f' data-sort="{float(sort)!r}"' if sort is not None else "") + (f' class="{cls}"' if cls else "")
+    return f"<td{attrs}>{esc(text)}</td>"
+
+
+class _Page:
+    """Collects the page's parts and the table columns it used (the footer explains only those)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.used: set[str] = set()
+        self.figures = 0
+
+    def add(self, *parts: str) -> None:
+        self.parts.extend(parts)
+
+    def table(self, headers: Sequence[tuple[str, str]], rows: Iterable[str], foot: Iterable[str] = (),
+              caption: str = "", sortable: bool = True) -> None:
+        """A table; ``headers`` are (text, class) pairs; ``rows``/``foot`` are ready ``<tr>`` strings."""
+        self.used.update(text for text, _ in headers if text in LEGEND)
+        head = "".join(f'<th class="{cls}">{esc(text)}</th>' if cls else f"<th>{esc(text)}</th>" for text, cls in headers)
+        foot = list(foot)
+        self.add('<table class="sortable">' if sortable else "<table>",
+                 f"<caption>{esc(caption)}</caption>" if caption else "",
+                 f"<thead><tr>{head}</tr></thead>", "<tbody>", *rows, "</tbody>",
+                 ("<tfoot>" + "".join(foot) + "</tfoot>") if foot else "", "</table>")
+
+    def figure(self, png: bytes, alt: str, caption: str) -> None:
+        self.figures += 1
+        data = base64.b64encode(png).decode("ascii")
+        size = ""
+        if png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) >= 24:
+            # Shown at 3/4 of its pixel size: sharp on high-density screens, not oversized elsewhere.
+            width, height = (int.from_bytes(png[at:at + 4], "big") for at in (16, 20))
+            size = f' width="{width * 3 // 4}" height="{height * 3 // 4}"'
+        self.add(f'<figure><img src="data:image/png;base64,{data}"{size} alt="{esc(alt)}">'
+                 f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def shown_runs(comparison: Comparison, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run behind each cell of ``comparison`` (the newest of its model, dataset and protocol), in table order."""
+    latest = {(r["model"], (r["dataset"], r["protocol"])): r for r in results}
+    return [latest[(model, column)] for model in comparison.models for column in comparison.columns
+            if (model, column) in latest]
+
+
+def _comparison_section(page: _Page, comparison: Comparison) -> None:
+    headers = [("Model", "")]
+    for dataset, protocol in comparison.columns:
+        headers.append((f"{dataset} · {protocol}", ""))
+        if comparison.has_reported((dataset, protocol)):
+            headers.append(("reported", "reported"))
+    rows = []
+    for model in comparison.models:
+        cells = [_td(model, cls="text")]
+        for column in comparison.columns:
+            cell = comparison.cells.get((model, column))
+            if cell is None:
+                cells.append('<td data-sort=""></td>')
+            else:
+                mark = " †" if cell.warnings else ""
+                cls = " ".join(c for c, on in (("best", cell.best), ("leak", bool(cell.warnings))) if on)
+                cells.append(_td(cell_text(cell) + mark, cell.mean, cls))
+                page.used.update({"†"} if mark else set())
+            if comparison.has_reported(column):
+                value = cell.reported if cell is not None else None
+                cells.append(_td(pct(value) if value is not None else "", value, "reported"))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    page.add('<section id="comparison"><h2>Comparison</h2>',
+             f'<p class="note">{esc(comparison.description[0].upper() + comparison.description[1:])}. '
+             + ("Best per column in bold. " if any(c.best for c in comparison.cells.values()) else "")
+             + "Click a column heading to sort.</p>")
+    page.table(headers, rows)
+    warnings = comparison.warnings()
+    if warnings:
+        page.add('<ul class="leakage">', *(f"<li>† {esc(w)}</li>" for w in warnings), "</ul>")
+    sources = sorted({c.reported_source for c in comparison.cells.values() if c.reported is not None and c.reported_source})
+    if sources:
+        page.add('<p class="note">Reported scores from: ' + "; ".join(esc(s) for s in sources) + ".</p>")
+    page.add("</section>")
+
+
+def _metric_keys(result: dict[str, Any]) -> list[str]:
+    return [key for key, _ in COLUMNS if key in result["pooled"]]
+
+
+def _dataset_section(page: _Page, runs: Sequence[dict[str, Any]], anchors: dict[int, str]) -> None:
+    page.add('<section id="datasets"><h2>Per dataset</h2>',
+             '<p class="note">Scores on predictions pooled over all folds, in %.</p>')
+    for dataset in dict.fromkeys(run["dataset"] for run in runs):
+        on_dataset = [run for run in runs if run["dataset"] == dataset]
+        keys = [key for key, _ in COLUMNS if all(key in run["pooled"] for run in on_dataset)]
+        headers = [("Model", ""), ("Protocol", "text"), ("Subject-independent", "text"), ("Clips", ""), ("Subjects", ""),
+                   ("Folds", ""), *((SHORT[key], "") for key in keys)]
+        rows = []
+        for run in on_dataset:
+            leak = not run.get("subject_independent", False)
+            page.used.update({"†"} if leak else set())
+            rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(run["model"])}</a></td>'
+                        + _td(run["protocol"], cls="text") + _td("no †" if leak else "yes", cls="text leak" if leak else "text")
+                        + _td(run.get("n_samples", ""), run.get("n_samples")) + _td(run.get("n_subjects", ""), run.get("n_subjects"))
+                        + _td(len(run["folds"]), len(run["folds"]))
+                        + "".join(_td(pct(run["pooled"][key]), run["pooled"][key]) for key in keys) + "</tr>")
+        page.add(f"<h3>{esc(dataset)}</h3>")
+        page.table(headers, rows)
+    page.add("</section>")
+
+
+def _fold_table(page: _Page, result: dict[str, Any]) -> None:
+    keys = _metric_keys(result)
+    headers = [("Fold", ""), ("n", ""), *((SHORT[key], "") for key in keys), ("Test subjects", "text")]
+    rows = ["<tr>" + _td(fold["fold"] + 1, fold["fold"] + 1) + _td(fold["n_test"], fold["n_test"])
+            + "".join(_td(pct(fold["metrics"][key]), fold["metrics"][key]) for key in keys)
+            + _td(", ".join(str(s) for s in fold["test_subjects"]), cls="text") + "</tr>"
+            for fold in result["folds"]]
+    foot = []
+    for label, scores, note in (("mean", result["fold_mean"], "over folds"), ("std", result["fold_std"], ""),
+                                ("pooled", result["pooled"], "all folds' predictions")):
+        n = str(sum(fold["n_test"] for fold in result["folds"])) if label == "pooled" else ""
+        foot.append("<tr>" + _td(label) + _td(n) + "".join(_td(pct(scores[key])) for key in keys)
+                    + _td(note, cls="text") + "</tr>")
+    page.add("<h3>Per fold</h3>")
+    page.table(headers, rows, foot, caption="Scores in %; sorting moves the folds only.")
+
+
+def _confusion_table(page: _Page, result: dict[str, Any]) -> None:
+    matrix = result["confusion_matrix"]
+    top = max((count for row in matrix for count in row), default=0) or 1
+    headers = [("true \\ predicted", ""), *((str(name), "") for name in result["classes"])]
+    rows = ["<tr>" + _td(name, cls="text") + "".join(_td(count, cls=f"c{min(4, int(5 * count / top))}") for count in row)
+            + "</tr>" for name, row in zip(result["classes"], matrix)]
+    page.add("<h3>Confusion matrix</h3>")
+    page.table(headers, rows, caption="Pooled over all folds; rows: true class, columns: predicted class.", sortable=False)
+
+
+def _reported_table(page: _Page, result: dict[str, Any]) -> None:
+    from merbench.report import REPORTED_METRICS
+
+    reported = result.get("reported") or []
+    if not reported:
+        return
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for entry in reported:
+        rows.setdefault((entry["dataset"], entry["protocol"]), {})[entry["metric"]] = entry["value"]
+    metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
+    headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"), *((SHORT[REPORTED_METRICS[m]], "") for m in metrics)]
+    lines = []
+    for (dataset, protocol), scores in rows.items():
+        lines.append("<tr>" + _td(dataset, cls="text") + _td(protocol, cls="text") + _td("reported", cls="text reported")
+                     + "".join(_td(f"{scores[m]:.2f}" if m in scores else "—", cls="reported") for m in metrics) + "</tr>")
+        if dataset == result["dataset"] and protocol == result["protocol"]:
+            lines.append("<tr>" + _td(dataset, cls="text") + _td(protocol, cls="text") + _td("measured", cls="text")
+                         + "".join(_td(pct(result["pooled"][REPORTED_METRICS[m]])) for m in metrics) + "</tr>")
+    page.used.add("reported")
+    page.add("<h3>Reported in the model's paper vs measured here</h3>")
+    page.table(headers, lines, caption="In %. " + "; ".join(sorted({str(e["source"]) for e in reported})), sortable=False)
+
+
+def _provenance(page: _Page, result: dict[str, Any]) -> None:
+    environment = dict(result.get("environment") or {})
+    config = result.get("config") or {}
+    plan = result.get("engine_plan") or {}
+    seconds = result.get("seconds") or {}
+    chain = (result.get("preprocess") or {}).get("chain") or []
+    facts = [
+        ("run id", result.get("run_id", "—")),
+        ("git commit", environment.pop("git_commit", None) or "unknown"),
+        ("device", environment.pop("device", None) or "unknown"),
+        ("seed", result.get("seed", config.get("seed", "—"))),
+        ("profile", result.get("profile", config.get("profile", "—"))),
+        ("preprocessing", " → ".join(f"{s.get('name')} v{s.get('version')}" for s in chain) or "—"),
+        ("folds trained", plan.get("description", "—")),
+        ("time", f"{seconds['total']:.1f} s (preprocessing {seconds.get('preprocess', 0):.1f} s, training and "
+                 f"evaluation {seconds.get('train_eval', 0):.1f} s)" if "total" in seconds else "—"),
+    ]
+    plugins = environment.pop("plugins", {}) or {}
+    facts += [(name, value) for name, value in environment.items()]
+    facts += [(f"plugin {name}", provider) for name, provider in plugins.items()]
+    page.add("<h3>Provenance</h3><dl>", *(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts), "</dl>",
+             "<details><summary>Configuration (resolved)</summary>",
+             f"<pre>{esc(json.dumps(config, indent=2, sort_keys=True, default=str))}</pre></details>")
+
+
+def _run_section(page: _Page, result: dict[str, Any], anchor: str, metric: str,
+                 draw: Callable[[dict[str, Any], str], tuple[bytes, bytes]]) -> None:
+    title = f"{result['model']} on {result['dataset']} · {result['protocol']}"
+    page.add(f'<section id="{anchor}"><h2>{esc(title)}</h2>',
+             f'<p class="meta">Run {esc(result.get("run_id", "—"))} · {esc(result.get("n_samples", "?"))} clips, '
+             f'{esc(result.get("n_subjects", "?"))} subjects, {len(result["folds"])} folds · classes: '
+             f'{esc(", ".join(str(c) for c in result["classes"]))}</p>')
+    if not result.get("subject_independent", False):
+        page.used.add("†")
+        page.add('<p class="warning">† Not subject-independent: clips of the same subject are in training and test. '
+                 "Scores are inflated and must not be compared with subject-independent results.</p>")
+    if result.get("leakage"):
+        page.add(f'<p class="note">{esc(leakage_lines(result))}</p>')
+    confusion, folds = draw(result, metric)
+    page.add('<div class="figures">')
+    page.figure(confusion, f"confusion matrix of {title}", "Confusion matrix, pooled over all folds")
+    page.figure(folds, f"{metric} per fold of {title}", f"{METRIC_NAMES.get(metric, metric)} per fold; dashed: fold mean")
+    page.add("</div>")
+    _fold_table(page, result)
+    _confusion_table(page, result)
+    if len(result.get("per_domain") or {}) > 1:
+        rows = ["<tr>" + _td(domain, cls="text") + "".join(_td(pct(s[k]), s[k]) for k in ("uf1", "uar", "accuracy")) + "</tr>"
+                for domain, s in result["per_domain"].items()]
+        page.add("<h3>Per domain (pooled)</h3>")
+        page.table([("Domain", ""), ("UF1", ""), ("UAR", ""), ("Acc", "")], rows)
+    if "across_seeds" in result:
+        keys = _metric_keys(result)
+        rows = ["<tr>" + _td(run["seed"], run["seed"]) + "".join(_td(pct(run["pooled"][k]), run["pooled"][k]) for k in keys)
+                + "</tr>" for run in result["seeds"]]
+        across = result["across_seeds"]
+        foot = ["<tr>" + _td(label) + "".join(_td(pct(across[label][k])) for k in keys) + "</tr>" for label in ("mean", "std")]
+        page.add(f"<h3>Pooled scores over {esc(across['n'])} seeds</h3>")
+        page.table([("Seed", ""), *((SHORT[k], "") for k in keys)], rows, foot)
+    _reported_table(page, result)
+    _provenance(page, result)
+    page.add('<p class="note"><a href="#top">back to the top</a></p></section>')
+
+
+def _figures(result: dict[str, Any], metric: str) -> tuple[bytes, bytes]:
+    from merbench.figures import confusion_png, folds_png
+
+    return confusion_png(result), folds_png(result, metric)
+
+
+def render_report(comparison: Comparison, results: Sequence[dict[str, Any]], metric: str | None = None,
+                  draw: Callable[[dict[str, Any], str], tuple[bytes, bytes]] = _figures) -> str:
+    """The report page of ``comparison`` and the runs behind its cells (``results``: oldest first).
+
+    ``metric`` is the one drawn per fold (default: the comparison's); ``draw`` gives a run's
+    confusion-matrix and per-fold PNGs.
+    """
+    metric = metric or comparison.metric
+    runs = shown_runs(comparison, results)
+    anchors = {id(run): f"run-{i + 1}" for i, run in enumerate(runs)}
+    page = _Page()
+    models, datasets = len(comparison.models), len(dict.fromkeys(d for d, _ in comparison.columns))
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page.add('<header id="top"><h1>merbench report</h1>',
+             f'<p class="meta">{len(runs)} run(s): {models} model(s) on {datasets} dataset(s) · generated {generated} '
+             f"by merbench {esc(__version__)}</p>")
+    if len(results) > len(runs):
+        page.add(f'<p class="note">{len(results) - len(runs)} older run(s) of the same model, dataset and protocol '
+                 "are not shown; select runs by id (merbench report RUN_ID ...) to show them.</p>")
+    page.add('<nav><ul><li><a href="#comparison">Comparison</a></li><li><a href="#datasets">Per dataset</a></li>',
+             *(f'<li><a href="#{anchors[id(run)]}">{esc(run["model"])} on {esc(run["dataset"])} · '
+               f'{esc(run["protocol"])}</a></li>' for run in runs), "</ul></nav></header>")
+    _comparison_section(page, comparison)
+    if runs:
+        _dataset_section(page, runs, anchors)
+    for run in runs:
+        _run_section(page, run, anchors[id(run)], metric, draw)
+    legend = [f"<li><b>{esc(name)}</b>: {esc(text)}</li>" for name, text in LEGEND.items() if name in page.used]
+    page.add("<footer>", "<p>Columns and marks:</p><ul>" + "".join(legend) + "</ul>" if legend else "",
+             "<p>All scores are measured by merbench from the stored predictions; this file needs no network.</p>",
+             "</footer>")
+    policy = (f"default-src 'none'; img-src data:; style-src {_digest(STYLE)}; script-src {_digest(SCRIPT)}; "
+              "base-uri 'none'; form-action 'none'")
+    title = "merbench report: " + ", ".join(comparison.models)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style></head>\n<body>\n"
+        + "\n".join(part for part in page.parts if part)
+        + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
+    )
