@@ -169,6 +169,17 @@ def test_only_the_newest_run_of_a_cell_is_detailed(runs):
     assert "1 older run(s) of the same model, dataset and protocol are not shown" in text
 
 
+def test_a_result_with_only_the_minimum_keys_renders(runs):
+    _, results = runs
+    keys = ("model", "dataset", "protocol", "subject_independent", "classes", "n_samples", "n_subjects", "pooled",
+            "fold_mean", "fold_std", "folds", "confusion_matrix", "seconds", "config")
+    minimal = {key: copy.deepcopy(results[0][key]) for key in keys}  # DESIGN.md section 6, without optional keys
+    minimal["environment"] = {"merbench": "0.1.0", "torch": "2", "python": "3.11", "device": "cpu"}
+    text = _render([minimal])
+    assert len(_images(text)) == 2 and "<dt>git commit</dt><dd>unknown</dd>" in text
+    assert "<dt>run id</dt><dd>—</dd>" in text and "Leakage audit" not in text
+
+
 def test_markdown_footer_names_reported_only_when_the_column_is_there(runs):
     from merbench.compare import build_comparison
     from merbench.export import to_markdown
