@@ -383,7 +383,8 @@ def render_report(comparison: Comparison, results: Sequence[dict[str, Any]], met
         _run_section(page, run, anchors[id(run)], metric, draw)
     legend = [f"<li><b>{esc(name)}</b>: {esc(text)}</li>" for name, text in LEGEND.items() if name in page.used]
     page.add("<footer>", "<p>Columns and marks:</p><ul>" + "".join(legend) + "</ul>" if legend else "",
-             "<p>All scores are measured by merbench from the stored predictions; this file needs no network.</p>",
+             "<p>Measured scores are computed by merbench from the runs' stored predictions. This file is complete "
+             "in itself: it needs no network.</p>",
              "</footer>")
     policy = (f"default-src 'none'; img-src data:; style-src {_digest(STYLE)}; script-src {_digest(SCRIPT)}; "
               "base-uri 'none'; form-action 'none'")
