@@ -365,8 +365,8 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
         differs = [what for what, same in (("data", score.dataset == entry.dataset), ("protocol", score.protocol == entry.protocol))
                    if not same]
         why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
-        here = f"measured {measured[metric]:.2f}, " if metric in measured else ""
-        notes.append(f"{entry.model} {metric}: {here}paper {score.value / 100:.2f} "
+        here = f"measured {measured[metric]:.3f}, " if metric in measured else ""
+        notes.append(f"{entry.model} {metric}: {here}paper {score.value / 100:.4f} "
                      f"({score.dataset} · {score.protocol}; {why})")
     return notes
 
