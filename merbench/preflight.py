@@ -75,7 +75,8 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     from merbench.dataset_check import check_dataset_input
     from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none
 
-    dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False))
+    dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False),
+                           keep_for_run=True)
     check_dataset_input(dataset, config.dataset, config.preprocess)
     check_protocol(config, registry, dataset)
     return dataset
