@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table differs from its baseline")
+    parser.add_argument("--root", type=Path, default=ROOT, help="folder the markers' baseline paths are relative to (default: the repository)")
     parser.add_argument("files", nargs="*", type=Path, help="markdown files (default: README.md and docs/*.md)")
     args = parser.parse_args(argv)
     registry = get_registry()
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.files or DOCUMENTS:
         text = path.read_text(encoding="utf-8")
         try:
-            rendered = render_text(text, ROOT, registry, str(path))
+            rendered = render_text(text, args.root, registry, str(path))
         except MerbenchError as exc:
             print(f"render_tables: error: {exc}", file=sys.stderr)
             return 2

@@ -32,6 +32,8 @@ MARKER = re.compile(
     re.DOTALL,
 )
 INDEPENDENT = ("subject-10fold", "loso", "megc2019", "cross-dataset")
+ROOT = Path(__file__).resolve().parent.parent
+MEAN_STD = "Mean ± std over the runs. "
 
 
 @dataclass(frozen=True)
@@ -96,15 +98,17 @@ def _reported(model: str, registry: Any) -> str:
 
 def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
     derived = measured[0].derived
+    path = baseline.path.relative_to(ROOT) if baseline.path.is_absolute() and baseline.path.is_relative_to(ROOT) else baseline.path
     runs = sorted({int(m.derived.get("runs", 0)) for m in measured})
     seeds = derived.get("seeds", [])
     threads = ",".join(str(t) for t in derived.get("threads", []))
     seed_text = f"seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0] if seeds else 0}"
-    return (f"Mean ± std of pooled scores in % over {'/'.join(str(r) for r in runs)} runs per row ({seed_text}, thread "
+    return (f"Pooled scores in % from {'/'.join(str(r) for r in runs)} runs per row ({seed_text}, thread "
             f"layouts {threads}); {derived.get('machine', 'unknown machine')}, {derived.get('date', '?')}, merbench "
             f"{derived.get('versions', {}).get('merbench', '?')}, torch {derived.get('versions', {}).get('torch', '?')}. "
-            f"Rendered from `{baseline.path.as_posix()}` by `python benchmarks/render_tables.py`; measured with "
-            f"`{derived.get('command', 'merbench regress --update')}`.")
+            f"Rendered from `{path.as_posix()}` by `python benchmarks/render_tables.py`; measured with "
+            f"`{derived.get('command', 'merbench regress --update')}`."
+            + (f" Seconds per run: {derived['timing_note']}." if derived.get("timing_note") else ""))
 
 
 def render_models(baseline: Baseline, registry: Any) -> str:
@@ -114,7 +118,7 @@ def render_models(baseline: Baseline, registry: Any) -> str:
     for m in measured:
         lines.append(f"| {_name(m.entry)} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} | {_pm(m, 'accuracy')} | "
                      f"{float(m.derived.get('seconds_per_run', 0)):.0f} | {_reported(m.entry.model, registry)} |")
-    return "\n".join(lines) + "\n\n" + _provenance(baseline, measured)
+    return "\n".join(lines) + "\n\n" + MEAN_STD + _provenance(baseline, measured)
 
 
 def render_protocols(baseline: Baseline, registry: Any) -> str:
@@ -131,7 +135,7 @@ def render_protocols(baseline: Baseline, registry: Any) -> str:
         independent = "yes" if m.entry.protocol in INDEPENDENT else "**no**"
         lines.append(f"| `{m.entry.model}` | `{m.entry.protocol}` | {independent} | {_pm(m, 'accuracy')} | "
                      f"{_pm(m, 'uf1')} | {_pm(m, 'uar')} |")
-    return "\n".join(lines) + "\n\n" + _provenance(baseline, rows)
+    return "\n".join(lines) + "\n\n" + MEAN_STD + _provenance(baseline, rows)
 
 
 def render_guard(baseline: Baseline, registry: Any) -> str:
@@ -151,8 +155,8 @@ def render_main(baseline: Baseline, registry: Any) -> str:
     return (f"| run | accuracy % | UF1 % | UAR % |\n|---|---|---|---|\n"
             f"| `merbench run --model {m.entry.model} --dataset {m.entry.dataset}` (seed {m.entry.seed}) | "
             f"{_pct(m.first('accuracy'))} | {_pct(m.first('uf1'))} | {_pct(m.first('uar'))} |\n"
-            f"| mean ± std over seeds and thread layouts | {_pm(m, 'accuracy')} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} |\n\n"
-            + _provenance(baseline, [m]))
+            f"| mean ± std over its {int(m.derived.get('runs', 0))} runs | {_pm(m, 'accuracy')} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} |\n\n"
+            + MEAN_STD + _provenance(baseline, [m]))
 
 
 RENDERERS: dict[str, Callable[[Baseline, Any], str]] = {

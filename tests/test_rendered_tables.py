@@ -76,11 +76,11 @@ def test_the_script_checks_and_rewrites(tree, capsys):
     script = load_script()
     clean = document.read_text()
     document.write_text(clean.replace("| `ststnet` |", "| `ststnet` (edited) |"))
-    assert script.main(["--check", str(document)]) == 1
+    assert script.main(["--check", "--root", str(root), str(document)]) == 1
     assert "stale" in capsys.readouterr().out
-    assert script.main([str(document)]) == 0
+    assert script.main(["--root", str(root), str(document)]) == 0
     assert document.read_text() == clean
-    assert script.main(["--check", str(document)]) == 0
+    assert script.main(["--check", "--root", str(root), str(document)]) == 0
 
 
 @pytest.mark.parametrize("marker, message", [
