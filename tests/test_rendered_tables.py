@@ -105,7 +105,7 @@ def test_a_baseline_without_derived_runs_cannot_be_rendered(tree):
 
 @pytest.mark.slow
 def test_the_default_profile_baseline_still_holds(run_cli):
-    """The README's main table, re-measured (about 20 minutes on a 2-core CPU): every entry within its band."""
+    """The README's main table, re-measured (about 13 minutes on a shared 2-core CPU): every entry within its band."""
     result = run_cli("--format", "plain", "regress", "--baseline", str(ROOT / "benchmarks" / "baselines" / "synthetic-default.yaml"),
                      "--quiet", "--no-store")
     assert result.code == 0, result.out
