@@ -170,9 +170,9 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     if args.update:
         write_baseline(args.baseline, updated_document(baseline, measured))
         # The table shows the measured runs against the bands just written.
-        rewritten = {(entry.model, entry.dataset, entry.protocol): entry for entry in load_baseline(args.baseline).entries}
-        measured = [(rewritten.get((entry.model, entry.dataset, entry.protocol), entry), result, derivation)
-                    for entry, result, derivation in measured]
+        # --update measures every entry (no --model), so the rewritten file holds them in the same order.
+        measured = [(rewritten, result, derivation)
+                    for rewritten, (_, result, derivation) in zip(load_baseline(args.baseline).entries, measured)]
     checks = [(entry, check_entry(entry, result), result) for entry, result, _ in measured]
     _print_checks(out, args.baseline, checks, registry)
     if args.json is not None:
@@ -181,10 +181,10 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         how = f"{args.seeds} seed(s) × {len(layouts)} thread layout(s) each" if args.seeds > 1 else "one run each"
         out.print(f"Baseline {escape(str(args.baseline))} updated from {len(measured)} entr(y/ies), {how}.", highlight=False)
         return 0
-    failed = [check for _, entry_checks, _ in checks for check in entry_checks if not check.passed]
+    failed = [(entry, check) for entry, entry_checks, _ in checks for check in entry_checks if not check.passed]
     total = sum(len(entry_checks) for _, entry_checks, _ in checks)
     if failed:
-        named = ", ".join(f"{check.entry.split(' · ')[0]} {check.metric} {check.status}" for check in failed)
+        named = ", ".join(f"{entry.model} {check.metric} {check.status}" for entry, check in failed)
         out.print(f"FAILED: {len(failed)} of {total} metric(s) outside their band: {escape(named)}", style="bold red",
                   highlight=False)
         return 1
