@@ -190,6 +190,12 @@ def load_baseline(path: Path) -> Baseline:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"--baseline {path}: file not found; create one with `merbench regress --baseline {path} --update --add-missing`") from None
+    except IsADirectoryError:
+        raise UsageError(f"--baseline {path}: is a folder; give a baseline file such as {path / 'baseline.yaml'}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--baseline {path}: not a text file; a baseline is YAML (format: docs/results.md)") from None
+    except OSError as exc:
+        raise UsageError(f"--baseline {path}: cannot be read ({exc.strerror}); check the path and its permissions") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"--baseline {path}: not valid YAML ({exc})") from None
     data = data or {}

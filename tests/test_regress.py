@@ -136,3 +136,14 @@ def test_regress_table_at_80_columns_and_in_a_log(updated, run_cli, tmp_path, mo
     rows = [line.split() for line in plain.out.splitlines() if line.startswith("convmixer")]
     assert sorted(row[:2] for row in rows) == [["convmixer", "accuracy"], ["convmixer", "uf1"]]
     assert all(row[6] == "ok" for row in rows)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: path.mkdir(), "is a folder"),
+    (lambda path: path.write_bytes(b"\xff\xfe\x00binary"), "not a text file"),
+])
+def test_a_baseline_that_is_not_a_text_file_is_one_clear_error(make, message, run_cli, tmp_path):
+    baseline = tmp_path / "baseline.yaml"
+    make(baseline)
+    result = run_cli("regress", "--baseline", str(baseline), "--quiet", "--no-store")
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
