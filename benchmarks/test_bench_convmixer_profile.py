@@ -1,0 +1,60 @@
+"""Where a default-profile ConvMixer training step spends its time on this CPU (issue: ConvMixer at the speed of the hardware).
+
+Prints, for the naive layout (NCHW, fp32), merbench's engine layout
+(channels-last, fp32) and channels-last under bf16 autocast, the time per op
+category, the achieved FLOP/s and the fraction of this CPU's measured
+matrix-product peak (see ``benchmarks/convmixer_profile.py``). The timed body is
+one whole training step in merbench's layout.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from convmixer_profile import BATCH, default_convmixer, profile_step, render
+
+# Forward FLOPs per sample of the default-profile ConvMixer on 3 x 32 x 32 flow (stem, 4 blocks, head).
+DEFAULT_FORWARD_MFLOP = 12.3
+
+
+@pytest.mark.parametrize("layout", ["nchw-fp32", "channels-last-fp32", "channels-last-bf16"])
+def test_convmixer_step_profile(benchmark, capsys, layout):
+    if layout.endswith("bf16") and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no bf16 support in oneDNN")
+    build, options = default_convmixer()
+    channels_last, bf16 = layout.startswith("channels-last"), layout.endswith("bf16")
+    profile = profile_step(build, repeats=5, channels_last=channels_last, bf16=bf16)
+    with capsys.disabled():
+        print()
+        print(render(profile))
+
+    assert abs(profile.step_flops / (3 * BATCH) / 1e6 - DEFAULT_FORWARD_MFLOP) < 0.1 * DEFAULT_FORWARD_MFLOP
+    counts = {name: cost.layers for name, cost in profile.categories.items()}
+    depth = int(options["depth"])
+    assert counts["depthwise conv"] == depth and counts["pointwise conv"] == depth
+    assert counts["attention"] == (depth if options["attention"] == "cbam" else 0)
+    assert 0 < profile.achieved < profile.peak_fp32 * (3 if bf16 else 1.5)
+
+    model = build().train()
+    x = torch.randn(BATCH, 3, 32, 32)
+    y = torch.randint(0, 3, (BATCH,))
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.002)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update({
+        "layout": profile.layout, "step_ms": profile.step_seconds * 1e3, "gflop_per_step": profile.step_flops / 1e9,
+        "achieved_gflops": profile.achieved / 1e9, "peak_fp32_gflops": profile.peak_fp32 / 1e9,
+        "peak_bf16_gflops": (profile.peak_bf16 or 0) / 1e9, "fraction_of_peak": profile.achieved / profile.peak,
+        "ms_per_category": {name: cost.seconds * 1e3 for name, cost in profile.categories.items()},
+    })
+
