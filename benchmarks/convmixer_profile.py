@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
+import textwrap
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -260,7 +261,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     build, options = default_convmixer()
-    print(f"model options: {options}")
+    print(textwrap.fill("model options: " + ", ".join(f"{k}={v}" for k, v in options.items()), 80))
     for channels_last, bf16 in ((False, False), (True, False), (True, True)):
         print()
         print(render(profile_step(build, repeats=args.repeats, channels_last=channels_last, bf16=bf16)))
