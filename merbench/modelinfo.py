@@ -238,3 +238,87 @@ def compute_model_facts(registry: Registry, name: str, profile: str = "default")
         facts.error = f"{type(exc).__name__}: {exc}"
         facts.exception = exc
     return facts
+
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+"""The folder above the package: a source checkout's root (baseline paths are shown relative to it)."""
+SYNTHETIC_BASELINE = SOURCE_ROOT / "benchmarks" / "baselines" / "synthetic-default.yaml"
+"""The stored default-profile baseline that ``merbench info`` quotes (present in a source checkout)."""
+MEASURED_METRICS = ("uf1", "uar", "accuracy")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a stored baseline entry says merbench measured for a model under one protocol."""
+
+    protocol: str
+    mean: dict[str, float]
+    std: dict[str, float]
+    runs: int
+    seconds_per_run: float | None
+
+
+@dataclass(frozen=True)
+class StoredMeasurements:
+    """The synthetic default-profile entries of one model in a baseline file, and where they come from."""
+
+    path: Path
+    rows: tuple[Measured, ...]
+    date: str | None = None
+    machine: str | None = None
+    problem: str | None = None
+
+
+def _entry_measured(raw: dict[str, Any], defaults: dict[str, Any]) -> Measured:
+    metrics = raw.get("metrics") or {}
+    derived = raw.get("derived") or {}
+    mean = {m: float(metrics[m]["expected"]) for m in MEASURED_METRICS
+            if isinstance(metrics.get(m), dict) and isinstance(metrics[m].get("expected"), (int, float))}
+    std = {m: float(v) for m, v in (derived.get("std") or {}).items() if m in mean and isinstance(v, (int, float))}
+    seconds = derived.get("seconds_per_run")
+    return Measured(str(raw.get("protocol", defaults.get("protocol", "subject-10fold"))), mean, std,
+                    int(derived.get("runs", 1) or 1), float(seconds) if isinstance(seconds, (int, float)) else None)
+
+
+def synthetic_measurements(model: str, path: Path | None = None) -> StoredMeasurements:
+    """The scores a stored baseline records for ``model`` on ``synthetic`` in the default profile, per protocol.
+
+    Only entries without extra ``set:`` options count (the model as it ships).
+    Reads YAML only (no torch, no scikit-learn), so ``merbench info`` stays fast.
+    A missing or unreadable file is reported in ``problem``, never raised.
+    """
+    import yaml
+
+    path = SYNTHETIC_BASELINE if path is None else path
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return StoredMeasurements(path, (), problem="not found in this installation")
+    except yaml.YAMLError:
+        return StoredMeasurements(path, (), problem="is not valid YAML (`merbench regress --baseline FILE` says where)")
+    except UnicodeDecodeError:
+        return StoredMeasurements(path, (), problem="is not a text file")
+    except OSError as exc:
+        return StoredMeasurements(path, (), problem=f"cannot be read ({exc.strerror or exc})")
+    if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
+        return StoredMeasurements(path, (), problem="is not a baseline file (no 'entries:' list)")
+    defaults = document.get("defaults") if isinstance(document.get("defaults"), dict) else {}
+    rows, date, machine = [], None, None
+    for raw in document["entries"]:
+        if not isinstance(raw, dict) or raw.get("model") != model:
+            continue
+        merged = {**defaults, **raw}
+        if merged.get("dataset", "synthetic") != "synthetic" or merged.get("profile", "default") != "default":
+            continue
+        if raw.get("set") or defaults.get("set"):
+            continue
+        try:
+            measured = _entry_measured(raw, defaults)
+        except (TypeError, ValueError, KeyError):
+            continue  # a damaged entry is left out; `merbench regress` names it
+        if measured.mean:
+            rows.append(measured)
+            derived = raw.get("derived") if isinstance(raw.get("derived"), dict) else {}
+            date, machine = date or derived.get("date"), machine or derived.get("machine")
+    return StoredMeasurements(path, tuple(rows), None if date is None else str(date),
+                              None if machine is None else str(machine))

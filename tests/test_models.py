@@ -199,6 +199,70 @@ def test_info_shows_citation_options_sizes_and_reported(run_cli):
     assert member.code == 2 and "'timm:resnet1' is not a timm architecture" in member.err and not member.out
 
 
+BASELINE_TEXT = """version: 1
+defaults: {dataset: synthetic, protocol: subject-10fold, profile: default, seed: 0}
+entries:
+- model: convmixer
+  metrics: {uf1: {expected: 0.6123, tolerance: 0.05}, uar: {expected: 0.6234, tolerance: 0.05},
+            accuracy: {expected: 0.6346, tolerance: 0.05}}
+  derived: {runs: 3, std: {uf1: 0.0211, uar: 0.0222, accuracy: 0.0233}, seconds_per_run: 98.7,
+            date: '2031-01-02', machine: test box}
+- model: convmixer
+  protocol: sample-10fold
+  metrics: {uf1: {expected: 0.7001, tolerance: 0.05}}
+  derived: {runs: 3, std: {uf1: 0.0101}, seconds_per_run: 87.6}
+- model: convmixer
+  set: {model.depth: 8}
+  metrics: {uf1: {expected: 0.9999, tolerance: 0.05}}
+- model: convmixer
+  profile: quick
+  metrics: {uf1: {expected: 0.3333, tolerance: 0.05}}
+"""
+
+
+def test_info_shows_what_merbench_measured_per_protocol_and_the_gap(run_cli, monkeypatch, tmp_path):
+    from merbench import modelinfo
+
+    baseline = tmp_path / "synthetic-default.yaml"
+    baseline.write_text(BASELINE_TEXT)
+    monkeypatch.setattr(modelinfo, "SYNTHETIC_BASELINE", baseline)
+    result = run_cli("info", "convmixer")
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())
+    assert "Measured by merbench on the synthetic data (default profile; pooled %, mean ± std over 3 runs)" in text
+    assert "subject-10fold independent 61.2 ± 2.1 62.3 ± 2.2 63.5 ± 2.3 99" in text
+    assert "sample-10fold shared 70.0 ± 1.0 — — 88" in text
+    assert "2031-01-02, test box" in text
+    assert "99.99" not in text and "33.3" not in text  # entries with set: or another profile are not the model as shipped
+    assert ("The paper reports 96.50–99.73 % (F1, accuracy, precision, recall) under sample-10fold. On the synthetic "
+            "data, merbench measures UF1 70.0 % under sample-10fold and 61.2 % under subject-10fold: sharing "
+            "subjects between training and test changes UF1 by +8.8 points here.") in text
+
+
+@pytest.mark.parametrize("content, line", [
+    (None, "the stored baseline {path} not found in this installation."),
+    ("entries: [unclosed", "the stored baseline {path} is not valid YAML (`merbench regress --baseline FILE` says where)."),
+    (b"\xff\xfe\x00", "the stored baseline {path} is not a text file."),
+    ("just text", "the stored baseline {path} is not a baseline file (no 'entries:' list)."),
+    ("entries: []", "no default-profile entry for convmixer in {path}."),
+])
+def test_info_says_in_one_line_when_no_measurement_is_stored(run_cli, monkeypatch, tmp_path, content, line):
+    from merbench import modelinfo
+
+    baseline = tmp_path / "synthetic-default.yaml"
+    if isinstance(content, bytes):
+        baseline.write_bytes(content)
+    elif content is not None:
+        baseline.write_text(content)
+    monkeypatch.setattr(modelinfo, "SYNTHETIC_BASELINE", baseline)
+    result = run_cli("info", "convmixer")
+    assert result.code == 0, result.err
+    expected = "Measured by merbench on the synthetic data: " + line.format(path=baseline)
+    assert expected in " ".join(result.out.split())
+    assert sum("Measured by merbench" in line for line in result.out.splitlines()) == 1
+    assert "Reported by the paper" in result.out  # the rest of info is still there
+
+
 def test_lbptop_svm_runs_through_the_cli(run_cli, tmp_path):
     target = tmp_path / "svm.json"
     result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",

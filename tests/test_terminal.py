@@ -107,6 +107,7 @@ def test_compare_at_80_columns_keeps_models_and_cells(stored, run_cli, monkeypat
 def test_info_plugins_and_datasets_at_80_columns(run_cli, monkeypatch):
     info = narrow(run_cli, monkeypatch, "info", "convmixer")
     assert "attention_every" in info and "sample-10fold" in info and "3×112×112" in info
+    assert "Measured by merbench on the synthetic data" in info and "│ subject-10fold │ independent" in info
     plugins = narrow(run_cli, monkeypatch, "plugins")
     assert "merbench_plugins.preprocessors" in plugins
     datasets = narrow(run_cli, monkeypatch, "datasets", "list")
@@ -350,6 +351,16 @@ def test_warm_listing_imports_no_torch_or_sklearn(run_cli):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_info_measured_scores_are_plain_rows_in_a_pipe(run_cli):
+    result = run_cli("info", "convmixer")
+    assert result.code == 0, result.err
+    assert_plain(result.out)
+    rows = {line.split()[0]: line.split() for line in result.out.splitlines()
+            if line.startswith(("subject-10fold ", "sample-10fold "))}
+    assert rows["subject-10fold"][1] == "independent" and rows["sample-10fold"][1] == "shared"
+    assert all(len(row) == 12 for row in rows.values())  # protocol, subjects, 3 × (mean ± std), s/run
 
 
 def test_leakage_warning_is_a_plain_line_in_a_pipe(stored):

@@ -14,10 +14,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``info`` sub-command."""
     parser = commands.add_parser(
         "info",
-        help="describe a model: citation, input, options per profile, params, FLOPs, reported scores",
+        help="describe a model: citation, input, options per profile, params, FLOPs, reported and measured scores",
         description="Describe MODEL: description, citation, provider, the input and preprocessing it gets, its options "
-        "in each profile, parameters and FLOPs per sample (3 classes; multiply-add = 2 FLOPs) and the scores its "
-        "paper reported.",
+        "in each profile, parameters and FLOPs per sample (3 classes; multiply-add = 2 FLOPs), the scores its "
+        "paper reported and under which protocol, and what merbench measured on the synthetic data under each "
+        "protocol (from the stored baseline benchmarks/baselines/synthetic-default.yaml, when present).",
         epilog="examples:\n  merbench info ststnet\n  merbench info timm:resnet18\n  merbench info lbptop-svm",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -89,4 +90,70 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_table(out, reported)
     else:
         out.print("Reported scores: none declared.")
+    print_measured(out, registry, name, spec.reported)
     return 0
+
+
+def _shown_path(path) -> str:
+    from merbench.modelinfo import SOURCE_ROOT
+
+    try:
+        return str(path.resolve().relative_to(SOURCE_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def print_measured(out: Console, registry, name: str, reported) -> None:
+    """What merbench measured for ``name`` on the synthetic data per protocol (stored baseline), and the gap."""
+    from merbench.modelinfo import synthetic_measurements
+    from merbench.tables import Column, DataTable, print_table
+
+    stored = synthetic_measurements(name)
+    where = _shown_path(stored.path)
+    if stored.problem:
+        out.print(escape(f"Measured by merbench on the synthetic data: the stored baseline {where} {stored.problem}."))
+        return
+    if not stored.rows:
+        out.print(escape(f"Measured by merbench on the synthetic data: no default-profile entry for {name} in {where}."))
+        return
+    runs = sorted({row.runs for row in stored.rows})
+    table = DataTable(
+        f"Measured by merbench on the synthetic data (default profile; pooled %, mean ± std over "
+        f"{'/'.join(map(str, runs))} runs)",
+        [Column("Protocol"), Column("Subjects"), Column("UF1", justify="right"), Column("UAR", justify="right"),
+         Column("Accuracy", justify="right"), Column("s/run", justify="right")],
+        caption=f"From {where}" + "".join(f", {fact}" for fact in (stored.date, stored.machine) if fact)
+        + ". Synthetic clips, not the paper's data: compare the protocols, not the datasets.",
+    )
+    for row in stored.rows:
+        independent = registry.get("protocols", row.protocol).subject_independent if row.protocol in registry.names(
+            "protocols") else None
+        cells = [f"{100 * row.mean[m]:.1f} ± {100 * row.std.get(m, 0.0):.1f}" if m in row.mean else "—"
+                 for m in ("uf1", "uar", "accuracy")]
+        seconds = "—" if row.seconds_per_run is None else f"{row.seconds_per_run:.0f}"
+        table.add_row(row.protocol, {True: "independent", False: "shared", None: "?"}[independent], *cells, seconds)
+    print_table(out, table)
+    note = gap_note(stored.rows, reported)
+    if note:
+        out.print(escape(note))
+
+
+def gap_note(rows, reported) -> str | None:
+    """One sentence on the paper's protocol against merbench's subject-independent one, or None."""
+    by_protocol = {row.protocol: row for row in rows}
+    paper_protocols = sorted({score.protocol for score in reported})
+    independent = by_protocol.get("subject-10fold")
+    if not paper_protocols or independent is None or "uf1" not in independent.mean:
+        return None
+    same = next((by_protocol[p] for p in paper_protocols if p in by_protocol and "uf1" in by_protocol[p].mean), None)
+    values = [score.value for score in reported]
+    metrics = ", ".join(sorted({score.metric.upper() if len(score.metric) <= 3 else score.metric
+                                for score in reported}))
+    span = f"{min(values):.2f}–{max(values):.2f}" if min(values) != max(values) else f"{values[0]:.2f}"
+    text = f"The paper reports {span} % ({metrics}) under {', '.join(paper_protocols)}"
+    if same is None or same is independent:
+        return text + f"; merbench's subject-10fold UF1 on the synthetic data is {100 * independent.mean['uf1']:.1f} %."
+    gain = 100 * (same.mean["uf1"] - independent.mean["uf1"])
+    return (text + f". On the synthetic data, merbench measures UF1 {100 * same.mean['uf1']:.1f} % under "
+            f"{same.protocol} and {100 * independent.mean['uf1']:.1f} % under subject-10fold: sharing subjects "
+            f"between training and test changes UF1 by {gain:+.1f} points here.")

@@ -1,19 +1,26 @@
 """Model ``convmixer``: the CABM-FMER reference (ConvMixer with convolutional attention).
 
-Talib et al., "CABM-FMER: Convolutional Attention Block Module for Facial
-Micro-Expression Recognition with ConvMixer", IEEE Access, 2025,
-doi:10.1109/ACCESS.2024.3525151. The paper's code and exact hyper-parameters are
-not public: this plugin is merbench's documented *reconstruction*. It uses timm's
-ConvMixer blocks (patch-embedding stem, residual depthwise convolution, pointwise
-convolution) and timm's CBAM (channel then spatial attention) after each block.
-Every choice is an option: ``dim``, ``depth``, ``kernel``, ``patch``,
-``attention`` (``cbam`` or ``none`` for the ablation), ``attention_every`` and
-``dropout``. The network is built lazily in ``merbench_plugins.convmixer.network``
-so that listing plugins does not import torch.
+Talib et al., "Convolutional Attention Based Mechanism for Facial
+Microexpression Recognition", IEEE Access, 2025, doi:10.1109/ACCESS.2024.3525151
+(CABM-FMER). The paper's code and exact hyper-parameters are not public: this
+plugin is merbench's documented *reconstruction*. It uses timm's ConvMixer blocks
+(patch-embedding stem, residual depthwise convolution, pointwise convolution) and
+timm's CBAM (channel then spatial attention) after each block. The network is
+built lazily in ``merbench_plugins.convmixer.network`` so that listing plugins
+does not import torch.
+
+Every choice is a named option, so each ablation of the design study
+(docs/models.md) is one ``--set``:
+
+* ``attention``: ``cbam`` (channel then spatial), ``channel`` (channel half
+  only), ``spatial`` (spatial half only) or ``none``; ``attention_every``: after
+  every k-th block;
+* ``dim``, ``depth``, ``kernel``, ``patch``, ``dropout``;
+* input resolution and representation are the flow preprocessor's
+  (``flow.size``, ``flow.channels``).
 
 Named sizes ``convmixer-256-8`` and ``convmixer-768-32`` keep the width/depth
-of the ConvMixer paper in ``default`` and ``paper``; ``--set model.attention=none``
-is the ablation without convolutional attention for any of them.
+of the ConvMixer paper in ``default`` and ``paper``; the same options apply.
 
 The scores the paper reports were measured with sample-level 10-fold
 cross-validation (subjects in train and test), so they are not comparable with
@@ -36,7 +43,7 @@ REPORTED = tuple(
 )
 
 
-_RANGES = {"dim": ">= 1", "depth": ">= 1", "kernel": ">= 1", "patch": ">= 1", "attention": ("cbam", "none"),
+_RANGES = {"dim": ">= 1", "depth": ">= 1", "kernel": ">= 1", "patch": ">= 1", "attention": ("cbam", "channel", "spatial", "none"),
            "attention_every": ">= 1", "dropout": "[0, 1)"}
 
 

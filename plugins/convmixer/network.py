@@ -6,12 +6,18 @@ from typing import Any
 
 import torch
 from timm.layers import create_attn
+from timm.layers.cbam import ChannelAttn, SpatialAttn
 from timm.models.convmixer import Residual
 from torch import nn
 
 from merbench.errors import UsageError
 
-ATTENTION_TYPES = ("cbam", "none")
+ATTENTION_TYPES = ("cbam", "channel", "spatial", "none")
+"""``cbam``: channel then spatial attention (CBAM); ``channel`` / ``spatial``: one half only; ``none``: no attention."""
+REDUCTION = 1 / 8
+"""Channel-attention bottleneck ratio (hidden units = dim / 8)."""
+SPATIAL_KERNEL = 7
+"""Kernel of CBAM's spatial-attention convolution (the CBAM paper's 7×7)."""
 
 
 def mixer_block(dim: int, kernel: int) -> nn.Sequential:
@@ -24,8 +30,19 @@ def mixer_block(dim: int, kernel: int) -> nn.Sequential:
     )
 
 
+def attention_module(attention: str, dim: int) -> nn.Module:
+    """The convolutional attention placed after a mixer block, for ``attention`` other than ``none``."""
+    if attention == "cbam":
+        return create_attn("cbam", dim, rd_ratio=REDUCTION)
+    if attention == "channel":
+        return ChannelAttn(dim, rd_ratio=REDUCTION)
+    if attention == "spatial":
+        return SpatialAttn(SPATIAL_KERNEL)
+    raise UsageError(f"model.attention={attention}: choose one of {', '.join(ATTENTION_TYPES)}")
+
+
 class CabmConvMixer(nn.Module):
-    """ConvMixer with a convolutional block attention module after mixer blocks."""
+    """ConvMixer with a convolutional attention module after every ``attention_every``-th mixer block."""
 
     def __init__(self, in_channels: int, n_classes: int, dim: int, depth: int, kernel: int, patch: int,
                  attention: str, attention_every: int, dropout: float):
@@ -34,8 +51,8 @@ class CabmConvMixer(nn.Module):
         layers: list[nn.Module] = []
         for index in range(depth):
             layers.append(mixer_block(dim, kernel))
-            if attention == "cbam" and (index + 1) % attention_every == 0:
-                layers.append(create_attn("cbam", dim, rd_ratio=1 / 8))
+            if attention != "none" and (index + 1) % attention_every == 0:
+                layers.append(attention_module(attention, dim))
         self.blocks = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)

@@ -1,0 +1,159 @@
+"""benchmarks/convmixer_study.py: development data only, resumable atomic storage, the selection rule, the table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from merbench.errors import UsageError
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "convmixer_study.py"
+DATA = {"generator_version": "test", "subjects": 16}
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("convmixer_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+class FakeRunner:
+    """Scores from a table of configuration name -> UF1 per seed; counts calls; can fail after N runs."""
+
+    def __init__(self, study, scores=None, fail_after=None):
+        self.study, self.scores, self.fail_after, self.calls = study, scores or {}, fail_after, []
+
+    def __call__(self, sets, seed, settings):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise KeyboardInterrupt
+        self.calls.append((self.study.config_name(sets), seed, dict(settings.common_sets())))
+        uf1 = self.scores.get(self.study.config_name(sets), (0.70, 0.70))[seed]
+        return {"pooled": {"uf1": uf1, "uar": uf1 + 0.01, "accuracy": uf1 + 0.02},
+                "seconds": {"total": 10.0 + seed}, "n_samples": 192, "n_subjects": 16, "folds": [{}] * 5,
+                "environment": {"git_commit": "abc"}}
+
+
+def test_every_run_uses_the_development_data_never_the_evaluation_data(study, tmp_path):
+    runner = FakeRunner(study)
+    study.run_study(tmp_path / "s.json", ["attention"], study.Settings(), runner=runner, data=DATA, say=lambda _: None)
+    assert runner.calls and all(sets["dataset.seed"] == 1 and sets["protocol.n_splits"] == 5
+                                for _, _, sets in runner.calls)
+    with pytest.raises(UsageError, match="evaluation data"):
+        study.run_study(tmp_path / "t.json", ["attention"], study.Settings(dev_seed=0), runner=runner, data=DATA)
+    with pytest.raises(UsageError, match="--dev-seed"):
+        study.run_study(tmp_path / "t.json", ["attention"], study.Settings(extra=(("dataset.seed", "0"),)),
+                        runner=runner, data=DATA)
+    with pytest.raises(UsageError, match="two different training seeds"):
+        study.run_study(tmp_path / "t.json", ["attention"], study.Settings(seeds=(0, 0)), runner=runner, data=DATA)
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_levels_are_changes_against_the_resolved_default(study):
+    defaults = study.resolved_defaults(study.Settings())
+    configs = study.factor_configs(list(study.FACTORS), defaults)
+    for factor, levels in configs.items():
+        assert levels.count({}) == 1, f"{factor}: the default must be one level"
+        assert len(levels) == len({json.dumps(s, sort_keys=True) for s in levels}) == len(study.FACTORS[factor])
+    assert {"model.attention": "channel"} in configs["attention"]
+    assert {"model.attention_every": 2} in configs["attention"]
+    assert {"flow.channels": ["u", "v"]} in configs["input-channels"]
+    assert study.config_name({"flow.channels": ["u", "v"], "model.patch": 1}) == "flow.channels=u,v model.patch=1"
+
+
+def test_runs_are_stored_after_each_run_and_resumed(study, tmp_path):
+    path = tmp_path / "studies" / "convmixer.json"
+    settings = study.Settings()
+    interrupted = FakeRunner(study, fail_after=3)
+    with pytest.raises(KeyboardInterrupt):
+        study.run_study(path, ["kernel"], settings, runner=interrupted, data=DATA, say=lambda _: None)
+    stored = json.loads(path.read_text())
+    assert len(stored["runs"]) == 3 and not list(path.parent.glob("*.tmp*"))
+    resumed = FakeRunner(study)
+    study.run_study(path, ["kernel"], settings, runner=resumed, data=DATA, say=lambda _: None)
+    assert len(resumed.calls) == 3  # 3 levels x 2 seeds, 3 done before
+    again = FakeRunner(study)
+    study.run_study(path, ["kernel"], settings, runner=again, data=DATA, say=lambda _: None)
+    assert again.calls == []
+    other_data = FakeRunner(study)
+    study.run_study(path, ["kernel"], settings, runner=other_data, data={**DATA, "generator_version": "next"},
+                    say=lambda _: None)
+    assert len(other_data.calls) == 6  # new data: nothing reused
+    other_splits = FakeRunner(study)
+    study.run_study(path, ["kernel"], study.Settings(splits=10), runner=other_splits, data=DATA, say=lambda _: None)
+    assert len(other_splits.calls) == 6
+    run = json.loads(path.read_text())["runs"][0]
+    assert {"uf1", "uar", "accuracy", "seconds", "seed", "sets", "config", "data"} <= set(run)
+
+
+def test_a_damaged_study_file_is_one_clear_error(study, tmp_path):
+    path = tmp_path / "convmixer.json"
+    path.write_text("{not json")
+    with pytest.raises(UsageError, match="not a readable study file"):
+        study.run_study(path, ["kernel"], study.Settings(), runner=FakeRunner(study), data=DATA)
+    path.write_text('{"runs": []}')
+    with pytest.raises(UsageError, match="not a convmixer-study-1 file"):
+        study.run_study(path, ["kernel"], study.Settings(), runner=FakeRunner(study), data=DATA)
+
+
+def _selection(study, path, factors, scores):
+    runner = FakeRunner(study, scores)
+    study.run_study(path, factors, study.Settings(), runner=runner, data=DATA, say=lambda _: None)
+    return json.loads(path.read_text())["selection"], runner
+
+
+def test_selection_changes_the_default_only_beyond_the_seed_noise(study, tmp_path):
+    scores = {"default": (0.70, 0.72), "model.kernel=3": (0.69, 0.71), "model.kernel=9": (0.72, 0.74)}
+    selection, _ = _selection(study, tmp_path / "a.json", ["kernel"], scores)
+    assert selection["noise_uf1"] == pytest.approx(0.0141, abs=1e-4)  # every configuration's seeds differ by 0.02
+    assert selection["chosen"] == {"model.kernel": 9}  # +2 points > the noise
+    scores["model.kernel=9"] = (0.71, 0.73)
+    selection, _ = _selection(study, tmp_path / "b.json", ["kernel"], scores)
+    assert selection["chosen"] == {} and selection["candidates"] == {}  # +1 point is within the noise
+
+
+def test_several_candidates_are_confirmed_together_on_dev(study, tmp_path):
+    scores = {"default": (0.70, 0.72), "model.kernel=9": (0.73, 0.75), "model.dim=96": (0.74, 0.76),
+              "model.dim=96 model.kernel=9": (0.69, 0.71)}
+    selection, runner = _selection(study, tmp_path / "c.json", ["kernel", "dim"], scores)
+    assert ("model.dim=96 model.kernel=9", 0) in [(name, seed) for name, seed, _ in runner.calls]
+    assert selection["candidates"] == {"kernel": {"model.kernel": 9}, "dim": {"model.dim": 96}}
+    assert selection["chosen"] == {"model.dim": 96}  # the combination did worse than the best single change
+    scores["model.dim=96 model.kernel=9"] = (0.77, 0.79)
+    selection, _ = _selection(study, tmp_path / "d.json", ["kernel", "dim"], scores)
+    assert selection["chosen"] == {"model.dim": 96, "model.kernel": 9}
+
+
+def test_table_shows_every_configuration_whole_at_80_columns(study, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from merbench.tables import print_table
+
+    scores = {"default": (0.70, 0.72), "model.attention=spatial": (0.651, 0.702)}
+    _, table = study.run_study(tmp_path / "e.json", ["attention"], study.Settings(), runner=FakeRunner(study, scores),
+                               data=DATA, say=lambda _: None)
+    buffer = io.StringIO()
+    print_table(Console(file=buffer, width=80, force_terminal=True, color_system=None), table)
+    text = buffer.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    flat = " ".join(text.split())
+    assert "model.attention=spatial" in flat and "65.1 70.2" in flat and "67.7" in flat
+    assert "model.attention=none" in flat and "Chosen: default" in flat
+
+
+def test_cli_runner_runs_merbench_and_returns_its_result(study):
+    settings = study.Settings(profile="quick", splits=2, extra=(("dataset.subjects", "4"), ("engine.epochs", "1")))
+    result = study.cli_runner({"model.attention": "channel"}, 0, settings)
+    assert result["config"]["options"]["model"]["attention"] == "channel"
+    assert result["config"]["options"]["dataset"]["seed"] == 1 and len(result["folds"]) == 2
+    with pytest.raises(RuntimeError, match="model.attention=se"):
+        study.cli_runner({"model.attention": "se"}, 0, settings)
