@@ -111,8 +111,13 @@ def _leakage_warnings(result: dict[str, Any]) -> list[str]:
             f"not subject-independent ({overlap} of {len(result['folds'])} folds share subjects between training and test): "
             "scores are inflated"
         )
+    if leakage.get("clip_overlap_folds"):
+        warnings.append(f"frames of one clip in training and test ({leakage['clip_overlap_folds']} of "
+                        f"{len(result['folds'])} folds)")
     if leakage.get("selection_uses_test_data"):
         warnings.append("model selection used test data")
+    if leakage.get("normalisation_uses_test_data"):
+        warnings.append("normalisation statistics included test samples")
     return warnings
 
 

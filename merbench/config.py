@@ -44,6 +44,10 @@ ENGINE_OPTIONS: dict[str, Any] = {
     "parallel_mode": "auto",
     "compile": False,
     "channels_last": True,
+    # Leaky variants, never defaults, flagged in every result (docs/leakage.md): the epoch chosen on the
+    # test fold (select_on=test) and channel statistics of all samples, test ones included (normalise_on=all).
+    "select_on": "validation",
+    "normalise_on": "train",
 }
 
 # Where folds (and grid cells) run: ``local`` (this machine) or ``ray`` (a Ray cluster).
@@ -77,6 +81,8 @@ ENGINE_RANGES: dict[str, Any] = {
     "validation_fraction": "(0, 1)",
     "preprocess_workers": ">= 0",
     "parallel_mode": PARALLEL_MODES,
+    "select_on": ("validation", "test"),
+    "normalise_on": ("train", "all"),
 }
 EXECUTOR_RANGES: dict[str, Any] = {"name": EXECUTORS, "num_cpus": ">= 1", "num_gpus": ">= 0", "max_retries": ">= 0"}
 SEED_RANGE = ">= 0"

@@ -304,6 +304,11 @@ class ProtocolPlugin:
     gives each sample's source dataset); ``subject_independent``
     states whether no subject can appear in both train and test of a fold.
     ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
+    ``expand``, when set, is ``expand(dataset, options) -> Dataset``, called on
+    the loaded dataset before preprocessing: the samples it returns are the
+    ones preprocessed, split and scored (``frame-10fold`` makes several
+    onset→apex pairs of each clip; each keeps its clip's id in
+    ``extra["source_clip"]``, so merbench can tell when one clip is on both sides).
     """
 
     name: str
@@ -313,6 +318,7 @@ class ProtocolPlugin:
     options: Mapping[str, Any] = field(default_factory=dict)
     warning: str = ""
     option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
+    expand: Factory | None = None
 
 
 PLUGIN_KINDS: dict[str, type] = {

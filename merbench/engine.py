@@ -3,7 +3,12 @@
 The whole preprocessed dataset is one tensor on the chosen device; batches are
 indexed from it, so no file is read after preprocessing. The test part of a
 fold is used exactly once, to predict after the last epoch: there is no epoch
-selection and the channel standardisation uses training samples only.
+selection on it and the channel standardisation uses training samples only.
+Two leaky variants exist only to measure what such shortcuts add
+(``merbench leakage``, docs/leakage.md) and are flagged in every result:
+``engine.select_on=test`` keeps the epoch with the best UF1 on the fold's own
+test samples, ``engine.normalise_on=all`` standardises with statistics of all
+samples, test samples included.
 A model whose factory returns a scikit-learn style estimator instead of a torch
 module is handed to ``merbench.estimator`` by ``train_fold``.
 """
@@ -71,6 +76,8 @@ class TrainSettings:
     validation_fraction: float = 0.2
     compile: bool = False
     channels_last: bool = True
+    select_on: str = "validation"
+    normalise_on: str = "train"
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainSettings":
@@ -86,7 +93,14 @@ class TrainSettings:
             validation_fraction=float(options["validation_fraction"]),
             compile=bool(options.get("compile", False)),
             channels_last=bool(options.get("channels_last", True)),
+            select_on=str(options.get("select_on", "validation")),
+            normalise_on=str(options.get("normalise_on", "train")),
         )
+
+    @property
+    def selects_on_test(self) -> bool:
+        """The leaky variant: the epoch with the best UF1 on the fold's own test samples is kept."""
+        return self.select_on == "test"
 
 
 @dataclass
@@ -100,6 +114,8 @@ class FoldOutput:
     epoch_losses: list[float] = field(default_factory=list)
     selected_epoch: int | None = None
     validation: np.ndarray | None = None
+    selected_on: str | None = None
+    """Which samples chose ``selected_epoch``: ``"validation"``, ``"test"`` (leaky) or ``None`` (no selection)."""
 
 
 @contextmanager
@@ -147,6 +163,27 @@ def channel_stats(inputs: torch.Tensor, train_index: torch.Tensor) -> tuple[torc
     train_inputs = inputs[train_index]
     return (train_inputs.mean(dim=(0, 2, 3), keepdim=True),
             train_inputs.std(dim=(0, 2, 3), keepdim=True).clamp(min=1e-6))
+
+
+TRAIN_NORMALISATION = "channel mean/std of the training samples"
+ALL_NORMALISATION = "channel mean/std of ALL samples, test samples included (engine.normalise_on=all: leaky)"
+
+
+def normalisation_index(settings: TrainSettings, train_index: torch.Tensor, n_samples: int) -> tuple[torch.Tensor, str]:
+    """The samples a fold's channel statistics come from, and that choice in words.
+
+    The fold's training samples, or with ``engine.normalise_on=all`` (leaky)
+    every sample of the dataset, the fold's test samples included.
+    """
+    if settings.normalise_on == "all":
+        return torch.arange(n_samples, device=train_index.device), ALL_NORMALISATION
+    return train_index, TRAIN_NORMALISATION
+
+
+def fold_uf1(predicted: np.ndarray, truth: np.ndarray, n_classes: int) -> float:
+    """UF1 of one fold's predictions (what selection on validation or, leaky, on test samples compares)."""
+    matrix = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    return unweighted_f1_recall(matrix)[0]
 
 
 def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> RunFailed:
@@ -327,19 +364,25 @@ def train_fold(
     sample) are split into inner training and validation parts; the epoch with
     the best validation UF1 is kept, and training stops after that many epochs
     without improvement. The test part is only predicted, once, at the end.
+    With ``settings.select_on == "test"`` (leaky, for ``merbench leakage``) the
+    whole training part trains, the test part is scored after every epoch and
+    the epoch with the best test UF1 is kept (early stopping, when set, counts
+    epochs without test improvement); ``settings.normalise_on == "all"``
+    (leaky) takes the channel statistics of every sample.
     Raises ``RunFailed`` when the loss stops being finite.
     """
     start = time.perf_counter()
     device = choice.device
     validation_positions = None
     train_positions = fold.train
-    if settings.early_stopping > 0:
+    if settings.early_stopping > 0 and not settings.selects_on_test:
         if subjects is None:
             raise UsageError("early stopping needs the subjects of the samples to carve a validation split")
         train_positions, validation_positions = validation_split(fold, subjects, settings.validation_fraction, seed)
     train_index = torch.as_tensor(train_positions, device=device)
     test_index = torch.as_tensor(fold.test, device=device)
-    mean, std = channel_stats(inputs, train_index)
+    stats_index, normalisation = normalisation_index(settings, train_index, len(inputs))
+    mean, std = channel_stats(inputs, stats_index)
 
     torch.manual_seed(seed)
     plugin = plugin_label(build_model)
@@ -354,7 +397,7 @@ def train_fold(
             )
 
         return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch,
-                                n_classes=n_classes, plugin=plugin)
+                                n_classes=n_classes, plugin=plugin, normalise_on=settings.normalise_on)
     model = model.to(device)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -401,16 +444,15 @@ def train_fold(
         epoch_losses.append(epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr))
         if on_epoch:
             on_epoch(epoch, epoch_losses[-1])
-        if validation_positions is not None:
-            validation_index = torch.as_tensor(validation_positions, device=device)
-            predicted = _predict(model, inputs, validation_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
-            truth = labels[validation_index].cpu().numpy()
-            matrix = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-            score = unweighted_f1_recall(matrix)[0]
+        selection_index = (torch.as_tensor(validation_positions, device=device) if validation_positions is not None
+                           else test_index if settings.selects_on_test else None)
+        if selection_index is not None:
+            predicted = _predict(model, inputs, selection_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
+            score = fold_uf1(predicted, labels[selection_index].cpu().numpy(), n_classes)
             if score > best_score:
                 best_score, best_epoch = score, epoch
                 best_state = {k: v.detach().clone() for k, v in trained.state_dict().items()}
-            elif epoch - best_epoch >= settings.early_stopping:
+            elif settings.early_stopping and epoch - best_epoch >= settings.early_stopping:
                 break
 
     if best_state is not None:
@@ -422,6 +464,8 @@ def train_fold(
         final_loss=final,
         seconds=time.perf_counter() - start,
         epoch_losses=epoch_losses,
+        normalisation=normalisation,
         selected_epoch=None if best_epoch is None else best_epoch + 1,
         validation=validation_positions,
+        selected_on=None if best_epoch is None else "validation" if validation_positions is not None else "test",
     )

@@ -19,6 +19,7 @@ from merbench.contracts import Fold
 from merbench.errors import PluginError, RunFailed, UsageError
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
+ALL_NORMALISATION = "feature mean/std (StandardScaler) fitted on ALL samples, test samples included (leaky)"
 
 
 def is_estimator(model: Any) -> bool:
@@ -45,6 +46,7 @@ def fit_predict_fold(
     on_epoch: Callable[[int, float], None] | None = None,
     n_classes: int | None = None,
     plugin: str = "the model plugin",
+    normalise_on: str = "train",
 ):
     """Fit ``estimator`` on ``fold.train`` and predict ``fold.test``; returns a ``FoldOutput``.
 
@@ -52,7 +54,8 @@ def fit_predict_fold(
     "loss" is the training error rate (1 − training accuracy), the closest thing
     an estimator without epochs has to a final training loss. With ``n_classes``
     the predictions must be one class index in 0..n_classes-1 per test sample,
-    else ``PluginError`` naming ``plugin``.
+    else ``PluginError`` naming ``plugin``. ``normalise_on="all"`` (leaky,
+    ``engine.normalise_on``) fits the scaler on every row, test rows included.
     """
     from sklearn.preprocessing import StandardScaler
 
@@ -68,7 +71,7 @@ def fit_predict_fold(
     targets = _as_numpy(labels).astype(np.int64, copy=False)
     if not np.isfinite(features[fold.train]).all():
         raise RunFailed(f"fold {fold.index}: the training features contain NaN or infinity; check the preprocessing output")
-    scaler = StandardScaler().fit(features[fold.train])
+    scaler = StandardScaler().fit(features if normalise_on == "all" else features[fold.train])
     train, test = scaler.transform(features[fold.train]), scaler.transform(features[fold.test])
     model = seeded(estimator, seed)
     model.fit(train, targets[fold.train])
@@ -80,7 +83,7 @@ def fit_predict_fold(
         predictions=predictions,
         final_loss=train_error,
         seconds=time.perf_counter() - start,
-        normalisation=NORMALISATION,
+        normalisation=NORMALISATION if normalise_on != "all" else ALL_NORMALISATION,
         epoch_losses=[train_error],
     )
 

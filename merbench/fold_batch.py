@@ -31,7 +31,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from merbench.contracts import Fold
 from merbench.engine import (
     PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
-    first_forward, one_cycle, plugin_label, steps_per_epoch,
+    first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
 )
 from merbench.errors import UsageError
 
@@ -215,6 +215,9 @@ def train_folds_batched(
     masks of fold-by-fold training. BatchNorm with ``momentum=None`` is not
     supported. ``engine.compile`` and channels-last are not applied here. With
     float16 autocast each fold has its own dynamic loss scale (GradScaler's rules).
+    The leaky variants behave as in ``train_fold``: ``engine.select_on=test``
+    scores each fold's test part after each of its epochs and keeps the best
+    epoch's weights, ``engine.normalise_on=all`` standardises with every sample.
 
     ``inputs`` (N, C, H, W) and ``labels`` (N,) are on ``choice.device``.
     ``on_step(done, total)`` is called after each global step (a step of every
@@ -234,10 +237,24 @@ def train_folds_batched(
     start = time.perf_counter()
     group = _FoldGroup(build_model, inputs, labels, folds, seeds, n_classes, settings, choice)
     epoch_losses = group.train(on_step)
+    group.restore_best()
     predictions = group.predict()
     share = (time.perf_counter() - start) / len(folds)
-    return [FoldOutput(predictions=predicted, final_loss=losses[-1], seconds=share, epoch_losses=losses)
-            for predicted, losses in zip(predictions, epoch_losses)]
+    selected = [None if best is None else best.epoch + 1 for best in group.best]
+    return [FoldOutput(predictions=predicted, final_loss=losses[-1], seconds=share, epoch_losses=losses,
+                       normalisation=group.normalisation, selected_epoch=epoch,
+                       selected_on=None if epoch is None else "test")
+            for predicted, losses, epoch in zip(predictions, epoch_losses, selected)]
+
+
+@dataclass
+class _Best:
+    """The best epoch of one fold so far under ``engine.select_on=test``: its test UF1 and weights (one row)."""
+
+    score: float
+    epoch: int
+    params: dict[str, torch.Tensor]
+    buffers: dict[str, torch.Tensor]
 
 
 class _FoldGroup:
@@ -250,7 +267,9 @@ class _FoldGroup:
         self.inputs, self.labels, self.folds, self.settings, self.device = inputs, labels, folds, settings, device
         self.n_classes, self.plugin = n_classes, plugin_label(build_model)
         self.train_index = [torch.as_tensor(fold.train, device=device) for fold in folds]
-        means, stds = zip(*(channel_stats(inputs, index) for index in self.train_index))
+        stats = [normalisation_index(settings, index, len(inputs)) for index in self.train_index]
+        self.normalisation = stats[0][1]
+        means, stds = zip(*(channel_stats(inputs, index) for index, _ in stats))
         self.mean, self.std = torch.cat(means), torch.cat(stds)  # (K, C, 1, 1)
 
         models = _build_models(build_model, seeds, device)
@@ -274,6 +293,7 @@ class _FoldGroup:
         self.orders = list(self.train_index)
         self.step_losses: list[list[torch.Tensor]] = [[] for _ in folds]  # this epoch's, on the device
         self.batch_sizes: list[list[int]] = [[] for _ in folds]
+        self.best: list[_Best | None] = [None for _ in folds]  # engine.select_on=test only
 
     def _forward_one(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
                      x: torch.Tensor) -> torch.Tensor:
@@ -297,12 +317,17 @@ class _FoldGroup:
             batches = self._batches(global_step)
             for _, members in _by_length({k: len(batch) for k, batch in batches.items()}):
                 self._train_group(members, batches, first=global_step == 0)
+            ended = []
             for k in batches:
                 self.schedules[k].advance()
                 if (global_step + 1) % self.per_epoch[k] == 0:
                     epoch_losses[k].append(epoch_loss(self.step_losses[k], self.batch_sizes[k], self.folds[k].index,
                                                       global_step // self.per_epoch[k], self.settings.lr))
                     self.step_losses[k], self.batch_sizes[k] = [], []
+                    ended.append(k)
+            if ended and self.settings.selects_on_test:
+                self._select_on_test(ended, global_step)
+                self.base.train()
             if on_step:
                 on_step(global_step + 1, n_global)
         return epoch_losses
@@ -376,10 +401,39 @@ class _FoldGroup:
                 {name: None if grad is None else grad[kept] for name, grad in grads.items()})
 
     @torch.no_grad()
-    def predict(self) -> list[np.ndarray]:
-        """Each fold's predicted classes for its test samples, in ``fold.test`` order (chunks as in ``train_fold``)."""
+    def _select_on_test(self, ended: list[int], global_step: int) -> None:
+        """Leaky ``engine.select_on=test``: score the folds ``ended`` (an epoch just ended) on their test samples
+        and keep each one's weights when its test UF1 beats its best so far (the first best epoch wins ties)."""
+        predicted = self.predict(ended)
+        for k in ended:
+            truth = self.labels[torch.as_tensor(self.folds[k].test, device=self.device)].cpu().numpy()
+            score = fold_uf1(predicted[k], truth, self.n_classes)
+            best = self.best[k]
+            if best is None or score > best.score:
+                self.best[k] = _Best(score, global_step // self.per_epoch[k],
+                                     {name: tensor[k].clone() for name, tensor in self.stack.params.items()},
+                                     {name: tensor[k].clone() for name, tensor in self.stack.buffers.items()})
+
+    @torch.no_grad()
+    def restore_best(self) -> None:
+        """Put each fold's best epoch's weights back into the stack (``engine.select_on=test`` only)."""
+        for k, best in enumerate(self.best):
+            if best is None:
+                continue
+            for tensors, rows in ((self.stack.params, best.params), (self.stack.buffers, best.buffers)):
+                for name, row in rows.items():
+                    tensors[name][k].copy_(row)
+
+    @torch.no_grad()
+    def predict(self, members: list[int] | None = None) -> list[np.ndarray]:
+        """Each fold's predicted classes for its test samples, in ``fold.test`` order (chunks as in ``train_fold``).
+
+        With ``members`` only those folds are predicted (the others' entries are empty).
+        """
         self.base.eval()
-        test_index = [torch.as_tensor(fold.test, device=self.device) for fold in self.folds]
+        wanted = set(range(len(self.folds)) if members is None else members)
+        test_index = [torch.as_tensor(fold.test if k in wanted else [], device=self.device, dtype=torch.long)
+                      for k, fold in enumerate(self.folds)]
         parts: list[list[torch.Tensor]] = [[] for _ in self.folds]
         n_chunks = max((len(index) + PREDICT_CHUNK - 1) // PREDICT_CHUNK for index in test_index)
         for chunk in range(n_chunks):

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct
+from merbench.leaks import describe, result_leaks
 from merbench.report import COLUMNS, leakage_lines
 
 SHORT = dict(COLUMNS)
@@ -35,8 +36,9 @@ LEGEND = {
     "UAR": "MEGC2019 unweighted average recall",
     "reported": "the score the model's paper published (from the model plugin's metadata), for reference only; "
                 "never a result of this benchmark",
-    "†": "leakage warning: the protocol is not subject-independent or model selection used test data; "
-         "scores are inflated and must not be compared with subject-independent ones",
+    "†": "leakage warning: the protocol is not subject-independent, frames of one clip are in training and test, "
+         "or model selection or normalisation used test data (docs/leakage.md); scores are inflated and must not "
+         "be compared with honest ones",
 }
 
 STYLE = """
@@ -224,9 +226,11 @@ def _dataset_section(page: _Page, runs: Sequence[dict[str, Any]], anchors: dict[
         rows = []
         for run in on_dataset:
             leak = not run.get("subject_independent", False)
-            page.used.update({"†"} if leak else set())
+            other = [kind for kind in result_leaks(run) if kind != "subjects"]  # test-fold selection, normalisation, clips
+            page.used.update({"†"} if leak or other else set())
+            protocol = _td(f"{run['protocol']} †", cls="text leak") if other else _td(run["protocol"], cls="text")
             rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(run["model"])}</a></td>'
-                        + _td(run["protocol"], cls="text") + _td("no †" if leak else "yes", cls="text leak" if leak else "text")
+                        + protocol + _td("no †" if leak else "yes", cls="text leak" if leak else "text")
                         + _td(run.get("n_samples", ""), run.get("n_samples")) + _td(run.get("n_subjects", ""), run.get("n_subjects"))
                         + _td(len(run["folds"]), len(run["folds"]))
                         + "".join(_td(pct(run["pooled"][key]), run["pooled"][key]) for key in keys) + "</tr>")
@@ -321,6 +325,11 @@ def _run_section(page: _Page, result: dict[str, Any], anchor: str, metric: str,
         page.used.add("†")
         page.add('<p class="warning">† Not subject-independent: clips of the same subject are in training and test. '
                  "Scores are inflated and must not be compared with subject-independent results.</p>")
+    other = [kind for kind in result_leaks(result) if kind != "subjects"]
+    if other:
+        page.used.add("†")
+        page.add(f'<p class="warning">† Leakage: {esc(describe(other))}. Scores are inflated and must not be '
+                 "compared with honest results (docs/leakage.md).</p>")
     if result.get("leakage"):
         page.add(f'<p class="note">{esc(leakage_lines(result))}</p>')
     confusion, folds = draw(result, metric)

@@ -48,9 +48,10 @@ def check_chain(config: RunConfig, registry: Registry) -> None:
 
 def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
     """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
-    from merbench.runner import check_folds
+    from merbench.runner import check_folds, protocol_dataset
 
     spec = registry.get("protocols", config.protocol)
+    dataset = protocol_dataset(dataset, spec, config.section("protocol"))
     split = resolve_factory(spec.split)
     try:
         folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)

@@ -18,6 +18,12 @@ A baseline is YAML::
           uf1: {expected: 0.4321, tolerance: 0.06}
           accuracy: {expected: 0.55, tolerance: 0.06, tolerance_high: 0.1}
 
+An entry whose configuration leaks test information (a protocol that is not
+subject-independent such as ``sample-10fold``, ``frame-10fold``,
+``engine.select_on=test``, ``engine.normalise_on=all``: docs/leakage.md) is
+refused unless it says ``leaky: true``, so a leaky score never passes for an
+honest one.
+
 Scores are pooled over folds. A measured value below ``expected - tolerance``
 is ``low`` (a regression), one above ``expected + tolerance_high`` (default:
 ``tolerance``) is ``high`` (suspicious: leakage or a broken metric); either
@@ -47,7 +53,8 @@ from merbench.metrics import METRIC_KEYS
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
-ENTRY_KEYS = {"model", "dataset", "protocol", "profile", "seed", "device", "set", "metrics", "tolerance", "derived"}
+ENTRY_KEYS = {"model", "dataset", "protocol", "profile", "seed", "device", "set", "metrics", "tolerance", "derived",
+              "leaky"}
 DEFAULT_K = 3.0
 DEFAULT_FLOOR = 0.03
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -85,6 +92,7 @@ class Entry:
     sets: dict[str, Any]
     expectations: list[Expectation]
     derived: dict[str, Any] | None = None
+    leaky: bool = False
 
     @property
     def setting(self) -> str:
@@ -180,8 +188,11 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     derived = raw.get("derived")
     if derived is not None and not isinstance(derived, dict):
         raise UsageError(f"{where}: 'derived' must be a mapping (written by --update --seeds N)")
+    leaky = raw.get("leaky", False)
+    if not isinstance(leaky, bool):
+        raise UsageError(f"{where}: 'leaky' must be true or false, got {leaky!r}")
     return Entry(str(raw["model"]), str(merged["dataset"]), str(merged["protocol"]), str(merged["profile"]), seed,
-                 str(merged["device"]), sets, expectations, derived)
+                 str(merged["device"]), sets, expectations, derived, leaky)
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -207,6 +218,9 @@ def load_baseline(path: Path) -> Baseline:
     unknown = sorted(set(defaults) - ENTRY_KEYS)
     if unknown:
         raise UsageError(f"--baseline {path}: unknown default(s) {', '.join(unknown)}")
+    if "leaky" in defaults:
+        raise UsageError(f"--baseline {path}: 'leaky' cannot be a default; write leaky: true on each entry whose "
+                         "configuration leaks (docs/leakage.md)")
     baseline = Baseline(path, defaults)
     baseline.entries = [_entry(raw, defaults, path, i) for i, raw in enumerate(data.get("entries") or [])]
     return baseline
@@ -216,9 +230,24 @@ def entry_config(entry: Entry, registry: Any, root: Path | None = None):
     """The ``RunConfig`` an entry runs with (``root``: the user's copy of the entry's dataset, when it needs one)."""
     from merbench.config import resolve_config
 
-    return resolve_config(registry, model=entry.model, dataset=entry.dataset, protocol=entry.protocol,
-                          profile=entry.profile, seed=entry.seed, device=entry.device, root=root,
-                          sets={key: value for key, value in entry.sets.items()})
+    config = resolve_config(registry, model=entry.model, dataset=entry.dataset, protocol=entry.protocol,
+                            profile=entry.profile, seed=entry.seed, device=entry.device, root=root,
+                            sets={key: value for key, value in entry.sets.items()})
+    check_leaky(entry, config, registry)
+    return config
+
+
+def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
+    """``UsageError`` when the entry's configuration leaks test information and the entry does not say ``leaky: true``."""
+    from merbench.leaks import config_leaks, describe
+
+    found = config_leaks(config, registry)
+    if found and not entry.leaky:
+        raise UsageError(
+            f"baseline entry {entry.label}{' · ' + ' '.join(f'{k}={v}' for k, v in entry.sets.items()) if entry.sets else ''}"
+            f" is leaky ({describe(found)}): its scores are inflated. Add 'leaky: true' to the entry to check it "
+            "anyway, or make it honest (docs/leakage.md)"
+        )
 
 
 def stored_result(store: Any, config: Any) -> dict[str, Any] | None:
@@ -348,6 +377,8 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, dict[str, An
                 spec = {"expected": _round(mean), "tolerance": _round(tolerance)}
             metrics[expectation.metric] = spec
         raw["metrics"] = metrics
+        if entry.leaky:
+            raw["leaky"] = True
         if derivation is not None:
             raw["derived"] = derivation.to_dict()
         entries.append(raw)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
+from merbench.leaks import result_leaks
 from merbench.tables import TEXT, Column, DataTable, print_table, wants_plain
 
 COLUMNS = (
@@ -116,7 +117,7 @@ def per_domain_table(result: dict[str, Any]) -> DataTable:
 
 
 def leakage_lines(result: dict[str, Any]) -> str:
-    """The run's leakage record as three short lines (subjects, normalisation, selection)."""
+    """The run's leakage record as short clauses (subjects, clips, normalisation, selection)."""
     leakage = result["leakage"]
     overlap = leakage["subject_overlap_folds"]
     subjects = (
@@ -124,11 +125,32 @@ def leakage_lines(result: dict[str, Any]) -> str:
         if overlap == 0
         else f"{overlap} of {len(result['folds'])} folds share subjects between training and test"
     )
+    clips = leakage.get("clip_overlap_folds", 0)
+    clip_text = f"; {clips} of {len(result['folds'])} folds have frames of one clip in training and test" if clips else ""
     selection = "never" if not leakage["selection_uses_test_data"] else "YES"
     return (
-        f"Leakage audit: {subjects}; normalisation: {leakage['normalisation']}; "
+        f"Leakage audit: {subjects}{clip_text}; normalisation: {leakage['normalisation']}; "
         f"model selection: {leakage['model_selection']}; selection on test data: {selection}."
     )
+
+
+def leakage_warnings(result: dict[str, Any]) -> list[str]:
+    """One sentence per kind of leak the result records (none for an honest run)."""
+    leakage = result.get("leakage") or {}
+    n_folds = len(result.get("folds") or [])
+    texts = {
+        "subjects": "This protocol is NOT subject-independent: clips of the same subject are in training and test "
+        f"({leakage.get('subject_overlap_folds', 'some')} of {n_folds} folds).",
+        "clips": "Several samples made from one clip are in training and test "
+        f"({leakage.get('clip_overlap_folds', 'some')} of {n_folds} folds): near-copies of test clips were trained on.",
+        "selection": "Each fold's scored epoch was chosen on that fold's own test samples (engine.select_on=test).",
+        "normalisation": "Inputs were standardised with statistics of all samples, test samples included "
+        "(engine.normalise_on=all).",
+    }
+    found = [texts[kind] for kind in result_leaks(result) if kind in texts]
+    if found:
+        found.append("Scores are inflated and must not be compared with honest results (docs/leakage.md).")
+    return found
 
 
 def print_result(console: Console, result: dict[str, Any]) -> None:
@@ -138,15 +160,15 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
     if not wants_plain(console) and confusion.render_for(console.width) is None:
         confusion = confusion_table(result, numbered=True)
     print_table(console, confusion)
-    console.print(escape(leakage_lines(result)), style="dim" if result["subject_independent"] else "red")
-    if not result["subject_independent"]:
-        warning = ("This protocol is NOT subject-independent: clips of the same subject are in training and test "
-                   f"({result['leakage']['subject_overlap_folds']} of {len(result['folds'])} folds). Scores are inflated "
-                   "and must not be compared with subject-independent results.")
+    warnings = leakage_warnings(result)
+    console.print(escape(leakage_lines(result)), style="red" if warnings else "dim")
+    if warnings:
+        kinds = ", ".join(result_leaks(result))
+        warning = " ".join(warnings)
         if wants_plain(console):
-            console.print(f"Warning: subject leakage: {warning}", style="bold red")
+            console.print(escape(f"Warning: leakage ({kinds}): {warning}"), style="bold red")
         else:
-            console.print(Panel(warning, title="Warning: subject leakage", border_style="bold red"))
+            console.print(Panel(escape(warning), title=escape(f"Warning: leakage ({kinds})"), border_style="bold red"))
     if len(result.get("per_domain") or {}) > 1:
         print_table(console, per_domain_table(result))
     if "across_seeds" in result:
@@ -163,3 +185,51 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
     plan = result.get("engine_plan")
     if plan:
         console.print(escape(f"Folds trained {plan['description']}, {plan['threads_per_fold'] or 'default'} torch thread(s) per fold"))
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def leakage_inflation(variant: dict[str, Any]) -> str:
+    """``+12.3 [+8.1,+16.4]``: a variant's UF1 inflation in points with its interval; ``—`` for the honest run."""
+    gain = variant.get("inflation")
+    if not gain:
+        return "—"
+    return f"{_points(gain['uf1'])} [{_points(gain['low'])},{_points(gain['high'])}]"
+
+
+def leakage_what(variant: dict[str, Any]) -> str:
+    """What leaks in a variant, in words; says so when a leaky variant recorded no leak (nothing to select...)."""
+    if variant["name"] == "honest":
+        return "nothing"
+    if variant.get("expected_leaks") and not variant.get("leaks"):
+        return f"{variant['what']}: not applicable to this model, nothing leaked"
+    return str(variant["what"])
+
+
+def leakage_caption(summary: dict[str, Any]) -> str:
+    """What the leakage table's numbers are, in one paragraph."""
+    seeds = summary.get("seeds") or []
+    boot = summary.get("bootstrap") or {}
+    over = f"mean over {len(seeds)} seeds of each run's pooled scores" if len(seeds) > 1 else "pooled over folds"
+    return (f"Scores in % ({over}). ΔUF1: the variant's UF1 minus the honest UF1 of the same seed, in points, "
+            f"with a {100 * float(boot.get('confidence', 0.95)):g} % bootstrap interval "
+            f"({boot.get('resamples', '?')} paired resamples of the clips).")
+
+
+def leakage_table(summary: dict[str, Any]) -> DataTable:
+    """A leakage study's table: variant, what leaks, UF1, UAR, accuracy, inflation over the honest UF1."""
+    seeds = summary.get("seeds") or []
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}" if seeds else "?"
+    title = (f"Leakage: {summary['model']} on {summary['dataset']}, honest {summary.get('protocol', '?')} vs "
+             f"leaky variants · {summary.get('profile', '?')} profile · {seed_text}")
+    confidence = 100 * float((summary.get("bootstrap") or {}).get("confidence", 0.95))
+    table = DataTable(title, [Column("Variant"), Column("What leaks", TEXT), Column("UF1", justify="right"),
+                              Column("UAR", justify="right"), Column("Acc", justify="right"),
+                              Column(f"ΔUF1 [{confidence:g} % CI]", justify="right")], caption=leakage_caption(summary))
+    for variant in summary["variants"]:
+        table.add_row(str(variant["name"]), leakage_what(variant),
+                      _pct(variant["uf1"]), _pct(variant["uar"]), _pct(variant["accuracy"]), leakage_inflation(variant),
+                      style="bold" if variant["name"] == "honest" else None)
+    return table

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 
 from merbench.cache import cache_root
 from merbench.config import RunConfig, parse_parallel_folds
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.dataset_check import check_dataset_input, check_root_folder
 from merbench.errors import DataError, RunFailed, UsageError
+from merbench.leaks import ENGINE_WARNINGS, engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
 from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
@@ -71,6 +73,28 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
     return dataset
 
 
+def run_warnings(config: RunConfig) -> list[str]:
+    """Warnings about the leaky engine options of ``config`` (shown while it runs, kept in its result)."""
+    return [ENGINE_WARNINGS[kind] for kind in engine_leaks(config.section("engine"))]
+
+
+def protocol_dataset(dataset: Dataset, protocol_spec: Any, options: dict[str, Any]) -> Dataset:
+    """The samples the protocol splits: the dataset's, or those its ``expand`` makes (``frame-10fold``)."""
+    if protocol_spec.expand is None:
+        return dataset
+    return resolve_factory(protocol_spec.expand)(dataset, dict(options))
+
+
+def clip_ids(dataset: Dataset) -> np.ndarray:
+    """The clip each sample comes from: ``extra["source_clip"]`` where a protocol expanded clips, else the sample's id."""
+    return np.array([str(s.extra.get("source_clip", s.id)) for s in dataset.samples])
+
+
+def clip_overlaps(folds: list[Fold], clips: np.ndarray) -> int:
+    """How many folds have samples of one clip in both training and test."""
+    return sum(bool(set(clips[fold.train]) & set(clips[fold.test])) for fold in folds)
+
+
 def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str) -> list[list[str]]:
     """Validate folds and return, per fold, the subjects found in both train and test."""
     overlaps = []
@@ -95,8 +119,11 @@ def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order:
 
 def _sample_row(dataset: Dataset, i: int, fold: int, labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
     sample = dataset.samples[i]
-    return {"id": sample.id, "subject": sample.subject, "domain": sample.domain, "fold": fold,
-            "label": int(labels[i]), "prediction": int(predictions[i])}
+    row = {"id": sample.id, "subject": sample.subject, "domain": sample.domain, "fold": fold,
+           "label": int(labels[i]), "prediction": int(predictions[i])}
+    if "source_clip" in sample.extra:  # a sample made from a clip by the protocol (frame-10fold)
+        row["clip"] = str(sample.extra["source_clip"])
+    return row
 
 
 def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None,
@@ -163,10 +190,47 @@ def check_predictions(predicted: np.ndarray, truth: np.ndarray, n_classes: int, 
     return matrix
 
 
-def _normalisation_note(fold_results: list[dict[str, Any]]) -> str:
-    """How the folds normalised their inputs (each fit on training samples only), in words."""
+def _normalisation_note(fold_results: list[dict[str, Any]], uses_test: bool) -> str:
+    """How the folds normalised their inputs (each fit on training samples only, unless ``uses_test``), in words."""
     notes = sorted({str(f.get("normalisation", "channel mean/std of the training samples")) for f in fold_results})
-    return "; ".join(notes) + " (fitted on each fold's training samples only)"
+    return "; ".join(notes) + ("" if uses_test else " (fitted on each fold's training samples only)")
+
+
+def _selection_note(settings: Any, fold_results: list[dict[str, Any]]) -> str:
+    """How each fold's model was chosen, in words."""
+    if any(f.get("selected_on") == "test" for f in fold_results):
+        stop = f", stopping after {settings.early_stopping} epochs without improvement" if settings.early_stopping else ""
+        return ("best epoch by UF1 on each fold's own TEST samples (engine.select_on=test: leaky)" + stop
+                + "; the test folds chose the scored model")
+    if settings.selects_on_test:
+        return ("none: engine.select_on=test was set, but the model is fitted once, without epochs to choose from; "
+                "test folds are used once")
+    if settings.early_stopping:
+        return (f"best epoch by validation UF1 on held-out training subjects (patience {settings.early_stopping}); "
+                "test folds are used once")
+    return "none: the model after the last epoch is scored; test folds are used once"
+
+
+def leakage_record(overlaps: list[list[str]], clips_shared: int, fold_results: list[dict[str, Any]],
+                   settings: Any) -> dict[str, Any]:
+    """The result's ``leakage`` section: what was checked and, under ``leaks``, every kind of leak found.
+
+    Kinds (``merbench.leaks.LEAKS`` describes them): ``subjects``, ``clips``,
+    ``selection`` (the test folds chose the epoch) and ``normalisation``
+    (statistics of test samples).
+    """
+    selection = any(f.get("selected_on") == "test" for f in fold_results)
+    normalisation = settings.normalise_on == "all"
+    flags = {"subjects": any(overlaps), "clips": clips_shared > 0, "selection": selection, "normalisation": normalisation}
+    return {
+        "subject_overlap_folds": sum(bool(o) for o in overlaps),
+        "clip_overlap_folds": clips_shared,
+        "normalisation": _normalisation_note(fold_results, normalisation),
+        "normalisation_uses_test_data": normalisation,
+        "model_selection": _selection_note(settings, fold_results),
+        "selection_uses_test_data": selection,
+        "leaks": [kind for kind, found in flags.items() if found],
+    }
 
 
 def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarray, overlaps: list[list[str]],
@@ -187,6 +251,7 @@ def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarr
         ),
         "seconds": output.seconds,
         "normalisation": output.normalisation,
+        "selected_on": output.selected_on,
         "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
     }
 
@@ -213,6 +278,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
 
     dataset = load_dataset(config, registry, cache_dir)
     check_dataset_input(dataset, config.dataset, config.preprocess)
+    dataset = protocol_dataset(dataset, protocol_spec, config.section("protocol"))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
@@ -230,8 +296,10 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     split = resolve_factory(protocol_spec.split)
     folds = split(labels, subjects, config.seed, dict(config.section("protocol")), dataset.domains)
     overlaps = check_folds(folds, subjects, config.protocol)
-    if protocol_spec.warning:
-        progress.message(f"[bold yellow]Warning:[/] {protocol_spec.warning}")
+    clips_shared = clip_overlaps(folds, clip_ids(dataset))
+    warnings = ([protocol_spec.warning] if protocol_spec.warning else []) + run_warnings(config)
+    for warning in warnings:
+        progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
 
     train_started = time.perf_counter()
     n_classes = len(dataset.classes)
@@ -309,18 +377,8 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
         "profile": config.profile,
         "seed": config.seed,
         "engine_plan": describe_plan(executor, job),
-        "warnings": [protocol_spec.warning] if protocol_spec.warning else [],
-        "leakage": {
-            "subject_overlap_folds": sum(bool(o) for o in overlaps),
-            "normalisation": _normalisation_note(fold_results),
-            "model_selection": (
-                f"best epoch by validation UF1 on held-out training subjects (patience {settings.early_stopping}); "
-                "test folds are used once"
-                if settings.early_stopping
-                else "none: the model after the last epoch is scored; test folds are used once"
-            ),
-            "selection_uses_test_data": False,
-        },
+        "warnings": warnings,
+        "leakage": leakage_record(overlaps, clips_shared, fold_results, settings),
         "preprocess": {"computed": prep.computed, "cached": prep.cached, **prep.details},
         "dataset_summary": dict(dataset.summary),
         "reported": [

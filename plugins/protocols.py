@@ -1,6 +1,7 @@
-"""Protocols ``subject-10fold`` (merbench's standard), ``loso`` and ``sample-10fold`` (the CABM-FMER paper's).
+"""Protocols: ``subject-10fold`` (merbench's standard), ``loso``, ``megc2019``, ``cross-dataset``, and the leaky
+``sample-10fold`` (the CABM-FMER paper's) and ``frame-10fold``.
 
-Both use scikit-learn splitters, shuffled with the run's seed:
+The k-fold protocols use scikit-learn splitters, shuffled with the run's seed:
 
 * ``subject-10fold``: ``StratifiedGroupKFold`` grouped by subject, so no subject
   is ever in both the training and the test part of a fold;
@@ -9,16 +10,22 @@ Both use scikit-learn splitters, shuffled with the run's seed:
 * ``cross-dataset``: train on one domain, test on another;
 * ``sample-10fold``: ``StratifiedKFold`` over samples. The same person appears
   in training and test, which inflates scores; runs under it are always flagged
-  as not subject-independent.
+  as not subject-independent;
+* ``frame-10fold``: each clip becomes several samples, one per onset→apex'
+  frame pair (apex' = the apex and its neighbours), split by
+  ``StratifiedKFold`` without grouping by clip or subject: near-copies of a
+  clip sit in training and test. A leaky variant for ``merbench leakage``
+  (docs/leakage.md), always flagged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
-from merbench.contracts import Fold, ProtocolPlugin
+from merbench.contracts import Dataset, Fold, ProtocolPlugin
 from merbench.errors import UsageError
 from merbench.hookspecs import hookimpl
 
@@ -52,20 +59,66 @@ def subject_kfold(
 
 
 def sample_kfold(
-    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None
+    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None,
+    name: str = "sample-10fold",
 ) -> list[Fold]:
     """Stratified k-fold over samples (subjects leak between train and test)."""
     n_splits = _n_splits(options)
     classes, counts = np.unique(labels, return_counts=True)
     if counts.min() < n_splits:
         raise UsageError(
-            f"sample-10fold needs at least {n_splits} samples of every class; class {classes[counts.argmin()]} has "
+            f"{name} needs at least {n_splits} samples of every class; class {classes[counts.argmin()]} has "
             f"{counts.min()}: use --set protocol.n_splits={counts.min()}"
         )
     from sklearn.model_selection import StratifiedKFold
 
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return _to_folds(splitter.split(np.zeros(len(labels)), labels))
+
+
+def frame_apexes(onset: int, apex: int, offset: int, n_frames: int, pairs: int) -> list[int]:
+    """Up to ``pairs`` apex frames for one clip: the apex, then its neighbours alternately after and before it.
+
+    Every chosen frame lies after the onset and at most at the offset (and
+    inside the clip's frames), so each pair is a real onset→later-frame motion.
+    """
+    last = min(offset, n_frames - 1)
+    chosen = [apex] if onset < apex <= last else []
+    distance = 1
+    while len(chosen) < pairs and (apex + distance <= last or apex - distance > onset):
+        for candidate in (apex + distance, apex - distance):
+            if len(chosen) < pairs and onset < candidate <= last:
+                chosen.append(candidate)
+        distance += 1
+    return chosen or [apex]
+
+
+def expand_frame_pairs(dataset: Dataset, options: dict[str, Any]) -> Dataset:
+    """One sample per onset→apex' frame pair of each clip (``protocol.pairs`` per clip at most).
+
+    Sample ids get ``#apexN`` (N: the frame index used as apex); ``extra["source_clip"]``
+    keeps the clip's id. A clip without an apex annotation starts from its middle frame.
+    """
+    if dataset.gives != "frames":
+        raise UsageError(f"frame-10fold makes several frame pairs of each clip, but dataset '{dataset.name}' gives one "
+                         "precomputed image per sample; use sample-10fold or a dataset of frames")
+    pairs = int(options["pairs"])
+    samples = []
+    for sample in dataset.samples:
+        apex = sample.apex if sample.apex is not None else (sample.onset + sample.offset) // 2
+        for index in frame_apexes(sample.onset, apex, sample.offset, len(sample.frames), pairs):
+            samples.append(dataclasses.replace(sample, id=f"{sample.id}#apex{index}", apex=index,
+                                               extra={**sample.extra, "source_clip": sample.id}))
+    summary = {**dataset.summary, "frame_pairs": {"clips": len(dataset.samples), "samples": len(samples),
+                                                  "pairs_per_clip": pairs}}
+    return dataclasses.replace(dataset, samples=tuple(samples), summary=summary)
+
+
+def frame_kfold(
+    labels: np.ndarray, subjects: np.ndarray, seed: int, options: dict[str, Any], domains: np.ndarray | None = None
+) -> list[Fold]:
+    """Stratified k-fold over frame-pair samples (frames of one clip, and subjects, leak between train and test)."""
+    return sample_kfold(labels, subjects, seed, options, domains, name="frame-10fold")
 
 
 def leave_one_subject_out(
@@ -112,7 +165,7 @@ def cross_dataset(
 
 @hookimpl
 def merbench_register_protocols(register):
-    """Register ``subject-10fold``, ``sample-10fold``, ``loso``, ``megc2019`` and ``cross-dataset``."""
+    """Register ``subject-10fold``, ``sample-10fold``, ``frame-10fold``, ``loso``, ``megc2019`` and ``cross-dataset``."""
     register(
         ProtocolPlugin(
             name="megc2019",
@@ -158,5 +211,18 @@ def merbench_register_protocols(register):
             option_ranges={"n_splits": ">= 2"},
             warning="sample-10fold puts clips of the same subject in training and test: scores are inflated "
             "and not comparable with subject-independent protocols",
+        )
+    )
+    register(
+        ProtocolPlugin(
+            name="frame-10fold",
+            split=frame_kfold,
+            description="Leaky: several frame pairs of each clip as samples, stratified 10-fold without grouping by clip",
+            subject_independent=False,
+            options={"n_splits": 10, "pairs": 5},
+            option_ranges={"n_splits": ">= 2", "pairs": ">= 1"},
+            warning="frame-10fold uses several frame pairs of each clip as separate samples and splits them without "
+            "grouping by clip: near-copies of a test clip are in training, so scores are inflated (docs/leakage.md)",
+            expand=expand_frame_pairs,
         )
     )

@@ -370,5 +370,5 @@ def test_leakage_warning_is_a_plain_line_in_a_pipe(stored):
     console = Console(width=80, file=io.StringIO())
     print_result(console, result)
     text = console.file.getvalue()
-    assert "Warning: subject leakage: This protocol is NOT subject-independent" in text
+    assert "Warning: leakage (subjects): This protocol is NOT subject-independent" in text
     assert_plain(text)

@@ -1,0 +1,127 @@
+"""``merbench leakage``: measure how much each leaky shortcut inflates a model's scores on a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from merbench.commands import flatten_sets
+from merbench.errors import UsageError
+
+ORDER = 13
+
+EXAMPLES = """examples:
+  merbench leakage --model ststnet --dataset synthetic --profile quick --seeds 1
+  merbench leakage --model convmixer --dataset synthetic --seeds 3 --json leakage.json
+  merbench leakage --model ststnet --dataset casme2 --root /data/CASME2 --protocol loso
+  merbench report --leakage leakage.json --output leakage.html       # render a stored summary
+
+variants: honest (the --protocol, subject-10fold by default), sample-10fold, frame-10fold,
+select_on=test (engine.select_on=test), normalise_on=all (engine.normalise_on=all); docs/leakage.md.
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``leakage`` sub-command."""
+    parser = commands.add_parser(
+        "leakage",
+        help="run the honest protocol and each leaky variant; print how much each inflates the scores",
+        description="Run MODEL on DATASET under the honest protocol and under each leaky variant (sample-level "
+        "folds, frame-level folds, epoch selection on the test fold, normalisation on all samples) with the same "
+        "seeds, and print one table: variant, what leaks, UF1, UAR, accuracy and the UF1 inflation over the honest "
+        "run with a paired bootstrap interval. Every run is recorded in the results store; --json keeps the summary "
+        "(merbench report --leakage FILE renders it).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", help="model plugin name (see `merbench list models`)")
+    parser.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
+    parser.add_argument("--protocol", help="the honest, subject-independent protocol (default: subject-10fold)")
+    parser.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
+    parser.add_argument("--profile", default="default", help="quick (seconds, for tests), default or paper")
+    parser.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
+    parser.add_argument("--seed", type=int, help="first seed (default 0)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N", help="run every variant with N consecutive seeds")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
+                        help="an option for every variant, e.g. engine.epochs=10 (protocol.* options go to the "
+                        "variants whose protocol has them)")
+    parser.add_argument("--config", type=Path, help="YAML file of options for every variant")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the summary to FILE (- for stdout)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--store", type=Path, metavar="PATH",
+                        help="results store to record the runs in (default: $MERBENCH_STORE or the user data dir)")
+    parser.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
+    parser.set_defaults(handler=execute)
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench leakage``."""
+    from merbench.config import parse_set
+    from merbench.leakage import plan_study, preflight_study
+    from merbench.outputs import check_output_path, store_files
+    from merbench.registry import get_registry
+    from merbench.store import ResultStore
+
+    registry = get_registry()
+    for problem in registry.problems:
+        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    if args.no_store and args.store:
+        raise UsageError("--no-store cannot be combined with --store")
+    target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
+    study = plan_study(registry, model=args.model, dataset=args.dataset, protocol=args.protocol, profile=args.profile,
+                       seed=args.seed, seeds=args.seeds, device=args.device, root=args.root, epochs=args.epochs,
+                       sets=parse_set(flatten_sets(args.sets)), config_file=args.config)
+    preflight_study(study, registry)  # every variant's usage errors before any run is recorded
+    store = None if args.no_store else ResultStore(args.store)
+    try:
+        summary = _run(args, err, registry, store, study)
+    finally:
+        if store is not None:
+            store.close()
+    _report(args, out, err, summary, target)
+    return 0
+
+
+def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict:
+    from merbench.leakage import run_study, study_summary
+    from merbench.progress import RichProgress, SilentProgress
+    from merbench.store import run_recorded
+
+    total = len(study.configs()) * len(study.seeds)
+    done: list[str] = []
+    progress = SilentProgress() if args.quiet else RichProgress(err)
+
+    def run_one(config, label: str) -> dict:
+        err.print(f"[{len(done) + 1}/{total}] {escape(label)}, seed {config.seed}")
+        result, run_id, _ = run_recorded(store, config, registry, 1, progress, None,
+                                         lambda new_id: err.print(f"Run {new_id} (store {store.path})"))
+        done.append(run_id or "")
+        return result
+
+    with progress if isinstance(progress, RichProgress) else nullcontext():
+        honest, leaky, seconds = run_study(study, run_one)
+    command = "merbench " + " ".join(shlex.quote(part) for part in sys.argv[1:]) if sys.argv[1:] else "merbench leakage"
+    return study_summary(study, honest, leaky, seconds, command)
+
+
+def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict, target) -> None:
+    from merbench.outputs import write_output
+    from merbench.report import leakage_table
+    from merbench.tables import print_table
+
+    print_table(out, leakage_table(summary))
+    err.print(f"{len(summary['variants'])} variants × {len(summary['seeds'])} seed(s) in {summary['seconds']:.0f} s")
+    if args.json is not None:
+        write_output(target, json.dumps(summary, indent=2))
+        if target is not None:
+            err.print(f"Summary written to {escape(str(args.json))} (merbench report --leakage {escape(str(args.json))})")

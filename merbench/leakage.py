@@ -1,0 +1,142 @@
+"""A leakage study (``merbench leakage``): the honest protocol and each leaky variant, same model, data and seeds.
+
+Variants (docs/leakage.md says why each leaks and where published numbers use it):
+
+* ``honest``: the chosen subject-independent protocol (``subject-10fold`` by default);
+* ``sample-10fold``: clips of one subject in training and test;
+* ``frame-10fold``: several frame pairs of each clip as samples, split without grouping by clip;
+* ``select_on=test``: each fold's scored epoch chosen on its own test samples (``engine.select_on=test``);
+* ``normalise_on=all``: channel statistics from all samples, test ones included (``engine.normalise_on=all``).
+
+Every run goes to the results store like ``merbench run``'s (one stored run
+per variant and seed); ``merbench.leakage_summary`` turns the results into the
+summary that is printed, written with ``--json`` and rendered by ``merbench
+report --leakage``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from merbench.config import RunConfig, resolve_config
+from merbench.errors import UsageError
+from merbench.leaks import config_leaks, describe
+from merbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One leaky variant: its name, what leaks in words, the protocol it uses (``None``: the honest one) and settings."""
+
+    name: str
+    what: str
+    expected_leaks: tuple[str, ...]
+    protocol: str | None = None
+    sets: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self, honest_protocol: str) -> dict[str, Any]:
+        """The variant as the summary records it."""
+        return {"name": self.name, "what": self.what, "expected_leaks": list(self.expected_leaks),
+                "protocol": self.protocol or honest_protocol, "sets": dict(self.sets)}
+
+
+VARIANTS = (
+    Variant("sample-10fold", "subjects in train and test", ("subjects",), protocol="sample-10fold"),
+    Variant("frame-10fold", "frames of a clip in train and test", ("subjects", "clips"), protocol="frame-10fold"),
+    Variant("select_on=test", "epoch chosen on the test fold", ("selection",), sets={"engine.select_on": "test"}),
+    Variant("normalise_on=all", "test samples in normalisation", ("normalisation",),
+            sets={"engine.normalise_on": "all"}),
+)
+
+
+@dataclass
+class Study:
+    """The resolved configurations of a study: the honest one and one per variant (seed = the first seed)."""
+
+    honest: RunConfig
+    variants: list[tuple[Variant, RunConfig]]
+    seeds: list[int]
+
+    def configs(self) -> list[tuple[Variant | None, RunConfig]]:
+        """(variant, config) in the order they run; ``None`` is the honest protocol."""
+        return [(None, self.honest)] + list(self.variants)
+
+
+def _variant_sets(sets: Mapping[str, Any], variant: Variant, honest_protocol: str, registry: Registry) -> dict[str, Any]:
+    """The user's settings for one variant: ``protocol.*`` only where the variant's protocol has that option."""
+    if variant.protocol is None or variant.protocol == honest_protocol:
+        return {**sets, **variant.sets}
+    options = registry.get("protocols", variant.protocol).options
+    kept = {key: value for key, value in sets.items()
+            if not str(key).startswith("protocol.") or str(key).partition(".")[2] in options}
+    return {**kept, **variant.sets}
+
+
+def plan_study(registry: Registry, *, model: str | None, dataset: str | None, protocol: str | None, profile: str,
+               seed: int | None, seeds: int, device: str, root: Path | None, epochs: int | None,
+               sets: Mapping[str, Any], config_file: Path | None = None) -> Study:
+    """Resolve the honest configuration and each variant's (all checked before anything runs).
+
+    Refuses an honest configuration that leaks itself (a protocol that is not
+    subject-independent, or a leaky ``engine.*`` setting): the study runs the
+    leaky variants itself.
+    """
+    if seeds < 1:
+        raise UsageError(f"--seeds {seeds}: must be at least 1")
+    common = dict(model=model, dataset=dataset, profile=profile, seed=seed, device=device, root=root, epochs=epochs,
+                  config_file=config_file)
+    honest = resolve_config(registry, protocol=protocol, sets=dict(sets), **common)
+    found = config_leaks(honest, registry)
+    if found:
+        raise UsageError(
+            f"the honest run of a leakage study must not leak, but {honest.protocol} with these settings does "
+            f"({describe(found)}); give a subject-independent --protocol (subject-10fold, loso, ...) and leave "
+            "engine.select_on and engine.normalise_on at their defaults: merbench leakage runs each leaky variant itself"
+        )
+    variants = []
+    for variant in VARIANTS:
+        config = resolve_config(registry, protocol=variant.protocol or honest.protocol,
+                                sets=_variant_sets(sets, variant, honest.protocol, registry), **common)
+        variants.append((variant, config))
+    return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)))
+
+
+def preflight_study(study: Study, registry: Registry) -> None:
+    """``merbench.preflight`` for every configuration of the study (nothing is recorded or trained yet)."""
+    from merbench.preflight import preflight
+
+    for _, config in study.configs():
+        preflight(config, registry)
+
+
+Runner = Callable[[RunConfig, str], dict[str, Any]]
+"""Runs one configuration (one seed) and returns its result; the text names the variant (for progress)."""
+
+
+def run_study(study: Study, run: Runner) -> tuple[list[dict[str, Any]], list[tuple[Variant, list[dict[str, Any]]]], float]:
+    """Run the honest configuration and every variant with each seed; returns their results and the wall time."""
+    started = time.perf_counter()
+    results: dict[int, list[dict[str, Any]]] = {}
+    for position, (variant, config) in enumerate(study.configs()):
+        label = variant.name if variant else f"honest ({config.protocol})"
+        results[position] = [run(dataclasses.replace(config, seed=seed), label) for seed in study.seeds]
+    honest = results[0]
+    leaky = [(variant, results[i + 1]) for i, (variant, _) in enumerate(study.variants)]
+    return honest, leaky, time.perf_counter() - started
+
+
+def study_summary(study: Study, honest: list[dict[str, Any]], leaky: list[tuple[Variant, list[dict[str, Any]]]],
+                  seconds: float, command: str) -> dict[str, Any]:
+    """The study's summary (``merbench.leakage_summary.summarise``) with what was run and how long it took."""
+    from merbench.leakage_summary import summarise
+
+    config = study.honest
+    facts = {"model": config.model, "dataset": config.dataset, "protocol": config.protocol, "profile": config.profile,
+             "device": config.device, "seeds": study.seeds, "command": command, "seconds": round(seconds, 1),
+             "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    return summarise(facts, honest, [(variant.describe(config.protocol), runs) for variant, runs in leaky])

@@ -1,0 +1,170 @@
+"""The summary of a leakage study (``merbench leakage``): scores per variant and the inflation over the honest run.
+
+Given the results of the honest run and of each leaky variant, one per seed,
+``summarise`` computes each variant's pooled UF1, UAR and accuracy (mean over
+seeds) and its **inflation**: its UF1 minus the honest UF1 of the same seed,
+averaged over seeds, with a bootstrap interval.
+
+The bootstrap resamples **clips**, paired: each of ``resamples`` draws picks
+the clips scored by every run (with replacement) once, and every run of every
+variant and seed is scored on that same draw, each sample weighted by how often
+its clip was drawn. A variant that scores several samples per clip
+(``frame-10fold``) is thereby resampled by clip too, so its near-copies never
+count as independent evidence. The interval is the percentile interval of the
+drawn inflations (``confidence``, 95 % by default); the draws come from a fixed
+seed, so a summary repeats.
+
+The summary is a JSON-ready dict (``kind: merbench-leakage``); ``load_summary``
+reads one back and checks its shape, for ``merbench report --leakage`` and the
+README table (``merbench.rendered_tables``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from merbench.errors import UsageError
+from merbench.metrics import unweighted_f1_recall
+
+KIND = "merbench-leakage"
+VERSION = 1
+RESAMPLES = 1000
+CONFIDENCE = 0.95
+BOOTSTRAP_SEED = 0
+SCORES = ("uf1", "uar", "accuracy")
+
+
+def _rows(result: Mapping[str, Any], clips: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clip position, label, prediction) of a result's scored samples; clips outside ``clips`` get -1."""
+    rows = result["predictions"]
+    where = np.array([clips.get(str(row.get("clip", row["id"])), -1) for row in rows], dtype=np.int64)
+    labels = np.array([int(row["label"]) for row in rows], dtype=np.int64)
+    predictions = np.array([int(row["prediction"]) for row in rows], dtype=np.int64)
+    return where, labels, predictions
+
+
+def weighted_uf1(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray, n_classes: int) -> float:
+    """UF1 of predictions where each sample counts ``weights`` times (a bootstrap draw)."""
+    matrix = np.bincount(labels * n_classes + predictions, weights=weights, minlength=n_classes * n_classes)
+    return unweighted_f1_recall(matrix.reshape(n_classes, n_classes))[0]
+
+
+def common_clips(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The clips every result scored, in the first result's order."""
+    seen = [dict.fromkeys(str(row.get("clip", row["id"])) for row in result["predictions"]) for result in results]
+    shared = set(seen[0]).intersection(*seen[1:]) if seen else set()
+    return [clip for clip in seen[0] if clip in shared] if seen else []
+
+
+def bootstrap_inflation(honest: Sequence[Mapping[str, Any]], variants: Sequence[Sequence[Mapping[str, Any]]],
+                        n_classes: int, resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+                        seed: int = BOOTSTRAP_SEED) -> list[dict[str, float]]:
+    """Each variant's UF1 inflation over the honest runs (same seeds, paired by clip) and its bootstrap interval.
+
+    ``honest[s]`` and ``variants[v][s]`` are result dicts of seed ``s``.
+    Returns, per variant, ``{"uf1": point, "low": ..., "high": ..., "clips": n}``
+    in fractions; the point estimate is on the clips every run scored.
+    """
+    everything = list(honest) + [result for runs in variants for result in runs]
+    clips = common_clips(everything)
+    if not clips:
+        raise UsageError("the honest and leaky runs share no scored clip; their scores cannot be compared")
+    position = {clip: i for i, clip in enumerate(clips)}
+    honest_rows = [_rows(result, position) for result in honest]
+    variant_rows = [[_rows(result, position) for result in runs] for runs in variants]
+    rng = np.random.default_rng(seed)
+    draws = [np.ones(len(clips))] + [np.bincount(rng.integers(0, len(clips), len(clips)), minlength=len(clips)).astype(float)
+                                     for _ in range(resamples)]
+
+    def score(rows: tuple[np.ndarray, np.ndarray, np.ndarray], counts: np.ndarray) -> float:
+        where, labels, predictions = rows
+        weights = np.where(where >= 0, counts[np.maximum(where, 0)], 0.0)
+        return weighted_uf1(labels, predictions, weights, n_classes)
+
+    summaries = []
+    for runs in variant_rows:
+        inflations = np.array([np.mean([score(leaky, counts) - score(base, counts) for leaky, base in zip(runs, honest_rows)])
+                               for counts in draws])
+        tail = (1 - confidence) / 2
+        low, high = np.quantile(inflations[1:], [tail, 1 - tail]) if resamples else (np.nan, np.nan)
+        summaries.append({"uf1": float(inflations[0]), "low": float(low), "high": float(high), "clips": len(clips)})
+    return summaries
+
+
+def _mean_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    return {key: float(np.mean([result["pooled"][key] for result in results])) for key in SCORES}
+
+
+def summarise(study: Mapping[str, Any], honest: Sequence[Mapping[str, Any]],
+              variants: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+              resamples: int = RESAMPLES, confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """The JSON-ready summary of a study.
+
+    ``study`` holds what was run (``model``, ``dataset``, ``protocol``,
+    ``profile``, ``seeds``, ``command``...); ``honest`` the honest results
+    (one per seed); ``variants`` pairs each leaky variant's description
+    (``name``, ``what``, ``expected_leaks``, ``protocol``, ``sets``) with its
+    results, seed for seed.
+    """
+    from merbench.leaks import result_leaks
+
+    n_classes = len(honest[0]["classes"])
+    inflation = bootstrap_inflation(honest, [runs for _, runs in variants], n_classes, resamples, confidence)
+
+    def entry(description: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], gain: dict[str, float] | None) -> dict[str, Any]:
+        return {
+            **description,
+            "leaks": result_leaks(runs[0]),
+            **_mean_scores(runs),
+            "inflation": gain,
+            "n_samples": int(runs[0]["n_samples"]),
+            "runs": [{"seed": int(r["seed"]), "run_id": r.get("run_id"), "n_samples": int(r["n_samples"]),
+                      "seconds": float(r["seconds"]["total"]), **{key: float(r["pooled"][key]) for key in SCORES}}
+                     for r in runs],
+        }
+
+    honest_entry = {"name": "honest", "what": "nothing", "expected_leaks": [], "protocol": study["protocol"], "sets": {}}
+    return {
+        "kind": KIND,
+        "version": VERSION,
+        **study,
+        "classes": list(honest[0]["classes"]),
+        "environment": dict(honest[0].get("environment") or {}),
+        "bootstrap": {
+            "resamples": resamples, "confidence": confidence, "seed": BOOTSTRAP_SEED, "unit": "clip", "paired": True,
+            "method": "percentile interval of the seed-averaged UF1 difference over paired resamples of the clips "
+                      "every run scored (each sample weighted by how often its clip was drawn)",
+        },
+        "variants": [entry(honest_entry, honest, None)] + [entry(description, runs, gain)
+                                                          for (description, runs), gain in zip(variants, inflation)],
+    }
+
+
+def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
+    """Read a leakage summary written by ``merbench leakage --json``; ``UsageError`` naming the file otherwise."""
+    try:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: file not found; write one with merbench leakage ... --json {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path}: is a folder; give the JSON file merbench leakage --json wrote") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{what} {path}: not a JSON file ({exc}); give the file merbench leakage --json wrote") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(summary, dict) or summary.get("kind") != KIND:
+        raise UsageError(f"{what} {path}: not a leakage summary (no \"kind\": \"{KIND}\"); give the file "
+                         "merbench leakage --json wrote (a run's result is shown by merbench show or report)")
+    if summary.get("version") != VERSION:
+        raise UsageError(f"{what} {path}: summary version {summary.get('version')} is not supported ({VERSION})")
+    variants = summary.get("variants")
+    needed = ("name", "what", "uf1", "uar", "accuracy", "inflation", "runs")
+    if not isinstance(variants, list) or not variants or any(
+            not isinstance(v, dict) or any(key not in v for key in needed) for v in variants):
+        raise UsageError(f"{what} {path}: its 'variants' list is missing or incomplete (each needs "
+                         f"{', '.join(needed)}); write it again with merbench leakage --json")
+    return summary

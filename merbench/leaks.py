@@ -1,0 +1,84 @@
+"""What leaks between training and test under a run's configuration, in words (docs/leakage.md).
+
+Four kinds of leak, each named by a short key used in results
+(``result["leakage"]["leaks"]``), baselines and ``merbench leakage``:
+
+* ``subjects``: clips of one subject in training and test (a protocol that is
+  not subject-independent, e.g. ``sample-10fold``);
+* ``clips``: several samples made from one clip in training and test
+  (``frame-10fold``);
+* ``selection``: each fold's scored epoch chosen on its own test samples
+  (``engine.select_on=test``);
+* ``normalisation``: normalisation statistics computed with the test samples
+  (``engine.normalise_on=all``).
+
+A configuration is known to leak before it runs (``config_leaks``); a result
+records what its run actually did (``merbench.runner.leakage_record``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+LEAKS: dict[str, str] = {
+    "subjects": "clips of one subject in training and test",
+    "clips": "frames of one clip in training and test",
+    "selection": "best epoch chosen on the test fold",
+    "normalisation": "normalisation statistics include test samples",
+}
+
+ENGINE_WARNINGS: dict[str, str] = {
+    "selection": "engine.select_on=test keeps, for every fold, the epoch that scored best on that fold's own test "
+    "samples: the test folds choose the model, so scores are inflated (docs/leakage.md)",
+    "normalisation": "engine.normalise_on=all standardises inputs with statistics of every sample, test samples "
+    "included: scores are not those of a model that never saw its test data (docs/leakage.md)",
+}
+
+
+def engine_leaks(engine: Mapping[str, Any]) -> list[str]:
+    """The leak kinds an ``engine`` section asks for (``selection``, ``normalisation``)."""
+    found = []
+    if str(engine.get("select_on", "validation")) == "test":
+        found.append("selection")
+    if str(engine.get("normalise_on", "train")) == "all":
+        found.append("normalisation")
+    return found
+
+
+def protocol_leaks(protocol_spec: Any) -> list[str]:
+    """The leak kinds a protocol plugin declares: ``subjects`` when it is not subject-independent, ``clips``
+    when it makes several samples of one clip (``expand``)."""
+    found = []
+    if not protocol_spec.subject_independent:
+        found.append("subjects")
+    if getattr(protocol_spec, "expand", None) is not None:
+        found.append("clips")
+    return found
+
+
+def config_leaks(config: Any, registry: Any) -> list[str]:
+    """Every leak kind a resolved ``RunConfig`` will have, known before it runs."""
+    return protocol_leaks(registry.get("protocols", config.protocol)) + engine_leaks(config.section("engine"))
+
+
+def describe(kinds: list[str]) -> str:
+    """The leak kinds in words, ``nothing`` when there are none."""
+    return "; ".join(LEAKS.get(kind, kind) for kind in kinds) or "nothing"
+
+
+def result_leaks(result: Mapping[str, Any]) -> list[str]:
+    """The leak kinds a stored result records, in ``LEAKS`` order.
+
+    Its ``leakage.leaks`` list, plus what its other flags say (results stored
+    before that list existed have only those): ``subject_independent`` false,
+    ``selection_uses_test_data``, ``normalisation_uses_test_data``.
+    """
+    leakage = result.get("leakage") or {}
+    found = {str(kind) for kind in leakage.get("leaks", [])}
+    if not result.get("subject_independent", True):
+        found.add("subjects")
+    if leakage.get("selection_uses_test_data"):
+        found.add("selection")
+    if leakage.get("normalisation_uses_test_data"):
+        found.add("normalisation")
+    return [kind for kind in LEAKS if kind in found] + sorted(found - set(LEAKS))
