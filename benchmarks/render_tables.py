@@ -1,11 +1,13 @@
-"""Render the score tables of README.md and docs/ from the baseline files they name.
+"""Render the score tables of README.md and docs/ from the baseline (or leakage summary) files they name.
 
     python benchmarks/render_tables.py            # rewrite the marked tables in place
     python benchmarks/render_tables.py --check    # exit 1 when a committed table is stale
 
 The tables sit between ``<!-- merbench:table KIND BASELINE -->`` and
 ``<!-- /merbench:table -->`` (merbench.rendered_tables). Regenerate a baseline
-with ``merbench regress --baseline BASELINE --update --seeds 3`` first.
+with ``merbench regress --baseline BASELINE --update --seeds 3`` first; the
+``leakage`` kind names a summary instead, written by ``merbench leakage ...
+--json benchmarks/leakage/NAME.json``.
 """
 
 from __future__ import annotations

@@ -406,3 +406,67 @@ def render_report(comparison: Comparison, results: Sequence[dict[str, Any]], met
         + "\n".join(part for part in page.parts if part)
         + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
     )
+
+
+def render_leakage_page(summary: dict[str, Any]) -> str:
+    """A self-contained page of a leakage study (``merbench leakage --json``): the table, what each variant leaks,
+    the runs behind each row and how the intervals were computed."""
+    from merbench.leaks import LEAKS
+    from merbench.report import leakage_caption, leakage_inflation, leakage_what
+
+    page = _Page()
+    seeds = ", ".join(str(seed) for seed in summary.get("seeds") or [])
+    title = f"Leakage: {summary['model']} on {summary['dataset']}"
+    page.add(f'<header id="top"><h1>{esc(title)}</h1>',
+             f'<p class="meta">Honest protocol {esc(summary.get("protocol", "?"))} against each leaky variant · '
+             f'{esc(summary.get("profile", "?"))} profile · seeds {esc(seeds)} · {esc(summary.get("created", ""))} · '
+             f"{esc(summary.get('seconds', '?'))} s</p></header>")
+    rows = []
+    for variant in summary["variants"]:
+        gain = variant.get("inflation") or {}
+        leak = variant["name"] != "honest"
+        page.used.update({"†"} if leak and variant.get("leaks") else set())
+        name = f"{variant['name']} †" if leak and variant.get("leaks") else variant["name"]
+        rows.append("<tr>" + _td(name, cls="text leak" if leak else "text") + _td(leakage_what(variant), cls="text")
+                    + "".join(_td(pct(variant[key]), variant[key]) for key in ("uf1", "uar", "accuracy"))
+                    + _td(leakage_inflation(variant), gain.get("uf1")) + "</tr>")
+    confidence = 100 * float((summary.get("bootstrap") or {}).get("confidence", 0.95))
+    page.add('<section id="variants"><h2>Variants</h2>')
+    page.table([("Variant", "text"), ("What leaks", "text"), ("UF1", ""), ("UAR", ""), ("Acc", ""),
+                (f"ΔUF1 [{confidence:g} % CI]", "")], rows, caption=leakage_caption(summary))
+    kinds = [kind for variant in summary["variants"] for kind in variant.get("leaks", [])]
+    page.add("<h3>What each leak is</h3><ul>",
+             *(f"<li><b>{esc(kind)}</b>: {esc(LEAKS.get(kind, kind))}</li>" for kind in dict.fromkeys(kinds)),
+             "</ul><p class=\"note\">Why each one inflates scores and where published numbers use it: docs/leakage.md "
+             "in the merbench repository.</p></section>")
+    run_rows = ["<tr>" + _td(variant["name"], cls="text") + _td(run["seed"], run["seed"]) + _td(run.get("run_id") or "—", cls="text")
+                + _td(run["n_samples"], run["n_samples"]) + "".join(_td(pct(run[key]), run[key]) for key in ("uf1", "uar", "accuracy"))
+                + _td(f"{run['seconds']:.1f}", run["seconds"]) + "</tr>"
+                for variant in summary["variants"] for run in variant["runs"]]
+    page.add('<section id="runs"><h2>Runs</h2>')
+    page.table([("Variant", "text"), ("Seed", ""), ("Run", "text"), ("Samples", ""), ("UF1", ""), ("UAR", ""),
+                ("Acc", ""), ("Seconds", "")], run_rows,
+               caption="Each run is in the results store (merbench show RUN_ID) unless the study ran with --no-store.")
+    boot = summary.get("bootstrap") or {}
+    environment = summary.get("environment") or {}
+    page.add('<section id="provenance"><h2>Provenance</h2><dl>',
+             *(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in (
+                 ("command", summary.get("command", "")), ("bootstrap", boot.get("method", "")),
+                 ("device", environment.get("device", "")), ("merbench", environment.get("merbench", "")),
+                 ("torch", environment.get("torch", "")), ("git commit", environment.get("git_commit", "")))
+               if value),
+             "</dl></section>")
+    legend = [f"<li><b>{esc(name)}</b>: {esc(text)}</li>" for name, text in LEGEND.items() if name in page.used]
+    page.add("<footer>", "<p>Columns and marks:</p><ul>" + "".join(legend) + "</ul>" if legend else "",
+             "<p>Scores are computed by merbench from the runs' predictions. This file is complete in itself: it "
+             "needs no network.</p>", "</footer>")
+    policy = (f"default-src 'none'; img-src data:; style-src {_digest(STYLE)}; script-src {_digest(SCRIPT)}; "
+              "base-uri 'none'; form-action 'none'")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc('merbench ' + title)}</title>\n<style>{STYLE}</style></head>\n<body>\n"
+        + "\n".join(part for part in page.parts if part)
+        + f"\n<script>{SCRIPT}</script>\n</body></html>\n"
+    )

@@ -67,14 +67,19 @@ class Study:
         return [(None, self.honest)] + list(self.variants)
 
 
-def _variant_sets(sets: Mapping[str, Any], variant: Variant, honest_protocol: str, registry: Registry) -> dict[str, Any]:
-    """The user's settings for one variant: ``protocol.*`` only where the variant's protocol has that option."""
-    if variant.protocol is None or variant.protocol == honest_protocol:
-        return {**sets, **variant.sets}
-    options = registry.get("protocols", variant.protocol).options
-    kept = {key: value for key, value in sets.items()
-            if not str(key).startswith("protocol.") or str(key).partition(".")[2] in options}
-    return {**kept, **variant.sets}
+def _sets_for(sets: Mapping[str, Any], protocol: str, registry: Registry) -> dict[str, Any]:
+    """The user's settings for a run under ``protocol``.
+
+    A ``protocol.*`` option that only another protocol of the study has (e.g.
+    ``protocol.pairs`` of ``frame-10fold``) is left out; one that no protocol
+    of the study has stays, so that resolving the configuration names it.
+    """
+    names = {variant.protocol for variant in VARIANTS if variant.protocol} | {protocol}
+    known = {option for name in names for option in registry.get("protocols", name).options}
+    own = registry.get("protocols", protocol).options
+    return {key: value for key, value in sets.items()
+            if not str(key).startswith("protocol.") or str(key).partition(".")[2] in own
+            or str(key).partition(".")[2] not in known}
 
 
 def plan_study(registry: Registry, *, model: str | None, dataset: str | None, protocol: str | None, profile: str,
@@ -90,7 +95,8 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
         raise UsageError(f"--seeds {seeds}: must be at least 1")
     common = dict(model=model, dataset=dataset, profile=profile, seed=seed, device=device, root=root, epochs=epochs,
                   config_file=config_file)
-    honest = resolve_config(registry, protocol=protocol, sets=dict(sets), **common)
+    honest_protocol = resolve_config(registry, protocol=protocol, **common).protocol  # --config may name it
+    honest = resolve_config(registry, protocol=protocol, sets=_sets_for(sets, honest_protocol, registry), **common)
     found = config_leaks(honest, registry)
     if found:
         raise UsageError(
@@ -100,8 +106,9 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
         )
     variants = []
     for variant in VARIANTS:
-        config = resolve_config(registry, protocol=variant.protocol or honest.protocol,
-                                sets=_variant_sets(sets, variant, honest.protocol, registry), **common)
+        name = variant.protocol or honest.protocol
+        config = resolve_config(registry, protocol=name, sets={**_sets_for(sets, name, registry), **variant.sets},
+                                **common)
         variants.append((variant, config))
     return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)))
 

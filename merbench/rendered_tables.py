@@ -10,7 +10,11 @@ Kinds: ``models`` (one row per model under the baseline's subject-independent
 protocol, beside the scores its paper reported), ``protocols`` (one row per
 protocol of each model that has several), ``guard`` (every entry with its
 expected value and band, as ``merbench regress`` checks it) and ``main`` (the
-first entry's seed-0 run, which is the README's main job). Each table ends with
+first entry's seed-0 run, which is the README's main job). The ``leakage`` kind
+names a summary written by ``merbench leakage --json`` instead of a baseline
+(``<!-- merbench:table leakage benchmarks/leakage/synthetic-default.json -->``)
+and renders its table: each variant, what leaks, its scores and its UF1
+inflation over the honest run with the bootstrap interval. Each table ends with
 a line that says how many runs it averages, on which machine, when and with
 which command: the numbers in the documents are the numbers CI defends.
 ``python benchmarks/render_tables.py`` rewrites the tables; with ``--check``
@@ -159,20 +163,53 @@ def render_main(baseline: Baseline, registry: Any) -> str:
             + MEAN_STD + _provenance(baseline, [m]))
 
 
+def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchmarks/render_tables.py") -> str:
+    """A leakage study's table (``merbench leakage --json``), rendered from its summary file ``path`` by ``by``."""
+    from merbench.report import leakage_inflation, leakage_what
+
+    boot = summary.get("bootstrap") or {}
+    confidence = 100 * float(boot.get("confidence", 0.95))
+    lines = [f"| variant | what leaks | UF1 % | UAR % | accuracy % | ΔUF1 points [{confidence:g} % CI] |",
+             "|---|---|---|---|---|---|"]
+    for variant in summary["variants"]:
+        name = f"**{variant['name']}** ({summary.get('protocol', '?')})" if variant["name"] == "honest" else f"`{variant['name']}`"
+        lines.append(f"| {name} | {leakage_what(variant)} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
+                     f"{_pct(variant['accuracy'])} | {leakage_inflation(variant)} |")
+    seeds = summary.get("seeds") or []
+    environment = summary.get("environment") or {}
+    scores = f"mean over {len(seeds)} seeds of pooled scores" if len(seeds) > 1 else f"pooled scores, seed {seeds[0] if seeds else '?'}"
+    return ("\n".join(lines) + "\n\n"
+            f"`{summary['model']}` on `{summary['dataset']}`, {summary.get('profile', '?')} profile ({scores}). ΔUF1: "
+            f"the variant's UF1 minus the honest UF1 of the same seed, with a {confidence:g} % percentile interval "
+            f"over {boot.get('resamples', '?')} paired bootstrap resamples of the clips. Measured with "
+            f"`{summary.get('command', 'merbench leakage')}` in {float(summary.get('seconds', 0)):.0f} s on "
+            f"{environment.get('device', 'an unknown device')}, {summary.get('created', '?')}, merbench "
+            f"{environment.get('merbench', '?')}, torch {environment.get('torch', '?')}; rendered from `{path}` by "
+            f"`{by}`.")
+
+
 RENDERERS: dict[str, Callable[[Baseline, Any], str]] = {
     "models": render_models, "protocols": render_protocols, "guard": render_guard, "main": render_main,
 }
+SUMMARY_RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {"leakage": render_leakage}
 
 
 def render_text(text: str, root: Path, registry: Any = None, where: str = "document") -> str:
     """``text`` with every marked table rendered anew from its baseline (paths relative to ``root``)."""
     def replace(match: re.Match) -> str:
         kind, path = match["kind"], root / match["baseline"]
-        if kind not in RENDERERS:
-            raise UsageError(f"{where}: unknown table kind '{kind}' in a merbench:table marker; use one of {', '.join(RENDERERS)}")
+        if kind not in RENDERERS and kind not in SUMMARY_RENDERERS:
+            raise UsageError(f"{where}: unknown table kind '{kind}' in a merbench:table marker; use one of "
+                             f"{', '.join([*RENDERERS, *SUMMARY_RENDERERS])}")
         if not path.is_file():
-            raise UsageError(f"{where}: the baseline {match['baseline']} named by a merbench:table marker does not exist")
-        body = RENDERERS[kind](load_baseline(path), registry)
+            what = "summary" if kind in SUMMARY_RENDERERS else "baseline"
+            raise UsageError(f"{where}: the {what} {match['baseline']} named by a merbench:table marker does not exist")
+        if kind in SUMMARY_RENDERERS:
+            from merbench.leakage_summary import load_summary
+
+            body = SUMMARY_RENDERERS[kind](load_summary(path, f"{where}: marker file"), match["baseline"])
+        else:
+            body = RENDERERS[kind](load_baseline(path), registry)
         return f"{match['open']}<!-- generated from {match['baseline']}: do not edit by hand -->\n{body}\n{match['close']}"
 
     return MARKER.sub(replace, text)

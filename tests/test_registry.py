@@ -58,7 +58,7 @@ def test_builtin_plugins_are_discovered_through_entry_points():
     assert "convmixer" in registry.names("models")
     assert {"synthetic", "smic", "casme2", "samm", "megc2019", "manifest"} <= set(registry.names("datasets"))
     assert "flow" in registry.names("preprocessors")
-    assert registry.names("protocols") == ["cross-dataset", "loso", "megc2019", "sample-10fold", "subject-10fold"]
+    assert registry.names("protocols") == ["cross-dataset", "frame-10fold", "loso", "megc2019", "sample-10fold", "subject-10fold"]
     for kind in ("models", "datasets", "preprocessors", "protocols"):
         for name in registry.names(kind):
             assert registry.provider(kind, name).builtin, f"{kind} {name} should come from merbench itself"

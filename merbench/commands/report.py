@@ -18,6 +18,8 @@ EXAMPLES = """examples:
   merbench report --output results.csv --stat pooled
   merbench report --output report.html                      # one file to send: tables, figures, provenance
   merbench report --output report.html --figures figures/   # plus the figures as PNG files
+  merbench report --leakage leakage.json                    # a leakage study's table (merbench leakage --json)
+  merbench report --leakage leakage.json --output leakage.html   # ... as md or a self-contained html page
 """
 
 
@@ -38,7 +40,47 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--format", choices=("md", "csv", "json", "latex", "html"), help="output format (default: from the suffix)")
     report.add_argument("--output", type=Path, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
     report.add_argument("--figures", type=Path, metavar="DIR", help="write confusion-matrix and per-fold PNGs into DIR")
+    report.add_argument("--leakage", type=Path, metavar="SUMMARY.json",
+                        help="render a leakage study's summary (merbench leakage --json) instead of stored runs: the "
+                        "table on the terminal, or --output FILE as md, json or html")
     report.set_defaults(handler=execute)
+
+
+LEAKAGE_FORMATS = ("md", "json", "html")
+
+
+def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench report --leakage FILE``: the study's table, or the summary written as md, json or html."""
+    import json
+
+    from merbench.errors import UsageError
+    from merbench.export import format_for
+    from merbench.html_report import render_leakage_page
+    from merbench.leakage_summary import load_summary
+    from merbench.outputs import check_output_path, store_files, write_output
+    from merbench.rendered_tables import render_leakage
+    from merbench.report import leakage_table
+    from merbench.tables import print_table
+
+    stray = [flag for flag, given in (("--figures", args.figures), ("RUN_ID", args.run_ids), ("--model", args.model),
+                                      ("--dataset", args.dataset), ("--protocol", args.protocol)) if given]
+    if stray:
+        raise UsageError(f"--leakage renders a study's summary file; drop {', '.join(stray)} (they select stored runs)")
+    fmt = format_for(args.output, args.format) if args.output is not None else None
+    if fmt is not None and fmt not in LEAKAGE_FORMATS:
+        raise UsageError(f"--leakage: a leakage summary is written as {', '.join(LEAKAGE_FORMATS)}, not {fmt}")
+    target = check_output_path(args.output, "--output", store_files(args.store)) if args.output is not None else None
+    summary = load_summary(args.leakage)
+    if fmt is None:
+        print_table(out, leakage_table(summary))
+        return 0
+    text = {"md": lambda: render_leakage(summary, str(args.leakage), "merbench report --leakage") + "\n",
+            "json": lambda: json.dumps(summary, indent=2), "html": lambda: render_leakage_page(summary)}[fmt]()
+    write_output(target, text)
+    if target is not None:
+        err.print(f"Leakage study of {escape(str(summary['model']))} on {escape(str(summary['dataset']))} written to "
+                  f"{escape(str(args.output))} ({fmt})")
+    return 0
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -48,6 +90,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.figures import write_figures
     from merbench.outputs import check_output_folder, check_output_path, store_files
 
+    if args.leakage is not None:
+        return _leakage(args, out, err)
     if args.output is None and args.figures is None:
         raise UsageError("give --output FILE (and/or --figures DIR), e.g. merbench report --output results.md")
     fmt = format_for(args.output, args.format) if args.output is not None else None

@@ -1,0 +1,271 @@
+"""The leaky variants (docs/leakage.md): each really leaks what it says, is flagged, and never is a default."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from merbench.config import ENGINE_OPTIONS
+from merbench.contracts import Dataset, Fold, Sample
+from merbench.engine import TrainSettings, choose_device, channel_stats, fold_uf1, train_fold
+from merbench.errors import UsageError
+from merbench.fold_batch import train_folds_batched
+from merbench.leakage_summary import bootstrap_inflation, summarise
+from merbench.leaks import config_leaks, result_leaks
+from merbench.registry import get_registry
+
+CPU = choose_device("cpu")
+SETTINGS = TrainSettings(epochs=8, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0, class_weighting="none")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: fold-by-fold and batched training reduce in the same order."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def tiny_model() -> nn.Module:
+    """A convolution with BatchNorm, no dropout (batched and fold-by-fold training then agree)."""
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(4, 3))
+
+
+def toy_folds():
+    """60 samples of 6 subjects with a weak learnable signal, one fold per subject."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(60) % 3
+    inputs = torch.randn(60, 3, 8, 8, generator=generator)
+    inputs[:, 0] += 0.5 * labels.view(-1, 1, 1).float()
+    subjects = np.repeat([f"s{i}" for i in range(6)], 10)
+    folds = [Fold(i, np.flatnonzero(subjects != f"s{i}"), np.flatnonzero(subjects == f"s{i}")) for i in range(6)]
+    return inputs, labels, subjects, folds
+
+
+def test_leaky_options_are_never_defaults():
+    assert ENGINE_OPTIONS["select_on"] == "validation" and ENGINE_OPTIONS["normalise_on"] == "train"
+    assert TrainSettings.from_options(dict(ENGINE_OPTIONS)).select_on == "validation"
+
+
+def test_select_on_test_keeps_the_best_test_epoch_of_the_same_training():
+    inputs, labels, subjects, folds = toy_folds()
+    leaky = dataclasses.replace(SETTINGS, select_on="test")
+    validated = dataclasses.replace(SETTINGS, early_stopping=SETTINGS.epochs)
+    better, test_epochs, validation_epochs = 0, [], []
+    for fold in folds:
+        truth = labels[fold.test].numpy()
+        last = train_fold(tiny_model, inputs, labels, fold, 3, SETTINGS, CPU, seed=fold.index)
+        chosen = train_fold(tiny_model, inputs, labels, fold, 3, leaky, CPU, seed=fold.index)
+        assert chosen.epoch_losses == last.epoch_losses  # same training: only the scored epoch differs
+        assert chosen.selected_on == "test" and 1 <= chosen.selected_epoch <= SETTINGS.epochs
+        assert fold_uf1(chosen.predictions, truth, 3) >= fold_uf1(last.predictions, truth, 3)
+        better += fold_uf1(chosen.predictions, truth, 3) > fold_uf1(last.predictions, truth, 3)
+        test_epochs.append(chosen.selected_epoch)
+        validation_epochs.append(train_fold(tiny_model, inputs, labels, fold, 3, validated, CPU, seed=fold.index,
+                                            subjects=subjects).selected_epoch)
+    assert better >= 1  # on some fold the last epoch was not the test fold's best
+    assert test_epochs != validation_epochs
+
+
+def test_select_on_test_reads_the_test_labels():
+    inputs, labels, _, folds = toy_folds()
+    leaky = dataclasses.replace(SETTINGS, select_on="test")
+    changed = 0
+    for fold in folds:
+        scrambled = labels.clone()
+        scrambled[fold.test] = (scrambled[fold.test] + 1) % 3
+        first = train_fold(tiny_model, inputs, labels, fold, 3, leaky, CPU, seed=fold.index)
+        second = train_fold(tiny_model, inputs, scrambled, fold, 3, leaky, CPU, seed=fold.index)
+        changed += first.selected_epoch != second.selected_epoch
+    assert changed >= 1
+
+
+def test_normalise_on_all_takes_test_samples_into_the_statistics():
+    inputs, labels, _, folds = toy_folds()
+    fold = folds[0]
+    leaky = dataclasses.replace(SETTINGS, epochs=2, normalise_on="all")
+    output = train_fold(tiny_model, inputs, labels, fold, 3, leaky, CPU, seed=1)
+    assert "ALL samples" in output.normalisation
+    shifted = inputs.clone()
+    shifted[fold.test] += 100.0  # moves the statistics only when test samples are in them
+    moved = train_fold(tiny_model, shifted, labels, fold, 3, leaky, CPU, seed=1)
+    assert moved.epoch_losses != output.epoch_losses
+    honest = dataclasses.replace(SETTINGS, epochs=2)
+    assert (train_fold(tiny_model, inputs, labels, fold, 3, honest, CPU, seed=1).epoch_losses
+            == train_fold(tiny_model, shifted, labels, fold, 3, honest, CPU, seed=1).epoch_losses)
+    everything, train_only = channel_stats(inputs, torch.arange(60)), channel_stats(inputs, torch.as_tensor(fold.train))
+    assert not torch.allclose(everything[0], train_only[0])
+
+
+@pytest.mark.parametrize("change", [{"select_on": "test"}, {"normalise_on": "all"}])
+def test_batched_folds_leak_exactly_as_fold_by_fold(change):
+    inputs, labels, _, folds = toy_folds()
+    settings = dataclasses.replace(SETTINGS, epochs=5, **change)
+    seeds = [100 + fold.index for fold in folds]
+    batched = train_folds_batched(tiny_model, inputs, labels, folds, seeds, 3, settings, CPU)
+    for fold, seed, output in zip(folds, seeds, batched):
+        reference = train_fold(tiny_model, inputs, labels, fold, 3, settings, CPU, seed)
+        np.testing.assert_array_equal(output.predictions, reference.predictions, err_msg=f"fold {fold.index}")
+        assert (output.selected_epoch, output.selected_on, output.normalisation) == (
+            reference.selected_epoch, reference.selected_on, reference.normalisation)
+
+
+# ------------------------------------------------------------------ frame-10fold
+
+
+def _clips(n_clips: int = 12, n_frames: int = 10) -> Dataset:
+    samples = tuple(Sample(id=f"c{i}", subject=f"s{i % 4}", label=i % 3, domain="d",
+                           frames=tuple(Path(f"/x/c{i}/{j}.png") for j in range(n_frames)), onset=1, apex=5, offset=8)
+                    for i in range(n_clips))
+    return Dataset("toy", ("a", "b", "c"), samples)
+
+
+def test_frame_pairs_are_real_pairs_of_one_clip():
+    from merbench_plugins.protocols import expand_frame_pairs, frame_apexes
+
+    assert frame_apexes(1, 5, 8, 10, 5) == [5, 6, 4, 7, 3]
+    assert frame_apexes(1, 2, 3, 10, 5) == [2, 3]  # only frames after the onset, up to the offset
+    expanded = expand_frame_pairs(_clips(), {"pairs": 3})
+    assert len(expanded.samples) == 36
+    first = [s for s in expanded.samples if s.extra["source_clip"] == "c0"]
+    assert [s.id for s in first] == ["c0#apex5", "c0#apex6", "c0#apex4"] and [s.apex for s in first] == [5, 6, 4]
+    assert all(s.onset == 1 and s.subject == "s0" for s in first)
+    with pytest.raises(UsageError, match="precomputed image"):
+        expand_frame_pairs(dataclasses.replace(_clips(), gives="image"), {"pairs": 3})
+
+
+def test_frame_10fold_puts_frames_of_one_clip_on_both_sides():
+    from merbench.runner import clip_ids, clip_overlaps, protocol_dataset
+
+    spec = get_registry().get("protocols", "frame-10fold")
+    dataset = protocol_dataset(_clips(30), spec, {"n_splits": 5, "pairs": 3})
+    from merbench.contracts import resolve_factory
+
+    folds = resolve_factory(spec.split)(dataset.labels, dataset.subjects, 0, {"n_splits": 5, "pairs": 3})
+    assert clip_overlaps(folds, clip_ids(dataset)) == len(folds)
+    honest = get_registry().get("protocols", "subject-10fold")
+    assert protocol_dataset(_clips(30), honest, {"n_splits": 4}) == _clips(30)  # honest protocols see the clips as they are
+
+
+# ------------------------------------------------------------------ flags
+
+
+def _config(protocol: str = "subject-10fold", **sets):
+    from merbench.config import resolve_config
+
+    return resolve_config(get_registry(), model="ststnet", dataset="synthetic", protocol=protocol, profile="quick",
+                          sets=sets)
+
+
+def test_configurations_name_what_leaks():
+    registry = get_registry()
+    assert config_leaks(_config(), registry) == []
+    assert config_leaks(_config("sample-10fold"), registry) == ["subjects"]
+    assert config_leaks(_config("frame-10fold"), registry) == ["subjects", "clips"]
+    assert config_leaks(_config(**{"engine.select_on": "test", "engine.normalise_on": "all"}), registry) == [
+        "selection", "normalisation"]
+
+
+def test_old_results_still_show_their_leaks():
+    old = {"subject_independent": False, "leakage": {"selection_uses_test_data": True}}
+    assert result_leaks(old) == ["subjects", "selection"]
+    assert result_leaks({"subject_independent": True, "leakage": {"leaks": ["normalisation"]}}) == ["normalisation"]
+
+
+# ------------------------------------------------------------------ regress
+
+
+def _baseline(tmp_path: Path, entry: dict) -> Path:
+    path = tmp_path / "baseline.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "defaults": {"profile": "quick"}, "entries": [entry]}))
+    return path
+
+
+@pytest.mark.parametrize("entry", [
+    {"model": "ststnet", "protocol": "sample-10fold"},
+    {"model": "ststnet", "protocol": "frame-10fold"},
+    {"model": "ststnet", "set": {"engine.select_on": "test"}},
+    {"model": "ststnet", "set": {"engine.normalise_on": "all"}},
+])
+def test_regress_refuses_an_unmarked_leaky_entry(entry, run_cli, tmp_path):
+    result = run_cli("regress", "--baseline", str(_baseline(tmp_path, entry)), "--no-store", "--quiet")
+    assert result.code == 2
+    assert "is leaky" in result.err and "leaky: true" in result.err and "Traceback" not in result.err
+
+
+def test_regress_accepts_a_marked_leaky_entry_and_keeps_the_mark(tmp_path):
+    from merbench.regress import entry_config, load_baseline, updated_document
+
+    baseline = load_baseline(_baseline(tmp_path, {"model": "ststnet", "protocol": "sample-10fold", "leaky": True}))
+    entry_config(baseline.entries[0], get_registry())
+    document = updated_document(baseline, [(baseline.entries[0], {"pooled": {"uf1": 0.5, "uar": 0.5, "accuracy": 0.5}},
+                                            None)])
+    assert document["entries"][0]["leaky"] is True
+
+
+def test_regress_leaky_mark_is_per_entry(run_cli, tmp_path):
+    path = tmp_path / "baseline.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "defaults": {"leaky": True}, "entries": [{"model": "ststnet"}]}))
+    result = run_cli("regress", "--baseline", str(path), "--no-store", "--quiet")
+    assert result.code == 2 and "cannot be a default" in result.err
+
+
+def test_shipped_baseline_marks_exactly_its_leaky_entries():
+    from merbench.regress import entry_config, load_baseline
+
+    baseline = load_baseline(ROOT / "benchmarks" / "baselines" / "synthetic-default.yaml")
+    registry = get_registry()
+    for entry in baseline.entries:
+        entry_config(entry, registry)  # refused when a leaky entry is not marked
+        assert entry.leaky == (entry.protocol == "sample-10fold")
+
+
+# ------------------------------------------------------------------ bootstrap
+
+
+def _result(ids, labels, predictions, clips=None):
+    rows = [{"id": i, "label": y, "prediction": p, **({"clip": c} if c else {})}
+            for i, y, p, c in zip(ids, labels, predictions, clips or [None] * len(ids))]
+    return {"predictions": rows}
+
+
+def test_inflation_is_paired_by_clip():
+    rng = np.random.default_rng(1)
+    ids = [f"c{i}" for i in range(60)]
+    labels = list(np.arange(60) % 3)
+    honest = list(np.where(rng.random(60) < 0.5, labels, (np.array(labels) + 1) % 3))
+    same = bootstrap_inflation([_result(ids, labels, honest)], [[_result(ids, labels, honest)]], 3, resamples=200)[0]
+    assert same == {"uf1": 0.0, "low": 0.0, "high": 0.0, "clips": 60}
+    perfect = bootstrap_inflation([_result(ids, labels, honest)], [[_result(ids, labels, labels)]], 3, resamples=200)[0]
+    assert 0 < perfect["low"] <= perfect["uf1"] <= perfect["high"]
+    # three frame samples per clip, all right: the same inflation as one right sample per clip
+    frames = _result([f"{c}#{k}" for c in ids for k in range(3)], [y for y in labels for _ in range(3)],
+                     [y for y in labels for _ in range(3)], [c for c in ids for _ in range(3)])
+    assert bootstrap_inflation([_result(ids, labels, honest)], [[frames]], 3, resamples=200)[0] == pytest.approx(perfect)
+
+
+def test_summary_names_variants_leaks_and_runs():
+    ids = [f"c{i}" for i in range(9)]
+    labels = [i % 3 for i in range(9)]
+
+    def run(predictions, leaks):
+        result = _result(ids, labels, predictions)
+        pooled = {"uf1": 0.5, "uar": 0.5, "accuracy": 0.5}
+        return {**result, "classes": ["a", "b", "c"], "pooled": pooled, "n_samples": 9, "seed": 0, "run_id": "r",
+                "seconds": {"total": 1.0}, "subject_independent": True, "leakage": {"leaks": leaks}}
+
+    summary = summarise({"model": "m", "dataset": "d", "protocol": "loso", "seeds": [0]}, [run(labels, [])],
+                        [({"name": "select_on=test", "what": "w", "expected_leaks": ["selection"]},
+                          [run(labels, ["selection"])])], resamples=10)
+    assert [v["name"] for v in summary["variants"]] == ["honest", "select_on=test"]
+    assert summary["variants"][0]["inflation"] is None and summary["variants"][1]["leaks"] == ["selection"]
+    assert summary["kind"] == "merbench-leakage" and summary["bootstrap"]["unit"] == "clip"

@@ -1,0 +1,143 @@
+"""``merbench leakage`` end to end (quick profile, tiny data), its summary, and where the summary is rendered."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from merbench.report import leakage_table
+from merbench.tables import print_table
+
+TINY = ["dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
+        "protocol.n_splits=3", "protocol.pairs=2", "engine.epochs=3"]
+BOX = set("┏┃━│└┡╇┳")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """One quick study with one seed, stored and written with --json: (folder, exit code, summary, stdout)."""
+    from merbench.cli import main
+
+    folder = tmp_path_factory.mktemp("leakage")
+    summary, store = folder / "leakage.json", folder / "results.sqlite"
+    stdout = io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(stdout):
+        code = main(["leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--seeds", "1",
+                     "--quiet", "--store", str(store), "--json", str(summary), "--set", *TINY])
+    return folder, code, json.loads(summary.read_text()), stdout.getvalue()
+
+
+def test_every_variant_runs_and_is_flagged(study):
+    _, code, summary, _ = study
+    assert code == 0
+    variants = {v["name"]: v for v in summary["variants"]}
+    assert list(variants) == ["honest", "sample-10fold", "frame-10fold", "select_on=test", "normalise_on=all"]
+    assert variants["honest"]["leaks"] == [] and variants["honest"]["inflation"] is None
+    for name, variant in variants.items():
+        assert variant["leaks"] == variant["expected_leaks"], name
+        assert len(variant["runs"]) == 1 and variant["runs"][0]["seed"] == 0
+        if name != "honest":
+            gain = variant["inflation"]
+            assert gain["low"] <= gain["uf1"] <= gain["high"]
+    assert variants["frame-10fold"]["n_samples"] == 2 * variants["honest"]["n_samples"]
+    assert summary["bootstrap"]["resamples"] == 1000 and summary["protocol"] == "subject-10fold"
+
+
+def test_the_runs_are_in_the_store_and_show_their_leak(study, run_cli):
+    folder, _, summary, _ = study
+    store = str(folder / "results.sqlite")
+    shown = {}
+    for variant in summary["variants"]:
+        run_id = variant["runs"][0]["run_id"]
+        result = run_cli("show", run_id, "--store", store, "--json", str(folder / f"{run_id}.json"))
+        assert result.code == 0
+        shown[variant["name"]] = (result.out, json.loads((folder / f"{run_id}.json").read_text()))
+    assert "Warning: leakage" not in shown["honest"][0]
+    assert "Warning: leakage (selection)" in shown["select_on=test"][0]
+    assert "Warning: leakage (normalisation)" in shown["normalise_on=all"][0]
+    assert "Warning: leakage (subjects, clips)" in shown["frame-10fold"][0]
+    frames = shown["frame-10fold"][1]
+    assert frames["leakage"]["clip_overlap_folds"] > 0 and all("#apex" in row["id"] and row["clip"] for row in frames["predictions"])
+    assert shown["select_on=test"][1]["leakage"]["selection_uses_test_data"] is True
+    assert all(fold["selected_on"] == "test" for fold in shown["select_on=test"][1]["folds"])
+    assert shown["honest"][1]["leakage"]["leaks"] == []
+
+
+def test_piped_table_is_plain_and_whole(study):
+    _, _, summary, stdout = study
+    assert not BOX & set(stdout)
+    lines = stdout.splitlines()
+    assert lines[0].startswith("Leakage: ststnet on synthetic") and "What leaks" in lines[1]
+    for variant in summary["variants"]:
+        assert any(line.startswith(variant["name"] + " ") for line in lines)
+    assert "epoch chosen on the test fold" in stdout and "ΔUF1 [95 % CI]" in stdout
+
+
+def test_table_fits_80_columns_with_what_leaks(study):
+    _, _, summary, _ = study
+    console = Console(width=80, file=io.StringIO(), force_terminal=True, color_system=None)
+    print_table(console, leakage_table(summary))
+    text = console.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "What leaks" in text and "Not shown at this width" not in text
+    for variant in summary["variants"]:
+        assert variant["name"] in text
+
+
+def test_report_renders_the_summary_as_text_md_json_and_html(study, run_cli):
+    folder, _, summary, _ = study
+    path = str(folder / "leakage.json")
+    text = run_cli("report", "--leakage", path)
+    assert text.code == 0 and "select_on=test" in text.out
+    for suffix in ("md", "json", "html"):
+        target = folder / f"report.{suffix}"
+        assert run_cli("report", "--leakage", path, "--output", str(target)).code == 0
+    markdown = (folder / "report.md").read_text()
+    assert "| `frame-10fold` | frames of a clip in train and test |" in markdown
+    assert json.loads((folder / "report.json").read_text()) == summary
+    page = (folder / "report.html").read_text()
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page and "frame-10fold †" in page
+    assert "src=\"http" not in page and "<script src" not in page
+    refused = run_cli("report", "--leakage", path, "--output", str(folder / "x.csv"))
+    assert refused.code == 2 and "md, json, html" in refused.err
+
+
+def test_report_refuses_a_file_that_is_not_a_summary(study, run_cli, tmp_path):
+    other = tmp_path / "result.json"
+    other.write_text(json.dumps({"model": "m"}))
+    result = run_cli("report", "--leakage", str(other))
+    assert result.code == 2 and "not a leakage summary" in result.err
+
+
+def test_readme_table_renders_from_a_stored_summary(study, tmp_path):
+    from merbench.errors import UsageError
+    from merbench.rendered_tables import render_text
+
+    folder, _, summary, _ = study
+    document = "intro\n<!-- merbench:table leakage leakage.json -->\nSTALE TABLE\n<!-- /merbench:table -->\n"
+    rendered = render_text(document, folder)
+    assert "<!-- generated from leakage.json: do not edit by hand -->" in rendered and "STALE TABLE" not in rendered
+    assert "| **honest** (subject-10fold) | nothing |" in rendered
+    honest = summary["variants"][0]
+    assert f"| {100 * honest['uf1']:.1f} |" in rendered
+    assert render_text(rendered, folder) == rendered  # stable: a --check finds nothing stale
+    with pytest.raises(UsageError, match="summary missing.json"):
+        render_text(document.replace("leakage.json", "missing.json"), folder)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--protocol", "sample-10fold"], "must not leak"),
+    (["--set", "engine.select_on=test"], "must not leak"),
+    (["--seeds", "0"], "--seeds 0"),
+])
+def test_a_leaky_honest_run_is_refused_before_anything_runs(extra, message, run_cli, tmp_path):
+    store = tmp_path / "results.sqlite"
+    result = run_cli("leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--store", str(store), *extra)
+    assert result.code == 2 and message in result.err
+    assert not store.exists()
