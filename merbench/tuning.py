@@ -1,0 +1,771 @@
+"""Honest hyper-parameter tuning: nested cross-validation with Optuna (``merbench tune``).
+
+For every outer fold of the chosen protocol an Optuna study (TPE sampler seeded
+from the run seed, median pruning after each inner fold) searches the space.
+A trial's objective sees only the outer fold's training samples: inner folds
+are carved from them by subject, and the objective returns the mean inner UF1.
+The configuration with the best inner score is then trained once on the whole
+outer training part and scored once on the outer test part; those outer
+predictions, pooled over folds, are the tuned result. The outer test samples
+never reach an objective (``nested_split`` hands it the training positions
+only and ``check_nested`` refuses anything else).
+
+Every trial is kept in an Optuna SQLite storage beside the results store (one
+study per outer fold, named by a content key of the configuration, space,
+seed and inner folds), so an interrupted tune continues where it stopped.
+The pipeline is merbench's own: ``merbench.runner.load_dataset``,
+``merbench.preprocess`` (inputs cached by content, so a trial recomputes
+inputs only when its ``flow.*`` options are new), ``merbench.config`` and the
+fold executors of ``merbench.folds`` (local, or Ray tasks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sqlite3
+import statistics
+import threading
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from merbench.cache import cache_root, content_key
+from merbench.config import RunConfig, load_config_file, resolve_config
+from merbench.contracts import Dataset, Fold, resolve_factory
+from merbench.errors import DataError, PluginError, RunFailed, UsageError
+from merbench.metrics import classification_metrics, mean_std
+from merbench.progress import ProgressSink, SilentProgress
+from merbench.registry import Registry
+from merbench.tuning_space import REFUSED_ENGINE, SearchSpace, load_space
+
+OPTUNA_MISSING = ('merbench tune needs Optuna, which is not installed: pip install "merbench[tune]" '
+                  '(in a checkout: pip install -e ".[tune]")')
+STORAGE_NAME = "tuning.sqlite"
+KEY_VERSION = 1
+PRUNER_STARTUP_TRIALS = 3
+"""Trials that complete before the median pruner stops any (it needs medians to compare with)."""
+INPUT_SETS_KEPT = 4
+"""Preprocessed input sets (one per distinct preprocessing configuration) kept in memory; the rest are on disk."""
+
+
+def import_optuna() -> Any:
+    """The ``optuna`` module, quiet (merbench reports trials itself), or a ``UsageError`` saying how to install it."""
+    try:
+        import optuna
+    except ImportError:
+        raise UsageError(OPTUNA_MISSING) from None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna
+
+
+# ------------------------------------------------------------------ request and storage
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """What ``merbench tune`` was asked for: the run options of ``resolve_config`` plus the search's own."""
+
+    model: str | None
+    dataset: str | None
+    space: Path
+    trials: int
+    protocol: str | None = None
+    profile: str = "default"
+    seed: int | None = None
+    device: str = "auto"
+    root: Path | None = None
+    epochs: int | None = None
+    sets: Mapping[str, Any] = field(default_factory=dict)
+    config_file: Path | None = None
+    inner_folds: int = 3
+    workers: int = 1
+    executor: str | None = None
+    storage: Path | None = None
+    resume: bool = False
+    fresh: bool = False
+
+    def resolve(self, registry: Registry, values: Mapping[str, Any] | None = None) -> RunConfig:
+        """The run configuration with a trial's ``values`` (``section.option`` -> value) on top of ``--set``."""
+        sets = {**self.sets, **(values or {})}
+        if self.executor:
+            sets["executor.name"] = self.executor
+        return resolve_config(registry, model=self.model, dataset=self.dataset, protocol=self.protocol,
+                              profile=self.profile, seed=self.seed, device=self.device, root=self.root,
+                              epochs=self.epochs, sets=sets, config_file=self.config_file)
+
+    def fixed_keys(self) -> set[str]:
+        """The options the user fixed with ``--set`` or ``--config`` (a space may not search them)."""
+        keys = set(self.sets)
+        if self.config_file is not None:
+            keys |= set(load_config_file(self.config_file))
+        return keys
+
+    def check(self) -> None:
+        """Refuse impossible counts before anything is loaded."""
+        if self.trials < 1:
+            raise UsageError(f"--trials {self.trials}: must be at least 1")
+        if self.inner_folds < 2:
+            raise UsageError(f"--inner-folds {self.inner_folds}: must be at least 2 (inner folds are carved by subject)")
+        if self.workers < 1:
+            raise UsageError(f"--workers {self.workers}: must be at least 1")
+        if self.resume and self.fresh:
+            raise UsageError("--resume continues the stored trials and --fresh deletes them; give one of them")
+
+
+def default_storage() -> Path:
+    """``tuning.sqlite`` beside the results store (``$MERBENCH_STORE``'s folder or the user data dir)."""
+    from merbench.store import default_store_path
+
+    return default_store_path().parent / STORAGE_NAME
+
+
+def _tables(path: Path) -> set[str] | None:
+    """The table names of an SQLite file, or ``None`` when it is not one."""
+    with open(path, "rb") as handle:
+        if handle.read(16) != b"SQLite format 3\x00":
+            return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError:
+        return None
+
+
+def check_storage(path: Path | None, given: bool) -> Path:
+    """The trials storage file to use; ``UsageError`` when it is the results store, a folder or another program's file."""
+    from merbench.outputs import store_files
+
+    target = (path or default_storage()).expanduser()
+    shown = f"--storage {target}" if given else f"the trials storage {target}"
+    resolved = target.resolve()
+    if resolved in {p.expanduser().resolve() for p in store_files(None)}:
+        raise UsageError(f"{shown}: is the results store; trials are kept in a file of their own: give another "
+                         f"name, e.g. {target.with_name(STORAGE_NAME)}")
+    if target.is_dir():
+        raise UsageError(f"{shown}: is a folder; give a file such as {target / STORAGE_NAME}")
+    if target.exists():
+        try:
+            tables = _tables(target)
+        except OSError as exc:
+            raise UsageError(f"{shown}: cannot be read ({exc.strerror or exc}); give another file") from None
+        if tables is None:
+            raise UsageError(f"{shown}: is not an SQLite file; it will not be overwritten: give another file")
+        if tables and "studies" not in tables:
+            raise UsageError(f"{shown}: is an SQLite file of another program (perhaps a results store); "
+                             "it will not be changed: give another file")
+    elif not given:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise UsageError(f"{shown}: the folder {target.parent} does not exist; create it first")
+    return target
+
+
+@contextlib.contextmanager
+def storage_lock(path: Path) -> Iterator[None]:
+    """Hold ``PATH.lock`` for the tune: a second tune on the same storage is refused, not interleaved."""
+    import fcntl
+
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UsageError(f"another merbench tune is using {path} right now; wait for it to finish, "
+                             "or give this one its own file with --storage") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_storage(optuna: Any, path: Path) -> Any:
+    """Optuna's RDB storage on the SQLite file ``path``; ``UsageError`` when Optuna cannot use it."""
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 30}})
+        optuna.get_all_study_names(storage=storage)  # reads the studies table: a foreign one fails here
+        return storage
+    except Exception as exc:  # SQLAlchemy and Optuna raise their own types for a damaged or newer file
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise UsageError(f"--storage {path}: Optuna cannot use this file ({type(exc).__name__}: {first}); "
+                         "give another file with --storage") from None
+
+
+# ------------------------------------------------------------------ nested split
+
+
+def nested_split(labels: np.ndarray, subjects: np.ndarray, outer: Fold, n_inner: int,
+                 seed: int) -> tuple[np.ndarray, list[Fold]]:
+    """The positions an objective of ``outer`` may use, and its inner folds over them.
+
+    The positions are the outer fold's training part only; the inner folds
+    index into them (local positions), grouped by subject and stratified by
+    label, so no subject is in both parts of an inner fold.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    positions = np.asarray(outer.train)
+    groups = subjects[positions]
+    n_subjects = len(np.unique(groups))
+    if n_subjects < n_inner:
+        raise UsageError(f"--inner-folds {n_inner}: outer fold {outer.index} has {n_subjects} training subjects, "
+                         f"fewer than the inner folds; use --inner-folds {max(2, n_subjects)} or fewer outer folds")
+    splitter = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
+    try:
+        splits = list(splitter.split(np.zeros(len(positions)), labels[positions], groups=groups))
+    except ValueError as exc:
+        raise UsageError(f"outer fold {outer.index}: its training part cannot be split into {n_inner} inner folds "
+                         f"by subject ({exc}); use fewer --inner-folds") from None
+    return positions, [Fold(j, np.asarray(train), np.asarray(test)) for j, (train, test) in enumerate(splits)]
+
+
+def check_nested(positions: np.ndarray, inner: list[Fold], outer: Fold, subjects: np.ndarray) -> None:
+    """``RunFailed`` unless the objective's samples are outer training samples and inner folds split by subject."""
+    leaked = np.intersect1d(positions, outer.test)
+    if leaked.size:
+        raise RunFailed(f"outer fold {outer.index}: {leaked.size} outer test sample(s) would reach the tuning "
+                        "objective; nothing was tuned. This is a merbench bug: please report it")
+    local = subjects[positions]
+    for fold in inner:
+        if np.intersect1d(fold.train, fold.test).size or set(local[fold.train]) & set(local[fold.test]):
+            raise RunFailed(f"outer fold {outer.index}, inner fold {fold.index}: a sample or subject is in both its "
+                            "training and test parts. This is a merbench bug: please report it")
+
+
+# ------------------------------------------------------------------ context
+
+
+class _Relay:
+    """The progress sink handed to fold executors: no per-fold bars, each distinct message once."""
+
+    def __init__(self, progress: ProgressSink):
+        self._progress = progress
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self, stage: str, total: int, description: str) -> None:
+        """Ignore (a tune shows trials, not epochs)."""
+
+    def advance(self, stage: str, steps: int = 1, note: str | None = None) -> None:
+        """Ignore."""
+
+    def message(self, text: str) -> None:
+        """Pass a message on the first time it is said."""
+        with self._lock:
+            if text in self._seen:
+                return
+            self._seen.add(text)
+        self._progress.message(text)
+
+
+@dataclass
+class TuneContext:
+    """What every trial and refit of one tune shares."""
+
+    request: TuneRequest
+    registry: Registry
+    base: RunConfig
+    space: SearchSpace
+    dataset: Dataset
+    outer_folds: list[Fold]
+    choice: Any
+    progress: ProgressSink
+    cache_dir: Path
+    inputs: OrderedDict = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    labels: np.ndarray = field(init=False)
+    subjects: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.use_dataset(self.dataset)
+
+    def use_dataset(self, dataset: Dataset) -> None:
+        """Tune on ``dataset`` (its labels and subjects are read once)."""
+        self.dataset, self.labels, self.subjects = dataset, dataset.labels, dataset.subjects
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.dataset.classes)
+
+
+def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> np.ndarray:
+    """The model inputs of every sample under ``config``'s chain (memoised; on disk by content key)."""
+    from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
+
+    key = content_key(list(config.preprocess), {name: config.section(name) for name in config.preprocess})
+    with ctx.lock:
+        if key in ctx.inputs:
+            ctx.inputs.move_to_end(key)
+            return ctx.inputs[key]
+        specs = [ctx.registry.get("preprocessors", name) for name in config.preprocess]
+        chain = build_chain(specs, config.sections)
+        check_model_input(config.model, ctx.registry.get("models", config.model).input, chain)
+        if first:
+            ctx.progress.start("preprocess", len(ctx.dataset.samples),
+                               f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
+        prep = preprocess_dataset(
+            ctx.dataset, chain, cache_dir=ctx.cache_dir,
+            on_progress=(lambda n: ctx.progress.advance("preprocess", n)) if first else None,
+            workers=int(config.section("engine")["preprocess_workers"]),
+            skip_unreadable=skips_unreadable(config.section("dataset")),
+            on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {text}"))
+        kept = prep.dataset or ctx.dataset
+        if first:
+            ctx.use_dataset(kept)  # clips skipped as unreadable (dataset.strict=false) are left out of every fold
+        elif [s.id for s in kept.samples] != [s.id for s in ctx.dataset.samples]:
+            raise DataError(f"preprocessing with {content_key(config.sections)[:8]} kept other clips than the first "
+                            "preprocessing did; trials must score the same samples (check unreadable frames)")
+        ctx.inputs[key] = prep.inputs
+        while len(ctx.inputs) > INPUT_SETS_KEPT:
+            ctx.inputs.popitem(last=False)
+        return prep.inputs
+
+
+def _job(ctx: TuneContext, config: RunConfig, inputs: np.ndarray) -> Any:
+    from merbench.engine import TrainSettings
+    from merbench.folds import FoldJob, ModelRecipe
+
+    provider = ctx.registry.provider("models", config.model)
+    recipe = ModelRecipe(ctx.registry.get("models", config.model).build, dict(config.section("model")),
+                         int(inputs.shape[1]), ctx.n_classes, int(inputs.shape[2]),
+                         plugin=f"model plugin '{config.model}' ({provider.distribution} {provider.version})")
+    return FoldJob(recipe, TrainSettings.from_options(config.section("engine")), ctx.choice)
+
+
+def _executor(ctx: TuneContext, config: RunConfig, job: Any, data: Any, n_folds: int) -> tuple[Any, Any]:
+    """How one trial's inner folds (or one refit) train.
+
+    On Ray, and locally with an explicit ``engine.parallel_folds=N``, the plan of
+    ``merbench.folds.plan_executor`` (Ray tasks, worker processes). Otherwise one
+    after another in this process (or trial thread): a trial's few inner folds
+    would pay for starting worker processes again in every trial, so local
+    parallelism comes from trials at once (``--workers``).
+    """
+    from merbench.config import parse_parallel_folds
+    from merbench.folds import SequentialFolds, plan_executor
+
+    engine = config.section("engine")
+    local = config.section("executor")["name"] == "local"
+    if local and (ctx.request.workers > 1 or parse_parallel_folds(engine["parallel_folds"]) is None):
+        return SequentialFolds(), dataclasses.replace(job, threads=0 if ctx.request.workers > 1 else int(engine["threads"]))
+    return plan_executor(engine, config.section("executor"), job, data, n_folds)
+
+
+def _scored(ctx: TuneContext, fold: Fold, output: Any, labels: np.ndarray, plugin: str) -> dict[str, float]:
+    from merbench.runner import check_fold_predictions
+
+    check_fold_predictions(fold, output.predictions, ctx.n_classes, plugin)
+    return classification_metrics(labels[fold.test], output.predictions, ctx.n_classes)
+
+
+def inner_seed(run_seed: int, outer_index: int, inner_index: int) -> int:
+    """The training seed of inner fold ``inner_index`` of outer fold ``outer_index`` (the same for every trial)."""
+    return (run_seed * 1000 + outer_index) * 100 + inner_index + 1
+
+
+# ------------------------------------------------------------------ search and refit
+
+
+def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.ndarray, inner: list[Fold]) -> Any:
+    """The objective of outer fold ``outer``: mean inner UF1 of a trial's configuration on ``positions`` only."""
+    from merbench.folds import FoldData, FoldTask
+
+    labels = ctx.labels[positions]
+    subjects = ctx.subjects[positions]
+    relay = _Relay(ctx.progress)
+
+    def objective(trial: Any) -> float:
+        values = ctx.space.suggest(trial)
+        config = ctx.request.resolve(ctx.registry, values)
+        inputs = _preprocessed(ctx, config)[positions]
+        data = FoldData(inputs, labels, subjects)
+        job = _job(ctx, config, inputs)
+        executor, job = _executor(ctx, config, job, data, len(inner))
+        tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index)) for fold in inner]
+        scores: dict[int, float] = {}
+
+        def on_done(task: Any, output: Any) -> None:
+            scores[task.fold.index] = _scored(ctx, task.fold, output, labels, job.recipe.plugin)["uf1"]
+            trial.report(float(np.mean(list(scores.values()))), len(scores) - 1)
+            if len(scores) < len(tasks) and trial.should_prune():
+                trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
+                raise optuna.TrialPruned(f"inner UF1 below the median after {len(scores)} inner fold(s)")
+
+        try:
+            executor.run(job, data, tasks, on_done, relay)
+        except (RunFailed, PluginError) as exc:
+            trial.set_user_attr("error", str(exc))
+            ctx.progress.message(f"[yellow]Note:[/] outer fold {outer.index + 1}, trial {trial.number} failed "
+                                 f"and is left out of the selection: {exc}")
+            raise
+        trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
+        return float(np.mean([scores[j] for j in sorted(scores)]))
+
+    return objective
+
+
+def counted_trials(optuna: Any, study: Any) -> list[Any]:
+    """Trials that used the budget: complete, pruned, or failed by themselves (not interrupted), by number."""
+    states = optuna.trial.TrialState
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.state in (states.COMPLETE, states.PRUNED) or (t.state == states.FAIL and "error" in t.user_attrs)]
+
+
+def _fail_stale(optuna: Any, storage: Any, study: Any) -> int:
+    """Mark trials left running by an interrupted tune as failed (interrupted, so they are redone); their count."""
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in stale:
+        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    return len(stale)
+
+
+def study_key(ctx: TuneContext) -> str:
+    """The content key of a tune: configuration (less how it runs), space, seed, inner folds and the samples."""
+    base = ctx.base
+    sections = {name: dict(values) for name, values in base.sections.items() if name != "executor"}
+    sections["engine"] = {k: v for k, v in sections["engine"].items() if k not in REFUSED_ENGINE}
+    return content_key("merbench tune", KEY_VERSION, base.model, base.dataset, base.protocol, base.profile, base.seed,
+                       str(base.root), list(base.preprocess), sections, ctx.space.key_parts(),
+                       ctx.request.inner_folds, [s.id for s in ctx.dataset.samples])
+
+
+def study_name(ctx: TuneContext, key: str, outer: Fold) -> str:
+    """The Optuna study of one outer fold."""
+    return f"{ctx.base.model} {ctx.base.dataset} {ctx.base.protocol} fold {outer.index} {key[:16]}"
+
+
+def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold) -> Any:
+    """Run (or continue) outer fold ``outer``'s study until it holds ``--trials`` counted trials; returns it."""
+    positions, inner = nested_split(ctx.labels, ctx.subjects, outer, ctx.request.inner_folds, ctx.base.seed)
+    check_nested(positions, inner, outer, ctx.subjects)
+    study = optuna.create_study(study_name=study_name(ctx, key, outer), storage=storage, direction="maximize",
+                                load_if_exists=True,
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS))
+    stale = _fail_stale(optuna, storage, study)
+    done = len(counted_trials(optuna, study))
+    # A resumed study samples on from a new seed: the old one would repeat the trials already made.
+    study.sampler = optuna.samplers.TPESampler(seed=int(content_key(ctx.base.seed, outer.index, done)[:8], 16))
+    study.set_user_attr("outer_fold", outer.index)
+    study.set_user_attr("test_ids", [ctx.dataset.samples[i].id for i in outer.test])
+    total = ctx.request.trials
+    ctx.progress.start("trials", total, f"Outer fold {outer.index + 1}/{len(ctx.outer_folds)}: trials")
+    if done:
+        ctx.progress.advance("trials", min(done, total))
+        ctx.progress.message(f"Outer fold {outer.index + 1}: {min(done, total)} of {total} trials reused from "
+                             f"the stored study" + (f" ({stale} interrupted trial(s) will be redone)" if stale else ""))
+    remaining = total - done
+    if remaining > 0:
+        def finished(study: Any, trial: Any) -> None:
+            best = _best(optuna, study, total)
+            ctx.progress.advance("trials", 1, note=f"best inner UF1 {best.value:.3f}" if best else None)
+
+        objective = make_objective(ctx, optuna, outer, positions, inner)
+        study.optimize(objective, n_trials=remaining, n_jobs=ctx.request.workers, catch=(RunFailed, PluginError),
+                       callbacks=[finished], gc_after_trial=False)
+    return study
+
+
+def _best(optuna: Any, study: Any, trials: int) -> Any:
+    """The best complete trial among the first ``trials`` counted ones (lowest number on ties), or ``None``."""
+    counted = counted_trials(optuna, study)[:trials]
+    complete = [t for t in counted if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+    return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+
+
+def selected_trial(optuna: Any, study: Any, trials: int, outer: Fold) -> Any:
+    """The trial whose configuration outer fold ``outer`` uses; ``RunFailed`` when no trial completed."""
+    best = _best(optuna, study, trials)
+    if best is None:
+        errors = [t.user_attrs["error"] for t in counted_trials(optuna, study) if "error" in t.user_attrs]
+        cause = f"; the first failure: {errors[0]}" if errors else ""
+        raise RunFailed(f"outer fold {outer.index}: no trial completed{cause}. Narrow the search space "
+                        "(e.g. a lower engine.lr bound) and run again; completed trials are kept")
+    return best
+
+
+def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Train the selected configuration once on the outer training part and predict the outer test part once."""
+    from merbench.folds import FoldData, FoldTask
+
+    config = ctx.request.resolve(ctx.registry, params)
+    inputs = _preprocessed(ctx, config)
+    data = FoldData(inputs, ctx.labels, ctx.subjects)
+    job = _job(ctx, config, inputs)
+    executor, job = _executor(ctx, config, job, data, 1)
+    outputs: list[Any] = []
+    executor.run(job, data, [FoldTask(outer, ctx.base.seed * 1000 + outer.index)],
+                 lambda task, output: outputs.append(output), _Relay(ctx.progress))
+    output = outputs[0]
+    metrics = _scored(ctx, outer, output, ctx.labels, job.recipe.plugin)
+    return {"predictions": [int(p) for p in output.predictions], "metrics": metrics, "seconds": output.seconds,
+            "final_train_loss": output.final_loss, "epochs_trained": len(output.epoch_losses),
+            "selected_epoch": output.selected_epoch}
+
+
+def _trial_seconds(trial: Any) -> float:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return 0.0
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
+def _trial_row(trial: Any) -> dict[str, Any]:
+    return {"number": trial.number, "state": trial.state.name.lower(), "value": trial.value,
+            "params": dict(trial.params), "inner_uf1": trial.user_attrs.get("inner_uf1"),
+            "error": trial.user_attrs.get("error"), "seconds": _trial_seconds(trial)}
+
+
+def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold) -> dict[str, Any]:
+    """Search, select and refit one outer fold; the fold's summary (its refit is stored with the study)."""
+    study = search_fold(ctx, optuna, storage, key, outer)
+    trials = counted_trials(optuna, study)[:ctx.request.trials]
+    best = selected_trial(optuna, study, ctx.request.trials, outer)
+    params = dict(best.params)
+    stored = study.user_attrs.get("refit")
+    if stored and stored.get("trial") == best.number and stored.get("params") == params:
+        refit = stored
+        ctx.progress.message(f"Outer fold {outer.index + 1}: refit of trial {best.number} reused from the stored study")
+    else:
+        refit = {"trial": best.number, "params": params, **refit_fold(ctx, outer, params)}
+        study.set_user_attr("refit", refit)
+    states = Counter(t.state.name.lower() for t in trials)
+    samples = ctx.dataset.samples
+    return {
+        "fold": outer.index,
+        "study": study.study_name,
+        "test_subjects": sorted({str(samples[i].subject) for i in outer.test}),
+        "n_train": int(len(outer.train)),
+        "n_test": int(len(outer.test)),
+        "selected": params,
+        "selected_trial": best.number,
+        "inner_uf1": best.value,
+        "inner_uf1_per_fold": best.user_attrs.get("inner_uf1"),
+        "trial_counts": {"complete": states.get("complete", 0), "pruned": states.get("pruned", 0),
+                         "failed": states.get("fail", 0)},
+        "trials": [_trial_row(t) for t in trials],
+        "trial_seconds": sum(_trial_seconds(t) for t in trials),
+        "inner_fits": sum(len(t.user_attrs.get("inner_uf1") or []) for t in trials),
+        "metrics": refit["metrics"],
+        "predictions": refit["predictions"],
+        "refit_seconds": refit["seconds"],
+        "epochs_trained": refit["epochs_trained"],
+        "selected_epoch": refit["selected_epoch"],
+    }
+
+
+# ------------------------------------------------------------------ summary
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def choice_stability(space: SearchSpace, folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How alike the folds' choices are, per parameter: counts of each value, or min/median/max of numbers.
+
+    ``agreement`` is the share of folds that chose the most common value
+    (categorical); ``spread`` is the range of the chosen values as a share
+    of the searched range (on a log scale for ``log: true``).
+    """
+    rows = []
+    for param in space.params:
+        values = [fold["selected"][param.key] for fold in folds if param.key in fold["selected"]]
+        row: dict[str, Any] = {"key": param.key, "type": param.type, "folds": len(values)}
+        if param.type == "categorical":
+            counts = Counter(json_key(v) for v in values)
+            row["counts"] = dict(counts.most_common())
+            row["agreement"] = counts.most_common(1)[0][1] / len(values) if values else 0.0
+        elif values:
+            scale = np.log if param.log else (lambda x: x)
+            width = float(scale(param.high) - scale(param.low))
+            row.update(min=min(values), median=_median(values), max=max(values),
+                       spread=float(scale(max(values)) - scale(min(values))) / width if width else 0.0)
+        rows.append(row)
+    return rows
+
+
+def json_key(value: Any) -> str:
+    """A chosen categorical value as text (``true``, ``3,5,8``, ``cbam``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def summarise(ctx: TuneContext, folds: list[dict[str, Any]], storage_path: Path, key: str,
+              seconds: float) -> dict[str, Any]:
+    """The tune's JSON-ready summary: per-fold choices, pooled outer scores, stability and compute spent."""
+    from merbench.environment import describe_environment
+    from merbench.runner import check_folds
+
+    samples, labels = ctx.dataset.samples, ctx.labels
+    rows, truth, predicted = [], [], []
+    for fold, outer in zip(folds, ctx.outer_folds):
+        for i, prediction in zip(outer.test, fold["predictions"]):
+            rows.append({"id": samples[i].id, "subject": samples[i].subject, "domain": samples[i].domain,
+                         "fold": outer.index, "label": int(labels[i]), "prediction": int(prediction)})
+            truth.append(int(labels[i]))
+            predicted.append(int(prediction))
+    pooled = classification_metrics(truth, predicted, ctx.n_classes)
+    fold_mean, fold_std = mean_std([fold["metrics"] for fold in folds])
+    protocol = ctx.registry.get("protocols", ctx.base.protocol)
+    overlaps = check_folds(ctx.outer_folds, ctx.subjects, ctx.base.protocol)
+    counts = Counter()
+    for fold in folds:
+        counts.update(fold["trial_counts"])
+    return {
+        "kind": "tune",
+        "model": ctx.base.model,
+        "dataset": ctx.base.dataset,
+        "protocol": ctx.base.protocol,
+        "profile": ctx.base.profile,
+        "seed": ctx.base.seed,
+        "classes": list(ctx.dataset.classes),
+        "n_samples": len(samples),
+        "n_subjects": int(len(np.unique(ctx.subjects))),
+        "subject_independent": bool(protocol.subject_independent) and not any(overlaps),
+        "space": ctx.space.to_dict(),
+        "search": {
+            "trials_per_fold": ctx.request.trials,
+            "inner_folds": ctx.request.inner_folds,
+            "inner_split": "StratifiedGroupKFold by subject over each outer fold's training samples only",
+            "objective": "mean UF1 over the inner folds",
+            "sampler": "TPE (Optuna), seeded from the run seed and outer fold",
+            "pruner": f"median (Optuna MedianPruner, after {PRUNER_STARTUP_TRIALS} trials), checked after each inner fold",
+            "workers": ctx.request.workers,
+            "executor": ctx.base.section("executor")["name"],
+            "storage": str(storage_path),
+            "key": key,
+        },
+        "folds": [{k: v for k, v in fold.items() if k != "predictions"} for fold in folds],
+        "pooled": pooled,
+        "fold_mean": fold_mean,
+        "fold_std": fold_std,
+        "stability": choice_stability(ctx.space, folds),
+        "compute": {
+            "trials": sum(counts.values()),
+            "complete": counts.get("complete", 0),
+            "pruned": counts.get("pruned", 0),
+            "failed": counts.get("failed", 0),
+            "inner_fits": sum(fold["inner_fits"] for fold in folds),
+            "outer_refits": len(folds),
+            "trial_seconds": sum(fold["trial_seconds"] for fold in folds),
+            "refit_seconds": sum(fold["refit_seconds"] for fold in folds),
+            "wall_seconds": seconds,
+        },
+        "leakage": {
+            "selection_uses_test_data": False,
+            "model_selection": "per outer fold, the configuration with the best mean inner UF1 (inner folds by "
+                               "subject within the outer training part); each outer test fold is used once",
+        },
+        "warnings": [protocol.warning] if protocol.warning else [],
+        "config": ctx.base.to_dict(),
+        "environment": describe_environment(ctx.choice.description),
+        "predictions": rows,
+    }
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, SearchSpace]:
+    """Resolve and check the configuration and the space before anything is loaded or stored."""
+    from merbench.preflight import check_chain, check_root
+
+    request.check()
+    base = request.resolve(registry)
+    check_root(base, registry)
+    check_chain(base, registry)
+
+    def check(key: str, value: Any) -> None:
+        request.resolve(registry, {key: value})
+
+    space = load_space(request.space, base.sections, check, request.fixed_keys())
+    return base, space
+
+
+@contextlib.contextmanager
+def _trial_threads(request: TuneRequest, base: RunConfig) -> Iterator[None]:
+    """With several local trial threads, one torch thread count for all of them (cores shared out)."""
+    if request.workers <= 1 or base.section("executor")["name"] != "local":
+        yield
+        return
+    from merbench.engine import torch_threads
+    from merbench.workers import usable_cores
+
+    threads = int(base.section("engine")["threads"]) or max(1, usable_cores() // request.workers)
+    with torch_threads(threads):
+        yield
+
+
+def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | None = None) -> dict[str, Any]:
+    """Run (or continue) a nested cross-validated search and return its summary (see ``summarise``)."""
+    from merbench.dataset_check import check_dataset_input
+    from merbench.engine import choose_device
+    from merbench.preflight import preflight
+    from merbench.runner import check_folds, load_dataset
+
+    optuna = import_optuna()
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    base, space = prepare(request, registry)
+    storage_path = check_storage(request.storage, request.storage is not None)
+    preflight(base, registry)
+    cache_dir = cache_root(create=False)
+    dataset = load_dataset(base, registry, cache_dir)
+    check_dataset_input(dataset, base.dataset, base.preprocess)
+    choice = choose_device(base.device, base.section("engine")["amp"])
+    progress.message(f"Device: {choice.description}")
+    ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir)
+    _preprocessed(ctx, base, first=True)
+    protocol = registry.get("protocols", base.protocol)
+    split = resolve_factory(protocol.split)
+    ctx.outer_folds = split(ctx.labels, ctx.subjects, base.seed, dict(base.section("protocol")), ctx.dataset.domains)
+    check_folds(ctx.outer_folds, ctx.subjects, base.protocol)
+    for outer in ctx.outer_folds:  # every inner split is checked before the first trial
+        nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
+    if protocol.warning:
+        progress.message(f"[bold yellow]Warning:[/] {protocol.warning}")
+    key = study_key(ctx)
+    with storage_lock(storage_path):
+        storage = open_storage(optuna, storage_path)
+        _check_resume(ctx, optuna, storage, key)
+        if base.section("executor")["name"] == "ray":
+            from merbench.ray_executor import connect
+
+            connect(str(base.section("executor")["address"]), progress.message)
+        progress.message(f"Trials: {request.trials} per outer fold, {request.inner_folds} inner folds by subject, "
+                         f"{request.workers} at a time; stored in {storage_path}")
+        folds = []
+        progress.start("outer", len(ctx.outer_folds), f"Outer folds ({base.protocol})")
+        with _trial_threads(request, base):
+            for outer in ctx.outer_folds:
+                try:
+                    folds.append(tune_fold(ctx, optuna, storage, key, outer))
+                except optuna.exceptions.StorageInternalError as exc:
+                    raise RunFailed(f"the trials storage {storage_path} failed ({exc}); the trials finished before "
+                                    "are kept: free some space or fix the file, then run the same command again") from None
+                progress.advance("outer", 1, note=f"outer UF1 {folds[-1]['metrics']['uf1']:.3f}")
+    return summarise(ctx, folds, storage_path, key, time.perf_counter() - started)
+
+
+def _check_resume(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> None:
+    """``--resume`` needs stored studies of this tune; ``--fresh`` deletes them; otherwise they are reused."""
+    names = {study_name(ctx, key, outer) for outer in ctx.outer_folds}
+    stored = [name for name in optuna.get_all_study_names(storage=storage) if name in names]
+    if ctx.request.resume and not stored:
+        raise UsageError(f"--resume: no stored trials of this tune in {ctx.request.storage or default_storage()} "
+                         "(the model, dataset, protocol, profile, seed, --set options, space and --inner-folds must "
+                         "match the interrupted tune); run without --resume to start it")
+    if ctx.request.fresh:
+        for name in stored:
+            optuna.delete_study(study_name=name, storage=storage)
+        if stored:
+            ctx.progress.message(f"--fresh: deleted the {len(stored)} stored stud(ies) of this tune")
+    elif stored and not ctx.request.resume:
+        ctx.progress.message(f"Continuing the stored trials of this tune ({len(stored)} outer fold(s) started); "
+                             "--fresh starts over")

@@ -1,0 +1,249 @@
+"""Search spaces of ``merbench tune``: a YAML file of options and the values each may take.
+
+A space file maps ``SECTION.OPTION`` keys (or ``SECTION:`` mappings of
+options) to one parameter each::
+
+    engine.lr:     {type: float, low: 0.0005, high: 0.02, log: true}
+    model.dropout: {type: float, low: 0.0, high: 0.5}
+    model.depth:   {type: int, low: 2, high: 6}
+    model:
+      attention:   {type: categorical, choices: [cbam, none]}
+
+Sections are ``model``, ``engine`` and the run's preprocessors (``flow``,
+``lbptop``...). Every bound and choice is checked against the option it sets
+(its type and the plugin's ``option_ranges``) before anything runs, so a space
+that cannot be searched is one ``UsageError`` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from merbench.errors import UsageError
+
+TYPES = ("float", "int", "categorical")
+FIELDS = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
+          "categorical": {"type", "choices"}}
+REFUSED_SECTIONS = {
+    "dataset": "it changes the data, so trials and folds would not score the same samples",
+    "protocol": "it changes the outer folds that the tuned result is scored on",
+    "executor": "it changes where trials run, not what they learn; use --executor and --set executor.*",
+}
+REFUSED_ENGINE = ("threads", "preprocess_workers", "parallel_folds", "parallel_mode", "compile", "channels_last", "amp")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched option: ``key`` (``section.option``), its type and range or choices."""
+
+    key: str
+    type: str
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def section(self) -> str:
+        """The configuration section the option belongs to (``model``, ``engine``, ``flow``...)."""
+        return self.key.partition(".")[0]
+
+    def suggest(self, trial: Any) -> Any:
+        """This parameter's value for an Optuna ``trial`` (a list option's choice comes back as comma text)."""
+        if self.type == "float":
+            return trial.suggest_float(self.key, float(self.low), float(self.high), log=self.log,
+                                       step=None if self.step is None else float(self.step))
+        if self.type == "int":
+            return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return trial.suggest_categorical(self.key, list(self.choices))
+
+    def describe(self) -> str:
+        """The range in words: ``float 0.0005..0.02 (log)``, ``one of cbam, none``."""
+        if self.type == "categorical":
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        scale = ", log" if self.log else ""
+        step = f", step {self.step}" if self.step is not None else ""
+        return f"{self.type} {self.low}..{self.high}{scale}{step}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description."""
+        if self.type == "categorical":
+            return {"key": self.key, "type": self.type, "choices": list(self.choices)}
+        return {"key": self.key, "type": self.type, "low": self.low, "high": self.high, "log": self.log,
+                "step": self.step}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The parameters of one space file, in file order."""
+
+    path: Path
+    params: tuple[Param, ...]
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """``{section.option: value}`` of one trial."""
+        return {param.key: param.suggest(trial) for param in self.params}
+
+    def keys(self) -> list[str]:
+        """The searched ``section.option`` keys."""
+        return [param.key for param in self.params]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (also part of the studies' content key)."""
+        return {"file": str(self.path), "params": [param.to_dict() for param in self.params]}
+
+    def key_parts(self) -> list[dict[str, Any]]:
+        """What identifies the space for resuming (the parameters, not the file's name)."""
+        return [param.to_dict() for param in self.params]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The space file as flat ``section.option`` -> parameter mapping (raises ``UsageError``)."""
+    where = f"--space {path}"
+    if path.is_dir():
+        raise UsageError(f"{where}: is a folder; give a YAML file such as benchmarks/spaces/ststnet.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{where}: file not found (the built-in spaces are in benchmarks/spaces/)") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not a text file (it is not UTF-8); give a YAML search space") from None
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{where}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict) or not data:
+        raise UsageError(f"{where}: expected a mapping of options to search, e.g. "
+                         "'engine.lr: {type: float, low: 0.0005, high: 0.02, log: true}'")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key)
+        if "." not in key and isinstance(value, dict) and "type" not in value:
+            for option, spec in value.items():
+                flat[f"{key}.{option}"] = spec
+        else:
+            flat[key] = value
+    return flat
+
+
+def _number(value: Any, where: str, field: str, integer: bool) -> float | int:
+    if isinstance(value, str):  # YAML 1.1 reads 1e-3 as text
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{where}: {field}={value!r} is not a finite number")
+    if integer:
+        if float(value) != int(value):
+            raise UsageError(f"{where}: {field}={value!r} must be a whole number for type: int")
+        return int(value)
+    return float(value)
+
+
+def _choice(value: Any, where: str) -> Any:
+    """A categorical choice as Optuna stores it: a list becomes comma text (``3,5,8``)."""
+    if isinstance(value, (list, tuple)):
+        if not value or any(isinstance(v, (list, tuple, dict)) for v in value):
+            raise UsageError(f"{where}: choice {value!r} must be a non-empty flat list")
+        return ",".join(str(v) for v in value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise UsageError(f"{where}: choice {value!r} must be a number, text, true/false or a list")
+
+
+def _param(key: str, spec: Any, where: str) -> Param:
+    if not isinstance(spec, dict):
+        raise UsageError(f"{where}: expected a mapping such as {{type: float, low: 0.0, high: 0.5}}, got {spec!r}")
+    kind = str(spec.get("type", "")).strip().lower()
+    if kind not in TYPES:
+        raise UsageError(f"{where}: type {spec.get('type')!r} is not one of {', '.join(TYPES)}")
+    unknown = sorted(set(map(str, spec)) - FIELDS[kind])
+    if unknown:
+        raise UsageError(f"{where}: unknown field(s) {', '.join(unknown)} for type {kind}; "
+                         f"allowed: {', '.join(sorted(FIELDS[kind]))}")
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise UsageError(f"{where}: categorical needs 'choices', a non-empty list")
+        values = tuple(_choice(choice, where) for choice in choices)
+        if len(set(map(json.dumps, values))) != len(values):
+            raise UsageError(f"{where}: choices repeat a value; list each once")
+        return Param(key, kind, choices=values)
+    for field in ("low", "high"):
+        if field not in spec:
+            raise UsageError(f"{where}: type {kind} needs 'low' and 'high'")
+    integer = kind == "int"
+    low, high = _number(spec["low"], where, "low", integer), _number(spec["high"], where, "high", integer)
+    if not low < high:
+        raise UsageError(f"{where}: low ({low}) must be below high ({high}); to fix an option, use --set instead")
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        raise UsageError(f"{where}: log={log!r} must be true or false")
+    if log and low <= 0:
+        raise UsageError(f"{where}: log: true needs low above 0 (low is {low})")
+    step = spec.get("step")
+    if step is not None:
+        step = _number(step, where, "step", integer)
+        if step <= 0:
+            raise UsageError(f"{where}: step={step} must be above 0")
+        if log:
+            raise UsageError(f"{where}: step and log: true cannot be combined (Optuna samples a log scale without steps)")
+    return Param(key, kind, low, high, log, step)
+
+
+def _check_against_option(param: Param, default: Any, where: str, check: Callable[[str, Any], None]) -> None:
+    """Refuse a type the option cannot take, and any bound or choice its own checks refuse."""
+    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if param.type != "categorical" and not numeric:
+        shown = "true/false" if isinstance(default, bool) else "a list" if isinstance(default, (list, tuple)) else "text"
+        raise UsageError(f"{where}: the option takes {shown} (default {default!r}); use type: categorical with choices")
+    if param.type == "float" and isinstance(default, int):
+        raise UsageError(f"{where}: the option takes whole numbers (default {default}); use type: int")
+    values = list(param.choices) if param.type == "categorical" else [param.low, param.high]
+    for value in values:
+        try:
+            check(param.key, value)
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+
+
+def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Callable[[str, Any], None],
+               fixed: Mapping[str, Any] = ()) -> SearchSpace:
+    """Read and validate the space file at ``path`` against a resolved configuration.
+
+    ``sections`` are the run's resolved sections (option -> default); ``check(key,
+    value)`` raises ``UsageError`` when the run would refuse ``key=value``
+    (``merbench.config.resolve_config`` with that setting); ``fixed`` are the
+    keys the user set with ``--set``/``--config``, which a space may not search too.
+    """
+    params = []
+    for key, spec in _read(path).items():
+        where = f"--space {path}: {key}"
+        section, dot, option = key.partition(".")
+        if not dot or not option:
+            raise UsageError(f"{where}: keys are SECTION.OPTION, e.g. model.dropout or engine.lr")
+        if section in REFUSED_SECTIONS:
+            raise UsageError(f"{where}: the {section} section cannot be tuned: {REFUSED_SECTIONS[section]}")
+        if section not in sections:
+            tunable = [name for name in sections if name not in REFUSED_SECTIONS]
+            raise UsageError(f"{where}: unknown section '{section}'; this run's tunable sections are "
+                             f"{', '.join(tunable)} (a preprocessor's section exists only when it is in the chain)")
+        if option not in sections[section]:
+            known = ", ".join(f"{section}.{name}" for name in sections[section]) or "none"
+            raise UsageError(f"{where}: '{option}' is not an option of {section}; its options: {known}")
+        if section == "engine" and option in REFUSED_ENGINE:
+            raise UsageError(f"{where}: changes how trials run, not what they learn; set it with --set {key}=...")
+        if key in fixed:
+            raise UsageError(f"{where}: also set with --set/--config; a searched option cannot be fixed too (drop one)")
+        param = _param(key, spec, where)
+        _check_against_option(param, sections[section][option], where, check)
+        params.append(param)
+    return SearchSpace(path, tuple(params))

@@ -1,0 +1,364 @@
+"""``merbench tune``: the end-to-end command, space-file validation, storage and resuming after an interruption."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+
+from merbench import tuning  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = ["--set", "dataset.subjects=8", "dataset.clips_per_subject=4", "protocol.n_splits=4", "engine.epochs=1"]
+SPACE = "engine.lr: {type: float, low: 0.001, high: 0.02, log: true}\nmodel.dropout: {type: float, low: 0.0, high: 0.5}\n"
+
+
+def space_file(tmp_path: Path, text: str = SPACE, name: str = "space.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def tune(run_cli, tmp_path: Path, *extra: str, space: Path | None = None, trials: int = 2, model: str = "ststnet",
+         quiet: bool = True):
+    """Run ``merbench tune`` on the tiny synthetic data with its own trials storage; (result, summary or None)."""
+    target = tmp_path / "tune.json"
+    target.unlink(missing_ok=True)
+    result = run_cli("tune", "--model", model, "--dataset", "synthetic", "--profile", "quick", *(["--quiet"] * quiet),
+                     "--trials", str(trials), "--space", str(space or space_file(tmp_path)),
+                     "--storage", str(tmp_path / "trials.sqlite"), "--json", str(target), *TINY, *extra)
+    return result, (json.loads(target.read_text()) if target.exists() else None)
+
+
+def test_tune_end_to_end_prints_and_writes_the_nested_result(run_cli, tmp_path):
+    result, summary = tune(run_cli, tmp_path)
+    assert result.code == 0, result.err
+    assert summary["kind"] == "tune" and summary["model"] == "ststnet"
+    assert summary["search"]["trials_per_fold"] == 2 and summary["search"]["inner_folds"] == 3
+    assert len(summary["folds"]) == 4
+    seen = []
+    for fold in summary["folds"]:
+        assert sum(fold["trial_counts"].values()) == 2
+        assert set(fold["selected"]) == {"engine.lr", "model.dropout"}
+        assert 0.001 <= fold["selected"]["engine.lr"] <= 0.02
+        best = max((t for t in fold["trials"] if t["state"] == "complete"), key=lambda t: t["value"])
+        assert fold["selected"] == best["params"] and fold["inner_uf1"] == best["value"]
+        seen += [row["id"] for row in summary["predictions"] if row["fold"] == fold["fold"]]
+    # Every sample is scored once, by the outer fold that held it out.
+    assert len(seen) == len(set(seen)) == summary["n_samples"] == 32
+    rows = summary["predictions"]
+    truth, predicted = [r["label"] for r in rows], [r["prediction"] for r in rows]
+    from merbench.metrics import classification_metrics
+
+    assert summary["pooled"] == classification_metrics(truth, predicted, 3)
+    assert [s["key"] for s in summary["stability"]] == ["engine.lr", "model.dropout"]
+    assert summary["compute"]["inner_fits"] == 4 * 2 * 3 and summary["compute"]["outer_refits"] == 4
+    assert summary["leakage"]["selection_uses_test_data"] is False
+    assert "Tuned result (outer folds; quote the pooled row)" in result.out
+    assert "Stability of the choice over 4 outer folds" in result.out
+    assert "Compute: 8 trials" in result.out
+    # On an 80-column terminal every table fits, with each option name and score whole.
+    from rich.console import Console
+
+    from merbench.tuning_report import print_summary
+
+    console = Console(width=80, force_terminal=True, color_system=None, record=True)
+    print_summary(console, summary)
+    drawn = console.export_text()
+    assert max(len(line) for line in drawn.splitlines()) <= 80
+    assert "engine.lr" in drawn and "model.dropout" in drawn and "pooled" in drawn
+
+
+def test_the_same_tune_again_reuses_every_trial_and_refit(run_cli, tmp_path, monkeypatch):
+    first, before = tune(run_cli, tmp_path)
+    assert first.code == 0, first.err
+    calls = []
+    monkeypatch.setattr(tuning, "refit_fold", lambda *args: calls.append("refit"))
+    monkeypatch.setattr(tuning, "make_objective", lambda *args: calls.append("objective"))
+    again, after = tune(run_cli, tmp_path, "--resume")
+    assert again.code == 0, again.err
+    assert calls == []
+    assert after["pooled"] == before["pooled"]
+    assert [f["trials"] for f in after["folds"]] == [f["trials"] for f in before["folds"]]
+
+
+def test_an_interrupted_tune_resumes_without_redoing_finished_trials(run_cli, tmp_path, monkeypatch):
+    made = tuning.make_objective
+    calls: list[tuple[int, int]] = []
+    stop_at = [2]  # the second objective call of the first outer fold is interrupted
+
+    def counting(ctx, optuna, outer, positions, inner):
+        objective = made(ctx, optuna, outer, positions, inner)
+
+        def wrapped(trial):
+            calls.append((outer.index, trial.number))
+            if len(calls) == stop_at[0]:
+                raise KeyboardInterrupt
+            return objective(trial)
+
+        return wrapped
+
+    monkeypatch.setattr(tuning, "make_objective", counting)
+    stopped, _ = tune(run_cli, tmp_path, trials=3)
+    assert stopped.code == 130
+    assert "run the same command again" in stopped.err
+    assert calls == [(0, 0), (0, 1)]
+    names = json.loads(json.dumps(sqlite3.connect(tmp_path / "trials.sqlite").execute(
+        "SELECT study_name FROM studies").fetchall()))
+    assert len(names) == 1  # the first outer fold's study holds trial 0 (complete) and trial 1 (interrupted)
+
+    calls.clear()
+    stop_at[0] = 0
+    resumed, summary = tune(run_cli, tmp_path, "--resume", trials=3)
+    assert resumed.code == 0, resumed.err
+    # Outer fold 0 made 2 more trials (the interrupted one is redone, trial 0 is not); the others 3 each.
+    assert [c for c in calls if c[0] == 0] == [(0, 2), (0, 3)]
+    assert sorted(i for i, _ in calls) == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    fold0 = summary["folds"][0]
+    assert [t["number"] for t in fold0["trials"]] == [0, 2, 3]
+    assert sum(fold0["trial_counts"].values()) == 3
+
+
+def test_resume_without_stored_trials_is_refused(run_cli, tmp_path):
+    result, _ = tune(run_cli, tmp_path, "--resume")
+    assert result.code == 2
+    assert "--resume: no stored trials of this tune" in result.err
+
+
+def test_fresh_deletes_the_stored_trials(run_cli, tmp_path, monkeypatch):
+    assert tune(run_cli, tmp_path)[0].code == 0
+    made = tuning.make_objective
+    calls = []
+    monkeypatch.setattr(tuning, "make_objective",
+                        lambda *args: calls.append(args[2].index) or made(*args))
+    result, _ = tune(run_cli, tmp_path, "--fresh", quiet=False)
+    assert result.code == 0, result.err
+    assert calls == [0, 1, 2, 3]
+    assert "--fresh: deleted the 4 stored stud" in result.err
+
+
+def test_trials_of_a_stored_tune_with_other_options_are_not_reused(run_cli, tmp_path):
+    assert tune(run_cli, tmp_path)[0].code == 0
+    result, _ = tune(run_cli, tmp_path, "--seed", "1")
+    assert result.code == 0, result.err
+    assert "reused" not in result.err
+    assert len(sqlite3.connect(tmp_path / "trials.sqlite").execute("SELECT study_name FROM studies").fetchall()) == 8
+
+
+def test_the_runtime_guard_refuses_an_objective_that_would_see_outer_test_samples(run_cli, tmp_path, monkeypatch):
+    honest = tuning.nested_split
+
+    def leaky(labels, subjects, outer, n_inner, seed):
+        positions, inner = honest(labels, subjects, outer, n_inner, seed)
+        import numpy as np
+
+        return np.concatenate([positions, outer.test]), inner
+
+    monkeypatch.setattr(tuning, "nested_split", leaky)
+    result, _ = tune(run_cli, tmp_path)
+    assert result.code == 1
+    assert "outer test sample(s) would reach the tuning objective" in result.err
+
+
+def test_failed_trials_are_left_out_and_all_failing_is_one_clear_error(run_cli, tmp_path, monkeypatch):
+    from merbench.errors import RunFailed
+
+    def diverges(*args, **kwargs):
+        raise RunFailed("fold 0, epoch 1, step 1: the training loss became nan; training diverged")
+
+    monkeypatch.setattr("merbench.folds.train_fold", diverges)
+    result, _ = tune(run_cli, tmp_path)
+    assert result.code == 1
+    assert "outer fold 0: no trial completed; the first failure: fold 0, epoch 1" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    result, _ = tune(run_cli, tmp_path)
+    assert result.code == 2
+    assert 'pip install "merbench[tune]"' in result.err
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("engine.lr: [1, 2", "not valid YAML"),
+    ("- engine.lr", "expected a mapping of options to search"),
+    ("mode.dropout: {type: float, low: 0, high: 0.5}", "mode.dropout: unknown section 'mode'"),
+    ("model.droput: {type: float, low: 0, high: 0.5}", "model.droput: 'droput' is not an option of model"),
+    ("dropout: {type: float, low: 0, high: 0.5}", "dropout: keys are SECTION.OPTION"),
+    ("dataset.subjects: {type: int, low: 4, high: 8}", "the dataset section cannot be tuned"),
+    ("protocol.n_splits: {type: int, low: 2, high: 4}", "the protocol section cannot be tuned"),
+    ("engine.threads: {type: int, low: 1, high: 2}", "engine.threads: changes how trials run"),
+    ("lbptop.size: {type: int, low: 16, high: 32}", "unknown section 'lbptop'"),
+    ("model.dropout: {type: uniform, low: 0, high: 0.5}", "type 'uniform' is not one of float, int, categorical"),
+    ("model.dropout: {type: float, low: 0.5, high: 0.1}", "low (0.5) must be below high (0.1)"),
+    ("model.dropout: {type: float, low: 0, high: 1.5}", "model.dropout=1.5: must be a finite number in [0, 1)"),
+    ("model.dropout: {type: float, low: 0, high: 0.5, log: true}", "log: true needs low above 0"),
+    ("model.dropout: {type: float, lo: 0, high: 0.5}", "unknown field(s) lo"),
+    ("model.dropout: {type: float, low: zero, high: 0.5}", "low='zero' is not a finite number"),
+    ("model.kernel: {type: float, low: 1, high: 5}", "the option takes whole numbers (default 3); use type: int"),
+    ("model.kernel: {type: int, low: 0, high: 5}", "model.kernel=0: must be an integer ≥ 1"),
+    ("model.kernel: {type: int, low: 1.5, high: 5}", "low=1.5 must be a whole number"),
+    ("model.batchnorm: {type: int, low: 0, high: 1}", "takes true/false (default True); use type: categorical"),
+    ("model.filters: {type: categorical, choices: [[3, 5, 8], [3, x, 8]]}", "model.filters=3,x,8"),
+    ("model.filters: {type: categorical, choices: []}", "categorical needs 'choices', a non-empty list"),
+    ("model.kernel: {type: categorical, choices: [3, 3]}", "choices repeat a value"),
+    ("engine.class_weighting: {type: categorical, choices: [none, balnced]}", "did you mean balanced?"),
+    ("engine.lr: 0.01", "expected a mapping such as {type: float"),
+    ("engine.lr: {type: float, low: 0.001, high: 0.02, log: true, step: 0.001}", "step and log: true cannot"),
+])
+def test_space_file_errors_name_the_file_and_key(run_cli, tmp_path, text, expected):
+    path = space_file(tmp_path, text)
+    result, _ = tune(run_cli, tmp_path, space=path)
+    assert result.code == 2, result.err
+    message = " ".join(result.err.split())
+    assert f"--space {path}" in message
+    assert expected in message
+    assert "Traceback" not in result.err
+    assert not (tmp_path / "trials.sqlite").exists()  # refused before any trial was stored
+
+
+def test_a_space_may_not_search_an_option_fixed_with_set(run_cli, tmp_path):
+    result, _ = tune(run_cli, tmp_path, "--set", "model.dropout=0.3")
+    assert result.code == 2
+    assert "model.dropout: also set with --set/--config" in result.err
+
+
+@pytest.mark.parametrize("problem", ["missing", "folder", "empty"])
+def test_space_file_that_cannot_be_read_is_one_error(run_cli, tmp_path, problem):
+    path = {"missing": tmp_path / "nope.yaml", "folder": tmp_path, "empty": space_file(tmp_path, "")}[problem]
+    result, _ = tune(run_cli, tmp_path, space=path)
+    assert result.code == 2
+    assert f"--space {path}" in result.err
+
+
+def test_storage_that_is_the_results_store_or_a_foreign_file_is_refused(run_cli, tmp_path, session_store):
+    result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
+                     "--space", str(space_file(tmp_path)), "--storage", str(session_store), *TINY)
+    assert result.code == 2 and "is the results store" in result.err
+    foreign = tmp_path / "other.sqlite"
+    sqlite3.connect(foreign).execute("CREATE TABLE runs (id TEXT)")
+    text = tmp_path / "notes.txt"
+    text.write_text("my notes")
+    for path, message in ((foreign, "SQLite file of another program"), (text, "is not an SQLite file")):
+        result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
+                         "--space", str(space_file(tmp_path)), "--storage", str(path), *TINY)
+        assert result.code == 2 and message in result.err, result.err
+    assert text.read_text() == "my notes"
+
+
+def test_a_second_tune_on_the_same_storage_is_refused_while_one_runs(run_cli, tmp_path):
+    storage = tmp_path / "trials.sqlite"
+    with tuning.storage_lock(storage):
+        result, _ = tune(run_cli, tmp_path)
+    assert result.code == 2
+    assert "another merbench tune is using" in result.err
+
+
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--trials", "0", "--trials 0: must be at least 1"),
+    ("--inner-folds", "1", "--inner-folds 1: must be at least 2"),
+    ("--inner-folds", "7", "--inner-folds 7: outer fold 0 has 6 training subjects"),
+    ("--workers", "0", "--workers 0: must be at least 1"),
+])
+def test_impossible_counts_are_refused(run_cli, tmp_path, flag, value, expected):
+    result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--trials", "1", "--space", str(space_file(tmp_path)), "--storage", str(tmp_path / "t.sqlite"),
+                     *TINY, flag, value)
+    assert result.code == 2
+    assert expected in result.err
+
+
+def test_parallel_trial_threads_complete_every_trial(run_cli, tmp_path):
+    result, summary = tune(run_cli, tmp_path, "--workers", "2", trials=3)
+    assert result.code == 0, result.err
+    assert [sum(f["trial_counts"].values()) for f in summary["folds"]] == [3, 3, 3, 3]
+    assert summary["search"]["workers"] == 2
+
+
+def test_every_built_in_model_has_a_valid_search_space():
+    from merbench.registry import get_registry
+    from merbench.tuning import TuneRequest, prepare
+
+    registry = get_registry()
+    spaces = {path.stem: path for path in (REPO / "benchmarks" / "spaces").glob("*.yaml")}
+    for model in ("convmixer", "ststnet", "offapexnet", "dual-inception", "lbptop-svm", "timm:resnet18"):
+        name = model.partition(":")[0]
+        assert name in spaces, f"no benchmarks/spaces/{name}.yaml"
+        for profile in ("quick", "default"):
+            _, space = prepare(TuneRequest(model=model, dataset="synthetic", space=spaces[name], trials=1,
+                                           profile=profile), registry)
+            assert space.params
+
+
+def test_the_runtime_guard_refuses_inner_folds_that_share_a_subject(run_cli, tmp_path, monkeypatch):
+    honest = tuning.nested_split
+
+    def overlapping(labels, subjects, outer, n_inner, seed):
+        positions, inner = honest(labels, subjects, outer, n_inner, seed)
+        first = inner[0]
+        return positions, [tuning.Fold(0, first.train, np.concatenate([first.test, first.train[:1]])), *inner[1:]]
+
+    import numpy as np
+
+    monkeypatch.setattr(tuning, "nested_split", overlapping)
+    result, _ = tune(run_cli, tmp_path)
+    assert result.code == 1
+    assert "inner fold 0: a sample or subject is in both its training and test parts" in result.err
+
+
+def test_trials_whose_preprocessing_keeps_other_clips_are_refused(run_cli, tmp_path, monkeypatch):
+    import dataclasses
+
+    import merbench.preprocess as preprocess
+
+    real = preprocess.preprocess_dataset
+    calls = []
+
+    def drops_a_clip_the_second_time(dataset, chain, **kwargs):
+        result = real(dataset, chain, **kwargs)
+        calls.append(chain.names)
+        if len(calls) == 1:
+            return result
+        kept = dataclasses.replace(dataset, samples=dataset.samples[1:])
+        return dataclasses.replace(result, inputs=result.inputs[1:], dataset=kept)
+
+    monkeypatch.setattr(preprocess, "preprocess_dataset", drops_a_clip_the_second_time)
+    space = space_file(tmp_path, "flow.subtract_median: {type: categorical, choices: [false]}")
+    result, _ = tune(run_cli, tmp_path, space=space)
+    assert result.code == 2
+    assert "kept other clips than the first preprocessing did" in result.err
+
+
+def test_storage_optuna_cannot_use_is_one_error(run_cli, tmp_path):
+    broken = tmp_path / "broken.sqlite"
+    sqlite3.connect(broken).execute("CREATE TABLE studies (note TEXT)")
+    result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--trials", "1", "--space", str(space_file(tmp_path)), "--storage", str(broken), *TINY)
+    assert result.code == 2
+    assert f"--storage {broken}: Optuna cannot use this file" in " ".join(result.err.split())
+    assert "Traceback" not in result.err
+
+
+def test_storage_in_a_missing_folder_or_a_folder_is_refused(run_cli, tmp_path):
+    for path, message in ((tmp_path / "no" / "t.sqlite", "does not exist"), (tmp_path, "is a folder")):
+        result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                         "--trials", "1", "--space", str(space_file(tmp_path)), "--storage", str(path), *TINY)
+        assert result.code == 2 and message in result.err, result.err
+
+
+def test_a_storage_failure_during_the_search_is_one_error(run_cli, tmp_path, monkeypatch):
+    import optuna
+
+    def fails(*args):
+        raise optuna.exceptions.StorageInternalError("database or disk is full")
+
+    monkeypatch.setattr(tuning, "tune_fold", fails)
+    result, _ = tune(run_cli, tmp_path)
+    assert result.code == 1
+    assert "failed (database or disk is full); the trials finished before are kept" in " ".join(result.err.split())
