@@ -3,8 +3,13 @@
 The clips are generated once per set of options into the cache directory
 (``$MERBENCH_CACHE/synthetic/<key>/``) in a real-dataset-like layout,
 ``<subject>/<clip>/img_000.png`` plus ``annotations.csv`` with subject, clip,
-label, onset, apex and offset, and are read back from there afterwards. The
-generator is described in ``merbench_plugins.synthetic_faces``.
+label, onset, apex and offset, and are read back from there afterwards.
+
+``dataset.preset`` chooses the generator: ``real`` (default, generator v3 in
+``merbench_plugins.synthetic_real``: three pretend releases with the MEGC2019
+composite's imbalance and difficulty) or ``easy`` (generator v2 in
+``merbench_plugins.synthetic_faces``: balanced-ish, one domain, clearly
+learnable; ``dataset.domains`` only relabels blocks of its subjects).
 """
 
 from __future__ import annotations
@@ -22,13 +27,25 @@ from merbench.cache import content_key, publish_directory
 from merbench.contracts import Dataset, DatasetPlugin, Sample
 from merbench.errors import DataError, UsageError
 from merbench.hookspecs import hookimpl
+from merbench_plugins import synthetic_domains as domains
 from merbench_plugins import synthetic_faces as faces
+from merbench_plugins import synthetic_real as real
 
 ANNOTATIONS = "annotations.csv"
 FIELDS = ("subject", "clip", "label", "variant", "onset", "apex", "offset", "n_frames")
+FIELDS_REAL = ("subject", "clip", "label", "domain", "shown", "variant", "onset", "apex", "true_apex", "offset", "n_frames")
+PRESETS = ("real", "easy")
+GENERATOR_VERSIONS = {"real": real.GENERATOR_VERSION, "easy": faces.GENERATOR_VERSION}
 
 
 def _check_options(options: dict[str, Any]) -> None:
+    preset = str(options.get("preset", "real")).lower()
+    if preset not in PRESETS:
+        raise UsageError(f"dataset.preset={options['preset']}: choose one of {', '.join(PRESETS)} "
+                         "(real: like the MEGC2019 composite, the default; easy: generator v2, clearly learnable)")
+    if preset == "real" and int(options["domains"]) > len(domains.DOMAINS):
+        raise UsageError(f"dataset.domains={options['domains']}: the real preset imitates at most {len(domains.DOMAINS)} releases "
+                         f"({', '.join(domains.DOMAIN_NAMES)}); choose 1 to {len(domains.DOMAINS)}, or --set dataset.preset=easy")
     limits = {"subjects": 2, "clips_per_subject": 1, "size": 16, "frames": 6, "domains": 1}
     for key, minimum in limits.items():
         if int(options[key]) < minimum:
@@ -39,8 +56,43 @@ def _check_options(options: dict[str, Any]) -> None:
         raise UsageError(f"dataset.seed={options['seed']}: must be 0 or more")
 
 
+def _write_annotations(target: Path, fields: tuple[str, ...], rows: list[tuple]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(fields)
+    writer.writerows(rows)
+    (target / ANNOTATIONS).write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def _write_frames(clip_dir: Path, frames) -> None:
+    clip_dir.mkdir(parents=True)
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(clip_dir / f"img_{i:03d}.png"), frame)
+
+
+def generate_real(target: Path, options: dict[str, Any]) -> None:
+    """Write the ``real`` preset's dataset (generator v3) described by ``options`` into the empty folder ``target``.
+
+    ``subjects`` × ``clips_per_subject`` clips in all, shared unevenly among the subjects.
+    """
+    seed, size, n_frames = int(options["seed"]), int(options["size"]), int(options["frames"])
+    n_subjects = int(options["subjects"])
+    rows = []
+    for subject_plan in domains.plan(seed, n_subjects, n_subjects * int(options["clips_per_subject"]), int(options["domains"])):
+        subject = real.make_subject(seed, subject_plan.index, subject_plan.domain)
+        subject_id = f"s{subject_plan.index + 1:02d}"
+        for c, label in enumerate(subject_plan.labels):
+            clip = real.make_clip(subject, c, seed, label, size=size, frames=n_frames)
+            clip_id = f"{subject_id}_c{c + 1:03d}"
+            _write_frames(target / subject_id / clip_id, clip.frames)
+            apex = clip.apex if clip.apex_annotated else ""
+            rows.append((subject_id, clip_id, faces.CLASSES[clip.label], subject_plan.domain.name, faces.CLASSES[clip.shown],
+                         clip.variant, clip.onset, apex, clip.apex, clip.offset, len(clip.frames)))
+    _write_annotations(target, FIELDS_REAL, rows)
+
+
 def generate(target: Path, options: dict[str, Any]) -> None:
-    """Write the whole dataset described by ``options`` into the empty folder ``target``."""
+    """Write the ``easy`` preset's dataset (generator v2) described by ``options`` into the empty folder ``target``."""
     seed, size, n_frames = int(options["seed"]), int(options["size"]), int(options["frames"])
     rows = []
     for s in range(int(options["subjects"])):
@@ -49,16 +101,9 @@ def generate(target: Path, options: dict[str, Any]) -> None:
         for c in range(int(options["clips_per_subject"])):
             clip = faces.make_clip(subject, c, seed, size=size, n_frames=n_frames)
             clip_id = f"{subject_id}_c{c + 1:03d}"
-            clip_dir = target / subject_id / clip_id
-            clip_dir.mkdir(parents=True)
-            for i, frame in enumerate(clip.frames):
-                cv2.imwrite(str(clip_dir / f"img_{i:03d}.png"), frame)
+            _write_frames(target / subject_id / clip_id, clip.frames)
             rows.append((subject_id, clip_id, faces.CLASSES[clip.label], clip.variant, clip.onset, clip.apex, clip.offset, n_frames))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(FIELDS)
-    writer.writerows(rows)
-    (target / ANNOTATIONS).write_text(buffer.getvalue(), encoding="utf-8")
+    _write_annotations(target, FIELDS, rows)
 
 
 def domain_of(subject_index: int, n_subjects: int, n_domains: int) -> str:
@@ -68,8 +113,21 @@ def domain_of(subject_index: int, n_subjects: int, n_domains: int) -> str:
     return f"synthetic-{subject_index * n_domains // n_subjects + 1}"
 
 
+def _extra(row: dict[str, str]) -> dict[str, Any]:
+    """What a row knows beyond the sample's fields: the variant shown and, for the real preset, the class shown and true apex."""
+    extra: dict[str, Any] = {"variant": int(row["variant"])}
+    if "shown" in row:
+        extra.update(shown=row["shown"], true_apex=int(row["true_apex"]))
+    return extra
+
+
 def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
-    """Read a generated tree's annotations into samples (subjects split into ``n_domains`` blocks)."""
+    """Read a generated tree's annotations into samples.
+
+    A tree of the real preset names each clip's domain and leaves the apex empty
+    where its release has none; an easy tree has neither, and its subjects are
+    split into ``n_domains`` blocks.
+    """
     samples = []
     with open(folder / ANNOTATIONS, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -83,12 +141,12 @@ def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
                     id=row["clip"],
                     subject=row["subject"],
                     label=faces.CLASSES.index(row["label"]),
-                    domain=domain_of(subject_order.index(row["subject"]), len(subject_order), n_domains),
+                    domain=row["domain"] if "domain" in row else domain_of(subject_order.index(row["subject"]), len(subject_order), n_domains),
                     frames=frames,
                     onset=int(row["onset"]),
-                    apex=int(row["apex"]),
+                    apex=int(row["apex"]) if row["apex"] != "" else None,
                     offset=int(row["offset"]),
-                    extra={"variant": int(row["variant"])},
+                    extra=_extra(row),
                 )
             )
         except (KeyError, ValueError) as exc:
@@ -105,15 +163,18 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     ``root`` is ignored: the data lives in the cache directory.
     """
     _check_options(options)
-    params = {key: int(options[key]) for key in ("subjects", "clips_per_subject", "size", "frames", "seed")}
-    key = content_key("synthetic", faces.GENERATOR_VERSION, params)[:16]
+    preset = str(options.get("preset", "real")).lower()
+    keys = ("subjects", "clips_per_subject", "size", "frames", "seed") + (("domains",) if preset == "real" else ())
+    params = {key: int(options[key]) for key in keys}
+    version = GENERATOR_VERSIONS[preset]
+    key = content_key("synthetic", version, preset, params)[:16]
     folder = cache_dir / "synthetic" / key
     generated = False
     if not (folder / ANNOTATIONS).is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{key}."))
         try:
-            generate(tmp, params)
+            (generate_real if preset == "real" else generate)(tmp, params)
             publish_directory(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -123,7 +184,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         name="synthetic",
         classes=faces.CLASSES,
         samples=samples,
-        summary={"folder": str(folder), "generated_now": generated, "generator_version": faces.GENERATOR_VERSION, **params},
+        summary={"folder": str(folder), "generated_now": generated, "preset": preset, "generator_version": version, **params},
     )
 
 
@@ -134,14 +195,16 @@ def merbench_register_datasets(register):
         DatasetPlugin(
             name="synthetic",
             load=load,
-            description="Procedural micro-expression clips (3 classes, several subjects), generated into the cache; no download",
-            options={"subjects": 16, "clips_per_subject": 12, "size": 64, "frames": 16, "seed": 0, "domains": 1},
-            option_ranges={"subjects": ">= 2", "clips_per_subject": ">= 1", "size": ">= 16", "frames": ">= 6",
-                           "seed": ">= 0", "domains": ">= 1"},
+            description="Procedural micro-expression clips (3 classes; preset real: like the MEGC2019 composite, "
+                        "easy: generator v2), generated into the cache; no download",
+            options={"preset": "real", "subjects": 28, "clips_per_subject": 7, "size": 64, "frames": 16, "seed": 0,
+                     "domains": 3},
+            option_ranges={"preset": PRESETS, "subjects": ">= 2", "clips_per_subject": ">= 1", "size": ">= 16",
+                           "frames": ">= 6", "seed": ">= 0", "domains": ">= 1"},
             profiles={
-                "quick": {"subjects": 10, "clips_per_subject": 6, "size": 48, "frames": 10},
+                "quick": {"preset": "easy", "subjects": 10, "clips_per_subject": 6, "size": 48, "frames": 10, "domains": 1},
                 "default": {},
-                "paper": {"subjects": 24, "clips_per_subject": 16},
+                "paper": {"subjects": 68, "clips_per_subject": 7},
             },
             needs_root=False,
         )
