@@ -141,3 +141,23 @@ def test_a_leaky_honest_run_is_refused_before_anything_runs(extra, message, run_
                      "--store", str(store), *extra)
     assert result.code == 2 and message in result.err
     assert not store.exists()
+
+
+def test_compare_and_html_report_flag_a_leaky_run(study, run_cli):
+    from merbench.compare import build_comparison
+    from merbench.html_report import render_report
+
+    folder, _, summary, _ = study
+    results = {}
+    for variant in summary["variants"][3:]:  # select_on=test, normalise_on=all
+        run_id = variant["runs"][0]["run_id"]
+        assert run_cli("show", run_id, "--store", str(folder / "results.sqlite"), "--json", str(folder / "r.json")).code == 0
+        results[variant["name"]] = json.loads((folder / "r.json").read_text())
+    for name, warning, words in (("select_on=test", "model selection used test data", "best epoch chosen on the test fold"),
+                                 ("normalise_on=all", "normalisation statistics included test samples",
+                                  "normalisation statistics include test samples")):
+        result = results[name]
+        comparison = build_comparison([result], "uf1", "fold")
+        assert any(warning in text for text in comparison.warnings())
+        page = render_report(comparison, [result], draw=lambda run, metric: (b"", b""))
+        assert f'<p class="warning">† Leakage: {words}.' in page
