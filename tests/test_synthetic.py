@@ -1,4 +1,7 @@
-"""The embedded ``synthetic`` dataset: determinism, annotations, and that it is learnable but not trivial."""
+"""The embedded ``synthetic`` dataset's easy preset (generator v2): determinism, annotations, learnable but not trivial.
+
+The real preset (generator v3) is tested in test_synthetic_real.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from merbench.registry import get_registry
 from merbench.runner import run_benchmark
 from merbench_plugins import synthetic, synthetic_faces
 
-SMALL = {"subjects": 3, "clips_per_subject": 2, "size": 32, "frames": 8, "seed": 3, "domains": 1}
+SMALL = {"preset": "easy", "subjects": 3, "clips_per_subject": 2, "size": 32, "frames": 8, "seed": 3, "domains": 1}
 
 
 def test_generation_is_deterministic_by_seed(tmp_path):
@@ -60,8 +63,12 @@ def test_subjects_differ_in_face_and_style():
     assert synthetic_faces.make_subject(0, 0) == first
 
 
-# Learnability: a 5-fold, 15-epoch run of a small ConvMixer on the default-size synthetic data.
+# Learnability: a 5-fold, 15-epoch run of a small ConvMixer on the easy preset at generator v2's former default size.
 LEARN = {
+    "dataset.preset": "easy",
+    "dataset.subjects": 16,
+    "dataset.clips_per_subject": 12,
+    "dataset.domains": 1,
     "protocol.n_splits": 5,
     "engine.epochs": 15,
     "model.dim": 32,
