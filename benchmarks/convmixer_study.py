@@ -2,6 +2,7 @@
 
     python benchmarks/convmixer_study.py                  # run what is missing, then print the table
     python benchmarks/convmixer_study.py --table          # print the stored table only
+    python benchmarks/convmixer_study.py --table --markdown   # the same as Markdown, for docs/models.md
     python benchmarks/convmixer_study.py --factors attention,patch
 
 Every factor is varied one at a time against the plugin's current default,
@@ -329,19 +330,43 @@ def study_table(per_factor: dict[str, list[Summary]], settings: Settings, select
                       caption=None if selection is None else
                       f"Seed noise (pooled std of UF1): {100 * selection['noise_uf1']:.1f} points. Chosen: "
                       f"{config_name(selection['chosen'])} (dev UF1 {100 * selection['chosen_uf1']:.1f}).")
-    for factor, summaries in per_factor.items():
-        table.add_section()
-        for summary in summaries:
-            table.add_row(factor, config_name(summary.sets), " ".join(f"{100 * v:.1f}" for v in summary.uf1),
-                          f"{100 * summary.mean['uf1']:.1f}", f"{100 * summary.mean['uar']:.1f}",
-                          f"{100 * summary.mean['accuracy']:.1f}", f"{summary.seconds:.0f}")
+    previous = None
+    for factor, summary in _rows(per_factor):
+        if factor != previous:
+            table.add_section()
+            previous = factor
+        table.add_row(factor, config_name(summary.sets), " ".join(f"{100 * v:.1f}" for v in summary.uf1),
+                      f"{100 * summary.mean['uf1']:.1f}", f"{100 * summary.mean['uar']:.1f}",
+                      f"{100 * summary.mean['accuracy']:.1f}", f"{summary.seconds:.0f}")
     return table
+
+
+def _rows(per_factor: dict[str, list[Summary]]) -> list[tuple[str, Summary]]:
+    """(factor, summary) rows: the default once first (the reference of every factor), then each factor's levels."""
+    default = next((s for summaries in per_factor.values() for s in summaries if not s.sets), None)
+    rows = [("reference", default)] if default is not None else []
+    for factor, summaries in per_factor.items():
+        rows.extend((factor, summary) for summary in summaries if summary.sets)
+    return rows
+
+
+def markdown_table(per_factor: dict[str, list[Summary]], settings: Settings) -> str:
+    """The study as a Markdown table (for docs/models.md): factor, configuration, UF1 per seed, means, seconds."""
+    seeds = " / ".join(f"seed {seed}" for seed in settings.seeds)
+    lines = [f"| factor | configuration | dev UF1 % ({seeds}) | mean UF1 % | UAR % | accuracy % | s per run |",
+             "|---|---|---|---|---|---|---|"]
+    for factor, summary in _rows(per_factor):
+        lines.append(f"| {factor} | `{config_name(summary.sets)}` | "
+                     f"{' / '.join(f'{100 * v:.1f}' for v in summary.uf1)} | {100 * summary.mean['uf1']:.1f} | "
+                     f"{100 * summary.mean['uar']:.1f} | {100 * summary.mean['accuracy']:.1f} | "
+                     f"{summary.seconds:.0f} |")
+    return "\n".join(lines)
 
 
 def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner = cli_runner,
               data: dict[str, Any] | None = None, table_only: bool = False, confirm: bool = True,
-              say: Callable[[str], None] = print) -> tuple[dict[str, Any], Any]:
-    """Run (or, with ``table_only``, only read) the study; returns the stored study and its table."""
+              say: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, list[Summary]]]:
+    """Run (or, with ``table_only``, only read) the study; returns the stored study and its summaries per factor."""
     check_settings(settings)
     study = load_study(path)
     defaults = resolved_defaults(settings)
@@ -372,7 +397,7 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
                  git_commit=_git_commit() if not table_only else study.get("git_commit"))
     if not table_only:
         save_study(path, study)
-    return study, study_table(per_factor, settings, selection)
+    return study, per_factor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                         help="a further option for every run (repeatable)")
     parser.add_argument("--table", action="store_true", help="run nothing; print the stored table")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for docs/models.md)")
     parser.add_argument("--no-combined", action="store_true", help="do not run the combination of candidates")
     args = parser.parse_args(argv)
     out = make_console()
@@ -409,11 +435,15 @@ def main(argv: list[str] | None = None) -> int:
         extra = tuple(tuple(item.split("=", 1)) for item in args.extra)
         settings = Settings(args.dev_seed, args.splits, args.profile, seeds, extra)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        _, table = run_study(args.out, factors, settings, table_only=args.table, confirm=not args.no_combined)
+        study, per_factor = run_study(args.out, factors, settings, table_only=args.table,
+                                      confirm=not args.no_combined)
     except MerbenchError as exc:
         print(f"convmixer_study: error: {exc}", file=sys.stderr)
         return 2
-    print_table(out, table)
+    if args.markdown:
+        print(markdown_table(per_factor, settings))
+    else:
+        print_table(out, study_table(per_factor, settings, study.get("selection")))
     return 0
 
 

@@ -139,8 +139,9 @@ def test_table_shows_every_configuration_whole_at_80_columns(study, tmp_path):
     from merbench.tables import print_table
 
     scores = {"default": (0.70, 0.72), "model.attention=spatial": (0.651, 0.702)}
-    _, table = study.run_study(tmp_path / "e.json", ["attention"], study.Settings(), runner=FakeRunner(study, scores),
-                               data=DATA, say=lambda _: None)
+    stored, per_factor = study.run_study(tmp_path / "e.json", ["attention"], study.Settings(),
+                                         runner=FakeRunner(study, scores), data=DATA, say=lambda _: None)
+    table = study.study_table(per_factor, study.Settings(), stored["selection"])
     buffer = io.StringIO()
     print_table(Console(file=buffer, width=80, force_terminal=True, color_system=None), table)
     text = buffer.getvalue()
@@ -148,6 +149,8 @@ def test_table_shows_every_configuration_whole_at_80_columns(study, tmp_path):
     flat = " ".join(text.split())
     assert "model.attention=spatial" in flat and "65.1 70.2" in flat and "67.7" in flat
     assert "model.attention=none" in flat and "Chosen: default" in flat
+    markdown = study.markdown_table(per_factor, study.Settings())
+    assert "| attention | `model.attention=spatial` | 65.1 / 70.2 | 67.7 | 68.7 | 69.7 | 10 |" in markdown
 
 
 def test_cli_runner_runs_merbench_and_returns_its_result(study):
