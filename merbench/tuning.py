@@ -10,9 +10,12 @@ predictions, pooled over folds, are the tuned result. The outer test samples
 never reach an objective (``nested_split`` hands it the training positions
 only and ``check_nested`` refuses anything else).
 
-Every trial is kept in an Optuna SQLite storage beside the results store (one
-study per outer fold, named by a content key of the configuration, space,
-seed and inner folds), so an interrupted tune continues where it stopped.
+Every trial is kept in an Optuna SQLite storage beside the results store
+(``merbench.tuning_storage``; one study per outer fold, named by a content key
+of the configuration, space, seed and inner folds), so an interrupted tune
+continues where it stopped. ``merbench.tuning_space`` reads the search space,
+``merbench.tuning_summary`` builds the result and ``merbench.tuning_report``
+prints it.
 The pipeline is merbench's own: ``merbench.runner.load_dataset``,
 ``merbench.preprocess`` (inputs cached by content, so a trial recomputes
 inputs only when its ``flow.*`` options are new), ``merbench.config`` and the
@@ -23,8 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sqlite3
-import statistics
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -38,14 +39,14 @@ from merbench.cache import cache_root, content_key
 from merbench.config import RunConfig, load_config_file, resolve_config
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.errors import DataError, PluginError, RunFailed, UsageError
-from merbench.metrics import classification_metrics, mean_std
+from merbench.metrics import classification_metrics
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 from merbench.tuning_space import REFUSED_ENGINE, SearchSpace, load_space
+from merbench.tuning_storage import (check_storage, counted_trials, default_storage, fail_stale, import_optuna,
+                                     open_storage, storage_lock)
+from merbench.tuning_summary import summarise, trial_row, trial_seconds
 
-OPTUNA_MISSING = ('merbench tune needs Optuna, which is not installed: pip install "merbench[tune]" '
-                  '(in a checkout: pip install -e ".[tune]")')
-STORAGE_NAME = "tuning.sqlite"
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
 """Trials that complete before the median pruner stops any (it needs medians to compare with)."""
@@ -53,17 +54,7 @@ INPUT_SETS_KEPT = 4
 """Preprocessed input sets (one per distinct preprocessing configuration) kept in memory; the rest are on disk."""
 
 
-def import_optuna() -> Any:
-    """The ``optuna`` module, quiet (merbench reports trials itself), or a ``UsageError`` saying how to install it."""
-    try:
-        import optuna
-    except ImportError:
-        raise UsageError(OPTUNA_MISSING) from None
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    return optuna
-
-
-# ------------------------------------------------------------------ request and storage
+# ------------------------------------------------------------------ request
 
 
 @dataclass(frozen=True)
@@ -115,84 +106,6 @@ class TuneRequest:
             raise UsageError(f"--workers {self.workers}: must be at least 1")
         if self.resume and self.fresh:
             raise UsageError("--resume continues the stored trials and --fresh deletes them; give one of them")
-
-
-def default_storage() -> Path:
-    """``tuning.sqlite`` beside the results store (``$MERBENCH_STORE``'s folder or the user data dir)."""
-    from merbench.store import default_store_path
-
-    return default_store_path().parent / STORAGE_NAME
-
-
-def _tables(path: Path) -> set[str] | None:
-    """The table names of an SQLite file, or ``None`` when it is not one."""
-    with open(path, "rb") as handle:
-        if handle.read(16) != b"SQLite format 3\x00":
-            return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError:
-        return None
-
-
-def check_storage(path: Path | None, given: bool) -> Path:
-    """The trials storage file to use; ``UsageError`` when it is the results store, a folder or another program's file."""
-    from merbench.outputs import store_files
-
-    target = (path or default_storage()).expanduser()
-    shown = f"--storage {target}" if given else f"the trials storage {target}"
-    resolved = target.resolve()
-    if resolved in {p.expanduser().resolve() for p in store_files(None)}:
-        raise UsageError(f"{shown}: is the results store; trials are kept in a file of their own: give another "
-                         f"name, e.g. {target.with_name(STORAGE_NAME)}")
-    if target.is_dir():
-        raise UsageError(f"{shown}: is a folder; give a file such as {target / STORAGE_NAME}")
-    if target.exists():
-        try:
-            tables = _tables(target)
-        except OSError as exc:
-            raise UsageError(f"{shown}: cannot be read ({exc.strerror or exc}); give another file") from None
-        if tables is None:
-            raise UsageError(f"{shown}: is not an SQLite file; it will not be overwritten: give another file")
-        if tables and "studies" not in tables:
-            raise UsageError(f"{shown}: is an SQLite file of another program (perhaps a results store); "
-                             "it will not be changed: give another file")
-    elif not given:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    elif not target.parent.is_dir():
-        raise UsageError(f"{shown}: the folder {target.parent} does not exist; create it first")
-    return target
-
-
-@contextlib.contextmanager
-def storage_lock(path: Path) -> Iterator[None]:
-    """Hold ``PATH.lock`` for the tune: a second tune on the same storage is refused, not interleaved."""
-    import fcntl
-
-    lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UsageError(f"another merbench tune is using {path} right now; wait for it to finish, "
-                             "or give this one its own file with --storage") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def open_storage(optuna: Any, path: Path) -> Any:
-    """Optuna's RDB storage on the SQLite file ``path``; ``UsageError`` when Optuna cannot use it."""
-    try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 30}})
-        optuna.get_all_study_names(storage=storage)  # reads the studies table: a foreign one fails here
-        return storage
-    except Exception as exc:  # SQLAlchemy and Optuna raise their own types for a damaged or newer file
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise UsageError(f"--storage {path}: Optuna cannot use this file ({type(exc).__name__}: {first}); "
-                         "give another file with --storage") from None
 
 
 # ------------------------------------------------------------------ nested split
@@ -409,22 +322,6 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
     return objective
 
 
-def counted_trials(optuna: Any, study: Any) -> list[Any]:
-    """Trials that used the budget: complete, pruned, or failed by themselves (not interrupted), by number."""
-    states = optuna.trial.TrialState
-    return [t for t in study.get_trials(deepcopy=False)
-            if t.state in (states.COMPLETE, states.PRUNED) or (t.state == states.FAIL and "error" in t.user_attrs)]
-
-
-def _fail_stale(optuna: Any, storage: Any, study: Any) -> int:
-    """Mark trials left running by an interrupted tune as failed (interrupted, so they are redone); their count."""
-    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    for trial in stale:
-        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-    return len(stale)
-
-
 def study_key(ctx: TuneContext) -> str:
     """The content key of a tune: configuration (less how it runs), space, seed, inner folds and the samples."""
     base = ctx.base
@@ -447,7 +344,7 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
     study = optuna.create_study(study_name=study_name(ctx, key, outer), storage=storage, direction="maximize",
                                 load_if_exists=True,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS))
-    stale = _fail_stale(optuna, storage, study)
+    stale = fail_stale(optuna, storage, study)
     done = len(counted_trials(optuna, study))
     # A resumed study samples on from a new seed: the old one would repeat the trials already made.
     study.sampler = optuna.samplers.TPESampler(seed=int(content_key(ctx.base.seed, outer.index, done)[:8], 16))
@@ -508,18 +405,6 @@ def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict
             "selected_epoch": output.selected_epoch}
 
 
-def _trial_seconds(trial: Any) -> float:
-    if trial.datetime_start is None or trial.datetime_complete is None:
-        return 0.0
-    return (trial.datetime_complete - trial.datetime_start).total_seconds()
-
-
-def _trial_row(trial: Any) -> dict[str, Any]:
-    return {"number": trial.number, "state": trial.state.name.lower(), "value": trial.value,
-            "params": dict(trial.params), "inner_uf1": trial.user_attrs.get("inner_uf1"),
-            "error": trial.user_attrs.get("error"), "seconds": _trial_seconds(trial)}
-
-
 def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold) -> dict[str, Any]:
     """Search, select and refit one outer fold; the fold's summary (its refit is stored with the study)."""
     study = search_fold(ctx, optuna, storage, key, outer)
@@ -547,125 +432,14 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
         "inner_uf1_per_fold": best.user_attrs.get("inner_uf1"),
         "trial_counts": {"complete": states.get("complete", 0), "pruned": states.get("pruned", 0),
                          "failed": states.get("fail", 0)},
-        "trials": [_trial_row(t) for t in trials],
-        "trial_seconds": sum(_trial_seconds(t) for t in trials),
+        "trials": [trial_row(t) for t in trials],
+        "trial_seconds": sum(trial_seconds(t) for t in trials),
         "inner_fits": sum(len(t.user_attrs.get("inner_uf1") or []) for t in trials),
         "metrics": refit["metrics"],
         "predictions": refit["predictions"],
         "refit_seconds": refit["seconds"],
         "epochs_trained": refit["epochs_trained"],
         "selected_epoch": refit["selected_epoch"],
-    }
-
-
-# ------------------------------------------------------------------ summary
-
-
-def _median(values: list[float]) -> float:
-    return float(statistics.median(values))
-
-
-def choice_stability(space: SearchSpace, folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """How alike the folds' choices are, per parameter: counts of each value, or min/median/max of numbers.
-
-    ``agreement`` is the share of folds that chose the most common value
-    (categorical); ``spread`` is the range of the chosen values as a share
-    of the searched range (on a log scale for ``log: true``).
-    """
-    rows = []
-    for param in space.params:
-        values = [fold["selected"][param.key] for fold in folds if param.key in fold["selected"]]
-        row: dict[str, Any] = {"key": param.key, "type": param.type, "folds": len(values)}
-        if param.type == "categorical":
-            counts = Counter(json_key(v) for v in values)
-            row["counts"] = dict(counts.most_common())
-            row["agreement"] = counts.most_common(1)[0][1] / len(values) if values else 0.0
-        elif values:
-            scale = np.log if param.log else (lambda x: x)
-            width = float(scale(param.high) - scale(param.low))
-            row.update(min=min(values), median=_median(values), max=max(values),
-                       spread=float(scale(max(values)) - scale(min(values))) / width if width else 0.0)
-        rows.append(row)
-    return rows
-
-
-def json_key(value: Any) -> str:
-    """A chosen categorical value as text (``true``, ``3,5,8``, ``cbam``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
-
-
-def summarise(ctx: TuneContext, folds: list[dict[str, Any]], storage_path: Path, key: str,
-              seconds: float) -> dict[str, Any]:
-    """The tune's JSON-ready summary: per-fold choices, pooled outer scores, stability and compute spent."""
-    from merbench.environment import describe_environment
-    from merbench.runner import check_folds
-
-    samples, labels = ctx.dataset.samples, ctx.labels
-    rows, truth, predicted = [], [], []
-    for fold, outer in zip(folds, ctx.outer_folds):
-        for i, prediction in zip(outer.test, fold["predictions"]):
-            rows.append({"id": samples[i].id, "subject": samples[i].subject, "domain": samples[i].domain,
-                         "fold": outer.index, "label": int(labels[i]), "prediction": int(prediction)})
-            truth.append(int(labels[i]))
-            predicted.append(int(prediction))
-    pooled = classification_metrics(truth, predicted, ctx.n_classes)
-    fold_mean, fold_std = mean_std([fold["metrics"] for fold in folds])
-    protocol = ctx.registry.get("protocols", ctx.base.protocol)
-    overlaps = check_folds(ctx.outer_folds, ctx.subjects, ctx.base.protocol)
-    counts = Counter()
-    for fold in folds:
-        counts.update(fold["trial_counts"])
-    return {
-        "kind": "tune",
-        "model": ctx.base.model,
-        "dataset": ctx.base.dataset,
-        "protocol": ctx.base.protocol,
-        "profile": ctx.base.profile,
-        "seed": ctx.base.seed,
-        "classes": list(ctx.dataset.classes),
-        "n_samples": len(samples),
-        "n_subjects": int(len(np.unique(ctx.subjects))),
-        "subject_independent": bool(protocol.subject_independent) and not any(overlaps),
-        "space": ctx.space.to_dict(),
-        "search": {
-            "trials_per_fold": ctx.request.trials,
-            "inner_folds": ctx.request.inner_folds,
-            "inner_split": "StratifiedGroupKFold by subject over each outer fold's training samples only",
-            "objective": "mean UF1 over the inner folds",
-            "sampler": "TPE (Optuna), seeded from the run seed and outer fold",
-            "pruner": f"median (Optuna MedianPruner, after {PRUNER_STARTUP_TRIALS} trials), checked after each inner fold",
-            "workers": ctx.request.workers,
-            "executor": ctx.base.section("executor")["name"],
-            "storage": str(storage_path),
-            "key": key,
-        },
-        "folds": [{k: v for k, v in fold.items() if k != "predictions"} for fold in folds],
-        "pooled": pooled,
-        "fold_mean": fold_mean,
-        "fold_std": fold_std,
-        "stability": choice_stability(ctx.space, folds),
-        "compute": {
-            "trials": sum(counts.values()),
-            "complete": counts.get("complete", 0),
-            "pruned": counts.get("pruned", 0),
-            "failed": counts.get("failed", 0),
-            "inner_fits": sum(fold["inner_fits"] for fold in folds),
-            "outer_refits": len(folds),
-            "trial_seconds": sum(fold["trial_seconds"] for fold in folds),
-            "refit_seconds": sum(fold["refit_seconds"] for fold in folds),
-            "wall_seconds": seconds,
-        },
-        "leakage": {
-            "selection_uses_test_data": False,
-            "model_selection": "per outer fold, the configuration with the best mean inner UF1 (inner folds by "
-                               "subject within the outer training part); each outer test fold is used once",
-        },
-        "warnings": [protocol.warning] if protocol.warning else [],
-        "config": ctx.base.to_dict(),
-        "environment": describe_environment(ctx.choice.description),
-        "predictions": rows,
     }
 
 
@@ -750,7 +524,22 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                     raise RunFailed(f"the trials storage {storage_path} failed ({exc}); the trials finished before "
                                     "are kept: free some space or fix the file, then run the same command again") from None
                 progress.advance("outer", 1, note=f"outer UF1 {folds[-1]['metrics']['uf1']:.3f}")
-    return summarise(ctx, folds, storage_path, key, time.perf_counter() - started)
+    from merbench.environment import describe_environment
+
+    search = {
+        "trials_per_fold": request.trials,
+        "inner_folds": request.inner_folds,
+        "inner_split": "StratifiedGroupKFold by subject over each outer fold's training samples only",
+        "objective": "mean UF1 over the inner folds",
+        "sampler": "TPE (Optuna), seeded from the run seed and outer fold",
+        "pruner": f"median (Optuna MedianPruner, after {PRUNER_STARTUP_TRIALS} trials), checked after each inner fold",
+        "workers": request.workers,
+        "executor": base.section("executor")["name"],
+        "storage": str(storage_path),
+        "key": key,
+    }
+    return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search,
+                     describe_environment(choice.description), time.perf_counter() - started)
 
 
 def _check_resume(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> None:

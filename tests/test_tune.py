@@ -14,7 +14,8 @@ pytest.importorskip("optuna")
 from merbench import tuning  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = ["--set", "dataset.subjects=8", "dataset.clips_per_subject=4", "protocol.n_splits=4", "engine.epochs=1"]
+TINY = ["--set", "dataset.subjects=8", "dataset.clips_per_subject=4", "protocol.n_splits=2", "engine.epochs=1"]
+"""32 clips of 8 subjects; 2 outer folds of 4 training subjects each, so 3 inner folds by subject fit."""
 SPACE = "engine.lr: {type: float, low: 0.001, high: 0.02, log: true}\nmodel.dropout: {type: float, low: 0.0, high: 0.5}\n"
 
 
@@ -40,7 +41,7 @@ def test_tune_end_to_end_prints_and_writes_the_nested_result(run_cli, tmp_path):
     assert result.code == 0, result.err
     assert summary["kind"] == "tune" and summary["model"] == "ststnet"
     assert summary["search"]["trials_per_fold"] == 2 and summary["search"]["inner_folds"] == 3
-    assert len(summary["folds"]) == 4
+    assert len(summary["folds"]) == 2
     seen = []
     for fold in summary["folds"]:
         assert sum(fold["trial_counts"].values()) == 2
@@ -57,11 +58,11 @@ def test_tune_end_to_end_prints_and_writes_the_nested_result(run_cli, tmp_path):
 
     assert summary["pooled"] == classification_metrics(truth, predicted, 3)
     assert [s["key"] for s in summary["stability"]] == ["engine.lr", "model.dropout"]
-    assert summary["compute"]["inner_fits"] == 4 * 2 * 3 and summary["compute"]["outer_refits"] == 4
+    assert summary["compute"]["inner_fits"] == 2 * 2 * 3 and summary["compute"]["outer_refits"] == 2
     assert summary["leakage"]["selection_uses_test_data"] is False
     assert "Tuned result (outer folds; quote the pooled row)" in result.out
-    assert "Stability of the choice over 4 outer folds" in result.out
-    assert "Compute: 8 trials" in result.out
+    assert "Stability of the choice over 2 outer folds" in result.out
+    assert "Compute: 4 trials" in result.out
     # On an 80-column terminal every table fits, with each option name and score whole.
     from rich.console import Console
 
@@ -116,9 +117,9 @@ def test_an_interrupted_tune_resumes_without_redoing_finished_trials(run_cli, tm
     stop_at[0] = 0
     resumed, summary = tune(run_cli, tmp_path, "--resume", trials=3)
     assert resumed.code == 0, resumed.err
-    # Outer fold 0 made 2 more trials (the interrupted one is redone, trial 0 is not); the others 3 each.
+    # Outer fold 0 made 2 more trials (the interrupted one is redone, trial 0 is not); fold 1 made 3.
     assert [c for c in calls if c[0] == 0] == [(0, 2), (0, 3)]
-    assert sorted(i for i, _ in calls) == [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert sorted(i for i, _ in calls) == [0, 0, 1, 1, 1]
     fold0 = summary["folds"][0]
     assert [t["number"] for t in fold0["trials"]] == [0, 2, 3]
     assert sum(fold0["trial_counts"].values()) == 3
@@ -138,8 +139,8 @@ def test_fresh_deletes_the_stored_trials(run_cli, tmp_path, monkeypatch):
                         lambda *args: calls.append(args[2].index) or made(*args))
     result, _ = tune(run_cli, tmp_path, "--fresh", quiet=False)
     assert result.code == 0, result.err
-    assert calls == [0, 1, 2, 3]
-    assert "--fresh: deleted the 4 stored stud" in result.err
+    assert calls == [0, 1]
+    assert "--fresh: deleted the 2 stored stud" in result.err
 
 
 def test_trials_of_a_stored_tune_with_other_options_are_not_reused(run_cli, tmp_path):
@@ -147,7 +148,7 @@ def test_trials_of_a_stored_tune_with_other_options_are_not_reused(run_cli, tmp_
     result, _ = tune(run_cli, tmp_path, "--seed", "1")
     assert result.code == 0, result.err
     assert "reused" not in result.err
-    assert len(sqlite3.connect(tmp_path / "trials.sqlite").execute("SELECT study_name FROM studies").fetchall()) == 8
+    assert len(sqlite3.connect(tmp_path / "trials.sqlite").execute("SELECT study_name FROM studies").fetchall()) == 4
 
 
 def test_the_runtime_guard_refuses_an_objective_that_would_see_outer_test_samples(run_cli, tmp_path, monkeypatch):
@@ -263,7 +264,7 @@ def test_a_second_tune_on_the_same_storage_is_refused_while_one_runs(run_cli, tm
 @pytest.mark.parametrize("flag, value, expected", [
     ("--trials", "0", "--trials 0: must be at least 1"),
     ("--inner-folds", "1", "--inner-folds 1: must be at least 2"),
-    ("--inner-folds", "7", "--inner-folds 7: outer fold 0 has 6 training subjects"),
+    ("--inner-folds", "5", "--inner-folds 5: outer fold 0 has 4 training subjects"),
     ("--workers", "0", "--workers 0: must be at least 1"),
 ])
 def test_impossible_counts_are_refused(run_cli, tmp_path, flag, value, expected):
@@ -277,7 +278,7 @@ def test_impossible_counts_are_refused(run_cli, tmp_path, flag, value, expected)
 def test_parallel_trial_threads_complete_every_trial(run_cli, tmp_path):
     result, summary = tune(run_cli, tmp_path, "--workers", "2", trials=3)
     assert result.code == 0, result.err
-    assert [sum(f["trial_counts"].values()) for f in summary["folds"]] == [3, 3, 3, 3]
+    assert [sum(f["trial_counts"].values()) for f in summary["folds"]] == [3, 3]
     assert summary["search"]["workers"] == 2
 
 
@@ -362,3 +363,32 @@ def test_a_storage_failure_during_the_search_is_one_error(run_cli, tmp_path, mon
     result, _ = tune(run_cli, tmp_path)
     assert result.code == 1
     assert "failed (database or disk is full); the trials finished before are kept" in " ".join(result.err.split())
+
+
+def test_a_trial_left_running_by_a_killed_tune_is_redone(run_cli, tmp_path, monkeypatch):
+    made = tuning.make_objective
+    calls: list[tuple[int, int]] = []
+    kill = [True]
+
+    def counting(ctx, optuna, outer, positions, inner):
+        objective = made(ctx, optuna, outer, positions, inner)
+
+        def wrapped(trial):
+            calls.append((outer.index, trial.number))
+            if kill[0] and len(calls) == 2:
+                raise SystemExit(9)  # leaves the trial RUNNING in the storage, as kill -9 does
+            return objective(trial)
+
+        return wrapped
+
+    monkeypatch.setattr(tuning, "make_objective", counting)
+    assert tune(run_cli, tmp_path, trials=3)[0].code == 9
+    states = sqlite3.connect(tmp_path / "trials.sqlite").execute("SELECT number, state FROM trials").fetchall()
+    assert sorted(states) == [(0, "COMPLETE"), (1, "RUNNING")]
+    kill[0] = False
+    calls.clear()
+    resumed, summary = tune(run_cli, tmp_path, trials=3, quiet=False)
+    assert resumed.code == 0, resumed.err
+    assert [c for c in calls if c[0] == 0] == [(0, 2), (0, 3)]
+    assert "1 interrupted trial(s) will be redone" in resumed.err
+    assert [t["number"] for t in summary["folds"][0]["trials"]] == [0, 2, 3]

@@ -1,0 +1,129 @@
+"""Where ``merbench tune`` keeps its trials: an Optuna SQLite storage beside the results store.
+
+``check_storage`` refuses a file that is not Optuna's (the results store, another
+program's SQLite file, a folder) before anything is written; ``storage_lock``
+lets one tune at a time use a storage file; ``counted_trials`` and
+``fail_stale`` decide which stored trials used the budget and which an
+interrupted tune left half done (they are redone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator
+
+from merbench.errors import UsageError
+
+OPTUNA_MISSING = ('merbench tune needs Optuna, which is not installed: pip install "merbench[tune]" '
+                  '(in a checkout: pip install -e ".[tune]")')
+STORAGE_NAME = "tuning.sqlite"
+
+
+def import_optuna() -> Any:
+    """The ``optuna`` module, quiet (merbench reports trials itself), or a ``UsageError`` saying how to install it."""
+    try:
+        import optuna
+    except ImportError:
+        raise UsageError(OPTUNA_MISSING) from None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna
+
+
+def default_storage() -> Path:
+    """``tuning.sqlite`` beside the results store (``$MERBENCH_STORE``'s folder or the user data dir)."""
+    from merbench.store import default_store_path
+
+    return default_store_path().parent / STORAGE_NAME
+
+
+def _tables(path: Path) -> set[str] | None:
+    """The table names of an SQLite file, or ``None`` when it is not one."""
+    with open(path, "rb") as handle:
+        if handle.read(16) != b"SQLite format 3\x00":
+            return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError:
+        return None
+
+
+def check_storage(path: Path | None, given: bool) -> Path:
+    """The trials storage file to use; ``UsageError`` when it is the results store, a folder or another program's file."""
+    from merbench.outputs import store_files
+
+    target = (path or default_storage()).expanduser()
+    shown = f"--storage {target}" if given else f"the trials storage {target}"
+    resolved = target.resolve()
+    if resolved in {p.expanduser().resolve() for p in store_files(None)}:
+        raise UsageError(f"{shown}: is the results store; trials are kept in a file of their own: give another "
+                         f"name, e.g. {target.with_name(STORAGE_NAME)}")
+    if target.is_dir():
+        raise UsageError(f"{shown}: is a folder; give a file such as {target / STORAGE_NAME}")
+    if target.exists():
+        try:
+            tables = _tables(target)
+        except OSError as exc:
+            raise UsageError(f"{shown}: cannot be read ({exc.strerror or exc}); give another file") from None
+        if tables is None:
+            raise UsageError(f"{shown}: is not an SQLite file; it will not be overwritten: give another file")
+        if tables and "studies" not in tables:
+            raise UsageError(f"{shown}: is an SQLite file of another program (perhaps a results store); "
+                             "it will not be changed: give another file")
+    elif not given:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise UsageError(f"{shown}: the folder {target.parent} does not exist; create it first")
+    return target
+
+
+@contextlib.contextmanager
+def storage_lock(path: Path) -> Iterator[None]:
+    """Hold ``PATH.lock`` for the tune: a second tune on the same storage is refused, not interleaved."""
+    import fcntl
+
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UsageError(f"another merbench tune is using {path} right now; wait for it to finish, "
+                             "or give this one its own file with --storage") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_storage(optuna: Any, path: Path) -> Any:
+    """Optuna's RDB storage on the SQLite file ``path``; ``UsageError`` when Optuna cannot use it."""
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 30}})
+        optuna.get_all_study_names(storage=storage)  # reads the studies table: a foreign one fails here
+        return storage
+    except Exception as exc:  # SQLAlchemy and Optuna raise their own types for a damaged or newer file
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise UsageError(f"--storage {path}: Optuna cannot use this file ({type(exc).__name__}: {first}); "
+                         "give another file with --storage") from None
+
+
+
+
+def counted_trials(optuna: Any, study: Any) -> list[Any]:
+    """Trials that used the budget: complete, pruned, or failed by themselves (not interrupted), by number."""
+    states = optuna.trial.TrialState
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.state in (states.COMPLETE, states.PRUNED) or (t.state == states.FAIL and "error" in t.user_attrs)]
+
+
+def fail_stale(optuna: Any, storage: Any, study: Any) -> int:
+    """Mark trials left running by an interrupted tune as failed (interrupted, so they are redone); their count."""
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in stale:
+        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    return len(stale)
+
+

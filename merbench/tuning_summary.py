@@ -1,0 +1,129 @@
+"""The summary of a ``merbench tune``: per-fold choices, pooled outer scores, stability and compute spent."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from merbench.metrics import classification_metrics, mean_std
+from merbench.tuning_space import SearchSpace
+
+
+def trial_seconds(trial: Any) -> float:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return 0.0
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
+def trial_row(trial: Any) -> dict[str, Any]:
+    return {"number": trial.number, "state": trial.state.name.lower(), "value": trial.value,
+            "params": dict(trial.params), "inner_uf1": trial.user_attrs.get("inner_uf1"),
+            "error": trial.user_attrs.get("error"), "seconds": trial_seconds(trial)}
+
+
+
+
+# ------------------------------------------------------------------ summary
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def choice_stability(space: SearchSpace, folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How alike the folds' choices are, per parameter: counts of each value, or min/median/max of numbers.
+
+    ``agreement`` is the share of folds that chose the most common value
+    (categorical); ``spread`` is the range of the chosen values as a share
+    of the searched range (on a log scale for ``log: true``).
+    """
+    rows = []
+    for param in space.params:
+        values = [fold["selected"][param.key] for fold in folds if param.key in fold["selected"]]
+        row: dict[str, Any] = {"key": param.key, "type": param.type, "folds": len(values)}
+        if param.type == "categorical":
+            counts = Counter(json_key(v) for v in values)
+            row["counts"] = dict(counts.most_common())
+            row["agreement"] = counts.most_common(1)[0][1] / len(values) if values else 0.0
+        elif values:
+            scale = np.log if param.log else (lambda x: x)
+            width = float(scale(param.high) - scale(param.low))
+            row.update(min=min(values), median=_median(values), max=max(values),
+                       spread=float(scale(max(values)) - scale(min(values))) / width if width else 0.0)
+        rows.append(row)
+    return rows
+
+
+def json_key(value: Any) -> str:
+    """A chosen categorical value as text (``true``, ``3,5,8``, ``cbam``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any, base: Any, space: SearchSpace,
+              protocol: Any, search: dict[str, Any], environment: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The tune's JSON-ready summary: per-fold choices, pooled outer scores, stability and compute spent.
+
+    ``folds`` are ``merbench.tuning.tune_fold`` summaries in the order of
+    ``outer_folds``; ``base`` is the resolved ``RunConfig`` without trial
+    values; ``protocol`` the protocol's spec; ``search`` how the search ran.
+    """
+    from merbench.runner import check_folds
+
+    samples, labels, subjects = dataset.samples, dataset.labels, dataset.subjects
+    rows, truth, predicted = [], [], []
+    for fold, outer in zip(folds, outer_folds):
+        for i, prediction in zip(outer.test, fold["predictions"]):
+            rows.append({"id": samples[i].id, "subject": samples[i].subject, "domain": samples[i].domain,
+                         "fold": outer.index, "label": int(labels[i]), "prediction": int(prediction)})
+            truth.append(int(labels[i]))
+            predicted.append(int(prediction))
+    pooled = classification_metrics(truth, predicted, len(dataset.classes))
+    fold_mean, fold_std = mean_std([fold["metrics"] for fold in folds])
+    overlaps = check_folds(outer_folds, subjects, base.protocol)
+    counts: Counter = Counter()
+    for fold in folds:
+        counts.update(fold["trial_counts"])
+    return {
+        "kind": "tune",
+        "model": base.model,
+        "dataset": base.dataset,
+        "protocol": base.protocol,
+        "profile": base.profile,
+        "seed": base.seed,
+        "classes": list(dataset.classes),
+        "n_samples": len(samples),
+        "n_subjects": int(len(np.unique(subjects))),
+        "subject_independent": bool(protocol.subject_independent) and not any(overlaps),
+        "space": space.to_dict(),
+        "search": search,
+        "folds": [{k: v for k, v in fold.items() if k != "predictions"} for fold in folds],
+        "pooled": pooled,
+        "fold_mean": fold_mean,
+        "fold_std": fold_std,
+        "stability": choice_stability(space, folds),
+        "compute": {
+            "trials": sum(counts.values()),
+            "complete": counts.get("complete", 0),
+            "pruned": counts.get("pruned", 0),
+            "failed": counts.get("failed", 0),
+            "inner_fits": sum(fold["inner_fits"] for fold in folds),
+            "outer_refits": len(folds),
+            "trial_seconds": sum(fold["trial_seconds"] for fold in folds),
+            "refit_seconds": sum(fold["refit_seconds"] for fold in folds),
+            "wall_seconds": seconds,
+        },
+        "leakage": {
+            "selection_uses_test_data": False,
+            "model_selection": "per outer fold, the configuration with the best mean inner UF1 (inner folds by "
+                               "subject within the outer training part); each outer test fold is used once",
+        },
+        "warnings": [protocol.warning] if protocol.warning else [],
+        "config": base.to_dict(),
+        "environment": environment,
+        "predictions": rows,
+    }
