@@ -125,13 +125,13 @@ def nested_split(labels: np.ndarray, subjects: np.ndarray, outer: Fold, n_inner:
     groups = subjects[positions]
     n_subjects = len(np.unique(groups))
     if n_subjects < n_inner:
-        raise UsageError(f"--inner-folds {n_inner}: outer fold {outer.index} has {n_subjects} training subjects, "
+        raise UsageError(f"--inner-folds {n_inner}: outer fold {outer.index + 1} has {n_subjects} training subjects, "
                          f"fewer than the inner folds; use --inner-folds {max(2, n_subjects)} or fewer outer folds")
     splitter = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
     try:
         splits = list(splitter.split(np.zeros(len(positions)), labels[positions], groups=groups))
     except ValueError as exc:
-        raise UsageError(f"outer fold {outer.index}: its training part cannot be split into {n_inner} inner folds "
+        raise UsageError(f"outer fold {outer.index + 1}: its training part cannot be split into {n_inner} inner folds "
                          f"by subject ({exc}); use fewer --inner-folds") from None
     return positions, [Fold(j, np.asarray(train), np.asarray(test)) for j, (train, test) in enumerate(splits)]
 
@@ -140,12 +140,12 @@ def check_nested(positions: np.ndarray, inner: list[Fold], outer: Fold, subjects
     """``RunFailed`` unless the objective's samples are outer training samples and inner folds split by subject."""
     leaked = np.intersect1d(positions, outer.test)
     if leaked.size:
-        raise RunFailed(f"outer fold {outer.index}: {leaked.size} outer test sample(s) would reach the tuning "
+        raise RunFailed(f"outer fold {outer.index + 1}: {leaked.size} outer test sample(s) would reach the tuning "
                         "objective; nothing was tuned. This is a merbench bug: please report it")
     local = subjects[positions]
     for fold in inner:
         if np.intersect1d(fold.train, fold.test).size or set(local[fold.train]) & set(local[fold.test]):
-            raise RunFailed(f"outer fold {outer.index}, inner fold {fold.index}: a sample or subject is in both its "
+            raise RunFailed(f"outer fold {outer.index + 1}, inner fold {fold.index + 1}: a sample or subject is in both its "
                             "training and test parts. This is a merbench bug: please report it")
 
 
@@ -312,9 +312,10 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
         try:
             executor.run(job, data, tasks, on_done, relay)
         except (RunFailed, PluginError) as exc:
-            trial.set_user_attr("error", str(exc))
+            text = f"inner {exc}" if str(exc).startswith("fold ") else str(exc)  # the engine's "fold N" is inner
+            trial.set_user_attr("error", text)
             ctx.progress.message(f"[yellow]Note:[/] outer fold {outer.index + 1}, trial {trial.number} failed "
-                                 f"and is left out of the selection: {exc}")
+                                 f"and is left out of the selection: {text}")
             raise
         trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
         return float(np.mean([scores[j] for j in sorted(scores)]))
@@ -381,7 +382,7 @@ def selected_trial(optuna: Any, study: Any, trials: int, outer: Fold) -> Any:
     if best is None:
         errors = [t.user_attrs["error"] for t in counted_trials(optuna, study) if "error" in t.user_attrs]
         cause = f"; the first failure: {errors[0]}" if errors else ""
-        raise RunFailed(f"outer fold {outer.index}: no trial completed{cause}. Narrow the search space "
+        raise RunFailed(f"outer fold {outer.index + 1}: no trial completed{cause}. Narrow the search space "
                         "(e.g. a lower engine.lr bound) and run again; completed trials are kept")
     return best
 

@@ -175,7 +175,7 @@ def test_failed_trials_are_left_out_and_all_failing_is_one_clear_error(run_cli, 
     monkeypatch.setattr("merbench.folds.train_fold", diverges)
     result, _ = tune(run_cli, tmp_path)
     assert result.code == 1
-    assert "outer fold 0: no trial completed; the first failure: fold 0, epoch 1" in result.err
+    assert "outer fold 1: no trial completed; the first failure: inner fold 0, epoch 1" in result.err
     assert "Traceback" not in result.err
 
 
@@ -264,7 +264,7 @@ def test_a_second_tune_on_the_same_storage_is_refused_while_one_runs(run_cli, tm
 @pytest.mark.parametrize("flag, value, expected", [
     ("--trials", "0", "--trials 0: must be at least 1"),
     ("--inner-folds", "1", "--inner-folds 1: must be at least 2"),
-    ("--inner-folds", "5", "--inner-folds 5: outer fold 0 has 4 training subjects"),
+    ("--inner-folds", "5", "--inner-folds 5: outer fold 1 has 4 training subjects"),
     ("--workers", "0", "--workers 0: must be at least 1"),
 ])
 def test_impossible_counts_are_refused(run_cli, tmp_path, flag, value, expected):
@@ -310,7 +310,7 @@ def test_the_runtime_guard_refuses_inner_folds_that_share_a_subject(run_cli, tmp
     monkeypatch.setattr(tuning, "nested_split", overlapping)
     result, _ = tune(run_cli, tmp_path)
     assert result.code == 1
-    assert "inner fold 0: a sample or subject is in both its training and test parts" in result.err
+    assert "inner fold 1: a sample or subject is in both its training and test parts" in result.err
 
 
 def test_trials_whose_preprocessing_keeps_other_clips_are_refused(run_cli, tmp_path, monkeypatch):
