@@ -17,7 +17,9 @@ deviation of UF1 between the two seeds over all configurations. A factor's
 best level is a candidate when its mean dev UF1 beats the default's by more
 than ``s``; the candidates together are run as one ``combined``
 configuration; the default changes to the best of (single candidates,
-combined) only when it beats the default by more than ``s``.
+combined) only when it beats the default by more than ``s``. ``model.attention=none``
+is measured as the ablation but never chosen: without its convolutional
+attention the model would no longer be the CABM-FMER reconstruction.
 
 Results (per configuration and seed: UF1, UAR, accuracy, seconds) go to
 ``benchmarks/studies/convmixer.json``, rewritten atomically after every run.
@@ -70,6 +72,8 @@ FACTORS: dict[str, list[dict[str, Any]]] = {
     "lr": [{"engine.lr": 0.001}, {"engine.lr": 0.002}, {"engine.lr": 0.004}],
 }
 METRICS = ("uf1", "uar", "accuracy")
+ABLATION_ONLY = ({"model.attention": "none"},)
+"""Levels measured but never chosen as the default: without convolutional attention the model is not CABM-FMER."""
 
 Runner = Callable[[dict[str, Any], int, "Settings"], dict[str, Any]]
 
@@ -280,12 +284,18 @@ def seed_noise(summaries: list[Summary]) -> float:
     return math.sqrt(statistics.fmean(variances)) if variances else 0.0
 
 
+def eligible(sets: dict[str, Any]) -> bool:
+    """Whether a configuration may become the default (ablation-only levels may not)."""
+    return not any(all(sets.get(key) == value for key, value in level.items()) for level in ABLATION_ONLY)
+
+
 def select(per_factor: dict[str, list[Summary]], default: Summary, noise: float,
            combined: Summary | None = None) -> dict[str, Any]:
     """Apply the selection rule: candidates per factor, then the chosen configuration (dev UF1 only)."""
     candidates = {}
     for factor, summaries in per_factor.items():
-        best = max(summaries, key=lambda s: s.mean["uf1"])
+        allowed = [s for s in summaries if eligible(s.sets)]
+        best = max(allowed, key=lambda s: s.mean["uf1"]) if allowed else default
         if best.sets != default.sets and best.mean["uf1"] - default.mean["uf1"] > noise:
             candidates[factor] = best
     options = [default, *candidates.values(), *([combined] if combined is not None else [])]
@@ -298,9 +308,10 @@ def select(per_factor: dict[str, list[Summary]], default: Summary, noise: float,
         "combined": None if combined is None else {"sets": combined.sets, "uf1": round(combined.mean["uf1"], 4)},
         "chosen": chosen.sets,
         "chosen_uf1": round(chosen.mean["uf1"], 4),
+        "ablations_not_eligible": [dict(level) for level in ABLATION_ONLY],
         "rule": "a level is a candidate when its mean dev UF1 beats the default's by more than the pooled seed "
                 "std; the best of default, candidates and their combination is chosen when it beats the "
-                "default by more than that std",
+                "default by more than that std; ablation-only levels (no attention) are measured, never chosen",
     }
 
 

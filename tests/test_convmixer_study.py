@@ -119,6 +119,15 @@ def test_selection_changes_the_default_only_beyond_the_seed_noise(study, tmp_pat
     assert selection["chosen"] == {} and selection["candidates"] == {}  # +1 point is within the noise
 
 
+def test_the_no_attention_ablation_is_measured_but_never_chosen(study, tmp_path):
+    scores = {"default": (0.60, 0.62), "model.attention=none": (0.80, 0.82), "model.attention=spatial": (0.64, 0.66),
+              "model.attention_every=2": (0.60, 0.62), "model.attention=channel": (0.60, 0.62)}
+    selection, runner = _selection(study, tmp_path / "n.json", ["attention"], scores)
+    assert ("model.attention=none", 1) in [(name, seed) for name, seed, _ in runner.calls]
+    assert selection["chosen"] == {"model.attention": "spatial"}
+    assert study.eligible({"model.attention": "channel"}) and not study.eligible({"model.attention": "none"})
+
+
 def test_several_candidates_are_confirmed_together_on_dev(study, tmp_path):
     scores = {"default": (0.70, 0.72), "model.kernel=9": (0.73, 0.75), "model.dim=96": (0.74, 0.76),
               "model.dim=96 model.kernel=9": (0.69, 0.71)}
