@@ -19,19 +19,26 @@ than ``s``; the candidates together are run as one ``combined``
 configuration; the default changes to the best of (single candidates,
 combined) only when it beats the default by more than ``s``. ``model.attention=none``
 is measured as the ablation but never chosen: without its convolutional
-attention the model would no longer be the CABM-FMER reconstruction.
+attention the model would no longer be the CABM-FMER reconstruction. Neither
+are ``engine.*`` levels (epochs, learning rate): a model plugin cannot carry
+them, and every model of a comparison trains with the profile's engine settings.
 
 Results (per configuration and seed: UF1, UAR, accuracy, seconds) go to
 ``benchmarks/studies/convmixer.json``, rewritten atomically after every run.
 The study is resumable: a run whose settings, seed and data are already stored
-is skipped. Runs use ``merbench run --json`` in a subprocess each; export
+is skipped. A study file pins the reference configuration it started from
+(``defaults``) and every run passes those values explicitly, so the stored
+study stays reproducible after the plugin's defaults change; study around a
+new default in a new file (``--out``). Runs use ``merbench run --json`` in a subprocess each; export
 ``OMP_WAIT_POLICY=PASSIVE`` on a shared CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
@@ -88,6 +95,9 @@ class Settings:
     seeds: tuple[int, ...] = (0, 1)
     extra: tuple[tuple[str, Any], ...] = ()
     """Further ``--set`` options for every run (tests shrink the data with them)."""
+    reference: tuple[tuple[str, Any], ...] = ()
+    """The studied keys' values in the study's reference configuration, passed to every run explicitly (a
+    study file pins them, so its runs stay what they were after the plugin's defaults change)."""
 
     def common_sets(self) -> dict[str, Any]:
         """The ``--set`` options of every run: development data, fold count, extras."""
@@ -128,8 +138,8 @@ def changes(level: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
 
 
 def config_name(sets: dict[str, Any]) -> str:
-    """``default`` or ``key=value key=value`` (the ``--set`` options that make the configuration)."""
-    return " ".join(f"{key}={set_text(value)}" for key, value in sorted(sets.items())) or "default"
+    """``reference`` or ``key=value key=value`` (the ``--set`` options that make the configuration)."""
+    return " ".join(f"{key}={set_text(value)}" for key, value in sorted(sets.items())) or "reference"
 
 
 def check_settings(settings: Settings) -> None:
@@ -161,7 +171,7 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
 
 def cli_runner(sets: dict[str, Any], seed: int, settings: Settings) -> dict[str, Any]:
     """Run one configuration with ``merbench run --json`` in a subprocess; returns the result JSON."""
-    all_sets = {**settings.common_sets(), **sets}
+    all_sets = {**settings.common_sets(), **dict(settings.reference), **sets}
     with tempfile.TemporaryDirectory(prefix="convmixer-study-") as folder:
         target = Path(folder) / "result.json"
         command = [sys.executable, "-m", "merbench", "run", "--model", MODEL, "--dataset", "synthetic",
@@ -225,6 +235,7 @@ def record(result: dict[str, Any], sets: dict[str, Any], seed: int, identity: di
         "data": data,
         **{metric: round(float(result["pooled"][metric]), 4) for metric in METRICS},
         "seconds": round(float(result["seconds"]["total"]), 1),
+        "train_seconds": round(float(result["seconds"].get("train_eval", result["seconds"]["total"])), 1),
         "wall_seconds": round(wall, 1),
         "n_samples": result.get("n_samples"),
         "n_subjects": result.get("n_subjects"),
@@ -261,6 +272,8 @@ class Summary:
     uf1: tuple[float, ...]
     mean: dict[str, float]
     seconds: float
+    params: int | None = None
+    flops: float | None = None
 
     @property
     def spread(self) -> float:
@@ -275,7 +288,33 @@ def summarise(study: dict[str, Any], sets: dict[str, Any], settings: Settings, d
     if not runs:
         return None
     mean = {metric: statistics.fmean(run[metric] for run in runs) for metric in METRICS}
-    return Summary(sets, tuple(run["uf1"] for run in runs), mean, statistics.fmean(run["seconds"] for run in runs))
+    params, flops = _cost(json.dumps(sets, sort_keys=True), settings)
+    return Summary(sets, tuple(run["uf1"] for run in runs), mean, statistics.fmean(run["seconds"] for run in runs),
+                   params, flops)
+
+
+@functools.lru_cache(maxsize=None)
+def _cost(sets_json: str, settings: Settings) -> tuple[int, float]:
+    return model_cost(json.loads(sets_json), settings)
+
+
+def model_cost(sets: dict[str, Any], settings: Settings) -> tuple[int, float]:
+    """Parameters and FLOPs per sample (3 classes) of a configuration: its cost, whatever the machine's load."""
+    from merbench.config import resolve_config
+    from merbench.contracts import resolve_factory
+    from merbench.modelinfo import count_flops
+    from merbench.registry import get_registry
+
+    registry = get_registry()
+    all_sets = {key: set_text(value)
+                for key, value in {**settings.common_sets(), **dict(settings.reference), **sets}.items()}
+    config = resolve_config(registry, model=MODEL, dataset="synthetic", protocol=PROTOCOL, profile=settings.profile,
+                            sets=all_sets)
+    flow = config.section("flow")
+    shape = (len(flow["channels"]), int(flow["size"]), int(flow["size"]))
+    build = resolve_factory(registry.get("models", MODEL).build)
+    model = build(dict(config.section("model")), shape[0], 3, shape[1])
+    return sum(p.numel() for p in model.parameters()), count_flops(model, shape)
 
 
 def seed_noise(summaries: list[Summary]) -> float:
@@ -285,7 +324,14 @@ def seed_noise(summaries: list[Summary]) -> float:
 
 
 def eligible(sets: dict[str, Any]) -> bool:
-    """Whether a configuration may become the default (ablation-only levels may not)."""
+    """Whether a configuration may become the plugin's default.
+
+    Not ablation-only levels, and not ``engine.*`` settings: a model plugin
+    cannot carry them, and every model of a comparison trains with the same
+    profile's engine settings.
+    """
+    if any(key.startswith("engine.") for key in sets):
+        return False
     return not any(all(sets.get(key) == value for key, value in level.items()) for level in ABLATION_ONLY)
 
 
@@ -311,7 +357,8 @@ def select(per_factor: dict[str, list[Summary]], default: Summary, noise: float,
         "ablations_not_eligible": [dict(level) for level in ABLATION_ONLY],
         "rule": "a level is a candidate when its mean dev UF1 beats the default's by more than the pooled seed "
                 "std; the best of default, candidates and their combination is chosen when it beats the "
-                "default by more than that std; ablation-only levels (no attention) are measured, never chosen",
+                "default by more than that std; ablation-only levels (no attention) and engine.* settings (shared by "
+                "every model) are measured, never chosen",
     }
 
 
@@ -328,16 +375,21 @@ def factor_configs(factors: list[str], defaults: dict[str, Any]) -> dict[str, li
     return {factor: [changes(level, defaults) for level in FACTORS[factor]] for factor in factors}
 
 
+def _mflops(summary: Summary) -> str:
+    return "—" if summary.flops is None else f"{summary.flops / 1e6:.1f}"
+
+
 def study_table(per_factor: dict[str, list[Summary]], settings: Settings, selection: dict[str, Any] | None):
     """The study as a ``merbench.tables.DataTable``."""
-    from merbench.tables import Column, DataTable
+    from merbench.tables import TEXT, Column, DataTable
 
     seeds = "/".join(map(str, settings.seeds))
     table = DataTable(f"ConvMixer design study: dev UF1 % (dataset.seed={settings.dev_seed}, {PROTOCOL}, "
                       f"{settings.splits} folds, seeds {seeds})",
                       [Column("Factor"), Column("Configuration"), Column("UF1 per seed", justify="right"),
-                       Column("Mean", justify="right"), Column("UAR", justify="right"),
-                       Column("Acc", justify="right"), Column("s/run", justify="right")],
+                       Column("Mean", justify="right"), Column("UAR", TEXT, justify="right", priority=1),
+                       Column("Acc", TEXT, justify="right"), Column("MFLOPs", justify="right"),
+                       Column("s/run", justify="right")],
                       caption=None if selection is None else
                       f"Seed noise (pooled std of UF1): {100 * selection['noise_uf1']:.1f} points. Chosen: "
                       f"{config_name(selection['chosen'])} (dev UF1 {100 * selection['chosen_uf1']:.1f}).")
@@ -348,14 +400,14 @@ def study_table(per_factor: dict[str, list[Summary]], settings: Settings, select
             previous = factor
         table.add_row(factor, config_name(summary.sets), " ".join(f"{100 * v:.1f}" for v in summary.uf1),
                       f"{100 * summary.mean['uf1']:.1f}", f"{100 * summary.mean['uar']:.1f}",
-                      f"{100 * summary.mean['accuracy']:.1f}", f"{summary.seconds:.0f}")
+                      f"{100 * summary.mean['accuracy']:.1f}", _mflops(summary), f"{summary.seconds:.0f}")
     return table
 
 
 def _rows(per_factor: dict[str, list[Summary]]) -> list[tuple[str, Summary]]:
-    """(factor, summary) rows: the default once first (the reference of every factor), then each factor's levels."""
+    """(factor, summary) rows: the reference once first (that of every factor), then each factor's levels."""
     default = next((s for summaries in per_factor.values() for s in summaries if not s.sets), None)
-    rows = [("reference", default)] if default is not None else []
+    rows = [("—", default)] if default is not None else []
     for factor, summaries in per_factor.items():
         rows.extend((factor, summary) for summary in summaries if summary.sets)
     return rows
@@ -364,13 +416,15 @@ def _rows(per_factor: dict[str, list[Summary]]) -> list[tuple[str, Summary]]:
 def markdown_table(per_factor: dict[str, list[Summary]], settings: Settings) -> str:
     """The study as a Markdown table (for docs/models.md): factor, configuration, UF1 per seed, means, seconds."""
     seeds = " / ".join(f"seed {seed}" for seed in settings.seeds)
-    lines = [f"| factor | configuration | dev UF1 % ({seeds}) | mean UF1 % | UAR % | accuracy % | s per run |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"| factor | configuration | dev UF1 % ({seeds}) | mean UF1 % | UAR % | accuracy % | params | "
+             "MFLOPs/sample | s per run |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for factor, summary in _rows(per_factor):
+        params = "—" if summary.params is None else f"{summary.params / 1e3:.1f}k"
         lines.append(f"| {factor} | `{config_name(summary.sets)}` | "
                      f"{' / '.join(f'{100 * v:.1f}' for v in summary.uf1)} | {100 * summary.mean['uf1']:.1f} | "
-                     f"{100 * summary.mean['uar']:.1f} | {100 * summary.mean['accuracy']:.1f} | "
-                     f"{summary.seconds:.0f} |")
+                     f"{100 * summary.mean['uar']:.1f} | {100 * summary.mean['accuracy']:.1f} | {params} | "
+                     f"{_mflops(summary)} | {summary.seconds:.0f} |")
     return "\n".join(lines)
 
 
@@ -380,7 +434,9 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
     """Run (or, with ``table_only``, only read) the study; returns the stored study and its summaries per factor."""
     check_settings(settings)
     study = load_study(path)
-    defaults = resolved_defaults(settings)
+    defaults = study.get("defaults") or resolved_defaults(settings)  # a study keeps the reference it started from
+    settings = dataclasses.replace(settings, reference=tuple(
+        sorted((key, tuple(value) if isinstance(value, list) else value) for key, value in defaults.items())))
     data = data_fingerprint(settings) if data is None else data
     configs = factor_configs(factors, defaults)
     unique = [sets for sets in dict.fromkeys(json.dumps(s, sort_keys=True) for c in configs.values() for s in c)]
@@ -404,6 +460,8 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
                 selection = select({f: s for f, s in per_factor.items() if f != "combined"}, default, noise, combined)
         study["selection"] = selection
     study.update(format=FORMAT, model=MODEL, protocol=PROTOCOL, settings=settings.identity(), data=data,
+                 defaults_note="the reference configuration of every factor, pinned when the study started; every "
+                               "run passes these values explicitly",
                  defaults=_jsonable(defaults), factors={f: configs[f] for f in factors},
                  git_commit=_git_commit() if not table_only else study.get("git_commit"))
     if not table_only:

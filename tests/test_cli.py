@@ -124,7 +124,8 @@ def test_list_models_shows_parameter_counts(run_cli):
 
     config = resolve_config(get_registry(), model="convmixer", dataset="synthetic")
     spec = get_registry().get("models", "convmixer")
-    model = resolve_factory(spec.build)(config.section("model"), 3, 3, config.section("flow")["size"])
+    flow = config.section("flow")
+    model = resolve_factory(spec.build)(config.section("model"), len(flow["channels"]), 3, flow["size"])
     expected = f"{sum(p.numel() for p in model.parameters()):,}"
 
     result = run_cli("list", "models")

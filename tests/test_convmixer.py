@@ -113,10 +113,10 @@ def test_attention_choices_are_validated_with_the_configuration():
 
 
 @pytest.mark.parametrize("sets, shape", [
-    ({}, (3, 32, 32)),
-    ({"flow.size": "28"}, (3, 28, 28)),
-    ({"flow.channels": "u,v"}, (2, 32, 32)),
-    ({"flow.size": "28", "flow.channels": "u,v"}, (2, 28, 28)),
+    ({}, (2, 28, 28)),
+    ({"flow.size": "32", "flow.channels": "u,v,strain"}, (3, 32, 32)),
+    ({"flow.channels": "u,v,strain"}, (3, 28, 28)),
+    ({"flow.size": "32"}, (2, 32, 32)),
 ])
 def test_input_resolution_and_representation_reach_the_model(sets, shape):
     registry = get_registry()
@@ -128,9 +128,21 @@ def test_input_resolution_and_representation_reach_the_model(sets, shape):
     assert model(torch.randn(2, *shape)).shape == (2, 3)
 
 
-def test_default_is_cbam_after_every_block():
+def test_default_is_the_studied_choice_spatial_attention_after_every_block():
+    """The default chosen by the design study (docs/models.md): kernel 9, CBAM's spatial half after every block."""
     registry = get_registry()
-    options = dict(resolve_config(registry, model="convmixer", dataset="synthetic").section("model"))
-    model = build_model(options, 3, 3, 32)
-    assert count(model, CbamModule) == options["depth"]
-    assert count(model, SpatialAttn) == count(model, ChannelAttn) == options["depth"]
+    config = resolve_config(registry, model="convmixer", dataset="synthetic")
+    options = dict(config.section("model"))
+    assert (options["kernel"], options["attention"], options["attention_every"]) == (9, "spatial", 1)
+    model = build_model(options, 2, 3, 28)
+    assert count(model, SpatialAttn) == options["depth"] and count(model, ChannelAttn) == 0
+
+
+def test_every_attention_kind_is_built_in_one_replaceable_place(monkeypatch):
+    import merbench_plugins.convmixer.network as network
+
+    monkeypatch.setattr(network, "create_attn", lambda *args, **kwargs: nn.Identity())
+    for kind in ("cbam", "channel", "spatial"):
+        model = build(attention=kind)
+        assert count(model, ChannelAttn) == count(model, SpatialAttn) == 0, kind
+        assert params(model) == plain_convmixer_params(3, 16, 4, 3, 2)

@@ -56,16 +56,32 @@ def test_every_run_uses_the_development_data_never_the_evaluation_data(study, tm
     assert not (tmp_path / "t.json").exists()
 
 
-def test_levels_are_changes_against_the_resolved_default(study):
+def test_levels_are_changes_against_the_reference(study):
     defaults = study.resolved_defaults(study.Settings())
     configs = study.factor_configs(list(study.FACTORS), defaults)
     for factor, levels in configs.items():
-        assert levels.count({}) == 1, f"{factor}: the default must be one level"
-        assert len(levels) == len({json.dumps(s, sort_keys=True) for s in levels}) == len(study.FACTORS[factor])
-    assert {"model.attention": "channel"} in configs["attention"]
-    assert {"model.attention_every": 2} in configs["attention"]
-    assert {"flow.channels": ["u", "v"]} in configs["input-channels"]
+        assert levels.count({}) <= 1, f"{factor}: the reference is at most one level"
+        assert len({json.dumps(s, sort_keys=True) for s in levels}) == len(study.FACTORS[factor])
+        for level, sets in zip(study.FACTORS[factor], levels):
+            assert all(defaults[key] != value for key, value in sets.items())  # only what differs
+            assert {**{k: defaults[k] for k in level}, **sets} == level  # the level is the reference plus them
+    old = {"model.attention": "cbam", "model.attention_every": 1, "flow.channels": ["u", "v", "strain"]}
+    assert study.changes({"model.attention": "cbam", "model.attention_every": 2}, old) == {"model.attention_every": 2}
+    assert study.changes({"flow.channels": ["u", "v"]}, old) == {"flow.channels": ["u", "v"]}
     assert study.config_name({"flow.channels": ["u", "v"], "model.patch": 1}) == "flow.channels=u,v model.patch=1"
+
+
+def test_a_study_keeps_its_reference_and_passes_it_to_every_run(study, tmp_path):
+    path = tmp_path / "pinned.json"
+    pinned = {**study.resolved_defaults(study.Settings()), "model.kernel": 5, "model.attention": "cbam"}
+    path.write_text(json.dumps({"format": study.FORMAT, "runs": [], "defaults": pinned}))
+    runner = FakeRunner(study)
+    seen = []
+    runner_with_settings = lambda sets, seed, settings: (seen.append(dict(settings.reference)), runner(sets, seed, settings))[1]
+    study.run_study(path, ["kernel"], study.Settings(), runner=runner_with_settings, data=DATA, say=lambda _: None)
+    assert {name for name, _, _ in runner.calls} == {"reference", "model.kernel=3", "model.kernel=9"}
+    assert all(reference["model.kernel"] == 5 and reference["model.attention"] == "cbam" for reference in seen)
+    assert json.loads(path.read_text())["defaults"]["model.kernel"] == 5
 
 
 def test_runs_are_stored_after_each_run_and_resumed(study, tmp_path):
@@ -103,14 +119,22 @@ def test_a_damaged_study_file_is_one_clear_error(study, tmp_path):
         study.run_study(path, ["kernel"], study.Settings(), runner=FakeRunner(study), data=DATA)
 
 
+def _pin(study, path):
+    """A new study file whose reference is fixed (kernel 5, CBAM after every block), whatever the plugin's default."""
+    reference = {**study.resolved_defaults(study.Settings()), "model.kernel": 5, "model.attention": "cbam",
+                 "model.attention_every": 1}
+    path.write_text(json.dumps({"format": study.FORMAT, "runs": [], "defaults": reference}))
+
+
 def _selection(study, path, factors, scores):
+    _pin(study, path)
     runner = FakeRunner(study, scores)
     study.run_study(path, factors, study.Settings(), runner=runner, data=DATA, say=lambda _: None)
     return json.loads(path.read_text())["selection"], runner
 
 
 def test_selection_changes_the_default_only_beyond_the_seed_noise(study, tmp_path):
-    scores = {"default": (0.70, 0.72), "model.kernel=3": (0.69, 0.71), "model.kernel=9": (0.72, 0.74)}
+    scores = {"reference": (0.70, 0.72), "model.kernel=3": (0.69, 0.71), "model.kernel=9": (0.72, 0.74)}
     selection, _ = _selection(study, tmp_path / "a.json", ["kernel"], scores)
     assert selection["noise_uf1"] == pytest.approx(0.0141, abs=1e-4)  # every configuration's seeds differ by 0.02
     assert selection["chosen"] == {"model.kernel": 9}  # +2 points > the noise
@@ -120,7 +144,7 @@ def test_selection_changes_the_default_only_beyond_the_seed_noise(study, tmp_pat
 
 
 def test_the_no_attention_ablation_is_measured_but_never_chosen(study, tmp_path):
-    scores = {"default": (0.60, 0.62), "model.attention=none": (0.80, 0.82), "model.attention=spatial": (0.64, 0.66),
+    scores = {"reference": (0.60, 0.62), "model.attention=none": (0.80, 0.82), "model.attention=spatial": (0.64, 0.66),
               "model.attention_every=2": (0.60, 0.62), "model.attention=channel": (0.60, 0.62)}
     selection, runner = _selection(study, tmp_path / "n.json", ["attention"], scores)
     assert ("model.attention=none", 1) in [(name, seed) for name, seed, _ in runner.calls]
@@ -128,8 +152,15 @@ def test_the_no_attention_ablation_is_measured_but_never_chosen(study, tmp_path)
     assert study.eligible({"model.attention": "channel"}) and not study.eligible({"model.attention": "none"})
 
 
+def test_engine_settings_are_measured_but_never_chosen(study, tmp_path):
+    scores = {"reference": (0.60, 0.62), "engine.lr=0.004": (0.80, 0.82), "engine.lr=0.001": (0.60, 0.62)}
+    selection, runner = _selection(study, tmp_path / "lr.json", ["lr"], scores)
+    assert ("engine.lr=0.004", 0) in [(name, seed) for name, seed, _ in runner.calls]
+    assert selection["chosen"] == {} and selection["candidates"] == {}
+
+
 def test_several_candidates_are_confirmed_together_on_dev(study, tmp_path):
-    scores = {"default": (0.70, 0.72), "model.kernel=9": (0.73, 0.75), "model.dim=96": (0.74, 0.76),
+    scores = {"reference": (0.70, 0.72), "model.kernel=9": (0.73, 0.75), "model.dim=96": (0.74, 0.76),
               "model.dim=96 model.kernel=9": (0.69, 0.71)}
     selection, runner = _selection(study, tmp_path / "c.json", ["kernel", "dim"], scores)
     assert ("model.dim=96 model.kernel=9", 0) in [(name, seed) for name, seed, _ in runner.calls]
@@ -147,7 +178,8 @@ def test_table_shows_every_configuration_whole_at_80_columns(study, tmp_path):
 
     from merbench.tables import print_table
 
-    scores = {"default": (0.70, 0.72), "model.attention=spatial": (0.651, 0.702)}
+    scores = {"reference": (0.70, 0.72), "model.attention=spatial": (0.651, 0.702)}
+    _pin(study, tmp_path / "e.json")
     stored, per_factor = study.run_study(tmp_path / "e.json", ["attention"], study.Settings(),
                                          runner=FakeRunner(study, scores), data=DATA, say=lambda _: None)
     table = study.study_table(per_factor, study.Settings(), stored["selection"])
@@ -157,9 +189,22 @@ def test_table_shows_every_configuration_whole_at_80_columns(study, tmp_path):
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
     flat = " ".join(text.split())
     assert "model.attention=spatial" in flat and "65.1 70.2" in flat and "67.7" in flat
-    assert "model.attention=none" in flat and "Chosen: default" in flat
+    assert "model.attention=none" in flat and "Chosen: reference" in flat
     markdown = study.markdown_table(per_factor, study.Settings())
-    assert "| attention | `model.attention=spatial` | 65.1 / 70.2 | 67.7 | 68.7 | 69.7 | 10 |" in markdown
+    reference = json.loads((tmp_path / "e.json").read_text())["defaults"]
+    pinned = study.Settings(reference=tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in reference.items()))
+    params, flops = study.model_cost({"model.attention": "spatial"}, pinned)
+    row = (f"| attention | `model.attention=spatial` | 65.1 / 70.2 | 67.7 | 68.7 | 69.7 | {params / 1e3:.1f}k | "
+           f"{flops / 1e6:.1f} | 10 |")
+    assert row in markdown
+
+
+def test_model_cost_follows_the_configuration(study):
+    settings = study.Settings()
+    params, flops = study.model_cost({}, settings)
+    assert study.model_cost({"model.attention": "none"}, settings)[0] < params
+    assert study.model_cost({"flow.size": 24}, settings)[1] < flops  # fewer tokens
+    assert study.model_cost({"model.patch": 1}, settings)[1] > 3 * flops  # four times the tokens
 
 
 def test_cli_runner_runs_merbench_and_returns_its_result(study):

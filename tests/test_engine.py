@@ -91,7 +91,8 @@ def test_nan_loss_exits_1_from_the_cli(run_cli, monkeypatch):
     import merbench_plugins.convmixer.network as network
 
     monkeypatch.setattr(network, "build_model", lambda options, c, n, s: NanModel())
-    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet")
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--set", "flow.channels=u,v,strain")  # NanModel takes 3 channels
     assert result.code == 1
     assert "training loss became nan" in " ".join(result.err.split())
     assert "Traceback" not in result.err

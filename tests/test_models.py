@@ -18,7 +18,8 @@ def test_model_preprocess_options_sit_between_profile_and_set():
     registry = get_registry()
     quick = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick")
     assert quick.section("flow")["size"] == 28  # the flow profile says 16; STSTNet asks for 28
-    assert resolve_config(registry, model="convmixer", dataset="synthetic", profile="quick").section("flow")["size"] == 16
+    assert resolve_config(registry, model="convmixer-256-8", dataset="synthetic", profile="quick").section("flow")["size"] == 16
+    assert resolve_config(registry, model="convmixer", dataset="synthetic", profile="quick").section("flow")["size"] == 28
     user = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", sets={"flow.size": "32"})
     assert user.section("flow")["size"] == 32
     two = resolve_config(registry, model="offapexnet", dataset="synthetic")

@@ -106,7 +106,7 @@ def test_compare_at_80_columns_keeps_models_and_cells(stored, run_cli, monkeypat
 
 def test_info_plugins_and_datasets_at_80_columns(run_cli, monkeypatch):
     info = narrow(run_cli, monkeypatch, "info", "convmixer")
-    assert "attention_every" in info and "sample-10fold" in info and "3×112×112" in info
+    assert "attention_every" in info and "sample-10fold" in info and "2×28×28" in info
     assert "Measured by merbench on the synthetic data" in info and "│ subject-10fold │ independent" in info
     plugins = narrow(run_cli, monkeypatch, "plugins")
     assert "merbench_plugins.preprocessors" in plugins
@@ -170,7 +170,7 @@ def test_format_plain_on_a_terminal_and_json_for_scripts(stored, run_cli):
     assert_plain(plain.out)
     listing = json.loads(run_cli("list", "models", "--json").out)
     convmixer = next(m for m in listing["models"] if m["name"] == "convmixer")
-    assert convmixer["params"] > 0 and convmixer["shape"] == [3, 32, 32]
+    assert convmixer["params"] > 0 and convmixer["shape"] == [2, 28, 28]
     runs = json.loads(run_cli("runs", "--store", str(store), "--json").out)
     assert {run["id"] for run in runs} == {result["run_id"] for result in results}
     compared = json.loads(run_cli("compare", "--store", str(store), "--json").out)

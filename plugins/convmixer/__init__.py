@@ -5,19 +5,24 @@ Microexpression Recognition", IEEE Access, 2025, doi:10.1109/ACCESS.2024.3525151
 (CABM-FMER). The paper's code and exact hyper-parameters are not public: this
 plugin is merbench's documented *reconstruction*. It uses timm's ConvMixer blocks
 (patch-embedding stem, residual depthwise convolution, pointwise convolution) and
-timm's CBAM (channel then spatial attention) after each block. The network is
-built lazily in ``merbench_plugins.convmixer.network`` so that listing plugins
-does not import torch.
+timm's CBAM parts (channel then spatial attention, or either half) after blocks.
+The network is built lazily in ``merbench_plugins.convmixer.network`` so that
+listing plugins does not import torch.
 
-Every choice is a named option, so each ablation of the design study
-(docs/models.md) is one ``--set``:
+The default configuration was chosen by a design study on development data
+(other subjects than the evaluation data; docs/models.md): a 9×9 depthwise
+kernel, CBAM's spatial attention after every block, and the literature's
+28×28 u, v flow input (the model asks for ``flow.size=28`` and
+``flow.channels=u,v`` in every profile; ``paper`` keeps its 28×28 token grid
+with patch 1). Every choice is a named option, so each ablation of the study
+is one ``--set``:
 
 * ``attention``: ``cbam`` (channel then spatial), ``channel`` (channel half
   only), ``spatial`` (spatial half only) or ``none``; ``attention_every``: after
   every k-th block;
 * ``dim``, ``depth``, ``kernel``, ``patch``, ``dropout``;
 * input resolution and representation are the flow preprocessor's
-  (``flow.size``, ``flow.channels``).
+  (``flow.size=32``, ``flow.channels=u,v,strain`` give the earlier input).
 
 Named sizes ``convmixer-256-8`` and ``convmixer-768-32`` keep the width/depth
 of the ConvMixer paper in ``default`` and ``paper``; the same options apply.
@@ -43,8 +48,8 @@ REPORTED = tuple(
 )
 
 
-_RANGES = {"dim": ">= 1", "depth": ">= 1", "kernel": ">= 1", "patch": ">= 1", "attention": ("cbam", "channel", "spatial", "none"),
-           "attention_every": ">= 1", "dropout": "[0, 1)"}
+_RANGES = {"dim": ">= 1", "depth": ">= 1", "kernel": ">= 1", "patch": ">= 1",
+           "attention": ("cbam", "channel", "spatial", "none"), "attention_every": ">= 1", "dropout": "[0, 1)"}
 
 
 @hookimpl
@@ -54,15 +59,18 @@ def merbench_register_models(register):
         ModelPlugin(
             name="convmixer",
             build="merbench_plugins.convmixer.network:build_model",
-            description="CABM-FMER: ConvMixer + CBAM convolutional attention (Talib et al. 2025; reconstruction)",
+            description="CABM-FMER: ConvMixer + convolutional (CBAM spatial) attention (Talib et al. 2025; reconstruction)",
             input="flow-uvs",
-            options={"dim": 64, "depth": 4, "kernel": 5, "patch": 2, "attention": "cbam", "attention_every": 1, "dropout": 0.1},
+            # Chosen by the design study on development data (docs/models.md, benchmarks/studies/convmixer.json).
+            options={"dim": 64, "depth": 4, "kernel": 9, "patch": 2, "attention": "spatial", "attention_every": 1,
+                     "dropout": 0.1},
             option_ranges=_RANGES,
             profiles={
                 "quick": {"dim": 16, "depth": 2, "kernel": 3, "patch": 2},
                 "default": {},
-                "paper": {"dim": 256, "depth": 8, "kernel": 9, "patch": 4},
+                "paper": {"dim": 256, "depth": 8, "kernel": 9, "patch": 1},
             },
+            preprocess_options={"flow": {"size": 28, "channels": ["u", "v"]}},
             citation=PAPER,
             reported=REPORTED,
         )

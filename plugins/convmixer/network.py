@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from timm.layers import create_attn
+from timm.layers import create_attn as timm_create_attn
 from timm.layers.cbam import ChannelAttn, SpatialAttn
 from timm.models.convmixer import Residual
 from torch import nn
@@ -30,10 +30,13 @@ def mixer_block(dim: int, kernel: int) -> nn.Sequential:
     )
 
 
-def attention_module(attention: str, dim: int) -> nn.Module:
-    """The convolutional attention placed after a mixer block, for ``attention`` other than ``none``."""
+def create_attn(attention: str, dim: int) -> nn.Module:
+    """The convolutional attention placed after a mixer block, for ``attention`` other than ``none``.
+
+    The one place attention modules are built (a sabotage test replaces it to remove them all).
+    """
     if attention == "cbam":
-        return create_attn("cbam", dim, rd_ratio=REDUCTION)
+        return timm_create_attn("cbam", dim, rd_ratio=REDUCTION)
     if attention == "channel":
         return ChannelAttn(dim, rd_ratio=REDUCTION)
     if attention == "spatial":
@@ -52,7 +55,7 @@ class CabmConvMixer(nn.Module):
         for index in range(depth):
             layers.append(mixer_block(dim, kernel))
             if attention != "none" and (index + 1) % attention_every == 0:
-                layers.append(attention_module(attention, dim))
+                layers.append(create_attn(attention, dim))
         self.blocks = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
