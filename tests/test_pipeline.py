@@ -60,7 +60,7 @@ def test_corrupt_cache_entry_is_recomputed(fresh_cache, quick_run):
 def test_cache_key_depends_on_every_chain_parameter():
     registry = get_registry()
     keys = set()
-    for sets in ({}, {"flow.size": 24}, {"flow.method": "dis"}, {"flow.subtract_median": False}, {"flow.channels": "u,v"}):
+    for sets in ({}, {"flow.size": 24}, {"flow.method": "dis"}, {"flow.subtract_median": False}, {"flow.channels": "u,v,strain"}):
         config = resolve_config(registry, model="convmixer", dataset="synthetic", sets=sets)
         chain = build_chain([registry.get("preprocessors", "flow")], config.sections)
         keys.add(content_key(chain.signature()))

@@ -53,7 +53,7 @@ def test_second_run_computes_nothing_and_gives_the_same_arrays(tmp_path):
     np.testing.assert_array_equal(first.inputs, second.inputs)
 
 
-@pytest.mark.parametrize("change", [{"flow.size": 28}, {"flow.channels": "u,v"}, {"preprocess": "crop,flow"},
+@pytest.mark.parametrize("change", [{"flow.size": 24}, {"flow.channels": "u,v,strain"}, {"preprocess": "crop,flow"},
                                     {"preprocess": "magnify,flow"}, {"preprocess": "apex,flow", "apex.override": True}])
 def test_a_changed_parameter_recomputes(tmp_path, change):
     dataset, chain = setup(tmp_path)
@@ -218,7 +218,8 @@ def test_cli_preprocess_refuses_a_bad_chain(run_cli, fresh_cache):
 
 def test_run_uses_what_preprocess_filled(run_cli, quick_run, fresh_cache):
     sets = ["--set", *(f"{k}={v}" for k, v in TINY.items())]
-    assert run_cli("preprocess", "--dataset", "synthetic", "--profile", "quick", "--quiet", *sets).code == 0
+    assert run_cli("preprocess", "--dataset", "synthetic", "--model", "convmixer", "--profile", "quick", "--quiet",
+                   *sets).code == 0
     result = quick_run(*sets, "protocol.n_splits=3", "engine.epochs=1")
     assert result["preprocess"]["computed"] == 0 and result["preprocess"]["cached"] == 12
 
