@@ -1,13 +1,14 @@
 """Where one ConvMixer training step spends its time on the CPU, and how close it runs to the CPU's limit.
 
-The step is the engine's: a batch of the default profile (32 flow images of
-3 × 32 × 32, 3 classes), forward, cross-entropy, backward and an AdamW step, on
-the ``convmixer`` model with its default-profile options.
+The step is the engine's: a batch of the default profile (32 flow images of the
+shape the model's default configuration asks for, 2 × 28 × 28 since the design
+study; 3 classes), forward, cross-entropy, backward and an AdamW step, on the
+``convmixer`` model with its default-profile options.
 
 * **Per op category**: every leaf layer of the network (and each attention
   module as a whole) is timed alone, forward and backward, on the input shape it
   sees in the step, and summed by category: patch stem, depthwise conv,
-  pointwise conv, BatchNorm, GELU, attention (CBAM), head. The optimizer step is
+  pointwise conv, BatchNorm, GELU, attention (CBAM, channel or spatial), head. The optimizer step is
   timed alone too. What the full step takes beyond the sum is reported as
   "between ops" (autograd bookkeeping, residual adds, memory traffic between
   small ops).
@@ -261,10 +262,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     build, options = default_convmixer()
+    channels, size = options["input"][0], options["input"][1]
     print(textwrap.fill("model options: " + ", ".join(f"{k}={v}" for k, v in options.items()), 80))
     for channels_last, bf16 in ((False, False), (True, False), (True, True)):
         print()
-        print(render(profile_step(build, repeats=args.repeats, channels_last=channels_last, bf16=bf16)))
+        print(render(profile_step(build, channels, size, repeats=args.repeats, channels_last=channels_last,
+                                  bf16=bf16)))
 
 
 if __name__ == "__main__":
