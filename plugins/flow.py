@@ -1,8 +1,8 @@
 """Preprocessor ``flow``: onset→apex optical flow (u, v) and optical strain.
 
-Output channels (``flow.channels``, default ``u,v,strain``; also ``magnitude``),
-resized to ``flow.size`` × ``flow.size`` (any size from 4; 28, 64, 112 and 224
-are the usual ones). Normalisation, documented once here:
+Output channels (``flow.channels``, default ``u,v,strain``; also ``magnitude``
+and ``apex``), resized to ``flow.size`` × ``flow.size`` (any size from 4; 28,
+64, 112 and 224 are the usual ones). Normalisation, documented once here:
 
 * ``u``, ``v`` are displacements in pixels of the *output* grid (the flow of the
   full frame multiplied by ``size / frame width`` and ``size / frame height``),
@@ -11,6 +11,10 @@ are the usual ones). Normalisation, documented once here:
   removed first, cancelling global head drift;
 * ``strain`` is the optical-strain magnitude sqrt(exx² + eyy² + 2·exy²) of the
   full-resolution flow, dimensionless, averaged down to the output size.
+* ``apex`` is the apex grey frame itself (appearance beside the motion), aligned
+  and resized as the flow planes are: grey levels divided by 255, minus the
+  frame's own mean, so it is centred near 0 like the flow (``u,v,apex`` gives
+  ConvMixer flow and apex in one input).
 
 No per-sample min-max scaling is applied; the engine standardises channels
 with statistics of each fold's training samples only. When a sample has no apex
@@ -32,7 +36,7 @@ from merbench.errors import UsageError
 from merbench.hookspecs import hookimpl
 
 METHODS = ("auto", "tvl1", "dis", "farneback")
-CHANNELS = ("u", "v", "strain", "magnitude")
+CHANNELS = ("u", "v", "strain", "magnitude", "apex")
 
 
 def tvl1_available() -> bool:
@@ -139,6 +143,9 @@ class FlowPreprocessor:
             planes["strain"] = optical_strain(flow)
         if "magnitude" in self.channels:
             planes["magnitude"] = np.hypot(u, v)
+        if "apex" in self.channels:
+            grey = apex.astype(np.float32) / 255.0
+            planes["apex"] = grey - grey.mean()
         out = [
             cv2.resize(planes[name].astype(np.float32), (self.size, self.size), interpolation=cv2.INTER_AREA)
             for name in self.channels
