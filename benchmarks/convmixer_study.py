@@ -4,6 +4,7 @@
     python benchmarks/convmixer_study.py --table          # print the stored table only
     python benchmarks/convmixer_study.py --table --markdown   # the same as Markdown, for docs/models.md
     python benchmarks/convmixer_study.py --factors attention,patch
+    python benchmarks/convmixer_study.py --post-hoc       # also the chosen configuration plus the apex frame
 
 Every factor is varied one at a time against the plugin's current default,
 with two training seeds, under ``subject-10fold`` on a *development* copy of
@@ -22,6 +23,11 @@ is measured as the ablation but never chosen: without its convolutional
 attention the model would no longer be the CABM-FMER reconstruction. Neither
 are ``engine.*`` levels (epochs, learning rate): a model plugin cannot carry
 them, and every model of a comparison trains with the profile's engine settings.
+
+Post-hoc rows (``--post-hoc``): the chosen configuration with the apex frame
+added to its flow channels (``flow.channels=...,apex``), measured after the
+selection, shown as ``post-hoc`` in the table, never eligible and left out of
+the seed noise, so running them cannot change what the rule chose.
 
 Results (per configuration and seed: UF1, UAR, accuracy, seconds) go to
 ``benchmarks/studies/convmixer.json``, rewritten atomically after every run.
@@ -73,7 +79,8 @@ FACTORS: dict[str, list[dict[str, Any]]] = {
     "dim": [{"model.dim": 32}, {"model.dim": 64}, {"model.dim": 96}],
     "depth": [{"model.depth": 2}, {"model.depth": 4}, {"model.depth": 6}],
     "input-size": [{"flow.size": 28}, {"flow.size": 32}],
-    "input-channels": [{"flow.channels": ["u", "v"]}, {"flow.channels": ["u", "v", "strain"]}],
+    "input-channels": [{"flow.channels": ["u", "v"]}, {"flow.channels": ["u", "v", "strain"]},
+                       {"flow.channels": ["u", "v", "strain", "apex"]}],
     "dropout": [{"model.dropout": 0.0}, {"model.dropout": 0.1}, {"model.dropout": 0.3}],
     "epochs": [{"engine.epochs": 10}, {"engine.epochs": 20}, {"engine.epochs": 40}],
     "lr": [{"engine.lr": 0.001}, {"engine.lr": 0.002}, {"engine.lr": 0.004}],
@@ -362,6 +369,14 @@ def select(per_factor: dict[str, list[Summary]], default: Summary, noise: float,
     }
 
 
+def post_hoc_configs(chosen: dict[str, Any], defaults: dict[str, Any]) -> list[dict[str, Any]]:
+    """The post-hoc configurations: ``chosen`` with the apex frame added to its flow channels (none if it has it)."""
+    channels = list(chosen.get("flow.channels", defaults["flow.channels"]))
+    if "apex" in channels:
+        return []
+    return [changes({**defaults, **chosen, "flow.channels": [*channels, "apex"]}, defaults)]
+
+
 def combined_sets(candidates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """All candidate changes at once (sorted keys)."""
     merged: dict[str, Any] = {}
@@ -430,8 +445,13 @@ def markdown_table(per_factor: dict[str, list[Summary]], settings: Settings) -> 
 
 def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner = cli_runner,
               data: dict[str, Any] | None = None, table_only: bool = False, confirm: bool = True,
-              say: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, list[Summary]]]:
-    """Run (or, with ``table_only``, only read) the study; returns the stored study and its summaries per factor."""
+              say: Callable[[str], None] = print, post_hoc: bool = False,
+              ) -> tuple[dict[str, Any], dict[str, list[Summary]]]:
+    """Run (or, with ``table_only``, only read) the study; returns the stored study and its summaries per factor.
+
+    With ``post_hoc`` the post-hoc configurations are run too; stored ones are
+    shown (factor ``post-hoc``) either way, after the selection and outside it.
+    """
     check_settings(settings)
     study = load_study(path)
     defaults = study.get("defaults") or resolved_defaults(settings)  # a study keeps the reference it started from
@@ -459,6 +479,14 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
                 per_factor["combined"] = [default, combined]
                 selection = select({f: s for f, s in per_factor.items() if f != "combined"}, default, noise, combined)
         study["selection"] = selection
+        after = post_hoc_configs(selection["chosen"], defaults)
+        if post_hoc and not table_only:
+            ensure_runs(study, path, after, settings, data, runner, say)
+        rows = [s for s in (summarise(study, sets, settings, data) for sets in after) if s]
+        if rows:
+            per_factor["post-hoc"] = rows
+        study["post_hoc"] = {"configs": after, "note": "the chosen configuration plus the apex frame, measured "
+                                                       "after the selection: never eligible, not in the seed noise"}
     study.update(format=FORMAT, model=MODEL, protocol=PROTOCOL, settings=settings.identity(), data=data,
                  defaults_note="the reference configuration of every factor, pinned when the study started; every "
                                "run passes these values explicitly",
@@ -487,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="run nothing; print the stored table")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for docs/models.md)")
     parser.add_argument("--no-combined", action="store_true", help="do not run the combination of candidates")
+    parser.add_argument("--post-hoc", action="store_true",
+                        help="also run the post-hoc rows (the chosen configuration plus the apex frame; never chosen)")
     args = parser.parse_args(argv)
     out = make_console()
     try:
@@ -505,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(args.dev_seed, args.splits, args.profile, seeds, extra)
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         study, per_factor = run_study(args.out, factors, settings, table_only=args.table,
-                                      confirm=not args.no_combined)
+                                      confirm=not args.no_combined, post_hoc=args.post_hoc)
     except MerbenchError as exc:
         print(f"convmixer_study: error: {exc}", file=sys.stderr)
         return 2

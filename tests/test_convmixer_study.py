@@ -214,3 +214,37 @@ def test_cli_runner_runs_merbench_and_returns_its_result(study):
     assert result["config"]["options"]["dataset"]["seed"] == 1 and len(result["folds"]) == 2
     with pytest.raises(RuntimeError, match="model.attention=se"):
         study.cli_runner({"model.attention": "se"}, 0, settings)
+
+
+def test_post_hoc_configs_add_the_apex_frame_to_the_chosen_flow(study):
+    defaults = {"flow.channels": ["u", "v", "strain"], "flow.size": 32, "model.kernel": 5}
+    chosen = {"flow.channels": ["u", "v"], "model.kernel": 9}
+    assert study.post_hoc_configs(chosen, defaults) == [{"flow.channels": ["u", "v", "apex"], "model.kernel": 9}]
+    assert study.post_hoc_configs({}, defaults) == [{"flow.channels": ["u", "v", "strain", "apex"]}]
+    assert study.post_hoc_configs({"flow.channels": ["u", "v", "strain", "apex"]}, defaults) == []
+
+
+def test_post_hoc_rows_run_only_when_asked_and_never_change_the_selection(study, tmp_path):
+    # The post-hoc row scores far above everything, with a wide seed spread: were it eligible or in the
+    # seed noise, the chosen configuration or the noise would change.
+    scores = {"reference": (0.70, 0.72), "model.kernel=3": (0.69, 0.71), "model.kernel=9": (0.72, 0.74),
+              "flow.channels=u,v,strain,apex model.kernel=9": (0.80, 0.99)}
+    path = tmp_path / "p.json"
+    reference = {**study.resolved_defaults(study.Settings()), "model.kernel": 5, "flow.channels": ["u", "v", "strain"]}
+    path.write_text(json.dumps({"format": study.FORMAT, "runs": [], "defaults": reference}))
+    runner = FakeRunner(study, scores)
+    before = study.run_study(path, ["kernel"], study.Settings(), runner=runner, data=DATA, say=lambda _: None)[0][
+        "selection"]
+    assert before["chosen"] == {"model.kernel": 9}
+    assert all("apex" not in name for name, _, _ in runner.calls)  # not without --post-hoc
+    asked = FakeRunner(study, scores)
+    stored, per_factor = study.run_study(path, ["kernel"], study.Settings(), runner=asked, data=DATA,
+                                         say=lambda _: None, post_hoc=True)
+    assert [(name, seed) for name, seed, _ in asked.calls] == [
+        ("flow.channels=u,v,strain,apex model.kernel=9", 0), ("flow.channels=u,v,strain,apex model.kernel=9", 1)]
+    assert stored["selection"] == before
+    assert [s.uf1 for s in per_factor["post-hoc"]] == [(0.80, 0.99)]
+    _, shown = study.run_study(path, ["kernel"], study.Settings(), runner=FakeRunner(study), data=DATA,
+                               table_only=True)
+    assert "| post-hoc | `flow.channels=u,v,strain,apex model.kernel=9` | 80.0 / 99.0 |" in study.markdown_table(
+        shown, study.Settings())
