@@ -554,6 +554,12 @@ def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registr
     return UsageError(f"unknown setting '{key}'{hint}. {listing} (`merbench info MODEL` lists a model's options)")
 
 
+def check_seeds(n_seeds: int) -> None:
+    """``UsageError`` unless a run repeats at least once (``--seeds N``)."""
+    if n_seeds < 1:
+        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+
+
 def parse_parallel_folds(value: Any) -> int | None:
     """``engine.parallel_folds`` as a number of folds, or ``None`` for ``auto``."""
     text = str(value).strip().lower()

@@ -19,14 +19,14 @@ import math
 import re
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from merbench.contracts import Fold
+from merbench.contracts import Fold, FoldOutput
 from merbench.errors import PluginError, RunFailed, UsageError
 from merbench.metrics import unweighted_f1_recall
 
@@ -101,21 +101,6 @@ class TrainSettings:
     def selects_on_test(self) -> bool:
         """The leaky variant: the epoch with the best UF1 on the fold's own test samples is kept."""
         return self.select_on == "test"
-
-
-@dataclass
-class FoldOutput:
-    """Predictions for a fold's test samples (in ``fold.test`` order) and training facts."""
-
-    predictions: np.ndarray
-    final_loss: float
-    seconds: float
-    normalisation: str = "channel mean/std of the training samples"
-    epoch_losses: list[float] = field(default_factory=list)
-    selected_epoch: int | None = None
-    validation: np.ndarray | None = None
-    selected_on: str | None = None
-    """Which samples chose ``selected_epoch``: ``"validation"``, ``"test"`` (leaky) or ``None`` (no selection)."""
 
 
 @contextmanager

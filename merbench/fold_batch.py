@@ -28,9 +28,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from merbench.contracts import Fold
+from merbench.contracts import Fold, FoldOutput
 from merbench.engine import (
-    PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
+    PREDICT_CHUNK, DeviceChoice, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
     first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
 )
 from merbench.errors import UsageError

@@ -31,8 +31,8 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from merbench.contracts import Factory, Fold, resolve_factory
-from merbench.engine import DeviceChoice, FoldOutput, TrainSettings, torch_threads, train_fold
+from merbench.contracts import Factory, Fold, FoldOutput, resolve_factory
+from merbench.engine import DeviceChoice, TrainSettings, torch_threads, train_fold
 from merbench.config import parse_parallel_folds
 from merbench.errors import MerbenchError, RunFailed, UsageError
 from merbench.progress import ProgressSink

@@ -7,7 +7,7 @@ like ``merbench run --seeds N``, and records each as a run in the results
 store, so ``merbench runs``, ``show`` and ``compare`` see them:
 
 * ``executor.name=local``: one cell after another in this process, through
-  ``merbench.store.run_recorded`` (folds follow ``engine.parallel_folds``);
+  ``merbench.recording.run_recorded`` (folds follow ``engine.parallel_folds``);
 * ``executor.name=ray``: every cell is one Ray task (``merbench.ray_executor.RayCells``)
   that runs ``run_cell_detached`` on a worker and sends back the result and
   what it would have stored (``CellReport``); this process writes it into the
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from merbench.config import RunConfig, parse_parallel_folds, resolve_config
+from merbench.config import RunConfig, check_seeds, parse_parallel_folds, resolve_config
 from merbench.errors import DataError, MerbenchError, UsageError
 from merbench.progress import ProgressSink, SilentProgress
 
@@ -160,7 +160,7 @@ class MemoryRecorder:
 
     def inputs(self, seed: int, preprocess: dict[str, Any], inputs: Any) -> None:
         """Keep the preprocessing record and the inputs' content key."""
-        from merbench.store import inputs_key
+        from merbench.recording import inputs_key
 
         self.report.inputs.append((seed, preprocess, inputs_key(inputs)))
 
@@ -251,8 +251,7 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     A cell that fails is recorded as failed and the others go on; the outcomes
     come back in the order of ``cells``. ``on_cell`` is called as each ends.
     """
-    if n_seeds < 1:
-        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+    check_seeds(n_seeds)
     progress = progress or SilentProgress()
     outcomes: list[CellOutcome | None] = [None] * len(cells)
 
@@ -272,7 +271,7 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
 
 def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any, progress: ProgressSink,
               finished: Callable[[int, CellOutcome], None]) -> None:
-    from merbench.store import run_recorded
+    from merbench.recording import run_recorded
 
     for i, cell in enumerate(cells):
         progress.message(f"Cell {i + 1}/{len(cells)}: {cell.label}")

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from merbench.config import RunConfig, resolve_config
+from merbench.config import RunConfig, check_seeds, resolve_config
 from merbench.errors import UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.registry import Registry
@@ -91,8 +91,7 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
     subject-independent, or a leaky ``engine.*`` setting): the study runs the
     leaky variants itself.
     """
-    if seeds < 1:
-        raise UsageError(f"--seeds {seeds}: must be at least 1")
+    check_seeds(seeds)
     common = dict(model=model, dataset=dataset, profile=profile, seed=seed, device=device, root=root, epochs=epochs,
                   config_file=config_file)
     honest_protocol = resolve_config(registry, protocol=protocol, **common).protocol  # --config may name it

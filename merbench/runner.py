@@ -17,8 +17,8 @@ import numpy as np
 from rich.markup import escape
 
 from merbench.cache import cache_root
-from merbench.config import RunConfig, parse_parallel_folds
-from merbench.contracts import Dataset, Fold, resolve_factory
+from merbench.config import RunConfig, check_seeds, parse_parallel_folds
+from merbench.contracts import Dataset, Fold, FoldOutput, resolve_factory
 from merbench.dataset_check import check_dataset_input, check_root_folder
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import ENGINE_WARNINGS, engine_leaks
@@ -131,7 +131,7 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     """Run the configured benchmark end to end and return its result dict.
 
     ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
-    ``recorder`` (a ``merbench.store.RunRecorder``) persists each fold as it
+    ``recorder`` (a ``merbench.recording.Recorder``) persists each fold as it
     completes and hands back folds a resumed run already finished.
     """
     if _may_train_in_worker_processes(config):
@@ -259,7 +259,7 @@ def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarr
 def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
     import torch
 
-    from merbench.engine import FoldOutput, TrainSettings, choose_device
+    from merbench.engine import TrainSettings, choose_device
     from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, describe_plan, plan_executor
     from merbench.environment import describe_environment
 
@@ -400,8 +400,7 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     and fold-mean scores) and ``across_seeds`` (mean and population std over
     seeds of the pooled scores).
     """
-    if n_seeds < 1:
-        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+    check_seeds(n_seeds)
     runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder) for i in range(n_seeds)]
     result = runs[0]
     if n_seeds > 1:

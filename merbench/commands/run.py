@@ -88,11 +88,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _new_config(args: argparse.Namespace, registry):
     """The resolved configuration of a new run, checked by ``preflight`` (nothing is recorded or started yet)."""
-    from merbench.config import parse_set, resolve_config
+    from merbench.config import check_seeds, parse_set, resolve_config
     from merbench.preflight import preflight
 
-    if args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds}: must be at least 1")
+    check_seeds(args.seeds)
     config = resolve_config(
         registry,
         model=args.model,
@@ -115,7 +114,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     from merbench.preflight import preflight
     from merbench.progress import RichProgress, SilentProgress
     from merbench.report import print_result
-    from merbench.store import run_recorded
+    from merbench.recording import run_recorded
 
     if args.resume:
         config, n_seeds, run_id = _resumed(args, store, registry)
