@@ -510,7 +510,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         storage = open_storage(optuna, storage_path)
         _check_resume(ctx, optuna, storage, key)
         if base.section("executor")["name"] == "ray":
-            from merbench.ray_executor import connect
+            from merbench.ray_cluster import connect
 
             connect(str(base.section("executor")["address"]), progress.message)
         progress.message(f"Trials: {request.trials} per outer fold, {request.inner_folds} inner folds by subject, "

@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 
-import merbench.folds as folds
+import merbench.folds.job as folds
 
 CI_BASELINE = Path(__file__).parent.parent / "benchmarks" / "baselines" / "ci.yaml"
 GUARDED_MODELS = ("convmixer", "ststnet", "offapexnet", "dual-inception", "lbptop-svm")
