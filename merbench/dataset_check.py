@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from merbench.contracts import Dataset, Sample, resolve_factory
-from merbench.errors import DataError, UsageError
+from merbench.datafiles import check_root_folder, decode_image, undecodable
+from merbench.errors import UsageError
 
 IMAGE_PREPROCESSOR = "image"
 """The preprocessor that reads precomputed images (``Dataset.gives == "image"``)."""
@@ -98,7 +99,6 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     """Open the files of every sample that a run reads first; returns how many and the problems."""
     import cv2
 
-    from merbench.preprocess import decode_image, undecodable
 
     flag = cv2.IMREAD_COLOR if dataset.gives == "image" else cv2.IMREAD_GRAYSCALE
     checked, problems = 0, []
@@ -168,15 +168,6 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
     clips = len({problem.sample for problem in report.problems})
     return [f"{clips} clip(s) have missing or unreadable files and a run skips them (dataset.strict is off); first: "
             f"sample {first.sample}: {first.path} {first.problem}. Replace the files, or use --strict to make this an error"]
-
-
-def check_root_folder(root: Path | None, name: str) -> None:
-    """Refuse a ``--root`` that is not a folder, saying whether it is a file or missing."""
-    if root is None or root.is_dir():
-        return
-    if root.exists():
-        raise DataError(f"--root {root}: is a file, not a folder; give the folder that holds your copy of '{name}'")
-    raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
 
 
 def _describe(entry: Mapping[str, Any]) -> str:

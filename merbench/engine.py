@@ -16,7 +16,6 @@ module is handed to ``merbench.estimator`` by ``train_fold``.
 from __future__ import annotations
 
 import math
-import re
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import torch
 from torch import nn
 
 from merbench.contracts import Fold, FoldOutput
-from merbench.errors import PluginError, RunFailed, UsageError
+from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal
 from merbench.metrics import unweighted_f1_recall
 
 
@@ -226,20 +225,6 @@ def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_ind
 def plugin_label(build_model: Any) -> str:
     """Who builds the models of ``build_model`` (a ``ModelRecipe`` knows its plugin and distribution)."""
     return str(getattr(build_model, "plugin", "the model plugin"))
-
-
-def checkpoint_refusal(text: str) -> str:
-    """torch's refusal of a pickled checkpoint, reworded: merbench loads weights only and never turns that off.
-
-    torch's own text advises ``weights_only=False``, which merbench never sets;
-    other texts are returned unchanged.
-    """
-    if "weights_only" not in text and "Weights only load failed" not in text:
-        return text
-    found = re.search(r"Unsupported globals?:\s*(?:GLOBAL\s+)?([\w.]+)", text)
-    needs = f" (it needs {found.group(1).rstrip('.')})" if found else ""
-    return (f"the weights file holds pickled Python objects, not only tensors{needs}, and merbench loads tensors only; "
-            "save a plain state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")
 
 
 def build_error(plugin: str, exc: BaseException) -> PluginError:

@@ -48,6 +48,7 @@ import numpy as np
 from merbench import __version__
 from merbench.cache import atomic_write_bytes, atomic_write_text, cache_root, content_key
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
+from merbench.datafiles import decode_image, undecodable
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.workers import exit_with, picklable, process_context, stop_workers, usable_cores
 
@@ -129,21 +130,6 @@ def check_model_input(model: str, expected: str, chain: Chain) -> None:
             f"model '{model}' expects input '{expected}' but the preprocessing chain "
             f"{chain.names} produces '{chain.produces}'; choose a matching --set preprocess=..."
         )
-
-
-def decode_image(blob: bytes, flag: int) -> np.ndarray | None:
-    """An image file's bytes decoded with OpenCV ``flag``, or ``None`` when they are empty or not an image."""
-    if not blob:
-        return None
-    try:
-        return cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag)
-    except cv2.error:
-        return None
-
-
-def undecodable(blob: bytes) -> str:
-    """Why an image file with bytes ``blob`` cannot be decoded, in words."""
-    return "is empty (0 bytes)" if not blob else "is not a readable image"
 
 
 def decode_frame(path: Path, blob: bytes) -> np.ndarray:

@@ -19,24 +19,15 @@ from rich.markup import escape
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds, parse_parallel_folds
 from merbench.contracts import Dataset, Fold, FoldOutput, resolve_factory
-from merbench.dataset_check import check_dataset_input, check_root_folder
-from merbench.errors import DataError, RunFailed, UsageError
+from merbench.datafiles import check_cache_outside, check_root_folder
+from merbench.dataset_check import check_dataset_input
+from merbench.errors import DataError, RunFailed
 from merbench.leaks import ENGINE_WARNINGS, engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
 from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 from merbench.workers import peak_memory, start_worker_server
-
-
-def _check_cache_outside_root(root: Path | None, cache_dir: Path) -> None:
-    if root is None:
-        return
-    if cache_dir.resolve().is_relative_to(root.resolve()):
-        raise UsageError(
-            f"the cache {cache_dir} lies inside the dataset root {root}; merbench never writes inside a dataset: "
-            "set MERBENCH_CACHE to a folder elsewhere"
-        )
 
 
 # The dataset `merbench.preflight` loaded for the run about to start: that run's first load takes it
@@ -60,7 +51,7 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
         return _CHECKED.pop(key)
     spec = registry.get("datasets", config.dataset)
     check_root_folder(config.root, config.dataset)
-    _check_cache_outside_root(config.root, cache_dir)
+    check_cache_outside(config.root, cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)  # only now: a refused cache inside the root leaves no folder there
     dataset = resolve_factory(spec.load)(config.root, dict(config.section("dataset")), cache_dir)
     if not dataset.samples:

@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from merbench.contracts import Dataset
+from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets import casme2, samm, smic
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
     Part,
     as_bool,
-    check_cache_outside,
     class_counts,
     enforce_strict,
 )
