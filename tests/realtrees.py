@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import openpyxl
 
-from merbench_plugins import synthetic_faces as faces
+from merbench_plugins.datasets import synthetic_faces as faces
 
 SIZE = 32
 N_FRAMES = 8
