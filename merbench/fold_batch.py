@@ -10,7 +10,7 @@ training sizes have different step counts and last-batch sizes; at each global
 step the folds that still have a batch are grouped by batch length and each
 group is one ``vmap`` call, so BatchNorm never sees padding.
 
-DESIGN.md section 8: on a CPU this is slower than training folds one after
+docs/design.md, Performance: on a CPU this is slower than training folds one after
 another, so the runner uses it on the CPU only when asked
 (``engine.parallel_mode=vmap``).
 """

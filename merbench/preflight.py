@@ -17,6 +17,7 @@ from merbench.config import NO_ROOT, RunConfig
 from merbench.contracts import Dataset, resolve_factory
 from merbench.errors import UsageError
 from merbench.registry import Registry
+from merbench.splits import check_folds, protocol_dataset
 
 
 def check_root(config: RunConfig, registry: Registry) -> None:
@@ -48,8 +49,6 @@ def check_chain(config: RunConfig, registry: Registry) -> None:
 
 def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
     """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
-    from merbench.runner import check_folds, protocol_dataset
-
     spec = registry.get("protocols", config.protocol)
     dataset = protocol_dataset(dataset, spec, config.section("protocol"))
     split = resolve_factory(spec.split)

@@ -1,6 +1,6 @@
 """One benchmark run: dataset → preprocessing → protocol → engine → metrics → result.
 
-``run_benchmark`` returns the result as a JSON-ready dict (DESIGN.md section 6
+``run_benchmark`` returns the result as a JSON-ready dict (docs/design.md, Result schema
 plus per-sample predictions and run details), and never looks at test labels
 for anything but scoring.
 """
@@ -27,6 +27,7 @@ from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mea
 from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
+from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset
 from merbench.workers import peak_memory, start_worker_server
 
 
@@ -67,35 +68,6 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
 def run_warnings(config: RunConfig) -> list[str]:
     """Warnings about the leaky engine options of ``config`` (shown while it runs, kept in its result)."""
     return [ENGINE_WARNINGS[kind] for kind in engine_leaks(config.section("engine"))]
-
-
-def protocol_dataset(dataset: Dataset, protocol_spec: Any, options: dict[str, Any]) -> Dataset:
-    """The samples the protocol splits: the dataset's, or those its ``expand`` makes (``frame-10fold``)."""
-    if protocol_spec.expand is None:
-        return dataset
-    return resolve_factory(protocol_spec.expand)(dataset, dict(options))
-
-
-def clip_ids(dataset: Dataset) -> np.ndarray:
-    """The clip each sample comes from: ``extra["source_clip"]`` where a protocol expanded clips, else the sample's id."""
-    return np.array([str(s.extra.get("source_clip", s.id)) for s in dataset.samples])
-
-
-def clip_overlaps(folds: list[Fold], clips: np.ndarray) -> int:
-    """How many folds have samples of one clip in both training and test."""
-    return sum(bool(set(clips[fold.train]) & set(clips[fold.test])) for fold in folds)
-
-
-def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str) -> list[list[str]]:
-    """Validate folds and return, per fold, the subjects found in both train and test."""
-    overlaps = []
-    for fold in folds:
-        if len(fold.train) == 0 or len(fold.test) == 0:
-            raise DataError(f"protocol '{protocol}' produced fold {fold.index} with an empty training or test part")
-        if np.intersect1d(fold.train, fold.test).size:
-            raise DataError(f"protocol '{protocol}' put the same sample in training and test of fold {fold.index}")
-        overlaps.append(sorted(set(subjects[fold.train]) & set(subjects[fold.test])))
-    return overlaps
 
 
 def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order: np.ndarray) -> dict[str, dict[str, float]]:

@@ -42,6 +42,7 @@ from merbench.errors import DataError, PluginError, RunFailed, UsageError
 from merbench.metrics import classification_metrics
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
+from merbench.splits import check_folds
 from merbench.tuning_space import REFUSED_ENGINE, SearchSpace, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, fail_stale, import_optuna,
                                      open_storage, storage_lock)
@@ -482,7 +483,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     from merbench.dataset_check import check_dataset_input
     from merbench.engine import choose_device
     from merbench.preflight import preflight
-    from merbench.runner import check_folds, load_dataset
+    from merbench.runner import load_dataset
 
     optuna = import_optuna()
     progress = progress or SilentProgress()

@@ -168,52 +168,48 @@ def loops(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-LAYER_TABLE = re.compile(r"^\|\s*(\d+)\s*\|\s*`?([^|`]+?)`?\s*\|\s*([^|]*)\|", re.M)
+LAYER_TABLE = re.compile(r"^\|\s*(\d+)\s*\|\s*([^|]+?)\s*\|\s*([^|]*)\|", re.M)
 
 
-def read_layers(design: Path = ROOT / "docs" / "design.md") -> list[tuple[int, list[str]]]:
-    """The layer table of docs/design.md: (layer number, module patterns), top layer first.
+def layer_rows(design: Path = ROOT / "docs" / "design.md") -> list[tuple[int, str, list[str]]]:
+    """The layer table of docs/design.md: (layer number, group name, module patterns), top layer first.
 
-    A row reads `| N | name | patterns |`, patterns separated by commas; a pattern is a dotted
+    The table lies between ``<!-- layers -->`` and ``<!-- /layers -->``; a row reads
+    `| N | name | patterns |`, patterns separated by commas; a pattern is a dotted
     module name, or one ending in `.*` for a whole package.
     """
     text = design.read_text()
-    start = text.index("<!-- layers -->")
-    end = text.index("<!-- /layers -->")
-    rows = []
-    for number, _name, patterns in LAYER_TABLE.findall(text[start:end]):
-        names = [p.strip().strip("`") for p in patterns.split(",") if p.strip()]
-        rows.append((int(number), names))
-    return rows
+    table = text[text.index("<!-- layers -->"):text.index("<!-- /layers -->")]
+    return [(int(n), name.strip(), [p.strip().strip("`") for p in patterns.split(",") if p.strip()])
+            for n, name, patterns in LAYER_TABLE.findall(table)]
 
 
-def layer_of(name: str, layers: list[tuple[int, list[str]]]) -> int | None:
-    """The layer number of a module, by the most specific pattern that matches it."""
-    best: tuple[int, int] | None = None
-    for number, patterns in layers:
+def row_of(module: str, rows: list[tuple[int, str, list[str]]]) -> tuple[int, str] | None:
+    """The (layer, group name) of a module by its most specific pattern; a module's own name beats its package's."""
+    best = None
+    for number, name, patterns in rows:
         for pattern in patterns:
             if pattern.endswith(".*"):
                 prefix = pattern[:-2]
-                hit = name == prefix or name.startswith(prefix + ".")
-                weight = len(prefix)
+                hit, weight = module == prefix or module.startswith(prefix + "."), len(prefix)
             else:
-                hit = name == pattern
-                weight = len(pattern) + 1000
-            if hit and (best is None or weight > best[1]):
-                best = (number, weight)
-    return best[0] if best else None
+                hit, weight = module == pattern, 1000 + len(pattern)
+            if hit and (best is None or weight > best[0]):
+                best = (weight, (number, name))
+    return best[1] if best else None
 
 
 def main() -> None:
     """Print the modules with line counts and layers, the function-local imports and the loops."""
     modules = read_modules()
     try:
-        layers = read_layers()
+        rows = layer_rows()
     except (FileNotFoundError, ValueError):
-        layers = []
+        rows = []
     print("module\tlayer\tlines")
     for name, module in sorted(modules.items()):
-        print(f"{name}\t{layer_of(name, layers) if layers else '-'}\t{module.lines}")
+        place = row_of(name, rows)
+        print(f"{name}\t{f'{place[0]} {place[1]}' if place else '-'}\t{module.lines}")
     local = [(m.name, line, target) for m in modules.values() for line, target in m.local_imports]
     print(f"\nfunction-local merbench imports: {len(local)}")
     for name, line, target in sorted(local):

@@ -14,7 +14,7 @@ METRICS = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "uf1", "ua
 
 def test_quick_run_json_follows_design_section_6(quick_run):
     result = quick_run()
-    # DESIGN.md section 6, minimum keys and their types.
+    # docs/design.md, Result schema, minimum keys and their types.
     assert isinstance(result["model"], str) and result["model"] == "convmixer"
     assert result["dataset"] == "synthetic" and result["protocol"] == "subject-10fold"
     assert result["subject_independent"] is True

@@ -23,7 +23,7 @@ from merbench.errors import DataError, UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 COMPOSITE_CLASSES = ("negative", "positive", "surprise")
-"""The MEGC2019 3-class set (DESIGN.md section 3)."""
+"""The MEGC2019 3-class set (docs/design.md, Datasets)."""
 
 NUMBER_AT_END = re.compile(r"(\d+)$")
 
