@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from merbench.errors import UsageError
+from merbench.contracts import resolve_factory
+from merbench.errors import PluginError, UsageError
 from merbench.registry import Registry
 
 PROFILES = ("quick", "default", "paper")
@@ -346,8 +347,6 @@ def dataset_gives(spec: Any, root: Path | None, options: Mapping[str, Any]) -> s
     str`` that reads only what it needs (a manifest's CSV). A factory that
     fails answers ``"frames"``: loading the dataset then reports the problem.
     """
-    from merbench.contracts import resolve_factory
-
     gives = getattr(spec, "gives", "frames")
     if gives in ("frames", "image"):
         return gives
@@ -368,8 +367,6 @@ def default_chain(model_spec: Any, gives: str) -> tuple[str, ...]:
 
 def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
     """A plugin's ``option_ranges``, each checked to be a valid rule (a bad one is the plugin's error)."""
-    from merbench.errors import PluginError
-
     rules = dict(getattr(spec, "option_ranges", {}) or {})
     for option, rule in rules.items():
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from merbench.config import coerce
 from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import check_root_folder, decode_image, undecodable
 from merbench.errors import UsageError
@@ -41,8 +42,6 @@ def check_dataset_input(dataset: Dataset, name: str, chain: Sequence[str]) -> No
 
 def dataset_options(spec: Any, sets: Mapping[str, str], profile: str = "default") -> dict[str, Any]:
     """A dataset's options: its defaults, its profile's, then ``dataset.KEY=VALUE`` settings."""
-    from merbench.config import coerce
-
     options = dict(spec.options)
     options.update(spec.profiles.get(profile, {}))
     for key, value in sets.items():

@@ -27,6 +27,7 @@ from torch import nn
 
 from merbench.contracts import Fold, FoldOutput
 from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal
+from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
 
 
@@ -358,8 +359,6 @@ def train_fold(
     plugin = plugin_label(build_model)
     model = build_model()
     if not isinstance(model, nn.Module):  # a scikit-learn style estimator (merbench.estimator)
-        from merbench.estimator import fit_predict_fold
-
         if settings.early_stopping > 0:
             raise UsageError(
                 f"engine.early_stopping={settings.early_stopping}: this model is a {type(model).__name__} estimator "

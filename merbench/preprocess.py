@@ -123,6 +123,20 @@ def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapp
     return Chain(specs, steps, {spec.name: dict(sections[spec.name]) for spec in specs})
 
 
+def checked_chain(config: Any, registry: Any) -> Chain:
+    """The preprocessing chain of ``config`` (a ``RunConfig``), built from its options and checked against its model.
+
+    Without a model (``merbench preprocess`` without ``--model``) the chain must end
+    in model input, not in frames. Raises ``UsageError``.
+    """
+    chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+    if config.model:
+        check_model_input(config.model, registry.get("models", config.model).input, chain)
+    elif chain.produces == "frames":
+        raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")
+    return chain
+
+
 def check_model_input(model: str, expected: str, chain: Chain) -> None:
     """Refuse a model whose declared input is not what the chain produces, naming both."""
     if expected != chain.produces:

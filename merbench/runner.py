@@ -8,6 +8,7 @@ for anything but scoring.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import json
 import time
 from pathlib import Path
@@ -21,10 +22,11 @@ from merbench.config import RunConfig, check_seeds, parse_parallel_folds
 from merbench.contracts import Dataset, Fold, FoldOutput, resolve_factory
 from merbench.datafiles import check_cache_outside, check_root_folder
 from merbench.dataset_check import check_dataset_input
+from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
 from merbench.leaks import ENGINE_WARNINGS, engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
-from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
+from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset
@@ -219,29 +221,43 @@ def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarr
     }
 
 
-def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
-    import torch
+@dataclass
+class RunInputs:
+    """A run's samples as its protocol splits them, and their preprocessed model inputs."""
 
-    from merbench.engine import TrainSettings, choose_device
-    from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, describe_plan, plan_executor
-    from merbench.environment import describe_environment
+    dataset: Dataset
+    prep: PreprocessResult
 
-    progress = progress or SilentProgress()
-    started = time.perf_counter()
-    model_spec = registry.get("models", config.model)
-    protocol_spec = registry.get("protocols", config.protocol)
-    preprocessor_specs = [registry.get("preprocessors", name) for name in config.preprocess]
+
+@dataclass
+class FoldPlan:
+    """A run's folds, what its protocol and options warn about, and how the folds will be trained."""
+
+    folds: list[Fold]
+    overlaps: list[list[str]]
+    clips_shared: int
+    warnings: list[str]
+    data: Any = None
+    executor: Any = None
+    job: Any = None
+
+
+@dataclass
+class TrainedFolds:
+    """Every tested sample's prediction and fold, and each fold's record (in fold order)."""
+
+    predictions: np.ndarray
+    fold_of: np.ndarray
+    records: list[dict[str, Any]]
+
+
+def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress: ProgressSink,
+                   recorder: Any = None) -> RunInputs:
+    """Load and check the dataset, let the protocol expand it, and preprocess every sample (cached)."""
     cache_dir = cache_root(create=False)  # load_dataset creates it once it is known to lie outside the dataset
-
-    chain = build_chain(preprocessor_specs, config.sections)
-    check_model_input(config.model, model_spec.input, chain)
-    choice = choose_device(config.device, config.section("engine")["amp"])
-    settings = TrainSettings.from_options(config.section("engine"))
-    progress.message(f"Device: {choice.description}")
-
     dataset = load_dataset(config, registry, cache_dir)
     check_dataset_input(dataset, config.dataset, config.preprocess)
-    dataset = protocol_dataset(dataset, protocol_spec, config.section("protocol"))
+    dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
@@ -254,62 +270,117 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
     if recorder is not None:
         recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details}, prep.inputs)
+    return RunInputs(dataset, prep)
 
-    labels, subjects = dataset.labels, dataset.subjects
+
+def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progress: ProgressSink) -> FoldPlan:
+    """Split the samples with the protocol, check the folds, and say what the protocol and options warn about."""
+    protocol_spec = registry.get("protocols", config.protocol)
+    dataset = inputs.dataset
     split = resolve_factory(protocol_spec.split)
-    folds = split(labels, subjects, config.seed, dict(config.section("protocol")), dataset.domains)
-    overlaps = check_folds(folds, subjects, config.protocol)
+    folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+    overlaps = check_folds(folds, dataset.subjects, config.protocol)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = ([protocol_spec.warning] if protocol_spec.warning else []) + run_warnings(config)
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
+    return FoldPlan(folds, overlaps, clips_shared, warnings)
 
-    train_started = time.perf_counter()
+
+def plan_training(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, settings: Any,
+                  choice: Any) -> None:
+    """Choose how the folds are trained (``merbench.folds.plan_executor``); fills ``plan``'s job, data and executor."""
+    from merbench.folds import FoldData, FoldJob, ModelRecipe, plan_executor  # imports torch
+
+    dataset, prep = inputs.dataset, inputs.prep
+    recipe = ModelRecipe(registry.get("models", config.model).build, dict(config.section("model")),
+                         int(prep.inputs.shape[1]), len(dataset.classes), int(prep.inputs.shape[2]),
+                         plugin=_plugin_label(registry, "models", config.model))
+    plan.data = FoldData(prep.inputs, dataset.labels, dataset.subjects)
+    plan.executor, plan.job = plan_executor(config.section("engine"), config.section("executor"),
+                                            FoldJob(recipe, settings, choice), plan.data, len(plan.folds))
+
+
+def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: ProgressSink,
+                recorder: Any = None) -> TrainedFolds:
+    """Train every fold not stored already (a resumed run reuses those), checking and recording each as it completes."""
+    import torch
+
+    from merbench.folds import FoldTask
+
+    dataset = inputs.dataset
+    labels, subjects = dataset.labels, dataset.subjects
     n_classes = len(dataset.classes)
-    recipe = ModelRecipe(model_spec.build, dict(config.section("model")), int(prep.inputs.shape[1]), n_classes,
-                         int(prep.inputs.shape[2]), plugin=_plugin_label(registry, "models", config.model))
-    data = FoldData(prep.inputs, labels, subjects)
-    executor, job = plan_executor(config.section("engine"), config.section("executor"),
-                                  FoldJob(recipe, settings, choice), data, len(folds))
-
-    progress.start("folds", len(folds), f"Folds ({config.protocol})")
-    predictions = np.full(len(labels), -1, dtype=np.int64)
-    fold_of = np.full(len(labels), -1, dtype=np.int64)
-    fold_results = []
+    plugin = plan.job.recipe.plugin
+    progress.start("folds", len(plan.folds), f"Folds ({config.protocol})")
+    trained = TrainedFolds(np.full(len(labels), -1, dtype=np.int64), np.full(len(labels), -1, dtype=np.int64), [])
     todo = []
-    for fold in folds:
+    for fold in plan.folds:
         test_ids = [dataset.samples[i].id for i in fold.test]
         stored = recorder.completed_fold(config.seed, fold.index, test_ids) if recorder is not None else None
         if stored is not None:  # finished before the run was interrupted: reused, not retrained
-            predictions[fold.test] = stored.predictions
-            fold_of[fold.test] = fold.index
-            fold_results.append(stored.record)
+            trained.predictions[fold.test] = stored.predictions
+            trained.fold_of[fold.test] = fold.index
+            trained.records.append(stored.record)
             progress.advance("folds", 1)
         else:
             todo.append(FoldTask(fold, config.seed * 1000 + fold.index))
 
     def fold_done(task: FoldTask, output: FoldOutput) -> None:
         fold = task.fold
-        check_fold_predictions(fold, output.predictions, n_classes, recipe.plugin)
-        predictions[fold.test] = output.predictions
-        fold_of[fold.test] = fold.index
-        fold_results.append(_fold_record(fold, output, subjects, labels, overlaps, n_classes))
+        check_fold_predictions(fold, output.predictions, n_classes, plugin)
+        trained.predictions[fold.test] = output.predictions
+        trained.fold_of[fold.test] = fold.index
+        trained.records.append(_fold_record(fold, output, subjects, labels, plan.overlaps, n_classes))
         if recorder is not None:
-            recorder.fold_done(config.seed, fold_results[-1], [dataset.samples[i].id for i in fold.test],
-                               output.predictions, [_sample_row(dataset, i, fold.index, labels, predictions) for i in fold.test])
+            recorder.fold_done(config.seed, trained.records[-1], [dataset.samples[i].id for i in fold.test],
+                               output.predictions,
+                               [_sample_row(dataset, i, fold.index, labels, trained.predictions) for i in fold.test])
         progress.advance("folds", 1)
 
     if todo:
-        progress.message(f"Folds: {executor.description}, {job.threads or torch.get_num_threads()} torch thread(s) per fold")
-        executor.run(job, data, todo, fold_done, progress)
-    fold_results.sort(key=lambda record: record["fold"])
+        progress.message(f"Folds: {plan.executor.description}, {plan.job.threads or torch.get_num_threads()} "
+                         "torch thread(s) per fold")
+        plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
+    trained.records.sort(key=lambda record: record["fold"])
+    return trained
 
-    tested = np.flatnonzero(fold_of >= 0)
-    matrix = check_predictions(predictions[tested], labels[tested], n_classes, recipe.plugin)
+
+def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
+    """One seed of a run, step by step: prepare the inputs, split, plan, train the folds, score."""
+    from merbench.engine import TrainSettings, choose_device  # imports torch
+
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    chain = checked_chain(config, registry)
+    choice = choose_device(config.device, config.section("engine")["amp"])
+    settings = TrainSettings.from_options(config.section("engine"))
+    progress.message(f"Device: {choice.description}")
+    inputs = prepare_inputs(config, registry, chain, progress, recorder)
+    plan = split_folds(config, registry, inputs, progress)
+    train_started = time.perf_counter()
+    plan_training(config, registry, inputs, plan, settings, choice)
+    trained = train_folds(config, inputs, plan, progress, recorder)
+    return score(config, registry, inputs, plan, trained, settings, choice.description, started, train_started)
+
+
+def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, trained: TrainedFolds,
+          settings: Any, device: str, started: float, train_started: float) -> dict[str, Any]:
+    """The run's result (docs/design.md, Result schema): pooled and per-fold scores, facts, and what it leaked."""
+    from merbench.folds import describe_plan
+
+    dataset, prep = inputs.dataset, inputs.prep
+    labels, subjects = dataset.labels, dataset.subjects
+    n_classes = len(dataset.classes)
+    predictions, fold_results, overlaps = trained.predictions, trained.records, plan.overlaps
+    protocol_spec = registry.get("protocols", config.protocol)
+    model_spec = registry.get("models", config.model)
+    tested = np.flatnonzero(trained.fold_of >= 0)
+    matrix = check_predictions(predictions[tested], labels[tested], n_classes, plan.job.recipe.plugin)
     pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
     fold_mean, fold_std = mean_std([f["metrics"] for f in fold_results])
     finished = time.perf_counter()
-    sample_rows = [_sample_row(dataset, i, int(fold_of[i]), labels, predictions) for i in tested]
+    sample_rows = [_sample_row(dataset, i, int(trained.fold_of[i]), labels, predictions) for i in tested]
     return {
         "model": config.model,
         "dataset": config.dataset,
@@ -336,12 +407,12 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
         },
         "memory": peak_memory(),
         "config": config.to_dict(),
-        "environment": {**describe_environment(choice.description), "plugins": _plugin_versions(config, registry)},
+        "environment": {**describe_environment(device), "plugins": _plugin_versions(config, registry)},
         "profile": config.profile,
         "seed": config.seed,
-        "engine_plan": describe_plan(executor, job),
-        "warnings": warnings,
-        "leakage": leakage_record(overlaps, clips_shared, fold_results, settings),
+        "engine_plan": describe_plan(plan.executor, plan.job),
+        "warnings": plan.warnings,
+        "leakage": leakage_record(overlaps, plan.clips_shared, fold_results, settings),
         "preprocess": {"computed": prep.computed, "cached": prep.cached, **prep.details},
         "dataset_summary": dict(dataset.summary),
         "reported": [
@@ -351,6 +422,8 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
         "predictions": sample_rows,
         "metric_keys": list(METRIC_KEYS),
     }
+
+
 
 
 def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,
