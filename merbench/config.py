@@ -121,6 +121,25 @@ class RunConfig:
             "options": copy.deepcopy(self.sections),
         }
 
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> "RunConfig":
+        """The configuration ``to_dict()`` wrote (a stored run's); runs stored before an engine or executor
+        option existed get its default."""
+        sections = copy.deepcopy(dict(stored["options"]))
+        sections["executor"] = {**EXECUTOR_OPTIONS, **sections.get("executor", {})}
+        sections["engine"] = {**ENGINE_OPTIONS, **sections["engine"]}
+        return cls(
+            model=stored["model"],
+            dataset=stored["dataset"],
+            protocol=stored["protocol"],
+            profile=stored["profile"],
+            seed=int(stored["seed"]),
+            device=stored["device"],
+            root=Path(stored["root"]) if stored["root"] else None,
+            preprocess=tuple(stored["preprocess"]),
+            sections=sections,
+        )
+
 
 def parse_set(items: list[str]) -> dict[str, str]:
     """Parse ``KEY=VALUE`` strings (raw values are coerced later, per key)."""
@@ -378,15 +397,26 @@ def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
     return rules
 
 
-def check_dataset_settings(spec: Any, sets: Mapping[str, Any], profile: str = "default") -> None:
-    """Check ``dataset.KEY=VALUE`` settings of dataset plugin ``spec`` as ``resolve_config`` does: each value's
-    type and its ``option_ranges`` rule (raises ``UsageError``). Keys that are not its options are left to the caller.
+def resolve_section(spec: Any, kind: str, profile: str = "default", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One plugin's options without a whole run: its defaults, its profile's, then ``KIND.KEY=VALUE`` overrides.
+
+    Each override is coerced to its default's type and checked against the plugin's
+    ``option_ranges`` exactly as ``resolve_config`` does; then a key that is not one
+    of the plugin's options is refused, listing the valid ones (raises ``UsageError``).
+    ``merbench datasets check`` resolves its dataset this way.
     """
-    defaults, rules = _defaults(spec, profile), _plugin_rules("dataset", spec)
-    for key, value in sets.items():
+    options, rules = _defaults(spec, profile), _plugin_rules(kind, spec)
+    overrides = overrides or {}
+    for key, value in overrides.items():
         section, _, option = str(key).partition(".")
-        if section == "dataset" and option in defaults:
-            coerce(key, value, defaults[option], rules.get(option))
+        if section == kind and option in options:
+            options[option] = coerce(key, value, options[option], rules.get(option))
+    for key in overrides:
+        section, _, option = str(key).partition(".")
+        if section != kind or option not in options:
+            valid = ", ".join(f"{kind}.{o}" for o in options) or "none"
+            raise UsageError(f"unknown setting '{key}' for {kind} '{spec.name}'. Valid settings: {valid}")
+    return options
 
 
 def _seed(flag: int | None, from_settings: Any) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from merbench.config import coerce
+from merbench.config import resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import check_root_folder, decode_image, undecodable
 from merbench.errors import UsageError
@@ -38,19 +38,6 @@ def check_dataset_input(dataset: Dataset, name: str, chain: Sequence[str]) -> No
             f"preprocess={','.join(chain)}: '{IMAGE_PREPROCESSOR}' reads one precomputed image per sample, but dataset "
             f"'{name}' gives clips of frames; drop it (the default is --set preprocess=flow)"
         )
-
-
-def dataset_options(spec: Any, sets: Mapping[str, str], profile: str = "default") -> dict[str, Any]:
-    """A dataset's options: its defaults, its profile's, then ``dataset.KEY=VALUE`` settings."""
-    options = dict(spec.options)
-    options.update(spec.profiles.get(profile, {}))
-    for key, value in sets.items():
-        section, _, option = key.partition(".")
-        if section != "dataset" or option not in options:
-            valid = ", ".join(f"dataset.{o}" for o in options) or "none"
-            raise UsageError(f"unknown setting '{key}' for dataset '{spec.name}'. Valid settings: {valid}")
-        options[option] = coerce(key, value, options[option])
-    return options
 
 
 def frames_to_check(sample: Sample, gives: str) -> list[Path]:
@@ -123,7 +110,7 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     skipped row before ``verdict`` applies it.
     """
     spec = registry.get("datasets", name)
-    options = dataset_options(spec, sets)
+    options = resolve_section(spec, "dataset", "default", sets)
     if spec.needs_root and root is None:
         raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
     check_root_folder(root, name)

@@ -149,7 +149,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
 def _resumed(args: argparse.Namespace, store, registry) -> tuple:
     """The stored configuration, seed count and full id of the run to resume (checks it can be resumed)."""
-    from merbench.config import ENGINE_OPTIONS, EXECUTOR_OPTIONS, RunConfig
+    from merbench.config import RunConfig
     from merbench.store import status_of
 
     given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
@@ -169,21 +169,7 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
         ("preprocessors", name) for name in stored["preprocess"]
     ]:
         registry.get(kind, name)
-    sections = stored["options"]
-    # Runs stored before an option existed get its default; the executor may change on resume.
-    sections["executor"] = {**EXECUTOR_OPTIONS, **sections.get("executor", {})}
-    sections["engine"] = {**ENGINE_OPTIONS, **sections["engine"]}
-    if args.executor:
-        sections["executor"]["name"] = args.executor
-    config = RunConfig(
-        model=stored["model"],
-        dataset=stored["dataset"],
-        protocol=stored["protocol"],
-        profile=stored["profile"],
-        seed=int(stored["seed"]),
-        device=stored["device"],
-        root=Path(stored["root"]) if stored["root"] else None,
-        preprocess=tuple(stored["preprocess"]),
-        sections=sections,
-    )
+    config = RunConfig.from_dict(stored)
+    if args.executor:  # the executor may change on resume
+        config.sections["executor"]["name"] = args.executor
     return config, int(row["n_seeds"]), row["id"]
