@@ -6,23 +6,19 @@ spreading folds over cores with one torch thread each beats batched training.
 
 from __future__ import annotations
 
-import os
 import queue as queues
-import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 
 from merbench.contracts import FoldOutput
-from merbench.errors import RunFailed
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
 from merbench.progress import ProgressSink
-from merbench.workers import exit_with, picklable, process_context, start_worker_server, stop_workers
+from merbench.workers import completed, picklable, result_of, running, start_pool, start_worker_server, stop_workers
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -46,9 +42,7 @@ class SequentialFolds:
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_start(job: FoldJob, data: FoldData, run_pid: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run handles Ctrl-C and cancels the rest
-    exit_with(run_pid)
+def _worker_start(job: FoldJob, data: FoldData) -> None:
     torch.set_num_threads(max(1, job.threads))
     _worker_state["job"] = job
     _worker_state["tensors"] = DeviceTensors(data, job.choice.device)
@@ -135,8 +129,7 @@ class ProcessFolds:
         another thread can stop them while they start.
         """
         workers = min(workers, n_tasks)
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
-                                       initializer=_worker_start, initargs=(job, data, os.getpid()))
+        executor = start_pool(workers, _worker_start, (job, data))
         if created is not None:
             created(executor)
         try:
@@ -150,28 +143,14 @@ class ProcessFolds:
     @staticmethod
     def _collect(pool: "_Pool", futures: set, on_done: OnDone) -> None:
         """Report each submitted fold as it completes; shuts the pool down."""
-        pending = futures
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    on_done(*_fold_result(future))
-        except BaseException:
-            stop_workers(pool.executor)
-            raise
-        pool.executor.shutdown(wait=True)
+        with running(pool.executor, WORKER_DIED):
+            for future in completed(futures):
+                on_done(*result_of(future, WORKER_DIED))
 
 
-def _fold_result(future) -> tuple[FoldTask, FoldOutput]:
-    """A worker's ``(task, output)``; ``RunFailed`` with what to do when the worker process died."""
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise RunFailed(
-            "a fold worker process died (out of memory?); completed folds are kept in the results store: "
-            "continue with `merbench run --resume RUN_ID`, or train folds one at a time with "
-            "--set engine.parallel_folds=1"
-        ) from None
+WORKER_DIED = ("a fold worker process died (out of memory?); completed folds are kept in the results store: "
+               "continue with `merbench run --resume RUN_ID`, or train folds one at a time with "
+               "--set engine.parallel_folds=1")
 
 
 class _TaskQueue:
@@ -244,7 +223,7 @@ class _WorkerFeed:
                     return
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._finished.put(_fold_result(future))
+                    self._finished.put(result_of(future, WORKER_DIED))
         except BaseException as exc:  # handed to this process, which stops the run with it
             self._finished.put(exc)
 
