@@ -109,7 +109,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     check_seeds(n_seeds)
     from merbench.engine import choose_device  # imports torch: not at the import of the commands
 
-    environment = describe_environment(choose_device(config.device, config.section("engine")["amp"]).description)
+    choice = choose_device(config.device, config.section("engine")["amp"])  # once: the seeds' runs reuse it
+    environment = describe_environment(choice.description)
     try:
         if resume_id is None:
             run_id = store.begin_run(config.to_dict(), n_seeds, environment)
@@ -124,7 +125,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     if announce is not None:
         announce(run_id)
     try:
-        result = runner.run_with_seeds(config, registry, n_seeds, progress, recorder)
+        result = runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice)
         result["run_id"] = run_id
         store.finish_run(run_id, result)
     except KeyboardInterrupt:

@@ -92,10 +92,11 @@ def _sample_row(dataset: Dataset, i: int, fold: int, labels: np.ndarray, predict
 
 
 def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None,
-                  recorder: Any = None) -> dict[str, Any]:
+                  recorder: Any = None, choice: Any = None) -> dict[str, Any]:
     """Run the configured benchmark end to end and return its result dict.
 
-    ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
+    ``choice`` is the device already chosen for this run (``engine.choose_device``);
+    without it the run chooses. ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
     ``recorder`` (a ``merbench.recording.Recorder``) persists each fold as it
     completes and hands back folds a resumed run already finished.
     """
@@ -104,7 +105,7 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     from merbench.engine import torch_threads
 
     with torch_threads(int(config.section("engine")["threads"])):
-        return _run(config, registry, progress, recorder)
+        return _run(config, registry, progress, recorder, choice)
 
 
 def _may_train_in_worker_processes(config: RunConfig) -> bool:
@@ -346,14 +347,15 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
     return trained
 
 
-def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
+def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None,
+         choice: Any = None) -> dict[str, Any]:
     """One seed of a run, step by step: prepare the inputs, split, plan, train the folds, score."""
     from merbench.engine import TrainSettings, choose_device  # imports torch
 
     progress = progress or SilentProgress()
     started = time.perf_counter()
     chain = checked_chain(config, registry)
-    choice = choose_device(config.device, config.section("engine")["amp"])
+    choice = choice or choose_device(config.device, config.section("engine")["amp"])
     settings = TrainSettings.from_options(config.section("engine"))
     progress.message(f"Device: {choice.description}")
     inputs = prepare_inputs(config, registry, chain, progress, recorder)
@@ -427,17 +429,19 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
 
 
 def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,
-                   recorder: Any = None) -> dict[str, Any]:
+                   recorder: Any = None, choice: Any = None) -> dict[str, Any]:
     """Repeat the run with seeds ``config.seed`` .. ``config.seed + n_seeds - 1``.
 
-    ``recorder`` is passed to every seed's ``run_benchmark`` (folds are stored per seed).
+    ``recorder`` and ``choice`` (the device, when already chosen) are passed to every
+    seed's ``run_benchmark`` (folds are stored per seed).
 
     The returned result is the first seed's, plus ``seeds`` (each seed's pooled
     and fold-mean scores) and ``across_seeds`` (mean and population std over
     seeds of the pooled scores).
     """
     check_seeds(n_seeds)
-    runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder) for i in range(n_seeds)]
+    runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder, choice)
+            for i in range(n_seeds)]
     result = runs[0]
     if n_seeds > 1:
         result["seeds"] = [{"seed": r["seed"], "pooled": r["pooled"], "fold_mean": r["fold_mean"]} for r in runs]
