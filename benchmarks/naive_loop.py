@@ -51,7 +51,8 @@ from merbench.errors import MerbenchError, UsageError
 from merbench.metrics import classification_metrics
 from merbench.preprocess import build_chain, preprocess_dataset, skips_unreadable
 from merbench.registry import Registry, get_registry
-from merbench.runner import check_folds, load_dataset
+from merbench.runner import load_dataset
+from merbench.splits import check_folds
 
 PREDICT_BATCH = 256  # merbench.engine predicts in batches of this size; the same here keeps outputs identical
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from merbench.contracts import Sample
-from merbench_plugins import synthetic_faces as faces
-from merbench_plugins.flow import FlowPreprocessor, tvl1_available
+from merbench_plugins.datasets import synthetic_faces as faces
+from merbench_plugins.preprocessors.flow import FlowPreprocessor, tvl1_available
 
 SIZE = 64
 N_FRAMES = 16

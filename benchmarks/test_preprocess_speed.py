@@ -23,7 +23,7 @@ from merbench import preprocess as prep_module
 from merbench.config import resolve_config
 from merbench.preprocess import build_chain, preprocess_dataset
 from merbench.runner import load_dataset
-from merbench_plugins.flow import tvl1_available
+from merbench_plugins.preprocessors.flow import tvl1_available
 
 DATA = {"dataset.subjects": 8, "dataset.clips_per_subject": 8, "dataset.size": 64, "dataset.frames": 16}
 METHODS = ["tvl1", "dis", "farneback"]

@@ -1,4 +1,4 @@
-"""The ``merbench`` command line (contract: DESIGN.md section 2).
+"""The ``merbench`` command line (contract: docs/design.md, Command line).
 
 Sub-commands live in ``merbench.commands``, one module each. Errors a user can
 act on (``MerbenchError``) become one line on stderr and exit code 2 (1 for a

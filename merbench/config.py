@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from merbench.errors import UsageError
+from merbench.contracts import resolve_factory
+from merbench.errors import PluginError, UsageError
 from merbench.registry import Registry
 
 PROFILES = ("quick", "default", "paper")
@@ -119,6 +120,25 @@ class RunConfig:
             "preprocess": list(self.preprocess),
             "options": copy.deepcopy(self.sections),
         }
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> "RunConfig":
+        """The configuration ``to_dict()`` wrote (a stored run's); runs stored before an engine or executor
+        option existed get its default."""
+        sections = copy.deepcopy(dict(stored["options"]))
+        sections["executor"] = {**EXECUTOR_OPTIONS, **sections.get("executor", {})}
+        sections["engine"] = {**ENGINE_OPTIONS, **sections["engine"]}
+        return cls(
+            model=stored["model"],
+            dataset=stored["dataset"],
+            protocol=stored["protocol"],
+            profile=stored["profile"],
+            seed=int(stored["seed"]),
+            device=stored["device"],
+            root=Path(stored["root"]) if stored["root"] else None,
+            preprocess=tuple(stored["preprocess"]),
+            sections=sections,
+        )
 
 
 def parse_set(items: list[str]) -> dict[str, str]:
@@ -346,8 +366,6 @@ def dataset_gives(spec: Any, root: Path | None, options: Mapping[str, Any]) -> s
     str`` that reads only what it needs (a manifest's CSV). A factory that
     fails answers ``"frames"``: loading the dataset then reports the problem.
     """
-    from merbench.contracts import resolve_factory
-
     gives = getattr(spec, "gives", "frames")
     if gives in ("frames", "image"):
         return gives
@@ -368,8 +386,6 @@ def default_chain(model_spec: Any, gives: str) -> tuple[str, ...]:
 
 def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
     """A plugin's ``option_ranges``, each checked to be a valid rule (a bad one is the plugin's error)."""
-    from merbench.errors import PluginError
-
     rules = dict(getattr(spec, "option_ranges", {}) or {})
     for option, rule in rules.items():
         try:
@@ -381,15 +397,26 @@ def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
     return rules
 
 
-def check_dataset_settings(spec: Any, sets: Mapping[str, Any], profile: str = "default") -> None:
-    """Check ``dataset.KEY=VALUE`` settings of dataset plugin ``spec`` as ``resolve_config`` does: each value's
-    type and its ``option_ranges`` rule (raises ``UsageError``). Keys that are not its options are left to the caller.
+def resolve_section(spec: Any, kind: str, profile: str = "default", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One plugin's options without a whole run: its defaults, its profile's, then ``KIND.KEY=VALUE`` overrides.
+
+    Each override is coerced to its default's type and checked against the plugin's
+    ``option_ranges`` exactly as ``resolve_config`` does; then a key that is not one
+    of the plugin's options is refused, listing the valid ones (raises ``UsageError``).
+    ``merbench datasets check`` resolves its dataset this way.
     """
-    defaults, rules = _defaults(spec, profile), _plugin_rules("dataset", spec)
-    for key, value in sets.items():
+    options, rules = _defaults(spec, profile), _plugin_rules(kind, spec)
+    overrides = overrides or {}
+    for key, value in overrides.items():
         section, _, option = str(key).partition(".")
-        if section == "dataset" and option in defaults:
-            coerce(key, value, defaults[option], rules.get(option))
+        if section == kind and option in options:
+            options[option] = coerce(key, value, options[option], rules.get(option))
+    for key in overrides:
+        section, _, option = str(key).partition(".")
+        if section != kind or option not in options:
+            valid = ", ".join(f"{kind}.{o}" for o in options) or "none"
+            raise UsageError(f"unknown setting '{key}' for {kind} '{spec.name}'. Valid settings: {valid}")
+    return options
 
 
 def _seed(flag: int | None, from_settings: Any) -> int:
@@ -552,6 +579,12 @@ def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registr
             listing = (f"'{section}' is not in the preprocessing chain ({','.join(chain)}); "
                        f"add it with --set preprocess=... to set its options. " + listing)
     return UsageError(f"unknown setting '{key}'{hint}. {listing} (`merbench info MODEL` lists a model's options)")
+
+
+def check_seeds(n_seeds: int) -> None:
+    """``UsageError`` unless a run repeats at least once (``--seeds N``)."""
+    if n_seeds < 1:
+        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
 
 
 def parse_parallel_folds(value: Any) -> int | None:

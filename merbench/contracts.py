@@ -109,6 +109,21 @@ class Fold:
 # ------------------------------------------------------------------------ plugins
 
 
+@dataclass
+class FoldOutput:
+    """Predictions for a fold's test samples (in ``fold.test`` order) and training facts."""
+
+    predictions: np.ndarray
+    final_loss: float
+    seconds: float
+    normalisation: str = "channel mean/std of the training samples"
+    epoch_losses: list[float] = field(default_factory=list)
+    selected_epoch: int | None = None
+    validation: np.ndarray | None = None
+    selected_on: str | None = None
+    """Which samples chose ``selected_epoch``: ``"validation"``, ``"test"`` (leaky) or ``None`` (no selection)."""
+
+
 @dataclass(frozen=True)
 class DatasetPlugin:
     """A dataset.

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from merbench.config import resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
-from merbench.errors import DataError, UsageError
+from merbench.datafiles import check_root_folder, decode_image, undecodable
+from merbench.errors import UsageError
 
 IMAGE_PREPROCESSOR = "image"
 """The preprocessor that reads precomputed images (``Dataset.gives == "image"``)."""
@@ -36,21 +38,6 @@ def check_dataset_input(dataset: Dataset, name: str, chain: Sequence[str]) -> No
             f"preprocess={','.join(chain)}: '{IMAGE_PREPROCESSOR}' reads one precomputed image per sample, but dataset "
             f"'{name}' gives clips of frames; drop it (the default is --set preprocess=flow)"
         )
-
-
-def dataset_options(spec: Any, sets: Mapping[str, str], profile: str = "default") -> dict[str, Any]:
-    """A dataset's options: its defaults, its profile's, then ``dataset.KEY=VALUE`` settings."""
-    from merbench.config import coerce
-
-    options = dict(spec.options)
-    options.update(spec.profiles.get(profile, {}))
-    for key, value in sets.items():
-        section, _, option = key.partition(".")
-        if section != "dataset" or option not in options:
-            valid = ", ".join(f"dataset.{o}" for o in options) or "none"
-            raise UsageError(f"unknown setting '{key}' for dataset '{spec.name}'. Valid settings: {valid}")
-        options[option] = coerce(key, value, options[option])
-    return options
 
 
 def frames_to_check(sample: Sample, gives: str) -> list[Path]:
@@ -98,7 +85,6 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     """Open the files of every sample that a run reads first; returns how many and the problems."""
     import cv2
 
-    from merbench.preprocess import decode_image, undecodable
 
     flag = cv2.IMREAD_COLOR if dataset.gives == "image" else cv2.IMREAD_GRAYSCALE
     checked, problems = 0, []
@@ -124,7 +110,7 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     skipped row before ``verdict`` applies it.
     """
     spec = registry.get("datasets", name)
-    options = dataset_options(spec, sets)
+    options = resolve_section(spec, "dataset", "default", sets)
     if spec.needs_root and root is None:
         raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
     check_root_folder(root, name)
@@ -168,15 +154,6 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
     clips = len({problem.sample for problem in report.problems})
     return [f"{clips} clip(s) have missing or unreadable files and a run skips them (dataset.strict is off); first: "
             f"sample {first.sample}: {first.path} {first.problem}. Replace the files, or use --strict to make this an error"]
-
-
-def check_root_folder(root: Path | None, name: str) -> None:
-    """Refuse a ``--root`` that is not a folder, saying whether it is a file or missing."""
-    if root is None or root.is_dir():
-        return
-    if root.exists():
-        raise DataError(f"--root {root}: is a file, not a folder; give the folder that holds your copy of '{name}'")
-    raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
 
 
 def _describe(entry: Mapping[str, Any]) -> str:

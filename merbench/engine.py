@@ -16,18 +16,18 @@ module is handed to ``merbench.estimator`` by ``train_fold``.
 from __future__ import annotations
 
 import math
-import re
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from merbench.contracts import Fold
-from merbench.errors import PluginError, RunFailed, UsageError
+from merbench.contracts import Fold, FoldOutput
+from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal
+from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
 
 
@@ -101,21 +101,6 @@ class TrainSettings:
     def selects_on_test(self) -> bool:
         """The leaky variant: the epoch with the best UF1 on the fold's own test samples is kept."""
         return self.select_on == "test"
-
-
-@dataclass
-class FoldOutput:
-    """Predictions for a fold's test samples (in ``fold.test`` order) and training facts."""
-
-    predictions: np.ndarray
-    final_loss: float
-    seconds: float
-    normalisation: str = "channel mean/std of the training samples"
-    epoch_losses: list[float] = field(default_factory=list)
-    selected_epoch: int | None = None
-    validation: np.ndarray | None = None
-    selected_on: str | None = None
-    """Which samples chose ``selected_epoch``: ``"validation"``, ``"test"`` (leaky) or ``None`` (no selection)."""
 
 
 @contextmanager
@@ -241,20 +226,6 @@ def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_ind
 def plugin_label(build_model: Any) -> str:
     """Who builds the models of ``build_model`` (a ``ModelRecipe`` knows its plugin and distribution)."""
     return str(getattr(build_model, "plugin", "the model plugin"))
-
-
-def checkpoint_refusal(text: str) -> str:
-    """torch's refusal of a pickled checkpoint, reworded: merbench loads weights only and never turns that off.
-
-    torch's own text advises ``weights_only=False``, which merbench never sets;
-    other texts are returned unchanged.
-    """
-    if "weights_only" not in text and "Weights only load failed" not in text:
-        return text
-    found = re.search(r"Unsupported globals?:\s*(?:GLOBAL\s+)?([\w.]+)", text)
-    needs = f" (it needs {found.group(1).rstrip('.')})" if found else ""
-    return (f"the weights file holds pickled Python objects, not only tensors{needs}, and merbench loads tensors only; "
-            "save a plain state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")
 
 
 def build_error(plugin: str, exc: BaseException) -> PluginError:
@@ -388,8 +359,6 @@ def train_fold(
     plugin = plugin_label(build_model)
     model = build_model()
     if not isinstance(model, nn.Module):  # a scikit-learn style estimator (merbench.estimator)
-        from merbench.estimator import fit_predict_fold
-
         if settings.early_stopping > 0:
             raise UsageError(
                 f"engine.early_stopping={settings.early_stopping}: this model is a {type(model).__name__} estimator "

@@ -6,6 +6,8 @@ these into one line on stderr and an exit code, in one place.
 
 from __future__ import annotations
 
+import re
+
 
 class MerbenchError(Exception):
     """Base class of errors that are reported to the user without a traceback."""
@@ -29,3 +31,17 @@ class RunFailed(MerbenchError):
     """A run started but could not finish (for example the loss became NaN)."""
 
     exit_code = 1
+
+
+def checkpoint_refusal(text: str) -> str:
+    """torch's refusal of a pickled checkpoint, reworded: merbench loads weights only and never turns that off.
+
+    torch's own text advises ``weights_only=False``, which merbench never sets;
+    other texts are returned unchanged.
+    """
+    if "weights_only" not in text and "Weights only load failed" not in text:
+        return text
+    found = re.search(r"Unsupported globals?:\s*(?:GLOBAL\s+)?([\w.]+)", text)
+    needs = f" (it needs {found.group(1).rstrip('.')})" if found else ""
+    return (f"the weights file holds pickled Python objects, not only tensors{needs}, and merbench loads tensors only; "
+            "save a plain state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from merbench.contracts import Fold
+from merbench.contracts import Fold, FoldOutput
 from merbench.errors import PluginError, RunFailed, UsageError
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
@@ -58,8 +58,6 @@ def fit_predict_fold(
     ``engine.normalise_on``) fits the scaler on every row, test rows included.
     """
     from sklearn.preprocessing import StandardScaler
-
-    from merbench.engine import FoldOutput
 
     if not is_estimator(estimator):
         raise UsageError(

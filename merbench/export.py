@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from merbench.compare import Comparison, cell_text, pct
 from merbench.errors import UsageError
+from merbench.html_report import render_report
 from merbench.outputs import write_output
 
 FORMATS = ("md", "csv", "json", "latex", "html")
@@ -131,8 +132,6 @@ def to_latex(comparison: Comparison) -> str:
 def to_html(comparison: Comparison, results: Sequence[dict[str, Any]] = (), metric: str | None = None) -> str:
     """A self-contained HTML page: the table and notes, and per run its tables, figures and provenance
     (``merbench.html_report``)."""
-    from merbench.html_report import render_report
-
     return render_report(comparison, results, metric)
 
 

@@ -10,7 +10,7 @@ training sizes have different step counts and last-batch sizes; at each global
 step the folds that still have a batch are grouped by batch length and each
 group is one ``vmap`` call, so BatchNorm never sees padding.
 
-DESIGN.md section 8: on a CPU this is slower than training folds one after
+docs/design.md, Performance: on a CPU this is slower than training folds one after
 another, so the runner uses it on the CPU only when asked
 (``engine.parallel_mode=vmap``).
 """
@@ -28,9 +28,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from merbench.contracts import Fold
+from merbench.contracts import Fold, FoldOutput
 from merbench.engine import (
-    PREDICT_CHUNK, DeviceChoice, FoldOutput, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
+    PREDICT_CHUNK, DeviceChoice, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
     first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
 )
 from merbench.errors import UsageError

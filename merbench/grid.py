@@ -7,8 +7,8 @@ like ``merbench run --seeds N``, and records each as a run in the results
 store, so ``merbench runs``, ``show`` and ``compare`` see them:
 
 * ``executor.name=local``: one cell after another in this process, through
-  ``merbench.store.run_recorded`` (folds follow ``engine.parallel_folds``);
-* ``executor.name=ray``: every cell is one Ray task (``merbench.ray_executor.RayCells``)
+  ``merbench.recording.run_recorded`` (folds follow ``engine.parallel_folds``);
+* ``executor.name=ray``: every cell is one Ray task (``RayCells``)
   that runs ``run_cell_detached`` on a worker and sends back the result and
   what it would have stored (``CellReport``); this process writes it into the
   store, so workers need no access to the store.
@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from merbench.config import RunConfig, parse_parallel_folds, resolve_config
-from merbench.errors import DataError, MerbenchError, UsageError
+from merbench import recording, runner  # as modules: tests replace their run functions
+from merbench.config import RunConfig, check_seeds, parse_parallel_folds, resolve_config
+from merbench.environment import describe_environment
+from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
+from merbench.preflight import check_chain, preflight
 from merbench.progress import ProgressSink, SilentProgress
+from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text, remote_function
+from merbench.recording import inputs_key
+from merbench.registry import get_registry
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,6 @@ def preflight_cells(cells: Sequence[GridCell], registry: Any) -> None:
     is on the workers' nodes, so only its chain is checked here. Raises the
     first cell's error, prefixed with the cell, before any run is recorded.
     """
-    from merbench.preflight import check_chain, preflight
-
     for cell in cells:
         try:
             if cell.config.section("executor")["name"] == "local":
@@ -153,15 +157,13 @@ class CellReport:
 
 
 class MemoryRecorder:
-    """A ``RunRecorder`` stand-in that keeps the store writes of a run in a ``CellReport``."""
+    """A ``merbench.recording.Recorder`` that keeps the store writes of a run in a ``CellReport``."""
 
     def __init__(self, report: CellReport):
         self.report = report
 
     def inputs(self, seed: int, preprocess: dict[str, Any], inputs: Any) -> None:
         """Keep the preprocessing record and the inputs' content key."""
-        from merbench.store import inputs_key
-
         self.report.inputs.append((seed, preprocess, inputs_key(inputs)))
 
     def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> None:
@@ -201,14 +203,11 @@ def run_cell_detached(config: RunConfig, n_seeds: int, cores: int, gpus: float) 
     """
     import torch
 
-    from merbench.registry import get_registry
-    from merbench.runner import run_with_seeds
-
     report = CellReport(worker=socket.gethostname())
     here = dataclasses.replace(config, device="cpu") if gpus <= 0 and config.device == "auto" else config
     cuda = here.device.startswith("cuda") or (here.device == "auto" and torch.cuda.is_available())
     try:
-        result = run_with_seeds(confine(here, cores, cuda), get_registry(), n_seeds, SilentProgress(), MemoryRecorder(report))
+        result = runner.run_with_seeds(confine(here, cores, cuda), get_registry(), n_seeds, SilentProgress(), MemoryRecorder(report))
     except MerbenchError as exc:
         report.error = exc
         return report
@@ -216,6 +215,39 @@ def run_cell_detached(config: RunConfig, n_seeds: int, cores: int, gpus: float) 
     result["environment"]["worker_host"] = report.worker
     report.result = result
     return report
+
+
+class RayCells:
+    """Runs grid cells (whole runs of one model, dataset and protocol) as Ray tasks."""
+
+    def __init__(self, options: RayOptions):
+        self.options = options
+        self.description = f"Ray tasks ({options.resources}), cluster {options.address}"
+
+    def run(self, cells: Sequence[Any], n_seeds: int, on_done: Callable[[int, Any], None],
+            say: Callable[[str], None] | None = None) -> None:
+        """Run ``run_cell_detached`` for each cell; ``on_done(i, report)`` as each finishes.
+
+        ``report`` is a ``CellReport``; a cell whose task failed
+        after its retries gives a report with ``error`` set (the other cells go on).
+        """
+        ray = connect(self.options.address, say)
+        remote, options = remote_function(run_cell_detached), self.options.task_options()
+        granted = (self.options.num_cpus, self.options.num_gpus)
+        pending = {
+            remote.options(**options, name=f"merbench cell {cell.label}").remote(cell.config, n_seeds, *granted): i
+            for i, cell in enumerate(cells)
+        }
+        if say is not None:
+            say(f"Ray: {len(cells)} grid cells submitted ({self.options.resources}); "
+                f"cluster has {ray.cluster_resources().get('CPU', 0):g} CPUs")
+        for ref, i in as_completed(ray, pending):
+            try:
+                report = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                report = CellReport(error=RunFailed(
+                    f"failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}"))
+            on_done(i, report)
 
 
 def store_report(store: Any, run_id: str, report: CellReport) -> dict[str, Any]:
@@ -251,8 +283,7 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     A cell that fails is recorded as failed and the others go on; the outcomes
     come back in the order of ``cells``. ``on_cell`` is called as each ends.
     """
-    if n_seeds < 1:
-        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+    check_seeds(n_seeds)
     progress = progress or SilentProgress()
     outcomes: list[CellOutcome | None] = [None] * len(cells)
 
@@ -272,12 +303,10 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
 
 def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any, progress: ProgressSink,
               finished: Callable[[int, CellOutcome], None]) -> None:
-    from merbench.store import run_recorded
-
     for i, cell in enumerate(cells):
         progress.message(f"Cell {i + 1}/{len(cells)}: {cell.label}")
         try:
-            result, run_id, _ = run_recorded(store, cell.config, registry, n_seeds, progress)
+            result, run_id, _ = recording.run_recorded(store, cell.config, registry, n_seeds, progress)
         except MerbenchError as exc:
             finished(i, CellOutcome(cell, error=exc))
             continue
@@ -286,9 +315,6 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
 
 def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,
                 finished: Callable[[int, CellOutcome], None]) -> None:
-    from merbench.environment import describe_environment
-    from merbench.ray_executor import RayCells, RayOptions
-
     options = RayOptions.from_section(cells[0].config.section("executor"))
     run_ids: dict[int, str] = {}
     if store is not None:

@@ -22,8 +22,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct
-from merbench.leaks import describe, result_leaks
-from merbench.report import COLUMNS, leakage_lines
+from merbench.leaks import LEAKS, describe, result_leaks
+from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
+                             leakage_what)
 
 SHORT = dict(COLUMNS)
 LEGEND = {
@@ -267,8 +268,6 @@ def _confusion_table(page: _Page, result: dict[str, Any]) -> None:
 
 
 def _reported_table(page: _Page, result: dict[str, Any]) -> None:
-    from merbench.report import REPORTED_METRICS
-
     reported = result.get("reported") or []
     if not reported:
         return
@@ -411,9 +410,6 @@ def render_report(comparison: Comparison, results: Sequence[dict[str, Any]], met
 def render_leakage_page(summary: dict[str, Any]) -> str:
     """A self-contained page of a leakage study (``merbench leakage --json``): the table, what each variant leaks,
     the runs behind each row and how the intervals were computed."""
-    from merbench.leaks import LEAKS
-    from merbench.report import leakage_caption, leakage_inflation, leakage_what
-
     page = _Page()
     seeds = ", ".join(str(seed) for seed in summary.get("seeds") or [])
     title = f"Leakage: {summary['model']} on {summary['dataset']}"

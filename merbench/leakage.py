@@ -23,9 +23,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from merbench.config import RunConfig, resolve_config
+from merbench.config import RunConfig, check_seeds, resolve_config
 from merbench.errors import UsageError
+from merbench.leakage_summary import summarise
 from merbench.leaks import config_leaks, describe
+from merbench.preflight import preflight
 from merbench.registry import Registry
 
 
@@ -91,8 +93,7 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
     subject-independent, or a leaky ``engine.*`` setting): the study runs the
     leaky variants itself.
     """
-    if seeds < 1:
-        raise UsageError(f"--seeds {seeds}: must be at least 1")
+    check_seeds(seeds)
     common = dict(model=model, dataset=dataset, profile=profile, seed=seed, device=device, root=root, epochs=epochs,
                   config_file=config_file)
     honest_protocol = resolve_config(registry, protocol=protocol, **common).protocol  # --config may name it
@@ -115,8 +116,6 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
 
 def preflight_study(study: Study, registry: Registry) -> None:
     """``merbench.preflight`` for every configuration of the study (nothing is recorded or trained yet)."""
-    from merbench.preflight import preflight
-
     for _, config in study.configs():
         preflight(config, registry)
 
@@ -140,8 +139,6 @@ def run_study(study: Study, run: Runner) -> tuple[list[dict[str, Any]], list[tup
 def study_summary(study: Study, honest: list[dict[str, Any]], leaky: list[tuple[Variant, list[dict[str, Any]]]],
                   seconds: float, command: str) -> dict[str, Any]:
     """The study's summary (``merbench.leakage_summary.summarise``) with what was run and how long it took."""
-    from merbench.leakage_summary import summarise
-
     config = study.honest
     facts = {"model": config.model, "dataset": config.dataset, "protocol": config.protocol, "profile": config.profile,
              "device": config.device, "seeds": study.seeds, "command": command, "seconds": round(seconds, 1),

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from merbench.errors import UsageError
+from merbench.leaks import result_leaks
 from merbench.metrics import unweighted_f1_recall
 
 KIND = "merbench-leakage"
@@ -110,8 +111,6 @@ def summarise(study: Mapping[str, Any], honest: Sequence[Mapping[str, Any]],
     (``name``, ``what``, ``expected_leaks``, ``protocol``, ``sets``) with its
     results, seed for seed.
     """
-    from merbench.leaks import result_leaks
-
     n_classes = len(honest[0]["classes"])
     inflation = bootstrap_inflation(honest, [runs for _, runs in variants], n_classes, resamples, confidence)
 

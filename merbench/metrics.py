@@ -1,4 +1,4 @@
-"""Classification metrics as MER papers use them (DESIGN.md section 5).
+"""Classification metrics as MER papers use them (docs/design.md, Metrics and protocols).
 
 * ``accuracy``; ``macro_precision``, ``macro_recall``, ``macro_f1`` from
   scikit-learn with ``zero_division=0`` over the classes that occur in the

@@ -24,6 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from merbench.cache import atomic_write_text, cache_root, content_key
+from merbench.config import resolve_config
 from merbench.contracts import ModelPlugin, resolve_factory
 from merbench.registry import Registry
 
@@ -73,8 +75,6 @@ def example_name(spec: ModelPlugin) -> str:
 
 def input_shape(registry: Registry, name: str, profile: str) -> tuple[tuple[str, ...], tuple[int, int, int] | None]:
     """The preprocessing chain and (C, H, W) input a model gets in ``profile``."""
-    from merbench.config import resolve_config
-
     config = resolve_config(registry, model=name, dataset="synthetic", profile=profile)
     last = config.preprocess[-1]
     options = dict(config.section(last))
@@ -148,9 +148,6 @@ def _version(distribution: str) -> str | None:
 
 def facts_key(registry: Registry, name: str, profile: str) -> str:
     """The cache key of ``model_facts(registry, name, profile)`` (computing it imports no torch)."""
-    from merbench.cache import content_key
-    from merbench.config import resolve_config
-
     spec = registry.get("models", name)
     provider = registry.provider("models", name)
     config = resolve_config(registry, model=name, dataset="synthetic", profile=profile)
@@ -164,8 +161,6 @@ def facts_key(registry: Registry, name: str, profile: str) -> str:
 
 
 def _cache_file(key: str) -> Path:
-    from merbench.cache import cache_root
-
     return cache_root() / "model-facts" / f"{key}.json"
 
 
@@ -181,8 +176,6 @@ def _read_cached(name: str, profile: str, path: Path) -> ModelFacts | None:
 
 
 def _write_cached(facts: ModelFacts, path: Path) -> None:
-    from merbench.cache import atomic_write_text
-
     record = {key: value for key, value in asdict(facts).items() if key in CACHED_FIELDS}
     try:
         atomic_write_text(path, json.dumps(record))
@@ -208,8 +201,6 @@ def model_facts(registry: Registry, name: str, profile: str = "default") -> Mode
 def compute_model_facts(registry: Registry, name: str, profile: str = "default") -> ModelFacts:
     """Input, parameter count and FLOPs of model ``name`` in ``profile``, computed now (builds the model)."""
     from torch import nn
-
-    from merbench.config import resolve_config
 
     spec = registry.get("models", name)
     facts = ModelFacts(name, profile, (), None)

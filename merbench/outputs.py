@@ -17,7 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from merbench.cache import atomic_write_bytes
 from merbench.errors import UsageError
+from merbench.store import default_store_path
 
 STDOUT = "-"
 STDOUT_NAMES = (STDOUT, "/dev/stdout")
@@ -27,8 +29,6 @@ STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 def store_files(store: Path | None) -> list[Path]:
     """The results store ``store`` (default: ``$MERBENCH_STORE`` or the user's) and its SQLite side files."""
-    from merbench.store import default_store_path
-
     path = Path(store).expanduser() if store is not None else default_store_path()
     return [path] + [path.with_name(path.name + side) for side in STORE_SIDE_FILES]
 
@@ -124,8 +124,6 @@ def write_output(target: Path | None, text: str | bytes) -> None:
 
     A new file gets the user's umask; a replaced file keeps its mode.
     """
-    from merbench.cache import atomic_write_bytes
-
     data = text.encode("utf-8") if isinstance(text, str) else text
     if target is None:
         if not data.endswith(b"\n"):

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from merbench.cache import cache_root
 from merbench.config import NO_ROOT, RunConfig
 from merbench.contracts import Dataset, resolve_factory
+from merbench.dataset_check import check_dataset_input
 from merbench.errors import UsageError
 from merbench.registry import Registry
+from merbench.splits import check_folds, protocol_dataset
 
 
 def check_root(config: RunConfig, registry: Registry) -> None:
@@ -39,17 +42,13 @@ def check_root(config: RunConfig, registry: Registry) -> None:
 
 def check_chain(config: RunConfig, registry: Registry) -> None:
     """Build the preprocessing chain (its options are checked) and refuse one the model cannot take."""
-    from merbench.preprocess import build_chain, check_model_input
+    from merbench.preprocess import checked_chain  # imports OpenCV: after the checks that need none
 
-    specs = [registry.get("preprocessors", name) for name in config.preprocess]
-    chain = build_chain(specs, config.sections)
-    check_model_input(config.model, registry.get("models", config.model).input, chain)
+    checked_chain(config, registry)
 
 
 def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
     """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
-    from merbench.runner import check_folds, protocol_dataset
-
     spec = registry.get("protocols", config.protocol)
     dataset = protocol_dataset(dataset, spec, config.section("protocol"))
     split = resolve_factory(spec.split)
@@ -72,8 +71,6 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     """
     check_root(config, registry)
     check_chain(config, registry)
-    from merbench.cache import cache_root
-    from merbench.dataset_check import check_dataset_input
     from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none
 
     dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False),

@@ -33,10 +33,7 @@ import io
 import json
 import math
 import os
-import signal
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +45,9 @@ import numpy as np
 from merbench import __version__
 from merbench.cache import atomic_write_bytes, atomic_write_text, cache_root, content_key
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
-from merbench.errors import DataError, RunFailed, UsageError
-from merbench.workers import exit_with, picklable, process_context, stop_workers, usable_cores
+from merbench.datafiles import decode_image, undecodable
+from merbench.errors import DataError, UsageError
+from merbench.workers import completed, picklable, result_of, running, start_pool, usable_cores
 
 MIN_PARALLEL = 8
 """Fewer clips left to compute than this are done in-process (starting workers costs more)."""
@@ -122,6 +120,20 @@ def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapp
     return Chain(specs, steps, {spec.name: dict(sections[spec.name]) for spec in specs})
 
 
+def checked_chain(config: Any, registry: Any) -> Chain:
+    """The preprocessing chain of ``config`` (a ``RunConfig``), built from its options and checked against its model.
+
+    Without a model (``merbench preprocess`` without ``--model``) the chain must end
+    in model input, not in frames. Raises ``UsageError``.
+    """
+    chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+    if config.model:
+        check_model_input(config.model, registry.get("models", config.model).input, chain)
+    elif chain.produces == "frames":
+        raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")
+    return chain
+
+
 def check_model_input(model: str, expected: str, chain: Chain) -> None:
     """Refuse a model whose declared input is not what the chain produces, naming both."""
     if expected != chain.produces:
@@ -129,21 +141,6 @@ def check_model_input(model: str, expected: str, chain: Chain) -> None:
             f"model '{model}' expects input '{expected}' but the preprocessing chain "
             f"{chain.names} produces '{chain.produces}'; choose a matching --set preprocess=..."
         )
-
-
-def decode_image(blob: bytes, flag: int) -> np.ndarray | None:
-    """An image file's bytes decoded with OpenCV ``flag``, or ``None`` when they are empty or not an image."""
-    if not blob:
-        return None
-    try:
-        return cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag)
-    except cv2.error:
-        return None
-
-
-def undecodable(blob: bytes) -> str:
-    """Why an image file with bytes ``blob`` cannot be decoded, in words."""
-    return "is empty (0 bytes)" if not blob else "is not a readable image"
 
 
 def decode_frame(path: Path, blob: bytes) -> np.ndarray:
@@ -356,10 +353,8 @@ def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np
 _worker_chain: Chain | None = None
 
 
-def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]], run_pid: int) -> None:
+def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]]) -> None:
     global _worker_chain
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and cancels the rest
-    exit_with(run_pid)
     cv2.setNumThreads(1)
     _worker_chain = build_chain(specs, sections)
 
@@ -396,6 +391,10 @@ def resolve_workers(workers: int) -> int:
     return usable_cores() if workers == 0 else workers
 
 
+WORKER_DIED = ("a preprocessing worker process died (out of memory?); the clips it finished are cached: run again, "
+               "or with --set engine.preprocess_workers=1 to compute in one process")
+
+
 def _compute_parallel(
     chain: Chain,
     todo: list[tuple[int, Sample, str]],
@@ -406,27 +405,10 @@ def _compute_parallel(
 ) -> None:
     chunk = max(1, min(16, math.ceil(len(todo) / (workers * 4))))
     chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
-    executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=process_context(), initializer=_worker_start,
-        initargs=(list(chain.specs), dict(chain.sections), os.getpid()),
-    )
-    try:
-        pending = {executor.submit(_worker_compute, jobs, entry_dir, skip) for jobs in chunks}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for index, output, notes in future.result():
-                    deliver(index, output, notes)
-    except BrokenProcessPool:
-        stop_workers(executor)
-        raise RunFailed(
-            "a preprocessing worker process died (out of memory?); the clips it finished are cached: run again, "
-            "or with --set engine.preprocess_workers=1 to compute in one process"
-        ) from None
-    except BaseException:
-        stop_workers(executor)
-        raise
-    executor.shutdown(wait=True)
+    with running(start_pool(workers, _worker_start, (list(chain.specs), dict(chain.sections))), WORKER_DIED) as pool:
+        for future in completed({pool.submit(_worker_compute, jobs, entry_dir, skip) for jobs in chunks}):
+            for index, output, notes in result_of(future, WORKER_DIED):
+                deliver(index, output, notes)
 
 
 # ------------------------------------------------------------------------ the index

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pluggy
 
 from merbench import hookspecs
-from merbench.contracts import PLUGIN_KINDS
+from merbench.contracts import PLUGIN_KINDS, FamilyFactory
 from merbench.errors import PluginError, UsageError
 
 ENTRY_POINT_GROUP = "merbench"
@@ -203,8 +203,6 @@ class Registry:
         family = self._family_of(kind, name)
         if family is not None:
             import dataclasses
-
-            from merbench.contracts import FamilyFactory
 
             member = name.partition(":")[2]
             return dataclasses.replace(family, name=name, build=FamilyFactory(family.build, member))

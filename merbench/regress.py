@@ -48,8 +48,11 @@ from typing import Any
 
 import yaml
 
+from merbench.config import resolve_config
 from merbench.errors import UsageError
+from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
+from merbench.outputs import check_output_path, store_files, write_output
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
@@ -228,8 +231,6 @@ def load_baseline(path: Path) -> Baseline:
 
 def entry_config(entry: Entry, registry: Any, root: Path | None = None):
     """The ``RunConfig`` an entry runs with (``root``: the user's copy of the entry's dataset, when it needs one)."""
-    from merbench.config import resolve_config
-
     config = resolve_config(registry, model=entry.model, dataset=entry.dataset, protocol=entry.protocol,
                             profile=entry.profile, seed=entry.seed, device=entry.device, root=root,
                             sets={key: value for key, value in entry.sets.items()})
@@ -239,8 +240,6 @@ def entry_config(entry: Entry, registry: Any, root: Path | None = None):
 
 def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
     """``UsageError`` when the entry's configuration leaks test information and the entry does not say ``leaky: true``."""
-    from merbench.leaks import config_leaks, describe
-
     found = config_leaks(config, registry)
     if found and not entry.leaky:
         raise UsageError(
@@ -415,8 +414,6 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
     symlinked baseline is written through to its target and stays a link, and
     the file keeps its mode.
     """
-    from merbench.outputs import check_output_path, store_files, write_output
-
     target = check_output_path(path, "--baseline", store_files(None))
     if target is None:
         raise UsageError(f"--baseline {path}: --update needs a baseline file to rewrite, not standard output")

@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from merbench.errors import UsageError
+from merbench.leakage_summary import load_summary
 from merbench.regress import Baseline, Entry, load_baseline
+from merbench.report import leakage_inflation, leakage_what
 
 MARKER = re.compile(
     r"(?P<open><!-- merbench:table (?P<kind>[\w-]+) (?P<baseline>\S+) -->\n)(?P<body>.*?)(?P<close><!-- /merbench:table -->)",
@@ -165,8 +167,6 @@ def render_main(baseline: Baseline, registry: Any) -> str:
 
 def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchmarks/render_tables.py") -> str:
     """A leakage study's table (``merbench leakage --json``), rendered from its summary file ``path`` by ``by``."""
-    from merbench.report import leakage_inflation, leakage_what
-
     boot = summary.get("bootstrap") or {}
     confidence = 100 * float(boot.get("confidence", 0.95))
     lines = [f"| variant | what leaks | UF1 % | UAR % | accuracy % | ΔUF1 points [{confidence:g} % CI] |",
@@ -205,8 +205,6 @@ def render_text(text: str, root: Path, registry: Any = None, where: str = "docum
             what = "summary" if kind in SUMMARY_RENDERERS else "baseline"
             raise UsageError(f"{where}: the {what} {match['baseline']} named by a merbench:table marker does not exist")
         if kind in SUMMARY_RENDERERS:
-            from merbench.leakage_summary import load_summary
-
             body = SUMMARY_RENDERERS[kind](load_summary(path, f"{where}: marker file"), match["baseline"])
         else:
             body = RENDERERS[kind](load_baseline(path), registry)

@@ -1,6 +1,6 @@
 """One benchmark run: dataset → preprocessing → protocol → engine → metrics → result.
 
-``run_benchmark`` returns the result as a JSON-ready dict (DESIGN.md section 6
+``run_benchmark`` returns the result as a JSON-ready dict (docs/design.md, Result schema
 plus per-sample predictions and run details), and never looks at test labels
 for anything but scoring.
 """
@@ -8,6 +8,7 @@ for anything but scoring.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import json
 import time
 from pathlib import Path
@@ -17,26 +18,19 @@ import numpy as np
 from rich.markup import escape
 
 from merbench.cache import cache_root
-from merbench.config import RunConfig, parse_parallel_folds
-from merbench.contracts import Dataset, Fold, resolve_factory
-from merbench.dataset_check import check_dataset_input, check_root_folder
-from merbench.errors import DataError, RunFailed, UsageError
+from merbench.config import RunConfig, check_seeds, parse_parallel_folds
+from merbench.contracts import Dataset, Fold, FoldOutput, resolve_factory
+from merbench.datafiles import check_cache_outside, check_root_folder
+from merbench.dataset_check import check_dataset_input
+from merbench.environment import describe_environment
+from merbench.errors import DataError, RunFailed
 from merbench.leaks import ENGINE_WARNINGS, engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
-from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
+from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
+from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset
 from merbench.workers import peak_memory, start_worker_server
-
-
-def _check_cache_outside_root(root: Path | None, cache_dir: Path) -> None:
-    if root is None:
-        return
-    if cache_dir.resolve().is_relative_to(root.resolve()):
-        raise UsageError(
-            f"the cache {cache_dir} lies inside the dataset root {root}; merbench never writes inside a dataset: "
-            "set MERBENCH_CACHE to a folder elsewhere"
-        )
 
 
 # The dataset `merbench.preflight` loaded for the run about to start: that run's first load takes it
@@ -60,7 +54,7 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
         return _CHECKED.pop(key)
     spec = registry.get("datasets", config.dataset)
     check_root_folder(config.root, config.dataset)
-    _check_cache_outside_root(config.root, cache_dir)
+    check_cache_outside(config.root, cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)  # only now: a refused cache inside the root leaves no folder there
     dataset = resolve_factory(spec.load)(config.root, dict(config.section("dataset")), cache_dir)
     if not dataset.samples:
@@ -76,35 +70,6 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
 def run_warnings(config: RunConfig) -> list[str]:
     """Warnings about the leaky engine options of ``config`` (shown while it runs, kept in its result)."""
     return [ENGINE_WARNINGS[kind] for kind in engine_leaks(config.section("engine"))]
-
-
-def protocol_dataset(dataset: Dataset, protocol_spec: Any, options: dict[str, Any]) -> Dataset:
-    """The samples the protocol splits: the dataset's, or those its ``expand`` makes (``frame-10fold``)."""
-    if protocol_spec.expand is None:
-        return dataset
-    return resolve_factory(protocol_spec.expand)(dataset, dict(options))
-
-
-def clip_ids(dataset: Dataset) -> np.ndarray:
-    """The clip each sample comes from: ``extra["source_clip"]`` where a protocol expanded clips, else the sample's id."""
-    return np.array([str(s.extra.get("source_clip", s.id)) for s in dataset.samples])
-
-
-def clip_overlaps(folds: list[Fold], clips: np.ndarray) -> int:
-    """How many folds have samples of one clip in both training and test."""
-    return sum(bool(set(clips[fold.train]) & set(clips[fold.test])) for fold in folds)
-
-
-def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str) -> list[list[str]]:
-    """Validate folds and return, per fold, the subjects found in both train and test."""
-    overlaps = []
-    for fold in folds:
-        if len(fold.train) == 0 or len(fold.test) == 0:
-            raise DataError(f"protocol '{protocol}' produced fold {fold.index} with an empty training or test part")
-        if np.intersect1d(fold.train, fold.test).size:
-            raise DataError(f"protocol '{protocol}' put the same sample in training and test of fold {fold.index}")
-        overlaps.append(sorted(set(subjects[fold.train]) & set(subjects[fold.test])))
-    return overlaps
 
 
 def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order: np.ndarray) -> dict[str, dict[str, float]]:
@@ -127,11 +92,12 @@ def _sample_row(dataset: Dataset, i: int, fold: int, labels: np.ndarray, predict
 
 
 def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None,
-                  recorder: Any = None) -> dict[str, Any]:
+                  recorder: Any = None, choice: Any = None) -> dict[str, Any]:
     """Run the configured benchmark end to end and return its result dict.
 
-    ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
-    ``recorder`` (a ``merbench.store.RunRecorder``) persists each fold as it
+    ``choice`` is the device already chosen for this run (``engine.choose_device``);
+    without it the run chooses. ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
+    ``recorder`` (a ``merbench.recording.Recorder``) persists each fold as it
     completes and hands back folds a resumed run already finished.
     """
     if _may_train_in_worker_processes(config):
@@ -139,7 +105,7 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     from merbench.engine import torch_threads
 
     with torch_threads(int(config.section("engine")["threads"])):
-        return _run(config, registry, progress, recorder)
+        return _run(config, registry, progress, recorder, choice)
 
 
 def _may_train_in_worker_processes(config: RunConfig) -> bool:
@@ -256,29 +222,43 @@ def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarr
     }
 
 
-def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None) -> dict[str, Any]:
-    import torch
+@dataclass
+class RunInputs:
+    """A run's samples as its protocol splits them, and their preprocessed model inputs."""
 
-    from merbench.engine import FoldOutput, TrainSettings, choose_device
-    from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, describe_plan, plan_executor
-    from merbench.environment import describe_environment
+    dataset: Dataset
+    prep: PreprocessResult
 
-    progress = progress or SilentProgress()
-    started = time.perf_counter()
-    model_spec = registry.get("models", config.model)
-    protocol_spec = registry.get("protocols", config.protocol)
-    preprocessor_specs = [registry.get("preprocessors", name) for name in config.preprocess]
+
+@dataclass
+class FoldPlan:
+    """A run's folds, what its protocol and options warn about, and how the folds will be trained."""
+
+    folds: list[Fold]
+    overlaps: list[list[str]]
+    clips_shared: int
+    warnings: list[str]
+    data: Any = None
+    executor: Any = None
+    job: Any = None
+
+
+@dataclass
+class TrainedFolds:
+    """Every tested sample's prediction and fold, and each fold's record (in fold order)."""
+
+    predictions: np.ndarray
+    fold_of: np.ndarray
+    records: list[dict[str, Any]]
+
+
+def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress: ProgressSink,
+                   recorder: Any = None) -> RunInputs:
+    """Load and check the dataset, let the protocol expand it, and preprocess every sample (cached)."""
     cache_dir = cache_root(create=False)  # load_dataset creates it once it is known to lie outside the dataset
-
-    chain = build_chain(preprocessor_specs, config.sections)
-    check_model_input(config.model, model_spec.input, chain)
-    choice = choose_device(config.device, config.section("engine")["amp"])
-    settings = TrainSettings.from_options(config.section("engine"))
-    progress.message(f"Device: {choice.description}")
-
     dataset = load_dataset(config, registry, cache_dir)
     check_dataset_input(dataset, config.dataset, config.preprocess)
-    dataset = protocol_dataset(dataset, protocol_spec, config.section("protocol"))
+    dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
@@ -291,62 +271,118 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
     if recorder is not None:
         recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details}, prep.inputs)
+    return RunInputs(dataset, prep)
 
-    labels, subjects = dataset.labels, dataset.subjects
+
+def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progress: ProgressSink) -> FoldPlan:
+    """Split the samples with the protocol, check the folds, and say what the protocol and options warn about."""
+    protocol_spec = registry.get("protocols", config.protocol)
+    dataset = inputs.dataset
     split = resolve_factory(protocol_spec.split)
-    folds = split(labels, subjects, config.seed, dict(config.section("protocol")), dataset.domains)
-    overlaps = check_folds(folds, subjects, config.protocol)
+    folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+    overlaps = check_folds(folds, dataset.subjects, config.protocol)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = ([protocol_spec.warning] if protocol_spec.warning else []) + run_warnings(config)
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
+    return FoldPlan(folds, overlaps, clips_shared, warnings)
 
-    train_started = time.perf_counter()
+
+def plan_training(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, settings: Any,
+                  choice: Any) -> None:
+    """Choose how the folds are trained (``merbench.folds.plan_executor``); fills ``plan``'s job, data and executor."""
+    from merbench.folds import FoldData, FoldJob, ModelRecipe, plan_executor  # imports torch
+
+    dataset, prep = inputs.dataset, inputs.prep
+    recipe = ModelRecipe(registry.get("models", config.model).build, dict(config.section("model")),
+                         int(prep.inputs.shape[1]), len(dataset.classes), int(prep.inputs.shape[2]),
+                         plugin=_plugin_label(registry, "models", config.model))
+    plan.data = FoldData(prep.inputs, dataset.labels, dataset.subjects)
+    plan.executor, plan.job = plan_executor(config.section("engine"), config.section("executor"),
+                                            FoldJob(recipe, settings, choice), plan.data, len(plan.folds))
+
+
+def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: ProgressSink,
+                recorder: Any = None) -> TrainedFolds:
+    """Train every fold not stored already (a resumed run reuses those), checking and recording each as it completes."""
+    import torch
+
+    from merbench.folds import FoldTask
+
+    dataset = inputs.dataset
+    labels, subjects = dataset.labels, dataset.subjects
     n_classes = len(dataset.classes)
-    recipe = ModelRecipe(model_spec.build, dict(config.section("model")), int(prep.inputs.shape[1]), n_classes,
-                         int(prep.inputs.shape[2]), plugin=_plugin_label(registry, "models", config.model))
-    data = FoldData(prep.inputs, labels, subjects)
-    executor, job = plan_executor(config.section("engine"), config.section("executor"),
-                                  FoldJob(recipe, settings, choice), data, len(folds))
-
-    progress.start("folds", len(folds), f"Folds ({config.protocol})")
-    predictions = np.full(len(labels), -1, dtype=np.int64)
-    fold_of = np.full(len(labels), -1, dtype=np.int64)
-    fold_results = []
+    plugin = plan.job.recipe.plugin
+    progress.start("folds", len(plan.folds), f"Folds ({config.protocol})")
+    trained = TrainedFolds(np.full(len(labels), -1, dtype=np.int64), np.full(len(labels), -1, dtype=np.int64), [])
     todo = []
-    for fold in folds:
+    for fold in plan.folds:
         test_ids = [dataset.samples[i].id for i in fold.test]
         stored = recorder.completed_fold(config.seed, fold.index, test_ids) if recorder is not None else None
         if stored is not None:  # finished before the run was interrupted: reused, not retrained
-            predictions[fold.test] = stored.predictions
-            fold_of[fold.test] = fold.index
-            fold_results.append(stored.record)
+            trained.predictions[fold.test] = stored.predictions
+            trained.fold_of[fold.test] = fold.index
+            trained.records.append(stored.record)
             progress.advance("folds", 1)
         else:
             todo.append(FoldTask(fold, config.seed * 1000 + fold.index))
 
     def fold_done(task: FoldTask, output: FoldOutput) -> None:
         fold = task.fold
-        check_fold_predictions(fold, output.predictions, n_classes, recipe.plugin)
-        predictions[fold.test] = output.predictions
-        fold_of[fold.test] = fold.index
-        fold_results.append(_fold_record(fold, output, subjects, labels, overlaps, n_classes))
+        check_fold_predictions(fold, output.predictions, n_classes, plugin)
+        trained.predictions[fold.test] = output.predictions
+        trained.fold_of[fold.test] = fold.index
+        trained.records.append(_fold_record(fold, output, subjects, labels, plan.overlaps, n_classes))
         if recorder is not None:
-            recorder.fold_done(config.seed, fold_results[-1], [dataset.samples[i].id for i in fold.test],
-                               output.predictions, [_sample_row(dataset, i, fold.index, labels, predictions) for i in fold.test])
+            recorder.fold_done(config.seed, trained.records[-1], [dataset.samples[i].id for i in fold.test],
+                               output.predictions,
+                               [_sample_row(dataset, i, fold.index, labels, trained.predictions) for i in fold.test])
         progress.advance("folds", 1)
 
     if todo:
-        progress.message(f"Folds: {executor.description}, {job.threads or torch.get_num_threads()} torch thread(s) per fold")
-        executor.run(job, data, todo, fold_done, progress)
-    fold_results.sort(key=lambda record: record["fold"])
+        progress.message(f"Folds: {plan.executor.description}, {plan.job.threads or torch.get_num_threads()} "
+                         "torch thread(s) per fold")
+        plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
+    trained.records.sort(key=lambda record: record["fold"])
+    return trained
 
-    tested = np.flatnonzero(fold_of >= 0)
-    matrix = check_predictions(predictions[tested], labels[tested], n_classes, recipe.plugin)
+
+def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None,
+         choice: Any = None) -> dict[str, Any]:
+    """One seed of a run, step by step: prepare the inputs, split, plan, train the folds, score."""
+    from merbench.engine import TrainSettings, choose_device  # imports torch
+
+    progress = progress or SilentProgress()
+    started = time.perf_counter()
+    chain = checked_chain(config, registry)
+    choice = choice or choose_device(config.device, config.section("engine")["amp"])
+    settings = TrainSettings.from_options(config.section("engine"))
+    progress.message(f"Device: {choice.description}")
+    inputs = prepare_inputs(config, registry, chain, progress, recorder)
+    plan = split_folds(config, registry, inputs, progress)
+    train_started = time.perf_counter()
+    plan_training(config, registry, inputs, plan, settings, choice)
+    trained = train_folds(config, inputs, plan, progress, recorder)
+    return score(config, registry, inputs, plan, trained, settings, choice.description, started, train_started)
+
+
+def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, trained: TrainedFolds,
+          settings: Any, device: str, started: float, train_started: float) -> dict[str, Any]:
+    """The run's result (docs/design.md, Result schema): pooled and per-fold scores, facts, and what it leaked."""
+    from merbench.folds import describe_plan
+
+    dataset, prep = inputs.dataset, inputs.prep
+    labels, subjects = dataset.labels, dataset.subjects
+    n_classes = len(dataset.classes)
+    predictions, fold_results, overlaps = trained.predictions, trained.records, plan.overlaps
+    protocol_spec = registry.get("protocols", config.protocol)
+    model_spec = registry.get("models", config.model)
+    tested = np.flatnonzero(trained.fold_of >= 0)
+    matrix = check_predictions(predictions[tested], labels[tested], n_classes, plan.job.recipe.plugin)
     pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
     fold_mean, fold_std = mean_std([f["metrics"] for f in fold_results])
     finished = time.perf_counter()
-    sample_rows = [_sample_row(dataset, i, int(fold_of[i]), labels, predictions) for i in tested]
+    sample_rows = [_sample_row(dataset, i, int(trained.fold_of[i]), labels, predictions) for i in tested]
     return {
         "model": config.model,
         "dataset": config.dataset,
@@ -373,12 +409,12 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
         },
         "memory": peak_memory(),
         "config": config.to_dict(),
-        "environment": {**describe_environment(choice.description), "plugins": _plugin_versions(config, registry)},
+        "environment": {**describe_environment(device), "plugins": _plugin_versions(config, registry)},
         "profile": config.profile,
         "seed": config.seed,
-        "engine_plan": describe_plan(executor, job),
-        "warnings": warnings,
-        "leakage": leakage_record(overlaps, clips_shared, fold_results, settings),
+        "engine_plan": describe_plan(plan.executor, plan.job),
+        "warnings": plan.warnings,
+        "leakage": leakage_record(overlaps, plan.clips_shared, fold_results, settings),
         "preprocess": {"computed": prep.computed, "cached": prep.cached, **prep.details},
         "dataset_summary": dict(dataset.summary),
         "reported": [
@@ -390,19 +426,22 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     }
 
 
+
+
 def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,
-                   recorder: Any = None) -> dict[str, Any]:
+                   recorder: Any = None, choice: Any = None) -> dict[str, Any]:
     """Repeat the run with seeds ``config.seed`` .. ``config.seed + n_seeds - 1``.
 
-    ``recorder`` is passed to every seed's ``run_benchmark`` (folds are stored per seed).
+    ``recorder`` and ``choice`` (the device, when already chosen) are passed to every
+    seed's ``run_benchmark`` (folds are stored per seed).
 
     The returned result is the first seed's, plus ``seeds`` (each seed's pooled
     and fold-mean scores) and ``across_seeds`` (mean and population std over
     seeds of the pooled scores).
     """
-    if n_seeds < 1:
-        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
-    runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder) for i in range(n_seeds)]
+    check_seeds(n_seeds)
+    runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder, choice)
+            for i in range(n_seeds)]
     result = runs[0]
     if n_seeds > 1:
         result["seeds"] = [{"seed": r["seed"], "pooled": r["pooled"], "fold_mean": r["fold_mean"]} for r in runs]

@@ -46,10 +46,6 @@ APPLICATION_ID = 0x4D455242  # "MERB"
 SCHEMA_VERSION = 1
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
-STOP_AFTER_FOLDS_ENV = "MERBENCH_TEST_STOP_AFTER_FOLDS"
-"""Test-only hook: when set to k, the process exits abruptly (``os._exit``) right after
-the k-th fold of a run has been committed, as a killed run would. Used by the resume
-tests; never set it otherwise."""
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -460,7 +456,6 @@ class ResultStore:
                 [(run_id, seed, str(r["id"]), str(r["subject"]), None if r.get("domain") is None else str(r["domain"]),
                   int(r["fold"]), int(r["label"]), int(r["prediction"])) for r in sample_rows],
             )
-        _maybe_stop_for_test(self, run_id)
 
     def finish_run(self, run_id: str, result: dict[str, Any]) -> None:
         """Store the final result and its scores; the run becomes ``complete``."""
@@ -588,128 +583,6 @@ class ResultStore:
 def status_of(row: sqlite3.Row) -> str:
     """A run's status; a ``running`` run whose process is gone on this host reads ``interrupted``."""
     status = row["status"]
-    if status == "running" and row["host"] == socket.gethostname() and row["pid"] and not _alive(row["pid"]):
+    if status == "running" and row["host"] == socket.gethostname() and row["pid"] and process_gone(row["pid"]):
         return "interrupted"
     return status
-
-
-def _alive(pid: int) -> bool:
-    return not process_gone(pid)
-
-
-def _maybe_stop_for_test(store: ResultStore, run_id: str) -> None:
-    limit = os.environ.get(STOP_AFTER_FOLDS_ENV)
-    if not limit:
-        return
-    done = store._db.execute("SELECT COUNT(*) FROM folds WHERE run_id = ?", (run_id,)).fetchone()[0]
-    if done >= int(limit):
-        store.close()
-        os._exit(99)
-
-
-def inputs_key(inputs: np.ndarray) -> str:
-    """SHA-256 of the preprocessed model inputs (shape, dtype and bytes)."""
-    import hashlib
-
-    digest = hashlib.sha256(f"{inputs.shape}|{inputs.dtype}".encode())
-    digest.update(np.ascontiguousarray(inputs).tobytes())
-    return digest.hexdigest()
-
-
-class RunRecorder:
-    """What the runner calls to persist a run as it goes, and to reuse folds of a resumed run."""
-
-    def __init__(self, store: ResultStore, run_id: str, resuming: bool = False):
-        self.store = store
-        self.run_id = run_id
-        self.resuming = resuming
-        self.reused = 0
-
-    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: np.ndarray) -> None:
-        """Record the preprocessing and the inputs' content key (checked against the stored one on resume)."""
-        self.store.record_inputs(self.run_id, seed, preprocess, inputs_key(inputs))
-
-    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
-        """The stored fold to reuse, or ``None`` to train it; a fold whose test samples changed is an error."""
-        if not self.resuming:
-            return None
-        stored = self.store.stored_folds(self.run_id, seed).get(fold_index)
-        if stored is None:
-            return None
-        if list(stored.test_ids) != [str(i) for i in test_ids]:
-            raise UsageError(
-                f"run {self.run_id}: fold {fold_index} now tests other samples than when it was stored; the folds changed "
-                "(dataset or protocol), so the run cannot be resumed. Start a new run"
-            )
-        self.reused += 1
-        return stored
-
-    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
-                  sample_rows: Sequence[dict[str, Any]]) -> None:
-        """Persist a fold that has just completed."""
-        self.store.add_fold(self.run_id, seed, record, test_ids, predictions, sample_rows)
-
-
-def run_recorded(store: "ResultStore | None", config: Any, registry: Any, n_seeds: int = 1, progress: Any = None,
-                 resume_id: str | None = None, announce: Any = None) -> tuple[dict[str, Any], str | None, int]:
-    """Run ``config`` (``n_seeds`` seeds), recording it in ``store`` as it goes.
-
-    With ``resume_id`` the stored run is continued: its completed folds are
-    reused. ``announce(run_id)`` is called once the run is recorded. A run stopped by Ctrl-C is marked ``interrupted``, one that raised
-    ``failed``. Returns the result (with ``run_id``), the run id (``None``
-    without a store) and how many stored folds were reused.
-    """
-    from merbench.engine import choose_device
-    from merbench.environment import describe_environment
-    from merbench.runner import run_with_seeds
-
-    from merbench.cache import cache_root
-
-    def written() -> list[Path]:  # where a run writes: the full one is named when the error does not say
-        return [cache_root(create=False)] + ([store.path] if store is not None else [])
-
-    if store is None:
-        try:
-            return run_with_seeds(config, registry, n_seeds, progress), None, 0
-        except (OSError, sqlite3.OperationalError) as exc:
-            if is_disk_full(exc):
-                raise disk_full_error(exc, written()) from None
-            raise
-    if n_seeds < 1:
-        raise UsageError(f"--seeds {n_seeds}: must be at least 1")
-    environment = describe_environment(choose_device(config.device, config.section("engine")["amp"]).description)
-    try:
-        if resume_id is None:
-            run_id = store.begin_run(config.to_dict(), n_seeds, environment)
-        else:
-            run_id = resume_id
-            store.claim_run(run_id, environment)
-    except sqlite3.OperationalError as exc:
-        if is_disk_full(exc):
-            raise disk_full_error(exc, written()) from None
-        raise
-    recorder = RunRecorder(store, run_id, resuming=resume_id is not None)
-    if announce is not None:
-        announce(run_id)
-    try:
-        result = run_with_seeds(config, registry, n_seeds, progress, recorder)
-        result["run_id"] = run_id
-        store.finish_run(run_id, result)
-    except KeyboardInterrupt:
-        _mark_stopped(store, run_id, "interrupted")
-        raise
-    except BaseException as exc:
-        if is_disk_full(exc):  # resumable: left 'running' with this process gone, it reads 'interrupted'
-            _mark_stopped(store, run_id, "interrupted")
-            raise disk_full_error(exc, written(), run_id) from None
-        _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
-        raise
-    return result, run_id, recorder.reused
-
-
-def _mark_stopped(store: ResultStore, run_id: str, status: str, error: str | None = None) -> None:
-    """``store.mark_stopped``, unless the store cannot be written (a full disk): the run then reads ``interrupted``."""
-    try:
-        store.mark_stopped(run_id, status, error)
-    except sqlite3.OperationalError:
-        pass

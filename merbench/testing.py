@@ -37,6 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from merbench.cache import cache_root
+from merbench.config import resolve_config
+from merbench.contracts import REPORTED_METRICS, ReportedScore, resolve_factory
+from merbench.estimator import is_estimator, seeded
+from merbench.preprocess import build_chain, compute_sample
+from merbench.registry import get_registry
+from merbench.runner import load_dataset, run_benchmark
+
 PROFILES = ("quick", "default", "paper")
 
 TINY_DATA = {
@@ -83,8 +91,6 @@ class ConformanceError(AssertionError):
 
 def conformance_names(registry: Any = None, distribution: str | None = None) -> list[str]:
     """Model names to check: every registered model (a family by its examples), optionally of one distribution."""
-    from merbench.registry import get_registry
-
     registry = registry or get_registry()
     names = []
     for spec in registry.items("models"):
@@ -97,8 +103,6 @@ def conformance_names(registry: Any = None, distribution: str | None = None) -> 
 
 def check_metadata(spec: Any, registry: Any) -> list[str]:
     """Problems with a model spec's declared metadata (empty when complete)."""
-    from merbench.contracts import REPORTED_METRICS, ReportedScore
-
     problems = []
     for attribute in ("description", "citation", "input"):
         if not str(getattr(spec, attribute, "") or "").strip():
@@ -149,10 +153,6 @@ def check_input(spec: Any, registry: Any, config: Any) -> list[str]:
 def _tiny_inputs(registry: Any, config: Any, count: int = 4) -> Any:
     """The real model inputs of the first ``count`` tiny synthetic clips for a resolved config."""
     import numpy as np
-
-    from merbench.cache import cache_root
-    from merbench.preprocess import build_chain, compute_sample
-    from merbench.runner import load_dataset
 
     dataset = load_dataset(config, registry, cache_root())
     specs = [registry.get("preprocessors", name) for name in config.preprocess]
@@ -207,8 +207,6 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
 def _check_estimator(model: Any, build: Callable[..., Any], options: dict[str, Any], inputs: Any) -> list[Finding]:
     import numpy as np
 
-    from merbench.estimator import is_estimator, seeded
-
     if not is_estimator(model):
         return [Finding("output shape", False, f"build returned a {type(model).__name__}: neither a torch.nn.Module nor fit/predict")]
     features = np.asarray(inputs, dtype=np.float64).reshape(len(inputs), -1)
@@ -224,9 +222,6 @@ def _check_estimator(model: Any, build: Callable[..., Any], options: dict[str, A
 
 def check_quick_run(name: str, registry: Any) -> Finding:
     """A 2-fold ``quick`` run on tiny synthetic data through the public runner API."""
-    from merbench.config import resolve_config
-    from merbench.runner import run_benchmark
-
     config = resolve_config(registry, model=name, dataset="synthetic", profile="quick", sets=dict(QUICK_RUN))
     result = run_benchmark(config, registry)
     n_classes = len(result["classes"])
@@ -245,10 +240,6 @@ def check_model(name: str, registry: Any = None, profiles: Sequence[str] = PROFI
     """Run every conformance check on model ``name``; returns the findings (see the module docstring)."""
     import numpy as np
     from torch import nn
-
-    from merbench.config import resolve_config
-    from merbench.contracts import resolve_factory
-    from merbench.registry import get_registry
 
     registry = registry or get_registry()
     spec = registry.get("models", name)

@@ -35,17 +35,28 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
 from merbench.cache import cache_root, content_key
-from merbench.config import RunConfig, load_config_file, resolve_config
+from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config
 from merbench.contracts import Dataset, Fold, resolve_factory
+from merbench.dataset_check import check_dataset_input
+from merbench.engine import TrainSettings, choose_device, torch_threads
+from merbench.environment import describe_environment
 from merbench.errors import DataError, PluginError, RunFailed, UsageError
+from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, SequentialFolds, plan_executor
 from merbench.metrics import classification_metrics
+from merbench.preflight import check_chain, check_root, preflight
+from merbench.preprocess import checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
+from merbench.ray_cluster import connect
 from merbench.registry import Registry
+from merbench.runner import check_fold_predictions, load_dataset
+from merbench.splits import check_folds
 from merbench.tuning_space import REFUSED_ENGINE, SearchSpace, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, fail_stale, import_optuna,
                                      open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
+from merbench.workers import usable_cores
 
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
@@ -208,20 +219,16 @@ class TuneContext:
 
 def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> np.ndarray:
     """The model inputs of every sample under ``config``'s chain (memoised; on disk by content key)."""
-    from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
-
     key = content_key(list(config.preprocess), {name: config.section(name) for name in config.preprocess})
     with ctx.lock:
         if key in ctx.inputs:
             ctx.inputs.move_to_end(key)
             return ctx.inputs[key]
-        specs = [ctx.registry.get("preprocessors", name) for name in config.preprocess]
-        chain = build_chain(specs, config.sections)
-        check_model_input(config.model, ctx.registry.get("models", config.model).input, chain)
+        chain = checked_chain(config, ctx.registry)
         if first:
             ctx.progress.start("preprocess", len(ctx.dataset.samples),
                                f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
-        prep = preprocess_dataset(
+        prep = preprocess.preprocess_dataset(
             ctx.dataset, chain, cache_dir=ctx.cache_dir,
             on_progress=(lambda n: ctx.progress.advance("preprocess", n)) if first else None,
             workers=int(config.section("engine")["preprocess_workers"]),
@@ -240,9 +247,6 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
 
 
 def _job(ctx: TuneContext, config: RunConfig, inputs: np.ndarray) -> Any:
-    from merbench.engine import TrainSettings
-    from merbench.folds import FoldJob, ModelRecipe
-
     provider = ctx.registry.provider("models", config.model)
     recipe = ModelRecipe(ctx.registry.get("models", config.model).build, dict(config.section("model")),
                          int(inputs.shape[1]), ctx.n_classes, int(inputs.shape[2]),
@@ -259,9 +263,6 @@ def _executor(ctx: TuneContext, config: RunConfig, job: Any, data: Any, n_folds:
     would pay for starting worker processes again in every trial, so local
     parallelism comes from trials at once (``--workers``).
     """
-    from merbench.config import parse_parallel_folds
-    from merbench.folds import SequentialFolds, plan_executor
-
     engine = config.section("engine")
     local = config.section("executor")["name"] == "local"
     if local and (ctx.request.workers > 1 or parse_parallel_folds(engine["parallel_folds"]) is None):
@@ -270,8 +271,6 @@ def _executor(ctx: TuneContext, config: RunConfig, job: Any, data: Any, n_folds:
 
 
 def _scored(ctx: TuneContext, fold: Fold, output: Any, labels: np.ndarray, plugin: str) -> dict[str, float]:
-    from merbench.runner import check_fold_predictions
-
     check_fold_predictions(fold, output.predictions, ctx.n_classes, plugin)
     return classification_metrics(labels[fold.test], output.predictions, ctx.n_classes)
 
@@ -286,8 +285,6 @@ def inner_seed(run_seed: int, outer_index: int, inner_index: int) -> int:
 
 def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.ndarray, inner: list[Fold]) -> Any:
     """The objective of outer fold ``outer``: mean inner UF1 of a trial's configuration on ``positions`` only."""
-    from merbench.folds import FoldData, FoldTask
-
     labels = ctx.labels[positions]
     subjects = ctx.subjects[positions]
     relay = _Relay(ctx.progress)
@@ -389,8 +386,6 @@ def selected_trial(optuna: Any, study: Any, trials: int, outer: Fold) -> Any:
 
 def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict[str, Any]:
     """Train the selected configuration once on the outer training part and predict the outer test part once."""
-    from merbench.folds import FoldData, FoldTask
-
     config = ctx.request.resolve(ctx.registry, params)
     inputs = _preprocessed(ctx, config)
     data = FoldData(inputs, ctx.labels, ctx.subjects)
@@ -449,8 +444,6 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
 
 def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, SearchSpace]:
     """Resolve and check the configuration and the space before anything is loaded or stored."""
-    from merbench.preflight import check_chain, check_root
-
     request.check()
     base = request.resolve(registry)
     check_root(base, registry)
@@ -469,8 +462,6 @@ def _trial_threads(request: TuneRequest, base: RunConfig) -> Iterator[None]:
     if request.workers <= 1 or base.section("executor")["name"] != "local":
         yield
         return
-    from merbench.engine import torch_threads
-    from merbench.workers import usable_cores
 
     threads = int(base.section("engine")["threads"]) or max(1, usable_cores() // request.workers)
     with torch_threads(threads):
@@ -479,11 +470,6 @@ def _trial_threads(request: TuneRequest, base: RunConfig) -> Iterator[None]:
 
 def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | None = None) -> dict[str, Any]:
     """Run (or continue) a nested cross-validated search and return its summary (see ``summarise``)."""
-    from merbench.dataset_check import check_dataset_input
-    from merbench.engine import choose_device
-    from merbench.preflight import preflight
-    from merbench.runner import check_folds, load_dataset
-
     optuna = import_optuna()
     progress = progress or SilentProgress()
     started = time.perf_counter()
@@ -510,8 +496,6 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         storage = open_storage(optuna, storage_path)
         _check_resume(ctx, optuna, storage, key)
         if base.section("executor")["name"] == "ray":
-            from merbench.ray_executor import connect
-
             connect(str(base.section("executor")["address"]), progress.message)
         progress.message(f"Trials: {request.trials} per outer fold, {request.inner_folds} inner folds by subject, "
                          f"{request.workers} at a time; stored in {storage_path}")
@@ -525,7 +509,6 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                     raise RunFailed(f"the trials storage {storage_path} failed ({exc}); the trials finished before "
                                     "are kept: free some space or fix the file, then run the same command again") from None
                 progress.advance("outer", 1, note=f"outer UF1 {folds[-1]['metrics']['uf1']:.3f}")
-    from merbench.environment import describe_environment
 
     search = {
         "trials_per_fold": request.trials,

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from merbench.errors import UsageError
+from merbench.outputs import store_files
+from merbench.store import default_store_path
 
 OPTUNA_MISSING = ('merbench tune needs Optuna, which is not installed: pip install "merbench[tune]" '
                   '(in a checkout: pip install -e ".[tune]")')
@@ -33,8 +35,6 @@ def import_optuna() -> Any:
 
 def default_storage() -> Path:
     """``tuning.sqlite`` beside the results store (``$MERBENCH_STORE``'s folder or the user data dir)."""
-    from merbench.store import default_store_path
-
     return default_store_path().parent / STORAGE_NAME
 
 
@@ -52,8 +52,6 @@ def _tables(path: Path) -> set[str] | None:
 
 def check_storage(path: Path | None, given: bool) -> Path:
     """The trials storage file to use; ``UsageError`` when it is the results store, a folder or another program's file."""
-    from merbench.outputs import store_files
-
     target = (path or default_storage()).expanduser()
     shown = f"--storage {target}" if given else f"the trials storage {target}"
     resolved = target.resolve()

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from merbench.metrics import classification_metrics, mean_std
+from merbench.splits import check_folds
 from merbench.tuning_space import SearchSpace
 
 
@@ -72,8 +73,6 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
     ``outer_folds``; ``base`` is the resolved ``RunConfig`` without trial
     values; ``protocol`` the protocol's spec; ``search`` how the search ran.
     """
-    from merbench.runner import check_folds
-
     samples, labels, subjects = dataset.samples, dataset.labels, dataset.subjects
     rows, truth, predicted = [], [], []
     for fold, outer in zip(folds, outer_folds):

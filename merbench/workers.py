@@ -13,7 +13,12 @@ import pickle
 import signal
 import sys
 import time
-from typing import Any, Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+from merbench.errors import RunFailed
 
 
 def usable_cores() -> int:
@@ -165,6 +170,58 @@ def stop_workers(executor: Any, grace_s: float = 1.0) -> None:
         if process.is_alive():
             process.kill()
             process.join(grace_s)
+
+
+# ------------------------------------------------------------------ one pool of worker processes
+
+
+def start_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes of this run, each set up by ``initializer(*initargs)``.
+
+    Every worker ignores Ctrl-C (the run handles it and stops the pool) and exits
+    with the run (``exit_with``). The processes start with the first task.
+    """
+    return ProcessPoolExecutor(max_workers=workers, mp_context=process_context(), initializer=_start_worker,
+                               initargs=(initializer, initargs, os.getpid()))
+
+
+def _start_worker(initializer: Callable[..., None], initargs: tuple[Any, ...], run_pid: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run handles Ctrl-C and cancels the rest
+    exit_with(run_pid)
+    initializer(*initargs)
+
+
+def completed(futures: Iterable[Future]) -> Iterator[Future]:
+    """Each future as soon as it is done."""
+    pending = set(futures)
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        yield from finished
+
+
+def result_of(future: Future, broken: str) -> Any:
+    """A worker's result; a worker process that died (``BrokenProcessPool``) is ``RunFailed(broken)``."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise RunFailed(broken) from None
+
+
+@contextmanager
+def running(executor: Any, broken: str) -> Iterator[Any]:
+    """Use a pool: shut down when the block ends; stopped at once (``stop_workers``) when it fails.
+
+    A worker process that died is ``RunFailed(broken)``, one clear message with what to do.
+    """
+    try:
+        yield executor
+    except BrokenProcessPool:
+        stop_workers(executor)
+        raise RunFailed(broken) from None
+    except BaseException:
+        stop_workers(executor)
+        raise
+    executor.shutdown(wait=True)
 
 
 def _quiet_when_run_gone(run_pid: int, wait_s: float = 10.0) -> Callable[..., None]:

@@ -2,7 +2,7 @@
 
 Frames are drawn by the synthetic generator (32×32, a few per clip) so the whole
 pipeline runs on them; coding sheets are written with openpyxl with the real
-column names and quirks (see DESIGN.md section 3). Each ``build_*`` writes into
+column names and quirks (see docs/datasets.md). Each ``build_*`` writes into
 a given folder and returns it; the row tables below are what tests count on.
 """
 
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import openpyxl
 
-from merbench_plugins import synthetic_faces as faces
+from merbench_plugins.datasets import synthetic_faces as faces
 
 SIZE = 32
 N_FRAMES = 8

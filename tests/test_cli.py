@@ -14,7 +14,7 @@ METRICS = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "uf1", "ua
 
 def test_quick_run_json_follows_design_section_6(quick_run):
     result = quick_run()
-    # DESIGN.md section 6, minimum keys and their types.
+    # docs/design.md, Result schema, minimum keys and their types.
     assert isinstance(result["model"], str) and result["model"] == "convmixer"
     assert result["dataset"] == "synthetic" and result["protocol"] == "subject-10fold"
     assert result["subject_independent"] is True
@@ -139,7 +139,7 @@ def test_list_and_plugins_show_every_kind(run_cli):
         assert name in listing.out
     plugins = run_cli("plugins")
     assert plugins.code == 0
-    assert "merbench_plugins.convmixer" in plugins.out and "ok" in plugins.out
+    assert "merbench_plugins.models.convmixer" in plugins.out and "ok" in plugins.out
 
 
 def test_console_script_help_and_bad_input():
@@ -194,7 +194,7 @@ def test_cross_dataset_run_trains_only_on_the_train_domain(quick_run):
     (fold,) = result["folds"]
     domains = {r["subject"]: r["domain"] for r in result["predictions"]}
     assert {domains[s] for s in fold["test_subjects"]} == {"synthetic-2"}
-    from merbench_plugins.synthetic import domain_of
+    from merbench_plugins.datasets.synthetic import domain_of
 
     assert {domain_of(int(s[1:]) - 1, 10, 2) for s in fold["train_subjects"]} == {"synthetic-1"}
     assert fold["n_train"] + fold["n_test"] == result["n_samples"]

@@ -10,7 +10,7 @@ from torch import nn
 from merbench.config import resolve_config
 from merbench.errors import UsageError
 from merbench.registry import get_registry
-from merbench_plugins.convmixer.network import build_model
+from merbench_plugins.models.convmixer.network import build_model
 
 BASE = {"dim": 16, "depth": 4, "kernel": 3, "patch": 2, "attention": "cbam", "attention_every": 1, "dropout": 0.1}
 
@@ -139,7 +139,7 @@ def test_default_is_the_studied_choice_spatial_attention_after_every_block():
 
 
 def test_every_attention_kind_is_built_in_one_replaceable_place(monkeypatch):
-    import merbench_plugins.convmixer.network as network
+    import merbench_plugins.models.convmixer.network as network
 
     monkeypatch.setattr(network, "create_attn", lambda *args, **kwargs: nn.Identity())
     for kind in ("cbam", "channel", "spatial"):

@@ -88,7 +88,7 @@ def test_nan_loss_stops_the_fold_with_a_clear_message():
 
 
 def test_nan_loss_exits_1_from_the_cli(run_cli, monkeypatch):
-    import merbench_plugins.convmixer.network as network
+    import merbench_plugins.models.convmixer.network as network
 
     monkeypatch.setattr(network, "build_model", lambda options, c, n, s: NanModel())
     result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet",

@@ -44,13 +44,13 @@ def _n_runs(store: Path) -> int:
 def no_work(monkeypatch):
     """Fail the test if preprocessing or a recorded run starts."""
     import merbench.runner
-    import merbench.store
+    import merbench.recording
 
     def refuse(*args, **kwargs):
         raise AssertionError("work started before the configuration was checked")
 
     monkeypatch.setattr(merbench.runner, "preprocess_dataset", refuse)
-    monkeypatch.setattr(merbench.store, "run_recorded", refuse)
+    monkeypatch.setattr(merbench.recording, "run_recorded", refuse)
 
 
 # ------------------------------------------------------------------ grid: every cell checked before a run is recorded

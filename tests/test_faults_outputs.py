@@ -227,12 +227,12 @@ def test_cache_info_json_dash_prints_only_the_json(run_cli):
 
 
 def test_unwritable_json_with_no_store_fails_before_training(run_cli, monkeypatch):
-    import merbench.store
+    import merbench.recording
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started before the --json path was checked")
 
-    monkeypatch.setattr(merbench.store, "run_recorded", no_training)
+    monkeypatch.setattr(merbench.recording, "run_recorded", no_training)
     started = time.monotonic()
     result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
                      "--no-store", "--json", "/proc/merbench-result.json")

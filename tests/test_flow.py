@@ -12,8 +12,8 @@ import pytest
 from merbench.contracts import PreprocessorPlugin, Sample
 from merbench.errors import UsageError
 from merbench.registry import get_registry
-from merbench_plugins import flow as flow_module
-from merbench_plugins.flow import (
+from merbench_plugins.preprocessors import flow as flow_module
+from merbench_plugins.preprocessors.flow import (
     FlowPreprocessor,
     apex_index,
     make_flow_function,

@@ -7,6 +7,8 @@ import time
 import pytest
 
 import merbench.folds as folds
+import merbench.folds.local as local
+import merbench.folds.plan as plan
 
 SAME_THREADS = ("engine.threads=1",)
 
@@ -40,7 +42,7 @@ def test_auto_moves_the_remaining_folds_to_workers_when_they_take_long_enough(qu
     import threading
 
     taken: list[tuple[str, int]] = []  # (who took the fold: this process's main thread or the worker feed, fold)
-    real_take = folds._TaskQueue.take
+    real_take = local._TaskQueue.take
     real_train = folds.train_task
 
     def spying_take(queue):
@@ -54,10 +56,10 @@ def test_auto_moves_the_remaining_folds_to_workers_when_they_take_long_enough(qu
         time.sleep(0.4)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 0.0)
-    monkeypatch.setattr(folds._TaskQueue, "take", spying_take)
-    monkeypatch.setattr(folds, "train_task", slow_train)
-    monkeypatch.setattr(folds, "usable_cores", lambda: 2)
+    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(local._TaskQueue, "take", spying_take)
+    monkeypatch.setattr(local, "train_task", slow_train)
+    monkeypatch.setattr(plan, "usable_cores", lambda: 2)
     auto = _run(quick_run, "ststnet", "engine.parallel_folds=auto")
     assert auto["engine_plan"]["executor"] == "ProcessFolds"
     assert auto["engine_plan"]["workers"] == 2, "two folds at once on two cores: this process and one worker"
@@ -81,7 +83,7 @@ def test_this_process_keeps_training_beside_the_workers(quick_run, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     taken: list[str] = []
-    real_take = folds._TaskQueue.take
+    real_take = local._TaskQueue.take
 
     def spying_take(queue):
         task = real_take(queue)
@@ -96,13 +98,13 @@ def test_this_process_keeps_training_beside_the_workers(quick_run, monkeypatch):
             time.sleep(0.3)
             return task, folds.train_task(job, tensors, task)
 
-        monkeypatch.setattr(folds, "_worker_train", slow_worker_train)
-        return folds._Pool(ThreadPoolExecutor(max_workers=workers), min(workers, n_tasks))
+        monkeypatch.setattr(local, "_worker_train", slow_worker_train)
+        return local._Pool(ThreadPoolExecutor(max_workers=workers), min(workers, n_tasks))
 
-    monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 0.0)
-    monkeypatch.setattr(folds._TaskQueue, "take", spying_take)
-    monkeypatch.setattr(folds.ProcessFolds, "_start", staticmethod(thread_pool))
-    monkeypatch.setattr(folds, "usable_cores", lambda: 2)
+    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(local._TaskQueue, "take", spying_take)
+    monkeypatch.setattr(local.ProcessFolds, "_start", staticmethod(thread_pool))
+    monkeypatch.setattr(plan, "usable_cores", lambda: 2)
     auto = _run(quick_run, "ststnet", "engine.parallel_folds=auto")
     assert auto["engine_plan"]["executor"] == "ProcessFolds"
     assert "workers" in taken, "the worker should have taken folds"
@@ -114,9 +116,9 @@ def test_this_process_keeps_training_beside_the_workers(quick_run, monkeypatch):
 
 
 def test_auto_keeps_short_protocols_in_this_process(quick_run, monkeypatch):
-    monkeypatch.setattr(folds, "PARALLEL_WORTH_S", 1e9)
-    monkeypatch.setattr(folds, "_WorkerFeed", lambda *args: pytest.fail("no worker should start"))
-    monkeypatch.setattr(folds, "usable_cores", lambda: 2)
+    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 1e9)
+    monkeypatch.setattr(local, "_WorkerFeed", lambda *args: pytest.fail("no worker should start"))
+    monkeypatch.setattr(plan, "usable_cores", lambda: 2)
     result = _run(quick_run, "convmixer", "engine.parallel_folds=auto")
     assert result["engine_plan"]["threads_per_fold"] == 1
 
@@ -126,8 +128,8 @@ def test_each_fold_gets_cores_divided_by_folds_at_once_whatever_parallel_folds_i
 
     from merbench.engine import TrainSettings, choose_device
 
-    monkeypatch.setattr(folds, "usable_cores", lambda: 8)
-    monkeypatch.setattr(folds, "available_memory", lambda: 64 * 2**30)
+    monkeypatch.setattr(plan, "usable_cores", lambda: 8)
+    monkeypatch.setattr(plan, "available_memory", lambda: 64 * 2**30)
     recipe = folds.ModelRecipe("merbench_plugins.models.ststnet:build_model",
                                {"filters": [3, 5, 8], "kernel": 3, "batchnorm": True, "dropout": 0.2}, 3, 3, 28)
     job = folds.FoldJob(recipe, TrainSettings(1, 8, 0.01, 0.0, 0.0, "none"), choose_device("cpu"))
@@ -140,10 +142,10 @@ def test_each_fold_gets_cores_divided_by_folds_at_once_whatever_parallel_folds_i
     assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 2), "same threads as fold-parallel"
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=1)
     assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 8), "one fold gets every core"
-    monkeypatch.setattr(folds, "available_memory", lambda: 1 * 2**30)  # room for one worker only
+    monkeypatch.setattr(plan, "available_memory", lambda: 1 * 2**30)  # room for one worker only
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
     assert (type(executor).__name__, executor.workers) == ("ProcessFolds", 2), "this process and the one worker"
-    monkeypatch.setattr(folds, "available_memory", lambda: 2**29)  # room for no worker
+    monkeypatch.setattr(plan, "available_memory", lambda: 2**29)  # room for no worker
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
     assert type(executor).__name__ == "SequentialFolds"
 

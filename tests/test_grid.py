@@ -133,7 +133,7 @@ def test_a_missing_root_folder_is_refused_before_running(run_cli, tmp_path):
 
 
 def test_ray_executor_without_ray_says_how_to_install_it(monkeypatch):
-    from merbench.ray_executor import connect
+    from merbench.ray_cluster import connect
 
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
     with pytest.raises(UsageError, match=r'pip install -e "\.\[ray\]"'):
@@ -141,7 +141,7 @@ def test_ray_executor_without_ray_says_how_to_install_it(monkeypatch):
 
 
 def test_an_unreachable_cluster_address_fails_fast_with_a_fix():
-    from merbench.ray_executor import _probe
+    from merbench.ray_cluster import _probe
 
     with pytest.raises(UsageError, match="cannot reach a Ray cluster there.*ray start --head"):
         _probe("127.0.0.1:1")
@@ -156,7 +156,7 @@ def test_cuda_cells_on_ray_without_a_gpu_per_task_are_refused_up_front(run_cli):
 
 def test_an_unreachable_ray_address_in_the_environment_is_reported(monkeypatch):
     ray = pytest.importorskip("ray")
-    from merbench.ray_executor import connect
+    from merbench.ray_cluster import connect
 
     if ray.is_initialized():
         pytest.skip("Ray is already initialised in this process; connect() reuses it")

@@ -173,7 +173,7 @@ def test_a_result_with_only_the_minimum_keys_renders(runs):
     _, results = runs
     keys = ("model", "dataset", "protocol", "subject_independent", "classes", "n_samples", "n_subjects", "pooled",
             "fold_mean", "fold_std", "folds", "confusion_matrix", "seconds", "config")
-    minimal = {key: copy.deepcopy(results[0][key]) for key in keys}  # DESIGN.md section 6, without optional keys
+    minimal = {key: copy.deepcopy(results[0][key]) for key in keys}  # docs/design.md, Result schema, without optional keys
     minimal["environment"] = {"merbench": "0.1.0", "torch": "2", "python": "3.11", "device": "cpu"}
     text = _render([minimal])
     assert len(_images(text)) == 2 and "<dt>git commit</dt><dd>unknown</dd>" in text

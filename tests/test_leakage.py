@@ -144,7 +144,7 @@ def test_frame_pairs_are_real_pairs_of_one_clip():
 
 
 def test_frame_10fold_puts_frames_of_one_clip_on_both_sides():
-    from merbench.runner import clip_ids, clip_overlaps, protocol_dataset
+    from merbench.splits import clip_ids, clip_overlaps, protocol_dataset
 
     spec = get_registry().get("protocols", "frame-10fold")
     dataset = protocol_dataset(_clips(30), spec, {"n_splits": 5, "pairs": 3})

@@ -1,4 +1,4 @@
-"""Metrics of DESIGN.md section 5, checked against small hand-computed examples."""
+"""Metrics of docs/design.md, Metrics and protocols, checked against small hand-computed examples."""
 
 from __future__ import annotations
 

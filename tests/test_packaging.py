@@ -41,5 +41,6 @@ def test_wheel_registers_builtins_through_the_entry_point_group(wheel):
     (entry_points,) = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
     text = archive.read(entry_points).decode()
     assert "[merbench]" in text and "merbench = merbench.cli:main" in text
-    for target in ("synthetic", "flow", "convmixer", "protocols", "datasets", "models", "preprocessors"):
+    for target in ("datasets.synthetic", "preprocessors.flow", "models.convmixer", "protocols", "datasets", "models",
+                   "preprocessors"):
         assert f"merbench_plugins.{target}" in text

@@ -15,7 +15,7 @@ from merbench.config import resolve_config
 from merbench.errors import DataError
 from merbench.preprocess import build_chain, index_dir, preprocess_dataset
 from merbench.registry import get_registry
-from merbench_plugins.synthetic import load as load_synthetic
+from merbench_plugins.datasets.synthetic import load as load_synthetic
 
 TINY = {"dataset.subjects": 3, "dataset.clips_per_subject": 4, "dataset.size": 32, "dataset.frames": 8, "flow.method": "dis"}
 
@@ -269,7 +269,7 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 import test_preprocess_cache as t
-from merbench_plugins.flow import FlowPreprocessor
+from merbench_plugins.preprocessors.flow import FlowPreprocessor
 original = FlowPreprocessor.__call__
 def slow(self, *args):
     time.sleep(0.15)

@@ -12,7 +12,7 @@ from merbench.contracts import ClipFrames, Sample
 from merbench.errors import UsageError
 from merbench.preprocess import build_chain, compute_sample
 from merbench.registry import get_registry
-from merbench_plugins.flow import FlowPreprocessor
+from merbench_plugins.preprocessors.flow import FlowPreprocessor
 from merbench_plugins.preprocessors import crop as crop_module
 from merbench_plugins.preprocessors.apex import ApexPreprocessor
 from merbench_plugins.preprocessors.apex_frame import ApexFramePreprocessor
@@ -108,7 +108,7 @@ def test_crop_without_an_installed_cascade(monkeypatch):
 
 @pytest.mark.skipif(crop_module.installed_cascade() is None, reason="this OpenCV ships no Haar cascade (pyproject asks for opencv<5)")
 def test_installed_haar_cascade_finds_synthetic_faces():
-    from merbench_plugins import synthetic_faces
+    from merbench_plugins.datasets import synthetic_faces
 
     crop = CropPreprocessor(crop_options())
     assert crop.method == "haar", "the OpenCV 4 wheel ships haarcascade_frontalface_default.xml; auto must use it"

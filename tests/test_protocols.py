@@ -1,4 +1,4 @@
-"""Protocols ``subject-10fold`` and ``sample-10fold`` (DESIGN.md section 4)."""
+"""Protocols ``subject-10fold`` and ``sample-10fold`` (docs/design.md, Metrics and protocols)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,8 @@ def test_a_fold_that_raises_or_loses_its_worker_is_retried_and_the_run_completes
     from merbench.engine import TrainSettings, choose_device
     from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, SequentialFolds
     from merbench.progress import SilentProgress
-    from merbench.ray_executor import RayFolds, RayOptions
+    from merbench.folds.ray import RayFolds
+    from merbench.ray_cluster import RayOptions
     from merbench.registry import get_registry
 
     registry = get_registry()
@@ -115,7 +116,8 @@ def test_a_fold_that_keeps_failing_stops_the_run_naming_the_fold_and_resume(tmp_
     from merbench.errors import RunFailed
     from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe
     from merbench.progress import SilentProgress
-    from merbench.ray_executor import RayFolds, RayOptions
+    from merbench.folds.ray import RayFolds
+    from merbench.ray_cluster import RayOptions
     from merbench.registry import get_registry
 
     def broken(options, in_channels, n_classes, size):

@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 
-import merbench.folds as folds
+import merbench.folds.job as folds
 
 CI_BASELINE = Path(__file__).parent.parent / "benchmarks" / "baselines" / "ci.yaml"
 GUARDED_MODELS = ("convmixer", "ststnet", "offapexnet", "dual-inception", "lbptop-svm")
@@ -115,7 +115,7 @@ def test_convmixer_without_its_attention_fails_the_guard(run_cli, tmp_path, monk
     """
     from torch import nn
 
-    import merbench_plugins.convmixer.network as network
+    import merbench_plugins.models.convmixer.network as network
 
     monkeypatch.setattr(network, "create_attn", lambda *args, **kwargs: nn.Identity())
     result = regress(run_cli, guard_for("convmixer", tmp_path))

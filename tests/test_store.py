@@ -8,11 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from merbench.errors import UsageError
-from merbench.store import STOP_AFTER_FOLDS_ENV, ResultStore
+from merbench.store import ResultStore
 
 TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
         "protocol.n_splits=3", "engine.epochs=2"]
@@ -77,8 +78,9 @@ def test_unknown_or_ambiguous_run_id_is_a_clear_error(stored_run, run_cli):
 def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, tmp_path):
     _, reference = stored_run
     store = tmp_path / "resume.sqlite"
-    env = {**os.environ, STOP_AFTER_FOLDS_ENV: "1", "MERBENCH_STORE": str(store)}
-    killed = subprocess.run([sys.executable, "-m", "merbench", *RUN], env=env, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "MERBENCH_STORE": str(store)}
+    killed = subprocess.run([sys.executable, str(Path(__file__).parent / "stop_after_folds.py"), "1", *RUN], env=env,
+                            capture_output=True, text=True, timeout=300)
     assert killed.returncode == 99, killed.stderr  # died right after committing fold 1 of 3
     with ResultStore(store) as opened:
         [summary] = opened.list_runs()

@@ -13,7 +13,7 @@ import pytest
 from merbench.config import resolve_config
 from merbench.registry import get_registry
 from merbench.runner import run_benchmark
-from merbench_plugins import synthetic, synthetic_faces
+from merbench_plugins.datasets import synthetic, synthetic_faces
 
 SMALL = {"preset": "easy", "subjects": 3, "clips_per_subject": 2, "size": 32, "frames": 8, "seed": 3, "domains": 1}
 

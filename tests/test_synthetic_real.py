@@ -14,7 +14,7 @@ import pytest
 from merbench.config import resolve_config
 from merbench.errors import UsageError
 from merbench.registry import get_registry
-from merbench_plugins import synthetic, synthetic_domains, synthetic_faces, synthetic_real
+from merbench_plugins.datasets import synthetic, synthetic_domains, synthetic_faces, synthetic_real
 
 # Digests computed with generator v2 as committed before the real preset existed (commit d531f94).
 V2_CLIPS_SHA256 = "ba15bd8bdfad85f78b9365ab29487733fd317c4907c5f9f30ccecd5d329bd953"

@@ -172,7 +172,7 @@ def test_failed_trials_are_left_out_and_all_failing_is_one_clear_error(run_cli, 
     def diverges(*args, **kwargs):
         raise RunFailed("fold 0, epoch 1, step 1: the training loss became nan; training diverged")
 
-    monkeypatch.setattr("merbench.folds.train_fold", diverges)
+    monkeypatch.setattr("merbench.folds.job.train_fold", diverges)
     result, _ = tune(run_cli, tmp_path)
     assert result.code == 1
     assert "outer fold 1: no trial completed; the first failure: inner fold 0, epoch 1" in result.err

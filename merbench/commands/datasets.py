@@ -88,7 +88,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     from collections import Counter, defaultdict
 
     from merbench.cache import cache_root
-    from merbench.config import check_dataset_settings, parse_set
+    from merbench.config import parse_set
     from merbench.dataset_check import CheckReport, check_files, load_for_check, verdict, warnings
     from merbench.errors import DataError
     from merbench.progress import RichProgress
@@ -96,7 +96,6 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     registry = get_registry()
     sets = parse_set(flatten_sets(args.sets))
-    check_dataset_settings(registry.get("datasets", args.name), sets)  # types and ranges exactly as `run` checks them
     dataset, strict = load_for_check(registry, args.name, args.root, sets, cache_root(create=False))
     report = CheckReport(dataset)
     with RichProgress(err) as progress:

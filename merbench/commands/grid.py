@@ -72,7 +72,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench grid``."""
-    from merbench.config import DEFAULT_PROTOCOL, parse_set
+    from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set
     from merbench.grid import check_placement, parse_roots, plan_grid, preflight_cells, split_names
     from merbench.metrics import METRIC_KEYS
     from merbench.outputs import check_output_path, store_files
@@ -87,8 +87,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and args.store:
         raise UsageError("--no-store cannot be combined with --store")
-    if args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds}: must be at least 1")
+    check_seeds(args.seeds)
     if args.metric not in METRIC_KEYS:  # checked now, not after the grid has run
         raise UsageError(f"--metric {args.metric}: choose one of {', '.join(METRIC_KEYS)}")
     models, datasets = split_names(args.models), split_names(args.datasets)

@@ -95,7 +95,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict:
     from merbench.leakage import run_study, study_summary
     from merbench.progress import RichProgress, SilentProgress
-    from merbench.store import run_recorded
+    from merbench.recording import run_recorded
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []

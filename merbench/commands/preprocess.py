@@ -53,7 +53,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import parse_set, resolve_config
     from merbench.errors import UsageError
     from merbench.outputs import check_output_path, store_files, write_output
-    from merbench.preprocess import build_chain, check_model_input, preprocess_dataset, skips_unreadable
+    from merbench.preprocess import checked_chain, preprocess_dataset, skips_unreadable
     from merbench.progress import RichProgress
     from merbench.registry import get_registry
     from merbench.runner import load_dataset
@@ -72,11 +72,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Without --model (or `model:` in --config) the chain is the one `merbench run` picks from the dataset alone.
     config = resolve_config(registry, model=args.model, dataset=args.dataset, profile=args.profile, root=args.root,
                             sets=sets, config_file=args.config, model_optional=True)
-    chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
-    if config.model:
-        check_model_input(config.model, registry.get("models", config.model).input, chain)
-    elif chain.produces == "frames":
-        raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")
+    chain = checked_chain(config, registry)
     cache_dir = cache_root(create=False)  # load_dataset creates it after refusing one inside the dataset
     dataset = load_dataset(config, registry, cache_dir)
     workers = int(config.section("engine")["preprocess_workers"])

@@ -74,14 +74,14 @@ def _roots(items: list[str]) -> dict[str, Path]:
 
 
 def _check_update_options(args: argparse.Namespace) -> None:
+    from merbench.config import check_seeds
     from merbench.errors import UsageError
 
     if args.add_missing and not args.update:
         raise UsageError("--add-missing only works with --update")
     if not args.update and (args.seeds != 1 or args.threads is not None or args.k is not None or args.floor is not None):
         raise UsageError("--seeds, --threads, --k and --floor derive bands: they only work with --update")
-    if args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds}: must be at least 1")
+    check_seeds(args.seeds)
     if args.seeds == 1 and (args.threads is not None or args.k is not None or args.floor is not None):
         raise UsageError("--threads, --k and --floor derive bands over several runs: add --seeds N (N ≥ 2)")
     for option, value in (("--k", args.k), ("--floor", args.floor)):
@@ -193,7 +193,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
 
 
 def _run_one(store, config, registry, progress) -> dict:
-    from merbench.store import run_recorded
+    from merbench.recording import run_recorded
 
     result, _, _ = run_recorded(store, config, registry, 1, progress)
     return result

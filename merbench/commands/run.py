@@ -88,11 +88,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _new_config(args: argparse.Namespace, registry):
     """The resolved configuration of a new run, checked by ``preflight`` (nothing is recorded or started yet)."""
-    from merbench.config import parse_set, resolve_config
+    from merbench.config import check_seeds, parse_set, resolve_config
     from merbench.preflight import preflight
 
-    if args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds}: must be at least 1")
+    check_seeds(args.seeds)
     config = resolve_config(
         registry,
         model=args.model,
@@ -115,7 +114,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     from merbench.preflight import preflight
     from merbench.progress import RichProgress, SilentProgress
     from merbench.report import print_result
-    from merbench.store import run_recorded
+    from merbench.recording import run_recorded
 
     if args.resume:
         config, n_seeds, run_id = _resumed(args, store, registry)
@@ -150,7 +149,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
 def _resumed(args: argparse.Namespace, store, registry) -> tuple:
     """The stored configuration, seed count and full id of the run to resume (checks it can be resumed)."""
-    from merbench.config import ENGINE_OPTIONS, EXECUTOR_OPTIONS, RunConfig
+    from merbench.config import RunConfig
     from merbench.store import status_of
 
     given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
@@ -170,21 +169,7 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
         ("preprocessors", name) for name in stored["preprocess"]
     ]:
         registry.get(kind, name)
-    sections = stored["options"]
-    # Runs stored before an option existed get its default; the executor may change on resume.
-    sections["executor"] = {**EXECUTOR_OPTIONS, **sections.get("executor", {})}
-    sections["engine"] = {**ENGINE_OPTIONS, **sections["engine"]}
-    if args.executor:
-        sections["executor"]["name"] = args.executor
-    config = RunConfig(
-        model=stored["model"],
-        dataset=stored["dataset"],
-        protocol=stored["protocol"],
-        profile=stored["profile"],
-        seed=int(stored["seed"]),
-        device=stored["device"],
-        root=Path(stored["root"]) if stored["root"] else None,
-        preprocess=tuple(stored["preprocess"]),
-        sections=sections,
-    )
+    config = RunConfig.from_dict(stored)
+    if args.executor:  # the executor may change on resume
+        config.sections["executor"]["name"] = args.executor
     return config, int(row["n_seeds"]), row["id"]

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from merbench.contracts import Dataset, Sample
-from merbench.dataset_check import check_root_folder
+from merbench.datafiles import check_root_folder
 from merbench.errors import DataError, UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 COMPOSITE_CLASSES = ("negative", "positive", "surprise")
-"""The MEGC2019 3-class set (DESIGN.md section 3)."""
+"""The MEGC2019 3-class set (docs/design.md, Datasets)."""
 
 NUMBER_AT_END = re.compile(r"(\d+)$")
 
@@ -44,15 +44,6 @@ def check_root(root: Path | None, name: str) -> Path:
     root = Path(root)
     check_root_folder(root, name)
     return root
-
-
-def check_cache_outside(root: Path, cache_dir: Path | None) -> None:
-    """Refuse a cache inside a dataset root (merbench never writes inside a dataset)."""
-    if cache_dir is not None and Path(cache_dir).resolve().is_relative_to(Path(root).resolve()):
-        raise UsageError(
-            f"the cache {cache_dir} lies inside the dataset folder {root}; merbench never writes inside a dataset: "
-            "set MERBENCH_CACHE to a folder elsewhere"
-        )
 
 
 def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> Path:

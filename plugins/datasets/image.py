@@ -20,7 +20,7 @@ import numpy as np
 
 from merbench.contracts import Sample
 from merbench.errors import DataError, UsageError
-from merbench.preprocess import decode_image, undecodable
+from merbench.datafiles import decode_image, undecodable
 
 ORDERS = ("rgb", "bgr")
 

@@ -25,8 +25,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from merbench.contracts import Dataset, Sample
+from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
-from merbench_plugins.datasets.common import LoadLog, as_bool, check_cache_outside, check_root, class_counts, enforce_strict
+from merbench_plugins.datasets.common import LoadLog, as_bool, check_root, class_counts, enforce_strict
 
 DEFAULT_DOMAIN = "manifest"
 

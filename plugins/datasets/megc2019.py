@@ -1,6 +1,6 @@
 """Dataset ``megc2019``: the MEGC2019 3-class composite of SMIC-HS, CASME II and SAMM.
 
-Classes negative, positive, surprise with the mapping of DESIGN.md section 3
+Classes negative, positive, surprise with the mapping of docs/design.md, Datasets
 (CASME II others/fear/sadness and SAMM Other dropped). Every sample's ``domain``
 is ``smic``, ``casme2`` or ``samm`` and its subject and id carry that prefix
 (``casme2/sub01``), so subjects stay distinct and ``--protocol megc2019`` scores
@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from merbench.contracts import Dataset
+from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets import casme2, samm, smic
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
     Part,
     as_bool,
-    check_cache_outside,
     class_counts,
     enforce_strict,
 )

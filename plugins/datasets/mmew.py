@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from merbench.contracts import Dataset
+from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError
 from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
@@ -33,7 +34,6 @@ from merbench_plugins.datasets.common import (
     Part,
     SkipRow,
     as_bool,
-    check_cache_outside,
     check_root,
     choose_classes,
     find_dir,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from merbench.contracts import Dataset
+from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError
 from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
@@ -30,7 +31,6 @@ from merbench_plugins.datasets.common import (
     SheetRules,
     Part,
     as_bool,
-    check_cache_outside,
     check_root,
     choose_classes,
     coded_part,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from merbench.contracts import Dataset
+from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
@@ -25,7 +26,6 @@ from merbench_plugins.datasets.common import (
     Part,
     Placed,
     as_bool,
-    check_cache_outside,
     check_root,
     find_dir,
     list_frames,

@@ -19,7 +19,7 @@ from typing import Any
 
 from torch import nn
 
-from merbench.errors import UsageError
+from merbench.errors import UsageError, checkpoint_refusal
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
@@ -73,8 +73,6 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
     import pickle
 
     import timm
-
-    from merbench.engine import checkpoint_refusal
 
     _check_name(name)
     drop_rate = float(options["drop_rate"])

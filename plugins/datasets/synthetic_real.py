@@ -1,9 +1,9 @@
 """Generator v3 (``dataset.preset=real``): clips that behave like the MEGC2019 composite.
 
 It reuses the faces and the motion machinery of generator v2
-(:mod:`merbench_plugins.synthetic_faces`) and changes what makes real data hard:
+(:mod:`merbench_plugins.datasets.synthetic_faces`) and changes what makes real data hard:
 
-* three pretend releases (:mod:`merbench_plugins.synthetic_domains`) that differ
+* three pretend releases (:mod:`merbench_plugins.datasets.synthetic_domains`) that differ
   in frame rate (how many frames onset → apex spans), face size on the sensor
   (noise after downsampling), crop, lighting flicker and whether the apex is
   annotated (the SMIC-like clips have none: the flow step then uses the middle
@@ -26,8 +26,8 @@ import dataclasses
 import cv2
 import numpy as np
 
-from merbench_plugins import synthetic_faces as faces
-from merbench_plugins.synthetic_domains import DomainStyle, step_ms
+from merbench_plugins.datasets import synthetic_faces as faces
+from merbench_plugins.datasets.synthetic_domains import DomainStyle, step_ms
 
 GENERATOR_VERSION = "3"
 CLASSES = faces.CLASSES

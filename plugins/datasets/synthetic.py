@@ -6,9 +6,9 @@ The clips are generated once per set of options into the cache directory
 label, onset, apex and offset, and are read back from there afterwards.
 
 ``dataset.preset`` chooses the generator: ``real`` (default, generator v3 in
-``merbench_plugins.synthetic_real``: three pretend releases with the MEGC2019
+``merbench_plugins.datasets.synthetic_real``: three pretend releases with the MEGC2019
 composite's imbalance and difficulty) or ``easy`` (generator v2 in
-``merbench_plugins.synthetic_faces``: balanced-ish, one domain, clearly
+``merbench_plugins.datasets.synthetic_faces``: balanced-ish, one domain, clearly
 learnable; ``dataset.domains`` only relabels blocks of its subjects).
 """
 
@@ -27,9 +27,9 @@ from merbench.cache import content_key, publish_directory
 from merbench.contracts import Dataset, DatasetPlugin, Sample
 from merbench.errors import DataError, UsageError
 from merbench.hookspecs import hookimpl
-from merbench_plugins import synthetic_domains as domains
-from merbench_plugins import synthetic_faces as faces
-from merbench_plugins import synthetic_real as real
+from merbench_plugins.datasets import synthetic_domains as domains
+from merbench_plugins.datasets import synthetic_faces as faces
+from merbench_plugins.datasets import synthetic_real as real
 
 ANNOTATIONS = "annotations.csv"
 FIELDS = ("subject", "clip", "label", "variant", "onset", "apex", "offset", "n_frames")

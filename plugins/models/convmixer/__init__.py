@@ -6,7 +6,7 @@ Microexpression Recognition", IEEE Access, 2025, doi:10.1109/ACCESS.2024.3525151
 plugin is merbench's documented *reconstruction*. It uses timm's ConvMixer blocks
 (patch-embedding stem, residual depthwise convolution, pointwise convolution) and
 timm's CBAM parts (channel then spatial attention, or either half) after blocks.
-The network is built lazily in ``merbench_plugins.convmixer.network`` so that
+The network is built lazily in ``merbench_plugins.models.convmixer.network`` so that
 listing plugins does not import torch.
 
 The default configuration was chosen by a design study on development data
@@ -58,7 +58,7 @@ def merbench_register_models(register):
     register(
         ModelPlugin(
             name="convmixer",
-            build="merbench_plugins.convmixer.network:build_model",
+            build="merbench_plugins.models.convmixer.network:build_model",
             description="CABM-FMER: ConvMixer + convolutional (CBAM spatial) attention (Talib et al. 2025; reconstruction)",
             input="flow-uvs",
             # Chosen by the design study on development data (docs/models.md, benchmarks/studies/convmixer.json).
@@ -81,7 +81,7 @@ def merbench_register_models(register):
         register(
             ModelPlugin(
                 name=f"convmixer-{dim}-{depth}",
-                build="merbench_plugins.convmixer.network:build_model",
+                build="merbench_plugins.models.convmixer.network:build_model",
                 description=f"ConvMixer-{dim}/{depth} with CBAM (CABM-FMER layout at a standard ConvMixer size); GPU-sized",
                 input="flow-uvs",
                 options={"dim": dim, "depth": depth, "kernel": 5, "patch": 2, "attention": "cbam", "attention_every": 1,

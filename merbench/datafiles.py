@@ -1,0 +1,49 @@
+"""What merbench asks of the files of a user's dataset: its root is a folder, the cache lies elsewhere, images decode.
+
+The core and the dataset plugins share these checks, so each refusal reads the same wherever it is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from merbench.errors import DataError, UsageError
+
+
+def check_root_folder(root: Path | None, name: str) -> None:
+    """Refuse a ``--root`` that is not a folder, saying whether it is a file or missing."""
+    if root is None or root.is_dir():
+        return
+    if root.exists():
+        raise DataError(f"--root {root}: is a file, not a folder; give the folder that holds your copy of '{name}'")
+    raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
+
+
+def check_cache_outside(root: Path | None, cache_dir: Path | None) -> None:
+    """Refuse a cache inside a dataset root (merbench never writes inside a dataset)."""
+    if root is None or cache_dir is None:
+        return
+    if Path(cache_dir).resolve().is_relative_to(Path(root).resolve()):
+        raise UsageError(
+            f"the cache {cache_dir} lies inside the dataset folder {root}; merbench never writes inside a dataset: "
+            "set MERBENCH_CACHE to a folder elsewhere"
+        )
+
+
+def decode_image(blob: bytes, flag: int) -> np.ndarray | None:
+    """An image file's bytes decoded with OpenCV ``flag``, or ``None`` when they are empty or not an image."""
+    import cv2  # OpenCV loads when the first image is decoded, not when a command starts
+
+    if not blob:
+        return None
+    try:
+        return cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag)
+    except cv2.error:
+        return None
+
+
+def undecodable(blob: bytes) -> str:
+    """Why an image file with bytes ``blob`` cannot be decoded, in words."""
+    return "is empty (0 bytes)" if not blob else "is not a readable image"

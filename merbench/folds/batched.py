@@ -1,0 +1,43 @@
+"""Several folds trained at once as one batched (``vmap``) computation: the GPU path (``merbench.fold_batch``)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from merbench.engine import torch_threads
+from merbench.fold_batch import has_active_dropout, train_folds_batched
+from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone
+from merbench.progress import ProgressSink
+
+
+class BatchedFolds:
+    """Train ``group_size`` folds at a time as one batched computation (``merbench.fold_batch``)."""
+
+    def __init__(self, group_size: int):
+        self.group_size = group_size
+        self.description = f"{group_size} folds at a time as one batched (vmap) computation"
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train the tasks in groups of ``group_size``."""
+        if has_active_dropout(job.recipe()):
+            progress.message("[yellow]Note:[/] batched folds draw their dropout masks per fold inside one computation, "
+                             "not as fold-by-fold training does, so predictions can differ from a fold-by-fold run "
+                             "(they are equal without dropout); --set engine.parallel_mode=processes trains folds "
+                             "that predict exactly as fold by fold")
+        tensors = DeviceTensors(data, job.choice.device)
+        with torch_threads(job.threads):
+            for begin in range(0, len(tasks), self.group_size):
+                group = list(tasks[begin:begin + self.group_size])
+                label = f"Folds {begin + 1}-{begin + len(group)} of {len(tasks)}, batched steps"
+
+                def on_step(done: int, total: int, label: str = label) -> None:  # called once per global step
+                    if done == 1:
+                        progress.start("epochs", total, label)
+                    progress.advance("epochs", 1)
+
+                outputs = train_folds_batched(job.recipe, tensors.inputs, tensors.labels, [t.fold for t in group],
+                                              [t.seed for t in group], job.recipe.n_classes, job.settings, job.choice,
+                                              on_step=on_step)
+                for task, output in zip(group, outputs):
+                    on_done(task, output)

@@ -1,0 +1,258 @@
+"""Folds trained on this machine: one after another in this process, or in worker processes.
+
+``ProcessFolds`` is the CPU path (docs/design.md, "Performance"): on a CPU,
+spreading folds over cores with one torch thread each beats batched training.
+"""
+
+from __future__ import annotations
+
+import queue as queues
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+from merbench.contracts import FoldOutput
+from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
+from merbench.progress import ProgressSink
+from merbench.workers import completed, picklable, result_of, running, start_pool, start_worker_server, stop_workers
+
+# Worker processes pay off only when the folds left would take longer than this in one process.
+PARALLEL_WORTH_S = 4.0
+
+
+class SequentialFolds:
+    """Train the folds one after another in this process."""
+
+    description = "fold by fold in this process"
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train each task in turn, reporting epochs."""
+        tensors = DeviceTensors(data, job.choice.device)
+        for task in tasks:
+            on_done(task, train_task(job, tensors, task, epoch_reporter(progress, job, task, len(tasks))))
+
+
+# ------------------------------------------------------------------ worker processes
+
+_worker_state: dict[str, Any] = {}
+
+
+def _worker_start(job: FoldJob, data: FoldData) -> None:
+    torch.set_num_threads(max(1, job.threads))
+    _worker_state["job"] = job
+    _worker_state["tensors"] = DeviceTensors(data, job.choice.device)
+
+
+def _worker_ready() -> bool:
+    return True
+
+
+def _worker_train(task: FoldTask) -> tuple[FoldTask, FoldOutput]:
+    return task, train_task(_worker_state["job"], _worker_state["tensors"], task)
+
+
+class ProcessFolds:
+    """Train ``workers`` folds at once in processes, each fold with ``job.threads`` torch threads.
+
+    Without ``adaptive`` the folds go to ``workers`` worker processes. With
+    ``adaptive`` this process is one of the ``workers``: it trains folds one
+    after another until more processes are worth having: after the first fold's
+    first epoch the time of the remaining folds is estimated; when it is above
+    ``PARALLEL_WORTH_S``, ``workers - 1`` worker processes start in the
+    background while this process goes on training, and from then on this
+    process and the workers each take the next fold not yet started. Every
+    fold uses the same thread count wherever it runs, so the choice does not
+    change predictions.
+    """
+
+    def __init__(self, workers: int, adaptive: bool = False):
+        self.workers = workers
+        self.adaptive = adaptive
+        self.description = (f"{workers} folds at once: this process and {workers - 1} worker process(es) "
+                            "(when the folds take long enough)" if adaptive else f"{workers} worker processes")
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train the tasks, in worker processes where that pays off."""
+        queue = _TaskQueue(tasks)
+        if not tasks:
+            return
+        if not picklable(job):
+            progress.message("[yellow]Note:[/] the model plugin cannot be sent to worker processes "
+                             "(a lambda or local class); training its folds one after another")
+            SequentialFolds().run(job, data, list(tasks), on_done, progress)
+            return
+        if not self.adaptive:
+            pool = self._start(job, data, self.workers, len(tasks))
+            self._collect(pool, pool.submit_all(queue), on_done)
+            return
+        if len(tasks) > 2:
+            start_worker_server()  # imports torch in the background while the first folds train here
+        tensors = DeviceTensors(data, job.choice.device)
+        feeds: list[_WorkerFeed] = []
+        started = time.perf_counter()
+
+        def consider_workers(report: Callable[[int, float], None]) -> Callable[[int, float], None]:
+            def on_epoch(epoch: int, loss: float) -> None:
+                report(epoch, loss)
+                per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
+                if not feeds and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
+                    feeds.append(_WorkerFeed(self, job, data, queue, progress))
+            return on_epoch
+
+        try:
+            first = True
+            while (task := queue.take()) is not None:
+                report = epoch_reporter(progress, job, task, len(tasks))
+                on_done(task, train_task(job, tensors, task, consider_workers(report) if first else report))
+                first = False
+                if feeds:
+                    feeds[0].report(on_done)
+            if feeds:
+                feeds[0].finish(on_done)
+        except BaseException:
+            if feeds:
+                feeds[0].abandon()
+            raise
+
+    @staticmethod
+    def _start(job: FoldJob, data: FoldData, workers: int, n_tasks: int,
+               created: Callable[[ProcessPoolExecutor], None] | None = None) -> "_Pool":
+        """Start ``workers`` worker processes (at most one per task) and wait until each has the job and data.
+
+        ``created(executor)`` is called before the processes start, so that
+        another thread can stop them while they start.
+        """
+        workers = min(workers, n_tasks)
+        executor = start_pool(workers, _worker_start, (job, data))
+        if created is not None:
+            created(executor)
+        try:
+            for future in [executor.submit(_worker_ready) for _ in range(workers)]:
+                future.result()
+        except BaseException:
+            stop_workers(executor)
+            raise
+        return _Pool(executor, workers)
+
+    @staticmethod
+    def _collect(pool: "_Pool", futures: set, on_done: OnDone) -> None:
+        """Report each submitted fold as it completes; shuts the pool down."""
+        with running(pool.executor, WORKER_DIED):
+            for future in completed(futures):
+                on_done(*result_of(future, WORKER_DIED))
+
+
+WORKER_DIED = ("a fold worker process died (out of memory?); completed folds are kept in the results store: "
+               "continue with `merbench run --resume RUN_ID`, or train folds one at a time with "
+               "--set engine.parallel_folds=1")
+
+
+class _TaskQueue:
+    """Folds not yet started: taken one at a time (this process and the worker feed) or all at once (a worker pool)."""
+
+    def __init__(self, tasks: Sequence[FoldTask]):
+        self._tasks = list(tasks)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def take(self) -> FoldTask | None:
+        """The next fold, or ``None`` when none is left."""
+        with self._lock:
+            return self._tasks.pop(0) if self._tasks else None
+
+    def take_all(self) -> list[FoldTask]:
+        """Every fold left."""
+        with self._lock:
+            tasks, self._tasks = self._tasks, []
+            return tasks
+
+
+@dataclass
+class _Pool:
+    executor: ProcessPoolExecutor
+    workers: int
+
+    def submit_all(self, queue: _TaskQueue) -> set:
+        """Hand every fold left in ``queue`` to the workers."""
+        return {self.executor.submit(_worker_train, task) for task in queue.take_all()}
+
+
+class _WorkerFeed:
+    """Worker processes beside this one: started in a background thread, each fed one fold at a time.
+
+    A thread starts ``owner.workers - 1`` worker processes, then keeps each of
+    them busy with the next fold from the queue this process also takes from.
+    Finished folds wait until this process reports them (``report``, ``finish``),
+    so results are recorded by one thread only.
+    """
+
+    def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: _TaskQueue, progress: ProgressSink):
+        self.pool: _Pool | None = None
+        self._executor: ProcessPoolExecutor | None = None  # set as soon as it exists, before its processes start
+        self.error: str | None = None  # why the workers did not start
+        self._progress = progress
+        self._finished: queues.SimpleQueue = queues.SimpleQueue()  # (task, output), or the exception that stopped feeding
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._feed, args=(owner.workers - 1, job, data, queue), daemon=True)
+        self._thread.start()
+
+    def _feed(self, workers: int, job: FoldJob, data: FoldData, queue: _TaskQueue) -> None:
+        try:
+            self.pool = ProcessFolds._start(job, data, workers, len(queue), created=self._created)
+        except Exception as exc:  # this process trains the folds itself and says so
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        if self._stop.is_set():  # the run stopped while the workers were starting
+            stop_workers(self.pool.executor)
+            return
+        self._progress.message(f"{self.pool.workers} worker process(es) now train folds beside this process")
+        running: set = set()
+        try:
+            while not self._stop.is_set():
+                while len(running) < self.pool.workers and (task := queue.take()) is not None:
+                    running.add(self.pool.executor.submit(_worker_train, task))
+                if not running:
+                    return
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._finished.put(result_of(future, WORKER_DIED))
+        except BaseException as exc:  # handed to this process, which stops the run with it
+            self._finished.put(exc)
+
+    def _created(self, executor: ProcessPoolExecutor) -> None:
+        self._executor = executor
+
+    def report(self, on_done: OnDone) -> None:
+        """Report the folds the workers finished so far; re-raise what stopped a worker's fold."""
+        while True:
+            try:
+                item = self._finished.get_nowait()
+            except queues.Empty:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            on_done(*item)
+
+    def finish(self, on_done: OnDone) -> None:
+        """Wait for the workers' last folds, report them and shut the workers down."""
+        self._thread.join()
+        self.report(on_done)
+        if self.pool is not None:
+            self.pool.executor.shutdown(wait=True)
+        elif self.error:
+            self._progress.message(f"[yellow]Note:[/] fold worker processes did not start ({self.error}); "
+                                   "the folds were trained in this process")
+
+    def abandon(self) -> None:
+        """Stop feeding and end the worker processes now, those training a fold and those still starting."""
+        self._stop.set()
+        if self._executor is not None:
+            stop_workers(self._executor)

@@ -1,0 +1,90 @@
+"""Choosing the fold executor of a run from ``engine.parallel_folds``, ``engine.parallel_mode`` and ``executor``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from merbench.config import parse_parallel_folds
+from merbench.errors import UsageError
+from merbench.fold_batch import fold_group_size, measure_fold_bytes
+from merbench.folds.batched import BatchedFolds
+from merbench.folds.job import FoldData, FoldExecutor, FoldJob, ModelRecipe
+from merbench.folds.local import ProcessFolds, SequentialFolds
+from merbench.folds.ray import RayFolds
+from merbench.workers import available_memory, usable_cores
+
+# Resident memory of a worker process that has imported torch and the plugins, before its data.
+WORKER_BASE_BYTES = 400 * 2**20
+
+
+def _memory_fit(data: FoldData) -> int:
+    """How many worker processes (besides this one) the free memory holds (each has torch and a copy of the inputs)."""
+    free = available_memory()
+    if free is None:
+        return usable_cores()
+    per_worker = WORKER_BASE_BYTES + 3 * data.inputs.nbytes
+    return int(free * 0.5 // per_worker)
+
+
+def _is_torch_model(recipe: ModelRecipe) -> bool:
+    return isinstance(recipe(), nn.Module)
+
+
+def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: FoldJob, data: FoldData,
+                  n_folds: int) -> tuple[FoldExecutor, FoldJob]:
+    """Choose how the folds are trained; returns the executor and the job with its thread count set.
+
+    ``engine.threads`` above 0 fixes the torch threads of each fold; otherwise a
+    fold gets ``cores // min(cores, folds)`` threads on the CPU, whatever
+    ``parallel_folds`` is, so that fold by fold and fold-parallel runs predict alike. ``auto`` picks, on
+    the CPU, one fold per core at once, this process and worker processes
+    (bounded by free memory and the number of folds), and on CUDA as many
+    batched folds as fit in free GPU memory.
+    """
+    requested = parse_parallel_folds(engine["parallel_folds"])
+    threads = int(engine["threads"])
+    if executor.get("name", "local") == "ray":
+        return RayFolds.from_options(executor), dataclasses.replace(job, threads=threads or int(executor.get("num_cpus", 1)))
+    cuda = job.choice.device.type == "cuda"
+    mode = engine["parallel_mode"]
+    if mode == "auto":
+        mode = "vmap" if cuda else "processes"
+    if mode == "vmap" and not (job.settings.early_stopping == 0 and _is_torch_model(job.recipe)):
+        if engine["parallel_mode"] == "vmap":
+            raise UsageError("engine.parallel_mode=vmap trains torch models without early stopping only; "
+                             "use engine.parallel_mode=processes (or auto) for this run")
+        mode = "processes"
+    chosen: FoldExecutor = SequentialFolds()
+    if mode == "vmap":
+        group = requested or _auto_group(job, data, n_folds)
+        if group > 1:
+            chosen = BatchedFolds(min(group, n_folds))
+    elif not cuda:  # on CUDA, several processes would compete for one GPU: folds run one after another
+        cores = usable_cores()
+        workers = requested or min(cores, n_folds, 1 + _memory_fit(data))  # auto: this process trains folds too
+        # Not from ``workers``: a fold's thread count must not depend on how the folds are run,
+        # since a different count sums floating-point numbers in a different order.
+        threads = threads or max(1, cores // min(cores, n_folds))
+        if workers > 1:
+            chosen = ProcessFolds(min(workers, n_folds), adaptive=requested is None)
+    return chosen, dataclasses.replace(job, threads=threads)
+
+
+def _auto_group(job: FoldJob, data: FoldData, n_folds: int) -> int:
+    """Folds per batched group on CUDA, from the free GPU memory and one fold's measured need."""
+    if job.choice.device.type != "cuda":
+        return min(n_folds, usable_cores())
+    free, _ = torch.cuda.mem_get_info(job.choice.device)
+    need = measure_fold_bytes(job.recipe, data, job.settings, job.choice)
+    return fold_group_size(free, need, n_folds)
+
+
+def describe_plan(executor: FoldExecutor, job: FoldJob) -> dict[str, Any]:
+    """The executor choice as recorded in a result (``engine_plan``)."""
+    return {"executor": type(executor).__name__, "description": executor.description,
+            "threads_per_fold": job.threads, "workers": getattr(executor, "workers", None),
+            "group_size": getattr(executor, "group_size", None)}

@@ -1,0 +1,184 @@
+"""Ray: connecting to a cluster, task options, and waiting for tasks; it knows nothing of folds or grids.
+
+``executor.name=ray`` (``--executor ray``) sends work to Ray:
+``merbench.folds.ray.RayFolds`` trains each fold of a run as one Ray task,
+``merbench.grid.RayCells`` runs each cell of a ``merbench grid`` as one. Every task asks for ``executor.num_cpus`` CPUs and
+``executor.num_gpus`` GPUs and is retried up to ``executor.max_retries`` times
+when its worker dies or it raises an unexpected exception; merbench's own
+errors (bad options, a diverging loss) are not retried, since they would fail
+again. Results come back to this process, which writes them into the results
+store as they arrive, so finished work survives a later failure.
+
+Ray is optional (``pip install -e ".[ray]"``) and imported only here, and only
+when an executor needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from merbench.errors import UsageError
+
+RAY_MISSING = 'executor.name=ray needs Ray: pip install -e ".[ray]"'
+# A wrong address makes ray.init retry for minutes; a plain TCP probe answers in seconds.
+CONNECT_PROBE_S = 5.0
+QUIET = {"logging_level": "WARNING", "include_dashboard": False}
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a ``UsageError`` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(RAY_MISSING) from None
+    return ray
+
+
+def _split_address(address: str, setting: str = "executor.address") -> tuple[str, int]:
+    """``HOST:PORT`` or ``ray://HOST:PORT`` as (host, port); ``UsageError`` for anything else."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "ray") or not parts.hostname or port is None:
+        raise UsageError(
+            f"{setting}={address}: expected auto, HOST:PORT (a cluster's head, e.g. 10.0.0.5:6379) "
+            "or ray://HOST:PORT (a Ray client server, e.g. ray://10.0.0.5:10001)"
+        )
+    return parts.hostname, port
+
+
+def _probe(address: str, setting: str = "executor.address") -> None:
+    """Fail fast, with a fix, when nothing listens at ``address`` (named ``setting`` in messages)."""
+    host, port = _split_address(address, setting)
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_PROBE_S).close()
+    except OSError as exc:
+        raise UsageError(
+            f"{setting}={address}: cannot reach a Ray cluster there ({exc}). Start one with "
+            f"`ray start --head --port {port}` on {host}, check the address and firewall, or use "
+            "executor.address=auto for a local Ray instance"
+        ) from None
+
+
+def connect(address: str = "auto", say: Callable[[str], None] | None = None) -> Any:
+    """Connect this process to Ray and return the ``ray`` module.
+
+    An already initialised Ray (a test's ``ray.init(num_cpus=2)``) is reused
+    as it is. ``auto`` joins the cluster named by ``RAY_ADDRESS`` or started
+    with ``ray start`` on this machine, else starts a local Ray instance (and
+    ``say``s so). ``HOST:PORT`` and ``ray://HOST:PORT`` connect there. Raises
+    ``UsageError`` when Ray is missing or the cluster cannot be reached.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    address = str(address).strip() or "auto"
+    if address != "auto":
+        return _join(ray, address, "executor.address")
+    named = os.environ.get("RAY_ADDRESS", "").strip()
+    if named and named not in ("auto", "local"):
+        return _join(ray, named, "RAY_ADDRESS")
+    try:
+        ray.init(address="auto", **QUIET)
+        return ray
+    except ConnectionError:
+        pass
+    if say is not None:
+        say("Ray: no running cluster found (RAY_ADDRESS is not set and `ray start` was not run on this machine); "
+            "starting a local Ray instance")
+    ray.init(**QUIET)
+    return ray
+
+
+def _join(ray: Any, address: str, setting: str) -> Any:
+    """Join the cluster at ``address`` (named ``setting`` in messages), or raise a ``UsageError`` with a fix."""
+    _probe(address, setting)
+    try:
+        ray.init(address=address, **({"logging_level": "WARNING"} if address.startswith("ray://") else QUIET))
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own errors here
+        raise UsageError(
+            f"{setting}={address}: could not join the Ray cluster ({type(exc).__name__}: {exc}). Check that "
+            "the cluster runs the same Ray and Python versions as this machine (`ray status` on the head node); "
+            "a cluster with token authentication also needs RAY_AUTH_MODE=token and its token here "
+            "(RAY_AUTH_TOKEN, or ~/.ray/auth_token; `ray get-auth-token` on the head node prints it)"
+        ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """The ``executor`` section as Ray task options."""
+
+    address: str = "auto"
+    num_cpus: int = 1
+    num_gpus: float = 0.0
+    max_retries: int = 2
+
+    @classmethod
+    def from_section(cls, executor: Mapping[str, Any]) -> "RayOptions":
+        """Read ``executor.address``, ``num_cpus``, ``num_gpus`` and ``max_retries``."""
+        return cls(str(executor.get("address", "auto")), int(executor.get("num_cpus", 1)),
+                   float(executor.get("num_gpus", 0.0)), int(executor.get("max_retries", 2)))
+
+    def task_options(self) -> dict[str, Any]:
+        """``.options(...)`` of every task: its resources and retries (unexpected exceptions too)."""
+        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus, "max_retries": self.max_retries,
+                "retry_exceptions": True}
+
+    @property
+    def resources(self) -> str:
+        """What each task asks for, in words."""
+        gpus = f", {self.num_gpus:g} GPU" if self.num_gpus else ""
+        return f"{self.num_cpus} CPU{gpus} each, up to {self.max_retries} retries"
+
+
+@lru_cache(maxsize=None)
+def remote_function(function: Callable[..., Any]) -> Any:
+    """``function`` as a Ray remote function (made once per process)."""
+    return import_ray().remote(function)
+
+
+def failure_text(exc: BaseException) -> str:
+    """What went wrong in a Ray task, in one line."""
+    ray = import_ray()
+    if isinstance(exc, ray.exceptions.RayTaskError):
+        cause = getattr(exc, "cause", None)
+        if cause is not None:
+            return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+    lost = tuple(getattr(ray.exceptions, name) for name in ("WorkerCrashedError", "NodeDiedError", "OwnerDiedError")
+                 if hasattr(ray.exceptions, name))  # not every Ray version has all of them
+    if isinstance(exc, lost):
+        return "its Ray worker died (out of memory, or its node was lost)"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def cancel(ray: Any, refs: Sequence[Any]) -> None:
+    """Cancel Ray tasks, ignoring those already finished or gone."""
+    for ref in refs:
+        try:
+            ray.cancel(ref)
+        except Exception:  # already finished or gone: nothing to cancel
+            pass
+
+
+def as_completed(ray: Any, pending: dict) -> Iterator[tuple[Any, Any]]:
+    """``(ref, key)`` of each task of ``pending`` (ref -> key) as it finishes.
+
+    When the caller stops early (an error, Ctrl-C), the tasks still pending are cancelled.
+    """
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield ref, pending.pop(ref)
+    except BaseException:  # GeneratorExit too: the caller's loop ended with an exception
+        cancel(ray, list(pending))
+        raise

@@ -1,0 +1,148 @@
+"""Recording a run in the results store while it runs, and continuing a stored run.
+
+``run_recorded`` is how the commands start a run: it records the run in a
+``ResultStore`` (status ``running``), runs it through the runner with a
+``RunRecorder`` that stores each fold as soon as it completes, and writes the
+final result. The store below only persists; this module decides what a
+resumed run may reuse (see docs/design.md, "Results").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from merbench import runner  # as a module: tests replace runner.run_with_seeds
+from merbench.cache import cache_root
+from merbench.config import RunConfig, check_seeds
+from merbench.environment import describe_environment
+from merbench.errors import UsageError
+from merbench.progress import ProgressSink
+from merbench.registry import Registry
+from merbench.store import ResultStore, StoredFold, disk_full_error, is_disk_full
+
+
+class Recorder(Protocol):
+    """What the runner calls to persist a run as it goes; ``RunRecorder`` stores it, a grid cell keeps it."""
+
+    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: np.ndarray) -> None:
+        """Called once per seed, after preprocessing, with the chain's description and the model inputs."""
+
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
+        """Called before a fold is trained: the stored fold to reuse instead, or ``None`` to train it."""
+
+    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
+                  sample_rows: Sequence[dict[str, Any]]) -> None:
+        """Called as soon as a fold has completed, with its record, test predictions and per-sample rows."""
+
+
+def inputs_key(inputs: np.ndarray) -> str:
+    """SHA-256 of the preprocessed model inputs (shape, dtype and bytes)."""
+    digest = hashlib.sha256(f"{inputs.shape}|{inputs.dtype}".encode())
+    digest.update(np.ascontiguousarray(inputs).tobytes())
+    return digest.hexdigest()
+
+
+def check_same_test_samples(run_id: str, fold_index: int, stored: StoredFold, test_ids: Sequence[str]) -> None:
+    """``UsageError`` when a stored fold tested other samples than the fold about to be reused."""
+    if list(stored.test_ids) != [str(i) for i in test_ids]:
+        raise UsageError(
+            f"run {run_id}: fold {fold_index} now tests other samples than when it was stored; the folds changed "
+            "(dataset or protocol), so the run cannot be resumed. Start a new run"
+        )
+
+
+class RunRecorder:
+    """The ``Recorder`` of a stored run: persists each fold, and hands back the folds a resumed run finished."""
+
+    def __init__(self, store: ResultStore, run_id: str, resuming: bool = False):
+        self.store = store
+        self.run_id = run_id
+        self.resuming = resuming
+        self.reused = 0
+
+    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: np.ndarray) -> None:
+        """Record the preprocessing and the inputs' content key (checked against the stored one on resume)."""
+        self.store.record_inputs(self.run_id, seed, preprocess, inputs_key(inputs))
+
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
+        """The stored fold to reuse, or ``None`` to train it; a fold whose test samples changed is an error."""
+        if not self.resuming:
+            return None
+        stored = self.store.stored_folds(self.run_id, seed).get(fold_index)
+        if stored is None:
+            return None
+        check_same_test_samples(self.run_id, fold_index, stored, test_ids)
+        self.reused += 1
+        return stored
+
+    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
+                  sample_rows: Sequence[dict[str, Any]]) -> None:
+        """Persist a fold that has just completed."""
+        self.store.add_fold(self.run_id, seed, record, test_ids, predictions, sample_rows)
+
+
+def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int = 1,
+                 progress: ProgressSink | None = None, resume_id: str | None = None,
+                 announce: Any = None) -> tuple[dict[str, Any], str | None, int]:
+    """Run ``config`` (``n_seeds`` seeds), recording it in ``store`` as it goes.
+
+    With ``resume_id`` the stored run is continued: its completed folds are
+    reused. ``announce(run_id)`` is called once the run is recorded. A run stopped by Ctrl-C is marked ``interrupted``, one that raised
+    ``failed``. Returns the result (with ``run_id``), the run id (``None``
+    without a store) and how many stored folds were reused.
+    """
+    def written() -> list[Path]:  # where a run writes: the full one is named when the error does not say
+        return [cache_root(create=False)] + ([store.path] if store is not None else [])
+
+    if store is None:
+        try:
+            return runner.run_with_seeds(config, registry, n_seeds, progress), None, 0
+        except (OSError, sqlite3.OperationalError) as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(exc, written()) from None
+            raise
+    check_seeds(n_seeds)
+    from merbench.engine import choose_device  # imports torch: not at the import of the commands
+
+    choice = choose_device(config.device, config.section("engine")["amp"])  # once: the seeds' runs reuse it
+    environment = describe_environment(choice.description)
+    try:
+        if resume_id is None:
+            run_id = store.begin_run(config.to_dict(), n_seeds, environment)
+        else:
+            run_id = resume_id
+            store.claim_run(run_id, environment)
+    except sqlite3.OperationalError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(exc, written()) from None
+        raise
+    recorder = RunRecorder(store, run_id, resuming=resume_id is not None)
+    if announce is not None:
+        announce(run_id)
+    try:
+        result = runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice)
+        result["run_id"] = run_id
+        store.finish_run(run_id, result)
+    except KeyboardInterrupt:
+        _mark_stopped(store, run_id, "interrupted")
+        raise
+    except BaseException as exc:
+        if is_disk_full(exc):  # resumable: left 'running' with this process gone, it reads 'interrupted'
+            _mark_stopped(store, run_id, "interrupted")
+            raise disk_full_error(exc, written(), run_id) from None
+        _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
+        raise
+    return result, run_id, recorder.reused
+
+
+def _mark_stopped(store: ResultStore, run_id: str, status: str, error: str | None = None) -> None:
+    """``store.mark_stopped``, unless the store cannot be written (a full disk): the run then reads ``interrupted``."""
+    try:
+        store.mark_stopped(run_id, status, error)
+    except sqlite3.OperationalError:
+        pass
