@@ -13,7 +13,7 @@ from merbench.contracts import Sample
 from merbench.errors import UsageError
 from merbench.preprocess import build_chain, entry_key
 from merbench.registry import get_registry
-from merbench_plugins.flow import FlowPreprocessor
+from merbench_plugins.preprocessors.flow import FlowPreprocessor
 
 from motion_images import shifted, texture
 
