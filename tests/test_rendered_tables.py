@@ -33,10 +33,13 @@ def test_committed_tables_match_their_baselines():
 def test_readme_tables_carry_their_provenance():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     kinds = {match["kind"] for match in MARKER.finditer(text)}
-    assert {"main", "models", "protocols"} <= kinds
+    assert {"main", "models", "protocols", "leakage"} <= kinds
     for match in MARKER.finditer(text):
         body = match["body"]
-        assert "Rendered from `benchmarks/baselines/" in body and "merbench regress --baseline" in body
+        if match["kind"] == "leakage":
+            assert "rendered from `benchmarks/leakage/" in body and " leakage --model " in body
+        else:
+            assert "Rendered from `benchmarks/baselines/" in body and "merbench regress --baseline" in body
         assert "| `" in body  # a table row with a model name, not an empty marker
 
 
