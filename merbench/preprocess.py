@@ -34,6 +34,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ from merbench.cache import atomic_write_bytes, atomic_write_text, cache_root, co
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.datafiles import decode_image, undecodable
 from merbench.errors import DataError, UsageError
-from merbench.workers import completed, picklable, result_of, running, start_pool, usable_cores
+from merbench.workers import picklable, result_of, running, start_pool, usable_cores
 
 MIN_PARALLEL = 8
 """Fewer clips left to compute than this are done in-process (starting workers costs more)."""
@@ -406,7 +407,7 @@ def _compute_parallel(
     chunk = max(1, min(16, math.ceil(len(todo) / (workers * 4))))
     chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
     with running(start_pool(workers, _worker_start, (list(chain.specs), dict(chain.sections))), WORKER_DIED) as pool:
-        for future in completed({pool.submit(_worker_compute, jobs, entry_dir, skip) for jobs in chunks}):
+        for future in as_completed({pool.submit(_worker_compute, jobs, entry_dir, skip) for jobs in chunks}):
             for index, output, notes in result_of(future, WORKER_DIED):
                 deliver(index, output, notes)
 

@@ -13,10 +13,10 @@ import pickle
 import signal
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from merbench.errors import RunFailed
 
@@ -189,14 +189,6 @@ def _start_worker(initializer: Callable[..., None], initargs: tuple[Any, ...], r
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run handles Ctrl-C and cancels the rest
     exit_with(run_pid)
     initializer(*initargs)
-
-
-def completed(futures: Iterable[Future]) -> Iterator[Future]:
-    """Each future as soon as it is done."""
-    pending = set(futures)
-    while pending:
-        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-        yield from finished
 
 
 def result_of(future: Future, broken: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue as queues
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -18,7 +18,7 @@ import torch
 from merbench.contracts import FoldOutput
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
 from merbench.progress import ProgressSink
-from merbench.workers import completed, picklable, result_of, running, start_pool, start_worker_server, stop_workers
+from merbench.workers import picklable, result_of, running, start_pool, start_worker_server, stop_workers
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -144,7 +144,7 @@ class ProcessFolds:
     def _collect(pool: "_Pool", futures: set, on_done: OnDone) -> None:
         """Report each submitted fold as it completes; shuts the pool down."""
         with running(pool.executor, WORKER_DIED):
-            for future in completed(futures):
+            for future in as_completed(futures):
                 on_done(*result_of(future, WORKER_DIED))
 
 
