@@ -24,6 +24,7 @@ import yaml
 from merbench.contracts import resolve_factory
 from merbench.errors import PluginError, UsageError
 from merbench.registry import Registry
+from merbench.yaml_files import read_yaml
 
 PROFILES = ("quick", "default", "paper")
 DEFAULT_PROTOCOL = "subject-10fold"
@@ -155,18 +156,7 @@ def parse_set(items: list[str]) -> dict[str, str]:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML config into dotted keys; top-level names may be strings or mappings."""
-    if path.is_dir():
-        raise UsageError(f"--config {path}: is a folder; give a YAML file such as {path / 'run.yaml'}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: file not found") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--config {path}: not a text file (it is not UTF-8); give a YAML file of options") from None
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot be read ({exc.strerror or exc}); give a readable YAML file") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"--config {path}: not valid YAML ({exc})") from None
+    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -53,6 +53,7 @@ from merbench.errors import UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
+from merbench.yaml_files import read_yaml
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
@@ -200,18 +201,9 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
 
 def load_baseline(path: Path) -> Baseline:
     """Read and validate a baseline file (raises ``UsageError`` naming the file and entry)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--baseline {path}: file not found; create one with `merbench regress --baseline {path} --update --add-missing`") from None
-    except IsADirectoryError:
-        raise UsageError(f"--baseline {path}: is a folder; give a baseline file such as {path / 'baseline.yaml'}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--baseline {path}: not a text file; a baseline is YAML (format: docs/results.md)") from None
-    except OSError as exc:
-        raise UsageError(f"--baseline {path}: cannot be read ({exc.strerror}); check the path and its permissions") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"--baseline {path}: not valid YAML ({exc})") from None
+    data = read_yaml(path, f"--baseline {path}", kind="baseline file (YAML, format: docs/results.md)",
+                     example=path / "baseline.yaml",
+                     when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
     data = data or {}
     if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
         raise UsageError(f"--baseline {path}: expected a mapping with 'defaults:' and a list 'entries:'")

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
 
 from merbench.errors import UsageError
+from merbench.yaml_files import read_yaml
 
 TYPES = ("float", "int", "categorical")
 FIELDS = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
@@ -107,18 +107,8 @@ class SearchSpace:
 def _read(path: Path) -> dict[str, Any]:
     """The space file as flat ``section.option`` -> parameter mapping (raises ``UsageError``)."""
     where = f"--space {path}"
-    if path.is_dir():
-        raise UsageError(f"{where}: is a folder; give a YAML file such as benchmarks/spaces/ststnet.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{where}: file not found (the built-in spaces are in benchmarks/spaces/)") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{where}: not a text file (it is not UTF-8); give a YAML search space") from None
-    except OSError as exc:
-        raise UsageError(f"{where}: cannot be read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{where}: not valid YAML ({' '.join(str(exc).split())})") from None
+    data = read_yaml(path, where, kind="YAML search space", example="benchmarks/spaces/ststnet.yaml",
+                     when_missing="the built-in spaces are in benchmarks/spaces/")
     if not isinstance(data, dict) or not data:
         raise UsageError(f"{where}: expected a mapping of options to search, e.g. "
                          "'engine.lr: {type: float, low: 0.0005, high: 0.02, log: true}'")

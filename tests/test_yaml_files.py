@@ -1,0 +1,64 @@
+"""Every user YAML file (--config, --space, --baseline) is read by one function with one clear message per fault."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from merbench.errors import UsageError
+from merbench.yaml_files import read_yaml
+
+FAULTS = {
+    "folder": (lambda path: path.mkdir(), "is a folder; give a"),
+    "missing": (lambda path: None, "file not found"),
+    "binary": (lambda path: path.write_bytes(b"\xff\xfe\x00binary"), "not a text file (it is not UTF-8)"),
+    "malformed": (lambda path: path.write_text("engine: [1, 2\n"), "not valid YAML ("),
+}
+
+# Each flag of the command line that takes a YAML file: the command that reads it.
+COMMANDS = {
+    "--config": ("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store", "--config"),
+    "--space": ("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
+                "--space"),
+    "--baseline": ("regress", "--baseline"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("flag", sorted(COMMANDS))
+def test_each_yaml_flag_refuses_each_fault_with_exit_code_2(run_cli, tmp_path, flag, fault):
+    make, expected = FAULTS[fault]
+    path = tmp_path / "file.yaml"
+    make(path)
+    result = run_cli(*COMMANDS[flag], str(path))
+    assert result.code == 2, (result.out, result.err)
+    assert f"{flag} {path}: {expected}" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_an_unreadable_file_names_the_reason(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    path = tmp_path / "locked.yaml"
+    path.write_text("a: 1\n")
+    path.chmod(0)
+    with pytest.raises(UsageError, match="cannot be read .*check the path and its permissions"):
+        read_yaml(path, f"--config {path}", kind="YAML file", example="run.yaml")
+
+
+def test_yaml_is_read_safely_and_an_empty_file_is_none(tmp_path):
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text("value: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(UsageError, match="not valid YAML"):
+        read_yaml(unsafe, "--config unsafe.yaml", kind="YAML file", example="run.yaml")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert read_yaml(empty, "--config empty.yaml", kind="YAML file", example="run.yaml") is None
+
+
+def test_a_missing_file_says_how_to_get_one(tmp_path):
+    path = tmp_path / "none.yaml"
+    with pytest.raises(UsageError, match=r"file not found; create one with `merbench regress"):
+        read_yaml(path, f"--baseline {path}", kind="baseline", example="b.yaml",
+                  when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
