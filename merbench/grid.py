@@ -200,15 +200,19 @@ def run_cell_detached(config: RunConfig, n_seeds: int, cores: int, gpus: float) 
 
     ``cores`` and ``gpus`` are what Ray granted the task. Without a GPU,
     ``--device auto`` means the CPU: Ray leaves every GPU of the node visible
-    to a task that asked for none, and it must not use them.
+    to a task that asked for none, and it must not use them. The device is
+    chosen once for the cell, all its seeds train on it.
     """
     import torch
 
     report = CellReport(worker=socket.gethostname())
     here = dataclasses.replace(config, device="cpu") if gpus <= 0 and config.device == "auto" else config
     cuda = here.device.startswith("cuda") or (here.device == "auto" and torch.cuda.is_available())
+    confined = confine(here, cores, cuda)
     try:
-        result = runner.run_with_seeds(confine(here, cores, cuda), get_registry(), n_seeds, SilentProgress(), MemoryRecorder(report))
+        choice = runner.choose_run_device(confined)
+        result = runner.run_with_seeds(confined, get_registry(), n_seeds, SilentProgress(), MemoryRecorder(report),
+                                       choice)
     except MerbenchError as exc:
         report.error = exc
         return report

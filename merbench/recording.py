@@ -109,9 +109,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
                 raise disk_full_error(exc, written()) from None
             raise
     check_seeds(n_seeds)
-    from merbench.engine import choose_device  # imports torch: not at the import of the commands
-
-    choice = choose_device(config.device, config.section("engine")["amp"])  # once: the seeds' runs reuse it
+    choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
     environment = describe_environment(choice.description)
     try:
         if resume_id is None:

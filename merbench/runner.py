@@ -417,18 +417,27 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
     )
 
 
+def choose_run_device(config: RunConfig) -> Any:
+    """The device of a whole run (every seed), chosen once: ``engine.choose_device`` (imports torch)."""
+    from merbench.engine import choose_device
+
+    return choose_device(config.device, config.section("engine")["amp"])
+
+
 def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,
                    recorder: Any = None, choice: Any = None) -> RunResult:
     """Repeat the run with seeds ``config.seed`` .. ``config.seed + n_seeds - 1``.
 
     ``recorder`` and ``choice`` (the device, when already chosen) are passed to every
-    seed's ``run_benchmark`` (folds are stored per seed).
+    seed's ``run_benchmark`` (folds are stored per seed); without ``choice`` the
+    device is chosen here, once for all seeds.
 
     The returned result is the first seed's, plus ``seeds`` (each seed's pooled
     and fold-mean scores), ``across_seeds`` (mean and population std over
     seeds of the pooled scores) and ``seconds.total_all_seeds``.
     """
     check_seeds(n_seeds)
+    choice = choice or choose_run_device(config)
     runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder, choice)
             for i in range(n_seeds)]
     first = runs[0]
