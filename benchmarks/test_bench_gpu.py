@@ -37,9 +37,9 @@ def peak_flops() -> float | None:
     return None
 
 
-def trained_samples(result: dict) -> int:
-    """Training samples seen over all folds and epochs."""
-    return sum(fold["n_train"] * fold["epochs_trained"] for fold in result["folds"])
+def trained_samples(result) -> int:
+    """Training samples seen over all folds and epochs (of a ``merbench.result.RunResult``)."""
+    return sum(fold.n_train * fold.epochs_trained for fold in result.folds)
 
 
 @pytest.mark.parametrize("parallel", ["1", "auto"], ids=["fold-by-fold", "batched"])
@@ -49,20 +49,20 @@ def test_loso_throughput_on_gpu(benchmark, registry, model, parallel):
                             sets={"engine.parallel_folds": parallel})
     run_benchmark(config, registry)  # warm-up: data, preprocessing cache, CUDA context
     result = benchmark.pedantic(run_benchmark, args=(config, registry), rounds=1, iterations=1)
-    seconds = result["seconds"]["train_eval"]
+    seconds = result.seconds.train_eval
     samples_per_s = trained_samples(result) / seconds
     spec = registry.get("models", model)
     shape = (3, config.section("flow")["size"], config.section("flow")["size"])
-    net = resolve_factory(spec.build)(dict(config.section("model")), 3, len(result["classes"]), shape[1]).cuda()
+    net = resolve_factory(spec.build)(dict(config.section("model")), 3, len(result.classes), shape[1]).cuda()
     achieved = 3 * count_flops(net, shape, "cuda") * samples_per_s
     peak = peak_flops()
     benchmark.extra_info.update({
-        "device": result["environment"]["device"],
-        "engine_plan": result["engine_plan"],
+        "device": result.environment["device"],
+        "engine_plan": result.engine_plan,
         "train_eval_s": round(seconds, 2),
         "samples_per_s": round(samples_per_s, 1),
         "achieved_tflops": round(achieved / 1e12, 4),
         "fraction_of_peak": round(achieved / peak, 6) if peak else None,
-        "uf1": result["pooled"]["uf1"],
+        "uf1": result.pooled["uf1"],
     })
-    assert result["engine_plan"]["executor"] == ("SequentialFolds" if parallel == "1" else "BatchedFolds")
+    assert result.engine_plan["executor"] == ("SequentialFolds" if parallel == "1" else "BatchedFolds")

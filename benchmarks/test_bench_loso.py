@@ -96,10 +96,10 @@ def _naive(config, registry) -> dict[str, Any]:
 
 def _merbench(config, registry) -> dict[str, Any]:
     result = run_benchmark(config, registry)
-    assert result["preprocess"]["computed"] == 0, "preprocessing must come from the cache, untimed"
-    plan = result["engine_plan"]
-    return {"uf1": result["pooled"]["uf1"], "uar": result["pooled"]["uar"], "folds": len(result["folds"]),
-            "predictions": {row["id"]: row["prediction"] for row in result["predictions"]},
+    assert result.preprocess["computed"] == 0, "preprocessing must come from the cache, untimed"
+    plan = result.engine_plan
+    return {"uf1": result.pooled["uf1"], "uar": result.pooled["uar"], "folds": len(result.folds),
+            "predictions": {row.id: row.prediction for row in result.predictions},
             "threads": plan.get("threads_per_fold"), "plan": plan.get("description")}
 
 

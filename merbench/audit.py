@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from merbench.errors import DataError
 from merbench.metrics import METRIC_KEYS, classification_metrics
+from merbench.result import LeakageRecord, PredictionRow, RunResult
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
@@ -32,8 +31,8 @@ class Check:
     detail: str
 
 
-def load_result(path: Path) -> dict[str, Any]:
-    """Read a result file, or raise DataError saying why it is not one."""
+def load_result(path: Path) -> RunResult:
+    """Read a result file (of this or an older merbench), or raise DataError saying why it is not one."""
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -43,75 +42,80 @@ def load_result(path: Path) -> dict[str, Any]:
     missing = [key for key in REQUIRED if not isinstance(result, dict) or key not in result]
     if missing:
         raise DataError(f"{path}: not a merbench result (missing {', '.join(missing)}); give a file written by merbench run --json")
-    return result
+    return RunResult.from_dict(result, str(path))
 
 
-def _subject_overlap(result: dict[str, Any]) -> Check:
+def _subject_overlap(result: RunResult) -> Check:
     leaking = []
-    for fold in result["folds"]:
-        if "train_subjects" not in fold:
-            return Check("subject overlap", False, f"fold {fold['fold']} does not record its training subjects; re-run with this merbench")
-        shared = sorted(set(fold["train_subjects"]) & set(fold["test_subjects"]))
+    for fold in result.folds:
+        if fold.train_subjects is None:
+            return Check("subject overlap", False, f"fold {fold.fold} does not record its training subjects; re-run with this merbench")
+        shared = sorted(set(fold.train_subjects) & set(fold.test_subjects))
         if shared:
-            leaking.append(f"fold {fold['fold']}: {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}")
+            leaking.append(f"fold {fold.fold}: {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}")
     if not leaking:
         return Check("subject overlap", True, "no subject is in both training and test of a fold")
-    declared = "declared by the protocol" if not result["subject_independent"] else "NOT declared: the result claims subject independence"
-    return Check("subject overlap", False, f"{len(leaking)} of {len(result['folds'])} folds share subjects ({declared}); " + "; ".join(leaking[:3]))
+    declared = "declared by the protocol" if not result.subject_independent else "NOT declared: the result claims subject independence"
+    return Check("subject overlap", False, f"{len(leaking)} of {len(result.folds)} folds share subjects ({declared}); " + "; ".join(leaking[:3]))
 
 
-def _selection(result: dict[str, Any]) -> list[Check]:
-    leakage = result["leakage"]
-    selection = str(leakage.get("model_selection", "not recorded"))
-    normalisation = str(leakage.get("normalisation", ""))
-    selection_ok = leakage.get("selection_uses_test_data") is False
-    for fold in result["folds"]:
-        validation = set(fold.get("validation_subjects") or ())
-        if validation & set(fold["test_subjects"]) or not validation <= set(fold.get("train_subjects", validation)):
+def _selection(result: RunResult) -> list[Check]:
+    leakage = result.leakage or LeakageRecord()
+    selection = leakage.model_selection or "not recorded"
+    normalisation = leakage.normalisation or ""
+    selection_ok = leakage.selection_uses_test_data is False
+    for fold in result.folds:
+        validation = set(fold.validation_subjects or ())
+        trained_on = validation if fold.train_subjects is None else set(fold.train_subjects)
+        if validation & set(fold.test_subjects) or not validation <= trained_on:
             selection_ok = False
-            selection = f"fold {fold['fold']}: validation subjects are not training subjects; " + selection
+            selection = f"fold {fold.fold}: validation subjects are not training subjects; " + selection
     return [
         Check("model selection", selection_ok, selection),
         Check("normalisation", "training samples only" in normalisation, normalisation or "not recorded"),
     ]
 
 
-def _consistency(result: dict[str, Any]) -> Check:
-    rows = result["predictions"]
-    n_classes = len(result["classes"])
-    y_true = np.array([row["label"] for row in rows])
-    y_pred = np.array([row["prediction"] for row in rows])
-    folds = np.array([row["fold"] for row in rows])
+def _rows(result: RunResult) -> list[PredictionRow]:
+    return result.predictions or []
+
+
+def _consistency(result: RunResult) -> Check:
+    rows = _rows(result)
+    n_classes = len(result.classes)
+    y_true = np.array([row.label for row in rows])
+    y_pred = np.array([row.prediction for row in rows])
+    folds = np.array([row.fold for row in rows])
     problems = []
     pooled = classification_metrics(y_true, y_pred, n_classes)
     for key in METRIC_KEYS:
-        if key in result["pooled"] and abs(pooled[key] - result["pooled"][key]) > TOLERANCE:
-            problems.append(f"pooled {key} is {result['pooled'][key]:.4f}, predictions give {pooled[key]:.4f}")
-    for fold in result["folds"]:
-        mask = folds == fold["fold"]
-        if mask.sum() != fold["n_test"]:
-            problems.append(f"fold {fold['fold']} records {fold['n_test']} test samples, predictions have {mask.sum()}")
+        if key in result.pooled and abs(pooled[key] - result.pooled[key]) > TOLERANCE:
+            problems.append(f"pooled {key} is {result.pooled[key]:.4f}, predictions give {pooled[key]:.4f}")
+    for fold in result.folds:
+        mask = folds == fold.fold
+        if mask.sum() != fold.n_test:
+            problems.append(f"fold {fold.fold} records {fold.n_test} test samples, predictions have {mask.sum()}")
             continue
         scores = classification_metrics(y_true[mask], y_pred[mask], n_classes)
         for key in METRIC_KEYS:
-            if key in fold["metrics"] and abs(scores[key] - fold["metrics"][key]) > TOLERANCE:
-                problems.append(f"fold {fold['fold']} {key} is {fold['metrics'][key]:.4f}, predictions give {scores[key]:.4f}")
+            if key in fold.metrics and abs(scores[key] - fold.metrics[key]) > TOLERANCE:
+                problems.append(f"fold {fold.fold} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
     if problems:
         return Check("scores match predictions", False, "; ".join(problems[:3]))
     return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores")
 
 
-def _class_set(result: dict[str, Any]) -> Check:
+def _class_set(result: RunResult) -> Check:
     """Every label and prediction is a class of the result, and the confusion matrix counts every prediction once."""
-    rows = result["predictions"]
-    n_classes = len(result["classes"])
+    rows = _rows(result)
+    n_classes = len(result.classes)
     problems = []
-    for key in ("prediction", "label"):
-        outside = [row for row in rows if not isinstance(row.get(key), int) or not 0 <= row[key] < n_classes]
+    for name, value_of in (("prediction", lambda row: row.prediction), ("label", lambda row: row.label)):
+        outside = [row for row in rows if not 0 <= value_of(row) < n_classes]
         if outside:
-            problems.append(f"{len(outside)} {key}(s) outside the {n_classes} classes 0..{n_classes - 1}, "
-                            f"first sample {outside[0].get('id', '?')}: {outside[0].get(key)!r}")
-    matrix = result.get("confusion_matrix")
+            problems.append(f"{len(outside)} {name}(s) outside the {n_classes} classes 0..{n_classes - 1}, "
+                            f"first sample {outside[0].id}: {value_of(outside[0])!r}")
+    matrix = result.confusion_matrix
     try:
         counted = np.asarray(matrix, dtype=np.int64)
         if counted.shape != (n_classes, n_classes):
@@ -119,8 +123,8 @@ def _class_set(result: dict[str, Any]) -> Check:
         elif int(counted.sum()) != len(rows):
             problems.append(f"the confusion matrix counts {int(counted.sum())} samples, the result has {len(rows)} predictions")
         elif not problems:
-            truth = np.array([row["label"] for row in rows], dtype=np.int64)
-            predicted = np.array([row["prediction"] for row in rows], dtype=np.int64)
+            truth = np.array([row.label for row in rows], dtype=np.int64)
+            predicted = np.array([row.prediction for row in rows], dtype=np.int64)
             expected = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
             if not np.array_equal(expected, counted):
                 problems.append("the confusion matrix differs from the one the predictions give")
@@ -131,7 +135,7 @@ def _class_set(result: dict[str, Any]) -> Check:
     return Check("class set", True, f"{len(rows)} predictions in the {n_classes} classes; the confusion matrix counts each once")
 
 
-def audit_result(result: dict[str, Any]) -> list[Check]:
+def audit_result(result: RunResult) -> list[Check]:
     """All audit checks of one result."""
     classes = _class_set(result)
     consistency = (_consistency(result) if classes.passed else

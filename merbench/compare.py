@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from merbench.errors import UsageError
 from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
+from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
 
 STATS = ("fold", "pooled")
@@ -94,47 +95,46 @@ class Comparison:
         ]
 
 
-def _reported(result: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
+def _reported(result: RunResult, metric: str) -> tuple[float | None, str | None]:
     names = [name for name, key in REPORTED_METRICS.items() if key == metric]
-    for entry in result.get("reported") or []:
-        if entry["dataset"] == result["dataset"] and entry["protocol"] == result["protocol"] and entry["metric"] in names:
-            return float(entry["value"]) / 100.0, entry.get("source")
+    for entry in result.reported or []:
+        if entry.dataset == result.dataset and entry.protocol == result.protocol and entry.metric in names:
+            return float(entry.value) / 100.0, entry.source
     return None, None
 
 
-def _leakage_warnings(result: dict[str, Any]) -> list[str]:
+def _leakage_warnings(result: RunResult) -> list[str]:
     warnings = []
-    leakage = result.get("leakage") or {}
-    if not result.get("subject_independent", False):
-        overlap = leakage.get("subject_overlap_folds", "some")
+    leakage = result.leakage or LeakageRecord()
+    if not result.subject_independent:
+        overlap = "some" if leakage.subject_overlap_folds is None else leakage.subject_overlap_folds
         warnings.append(
-            f"not subject-independent ({overlap} of {len(result['folds'])} folds share subjects between training and test): "
+            f"not subject-independent ({overlap} of {len(result.folds)} folds share subjects between training and test): "
             "scores are inflated"
         )
-    if leakage.get("clip_overlap_folds"):
-        warnings.append(f"frames of one clip in training and test ({leakage['clip_overlap_folds']} of "
-                        f"{len(result['folds'])} folds)")
-    if leakage.get("selection_uses_test_data"):
+    if leakage.clip_overlap_folds:
+        warnings.append(f"frames of one clip in training and test ({leakage.clip_overlap_folds} of "
+                        f"{len(result.folds)} folds)")
+    if leakage.selection_uses_test_data:
         warnings.append("model selection used test data")
-    if leakage.get("normalisation_uses_test_data"):
+    if leakage.normalisation_uses_test_data:
         warnings.append("normalisation statistics included test samples")
     return warnings
 
 
-def cell_of(result: dict[str, Any], metric: str, stat: str) -> Cell:
+def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     """The cell value of one result for ``metric`` and ``stat``."""
     if stat == "fold":
-        mean, std = float(result["fold_mean"][metric]), float(result["fold_std"][metric])
-    elif "across_seeds" in result:
-        mean, std = float(result["across_seeds"]["mean"][metric]), float(result["across_seeds"]["std"][metric])
+        mean, std = float(result.fold_mean[metric]), float(result.fold_std[metric])
+    elif result.across_seeds is not None:
+        mean, std = float(result.across_seeds.mean[metric]), float(result.across_seeds.std[metric])
     else:
-        mean, std = float(result["pooled"][metric]), None
+        mean, std = float(result.pooled[metric]), None
     reported, source = _reported(result, metric)
-    return Cell(mean, std, result.get("run_id"), 1, bool(result.get("subject_independent")), reported, source,
-                _leakage_warnings(result))
+    return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result))
 
 
-def build_comparison(results: Sequence[dict[str, Any]], metric: str = "uf1", stat: str = "fold") -> Comparison:
+def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: str = "fold") -> Comparison:
     """Compare results (oldest first: for a model, dataset and protocol the newest one is shown)."""
     if metric not in METRIC_KEYS:
         raise UsageError(f"--metric {metric}: choose one of {', '.join(METRIC_KEYS)}")
@@ -147,7 +147,7 @@ def build_comparison(results: Sequence[dict[str, Any]], metric: str = "uf1", sta
     models: list[str] = []
     columns: list[tuple[str, str]] = []
     for result in results:
-        model, column = result["model"], (result["dataset"], result["protocol"])
+        model, column = result.model, (result.dataset, result.protocol)
         if model not in models:
             models.append(model)
         if column not in columns:

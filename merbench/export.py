@@ -14,12 +14,13 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from merbench.compare import Comparison, cell_text, pct
 from merbench.errors import UsageError
 from merbench.html_report import render_report
 from merbench.outputs import write_output
+from merbench.result import RunResult
 
 FORMATS = ("md", "csv", "json", "latex", "html")
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".html": "html", ".htm": "html"}
@@ -129,7 +130,7 @@ def to_latex(comparison: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_html(comparison: Comparison, results: Sequence[dict[str, Any]] = (), metric: str | None = None) -> str:
+def to_html(comparison: Comparison, results: Sequence[RunResult] = (), metric: str | None = None) -> str:
     """A self-contained HTML page: the table and notes, and per run its tables, figures and provenance
     (``merbench.html_report``)."""
     return render_report(comparison, results, metric)
@@ -153,7 +154,7 @@ def format_for(output: Path, fmt: str | None) -> str:
 
 
 def write_comparison(comparison: Comparison, output: Path | None, fmt: str,
-                     results: Sequence[dict[str, Any]] = (), metric: str | None = None) -> None:
+                     results: Sequence[RunResult] = (), metric: str | None = None) -> None:
     """Write ``comparison`` in ``fmt`` to ``output``, a file checked by ``check_output_path`` (None: stdout).
 
     ``results`` (the runs the comparison was built from) and ``metric`` (drawn per fold) are used by html only.

@@ -13,10 +13,11 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from merbench.errors import UsageError
 from merbench.outputs import check_output_path, write_output
+from merbench.result import RunResult
 
 DPI = 120
 
@@ -48,20 +49,20 @@ def _save(data: bytes, path: Path) -> Path:
     return path
 
 
-def _stem(result: dict[str, Any]) -> str:
-    name = result.get("run_id") or f"{result['model']}-{result['dataset']}-{result['protocol']}-seed{result.get('seed', 0)}"
+def _stem(result: RunResult) -> str:
+    name = result.run_id or f"{result.model}-{result.dataset}-{result.protocol}-seed{result.seed or 0}"
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def _title(result: dict[str, Any]) -> str:
-    return f"{result['model']} · {result['dataset']} · {result['protocol']}"
+def _title(result: RunResult) -> str:
+    return f"{result.model} · {result.dataset} · {result.protocol}"
 
 
-def _draw_confusion(plt, result: dict[str, Any]):
+def _draw_confusion(plt, result: RunResult):
     import numpy as np
 
-    matrix = np.asarray(result["confusion_matrix"])
-    classes = [str(name) for name in result["classes"]]
+    matrix = np.asarray(result.confusion_matrix)
+    classes = [str(name) for name in result.classes]
     figure, axes = plt.subplots(figsize=(1.2 + 0.8 * len(classes), 1.0 + 0.8 * len(classes)))
     image = axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
@@ -76,22 +77,22 @@ def _draw_confusion(plt, result: dict[str, Any]):
     return figure
 
 
-def confusion_png(result: dict[str, Any]) -> bytes:
+def confusion_png(result: RunResult) -> bytes:
     """The pooled confusion matrix of ``result`` (rows true, columns predicted, with counts) as PNG bytes."""
     return _png(_draw_confusion, result)
 
 
-def confusion_figure(result: dict[str, Any], path: Path) -> Path:
+def confusion_figure(result: RunResult, path: Path) -> Path:
     """Draw the pooled confusion matrix of ``result`` (rows true, columns predicted) to ``path``."""
     return _save(confusion_png(result), path)
 
 
-def _draw_folds(plt, result: dict[str, Any], metric: str):
-    folds = result["folds"]
-    values = [100 * fold["metrics"][metric] for fold in folds]
+def _draw_folds(plt, result: RunResult, metric: str):
+    folds = result.folds
+    values = [100 * fold.metrics[metric] for fold in folds]
     figure, axes = plt.subplots(figsize=(max(4.0, 0.4 * len(folds) + 2), 3.0))
-    axes.bar([fold["fold"] + 1 for fold in folds], values, color="#4c72b0")
-    mean = 100 * result["fold_mean"][metric]
+    axes.bar([fold.fold + 1 for fold in folds], values, color="#4c72b0")
+    mean = 100 * result.fold_mean[metric]
     axes.axhline(mean, color="#c44e52", linestyle="--", label=f"mean {mean:.1f}")
     axes.set_xlabel("fold")
     axes.set_ylabel(f"{metric} (%)")
@@ -101,17 +102,17 @@ def _draw_folds(plt, result: dict[str, Any], metric: str):
     return figure
 
 
-def folds_png(result: dict[str, Any], metric: str = "uf1") -> bytes:
+def folds_png(result: RunResult, metric: str = "uf1") -> bytes:
     """``metric`` of each fold of ``result`` as bars, with the fold mean as a dashed line, as PNG bytes."""
     return _png(_draw_folds, result, metric)
 
 
-def folds_figure(result: dict[str, Any], path: Path, metric: str = "uf1") -> Path:
+def folds_figure(result: RunResult, path: Path, metric: str = "uf1") -> Path:
     """Draw ``metric`` of each fold of ``result`` as bars with the fold mean as a line, to ``path``."""
     return _save(folds_png(result, metric), path)
 
 
-def write_figures(results: Sequence[dict[str, Any]], folder: Path, metric: str = "uf1") -> list[Path]:
+def write_figures(results: Sequence[RunResult], folder: Path, metric: str = "uf1") -> list[Path]:
     """Confusion-matrix and per-fold PNGs of every result into ``folder``; returns the files written."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--figures {folder}: is a file; give a folder")

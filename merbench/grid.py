@@ -32,6 +32,7 @@ from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text, remote_function
 from merbench.recording import inputs_key
 from merbench.registry import get_registry
+from merbench.result import FoldRecord, PredictionRow, RunResult
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,9 @@ def preflight_cells(cells: Sequence[GridCell], registry: Any) -> None:
 class CellReport:
     """What a cell run elsewhere sends back: its result and the store writes it would have made."""
 
-    result: dict[str, Any] | None = None
+    result: RunResult | None = None
     inputs: list[tuple[int, dict[str, Any], str]] = field(default_factory=list)
-    folds: list[tuple[int, dict[str, Any], list[str], list[int], list[dict[str, Any]]]] = field(default_factory=list)
+    folds: list[tuple[int, FoldRecord, list[str], list[int], list[PredictionRow]]] = field(default_factory=list)
     worker: str | None = None
     error: MerbenchError | None = None
 
@@ -170,8 +171,8 @@ class MemoryRecorder:
         """A detached cell starts afresh: no fold is reused."""
         return None
 
-    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
-                  sample_rows: Sequence[dict[str, Any]]) -> None:
+    def fold_done(self, seed: int, record: FoldRecord, test_ids: Sequence[str], predictions: Sequence[int],
+                  sample_rows: Sequence[PredictionRow]) -> None:
         """Keep a completed fold."""
         self.report.folds.append((seed, record, [str(i) for i in test_ids], [int(p) for p in predictions], list(sample_rows)))
 
@@ -199,21 +200,25 @@ def run_cell_detached(config: RunConfig, n_seeds: int, cores: int, gpus: float) 
 
     ``cores`` and ``gpus`` are what Ray granted the task. Without a GPU,
     ``--device auto`` means the CPU: Ray leaves every GPU of the node visible
-    to a task that asked for none, and it must not use them.
+    to a task that asked for none, and it must not use them. The device is
+    chosen once for the cell, all its seeds train on it.
     """
     import torch
 
     report = CellReport(worker=socket.gethostname())
     here = dataclasses.replace(config, device="cpu") if gpus <= 0 and config.device == "auto" else config
     cuda = here.device.startswith("cuda") or (here.device == "auto" and torch.cuda.is_available())
+    confined = confine(here, cores, cuda)
     try:
-        result = runner.run_with_seeds(confine(here, cores, cuda), get_registry(), n_seeds, SilentProgress(), MemoryRecorder(report))
+        choice = runner.choose_run_device(confined)
+        result = runner.run_with_seeds(confined, get_registry(), n_seeds, SilentProgress(), MemoryRecorder(report),
+                                       choice)
     except MerbenchError as exc:
         report.error = exc
         return report
-    result["config"] = config.to_dict()  # as requested; the engine plan records how the worker ran it
-    result["environment"]["worker_host"] = report.worker
-    report.result = result
+    # The configuration as requested (the engine plan records how the worker ran it) and where it ran.
+    report.result = dataclasses.replace(result, config=config.to_dict(),
+                                        environment={**result.environment, "worker_host": report.worker})
     return report
 
 
@@ -250,15 +255,16 @@ class RayCells:
             on_done(i, report)
 
 
-def store_report(store: Any, run_id: str, report: CellReport) -> dict[str, Any]:
-    """Write a detached cell's folds and result into the store under ``run_id``; returns the result."""
-    result = dict(report.result or {})
-    store.claim_run(run_id, result["environment"])
+def store_report(store: Any, run_id: str, report: CellReport) -> RunResult:
+    """Write a detached cell's folds and result into the store under ``run_id``; returns the result (with ``run_id``)."""
+    if report.result is None:
+        raise RunFailed(f"run {run_id}: its cell sent back no result; this is a merbench bug, please report it")
+    store.claim_run(run_id, report.result.environment)
     for seed, preprocess, key in report.inputs:
         store.record_inputs(run_id, seed, preprocess, key)
     for seed, record, test_ids, predictions, rows in report.folds:
         store.add_fold(run_id, seed, record, test_ids, predictions, rows)
-    result["run_id"] = run_id
+    result = dataclasses.replace(report.result, run_id=run_id)
     store.finish_run(run_id, result)
     return result
 
@@ -271,7 +277,7 @@ class CellOutcome:
     """How one cell ended: its result and run id, or the error that stopped it."""
 
     cell: GridCell
-    result: dict[str, Any] | None = None
+    result: RunResult | None = None
     run_id: str | None = None
     error: MerbenchError | None = None
 

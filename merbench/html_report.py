@@ -24,7 +24,8 @@ from merbench import __version__
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
-                             leakage_what)
+                             leakage_what, reported_by_setting)
+from merbench.result import RunResult
 
 SHORT = dict(COLUMNS)
 LEGEND = {
@@ -169,9 +170,9 @@ class _Page:
                  f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
-def shown_runs(comparison: Comparison, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def shown_runs(comparison: Comparison, results: Sequence[RunResult]) -> list[RunResult]:
     """The run behind each cell of ``comparison`` (the newest of its model, dataset and protocol), in table order."""
-    latest = {(r["model"], (r["dataset"], r["protocol"])): r for r in results}
+    latest = {(r.model, (r.dataset, r.protocol)): r for r in results}
     return [latest[(model, column)] for model in comparison.models for column in comparison.columns
             if (model, column) in latest]
 
@@ -212,98 +213,96 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
     page.add("</section>")
 
 
-def _metric_keys(result: dict[str, Any]) -> list[str]:
-    return [key for key, _ in COLUMNS if key in result["pooled"]]
+def _metric_keys(result: RunResult) -> list[str]:
+    return [key for key, _ in COLUMNS if key in result.pooled]
 
 
-def _dataset_section(page: _Page, runs: Sequence[dict[str, Any]], anchors: dict[int, str]) -> None:
+def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, str]) -> None:
     page.add('<section id="datasets"><h2>Per dataset</h2>',
              '<p class="note">Scores on predictions pooled over all folds, in %.</p>')
-    for dataset in dict.fromkeys(run["dataset"] for run in runs):
-        on_dataset = [run for run in runs if run["dataset"] == dataset]
-        keys = [key for key, _ in COLUMNS if all(key in run["pooled"] for run in on_dataset)]
+    for dataset in dict.fromkeys(run.dataset for run in runs):
+        on_dataset = [run for run in runs if run.dataset == dataset]
+        keys = [key for key, _ in COLUMNS if all(key in run.pooled for run in on_dataset)]
         headers = [("Model", ""), ("Protocol", "text"), ("Subject-independent", "text"), ("Clips", ""), ("Subjects", ""),
                    ("Folds", ""), *((SHORT[key], "") for key in keys)]
         rows = []
         for run in on_dataset:
-            leak = not run.get("subject_independent", False)
+            leak = not run.subject_independent
             other = [kind for kind in result_leaks(run) if kind != "subjects"]  # test-fold selection, normalisation, clips
             page.used.update({"†"} if leak or other else set())
-            protocol = _td(f"{run['protocol']} †", cls="text leak") if other else _td(run["protocol"], cls="text")
-            rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(run["model"])}</a></td>'
+            protocol = _td(f"{run.protocol} †", cls="text leak") if other else _td(run.protocol, cls="text")
+            rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(run.model)}</a></td>'
                         + protocol + _td("no †" if leak else "yes", cls="text leak" if leak else "text")
-                        + _td(run.get("n_samples", ""), run.get("n_samples")) + _td(run.get("n_subjects", ""), run.get("n_subjects"))
-                        + _td(len(run["folds"]), len(run["folds"]))
-                        + "".join(_td(pct(run["pooled"][key]), run["pooled"][key]) for key in keys) + "</tr>")
+                        + _td(run.n_samples, run.n_samples) + _td(run.n_subjects, run.n_subjects)
+                        + _td(len(run.folds), len(run.folds))
+                        + "".join(_td(pct(run.pooled[key]), run.pooled[key]) for key in keys) + "</tr>")
         page.add(f"<h3>{esc(dataset)}</h3>")
         page.table(headers, rows)
     page.add("</section>")
 
 
-def _fold_table(page: _Page, result: dict[str, Any]) -> None:
+def _fold_table(page: _Page, result: RunResult) -> None:
     keys = _metric_keys(result)
     headers = [("Fold", ""), ("n", ""), *((SHORT[key], "") for key in keys), ("Test subjects", "text")]
-    rows = ["<tr>" + _td(fold["fold"] + 1, fold["fold"] + 1) + _td(fold["n_test"], fold["n_test"])
-            + "".join(_td(pct(fold["metrics"][key]), fold["metrics"][key]) for key in keys)
-            + _td(", ".join(str(s) for s in fold["test_subjects"]), cls="text") + "</tr>"
-            for fold in result["folds"]]
+    rows = ["<tr>" + _td(fold.fold + 1, fold.fold + 1) + _td(fold.n_test, fold.n_test)
+            + "".join(_td(pct(fold.metrics[key]), fold.metrics[key]) for key in keys)
+            + _td(", ".join(str(s) for s in fold.test_subjects), cls="text") + "</tr>"
+            for fold in result.folds]
     foot = []
-    for label, scores, note in (("mean", result["fold_mean"], "over folds"), ("std", result["fold_std"], ""),
-                                ("pooled", result["pooled"], "all folds' predictions")):
-        n = str(sum(fold["n_test"] for fold in result["folds"])) if label == "pooled" else ""
+    for label, scores, note in (("mean", result.fold_mean, "over folds"), ("std", result.fold_std, ""),
+                                ("pooled", result.pooled, "all folds' predictions")):
+        n = str(result.n_tested) if label == "pooled" else ""
         foot.append("<tr>" + _td(label) + _td(n) + "".join(_td(pct(scores[key])) for key in keys)
                     + _td(note, cls="text") + "</tr>")
     page.add("<h3>Per fold</h3>")
     page.table(headers, rows, foot, caption="Scores in %; sorting moves the folds only.")
 
 
-def _confusion_table(page: _Page, result: dict[str, Any]) -> None:
-    matrix = result["confusion_matrix"]
+def _confusion_table(page: _Page, result: RunResult) -> None:
+    matrix = result.confusion_matrix
     top = max((count for row in matrix for count in row), default=0) or 1
-    headers = [("true \\ predicted", ""), *((str(name), "") for name in result["classes"])]
+    headers = [("true \\ predicted", ""), *((str(name), "") for name in result.classes)]
     rows = ["<tr>" + _td(name, cls="text") + "".join(_td(count, cls=f"c{min(4, int(5 * count / top))}") for count in row)
-            + "</tr>" for name, row in zip(result["classes"], matrix)]
+            + "</tr>" for name, row in zip(result.classes, matrix)]
     page.add("<h3>Confusion matrix</h3>")
     page.table(headers, rows, caption="Pooled over all folds; rows: true class, columns: predicted class.", sortable=False)
 
 
-def _reported_table(page: _Page, result: dict[str, Any]) -> None:
-    reported = result.get("reported") or []
+def _reported_table(page: _Page, result: RunResult) -> None:
+    reported = result.reported or []
     if not reported:
         return
-    rows: dict[tuple[str, str], dict[str, float]] = {}
-    for entry in reported:
-        rows.setdefault((entry["dataset"], entry["protocol"]), {})[entry["metric"]] = entry["value"]
+    rows = reported_by_setting(result)
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
     headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"), *((SHORT[REPORTED_METRICS[m]], "") for m in metrics)]
     lines = []
     for (dataset, protocol), scores in rows.items():
         lines.append("<tr>" + _td(dataset, cls="text") + _td(protocol, cls="text") + _td("reported", cls="text reported")
                      + "".join(_td(f"{scores[m]:.2f}" if m in scores else "—", cls="reported") for m in metrics) + "</tr>")
-        if dataset == result["dataset"] and protocol == result["protocol"]:
+        if dataset == result.dataset and protocol == result.protocol:
             lines.append("<tr>" + _td(dataset, cls="text") + _td(protocol, cls="text") + _td("measured", cls="text")
-                         + "".join(_td(pct(result["pooled"][REPORTED_METRICS[m]])) for m in metrics) + "</tr>")
+                         + "".join(_td(pct(result.pooled[REPORTED_METRICS[m]])) for m in metrics) + "</tr>")
     page.used.add("reported")
     page.add("<h3>Reported in the model's paper vs measured here</h3>")
-    page.table(headers, lines, caption="In %. " + "; ".join(sorted({str(e["source"]) for e in reported})), sortable=False)
+    page.table(headers, lines, caption="In %. " + "; ".join(sorted({str(e.source) for e in reported})), sortable=False)
 
 
-def _provenance(page: _Page, result: dict[str, Any]) -> None:
-    environment = dict(result.get("environment") or {})
-    config = result.get("config") or {}
-    plan = result.get("engine_plan") or {}
-    seconds = result.get("seconds") or {}
-    chain = (result.get("preprocess") or {}).get("chain") or []
+def _provenance(page: _Page, result: RunResult) -> None:
+    environment = dict(result.environment)
+    config = result.config
+    plan = result.engine_plan or {}
+    seconds = result.seconds
+    chain = (result.preprocess or {}).get("chain") or []
     facts = [
-        ("run id", result.get("run_id", "—")),
+        ("run id", result.run_id or "—"),
         ("git commit", environment.pop("git_commit", None) or "unknown"),
         ("device", environment.pop("device", None) or "unknown"),
-        ("seed", result.get("seed", config.get("seed", "—"))),
-        ("profile", result.get("profile", config.get("profile", "—"))),
+        ("seed", result.seed if result.seed is not None else config.get("seed", "—")),
+        ("profile", result.profile or config.get("profile", "—")),
         ("preprocessing", " → ".join(f"{s.get('name')} v{s.get('version')}" for s in chain) or "—"),
         ("folds trained", plan.get("description", "—")),
-        ("time", f"{seconds['total']:.1f} s (preprocessing {seconds.get('preprocess', 0):.1f} s, training and "
-                 f"evaluation {seconds.get('train_eval', 0):.1f} s)" if "total" in seconds else "—"),
+        ("time", f"{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s, training and "
+                 f"evaluation {seconds.train_eval:.1f} s)"),
     ]
     plugins = environment.pop("plugins", {}) or {}
     facts += [(name, value) for name, value in environment.items()]
@@ -313,14 +312,14 @@ def _provenance(page: _Page, result: dict[str, Any]) -> None:
              f"<pre>{esc(json.dumps(config, indent=2, sort_keys=True, default=str))}</pre></details>")
 
 
-def _run_section(page: _Page, result: dict[str, Any], anchor: str, metric: str,
-                 draw: Callable[[dict[str, Any], str], tuple[bytes, bytes]]) -> None:
-    title = f"{result['model']} on {result['dataset']} · {result['protocol']}"
+def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
+                 draw: Callable[[RunResult, str], tuple[bytes, bytes]]) -> None:
+    title = f"{result.model} on {result.dataset} · {result.protocol}"
     page.add(f'<section id="{anchor}"><h2>{esc(title)}</h2>',
-             f'<p class="meta">Run {esc(result.get("run_id", "—"))} · {esc(result.get("n_samples", "?"))} clips, '
-             f'{esc(result.get("n_subjects", "?"))} subjects, {len(result["folds"])} folds · classes: '
-             f'{esc(", ".join(str(c) for c in result["classes"]))}</p>')
-    if not result.get("subject_independent", False):
+             f'<p class="meta">Run {esc(result.run_id or "—")} · {esc(result.n_samples)} clips, '
+             f'{esc(result.n_subjects)} subjects, {len(result.folds)} folds · classes: '
+             f'{esc(", ".join(str(c) for c in result.classes))}</p>')
+    if not result.subject_independent:
         page.used.add("†")
         page.add('<p class="warning">† Not subject-independent: clips of the same subject are in training and test. '
                  "Scores are inflated and must not be compared with subject-independent results.</p>")
@@ -329,7 +328,7 @@ def _run_section(page: _Page, result: dict[str, Any], anchor: str, metric: str,
         page.used.add("†")
         page.add(f'<p class="warning">† Leakage: {esc(describe(other))}. Scores are inflated and must not be '
                  "compared with honest results (docs/leakage.md).</p>")
-    if result.get("leakage"):
+    if result.leakage is not None:
         page.add(f'<p class="note">{esc(leakage_lines(result))}</p>')
     confusion, folds = draw(result, metric)
     page.add('<div class="figures">')
@@ -338,32 +337,33 @@ def _run_section(page: _Page, result: dict[str, Any], anchor: str, metric: str,
     page.add("</div>")
     _fold_table(page, result)
     _confusion_table(page, result)
-    if len(result.get("per_domain") or {}) > 1:
+    if len(result.per_domain) > 1:
         rows = ["<tr>" + _td(domain, cls="text") + "".join(_td(pct(s[k]), s[k]) for k in ("uf1", "uar", "accuracy")) + "</tr>"
-                for domain, s in result["per_domain"].items()]
+                for domain, s in result.per_domain.items()]
         page.add("<h3>Per domain (pooled)</h3>")
         page.table([("Domain", ""), ("UF1", ""), ("UAR", ""), ("Acc", "")], rows)
-    if "across_seeds" in result:
+    across = result.across_seeds
+    if across is not None:
         keys = _metric_keys(result)
-        rows = ["<tr>" + _td(run["seed"], run["seed"]) + "".join(_td(pct(run["pooled"][k]), run["pooled"][k]) for k in keys)
-                + "</tr>" for run in result["seeds"]]
-        across = result["across_seeds"]
-        foot = ["<tr>" + _td(label) + "".join(_td(pct(across[label][k])) for k in keys) + "</tr>" for label in ("mean", "std")]
-        page.add(f"<h3>Pooled scores over {esc(across['n'])} seeds</h3>")
+        rows = ["<tr>" + _td(run.seed, run.seed) + "".join(_td(pct(run.pooled[k]), run.pooled[k]) for k in keys)
+                + "</tr>" for run in result.seeds or []]
+        foot = ["<tr>" + _td(label) + "".join(_td(pct(scores[k])) for k in keys) + "</tr>"
+                for label, scores in (("mean", across.mean), ("std", across.std))]
+        page.add(f"<h3>Pooled scores over {esc(across.n)} seeds</h3>")
         page.table([("Seed", ""), *((SHORT[k], "") for k in keys)], rows, foot)
     _reported_table(page, result)
     _provenance(page, result)
     page.add('<p class="note"><a href="#top">back to the top</a></p></section>')
 
 
-def _figures(result: dict[str, Any], metric: str) -> tuple[bytes, bytes]:
+def _figures(result: RunResult, metric: str) -> tuple[bytes, bytes]:
     from merbench.figures import confusion_png, folds_png
 
     return confusion_png(result), folds_png(result, metric)
 
 
-def render_report(comparison: Comparison, results: Sequence[dict[str, Any]], metric: str | None = None,
-                  draw: Callable[[dict[str, Any], str], tuple[bytes, bytes]] = _figures) -> str:
+def render_report(comparison: Comparison, results: Sequence[RunResult], metric: str | None = None,
+                  draw: Callable[[RunResult, str], tuple[bytes, bytes]] = _figures) -> str:
     """The report page of ``comparison`` and the runs behind its cells (``results``: oldest first).
 
     ``metric`` is the one drawn per fold (default: the comparison's); ``draw`` gives a run's
@@ -382,8 +382,8 @@ def render_report(comparison: Comparison, results: Sequence[dict[str, Any]], met
         page.add(f'<p class="note">{len(results) - len(runs)} older run(s) of the same model, dataset and protocol '
                  "are not shown; select runs by id (merbench report RUN_ID ...) to show them.</p>")
     page.add('<nav><ul><li><a href="#comparison">Comparison</a></li><li><a href="#datasets">Per dataset</a></li>',
-             *(f'<li><a href="#{anchors[id(run)]}">{esc(run["model"])} on {esc(run["dataset"])} · '
-               f'{esc(run["protocol"])}</a></li>' for run in runs), "</ul></nav></header>")
+             *(f'<li><a href="#{anchors[id(run)]}">{esc(run.model)} on {esc(run.dataset)} · '
+               f'{esc(run.protocol)}</a></li>' for run in runs), "</ul></nav></header>")
     _comparison_section(page, comparison)
     if runs:
         _dataset_section(page, runs, anchors)

@@ -29,6 +29,7 @@ from merbench.leakage_summary import summarise
 from merbench.leaks import config_leaks, describe
 from merbench.preflight import preflight
 from merbench.registry import Registry
+from merbench.result import RunResult
 
 
 @dataclass(frozen=True)
@@ -120,14 +121,14 @@ def preflight_study(study: Study, registry: Registry) -> None:
         preflight(config, registry)
 
 
-Runner = Callable[[RunConfig, str], dict[str, Any]]
+Runner = Callable[[RunConfig, str], RunResult]
 """Runs one configuration (one seed) and returns its result; the text names the variant (for progress)."""
 
 
-def run_study(study: Study, run: Runner) -> tuple[list[dict[str, Any]], list[tuple[Variant, list[dict[str, Any]]]], float]:
+def run_study(study: Study, run: Runner) -> tuple[list[RunResult], list[tuple[Variant, list[RunResult]]], float]:
     """Run the honest configuration and every variant with each seed; returns their results and the wall time."""
     started = time.perf_counter()
-    results: dict[int, list[dict[str, Any]]] = {}
+    results: dict[int, list[RunResult]] = {}
     for position, (variant, config) in enumerate(study.configs()):
         label = variant.name if variant else f"honest ({config.protocol})"
         results[position] = [run(dataclasses.replace(config, seed=seed), label) for seed in study.seeds]
@@ -136,7 +137,7 @@ def run_study(study: Study, run: Runner) -> tuple[list[dict[str, Any]], list[tup
     return honest, leaky, time.perf_counter() - started
 
 
-def study_summary(study: Study, honest: list[dict[str, Any]], leaky: list[tuple[Variant, list[dict[str, Any]]]],
+def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Variant, list[RunResult]]],
                   seconds: float, command: str) -> dict[str, Any]:
     """The study's summary (``merbench.leakage_summary.summarise``) with what was run and how long it took."""
     config = study.honest

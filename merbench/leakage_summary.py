@@ -30,6 +30,7 @@ import numpy as np
 from merbench.errors import UsageError
 from merbench.leaks import result_leaks
 from merbench.metrics import unweighted_f1_recall
+from merbench.result import RunResult
 
 KIND = "merbench-leakage"
 VERSION = 1
@@ -39,12 +40,12 @@ BOOTSTRAP_SEED = 0
 SCORES = ("uf1", "uar", "accuracy")
 
 
-def _rows(result: Mapping[str, Any], clips: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rows(result: RunResult, clips: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(clip position, label, prediction) of a result's scored samples; clips outside ``clips`` get -1."""
-    rows = result["predictions"]
-    where = np.array([clips.get(str(row.get("clip", row["id"])), -1) for row in rows], dtype=np.int64)
-    labels = np.array([int(row["label"]) for row in rows], dtype=np.int64)
-    predictions = np.array([int(row["prediction"]) for row in rows], dtype=np.int64)
+    rows = result.predictions or []
+    where = np.array([clips.get(row.clip_id, -1) for row in rows], dtype=np.int64)
+    labels = np.array([int(row.label) for row in rows], dtype=np.int64)
+    predictions = np.array([int(row.prediction) for row in rows], dtype=np.int64)
     return where, labels, predictions
 
 
@@ -54,19 +55,19 @@ def weighted_uf1(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarra
     return unweighted_f1_recall(matrix.reshape(n_classes, n_classes))[0]
 
 
-def common_clips(results: Sequence[Mapping[str, Any]]) -> list[str]:
+def common_clips(results: Sequence[RunResult]) -> list[str]:
     """The clips every result scored, in the first result's order."""
-    seen = [dict.fromkeys(str(row.get("clip", row["id"])) for row in result["predictions"]) for result in results]
+    seen = [dict.fromkeys(row.clip_id for row in result.predictions or []) for result in results]
     shared = set(seen[0]).intersection(*seen[1:]) if seen else set()
     return [clip for clip in seen[0] if clip in shared] if seen else []
 
 
-def bootstrap_inflation(honest: Sequence[Mapping[str, Any]], variants: Sequence[Sequence[Mapping[str, Any]]],
+def bootstrap_inflation(honest: Sequence[RunResult], variants: Sequence[Sequence[RunResult]],
                         n_classes: int, resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
                         seed: int = BOOTSTRAP_SEED) -> list[dict[str, float]]:
     """Each variant's UF1 inflation over the honest runs (same seeds, paired by clip) and its bootstrap interval.
 
-    ``honest[s]`` and ``variants[v][s]`` are result dicts of seed ``s``.
+    ``honest[s]`` and ``variants[v][s]`` are the results of seed ``s``.
     Returns, per variant, ``{"uf1": point, "low": ..., "high": ..., "clips": n}``
     in fractions; the point estimate is on the clips every run scored.
     """
@@ -96,12 +97,12 @@ def bootstrap_inflation(honest: Sequence[Mapping[str, Any]], variants: Sequence[
     return summaries
 
 
-def _mean_scores(results: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    return {key: float(np.mean([result["pooled"][key] for result in results])) for key in SCORES}
+def _mean_scores(results: Sequence[RunResult]) -> dict[str, float]:
+    return {key: float(np.mean([result.pooled[key] for result in results])) for key in SCORES}
 
 
-def summarise(study: Mapping[str, Any], honest: Sequence[Mapping[str, Any]],
-              variants: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
+              variants: Sequence[tuple[Mapping[str, Any], Sequence[RunResult]]],
               resamples: int = RESAMPLES, confidence: float = CONFIDENCE) -> dict[str, Any]:
     """The JSON-ready summary of a study.
 
@@ -111,18 +112,18 @@ def summarise(study: Mapping[str, Any], honest: Sequence[Mapping[str, Any]],
     (``name``, ``what``, ``expected_leaks``, ``protocol``, ``sets``) with its
     results, seed for seed.
     """
-    n_classes = len(honest[0]["classes"])
+    n_classes = len(honest[0].classes)
     inflation = bootstrap_inflation(honest, [runs for _, runs in variants], n_classes, resamples, confidence)
 
-    def entry(description: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], gain: dict[str, float] | None) -> dict[str, Any]:
+    def entry(description: Mapping[str, Any], runs: Sequence[RunResult], gain: dict[str, float] | None) -> dict[str, Any]:
         return {
             **description,
             "leaks": result_leaks(runs[0]),
             **_mean_scores(runs),
             "inflation": gain,
-            "n_samples": int(runs[0]["n_samples"]),
-            "runs": [{"seed": int(r["seed"]), "run_id": r.get("run_id"), "n_samples": int(r["n_samples"]),
-                      "seconds": float(r["seconds"]["total"]), **{key: float(r["pooled"][key]) for key in SCORES}}
+            "n_samples": int(runs[0].n_samples),
+            "runs": [{"seed": int(r.seed), "run_id": r.run_id, "n_samples": int(r.n_samples),
+                      "seconds": float(r.seconds.total), **{key: float(r.pooled[key]) for key in SCORES}}
                      for r in runs],
         }
 
@@ -131,8 +132,8 @@ def summarise(study: Mapping[str, Any], honest: Sequence[Mapping[str, Any]],
         "kind": KIND,
         "version": VERSION,
         **study,
-        "classes": list(honest[0]["classes"]),
-        "environment": dict(honest[0].get("environment") or {}),
+        "classes": list(honest[0].classes),
+        "environment": dict(honest[0].environment),
         "bootstrap": {
             "resamples": resamples, "confidence": confidence, "seed": BOOTSTRAP_SEED, "unit": "clip", "paired": True,
             "method": "percentile interval of the seed-averaged UF1 difference over paired resamples of the clips "

@@ -1,7 +1,7 @@
 """What leaks between training and test under a run's configuration, in words (docs/leakage.md).
 
 Four kinds of leak, each named by a short key used in results
-(``result["leakage"]["leaks"]``), baselines and ``merbench leakage``:
+(``result.leakage.leaks``), baselines and ``merbench leakage``:
 
 * ``subjects``: clips of one subject in training and test (a protocol that is
   not subject-independent, e.g. ``sample-10fold``);
@@ -19,6 +19,8 @@ records what its run actually did (``merbench.runner.leakage_record``).
 from __future__ import annotations
 
 from typing import Any, Mapping
+
+from merbench.result import RunResult
 
 LEAKS: dict[str, str] = {
     "subjects": "clips of one subject in training and test",
@@ -66,19 +68,21 @@ def describe(kinds: list[str]) -> str:
     return "; ".join(LEAKS.get(kind, kind) for kind in kinds) or "nothing"
 
 
-def result_leaks(result: Mapping[str, Any]) -> list[str]:
-    """The leak kinds a stored result records, in ``LEAKS`` order.
+def result_leaks(result: RunResult) -> list[str]:
+    """The leak kinds a result records, in ``LEAKS`` order.
 
     Its ``leakage.leaks`` list, plus what its other flags say (results stored
     before that list existed have only those): ``subject_independent`` false,
     ``selection_uses_test_data``, ``normalisation_uses_test_data``.
     """
-    leakage = result.get("leakage") or {}
-    found = {str(kind) for kind in leakage.get("leaks", [])}
-    if not result.get("subject_independent", True):
+    found = set()
+    if result.leakage is not None:
+        leakage = result.leakage
+        found = {str(kind) for kind in leakage.leaks or []}
+        if leakage.selection_uses_test_data:
+            found.add("selection")
+        if leakage.normalisation_uses_test_data:
+            found.add("normalisation")
+    if not result.subject_independent:
         found.add("subjects")
-    if leakage.get("selection_uses_test_data"):
-        found.add("selection")
-    if leakage.get("normalisation_uses_test_data"):
-        found.add("normalisation")
     return [kind for kind in LEAKS if kind in found] + sorted(found - set(LEAKS))

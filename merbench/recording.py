@@ -9,6 +9,7 @@ resumed run may reuse (see docs/design.md, "Results").
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sqlite3
 from pathlib import Path
@@ -23,6 +24,7 @@ from merbench.environment import describe_environment
 from merbench.errors import UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
+from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.store import ResultStore, StoredFold, disk_full_error, is_disk_full
 
 
@@ -35,8 +37,8 @@ class Recorder(Protocol):
     def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
         """Called before a fold is trained: the stored fold to reuse instead, or ``None`` to train it."""
 
-    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
-                  sample_rows: Sequence[dict[str, Any]]) -> None:
+    def fold_done(self, seed: int, record: FoldRecord, test_ids: Sequence[str], predictions: Sequence[int],
+                  sample_rows: Sequence[PredictionRow]) -> None:
         """Called as soon as a fold has completed, with its record, test predictions and per-sample rows."""
 
 
@@ -80,15 +82,15 @@ class RunRecorder:
         self.reused += 1
         return stored
 
-    def fold_done(self, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
-                  sample_rows: Sequence[dict[str, Any]]) -> None:
+    def fold_done(self, seed: int, record: FoldRecord, test_ids: Sequence[str], predictions: Sequence[int],
+                  sample_rows: Sequence[PredictionRow]) -> None:
         """Persist a fold that has just completed."""
         self.store.add_fold(self.run_id, seed, record, test_ids, predictions, sample_rows)
 
 
 def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int = 1,
                  progress: ProgressSink | None = None, resume_id: str | None = None,
-                 announce: Any = None) -> tuple[dict[str, Any], str | None, int]:
+                 announce: Any = None) -> tuple[RunResult, str | None, int]:
     """Run ``config`` (``n_seeds`` seeds), recording it in ``store`` as it goes.
 
     With ``resume_id`` the stored run is continued: its completed folds are
@@ -107,9 +109,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
                 raise disk_full_error(exc, written()) from None
             raise
     check_seeds(n_seeds)
-    from merbench.engine import choose_device  # imports torch: not at the import of the commands
-
-    choice = choose_device(config.device, config.section("engine")["amp"])  # once: the seeds' runs reuse it
+    choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
     environment = describe_environment(choice.description)
     try:
         if resume_id is None:
@@ -125,8 +125,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     if announce is not None:
         announce(run_id)
     try:
-        result = runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice)
-        result["run_id"] = run_id
+        result = dataclasses.replace(runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice),
+                                     run_id=run_id)
         store.finish_run(run_id, result)
     except KeyboardInterrupt:
         _mark_stopped(store, run_id, "interrupted")

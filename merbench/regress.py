@@ -53,6 +53,7 @@ from merbench.errors import UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
+from merbench.result import RunResult
 from merbench.yaml_files import read_yaml
 
 DEFAULT_TOLERANCE = 0.06
@@ -241,19 +242,19 @@ def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
         )
 
 
-def stored_result(store: Any, config: Any) -> dict[str, Any] | None:
+def stored_result(store: Any, config: Any) -> RunResult | None:
     """The newest complete single-seed run in ``store`` made with exactly ``config``, or ``None``."""
     wanted = config.to_dict()
     matches = [r for r in store.complete_results(model=[config.model], dataset=[config.dataset], protocol=[config.protocol])
-               if r.get("config") == wanted and "across_seeds" not in r]
+               if r.config == wanted and r.across_seeds is None]
     return matches[-1] if matches else None
 
 
-def check_entry(entry: Entry, result: dict[str, Any]) -> list[Check]:
+def check_entry(entry: Entry, result: RunResult) -> list[Check]:
     """Compare an entry's expectations with a result's pooled scores."""
     checks = []
     for expectation in entry.expectations:
-        measured = float(result["pooled"][expectation.metric])
+        measured = float(result.pooled[expectation.metric])
         high = expectation.tolerance if expectation.tolerance_high is None else expectation.tolerance_high
         if expectation.expected is None:
             status = "new"
@@ -264,7 +265,7 @@ def check_entry(entry: Entry, result: dict[str, Any]) -> list[Check]:
         else:
             status = "ok"
         checks.append(Check(entry.label, expectation.metric, expectation.expected, measured, expectation.tolerance, high,
-                            status, result.get("run_id")))
+                            status, result.run_id))
     return checks
 
 
@@ -340,7 +341,7 @@ class Derivation:
         }
 
 
-def updated_document(baseline: Baseline, results: list[tuple[Entry, dict[str, Any], Derivation | None]]) -> dict[str, Any]:
+def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, Derivation | None]]) -> dict[str, Any]:
     """The baseline document with every entry's expected values set from its measurement.
 
     Without a derivation the expected value is the one run's score and the
@@ -359,7 +360,7 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, dict[str, An
         metrics = {}
         for expectation in entry.expectations:
             if derivation is None:
-                spec: dict[str, Any] = {"expected": _round(result["pooled"][expectation.metric]),
+                spec: dict[str, Any] = {"expected": _round(result.pooled[expectation.metric]),
                                         "tolerance": expectation.tolerance}
                 if expectation.tolerance_high is not None:
                     spec["tolerance_high"] = expectation.tolerance_high

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from merbench.leaks import result_leaks
+from merbench.result import LeakageRecord, RunResult
 from merbench.tables import TEXT, Column, DataTable, print_table, wants_plain
 
 COLUMNS = (
@@ -33,11 +34,11 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
-def result_table(result: dict[str, Any]) -> DataTable:
+def result_table(result: RunResult) -> DataTable:
     """The per-fold / mean / std / pooled table of one run (scores in %)."""
     title = (
-        f"{result['model']} on {result['dataset']} · {result['protocol']} · "
-        f"{result['n_samples']} clips, {result['n_subjects']} subjects"
+        f"{result.model} on {result.dataset} · {result.protocol} · "
+        f"{result.n_samples} clips, {result.n_subjects} subjects"
     )
     table = DataTable(
         title,
@@ -46,103 +47,115 @@ def result_table(result: dict[str, Any]) -> DataTable:
         caption="Scores in %. P, R, F1: macro precision, recall, F1 (scikit-learn); wF1: support-weighted F1. "
         "Pooled: all folds' predictions together (MEGC2019 UF1, UAR).",
     )
-    for fold in result["folds"]:
-        table.add_row(str(fold["fold"] + 1), str(fold["n_test"]), *(_pct(fold["metrics"][k]) for k, _ in COLUMNS),
-                      ", ".join(str(subject) for subject in fold["test_subjects"]))
+    for fold in result.folds:
+        table.add_row(str(fold.fold + 1), str(fold.n_test), *(_pct(fold.metrics[k]) for k, _ in COLUMNS),
+                      ", ".join(str(subject) for subject in fold.test_subjects))
     table.add_section()
-    table.add_row("mean", "", *(_pct(result["fold_mean"][k]) for k, _ in COLUMNS), "over folds", style="bold")
-    table.add_row("std", "", *(_pct(result["fold_std"][k]) for k, _ in COLUMNS), "")
-    n_pooled = sum(f["n_test"] for f in result["folds"])
-    table.add_row("pooled", str(n_pooled), *(_pct(result["pooled"][k]) for k, _ in COLUMNS), "all folds", style="bold cyan")
+    table.add_row("mean", "", *(_pct(result.fold_mean[k]) for k, _ in COLUMNS), "over folds", style="bold")
+    table.add_row("std", "", *(_pct(result.fold_std[k]) for k, _ in COLUMNS), "")
+    table.add_row("pooled", str(result.n_tested), *(_pct(result.pooled[k]) for k, _ in COLUMNS), "all folds",
+                  style="bold cyan")
     return table
 
 
-def reported_table(result: dict[str, Any]) -> DataTable | None:
-    """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none."""
-    reported = result.get("reported") or []
-    if not reported:
-        return None
+def reported_by_setting(result: RunResult) -> dict[tuple[str, str], dict[str, float]]:
+    """The paper-reported scores of a result's model by (dataset, protocol): ``{metric: value in %}``."""
     rows: dict[tuple[str, str], dict[str, float]] = {}
-    for entry in reported:
-        rows.setdefault((entry["dataset"], entry["protocol"]), {})[entry["metric"]] = entry["value"]
+    for entry in result.reported or []:
+        rows.setdefault((entry.dataset, entry.protocol), {})[entry.metric] = entry.value
+    return rows
+
+
+def reported_table(result: RunResult) -> DataTable | None:
+    """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none."""
+    if not result.reported:
+        return None
+    rows = reported_by_setting(result)
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
     table = DataTable(
-        f"Reported in the {result['model']} paper (%, for reference) vs measured here",
+        f"Reported in the {result.model} paper (%, for reference) vs measured here",
         [Column("Dataset"), Column("Protocol", stack=True), Column(""),
          *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics)],
-        caption=str(reported[0]["source"]),
+        caption=str(result.reported[0].source),
     )
     for (dataset, protocol), scores in rows.items():
         table.add_row(dataset, protocol, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics))
-        if dataset == result["dataset"] and protocol == result["protocol"]:
-            measured = [_pct(result["pooled"][REPORTED_METRICS[m]]) for m in metrics]
+        if dataset == result.dataset and protocol == result.protocol:
+            measured = [_pct(result.pooled[REPORTED_METRICS[m]]) for m in metrics]
             table.add_row(dataset, protocol, "measured", *measured, style="bold")
     return table
 
 
-def seeds_table(result: dict[str, Any]) -> DataTable:
-    """Pooled scores of each seed of a repeated run and their mean ± std."""
-    across = result["across_seeds"]
-    table = DataTable(f"Pooled scores over {across['n']} seeds (%)",
+def seeds_table(result: RunResult) -> DataTable:
+    """Pooled scores of each seed of a repeated run and their mean ± std (the run must have ``across_seeds``)."""
+    across, seeds = result.across_seeds, result.seeds or []
+    if across is None:
+        raise ValueError(f"run {result.run_id or '?'} was not repeated over seeds: it has no table of seeds")
+    table = DataTable(f"Pooled scores over {across.n} seeds (%)",
                       [Column("Seed", justify="right"), *(Column(header, justify="right") for _, header in COLUMNS)])
-    for run in result["seeds"]:
-        table.add_row(str(run["seed"]), *(_pct(run["pooled"][k]) for k, _ in COLUMNS))
+    for run in seeds:
+        table.add_row(str(run.seed), *(_pct(run.pooled[k]) for k, _ in COLUMNS))
     table.add_section()
-    table.add_row("mean", *(_pct(across["mean"][k]) for k, _ in COLUMNS), style="bold")
-    table.add_row("std", *(_pct(across["std"][k]) for k, _ in COLUMNS))
+    table.add_row("mean", *(_pct(across.mean[k]) for k, _ in COLUMNS), style="bold")
+    table.add_row("std", *(_pct(across.std[k]) for k, _ in COLUMNS))
     return table
 
 
-def confusion_table(result: dict[str, Any], numbered: bool = False) -> DataTable:
+def confusion_table(result: RunResult, numbered: bool = False) -> DataTable:
     """The pooled confusion matrix: rows are true classes, columns predicted classes.
 
     ``numbered``: columns headed 1..K (the rows say which class each number is),
     for terminals too narrow for one column per class name.
     """
-    classes = [str(name) for name in result["classes"]]
+    classes = [str(name) for name in result.classes]
     headers = [str(i + 1) for i in range(len(classes))] if numbered else classes
     table = DataTable("Confusion matrix (pooled; rows true, columns predicted)",
                       [Column("true \\ predicted"), *(Column(header, justify="right") for header in headers)])
-    for i, (name, row) in enumerate(zip(classes, result["confusion_matrix"])):
+    for i, (name, row) in enumerate(zip(classes, result.confusion_matrix)):
         table.add_row(f"{i + 1} {name}" if numbered else name, *(str(count) for count in row))
     return table
 
 
-def per_domain_table(result: dict[str, Any]) -> DataTable:
+def per_domain_table(result: RunResult) -> DataTable:
     """Pooled UF1, UAR and accuracy per domain (source dataset) of a composite run."""
     table = DataTable("Per domain (pooled)", [Column("Domain"), *(Column(h, justify="right") for h in ("UF1", "UAR", "Acc"))])
-    for domain, scores in result["per_domain"].items():
+    for domain, scores in result.per_domain.items():
         table.add_row(str(domain), _pct(scores["uf1"]), _pct(scores["uar"]), _pct(scores["accuracy"]))
     return table
 
 
-def leakage_lines(result: dict[str, Any]) -> str:
+def leakage_lines(result: RunResult) -> str:
     """The run's leakage record as short clauses (subjects, clips, normalisation, selection)."""
-    leakage = result["leakage"]
-    overlap = leakage["subject_overlap_folds"]
+    if result.leakage is None:
+        return "Leakage audit: not recorded in this result."
+    leakage = result.leakage
+    overlap = leakage.subject_overlap_folds
     subjects = (
-        "no subject is in both training and test of any fold"
-        if overlap == 0
-        else f"{overlap} of {len(result['folds'])} folds share subjects between training and test"
+        "subject overlap not recorded" if overlap is None
+        else "no subject is in both training and test of any fold" if overlap == 0
+        else f"{overlap} of {len(result.folds)} folds share subjects between training and test"
     )
-    clips = leakage.get("clip_overlap_folds", 0)
-    clip_text = f"; {clips} of {len(result['folds'])} folds have frames of one clip in training and test" if clips else ""
-    selection = "never" if not leakage["selection_uses_test_data"] else "YES"
+    clips = leakage.clip_overlap_folds
+    clip_text = f"; {clips} of {len(result.folds)} folds have frames of one clip in training and test" if clips else ""
+    uses_test = leakage.selection_uses_test_data
+    selection = "not recorded" if uses_test is None else "YES" if uses_test else "never"
     return (
-        f"Leakage audit: {subjects}{clip_text}; normalisation: {leakage['normalisation']}; "
-        f"model selection: {leakage['model_selection']}; selection on test data: {selection}."
+        f"Leakage audit: {subjects}{clip_text}; normalisation: {leakage.normalisation or 'not recorded'}; "
+        f"model selection: {leakage.model_selection or 'not recorded'}; selection on test data: {selection}."
     )
 
 
-def leakage_warnings(result: dict[str, Any]) -> list[str]:
+def leakage_warnings(result: RunResult) -> list[str]:
     """One sentence per kind of leak the result records (none for an honest run)."""
-    leakage = result.get("leakage") or {}
-    n_folds = len(result.get("folds") or [])
+    leakage = result.leakage or LeakageRecord()
+    n_folds = len(result.folds)
+    subjects = "some" if leakage.subject_overlap_folds is None else leakage.subject_overlap_folds
+    clips = "some" if leakage.clip_overlap_folds is None else leakage.clip_overlap_folds
     texts = {
         "subjects": "This protocol is NOT subject-independent: clips of the same subject are in training and test "
-        f"({leakage.get('subject_overlap_folds', 'some')} of {n_folds} folds).",
+        f"({subjects} of {n_folds} folds).",
         "clips": "Several samples made from one clip are in training and test "
-        f"({leakage.get('clip_overlap_folds', 'some')} of {n_folds} folds): near-copies of test clips were trained on.",
+        f"({clips} of {n_folds} folds): near-copies of test clips were trained on.",
         "selection": "Each fold's scored epoch was chosen on that fold's own test samples (engine.select_on=test).",
         "normalisation": "Inputs were standardised with statistics of all samples, test samples included "
         "(engine.normalise_on=all).",
@@ -153,7 +166,7 @@ def leakage_warnings(result: dict[str, Any]) -> list[str]:
     return found
 
 
-def print_result(console: Console, result: dict[str, Any]) -> None:
+def print_result(console: Console, result: RunResult) -> None:
     """Print a run's tables, its leakage record and warning, and where its time went."""
     print_table(console, result_table(result))
     confusion = confusion_table(result)
@@ -169,20 +182,21 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
             console.print(escape(f"Warning: leakage ({kinds}): {warning}"), style="bold red")
         else:
             console.print(Panel(escape(warning), title=escape(f"Warning: leakage ({kinds})"), border_style="bold red"))
-    if len(result.get("per_domain") or {}) > 1:
+    if len(result.per_domain) > 1:
         print_table(console, per_domain_table(result))
-    if "across_seeds" in result:
+    if result.across_seeds is not None:
         print_table(console, seeds_table(result))
     reported = reported_table(result)
     if reported is not None:
         print_table(console, reported)
-    seconds = result["seconds"]
-    prep = result["preprocess"]
+    seconds = result.seconds
+    prep = result.preprocess or {}
     console.print(escape(
-        f"Time: {seconds['total']:.1f} s (preprocessing {seconds['preprocess']:.1f} s: {prep['computed']} computed, "
-        f"{prep['cached']} from cache; training and evaluation {seconds['train_eval']:.1f} s) on {result['environment']['device']}"
+        f"Time: {seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} computed, "
+        f"{prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s) on "
+        f"{result.environment.get('device', 'an unrecorded device')}"
     ))
-    plan = result.get("engine_plan")
+    plan = result.engine_plan
     if plan:
         console.print(escape(f"Folds trained {plan['description']}, {plan['threads_per_fold'] or 'default'} torch thread(s) per fold"))
 

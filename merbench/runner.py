@@ -1,8 +1,8 @@
 """One benchmark run: dataset → preprocessing → protocol → engine → metrics → result.
 
-``run_benchmark`` returns the result as a JSON-ready dict (docs/design.md, Result schema
-plus per-sample predictions and run details), and never looks at test labels
-for anything but scoring.
+``run_benchmark`` returns the result as a ``merbench.result.RunResult`` (docs/design.md,
+Result schema: scores, per-fold records, per-sample predictions and run details), and
+never looks at test labels for anything but scoring.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds, parse_parallel_folds
-from merbench.contracts import Dataset, Fold, FoldOutput, resolve_factory
+from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside, check_root_folder
 from merbench.dataset_check import check_dataset_input
 from merbench.environment import describe_environment
@@ -29,6 +29,7 @@ from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mea
 from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
+from merbench.result import AcrossSeeds, FoldRecord, LeakageRecord, PredictionRow, RunResult, SeedScores, Seconds
 from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset
 from merbench.workers import peak_memory, start_worker_server
 
@@ -82,18 +83,16 @@ def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order:
     return result
 
 
-def _sample_row(dataset: Dataset, i: int, fold: int, labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
+def _sample_row(dataset: Dataset, i: int, fold: int, labels: np.ndarray, predictions: np.ndarray) -> PredictionRow:
     sample = dataset.samples[i]
-    row = {"id": sample.id, "subject": sample.subject, "domain": sample.domain, "fold": fold,
-           "label": int(labels[i]), "prediction": int(predictions[i])}
-    if "source_clip" in sample.extra:  # a sample made from a clip by the protocol (frame-10fold)
-        row["clip"] = str(sample.extra["source_clip"])
-    return row
+    clip = str(sample.extra["source_clip"]) if "source_clip" in sample.extra else None  # made by the protocol
+    return PredictionRow(id=sample.id, subject=sample.subject, domain=sample.domain, fold=fold, label=int(labels[i]),
+                         prediction=int(predictions[i]), clip=clip)
 
 
 def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink | None = None,
-                  recorder: Any = None, choice: Any = None) -> dict[str, Any]:
-    """Run the configured benchmark end to end and return its result dict.
+                  recorder: Any = None, choice: Any = None) -> RunResult:
+    """Run the configured benchmark end to end and return its result.
 
     ``choice`` is the device already chosen for this run (``engine.choose_device``);
     without it the run chooses. ``engine.threads`` (when above 0) sets torch's CPU threads for the run only.
@@ -156,15 +155,15 @@ def check_predictions(predicted: np.ndarray, truth: np.ndarray, n_classes: int, 
     return matrix
 
 
-def _normalisation_note(fold_results: list[dict[str, Any]], uses_test: bool) -> str:
+def _normalisation_note(fold_results: list[FoldRecord], uses_test: bool) -> str:
     """How the folds normalised their inputs (each fit on training samples only, unless ``uses_test``), in words."""
-    notes = sorted({str(f.get("normalisation", "channel mean/std of the training samples")) for f in fold_results})
+    notes = sorted({str(f.normalisation or "channel mean/std of the training samples") for f in fold_results})
     return "; ".join(notes) + ("" if uses_test else " (fitted on each fold's training samples only)")
 
 
-def _selection_note(settings: Any, fold_results: list[dict[str, Any]]) -> str:
+def _selection_note(settings: Any, fold_results: list[FoldRecord]) -> str:
     """How each fold's model was chosen, in words."""
-    if any(f.get("selected_on") == "test" for f in fold_results):
+    if any(f.selected_on == "test" for f in fold_results):
         stop = f", stopping after {settings.early_stopping} epochs without improvement" if settings.early_stopping else ""
         return ("best epoch by UF1 on each fold's own TEST samples (engine.select_on=test: leaky)" + stop
                 + "; the test folds chose the scored model")
@@ -177,49 +176,49 @@ def _selection_note(settings: Any, fold_results: list[dict[str, Any]]) -> str:
     return "none: the model after the last epoch is scored; test folds are used once"
 
 
-def leakage_record(overlaps: list[list[str]], clips_shared: int, fold_results: list[dict[str, Any]],
-                   settings: Any) -> dict[str, Any]:
+def leakage_record(overlaps: list[list[str]], clips_shared: int, fold_results: list[FoldRecord],
+                   settings: Any) -> LeakageRecord:
     """The result's ``leakage`` section: what was checked and, under ``leaks``, every kind of leak found.
 
     Kinds (``merbench.leaks.LEAKS`` describes them): ``subjects``, ``clips``,
     ``selection`` (the test folds chose the epoch) and ``normalisation``
     (statistics of test samples).
     """
-    selection = any(f.get("selected_on") == "test" for f in fold_results)
+    selection = any(f.selected_on == "test" for f in fold_results)
     normalisation = settings.normalise_on == "all"
     flags = {"subjects": any(overlaps), "clips": clips_shared > 0, "selection": selection, "normalisation": normalisation}
-    return {
-        "subject_overlap_folds": sum(bool(o) for o in overlaps),
-        "clip_overlap_folds": clips_shared,
-        "normalisation": _normalisation_note(fold_results, normalisation),
-        "normalisation_uses_test_data": normalisation,
-        "model_selection": _selection_note(settings, fold_results),
-        "selection_uses_test_data": selection,
-        "leaks": [kind for kind, found in flags.items() if found],
-    }
+    return LeakageRecord(
+        subject_overlap_folds=sum(bool(o) for o in overlaps),
+        clip_overlap_folds=clips_shared,
+        normalisation=_normalisation_note(fold_results, normalisation),
+        normalisation_uses_test_data=normalisation,
+        model_selection=_selection_note(settings, fold_results),
+        selection_uses_test_data=selection,
+        leaks=[kind for kind, found in flags.items() if found],
+    )
 
 
 def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarray, overlaps: list[list[str]],
-                 n_classes: int) -> dict[str, Any]:
+                 n_classes: int) -> FoldRecord:
     """The stored and reported facts of one trained fold."""
-    return {
-        "fold": fold.index,
-        "test_subjects": sorted(str(s) for s in set(subjects[fold.test])),
-        "train_subjects": sorted(str(s) for s in set(subjects[fold.train])),
-        "n_train": int(len(fold.train)),
-        "n_test": int(len(fold.test)),
-        "subject_overlap": overlaps[fold.index],
-        "final_train_loss": output.final_loss,
-        "epochs_trained": len(output.epoch_losses),
-        "selected_epoch": output.selected_epoch,
-        "validation_subjects": (
+    return FoldRecord(
+        fold=fold.index,
+        test_subjects=sorted(str(s) for s in set(subjects[fold.test])),
+        train_subjects=sorted(str(s) for s in set(subjects[fold.train])),
+        n_train=int(len(fold.train)),
+        n_test=int(len(fold.test)),
+        subject_overlap=overlaps[fold.index],
+        final_train_loss=output.final_loss,
+        epochs_trained=len(output.epoch_losses),
+        selected_epoch=output.selected_epoch,
+        validation_subjects=(
             sorted(str(s) for s in set(subjects[output.validation])) if output.validation is not None else []
         ),
-        "seconds": output.seconds,
-        "normalisation": output.normalisation,
-        "selected_on": output.selected_on,
-        "metrics": classification_metrics(labels[fold.test], output.predictions, n_classes),
-    }
+        seconds=output.seconds,
+        normalisation=output.normalisation,
+        selected_on=output.selected_on,
+        metrics=classification_metrics(labels[fold.test], output.predictions, n_classes),
+    )
 
 
 @dataclass
@@ -249,7 +248,7 @@ class TrainedFolds:
 
     predictions: np.ndarray
     fold_of: np.ndarray
-    records: list[dict[str, Any]]
+    records: list[FoldRecord]
 
 
 def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress: ProgressSink,
@@ -343,12 +342,12 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
         progress.message(f"Folds: {plan.executor.description}, {plan.job.threads or torch.get_num_threads()} "
                          "torch thread(s) per fold")
         plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
-    trained.records.sort(key=lambda record: record["fold"])
+    trained.records.sort(key=lambda record: record.fold)
     return trained
 
 
 def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None,
-         choice: Any = None) -> dict[str, Any]:
+         choice: Any = None) -> RunResult:
     """One seed of a run, step by step: prepare the inputs, split, plan, train the folds, score."""
     from merbench.engine import TrainSettings, choose_device  # imports torch
 
@@ -367,7 +366,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
 
 
 def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, trained: TrainedFolds,
-          settings: Any, device: str, started: float, train_started: float) -> dict[str, Any]:
+          settings: Any, device: str, started: float, train_started: float) -> RunResult:
     """The run's result (docs/design.md, Result schema): pooled and per-fold scores, facts, and what it leaked."""
     from merbench.folds import describe_plan
 
@@ -380,72 +379,74 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
     tested = np.flatnonzero(trained.fold_of >= 0)
     matrix = check_predictions(predictions[tested], labels[tested], n_classes, plan.job.recipe.plugin)
     pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
-    fold_mean, fold_std = mean_std([f["metrics"] for f in fold_results])
+    fold_mean, fold_std = mean_std([f.metrics for f in fold_results])
     finished = time.perf_counter()
-    sample_rows = [_sample_row(dataset, i, int(trained.fold_of[i]), labels, predictions) for i in tested]
-    return {
-        "model": config.model,
-        "dataset": config.dataset,
-        "protocol": config.protocol,
-        "subject_independent": bool(protocol_spec.subject_independent) and not any(overlaps),
-        "classes": list(dataset.classes),
-        "n_samples": len(dataset.samples),
-        "n_subjects": int(len(np.unique(subjects))),
-        "pooled": pooled,
-        "fold_mean": fold_mean,
-        "fold_std": fold_std,
-        "metric_notes": {
+    return RunResult(
+        model=config.model,
+        dataset=config.dataset,
+        protocol=config.protocol,
+        subject_independent=bool(protocol_spec.subject_independent) and not any(overlaps),
+        classes=list(dataset.classes),
+        n_samples=len(dataset.samples),
+        n_subjects=int(len(np.unique(subjects))),
+        pooled=pooled,
+        fold_mean=fold_mean,
+        fold_std=fold_std,
+        metric_notes={
             "macro_f1": "scikit-learn macro F1 (zero_division=0); pooled over all folds it equals UF1",
             "uf1": "MEGC2019 unweighted F1 on predictions pooled over folds",
             "uar": "MEGC2019 unweighted average recall on pooled predictions",
         },
-        "per_domain": _per_domain(dataset, labels[tested], predictions[tested], tested),
-        "folds": fold_results,
-        "confusion_matrix": matrix.tolist(),
-        "seconds": {
-            "preprocess": prep.seconds,
-            "train_eval": finished - train_started,
-            "total": finished - started,
-        },
-        "memory": peak_memory(),
-        "config": config.to_dict(),
-        "environment": {**describe_environment(device), "plugins": _plugin_versions(config, registry)},
-        "profile": config.profile,
-        "seed": config.seed,
-        "engine_plan": describe_plan(plan.executor, plan.job),
-        "warnings": plan.warnings,
-        "leakage": leakage_record(overlaps, plan.clips_shared, fold_results, settings),
-        "preprocess": {"computed": prep.computed, "cached": prep.cached, **prep.details},
-        "dataset_summary": dict(dataset.summary),
-        "reported": [
-            {"dataset": r.dataset, "protocol": r.protocol, "metric": r.metric, "value": r.value, "source": r.source}
-            for r in model_spec.reported
-        ],
-        "predictions": sample_rows,
-        "metric_keys": list(METRIC_KEYS),
-    }
+        per_domain=_per_domain(dataset, labels[tested], predictions[tested], tested),
+        folds=fold_results,
+        confusion_matrix=matrix.tolist(),
+        seconds=Seconds(preprocess=prep.seconds, train_eval=finished - train_started, total=finished - started),
+        memory=peak_memory(),
+        config=config.to_dict(),
+        environment={**describe_environment(device), "plugins": _plugin_versions(config, registry)},
+        profile=config.profile,
+        seed=config.seed,
+        engine_plan=describe_plan(plan.executor, plan.job),
+        warnings=plan.warnings,
+        leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings),
+        preprocess={"computed": prep.computed, "cached": prep.cached, **prep.details},
+        dataset_summary=dict(dataset.summary),
+        reported=[ReportedScore(r.dataset, r.protocol, r.metric, r.value, r.source) for r in model_spec.reported],
+        predictions=[_sample_row(dataset, i, int(trained.fold_of[i]), labels, predictions) for i in tested],
+        metric_keys=list(METRIC_KEYS),
+    )
 
 
+def choose_run_device(config: RunConfig) -> Any:
+    """The device of a whole run (every seed), chosen once: ``engine.choose_device`` (imports torch)."""
+    from merbench.engine import choose_device
+
+    return choose_device(config.device, config.section("engine")["amp"])
 
 
 def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,
-                   recorder: Any = None, choice: Any = None) -> dict[str, Any]:
+                   recorder: Any = None, choice: Any = None) -> RunResult:
     """Repeat the run with seeds ``config.seed`` .. ``config.seed + n_seeds - 1``.
 
     ``recorder`` and ``choice`` (the device, when already chosen) are passed to every
-    seed's ``run_benchmark`` (folds are stored per seed).
+    seed's ``run_benchmark`` (folds are stored per seed); without ``choice`` the
+    device is chosen here, once for all seeds.
 
     The returned result is the first seed's, plus ``seeds`` (each seed's pooled
-    and fold-mean scores) and ``across_seeds`` (mean and population std over
-    seeds of the pooled scores).
+    and fold-mean scores), ``across_seeds`` (mean and population std over
+    seeds of the pooled scores) and ``seconds.total_all_seeds``.
     """
     check_seeds(n_seeds)
+    choice = choice or choose_run_device(config)
     runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder, choice)
             for i in range(n_seeds)]
-    result = runs[0]
-    if n_seeds > 1:
-        result["seeds"] = [{"seed": r["seed"], "pooled": r["pooled"], "fold_mean": r["fold_mean"]} for r in runs]
-        mean, std = mean_std([r["pooled"] for r in runs])
-        result["across_seeds"] = {"n": n_seeds, "mean": mean, "std": std}
-        result["seconds"]["total_all_seeds"] = sum(r["seconds"]["total"] for r in runs)
-    return result
+    first = runs[0]
+    if n_seeds == 1:
+        return first
+    mean, std = mean_std([r.pooled for r in runs])
+    return dataclasses.replace(
+        first,
+        seconds=dataclasses.replace(first.seconds, total_all_seeds=sum(r.seconds.total for r in runs)),
+        seeds=[SeedScores(seed=r.seed, pooled=r.pooled, fold_mean=r.fold_mean) for r in runs],
+        across_seeds=AcrossSeeds(n=n_seeds, mean=mean, std=std),
+    )

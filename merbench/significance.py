@@ -9,13 +9,12 @@ pooled score gets a paired bootstrap confidence interval over samples.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 from scipy.stats import wilcoxon
 
 from merbench.errors import DataError
 from merbench.metrics import unweighted_f1_recall
+from merbench.result import RunResult
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,10 @@ class Comparison:
         return self.pooled_b - self.pooled_a
 
 
-def _folds(result: dict[str, Any]) -> dict[int, tuple[str, ...]]:
+def _folds(result: RunResult) -> dict[int, tuple[str, ...]]:
     folds: dict[int, list[str]] = {}
-    for row in result["predictions"]:
-        folds.setdefault(int(row["fold"]), []).append(str(row["id"]))
+    for row in result.predictions or []:
+        folds.setdefault(int(row.fold), []).append(str(row.id))
     return {fold: tuple(sorted(ids)) for fold, ids in folds.items()}
 
 
@@ -55,17 +54,21 @@ def _pooled(metric: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int)
     return float(np.trace(matrix) / matrix.sum())
 
 
-def compare_runs(a: dict[str, Any], b: dict[str, Any], metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0) -> Comparison:
+def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0) -> Comparison:
     """Compare two results on the same folds; raises DataError when they are not comparable."""
     if metric not in ("uf1", "uar", "accuracy"):
         raise DataError(f"--metric {metric}: choose uf1, uar or accuracy")
-    for key in ("dataset", "protocol", "classes"):
-        if a[key] != b[key]:
-            raise DataError(f"the runs differ in {key} ({a[key]} vs {b[key]}); compare runs of one dataset and protocol")
+    for key, value_a, value_b in (("dataset", a.dataset, b.dataset), ("protocol", a.protocol, b.protocol),
+                                  ("classes", a.classes, b.classes)):
+        if value_a != value_b:
+            raise DataError(f"the runs differ in {key} ({value_a} vs {value_b}); compare runs of one dataset and protocol")
+    for name, result in (("A", a), ("B", b)):
+        if not result.predictions:
+            raise DataError(f"run {name} ({result.model}) records no per-sample predictions; re-run it with this merbench")
     if _folds(a) != _folds(b):
         raise DataError("the runs were not made on the same folds (different test samples); re-run both with the same --seed")
-    fold_a = [f["metrics"][metric] for f in sorted(a["folds"], key=lambda f: f["fold"])]
-    fold_b = [f["metrics"][metric] for f in sorted(b["folds"], key=lambda f: f["fold"])]
+    fold_a = [f.metrics[metric] for f in sorted(a.folds, key=lambda f: f.fold)]
+    fold_b = [f.metrics[metric] for f in sorted(b.folds, key=lambda f: f.fold)]
     differences = np.subtract(fold_b, fold_a)
     if np.allclose(differences, 0):
         statistic, p_value = 0.0, 1.0
@@ -73,12 +76,12 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], metric: str = "uf1", n_bo
         test = wilcoxon(fold_b, fold_a)
         statistic, p_value = float(test.statistic), float(test.pvalue)
 
-    rows_b = {str(row["id"]): row for row in b["predictions"]}
-    ids = [str(row["id"]) for row in a["predictions"]]
-    y_true = np.array([row["label"] for row in a["predictions"]])
-    pred_a = np.array([row["prediction"] for row in a["predictions"]])
-    pred_b = np.array([rows_b[i]["prediction"] for i in ids])
-    n_classes = len(a["classes"])
+    rows_a, rows_b = a.predictions or [], {str(row.id): row for row in b.predictions or []}
+    ids = [str(row.id) for row in rows_a]
+    y_true = np.array([row.label for row in rows_a])
+    pred_a = np.array([row.prediction for row in rows_a])
+    pred_b = np.array([rows_b[i].prediction for i in ids])
+    n_classes = len(a.classes)
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_bootstrap)
     for i in range(n_bootstrap):

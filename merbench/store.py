@@ -39,7 +39,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import platformdirs
 
-from merbench.errors import RunFailed, UsageError
+from merbench.errors import DataError, RunFailed, UsageError
+from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores
 from merbench.workers import process_gone
 
 APPLICATION_ID = 0x4D455242  # "MERB"
@@ -283,7 +284,7 @@ def disk_full_error(exc: BaseException, candidates: Sequence[Path], run_id: str 
 class StoredFold:
     """A completed fold as stored: its result record and its test predictions (in ``fold.test`` order)."""
 
-    record: dict[str, Any]
+    record: FoldRecord
     test_ids: list[str]
     predictions: list[int]
 
@@ -440,37 +441,36 @@ class ResultStore:
                 "UPDATE runs SET preprocess_json = ?, inputs_key = ? WHERE id = ?", (_json(preprocess), inputs_key, run_id)
             )
 
-    def add_fold(self, run_id: str, seed: int, record: dict[str, Any], test_ids: Sequence[str], predictions: Sequence[int],
-                 sample_rows: Sequence[dict[str, Any]]) -> None:
+    def add_fold(self, run_id: str, seed: int, record: FoldRecord, test_ids: Sequence[str], predictions: Sequence[int],
+                 sample_rows: Sequence[PredictionRow]) -> None:
         """Store one completed fold (its record, test predictions and per-sample rows) in one transaction."""
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO folds (run_id, seed, fold, test_ids_json, predictions_json, record_json, seconds, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, seed, int(record["fold"]), _json(list(test_ids)), _json([int(p) for p in predictions]),
-                 _json(record), record.get("seconds"), _now()),
+                (run_id, seed, int(record.fold), _json(list(test_ids)), _json([int(p) for p in predictions]),
+                 _json(record.to_dict()), record.seconds, _now()),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO predictions (run_id, seed, sample_id, subject, domain, fold, label, prediction) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, seed, str(r["id"]), str(r["subject"]), None if r.get("domain") is None else str(r["domain"]),
-                  int(r["fold"]), int(r["label"]), int(r["prediction"])) for r in sample_rows],
+                [(run_id, seed, str(r.id), str(r.subject), None if r.domain is None else str(r.domain),
+                  int(r.fold), int(r.label), int(r.prediction)) for r in sample_rows],
             )
 
-    def finish_run(self, run_id: str, result: dict[str, Any]) -> None:
-        """Store the final result and its scores; the run becomes ``complete``."""
-        seeds = result.get("seeds") or [{"seed": result["seed"], "pooled": result["pooled"], "fold_mean": result["fold_mean"]}]
+    def finish_run(self, run_id: str, result: RunResult) -> None:
+        """Store the final result (``result.to_dict()``) and its scores; the run becomes ``complete``."""
+        seeds = result.seeds or [SeedScores(seed=result.seed, pooled=result.pooled, fold_mean=result.fold_mean)]
         rows = []
         for entry in seeds:
-            for scope in ("pooled", "fold_mean"):
-                rows += [(run_id, int(entry["seed"]), scope, key, float(value)) for key, value in entry[scope].items()]
-        rows += [(run_id, int(result["seed"]), "fold_std", key, float(v)) for key, v in result["fold_std"].items()]
+            for scope, scores in (("pooled", entry.pooled), ("fold_mean", entry.fold_mean)):
+                rows += [(run_id, int(entry.seed), scope, key, float(value)) for key, value in scores.items()]
+        rows += [(run_id, int(result.seed), "fold_std", key, float(v)) for key, v in result.fold_std.items()]
         with self.transaction() as db:
             db.execute(
                 "UPDATE runs SET status = 'complete', finished = ?, result_json = ?, seconds = ?, device = ?, pid = NULL "
                 "WHERE id = ?",
-                (_now(), _json(result), result["seconds"].get("total_all_seeds", result["seconds"]["total"]),
-                 result["environment"].get("device"), run_id),
+                (_now(), _json(result.to_dict()), result.total_seconds, result.environment.get("device"), run_id),
             )
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.executemany("INSERT INTO metrics (run_id, seed, scope, metric, value) VALUES (?, ?, ?, ?, ?)", rows)
@@ -513,14 +513,19 @@ class ResultStore:
         """The resolved configuration a run was started with."""
         return json.loads(self.run_row(run_id)["config_json"])
 
-    def result(self, run_id: str) -> dict[str, Any]:
-        """The full result dict of a complete run (what ``merbench run --json`` wrote)."""
+    def result(self, run_id: str) -> RunResult:
+        """The result of a complete run (``to_dict()`` of it is what ``merbench run --json`` wrote)."""
         row = self.run_row(run_id)
         if row["result_json"] is None:
             raise UsageError(
                 f"run {row['id']} is {status_of(row)} and has no final result; continue it with `merbench run --resume {row['id']}`"
             )
-        return json.loads(row["result_json"])
+        return self._result(row["id"], row["result_json"])
+
+    def _result(self, run_id: str, text: str) -> RunResult:
+        """A stored result, read back; ``DataError`` naming the run and this store when it is damaged."""
+        where = f"result of run {run_id} in {self.path}"
+        return RunResult.from_dict(_loaded(text, where), where)
 
     def stored_folds(self, run_id: str, seed: int) -> dict[int, StoredFold]:
         """The completed folds of one seed of a run, by fold index."""
@@ -528,10 +533,12 @@ class ResultStore:
             "SELECT fold, record_json, test_ids_json, predictions_json FROM folds WHERE run_id = ? AND seed = ? ORDER BY fold",
             (run_id, seed),
         ).fetchall()
-        return {
-            row["fold"]: StoredFold(json.loads(row["record_json"]), json.loads(row["test_ids_json"]), json.loads(row["predictions_json"]))
-            for row in rows
-        }
+        folds = {}
+        for row in rows:
+            where = f"fold {row['fold']} (seed {seed}) of run {run_id} in {self.path}"
+            folds[row["fold"]] = StoredFold(FoldRecord.from_dict(_loaded(row["record_json"], where), where),
+                                            json.loads(row["test_ids_json"]), json.loads(row["predictions_json"]))
+        return folds
 
     def list_runs(self, model: str | None = None, dataset: str | None = None, protocol: str | None = None,
                   status: str | None = None, limit: int | None = None) -> list[RunSummary]:
@@ -567,7 +574,7 @@ class ResultStore:
         return summaries
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
-                         protocol: Sequence[str] = ()) -> list[dict[str, Any]]:
+                         protocol: Sequence[str] = ()) -> list[RunResult]:
         """Results of complete runs: the given ids, or all matching the filters; oldest first."""
         if run_ids:
             return [self.result(run_id) for run_id in run_ids]
@@ -576,8 +583,18 @@ class ResultStore:
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        rows = self._db.execute(f"SELECT result_json FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, id", params)
-        return [json.loads(row["result_json"]) for row in rows]
+        rows = self._db.execute(f"SELECT id, result_json FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, id",
+                                params)
+        return [self._result(row["id"], row["result_json"]) for row in rows]
+
+
+def _loaded(text: str, where: str) -> Any:
+    """Stored JSON text, parsed; ``DataError`` naming ``where`` when it is not JSON."""
+    try:
+        return json.loads(text)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{where}: not valid JSON ({exc}); the store was changed outside merbench. "
+                        "Run it again with merbench run") from None
 
 
 def status_of(row: sqlite3.Row) -> str:

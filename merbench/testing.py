@@ -224,16 +224,16 @@ def check_quick_run(name: str, registry: Any) -> Finding:
     """A 2-fold ``quick`` run on tiny synthetic data through the public runner API."""
     config = resolve_config(registry, model=name, dataset="synthetic", profile="quick", sets=dict(QUICK_RUN))
     result = run_benchmark(config, registry)
-    n_classes = len(result["classes"])
-    predicted = [row["prediction"] for row in result["predictions"]]
+    n_classes = len(result.classes)
+    predicted = [row.prediction for row in result.predictions or []]
     ok = (
-        len(result["folds"]) == 2
-        and len(predicted) == result["n_samples"]
+        len(result.folds) == 2
+        and len(predicted) == result.n_samples
         and all(0 <= p < n_classes for p in predicted)
-        and math.isfinite(result["pooled"]["uf1"])
+        and math.isfinite(result.pooled["uf1"])
     )
-    return Finding("2-fold quick run", ok, f"{len(result['folds'])} folds, {len(predicted)}/{result['n_samples']} predictions, "
-                   f"UF1 {result['pooled']['uf1']:.3f}, {result['seconds']['total']:.1f} s")
+    return Finding("2-fold quick run", ok, f"{len(result.folds)} folds, {len(predicted)}/{result.n_samples} predictions, "
+                   f"UF1 {result.pooled['uf1']:.3f}, {result.seconds.total:.1f} s")
 
 
 def check_model(name: str, registry: Any = None, profiles: Sequence[str] = PROFILES, run: bool = True) -> list[Finding]:

@@ -23,6 +23,7 @@ import pytest
 from merbench.errors import UsageError
 from merbench.registry import Registry
 from merbench.store import ResultStore, check_store_file, disk_full_error, is_disk_full, mount_point
+from result_samples import minimal_result
 
 psutil = pytest.importorskip("psutil")
 
@@ -207,8 +208,7 @@ def test_a_run_held_by_a_live_process_is_not_claimed_one_left_by_a_dead_one_is(t
     with ResultStore(store_path) as store:
         store.claim_run(run_id, {})  # the holder is gone: the run is free again
         assert store.run_row(run_id)["pid"] == os.getpid()
-        store.finish_run(run_id, {"seed": 0, "pooled": {}, "fold_mean": {}, "fold_std": {}, "seconds": {"total": 1.0},
-                                  "environment": {}})
+        store.finish_run(run_id, minimal_result(seed=0))
         with pytest.raises(UsageError, match="is complete"):
             store.claim_run(run_id, {})
 

@@ -47,10 +47,13 @@ def page(runs, tmp_path_factory):
 
 
 def _render(results, metric="uf1"):
+    """The page of ``results`` (result dicts, as ``merbench run --json`` wrote them)."""
     from merbench.compare import build_comparison
     from merbench.html_report import render_report
+    from merbench.result import RunResult
 
-    return render_report(build_comparison(results, metric), results)
+    typed = [RunResult.from_dict(result) for result in results]
+    return render_report(build_comparison(typed, metric), typed)
 
 
 def _images(text: str) -> list[bytes]:
@@ -172,7 +175,7 @@ def test_only_the_newest_run_of_a_cell_is_detailed(runs):
 def test_a_result_with_only_the_minimum_keys_renders(runs):
     _, results = runs
     keys = ("model", "dataset", "protocol", "subject_independent", "classes", "n_samples", "n_subjects", "pooled",
-            "fold_mean", "fold_std", "folds", "confusion_matrix", "seconds", "config")
+            "fold_mean", "fold_std", "per_domain", "folds", "confusion_matrix", "seconds", "config")
     minimal = {key: copy.deepcopy(results[0][key]) for key in keys}  # docs/design.md, Result schema, without optional keys
     minimal["environment"] = {"merbench": "0.1.0", "torch": "2", "python": "3.11", "device": "cpu"}
     text = _render([minimal])
@@ -183,10 +186,11 @@ def test_a_result_with_only_the_minimum_keys_renders(runs):
 def test_markdown_footer_names_reported_only_when_the_column_is_there(runs):
     from merbench.compare import build_comparison
     from merbench.export import to_markdown
+    from merbench.result import RunResult
 
     _, results = runs
-    assert "Reported:" not in to_markdown(build_comparison(results))
-    composite = dict(results[0], dataset="megc2019", protocol="megc2019")
+    assert "Reported:" not in to_markdown(build_comparison([RunResult.from_dict(r) for r in results]))
+    composite = RunResult.from_dict(dict(results[0], dataset="megc2019", protocol="megc2019"))
     assert "Reported: the model's published score" in to_markdown(build_comparison([composite]))
 
 

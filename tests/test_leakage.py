@@ -19,6 +19,7 @@ from merbench.fold_batch import train_folds_batched
 from merbench.leakage_summary import bootstrap_inflation, summarise
 from merbench.leaks import config_leaks, result_leaks
 from merbench.registry import get_registry
+from result_samples import minimal_result
 
 CPU = choose_device("cpu")
 SETTINGS = TrainSettings(epochs=8, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0, class_weighting="none")
@@ -176,9 +177,10 @@ def test_configurations_name_what_leaks():
 
 
 def test_old_results_still_show_their_leaks():
-    old = {"subject_independent": False, "leakage": {"selection_uses_test_data": True}}
+    old = minimal_result(subject_independent=False, leakage={"selection_uses_test_data": True})
     assert result_leaks(old) == ["subjects", "selection"]
-    assert result_leaks({"subject_independent": True, "leakage": {"leaks": ["normalisation"]}}) == ["normalisation"]
+    assert result_leaks(minimal_result(leakage={"leaks": ["normalisation"]})) == ["normalisation"]
+    assert result_leaks(minimal_result()) == []  # no leakage record at all
 
 
 # ------------------------------------------------------------------ regress
@@ -207,8 +209,8 @@ def test_regress_accepts_a_marked_leaky_entry_and_keeps_the_mark(tmp_path):
 
     baseline = load_baseline(_baseline(tmp_path, {"model": "ststnet", "protocol": "sample-10fold", "leaky": True}))
     entry_config(baseline.entries[0], get_registry())
-    document = updated_document(baseline, [(baseline.entries[0], {"pooled": {"uf1": 0.5, "uar": 0.5, "accuracy": 0.5}},
-                                            None)])
+    document = updated_document(baseline, [(baseline.entries[0],
+                                             minimal_result(pooled={"uf1": 0.5, "uar": 0.5, "accuracy": 0.5}), None)])
     assert document["entries"][0]["leaky"] is True
 
 
@@ -232,10 +234,13 @@ def test_shipped_baseline_marks_exactly_its_leaky_entries():
 # ------------------------------------------------------------------ bootstrap
 
 
-def _result(ids, labels, predictions, clips=None):
-    rows = [{"id": i, "label": y, "prediction": p, **({"clip": c} if c else {})}
+def _rows(ids, labels, predictions, clips=None):
+    return [{"id": i, "fold": 0, "label": int(y), "prediction": int(p), **({"clip": c} if c else {})}
             for i, y, p, c in zip(ids, labels, predictions, clips or [None] * len(ids))]
-    return {"predictions": rows}
+
+
+def _result(ids, labels, predictions, clips=None):
+    return minimal_result(predictions=_rows(ids, labels, predictions, clips))
 
 
 def test_inflation_is_paired_by_clip():
@@ -258,10 +263,8 @@ def test_summary_names_variants_leaks_and_runs():
     labels = [i % 3 for i in range(9)]
 
     def run(predictions, leaks):
-        result = _result(ids, labels, predictions)
-        pooled = {"uf1": 0.5, "uar": 0.5, "accuracy": 0.5}
-        return {**result, "classes": ["a", "b", "c"], "pooled": pooled, "n_samples": 9, "seed": 0, "run_id": "r",
-                "seconds": {"total": 1.0}, "subject_independent": True, "leakage": {"leaks": leaks}}
+        return minimal_result(predictions=_rows(ids, labels, predictions), n_samples=9, seed=0, run_id="r",
+                              leakage={"leaks": leaks})
 
     summary = summarise({"model": "m", "dataset": "d", "protocol": "loso", "seeds": [0]}, [run(labels, [])],
                         [({"name": "select_on=test", "what": "w", "expected_leaks": ["selection"]},

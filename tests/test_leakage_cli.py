@@ -146,6 +146,7 @@ def test_a_leaky_honest_run_is_refused_before_anything_runs(extra, message, run_
 def test_compare_and_html_report_flag_a_leaky_run(study, run_cli):
     from merbench.compare import build_comparison
     from merbench.html_report import render_report
+    from merbench.result import RunResult
 
     folder, _, summary, _ = study
     results = {}
@@ -157,7 +158,8 @@ def test_compare_and_html_report_flag_a_leaky_run(study, run_cli):
                                  ("normalise_on=all", "normalisation statistics included test samples",
                                   "normalisation statistics include test samples")):
         result = results[name]
-        comparison = build_comparison([result], "uf1", "fold")
+        typed = RunResult.from_dict(result)
+        comparison = build_comparison([typed], "uf1", "fold")
         assert any(warning in text for text in comparison.warnings())
-        page = render_report(comparison, [result], draw=lambda run, metric: (b"", b""))
+        page = render_report(comparison, [typed], draw=lambda run, metric: (b"", b""))
         assert f'<p class="warning">† Leakage: {words}.' in page

@@ -49,18 +49,18 @@ def test_naive_loop_predicts_as_merbench_fold_by_fold(naive_loop, model):
     reference = run_benchmark(config, registry)
     naive = naive_loop.run_naive(config, registry, threads=1, engine_numerics=True)
 
-    by_id = {row["id"]: row["prediction"] for row in reference["predictions"]}
-    assert len(naive.folds) == len(reference["folds"]) == 3
+    by_id = {row.id: row.prediction for row in reference.predictions}
+    assert len(naive.folds) == len(reference.folds) == 3
     assert sorted(by_id) == sorted(naive.sample_ids)
     expected = np.array([by_id[sample_id] for sample_id in naive.sample_ids])
     assert len(np.unique(expected)) > 1, "a run predicting one class would not tell two loops apart"
     for fold in naive.folds:
         assert np.array_equal(fold.predictions, expected[fold.fold.test]), f"fold {fold.fold.index} differs"
     assert np.array_equal(naive.predictions, expected)
-    assert naive.pooled == pytest.approx(reference["pooled"])
-    for fold, record in zip(naive.folds, reference["folds"]):
-        assert len(fold.epoch_losses) == record["epochs_trained"] == config.section("engine")["epochs"]
-        assert fold.epoch_losses[-1] == pytest.approx(record["final_train_loss"], rel=1e-6)
+    assert naive.pooled == pytest.approx(reference.pooled)
+    for fold, record in zip(naive.folds, reference.folds):
+        assert len(fold.epoch_losses) == record.epochs_trained == config.section("engine")["epochs"]
+        assert fold.epoch_losses[-1] == pytest.approx(record.final_train_loss, rel=1e-6)
 
 
 def test_engine_order_drops_a_last_batch_of_one(naive_loop):

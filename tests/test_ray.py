@@ -49,8 +49,8 @@ def test_grid_on_ray_gives_the_local_grids_metrics_and_stores_its_runs(run_cli, 
         assert there["config"]["options"]["executor"]["name"] == "ray"
     with ResultStore(store) as results:
         for there in remote["results"]:
-            assert results.result(there["run_id"])["pooled"] == there["pooled"]
-            assert [stored.record["metrics"] for stored in results.stored_folds(there["run_id"], 0).values()] == \
+            assert results.result(there["run_id"]).pooled == there["pooled"]
+            assert [stored.record.metrics for stored in results.stored_folds(there["run_id"], 0).values()] == \
                    [f["metrics"] for f in there["folds"]]
         assert {run.status for run in results.list_runs()} == {"complete"}
 

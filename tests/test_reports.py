@@ -99,11 +99,12 @@ def test_compare_prints_the_table_with_leakage_warnings(store, run_cli):
 def test_reported_score_from_the_model_metadata_sits_beside_the_measured_one(store):
     from merbench.compare import build_comparison
     from merbench.export import to_markdown
+    from merbench.result import RunResult
 
     _, results = store
     # The convmixer plugin reports CABM-FMER's SAMM scores under sample-10fold; present the leaky run as SAMM.
     leaky = dict(results["leaky"], dataset="samm")
-    comparison = build_comparison([leaky], metric="accuracy", stat="pooled")
+    comparison = build_comparison([RunResult.from_dict(leaky)], metric="accuracy", stat="pooled")
     [record] = comparison.records()
     reported = [r for r in leaky["reported"] if r["dataset"] == "samm" and r["metric"] == "accuracy"][0]
     assert record["reported"] == pytest.approx(reported["value"] / 100)

@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import wilcoxon
 
 from merbench.errors import DataError
+from merbench.result import RunResult
 from merbench.significance import compare_runs
 
 FAST = ("--set", "protocol.n_splits=5", "--epochs", "2")
@@ -35,7 +36,7 @@ def load(path):
 
 def test_comparison_uses_the_per_fold_scores_and_a_bootstrap_interval(runs):
     a, b = load(runs["a"]), load(runs["b"])
-    result = compare_runs(a, b, "uf1", n_bootstrap=500)
+    result = compare_runs(RunResult.from_dict(a), RunResult.from_dict(b), "uf1", n_bootstrap=500)
     fold_a = [f["metrics"]["uf1"] for f in a["folds"]]
     fold_b = [f["metrics"]["uf1"] for f in b["folds"]]
     assert result.fold_scores_a == fold_a and result.fold_scores_b == fold_b
@@ -48,14 +49,14 @@ def test_comparison_uses_the_per_fold_scores_and_a_bootstrap_interval(runs):
 
 def test_a_run_against_itself_shows_no_difference(runs):
     a = load(runs["a"])
-    result = compare_runs(a, a, "uar", n_bootstrap=200)
+    result = compare_runs(RunResult.from_dict(a), RunResult.from_dict(a), "uar", n_bootstrap=200)
     assert result.p_value == 1.0 and result.pooled_difference == 0.0
     assert result.ci_low == result.ci_high == 0.0
 
 
 def test_runs_on_different_folds_are_refused(runs, run_cli):
     with pytest.raises(DataError, match="same folds"):
-        compare_runs(load(runs["a"]), load(runs["other"]))
+        compare_runs(RunResult.from_dict(load(runs["a"])), RunResult.from_dict(load(runs["other"])))
     refused = run_cli("significance", str(runs["a"]), str(runs["other"]))
     assert refused.code == 2 and "same --seed" in refused.err
 

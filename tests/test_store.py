@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from merbench.errors import UsageError
+from merbench.result import FoldRecord, PredictionRow
 from merbench.store import ResultStore
 
 TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
@@ -94,7 +95,7 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     assert resumed.code == 0, resumed.err
     assert "1 completed fold(s) reused" in resumed.err
     result = json.loads(target.read_text())
-    assert result["folds"][0] == first_fold  # reused, not retrained (same recorded training time)
+    assert result["folds"][0] == first_fold.to_dict()  # reused, not retrained (same recorded training time)
     for key in ("pooled", "fold_mean", "fold_std", "confusion_matrix", "predictions", "config"):
         assert result[key] == reference[key], key
     assert [f["metrics"] for f in result["folds"]] == [f["metrics"] for f in reference["folds"]]
@@ -151,8 +152,9 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
             with ResultStore(path) as store:
                 run_id = store.begin_run(config, 1, {"device": "cpu"}, run_id=name)
                 for fold in range(25):
-                    record = {"fold": fold, "metrics": {"uf1": fold / 25}, "seconds": 0.1}
-                    row = {"id": f"s{fold}", "subject": "1", "domain": None, "fold": fold, "label": 0, "prediction": 1}
+                    record = FoldRecord(fold=fold, test_subjects=["1"], n_train=1, n_test=1, subject_overlap=[],
+                                        final_train_loss=0.0, seconds=0.1, metrics={"uf1": fold / 25})
+                    row = PredictionRow(id=f"s{fold}", subject="1", domain=None, fold=fold, label=0, prediction=1)
                     store.add_fold(run_id, 0, record, [f"s{fold}"], [1], [row])
         except Exception as exc:  # reported below
             errors.append(exc)

@@ -77,7 +77,7 @@ LEARN = {
 }
 
 
-def _run(protocol: str, **extra) -> dict:
+def _run(protocol: str, **extra):
     registry = get_registry()
     config = resolve_config(registry, model="convmixer", dataset="synthetic", protocol=protocol, sets={**LEARN, **extra})
     return run_benchmark(config, registry)
@@ -98,15 +98,15 @@ def test_trained_model_beats_a_shuffled_label_control(learned, monkeypatch):
 
     monkeypatch.setattr(synthetic, "read_tree", shuffled)
     control = _run("subject-10fold")
-    real = learned["subject"]["pooled"]
-    assert control["pooled"]["uf1"] < 0.45
-    assert real["uf1"] > control["pooled"]["uf1"] + 0.2
-    assert real["accuracy"] > control["pooled"]["accuracy"] + 0.2
+    real = learned["subject"].pooled
+    assert control.pooled["uf1"] < 0.45
+    assert real["uf1"] > control.pooled["uf1"] + 0.2
+    assert real["accuracy"] > control.pooled["accuracy"] + 0.2
 
 
 def test_subject_independent_protocol_does_not_score_higher(learned):
-    subject, sample = learned["subject"]["pooled"], learned["sample"]["pooled"]
+    subject, sample = learned["subject"].pooled, learned["sample"].pooled
     assert subject["accuracy"] <= sample["accuracy"]
     assert subject["uf1"] <= sample["uf1"]
-    assert learned["sample"]["subject_independent"] is False
-    assert learned["subject"]["subject_independent"] is True
+    assert learned["sample"].subject_independent is False
+    assert learned["subject"].subject_independent is True

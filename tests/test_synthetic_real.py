@@ -189,7 +189,7 @@ def _ststnet(protocol: str, seed: int) -> dict:
 
     registry = get_registry()
     config = resolve_config(registry, model="ststnet", dataset="synthetic", protocol=protocol, seed=seed, device="cpu")
-    return run_benchmark(config, registry)["pooled"]
+    return run_benchmark(config, registry).pooled
 
 
 @pytest.mark.slow

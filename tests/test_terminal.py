@@ -19,6 +19,7 @@ from rich.console import Console
 
 from merbench.cli import build_parser, parse_args
 from merbench.progress import PlainProgress, RichProgress
+from merbench.result import RunResult
 from merbench.tables import TEXT, Column, DataTable, print_table
 
 TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
@@ -130,7 +131,7 @@ def test_wide_confusion_matrix_numbers_its_columns_at_80_columns(stored):
     result["classes"] = classes
     result["confusion_matrix"] = [[i + j for j in range(7)] for i in range(7)]
     console = Console(width=80, force_terminal=True, color_system=None, file=io.StringIO())
-    print_result(console, result)
+    print_result(console, RunResult.from_dict(result))
     out = console.file.getvalue()
     assert ELLIPSIS not in out and max(len(line) for line in out.splitlines()) <= 80
     for i, name in enumerate(classes):
@@ -254,7 +255,7 @@ def test_labels_and_subjects_with_markup_print_literally(stored):
     result["folds"][0]["test_subjects"] = ["[/red]s1"]
     for console in (Console(width=200, force_terminal=True, color_system=None, file=io.StringIO()),
                     Console(width=80, file=io.StringIO())):
-        print_result(console, result)
+        print_result(console, RunResult.from_dict(result))
         out = console.file.getvalue()
         assert "[/]" in out and "[bold]x" in out and "[/red]s1" in out
 
@@ -368,7 +369,7 @@ def test_leakage_warning_is_a_plain_line_in_a_pipe(stored):
 
     result = dict(stored[1][0], subject_independent=False)
     console = Console(width=80, file=io.StringIO())
-    print_result(console, result)
+    print_result(console, RunResult.from_dict(result))
     text = console.file.getvalue()
     assert "Warning: leakage (subjects): This protocol is NOT subject-independent" in text
     assert_plain(text)

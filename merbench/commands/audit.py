@@ -33,7 +33,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     failed = False
     for path in args.files:
         result = load_result(path)
-        table = DataTable(f"Audit of {path} ({result['model']} on {result['dataset']}, {result['protocol']})",
+        table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
                           [Column("Check"), Column("Status"), Column("Finding", TEXT)])
         for check in audit_result(result):
             failed |= not check.passed

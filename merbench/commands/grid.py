@@ -14,6 +14,7 @@ from rich.markup import escape
 from merbench.commands import flatten_sets
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
+from merbench.result import as_json
 
 ORDER = 11
 
@@ -164,7 +165,9 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any) -> 
                                  "status": "failed" if outcome.error is not None else "complete",
                                  "error": None if outcome.error is None else str(outcome.error)}
         if outcome.result is not None:
-            entry.update({key: outcome.result.get(key) for key in ("pooled", "fold_mean", "fold_std", "across_seeds")})
+            result = outcome.result
+            entry.update(pooled=result.pooled, fold_mean=result.fold_mean, fold_std=result.fold_std,
+                         across_seeds=None if result.across_seeds is None else as_json(result.across_seeds))
         cells.append(entry)
     return {
         "grid": {"models": list(dict.fromkeys(o.cell.model for o in outcomes)),
@@ -175,6 +178,6 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any) -> 
         "comparison": None if comparison is None else {"metric": comparison.metric, "stat": comparison.stat,
                                                         "description": comparison.description,
                                                         "records": comparison.records()},
-        "results": [outcome.result for outcome in outcomes if outcome.result is not None],
+        "results": [outcome.result.to_dict() for outcome in outcomes if outcome.result is not None],
     }
 

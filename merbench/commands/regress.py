@@ -161,7 +161,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                     err.print(f"Running {escape(entry.label)}", highlight=False)
                     result = _run_one(store, config, registry, progress)
                 else:
-                    err.print(f"Reusing stored run {escape(str(result.get('run_id')))} for {escape(entry.label)}", highlight=False)
+                    err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(entry.label)}", highlight=False)
                 measured.append((entry, result, None))
     finally:
         if store is not None:
@@ -192,7 +192,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     return 0
 
 
-def _run_one(store, config, registry, progress) -> dict:
+def _run_one(store, config, registry, progress):
     from merbench.recording import run_recorded
 
     result, _, _ = run_recorded(store, config, registry, 1, progress)
@@ -216,12 +216,12 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
             err.print(f"Running {escape(entry.label)}: seed {seed}, threads {layout} ({number}/{len(runs)})", highlight=False)
             result = _run_one(store, config, registry, progress)
         else:
-            err.print(f"Reusing stored run {escape(str(result.get('run_id')))} for {escape(entry.label)}: seed {seed}, "
+            err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(entry.label)}: seed {seed}, "
                       f"threads {layout}", highlight=False)
         for metric in values:
-            values[metric].append(float(result["pooled"][metric]))
+            values[metric].append(float(result.pooled[metric]))
         if layout == layouts[0]:
-            seconds.append(float(result["seconds"]["total"]))
+            seconds.append(float(result.seconds.total))
         first = first or result
     environment = describe_environment("cpu")
     context = {
@@ -280,7 +280,7 @@ def _write_json(target, baseline, checks, registry, updated: bool) -> None:
         "entries": [
             {
                 "model": entry.model, "dataset": entry.dataset, "protocol": entry.protocol, "profile": entry.profile,
-                "seed": entry.seed, "set": entry.sets, "run_id": result.get("run_id"),
+                "seed": entry.seed, "set": entry.sets, "run_id": result.run_id,
                 "checks": [
                     {"metric": c.metric, "expected": c.expected, "tolerance": c.tolerance, "tolerance_high": c.tolerance_high,
                      "measured": c.measured, "delta": c.delta, "status": c.status}

@@ -139,7 +139,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         err.print(f"Resumed: {reused} completed fold(s) reused from the store, the rest trained now")
     print_result(out, result)
     if args.json is not None:
-        write_output(args.json_target, json.dumps(result, indent=2))
+        write_output(args.json_target, json.dumps(result.to_dict(), indent=2))
         if args.json_target is not None:
             err.print(f"Result written to {escape(str(args.json))}")
     if store is not None:

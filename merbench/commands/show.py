@@ -46,10 +46,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     with ResultStore(args.store) as store:
         result = store.result(args.run_id)
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
-    tables.print(f"Run {result.get('run_id', args.run_id)}")
+    tables.print(f"Run {result.run_id or args.run_id}")
     print_result(tables, result)
-    if args.json is not None:
-        write_output(target, json.dumps(result, indent=2))
+    if args.json is not None:  # keys sorted, as the store keeps them
+        write_output(target, json.dumps(result.to_dict(), indent=2, sort_keys=True))
         if target is not None:
             err.print(f"Result written to {escape(str(args.json))}")
     return 0

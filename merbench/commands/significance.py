@@ -41,7 +41,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     metric = args.metric.upper() if args.metric != "accuracy" else "Accuracy"
     table = DataTable(
-        f"{metric}: B ({b['model']}) vs A ({a['model']}) on {a['dataset']}, {a['protocol']}, {len(comparison.fold_scores_a)} folds",
+        f"{metric}: B ({b.model}) vs A ({a.model}) on {a.dataset}, {a.protocol}, {len(comparison.fold_scores_a)} folds",
         [Column(""), *(Column(header, justify="right") for header in ("A", "B", "B - A"))],
         caption=f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, p = {comparison.p_value:.3g}. "
         f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples).",

@@ -1,0 +1,393 @@
+"""A run's result as a type: ``RunResult`` and the records it holds (docs/design.md, Result schema).
+
+``RunResult.to_dict()`` is the JSON object ``merbench run --json`` writes and the
+results store keeps: the same keys in the same order as before results had a
+type. ``RunResult.from_dict(data, where)`` reads one back, also as older merbench
+versions wrote it. Only the minimum keys of docs/design.md are required; any
+other key may be absent and reads as ``None`` (not recorded), which ``to_dict``
+leaves out again. The keys in a record's ``NULLABLE`` are the exception: their
+``null`` is a recorded value (no epoch selected, no domain), so ``to_dict``
+writes it, unless the record was read without that key (its ``unrecorded``).
+A missing required key or a value of the wrong type raises one ``DataError``
+naming the key and ``where`` the result came from.
+
+The configuration, environment, dataset summary, preprocessing record, per-domain
+scores, engine plan and memory stay plain dicts: their keys belong to plugins and
+machines, not to this schema. Metric scores are plain ``{metric: value}`` dicts
+(``result.pooled["uf1"]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from merbench.contracts import ReportedScore
+from merbench.errors import DataError
+
+Scores = dict[str, float]
+"""Metric name → value (fractions 0..1), e.g. ``{"uf1": 0.61, "uar": 0.60, ...}``."""
+
+FIX = "the result was not written by merbench or was changed since; run it again with merbench run"
+
+
+# ------------------------------------------------------------------ reading JSON values, naming what is wrong
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a JSON value must be: its description in messages (one, several) and the test."""
+
+    what: str
+    test: Callable[[Any], bool]
+    many: str = "values"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list_of(kind: Kind) -> Kind:
+    return Kind(f"a list of {kind.many}", lambda v: isinstance(v, list) and all(kind.test(x) for x in v))
+
+
+def _or_null(kind: Kind) -> Kind:
+    return Kind(f"{kind.what} or null", lambda v: v is None or kind.test(v))
+
+
+INTEGER = Kind("an integer", _integer, "integers")
+NUMBER = Kind("a number", _number, "numbers")
+TEXT = Kind("a string", lambda v: isinstance(v, str), "strings")
+NAME = Kind("a string or integer", lambda v: isinstance(v, str) or _integer(v), "strings or integers")
+BOOLEAN = Kind("true or false", lambda v: isinstance(v, bool))
+OBJECT = Kind("a JSON object", lambda v: isinstance(v, dict))
+SCORES = Kind("an object of numbers", lambda v: isinstance(v, dict) and all(_number(x) for x in v.values()))
+TEXTS = _list_of(TEXT)
+NAMES = _list_of(NAME)
+MATRIX = Kind("a list of lists of integers", _list_of(_list_of(INTEGER)).test)
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if _number(value) else type(value).__name__)
+
+
+class Fields:
+    """The fields of one JSON object of a result, read with the path they have in it (``folds[2].metrics``)."""
+
+    def __init__(self, data: Any, where: str, path: str = ""):
+        if not isinstance(data, dict):
+            raise DataError(f"{where}: {f'{path!r} ' if path else ''}must be a JSON object, not "
+                            f"{_type_name(data)}; {FIX}")
+        self.data, self.where, self.path = data, where, path
+
+    def at(self, key: str) -> str:
+        """The path of ``key`` in the result."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def need(self, key: str, kind: Kind) -> Any:
+        """The value of a key every result has; ``DataError`` when it is missing or not ``kind``."""
+        if key not in self.data:
+            raise DataError(f"{self.where}: {self.at(key)!r} is missing; {FIX}")
+        return self._checked(key, kind)
+
+    def absent(self, keys: tuple[str, ...]) -> frozenset[str]:
+        """Which of ``keys`` the object does not have."""
+        return frozenset(key for key in keys if key not in self.data)
+
+    def may(self, key: str, kind: Kind) -> Any:
+        """The value of a key older results lack (``None`` when absent); ``DataError`` when it is not ``kind``."""
+        return self._checked(key, kind) if key in self.data else None
+
+    def record(self, key: str, read: Callable[[Fields], Any], optional: bool = False) -> Any:
+        """A nested record read by ``read``; ``None`` when ``optional`` and absent."""
+        if key not in self.data:
+            if optional:
+                return None
+            raise DataError(f"{self.where}: {self.at(key)!r} is missing; {FIX}")
+        return read(Fields(self.data[key], self.where, self.at(key)))
+
+    def records(self, key: str, read: Callable[[Fields], Any], optional: bool = False) -> list[Any] | None:
+        """A list of nested records, each read by ``read``; ``None`` when ``optional`` and absent."""
+        if optional and key not in self.data:
+            return None
+        items = self.need(key, Kind("a list", lambda v: isinstance(v, list)))
+        return [read(Fields(item, self.where, f"{self.at(key)}[{i}]")) for i, item in enumerate(items)]
+
+    def _checked(self, key: str, kind: Kind) -> Any:
+        value = self.data[key]
+        if not kind.test(value):
+            raise DataError(f"{self.where}: {self.at(key)!r} must be {kind.what}, not {_type_name(value)}; {FIX}")
+        return value
+
+
+def as_json(value: Any) -> Any:
+    """``value`` as fresh JSON-ready data: records by their fields in order, dicts and lists copied.
+
+    A record's field that is ``None`` is left out (not recorded), unless the
+    record names it in ``NULLABLE`` and not in ``unrecorded``.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        written = set(getattr(value, "NULLABLE", ())) - set(getattr(value, "unrecorded", ()))
+        return {f.name: as_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("json", True) and (getattr(value, f.name) is not None or f.name in written)}
+    if isinstance(value, dict):
+        return {key: as_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(item) for item in value]
+    return value
+
+
+# ------------------------------------------------------------------ the records
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoldRecord:
+    """One trained fold as stored and reported: its subjects, sizes, training facts and metrics.
+
+    ``fold``, ``test_subjects``, ``n_test`` and ``metrics`` are always there; any
+    other field is ``None`` in a result that did not record it (older merbench
+    versions), except ``selected_epoch`` and ``selected_on``, whose ``None`` says
+    no epoch was selected.
+    """
+
+    NULLABLE: ClassVar[tuple[str, ...]] = ("selected_epoch", "selected_on")
+
+    fold: int
+    test_subjects: list[str]
+    train_subjects: list[str] | None = None
+    n_train: int | None = None
+    n_test: int
+    subject_overlap: list[str] | None = None
+    final_train_loss: float | None = None
+    epochs_trained: int | None = None
+    selected_epoch: int | None = None
+    validation_subjects: list[str] | None = None
+    seconds: float | None = None
+    normalisation: str | None = None
+    selected_on: str | None = None
+    """Which samples chose ``selected_epoch``: ``"validation"``, ``"test"`` (leaky) or ``None`` (no selection)."""
+    metrics: Scores
+    unrecorded: frozenset[str] = field(default=frozenset(), repr=False, metadata={"json": False})
+    """The ``NULLABLE`` keys the stored record did not have (older merbench versions): ``to_dict`` leaves them out."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fold's JSON object."""
+        return as_json(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "fold record") -> FoldRecord:
+        """Read a fold's JSON object (``DataError`` naming the key when it is malformed)."""
+        return cls.read(Fields(data, where))
+
+    @classmethod
+    def read(cls, f: Fields) -> FoldRecord:
+        """Read the fields of ``f``."""
+        return cls(fold=f.need("fold", INTEGER), test_subjects=f.need("test_subjects", NAMES),
+                   train_subjects=f.may("train_subjects", NAMES), n_train=f.may("n_train", INTEGER),
+                   n_test=f.need("n_test", INTEGER), subject_overlap=f.may("subject_overlap", NAMES),
+                   final_train_loss=f.may("final_train_loss", NUMBER), epochs_trained=f.may("epochs_trained", INTEGER),
+                   selected_epoch=f.may("selected_epoch", _or_null(INTEGER)),
+                   validation_subjects=f.may("validation_subjects", NAMES), seconds=f.may("seconds", NUMBER),
+                   normalisation=f.may("normalisation", TEXT), selected_on=f.may("selected_on", _or_null(TEXT)),
+                   metrics=f.need("metrics", SCORES), unrecorded=f.absent(cls.NULLABLE))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictionRow:
+    """One tested sample: where it comes from, its fold, true label and prediction (class indices)."""
+
+    NULLABLE: ClassVar[tuple[str, ...]] = ("domain",)
+
+    id: str
+    subject: str | None = None
+    domain: str | None = None
+    fold: int
+    label: int
+    prediction: int
+    clip: str | None = None
+    """The clip a sample was made from, when the protocol made several samples of one clip (``frame-10fold``)."""
+    unrecorded: frozenset[str] = field(default=frozenset(), repr=False, metadata={"json": False})
+    """The ``NULLABLE`` keys the stored row did not have: ``to_dict`` leaves them out."""
+
+    @property
+    def clip_id(self) -> str:
+        """The clip this sample shows: ``clip`` when it was made from one, else its own id."""
+        return str(self.clip if self.clip is not None else self.id)
+
+    @classmethod
+    def read(cls, f: Fields) -> PredictionRow:
+        """Read the fields of ``f``."""
+        return cls(id=f.need("id", NAME), subject=f.may("subject", NAME), domain=f.may("domain", _or_null(NAME)),
+                   fold=f.need("fold", INTEGER), label=f.need("label", INTEGER),
+                   prediction=f.need("prediction", INTEGER), clip=f.may("clip", NAME),
+                   unrecorded=f.absent(cls.NULLABLE))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeakageRecord:
+    """What a run checked for leakage and, in ``leaks``, the kinds found (``merbench.leaks.LEAKS``).
+
+    A field is ``None`` when the result did not record it (older merbench versions
+    recorded fewer: ``leaks`` is newer than the flags it sums up).
+    """
+
+    subject_overlap_folds: int | None = None
+    clip_overlap_folds: int | None = None
+    normalisation: str | None = None
+    normalisation_uses_test_data: bool | None = None
+    model_selection: str | None = None
+    selection_uses_test_data: bool | None = None
+    leaks: list[str] | None = None
+
+    @classmethod
+    def read(cls, f: Fields) -> LeakageRecord:
+        """Read the fields of ``f``."""
+        return cls(subject_overlap_folds=f.may("subject_overlap_folds", INTEGER),
+                   clip_overlap_folds=f.may("clip_overlap_folds", INTEGER), normalisation=f.may("normalisation", TEXT),
+                   normalisation_uses_test_data=f.may("normalisation_uses_test_data", BOOLEAN),
+                   model_selection=f.may("model_selection", TEXT),
+                   selection_uses_test_data=f.may("selection_uses_test_data", BOOLEAN), leaks=f.may("leaks", TEXTS))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Seconds:
+    """Where a run's time went; ``total_all_seeds`` only in a ``--seeds N`` run (N > 1)."""
+
+    preprocess: float
+    train_eval: float
+    total: float
+    total_all_seeds: float | None = None
+
+    @classmethod
+    def read(cls, f: Fields) -> Seconds:
+        """Read the fields of ``f``."""
+        return cls(preprocess=f.need("preprocess", NUMBER), train_eval=f.need("train_eval", NUMBER),
+                   total=f.need("total", NUMBER), total_all_seeds=f.may("total_all_seeds", NUMBER))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeedScores:
+    """One seed's pooled and fold-mean scores in a ``--seeds N`` run."""
+
+    seed: int
+    pooled: Scores
+    fold_mean: Scores
+
+    @classmethod
+    def read(cls, f: Fields) -> SeedScores:
+        """Read the fields of ``f``."""
+        return cls(seed=f.need("seed", INTEGER), pooled=f.need("pooled", SCORES), fold_mean=f.need("fold_mean", SCORES))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcrossSeeds:
+    """Mean and population std over the seeds of a ``--seeds N`` run, of the pooled scores."""
+
+    n: int
+    mean: Scores
+    std: Scores
+
+    @classmethod
+    def read(cls, f: Fields) -> AcrossSeeds:
+        """Read the fields of ``f``."""
+        return cls(n=f.need("n", INTEGER), mean=f.need("mean", SCORES), std=f.need("std", SCORES))
+
+
+def _reported(f: Fields) -> ReportedScore:
+    try:
+        return ReportedScore(f.need("dataset", TEXT), f.need("protocol", TEXT), f.need("metric", TEXT),
+                             f.need("value", NUMBER), f.need("source", TEXT))
+    except ValueError as exc:
+        raise DataError(f"{f.where}: {f.path!r}: {exc}; {FIX}") from None
+
+
+# ------------------------------------------------------------------ the result
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """The result of one run (one seed, or the first seed of a ``--seeds N`` run with ``seeds`` and ``across_seeds``).
+
+    Field order is the key order of ``to_dict()``. The fields without a default
+    are the minimum keys of docs/design.md; every run of this merbench fills the
+    others too, except ``seeds`` and ``across_seeds`` (only ``--seeds N``, N > 1)
+    and ``run_id`` (only a stored run). ``None``: not recorded.
+    """
+
+    model: str
+    dataset: str
+    protocol: str
+    subject_independent: bool
+    classes: list[str]
+    n_samples: int
+    n_subjects: int
+    pooled: Scores
+    fold_mean: Scores
+    fold_std: Scores
+    metric_notes: dict[str, str] | None = None
+    per_domain: dict[str, Scores]
+    folds: list[FoldRecord]
+    confusion_matrix: list[list[int]]
+    seconds: Seconds
+    memory: dict[str, Any] | None = None
+    config: dict[str, Any]
+    environment: dict[str, Any]
+    profile: str | None = None
+    seed: int | None = None
+    engine_plan: dict[str, Any] | None = None
+    warnings: list[str] | None = None
+    leakage: LeakageRecord | None = None
+    preprocess: dict[str, Any] | None = None
+    dataset_summary: dict[str, Any] | None = None
+    reported: list[ReportedScore] | None = None
+    predictions: list[PredictionRow] | None = None
+    metric_keys: list[str] | None = None
+    seeds: list[SeedScores] | None = None
+    across_seeds: AcrossSeeds | None = None
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's JSON object (docs/design.md, Result schema), as ``merbench run --json`` writes it."""
+        return as_json(self)
+
+    @property
+    def n_tested(self) -> int:
+        """How many samples the folds tested (the pooled scores count each once)."""
+        return sum(fold.n_test for fold in self.folds)
+
+    @property
+    def total_seconds(self) -> float:
+        """The run's wall time: all seeds' for a ``--seeds N`` run, else the one run's."""
+        return self.seconds.total if self.seconds.total_all_seeds is None else self.seconds.total_all_seeds
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "result") -> RunResult:
+        """Read a result's JSON object, of this or an older merbench version.
+
+        ``where`` names its origin in messages (``result of run ID in PATH``,
+        ``FILE.json``); a malformed object raises ``DataError`` naming the key.
+        """
+        f = Fields(data, where)
+        return cls(
+            model=f.need("model", TEXT), dataset=f.need("dataset", TEXT), protocol=f.need("protocol", TEXT),
+            subject_independent=f.need("subject_independent", BOOLEAN), classes=f.need("classes", NAMES),
+            n_samples=f.need("n_samples", INTEGER), n_subjects=f.need("n_subjects", INTEGER),
+            pooled=f.need("pooled", SCORES), fold_mean=f.need("fold_mean", SCORES), fold_std=f.need("fold_std", SCORES),
+            metric_notes=f.may("metric_notes", OBJECT), per_domain=f.need("per_domain", OBJECT),
+            folds=f.records("folds", FoldRecord.read), confusion_matrix=f.need("confusion_matrix", MATRIX),
+            seconds=f.record("seconds", Seconds.read), memory=f.may("memory", OBJECT), config=f.need("config", OBJECT),
+            environment=f.need("environment", OBJECT), profile=f.may("profile", TEXT), seed=f.may("seed", INTEGER),
+            engine_plan=f.may("engine_plan", OBJECT), warnings=f.may("warnings", TEXTS),
+            leakage=f.record("leakage", LeakageRecord.read, optional=True), preprocess=f.may("preprocess", OBJECT),
+            dataset_summary=f.may("dataset_summary", OBJECT), reported=f.records("reported", _reported, optional=True),
+            predictions=f.records("predictions", PredictionRow.read, optional=True),
+            metric_keys=f.may("metric_keys", TEXTS),
+            seeds=f.records("seeds", SeedScores.read, optional=True),
+            across_seeds=f.record("across_seeds", AcrossSeeds.read, optional=True), run_id=f.may("run_id", TEXT),
+        )
