@@ -11,6 +11,7 @@ from timm.models.convmixer import Residual
 from torch import nn
 
 from merbench.errors import UsageError
+from merbench_plugins.models.convmixer.depthwise import DepthwiseConv2d
 
 ATTENTION_TYPES = ("cbam", "channel", "spatial", "none")
 """``cbam``: channel then spatial attention (CBAM); ``channel`` / ``spatial``: one half only; ``none``: no attention."""
@@ -21,9 +22,12 @@ SPATIAL_KERNEL = 7
 
 
 def mixer_block(dim: int, kernel: int) -> nn.Sequential:
-    """One ConvMixer block: residual depthwise conv, then pointwise conv (timm layout)."""
+    """One ConvMixer block: residual depthwise conv, then pointwise conv (timm layout).
+
+    The depthwise conv is an ``nn.Conv2d`` with a faster backward pass on the CPU (``DepthwiseConv2d``).
+    """
     return nn.Sequential(
-        Residual(nn.Sequential(nn.Conv2d(dim, dim, kernel, groups=dim, padding="same"), nn.GELU(), nn.BatchNorm2d(dim))),
+        Residual(nn.Sequential(DepthwiseConv2d(dim, kernel), nn.GELU(), nn.BatchNorm2d(dim))),
         nn.Conv2d(dim, dim, kernel_size=1),
         nn.GELU(),
         nn.BatchNorm2d(dim),
