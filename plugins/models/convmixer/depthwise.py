@@ -16,10 +16,12 @@ the core's peak (benchmarks/convmixer_profile.py, docs/scale.md):
 * **bias gradient**: the sum of the output gradient over batch and positions.
 
 Every value equals the default backward up to float rounding (a different
-summation order); tests/test_convmixer_depthwise.py checks it. The faster path
-is taken only where it was measured to pay: on CPU tensors, kernels of at least
-``FAST_MIN_KERNEL``, outside autocast and outside ``torch.func`` transforms
-(batched folds), which take ``nn.Conv2d``'s own path.
+summation order); tests/test_convmixer_layers.py checks it. The faster path
+is taken only where it was measured to pay: on CPU tensors and kernels of at
+least ``FAST_MIN_KERNEL``, outside ``torch.func`` transforms (batched folds),
+which take ``nn.Conv2d``'s own path. Under CPU autocast it computes in the
+autocast dtype, as ``nn.Conv2d`` does there (bfloat16 inputs, weight and
+bias; the float32 weight receives its gradient through the cast).
 """
 
 from __future__ import annotations
@@ -72,13 +74,19 @@ class DepthwiseConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolve ``x`` (N, C, H, W); the faster backward where it applies (module docstring)."""
-        if self._fast and x.device.type == "cpu" and not torch.is_autocast_enabled("cpu") and _plain(x):
-            return _DepthwiseSame.apply(x, self.weight, self.bias, self.kernel_size[0] // 2)
-        return super().forward(x)
+        if not (self._fast and x.device.type == "cpu" and untransformed(x)):
+            return super().forward(x)
+        padding = self.kernel_size[0] // 2
+        if not torch.is_autocast_enabled("cpu"):
+            return _DepthwiseSame.apply(x, self.weight, self.bias, padding)
+        dtype = torch.get_autocast_dtype("cpu")
+        bias = None if self.bias is None else self.bias.to(dtype)
+        with torch.autocast("cpu", enabled=False):
+            return _DepthwiseSame.apply(x.to(dtype), self.weight.to(dtype), bias, padding)
 
 
-def _plain(x: torch.Tensor) -> bool:
-    """``x`` is not wrapped by a ``torch.func`` transform (vmap, grad), whose batching rules the custom backward lacks."""
+def untransformed(x: torch.Tensor) -> bool:
+    """``x`` is not wrapped by a ``torch.func`` transform (vmap, grad), whose batching rules a custom backward lacks."""
     if torch.compiler.is_compiling():
         return True
     return not torch._C._functorch.is_functorch_wrapped_tensor(x)

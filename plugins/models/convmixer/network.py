@@ -6,12 +6,13 @@ from typing import Any
 
 import torch
 from timm.layers import create_attn as timm_create_attn
-from timm.layers.cbam import ChannelAttn, SpatialAttn
+from timm.layers.cbam import ChannelAttn
 from timm.models.convmixer import Residual
 from torch import nn
 
 from merbench.errors import UsageError
 from merbench_plugins.models.convmixer.depthwise import DepthwiseConv2d
+from merbench_plugins.models.convmixer.spatial import SpatialAttention
 
 ATTENTION_TYPES = ("cbam", "channel", "spatial", "none")
 """``cbam``: channel then spatial attention (CBAM); ``channel`` / ``spatial``: one half only; ``none``: no attention."""
@@ -44,7 +45,7 @@ def create_attn(attention: str, dim: int) -> nn.Module:
     if attention == "channel":
         return ChannelAttn(dim, rd_ratio=REDUCTION)
     if attention == "spatial":
-        return SpatialAttn(SPATIAL_KERNEL)
+        return SpatialAttention(SPATIAL_KERNEL)  # timm's SpatialAttn with a faster pooling backward
     raise UsageError(f"model.attention={attention}: choose one of {', '.join(ATTENTION_TYPES)}")
 
 
