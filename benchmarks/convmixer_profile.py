@@ -24,6 +24,17 @@ study; 3 classes), forward, cross-entropy, backward and an AdamW step, on the
   practical ceiling for convolution-heavy training. The fraction of that peak
   is printed per category and for the whole step.
 
+* **Depthwise lowerings**: the default layer's depthwise convolution (batch,
+  width, token grid and kernel of the default profile) computed several ways,
+  forward, input gradient and weight gradient timed apart, each checked against
+  oneDNN's channels-last result and shown as a ratio to it: the convmixer's own
+  ``DepthwiseConv2d`` (input gradient as a flipped-kernel depthwise convolution,
+  weight gradient as one per-sample depthwise convolution over N·C groups), and
+  the lowerings tried and not kept. The step is profiled both with the
+  convmixer's own layers (this depthwise convolution and a spatial attention
+  whose channel pooling has a one-pass backward) and as before them
+  (``nn.Conv2d``'s depthwise backward, timm's attention).
+
 Run alone with ``python benchmarks/convmixer_profile.py [--threads N]``;
 ``benchmarks/test_bench_convmixer_profile.py`` runs it under pytest-benchmark.
 """
@@ -39,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -170,16 +182,32 @@ def measure_peak(dtype: torch.dtype, size: int = 1024, repeats: int = 5) -> floa
     return 2 * size**3 / seconds
 
 
+def use_plain_layers(model: nn.Module) -> nn.Module:
+    """Make the convmixer's own layers compute as before them: ``nn.Conv2d``'s depthwise backward, timm's spatial attention."""
+    from timm.layers.cbam import SpatialAttn
+
+    for module in model.modules():
+        if hasattr(module, "_fast"):
+            module._fast = False
+        if isinstance(module, SpatialAttn):
+            module.forward = SpatialAttn.forward.__get__(module)
+    return model
+
+
 def profile_step(build: Callable[[], nn.Module], channels: int = 3, size: int = 32, repeats: int = 10,
-                 lr: float = 0.002, channels_last: bool = True, bf16: bool = False) -> StepProfile:
+                 lr: float = 0.002, channels_last: bool = True, bf16: bool = False,
+                 plain_layers: bool = False) -> StepProfile:
     """Profile one training step of the model made by ``build`` (see the module docstring).
 
     ``channels_last`` lays tensors out as the engine does by default;
-    ``bf16`` runs forward and backward under CPU bf16 autocast (fp32 weights).
+    ``bf16`` runs forward and backward under CPU bf16 autocast (fp32 weights);
+    ``plain_layers`` computes as before the convmixer's own layers (``use_plain_layers``).
     """
     torch.manual_seed(0)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = build().train().to(memory_format=memory_format)
+    if plain_layers:
+        use_plain_layers(model)
     x = torch.randn(BATCH, channels, size, size).contiguous(memory_format=memory_format)
     y = torch.randint(0, N_CLASSES, (BATCH,))
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
@@ -194,7 +222,8 @@ def profile_step(build: Callable[[], nn.Module], channels: int = 3, size: int = 
         optimizer.step()
 
     profile = StepProfile(threads=torch.get_num_threads(), layout=("channels-last" if channels_last else "NCHW")
-                          + (", bf16 autocast" if bf16 else ", fp32"), bf16=bf16)
+                          + (", bf16 autocast" if bf16 else ", fp32")
+                          + (", before the convmixer's own layers" if plain_layers else ""), bf16=bf16)
     profile.step_seconds = _timed(step, repeats)
     profile.step_flops = training_flops(model, x)
     profile.categories = {name: CategoryCost() for name in CATEGORIES}
@@ -220,6 +249,130 @@ def profile_step(build: Callable[[], nn.Module], channels: int = 3, size: int = 
     if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         profile.peak_bf16 = measure_peak(torch.bfloat16)
     return profile
+
+
+@dataclass
+class Lowering:
+    """One way to compute a depthwise convolution's forward pass and gradients, timed part by part."""
+
+    name: str
+    forward_ms: float
+    input_grad_ms: float
+    weight_grad_ms: float
+    max_error: float
+    """Largest difference from oneDNN's channels-last result, relative to that result's largest magnitude."""
+
+    @property
+    def total_ms(self) -> float:
+        """Forward and both gradients."""
+        return self.forward_ms + self.input_grad_ms + self.weight_grad_ms
+
+
+def _aten_grads(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, padding: int, which: int) -> torch.Tensor:
+    mask = [which == 0, which == 1, False]
+    return torch.ops.aten.convolution_backward(grad, x, weight, None, [1, 1], [padding, padding], [1, 1], False,
+                                               [0, 0], x.shape[1], mask)[which]
+
+
+def _per_sample_weight_grad(x: torch.Tensor, grad: torch.Tensor, kernel: int) -> torch.Tensor:
+    n, c, h, w = x.shape
+    per_sample = F.conv2d(x.contiguous().view(1, n * c, h, w), grad.contiguous().view(n * c, 1, h, w),
+                          padding=kernel // 2, groups=n * c)
+    return per_sample.view(n, c, kernel, kernel).sum(0).unsqueeze(1)
+
+
+def _grouped_weight_grad(x: torch.Tensor, grad: torch.Tensor, kernel: int) -> torch.Tensor:
+    n, c, h, w = x.shape  # channels as groups, the batch as each group's input channels
+    inputs = x.transpose(0, 1).reshape(1, c * n, h, w).contiguous(memory_format=torch.channels_last)
+    kernels = grad.transpose(0, 1).reshape(c, n, h, w).contiguous(memory_format=torch.channels_last)
+    return F.conv2d(inputs, kernels, padding=kernel // 2, groups=c).view(c, 1, kernel, kernel)
+
+
+def _per_tap_weight_grad(x: torch.Tensor, grad: torch.Tensor, kernel: int) -> torch.Tensor:
+    padded = F.pad(x, [kernel // 2] * 4)
+    h, w = x.shape[2:]
+    taps = [(padded[:, :, i:i + h, j:j + w] * grad).sum((0, 2, 3)) for i in range(kernel) for j in range(kernel)]
+    return torch.stack(taps, 1).view(-1, 1, kernel, kernel)
+
+
+def depthwise_lowerings(batch: int, channels: int, size: int, kernel: int, repeats: int = 10) -> list[Lowering]:
+    """Time the depthwise lowerings of the module docstring on one layer's shapes; the first row is oneDNN's channels-last path."""
+    torch.manual_seed(0)
+    padding = kernel // 2
+    last = torch.channels_last
+    x = torch.randn(batch, channels, size, size).contiguous(memory_format=last)
+    grad = torch.randn(batch, channels, size, size).contiguous(memory_format=last)
+    weight = torch.randn(channels, 1, kernel, kernel)
+    expected = (F.conv2d(x, weight, padding=padding, groups=channels), _aten_grads(grad, x, weight, padding, 0),
+                _aten_grads(grad, x, weight, padding, 1))
+    nchw_x, nchw_grad = x.contiguous(), grad.contiguous()
+    ways: dict[str, tuple[Callable[[], torch.Tensor], ...]] = {
+        "oneDNN, channels-last (nn.Conv2d)": (
+            lambda: F.conv2d(x, weight, padding=padding, groups=channels),
+            lambda: _aten_grads(grad, x, weight, padding, 0), lambda: _aten_grads(grad, x, weight, padding, 1)),
+        "oneDNN, NCHW": (
+            lambda: F.conv2d(nchw_x, weight, padding=padding, groups=channels),
+            lambda: _aten_grads(nchw_grad, nchw_x, weight, padding, 0),
+            lambda: _aten_grads(nchw_grad, nchw_x, weight, padding, 1)),
+        "convmixer DepthwiseConv2d (kept)": (
+            lambda: F.conv2d(x, weight, padding=padding, groups=channels),
+            lambda: F.conv2d(grad, weight.flip(2, 3), padding=padding, groups=channels),
+            lambda: _per_sample_weight_grad(x, grad, kernel)),
+        "weight grad: channels as groups (tried)": (
+            lambda: expected[0], lambda: expected[1], lambda: _grouped_weight_grad(x, grad, kernel)),
+        "weight grad: 81 shifted products (tried)": (
+            lambda: expected[0], lambda: expected[1], lambda: _per_tap_weight_grad(x, grad, kernel)),
+    }
+    rows = []
+    for name, parts in ways.items():
+        times = [_timed(part, repeats) * 1e3 for part in parts]
+        error = max(float((part() - want).abs().max() / want.abs().max()) for part, want in zip(parts, expected))
+        rows.append(Lowering(name, *times, error))
+    # Rows that reuse the reference's forward and input gradient were not re-timed for them.
+    for row in rows[3:]:
+        row.forward_ms, row.input_grad_ms = rows[0].forward_ms, rows[0].input_grad_ms
+    return rows
+
+
+def render_lowerings(rows: list[Lowering], shape: str) -> str:
+    """The lowerings as plain text lines: ms per part and the ratio of the reference's time to each."""
+    reference = rows[0]
+    lines = [f"Depthwise conv {shape}, ms (ratio = oneDNN channels-last time / this time):",
+             f"  {'lowering':42} {'forward':>8} {'in-grad':>8} {'w-grad':>8} {'total':>8} {'ratio':>6} {'max err':>8}"]
+    for row in rows:
+        lines.append(f"  {row.name:42} {row.forward_ms:8.2f} {row.input_grad_ms:8.2f} {row.weight_grad_ms:8.2f} "
+                     f"{row.total_ms:8.2f} {reference.total_ms / row.total_ms:5.2f}x {row.max_error:8.1e}")
+    return "\n".join(lines)
+
+
+def compiled_step_ratio(build: Callable[[], nn.Module], channels: int, size: int,
+                        repeats: int = 10) -> tuple[float, float, float]:
+    """(first compiled step's seconds, eager step seconds, compiled step seconds) of the channels-last fp32 step.
+
+    Eager and compiled steps alternate, so both see the same load on a shared machine.
+    """
+    torch.manual_seed(0)
+    model = build().train().to(memory_format=torch.channels_last)
+    x = torch.randn(BATCH, channels, size, size).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, N_CLASSES, (BATCH,))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.002, weight_decay=0.05)
+    compiled = torch.compile(model)
+
+    def step(forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(forward(x), y).backward()
+        optimizer.step()
+
+    started = time.perf_counter()
+    step(compiled)
+    first = time.perf_counter() - started
+    eager, fused = [], []
+    for _ in range(repeats):
+        for forward, times in ((model, eager), (compiled, fused)):
+            started = time.perf_counter()
+            step(forward)
+            times.append(time.perf_counter() - started)
+    return first, statistics.median(eager), statistics.median(fused)
 
 
 def default_convmixer() -> tuple[Callable[[], nn.Module], dict]:
@@ -259,15 +412,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: one core)")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the step under torch.compile (inductor fuses GELU, BatchNorm and the adds)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     build, options = default_convmixer()
     channels, size = options["input"][0], options["input"][1]
     print(textwrap.fill("model options: " + ", ".join(f"{k}={v}" for k, v in options.items()), 80))
-    for channels_last, bf16 in ((False, False), (True, False), (True, True)):
+    tokens = size // int(options["patch"])
+    print()
+    print(render_lowerings(depthwise_lowerings(BATCH, int(options["dim"]), tokens, int(options["kernel"]), args.repeats),
+                           f"{BATCH}x{options['dim']}x{tokens}x{tokens}, kernel {options['kernel']}"))
+    steps = {}
+    for channels_last, bf16, plain in ((False, False, True), (True, False, True), (True, False, False), (True, True, False)):
+        steps[(channels_last, bf16, plain)] = profile = profile_step(
+            build, channels, size, repeats=args.repeats, channels_last=channels_last, bf16=bf16, plain_layers=plain)
         print()
-        print(render(profile_step(build, channels, size, repeats=args.repeats, channels_last=channels_last,
-                                  bf16=bf16)))
+        print(render(profile))
+    before, after = steps[(True, False, True)].step_seconds, steps[(True, False, False)].step_seconds
+    print(f"\nchannels-last fp32 step: before the convmixer's own layers / with them = {before / after:.2f}x")
+    if args.compile:
+        first, eager, compiled = compiled_step_ratio(build, channels, size, args.repeats)
+        print(f"torch.compile (inductor) of the channels-last fp32 step: first step {first:.1f} s (compilation), "
+              f"then {compiled * 1e3:.1f} ms against {eager * 1e3:.1f} ms eager = {eager / compiled:.2f}x")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from merbench.compiled_models import CACHE as COMPILED, architecture_key
 from merbench.contracts import Fold, FoldOutput
 from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal
 from merbench.estimator import fit_predict_fold
@@ -40,8 +41,19 @@ class DeviceChoice:
     description: str
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware through oneDNN (AVX-512 BF16 or AMX)."""
+    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
-    """Resolve ``--device auto|cpu|cuda[:N]`` and ``engine.amp`` into a ``DeviceChoice``."""
+    """Resolve ``--device auto|cpu|cuda[:N]`` and ``engine.amp`` into a ``DeviceChoice``.
+
+    On CUDA, ``auto`` and ``on`` train in mixed precision. On the CPU, ``on``
+    trains under bfloat16 autocast (float32 weights) where the CPU has bf16, and
+    ``auto`` stays float32: bf16 autocast measured slower for the built-in
+    models on an AVX-512 BF16 CPU (docs/scale.md).
+    """
     cuda = torch.cuda.is_available()
     if requested.startswith("cuda") and not cuda:
         raise UsageError(f"--device {requested}: no CUDA device is available here (torch {torch.__version__}); use --device cpu or auto")
@@ -58,7 +70,11 @@ def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
         precision = f"mixed precision {str(dtype).replace('torch.', '')}" if dtype else "float32"
         return DeviceChoice(device, dtype, f"cuda ({name}, {precision}; {reason})")
     if amp == "on":
-        raise UsageError("engine.amp=on needs a CUDA device; use engine.amp=auto or off on the CPU")
+        if not cpu_has_bf16():
+            raise UsageError("engine.amp=on on the CPU needs bfloat16 support (AVX-512 BF16 or AMX), which this CPU "
+                             "lacks; use engine.amp=auto or off, or --device cuda")
+        return DeviceChoice(device, torch.bfloat16,
+                            f"cpu ({torch.get_num_threads()} threads, mixed precision bfloat16; {reason})")
     return DeviceChoice(device, None, f"cpu ({torch.get_num_threads()} threads, float32; {reason})")
 
 
@@ -370,9 +386,12 @@ def train_fold(
     model = model.to(device)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
-    trained = model
-    if settings.compile:
-        model = torch.compile(model)
+    forward: Callable[[torch.Tensor], torch.Tensor] = model
+    if settings.compile:  # compiled once per architecture and process (merbench.compiled_models)
+        key = architecture_key(build_model, model, (settings.batch_size, *inputs.shape[1:]), n_classes,
+                               choice.amp_dtype, memory_format, device)
+        forward = COMPILED.step_for(key, model, settings.batch_size)
+        model = forward.module
     optimizer = adamw(model.parameters(), settings.lr, settings.weight_decay)
     n_train = len(train_positions)
     steps = steps_per_epoch(n_train, settings.batch_size)
@@ -380,7 +399,7 @@ def train_fold(
     weights = class_weights(labels[train_index], n_classes, settings.class_weighting)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=settings.label_smoothing)
     scaler = torch.amp.GradScaler("cuda") if choice.amp_dtype == torch.float16 else None
-    autocast = (lambda: torch.autocast("cuda", dtype=choice.amp_dtype)) if choice.amp_dtype else nullcontext
+    autocast = (lambda: torch.autocast(device.type, dtype=choice.amp_dtype)) if choice.amp_dtype else nullcontext
     generator = torch.Generator().manual_seed(seed)
 
     epoch_losses: list[float] = []
@@ -395,9 +414,9 @@ def train_fold(
             y = labels[batch]
             with autocast():
                 if epoch == step == 0:
-                    logits = first_forward(lambda: model(x), x, n_classes, plugin, fold.index, settings.compile)
+                    logits = first_forward(lambda: forward(x), x, n_classes, plugin, fold.index, settings.compile)
                 else:
-                    logits = model(x)
+                    logits = forward(x)
                 loss = loss_fn(logits, y)
             step_losses.append(loss.detach())
             batch_sizes.append(len(batch))
@@ -420,12 +439,12 @@ def train_fold(
             score = fold_uf1(predicted, labels[selection_index].cpu().numpy(), n_classes)
             if score > best_score:
                 best_score, best_epoch = score, epoch
-                best_state = {k: v.detach().clone() for k, v in trained.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif settings.early_stopping and epoch - best_epoch >= settings.early_stopping:
                 break
 
     if best_state is not None:
-        trained.load_state_dict(best_state)
+        model.load_state_dict(best_state)
     predicted = _predict(model, inputs, test_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
     final = epoch_losses[-1] if epoch_losses else math.nan
     return FoldOutput(

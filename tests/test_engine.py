@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from merbench.contracts import Fold
-from merbench.engine import TrainSettings, choose_device, train_fold
+from merbench.engine import TrainSettings, choose_device, cpu_has_bf16, train_fold
 from merbench.errors import RunFailed, UsageError
 
 SETTINGS = TrainSettings(epochs=3, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0, class_weighting="none")
@@ -107,8 +107,27 @@ def test_device_choice_on_this_machine():
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="no CUDA device"):
             choose_device("cuda")
-        with pytest.raises(UsageError, match="engine.amp=on needs a CUDA device"):
+    if cpu_has_bf16():  # bfloat16 autocast on the CPU only when asked: auto stays float32 (docs/scale.md)
+        assert choose_device("cpu", amp="on").amp_dtype == torch.bfloat16
+        assert "bfloat16" in choose_device("cpu", amp="on").description
+    else:
+        with pytest.raises(UsageError, match="engine.amp=on on the CPU needs bfloat16 support"):
             choose_device("cpu", amp="on")
+
+
+def test_cpu_bf16_autocast_trains_a_fold(monkeypatch):
+    import merbench.engine as engine
+
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: True)
+    inputs, labels, fold = toy_data()
+    choice = choose_device("cpu", amp="on")
+    seen = []
+    original = tiny_model()
+    original.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+    output = train_fold(lambda: original, inputs, labels, fold, 3, SETTINGS, choice, seed=1)
+    assert seen and all(dtype == torch.bfloat16 for dtype in seen), "forward passes run under bf16 autocast"
+    assert all(p.dtype == torch.float32 for p in original.parameters()), "master weights stay float32"
+    assert len(output.predictions) == len(fold.test)
 
 
 def test_early_stopping_selects_on_training_subjects_only():

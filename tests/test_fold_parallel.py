@@ -150,8 +150,11 @@ def test_each_fold_gets_cores_divided_by_folds_at_once_whatever_parallel_folds_i
     assert type(executor).__name__ == "SequentialFolds"
 
 
-def test_compile_option_compiles_the_model(quick_run, monkeypatch):
+def test_compile_option_compiles_the_model_once_for_all_folds(quick_run, monkeypatch):
     import torch
+
+    import merbench.compiled_models as compiled_models
+    import merbench.engine as engine
 
     compiled = []
 
@@ -160,8 +163,10 @@ def test_compile_option_compiles_the_model(quick_run, monkeypatch):
         return model
 
     monkeypatch.setattr(torch, "compile", fake_compile)
+    monkeypatch.setattr(engine, "COMPILED", cache := compiled_models.CompiledModels())
     result = _run(quick_run, "convmixer", "engine.compile=true", "engine.parallel_folds=1")
-    assert len(compiled) == len(result["folds"])
+    assert compiled == ["CabmConvMixer"], "one compilation per architecture and process, not one per fold"
+    assert cache.reuses == len(result["folds"]) - 1
     assert result["config"]["options"]["engine"]["compile"] is True
 
 
