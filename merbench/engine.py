@@ -42,8 +42,44 @@ class DeviceChoice:
 
 
 def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 in hardware through oneDNN (AVX-512 BF16 or AMX)."""
-    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    """Whether this CPU computes bfloat16 in hardware through oneDNN (AVX-512 BF16 or AMX).
+
+    Asks oneDNN through a private torch operator; where a torch release lacks
+    it, the CPU's flags in ``/proc/cpuinfo`` answer instead.
+    """
+    if not torch.backends.mkldnn.is_available():
+        return False
+    probe = _onednn_bf16_probe()
+    if probe is not None:
+        try:
+            return bool(probe())
+        except RuntimeError:
+            pass
+    return cpu_flags_have_bf16(cpu_flags())
+
+
+def _onednn_bf16_probe() -> Callable[[], Any] | None:
+    try:
+        return torch.ops.mkldnn._is_mkldnn_bf16_supported
+    except (AttributeError, RuntimeError):  # a torch release without this private operator
+        return None
+
+
+def cpu_flags() -> set[str]:
+    """The feature flags of this machine's first CPU in ``/proc/cpuinfo`` (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_flags_have_bf16(flags: set[str]) -> bool:
+    """Whether CPU feature ``flags`` include bfloat16 arithmetic (AVX-512 BF16 or AMX BF16)."""
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
@@ -51,8 +87,8 @@ def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
 
     On CUDA, ``auto`` and ``on`` train in mixed precision. On the CPU, ``on``
     trains under bfloat16 autocast (float32 weights) where the CPU has bf16, and
-    ``auto`` stays float32: bf16 autocast measured slower for the built-in
-    models on an AVX-512 BF16 CPU (docs/scale.md).
+    ``auto`` stays float32: bf16 autocast was not reliably faster for the
+    built-in models on an AVX-512 BF16 CPU (docs/scale.md).
     """
     cuda = torch.cuda.is_available()
     if requested.startswith("cuda") and not cuda:

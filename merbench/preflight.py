@@ -62,16 +62,23 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     check_folds(folds, dataset.subjects, config.protocol)
 
 
-def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = None) -> Dataset:
+def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = None,
+              start_workers: bool = False) -> Dataset:
     """Check ``config`` as far as possible without preprocessing; returns the dataset as loaded.
 
     Raises ``UsageError`` (or ``DataError`` for a tree the loader cannot use)
     with the fix in its message. Loading reads annotations only, never writes
-    inside the dataset root, and is cheap beside the run.
+    inside the dataset root, and is cheap beside the run. ``start_workers``
+    (``merbench run``): once the cheap checks pass, start the fold workers' fork
+    server (``runner.start_workers_early``), so that it imports torch while the
+    dataset is loaded and preprocessed.
     """
     check_root(config, registry)
     check_chain(config, registry)
-    from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none
+    from merbench.runner import load_dataset, start_workers_early  # imports scikit-learn: after the checks that need none
+
+    if start_workers:
+        start_workers_early(config)
 
     dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False),
                            keep_for_run=True)

@@ -19,10 +19,11 @@ Layout under ``<cache>/preprocess/``:
 
 ``preprocess/hashes/`` remembers each frame file's digest while its size,
 mtime and inode stay the same, so a warm run stats frames instead of reading
-them. Clips are processed in worker processes (``workers``, 0 = every core); each
-worker builds the chain from the same specs and options, OpenCV runs one thread
-per process (also in the serial path), and outputs are put back in sample order,
-so parallel and serial runs give bit-identical outputs.
+them. Clips are processed in this process and spawned worker processes
+(``workers`` processes in all, 0 = every core); each worker builds the chain
+from the same specs and options, OpenCV runs one thread per process (also in
+the serial path), and outputs are put back in sample order, so parallel and
+serial runs give bit-identical outputs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import json
 import math
 import os
 import time
-from concurrent.futures import as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -396,20 +398,40 @@ WORKER_DIED = ("a preprocessing worker process died (out of memory?); the clips 
                "or with --set engine.preprocess_workers=1 to compute in one process")
 
 
-def _compute_parallel(
-    chain: Chain,
+def _compute_alongside(
     todo: list[tuple[int, Sample, str]],
-    entry_dir: Path,
-    workers: int,
+    compute_here: Callable[[int, Sample, str], None],
+    start_workers: Callable[[int], Any],
+    processes: int,
     deliver: Callable[[int, np.ndarray | None, dict[str, Any]], None],
+    entry_dir: Path,
     skip: bool,
 ) -> None:
-    chunk = max(1, min(16, math.ceil(len(todo) / (workers * 4))))
-    chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
-    with running(start_pool(workers, _worker_start, (list(chain.specs), dict(chain.sections))), WORKER_DIED) as pool:
-        for future in as_completed({pool.submit(_worker_compute, jobs, entry_dir, skip) for jobs in chunks}):
-            for index, output, notes in result_of(future, WORKER_DIED):
-                deliver(index, output, notes)
+    """Compute ``todo`` in this process and ``processes - 1`` worker processes at once.
+
+    The workers take small chunks from the front, this process single clips
+    from the back, so clips get done while the workers are still starting, and
+    the last ones finish close together. Each worker has at most two chunks
+    queued, so the front never runs far ahead of what it can do.
+    """
+    remaining = deque(todo)
+    workers = processes - 1
+    chunk = max(1, min(4, math.ceil(len(todo) / (processes * 8))))
+    in_flight: set[Future] = set()
+    with running(start_workers(workers), WORKER_DIED) as pool:
+        while remaining or in_flight:
+            while remaining and len(in_flight) < 2 * workers:
+                jobs = [remaining.popleft() for _ in range(min(chunk, len(remaining)))]
+                in_flight.add(pool.submit(_worker_compute, jobs, entry_dir, skip))
+            if remaining:
+                compute_here(*remaining.pop())
+                finished = {future for future in in_flight if future.done()}
+            else:
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                in_flight.discard(future)
+                for index, output, notes in result_of(future, WORKER_DIED):
+                    deliver(index, output, notes)
 
 
 # ------------------------------------------------------------------------ the index
@@ -576,8 +598,21 @@ def preprocess_dataset(
             if on_progress:
                 on_progress(1)
 
-        # Time the first clips here; hand the rest to worker processes only when
-        # they would take clearly longer than starting the workers does.
+        def compute_here(index: int, sample: Sample, key: str) -> None:
+            try:
+                output, sample_notes = compute_and_store(chain, sample, key, entry_dir)
+            except DataError as exc:
+                if not skip_unreadable:
+                    raise
+                deliver(index, None, {"error": str(exc)})
+            else:
+                deliver(index, output, sample_notes)
+
+        def start_workers(count: int) -> Any:
+            return start_pool(count, _worker_start, (list(chain.specs), dict(chain.sections)), preloaded=False)
+
+        # Time the first clips here; let worker processes help with the rest only
+        # when it would take clearly longer than starting them does.
         probe_started = time.perf_counter()
         position = 0
         with opencv_threads(1):
@@ -589,17 +624,10 @@ def preprocess_dataset(
                         list(chain.specs), dict(chain.sections)
                     ):
                         used_workers = min(workers, remaining)
-                        _compute_parallel(chain, todo[position:], entry_dir, used_workers, deliver, skip_unreadable)
+                        _compute_alongside(todo[position:], compute_here, start_workers, used_workers, deliver,
+                                           entry_dir, skip_unreadable)
                         break
-                index, sample, key = todo[position]
-                try:
-                    output, sample_notes = compute_and_store(chain, sample, key, entry_dir)
-                except DataError as exc:
-                    if not skip_unreadable:
-                        raise
-                    deliver(index, None, {"error": str(exc)})
-                else:
-                    deliver(index, output, sample_notes)
+                compute_here(*todo[position])
                 position += 1
         computed = len(todo) - sum(1 for index, _, _ in todo if index in skipped)
         kept = [i for i in range(len(samples)) if i not in skipped]

@@ -99,12 +99,22 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     ``recorder`` (a ``merbench.recording.Recorder``) persists each fold as it
     completes and hands back folds a resumed run already finished.
     """
-    if _may_train_in_worker_processes(config):
-        start_worker_server()  # it imports torch in the background while this process prepares the run
+    start_workers_early(config)
     from merbench.engine import torch_threads
 
     with torch_threads(int(config.section("engine")["threads"])):
         return _run(config, registry, progress, recorder, choice)
+
+
+def start_workers_early(config: RunConfig) -> None:
+    """Start the fork server of fold workers now when ``config`` may train folds in worker processes.
+
+    It imports torch for seconds in the background; started before the dataset
+    is loaded and preprocessed, that work overlaps with this process's. Calling
+    it again is free.
+    """
+    if _may_train_in_worker_processes(config):
+        start_worker_server()
 
 
 def _may_train_in_worker_processes(config: RunConfig) -> bool:
@@ -349,12 +359,12 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
 def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None,
          choice: Any = None) -> RunResult:
     """One seed of a run, step by step: prepare the inputs, split, plan, train the folds, score."""
-    from merbench.engine import TrainSettings, choose_device  # imports torch
+    from merbench.engine import TrainSettings  # imports torch
 
     progress = progress or SilentProgress()
     started = time.perf_counter()
     chain = checked_chain(config, registry)
-    choice = choice or choose_device(config.device, config.section("engine")["amp"])
+    choice = choice or choose_run_device(config)
     settings = TrainSettings.from_options(config.section("engine"))
     progress.message(f"Device: {choice.description}")
     inputs = prepare_inputs(config, registry, chain, progress, recorder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -143,6 +144,35 @@ def test_parallel_output_equals_serial_output(tmp_path, monkeypatch):
         a = next((tmp_path / "serial" / "preprocess").glob(f"??/{name}"))
         b = next((tmp_path / "parallel" / "preprocess").glob(f"??/{name}"))
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_this_process_computes_clips_while_spawned_workers_start(tmp_path, monkeypatch):
+    import merbench.workers
+
+    monkeypatch.setattr(prep_module, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(prep_module, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(prep_module, "PROBE_CLIPS", 1)
+
+    def no_fork_server():
+        raise AssertionError("preprocessing workers must not wait for the fork server that imports torch")
+
+    monkeypatch.setattr(merbench.workers, "process_context", no_fork_server)
+    dataset, chain = setup(tmp_path / "data")
+    serial = run(dataset, chain, tmp_path / "serial", workers=1)
+    here = []
+    original = prep_module.compute_and_store
+
+    def slow_here(*args):  # only this process sees the patch: spawned workers compute at full speed
+        here.append(args[1].id)
+        time.sleep(0.2)
+        return original(*args)
+
+    monkeypatch.setattr(prep_module, "compute_and_store", slow_here)
+    parallel = run(dataset, chain, tmp_path / "parallel", workers=2)
+    assert serial.inputs.tobytes() == parallel.inputs.tobytes()
+    assert parallel.computed == 12 and parallel.workers == 2
+    assert 1 < len(here) < 12, f"this process computed {len(here)} of 12 clips: beyond the probe, not all"
+    assert here[1] == dataset.samples[-1].id, "after the probe this process works from the back"
 
 
 def test_two_runs_at_once_share_the_cache_safely(tmp_path):
@@ -323,3 +353,25 @@ def test_a_run_records_the_chain_choices(quick_run, fresh_cache):
     assert details["crop_detector"] == "centre" and details["crop_counts"] == {"centre": 12}
     assert [step["name"] for step in details["chain"]] == ["crop", "apex", "flow"]
     assert result["config"]["preprocess"] == ["crop", "apex", "flow"]
+
+
+def test_a_run_starts_the_fold_workers_server_before_it_loads_the_dataset(tmp_path, monkeypatch):
+    import merbench.runner
+    from merbench.preflight import preflight
+
+    monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path))
+    events = []
+    monkeypatch.setattr(merbench.runner, "start_worker_server", lambda: events.append("fork server"))
+    loading = merbench.runner.load_dataset
+    monkeypatch.setattr(merbench.runner, "load_dataset", lambda *a, **k: events.append("load") or loading(*a, **k))
+    registry = get_registry()
+    tiny = {"dataset.subjects": 4, "dataset.clips_per_subject": 4, "dataset.size": 32, "dataset.frames": 6,
+            "protocol.n_splits": 2}
+    config = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", device="cpu", sets=tiny)
+    preflight(config, registry, start_workers=True)
+    assert events == ["fork server", "load"], "its torch imports overlap with loading and preprocessing"
+    events.clear()
+    one_at_a_time = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", device="cpu",
+                                   sets={**tiny, "engine.parallel_folds": 1})
+    preflight(one_at_a_time, registry, start_workers=True)
+    assert events == ["load"], "no fold workers, no server"

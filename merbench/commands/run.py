@@ -105,7 +105,7 @@ def _new_config(args: argparse.Namespace, registry):
         sets={**parse_set(flatten_sets(args.sets)), **({"executor.name": args.executor} if args.executor else {})},
         config_file=args.config,
     )
-    preflight(config, registry)
+    preflight(config, registry, start_workers=True)
     return config
 
 
@@ -118,7 +118,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
     if args.resume:
         config, n_seeds, run_id = _resumed(args, store, registry)
-        preflight(config, registry)
+        preflight(config, registry, start_workers=True)
     else:
         n_seeds, run_id = args.seeds, None
     started: list[str] = []

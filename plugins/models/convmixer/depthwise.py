@@ -19,12 +19,15 @@ Every value equals the default backward up to float rounding (a different
 summation order); tests/test_convmixer_layers.py checks it. The faster path
 is taken only where it was measured to pay: on CPU tensors and kernels of at
 least ``FAST_MIN_KERNEL``, outside ``torch.func`` transforms (batched folds),
-which take ``nn.Conv2d``'s own path. Under CPU autocast it computes in the
+which take ``nn.Conv2d``'s own path (and so does every call where this torch
+release lacks the private check of such transforms). Under CPU autocast it computes in the
 autocast dtype, as ``nn.Conv2d`` does there (bfloat16 inputs, weight and
 bias; the float32 weight receives its gradient through the cast).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -85,8 +88,23 @@ class DepthwiseConv2d(nn.Conv2d):
             return _DepthwiseSame.apply(x.to(dtype), self.weight.to(dtype), bias, padding)
 
 
+def _functorch_wrapped_check() -> Callable[[torch.Tensor], bool] | None:
+    """torch's private test for a tensor inside a ``torch.func`` transform, or ``None`` where a release lacks it."""
+    functorch = getattr(torch._C, "_functorch", None)
+    return getattr(functorch, "is_functorch_wrapped_tensor", None)
+
+
+_IS_FUNCTORCH_WRAPPED = _functorch_wrapped_check()
+
+
 def untransformed(x: torch.Tensor) -> bool:
-    """``x`` is not wrapped by a ``torch.func`` transform (vmap, grad), whose batching rules a custom backward lacks."""
+    """``x`` is not wrapped by a ``torch.func`` transform (vmap, grad), whose batching rules a custom backward lacks.
+
+    ``False`` when this torch cannot tell (``nn.Conv2d``'s own path is then always taken).
+    """
     if torch.compiler.is_compiling():
         return True
-    return not torch._C._functorch.is_functorch_wrapped_tensor(x)
+    if _IS_FUNCTORCH_WRAPPED is None:
+        return False
+    return not _IS_FUNCTORCH_WRAPPED(x)
+
