@@ -19,8 +19,8 @@ Layout under ``<cache>/preprocess/``:
 
 ``preprocess/hashes/`` remembers each frame file's digest while its size,
 mtime and inode stay the same, so a warm run stats frames instead of reading
-them. Clips are processed in this process and spawned worker processes
-(``workers`` processes in all, 0 = every core); each worker builds the chain
+them. Clips are processed in this process and worker processes (``workers``
+processes in all, 0 = every core); each worker builds the chain
 from the same specs and options, OpenCV runs one thread per process (also in
 the serial path), and outputs are put back in sample order, so parallel and
 serial runs give bit-identical outputs.
@@ -410,8 +410,8 @@ def _compute_alongside(
     """Compute ``todo`` in this process and ``processes - 1`` worker processes at once.
 
     The workers take small chunks from the front, this process single clips
-    from the back, so clips get done while the workers are still starting, and
-    the last ones finish close together. Each worker has at most two chunks
+    from the back, so clips get done while the workers are still starting (their
+    fork server may still be importing torch), and the last ones finish close together. Each worker has at most two chunks
     queued, so the front never runs far ahead of what it can do.
     """
     remaining = deque(todo)
@@ -609,7 +609,7 @@ def preprocess_dataset(
                 deliver(index, output, sample_notes)
 
         def start_workers(count: int) -> Any:
-            return start_pool(count, _worker_start, (list(chain.specs), dict(chain.sections)), preloaded=False)
+            return start_pool(count, _worker_start, (list(chain.specs), dict(chain.sections)))
 
         # Time the first clips here; let worker processes help with the rest only
         # when it would take clearly longer than starting them does.

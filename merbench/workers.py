@@ -2,10 +2,7 @@
 
 Workers start from a ``forkserver`` on Linux: they fork from a clean server
 process, not from one that already runs torch or OpenCV threads, and the server
-is started once per process, not per run. Pools whose work needs no torch
-(preprocessing) start with ``spawn`` instead (``start_pool(preloaded=False)``):
-a spawned worker is up in well under a second, while the server spends seconds
-importing torch before it forks the first one.
+is started once per process, not per run.
 """
 
 from __future__ import annotations
@@ -178,17 +175,13 @@ def stop_workers(executor: Any, grace_s: float = 1.0) -> None:
 # ------------------------------------------------------------------ one pool of worker processes
 
 
-def start_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
-               preloaded: bool = True) -> ProcessPoolExecutor:
+def start_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes of this run, each set up by ``initializer(*initargs)``.
 
-    ``preloaded``: fork the workers from the server that imported ``WORKER_PRELOAD``
-    (torch among it); ``False`` spawns fresh interpreters that import only what
-    their tasks need. Every worker ignores Ctrl-C (the run handles it and stops
-    the pool) and exits with the run (``exit_with``). The processes start with the first task.
+    Every worker ignores Ctrl-C (the run handles it and stops the pool) and exits
+    with the run (``exit_with``). The processes start with the first task.
     """
-    context = process_context() if preloaded else multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+    return ProcessPoolExecutor(max_workers=workers, mp_context=process_context(), initializer=_start_worker,
                                initargs=(initializer, initargs, os.getpid()))
 
 
