@@ -95,6 +95,9 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``merbench`` console script; returns the exit code."""
     skip_final_collection()
+    if imported_by_a_starting_worker():
+        make_console(stderr=True).print(f"[bold red]merbench: error:[/] {escape(UNGUARDED_SCRIPT)}", highlight=False)
+        return 2
     parser = build_parser()
     args = parse_args(parser, argv)
     if args.command is None:
@@ -112,6 +115,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("merbench: interrupted")
         return 130
+
+
+UNGUARDED_SCRIPT = ("merbench was called again by a worker process that imports the script which started the run; "
+                    'in that script, call merbench under `if __name__ == "__main__":`')
+
+
+def imported_by_a_starting_worker() -> bool:
+    """Whether a worker process is importing the user's script as it starts (a script without a ``__main__`` guard).
+
+    Running the command there would start workers of its own, which
+    multiprocessing refuses with a traceback; the worker gets one line instead.
+    """
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
 
 
 def skip_final_collection() -> None:

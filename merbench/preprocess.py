@@ -50,7 +50,7 @@ from merbench.cache import atomic_write_bytes, atomic_write_text, cache_root, co
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.datafiles import decode_image, undecodable
 from merbench.errors import DataError, UsageError
-from merbench.workers import picklable, result_of, running, start_pool, usable_cores
+from merbench.workers import WORKER_START_HINT, picklable, result_of, running, start_pool, submit, usable_cores
 
 MIN_PARALLEL = 8
 """Fewer clips left to compute than this are done in-process (starting workers costs more)."""
@@ -394,8 +394,9 @@ def resolve_workers(workers: int) -> int:
     return usable_cores() if workers == 0 else workers
 
 
-WORKER_DIED = ("a preprocessing worker process died (out of memory?); the clips it finished are cached: run again, "
-               "or with --set engine.preprocess_workers=1 to compute in one process")
+WORKER_DIED = ("a preprocessing worker process died (out of memory, or it could not start: " + WORKER_START_HINT
+               + "); the clips it finished are cached: run again, or with --set engine.preprocess_workers=1 to "
+               "compute in one process")
 
 
 def _compute_alongside(
@@ -422,7 +423,7 @@ def _compute_alongside(
         while remaining or in_flight:
             while remaining and len(in_flight) < 2 * workers:
                 jobs = [remaining.popleft() for _ in range(min(chunk, len(remaining)))]
-                in_flight.add(pool.submit(_worker_compute, jobs, entry_dir, skip))
+                in_flight.add(submit(pool, _worker_compute, jobs, entry_dir, skip))
             if remaining:
                 compute_here(*remaining.pop())
                 finished = {future for future in in_flight if future.done()}

@@ -41,6 +41,10 @@ def available_memory() -> int | None:
     return None
 
 
+WORKER_START_HINT = ("every worker imports the script that started the run, so a script calling merbench "
+                     "must do so under `if __name__ == \"__main__\":`, and a script read from standard input cannot start workers")
+"""Why a worker may die while it starts, in the messages of preprocessing and fold workers."""
+
 # What the fork server imports once for every worker it forks (it is started once per process,
 # so preprocessing and fold training share one list).
 # torch._dynamo is imported by the first optimizer a process builds (~1.5 s): preloading it
@@ -189,6 +193,19 @@ def _start_worker(initializer: Callable[..., None], initargs: tuple[Any, ...], r
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run handles Ctrl-C and cancels the rest
     exit_with(run_pid)
     initializer(*initargs)
+
+
+def submit(executor: ProcessPoolExecutor, function: Callable[..., Any], *args: Any) -> Future:
+    """``executor.submit(function, *args)``; a worker that died while the fork server launched it is ``BrokenProcessPool``.
+
+    That death surfaces as a ``BrokenPipeError`` from the launch (e.g. the worker
+    could not import the script that started the run), which ``running`` and
+    the callers then report like any dead worker.
+    """
+    try:
+        return executor.submit(function, *args)
+    except BrokenPipeError:
+        raise BrokenProcessPool("a worker process died while it was being started") from None
 
 
 def result_of(future: Future, broken: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -220,3 +221,22 @@ def test_a_killed_run_leaves_no_worker_processes(tmp_path):
         run.wait()
     gone, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive, f"worker processes outlived the killed run: {[p.pid for p in alive]}"
+
+
+def test_auto_trains_here_and_names_the_main_guard_when_workers_die_while_starting(run_cli, tmp_path, monkeypatch):
+    from merbench.errors import RunFailed
+
+    def dies_while_starting(*args, **kwargs):
+        raise RunFailed(local.WORKER_DIED)
+
+    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(local.ProcessFolds, "_start", staticmethod(dies_while_starting))
+    monkeypatch.setattr(plan, "usable_cores", lambda: 2)
+    target = tmp_path / "result.json"
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--json", str(target),
+                     "--set", *SAME_THREADS, "engine.parallel_folds=auto")
+    assert result.code == 0, result.err
+    message = " ".join(result.err.split())
+    assert "fold worker processes did not start (they died while starting; every worker imports the script" in message
+    assert "the folds were trained in this process" in message
+    assert len(json.loads(target.read_text())["folds"]) >= 2

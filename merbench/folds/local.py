@@ -10,15 +10,18 @@ import queue as queues
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 
 from merbench.contracts import FoldOutput
+from merbench.errors import RunFailed
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
 from merbench.progress import ProgressSink
-from merbench.workers import picklable, result_of, running, start_pool, start_worker_server, stop_workers
+from merbench.workers import (WORKER_START_HINT, picklable, result_of, running, start_pool, start_worker_server,
+                              stop_workers, submit)
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -133,8 +136,11 @@ class ProcessFolds:
         if created is not None:
             created(executor)
         try:
-            for future in [executor.submit(_worker_ready) for _ in range(workers)]:
+            for future in [submit(executor, _worker_ready) for _ in range(workers)]:
                 future.result()
+        except BrokenProcessPool:
+            stop_workers(executor)
+            raise RunFailed(WORKER_DIED) from None
         except BaseException:
             stop_workers(executor)
             raise
@@ -148,9 +154,9 @@ class ProcessFolds:
                 on_done(*result_of(future, WORKER_DIED))
 
 
-WORKER_DIED = ("a fold worker process died (out of memory?); completed folds are kept in the results store: "
-               "continue with `merbench run --resume RUN_ID`, or train folds one at a time with "
-               "--set engine.parallel_folds=1")
+WORKER_DIED = ("a fold worker process died (out of memory, or it could not start: " + WORKER_START_HINT
+               + "); completed folds are kept in the results store: continue with `merbench run --resume RUN_ID`, "
+               "or train folds one at a time with --set engine.parallel_folds=1")
 
 
 class _TaskQueue:
@@ -182,7 +188,7 @@ class _Pool:
 
     def submit_all(self, queue: _TaskQueue) -> set:
         """Hand every fold left in ``queue`` to the workers."""
-        return {self.executor.submit(_worker_train, task) for task in queue.take_all()}
+        return {submit(self.executor, _worker_train, task) for task in queue.take_all()}
 
 
 class _WorkerFeed:
@@ -207,7 +213,10 @@ class _WorkerFeed:
     def _feed(self, workers: int, job: FoldJob, data: FoldData, queue: _TaskQueue) -> None:
         try:
             self.pool = ProcessFolds._start(job, data, workers, len(queue), created=self._created)
-        except Exception as exc:  # this process trains the folds itself and says so
+        except RunFailed:  # this process trains the folds itself and says so
+            self.error = f"they died while starting; {WORKER_START_HINT}"
+            return
+        except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             return
         if self._stop.is_set():  # the run stopped while the workers were starting
@@ -218,7 +227,7 @@ class _WorkerFeed:
         try:
             while not self._stop.is_set():
                 while len(running) < self.pool.workers and (task := queue.take()) is not None:
-                    running.add(self.pool.executor.submit(_worker_train, task))
+                    running.add(submit(self.pool.executor, _worker_train, task))
                 if not running:
                     return
                 done, running = wait(running, return_when=FIRST_COMPLETED)
