@@ -400,9 +400,9 @@ WORKER_DIED = ("a preprocessing worker process died (out of memory, or it could 
 
 
 def _compute_alongside(
+    chain: Chain,
     todo: list[tuple[int, Sample, str]],
     compute_here: Callable[[int, Sample, str], None],
-    start_workers: Callable[[int], Any],
     processes: int,
     deliver: Callable[[int, np.ndarray | None, dict[str, Any]], None],
     entry_dir: Path,
@@ -419,7 +419,7 @@ def _compute_alongside(
     workers = processes - 1
     chunk = max(1, min(4, math.ceil(len(todo) / (processes * 8))))
     in_flight: set[Future] = set()
-    with running(start_workers(workers), WORKER_DIED) as pool:
+    with running(start_pool(workers, _worker_start, (list(chain.specs), dict(chain.sections))), WORKER_DIED) as pool:
         while remaining or in_flight:
             while remaining and len(in_flight) < 2 * workers:
                 jobs = [remaining.popleft() for _ in range(min(chunk, len(remaining)))]
@@ -609,9 +609,6 @@ def preprocess_dataset(
             else:
                 deliver(index, output, sample_notes)
 
-        def start_workers(count: int) -> Any:
-            return start_pool(count, _worker_start, (list(chain.specs), dict(chain.sections)))
-
         # Time the first clips here; let worker processes help with the rest only
         # when it would take clearly longer than starting them does.
         probe_started = time.perf_counter()
@@ -625,8 +622,8 @@ def preprocess_dataset(
                         list(chain.specs), dict(chain.sections)
                     ):
                         used_workers = min(workers, remaining)
-                        _compute_alongside(todo[position:], compute_here, start_workers, used_workers, deliver,
-                                           entry_dir, skip_unreadable)
+                        _compute_alongside(chain, todo[position:], compute_here, used_workers, deliver, entry_dir,
+                                           skip_unreadable)
                         break
                 compute_here(*todo[position])
                 position += 1

@@ -21,6 +21,7 @@ import torch
 from merbench.cache import cache_root
 from merbench.config import resolve_config
 from merbench.contracts import resolve_factory
+from merbench.engine import channel_stats
 from merbench.preprocess import checked_chain, preprocess_dataset
 from merbench.registry import get_registry
 from merbench.runner import load_dataset
@@ -34,12 +35,12 @@ def fold_shifts(model: str, dataset: str) -> tuple[list[float], list[float], tup
     inputs = torch.as_tensor(preprocess_dataset(data, checked_chain(config, registry), cache_dir=cache_root()).inputs)
     split = resolve_factory(registry.get("protocols", config.protocol).split)
     folds = split(data.labels, data.subjects, config.seed, dict(config.section("protocol")), data.domains)
-    mean_all, std_all = inputs.mean(dim=(0, 2, 3)), inputs.std(dim=(0, 2, 3))
+    mean_all, std_all = channel_stats(inputs, torch.arange(len(inputs)))  # what engine.normalise_on=all fits
     scales, shifts = [], []
     for fold in folds:
-        train = inputs[torch.as_tensor(fold.train)]
-        scales.append(float((train.std(dim=(0, 2, 3)) / std_all - 1).abs().max()))
-        shifts.append(float(((train.mean(dim=(0, 2, 3)) - mean_all) / std_all).abs().max()))
+        mean, std = channel_stats(inputs, torch.as_tensor(fold.train))  # what the honest run fits
+        scales.append(float((std / std_all - 1).abs().max()))
+        shifts.append(float(((mean - mean_all) / std_all).abs().max()))
     return scales, shifts, tuple(inputs.shape)
 
 
