@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 
 import torch
 
@@ -22,6 +23,7 @@ from merbench.cache import cache_root
 from merbench.config import resolve_config
 from merbench.contracts import resolve_factory
 from merbench.engine import channel_stats
+from merbench.errors import MerbenchError
 from merbench.preprocess import checked_chain, preprocess_dataset
 from merbench.registry import get_registry
 from merbench.runner import load_dataset
@@ -50,7 +52,11 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic")
     args = parser.parse_args()
     for model in args.models:
-        scales, shifts, shape = fold_shifts(model, args.dataset)
+        try:
+            scales, shifts, shape = fold_shifts(model, args.dataset)
+        except MerbenchError as exc:  # a name or a dataset it cannot use: one line, as the CLI says it
+            print(f"normalisation_shift.py: error: {exc}", file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
         print(f"{model} on {args.dataset} {shape}, {len(scales)} folds: largest |scale - 1| median "
               f"{statistics.median(scales):.3f}, max {max(scales):.3f}; largest |shift| (in std units) median "
               f"{statistics.median(shifts):.3f}, max {max(shifts):.3f}")
