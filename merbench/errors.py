@@ -33,6 +33,15 @@ class RunFailed(MerbenchError):
     exit_code = 1
 
 
+class FoldsLost(RunFailed):
+    """A run stopped by a failure around its folds, not in them (a worker process died, a cluster task failed).
+
+    Its completed folds are worth keeping: the command that ran it says how to
+    continue (``merbench.recording.run_recorded`` adds the stored run's id, or
+    that the run was not stored).
+    """
+
+
 def checkpoint_refusal(text: str) -> str:
     """torch's refusal of a pickled checkpoint, reworded: merbench loads weights only and never turns that off.
 

@@ -21,7 +21,7 @@ from merbench import runner  # as a module: tests replace runner.run_with_seeds
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
 from merbench.environment import describe_environment
-from merbench.errors import UsageError
+from merbench.errors import FoldsLost, UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
@@ -104,6 +104,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     if store is None:
         try:
             return runner.run_with_seeds(config, registry, n_seeds, progress), None, 0
+        except FoldsLost as exc:
+            raise how_to_continue(exc, None) from None
         except (OSError, sqlite3.OperationalError) as exc:
             if is_disk_full(exc):
                 raise disk_full_error(exc, written()) from None
@@ -136,8 +138,18 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             _mark_stopped(store, run_id, "interrupted")
             raise disk_full_error(exc, written(), run_id) from None
         _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
+        if isinstance(exc, FoldsLost):
+            raise how_to_continue(exc, run_id) from None
         raise
     return result, run_id, recorder.reused
+
+
+def how_to_continue(exc: FoldsLost, run_id: str | None) -> FoldsLost:
+    """``exc`` with what the user can do next: resume the stored run ``run_id``, or, not stored, run it again."""
+    if run_id is None:
+        return FoldsLost(f"{exc}; the run was not stored in a results store, so its completed folds are lost: run it again")
+    return FoldsLost(f"{exc}; the completed folds are kept in the results store: continue with "
+                     f"`merbench run --resume {run_id}`")
 
 
 def _mark_stopped(store: ResultStore, run_id: str, status: str, error: str | None = None) -> None:

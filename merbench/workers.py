@@ -208,25 +208,25 @@ def submit(executor: ProcessPoolExecutor, function: Callable[..., Any], *args: A
         raise BrokenProcessPool("a worker process died while it was being started") from None
 
 
-def result_of(future: Future, broken: str) -> Any:
-    """A worker's result; a worker process that died (``BrokenProcessPool``) is ``RunFailed(broken)``."""
+def result_of(future: Future, broken: str, error: type[RunFailed] = RunFailed) -> Any:
+    """A worker's result; a worker process that died (``BrokenProcessPool``) is ``error(broken)``."""
     try:
         return future.result()
     except BrokenProcessPool:
-        raise RunFailed(broken) from None
+        raise error(broken) from None
 
 
 @contextmanager
-def running(executor: Any, broken: str) -> Iterator[Any]:
+def running(executor: Any, broken: str, error: type[RunFailed] = RunFailed) -> Iterator[Any]:
     """Use a pool: shut down when the block ends; stopped at once (``stop_workers``) when it fails.
 
-    A worker process that died is ``RunFailed(broken)``, one clear message with what to do.
+    A worker process that died is ``error(broken)``, one clear message with what to do.
     """
     try:
         yield executor
     except BrokenProcessPool:
         stop_workers(executor)
-        raise RunFailed(broken) from None
+        raise error(broken) from None
     except BaseException:
         stop_workers(executor)
         raise

@@ -110,10 +110,10 @@ def test_a_fold_that_raises_or_loses_its_worker_is_retried_and_the_run_completes
         assert np.array_equal(outputs[index].predictions, output.predictions)
 
 
-def test_a_fold_that_keeps_failing_stops_the_run_naming_the_fold_and_resume(tmp_path):
+def test_a_fold_that_keeps_failing_stops_the_run_naming_the_fold(tmp_path):
     from merbench.config import resolve_config
     from merbench.engine import TrainSettings, choose_device
-    from merbench.errors import RunFailed
+    from merbench.errors import FoldsLost
     from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe
     from merbench.progress import SilentProgress
     from merbench.folds.ray import RayFolds
@@ -128,5 +128,6 @@ def test_a_fold_that_keeps_failing_stops_the_run_naming_the_fold_and_resume(tmp_
     task = FoldTask(Fold(4, np.arange(3), np.arange(3, 6)), 4)
     job = FoldJob(ModelRecipe(broken, dict(config.section("model")), 3, 3, 28),
                   TrainSettings.from_options(config.section("engine")), choose_device("cpu"), threads=1)
-    with pytest.raises(RunFailed, match=r"fold 4 failed on Ray after 1 retries: RuntimeError: always broken.*--resume"):
+    # FoldsLost: the command that ran it adds how to continue (tests/test_folds_lost.py)
+    with pytest.raises(FoldsLost, match=r"fold 4 failed on Ray after 1 retries: RuntimeError: always broken"):
         RayFolds(RayOptions(max_retries=1)).run(job, data, [task], lambda t, o: None, SilentProgress())

@@ -27,4 +27,5 @@ def test_an_unguarded_script_is_told_to_add_the_main_guard(tmp_path):
     assert "a fold worker process died (out of memory, or it could not start" in message
     assert 'must do so under `if __name__ == "__main__":`' in message
     assert 'merbench was called again by a worker process that imports the script which started the run' in message
+    assert "the run was not stored in a results store" in message and "--resume" not in message  # run with --no-store
     assert "Traceback" not in done.stderr, "the worker says so in one line, the run in another"

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from merbench.contracts import FoldOutput
-from merbench.errors import RunFailed
+from merbench.errors import FoldsLost, RunFailed
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
 from merbench.progress import ProgressSink
 from merbench.workers import (WORKER_START_HINT, picklable, result_of, running, start_pool, start_worker_server,
@@ -140,7 +140,7 @@ class ProcessFolds:
                 future.result()
         except BrokenProcessPool:
             stop_workers(executor)
-            raise RunFailed(WORKER_DIED) from None
+            raise FoldsLost(WORKER_DIED) from None
         except BaseException:
             stop_workers(executor)
             raise
@@ -149,14 +149,13 @@ class ProcessFolds:
     @staticmethod
     def _collect(pool: "_Pool", futures: set, on_done: OnDone) -> None:
         """Report each submitted fold as it completes; shuts the pool down."""
-        with running(pool.executor, WORKER_DIED):
+        with running(pool.executor, WORKER_DIED, FoldsLost):
             for future in as_completed(futures):
-                on_done(*result_of(future, WORKER_DIED))
+                on_done(*result_of(future, WORKER_DIED, FoldsLost))
 
 
 WORKER_DIED = ("a fold worker process died (out of memory, or it could not start: " + WORKER_START_HINT
-               + "); completed folds are kept in the results store: continue with `merbench run --resume RUN_ID`, "
-               "or train folds one at a time with --set engine.parallel_folds=1")
+               + "); to train the folds one at a time in the run's own process, use --set engine.parallel_folds=1")
 
 
 class _TaskQueue:
@@ -232,7 +231,7 @@ class _WorkerFeed:
                     return
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._finished.put(result_of(future, WORKER_DIED))
+                    self._finished.put(result_of(future, WORKER_DIED, FoldsLost))
         except BaseException as exc:  # handed to this process, which stops the run with it
             self._finished.put(exc)
 

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from merbench.errors import MerbenchError, RunFailed, UsageError
+from merbench.errors import FoldsLost, MerbenchError, UsageError
 from merbench.folds.job import DeviceTensors, FoldData, train_task
 from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text, import_ray, remote_function
 
@@ -68,7 +68,7 @@ class RayFolds:
     def run(self, job: Any, data: Any, tasks: Sequence[Any], on_done: Callable[[Any, Any], None], progress: Any) -> None:
         """Submit one task per fold (the data goes to the object store once); ``on_done`` each as it finishes.
 
-        A fold that still fails after its retries raises ``RunFailed`` (the
+        A fold that still fails after its retries raises ``FoldsLost`` (the
         remaining folds are cancelled; those already reported stay stored).
         """
         if job.choice.device.type == "cuda" and self.options.num_gpus <= 0:
@@ -90,10 +90,8 @@ class RayFolds:
         try:
             status, value = ray.get(ref)
         except ray.exceptions.RayError as exc:
-            raise RunFailed(
-                f"fold {task.fold.index} failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}. "
-                "Completed folds are kept in the results store: continue with `merbench run --resume RUN_ID` "
-                "(the id printed when the run started; see `merbench runs --status failed`)"
+            raise FoldsLost(
+                f"fold {task.fold.index} failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}"
             ) from None
         if status == "error":
             raise type(value)(f"fold {task.fold.index}: {value}")
