@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from merbench.allocator import keep_freed_memory
 from merbench.compiled_models import CACHE as COMPILED, architecture_key
 from merbench.contracts import Fold, FoldOutput
 from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal
@@ -392,9 +393,11 @@ def train_fold(
     the epoch with the best test UF1 is kept (early stopping, when set, counts
     epochs without test improvement); ``settings.normalise_on == "all"``
     (leaky) takes the channel statistics of every sample.
-    Raises ``RunFailed`` when the loss stops being finite.
+    Raises ``RunFailed`` when the loss stops being finite. Freed memory stays in the
+    process for the next step (``merbench.allocator``).
     """
     start = time.perf_counter()
+    keep_freed_memory()
     device = choice.device
     validation_positions = None
     train_positions = fold.train
