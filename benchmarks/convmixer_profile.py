@@ -34,6 +34,9 @@ study; 3 classes), forward, cross-entropy, backward and an AdamW step, on the
   convmixer's own layers (this depthwise convolution and a spatial attention
   whose channel pooling has a one-pass backward) and as before them
   (``nn.Conv2d``'s depthwise backward, timm's attention).
+* **Freed memory kept**: last, the engine's channels-last fp32 step again with
+  ``merbench.allocator.keep_freed_memory`` in effect, as ``engine.train_fold``
+  trains (it cannot be undone in a process, so it comes after everything else).
 
 Run alone with ``python benchmarks/convmixer_profile.py [--threads N]``;
 ``benchmarks/test_bench_convmixer_profile.py`` runs it under pytest-benchmark.
@@ -53,6 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from merbench.allocator import keep_freed_memory
 
 BATCH = 32
 N_CLASSES = 3
@@ -431,6 +436,13 @@ def main() -> None:
         print(render(profile))
     before, after = steps[(True, False, True)].step_seconds, steps[(True, False, False)].step_seconds
     print(f"\nchannels-last fp32 step: before the convmixer's own layers / with them = {before / after:.2f}x")
+    if keep_freed_memory():  # for the rest of this process: measured last
+        kept = profile_step(build, channels, size, repeats=args.repeats)
+        print(textwrap.fill(
+            f"channels-last fp32 step with freed memory kept (merbench.allocator, as engine.train_fold runs it): "
+            f"{kept.step_seconds * 1e3:.1f} ms against {after * 1e3:.1f} ms = {after / kept.step_seconds:.2f}x, "
+            f"{kept.step_flops / kept.step_seconds / 1e9:.1f} GFLOP/s, "
+            f"{kept.step_flops / kept.step_seconds / kept.peak_fp32:.1%} of the fp32 peak", 80))
     if args.compile:
         first, eager, compiled = compiled_step_ratio(build, channels, size, args.repeats)
         print(f"torch.compile (inductor) of the channels-last fp32 step: first step {first:.1f} s (compilation), "
