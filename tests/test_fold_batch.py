@@ -257,3 +257,25 @@ def test_a_vmap_run_predicts_as_fold_by_fold_without_dropout_and_says_so_with_it
     _, said = _cli_predictions(run_cli, tmp_path, "vmap-dropout", "engine.parallel_mode=vmap", "engine.parallel_folds=4",
                                "model.dropout=0.5")
     assert "draw their dropout masks per fold" in said and "engine.parallel_mode=processes" in said
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (benchmarks/gpu/device_checks.sh runs it)")
+@pytest.mark.parametrize("amp", ["off", "auto"])
+@pytest.mark.parametrize("name", ["convmixer", "ststnet"])
+def test_same_as_fold_by_fold_on_cuda_within_cudnn_tolerance(name, amp):
+    """On a GPU batched and single-fold convolutions may take other cuDNN kernels, summing in another order:
+    losses agree within a tolerance (wider in mixed precision) and nearly every prediction is the same."""
+    cuda = choose_device("cuda", amp=amp)
+    tolerance = 1e-3 if amp == "off" else 2e-2
+    inputs, labels, folds = toy_data([9, 6, 11, 8])
+    inputs, labels = inputs.to(cuda.device), labels.to(cuda.device)
+    settings, build = dataclasses.replace(SETTINGS, epochs=2), plugin_model(name)
+    seeds = [1000 + fold.index for fold in folds]
+    batched = train_folds_batched(build, inputs, labels, folds, seeds, 3, settings, cuda)
+    same = total = 0
+    for fold, seed, output in zip(folds, seeds, batched):
+        reference = train_fold(build, inputs, labels, fold, 3, settings, cuda, seed)
+        assert output.epoch_losses == pytest.approx(reference.epoch_losses, rel=tolerance), f"fold {fold.index}"
+        same += int(np.sum(np.asarray(output.predictions) == np.asarray(reference.predictions)))
+        total += len(reference.predictions)
+    assert same >= 0.9 * total, f"{same} of {total} predictions agree"
