@@ -16,8 +16,8 @@ The cost is memory the process keeps after a step frees it: at most
 ``MMAP_THRESHOLD`` come from the heap. Where the environment tunes glibc's
 malloc itself (any ``MALLOC_*`` variable such as ``MALLOC_TRIM_THRESHOLD_``, or
 ``glibc.malloc`` tunables in ``GLIBC_TUNABLES``), those settings are kept and
-this does nothing; on other C libraries too. ``merbench.engine.train_fold`` calls it, so every
-fold process does.
+this does nothing, as on other C libraries. ``merbench.engine.train_fold``
+calls it, so every process that trains a fold does.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+from typing import Mapping
 
 MMAP_THRESHOLD = 32 * 1024 * 1024
 """Allocations up to this size come from the heap (glibc's largest automatic value)."""
@@ -60,7 +61,7 @@ def _apply() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
-def _set_by_user(environment: os._Environ | dict[str, str]) -> bool:
+def _set_by_user(environment: Mapping[str, str]) -> bool:
     """Whether glibc's malloc is already tuned through the environment (its variables or ``GLIBC_TUNABLES``)."""
     return any(name.startswith("MALLOC_") for name in environment) or (
         "glibc.malloc." in environment.get("GLIBC_TUNABLES", ""))

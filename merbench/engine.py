@@ -28,6 +28,7 @@ from torch import nn
 from merbench.allocator import keep_freed_memory
 from merbench.compiled_models import CACHE as COMPILED, architecture_key
 from merbench.contracts import Fold, FoldOutput
+from merbench.environment import cpuinfo_field
 from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
@@ -68,14 +69,7 @@ def _onednn_bf16_probe() -> Callable[[], Any] | None:
 
 def cpu_flags() -> set[str]:
     """The feature flags of this machine's first CPU in ``/proc/cpuinfo`` (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
+    return set((cpuinfo_field("flags") or "").split())
 
 
 def cpu_flags_have_bf16(flags: set[str]) -> bool:

@@ -50,16 +50,20 @@ def describe_environment(device: str) -> dict[str, str | None]:
     }
 
 
+def cpuinfo_field(name: str) -> str | None:
+    """The value of field ``name`` for the first CPU in ``/proc/cpuinfo``, or ``None`` where there is none."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            return next((line.partition(":")[2].strip() for line in handle if line.startswith(name)), None)
+    except OSError:
+        return None
+
+
 def describe_machine() -> str:
     """The CPU model, core count and architecture, e.g. ``AMD EPYC 7B13, 2 cores, x86_64`` (plus the GPU if any)."""
     import os
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    cpu = cpuinfo_field("model name") or platform.processor() or platform.machine()
     text = f"{cpu}, {os.cpu_count()} cores, {platform.machine()}"
     try:
         import torch

@@ -224,10 +224,10 @@ def test_a_killed_run_leaves_no_worker_processes(tmp_path):
 
 
 def test_auto_trains_here_and_names_the_main_guard_when_workers_die_while_starting(run_cli, tmp_path, monkeypatch):
-    from merbench.errors import RunFailed
+    from merbench.errors import FoldsLost
 
-    def dies_while_starting(*args, **kwargs):
-        raise RunFailed(local.WORKER_DIED)
+    def dies_while_starting(*args, **kwargs):  # as ProcessFolds._start reports workers that died while starting
+        raise FoldsLost(local.WORKER_DIED)
 
     monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
     monkeypatch.setattr(local.ProcessFolds, "_start", staticmethod(dies_while_starting))

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from merbench.contracts import FoldOutput
-from merbench.errors import FoldsLost, RunFailed
+from merbench.errors import FoldsLost
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
 from merbench.progress import ProgressSink
 from merbench.workers import (WORKER_START_HINT, picklable, result_of, running, start_pool, start_worker_server,
@@ -212,7 +212,7 @@ class _WorkerFeed:
     def _feed(self, workers: int, job: FoldJob, data: FoldData, queue: _TaskQueue) -> None:
         try:
             self.pool = ProcessFolds._start(job, data, workers, len(queue), created=self._created)
-        except RunFailed:  # this process trains the folds itself and says so
+        except FoldsLost:  # they died while starting: this process trains the folds itself and says so
             self.error = f"they died while starting; {WORKER_START_HINT}"
             return
         except Exception as exc:
