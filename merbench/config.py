@@ -597,6 +597,17 @@ def check_parallel_options(engine: Mapping[str, Any]) -> None:
     coerce("engine.parallel_mode", engine["parallel_mode"], ENGINE_OPTIONS["parallel_mode"], PARALLEL_MODES)
 
 
+def may_train_folds_in_worker_processes(config: "RunConfig") -> bool:
+    """Whether ``config``'s folds may train in local worker processes (the CPU's fold-parallel path).
+
+    Then the run starts the workers' fork server early (``workers.start_worker_server``),
+    so that its imports overlap with this process's work before training.
+    """
+    engine = config.section("engine")
+    return (parse_parallel_folds(engine["parallel_folds"]) != 1 and engine["parallel_mode"] != "vmap"
+            and config.section("executor")["name"] == "local" and not config.device.startswith("cuda"))
+
+
 def check_executor_options(executor: Mapping[str, Any]) -> None:
     """Validate the ``executor`` section (raises ``UsageError``)."""
     for option, rule in EXECUTOR_RANGES.items():

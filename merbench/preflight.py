@@ -14,12 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from merbench.cache import cache_root
-from merbench.config import NO_ROOT, RunConfig
+from merbench.config import NO_ROOT, RunConfig, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, resolve_factory
 from merbench.dataset_check import check_dataset_input
 from merbench.errors import UsageError
 from merbench.registry import Registry
 from merbench.splits import check_folds, protocol_dataset
+from merbench.workers import start_worker_server
 
 
 def check_root(config: RunConfig, registry: Registry) -> None:
@@ -70,15 +71,14 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     with the fix in its message. Loading reads annotations only, never writes
     inside the dataset root, and is cheap beside the run. ``start_workers``
     (``merbench run``): once the cheap checks pass, start the fold workers' fork
-    server (``runner.start_workers_early``), so that it imports torch while the
-    dataset is loaded and preprocessed.
+    server when the folds may train in worker processes, so that it imports torch
+    while this process imports scikit-learn and loads and preprocesses the dataset.
     """
     check_root(config, registry)
     check_chain(config, registry)
-    from merbench.runner import load_dataset, start_workers_early  # imports scikit-learn: after the checks that need none
-
-    if start_workers:
-        start_workers_early(config)
+    if start_workers and may_train_folds_in_worker_processes(config):
+        start_worker_server()
+    from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none
 
     dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False),
                            keep_for_run=True)

@@ -18,7 +18,7 @@ import numpy as np
 from rich.markup import escape
 
 from merbench.cache import cache_root
-from merbench.config import RunConfig, check_seeds, parse_parallel_folds
+from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside, check_root_folder
 from merbench.dataset_check import check_dataset_input
@@ -99,28 +99,12 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
     ``recorder`` (a ``merbench.recording.Recorder``) persists each fold as it
     completes and hands back folds a resumed run already finished.
     """
-    start_workers_early(config)
+    if may_train_folds_in_worker_processes(config):
+        start_worker_server()
     from merbench.engine import torch_threads
 
     with torch_threads(int(config.section("engine")["threads"])):
         return _run(config, registry, progress, recorder, choice)
-
-
-def start_workers_early(config: RunConfig) -> None:
-    """Start the fork server of fold workers now when ``config`` may train folds in worker processes.
-
-    It imports torch for seconds in the background; started before the dataset
-    is loaded and preprocessed, that work overlaps with this process's. Calling
-    it again is free.
-    """
-    if _may_train_in_worker_processes(config):
-        start_worker_server()
-
-
-def _may_train_in_worker_processes(config: RunConfig) -> bool:
-    engine = config.section("engine")
-    return (parse_parallel_folds(engine["parallel_folds"]) != 1 and engine["parallel_mode"] != "vmap"
-            and config.section("executor")["name"] == "local" and not config.device.startswith("cuda"))
 
 
 def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:

@@ -175,10 +175,12 @@ def test_a_domain_the_dataset_lacks_is_refused_before_preprocessing(refused, mon
 
 
 def test_missing_root_fails_fast_without_worker_processes(refused, monkeypatch):
+    import merbench.preflight
     import merbench.runner
     import merbench.workers
 
     started = []
+    monkeypatch.setattr(merbench.preflight, "start_worker_server", lambda *a, **k: started.append(1))
     monkeypatch.setattr(merbench.runner, "start_worker_server", lambda *a, **k: started.append(1))
     monkeypatch.setattr(merbench.workers, "start_worker_server", lambda *a, **k: started.append(1))
     begin = time.perf_counter()

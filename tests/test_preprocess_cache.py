@@ -349,12 +349,13 @@ def test_a_run_records_the_chain_choices(quick_run, fresh_cache):
 
 
 def test_a_run_starts_the_fold_workers_server_before_it_loads_the_dataset(tmp_path, monkeypatch):
+    import merbench.preflight
     import merbench.runner
     from merbench.preflight import preflight
 
     monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path))
     events = []
-    monkeypatch.setattr(merbench.runner, "start_worker_server", lambda: events.append("fork server"))
+    monkeypatch.setattr(merbench.preflight, "start_worker_server", lambda: events.append("fork server"))
     loading = merbench.runner.load_dataset
     monkeypatch.setattr(merbench.runner, "load_dataset", lambda *a, **k: events.append("load") or loading(*a, **k))
     registry = get_registry()
@@ -368,3 +369,31 @@ def test_a_run_starts_the_fold_workers_server_before_it_loads_the_dataset(tmp_pa
                                    sets={**tiny, "engine.parallel_folds": 1})
     preflight(one_at_a_time, registry, start_workers=True)
     assert events == ["load"], "no fold workers, no server"
+
+
+BEFORE_SCIKIT_LEARN = """
+import sys
+import merbench.preflight
+from merbench.config import resolve_config
+from merbench.registry import get_registry
+seen = []
+merbench.preflight.start_worker_server = lambda: seen.append("sklearn" in sys.modules)
+registry = get_registry()
+config = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", device="cpu",
+                        sets={"dataset.subjects": 4, "dataset.clips_per_subject": 4, "dataset.size": 32,
+                              "dataset.frames": 6, "protocol.n_splits": 2})
+merbench.preflight.preflight(config, registry, start_workers=True)
+print(seen, "sklearn" in sys.modules)
+"""
+
+
+def test_the_fold_workers_server_starts_before_this_process_imports_scikit_learn(tmp_path):
+    """The server imports torch for seconds on another core: scikit-learn's import here (~1 s) is one more to overlap."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", BEFORE_SCIKIT_LEARN], capture_output=True, text=True,
+                          env={**os.environ, "MERBENCH_CACHE": str(tmp_path)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[False]", "True"], "started once, before scikit-learn was imported (it is by the end)"

@@ -64,9 +64,9 @@ class ProcessFolds:
 
     Without ``adaptive`` the folds go to ``workers`` worker processes. With
     ``adaptive`` this process is one of the ``workers``: it trains folds one
-    after another until more processes are worth having: after the first fold's
-    first epoch the time of the remaining folds is estimated; when it is above
-    ``PARALLEL_WORTH_S``, ``workers - 1`` worker processes start in the
+    after another until more processes are worth having: while the first fold
+    trains, the time of the remaining folds is estimated (``_WorkersWhenWorthIt``);
+    when it is above ``PARALLEL_WORTH_S``, ``workers - 1`` worker processes start in the
     background while this process goes on training, and from then on this
     process and the workers each take the next fold not yet started. Every
     fold uses the same thread count wherever it runs, so the choice does not
@@ -97,30 +97,22 @@ class ProcessFolds:
         if len(tasks) > 2:
             start_worker_server()  # imports torch in the background while the first folds train here
         tensors = DeviceTensors(data, job.choice.device)
-        feeds: list[_WorkerFeed] = []
-        started = time.perf_counter()
-
-        def consider_workers(report: Callable[[int, float], None]) -> Callable[[int, float], None]:
-            def on_epoch(epoch: int, loss: float) -> None:
-                report(epoch, loss)
-                per_fold = (time.perf_counter() - started) * job.settings.epochs / (epoch + 1)
-                if not feeds and len(queue) > 1 and per_fold * len(queue) > PARALLEL_WORTH_S:
-                    feeds.append(_WorkerFeed(self, job, data, queue, progress))
-            return on_epoch
-
+        workers = _WorkersWhenWorthIt(self, job, data, queue, progress)
         try:
-            first = True
-            while (task := queue.take()) is not None:
-                report = epoch_reporter(progress, job, task, len(tasks))
-                on_done(task, train_task(job, tensors, task, consider_workers(report) if first else report))
-                first = False
-                if feeds:
-                    feeds[0].report(on_done)
-            if feeds:
-                feeds[0].finish(on_done)
+            task = queue.take()
+            first_report = workers.watch_first_fold(epoch_reporter(progress, job, task, len(tasks)))
+            on_done(task, train_task(job, tensors, task, first_report))
+            workers.first_fold_done()
+            while True:
+                if workers.feed:
+                    workers.feed.report(on_done)
+                if (task := queue.take()) is None:
+                    break
+                on_done(task, train_task(job, tensors, task, epoch_reporter(progress, job, task, len(tasks))))
+            if workers.feed:
+                workers.feed.finish(on_done)
         except BaseException:
-            if feeds:
-                feeds[0].abandon()
+            workers.abandon()
             raise
 
     @staticmethod
@@ -188,6 +180,66 @@ class _Pool:
     def submit_all(self, queue: _TaskQueue) -> set:
         """Hand every fold left in ``queue`` to the workers."""
         return {submit(self.executor, _worker_train, task) for task in queue.take_all()}
+
+
+class _WorkersWhenWorthIt:
+    """Starts the worker feed of an adaptive ``ProcessFolds`` run once the folds left are worth other processes.
+
+    Worth it means estimated to take longer than ``PARALLEL_WORTH_S`` in this
+    process. Two estimates, both from the first fold: after each of its epochs,
+    the fold's time so far scaled to all its epochs; and, before its first epoch
+    ends, a lower bound: a first fold still running after ``t`` seconds takes at
+    least ``t``, so once ``t`` times the folds left exceeds ``PARALLEL_WORTH_S``
+    the workers start (a timer; for a long run that is well inside the first
+    epoch, whose first seconds this process spends importing the model's
+    libraries while the other cores would wait).
+    """
+
+    def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: "_TaskQueue", progress: ProgressSink):
+        self.feed: _WorkerFeed | None = None
+        self._arguments = (owner, job, data, queue, progress)
+        self._queue = queue
+        self._epochs = job.settings.epochs
+        self._lock = threading.Lock()
+        self._closed = False
+        self._started = 0.0
+        self._timer: threading.Timer | None = None
+
+    def watch_first_fold(self, report: Callable[[int, float], None]) -> Callable[[int, float], None]:
+        """The first fold starts training here now; returns ``report`` for its epochs, estimating after each.
+
+        From now on the workers start as soon as either estimate proves them worth it.
+        """
+        self._started = time.perf_counter()
+        if len(self._queue) > 1:
+            self._timer = threading.Timer(PARALLEL_WORTH_S / len(self._queue), self._start)
+            self._timer.daemon = True
+            self._timer.start()
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            report(epoch, loss)
+            per_fold = (time.perf_counter() - self._started) * self._epochs / (epoch + 1)
+            if per_fold * len(self._queue) > PARALLEL_WORTH_S:
+                self._start()
+        return on_epoch
+
+    def first_fold_done(self) -> None:
+        """Only the first fold's time is an estimate: stop the timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def abandon(self) -> None:
+        """The run stops: start nothing more and end the workers started so far."""
+        with self._lock:
+            self._closed = True
+        self.first_fold_done()
+        if self.feed:
+            self.feed.abandon()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self.feed is None and not self._closed and len(self._queue) > 1:
+                self.feed = _WorkerFeed(*self._arguments)
 
 
 class _WorkerFeed:
