@@ -14,7 +14,6 @@ import sys
 import traceback
 from typing import Sequence
 
-from rich.console import Console
 from rich.markup import escape
 
 from merbench import __version__, commands as command_package

@@ -7,7 +7,6 @@ MEGC2019 composite.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
