@@ -10,7 +10,7 @@ What changed: preprocessing computed 4 probe clips here and then waited for
 worker processes forked from the server that preloads torch (about 6 s of
 imports); now this process keeps computing clips while the workers start, the
 server is started before the dataset is loaded, and the process exits without
-a last garbage collection (``merbench.process_exit.skip_final_collection``).
+a last garbage collection (``merbench.cli.skip_final_collection``).
 
 Printed: the median wall time and the run's own preprocessing seconds for each
 revision, the load average, and the ratios previous / now. About three minutes on a 2-core CPU.

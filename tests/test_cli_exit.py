@@ -1,6 +1,5 @@
-"""Exits without a last garbage collection over everything torch loaded (``process_exit.skip_final_collection``).
-
-The command line's process, and the fold workers' fork server, which ends when the run does.
+"""Fast exits: the command line without a last garbage collection over everything torch loaded
+(``cli.skip_final_collection``), the fold workers' fork server without tearing its interpreter down.
 """
 
 from __future__ import annotations
@@ -34,29 +33,27 @@ def test_the_last_exit_handler_freezes_the_heap_once_per_process():
 
 
 EXIT_HANDLERS_IN_CHILD = """
-import atexit, gc
-frozen_before = gc.get_freeze_count() > 0
+import atexit
+open({path!r}, "w").write("exit handlers start")
 atexit._run_exitfuncs()
-open({path!r}, "w").write(f"{{frozen_before}} {{gc.get_freeze_count() > 0}}")
+open({path!r}, "w").write("exit handlers returned: the interpreter would now be torn down")
 """
 
 
-def test_the_fork_server_of_fold_workers_exits_without_it_too(tmp_path):
+def test_the_fork_server_of_fold_workers_ends_at_once_when_it_exits(tmp_path):
     """A process forked from the server inherits the server's exit handlers: running them there shows its exit.
 
-    Without this the server spent about 1 s collecting after every run, and
-    output piped from ``merbench run`` ended only when the server had exited.
+    Without it the server spent 0.4-1.1 s tearing down torch after every run,
+    and output piped from ``merbench run`` ended only when the server had gone.
     """
     from merbench.workers import process_context
 
     context = process_context()
     if context.get_start_method() != "forkserver":
         pytest.skip("no fork server on this platform: workers are spawned")
-    path = tmp_path / "frozen"
+    path = tmp_path / "exit"
     child = context.Process(target=exec, args=(EXIT_HANDLERS_IN_CHILD.format(path=str(path)),))
     child.start()
     child.join(120)
+    assert path.read_text() == "exit handlers start", "the server's last exit handler should end the process"
     assert child.exitcode == 0
-    frozen_before, frozen_at_exit = path.read_text().split()
-    assert frozen_before == "False", "nothing is frozen while the server serves"
-    assert frozen_at_exit == "True", "the server's last exit handler should freeze the heap"
