@@ -259,7 +259,7 @@ def _quiet_when_run_gone(run_pid: int, wait_s: float = 10.0) -> Callable[..., No
 
 
 def _arm_fork_server() -> None:
-    """In the fork server (this module is among its preloads): exit with the run and keep its children quiet.
+    """In the fork server (this module is among its preloads): exit with the run, at once, and keep its children quiet.
 
     The fork server is exec'ed by the run, so neither the kernel's parent-death
     signal (its parent may be a short-lived thread of the run) nor its own
@@ -281,14 +281,16 @@ def _arm_fork_server() -> None:
 
 
 def _end_at_once() -> None:
-    """The fork server's last exit handler: end now, without tearing down what its preloads imported.
+    """The fork server's exit handler: end now, without tearing down what its preloads imported.
 
     The server exits when its run does (or its watch thread ends it), and it
     holds the run's output: a pipe from ``merbench run`` ends only when the
     server has gone. Its interpreter's teardown (modules, then a last garbage
-    collection over everything torch loaded) took 0.4–1.1 s after each run; the
-    server has nothing to save, its forked children are not its to wait for, and
-    the run cleans up the server's socket folder.
+    collection over everything torch loaded) took 0.4–1.1 s after each run.
+    Registered by the first preload, this runs after the handlers the later
+    preloads registered and skips the earlier ones (multiprocessing's own
+    clean-up): the server has nothing to save, its forked children are not its
+    to wait for, and the run removes the server's socket folder.
     """
     for stream in (sys.stdout, sys.stderr):
         try:
