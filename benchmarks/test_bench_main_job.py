@@ -1,10 +1,12 @@
-"""The README's main job from an empty cache, as a whole: the previous revision vs now, interleaved in one run.
+"""The README's main job as a whole, from an empty and from a warm cache: the previous revision vs now, in one run.
 
 ``merbench run --model convmixer --dataset synthetic`` (default profile: 10
-folds × 20 epochs, 196 generated clips, TV-L1 flow) with a fresh
-``MERBENCH_CACHE`` each round, alternating the previous revision
-(``MERBENCH_BENCH_PREVIOUS``, default ``d460c0f``) and this one,
-``MERBENCH_BENCH_ROUNDS`` rounds each (default 3).
+folds × 20 epochs, 196 generated clips, TV-L1 flow), alternating the previous
+revision (``MERBENCH_BENCH_PREVIOUS``, default ``d460c0f``) and this one,
+``MERBENCH_BENCH_ROUNDS`` rounds each (default 3). Each round gives each
+revision a fresh ``MERBENCH_CACHE`` and runs the command twice on it: cold (a
+new user's first run: the clips are generated and preprocessed) and warm (the
+next run: both come from the cache).
 
 Two wall times per command: until the process exits (what a shell prompt
 waits for) and until its piped output ends (what ``| tee``, CI logs and
@@ -14,7 +16,7 @@ still holds the pipe delays it). Also printed: the run's own ``Time:``
 cores were idle while the command ran (sampled from ``/proc/stat``; on this
 2-core machine about all of them are the command's to use), the load average
 before each round, and the ratios previous / now of the medians. The pooled
-UF1 must not change. About five minutes on a 2-core CPU with 3 rounds.
+UF1 must not change. About 10–12 minutes on a 2-core CPU with 3 rounds.
 """
 
 from __future__ import annotations
@@ -73,32 +75,40 @@ COLUMNS = ("exit", "output_end", "time", "preprocess", "train_eval", "idle_core_
 
 def test_main_job_previous_vs_now(benchmark, capsys, tmp_path):
     revisions = {"previous": export_revision(PREVIOUS, tmp_path / "previous"), "now": None}
+    kinds = [(cache, name) for cache in ("cold", "warm") for name in revisions]
 
-    def run_all() -> dict[str, list[dict[str, float]]]:
-        measured: dict[str, list[dict[str, float]]] = {name: [] for name in revisions}
+    def run_all() -> dict[tuple[str, str], list[dict[str, float]]]:
+        measured: dict[tuple[str, str], list[dict[str, float]]] = {kind: [] for kind in kinds}
         for round_index in range(ROUNDS):
             for name, checkout in revisions.items():
                 with tempfile.TemporaryDirectory(prefix="merbench-fresh-cache-") as fresh:
-                    load = os.getloadavg()[0]
-                    row = timed_main_job(checkout, fresh, tmp_path / f"{name}-{round_index}.json")
-                measured[name].append({**row, "load": load})
+                    for cache in ("cold", "warm"):
+                        load = os.getloadavg()[0]
+                        row = timed_main_job(checkout, fresh, tmp_path / f"{name}-{cache}-{round_index}.json")
+                        measured[cache, name].append({**row, "load": load})
         return measured
 
     measured = benchmark.pedantic(run_all, rounds=1, iterations=1)
-    median = {name: {key: statistics.median(row[key] for row in rows) for key in (*COLUMNS, "load")}
-              for name, rows in measured.items()}
-    lines = [f"cold `merbench run --model convmixer --dataset synthetic`, median of {ROUNDS} interleaved rounds "
+    median = {kind: {key: statistics.median(row[key] for row in rows) for key in (*COLUMNS, "load")}
+              for kind, rows in measured.items()}
+    lines = [f"`merbench run --model convmixer --dataset synthetic`, median of {ROUNDS} interleaved rounds "
              f"(previous = {PREVIOUS}; seconds):",
-             f"  {'':8} {'to exit':>8} {'output':>8} {'Time:':>7} {'prep':>6} {'train':>6} {'idle':>6}  load"]
-    for name, row in median.items():
-        lines.append(f"  {name:8} " + " ".join(f"{row[key]:{width}.1f}" for key, width in zip(COLUMNS, (8, 8, 7, 6, 6, 6)))
+             f"  {'':14} {'to exit':>8} {'output':>8} {'Time:':>7} {'prep':>6} {'train':>6} {'idle':>6}  load"]
+    for (cache, name), row in median.items():
+        lines.append(f"  {cache + ' ' + name:14} "
+                     + " ".join(f"{row[key]:{width}.1f}" for key, width in zip(COLUMNS, (8, 8, 7, 6, 6, 6)))
                      + f"  {row['load']:.1f}")
         for key, label in (("exit", "to exit"), ("output_end", "output ends")):
-            lines.append(f"  {'':8} rounds, {label}: " + ", ".join(f"{row[key]:.1f}" for row in measured[name]))
-    ratios = {key: median["previous"][key] / median["now"][key] for key in ("exit", "output_end", "time")}
+            lines.append(f"  {'':14} rounds, {label}: " + ", ".join(f"{row[key]:.1f}" for row in measured[cache, name]))
+    ratios = {f"{cache} {key}": median[cache, "previous"][key] / median[cache, "now"][key]
+              for cache in ("cold", "warm") for key in ("exit", "output_end", "time")}
     lines.append("  previous / now: " + ", ".join(f"{key} {ratio:.2f}x" for key, ratio in ratios.items()))
     with capsys.disabled():
         print("\n" + "\n".join(lines))
-    benchmark.extra_info.update({"previous": PREVIOUS, "median": median, "ratios": ratios})
+    benchmark.extra_info.update({"previous": PREVIOUS, "median": {" ".join(kind): row for kind, row in median.items()},
+                                 "ratios": ratios})
     uf1 = {round(row["uf1"], 6) for rows in measured.values() for row in rows}
-    assert len(uf1) == 1, f"the pooled UF1 changed between revisions or rounds: {sorted(uf1)}"
+    assert len(uf1) == 1, f"the pooled UF1 changed between revisions, caches or rounds: {sorted(uf1)}"
+    warm = [row["preprocess"] for kind, rows in measured.items() if kind[0] == "warm" for row in rows]
+    cold = [row["preprocess"] for kind, rows in measured.items() if kind[0] == "cold" for row in rows]
+    assert max(warm) < min(cold), "the warm runs should take their inputs from the cache"
