@@ -67,7 +67,7 @@ def timed_main_job(checkout: Path | None, cache: str, json_path: Path) -> dict[s
     return {"exit": exited - started, "output_end": ended[0] - started,
             "idle_core_s": idle_share * cores * (ended[0] - started), "time": result["seconds"]["total"],
             "preprocess": result["seconds"]["preprocess"], "train_eval": result["seconds"]["train_eval"],
-            "uf1": result["pooled"]["uf1"], "load": os.getloadavg()[0]}
+            "uf1": result["pooled"]["uf1"]}
 
 
 COLUMNS = ("exit", "output_end", "time", "preprocess", "train_eval", "idle_core_s")

@@ -6,6 +6,7 @@ spreading folds over cores with one torch thread each beats batched training.
 
 from __future__ import annotations
 
+import functools
 import queue as queues
 import threading
 import time
@@ -197,7 +198,7 @@ class _WorkersWhenWorthIt:
 
     def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: "_TaskQueue", progress: ProgressSink):
         self.feed: _WorkerFeed | None = None
-        self._arguments = (owner, job, data, queue, progress)
+        self._new_feed = functools.partial(_WorkerFeed, owner, job, data, queue, progress)
         self._queue = queue
         self._epochs = job.settings.epochs
         self._lock = threading.Lock()
@@ -239,7 +240,7 @@ class _WorkersWhenWorthIt:
     def _start(self) -> None:
         with self._lock:
             if self.feed is None and not self._closed and len(self._queue) > 1:
-                self.feed = _WorkerFeed(*self._arguments)
+                self.feed = self._new_feed()
 
 
 class _WorkerFeed:
