@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Iterable
@@ -52,6 +54,8 @@ class PluginRecord:
     error: str | None = None
     """Every error of this plugin, one per line (``None``: it loaded cleanly); ``errors`` lists them one by one."""
     errors: list[str] = field(default_factory=list)
+    traces: list[str] = field(default_factory=list)
+    """Per error, the traceback of the plugin's own exception (import, hook; else ""), for ``merbench plugins --debug``."""
 
 
 def _normalise(name: str) -> str:
@@ -97,10 +101,11 @@ class Registry:
 
     # ------------------------------------------------------------------ loading
 
-    def _report(self, record: PluginRecord | None, message: str) -> None:
+    def _report(self, record: PluginRecord | None, message: str, exc: BaseException | None = None) -> None:
         if record is not None:
             record.errors.append(message)
             record.error = "\n".join(record.errors)
+            record.traces.append("".join(traceback.format_exception(exc)) if exc is not None else "")
         self.problems.append(message)
         if self.strict:
             raise PluginError(message + " (MERBENCH_STRICT_PLUGINS is set)")
@@ -121,7 +126,7 @@ class Registry:
             try:
                 plugin = ep.load()
             except Exception as exc:  # any import failure of third-party code
-                self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}")
+                self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}", exc)
                 continue
             try:
                 self._pm.register(plugin, name=f"{dist_name}:{ep.name}")
@@ -129,7 +134,11 @@ class Registry:
             except Exception as exc:
                 if self._pm.is_registered(plugin):
                     self._pm.unregister(plugin)
-                self._report(record, f"{provider} could not be registered: {exc}")
+                self._report(record, f"{provider} could not be registered: {exc}{_hook_name_hint(str(exc))}")
+                continue
+            if not self._pm.get_hookcallers(plugin):
+                self._report(record, f"{provider} implements no merbench hook, so it registers nothing: "
+                                     f"{_unmarked_hooks_hint(plugin)}")
 
     def _collect(self) -> None:
         by_name = {f"{r.provider.distribution}:{r.provider.entry_point}": r for r in self.records}
@@ -147,7 +156,8 @@ class Registry:
                 except PluginError:
                     raise
                 except Exception as exc:
-                    self._report(record, f"{record.provider} failed in merbench_register_{kind}: {type(exc).__name__}: {exc}")
+                    self._report(record, f"{record.provider} failed in merbench_register_{kind}: {type(exc).__name__}: {exc}",
+                                 exc)
 
     def _add(self, kind: str, spec_type: type, item: Any, record: PluginRecord) -> None:
         provider = record.provider
@@ -215,6 +225,26 @@ class Registry:
             f"{', '.join(n + '<name>' if n.endswith(':') else n for n in known) or 'none'} "
             f"(see `merbench list {kind}`; a plugin that failed to load is shown by `merbench plugins`)."
         )
+
+
+HOOK_NAMES = tuple(f"merbench_register_{kind}" for kind in PLUGIN_KINDS)
+
+
+def _hook_name_hint(message: str) -> str:
+    """' Did you mean ...?' for pluggy's "unknown hook 'NAME'" refusal (a misspelt hook), else ''."""
+    found = re.search(r"unknown hook '([^']+)'", message)
+    close = difflib.get_close_matches(found.group(1), HOOK_NAMES, n=1, cutoff=0.6) if found else []
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _unmarked_hooks_hint(plugin: Any) -> str:
+    """How to fix an entry point that implements no hook: name the hook functions that lack ``@hookimpl``."""
+    unmarked = [name for name in HOOK_NAMES if callable(getattr(plugin, name, None))]
+    if unmarked:
+        return (f"{', '.join(unmarked)} {'is' if len(unmarked) == 1 else 'are'} not marked @hookimpl; "
+                "decorate with `from merbench.hookspecs import hookimpl` and `@hookimpl`")
+    return (f"define one of {', '.join(HOOK_NAMES)} marked @hookimpl (from merbench.hookspecs), "
+            "or point the entry point at the module that does")
 
 
 _registry: Registry | None = None

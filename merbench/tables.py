@@ -3,7 +3,8 @@
 A ``DataTable`` has *key* columns (names, run ids, metric names, numbers),
 which are never wrapped, folded or cut, and *text* columns (descriptions,
 notes), which wrap at spaces and are dropped, lowest ``priority`` first, when
-the terminal is too narrow for all of them. Cells are plain text, never Rich
+the terminal is too narrow for all of them; the last one left is kept and
+folds a word longer than its room (a file path) over lines. Cells are plain text, never Rich
 markup, so data and plugin text such as ``[domain]`` or ``[/]`` print
 literally; a cell may be a ``rich.text.Text`` to carry a style.
 
@@ -110,8 +111,34 @@ class DataTable:
             room = width - key_width - overhead * len(texts)
             if room >= sum(max(self._longest_word(i), min(MIN_TEXT_WIDTH, self._natural(i))) for i in texts):
                 break
+            if len(texts) == 1 and room >= min(MIN_TEXT_WIDTH, self._natural(texts[0])):
+                break  # the last text column stays, folding its words that are longer than the room (a long path)
             texts.remove(min(texts, key=lambda i: (self.columns[i].priority, -i)))
         return sorted(keys + texts)
+
+    def _text_widths(self, width: int, boxed: bool, shown: list[int]) -> dict[int, int]:
+        """The width of each shown text column, so that the table is at most ``width`` wide.
+
+        Each gets its longest word (at least ``MIN_TEXT_WIDTH``, at most its
+        natural width; the last one left may get less and fold), then the rest
+        of the room goes to the columns that would still wrap, in proportion
+        to what they lack. Rich is not left to shrink the table: it can end
+        a column wider than asked and crop the right border.
+        """
+        overhead = CELL_OVERHEAD[boxed]
+        keys = [i for i in shown if self.columns[i].kind != TEXT]
+        texts = [i for i in shown if self.columns[i].kind == TEXT]
+        room = width - EDGE[boxed] - sum(self._natural(i) + overhead for i in keys) - overhead * len(texts)
+        widths = {i: min(self._natural(i), max(self._longest_word(i), MIN_TEXT_WIDTH), room) for i in texts}
+        lacking = {i: self._natural(i) - widths[i] for i in texts}
+        spare = room - sum(widths.values())
+        total_lacking = sum(lacking.values())
+        if spare > 0 and total_lacking > 0:
+            given = {i: min(lacking[i], spare * lacking[i] // total_lacking) for i in texts}
+            for i in sorted(texts, key=lambda i: lacking[i] - given[i], reverse=True):
+                given[i] += min(lacking[i] - given[i], spare - sum(given.values()))
+            widths = {i: max(1, widths[i] + given[i]) for i in texts}
+        return widths
 
     def stacked(self) -> "DataTable":
         """This table with every ``stack`` column moved into the cell of the column before it."""
@@ -144,19 +171,20 @@ class DataTable:
             return None
         table = Table(title=Text(self.title, style="table.title") if self.title else None, show_header=self.show_header,
                       box=box.HEAVY_HEAD if boxed else None)
+        text_widths = self._text_widths(width, boxed, shown)
         for i in shown:
             column = self.columns[i]
             if column.kind == TEXT:
                 table.add_column(Text(column.header), justify=column.justify, style=column.style, overflow="fold",
-                                 min_width=min(self._longest_word(i), self._natural(i)))
+                                 width=text_widths[i])
             else:
                 table.add_column(Text(column.header), justify=column.justify, style=column.style, no_wrap=True,
-                                 overflow="fold", min_width=self._natural(i))
+                                 overflow="fold", width=self._natural(i))
         for cells, style, section in self.rows:
             if section:
                 table.add_section()
             table.add_row(*(cells[i] if isinstance(cells[i], Text) else Text(str(cells[i])) for i in shown), style=style)
-        dropped = [self.columns[i].header for i in range(len(self.columns)) if i not in shown]
+        dropped = [self.columns[i].header or "values" for i in range(len(self.columns)) if i not in shown]
         caption = self.caption or ""
         if dropped:
             caption += f" Not shown at this width: {', '.join(dropped)} (widen the terminal, or use --format plain)."
@@ -175,9 +203,20 @@ class DataTable:
             yield Text(line, no_wrap=True, overflow="ignore")
 
     def render_for(self, width: int) -> Table | None:
-        """The widest Rich layout that fits ``width`` with every key whole: all columns, stacked, then box-less."""
+        """The Rich layout for ``width`` with every key whole: all columns, stacked, then box-less.
+
+        The first of these that shows every column is taken, else the first
+        that fits with some text columns dropped; ``None`` if none fits.
+        """
         stacked = self.stacked()
-        return self.rich_table(width) or stacked.rich_table(width) or stacked.rich_table(width, boxed=False)
+        candidates = [(self, True), (stacked, True), (stacked, False)]
+        fitting = [(table, boxed, shown) for table, boxed in candidates
+                   if (shown := table.layout(width, boxed)) is not None]
+        if not fitting:
+            return None
+        whole = [(table, boxed) for table, boxed, shown in fitting if len(shown) == len(table.columns)]
+        table, boxed = whole[0] if whole else fitting[0][:2]
+        return table.rich_table(width, boxed)
 
     def plain_lines(self) -> list[str]:
         """The table as plain text: title, header, one line per row (key columns first, then text), caption."""

@@ -90,15 +90,40 @@ class ConformanceError(AssertionError):
 
 
 def conformance_names(registry: Any = None, distribution: str | None = None) -> list[str]:
-    """Model names to check: every registered model (a family by its examples), optionally of one distribution."""
+    """Model names to check: every registered model (a family by its examples), optionally of one distribution.
+
+    With ``distribution``, a ``ConformanceError`` when that distribution has no
+    merbench entry point installed, or when one of its plugins failed to load
+    (the error names what failed: an import error, a wrong hook).
+    """
     registry = registry or get_registry()
+    if distribution is not None:
+        _check_distribution_loaded(registry, distribution)
     names = []
     for spec in registry.items("models"):
         provider = registry.provider("models", spec.name)
-        if distribution is not None and provider.distribution.lower().replace("_", "-") != distribution.lower().replace("_", "-"):
+        if distribution is not None and not _same_distribution(provider.distribution, distribution):
             continue
         names.extend(spec.examples if spec.name.endswith(":") else [spec.name])
     return names
+
+
+def _same_distribution(a: str, b: str) -> bool:
+    return a.lower().replace("_", "-") == b.lower().replace("_", "-")
+
+
+def _check_distribution_loaded(registry: Any, distribution: str) -> None:
+    """Raise ``ConformanceError`` unless ``distribution``'s merbench plugins are installed and loaded cleanly."""
+    records = [r for r in registry.records if _same_distribution(r.provider.distribution, distribution)]
+    if not records:
+        raise ConformanceError(
+            f"no merbench plugin of the distribution '{distribution}' is installed (no entry point in the 'merbench' "
+            "group): install it, e.g. `pip install -e .` in its folder, and check the name in pyproject.toml")
+    errors = [error for record in records for error in record.errors]
+    if errors:
+        raise ConformanceError("the plugin failed to load, so its models cannot be checked:\n"
+                               + "\n".join(f"- {error}" for error in errors)
+                               + "\n(`merbench plugins --debug` shows the traceback)")
 
 
 def check_metadata(spec: Any, registry: Any) -> list[str]:

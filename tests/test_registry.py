@@ -164,7 +164,47 @@ def test_unknown_hook_name_is_reported(install_plugin):
             pass
     ''')
     registry = Registry()
-    assert any("merbench-typo" in p and "merbench_register_modles" in p for p in registry.problems)
+    assert any("merbench-typo" in p and "merbench_register_modles" in p and "did you mean merbench_register_models?" in p
+               for p in registry.problems)
+
+
+def test_a_hook_without_hookimpl_is_reported_not_taken_as_loaded(install_plugin, monkeypatch):
+    install_plugin("merbench-unmarked", "unmarked", "merbench_unmarked_plugin", TINY_MODEL.format(name="unmarked")
+                   .replace("@hookimpl\n", ""))
+    registry = Registry()
+    record = next(r for r in registry.records if r.provider.entry_point == "unmarked")
+    assert "unmarked" not in registry.names("models")
+    assert record.error and "merbench_register_models is not marked @hookimpl" in record.error
+    monkeypatch.setenv("MERBENCH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="not marked @hookimpl"):
+        Registry()
+
+
+def test_plugins_at_80_columns_shows_a_failed_plugin_and_its_error_whole(install_plugin, run_cli, monkeypatch):
+    install_plugin("merbench-broken", "broken", "merbench_broken_plugin",
+                   "def helper():\n    raise RuntimeError('boom in the plugin')\n\nhelper()\n")
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = run_cli("--format", "table", "plugins")
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "Not shown at this width" not in shown.out
+    row = next(line for line in lines if "│ broken " in line)
+    assert "│ error " in row and all(f"│ {name} " in shown.out for name in ("convmixer", "datasets", "synthetic"))
+    assert "RuntimeError: boom in the plugin" in " ".join(shown.out.split())
+    assert "Traceback" not in shown.out and "merbench plugins --debug" in shown.out
+    debug = run_cli("plugins", "--debug")
+    assert "Traceback" in debug.out and "merbench_broken_plugin.py\", line 2, in helper" in debug.out
+
+
+def test_conformance_names_of_a_plugin_that_failed_to_load_says_why(install_plugin):
+    from merbench.testing import ConformanceError, conformance_names
+
+    install_plugin("merbench-broken", "broken", "merbench_broken_plugin", "raise RuntimeError('boom in the plugin')\n")
+    registry = Registry()
+    with pytest.raises(ConformanceError, match=r"(?s)failed to load.*RuntimeError: boom in the plugin"):
+        conformance_names(registry, distribution="merbench-broken")
+    with pytest.raises(ConformanceError, match="no merbench plugin of the distribution 'merbench-missing' is installed"):
+        conformance_names(registry, distribution="merbench-missing")
 
 
 def test_unknown_name_suggests_close_matches():
@@ -178,3 +218,16 @@ def test_missing_builtin_entry_points_say_how_to_fix(monkeypatch):
     monkeypatch.setattr(registry_module, "_iter_entry_points", lambda: [])
     with pytest.raises(PluginError, match=r"reinstall with pip install -e \."):
         Registry()
+
+
+def test_list_models_with_a_model_that_cannot_be_built_stays_within_80_columns(install_plugin, run_cli, monkeypatch):
+    install_plugin("merbench-unbuildable", "unbuildable", "merbench_unbuildable_plugin",
+                   TINY_MODEL.format(name="unbuildable").replace("n_classes, input_size):", "n_classes):"))
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run_cli("--format", "table", "list", "models")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert max(len(line) for line in lines) <= 80 and any(line.startswith("┏") for line in lines)
+    row = next(line for line in lines if line.startswith("│ unbuildable "))
+    assert " error " in row
+    assert "model 'unbuildable' cannot be built: TypeError" in " ".join(result.err.split())

@@ -193,6 +193,39 @@ def test_table_drops_descriptive_columns_before_cutting_a_key():
     assert "words" not in out.split("┃")[0] and ELLIPSIS not in out
 
 
+def test_the_last_text_column_folds_a_long_path_instead_of_being_dropped():
+    path = "/home/alice/data/CASME2/a-long-folder-name/CASME2-coding-20140508.xlsx"
+    table = DataTable("T", [Column("key"), Column("value", TEXT)], show_header=False)
+    table.add_row("annotation", path)
+    console = Console(width=50, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    lines = console.file.getvalue().splitlines()
+    assert "Not shown" not in "".join(lines) and max(len(line) for line in lines) <= 50
+    assert "".join(line.split("│")[2].strip() for line in lines if line.startswith("│")) == path
+
+
+def test_a_stacked_layout_that_shows_every_column_wins_over_dropping_one():
+    table = DataTable("T", [Column("sample"), Column("file", TEXT), Column("problem", TEXT, stack=True)])
+    table.add_row("sub01/EP02_01f", "/data/CASME2/CASME2_RAW_selected/sub01/EP02_01f/img44.jpg",
+                  "unreadable (the file is not a readable image)")
+    console = Console(width=60, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    out = console.file.getvalue()
+    cells = " ".join(line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│"))
+    assert "Not shown" not in out and "unreadable (the file is not a readable image)" in cells
+
+
+@pytest.mark.parametrize("width", [60, 70, 79, 80, 81, 100])
+def test_tables_keep_their_right_border_at_every_width(run_cli, monkeypatch, width):
+    # Rich, left to shrink a table itself, made the protocol list 81 wide at 79 and 80 columns (border cropped).
+    monkeypatch.setenv("COLUMNS", str(width))
+    for kind in ("protocols", "models", "datasets", "preprocessors"):
+        out = run_cli("--format", "table", "list", kind).out
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= width, (kind, width)
+        assert all(line.endswith("┓") for line in lines if line.startswith("┏")), (kind, width)
+
+
 def test_keys_wider_than_the_terminal_print_as_plain_rows():
     table = DataTable("T", [Column(f"key{i}") for i in range(4)])
     table.add_row(*(f"identifier-number-{i}-that-is-long" for i in range(4)))

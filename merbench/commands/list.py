@@ -43,13 +43,16 @@ def model_record(registry, spec) -> dict:
 
 
 def model_cells(record: dict) -> list:
-    """Input, parameters, FLOPs and reported-score count of a model record, as table cells."""
+    """Input, parameters, FLOPs and reported-score count of a model record, as table cells.
+
+    A model that cannot be built shows ``error`` (``execute`` prints the error under the table).
+    """
     from merbench.modelinfo import human
     from merbench.tables import styled
 
     shape = "×".join(str(n) for n in record["shape"]) if record["shape"] else "—"
     if record["error"]:
-        return [f"{record['input']} {shape}", styled(f"error: {record['error']}", "red"), "—", str(record["reported"])]
+        return [f"{record['input']} {shape}", styled("error", "red"), "—", str(record["reported"])]
     if record["kind"] is None:
         return [record["input"], "—", "—", str(record["reported"])]
     params = f"{record['params']:,}" if record["params"] is not None else record["kind"]
@@ -122,6 +125,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     else:
         for kind, records in listing.items():
             print_table(out, _table(kind, records))
+            for record in records:
+                if record.get("error"):
+                    err.print(f"[red]model {escape(repr(record['name']))} cannot be built:[/] {escape(record['error'])} "
+                              f"(`merbench info {escape(record['example'] or record['name'])}` shows its options; "
+                              "`merbench plugins` shows where it comes from)")
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
     return 0

@@ -32,14 +32,21 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.tables import TEXT, Column, DataTable, print_table, styled
 
     table = DataTable("Installed merbench plugins (entry-point group 'merbench')",
-                      [Column("Entry point"), Column("Target"), Column("Distribution", TEXT),
-                       Column("Registers", TEXT, priority=1), Column("Status", TEXT, priority=2)])
+                      [Column("Entry point"), Column("Target", stack=True), Column("Distribution", stack=True),
+                       Column("Registers", TEXT), Column("Status")])
     for record in registry.records:
         provider = record.provider
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in record.registered.items()) or "—"
-        status = styled(record.error, "red") if record.error else styled("ok", "green")
+        status = styled("error", "red") if record.error else styled("ok", "green")
         table.add_row(provider.entry_point, provider.target, f"{provider.distribution} {provider.version}", registers, status)
     print_table(out, table)
+    for record in registry.records:
+        for error, trace in zip(record.errors, record.traces):
+            out.print(f"[red]error:[/] {escape(error)}")
+            if getattr(args, "debug", False) and trace:
+                out.out(trace.rstrip("\n"), highlight=False)
+    if any(any(record.traces) for record in registry.records) and not getattr(args, "debug", False):
+        out.print("(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
     if registry.disabled:
         out.print(escape(f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}"))
     return 0
