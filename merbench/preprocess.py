@@ -154,11 +154,20 @@ def decode_frame(path: Path, blob: bytes) -> np.ndarray:
     return frame
 
 
+REPLACE_FRAME = "replace it with the original frame"
+SKIP_OR_REPLACE_FRAME = f"{REPLACE_FRAME}, or set dataset.strict=false to skip its clip"
+
+
 def _frame_fix(path: Path) -> str:
     """How to repair an unreadable frame: regenerate it when merbench made it (in the cache), else replace or skip."""
     if Path(path).resolve().is_relative_to(cache_root(create=False).resolve()):
         return "merbench generated it into its cache: run `merbench cache clear --yes` to regenerate it"
-    return "replace it with the original frame, or set dataset.strict=false to skip its clip"
+    return SKIP_OR_REPLACE_FRAME
+
+
+def skip_reason(error: str) -> str:
+    """A clip's read error as the reason it was skipped (dataset.strict=false): without advice to skip it."""
+    return error.replace(SKIP_OR_REPLACE_FRAME, REPLACE_FRAME)
 
 
 def read_bytes(path: Path, sample: Sample) -> bytes:
@@ -561,7 +570,7 @@ def preprocess_dataset(
             if not skip_unreadable:
                 raise
             keys.append(None)
-            skipped[index] = str(exc)
+            skipped[index] = skip_reason(str(exc))
     index_key = _index_key(dataset, keys)
     computed = 0
     used_workers = 1
@@ -593,7 +602,7 @@ def preprocess_dataset(
 
         def deliver(index: int, output: np.ndarray | None, sample_notes: dict[str, Any]) -> None:
             if output is None:
-                skipped[index] = str(sample_notes.get("error", "unreadable"))
+                skipped[index] = skip_reason(str(sample_notes.get("error", "unreadable")))
             else:
                 outputs[index], notes[index] = output, sample_notes
             if on_progress:

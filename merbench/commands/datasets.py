@@ -144,7 +144,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_table(out, table)
     if report.problems:
         table = DataTable(f"Missing or unreadable files ({len(report.problems)})",
-                          [Column("sample"), Column("file", TEXT, priority=1), Column("problem", TEXT, priority=1)])
+                          [Column("sample"), Column("file", TEXT, priority=1), Column("problem", TEXT, priority=1, stack=True)])
         for problem in report.problems[: args.show]:
             table.add_row(str(problem.sample), str(problem.path), str(problem.problem))
         print_table(out, table)
@@ -156,7 +156,10 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     for warning in warnings(report, args.strict or strict):
         err.print(f"[bold yellow]Warning:[/] {escape(warning)}")
     skipped = f", {len(report.skipped)} row(s) skipped (see above; --strict makes that an error)" if report.skipped else ""
-    out.print(f"[green]usable:[/] {len(dataset.samples)} samples, {len(set(dataset.subjects.tolist()))} subjects{skipped}")
+    unreadable = {problem.sample for problem in report.problems}
+    kept = [i for i, sample in enumerate(dataset.samples) if sample.id not in unreadable]
+    left_out = f", {len(unreadable)} clip(s) with missing or unreadable files left out" if unreadable else ""
+    out.print(f"[green]usable:[/] {len(kept)} samples, {len(set(dataset.subjects[kept].tolist()))} subjects{skipped}{left_out}")
     return 0
 
 

@@ -35,6 +35,7 @@ from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
+    cell_value,
     Entry,
     LoadLog,
     Part,
@@ -49,6 +50,7 @@ from merbench_plugins.datasets.common import (
     order_classes,
     read_sheet,
     to_dataset,
+    frame_numbers,
     to_int,
 )
 from merbench_plugins.datasets.fixes import apply_fixes
@@ -233,17 +235,17 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
         try:
             subject = subject_id(cells["subject"])
         except ValueError:
-            raise DataError(f"{sheet_path} row {row}: Subject {cells['subject']!r} is not spNO.<number>; fix the cell") from None
+            raise DataError(f"{sheet_path} row {row}: {cell_value('Subject', cells['subject'])} is not spNO.<number>; fix the cell") from None
         trial = str(cells["filename"] or "").strip().lower()
         if not re.fullmatch(r"[a-z]", trial):
             log.skip(row, f"{subject}/{trial or '?'}", f"Filename {cells['filename']!r} is not a trial letter a-m")
             continue
         original = released[row]
         try:
-            first = to_int(original["onset"])
-            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
-        except ValueError as exc:
-            log.skip(row, f"{subject}/{trial}", f"frame number {exc} is not a number")
+            (first,) = frame_numbers(original, ("onset",))
+            onset, apex, offset = frame_numbers(cells)
+        except SkipRow as exc:
+            log.skip(row, f"{subject}/{trial}", str(exc))
             continue
         sample = f"{subject}/{trial}/{first}"
         if sample in seen:
@@ -253,7 +255,7 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
         emotion = norm(cells["emotion"])
         emotion = ALIASES.get(emotion, emotion)
         if emotion not in EMOTIONS:
-            raise DataError(f"{sheet_path} row {row} ({sample}): unknown emotion {cells['emotion']!r}; "
+            raise DataError(f"{sheet_path} row {row} ({sample}): {cell_value('emotion', cells['emotion'], 'unknown ')}; "
                             f"expected one of {', '.join(EMOTIONS)}")
         if emotion not in mapping:
             log.dropped[emotion] += 1

@@ -37,6 +37,11 @@ def norm(text: Any) -> str:
     return re.sub(r"[\s_]+", "", str(text if text is not None else "")).lower()
 
 
+def cell_value(name: str, value: Any, prefix: str = "") -> str:
+    """A sheet cell for a message: ``PREFIX NAME 'value'``, or ``an empty NAME cell``."""
+    return f"an empty {name} cell" if not str(value if value is not None else "").strip() else f"{prefix}{name} {value!r}"
+
+
 def check_root(root: Path | None, name: str) -> Path:
     """The dataset root as a folder, or a DataError telling how to give it."""
     if root is None:
@@ -94,6 +99,20 @@ def to_int(value: Any) -> int | None:
     if text in ("", "/", "-", "\\"):
         return None
     return int(float(text)) if re.fullmatch(r"\d+(\.0*)?", text) else int(text)
+
+
+def frame_numbers(cells: Mapping[str, Any], keys: tuple[str, ...] = ("onset", "apex", "offset")) -> tuple[int | None, ...]:
+    """The onset, apex and offset frame numbers of a sheet row (``None`` for an empty cell).
+
+    Raises ``SkipRow`` naming the cell that is not a whole frame number.
+    """
+    numbers = []
+    for key in keys:
+        try:
+            numbers.append(to_int(cells[key]))
+        except ValueError:
+            raise SkipRow(f"{key} frame {cells[key]!r} is not a whole frame number") from None
+    return tuple(numbers)
 
 
 # ------------------------------------------------------------------ coding sheets
@@ -216,6 +235,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     if onset not in frames:
         raise SkipRow(f"onset frame {onset} not on disk (frames {first}..{last} in {where})")
     fix = None
+    annotated = offset
     apex_on_disk = apex is not None and apex in frames
     if offset is None or offset not in frames or offset <= onset or (apex_on_disk and apex > offset):
         if last <= onset or (apex is not None and last < apex):
@@ -226,7 +246,11 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
         offset = last
     if apex is not None:
         if not onset <= apex <= offset:
-            raise SkipRow(f"apex {apex} outside onset {onset}..offset {offset}")
+            sheet = ""
+            if fix:
+                given = "the sheet has no offset" if annotated is None else f"the sheet's offset {annotated} is {why}"
+                sheet = f" ({given}, so the last frame was used)"
+            raise SkipRow(f"apex {apex} outside onset {onset}..offset {offset}{sheet}")
         if apex not in frames:
             raise SkipRow(f"apex frame {apex} not on disk (frames {first}..{last} in {where})")
     position = {n: i for i, n in enumerate(numbers)}
@@ -420,7 +444,7 @@ def coded_entries(
             subject = rules.subject_folder(cells["subject"])
         except ValueError:
             raise DataError(
-                f"{sheet_path} row {row}: Subject {cells['subject']!r} is not {rules.subject_hint}; fix the cell"
+                f"{sheet_path} row {row}: {cell_value('Subject', cells['subject'])} is not {rules.subject_hint}; fix the cell"
             ) from None
         if not filename:
             raise DataError(
@@ -432,18 +456,14 @@ def coded_entries(
         emotion = rules.aliases.get(emotion, emotion)
         if emotion not in rules.emotions:
             raise DataError(
-                f"{sheet_path} row {row} ({sample_id}): unknown emotion {cells['emotion']!r}; "
+                f"{sheet_path} row {row} ({sample_id}): {cell_value('emotion', cells['emotion'], 'unknown ')}; "
                 f"expected one of {rules.emotion_names}"
             )
         if emotion not in mapping:
             log.dropped[emotion] += 1
             continue
         try:
-            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
-        except ValueError as exc:
-            log.skip(row, sample_id, f"frame number {exc} is not a number")
-            continue
-        try:
+            onset, apex, offset = frame_numbers(cells)
             placed = place_clip(clip_base / subject / filename, root, onset, apex, offset)
         except SkipRow as exc:
             log.skip(row, sample_id, str(exc))

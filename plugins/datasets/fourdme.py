@@ -32,6 +32,7 @@ from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
+    cell_value,
     Entry,
     LoadLog,
     Part,
@@ -45,7 +46,7 @@ from merbench_plugins.datasets.common import (
     place_clip,
     read_sheet,
     to_dataset,
-    to_int,
+    frame_numbers,
 )
 from merbench_plugins.datasets.fixes import MEB, choose_mode, empty_report
 
@@ -148,7 +149,7 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
         emotions = [ALIASES.get(e, e) for e in emotions]
         unknown = [e for e in emotions if e not in EMOTIONS]
         if unknown or not emotions:
-            raise DataError(f"{sheet_path} row {row} ({sample}): unknown emotion {cells['emotion']!r}; "
+            raise DataError(f"{sheet_path} row {row} ({sample}): {cell_value('emotion', cells['emotion'], 'unknown ')}; "
                             f"expected one or two of {', '.join(e.title() for e in EMOTIONS)} joined by +")
         labels = list(dict.fromkeys(mapping[e] for e in emotions if e in mapping))
         if not labels:
@@ -162,11 +163,8 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
         if subject_dir is not None:
             folder = next((c for c in subject_dir.iterdir() if c.is_dir() and c.name.lower().rstrip("-") == clip.lower()), None)
         try:
-            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
+            onset, apex, offset = frame_numbers(cells)
             placed = place_clip(folder or base / raw_subject / clip, root, onset, apex, offset)
-        except ValueError as exc:
-            log.skip(row, sample, f"frame number {exc} is not a number")
-            continue
         except SkipRow as exc:
             log.skip(row, sample, str(exc))
             continue

@@ -5,7 +5,7 @@ folder, then under ``--root``). Columns (header names without case):
 
 * ``subject`` and ``label`` (required); ``domain`` and ``id`` (optional);
 * either ``path``: one precomputed 3-channel image per row (e.g. u/v/strain
-  flow images), used as model input directly, run with ``--set preprocess=image``;
+  flow images), used as model input directly (the ``image`` chain by default);
 * or ``onset`` and ``apex`` (and optionally ``offset``): frame files that go
   through the preprocessor chain like any clip (default ``flow``).
 
@@ -43,17 +43,17 @@ def manifest_file(value: str, root: Path) -> Path:
     raise DataError(f"dataset.manifest={value}: file not found (looked in the working folder and in {root})")
 
 
-def inside(root: Path, text: str, row: int, column: str) -> Path:
-    """``root / text`` when the path stays inside ``root``; a DataError naming the row otherwise."""
+def inside(root: Path, text: str, row: int, column: str, manifest: Path | str = "manifest") -> Path:
+    """``root / text`` when the path stays inside ``root``; a DataError naming the manifest file and row otherwise."""
     text = text.strip()
     if not text:
-        raise DataError(f"manifest row {row}: empty {column}; give a path relative to --root")
+        raise DataError(f"{manifest} row {row}: empty {column}; give a path relative to --root")
     posix = PurePosixPath(text.replace("\\", "/"))
     if posix.is_absolute() or Path(text).is_absolute() or (posix.parts and ":" in posix.parts[0]):
-        raise DataError(f"manifest row {row}: {column} {text} is absolute; give it relative to --root {root}")
+        raise DataError(f"{manifest} row {row}: {column} {text} is absolute; give it relative to --root {root}")
     normal = os.path.normpath(posix.as_posix())
     if normal == ".." or normal.startswith("../"):
-        raise DataError(f"manifest row {row}: {column} {text} escapes the root {root}; give paths inside --root")
+        raise DataError(f"{manifest} row {row}: {column} {text} escapes the root {root}; give paths inside --root")
     return root / normal
 
 
@@ -69,9 +69,22 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
                 if any(v.strip() for v in values):
                     rows.append((start, dict(zip(header, (v.strip() for v in values)))))
                 start = reader.line_num + 1
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"cannot read the manifest {path} as UTF-8 CSV ({exc}); save it as CSV") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} {_first_non_utf8(path)} is not UTF-8 text; save the manifest as CSV UTF-8") from None
+    except (OSError, csv.Error) as exc:
+        raise DataError(f"cannot read the manifest {path} as a CSV file ({exc}); save it as CSV UTF-8") from None
     return header, rows
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where a file stops being UTF-8: ``line N (byte 0xAB)``."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return f"line {line} (byte 0x{data[exc.start]:02x})"
+    return "somewhere"
 
 
 def class_names(labels: list[tuple[int, str]], given: list[str], path: Path) -> tuple[tuple[str, ...], list[int]]:
@@ -130,7 +143,8 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         for column in ("subject", "label"):
             if not cells.get(column):
                 raise DataError(f"{path} row {row}: empty {column}; fill it in or delete the row")
-        files = tuple(inside(root, cells.get(column, ""), row, column) for column in columns if cells.get(column) or column != "offset")
+        files = tuple(inside(root, cells.get(column, ""), row, column, path)
+                      for column in columns if cells.get(column) or column != "offset")
         sample_id = cells.get("id") or cells.get("path") or cells.get("apex", "")
         log.claim(sample_id, row, str(path))
         absent = [f for f in files if not f.is_file()]

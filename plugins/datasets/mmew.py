@@ -29,6 +29,7 @@ from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError
 from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
+    cell_value,
     Entry,
     LoadLog,
     Part,
@@ -43,7 +44,7 @@ from merbench_plugins.datasets.common import (
     place_clip,
     read_sheet,
     to_dataset,
-    to_int,
+    frame_numbers,
 )
 from merbench_plugins.datasets.fixes import apply_fixes
 
@@ -111,14 +112,14 @@ def read_part(root: Path, classes: str = "7", fixes: str = "known", domain: str 
         try:
             subject = subject_id(cells["subject"])
         except ValueError:
-            raise DataError(f"{sheet_path} row {row}: Subject {cells['subject']!r} is not a subject number (1..30)") from None
+            raise DataError(f"{sheet_path} row {row}: {cell_value('Subject', cells['subject'])} is not a subject number (1..30)") from None
         filename = str(cells["filename"] or "").strip()
         sample = f"{subject}/{filename}"
         log.claim(sample, row, str(sheet_path))
         emotion = norm(cells["emotion"])
         emotion = ALIASES.get(emotion, emotion)
         if emotion not in EMOTIONS:
-            raise DataError(f"{sheet_path} row {row} ({sample}): unknown emotion {cells['emotion']!r}; "
+            raise DataError(f"{sheet_path} row {row} ({sample}): {cell_value('emotion', cells['emotion'], 'unknown ')}; "
                             f"expected one of {', '.join(EMOTIONS)}")
         match = CLIP.fullmatch(filename)
         if not match:
@@ -137,11 +138,8 @@ def read_part(root: Path, classes: str = "7", fixes: str = "known", domain: str 
             continue
         folder = places[0]
         try:
-            onset, apex, offset = (to_int(cells[k]) for k in ("onset", "apex", "offset"))
+            onset, apex, offset = frame_numbers(cells)
             placed = place_clip(folder, root, onset, apex, offset)
-        except ValueError as exc:
-            log.skip(row, sample, f"frame number {exc} is not a number")
-            continue
         except SkipRow as exc:
             log.skip(row, sample, str(exc))
             continue

@@ -64,6 +64,9 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                       key=lambda d: int(d.name[1:]))
     if not subjects:
         raise DataError(f"{folder}: no subject folders s1, s2, …; expected {folder.name}/s1/micro/negative/s1_ne_01/")
+    for other in sorted(d for d in folder.iterdir() if d.is_dir() and d not in subjects and not d.name.startswith(".")):
+        log.skip(None, other.name, f"{other.relative_to(root)} is not a subject folder s<N> (s1, s2, …): "
+                                   "rename it to include its clips")
     for subject_dir in subjects:
         subject = subject_dir.name.lower()
         micro = find_dir(subject_dir, ("micro",), depth=0)
