@@ -37,6 +37,8 @@ def load_result(path: Path) -> RunResult:
         result = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except OSError as exc:  # a folder, no permission
+        raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
     missing = [key for key in REQUIRED if not isinstance(result, dict) or key not in result]
@@ -49,10 +51,10 @@ def _subject_overlap(result: RunResult) -> Check:
     leaking = []
     for fold in result.folds:
         if fold.train_subjects is None:
-            return Check("subject overlap", False, f"fold {fold.fold} does not record its training subjects; re-run with this merbench")
+            return Check("subject overlap", False, f"fold {fold.fold + 1} does not record its training subjects; re-run with this merbench")
         shared = sorted(set(fold.train_subjects) & set(fold.test_subjects))
         if shared:
-            leaking.append(f"fold {fold.fold}: {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}")
+            leaking.append(f"fold {fold.fold + 1}: {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}")
     if not leaking:
         return Check("subject overlap", True, "no subject is in both training and test of a fold")
     declared = "declared by the protocol" if not result.subject_independent else "NOT declared: the result claims subject independence"
@@ -69,7 +71,7 @@ def _selection(result: RunResult) -> list[Check]:
         trained_on = validation if fold.train_subjects is None else set(fold.train_subjects)
         if validation & set(fold.test_subjects) or not validation <= trained_on:
             selection_ok = False
-            selection = f"fold {fold.fold}: validation subjects are not training subjects; " + selection
+            selection = f"fold {fold.fold + 1}: validation subjects are not training subjects; " + selection
     return [
         Check("model selection", selection_ok, selection),
         Check("normalisation", "training samples only" in normalisation, normalisation or "not recorded"),
@@ -94,12 +96,12 @@ def _consistency(result: RunResult) -> Check:
     for fold in result.folds:
         mask = folds == fold.fold
         if mask.sum() != fold.n_test:
-            problems.append(f"fold {fold.fold} records {fold.n_test} test samples, predictions have {mask.sum()}")
+            problems.append(f"fold {fold.fold + 1} records {fold.n_test} test samples, predictions have {mask.sum()}")
             continue
         scores = classification_metrics(y_true[mask], y_pred[mask], n_classes)
         for key in METRIC_KEYS:
             if key in fold.metrics and abs(scores[key] - fold.metrics[key]) > TOLERANCE:
-                problems.append(f"fold {fold.fold} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
+                problems.append(f"fold {fold.fold + 1} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
     if problems:
         return Check("scores match predictions", False, "; ".join(problems[:3]))
     return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores")

@@ -448,16 +448,22 @@ def resolve_config(
     overrides: dict[str, Any] = load_config_file(config_file) if config_file else {}
     overrides.update(sets or {})
 
-    def take_name(section: str, cli_value: str | None) -> str | None:
+    def take_name(section: str, cli_value: str | None, default: str | None = None) -> str | None:
+        """The name of ``section`` from its flag or from ``--set``/``--config``; both must agree when both are given."""
         from_file = overrides.pop(section, None)
         from_file = overrides.pop(f"{section}.name", from_file)
-        value = cli_value or from_file
+        if from_file is not None and not isinstance(from_file, str):
+            raise UsageError(f"{section}: {from_file!r} in --set/--config is not a name; give e.g. {section}=NAME")
+        if cli_value and from_file and cli_value != default and cli_value != from_file:
+            raise UsageError(f"--{section} {cli_value} and {section}={from_file} (in --set/--config) disagree; "
+                             "give the name once")
+        value = from_file if cli_value in (None, "", default) and from_file else cli_value
         return str(value) if value is not None and value != "" else None
 
     model = take_name("model", model)
     dataset = take_name("dataset", dataset)
     protocol = take_name("protocol", protocol) or DEFAULT_PROTOCOL
-    profile = str(overrides.pop("profile", None) or profile)
+    profile = str(take_name("profile", profile, default="default"))
     seed = _seed(seed, overrides.pop("seed", None))
     if not model and not model_optional:
         raise UsageError("no model given: use --model NAME (see `merbench list models`)")
@@ -471,6 +477,10 @@ def resolve_config(
         raise UsageError(f"--device {device}: choose auto, cpu or cuda")
 
     model_spec = registry.get("models", model) if model else None
+    if model and model.endswith(":"):
+        examples = ", ".join(getattr(model_spec, "examples", ())[:3]) or f"{model}NAME"
+        raise UsageError(f"'{model}' is a family of models: name one member, e.g. {examples} "
+                         f"(`merbench info {model}` describes the family)")
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
     if dataset_spec.needs_root and root is None:

@@ -221,7 +221,7 @@ def fold_uf1(predicted: np.ndarray, truth: np.ndarray, n_classes: int) -> float:
 def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> RunFailed:
     """The error for a training loss that stopped being finite (``epoch`` and ``step`` counted from 0)."""
     return RunFailed(
-        f"fold {fold_index}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss}; "
+        f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss}; "
         f"training diverged. Lower the learning rate (now --set engine.lr={lr}) or check the inputs for NaN"
     )
 
@@ -246,7 +246,7 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
     groups = subjects[fold.train]
     if len(np.unique(groups)) < 2:
         raise UsageError(
-            f"fold {fold.index}: early stopping needs at least 2 training subjects to hold some out for validation; "
+            f"fold {fold.index + 1}: early stopping needs at least 2 training subjects to hold some out for validation; "
             "use --set engine.early_stopping=0"
         )
     splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
@@ -282,7 +282,8 @@ def build_error(plugin: str, exc: BaseException) -> PluginError:
         return PluginError(f"{plugin}: could not build the model: {checkpoint_refusal(text)}")
     first = text.strip().splitlines()[0] if text.strip() else "(no message)"
     return PluginError(f"{plugin}: its build() raised {type(exc).__name__}: {first}; "
-                       "fix the plugin's options (merbench list models) or report it to the plugin's author")
+                       "check the model options given (`merbench info MODEL` lists them) and the plugin's build(), "
+                       "or report it to the plugin's author")
 
 
 def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index: int | Sequence[int],
@@ -301,7 +302,7 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
     if not isinstance(logits, torch.Tensor) or shape != (*leading, rows, n_classes):
         found = f"shape {shape[len(leading):]}" if isinstance(logits, torch.Tensor) else f"a {type(logits).__name__}"
         raise PluginError(
-            f"fold {folds[0]}, first batch: {plugin} returned {found} for a batch of {rows} samples; expected scores "
+            f"fold {folds[0] + 1}, first batch: {plugin} returned {found} for a batch of {rows} samples; expected scores "
             f"of shape ({rows}, {n_classes}), one row per sample and one column per class. Fix the model's output "
             "layer (it must end in n_classes outputs) or report it to the plugin's author"
         )
@@ -309,7 +310,7 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
         bad = (~torch.isfinite(logits.reshape(len(folds), -1))).any(dim=1).tolist()
         if any(bad):
             raise RunFailed(
-                f"fold {folds[bad.index(True)]}, first batch: {plugin} returned NaN or infinite scores for finite "
+                f"fold {folds[bad.index(True)] + 1}, first batch: {plugin} returned NaN or infinite scores for finite "
                 "inputs, before any training step; fix the model plugin or report it to the plugin's author"
             )
 
@@ -329,7 +330,7 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
     bad_inputs = (~torch.isfinite(x.reshape(len(folds), -1))).any(dim=1).tolist()
     if any(bad_inputs):
         raise RunFailed(
-            f"fold {folds[bad_inputs.index(True)]}, first batch: the model inputs contain NaN or infinity (after "
+            f"fold {folds[bad_inputs.index(True)] + 1}, first batch: the model inputs contain NaN or infinity (after "
             "standardising with the training samples' channel statistics); check the preprocessing output"
         )
     try:
@@ -341,7 +342,7 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
         raise PluginError(
-            f"fold {folds[0]}, first batch: {plugin} failed on inputs of shape {batch_shape}: "
+            f"fold {folds[0] + 1}, first batch: {plugin} failed on inputs of shape {batch_shape}: "
             f"{type(exc).__name__}: {first}; check the model's options or report it to the plugin's author"
         ) from None
     check_logits(logits, batch_shape[0], n_classes, plugin, fold_index)

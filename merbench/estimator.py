@@ -61,14 +61,14 @@ def fit_predict_fold(
 
     if not is_estimator(estimator):
         raise UsageError(
-            f"the model factory returned a {type(estimator).__name__}, which is neither a torch.nn.Module nor an "
+            f"{plugin}: its build() returned a {type(estimator).__name__}, which is neither a torch.nn.Module nor an "
             "estimator with fit(X, y) and predict(X); fix the model plugin's build function"
         )
     start = time.perf_counter() if started is None else started
     features = _as_numpy(inputs).reshape(len(inputs), -1).astype(np.float64, copy=False)
     targets = _as_numpy(labels).astype(np.int64, copy=False)
     if not np.isfinite(features[fold.train]).all():
-        raise RunFailed(f"fold {fold.index}: the training features contain NaN or infinity; check the preprocessing output")
+        raise RunFailed(f"fold {fold.index + 1}: the training features contain NaN or infinity; check the preprocessing output")
     scaler = StandardScaler().fit(features if normalise_on == "all" else features[fold.train])
     train, test = scaler.transform(features[fold.train]), scaler.transform(features[fold.test])
     model = seeded(estimator, seed)
@@ -89,7 +89,7 @@ def fit_predict_fold(
 def check_predictions(predicted: Any, rows: int, n_classes: int | None, plugin: str, fold_index: int) -> np.ndarray:
     """``predicted`` as int64 class indices, or ``PluginError`` when it is not ``rows`` indices in 0..n_classes-1."""
     values = np.asarray(predicted)
-    where = f"fold {fold_index}: {plugin}'s predict()"
+    where = f"fold {fold_index + 1}: {plugin}'s predict()"
     if values.shape != (rows,):
         raise PluginError(f"{where} returned shape {values.shape} for {rows} samples; expected ({rows},), one class "
                           "index per sample. Fix the estimator or report it to the plugin's author")

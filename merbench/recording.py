@@ -53,7 +53,7 @@ def check_same_test_samples(run_id: str, fold_index: int, stored: StoredFold, te
     """``UsageError`` when a stored fold tested other samples than the fold about to be reused."""
     if list(stored.test_ids) != [str(i) for i in test_ids]:
         raise UsageError(
-            f"run {run_id}: fold {fold_index} now tests other samples than when it was stored; the folds changed "
+            f"run {run_id}: fold {fold_index + 1} now tests other samples than when it was stored; the folds changed "
             "(dataset or protocol), so the run cannot be resumed. Start a new run"
         )
 

@@ -127,11 +127,11 @@ def check_fold_predictions(fold: Fold, predicted: np.ndarray, n_classes: int, pl
     """``RunFailed`` unless a fold has one prediction in 0..n_classes-1 per test sample (checked before it is stored)."""
     predicted = np.asarray(predicted)
     if predicted.shape != (len(fold.test),):
-        raise RunFailed(f"fold {fold.index}: {plugin} gave {predicted.shape} predictions for {len(fold.test)} test "
+        raise RunFailed(f"fold {fold.index + 1}: {plugin} gave {predicted.shape} predictions for {len(fold.test)} test "
                         "samples; nothing of this fold was stored. Fix the model plugin or report it to its author")
     outside = predicted[(predicted < 0) | (predicted >= n_classes)]
     if outside.size:
-        raise RunFailed(f"fold {fold.index}: {plugin} predicted class {int(outside[0])}, outside 0..{n_classes - 1} "
+        raise RunFailed(f"fold {fold.index + 1}: {plugin} predicted class {int(outside[0])}, outside 0..{n_classes - 1} "
                         f"({n_classes} classes); nothing of this fold was stored. Fix the model plugin or report it to its author")
 
 
@@ -152,7 +152,8 @@ def check_predictions(predicted: np.ndarray, truth: np.ndarray, n_classes: int, 
 def _normalisation_note(fold_results: list[FoldRecord], uses_test: bool) -> str:
     """How the folds normalised their inputs (each fit on training samples only, unless ``uses_test``), in words."""
     notes = sorted({str(f.normalisation or "channel mean/std of the training samples") for f in fold_results})
-    return "; ".join(notes) + ("" if uses_test else " (fitted on each fold's training samples only)")
+    said = all("training samples only" in note for note in notes)
+    return "; ".join(notes) + ("" if uses_test or said else " (fitted on each fold's training samples only)")
 
 
 def _selection_note(settings: Any, fold_results: list[FoldRecord]) -> str:

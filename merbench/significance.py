@@ -54,6 +54,17 @@ def _pooled(metric: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int)
     return float(np.trace(matrix) / matrix.sum())
 
 
+def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> None:
+    """DataError when a prediction row of run ``name`` has a label or prediction outside 0..n_classes-1."""
+    for row in result.predictions or []:
+        for field in ("label", "prediction"):
+            value = int(getattr(row, field))
+            if not 0 <= value < n_classes:
+                raise DataError(
+                    f"run {name} ({result.model}): sample {row.id} has {field} {value}, outside 0..{n_classes - 1} "
+                    f"of its {n_classes} classes; the result file is damaged (`merbench audit` checks it)")
+
+
 def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0) -> Comparison:
     """Compare two results on the same folds; raises DataError when they are not comparable."""
     if metric not in ("uf1", "uar", "accuracy"):
@@ -65,6 +76,9 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     for name, result in (("A", a), ("B", b)):
         if not result.predictions:
             raise DataError(f"run {name} ({result.model}) records no per-sample predictions; re-run it with this merbench")
+    n_classes = len(a.classes)
+    for name, result in (("A", a), ("B", b)):
+        _check_classes_in_range(name, result, n_classes)
     if _folds(a) != _folds(b):
         raise DataError("the runs were not made on the same folds (different test samples); re-run both with the same --seed")
     fold_a = [f.metrics[metric] for f in sorted(a.folds, key=lambda f: f.fold)]
@@ -81,7 +95,8 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     y_true = np.array([row.label for row in rows_a])
     pred_a = np.array([row.prediction for row in rows_a])
     pred_b = np.array([rows_b[i].prediction for i in ids])
-    n_classes = len(a.classes)
+    if not np.array_equal(y_true, [rows_b[i].label for i in ids]):
+        raise DataError("the runs give different true labels to the same samples; compare runs of one dataset copy")
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_bootstrap)
     for i in range(n_bootstrap):

@@ -83,7 +83,7 @@ class NanModel(nn.Module):
 
 def test_nan_loss_stops_the_fold_with_a_clear_message():
     inputs, labels, fold = toy_data()
-    with pytest.raises(RunFailed, match=r"fold 0, epoch 1, step 2: the training loss became nan.*engine\.lr"):
+    with pytest.raises(RunFailed, match=r"fold 1, epoch 1, step 2: the training loss became nan.*engine\.lr"):
         train_fold(NanModel, inputs, labels, fold, 3, SETTINGS, choose_device("cpu"), seed=0)
 
 

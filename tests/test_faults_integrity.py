@@ -128,7 +128,7 @@ def test_an_estimator_predicting_outside_the_class_set_is_named():
 
     plugin = "model plugin 'svm' (merbench 0.1)"
     assert check_estimator([0, 2, 1], 3, 3, plugin, 0).tolist() == [0, 2, 1]
-    with pytest.raises(PluginError, match=r"fold 1: model plugin 'svm' \(merbench 0.1\)'s predict\(\) returned class 3"):
+    with pytest.raises(PluginError, match=r"fold 2: model plugin 'svm' \(merbench 0.1\)'s predict\(\) returned class 3"):
         check_estimator([0, 3, 1], 3, 3, plugin, 1)
     with pytest.raises(PluginError, match=r"returned shape \(3, 2\) for 3 samples"):
         check_estimator(np.zeros((3, 2)), 3, 3, plugin, 1)
@@ -145,7 +145,7 @@ def test_a_well_behaved_model_from_the_same_plugin_runs(run_cli, images, faulty_
 
 def test_predictions_outside_the_class_set_fail_the_run_before_they_are_stored():
     fold = Fold(index=2, train=np.arange(4), test=np.arange(4, 8))
-    with pytest.raises(RunFailed, match=r"fold 2: model plugin 'x' \(d 1\) predicted class 4, outside 0..2"):
+    with pytest.raises(RunFailed, match=r"fold 3: model plugin 'x' \(d 1\) predicted class 4, outside 0..2"):
         check_fold_predictions(fold, np.array([0, 1, 4, 2]), 3, "model plugin 'x' (d 1)")
     with pytest.raises(RunFailed, match=r"gave \(3,\) predictions for 4 test samples"):
         check_fold_predictions(fold, np.array([0, 1, 2]), 3, "model plugin 'x' (d 1)")

@@ -129,5 +129,5 @@ def test_a_fold_that_keeps_failing_stops_the_run_naming_the_fold(tmp_path):
     job = FoldJob(ModelRecipe(broken, dict(config.section("model")), 3, 3, 28),
                   TrainSettings.from_options(config.section("engine")), choose_device("cpu"), threads=1)
     # FoldsLost: the command that ran it adds how to continue (tests/test_folds_lost.py)
-    with pytest.raises(FoldsLost, match=r"fold 4 failed on Ray after 1 retries: RuntimeError: always broken"):
+    with pytest.raises(FoldsLost, match=r"fold 5 failed on Ray after 1 retries: RuntimeError: always broken"):
         RayFolds(RayOptions(max_retries=1)).run(job, data, [task], lambda t, o: None, SilentProgress())

@@ -17,7 +17,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="re-check result files for leakage; exit 1 when any is found",
         description="Re-check results written by `merbench run --json` for subject overlap between training and "
         "test, selection or normalisation on test data, and scores that do not follow from the predictions. "
-        "Exit 0 when every file passes, 1 when any check fails.",
+        "Exit 0 when every file passes, 1 when any check fails, 2 when a file is not a readable result "
+        "(the other files are still audited).",
     )
     audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files to audit")
 
@@ -30,9 +31,18 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.tables import TEXT, Column, DataTable, print_table, styled
 
-    failed = False
+    from rich.markup import escape
+
+    from merbench.errors import DataError
+
+    failed = unreadable = False
     for path in args.files:
-        result = load_result(path)
+        try:
+            result = load_result(path)
+        except DataError as exc:
+            err.print(f"[bold red]merbench: error:[/] {escape(str(exc))}", highlight=False)
+            unreadable = True
+            continue
         table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
                           [Column("Check"), Column("Status"), Column("Finding", TEXT)])
         for check in audit_result(result):
@@ -40,4 +50,4 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             status = styled("pass", "green") if check.passed else styled("FAIL", "bold red")
             table.add_row(check.name, status, check.detail)
         print_table(out, table)
-    return 1 if failed else 0
+    return 2 if unreadable else 1 if failed else 0

@@ -29,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "report",
         help="write the comparison of stored runs as md, csv, json, latex or html; figures as PNG",
         description="Write the same comparison as `merbench compare` to a file (format from --format or the file's "
-        "suffix). CSV and JSON hold one record per cell with fractions 0..1; md and latex the table in %%. "
+        "suffix). CSV and JSON hold one record per cell with fractions 0..1; md and latex the table in %. "
         "html is a self-contained report (no network needed) with the table, reported scores, leakage marks, "
         "per-dataset and per-fold tables, confusion matrices, per-fold plots and each run's provenance. "
         "--figures DIR writes each run's confusion matrix and per-fold scores as PNG.",

@@ -16,7 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "significance",
         help="is run B better than run A? paired Wilcoxon test over folds and a bootstrap interval",
         description="Compare two results of the same dataset and protocol made on the same folds (same --seed): "
-        "Wilcoxon signed-rank test over per-fold scores and a paired bootstrap 95%% interval of the pooled difference (B - A).",
+        "Wilcoxon signed-rank test over per-fold scores and a paired bootstrap 95% interval of the pooled difference (B - A).",
     )
     significance.add_argument("run_a", type=Path, metavar="A.json")
     significance.add_argument("run_b", type=Path, metavar="B.json")
@@ -28,6 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench significance A.json B.json``."""
     import numpy as np
+    from rich.markup import escape
 
     from merbench.audit import load_result
     from merbench.errors import UsageError
@@ -36,6 +37,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.bootstrap < 100:
         raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")
     a, b = load_result(args.run_a), load_result(args.run_b)
+    for name, path, result in (("A", args.run_a, a), ("B", args.run_b, b)):
+        if result.seeds and len(result.seeds) > 1:
+            err.print(escape(f"Note: {name} ({path}) is a --seeds {len(result.seeds)} run; only its first seed "
+                             f"({result.seed}) keeps per-sample predictions, so that seed is compared"))
     comparison = compare_runs(a, b, args.metric, args.bootstrap)
     from merbench.tables import Column, DataTable, print_table
 

@@ -78,7 +78,7 @@ class RayFolds:
         job_ref, data_ref = ray.put(job), ray.put(data)
         remote, options = remote_function(train_fold_task), self.options.task_options()
         pending = {
-            remote.options(**options, name=f"merbench fold {task.fold.index}").remote(job_ref, [data_ref], task): task
+            remote.options(**options, name=f"merbench fold {task.fold.index + 1}").remote(job_ref, [data_ref], task): task
             for task in tasks
         }
         progress.message(f"Ray: {len(tasks)} fold tasks submitted ({self.options.resources}); "
@@ -91,8 +91,8 @@ class RayFolds:
             status, value = ray.get(ref)
         except ray.exceptions.RayError as exc:
             raise FoldsLost(
-                f"fold {task.fold.index} failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}"
+                f"fold {task.fold.index + 1} failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}"
             ) from None
         if status == "error":
-            raise type(value)(f"fold {task.fold.index}: {value}")
+            raise type(value)(f"fold {task.fold.index + 1}: {value}")
         return value

@@ -1,0 +1,85 @@
+"""Bad input to the commands that read results or names: one message, exit 2, and the rest still done."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
+        "protocol.n_splits=3"]
+
+
+@pytest.fixture(scope="module")
+def result_file(tmp_path_factory):
+    """A tiny lbptop-svm result written by ``merbench run --json``."""
+    from merbench.cli import main
+
+    path = tmp_path_factory.mktemp("inputs") / "svm.json"
+    assert main(["run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY,
+                 "--no-store", "--json", str(path)]) == 0
+    return path
+
+
+def test_audit_of_a_folder_is_one_message_and_the_other_files_are_still_audited(run_cli, result_file, tmp_path):
+    result = run_cli("audit", str(tmp_path), str(result_file))
+    assert result.code == 2
+    assert f"{tmp_path}: cannot be read (Is a directory)" in " ".join(result.err.split())
+    assert "Traceback" not in result.err
+    assert f"Audit of {result_file}" in result.out and "pass" in result.out
+
+
+def test_significance_refuses_a_label_outside_the_class_set(run_cli, result_file, tmp_path):
+    damaged = json.loads(result_file.read_text())
+    damaged["predictions"][0]["label"] = 7
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(damaged))
+    result = run_cli("significance", str(bad), str(result_file))
+    assert result.code == 2 and "Traceback" not in result.err
+    sample = damaged["predictions"][0]["id"]
+    assert f"run A (lbptop-svm): sample {sample} has label 7, outside 0..2 of its 3 classes" in " ".join(result.err.split())
+
+
+def test_help_shows_percent_signs_once(run_cli):
+    for command in ("report", "significance"):
+        text = run_cli(command, "--help").out
+        assert "%%" not in text and "%" in text
+
+
+def test_the_svm_normalisation_is_said_once(result_file):
+    note = json.loads(result_file.read_text())["leakage"]["normalisation"]
+    assert note.count("training samples only") == 1, note
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "synthetic", "--set", "dataset=casme2"],
+     "--dataset synthetic and dataset=casme2 (in --set/--config) disagree; give the name once"),
+    (["--dataset", "synthetic", "--profile", "quick", "--set", "profile=paper"],
+     "--profile quick and profile=paper (in --set/--config) disagree"),
+    (["--dataset", "synthetic", "--set", "model=offapexnet"],
+     "--model ststnet and model=offapexnet (in --set/--config) disagree"),
+])
+def test_a_name_given_twice_differently_is_refused(run_cli, args, message):
+    result = run_cli("run", "--model", "ststnet", *args, "--no-store")
+    assert result.code == 2 and message in " ".join(result.err.split())
+
+
+def test_a_name_from_the_settings_still_works_alone(run_cli, tmp_path):
+    target = tmp_path / "r.json"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--set", "profile=quick", *TINY[1:],
+                     "--no-store", "--quiet", "--json", str(target))
+    assert result.code == 0, result.err
+    assert json.loads(target.read_text())["config"]["profile"] == "quick"
+
+
+def test_a_name_that_is_not_text_is_refused(run_cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("model: 3\n")
+    result = run_cli("run", "--dataset", "synthetic", "--config", str(config), "--no-store")
+    assert result.code == 2 and "model: 3 in --set/--config is not a name" in " ".join(result.err.split())
+
+
+def test_a_model_family_without_a_member_says_how_to_name_one(run_cli):
+    result = run_cli("run", "--model", "timm:", "--dataset", "synthetic", "--profile", "quick", "--no-store")
+    assert result.code == 2
+    assert "'timm:' is a family of models: name one member, e.g. timm:" in " ".join(result.err.split())
