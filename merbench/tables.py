@@ -8,8 +8,9 @@ folds a word longer than its room (a file path) over lines. Cells are plain text
 markup, so data and plugin text such as ``[domain]`` or ``[/]`` print
 literally; a cell may be a ``rich.text.Text`` to carry a style.
 
-When the output is not a terminal (a pipe, a CI log) or ``--format plain`` is
-given, tables print as plain rows aligned with spaces under a header line: no
+On a terminal too narrow for the key columns side by side, each row prints
+as a block of ``header: value`` lines. When the output is not a terminal (a
+pipe, a CI log) or ``--format plain`` is given, tables print as plain rows aligned with spaces under a header line: no
 box characters, no ellipsis and the same text whatever the width.
 """
 
@@ -196,9 +197,8 @@ class DataTable:
         """Let ``console.print(table)`` work as ``print_table`` does (plain lines are not wrapped)."""
         if not wants_plain(console):
             rendered = self.render_for(options.max_width)
-            if rendered is not None:
-                yield rendered
-                return
+            yield rendered if rendered is not None else Text("\n".join(self.record_lines()), overflow="fold")
+            return
         for line in self.plain_lines():
             yield Text(line, no_wrap=True, overflow="ignore")
 
@@ -217,6 +217,24 @@ class DataTable:
         whole = [(table, boxed) for table, boxed, shown in fitting if len(shown) == len(table.columns)]
         table, boxed = whole[0] if whole else fitting[0][:2]
         return table.rich_table(width, boxed)
+
+    def record_lines(self) -> list[str]:
+        """The table as one block per row, for a terminal too narrow for its key columns side by side.
+
+        The row's first cell on a line of its own, then ``header: value`` for
+        each other non-empty cell, indented; a terminal then wraps at most a
+        long value, never a row of columns in the middle of a number.
+        """
+        lines = [self.title] if self.title else []
+        headers = [" ".join(column.header.split("\n")) for column in self.columns]
+        for cells, _, _ in self.rows:
+            values = [" ".join(_lines(cell)) for cell in cells]
+            lines.append(values[0])
+            lines.extend(f"  {header}: {value}" if header else f"  {value}"
+                         for header, value in zip(headers[1:], values[1:]) if value.strip())
+        if self.caption:
+            lines.append(self.caption)
+        return lines
 
     def plain_lines(self) -> list[str]:
         """The table as plain text: title, header, one line per row (key columns first, then text), caption."""
@@ -248,12 +266,12 @@ def wants_plain(console: Console) -> bool:
 
 
 def print_table(console: Console, table: DataTable) -> None:
-    """Print ``table`` whole: Rich on a terminal (narrow: text columns dropped, stacked, no box), else plain."""
+    """Print ``table`` whole: Rich on a terminal (narrow: text columns dropped, stacked, no box, then one block
+    per row), else plain rows."""
     if not wants_plain(console):
         rendered = table.render_for(console.width)
-        if rendered is not None:
-            console.print(rendered)
-            return
+        console.print(rendered if rendered is not None else Text("\n".join(table.record_lines()), overflow="fold"))
+        return
     for text in table.plain_lines():
         console.out(text, highlight=False)
 

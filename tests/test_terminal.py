@@ -226,14 +226,18 @@ def test_tables_keep_their_right_border_at_every_width(run_cli, monkeypatch, wid
         assert all(line.endswith("┓") for line in lines if line.startswith("┏")), (kind, width)
 
 
-def test_keys_wider_than_the_terminal_print_as_plain_rows():
+def test_keys_wider_than_the_terminal_print_one_block_per_row():
     table = DataTable("T", [Column(f"key{i}") for i in range(4)])
     table.add_row(*(f"identifier-number-{i}-that-is-long" for i in range(4)))
+    table.add_row("second-row", "", "x", "y")
     console = Console(width=60, force_terminal=True, color_system=None, file=io.StringIO())
     print_table(console, table)
     out = console.file.getvalue()
-    assert all(f"identifier-number-{i}-that-is-long" in out for i in range(4))
     assert_plain(out)
+    assert max(len(line) for line in out.splitlines()) <= 60
+    assert out.splitlines() == ["T", "identifier-number-0-that-is-long", "  key1: identifier-number-1-that-is-long",
+                                "  key2: identifier-number-2-that-is-long", "  key3: identifier-number-3-that-is-long",
+                                "second-row", "  key2: x", "  key3: y"]
 
 
 # ------------------------------------------------------------------ markup in data and plugin text
