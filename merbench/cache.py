@@ -7,6 +7,7 @@ reader never sees a half-written entry and two runs at once are safe.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,14 +20,48 @@ from typing import Any
 import numpy as np
 import platformdirs
 
+from merbench.errors import UsageError
+
 
 def cache_root(create: bool = True) -> Path:
-    """The cache directory (``MERBENCH_CACHE`` overrides the user cache dir), created unless ``create`` is false."""
+    """The cache directory (``MERBENCH_CACHE`` overrides the user cache dir), created unless ``create`` is false.
+
+    Raises ``UsageError`` when the path is a file or lies under one, or when its
+    folder cannot be created.
+    """
     configured = os.environ.get("MERBENCH_CACHE")
     root = Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("merbench"))
+    _check_cache_path(root, bool(configured))
     if create:
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # the run's one disk-full message names the file system
+            raise UsageError(f"{_cache_named(root, bool(configured))}: cannot create the folder ({exc.strerror}); "
+                             f"{CACHE_FIX}") from None
     return root
+
+
+CACHE_FIX = "point MERBENCH_CACHE at a folder merbench can write to (it is created when missing)"
+
+
+def _cache_named(root: Path, configured: bool) -> str:
+    return f"the cache MERBENCH_CACHE={root}" if configured else f"the cache folder {root}"
+
+
+def _check_cache_path(root: Path, configured: bool) -> None:
+    """Refuse a cache path that is a file or lies under one (raises ``UsageError``); a missing path is fine."""
+    for path in (root.absolute(), *root.absolute().parents):
+        try:
+            if path.is_dir():
+                return
+            if not path.exists():
+                continue
+        except OSError:
+            return  # unreachable: creating the folder reports it
+        where = "is a file" if path == root.absolute() else f"lies under {path}, which is a file"
+        raise UsageError(f"{_cache_named(root, configured)} {where}, not a folder; {CACHE_FIX}")
 
 
 def content_key(*parts: Any) -> str:

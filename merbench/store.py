@@ -325,12 +325,33 @@ def _use_wal(db: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
-class ResultStore:
-    """The SQLite results store; open with ``ResultStore(path)`` and use as a context manager."""
+def missing_store_error(path: Path, given: bool) -> UsageError:
+    """The one message for a results store that a reading command finds missing (``given``: by --store)."""
+    origin = "given by --store" if given else "from MERBENCH_STORE"
+    return UsageError(f"no results store at {path} ({origin}); nothing was recorded there yet: run `merbench run` "
+                      "first to record runs in it, or check the path given with --store PATH or MERBENCH_STORE")
 
-    def __init__(self, path: Path | None = None):
+
+class ResultStore:
+    """The SQLite results store; open with ``ResultStore(path)`` and use as a context manager.
+
+    ``create=False`` is for commands that only read (``runs``, ``show``,
+    ``compare``, ``report``): they create nothing. A store file that does not
+    exist is refused with a ``UsageError`` when its path was chosen (``path``
+    or ``MERBENCH_STORE``: likely mistyped); at the default path it reads as a
+    store with no runs yet (held in memory, nothing is written to disk).
+    """
+
+    def __init__(self, path: Path | None = None, create: bool = True):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         check_store_file(self.path)
+        if not create and not self.path.exists():
+            if path is not None or os.environ.get("MERBENCH_STORE"):
+                raise missing_store_error(self.path, given=path is not None)
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._initialise()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

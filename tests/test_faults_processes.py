@@ -279,7 +279,7 @@ def test_a_store_under_a_regular_file_is_a_clear_error(command, run_cli, tmp_pat
 def test_a_store_whose_folder_cannot_be_created_is_a_clear_error(run_cli):
     if not Path("/proc/self").is_dir():
         pytest.skip("needs /proc, where no folder can be created (even by root)")
-    result = run_cli("runs", "--store", "/proc/merbench-no-such/x.sqlite")
+    result = run_cli(*TINY_RUN, "--store", "/proc/merbench-no-such/x.sqlite")
     assert result.code == 2 and "Traceback" not in result.err
     assert "cannot create its folder /proc/merbench-no-such" in " ".join(result.err.split())
 

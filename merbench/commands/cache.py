@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 ORDER = 70
 
@@ -117,30 +117,43 @@ def summarise(root: Path) -> dict[str, Any]:
     }
 
 
+def chains_table(summary: dict[str, Any]):
+    """The ``cache info`` table: one row per (dataset, chain); names, sizes and counts whole, parameters wrapped."""
+    from merbench.tables import TEXT, Column, DataTable
+
+    table = DataTable(f"Preprocessed inputs in {summary['root']}",
+                      [Column("Dataset"), Column("Chain", stack=True), Column("Produces"),
+                       Column("Entries", justify="right"), Column("Size", justify="right"), Column("Parameters", TEXT)])
+    for row in summary["chains"]:
+        shape = "×".join(str(v) for v in row["shape"] or [])
+        table.add_row(row["dataset"], row["chain"], f"{row['produces']} {shape}".strip(),
+                      f"{row['entries']}/{row['samples']}", human(row["bytes"]), row["params"])
+    return table
+
+
 def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench cache info``."""
     from merbench.cache import cache_root
     from merbench.outputs import check_output_path, store_files, write_output
+    from merbench.tables import print_table
 
     target = check_output_path(args.json, "--json", store_files(None)) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
-    summary = summarise(cache_root())
-    table = Table(title=f"Preprocessed inputs in {summary['root']}")
-    for column in ("Dataset", "Chain", "Produces", "Entries", "Size", "Parameters"):
-        table.add_column(column, justify="right" if column in ("Entries", "Size") else "left")
-    for row in summary["chains"]:
-        shape = "×".join(str(v) for v in row["shape"] or [])
-        table.add_row(row["dataset"], row["chain"], f"{row['produces']} {shape}", f"{row['entries']}/{row['samples']}",
-                      human(row["bytes"]), row["params"])
-    out.print(table)
+    summary = summarise(cache_root(create=False))  # reading creates no folder
+    if summary["chains"]:
+        print_table(out, chains_table(summary))
+    else:
+        out.print(f"No preprocessed inputs in {escape(summary['root'])}.", highlight=False)
     parts = summary["parts"]
     for name, description in PARTS.items():
-        out.print(f"{name}/: {description}, {parts[name]['files']} files, {human(parts[name]['bytes'])}")
+        out.print(f"{name}/: {description}, {parts[name]['files']} files, {human(parts[name]['bytes'])}", highlight=False)
     out.print(f"{summary['entries']} entries in all, {summary['unindexed_entries']} not in any complete dataset run "
-              f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files")
+              f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files",
+              highlight=False)
     if summary["other"]:
-        out.print(f"Also in the folder, not managed by `cache clear`: {', '.join(summary['other'])}")
+        out.print(f"Also in the folder, not managed by `cache clear`: {escape(', '.join(summary['other']))}",
+                  highlight=False)
     if args.json is not None:
         write_output(target, json.dumps(summary, indent=2))
     return 0
@@ -150,7 +163,7 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench cache clear``."""
     from merbench.cache import cache_root
 
-    root = cache_root()
+    root = cache_root(create=False)  # nothing to remove from a folder that does not exist
     names = [args.only] if args.only else list(PARTS)
     targets = [(name, root / name) for name in names if (root / name).exists()]
     total = sum(_size(path)[1] for _, path in targets)

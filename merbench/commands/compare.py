@@ -38,7 +38,7 @@ def selected_comparison(args: argparse.Namespace):
     from merbench.compare import build_comparison
     from merbench.store import ResultStore
 
-    with ResultStore(args.store) as store:
+    with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol)
     return build_comparison(results, args.metric, args.stat), results
 

@@ -24,6 +24,17 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
                         help="results store (default: $MERBENCH_STORE or results.sqlite in the user data dir)")
 
 
+def run_limit(text: str) -> int:
+    """``--limit N``: a whole number, at least 1, or 0 for all runs (argparse turns the error into exit code 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of runs: give N >= 1 (e.g. --limit 5), or 0 for all")
+    return value
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``runs`` sub-command."""
     runs = commands.add_parser(
@@ -37,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     runs.add_argument("--dataset", help="only runs on this dataset")
     runs.add_argument("--protocol", help="only runs under this protocol")
     runs.add_argument("--status", choices=("complete", "running", "interrupted", "failed"), help="only runs with this status")
-    runs.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N runs (default 50; 0: all)")
+    runs.add_argument("--limit", type=run_limit, default=50, metavar="N", help="show at most N runs (default 50; 0: all)")
     runs.add_argument("--json", action="store_true", help="print the runs as JSON to stdout (for scripts)")
     add_store_argument(runs)
     runs.set_defaults(handler=execute)
@@ -85,7 +96,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
     from merbench.tables import print_table
 
-    with ResultStore(args.store) as store:
+    with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status, args.limit or None)
         path = store.path
     if args.json:

@@ -43,7 +43,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
-    with ResultStore(args.store) as store:
+    with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         result = store.result(args.run_id)
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
