@@ -27,7 +27,8 @@ honest one.
 Scores are pooled over folds. A measured value below ``expected - tolerance``
 is ``low`` (a regression), one above ``expected + tolerance_high`` (default:
 ``tolerance``) is ``high`` (suspicious: leakage or a broken metric); either
-fails the check.
+fails the check, as does ``failed``: the run failed or its score is not a
+number. Expected values lie in 0..1, tolerances in 0..1.
 
 ``merbench regress --update --seeds N`` derives each band instead of keeping
 it: every entry runs with N seeds in each thread layout (``--threads``), the
@@ -41,6 +42,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +52,7 @@ from typing import Any
 import yaml
 
 from merbench.config import resolve_config
-from merbench.errors import UsageError
+from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
@@ -98,6 +101,12 @@ class Entry:
     expectations: list[Expectation]
     derived: dict[str, Any] | None = None
     leaky: bool = False
+    origin: str = "baseline entry"
+
+    @property
+    def where(self) -> str:
+        """The baseline file and entry number with ``model · dataset · protocol``, to prefix an error about it."""
+        return f"{self.origin} ({self.model} · {self.dataset} · {self.protocol})"
 
     @property
     def setting(self) -> str:
@@ -113,12 +122,13 @@ class Entry:
 
 @dataclass
 class Check:
-    """The outcome for one metric of one entry: ``ok``, ``low``, ``high`` or ``new`` (no expected value yet)."""
+    """The outcome for one metric of one entry: ``ok``, ``low``, ``high``, ``new`` (no expected value yet) or
+    ``failed`` (the run failed: ``measured`` is ``None``; or its score is not a number)."""
 
     entry: str
     metric: str
     expected: float | None
-    measured: float
+    measured: float | None
     tolerance: float
     tolerance_high: float
     status: str
@@ -127,7 +137,7 @@ class Check:
     @property
     def delta(self) -> float | None:
         """measured − expected."""
-        return None if self.expected is None else self.measured - self.expected
+        return None if self.expected is None or self.measured is None else self.measured - self.expected
 
     @property
     def passed(self) -> bool:
@@ -149,9 +159,14 @@ def _where(path: Path, index: int | None) -> str:
 
 
 def _number(value: Any, what: str, where: str) -> float:
+    """A fraction 0..1: NaN would make every comparison false, so every check pass; a tolerance above 1 too."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{where}: {what} must be a number (fraction 0..1), got {value!r}")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number) or not 0 <= number <= 1:
+        example = "a score of 43.2 % is 0.432" if what.endswith("expected") else "0.06 allows ±6 points"
+        raise UsageError(f"{where}: {what} is {value!r}; give a finite fraction 0..1 ({example})")
+    return number
 
 
 def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
@@ -162,6 +177,8 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(ENTRY_KEYS))}")
     merged = {**defaults, **raw}
+    if not isinstance(raw.get("set") or {}, dict):
+        raise UsageError(f"{where}: 'set' must be a mapping of KEY: VALUE, e.g. set: {{engine.epochs: 5}}")
     sets = {**(defaults.get("set") or {}), **(raw.get("set") or {})}
     tolerance = _number(merged.get("tolerance", DEFAULT_TOLERANCE), "tolerance", where)
     metrics = merged.get("metrics") or list(DEFAULT_METRICS)
@@ -184,12 +201,9 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
             _number(spec.get("tolerance", tolerance), f"{name}.tolerance", where),
             None if spec.get("tolerance_high") is None else _number(spec["tolerance_high"], f"{name}.tolerance_high", where),
         ))
-    try:
-        seed = int(merged["seed"])
-    except (TypeError, ValueError):
-        raise UsageError(f"{where}: seed must be an integer") from None
-    if not isinstance(sets, dict):
-        raise UsageError(f"{where}: 'set' must be a mapping of KEY: VALUE")
+    seed = merged["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"{where}: seed is {seed!r}; give a whole number ≥ 0 (default 0)")
     derived = raw.get("derived")
     if derived is not None and not isinstance(derived, dict):
         raise UsageError(f"{where}: 'derived' must be a mapping (written by --update --seeds N)")
@@ -197,7 +211,7 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     if not isinstance(leaky, bool):
         raise UsageError(f"{where}: 'leaky' must be true or false, got {leaky!r}")
     return Entry(str(raw["model"]), str(merged["dataset"]), str(merged["protocol"]), str(merged["profile"]), seed,
-                 str(merged["device"]), sets, expectations, derived, leaky)
+                 str(merged["device"]), sets, expectations, derived, leaky, where)
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -210,10 +224,16 @@ def load_baseline(path: Path) -> Baseline:
         raise UsageError(f"--baseline {path}: expected a mapping with 'defaults:' and a list 'entries:'")
     if data.get("version", 1) != 1:
         raise UsageError(f"--baseline {path}: version {data.get('version')} is not supported (1)")
+    if not isinstance(data.get("defaults") or {}, dict):
+        raise UsageError(f"--baseline {path}: 'defaults' must be a mapping of entry keys, e.g. defaults: {{profile: quick}}; "
+                         f"got {data['defaults']!r}")
     defaults = {**BUILTIN_DEFAULTS, **(data.get("defaults") or {})}
+    if not isinstance(defaults["set"] or {}, dict):
+        raise UsageError(f"--baseline {path}: defaults 'set' must be a mapping of KEY: VALUE, e.g. set: {{engine.epochs: 5}}")
     unknown = sorted(set(defaults) - ENTRY_KEYS)
     if unknown:
         raise UsageError(f"--baseline {path}: unknown default(s) {', '.join(unknown)}")
+    _number(defaults["tolerance"], "defaults: tolerance", f"--baseline {path}")
     if "leaky" in defaults:
         raise UsageError(f"--baseline {path}: 'leaky' cannot be a default; write leaky: true on each entry whose "
                          "configuration leaks (docs/leakage.md)")
@@ -223,23 +243,32 @@ def load_baseline(path: Path) -> Baseline:
 
 
 def entry_config(entry: Entry, registry: Any, root: Path | None = None):
-    """The ``RunConfig`` an entry runs with (``root``: the user's copy of the entry's dataset, when it needs one)."""
-    config = resolve_config(registry, model=entry.model, dataset=entry.dataset, protocol=entry.protocol,
-                            profile=entry.profile, seed=entry.seed, device=entry.device, root=root,
-                            sets={key: value for key, value in entry.sets.items()})
-    check_leaky(entry, config, registry)
+    """The ``RunConfig`` an entry runs with (``root``: the user's copy of the entry's dataset, when it needs one).
+
+    A bad name or value raises an error naming the baseline file and entry (``entry_error``).
+    """
+    try:
+        config = resolve_config(registry, model=entry.model, dataset=entry.dataset, protocol=entry.protocol,
+                                profile=entry.profile, seed=entry.seed, device=entry.device, root=root,
+                                sets={key: value for key, value in entry.sets.items()})
+        check_leaky(entry, config, registry)
+    except (UsageError, DataError) as exc:
+        raise entry_error(entry, exc) from None
     return config
+
+
+def entry_error(entry: Entry, exc: UsageError | DataError) -> UsageError | DataError:
+    """``exc``, raised for the entry's configuration, prefixed with the baseline file and entry."""
+    text = re.sub(r"^--(\w+) ", r"\1 ", str(exc))  # "--device tpu: …" names an option the user never gave
+    return type(exc)(f"{entry.where}: {text}")
 
 
 def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
     """``UsageError`` when the entry's configuration leaks test information and the entry does not say ``leaky: true``."""
     found = config_leaks(config, registry)
     if found and not entry.leaky:
-        raise UsageError(
-            f"baseline entry {entry.label}{' · ' + ' '.join(f'{k}={v}' for k, v in entry.sets.items()) if entry.sets else ''}"
-            f" is leaky ({describe(found)}): its scores are inflated. Add 'leaky: true' to the entry to check it "
-            "anyway, or make it honest (docs/leakage.md)"
-        )
+        raise UsageError(f"the entry is leaky ({describe(found)}): its scores are inflated. Add 'leaky: true' to the "
+                         "entry to check it anyway, or make it honest (docs/leakage.md)")
 
 
 def stored_result(store: Any, config: Any) -> RunResult | None:
@@ -251,22 +280,30 @@ def stored_result(store: Any, config: Any) -> RunResult | None:
 
 
 def check_entry(entry: Entry, result: RunResult) -> list[Check]:
-    """Compare an entry's expectations with a result's pooled scores."""
+    """Compare an entry's expectations with a result's pooled scores; a score that is not a number ``failed``."""
     checks = []
     for expectation in entry.expectations:
         measured = float(result.pooled[expectation.metric])
         high = expectation.tolerance if expectation.tolerance_high is None else expectation.tolerance_high
-        if expectation.expected is None:
+        if not math.isfinite(measured):
+            status = "failed"
+        elif expectation.expected is None:
             status = "new"
-        elif measured < expectation.expected - expectation.tolerance - 1e-12:
+        elif expectation.expected - expectation.tolerance - 1e-12 <= measured <= expectation.expected + high + 1e-12:
+            status = "ok"  # only a comparison that holds passes: NaN anywhere fails
+        elif measured < expectation.expected:
             status = "low"
-        elif measured > expectation.expected + high + 1e-12:
-            status = "high"
         else:
-            status = "ok"
+            status = "high"
         checks.append(Check(entry.label, expectation.metric, expectation.expected, measured, expectation.tolerance, high,
                             status, result.run_id))
     return checks
+
+
+def failed_checks(entry: Entry) -> list[Check]:
+    """The checks of an entry whose run failed: every metric ``failed``, nothing measured."""
+    return [Check(entry.label, e.metric, e.expected, None, e.tolerance,
+                  e.tolerance if e.tolerance_high is None else e.tolerance_high, "failed") for e in entry.expectations]
 
 
 def missing_entries(baseline: Baseline, models: list[str]) -> list[Entry]:
@@ -359,9 +396,12 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
             raw["set"] = extra_sets
         metrics = {}
         for expectation in entry.expectations:
+            value = result.pooled[expectation.metric] if derivation is None else derivation.band(expectation.metric)[0]
+            if not math.isfinite(value):
+                raise RunFailed(f"{entry.where}: measured {expectation.metric} is {value}, not a score; "
+                                f"the baseline {baseline.path} is not updated")
             if derivation is None:
-                spec: dict[str, Any] = {"expected": _round(result.pooled[expectation.metric]),
-                                        "tolerance": expectation.tolerance}
+                spec: dict[str, Any] = {"expected": _round(value), "tolerance": expectation.tolerance}
                 if expectation.tolerance_high is not None:
                     spec["tolerance_high"] = expectation.tolerance_high
             else:
@@ -387,7 +427,7 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
         reported = registry.get("models", entry.model).reported
     except Exception:  # an entry whose model is gone has already been refused; notes are decoration
         return []
-    measured = {check.metric: check.measured for check in checks}
+    measured = {check.metric: check.measured for check in checks if check.measured is not None}
     notes = []
     for score in reported:
         metric = score.metric.lower()

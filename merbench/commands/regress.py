@@ -1,4 +1,4 @@
-"""``merbench regress``: check scores against a baseline file; exit 1 when any falls outside its band."""
+"""``merbench regress``: check scores against a baseline file; exit 1 when any falls outside its band or its run fails."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ EXAMPLES = """examples:
   merbench regress --baseline lab.yaml --update --seeds 3 --root casme2=/data/CASME2   # your own data
   merbench regress --baseline my.yaml --update --add-missing                      # add every installed model
 
-exit status: 0 every metric within its band, 1 any metric too low or suspiciously high, 2 bad baseline or usage.
+exit status: 0 every metric within its band, 1 any metric too low or suspiciously high or any entry's run failed,
+2 bad baseline or usage.
 """
 
 
@@ -95,7 +96,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench regress``."""
     from merbench.errors import UsageError
     from merbench.outputs import check_output_path, store_files
-    from merbench.regress import load_baseline, missing_entries, parse_thread_layouts
+    from merbench.regress import entry_error, load_baseline, missing_entries, parse_thread_layouts
     from merbench.registry import get_registry
     from merbench.store import default_store_path
     from merbench.testing import conformance_names
@@ -103,8 +104,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     _check_update_options(args)
     json_target = None
     if args.json is not None:
+        _refuse_json_over_baseline(args.json, args.baseline)
         protect = [] if args.no_store else store_files(args.store or default_store_path())
-        json_target = check_output_path(args.json, "--json", protect + [args.baseline])
+        json_target = check_output_path(args.json, "--json", protect)
         if json_target is None:
             out = err  # stdout carries the JSON alone
     if args.update:  # the baseline must be rewritable before minutes of runs are spent
@@ -127,20 +129,42 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if unused:
         raise UsageError(f"--root {unused[0]}=...: no entry of {args.baseline} uses dataset '{unused[0]}'")
     for entry in selected:
-        if entry.dataset not in roots and getattr(registry.get("datasets", entry.dataset), "needs_root", False):
+        try:
+            needs_root = getattr(registry.get("datasets", entry.dataset), "needs_root", False)
+        except UsageError as exc:  # an unknown dataset
+            raise entry_error(entry, exc) from None
+        if entry.dataset not in roots and needs_root:
             raise UsageError(
-                f"{args.baseline}: entry {entry.label} uses dataset '{entry.dataset}', which reads your own licensed copy: "
+                f"{entry.where}: uses dataset '{entry.dataset}', which reads your own licensed copy: "
                 f"give its folder with --root {entry.dataset}=DIR (layout: docs/datasets.md; "
                 f"`merbench datasets check {entry.dataset} --root DIR` checks it)")
     return _measure_and_report(args, out, err, registry, baseline, selected, roots, layouts, json_target)
 
 
+def _refuse_json_over_baseline(json_path: Path, baseline: Path) -> None:
+    """``UsageError`` when ``--json`` names the baseline file itself (the checks would overwrite it)."""
+    from merbench.errors import UsageError
+    from merbench.outputs import STDOUT_NAMES
+
+    if str(json_path) in STDOUT_NAMES:
+        return
+    try:
+        same = Path(json_path).expanduser().resolve() == Path(baseline).expanduser().resolve()
+    except (OSError, RuntimeError):  # check_output_path reports an unusable path
+        return
+    if same:
+        raise UsageError(f"--json {json_path}: is the baseline file (--baseline {baseline}); writing the checks there "
+                         "would overwrite it; give another file name, e.g. --json checks.json")
+
+
 def _measure_and_report(args, out: Console, err: Console, registry, baseline, selected, roots, layouts, json_target) -> int:
     from contextlib import nullcontext
 
+    from merbench.errors import RunFailed
     from merbench.progress import RichProgress, SilentProgress
     from merbench.regress import (
-        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, load_baseline, stored_result, updated_document, write_baseline,
+        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, load_baseline, stored_result, updated_document,
+        write_baseline,
     )
     from merbench.store import ResultStore
 
@@ -149,6 +173,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     floor = DEFAULT_FLOOR if args.floor is None else args.floor
     store = None if args.no_store else ResultStore(args.store)
     measured = []
+    errors: dict[int, str] = {}  # position in measured → why its run failed (a check goes on with the other entries)
     try:
         progress = SilentProgress() if args.quiet else RichProgress(err)
         with progress if isinstance(progress, RichProgress) else nullcontext():
@@ -159,7 +184,12 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                 result = stored_result(store, config) if args.stored and store is not None else None
                 if result is None:
                     err.print(f"Running {escape(entry.label)}", highlight=False)
-                    result = _run_one(store, config, registry, progress)
+                    try:
+                        result = _run_one(store, config, registry, progress)
+                    except RunFailed as exc:
+                        if args.update:  # a baseline is only rewritten from a complete set of runs
+                            raise
+                        errors[len(measured)] = str(exc)  # reported below the table
                 else:
                     err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(entry.label)}", highlight=False)
                 measured.append((entry, result, None))
@@ -173,7 +203,8 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         # --update measures every entry (no --model), so the rewritten file holds them in the same order.
         measured = [(rewritten, result, derivation)
                     for rewritten, (_, result, derivation) in zip(load_baseline(args.baseline).entries, measured)]
-    checks = [(entry, check_entry(entry, result), result) for entry, result, _ in measured]
+    checks = [(entry, failed_checks(entry) if result is None else check_entry(entry, result), result, errors.get(i))
+              for i, (entry, result, _) in enumerate(measured)]
     _print_checks(out, args.baseline, checks, registry)
     if args.json is not None:
         _write_json(json_target, args.baseline, checks, registry, updated=args.update)
@@ -181,8 +212,11 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         how = f"{args.seeds} seed(s) × {len(layouts)} thread layout(s) each" if args.seeds > 1 else "one run each"
         out.print(f"Baseline {escape(str(args.baseline))} updated from {len(measured)} entr(y/ies), {how}.", highlight=False)
         return 0
-    failed = [(entry, check) for entry, entry_checks, _ in checks for check in entry_checks if not check.passed]
-    total = sum(len(entry_checks) for _, entry_checks, _ in checks)
+    failed = [(entry, check) for entry, entry_checks, _, _ in checks for check in entry_checks if not check.passed]
+    total = sum(len(entry_checks) for _, entry_checks, _, _ in checks)
+    for entry, _, _, error in checks:
+        if error is not None:
+            out.print(f"Run failed: {escape(entry.where)}: {escape(error)}", style="bold red", highlight=False)
     if failed:
         named = ", ".join(f"{entry.model} {check.metric} {check.status}" for entry, check in failed)
         out.print(f"FAILED: {len(failed)} of {total} metric(s) outside their band: {escape(named)}", style="bold red",
@@ -245,22 +279,24 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
          Column("Measured", justify="right"), Column("Delta", justify="right"), Column("Verdict"),
          Column("Setting", kind="text", priority=1)],
         caption="Pooled scores in %. low: below expected − tolerance (a regression); high: above expected + "
-        "tolerance (suspicious); new: no expected value yet (use --update).",
+        "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed (reason below) "
+        "or its score is not a number.",
     )
-    colours = {"ok": "green", "low": "bold red", "high": "bold magenta", "new": "yellow"}
-    for entry, entry_checks, _ in checks:
+    colours = {"ok": "green", "low": "bold red", "high": "bold magenta", "new": "yellow", "failed": "bold red"}
+    for entry, entry_checks, _, _ in checks:
         for index, check in enumerate(entry_checks):
             expected = "—" if check.expected is None else f"{100 * check.expected:.1f}"
+            measured = "—" if check.measured is None else f"{100 * check.measured:.1f}"
             delta = "—" if check.delta is None else f"{100 * check.delta:+.1f}"
             if abs(check.tolerance - check.tolerance_high) < 1e-12:
                 band = f"±{100 * check.tolerance:.1f}"
             else:
                 band = f"-{100 * check.tolerance:.1f}/+{100 * check.tolerance_high:.1f}"
-            table.add_row(entry.model, check.metric, expected, band, f"{100 * check.measured:.1f}", delta,
+            table.add_row(entry.model, check.metric, expected, band, measured, delta,
                           styled(check.status, colours[check.status]), entry.setting if index == 0 else "")
         table.add_section()
     print_table(out, table)
-    notes = [note for entry, entry_checks, _ in checks for note in reported_notes(entry, registry, entry_checks)]
+    notes = [note for entry, entry_checks, _, _ in checks for note in reported_notes(entry, registry, entry_checks)]
     if notes:
         out.print("Paper-reported scores (orientation only unless data and protocol are the same):", highlight=False)
         for note in notes:
@@ -269,26 +305,31 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
 
 def _write_json(target, baseline, checks, registry, updated: bool) -> None:
     import json
+    import math
 
     from merbench.outputs import write_output
     from merbench.regress import reported_notes
 
+    def finite(value: float | None) -> float | None:  # NaN is not JSON
+        return value if value is not None and math.isfinite(value) else None
+
     document = {
         "baseline": str(baseline),
         "updated": updated,
-        "passed": all(check.passed for _, entry_checks, _ in checks for check in entry_checks),
+        "passed": all(check.passed for _, entry_checks, _, _ in checks for check in entry_checks),
         "entries": [
             {
                 "model": entry.model, "dataset": entry.dataset, "protocol": entry.protocol, "profile": entry.profile,
-                "seed": entry.seed, "set": entry.sets, "run_id": result.run_id,
+                "seed": entry.seed, "set": entry.sets, "run_id": None if result is None else result.run_id,
+                "error": error,
                 "checks": [
                     {"metric": c.metric, "expected": c.expected, "tolerance": c.tolerance, "tolerance_high": c.tolerance_high,
-                     "measured": c.measured, "delta": c.delta, "status": c.status}
+                     "measured": finite(c.measured), "delta": finite(c.delta), "status": c.status}
                     for c in entry_checks
                 ],
                 "reported": reported_notes(entry, registry, entry_checks),
             }
-            for entry, entry_checks, result in checks
+            for entry, entry_checks, result, error in checks
         ],
     }
     write_output(target, json.dumps(document, indent=2) + "\n")
