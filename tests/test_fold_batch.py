@@ -166,7 +166,7 @@ def test_non_finite_loss_is_reported_like_fold_by_fold():
     seeds = [1000 + fold.index for fold in folds]
     with pytest.raises(RunFailed, match=r"fold \d, first batch: the model inputs contain NaN") as batched:
         train_folds_batched(small_model, poisoned, labels, folds, seeds, 3, SETTINGS, CPU)
-    failed = int(str(batched.value).split(",")[0].removeprefix("fold "))
+    failed = int(str(batched.value).split(",")[0].removeprefix("fold ")) - 1  # messages count folds from 1
     with pytest.raises(RunFailed) as alone:
         train_fold(small_model, poisoned, labels, folds[failed], 3, SETTINGS, CPU, seeds[failed])
     assert str(batched.value) == str(alone.value)
