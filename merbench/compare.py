@@ -134,6 +134,13 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result))
 
 
+def shown_runs(comparison: Comparison, results: Sequence[RunResult]) -> list[RunResult]:
+    """The run behind each cell of ``comparison`` (the newest of its model, dataset and protocol), in table order."""
+    latest = {(r.model, (r.dataset, r.protocol)): r for r in results}
+    return [latest[(model, column)] for model in comparison.models for column in comparison.columns
+            if (model, column) in latest]
+
+
 def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: str = "fold") -> Comparison:
     """Compare results (oldest first: for a model, dataset and protocol the newest one is shown)."""
     if metric not in METRIC_KEYS:

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
-from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct
+from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, shown_runs
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
                              leakage_what, reported_by_setting)
@@ -168,13 +168,6 @@ class _Page:
             size = f' width="{width * 3 // 4}" height="{height * 3 // 4}"'
         self.add(f'<figure><img src="data:image/png;base64,{data}"{size} alt="{esc(alt)}">'
                  f"<figcaption>{esc(caption)}</figcaption></figure>")
-
-
-def shown_runs(comparison: Comparison, results: Sequence[RunResult]) -> list[RunResult]:
-    """The run behind each cell of ``comparison`` (the newest of its model, dataset and protocol), in table order."""
-    latest = {(r.model, (r.dataset, r.protocol)): r for r in results}
-    return [latest[(model, column)] for model in comparison.models for column in comparison.columns
-            if (model, column) in latest]
 
 
 def _comparison_section(page: _Page, comparison: Comparison) -> None:

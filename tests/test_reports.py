@@ -123,6 +123,21 @@ def test_figures_are_png_files(store, run_cli, tmp_path):
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
 
 
+def test_figures_are_those_of_the_runs_the_table_shows(run_cli, tmp_path):
+    store = tmp_path / "two.sqlite"
+    ids = []
+    for seed in ("0", "1"):  # the same model, dataset and protocol: the table shows the newer run
+        target = tmp_path / f"svm-{seed}.json"
+        done = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY,
+                       "--seed", seed, "--store", str(store), "--json", str(target))
+        assert done.code == 0, done.err
+        ids.append(json.loads(target.read_text())["run_id"])
+    result = run_cli("report", "--store", str(store), "--figures", str(tmp_path / "figures"))
+    assert result.code == 0, result.err
+    assert sorted(path.name for path in (tmp_path / "figures").iterdir()) == [f"{ids[1]}-confusion.png",
+                                                                              f"{ids[1]}-folds.png"]
+
+
 def test_unknown_format_and_metric_are_usage_errors(store, run_cli, tmp_path):
     path, _ = store
     assert run_cli("report", "--store", str(path), "--output", str(tmp_path / "t.docx")).code == 2

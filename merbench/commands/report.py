@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "suffix). CSV and JSON hold one record per cell with fractions 0..1; md and latex the table in %. "
         "html is a self-contained report (no network needed) with the table, reported scores, leakage marks, "
         "per-dataset and per-fold tables, confusion matrices, per-fold plots and each run's provenance. "
-        "--figures DIR writes each run's confusion matrix and per-fold scores as PNG.",
+        "--figures DIR writes the confusion matrix and per-fold scores of each run in the table as PNG.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -85,6 +85,7 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench report``."""
+    from merbench.compare import shown_runs
     from merbench.errors import UsageError
     from merbench.export import format_for, write_comparison
     from merbench.figures import write_figures
@@ -106,6 +107,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"{len(comparison.models)} model(s) × {len(comparison.columns)} column(s) written to "
                       f"{escape(str(args.output))} ({what})")
     if figures is not None:
-        written = write_figures(results, figures, args.metric)
+        written = write_figures(shown_runs(comparison, results), figures, args.metric)  # the runs the table shows
         err.print(f"{len(written)} figure(s) written to {escape(str(args.figures))}")
     return 0
