@@ -538,8 +538,13 @@ class ResultStore:
         """The result of a complete run (``to_dict()`` of it is what ``merbench run --json`` wrote)."""
         row = self.run_row(run_id)
         if row["result_json"] is None:
+            status = status_of(row)
+            if status == "failed" and row["error"]:
+                raise UsageError(f"run {row['id']} failed and has no final result: {row['error']}. Fix the cause and start "
+                                 "a new run; when the cause lay outside the run's settings (data, disk, a plugin), "
+                                 f"`merbench run --resume {row['id']}` continues it and keeps its finished folds")
             raise UsageError(
-                f"run {row['id']} is {status_of(row)} and has no final result; continue it with `merbench run --resume {row['id']}`"
+                f"run {row['id']} is {status} and has no final result; continue it with `merbench run --resume {row['id']}`"
             )
         return self._result(row["id"], row["result_json"])
 

@@ -83,3 +83,17 @@ def test_a_model_family_without_a_member_says_how_to_name_one(run_cli):
     result = run_cli("run", "--model", "timm:", "--dataset", "synthetic", "--profile", "quick", "--no-store")
     assert result.code == 2
     assert "'timm:' is a family of models: name one member, e.g. timm:" in " ".join(result.err.split())
+
+
+def test_show_of_a_failed_run_says_why_it_failed(run_cli, tmp_path):
+    store = tmp_path / "s.sqlite"
+    failed = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", *TINY,
+                     "engine.lr=1e30", "engine.epochs=2", "--store", str(store), "--quiet")
+    assert failed.code != 0 and "loss became" in failed.err
+    run_id = next(line.split()[0] for line in run_cli("runs", "--store", str(store)).out.splitlines()
+                  if " failed " in line)
+    shown = run_cli("show", run_id, "--store", str(store))
+    assert shown.code == 2
+    message = " ".join(shown.err.split())
+    assert f"run {run_id} failed and has no final result: " in message and "loss became" in message
+    assert "start a new run" in message
