@@ -12,6 +12,7 @@ import atexit
 import gc
 import importlib
 import pkgutil
+import signal
 import sys
 import traceback
 from typing import Sequence
@@ -112,7 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[bold red]merbench: error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
+        # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;
+        # a command line run is about to end, a call from Python gets its handler back.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         err.print("merbench: interrupted")
+        if argv is not None:
+            signal.signal(signal.SIGINT, previous)
         return 130
 
 

@@ -274,6 +274,9 @@ def _arm_fork_server() -> None:
         frame = frame.f_back
     if frame is None:  # an ordinary import, not the fork server's preload
         return
+    # Ctrl-C reaches the whole process group: the run handles it. Python's fork server ignores it only once its
+    # preloads (torch: seconds) are imported; its workers ignore it too (_start_worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     run_pid = os.getppid()
     sys.excepthook = _quiet_when_run_gone(run_pid)
     atexit.register(_end_at_once)

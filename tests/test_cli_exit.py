@@ -57,3 +57,52 @@ def test_the_fork_server_of_fold_workers_ends_at_once_when_it_exits(tmp_path):
     child.join(120)
     assert path.read_text() == "exit handlers start", "the server's last exit handler should end the process"
     assert child.exitcode == 0
+
+
+def _sigint_handler_name(queue) -> None:
+    import signal
+
+    queue.put(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+
+
+def test_the_fork_server_ignores_ctrl_c_while_it_imports_its_preloads():
+    # Ctrl-C reaches the whole process group. Python's fork server ignores it only after importing torch (seconds),
+    # so an early Ctrl-C printed its KeyboardInterrupt traceback and held the run's exit for 10 s. A process it
+    # forks inherits the handler it had once the preloads were imported.
+    from merbench.workers import process_context
+
+    context = process_context()
+    if context.get_start_method() != "forkserver":
+        pytest.skip("no fork server on this platform")
+    queue = context.Queue()
+    child = context.Process(target=_sigint_handler_name, args=(queue,))
+    child.start()
+    try:
+        assert queue.get(timeout=120) is True
+    finally:
+        child.join(timeout=30)
+
+
+def test_a_second_ctrl_c_while_saying_interrupted_is_ignored(monkeypatch):
+    # `timeout` signals the process and then its group; an impatient user presses Ctrl-C twice.
+    import os
+    import signal
+
+    from rich.console import Console
+
+    import merbench.cli as cli
+    import merbench.commands.list as listing
+
+    class InterruptedAgain(Console):
+        def print(self, *objects, **options):
+            os.kill(os.getpid(), signal.SIGINT)
+            super().print(*objects, **options)
+
+    def stopped(args, out, err):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(listing, "execute", stopped)
+    monkeypatch.setattr(cli, "make_console", lambda stderr=False, table_format="auto": InterruptedAgain(stderr=stderr))
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main(["list"]) == 130
+    assert signal.getsignal(signal.SIGINT) is before  # a call from Python gets its handler back
