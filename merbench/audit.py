@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from merbench.errors import DataError
@@ -31,6 +33,14 @@ class Check:
     detail: str
 
 
+def _summary_kind(document: Any) -> str | None:
+    """``tune``, ``leakage`` or ``grid`` for the JSON summaries those commands write, else ``None``."""
+    if not isinstance(document, dict):
+        return None
+    kind = {"tune": "tune", "merbench-leakage": "leakage"}.get(str(document.get("kind")))
+    return kind or ("grid" if "cells" in document and "comparison" in document else None)
+
+
 def load_result(path: Path) -> RunResult:
     """Read a result file (of this or an older merbench), or raise DataError saying why it is not one."""
     try:
@@ -41,6 +51,10 @@ def load_result(path: Path) -> RunResult:
         raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
+    summary = _summary_kind(result)
+    if summary:
+        raise DataError(f"{path}: a {summary} summary, not a run's result; audit the runs it lists: "
+                        "`merbench show RUN_ID --json FILE`, then `merbench audit FILE`")
     missing = [key for key in REQUIRED if not isinstance(result, dict) or key not in result]
     if missing:
         raise DataError(f"{path}: not a merbench result (missing {', '.join(missing)}); give a file written by merbench run --json")

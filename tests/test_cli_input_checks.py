@@ -97,3 +97,24 @@ def test_show_of_a_failed_run_says_why_it_failed(run_cli, tmp_path):
     message = " ".join(shown.err.split())
     assert f"run {run_id} failed and has no final result: " in message and "loss became" in message
     assert "start a new run" in message
+
+
+def test_a_store_path_that_looks_like_markup_is_printed_as_it_is(run_cli, tmp_path):
+    store = tmp_path / "[red]d" / "s.sqlite"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", *TINY, "--quiet",
+                     "--store", str(store))
+    assert result.code == 0, result.err
+    assert f"(store {store})" in result.err
+
+
+@pytest.mark.parametrize("document, kind", [
+    ({"kind": "tune", "model": "x"}, "tune"),
+    ({"kind": "merbench-leakage"}, "leakage"),
+    ({"grid": {}, "cells": [], "comparison": None}, "grid"),
+])
+def test_audit_of_a_summary_says_what_it_is(run_cli, tmp_path, document, kind):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("audit", str(path))
+    assert result.code == 2
+    assert f"{path}: a {kind} summary, not a run's result; audit the runs it lists" in " ".join(result.err.split())

@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
             err.print(f"Grid written to {escape(str(args.json))}")
     if store is not None and results:
         ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
-        err.print(f"Stored in {store.path}; this table again: merbench compare {ids}")
+        err.print(escape(f"Stored in {store.path}; this table again: merbench compare {ids}"), highlight=False)
     if failed:
         err.print(f"{len(failed)} of {len(outcomes)} cell(s) failed")
         return max(outcome.error.exit_code for outcome in failed)

@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     def run_one(config, label: str) -> dict:
         err.print(f"[{len(done) + 1}/{total}] {escape(label)}, seed {config.seed}")
         result, run_id, _ = run_recorded(store, config, registry, 1, progress, None,
-                                         lambda new_id: err.print(f"Run {new_id} (store {store.path})"))
+                                         lambda new_id: err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False))
         done.append(run_id or "")
         return result
 

@@ -125,7 +125,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
     def announce(new_id: str) -> None:
         started.append(new_id)
-        err.print(f"Run {new_id} (store {store.path})")
+        err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False)
 
     progress_sink = SilentProgress() if args.quiet else RichProgress(err)
     try:
