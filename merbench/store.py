@@ -577,7 +577,7 @@ class ResultStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = (
             "SELECT r.*, (SELECT COUNT(*) FROM folds f WHERE f.run_id = r.id) AS folds_done FROM runs r "
-            f"{where} ORDER BY r.created DESC, r.id DESC"
+            f"{where} ORDER BY r.created DESC, r.rowid DESC"
         )
         summaries = []
         for row in self._db.execute(query, params):
@@ -609,7 +609,7 @@ class ResultStore:
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        rows = self._db.execute(f"SELECT id, result_json FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, id",
+        rows = self._db.execute(f"SELECT id, result_json FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid",
                                 params)
         return [self._result(row["id"], row["result_json"]) for row in rows]
 
