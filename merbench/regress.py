@@ -271,14 +271,6 @@ def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
                          "entry to check it anyway, or make it honest (docs/leakage.md)")
 
 
-def stored_result(store: Any, config: Any) -> RunResult | None:
-    """The newest complete single-seed run in ``store`` made with exactly ``config``, or ``None``."""
-    wanted = config.to_dict()
-    matches = [r for r in store.complete_results(model=[config.model], dataset=[config.dataset], protocol=[config.protocol])
-               if r.config == wanted and r.across_seeds is None]
-    return matches[-1] if matches else None
-
-
 def check_entry(entry: Entry, result: RunResult) -> list[Check]:
     """Compare an entry's expectations with a result's pooled scores; a score that is not a number ``failed``."""
     checks = []

@@ -599,6 +599,14 @@ class ResultStore:
                 break
         return summaries
 
+    def identical_result(self, config: Any) -> RunResult | None:
+        """The newest complete single-seed run made with exactly ``config`` (a ``RunConfig``), or ``None``."""
+        wanted = config.to_dict()
+        matches = [r for r in self.complete_results(model=[config.model], dataset=[config.dataset],
+                                                    protocol=[config.protocol])
+                   if r.config == wanted and r.across_seeds is None]
+        return matches[-1] if matches else None
+
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
                          protocol: Sequence[str] = ()) -> list[RunResult]:
         """Results of complete runs: the given ids, or all matching the filters; oldest first."""

@@ -163,3 +163,35 @@ def test_compare_and_html_report_flag_a_leaky_run(study, run_cli):
         assert any(warning in text for text in comparison.warnings())
         page = render_report(comparison, [typed], draw=lambda run, metric: (b"", b""))
         assert f'<p class="warning">† Leakage: {words}.' in page
+
+
+def test_stored_reuses_the_finished_runs_of_the_same_study(study, run_cli, tmp_path):
+    folder, _, summary, _ = study
+    again = tmp_path / "again.json"
+    result = run_cli("leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--seeds", "1",
+                     "--quiet", "--store", str(folder / "results.sqlite"), "--json", str(again), "--stored",
+                     "--set", *TINY)
+    assert result.code == 0, result.err
+    assert result.err.count(": stored run ") == 5 and "Run " not in result.err  # nothing ran again
+    reused = json.loads(again.read_text())
+    assert [v["uf1"] for v in reused["variants"]] == [v["uf1"] for v in summary["variants"]]
+
+
+def test_an_interrupted_study_says_how_to_continue(run_cli, tmp_path, monkeypatch):
+    import merbench.recording as recording
+
+    finished = []
+    original = recording.run_recorded
+
+    def stop_on_the_third(*args, **kwargs):
+        if len(finished) == 2:
+            raise KeyboardInterrupt
+        finished.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(recording, "run_recorded", stop_on_the_third)
+    result = run_cli("leakage", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--seeds", "1",
+                     "--quiet", "--store", str(tmp_path / "s.sqlite"), "--set", *TINY)
+    assert result.code == 130
+    assert "2 of 5 runs of the study finished and are stored: run the same command with --stored to reuse them" in \
+        " ".join(result.err.split())

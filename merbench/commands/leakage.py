@@ -21,6 +21,7 @@ EXAMPLES = """examples:
   merbench leakage --model ststnet --dataset synthetic --profile quick --seeds 1
   merbench leakage --model convmixer --dataset synthetic --seeds 3 --json leakage.json
   merbench leakage --model ststnet --dataset casme2 --root /data/CASME2 --protocol loso
+  merbench leakage --model convmixer --dataset synthetic --seeds 3 --stored   # after an interruption: reuse finished runs
   merbench report --leakage leakage.json --output leakage.html       # render a stored summary
 
 variants: honest (the --protocol, subject-10fold by default), sample-10fold, frame-10fold,
@@ -59,6 +60,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--store", type=Path, metavar="PATH",
                         help="results store to record the runs in (default: $MERBENCH_STORE or the user data dir)")
     parser.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
+    parser.add_argument("--stored", action="store_true",
+                        help="reuse a complete stored run with exactly a variant's configuration and seed instead of "
+                        "running it again (to continue an interrupted study)")
     parser.set_defaults(handler=execute)
 
 
@@ -73,8 +77,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    if args.no_store and args.store:
-        raise UsageError("--no-store cannot be combined with --store")
+    if args.no_store and (args.store or args.stored):
+        raise UsageError("--no-store cannot be combined with --store or --stored")
     target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
@@ -102,14 +106,26 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     progress = SilentProgress() if args.quiet else RichProgress(err)
 
     def run_one(config, label: str) -> dict:
+        stored = store.identical_result(config) if args.stored and store is not None else None
+        if stored is not None:
+            err.print(escape(f"[{len(done) + 1}/{total}] {label}, seed {config.seed}: stored run {stored.run_id}"),
+                      highlight=False)
+            done.append(stored.run_id or "")
+            return stored
         err.print(f"[{len(done) + 1}/{total}] {escape(label)}, seed {config.seed}")
         result, run_id, _ = run_recorded(store, config, registry, 1, progress, None,
                                          lambda new_id: err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False))
         done.append(run_id or "")
         return result
 
-    with progress if isinstance(progress, RichProgress) else nullcontext():
-        honest, leaky, seconds = run_study(study, run_one)
+    try:
+        with progress if isinstance(progress, RichProgress) else nullcontext():
+            honest, leaky, seconds = run_study(study, run_one)
+    except KeyboardInterrupt:
+        if store is not None and done:
+            err.print(f"{len(done)} of {total} runs of the study finished and are stored: run the same command with "
+                      "--stored to reuse them")
+        raise
     command = "merbench " + " ".join(shlex.quote(part) for part in sys.argv[1:]) if sys.argv[1:] else "merbench leakage"
     return study_summary(study, honest, leaky, seconds, command)
 

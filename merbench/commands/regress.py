@@ -163,7 +163,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     from merbench.errors import RunFailed
     from merbench.progress import RichProgress, SilentProgress
     from merbench.regress import (
-        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, load_baseline, stored_result, updated_document,
+        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, load_baseline, updated_document,
         write_baseline,
     )
     from merbench.store import ResultStore
@@ -181,7 +181,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                 if args.seeds > 1:
                     measured.append(_derive(entry, registry, store, progress, err, roots, layouts, k, floor, args))
                     continue
-                result = stored_result(store, config) if args.stored and store is not None else None
+                result = store.identical_result(config) if args.stored and store is not None else None
                 if result is None:
                     err.print(f"Running {escape(entry.label)}", highlight=False)
                     try:
@@ -238,14 +238,14 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     from datetime import date
 
     from merbench.environment import describe_environment, describe_machine
-    from merbench.regress import Derivation, entry_config, stored_result, variants
+    from merbench.regress import Derivation, entry_config, variants
 
     values: dict[str, list[float]] = {e.metric: [] for e in entry.expectations}
     first, seconds = None, []
     runs = variants(entry, args.seeds, layouts)
     for number, (seed, layout, variant) in enumerate(runs, start=1):
         config = entry_config(variant, registry, roots.get(entry.dataset))
-        result = stored_result(store, config) if args.stored and store is not None else None
+        result = store.identical_result(config) if args.stored and store is not None else None
         if result is None:
             err.print(f"Running {escape(entry.label)}: seed {seed}, threads {layout} ({number}/{len(runs)})", highlight=False)
             result = _run_one(store, config, registry, progress)
