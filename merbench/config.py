@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -418,6 +418,20 @@ def _seed(flag: int | None, from_settings: Any) -> int:
     if from_settings is None:
         return 0
     return coerce("seed", from_settings, 0, SEED_RANGE)
+
+
+def sets_for_protocol(sets: Mapping[str, Any], protocol: str, protocols: Iterable[str], registry: Registry) -> dict[str, Any]:
+    """The user's settings for a run under ``protocol``, one of several ``protocols`` run with the same settings.
+
+    A ``protocol.*`` option that only another of the protocols has (e.g.
+    ``protocol.n_splits`` of ``subject-10fold`` beside ``loso``) is left out;
+    one that none of them has stays, so that resolving the configuration names it.
+    """
+    known = {option for name in {*protocols, protocol} for option in registry.get("protocols", name).options}
+    own = registry.get("protocols", protocol).options
+    return {key: value for key, value in sets.items()
+            if not str(key).startswith("protocol.") or str(key).partition(".")[2] in own
+            or str(key).partition(".")[2] not in known}
 
 
 def resolve_config(

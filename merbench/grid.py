@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from merbench import recording, runner  # as modules: tests replace their run functions
-from merbench.config import RunConfig, check_seeds, parse_parallel_folds, resolve_config
+from merbench.config import RunConfig, check_seeds, parse_parallel_folds, resolve_config, sets_for_protocol
 from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
@@ -101,7 +101,8 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
                 try:
                     config = resolve_config(registry, model=model, dataset=dataset, protocol=protocol, profile=profile,
                                             seed=seed, device=device, root=roots.get(dataset), epochs=epochs,
-                                            sets=dict(sets or {}), config_file=config_file)
+                                            sets=sets_for_protocol(sets or {}, protocol, protocols, registry),
+                                            config_file=config_file)
                 except MerbenchError as exc:
                     raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {exc}") from None
                 cells.append(GridCell(model, dataset, protocol, config))

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from merbench.config import RunConfig, check_seeds, resolve_config
+from merbench.config import RunConfig, check_seeds, resolve_config, sets_for_protocol
 from merbench.errors import UsageError
 from merbench.leakage_summary import summarise
 from merbench.leaks import config_leaks, describe
@@ -71,18 +71,9 @@ class Study:
 
 
 def _sets_for(sets: Mapping[str, Any], protocol: str, registry: Registry) -> dict[str, Any]:
-    """The user's settings for a run under ``protocol``.
-
-    A ``protocol.*`` option that only another protocol of the study has (e.g.
-    ``protocol.pairs`` of ``frame-10fold``) is left out; one that no protocol
-    of the study has stays, so that resolving the configuration names it.
-    """
+    """The user's settings for a run under ``protocol`` (``config.sets_for_protocol`` over the study's protocols)."""
     names = {variant.protocol for variant in VARIANTS if variant.protocol} | {protocol}
-    known = {option for name in names for option in registry.get("protocols", name).options}
-    own = registry.get("protocols", protocol).options
-    return {key: value for key, value in sets.items()
-            if not str(key).startswith("protocol.") or str(key).partition(".")[2] in own
-            or str(key).partition(".")[2] not in known}
+    return sets_for_protocol(sets, protocol, names, registry)
 
 
 def plan_study(registry: Registry, *, model: str | None, dataset: str | None, protocol: str | None, profile: str,

@@ -163,3 +163,15 @@ def test_an_unreachable_ray_address_in_the_environment_is_reported(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
     with pytest.raises(UsageError, match="RAY_ADDRESS=127.0.0.1:1: cannot reach a Ray cluster there"):
         connect("auto")
+
+
+def test_protocol_options_go_to_the_cells_whose_protocol_has_them():
+    from merbench.grid import plan_grid
+    from merbench.registry import get_registry
+
+    cells = plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["subject-10fold", "loso"], profile="quick",
+                      sets={"protocol.n_splits": 3})
+    options = {cell.protocol: dict(cell.config.section("protocol")) for cell in cells}
+    assert options["subject-10fold"]["n_splits"] == 3 and "n_splits" not in options["loso"]
+    with pytest.raises(UsageError, match="grid cell ststnet × synthetic × loso: unknown setting 'protocol.n_splits'"):
+        plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["loso"], profile="quick", sets={"protocol.n_splits": 3})

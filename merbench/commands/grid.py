@@ -51,7 +51,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     grid.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     grid.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
     grid.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
-                      help="set an option for every cell, e.g. engine.lr=0.001 executor.num_cpus=2 (repeatable)")
+                      help="set an option for every cell, e.g. engine.lr=0.001 executor.num_cpus=2 (repeatable; a protocol.* option "
+                      "goes to the cells whose protocol has it)")
     grid.add_argument("--config", type=Path, help="YAML file of options applied to every cell")
     grid.add_argument("--root", action="append", default=[], metavar="NAME=DIR",
                       help="folder of a dataset's copy: NAME=DIR per dataset (repeatable), or DIR when the grid has "
