@@ -182,14 +182,15 @@ def cell_text(cell: Cell) -> str:
 
 
 def comparison_table(comparison: Comparison) -> DataTable:
-    """The comparison as a table: best per column in bold green, leaky cells in red with ⚠; names never cut."""
+    """The comparison as a table: best per column marked * (and bold green on a terminal), leaky cells in red with ⚠;
+    names never cut."""
     columns = [Column("Model")]
     for dataset, protocol in comparison.columns:
         columns.append(Column(f"{dataset} ·\n{protocol}", justify="right"))
         if comparison.has_reported((dataset, protocol)):
             columns.append(Column("reported", justify="right", style="dim"))
     table = DataTable(f"Comparison: {comparison.description}", columns,
-                      caption="Best per column in bold green. ⚠: leakage warning (listed below). "
+                      caption="*: best per column (bold green on a terminal). ⚠: leakage warning (listed below). "
                       "Reported: the model's published score, for reference only.")
     for model in comparison.models:
         row: list = [model]
@@ -198,7 +199,7 @@ def comparison_table(comparison: Comparison) -> DataTable:
             if cell is None:
                 row.append("")
             else:
-                text = cell_text(cell) + (" ⚠" if cell.warnings else "")
+                text = cell_text(cell) + (" ⚠" if cell.warnings else "") + (" *" if cell.best else "")
                 style = " ".join(s for s, on in (("red", bool(cell.warnings)), ("bold green", cell.best)) if on)
                 row.append(styled(text, style) if style else text)
             if comparison.has_reported(column):

@@ -63,7 +63,7 @@ def test_grid_ends_with_the_table_compare_prints_for_its_runs(local_grid, run_cl
     compared = run_cli("compare", *[c["run_id"] for c in document["cells"]], "--store", str(store))
     assert compared.code == 0
     table = out[out.index("Comparison"):]
-    shown = compared.out[:compared.out.index("Best per column")]
+    shown = compared.out[:compared.out.index("*: best per column")]
     assert table.startswith(shown)
     assert records_match(document)
 
