@@ -15,8 +15,11 @@ import pkgutil
 import signal
 import sys
 import traceback
-from typing import Sequence
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
 
+from rich.console import Console
 from rich.markup import escape
 
 from merbench import __version__, commands as command_package
@@ -105,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     out = make_console(table_format=args.table_format)
     err = make_console(stderr=True)
+    shown_warning = warnings.showwarning
+    if not args.debug:
+        warnings.showwarning = _one_line_warning(err)
     try:
         return args.handler(args, out, err)
     except MerbenchError as exc:
@@ -120,6 +126,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv is not None:
             signal.signal(signal.SIGINT, previous)
         return 130
+    finally:
+        warnings.showwarning = shown_warning
+
+
+def _one_line_warning(err: Console) -> Callable[..., None]:
+    """A library's warning as one line naming its source file, instead of Python's two (with a site-packages path
+    and the source line); ``--debug`` keeps Python's."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        err.print(escape(f"Warning ({category.__name__} from {Path(filename).name}:{lineno}): {message}"),
+                  style="yellow", highlight=False)
+
+    return show
 
 
 UNGUARDED_SCRIPT = ("merbench was called again by a worker process that imports the script which started the run; "

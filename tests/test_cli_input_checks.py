@@ -118,3 +118,22 @@ def test_audit_of_a_summary_says_what_it_is(run_cli, tmp_path, document, kind):
     result = run_cli("audit", str(path))
     assert result.code == 2
     assert f"{path}: a {kind} summary, not a run's result; audit the runs it lists" in " ".join(result.err.split())
+
+
+def test_a_library_warning_is_one_line(run_cli, monkeypatch):
+    import warnings
+
+    import merbench.commands.list as listing
+
+    def warns(args, out, err):
+        warnings.warn("The least populated class in y has only 1 members", UserWarning)
+        return 0
+
+    monkeypatch.setattr(listing, "execute", warns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        result = run_cli("list")
+    assert result.code == 0
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Warning (UserWarning from test_cli_input_checks.py:")
+    assert lines[0].endswith("): The least populated class in y has only 1 members")
