@@ -113,13 +113,19 @@ def _read(path: Path) -> dict[str, Any]:
         raise UsageError(f"{where}: expected a mapping of options to search, e.g. "
                          "'engine.lr: {type: float, low: 0.0005, high: 0.02, log: true}'")
     flat: dict[str, Any] = {}
+
+    def put(name: str, spec: Any) -> None:
+        if name in flat:
+            raise UsageError(f"{where}: {name} is given twice (as '{name}:' and under its section); keep one")
+        flat[name] = spec
+
     for key, value in data.items():
         key = str(key)
         if "." not in key and isinstance(value, dict) and "type" not in value:
             for option, spec in value.items():
-                flat[f"{key}.{option}"] = spec
+                put(f"{key}.{option}", spec)
         else:
-            flat[key] = value
+            put(key, value)
     return flat
 
 

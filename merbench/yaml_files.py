@@ -1,6 +1,7 @@
 """Reading a user's YAML file (run config, search space, regression baseline) with one clear error per fault.
 
-Always ``yaml.safe_load``: a YAML file never builds Python objects.
+Always a ``yaml.SafeLoader`` (``safe_load``'s): a YAML file never builds Python objects; a key given twice in
+one mapping is an error rather than the last one winning.
 """
 
 from __future__ import annotations
@@ -11,6 +12,21 @@ from typing import Any
 import yaml
 
 from merbench.errors import UsageError
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (lines {seen[key]} and {line}); keep one", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_missing: str = "") -> Any:
@@ -26,7 +42,7 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
     if path.is_dir():
         raise UsageError(f"{where}: is a folder; give a {kind} such as {example}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # safe: a SafeLoader
     except FileNotFoundError:
         raise UsageError(f"{where}: file not found" + (f"; {when_missing}" if when_missing else "")) from None
     except UnicodeDecodeError:

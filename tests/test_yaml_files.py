@@ -62,3 +62,21 @@ def test_a_missing_file_says_how_to_get_one(tmp_path):
     with pytest.raises(UsageError, match=r"file not found; create one with `merbench regress"):
         read_yaml(path, f"--baseline {path}", kind="baseline", example="b.yaml",
                   when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("engine:\n  lr: 0.01\n  epochs: 3\n  lr: 0.5\n")
+    with pytest.raises(UsageError, match=r"--config run.yaml: not valid YAML \(key 'lr' given twice \(lines 2 and 4\)"):
+        read_yaml(path, "--config run.yaml", kind="YAML file of options", example="run.yaml")
+    path.write_text("engine:\n  lr: 0.01\nmodel:\n  lr: 0.5\n")  # the same key in two mappings is fine
+    assert read_yaml(path, "--config run.yaml", kind="YAML file of options", example="run.yaml")["model"] == {"lr": 0.5}
+
+
+def test_a_search_space_option_given_dotted_and_under_its_section_is_refused(run_cli, tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("engine.lr: {type: float, low: 0.001, high: 0.01}\nengine:\n  lr: {type: float, low: 0.1, high: 0.2}\n")
+    result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
+                     "--space", str(space), "--storage", str(tmp_path / "t.sqlite"))
+    assert result.code == 2
+    assert "engine.lr is given twice (as 'engine.lr:' and under its section); keep one" in " ".join(result.err.split())
