@@ -25,7 +25,7 @@ from rich.markup import escape
 from merbench import __version__, commands as command_package
 from merbench.commands import EPILOG
 from merbench.errors import MerbenchError
-from merbench.tables import FORMATS, make_console
+from merbench.tables import FORMATS, make_console, printable
 
 
 def _command_modules() -> list:
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MerbenchError as exc:
         if args.debug:
             traceback.print_exc()
-        err.print(f"[bold red]merbench: error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[bold red]merbench: error:[/] {escape(printable(str(exc)))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;

@@ -6,7 +6,8 @@ notes), which wrap at spaces and are dropped, lowest ``priority`` first, when
 the terminal is too narrow for all of them; the last one left is kept and
 folds a word longer than its room (a file path) over lines. Cells are plain text, never Rich
 markup, so data and plugin text such as ``[domain]`` or ``[/]`` print
-literally; a cell may be a ``rich.text.Text`` to carry a style.
+literally, and control characters show as ``\\xNN``; a cell may be a
+``rich.text.Text`` to carry a style.
 
 On a terminal too narrow for the key columns side by side, each row prints
 as a block of ``header: value`` lines. When the output is not a terminal (a
@@ -16,6 +17,7 @@ box characters, no ellipsis and the same text whatever the width.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -56,6 +58,19 @@ def styled(text: str, style: str) -> Text:
     return Text(str(text), style=style)
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters other than line breaks and tabs shown as ``\\xNN`` (an escape sequence in
+    data, e.g. ESC, would otherwise act on the terminal)."""
+    return "".join(c if c in "\n\t" or unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in text)
+
+
+def _safe(cell: Cell) -> Cell:
+    if isinstance(cell, Text):
+        shown = printable(cell.plain)
+        return cell if shown == cell.plain else Text(shown, style=cell.style)
+    return printable(str(cell))
+
+
 def _plain(cell: Cell) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
@@ -80,7 +95,7 @@ class DataTable:
         """Add a row; ``None`` cells are empty; ``style`` applies to the whole row on a terminal."""
         if len(cells) != len(self.columns):
             raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
-        self.rows.append(([("" if cell is None else cell) for cell in cells], style, self._section))
+        self.rows.append(([("" if cell is None else _safe(cell)) for cell in cells], style, self._section))
         self._section = False
 
     def add_section(self) -> None:

@@ -410,3 +410,14 @@ def test_leakage_warning_is_a_plain_line_in_a_pipe(stored):
     text = console.file.getvalue()
     assert "Warning: leakage (subjects): This protocol is NOT subject-independent" in text
     assert_plain(text)
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_control_characters_in_data_are_shown_not_sent_to_the_terminal(terminal):
+    table = DataTable("T", [Column("variant"), Column("what leaks", TEXT)])
+    table.add_row("honest\x1b[31m", "bell\x07 and more")
+    console = Console(width=80, force_terminal=terminal, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    out = console.file.getvalue()
+    assert "\x1b" not in out and "\x07" not in out
+    assert "honest\\x1b[31m" in out and "bell\\x07" in out
