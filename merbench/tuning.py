@@ -492,6 +492,8 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     if protocol.warning:
         progress.message(f"[bold yellow]Warning:[/] {protocol.warning}")
     key = study_key(ctx)
+    if request.resume and not storage_path.exists():  # refused without creating the storage file
+        raise _nothing_to_resume(ctx)
     with storage_lock(storage_path):
         storage = open_storage(optuna, storage_path)
         _check_resume(ctx, optuna, storage, key)
@@ -526,14 +528,18 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                      describe_environment(choice.description), time.perf_counter() - started)
 
 
+def _nothing_to_resume(ctx: TuneContext) -> UsageError:
+    return UsageError(f"--resume: no stored trials of this tune in {ctx.request.storage or default_storage()} "
+                      "(the model, dataset, protocol, profile, seed, --set options, space and --inner-folds must "
+                      "match the interrupted tune); run without --resume to start it")
+
+
 def _check_resume(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> None:
     """``--resume`` needs stored studies of this tune; ``--fresh`` deletes them; otherwise they are reused."""
     names = {study_name(ctx, key, outer) for outer in ctx.outer_folds}
     stored = [name for name in optuna.get_all_study_names(storage=storage) if name in names]
     if ctx.request.resume and not stored:
-        raise UsageError(f"--resume: no stored trials of this tune in {ctx.request.storage or default_storage()} "
-                         "(the model, dataset, protocol, profile, seed, --set options, space and --inner-folds must "
-                         "match the interrupted tune); run without --resume to start it")
+        raise _nothing_to_resume(ctx)
     if ctx.request.fresh:
         for name in stored:
             optuna.delete_study(study_name=name, storage=storage)

@@ -129,6 +129,7 @@ def test_resume_without_stored_trials_is_refused(run_cli, tmp_path):
     result, _ = tune(run_cli, tmp_path, "--resume")
     assert result.code == 2
     assert "--resume: no stored trials of this tune" in result.err
+    assert not (tmp_path / "trials.sqlite").exists()  # a refused command writes nothing
 
 
 def test_fresh_deletes_the_stored_trials(run_cli, tmp_path, monkeypatch):
