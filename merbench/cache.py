@@ -33,14 +33,19 @@ def cache_root(create: bool = True) -> Path:
     root = Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("merbench"))
     _check_cache_path(root, bool(configured))
     if create:
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise  # the run's one disk-full message names the file system
-            raise UsageError(f"{_cache_named(root, bool(configured))}: cannot create the folder ({exc.strerror}); "
-                             f"{CACHE_FIX}") from None
+        make_cache_folder(root)
     return root
+
+
+def make_cache_folder(root: Path) -> None:
+    """Create the cache folder ``root`` (``cache_root``'s), or raise ``UsageError`` saying why it cannot be created."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the run's one disk-full message names the file system
+        raise UsageError(f"{_cache_named(root, bool(os.environ.get('MERBENCH_CACHE')))}: cannot create the folder "
+                         f"({exc.strerror}); {CACHE_FIX}") from None
 
 
 CACHE_FIX = "point MERBENCH_CACHE at a folder merbench can write to (it is created when missing)"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from rich.markup import escape
 
-from merbench.cache import cache_root
+from merbench.cache import cache_root, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside, check_root_folder
@@ -56,7 +56,7 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
     spec = registry.get("datasets", config.dataset)
     check_root_folder(config.root, config.dataset)
     check_cache_outside(config.root, cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)  # only now: a refused cache inside the root leaves no folder there
+    make_cache_folder(cache_dir)  # only now: a refused cache inside the root leaves no folder there
     dataset = resolve_factory(spec.load)(config.root, dict(config.section("dataset")), cache_dir)
     if not dataset.samples:
         raise DataError(f"dataset '{config.dataset}' has no samples{f' under {config.root}' if config.root else ''}")

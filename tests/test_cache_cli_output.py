@@ -92,3 +92,17 @@ def test_a_cache_folder_that_cannot_be_created_is_one_clear_error(monkeypatch):
     with pytest.raises(UsageError, match="MERBENCH_CACHE=/proc/merbench-no-such/cache: cannot create the folder .*"
                                          "point MERBENCH_CACHE at a folder"):
         cache_root()
+
+
+@pytest.mark.parametrize("command", [["run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick",
+                                      "--no-store", "--quiet", *TINY],
+                                     ["preprocess", "--dataset", "synthetic", "--quiet", *TINY]])
+def test_commands_that_fill_a_cache_folder_that_cannot_be_created_say_so(command, run_cli, monkeypatch):
+    from pathlib import Path
+
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs /proc, where no folder can be created (even by root)")
+    monkeypatch.setenv("MERBENCH_CACHE", "/proc/merbench-no-such/cache")
+    result = run_cli(*command)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "MERBENCH_CACHE=/proc/merbench-no-such/cache: cannot create the folder" in " ".join(result.err.split())
