@@ -180,9 +180,12 @@ class DataTable:
             table.add_row(*merged, style=style)
         return table
 
-    def rich_table(self, width: int, boxed: bool = True) -> Table | None:
-        """The Rich table for a console ``width`` columns wide, or ``None`` when even the key columns do not fit."""
-        shown = self.layout(width, boxed)
+    def rich_table(self, width: int, boxed: bool = True, shown: list[int] | None = None) -> Table | None:
+        """The Rich table for a console ``width`` columns wide, or ``None`` when even the key columns do not fit.
+
+        ``shown``: the columns ``layout(width, boxed)`` chose, when the caller has them already.
+        """
+        shown = self.layout(width, boxed) if shown is None else shown
         if shown is None:
             return None
         table = Table(title=Text(self.title, style="table.title") if self.title else None, show_header=self.show_header,
@@ -211,8 +214,7 @@ class DataTable:
     def __rich_console__(self, console: Console, options):
         """Let ``console.print(table)`` work as ``print_table`` does (plain lines are not wrapped)."""
         if not wants_plain(console):
-            rendered = self.render_for(options.max_width)
-            yield rendered if rendered is not None else Text("\n".join(self.record_lines()), overflow="fold")
+            yield self.for_terminal(options.max_width)
             return
         for line in self.plain_lines():
             yield Text(line, no_wrap=True, overflow="ignore")
@@ -229,9 +231,14 @@ class DataTable:
                    if (shown := table.layout(width, boxed)) is not None]
         if not fitting:
             return None
-        whole = [(table, boxed) for table, boxed, shown in fitting if len(shown) == len(table.columns)]
-        table, boxed = whole[0] if whole else fitting[0][:2]
-        return table.rich_table(width, boxed)
+        whole = [choice for choice in fitting if len(choice[2]) == len(choice[0].columns)]
+        table, boxed, shown = whole[0] if whole else fitting[0]
+        return table.rich_table(width, boxed, shown)
+
+    def for_terminal(self, width: int) -> Table | Text:
+        """What a terminal ``width`` columns wide shows: the Rich layout (``render_for``), else one block per row."""
+        rendered = self.render_for(width)
+        return rendered if rendered is not None else Text("\n".join(self.record_lines()), overflow="fold")
 
     def record_lines(self) -> list[str]:
         """The table as one block per row, for a terminal too narrow for its key columns side by side.
@@ -284,8 +291,7 @@ def print_table(console: Console, table: DataTable) -> None:
     """Print ``table`` whole: Rich on a terminal (narrow: text columns dropped, stacked, no box, then one block
     per row), else plain rows."""
     if not wants_plain(console):
-        rendered = table.render_for(console.width)
-        console.print(rendered if rendered is not None else Text("\n".join(table.record_lines()), overflow="fold"))
+        console.print(table.for_terminal(console.width))
         return
     for text in table.plain_lines():
         console.out(text, highlight=False)
