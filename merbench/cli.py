@@ -25,7 +25,7 @@ from rich.markup import escape
 from merbench import __version__, commands as command_package
 from merbench.commands import EPILOG
 from merbench.errors import MerbenchError
-from merbench.tables import FORMATS, make_console, printable
+from merbench.tables import FORMATS, make_console, print_error
 
 
 def _command_modules() -> list:
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``merbench`` console script; returns the exit code."""
     skip_final_collection()
     if imported_by_a_starting_worker():
-        make_console(stderr=True).print(f"[bold red]merbench: error:[/] {escape(UNGUARDED_SCRIPT)}", highlight=False)
+        print_error(make_console(stderr=True), UNGUARDED_SCRIPT)
         return 2
     parser = build_parser()
     args = parse_args(parser, argv)
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MerbenchError as exc:
         if args.debug:
             traceback.print_exc()
-        err.print(f"[bold red]merbench: error:[/] {escape(printable(str(exc)))}", highlight=False)
+        print_error(err, str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;

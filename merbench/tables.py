@@ -297,6 +297,11 @@ def print_table(console: Console, table: DataTable) -> None:
         console.out(text, highlight=False)
 
 
+def print_error(console: Console, message: str) -> None:
+    """One ``merbench: error:`` line; ``message`` is taken literally (no markup; control characters shown)."""
+    console.print(Text.assemble(("merbench: error:", "bold red"), " ", printable(message)), highlight=False)
+
+
 def make_console(stderr: bool = False, table_format: str = "auto") -> Console:
     """A console honouring ``--format``: ``table`` draws boxes even in a pipe, ``plain`` never.
 

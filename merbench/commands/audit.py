@@ -28,19 +28,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench audit FILE...``."""
     from merbench.audit import audit_result, load_result
-
-    from merbench.tables import TEXT, Column, DataTable, print_table, styled
-
-    from rich.markup import escape
-
     from merbench.errors import DataError
+    from merbench.tables import TEXT, Column, DataTable, print_error, print_table, styled
 
     failed = unreadable = False
     for path in args.files:
         try:
             result = load_result(path)
         except DataError as exc:
-            err.print(f"[bold red]merbench: error:[/] {escape(str(exc))}", highlight=False)
+            print_error(err, str(exc))
             unreadable = True
             continue
         table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
