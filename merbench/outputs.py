@@ -15,7 +15,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from merbench.cache import atomic_write_bytes
 from merbench.errors import UsageError
@@ -58,13 +58,15 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
     Path(probe).unlink(missing_ok=True)
 
 
-def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = ()) -> Path | None:
+def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (),
+                      inputs: Mapping[str, Path] | None = None) -> Path | None:
     """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout
     (``-`` or ``/dev/stdout``).
 
     Raises ``UsageError`` naming ``option``, the path and the fix when the path is a folder,
     an existing non-regular file (device, FIFO, socket), one of ``protect`` (the results store
-    and its side files) or another SQLite database, or when its folder is missing or unwritable.
+    and its side files), one of the command's ``inputs`` (described: path), or another SQLite
+    database, or when its folder is missing or unwritable.
     """
     if str(path) in STDOUT_NAMES:
         return None
@@ -72,6 +74,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     try:
         target = given.resolve()
         protected = {Path(p).expanduser().resolve() for p in protect}
+        read = {Path(p).expanduser().resolve(): what for what, p in (inputs or {}).items()}
         mode = target.stat().st_mode if target.exists() else None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise UsageError(f"{option} {given}: cannot be used ({exc}); give another file name") from None
@@ -79,6 +82,9 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     if target in protected:
         raise UsageError(f"{option} {shown}: is the results store (or one of its files); writing there would destroy "
                          "the stored runs; give another file name")
+    if target in read:
+        raise UsageError(f"{option} {shown}: is {read[target]}; writing there would overwrite it; give another file "
+                         f"name, e.g. {option} checks.json")
     if mode is not None:
         if stat.S_ISDIR(mode):
             raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / 'result.json'}")

@@ -104,9 +104,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     _check_update_options(args)
     json_target = None
     if args.json is not None:
-        _refuse_json_over_baseline(args.json, args.baseline)
         protect = [] if args.no_store else store_files(args.store or default_store_path())
-        json_target = check_output_path(args.json, "--json", protect)
+        json_target = check_output_path(args.json, "--json", protect,
+                                        inputs={f"the baseline file (--baseline {args.baseline})": args.baseline})
         if json_target is None:
             out = err  # stdout carries the JSON alone
     if args.update:  # the baseline must be rewritable before minutes of runs are spent
@@ -139,22 +139,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                 f"give its folder with --root {entry.dataset}=DIR (layout: docs/datasets.md; "
                 f"`merbench datasets check {entry.dataset} --root DIR` checks it)")
     return _measure_and_report(args, out, err, registry, baseline, selected, roots, layouts, json_target)
-
-
-def _refuse_json_over_baseline(json_path: Path, baseline: Path) -> None:
-    """``UsageError`` when ``--json`` names the baseline file itself (the checks would overwrite it)."""
-    from merbench.errors import UsageError
-    from merbench.outputs import STDOUT_NAMES
-
-    if str(json_path) in STDOUT_NAMES:
-        return
-    try:
-        same = Path(json_path).expanduser().resolve() == Path(baseline).expanduser().resolve()
-    except (OSError, RuntimeError):  # check_output_path reports an unusable path
-        return
-    if same:
-        raise UsageError(f"--json {json_path}: is the baseline file (--baseline {baseline}); writing the checks there "
-                         "would overwrite it; give another file name, e.g. --json checks.json")
 
 
 def _measure_and_report(args, out: Console, err: Console, registry, baseline, selected, roots, layouts, json_target) -> int:
