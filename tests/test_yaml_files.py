@@ -80,3 +80,11 @@ def test_a_search_space_option_given_dotted_and_under_its_section_is_refused(run
                      "--space", str(space), "--storage", str(tmp_path / "t.sqlite"))
     assert result.code == 2
     assert "engine.lr is given twice (as 'engine.lr:' and under its section); keep one" in " ".join(result.err.split())
+
+
+def test_a_key_that_is_a_list_is_refused_as_invalid_yaml(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("[a, b]: 1\n")
+    with pytest.raises(UsageError, match=r"--config run.yaml: not valid YAML \(while constructing a mapping found "
+                                         r"unhashable key"):
+        read_yaml(path, "--config run.yaml", kind="YAML file of options", example="run.yaml")
