@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -121,16 +121,21 @@ def _consistency(result: RunResult) -> Check:
     return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores")
 
 
+def outside_classes(rows: Sequence[PredictionRow], n_classes: int, field: str) -> list[PredictionRow]:
+    """The prediction rows whose ``field`` (``label`` or ``prediction``) is not a class 0..n_classes-1."""
+    return [row for row in rows if not 0 <= getattr(row, field) < n_classes]
+
+
 def _class_set(result: RunResult) -> Check:
     """Every label and prediction is a class of the result, and the confusion matrix counts every prediction once."""
     rows = _rows(result)
     n_classes = len(result.classes)
     problems = []
-    for name, value_of in (("prediction", lambda row: row.prediction), ("label", lambda row: row.label)):
-        outside = [row for row in rows if not 0 <= value_of(row) < n_classes]
+    for name in ("prediction", "label"):
+        outside = outside_classes(rows, n_classes, name)
         if outside:
             problems.append(f"{len(outside)} {name}(s) outside the {n_classes} classes 0..{n_classes - 1}, "
-                            f"first sample {outside[0].id}: {value_of(outside[0])!r}")
+                            f"first sample {outside[0].id}: {getattr(outside[0], name)!r}")
     matrix = result.confusion_matrix
     try:
         counted = np.asarray(matrix, dtype=np.int64)

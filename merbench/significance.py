@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import wilcoxon
 
+from merbench.audit import outside_classes
 from merbench.errors import DataError
 from merbench.metrics import unweighted_f1_recall
 from merbench.result import RunResult
@@ -56,13 +57,13 @@ def _pooled(metric: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int)
 
 def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> None:
     """DataError when a prediction row of run ``name`` has a label or prediction outside 0..n_classes-1."""
-    for row in result.predictions or []:
-        for field in ("label", "prediction"):
-            value = int(getattr(row, field))
-            if not 0 <= value < n_classes:
-                raise DataError(
-                    f"run {name} ({result.model}): sample {row.id} has {field} {value}, outside 0..{n_classes - 1} "
-                    f"of its {n_classes} classes; the result file is damaged (`merbench audit` checks it)")
+    for field in ("label", "prediction"):
+        outside = outside_classes(result.predictions or [], n_classes, field)
+        if outside:
+            raise DataError(
+                f"run {name} ({result.model}): sample {outside[0].id} has {field} {getattr(outside[0], field)}, "
+                f"outside 0..{n_classes - 1} of its {n_classes} classes; the result file is damaged "
+                "(`merbench audit` checks it)")
 
 
 def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0) -> Comparison:
