@@ -86,6 +86,11 @@ class Expectation:
     tolerance: float
     tolerance_high: float | None = None
 
+    @property
+    def above(self) -> float:
+        """How far above ``expected`` a score may lie: ``tolerance_high``, else ``tolerance``."""
+        return self.tolerance if self.tolerance_high is None else self.tolerance_high
+
 
 @dataclass
 class Entry:
@@ -276,7 +281,7 @@ def check_entry(entry: Entry, result: RunResult) -> list[Check]:
     checks = []
     for expectation in entry.expectations:
         measured = float(result.pooled[expectation.metric])
-        high = expectation.tolerance if expectation.tolerance_high is None else expectation.tolerance_high
+        high = expectation.above
         if not math.isfinite(measured):
             status = "failed"
         elif expectation.expected is None:
@@ -294,8 +299,7 @@ def check_entry(entry: Entry, result: RunResult) -> list[Check]:
 
 def failed_checks(entry: Entry) -> list[Check]:
     """The checks of an entry whose run failed: every metric ``failed``, nothing measured."""
-    return [Check(entry.label, e.metric, e.expected, None, e.tolerance,
-                  e.tolerance if e.tolerance_high is None else e.tolerance_high, "failed") for e in entry.expectations]
+    return [Check(entry.label, e.metric, e.expected, None, e.tolerance, e.above, "failed") for e in entry.expectations]
 
 
 def missing_entries(baseline: Baseline, models: list[str]) -> list[Entry]:
