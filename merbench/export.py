@@ -139,17 +139,20 @@ def to_html(comparison: Comparison, results: Sequence[RunResult] = (), metric: s
 WRITERS = {"md": to_markdown, "csv": to_csv, "json": to_json, "latex": to_latex, "html": to_html}
 
 
-def format_for(output: Path, fmt: str | None) -> str:
-    """The export format: the one given, else the output file's suffix."""
+def format_for(output: Path, fmt: str | None, formats: Sequence[str] = FORMATS, what: str = "a comparison") -> str:
+    """The export format: the one given, else the output file's suffix; one of ``formats``, those ``what`` is written as."""
     if fmt is not None:
-        if fmt not in FORMATS:
-            raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+        if fmt not in formats:
+            raise UsageError(f"--format {fmt}: {what} is written as {', '.join(formats)}")
         return fmt
     guessed = SUFFIXES.get(output.suffix.lower())
     if guessed is None and str(output) == "-":
-        raise UsageError(f"--output -: give the format of standard output with --format {'|'.join(FORMATS)}")
+        raise UsageError(f"--output -: give the format of standard output with --format {'|'.join(formats)}")
     if guessed is None:
-        raise UsageError(f"--output {output}: cannot tell the format from '{output.suffix}'; add --format {'|'.join(FORMATS)}")
+        raise UsageError(f"--output {output}: cannot tell the format from '{output.suffix}'; add --format {'|'.join(formats)}")
+    if guessed not in formats:
+        raise UsageError(f"--output {output}: {what} is written as {', '.join(formats)}, not {guessed}; "
+                         f"choose a file ending in {', '.join('.' + f for f in formats)}")
     return guessed
 
 

@@ -107,6 +107,15 @@ def test_report_renders_the_summary_as_text_md_json_and_html(study, run_cli):
     assert refused.code == 2 and "md, json, html" in refused.err
 
 
+@pytest.mark.parametrize("options", [["--output", "-"], ["--output", "-", "--format", "csv"],
+                                     ["--output", "study.txt"]])
+def test_report_leakage_offers_only_the_formats_it_writes(study, run_cli, options):
+    folder, _, _, _ = study
+    refused = run_cli("report", "--leakage", str(folder / "leakage.json"), *options)
+    assert refused.code == 2 and ("md|json|html" in refused.err or "md, json, html" in refused.err)
+    assert "csv" not in refused.err.replace("--format csv", "").replace("not csv", "") and "latex" not in refused.err
+
+
 def test_report_refuses_a_file_that_is_not_a_summary(study, run_cli, tmp_path):
     other = tmp_path / "result.json"
     other.write_text(json.dumps({"model": "m"}))

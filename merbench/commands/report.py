@@ -66,9 +66,7 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
                                       ("--dataset", args.dataset), ("--protocol", args.protocol)) if given]
     if stray:
         raise UsageError(f"--leakage renders a study's summary file; drop {', '.join(stray)} (they select stored runs)")
-    fmt = format_for(args.output, args.format) if args.output is not None else None
-    if fmt is not None and fmt not in LEAKAGE_FORMATS:
-        raise UsageError(f"--leakage: a leakage summary is written as {', '.join(LEAKAGE_FORMATS)}, not {fmt}")
+    fmt = format_for(args.output, args.format, LEAKAGE_FORMATS, "a leakage summary") if args.output is not None else None
     target = check_output_path(args.output, "--output", store_files(args.store)) if args.output is not None else None
     summary = load_summary(args.leakage)
     if fmt is None:
