@@ -18,6 +18,7 @@ from typing import Sequence
 
 from merbench.compare import Comparison, cell_text, pct
 from merbench.errors import UsageError
+from merbench.escaping import latex_escape, markdown_cell, printable
 from merbench.html_report import render_report
 from merbench.outputs import write_output
 from merbench.result import RunResult
@@ -64,13 +65,10 @@ def _footer(comparison: Comparison) -> list[str]:
 
 def to_markdown(comparison: Comparison) -> str:
     """A GitHub-flavoured Markdown table plus notes."""
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
     header = _header(comparison)
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in _rows(comparison, lambda t: f"**{t}**", " †")]
-    return "\n".join(lines) + "\n\n" + "\n".join(f"{line}  " for line in _footer(comparison)) + "\n"
+    lines = ["| " + " | ".join(markdown_cell(h) for h in header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in _rows(comparison, lambda t: f"**{t}**", " †")]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"{printable(line)}  " for line in _footer(comparison)) + "\n"
 
 
 def to_csv(comparison: Comparison) -> str:
@@ -95,16 +93,6 @@ def to_json(comparison: Comparison) -> str:
     }, indent=2)
 
 
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-                  "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "·": r"$\cdot$",
-                  "†": r"$^\dagger$", "—": "---"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters."""
-    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
-
-
 def to_latex(comparison: Comparison) -> str:
     """A ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
     header = _header(comparison)
@@ -126,7 +114,7 @@ def to_latex(comparison: Comparison) -> str:
     for row in _rows(comparison, lambda t: "\x00" + t, " †"):
         lines.append(" & ".join(escape_cell(v) for v in row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    lines += [f"% {line}" for line in _footer(comparison)]
+    lines += ["% " + " ".join(printable(line).splitlines()) for line in _footer(comparison)]
     return "\n".join(lines) + "\n"
 
 

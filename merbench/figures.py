@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from merbench.errors import UsageError
+from merbench.escaping import printable
 from merbench.outputs import check_output_path, write_output
 from merbench.result import RunResult
 
@@ -55,14 +56,14 @@ def _stem(result: RunResult) -> str:
 
 
 def _title(result: RunResult) -> str:
-    return f"{result.model} · {result.dataset} · {result.protocol}"
+    return printable(f"{result.model} · {result.dataset} · {result.protocol}")
 
 
 def _draw_confusion(plt, result: RunResult):
     import numpy as np
 
     matrix = np.asarray(result.confusion_matrix)
-    classes = [str(name) for name in result.classes]
+    classes = [printable(str(name)) for name in result.classes]
     figure, axes = plt.subplots(figsize=(1.2 + 0.8 * len(classes), 1.0 + 0.8 * len(classes)))
     image = axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(classes)), classes, rotation=45, ha="right")

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
+from merbench.escaping import html_text as esc
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, shown_runs
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
@@ -120,11 +120,6 @@ SCRIPT = """
   });
 }());
 """
-
-
-def esc(value: Any) -> str:
-    """``value`` as text safe inside HTML elements and quoted attributes."""
-    return html.escape(str(value), quote=True)
 
 
 def _digest(text: str) -> str:

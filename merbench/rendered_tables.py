@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from merbench.errors import UsageError
+from merbench.escaping import markdown_cell, printable
 from merbench.leakage_summary import load_summary
 from merbench.regress import Baseline, Entry, load_baseline
 from merbench.report import leakage_inflation, leakage_what
@@ -172,17 +173,18 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
     lines = [f"| variant | what leaks | UF1 % | UAR % | accuracy % | ΔUF1 points [{confidence:g} % CI] |",
              "|---|---|---|---|---|---|"]
     for variant in summary["variants"]:
-        name = f"**{variant['name']}** ({summary.get('protocol', '?')})" if variant["name"] == "honest" else f"`{variant['name']}`"
-        lines.append(f"| {name} | {leakage_what(variant)} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
+        name = (f"**{variant['name']}** ({summary.get('protocol', '?')})" if variant["name"] == "honest"
+                else f"`{variant['name']}`")
+        lines.append(f"| {markdown_cell(name)} | {markdown_cell(leakage_what(variant))} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
                      f"{_pct(variant['accuracy'])} | {leakage_inflation(variant)} |")
     seeds = summary.get("seeds") or []
     environment = summary.get("environment") or {}
     scores = f"mean over {len(seeds)} seeds of pooled scores" if len(seeds) > 1 else f"pooled scores, seed {seeds[0] if seeds else '?'}"
     return ("\n".join(lines) + "\n\n"
-            f"`{summary['model']}` on `{summary['dataset']}`, {summary.get('profile', '?')} profile ({scores}). ΔUF1: "
+            f"`{printable(str(summary['model']))}` on `{printable(str(summary['dataset']))}`, {summary.get('profile', '?')} profile ({scores}). ΔUF1: "
             f"the variant's UF1 minus the honest UF1 of the same seed, with a {confidence:g} % percentile interval "
             f"over {boot.get('resamples', '?')} paired bootstrap resamples of the clips. Measured with "
-            f"`{summary.get('command', 'merbench leakage')}` in {float(summary.get('seconds', 0)):.0f} s on "
+            f"`{printable(str(summary.get('command', 'merbench leakage')))}` in {float(summary.get('seconds', 0)):.0f} s on "
             f"{environment.get('device', 'an unknown device')}, {summary.get('created', '?')}, merbench "
             f"{environment.get('merbench', '?')}, torch {environment.get('torch', '?')}; rendered from `{path}` by "
             f"`{by}`.")

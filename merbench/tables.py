@@ -17,7 +17,6 @@ box characters, no ellipsis and the same text whatever the width.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -25,6 +24,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from merbench.escaping import printable
 
 FORMATS = ("auto", "table", "plain")
 KEY = "key"
@@ -56,12 +57,6 @@ Cell = str | Text
 def styled(text: str, style: str) -> Text:
     """A cell whose ``text`` (taken literally, never as markup) is shown in ``style`` on a terminal."""
     return Text(str(text), style=style)
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters other than line breaks and tabs shown as ``\\xNN`` (an escape sequence in
-    data, e.g. ESC, would otherwise act on the terminal)."""
-    return "".join(c if c in "\n\t" or unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in text)
 
 
 def _safe(cell: Cell) -> Cell:
