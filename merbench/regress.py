@@ -58,6 +58,7 @@ from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult
 from merbench.yaml_files import read_yaml
+from merbench.yaml_update import updated_yaml_text
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
@@ -439,6 +440,9 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
 def write_baseline(path: Path, document: dict[str, Any]) -> None:
     """Write a baseline document atomically (temporary file, then rename); the old file survives a failure.
 
+    An existing file keeps its comments and layout where its keys stay (``merbench.yaml_update``); a new one
+    starts with a header saying how it is used.
+
     The path is checked as every output path is (``merbench.outputs``): a
     symlinked baseline is written through to its target and stays a link, and
     the file keeps its mode.
@@ -447,6 +451,13 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
     if target is None:
         raise UsageError(f"--baseline {path}: --update needs a baseline file to rewrite, not standard output")
     try:
-        write_output(target, HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+        original = target.read_text(encoding="utf-8") if target.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        original = ""
+    text = updated_yaml_text(original, document) if original.strip() else None
+    if text is None:
+        text = HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    try:
+        write_output(target, text)
     except UsageError as exc:
         raise UsageError(f"--baseline {path}: could not write the updated baseline ({exc}); the file is unchanged") from None

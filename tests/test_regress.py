@@ -87,6 +87,39 @@ def test_update_is_atomic(updated, run_cli, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.yaml"]
 
 
+def test_update_keeps_the_baselines_comments(updated, run_cli, tmp_path):
+    folder, document, _ = updated
+    entry = document["entries"][0]
+    expected = entry["metrics"]["uf1"]["expected"]
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(
+        "# Lab baseline: bands agreed on 2026-11-30.\n"
+        "version: 1\n"
+        f"defaults:  # tiny data, so a run takes seconds\n{_indented(document['defaults'])}"
+        "entries:\n"
+        "# the reference model; band from three seeds\n"
+        "- model: convmixer\n"
+        "  metrics:\n"
+        "    uf1:\n"
+        "      expected: 0.1  # stale on purpose\n"
+        "      tolerance: 0.05\n"
+        "    accuracy: {expected: 0.2, tolerance: 0.05}\n")
+    result = run_cli("regress", "--baseline", str(baseline), "--stored", "--update", "--quiet",
+                     "--store", str(folder / "results.sqlite"))
+    assert result.code == 0, result.err
+    text = baseline.read_text()
+    for comment in ("# Lab baseline: bands agreed on 2026-11-30.", "# tiny data, so a run takes seconds",
+                    "# the reference model; band from three seeds", "# stale on purpose"):
+        assert comment in text
+    rewritten = yaml.safe_load(text)
+    assert rewritten["entries"][0]["metrics"]["uf1"]["expected"] == expected
+    assert rewritten["entries"] == document["entries"] and rewritten["defaults"] == document["defaults"]
+
+
+def _indented(mapping) -> str:
+    return "".join(f"  {line}\n" for line in yaml.safe_dump(mapping, sort_keys=False).splitlines())
+
+
 @pytest.mark.parametrize("entries, message", [
     ([{"model": "convmixer", "metrics": {"nonsense": {"expected": 0.5}}}], "unknown metric 'nonsense'"),
     ([{"model": "convmixer", "colour": "red"}], "unknown key(s) colour"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import yaml
 
 from merbench.errors import UsageError
 from merbench.yaml_files import read_yaml
@@ -88,3 +89,21 @@ def test_a_key_that_is_a_list_is_refused_as_invalid_yaml(tmp_path):
     with pytest.raises(UsageError, match=r"--config run.yaml: not valid YAML \(while constructing a mapping found "
                                          r"unhashable key"):
         read_yaml(path, "--config run.yaml", kind="YAML file of options", example="run.yaml")
+
+
+def test_updated_yaml_text_keeps_comments_and_holds_exactly_the_new_document():
+    from merbench.yaml_update import updated_yaml_text
+
+    original = ("# header\nversion: 1\nentries:\n# first\n- model: a  # the reference\n  old: 1\n"
+                "- model: b\n- model: c\n")
+    new = {"version": 1, "entries": [{"model": "a", "metrics": {"uf1": 0.5}}, {"model": "b2"}], "defaults": {}}
+    text = updated_yaml_text(original, new)
+    assert "# header" in text and "# first" in text and "# the reference" in text
+    assert yaml.safe_load(text) == new
+
+
+def test_updated_yaml_text_declines_what_is_not_a_mapping():
+    from merbench.yaml_update import updated_yaml_text
+
+    assert updated_yaml_text("- a\n- b\n", {"version": 1}) is None
+    assert updated_yaml_text("key: [unclosed\n", {"version": 1}) is None
