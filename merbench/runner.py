@@ -156,8 +156,8 @@ def _normalisation_note(fold_results: list[FoldRecord], uses_test: bool) -> str:
     return "; ".join(notes) + ("" if uses_test or said else " (fitted on each fold's training samples only)")
 
 
-def _selection_note(settings: Any, fold_results: list[FoldRecord]) -> str:
-    """How each fold's model was chosen, in words."""
+def _selection_note(settings: Any, fold_results: list[FoldRecord], fits_once: bool = False) -> str:
+    """How each fold's model was chosen, in words (``fits_once``: an estimator fitted in one go, no epochs)."""
     if any(f.selected_on == "test" for f in fold_results):
         stop = f", stopping after {settings.early_stopping} epochs without improvement" if settings.early_stopping else ""
         return ("best epoch by UF1 on each fold's own TEST samples (engine.select_on=test: leaky)" + stop
@@ -168,11 +168,13 @@ def _selection_note(settings: Any, fold_results: list[FoldRecord]) -> str:
     if settings.early_stopping:
         return (f"best epoch by validation UF1 on held-out training subjects (patience {settings.early_stopping}); "
                 "test folds are used once")
+    if fits_once:
+        return "none: the model is fitted once, without epochs to choose from; test folds are used once"
     return "none: the model after the last epoch is scored; test folds are used once"
 
 
 def leakage_record(overlaps: list[list[str]], clips_shared: int, fold_results: list[FoldRecord],
-                   settings: Any) -> LeakageRecord:
+                   settings: Any, fits_once: bool = False) -> LeakageRecord:
     """The result's ``leakage`` section: what was checked and, under ``leaks``, every kind of leak found.
 
     Kinds (``merbench.leaks.LEAKS`` describes them): ``subjects``, ``clips``,
@@ -187,7 +189,7 @@ def leakage_record(overlaps: list[list[str]], clips_shared: int, fold_results: l
         clip_overlap_folds=clips_shared,
         normalisation=_normalisation_note(fold_results, normalisation),
         normalisation_uses_test_data=normalisation,
-        model_selection=_selection_note(settings, fold_results),
+        model_selection=_selection_note(settings, fold_results, fits_once),
         selection_uses_test_data=selection,
         leaks=[kind for kind, found in flags.items() if found],
     )
@@ -403,7 +405,7 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
         seed=config.seed,
         engine_plan=describe_plan(plan.executor, plan.job),
         warnings=plan.warnings,
-        leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings),
+        leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings, plan.job.fits_once),
         preprocess={"computed": prep.computed, "cached": prep.cached, **prep.details},
         dataset_summary=dict(dataset.summary),
         reported=[ReportedScore(r.dataset, r.protocol, r.metric, r.value, r.source) for r in model_spec.reported],

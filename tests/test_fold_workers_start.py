@@ -55,7 +55,7 @@ def fake_training(monkeypatch):
             return f"output of fold {task.fold.index}"
 
         monkeypatch.setattr(local, "train_task", train)
-        job = SimpleNamespace(settings=SimpleNamespace(epochs=epochs), choice=SimpleNamespace(device="cpu"))
+        job = SimpleNamespace(settings=SimpleNamespace(epochs=epochs), steps=epochs, fits_once=False, choice=SimpleNamespace(device="cpu"))
         tasks = [SimpleNamespace(fold=SimpleNamespace(index=index)) for index in range(n_folds)]
         done: list[str] = []
         started = time.perf_counter()

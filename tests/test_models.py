@@ -275,6 +275,15 @@ def test_lbptop_svm_runs_through_the_cli(run_cli, tmp_path):
     assert all(0 <= p["prediction"] < 3 for p in stored["predictions"])
     assert "StandardScaler" in stored["leakage"]["normalisation"]
     assert "training samples only" in stored["leakage"]["normalisation"]
+    assert stored["leakage"]["model_selection"].startswith("none: the model is fitted once, without epochs")
+
+
+def test_an_estimators_progress_shows_one_fit_per_fold_not_epochs(run_cli):
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick",
+                     "--set", "dataset.subjects=4", "protocol.n_splits=2", "engine.parallel_folds=1")
+    assert result.code == 0, result.err
+    assert "Fold 1/2 fit: 1/1" in result.err  # a plain log shows a restarted stage's lines every few seconds only
+    assert "epochs" not in result.err and "training error" in result.err
 
 
 def test_early_stopping_is_refused_for_an_estimator(run_cli):

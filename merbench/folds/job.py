@@ -49,6 +49,13 @@ class FoldJob:
     settings: TrainSettings
     choice: DeviceChoice
     threads: int = 0
+    fits_once: bool = False
+    """The model is a scikit-learn style estimator fitted in one go (no epochs): progress shows one fit per fold."""
+
+    @property
+    def steps(self) -> int:
+        """Training steps a fold reports: its epochs, or 1 for a model fitted once."""
+        return 1 if self.fits_once else self.settings.epochs
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,9 @@ def train_task(job: FoldJob, tensors: DeviceTensors, task: FoldTask,
 
 
 def epoch_reporter(progress: ProgressSink, job: FoldJob, task: FoldTask, n_folds: int) -> Callable[[int, float], None]:
-    """An ``on_epoch`` callback that shows a fold's epochs as one progress bar."""
+    """An ``on_epoch`` callback that shows a fold's epochs as one progress bar (one fit for an estimator)."""
+    if job.fits_once:
+        progress.start("epochs", 1, f"Fold {task.fold.index + 1}/{n_folds} fit")
+        return lambda epoch, error: progress.advance("epochs", 1, note=f"training error {error:.3f}")
     progress.start("epochs", job.settings.epochs, f"Fold {task.fold.index + 1}/{n_folds} epochs")
     return lambda epoch, loss: progress.advance("epochs", 1, note=f"loss {loss:.3f}")

@@ -200,7 +200,7 @@ class _WorkersWhenWorthIt:
         self.feed: _WorkerFeed | None = None
         self._new_feed = functools.partial(_WorkerFeed, owner, job, data, queue, progress)
         self._queue = queue
-        self._epochs = job.settings.epochs
+        self._epochs = job.steps
         self._lock = threading.Lock()
         self._closed = False
         self._started = 0.0

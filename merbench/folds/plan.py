@@ -47,13 +47,14 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     """
     requested = parse_parallel_folds(engine["parallel_folds"])
     threads = int(engine["threads"])
+    job = dataclasses.replace(job, fits_once=not _is_torch_model(job.recipe))
     if executor.get("name", "local") == "ray":
         return RayFolds.from_options(executor), dataclasses.replace(job, threads=threads or int(executor.get("num_cpus", 1)))
     cuda = job.choice.device.type == "cuda"
     mode = engine["parallel_mode"]
     if mode == "auto":
         mode = "vmap" if cuda else "processes"
-    if mode == "vmap" and not (job.settings.early_stopping == 0 and _is_torch_model(job.recipe)):
+    if mode == "vmap" and not (job.settings.early_stopping == 0 and not job.fits_once):
         if engine["parallel_mode"] == "vmap":
             raise UsageError("engine.parallel_mode=vmap trains torch models without early stopping only; "
                              "use engine.parallel_mode=processes (or auto) for this run")
