@@ -16,7 +16,6 @@ from pathlib import Path
 from merbench.cache import cache_root
 from merbench.config import NO_ROOT, RunConfig, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, resolve_factory
-from merbench.dataset_check import check_dataset_input
 from merbench.errors import UsageError
 from merbench.registry import Registry
 from merbench.splits import check_folds, protocol_dataset
@@ -82,6 +81,5 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
 
     dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False),
                            keep_for_run=True)
-    check_dataset_input(dataset, config.dataset, config.preprocess)
     check_protocol(config, registry, dataset)
     return dataset

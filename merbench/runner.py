@@ -45,7 +45,7 @@ def _dataset_key(config: RunConfig, cache_dir: Path) -> tuple[str, ...]:
 
 
 def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_for_run: bool = False) -> Dataset:
-    """Load the run's dataset and check it can be used for classification.
+    """Load the run's dataset and check it can be used for classification through the run's preprocessing chain.
 
     ``keep_for_run`` (the pre-run check) keeps the loaded dataset for the next
     load of the same dataset, options and cache in this process.
@@ -62,6 +62,7 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
         raise DataError(f"dataset '{config.dataset}' has no samples{f' under {config.root}' if config.root else ''}")
     if len(np.unique(dataset.labels)) < 2:
         raise DataError(f"dataset '{config.dataset}' has samples of only one class; a classifier needs at least two")
+    check_dataset_input(dataset, config.dataset, config.preprocess)
     if keep_for_run:
         _CHECKED.clear()
         _CHECKED[key] = dataset
@@ -253,7 +254,6 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     """Load and check the dataset, let the protocol expand it, and preprocess every sample (cached)."""
     cache_dir = cache_root(create=False)  # load_dataset creates it once it is known to lie outside the dataset
     dataset = load_dataset(config, registry, cache_dir)
-    check_dataset_input(dataset, config.dataset, config.preprocess)
     dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,

@@ -39,7 +39,6 @@ from merbench import preprocess  # as a module: tests replace preprocess.preproc
 from merbench.cache import cache_root, content_key
 from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config
 from merbench.contracts import Dataset, Fold, resolve_factory
-from merbench.dataset_check import check_dataset_input
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.environment import describe_environment
 from merbench.errors import DataError, PluginError, RunFailed, UsageError
@@ -478,7 +477,6 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     preflight(base, registry)
     cache_dir = cache_root(create=False)
     dataset = load_dataset(base, registry, cache_dir)
-    check_dataset_input(dataset, base.dataset, base.preprocess)
     choice = choose_device(base.device, base.section("engine")["amp"])
     progress.message(f"Device: {choice.description}")
     ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir)

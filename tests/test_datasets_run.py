@@ -85,3 +85,16 @@ def test_manifest_chain_mismatch_says_what_to_set(run_cli, trees):
     assert result.code == 2 and "add --set preprocess=image" in " ".join(result.err.split())
     result = run_cli(*base, "--set", "dataset.manifest=frames.csv", "preprocess=image")
     assert result.code == 2 and "gives clips of frames" in " ".join(result.err.split())
+
+
+@pytest.mark.parametrize("command", ["preprocess", "datasets-check"])
+def test_preprocess_refuses_a_chain_that_does_not_fit_the_manifest_and_check_does_not_need_one(run_cli, trees, command):
+    root = str(trees / "manifest")
+    if command == "preprocess":
+        result = run_cli("preprocess", "--dataset", "manifest", "--root", root, "--quiet",
+                         "--set", "dataset.manifest=labels.csv", "preprocess=flow")
+        assert result.code == 2 and "add --set preprocess=image" in " ".join(result.err.split())
+        assert "Traceback" not in result.err
+    else:  # checking the tree alone names no chain: nothing to refuse
+        result = run_cli("datasets", "check", "manifest", "--root", root, "--set", "dataset.manifest=labels.csv")
+        assert result.code == 0, result.err
