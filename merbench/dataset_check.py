@@ -2,7 +2,7 @@
 
 ``check_dataset`` loads a dataset through its plugin (the same options as
 ``merbench run``), then opens the frames a run would read first (onset, apex or
-the middle frame, offset; or a manifest's precomputed image) and reports
+the middle frame, and the offset that whole-clip chains read; or a manifest's precomputed image) and reports
 counts, skipped and fixed rows, and missing or unreadable files. ``verdict``
 says why a tree is not usable (``None`` when it is). ``check_dataset_input``
 is also used by the runner: it refuses a preprocessing chain that cannot take
@@ -40,22 +40,35 @@ def check_dataset_input(dataset: Dataset, name: str, chain: Sequence[str]) -> No
         )
 
 
-def frames_to_check(sample: Sample, gives: str) -> list[Path]:
-    """The files a run reads first for ``sample``: onset, apex (or middle) and offset, or its image."""
+WHOLE_CLIP_ONLY = "offset"
+"""The frame that only chains reading the whole clip open (``apex.rule=motion-peak``, ``magnify``), not ``flow``."""
+
+
+def frames_to_check(sample: Sample, gives: str) -> list[tuple[str, Path]]:
+    """The files a run reads first for ``sample``, each with its role: onset, apex (or middle frame) and offset,
+    or its image."""
     if gives == "image":
-        return [sample.frames[0]]
-    apex = sample.apex if sample.apex is not None else (sample.onset + sample.offset) // 2
-    positions = dict.fromkeys((sample.onset, apex, sample.offset))
-    return [sample.frames[i] for i in positions if 0 <= i < len(sample.frames)]
+        return [("image", sample.frames[0])]
+    apex = (sample.apex, "apex") if sample.apex is not None else ((sample.onset + sample.offset) // 2, "middle frame")
+    roles: dict[int, str] = {}
+    for position, role in ((sample.onset, "onset"), apex, (sample.offset, WHOLE_CLIP_ONLY)):
+        roles.setdefault(position, role)
+    return [(role, sample.frames[i]) for i, role in roles.items() if 0 <= i < len(sample.frames)]
 
 
 @dataclass
 class FrameProblem:
-    """A file a run would read that is missing or cannot be decoded."""
+    """A file a run would read that is missing or cannot be decoded; ``frame`` is its role (onset, apex, …)."""
 
     sample: str
     path: Path
     problem: str
+    frame: str = ""
+
+    @property
+    def skips_clip(self) -> bool:
+        """Whether a run with the default chain (``flow``) leaves the clip out: it reads all but the offset frame."""
+        return self.frame != WHOLE_CLIP_ONLY
 
 
 @dataclass
@@ -65,6 +78,11 @@ class CheckReport:
     dataset: Dataset
     files_checked: int = 0
     problems: list[FrameProblem] = field(default_factory=list)
+
+    @property
+    def clips_left_out(self) -> set[str]:
+        """Ids of the clips a run with the default chain leaves out because a file it reads is missing or unreadable."""
+        return {problem.sample for problem in self.problems if problem.skips_clip}
 
     def counts(self, key: Callable[[Sample], str]) -> Counter:
         """Samples per value of ``key`` (class, subject, domain)."""
@@ -89,15 +107,15 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     flag = cv2.IMREAD_COLOR if dataset.gives == "image" else cv2.IMREAD_GRAYSCALE
     checked, problems = 0, []
     for sample in dataset.samples:
-        for path in frames_to_check(sample, dataset.gives):
+        for role, path in frames_to_check(sample, dataset.gives):
             checked += 1
             try:
                 blob = Path(path).read_bytes()
             except OSError as exc:
-                problems.append(FrameProblem(sample.id, path, f"missing ({exc.strerror})"))
+                problems.append(FrameProblem(sample.id, path, f"{role} frame missing ({exc.strerror})", role))
                 continue
             if decode_image(blob, flag) is None:
-                problems.append(FrameProblem(sample.id, path, f"unreadable (the file {undecodable(blob)})"))
+                problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
         if on_progress:
             on_progress(1)
     return checked, problems
@@ -131,29 +149,40 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
         return f"dataset '{dataset.name}' has no usable samples{first}"
     if len(set(dataset.labels.tolist())) < 2:
         return f"dataset '{dataset.name}' has samples of only one class ({dataset.classes[dataset.labels[0]]}); a classifier needs two"
-    if report.problems and strict:
-        first = report.problems[0]
+    blocking = [problem for problem in report.problems if problem.skips_clip]
+    if blocking and strict:
+        first = blocking[0]
         return (
-            f"{len(report.problems)} file(s) missing or unreadable, first: sample {first.sample}: {first.path} "
-            f"{first.problem}; replace the files or remove their rows, or set dataset.strict=false (without --strict) "
-            "to skip their clips"
+            f"strict check (--strict or dataset.strict=true): {len(blocking)} file(s) missing or unreadable, first: "
+            f"sample {first.sample}: {first.path} {first.problem}; replace the files or remove their rows, or check "
+            "without --strict and with dataset.strict=false (the default) to skip their clips"
         )
     if strict and skipped:
         return (
-            f"--strict: {len(skipped)} row(s) skipped, first {_describe(skipped[0])}; "
-            "fix them, or drop --strict to skip them"
+            f"strict check (--strict or dataset.strict=true): {len(skipped)} row(s) skipped, first "
+            f"{_describe(skipped[0])}; fix them, or check without --strict and with dataset.strict=false (the default) "
+            "to skip them"
         )
     return None
 
 
 def warnings(report: CheckReport, strict: bool) -> list[str]:
-    """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unreadable."""
-    if strict or not report.problems:
-        return []
-    first = report.problems[0]
-    clips = len({problem.sample for problem in report.problems})
-    return [f"{clips} clip(s) have missing or unreadable files and a run skips them (dataset.strict is off); first: "
-            f"sample {first.sample}: {first.path} {first.problem}. Replace the files, or use --strict to make this an error"]
+    """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unreadable;
+    always, offset frames that only whole-clip chains read."""
+    found = []
+    left_out = [problem for problem in report.problems if problem.skips_clip]
+    if left_out and not strict:
+        first = left_out[0]
+        found.append(f"{len(report.clips_left_out)} clip(s) have missing or unreadable files and a run skips them "
+                     f"(dataset.strict is off); first: sample {first.sample}: {first.path} {first.problem}. Replace "
+                     "the files, or use --strict to make this an error")
+    offsets = [problem for problem in report.problems if not problem.skips_clip]
+    if offsets:
+        first = offsets[0]
+        found.append(f"{len(offsets)} clip(s) have a missing or unreadable offset frame; the default chain (flow) does "
+                     "not read it, so they are kept, but chains that read the whole clip (apex.rule=motion-peak, "
+                     f"magnify) skip them; first: sample {first.sample}: {first.path} {first.problem}")
+    return found
 
 
 def _describe(entry: Mapping[str, Any]) -> str:

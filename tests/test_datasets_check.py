@@ -33,7 +33,8 @@ def test_check_reports_counts_skips_and_exits_0(run_cli, trees):
 def test_check_strict_turns_skipped_rows_into_exit_2(run_cli, trees):
     result = run_cli("datasets", "check", "samm", "--root", str(trees / "samm"), "--strict")
     assert result.code == 2
-    assert "--strict: 1 row(s) skipped, first samm row 23 (009/009_1_1): apex" in " ".join(result.err.split())
+    assert ("strict check (--strict or dataset.strict=true): 1 row(s) skipped, first samm row 23 (009/009_1_1): apex"
+            in " ".join(result.err.split()))
     assert "Rows fixed (1)" in result.out and "used the last frame" in result.out
 
 
@@ -66,6 +67,29 @@ def test_check_unreadable_frame_is_exit_2_naming_the_file(run_cli, tmp_path):
     assert "1 file(s) missing or unreadable, first: sample 006/006_1_2" in message and onset_frame.name in message
 
 
+@pytest.mark.parametrize("frame", ["onset", "offset"])
+def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick_run, tmp_path, frame):
+    """The default chain (flow) reads onset and apex: a broken onset leaves the clip out, a broken offset does not."""
+    root = rt.build_samm(tmp_path / "samm")
+    clip = root / "SAMM" / "006" / "006_1_2"
+    span = rt.clip_frames(6, 0, "Anger")
+    broken = sorted(clip.iterdir())[getattr(span, frame)]
+    broken.write_bytes(b"")
+    checked = run_cli("datasets", "check", "samm", "--root", str(root))
+    strict = run_cli("datasets", "check", "samm", "--root", str(root), "--strict")
+    message = " ".join(checked.err.split())
+    result = quick_run("--dataset", "samm", "--root", str(root), "--protocol", "loso")
+    assert checked.code == 0 and broken.name in message
+    if frame == "onset":
+        assert f"usable: {result['n_samples']} samples" in checked.out and "1 clip(s) with missing" in checked.out
+        assert strict.code == 2 and "strict check (--strict or dataset.strict=true): 1 file(s)" in " ".join(strict.err.split())
+    else:
+        assert "006/006_1_2" in {row["id"] for row in result["predictions"]}
+        assert f"usable: {result['n_samples']} samples" in checked.out and "left out" not in checked.out
+        assert "missing or unreadable offset frame; the default chain (flow) does not read it" in message
+        assert "file(s) missing" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
+
+
 @pytest.mark.parametrize("name, expected", [
     ("casme2", "expected CASME2-coding-*.xlsx or CASME2*coding*.xlsx in"),
     ("samm", "expected SAMM_Micro_FACS_Codes*.xlsx"),
@@ -94,3 +118,16 @@ def test_datasets_list_shows_options(run_cli):
         assert any(line.startswith(f"{name} ") for line in result.out.splitlines())
     assert "subset=hs" in result.out and "frames=auto" in result.out
     assert "datasets check casme2 --root" in run_cli("datasets", "check", "--help").out
+
+
+def test_check_megc2019_overview_names_each_parts_annotation(run_cli, trees):
+    result = run_cli("--format", "plain", "datasets", "check", "megc2019", "--root", str(trees / "megc"))
+    assert result.code == 0, result.err
+    annotation = next(line for line in result.out.splitlines() if line.startswith("annotation "))
+    assert "smic: (folder names)" in annotation and "CASME2-coding" in annotation and "SAMM_Micro_FACS_Codes" in annotation
+
+
+@pytest.mark.parametrize("value", ["-1", "x"])
+def test_check_show_must_be_a_count(run_cli, trees, value):
+    result = run_cli("datasets", "check", "casme2", "--root", str(trees / "casme2"), "--show", value)
+    assert result.code == 2 and "argument --show" in result.err

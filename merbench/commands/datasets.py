@@ -55,8 +55,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--root", type=Path, help="folder of your copy of the dataset")
     check.add_argument("--set", dest="sets", action="append", default=[], nargs="+", metavar="KEY=VALUE",
                        help="dataset option, as for `merbench run` (e.g. dataset.classes=3)")
-    check.add_argument("--strict", action="store_true", help="rows that would be skipped are an error (exit 2)")
-    check.add_argument("--show", type=int, default=20, metavar="N", help="list at most N skipped rows / problems (default 20)")
+    check.add_argument("--strict", action="store_true", help="rows that would be skipped and clips with a missing or unreadable onset, apex or middle frame "
+                       "are an error (exit 2), as --set dataset.strict=true makes them")
+    check.add_argument("--show", type=_count, default=20, metavar="N",
+                       help="list at most N skipped rows / problems (default 20; 0 lists none)")
     check.set_defaults(handler=execute_check)
     parser.set_defaults(handler=lambda args, out, err: (parser.print_help(), 0)[1])
 
@@ -83,6 +85,26 @@ def _count_table(title: str, rows, classes, first: str) -> DataTable:
     return table
 
 
+def _count(text: str) -> int:
+    """``--show N``: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0; give how many rows to list, 0 or more")
+    return value
+
+
+def _per_part(summary: dict, fact) -> str:
+    """``fact`` of a dataset's summary, or of each part of a composite (megc2019) as ``part: fact; ...``."""
+    parts = summary.get("parts")
+    if not isinstance(parts, dict) or not parts:
+        return str(fact(summary))
+    shown = [f"{name}: {fact(part)}" for name, part in parts.items() if fact(part)]
+    return "; ".join(shown)
+
+
 def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench datasets check NAME --root DIR``."""
     from collections import Counter, defaultdict
@@ -107,8 +129,8 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     overview = DataTable(f"Dataset {dataset.name}", [Column("", style="bold"), Column("", TEXT)], show_header=False)
     facts = [
         ("root", args.root or summary.get("root", "")),
-        ("annotation", summary.get("annotation") or summary.get("manifest") or "(folder names)"),
-        ("frames", summary.get("frames") or summary.get("mode") or ""),
+        ("annotation", _per_part(summary, lambda part: part.get("annotation") or part.get("manifest") or "(folder names)")),
+        ("frames", _per_part(summary, lambda part: part.get("frames") or part.get("mode") or "")),
         ("samples", len(dataset.samples)),
         ("subjects", len(set(dataset.subjects.tolist()))),
         ("classes", ", ".join(classes)),
@@ -156,7 +178,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     for warning in warnings(report, args.strict or strict):
         err.print(f"[bold yellow]Warning:[/] {escape(warning)}")
     skipped = f", {len(report.skipped)} row(s) skipped (see above; --strict makes that an error)" if report.skipped else ""
-    unreadable = {problem.sample for problem in report.problems}
+    unreadable = report.clips_left_out
     kept = [i for i, sample in enumerate(dataset.samples) if sample.id not in unreadable]
     left_out = f", {len(unreadable)} clip(s) with missing or unreadable files left out" if unreadable else ""
     out.print(f"[green]usable:[/] {len(kept)} samples, {len(set(dataset.subjects[kept].tolist()))} subjects{skipped}{left_out}")
