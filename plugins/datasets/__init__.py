@@ -39,8 +39,8 @@ def merbench_register_datasets(register):
         DatasetPlugin(
             name="samm",
             load=f"{_HERE}.samm:load",
-            option_ranges={"classes": ("5", "3")},
-            description="SAMM: SAMM_Micro_FACS_Codes_v2.xlsx + SAMM/006/006_1_2/*.jpg; 5 or 3 classes",
+            option_ranges={"classes": ("5", "3", "all")},
+            description="SAMM: SAMM_Micro_FACS_Codes_v2.xlsx + SAMM/006/006_1_2/*.jpg; 5, 3 or all classes",
             options={"classes": "5", "fixes": "known", **_STRICT},
         )
     )

@@ -26,6 +26,8 @@ COMPOSITE_CLASSES = ("negative", "positive", "surprise")
 """The MEGC2019 3-class set (docs/design.md, Datasets)."""
 
 NUMBER_AT_END = re.compile(r"(\d+)$")
+OTHER_SHEET_SUFFIXES = (".xls", ".csv", ".XLS", ".CSV")
+"""Formats a coding sheet is sometimes saved in; the loaders read only .xlsx."""
 
 
 class SkipRow(Exception):
@@ -62,11 +64,26 @@ def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> 
             break
     found = sorted(set(found))
     if not found:
+        other = other_formats(root, patterns, depth)
+        if other:
+            raise DataError(f"expected {' or '.join(patterns)} in {root} but found {other.relative_to(root)}; "
+                            "save the sheet as .xlsx (File > Save As) in the same folder")
         raise DataError(f"expected {' or '.join(patterns)} in {root}; give the folder of your {what} copy with --root")
     if len(found) > 1:
         listed = ", ".join(str(p.relative_to(root)) for p in found)
         raise DataError(f"several {what} annotation files in {root} ({listed}); keep one or point --root at a folder with one")
     return found[0]
+
+
+def other_formats(root: Path, patterns: Sequence[str], depth: int = 1) -> Path | None:
+    """The first file named like one of the ``*.xlsx`` ``patterns`` but saved as .xls or .csv (``None``: none)."""
+    stems = [p.removesuffix(".xlsx") for p in patterns if p.endswith(".xlsx")]
+    for level in range(depth + 1):
+        found = sorted({p for stem in stems for suffix in OTHER_SHEET_SUFFIXES
+                        for p in root.glob("*/" * level + stem + suffix) if p.is_file() and not p.name.startswith("~$")})
+        if found:
+            return found[0]
+    return None
 
 
 def find_dir(root: Path, names: Sequence[str], depth: int = 1) -> Path | None:
@@ -127,6 +144,15 @@ class Sheet:
     rows: list[tuple[int, dict[str, Any]]]
 
 
+class MissingColumn(DataError):
+    """A header row without one of the required columns; keeps the row number and its header cells."""
+
+    def __init__(self, message: str, row: int, header: Sequence[str]):
+        super().__init__(message)
+        self.row = row
+        self.header = list(header)
+
+
 def read_sheet(
     path: Path,
     columns: Mapping[str, str],
@@ -138,8 +164,8 @@ def read_sheet(
 
     ``columns`` maps a key to the header text (compared by ``norm``); the header
     row is the first of the first ``scan`` rows of any sheet holding every
-    ``anchors`` header. A missing column is a DataError naming file, row and column;
-    ``optional`` columns are ``None`` when absent.
+    ``anchors`` header. A missing column is a ``MissingColumn`` (a DataError) naming
+    file, row and column; ``optional`` columns are ``None`` when absent.
     """
     import openpyxl
 
@@ -159,10 +185,11 @@ def read_sheet(
                 index: dict[str, int] = {}
                 for key, title in columns.items():
                     if norm(title) not in headers:
-                        found = ", ".join(repr(str(v).strip()) for v in values if v is not None)
-                        raise DataError(
-                            f"{path} row {number}: column '{title}' not found in the header ({found}); "
-                            "is this the right, unedited annotation file?"
+                        cells = [str(v).strip() for v in values if v is not None]
+                        raise MissingColumn(
+                            f"{path} row {number}: column '{title}' not found in the header "
+                            f"({', '.join(map(repr, cells))}); is this the right, unedited annotation file?",
+                            number, cells,
                         )
                     index[key] = headers.index(norm(title))
                 for key, title in (optional or {}).items():
@@ -177,7 +204,7 @@ def read_sheet(
     finally:
         book.close()
     raise DataError(
-        f"{path}: no header row with {', '.join(repr(a.title()) for a in anchors)} in the first {scan} rows of any sheet; "
+        f"{path}: no header row with {', '.join(repr(a) for a in anchors)} in the first {scan} rows of any sheet; "
         "is this the right annotation file?"
     )
 
@@ -276,7 +303,7 @@ class LoadLog:
     dropped: Counter = field(default_factory=Counter)
     apex_fallback: list[str] = field(default_factory=list)
     rows: int = 0
-    seen: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, int | str] = field(default_factory=dict)
 
     def skip(self, row: int | None, sample: str, reason: str) -> None:
         """Record a row that is left out."""
@@ -286,12 +313,19 @@ class LoadLog:
         """Record a row that was repaired."""
         self.fixed.append({"row": row, "sample": sample, "note": note, "source": self.source})
 
-    def claim(self, sample: str, row: int | None, where: str) -> None:
-        """Refuse a sample seen twice (DataError naming both rows)."""
-        if sample in self.seen:
-            first = self.seen[sample]
+    def claim(self, sample: str, row: int | None, where: str, folder: str | None = None) -> None:
+        """Refuse a sample seen twice: a DataError naming both sheet rows of ``where``, or both folders.
+
+        Loaders without a sheet (SMIC) give ``row=None`` and the sample's ``folder``
+        (relative to ``where``, the dataset root).
+        """
+        first = self.seen.get(sample)
+        if first is not None and folder is not None:
+            raise DataError(f"{where}: sample {sample} is in two folders, {first} and {folder}; "
+                            "keep one of the two folders (move the other out of the dataset root)")
+        if first is not None:
             raise DataError(f"{where} row {row}: sample {sample} duplicates row {first}; remove one of the two rows")
-        self.seen[sample] = row if row is not None else -1
+        self.seen[sample] = folder if folder is not None else (row if row is not None else -1)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready part of ``Dataset.summary`` this log contributes."""

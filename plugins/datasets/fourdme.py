@@ -35,6 +35,7 @@ from merbench_plugins.datasets.common import (
     cell_value,
     Entry,
     LoadLog,
+    MissingColumn,
     Part,
     SkipRow,
     as_bool,
@@ -42,6 +43,7 @@ from merbench_plugins.datasets.common import (
     choose_classes,
     find_dir,
     find_one,
+    norm,
     order_classes,
     place_clip,
     read_sheet,
@@ -73,17 +75,34 @@ def clean(value: Any) -> Any:
 
 
 def read_4dme_sheet(path: Path):
-    """The main sheet, with plain headers or headers ending in an apostrophe (``sub_ID'``)."""
+    """The main sheet, with plain headers or headers ending in an apostrophe (``sub_ID'``), not a mix of both."""
     try:
         return read_sheet(path, COLUMNS, OPTIONAL, anchors=("sub_ID", "fold_name"))
+    except MissingColumn as plain:
+        raise mixed_headers(path, plain) from None
     except DataError as plain:
         if "no header row" not in str(plain):
             raise
         quoted = {k: f"{v}'" for k, v in COLUMNS.items()}
         try:
             return read_sheet(path, quoted, {k: f"{v}'" for k, v in OPTIONAL.items()}, anchors=("sub_ID'", "fold_name'"))
+        except MissingColumn as missing:
+            raise mixed_headers(path, missing) from None
         except DataError:
             raise plain from None
+
+
+def mixed_headers(path: Path, missing: MissingColumn) -> DataError:
+    """The error for a header row missing a column: which headers differ when some end in an apostrophe and some not."""
+    known = {norm(title) for title in (*COLUMNS.values(), *OPTIONAL.values())}
+    headers = [h for h in missing.header if norm(h.rstrip("'")) in known]
+    quoted = [h for h in headers if h.endswith("'")]
+    plain = [h for h in headers if not h.endswith("'")]
+    if not quoted or not plain:
+        return missing
+    odd, mark = (plain, "end in '") if len(quoted) >= len(plain) else (quoted, "have no trailing '")
+    return DataError(f"{path} row {missing.row}: the headers {mark} except {', '.join(odd)}; "
+                     "make them all alike (all with or all without the ')")
 
 
 def base_subject(raw: str) -> str:
@@ -171,7 +190,7 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
         notes = [placed.fix] if placed.fix else []
         if len(labels) > 1:
             notes.append(f"two classes ({'+'.join(labels)}); kept the first (dataset.multilabel=first)")
-        if subject != raw_subject:
+        if subject.lower() != raw_subject.lower():
             notes.append(f"sub_ID {raw_subject} counted as subject {subject} (a session of the same person)")
         if notes:
             log.fix(row, sample, "; ".join(notes))

@@ -9,9 +9,11 @@ folder, then under ``--root``). Columns (header names without case):
 * or ``onset`` and ``apex`` (and optionally ``offset``): frame files that go
   through the preprocessor chain like any clip (default ``flow``).
 
-Labels are class names or integers; ``--set dataset.classes=negative,positive,surprise``
-names the integers (0 → negative) and fixes the class order. Without it, names
-are sorted and integers keep their numeric order. Every path must stay inside
+Labels are class names (compared without case: ``Negative`` is ``negative``,
+spelled as first seen) or integers (``1`` or ``1.0``);
+``--set dataset.classes=negative,positive,surprise`` names the integers
+(0 → negative) and fixes the class order. Without it, names are sorted and
+integers keep their numeric order. Every path must stay inside
 ``--root`` ("row 4: path ../x escapes the root"); the check is on the path text,
 so a tree of symbolic links still works. A row whose file is missing is skipped
 and reported (an error with ``dataset.strict``).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -87,35 +90,70 @@ def _first_non_utf8(path: Path) -> str:
     return "somewhere"
 
 
+def label_number(text: str) -> int | None:
+    """The integer a label stands for (``"1"``, ``"-2"``, ``"1.0"`` → 1, -2, 1); ``None`` for a name or ``"1.5"``."""
+    match = re.fullmatch(r"(-?\d+)(?:\.0*)?", text.strip())
+    return int(match.group(1)) if match else None
+
+
+def label_kind(text: str) -> str:
+    """How a label that is not an integer reads in a message: a fraction or a name."""
+    try:
+        float(text)
+    except ValueError:
+        return "a name"
+    return "not a whole number"
+
+
 def class_names(labels: list[tuple[int, str]], given: list[str], path: Path) -> tuple[tuple[str, ...], list[int]]:
-    """Class names and each row's label index, from names or integers (``given`` names the integers)."""
-    numeric = [text.lstrip("-").isdigit() for _, text in labels]
+    """Class names and each row's label index, from names or integers (``given`` names the integers).
+
+    Names are compared without case: ``negative`` and ``Negative`` are one class,
+    spelled as in ``given`` or else as first seen in the file, and sorted without
+    case. Integer labels may be written as whole floats (``1.0`` is 1).
+    """
+    numbers = [label_number(text) for _, text in labels]
     if given:
-        names = tuple(given)
-        index = []
-        for (row, text), is_number in zip(labels, numeric):
-            if is_number and 0 <= int(text) < len(names):
-                index.append(int(text))
-            elif text in names:
-                index.append(names.index(text))
-            else:
-                raise DataError(
-                    f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)} "
-                    f"(nor an integer 0..{len(names) - 1})"
-                )
-        return names, index
-    if all(numeric):
-        values = sorted({int(text) for _, text in labels})
-        return tuple(str(v) for v in values), [values.index(int(text)) for _, text in labels]
-    if any(numeric):
+        return given_names(labels, numbers, given, path)
+    if all(n is not None for n in numbers):
+        values = sorted(set(numbers))
+        return tuple(str(v) for v in values), [values.index(n) for n in numbers]
+    if any(n is not None for n in numbers):
+        numeric = [n is not None for n in numbers]
         odd = sum(numeric) * 2 <= len(numeric)  # report the first label of the rarer kind
         row, text = next(label for label, is_number in zip(labels, numeric) if is_number == odd)
         raise DataError(
-            f"{path} row {row}: label {text!r} is {'an integer' if odd else 'a name'} but most labels are "
+            f"{path} row {row}: label {text!r} is {'an integer' if odd else label_kind(text)} but most labels are "
             f"{'names' if odd else 'integers'}; use one kind, or name the integers with --set dataset.classes=a,b,c"
         )
-    values = sorted({text for _, text in labels})
-    return tuple(values), [values.index(text) for _, text in labels]
+    spelling: dict[str, str] = {}
+    for _, text in labels:
+        spelling.setdefault(text.casefold(), text)
+    keys = sorted(spelling)
+    return tuple(spelling[k] for k in keys), [keys.index(text.casefold()) for _, text in labels]
+
+
+def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given: list[str],
+                path: Path) -> tuple[tuple[str, ...], list[int]]:
+    """Each row's index into ``given`` (``dataset.classes``): by integer, or by name without case."""
+    names = tuple(given)
+    keys = [name.casefold() for name in names]
+    twice = next((name for i, name in enumerate(names) if keys[i] in keys[:i]), None)
+    if twice is not None:
+        raise UsageError(f"dataset.classes={','.join(names)}: {twice!r} is given twice (names are compared without case); "
+                         "give each class once")
+    index = []
+    for (row, text), number in zip(labels, numbers):
+        if number is not None and 0 <= number < len(names):
+            index.append(number)
+        elif text.casefold() in keys:
+            index.append(keys.index(text.casefold()))
+        else:
+            raise DataError(
+                f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)} "
+                f"(nor an integer 0..{len(names) - 1})"
+            )
+    return names, index
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:

@@ -9,9 +9,10 @@ Expected under ``--root`` (or one folder below it):
 * frames ``SAMM/006/006_1_2/006_05562.jpg`` (the ``SAMM`` folder may also be
   ``--root`` itself).
 
-``dataset.classes``: ``5`` (anger, contempt, happiness, surprise, other) or ``3``
+``dataset.classes``: ``5`` (anger, contempt, happiness, surprise, other), ``3``
 (MEGC2019: negative ← anger, contempt, disgust, fear, sadness; positive ←
-happiness; surprise ← surprise; other dropped). Onset ≤ apex ≤ offset is checked
+happiness; surprise ← surprise; other dropped) or ``all`` (every estimated emotion,
+disgust, fear and sadness included). Onset ≤ apex ≤ offset is checked
 against the frames on disk: an offset not on disk or before the apex becomes the
 clip's last frame (reported as fixed); other broken rows are skipped with the reason.
 """

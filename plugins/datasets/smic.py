@@ -7,7 +7,8 @@ level below ``--root``, e.g. ``SMIC_all_raw/HS``, or ``--root`` itself).
 positive, surprise. SMIC has no apex annotation: every sample has ``apex=None``
 and spans its whole folder (onset = first frame, offset = last); the
 preprocessor picks the frame (the middle one by default) and the run records
-the rule. ``non_micro`` folders are ignored.
+the rule. ``non_micro`` folders and hidden folders (``.AppleDouble``, ``@eaDir``)
+are ignored.
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def subset_folder(root: Path, subset: str) -> Path:
     return folder
 
 
+def hidden(folder: Path) -> bool:
+    """A folder of system metadata (``.AppleDouble``, Synology ``@eaDir``), not part of the release."""
+    return folder.name.startswith((".", "@"))
+
+
+def subfolders(folder: Path) -> list[Path]:
+    """The folders in ``folder`` that are not ``hidden``, sorted by name."""
+    return sorted(d for d in folder.iterdir() if d.is_dir() and not hidden(d))
+
+
 def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part:
     """Read one SMIC subset under ``root``: every ``s*/micro/<class>/<clip>/`` folder is a sample."""
     subset = str(subset).strip().lower()
@@ -61,10 +72,10 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
     log = LoadLog(domain)
     entries: list[Entry] = []
     subjects = sorted((d for d in folder.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.IGNORECASE)),
-                      key=lambda d: int(d.name[1:]))
+                      key=lambda d: (int(d.name[1:]), d.name))
     if not subjects:
         raise DataError(f"{folder}: no subject folders s1, s2, …; expected {folder.name}/s1/micro/negative/s1_ne_01/")
-    for other in sorted(d for d in folder.iterdir() if d.is_dir() and d not in subjects and not d.name.startswith(".")):
+    for other in (d for d in subfolders(folder) if d not in subjects):
         log.skip(None, other.name, f"{other.relative_to(root)} is not a subject folder s<N> (s1, s2, …): "
                                    "rename it to include its clips")
     for subject_dir in subjects:
@@ -73,16 +84,16 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
         if micro is None:
             log.skip(None, subject, f"no micro/ folder in {subject_dir.relative_to(root)}")
             continue
-        for class_dir in sorted(d for d in micro.iterdir() if d.is_dir()):
+        for class_dir in subfolders(micro):
             label = class_dir.name.lower()
             if label not in COMPOSITE_CLASSES:
                 raise DataError(
                     f"{class_dir}: unknown class folder '{class_dir.name}'; SMIC classes are {', '.join(COMPOSITE_CLASSES)}"
                 )
-            for clip_dir in sorted(d for d in class_dir.iterdir() if d.is_dir()):
+            for clip_dir in subfolders(class_dir):
                 log.rows += 1
                 sample_id = f"{subject}/{clip_dir.name}"
-                log.claim(sample_id, None, str(folder))
+                log.claim(sample_id, None, str(root), clip_dir.relative_to(root).as_posix())
                 match = CLIP.fullmatch(clip_dir.name)
                 if match and CODES[match.group(2).lower()] != label:
                     log.skip(None, sample_id, f"clip name says {CODES[match.group(2).lower()]} but it lies in {label}/")
