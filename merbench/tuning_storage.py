@@ -10,6 +10,7 @@ interrupted tune left half done (they are redone).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
@@ -79,20 +80,41 @@ def check_storage(path: Path | None, given: bool) -> Path:
 
 @contextlib.contextmanager
 def storage_lock(path: Path) -> Iterator[None]:
-    """Hold ``PATH.lock`` for the tune: a second tune on the same storage is refused, not interleaved."""
+    """Hold ``PATH.lock`` for the tune: a second tune on the same storage is refused, not interleaved.
+
+    The lock file is removed when the tune ends. A tune that opened it just before it was removed would
+    hold a lock on a file no longer there, so after locking, the file is checked to be the one at the path.
+    """
     import fcntl
 
     lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+") as handle:
+    while True:
+        handle = open(lock_path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            handle.close()
             raise UsageError(f"another merbench tune is using {path} right now; wait for it to finish, "
                              "or give this one its own file with --storage") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        if _same_file(handle, lock_path):
+            break
+        handle.close()  # the tune before this one removed it after this one opened it: take a new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock_path.unlink()  # before unlocking: whoever locks the old file next sees it is gone
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _same_file(handle: Any, path: Path) -> bool:
+    try:
+        on_disk = path.stat()
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(handle.fileno())
+    return (opened.st_dev, opened.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def open_storage(optuna: Any, path: Path) -> Any:

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("optuna")
 
 from merbench import tuning  # noqa: E402
+from merbench.errors import UsageError  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--set", "dataset.subjects=8", "dataset.clips_per_subject=4", "protocol.n_splits=2", "engine.epochs=1"]
@@ -260,6 +261,32 @@ def test_a_second_tune_on_the_same_storage_is_refused_while_one_runs(run_cli, tm
         result, _ = tune(run_cli, tmp_path)
     assert result.code == 2
     assert "another merbench tune is using" in result.err
+    assert not (tmp_path / "trials.sqlite.lock").exists(), "the lock file goes with the tune that held it"
+
+
+def test_a_lock_file_removed_under_a_waiting_tune_is_not_trusted(tmp_path, monkeypatch):
+    """A tune that opened the lock file just before the previous tune removed it locks a file no longer at the path:
+    it must take the new file, so that a third tune cannot lock beside it."""
+    storage = tmp_path / "trials.sqlite"
+    lock_path = tmp_path / "trials.sqlite.lock"
+    opened = []
+    real_open = open
+
+    def open_then_lose_the_race(path, *args, **kwargs):
+        handle = real_open(path, *args, **kwargs)
+        if path == lock_path and not opened:
+            opened.append(handle)
+            lock_path.unlink()  # the previous tune finished between this open and the lock
+        return handle
+
+    monkeypatch.setattr("builtins.open", open_then_lose_the_race)
+    with tuning.storage_lock(storage):
+        assert lock_path.exists() and opened, "the tune re-opened the lock file at its path"
+        monkeypatch.setattr("builtins.open", real_open)
+        with pytest.raises(UsageError, match="another merbench tune is using"):
+            with tuning.storage_lock(storage):
+                pass
+    assert not lock_path.exists()
 
 
 @pytest.mark.parametrize("flag, value, expected", [
