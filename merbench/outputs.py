@@ -15,7 +15,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from merbench.cache import atomic_write_bytes
 from merbench.errors import UsageError
@@ -65,7 +65,8 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
 
     Raises ``UsageError`` naming ``option``, the path and the fix when the path is a folder,
     an existing non-regular file (device, FIFO, socket), one of ``protect`` (the results store
-    and its side files), one of the command's ``inputs`` (described: path), or another SQLite
+    and its side files), one of the command's ``inputs`` (described: path) or a file inside one
+    of them that is a folder (a dataset root: merbench never writes there), or another SQLite
     database, or when its folder is missing or unwritable.
     """
     if str(path) in STDOUT_NAMES:
@@ -85,6 +86,10 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     if target in read:
         raise UsageError(f"{option} {shown}: is {read[target]}; writing there would overwrite it; give another file "
                          f"name, e.g. {option} checks.json")
+    for folder, what in read.items():
+        if folder in target.parents and folder.is_dir():
+            raise UsageError(f"{option} {shown}: lies inside {what} ({folder}); merbench never writes inside a "
+                             "dataset's folder; give a file name outside it")
     if mode is not None:
         if stat.S_ISDIR(mode):
             raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / 'result.json'}")
@@ -154,3 +159,17 @@ def write_output(target: Path | None, text: str | bytes) -> None:
         atomic_write_bytes(target, data, mode=mode)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}; free some space or choose another path") from None
+
+
+def input_paths(args: Any) -> dict[str, Path]:
+    """What a command reads, described: its ``--config``/``--space``/``--baseline`` file and each dataset ``--root``
+    (``DIR`` or ``NAME=DIR``), for ``merbench.outputs.check_output_path(inputs=...)``: an output may neither replace
+    one of these files nor lie inside a dataset's folder (its annotation sheet or manifest)."""
+    found = {f"the --{option} file": Path(value) for option in ("config", "space", "baseline")
+             if (value := getattr(args, option, None))}
+    roots = getattr(args, "root", None)
+    if isinstance(roots, list):  # NAME=DIR, given once per dataset
+        roots = [str(root).partition("=")[2] or str(root) for root in roots]
+    for folder in roots if isinstance(roots, list) else [roots] if roots else []:
+        found[f"the dataset folder given with --root {folder}"] = Path(folder)
+    return found

@@ -1,0 +1,47 @@
+"""An output path may not replace one of the command's own inputs (its --config, a leakage summary) nor lie inside a
+dataset's folder: refused before any work, exit 2, the input untouched."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+QUICK = ["--profile", "quick", "--quiet", "--no-store", "--set", "dataset.subjects=4", "protocol.n_splits=2"]
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--model", "lbptop-svm", "--dataset", "synthetic", *QUICK],
+    ["preprocess", "--model", "lbptop-svm", "--dataset", "synthetic", "--quiet"],
+])
+def test_json_over_the_config_file_is_refused(run_cli, tmp_path, command):
+    config = tmp_path / "cfg.yaml"
+    config.write_text("engine:\n  epochs: 2\n")
+    result = run_cli(*command, "--config", str(config), "--json", str(config))
+    assert result.code == 2 and "is the --config file" in result.err
+    assert config.read_text() == "engine:\n  epochs: 2\n"
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--model", "lbptop-svm", "--dataset", "manifest", "--root", "{root}"],
+    ["grid", "--models", "lbptop-svm", "--datasets", "manifest", "--root", "manifest={root}"],
+    ["tune", "--model", "lbptop-svm", "--dataset", "manifest", "--root", "{root}", "--trials", "1",
+     "--space", "benchmarks/spaces/lbptop-svm.yaml"],
+])
+def test_json_inside_a_dataset_folder_is_refused(run_cli, tmp_path, command):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "labels.csv").write_text("subject,label,path\n")
+    target = root / "sub" / ".." / "labels.csv"
+    result = run_cli(*[part.format(root=root) for part in command], "--json", str(target))
+    assert result.code == 2 and "lies inside the dataset folder given with --root" in result.err, result.err
+    assert (root / "labels.csv").read_text() == "subject,label,path\n"
+
+
+def test_report_leakage_output_over_its_summary_is_refused(run_cli, tmp_path):
+    summary = tmp_path / "leak.json"
+    summary.write_text(open("benchmarks/leakage/synthetic-default-lbptop-svm.json", encoding="utf-8").read())
+    before = summary.read_text()
+    result = run_cli("report", "--leakage", str(summary), "--format", "md", "--output", str(summary))
+    assert result.code == 2 and "is the leakage summary" in result.err
+    assert summary.read_text() == before and json.loads(before)["kind"] == "merbench-leakage"
