@@ -220,14 +220,26 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
                  str(merged["device"]), sets, expectations, derived, leaky, where)
 
 
+BASELINE_KEYS = ("version", "defaults", "entries")
+"""The top-level keys of a baseline file."""
+
+
 def load_baseline(path: Path) -> Baseline:
     """Read and validate a baseline file (raises ``UsageError`` naming the file and entry)."""
     data = read_yaml(path, f"--baseline {path}", kind="baseline file (YAML, format: docs/results.md)",
                      example=path / "baseline.yaml",
                      when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
     data = data or {}
+    if isinstance(data, dict) and ("model" in data and "folds" in data or "kind" in data):
+        what = f"a {data['kind']} summary" if "kind" in data else "a run's result (merbench run --json)"
+        raise UsageError(f"--baseline {path}: is {what}, not a baseline; give a baseline YAML file "
+                         "(format: docs/results.md), e.g. benchmarks/baselines/ci.yaml")
     if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
         raise UsageError(f"--baseline {path}: expected a mapping with 'defaults:' and a list 'entries:'")
+    unknown_keys = sorted(str(key) for key in data if key not in BASELINE_KEYS)
+    if unknown_keys:
+        raise UsageError(f"--baseline {path}: unknown top-level key(s) {', '.join(unknown_keys)}; valid: "
+                         f"{', '.join(BASELINE_KEYS)}")
     if data.get("version", 1) != 1:
         raise UsageError(f"--baseline {path}: version {data.get('version')} is not supported (1)")
     if not isinstance(data.get("defaults") or {}, dict):

@@ -145,3 +145,22 @@ def test_a_failed_run_fails_its_entry_and_the_others_are_still_checked(run_cli, 
     assert [c["status"] for c in failed["checks"]] == ["failed"] and failed["checks"][0]["measured"] is None
     assert passed["error"] is None and [c["status"] for c in passed["checks"]] == ["ok"]
     assert math.isfinite(passed["checks"][0]["measured"])
+
+
+def test_a_misspelt_top_level_key_is_refused_not_ignored(run_cli, tmp_path):
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("version: 1\ndefualts: {tolerance: 0.01, profile: default}\nentries:\n  - model: lbptop-svm\n")
+    assert "unknown top-level key(s) defualts; valid: version, defaults, entries" in refused(regress(run_cli, baseline))
+
+
+@pytest.mark.parametrize("document, kind", [
+    (lambda: minimal_result().to_dict(), "is a run's result (merbench run --json), not a baseline"),
+    (lambda: {"kind": "merbench-leakage", "version": 1, "variants": []}, "is a merbench-leakage summary"),
+])
+def test_a_result_file_is_not_taken_for_a_baseline_nor_overwritten_by_update(run_cli, tmp_path, document, kind):
+    given = tmp_path / "result.json"
+    given.write_text(json.dumps(document()))
+    before = given.read_text()
+    assert kind in refused(regress(run_cli, given))
+    assert kind in refused(regress(run_cli, given, "--update", "--add-missing"))
+    assert given.read_text() == before
