@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from merbench.errors import DataError
-from merbench.metrics import METRIC_KEYS, classification_metrics
+from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.result import LeakageRecord, PredictionRow, RunResult
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
@@ -116,9 +116,25 @@ def _consistency(result: RunResult) -> Check:
         for key in METRIC_KEYS:
             if key in fold.metrics and abs(scores[key] - fold.metrics[key]) > TOLERANCE:
                 problems.append(f"fold {fold.fold + 1} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
+    problems += _fold_summary_problems(result)
     if problems:
         return Check("scores match predictions", False, "; ".join(problems[:3]))
-    return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores")
+    return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores "
+                                                   "and the mean ± std over folds")
+
+
+def _fold_summary_problems(result: RunResult) -> list[str]:
+    """Where the result's ``fold_mean``/``fold_std`` (what compare and report show by default) differ from the
+    mean and std of its own per-fold scores."""
+    if not result.folds:
+        return []
+    mean, std = mean_std([fold.metrics for fold in result.folds])
+    problems = []
+    for name, stored, derived in (("fold_mean", result.fold_mean, mean), ("fold_std", result.fold_std, std)):
+        for key in METRIC_KEYS:
+            if key in stored and key in derived and not abs(stored[key] - derived[key]) <= TOLERANCE:
+                problems.append(f"{name} {key} is {stored[key]:.4f}, the folds give {derived[key]:.4f}")
+    return problems
 
 
 def outside_classes(rows: Sequence[PredictionRow], n_classes: int, field: str) -> list[PredictionRow]:

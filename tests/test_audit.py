@@ -57,6 +57,19 @@ def test_scores_that_do_not_follow_from_predictions_fail(run_cli, result_file):
     assert "pooled uf1 is 0.9900" in " ".join(audited.out.split())
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("fold_mean", 0.99, "fold_mean uf1 is 0.9900, the folds give"),
+    ("fold_std", 0.0, "fold_std uf1 is 0.0000, the folds give"),
+])
+def test_a_mean_or_std_over_folds_that_does_not_follow_from_the_folds_fails(run_cli, result_file, field, value, message):
+    path, result = result_file()
+    assert result["fold_std"]["uf1"] > 0.001, "the tiny run's folds differ, so a std of 0 is wrong"
+    result[field]["uf1"] = value
+    path.write_text(json.dumps(result))
+    audited = run_cli("audit", str(path))
+    assert audited.code == 1 and message in " ".join(audited.out.split())
+
+
 @pytest.mark.parametrize("content, message", [("{not json", "not a JSON file"), ('{"model": "x"}', "not a merbench result")])
 def test_a_file_that_is_not_a_result_exits_2(run_cli, tmp_path, content, message):
     path = tmp_path / "bad.json"
