@@ -113,14 +113,32 @@ def folds_figure(result: RunResult, path: Path, metric: str = "uf1") -> Path:
     return _save(folds_png(result, metric), path)
 
 
+def _figure_files(result: RunResult, folder: Path) -> tuple[Path, Path]:
+    stem = _stem(result)
+    return folder / f"{stem}-confusion.png", folder / f"{stem}-folds.png"
+
+
+def check_figure_files(results: Sequence[RunResult], folder: Path) -> None:
+    """Refuse, before anything is written, a figure file of ``results`` in ``folder`` that cannot be written (a
+    folder still to be created holds none)."""
+    if not folder.is_dir():
+        return
+    for path in (path for result in results for path in _figure_files(result, folder)):
+        if path.is_dir():
+            raise UsageError(f"--figures {folder}: {path.name} is a folder where a figure goes; remove it or give "
+                             "another --figures folder")
+        check_output_path(path, "--figures")
+
+
 def write_figures(results: Sequence[RunResult], folder: Path, metric: str = "uf1") -> list[Path]:
     """Confusion-matrix and per-fold PNGs of every result into ``folder``; returns the files written."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--figures {folder}: is a file; give a folder")
     folder.mkdir(parents=True, exist_ok=True)
+    check_figure_files(results, folder)
     written = []
     for result in results:
-        stem = _stem(result)
-        written.append(confusion_figure(result, folder / f"{stem}-confusion.png"))
-        written.append(folds_figure(result, folder / f"{stem}-folds.png", metric))
+        confusion, folds = _figure_files(result, folder)
+        written.append(confusion_figure(result, confusion))
+        written.append(folds_figure(result, folds, metric))
     return written

@@ -123,6 +123,17 @@ def test_figures_are_png_files(store, run_cli, tmp_path):
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
 
 
+def test_a_figure_that_cannot_be_written_leaves_no_output_behind(store, run_cli, tmp_path):
+    path, results = store
+    run_id = next(iter(results.values()))["run_id"]
+    figures = tmp_path / "figures"
+    (figures / f"{run_id}-folds.png").mkdir(parents=True)
+    output = tmp_path / "report.md"
+    result = run_cli("report", "--store", str(path), "--output", str(output), "--figures", str(figures))
+    assert result.code == 2 and f"{run_id}-folds.png is a folder where a figure goes" in " ".join(result.err.split())
+    assert not output.exists() and [p.name for p in figures.iterdir()] == [f"{run_id}-folds.png"]
+
+
 def test_figures_are_those_of_the_runs_the_table_shows(run_cli, tmp_path):
     store = tmp_path / "two.sqlite"
     ids = []

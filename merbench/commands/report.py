@@ -88,7 +88,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.compare import shown_runs
     from merbench.errors import UsageError
     from merbench.export import format_for, write_comparison
-    from merbench.figures import write_figures
+    from merbench.figures import check_figure_files, write_figures
     from merbench.outputs import check_output_folder, check_output_path, store_files
 
     if args.leakage is not None:
@@ -100,6 +100,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     target = check_output_path(args.output, "--output", store_files(args.store)) if args.output is not None else None
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     comparison, results = selected_comparison(args)
+    if figures is not None:  # before the --output file is written: a refused figure leaves nothing behind
+        check_figure_files(shown_runs(comparison, results), figures)
     if args.output is not None:
         write_comparison(comparison, target, fmt, results, args.metric)
         if target is not None:
