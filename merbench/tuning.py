@@ -357,7 +357,7 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
     if remaining > 0:
         def finished(study: Any, trial: Any) -> None:
             best = _best(optuna, study, total)
-            ctx.progress.advance("trials", 1, note=f"best inner UF1 {best.value:.3f}" if best else None)
+            ctx.progress.advance("trials", 1, note=f"best inner UF1 {100 * best.value:.1f} %" if best else None)
 
         objective = make_objective(ctx, optuna, outer, positions, inner)
         study.optimize(objective, n_trials=remaining, n_jobs=ctx.request.workers, catch=(RunFailed, PluginError),
@@ -508,7 +508,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                 except optuna.exceptions.StorageInternalError as exc:
                     raise RunFailed(f"the trials storage {storage_path} failed ({exc}); the trials finished before "
                                     "are kept: free some space or fix the file, then run the same command again") from None
-                progress.advance("outer", 1, note=f"outer UF1 {folds[-1]['metrics']['uf1']:.3f}")
+                progress.advance("outer", 1, note=f"outer UF1 {100 * folds[-1]['metrics']['uf1']:.1f} %")
 
     search = {
         "trials_per_fold": request.trials,

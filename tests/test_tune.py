@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -419,4 +420,5 @@ def test_a_trial_left_running_by_a_killed_tune_is_redone(run_cli, tmp_path, monk
     assert resumed.code == 0, resumed.err
     assert [c for c in calls if c[0] == 0] == [(0, 2), (0, 3)]
     assert "1 interrupted trial(s) will be redone" in resumed.err
+    assert re.search(r"outer UF1 \d+\.\d %", resumed.err), "progress shows UF1 in % as every table does"
     assert [t["number"] for t in summary["folds"][0]["trials"]] == [0, 2, 3]
