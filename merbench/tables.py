@@ -110,11 +110,15 @@ class DataTable:
         words = [word for cell in [*header, *cells] for word in _plain(cell).split()]
         return max((len(word) for word in words), default=0)
 
+    def _keys_width(self, keys: Sequence[int], boxed: bool) -> int:
+        """The width the key columns ``keys`` take whole, with the table's edges."""
+        return EDGE[boxed] + sum(self._natural(i) + CELL_OVERHEAD[boxed] for i in keys)
+
     def layout(self, width: int, boxed: bool = True) -> list[int] | None:
         """Indices of the columns that fit ``width`` with every key column whole; ``None`` if the keys alone do not."""
         overhead = CELL_OVERHEAD[boxed]
         keys = [i for i, column in enumerate(self.columns) if column.kind != TEXT]
-        key_width = EDGE[boxed] + sum(self._natural(i) + overhead for i in keys)
+        key_width = self._keys_width(keys, boxed)
         if key_width > width:
             return None
         texts = [i for i, column in enumerate(self.columns) if column.kind == TEXT]
@@ -139,7 +143,7 @@ class DataTable:
         overhead = CELL_OVERHEAD[boxed]
         keys = [i for i in shown if self.columns[i].kind != TEXT]
         texts = [i for i in shown if self.columns[i].kind == TEXT]
-        room = width - EDGE[boxed] - sum(self._natural(i) + overhead for i in keys) - overhead * len(texts)
+        room = width - self._keys_width(keys, boxed) - overhead * len(texts)
         widths = {i: min(self._natural(i), max(self._longest_word(i), MIN_TEXT_WIDTH), room) for i in texts}
         lacking = {i: self._natural(i) - widths[i] for i in texts}
         spare = room - sum(widths.values())
