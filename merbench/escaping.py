@@ -2,13 +2,15 @@
 
 Names, sample ids, labels and plugin messages come from datasets and plugins, so they may hold
 characters that mean something to the output: control characters (an escape sequence acts on a
-terminal, and one saved in a report acts on whoever ``cat``\\s it), ``|`` in a Markdown table,
-LaTeX's specials, HTML's ``<&"``. Each function here shows such text literally in one output.
+terminal, and one saved in a report acts on whoever ``cat``\\s it), Markdown's ``|*_`<[`` (a pipe splits a
+table cell, the others make emphasis, code, links or raw HTML), LaTeX's specials, HTML's ``<&"``. Each function
+here shows such text literally in one output; the caller adds its own markup (bold, code spans) afterwards.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from typing import Any
 
@@ -19,19 +21,46 @@ def printable(text: str) -> str:
     return "".join(c if c in "\n\t" or unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in text)
 
 
+MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+# Backslash-escaped punctuation and HTML entities both show as the plain character (CommonMark, GFM); an ``_``
+# between two letters or digits never makes emphasis, so ``x86_64`` stays as written.
+MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]~$|<>&]|(?<![^\W_])_|_(?![^\W_])")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(printable(text).splitlines())
+
+
 def markdown_cell(text: str) -> str:
-    """``text`` as one cell of a Markdown table: control characters shown, ``|`` escaped, line breaks as spaces."""
-    return " ".join(printable(text).replace("|", "\\|").splitlines())
+    """``text`` shown literally in a Markdown table cell (or paragraph): control characters shown, line breaks as
+    spaces, and every character Markdown or GFM would read as markup (``\\ ` * _ [ ] ~ $ | < > &``) escaped."""
+    return MARKDOWN_SPECIAL.sub(lambda m: MARKDOWN_ENTITIES.get(m[0], "\\" + m[0]), _one_line(text))
+
+
+def markdown_code(text: str, table: bool = True) -> str:
+    """``text`` as a Markdown code span: a fence longer than any run of backticks in ``text``, and in a table
+    (``table``) ``|`` as ``\\|`` (GFM splits a row into cells before it reads code spans); blank text as
+    ``markdown_cell``."""
+    line = _one_line(text)
+    if not line.strip():
+        return markdown_cell(line)
+    fence = "`" * (1 + max((len(run) for run in re.findall(r"`+", line)), default=0))
+    pad = " " if line[0] in "` " or line[-1] in "` " else ""
+    body = line.replace("|", "\\|") if table else line
+    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                   "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "·": r"$\cdot$",
-                  "†": r"$^\dagger$", "—": "---"}
+                  "†": r"$^\dagger$", "—": "---", "<": r"\textless{}", ">": r"\textgreater{}",
+                  "|": r"\textbar{}"}
 
 
 def latex_escape(text: str) -> str:
-    """``text`` for LaTeX: its special characters escaped, control characters shown as ``\\xNN`` (escaped too)."""
-    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in printable(text))
+    """``text`` for LaTeX: its special characters escaped, control characters shown as ``\\xNN`` (escaped too), and
+    a leading ``[`` or ``*`` guarded by ``{}`` (after ``\\\\`` or ``\\midrule`` it would be read as their argument)."""
+    escaped = "".join(LATEX_SPECIALS.get(ch, ch) for ch in printable(text))
+    return "{}" + escaped if escaped[:1] in ("[", "*") else escaped
 
 
 def html_text(value: Any) -> str:

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from merbench.compare import Comparison, cell_text, pct
 from merbench.errors import UsageError
@@ -38,19 +38,21 @@ def _header(comparison: Comparison) -> list[str]:
     return header
 
 
-def _rows(comparison: Comparison, bold, mark: str) -> list[list[str]]:
+def _rows(comparison: Comparison, escape: Callable[[str], str], bold: Callable[[str], str], mark: str) -> list[list[str]]:
+    """The table's rows, each cell's data text passed through ``escape`` before merbench's own markup is added:
+    ``mark`` after a value with a leakage warning and ``bold`` around the best value of its column."""
     rows = []
     for model in comparison.models:
-        row = [model]
+        row = [escape(model)]
         for column in comparison.columns:
             cell = comparison.cells.get((model, column))
             text = ""
             if cell is not None:
-                text = cell_text(cell) + (mark if cell.warnings else "")
+                text = escape(cell_text(cell)) + (mark if cell.warnings else "")
                 text = bold(text) if cell.best else text
             row.append(text)
             if comparison.has_reported(column):
-                row.append(pct(cell.reported) if cell is not None and cell.reported is not None else "")
+                row.append(escape(pct(cell.reported)) if cell is not None and cell.reported is not None else "")
         rows.append(row)
     return rows
 
@@ -67,8 +69,8 @@ def to_markdown(comparison: Comparison) -> str:
     """A GitHub-flavoured Markdown table plus notes."""
     header = _header(comparison)
     lines = ["| " + " | ".join(markdown_cell(h) for h in header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in _rows(comparison, lambda t: f"**{t}**", " †")]
-    return "\n".join(lines) + "\n\n" + "\n".join(f"{printable(line)}  " for line in _footer(comparison)) + "\n"
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(comparison, markdown_cell, lambda t: f"**{t}**", " †")]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"{markdown_cell(line)}  " for line in _footer(comparison)) + "\n"
 
 
 def to_csv(comparison: Comparison) -> str:
@@ -96,23 +98,17 @@ def to_json(comparison: Comparison) -> str:
 def to_latex(comparison: Comparison) -> str:
     """A ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
     header = _header(comparison)
-
-    def escape_cell(text: str) -> str:
-        bold = text.startswith("\x00")
-        text = latex_escape(text.strip("\x00"))
-        return rf"\textbf{{{text}}}" if bold else text
-
     lines = [
         r"\begin{table}[t]",
         r"\centering",
         rf"\caption{{{latex_escape(comparison.description)}. Best per column in bold; $^\dagger$: leakage warning.}}",
         r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
         r"\toprule",
-        " & ".join(escape_cell(h) for h in header) + r" \\",
+        " & ".join(latex_escape(h) for h in header) + r" \\",
         r"\midrule",
     ]
-    for row in _rows(comparison, lambda t: "\x00" + t, " †"):
-        lines.append(" & ".join(escape_cell(v) for v in row) + r" \\")
+    for row in _rows(comparison, latex_escape, lambda t: rf"\textbf{{{t}}}", r" $^\dagger$"):
+        lines.append(" & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     lines += ["% " + " ".join(printable(line).splitlines()) for line in _footer(comparison)]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,9 @@ a line that says how many runs it averages, on which machine, when and with
 which command: the numbers in the documents are the numbers CI defends.
 ``python benchmarks/render_tables.py`` rewrites the tables; with ``--check``
 it exits 1 when a committed table differs from what its baseline renders.
+A marker line (one that starts with ``<!-- merbench:table`` or
+``<!-- /merbench:table``) that is malformed or unpaired is an error naming its
+line, so no table escapes the check; a mention inside a sentence is not a marker.
 """
 
 from __future__ import annotations
@@ -29,15 +32,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from merbench.errors import UsageError
-from merbench.escaping import markdown_cell, printable
+from merbench.escaping import markdown_cell, markdown_code
 from merbench.leakage_summary import load_summary
 from merbench.regress import Baseline, Entry, load_baseline
 from merbench.report import leakage_inflation, leakage_what
 
 MARKER = re.compile(
-    r"(?P<open><!-- merbench:table (?P<kind>[\w-]+) (?P<baseline>\S+) -->\n)(?P<body>.*?)(?P<close><!-- /merbench:table -->)",
-    re.DOTALL,
+    r"^(?P<open><!-- merbench:table (?P<kind>[\w-]+) (?P<baseline>\S+) -->\n)(?P<body>.*?)^(?P<close><!-- /merbench:table -->)",
+    re.DOTALL | re.MULTILINE,
 )
+# Any line that starts like a marker, well-formed or not (a mention inside a sentence is not one).
+MARKER_LINE = re.compile(r"^<!-- (?P<close>/)?merbench:table\b.*$", re.MULTILINE)
+OPENING = re.compile(r"<!-- merbench:table [\w-]+ \S+ -->")
+CLOSING = "<!-- /merbench:table -->"
 INDEPENDENT = ("subject-10fold", "loso", "megc2019", "cross-dataset")
 ROOT = Path(__file__).resolve().parent.parent
 MEAN_STD = "Mean ± std over the runs. "
@@ -87,7 +94,7 @@ def _pm(m: Measured, metric: str) -> str:
 
 def _name(entry: Entry) -> str:
     extra = ", ".join(f"{key}={value}" for key, value in entry.sets.items())
-    return f"`{entry.model}`" + (f" ({extra})" if extra else "")
+    return markdown_code(entry.model) + (f" ({markdown_cell(extra)})" if extra else "")
 
 
 def _reported(model: str, registry: Any) -> str:
@@ -103,6 +110,14 @@ def _reported(model: str, registry: Any) -> str:
     return "—"
 
 
+def _text(value: Any) -> str:
+    return markdown_cell(str(value))
+
+
+def _code(value: Any) -> str:
+    return markdown_code(str(value), table=False)
+
+
 def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
     derived = measured[0].derived
     path = baseline.path.relative_to(ROOT) if baseline.path.is_absolute() and baseline.path.is_relative_to(ROOT) else baseline.path
@@ -110,12 +125,13 @@ def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
     seeds = derived.get("seeds", [])
     threads = ",".join(str(t) for t in derived.get("threads", []))
     seed_text = f"seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0] if seeds else 0}"
-    return (f"Pooled scores in % from {'/'.join(str(r) for r in runs)} runs per row ({seed_text}, thread "
-            f"layouts {threads}); {derived.get('machine', 'unknown machine')}, {derived.get('date', '?')}, merbench "
-            f"{derived.get('versions', {}).get('merbench', '?')}, torch {derived.get('versions', {}).get('torch', '?')}. "
-            f"Rendered from `{path.as_posix()}` by `python benchmarks/render_tables.py`; measured with "
-            f"`{derived.get('command', 'merbench regress --update')}`."
-            + (f" Seconds per run: {derived['timing_note']}." if derived.get("timing_note") else ""))
+    versions = derived.get("versions", {})
+    return (f"Pooled scores in % from {'/'.join(str(r) for r in runs)} runs per row ({_text(seed_text)}, thread "
+            f"layouts {_text(threads)}); {_text(derived.get('machine', 'unknown machine'))}, {_text(derived.get('date', '?'))}, "
+            f"merbench {_text(versions.get('merbench', '?'))}, torch {_text(versions.get('torch', '?'))}. "
+            f"Rendered from {_code(path.as_posix())} by `python benchmarks/render_tables.py`; measured with "
+            f"{_code(derived.get('command', 'merbench regress --update'))}."
+            + (f" Seconds per run: {_text(derived['timing_note'])}." if derived.get("timing_note") else ""))
 
 
 def render_models(baseline: Baseline, registry: Any) -> str:
@@ -140,7 +156,7 @@ def render_protocols(baseline: Baseline, registry: Any) -> str:
     lines = ["| model | protocol | subject-independent | accuracy % | UF1 % | UAR % |", "|---|---|---|---|---|---|"]
     for m in rows:
         independent = "yes" if m.entry.protocol in INDEPENDENT else "**no**"
-        lines.append(f"| `{m.entry.model}` | `{m.entry.protocol}` | {independent} | {_pm(m, 'accuracy')} | "
+        lines.append(f"| {markdown_code(m.entry.model)} | {markdown_code(m.entry.protocol)} | {independent} | {_pm(m, 'accuracy')} | "
                      f"{_pm(m, 'uf1')} | {_pm(m, 'uar')} |")
     return "\n".join(lines) + "\n\n" + MEAN_STD + _provenance(baseline, rows)
 
@@ -151,7 +167,7 @@ def render_guard(baseline: Baseline, registry: Any) -> str:
     lines = ["| model | protocol | UF1 % | UAR % | accuracy % | s per run |", "|---|---|---|---|---|---|"]
     for m in measured:
         cells = " | ".join(f"{_pct(m.mean(metric))} ± {_pct(m.band(metric))}" for metric in ("uf1", "uar", "accuracy"))
-        lines.append(f"| {_name(m.entry)} | `{m.entry.protocol}` | {cells} | {float(m.derived.get('seconds_per_run', 0)):.0f} |")
+        lines.append(f"| {_name(m.entry)} | {markdown_code(m.entry.protocol)} | {cells} | {float(m.derived.get('seconds_per_run', 0)):.0f} |")
     note = "Expected value ± tolerance (the band `merbench regress` enforces: max(3·std, 3.0 points)). "
     return "\n".join(lines) + "\n\n" + note + _provenance(baseline, measured)
 
@@ -160,7 +176,7 @@ def render_main(baseline: Baseline, registry: Any) -> str:
     """The first entry's first run (seed 0, thread layout auto): what the README's main job prints."""
     m = _measured(baseline)[0]
     return (f"| run | accuracy % | UF1 % | UAR % |\n|---|---|---|---|\n"
-            f"| `merbench run --model {m.entry.model} --dataset {m.entry.dataset}` (seed {m.entry.seed}) | "
+            f"| {markdown_code(f'merbench run --model {m.entry.model} --dataset {m.entry.dataset}')} (seed {m.entry.seed}) | "
             f"{_pct(m.first('accuracy'))} | {_pct(m.first('uf1'))} | {_pct(m.first('uar'))} |\n"
             f"| mean ± std over its {int(m.derived.get('runs', 0))} runs | {_pm(m, 'accuracy')} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} |\n\n"
             + MEAN_STD + _provenance(baseline, [m]))
@@ -173,27 +189,52 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
     lines = [f"| variant | what leaks | UF1 % | UAR % | accuracy % | ΔUF1 points [{confidence:g} % CI] |",
              "|---|---|---|---|---|---|"]
     for variant in summary["variants"]:
-        name = (f"**{variant['name']}** ({summary.get('protocol', '?')})" if variant["name"] == "honest"
-                else f"`{variant['name']}`")
-        lines.append(f"| {markdown_cell(name)} | {markdown_cell(leakage_what(variant))} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
+        name = (f"**honest** ({_text(summary.get('protocol', '?'))})" if variant["name"] == "honest"
+                else markdown_code(str(variant["name"])))
+        lines.append(f"| {name} | {markdown_cell(leakage_what(variant))} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
                      f"{_pct(variant['accuracy'])} | {leakage_inflation(variant)} |")
     seeds = summary.get("seeds") or []
     environment = summary.get("environment") or {}
     scores = f"mean over {len(seeds)} seeds of pooled scores" if len(seeds) > 1 else f"pooled scores, seed {seeds[0] if seeds else '?'}"
     return ("\n".join(lines) + "\n\n"
-            f"`{printable(str(summary['model']))}` on `{printable(str(summary['dataset']))}`, {summary.get('profile', '?')} profile ({scores}). ΔUF1: "
+            f"{_code(summary['model'])} on {_code(summary['dataset'])}, {_text(summary.get('profile', '?'))} profile ({scores}). ΔUF1: "
             f"the variant's UF1 minus the honest UF1 of the same seed, with a {confidence:g} % percentile interval "
-            f"over {boot.get('resamples', '?')} paired bootstrap resamples of the clips. Measured with "
-            f"`{printable(str(summary.get('command', 'merbench leakage')))}` in {float(summary.get('seconds', 0)):.0f} s on "
-            f"{environment.get('device', 'an unknown device')}, {summary.get('created', '?')}, merbench "
-            f"{environment.get('merbench', '?')}, torch {environment.get('torch', '?')}; rendered from `{path}` by "
-            f"`{by}`.")
+            f"over {_text(boot.get('resamples', '?'))} paired bootstrap resamples of the clips. Measured with "
+            f"{_code(summary.get('command', 'merbench leakage'))} in {float(summary.get('seconds', 0)):.0f} s on "
+            f"{_text(environment.get('device', 'an unknown device'))}, {_text(summary.get('created', '?'))}, merbench "
+            f"{_text(environment.get('merbench', '?'))}, torch {_text(environment.get('torch', '?'))}; rendered from "
+            f"{_code(path)} by {_code(by)}.")
 
 
 RENDERERS: dict[str, Callable[[Baseline, Any], str]] = {
     "models": render_models, "protocols": render_protocols, "guard": render_guard, "main": render_main,
 }
 SUMMARY_RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {"leakage": render_leakage}
+
+
+def check_markers(text: str, where: str = "document") -> None:
+    """Raise ``UsageError`` naming the line of a marker that is malformed, never closed, or closes no table
+    (``render_text`` would otherwise skip that table silently, and ``--check`` would never compare it)."""
+    opened = None
+    for match in MARKER_LINE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        if match["close"] and not match[0].startswith(CLOSING):
+            raise UsageError(f"{where}, line {line}: malformed closing marker; write it as {CLOSING}")
+        if match["close"] and opened is None:
+            raise UsageError(f"{where}, line {line}: {CLOSING} closes no table; remove it, or add "
+                             "<!-- merbench:table KIND PATH --> above the table it ends")
+        if match["close"]:
+            opened = None
+        elif not OPENING.fullmatch(match[0]):
+            raise UsageError(f"{where}, line {line}: malformed merbench:table marker; write it as "
+                             "<!-- merbench:table KIND PATH --> alone on its line")
+        elif opened is not None:
+            raise UsageError(f"{where}, line {opened}: the merbench:table marker is not closed before the one on "
+                             f"line {line}; add {CLOSING} after its table")
+        else:
+            opened = line
+    if opened is not None:
+        raise UsageError(f"{where}, line {opened}: the merbench:table marker is never closed; add {CLOSING} after its table")
 
 
 def render_text(text: str, root: Path, registry: Any = None, where: str = "document") -> str:
@@ -212,10 +253,29 @@ def render_text(text: str, root: Path, registry: Any = None, where: str = "docum
             body = RENDERERS[kind](load_baseline(path), registry)
         return f"{match['open']}<!-- generated from {match['baseline']}: do not edit by hand -->\n{body}\n{match['close']}"
 
+    check_markers(text, where)
     return MARKER.sub(replace, text)
+
+
+def read_document(path: Path) -> str:
+    """The text of the Markdown file ``path``; ``UsageError`` naming it when it cannot be read as UTF-8 text."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file; give an existing Markdown file (or none: README.md and docs/*.md)") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a folder; give the Markdown files in it (e.g. {path}/*.md)") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 or leave it out") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror}); check that it is a readable file") from None
 
 
 def stale_files(files: list[Path], root: Path, registry: Any = None) -> list[Path]:
     """The files whose marked tables differ from what their baselines render."""
-    return [path for path in files
-            if render_text(path.read_text(encoding="utf-8"), root, registry, str(path)) != path.read_text(encoding="utf-8")]
+    stale = []
+    for path in files:
+        text = read_document(path)
+        if render_text(text, root, registry, str(path)) != text:
+            stale.append(path)
+    return stale

@@ -11,7 +11,7 @@ import pytest
 from result_samples import minimal_result
 
 from merbench.compare import build_comparison
-from merbench.escaping import html_text, latex_escape, markdown_cell, printable
+from merbench.escaping import html_text, latex_escape, markdown_cell, markdown_code, printable
 from merbench.export import to_latex, to_markdown
 from merbench.html_report import render_report
 
@@ -33,7 +33,7 @@ def hostile():
 def test_markdown_keeps_one_row_per_model_and_shows_control_characters(hostile):
     _, comparison = hostile
     text = to_markdown(comparison)
-    assert "\x1b" not in text and "net\\x1b[31m\\|x row" in text
+    assert "\x1b" not in text and r"net\\x1b\[31m\|x row" in text  # shows as net\x1b[31m|x row
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert len(table) == 3 and len({_columns(line) for line in table}) == 1
 
@@ -68,3 +68,64 @@ def test_rendered_leakage_table_escapes_its_cells(tmp_path):
 def test_every_escape_removes_terminal_control_characters(escape):
     for code in (0x00, 0x07, 0x1b, 0x7f, 0x9b):
         assert chr(code) not in escape(f"a{chr(code)}b")
+
+
+MARKUP_MODEL = "ev[red]x[/red]<script>alert(1)</script>a|b50%_&#*b* ~~s~~ `c` \\|d $x$"
+
+
+def _gfm():
+    """A CommonMark renderer with GFM tables and strikethrough (markdown-it-py comes with rich)."""
+    markdown_it = pytest.importorskip("markdown_it")
+    return markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def _body_cells(page: str) -> list[str]:
+    """The contents of every ``<td>`` of a rendered page."""
+    return re.findall(r"<td[^>]*>(.*?)</td>", page, re.DOTALL)
+
+
+@pytest.fixture()
+def marked_up():
+    """A comparison whose best model has a name full of Markdown/HTML markup, and a flagged model in a second column."""
+    scores = {"accuracy": 0.9, "uf1": 0.9, "uar": 0.9}
+    best = minimal_result(model=MARKUP_MODEL, pooled=scores, fold_mean=scores)
+    flagged = minimal_result(model="[1] ours", protocol="sample-10fold", subject_independent=False)
+    return build_comparison([best, minimal_result(model="plain"), flagged], "uf1")
+
+
+def test_markdown_shows_markup_in_data_literally_and_keeps_its_own(marked_up):
+    text = to_markdown(marked_up)
+    assert "<script>" not in text and r"ev\[red\]x\[/red\]&lt;script&gt;" in text and r"\*b\* \~\~s\~\~ \`c\`" in text
+    page = _gfm().render(text)
+    assert html_text(MARKUP_MODEL) in _body_cells(page) and html_text("[1] ours") in _body_cells(page)
+    assert "<script>" not in page and "<em>" not in page and "<del>" not in page and "<code>" not in page
+    assert "<strong>90.0 ± 0.0</strong>" in page and "50.0 ± 0.0 †" in _body_cells(page)
+    assert f"† {html_text('[1] ours')} on d · sample-10fold" in page  # the note under the table too
+
+
+@pytest.mark.parametrize("name", [MARKUP_MODEL, "`a`", "a``b|c\\|d", "x86_64 _a_ __b__", "**bold**", "<b>&amp;</b>"])
+def test_markdown_cells_and_code_spans_render_as_the_text(name):
+    page = _gfm().render(f"| code | text |\n|---|---|\n| {markdown_code(name)} | {markdown_cell(name)} |\n")
+    assert _body_cells(page) == [f"<code>{html_text(name)}</code>", html_text(name)]
+
+
+def test_latex_prints_angle_brackets_and_bars_and_guards_row_starts(marked_up):
+    text = to_latex(build_comparison([minimal_result(model="[1] a|<b>"), minimal_result(model="*c")], "uf1"))
+    assert r"{}[1] a\textbar{}\textless{}b\textgreater{} &" in text and r"{}*c &" in text
+    assert not re.search(r"[|<>]", text.split(r"\midrule")[1].split(r"\bottomrule")[0])
+    rows = text.split(r"\midrule")[1].splitlines()
+    assert not [row for row in rows if row.startswith(("[", "*"))]
+    assert r"\textbf{90.0 $\pm$ 0.0}" in to_latex(marked_up) and r"50.0 $\pm$ 0.0 $^\dagger$ \\" in to_latex(marked_up)
+
+
+def test_rendered_leakage_names_stay_inside_their_code_spans():
+    from merbench.rendered_tables import render_leakage
+
+    summary = json.loads(open("benchmarks/leakage/synthetic-default-ststnet.json", encoding="utf-8").read())
+    summary["variants"][1]["name"] = "a`b|c"
+    summary["protocol"] = "**x**<i>"
+    summary["model"] = "m|`n`"
+    page = _gfm().render(render_leakage(summary, "study.json"))
+    assert "<code>a`b|c</code>" in _body_cells(page) and "<strong>honest</strong> (**x**&lt;i&gt;)" in _body_cells(page)
+    assert "<p><code>m|`n`</code> on" in page and "<i>" not in page
+    assert len({row.count("<td") for row in page.split("<tr>")[2:]}) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -94,6 +95,67 @@ def test_bad_markers_are_clear_errors(tree, marker, message):
     root, _ = tree
     with pytest.raises(UsageError, match=message):
         render_text(marker, root, get_registry(), "doc.md")
+
+
+OPEN = "<!-- merbench:table models baselines/b.yaml -->"
+CLOSE = "<!-- /merbench:table -->"
+
+
+@pytest.mark.parametrize("document, message", [
+    (f"# Scores\n\n{OPEN}\nold table\n", "line 3: the merbench:table marker is never closed"),
+    (f"{OPEN}\n{CLOSE}\n{OPEN}\n", "line 3: the merbench:table marker is never closed"),
+    (f"{OPEN}\nold\n{OPEN}\n{CLOSE}\n", "line 1: the merbench:table marker is not closed before the one on line 3"),
+    (f"text\n\n{CLOSE}\n", "line 3: <!-- /merbench:table --> closes no table"),
+    (f"{OPEN}\n{CLOSE}\n{CLOSE}\n", "line 3: <!-- /merbench:table --> closes no table"),
+    ("<!-- merbench:table models -->\n<!-- /merbench:table -->\n", "line 1: malformed merbench:table marker"),
+], ids=["unclosed", "unclosed-last", "opened-twice", "stray-close", "closed-twice", "malformed"])
+def test_unpaired_markers_are_errors_naming_their_line(tree, document, message):
+    root, _ = tree
+    with pytest.raises(UsageError, match=f"^doc.md, {re.escape(message)}"):
+        render_text(document, root, get_registry(), "doc.md")
+
+
+def test_a_marker_mentioned_inside_a_sentence_is_not_one(tree):
+    root, _ = tree
+    text = f"Tables sit between `{OPEN}` and `{CLOSE}` markers.\n"
+    assert render_text(text, root, get_registry()) == text
+
+
+def test_the_check_fails_on_an_unclosed_marker(tree, capsys):
+    root, document = tree
+    document.write_text(document.read_text().replace(CLOSE, "") + "\n")
+    assert load_script().main(["--check", "--root", str(root), str(document)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"render_tables: error: {document}, line 3: ") and "\n" not in err
+
+
+@pytest.mark.parametrize("name, message", [
+    ("missing.md", "missing.md: no such file"),
+    ("baselines", "baselines: is a folder"),
+    ("latin1.md", "latin1.md: not UTF-8 text (byte 3)"),
+], ids=["missing", "folder", "not-utf8"])
+def test_unreadable_documents_are_one_line_errors(tree, capsys, name, message):
+    root, _ = tree
+    (root / "latin1.md").write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=re.escape(message)):
+        stale_files([root / name], root, get_registry())
+    assert load_script().main(["--check", "--root", str(root), str(root / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("render_tables: error: ") and message in err and "\n" not in err
+
+
+def test_model_names_with_backticks_and_pipes_stay_in_their_code_spans(tree):
+    root, _ = tree
+    baseline = root / "baselines" / "b.yaml"
+    data = yaml.safe_load(baseline.read_text())
+    data["entries"][0]["model"] = "net`x|y"
+    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+    text = render_text("<!-- merbench:table guard baselines/b.yaml -->\n<!-- /merbench:table -->\n", root, get_registry())
+    assert "| ``net`x\\|y`` | `" in text
+    markdown_it = pytest.importorskip("markdown_it")
+    page = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
+    assert "<td><code>net`x|y</code></td>" in page
+    assert len({row.count("<td") for row in page.split("<tr>")[2:]}) == 1
 
 
 def test_a_baseline_without_derived_runs_cannot_be_rendered(tree):
