@@ -15,6 +15,10 @@ The file carries merbench's SQLite ``application_id`` and a schema version
 another program is refused with a ``UsageError`` and never modified (no
 ``-wal``/``-shm`` files appear beside it either).
 
+Commands that only read open the file read-only and create nothing beside it,
+so a store in a read-only folder (shared, archived) can be read; an empty file
+reads as a store with no runs and stays empty.
+
 A resumed run is claimed in one transaction, so two ``--resume`` of one run
 cannot both train it. A full disk stops a run with one message naming the full
 file system and the ``--resume`` command that continues it.
@@ -182,6 +186,11 @@ def _read_facts(path: Path, query: str) -> tuple[int, int, set[str], str]:
     return app_id, version, tables, integrity
 
 
+def _has_wal_files(path: Path) -> bool:
+    """Whether a ``-wal`` or ``-shm`` file lies beside ``path`` (a connection has it open, or left them)."""
+    return any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+
+
 def _probe(path: Path) -> tuple[int, int, set[str], str]:
     """Read an SQLite file's facts without creating ``-wal``/``-shm`` files beside it.
 
@@ -191,7 +200,7 @@ def _probe(path: Path) -> tuple[int, int, set[str], str]:
     file meanwhile, it is using it (the files now exist) and it is read again
     the ordinary way.
     """
-    if any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm")):
+    if _has_wal_files(path):
         return _read_facts(path, "mode=ro")
     before = _stamp(path)
     try:
@@ -332,26 +341,78 @@ def missing_store_error(path: Path, given: bool) -> UsageError:
                       "first to record runs in it, or check the path given with --store PATH or MERBENCH_STORE")
 
 
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE``) on ``db``: committed on success, rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _initialise(db: sqlite3.Connection) -> None:
+    """Create merbench's tables in a store that has none yet (``user_version`` 0), in one transaction."""
+    with _transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _empty_store() -> sqlite3.Connection:
+    """A store with no runs, held in memory: what a reading command sees where nothing was recorded yet."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.row_factory = sqlite3.Row
+    _initialise(db)
+    return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a store file that creates no file beside it and works in a read-only folder.
+
+    With ``-wal``/``-shm`` files beside it (a writer has it open, or left
+    committed runs in the ``-wal``) it is read the ordinary way (``mode=ro``),
+    which sees those runs and waits for writers. Without them every committed
+    run is in the file itself, which is then read as ``immutable``: a
+    ``mode=ro`` connection would create both files (and need a writable
+    folder to do so).
+    """
+    query = "mode=ro" if _has_wal_files(path) else "immutable=1"
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                         isolation_level=None)
+    db.row_factory = sqlite3.Row
+    return db
+
+
 class ResultStore:
     """The SQLite results store; open with ``ResultStore(path)`` and use as a context manager.
 
     ``create=False`` is for commands that only read (``runs``, ``show``,
-    ``compare``, ``report``): they create nothing. A store file that does not
-    exist is refused with a ``UsageError`` when its path was chosen (``path``
-    or ``MERBENCH_STORE``: likely mistyped); at the default path it reads as a
-    store with no runs yet (held in memory, nothing is written to disk).
+    ``compare``, ``report``): they create and change nothing. The file is opened
+    read-only (also in a read-only folder), and an empty file reads as a store
+    with no runs. A store file that does not exist is refused with a
+    ``UsageError`` when its path was chosen (``path`` or ``MERBENCH_STORE``:
+    likely mistyped); at the default path it reads as a store with no runs yet
+    (held in memory, nothing is written to disk).
     """
 
     def __init__(self, path: Path | None = None, create: bool = True):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         check_store_file(self.path)
-        if not create and not self.path.exists():
-            if path is not None or os.environ.get("MERBENCH_STORE"):
-                raise missing_store_error(self.path, given=path is not None)
-            self._db = sqlite3.connect(":memory:", isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._initialise()
+        if create:
+            self._db = self._open_for_writing()
             return
+        if not self.path.exists() and (path is not None or os.environ.get("MERBENCH_STORE")):
+            raise missing_store_error(self.path, given=path is not None)
+        self._db = self._open_for_reading()
+
+    def _open_for_writing(self) -> sqlite3.Connection:
+        """The store file, created (with its folder) and initialised when missing, in WAL mode."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -360,12 +421,13 @@ class ResultStore:
             raise UsageError(f"results store {self.path}: cannot create its folder {self.path.parent} ({exc.strerror}); "
                              "choose another store with --store PATH or MERBENCH_STORE") from None
         try:
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _use_wal(self._db)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._initialise()
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _use_wal(db)
+            db.execute("PRAGMA foreign_keys = ON")
+            _initialise(db)
+            return db
         except sqlite3.DatabaseError as exc:
             if is_disk_full(exc):
                 raise disk_full_error(exc, [self.path]) from None
@@ -374,14 +436,28 @@ class ResultStore:
                                  "folder is writable, or choose another store with --store PATH or MERBENCH_STORE") from None
             raise _refuse(self.path, f"could not be opened ({exc})") from None
 
-    def _initialise(self) -> None:
-        with self.transaction() as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    def _open_for_reading(self) -> sqlite3.Connection:
+        """The store file opened read-only, changing nothing on disk; an empty store in memory when none is there yet.
+
+        A missing or empty file (0 bytes, or SQLite without tables) holds no
+        runs yet; it is left as it is.
+        """
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return _empty_store()
+        try:
+            db = _connect_read_only(self.path)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise _refuse(self.path, f"cannot be read ({exc})") from None
+        if version == SCHEMA_VERSION:
+            return db
+        db.close()
+        if not tables:
+            return _empty_store()
+        raise UsageError(f"results store {self.path}: schema version {version} is older than this merbench reads "
+                         f"({SCHEMA_VERSION}), and a command that only reads does not upgrade it; read it with the "
+                         "merbench that wrote it, or choose another store with --store PATH or MERBENCH_STORE")
 
     def close(self) -> None:
         """Close the connection."""
@@ -396,13 +472,8 @@ class ResultStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on error."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with _transaction(self._db) as db:
+            yield db
 
     # ------------------------------------------------------------------ writing
 
@@ -609,17 +680,44 @@ class ResultStore:
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
                          protocol: Sequence[str] = ()) -> list[RunResult]:
-        """Results of complete runs: the given ids, or all matching the filters; oldest first."""
-        if run_ids:
-            return [self.result(run_id) for run_id in run_ids]
-        clauses, params = ["status = 'complete'"], []
-        for column, values in (("model", model), ("dataset", dataset), ("protocol", protocol)):
+        """Results of complete runs matching the filters, oldest first (as stored), each run once.
+
+        With ``run_ids`` (ids or unique prefixes) only those runs are selected;
+        each must be complete, and a ``UsageError`` names the filter when the
+        filters leave none of them.
+        """
+        filters = {"model": model, "dataset": dataset, "protocol": protocol}
+        if not run_ids:
+            rows = self._selected(["status = 'complete'"], [], filters)
+            return [self._result(row["id"], row["result_json"]) for row in rows]
+        ids = list(dict.fromkeys(self.resolve_id(run_id) for run_id in run_ids))
+        picked = ["id IN (" + ", ".join("?" for _ in ids) + ")"]
+        rows = self._selected(picked, ids, filters)
+        if not rows:
+            raise _filtered_out(self._selected(picked, ids, {}), filters)
+        return [self.result(row["id"]) for row in rows]
+
+    def _selected(self, clauses: list[str], params: list[Any], filters: dict[str, Sequence[str]]) -> list[sqlite3.Row]:
+        """The ``runs`` rows matching ``clauses`` and the column ``filters`` (empty: any), oldest first."""
+        clauses, params = list(clauses), list(params)
+        for column, values in filters.items():  # column names are constants
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        rows = self._db.execute(f"SELECT id, result_json FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid",
-                                params)
-        return [self._result(row["id"], row["result_json"]) for row in rows]
+        return self._db.execute(f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid",
+                                params).fetchall()
+
+
+def _filtered_out(rows: Sequence[sqlite3.Row], filters: dict[str, Sequence[str]]) -> UsageError:
+    """The error for run ids that the filters all leave out: each filter, and the given runs it leaves out."""
+    reasons = []
+    for column, values in filters.items():
+        left_out = [row for row in rows if values and row[column] not in values]
+        if left_out:
+            runs = ", ".join(f"{row['id']} ({row[column]})" for row in left_out)
+            reasons.append(f"--{column} {' '.join(values)} leaves out {runs}")
+    return UsageError(f"none of the given runs match the filters: {'; '.join(reasons)}; drop the filter or give "
+                      "other run ids")
 
 
 def _loaded(text: str, where: str) -> Any:
