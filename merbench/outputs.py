@@ -59,14 +59,14 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
 
 
 def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (),
-                      inputs: Mapping[str, Path] | None = None) -> Path | None:
+                      inputs: Mapping[str, Path] | None = None, roots: Mapping[str, Path] | None = None) -> Path | None:
     """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout
     (``-`` or ``/dev/stdout``).
 
     Raises ``UsageError`` naming ``option``, the path and the fix when the path is a folder,
     an existing non-regular file (device, FIFO, socket), one of ``protect`` (the results store
-    and its side files), one of the command's ``inputs`` (described: path) or a file inside one
-    of them that is a folder (a dataset root: merbench never writes there), or another SQLite
+    and its side files), one of the command's ``inputs`` (described: path), a file inside one of
+    the dataset folders ``roots`` (described: path; merbench never writes there), or another SQLite
     database, or when its folder is missing or unwritable.
     """
     if str(path) in STDOUT_NAMES:
@@ -86,8 +86,9 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     if target in read:
         raise UsageError(f"{option} {shown}: is {read[target]}; writing there would overwrite it; give another file "
                          f"name, e.g. {option} checks.json")
-    for folder, what in read.items():
-        if folder in target.parents and folder.is_dir():
+    for what, folder in (roots or {}).items():
+        folder = Path(folder).expanduser().resolve()
+        if folder in target.parents:
             raise UsageError(f"{option} {shown}: lies inside {what} ({folder}); merbench never writes inside a "
                              "dataset's folder; give a file name outside it")
     if mode is not None:
@@ -162,14 +163,18 @@ def write_output(target: Path | None, text: str | bytes) -> None:
 
 
 def input_paths(args: Any) -> dict[str, Path]:
-    """What a command reads, described: its ``--config``/``--space``/``--baseline`` file and each dataset ``--root``
-    (``DIR`` or ``NAME=DIR``), for ``merbench.outputs.check_output_path(inputs=...)``: an output may neither replace
-    one of these files nor lie inside a dataset's folder (its annotation sheet or manifest)."""
-    found = {f"the --{option} file": Path(value) for option in ("config", "space", "baseline")
-             if (value := getattr(args, option, None))}
+    """The files a command reads, described: its ``--config``/``--space``/``--baseline`` file, for
+    ``check_output_path(inputs=...)``: an output may not replace one of them."""
+    return {f"the --{option} file": Path(value) for option in ("config", "space", "baseline")
+            if (value := getattr(args, option, None))}
+
+
+def dataset_roots(args: Any) -> dict[str, Path]:
+    """Each dataset folder a command reads (``--root DIR``, or ``--root NAME=DIR`` given once per dataset), described,
+    for ``check_output_path(roots=...)``: merbench never writes inside one."""
     roots = getattr(args, "root", None)
-    if isinstance(roots, list):  # NAME=DIR, given once per dataset
-        roots = [str(root).partition("=")[2] or str(root) for root in roots]
-    for folder in roots if isinstance(roots, list) else [roots] if roots else []:
-        found[f"the dataset folder given with --root {folder}"] = Path(folder)
-    return found
+    if isinstance(roots, list):
+        folders = [str(root).partition("=")[2] or str(root) for root in roots]
+    else:
+        folders = [roots] if roots else []
+    return {f"the dataset folder given with --root {folder}": Path(folder) for folder in folders}

@@ -77,14 +77,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set
     from merbench.grid import check_placement, parse_roots, plan_grid, preflight_cells, split_names
     from merbench.metrics import METRIC_KEYS
-    from merbench.outputs import check_output_path, input_paths, store_files
+    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args)) if args.json is not None else None
+    target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args), dataset_roots(args)) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and args.store:

@@ -70,7 +70,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench leakage``."""
     from merbench.config import parse_set
     from merbench.leakage import plan_study, preflight_study
-    from merbench.outputs import check_output_path, input_paths, store_files
+    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
@@ -79,7 +79,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
-    target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args)) if args.json is not None else None
+    target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args), dataset_roots(args)) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     study = plan_study(registry, model=args.model, dataset=args.dataset, protocol=args.protocol, profile=args.profile,

@@ -95,7 +95,7 @@ def _check_update_options(args: argparse.Namespace) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench regress``."""
     from merbench.errors import UsageError
-    from merbench.outputs import check_output_path, input_paths, store_files
+    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
     from merbench.regress import entry_error, load_baseline, missing_entries, parse_thread_layouts
     from merbench.registry import get_registry
     from merbench.store import default_store_path
@@ -107,7 +107,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         protect = [] if args.no_store else store_files(args.store or default_store_path())
         json_target = check_output_path(args.json, "--json", protect,
                                         inputs={**input_paths(args),
-                                                f"the baseline file (--baseline {args.baseline})": args.baseline})
+                                                f"the baseline file (--baseline {args.baseline})": args.baseline},
+                                        roots=dataset_roots(args))
         if json_target is None:
             out = err  # stdout carries the JSON alone
     if args.update:  # the baseline must be rewritable before minutes of runs are spent

@@ -64,14 +64,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench run``."""
-    from merbench.outputs import check_output_path, input_paths, store_files
+    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    args.json_target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args)) if args.json is not None else None
+    args.json_target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args), dataset_roots(args)) if args.json is not None else None
     if args.json is not None and args.json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.resume or args.store):

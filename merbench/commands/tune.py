@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench tune``."""
     from merbench.config import parse_set
-    from merbench.outputs import check_output_path, input_paths, store_files, write_output
+    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files, write_output
     from merbench.progress import RichProgress, SilentProgress
     from merbench.registry import get_registry
     from merbench.tuning import TuneRequest, import_optuna, run_tune
@@ -81,7 +81,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    json_target = check_output_path(args.json, "--json", store_files(None), input_paths(args)) if args.json is not None else None
+    json_target = check_output_path(args.json, "--json", store_files(None), input_paths(args), dataset_roots(args)) if args.json is not None else None
     if args.json is not None and json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     request = TuneRequest(
