@@ -249,6 +249,14 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
             f"fold {fold.index + 1}: early stopping needs at least 2 training subjects to hold some out for validation; "
             "use --set engine.early_stopping=0"
         )
+    count = len(np.unique(groups))
+    held_out = math.ceil(fraction * count)  # how GroupShuffleSplit rounds a fraction of the subjects
+    if held_out >= count:
+        raise UsageError(
+            f"fold {fold.index + 1}: engine.validation_fraction={fraction:g} holds out {held_out} of its {count} training "
+            f"subjects for validation, leaving none to train on; lower it to at most "
+            f"{math.floor(100 * (count - 1) / count) / 100:g} or use more subjects"
+        )
     splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     inner, validation = next(splitter.split(fold.train, groups=groups))
     return fold.train[inner], fold.train[validation]

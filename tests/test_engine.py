@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -156,6 +158,18 @@ def test_early_stopping_needs_two_training_subjects():
                              class_weighting="none", early_stopping=1)
     with pytest.raises(UsageError, match="at least 2 training subjects"):
         train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=0, subjects=np.array(["s1"] * 40))
+
+
+@pytest.mark.parametrize("fraction, subjects, allowed", [(0.6, 2, "0.5"), (0.99, 3, "0.66"), (0.7, 3, "0.66")])
+def test_a_validation_fraction_that_leaves_no_training_subject_is_one_error(fraction, subjects, allowed):
+    inputs, labels, fold = toy_data()
+    settings = TrainSettings(epochs=2, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
+                             class_weighting="none", early_stopping=1, validation_fraction=fraction)
+    owners = np.array([f"s{i % subjects}" for i in range(len(inputs))])
+    with pytest.raises(UsageError, match=f"leaving none to train on; lower it to at most {allowed} or use more"):
+        train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=0, subjects=owners)
+    ok = dataclasses.replace(settings, validation_fraction=float(allowed))
+    train_fold(tiny_model, inputs, labels, fold, 3, ok, choose_device("cpu"), seed=0, subjects=owners)
 
 
 @pytest.mark.parametrize("epochs, n_train", [(5, 8), (1, 40), (3, 8), (10, 9)])
