@@ -175,16 +175,18 @@ def _selection_note(settings: Any, fold_results: list[FoldRecord], fits_once: bo
 
 
 def leakage_record(overlaps: list[list[str]], clips_shared: int, fold_results: list[FoldRecord],
-                   settings: Any, fits_once: bool = False) -> LeakageRecord:
+                   settings: Any, fits_once: bool = False, subject_independent: bool = True) -> LeakageRecord:
     """The result's ``leakage`` section: what was checked and, under ``leaks``, every kind of leak found.
 
-    Kinds (``merbench.leaks.LEAKS`` describes them): ``subjects``, ``clips``,
-    ``selection`` (the test folds chose the epoch) and ``normalisation``
-    (statistics of test samples).
+    Kinds (``merbench.leaks.LEAKS`` describes them): ``subjects`` (a fold shares
+    subjects, or the protocol is not ``subject_independent``: flagged even when this
+    split happened to share none), ``clips``, ``selection`` (the test folds chose the
+    epoch) and ``normalisation`` (statistics of test samples).
     """
     selection = any(f.selected_on == "test" for f in fold_results)
     normalisation = settings.normalise_on == "all"
-    flags = {"subjects": any(overlaps), "clips": clips_shared > 0, "selection": selection, "normalisation": normalisation}
+    flags = {"subjects": any(overlaps) or not subject_independent, "clips": clips_shared > 0, "selection": selection,
+             "normalisation": normalisation}
     return LeakageRecord(
         subject_overlap_folds=sum(bool(o) for o in overlaps),
         clip_overlap_folds=clips_shared,
@@ -279,6 +281,13 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
     overlaps = check_folds(folds, dataset.subjects, config.protocol)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = ([protocol_spec.warning] if protocol_spec.warning else []) + run_warnings(config)
+    shared = [(fold.index, subjects) for fold, subjects in zip(folds, overlaps) if subjects]
+    if protocol_spec.subject_independent and shared:
+        index, subjects = shared[0]
+        warnings.append(f"{config.protocol} is subject-independent by design, but the data puts subjects in training "
+                        f"and test of {len(shared)} of {len(folds)} folds (first: fold {index + 1}, subject(s) "
+                        f"{', '.join(map(str, subjects[:3]))}): one person under two subject ids or in two domains; "
+                        "scores are inflated")
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
     return FoldPlan(folds, overlaps, clips_shared, warnings)
@@ -405,7 +414,8 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
         seed=config.seed,
         engine_plan=describe_plan(plan.executor, plan.job),
         warnings=plan.warnings,
-        leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings, plan.job.fits_once),
+        leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings, plan.job.fits_once,
+                               bool(protocol_spec.subject_independent)),
         preprocess={"computed": prep.computed, "cached": prep.cached, **prep.details},
         dataset_summary=dict(dataset.summary),
         reported=[ReportedScore(r.dataset, r.protocol, r.metric, r.value, r.source) for r in model_spec.reported],

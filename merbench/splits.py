@@ -32,8 +32,8 @@ def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str) -> list[
     overlaps = []
     for fold in folds:
         if len(fold.train) == 0 or len(fold.test) == 0:
-            raise DataError(f"protocol '{protocol}' produced fold {fold.index} with an empty training or test part")
+            raise DataError(f"protocol '{protocol}' produced fold {fold.index + 1} with an empty training or test part")
         if np.intersect1d(fold.train, fold.test).size:
-            raise DataError(f"protocol '{protocol}' put the same sample in training and test of fold {fold.index}")
+            raise DataError(f"protocol '{protocol}' put the same sample in training and test of fold {fold.index + 1}")
         overlaps.append(sorted(set(subjects[fold.train]) & set(subjects[fold.test])))
     return overlaps

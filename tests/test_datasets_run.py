@@ -98,3 +98,36 @@ def test_preprocess_refuses_a_chain_that_does_not_fit_the_manifest_and_check_doe
     else:  # checking the tree alone names no chain: nothing to refuse
         result = run_cli("datasets", "check", "manifest", "--root", root, "--set", "dataset.manifest=labels.csv")
         assert result.code == 0, result.err
+
+
+def test_a_subject_in_two_domains_of_a_cross_dataset_run_is_warned_and_recorded(run_json, trees, tmp_path):
+    """cross-dataset is subject-independent by design; data that puts one subject in both domains leaks subjects,
+    and the result's warnings say so (not only its leakage record)."""
+    import csv
+
+    source = trees / "manifest" / "labels.csv"
+    rows = list(csv.DictReader(source.open()))
+    for i, row in enumerate(rows):
+        row["domain"] = "ab"[i % 2]
+    mixed = trees / "manifest" / "mixed.csv"
+    with mixed.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = run_json("--dataset", "manifest", "--root", str(trees / "manifest"), "--protocol", "cross-dataset",
+                      "--set", "dataset.manifest=mixed.csv", "preprocess=image", "protocol.train=a", "protocol.test=b")
+    assert result["subject_independent"] is False and result["leakage"]["leaks"] == ["subjects"]
+    assert any("cross-dataset is subject-independent by design, but the data puts subjects in training and test"
+               in warning for warning in result["warnings"]), result["warnings"]
+
+
+def test_a_sample_level_split_that_shares_no_subject_is_still_flagged(run_json):
+    result = run_json("--dataset", "synthetic", "--protocol", "sample-10fold",
+                      "--set", "dataset.subjects=12", "dataset.clips_per_subject=1", "protocol.n_splits=2")
+    assert result["leakage"]["subject_overlap_folds"] == 0
+    assert result["subject_independent"] is False and result["leakage"]["leaks"] == ["subjects"]
+    from merbench.report import leakage_warnings
+    from merbench.result import RunResult
+
+    [said, _] = leakage_warnings(RunResult.from_dict(result))
+    assert "no fold happened to share a subject (0 of 2 folds)" in said and "are in training and test" not in said
