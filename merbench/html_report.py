@@ -24,7 +24,7 @@ from merbench.escaping import html_text as esc
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, shown_runs
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
-                             leakage_what, reported_by_setting)
+                             leakage_what, reported_by_setting, sample_count)
 from merbench.result import RunResult
 
 SHORT = dict(COLUMNS)
@@ -304,7 +304,7 @@ def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
                  draw: Callable[[RunResult, str], tuple[bytes, bytes]]) -> None:
     title = f"{result.model} on {result.dataset} · {result.protocol}"
     page.add(f'<section id="{anchor}"><h2>{esc(title)}</h2>',
-             f'<p class="meta">Run {esc(result.run_id or "—")} · {esc(result.n_samples)} clips, '
+             f'<p class="meta">Run {esc(result.run_id or "—")} · {esc(sample_count(result))}, '
              f'{esc(result.n_subjects)} subjects, {len(result.folds)} folds · classes: '
              f'{esc(", ".join(str(c) for c in result.classes))}</p>')
     if not result.subject_independent:

@@ -34,12 +34,17 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+def sample_count(result: RunResult) -> str:
+    """``196 clips``, or for a protocol that made several samples per clip ``36 clips (72 frame-pair samples)``."""
+    pairs = (result.dataset_summary or {}).get("frame_pairs")
+    if isinstance(pairs, dict) and pairs.get("clips") and pairs.get("samples") != pairs.get("clips"):
+        return f"{pairs['clips']} clips ({result.n_samples} frame-pair samples)"
+    return f"{result.n_samples} clips"
+
+
 def result_table(result: RunResult) -> DataTable:
     """The per-fold / mean / std / pooled table of one run (scores in %)."""
-    title = (
-        f"{result.model} on {result.dataset} · {result.protocol} · "
-        f"{result.n_samples} clips, {result.n_subjects} subjects"
-    )
+    title = f"{result.model} on {result.dataset} · {result.protocol} · {sample_count(result)}, {result.n_subjects} subjects"
     table = DataTable(
         title,
         [Column("Fold", justify="right"), Column("n", justify="right"),

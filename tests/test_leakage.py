@@ -272,3 +272,11 @@ def test_summary_names_variants_leaks_and_runs():
     assert [v["name"] for v in summary["variants"]] == ["honest", "select_on=test"]
     assert summary["variants"][0]["inflation"] is None and summary["variants"][1]["leaks"] == ["selection"]
     assert summary["kind"] == "merbench-leakage" and summary["bootstrap"]["unit"] == "clip"
+
+
+def test_a_frame_pair_run_counts_clips_and_samples_apart():
+    from merbench.report import sample_count
+
+    pairs = minimal_result(n_samples=72, dataset_summary={"frame_pairs": {"clips": 36, "samples": 72}})
+    assert sample_count(pairs) == "36 clips (72 frame-pair samples)"
+    assert sample_count(minimal_result()) == "4 clips"
