@@ -11,6 +11,8 @@ those annotations (``protocol.n_splits`` above the number of subjects...).
 
 from __future__ import annotations
 
+import warnings
+
 from pathlib import Path
 
 from merbench.cache import cache_root
@@ -53,7 +55,9 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     dataset = protocol_dataset(dataset, spec, config.section("protocol"))
     split = resolve_factory(spec.split)
     try:
-        folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+        with warnings.catch_warnings():  # the run splits again and shows them then, once
+            warnings.simplefilter("ignore")
+            folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
     except ValueError as exc:  # scikit-learn's splitters refuse impossible splits with ValueError
         raise UsageError(
             f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} samples, "
