@@ -150,6 +150,12 @@ def cross_dataset(
 ) -> list[Fold]:
     """One fold: train on every sample of domain ``protocol.train``, test on domain ``protocol.test``."""
     found = sorted(set(domains)) if domains is not None else []
+    if len(found) < 2:
+        raise UsageError(
+            f"cross-dataset trains on one domain and tests on another, but every sample comes from "
+            f"{found[0] if found else 'one source'}; use a dataset with two domains or more (megc2019, a manifest "
+            "with a domain column, synthetic with --set dataset.domains=2) or another protocol (subject-10fold, loso)"
+        )
     train, test = str(options["train"]), str(options["test"])
     for key, value in (("train", train), ("test", test)):
         if value not in found:

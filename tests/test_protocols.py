@@ -258,3 +258,5 @@ def test_cross_dataset_trains_on_one_domain_and_tests_on_another():
         cross_dataset(labels, subjects, 0, {"train": "casme", "test": "samm"}, domains)
     with pytest.raises(UsageError, match="two different domains"):
         cross_dataset(labels, subjects, 0, {"train": "samm", "test": "samm"}, domains)
+    with pytest.raises(UsageError, match="every sample comes from synthetic; use a dataset with two domains"):
+        cross_dataset(labels, subjects, 0, {"train": "", "test": ""}, np.repeat(["synthetic"], 18))
