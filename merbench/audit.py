@@ -1,10 +1,13 @@
 """Re-checking a stored result (``--json`` file) for leakage and internal consistency.
 
 A result fails the audit when a subject is in the training and test part of one
-fold (declared by a sample-level protocol or not), when its record says a model
-or normalisation choice used test data, when a prediction or label lies outside
-its class set or its confusion matrix does not count every prediction once, or
-when its scores do not follow from its own per-sample predictions.
+fold (declared by a sample-level protocol or put there by the data), when a
+fold's predictions are not of its recorded test subjects, when one clip has
+samples in training and test of a fold, when its record says a model or
+normalisation choice used test samples or lists any leak (``leakage.leaks``),
+when a prediction or label lies outside its class set or its confusion matrix
+does not count every prediction once, or when its scores do not follow from its
+own per-sample predictions.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from merbench.errors import DataError
+from merbench.errors import DataError, MerbenchError
+from merbench.leaks import LEAKS
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
-from merbench.result import LeakageRecord, PredictionRow, RunResult
+from merbench.registry import get_registry
+from merbench.result import FoldRecord, LeakageRecord, PredictionRow, RunResult
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
@@ -61,34 +66,177 @@ def load_result(path: Path) -> RunResult:
     return RunResult.from_dict(result, str(path))
 
 
-def _subject_overlap(result: RunResult) -> Check:
+def _protocol_declares_overlap(result: RunResult, registry: Any) -> bool | None:
+    """Whether the result's protocol declares subjects on both sides (not subject-independent); ``None`` when
+    the protocol is not installed here."""
+    try:
+        spec = (registry or get_registry()).get("protocols", result.protocol)
+    except MerbenchError:
+        return None
+    return not spec.subject_independent
+
+
+def _overlap_origin(result: RunResult, registry: Any) -> str:
+    """Why a result's folds share subjects, in words: its protocol declares it, or the data put them there."""
+    if result.subject_independent:
+        return "NOT declared: the result claims subject independence"
+    declared = _protocol_declares_overlap(result, registry)
+    if declared is None:
+        return f"the result is not subject-independent; protocol {result.protocol!r} is not installed to say why"
+    if declared:
+        return "declared by the protocol"
+    return (f"from the data, not declared: {result.protocol} is subject-independent, but a subject is "
+            "in two domains or parts")
+
+
+def _recorded_leaks(result: RunResult) -> list[str]:
+    """The leak kinds the result's own ``leakage.leaks`` lists."""
+    return [str(kind) for kind in (result.leakage.leaks or [])] if result.leakage else []
+
+
+def _rows_by_fold(result: RunResult) -> dict[int, list[PredictionRow]]:
+    by_fold: dict[int, list[PredictionRow]] = {}
+    for row in _rows(result):
+        by_fold.setdefault(row.fold, []).append(row)
+    return by_fold
+
+
+def _prediction_subject_problems(result: RunResult) -> list[str]:
+    """Where a fold's predictions name a subject that is not one of its test subjects (a training subject or
+    another), or a test subject has no prediction."""
+    problems = []
+    by_fold = _rows_by_fold(result)
+    for fold in sorted(result.folds, key=lambda f: f.fold):
+        rows = [row for row in by_fold.get(fold.fold, []) if row.subject is not None]
+        if not rows:
+            continue
+        test, train = set(fold.test_subjects), set(fold.train_subjects or ())
+        for row in rows:
+            if str(row.subject) not in test:
+                role = "a training subject of the fold" if str(row.subject) in train else "not a subject of the fold"
+                problems.append(f"fold {fold.fold + 1}, sample {row.id}: subject {row.subject} is {role}, "
+                                "not one of its test subjects")
+        untested = sorted(test - {str(row.subject) for row in rows})
+        if untested:
+            problems.append(f"fold {fold.fold + 1}: test subject(s) {', '.join(untested[:5])} have no prediction")
+    return problems
+
+
+def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
+    problems = _prediction_subject_problems(result)
     leaking = []
-    for fold in result.folds:
+    for fold in sorted(result.folds, key=lambda f: f.fold):
         if fold.train_subjects is None:
             return Check("subject overlap", False, f"fold {fold.fold + 1} does not record its training subjects; re-run with this merbench")
         shared = sorted(set(fold.train_subjects) & set(fold.test_subjects))
         if shared:
             leaking.append(f"fold {fold.fold + 1}: {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}")
-    if not leaking:
-        return Check("subject overlap", True, "no subject is in both training and test of a fold")
-    declared = "declared by the protocol" if not result.subject_independent else "NOT declared: the result claims subject independence"
-    return Check("subject overlap", False, f"{len(leaking)} of {len(result.folds)} folds share subjects ({declared}); " + "; ".join(leaking[:3]))
+    if leaking:
+        problems.insert(0, f"{len(leaking)} of {len(result.folds)} folds share subjects "
+                           f"({_overlap_origin(result, registry)}); " + "; ".join(leaking[:3]))
+    elif "subjects" in _recorded_leaks(result):
+        problems.append("the result records a 'subjects' leak, though its folds share no subject")
+    if problems:
+        return Check("subject overlap", False, "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
+    return Check("subject overlap", True, "no subject is in both training and test of a fold; "
+                                          "each fold's predictions are of its test subjects")
+
+
+def _clip_folds(result: RunResult) -> list[int] | None:
+    """The folds (0-based) that test a sample of a clip whose other samples they trained on, from the predictions;
+    ``None`` when they cannot tell: no clips named, or a fold's training part is not all the samples it does not test."""
+    rows = _rows(result)
+    whole = len(rows) == result.n_samples and all(
+        fold.n_train is not None and fold.n_train + fold.n_test == len(rows) for fold in result.folds)
+    if not whole or not any(row.clip is not None for row in rows):
+        return None
+    folds_of: dict[str, set[int]] = {}
+    for row in rows:
+        folds_of.setdefault(row.clip_id, set()).add(row.fold)
+    return sorted(set().union(*(folds for folds in folds_of.values() if len(folds) > 1)))
+
+
+def _clip_overlap(result: RunResult) -> Check | None:
+    """Samples of one clip in training and test of a fold, re-checked from the predictions where they name clips;
+    ``None`` for a result without clips of several samples and without a recorded clip overlap."""
+    leakage = result.leakage or LeakageRecord()
+    recorded = leakage.clip_overlap_folds or 0
+    kind = "clips" in _recorded_leaks(result)
+    named = any(row.clip is not None for row in _rows(result))
+    if not (named or recorded or kind):
+        return None
+    derived = _clip_folds(result)
+    n = len(result.folds)
+    findings = []
+    if derived:
+        findings.append(f"{len(derived)} of {n} folds test a clip whose other samples they train on "
+                        f"(folds {', '.join(str(f + 1) for f in derived[:10])})")
+    if recorded and (derived is None or len(derived) != recorded):
+        seen = "not re-checkable from the predictions" if derived is None else f"the predictions show {len(derived)}"
+        findings.append(f"the result records {recorded} of {n} folds with one clip in training and test ({seen})")
+    if kind:
+        findings.append("the result records a 'clips' leak")
+    if findings:
+        return Check("clip overlap", False, "; ".join(findings))
+    if derived is None:
+        return Check("clip overlap", True, "the result records no clip in training and test of a fold "
+                                           "(not re-checkable from the predictions)")
+    return Check("clip overlap", True, "no clip has samples in training and test of a fold")
+
+
+def _unknown_leaks(result: RunResult) -> Check | None:
+    """A row for recorded leak kinds no other check covers; ``None`` when there are none."""
+    unknown = [kind for kind in _recorded_leaks(result) if kind not in LEAKS]
+    if not unknown:
+        return None
+    return Check("recorded leaks", False, f"the result records leak kind(s) {', '.join(unknown)}")
+
+
+def _validation_problem(fold: FoldRecord) -> str | None:
+    """What is wrong with how one fold chose its epoch, or ``None``."""
+    where = f"fold {fold.fold + 1}"
+    if fold.selected_on == "test":
+        return f"{where}: the epoch was chosen on its test samples"
+    validation = set(fold.validation_subjects or ())
+    if fold.train_subjects is None:
+        shared = validation & set(fold.test_subjects)
+        return f"{where}: validation subjects are test subjects; training subjects not recorded" if shared else None
+    outside = sorted(validation - set(fold.train_subjects))
+    if outside:
+        return f"{where}: validation subjects are not training subjects ({', '.join(outside[:5])})"
+    return None
+
+
+def _selection_detail(result: RunResult, problems: list[str], leaked: bool) -> str:
+    """The model-selection finding: the problems (folds in order), the recorded choice and, where validation
+    subjects also are test subjects, that this is subject overlap, not selection on test samples."""
+    shared = [str(fold.fold + 1) for fold in sorted(result.folds, key=lambda f: f.fold)
+              if set(fold.validation_subjects or ()) & set(fold.test_subjects)
+              and set(fold.validation_subjects or ()) <= set(fold.train_subjects or ())]
+    parts = problems[:3] + (["..."] if len(problems) > 3 else [])
+    if leaked:
+        parts.append("the result records a 'selection' leak")
+    parts.append((result.leakage or LeakageRecord()).model_selection or "not recorded")
+    if shared:
+        parts.append(f"fold(s) {', '.join(shared)}: validation subjects also in the test part (subject overlap); "
+                     "the validation samples are training samples, never test samples")
+    return "; ".join(parts)
 
 
 def _selection(result: RunResult) -> list[Check]:
     leakage = result.leakage or LeakageRecord()
-    selection = leakage.model_selection or "not recorded"
-    normalisation = leakage.normalisation or ""
-    selection_ok = leakage.selection_uses_test_data is False
-    for fold in result.folds:
-        validation = set(fold.validation_subjects or ())
-        trained_on = validation if fold.train_subjects is None else set(fold.train_subjects)
-        if validation & set(fold.test_subjects) or not validation <= trained_on:
-            selection_ok = False
-            selection = f"fold {fold.fold + 1}: validation subjects are not training subjects; " + selection
+    recorded = _recorded_leaks(result)
+    folds = sorted(result.folds, key=lambda f: f.fold)
+    problems = [problem for problem in map(_validation_problem, folds) if problem]
+    selection_ok = leakage.selection_uses_test_data is False and not problems and "selection" not in recorded
+    normalisation = leakage.normalisation or "not recorded"
+    normalisation_ok = ("training samples only" in normalisation and leakage.normalisation_uses_test_data is not True
+                        and "normalisation" not in recorded)
+    if "normalisation" in recorded:
+        normalisation = f"the result records a 'normalisation' leak; {normalisation}"
     return [
-        Check("model selection", selection_ok, selection),
-        Check("normalisation", "training samples only" in normalisation, normalisation or "not recorded"),
+        Check("model selection", selection_ok, _selection_detail(result, problems, "selection" in recorded)),
+        Check("normalisation", normalisation_ok, normalisation),
     ]
 
 
@@ -172,9 +320,12 @@ def _class_set(result: RunResult) -> Check:
     return Check("class set", True, f"{len(rows)} predictions in the {n_classes} classes; the confusion matrix counts each once")
 
 
-def audit_result(result: RunResult) -> list[Check]:
-    """All audit checks of one result."""
+def audit_result(result: RunResult, registry: Any = None) -> list[Check]:
+    """All audit checks of one result; ``registry`` (default: the installed plugins) tells whether its protocol
+    declares subjects on both sides. The clip-overlap and recorded-leaks rows appear only where they apply."""
     classes = _class_set(result)
     consistency = (_consistency(result) if classes.passed else
                    Check("scores match predictions", False, "not checked: the predictions do not fit the class set"))
-    return [_subject_overlap(result), *_selection(result), classes, consistency]
+    checks = [_subject_overlap(result, registry), _clip_overlap(result), *_selection(result), _unknown_leaks(result),
+              classes, consistency]
+    return [check for check in checks if check is not None]

@@ -1,0 +1,110 @@
+"""``merbench audit`` re-checks fold records, validation subjects, recorded leaks and clip overlap."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from merbench.audit import audit_result
+from merbench.result import RunResult
+
+FAST = ("--set", "protocol.n_splits=3", "engine.epochs=1")
+
+
+@pytest.fixture
+def audited(run_cli, tmp_path):
+    """Audit a result dict through the CLI; returns (exit code, output on one line, checks by name)."""
+
+    def audit(result: dict):
+        path = tmp_path / f"audited-{len(list(tmp_path.glob('audited-*')))}.json"
+        path.write_text(json.dumps(result))
+        cli = run_cli("audit", str(path))
+        checks = {check.name: check for check in audit_result(RunResult.from_dict(copy.deepcopy(result)))}
+        return cli.code, " ".join(cli.out.split()), checks
+
+    return audit
+
+
+def test_validation_subjects_shared_by_sample_10fold_are_not_selection_on_test(quick_run, audited):
+    result = quick_run("--protocol", "sample-10fold", *FAST, "engine.early_stopping=1", "engine.epochs=2")
+    assert all(set(f["validation_subjects"]) & set(f["test_subjects"]) for f in result["folds"])
+    code, text, checks = audited(result)
+    assert code == 1 and not checks["subject overlap"].passed  # the overlap the protocol declares
+    selection = checks["model selection"]
+    assert selection.passed, selection.detail
+    assert "not training subjects" not in text
+    assert "fold(s) 1, 2, 3: validation subjects also in the test part" in selection.detail
+
+
+def test_validation_subjects_outside_training_fail_with_folds_in_order(quick_run, audited):
+    result = quick_run(*FAST, "engine.early_stopping=1", "engine.epochs=2")
+    for fold in result["folds"]:
+        fold["validation_subjects"] = ["nobody"]
+    code, _, checks = audited(result)
+    detail = checks["model selection"].detail
+    assert code == 1 and not checks["model selection"].passed
+    positions = [detail.index(f"fold {n}: validation subjects are not training subjects (nobody)") for n in (1, 2, 3)]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("training, role", [(True, "a training subject of the fold"),
+                                            (False, "not a subject of the fold")])
+def test_a_prediction_outside_its_folds_test_subjects_fails(quick_run, audited, training, role):
+    result = quick_run(*FAST)
+    fold = result["folds"][0]
+    row = next(r for r in result["predictions"] if r["fold"] == 0)
+    row["subject"] = fold["train_subjects"][0] if training else "nobody"
+    code, text, checks = audited(result)
+    assert code == 1 and not checks["subject overlap"].passed
+    assert f"fold 1, sample {row['id']}: subject {row['subject']} is {role}, not one of its test subjects" in text
+
+
+@pytest.mark.parametrize("kind, check", [("subjects", "subject overlap"), ("clips", "clip overlap"),
+                                         ("selection", "model selection"), ("normalisation", "normalisation"),
+                                         ("made-up", "recorded leaks")])
+def test_any_recorded_leak_fails_naming_its_kind(quick_run, audited, kind, check):
+    result = quick_run(*FAST)
+    code, _, checks = audited(result)
+    assert code == 0 and "clip overlap" not in checks and "recorded leaks" not in checks
+    result["leakage"]["leaks"] = [kind]
+    code, text, checks = audited(result)
+    assert code == 1 and not checks[check].passed
+    assert kind in checks[check].detail
+    assert sum(not c.passed for c in checks.values()) == 1, text
+
+
+def test_a_recorded_clip_overlap_fails_though_the_predictions_name_no_clip(quick_run, audited):
+    result = quick_run(*FAST)
+    result["leakage"]["leaks"] = ["clips"]
+    result["leakage"]["clip_overlap_folds"] = 3
+    code, _, checks = audited(result)
+    detail = checks["clip overlap"].detail
+    assert code == 1 and not checks["clip overlap"].passed
+    assert "records 3 of 3 folds with one clip in training and test (not re-checkable" in detail
+
+
+def test_frame_10fold_clip_overlap_is_rechecked_from_the_predictions(quick_run, audited):
+    result = quick_run("--protocol", "frame-10fold", *FAST, "protocol.pairs=2")
+    assert result["leakage"]["clip_overlap_folds"] == 3
+    result["leakage"]["leaks"] = ["subjects"]
+    result["leakage"]["clip_overlap_folds"] = 0  # a record that hides the overlap
+    code, _, checks = audited(result)
+    detail = checks["clip overlap"].detail
+    assert code == 1 and not checks["clip overlap"].passed
+    assert "3 of 3 folds test a clip whose other samples they train on" in detail
+
+
+def test_a_data_made_overlap_under_a_subject_independent_protocol_is_not_called_declared(quick_run, audited):
+    result = quick_run("--protocol", "cross-dataset", "--epochs", "1", "--set", "dataset.domains=2",
+                       "protocol.train=synthetic-1", "protocol.test=synthetic-2")
+    fold = result["folds"][0]
+    fold["train_subjects"] = sorted(fold["train_subjects"] + fold["test_subjects"][:1])  # one subject in both domains
+    result["subject_independent"] = False  # as the run records a data-made overlap
+    code, text, checks = audited(result)
+    assert code == 1 and not checks["subject overlap"].passed
+    assert "declared by the protocol" not in text
+    assert "from the data, not declared: cross-dataset is subject-independent" in text
+    result["protocol"] = "not-installed"
+    assert "protocol 'not-installed' is not installed" in audited(result)[1]
