@@ -3,40 +3,81 @@
 Both results must come from the same dataset and protocol with the same folds
 (same test samples in every fold, which the same seed gives). The per-fold
 scores are compared with the Wilcoxon signed-rank test; the difference of the
-pooled score gets a paired bootstrap confidence interval over samples.
+pooled score gets a paired bootstrap confidence interval over samples. A run
+that leaks test information (``merbench.leaks``) is named with what it leaks.
+
+The test is ``scipy.stats.wilcoxon`` (two-sided; for a few folds its p-value is
+exact, from all 2**n sign flips of the n folds that differ, ties or not), so its
+smallest possible p-value is 2 / 2**n. One fold always gives p = 1 whatever the
+scores: the test needs ``MIN_FOLDS`` = 2 folds (p >= 0.5 then), and below that
+no p-value is given. p < 0.05 needs at least 6 folds; 10 folds reach about 0.002.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
 import numpy as np
 from scipy.stats import wilcoxon
 
 from merbench.audit import outside_classes
 from merbench.errors import DataError
+from merbench.leaks import describe, result_leaks
 from merbench.metrics import unweighted_f1_recall
 from merbench.result import RunResult
+
+MIN_FOLDS = 2
+"""The fewest folds the signed-rank test can use: with one, its p-value is 1 whatever the scores."""
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The outcome of comparing run A with run B on one metric (B minus A)."""
+    """The outcome of comparing run A with run B on one metric (B minus A).
+
+    ``wilcoxon_statistic`` and ``p_value`` are ``None`` when the test does not
+    apply (fewer than ``MIN_FOLDS`` folds); ``wilcoxon_note`` then says why.
+    ``leaks`` holds the leak kinds of run ``"A"`` and run ``"B"`` (empty: honest).
+    """
 
     metric: str
     fold_scores_a: list[float]
     fold_scores_b: list[float]
-    wilcoxon_statistic: float
-    p_value: float
+    wilcoxon_statistic: float | None
+    p_value: float | None
     pooled_a: float
     pooled_b: float
     ci_low: float
     ci_high: float
     n_bootstrap: int
+    wilcoxon_note: str | None = None
+    leaks: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def pooled_difference(self) -> float:
         """Pooled score of B minus that of A."""
         return self.pooled_b - self.pooled_a
+
+
+def folds_text(n: int) -> str:
+    """``1 fold``, ``3 folds``."""
+    return f"{n} fold{'' if n == 1 else 's'}"
+
+
+def _wilcoxon(fold_a: list[float], fold_b: list[float]) -> tuple[float | None, float | None, str | None]:
+    """Statistic, p-value and, when the test does not apply, why (both numbers ``None``)."""
+    if len(fold_a) < MIN_FOLDS:
+        return None, None, (f"not applicable ({folds_text(len(fold_a))}; the signed-rank test needs at least "
+                            f"{MIN_FOLDS})")
+    if np.allclose(np.subtract(fold_b, fold_a), 0):
+        return 0.0, 1.0, None
+    test = wilcoxon(fold_b, fold_a)
+    return float(test.statistic), float(test.pvalue), None
+
+
+def leak_warning(name: str, model: str, kinds: list[str]) -> str:
+    """What run ``name`` (A or B) of ``model`` leaks, in words (``merbench.leaks.LEAKS``)."""
+    return (f"run {name} ({model}) leaks ({', '.join(kinds)}): {describe(kinds)}; its scores are inflated "
+            "and must not be compared with honest results (docs/leakage.md)")
 
 
 def _folds(result: RunResult) -> dict[int, tuple[str, ...]]:
@@ -57,11 +98,11 @@ def _pooled(metric: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int)
 
 def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> None:
     """DataError when a prediction row of run ``name`` has a label or prediction outside 0..n_classes-1."""
-    for field in ("label", "prediction"):
-        outside = outside_classes(result.predictions or [], n_classes, field)
+    for column in ("label", "prediction"):
+        outside = outside_classes(result.predictions or [], n_classes, column)
         if outside:
             raise DataError(
-                f"run {name} ({result.model}): sample {outside[0].id} has {field} {getattr(outside[0], field)}, "
+                f"run {name} ({result.model}): sample {outside[0].id} has {column} {getattr(outside[0], column)}, "
                 f"outside 0..{n_classes - 1} of its {n_classes} classes; the result file is damaged "
                 "(`merbench audit` checks it)")
 
@@ -84,12 +125,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
         raise DataError("the runs were not made on the same folds (different test samples); re-run both with the same --seed")
     fold_a = [f.metrics[metric] for f in sorted(a.folds, key=lambda f: f.fold)]
     fold_b = [f.metrics[metric] for f in sorted(b.folds, key=lambda f: f.fold)]
-    differences = np.subtract(fold_b, fold_a)
-    if np.allclose(differences, 0):
-        statistic, p_value = 0.0, 1.0
-    else:
-        test = wilcoxon(fold_b, fold_a)
-        statistic, p_value = float(test.statistic), float(test.pvalue)
+    statistic, p_value, note = _wilcoxon(fold_a, fold_b)
 
     rows_a, rows_b = a.predictions or [], {str(row.id): row for row in b.predictions or []}
     ids = [str(row.id) for row in rows_a]
@@ -115,5 +151,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
         ci_low=float(low),
         ci_high=float(high),
         n_bootstrap=n_bootstrap,
+        wilcoxon_note=note,
+        leaks={"A": result_leaks(a), "B": result_leaks(b)},
     )
 

@@ -54,35 +54,78 @@ def register(commands: argparse._SubParsersAction) -> None:
     runs.set_defaults(handler=execute)
 
 
-def run_record(run) -> dict:
-    """One stored run summary as a JSON-ready dict (scores as stored, fractions 0..1)."""
+def planned_leaks(config: dict) -> list[str]:
+    """The leak kinds a stored configuration asks for (a run with no result yet); its protocol's only when the
+    protocol is still registered."""
+    from merbench.errors import MerbenchError
+    from merbench.leaks import engine_leaks, protocol_leaks
+    from merbench.registry import get_registry
+
+    try:
+        found = protocol_leaks(get_registry().get("protocols", str(config.get("protocol"))))
+    except MerbenchError:
+        found = []
+    return found + engine_leaks(config.get("engine") or {})
+
+
+def run_leaks(store, run_id: str) -> list[str]:
+    """The leak kinds of a stored run: what its result records, else what its configuration asks for."""
+    from merbench.errors import MerbenchError
+    from merbench.leaks import result_leaks
+
+    try:
+        return result_leaks(store.result(run_id))
+    except MerbenchError:  # no final result yet, or a damaged one
+        return planned_leaks(store.run_config(run_id))
+
+
+def run_record(run, leaks: list[str]) -> dict:
+    """One stored run summary as a JSON-ready dict (scores as stored, fractions 0..1) with its leak kinds."""
     from dataclasses import asdict
 
-    return asdict(run)
+    return {**asdict(run), "leaks": leaks}
 
 
-def runs_table(path, summaries):
-    """The ``merbench runs`` table: run ids, names and scores whole at any width."""
+def leak_note(summaries, leaks: dict[str, list[str]]) -> str | None:
+    """One line under the table: for each combination of leak kinds, what leaks and the runs that leak it."""
+    from merbench.leaks import describe
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for run in summaries:
+        if leaks.get(run.id):
+            groups.setdefault(tuple(leaks[run.id]), []).append(run.id)
+    if not groups:
+        return None
+    parts = [f"{', '.join(kinds)} ({describe(list(kinds))}): {', '.join(ids)}" for kinds, ids in groups.items()]
+    return "⚠ leakage, scores inflated (docs/leakage.md): " + "; ".join(parts)
+
+
+def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None):
+    """The ``merbench runs`` table: run ids, names and scores whole at any width; a leaky run's UF1 in red with ⚠."""
     from merbench.compare import pct
     from merbench.tables import TEXT, Column, DataTable, styled
 
+    leaks = leaks or {}
+    marked = any(leaks.get(run.id) for run in summaries)
     table = DataTable(
         f"Runs in {path}",
         [Column("ID"), Column("Status", stack=True), Column("Model"), Column("Dataset", stack=True),
          Column("Protocol", stack=True), Column("Started (UTC)", TEXT), Column("Profile", TEXT), Column("Seed", TEXT),
          Column("Folds", justify="right"), Column("UF1", justify="right"), Column("Acc", justify="right"),
          Column("Time", TEXT, justify="right", priority=1)],
-        caption="UF1, Acc: pooled, in % (first seed). Continue an interrupted run with `merbench run --resume ID`; "
-        "see one with `merbench show ID`.",
+        caption="UF1, Acc: pooled, in % (first seed). " + ("⚠: leakage warning (listed below). " if marked else "")
+        + "Continue an interrupted run with `merbench run --resume ID`; see one with `merbench show ID`.",
     )
     colours = {"complete": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
     for run in summaries:
         seeds = str(run.seed) if run.n_seeds == 1 else f"{run.seed}..{run.seed + run.n_seeds - 1}"
         pooled = run.pooled or {}
+        uf1 = pct(pooled.get("uf1"))
         table.add_row(
             run.id, styled(run.status, colours.get(run.status, "white")), run.model, run.dataset, run.protocol,
             run.created.replace("T", " ")[:19], run.profile, seeds, str(run.folds_done),
-            pct(pooled.get("uf1")), pct(pooled.get("accuracy")), "" if run.seconds is None else f"{run.seconds:.0f} s",
+            styled(f"{uf1} ⚠", "red") if leaks.get(run.id) else uf1, pct(pooled.get("accuracy")),
+            "" if run.seconds is None else f"{run.seconds:.0f} s",
         )
     return table
 
@@ -98,12 +141,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status, args.limit or None)
+        leaks = {run.id: run_leaks(store, run.id) for run in summaries}
         path = store.path
     if args.json:
-        out.out(json.dumps([run_record(run) for run in summaries], indent=2), highlight=False)
+        out.out(json.dumps([run_record(run, leaks[run.id]) for run in summaries], indent=2), highlight=False)
         return 0
     if not summaries:
         out.print(f"No runs in {escape(str(path))} match. Record one with `merbench run` (see `merbench run --help`).")
         return 0
-    print_table(out, runs_table(path, summaries))
+    print_table(out, runs_table(path, summaries, leaks))
+    note = leak_note(summaries, leaks)
+    if note:
+        out.print(escape(note), style="bold red", highlight=False)
     return 0

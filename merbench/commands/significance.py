@@ -25,14 +25,57 @@ def register(commands: argparse._SubParsersAction) -> None:
     significance.set_defaults(handler=execute)
 
 
+def wilcoxon_text(comparison) -> str:
+    """The caption's test clause: statistic and p-value, or why the test does not apply."""
+    if comparison.p_value is None:
+        return f"Wilcoxon signed-rank over folds: {comparison.wilcoxon_note}."
+    return (f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, "
+            f"p = {comparison.p_value:.3g}.")
+
+
+def comparison_table(a, b, comparison, metric_name: str):
+    """The significance table: fold mean and pooled score of A, B and B - A."""
+    import numpy as np
+
+    from merbench.significance import folds_text
+    from merbench.tables import Column, DataTable
+
+    table = DataTable(
+        f"{metric_name}: B ({b.model}) vs A ({a.model}) on {a.dataset}, {a.protocol}, "
+        f"{folds_text(len(comparison.fold_scores_a))}",
+        [Column(""), *(Column(header, justify="right") for header in ("A", "B", "B - A"))],
+        caption=f"{wilcoxon_text(comparison)} "
+        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples).",
+    )
+    mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
+    table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", f"{100 * (mean_b - mean_a):+.1f}")
+    table.add_row(
+        "pooled", f"{100 * comparison.pooled_a:.1f}", f"{100 * comparison.pooled_b:.1f}",
+        f"{100 * comparison.pooled_difference:+.1f} [{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
+    )
+    return table
+
+
+def print_leak_warnings(out: Console, a, b, comparison) -> None:
+    """One red "⚠ leakage:" line per run that leaks, naming it (A or B) and what it leaks."""
+    from rich.markup import escape
+
+    from merbench.significance import leak_warning
+
+    for name, result in (("A", a), ("B", b)):
+        kinds = comparison.leaks.get(name)
+        if kinds:
+            out.print(f"[bold red]⚠ leakage:[/] {escape(leak_warning(name, result.model, kinds))}", highlight=False)
+
+
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench significance A.json B.json``."""
-    import numpy as np
     from rich.markup import escape
 
     from merbench.audit import load_result
     from merbench.errors import UsageError
     from merbench.significance import compare_runs
+    from merbench.tables import print_table
 
     if args.bootstrap < 100:
         raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")
@@ -42,20 +85,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(escape(f"Note: {name} ({path}) is a --seeds {len(result.seeds)} run; only its first seed "
                              f"({result.seed}) keeps per-sample predictions, so that seed is compared"))
     comparison = compare_runs(a, b, args.metric, args.bootstrap)
-    from merbench.tables import Column, DataTable, print_table
-
     metric = args.metric.upper() if args.metric != "accuracy" else "Accuracy"
-    table = DataTable(
-        f"{metric}: B ({b.model}) vs A ({a.model}) on {a.dataset}, {a.protocol}, {len(comparison.fold_scores_a)} folds",
-        [Column(""), *(Column(header, justify="right") for header in ("A", "B", "B - A"))],
-        caption=f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, p = {comparison.p_value:.3g}. "
-        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples).",
-    )
-    mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
-    table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", f"{100 * (mean_b - mean_a):+.1f}")
-    table.add_row(
-        "pooled", f"{100 * comparison.pooled_a:.1f}", f"{100 * comparison.pooled_b:.1f}",
-        f"{100 * comparison.pooled_difference:+.1f} [{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
-    )
-    print_table(out, table)
+    print_table(out, comparison_table(a, b, comparison, metric))
+    print_leak_warnings(out, a, b, comparison)
     return 0
