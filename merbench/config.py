@@ -223,9 +223,40 @@ def parse_rule(rule: Any) -> Range | tuple[str, ...] | None:
 
 
 def _show(value: Any) -> str:
+    """``value`` as it would be written after ``--set KEY=``: ``u,v``, ``true``, ``0.001``."""
     if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
+        return ",".join(_show(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False, "null": None, "~": None}
+
+
+def parse_set_value(text: str) -> Any:
+    """The value of ``--set KEY=TEXT``: a decimal integer or number, true/false (yes/no, on/off), null, a
+    ``[a, b]`` list, or else the text itself. Unlike YAML 1.1, ``010`` is ten, and ``0x10``, ``1:30``,
+    ``1_0`` or a date stay text (the option's type then accepts or refuses them)."""
+    stripped = text.strip()
+    if not stripped:
+        return ""
+    if _INTEGER.fullmatch(stripped):
+        return int(stripped)
+    if _DECIMAL.fullmatch(stripped):
+        return float(stripped)
+    if stripped.lower() in _WORDS:
+        return _WORDS[stripped.lower()]
+    if stripped.startswith("["):
+        try:
+            items = yaml.safe_load(stripped)
+        except yaml.YAMLError:
+            return text
+        return [parse_set_value(str(item)) if not isinstance(item, (list, dict)) else item for item in items] \
+            if isinstance(items, list) else text
+    return text
 
 
 def _expectation(default: Any, rule: Range | tuple[str, ...] | None) -> str:
@@ -241,7 +272,8 @@ def _expectation(default: Any, rule: Range | tuple[str, ...] | None) -> str:
 
 
 def _refuse(key: str, text: str, default: Any, rule: Range | tuple[str, ...] | None, what: str = "") -> UsageError:
-    what = what or ("expected true or false" if isinstance(default, bool) else f"must be {_expectation(default, rule)}")
+    what = what or ("expected true or false (or yes/no, on/off, 1/0)" if isinstance(default, bool)
+                    else f"must be {_expectation(default, rule)}")
     hint = ""
     if isinstance(rule, tuple):
         close = difflib.get_close_matches(text.strip().lower(), [c.lower() for c in rule], n=1, cutoff=0.5)
@@ -270,15 +302,14 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
     parsed = parse_rule(rule)
     if isinstance(value, str):
         text = value
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
+        value = parse_set_value(text)
     else:
         text = _show(value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
         raise _refuse(key, text, default, parsed)
     if isinstance(default, (int, float)):
         value = _number(value) if isinstance(default, float) else value
@@ -295,6 +326,8 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
     if isinstance(default, (list, tuple)):
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # one number: a list of one
         if not isinstance(value, (list, tuple)):
             raise _refuse(key, text, default, parsed, "expected a comma-separated list")
         items = list(value)
@@ -307,7 +340,9 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
                     raise _refuse(key, str(item), default, parsed)
         return items
     if default is None or isinstance(default, str):
-        value = text if isinstance(value, (int, float, bool)) or value is None else value
+        if isinstance(value, (list, tuple, dict)):
+            raise _refuse(key, text, default, parsed, "expected one value (text), not a list or mapping")
+        value = value if isinstance(value, str) else text  # numbers, dates, null: the text as given
         if isinstance(parsed, tuple):
             canonical = {c.lower(): c for c in parsed}.get(str(value).strip().lower())
             if canonical is None:
@@ -320,10 +355,7 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
 def coerce_element(key: str, text: str, item: Any, element: Any, default: Any, rule: Range | tuple[str, ...] | None) -> Any:
     """One number of a list option, of the type of the default's elements, inside ``rule``."""
     if isinstance(item, str):
-        try:
-            item = yaml.safe_load(item)
-        except yaml.YAMLError:
-            pass
+        item = parse_set_value(item)
     item = _number(item) if isinstance(element, float) else item
     good = isinstance(item, (int, float)) and not isinstance(item, bool)
     if good and isinstance(element, int) and not isinstance(element, bool):

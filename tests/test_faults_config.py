@@ -108,6 +108,48 @@ def test_list_values_are_converted_element_by_element():
         resolve_config(registry, model="ststnet", dataset="synthetic", sets={"model.filters": "4,x,9"})
 
 
+@pytest.mark.parametrize("text, expected", [("010", 10), ("+3", 3), ("1e-3", 0.001), (".5", 0.5), ("yes", True),
+                                            ("Off", False), ("null", None), ("[1, 2]", [1, 2]), ("0x10", "0x10"),
+                                            ("1:30", "1:30"), ("1_0", "1_0"), ("2020-01-01", "2020-01-01")])
+def test_set_values_are_read_as_decimal_numbers_words_or_text(text, expected):
+    """``--set`` text is not YAML 1.1: no octal, hexadecimal, base-60, underscores or dates behind the user's back."""
+    from merbench.config import parse_set_value
+
+    assert parse_set_value(text) == expected and type(parse_set_value(text)) is type(expected)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("engine.epochs=010", None), ("engine.epochs=0x10", "engine.epochs=0x10: must be an integer"),
+    ("engine.lr=1:30", "engine.lr=1:30: must be a finite number"),
+])
+def test_numbers_are_decimal_or_refused(setting, message):
+    key, _, text = setting.partition("=")
+    if message is None:
+        config = resolve_config(get_registry(), model="ststnet", dataset="synthetic", sets={key: text})
+        assert config.section("engine")["epochs"] == 10
+    else:
+        with pytest.raises(UsageError, match=message):
+            resolve_config(get_registry(), model="ststnet", dataset="synthetic", sets={key: text})
+
+
+def test_a_text_option_keeps_a_date_as_text_and_refuses_a_list():
+    registry = get_registry()
+    config = resolve_config(registry, model="ststnet", dataset="synthetic", sets={"executor.address": "2020-01-01"})
+    assert config.section("executor")["address"] == "2020-01-01"
+    json.dumps(config.to_dict())  # a result can hold it
+    with pytest.raises(UsageError, match=r"executor.address=\[1,2\]: expected one value \(text\), not a list"):
+        resolve_config(registry, model="ststnet", dataset="synthetic", sets={"executor.address": "[1,2]"})
+
+
+def test_one_number_is_a_list_of_one_and_booleans_take_1_and_0():
+    registry = get_registry()
+    config = resolve_config(registry, model="offapexnet", dataset="synthetic",
+                            sets={"model.filters": "8", "engine.compile": "1"})
+    assert config.section("model")["filters"] == [8] and config.section("engine")["compile"] is True
+    with pytest.raises(UsageError, match=r"expected true or false \(or yes/no, on/off, 1/0\) \(default false\)"):
+        resolve_config(registry, model="offapexnet", dataset="synthetic", sets={"engine.compile": "2"})
+
+
 def test_a_choice_is_matched_without_case_and_stored_as_declared():
     config = resolve_config(get_registry(), model="convmixer", dataset="synthetic", sets={"model.attention": "NONE"})
     assert config.section("model")["attention"] == "none"
