@@ -519,8 +519,8 @@ def resolve_config(
         close = difflib.get_close_matches(profile, PROFILES, n=1)
         raise UsageError(f"unknown profile '{profile}': choose one of {', '.join(PROFILES)}"
                          + (f" (did you mean {close[0]}?)" if close else ""))
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise UsageError(f"--device {device}: choose auto, cpu or cuda")
+    if device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
+        raise UsageError(f"--device {device}: choose auto, cpu, cuda or cuda:N (N: a GPU number, e.g. cuda:0)")
 
     model_spec = registry.get("models", model) if model else None
     if model and model.endswith(":"):

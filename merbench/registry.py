@@ -85,7 +85,7 @@ class Registry:
 
     def __init__(self, strict: bool | None = None, disabled: Iterable[str] | None = None):
         if strict is None:
-            strict = os.environ.get("MERBENCH_STRICT_PLUGINS", "") not in ("", "0")
+            strict = os.environ.get("MERBENCH_STRICT_PLUGINS", "").strip().lower() not in ("", "0", "false", "no", "off")
         if disabled is None:
             disabled = [n.strip() for n in os.environ.get("MERBENCH_DISABLE_PLUGINS", "").split(",")]
         self.strict = strict

@@ -100,8 +100,8 @@ class TuneRequest:
                               epochs=self.epochs, sets=sets, config_file=self.config_file)
 
     def fixed_keys(self) -> set[str]:
-        """The options the user fixed with ``--set`` or ``--config`` (a space may not search them)."""
-        keys = set(self.sets)
+        """The options the user fixed with ``--set``, ``--config`` or ``--epochs`` (a space may not search them)."""
+        keys = set(self.sets) | ({"engine.epochs"} if self.epochs is not None else set())
         if self.config_file is not None:
             keys |= set(load_config_file(self.config_file))
         return keys

@@ -238,7 +238,7 @@ def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Cal
         if section == "engine" and option in REFUSED_ENGINE:
             raise UsageError(f"{where}: changes how trials run, not what they learn; set it with --set {key}=...")
         if key in fixed:
-            raise UsageError(f"{where}: also set with --set/--config; a searched option cannot be fixed too (drop one)")
+            raise UsageError(f"{where}: also set with --set/--config/--epochs; a searched option cannot be fixed too (drop one)")
         param = _param(key, spec, where)
         _check_against_option(param, sections[section][option], where, check)
         params.append(param)

@@ -150,6 +150,12 @@ def test_one_number_is_a_list_of_one_and_booleans_take_1_and_0():
         resolve_config(registry, model="offapexnet", dataset="synthetic", sets={"engine.compile": "2"})
 
 
+@pytest.mark.parametrize("device", ["cuda:x", "cuda:", "cuda:-1", "gpu"])
+def test_a_malformed_device_is_refused_before_anything_runs(device):
+    with pytest.raises(UsageError, match=rf"--device {device}: choose auto, cpu, cuda or cuda:N"):
+        resolve_config(get_registry(), model="ststnet", dataset="synthetic", device=device)
+
+
 def test_a_choice_is_matched_without_case_and_stored_as_declared():
     config = resolve_config(get_registry(), model="convmixer", dataset="synthetic", sets={"model.attention": "NONE"})
     assert config.section("model")["attention"] == "none"

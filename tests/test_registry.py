@@ -107,6 +107,9 @@ def test_broken_plugin_is_reported_and_the_rest_keep_working(install_plugin, run
     assert shown.code == 0
     assert "broken" in shown.out and "ModuleNotFoundError" in shown.out
 
+    for off in ("0", "false", "No", "off"):
+        monkeypatch.setenv("MERBENCH_STRICT_PLUGINS", off)
+        assert len(Registry().problems) == 1, f"MERBENCH_STRICT_PLUGINS={off} keeps strict mode off"
     monkeypatch.setenv("MERBENCH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match="merbench-broken"):
         Registry()

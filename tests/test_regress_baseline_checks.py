@@ -73,7 +73,7 @@ def test_bad_defaults_are_refused_naming_the_file(defaults, message, run_cli, tm
     ({"model": "nope"}, "entry 2 (nope · synthetic · subject-10fold): unknown model 'nope'"),
     ({"model": "ststnet", "set": {"model.nope": 3}}, "entry 2 (ststnet · synthetic · subject-10fold): unknown setting 'model.nope'"),
     ({"model": "ststnet", "profile": "bogus"}, "entry 2 (ststnet · synthetic · subject-10fold): unknown profile 'bogus'"),
-    ({"model": "ststnet", "device": "tpu"}, "entry 2 (ststnet · synthetic · subject-10fold): device tpu: choose auto, cpu or cuda"),
+    ({"model": "ststnet", "device": "tpu"}, "entry 2 (ststnet · synthetic · subject-10fold): device tpu: choose auto, cpu, cuda or cuda:N"),
     ({"model": "ststnet", "dataset": "nope"}, "entry 2 (ststnet · nope · subject-10fold): unknown dataset 'nope'"),
     ({"model": "ststnet", "protocol": "sample-10fold"}, "entry 2 (ststnet · synthetic · sample-10fold): the entry is leaky"),
 ])

@@ -233,6 +233,13 @@ def test_a_space_may_not_search_an_option_fixed_with_set(run_cli, tmp_path):
     assert "model.dropout: also set with --set/--config" in result.err
 
 
+def test_a_space_may_not_search_the_epochs_fixed_with_the_epochs_flag(run_cli, tmp_path):
+    """--epochs N would override every trial's engine.epochs while the summary reported the searched value."""
+    space = space_file(tmp_path, "engine.epochs: {type: categorical, choices: [2, 3]}\n", "epochs.yaml")
+    result, _ = tune(run_cli, tmp_path, "--epochs", "1", space=space)
+    assert result.code == 2 and "engine.epochs: also set with --set/--config/--epochs" in result.err
+
+
 @pytest.mark.parametrize("problem", ["missing", "folder", "empty"])
 def test_space_file_that_cannot_be_read_is_one_error(run_cli, tmp_path, problem):
     path = {"missing": tmp_path / "nope.yaml", "folder": tmp_path, "empty": space_file(tmp_path, "")}[problem]
