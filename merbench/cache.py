@@ -46,6 +46,9 @@ def make_cache_folder(root: Path) -> None:
             raise  # the run's one disk-full message names the file system
         raise UsageError(f"{_cache_named(root, bool(os.environ.get('MERBENCH_CACHE')))}: cannot create the folder "
                          f"({exc.strerror}); {CACHE_FIX}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise UsageError(f"{_cache_named(root, bool(os.environ.get('MERBENCH_CACHE')))}: the folder cannot be written "
+                         f"(read-only); {CACHE_FIX}")
 
 
 CACHE_FIX = "point MERBENCH_CACHE at a folder merbench can write to (it is created when missing)"
@@ -117,6 +120,19 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def write_cache_file(path: Path, data: bytes | str) -> None:
+    """Write one cache file atomically; a cache that cannot take it (read-only, or a folder where the file belongs)
+    is one ``UsageError`` naming the file and the fix. A full disk is left to the run's disk-full message."""
+    try:
+        atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise UsageError(f"cannot write the cache file {path} ({exc.strerror}); if something else sits at that path, "
+                         "clear the cache with `merbench cache clear --only preprocess --yes`; if the cache is "
+                         f"read-only, {CACHE_FIX}") from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from merbench import __version__
-from merbench.cache import atomic_write_bytes, atomic_write_text, cache_root, content_key
+from merbench.cache import cache_root, content_key, write_cache_file
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.datafiles import decode_image, undecodable
 from merbench.errors import DataError, UsageError
@@ -248,7 +248,7 @@ class FrameHashes:
             return
         merged = FrameHashes(self.path).known
         merged.update(self.known)
-        atomic_write_text(self.path, json.dumps(merged))
+        write_cache_file(self.path, json.dumps(merged))
         self.dirty = False
 
 
@@ -276,8 +276,8 @@ def save_checked(path: Path, array: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     blob = buffer.getvalue()
-    atomic_write_text(checksum_path(path), hashlib.sha256(blob).hexdigest())
-    atomic_write_bytes(path, blob)
+    write_cache_file(path, blob)
+    write_cache_file(checksum_path(path), hashlib.sha256(blob).hexdigest())
 
 
 def load_checked(path: Path) -> np.ndarray | None:
@@ -342,7 +342,7 @@ def store_entry(entry_dir: Path, key: str, output: np.ndarray, notes: Mapping[st
     """Write one entry atomically: its notes first, then the array that marks it complete."""
     path = entry_path(entry_dir, key)
     if notes:
-        atomic_write_text(path.with_suffix(".json"), json.dumps(notes, sort_keys=True))
+        write_cache_file(path.with_suffix(".json"), json.dumps(notes, sort_keys=True))
     save_checked(path, output)
 
 
@@ -499,7 +499,7 @@ def _write_index(entry_dir: Path, index_key: str, dataset: Dataset, chain: Chain
         "merbench": __version__,
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_text(folder / f"{index_key}.json", json.dumps(meta))
+    write_cache_file(folder / f"{index_key}.json", json.dumps(meta))
 
 
 def summarise_notes(samples: Sequence[Sample], notes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,45 @@
+"""A cache that cannot take a write (a folder where a file belongs, a read-only folder) is one message and exit 2,
+never a traceback; a failed write leaves the entry's data and checksum as they were."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from merbench.cache import make_cache_folder, write_cache_file
+from merbench.errors import UsageError
+
+TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=3", "dataset.size=16", "dataset.frames=6",
+        "protocol.n_splits=2", "engine.epochs=1"]
+
+
+def test_a_folder_where_a_cache_file_belongs_is_one_message(tmp_path):
+    target = tmp_path / "entry.npy"
+    target.mkdir()
+    with pytest.raises(UsageError, match=r"cannot write the cache file .*entry.npy .*merbench cache clear"):
+        write_cache_file(target, b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry.npy"], "no temporary file is left"
+
+
+def test_a_damaged_cache_entry_in_a_run_is_exit_2_naming_the_file(run_cli, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
+    command = ["run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet", "--no-store", *TINY]
+    assert run_cli(*command).code == 0
+    [index] = [p for p in (cache / "preprocess" / "index").glob("*.json")]
+    index.unlink()
+    index.mkdir()  # something else now sits where the run writes its index
+    result = run_cli(*command)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"cannot write the cache file {index}" in " ".join(result.err.split())
+
+
+def test_a_read_only_cache_folder_is_refused_before_the_run(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == folder else real_access(path, mode))
+    with pytest.raises(UsageError, match="the folder cannot be written .read-only.; point MERBENCH_CACHE"):
+        make_cache_folder(folder)
