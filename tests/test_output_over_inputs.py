@@ -45,3 +45,22 @@ def test_report_leakage_output_over_its_summary_is_refused(run_cli, tmp_path):
     result = run_cli("report", "--leakage", str(summary), "--format", "md", "--output", str(summary))
     assert result.code == 2 and "is the leakage summary" in result.err
     assert summary.read_text() == before and json.loads(before)["kind"] == "merbench-leakage"
+
+
+def test_a_result_that_cannot_be_written_after_the_run_says_how_to_get_it(run_cli, tmp_path, monkeypatch):
+    """The run is done and stored; only its --json copy failed (a full disk): exit 1 with the command that writes it."""
+    import merbench.outputs
+    from merbench.errors import UsageError
+
+    def full(target, data):
+        raise UsageError(f"cannot write {target}: No space left on device; free some space or choose another path")
+
+    store = tmp_path / "runs.sqlite"
+    monkeypatch.setattr(merbench.outputs, "write_output", full)
+    target = tmp_path / "r.json"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--store", str(store), "--set", "dataset.subjects=4", "protocol.n_splits=2", "--json", str(target))
+    message = " ".join(result.err.split())
+    assert result.code == 1 and "No space left on device" in message
+    [run_id] = [word for word in message.split() if word.startswith("20") and "-" in word][:1]
+    assert f"the run itself finished and its result is stored: write it again with `merbench show {run_id} --json" in message

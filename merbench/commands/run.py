@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import EPILOG, flatten_sets
-from merbench.errors import UsageError
+from merbench.errors import RunFailed, UsageError
 
 ORDER = 10
 
@@ -112,7 +112,7 @@ def _new_config(args: argparse.Namespace, registry):
 def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store, config) -> int:
     from merbench.outputs import write_output
     from merbench.preflight import preflight
-    from merbench.progress import RichProgress, SilentProgress
+    from merbench.progress import RichProgress, WarningsOnly
     from merbench.report import print_result
     from merbench.recording import run_recorded
 
@@ -127,7 +127,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         started.append(new_id)
         err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False)
 
-    progress_sink = SilentProgress() if args.quiet else RichProgress(err)
+    progress_sink = WarningsOnly(err) if args.quiet else RichProgress(err)
     try:
         with progress_sink if isinstance(progress_sink, RichProgress) else nullcontext():
             result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce)
@@ -138,12 +138,18 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     if reused:
         err.print(f"Resumed: {reused} completed fold(s) reused from the store, the rest trained now")
     print_result(out, result)
-    if args.json is not None:
-        write_output(args.json_target, json.dumps(result.to_dict(), indent=2))
-        if args.json_target is not None:
-            err.print(f"Result written to {escape(str(args.json))}")
     if store is not None:
         err.print(f"Stored as run {run_id} in {store.path} (merbench show {run_id})")
+    if args.json is not None:
+        try:
+            write_output(args.json_target, json.dumps(result.to_dict(), indent=2))
+        except UsageError as exc:  # written after the run: the run is done, only its copy is missing
+            again = (f"write it again with `merbench show {run_id} --json {args.json}`" if store is not None
+                     else "run again with another --json path")
+            raise RunFailed(f"{exc}; the run itself finished and its result is {'stored' if store else 'not stored'}: "
+                            f"{again}") from None
+        if args.json_target is not None:
+            err.print(f"Result written to {escape(str(args.json))}")
     return 0
 
 
