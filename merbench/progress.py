@@ -66,6 +66,19 @@ class SilentProgress:
         """Ignore."""
 
 
+class WarningsOnly(SilentProgress):
+    """``--quiet``: no progress, but warnings and notes (a damaged cache, a leaky setting) are still shown."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def message(self, text: str) -> None:
+        """Show ``text`` when it is labelled a warning or a note; other messages are progress."""
+        label = _LABEL.match(text)
+        if label and any(word in label.group(0) for word in ("Warning", "Note")):
+            self.console.print(message_markup(text), highlight=False)
+
+
 @dataclass
 class _Stage:
     description: str

@@ -43,3 +43,15 @@ def test_a_read_only_cache_folder_is_refused_before_the_run(tmp_path, monkeypatc
     monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == folder else real_access(path, mode))
     with pytest.raises(UsageError, match="the folder cannot be written .read-only.; point MERBENCH_CACHE"):
         make_cache_folder(folder)
+
+
+def test_quiet_hides_progress_but_not_a_damaged_cache_warning(run_cli, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
+    command = ["run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet", "--no-store", *TINY]
+    assert run_cli(*command).code == 0
+    bundle = next((cache / "preprocess" / "index").glob("*.npy"))
+    bundle.write_bytes(os.urandom(bundle.stat().st_size))
+    result = run_cli(*command)
+    assert result.code == 0 and "does not match its checksum" in result.err
+    assert "Preprocessing" not in result.err and "Folds" not in result.err

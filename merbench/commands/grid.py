@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     from merbench.compare import build_comparison, comparison_table
     from merbench.grid import run_grid
     from merbench.outputs import write_output
-    from merbench.progress import RichProgress, SilentProgress
+    from merbench.progress import RichProgress, WarningsOnly
 
     def report(outcome) -> None:
         if outcome.error is not None:
@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         elif outcome.run_id is not None:
             err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
 
-    progress = SilentProgress() if args.quiet else RichProgress(err)
+    progress = WarningsOnly(err) if args.quiet else RichProgress(err)
     try:
         with progress if isinstance(progress, RichProgress) else nullcontext():
             outcomes = run_grid(cells, registry, args.seeds, store, progress, report)

@@ -98,12 +98,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict:
     from merbench.leakage import run_study, study_summary
-    from merbench.progress import RichProgress, SilentProgress
+    from merbench.progress import RichProgress, WarningsOnly
     from merbench.recording import run_recorded
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
-    progress = SilentProgress() if args.quiet else RichProgress(err)
+    progress = WarningsOnly(err) if args.quiet else RichProgress(err)
 
     def run_one(config, label: str) -> dict:
         stored = store.identical_result(config) if args.stored and store is not None else None

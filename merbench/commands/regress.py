@@ -147,7 +147,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     from contextlib import nullcontext
 
     from merbench.errors import RunFailed
-    from merbench.progress import RichProgress, SilentProgress
+    from merbench.progress import RichProgress, WarningsOnly
     from merbench.regress import (
         DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, load_baseline, updated_document,
         write_baseline,
@@ -161,7 +161,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     measured = []
     errors: dict[int, str] = {}  # position in measured → why its run failed (a check goes on with the other entries)
     try:
-        progress = SilentProgress() if args.quiet else RichProgress(err)
+        progress = WarningsOnly(err) if args.quiet else RichProgress(err)
         with progress if isinstance(progress, RichProgress) else nullcontext():
             for entry, config in zip(selected, configs):
                 if args.seeds > 1:

@@ -72,7 +72,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench tune``."""
     from merbench.config import parse_set
     from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files, write_output
-    from merbench.progress import RichProgress, SilentProgress
+    from merbench.progress import RichProgress, WarningsOnly
     from merbench.registry import get_registry
     from merbench.tuning import TuneRequest, import_optuna, run_tune
     from merbench.tuning_report import print_summary
@@ -90,7 +90,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         sets=parse_set(flatten_sets(args.sets)), config_file=args.config, inner_folds=args.inner_folds,
         workers=args.workers, executor=args.executor, storage=args.storage, resume=args.resume, fresh=args.fresh,
     )
-    progress = SilentProgress() if args.quiet else RichProgress(err)
+    progress = WarningsOnly(err) if args.quiet else RichProgress(err)
     try:
         with progress if isinstance(progress, RichProgress) else nullcontext():
             summary = run_tune(request, registry, progress)
