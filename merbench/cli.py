@@ -14,10 +14,11 @@ import importlib
 import pkgutil
 import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -95,6 +96,16 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
     return args
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is so that it stops as on Ctrl-C: completed work kept, the resume command
+    said."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the message and clean-up are not broken by a second one
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``merbench`` console script; returns the exit code."""
     skip_final_collection()
@@ -108,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     out = make_console(table_format=args.table_format)
     err = make_console(stderr=True)
+    if argv is None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)  # `kill`, a batch scheduler, a container stop: as Ctrl-C
     shown_warning = warnings.showwarning
     if not args.debug:
         warnings.showwarning = _one_line_warning(err)
@@ -122,10 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;
         # a command line run is about to end, a call from Python gets its handler back.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        err.print("merbench: interrupted")
+        terminated = isinstance(sys.exc_info()[1], Terminated)
+        err.print("merbench: terminated (SIGTERM)" if terminated else "merbench: interrupted")
         if argv is not None:
             signal.signal(signal.SIGINT, previous)
-        return 130
+        return 128 + signal.SIGTERM if terminated else 130
     finally:
         warnings.showwarning = shown_warning
 

@@ -126,6 +126,25 @@ def test_sigint_to_the_run_stops_it_and_its_workers_at_once_without_a_traceback(
     assert summary.status == "interrupted"
 
 
+def test_sigterm_stops_the_run_as_ctrl_c_does_and_says_how_to_resume(tmp_path):
+    """`kill`, a batch scheduler or a container stop send SIGTERM: the run stops cleanly, keeps its completed folds,
+    says how to resume, exits 143 (128 + SIGTERM) and leaves no worker behind."""
+    run, workers = _run_in_stage("folds", tmp_path)
+    os.kill(run.pid, signal.SIGTERM)
+    try:
+        _, err = run.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        pytest.fail("the terminated run did not stop")
+    assert run.returncode == 143, err
+    assert "merbench: terminated (SIGTERM)" in err and "merbench run --resume" in err
+    assert "Traceback" not in err and "leaked semaphore" not in err, err
+    assert not _gone_within(workers, 2.0), "worker processes outlived the terminated run"
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        [summary] = store.list_runs()
+    assert summary.status == "interrupted"
+
+
 # ------------------------------------------------------------------ 2. the run killed with -9
 
 
