@@ -90,6 +90,7 @@ class Registry:
             disabled = [n.strip() for n in os.environ.get("MERBENCH_DISABLE_PLUGINS", "").split(",")]
         self.strict = strict
         self.disabled = {name for name in disabled if name}
+        self.disabled_unknown: list[str] = []
         self.records: list[PluginRecord] = []
         self.problems: list[str] = []
         self._items: dict[str, dict[str, Any]] = {kind: {} for kind in PLUGIN_KINDS}
@@ -117,6 +118,11 @@ class Registry:
                 "merbench's built-in plugins are not registered (no 'merbench' entry points "
                 "found in the installed distribution): reinstall with pip install -e ."
             )
+        unmatched = sorted(self.disabled - {ep.name for ep, _, _ in entry_points})
+        self.disabled_unknown = unmatched
+        if unmatched:
+            self.problems.append(f"MERBENCH_DISABLE_PLUGINS names {', '.join(unmatched)}, which no installed entry "
+                                 "point is called (entry point names are listed by `merbench plugins`)")
         for ep, dist_name, version in entry_points:
             provider = Provider(ep.name, ep.value, dist_name, version)
             if ep.name in self.disabled:
@@ -224,6 +230,8 @@ class Registry:
             f"unknown {singular} '{name}'.{hint} Available {kind}: "
             f"{', '.join(n + '<name>' if n.endswith(':') else n for n in known) or 'none'} "
             f"(see `merbench list {kind}`; a plugin that failed to load is shown by `merbench plugins`)."
+            + (f" MERBENCH_DISABLE_PLUGINS={','.join(sorted(self.disabled))} leaves out those entry points."
+               if self.disabled else "")
         )
 
 

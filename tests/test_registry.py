@@ -127,6 +127,20 @@ def test_disabled_plugin_is_not_loaded(install_plugin, monkeypatch):
     assert "broken" not in [record.provider.entry_point for record in registry.records]
 
 
+def test_a_disabled_name_that_matches_nothing_and_a_disabled_model_are_explained(run_cli, monkeypatch):
+    monkeypatch.setenv("MERBENCH_DISABLE_PLUGINS", "bogus,convmixer")
+    reset_registry()
+    try:
+        shown = run_cli("plugins")
+        assert shown.code == 0 and "No installed entry point is called bogus" in shown.out
+        refused = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick")
+        assert refused.code == 2
+        assert "MERBENCH_DISABLE_PLUGINS=bogus,convmixer leaves out those entry points" in " ".join(refused.err.split())
+    finally:
+        monkeypatch.delenv("MERBENCH_DISABLE_PLUGINS")
+        reset_registry()
+
+
 def test_duplicate_name_is_refused_naming_both_providers(install_plugin):
     install_plugin("merbench-dup", "dup", "merbench_dup_plugin", TINY_MODEL.format(name="convmixer"))
     registry = Registry()

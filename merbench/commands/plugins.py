@@ -49,4 +49,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print("(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
     if registry.disabled:
         out.print(escape(f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}"))
+        if registry.disabled_unknown:
+            out.print(escape(f"No installed entry point is called {', '.join(registry.disabled_unknown)}: "
+                             "check the names in MERBENCH_DISABLE_PLUGINS against the Entry point column"),
+                      style="yellow")
     return 0
