@@ -163,6 +163,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise UsageError(f"--config {path}: expected a mapping of sections (model:, dataset:, engine: ...)")
     flat: dict[str, Any] = {}
     for key, value in data.items():
+        if value is None:  # a section with every option commented out: nothing to set
+            continue
         if isinstance(value, dict):
             for sub_key, sub_value in value.items():
                 flat[f"{key}.{sub_key}"] = sub_value
@@ -492,6 +494,7 @@ def resolve_config(
     dataset alone.
     """
     overrides: dict[str, Any] = load_config_file(config_file) if config_file else {}
+    from_file = {key: f"--config {config_file}" for key in overrides if key not in (sets or {})}
     overrides.update(sets or {})
 
     def take_name(section: str, cli_value: str | None, default: str | None = None) -> str | None:
@@ -550,7 +553,7 @@ def resolve_config(
     }
     chain_value = overrides.pop("preprocess", None)
     # Sections that do not depend on the chain first: the dataset's options say what it gives.
-    later = _apply(overrides, sections, rules, only=set(sections))
+    later = _apply(overrides, sections, rules, only=set(sections), sources=from_file)
 
     if chain_value is not None:
         chain = tuple(coerce("preprocess", chain_value, []))
@@ -565,7 +568,7 @@ def resolve_config(
         for option, value in getattr(model_spec, "preprocess_options", {}).get(spec.name, {}).items():
             if option in sections[spec.name]:
                 sections[spec.name][option] = copy.deepcopy(value)
-    _apply(later, sections, rules, registry=registry, chain=chain)
+    _apply(later, sections, rules, registry=registry, chain=chain, sources=from_file)
 
     if epochs is not None:
         if epochs < 1:
@@ -588,22 +591,42 @@ def resolve_config(
 
 
 def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], rules: Mapping[str, Mapping[str, Any]],
-           only: set[str] | None = None, registry: Registry | None = None, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+           only: set[str] | None = None, registry: Registry | None = None, chain: tuple[str, ...] = (),
+           sources: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Set each ``section.option`` value (coerced and checked against its rule); returns the keys left over.
 
     With ``only``, keys that are not options of those sections are handed back
     untouched (for a later call); without it every key must be a known option,
-    else a ``UsageError`` suggests the closest valid key.
+    else a ``UsageError`` suggests the closest valid key. ``sources`` names where a
+    key came from (``--config FILE``), put before its error.
     """
+    try:
+        return _apply_each(overrides, sections, rules, only, registry, chain)
+    except _KeyRefused as refused:
+        where = (sources or {}).get(refused.key)
+        raise UsageError(f"{where}: {refused.error}" if where else str(refused.error)) from None
+
+
+class _KeyRefused(Exception):
+    def __init__(self, key: str, error: UsageError):
+        super().__init__(str(error))
+        self.key, self.error = key, error
+
+
+def _apply_each(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], rules: Mapping[str, Mapping[str, Any]],
+                only: set[str] | None, registry: Registry | None, chain: tuple[str, ...]) -> dict[str, Any]:
     left: dict[str, Any] = {}
     for key, value in overrides.items():
         section, dot, option = str(key).partition(".")
         if only is not None and (section not in only or option not in sections[section]):
             left[key] = value
             continue
-        if not dot or section not in sections or option not in sections[section]:
-            raise unknown_setting(str(key), sections, registry, chain)
-        sections[section][option] = coerce(key, value, sections[section][option], rules.get(section, {}).get(option))
+        try:
+            if not dot or section not in sections or option not in sections[section]:
+                raise unknown_setting(str(key), sections, registry, chain)
+            sections[section][option] = coerce(key, value, sections[section][option], rules.get(section, {}).get(option))
+        except UsageError as exc:
+            raise _KeyRefused(str(key), exc) from None
     return left
 
 

@@ -156,6 +156,20 @@ def test_a_malformed_device_is_refused_before_anything_runs(device):
         resolve_config(get_registry(), model="ststnet", dataset="synthetic", device=device)
 
 
+def test_a_config_files_bad_value_names_the_file_and_an_empty_section_is_nothing(tmp_path):
+    registry = get_registry()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("engine:\n  epochs: [1, 2]\n")
+    with pytest.raises(UsageError, match=rf"^--config {bad}: engine.epochs=1,2: must be an integer"):
+        resolve_config(registry, model="ststnet", dataset="synthetic", config_file=bad)
+    overridden = resolve_config(registry, model="ststnet", dataset="synthetic", config_file=bad,
+                                sets={"engine.epochs": "3"})  # --set wins over the file: its value is not checked
+    assert overridden.section("engine")["epochs"] == 3
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("engine:\n  # epochs: 3\n")
+    assert resolve_config(registry, model="ststnet", dataset="synthetic", config_file=empty).section("engine")["epochs"] == 20
+
+
 def test_a_choice_is_matched_without_case_and_stored_as_declared():
     config = resolve_config(get_registry(), model="convmixer", dataset="synthetic", sets={"model.attention": "NONE"})
     assert config.section("model")["attention"] == "none"
