@@ -281,14 +281,20 @@ class CellOutcome:
     result: RunResult | None = None
     run_id: str | None = None
     error: MerbenchError | None = None
+    reused: bool = False
+    """The run was taken from the store (``--stored``), not trained now."""
 
 
 def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: Any = None,
-             progress: ProgressSink | None = None, on_cell: Callable[[CellOutcome], None] | None = None) -> list[CellOutcome]:
+             progress: ProgressSink | None = None, on_cell: Callable[[CellOutcome], None] | None = None,
+             reuse_stored: bool = False) -> list[CellOutcome]:
     """Run every cell (``n_seeds`` seeds each) on the cells' executor, recording each in ``store`` (may be ``None``).
 
     A cell that fails is recorded as failed and the others go on; the outcomes
     come back in the order of ``cells``. ``on_cell`` is called as each ends.
+    With ``reuse_stored`` a cell whose exact configuration and seed count has a
+    complete run in ``store`` takes that run instead of training again (after an
+    interruption: the finished cells are kept, the rest run).
     """
     check_seeds(n_seeds)
     progress = progress or SilentProgress()
@@ -301,10 +307,18 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
             on_cell(outcome)
 
     progress.start("cells", len(cells), "Grid cells")
-    if cells and cells[0].config.section("executor")["name"] == "ray":
-        _run_on_ray(cells, n_seeds, store, progress, finished)
+    left = list(range(len(cells)))
+    if reuse_stored and store is not None:
+        for i in list(left):
+            stored = store.identical_result(cells[i].config, n_seeds)
+            if stored is not None:
+                left.remove(i)
+                finished(i, CellOutcome(cells[i], stored, stored.run_id, reused=True))
+    todo = [cells[i] for i in left]
+    if todo and todo[0].config.section("executor")["name"] == "ray":
+        _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
     else:
-        _run_here(cells, registry, n_seeds, store, progress, finished)
+        _run_here(todo, registry, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
     return [outcome for outcome in outcomes if outcome is not None]
 
 

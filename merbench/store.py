@@ -670,12 +670,17 @@ class ResultStore:
                 break
         return summaries
 
-    def identical_result(self, config: Any) -> RunResult | None:
-        """The newest complete single-seed run made with exactly ``config`` (a ``RunConfig``), or ``None``."""
+    def identical_result(self, config: Any, n_seeds: int = 1) -> RunResult | None:
+        """The newest complete run made with exactly ``config`` (a ``RunConfig``, its first seed) and ``n_seeds``
+        seeds, or ``None``."""
         wanted = config.to_dict()
+
+        def seeds(result: RunResult) -> int:
+            return result.across_seeds.n if result.across_seeds is not None else 1
+
         matches = [r for r in self.complete_results(model=[config.model], dataset=[config.dataset],
                                                     protocol=[config.protocol])
-                   if r.config == wanted and r.across_seeds is None]
+                   if r.config == wanted and seeds(r) == n_seeds]
         return matches[-1] if matches else None
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),

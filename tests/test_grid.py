@@ -53,6 +53,29 @@ def test_grid_records_every_cell_as_a_complete_run_with_all_seeds(local_grid):
                                 "protocols": ["subject-10fold"], "seeds": 2, "executor": "local"}
 
 
+def test_stored_reuses_every_finished_cell_and_runs_only_the_rest(local_grid, run_cli, tmp_path):
+    """After an interruption, the same grid with --stored keeps the complete cells (same configuration and seed count)
+    and trains the cell that has no complete run; the report is the same as the first grid's for the kept cells."""
+    store, document, _ = local_grid
+    copy = tmp_path / "results.sqlite"
+    copy.write_bytes(store.read_bytes())
+    target = tmp_path / "again.json"
+    again = run_cli(*GRID, "--models", "convmixer,ststnet,lbptop-svm", "--seeds", "2", "--store", str(copy), "--stored",
+                    "--json", str(target))
+    assert again.code == 0, again.err
+    cells = json.loads(target.read_text())["cells"]
+    assert [c["run_id"] for c in cells[:2]] == [c["run_id"] for c in document["cells"]]
+    assert [c["pooled"] for c in cells[:2]] == [c["pooled"] for c in document["cells"]]
+    assert cells[2]["model"] == "lbptop-svm" and cells[2]["status"] == "complete"
+    assert again.err.count("reused (--stored)") == 2
+    with ResultStore(copy) as results:
+        assert len(results.list_runs()) == 3, "only the new cell was run"
+    one_seed = run_cli(*GRID, "--models", "ststnet", "--seeds", "1", "--store", str(copy), "--stored")
+    assert one_seed.code == 0 and "reused" not in one_seed.err, "a 2-seed run is not a 1-seed cell's result"
+    refused = run_cli(*GRID, "--models", "ststnet", "--stored", "--no-store")
+    assert refused.code == 2 and "--no-store cannot be combined with --store or --stored" in refused.err
+
+
 def test_grid_ends_with_the_table_compare_prints_for_its_runs(local_grid, run_cli):
     store, document, out = local_grid
     assert "Comparison: UF1" in out and "synthetic · subject-10fold" in out

@@ -20,6 +20,7 @@ ORDER = 11
 
 EXAMPLES = """examples:
   merbench grid --models convmixer,ststnet --datasets synthetic --protocols subject-10fold,loso --profile quick
+  merbench grid --models convmixer,ststnet --datasets synthetic --profile quick --stored   # after an interruption: keep finished cells
   merbench grid --models ststnet,offapexnet --datasets casme2,samm --protocols loso --seeds 3 \\
       --root casme2=/data/CASME2 --root samm=/data/SAMM
   merbench grid --models convmixer,ststnet --datasets synthetic --protocols loso --seeds 3 \\
@@ -67,6 +68,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     grid.add_argument("--store", type=Path, metavar="PATH",
                       help="results store (SQLite) to record the runs in (default: $MERBENCH_STORE or the user data dir)")
     grid.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
+    grid.add_argument("--stored", action="store_true",
+                      help="reuse a complete stored run with exactly a cell's configuration and seed count instead of "
+                      "training it again (after an interruption: the finished cells are kept, the rest run)")
     grid.add_argument("--quiet", action="store_true", help="no progress bars")
     grid.add_argument("--json", type=Path, help="write the grid's cells, comparison and full results to this file (- for stdout)")
     grid.set_defaults(handler=execute)
@@ -87,8 +91,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args), dataset_roots(args)) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
-    if args.no_store and args.store:
-        raise UsageError("--no-store cannot be combined with --store")
+    if args.no_store and (args.store or args.stored):
+        raise UsageError("--no-store cannot be combined with --store or --stored")
     check_seeds(args.seeds)
     if args.metric not in METRIC_KEYS:  # checked now, not after the grid has run
         raise UsageError(f"--metric {args.metric}: choose one of {', '.join(METRIC_KEYS)}")
@@ -122,17 +126,20 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     def report(outcome) -> None:
         if outcome.error is not None:
             err.print(f"[red]Cell {escape(outcome.cell.label)} failed:[/] {escape(str(outcome.error))}")
+        elif outcome.reused:
+            err.print(f"Cell {escape(outcome.cell.label)}: stored run {outcome.run_id} reused (--stored)")
         elif outcome.run_id is not None:
             err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
 
     progress = WarningsOnly(err) if args.quiet else RichProgress(err)
     try:
         with progress if isinstance(progress, RichProgress) else nullcontext():
-            outcomes = run_grid(cells, registry, args.seeds, store, progress, report)
+            outcomes = run_grid(cells, registry, args.seeds, store, progress, report, reuse_stored=args.stored)
     except KeyboardInterrupt:
         if store is not None:
-            err.print("Cells that had not finished are marked interrupted (merbench runs --status interrupted); "
-                      "continue one with merbench run --resume RUN_ID")
+            err.print("Finished cells are stored; run the same command with --stored to keep them and run the rest "
+                      "(the interrupted cell's run is listed by merbench runs --status interrupted and can also be "
+                      "continued alone with merbench run --resume ID)")
         raise
     executor = cells[0].config.section("executor")["name"]
     results = [outcome.result for outcome in outcomes if outcome.result is not None]
