@@ -403,7 +403,8 @@ def resolve_workers(workers: int) -> int:
     return usable_cores() if workers == 0 else workers
 
 
-WORKER_DIED = ("a preprocessing worker process died (out of memory, or it could not start: " + WORKER_START_HINT
+WORKER_DIED = ("a preprocessing worker process died (killed: by `kill`, or by the system when memory ran out; or it "
+               "could not start: " + WORKER_START_HINT
                + "); the clips it finished are cached: run again, or with --set engine.preprocess_workers=1 to "
                "compute in one process")
 

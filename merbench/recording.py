@@ -137,9 +137,10 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
         if is_disk_full(exc):  # resumable: left 'running' with this process gone, it reads 'interrupted'
             _mark_stopped(store, run_id, "interrupted")
             raise disk_full_error(exc, written(), run_id) from None
-        _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
-        if isinstance(exc, FoldsLost):
+        if isinstance(exc, FoldsLost):  # stopped around its folds, not by them: resumable, as an interruption is
+            _mark_stopped(store, run_id, "interrupted", str(exc))
             raise how_to_continue(exc, run_id) from None
+        _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
         raise
     return result, run_id, recorder.reused
 

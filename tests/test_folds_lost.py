@@ -26,7 +26,7 @@ def test_a_stored_run_names_its_own_id_to_resume(worker_dies, run_cli, tmp_path)
     result = run_cli(*RUN, "--store", str(store))
     with ResultStore(store) as results:
         (run,) = results.list_runs()
-    assert result.code == 1 and run.status == "failed"
+    assert result.code == 1 and run.status == "interrupted"  # resumable, and listed by `runs --status interrupted`
     message = " ".join(result.err.split())
     assert "a fold worker process died (test); the completed folds are kept in the results store" in message
     assert f"continue with `merbench run --resume {run.id}`" in message

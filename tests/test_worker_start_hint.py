@@ -24,7 +24,7 @@ def test_an_unguarded_script_is_told_to_add_the_main_guard(tmp_path):
                           env={**os.environ, "MERBENCH_CACHE": str(tmp_path / "cache"), "COLUMNS": "200"})
     message = " ".join(done.stderr.split())
     assert done.returncode == 1, done.stderr[-2000:]
-    assert "a fold worker process died (out of memory, or it could not start" in message
+    assert "a fold worker process died (killed: by `kill`, or by the system when memory ran out; or it could not start" in message
     assert 'must do so under `if __name__ == "__main__":`' in message
     assert 'merbench was called again by a worker process that imports the script which started the run' in message
     assert "the run was not stored in a results store" in message and "--resume" not in message  # run with --no-store

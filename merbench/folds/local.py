@@ -147,7 +147,8 @@ class ProcessFolds:
                 on_done(*result_of(future, WORKER_DIED, FoldsLost))
 
 
-WORKER_DIED = ("a fold worker process died (out of memory, or it could not start: " + WORKER_START_HINT
+WORKER_DIED = ("a fold worker process died (killed: by `kill`, or by the system when memory ran out; or it could "
+               "not start: " + WORKER_START_HINT
                + "); to train the folds one at a time in the run's own process, use --set engine.parallel_folds=1")
 
 
