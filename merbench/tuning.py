@@ -343,8 +343,7 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS))
     stale = fail_stale(optuna, storage, study)
     done = len(counted_trials(optuna, study))
-    # A resumed study samples on from a new seed: the old one would repeat the trials already made.
-    study.sampler = optuna.samplers.TPESampler(seed=int(content_key(ctx.base.seed, outer.index, done)[:8], 16))
+    study.sampler = _sampler(optuna, ctx, outer, done)
     study.set_user_attr("outer_fold", outer.index)
     study.set_user_attr("test_ids", [ctx.dataset.samples[i].id for i in outer.test])
     total = ctx.request.trials
@@ -360,9 +359,22 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
             ctx.progress.advance("trials", 1, note=f"best inner UF1 {100 * best.value:.1f} %" if best else None)
 
         objective = make_objective(ctx, optuna, outer, positions, inner)
-        study.optimize(objective, n_trials=remaining, n_jobs=ctx.request.workers, catch=(RunFailed, PluginError),
-                       callbacks=[finished], gc_after_trial=False)
+        if ctx.request.workers > 1:  # trials at once: their order depends on timing, so one sampler serves them all
+            study.optimize(objective, n_trials=remaining, n_jobs=ctx.request.workers, catch=(RunFailed, PluginError),
+                           callbacks=[finished], gc_after_trial=False)
+            return study
+        for _ in range(remaining):
+            # Each trial samples from a seed of its place in the study: with the same finished trials before it, it
+            # is the same trial whether or not the tune was interrupted and resumed in between.
+            study.sampler = _sampler(optuna, ctx, outer, len(counted_trials(optuna, study)))
+            study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError), callbacks=[finished],
+                           gc_after_trial=False)
     return study
+
+
+def _sampler(optuna: Any, ctx: TuneContext, outer: Fold, counted: int) -> Any:
+    """A TPE sampler seeded by the run seed, the outer fold and how many trials the study already counts."""
+    return optuna.samplers.TPESampler(seed=int(content_key(ctx.base.seed, outer.index, counted)[:8], 16))
 
 
 def _best(optuna: Any, study: Any, trials: int) -> Any:

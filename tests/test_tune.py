@@ -429,3 +429,13 @@ def test_a_trial_left_running_by_a_killed_tune_is_redone(run_cli, tmp_path, monk
     assert "1 interrupted trial(s) will be redone" in resumed.err
     assert re.search(r"outer UF1 \d+\.\d %", resumed.err), "progress shows UF1 in % as every table does"
     assert [t["number"] for t in summary["folds"][0]["trials"]] == [0, 2, 3]
+    # With --workers 1 the resumed tune is the uninterrupted one: the same trials, the same scores, the same choice.
+    uninterrupted = tmp_path / "uninterrupted"
+    uninterrupted.mkdir()
+    whole, expected = tune(run_cli, uninterrupted, trials=3)
+    assert whole.code == 0, whole.err
+    for got, want in zip(summary["folds"], expected["folds"]):
+        assert [t["params"] for t in got["trials"]] == [t["params"] for t in want["trials"]]
+        assert [t["value"] for t in got["trials"]] == [t["value"] for t in want["trials"]]
+        assert got["selected"] == want["selected"]
+    assert summary["pooled"] == expected["pooled"]
