@@ -8,17 +8,19 @@ run that failed) here, and only here; ``--debug`` shows the traceback as well.
 from __future__ import annotations
 
 import argparse
+import difflib
 import atexit
 import gc
 import importlib
 import pkgutil
+import re
 import signal
 import sys
 import threading
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -70,9 +72,31 @@ def _sub_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParse
     return found
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors suggest the closest command or choice (``merbench rn``: did you mean run?)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Exit 2 with ``message`` and, for a mistyped choice, the closest valid one."""
+        invalid = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if invalid:
+            close = difflib.get_close_matches(invalid.group(1), re.findall(r"'([^']*)'", invalid.group(2)), n=1)
+            message += f"; did you mean {close[0]}?" if close else ""
+        super().error(message)
+
+    def unknown_options(self, extra: Sequence[str]) -> NoReturn:
+        """Exit 2 naming the arguments this (sub-)command does not take, with the closest option for each flag."""
+        known = [option for action in self._actions for option in action.option_strings]
+        hints = []
+        for item in extra:
+            flag = item.split("=", 1)[0]
+            close = difflib.get_close_matches(flag, known, n=1) if flag.startswith("-") else []
+            hints += [f"{close[0]} (for {flag})" if len(extra) > 2 else close[0]] if close else []
+        self.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {', '.join(hints)}?" if hints else ""))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command of ``merbench.commands``; global flags work in either place."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="merbench",
         description="Benchmark facial micro-expression recognition models under honest protocols.",
         epilog=EPILOG,
@@ -90,10 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse ``argv``; a ``--quiet`` before the sub-command applies to it when it has ``--quiet``."""
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the sub-command that was given, with its own usage line and options
+        chosen = next((child for child in _sub_parsers(parser) if child.prog.split()[1:] == _command_path(args)), parser)
+        chosen.unknown_options(extra) if isinstance(chosen, _Parser) else parser.error(f"unrecognized arguments: {extra}")
     if args.global_quiet and hasattr(args, "quiet"):
         args.quiet = True
     return args
+
+
+def _command_path(args: argparse.Namespace) -> list[str]:
+    """The words of the sub-command that was given (``["datasets", "check"]``)."""
+    return [word for word in (getattr(args, "command", None), getattr(args, "action", None)) if word]
 
 
 class Terminated(KeyboardInterrupt):

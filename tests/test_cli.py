@@ -206,3 +206,17 @@ def test_megc2019_on_a_single_domain_is_a_clear_error(run_cli):
     result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--protocol", "megc2019")
     assert result.code == 2
     assert "--protocol loso" in " ".join(result.err.split())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["rn"], "invalid choice: 'rn'"), (["datasets", "chek"], "invalid choice: 'chek'"),
+    (["run", "--model", "ststnet", "--dataset", "synthetic", "--sed", "1"], "unrecognized arguments: --sed 1; did you mean --seed?"),
+    (["datasets", "check", "casme2", "--roott", "x"], "unrecognized arguments: --roott x; did you mean --root?"),
+])
+def test_a_mistyped_command_or_option_gets_the_closest_one(run_cli, args, message):
+    result = run_cli(*args)
+    assert result.code == 2 and message in " ".join(result.err.split())
+    if args[0] in ("rn", "datasets") and len(args) == 2:
+        assert result.err.rstrip().endswith(f"did you mean {'run' if args[0] == 'rn' else 'check'}?")
+    if "--sed" in args:
+        assert "usage: merbench run" in result.err, "the sub-command's own usage, not the top-level one"
