@@ -110,39 +110,33 @@ def _run_in_stage(stage: str, tmp_path: Path) -> tuple[subprocess.Popen, list[ps
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_sigint_to_the_run_stops_it_and_its_workers_at_once_without_a_traceback(stage, tmp_path):
-    run, workers = _run_in_stage(stage, tmp_path)
-    os.kill(run.pid, signal.SIGINT)
+    err = _stopped_by(signal.SIGINT, *_run_in_stage(stage, tmp_path), 130, tmp_path)
+    assert "merbench: interrupted" in err and "Error" not in err, err
+
+
+def _stopped_by(signum: int, run: subprocess.Popen, workers: list, code: int, tmp_path: Path) -> str:
+    """Send ``signum`` to the run; check it ends at once with ``code``, the resume command, no traceback, no worker
+    left and its run ``interrupted``; returns its standard error."""
+    os.kill(run.pid, signum)
     try:
         _, err = run.communicate(timeout=60)  # before the fix the run waited for every worker's fold (minutes)
     except subprocess.TimeoutExpired:
         run.kill()
-        pytest.fail("the interrupted run waited for its workers to finish their folds")
-    assert run.returncode == 130, err
-    assert "merbench: interrupted" in err and "merbench run --resume" in err
-    assert "Traceback" not in err and "Error" not in err, err
-    assert not _gone_within(workers, 2.0), "worker processes outlived the interrupted run"
+        pytest.fail("the stopped run waited for its workers to finish their folds")
+    assert run.returncode == code, err
+    assert "merbench run --resume" in err and "Traceback" not in err, err
+    assert not _gone_within(workers, 2.0), "worker processes outlived the stopped run"
     with ResultStore(tmp_path / "r.sqlite") as store:
         [summary] = store.list_runs()
     assert summary.status == "interrupted"
+    return err
 
 
 def test_sigterm_stops_the_run_as_ctrl_c_does_and_says_how_to_resume(tmp_path):
     """`kill`, a batch scheduler or a container stop send SIGTERM: the run stops cleanly, keeps its completed folds,
     says how to resume, exits 143 (128 + SIGTERM) and leaves no worker behind."""
-    run, workers = _run_in_stage("folds", tmp_path)
-    os.kill(run.pid, signal.SIGTERM)
-    try:
-        _, err = run.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        run.kill()
-        pytest.fail("the terminated run did not stop")
-    assert run.returncode == 143, err
-    assert "merbench: terminated (SIGTERM)" in err and "merbench run --resume" in err
-    assert "Traceback" not in err and "leaked semaphore" not in err, err
-    assert not _gone_within(workers, 2.0), "worker processes outlived the terminated run"
-    with ResultStore(tmp_path / "r.sqlite") as store:
-        [summary] = store.list_runs()
-    assert summary.status == "interrupted"
+    err = _stopped_by(signal.SIGTERM, *_run_in_stage("folds", tmp_path), 143, tmp_path)
+    assert "merbench: terminated (SIGTERM)" in err and "leaked semaphore" not in err, err
 
 
 # ------------------------------------------------------------------ 2. the run killed with -9
