@@ -94,6 +94,11 @@ def _recorded_leaks(result: RunResult) -> list[str]:
     return [str(kind) for kind in (result.leakage.leaks or [])] if result.leakage else []
 
 
+def _in_order(result: RunResult) -> list[FoldRecord]:
+    """The result's folds by number (messages name them in that order)."""
+    return sorted(result.folds, key=lambda f: f.fold)
+
+
 def _rows_by_fold(result: RunResult) -> dict[int, list[PredictionRow]]:
     by_fold: dict[int, list[PredictionRow]] = {}
     for row in _rows(result):
@@ -106,7 +111,7 @@ def _prediction_subject_problems(result: RunResult) -> list[str]:
     another), or a test subject has no prediction."""
     problems = []
     by_fold = _rows_by_fold(result)
-    for fold in sorted(result.folds, key=lambda f: f.fold):
+    for fold in _in_order(result):
         rows = [row for row in by_fold.get(fold.fold, []) if row.subject is not None]
         if not rows:
             continue
@@ -125,7 +130,7 @@ def _prediction_subject_problems(result: RunResult) -> list[str]:
 def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
     problems = _prediction_subject_problems(result)
     leaking = []
-    for fold in sorted(result.folds, key=lambda f: f.fold):
+    for fold in _in_order(result):
         if fold.train_subjects is None:
             return Check("subject overlap", False, f"fold {fold.fold + 1} does not record its training subjects; re-run with this merbench")
         shared = sorted(set(fold.train_subjects) & set(fold.test_subjects))
@@ -135,7 +140,8 @@ def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
         problems.insert(0, f"{len(leaking)} of {len(result.folds)} folds share subjects "
                            f"({_overlap_origin(result, registry)}); " + "; ".join(leaking[:3]))
     elif "subjects" in _recorded_leaks(result):
-        problems.append("the result records a 'subjects' leak, though its folds share no subject")
+        problems.append(f"the result records a 'subjects' leak ({_overlap_origin(result, registry)}), though no fold "
+                        "of this split happened to share a subject")
     if problems:
         return Check("subject overlap", False, "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
     return Check("subject overlap", True, "no subject is in both training and test of a fold; "
@@ -210,7 +216,7 @@ def _validation_problem(fold: FoldRecord) -> str | None:
 def _selection_detail(result: RunResult, problems: list[str], leaked: bool) -> str:
     """The model-selection finding: the problems (folds in order), the recorded choice and, where validation
     subjects also are test subjects, that this is subject overlap, not selection on test samples."""
-    shared = [str(fold.fold + 1) for fold in sorted(result.folds, key=lambda f: f.fold)
+    shared = [str(fold.fold + 1) for fold in _in_order(result)
               if set(fold.validation_subjects or ()) & set(fold.test_subjects)
               and set(fold.validation_subjects or ()) <= set(fold.train_subjects or ())]
     parts = problems[:3] + (["..."] if len(problems) > 3 else [])
@@ -226,7 +232,7 @@ def _selection_detail(result: RunResult, problems: list[str], leaked: bool) -> s
 def _selection(result: RunResult) -> list[Check]:
     leakage = result.leakage or LeakageRecord()
     recorded = _recorded_leaks(result)
-    folds = sorted(result.folds, key=lambda f: f.fold)
+    folds = _in_order(result)
     problems = [problem for problem in map(_validation_problem, folds) if problem]
     selection_ok = leakage.selection_uses_test_data is False and not problems and "selection" not in recorded
     normalisation = leakage.normalisation or "not recorded"
