@@ -8,8 +8,8 @@ run that failed) here, and only here; ``--debug`` shows the traceback as well.
 from __future__ import annotations
 
 import argparse
-import difflib
 import atexit
+import difflib
 import gc
 import importlib
 import pkgutil
@@ -94,7 +94,7 @@ class _Parser(argparse.ArgumentParser):
         self.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {', '.join(hints)}?" if hints else ""))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     """The argument parser with every sub-command of ``merbench.commands``; global flags work in either place."""
     parser = _Parser(
         prog="merbench",
@@ -112,12 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse ``argv``; a ``--quiet`` before the sub-command applies to it when it has ``--quiet``."""
     args, extra = parser.parse_known_args(argv)
     if extra:  # named by the sub-command that was given, with its own usage line and options
         chosen = next((child for child in _sub_parsers(parser) if child.prog.split()[1:] == _command_path(args)), parser)
-        chosen.unknown_options(extra) if isinstance(chosen, _Parser) else parser.error(f"unrecognized arguments: {extra}")
+        chosen.unknown_options(extra)
     if args.global_quiet and hasattr(args, "quiet"):
         args.quiet = True
     return args

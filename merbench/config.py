@@ -256,8 +256,8 @@ def parse_set_value(text: str) -> Any:
             items = yaml.safe_load(stripped)
         except yaml.YAMLError:
             return text
-        return [parse_set_value(str(item)) if not isinstance(item, (list, dict)) else item for item in items] \
-            if isinstance(items, list) else text
+        if isinstance(items, list):  # each item read as a --set value itself (no octal, no dates)
+            return [item if isinstance(item, (list, dict)) else parse_set_value(str(item)) for item in items]
     return text
 
 
@@ -600,21 +600,6 @@ def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], ru
     else a ``UsageError`` suggests the closest valid key. ``sources`` names where a
     key came from (``--config FILE``), put before its error.
     """
-    try:
-        return _apply_each(overrides, sections, rules, only, registry, chain)
-    except _KeyRefused as refused:
-        where = (sources or {}).get(refused.key)
-        raise UsageError(f"{where}: {refused.error}" if where else str(refused.error)) from None
-
-
-class _KeyRefused(Exception):
-    def __init__(self, key: str, error: UsageError):
-        super().__init__(str(error))
-        self.key, self.error = key, error
-
-
-def _apply_each(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], rules: Mapping[str, Mapping[str, Any]],
-                only: set[str] | None, registry: Registry | None, chain: tuple[str, ...]) -> dict[str, Any]:
     left: dict[str, Any] = {}
     for key, value in overrides.items():
         section, dot, option = str(key).partition(".")
@@ -626,7 +611,10 @@ def _apply_each(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]
                 raise unknown_setting(str(key), sections, registry, chain)
             sections[section][option] = coerce(key, value, sections[section][option], rules.get(section, {}).get(option))
         except UsageError as exc:
-            raise _KeyRefused(str(key), exc) from None
+            where = (sources or {}).get(key)
+            if where is None:
+                raise
+            raise UsageError(f"{where}: {exc}") from None
     return left
 
 

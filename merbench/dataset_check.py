@@ -2,7 +2,8 @@
 
 ``check_dataset`` loads a dataset through its plugin (the same options as
 ``merbench run``), then opens the frames a run would read first (onset, apex or
-the middle frame, and the offset that whole-clip chains read; or a manifest's precomputed image) and reports
+the middle frame, and the offset that whole-clip chains read; or a manifest's
+precomputed image) and reports
 counts, skipped and fixed rows, and missing or unreadable files. ``verdict``
 says why a tree is not usable (``None`` when it is). ``check_dataset_input``
 is also used by the runner: it refuses a preprocessing chain that cannot take
@@ -80,9 +81,14 @@ class CheckReport:
     problems: list[FrameProblem] = field(default_factory=list)
 
     @property
+    def blocking(self) -> list[FrameProblem]:
+        """The problems that make a run with the default chain leave their clip out (all but offset frames)."""
+        return [problem for problem in self.problems if problem.skips_clip]
+
+    @property
     def clips_left_out(self) -> set[str]:
         """Ids of the clips a run with the default chain leaves out because a file it reads is missing or unreadable."""
-        return {problem.sample for problem in self.problems if problem.skips_clip}
+        return {problem.sample for problem in self.blocking}
 
     def counts(self, key: Callable[[Sample], str]) -> Counter:
         """Samples per value of ``key`` (class, subject, domain)."""
@@ -149,7 +155,7 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
         return f"dataset '{dataset.name}' has no usable samples{first}"
     if len(set(dataset.labels.tolist())) < 2:
         return f"dataset '{dataset.name}' has samples of only one class ({dataset.classes[dataset.labels[0]]}); a classifier needs two"
-    blocking = [problem for problem in report.problems if problem.skips_clip]
+    blocking = report.blocking
     if blocking and strict:
         first = blocking[0]
         return (
@@ -170,7 +176,7 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
     """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unreadable;
     always, offset frames that only whole-clip chains read."""
     found = []
-    left_out = [problem for problem in report.problems if problem.skips_clip]
+    left_out = report.blocking
     if left_out and not strict:
         first = left_out[0]
         found.append(f"{len(report.clips_left_out)} clip(s) have missing or unreadable files and a run skips them "

@@ -307,13 +307,13 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
             on_cell(outcome)
 
     progress.start("cells", len(cells), "Grid cells")
-    left = list(range(len(cells)))
-    if reuse_stored and store is not None:
-        for i in list(left):
-            stored = store.identical_result(cells[i].config, n_seeds)
-            if stored is not None:
-                left.remove(i)
-                finished(i, CellOutcome(cells[i], stored, stored.run_id, reused=True))
+    left = []  # positions of the cells to run
+    for i, cell in enumerate(cells):
+        stored = store.identical_result(cell.config, n_seeds) if reuse_stored and store is not None else None
+        if stored is None:
+            left.append(i)
+        else:
+            finished(i, CellOutcome(cell, stored, stored.run_id, reused=True))
     todo = [cells[i] for i in left]
     if todo and todo[0].config.section("executor")["name"] == "ray":
         _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))

@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
-from merbench.escaping import html_text as esc
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, shown_runs
+from merbench.escaping import html_text as esc
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
                              leakage_what, reported_by_setting, sample_count)

@@ -162,6 +162,14 @@ def write_output(target: Path | None, text: str | bytes) -> None:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}; free some space or choose another path") from None
 
 
+def check_command_output(path: Path | str, option: str, args: Any) -> Path | None:
+    """``check_output_path`` for an output of a command with parsed arguments ``args``: besides the results store
+    (``args.store``, else the default one), none of the command's input files (``input_paths``) nor anything inside
+    its dataset folders (``dataset_roots``)."""
+    return check_output_path(path, option, store_files(getattr(args, "store", None)), input_paths(args),
+                             dataset_roots(args))
+
+
 def input_paths(args: Any) -> dict[str, Path]:
     """The files a command reads, described: its ``--config``/``--space``/``--baseline`` file, for
     ``check_output_path(inputs=...)``: an output may not replace one of them."""

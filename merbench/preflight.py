@@ -12,7 +12,6 @@ those annotations (``protocol.n_splits`` above the number of subjects...).
 from __future__ import annotations
 
 import warnings
-
 from pathlib import Path
 
 from merbench.cache import cache_root

@@ -54,7 +54,13 @@ def _clock_text(seconds: float) -> str:
 
 
 class SilentProgress:
-    """Reports nothing."""
+    """Reports nothing; a context manager like ``RichProgress``, so a command uses either the same way."""
+
+    def __enter__(self) -> "SilentProgress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
 
     def start(self, stage: str, total: int, description: str) -> None:
         """Ignore."""
@@ -197,3 +203,8 @@ class RichProgress:
             self._plain.message(text)
         else:
             self._progress.console.print(message_markup(text))
+
+
+def command_progress(console: Console, quiet: bool) -> "RichProgress | WarningsOnly":
+    """A command's progress on ``console``: bars (plain lines in a pipe), or with ``--quiet`` its warnings only."""
+    return WarningsOnly(console) if quiet else RichProgress(console)

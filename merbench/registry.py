@@ -118,10 +118,9 @@ class Registry:
                 "merbench's built-in plugins are not registered (no 'merbench' entry points "
                 "found in the installed distribution): reinstall with pip install -e ."
             )
-        unmatched = sorted(self.disabled - {ep.name for ep, _, _ in entry_points})
-        self.disabled_unknown = unmatched
-        if unmatched:
-            self.problems.append(f"MERBENCH_DISABLE_PLUGINS names {', '.join(unmatched)}, which no installed entry "
+        self.disabled_unknown = sorted(self.disabled - {ep.name for ep, _, _ in entry_points})
+        if self.disabled_unknown:
+            self.problems.append(f"MERBENCH_DISABLE_PLUGINS names {', '.join(self.disabled_unknown)}, which no installed entry "
                                  "point is called (entry point names are listed by `merbench plugins`)")
         for ep, dist_name, version in entry_points:
             provider = Provider(ep.name, ep.value, dist_name, version)

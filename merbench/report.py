@@ -156,11 +156,14 @@ def leakage_warnings(result: RunResult) -> list[str]:
     n_folds = len(result.folds)
     subjects = "some" if leakage.subject_overlap_folds is None else leakage.subject_overlap_folds
     clips = "some" if leakage.clip_overlap_folds is None else leakage.clip_overlap_folds
+    shared_subjects = ("This protocol is NOT subject-independent: clips of the same subject are in training and test "
+                       f"({subjects} of {n_folds} folds).")
+    if subjects == 0:
+        shared_subjects = ("This protocol is NOT subject-independent (it splits clips, not subjects); in this run no "
+                           f"fold happened to share a subject (0 of {n_folds} folds), which another seed or dataset "
+                           "does not promise.")
     texts = {
-        "subjects": "This protocol is NOT subject-independent: clips of the same subject are in training and test "
-        f"({subjects} of {n_folds} folds)." if subjects != 0 else "This protocol is NOT subject-independent (it "
-        f"splits clips, not subjects); in this run no fold happened to share a subject (0 of {n_folds} folds), "
-        "which another seed or dataset does not promise.",
+        "subjects": shared_subjects,
         "clips": "Several samples made from one clip are in training and test "
         f"({clips} of {n_folds} folds): near-copies of test clips were trained on.",
         "selection": "Each fold's scored epoch was chosen on that fold's own test samples (engine.select_on=test).",

@@ -674,14 +674,17 @@ class ResultStore:
         """The newest complete run made with exactly ``config`` (a ``RunConfig``, its first seed) and ``n_seeds``
         seeds, or ``None``."""
         wanted = config.to_dict()
-
-        def seeds(result: RunResult) -> int:
-            return result.across_seeds.n if result.across_seeds is not None else 1
-
-        matches = [r for r in self.complete_results(model=[config.model], dataset=[config.dataset],
-                                                    protocol=[config.protocol])
-                   if r.config == wanted and seeds(r) == n_seeds]
-        return matches[-1] if matches else None
+        started_as = json.loads(_json(wanted))  # as the run's configuration is stored when it starts
+        rows = self._selected(["status = 'complete'", "n_seeds = ?"], [n_seeds],
+                              {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]})
+        for row in reversed(rows):  # newest first; only a run started with this configuration is read whole
+            if json.loads(row["config_json"]) != started_as:
+                continue
+            result = self._result(row["id"], row["result_json"])
+            seeds = result.across_seeds.n if result.across_seeds is not None else 1
+            if result.config == wanted and seeds == n_seeds:
+                return result
+        return None
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
                          protocol: Sequence[str] = ()) -> list[RunResult]:

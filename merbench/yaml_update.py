@@ -12,6 +12,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 
 def _merge(old: Any, new: Any) -> Any:
@@ -40,7 +41,7 @@ def updated_yaml_text(original: str, document: dict[str, Any]) -> str | None:
     yaml.width = 4096  # long strings stay on one line: folding them anew would rewrite lines that did not change
     try:
         tree = yaml.load(original)
-    except Exception:  # ruamel's errors have no common base; the file was already read and checked by PyYAML
+    except YAMLError:  # read and checked by PyYAML already; should ruamel disagree, the plain rewrite is used
         return None
     if not isinstance(tree, CommentedMap):
         return None

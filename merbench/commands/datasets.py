@@ -55,8 +55,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--root", type=Path, help="folder of your copy of the dataset")
     check.add_argument("--set", dest="sets", action="append", default=[], nargs="+", metavar="KEY=VALUE",
                        help="dataset option, as for `merbench run` (e.g. dataset.classes=3)")
-    check.add_argument("--strict", action="store_true", help="rows that would be skipped and clips with a missing or unreadable onset, apex or middle frame "
-                       "are an error (exit 2), as --set dataset.strict=true makes them")
+    check.add_argument("--strict", action="store_true",
+                       help="rows that would be skipped and clips with a missing or unreadable onset, apex or middle "
+                       "frame are an error (exit 2), as --set dataset.strict=true makes them")
     check.add_argument("--show", type=_count, default=20, metavar="N",
                        help="list at most N skipped rows / problems (default 20; 0 lists none)")
     check.set_defaults(handler=execute_check)

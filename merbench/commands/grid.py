@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +80,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set
     from merbench.grid import check_placement, parse_roots, plan_grid, preflight_cells, split_names
     from merbench.metrics import METRIC_KEYS
-    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
+    from merbench.outputs import check_command_output
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args), dataset_roots(args)) if args.json is not None else None
+    target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.store or args.stored):
@@ -121,7 +120,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     from merbench.compare import build_comparison, comparison_table
     from merbench.grid import run_grid
     from merbench.outputs import write_output
-    from merbench.progress import RichProgress, WarningsOnly
+    from merbench.progress import command_progress
 
     def report(outcome) -> None:
         if outcome.error is not None:
@@ -131,9 +130,9 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         elif outcome.run_id is not None:
             err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
 
-    progress = WarningsOnly(err) if args.quiet else RichProgress(err)
+    progress = command_progress(err, args.quiet)
     try:
-        with progress if isinstance(progress, RichProgress) else nullcontext():
+        with progress:
             outcomes = run_grid(cells, registry, args.seeds, store, progress, report, reuse_stored=args.stored)
     except KeyboardInterrupt:
         if store is not None:

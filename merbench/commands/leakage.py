@@ -6,7 +6,6 @@ import argparse
 import json
 import shlex
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -70,7 +69,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench leakage``."""
     from merbench.config import parse_set
     from merbench.leakage import plan_study, preflight_study
-    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
+    from merbench.outputs import check_command_output
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
@@ -79,7 +78,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
-    target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args), dataset_roots(args)) if args.json is not None else None
+    target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     study = plan_study(registry, model=args.model, dataset=args.dataset, protocol=args.protocol, profile=args.profile,
@@ -98,12 +97,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict:
     from merbench.leakage import run_study, study_summary
-    from merbench.progress import RichProgress, WarningsOnly
+    from merbench.progress import command_progress
     from merbench.recording import run_recorded
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
-    progress = WarningsOnly(err) if args.quiet else RichProgress(err)
+    progress = command_progress(err, args.quiet)
 
     def run_one(config, label: str) -> dict:
         stored = store.identical_result(config) if args.stored and store is not None else None
@@ -119,7 +118,7 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
         return result
 
     try:
-        with progress if isinstance(progress, RichProgress) else nullcontext():
+        with progress:
             honest, leaky, seconds = run_study(study, run_one)
     except KeyboardInterrupt:
         if store is not None and done:

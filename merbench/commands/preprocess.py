@@ -52,13 +52,13 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.cache import cache_root
     from merbench.config import parse_set, resolve_config
     from merbench.errors import UsageError
-    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files, write_output
+    from merbench.outputs import check_command_output, write_output
     from merbench.preprocess import checked_chain, preprocess_dataset, skips_unreadable
     from merbench.progress import RichProgress
     from merbench.registry import get_registry
     from merbench.runner import load_dataset
 
-    target = check_output_path(args.json, "--json", store_files(None), input_paths(args), dataset_roots(args)) if args.json is not None else None
+    target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     registry = get_registry()

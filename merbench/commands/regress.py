@@ -144,10 +144,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _measure_and_report(args, out: Console, err: Console, registry, baseline, selected, roots, layouts, json_target) -> int:
-    from contextlib import nullcontext
-
     from merbench.errors import RunFailed
-    from merbench.progress import RichProgress, WarningsOnly
+    from merbench.progress import command_progress
     from merbench.regress import (
         DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, load_baseline, updated_document,
         write_baseline,
@@ -161,8 +159,8 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     measured = []
     errors: dict[int, str] = {}  # position in measured → why its run failed (a check goes on with the other entries)
     try:
-        progress = WarningsOnly(err) if args.quiet else RichProgress(err)
-        with progress if isinstance(progress, RichProgress) else nullcontext():
+        progress = command_progress(err, args.quiet)
+        with progress:
             for entry, config in zip(selected, configs):
                 if args.seeds > 1:
                     measured.append(_derive(entry, registry, store, progress, err, roots, layouts, k, floor, args))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -64,14 +63,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench run``."""
-    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
+    from merbench.outputs import check_command_output
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    args.json_target = check_output_path(args.json, "--json", store_files(args.store), input_paths(args), dataset_roots(args)) if args.json is not None else None
+    args.json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and args.json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.resume or args.store):
@@ -112,7 +111,7 @@ def _new_config(args: argparse.Namespace, registry):
 def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store, config) -> int:
     from merbench.outputs import write_output
     from merbench.preflight import preflight
-    from merbench.progress import RichProgress, WarningsOnly
+    from merbench.progress import command_progress
     from merbench.report import print_result
     from merbench.recording import run_recorded
 
@@ -127,9 +126,9 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         started.append(new_id)
         err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False)
 
-    progress_sink = WarningsOnly(err) if args.quiet else RichProgress(err)
+    progress_sink = command_progress(err, args.quiet)
     try:
-        with progress_sink if isinstance(progress_sink, RichProgress) else nullcontext():
+        with progress_sink:
             result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce)
     except KeyboardInterrupt:
         if started:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -71,8 +70,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench tune``."""
     from merbench.config import parse_set
-    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files, write_output
-    from merbench.progress import RichProgress, WarningsOnly
+    from merbench.outputs import check_command_output, write_output
+    from merbench.progress import command_progress
     from merbench.registry import get_registry
     from merbench.tuning import TuneRequest, import_optuna, run_tune
     from merbench.tuning_report import print_summary
@@ -81,7 +80,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     registry = get_registry()
     for problem in registry.problems:
         err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
-    json_target = check_output_path(args.json, "--json", store_files(None), input_paths(args), dataset_roots(args)) if args.json is not None else None
+    json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     request = TuneRequest(
@@ -90,9 +89,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         sets=parse_set(flatten_sets(args.sets)), config_file=args.config, inner_folds=args.inner_folds,
         workers=args.workers, executor=args.executor, storage=args.storage, resume=args.resume, fresh=args.fresh,
     )
-    progress = WarningsOnly(err) if args.quiet else RichProgress(err)
+    progress = command_progress(err, args.quiet)
     try:
-        with progress if isinstance(progress, RichProgress) else nullcontext():
+        with progress:
             summary = run_tune(request, registry, progress)
     except KeyboardInterrupt:
         err.print("Finished trials are stored; run the same command again (or add --resume) to continue")

@@ -71,7 +71,7 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
     domain = domain or ("smic" if subset == "hs" else f"smic-{subset}")
     log = LoadLog(domain)
     entries: list[Entry] = []
-    subjects = sorted((d for d in folder.iterdir() if d.is_dir() and re.fullmatch(r"s\d+", d.name, re.IGNORECASE)),
+    subjects = sorted((d for d in subfolders(folder) if re.fullmatch(r"s\d+", d.name, re.IGNORECASE)),
                       key=lambda d: (int(d.name[1:]), d.name))
     if not subjects:
         raise DataError(f"{folder}: no subject folders s1, s2, …; expected {folder.name}/s1/micro/negative/s1_ne_01/")
