@@ -208,7 +208,9 @@ def print_result(console: Console, result: RunResult) -> None:
     ))
     plan = result.engine_plan
     if plan:
-        console.print(escape(f"Folds trained {plan['description']}, {plan['threads_per_fold'] or 'default'} torch thread(s) per fold"))
+        threads = plan["threads_per_fold"]
+        per_fold = f"{threads} torch thread{'' if threads == 1 else 's'}" if threads else "the default torch threads"
+        console.print(escape(f"Folds trained {plan['description']}, {per_fold} per fold"))
 
 
 def _points(value: float) -> str:

@@ -345,8 +345,8 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
         progress.advance("folds", 1)
 
     if todo:
-        progress.message(f"Folds: {plan.executor.description}, {plan.job.threads or torch.get_num_threads()} "
-                         "torch thread(s) per fold")
+        threads = plan.job.threads or torch.get_num_threads()
+        progress.message(f"Folds: {plan.executor.description}, {threads} torch thread{'' if threads == 1 else 's'} per fold")
         plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
     trained.records.sort(key=lambda record: record.fold)
     return trained

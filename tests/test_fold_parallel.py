@@ -138,7 +138,8 @@ def test_each_fold_gets_cores_divided_by_folds_at_once_whatever_parallel_folds_i
     engine = {"parallel_folds": "auto", "parallel_mode": "auto", "threads": 0}
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=4)
     assert (type(executor).__name__, executor.workers, planned.threads) == ("ProcessFolds", 4, 2)
-    assert "this process and 3 worker process(es)" in executor.description
+    assert "this process and 3 worker processes" in executor.description
+    assert "this process and 1 worker process " in local.ProcessFolds(2, adaptive=True).description, "no '(es)'"
     executor, planned = folds.plan_executor({**engine, "parallel_folds": "1"}, {"name": "local"}, job, data, 4)
     assert (type(executor).__name__, planned.threads) == ("SequentialFolds", 2), "same threads as fold-parallel"
     executor, planned = folds.plan_executor(engine, {"name": "local"}, job, data, n_folds=1)

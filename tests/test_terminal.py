@@ -421,3 +421,17 @@ def test_control_characters_in_data_are_shown_not_sent_to_the_terminal(terminal)
     out = console.file.getvalue()
     assert "\x1b" not in out and "\x07" not in out
     assert "honest\\x1b[31m" in out and "bell\\x07" in out
+
+
+@pytest.mark.parametrize("threads, workers, expected", [
+    (1, 1, "this process and 1 worker process (when the folds take long enough), 1 torch thread per fold"),
+    (2, 3, "this process and 3 worker processes (when the folds take long enough), 2 torch threads per fold"),
+])
+def test_run_panel_counts_worker_processes_and_threads_in_words(stored, threads, workers, expected):
+    from merbench.folds.local import ProcessFolds
+    from merbench.report import print_result
+
+    plan = {"description": ProcessFolds(workers + 1, adaptive=True).description, "threads_per_fold": threads}
+    console = Console(width=200, color_system=None, file=io.StringIO())
+    print_result(console, RunResult.from_dict({**stored[1][0], "engine_plan": plan}))
+    assert expected in console.file.getvalue()

@@ -60,6 +60,11 @@ def _worker_train(task: FoldTask) -> tuple[FoldTask, FoldOutput]:
     return task, train_task(_worker_state["job"], _worker_state["tensors"], task)
 
 
+def worker_processes(count: int) -> str:
+    """``count`` worker processes in words: "1 worker process", "2 worker processes"."""
+    return f"{count} worker process" if count == 1 else f"{count} worker processes"
+
+
 class ProcessFolds:
     """Train ``workers`` folds at once in processes, each fold with ``job.threads`` torch threads.
 
@@ -77,7 +82,7 @@ class ProcessFolds:
     def __init__(self, workers: int, adaptive: bool = False):
         self.workers = workers
         self.adaptive = adaptive
-        self.description = (f"{workers} folds at once: this process and {workers - 1} worker process(es) "
+        self.description = (f"{workers} folds at once: this process and {worker_processes(workers - 1)} "
                             "(when the folds take long enough)" if adaptive else f"{workers} worker processes")
 
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
@@ -275,7 +280,7 @@ class _WorkerFeed:
         if self._stop.is_set():  # the run stopped while the workers were starting
             stop_workers(self.pool.executor)
             return
-        self._progress.message(f"{self.pool.workers} worker process(es) now train folds beside this process")
+        self._progress.message(f"{worker_processes(self.pool.workers)} now train folds beside this process")
         running: set = set()
         try:
             while not self._stop.is_set():
