@@ -474,7 +474,7 @@ def resolve_config(
     model: str | None,
     dataset: str | None,
     protocol: str | None = None,
-    profile: str = "default",
+    profile: str | None = None,
     seed: int | None = None,
     device: str = "auto",
     root: Path | None = None,
@@ -512,7 +512,7 @@ def resolve_config(
     model = take_name("model", model)
     dataset = take_name("dataset", dataset)
     protocol = take_name("protocol", protocol) or DEFAULT_PROTOCOL
-    profile = str(take_name("profile", profile, default="default"))
+    profile = take_name("profile", profile) or "default"
     seed = _seed(seed, overrides.pop("seed", None))
     if not model and not model_optional:
         raise UsageError("no model given: use --model NAME (see `merbench list models`)")

@@ -82,7 +82,7 @@ def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[s
 
 
 def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], protocols: Sequence[str], *,
-              roots: Mapping[str, Path] | None = None, profile: str = "default", seed: int | None = None,
+              roots: Mapping[str, Path] | None = None, profile: str | None = None, seed: int | None = None,
               device: str = "auto", epochs: int | None = None, sets: Mapping[str, Any] | None = None,
               config_file: Path | None = None) -> list[GridCell]:
     """Resolve every cell's configuration (models × datasets × protocols); raises before anything runs.

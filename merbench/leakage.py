@@ -76,7 +76,7 @@ def _sets_for(sets: Mapping[str, Any], protocol: str, registry: Registry) -> dic
     return sets_for_protocol(sets, protocol, names, registry)
 
 
-def plan_study(registry: Registry, *, model: str | None, dataset: str | None, protocol: str | None, profile: str,
+def plan_study(registry: Registry, *, model: str | None, dataset: str | None, protocol: str | None, profile: str | None,
                seed: int | None, seeds: int, device: str, root: Path | None, epochs: int | None,
                sets: Mapping[str, Any], config_file: Path | None = None) -> Study:
     """Resolve the honest configuration and each variant's (all checked before anything runs).

@@ -76,7 +76,7 @@ class TuneRequest:
     space: Path
     trials: int
     protocol: str | None = None
-    profile: str = "default"
+    profile: str | None = None
     seed: int | None = None
     device: str = "auto"
     root: Path | None = None

@@ -56,6 +56,8 @@ def test_the_svm_normalisation_is_said_once(result_file):
      "--dataset synthetic and dataset=casme2 (in --set/--config) disagree; give the name once"),
     (["--dataset", "synthetic", "--profile", "quick", "--set", "profile=paper"],
      "--profile quick and profile=paper (in --set/--config) disagree"),
+    (["--dataset", "synthetic", "--profile", "default", "--set", "profile=quick"],
+     "--profile default and profile=quick (in --set/--config) disagree"),
     (["--dataset", "synthetic", "--set", "model=offapexnet"],
      "--model ststnet and model=offapexnet (in --set/--config) disagree"),
 ])

@@ -47,7 +47,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="protocol plugin names, comma-separated (default: subject-10fold)")
     grid.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per cell (mean ± std across seeds)")
     grid.add_argument("--seed", type=int, help="first seed (default 0)")
-    grid.add_argument("--profile", default="default", help="quick (seconds, for tests), default (the CPU job) or paper")
+    grid.add_argument("--profile", help="quick (seconds, for tests), default (the CPU job) or paper"
+                     "; without it: profile: in --config, else default")
     grid.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     grid.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
     grid.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",

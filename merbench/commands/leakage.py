@@ -45,7 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
     parser.add_argument("--protocol", help="the honest, subject-independent protocol (default: subject-10fold)")
     parser.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
-    parser.add_argument("--profile", default="default", help="quick (seconds, for tests), default or paper")
+    parser.add_argument("--profile", help="quick (seconds, for tests), default or paper"
+                     "; without it: profile: in --config, else default")
     parser.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     parser.add_argument("--seed", type=int, help="first seed (default 0)")
     parser.add_argument("--seeds", type=int, default=1, metavar="N", help="run every variant with N consecutive seeds")

@@ -38,7 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, help="dataset plugin name (see `merbench list datasets`)")
     parser.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
     parser.add_argument("--model", help="prepare the input this model's run needs and check it matches (optional)")
-    parser.add_argument("--profile", default="default", help="quick, default or paper (sets option defaults, e.g. flow.size)")
+    parser.add_argument("--profile", help="quick, default or paper (sets option defaults, e.g. flow.size)"
+                     "; without it: profile: in --config, else default")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                         help="an option, e.g. preprocess=crop,flow flow.method=dis engine.preprocess_workers=2 (repeatable)")
     parser.add_argument("--config", type=Path, help="YAML file of options, as for `merbench run`")

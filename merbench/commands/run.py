@@ -36,7 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
     run.add_argument("--protocol", help="protocol plugin name (default: subject-10fold)")
     run.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
-    run.add_argument("--profile", default="default", help="quick (seconds, for tests), default (the CPU job) or paper (full size, for a GPU)")
+    run.add_argument("--profile", help="quick (seconds, for tests), default (the CPU job) or paper (full size, for a GPU)"
+                     "; without it: profile: in --config, else default")
     run.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     run.add_argument("--seed", type=int, help="random seed of folds, initialisation and batches (default 0)")
     run.add_argument("--seeds", type=int, default=1, metavar="N",

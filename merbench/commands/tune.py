@@ -45,7 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune.add_argument("--inner-folds", type=int, default=3, metavar="K",
                       help="inner folds by subject within each outer training part (default 3)")
     tune.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
-    tune.add_argument("--profile", default="default", help="quick (seconds, for tests), default or paper")
+    tune.add_argument("--profile", help="quick (seconds, for tests), default or paper"
+                     "; without it: profile: in --config, else default")
     tune.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     tune.add_argument("--seed", type=int, help="seed of folds, sampler, initialisation and batches (default 0)")
     tune.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
