@@ -461,7 +461,7 @@ def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, Search
     check_chain(base, registry)
 
     def check(key: str, value: Any) -> None:
-        request.resolve(registry, {key: value})
+        check_chain(request.resolve(registry, {key: value}), registry)  # a preprocessor refuses more than its ranges
 
     space = load_space(request.space, base.sections, check, request.fixed_keys())
     return base, space

@@ -74,6 +74,8 @@ def refused(run_cli, store):
     ("protocol.n_splits=1", "protocol.n_splits=1: must be an integer ≥ 2 (default 10)"),
     ("dataset.subjects=1", "dataset.subjects=1: must be an integer ≥ 2"),
     ("executor.num_cpus=0", "executor.num_cpus=0: must be an integer ≥ 1"),
+    ("flow.size=2", "flow.size=2: must be an integer ≥ 4 (default 28)"),
+    ("flow.channels=u,x", "flow.channels=x: choose one of u, v, strain, magnitude, apex"),
 ])
 def test_a_bad_value_is_refused_with_its_range_and_default(refused, setting, expected):
     assert expected in refused("--set", *TINY, setting)

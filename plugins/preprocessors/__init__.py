@@ -11,6 +11,13 @@ from merbench.hookspecs import hookimpl
 
 _HERE = "merbench_plugins.preprocessors"
 
+# Accepted values, declared here (a light module) so that the specs can name them without importing OpenCV.
+CROP_DETECTORS = ("auto", "haar", "centre", "none")
+CROP_FALLBACKS = ("centre", "none")
+APEX_RULES = ("middle", "motion-peak")
+APEX_MEASURES = ("flow", "difference")
+APEX_FRAME_CHANNELS = ("apex", "onset", "difference")
+
 
 @hookimpl
 def merbench_register_preprocessors(register):
@@ -22,6 +29,8 @@ def merbench_register_preprocessors(register):
             description="Square face crop with margin, one box per clip from the onset frame (Haar cascade, else centre)",
             produces="frames",
             options={"detector": "auto", "fallback": "centre", "margin": 0.2, "min_face": 0.3, "cascade": ""},
+            option_ranges={"detector": CROP_DETECTORS, "fallback": CROP_FALLBACKS, "margin": "[0, 1]",
+                           "min_face": "(0, 1]"},
         )
     )
     register(
@@ -31,6 +40,7 @@ def merbench_register_preprocessors(register):
             description="Apex for clips without one (SMIC): middle frame or motion peak from onset",
             produces="frames",
             options={"rule": "middle", "measure": "flow", "override": False},
+            option_ranges={"rule": APEX_RULES, "measure": APEX_MEASURES},
         )
     )
     register(
@@ -40,6 +50,7 @@ def merbench_register_preprocessors(register):
             description="Linear Eulerian motion magnification (factor alpha, temporal band) before flow",
             produces="frames",
             options={"alpha": 8.0, "band": [0.05, 0.4], "sigma": 2.0},
+            option_ranges={"alpha": ">= 0", "band": "[0, 0.5]", "sigma": ">= 0"},
         )
     )
     register(
@@ -49,6 +60,7 @@ def merbench_register_preprocessors(register):
             description="Apex (and onset, difference) grey frames scaled to 0..1, for appearance models",
             produces="apex-grey",
             options={"size": 64, "channels": ["apex"]},
+            option_ranges={"size": ">= 4", "channels": APEX_FRAME_CHANNELS},
             profiles={"quick": {"size": 16}, "default": {"size": 32}, "paper": {"size": 112}},
         )
     )

@@ -21,8 +21,7 @@ import numpy as np
 from merbench.contracts import ClipFrames, Sample
 from merbench.errors import UsageError
 
-RULES = ("middle", "motion-peak")
-MEASURES = ("flow", "difference")
+from merbench_plugins.preprocessors import APEX_MEASURES as MEASURES, APEX_RULES as RULES
 
 
 def motion_scores(frames: Sequence[np.ndarray], measure: str) -> np.ndarray:

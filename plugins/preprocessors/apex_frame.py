@@ -19,7 +19,7 @@ import numpy as np
 from merbench.contracts import ClipFrames, Sample
 from merbench.errors import UsageError
 
-CHANNELS = ("apex", "onset", "difference")
+from merbench_plugins.preprocessors import APEX_FRAME_CHANNELS as CHANNELS
 
 
 class ApexFramePreprocessor:

@@ -28,8 +28,8 @@ import numpy as np
 from merbench.contracts import ClipFrames, Sample
 from merbench.errors import UsageError
 
-DETECTORS = ("auto", "haar", "centre", "none")
-FALLBACKS = ("centre", "none")
+from merbench_plugins.preprocessors import CROP_DETECTORS as DETECTORS, CROP_FALLBACKS as FALLBACKS
+
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
 Box = tuple[int, int, int]  # x, y, side
