@@ -376,6 +376,7 @@ def _defaults(spec: Any, profile: str) -> dict[str, Any]:
     return options
 
 
+NO_FOLDER = "--root {root}: dataset '{name}' is generated and reads no folder; drop --root"
 NO_ROOT = (
     "dataset '{name}' reads your own copy of the data, which is licensed and not shipped with merbench: "
     "give its folder with --root DIR (the expected layout is in docs/datasets.md; "
@@ -534,6 +535,8 @@ def resolve_config(
     protocol_spec = registry.get("protocols", protocol)
     if dataset_spec.needs_root and root is None:
         raise UsageError(NO_ROOT.format(name=dataset))
+    if root is not None and not dataset_spec.reads_root:
+        raise UsageError(NO_FOLDER.format(name=dataset, root=root))
 
     engine_defaults = dict(ENGINE_OPTIONS)
     engine_defaults.update(ENGINE_PROFILES[profile])

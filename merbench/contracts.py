@@ -137,6 +137,8 @@ class DatasetPlugin:
     ``"frames"`` or ``"image"``, or a factory ``(root, options) -> str`` that
     reads only what it needs to tell (a manifest's CSV); without a
     ``preprocess`` setting, a dataset of images gets the ``image`` chain.
+    ``needs_root``: ``--root`` must be given; ``reads_root=False`` (a generated
+    dataset): ``--root`` is refused, since the loader would ignore it.
     """
 
     name: str
@@ -147,6 +149,7 @@ class DatasetPlugin:
     needs_root: bool = True
     option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
     gives: Factory = "frames"
+    reads_root: bool = True
 
 
 @dataclass(frozen=True)

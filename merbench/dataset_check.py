@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from merbench.config import resolve_section
+from merbench.config import NO_FOLDER, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import check_root_folder, decode_image, undecodable
 from merbench.errors import UsageError
@@ -137,6 +137,8 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     options = resolve_section(spec, "dataset", "default", sets)
     if spec.needs_root and root is None:
         raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
+    if root is not None and not spec.reads_root:
+        raise UsageError(NO_FOLDER.format(name=name, root=root))
     check_root_folder(root, name)
     from merbench.preprocess import skips_unreadable
 

@@ -71,16 +71,27 @@ def test_cache_inside_a_dataset_root_is_refused(run_cli, tmp_path, monkeypatch):
     root = tmp_path / "dataset"
     root.mkdir()
     monkeypatch.setenv("MERBENCH_CACHE", str(root / "cache"))
-    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--root", str(root))
+    result = run_cli("run", "--model", "convmixer", "--dataset", "smic", "--profile", "quick", "--root", str(root))
     assert result.code == 2
     assert "never writes inside a dataset" in " ".join(result.err.split())
     assert not any(p.suffix == ".png" for p in root.rglob("*")), "frames were written inside the dataset root"
 
 
 def test_missing_root_folder_is_reported(run_cli, tmp_path):
-    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--root", str(tmp_path / "nope"))
+    result = run_cli("run", "--model", "convmixer", "--dataset", "smic", "--profile", "quick", "--root", str(tmp_path / "nope"))
     assert result.code == 2
     assert "no such folder" in result.err
+
+
+@pytest.mark.parametrize("command", [
+    ("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--root", "{root}"),
+    ("grid", "--models", "ststnet", "--datasets", "synthetic", "--profile", "quick", "--root", "synthetic={root}"),
+    ("datasets", "check", "synthetic", "--root", "{root}"),
+])
+def test_a_root_for_the_generated_dataset_is_refused_not_ignored(run_cli, tmp_path, command):
+    result = run_cli(*(part.format(root=tmp_path) for part in command))
+    assert result.code == 2
+    assert f"--root {tmp_path}: dataset 'synthetic' is generated and reads no folder; drop --root" in " ".join(result.err.split())
 
 
 def test_model_input_must_match_the_chain(monkeypatch):

@@ -160,7 +160,7 @@ def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
     """Generate (first time) or reuse the synthetic dataset for ``options``.
 
-    ``root`` is ignored: the data lives in the cache directory.
+    ``root`` is ignored (the spec's ``reads_root=False`` refuses one): the data lives in the cache directory.
     """
     _check_options(options)
     preset = str(options.get("preset", "real")).lower()
@@ -207,5 +207,6 @@ def merbench_register_datasets(register):
                 "paper": {"subjects": 68, "clips_per_subject": 7},
             },
             needs_root=False,
+            reads_root=False,
         )
     )
