@@ -187,8 +187,14 @@ class DataTable:
         shown = self.layout(width, boxed) if shown is None else shown
         if shown is None:
             return None
+        dropped = [self.columns[i].header or "values" for i in range(len(self.columns)) if i not in shown]
+        caption = self.caption or ""
+        if dropped:
+            caption += f" Not shown at this width: {', '.join(dropped)} (widen the terminal, or use --format plain)."
+        # Rich wraps the title and caption within the table: make it wide enough that no word (a name, an id) is cut.
+        longest_word = max((len(word) for word in f"{self.title or ''} {caption}".split()), default=0)
         table = Table(title=Text(self.title, style="table.title") if self.title else None, show_header=self.show_header,
-                      box=box.HEAVY_HEAD if boxed else None)
+                      box=box.HEAVY_HEAD if boxed else None, min_width=min(width, longest_word))
         text_widths = self._text_widths(width, boxed, shown)
         for i in shown:
             column = self.columns[i]
@@ -202,10 +208,6 @@ class DataTable:
             if section:
                 table.add_section()
             table.add_row(*(cells[i] if isinstance(cells[i], Text) else Text(str(cells[i])) for i in shown), style=style)
-        dropped = [self.columns[i].header or "values" for i in range(len(self.columns)) if i not in shown]
-        caption = self.caption or ""
-        if dropped:
-            caption += f" Not shown at this width: {', '.join(dropped)} (widen the terminal, or use --format plain)."
         if caption:
             table.caption = Text(caption.strip(), style="table.caption")
         return table

@@ -435,3 +435,16 @@ def test_run_panel_counts_worker_processes_and_threads_in_words(stored, threads,
     console = Console(width=200, color_system=None, file=io.StringIO())
     print_result(console, RunResult.from_dict({**stored[1][0], "engine_plan": plan}))
     assert expected in console.file.getvalue()
+
+
+def test_a_long_name_in_a_small_tables_title_or_caption_is_not_cut():
+    name = "timm:vit_small_patch16_224.augreg_in21k_ft_in1k"
+    run_id = "20261203-225649-72e17f-and-a-long-suffix"
+    table = DataTable(f"Options of {name} per profile", [Column("Option"), Column("quick")],
+                      caption=f"this table again: merbench compare {run_id}")
+    table.add_row("pretrained", "False")
+    console = Console(width=80, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    out = console.file.getvalue()
+    assert name in out and run_id in out
+    assert max(len(line) for line in out.splitlines()) <= 80
