@@ -156,7 +156,8 @@ def leakage_warnings(result: RunResult) -> list[str]:
     n_folds = len(result.folds)
     subjects = "some" if leakage.subject_overlap_folds is None else leakage.subject_overlap_folds
     clips = "some" if leakage.clip_overlap_folds is None else leakage.clip_overlap_folds
-    shared_subjects = ("This protocol is NOT subject-independent: clips of the same subject are in training and test "
+    # Not "this protocol": a subject-independent protocol can share subjects when the data gives one person two ids.
+    shared_subjects = ("This run is NOT subject-independent: clips of the same subject are in training and test "
                        f"({subjects} of {n_folds} folds).")
     if subjects == 0:
         shared_subjects = ("This protocol is NOT subject-independent (it splits clips, not subjects); in this run no "
