@@ -408,7 +408,7 @@ def test_leakage_warning_is_a_plain_line_in_a_pipe(stored):
     console = Console(width=80, file=io.StringIO())
     print_result(console, RunResult.from_dict(result))
     text = console.file.getvalue()
-    assert "Warning: leakage (subjects): This run is NOT subject-independent" in text
+    assert "Warning: leakage (subjects): This run is NOT subject-independent" in " ".join(text.split())
     assert_plain(text)
 
 
