@@ -408,8 +408,21 @@ def test_leakage_warning_is_a_plain_line_in_a_pipe(stored):
     console = Console(width=80, file=io.StringIO())
     print_result(console, RunResult.from_dict(result))
     text = console.file.getvalue()
-    assert "Warning: leakage (subjects): This run is NOT subject-independent" in " ".join(text.split())
+    assert "Warning: leakage (subjects): This protocol is NOT subject-independent (it splits clips" in " ".join(text.split())
     assert_plain(text)
+
+
+def test_subjects_shared_by_the_data_are_not_blamed_on_a_subject_independent_protocol(stored):
+    from merbench.report import print_result
+
+    result = dict(stored[1][0], subject_independent=False)
+    result["leakage"] = {**result["leakage"], "subject_overlap_folds": 2}
+    assert result["protocol"] == "subject-10fold"
+    console = Console(width=80, file=io.StringIO())
+    print_result(console, RunResult.from_dict(result))
+    text = " ".join(console.file.getvalue().split())
+    assert "This run is NOT subject-independent: clips of the same subject are in training and test (2 of" in text
+    assert "This protocol is NOT" not in text
 
 
 @pytest.mark.parametrize("terminal", [True, False])
