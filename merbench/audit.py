@@ -23,7 +23,7 @@ from merbench.errors import DataError, MerbenchError
 from merbench.leaks import LEAKS
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import get_registry
-from merbench.result import FoldRecord, LeakageRecord, PredictionRow, RunResult
+from merbench.result import FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
@@ -38,14 +38,6 @@ class Check:
     detail: str
 
 
-def _summary_kind(document: Any) -> str | None:
-    """``tune``, ``leakage`` or ``grid`` for the JSON summaries those commands write, else ``None``."""
-    if not isinstance(document, dict):
-        return None
-    kind = {"tune": "tune", "merbench-leakage": "leakage"}.get(str(document.get("kind")))
-    return kind or ("grid" if "cells" in document and "comparison" in document else None)
-
-
 def load_result(path: Path) -> RunResult:
     """Read a result file (of this or an older merbench), or raise DataError saying why it is not one."""
     try:
@@ -56,8 +48,8 @@ def load_result(path: Path) -> RunResult:
         raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
-    summary = _summary_kind(result)
-    if summary:
+    summary = document_kind(result)
+    if summary not in (None, "run"):
         raise DataError(f"{path}: a {summary} summary, not a run's result; audit the runs it lists: "
                         "`merbench show RUN_ID --json FILE`, then `merbench audit FILE`")
     missing = [key for key in REQUIRED if not isinstance(result, dict) or key not in result]

@@ -56,7 +56,7 @@ from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
-from merbench.result import RunResult
+from merbench.result import RunResult, document_kind
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import updated_yaml_text
 
@@ -230,8 +230,9 @@ def load_baseline(path: Path) -> Baseline:
                      example=path / "baseline.yaml",
                      when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
     data = data or {}
-    if isinstance(data, dict) and ("model" in data and "folds" in data or "kind" in data):
-        what = f"a {data['kind']} summary" if "kind" in data else "a run's result (merbench run --json)"
+    kind = document_kind(data)
+    if kind:
+        what = "a run's result (merbench run --json)" if kind == "run" else f"a {kind} summary"
         raise UsageError(f"--baseline {path}: is {what}, not a baseline; give a baseline YAML file "
                          "(format: docs/results.md), e.g. benchmarks/baselines/ci.yaml")
     if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):

@@ -44,6 +44,18 @@ class Kind:
     many: str = "values"
 
 
+def document_kind(document: Any) -> str | None:
+    """What a merbench JSON file holds: ``run`` (a run's result), a ``tune``, ``leakage`` or ``grid`` summary, or ``None``."""
+    if not isinstance(document, dict):
+        return None
+    summary = {"tune": "tune", "merbench-leakage": "leakage"}.get(str(document.get("kind")))
+    if summary:
+        return summary
+    if "cells" in document and "comparison" in document:
+        return "grid"
+    return "run" if "model" in document and "folds" in document else None
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -155,7 +155,7 @@ def test_a_misspelt_top_level_key_is_refused_not_ignored(run_cli, tmp_path):
 
 @pytest.mark.parametrize("document, kind", [
     (lambda: minimal_result().to_dict(), "is a run's result (merbench run --json), not a baseline"),
-    (lambda: {"kind": "merbench-leakage", "version": 1, "variants": []}, "is a merbench-leakage summary"),
+    (lambda: {"kind": "merbench-leakage", "version": 1, "variants": []}, "is a leakage summary"),
 ])
 def test_a_result_file_is_not_taken_for_a_baseline_nor_overwritten_by_update(run_cli, tmp_path, document, kind):
     given = tmp_path / "result.json"
