@@ -157,7 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _one_line_warning(err)
     try:
-        return args.handler(args, out, err)
+        code = args.handler(args, out, err)
+        if argv is None and threading.current_thread() is threading.main_thread():
+            # The work is done (the run stored): a Ctrl-C while Python shuts down (torch's and multiprocessing's
+            # exit handlers) would only print a traceback over it.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
     except MerbenchError as exc:
         if args.debug:
             traceback.print_exc()

@@ -442,3 +442,20 @@ def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_metrics(run_c
         assert _metrics(json.loads(target.read_text())) == expected, f"attempt {attempt}"
     with sqlite3.connect(store_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_ctrl_c_after_the_command_finished_is_ignored_not_a_traceback(tmp_path):
+    """Once the command is done (its run stored), a Ctrl-C while Python exits must not print a traceback over it."""
+    script = textwrap.dedent("""
+        import os, signal, sys
+        import torch  # its exit handlers run during shutdown, where a Ctrl-C used to land
+        from merbench.cli import main
+        sys.argv = ["merbench", "list", "protocols"]
+        code = main()
+        os.kill(os.getpid(), signal.SIGINT)
+        print("after the Ctrl-C, exit", code)
+        sys.exit(code)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "after the Ctrl-C, exit 0" in done.stdout and "Traceback" not in done.stderr
