@@ -208,7 +208,9 @@ def _check_against_option(param: Param, default: Any, where: str, check: Callabl
         try:
             check(param.key, value)
         except UsageError as exc:
-            raise UsageError(f"{where}: {exc}") from None
+            message = str(exc)  # "KEY=VALUE: why" names the key already: say it once
+            raise UsageError(f"{where}{message[len(param.key):]}" if message.startswith(f"{param.key}=")
+                             else f"{where}: {message}") from None
 
 
 def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Callable[[str, Any], None],

@@ -207,7 +207,7 @@ def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
     ("model.dropout: {type: float, low: zero, high: 0.5}", "low='zero' is not a finite number"),
     ("model.kernel: {type: float, low: 1, high: 5}", "the option takes whole numbers (default 3); use type: int"),
     ("model.kernel: {type: int, low: 0, high: 5}", "model.kernel=0: must be an integer ≥ 1"),
-    ("flow.size: {type: int, low: 0, high: 3}", "flow.size=0: must be an integer ≥ 4"),
+    ("flow.size: {type: int, low: 0, high: 3}", "space.yaml: flow.size=0: must be an integer ≥ 4"),
     ("model.kernel: {type: int, low: 1.5, high: 5}", "low=1.5 must be a whole number"),
     ("model.batchnorm: {type: int, low: 0, high: 1}", "takes true/false (default True); use type: categorical"),
     ("model.filters: {type: categorical, choices: [[3, 5, 8], [3, x, 8]]}", "model.filters=3,x,8"),
@@ -238,7 +238,7 @@ def test_a_choice_the_preprocessor_refuses_is_found_before_any_data_is_read(run_
     path = space_file(tmp_path, "crop.cascade: {type: categorical, choices: ['', missing.xml]}")
     result, _ = tune(run_cli, tmp_path, "--set", "preprocess=crop,flow", space=path)
     message = " ".join(result.err.split())
-    assert result.code == 2 and f"--space {path}: crop.cascade: crop.cascade=missing.xml: no such file" in message
+    assert result.code == 2 and f"--space {path}: crop.cascade=missing.xml: no such file" in message
     assert not (tmp_path / "trials.sqlite").exists()
 
 
