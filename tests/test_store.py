@@ -107,6 +107,8 @@ def test_resume_takes_the_stored_configuration_only(stored_run, run_cli):
     store, result = stored_run
     conflict = run_cli("run", "--resume", result["run_id"], "--store", str(store), "--model", "convmixer", "--epochs", "3")
     assert conflict.code == 2 and "--model" in conflict.err and "--epochs" in conflict.err
+    profile = run_cli("run", "--resume", result["run_id"], "--store", str(store), "--profile", "default")
+    assert profile.code == 2 and "drop --profile" in profile.err, "an explicit --profile, even 'default', is refused"
 
 
 GARBAGE = b"this is a results file? no: just text\n" * 40

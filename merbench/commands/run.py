@@ -19,7 +19,7 @@ RUN_EPILOG = """  merbench run --model convmixer --dataset synthetic --profile q
   merbench run --model ststnet --dataset synthetic --protocol loso --set engine.parallel_folds=auto
   merbench run --model ststnet --dataset synthetic --executor ray --set executor.address=HEAD:6379
 """
-RESUME_CONFLICTS = ("model", "dataset", "protocol", "root", "epochs", "seed", "config")
+RESUME_CONFLICTS = ("model", "dataset", "protocol", "profile", "root", "epochs", "seed", "config")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -160,7 +160,7 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
 
     given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
     given += ["--set"] if args.sets else []
-    given += [f"--{name}" for name, default in (("profile", "default"), ("device", "auto"), ("seeds", 1))
+    given += [f"--{name}" for name, default in (("device", "auto"), ("seeds", 1))
               if getattr(args, name) != default]
     if given:
         raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)}")
