@@ -87,7 +87,8 @@ ENGINE_RANGES: dict[str, Any] = {
     "normalise_on": ("train", "all"),
 }
 EXECUTOR_RANGES: dict[str, Any] = {"name": EXECUTORS, "num_cpus": ">= 1", "num_gpus": ">= 0", "max_retries": ">= 0"}
-SEED_RANGE = ">= 0"
+SEED_RANGE = "[0, 4294967295]"  # what numpy and scikit-learn take as a seed
+SEED_MAX = 2**32 - 1
 
 
 @dataclass
@@ -179,6 +180,11 @@ _INTERVAL = re.compile(rf"^\s*([\[(])\s*{_BOUND}\s*,\s*{_BOUND}\s*([\])])\s*$", 
 _SIGNS = {">=": "≥", "<=": "≤", "≥": "≥", "≤": "≤", ">": ">", "<": "<"}
 
 
+def _bound_text(bound: float) -> str:
+    """A range bound as written: a whole number in full (4294967295, not 4.29497e+09), else as ``:g`` shows it."""
+    return str(int(bound)) if bound.is_integer() and abs(bound) < 1e15 else f"{bound:g}"
+
+
 @dataclass(frozen=True)
 class Range:
     """A numeric range parsed from an ``option_ranges`` text (``">= 1"``, ``"[0, 1)"``, ...)."""
@@ -196,15 +202,15 @@ class Range:
         if one:
             sign, bound = _SIGNS[one.group(1)], float(one.group(2))
             if sign in ("≥", ">"):
-                return cls(low=bound, low_open=sign == ">", text=f"{sign} {bound:g}")
-            return cls(high=bound, high_open=sign == "<", text=f"{sign} {bound:g}")
+                return cls(low=bound, low_open=sign == ">", text=f"{sign} {_bound_text(bound)}")
+            return cls(high=bound, high_open=sign == "<", text=f"{sign} {_bound_text(bound)}")
         interval = _INTERVAL.match(text)
         if interval:
             opening, low, high, closing = interval.groups()
             if float(low) > float(high):
                 raise ValueError(f"{text!r}: the lower bound is above the upper bound")
             return cls(float(low), float(high), opening == "(", closing == ")",
-                       f"in {opening}{float(low):g}, {float(high):g}{closing}")
+                       f"in {opening}{_bound_text(float(low))}, {_bound_text(float(high))}{closing}")
         raise ValueError(f"{text!r} is not a range; write e.g. '>= 1', '> 0', '[0, 1)' or a tuple of choices")
 
     def __contains__(self, value: float) -> bool:
@@ -445,14 +451,15 @@ def resolve_section(spec: Any, kind: str, profile: str = "default", overrides: M
 
 
 def _seed(flag: int | None, from_settings: Any) -> int:
-    """The run's seed from ``--seed`` or ``seed=`` in --set/--config: a whole number ≥ 0."""
-    if flag is not None:
-        if flag < 0:
-            raise UsageError(f"--seed {flag}: must be an integer {Range.parse(SEED_RANGE).text} (default 0)")
-        return flag
-    if from_settings is None:
-        return 0
-    return coerce("seed", from_settings, 0, SEED_RANGE)
+    """The run's seed from ``--seed`` or ``seed=`` in --set/--config (both must agree): a whole number 0..2**32-1."""
+    settled = None if from_settings is None else coerce("seed", from_settings, 0, SEED_RANGE)
+    if flag is None:
+        return 0 if settled is None else settled
+    if not 0 <= flag <= SEED_MAX:
+        raise UsageError(f"--seed {flag}: must be an integer {Range.parse(SEED_RANGE).text} (default 0)")
+    if settled is not None and settled != flag:
+        raise UsageError(f"--seed {flag} and seed={settled} (in --set/--config) disagree; give the seed once")
+    return flag
 
 
 def sets_for_protocol(sets: Mapping[str, Any], protocol: str, protocols: Iterable[str], registry: Registry) -> dict[str, Any]:
@@ -641,10 +648,13 @@ def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registr
     return UsageError(f"unknown setting '{key}'{hint}. {listing} (`merbench info MODEL` lists a model's options)")
 
 
-def check_seeds(n_seeds: int) -> None:
-    """``UsageError`` unless a run repeats at least once (``--seeds N``)."""
+def check_seeds(n_seeds: int, first_seed: int = 0) -> None:
+    """``UsageError`` unless a run repeats at least once (``--seeds N``) with seeds that stay within ``SEED_RANGE``."""
     if n_seeds < 1:
         raise UsageError(f"--seeds {n_seeds}: must be at least 1")
+    if first_seed + n_seeds - 1 > SEED_MAX:
+        raise UsageError(f"--seeds {n_seeds} from seed {first_seed} reaches seed {first_seed + n_seeds - 1}, above the "
+                         f"largest seed {SEED_MAX}; use a smaller seed or fewer seeds")
 
 
 def parse_parallel_folds(value: Any) -> int | None:

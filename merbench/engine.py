@@ -257,7 +257,7 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
             f"subjects for validation, leaving none to train on; lower it to at most "
             f"{math.floor(100 * (count - 1) / count) / 100:g} or use more subjects"
         )
-    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed % 2**32)  # a fold's seed may be larger
     inner, validation = next(splitter.split(fold.train, groups=groups))
     return fold.train[inner], fold.train[validation]
 

@@ -32,7 +32,8 @@ def seeded(estimator: Any, seed: int) -> Any:
     if not callable(getattr(estimator, "get_params", None)):
         return estimator
     params = estimator.get_params(deep=True)
-    updates = {key: seed for key, value in params.items() if key.split("__")[-1] == "random_state" and value is None}
+    state = seed % 2**32  # a fold's seed (run seed * 1000 + fold) may pass scikit-learn's largest random_state
+    updates = {key: state for key, value in params.items() if key.split("__")[-1] == "random_state" and value is None}
     return estimator.set_params(**updates) if updates else estimator
 
 

@@ -296,7 +296,7 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     complete run in ``store`` takes that run instead of training again (after an
     interruption: the finished cells are kept, the rest run).
     """
-    check_seeds(n_seeds)
+    check_seeds(n_seeds, max((cell.config.seed for cell in cells), default=0))
     progress = progress or SilentProgress()
     outcomes: list[CellOutcome | None] = [None] * len(cells)
 

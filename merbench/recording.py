@@ -110,7 +110,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             if is_disk_full(exc):
                 raise disk_full_error(exc, written()) from None
             raise
-    check_seeds(n_seeds)
+    check_seeds(n_seeds, config.seed)
     choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
     environment = describe_environment(choice.description)
     try:

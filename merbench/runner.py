@@ -443,7 +443,7 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     and fold-mean scores), ``across_seeds`` (mean and population std over
     seeds of the pooled scores) and ``seconds.total_all_seeds``.
     """
-    check_seeds(n_seeds)
+    check_seeds(n_seeds, config.seed)
     choice = choice or choose_run_device(config)
     runs = [run_benchmark(dataclasses.replace(config, seed=config.seed + i), registry, progress, recorder, choice)
             for i in range(n_seeds)]

@@ -67,8 +67,9 @@ def refused(run_cli, store):
     ("engine.batch_size=0", "engine.batch_size=0: must be an integer ≥ 1"),
     ("engine.threads=-1", "engine.threads=-1: must be an integer ≥ 0 (default 0)"),
     ("engine.amp=onn", "engine.amp=onn: choose one of auto, on, off; did you mean on?"),
-    ("seed=-1", "seed=-1: must be an integer ≥ 0 (default 0)"),
-    ("seed=x", "seed=x: must be an integer ≥ 0"),
+    ("seed=-1", "seed=-1: must be an integer in [0, 4294967295] (default 0)"),
+    ("seed=x", "seed=x: must be an integer in [0, 4294967295]"),
+    ("seed=4294967296", "seed=4294967296: must be an integer in [0, 4294967295] (default 0)"),
     ("model.dropout=1", "model.dropout=1: must be a finite number in [0, 1) (default 0.2)"),
     ("model.filters=3,0,8", "model.filters=3,0,8: every value must be an integer ≥ 1 (default 3,5,8)"),
     ("protocol.n_splits=1", "protocol.n_splits=1: must be an integer ≥ 2 (default 10)"),
@@ -81,13 +82,29 @@ def test_a_bad_value_is_refused_with_its_range_and_default(refused, setting, exp
     assert expected in refused("--set", *TINY, setting)
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["--seed", "4294967296"], "--seed 4294967296: must be an integer in [0, 4294967295] (default 0)"),
+    (["--seed", "3", "--set", "seed=5"], "--seed 3 and seed=5 (in --set/--config) disagree; give the seed once"),
+    (["--seed", "4294967295", "--seeds", "2"], "--seeds 2 from seed 4294967295 reaches seed 4294967296"),
+])
+def test_a_seed_numpy_cannot_take_or_given_twice_differently_is_refused(refused, args, expected):
+    assert expected in refused(*args, model="lbptop-svm")
+
+
+def test_a_large_seed_reaches_scikit_learn_within_its_range(run_cli, tmp_path):
+    """The fold seeds (run seed * 1000 + fold) pass 2**32 for a run seed above 4294967; an SVM still trains."""
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--seed", "5000000", "--no-store", "--set", *TINY, "protocol.n_splits=2")
+    assert result.code == 0, result.err
+
+
 def test_inf_is_not_called_not_a_number(refused):
     message = refused("--set", "engine.lr=inf")
     assert "finite number" in message and "expected a number" not in message
 
 
 @pytest.mark.parametrize("args, expected", [
-    (("--seed", "-1"), "--seed -1: must be an integer ≥ 0"),
+    (("--seed", "-1"), "--seed -1: must be an integer in [0, 4294967295]"),
     (("--epochs", "0"), "--epochs 0: must be an integer ≥ 1"),
     (("--seeds", "0"), "--seeds 0: must be at least 1"),
 ])
@@ -213,7 +230,7 @@ def test_config_that_is_binary_is_refused(refused, tmp_path):
 def test_config_values_are_checked_like_set(refused, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("engine:\n  label_smoothing: 1.5\nseed: -3\n", encoding="utf-8")
-    assert "seed=-3: must be an integer ≥ 0" in refused("--config", str(config))
+    assert "seed=-3: must be an integer in [0, 4294967295]" in refused("--config", str(config))
     config.write_text("engine:\n  label_smoothing: 1.5\n", encoding="utf-8")
     assert "engine.label_smoothing=1.5: must be a finite number in [0, 1)" in refused("--config", str(config))
 
