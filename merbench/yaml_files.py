@@ -21,6 +21,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor`: the base class merges it, and a key written here overrides a merged one
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, Hashable):
                 continue  # SafeLoader refuses it: "found unhashable key"

@@ -74,6 +74,18 @@ def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path):
     assert read_yaml(path, "--config run.yaml", kind="YAML file of options", example="run.yaml")["model"] == {"lr": 0.5}
 
 
+def test_merge_keys_work_as_in_safe_load_and_a_key_written_twice_is_still_refused(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text("defaults: &d {profile: quick, metrics: [uf1]}\nentries:\n  - <<: *d\n    model: ststnet\n"
+                    "    profile: default\n")
+    assert read_yaml(path, "--baseline x", kind="k", example="e") == yaml.safe_load(path.read_text())
+    assert read_yaml(path, "--baseline x", kind="k", example="e")["entries"][0] == {
+        "profile": "default", "metrics": ["uf1"], "model": "ststnet"}
+    path.write_text("base: &b {a: 1}\nx:\n  <<: *b\n  c: 2\n  c: 3\n")
+    with pytest.raises(UsageError, match="key 'c' given twice"):
+        read_yaml(path, "--baseline x", kind="k", example="e")
+
+
 def test_a_search_space_option_given_dotted_and_under_its_section_is_refused(run_cli, tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text("engine.lr: {type: float, low: 0.001, high: 0.01}\nengine:\n  lr: {type: float, low: 0.1, high: 0.2}\n")
