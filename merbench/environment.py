@@ -19,15 +19,24 @@ def package_version(name: str) -> str | None:
 
 
 def git_commit() -> str | None:
-    """The git commit of merbench's source tree when it is a checkout, else ``None``."""
+    """The git commit of merbench's source tree when it is a checkout, else ``None``.
+
+    ``-dirty`` is appended when tracked files differ from that commit (as ``git
+    describe --dirty`` marks it): the run's code is then not the commit's.
+    """
     source = Path(merbench.__file__).resolve().parent.parent
     if not (source / ".git").exists():
         return None
     try:
-        result = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if head.returncode != 0 or not head.stdout.strip():
+            return None
+        changed = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    dirty = changed.returncode != 0 or bool(changed.stdout.strip())  # unknown counts as changed
+    return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
 def describe_environment(device: str) -> dict[str, str | None]:

@@ -173,3 +173,27 @@ def test_two_writers_at_once_lose_nothing(tmp_path):
     ]
     assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 75
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_recorded_git_commit_says_when_tracked_files_were_changed(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    import merbench
+    from merbench.environment import git_commit
+
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    package = tmp_path / "checkout" / "merbench"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("x = 1\n")
+    git = ["git", "-C", str(package.parent), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "one"]):
+        subprocess.run(git + command, check=True, capture_output=True)
+    head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    monkeypatch.setattr(merbench, "__file__", str(package / "__init__.py"))
+    assert git_commit() == head
+    (package.parent / "notes.txt").write_text("untracked files do not count\n")
+    assert git_commit() == head
+    (package / "__init__.py").write_text("x = 2\n")
+    assert git_commit() == f"{head}-dirty"
