@@ -42,10 +42,22 @@ class Variant:
     protocol: str | None = None
     sets: Mapping[str, Any] = field(default_factory=dict)
 
-    def describe(self, honest_protocol: str) -> dict[str, Any]:
-        """The variant as the summary records it."""
-        return {"name": self.name, "what": self.what, "expected_leaks": list(self.expected_leaks),
-                "protocol": self.protocol or honest_protocol, "sets": dict(self.sets)}
+    def describe(self, honest: RunConfig) -> dict[str, Any]:
+        """The variant as the summary records it (``note``: how its run differs from the honest one beyond its leak)."""
+        described = {"name": self.name, "what": self.what, "expected_leaks": list(self.expected_leaks),
+                     "protocol": self.protocol or honest.protocol, "sets": dict(self.sets)}
+        note = self.note(honest)
+        return {**described, "note": note} if note else described
+
+    def note(self, honest: RunConfig) -> str | None:
+        """What else differs from the honest run: a variant protocol splits every domain together, while an
+        honest protocol with ``protocol.train``/``protocol.test`` domains (``cross-dataset``) trains on one and
+        tests on another."""
+        options = honest.section("protocol")
+        if not self.protocol or not options.get("train") or not options.get("test"):
+            return None
+        return (f"pools the domains: trains on {options['test']} too (honest: on {options['train']} only); "
+                f"ΔUF1 on the {options['test']} clips")
 
 
 VARIANTS = (
@@ -70,9 +82,10 @@ class Study:
         return [(None, self.honest)] + list(self.variants)
 
 
-def _sets_for(sets: Mapping[str, Any], protocol: str, registry: Registry) -> dict[str, Any]:
-    """The user's settings for a run under ``protocol`` (``config.sets_for_protocol`` over the study's protocols)."""
-    names = {variant.protocol for variant in VARIANTS if variant.protocol} | {protocol}
+def _sets_for(sets: Mapping[str, Any], protocol: str, honest_protocol: str, registry: Registry) -> dict[str, Any]:
+    """The user's settings for a run under ``protocol`` (``config.sets_for_protocol`` over the study's protocols:
+    the honest one and the variants'), so that each run gets only the ``protocol.*`` options its protocol has."""
+    names = {variant.protocol for variant in VARIANTS if variant.protocol} | {honest_protocol, protocol}
     return sets_for_protocol(sets, protocol, names, registry)
 
 
@@ -89,7 +102,8 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
     common = dict(model=model, dataset=dataset, profile=profile, seed=seed, device=device, root=root, epochs=epochs,
                   config_file=config_file)
     honest_protocol = resolve_config(registry, protocol=protocol, **common).protocol  # --config may name it
-    honest = resolve_config(registry, protocol=protocol, sets=_sets_for(sets, honest_protocol, registry), **common)
+    honest_sets = _sets_for(sets, honest_protocol, honest_protocol, registry)
+    honest = resolve_config(registry, protocol=protocol, sets=honest_sets, **common)
     found = config_leaks(honest, registry)
     if found:
         raise UsageError(
@@ -100,8 +114,8 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
     variants = []
     for variant in VARIANTS:
         name = variant.protocol or honest.protocol
-        config = resolve_config(registry, protocol=name, sets={**_sets_for(sets, name, registry), **variant.sets},
-                                **common)
+        config = resolve_config(registry, protocol=name,
+                                sets={**_sets_for(sets, name, honest.protocol, registry), **variant.sets}, **common)
         variants.append((variant, config))
     return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)))
 
@@ -135,4 +149,4 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
     facts = {"model": config.model, "dataset": config.dataset, "protocol": config.protocol, "profile": config.profile,
              "device": config.device, "seeds": study.seeds, "command": command, "seconds": round(seconds, 1),
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    return summarise(facts, honest, [(variant.describe(config.protocol), runs) for variant, runs in leaky])
+    return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky])

@@ -97,6 +97,32 @@ def bootstrap_inflation(honest: Sequence[RunResult], variants: Sequence[Sequence
     return summaries
 
 
+def missed_leaks(result: RunResult, expected: Sequence[str]) -> dict[str, str]:
+    """Why each leak a variant was expected to have did not occur in its run (kind → reason in words).
+
+    ``frame-10fold`` with ``protocol.pairs=1`` (or clips too short for more
+    pairs) makes one sample per clip, so no clip is on both sides; an estimator
+    fitted once has no epoch for ``engine.select_on=test`` to choose.
+    """
+    leakage = result.leakage
+    pairs = (result.dataset_summary or {}).get("frame_pairs") or {}
+    reasons = {}
+    for kind in [kind for kind in expected if kind not in result_leaks(result)]:
+        reason = "not recorded by the run"
+        if kind == "clips" and pairs.get("pairs_per_clip") == 1:
+            reason = "protocol.pairs=1: one sample per clip"
+        elif kind == "clips" and pairs and pairs.get("samples") == pairs.get("clips"):
+            reason = "one sample per clip: the clips are too short for more frame pairs"
+        elif kind == "clips" and leakage is not None and leakage.clip_overlap_folds == 0:
+            reason = "no fold has frames of one clip in training and test"
+        elif kind == "subjects" and leakage is not None and leakage.subject_overlap_folds == 0:
+            reason = "no fold shares a subject between training and test"
+        elif kind == "selection" and leakage is not None and str(leakage.model_selection or "").startswith("none"):
+            reason = "the model is fitted once, with no epochs to choose from"
+        reasons[kind] = reason
+    return reasons
+
+
 def _mean_scores(results: Sequence[RunResult]) -> dict[str, float]:
     return {key: float(np.mean([result.pooled[key] for result in results])) for key in SCORES}
 
@@ -109,8 +135,11 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
     ``study`` holds what was run (``model``, ``dataset``, ``protocol``,
     ``profile``, ``seeds``, ``command``...); ``honest`` the honest results
     (one per seed); ``variants`` pairs each leaky variant's description
-    (``name``, ``what``, ``expected_leaks``, ``protocol``, ``sets``) with its
-    results, seed for seed.
+    (``name``, ``what``, ``expected_leaks``, ``protocol``, ``sets``, and a
+    ``note`` when its run differs from the honest one in more than its leak)
+    with its results, seed for seed. Each variant's entry records the leaks
+    its run had (``leaks``) and why an expected one did not occur
+    (``not_occurred``, ``missed_leaks``).
     """
     n_classes = len(honest[0].classes)
     inflation = bootstrap_inflation(honest, [runs for _, runs in variants], n_classes, resamples, confidence)
@@ -119,6 +148,7 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
         return {
             **description,
             "leaks": result_leaks(runs[0]),
+            "not_occurred": missed_leaks(runs[0], description.get("expected_leaks") or []),
             **_mean_scores(runs),
             "inflation": gain,
             "n_samples": int(runs[0].n_samples),

@@ -227,12 +227,27 @@ def leakage_inflation(variant: dict[str, Any]) -> str:
 
 
 def leakage_what(variant: dict[str, Any]) -> str:
-    """What leaks in a variant, in words; says so when a leaky variant recorded no leak (nothing to select...)."""
+    """What leaks in a variant, in words, with each expected leak that did not occur and why, and the variant's note.
+
+    A variant that recorded none of its leaks (``select_on=test`` for a model
+    fitted once) is "not applicable to this model, nothing leaked"; one that
+    recorded some (``frame-10fold`` with ``protocol.pairs=1``: subjects but not
+    clips) names each missing kind: "clips: did not occur (protocol.pairs=1:
+    one sample per clip)". Summaries written before ``not_occurred`` existed
+    give no reason.
+    """
     if variant["name"] == "honest":
         return "nothing"
-    if variant.get("expected_leaks") and not variant.get("leaks"):
-        return f"{variant['what']}: not applicable to this model, nothing leaked"
-    return str(variant["what"])
+    expected = [str(kind) for kind in variant.get("expected_leaks") or []]
+    leaks = {str(kind) for kind in variant.get("leaks") or []}
+    missing = [kind for kind in expected if kind not in leaks]
+    reasons = variant.get("not_occurred") or {}
+    if expected and len(missing) == len(expected):
+        text = f"{variant['what']}: not applicable to this model, nothing leaked"
+    else:
+        text = "; ".join([str(variant["what"])] + [
+            f"{kind}: did not occur" + (f" ({reasons[kind]})" if reasons.get(kind) else "") for kind in missing])
+    return f"{text}; {variant['note']}" if variant.get("note") else text
 
 
 def leakage_caption(summary: dict[str, Any]) -> str:

@@ -280,3 +280,67 @@ def test_a_frame_pair_run_counts_clips_and_samples_apart():
     pairs = minimal_result(n_samples=72, dataset_summary={"frame_pairs": {"clips": 36, "samples": 72}})
     assert sample_count(pairs) == "36 clips (72 frame-pair samples)"
     assert sample_count(minimal_result()) == "4 clips"
+
+
+# ------------------------------------------------------------------ a study's plan and rows
+
+
+def test_a_study_gives_each_run_the_protocol_options_its_protocol_has():
+    from merbench.leakage import plan_study
+
+    sets = {"dataset.domains": 2, "protocol.train": "synthetic-1", "protocol.test": "synthetic-2",
+            "protocol.n_splits": 3, "protocol.pairs": 2}
+    study = plan_study(get_registry(), model="lbptop-svm", dataset="synthetic", protocol="cross-dataset",
+                       profile="quick", seed=None, seeds=1, device="cpu", root=None, epochs=None, sets=sets)
+    options = {variant.name if variant else "honest": config.section("protocol") for variant, config in study.configs()}
+    assert options == {"honest": {"train": "synthetic-1", "test": "synthetic-2"},
+                       "sample-10fold": {"n_splits": 3}, "frame-10fold": {"n_splits": 3, "pairs": 2},
+                       "select_on=test": {"train": "synthetic-1", "test": "synthetic-2"},
+                       "normalise_on=all": {"train": "synthetic-1", "test": "synthetic-2"}}
+    # a variant protocol pools the domains the honest cross-dataset run keeps apart: its row says so
+    notes = {variant.name: variant.describe(study.honest).get("note") for variant, _ in study.variants}
+    assert "trains on synthetic-2 too" in notes["sample-10fold"]
+    assert "ΔUF1 on the synthetic-2 clips" in notes["frame-10fold"]
+    assert notes["select_on=test"] is None and notes["normalise_on=all"] is None
+    with pytest.raises(UsageError, match="protocol.tran"):  # an option no protocol of the study has is still named
+        plan_study(get_registry(), model="lbptop-svm", dataset="synthetic", protocol="cross-dataset", profile="quick",
+                   seed=None, seeds=1, device="cpu", root=None, epochs=None, sets={**sets, "protocol.tran": "x"})
+
+
+def test_a_variant_row_names_an_expected_leak_that_did_not_occur():
+    from merbench.html_report import render_leakage_page
+    from merbench.rendered_tables import render_leakage
+    from merbench.report import leakage_what
+
+    ids = [f"c{i}" for i in range(9)]
+    labels = [i % 3 for i in range(9)]
+
+    def run(leaks, **changes):
+        return minimal_result(predictions=_rows(ids, labels, labels), n_samples=9, seed=0, run_id="r",
+                              leakage={"leaks": leaks, "clip_overlap_folds": 0}, **changes)
+
+    one_pair = {"frame_pairs": {"clips": 9, "samples": 9, "pairs_per_clip": 1}}
+    summary = summarise({"model": "m", "dataset": "d", "protocol": "subject-10fold", "seeds": [0]}, [run([])],
+                        [({"name": "frame-10fold", "what": "frames of a clip in train and test",
+                           "expected_leaks": ["subjects", "clips"]}, [run(["subjects"], dataset_summary=one_pair)])],
+                        resamples=10)
+    frame = summary["variants"][1]
+    assert frame["leaks"] == ["subjects"]
+    assert frame["not_occurred"] == {"clips": "protocol.pairs=1: one sample per clip"}
+    assert leakage_what(frame) == ("frames of a clip in train and test; "
+                                   "clips: did not occur (protocol.pairs=1: one sample per clip)")
+    assert "clips: did not occur (protocol.pairs=1" in render_leakage(summary, "s.json")
+    assert "clips: did not occur (protocol.pairs=1" in render_leakage_page(summary)
+    old = {key: value for key, value in frame.items() if key != "not_occurred"}  # a summary written before the reasons
+    assert leakage_what(old) == "frames of a clip in train and test; clips: did not occur"
+    none_happened = {"name": "select_on=test", "what": "epoch chosen on the test fold", "expected_leaks": ["selection"],
+                     "leaks": []}
+    assert leakage_what(none_happened) == "epoch chosen on the test fold: not applicable to this model, nothing leaked"
+
+
+def test_the_select_on_test_warning_does_not_promise_inflation_to_a_model_fitted_once():
+    from merbench.runner import run_warnings
+
+    warning = run_warnings(_config(**{"engine.select_on": "test"}))[0]
+    assert "fitted once" in warning and "unaffected" in warning
+    assert "so scores are inflated" not in warning  # said of every model before the model is built

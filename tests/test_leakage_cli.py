@@ -204,3 +204,16 @@ def test_an_interrupted_study_says_how_to_continue(run_cli, tmp_path, monkeypatc
     assert result.code == 130
     assert "2 of 5 runs of the study finished and are stored: run the same command with --stored to reuse them" in \
         " ".join(result.err.split())
+
+
+def test_a_cross_dataset_study_gives_each_run_its_protocol_options(run_cli, tmp_path):
+    summary = tmp_path / "cross.json"
+    result = run_cli("leakage", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--no-store", "--protocol", "cross-dataset", "--json", str(summary), "--set", "dataset.domains=2",
+                     "protocol.train=synthetic-1", "protocol.test=synthetic-2", *TINY)
+    assert result.code == 0, result.err
+    variants = {v["name"]: v for v in json.loads(summary.read_text())["variants"]}
+    assert [v["protocol"] for v in variants.values()] == ["cross-dataset", "sample-10fold", "frame-10fold",
+                                                          "cross-dataset", "cross-dataset"]
+    assert "pools the domains" in variants["sample-10fold"]["note"] and "note" not in variants["normalise_on=all"]
+    assert "pools the domains" in " ".join(result.out.split())
