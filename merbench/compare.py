@@ -62,7 +62,7 @@ class Comparison:
         """What the numbers are, in one sentence (which F1, which averaging)."""
         what = METRIC_NAMES[self.metric]
         if self.stat == "fold":
-            return f"{what}, mean ± std over folds, in %"
+            return f"{what}, mean ± std over folds (every seed's folds when repeated), in %"
         return f"{what} on predictions pooled over all folds (± std over seeds when repeated), in %"
 
     def has_reported(self, column: tuple[str, str]) -> bool:
@@ -125,7 +125,7 @@ def _leakage_warnings(result: RunResult) -> list[str]:
 def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     """The cell value of one result for ``metric`` and ``stat``."""
     if stat == "fold":
-        mean, std = float(result.fold_mean[metric]), float(result.fold_std[metric])
+        mean, std = result.fold_stat(metric)
     elif result.across_seeds is not None:
         mean, std = float(result.across_seeds.mean[metric]), float(result.across_seeds.std[metric])
     else:

@@ -45,6 +45,8 @@ def sample_count(result: RunResult) -> str:
 def result_table(result: RunResult) -> DataTable:
     """The per-fold / mean / std / pooled table of one run (scores in %)."""
     title = f"{result.model} on {result.dataset} · {result.protocol} · {sample_count(result)}, {result.n_subjects} subjects"
+    if result.across_seeds is not None:  # the folds, predictions and confusion matrix kept are the first seed's
+        title += f" · seed {result.seed} (of {result.across_seeds.n} seeds)"
     table = DataTable(
         title,
         [Column("Fold", justify="right"), Column("n", justify="right"),
@@ -114,7 +116,8 @@ def confusion_table(result: RunResult, numbered: bool = False) -> DataTable:
     """
     classes = [str(name) for name in result.classes]
     headers = [str(i + 1) for i in range(len(classes))] if numbered else classes
-    table = DataTable("Confusion matrix (pooled; rows true, columns predicted)",
+    of_seed = f", seed {result.seed}" if result.across_seeds is not None else ""
+    table = DataTable(f"Confusion matrix (pooled{of_seed}; rows true, columns predicted)",
                       [Column("true \\ predicted"), *(Column(header, justify="right") for header in headers)])
     for i, (name, row) in enumerate(zip(classes, result.confusion_matrix)):
         table.add_row(f"{i + 1} {name}" if numbered else name, *(str(count) for count in row))
@@ -202,9 +205,11 @@ def print_result(console: Console, result: RunResult) -> None:
         print_table(console, reported)
     seconds = result.seconds
     prep = result.preprocess or {}
+    first_seed = (f"{result.total_seconds:.1f} s for {result.across_seeds.n} seeds; seed {result.seed}: "
+                  if result.across_seeds is not None and seconds.total_all_seeds is not None else "")
     console.print(escape(
-        f"Time: {seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} computed, "
-        f"{prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s) on "
+        f"Time: {first_seed}{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} "
+        f"computed, {prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s) on "
         f"{result.environment.get('device', 'an unrecorded device')}"
     ))
     plan = result.engine_plan

@@ -285,16 +285,18 @@ class Seconds:
 
 @dataclass(frozen=True, kw_only=True)
 class SeedScores:
-    """One seed's pooled and fold-mean scores in a ``--seeds N`` run."""
+    """One seed's pooled, fold-mean and fold-std scores in a ``--seeds N`` run (``fold_std``: not in older results)."""
 
     seed: int
     pooled: Scores
     fold_mean: Scores
+    fold_std: Scores | None = None
 
     @classmethod
     def read(cls, f: Fields) -> SeedScores:
         """Read the fields of ``f``."""
-        return cls(seed=f.need("seed", INTEGER), pooled=f.need("pooled", SCORES), fold_mean=f.need("fold_mean", SCORES))
+        return cls(seed=f.need("seed", INTEGER), pooled=f.need("pooled", SCORES), fold_mean=f.need("fold_mean", SCORES),
+                   fold_std=f.may("fold_std", SCORES))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -372,6 +374,22 @@ class RunResult:
     def n_tested(self) -> int:
         """How many samples the folds tested (the pooled scores count each once)."""
         return sum(fold.n_test for fold in self.folds)
+
+    def fold_stat(self, metric: str) -> tuple[float, float | None]:
+        """Mean and population std of ``metric`` over every fold of every seed (each seed has the same folds' count).
+
+        For one seed, the fold mean and std. For a ``--seeds N`` run from the seeds' fold means and stds; the std is
+        ``None`` for a result written before seeds recorded their fold std.
+        """
+        seeds = self.seeds or []
+        if len(seeds) < 2:
+            return float(self.fold_mean[metric]), float(self.fold_std[metric])
+        means = [float(seed.fold_mean[metric]) for seed in seeds]
+        mean = sum(means) / len(means)
+        if any(seed.fold_std is None for seed in seeds):
+            return mean, None
+        second_moment = sum(float(seed.fold_std[metric]) ** 2 + m ** 2 for seed, m in zip(seeds, means)) / len(seeds)
+        return mean, max(0.0, second_moment - mean ** 2) ** 0.5
 
     @property
     def total_seconds(self) -> float:

@@ -454,6 +454,6 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     return dataclasses.replace(
         first,
         seconds=dataclasses.replace(first.seconds, total_all_seeds=sum(r.seconds.total for r in runs)),
-        seeds=[SeedScores(seed=r.seed, pooled=r.pooled, fold_mean=r.fold_mean) for r in runs],
+        seeds=[SeedScores(seed=r.seed, pooled=r.pooled, fold_mean=r.fold_mean, fold_std=r.fold_std) for r in runs],
         across_seeds=AcrossSeeds(n=n_seeds, mean=mean, std=std),
     )

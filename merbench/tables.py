@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -187,14 +188,8 @@ class DataTable:
         shown = self.layout(width, boxed) if shown is None else shown
         if shown is None:
             return None
-        dropped = [self.columns[i].header or "values" for i in range(len(self.columns)) if i not in shown]
-        caption = self.caption or ""
-        if dropped:
-            caption += f" Not shown at this width: {', '.join(dropped)} (widen the terminal, or use --format plain)."
-        # Rich wraps the title and caption within the table: make it wide enough that no word (a name, an id) is cut.
-        longest_word = max((len(word) for word in f"{self.title or ''} {caption}".split()), default=0)
         table = Table(title=Text(self.title, style="table.title") if self.title else None, show_header=self.show_header,
-                      box=box.HEAVY_HEAD if boxed else None, min_width=min(width, longest_word))
+                      box=box.HEAVY_HEAD if boxed else None)
         text_widths = self._text_widths(width, boxed, shown)
         for i in shown:
             column = self.columns[i]
@@ -208,6 +203,10 @@ class DataTable:
             if section:
                 table.add_section()
             table.add_row(*(cells[i] if isinstance(cells[i], Text) else Text(str(cells[i])) for i in shown), style=style)
+        dropped = [self.columns[i].header or "values" for i in range(len(self.columns)) if i not in shown]
+        caption = self.caption or ""
+        if dropped:
+            caption += f" Not shown at this width: {', '.join(dropped)} (widen the terminal, or use --format plain)."
         if caption:
             table.caption = Text(caption.strip(), style="table.caption")
         return table
@@ -236,10 +235,12 @@ class DataTable:
         table, boxed, shown = whole[0] if whole else fitting[0]
         return table.rich_table(width, boxed, shown)
 
-    def for_terminal(self, width: int) -> Table | Text:
+    def for_terminal(self, width: int) -> Table | Group | Text:
         """What a terminal ``width`` columns wide shows: the Rich layout (``render_for``), else one block per row."""
         rendered = self.render_for(width)
-        return rendered if rendered is not None else Text("\n".join(self.record_lines()), overflow="fold")
+        if rendered is None:
+            return Text("\n".join(self.record_lines()), overflow="fold")
+        return _words_whole(rendered, width)
 
     def record_lines(self) -> list[str]:
         """The table as one block per row, for a terminal too narrow for its key columns side by side.
@@ -286,6 +287,22 @@ class DataTable:
 def wants_plain(console: Console) -> bool:
     """Whether ``console`` gets plain text: it is not a terminal (``--format plain`` makes a console so)."""
     return not console.is_terminal
+
+
+def _words_whole(table: Table, width: int) -> Table | Group:
+    """``table``, or when a word of its title or caption (a path, a long name) is wider than the table, which would
+    cut it, the table with that title or caption as lines of their own above or below it (wrapped at ``width``)."""
+    table_width = Measurement.get(Console(width=width), Console(width=width).options, table).maximum
+    outside: dict[str, Text] = {}
+    for part in ("title", "caption"):
+        text = getattr(table, part)
+        if text is not None and max((len(word) for word in text.plain.split()), default=0) > table_width:
+            outside[part] = text
+            setattr(table, part, None)
+    if not outside:
+        return table
+    return Group(*([outside["title"]] if "title" in outside else []), table,
+                 *([outside["caption"]] if "caption" in outside else []))
 
 
 def print_table(console: Console, table: DataTable) -> None:

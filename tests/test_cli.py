@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -173,6 +174,16 @@ def test_seeds_repeat_the_run_and_report_mean_and_std(quick_run):
     assert result["across_seeds"]["mean"]["accuracy"] == pytest.approx(np.mean(accuracies))
     assert result["across_seeds"]["std"]["accuracy"] == pytest.approx(np.std(accuracies))
     assert result["pooled"] == seeds[0]["pooled"], "the top-level result is the first seed's"
+    assert seeds[0]["fold_std"] == result["fold_std"], "each seed keeps its fold std (compare's fold statistic)"
+
+
+def test_a_repeated_runs_panel_says_its_fold_table_and_time_are_the_first_seeds(run_cli):
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--seeds", "2",
+                     "--no-store", "--set", "protocol.n_splits=2")
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())
+    assert "subjects · seed 0 (of 2 seeds)" in text and "Confusion matrix (pooled, seed 0;" in text
+    assert re.search(r"Time: [0-9.]+ s for 2 seeds; seed 0: [0-9.]+ s \(preprocessing", text)
 
 
 def test_megc2019_reports_per_domain_scores_that_match_the_predictions(quick_run):

@@ -13,6 +13,7 @@ import pytest
 
 from merbench.errors import RunFailed, UsageError
 from merbench.grid import parse_roots, split_names
+from merbench.result import RunResult
 from merbench.store import ResultStore
 
 TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
@@ -81,7 +82,7 @@ def test_grid_ends_with_the_table_compare_prints_for_its_runs(local_grid, run_cl
     assert "Comparison: UF1" in out and "synthetic · subject-10fold" in out
     for result in document["results"]:
         row = next(line for line in out.splitlines() if line.startswith(f"{result['model']} "))
-        mean, std = 100 * result["fold_mean"]["uf1"], 100 * result["fold_std"]["uf1"]
+        mean, std = (100 * value for value in RunResult.from_dict(result).fold_stat("uf1"))  # over both seeds' folds
         assert f"{mean:.1f} ± {std:.1f}" in row
     compared = run_cli("compare", *[c["run_id"] for c in document["cells"]], "--store", str(store))
     assert compared.code == 0
@@ -92,9 +93,10 @@ def test_grid_ends_with_the_table_compare_prints_for_its_runs(local_grid, run_cl
 
 
 def records_match(document: dict) -> bool:
-    """The --json comparison records hold each cell's fold-mean UF1."""
+    """The --json comparison records hold each cell's fold-mean UF1 (over every seed's folds)."""
     by_model = {r["model"]: r["mean"] for r in document["comparison"]["records"]}
-    return all(by_model[r["model"]] == pytest.approx(r["fold_mean"]["uf1"]) for r in document["results"])
+    return all(by_model[r["model"]] == pytest.approx(RunResult.from_dict(r).fold_stat("uf1")[0])
+               for r in document["results"])
 
 
 def test_a_bad_cell_stops_the_grid_before_anything_runs(run_cli, tmp_path):

@@ -215,3 +215,24 @@ def test_the_result_module_is_foundation_and_imports_no_heavy_library():
         elif isinstance(node, ast.ImportFrom) and node.module:
             libraries.add(node.module.split(".")[0])
     assert "merbench" in libraries and not libraries & {"torch", "sklearn", "cv2", "ray", "scipy", "matplotlib"}
+
+
+def test_the_fold_statistic_of_a_repeated_run_covers_every_seeds_folds():
+    import numpy as np
+
+    from merbench.compare import cell_of
+    from result_samples import minimal_dict
+
+    folds_of_seed = {0: [0.2, 0.4, 0.6], 1: [0.5, 0.7, 0.9]}
+    seeds = [{"seed": seed, "pooled": {"uf1": 0.0, "uar": 0.0, "accuracy": 0.0},
+              "fold_mean": {"uf1": float(np.mean(values)), "uar": 0.0, "accuracy": 0.0},
+              "fold_std": {"uf1": float(np.std(values)), "uar": 0.0, "accuracy": 0.0}} for seed, values in folds_of_seed.items()]
+    across = {"n": 2, "mean": {"uf1": 0.0, "uar": 0.0, "accuracy": 0.0}, "std": {"uf1": 0.0, "uar": 0.0, "accuracy": 0.0}}
+    result = RunResult.from_dict(minimal_dict(seeds=seeds, across_seeds=across))
+    every_fold = folds_of_seed[0] + folds_of_seed[1]
+    mean, std = result.fold_stat("uf1")
+    assert (mean, std) == pytest.approx((np.mean(every_fold), np.std(every_fold)))
+    assert (cell_of(result, "uf1", "fold").mean, cell_of(result, "uf1", "fold").std) == pytest.approx((mean, std))
+    older = RunResult.from_dict(minimal_dict(seeds=[{k: v for k, v in s.items() if k != "fold_std"} for s in seeds],
+                                             across_seeds=across))
+    assert older.fold_stat("uf1") == (pytest.approx(np.mean(every_fold)), None), "no fold std recorded: no std shown"
