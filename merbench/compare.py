@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from merbench.errors import UsageError
+from merbench.leaks import engine_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
@@ -134,9 +135,20 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result))
 
 
+LEAKY_SETTINGS = {"selection": "select_on=test", "normalisation": "normalise_on=all"}
+
+
+def row_name(result: RunResult) -> str:
+    """The comparison row of a result: its model, with the leaky ``engine.*`` settings it ran with, so that a
+    leaky variant (``merbench leakage``) gets a row of its own instead of replacing the honest run's cell."""
+    engine = ((result.config or {}).get("options") or {}).get("engine") or {}
+    settings = [LEAKY_SETTINGS[kind] for kind in engine_leaks(engine)] if isinstance(engine, dict) else []
+    return f"{result.model} ({', '.join(settings)})" if settings else result.model
+
+
 def shown_runs(comparison: Comparison, results: Sequence[RunResult]) -> list[RunResult]:
     """The run behind each cell of ``comparison`` (the newest of its model, dataset and protocol), in table order."""
-    latest = {(r.model, (r.dataset, r.protocol)): r for r in results}
+    latest = {(row_name(r), (r.dataset, r.protocol)): r for r in results}
     return [latest[(model, column)] for model in comparison.models for column in comparison.columns
             if (model, column) in latest]
 
@@ -154,7 +166,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     models: list[str] = []
     columns: list[tuple[str, str]] = []
     for result in results:
-        model, column = result.model, (result.dataset, result.protocol)
+        model, column = row_name(result), (result.dataset, result.protocol)
         if model not in models:
             models.append(model)
         if column not in columns:
@@ -165,8 +177,9 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         cell.n_runs = counts[key]
     for column in columns:
         in_column = [cells[(m, column)] for m in models if (m, column) in cells]
-        top = max(cell.mean for cell in in_column)
-        for cell in in_column:
+        contenders = [cell for cell in in_column if not cell.warnings] or in_column  # a leaky score is never "best"
+        top = max(cell.mean for cell in contenders)
+        for cell in contenders:
             cell.best = cell.mean == top and len(in_column) > 1
     return Comparison(metric, stat, sorted(models), columns, cells)
 

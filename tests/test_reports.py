@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -154,3 +155,23 @@ def test_unknown_format_and_metric_are_usage_errors(store, run_cli, tmp_path):
     assert run_cli("report", "--store", str(path), "--output", str(tmp_path / "t.docx")).code == 2
     bad = run_cli("compare", "--store", str(path), "--metric", "f2")
     assert bad.code == 2 and "choose one of" in bad.err
+
+
+def test_a_leaky_engine_variant_gets_its_own_row_and_is_never_best():
+    from merbench.compare import build_comparison
+    from result_samples import minimal_result
+
+    def run(run_id: str, uf1: float, engine: dict | None = None, leaks: list | None = None):
+        scores = {"accuracy": uf1, "uf1": uf1, "uar": uf1}
+        leakage = {"leaks": leaks or [], "normalisation_uses_test_data": bool(leaks)}
+        return minimal_result(run_id=run_id, model="ststnet", fold_mean=scores, pooled=scores, leakage=leakage,
+                              config={"options": {"engine": engine or {}}})
+
+    honest = run("a", 0.5)
+    leaky = run("b", 0.9, {"normalise_on": "all"}, ["normalisation"])  # newer than the honest run, as in a study
+    other = run("c", 0.4)
+    comparison = build_comparison([honest, leaky, dataclasses.replace(other, model="convmixer")])
+    assert comparison.models == ["convmixer", "ststnet", "ststnet (normalise_on=all)"]
+    cells = {model: comparison.cells[(model, ("d", "loso"))] for model in comparison.models}
+    assert cells["ststnet"].mean == 0.5, "the honest run keeps its cell"
+    assert cells["ststnet"].best and not cells["ststnet (normalise_on=all)"].best
