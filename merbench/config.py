@@ -24,6 +24,7 @@ import yaml
 from merbench.contracts import resolve_factory
 from merbench.errors import PluginError, UsageError
 from merbench.registry import Registry
+from merbench.result import document_kind
 from merbench.yaml_files import read_yaml
 
 PROFILES = ("quick", "default", "paper")
@@ -155,13 +156,33 @@ def parse_set(items: list[str]) -> dict[str, str]:
     return parsed
 
 
+def _as_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """A run's recorded configuration (a result JSON, or its ``config`` as ``RunConfig.to_dict`` wrote it) as the
+    settings of a config file, so that ``--config result.json`` runs it again; anything else as it is.
+
+    The device and the dataset's folder are the machine's, not the run's: give them with --device and --root.
+    """
+    recorded = data.get("config") if document_kind(data) == "run" else data
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("options"), dict) or "model" not in recorded:
+        return data
+    settings: dict[str, Any] = {section: dict(options) for section, options in recorded["options"].items()}
+    for section in ("model", "dataset", "protocol"):  # the name beside the section's options, as `name:`
+        settings.setdefault(section, {})["name"] = recorded.get(section)
+    settings.update({key: recorded[key] for key in ("profile", "seed", "preprocess") if recorded.get(key) is not None})
+    return settings
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a YAML config into dotted keys; top-level names may be strings or mappings."""
+    """Read a YAML config into dotted keys; top-level names may be strings or mappings.
+
+    A run's result JSON (or its recorded ``config``) is read as the settings it ran with (``_as_settings``).
+    """
     data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected a mapping of sections (model:, dataset:, engine: ...)")
+    data = _as_settings(data)
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:  # a section with every option commented out: nothing to set

@@ -231,3 +231,21 @@ def test_a_mistyped_command_or_option_gets_the_closest_one(run_cli, args, messag
         assert result.err.rstrip().endswith(f"did you mean {'run' if args[0] == 'rn' else 'check'}?")
     if "--sed" in args:
         assert "usage: merbench run" in result.err, "the sub-command's own usage, not the top-level one"
+
+
+def test_a_result_json_given_as_config_runs_the_same_configuration_again(run_cli, tmp_path):
+    first, again, recorded = tmp_path / "first.json", tmp_path / "again.json", tmp_path / "config.yaml"
+    options = ["--set", "dataset.subjects=6", "dataset.clips_per_subject=6", "protocol.n_splits=3", "lbptop.blocks=2"]
+    made = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--seed", "4",
+                   *options, "--no-store", "--quiet", "--json", str(first))
+    assert made.code == 0, made.err
+    redo = run_cli("run", "--config", str(first), "--no-store", "--quiet", "--json", str(again))
+    assert redo.code == 0, redo.err
+    before, after = json.loads(first.read_text()), json.loads(again.read_text())
+    assert after["config"] == before["config"] and after["seed"] == 4
+    assert [row["prediction"] for row in after["predictions"]] == [row["prediction"] for row in before["predictions"]]
+    recorded.write_text(json.dumps(before["config"]))  # the recorded configuration alone (JSON is YAML)
+    assert run_cli("run", "--config", str(recorded), "--no-store", "--quiet", "--json", str(again)).code == 0
+    assert json.loads(again.read_text())["config"] == before["config"]
+    refused = run_cli("run", "--config", str(first), "--model", "ststnet", "--no-store")
+    assert refused.code == 2 and "--model ststnet and model=lbptop-svm" in " ".join(refused.err.split())

@@ -16,6 +16,7 @@ ORDER = 10
 
 RUN_EPILOG = """  merbench run --model convmixer --dataset synthetic --profile quick --store results.sqlite
   merbench run --resume 20250611-142233-3fa2c1     # continue an interrupted run
+  merbench run --config result.json                # run a recorded run's configuration again (docs/results.md)
   merbench run --model ststnet --dataset synthetic --protocol loso --set engine.parallel_folds=auto
   merbench run --model ststnet --dataset synthetic --executor ray --set executor.address=HEAD:6379
 """
@@ -46,7 +47,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="set an option, e.g. model.depth=8, engine.lr=0.001, flow.method=dis (repeatable; "
                      "several KEY=VALUE may follow one --set)", nargs="+")
-    run.add_argument("--config", type=Path, help="YAML file of options (sections model:, dataset:, engine:, flow: ...)")
+    run.add_argument("--config", type=Path, help="YAML file of options (sections model:, dataset:, engine:, flow: ...), or a result JSON to run its "
+                     "configuration again")
     run.add_argument("--executor", choices=["local", "ray"],
                      help="where folds train: local (this machine, default) or ray (a Ray cluster; see "
                      "--set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
