@@ -165,3 +165,12 @@ def publish_directory(tmp_dir: Path, final_dir: Path) -> None:
         if not final_dir.exists():
             raise
         shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def inputs_key(inputs: Any) -> str:
+    """SHA-256 of preprocessed model inputs (a numpy array: shape, dtype and bytes), their content's identity."""
+    import numpy as np
+
+    digest = hashlib.sha256(f"{inputs.shape}|{inputs.dtype}".encode())
+    digest.update(np.ascontiguousarray(inputs).tobytes())
+    return digest.hexdigest()

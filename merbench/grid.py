@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from merbench import recording, runner  # as modules: tests replace their run functions
+from merbench.cache import inputs_key
 from merbench.config import RunConfig, check_seeds, parse_parallel_folds, resolve_config, sets_for_protocol
 from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text, remote_function
-from merbench.recording import inputs_key
 from merbench.registry import get_registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 

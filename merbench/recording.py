@@ -10,7 +10,6 @@ resumed run may reuse (see docs/design.md, "Results").
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -18,7 +17,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
-from merbench.cache import cache_root
+from merbench.cache import cache_root, inputs_key
 from merbench.config import RunConfig, check_seeds
 from merbench.environment import describe_environment
 from merbench.errors import FoldsLost, UsageError
@@ -42,13 +41,6 @@ class Recorder(Protocol):
         """Called as soon as a fold has completed, with its record, test predictions and per-sample rows."""
 
 
-def inputs_key(inputs: np.ndarray) -> str:
-    """SHA-256 of the preprocessed model inputs (shape, dtype and bytes)."""
-    digest = hashlib.sha256(f"{inputs.shape}|{inputs.dtype}".encode())
-    digest.update(np.ascontiguousarray(inputs).tobytes())
-    return digest.hexdigest()
-
-
 def check_same_test_samples(run_id: str, fold_index: int, stored: StoredFold, test_ids: Sequence[str]) -> None:
     """``UsageError`` when a stored fold tested other samples than the fold about to be reused."""
     if list(stored.test_ids) != [str(i) for i in test_ids]:
@@ -69,7 +61,7 @@ class RunRecorder:
 
     def inputs(self, seed: int, preprocess: dict[str, Any], inputs: np.ndarray) -> None:
         """Record the preprocessing and the inputs' content key (checked against the stored one on resume)."""
-        self.store.record_inputs(self.run_id, seed, preprocess, inputs_key(inputs))
+        self.store.record_inputs(self.run_id, seed, preprocess, preprocess.get("inputs_key") or inputs_key(inputs))
 
     def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
         """The stored fold to reuse, or ``None`` to train it; a fold whose test samples changed is an error."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from rich.markup import escape
 
-from merbench.cache import cache_root, make_cache_folder
+from merbench.cache import cache_root, inputs_key, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside, check_root_folder
@@ -267,6 +267,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
         progress.message(f"[bold yellow]Warning:[/] skipped {skipped['count']} clip(s) with unreadable frames "
                          f"(dataset.strict is off); first: {next(iter(skipped['clips'].values()))}")
     dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
+    prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
     if recorder is not None:
         recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details}, prep.inputs)
     return RunInputs(dataset, prep)

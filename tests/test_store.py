@@ -46,6 +46,7 @@ def test_run_records_config_versions_folds_and_predictions(stored_run):
     env = result["environment"]
     assert (row[5], row[6], row[7], row[8], row[9]) == (env["torch"], env["python"], env["timm"], env["device"], env["git_commit"])
     assert json.loads(row[10])["chain"] == result["preprocess"]["chain"] and len(row[11]) == 64
+    assert result["preprocess"]["inputs_key"] == row[11], "the result JSON names its exact inputs too"
     folds = db.execute("SELECT fold, record_json, seconds FROM folds ORDER BY fold").fetchall()
     assert [json.loads(f[1]) for f in folds] == result["folds"]
     assert all(f[2] > 0 for f in folds)
