@@ -6,6 +6,7 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import merbench
 
@@ -57,6 +58,16 @@ def describe_environment(device: str) -> dict[str, str | None]:
         "torch_threads": str(torch.get_num_threads()),
         "git_commit": git_commit(),
     }
+
+
+SOFTWARE_KEYS = ("merbench", "git_commit", "torch", "python", "timm", "numpy", "scikit-learn", "opencv", "device")
+"""What a run's folds depend on: a run resumed under other values mixes folds trained under both."""
+
+
+def changed_software(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """``KEY OLD → NEW`` for each of ``SOFTWARE_KEYS`` that differs between two environments."""
+    return [f"{key} {before.get(key)} → {now.get(key)}" for key in SOFTWARE_KEYS
+            if key in before and before.get(key) != now.get(key)]
 
 
 def cpuinfo_field(name: str) -> str | None:

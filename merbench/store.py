@@ -494,14 +494,15 @@ class ResultStore:
             )
         return run_id
 
-    def claim_run(self, run_id: str, environment: dict[str, Any]) -> None:
-        """Mark a stored run as running again in this process (for ``--resume``), atomically.
+    def claim_run(self, run_id: str, environment: dict[str, Any]) -> dict[str, Any]:
+        """Mark a stored run as running again in this process (for ``--resume``), atomically; returns the
+        environment it was recorded with before (``environment`` replaces it, versions included).
 
         Raises ``UsageError`` when the run is complete or another live process
         holds it (two ``--resume`` of one run at once: the second one loses).
         """
         with self.transaction() as db:  # BEGIN IMMEDIATE: one claim at a time
-            row = db.execute("SELECT status, pid, host FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.execute("SELECT status, pid, host, environment_json FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise UsageError(f"no run '{run_id}' in the results store {self.path}; see `merbench runs`")
             if row["status"] == "complete":
@@ -512,13 +513,20 @@ class ResultStore:
                 raise UsageError(f"run {run_id} is being resumed by process {holder} on {row['host']}; wait for it to "
                                  f"finish, or stop that process and run `merbench run --resume {run_id}` again")
             claimed = db.execute(
-                "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ? "
+                "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ?, "
+                "git_commit = ?, merbench_version = ?, torch_version = ?, timm_version = ?, python_version = ? "
                 "WHERE id = ? AND status = ? AND pid IS ?",
-                (os.getpid(), socket.gethostname(), environment.get("device"), _json(environment), run_id,
-                 row["status"], holder),
+                (os.getpid(), socket.gethostname(), environment.get("device"), _json(environment),
+                 environment.get("git_commit"), environment.get("merbench"), environment.get("torch"),
+                 environment.get("timm"), environment.get("python"), run_id, row["status"], holder),
             ).rowcount
             if claimed != 1:
                 raise UsageError(f"run {run_id} changed while it was being claimed; run `merbench run --resume {run_id}` again")
+        try:
+            before = json.loads(row["environment_json"] or "{}")
+        except json.JSONDecodeError:
+            before = {}
+        return before if isinstance(before, dict) else {}
 
     def record_inputs(self, run_id: str, seed: int, preprocess: dict[str, Any], inputs_key: str) -> None:
         """Store the preprocessing chain and the content key of the model inputs; a resumed run must match it."""

@@ -91,11 +91,20 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     interrupted = run_cli("runs", "--store", str(store), "--status", "interrupted")
     assert summary.id in interrupted.out
 
+    with sqlite3.connect(store) as db:  # as if torch had been upgraded between the interruption and the resume
+        stored_environment = json.loads(db.execute("SELECT environment_json FROM runs").fetchone()[0])
+        db.execute("UPDATE runs SET environment_json = ?, torch_version = '0.0.1'",
+                   (json.dumps({**stored_environment, "torch": "0.0.1"}),))
     target = tmp_path / "resumed.json"
     resumed = run_cli("run", "--resume", summary.id, "--store", str(store), "--quiet", "--json", str(target))
     assert resumed.code == 0, resumed.err
     assert "1 completed fold(s) reused" in resumed.err
     result = json.loads(target.read_text())
+    mixed = [w for w in result["warnings"] if w.startswith("resumed under other software")]
+    assert mixed and f"torch 0.0.1 → {result['environment']['torch']}" in mixed[0], result["warnings"]
+    assert "resumed under other software" in " ".join(resumed.err.split()), "--quiet keeps warnings"
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT torch_version FROM runs").fetchone()[0] == result["environment"]["torch"]
     assert result["folds"][0] == first_fold.to_dict()  # reused, not retrained (same recorded training time)
     for key in ("pooled", "fold_mean", "fold_std", "confusion_matrix", "predictions", "config"):
         assert result[key] == reference[key], key
