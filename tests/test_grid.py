@@ -68,7 +68,9 @@ def test_stored_reuses_every_finished_cell_and_runs_only_the_rest(local_grid, ru
     assert [c["run_id"] for c in cells[:2]] == [c["run_id"] for c in document["cells"]]
     assert [c["pooled"] for c in cells[:2]] == [c["pooled"] for c in document["cells"]]
     assert cells[2]["model"] == "lbptop-svm" and cells[2]["status"] == "complete"
-    assert again.err.count("reused (--stored)") == 2
+    assert again.err.count("reused (--stored") == 2
+    torch_version = document["results"][0]["environment"]["torch"]
+    assert f"torch {torch_version})" in " ".join(again.err.split()), "a reused cell names the software it was made with"
     with ResultStore(copy) as results:
         assert len(results.list_runs()) == 3, "only the new cell was run"
     one_seed = run_cli(*GRID, "--models", "ststnet", "--seeds", "1", "--store", str(copy), "--stored")

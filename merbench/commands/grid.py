@@ -127,7 +127,10 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         if outcome.error is not None:
             err.print(f"[red]Cell {escape(outcome.cell.label)} failed:[/] {escape(str(outcome.error))}")
         elif outcome.reused:
-            err.print(f"Cell {escape(outcome.cell.label)}: stored run {outcome.run_id} reused (--stored)")
+            environment = outcome.result.environment if outcome.result is not None else {}
+            made_with = ", ".join(f"{key} {environment[key]}" for key in ("git_commit", "torch") if environment.get(key))
+            err.print(escape(f"Cell {outcome.cell.label}: stored run {outcome.run_id} reused (--stored"
+                             + (f"; trained with {made_with}" if made_with else "") + ")"), highlight=False)
         elif outcome.run_id is not None:
             err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
 
