@@ -49,6 +49,10 @@ def load_result(path: Path) -> RunResult:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
     summary = document_kind(result)
+    if summary == "tune":  # a tune stores no runs, so there is no run to audit
+        raise DataError(f"{path}: a tune summary, not a run's result, and a tune stores no runs to audit: it refuses "
+                        "leaky engine settings before it runs, and the summary's 'leakage' and 'warnings' record what "
+                        "leaks under its protocol")
     if summary not in (None, "run"):
         raise DataError(f"{path}: a {summary} summary, not a run's result; audit the runs it lists: "
                         "`merbench show RUN_ID --json FILE`, then `merbench audit FILE`")

@@ -22,7 +22,7 @@ import sys
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from merbench.cache import atomic_write_text, cache_root, content_key
 from merbench.config import resolve_config
@@ -83,13 +83,19 @@ def input_shape(registry: Registry, name: str, profile: str) -> tuple[tuple[str,
         step = resolve_factory(step_spec.build)(dict(options))
     except Exception:  # a preprocessor that cannot be built here still has options to read
         step = None
+    return config.preprocess, step_output_shape(step, options)
+
+
+def step_output_shape(step: Any, options: Mapping[str, Any]) -> tuple[int, int, int] | None:
+    """The (C, H, W) a chain's last step gives the model, known without data: its ``output_shape()`` when it has
+    one, else from its ``channels`` and ``size`` options; ``None`` when neither tells."""
     if step is not None and callable(getattr(step, "output_shape", None)):
-        return config.preprocess, tuple(int(n) for n in step.output_shape())
+        return tuple(int(n) for n in step.output_shape())  # type: ignore[return-value]
     if "size" not in options:
-        return config.preprocess, None
+        return None
     channels = options.get("channels", ["u", "v", "strain"])
     channels = len(channels) if isinstance(channels, (list, tuple)) else 3
-    return config.preprocess, (channels, int(options["size"]), int(options["size"]))
+    return channels, int(options["size"]), int(options["size"])
 
 
 def build_for_listing(build: Any, options: dict[str, Any], shape: tuple[int, int, int], n_classes: int) -> tuple[Any, bool]:

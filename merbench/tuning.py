@@ -41,17 +41,19 @@ from merbench.config import RunConfig, load_config_file, parse_parallel_folds, r
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.environment import describe_environment
-from merbench.errors import DataError, PluginError, RunFailed, UsageError
+from merbench.errors import DataError, MerbenchError, PluginError, RunFailed, UsageError
 from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, SequentialFolds, plan_executor
+from merbench.leaks import config_leaks
 from merbench.metrics import classification_metrics
-from merbench.preflight import check_chain, check_root, preflight
-from merbench.preprocess import checked_chain, skips_unreadable
+from merbench.modelinfo import step_output_shape
+from merbench.preflight import check_root, preflight
+from merbench.preprocess import Chain, checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import connect
 from merbench.registry import Registry
 from merbench.runner import check_fold_predictions, load_dataset
-from merbench.splits import check_folds
-from merbench.tuning_space import REFUSED_ENGINE, SearchSpace, load_space
+from merbench.splits import check_folds, protocol_dataset
+from merbench.tuning_space import RUN_ENGINE, SearchSpace, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, fail_stale, import_optuna,
                                      open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
@@ -323,7 +325,7 @@ def study_key(ctx: TuneContext) -> str:
     """The content key of a tune: configuration (less how it runs), space, seed, inner folds and the samples."""
     base = ctx.base
     sections = {name: dict(values) for name, values in base.sections.items() if name != "executor"}
-    sections["engine"] = {k: v for k, v in sections["engine"].items() if k not in REFUSED_ENGINE}
+    sections["engine"] = {k: v for k, v in sections["engine"].items() if k not in RUN_ENGINE}
     return content_key("merbench tune", KEY_VERSION, base.model, base.dataset, base.protocol, base.profile, base.seed,
                        str(base.root), list(base.preprocess), sections, ctx.space.key_parts(),
                        ctx.request.inner_folds, [s.id for s in ctx.dataset.samples])
@@ -409,7 +411,7 @@ def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict
     metrics = _scored(ctx, outer, output, ctx.labels, job.recipe.plugin)
     return {"predictions": [int(p) for p in output.predictions], "metrics": metrics, "seconds": output.seconds,
             "final_train_loss": output.final_loss, "epochs_trained": len(output.epoch_losses),
-            "selected_epoch": output.selected_epoch}
+            "selected_epoch": output.selected_epoch, "selected_on": output.selected_on}
 
 
 def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold) -> dict[str, Any]:
@@ -447,24 +449,116 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
         "refit_seconds": refit["seconds"],
         "epochs_trained": refit["epochs_trained"],
         "selected_epoch": refit["selected_epoch"],
+        "selected_on": refit.get("selected_on"),  # absent from refits stored by older versions
     }
 
 
 # ------------------------------------------------------------------ entry point
 
 
+REFUSED_LEAKS = {
+    "selection": "engine.select_on=test: merbench tune refuses it: each outer refit would keep the epoch that scored "
+                 "best on its own outer test fold, so test folds would take part in the choice; drop it (the default, "
+                 "validation, chooses on training subjects only)",
+    "normalisation": "engine.normalise_on=all: merbench tune refuses it: inputs would be standardised with statistics "
+                     "of the outer test samples too; drop it (the default, train, uses the training part only)",
+}
+"""The leak kinds of ``merbench.leaks`` that a tune refuses before it runs, with the message."""
+
+
+def refuse_leaks(config: RunConfig, registry: Registry) -> None:
+    """``UsageError`` when the configuration lets test samples take part in training or selection.
+
+    ``merbench.leaks.config_leaks`` names the leaks; a tune refuses the engine's
+    (``REFUSED_LEAKS``: ``engine.select_on=test``, ``engine.normalise_on=all``):
+    the tuned result would no longer be scored on outer test folds that took no
+    part in any choice. A protocol that is not subject-independent
+    (``sample-10fold``, ``frame-10fold``) is allowed, as for ``merbench run``:
+    its warning is shown and the summary records the leak.
+    """
+    refused = [REFUSED_LEAKS[kind] for kind in config_leaks(config, registry) if kind in REFUSED_LEAKS]
+    if refused:
+        raise UsageError("; ".join(refused) + " (docs/tuning.md, docs/leakage.md)")
+
+
+def model_input_shape(chain: Chain) -> tuple[int, int, int] | None:
+    """The (C, H, W) input ``chain`` will give the model, known without data, or ``None``."""
+    return step_output_shape(chain.steps[-1], chain.sections.get(chain.specs[-1].name, {}))
+
+
+def check_model(config: RunConfig, registry: Registry, shape: tuple[int, ...], n_classes: int = 3) -> None:
+    """Build ``config``'s model for ``shape`` (C, H, W) as a fold would, on the meta device where it allows.
+
+    Raises the model's ``UsageError`` (e.g. ``model.patch=64: must be between 1
+    and the input size 28``), or a ``UsageError`` for any other build failure.
+    ``n_classes`` is 3 (MEGC2019's) before the dataset is loaded.
+    """
+    import torch
+
+    spec = registry.get("models", config.model)
+    recipe = ModelRecipe(spec.build, dict(config.section("model")), int(shape[0]), n_classes, int(shape[1]),
+                         plugin=f"model plugin '{config.model}'")
+    try:
+        try:
+            with torch.device("meta"):
+                recipe()
+        except UsageError:
+            raise
+        except MerbenchError:  # some factories compute on tensors while building: build for real
+            recipe()
+    except UsageError:
+        raise
+    except MerbenchError as exc:
+        raise UsageError(f"model '{config.model}' cannot be built for input {tuple(shape)}: {exc}") from None
+
+
+def _check_value(request: TuneRequest, registry: Registry, key: str, value: Any) -> None:
+    """What the run would refuse of ``key=value``: the resolved options, the preprocessing chain and, when the
+    input it gives is known without data, the model built for it."""
+    config = request.resolve(registry, {key: value})
+    shape = model_input_shape(checked_chain(config, registry))  # a preprocessor refuses more than its ranges
+    if shape is not None:
+        check_model(config, registry, shape)
+
+
 def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, SearchSpace]:
-    """Resolve and check the configuration and the space before anything is loaded or stored."""
+    """Resolve and check the configuration and the space before anything is loaded or stored.
+
+    Leaky engine settings are refused (``refuse_leaks``); every bound and choice
+    of the space is resolved, its preprocessing chain built and, where the
+    input shape is known without data, its model built (``check_model``).
+    """
     request.check()
     base = request.resolve(registry)
+    refuse_leaks(base, registry)
     check_root(base, registry)
-    check_chain(base, registry)
-
-    def check(key: str, value: Any) -> None:
-        check_chain(request.resolve(registry, {key: value}), registry)  # a preprocessor refuses more than its ranges
-
-    space = load_space(request.space, base.sections, check, request.fixed_keys())
+    chain = checked_chain(base, registry)
+    shape = model_input_shape(chain)
+    if shape is not None:
+        check_model(base, registry, shape)
+    space = load_space(request.space, base.sections, lambda key, value: _check_value(request, registry, key, value),
+                       request.fixed_keys())
     return base, space
+
+
+def check_models_on_data(request: TuneRequest, registry: Registry, base: RunConfig, space: SearchSpace,
+                         shape: tuple[int, ...], n_classes: int) -> None:
+    """Build the model of the base configuration and of every ``model.*`` bound and choice for ``shape``, the
+    input as preprocessed, when ``prepare`` could not know it (or knew another); before any trial, naming the
+    space file and key like ``prepare``."""
+    if model_input_shape(checked_chain(base, registry)) == tuple(shape):
+        return  # prepare built them for this input already
+    check_model(base, registry, shape, n_classes)
+    for param in space.params:
+        if param.section != "model":
+            continue
+        for value in list(param.choices) if param.type == "categorical" else [param.low, param.high]:
+            try:
+                check_model(request.resolve(registry, {param.key: value}), registry, shape, n_classes)
+            except UsageError as exc:
+                message = str(exc)  # "KEY=VALUE: why" names the key already: say it once
+                raise UsageError(f"--space {space.path}: {message}" if message.startswith(f"{param.key}=")
+                                 else f"--space {space.path}: {param.key}={value}: {message}") from None
 
 
 @contextlib.contextmanager
@@ -488,11 +582,13 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     storage_path = check_storage(request.storage, request.storage is not None)
     preflight(base, registry)
     cache_dir = cache_root(create=False)
-    dataset = load_dataset(base, registry, cache_dir)
+    dataset = load_dataset(base, registry, cache_dir)  # the protocol expands it as merbench run's does (frame-10fold)
+    dataset = protocol_dataset(dataset, registry.get("protocols", base.protocol), dict(base.section("protocol")))
     choice = choose_device(base.device, base.section("engine")["amp"])
     progress.message(f"Device: {choice.description}")
     ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir)
-    _preprocessed(ctx, base, first=True)
+    inputs = _preprocessed(ctx, base, first=True)
+    check_models_on_data(request, registry, base, space, tuple(inputs.shape[1:]), ctx.n_classes)
     protocol = registry.get("protocols", base.protocol)
     split = resolve_factory(protocol.split)
     ctx.outer_folds = split(ctx.labels, ctx.subjects, base.seed, dict(base.section("protocol")), ctx.dataset.domains)

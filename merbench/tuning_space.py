@@ -10,9 +10,14 @@ options) to one parameter each::
       attention:   {type: categorical, choices: [cbam, none]}
 
 Sections are ``model``, ``engine`` and the run's preprocessors (``flow``,
-``lbptop``...). Every bound and choice is checked against the option it sets
-(its type and the plugin's ``option_ranges``) before anything runs, so a space
-that cannot be searched is one ``UsageError`` naming the file and the key.
+``lbptop``...), less the engine options of ``REFUSED_ENGINE`` (how trials
+run, and the leaky ``select_on``/``normalise_on``). Every bound and choice is
+checked against the option it sets (its type, the plugin's ``option_ranges``
+and, through ``check``, the model built with it) before anything runs, so a
+space that cannot be searched is one ``UsageError`` naming the file and the
+key. A range must be one Optuna searches as written (a ``step`` divides
+``high - low``), and a searched option must have two values at least (one
+value is ``--set``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,19 @@ REFUSED_SECTIONS = {
     "protocol": "it changes the outer folds that the tuned result is scored on",
     "executor": "it changes where trials run, not what they learn; use --executor and --set executor.*",
 }
-REFUSED_ENGINE = ("threads", "preprocess_workers", "parallel_folds", "parallel_mode", "compile", "channels_last", "amp")
+RUN_ENGINE = ("threads", "preprocess_workers", "parallel_folds", "parallel_mode", "compile", "channels_last", "amp")
+"""Engine options that change how trials run, not what they learn (left out of a tune's content key)."""
+REFUSED_ENGINE: dict[str, str] = {
+    **{option: f"changes how trials run, not what they learn; set it with --set engine.{option}=..."
+       for option in RUN_ENGINE},
+    "select_on": "cannot be searched: engine.select_on=test keeps the epoch that scored best on the fold's own test "
+                 "samples, so a test fold would take part in the choice (docs/leakage.md); a tune keeps the default, "
+                 "validation",
+    "normalise_on": "cannot be searched: engine.normalise_on=all standardises inputs with statistics of the test "
+                    "samples too (docs/leakage.md); a tune keeps the default, train",
+}
+"""Engine options a space may not search, with the reason: how trials run, and the two leaky settings (a tune also
+refuses the leaky values when fixed with --set, ``merbench.tuning.refuse_leaks``)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +189,9 @@ def _param(key: str, spec: Any, where: str) -> Param:
         values = tuple(_choice(choice, where) for choice in choices)
         if len(set(map(json.dumps, values))) != len(values):
             raise UsageError(f"{where}: choices repeat a value; list each once")
+        if len(values) == 1:
+            raise UsageError(f"{where}: one choice ({values[0]!r}) leaves nothing to search; to fix an option, "
+                             "use --set instead")
         return Param(key, kind, choices=values)
     for field in ("low", "high"):
         if field not in spec:
@@ -192,7 +212,20 @@ def _param(key: str, spec: Any, where: str) -> Param:
             raise UsageError(f"{where}: step={step} must be above 0")
         if log:
             raise UsageError(f"{where}: step and log: true cannot be combined (Optuna samples a log scale without steps)")
+        _check_step(low, high, step, where)
     return Param(key, kind, low, high, log, step)
+
+
+def _check_step(low: float | int, high: float | int, step: float | int, where: str) -> None:
+    """Refuse a ``step`` that does not divide ``high - low`` (Optuna would silently search a narrower range)."""
+    steps = (high - low) / step
+    if math.isclose(steps, round(steps), rel_tol=1e-9, abs_tol=1e-9):
+        return
+    below, above = low + math.floor(steps) * step, low + math.ceil(steps) * step
+    if isinstance(step, float):
+        below, above = float(f"{below:.12g}"), float(f"{above:.12g}")
+    raise UsageError(f"{where}: step {step} does not divide high - low ({high} - {low}), so the values from low in "
+                     f"steps of {step} stop at {below}, not at high; use high: {below} or high: {above}")
 
 
 def _check_against_option(param: Param, default: Any, where: str, check: Callable[[str, Any], None]) -> None:
@@ -238,7 +271,7 @@ def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Cal
             known = ", ".join(f"{section}.{name}" for name in sections[section]) or "none"
             raise UsageError(f"{where}: '{option}' is not an option of {section}; its options: {known}")
         if section == "engine" and option in REFUSED_ENGINE:
-            raise UsageError(f"{where}: changes how trials run, not what they learn; set it with --set {key}=...")
+            raise UsageError(f"{where}: {REFUSED_ENGINE[option]}")
         if key in fixed:
             raise UsageError(f"{where}: also set with --set/--config/--epochs; a searched option cannot be fixed too (drop one)")
         param = _param(key, spec, where)

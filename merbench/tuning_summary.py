@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from merbench.leaks import engine_leaks, protocol_leaks
 from merbench.metrics import classification_metrics, mean_std
 from merbench.splits import check_folds
 from merbench.tuning_space import SearchSpace
@@ -65,6 +66,38 @@ def json_key(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
+def leakage_record(base: Any, protocol: Any, overlaps: list[list[str]], folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary's ``leakage`` section, from what ran: the resolved configuration, the outer folds and the refits.
+
+    Kinds as in ``merbench.leaks`` (and a run's result): ``subjects`` and
+    ``clips`` from the protocol (allowed, and warned about) or a fold sharing
+    subjects; ``selection`` and ``normalisation`` from the engine options.
+    ``merbench.tuning.refuse_leaks`` refuses the last two before anything runs
+    and a space may not search them, so they are false in any summary a tune
+    writes; they are derived here all the same, so the record can never claim
+    more than what ran (a refit that chose its epoch on its test fold counts).
+    """
+    engine = base.section("engine")
+    found = protocol_leaks(protocol) + engine_leaks(engine)
+    if any(overlaps) and "subjects" not in found:
+        found.insert(0, "subjects")
+    if any(fold.get("selected_on") == "test" for fold in folds) and "selection" not in found:
+        found.append("selection")
+    selection, normalisation = "selection" in found, "normalisation" in found
+    return {
+        "selection_uses_test_data": selection,
+        "normalisation_uses_test_data": normalisation,
+        "subject_overlap_folds": sum(bool(o) for o in overlaps),
+        "leaks": found,
+        "model_selection": "per outer fold, the configuration with the best mean inner UF1 (inner folds by "
+                           "subject within the outer training part); each outer test fold is used once"
+                           + ("; but each epoch was chosen on the fold's own test samples (engine.select_on=test)"
+                              if selection else ""),
+        "normalisation": "channel statistics of " + ("every sample, test samples included (engine.normalise_on=all)"
+                                                     if normalisation else "each fold's training part"),
+    }
+
+
 def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any, base: Any, space: SearchSpace,
               protocol: Any, search: dict[str, Any], environment: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The tune's JSON-ready summary: per-fold choices, pooled outer scores, stability and compute spent.
@@ -116,11 +149,7 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
             "refit_seconds": sum(fold["refit_seconds"] for fold in folds),
             "wall_seconds": seconds,
         },
-        "leakage": {
-            "selection_uses_test_data": False,
-            "model_selection": "per outer fold, the configuration with the best mean inner UF1 (inner folds by "
-                               "subject within the outer training part); each outer test fold is used once",
-        },
+        "leakage": leakage_record(base, protocol, overlaps, folds),
         "warnings": [protocol.warning] if protocol.warning else [],
         "config": base.to_dict(),
         "environment": environment,

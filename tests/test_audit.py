@@ -94,3 +94,15 @@ def test_early_stopping_run_records_validation_subjects_and_passes(run_cli, resu
     tampered = run_cli("audit", str(path))
     assert tampered.code == 1
     assert "validation subjects are not training subjects" in " ".join(tampered.out.split())
+
+
+def test_a_tune_summary_gets_advice_that_can_be_followed(run_cli, tmp_path):
+    """A tune stores no runs and its summary lists no run ids: no advice to `merbench show RUN_ID`."""
+    path = tmp_path / "tune.json"
+    path.write_text(json.dumps({"kind": "tune", "model": "ststnet", "folds": [], "leakage": {"leaks": []}}))
+    audited = run_cli("audit", str(path))
+    text = " ".join(audited.err.split())
+    assert audited.code == 2
+    assert "a tune summary, not a run's result" in text
+    assert "RUN_ID" not in text and "merbench show" not in text
+    assert "stores no runs" in text and "'leakage' and 'warnings' record" in text

@@ -110,7 +110,6 @@ def test_a_store_path_that_looks_like_markup_is_printed_as_it_is(run_cli, tmp_pa
 
 
 @pytest.mark.parametrize("document, kind", [
-    ({"kind": "tune", "model": "x"}, "tune"),
     ({"kind": "merbench-leakage"}, "leakage"),
     ({"grid": {}, "cells": [], "comparison": None}, "grid"),
 ])

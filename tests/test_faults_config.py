@@ -71,11 +71,11 @@ def refused(run_cli, store):
     ("seed=x", "seed=x: must be an integer in [0, 4294967295]"),
     ("seed=4294967296", "seed=4294967296: must be an integer in [0, 4294967295] (default 0)"),
     ("model.dropout=1", "model.dropout=1: must be a finite number in [0, 1) (default 0.2)"),
-    ("model.filters=3,0,8", "model.filters=3,0,8: every value must be an integer ≥ 1 (default 3,5,8)"),
+    ("model.filters=3,0,8", "model.filters=3,0,8: every value must be an integer in [1, 1024] (default 3,5,8)"),
     ("protocol.n_splits=1", "protocol.n_splits=1: must be an integer ≥ 2 (default 10)"),
     ("dataset.subjects=1", "dataset.subjects=1: must be an integer ≥ 2"),
     ("executor.num_cpus=0", "executor.num_cpus=0: must be an integer ≥ 1"),
-    ("flow.size=2", "flow.size=2: must be an integer ≥ 4 (default 28)"),
+    ("flow.size=2", "flow.size=2: must be an integer in [4, 1024] (default 28)"),
     ("flow.channels=u,x", "flow.channels=x: choose one of u, v, strain, magnitude, apex"),
 ])
 def test_a_bad_value_is_refused_with_its_range_and_default(refused, setting, expected):
@@ -123,7 +123,7 @@ def test_list_values_are_converted_element_by_element():
     registry = get_registry()
     config = resolve_config(registry, model="ststnet", dataset="synthetic", sets={"model.filters": "4,6,9"})
     assert config.section("model")["filters"] == [4, 6, 9]
-    with pytest.raises(UsageError, match=r"model.filters=4,x,9: every value must be an integer ≥ 1"):
+    with pytest.raises(UsageError, match=r"model.filters=4,x,9: every value must be an integer in \[1, 1024\]"):
         resolve_config(registry, model="ststnet", dataset="synthetic", sets={"model.filters": "4,x,9"})
 
 

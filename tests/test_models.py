@@ -291,3 +291,34 @@ def test_early_stopping_is_refused_for_an_estimator(run_cli):
                      "--set", "dataset.subjects=4", "protocol.n_splits=2", "engine.early_stopping=3")
     assert result.code == 2
     assert "use --set engine.early_stopping=0" in result.err and "Traceback" not in result.err
+
+
+STRUCTURAL = ("dim", "depth", "kernel", "filters", "hidden", "size", "frames", "blocks")
+"""Options that size a built-in network or feature (a huge value builds a model that never finishes)."""
+
+
+def test_structural_sizes_of_the_built_in_models_have_upper_bounds_that_hold_every_profile():
+    import math
+
+    from merbench.config import Range, parse_rule
+
+    registry = get_registry()
+    specs = [registry.get("models", name) for name in registry.names("models")]
+    specs = [s for s in specs if s.build.startswith("merbench_plugins.")] + [registry.get("preprocessors", "lbptop")]
+    assert any(spec.name == "convmixer" for spec in specs)
+    for spec in specs:
+        for option in STRUCTURAL:
+            if option not in spec.options or isinstance(spec.options[option], str):  # lbptop-svm's kernel is a name
+                continue
+            rule = parse_rule(spec.option_ranges.get(option))
+            assert isinstance(rule, Range) and math.isfinite(rule.high), f"{spec.name}: {option} has no upper bound"
+            for profile, values in {"": spec.options, **spec.profiles}.items():
+                if option in values:
+                    for value in values[option] if isinstance(values[option], list) else [values[option]]:
+                        assert value in rule, f"{spec.name} {profile or 'options'}: {option}={value}"
+
+
+def test_a_huge_convmixer_depth_is_refused():
+    registry = get_registry()
+    with pytest.raises(UsageError, match=r"model.depth=100000: must be an integer in \[1, 64\]"):
+        resolve_config(registry, model="convmixer", dataset="synthetic", profile="quick", sets={"model.depth": "100000"})

@@ -206,8 +206,8 @@ def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
     ("model.dropout: {type: float, lo: 0, high: 0.5}", "unknown field(s) lo"),
     ("model.dropout: {type: float, low: zero, high: 0.5}", "low='zero' is not a finite number"),
     ("model.kernel: {type: float, low: 1, high: 5}", "the option takes whole numbers (default 3); use type: int"),
-    ("model.kernel: {type: int, low: 0, high: 5}", "model.kernel=0: must be an integer ≥ 1"),
-    ("flow.size: {type: int, low: 0, high: 3}", "space.yaml: flow.size=0: must be an integer ≥ 4"),
+    ("model.kernel: {type: int, low: 0, high: 5}", "model.kernel=0: must be an integer in [1, 64]"),
+    ("flow.size: {type: int, low: 0, high: 3}", "space.yaml: flow.size=0: must be an integer in [4, 1024]"),
     ("model.kernel: {type: int, low: 1.5, high: 5}", "low=1.5 must be a whole number"),
     ("model.batchnorm: {type: int, low: 0, high: 1}", "takes true/false (default True); use type: categorical"),
     ("model.filters: {type: categorical, choices: [[3, 5, 8], [3, x, 8]]}", "model.filters=3,x,8"),
@@ -216,6 +216,13 @@ def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
     ("engine.class_weighting: {type: categorical, choices: [none, balnced]}", "did you mean balanced?"),
     ("engine.lr: 0.01", "expected a mapping such as {type: float"),
     ("engine.lr: {type: float, low: 0.001, high: 0.02, log: true, step: 0.001}", "step and log: true cannot"),
+    ("model.kernel: {type: int, low: 2, high: 7, step: 2}", "step 2 does not divide high - low (7 - 2)"),
+    ("model.kernel: {type: int, low: 2, high: 7, step: 2}", "use high: 6 or high: 8"),
+    ("model.dropout: {type: float, low: 0, high: 0.45, step: 0.1}", "use high: 0.4 or high: 0.5"),
+    ("model.kernel: {type: categorical, choices: [3]}", "model.kernel: one choice (3) leaves nothing to search; to fix an "
+                                                        "option, use --set instead"),
+    ("engine.select_on: {type: categorical, choices: [validation, test]}", "engine.select_on: cannot be searched"),
+    ("engine.normalise_on: {type: categorical, choices: [train, all]}", "engine.normalise_on: cannot be searched"),
 ])
 def test_space_file_errors_name_the_file_and_key(run_cli, tmp_path, text, expected):
     path = space_file(tmp_path, text)
@@ -239,6 +246,106 @@ def test_a_choice_the_preprocessor_refuses_is_found_before_any_data_is_read(run_
     result, _ = tune(run_cli, tmp_path, "--set", "preprocess=crop,flow", space=path)
     message = " ".join(result.err.split())
     assert result.code == 2 and f"--space {path}: crop.cascade=missing.xml: no such file" in message
+    assert not (tmp_path / "trials.sqlite").exists()
+
+
+def _no_loading(monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the dataset was loaded before the configuration was checked")
+
+    monkeypatch.setattr(tuning, "load_dataset", no_loading)
+
+
+@pytest.mark.parametrize("setting, option", [
+    ("engine.select_on=test", "engine.select_on=test"),
+    ("engine.normalise_on=all", "engine.normalise_on=all"),
+])
+def test_leaky_engine_settings_are_refused_before_anything_runs(run_cli, tmp_path, monkeypatch, setting, option):
+    """Each outer refit would keep the epoch that scored best on its own outer test fold (or standardise with it),
+    while the summary said the selection used no test data."""
+    _no_loading(monkeypatch)
+    result, summary = tune(run_cli, tmp_path, "--set", setting)
+    message = " ".join(result.err.split())
+    assert result.code == 2 and summary is None, result.err
+    assert f"{option}: merbench tune refuses it" in message
+    assert "Traceback" not in result.err and not (tmp_path / "trials.sqlite").exists()
+
+
+def test_a_leaky_engine_setting_in_a_config_file_is_refused(run_cli, tmp_path, monkeypatch):
+    _no_loading(monkeypatch)
+    config = tmp_path / "leaky.yaml"
+    config.write_text("engine:\n  select_on: test\n")
+    result, _ = tune(run_cli, tmp_path, "--config", str(config))
+    assert result.code == 2 and "engine.select_on=test: merbench tune refuses it" in " ".join(result.err.split())
+
+
+def test_the_summary_records_the_leakage_of_the_configuration_that_ran():
+    """Derived from the resolved configuration and the refits, never written as a constant."""
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+    from merbench.tuning_summary import leakage_record
+
+    registry = get_registry()
+
+    def record(protocol="subject-10fold", folds=(), **sets):
+        base = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", protocol=protocol,
+                              sets=sets)
+        return leakage_record(base, registry.get("protocols", protocol), [[]], list(folds))
+
+    honest = record()
+    assert honest["selection_uses_test_data"] is False and honest["leaks"] == []
+    assert record(**{"engine.select_on": "test"})["selection_uses_test_data"] is True
+    assert record(folds=[{"selected_on": "test"}])["selection_uses_test_data"] is True
+    both = record(**{"engine.select_on": "test", "engine.normalise_on": "all"})
+    assert both["leaks"] == ["selection", "normalisation"] and both["normalisation_uses_test_data"] is True
+    assert record("sample-10fold")["leaks"] == ["subjects"]
+
+
+@pytest.mark.parametrize("protocol, leaks", [("sample-10fold", ["subjects"]), ("frame-10fold", ["subjects", "clips"])])
+def test_a_sample_level_outer_protocol_is_allowed_but_flagged(run_cli, tmp_path, protocol, leaks):
+    result, summary = tune(run_cli, tmp_path, "--protocol", protocol, trials=1)
+    assert result.code == 0, result.err
+    assert summary["subject_independent"] is False
+    assert summary["warnings"] and summary["warnings"][0].startswith(protocol)
+    assert summary["leakage"]["leaks"] == leaks
+    assert summary["leakage"]["selection_uses_test_data"] is False
+    # The protocol's samples, as merbench run splits them: frame-10fold makes several frame pairs of each clip.
+    assert (summary["n_samples"] > 32) == (protocol == "frame-10fold")
+
+
+CONVMIXER_PATCH = "model.patch: {type: categorical, choices: [2, 64]}\n"
+"""convmixer's option range takes any patch >= 1; its factory refuses one above the 28×28 input."""
+
+
+def test_a_value_the_model_refuses_is_found_before_any_data_is_read(run_cli, tmp_path, monkeypatch):
+    _no_loading(monkeypatch)
+    path = space_file(tmp_path, CONVMIXER_PATCH)
+    result, _ = tune(run_cli, tmp_path, model="convmixer", space=path)
+    message = " ".join(result.err.split())
+    assert result.code == 2, result.err
+    assert f"--space {path}: model.patch=64: must be between 1 and the input size 28" in message
+    assert not (tmp_path / "trials.sqlite").exists()
+
+
+def test_a_model_set_value_the_model_refuses_is_found_before_any_data_is_read(run_cli, tmp_path, monkeypatch):
+    _no_loading(monkeypatch)
+    result, _ = tune(run_cli, tmp_path, "--set", "model.patch=64", model="convmixer")
+    assert result.code == 2 and "model.patch=64: must be between 1 and the input size 28" in result.err
+
+
+def test_a_value_the_model_refuses_is_found_after_preprocessing_when_the_input_is_known_only_then(
+        run_cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(tuning, "model_input_shape", lambda chain: None)
+
+    def no_trials(*args, **kwargs):
+        raise AssertionError("a trial ran before the space was checked against the model")
+
+    monkeypatch.setattr(tuning, "tune_fold", no_trials)
+    path = space_file(tmp_path, CONVMIXER_PATCH)
+    result, _ = tune(run_cli, tmp_path, model="convmixer", space=path)
+    message = " ".join(result.err.split())
+    assert result.code == 2, result.err
+    assert f"--space {path}: model.patch=64: must be between 1 and the input size 28" in message
     assert not (tmp_path / "trials.sqlite").exists()
 
 
@@ -381,7 +488,7 @@ def test_trials_whose_preprocessing_keeps_other_clips_are_refused(run_cli, tmp_p
         return dataclasses.replace(result, inputs=result.inputs[1:], dataset=kept)
 
     monkeypatch.setattr(preprocess, "preprocess_dataset", drops_a_clip_the_second_time)
-    space = space_file(tmp_path, "flow.subtract_median: {type: categorical, choices: [false]}")
+    space = space_file(tmp_path, "flow.size: {type: categorical, choices: [20, 24]}")  # both other than the base's 28
     result, _ = tune(run_cli, tmp_path, space=space)
     assert result.code == 2
     assert "kept other clips than the first preprocessing did" in result.err

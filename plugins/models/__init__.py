@@ -32,6 +32,15 @@ TIMM = "Wightman: PyTorch Image Models (timm), https://github.com/huggingface/py
 
 UV_28 = {"flow": {"size": 28, "channels": ["u", "v"]}}
 
+# Upper bounds on sizes keep a typo or a wide search from building a network that never finishes training on a
+# CPU; each is far above the published networks (filters 3-16, kernels 3-5, hidden 1024).
+CHANNELS = "[1, 1024]"
+"""Filters (output channels) of each convolution."""
+KERNEL = "[1, 64]"
+"""Convolution kernel size."""
+HIDDEN = "[1, 8192]"
+"""Units of a fully connected layer."""
+
 
 @hookimpl
 def merbench_register_models(register):
@@ -43,7 +52,7 @@ def merbench_register_models(register):
             description="STSTNet: shallow triple-stream CNN on 28x28 u/v/strain flow (Liong et al. 2019)",
             input="flow-uvs",
             options={"filters": [3, 5, 8], "kernel": 3, "batchnorm": True, "dropout": 0.2},
-            option_ranges={"filters": ">= 1", "kernel": ">= 1", "dropout": "[0, 1)"},
+            option_ranges={"filters": CHANNELS, "kernel": KERNEL, "dropout": "[0, 1)"},
             profiles={"quick": {}, "default": {}, "paper": {}},
             citation=STSTNET,
             reported=megc2019(73.53, 76.05, STSTNET),
@@ -57,7 +66,7 @@ def merbench_register_models(register):
             description="OFF-ApexNet: two CNN streams on 28x28 u and v flow, dense fusion (Gan et al. 2019)",
             input="flow-uvs",
             options={"filters": [6, 16], "kernel": 5, "hidden": 256, "dropout": 0.5},
-            option_ranges={"filters": ">= 1", "kernel": ">= 1", "hidden": ">= 1", "dropout": "[0, 1)"},
+            option_ranges={"filters": CHANNELS, "kernel": KERNEL, "hidden": HIDDEN, "dropout": "[0, 1)"},
             profiles={"quick": {"hidden": 32}, "default": {}, "paper": {"hidden": 1024}},
             citation=OFFAPEXNET,
             reported=megc2019(71.96, 70.96, OFFAPEXNET),
@@ -71,7 +80,7 @@ def merbench_register_models(register):
             description="Dual-Inception: Inception streams on 28x28 u and v flow (Zhou et al. 2019)",
             input="flow-uvs",
             options={"filters": [6, 16], "hidden": 256, "dropout": 0.5},
-            option_ranges={"filters": ">= 1", "hidden": ">= 1", "dropout": "[0, 1)"},
+            option_ranges={"filters": CHANNELS, "hidden": HIDDEN, "dropout": "[0, 1)"},
             profiles={"quick": {"filters": [4, 8], "hidden": 32}, "default": {}, "paper": {"hidden": 1024}},
             citation=DUAL_INCEPTION,
             reported=megc2019(73.22, 72.78, DUAL_INCEPTION),
@@ -117,7 +126,7 @@ def merbench_register_preprocessors(register):
             description="LBP-TOP: uniform LBP histograms on XY, XT and YT planes per spatial block, shaped (F,1,1)",
             produces="lbptop-hist",
             options={"size": 64, "frames": 10, "blocks": 4},
-            option_ranges={"size": ">= 8", "frames": ">= 3", "blocks": ">= 1"},
+            option_ranges={"size": "[8, 1024]", "frames": "[3, 256]", "blocks": "[1, 32]"},
             profiles={"quick": {"size": 32, "frames": 6, "blocks": 2}, "default": {}, "paper": {"size": 128, "frames": 16, "blocks": 5}},
         )
     )

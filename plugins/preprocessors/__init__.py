@@ -60,7 +60,7 @@ def merbench_register_preprocessors(register):
             description="Apex (and onset, difference) grey frames scaled to 0..1, for appearance models",
             produces="apex-grey",
             options={"size": 64, "channels": ["apex"]},
-            option_ranges={"size": ">= 4", "channels": APEX_FRAME_CHANNELS},
+            option_ranges={"size": "[4, 1024]", "channels": APEX_FRAME_CHANNELS},
             profiles={"quick": {"size": 16}, "default": {"size": 32}, "paper": {"size": 112}},
         )
     )

@@ -165,7 +165,7 @@ def merbench_register_preprocessors(register):
             produces="flow-uvs",
             version="2",
             options={"method": "auto", "size": 32, "channels": ["u", "v", "strain"], "subtract_median": True},
-            option_ranges={"method": METHODS, "size": ">= 4", "channels": CHANNELS},
+            option_ranges={"method": METHODS, "size": "[4, 1024]", "channels": CHANNELS},
             profiles={"quick": {"size": 16}, "default": {"size": 32}, "paper": {"size": 112}},
         )
     )

@@ -48,7 +48,9 @@ REPORTED = tuple(
 )
 
 
-_RANGES = {"dim": ">= 1", "depth": ">= 1", "kernel": ">= 1", "patch": ">= 1",
+# Upper bounds keep a typo or a wide search from building a network that never finishes: ConvMixer's
+# largest published sizes are 1536/20 and 768/32 with kernels up to 9 (Trockman & Kolter), CABM-FMER's a few blocks.
+_RANGES = {"dim": "[1, 4096]", "depth": "[1, 64]", "kernel": "[1, 64]", "patch": ">= 1",
            "attention": ("cbam", "channel", "spatial", "none"), "attention_every": ">= 1", "dropout": "[0, 1)"}
 
 
