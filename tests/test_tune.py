@@ -317,14 +317,18 @@ CONVMIXER_PATCH = "model.patch: {type: categorical, choices: [2, 64]}\n"
 """convmixer's option range takes any patch >= 1; its factory refuses one above the 28×28 input."""
 
 
-def test_a_value_the_model_refuses_is_found_before_any_data_is_read(run_cli, tmp_path, monkeypatch):
-    _no_loading(monkeypatch)
+def _assert_patch_refused_naming_the_space(run_cli, tmp_path) -> None:
     path = space_file(tmp_path, CONVMIXER_PATCH)
     result, _ = tune(run_cli, tmp_path, model="convmixer", space=path)
     message = " ".join(result.err.split())
     assert result.code == 2, result.err
     assert f"--space {path}: model.patch=64: must be between 1 and the input size 28" in message
     assert not (tmp_path / "trials.sqlite").exists()
+
+
+def test_a_value_the_model_refuses_is_found_before_any_data_is_read(run_cli, tmp_path, monkeypatch):
+    _no_loading(monkeypatch)
+    _assert_patch_refused_naming_the_space(run_cli, tmp_path)
 
 
 def test_a_model_set_value_the_model_refuses_is_found_before_any_data_is_read(run_cli, tmp_path, monkeypatch):
@@ -341,12 +345,7 @@ def test_a_value_the_model_refuses_is_found_after_preprocessing_when_the_input_i
         raise AssertionError("a trial ran before the space was checked against the model")
 
     monkeypatch.setattr(tuning, "tune_fold", no_trials)
-    path = space_file(tmp_path, CONVMIXER_PATCH)
-    result, _ = tune(run_cli, tmp_path, model="convmixer", space=path)
-    message = " ".join(result.err.split())
-    assert result.code == 2, result.err
-    assert f"--space {path}: model.patch=64: must be between 1 and the input size 28" in message
-    assert not (tmp_path / "trials.sqlite").exists()
+    _assert_patch_refused_naming_the_space(run_cli, tmp_path)
 
 
 def test_a_space_may_not_search_an_option_fixed_with_set(run_cli, tmp_path):
