@@ -33,9 +33,14 @@ number. Expected values lie in 0..1, tolerances in 0..1.
 ``merbench regress --update --seeds N`` derives each band instead of keeping
 it: every entry runs with N seeds in each thread layout (``--threads``), the
 expected value is the mean of those runs and the tolerance
-``max(k · std, floor)``; the runs' values, the rule, the machine and the date
-are written under the entry's ``derived:`` key, which the check itself does not
-read (docs/results.md).
+``min(max(k · std, floor), 1)``; the runs' values, the rule, the machine and the
+date are written under the entry's ``derived:`` key, which the check itself does
+not read (docs/results.md).
+
+Values are written with 4 decimals (``DIGITS``): an expected value is rounded to
+the nearest, a derived tolerance up, and the check allows half a rounding step
+beyond the band (``SLACK``), so a baseline just written by ``--update`` passes on
+the runs it was measured from, even with a tolerance of 0.
 """
 
 from __future__ import annotations
@@ -66,6 +71,12 @@ ENTRY_KEYS = {"model", "dataset", "protocol", "profile", "seed", "device", "set"
               "leaky"}
 DEFAULT_K = 3.0
 DEFAULT_FLOOR = 0.03
+DIGITS = 4
+"""Decimals of the expected values and tolerances ``--update`` writes."""
+SLACK = 0.5 * 10 ** -DIGITS + 1e-9
+"""How far beyond its band a score still passes: half a rounding step of the written precision, so that
+a measured 0.302737 written as ``expected: 0.3027`` with ``tolerance: 0`` (std 0 across seeds, ``--floor 0``)
+passes against the very run it came from; 1e-9 more absorbs the binary error of the decimals."""
 BUILTIN_DEFAULTS: dict[str, Any] = {
     "dataset": "synthetic", "protocol": "subject-10fold", "profile": "quick", "seed": 0, "device": "cpu",
     "tolerance": DEFAULT_TOLERANCE, "metrics": list(DEFAULT_METRICS), "set": {},
@@ -175,6 +186,26 @@ def _number(value: Any, what: str, where: str) -> float:
     return number
 
 
+NAME_KEYS = ("model", "dataset", "protocol", "profile", "device")
+"""The keys whose value is a name: one given without a value is refused, not run as 'None'."""
+
+
+def _check_names(mapping: dict[str, Any], where: str) -> None:
+    for key in NAME_KEYS:
+        if key in mapping and (mapping[key] is None or not str(mapping[key]).strip()):
+            example = "model: convmixer (`merbench list models`)" if key == "model" else f"{key}: {BUILTIN_DEFAULTS[key]}"
+            raise UsageError(f"{where}: '{key}' is empty; give a name, e.g. {example}"
+                             + ("" if key == "model" else ", or drop the key for the default"))
+
+
+def _check_metrics(mapping: dict[str, Any], where: str) -> None:
+    """An empty ``metrics:`` (``[]``, ``{}``, no value) is refused: it would check nothing, and falling back on
+    some other list would check metrics the file does not name."""
+    if "metrics" in mapping and not mapping["metrics"]:
+        raise UsageError(f"{where}: 'metrics' is empty; list at least one of {', '.join(METRIC_KEYS)} "
+                         "(e.g. metrics: [uf1, uar]), or drop the key to use the defaults' metrics")
+
+
 def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     where = _where(path, index)
     if not isinstance(raw, dict) or "model" not in raw:
@@ -182,12 +213,14 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     unknown = sorted(set(raw) - ENTRY_KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(ENTRY_KEYS))}")
+    _check_names(raw, where)
+    _check_metrics(raw, where)
     merged = {**defaults, **raw}
     if not isinstance(raw.get("set") or {}, dict):
         raise UsageError(f"{where}: 'set' must be a mapping of KEY: VALUE, e.g. set: {{engine.epochs: 5}}")
     sets = {**(defaults.get("set") or {}), **(raw.get("set") or {})}
     tolerance = _number(merged.get("tolerance", DEFAULT_TOLERANCE), "tolerance", where)
-    metrics = merged.get("metrics") or list(DEFAULT_METRICS)
+    metrics = merged["metrics"]
     if isinstance(metrics, list):
         metrics = {name: {} for name in metrics}
     if not isinstance(metrics, dict):
@@ -229,6 +262,11 @@ def load_baseline(path: Path) -> Baseline:
     data = read_yaml(path, f"--baseline {path}", kind="baseline file (YAML, format: docs/results.md)",
                      example=path / "baseline.yaml",
                      when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
+    return parse_baseline(data, path)
+
+
+def parse_baseline(data: Any, path: Path) -> Baseline:
+    """Validate a baseline document read from ``path`` (or about to be written there, by ``--update``)."""
     data = data or {}
     kind = document_kind(data)
     if kind:
@@ -241,11 +279,15 @@ def load_baseline(path: Path) -> Baseline:
     if unknown_keys:
         raise UsageError(f"--baseline {path}: unknown top-level key(s) {', '.join(unknown_keys)}; valid: "
                          f"{', '.join(BASELINE_KEYS)}")
-    if data.get("version", 1) != 1:
-        raise UsageError(f"--baseline {path}: version {data.get('version')} is not supported (1)")
+    version = data.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version != 1:
+        raise UsageError(f"--baseline {path}: version is {version!r}; it must be the number 1 "
+                         "(write version: 1, without quotes)")
     if not isinstance(data.get("defaults") or {}, dict):
         raise UsageError(f"--baseline {path}: 'defaults' must be a mapping of entry keys, e.g. defaults: {{profile: quick}}; "
                          f"got {data['defaults']!r}")
+    _check_names(data.get("defaults") or {}, f"--baseline {path}: defaults")
+    _check_metrics(data.get("defaults") or {}, f"--baseline {path}: defaults")
     defaults = {**BUILTIN_DEFAULTS, **(data.get("defaults") or {})}
     if not isinstance(defaults["set"] or {}, dict):
         raise UsageError(f"--baseline {path}: defaults 'set' must be a mapping of KEY: VALUE, e.g. set: {{engine.epochs: 5}}")
@@ -282,6 +324,12 @@ def entry_error(entry: Entry, exc: UsageError | DataError) -> UsageError | DataE
     return type(exc)(f"{entry.where}: {text}")
 
 
+def run_error_text(exc: BaseException) -> str:
+    """Why an entry's run failed, in the baseline's terms: ``--set KEY=VALUE`` (an option the user never typed:
+    it came from the entry's ``set:``, its profile or the defaults) reads ``set: {KEY: VALUE}``."""
+    return re.sub(r"--set ([\w.]+)=(\S+?)(?=[\s),;]|$)", r"set: {\1: \2}", str(exc) or type(exc).__name__)
+
+
 def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
     """``UsageError`` when the entry's configuration leaks test information and the entry does not say ``leaky: true``."""
     found = config_leaks(config, registry)
@@ -300,8 +348,8 @@ def check_entry(entry: Entry, result: RunResult) -> list[Check]:
             status = "failed"
         elif expectation.expected is None:
             status = "new"
-        elif expectation.expected - expectation.tolerance - 1e-12 <= measured <= expectation.expected + high + 1e-12:
-            status = "ok"  # only a comparison that holds passes: NaN anywhere fails
+        elif expectation.expected - expectation.tolerance - SLACK <= measured <= expectation.expected + high + SLACK:
+            status = "ok"  # only a comparison that holds passes: NaN anywhere fails; SLACK: the written rounding
         elif measured < expectation.expected:
             status = "low"
         else:
@@ -324,7 +372,14 @@ def missing_entries(baseline: Baseline, models: list[str]) -> list[Entry]:
 
 
 def _round(value: float) -> float:
-    return round(float(value), 4)
+    """``value`` to the nearest of the written precision (``DIGITS``): off by at most half a step (``SLACK``)."""
+    return round(float(value), DIGITS)
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to the written precision: a derived tolerance never shrinks by being written."""
+    rounded = _round(value)
+    return rounded if rounded >= float(value) - 1e-12 else round(rounded + 10 ** -DIGITS, DIGITS)
 
 
 def parse_thread_layouts(text: str) -> list[str]:
@@ -353,10 +408,14 @@ def variants(entry: Entry, seeds: int, layouts: list[str]) -> list[tuple[int, st
 
 
 def derive_band(values: list[float], k: float, floor: float) -> tuple[float, float, float]:
-    """(mean, std, tolerance) of a metric's values: tolerance = max(k · std, floor); std is the sample std."""
+    """(mean, std, tolerance) of a metric's values: tolerance = min(max(k · std, floor), 1); std is the sample std.
+
+    A tolerance is a fraction 0..1 and one of 1 already admits every score, so a large ``k`` gives 1, never a
+    value the baseline file would refuse.
+    """
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std, max(k * std, floor)
+    return mean, std, min(max(k * std, floor), 1.0)
 
 
 @dataclass
@@ -378,7 +437,7 @@ class Derivation:
     def to_dict(self) -> dict[str, Any]:
         """The ``derived:`` mapping stored in the baseline file."""
         return {
-            "rule": "expected = mean of the runs; tolerance = max(k * std, floor), std over seeds and thread layouts",
+            "rule": "expected = mean of the runs; tolerance = min(max(k * std, floor), 1), std over seeds and thread layouts",
             "k": self.k, "floor": self.floor, "seeds": self.seeds, "threads": self.threads,
             "runs": len(next(iter(self.values.values()), [])),
             "std": {metric: _round(self.band(metric)[1]) for metric in self.values},
@@ -416,7 +475,7 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
                     spec["tolerance_high"] = expectation.tolerance_high
             else:
                 mean, _, tolerance = derivation.band(expectation.metric)
-                spec = {"expected": _round(mean), "tolerance": _round(tolerance)}
+                spec = {"expected": _round(mean), "tolerance": min(_round_up(tolerance), 1.0)}
             metrics[expectation.metric] = spec
         raw["metrics"] = metrics
         if entry.leaky:

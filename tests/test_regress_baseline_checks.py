@@ -164,3 +164,179 @@ def test_a_result_file_is_not_taken_for_a_baseline_nor_overwritten_by_update(run
     assert kind in refused(regress(run_cli, given))
     assert kind in refused(regress(run_cli, given, "--update", "--add-missing"))
     assert given.read_text() == before
+
+
+# ------------------------------------------------------------------ what a new user ran into
+
+def fake_runs(monkeypatch, pooled, fail=None):
+    """Replace training by a result with these pooled scores (the same for every seed and layout: std 0); a run of
+    model ``fail`` raises a diverged-training ``RunFailed`` as the engine words it. Returns the configs run."""
+    import merbench.recording
+    from merbench.errors import RunFailed
+
+    runs = []
+
+    def run(store, config, *args, **kwargs):
+        runs.append(config)
+        if config.model == fail:
+            raise RunFailed("fold 1, epoch 3, step 1: the training loss became inf; training diverged. Lower the "
+                            "learning rate (now --set engine.lr=1000000.0) or check the inputs for NaN")
+        return minimal_result(pooled=dict(pooled)), None, 0
+
+    monkeypatch.setattr(merbench.recording, "run_recorded", run)
+    return runs
+
+
+ROUNDED_AWAY = {"uf1": 0.302737, "uar": 0.30265, "accuracy": 0.48653}  # none has 4 decimals
+
+
+def test_a_freshly_derived_baseline_passes_on_the_runs_it_came_from(run_cli, tmp_path, monkeypatch):
+    """std 0 across seeds and --floor 0: tolerance 0, expected rounded to 4 decimals; the rounding is no failure."""
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}])
+    updated = regress(run_cli, baseline, "--update", "--seeds", "2", "--threads", "auto,1", "--floor", "0")
+    assert updated.code == 0, updated.out + updated.err
+    metrics = yaml.safe_load(baseline.read_text())["entries"][0]["metrics"]
+    assert metrics["uf1"] == {"expected": 0.3027, "tolerance": 0.0}
+    checked = regress(run_cli, baseline)
+    assert checked.code == 0, checked.out + checked.err
+    assert "All 3 metric(s) within their band" in checked.out
+
+
+def test_a_hand_written_zero_tolerance_kept_by_update_passes_on_the_same_run(run_cli, tmp_path, monkeypatch):
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm", "tolerance": 0}])
+    assert regress(run_cli, baseline, "--update").code == 0
+    assert yaml.safe_load(baseline.read_text())["entries"][0]["metrics"]["uf1"] == {"expected": 0.3027, "tolerance": 0}
+    checked = regress(run_cli, baseline)
+    assert checked.code == 0, checked.out + checked.err
+    # measured a whole rounding step away still fails: the slack is the written precision, no more
+    fake_runs(monkeypatch, {**ROUNDED_AWAY, "uf1": 0.30281})
+    assert "lbptop-svm uf1 high" in " ".join(regress(run_cli, baseline).out.split())
+
+
+def test_a_derived_tolerance_is_written_rounded_up_and_never_above_1(tmp_path):
+    from merbench.regress import Derivation, load_baseline, parse_baseline, updated_document
+
+    baseline = load_baseline(write(tmp_path / "b.yaml", [{"model": "lbptop-svm", "metrics": ["uf1"]}]))
+    entry = baseline.entries[0]
+
+    def written(values, k, floor):
+        derivation = Derivation([0, 1], ["auto"], k, floor, {"uf1": values}, 1.0, {})
+        document = updated_document(baseline, [(entry, minimal_result(), derivation)])
+        parse_baseline(document, baseline.path)  # a valid baseline
+        return document["entries"][0]["metrics"]["uf1"]["tolerance"]
+
+    assert written([0.5, 0.5], 3.0, 0.03004) == 0.0301  # rounded to the nearest, 0.03 would narrow the band
+    assert written([0.5, 0.5], 3.0, 0.03) == 0.03
+    assert written([0.2, 0.8], 1e6, 0.03) == 1.0  # a huge --k: the widest band a baseline can hold
+
+
+def test_a_floor_above_1_is_refused_before_any_run_and_the_file_is_kept(run_cli, tmp_path, monkeypatch):
+    runs = fake_runs(monkeypatch, ROUNDED_AWAY)
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}])
+    before = baseline.read_text()
+    err = refused(regress(run_cli, baseline, "--update", "--seeds", "2", "--floor", "1.5"))
+    assert "--floor 1.5: a tolerance is a fraction 0..1" in err
+    assert runs == [] and baseline.read_text() == before
+
+
+def test_an_invalid_updated_document_is_never_written(run_cli, tmp_path, monkeypatch):
+    import merbench.regress
+
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    real = merbench.regress.updated_document
+
+    def broken(*args):
+        document = real(*args)
+        document["entries"][0]["metrics"]["uf1"]["tolerance"] = 1.5
+        return document
+
+    monkeypatch.setattr(merbench.regress, "updated_document", broken)
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}])
+    before = baseline.read_text()
+    result = regress(run_cli, baseline, "--update")
+    assert result.code == 2 and "uf1.tolerance is 1.5" in result.err and "the file is not updated" in result.err
+    assert baseline.read_text() == before
+
+
+@pytest.mark.parametrize("extra", [(), ("--seeds", "2", "--threads", "auto")], ids=["one-run", "seeds"])
+def test_a_failed_run_under_update_names_the_entry_and_its_set(run_cli, tmp_path, monkeypatch, extra):
+    fake_runs(monkeypatch, ROUNDED_AWAY, fail="ststnet")
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}, {"model": "ststnet", "set": {"engine.lr": 1e6}}])
+    before = baseline.read_text()
+    result = regress(run_cli, baseline, "--update", *extra)
+    err = " ".join(result.err.split())
+    assert result.code == 1, result.out + result.err
+    assert f"error: {baseline}, entry 2 (ststnet · synthetic · subject-10fold)" in err
+    assert "(now set: {engine.lr: 1000000.0})" in err and "--set" not in err
+    assert f"the baseline {baseline} is not updated" in err and baseline.read_text() == before
+
+
+def test_a_failed_run_names_the_entrys_set_not_an_option_never_given(run_cli, tmp_path, monkeypatch):
+    fake_runs(monkeypatch, ROUNDED_AWAY, fail="ststnet")
+    baseline = write(tmp_path / "b.yaml", [{"model": "ststnet", "set": {"engine.lr": 1e6}}])
+    out = " ".join(regress(run_cli, baseline).out.split())
+    assert f"Run failed: {baseline}, entry 1 (ststnet · synthetic · subject-10fold): fold 1" in out
+    assert "(now set: {engine.lr: 1000000.0})" in out and "--set" not in out
+
+
+@pytest.mark.parametrize("folder, message", [
+    ("missing", "--root casme2={root}: no such folder"),
+    ("empty", "expected CASME2-coding-*.xlsx or CASME2*coding*.xlsx in {root}"),
+])
+def test_a_bad_root_is_refused_naming_its_entry_before_any_run(run_cli, tmp_path, folder, message):
+    root = tmp_path / folder
+    if folder == "empty":
+        root.mkdir()
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm", "set": TINY_SET},
+                                           {"model": "lbptop-svm", "dataset": "casme2", "protocol": "loso"}],
+                     {"profile": "quick"})
+    err = refused(regress(run_cli, baseline, "--root", f"casme2={root}"))
+    assert f"{baseline}, entry 2 (lbptop-svm · casme2 · loso): {message.format(root=root)}" in err
+
+
+@pytest.mark.parametrize("version", ["1", 2, 1.5, True])
+def test_a_version_that_is_not_the_number_1_says_so(run_cli, tmp_path, version):
+    baseline = tmp_path / "b.yaml"
+    baseline.write_text(yaml.safe_dump({"version": version, "entries": [{"model": "lbptop-svm"}]}))
+    err = refused(regress(run_cli, baseline))
+    assert f"--baseline {baseline}: version is {version!r}; it must be the number 1 (write version: 1, without quotes)" in err
+
+
+@pytest.mark.parametrize("entry, defaults, message", [
+    ({"model": "lbptop-svm", "metrics": []}, None, "{b}, entry 2: 'metrics' is empty; list at least one of"),
+    ({"model": "lbptop-svm", "metrics": {}}, None, "{b}, entry 2: 'metrics' is empty"),
+    ({"model": "lbptop-svm", "metrics": None}, None, "{b}, entry 2: 'metrics' is empty"),
+    ({"model": "lbptop-svm"}, {"metrics": None}, "--baseline {b}: defaults: 'metrics' is empty"),
+    ({"model": None}, None, "{b}, entry 2: 'model' is empty; give a name, e.g. model: convmixer"),
+    ({"model": " "}, None, "{b}, entry 2: 'model' is empty"),
+    ({"model": "lbptop-svm", "dataset": None}, None, "{b}, entry 2: 'dataset' is empty; give a name, e.g. dataset: synthetic"),
+])
+def test_an_empty_value_is_refused_not_replaced(run_cli, tmp_path, entry, defaults, message):
+    """An empty metric list would silently check the built-in metrics instead of the file's; no model, 'None'."""
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm", "metrics": ["uar"]}, entry], defaults)
+    err = refused(regress(run_cli, baseline))
+    assert message.format(b=baseline) in err and "'None'" not in err
+
+
+def test_the_table_shows_values_rounded_alike_and_a_delta_that_adds_up(run_cli, tmp_path, monkeypatch):
+    fake_runs(monkeypatch, {"uf1": 0.48653, "uar": 0.48649, "accuracy": 0.5})
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm", "metrics": {
+        "uf1": {"expected": 0.4865, "tolerance": 0.01}, "uar": {"expected": 0.4865, "tolerance": 0.01},
+        "accuracy": {"expected": 0.5, "tolerance": 0.01}}}])
+    result = regress(run_cli, baseline)
+    rows = {line.split()[1]: line.split()[2:7] for line in result.out.splitlines() if line.startswith("lbptop-svm")}
+    assert rows["uf1"] == ["48.7", "±1.0", "48.7", "0.0", "ok"]  # 48.65 is no 48.6 beside 48.653's 48.7
+    assert rows["uar"] == ["48.7", "±1.0", "48.6", "-0.1", "ok"]
+    assert rows["accuracy"] == ["50.0", "±1.0", "50.0", "0.0", "ok"]
+    assert "-0.0" not in result.out
+
+
+def test_progress_names_the_seed_that_runs(run_cli, tmp_path, monkeypatch):
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}])
+    result = run_cli("regress", "--baseline", str(baseline), "--no-store", "--update", "--seeds", "2", "--threads", "auto")
+    assert result.code == 0, result.err
+    assert "lbptop-svm · synthetic · subject-10fold (quick, seed 1), threads auto (2/2)" in result.err
+    assert "seed 0): seed 1" not in result.err

@@ -44,13 +44,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     regress.add_argument("--update", action="store_true", help="rewrite the baseline's expected values from the measured ones (atomically)")
     regress.add_argument("--seeds", type=int, default=1, metavar="N",
                          help="with --update: run each entry with N seeds in each --threads layout and derive its band "
-                         "(expected = mean, tolerance = max(k*std, floor)); 1 (default) keeps the tolerances")
+                         "(expected = mean, tolerance = min(max(k*std, floor), 1)); 1 (default) keeps the tolerances")
     regress.add_argument("--threads", default=None, metavar="LAYOUTS",
                          help="with --update --seeds N: thread layouts to run, 'auto' (as configured) and/or a number of "
                          "threads per fold trained fold by fold (default: auto,2)")
     regress.add_argument("--k", type=float, default=None, metavar="K", help="with --seeds: band half-width in standard deviations (default 3)")
     regress.add_argument("--floor", type=float, default=None, metavar="F",
-                         help="with --seeds: smallest tolerance, as a fraction (default 0.03)")
+                         help="with --seeds: smallest tolerance, as a fraction 0..1 (default 0.03)")
     regress.add_argument("--root", action="append", default=[], metavar="DATASET=DIR",
                          help="the folder of your copy of a dataset the baseline uses (repeatable), e.g. casme2=/data/CASME2")
     regress.add_argument("--json", type=Path, metavar="FILE", help="write the checks as JSON to FILE ('-': standard output)")
@@ -88,6 +88,8 @@ def _check_update_options(args: argparse.Namespace) -> None:
     for option, value in (("--k", args.k), ("--floor", args.floor)):
         if value is not None and not (value >= 0 and value != float("inf")):
             raise UsageError(f"{option} {value}: must be a finite number ≥ 0")
+    if args.floor is not None and args.floor > 1:  # refused before the runs, not by the rewritten file after them
+        raise UsageError(f"--floor {args.floor}: a tolerance is a fraction 0..1 (0.03 allows ±3 points); give a floor ≤ 1")
     if args.no_store and (args.stored or args.store):
         raise UsageError("--no-store cannot be combined with --stored or --store")
 
@@ -144,15 +146,17 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _measure_and_report(args, out: Console, err: Console, registry, baseline, selected, roots, layouts, json_target) -> int:
-    from merbench.errors import RunFailed
+    from merbench.errors import RunFailed, UsageError
     from merbench.progress import command_progress
     from merbench.regress import (
-        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, load_baseline, updated_document,
-        write_baseline,
+        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, parse_baseline, run_error_text,
+        updated_document, write_baseline,
     )
     from merbench.store import ResultStore
 
     configs = [entry_config(entry, registry, roots.get(entry.dataset)) for entry in selected]  # all validated first
+    for entry, config in zip(selected, configs):  # roots, chains, annotations, folds: before minutes of runs
+        _preflight(entry, config, registry)
     k = DEFAULT_K if args.k is None else args.k
     floor = DEFAULT_FLOOR if args.floor is None else args.floor
     store = None if args.no_store else ResultStore(args.store)
@@ -172,8 +176,9 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                         result = _run_one(store, config, registry, progress)
                     except RunFailed as exc:
                         if args.update:  # a baseline is only rewritten from a complete set of runs
-                            raise
-                        errors[len(measured)] = str(exc)  # reported below the table
+                            raise RunFailed(f"{entry.where}: {run_error_text(exc)}; the baseline {args.baseline} "
+                                            "is not updated") from None
+                        errors[len(measured)] = run_error_text(exc)  # reported below the table
                 else:
                     err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(entry.label)}", highlight=False)
                 measured.append((entry, result, None))
@@ -182,11 +187,15 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
             store.close()
 
     if args.update:
-        write_baseline(args.baseline, updated_document(baseline, measured))
+        document = updated_document(baseline, measured)
+        try:  # checked as the file will be read, before it is written: nothing invalid is ever written
+            rewritten = parse_baseline(document, args.baseline)
+        except UsageError as exc:
+            raise UsageError(f"{exc} (in the updated baseline; the file is not updated)") from None
+        write_baseline(args.baseline, document)
         # The table shows the measured runs against the bands just written.
         # --update measures every entry (no --model), so the rewritten file holds them in the same order.
-        measured = [(rewritten, result, derivation)
-                    for rewritten, (_, result, derivation) in zip(load_baseline(args.baseline).entries, measured)]
+        measured = [(entry, result, derivation) for entry, (_, result, derivation) in zip(rewritten.entries, measured)]
     checks = [(entry, failed_checks(entry) if result is None else check_entry(entry, result), result, errors.get(i))
               for i, (entry, result, _) in enumerate(measured)]
     _print_checks(out, args.baseline, checks, registry)
@@ -210,6 +219,23 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     return 0
 
 
+def _preflight(entry, config, registry) -> None:
+    """What ``merbench run`` checks before a run, for an entry: its root folder (``--root``), preprocessing chain,
+    annotations and folds; an error names the baseline file and entry. Called for every entry before the first
+    run, so a bad ``--root`` of the last entry does not wait for the others to train."""
+    from merbench.errors import DataError, UsageError
+    from merbench.preflight import preflight
+    from merbench.regress import entry_error
+
+    try:
+        preflight(config, registry)
+    except (UsageError, DataError) as exc:
+        text = str(exc)
+        if config.root is not None and text.startswith(f"--root {config.root}:"):  # the user's own --root: name it so
+            raise type(exc)(f"{entry.where}: --root {entry.dataset}={text[len('--root '):]}") from None
+        raise entry_error(entry, exc) from None
+
+
 def _run_one(store, config, registry, progress):
     from merbench.recording import run_recorded
 
@@ -222,7 +248,8 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     from datetime import date
 
     from merbench.environment import describe_environment, describe_machine
-    from merbench.regress import Derivation, entry_config, variants
+    from merbench.errors import RunFailed
+    from merbench.regress import Derivation, entry_config, run_error_text, variants
 
     values: dict[str, list[float]] = {e.metric: [] for e in entry.expectations}
     first, seconds = None, []
@@ -230,12 +257,16 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     for number, (seed, layout, variant) in enumerate(runs, start=1):
         config = entry_config(variant, registry, roots.get(entry.dataset))
         result = store.identical_result(config) if args.stored and store is not None else None
-        if result is None:
-            err.print(f"Running {escape(entry.label)}: seed {seed}, threads {layout} ({number}/{len(runs)})", highlight=False)
-            result = _run_one(store, config, registry, progress)
+        if result is None:  # the variant's label: its seed, not the entry's
+            err.print(f"Running {escape(variant.label)}, threads {layout} ({number}/{len(runs)})", highlight=False)
+            try:
+                result = _run_one(store, config, registry, progress)
+            except RunFailed as exc:  # a baseline is only rewritten from a complete set of runs
+                raise RunFailed(f"{entry.where}, seed {seed}, threads {layout}: {run_error_text(exc)}; the baseline "
+                                f"{args.baseline} is not updated") from None
         else:
-            err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(entry.label)}: seed {seed}, "
-                      f"threads {layout}", highlight=False)
+            err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(variant.label)}, threads {layout}",
+                      highlight=False)
         for metric in values:
             values[metric].append(float(result.pooled[metric]))
         if layout == layouts[0]:
@@ -250,6 +281,39 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     derivation = Derivation(list(range(entry.seed, entry.seed + args.seeds)), layouts, k, floor, values,
                             sum(seconds) / len(seconds), context)
     return entry, first, derivation
+
+
+def _points(value: float):
+    """A fraction as percentage points with one decimal (a ``Decimal``), half rounded up from its decimal digits.
+
+    Formatting the binary float would round 0.4865 (48.649999… in binary) down to 48.6 but 0.48653 up to 48.7:
+    the table would show an expected and a measured value apart that are the same to the written precision.
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return (Decimal(repr(float(value))) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _shown(check) -> tuple[str, str, str, str]:
+    """(expected, band, measured, delta) of a row, in %: the delta is that of the two numbers shown, so a row always
+    adds up, and no zero prints as -0.0. A score that is not a number shows as itself (nan)."""
+    import math
+
+    expected = None if check.expected is None else _points(check.expected)
+    measured = None if check.measured is None or not math.isfinite(check.measured) else _points(check.measured)
+    if abs(check.tolerance - check.tolerance_high) < 1e-12:
+        band = f"±{_points(check.tolerance)}"
+    else:
+        band = f"-{_points(check.tolerance)}/+{_points(check.tolerance_high)}"
+    if expected is None or measured is None:
+        delta = "—"
+    else:
+        delta = "0.0" if measured == expected else f"{measured - expected:+}"
+    if check.measured is not None and measured is None:
+        shown_measured = f"{100 * check.measured:.1f}"  # nan, inf
+    else:
+        shown_measured = "—" if measured is None else str(measured)
+    return "—" if expected is None else str(expected), band, shown_measured, delta
 
 
 def _print_checks(out: Console, baseline, checks, registry) -> None:
@@ -269,13 +333,7 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
     colours = {"ok": "green", "low": "bold red", "high": "bold magenta", "new": "yellow", "failed": "bold red"}
     for entry, entry_checks, _, _ in checks:
         for index, check in enumerate(entry_checks):
-            expected = "—" if check.expected is None else f"{100 * check.expected:.1f}"
-            measured = "—" if check.measured is None else f"{100 * check.measured:.1f}"
-            delta = "—" if check.delta is None else f"{100 * check.delta:+.1f}"
-            if abs(check.tolerance - check.tolerance_high) < 1e-12:
-                band = f"±{100 * check.tolerance:.1f}"
-            else:
-                band = f"-{100 * check.tolerance:.1f}/+{100 * check.tolerance_high:.1f}"
+            expected, band, measured, delta = _shown(check)
             table.add_row(entry.model, check.metric, expected, band, measured, delta,
                           styled(check.status, colours[check.status]), entry.setting if index == 0 else "")
         table.add_section()
