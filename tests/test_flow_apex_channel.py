@@ -99,5 +99,5 @@ def test_a_bad_channel_name_is_still_a_clear_usage_error(channels):
 
 
 def test_a_bad_channel_name_from_the_command_line_is_a_usage_error():
-    with pytest.raises(UsageError, match=r"flow\.channels=u,v,apx"):
+    with pytest.raises(UsageError, match=r"flow\.channels=apx: choose one of u, v, strain, magnitude, apex; did you mean apex"):
         _chain("u,v,apx")
