@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from merbench.errors import UsageError
-from merbench.leaks import engine_leaks
+from merbench.leaks import stored_engine_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
@@ -141,8 +141,7 @@ LEAKY_SETTINGS = {"selection": "select_on=test", "normalisation": "normalise_on=
 def row_name(result: RunResult) -> str:
     """The comparison row of a result: its model, with the leaky ``engine.*`` settings it ran with, so that a
     leaky variant (``merbench leakage``) gets a row of its own instead of replacing the honest run's cell."""
-    engine = ((result.config or {}).get("options") or {}).get("engine") or {}
-    settings = [LEAKY_SETTINGS[kind] for kind in engine_leaks(engine)] if isinstance(engine, dict) else []
+    settings = [LEAKY_SETTINGS[kind] for kind in stored_engine_leaks(result.config or {})]
     return f"{result.model} ({', '.join(settings)})" if settings else result.model
 
 

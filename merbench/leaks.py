@@ -49,6 +49,13 @@ def engine_leaks(engine: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def stored_engine_leaks(config: Mapping[str, Any]) -> list[str]:
+    """The leak kinds the engine section of a stored configuration asks for (``RunConfig.to_dict()``, as a
+    result's ``config`` and the store keep it: sections under ``options``)."""
+    engine = (config.get("options") or {}).get("engine") if isinstance(config, Mapping) else None
+    return engine_leaks(engine) if isinstance(engine, Mapping) else []
+
+
 def protocol_leaks(protocol_spec: Any) -> list[str]:
     """The leak kinds a protocol plugin declares: ``subjects`` when it is not subject-independent, ``clips``
     when it makes several samples of one clip (``expand``)."""

@@ -133,7 +133,7 @@ def leaky_store(tmp_path):
             store.finish_run(ids[name], minimal_result(model=name, run_id=ids[name], seed=0, **changes))
         ids["normalisation"] = store.begin_run(
             {"model": "normalisation", "dataset": "d", "protocol": "loso", "profile": "quick", "seed": 0,
-             "engine": {"normalise_on": "all"}}, 1, {})
+             "options": {"engine": {"normalise_on": "all"}}}, 1, {})  # as RunConfig.to_dict() stores it
     return path, ids
 
 

@@ -58,14 +58,14 @@ def planned_leaks(config: dict) -> list[str]:
     """The leak kinds a stored configuration asks for (a run with no result yet); its protocol's only when the
     protocol is still registered."""
     from merbench.errors import MerbenchError
-    from merbench.leaks import engine_leaks, protocol_leaks
+    from merbench.leaks import protocol_leaks, stored_engine_leaks
     from merbench.registry import get_registry
 
     try:
         found = protocol_leaks(get_registry().get("protocols", str(config.get("protocol"))))
     except MerbenchError:
         found = []
-    return found + engine_leaks(config.get("engine") or {})
+    return found + stored_engine_leaks(config)
 
 
 def run_leaks(store, run_id: str) -> list[str]:
