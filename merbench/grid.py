@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from merbench import recording, runner  # as modules: tests replace their run functions
-from merbench.cache import inputs_key
 from merbench.config import RunConfig, check_seeds, parse_parallel_folds, resolve_config, sets_for_protocol
 from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
@@ -164,9 +163,9 @@ class MemoryRecorder:
     def __init__(self, report: CellReport):
         self.report = report
 
-    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: Any) -> None:
+    def inputs(self, seed: int, preprocess: dict[str, Any]) -> None:
         """Keep the preprocessing record and the inputs' content key."""
-        self.report.inputs.append((seed, preprocess, inputs_key(inputs)))
+        self.report.inputs.append((seed, preprocess, preprocess["inputs_key"]))
 
     def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> None:
         """A detached cell starts afresh: no fold is reused."""

@@ -14,11 +14,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-import numpy as np
 from rich.markup import escape
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
-from merbench.cache import cache_root, inputs_key
+from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
 from merbench.environment import changed_software, describe_environment
 from merbench.errors import FoldsLost, UsageError
@@ -31,8 +30,9 @@ from merbench.store import ResultStore, StoredFold, disk_full_error, is_disk_ful
 class Recorder(Protocol):
     """What the runner calls to persist a run as it goes; ``RunRecorder`` stores it, a grid cell keeps it."""
 
-    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: np.ndarray) -> None:
-        """Called once per seed, after preprocessing, with the chain's description and the model inputs."""
+    def inputs(self, seed: int, preprocess: dict[str, Any]) -> None:
+        """Called once per seed, after preprocessing, with its record (the chain, counts and the model inputs'
+        content key, ``preprocess["inputs_key"]``)."""
 
     def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
         """Called before a fold is trained: the stored fold to reuse instead, or ``None`` to train it."""
@@ -60,9 +60,9 @@ class RunRecorder:
         self.resuming = resuming
         self.reused = 0
 
-    def inputs(self, seed: int, preprocess: dict[str, Any], inputs: np.ndarray) -> None:
+    def inputs(self, seed: int, preprocess: dict[str, Any]) -> None:
         """Record the preprocessing and the inputs' content key (checked against the stored one on resume)."""
-        self.store.record_inputs(self.run_id, seed, preprocess, preprocess.get("inputs_key") or inputs_key(inputs))
+        self.store.record_inputs(self.run_id, seed, preprocess, preprocess["inputs_key"])
 
     def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
         """The stored fold to reuse, or ``None`` to train it; a fold whose test samples changed is an error."""

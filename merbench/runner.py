@@ -269,7 +269,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
     prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
     if recorder is not None:
-        recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details}, prep.inputs)
+        recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details})
     return RunInputs(dataset, prep)
 
 
