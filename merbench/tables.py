@@ -292,7 +292,8 @@ def wants_plain(console: Console) -> bool:
 def _words_whole(table: Table, width: int) -> Table | Group:
     """``table``, or when a word of its title or caption (a path, a long name) is wider than the table, which would
     cut it, the table with that title or caption as lines of their own above or below it (wrapped at ``width``)."""
-    table_width = Measurement.get(Console(width=width), Console(width=width).options, table).maximum
+    measuring = Console(width=width)
+    table_width = Measurement.get(measuring, measuring.options, table).maximum
     outside: dict[str, Text] = {}
     for part in ("title", "caption"):
         text = getattr(table, part)
