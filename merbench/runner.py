@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from rich.markup import escape
@@ -122,6 +122,15 @@ def _plugin_label(registry: Registry, kind: str, name: str) -> str:
     """``model plugin 'NAME' (DISTRIBUTION VERSION)``: who to blame in messages about a plugin's output."""
     provider = registry.provider(kind, name)
     return f"{kind[:-1]} plugin '{name}' ({provider.distribution} {provider.version})"
+
+
+def model_recipe(config: RunConfig, registry: Registry, shape: Sequence[int], n_classes: int) -> Any:
+    """How to build ``config``'s model for inputs of ``shape`` (C, H, W) and ``n_classes`` classes
+    (a ``merbench.folds.ModelRecipe``, whose errors name the plugin and its distribution)."""
+    from merbench.folds import ModelRecipe  # imports torch
+
+    return ModelRecipe(registry.get("models", config.model).build, dict(config.section("model")), int(shape[0]),
+                       n_classes, int(shape[1]), plugin=_plugin_label(registry, "models", config.model))
 
 
 def check_fold_predictions(fold: Fold, predicted: np.ndarray, n_classes: int, plugin: str) -> None:
@@ -297,12 +306,10 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
 def plan_training(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, settings: Any,
                   choice: Any) -> None:
     """Choose how the folds are trained (``merbench.folds.plan_executor``); fills ``plan``'s job, data and executor."""
-    from merbench.folds import FoldData, FoldJob, ModelRecipe, plan_executor  # imports torch
+    from merbench.folds import FoldData, FoldJob, plan_executor  # imports torch
 
     dataset, prep = inputs.dataset, inputs.prep
-    recipe = ModelRecipe(registry.get("models", config.model).build, dict(config.section("model")),
-                         int(prep.inputs.shape[1]), len(dataset.classes), int(prep.inputs.shape[2]),
-                         plugin=_plugin_label(registry, "models", config.model))
+    recipe = model_recipe(config, registry, prep.inputs.shape[1:], len(dataset.classes))
     plan.data = FoldData(prep.inputs, dataset.labels, dataset.subjects)
     plan.executor, plan.job = plan_executor(config.section("engine"), config.section("executor"),
                                             FoldJob(recipe, settings, choice), plan.data, len(plan.folds))

@@ -42,7 +42,7 @@ from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, PluginError, RunFailed, UsageError
-from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe, SequentialFolds, plan_executor
+from merbench.folds import FoldData, FoldJob, FoldTask, SequentialFolds, plan_executor
 from merbench.leaks import config_leaks
 from merbench.metrics import classification_metrics
 from merbench.modelinfo import step_output_shape
@@ -51,9 +51,9 @@ from merbench.preprocess import Chain, checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import connect
 from merbench.registry import Registry
-from merbench.runner import check_fold_predictions, load_dataset
+from merbench.runner import check_fold_predictions, load_dataset, model_recipe
 from merbench.splits import check_folds, protocol_dataset
-from merbench.tuning_space import RUN_ENGINE, SearchSpace, load_space
+from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, fail_stale, import_optuna,
                                      open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
@@ -248,10 +248,7 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
 
 
 def _job(ctx: TuneContext, config: RunConfig, inputs: np.ndarray) -> Any:
-    provider = ctx.registry.provider("models", config.model)
-    recipe = ModelRecipe(ctx.registry.get("models", config.model).build, dict(config.section("model")),
-                         int(inputs.shape[1]), ctx.n_classes, int(inputs.shape[2]),
-                         plugin=f"model plugin '{config.model}' ({provider.distribution} {provider.version})")
+    recipe = model_recipe(config, ctx.registry, inputs.shape[1:], ctx.n_classes)
     return FoldJob(recipe, TrainSettings.from_options(config.section("engine")), ctx.choice)
 
 
@@ -495,17 +492,17 @@ def check_model(config: RunConfig, registry: Registry, shape: tuple[int, ...], n
     """
     import torch
 
-    spec = registry.get("models", config.model)
-    recipe = ModelRecipe(spec.build, dict(config.section("model")), int(shape[0]), n_classes, int(shape[1]),
-                         plugin=f"model plugin '{config.model}'")
+    recipe = model_recipe(config, registry, shape, n_classes)
     try:
-        try:
-            with torch.device("meta"):
-                recipe()
-        except UsageError:
-            raise
-        except MerbenchError:  # some factories compute on tensors while building: build for real
+        with torch.device("meta"):
             recipe()
+        return
+    except UsageError:
+        raise
+    except MerbenchError:  # some factories compute on tensors while building: build for real
+        pass
+    try:
+        recipe()
     except UsageError:
         raise
     except MerbenchError as exc:
@@ -550,15 +547,9 @@ def check_models_on_data(request: TuneRequest, registry: Registry, base: RunConf
         return  # prepare built them for this input already
     check_model(base, registry, shape, n_classes)
     for param in space.params:
-        if param.section != "model":
-            continue
-        for value in list(param.choices) if param.type == "categorical" else [param.low, param.high]:
-            try:
-                check_model(request.resolve(registry, {param.key: value}), registry, shape, n_classes)
-            except UsageError as exc:
-                message = str(exc)  # "KEY=VALUE: why" names the key already: say it once
-                raise UsageError(f"--space {space.path}: {message}" if message.startswith(f"{param.key}=")
-                                 else f"--space {space.path}: {param.key}={value}: {message}") from None
+        if param.section == "model":
+            check_bounds(param, f"--space {space.path}: {param.key}", lambda key, value: check_model(
+                request.resolve(registry, {key: value}), registry, shape, n_classes))
 
 
 @contextlib.contextmanager

@@ -236,14 +236,19 @@ def _check_against_option(param: Param, default: Any, where: str, check: Callabl
         raise UsageError(f"{where}: the option takes {shown} (default {default!r}); use type: categorical with choices")
     if param.type == "float" and isinstance(default, int):
         raise UsageError(f"{where}: the option takes whole numbers (default {default}); use type: int")
-    values = list(param.choices) if param.type == "categorical" else [param.low, param.high]
-    for value in values:
+    check_bounds(param, where, check)
+
+
+def check_bounds(param: Param, where: str, check: Callable[[str, Any], None]) -> None:
+    """Call ``check(key, value)`` for each bound or choice of ``param``; a refusal (``UsageError``) is raised again
+    after ``where`` (``--space FILE: KEY``), naming the value and the key once."""
+    for value in list(param.choices) if param.type == "categorical" else [param.low, param.high]:
         try:
             check(param.key, value)
         except UsageError as exc:
             message = str(exc)  # "KEY=VALUE: why" names the key already: say it once
             raise UsageError(f"{where}{message[len(param.key):]}" if message.startswith(f"{param.key}=")
-                             else f"{where}: {message}") from None
+                             else f"{where}={value}: {message}") from None
 
 
 def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Callable[[str, Any], None],
