@@ -156,14 +156,23 @@ def parse_set(items: list[str]) -> dict[str, str]:
     return parsed
 
 
-def _as_settings(data: dict[str, Any]) -> dict[str, Any]:
+def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """A run's recorded configuration (a result JSON, or its ``config`` as ``RunConfig.to_dict`` wrote it) as the
-    settings of a config file, so that ``--config result.json`` runs it again; anything else as it is.
+    settings of a config file, so that ``--config result.json`` runs it again; anything else as it is. A summary
+    (tune, leakage, grid) or a result without a readable configuration is refused.
 
     The device and the dataset's folder are the machine's, not the run's: give them with --device and --root.
     """
-    recorded = data.get("config") if document_kind(data) == "run" else data
-    if not isinstance(recorded, dict) or not isinstance(recorded.get("options"), dict) or "model" not in recorded:
+    kind = document_kind(data)
+    if kind not in (None, "run"):
+        raise UsageError(f"--config {path}: a {kind} summary, not a configuration; give a YAML file of options or a "
+                         "run's result (merbench run --json, merbench show ID --json FILE)")
+    recorded = data.get("config") if kind == "run" else data
+    is_recorded = isinstance(recorded, dict) and isinstance(recorded.get("options"), dict) and "model" in recorded
+    if kind == "run" and not is_recorded:
+        raise UsageError(f"--config {path}: a run's result without a readable recorded configuration ('config' with "
+                         "'options'); the file is damaged or too old: give a YAML file of options")
+    if not is_recorded:
         return data
     settings: dict[str, Any] = {section: dict(options) for section, options in recorded["options"].items()}
     for section in ("model", "dataset", "protocol"):  # the name beside the section's options, as `name:`
@@ -182,7 +191,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected a mapping of sections (model:, dataset:, engine: ...)")
-    data = _as_settings(data)
+    data = _as_settings(data, path)
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:  # a section with every option commented out: nothing to set

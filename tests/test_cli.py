@@ -249,3 +249,16 @@ def test_a_result_json_given_as_config_runs_the_same_configuration_again(run_cli
     assert json.loads(again.read_text())["config"] == before["config"]
     refused = run_cli("run", "--config", str(first), "--model", "ststnet", "--no-store")
     assert refused.code == 2 and "--model ststnet and model=lbptop-svm" in " ".join(refused.err.split())
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"kind": "tune", "model": "ststnet"}, "a tune summary, not a configuration"),
+    ({"kind": "merbench-leakage"}, "a leakage summary, not a configuration"),
+    ({"model": "ststnet", "folds": [], "config": {"model": "ststnet"}},
+     "a run's result without a readable recorded configuration"),
+])
+def test_a_summary_or_a_damaged_result_is_not_taken_for_a_configuration(run_cli, tmp_path, document, message):
+    path = tmp_path / "given.json"
+    path.write_text(json.dumps(document))
+    result = run_cli("run", "--config", str(path), "--no-store")
+    assert result.code == 2 and f"--config {path}: {message}" in " ".join(result.err.split())
