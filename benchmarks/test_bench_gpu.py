@@ -65,4 +65,5 @@ def test_loso_throughput_on_gpu(benchmark, registry, model, parallel):
         "fraction_of_peak": round(achieved / peak, 6) if peak else None,
         "uf1": result.pooled["uf1"],
     })
+    print(f"\n{model} {parallel}: " + ", ".join(f"{key}={value}" for key, value in benchmark.extra_info.items()))
     assert result.engine_plan["executor"] == ("SequentialFolds" if parallel == "1" else "BatchedFolds")

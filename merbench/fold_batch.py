@@ -34,6 +34,7 @@ from merbench.engine import (
     first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
 )
 from merbench.errors import UsageError
+from merbench.plain_batch_norm import PlainBatchNorm
 
 # fold_group_size keeps this fraction of the free memory in reserve, and counts each fold this
 # many times its measured need (vmap gathers, grouped-convolution workspaces).
@@ -257,6 +258,15 @@ class _Best:
     buffers: dict[str, torch.Tensor]
 
 
+def batch_norm_for(device: torch.device) -> Callable[[], Any]:
+    """The context that batched models' BatchNorm runs in on ``device``: ``PlainBatchNorm`` on CUDA.
+
+    cuDNN's BatchNorm fails under ``vmap`` there (``merbench.plain_batch_norm``);
+    on the CPU torch's own kernel works and keeps batched folds equal to fold by fold.
+    """
+    return PlainBatchNorm if device.type == "cuda" else nullcontext
+
+
 class _FoldGroup:
     """K folds trained together: their data, stacked models, schedules, loss functions and the epoch's step losses."""
 
@@ -277,6 +287,7 @@ class _FoldGroup:
         trainable = [name for name, parameter in models[0].named_parameters() if parameter.requires_grad]
         self.base = copy.deepcopy(models[0]).to("meta")
         del models
+        self.batch_norm = batch_norm_for(device)
         self.forward = vmap(self._forward_one, randomness="different")
 
         self.n_train = [len(fold.train) for fold in folds]
@@ -297,7 +308,8 @@ class _FoldGroup:
 
     def _forward_one(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
                      x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.base, (params, buffers), (x,))
+        with self.batch_norm():
+            return functional_call(self.base, (params, buffers), (x,))
 
     def _rows(self, members: list[int]) -> torch.Tensor | None:
         """Row index of ``members`` in the stacked tensors, ``None`` when they are every fold."""
