@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from merbench.leaks import result_leaks
-from merbench.result import LeakageRecord, RunResult
+from merbench.result import LeakageRecord, RunResult, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, wants_plain
 
 COLUMNS = (
@@ -214,9 +214,7 @@ def print_result(console: Console, result: RunResult) -> None:
     ))
     plan = result.engine_plan
     if plan:
-        threads = plan["threads_per_fold"]
-        per_fold = f"{threads} torch thread{'' if threads == 1 else 's'}" if threads else "the default torch threads"
-        console.print(escape(f"Folds trained {plan['description']}, {per_fold} per fold"))
+        console.print(escape(f"Folds trained {plan['description']}, {threads_phrase(plan)}"))
 
 
 def _points(value: float) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 from merbench.contracts import ReportedScore
 from merbench.errors import DataError
@@ -421,3 +421,10 @@ class RunResult:
             seeds=f.records("seeds", SeedScores.read, optional=True),
             across_seeds=f.record("across_seeds", AcrossSeeds.read, optional=True), run_id=f.may("run_id", TEXT),
         )
+
+
+def threads_phrase(plan: Mapping[str, Any]) -> str:
+    """How a plan (a result's ``engine_plan``) uses torch threads: per fold, or shared by a batched group."""
+    threads = plan["threads_per_fold"]
+    count = f"{threads} torch thread{'' if threads == 1 else 's'}" if threads else "the default torch threads"
+    return f"{count} for the whole group" if plan.get("executor") == "BatchedFolds" else f"{count} per fold"

@@ -29,7 +29,9 @@ from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mea
 from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
-from merbench.result import AcrossSeeds, FoldRecord, LeakageRecord, PredictionRow, RunResult, SeedScores, Seconds
+from merbench.result import (
+    AcrossSeeds, FoldRecord, LeakageRecord, PredictionRow, RunResult, SeedScores, Seconds, threads_phrase,
+)
 from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset
 from merbench.workers import peak_memory, start_worker_server
 
@@ -320,7 +322,7 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
     """Train every fold not stored already (a resumed run reuses those), checking and recording each as it completes."""
     import torch
 
-    from merbench.folds import FoldTask
+    from merbench.folds import FoldTask, describe_plan
 
     dataset = inputs.dataset
     labels, subjects = dataset.labels, dataset.subjects
@@ -354,7 +356,8 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
 
     if todo:
         threads = plan.job.threads or torch.get_num_threads()
-        progress.message(f"Folds: {plan.executor.description}, {threads} torch thread{'' if threads == 1 else 's'} per fold")
+        recorded = describe_plan(plan.executor, dataclasses.replace(plan.job, threads=threads))
+        progress.message(f"Folds: {plan.executor.description}, {threads_phrase(recorded)}")
         plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
     trained.records.sort(key=lambda record: record.fold)
     return trained

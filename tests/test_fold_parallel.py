@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -241,3 +242,35 @@ def test_auto_trains_here_and_names_the_main_guard_when_workers_die_while_starti
     assert "fold worker processes did not start (they died while starting; every worker imports the script" in message
     assert "the folds were trained in this process" in message
     assert len(json.loads(target.read_text())["folds"]) >= 2
+
+
+def test_compile_trains_fold_by_fold_on_cuda_and_is_refused_with_explicit_vmap(monkeypatch):
+    """Batched (vmap) folds run eagerly: engine.compile=true on CUDA trains fold by fold instead (measured on an H200:
+    with auto it batched the folds and compiled nothing), and an explicit vmap with compile is a usage error."""
+    import numpy as np
+    import torch
+
+    from merbench.engine import DeviceChoice, TrainSettings
+    from merbench.errors import UsageError
+
+    monkeypatch.setattr(plan, "_auto_group", lambda *args: 4)  # free GPU memory for 4 batched folds
+    recipe = folds.ModelRecipe("merbench_plugins.models.ststnet:build_model",
+                               {"filters": [3, 5, 8], "kernel": 3, "batchnorm": True, "dropout": 0.2}, 3, 3, 28)
+    cuda = DeviceChoice(torch.device("cuda"), torch.bfloat16, "cuda (stand-in)")
+    settings = TrainSettings(1, 8, 0.01, 0.0, 0.0, "none")
+    data = folds.FoldData(np.zeros((8, 3, 28, 28), np.float32), np.zeros(8, int), np.arange(8))
+    engine = {"parallel_folds": "auto", "parallel_mode": "auto", "threads": 0}
+    eager = folds.FoldJob(recipe, settings, cuda)
+    compiled = folds.FoldJob(recipe, dataclasses.replace(settings, compile=True), cuda)
+    assert type(folds.plan_executor(engine, {"name": "local"}, eager, data, 4)[0]).__name__ == "BatchedFolds"
+    assert type(folds.plan_executor(engine, {"name": "local"}, compiled, data, 4)[0]).__name__ == "SequentialFolds"
+    with pytest.raises(UsageError, match="engine.compile=true is not applied to batched folds"):
+        folds.plan_executor({**engine, "parallel_mode": "vmap"}, {"name": "local"}, compiled, data, 4)
+
+
+def test_threads_are_said_per_fold_or_for_a_batched_group():
+    from merbench.result import threads_phrase
+
+    assert threads_phrase({"executor": "ProcessFolds", "threads_per_fold": 1}) == "1 torch thread per fold"
+    assert threads_phrase({"executor": "SequentialFolds", "threads_per_fold": 0}) == "the default torch threads per fold"
+    assert threads_phrase({"executor": "BatchedFolds", "threads_per_fold": 16}) == "16 torch threads for the whole group"

@@ -444,7 +444,8 @@ def test_run_panel_counts_worker_processes_and_threads_in_words(stored, threads,
     from merbench.folds.local import ProcessFolds
     from merbench.report import print_result
 
-    plan = {"description": ProcessFolds(workers + 1, adaptive=True).description, "threads_per_fold": threads}
+    plan = {"executor": "ProcessFolds", "description": ProcessFolds(workers + 1, adaptive=True).description,
+            "threads_per_fold": threads}
     console = Console(width=200, color_system=None, file=io.StringIO())
     print_result(console, RunResult.from_dict({**stored[1][0], "engine_plan": plan}))
     assert expected in console.file.getvalue()

@@ -43,7 +43,8 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     ``parallel_folds`` is, so that fold by fold and fold-parallel runs predict alike. ``auto`` picks, on
     the CPU, one fold per core at once, this process and worker processes
     (bounded by free memory and the number of folds), and on CUDA as many
-    batched folds as fit in free GPU memory.
+    batched folds as fit in free GPU memory, or, with ``engine.compile=true``
+    (which batched folds cannot apply), fold by fold.
     """
     requested = parse_parallel_folds(engine["parallel_folds"])
     threads = int(engine["threads"])
@@ -58,6 +59,12 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
         if engine["parallel_mode"] == "vmap":
             raise UsageError("engine.parallel_mode=vmap trains torch models without early stopping only; "
                              "use engine.parallel_mode=processes (or auto) for this run")
+        mode = "processes"
+    if mode == "vmap" and job.settings.compile:  # batched folds run eagerly (merbench.fold_batch)
+        if engine["parallel_mode"] == "vmap":
+            raise UsageError("engine.compile=true is not applied to batched folds (engine.parallel_mode=vmap); "
+                             "drop one of them (engine.parallel_mode=auto with engine.compile=true trains the folds "
+                             "one after another, compiling the model once)")
         mode = "processes"
     chosen: FoldExecutor = SequentialFolds()
     if mode == "vmap":
