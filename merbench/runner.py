@@ -322,7 +322,7 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
     """Train every fold not stored already (a resumed run reuses those), checking and recording each as it completes."""
     import torch
 
-    from merbench.folds import FoldTask, describe_plan
+    from merbench.folds import FoldTask, describe_plan, executor_notes
 
     dataset = inputs.dataset
     labels, subjects = dataset.labels, dataset.subjects
@@ -358,6 +358,9 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
         threads = plan.job.threads or torch.get_num_threads()
         recorded = describe_plan(plan.executor, dataclasses.replace(plan.job, threads=threads))
         progress.message(f"Folds: {plan.executor.description}, {threads_phrase(recorded)}")
+        for note in executor_notes(plan.executor, plan.job):
+            plan.warnings.append(note)
+            progress.message(f"[yellow]Note:[/] {escape(note)}")
         plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
     trained.records.sort(key=lambda record: record.fold)
     return trained

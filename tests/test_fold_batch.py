@@ -253,10 +253,11 @@ def test_a_vmap_run_predicts_as_fold_by_fold_without_dropout_and_says_so_with_it
     assert batched["engine_plan"]["executor"] == "BatchedFolds"
     assert [(r["id"], r["prediction"]) for r in batched["predictions"]] == \
         [(r["id"], r["prediction"]) for r in sequential["predictions"]]
-    assert "dropout masks" not in said
-    _, said = _cli_predictions(run_cli, tmp_path, "vmap-dropout", "engine.parallel_mode=vmap", "engine.parallel_folds=4",
-                               "model.dropout=0.5")
+    assert "dropout masks" not in said and not any("dropout masks" in w for w in batched["warnings"])
+    with_dropout, said = _cli_predictions(run_cli, tmp_path, "vmap-dropout", "engine.parallel_mode=vmap",
+                                          "engine.parallel_folds=4", "model.dropout=0.5")
     assert "draw their dropout masks per fold" in said and "engine.parallel_mode=processes" in said
+    assert [w for w in with_dropout["warnings"] if "draw their dropout masks per fold" in w], "the result keeps the note"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (benchmarks/gpu/device_checks.sh runs it)")

@@ -17,14 +17,17 @@ class BatchedFolds:
         self.group_size = group_size
         self.description = f"{group_size} folds at a time as one batched (vmap) computation"
 
+    def notes(self, job: FoldJob) -> list[str]:
+        """What a result trained this way should say: dropout masks differ from fold-by-fold training."""
+        if not has_active_dropout(job.recipe()):
+            return []
+        return ["batched folds draw their dropout masks per fold inside one computation, not as fold-by-fold "
+                "training does, so predictions can differ from a fold-by-fold run (they are equal without dropout); "
+                "--set engine.parallel_mode=processes trains folds that predict exactly as fold by fold"]
+
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
         """Train the tasks in groups of ``group_size``."""
-        if has_active_dropout(job.recipe()):
-            progress.message("[yellow]Note:[/] batched folds draw their dropout masks per fold inside one computation, "
-                             "not as fold-by-fold training does, so predictions can differ from a fold-by-fold run "
-                             "(they are equal without dropout); --set engine.parallel_mode=processes trains folds "
-                             "that predict exactly as fold by fold")
         tensors = DeviceTensors(data, job.choice.device)
         with torch_threads(job.threads):
             for begin in range(0, len(tasks), self.group_size):

@@ -91,6 +91,11 @@ def _auto_group(job: FoldJob, data: FoldData, n_folds: int) -> int:
     return fold_group_size(free, need, n_folds)
 
 
+def executor_notes(executor: FoldExecutor, job: FoldJob) -> list[str]:
+    """Notes a result keeps about how its folds were trained (batched folds' dropout masks); empty for most plans."""
+    return executor.notes(job) if isinstance(executor, BatchedFolds) else []
+
+
 def describe_plan(executor: FoldExecutor, job: FoldJob) -> dict[str, Any]:
     """The executor choice as recorded in a result (``engine_plan``)."""
     return {"executor": type(executor).__name__, "description": executor.description,
