@@ -17,6 +17,8 @@ box characters, no ellipsis and the same text whatever the width.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -321,15 +323,26 @@ def print_error(console: Console, message: str) -> None:
     console.print(Text.assemble(("merbench: error:", "bold red"), " ", printable(message)), highlight=False)
 
 
+class _PipeConsole(Console):
+    """A console whose reader may stop early (``merbench runs | head -1``): the rest of the output is dropped and
+    the command ends as it would have, where Rich's default exits with status 1."""
+
+    def on_broken_pipe(self) -> None:
+        """Drop the rest of this console's output (the stream now writes to /dev/null); not an error."""
+        self.quiet = True
+        stream = sys.stderr if self.stderr else sys.stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
 def make_console(stderr: bool = False, table_format: str = "auto") -> Console:
     """A console honouring ``--format``: ``table`` draws boxes even in a pipe, ``plain`` never.
 
     A console that is not a terminal does not wrap long lines (a log keeps a
-    command or a run id on one line).
+    command or a run id on one line); a reader that stops early is not an error.
     """
-    probe = Console(stderr=stderr)
+    probe = _PipeConsole(stderr=stderr)
     if table_format == "plain" or (table_format == "auto" and not probe.is_terminal):
-        return Console(stderr=stderr, force_terminal=False, soft_wrap=True)
+        return _PipeConsole(stderr=stderr, force_terminal=False, soft_wrap=True)
     if table_format == "table" and not probe.is_terminal:
-        return Console(stderr=stderr, force_terminal=True, color_system=None)
+        return _PipeConsole(stderr=stderr, force_terminal=True, color_system=None)
     return probe
