@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from merbench.leaks import result_leaks
-from merbench.result import LeakageRecord, RunResult, threads_phrase
+from merbench.result import LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, wants_plain
 
 COLUMNS = (
@@ -210,11 +210,20 @@ def print_result(console: Console, result: RunResult) -> None:
     console.print(escape(
         f"Time: {first_seed}{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} "
         f"computed, {prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s) on "
-        f"{result.environment.get('device', 'an unrecorded device')}"
+        f"{result.environment.get('device', 'an unrecorded device')}{_earlier_folds(seconds)}"
     ))
     plan = result.engine_plan
     if plan:
         console.print(escape(f"Folds trained {plan['description']}, {threads_phrase(plan)}"))
+
+
+def _earlier_folds(seconds: Seconds) -> str:
+    """What the Time line leaves out of a resumed run: the folds trained before it was interrupted."""
+    if not seconds.earlier_folds:
+        return ""
+    folds = f"{seconds.earlier_folds} fold{'' if seconds.earlier_folds == 1 else 's'}"
+    return (f"; not counted: {folds} trained before the run was resumed "
+            f"({seconds.earlier_train or 0.0:.1f} s of training)")
 
 
 def _points(value: float) -> str:

@@ -269,18 +269,26 @@ class LeakageRecord:
 
 @dataclass(frozen=True, kw_only=True)
 class Seconds:
-    """Where a run's time went; ``total_all_seeds`` only in a ``--seeds N`` run (N > 1)."""
+    """Where a run's time went; ``total_all_seeds`` only in a ``--seeds N`` run (N > 1).
+
+    The times are this process's. A resumed run reused ``earlier_folds`` folds
+    trained before it was interrupted, whose recorded training took ``earlier_train``
+    seconds (both ``None`` when no fold was reused).
+    """
 
     preprocess: float
     train_eval: float
     total: float
     total_all_seeds: float | None = None
+    earlier_folds: int | None = None
+    earlier_train: float | None = None
 
     @classmethod
     def read(cls, f: Fields) -> Seconds:
         """Read the fields of ``f``."""
         return cls(preprocess=f.need("preprocess", NUMBER), train_eval=f.need("train_eval", NUMBER),
-                   total=f.need("total", NUMBER), total_all_seeds=f.may("total_all_seeds", NUMBER))
+                   total=f.need("total", NUMBER), total_all_seeds=f.may("total_all_seeds", NUMBER),
+                   earlier_folds=f.may("earlier_folds", INTEGER), earlier_train=f.may("earlier_train", NUMBER))
 
 
 @dataclass(frozen=True, kw_only=True)

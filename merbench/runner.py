@@ -260,6 +260,10 @@ class TrainedFolds:
     predictions: np.ndarray
     fold_of: np.ndarray
     records: list[FoldRecord]
+    reused: int = 0
+    """Folds a resumed run took from the store, trained before it was interrupted."""
+    reused_seconds: float = 0.0
+    """Their recorded training time."""
 
 
 def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress: ProgressSink,
@@ -338,6 +342,8 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
             trained.predictions[fold.test] = stored.predictions
             trained.fold_of[fold.test] = fold.index
             trained.records.append(stored.record)
+            trained.reused += 1
+            trained.reused_seconds += stored.record.seconds or 0.0
             progress.advance("folds", 1)
         else:
             todo.append(FoldTask(fold, config.seed * 1000 + fold.index))
@@ -420,7 +426,9 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
         per_domain=_per_domain(dataset, labels[tested], predictions[tested], tested),
         folds=fold_results,
         confusion_matrix=matrix.tolist(),
-        seconds=Seconds(preprocess=prep.seconds, train_eval=finished - train_started, total=finished - started),
+        seconds=Seconds(preprocess=prep.seconds, train_eval=finished - train_started, total=finished - started,
+                        earlier_folds=trained.reused or None,
+                        earlier_train=round(trained.reused_seconds, 3) if trained.reused else None),
         memory=peak_memory(),
         config=config.to_dict(),
         environment={**describe_environment(device), "plugins": _plugin_versions(config, registry)},

@@ -106,6 +106,12 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT torch_version FROM runs").fetchone()[0] == result["environment"]["torch"]
     assert result["folds"][0] == first_fold.to_dict()  # reused, not retrained (same recorded training time)
+    assert result["seconds"]["earlier_folds"] == 1, "the Time counts this process; the result says what it leaves out"
+    assert result["seconds"]["earlier_train"] == pytest.approx(first_fold.seconds, abs=1e-3)
+    said = " ".join(run_cli("show", summary.id, "--store", str(store)).out.split())
+    assert f"not counted: 1 fold trained before the run was resumed ({first_fold.seconds:.1f} s of training)" in said
+    unresumed = run_cli("show", reference["run_id"], "--store", str(stored_run[0])).out
+    assert "earlier_folds" not in reference["seconds"] and "not counted" not in unresumed
     for key in ("pooled", "fold_mean", "fold_std", "confusion_matrix", "predictions", "config"):
         assert result[key] == reference[key], key
     assert [f["metrics"] for f in result["folds"]] == [f["metrics"] for f in reference["folds"]]
