@@ -349,9 +349,11 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
         if compiled:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+        where = (" (batched folds: if the run passes with --set engine.parallel_mode=processes, merbench's batched "
+                 "trainer is at fault; report that to merbench)") if batched else ""
         raise PluginError(
             f"fold {folds[0] + 1}, first batch: {plugin} failed on inputs of shape {batch_shape}: "
-            f"{type(exc).__name__}: {first}; check the model's options or report it to the plugin's author"
+            f"{type(exc).__name__}: {first}; check the model's options or report it to the plugin's author{where}"
         ) from None
     check_logits(logits, batch_shape[0], n_classes, plugin, fold_index)
     return logits

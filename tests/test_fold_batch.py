@@ -280,3 +280,44 @@ def test_same_as_fold_by_fold_on_cuda_within_cudnn_tolerance(name, amp):
         same += int(np.sum(np.asarray(output.predictions) == np.asarray(reference.predictions)))
         total += len(reference.predictions)
     assert same >= 0.9 * total, f"{same} of {total} predictions agree"
+
+
+@pytest.mark.parametrize("failure, expected", [
+    (RuntimeError("Expected running_mean to have type BFloat16 but got Float\nmore lines"),
+     "batched training (engine.parallel_mode=vmap) failed on cpu: RuntimeError: Expected running_mean to have type "
+     "BFloat16 but got Float; --set engine.parallel_mode=processes trains the folds one after another"),
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+     "cpu ran out of memory training 4 folds as one batched computation; --set engine.parallel_folds=N with a "
+     "smaller N"),
+])
+def test_a_batched_training_failure_is_one_message_with_the_way_around_it(run_cli, monkeypatch, failure, expected):
+    """On an H200 the batched trainer once failed inside torch's backward (a raw traceback, exit 1): now one line
+    names the folds, the failure and the setting that avoids the batched trainer."""
+    import merbench.folds.batched as batched
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(batched, "train_folds_batched", fail)
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                     "--set", "engine.parallel_mode=vmap", "engine.parallel_folds=4")
+    said = " ".join(result.err.split())
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "merbench: error: folds 1-4: " in said and expected in said, said
+
+
+def test_a_batched_first_forward_failure_says_the_batched_trainer_may_be_at_fault():
+    from merbench.engine import first_forward
+    from merbench.errors import PluginError
+
+    def forward():
+        raise RuntimeError("Expected input->is_contiguous(input->suggest_memory_format()) to be true")
+
+    x = torch.zeros(2, 8, 3, 16, 16)
+    with pytest.raises(PluginError) as batched:
+        first_forward(forward, x, 3, "the model plugin", [0, 1])
+    assert "report it to the plugin's author" in str(batched.value)
+    assert "if the run passes with --set engine.parallel_mode=processes" in str(batched.value)
+    with pytest.raises(PluginError) as single:
+        first_forward(forward, x[0], 3, "the model plugin", 0)
+    assert "parallel_mode" not in str(single.value), "fold by fold the plugin alone ran"

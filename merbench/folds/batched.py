@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
+
 from merbench.engine import torch_threads
+from merbench.errors import RunFailed
 from merbench.fold_batch import has_active_dropout, train_folds_batched
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone
 from merbench.progress import ProgressSink
@@ -39,8 +42,23 @@ class BatchedFolds:
                         progress.start("epochs", total, label)
                     progress.advance("epochs", 1)
 
-                outputs = train_folds_batched(job.recipe, tensors.inputs, tensors.labels, [t.fold for t in group],
-                                              [t.seed for t in group], job.recipe.n_classes, job.settings, job.choice,
-                                              on_step=on_step)
+                try:
+                    outputs = train_folds_batched(job.recipe, tensors.inputs, tensors.labels, [t.fold for t in group],
+                                                  [t.seed for t in group], job.recipe.n_classes, job.settings,
+                                                  job.choice, on_step=on_step)
+                except torch.cuda.OutOfMemoryError:
+                    raise RunFailed(
+                        f"folds {begin + 1}-{begin + len(group)}: {job.choice.device} ran out of memory training "
+                        f"{len(group)} folds as one batched computation; --set engine.parallel_folds=N with a smaller "
+                        "N trains fewer at once (1: one after another)"
+                    ) from None
+                except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise RunFailed(
+                        f"folds {begin + 1}-{begin + len(group)}: batched training (engine.parallel_mode=vmap) failed "
+                        f"on {job.choice.device}: {type(exc).__name__}: {first}; --set engine.parallel_mode=processes "
+                        "trains the folds one after another (please report the failure to merbench with the output "
+                        "of --debug)"
+                    ) from exc
                 for task, output in zip(group, outputs):
                     on_done(task, output)
