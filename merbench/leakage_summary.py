@@ -110,7 +110,7 @@ def missed_leaks(result: RunResult, expected: Sequence[str]) -> dict[str, str]:
     for kind in [kind for kind in expected if kind not in result_leaks(result)]:
         reason = "not recorded by the run"
         if kind == "clips" and pairs.get("pairs_per_clip") == 1:
-            reason = "protocol.pairs=1: one sample per clip"
+            reason = "one sample per clip with protocol.pairs=1"
         elif kind == "clips" and pairs and pairs.get("samples") == pairs.get("clips"):
             reason = "one sample per clip: the clips are too short for more frame pairs"
         elif kind == "clips" and leakage is not None and leakage.clip_overlap_folds == 0:

@@ -244,8 +244,8 @@ def leakage_what(variant: dict[str, Any]) -> str:
     A variant that recorded none of its leaks (``select_on=test`` for a model
     fitted once) is "not applicable to this model, nothing leaked"; one that
     recorded some (``frame-10fold`` with ``protocol.pairs=1``: subjects but not
-    clips) names each missing kind: "clips: did not occur (protocol.pairs=1:
-    one sample per clip)". Summaries written before ``not_occurred`` existed
+    clips) names each missing kind: "clips: did not occur (one sample per clip
+    with protocol.pairs=1)". Summaries written before ``not_occurred`` existed
     give no reason.
     """
     if variant["name"] == "honest":

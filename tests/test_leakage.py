@@ -326,11 +326,23 @@ def test_a_variant_row_names_an_expected_leak_that_did_not_occur():
                         resamples=10)
     frame = summary["variants"][1]
     assert frame["leaks"] == ["subjects"]
-    assert frame["not_occurred"] == {"clips": "protocol.pairs=1: one sample per clip"}
+    assert frame["not_occurred"] == {"clips": "one sample per clip with protocol.pairs=1"}
     assert leakage_what(frame) == ("frames of a clip in train and test; "
-                                   "clips: did not occur (protocol.pairs=1: one sample per clip)")
-    assert "clips: did not occur (protocol.pairs=1" in render_leakage(summary, "s.json")
-    assert "clips: did not occur (protocol.pairs=1" in render_leakage_page(summary)
+                                   "clips: did not occur (one sample per clip with protocol.pairs=1)")
+    assert "clips: did not occur (one sample per clip with protocol.pairs=1)" in render_leakage(summary, "s.json")
+    assert "clips: did not occur (one sample per clip with protocol.pairs=1)" in render_leakage_page(summary)
+    import io
+
+    from rich.console import Console
+
+    from merbench.report import leakage_table
+    from merbench.tables import print_table
+
+    study = {**summary, "variants": [*summary["variants"], {**frame, "name": "normalise_on=all"}]}  # a study's widths
+    narrow = Console(width=80, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(narrow, leakage_table(study))
+    lines = narrow.file.getvalue().splitlines()
+    assert max(map(len, lines)) <= 80 and any("protocol.pairs=1)" in line for line in lines), "the setting whole"
     old = {key: value for key, value in frame.items() if key != "not_occurred"}  # a summary written before the reasons
     assert leakage_what(old) == "frames of a clip in train and test; clips: did not occur"
     none_happened = {"name": "select_on=test", "what": "epoch chosen on the test fold", "expected_leaks": ["selection"],
