@@ -30,13 +30,15 @@ LEAKS: dict[str, str] = {
 }
 
 ENGINE_WARNINGS: dict[str, str] = {
-    # Shown before the model is built, so it cannot yet know whether the model trains in epochs.
     "selection": "engine.select_on=test keeps, for every fold, the epoch that scored best on that fold's own test "
-    "samples: for a model trained in epochs the test folds choose the model, so its scores are inflated; a "
-    "scikit-learn style model (lbptop-svm) is fitted once, has no epoch to choose and is unaffected (docs/leakage.md)",
+    "samples: the test folds choose the model, so its scores are inflated (docs/leakage.md)",
     "normalisation": "engine.normalise_on=all standardises inputs with statistics of every sample, test samples "
     "included: scores are not those of a model that never saw its test data (docs/leakage.md)",
 }
+
+
+SELECTION_WITHOUT_EPOCHS = ("engine.select_on=test has no effect on this model: it is fitted once, with no epoch to "
+                            "choose, so nothing is selected on test data")
 
 
 def engine_leaks(engine: Mapping[str, Any]) -> list[str]:

@@ -24,7 +24,7 @@ from merbench.datafiles import check_cache_outside, check_root_folder
 from merbench.dataset_check import check_dataset_input
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
-from merbench.leaks import ENGINE_WARNINGS, engine_leaks
+from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
 from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
@@ -71,9 +71,14 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
     return dataset
 
 
-def run_warnings(config: RunConfig) -> list[str]:
-    """Warnings about the leaky engine options of ``config`` (shown while it runs, kept in its result)."""
-    return [ENGINE_WARNINGS[kind] for kind in engine_leaks(config.section("engine"))]
+def run_warnings(config: RunConfig, fits_once: bool) -> list[str]:
+    """Warnings about the leaky engine options of ``config`` (shown while it runs, kept in its result).
+
+    ``fits_once``: the model is fitted once (a scikit-learn style estimator), so
+    ``engine.select_on=test`` has no epoch to choose and is said to have no effect.
+    """
+    return [SELECTION_WITHOUT_EPOCHS if kind == "selection" and fits_once else ENGINE_WARNINGS[kind]
+            for kind in engine_leaks(config.section("engine"))]
 
 
 def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order: np.ndarray) -> dict[str, dict[str, float]]:
@@ -296,7 +301,7 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
     folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
     overlaps = check_folds(folds, dataset.subjects, config.protocol)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
-    warnings = ([protocol_spec.warning] if protocol_spec.warning else []) + run_warnings(config)
+    warnings = [protocol_spec.warning] if protocol_spec.warning else []
     shared = [(fold.index, subjects) for fold, subjects in zip(folds, overlaps) if subjects]
     if protocol_spec.subject_independent and shared:
         index, subjects = shared[0]
@@ -387,6 +392,9 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     plan = split_folds(config, registry, inputs, progress)
     train_started = time.perf_counter()
     plan_training(config, registry, inputs, plan, settings, choice)
+    for warning in run_warnings(config, plan.job.fits_once):  # once the plan knows whether the model trains in epochs
+        plan.warnings.append(warning)
+        progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
     trained = train_folds(config, inputs, plan, progress, recorder)
     return score(config, registry, inputs, plan, trained, settings, choice.description, started, train_started)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from merbench.engine import TrainSettings, choose_device, channel_stats, fold_uf
 from merbench.errors import UsageError
 from merbench.fold_batch import train_folds_batched
 from merbench.leakage_summary import bootstrap_inflation, summarise
-from merbench.leaks import config_leaks, result_leaks
+from merbench.leaks import SELECTION_WITHOUT_EPOCHS, config_leaks, result_leaks
 from merbench.registry import get_registry
 from result_samples import minimal_result
 
@@ -353,6 +354,18 @@ def test_a_variant_row_names_an_expected_leak_that_did_not_occur():
 def test_the_select_on_test_warning_does_not_promise_inflation_to_a_model_fitted_once():
     from merbench.runner import run_warnings
 
-    warning = run_warnings(_config(**{"engine.select_on": "test"}))[0]
-    assert "fitted once" in warning and "unaffected" in warning
-    assert "so scores are inflated" not in warning  # said of every model before the model is built
+    [trained_in_epochs] = run_warnings(_config(**{"engine.select_on": "test"}), fits_once=False)
+    assert "so its scores are inflated" in trained_in_epochs
+    [fitted_once] = run_warnings(_config(**{"engine.select_on": "test"}), fits_once=True)
+    assert "has no effect on this model: it is fitted once" in fitted_once and "inflated" not in fitted_once
+
+
+def test_a_model_fitted_once_is_told_select_on_test_has_no_effect(run_cli, tmp_path):
+    target = tmp_path / "svm.json"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                     "--set", "engine.select_on=test", "--json", str(target))
+    assert result.code == 0, result.err
+    said = " ".join(result.err.split())
+    assert "engine.select_on=test has no effect on this model: it is fitted once" in said
+    assert "scores are inflated" not in said and "keeps, for every fold, the epoch" not in said
+    assert json.loads(target.read_text())["warnings"] == [SELECTION_WITHOUT_EPOCHS]
