@@ -6,7 +6,10 @@ score (``stat="pooled"``, ± std over seeds for a ``--seeds N`` run). The best
 value of each column is marked, the model's reported score (from its plugin
 metadata, as stored with the run) is kept beside the measured one, and cells of
 runs that are not subject-independent or selected on test data carry a
-leakage warning. ``merbench.export`` writes a ``Comparison`` to files.
+leakage warning. Runs of different profiles (``--profile``) are never compared
+silently: when the selected runs span more than one, each row names its profile
+(so a model has a row per profile), no best is marked in a column that mixes
+profiles, and a note says so. ``merbench.export`` writes a ``Comparison`` to files.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from merbench.errors import UsageError
+from merbench.escaping import printable
 from merbench.leaks import stored_engine_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
@@ -46,6 +50,7 @@ class Cell:
     reported_source: str | None = None
     warnings: list[str] = field(default_factory=list)
     best: bool = False
+    profile: str | None = None
 
 
 @dataclass
@@ -57,6 +62,20 @@ class Comparison:
     models: list[str]
     columns: list[tuple[str, str]]
     cells: dict[tuple[str, tuple[str, str]], Cell]
+    profiles: list[str | None] = field(default_factory=list)
+
+    @property
+    def mixed_profiles(self) -> bool:
+        """Whether the runs compared come from more than one profile (then each row names its profile)."""
+        return len(self.profiles) > 1
+
+    def profile_note(self) -> str | None:
+        """One sentence on the runs' profile(s) for the notes under the table; ``None`` when none is recorded."""
+        names = [PROFILE_UNKNOWN if profile is None else profile for profile in self.profiles]
+        if self.mixed_profiles:
+            return (f"Runs of {len(names)} profiles ({', '.join(names)}): each row names its profile, and no best is "
+                    "marked in a column that mixes profiles; compare alike with --profile NAME.")
+        return f"Profile: {names[0]}." if self.profiles and self.profiles[0] is not None else None
 
     @property
     def description(self) -> str:
@@ -83,7 +102,7 @@ class Comparison:
                     "stat": self.stat, "mean": cell.mean, "std": cell.std, "best": cell.best,
                     "reported": cell.reported, "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
-                    "run_id": cell.run_id, "n_runs": cell.n_runs,
+                    "run_id": cell.run_id, "n_runs": cell.n_runs, "profile": cell.profile,
                 })
         return rows
 
@@ -132,28 +151,47 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     else:
         mean, std = float(result.pooled[metric]), None
     reported, source = _reported(result, metric)
-    return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result))
+    return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result),
+                profile=profile_of(result))
 
 
 LEAKY_SETTINGS = {"selection": "select_on=test", "normalisation": "normalise_on=all"}
+PROFILE_UNKNOWN = "profile not recorded"
 
 
-def row_name(result: RunResult) -> str:
+def profile_of(result: RunResult) -> str | None:
+    """The profile a result ran with (``--profile``), from the result or its config; ``None``: not recorded."""
+    profile = result.profile if result.profile is not None else (result.config or {}).get("profile")
+    return profile if isinstance(profile, str) else None
+
+
+def profiles_of(results: Sequence[RunResult]) -> list[str | None]:
+    """The distinct profiles of ``results``, sorted by name, an unrecorded one last."""
+    found = {profile_of(result) for result in results}
+    return sorted(p for p in found if p is not None) + ([None] if None in found else [])
+
+
+def row_name(result: RunResult, with_profile: bool = False) -> str:
     """The comparison row of a result: its model, with the leaky ``engine.*`` settings it ran with, so that a
-    leaky variant (``merbench leakage``) gets a row of its own instead of replacing the honest run's cell."""
+    leaky variant (``merbench leakage``) gets a row of its own instead of replacing the honest run's cell, and
+    ``with_profile`` (the compared runs span several profiles) its profile, so that a row holds one profile."""
     settings = [LEAKY_SETTINGS[kind] for kind in stored_engine_leaks(result.config or {})]
+    if with_profile:
+        profile = profile_of(result)
+        settings.insert(0, PROFILE_UNKNOWN if profile is None else f"profile={profile}")
     return f"{result.model} ({', '.join(settings)})" if settings else result.model
 
 
 def shown_runs(comparison: Comparison, results: Sequence[RunResult]) -> list[RunResult]:
-    """The run behind each cell of ``comparison`` (the newest of its model, dataset and protocol), in table order."""
-    latest = {(row_name(r), (r.dataset, r.protocol)): r for r in results}
+    """The run behind each cell of ``comparison`` (the newest of its row, dataset and protocol), in table order."""
+    latest = {(row_name(r, comparison.mixed_profiles), (r.dataset, r.protocol)): r for r in results}
     return [latest[(model, column)] for model in comparison.models for column in comparison.columns
             if (model, column) in latest]
 
 
 def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: str = "fold") -> Comparison:
-    """Compare results (oldest first: for a model, dataset and protocol the newest one is shown)."""
+    """Compare results (oldest first: for a model, dataset and protocol the newest one is shown; of each profile,
+    when they span several, each in a row naming its profile)."""
     if metric not in METRIC_KEYS:
         raise UsageError(f"--metric {metric}: choose one of {', '.join(METRIC_KEYS)}")
     if stat not in STATS:
@@ -164,8 +202,9 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     counts: dict[tuple[str, tuple[str, str]], int] = {}
     models: list[str] = []
     columns: list[tuple[str, str]] = []
+    profiles = profiles_of(results)
     for result in results:
-        model, column = row_name(result), (result.dataset, result.protocol)
+        model, column = row_name(result, len(profiles) > 1), (result.dataset, result.protocol)
         if model not in models:
             models.append(model)
         if column not in columns:
@@ -176,11 +215,13 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         cell.n_runs = counts[key]
     for column in columns:
         in_column = [cells[(m, column)] for m in models if (m, column) in cells]
+        if len({cell.profile for cell in in_column}) > 1:
+            continue  # runs of different profiles are not alike: no best
         contenders = [cell for cell in in_column if not cell.warnings] or in_column  # a leaky score is never "best"
         top = max(cell.mean for cell in contenders)
         for cell in contenders:
             cell.best = cell.mean == top and len(in_column) > 1
-    return Comparison(metric, stat, sorted(models), columns, cells)
+    return Comparison(metric, stat, sorted(models), columns, cells, profiles)
 
 
 def pct(value: float | None) -> str:
@@ -201,9 +242,11 @@ def comparison_table(comparison: Comparison) -> DataTable:
         columns.append(Column(f"{dataset} ·\n{protocol}", justify="right"))
         if comparison.has_reported((dataset, protocol)):
             columns.append(Column("reported", justify="right", style="dim"))
+    note = comparison.profile_note()
     table = DataTable(f"Comparison: {comparison.description}", columns,
                       caption="*: best per column (bold green on a terminal). ⚠: leakage warning (listed below). "
-                      "Reported: the model's published score, for reference only.")
+                      "Reported: the model's published score, for reference only."
+                      + (f" {printable(note)}" if note else ""))
     for model in comparison.models:
         row: list = [model]
         for column in comparison.columns:

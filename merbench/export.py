@@ -3,7 +3,8 @@
 CSV and JSON hold one record per cell with fractions (0..1) as stored, for
 scripts; Markdown, LaTeX and HTML hold the paper-style table in % with the best
 value of each column in bold, leakage warnings marked with a dagger and listed
-under the table, and a line saying which metric and averaging it shows. HTML is
+under the table, and lines saying which metric and averaging it shows and which
+profile(s) the runs ran with (rows name their profile when there are several). HTML is
 the full report of ``merbench.html_report`` (figures, per-fold tables, provenance).
 Files are written atomically, with the user's umask.
 """
@@ -26,7 +27,7 @@ from merbench.result import RunResult
 FORMATS = ("md", "csv", "json", "latex", "html")
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".html": "html", ".htm": "html"}
 RECORD_FIELDS = ("model", "dataset", "protocol", "metric", "stat", "mean", "std", "best", "reported", "reported_source",
-                 "subject_independent", "warnings", "run_id", "n_runs")
+                 "subject_independent", "warnings", "run_id", "n_runs", "profile")
 
 
 def _header(comparison: Comparison) -> list[str]:
@@ -62,7 +63,8 @@ def _footer(comparison: Comparison) -> list[str]:
     line = f"Values: {comparison.description}."
     if any(comparison.has_reported(column) for column in comparison.columns):
         line += " Reported: the model's published score, for reference."
-    return [line] + [f"† {warning}" for warning in comparison.warnings()]
+    note = comparison.profile_note()
+    return [line] + ([note] if note else []) + [f"† {warning}" for warning in comparison.warnings()]
 
 
 def to_markdown(comparison: Comparison) -> str:
@@ -83,11 +85,12 @@ def to_csv(comparison: Comparison) -> str:
 
 
 def to_json(comparison: Comparison) -> str:
-    """The comparison as JSON: metric, stat, description, warnings and one record per cell."""
+    """The comparison as JSON: metric, stat, description, profiles, warnings and one record per cell."""
     return json.dumps({
         "metric": comparison.metric,
         "stat": comparison.stat,
         "description": comparison.description,
+        "profiles": comparison.profiles,
         "models": comparison.models,
         "columns": [{"dataset": d, "protocol": p} for d, p in comparison.columns],
         "rows": comparison.records(),

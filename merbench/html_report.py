@@ -190,6 +190,7 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
     page.add('<section id="comparison"><h2>Comparison</h2>',
              f'<p class="note">{esc(comparison.description[0].upper() + comparison.description[1:])}. '
              + ("Best per column in bold. " if any(c.best for c in comparison.cells.values()) else "")
+             + (f"{esc(comparison.profile_note())} " if comparison.profile_note() else "")
              + "Click a column heading to sort.</p>")
     page.table(headers, rows)
     warnings = comparison.warnings()

@@ -107,6 +107,13 @@ def test_report_renders_the_summary_as_text_md_json_and_html(study, run_cli):
     assert refused.code == 2 and "md, json, html" in refused.err
 
 
+@pytest.mark.parametrize("selection", [["--model", "ststnet"], ["--profile", "quick"]])
+def test_report_leakage_refuses_options_that_select_stored_runs(study, run_cli, selection):
+    folder, _, _, _ = study
+    refused = run_cli("report", "--leakage", str(folder / "leakage.json"), *selection)
+    assert refused.code == 2 and f"drop {selection[0]} (they select stored runs)" in refused.err
+
+
 @pytest.mark.parametrize("options", [["--output", "-"], ["--output", "-", "--format", "csv"],
                                      ["--output", "study.txt"]])
 def test_report_leakage_offers_only_the_formats_it_writes(study, run_cli, options):

@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   merbench compare                                  # every complete run in the store
   merbench compare --dataset synthetic --metric accuracy
   merbench compare --model convmixer ststnet --protocol loso megc2019
+  merbench compare --profile default                # only runs of the default profile
   merbench compare 20250611-142233-3fa2c1 20250611-150102-9b0e44 --stat pooled
   merbench compare --json > comparison.json         # for scripts (scores as fractions 0..1)
 """
@@ -26,6 +27,9 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", nargs="+", default=[], metavar="NAME", help="only these models")
     parser.add_argument("--dataset", nargs="+", default=[], metavar="NAME", help="only these datasets")
     parser.add_argument("--protocol", nargs="+", default=[], metavar="NAME", help="only these protocols")
+    parser.add_argument("--profile", nargs="+", default=[], metavar="NAME",
+                        help="only runs of these profiles (merbench run --profile); runs of several profiles are "
+                        "shown in rows that name their profile, with no best marked between profiles")
     parser.add_argument("--metric", default="uf1",
                         help="metric to show: uf1 (default), uar, accuracy, macro_f1, macro_precision, macro_recall, weighted_f1")
     parser.add_argument("--stat", default="fold", choices=("fold", "pooled"),
@@ -40,7 +44,24 @@ def selected_comparison(args: argparse.Namespace):
 
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol)
+    results = _of_profiles(results, args.profile, bool(args.run_ids))
     return build_comparison(results, args.metric, args.stat), results
+
+
+def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:
+    """The ``results`` of ``profiles`` (empty: all); a ``UsageError`` naming the runs left out when runs ``chosen``
+    by id are all of other profiles."""
+    from merbench.compare import PROFILE_UNKNOWN, profile_of
+    from merbench.errors import UsageError
+
+    if not profiles:
+        return results
+    kept = [result for result in results if profile_of(result) in profiles]
+    if chosen and results and not kept:
+        runs = ", ".join(f"{r.run_id} ({profile_of(r) or PROFILE_UNKNOWN})" for r in results)
+        raise UsageError(f"none of the given runs match the filters: --profile {' '.join(profiles)} leaves out {runs}; "
+                         "drop the filter or give other run ids")
+    return kept
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -50,7 +71,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="compare stored runs: models × datasets/protocols, best per column, reported scores, leakage warnings",
         description="Compare stored runs in one table: models as rows, dataset · protocol as columns, mean ± std, "
         "the best value per column highlighted, the model's reported score beside the measured one, and leakage warnings. "
-        "For each model, dataset and protocol the newest selected run is shown.",
+        "For each model, dataset and protocol the newest selected run is shown. Runs of different profiles are not "
+        "compared silently: when the selected runs span several, each row names its profile (a model gets a row per "
+        "profile) and no best is marked in a column that mixes them; --profile NAME compares alike runs only.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -69,7 +92,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     comparison, _ = selected_comparison(args)
     if args.json:
         document = {"metric": comparison.metric, "stat": comparison.stat, "description": comparison.description,
-                    "cells": comparison.records(), "warnings": comparison.warnings()}
+                    "profiles": comparison.profiles, "cells": comparison.records(), "warnings": comparison.warnings()}
         out.out(json.dumps(document, indent=2), highlight=False)
         return 0
     print_table(out, comparison_table(comparison))

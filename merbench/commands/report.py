@@ -63,7 +63,8 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.tables import print_table
 
     stray = [flag for flag, given in (("--figures", args.figures), ("RUN_ID", args.run_ids), ("--model", args.model),
-                                      ("--dataset", args.dataset), ("--protocol", args.protocol)) if given]
+                                      ("--dataset", args.dataset), ("--protocol", args.protocol),
+                                      ("--profile", args.profile)) if given]
     if stray:
         raise UsageError(f"--leakage renders a study's summary file; drop {', '.join(stray)} (they select stored runs)")
     fmt = format_for(args.output, args.format, LEAKAGE_FORMATS, "a leakage summary") if args.output is not None else None
