@@ -41,6 +41,12 @@ Values are written with 4 decimals (``DIGITS``): an expected value is rounded to
 the nearest, a derived tolerance up, and the check allows half a rounding step
 beyond the band (``SLACK``), so a baseline just written by ``--update`` passes on
 the runs it was measured from, even with a tolerance of 0.
+
+With ``--stored`` an entry reuses the newest stored run of exactly its
+configuration instead of training; a reused run trained by other software than
+the check runs (merbench version, git commit or torch: ``PROVENANCE_KEYS``) is
+named with both versions (``Reuse``), so a log never shows a band held by code
+that did not run. That is information, not a failure.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from typing import Any
 import yaml
 
 from merbench.config import resolve_config
+from merbench.environment import changed_software, describe_environment
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
@@ -357,6 +364,68 @@ def check_entry(entry: Entry, result: RunResult) -> list[Check]:
         checks.append(Check(entry.label, expectation.metric, expectation.expected, measured, expectation.tolerance, high,
                             status, result.run_id))
     return checks
+
+
+PROVENANCE_KEYS = ("merbench", "git_commit", "torch")
+"""The software a stored run reused by ``--stored`` is compared on with the check's own: merbench's version and git
+commit (the code) and torch; ``merbench grid --stored`` names the commit and torch of a cell it reuses. The version
+counts where no commit is known (merbench installed from a wheel records none)."""
+
+
+def current_software() -> dict[str, str | None]:
+    """This process's ``PROVENANCE_KEYS``, as a run started now would record them (``describe_environment``)."""
+    environment = describe_environment("cpu")
+    return {key: environment.get(key) for key in PROVENANCE_KEYS}
+
+
+def _known(software: dict[str, Any]) -> dict[str, str]:
+    return {key: "unknown" if software.get(key) in (None, "") else str(software[key]) for key in PROVENANCE_KEYS}
+
+
+@dataclass
+class Reuse:
+    """A stored run an entry reused (``--stored``) instead of training, with the software it and the check ran with."""
+
+    where: str
+    """The entry (``Entry.where``; for a ``--seeds`` run also its seed and thread layout)."""
+    run_id: str
+    seed: int
+    threads: str
+    trained_with: dict[str, str | None]
+    now: dict[str, str | None]
+
+    @classmethod
+    def of(cls, where: str, result: RunResult, seed: int, threads: str, now: dict[str, str | None]) -> Reuse:
+        """The reuse of ``result`` (a stored run) by ``where``; ``now``: ``current_software()``."""
+        environment = result.environment or {}
+        return cls(where, str(result.run_id), seed, threads, {key: environment.get(key) for key in PROVENANCE_KEYS},
+                   dict(now))
+
+    @property
+    def changed(self) -> list[str]:
+        """``KEY STORED → NOW`` for each of ``PROVENANCE_KEYS`` that differs (``environment.changed_software``); an
+        unrecorded value reads ``unknown`` and differs from a known one: the run cannot be shown to be this code's."""
+        return changed_software(_known(self.trained_with), _known(self.now))
+
+    @property
+    def other_software(self) -> list[str]:
+        """The ``PROVENANCE_KEYS`` whose stored value is not the check's."""
+        stored, now = _known(self.trained_with), _known(self.now)
+        return [key for key in PROVENANCE_KEYS if stored[key] != now[key]]
+
+    def note(self) -> str | None:
+        """A sentence naming the entry and the run, then a line per software that differs (stored → now); ``None``
+        when the run was trained with the check's own software."""
+        if not self.changed:
+            return None
+        return (f"{self.where} reused stored run {self.run_id}, trained with other software than this check; its "
+                "scores do not measure this code (run without --stored to measure it). Stored → now:"
+                + "".join(f"\n  {change}" for change in self.changed))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reuse in ``--json``: ``other_software`` lists the keys that differ (empty: the check's software)."""
+        return {"run_id": self.run_id, "seed": self.seed, "threads": self.threads, "trained_with": dict(self.trained_with),
+                "now": dict(self.now), "other_software": self.other_software}
 
 
 def failed_checks(entry: Entry) -> list[Check]:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from merbench.commands.runs import add_store_argument
+from merbench.escaping import printable
 
 ORDER = 64
 
@@ -149,8 +151,8 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     from merbench.errors import RunFailed, UsageError
     from merbench.progress import command_progress
     from merbench.regress import (
-        DEFAULT_FLOOR, DEFAULT_K, check_entry, entry_config, failed_checks, parse_baseline, run_error_text,
-        updated_document, write_baseline,
+        DEFAULT_FLOOR, DEFAULT_K, Reuse, check_entry, current_software, entry_config, failed_checks, parse_baseline,
+        run_error_text, updated_document, write_baseline,
     )
     from merbench.store import ResultStore
 
@@ -162,12 +164,22 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     store = None if args.no_store else ResultStore(args.store)
     measured = []
     errors: dict[int, str] = {}  # position in measured → why its run failed (a check goes on with the other entries)
+    reuses: list[list[Reuse]] = []  # per position in measured: the stored runs it reused (--stored)
+    software: dict = {}
+
+    def now() -> dict:  # this check's software, looked up once and only when a stored run is reused
+        if not software:
+            software.update(current_software())
+        return software
     try:
         progress = command_progress(err, args.quiet)
         with progress:
             for entry, config in zip(selected, configs):
+                reused: list[Reuse] = []
+                reuses.append(reused)
                 if args.seeds > 1:
-                    measured.append(_derive(entry, registry, store, progress, err, roots, layouts, k, floor, args))
+                    measured.append(_derive(entry, registry, store, progress, err, roots, layouts, k, floor, args,
+                                            reused, now))
                     continue
                 result = store.identical_result(config) if args.stored and store is not None else None
                 if result is None:
@@ -180,7 +192,8 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                                             "is not updated") from None
                         errors[len(measured)] = run_error_text(exc)  # reported below the table
                 else:
-                    err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(entry.label)}", highlight=False)
+                    reused.append(Reuse.of(entry.where, result, entry.seed, "auto", now()))
+                    _say_reused(err, reused[-1], entry.label)
                 measured.append((entry, result, None))
     finally:
         if store is not None:
@@ -199,8 +212,9 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     checks = [(entry, failed_checks(entry) if result is None else check_entry(entry, result), result, errors.get(i))
               for i, (entry, result, _) in enumerate(measured)]
     _print_checks(out, args.baseline, checks, registry)
+    _print_reuses(out, [reuse for entry_reuses in reuses for reuse in entry_reuses])
     if args.json is not None:
-        _write_json(json_target, args.baseline, checks, registry, updated=args.update)
+        _write_json(json_target, args.baseline, checks, registry, reuses, updated=args.update)
     if args.update:
         how = f"{args.seeds} seed(s) × {len(layouts)} thread layout(s) each" if args.seeds > 1 else "one run each"
         out.print(f"Baseline {escape(str(args.baseline))} updated from {len(measured)} entr(y/ies), {how}.", highlight=False)
@@ -243,13 +257,30 @@ def _run_one(store, config, registry, progress):
     return result
 
 
-def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, floor, args):
-    """Run an entry with every seed and thread layout; its first run (own seed, ``auto``) is the one checked."""
+def _say_reused(err: Console, reuse, label: str, layout: str | None = None) -> None:
+    """The progress line of a reused stored run; one trained with other software than the check says which."""
+    line = f"Reusing stored run {reuse.run_id} for {label}" + (f", threads {layout}" if layout else "")
+    if reuse.changed:
+        line += f": trained with other software ({'; '.join(reuse.changed)}; noted below the table)"
+    err.print(Text(printable(line)), highlight=False)
+
+
+def _print_reuses(out: Console, reuses) -> None:
+    """A paragraph per reused stored run trained with other software than the check (``Reuse.note``), wrapped at
+    spaces on a terminal (no id or version is cut) and one line each in a log; text taken literally."""
+    for note in filter(None, (reuse.note() for reuse in reuses)):
+        out.print(Text(printable(f"Note: {note}"), style="yellow"), highlight=False)
+
+
+def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, floor, args, reused, now):
+    """Run an entry with every seed and thread layout; its first run (own seed, ``auto``) is the one checked.
+
+    A stored run reused for a variant (``--stored``) is appended to ``reused``; ``now()``: the check's software."""
     from datetime import date
 
     from merbench.environment import describe_environment, describe_machine
     from merbench.errors import RunFailed
-    from merbench.regress import Derivation, entry_config, run_error_text, variants
+    from merbench.regress import Derivation, Reuse, entry_config, run_error_text, variants
 
     values: dict[str, list[float]] = {e.metric: [] for e in entry.expectations}
     first, seconds = None, []
@@ -265,8 +296,8 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
                 raise RunFailed(f"{entry.where}, seed {seed}, threads {layout}: {run_error_text(exc)}; the baseline "
                                 f"{args.baseline} is not updated") from None
         else:
-            err.print(f"Reusing stored run {escape(str(result.run_id))} for {escape(variant.label)}, threads {layout}",
-                      highlight=False)
+            reused.append(Reuse.of(f"{entry.where}, seed {seed}, threads {layout}", result, seed, layout, now()))
+            _say_reused(err, reused[-1], variant.label, layout)
         for metric in values:
             values[metric].append(float(result.pooled[metric]))
         if layout == layouts[0]:
@@ -345,7 +376,7 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
             out.print(f"  {escape(note)}", highlight=False)
 
 
-def _write_json(target, baseline, checks, registry, updated: bool) -> None:
+def _write_json(target, baseline, checks, registry, reuses, updated: bool) -> None:
     import json
     import math
 
@@ -370,8 +401,9 @@ def _write_json(target, baseline, checks, registry, updated: bool) -> None:
                     for c in entry_checks
                 ],
                 "reported": reported_notes(entry, registry, entry_checks),
+                "reused": [reuse.to_dict() for reuse in entry_reuses],
             }
-            for entry, entry_checks, result, error in checks
+            for (entry, entry_checks, result, error), entry_reuses in zip(checks, reuses)
         ],
     }
     write_output(target, json.dumps(document, indent=2) + "\n")
