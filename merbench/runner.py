@@ -281,7 +281,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
                               skip_unreadable=skips_unreadable(config.section("dataset")),
-                              on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
+                              on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {escape(text)}"))
     if "skipped" in prep.details:
         skipped = prep.details["skipped"]
         progress.message(f"[bold yellow]Warning:[/] skipped {skipped['count']} clip(s) with unreadable frames "

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
+from rich.markup import escape
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
 from merbench.cache import cache_root, content_key
@@ -234,7 +235,7 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
             on_progress=(lambda n: ctx.progress.advance("preprocess", n)) if first else None,
             workers=int(config.section("engine")["preprocess_workers"]),
             skip_unreadable=skips_unreadable(config.section("dataset")),
-            on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {text}"))
+            on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {escape(text)}"))
         kept = prep.dataset or ctx.dataset
         if first:
             ctx.use_dataset(kept)  # clips skipped as unreadable (dataset.strict=false) are left out of every fold
@@ -289,12 +290,6 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
 
     def objective(trial: Any) -> float:
         values = ctx.space.suggest(trial)
-        config = ctx.request.resolve(ctx.registry, values)
-        inputs = _preprocessed(ctx, config)[positions]
-        data = FoldData(inputs, labels, subjects)
-        job = _job(ctx, config, inputs)
-        executor, job = _executor(ctx, config, job, data, len(inner))
-        tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index)) for fold in inner]
         scores: dict[int, float] = {}
 
         def on_done(task: Any, output: Any) -> None:
@@ -305,12 +300,20 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
                 raise optuna.TrialPruned(f"inner UF1 below the median after {len(scores)} inner fold(s)")
 
         try:
+            # Each bound of the space was checked before the search; values that fail only together (a model.patch
+            # larger than a small flow.size) are refused here, as a UsageError: that trial fails, the search goes on.
+            config = ctx.request.resolve(ctx.registry, values)
+            inputs = _preprocessed(ctx, config)[positions]
+            data = FoldData(inputs, labels, subjects)
+            job = _job(ctx, config, inputs)
+            executor, job = _executor(ctx, config, job, data, len(inner))
+            tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index)) for fold in inner]
             executor.run(job, data, tasks, on_done, relay)
-        except (RunFailed, PluginError) as exc:
+        except (RunFailed, PluginError, UsageError) as exc:
             text = f"inner {exc}" if str(exc).startswith("fold ") else str(exc)  # the engine's "fold N" is inner
             trial.set_user_attr("error", text)
             ctx.progress.message(f"[yellow]Note:[/] outer fold {outer.index + 1}, trial {trial.number} failed "
-                                 f"and is left out of the selection: {text}")
+                                 f"and is left out of the selection: {escape(text)}")
             raise
         trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
         return float(np.mean([scores[j] for j in sorted(scores)]))
@@ -359,14 +362,14 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
 
         objective = make_objective(ctx, optuna, outer, positions, inner)
         if ctx.request.workers > 1:  # trials at once: their order depends on timing, so one sampler serves them all
-            study.optimize(objective, n_trials=remaining, n_jobs=ctx.request.workers, catch=(RunFailed, PluginError),
+            study.optimize(objective, n_trials=remaining, n_jobs=ctx.request.workers, catch=(RunFailed, PluginError, UsageError),
                            callbacks=[finished], gc_after_trial=False)
             return study
         for _ in range(remaining):
             # Each trial samples from a seed of its place in the study: with the same finished trials before it, it
             # is the same trial whether or not the tune was interrupted and resumed in between.
             study.sampler = _sampler(optuna, ctx, outer, len(counted_trials(optuna, study)))
-            study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError), callbacks=[finished],
+            study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError), callbacks=[finished],
                            gc_after_trial=False)
     return study
 
@@ -587,7 +590,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     for outer in ctx.outer_folds:  # every inner split is checked before the first trial
         nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
     if protocol.warning:
-        progress.message(f"[bold yellow]Warning:[/] {protocol.warning}")
+        progress.message(f"[bold yellow]Warning:[/] {escape(protocol.warning)}")
     key = study_key(ctx)
     if request.resume and not storage_path.exists():  # refused without creating the storage file
         raise _nothing_to_resume(ctx)

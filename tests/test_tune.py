@@ -560,3 +560,25 @@ def test_a_trial_left_running_by_a_killed_tune_is_redone(run_cli, tmp_path, monk
         assert [t["value"] for t in got["trials"]] == [t["value"] for t in want["trials"]]
         assert got["selected"] == want["selected"]
     assert summary["pooled"] == expected["pooled"]
+
+
+def test_values_refused_only_in_combination_fail_their_trial_and_the_search_goes_on(run_cli, tmp_path, monkeypatch):
+    """Each bound is checked before the search; values the model refuses only together (a model.patch larger than a
+    small flow.size) are a UsageError inside a trial: that trial fails, named, and the tune completes."""
+    import merbench.folds.job as job
+    from merbench.errors import UsageError
+
+    original, calls = job.train_fold, []
+
+    def refuses_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise UsageError("model.patch=8: must be in [1, 4] for flow.size=4")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(job, "train_fold", refuses_first)
+    result, summary = tune(run_cli, tmp_path, trials=2)
+    assert result.code == 0, result.err
+    said = " ".join(result.err.split())
+    assert "trial 0 failed and is left out of the selection: model.patch=8: must be in [1, 4] for flow.size=4" in said
+    assert summary["folds"][0]["trial_counts"]["failed"] == 1
