@@ -285,7 +285,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     if "skipped" in prep.details:
         skipped = prep.details["skipped"]
         progress.message(f"[bold yellow]Warning:[/] skipped {skipped['count']} clip(s) with unreadable frames "
-                         f"(dataset.strict is off); first: {next(iter(skipped['clips'].values()))}")
+                         f"(dataset.strict is off); first: {escape(str(next(iter(skipped['clips'].values()))))}")
     dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
     prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
     if recorder is not None:

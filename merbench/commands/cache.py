@@ -169,7 +169,8 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
     total = sum(_size(path)[1] for _, path in targets)
     if not args.yes:
         what = ", ".join(f"{name}/ ({PARTS[name]})" for name, _ in targets) or "nothing"
-        err.print(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm")
+        err.print(escape(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm"),
+                  highlight=False)
         return 2
     for name, path in targets:
         # Rename first, so a run at the same time sees the whole folder or none of it.
@@ -181,5 +182,6 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
         shutil.rmtree(doomed, ignore_errors=True)
     for leftover in root.glob(".*.deleting.*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    out.print(f"Removed {', '.join(f'{n}/' for n, _ in targets) or 'nothing'} from {root} ({human(total)})")
+    out.print(escape(f"Removed {', '.join(f'{n}/' for n, _ in targets) or 'nothing'} from {root} ({human(total)})"),
+              highlight=False)
     return 0

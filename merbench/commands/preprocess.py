@@ -92,12 +92,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     )
     for key in ("flow_method", "apex_rule", "crop_detector"):
         if key in result.details:
-            out.print(f"  {key}: {result.details[key]}")
+            out.print(escape(f"  {key}: {result.details[key]}"), highlight=False)
     if "skipped" in result.details:
         skipped = result.details["skipped"]
         first = next(iter(skipped["clips"].values()))
         err.print(f"[yellow]skipped {skipped['count']} clip(s) with unreadable frames[/] (dataset.strict is off); first: {escape(first)}")
-    out.print(f"Cache: {cache_dir} (see `merbench cache info`)")
+    out.print(escape(f"Cache: {cache_dir} (see `merbench cache info`)"), highlight=False)
     if args.json is not None:
         summary = {
             "dataset": config.dataset, "chain": chain.names, "produces": chain.produces,

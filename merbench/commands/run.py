@@ -141,7 +141,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         err.print(f"Resumed: {reused} completed fold(s) reused from the store, the rest trained now")
     print_result(out, result)
     if store is not None:
-        err.print(f"Stored as run {run_id} in {store.path} (merbench show {run_id})")
+        err.print(escape(f"Stored as run {run_id} in {store.path} (merbench show {run_id})"), highlight=False)
     if args.json is not None:
         try:
             write_output(args.json_target, json.dumps(result.to_dict(), indent=2))
