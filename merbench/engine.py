@@ -317,7 +317,7 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
     if finite:
         bad = (~torch.isfinite(logits.reshape(len(folds), -1))).any(dim=1).tolist()
         if any(bad):
-            raise RunFailed(
+            raise PluginError(
                 f"fold {folds[bad.index(True)] + 1}, first batch: {plugin} returned NaN or infinite scores for finite "
                 "inputs, before any training step; fix the model plugin or report it to the plugin's author"
             )

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from merbench.contracts import Fold, FoldOutput
-from merbench.errors import PluginError, RunFailed, UsageError
+from merbench.errors import MerbenchError, PluginError, RunFailed, UsageError
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
 ALL_NORMALISATION = "feature mean/std (StandardScaler) fitted on ALL samples, test samples included (leaky)"
@@ -73,11 +73,13 @@ def fit_predict_fold(
     scaler = StandardScaler().fit(features if normalise_on == "all" else features[fold.train])
     train, test = scaler.transform(features[fold.train]), scaler.transform(features[fold.test])
     model = seeded(estimator, seed)
-    model.fit(train, targets[fold.train])
-    train_error = float(np.mean(np.asarray(model.predict(train)) != targets[fold.train]))
+    _plugin_call(model.fit, "fit()", plugin, fold.index, train, targets[fold.train])
+    train_error = float(np.mean(np.asarray(_plugin_call(model.predict, "predict()", plugin, fold.index, train))
+                                != targets[fold.train]))
     if on_epoch:
         on_epoch(0, train_error)
-    predictions = check_predictions(model.predict(test), len(fold.test), n_classes, plugin, fold.index)
+    predictions = check_predictions(_plugin_call(model.predict, "predict()", plugin, fold.index, test),
+                                    len(fold.test), n_classes, plugin, fold.index)
     return FoldOutput(
         predictions=predictions,
         final_loss=train_error,
@@ -85,6 +87,20 @@ def fit_predict_fold(
         normalisation=NORMALISATION if normalise_on != "all" else ALL_NORMALISATION,
         epoch_losses=[train_error],
     )
+
+
+def _plugin_call(method: Callable[..., Any], name: str, plugin: str, fold_index: int, *args: Any) -> Any:
+    """``method(*args)`` of an estimator; an exception it raises (a hyper-parameter the estimator refuses, say) is
+    one ``PluginError`` naming the plugin, the method and the fold."""
+    try:
+        return method(*args)
+    except MerbenchError:
+        raise
+    except Exception as exc:  # the plugin's own code: any failure is the plugin's
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+        raise PluginError(f"fold {fold_index + 1}: {plugin}'s {name} raised {type(exc).__name__}: {first}; check "
+                          "the model options given (`merbench info MODEL` lists them), or report it to the plugin's "
+                          "author") from exc
 
 
 def check_predictions(predicted: Any, rows: int, n_classes: int | None, plugin: str, fold_index: int) -> np.ndarray:

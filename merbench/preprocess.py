@@ -49,7 +49,7 @@ from merbench import __version__
 from merbench.cache import cache_root, content_key, write_cache_file
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.datafiles import decode_image, undecodable
-from merbench.errors import DataError, UsageError
+from merbench.errors import DataError, MerbenchError, PluginError, UsageError
 from merbench.workers import WORKER_START_HINT, picklable, result_of, running, start_pool, submit, usable_cores
 
 MIN_PARALLEL = 8
@@ -82,6 +82,12 @@ class Chain:
     steps: Sequence[Any]
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     _signature: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    labels: Sequence[str] = ()
+    """Who provides each step, for messages (``preprocessor plugin 'NAME' (DISTRIBUTION VERSION)``)."""
+
+    def label(self, index: int) -> str:
+        """The step at ``index`` as messages name it."""
+        return self.labels[index] if self.labels else f"preprocessor plugin '{self.specs[index].name}'"
 
     @property
     def produces(self) -> str:
@@ -130,6 +136,9 @@ def checked_chain(config: Any, registry: Any) -> Chain:
     in model input, not in frames. Raises ``UsageError``.
     """
     chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+    providers = [registry.provider("preprocessors", name) for name in config.preprocess]
+    chain.labels = [f"preprocessor plugin '{name}' ({provider.distribution} {provider.version})"
+                    for name, provider in zip(config.preprocess, providers)]
     if config.model:
         check_model_input(config.model, registry.get("models", config.model).input, chain)
     elif chain.produces == "frames":
@@ -326,16 +335,40 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
 
     output: Any = None
     notes: dict[str, Any] = {}
-    for spec, step in zip(chain.specs, chain.steps):
-        output = step(sample, read_frame, output)
+    for index, step in enumerate(chain.steps):
+        try:
+            output = step(sample, read_frame, output)
+        except MerbenchError:  # a frame that cannot be read, an option refused: already said
+            raise
+        except Exception as exc:  # the plugin's own code: any failure is the plugin's
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+            raise PluginError(
+                f"{chain.label(index)} failed on sample {sample.id} (step {index + 1} of preprocess={chain.names}): "
+                f"{type(exc).__name__}: {first}; check its options (`merbench info MODEL` lists them), or report it "
+                "to the plugin's author"
+            ) from exc
         if isinstance(output, ClipFrames):
             notes.update(output.notes)
-    if not isinstance(output, np.ndarray):
+    if chain.produces == FRAMES:
         raise UsageError(
             f"preprocess={chain.names} ends in a frame step that gives '{chain.produces}', not an array; "
             "end the chain with a step that makes model input, e.g. flow or apex-frame"
         )
-    return np.ascontiguousarray(output, dtype=np.float32), notes
+    return _model_input(chain, sample, output), notes
+
+
+def _model_input(chain: Chain, sample: Sample, output: Any) -> np.ndarray:
+    """The chain's last output as float32 (C, H, W), or ``PluginError`` naming the step when it is not that."""
+    shape = getattr(output, "shape", None)
+    dtype = getattr(output, "dtype", None)
+    if (not isinstance(output, np.ndarray) or output.ndim != 3
+            or not (np.issubdtype(output.dtype, np.number) or output.dtype == np.bool_)):
+        what = f"an array of shape {tuple(shape)} ({dtype})" if shape is not None else f"a {type(output).__name__}"
+        raise PluginError(
+            f"{chain.label(-1)} returned {what} for sample {sample.id}; a chain's last step must return model input "
+            "as a numpy array of numbers shaped (C, H, W): fix the preprocessor or report it to the plugin's author"
+        )
+    return np.ascontiguousarray(output, dtype=np.float32)
 
 
 def store_entry(entry_dir: Path, key: str, output: np.ndarray, notes: Mapping[str, Any]) -> None:

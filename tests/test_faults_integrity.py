@@ -24,7 +24,7 @@ FAULTY_MODELS = '''
 import torch
 from torch import nn
 
-from merbench.contracts import ModelPlugin
+from merbench.contracts import ModelPlugin, PreprocessorPlugin
 from merbench.hookspecs import hookimpl
 
 
@@ -49,16 +49,53 @@ class Net(nn.Module):
         return scores
 
 
+class RefusedEstimator:
+    """A scikit-learn style estimator whose fit() refuses its hyper-parameter, as LogisticRegression(C=-1) does."""
+
+    def fit(self, X, y):
+        raise ValueError("The 'C' parameter must be a float in the range (0, inf). Got -1.0 instead.")
+
+    def predict(self, X):
+        return [0] * len(X)
+
+
 def build(options, in_channels, n_classes, input_size):
     if options["kind"] == "raises":
         raise RuntimeError("the weights file is corrupt")
+    if options["kind"] == "fit-raises":
+        return RefusedEstimator()
     return Net(in_channels, n_classes, options["kind"])
+
+
+class Step:
+    def __init__(self, kind):
+        self.kind = kind
+
+    def cache_params(self):
+        return {"kind": self.kind}
+
+    def inputs(self, sample):
+        return list(sample.frames[:1])
+
+    def __call__(self, sample, read_frame, upstream):
+        frame = read_frame(sample.frames[0]).astype("float32")
+        if self.kind == "raises":
+            raise ValueError("frame too dark")
+        if self.kind == "2d":
+            return frame
+        return frame[None].repeat(3, axis=0)
 
 
 @hookimpl
 def merbench_register_models(register):
     register(ModelPlugin(name="faulty", build=build, description="a model that misbehaves on request",
                          input="flow-uvs", options={"kind": "ok"}))
+
+
+@hookimpl
+def merbench_register_preprocessors(register):
+    register(PreprocessorPlugin(name="faultyprep", build=lambda options: Step(options["kind"]), produces="flow-uvs",
+                                description="a preprocessor that misbehaves on request", options={"kind": "ok"}))
 '''
 
 IMAGES = ("--dataset", "manifest", "--protocol", "loso", "--profile", "quick", "--epochs", "1", "--quiet")
@@ -93,12 +130,35 @@ def run_faulty(run_cli, images, kind: str, *sets: str):
 # ------------------------------------------------------------------ model output
 
 
+@pytest.mark.parametrize("sets, message", [
+    (["model.kind=fit-raises"], "fold 1: model plugin 'faulty' (merbench-faulty 0.3)'s fit() raised ValueError: The 'C' "
+     "parameter must be a float in the range (0, inf). Got -1.0 instead.; check the model options given"),
+    (["preprocess=faultyprep", "faultyprep.kind=raises"], "preprocessor plugin 'faultyprep' (merbench-faulty 0.3) failed "
+     "on sample"),
+    (["preprocess=faultyprep", "faultyprep.kind=2d"], "preprocessor plugin 'faultyprep' (merbench-faulty 0.3) returned "
+     "an array of shape (48, 48) (float32) for sample"),
+])
+def test_a_failing_estimator_or_preprocessor_is_one_message_naming_it(run_cli, images, faulty_plugin, sets, message):
+    """A plugin author's estimator whose fit() refuses a hyper-parameter, a preprocessor that raises, and one that
+    returns (H, W) instead of (C, H, W) each gave a raw traceback (exit 1)."""
+    if "preprocess=faultyprep" in sets:  # on frame clips
+        result = run_cli("run", "--model", "faulty", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                         "--quiet", "--set", *sets)
+    else:
+        result = run_faulty(run_cli, images, *sets[0].split("=")[1:])
+    text = " ".join(result.err.split())
+    assert (result.code, "Traceback" in result.err) == (2, False), result.err
+    assert message in text, text
+    if "preprocess=faultyprep" in sets:
+        assert "ValueError: frame too dark" in text or "a chain's last step must return model input" in text
+
+
 @pytest.mark.parametrize("kind, code, message", [
     ("wide", 2, "returned shape (6, 5) for a batch of 6 samples; expected scores of shape (6, 3)"),
     ("flat", 2, "returned shape (6,) for a batch of 6 samples; expected scores of shape (6, 3)"),
     ("4d", 2, "returned shape (6, 3, 1, 1) for a batch of 6 samples"),
     ("eval-wide", 2, "returned shape (4, 5) for a batch of 4 samples; expected scores of shape (4, 3)"),
-    ("nan", 1, "returned NaN or infinite scores for finite inputs, before any training step"),
+    ("nan", 2, "returned NaN or infinite scores for finite inputs, before any training step"),
     ("raises", 2, "its build() raised RuntimeError: the weights file is corrupt"),
 ])
 @pytest.mark.parametrize("mode", ["fold by fold", "batched"])
