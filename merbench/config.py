@@ -17,15 +17,17 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import yaml
 
 from merbench.contracts import resolve_factory
 from merbench.errors import PluginError, UsageError
-from merbench.registry import Registry
 from merbench.result import document_kind
 from merbench.yaml_files import read_yaml
+
+if TYPE_CHECKING:  # annotations only: the registry checks plugin specs with this module's rules
+    from merbench.registry import Registry
 
 PROFILES = ("quick", "default", "paper")
 DEFAULT_PROTOCOL = "subject-10fold"

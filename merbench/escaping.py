@@ -21,6 +21,15 @@ def printable(text: str) -> str:
     return "".join(c if c in "\n\t" or unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in text)
 
 
+def printable_line(text: str) -> str:
+    """``text`` for one line of a terminal or log: every control character, line breaks and tabs included, shown as
+    ``\\xNN`` (a plugin's description, citation or error message: a ``\\r\\n`` in it would split the line, an ESC
+    would act on the terminal; U+2028 and U+2029 as ``\\u2028``, ``\\u2029``). Rich markup is not escaped here:
+    print the result as plain ``Text``, or ``escape`` it."""
+    return "".join(c if unicodedata.category(c) not in ("Cc", "Zl", "Zp") else
+                   f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in text)
+
+
 MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 # Backslash-escaped punctuation and HTML entities both show as the plain character (CommonMark, GFM); an ``_``
 # between two letters or digits never makes emphasis, so ``x86_64`` stays as written.

@@ -31,7 +31,7 @@ from merbench.registry import Registry
 
 LIST_CLASSES = 3
 """Class count used for the figures shown by ``merbench list``/``info`` (MEGC2019's 3)."""
-CACHE_FORMAT = "model-facts-1"
+CACHE_FORMAT = "model-facts-2"  # 2: a build that returns neither a module nor an estimator is an error, not a kind
 CACHED_FIELDS = ("chain", "shape", "kind", "params", "flops", "flops_declared")
 
 
@@ -219,6 +219,9 @@ def compute_model_facts(registry: Registry, name: str, profile: str = "default")
         options = dict(resolve_config(registry, model=name, dataset="synthetic", profile=profile).section("model"))
         model, on_meta = build_for_listing(resolve_factory(spec.build), options, facts.shape, LIST_CLASSES)
         if not isinstance(model, nn.Module):
+            if not (callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None))):
+                raise TypeError(f"build() returned {'None' if model is None else 'a ' + type(model).__name__}, "
+                                "which is neither a torch.nn.Module nor an estimator with fit(X, y) and predict(X)")
             facts.kind = type(model).__name__
             return facts
         facts.params = sum(p.numel() for p in model.parameters())

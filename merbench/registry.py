@@ -10,18 +10,20 @@ own ``try`` so that one broken plugin is reported and the others keep working
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import re
 import traceback
+import types
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pluggy
 
 from merbench import hookspecs
 from merbench.contracts import PLUGIN_KINDS, FamilyFactory
-from merbench.errors import PluginError, UsageError
+from merbench.errors import MerbenchError, PluginError, UsageError
 
 ENTRY_POINT_GROUP = "merbench"
 OWN_DISTRIBUTION = "merbench"
@@ -95,6 +97,7 @@ class Registry:
         self.problems: list[str] = []
         self._items: dict[str, dict[str, Any]] = {kind: {} for kind in PLUGIN_KINDS}
         self._providers: dict[tuple[str, str], Provider] = {}
+        self._refused: dict[tuple[str, str], str] = {}
         self._pm = pluggy.PluginManager("merbench")
         self._pm.add_hookspecs(hookspecs)
         self._load_entry_points()
@@ -139,11 +142,38 @@ class Registry:
             except Exception as exc:
                 if self._pm.is_registered(plugin):
                     self._pm.unregister(plugin)
-                self._report(record, f"{provider} could not be registered: {exc}{_hook_name_hint(str(exc))}")
+                self._report(record, f"{provider} could not be registered: {self._registration_problem(plugin, exc)}")
                 continue
             if not self._pm.get_hookcallers(plugin):
                 self._report(record, f"{provider} implements no merbench hook, so it registers nothing: "
                                      f"{_unmarked_hooks_hint(plugin)}")
+
+    def _registration_problem(self, plugin: Any, exc: Exception) -> str:
+        """pluggy's refusal of ``plugin`` as one line that says how to fix it.
+
+        A hook function whose arguments are not the hookspec's (``def merbench_register_models(reg)``) is
+        named with the argument the hook passes; an unknown hook name gets a did-you-mean. The plugin is
+        named by its module's dotted name, never its ``<module ... from '/path'>`` repr.
+        """
+        where = _plugin_label(plugin)
+        wrong = []
+        for hook in HOOK_NAMES:
+            function = getattr(plugin, hook, None)
+            if not callable(function) or self._pm.parse_hookimpl_opts(plugin, hook) is None:
+                continue
+            expected = tuple(getattr(self._pm.hook, hook).spec.argnames)
+            given = _argument_names(function)
+            extra = [name for name in given if name not in expected] if given is not None else []
+            if extra:
+                wrong.append(f"{hook}({', '.join(given)}) in {where} takes {_names(extra)}, which the hook does not "
+                             f"pass: name the argument {_names(expected, 'or')} "
+                             f"(def {hook}({', '.join(expected)}))")
+        if wrong:
+            return "; ".join(wrong)
+        unknown = re.search(r"unknown hook '([^']+)'", str(exc))
+        if unknown:
+            return f"unknown hook '{unknown.group(1)}' in {where}{_hook_name_hint(str(exc))}"
+        return " ".join(str(exc).split())
 
     def _collect(self) -> None:
         by_name = {f"{r.provider.distribution}:{r.provider.entry_point}": r for r in self.records}
@@ -170,6 +200,12 @@ class Registry:
             self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
             return
         name = item.name
+        problems = _option_problems(kind, item)
+        if problems:
+            for problem in problems:
+                self._report(record, f"{kind[:-1]} '{name}' from {provider} refused: {problem}")
+            self._refused[(kind, name)] = f"{provider} registered it: {problems[0]}"
+            return
         if name in self._items[kind]:
             first = self._providers[(kind, name)]
             message = f"{kind[:-1]} '{name}' from {provider} refused: the name is already registered by {first}"
@@ -222,6 +258,9 @@ class Registry:
             member = name.partition(":")[2]
             return dataclasses.replace(family, name=name, build=FamilyFactory(family.build, member))
         singular = kind[:-1]
+        if (kind, name) in self._refused:
+            raise UsageError(f"{singular} '{name}' was refused when {self._refused[(kind, name)]} "
+                             "(`merbench plugins` lists the plugin's problems)")
         known = self.names(kind)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -242,6 +281,83 @@ def _hook_name_hint(message: str) -> str:
     found = re.search(r"unknown hook '([^']+)'", message)
     close = difflib.get_close_matches(found.group(1), HOOK_NAMES, n=1, cutoff=0.6) if found else []
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _plugin_label(plugin: Any) -> str:
+    """A plugin object as a reader knows it: ``module pkg.mod`` (its dotted name), else its class's name."""
+    if isinstance(plugin, types.ModuleType):
+        return f"module {plugin.__name__}"
+    return f"{type(plugin).__module__}.{type(plugin).__qualname__} object"
+
+
+def _argument_names(function: Any) -> tuple[str, ...] | None:
+    """The names a hook function can be called with (``None``: its signature cannot be read)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return tuple(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
+                 and p.name not in ("self", "cls"))
+
+
+def _names(names: Iterable[str], joiner: str = "and") -> str:
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {joiner} {quoted[-1]}"
+
+
+def _fix(word: str, choices: Iterable[str], otherwise: str) -> str:
+    """``did you mean 'x'?`` for the closest of ``choices`` to a misspelt ``word``, else ``otherwise``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else otherwise
+
+
+def _option_problems(kind: str, spec: Any) -> list[str]:
+    """What is wrong with a plugin spec's ``option_ranges`` and ``profiles`` (empty: nothing).
+
+    Every ``option_ranges`` key and every key a profile sets must be one of the
+    spec's ``options``, each rule must parse, a profile must be one of the run
+    profiles (quick, default, paper), and a value a profile sets for an option
+    with a rule must be one that ``--set`` would accept (its type and its rule),
+    as CONTRIBUTING.md asks ("Profiles may only set keys that are in ``options``").
+    """
+    from merbench.config import PROFILES, coerce, parse_rule  # the rules the run's configuration applies
+
+    options = dict(getattr(spec, "options", {}) or {})
+    listed = ", ".join(options) or "none"
+    problems = []
+    rules: dict[str, Any] = {}
+    for option, rule in dict(getattr(spec, "option_ranges", {}) or {}).items():
+        if option not in options:
+            problems.append(f"it declares option_ranges['{option}'], but '{option}' is not one of its options "
+                            f"({listed}); {_fix(str(option), options, 'add it to options or drop the range')}")
+            continue
+        try:
+            parse_rule(rule)
+        except ValueError as exc:
+            problems.append(f"it declares option_ranges['{option}']: {exc}")
+            continue
+        rules[option] = rule
+    for profile, values in dict(getattr(spec, "profiles", {}) or {}).items():
+        if profile not in PROFILES:
+            problems.append(f"it declares profiles['{profile}'], but the run profiles are {', '.join(PROFILES)}; "
+                            f"{_fix(str(profile), PROFILES, 'name one of them')}")
+            continue
+        if not isinstance(values, Mapping):
+            problems.append(f"its profiles['{profile}'] is a {type(values).__name__}, not a mapping of option values; "
+                            "write e.g. {'width': 8}")
+            continue
+        for option, value in values.items():
+            if option not in options:
+                problems.append(f"its profile '{profile}' sets '{option}', which is not one of its options "
+                                f"({listed}); {_fix(str(option), options, 'add it to options or drop it from the profile')}"
+                                " (a profile may only set keys of options)")
+            elif option in rules:
+                try:
+                    coerce(str(option), value, options[option], rules[option])
+                except MerbenchError as exc:
+                    problems.append(f"its profile '{profile}' sets {exc}, as its option_ranges declare; "
+                                    "change the profile's value or the range")
+    return problems
 
 
 def _unmarked_hooks_hint(plugin: Any) -> str:

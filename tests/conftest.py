@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,3 +90,24 @@ def quick_run(run_cli, tmp_path):
         return json.loads(target.read_text())
 
     return invoke
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch):
+    """Make a fake distribution with one ``merbench`` entry point importable."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    added_modules: list[str] = []
+
+    def install(dist: str, entry_point: str, module: str, source: str) -> None:
+        info = site / f"{dist}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[merbench]\n{entry_point} = {module}\n")
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+        added_modules.append(module)
+
+    yield install
+    for module in added_modules:
+        sys.modules.pop(module, None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 import tomllib
 from pathlib import Path
 
@@ -30,27 +28,6 @@ def merbench_register_models(register):
     register(ModelPlugin(name="{name}", build=build, description="a throw-away test model", input="flow-uvs",
                          options={{"width": 1}}))
 '''
-
-
-@pytest.fixture
-def install_plugin(tmp_path, monkeypatch):
-    """Make a fake distribution with one ``merbench`` entry point importable."""
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-    added_modules: list[str] = []
-
-    def install(dist: str, entry_point: str, module: str, source: str) -> None:
-        info = site / f"{dist}-0.1.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-        (info / "entry_points.txt").write_text(f"[merbench]\n{entry_point} = {module}\n")
-        (site / f"{module}.py").write_text(textwrap.dedent(source))
-        added_modules.append(module)
-
-    yield install
-    for module in added_modules:
-        sys.modules.pop(module, None)
 
 
 def test_builtin_plugins_are_discovered_through_entry_points():

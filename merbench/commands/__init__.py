@@ -29,3 +29,14 @@ EPILOG = """examples:
 def flatten_sets(groups: list[list[str]]) -> list[str]:
     """Flatten the groups of ``--set KEY=VALUE ...`` (each ``--set`` may take several)."""
     return [item for group in groups for item in group]
+
+
+def print_plugin_problems(err, registry) -> None:
+    """One ``plugin problem:`` line per problem of ``registry`` on ``err`` (a Rich console), the plugin's text shown
+    literally: Rich markup as written, control characters (an ESC, a line break) as ``\\xNN``."""
+    from rich.text import Text
+
+    from merbench.escaping import printable_line
+
+    for problem in registry.problems:
+        err.print(Text.assemble(("plugin problem:", "yellow"), " ", printable_line(problem)), highlight=False)

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets
+from merbench.commands import flatten_sets, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
 from merbench.result import as_json
@@ -86,8 +86,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     registry = get_registry()
-    for problem in registry.problems:
-        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    print_plugin_problems(err, registry)
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone

@@ -7,7 +7,15 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.escaping import printable_line
+
 ORDER = 25
+
+
+def shown(text: str) -> str:
+    """Plugin text (a description, a citation) for ``Console.print``: on one line, Rich markup and control
+    characters shown as written (an ESC as ``\\x1b``, a ``\\r\\n`` as ``\\x0d\\x0a``)."""
+    return escape(printable_line(text))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -40,19 +48,19 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     default_facts = model_facts(registry, name, "default") if name else None
     if default_facts is not None and isinstance(default_facts.exception, MerbenchError):
         raise default_facts.exception  # e.g. timm:NAME that timm does not know
-    out.print(f"[bold]{escape(spec.name)}[/]: {escape(spec.description)}")
-    out.print(f"Citation: {escape(spec.citation or '— (none declared)')}")
-    out.print(f"Provider: {escape(str(provider))}")
+    out.print(f"[bold]{shown(spec.name)}[/]: {shown(spec.description)}")
+    out.print(f"Citation: {shown(spec.citation or '— (none declared)')}")
+    out.print(f"Provider: {shown(str(provider))}")
     if name != spec.name:
-        out.print(escape(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
-                         f"the figures below are for {name or '—'}."))
+        out.print(shown(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
+                        f"the figures below are for {name or '—'}."))
     if not name:
         return 0
 
     from merbench.tables import TEXT, Column, DataTable, print_table, styled
 
     resolved = {p: resolve_config(registry, model=name, dataset="synthetic", profile=p) for p in PROFILES}
-    options = DataTable(f"Options of {name} per profile (--set model.KEY=VALUE)",
+    options = DataTable(printable_line(f"Options of {name} per profile (--set model.KEY=VALUE)"),
                         [Column("Option", style="bold"), *(Column(profile) for profile in PROFILES)])
     for key in resolved["default"].section("model"):
         options.add_row(key, *(str(resolved[p].section("model")[key]) for p in PROFILES))
@@ -74,8 +82,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_table(out, facts_table)
     if spec.preprocess or spec.preprocess_options:
         wishes = ", ".join(f"{s}.{k}={v}" for s, opts in spec.preprocess_options.items() for k, v in opts.items())
-        out.print(escape(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
-                         + " (--set preprocess=... and --set STEP.KEY=... override them)"))
+        out.print(shown(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
+                        + " (--set preprocess=... and --set STEP.KEY=... override them)"))
 
     if spec.reported:
         sources = {score.source for score in spec.reported}
@@ -83,7 +91,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         reported = DataTable("Reported by the paper (percent; cited, not measured by merbench)",
                              [Column("Dataset"), Column("Protocol"), Column("Metric"), Column("Value", justify="right"),
                               *([] if one_source else [Column("Source", TEXT)])],
-                             caption=f"Source: {next(iter(sources))}" if one_source else None)
+                             caption=printable_line(f"Source: {next(iter(sources))}") if one_source else None)
         for score in spec.reported:
             reported.add_row(score.dataset, score.protocol, score.metric.upper(), f"{score.value:.2f}",
                              *([] if one_source else [score.source]))
@@ -111,10 +119,10 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
     stored = synthetic_measurements(name)
     where = _shown_path(stored.path)
     if stored.problem:
-        out.print(escape(f"Measured by merbench on the synthetic data: the stored baseline {where} {stored.problem}."))
+        out.print(shown(f"Measured by merbench on the synthetic data: the stored baseline {where} {stored.problem}."))
         return
     if not stored.rows:
-        out.print(escape(f"Measured by merbench on the synthetic data: no default-profile entry for {name} in {where}."))
+        out.print(shown(f"Measured by merbench on the synthetic data: no default-profile entry for {name} in {where}."))
         return
     runs = sorted({row.runs for row in stored.rows})
     table = DataTable(
@@ -122,8 +130,8 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
         f"{'/'.join(map(str, runs))} runs)",
         [Column("Protocol"), Column("Subjects"), Column("UF1", justify="right"), Column("UAR", justify="right"),
          Column("Accuracy", justify="right"), Column("s/run", justify="right")],
-        caption=f"From {where}" + "".join(f", {fact}" for fact in (stored.date, stored.machine) if fact)
-        + ". Synthetic clips, not the paper's data: compare the protocols, not the datasets.",
+        caption=printable_line(f"From {where}" + "".join(f", {fact}" for fact in (stored.date, stored.machine) if fact)
+                               + ". Synthetic clips, not the paper's data: compare the protocols, not the datasets."),
     )
     for row in stored.rows:
         independent = registry.get("protocols", row.protocol).subject_independent if row.protocol in registry.names(
@@ -135,7 +143,7 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
     print_table(out, table)
     note = gap_note(stored.rows, reported)
     if note:
-        out.print(escape(note))
+        out.print(shown(note))
 
 
 def gap_note(rows, reported) -> str | None:

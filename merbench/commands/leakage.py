@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets
+from merbench.commands import flatten_sets, print_plugin_problems
 from merbench.errors import UsageError
 
 ORDER = 13
@@ -75,8 +75,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     registry = get_registry()
-    for problem in registry.problems:
-        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    print_plugin_problems(err, registry)
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
     target = check_command_output(args.json, "--json", args) if args.json is not None else None

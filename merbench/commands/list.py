@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from merbench.commands import KINDS
+from merbench.commands import KINDS, print_plugin_problems
 
 ORDER = 20
 
@@ -115,6 +115,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from rich.markup import escape
 
+    from merbench.escaping import printable_line
     from merbench.registry import get_registry
     from merbench.tables import print_table
 
@@ -127,9 +128,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             print_table(out, _table(kind, records))
             for record in records:
                 if record.get("error"):
-                    err.print(f"[red]model {escape(repr(record['name']))} cannot be built:[/] {escape(record['error'])} "
-                              f"(`merbench info {escape(record['example'] or record['name'])}` shows its options; "
+                    err.print(f"[red]model {escape(printable_line(repr(record['name'])))} cannot be built:[/] "
+                              f"{escape(printable_line(record['error']))} (`merbench info "
+                              f"{escape(printable_line(record['example'] or record['name']))}` shows its options; "
                               "`merbench plugins` shows where it comes from)")
-    for problem in registry.problems:
-        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    print_plugin_problems(err, registry)
     return 0

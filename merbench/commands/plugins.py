@@ -29,6 +29,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         records = [dataclasses.asdict(record) for record in registry.records]
         out.out(json.dumps({"plugins": records, "disabled": sorted(registry.disabled)}, indent=2), highlight=False)
         return 0
+    from rich.text import Text
+
+    from merbench.escaping import printable, printable_line
     from merbench.tables import TEXT, Column, DataTable, print_table, styled
 
     table = DataTable("Installed merbench plugins (entry-point group 'merbench')",
@@ -42,9 +45,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_table(out, table)
     for record in registry.records:
         for error, trace in zip(record.errors, record.traces):
-            out.print(f"[red]error:[/] {escape(error)}")
+            out.print(Text.assemble(("error:", "red"), " ", printable_line(error)), highlight=False)
             if getattr(args, "debug", False) and trace:
-                out.out(trace.rstrip("\n"), highlight=False)
+                out.out(printable(trace.rstrip("\n")), highlight=False)
     if any(any(record.traces) for record in registry.records) and not getattr(args, "debug", False):
         out.print("(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
     if registry.disabled:

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets
+from merbench.commands import flatten_sets, print_plugin_problems
 
 ORDER = 15
 
@@ -63,8 +63,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     registry = get_registry()
-    for problem in registry.problems:
-        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    print_plugin_problems(err, registry)
     sets = parse_set(flatten_sets(args.sets))
     if args.model is None:
         bad = sorted(key for key in sets if key.startswith("model."))

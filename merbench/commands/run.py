@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import EPILOG, flatten_sets
+from merbench.commands import EPILOG, flatten_sets, print_plugin_problems
 from merbench.errors import RunFailed, UsageError
 
 ORDER = 10
@@ -71,8 +71,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     registry = get_registry()
-    for problem in registry.problems:
-        err.print(f"[yellow]plugin problem:[/] {escape(problem)}")
+    print_plugin_problems(err, registry)
     args.json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and args.json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
