@@ -326,12 +326,20 @@ def plan_training(config: RunConfig, registry: Registry, inputs: RunInputs, plan
                                             FoldJob(recipe, settings, choice), plan.data, len(plan.folds))
 
 
+def recorded_plan(plan: FoldPlan) -> dict[str, Any]:
+    """How the folds were trained, as the result records it (``folds.describe_plan``), with the torch threads
+    actually used: the default count of this process where the plan left it to torch."""
+    import torch
+
+    from merbench.folds import describe_plan
+
+    return describe_plan(plan.executor, dataclasses.replace(plan.job, threads=plan.job.threads or torch.get_num_threads()))
+
+
 def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: ProgressSink,
                 recorder: Any = None) -> TrainedFolds:
     """Train every fold not stored already (a resumed run reuses those), checking and recording each as it completes."""
-    import torch
-
-    from merbench.folds import FoldTask, describe_plan, executor_notes
+    from merbench.folds import FoldTask, executor_notes
 
     dataset = inputs.dataset
     labels, subjects = dataset.labels, dataset.subjects
@@ -366,9 +374,7 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
         progress.advance("folds", 1)
 
     if todo:
-        threads = plan.job.threads or torch.get_num_threads()
-        recorded = describe_plan(plan.executor, dataclasses.replace(plan.job, threads=threads))
-        progress.message(f"Folds: {plan.executor.description}, {threads_phrase(recorded)}")
+        progress.message(f"Folds: {plan.executor.description}, {threads_phrase(recorded_plan(plan))}")
         for note in executor_notes(plan.executor, plan.job):
             plan.warnings.append(note)
             progress.message(f"[yellow]Note:[/] {escape(note)}")
@@ -402,8 +408,6 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
 def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, trained: TrainedFolds,
           settings: Any, device: str, started: float, train_started: float) -> RunResult:
     """The run's result (docs/design.md, Result schema): pooled and per-fold scores, facts, and what it leaked."""
-    from merbench.folds import describe_plan
-
     dataset, prep = inputs.dataset, inputs.prep
     labels, subjects = dataset.labels, dataset.subjects
     n_classes = len(dataset.classes)
@@ -442,7 +446,7 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
         environment={**describe_environment(device), "plugins": _plugin_versions(config, registry)},
         profile=config.profile,
         seed=config.seed,
-        engine_plan=describe_plan(plan.executor, plan.job),
+        engine_plan=recorded_plan(plan),
         warnings=plan.warnings,
         leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings, plan.job.fits_once,
                                bool(protocol_spec.subject_independent)),

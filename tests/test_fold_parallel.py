@@ -274,3 +274,17 @@ def test_threads_are_said_per_fold_or_for_a_batched_group():
     assert threads_phrase({"executor": "ProcessFolds", "threads_per_fold": 1}) == "1 torch thread per fold"
     assert threads_phrase({"executor": "SequentialFolds", "threads_per_fold": 0}) == "the default torch threads per fold"
     assert threads_phrase({"executor": "BatchedFolds", "threads_per_fold": 16}) == "16 torch threads for the whole group"
+
+
+def test_the_run_says_and_records_the_same_thread_count(run_cli, tmp_path):
+    """A batched run said '2 torch threads for the whole group' while it ran and recorded 'the default torch
+    threads': the result records the count used."""
+    target = tmp_path / "vmap.json"
+    ran = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                  "--json", str(target), "--set", "engine.parallel_mode=vmap", "engine.parallel_folds=2")
+    assert ran.code == 0, ran.err
+    plan = json.loads(target.read_text())["engine_plan"]
+    said = " ".join((ran.out + ran.err).split())
+    assert plan["threads_per_fold"] >= 1
+    phrase = f"{plan['threads_per_fold']} torch thread{'' if plan['threads_per_fold'] == 1 else 's'} for the whole group"
+    assert said.count(phrase) == 2, said  # while it ran, and in the summary
