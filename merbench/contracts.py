@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from merbench.errors import PluginError
+
 Factory = Callable[..., Any] | str
 
 OptionRange = str | tuple[Any, ...]
@@ -36,9 +38,14 @@ def resolve_factory(factory: Factory) -> Callable[..., Any]:
     if callable(factory):
         return factory
     module_name, _, attribute = factory.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        target = getattr(target, part)
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"the plugin's factory '{factory}' cannot be loaded: {type(exc).__name__}: {exc}; a "
+                          "factory string is 'package.module:function' of an installed module (check the plugin's "
+                          "build= and its dependencies)") from exc
     return target
 
 
