@@ -146,6 +146,12 @@ class RunConfig:
         )
 
 
+COMPILE_WITH_VMAP = ("engine.compile=true is not applied to batched folds (engine.parallel_mode=vmap); drop one of "
+                     "them (engine.parallel_mode=auto with engine.compile=true trains the folds one after another, "
+                     "compiling the model once)")
+"""Why ``engine.compile=true`` with ``engine.parallel_mode=vmap`` is refused (preflight, and the fold plan)."""
+
+
 def parse_set(items: list[str]) -> dict[str, str]:
     """Parse ``KEY=VALUE`` strings (raw values are coerced later, per key)."""
     parsed: dict[str, str] = {}

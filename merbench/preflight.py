@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from merbench.cache import cache_root
-from merbench.config import NO_ROOT, RunConfig, may_train_folds_in_worker_processes
+from merbench.config import COMPILE_WITH_VMAP, NO_ROOT, RunConfig, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, resolve_factory
 from merbench.errors import UsageError
 from merbench.registry import Registry
@@ -39,6 +39,14 @@ def check_root(config: RunConfig, registry: Registry) -> None:
         f"--root {root}: {what}; give the folder that holds your copy of '{config.dataset}' "
         f"(layout in docs/datasets.md; `merbench datasets check {config.dataset} --root DIR` checks a copy)"
     )
+
+
+def check_engine(config: RunConfig) -> None:
+    """Refuse ``engine.*`` settings that cannot go together: ``engine.compile=true`` with batched folds
+    (``engine.parallel_mode=vmap``), which run eagerly (``merbench.folds.plan`` refuses it too, later)."""
+    engine = config.section("engine")
+    if str(engine.get("parallel_mode")) == "vmap" and bool(engine.get("compile")):
+        raise UsageError(COMPILE_WITH_VMAP)
 
 
 def check_chain(config: RunConfig, registry: Registry) -> None:
@@ -78,6 +86,7 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     """
     check_root(config, registry)
     check_chain(config, registry)
+    check_engine(config)
     if start_workers and may_train_folds_in_worker_processes(config):
         start_worker_server()
     from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none

@@ -288,3 +288,11 @@ def test_the_run_says_and_records_the_same_thread_count(run_cli, tmp_path):
     assert plan["threads_per_fold"] >= 1
     phrase = f"{plan['threads_per_fold']} torch thread{'' if plan['threads_per_fold'] == 1 else 's'} for the whole group"
     assert said.count(phrase) == 2, said  # while it ran, and in the summary
+
+
+def test_compile_with_explicit_vmap_is_refused_before_a_run_is_stored(run_cli, tmp_path):
+    store = tmp_path / "store.sqlite"
+    refused = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--store", str(store),
+                      "--set", "engine.compile=true", "engine.parallel_mode=vmap")
+    assert refused.code == 2 and "engine.compile=true is not applied to batched folds" in refused.err
+    assert not store.exists() or "failed" not in run_cli("runs", "--store", str(store)).out, "no failed run row"

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from merbench.config import parse_parallel_folds
+from merbench.config import COMPILE_WITH_VMAP, parse_parallel_folds
 from merbench.errors import UsageError
 from merbench.fold_batch import fold_group_size, measure_fold_bytes
 from merbench.folds.batched import BatchedFolds
@@ -62,9 +62,7 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
         mode = "processes"
     if mode == "vmap" and job.settings.compile:  # batched folds run eagerly (merbench.fold_batch)
         if engine["parallel_mode"] == "vmap":
-            raise UsageError("engine.compile=true is not applied to batched folds (engine.parallel_mode=vmap); "
-                             "drop one of them (engine.parallel_mode=auto with engine.compile=true trains the folds "
-                             "one after another, compiling the model once)")
+            raise UsageError(COMPILE_WITH_VMAP)
         mode = "processes"
     chosen: FoldExecutor = SequentialFolds()
     if mode == "vmap":
