@@ -478,16 +478,10 @@ def test_entry_checksums_sit_beside_their_arrays(tmp_path):
     assert entry_path(entry_dir, "ab" + "0" * 62).parent.name == "ab"
 
 
-def test_a_model_input_no_preprocessor_makes_and_a_factory_that_cannot_be_loaded_are_named(run_cli, tmp_path,
-                                                                                           monkeypatch):
+def test_a_model_input_no_preprocessor_makes_and_a_factory_that_cannot_be_loaded_are_named(run_cli, install_plugin):
     """A typo in a model's input= ('flow-uv') said "choose a matching --set preprocess=...", which no user can; a
     build= string naming a missing module said "check the model options given"."""
-    site = tmp_path / "site"
-    info = site / "merbench_typos-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: merbench-typos\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[merbench]\ntypos = merbench_typos_models\n")
-    (site / "merbench_typos_models.py").write_text(textwrap.dedent('''
+    install_plugin("merbench-typos", "typos", "merbench_typos_models", '''
         from merbench.contracts import ModelPlugin
         from merbench.hookspecs import hookimpl
 
@@ -498,14 +492,10 @@ def test_a_model_input_no_preprocessor_makes_and_a_factory_that_cannot_be_loaded
                                  input="flow-uv"))
             register(ModelPlugin(name="missing-module", build="merbench_typos_nets:build", description="x",
                                  input="flow-uvs"))
-    '''))
-    monkeypatch.syspath_prepend(str(site))
-    try:
-        typo = run_cli("run", "--model", "typo-input", "--dataset", "synthetic", "--profile", "quick", "--no-store")
-        missing = run_cli("run", "--model", "missing-module", "--dataset", "synthetic", "--profile", "quick",
-                          "--no-store", "--quiet")
-    finally:
-        sys.modules.pop("merbench_typos_models", None)
+    ''')
+    typo = run_cli("run", "--model", "typo-input", "--dataset", "synthetic", "--profile", "quick", "--no-store")
+    missing = run_cli("run", "--model", "missing-module", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                      "--quiet")
     said = " ".join(typo.err.split())
     assert typo.code == 2 and "model 'typo-input' declares input 'flow-uv', which no preprocessor produces" in said
     assert "flow-uvs" in said and "fix the model plugin's input=" in said
