@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
 import yaml
 
@@ -26,8 +26,17 @@ from merbench.errors import PluginError, UsageError
 from merbench.result import document_kind
 from merbench.yaml_files import read_yaml
 
-if TYPE_CHECKING:  # annotations only: the registry checks plugin specs with this module's rules
-    from merbench.registry import Registry
+
+class Registry(Protocol):
+    """What resolving a configuration asks of ``merbench.registry.Registry`` (not imported here: the registry
+    checks plugin specs with this module's option rules, so importing it back would make an import loop)."""
+
+    def get(self, kind: str, name: str) -> Any:
+        """The spec registered as ``name`` of ``kind``."""
+
+    def names(self, kind: str) -> list[str]:
+        """The names registered of ``kind``."""
+
 
 PROFILES = ("quick", "default", "paper")
 DEFAULT_PROTOCOL = "subject-10fold"
