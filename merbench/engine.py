@@ -29,7 +29,7 @@ from merbench.allocator import keep_freed_memory
 from merbench.compiled_models import CACHE as COMPILED, architecture_key
 from merbench.contracts import Fold, FoldOutput
 from merbench.environment import cpuinfo_field
-from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal
+from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal, error_line
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
 
@@ -288,8 +288,7 @@ def build_error(plugin: str, exc: BaseException) -> PluginError:
     text = str(exc)
     if checkpoint_refusal(text) != text:
         return PluginError(f"{plugin}: could not build the model: {checkpoint_refusal(text)}")
-    first = text.strip().splitlines()[0] if text.strip() else "(no message)"
-    return PluginError(f"{plugin}: its build() raised {type(exc).__name__}: {first}; "
+    return PluginError(f"{plugin}: its build() raised {error_line(exc)}; "
                        "check the model options given (`merbench info MODEL` lists them) and the plugin's build(), "
                        "or report it to the plugin's author")
 
@@ -348,12 +347,11 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
     except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
         if compiled:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
         where = (" (batched folds: if the run passes with --set engine.parallel_mode=processes, merbench's batched "
                  "trainer is at fault; report that to merbench)") if batched else ""
         raise PluginError(
             f"fold {folds[0] + 1}, first batch: {plugin} failed on inputs of shape {batch_shape}: "
-            f"{type(exc).__name__}: {first}; check the model's options or report it to the plugin's author{where}"
+            f"{error_line(exc)}; check the model's options or report it to the plugin's author{where}"
         ) from None
     check_logits(logits, batch_shape[0], n_classes, plugin, fold_index)
     return logits

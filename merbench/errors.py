@@ -42,6 +42,12 @@ class FoldsLost(RunFailed):
     """
 
 
+def error_line(exc: BaseException) -> str:
+    """``exc`` as one line for a message about someone else's code: ``TypeName: first line of its text``."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else '(no message)'}"
+
+
 def checkpoint_refusal(text: str) -> str:
     """torch's refusal of a pickled checkpoint, reworded: merbench loads weights only and never turns that off.
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from merbench.contracts import Fold, FoldOutput
-from merbench.errors import MerbenchError, PluginError, RunFailed, UsageError
+from merbench.errors import MerbenchError, PluginError, RunFailed, UsageError, error_line
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
 ALL_NORMALISATION = "feature mean/std (StandardScaler) fitted on ALL samples, test samples included (leaky)"
@@ -97,8 +97,7 @@ def _plugin_call(method: Callable[..., Any], name: str, plugin: str, fold_index:
     except MerbenchError:
         raise
     except Exception as exc:  # the plugin's own code: any failure is the plugin's
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
-        raise PluginError(f"fold {fold_index + 1}: {plugin}'s {name} raised {type(exc).__name__}: {first}; check "
+        raise PluginError(f"fold {fold_index + 1}: {plugin}'s {name} raised {error_line(exc)}; check "
                           "the model options given (`merbench info MODEL` lists them), or report it to the plugin's "
                           "author") from exc
 

@@ -49,7 +49,7 @@ from merbench import __version__
 from merbench.cache import cache_root, content_key, write_cache_file
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.datafiles import decode_image, undecodable
-from merbench.errors import DataError, MerbenchError, PluginError, UsageError
+from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.workers import WORKER_START_HINT, picklable, result_of, running, start_pool, submit, usable_cores
 
 MIN_PARALLEL = 8
@@ -349,10 +349,9 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
         except MerbenchError:  # a frame that cannot be read, an option refused: already said
             raise
         except Exception as exc:  # the plugin's own code: any failure is the plugin's
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
             raise PluginError(
                 f"{chain.label(index)} failed on sample {sample.id} (step {index + 1} of preprocess={chain.names}): "
-                f"{type(exc).__name__}: {first}; check its options (`merbench info MODEL` lists them), or report it "
+                f"{error_line(exc)}; check its options (`merbench info MODEL` lists them), or report it "
                 "to the plugin's author"
             ) from exc
         if isinstance(output, ClipFrames):

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 
 from merbench.engine import torch_threads
-from merbench.errors import RunFailed
+from merbench.errors import RunFailed, error_line
 from merbench.fold_batch import has_active_dropout, train_folds_batched
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone
 from merbench.progress import ProgressSink
@@ -53,10 +53,9 @@ class BatchedFolds:
                         "N trains fewer at once (1: one after another)"
                     ) from None
                 except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     raise RunFailed(
                         f"folds {begin + 1}-{begin + len(group)}: batched training (engine.parallel_mode=vmap) failed "
-                        f"on {job.choice.device}: {type(exc).__name__}: {first}; --set engine.parallel_mode=processes "
+                        f"on {job.choice.device}: {error_line(exc)}; --set engine.parallel_mode=processes "
                         "trains the folds one after another (please report the failure to merbench with the output "
                         "of --debug)"
                     ) from exc
