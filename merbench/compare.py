@@ -9,11 +9,15 @@ runs that are not subject-independent or selected on test data carry a
 leakage warning. Runs of different profiles (``--profile``) are never compared
 silently: when the selected runs span more than one, each row names its profile
 (so a model has a row per profile), no best is marked in a column that mixes
-profiles, and a note says so. ``merbench.export`` writes a ``Comparison`` to files.
+profiles, and a note says so. Runs made with settings other than their profile's defaults
+(``merbench.run_settings``) are not compared silently either: a row names the settings its
+run changed (so runs that differ in them get a row each), and settings that every run
+changed are named once, in a note. ``merbench.export`` writes a ``Comparison`` to files.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -51,6 +55,7 @@ class Cell:
     warnings: list[str] = field(default_factory=list)
     best: bool = False
     profile: str | None = None
+    settings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -63,6 +68,9 @@ class Comparison:
     columns: list[tuple[str, str]]
     cells: dict[tuple[str, tuple[str, str]], Cell]
     profiles: list[str | None] = field(default_factory=list)
+    common_settings: tuple[str, ...] = ()
+    runs: dict[tuple[str, tuple[str, str]], RunResult] = field(default_factory=dict, repr=False, compare=False)
+    """The run behind each cell."""
 
     @property
     def mixed_profiles(self) -> bool:
@@ -76,6 +84,19 @@ class Comparison:
             return (f"Runs of {len(names)} profiles ({', '.join(names)}): each row names its profile, and no best is "
                     "marked in a column that mixes profiles; compare alike with --profile NAME.")
         return f"Profile: {names[0]}." if self.profiles and self.profiles[0] is not None else None
+
+    def settings_note(self) -> str | None:
+        """One sentence on settings other than the profiles' defaults; ``None`` when no run has any."""
+        parts = []
+        if self.common_settings:
+            parts.append(f"Every run changed from its profile's defaults: {', '.join(self.common_settings)}.")
+        if any(cell.settings for cell in self.cells.values()):
+            parts.append("Settings in parentheses after a model: what its run changed from its profile's defaults.")
+        return " ".join(parts) or None
+
+    def notes(self) -> list[str]:
+        """The notes on the compared runs' profiles and settings, for under the table."""
+        return [note for note in (self.profile_note(), self.settings_note()) if note]
 
     @property
     def description(self) -> str:
@@ -103,6 +124,7 @@ class Comparison:
                     "reported": cell.reported, "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
                     "run_id": cell.run_id, "n_runs": cell.n_runs, "profile": cell.profile,
+                    "settings": "; ".join(cell.settings),
                 })
         return rows
 
@@ -171,27 +193,36 @@ def profiles_of(results: Sequence[RunResult]) -> list[str | None]:
     return sorted(p for p in found if p is not None) + ([None] if None in found else [])
 
 
-def row_name(result: RunResult, with_profile: bool = False) -> str:
+def row_name(result: RunResult, with_profile: bool = False, settings: Sequence[str] = ()) -> str:
     """The comparison row of a result: its model, with the leaky ``engine.*`` settings it ran with, so that a
-    leaky variant (``merbench leakage``) gets a row of its own instead of replacing the honest run's cell, and
-    ``with_profile`` (the compared runs span several profiles) its profile, so that a row holds one profile."""
-    settings = [LEAKY_SETTINGS[kind] for kind in stored_engine_leaks(result.config or {})]
-    if with_profile:
-        profile = profile_of(result)
-        settings.insert(0, PROFILE_UNKNOWN if profile is None else f"profile={profile}")
-    return f"{result.model} ({', '.join(settings)})" if settings else result.model
+    leaky variant (``merbench leakage``) gets a row of its own instead of replacing the honest run's cell,
+    ``with_profile`` (the compared runs span several profiles) its profile, so that a row holds one profile, and
+    the other ``settings`` it changed from its profile's defaults (``merbench.run_settings``)."""
+    named = [PROFILE_UNKNOWN if profile_of(result) is None else f"profile={profile_of(result)}"] if with_profile else []
+    named += list(settings) + [LEAKY_SETTINGS[kind] for kind in stored_engine_leaks(result.config or {})]
+    return f"{result.model} ({', '.join(named)})" if named else result.model
 
 
-def shown_runs(comparison: Comparison, results: Sequence[RunResult]) -> list[RunResult]:
+def shown_runs(comparison: Comparison) -> list[RunResult]:
     """The run behind each cell of ``comparison`` (the newest of its row, dataset and protocol), in table order."""
-    latest = {(row_name(r, comparison.mixed_profiles), (r.dataset, r.protocol)): r for r in results}
-    return [latest[(model, column)] for model in comparison.models for column in comparison.columns
-            if (model, column) in latest]
+    return [comparison.runs[(model, column)] for model in comparison.models for column in comparison.columns
+            if (model, column) in comparison.runs]
 
 
-def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: str = "fold") -> Comparison:
+def _own_settings(known: Sequence[tuple[str, ...] | None]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The settings every result changed (when each result's are known: not ``None``), and each result's others."""
+    common: tuple[str, ...] = ()
+    if known and all(entry is not None for entry in known):
+        common = tuple(s for s in known[0] or () if all(s in (entry or ()) for entry in known))
+    return common, [tuple(s for s in entry or () if s not in common) for entry in known]
+
+
+def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: str = "fold",
+                     settings: Sequence[tuple[str, ...] | None] | None = None) -> Comparison:
     """Compare results (oldest first: for a model, dataset and protocol the newest one is shown; of each profile,
-    when they span several, each in a row naming its profile)."""
+    when they span several, each in a row naming its profile). ``settings``: each result's settings other than its
+    profile's defaults, in the order of ``results`` (``merbench.run_settings.changed_settings_of``; ``None``: not
+    known); a run's own ones make its row, those of every run a note."""
     if metric not in METRIC_KEYS:
         raise UsageError(f"--metric {metric}: choose one of {', '.join(METRIC_KEYS)}")
     if stat not in STATS:
@@ -199,18 +230,23 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     if not results:
         raise UsageError("no complete runs match; see `merbench runs`, or run one with `merbench run`")
     cells: dict[tuple[str, tuple[str, str]], Cell] = {}
+    runs: dict[tuple[str, tuple[str, str]], RunResult] = {}
     counts: dict[tuple[str, tuple[str, str]], int] = {}
     models: list[str] = []
     columns: list[tuple[str, str]] = []
     profiles = profiles_of(results)
-    for result in results:
-        model, column = row_name(result, len(profiles) > 1), (result.dataset, result.protocol)
+    if settings is not None and len(settings) != len(results):
+        raise ValueError("settings: one entry per result")
+    common, own = _own_settings(settings if settings is not None else [None] * len(results))
+    for position, result in enumerate(results):
+        model, column = row_name(result, len(profiles) > 1, own[position]), (result.dataset, result.protocol)
         if model not in models:
             models.append(model)
         if column not in columns:
             columns.append(column)
         counts[(model, column)] = counts.get((model, column), 0) + 1
-        cells[(model, column)] = cell_of(result, metric, stat)
+        cells[(model, column)] = dataclasses.replace(cell_of(result, metric, stat), settings=own[position])
+        runs[(model, column)] = result
     for key, cell in cells.items():
         cell.n_runs = counts[key]
     for column in columns:
@@ -221,7 +257,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         top = max(cell.mean for cell in contenders)
         for cell in contenders:
             cell.best = cell.mean == top and len(in_column) > 1
-    return Comparison(metric, stat, sorted(models), columns, cells, profiles)
+    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs)
 
 
 def pct(value: float | None) -> str:
@@ -242,11 +278,10 @@ def comparison_table(comparison: Comparison) -> DataTable:
         columns.append(Column(f"{dataset} ·\n{protocol}", justify="right"))
         if comparison.has_reported((dataset, protocol)):
             columns.append(Column("reported", justify="right", style="dim"))
-    note = comparison.profile_note()
+    notes = "".join(f" {printable(note)}" for note in comparison.notes())
     table = DataTable(f"Comparison: {comparison.description}", columns,
                       caption="*: best per column (bold green on a terminal). ⚠: leakage warning (listed below). "
-                      "Reported: the model's published score, for reference only."
-                      + (f" {printable(note)}" if note else ""))
+                      "Reported: the model's published score, for reference only." + notes)
     for model in comparison.models:
         row: list = [model]
         for column in comparison.columns:

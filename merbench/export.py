@@ -27,7 +27,7 @@ from merbench.result import RunResult
 FORMATS = ("md", "csv", "json", "latex", "html")
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".html": "html", ".htm": "html"}
 RECORD_FIELDS = ("model", "dataset", "protocol", "metric", "stat", "mean", "std", "best", "reported", "reported_source",
-                 "subject_independent", "warnings", "run_id", "n_runs", "profile")
+                 "subject_independent", "warnings", "run_id", "n_runs", "profile", "settings")
 
 
 def _header(comparison: Comparison) -> list[str]:
@@ -63,8 +63,7 @@ def _footer(comparison: Comparison) -> list[str]:
     line = f"Values: {comparison.description}."
     if any(comparison.has_reported(column) for column in comparison.columns):
         line += " Reported: the model's published score, for reference."
-    note = comparison.profile_note()
-    return [line] + ([note] if note else []) + [f"† {warning}" for warning in comparison.warnings()]
+    return [line] + comparison.notes() + [f"† {warning}" for warning in comparison.warnings()]
 
 
 def to_markdown(comparison: Comparison) -> str:
@@ -85,12 +84,14 @@ def to_csv(comparison: Comparison) -> str:
 
 
 def to_json(comparison: Comparison) -> str:
-    """The comparison as JSON: metric, stat, description, profiles, warnings and one record per cell."""
+    """The comparison as JSON: metric, stat, description, profiles, the settings every run changed from its
+    profile's defaults, warnings and one record per cell."""
     return json.dumps({
         "metric": comparison.metric,
         "stat": comparison.stat,
         "description": comparison.description,
         "profiles": comparison.profiles,
+        "common_settings": list(comparison.common_settings),
         "models": comparison.models,
         "columns": [{"dataset": d, "protocol": p} for d, p in comparison.columns],
         "rows": comparison.records(),

@@ -190,7 +190,7 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
     page.add('<section id="comparison"><h2>Comparison</h2>',
              f'<p class="note">{esc(comparison.description[0].upper() + comparison.description[1:])}. '
              + ("Best per column in bold. " if any(c.best for c in comparison.cells.values()) else "")
-             + (f"{esc(comparison.profile_note())} " if comparison.profile_note() else "")
+             + "".join(f"{esc(note)} " for note in comparison.notes())
              + "Click a column heading to sort.</p>")
     page.table(headers, rows)
     warnings = comparison.warnings()
@@ -359,7 +359,7 @@ def render_report(comparison: Comparison, results: Sequence[RunResult], metric: 
     confusion-matrix and per-fold PNGs.
     """
     metric = metric or comparison.metric
-    runs = shown_runs(comparison, results)
+    runs = shown_runs(comparison)
     anchors = {id(run): f"run-{i + 1}" for i, run in enumerate(runs)}
     page = _Page()
     models, datasets = len(comparison.models), len(dict.fromkeys(d for d, _ in comparison.columns))

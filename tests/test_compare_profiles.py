@@ -54,7 +54,7 @@ def test_runs_of_two_profiles_get_rows_naming_their_profile_and_no_best_between_
     assert cells["ststnet (profile=quick)"].run_id == QUICK_ST, "the quick run is not replaced by the newer default one"
     assert cells["ststnet (profile=default)"].run_id == DEFAULT_ST
     assert not any(cell.best for cell in comparison.cells.values()), "no winner between a quick and a default run"
-    assert [run.run_id for run in shown_runs(comparison, _mixed())] == [QUICK_CM, DEFAULT_ST, QUICK_ST, QUICK_ST_LOSO]
+    assert [run.run_id for run in shown_runs(comparison)] == [QUICK_CM, DEFAULT_ST, QUICK_ST, QUICK_ST_LOSO]
     assert "--profile NAME" in comparison.profile_note() and "default, quick" in comparison.profile_note()
 
 

@@ -12,6 +12,7 @@ import pytest
 TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
         "protocol.n_splits=3", "engine.epochs=1"]
 SMALL_MIXER = ["model.dim=8", "model.depth=1"]
+SMALL_ROW = "convmixer-256-8 (model.depth=1, model.dim=8)"  # its row names what it changed (merbench.run_settings)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_json_and_csv_exports_hold_the_runs_scores(store, run_cli, tmp_path):
     data = json.loads(report(run_cli, path, tmp_path / "table.json"))
     rows = {(r["model"], r["protocol"]): r for r in data["rows"]}
     assert len(rows) == 3 and data["metric"] == "uf1" and data["stat"] == "fold"
-    for name, key in (("convmixer", ("convmixer", "subject-10fold")), ("small", ("convmixer-256-8", "subject-10fold")),
+    for name, key in (("convmixer", ("convmixer", "subject-10fold")), ("small", (SMALL_ROW, "subject-10fold")),
                       ("leaky", ("convmixer", "sample-10fold"))):
         assert rows[key]["mean"] == results[name]["fold_mean"]["uf1"]
         assert rows[key]["std"] == results[name]["fold_std"]["uf1"]
@@ -65,7 +66,7 @@ def test_best_value_per_column_is_marked(store, run_cli, tmp_path):
     path, results = store
     data = json.loads(report(run_cli, path, tmp_path / "table.json", "--protocol", "subject-10fold"))
     best = [r["model"] for r in data["rows"] if r["best"]]
-    scores = {"convmixer": results["convmixer"]["fold_mean"]["uf1"], "convmixer-256-8": results["small"]["fold_mean"]["uf1"]}
+    scores = {"convmixer": results["convmixer"]["fold_mean"]["uf1"], SMALL_ROW: results["small"]["fold_mean"]["uf1"]}
     assert best == [m for m, v in scores.items() if v == max(scores.values())]
 
 

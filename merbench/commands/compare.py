@@ -40,12 +40,14 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
 def selected_comparison(args: argparse.Namespace):
     """The comparison and results of the runs ``args`` select."""
     from merbench.compare import build_comparison
+    from merbench.registry import get_registry
+    from merbench.run_settings import changed_settings_of
     from merbench.store import ResultStore
 
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol)
     results = _of_profiles(results, args.profile, bool(args.run_ids))
-    return build_comparison(results, args.metric, args.stat), results
+    return build_comparison(results, args.metric, args.stat, changed_settings_of(results, get_registry())), results
 
 
 def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:
@@ -73,7 +75,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "the best value per column highlighted, the model's reported score beside the measured one, and leakage warnings. "
         "For each model, dataset and protocol the newest selected run is shown. Runs of different profiles are not "
         "compared silently: when the selected runs span several, each row names its profile (a model gets a row per "
-        "profile) and no best is marked in a column that mixes them; --profile NAME compares alike runs only.",
+        "profile) and no best is marked in a column that mixes them; --profile NAME compares alike runs only. A run "
+        "made with settings other than its profile's defaults (--set, --config, --epochs) has a row naming them.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -92,7 +95,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     comparison, _ = selected_comparison(args)
     if args.json:
         document = {"metric": comparison.metric, "stat": comparison.stat, "description": comparison.description,
-                    "profiles": comparison.profiles, "cells": comparison.records(), "warnings": comparison.warnings()}
+                    "profiles": comparison.profiles, "common_settings": list(comparison.common_settings),
+                    "cells": comparison.records(), "warnings": comparison.warnings()}
         out.out(json.dumps(document, indent=2), highlight=False)
         return 0
     print_table(out, comparison_table(comparison))

@@ -121,6 +121,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     from merbench.grid import run_grid
     from merbench.outputs import write_output
     from merbench.progress import command_progress
+    from merbench.run_settings import changed_settings_of
 
     def report(outcome) -> None:
         if outcome.error is not None:
@@ -146,7 +147,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     executor = cells[0].config.section("executor")["name"]
     results = [outcome.result for outcome in outcomes if outcome.result is not None]
     failed = [outcome for outcome in outcomes if outcome.error is not None]
-    comparison = build_comparison(results, args.metric, args.stat) if results else None
+    comparison = build_comparison(results, args.metric, args.stat, changed_settings_of(results, registry)) if results else None
     if comparison is not None:
         out.print(comparison_table(comparison))
         for warning in comparison.warnings():

@@ -102,7 +102,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     comparison, results = selected_comparison(args)
     if figures is not None:  # before the --output file is written: a refused figure leaves nothing behind
-        check_figure_files(shown_runs(comparison, results), figures)
+        check_figure_files(shown_runs(comparison), figures)
     if args.output is not None:
         write_comparison(comparison, target, fmt, results, args.metric)
         if target is not None:
@@ -110,6 +110,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"{len(comparison.models)} model(s) × {len(comparison.columns)} column(s) written to "
                       f"{escape(str(args.output))} ({what})")
     if figures is not None:
-        written = write_figures(shown_runs(comparison, results), figures, args.metric)  # the runs the table shows
+        written = write_figures(shown_runs(comparison), figures, args.metric)  # the runs the table shows
         err.print(f"{len(written)} figure(s) written to {escape(str(args.figures))}")
     return 0

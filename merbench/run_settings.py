@@ -1,0 +1,101 @@
+"""What a stored run changed from its profile's defaults, as ``section.option=value`` texts.
+
+``merbench compare``, ``report`` and ``grid`` name these beside a run's model, so
+that a run made with ``--set model.dropout=0.3`` (or ``--config``, ``--epochs``,
+another preprocessing chain) is never shown as the model's plain result, and
+two runs that differ only in such settings get a row each instead of the newer
+hiding the older. The defaults are those of the installed plugins for the
+run's model, dataset, protocol and profile, resolved as ``merbench run`` would
+without any ``--set``; a setting whose default changed since the run is named
+too (the run did not use today's default). Settings that only say how the
+folds were spread over the machine (``engine.parallel_folds``, ``parallel_mode``,
+``threads``, ``preprocess_workers``, ``executor.*``) are left out, and so are the
+leaky ``engine.select_on`` / ``engine.normalise_on``, which a comparison names
+itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from merbench.config import dataset_gives, default_chain, resolve_config
+from merbench.errors import MerbenchError
+from merbench.registry import Registry
+from merbench.result import RunResult
+
+NOT_SETTINGS = {
+    "engine": {"parallel_folds", "parallel_mode", "threads", "preprocess_workers", "select_on", "normalise_on"},
+}
+"""Options that do not change what a run computes (or that a comparison names as leaks); never named."""
+NOT_SECTIONS = {"executor"}
+"""Sections that only say where the folds ran."""
+
+
+def setting_text(key: str, value: Any) -> str:
+    """``key=value`` as ``--set`` takes it: ``true``/``false``, numbers as written, lists as ``[3, 5, 8]``."""
+    return f"{key}={_value_text(value)}"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value_text(item) for item in value) + "]"
+    if isinstance(value, (dict, type(None))):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def changed_settings(result: RunResult, registry: Registry) -> tuple[str, ...] | None:
+    """The settings ``result`` ran with that differ from its profile's defaults, sorted; ``None`` when that
+    cannot be told (no recorded configuration, or a plugin of the run that is not installed now)."""
+    config = result.config or {}
+    options = config.get("options")
+    if not isinstance(options, Mapping):
+        return None
+    chain = config.get("preprocess")
+    root = config.get("root")
+    try:
+        defaults = resolve_config(
+            registry, model=result.model, dataset=result.dataset, protocol=result.protocol,
+            profile=config.get("profile") or result.profile or "default", seed=result.seed,
+            root=Path(root) if root else None, sets={"preprocess": list(chain)} if chain else None)
+    except MerbenchError:
+        return None
+    changed = [setting_text(f"{section}.{key}", value)
+               for section, values in sorted(options.items()) if section not in NOT_SECTIONS and isinstance(values, Mapping)
+               for key, value in sorted(values.items())
+               if key not in NOT_SETTINGS.get(section, ())
+               and _differs(value, defaults.sections.get(section, {}).get(key, _MISSING))]
+    if chain and _default_chain(registry, result, root, defaults.sections.get("dataset", {})) not in (None, tuple(chain)):
+        changed.insert(0, setting_text("preprocess", ",".join(chain)))
+    return tuple(changed)
+
+
+def changed_settings_of(results: Sequence[RunResult], registry: Registry) -> list[tuple[str, ...] | None]:
+    """``changed_settings`` of each result, in order."""
+    return [changed_settings(result, registry) for result in results]
+
+
+_MISSING = object()
+
+
+def _differs(value: Any, default: Any) -> bool:
+    if default is _MISSING:
+        return True
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return list(value) != list(default)
+    return bool(value != default)
+
+
+def _default_chain(registry: Registry, result: RunResult, root: str | None,
+                   dataset_options: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The chain the run would have had without a ``preprocess`` setting; ``None`` when that depends on a dataset
+    folder that is not there any more (what a manifest gives is read from its files)."""
+    spec = registry.get("datasets", result.dataset)
+    if getattr(spec, "gives", "frames") not in ("frames", "image") and not (root and Path(root).is_dir()):
+        return None
+    model_spec = registry.get("models", result.model) if result.model else None
+    return default_chain(model_spec, dataset_gives(spec, Path(root) if root else None, dataset_options))

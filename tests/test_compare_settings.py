@@ -1,0 +1,134 @@
+"""``merbench compare``, ``report`` and ``grid`` never show a run made with other settings (``--set``, ``--config``,
+``--epochs``, another chain) as the model's plain result: its row names what it changed from its profile's
+defaults, so that it no longer hides an older default run of the same model, and settings every run changed are
+named once, in a note (``merbench.run_settings``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from merbench.compare import build_comparison, comparison_table
+from merbench.config import resolve_config
+from merbench.export import to_csv, to_markdown
+from merbench.metrics import METRIC_KEYS
+from merbench.registry import get_registry
+from merbench.run_settings import changed_settings, changed_settings_of, setting_text
+from merbench.store import ResultStore
+from result_samples import minimal_result
+
+COLUMN = ("synthetic", "subject-10fold")
+
+
+def _result(run_id: str, model: str, uf1: float, seed: int = 0, **sets):
+    """A stored-like result of ``model`` on the synthetic data (quick profile) whose recorded configuration is
+    what ``merbench run --set`` with ``sets`` resolves."""
+    config = resolve_config(get_registry(), model=model, dataset="synthetic", profile="quick", seed=seed,
+                            sets={key.replace("__", "."): value for key, value in sets.items()}).to_dict()
+    scores = {**{key: 0.5 for key in METRIC_KEYS}, "uf1": uf1}
+    folds = [{"fold": i, "test_subjects": [f"s{i}"], "n_test": 2, "metrics": scores} for i in range(2)]
+    return minimal_result(run_id=run_id, model=model, dataset="synthetic", protocol="subject-10fold", seed=seed,
+                          profile="quick", config=config, pooled=scores, fold_mean=scores,
+                          fold_std={key: 0.0 for key in scores}, folds=folds)
+
+
+def _store(path: Path, results) -> Path:
+    with ResultStore(path) as store:
+        for result in results:
+            store.begin_run(result.config, 1, {}, run_id=result.run_id)
+            store.finish_run(result.run_id, result)
+    return path
+
+
+def test_a_run_with_a_changed_setting_gets_a_row_naming_it_and_no_longer_hides_the_default_run(tmp_path, run_cli):
+    default, changed = _result("20250611-000001-000001", "ststnet", 0.45), _result(
+        "20250611-000002-000002", "ststnet", 0.60, model__dropout=0.3)
+    store = _store(tmp_path / "runs.sqlite", [default, changed])
+
+    shown = run_cli("compare", "--store", str(store), "--format", "plain")
+    assert shown.code == 0, shown.err
+    rows = {line.split("  ")[0]: line for line in shown.out.splitlines()}
+    assert "ststnet" in rows and "ststnet (model.dropout=0.3)" in rows, shown.out
+    assert "45.0" in rows["ststnet"] and "60.0" in rows["ststnet (model.dropout=0.3)"]
+    assert "Settings in parentheses after a model: what its run changed from its profile's defaults." in shown.out
+
+    cells = json.loads(run_cli("compare", "--store", str(store), "--json").out)["cells"]
+    assert {(c["model"], c["run_id"], c["settings"]) for c in cells} == {
+        ("ststnet", default.run_id, ""), ("ststnet (model.dropout=0.3)", changed.run_id, "model.dropout=0.3")}
+
+
+def test_settings_every_run_changed_are_named_once_in_the_note_and_in_every_export():
+    results = [_result("20250611-000001-000001", "ststnet", 0.45, engine__epochs=2),
+               _result("20250611-000002-000002", "offapexnet", 0.30, engine__epochs=2, model__dropout=0.1)]
+    comparison = build_comparison(results, settings=changed_settings_of(results, get_registry()))
+
+    assert comparison.models == ["offapexnet (model.dropout=0.1)", "ststnet"]
+    assert comparison.common_settings == ("engine.epochs=2",)
+    assert "Every run changed from its profile's defaults: engine.epochs=2." in comparison.notes()[-1]
+    assert comparison.cells[("ststnet", COLUMN)].best, "a setting of the runs does not stop a column's best"
+    assert "engine.epochs=2" in to_markdown(comparison)
+    assert "engine.epochs=2" in str(comparison_table(comparison).caption)
+    rows = list(csv.DictReader(io.StringIO(to_csv(comparison))))
+    assert {row["model"]: row["settings"] for row in rows} == {"offapexnet (model.dropout=0.1)": "model.dropout=0.1",
+                                                               "ststnet": ""}
+
+
+def test_how_and_where_the_folds_ran_and_the_seed_are_not_settings():
+    result = _result("20250611-000001-000001", "ststnet", 0.5, seed=3, engine__parallel_folds=1, engine__threads=1,
+                     engine__preprocess_workers=1, engine__parallel_mode="processes", executor__num_cpus=2)
+    assert changed_settings(result, get_registry()) == ()
+
+
+def test_the_chain_epochs_and_list_values_are_named_as_set_takes_them():
+    result = _result("20250611-000001-000001", "ststnet", 0.5, preprocess="crop,flow", engine__epochs=2,
+                     model__filters=[4, 6, 8], engine__channels_last=False)
+    assert changed_settings(result, get_registry()) == (
+        "preprocess=crop,flow", "engine.channels_last=false", "engine.epochs=2", "model.filters=[4, 6, 8]")
+    assert setting_text("flow.channels", ["u", "v"]) == "flow.channels=[u, v]"
+
+
+def test_leaky_settings_are_named_by_the_comparison_once_not_twice():
+    leaky = _result("20250611-000001-000001", "ststnet", 0.5, engine__select_on="test")
+    assert changed_settings(leaky, get_registry()) == ()
+    comparison = build_comparison([leaky], settings=changed_settings_of([leaky], get_registry()))
+    assert comparison.models == ["ststnet (select_on=test)"]
+
+
+def test_a_run_whose_plugin_is_gone_is_shown_as_before_and_makes_no_every_run_note():
+    known = _result("20250611-000001-000001", "ststnet", 0.5, engine__epochs=2)
+    gone = minimal_result(run_id="20250611-000002-000002", model="uninstalled", dataset="synthetic",
+                          protocol="subject-10fold", profile="quick",
+                          config={"profile": "quick", "options": {"engine": {"epochs": 2}}})
+    settings = changed_settings_of([known, gone], get_registry())
+    assert settings == [("engine.epochs=2",), None]
+    comparison = build_comparison([known, gone], settings=settings)
+    assert comparison.common_settings == ()
+    assert "ststnet (engine.epochs=2)" in comparison.models and "uninstalled" in comparison.models
+
+
+def test_settings_must_match_the_results():
+    with pytest.raises(ValueError):
+        build_comparison([_result("20250611-000001-000001", "ststnet", 0.5)], settings=[])
+
+
+@pytest.mark.parametrize("command", ["compare", "grid"])
+def test_a_real_run_with_set_and_epochs_is_named_by_compare_and_grid(run_cli, tmp_path, command):
+    store = str(tmp_path / "real.sqlite")
+    if command == "grid":
+        shown = run_cli("grid", "--models", "ststnet", "--datasets", "synthetic", "--profile", "quick", "--epochs",
+                        "2", "--set", "model.dropout=0.3", "--store", store, "--quiet", "--format", "plain")
+    else:
+        for extra in ((), ("--epochs", "2", "--set", "model.dropout=0.3")):
+            made = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                           "--store", store, *extra)
+            assert made.code == 0, made.err
+        shown = run_cli("compare", "--store", store, "--format", "plain")
+    assert shown.code == 0, shown.err
+    if command == "grid":  # one run: what it changed is what every run changed
+        assert "Every run changed from its profile's defaults: engine.epochs=2, model.dropout=0.3." in shown.out
+    else:
+        assert "ststnet (engine.epochs=2, model.dropout=0.3)" in shown.out and "\nststnet " in shown.out
