@@ -93,3 +93,26 @@ def describe_machine() -> str:
     except ImportError:
         pass
     return text
+
+
+PROVENANCE_KEYS = ("merbench", "git_commit", "torch")
+"""The software a reused stored run (``merbench regress --stored``, ``merbench grid --stored``) is compared on with
+this process's: merbench's version and git commit (the code) and torch. The version counts where no commit is known
+(merbench installed from a wheel records none)."""
+
+
+def current_software() -> dict[str, str | None]:
+    """This process's ``PROVENANCE_KEYS``, as a run started now would record them (``describe_environment``)."""
+    environment = describe_environment("cpu")
+    return {key: environment.get(key) for key in PROVENANCE_KEYS}
+
+
+def known_software(software: dict[str, Any]) -> dict[str, str]:
+    """``software``'s ``PROVENANCE_KEYS``, an unrecorded one as ``unknown``."""
+    return {key: "unknown" if software.get(key) in (None, "") else str(software[key]) for key in PROVENANCE_KEYS}
+
+
+def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """``KEY STORED → NOW`` for each of ``PROVENANCE_KEYS`` where a stored run's environment is not ``now``'s; an
+    unrecorded value reads ``unknown`` and differs from a known one: the run cannot be shown to be this code's."""
+    return changed_software(known_software(stored), known_software(now))

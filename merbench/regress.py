@@ -63,7 +63,7 @@ from typing import Any
 import yaml
 
 from merbench.config import resolve_config
-from merbench.environment import changed_software, describe_environment
+from merbench.environment import PROVENANCE_KEYS, known_software, other_software
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
@@ -366,22 +366,6 @@ def check_entry(entry: Entry, result: RunResult) -> list[Check]:
     return checks
 
 
-PROVENANCE_KEYS = ("merbench", "git_commit", "torch")
-"""The software a stored run reused by ``--stored`` is compared on with the check's own: merbench's version and git
-commit (the code) and torch; ``merbench grid --stored`` names the commit and torch of a cell it reuses. The version
-counts where no commit is known (merbench installed from a wheel records none)."""
-
-
-def current_software() -> dict[str, str | None]:
-    """This process's ``PROVENANCE_KEYS``, as a run started now would record them (``describe_environment``)."""
-    environment = describe_environment("cpu")
-    return {key: environment.get(key) for key in PROVENANCE_KEYS}
-
-
-def _known(software: dict[str, Any]) -> dict[str, str]:
-    return {key: "unknown" if software.get(key) in (None, "") else str(software[key]) for key in PROVENANCE_KEYS}
-
-
 @dataclass
 class Reuse:
     """A stored run an entry reused (``--stored``) instead of training, with the software it and the check ran with."""
@@ -403,14 +387,14 @@ class Reuse:
 
     @property
     def changed(self) -> list[str]:
-        """``KEY STORED → NOW`` for each of ``PROVENANCE_KEYS`` that differs (``environment.changed_software``); an
+        """``KEY STORED → NOW`` for each of ``PROVENANCE_KEYS`` that differs (``environment.other_software``); an
         unrecorded value reads ``unknown`` and differs from a known one: the run cannot be shown to be this code's."""
-        return changed_software(_known(self.trained_with), _known(self.now))
+        return other_software(self.trained_with, self.now)
 
     @property
     def other_software(self) -> list[str]:
         """The ``PROVENANCE_KEYS`` whose stored value is not the check's."""
-        stored, now = _known(self.trained_with), _known(self.now)
+        stored, now = known_software(self.trained_with), known_software(self.now)
         return [key for key in PROVENANCE_KEYS if stored[key] != now[key]]
 
     def note(self) -> str | None:

@@ -54,6 +54,28 @@ def test_grid_records_every_cell_as_a_complete_run_with_all_seeds(local_grid):
                                 "protocols": ["subject-10fold"], "seeds": 2, "executor": "local"}
 
 
+def test_a_reused_cell_trained_with_other_software_says_what_differs_in_its_line_and_json(local_grid, run_cli, tmp_path):
+    """As ``merbench regress --stored`` does: a stored run made by another torch (or commit) does not measure this code."""
+    import torch
+
+    store, _, _ = local_grid
+    copy = tmp_path / "results.sqlite"
+    copy.write_bytes(store.read_bytes())
+    with sqlite3.connect(copy) as db:
+        for run_id, text in db.execute("SELECT id, result_json FROM runs").fetchall():
+            result = json.loads(text)
+            result["environment"]["torch"] = "1.0.0"
+            db.execute("UPDATE runs SET result_json = ? WHERE id = ?", (json.dumps(result), run_id))
+    db.close()
+    target = tmp_path / "again.json"
+    again = run_cli(*GRID, "--models", "convmixer", "--seeds", "2", "--store", str(copy), "--stored", "--json", str(target))
+    assert again.code == 0, again.err
+    line = " ".join(again.err.split())
+    assert "trained with other software than this grid" in line and f"Stored → now: torch 1.0.0 → {torch.__version__}" in line
+    [cell] = json.loads(target.read_text())["cells"]
+    assert cell["reused"] and cell["other_software"] == [f"torch 1.0.0 → {torch.__version__}"]
+
+
 def test_stored_reuses_every_finished_cell_and_runs_only_the_rest(local_grid, run_cli, tmp_path):
     """After an interruption, the same grid with --stored keeps the complete cells (same configuration and seed count)
     and trains the cell that has no complete run; the report is the same as the first grid's for the kept cells."""
@@ -68,9 +90,8 @@ def test_stored_reuses_every_finished_cell_and_runs_only_the_rest(local_grid, ru
     assert [c["run_id"] for c in cells[:2]] == [c["run_id"] for c in document["cells"]]
     assert [c["pooled"] for c in cells[:2]] == [c["pooled"] for c in document["cells"]]
     assert cells[2]["model"] == "lbptop-svm" and cells[2]["status"] == "complete"
-    assert again.err.count("reused (--stored") == 2
-    torch_version = document["results"][0]["environment"]["torch"]
-    assert f"torch {torch_version})" in " ".join(again.err.split()), "a reused cell names the software it was made with"
+    assert again.err.count("reused (--stored; trained with this software)") == 2, "made with this grid's software"
+    assert [(c["reused"], c["other_software"]) for c in cells] == [(True, []), (True, []), (False, [])]
     with ResultStore(copy) as results:
         assert len(results.list_runs()) == 3, "only the new cell was run"
     one_seed = run_cli(*GRID, "--models", "ststnet", "--seeds", "1", "--store", str(copy), "--stored")

@@ -118,19 +118,27 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, cells: list, store: Any,
          target: Path | None = None) -> int:
     from merbench.compare import build_comparison, comparison_table
+    from merbench.environment import current_software, other_software
     from merbench.grid import run_grid
     from merbench.outputs import write_output
     from merbench.progress import command_progress
     from merbench.run_settings import changed_settings_of
 
+    software_now: dict = {}
+    other_software_of: dict[str, list[str]] = {}  # by run id: a reused run's software that is not this grid's
+
     def report(outcome) -> None:
         if outcome.error is not None:
             err.print(f"[red]Cell {escape(outcome.cell.label)} failed:[/] {escape(str(outcome.error))}")
         elif outcome.reused:
-            environment = outcome.result.environment if outcome.result is not None else {}
-            made_with = ", ".join(f"{key} {environment[key]}" for key in ("git_commit", "torch") if environment.get(key))
-            err.print(escape(f"Cell {outcome.cell.label}: stored run {outcome.run_id} reused (--stored"
-                             + (f"; trained with {made_with}" if made_with else "") + ")"), highlight=False)
+            if not software_now:  # looked up once, and only when a stored run is reused
+                software_now.update(current_software())
+            stored = outcome.result.environment if outcome.result is not None else None
+            changed = other_software_of[str(outcome.run_id)] = other_software(stored or {}, software_now)
+            err.print(escape(f"Cell {outcome.cell.label}: stored run {outcome.run_id} reused (--stored; trained with "
+                             + ("this software)" if not changed else "other software than this grid, so its scores do "
+                                "not measure this code: run without --stored to measure it). Stored → now: "
+                                + "; ".join(changed))), highlight=False)
         elif outcome.run_id is not None:
             err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
 
@@ -155,7 +163,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     for outcome in failed:
         out.print(f"[bold red]failed:[/] {escape(outcome.cell.label)}: {escape(str(outcome.error))}")
     if args.json is not None:
-        write_output(target, json.dumps(_json_report(args.seeds, executor, outcomes, comparison), indent=2))
+        write_output(target, json.dumps(_json_report(args.seeds, executor, outcomes, comparison, other_software_of), indent=2))
         if target is not None:
             err.print(f"Grid written to {escape(str(args.json))}")
     if store is not None and results:
@@ -167,14 +175,19 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     return 0
 
 
-def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any) -> dict[str, Any]:
-    """The ``--json`` document: the grid, one entry per cell, the comparison and every full result."""
+def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
+                 other_software_of: dict[str, list[str]]) -> dict[str, Any]:
+    """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, and
+    ``other_software``, what of the software that run was trained with is not this grid's: ``KEY STORED → NOW``),
+    the comparison and every full result."""
     cells = []
     for outcome in outcomes:
         entry: dict[str, Any] = {"model": outcome.cell.model, "dataset": outcome.cell.dataset,
                                  "protocol": outcome.cell.protocol, "run_id": outcome.run_id,
                                  "status": "failed" if outcome.error is not None else "complete",
-                                 "error": None if outcome.error is None else str(outcome.error)}
+                                 "error": None if outcome.error is None else str(outcome.error),
+                                 "reused": outcome.reused,
+                                 "other_software": other_software_of.get(str(outcome.run_id), [])}
         if outcome.result is not None:
             result = outcome.result
             entry.update(pooled=result.pooled, fold_mean=result.fold_mean, fold_std=result.fold_std,
@@ -188,6 +201,7 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any) -> 
         "cells": cells,
         "comparison": None if comparison is None else {"metric": comparison.metric, "stat": comparison.stat,
                                                         "description": comparison.description,
+                                                        "common_settings": list(comparison.common_settings),
                                                         "records": comparison.records()},
         "results": [outcome.result.to_dict() for outcome in outcomes if outcome.result is not None],
     }

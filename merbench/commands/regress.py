@@ -150,9 +150,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _measure_and_report(args, out: Console, err: Console, registry, baseline, selected, roots, layouts, json_target) -> int:
     from merbench.errors import RunFailed, UsageError
     from merbench.progress import command_progress
+    from merbench.environment import current_software
     from merbench.regress import (
-        DEFAULT_FLOOR, DEFAULT_K, Reuse, check_entry, current_software, entry_config, failed_checks, parse_baseline,
-        run_error_text, updated_document, write_baseline,
+        DEFAULT_FLOOR, DEFAULT_K, Reuse, check_entry, entry_config, failed_checks, parse_baseline, run_error_text,
+        updated_document, write_baseline,
     )
     from merbench.store import ResultStore
 
