@@ -24,6 +24,7 @@ from merbench.leaks import LEAKS
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import get_registry
 from merbench.result import FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
+from merbench.wording import counted, plural
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
@@ -119,7 +120,7 @@ def _prediction_subject_problems(result: RunResult) -> list[str]:
                                 "not one of its test subjects")
         untested = sorted(test - {str(row.subject) for row in rows})
         if untested:
-            problems.append(f"fold {fold.fold + 1}: test subject(s) {', '.join(untested[:5])} have no prediction")
+            problems.append(f"fold {fold.fold + 1}: test {plural(untested, 'subject')} {', '.join(untested[:5])} without a prediction")
     return problems
 
 
@@ -191,7 +192,7 @@ def _unknown_leaks(result: RunResult) -> Check | None:
     unknown = [kind for kind in _recorded_leaks(result) if kind not in LEAKS]
     if not unknown:
         return None
-    return Check("recorded leaks", False, f"the result records leak kind(s) {', '.join(unknown)}")
+    return Check("recorded leaks", False, f"the result records unknown leak {plural(unknown, 'kind')} {', '.join(unknown)}")
 
 
 def _validation_problem(fold: FoldRecord) -> str | None:
@@ -220,7 +221,7 @@ def _selection_detail(result: RunResult, problems: list[str], leaked: bool) -> s
         parts.append("the result records a 'selection' leak")
     parts.append((result.leakage or LeakageRecord()).model_selection or "not recorded")
     if shared:
-        parts.append(f"fold(s) {', '.join(shared)}: validation subjects also in the test part (subject overlap); "
+        parts.append(f"{plural(shared, 'fold')} {', '.join(shared)}: validation subjects also in the test part (subject overlap); "
                      "the validation samples are training samples, never test samples")
     return "; ".join(parts)
 
@@ -300,20 +301,20 @@ def _class_set(result: RunResult) -> Check:
     for name in ("prediction", "label"):
         outside = outside_classes(rows, n_classes, name)
         if outside:
-            problems.append(f"{len(outside)} {name}(s) outside the {n_classes} classes 0..{n_classes - 1}, "
+            problems.append(f"{counted(outside, name)} outside the {n_classes} classes 0..{n_classes - 1}, "
                             f"first sample {outside[0].id}: {getattr(outside[0], name)!r}")
     matrix = result.confusion_matrix
     try:
-        counted = np.asarray(matrix, dtype=np.int64)
-        if counted.shape != (n_classes, n_classes):
-            problems.append(f"the confusion matrix is {counted.shape}, not {n_classes}x{n_classes}")
-        elif int(counted.sum()) != len(rows):
-            problems.append(f"the confusion matrix counts {int(counted.sum())} samples, the result has {len(rows)} predictions")
+        matrix_counts = np.asarray(matrix, dtype=np.int64)
+        if matrix_counts.shape != (n_classes, n_classes):
+            problems.append(f"the confusion matrix is {matrix_counts.shape}, not {n_classes}x{n_classes}")
+        elif int(matrix_counts.sum()) != len(rows):
+            problems.append(f"the confusion matrix counts {int(matrix_counts.sum())} samples, the result has {len(rows)} predictions")
         elif not problems:
             truth = np.array([row.label for row in rows], dtype=np.int64)
             predicted = np.array([row.prediction for row in rows], dtype=np.int64)
             expected = np.bincount(truth * n_classes + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-            if not np.array_equal(expected, counted):
+            if not np.array_equal(expected, matrix_counts):
                 problems.append("the confusion matrix differs from the one the predictions give")
     except (TypeError, ValueError):
         problems.append("the confusion matrix is missing or not a matrix of counts")

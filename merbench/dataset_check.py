@@ -21,6 +21,7 @@ from merbench.config import NO_FOLDER, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import check_root_folder, decode_image, undecodable
 from merbench.errors import UsageError
+from merbench.wording import counted
 
 IMAGE_PREPROCESSOR = "image"
 """The preprocessor that reads precomputed images (``Dataset.gives == "image"``)."""
@@ -161,13 +162,13 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
     if blocking and strict:
         first = blocking[0]
         return (
-            f"strict check (--strict or dataset.strict=true): {len(blocking)} file(s) missing or unreadable, first: "
+            f"strict check (--strict or dataset.strict=true): {counted(blocking, 'file')} missing or unreadable, first: "
             f"sample {first.sample}: {first.path} {first.problem}; replace the files or remove their rows, or check "
             "without --strict and with dataset.strict=false (the default) to skip their clips"
         )
     if strict and skipped:
         return (
-            f"strict check (--strict or dataset.strict=true): {len(skipped)} row(s) skipped, first "
+            f"strict check (--strict or dataset.strict=true): {counted(skipped, 'row')} skipped, first "
             f"{_describe(skipped[0])}; fix them, or check without --strict and with dataset.strict=false (the default) "
             "to skip them"
         )
@@ -181,13 +182,13 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
     left_out = report.blocking
     if left_out and not strict:
         first = left_out[0]
-        found.append(f"{len(report.clips_left_out)} clip(s) have missing or unreadable files and a run skips them "
+        found.append(f"{counted(report.clips_left_out, 'clip')} with missing or unreadable files: a run skips them "
                      f"(dataset.strict is off); first: sample {first.sample}: {first.path} {first.problem}. Replace "
                      "the files, or use --strict to make this an error")
     offsets = [problem for problem in report.problems if not problem.skips_clip]
     if offsets:
         first = offsets[0]
-        found.append(f"{len(offsets)} clip(s) have a missing or unreadable offset frame; the default chain (flow) does "
+        found.append(f"{counted(offsets, 'clip')} with a missing or unreadable offset frame: the default chain (flow) does "
                      "not read it, so they are kept, but chains that read the whole clip (apex.rule=motion-peak, "
                      f"magnify) skip them; first: sample {first.sample}: {first.path} {first.problem}")
     return found

@@ -26,6 +26,7 @@ from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
                              leakage_what, reported_by_setting, sample_count)
 from merbench.result import RunResult
+from merbench.wording import counted
 
 SHORT = dict(COLUMNS)
 LEGEND = {
@@ -365,11 +366,12 @@ def render_report(comparison: Comparison, results: Sequence[RunResult], metric: 
     models, datasets = len(comparison.models), len(dict.fromkeys(d for d, _ in comparison.columns))
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page.add('<header id="top"><h1>merbench report</h1>',
-             f'<p class="meta">{len(runs)} run(s): {models} model(s) on {datasets} dataset(s) · generated {generated} '
+             f'<p class="meta">{counted(runs, "run")}: {counted(models, "model")} on {counted(datasets, "dataset")} · generated {generated} '
              f"by merbench {esc(__version__)}</p>")
     if len(results) > len(runs):
-        page.add(f'<p class="note">{len(results) - len(runs)} older run(s) of the same model, dataset and protocol '
-                 "are not shown; select runs by id (merbench report RUN_ID ...) to show them.</p>")
+        older = len(results) - len(runs)
+        page.add(f'<p class="note">{counted(older, "older run")} of the same model, dataset and protocol '
+                 f"{'is' if older == 1 else 'are'} not shown; select runs by id (merbench report RUN_ID ...) to show them.</p>")
     page.add('<nav><ul><li><a href="#comparison">Comparison</a></li><li><a href="#datasets">Per dataset</a></li>',
              *(f'<li><a href="#{anchors[id(run)]}">{esc(run.model)} on {esc(run.dataset)} · '
                f'{esc(run.protocol)}</a></li>' for run in runs), "</ul></nav></header>")

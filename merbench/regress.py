@@ -71,6 +71,7 @@ from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import updated_yaml_text
+from merbench.wording import plural
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
@@ -219,7 +220,7 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
         raise UsageError(f"{where}: each entry must be a mapping with at least 'model:'")
     unknown = sorted(set(raw) - ENTRY_KEYS)
     if unknown:
-        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(ENTRY_KEYS))}")
+        raise UsageError(f"{where}: unknown {plural(unknown, 'key')} {', '.join(unknown)}; valid: {', '.join(sorted(ENTRY_KEYS))}")
     _check_names(raw, where)
     _check_metrics(raw, where)
     merged = {**defaults, **raw}
@@ -239,7 +240,7 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
         spec = spec if isinstance(spec, dict) else {"expected": spec}
         extra = sorted(set(spec) - {"expected", "tolerance", "tolerance_high"})
         if extra:
-            raise UsageError(f"{where}: metric '{name}' has unknown key(s) {', '.join(extra)}; use expected, tolerance, tolerance_high")
+            raise UsageError(f"{where}: metric '{name}' has unknown {plural(extra, 'key')} {', '.join(extra)}; use expected, tolerance, tolerance_high")
         expected = spec.get("expected")
         expectations.append(Expectation(
             name,
@@ -284,7 +285,7 @@ def parse_baseline(data: Any, path: Path) -> Baseline:
         raise UsageError(f"--baseline {path}: expected a mapping with 'defaults:' and a list 'entries:'")
     unknown_keys = sorted(str(key) for key in data if key not in BASELINE_KEYS)
     if unknown_keys:
-        raise UsageError(f"--baseline {path}: unknown top-level key(s) {', '.join(unknown_keys)}; valid: "
+        raise UsageError(f"--baseline {path}: unknown top-level {plural(unknown_keys, 'key')} {', '.join(unknown_keys)}; valid: "
                          f"{', '.join(BASELINE_KEYS)}")
     version = data.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version != 1:
@@ -300,7 +301,7 @@ def parse_baseline(data: Any, path: Path) -> Baseline:
         raise UsageError(f"--baseline {path}: defaults 'set' must be a mapping of KEY: VALUE, e.g. set: {{engine.epochs: 5}}")
     unknown = sorted(set(defaults) - ENTRY_KEYS)
     if unknown:
-        raise UsageError(f"--baseline {path}: unknown default(s) {', '.join(unknown)}")
+        raise UsageError(f"--baseline {path}: unknown {plural(unknown, 'default')} {', '.join(unknown)}")
     _number(defaults["tolerance"], "defaults: tolerance", f"--baseline {path}")
     if "leaky" in defaults:
         raise UsageError(f"--baseline {path}: 'leaky' cannot be a default; write leaky: true on each entry whose "

@@ -34,6 +34,7 @@ from merbench.result import (
 )
 from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset
 from merbench.workers import peak_memory, start_worker_server
+from merbench.wording import counted, plural
 
 
 # The dataset `merbench.preflight` loaded for the run about to start: that run's first load takes it
@@ -157,7 +158,7 @@ def check_predictions(predicted: np.ndarray, truth: np.ndarray, n_classes: int, 
     or the matrix does not count every tested sample once."""
     outside = predicted[(predicted < 0) | (predicted >= n_classes)]
     if outside.size:
-        raise RunFailed(f"{plugin} predicted class {int(outside[0])} for {outside.size} sample(s), outside "
+        raise RunFailed(f"{plugin} predicted class {int(outside[0])} for {counted(int(outside.size), 'sample')}, outside "
                         f"0..{n_classes - 1}; the result is not recorded as complete. Fix the model plugin")
     matrix = confusion(truth, predicted, n_classes)
     if int(matrix.sum()) != len(truth):
@@ -284,7 +285,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
                               on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {escape(text)}"))
     if "skipped" in prep.details:
         skipped = prep.details["skipped"]
-        progress.message(f"[bold yellow]Warning:[/] skipped {skipped['count']} clip(s) with unreadable frames "
+        progress.message(f"[bold yellow]Warning:[/] skipped {counted(skipped['count'], 'clip')} with unreadable frames "
                          f"(dataset.strict is off); first: {escape(str(next(iter(skipped['clips'].values()))))}")
     dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
     prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
@@ -306,8 +307,8 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
     if protocol_spec.subject_independent and shared:
         index, subjects = shared[0]
         warnings.append(f"{config.protocol} is subject-independent by design, but the data puts subjects in training "
-                        f"and test of {len(shared)} of {len(folds)} folds (first: fold {index + 1}, subject(s) "
-                        f"{', '.join(map(str, subjects[:3]))}): one person under two subject ids or in two domains; "
+                        f"and test of {len(shared)} of {len(folds)} folds (first: fold {index + 1}, "
+                        f"{plural(subjects, 'subject')} {', '.join(map(str, subjects[:3]))}): one person under two subject ids or in two domains; "
                         "scores are inflated")
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")

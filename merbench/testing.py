@@ -44,6 +44,7 @@ from merbench.estimator import is_estimator, seeded
 from merbench.preprocess import build_chain, compute_sample
 from merbench.registry import get_registry
 from merbench.runner import load_dataset, run_benchmark
+from merbench.wording import counted
 
 PROFILES = ("quick", "default", "paper")
 
@@ -304,5 +305,5 @@ def assert_conformant(name: str, registry: Any = None, profiles: Sequence[str] =
     failed = [f for f in findings if not f.passed]
     if failed:
         lines = "\n".join(f"  - {f.check}: {f.detail}" for f in failed)
-        raise ConformanceError(f"model '{name}' failed {len(failed)} conformance check(s):\n{lines}")
+        raise ConformanceError(f"model '{name}' failed {counted(failed, 'conformance check')}:\n{lines}")
     return findings

@@ -59,6 +59,7 @@ from merbench.tuning_storage import (check_storage, counted_trials, default_stor
                                      open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
 from merbench.workers import usable_cores
+from merbench.wording import counted
 
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
@@ -153,7 +154,7 @@ def check_nested(positions: np.ndarray, inner: list[Fold], outer: Fold, subjects
     """``RunFailed`` unless the objective's samples are outer training samples and inner folds split by subject."""
     leaked = np.intersect1d(positions, outer.test)
     if leaked.size:
-        raise RunFailed(f"outer fold {outer.index + 1}: {leaked.size} outer test sample(s) would reach the tuning "
+        raise RunFailed(f"outer fold {outer.index + 1}: {counted(int(leaked.size), 'outer test sample')} would reach the tuning "
                         "objective; nothing was tuned. This is a merbench bug: please report it")
     local = subjects[positions]
     for fold in inner:
@@ -297,7 +298,7 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
             trial.report(float(np.mean(list(scores.values()))), len(scores) - 1)
             if len(scores) < len(tasks) and trial.should_prune():
                 trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
-                raise optuna.TrialPruned(f"inner UF1 below the median after {len(scores)} inner fold(s)")
+                raise optuna.TrialPruned(f"inner UF1 below the median after {counted(scores, 'inner fold')}")
 
         try:
             # Each bound of the space was checked before the search; values that fail only together (a model.patch
@@ -353,7 +354,7 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
     if done:
         ctx.progress.advance("trials", min(done, total))
         ctx.progress.message(f"Outer fold {outer.index + 1}: {min(done, total)} of {total} trials reused from "
-                             f"the stored study" + (f" ({stale} interrupted trial(s) will be redone)" if stale else ""))
+                             f"the stored study" + (f" ({counted(stale, 'interrupted trial')} will be redone)" if stale else ""))
     remaining = total - done
     if remaining > 0:
         def finished(study: Any, trial: Any) -> None:
@@ -646,5 +647,5 @@ def _check_resume(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> None
         if stored:
             ctx.progress.message(f"--fresh: deleted the {len(stored)} stored stud(ies) of this tune")
     elif stored and not ctx.request.resume:
-        ctx.progress.message(f"Continuing the stored trials of this tune ({len(stored)} outer fold(s) started); "
+        ctx.progress.message(f"Continuing the stored trials of this tune ({counted(stored, 'outer fold')} started); "
                              "--fresh starts over")

@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping
 
 from merbench.errors import UsageError
 from merbench.yaml_files import read_yaml
+from merbench.wording import plural
 
 TYPES = ("float", "int", "categorical")
 FIELDS = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
@@ -180,7 +181,7 @@ def _param(key: str, spec: Any, where: str) -> Param:
         raise UsageError(f"{where}: type {spec.get('type')!r} is not one of {', '.join(TYPES)}")
     unknown = sorted(set(map(str, spec)) - FIELDS[kind])
     if unknown:
-        raise UsageError(f"{where}: unknown field(s) {', '.join(unknown)} for type {kind}; "
+        raise UsageError(f"{where}: unknown {plural(unknown, 'field')} {', '.join(unknown)} for type {kind}; "
                          f"allowed: {', '.join(sorted(FIELDS[kind]))}")
     if kind == "categorical":
         choices = spec.get("choices")

@@ -35,7 +35,7 @@ def test_validation_subjects_shared_by_sample_10fold_are_not_selection_on_test(q
     selection = checks["model selection"]
     assert selection.passed, selection.detail
     assert "not training subjects" not in text
-    assert "fold(s) 1, 2, 3: validation subjects also in the test part" in selection.detail
+    assert "folds 1, 2, 3: validation subjects also in the test part" in selection.detail
 
 
 def test_validation_subjects_outside_training_fail_with_folds_in_order(quick_run, audited):

@@ -23,7 +23,7 @@ def trees(tmp_path_factory) -> Path:
 def test_check_reports_counts_skips_and_exits_0(run_cli, trees):
     result = run_cli("datasets", "check", "casme2", "--root", str(trees / "casme2"))
     assert result.code == 0, result.err
-    assert "usable: 10 samples, 3 subjects, 2 row(s) skipped" in result.out
+    assert "usable: 10 samples, 3 subjects, 2 rows skipped" in result.out
     assert "Samples per class and domain" in result.out and "Samples per subject" in result.out
     assert "sub03/EP12_01f" in result.out and "apex" in result.out and "outside onset" in result.out
     assert "no frame folder CASME2_RAW_selected/sub03/EP14_01" in result.out
@@ -33,7 +33,7 @@ def test_check_reports_counts_skips_and_exits_0(run_cli, trees):
 def test_check_strict_turns_skipped_rows_into_exit_2(run_cli, trees):
     result = run_cli("datasets", "check", "samm", "--root", str(trees / "samm"), "--strict")
     assert result.code == 2
-    assert ("strict check (--strict or dataset.strict=true): 1 row(s) skipped, first samm row 23 (009/009_1_1): apex"
+    assert ("strict check (--strict or dataset.strict=true): 1 row skipped, first samm row 23 (009/009_1_1): apex"
             in " ".join(result.err.split()))
     assert "Rows fixed (1)" in result.out and "used the last frame" in result.out
 
@@ -64,7 +64,7 @@ def test_check_unreadable_frame_is_exit_2_naming_the_file(run_cli, tmp_path):
     result = run_cli("datasets", "check", "samm", "--root", str(root), "--strict")
     assert result.code == 2
     message = " ".join(result.err.split())
-    assert "1 file(s) missing or unreadable, first: sample 006/006_1_2" in message and onset_frame.name in message
+    assert "1 file missing or unreadable, first: sample 006/006_1_2" in message and onset_frame.name in message
 
 
 @pytest.mark.parametrize("frame", ["onset", "offset"])
@@ -81,13 +81,13 @@ def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick
     result = quick_run("--dataset", "samm", "--root", str(root), "--protocol", "loso")
     assert checked.code == 0 and broken.name in message
     if frame == "onset":
-        assert f"usable: {result['n_samples']} samples" in checked.out and "1 clip(s) with missing" in checked.out
-        assert strict.code == 2 and "strict check (--strict or dataset.strict=true): 1 file(s)" in " ".join(strict.err.split())
+        assert f"usable: {result['n_samples']} samples" in checked.out and "1 clip with missing" in checked.out
+        assert strict.code == 2 and "strict check (--strict or dataset.strict=true): 1 file" in " ".join(strict.err.split())
     else:
         assert "006/006_1_2" in {row["id"] for row in result["predictions"]}
         assert f"usable: {result['n_samples']} samples" in checked.out and "left out" not in checked.out
-        assert "missing or unreadable offset frame; the default chain (flow) does not read it" in message
-        assert "file(s) missing" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
+        assert "missing or unreadable offset frame: the default chain (flow) does not read it" in message
+        assert "missing or unreadable, first" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
 
 
 @pytest.mark.parametrize("name, expected", [

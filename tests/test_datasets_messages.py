@@ -64,14 +64,14 @@ def test_an_unreadable_frame_is_left_out_of_the_usable_count_and_the_skip_reason
         frame.write_bytes(b"not a jpeg")
     checked = run_cli("datasets", "check", "casme2", "--root", str(root))
     assert checked.code == 0, checked.err
-    assert "usable: 9 samples, 3 subjects, 2 row(s) skipped" in checked.out
-    assert "1 clip(s) with missing or unreadable files left out" in checked.out
+    assert "usable: 9 samples, 3 subjects, 2 rows skipped" in checked.out
+    assert "1 clip with missing or unreadable files left out" in checked.out
 
     prepared = run_cli("preprocess", "--dataset", "casme2", "--root", str(root), "--set", "preprocess=crop,flow",
                        "flow.method=farneback")
     assert prepared.code == 0, prepared.err
     message = " ".join(prepared.err.split())
-    assert "skipped 1 clip(s) with unreadable frames" in message and "replace it with the original frame" in message
+    assert "skipped 1 clip with unreadable frames" in message and "replace it with the original frame" in message
     assert "dataset.strict=false" not in message  # it is off already: the advice would contradict the line
 
 

@@ -333,9 +333,9 @@ def test_4dme_row_swap_fix_only_on_the_release_sheet():
 
 @pytest.mark.parametrize("name, tree, sets, usable", [
     ("casme3", "casme3", [], "usable: 15 samples, 8 subjects"),
-    ("casme3", "casme3-clips", ["dataset.fixes=none"], "usable: 11 samples, 6 subjects, 4 row(s) skipped"),
-    ("mmew", "mmew", [], "usable: 12 samples, 4 subjects, 1 row(s) skipped"),
-    ("4dme", "4dme", [], "usable: 7 samples, 3 subjects, 2 row(s) skipped"),
+    ("casme3", "casme3-clips", ["dataset.fixes=none"], "usable: 11 samples, 6 subjects, 4 rows skipped"),
+    ("mmew", "mmew", [], "usable: 12 samples, 4 subjects, 1 row skipped"),
+    ("4dme", "4dme", [], "usable: 7 samples, 3 subjects, 2 rows skipped"),
 ])
 def test_datasets_check_reads_each_new_tree(run_cli, releases, name, tree, sets, usable):
     result = run_cli("datasets", "check", name, "--root", str(releases / tree), *(["--set", *sets] if sets else []))

@@ -270,7 +270,7 @@ def test_audit_fails_predictions_outside_the_class_set(run_cli, audited_result):
     audited = run_cli("audit", str(path))
     text = " ".join(audited.out.split())
     assert audited.code == 1 and "Traceback" not in audited.err
-    assert "1 prediction(s) outside the 3 classes 0..2" in text
+    assert "1 prediction outside the 3 classes 0..2" in text
 
 
 def test_audit_fails_a_confusion_matrix_that_does_not_count_every_sample(run_cli, audited_result):
@@ -380,7 +380,7 @@ def test_check_reports_a_zero_byte_manifest_image(run_cli, empty_image_tree):
     lenient = run_cli("datasets", "check", "manifest", "--root", str(root), *sets)
     text = " ".join(lenient.err.split())
     assert lenient.code == 0, lenient.err
-    assert "1 clip(s) have missing or unreadable files and a run skips them" in text and str(bad) in text
+    assert "1 clip with missing or unreadable files: a run skips them" in text and str(bad) in text
 
 
 def test_run_skips_a_zero_byte_manifest_image_unless_strict(run_cli, empty_image_tree, tmp_path):

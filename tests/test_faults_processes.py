@@ -329,7 +329,7 @@ def test_a_full_disk_while_storing_a_fold_names_the_file_system_and_the_run_resu
     monkeypatch.undo()
     resumed = run_cli("run", "--resume", summary.id, "--store", str(store_path), "--quiet")
     assert resumed.code == 0, resumed.err
-    assert "1 completed fold(s) reused" in resumed.err
+    assert "1 completed fold reused" in resumed.err
 
 
 def test_a_full_disk_while_writing_the_cache_is_one_message(run_cli, tmp_path, monkeypatch, fresh_cache):

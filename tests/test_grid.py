@@ -154,7 +154,7 @@ def test_a_cell_that_fails_is_recorded_as_failed_and_the_others_complete(run_cli
     result = run_cli(*GRID, "--models", "ststnet,convmixer", "--store", str(store), "--json", str(target))
     assert result.code == 1
     assert "ststnet × synthetic × subject-10fold: the loss became NaN (test)" in result.out
-    assert "convmixer" in result.out.split("Comparison")[1] and "1 of 2 cell(s) failed" in result.err
+    assert "convmixer" in result.out.split("Comparison")[1] and "1 of 2 cells failed" in result.err
     with ResultStore(store) as results:
         assert {run.model: run.status for run in results.list_runs()} == {"ststnet": "failed", "convmixer": "complete"}
     document = json.loads(target.read_text())

@@ -59,7 +59,7 @@ def test_correct_baseline_passes(updated, run_cli, tmp_path):
 def test_score_too_low_fails(updated, run_cli, tmp_path):
     result = _check(updated, run_cli, tmp_path, 0.08)  # measured is 0.08 below expected
     assert result.code == 1
-    assert "low" in result.out and "-8.0" in result.out and "1 of 2 metric(s) outside" in result.out
+    assert "low" in result.out and "-8.0" in result.out and "1 of 2 metrics outside" in result.out
 
 
 def test_suspiciously_high_score_fails(updated, run_cli, tmp_path):
@@ -122,7 +122,7 @@ def _indented(mapping) -> str:
 
 @pytest.mark.parametrize("entries, message", [
     ([{"model": "convmixer", "metrics": {"nonsense": {"expected": 0.5}}}], "unknown metric 'nonsense'"),
-    ([{"model": "convmixer", "colour": "red"}], "unknown key(s) colour"),
+    ([{"model": "convmixer", "colour": "red"}], "unknown key colour"),
     ([{"model": "convmixer", "metrics": {"uf1": {"expected": "high"}}}], "must be a number"),
     ([{"model": "no-such-model"}], "no-such-model"),
 ])

@@ -135,7 +135,7 @@ def test_a_failed_run_fails_its_entry_and_the_others_are_still_checked(run_cli, 
     assert result.code == 1, result.out + result.err
     assert "Traceback" not in result.err
     assert f"Run failed: {baseline}, entry 1 (ststnet · synthetic · subject-10fold): fold" in out
-    assert "training loss became nan" in out and "FAILED: 1 of 2 metric(s)" in out and "ststnet uf1 failed" in out
+    assert "training loss became nan" in out and "FAILED: 1 of 2 metrics" in out and "ststnet uf1 failed" in out
     rows = {line.split()[0]: line.split() for line in result.out.splitlines() if line.startswith(("ststnet ", "lbptop-svm "))}
     assert rows["ststnet"][4:7] == ["—", "—", "failed"] and rows["lbptop-svm"][6] == "ok"
     document = json.loads(target.read_text())
@@ -150,7 +150,7 @@ def test_a_failed_run_fails_its_entry_and_the_others_are_still_checked(run_cli, 
 def test_a_misspelt_top_level_key_is_refused_not_ignored(run_cli, tmp_path):
     baseline = tmp_path / "baseline.yaml"
     baseline.write_text("version: 1\ndefualts: {tolerance: 0.01, profile: default}\nentries:\n  - model: lbptop-svm\n")
-    assert "unknown top-level key(s) defualts; valid: version, defaults, entries" in refused(regress(run_cli, baseline))
+    assert "unknown top-level key defualts; valid: version, defaults, entries" in refused(regress(run_cli, baseline))
 
 
 @pytest.mark.parametrize("document, kind", [
@@ -200,7 +200,7 @@ def test_a_freshly_derived_baseline_passes_on_the_runs_it_came_from(run_cli, tmp
     assert metrics["uf1"] == {"expected": 0.3027, "tolerance": 0.0}
     checked = regress(run_cli, baseline)
     assert checked.code == 0, checked.out + checked.err
-    assert "All 3 metric(s) within their band" in checked.out
+    assert "All 3 metrics within their band" in checked.out
 
 
 def test_a_hand_written_zero_tolerance_kept_by_update_passes_on_the_same_run(run_cli, tmp_path, monkeypatch):

@@ -57,7 +57,7 @@ def test_later_runs_are_checked_against_the_lab_baseline(lab, run_cli):
     _, roots, baseline = lab
     result = run_cli("--format", "plain", "regress", "--baseline", str(baseline), *roots, "--quiet", "--no-store")
     assert result.code == 0, result.out + result.err
-    assert "All 6 metric(s) within their band." in result.out
+    assert "All 6 metrics within their band." in result.out
     # The paper's MEGC2019 score is shown beside the composite entry, with the protocol named.
     assert "ststnet uf1: measured" in result.out and "paper 0.7353 (megc2019 · megc2019; same data and protocol)" in result.out
 

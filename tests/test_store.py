@@ -98,7 +98,7 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     target = tmp_path / "resumed.json"
     resumed = run_cli("run", "--resume", summary.id, "--store", str(store), "--quiet", "--json", str(target))
     assert resumed.code == 0, resumed.err
-    assert "1 completed fold(s) reused" in resumed.err
+    assert "1 completed fold reused" in resumed.err
     result = json.loads(target.read_text())
     mixed = [w for w in result["warnings"] if w.startswith("resumed under other software")]
     assert mixed and f"torch 0.0.1 → {result['environment']['torch']}" in mixed[0], result["warnings"]

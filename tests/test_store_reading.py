@@ -73,7 +73,7 @@ def test_report_with_run_ids_shows_the_newest_run_and_calls_the_other_older(two_
     assert written.code == 0, written.err
     html = page.read_text()
     assert NEW in html and OLD not in html
-    assert "1 older run(s) of the same model, dataset and protocol are not shown" in html
+    assert "1 older run of the same model, dataset and protocol is not shown" in html
     [record] = json.loads(run_cli("report", OLD, NEW, "--output", "-", "--format", "json",
                                   "--store", str(two_runs)).out)["rows"]
     assert record["run_id"] == NEW

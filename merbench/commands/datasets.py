@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from merbench.commands import flatten_sets
 from merbench.tables import TEXT, Column, DataTable, print_table
+from merbench.wording import counted
 
 ORDER = 25
 
@@ -178,10 +179,10 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise DataError(reason)
     for warning in warnings(report, args.strict or strict):
         err.print(f"[bold yellow]Warning:[/] {escape(warning)}")
-    skipped = f", {len(report.skipped)} row(s) skipped (see above; --strict makes that an error)" if report.skipped else ""
+    skipped = f", {counted(report.skipped, 'row')} skipped (see above; --strict makes that an error)" if report.skipped else ""
     unreadable = report.clips_left_out
     kept = [i for i, sample in enumerate(dataset.samples) if sample.id not in unreadable]
-    left_out = f", {len(unreadable)} clip(s) with missing or unreadable files left out" if unreadable else ""
+    left_out = f", {counted(unreadable, 'clip')} with missing or unreadable files left out" if unreadable else ""
     out.print(f"[green]usable:[/] {len(kept)} samples, {len(set(dataset.subjects[kept].tolist()))} subjects{skipped}{left_out}")
     return 0
 

@@ -14,6 +14,7 @@ from merbench.commands import flatten_sets, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
 from merbench.result import as_json
+from merbench.wording import counted
 
 ORDER = 11
 
@@ -105,8 +106,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     check_placement(cells)
     preflight_cells(cells, registry)  # a usage error leaves no row in the store
     executor = cells[0].config.section("executor")["name"]
-    err.print(f"Grid: {len(models)} model(s) × {len(datasets)} dataset(s) × {len(protocols)} protocol(s) = "
-              f"{len(cells)} cell(s), {args.seeds} seed(s) each, executor {executor}")
+    err.print(f"Grid: {counted(models, 'model')} × {counted(datasets, 'dataset')} × {counted(protocols, 'protocol')} = "
+              f"{counted(cells, 'cell')}, {counted(args.seeds, 'seed')} each, executor {executor}")
     store = None if args.no_store else ResultStore(args.store)
     try:
         return _run(args, out, err, registry, cells, store, target)
@@ -170,7 +171,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
         err.print(escape(f"Stored in {store.path}; this table again: merbench compare {ids}"), highlight=False)
     if failed:
-        err.print(f"{len(failed)} of {len(outcomes)} cell(s) failed")
+        err.print(f"{len(failed)} of {counted(outcomes, 'cell')} failed")
         return max(outcome.error.exit_code for outcome in failed)
     return 0
 

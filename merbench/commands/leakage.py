@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from merbench.commands import flatten_sets, print_plugin_problems
 from merbench.errors import UsageError
+from merbench.wording import counted
 
 ORDER = 13
 
@@ -135,7 +136,7 @@ def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict,
     from merbench.tables import print_table
 
     print_table(out, leakage_table(summary))
-    err.print(f"{len(summary['variants'])} variants × {len(summary['seeds'])} seed(s) in {summary['seconds']:.0f} s")
+    err.print(f"{len(summary['variants'])} variants × {counted(summary['seeds'], 'seed')} in {summary['seconds']:.0f} s")
     if args.json is not None:
         write_output(target, json.dumps(summary, indent=2))
         if target is not None:

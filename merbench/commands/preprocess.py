@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import flatten_sets, print_plugin_problems
+from merbench.wording import counted
 
 ORDER = 15
 
@@ -87,7 +88,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(
         f"{config.dataset}: {len(dataset.samples)} clips through {chain.names} → '{chain.produces}' "
         f"{tuple(result.inputs.shape[1:])}; computed {result.computed}, cached {result.cached}, "
-        f"{result.seconds:.2f} s" + (f" ({rate:.1f} clips/s, {result.workers} worker(s))" if rate else "")
+        f"{result.seconds:.2f} s" + (f" ({rate:.1f} clips/s, {counted(result.workers, 'worker')})" if rate else "")
     )
     for key in ("flow_method", "apex_rule", "crop_detector"):
         if key in result.details:
@@ -95,7 +96,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if "skipped" in result.details:
         skipped = result.details["skipped"]
         first = next(iter(skipped["clips"].values()))
-        err.print(f"[yellow]skipped {skipped['count']} clip(s) with unreadable frames[/] (dataset.strict is off); first: {escape(first)}")
+        err.print(f"[yellow]skipped {counted(skipped['count'], 'clip')} with unreadable frames[/] (dataset.strict is off); first: {escape(first)}")
     out.print(escape(f"Cache: {cache_dir} (see `merbench cache info`)"), highlight=False)
     if args.json is not None:
         summary = {

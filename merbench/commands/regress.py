@@ -11,6 +11,7 @@ from rich.text import Text
 
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import printable
+from merbench.wording import counted
 
 ORDER = 64
 
@@ -217,7 +218,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     if args.json is not None:
         _write_json(json_target, args.baseline, checks, registry, reuses, updated=args.update)
     if args.update:
-        how = f"{args.seeds} seed(s) × {len(layouts)} thread layout(s) each" if args.seeds > 1 else "one run each"
+        how = f"{counted(args.seeds, 'seed')} × {counted(layouts, 'thread layout')} each" if args.seeds > 1 else "one run each"
         out.print(f"Baseline {escape(str(args.baseline))} updated from {len(measured)} entr(y/ies), {how}.", highlight=False)
         return 0
     failed = [(entry, check) for entry, entry_checks, _, _ in checks for check in entry_checks if not check.passed]
@@ -227,10 +228,10 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
             out.print(f"Run failed: {escape(entry.where)}: {escape(error)}", style="bold red", highlight=False)
     if failed:
         named = ", ".join(f"{entry.model} {check.metric} {check.status}" for entry, check in failed)
-        out.print(f"FAILED: {len(failed)} of {total} metric(s) outside their band: {escape(named)}", style="bold red",
+        out.print(f"FAILED: {len(failed)} of {counted(total, 'metric')} outside their band: {escape(named)}", style="bold red",
                   highlight=False)
         return 1
-    out.print(f"All {total} metric(s) within their band.", style="green", highlight=False)
+    out.print(f"All {counted(total, 'metric')} within their band.", style="green", highlight=False)
     return 0
 
 

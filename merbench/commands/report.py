@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands.compare import add_selection_arguments, selected_comparison
+from merbench.wording import counted
 
 ORDER = 63
 
@@ -107,9 +108,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         write_comparison(comparison, target, fmt, results, args.metric)
         if target is not None:
             what = "a self-contained page with each run's figures, per-fold tables and provenance" if fmt == "html" else fmt
-            err.print(f"{len(comparison.models)} model(s) × {len(comparison.columns)} column(s) written to "
+            err.print(f"{counted(comparison.models, 'model')} × {counted(comparison.columns, 'column')} written to "
                       f"{escape(str(args.output))} ({what})")
     if figures is not None:
         written = write_figures(shown_runs(comparison), figures, args.metric)  # the runs the table shows
-        err.print(f"{len(written)} figure(s) written to {escape(str(args.figures))}")
+        err.print(f"{counted(written, 'figure')} written to {escape(str(args.figures))}")
     return 0

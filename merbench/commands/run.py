@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from merbench.commands import EPILOG, flatten_sets, print_plugin_problems
 from merbench.errors import RunFailed, UsageError
+from merbench.wording import counted
 
 ORDER = 10
 
@@ -137,7 +138,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             err.print(f"Completed folds are stored; continue with: merbench run --resume {started[0]}")
         raise
     if reused:
-        err.print(f"Resumed: {reused} completed fold(s) reused from the store, the rest trained now")
+        err.print(f"Resumed: {counted(reused, 'completed fold')} reused from the store, the rest trained now")
     print_result(out, result)
     if store is not None:
         err.print(escape(f"Stored as run {run_id} in {store.path} (merbench show {run_id})"), highlight=False)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_root_folder
 from merbench.errors import DataError, UsageError
+from merbench.wording import counted
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 COMPOSITE_CLASSES = ("negative", "positive", "surprise")
@@ -352,7 +353,7 @@ def enforce_strict(skipped: Iterable[Mapping[str, Any]], strict: bool, where: st
     skipped = list(skipped)
     if strict and skipped:
         raise DataError(
-            f"{where}: {len(skipped)} row(s) cannot be used, first {describe(skipped[0])}; "
+            f"{where}: {counted(skipped, 'row')} cannot be used, first {describe(skipped[0])}; "
             "fix the annotation or frames, or drop --strict / dataset.strict to skip them"
         )
 

@@ -31,6 +31,7 @@ from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench_plugins.datasets.common import LoadLog, as_bool, check_root, class_counts, enforce_strict
+from merbench.wording import plural
 
 DEFAULT_DOMAIN = "manifest"
 
@@ -167,7 +168,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     if not image_mode and not {"onset", "apex"} <= set(header):
         missing.append("path (or onset and apex)")
     if missing:
-        raise DataError(f"{path} row 1: missing column(s) {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}")
+        raise DataError(f"{path} row 1: missing {plural(missing, 'column')} {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}")
     if image_mode and ("onset" in header or "apex" in header):
         raise DataError(f"{path} row 1: has both a path column and onset/apex columns; keep one of the two forms")
     if not rows:

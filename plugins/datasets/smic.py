@@ -33,6 +33,7 @@ from merbench_plugins.datasets.common import (
     to_dataset,
 )
 from merbench_plugins.datasets.fixes import choose_mode, empty_report
+from merbench.wording import counted
 
 SUBSETS = ("hs", "vis", "nir")
 CLIP = re.compile(r"(s\d+)_(ne|po|sur)_\d+", re.IGNORECASE)
@@ -100,7 +101,7 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                     continue
                 frames = list_frames(clip_dir)
                 if len(frames) < 2:
-                    log.skip(None, sample_id, f"{clip_dir.relative_to(root)} holds {len(frames)} image file(s); need at least 2")
+                    log.skip(None, sample_id, f"{clip_dir.relative_to(root)} holds {counted(frames, 'image file')}; need at least 2")
                     continue
                 placed = Placed(tuple(frames.values()), 0, None, len(frames) - 1)
                 log.apex_fallback.append(sample_id)

@@ -1,0 +1,26 @@
+"""Counted nouns for messages: "1 clip", "3 clips", never "clip(s)"."""
+
+from __future__ import annotations
+
+from typing import Sized
+
+IRREGULAR = {"child": "children", "entry": "entries", "directory": "directories", "summary": "summaries"}
+
+
+def plural(count: int | Sized, noun: str, plural_form: str | None = None) -> str:
+    """``noun`` as ``count`` (a number, or a collection's length) takes it: singular for exactly 1, else plural."""
+    number = count if isinstance(count, int) else len(count)
+    if number == 1:
+        return noun
+    if plural_form is not None:
+        return plural_form
+    if noun in IRREGULAR:
+        return IRREGULAR[noun]
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def counted(count: int | Sized, noun: str, plural_form: str | None = None) -> str:
+    """``"N noun"`` with the noun in the number's form: ``counted(1, "fold")`` → ``1 fold``, ``counted(3, "fold")``
+    → ``3 folds``; ``count`` may be a collection (its length)."""
+    number = count if isinstance(count, int) else len(count)
+    return f"{number} {plural(number, noun, plural_form)}"
