@@ -21,7 +21,7 @@ from merbench.config import NO_FOLDER, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import check_root_folder, decode_image, undecodable
 from merbench.errors import UsageError
-from merbench.wording import counted
+from merbench.wording import counted, plural
 
 IMAGE_PREPROCESSOR = "image"
 """The preprocessor that reads precomputed images (``Dataset.gives == "image"``)."""
@@ -96,6 +96,13 @@ class CheckReport:
         return Counter(key(s) for s in self.dataset.samples)
 
     @property
+    def classes_kept(self) -> list[str]:
+        """The classes that still have a sample once the clips a run leaves out are left out, in class order."""
+        left_out = self.clips_left_out
+        present = {sample.label for sample in self.dataset.samples if sample.id not in left_out}
+        return [name for label, name in enumerate(self.dataset.classes) if label in present]
+
+    @property
     def skipped(self) -> list[Mapping[str, Any]]:
         """Rows the loader left out, with their reasons."""
         return list(self.dataset.summary.get("skipped_rows", []))
@@ -159,6 +166,16 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
     if len(set(dataset.labels.tolist())) < 2:
         return f"dataset '{dataset.name}' has samples of only one class ({dataset.classes[dataset.labels[0]]}); a classifier needs two"
     blocking = report.blocking
+    kept_classes = report.classes_kept
+    if blocking and not strict and len(kept_classes) < 2:
+        first = blocking[0]
+        only = f" ({kept_classes[0]})" if kept_classes else ""
+        return (
+            f"dataset '{dataset.name}' has samples of only one class{only} once the "
+            f"{counted(report.clips_left_out, 'clip')} with missing or unreadable files are left out, as a run leaves "
+            f"them out; a classifier needs two: replace the files, first: sample {first.sample}: {first.path} "
+            f"{first.problem}"
+        )
     if blocking and strict:
         first = blocking[0]
         return (
@@ -185,6 +202,11 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
         found.append(f"{counted(report.clips_left_out, 'clip')} with missing or unreadable files: a run skips them "
                      f"(dataset.strict is off); first: sample {first.sample}: {first.path} {first.problem}. Replace "
                      "the files, or use --strict to make this an error")
+        lost = [name for name in report.dataset.classes if name not in report.classes_kept]
+        if lost:
+            found.append(f"{plural(lost, 'class')} {', '.join(lost)} {'has' if len(lost) == 1 else 'have'} no sample "
+                         f"left once those clips are left out: a run classifies {counted(report.classes_kept, 'class')} "
+                         f"({', '.join(report.classes_kept)})")
     offsets = [problem for problem in report.problems if not problem.skips_clip]
     if offsets:
         first = offsets[0]

@@ -720,5 +720,28 @@ def preprocess_dataset(
         seconds=time.perf_counter() - start,
         details=details,
         workers=used_workers,
-        dataset=dataclasses.replace(dataset, samples=kept_samples) if bundle.skipped else dataset,
+        dataset=with_samples(dataset, kept_samples) if bundle.skipped else dataset,
     )
+
+
+def with_samples(dataset: Dataset, samples: Sequence[Sample]) -> Dataset:
+    """``dataset`` with only ``samples`` (a subset of its own, e.g. without the clips skipped as unreadable).
+
+    A class left without samples is dropped and the labels renumbered, as a loader lists only the classes its tree
+    has (a class no sample has would count as a zero in per-class averages such as macro F1); the summary's
+    ``class_counts`` follow, and ``classes_without_samples`` names the dropped ones.
+    """
+    present = sorted({sample.label for sample in samples})
+    renumbered = {old: new for new, old in enumerate(present)}
+    classes = tuple(dataset.classes[old] for old in present)
+    kept = tuple(sample if renumbered[sample.label] == sample.label else dataclasses.replace(
+        sample, label=renumbered[sample.label]) for sample in samples)
+    summary = dict(dataset.summary)
+    counts = {name: 0 for name in classes}
+    for sample in kept:
+        counts[classes[sample.label]] += 1
+    summary["class_counts"] = counts
+    dropped = [name for name in dataset.classes if name not in classes]
+    if dropped:
+        summary["classes_without_samples"] = dropped
+    return dataclasses.replace(dataset, classes=classes, samples=kept, summary=summary)

@@ -63,13 +63,24 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
     dataset = resolve_factory(spec.load)(config.root, dict(config.section("dataset")), cache_dir)
     if not dataset.samples:
         raise DataError(f"dataset '{config.dataset}' has no samples{f' under {config.root}' if config.root else ''}")
-    if len(np.unique(dataset.labels)) < 2:
-        raise DataError(f"dataset '{config.dataset}' has samples of only one class; a classifier needs at least two")
+    check_two_classes(dataset, config.dataset)
     check_dataset_input(dataset, config.dataset, config.preprocess)
     if keep_for_run:
         _CHECKED.clear()
         _CHECKED[key] = dataset
     return dataset
+
+
+def check_two_classes(dataset: Dataset, name: str, skipped: int = 0) -> None:
+    """Refuse a dataset whose samples (after ``skipped`` clips were left out as unreadable) are of one class."""
+    if len(np.unique(dataset.labels)) >= 2:
+        return
+    only = dataset.classes[int(dataset.labels[0])] if dataset.samples else "none"
+    if skipped:
+        raise DataError(f"dataset '{name}' has samples of only one class ({only}) after {counted(skipped, 'clip')} "
+                        "with unreadable frames were skipped; a classifier needs at least two: replace the files "
+                        "(merbench datasets check names them), or remove their rows")
+    raise DataError(f"dataset '{name}' has samples of only one class ({only}); a classifier needs at least two")
 
 
 def run_warnings(config: RunConfig, fits_once: bool) -> list[str]:
@@ -287,7 +298,13 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
         skipped = prep.details["skipped"]
         progress.message(f"[bold yellow]Warning:[/] skipped {counted(skipped['count'], 'clip')} with unreadable frames "
                          f"(dataset.strict is off); first: {escape(str(next(iter(skipped['clips'].values()))))}")
-    dataset = prep.dataset or dataset  # without clips skipped as unreadable (dataset.strict=false)
+    if prep.dataset is not None and prep.dataset is not dataset:  # clips skipped as unreadable (dataset.strict=false)
+        check_two_classes(prep.dataset, config.dataset, int(prep.details.get("skipped", {}).get("count", 0)))
+        for name in prep.dataset.summary.get("classes_without_samples", []):
+            progress.message(f"[bold yellow]Warning:[/] class {escape(name)} has no sample left after the skipped "
+                             f"clips: the run classifies {counted(prep.dataset.classes, 'class')} "
+                             f"({escape(', '.join(prep.dataset.classes))})")
+        dataset = prep.dataset
     prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
     if recorder is not None:
         recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details})

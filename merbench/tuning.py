@@ -52,7 +52,7 @@ from merbench.preprocess import Chain, checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import connect
 from merbench.registry import Registry
-from merbench.runner import check_fold_predictions, load_dataset, model_recipe
+from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe
 from merbench.splits import check_folds, protocol_dataset
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, fail_stale, import_optuna,
@@ -239,6 +239,8 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
             on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {escape(text)}"))
         kept = prep.dataset or ctx.dataset
         if first:
+            if kept is not ctx.dataset:
+                check_two_classes(kept, config.dataset, int(prep.details.get("skipped", {}).get("count", 0)))
             ctx.use_dataset(kept)  # clips skipped as unreadable (dataset.strict=false) are left out of every fold
         elif [s.id for s in kept.samples] != [s.id for s in ctx.dataset.samples]:
             raise DataError(f"preprocessing with {content_key(config.sections)[:8]} kept other clips than the first "
