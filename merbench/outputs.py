@@ -170,6 +170,26 @@ def check_command_output(path: Path | str, option: str, args: Any) -> Path | Non
                              dataset_roots(args))
 
 
+def check_store_outside_datasets(args: Any, path: Path | None = None, option: str | None = None) -> None:
+    """Refuse a store the command writes (the results store: ``--store``, ``$MERBENCH_STORE`` or the default, unless
+    ``--no-store``; or ``path``, named ``option``) inside one of its dataset folders (``dataset_roots``): merbench never
+    writes inside a dataset."""
+    if path is None:
+        if getattr(args, "no_store", False):
+            return
+        given = getattr(args, "store", None)
+        path = Path(given) if given else default_store_path()
+        option = "--store" if given else ("$MERBENCH_STORE" if os.environ.get("MERBENCH_STORE") else "the results store")
+    try:
+        target = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return  # opening it reports the problem
+    for what, folder in dataset_roots(args).items():
+        if Path(folder).expanduser().resolve() in target.parents:
+            raise UsageError(f"{option} {path}: lies inside {what}; merbench never writes inside a dataset's folder; "
+                             "give a store outside it (--store PATH, or $MERBENCH_STORE)")
+
+
 def input_paths(args: Any) -> dict[str, Path]:
     """The files a command reads, described: its ``--config``/``--space``/``--baseline`` file, for
     ``check_output_path(inputs=...)``: an output may not replace one of them."""

@@ -82,12 +82,13 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set
     from merbench.grid import check_placement, parse_roots, plan_grid, preflight_cells, split_names
     from merbench.metrics import METRIC_KEYS
-    from merbench.outputs import check_command_output
+    from merbench.outputs import check_command_output, check_store_outside_datasets
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
     registry = get_registry()
     print_plugin_problems(err, registry)
+    check_store_outside_datasets(args)
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone

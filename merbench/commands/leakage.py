@@ -71,7 +71,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench leakage``."""
     from merbench.config import parse_set
     from merbench.leakage import plan_study, preflight_study
-    from merbench.outputs import check_command_output
+    from merbench.outputs import check_command_output, check_store_outside_datasets
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
@@ -79,6 +79,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_plugin_problems(err, registry)
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
+    check_store_outside_datasets(args)
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone

@@ -100,13 +100,14 @@ def _check_update_options(args: argparse.Namespace) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench regress``."""
     from merbench.errors import UsageError
-    from merbench.outputs import check_output_path, dataset_roots, input_paths, store_files
+    from merbench.outputs import check_output_path, check_store_outside_datasets, dataset_roots, input_paths, store_files
     from merbench.regress import entry_error, load_baseline, missing_entries, parse_thread_layouts
     from merbench.registry import get_registry
     from merbench.store import default_store_path
     from merbench.testing import conformance_names
 
     _check_update_options(args)
+    check_store_outside_datasets(args)
     json_target = None
     if args.json is not None:
         protect = [] if args.no_store else store_files(args.store or default_store_path())

@@ -67,7 +67,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench run``."""
-    from merbench.outputs import check_command_output
+    from merbench.outputs import check_command_output, check_store_outside_datasets
     from merbench.registry import get_registry
     from merbench.store import ResultStore
 
@@ -78,6 +78,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.resume or args.store):
         raise UsageError("--no-store cannot be combined with --resume or --store")
+    check_store_outside_datasets(args)
     # A new run's usage errors are found before the store is opened: they leave no row behind.
     config = None if args.resume else _new_config(args, registry)
     store = None if args.no_store else ResultStore(args.store)

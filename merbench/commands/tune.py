@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench tune``."""
     from merbench.config import parse_set
-    from merbench.outputs import check_command_output, write_output
+    from merbench.outputs import check_command_output, check_store_outside_datasets, write_output
     from merbench.progress import command_progress
     from merbench.registry import get_registry
     from merbench.tuning import TuneRequest, import_optuna, run_tune
@@ -80,6 +80,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     import_optuna()  # a missing Optuna is said before anything else
     registry = get_registry()
     print_plugin_problems(err, registry)
+    from merbench.tuning_storage import default_storage
+
+    check_store_outside_datasets(args, args.storage or default_storage(),
+                                 "--storage" if args.storage else "the trials storage")
     json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone

@@ -1,0 +1,61 @@
+"""merbench never writes inside a dataset's folder: neither the results store (``--store``, ``$MERBENCH_STORE``) nor
+tune's trials storage may lie inside a ``--root`` the command reads (one line, exit 2, nothing created there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import realtrees as rt
+
+QUICK = ("--profile", "quick", "--epochs", "1", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def casme2(tmp_path_factory) -> Path:
+    return rt.build_casme2(tmp_path_factory.mktemp("inside") / "casme2")
+
+
+def files_of(root: Path) -> set[Path]:
+    return set(root.rglob("*"))
+
+
+@pytest.mark.parametrize("command", [
+    ("run", "--model", "ststnet", "--dataset", "casme2", "--root", "{root}", *QUICK, "--store", "{store}"),
+    ("grid", "--models", "ststnet", "--datasets", "casme2", "--root", "casme2={root}", *QUICK, "--store", "{store}"),
+    ("leakage", "--model", "ststnet", "--dataset", "casme2", "--root", "{root}", *QUICK, "--store", "{store}"),
+    ("regress", "--baseline", "{baseline}", "--root", "casme2={root}", "--store", "{store}"),
+], ids=["run", "grid", "leakage", "regress"])
+def test_a_results_store_inside_the_dataset_folder_is_refused(run_cli, casme2, tmp_path, command):
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("version: 1\nentries:\n  - {model: ststnet, dataset: casme2, metrics: {uf1: {expected: 0.5}}}\n")
+    before = files_of(casme2)
+    store = casme2 / "results.sqlite"
+    args = [part.format(root=casme2, store=store, baseline=baseline) for part in command]
+    result = run_cli(*args)
+    assert result.code == 2, result.err
+    assert f"--store {store}: lies inside the dataset folder given with --root {casme2}" in " ".join(result.err.split())
+    assert "merbench never writes inside a dataset's folder" in " ".join(result.err.split())
+    assert files_of(casme2) == before, "nothing is written inside the dataset"
+
+
+def test_merbench_store_inside_the_dataset_folder_is_refused_and_named(run_cli, casme2, monkeypatch):
+    before = files_of(casme2)
+    monkeypatch.setenv("MERBENCH_STORE", str(casme2 / "sub01" / "results.sqlite"))
+    result = run_cli("run", "--model", "ststnet", "--dataset", "casme2", "--root", str(casme2), *QUICK)
+    assert result.code == 2 and "$MERBENCH_STORE" in result.err and "lies inside" in result.err
+    assert files_of(casme2) == before
+    unstored = run_cli("run", "--model", "ststnet", "--dataset", "casme2", "--root", str(casme2), *QUICK, "--no-store")
+    assert "lies inside" not in unstored.err, "--no-store writes no store: nothing to refuse"
+
+
+def test_tunes_trials_storage_inside_the_dataset_folder_is_refused(run_cli, casme2, tmp_path):
+    pytest.importorskip("optuna")
+    space = tmp_path / "space.yaml"
+    space.write_text("model.dropout: {type: float, low: 0.0, high: 0.5}\n")
+    before = files_of(casme2)
+    result = run_cli("tune", "--model", "ststnet", "--dataset", "casme2", "--root", str(casme2), "--space", str(space),
+                     "--trials", "1", *QUICK, "--storage", str(casme2 / "tuning.sqlite"))
+    assert result.code == 2 and "--storage" in result.err and "lies inside the dataset folder" in result.err
+    assert files_of(casme2) == before
