@@ -203,6 +203,17 @@ def test_a_freshly_derived_baseline_passes_on_the_runs_it_came_from(run_cli, tmp
     assert "All 3 metrics within their band" in checked.out
 
 
+def test_a_derivation_without_a_git_checkout_records_no_commit_as_null_not_the_text_none(run_cli, tmp_path, monkeypatch):
+    import merbench.environment
+
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    monkeypatch.setattr(merbench.environment, "git_commit", lambda: None)  # merbench installed from a wheel
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}])
+    assert regress(run_cli, baseline, "--update", "--seeds", "2", "--threads", "auto", "--floor", "0").code == 0
+    versions = yaml.safe_load(baseline.read_text())["entries"][0]["derived"]["versions"]
+    assert versions["git_commit"] is None and versions["merbench"] == merbench.__version__
+
+
 def test_a_hand_written_zero_tolerance_kept_by_update_passes_on_the_same_run(run_cli, tmp_path, monkeypatch):
     fake_runs(monkeypatch, ROUNDED_AWAY)
     baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm", "tolerance": 0}])

@@ -309,7 +309,8 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     environment = describe_environment("cpu")
     context = {
         "machine": describe_machine(), "date": date.today().isoformat(),
-        "versions": {key: str(environment.get(key)) for key in ("merbench", "torch", "opencv", "git_commit")},
+        "versions": {key: None if environment.get(key) is None else str(environment.get(key))
+                     for key in ("merbench", "torch", "opencv", "git_commit")},  # None: not known (no git checkout)
         "command": f"merbench regress --baseline {args.baseline} --update --seeds {args.seeds} --threads {','.join(layouts)}",
     }
     derivation = Derivation(list(range(entry.seed, entry.seed + args.seeds)), layouts, k, floor, values,
