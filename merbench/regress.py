@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 import re
 import statistics
@@ -69,9 +70,9 @@ from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
+from merbench.wording import plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import updated_yaml_text
-from merbench.wording import plural
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
@@ -308,7 +309,22 @@ def parse_baseline(data: Any, path: Path) -> Baseline:
                          "configuration leaks (docs/leakage.md)")
     baseline = Baseline(path, defaults)
     baseline.entries = [_entry(raw, defaults, path, i) for i, raw in enumerate(data.get("entries") or [])]
+    _refuse_repeated_entries(baseline.entries)
     return baseline
+
+
+def _refuse_repeated_entries(entries: list[Entry]) -> None:
+    """``UsageError`` when two entries are the same run (model, dataset, protocol, profile, seed, device and
+    ``set:``): both would train, and their expectations could contradict each other."""
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        key = json.dumps([entry.model, entry.dataset, entry.protocol, entry.profile, entry.seed, entry.device,
+                          entry.sets], sort_keys=True, default=str)
+        if key in seen:
+            raise UsageError(f"{entry.origin}: the same run as {seen[key].origin.rpartition(', ')[2]} ({entry.label}), "
+                             "which would train twice against two sets of expectations; keep one entry and merge "
+                             "their metrics")
+        seen[key] = entry
 
 
 def entry_config(entry: Entry, registry: Any, root: Path | None = None):

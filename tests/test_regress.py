@@ -125,6 +125,9 @@ def _indented(mapping) -> str:
     ([{"model": "convmixer", "colour": "red"}], "unknown key colour"),
     ([{"model": "convmixer", "metrics": {"uf1": {"expected": "high"}}}], "must be a number"),
     ([{"model": "no-such-model"}], "no-such-model"),
+    ([{"model": "ststnet", "metrics": {"uf1": {"expected": 0.5}}}, {"model": "convmixer"},
+      {"model": "ststnet", "metrics": {"uf1": {"expected": 0.9}}}],
+     "entry 3: the same run as entry 1 (ststnet · synthetic · subject-10fold (quick, seed 0))"),
 ])
 def test_bad_baseline_is_a_usage_error_naming_the_entry(entries, message, run_cli, tmp_path):
     baseline = tmp_path / "baseline.yaml"
