@@ -55,6 +55,23 @@ def test_cache_info_of_an_empty_cache_says_so(run_cli, fresh_cache):
     assert not fresh_cache.exists(), "reading the cache creates no folder"
 
 
+def test_a_generation_killed_midway_leaves_a_folder_that_info_counts_and_clear_removes(filled_cache, run_cli,
+                                                                                        fresh_cache, tmp_path):
+    """A run killed (SIGKILL) while generating the synthetic data leaves its hidden temporary folder behind."""
+    left = fresh_cache / "synthetic" / ".0123456789abcdef.k1ll3d"
+    (left / "clips").mkdir(parents=True)
+    (left / "clips" / "frame.png").write_bytes(b"x" * 1000)
+    (fresh_cache / "preprocess" / ".entry.npy.123.tmp").write_bytes(b"y" * 24)
+    target = tmp_path / "info.json"
+    info = run_cli("cache", "info", "--json", str(target))
+    assert info.code == 0, info.err
+    assert "2 temporary files or folders (1.0 KiB, left by interrupted writes; `merbench cache clear --yes` removes " \
+           "them)" in " ".join(info.out.split())
+    summary = json.loads(target.read_text())
+    assert (summary["temporary_files"], summary["temporary_bytes"]) == (2, 1024)
+    assert run_cli("cache", "clear", "--yes").code == 0 and not left.exists()
+
+
 # ------------------------------------------------------------------ MERBENCH_CACHE is not a folder
 
 RUN = ["run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet", "--no-store", *TINY]

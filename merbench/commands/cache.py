@@ -104,7 +104,7 @@ def summarise(root: Path) -> dict[str, Any]:
             "samples": len(keys), "bytes": size, "written": meta.get("written", ""), "index": meta_path.stem,
         })
     entries = [p for p in entry_dir.glob("??/*.npy")] if entry_dir.is_dir() else []
-    temporary = [p for p in root.rglob("*.tmp")] if root.is_dir() else []
+    temporary = leftovers(root)
     parts = {}
     for name in PARTS:
         files, size = _size(root / name) if (root / name).is_dir() else (0, 0)
@@ -113,8 +113,32 @@ def summarise(root: Path) -> dict[str, Any]:
     return {
         "root": str(root), "chains": rows, "entries": len(entries),
         "unindexed_entries": sum(p.name not in indexed for p in entries),
-        "temporary_files": len(temporary), "parts": parts, "other": other,
+        "temporary_files": len(temporary), "temporary_bytes": sum(_size(p)[1] if p.is_dir() else _file_size(p)
+                                                                  for p in temporary),
+        "parts": parts, "other": other,
     }
+
+
+def leftovers(root: Path) -> list[Path]:
+    """What interrupted writes left in the cache: temporary files (``*.tmp``) and the hidden folders a dataset is
+    generated into before it is moved into place (``synthetic/.KEY.xxxx``; a killed run leaves them behind)."""
+    if not root.is_dir():
+        return []
+    folders: list[Path] = []
+    for name in PARTS:
+        if (root / name).is_dir():
+            for hidden in sorted((root / name).rglob(".*")):
+                if hidden.is_dir() and not any(folder in hidden.parents for folder in folders):
+                    folders.append(hidden)
+    files = [p for p in root.rglob("*.tmp") if not any(folder in p.parents for folder in folders)]
+    return folders + files
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def chains_table(summary: dict[str, Any]):
@@ -149,8 +173,9 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
     for name, description in PARTS.items():
         out.print(f"{name}/: {description}, {parts[name]['files']} files, {human(parts[name]['bytes'])}", highlight=False)
     out.print(f"{summary['entries']} entries in all, {summary['unindexed_entries']} not in any complete dataset run "
-              f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files",
-              highlight=False)
+              f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files "
+              f"or folders" + (f" ({human(summary['temporary_bytes'])}, left by interrupted writes; `merbench cache "
+                               "clear --yes` removes them)" if summary["temporary_files"] else ""), highlight=False)
     if summary["other"]:
         out.print(f"Also in the folder, not managed by `cache clear`: {escape(', '.join(summary['other']))}",
                   highlight=False)
