@@ -126,7 +126,8 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             try:
                 blob = Path(path).read_bytes()
             except OSError as exc:
-                problems.append(FrameProblem(sample.id, path, f"{role} frame missing ({exc.strerror})", role))
+                what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
+                problems.append(FrameProblem(sample.id, path, f"{role} frame {what} ({exc.strerror})", role))
                 continue
             if decode_image(blob, flag) is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))

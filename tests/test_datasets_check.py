@@ -131,3 +131,28 @@ def test_check_megc2019_overview_names_each_parts_annotation(run_cli, trees):
 def test_check_show_must_be_a_count(run_cli, trees, value):
     result = run_cli("datasets", "check", "casme2", "--root", str(trees / "casme2"), "--show", value)
     assert result.code == 2 and "argument --show" in result.err
+
+
+def test_a_frame_that_cannot_be_read_is_called_not_readable_not_missing(monkeypatch, tmp_path):
+    """A frame without read permission (chmod 000, as a user who does not own it) is there: the check says so."""
+    import errno
+    from pathlib import Path
+
+    import realtrees as rt
+    from merbench.contracts import Dataset, Sample
+    from merbench.dataset_check import check_files
+
+    frames = rt.build_casme2(tmp_path / "casme2") / "CASME2_RAW_selected" / "sub01" / "EP02_01f"
+    paths = tuple(sorted(frames.iterdir()))
+    locked = paths[0]
+    original = Path.read_bytes
+
+    def read_bytes(self):
+        if self == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    sample = Sample("sub01/EP02_01f", "sub01", 0, "casme2", paths, 0, 1, len(paths) - 1)
+    _, problems = check_files(Dataset("casme2", ("happiness",), (sample,)))
+    assert [(p.path, p.problem) for p in problems] == [(locked, "onset frame not readable (Permission denied)")]
