@@ -46,12 +46,14 @@ from merbench_plugins.datasets.common import (
     choose_classes,
     find_dir,
     find_one,
+    folders_in,
     norm,
     order_classes,
     read_sheet,
     to_dataset,
     frame_numbers,
     to_int,
+    searched_folders,
 )
 from merbench_plugins.datasets.fixes import apply_fixes
 
@@ -91,20 +93,24 @@ def subject_id(value: Any) -> str:
 
 
 def numbered(folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Path]:
-    """Files of ``folder`` named ``{N}.ext`` (``ext`` in ``suffixes``), by N."""
+    """Files of ``folder`` named ``{N}.ext`` (``ext`` in ``suffixes``), by N; ``SkipRow`` when it cannot be read."""
     if folder is None or not folder.is_dir():
         return {}
     found = {}
-    for path in folder.iterdir():
-        match = re.search(r"(\d+)$", path.stem)
-        if match and path.suffix.lower() in suffixes and path.is_file():
-            found[int(match.group(1))] = path
+    try:
+        for path in folder.iterdir():
+            match = re.search(r"(\d+)$", path.stem)
+            if match and path.suffix.lower() in suffixes and path.is_file():
+                found[int(match.group(1))] = path
+    except OSError as exc:
+        raise SkipRow(f"folder {folder} not readable ({exc.strerror or exc}); make it readable to use this clip") from None
     return dict(sorted(found.items()))
 
 
 def children(folder: Path) -> dict[str, Path]:
-    """Sub-folders of ``folder`` by lower-case name (folder letter case differs from the sheet's)."""
-    return {c.name.lower(): c for c in sorted(folder.iterdir()) if c.is_dir()} if folder.is_dir() else {}
+    """Sub-folders of ``folder`` by lower-case name (folder letter case differs from the sheet's); none when it
+    cannot be read (a search passes over a root-owned ``lost+found``)."""
+    return {c.name.lower(): c for c in searched_folders(folder)}
 
 
 def subjects_folder(root: Path, depth: int = 5) -> Path | None:
@@ -130,6 +136,7 @@ class Frames:
         if package is not None:
             self.base = find_dir(package, ("frame", "frames"), depth=0) or package
             self.depth_base = find_dir(package, ("depth",), depth=0)
+            folders_in(self.base)  # a DataError when the package's frame folder cannot be read
             self.clips, self.depth_clips = children(self.base), children(self.depth_base) if self.depth_base else {}
             return
         if mode == "clips":
@@ -157,7 +164,7 @@ class Frames:
                 raise SkipRow(f"no clip folder {self.base.name}/{subject}_{trial}_{onset_cell} in Part_A_ME_clip")
             return self._list(folder, COLOUR), self._list(self.depth_clips.get(name), (".png",)), folder
         subject_dir = self.subjects.get(subject.lower())
-        trial_dir = children(subject_dir).get(trial) if subject_dir else None
+        trial_dir = {c.name.lower(): c for c in folders_in(subject_dir)}.get(trial) if subject_dir else None
         if trial_dir is None:
             raise SkipRow(f"no trial folder {subject}/{trial} in {self.base}")
         parts = children(trial_dir)

@@ -51,6 +51,7 @@ def check_root(root: Path | None, name: str) -> Path:
         raise UsageError(f"dataset '{name}' reads your own copy of the data: give its folder with --root DIR")
     root = Path(root)
     check_root_folder(root, name)
+    folders_in(root)  # a DataError when --root cannot be read
     return root
 
 
@@ -94,11 +95,45 @@ def find_dir(root: Path, names: Sequence[str], depth: int = 1) -> Path | None:
     for _ in range(depth + 1):
         for name in wanted:
             for folder in level_dirs:
-                for child in sorted(folder.iterdir()) if folder.is_dir() else ():
-                    if child.is_dir() and child.name.lower() == name:
+                for child in searched_folders(folder):
+                    if child.name.lower() == name:
                         return child
-        level_dirs = [c for d in level_dirs for c in sorted(d.iterdir()) if c.is_dir()]
+        level_dirs = [c for d in level_dirs for c in searched_folders(d)]
     return None
+
+
+def searched_folders(folder: Path) -> list[Path]:
+    """The sub-folders of ``folder`` by name, for a search: none when it cannot be read (a root-owned ``lost+found``)."""
+    try:
+        return sorted(c for c in folder.iterdir() if c.is_dir())
+    except OSError:
+        return []
+
+
+def folders_in(folder: Path) -> list[Path]:
+    """The sub-folders of a folder the loader must read (a subject's, a part's), by name; ``unreadable`` when it cannot."""
+    try:
+        return sorted(c for c in folder.iterdir() if c.is_dir())
+    except OSError as exc:
+        raise unreadable(folder, exc) from None
+
+
+def unreadable(folder: Path, exc: OSError) -> DataError:
+    """The error for a folder that cannot be read: names it and the fix."""
+    return DataError(f"{folder}: folder not readable ({exc.strerror or exc}); make it readable "
+                     f"(chmod -R a+rX '{folder}' as its owner) or run merbench as a user who can read it")
+
+
+def blocked(folder: Path, exc: OSError) -> DataError:
+    """``unreadable`` for the folder above ``folder`` that keeps it from being looked at (its subject folder)."""
+    above = folder.parent
+    while above.parent != above:
+        try:
+            above.stat()
+            break
+        except OSError:
+            above = above.parent
+    return unreadable(above, exc)
 
 
 def to_int(value: Any) -> int | None:
@@ -217,18 +252,26 @@ def _cell(row: Sequence[Any], position: int | None) -> Any:
 # ------------------------------------------------------------------ frames
 
 
-def list_frames(folder: Path) -> dict[int, Path]:
-    """Image files of a clip folder by the frame number at the end of their name."""
+def list_frames(folder: Path, root: Path | None = None) -> dict[int, Path]:
+    """Image files of a clip folder by the frame number at the end of their name.
+
+    Raises ``SkipRow`` when the folder cannot be read (named relative to ``root`` when given).
+    """
     frames: dict[int, Path] = {}
     if not folder.is_dir():
         return frames
-    for entry in os.scandir(folder):
-        path = Path(entry.path)
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
-            continue
-        match = NUMBER_AT_END.search(path.stem)
-        if match:
-            frames.setdefault(int(match.group(1)), path)
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                path = Path(entry.path)
+                if path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+                    continue
+                match = NUMBER_AT_END.search(path.stem)
+                if match:
+                    frames.setdefault(int(match.group(1)), path)
+    except OSError as exc:
+        where = folder.relative_to(root) if root is not None and folder.is_relative_to(root) else folder
+        raise SkipRow(f"folder {where} not readable ({exc.strerror or exc}); make it readable to use this clip") from None
     return dict(sorted(frames.items()))
 
 
@@ -246,14 +289,19 @@ class Placed:
 def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, offset: int | None) -> Placed:
     """Match annotated frame numbers to the frames on disk, repairing a wrong offset.
 
-    Raises ``SkipRow`` when the folder or the onset/apex frame is missing or the
-    apex lies outside onset..offset. An offset that is not on disk, or lies before
+    Raises ``SkipRow`` when the folder or the onset/apex frame is missing, the folder
+    cannot be read or the apex lies outside onset..offset (a DataError when a folder
+    above it cannot be read). An offset that is not on disk, or lies before
     an apex that is on disk, is replaced by the last frame on disk (noted in ``fix``).
     """
     where = folder.relative_to(root) if folder.is_relative_to(root) else folder
-    if not folder.is_dir():
+    try:
+        found = folder.is_dir()
+    except OSError as exc:  # a folder above the clip cannot be read
+        raise blocked(folder, exc) from None
+    if not found:
         raise SkipRow(f"no frame folder {where}")
-    frames = list_frames(folder)
+    frames = list_frames(folder, root)
     if not frames:
         raise SkipRow(f"frame folder {where} holds no image files")
     numbers = list(frames)

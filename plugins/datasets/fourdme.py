@@ -43,6 +43,7 @@ from merbench_plugins.datasets.common import (
     choose_classes,
     find_dir,
     find_one,
+    folders_in,
     norm,
     order_classes,
     place_clip,
@@ -153,7 +154,7 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
     log = LoadLog(domain)
     log.rows = len(sheet.rows)
     mapping = CLASS_SETS[classes]
-    subjects = {c.name.lower(): c for c in base.iterdir() if c.is_dir()}
+    subjects = {c.name.lower(): c for c in folders_in(base)}
     entries: list[Entry] = []
     for row, cells in sheet.rows:
         cells = {k: clean(v) for k, v in cells.items()}
@@ -180,7 +181,7 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
         subject_dir = subjects.get(raw_subject.lower())
         folder = None
         if subject_dir is not None:
-            folder = next((c for c in subject_dir.iterdir() if c.is_dir() and c.name.lower().rstrip("-") == clip.lower()), None)
+            folder = next((c for c in folders_in(subject_dir) if c.name.lower().rstrip("-") == clip.lower()), None)
         try:
             onset, apex, offset = frame_numbers(cells)
             placed = place_clip(folder or base / raw_subject / clip, root, onset, apex, offset)

@@ -168,7 +168,11 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     if not image_mode and not {"onset", "apex"} <= set(header):
         missing.append("path (or onset and apex)")
     if missing:
-        raise DataError(f"{path} row 1: missing {plural(missing, 'column')} {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}")
+        raw = ",".join(header)
+        other = ("; the file is not comma-separated: save it as CSV with commas"
+                 if "," not in raw and {";", "\t"} & set(raw) else "")
+        raise DataError(f"{path} row 1: missing {plural(missing, 'column')} {', '.join(missing)}; "
+                        f"the header has {', '.join(header) or 'nothing'}{other}")
     if image_mode and ("onset" in header or "apex" in header):
         raise DataError(f"{path} row 1: has both a path column and onset/apex columns; keep one of the two forms")
     if not rows:
@@ -177,31 +181,31 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     log = LoadLog("manifest")
     log.rows = len(rows)
     columns = ("path",) if image_mode else tuple(c for c in ("onset", "apex", "offset") if c in header)
-    kept: list[tuple[int, dict[str, str], tuple[Path, ...]]] = []
+    kept: list[tuple[int, dict[str, str], tuple[Path, ...], str]] = []
     for row, cells in rows:
         for column in ("subject", "label"):
             if not cells.get(column):
                 raise DataError(f"{path} row {row}: empty {column}; fill it in or delete the row")
         files = tuple(inside(root, cells.get(column, ""), row, column, path)
                       for column in columns if cells.get(column) or column != "offset")
-        sample_id = cells.get("id") or cells.get("path") or cells.get("apex", "")
+        sample_id = cells.get("id") or (files[0] if image_mode else files[1]).relative_to(root).as_posix()
         log.claim(sample_id, row, str(path))
         absent = [f for f in files if not f.is_file()]
         if absent:
             log.skip(row, sample_id, f"file {absent[0].relative_to(root)} not found under the root")
             continue
-        kept.append((row, cells, files))
+        kept.append((row, cells, files, sample_id))
     enforce_strict(log.skipped, as_bool(options["strict"]), f"dataset 'manifest' ({path})")
     if not kept:
         raise DataError(f"{path}: none of its {len(rows)} rows can be used ({log.skipped[0]['reason']}, ...); check --root {root}")
 
-    classes, labels = class_names([(row, cells["label"]) for row, cells, _ in kept], list(options["classes"]), path)
+    classes, labels = class_names([(row, cells["label"]) for row, cells, _, _ in kept], list(options["classes"]), path)
     samples = []
-    for (row, cells, files), label in zip(kept, labels):
+    for (row, cells, files, sample_id), label in zip(kept, labels):
         last = len(files) - 1
         samples.append(
             Sample(
-                id=cells.get("id") or cells.get("path") or cells["apex"],
+                id=sample_id,
                 subject=cells["subject"],
                 label=label,
                 domain=cells.get("domain") or DEFAULT_DOMAIN,

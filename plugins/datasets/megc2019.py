@@ -39,6 +39,7 @@ from merbench_plugins.datasets.common import (
     as_bool,
     class_counts,
     enforce_strict,
+    folders_in,
 )
 from merbench_plugins.datasets.fixes import choose_mode, empty_report
 
@@ -78,19 +79,21 @@ def part_root(name: str, value: str, root: Path | None) -> Path:
         if not path.is_dir():
             what = f"{path} is a file, not a folder" if path.exists() else f"no such folder {path}"
             raise DataError(f"dataset.{name}={value}: {what}; give the folder of your {name} copy")
+        folders_in(path)  # a DataError when the part's folder cannot be read
         return path
     if root is None:
         raise UsageError(
             "megc2019 needs SMIC, CASME II and SAMM: give --root DIR holding all three, or "
             "--set dataset.smic=DIR dataset.casme2=DIR dataset.samm=DIR"
         )
-    matches = sorted(d for d in root.iterdir() if d.is_dir() and HINTS[name] in d.name.lower())
+    matches = [d for d in folders_in(root) if HINTS[name] in d.name.lower()]
     if len(matches) != 1:
         found = f"found {', '.join(d.name for d in matches)}" if matches else "found none"
         raise DataError(
             f"expected one sub-folder of {root} whose name contains '{HINTS[name]}' for {name} ({found}); "
             f"rename it or give --set dataset.{name}=DIR"
         )
+    folders_in(matches[0])  # a DataError when the part's folder cannot be read
     return matches[0]
 
 

@@ -39,12 +39,14 @@ from merbench_plugins.datasets.common import (
     choose_classes,
     find_dir,
     find_one,
+    folders_in,
     norm,
     order_classes,
     place_clip,
     read_sheet,
     to_dataset,
     frame_numbers,
+    searched_folders,
 )
 from merbench_plugins.datasets.fixes import apply_fixes
 
@@ -75,11 +77,15 @@ def subject_id(value: Any) -> str:
 
 
 def clip_folders(base: Path, depth: int = 3) -> dict[str, list[Path]]:
-    """Folders named like ``S01-01-001`` up to ``depth`` levels below ``base``, by lower-case name."""
+    """Folders named like ``S01-01-001`` up to ``depth`` levels below ``base``, by lower-case name.
+
+    ``base`` must be readable (a DataError naming it); folders below it that cannot be read are passed over.
+    """
     found: dict[str, list[Path]] = {}
     level = [base]
+    folders_in(base)
     for _ in range(depth):
-        level = [c for folder in level for c in sorted(folder.iterdir()) if c.is_dir()]
+        level = [c for folder in level for c in searched_folders(folder)]
         for folder in level:
             if CLIP.fullmatch(folder.name):
                 found.setdefault(folder.name.lower(), []).append(folder)

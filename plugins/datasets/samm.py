@@ -37,6 +37,7 @@ from merbench_plugins.datasets.common import (
     coded_part,
     find_dir,
     find_one,
+    folders_in,
     read_sheet,
     to_dataset,
 )
@@ -89,7 +90,7 @@ def frames_base(root: Path) -> Path:
     folder = find_dir(root, ("SAMM",))
     if folder is not None:
         return folder
-    if any(child.is_dir() and re.fullmatch(r"\d{3}", child.name) for child in root.iterdir()):
+    if any(re.fullmatch(r"\d{3}", child.name) for child in folders_in(root)):
         return root
     raise DataError(f"expected the frame folder SAMM/ (SAMM/006/006_1_2/006_05562.jpg) in {root}")
 

@@ -26,9 +26,11 @@ from merbench_plugins.datasets.common import (
     LoadLog,
     Part,
     Placed,
+    SkipRow,
     as_bool,
     check_root,
     find_dir,
+    folders_in,
     list_frames,
     to_dataset,
 )
@@ -61,8 +63,8 @@ def hidden(folder: Path) -> bool:
 
 
 def subfolders(folder: Path) -> list[Path]:
-    """The folders in ``folder`` that are not ``hidden``, sorted by name."""
-    return sorted(d for d in folder.iterdir() if d.is_dir() and not hidden(d))
+    """The folders in ``folder`` that are not ``hidden``, sorted by name; a DataError naming it when it cannot be read."""
+    return [d for d in folders_in(folder) if not hidden(d)]
 
 
 def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part:
@@ -81,7 +83,7 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                                    "rename it to include its clips")
     for subject_dir in subjects:
         subject = subject_dir.name.lower()
-        micro = find_dir(subject_dir, ("micro",), depth=0)
+        micro = next((d for d in subfolders(subject_dir) if d.name.lower() == "micro"), None)
         if micro is None:
             log.skip(None, subject, f"no micro/ folder in {subject_dir.relative_to(root)}")
             continue
@@ -99,7 +101,15 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                 if match and CODES[match.group(2).lower()] != label:
                     log.skip(None, sample_id, f"clip name says {CODES[match.group(2).lower()]} but it lies in {label}/")
                     continue
-                frames = list_frames(clip_dir)
+                if match and int(match.group(1)[1:]) != int(subject[1:]):  # s01_ne_01 in s1/ is fine
+                    log.skip(None, sample_id, f"clip name says subject {match.group(1).lower()} but it lies in "
+                                              f"{subject_dir.relative_to(root)}/; move it to its subject's folder")
+                    continue
+                try:
+                    frames = list_frames(clip_dir, root)
+                except SkipRow as exc:
+                    log.skip(None, sample_id, str(exc))
+                    continue
                 if len(frames) < 2:
                     log.skip(None, sample_id, f"{clip_dir.relative_to(root)} holds {counted(frames, 'image file')}; need at least 2")
                     continue

@@ -1,0 +1,196 @@
+"""Damaged or unusual trees: unreadable folders, clips filed under the wrong subject, manifests that list a file twice.
+
+Tests run as root, who reads every folder, so an unreadable folder is simulated by making ``os.scandir``,
+``Path.iterdir`` or ``Path.stat`` raise ``PermissionError`` for one path, as they do for another user.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+import realtrees as rt
+from merbench.errors import DataError
+from merbench_plugins.datasets import manifest, smic
+
+SMIC = {"subset": "hs", "strict": False}
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("damage")
+    rt.build_casme2(root / "casme2")
+    rt.build_samm(root / "samm", rows=rt.SAMM_ROWS[:8])
+    rt.build_smic(root / "smic", subsets=("HS",))
+    rt.build_megc(root / "megc")
+    rt.build_casme3(root / "casme3")
+    return root
+
+
+def denied(path: Path) -> PermissionError:
+    return PermissionError(13, "Permission denied", str(path))
+
+
+@pytest.fixture
+def unreadable(monkeypatch):
+    """``unreadable(folder)``: listing ``folder`` raises PermissionError (``os.scandir`` and ``Path.iterdir``);
+    ``unreadable(folder, search=True)``: looking at anything inside it does too (``Path.stat``), as for mode 000."""
+    listing: set[str] = set()
+    searching: set[str] = set()
+    scandir, iterdir, stat = os.scandir, pathlib.Path.iterdir, pathlib.Path.stat
+
+    def fake_scandir(path="."):
+        if os.fspath(path) in listing:
+            raise denied(Path(path))
+        return scandir(path)
+
+    def fake_iterdir(self):
+        if str(self) in listing:
+            raise denied(self)
+        return iterdir(self)
+
+    def fake_stat(self, *, follow_symlinks=True):
+        if str(self.parent) in searching:
+            raise denied(self)
+        return stat(self, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(os, "scandir", fake_scandir)
+    monkeypatch.setattr(pathlib.Path, "iterdir", fake_iterdir)
+    monkeypatch.setattr(pathlib.Path, "stat", fake_stat)
+
+    def make(folder: Path, search: bool = False) -> Path:
+        listing.add(str(folder))
+        if search:
+            searching.add(str(folder))
+        return folder
+
+    return make
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ------------------------------------------------------------------ unreadable folders
+
+
+def test_an_unreadable_casme2_clip_folder_is_a_skipped_clip_and_refused_under_strict(run_cli, trees, unreadable):
+    root = trees / "casme2"
+    unreadable(root / "CASME2_RAW_selected" / "sub02" / "EP07_01")
+    result = run_cli("datasets", "check", "casme2", "--root", str(root))
+    assert result.code == 0, result.err
+    assert "usable: 9 samples, 3 subjects, 3 rows skipped" in result.out
+    assert "folder CASME2_RAW_selected/sub02/EP07_01 not readable (Permission denied)" in flat(result.out)
+    strict = run_cli("datasets", "check", "casme2", "--root", str(root), "--strict")
+    assert strict.code == 2 and "not readable (Permission denied)" in flat(strict.err)
+
+
+def test_an_unreadable_lost_and_found_beside_the_release_is_passed_over(run_cli, trees, tmp_path, unreadable):
+    for name, args in (("casme2", ()), ("megc", ("--set", "dataset.list=derived"))):
+        root = tmp_path / name
+        shutil.copytree(trees / name, root)
+        hidden = root / ("CASME2" if name == "megc" else "") / "lost+found"
+        hidden.mkdir()
+        unreadable(hidden)
+        result = run_cli("datasets", "check", "megc2019" if name == "megc" else name, "--root", str(root), *args)
+        assert result.code == 0, result.err
+        assert "usable:" in result.out and "lost+found" not in result.out
+
+
+def test_an_unreadable_casme3_lost_and_found_is_passed_over(run_cli, trees, tmp_path, unreadable):
+    root = tmp_path / "casme3"
+    shutil.copytree(trees / "casme3", root)
+    (root / "lost+found").mkdir()
+    unreadable(root / "lost+found")
+    result = run_cli("datasets", "check", "casme3", "--root", str(root))
+    assert result.code == 0, result.err
+
+
+def test_an_unreadable_smic_clip_folder_is_a_skipped_clip(trees, tmp_path, unreadable):
+    root = trees / "smic"
+    unreadable(root / "HS" / "s2" / "micro" / "negative" / "s2_ne_02")
+    dataset = smic.load(root, SMIC, tmp_path)
+    assert "s2/s2_ne_02" not in {s.id for s in dataset.samples} and len(dataset.samples) == 9
+    (skipped,) = dataset.summary["skipped_rows"]
+    assert skipped["sample"] == "s2/s2_ne_02"
+    assert skipped["reason"].startswith("folder HS/s2/micro/negative/s2_ne_02 not readable (Permission denied)")
+    with pytest.raises(DataError, match=r"not readable \(Permission denied\)"):
+        smic.load(root, {**SMIC, "strict": True}, tmp_path)
+
+
+@pytest.mark.parametrize("dataset, folder", [("smic", ("HS", "s2")), ("samm", ("SAMM", "007")),
+                                             ("casme2", ("CASME2_RAW_selected", "sub02"))])
+def test_an_unreadable_subject_folder_is_exit_2_naming_it_and_the_fix(run_cli, trees, unreadable, dataset, folder):
+    root = trees / dataset
+    subject = unreadable(root.joinpath(*folder), search=True)
+    result = run_cli("datasets", "check", dataset, "--root", str(root))
+    assert result.code == 2, result.out
+    message = flat(result.err)
+    assert f"{subject}: folder not readable (Permission denied)" in message
+    assert "chmod" in message and "run merbench as a user who can read it" in message
+    assert "Traceback" not in result.err
+
+
+def test_an_unreadable_megc2019_part_folder_is_exit_2_naming_it(run_cli, trees, unreadable):
+    root = trees / "megc"
+    part = unreadable(root / "SAMM", search=True)
+    result = run_cli("datasets", "check", "megc2019", "--root", str(root), "--set", "dataset.list=derived")
+    assert result.code == 2, result.out
+    assert f"{part}: folder not readable (Permission denied)" in flat(result.err)
+
+
+# ------------------------------------------------------------------ SMIC clip under another subject
+
+
+def test_a_smic_clip_filed_under_another_subject_is_skipped(run_cli, trees, tmp_path):
+    root = tmp_path / "smic"
+    shutil.copytree(trees / "smic", root)
+    (root / "HS" / "s2" / "micro" / "negative" / "s2_ne_02").rename(root / "HS" / "s1" / "micro" / "negative" / "s2_ne_02")
+    dataset = smic.load(root, SMIC, tmp_path / "cache")
+    assert "s1/s2_ne_02" not in {s.id for s in dataset.samples}
+    assert sum(s.subject == "s1" for s in dataset.samples) == 3
+    (skipped,) = dataset.summary["skipped_rows"]
+    assert skipped["sample"] == "s1/s2_ne_02" and "subject s2" in skipped["reason"] and "HS/s1/" in skipped["reason"]
+    result = run_cli("datasets", "check", "smic", "--root", str(root), "--strict")
+    assert result.code == 2 and "s2_ne_02" in result.err
+
+
+# ------------------------------------------------------------------ manifest
+
+
+@pytest.mark.parametrize("first, second", [("images/s0/img_0.png", "./images/s0/img_0.png"),
+                                           ("images//s2/img_2.png", "images/s2/img_2.png")])
+def test_a_manifest_listing_one_file_twice_is_the_duplicate_error(run_cli, tmp_path, first, second):
+    root = tmp_path / "data"
+    rt.build_manifest_images(root)
+    rt.write_csv(root / "twice.csv", [{"subject": "s0", "label": "0", "path": first},
+                                      {"subject": "s1", "label": "1", "path": "images/s1/img_1.png"},
+                                      {"subject": "s2", "label": "1", "path": second}])
+    with pytest.raises(DataError, match=r"twice.csv row 4: sample images/s\d/img_\d.png duplicates row 2"):
+        manifest.load(root, {"manifest": "twice.csv", "classes": [], "strict": False}, tmp_path / "cache")
+    result = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=twice.csv")
+    assert result.code == 2 and "duplicates row 2" in flat(result.err)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_manifest_that_is_not_comma_separated_says_so(tmp_path, delimiter):
+    root = tmp_path / "data"
+    rt.build_manifest_images(root)
+    (root / "semi.csv").write_text(delimiter.join(("subject", "label", "path")) + "\n"
+                                   + delimiter.join(("s0", "0", "images/s0/img_0.png")) + "\n")
+    with pytest.raises(DataError, match="missing columns subject, label, path .*the file is not comma-separated: "
+                                        "save it as CSV with commas"):
+        manifest.load(root, {"manifest": "semi.csv", "classes": [], "strict": False}, tmp_path / "cache")
+
+
+def test_a_comma_separated_manifest_missing_a_column_does_not_blame_the_delimiter(tmp_path):
+    root = tmp_path / "data"
+    rt.build_manifest_images(root)
+    rt.write_csv(root / "m.csv", [{"subject": "a", "label;kind": "0", "path": "images/s0/img_0.png"}])
+    with pytest.raises(DataError, match="missing column") as error:
+        manifest.load(root, {"manifest": "m.csv", "classes": [], "strict": False}, tmp_path / "cache")
+    assert "comma-separated" not in str(error.value)
