@@ -256,7 +256,7 @@ def _consistency(result: RunResult) -> Check:
     problems = []
     pooled = classification_metrics(y_true, y_pred, n_classes)
     for key in METRIC_KEYS:
-        if key in result.pooled and abs(pooled[key] - result.pooled[key]) > TOLERANCE:
+        if key in result.pooled and not abs(pooled[key] - result.pooled[key]) <= TOLERANCE:  # NaN fails too
             problems.append(f"pooled {key} is {result.pooled[key]:.4f}, predictions give {pooled[key]:.4f}")
     for fold in result.folds:
         mask = folds == fold.fold
@@ -265,7 +265,7 @@ def _consistency(result: RunResult) -> Check:
             continue
         scores = classification_metrics(y_true[mask], y_pred[mask], n_classes)
         for key in METRIC_KEYS:
-            if key in fold.metrics and abs(scores[key] - fold.metrics[key]) > TOLERANCE:
+            if key in fold.metrics and not abs(scores[key] - fold.metrics[key]) <= TOLERANCE:
                 problems.append(f"fold {fold.fold + 1} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
     problems += _fold_summary_problems(result)
     if problems:

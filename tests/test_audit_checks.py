@@ -108,3 +108,14 @@ def test_a_data_made_overlap_under_a_subject_independent_protocol_is_not_called_
     assert "from the data, not declared: cross-dataset is subject-independent" in text
     result["protocol"] = "not-installed"
     assert "protocol 'not-installed' is not installed" in audited(result)[1]
+
+
+@pytest.mark.parametrize("where", ["pooled", "fold"])
+def test_a_nan_score_that_the_predictions_do_not_give_fails(quick_run, audited, where):
+    """NaN compares as neither near nor far: a plain `abs(a - b) > tolerance` let it pass."""
+    result = quick_run(*FAST)
+    edited = copy.deepcopy(result)
+    (edited["pooled"] if where == "pooled" else edited["folds"][0]["metrics"])["uf1"] = float("nan")
+    code, out, checks = audited(edited)
+    assert code == 1 and not checks["scores match predictions"].passed
+    assert "uf1 is nan, predictions give" in checks["scores match predictions"].detail
