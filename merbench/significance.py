@@ -2,7 +2,9 @@
 
 Both results must come from the same dataset and protocol with the same folds
 (same test samples in every fold, which the same seed gives). The per-fold
-scores are compared with the Wilcoxon signed-rank test; the difference of the
+scores, computed from each fold's predictions (not read from the file, whose
+stored scores could be edited or damaged), are compared with the Wilcoxon
+signed-rank test; the difference of the
 pooled score gets a paired bootstrap confidence interval over samples. A run
 that leaks test information (``merbench.leaks``) is named with what it leaks.
 
@@ -122,10 +124,10 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     for name, result in (("A", a), ("B", b)):
         _check_classes_in_range(name, result, n_classes)
     if _folds(a) != _folds(b):
-        raise DataError("the runs were not made on the same folds (different test samples); re-run both with the same --seed")
-    fold_a = [f.metrics[metric] for f in sorted(a.folds, key=lambda f: f.fold)]
-    fold_b = [f.metrics[metric] for f in sorted(b.folds, key=lambda f: f.fold)]
-    statistic, p_value, note = _wilcoxon(fold_a, fold_b)
+        fix = ("re-run both with the same --seed" if a.seed != b.seed else
+               "their data or protocol options differ (e.g. dataset.seed, protocol.n_splits): compare runs made with "
+               "the same settings")
+        raise DataError(f"the runs were not made on the same folds (different test samples); {fix}")
 
     rows_a, rows_b = a.predictions or [], {str(row.id): row for row in b.predictions or []}
     ids = [str(row.id) for row in rows_a]
@@ -134,6 +136,13 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     pred_b = np.array([rows_b[i].prediction for i in ids])
     if not np.array_equal(y_true, [rows_b[i].label for i in ids]):
         raise DataError("the runs give different true labels to the same samples; compare runs of one dataset copy")
+    # Each fold's score from its predictions, as the pooled one: a stored per-fold score is not trusted (an edited
+    # or damaged file would otherwise give a confident p-value).
+    fold_of = np.array([int(row.fold) for row in rows_a])
+    in_folds = [fold_of == fold for fold in sorted(set(fold_of.tolist()))]
+    fold_a = [_pooled(metric, y_true[mask], pred_a[mask], n_classes) for mask in in_folds]
+    fold_b = [_pooled(metric, y_true[mask], pred_b[mask], n_classes) for mask in in_folds]
+    statistic, p_value, note = _wilcoxon(fold_a, fold_b)
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_bootstrap)
     for i in range(n_bootstrap):

@@ -39,7 +39,7 @@ def test_comparison_uses_the_per_fold_scores_and_a_bootstrap_interval(runs):
     result = compare_runs(RunResult.from_dict(a), RunResult.from_dict(b), "uf1", n_bootstrap=500)
     fold_a = [f["metrics"]["uf1"] for f in a["folds"]]
     fold_b = [f["metrics"]["uf1"] for f in b["folds"]]
-    assert result.fold_scores_a == fold_a and result.fold_scores_b == fold_b
+    assert result.fold_scores_a == pytest.approx(fold_a) and result.fold_scores_b == pytest.approx(fold_b)
     if not np.allclose(fold_a, fold_b):
         assert result.p_value == pytest.approx(wilcoxon(fold_b, fold_a).pvalue)
     assert result.pooled_a == pytest.approx(a["pooled"]["uf1"]) and result.pooled_b == pytest.approx(b["pooled"]["uf1"])
@@ -66,3 +66,27 @@ def test_cli_prints_the_comparison(runs, run_cli):
     assert shown.code == 0, shown.err
     text = " ".join(shown.out.split())
     assert "Wilcoxon signed-rank over folds" in text and "fold mean" in text and "pooled" in text
+
+
+@pytest.mark.parametrize("stored", [0.99, float("nan")])
+def test_the_fold_scores_come_from_the_predictions_not_the_files_stored_scores(runs, run_cli, tmp_path, stored):
+    """An edited or damaged per-fold score changes nothing: the test uses what each fold's predictions give."""
+    honest = compare_runs(RunResult.from_dict(load(runs["a"])), RunResult.from_dict(load(runs["b"])), n_bootstrap=100)
+    edited = load(runs["b"])
+    for fold in edited["folds"]:
+        fold["metrics"]["uf1"] = stored
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(edited))
+    again = compare_runs(RunResult.from_dict(load(runs["a"])), RunResult.from_dict(load(path)), n_bootstrap=100)
+    assert again.fold_scores_b == honest.fold_scores_b and again.p_value == honest.p_value
+    shown = run_cli("significance", str(runs["a"]), str(path), "--bootstrap", "100")
+    assert shown.code == 0 and "nan" not in shown.out and "99.0" not in shown.out
+
+
+def test_runs_on_different_folds_with_the_same_seed_are_told_what_else_differs(runs, run_cli, tmp_path):
+    other = load(runs["other"])
+    other["seed"] = 0  # same seed, other test samples: another dataset.seed or protocol option made the folds
+    path = tmp_path / "other-data.json"
+    path.write_text(json.dumps(other))
+    refused = run_cli("significance", str(runs["a"]), str(path))
+    assert refused.code == 2 and "same --seed" not in refused.err and "dataset.seed" in refused.err
