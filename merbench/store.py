@@ -145,6 +145,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a result")
 
 
+def _refuse_unreadable(path: Path, what: str, exc: sqlite3.DatabaseError) -> UsageError:
+    """``_refuse`` for an SQLite error, unless the store is only locked by another process: then a busy store, not a
+    damaged one, and the advice is to wait, never to move it away."""
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        return UsageError(f"results store {path}: locked by another process for more than {BUSY_TIMEOUT_MS // 1000} s "
+                          f"({exc}); the store is not damaged: run the command again when the other merbench command "
+                          "(or program) holding it has finished")
+    return _refuse(path, f"{what} ({exc})")
+
+
 def _refuse(path: Path, what: str) -> UsageError:
     return UsageError(
         f"results store {path}: {what}. merbench will not overwrite it; move the file away or choose another store "
@@ -229,7 +239,7 @@ def check_store_file(path: Path) -> None:
     try:
         app_id, version, tables, integrity = _probe(path)
     except sqlite3.DatabaseError as exc:
-        raise _refuse(path, f"cannot be read as SQLite ({exc})") from None
+        raise _refuse_unreadable(path, "cannot be read as SQLite", exc) from None
     if app_id != APPLICATION_ID:
         if tables or app_id:
             raise _refuse(path, "is an SQLite database of another program (not a merbench results store)")
@@ -434,7 +444,7 @@ class ResultStore:
             if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
                 raise UsageError(f"results store {self.path}: cannot be opened for writing ({exc}); check that its "
                                  "folder is writable, or choose another store with --store PATH or MERBENCH_STORE") from None
-            raise _refuse(self.path, f"could not be opened ({exc})") from None
+            raise _refuse_unreadable(self.path, "could not be opened", exc) from None
 
     def _open_for_reading(self) -> sqlite3.Connection:
         """The store file opened read-only, changing nothing on disk; an empty store in memory when none is there yet.
@@ -449,7 +459,7 @@ class ResultStore:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
-            raise _refuse(self.path, f"cannot be read ({exc})") from None
+            raise _refuse_unreadable(self.path, "cannot be read", exc) from None
         if version == SCHEMA_VERSION:
             return db
         db.close()

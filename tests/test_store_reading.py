@@ -214,3 +214,29 @@ def test_an_empty_file_reads_as_an_empty_store_and_is_left_untouched(kind, tmp_p
         store.begin_run({"model": "m", "dataset": "d", "protocol": "loso", "profile": "quick", "seed": 0}, 1, {})
     with ResultStore(path, create=False) as store:
         assert len(store.list_runs()) == 1
+
+
+@pytest.mark.parametrize("command", [("runs",), ("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile",
+                                                 "quick", "--quiet")], ids=["runs", "run"])
+def test_a_store_locked_by_another_process_is_called_busy_not_damaged(command, tmp_path, run_cli, monkeypatch):
+    """A shared store that another program holds is fine: the advice is to wait, never to move it away."""
+    import sqlite3
+
+    import merbench.store
+    from merbench.store import ResultStore
+
+    path = tmp_path / "shared.sqlite"
+    ResultStore(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(merbench.store, "BUSY_TIMEOUT_MS", 200)
+    try:
+        result = run_cli(*command, "--store", str(path))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    message = " ".join(result.err.split())
+    assert result.code == 2 and "locked by another process" in message and "not damaged" in message, message
+    assert "move the file away" not in message
+    assert run_cli("runs", "--store", str(path)).code == 0, "released, it reads as before"
