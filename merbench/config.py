@@ -198,6 +198,17 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return settings
 
 
+def seeds_recorded_in(path: Path) -> int | None:
+    """How many seeds the run whose result ``path`` holds repeated (``--seeds N``; 1 for a single run); ``None`` when
+    the file is not a run's result (a YAML file of options)."""
+    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+    if not isinstance(data, dict) or document_kind(data) != "run":
+        return None
+    across = data.get("across_seeds")
+    count = across.get("n") if isinstance(across, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 1 else 1
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML config into dotted keys; top-level names may be strings or mappings.
 

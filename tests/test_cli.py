@@ -251,6 +251,21 @@ def test_a_result_json_given_as_config_runs_the_same_configuration_again(run_cli
     assert refused.code == 2 and "--model ststnet and model=lbptop-svm" in " ".join(refused.err.split())
 
 
+def test_a_seeds_runs_result_given_as_config_runs_its_seeds_again(run_cli, tmp_path):
+    first, again, one = tmp_path / "first.json", tmp_path / "again.json", tmp_path / "one.json"
+    options = ["--set", "dataset.subjects=6", "dataset.clips_per_subject=6", "protocol.n_splits=3"]
+    made = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--seeds", "2",
+                   "--seed", "5", *options, "--no-store", "--quiet", "--json", str(first))
+    assert made.code == 0, made.err
+    redo = run_cli("run", "--config", str(first), "--no-store", "--quiet", "--json", str(again))
+    assert redo.code == 0, redo.err
+    assert f"--config {first}: a run of 2 seeds; running its 2 seeds again" in " ".join(redo.err.split())
+    before, after = json.loads(first.read_text()), json.loads(again.read_text())
+    assert after["across_seeds"] == before["across_seeds"] and [s["seed"] for s in after["seeds"]] == [5, 6]
+    single = run_cli("run", "--config", str(first), "--seeds", "1", "--no-store", "--quiet", "--json", str(one))
+    assert single.code == 0 and "across_seeds" not in json.loads(one.read_text()), "--seeds 1 still runs one"
+
+
 @pytest.mark.parametrize("document, message", [
     ({"kind": "tune", "model": "ststnet"}, "a tune summary, not a configuration"),
     ({"kind": "merbench-leakage"}, "a leakage summary, not a configuration"),

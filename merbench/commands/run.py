@@ -42,8 +42,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                      "; without it: profile: in --config, else default")
     run.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     run.add_argument("--seed", type=int, help="random seed of folds, initialisation and batches (default 0)")
-    run.add_argument("--seeds", type=int, default=1, metavar="N",
-                     help="repeat the run with N consecutive seeds and report mean ± std across seeds")
+    run.add_argument("--seeds", type=int, metavar="N",
+                     help="repeat the run with N consecutive seeds and report mean ± std across seeds (default 1; "
+                     "with --config result.json: as many as that run had)")
     run.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="set an option, e.g. model.depth=8, engine.lr=0.001, flow.method=dis (repeatable; "
@@ -91,10 +92,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _new_config(args: argparse.Namespace, registry):
     """The resolved configuration of a new run, checked by ``preflight`` (nothing is recorded or started yet)."""
-    from merbench.config import check_seeds, parse_set, resolve_config
+    from merbench.config import check_seeds, parse_set, resolve_config, seeds_recorded_in
     from merbench.preflight import preflight
 
-    check_seeds(args.seeds)
+    args.seeds_to_run = args.seeds if args.seeds is not None else 1
+    recorded = seeds_recorded_in(args.config) if args.config is not None else None
+    if args.seeds is None and recorded is not None and recorded > 1:
+        args.seeds_to_run = recorded  # a --seeds N run is run again with its N seeds, not one
+    check_seeds(args.seeds_to_run)
     config = resolve_config(
         registry,
         model=args.model,
@@ -123,7 +128,10 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         config, n_seeds, run_id = _resumed(args, store, registry)
         preflight(config, registry, start_workers=True)
     else:
-        n_seeds, run_id = args.seeds, None
+        n_seeds, run_id = args.seeds_to_run, None
+        if args.seeds is None and n_seeds > 1:
+            err.print(escape(f"--config {args.config}: a run of {n_seeds} seeds; running its {n_seeds} seeds again "
+                             "(--seeds 1 runs one)"), highlight=False)
     started: list[str] = []
 
     def announce(new_id: str) -> None:
@@ -163,7 +171,7 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
 
     given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
     given += ["--set"] if args.sets else []
-    given += [f"--{name}" for name, default in (("device", "auto"), ("seeds", 1))
+    given += [f"--{name}" for name, default in (("device", "auto"), ("seeds", None))
               if getattr(args, name) != default]
     if given:
         raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)}")
