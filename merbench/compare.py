@@ -111,7 +111,8 @@ class Comparison:
         return any(cell.reported is not None for (_, col), cell in self.cells.items() if col == column)
 
     def records(self) -> list[dict[str, Any]]:
-        """One flat record per cell (for CSV and JSON), fractions 0..1 as stored."""
+        """One flat record per cell (for CSV and JSON), fractions 0..1 as stored: ``model`` is the model's name,
+        ``row`` the table's row (the name with what sets the row apart: profile, settings, leak)."""
         rows = []
         for model in self.models:
             for column in self.columns:
@@ -119,7 +120,8 @@ class Comparison:
                 if cell is None:
                     continue
                 rows.append({
-                    "model": model, "dataset": column[0], "protocol": column[1], "metric": self.metric,
+                    "model": self.runs[(model, column)].model if (model, column) in self.runs else model,
+                    "row": model, "dataset": column[0], "protocol": column[1], "metric": self.metric,
                     "stat": self.stat, "mean": cell.mean, "std": cell.std, "best": cell.best,
                     "reported": cell.reported, "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),

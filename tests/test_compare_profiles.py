@@ -104,9 +104,9 @@ def test_exports_keep_each_cells_profile():
     markdown = to_markdown(comparison)
     assert "| ststnet (profile=default) | 63.0 ± 0.0 |" in markdown and "Runs of 2 profiles" in markdown
     records = list(csv.DictReader(io.StringIO(to_csv(comparison))))
-    assert {(r["model"], r["profile"]) for r in records} == {
-        ("convmixer (profile=quick)", "quick"), ("ststnet (profile=default)", "default"),
-        ("ststnet (profile=quick)", "quick")}
+    assert {(r["row"], r["model"], r["profile"]) for r in records} == {
+        ("convmixer (profile=quick)", "convmixer", "quick"), ("ststnet (profile=default)", "ststnet", "default"),
+        ("ststnet (profile=quick)", "ststnet", "quick")}
     document = json.loads(to_json(comparison))
     assert document["profiles"] == ["default", "quick"]
     assert {row["run_id"]: row["profile"] for row in document["rows"]}[DEFAULT_ST] == "default"

@@ -57,8 +57,9 @@ def test_a_run_with_a_changed_setting_gets_a_row_naming_it_and_no_longer_hides_t
     assert "Settings in parentheses after a model: what its run changed from its profile's defaults." in shown.out
 
     cells = json.loads(run_cli("compare", "--store", str(store), "--json").out)["cells"]
-    assert {(c["model"], c["run_id"], c["settings"]) for c in cells} == {
-        ("ststnet", default.run_id, ""), ("ststnet (model.dropout=0.3)", changed.run_id, "model.dropout=0.3")}
+    assert {(c["row"], c["model"], c["run_id"], c["settings"]) for c in cells} == {
+        ("ststnet", "ststnet", default.run_id, ""),
+        ("ststnet (model.dropout=0.3)", "ststnet", changed.run_id, "model.dropout=0.3")}
 
 
 def test_settings_every_run_changed_are_named_once_in_the_note_and_in_every_export():
@@ -73,7 +74,7 @@ def test_settings_every_run_changed_are_named_once_in_the_note_and_in_every_expo
     assert "engine.epochs=2" in to_markdown(comparison)
     assert "engine.epochs=2" in str(comparison_table(comparison).caption)
     rows = list(csv.DictReader(io.StringIO(to_csv(comparison))))
-    assert {row["model"]: row["settings"] for row in rows} == {"offapexnet (model.dropout=0.1)": "model.dropout=0.1",
+    assert {row["row"]: row["settings"] for row in rows} == {"offapexnet (model.dropout=0.1)": "model.dropout=0.1",
                                                                "ststnet": ""}
 
 

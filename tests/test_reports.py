@@ -45,7 +45,7 @@ def report(run_cli, store_path, output, *extra):
 def test_json_and_csv_exports_hold_the_runs_scores(store, run_cli, tmp_path):
     path, results = store
     data = json.loads(report(run_cli, path, tmp_path / "table.json"))
-    rows = {(r["model"], r["protocol"]): r for r in data["rows"]}
+    rows = {(r["row"], r["protocol"]): r for r in data["rows"]}
     assert len(rows) == 3 and data["metric"] == "uf1" and data["stat"] == "fold"
     for name, key in (("convmixer", ("convmixer", "subject-10fold")), ("small", (SMALL_ROW, "subject-10fold")),
                       ("leaky", ("convmixer", "sample-10fold"))):
@@ -59,13 +59,13 @@ def test_json_and_csv_exports_hold_the_runs_scores(store, run_cli, tmp_path):
 
     table = list(csv.DictReader(io.StringIO(report(run_cli, path, tmp_path / "table.csv"))))
     assert len(table) == 3
-    assert {(r["model"], r["protocol"]): float(r["mean"]) for r in table} == {k: v["mean"] for k, v in rows.items()}
+    assert {(r["row"], r["protocol"]): float(r["mean"]) for r in table} == {k: v["mean"] for k, v in rows.items()}
 
 
 def test_best_value_per_column_is_marked(store, run_cli, tmp_path):
     path, results = store
     data = json.loads(report(run_cli, path, tmp_path / "table.json", "--protocol", "subject-10fold"))
-    best = [r["model"] for r in data["rows"] if r["best"]]
+    best = [r["row"] for r in data["rows"] if r["best"]]
     scores = {"convmixer": results["convmixer"]["fold_mean"]["uf1"], SMALL_ROW: results["small"]["fold_mean"]["uf1"]}
     assert best == [m for m, v in scores.items() if v == max(scores.values())]
 
