@@ -99,7 +99,9 @@ def seeds_table(result: RunResult) -> DataTable:
     if across is None:
         raise ValueError(f"run {result.run_id or '?'} was not repeated over seeds: it has no table of seeds")
     table = DataTable(f"Pooled scores over {across.n} seeds (%)",
-                      [Column("Seed", justify="right"), *(Column(header, justify="right") for _, header in COLUMNS)])
+                      [Column("Seed", justify="right"), *(Column(header, justify="right") for _, header in COLUMNS)],
+                      caption="std: sample standard deviation over the seeds (n − 1), as merbench regress and the "
+                      "README report it")
     for run in seeds:
         table.add_row(str(run.seed), *(_pct(run.pooled[k]) for k, _ in COLUMNS))
     table.add_section()

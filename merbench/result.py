@@ -309,7 +309,8 @@ class SeedScores:
 
 @dataclass(frozen=True, kw_only=True)
 class AcrossSeeds:
-    """Mean and population std over the seeds of a ``--seeds N`` run, of the pooled scores."""
+    """Mean and sample std (n − 1; population std in results of merbench before 2026-12-04) over the seeds of a
+    ``--seeds N`` run, of the pooled scores."""
 
     n: int
     mean: Scores

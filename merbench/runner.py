@@ -492,8 +492,8 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     device is chosen here, once for all seeds.
 
     The returned result is the first seed's, plus ``seeds`` (each seed's pooled
-    and fold-mean scores), ``across_seeds`` (mean and population std over
-    seeds of the pooled scores) and ``seconds.total_all_seeds``.
+    and fold-mean scores), ``across_seeds`` (mean and sample std, n − 1,
+    over seeds of the pooled scores) and ``seconds.total_all_seeds``.
     """
     check_seeds(n_seeds, config.seed)
     choice = choice or choose_run_device(config)
@@ -502,7 +502,7 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     first = runs[0]
     if n_seeds == 1:
         return first
-    mean, std = mean_std([r.pooled for r in runs])
+    mean, std = mean_std([r.pooled for r in runs], ddof=1)
     return dataclasses.replace(
         first,
         seconds=dataclasses.replace(first.seconds, total_all_seeds=sum(r.seconds.total for r in runs)),

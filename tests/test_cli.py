@@ -172,7 +172,7 @@ def test_seeds_repeat_the_run_and_report_mean_and_std(quick_run):
     accuracies = [s["pooled"]["accuracy"] for s in seeds]
     assert result["across_seeds"]["n"] == 3
     assert result["across_seeds"]["mean"]["accuracy"] == pytest.approx(np.mean(accuracies))
-    assert result["across_seeds"]["std"]["accuracy"] == pytest.approx(np.std(accuracies))
+    assert result["across_seeds"]["std"]["accuracy"] == pytest.approx(np.std(accuracies, ddof=1)), "sample std, n - 1"
     assert result["pooled"] == seeds[0]["pooled"], "the top-level result is the first seed's"
     assert seeds[0]["fold_std"] == result["fold_std"], "each seed keeps its fold std (compare's fold statistic)"
 
