@@ -45,6 +45,7 @@ import platformdirs
 
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores
+from merbench.wording import counted
 from merbench.workers import process_gone
 
 APPLICATION_ID = 0x4D455242  # "MERB"
@@ -632,8 +633,14 @@ class ResultStore:
                 raise UsageError(f"run {row['id']} failed and has no final result: {row['error']}. Fix the cause and start "
                                  "a new run; when the cause lay outside the run's settings (data, disk, a plugin), "
                                  f"`merbench run --resume {row['id']}` continues it and keeps its finished folds")
+            done = self._db.execute("SELECT COUNT(*) FROM folds WHERE run_id = ?", (row["id"],)).fetchone()[0]
+            if status == "running":
+                raise UsageError(f"run {row['id']} is still running (process {row['pid']} on {row['host']}, "
+                                 f"{counted(done, 'fold')} done so far) and has no final result yet; `merbench runs` "
+                                 f"shows its progress, and `merbench show {row['id']}` prints it once it has finished")
             raise UsageError(
-                f"run {row['id']} is {status} and has no final result; continue it with `merbench run --resume {row['id']}`"
+                f"run {row['id']} is {status} ({counted(done, 'fold')} done) and has no final result; continue it with "
+                f"`merbench run --resume {row['id']}`, which keeps its finished folds"
             )
         return self._result(row["id"], row["result_json"])
 

@@ -90,6 +90,16 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
         first_fold = opened.stored_folds(summary.id, 0)[0].record
     interrupted = run_cli("runs", "--store", str(store), "--status", "interrupted")
     assert summary.id in interrupted.out
+    shown = run_cli("show", summary.id, "--store", str(store))
+    assert shown.code == 2 and f"run {summary.id} is interrupted (1 fold done)" in " ".join(shown.err.split())
+    running = tmp_path / "running.sqlite"
+    running.write_bytes(store.read_bytes())
+    with sqlite3.connect(running) as db:  # as while its process still trains (this test's process is alive)
+        db.execute("UPDATE runs SET status = 'running', pid = ?", (os.getpid(),))
+    db.close()
+    busy = " ".join(run_cli("show", summary.id, "--store", str(running)).err.split())
+    assert f"is still running (process {os.getpid()}" in busy and "1 fold done so far" in busy
+    assert "--resume" not in busy, "a running run cannot be resumed: the advice is to wait"
 
     with sqlite3.connect(store) as db:  # as if torch had been upgraded between the interruption and the resume
         stored_environment = json.loads(db.execute("SELECT environment_json FROM runs").fetchone()[0])
