@@ -302,7 +302,10 @@ class ModelPlugin:
     (torch models' FLOPs are counted). A name ending in ``:`` (``timm:``) is a
     family: ``timm:resnet18`` resolves to it and ``build`` then receives the
     member name first, ``build(member, options, in_channels, n_classes,
-    input_size)``; ``examples`` lists members to document and test.
+    input_size)``; ``examples`` lists members to document and test, and
+    ``check_member``, when set, is ``check_member(member)``, which raises
+    ``UsageError`` for a name that is no member (called when a run's
+    configuration is resolved, before anything runs or is recorded).
     ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
     """
 
@@ -319,6 +322,7 @@ class ModelPlugin:
     flops: Mapping[str, float] = field(default_factory=dict)
     examples: tuple[str, ...] = ()
     option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
+    check_member: Factory | None = None
 
 
 @dataclass(frozen=True)

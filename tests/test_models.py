@@ -127,6 +127,19 @@ def test_timm_family_names_resolve_to_members():
         registry.get("models", "timm")
 
 
+@pytest.mark.parametrize("command", [
+    ("run", "--model", "timm:resnet1", "--dataset", "synthetic"),
+    ("grid", "--models", "ststnet,timm:resnet1", "--datasets", "synthetic"),
+], ids=["run", "grid"])
+def test_a_timm_name_that_is_no_architecture_stops_before_anything_runs(command, run_cli, tmp_path):
+    """The family's check_member runs when the configuration is resolved: a grid trains no other cell first, and no
+    failed run is recorded."""
+    store = tmp_path / "results.sqlite"
+    result = run_cli(*command, "--profile", "quick", "--quiet", "--store", str(store))
+    assert result.code == 2 and "'timm:resnet1' is not a timm architecture. Did you mean timm:resnet18" in result.err
+    assert "Preprocessing" not in result.err and "Cell" not in result.err and not store.exists()
+
+
 def test_timm_weights_only_from_local_files(tmp_path, monkeypatch):
     import huggingface_hub.constants
     import timm

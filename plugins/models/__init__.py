@@ -98,6 +98,7 @@ def merbench_register_models(register):
             profiles={"quick": {}, "default": {}, "paper": {}},
             citation=TIMM,
             examples=("timm:resnet18",),
+            check_member=f"{_HERE}.timm_backbone:check_name",
         )
     )
     register(

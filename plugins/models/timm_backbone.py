@@ -24,7 +24,8 @@ from merbench.errors import UsageError, checkpoint_refusal
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """``UsageError`` unless ``name`` is a timm architecture (with the closest names); the family's ``check_member``."""
     import timm
 
     if not name or not timm.is_model(name):
@@ -74,7 +75,7 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
 
     import timm
 
-    _check_name(name)
+    check_name(name)
     drop_rate = float(options["drop_rate"])
     if not 0.0 <= drop_rate < 1.0:
         raise UsageError(f"model.drop_rate={options['drop_rate']}: must be in [0, 1)")
