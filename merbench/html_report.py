@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 from merbench import __version__
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, shown_runs
 from merbench.escaping import html_text as esc
+from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
                              leakage_what, reported_by_setting, sample_count)
@@ -407,7 +408,7 @@ def render_leakage_page(summary: dict[str, Any]) -> str:
     page.add(f'<header id="top"><h1>{esc(title)}</h1>',
              f'<p class="meta">Honest protocol {esc(summary.get("protocol", "?"))} against each leaky variant · '
              f'{esc(summary.get("profile", "?"))} profile · seeds {esc(seeds)} · {esc(summary.get("created", ""))} · '
-             f"{esc(summary.get('seconds', '?'))} s</p></header>")
+             f"{esc(study_time(summary))}</p></header>")
     rows = []
     for variant in summary["variants"]:
         gain = variant.get("inflation") or {}

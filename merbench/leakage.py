@@ -143,10 +143,17 @@ def run_study(study: Study, run: Runner) -> tuple[list[RunResult], list[tuple[Va
 
 
 def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Variant, list[RunResult]]],
-                  seconds: float, command: str) -> dict[str, Any]:
-    """The study's summary (``merbench.leakage_summary.summarise``) with what was run and how long it took."""
+                  seconds: float, command: str, reused: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The study's summary (``merbench.leakage_summary.summarise``) with what was run and how long it took.
+
+    ``seconds`` is this command's wall time; ``seconds_of_runs`` the runs' own times (``seconds.total``), reused
+    ones included; ``reused`` the stored runs taken with ``--stored``, each with ``other_software``: what of the
+    software it was trained with is not this study's (``KEY STORED → NOW``).
+    """
     config = study.honest
+    runs = [*honest, *(run for _, results in leaky for run in results)]
     facts = {"model": config.model, "dataset": config.dataset, "protocol": config.protocol, "profile": config.profile,
              "device": config.device, "seeds": study.seeds, "command": command, "seconds": round(seconds, 1),
+             "seconds_of_runs": round(sum(float(run.seconds.total) for run in runs), 1), "reused": list(reused or []),
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky])

@@ -127,6 +127,20 @@ def _mean_scores(results: Sequence[RunResult]) -> dict[str, float]:
     return {key: float(np.mean([result.pooled[key] for result in results])) for key in SCORES}
 
 
+def study_time(summary: Mapping[str, Any]) -> str:
+    """How long a study took, as its notes say it: ``95 s`` (the command's wall time), or, when ``--stored`` reused
+    runs, the runs' own time with how many were reused (and trained with other software) and the command's time."""
+    seconds = float(summary.get("seconds") or 0)
+    reused = [entry for entry in summary.get("reused") or [] if isinstance(entry, Mapping)]
+    if not reused:
+        return f"{seconds:.0f} s"
+    total = sum(len(variant.get("runs") or []) for variant in summary.get("variants") or [] if isinstance(variant, Mapping))
+    other = sum(bool(entry.get("other_software")) for entry in reused)
+    return (f"{float(summary.get('seconds_of_runs') or seconds):.0f} s of runs ({len(reused)} of {total} reused from "
+            "the store" + (f", {other} of them trained with other software" if other else "")
+            + f"; this command {seconds:.0f} s)")
+
+
 def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
               variants: Sequence[tuple[Mapping[str, Any], Sequence[RunResult]]],
               resamples: int = RESAMPLES, confidence: float = CONFIDENCE) -> dict[str, Any]:

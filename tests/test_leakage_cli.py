@@ -191,6 +191,37 @@ def test_stored_reuses_the_finished_runs_of_the_same_study(study, run_cli, tmp_p
     assert result.err.count(": stored run ") == 5 and "Run " not in result.err  # nothing ran again
     reused = json.loads(again.read_text())
     assert [v["uf1"] for v in reused["variants"]] == [v["uf1"] for v in summary["variants"]]
+    assert result.err.count("reused (--stored; trained with this software)") == 5
+    assert [entry["other_software"] for entry in reused["reused"]] == [[]] * 5
+    runs_took = sum(run["seconds"] for variant in summary["variants"] for run in variant["runs"])
+    assert reused["seconds_of_runs"] == pytest.approx(runs_took, abs=0.2) and summary["reused"] == []
+    assert f"in {runs_took:.0f} s of runs (5 of 5 reused from the store; this command" in " ".join(result.err.split())
+
+
+def test_a_reused_run_trained_with_other_software_is_named_and_counted(study, run_cli, tmp_path):
+    """As grid and regress --stored say: a stored run of another torch does not measure this code."""
+    import sqlite3
+
+    import torch
+
+    folder, _, _, _ = study
+    store = tmp_path / "results.sqlite"
+    store.write_bytes((folder / "results.sqlite").read_bytes())
+    with sqlite3.connect(store) as db:
+        for run_id, text in db.execute("SELECT id, result_json FROM runs").fetchall():
+            result = json.loads(text)
+            result["environment"]["torch"] = "1.0.0"
+            db.execute("UPDATE runs SET result_json = ? WHERE id = ?", (json.dumps(result), run_id))
+    db.close()
+    target = tmp_path / "again.json"
+    result = run_cli("leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--seeds", "1",
+                     "--quiet", "--store", str(store), "--json", str(target), "--stored", "--set", *TINY)
+    assert result.code == 0, result.err
+    said = " ".join(result.err.split())
+    assert said.count("trained with other software than this study") == 5
+    assert f"Stored → now: torch 1.0.0 → {torch.__version__}" in said
+    assert "5 of 5 reused from the store, 5 of them trained with other software" in said
+    assert json.loads(target.read_text())["reused"][0]["other_software"] == [f"torch 1.0.0 → {torch.__version__}"]
 
 
 def test_an_interrupted_study_says_how_to_continue(run_cli, tmp_path, monkeypatch):

@@ -98,19 +98,29 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict:
+    from merbench.environment import current_software, other_software
     from merbench.leakage import run_study, study_summary
     from merbench.progress import command_progress
     from merbench.recording import run_recorded
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
+    reused: list[dict] = []
+    software_now: dict = {}
     progress = command_progress(err, args.quiet)
 
     def run_one(config, label: str) -> dict:
         stored = store.identical_result(config) if args.stored and store is not None else None
         if stored is not None:
-            err.print(escape(f"[{len(done) + 1}/{total}] {label}, seed {config.seed}: stored run {stored.run_id}"),
-                      highlight=False)
+            if not software_now:  # looked up once, and only when a stored run is reused
+                software_now.update(current_software())
+            changed = other_software(stored.environment or {}, software_now)
+            reused.append({"run_id": stored.run_id, "other_software": changed})
+            err.print(escape(f"[{len(done) + 1}/{total}] {label}, seed {config.seed}: stored run {stored.run_id} "
+                             "reused (--stored; trained with "
+                             + ("this software)" if not changed else "other software than this study, so its scores "
+                                "do not measure this code: run without --stored to measure it). Stored → now: "
+                                + "; ".join(changed))), highlight=False)
             done.append(stored.run_id or "")
             return stored
         err.print(f"[{len(done) + 1}/{total}] {escape(label)}, seed {config.seed}")
@@ -128,16 +138,17 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
                       "--stored to reuse them")
         raise
     command = "merbench " + " ".join(shlex.quote(part) for part in sys.argv[1:]) if sys.argv[1:] else "merbench leakage"
-    return study_summary(study, honest, leaky, seconds, command)
+    return study_summary(study, honest, leaky, seconds, command, reused)
 
 
 def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict, target) -> None:
+    from merbench.leakage_summary import study_time
     from merbench.outputs import write_output
     from merbench.report import leakage_table
     from merbench.tables import print_table
 
     print_table(out, leakage_table(summary))
-    err.print(f"{len(summary['variants'])} variants × {counted(summary['seeds'], 'seed')} in {summary['seconds']:.0f} s")
+    err.print(f"{len(summary['variants'])} variants × {counted(summary['seeds'], 'seed')} in {study_time(summary)}")
     if args.json is not None:
         write_output(target, json.dumps(summary, indent=2))
         if target is not None:
