@@ -67,10 +67,11 @@ def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[s
         name, sep, folder = str(value).partition("=")
         if sep and name in datasets:
             key, path = name, folder
+        elif sep and (len(datasets) > 1 or not Path(str(value)).expanduser().exists()):  # not a folder named a=b
+            raise UsageError(f"--root {value}: '{name}' is not one of the grid's datasets ({', '.join(datasets)}); "
+                             f"give --root NAME=DIR for a dataset in --datasets, or drop it")
         elif len(datasets) == 1:
             key, path = datasets[0], str(value)
-        elif sep:
-            raise UsageError(f"--root {value}: '{name}' is not one of the grid's datasets ({', '.join(datasets)})")
         else:
             raise UsageError(f"--root {value}: the grid has several datasets; say which one the folder holds, "
                              f"e.g. --root {datasets[0]}={value}")

@@ -172,6 +172,18 @@ def test_names_and_roots_are_parsed_per_dataset():
         parse_roots(["smic=/d"], ["casme2", "samm"])
     with pytest.raises(UsageError, match="given twice"):
         parse_roots(["casme2=/a", "casme2=/b"], ["casme2", "samm"])
+    with pytest.raises(UsageError, match=r"'casme2' is not one of the grid's datasets \(synthetic\)"):
+        parse_roots(["casme2=/d/c"], ["synthetic"])  # one dataset: a NAME=DIR for another is not its folder
+
+
+def test_a_root_for_a_dataset_outside_the_grid_and_a_store_under_it_name_the_root(run_cli, tmp_path):
+    made = tmp_path / "data"
+    made.mkdir()
+    other = run_cli("grid", "--models", "ststnet", "--datasets", "synthetic", "--root", f"casme2={made}", "--quiet")
+    assert other.code == 2 and "'casme2' is not one of the grid's datasets (synthetic)" in other.err
+    under = run_cli("grid", "--models", "ststnet", "--datasets", "synthetic", "--root", str(tmp_path), "--quiet",
+                    "--store", str(made / "results.sqlite"))
+    assert under.code == 2 and "reads no folder" in under.err and "lies inside" not in under.err, under.err
 
 
 def test_a_missing_root_folder_is_refused_before_running(run_cli, tmp_path):

@@ -88,7 +88,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     registry = get_registry()
     print_plugin_problems(err, registry)
-    check_store_outside_datasets(args)
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
@@ -106,6 +105,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
     check_placement(cells)
     preflight_cells(cells, registry)  # a usage error leaves no row in the store
+    check_store_outside_datasets(args)
     executor = cells[0].config.section("executor")["name"]
     err.print(f"Grid: {counted(models, 'model')} × {counted(datasets, 'dataset')} × {counted(protocols, 'protocol')} = "
               f"{counted(cells, 'cell')}, {counted(args.seeds, 'seed')} each, executor {executor}")

@@ -79,7 +79,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_plugin_problems(err, registry)
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
-    check_store_outside_datasets(args)
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
@@ -87,6 +86,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                        seed=args.seed, seeds=args.seeds, device=args.device, root=args.root, epochs=args.epochs,
                        sets=parse_set(flatten_sets(args.sets)), config_file=args.config)
     preflight_study(study, registry)  # every variant's usage errors before any run is recorded
+    check_store_outside_datasets(args)
     store = None if args.no_store else ResultStore(args.store)
     try:
         summary = _run(args, err, registry, store, study)

@@ -79,9 +79,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.resume or args.store):
         raise UsageError("--no-store cannot be combined with --resume or --store")
-    check_store_outside_datasets(args)
     # A new run's usage errors are found before the store is opened: they leave no row behind.
     config = None if args.resume else _new_config(args, registry)
+    check_store_outside_datasets(args)  # after the configuration: a --root the dataset cannot take is said first
     store = None if args.no_store else ResultStore(args.store)
     try:
         return _execute(args, out, err, registry, store, config)
