@@ -9,7 +9,7 @@ import pytest
 
 import realtrees as rt
 
-QUICK = ("--profile", "quick", "--epochs", "1", "--quiet")
+QUICK = ("--profile", "quick", "--epochs", "1", "--quiet", "--set", "protocol.n_splits=3")  # the tree has 3 subjects
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,8 @@ def files_of(root: Path) -> set[Path]:
 @pytest.mark.parametrize("command", [
     ("run", "--model", "ststnet", "--dataset", "casme2", "--root", "{root}", *QUICK, "--store", "{store}"),
     ("grid", "--models", "ststnet", "--datasets", "casme2", "--root", "casme2={root}", *QUICK, "--store", "{store}"),
-    ("leakage", "--model", "ststnet", "--dataset", "casme2", "--root", "{root}", *QUICK, "--store", "{store}"),
+    ("leakage", "--model", "ststnet", "--dataset", "casme2", "--root", "{root}", *QUICK, "dataset.classes=3",
+     "--store", "{store}"),
     ("regress", "--baseline", "{baseline}", "--root", "casme2={root}", "--store", "{store}"),
 ], ids=["run", "grid", "leakage", "regress"])
 def test_a_results_store_inside_the_dataset_folder_is_refused(run_cli, casme2, tmp_path, command):
