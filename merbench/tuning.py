@@ -417,6 +417,11 @@ def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict
             "selected_epoch": output.selected_epoch, "selected_on": output.selected_on}
 
 
+def place_of(trials: list[Any], trial: Any) -> int:
+    """``trial``'s place among an outer fold's counted ``trials``: its number as an uninterrupted tune shows it."""
+    return next(i for i, counted in enumerate(trials) if counted.number == trial.number)
+
+
 def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold) -> dict[str, Any]:
     """Search, select and refit one outer fold; the fold's summary (its refit is stored with the study)."""
     study = search_fold(ctx, optuna, storage, key, outer)
@@ -426,10 +431,12 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
     stored = study.user_attrs.get("refit")
     if stored and stored.get("trial") == best.number and stored.get("params") == params:
         refit = stored
-        ctx.progress.message(f"Outer fold {outer.index + 1}: refit of trial {best.number} reused from the stored study")
+        ctx.progress.message(f"Outer fold {outer.index + 1}: refit of trial {place_of(trials, best)} reused from the "
+                             "stored study")
     else:
         refit = {"trial": best.number, "params": params, **refit_fold(ctx, outer, params)}
         study.set_user_attr("refit", refit)
+    place = {t.number: i for i, t in enumerate(trials)}  # the trial numbers an uninterrupted tune would show
     states = Counter(t.state.name.lower() for t in trials)
     samples = ctx.dataset.samples
     return {
@@ -439,12 +446,12 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
         "n_train": int(len(outer.train)),
         "n_test": int(len(outer.test)),
         "selected": params,
-        "selected_trial": best.number,
+        "selected_trial": place[best.number],
         "inner_uf1": best.value,
         "inner_uf1_per_fold": best.user_attrs.get("inner_uf1"),
         "trial_counts": {"complete": states.get("complete", 0), "pruned": states.get("pruned", 0),
                          "failed": states.get("fail", 0)},
-        "trials": [trial_row(t) for t in trials],
+        "trials": [trial_row(t, place[t.number]) for t in trials],
         "trial_seconds": sum(trial_seconds(t) for t in trials),
         "inner_fits": sum(len(t.user_attrs.get("inner_uf1") or []) for t in trials),
         "metrics": refit["metrics"],

@@ -20,8 +20,10 @@ def trial_seconds(trial: Any) -> float:
     return (trial.datetime_complete - trial.datetime_start).total_seconds()
 
 
-def trial_row(trial: Any) -> dict[str, Any]:
-    return {"number": trial.number, "state": trial.state.name.lower(), "value": trial.value,
+def trial_row(trial: Any, number: int) -> dict[str, Any]:
+    """A trial of an outer fold: ``number`` its place among the fold's counted trials (0, 1, …, as an uninterrupted
+    tune numbers them), ``optuna_number`` Optuna's own (a trial redone after an interruption gets a new one)."""
+    return {"number": number, "optuna_number": trial.number, "state": trial.state.name.lower(), "value": trial.value,
             "params": dict(trial.params), "inner_uf1": trial.user_attrs.get("inner_uf1"),
             "error": trial.user_attrs.get("error"), "seconds": trial_seconds(trial)}
 

@@ -123,7 +123,8 @@ def test_an_interrupted_tune_resumes_without_redoing_finished_trials(run_cli, tm
     assert [c for c in calls if c[0] == 0] == [(0, 2), (0, 3)]
     assert sorted(i for i, _ in calls) == [0, 0, 1, 1, 1]
     fold0 = summary["folds"][0]
-    assert [t["number"] for t in fold0["trials"]] == [0, 2, 3]
+    assert [t["number"] for t in fold0["trials"]] == [0, 1, 2], "numbered as an uninterrupted tune numbers them"
+    assert [t["optuna_number"] for t in fold0["trials"]] == [0, 2, 3]
     assert sum(fold0["trial_counts"].values()) == 3
 
 
@@ -549,7 +550,7 @@ def test_a_trial_left_running_by_a_killed_tune_is_redone(run_cli, tmp_path, monk
     assert [c for c in calls if c[0] == 0] == [(0, 2), (0, 3)]
     assert "1 interrupted trial will be redone" in resumed.err
     assert re.search(r"outer UF1 \d+\.\d %", resumed.err), "progress shows UF1 in % as every table does"
-    assert [t["number"] for t in summary["folds"][0]["trials"]] == [0, 2, 3]
+    assert [t["optuna_number"] for t in summary["folds"][0]["trials"]] == [0, 2, 3]
     # With --workers 1 the resumed tune is the uninterrupted one: the same trials, the same scores, the same choice.
     uninterrupted = tmp_path / "uninterrupted"
     uninterrupted.mkdir()
@@ -558,6 +559,8 @@ def test_a_trial_left_running_by_a_killed_tune_is_redone(run_cli, tmp_path, monk
     for got, want in zip(summary["folds"], expected["folds"]):
         assert [t["params"] for t in got["trials"]] == [t["params"] for t in want["trials"]]
         assert [t["value"] for t in got["trials"]] == [t["value"] for t in want["trials"]]
+        assert ([t["number"] for t in got["trials"]], got["selected_trial"]) == (
+            [t["number"] for t in want["trials"]], want["selected_trial"]), "the same trial numbers and choice"
         assert got["selected"] == want["selected"]
     assert summary["pooled"] == expected["pooled"]
 
