@@ -318,14 +318,16 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     if todo and todo[0].config.section("executor")["name"] == "ray":
         _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
     else:
-        _run_here(todo, registry, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
+        _run_here(todo, registry, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome),
+                  [i + 1 for i in left], len(cells))
     return [outcome for outcome in outcomes if outcome is not None]
 
 
 def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any, progress: ProgressSink,
-              finished: Callable[[int, CellOutcome], None]) -> None:
+              finished: Callable[[int, CellOutcome], None], numbers: Sequence[int], total: int) -> None:
+    """Run ``cells`` one after another; ``numbers`` are their places in the grid of ``total`` cells."""
     for i, cell in enumerate(cells):
-        progress.message(f"Cell {i + 1}/{len(cells)}: {cell.label}")
+        progress.message(f"Cell {numbers[i]}/{total}: {cell.label}")
         try:
             result, run_id, _ = recording.run_recorded(store, cell.config, registry, n_seeds, progress)
         except MerbenchError as exc:

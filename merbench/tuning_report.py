@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from merbench.tables import TEXT, Column, DataTable, print_table
+from merbench.wording import counted
 
 
 def _pct(value: float | None) -> str:
@@ -32,7 +33,7 @@ def folds_table(summary: dict[str, Any]) -> DataTable:
     search = summary["search"]
     table = DataTable(
         f"Tuned {summary['model']} on {summary['dataset']} · {summary['protocol']} · "
-        f"{search['trials_per_fold']} trials × {search['inner_folds']} inner folds per outer fold",
+        f"{counted(search['trials_per_fold'], 'trial')} × {counted(search['inner_folds'], 'inner fold')} per outer fold",
         [Column("Fold", justify="right"), Column("n", justify="right"), Column("Trials", justify="right"),
          Column("Pruned", justify="right"), Column("Failed", justify="right"), Column("Inner UF1", justify="right"),
          Column("Outer UF1", justify="right"), Column("Outer UAR", justify="right")],

@@ -200,7 +200,9 @@ def _param(key: str, spec: Any, where: str) -> Param:
     integer = kind == "int"
     low, high = _number(spec["low"], where, "low", integer), _number(spec["high"], where, "high", integer)
     if not low < high:
-        raise UsageError(f"{where}: low ({low}) must be below high ({high}); to fix an option, use --set instead")
+        fix = ("to fix an option at one value, use --set instead" if low == high
+               else "swap them (low is the smaller bound)")
+        raise UsageError(f"{where}: low ({low}) must be below high ({high}); {fix}")
     log = spec.get("log", False)
     if not isinstance(log, bool):
         raise UsageError(f"{where}: log={log!r} must be true or false")

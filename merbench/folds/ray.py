@@ -12,6 +12,7 @@ import torch
 from merbench.errors import FoldsLost, MerbenchError, UsageError
 from merbench.folds.job import DeviceTensors, FoldData, train_task
 from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text, import_ray, remote_function
+from merbench.wording import counted
 
 
 _worker_tensors: dict[str, Any] = {}
@@ -81,7 +82,7 @@ class RayFolds:
             remote.options(**options, name=f"merbench fold {task.fold.index + 1}").remote(job_ref, [data_ref], task): task
             for task in tasks
         }
-        progress.message(f"Ray: {len(tasks)} fold tasks submitted ({self.options.resources}); "
+        progress.message(f"Ray: {counted(tasks, 'fold task')} submitted ({self.options.resources}); "
                          f"cluster has {ray.cluster_resources().get('CPU', 0):g} CPUs")
         for ref, task in as_completed(ray, pending):
             on_done(task, self._output(ray, ref, task))
