@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench import __version__, commands as command_package
-from merbench.commands import EPILOG
+from merbench.commands import EPILOG, HelpFormatter
 from merbench.errors import MerbenchError
 from merbench.tables import FORMATS, make_console, print_error
 
@@ -100,7 +100,7 @@ def build_parser() -> _Parser:
         prog="merbench",
         description="Benchmark facial micro-expression recognition models under honest protocols.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"merbench {__version__}")
     _add_global_flags(parser, top=True)

@@ -596,8 +596,6 @@ def resolve_config(
         examples = ", ".join(getattr(model_spec, "examples", ())[:3]) or f"{model}NAME"
         raise UsageError(f"'{model}' is a family of models: name one member, e.g. {examples} "
                          f"(`merbench info {model}` describes the family)")
-    if model_spec is not None and getattr(model_spec, "check_member", None) and ":" in model:
-        resolve_factory(model_spec.check_member)(model.partition(":")[2])  # a family member's name, before any work
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
     if dataset_spec.needs_root and root is None:

@@ -305,7 +305,7 @@ class ModelPlugin:
     input_size)``; ``examples`` lists members to document and test, and
     ``check_member``, when set, is ``check_member(member)``, which raises
     ``UsageError`` for a name that is no member (called when a run's
-    configuration is resolved, before anything runs or is recorded).
+    run is checked, before anything runs or is recorded).
     ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
     """
 

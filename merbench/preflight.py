@@ -41,6 +41,13 @@ def check_root(config: RunConfig, registry: Registry) -> None:
     )
 
 
+def check_member(config: RunConfig, registry: Registry) -> None:
+    """Refuse a name-family member that is none (``timm:resnet1``) through the family's ``check_member``."""
+    spec = registry.get("models", config.model) if config.model else None
+    if spec is not None and getattr(spec, "check_member", None) and ":" in config.model:
+        resolve_factory(spec.check_member)(config.model.partition(":")[2])
+
+
 def check_engine(config: RunConfig) -> None:
     """Refuse ``engine.*`` settings that cannot go together: ``engine.compile=true`` with batched folds
     (``engine.parallel_mode=vmap``), which run eagerly (``merbench.folds.plan`` refuses it too, later)."""
@@ -85,6 +92,7 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     while this process imports scikit-learn and loads and preprocesses the dataset.
     """
     check_root(config, registry)
+    check_member(config, registry)
     check_chain(config, registry)
     check_engine(config)
     if start_workers and may_train_folds_in_worker_processes(config):

@@ -8,7 +8,57 @@ adding a command means adding a module here.
 
 from __future__ import annotations
 
+import argparse
+import textwrap
+
 KINDS = ("models", "datasets", "preprocessors", "protocols")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` text for the terminal's width: prose lines of a description or epilog wrapped at word boundaries (a
+    terminal would break them inside words); an example command too long for the width gets its ``# comment`` on
+    a line above it and is continued with `` \\`` at a space, so that it can still be copied into a shell."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        for line in text.splitlines():
+            if not line.strip():
+                lines.append(indent + line)
+            elif not line.startswith((" ", "\t")):
+                lines += textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=indent,
+                                       break_long_words=False, break_on_hyphens=False)
+            else:
+                lines += example_lines(indent + line, width)
+        return "\n".join(lines)
+
+
+def example_lines(line: str, width: int) -> list[str]:
+    """An indented example line fitted to ``width`` where it can be: its comment on a line of its own above it, and a
+    command split at spaces with shell continuations (lines that are not commands are kept as written)."""
+    if len(line) <= width:
+        return [line]
+    margin = line[:len(line) - len(line.lstrip())]
+    command, hash_mark, comment = line.strip().partition("  # ")
+    if not command.startswith(("merbench ", "python ", "pip ", "pytest")):
+        return [line]
+    above = [f"{margin}# {comment.strip()}"] if hash_mark else []
+    command = command.rstrip()
+    continued = command.endswith("\\")
+    words: list[str] = []
+    for word in command.rstrip("\\").split():  # an option stays on one line with its value
+        if words and words[-1].startswith("-") and " " not in words[-1] and not word.startswith("-"):
+            words[-1] += " " + word
+        else:
+            words.append(word)
+    rows, row = [], margin + words[0]
+    for word in words[1:]:
+        if len(row) + 1 + len(word) + 2 > width:
+            rows.append(row + " \\")
+            row = margin + "    " + word
+        else:
+            row += " " + word
+    rows.append(row + (" \\" if continued else ""))
+    return above + rows
 
 EPILOG = """examples:
   merbench run --model convmixer --dataset synthetic

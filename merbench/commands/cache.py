@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.commands import HelpFormatter
+
 ORDER = 70
 
 PARTS = {"preprocess": "preprocessed model inputs", "synthetic": "generated synthetic datasets"}
@@ -30,14 +32,14 @@ The cache is $MERBENCH_CACHE, by default the user cache folder (e.g. ~/.cache/me
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``cache`` sub-command with ``info`` and ``clear``."""
     parser = commands.add_parser("cache", help="show or empty merbench's cache", description=__doc__,
-                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 epilog=EXAMPLES, formatter_class=HelpFormatter)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = actions.add_parser("info", help="size and entries per dataset and chain", epilog=EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+                              formatter_class=HelpFormatter)
     info.add_argument("--json", type=Path, help="also write the summary as JSON to this file (- for stdout)")
     info.set_defaults(handler=execute_info)
     clear = actions.add_parser(
-        "clear", help="empty the cache (needs --yes)", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "clear", help="empty the cache (needs --yes)", epilog=EXAMPLES, formatter_class=HelpFormatter,
         description="Remove merbench's cached data: preprocessed inputs and generated synthetic datasets. Without "
         "--yes nothing is removed: it says what would go and exits with code 2. Other files in the cache folder are kept.",
     )

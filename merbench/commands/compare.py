@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
 
 ORDER = 62
@@ -78,7 +79,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "profile) and no best is marked in a column that mixes them; --profile NAME compares alike runs only. A run "
         "made with settings other than its profile's defaults (--set, --config, --epochs) has a row naming them.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_selection_arguments(compare)
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON to stdout (for scripts)")

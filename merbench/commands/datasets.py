@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets
+from merbench.commands import HelpFormatter, flatten_sets
 from merbench.tables import TEXT, Column, DataTable, print_table
 from merbench.wording import counted
 
@@ -40,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="List dataset plugins, or check a dataset tree without training: counts per class, subject "
         "and domain, rows skipped or fixed and why, missing or unreadable frames.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help="dataset plugins with their options and defaults")
@@ -50,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="validate a dataset tree without training",
         description="Load DATASET from --root as `merbench run` would and open the frames a run reads first.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     check.add_argument("name", metavar="DATASET", help="dataset plugin name (see `merbench datasets list`)")
     check.add_argument("--root", type=Path, help="folder of your copy of the dataset")

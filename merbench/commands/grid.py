@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
 from merbench.result import as_json
@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "`merbench compare` prints). Every cell's configuration is checked before anything runs. With --executor ray "
         "each cell is a Ray task and the results come back to this machine's store.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     grid.add_argument("--models", action="append", required=True, metavar="A,B",
                       help="model plugin names, comma-separated (see `merbench list models`)")

@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.commands import HelpFormatter
 from merbench.escaping import printable_line
 
 ORDER = 25
@@ -28,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "paper reported and under which protocol, and what merbench measured on the synthetic data under each "
         "protocol (from the stored baseline benchmarks/baselines/synthetic-default.yaml, when present).",
         epilog="examples:\n  merbench info ststnet\n  merbench info timm:resnet18\n  merbench info lbptop-svm",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", help="a model name (see `merbench list models`)")
     parser.set_defaults(handler=execute)

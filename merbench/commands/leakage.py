@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
 from merbench.errors import UsageError
 from merbench.wording import counted
 
@@ -40,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "run with a paired bootstrap interval. Every run is recorded in the results store; --json keeps the summary "
         "(merbench report --leakage FILE renders it).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--model", help="model plugin name (see `merbench list models`)")
     parser.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from merbench.commands import KINDS, print_plugin_problems
+from merbench.commands import HelpFormatter, KINDS, print_plugin_problems
 
 ORDER = 20
 
@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "default profile, parameters and FLOPs per sample (3 classes; multiply-add = 2 FLOPs).",
         epilog="examples:\n  merbench list\n  merbench list models\n  merbench list models --json\n"
         "  merbench info ststnet",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     listing.add_argument("kind", nargs="?", choices=KINDS, help="what to list (default: everything)")
     listing.add_argument("--json", action="store_true", help="print the listing as JSON to stdout (for scripts)")

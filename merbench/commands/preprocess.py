@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
 from merbench.wording import counted
 
 ORDER = 15
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
             "with --model the chain and its check are exactly that model's."
         ),
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--dataset", required=True, help="dataset plugin name (see `merbench list datasets`)")
     parser.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import printable
 from merbench.wording import counted
@@ -38,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "each pooled metric with its expected value: below expected - tolerance is a regression, above expected + "
         "tolerance is suspicious (leakage, a broken metric). Prints expected / measured / delta / status per metric.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     regress.add_argument("--baseline", type=Path, required=True, metavar="FILE.yaml", help="baseline file (format: docs/results.md)")
     regress.add_argument("--model", nargs="+", default=[], metavar="NAME", help="check only the entries of these models")

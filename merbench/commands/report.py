@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.commands import HelpFormatter
 from merbench.commands.compare import add_selection_arguments, selected_comparison
 from merbench.wording import counted
 
@@ -35,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "per-dataset and per-fold tables, confusion matrices, per-fold plots and each run's provenance. "
         "--figures DIR writes the confusion matrix and per-fold scores of each run in the table as PNG.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_selection_arguments(report)
     report.add_argument("--format", choices=("md", "csv", "json", "latex", "html"), help="output format (default: from the suffix)")

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import EPILOG, flatten_sets, print_plugin_problems
+from merbench.commands import EPILOG, HelpFormatter, flatten_sets, print_plugin_problems
 from merbench.errors import RunFailed, UsageError
 from merbench.wording import counted
 
@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Train and evaluate MODEL on DATASET under PROTOCOL and print per-fold and pooled scores. "
         "Every run is recorded in the results store as its folds complete (see `merbench runs`).",
         epilog=EPILOG + RUN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     run.add_argument("--model", help="model plugin name (see `merbench list models`)")
     run.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")

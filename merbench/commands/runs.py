@@ -7,6 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from merbench.commands import HelpFormatter
+
 ORDER = 60
 
 EXAMPLES = """examples:
@@ -42,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="list runs in the results store",
         description="List the runs recorded in the results store, newest first, with their status and pooled scores.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     runs.add_argument("--model", help="only runs of this model")
     runs.add_argument("--dataset", help="only runs on this dataset")

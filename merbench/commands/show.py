@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
 
 ORDER = 61
@@ -28,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Print the per-fold, pooled, confusion-matrix and leakage tables of a stored run, "
         "exactly as `merbench run` printed them.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     show.add_argument("run_id", metavar="RUN_ID", help="id of the run (or a unique prefix); see `merbench runs`")
     show.add_argument("--json", type=Path, metavar="FILE", help="also write the stored result to FILE (as `merbench run --json`; - for stdout)")

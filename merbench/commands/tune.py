@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
 
 ORDER = 12
 
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "how stable the choice is. Trials are stored (--storage) and an interrupted tune continues where it "
         "stopped. See docs/tuning.md.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     tune.add_argument("--model", help="model plugin name (see `merbench list models`)")
     tune.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")

@@ -1,0 +1,41 @@
+"""Every ``--help`` fits an 80-column terminal without breaking a word, and its examples can still be copied: a long
+example keeps its comment on a line above it and continues with `` \\`` at a space (``HelpFormatter``)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from merbench.commands import example_lines
+
+COMMANDS = ["", "run", "grid", "tune", "leakage", "preprocess", "list", "datasets", "datasets check", "info", "plugins",
+            "audit", "significance", "runs", "show", "compare", "report", "regress", "cache", "cache info", "cache clear"]
+
+
+def help_text(run_cli, monkeypatch, command: str, columns: int) -> str:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = run_cli(*command.split(), "--help")
+    assert result.code == 0, result.err
+    return result.out
+
+
+def commands_in(text: str) -> list[str]:
+    """The example commands of a help text, each on one line (continuations joined, comments dropped)."""
+    joined = re.sub(r" \\\n\s+", " ", text.split("examples:", 1)[1]) if "examples:" in text else ""
+    return [" ".join(line.split("  # ")[0].split()) for line in joined.splitlines() if line.strip().startswith("merbench")]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_fits_80_columns_and_keeps_every_example_whole(command, run_cli, monkeypatch):
+    narrow = help_text(run_cli, monkeypatch, command, 80)
+    long_lines = [line for line in narrow.splitlines() if len(line) > 80]
+    assert not long_lines, long_lines
+    assert commands_in(narrow) == commands_in(help_text(run_cli, monkeypatch, command, 200))
+
+
+def test_a_long_example_keeps_options_with_their_values_and_its_comment_above():
+    line = "  merbench grid --models a,b --datasets synthetic --profile quick --stored   # after an interruption"
+    assert example_lines(line, 60) == ["  # after an interruption", "  merbench grid --models a,b --datasets synthetic \\",
+                                       "      --profile quick --stored"]
+    assert example_lines("  some table row that is not a command " + "x" * 60, 60)[0].endswith("x"), "kept as written"
