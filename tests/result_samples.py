@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from merbench.result import RunResult
@@ -28,3 +32,16 @@ def minimal_dict(**changes: Any) -> dict[str, Any]:
 def minimal_result(**changes: Any) -> RunResult:
     """``minimal_dict(**changes)`` as a ``RunResult``."""
     return RunResult.from_dict(minimal_dict(**changes), "a test's minimal result")
+
+
+def store_trained_with(source: Path, target: Path, torch_version: str) -> Path:
+    """A copy of the results store ``source`` at ``target`` whose stored results say they were trained with
+    ``torch_version`` (as if torch had been upgraded since), for the ``--stored`` provenance notes."""
+    shutil.copyfile(source, target)
+    with sqlite3.connect(target) as db:
+        for run_id, text in db.execute("SELECT id, result_json FROM runs").fetchall():
+            result = json.loads(text)
+            result["environment"]["torch"] = torch_version
+            db.execute("UPDATE runs SET result_json = ? WHERE id = ?", (json.dumps(result), run_id))
+    db.close()
+    return target

@@ -108,10 +108,12 @@ def test_one_fold_gives_no_p_value_but_says_why(run_cli, tmp_path):
 
 
 def test_the_fewest_usable_folds_give_a_p_value(tmp_path):
-    a = _result_file(tmp_path, "a", MIN_FOLDS)
-    better = [{"fold": i, "test_subjects": [f"s{i}"], "n_test": 2, "metrics": {"accuracy": 0.5, "uf1": 0.6 + i / 10,
-                                                                                "uar": 0.5}} for i in range(MIN_FOLDS)]
-    b = _result_file(tmp_path, "b", MIN_FOLDS, model="n", folds=better)
+    def predicting(right: bool) -> list[dict]:  # the fold scores come from the predictions
+        return [{"id": f"c{i}-{j}", "subject": f"s{i}", "fold": i, "label": j, "prediction": j if right else 1 - j}
+                for i in range(MIN_FOLDS) for j in range(2)]
+
+    a = _result_file(tmp_path, "a", MIN_FOLDS, predictions=predicting(False))
+    b = _result_file(tmp_path, "b", MIN_FOLDS, model="n", predictions=predicting(True))
     comparison = compare_runs(*(RunResult.from_dict(json.loads(open(p).read())) for p in (a, b)), n_bootstrap=100)
     assert comparison.p_value == pytest.approx(2 / 2 ** MIN_FOLDS) and comparison.wilcoxon_note is None
 

@@ -58,15 +58,10 @@ def test_a_reused_cell_trained_with_other_software_says_what_differs_in_its_line
     """As ``merbench regress --stored`` does: a stored run made by another torch (or commit) does not measure this code."""
     import torch
 
+    from result_samples import store_trained_with
+
     store, _, _ = local_grid
-    copy = tmp_path / "results.sqlite"
-    copy.write_bytes(store.read_bytes())
-    with sqlite3.connect(copy) as db:
-        for run_id, text in db.execute("SELECT id, result_json FROM runs").fetchall():
-            result = json.loads(text)
-            result["environment"]["torch"] = "1.0.0"
-            db.execute("UPDATE runs SET result_json = ? WHERE id = ?", (json.dumps(result), run_id))
-    db.close()
+    copy = store_trained_with(store, tmp_path / "results.sqlite", "1.0.0")
     target = tmp_path / "again.json"
     again = run_cli(*GRID, "--models", "convmixer", "--seeds", "2", "--store", str(copy), "--stored", "--json", str(target))
     assert again.code == 0, again.err

@@ -200,19 +200,11 @@ def test_stored_reuses_the_finished_runs_of_the_same_study(study, run_cli, tmp_p
 
 def test_a_reused_run_trained_with_other_software_is_named_and_counted(study, run_cli, tmp_path):
     """As grid and regress --stored say: a stored run of another torch does not measure this code."""
-    import sqlite3
-
     import torch
+    from result_samples import store_trained_with
 
     folder, _, _, _ = study
-    store = tmp_path / "results.sqlite"
-    store.write_bytes((folder / "results.sqlite").read_bytes())
-    with sqlite3.connect(store) as db:
-        for run_id, text in db.execute("SELECT id, result_json FROM runs").fetchall():
-            result = json.loads(text)
-            result["environment"]["torch"] = "1.0.0"
-            db.execute("UPDATE runs SET result_json = ? WHERE id = ?", (json.dumps(result), run_id))
-    db.close()
+    store = store_trained_with(folder / "results.sqlite", tmp_path / "results.sqlite", "1.0.0")
     target = tmp_path / "again.json"
     result = run_cli("leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--seeds", "1",
                      "--quiet", "--store", str(store), "--json", str(target), "--stored", "--set", *TINY)
