@@ -217,6 +217,28 @@ def print_result(console: Console, result: RunResult) -> None:
     plan = result.engine_plan
     if plan:
         console.print(escape(f"Folds trained {plan['description']}, {threads_phrase(plan)}"))
+    console.print(escape(provenance_line(result)), highlight=False)
+
+
+def provenance_line(result: RunResult) -> str:
+    """What the run was, for a terminal log read later without its JSON: seed, profile, the options it changed from
+    the profile's defaults (``merbench.run_settings``) and the software that trained it."""
+    from merbench.registry import get_registry
+    from merbench.run_settings import changed_settings
+
+    config = result.config or {}
+    profile = result.profile or config.get("profile")
+    parts = [f"seed {result.seed}" + (f" (and {result.across_seeds.n - 1} more)" if result.across_seeds else "")]
+    if profile:
+        changed = changed_settings(result, get_registry())
+        parts.append(f"profile {profile}" + ("" if changed is None else
+                                             f", options changed from it: {', '.join(changed)}" if changed else
+                                             ", no option changed from it"))
+    environment = result.environment or {}
+    software = [f"merbench {environment['merbench']}" if environment.get("merbench") else "",
+                f"commit {environment['git_commit']}" if environment.get("git_commit") else "",
+                f"torch {environment['torch']}" if environment.get("torch") else ""]
+    return "Run: " + "; ".join(parts) + ("; " + ", ".join(p for p in software if p) if any(software) else "")
 
 
 def _earlier_folds(seconds: Seconds) -> str:

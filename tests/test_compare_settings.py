@@ -133,3 +133,18 @@ def test_a_real_run_with_set_and_epochs_is_named_by_compare_and_grid(run_cli, tm
         assert "Every run changed from its profile's defaults: engine.epochs=2, model.dropout=0.3." in shown.out
     else:
         assert "ststnet (engine.epochs=2, model.dropout=0.3)" in shown.out and "\nststnet " in shown.out
+
+
+def test_run_and_show_end_with_what_the_run_was(run_cli, tmp_path):
+    """A terminal log read later, without the JSON, still says the seed, profile, changed options and software."""
+    import merbench
+
+    store = str(tmp_path / "one.sqlite")
+    made = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--seed", "3",
+                   "--epochs", "2", "--quiet", "--store", store)
+    assert made.code == 0, made.err
+    line = next(line for line in made.out.splitlines() if line.startswith("Run: "))
+    assert line.startswith("Run: seed 3; profile quick, options changed from it: engine.epochs=2; "
+                           f"merbench {merbench.__version__}") and "torch " in line
+    run_id = made.err.split("Stored as run ")[1].split()[0]
+    assert line in run_cli("show", run_id, "--store", store).out.splitlines()
