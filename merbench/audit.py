@@ -24,7 +24,7 @@ from merbench.leaks import LEAKS
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import get_registry
 from merbench.result import FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
-from merbench.wording import counted, plural
+from merbench.wording import counted, plural, some_of
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
@@ -120,7 +120,7 @@ def _prediction_subject_problems(result: RunResult) -> list[str]:
                                 "not one of its test subjects")
         untested = sorted(test - {str(row.subject) for row in rows})
         if untested:
-            problems.append(f"fold {fold.fold + 1}: test {plural(untested, 'subject')} {', '.join(untested[:5])} without a prediction")
+            problems.append(f"fold {fold.fold + 1}: test {plural(untested, 'subject')} {some_of(untested, 5)} without a prediction")
     return problems
 
 
@@ -132,15 +132,15 @@ def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
             return Check("subject overlap", False, f"fold {fold.fold + 1} does not record its training subjects; re-run with this merbench")
         shared = sorted(set(fold.train_subjects) & set(fold.test_subjects))
         if shared:
-            leaking.append(f"fold {fold.fold + 1}: {', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}")
+            leaking.append(f"fold {fold.fold + 1}: {some_of(shared, 5)}")
     if leaking:
         problems.insert(0, f"{len(leaking)} of {len(result.folds)} folds share subjects "
-                           f"({_overlap_origin(result, registry)}); " + "; ".join(leaking[:3]))
+                           f"({_overlap_origin(result, registry)}); " + some_of(leaking, 3, "; "))
     elif "subjects" in _recorded_leaks(result):
         problems.append(f"the result records a 'subjects' leak ({_overlap_origin(result, registry)}), though no fold "
                         "of this split happened to share a subject")
     if problems:
-        return Check("subject overlap", False, "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
+        return Check("subject overlap", False, some_of(problems, 3, "; "))
     return Check("subject overlap", True, "no subject is in both training and test of a fold; "
                                           "each fold's predictions are of its test subjects")
 
@@ -173,7 +173,7 @@ def _clip_overlap(result: RunResult) -> Check | None:
     findings = []
     if derived:
         findings.append(f"{len(derived)} of {n} folds test a clip whose other samples they train on "
-                        f"(folds {', '.join(str(f + 1) for f in derived[:10])})")
+                        f"(folds {some_of([f + 1 for f in derived], 10)})")
     if recorded and (derived is None or len(derived) != recorded):
         seen = "not re-checkable from the predictions" if derived is None else f"the predictions show {len(derived)}"
         findings.append(f"the result records {recorded} of {n} folds with one clip in training and test ({seen})")
@@ -206,7 +206,7 @@ def _validation_problem(fold: FoldRecord) -> str | None:
         return f"{where}: validation subjects are test subjects; training subjects not recorded" if shared else None
     outside = sorted(validation - set(fold.train_subjects))
     if outside:
-        return f"{where}: validation subjects are not training subjects ({', '.join(outside[:5])})"
+        return f"{where}: validation subjects are not training subjects ({some_of(outside, 5)})"
     return None
 
 
@@ -216,7 +216,7 @@ def _selection_detail(result: RunResult, problems: list[str], leaked: bool) -> s
     shared = [str(fold.fold + 1) for fold in _in_order(result)
               if set(fold.validation_subjects or ()) & set(fold.test_subjects)
               and set(fold.validation_subjects or ()) <= set(fold.train_subjects or ())]
-    parts = problems[:3] + (["..."] if len(problems) > 3 else [])
+    parts = [some_of(problems, 3, "; ")] if problems else []
     if leaked:
         parts.append("the result records a 'selection' leak")
     parts.append((result.leakage or LeakageRecord()).model_selection or "not recorded")
@@ -269,7 +269,7 @@ def _consistency(result: RunResult) -> Check:
                 problems.append(f"fold {fold.fold + 1} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
     problems += _fold_summary_problems(result)
     if problems:
-        return Check("scores match predictions", False, "; ".join(problems[:3]))
+        return Check("scores match predictions", False, some_of(problems, 3, "; "))
     return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores "
                                                    "and the mean ± std over folds")
 
@@ -319,7 +319,7 @@ def _class_set(result: RunResult) -> Check:
     except (TypeError, ValueError):
         problems.append("the confusion matrix is missing or not a matrix of counts")
     if problems:
-        return Check("class set", False, "; ".join(problems[:3]))
+        return Check("class set", False, some_of(problems, 3, "; "))
     return Check("class set", True, f"{len(rows)} predictions in the {n_classes} classes; the confusion matrix counts each once")
 
 

@@ -45,7 +45,7 @@ import platformdirs
 
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores
-from merbench.wording import counted
+from merbench.wording import counted, some_of
 from merbench.workers import process_gone
 
 APPLICATION_ID = 0x4D455242  # "MERB"
@@ -613,7 +613,7 @@ class ResultStore:
         if not ids:
             raise UsageError(f"no run '{run_id}' in the results store {self.path}; see `merbench runs`")
         if len(ids) > 1:
-            raise UsageError(f"run id '{run_id}' is ambiguous in {self.path}: {', '.join(ids[:5])}; give more characters")
+            raise UsageError(f"run id '{run_id}' is ambiguous in {self.path}: {some_of(ids, 5)}; give more characters")
         return ids[0]
 
     def run_row(self, run_id: str) -> sqlite3.Row:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sized
+from typing import Any, Sequence, Sized
 
 IRREGULAR = {"child": "children", "entry": "entries", "directory": "directories", "summary": "summaries"}
 
@@ -24,3 +24,10 @@ def counted(count: int | Sized, noun: str, plural_form: str | None = None) -> st
     → ``3 folds``; ``count`` may be a collection (its length)."""
     number = count if isinstance(count, int) else len(count)
     return f"{number} {plural(number, noun, plural_form)}"
+
+
+def some_of(items: Sequence[Any], shown: int, separator: str = ", ") -> str:
+    """The first ``shown`` of ``items`` joined, and how many more there are: ``a, b, c (and 7 more)``."""
+    texts = [str(item) for item in items]
+    rest = len(texts) - shown
+    return separator.join(texts[:shown]) + (f" (and {rest} more)" if rest > 0 else "")

@@ -29,3 +29,11 @@ def test_no_message_in_merbench_or_its_plugins_says_noun_s():
                     and re.search(r"[a-z]\(s\)", token.string):
                 found.append(f"{path.relative_to(ROOT)}:{token.start[0]}: {token.string[:70]}")
     assert not found, "\n".join(found)
+
+
+def test_some_of_says_how_many_it_leaves_out():
+    from merbench.wording import some_of
+
+    assert some_of(["a", "b"], 3) == "a, b"
+    assert some_of(list(range(1, 11)), 3) == "1, 2, 3 (and 7 more)"
+    assert some_of(["x; y", "z", "w"], 2, "; ") == "x; y; z (and 1 more)"
