@@ -41,8 +41,11 @@ class Check:
 
 def load_result(path: Path) -> RunResult:
     """Read a result file (of this or an older merbench), or raise DataError saying why it is not one."""
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or device: reading could wait forever
+        raise DataError(f"{path}: not a regular file (a pipe or device); give a result file written by merbench run "
+                        "--json")
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as some editors save, is no problem
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except OSError as exc:  # a folder, no permission

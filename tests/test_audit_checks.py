@@ -119,3 +119,15 @@ def test_a_nan_score_that_the_predictions_do_not_give_fails(quick_run, audited, 
     code, out, checks = audited(edited)
     assert code == 1 and not checks["scores match predictions"].passed
     assert "uf1 is nan, predictions give" in checks["scores match predictions"].detail
+
+
+def test_a_fifo_is_refused_at_once_and_a_bom_is_read(quick_run, run_cli, tmp_path):
+    import os
+
+    fifo = tmp_path / "result.fifo"
+    os.mkfifo(fifo)
+    refused = run_cli("audit", str(fifo))  # reading a FIFO without a writer would wait forever
+    assert refused.code == 2 and "not a regular file (a pipe or device)" in refused.err
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_text("\ufeff" + json.dumps(quick_run(*FAST)), encoding="utf-8")
+    assert run_cli("audit", str(with_bom)).code == 0
