@@ -162,15 +162,28 @@ COMPILE_WITH_VMAP = ("engine.compile=true is not applied to batched folds (engin
 
 
 def parse_set(items: list[str]) -> dict[str, str]:
-    """Parse ``KEY=VALUE`` strings (raw values are coerced later, per key)."""
+    """Parse ``KEY=VALUE`` strings (raw values are coerced later, per key); a key given twice with two values is
+    refused (which one was meant cannot be told), as a flag and a setting that disagree are."""
     parsed: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE, for example --set model.depth=8")
+        if key in parsed and parsed[key] != value:
+            raise UsageError(f"--set {key}={parsed[key]} and --set {key}={value} disagree; give {key} once")
         parsed[key] = value
     return parsed
+
+
+def with_executor_flag(sets: dict[str, str], executor: str | None) -> dict[str, str]:
+    """``sets`` with ``--executor NAME`` as ``executor.name``; a ``--set executor.name`` that disagrees is refused."""
+    if not executor:
+        return sets
+    given = sets.get("executor.name")
+    if given is not None and str(given).strip() != executor:
+        raise UsageError(f"--executor {executor} and --set executor.name={given} disagree; give the executor once")
+    return {**sets, "executor.name": executor}
 
 
 def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:

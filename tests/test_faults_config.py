@@ -341,3 +341,17 @@ def test_a_plugins_bad_range_declaration_names_the_plugin(monkeypatch):
     monkeypatch.setattr(registry, "get", get)
     with pytest.raises(PluginError, match=r"model 'convmixer' declares option_ranges\['depth'\]"):
         resolve_config(registry, model="convmixer", dataset="synthetic")
+
+
+@pytest.mark.parametrize("command", [
+    ("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick"),
+    ("grid", "--models", "ststnet", "--datasets", "synthetic", "--profile", "quick"),
+], ids=["run", "grid"])
+@pytest.mark.parametrize("extra, message", [
+    (("--set", "engine.lr=0.1", "engine.lr=0.2"), "--set engine.lr=0.1 and --set engine.lr=0.2 disagree; give engine.lr once"),
+    (("--set", "executor.name=ray", "--executor", "local"),
+     "--executor local and --set executor.name=ray disagree; give the executor once"),
+], ids=["set-twice", "executor"])
+def test_two_values_for_one_setting_are_refused_not_one_silently_kept(command, extra, message, run_cli, tmp_path):
+    result = run_cli(*command, *extra, "--store", str(tmp_path / "s.sqlite"))
+    assert result.code == 2 and message in result.err and not (tmp_path / "s.sqlite").exists()

@@ -79,7 +79,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench grid``."""
-    from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set
+    from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set, with_executor_flag
     from merbench.grid import check_placement, parse_roots, plan_grid, preflight_cells, split_names
     from merbench.metrics import METRIC_KEYS
     from merbench.outputs import check_command_output, check_store_outside_datasets
@@ -98,9 +98,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"--metric {args.metric}: choose one of {', '.join(METRIC_KEYS)}")
     models, datasets = split_names(args.models), split_names(args.datasets)
     protocols = split_names(args.protocols) or [DEFAULT_PROTOCOL]
-    sets = parse_set(flatten_sets(args.sets))
-    if args.executor:
-        sets["executor.name"] = args.executor
+    sets = with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor)
     cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
     check_placement(cells)

@@ -92,7 +92,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _new_config(args: argparse.Namespace, registry):
     """The resolved configuration of a new run, checked by ``preflight`` (nothing is recorded or started yet)."""
-    from merbench.config import check_seeds, parse_set, resolve_config, seeds_recorded_in
+    from merbench.config import check_seeds, parse_set, resolve_config, seeds_recorded_in, with_executor_flag
     from merbench.preflight import preflight
 
     args.seeds_to_run = args.seeds if args.seeds is not None else 1
@@ -110,7 +110,7 @@ def _new_config(args: argparse.Namespace, registry):
         device=args.device,
         root=args.root,
         epochs=args.epochs,
-        sets={**parse_set(flatten_sets(args.sets)), **({"executor.name": args.executor} if args.executor else {})},
+        sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor),
         config_file=args.config,
     )
     preflight(config, registry, start_workers=True)
