@@ -162,16 +162,14 @@ COMPILE_WITH_VMAP = ("engine.compile=true is not applied to batched folds (engin
 
 
 def parse_set(items: list[str]) -> dict[str, str]:
-    """Parse ``KEY=VALUE`` strings (raw values are coerced later, per key); a key given twice with two values is
-    refused (which one was meant cannot be told), as a flag and a setting that disagree are."""
+    """Parse ``KEY=VALUE`` strings (raw values are coerced later, per key); a key given again overrides the earlier
+    value (a base list of settings followed by a change, as scripts and aliases write them)."""
     parsed: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE, for example --set model.depth=8")
-        if key in parsed and parsed[key] != value:
-            raise UsageError(f"--set {key}={parsed[key]} and --set {key}={value} disagree; give {key} once")
         parsed[key] = value
     return parsed
 
