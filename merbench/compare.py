@@ -200,7 +200,8 @@ def row_name(result: RunResult, with_profile: bool = False, settings: Sequence[s
     leaky variant (``merbench leakage``) gets a row of its own instead of replacing the honest run's cell,
     ``with_profile`` (the compared runs span several profiles) its profile, so that a row holds one profile, and
     the other ``settings`` it changed from its profile's defaults (``merbench.run_settings``)."""
-    named = [PROFILE_UNKNOWN if profile_of(result) is None else f"profile={profile_of(result)}"] if with_profile else []
+    profile = profile_of(result)
+    named = [PROFILE_UNKNOWN if profile is None else f"profile={profile}"] if with_profile else []
     named += list(settings) + [LEAKY_SETTINGS[kind] for kind in stored_engine_leaks(result.config or {})]
     return f"{result.model} ({', '.join(named)})" if named else result.model
 

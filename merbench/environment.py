@@ -116,3 +116,28 @@ def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """``KEY STORED → NOW`` for each of ``PROVENANCE_KEYS`` where a stored run's environment is not ``now``'s; an
     unrecorded value reads ``unknown`` and differs from a known one: the run cannot be shown to be this code's."""
     return changed_software(known_software(stored), known_software(now))
+
+
+class ReuseCheck:
+    """Stored runs reused with ``--stored`` against this process's software (looked up once, when first needed):
+    the words ``merbench grid`` and ``merbench leakage`` print for each (``merbench regress`` names them in its
+    ``Reuse`` notes)."""
+
+    def __init__(self, by: str) -> None:
+        self.by = by
+        """What reuses the runs, for the message: ``grid``, ``study``."""
+        self._now: dict[str, str | None] | None = None
+
+    def other_software(self, stored: dict[str, Any] | None) -> list[str]:
+        """``other_software`` of a stored run's environment against this process's."""
+        if self._now is None:
+            self._now = current_software()
+        return other_software(stored or {}, self._now)
+
+    def phrase(self, changed: list[str]) -> str:
+        """``reused (--stored; trained with this software)``, or, for a run trained with other software, that its
+        scores do not measure this code and what differs (``changed``, stored → now)."""
+        if not changed:
+            return "reused (--stored; trained with this software)"
+        return (f"reused (--stored; trained with other software than this {self.by}, so its scores do not measure "
+                "this code: run without --stored to measure it). Stored → now: " + "; ".join(changed))

@@ -86,11 +86,10 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     if target in read:
         raise UsageError(f"{option} {shown}: is {read[target]}; writing there would overwrite it; give another file "
                          f"name, e.g. {option} checks.json")
-    for what, folder in (roots or {}).items():
-        folder = Path(folder).expanduser().resolve()
-        if folder in target.parents:
-            raise UsageError(f"{option} {shown}: lies inside {what} ({folder}); merbench never writes inside a "
-                             "dataset's folder; give a file name outside it")
+    holder = dataset_root_holding(target, roots or {})
+    if holder is not None:
+        raise UsageError(f"{option} {shown}: lies inside {holder[0]} ({holder[1]}); merbench never writes inside a "
+                         "dataset's folder; give a file name outside it")
     if mode is not None:
         if stat.S_ISDIR(mode):
             raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / 'result.json'}")
@@ -184,10 +183,19 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
         target = Path(path).expanduser().resolve()
     except (OSError, RuntimeError):
         return  # opening it reports the problem
-    for what, folder in dataset_roots(args).items():
-        if Path(folder).expanduser().resolve() in target.parents:
-            raise UsageError(f"{option} {path}: lies inside {what}; merbench never writes inside a dataset's folder; "
-                             "give a store outside it (--store PATH, or $MERBENCH_STORE)")
+    holder = dataset_root_holding(target, dataset_roots(args))
+    if holder is not None:
+        raise UsageError(f"{option} {path}: lies inside {holder[0]}; merbench never writes inside a dataset's folder; "
+                         "give a store outside it (--store PATH, or $MERBENCH_STORE)")
+
+
+def dataset_root_holding(target: Path, roots: Mapping[str, Path]) -> tuple[str, Path] | None:
+    """The dataset folder of ``roots`` (described: path) that ``target`` (resolved) lies inside, if any."""
+    for what, folder in roots.items():
+        folder = Path(folder).expanduser().resolve()
+        if folder in target.parents:
+            return what, folder
+    return None
 
 
 def input_paths(args: Any) -> dict[str, Path]:

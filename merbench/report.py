@@ -230,15 +230,17 @@ def provenance_line(result: RunResult) -> str:
     profile = result.profile or config.get("profile")
     parts = [f"seed {result.seed}" + (f" (and {result.across_seeds.n - 1} more)" if result.across_seeds else "")]
     if profile:
-        changed = changed_settings(result, get_registry())
-        parts.append(f"profile {profile}" + ("" if changed is None else
-                                             f", options changed from it: {', '.join(changed)}" if changed else
-                                             ", no option changed from it"))
+        changed = changed_settings(result, get_registry())  # None: the run's plugins are not installed here
+        if changed is None:
+            parts.append(f"profile {profile}")
+        elif changed:
+            parts.append(f"profile {profile}, options changed from it: {', '.join(changed)}")
+        else:
+            parts.append(f"profile {profile}, no option changed from it")
     environment = result.environment or {}
-    software = [f"merbench {environment['merbench']}" if environment.get("merbench") else "",
-                f"commit {environment['git_commit']}" if environment.get("git_commit") else "",
-                f"torch {environment['torch']}" if environment.get("torch") else ""]
-    return "Run: " + "; ".join(parts) + ("; " + ", ".join(p for p in software if p) if any(software) else "")
+    software = ", ".join(f"{name} {environment[key]}" for name, key in
+                         (("merbench", "merbench"), ("commit", "git_commit"), ("torch", "torch")) if environment.get(key))
+    return "Run: " + "; ".join(parts + ([software] if software else []))
 
 
 def _earlier_folds(seconds: Seconds) -> str:

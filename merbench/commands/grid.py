@@ -118,27 +118,23 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, cells: list, store: Any,
          target: Path | None = None) -> int:
     from merbench.compare import build_comparison, comparison_table
-    from merbench.environment import current_software, other_software
+    from merbench.environment import ReuseCheck
     from merbench.grid import run_grid
     from merbench.outputs import write_output
     from merbench.progress import command_progress
     from merbench.run_settings import changed_settings_of
 
-    software_now: dict = {}
+    reuse = ReuseCheck("grid")
     other_software_of: dict[str, list[str]] = {}  # by run id: a reused run's software that is not this grid's
 
     def report(outcome) -> None:
         if outcome.error is not None:
             err.print(f"[red]Cell {escape(outcome.cell.label)} failed:[/] {escape(str(outcome.error))}")
         elif outcome.reused:
-            if not software_now:  # looked up once, and only when a stored run is reused
-                software_now.update(current_software())
-            stored = outcome.result.environment if outcome.result is not None else None
-            changed = other_software_of[str(outcome.run_id)] = other_software(stored or {}, software_now)
-            err.print(escape(f"Cell {outcome.cell.label}: stored run {outcome.run_id} reused (--stored; trained with "
-                             + ("this software)" if not changed else "other software than this grid, so its scores do "
-                                "not measure this code: run without --stored to measure it). Stored → now: "
-                                + "; ".join(changed))), highlight=False)
+            changed = other_software_of[str(outcome.run_id)] = reuse.other_software(
+                outcome.result.environment if outcome.result is not None else None)
+            err.print(escape(f"Cell {outcome.cell.label}: stored run {outcome.run_id} {reuse.phrase(changed)}"),
+                      highlight=False)
         elif outcome.run_id is not None:
             err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
 

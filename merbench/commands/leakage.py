@@ -98,7 +98,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict:
-    from merbench.environment import current_software, other_software
+    from merbench.environment import ReuseCheck
     from merbench.leakage import run_study, study_summary
     from merbench.progress import command_progress
     from merbench.recording import run_recorded
@@ -106,21 +106,16 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
     reused: list[dict] = []
-    software_now: dict = {}
+    reuse = ReuseCheck("study")
     progress = command_progress(err, args.quiet)
 
     def run_one(config, label: str) -> dict:
         stored = store.identical_result(config) if args.stored and store is not None else None
         if stored is not None:
-            if not software_now:  # looked up once, and only when a stored run is reused
-                software_now.update(current_software())
-            changed = other_software(stored.environment or {}, software_now)
+            changed = reuse.other_software(stored.environment)
             reused.append({"run_id": stored.run_id, "other_software": changed})
             err.print(escape(f"[{len(done) + 1}/{total}] {label}, seed {config.seed}: stored run {stored.run_id} "
-                             "reused (--stored; trained with "
-                             + ("this software)" if not changed else "other software than this study, so its scores "
-                                "do not measure this code: run without --stored to measure it). Stored → now: "
-                                + "; ".join(changed))), highlight=False)
+                             f"{reuse.phrase(changed)}"), highlight=False)
             done.append(stored.run_id or "")
             return stored
         err.print(f"[{len(done) + 1}/{total}] {escape(label)}, seed {config.seed}")
