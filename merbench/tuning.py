@@ -38,7 +38,7 @@ from rich.markup import escape
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
 from merbench.cache import cache_root, content_key
-from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config
+from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config, with_executor_flag
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.environment import describe_environment
@@ -96,9 +96,7 @@ class TuneRequest:
 
     def resolve(self, registry: Registry, values: Mapping[str, Any] | None = None) -> RunConfig:
         """The run configuration with a trial's ``values`` (``section.option`` -> value) on top of ``--set``."""
-        sets = {**self.sets, **(values or {})}
-        if self.executor:
-            sets["executor.name"] = self.executor
+        sets = with_executor_flag({**self.sets, **(values or {})}, self.executor)
         return resolve_config(registry, model=self.model, dataset=self.dataset, protocol=self.protocol,
                               profile=self.profile, seed=self.seed, device=self.device, root=self.root,
                               epochs=self.epochs, sets=sets, config_file=self.config_file)

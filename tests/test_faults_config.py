@@ -346,8 +346,11 @@ def test_a_plugins_bad_range_declaration_names_the_plugin(monkeypatch):
 @pytest.mark.parametrize("command", [
     ("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick"),
     ("grid", "--models", "ststnet", "--datasets", "synthetic", "--profile", "quick"),
-], ids=["run", "grid"])
+    ("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
+     "--space", str(Path(__file__).resolve().parents[1] / "benchmarks" / "spaces" / "ststnet.yaml")),
+], ids=["run", "grid", "tune"])
 def test_an_executor_flag_and_setting_that_disagree_are_refused_not_one_silently_kept(command, run_cli, tmp_path):
-    result = run_cli(*command, "--set", "executor.name=ray", "--executor", "local", "--store", str(tmp_path / "s.sqlite"))
+    store_flag = "--storage" if command[0] == "tune" else "--store"
+    result = run_cli(*command, "--set", "executor.name=ray", "--executor", "local", store_flag, str(tmp_path / "s.sqlite"))
     assert result.code == 2 and not (tmp_path / "s.sqlite").exists()
     assert "--executor local and --set executor.name=ray disagree; give the executor once" in result.err

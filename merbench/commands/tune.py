@@ -70,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench tune``."""
-    from merbench.config import parse_set
+    from merbench.config import parse_set, with_executor_flag
     from merbench.outputs import check_command_output, check_store_outside_datasets, write_output
     from merbench.progress import command_progress
     from merbench.registry import get_registry
@@ -90,7 +90,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     request = TuneRequest(
         model=args.model, dataset=args.dataset, space=args.space, trials=args.trials, protocol=args.protocol,
         profile=args.profile, seed=args.seed, device=args.device, root=args.root, epochs=args.epochs,
-        sets=parse_set(flatten_sets(args.sets)), config_file=args.config, inner_folds=args.inner_folds,
+        sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor), config_file=args.config, inner_folds=args.inner_folds,
         workers=args.workers, executor=args.executor, storage=args.storage, resume=args.resume, fresh=args.fresh,
     )
     progress = command_progress(err, args.quiet)
