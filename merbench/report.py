@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from merbench.leaks import result_leaks
-from merbench.result import LeakageRecord, RunResult, Seconds, threads_phrase
+from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, wants_plain
 
 COLUMNS = (
@@ -55,13 +55,33 @@ def result_table(result: RunResult) -> DataTable:
         "Pooled: all folds' predictions together (MEGC2019 UF1, UAR).",
     )
     for fold in result.folds:
-        table.add_row(str(fold.fold + 1), str(fold.n_test), *(_pct(fold.metrics[k]) for k, _ in COLUMNS),
-                      ", ".join(str(subject) for subject in fold.test_subjects))
+        table.add_row(*_fold_cells(fold))
     table.add_section()
     table.add_row("mean", "", *(_pct(result.fold_mean[k]) for k, _ in COLUMNS), "over folds", style="bold")
     table.add_row("std", "", *(_pct(result.fold_std[k]) for k, _ in COLUMNS), "")
     table.add_row("pooled", str(result.n_tested), *(_pct(result.pooled[k]) for k, _ in COLUMNS), "all folds",
                   style="bold cyan")
+    return table
+
+
+def _fold_cells(fold: FoldRecord) -> list[str]:
+    """A fold's row: its number, test size, scores and test subjects."""
+    return [str(fold.fold + 1), str(fold.n_test), *(_pct(fold.metrics[k]) for k, _ in COLUMNS),
+            ", ".join(str(subject) for subject in fold.test_subjects)]
+
+
+def finished_folds_table(title: str, folds: list[tuple[int, FoldRecord]]) -> DataTable:
+    """The folds an unfinished run has stored so far, without mean, std or pooled row (they would be partial)."""
+    several_seeds = len({seed for seed, _ in folds}) > 1
+    seed_column = [Column("Seed", justify="right")] if several_seeds else []
+    table = DataTable(
+        title,
+        [*seed_column, Column("Fold", justify="right"), Column("n", justify="right"),
+         *(Column(header, justify="right") for _, header in COLUMNS), Column("Test subjects", TEXT)],
+        caption="Scores in %, of the finished folds only: no mean or pooled score until every fold has run.",
+    )
+    for seed, fold in folds:
+        table.add_row(*([str(seed)] if several_seeds else []), *_fold_cells(fold))
     return table
 
 

@@ -644,6 +644,17 @@ class ResultStore:
             )
         return self._result(row["id"], row["result_json"])
 
+    def finished_folds(self, run_id: str) -> list[tuple[int, FoldRecord]]:
+        """``(seed, record)`` of every fold a run has stored so far, by seed and fold (an unfinished run's too)."""
+        run_id = self.resolve_id(run_id)
+        rows = self._db.execute("SELECT seed, fold, record_json FROM folds WHERE run_id = ? ORDER BY seed, fold",
+                                (run_id,)).fetchall()
+        folds = []
+        for row in rows:
+            where = f"fold {row['fold']} (seed {row['seed']}) of run {run_id} in {self.path}"
+            folds.append((row["seed"], FoldRecord.from_dict(_loaded(row["record_json"], where), where)))
+        return folds
+
     def _result(self, run_id: str, text: str) -> RunResult:
         """A stored result, read back; ``DataError`` naming the run and this store when it is damaged."""
         where = f"result of run {run_id} in {self.path}"

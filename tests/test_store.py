@@ -92,6 +92,10 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     assert summary.id in interrupted.out
     shown = run_cli("show", summary.id, "--store", str(store))
     assert shown.code == 2 and f"run {summary.id} is interrupted (1 fold done)" in " ".join(shown.err.split())
+    assert f"Run {summary.id} (interrupted)" in shown.out and "finished folds so far" in shown.out
+    fold_row = next(line.split() for line in shown.out.splitlines() if line.split()[:1] == ["1"])
+    assert fold_row[1] == str(first_fold.n_test) and fold_row[7] == f"{100 * first_fold.metrics['uf1']:.1f}"
+    assert not any(line.split()[:1] in (["pooled"], ["mean"]) for line in shown.out.splitlines())
     running = tmp_path / "running.sqlite"
     running.write_bytes(store.read_bytes())
     with sqlite3.connect(running) as db:  # as while its process still trains (this test's process is alive)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
+
+if TYPE_CHECKING:
+    from merbench.result import FoldRecord
 
 ORDER = 61
 
@@ -45,7 +49,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
-        result = store.result(args.run_id)
+        row = store.run_row(args.run_id)
+        if row["result_json"] is None and args.json is None:
+            _print_finished_folds(out, row, store.finished_folds(row["id"]))
+        result = store.result(args.run_id)  # without a final result: why, and what to do, as an error
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
     print_result(tables, result)
@@ -54,3 +61,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if target is not None:
             err.print(f"Result written to {escape(str(args.json))}")
     return 0
+
+
+def _print_finished_folds(out: Console, row: Any, folds: list[tuple[int, FoldRecord]]) -> None:
+    """What a run without a final result (running, interrupted, failed) has finished so far, when anything."""
+    from merbench.report import finished_folds_table
+    from merbench.store import status_of
+    from merbench.tables import print_table
+
+    if not folds:
+        return
+    out.print(escape(f"Run {row['id']} ({status_of(row)})"))
+    title = f"{row['model']} on {row['dataset']} · {row['protocol']} · finished folds so far"
+    print_table(out, finished_folds_table(title, folds))
