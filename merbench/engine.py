@@ -29,7 +29,7 @@ from merbench.allocator import keep_freed_memory
 from merbench.compiled_models import CACHE as COMPILED, architecture_key
 from merbench.contracts import Fold, FoldOutput
 from merbench.environment import cpuinfo_field
-from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal, error_line
+from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal, early_stopping_without_epochs, error_line
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
 
@@ -418,10 +418,7 @@ def train_fold(
     model = build_model()
     if not isinstance(model, nn.Module):  # a scikit-learn style estimator (merbench.estimator)
         if settings.early_stopping > 0:
-            raise UsageError(
-                f"engine.early_stopping={settings.early_stopping}: this model is a {type(model).__name__} estimator "
-                "trained in one fit, without epochs to select; use --set engine.early_stopping=0"
-            )
+            raise early_stopping_without_epochs(settings.early_stopping, type(model).__name__)
 
         return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch,
                                 n_classes=n_classes, plugin=plugin, normalise_on=settings.normalise_on)

@@ -60,3 +60,9 @@ def checkpoint_refusal(text: str) -> str:
     needs = f" (it needs {found.group(1).rstrip('.')})" if found else ""
     return (f"the weights file holds pickled Python objects, not only tensors{needs}, and merbench loads tensors only; "
             "save a plain state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")
+
+
+def early_stopping_without_epochs(patience: int, estimator: str) -> UsageError:
+    """The refusal of ``engine.early_stopping`` for a model fitted in one go (``estimator``: its type's name)."""
+    return UsageError(f"engine.early_stopping={patience}: this model is a {estimator} estimator trained in one fit, "
+                      "without epochs to select; use --set engine.early_stopping=0")

@@ -17,7 +17,7 @@ from pathlib import Path
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, NO_ROOT, RunConfig, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, resolve_factory
-from merbench.errors import UsageError
+from merbench.errors import UsageError, early_stopping_without_epochs
 from merbench.registry import Registry
 from merbench.splits import check_folds, protocol_dataset
 from merbench.workers import start_worker_server
@@ -54,6 +54,19 @@ def check_engine(config: RunConfig) -> None:
     engine = config.section("engine")
     if str(engine.get("parallel_mode")) == "vmap" and bool(engine.get("compile")):
         raise UsageError(COMPILE_WITH_VMAP)
+
+
+def check_early_stopping(config: RunConfig, registry: Registry) -> None:
+    """Refuse ``engine.early_stopping`` for a model fitted in one go (a scikit-learn style estimator has no epochs),
+    before anything runs or is recorded; the model's kind comes from ``merbench.modelinfo`` (cached)."""
+    patience = int(config.section("engine").get("early_stopping") or 0)
+    if patience <= 0:
+        return
+    from merbench.modelinfo import model_facts  # builds the model once (imports torch), then cached
+
+    facts = model_facts(registry, config.model, config.profile)
+    if facts.error is None and facts.kind != "torch":
+        raise early_stopping_without_epochs(patience, facts.kind)
 
 
 def check_chain(config: RunConfig, registry: Registry) -> None:
@@ -95,6 +108,7 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     check_member(config, registry)
     check_chain(config, registry)
     check_engine(config)
+    check_early_stopping(config, registry)
     if start_workers and may_train_folds_in_worker_processes(config):
         start_worker_server()
     from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none

@@ -354,3 +354,13 @@ def test_an_executor_flag_and_setting_that_disagree_are_refused_not_one_silently
     result = run_cli(*command, "--set", "executor.name=ray", "--executor", "local", store_flag, str(tmp_path / "s.sqlite"))
     assert result.code == 2 and not (tmp_path / "s.sqlite").exists()
     assert "--executor local and --set executor.name=ray disagree; give the executor once" in result.err
+
+
+def test_early_stopping_for_an_estimator_is_refused_before_a_run_is_recorded(run_cli, tmp_path):
+    store = tmp_path / "s.sqlite"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick",
+                     "--set", "engine.early_stopping=3", "--store", str(store))
+    assert result.code == 2
+    assert ("engine.early_stopping=3: this model is a" in result.err
+            and "use --set engine.early_stopping=0" in " ".join(result.err.split()))
+    assert not store.exists(), "a refused setting leaves no failed run behind in the store"
