@@ -194,3 +194,15 @@ def test_a_comma_separated_manifest_missing_a_column_does_not_blame_the_delimite
     with pytest.raises(DataError, match="missing column") as error:
         manifest.load(root, {"manifest": "m.csv", "classes": [], "strict": False}, tmp_path / "cache")
     assert "comma-separated" not in str(error.value)
+
+
+def test_manifest_subjects_that_differ_only_in_case_are_refused_naming_both_rows(run_cli, tmp_path):
+    root = tmp_path / "data"
+    rt.build_manifest_images(root)
+    rt.write_csv(root / "case.csv", [{"subject": "S0", "label": "0", "path": "images/s0/img_0.png"},
+                                     {"subject": "s1", "label": "1", "path": "images/s1/img_1.png"},
+                                     {"subject": "s0", "label": "1", "path": "images/s2/img_2.png"}])
+    with pytest.raises(DataError, match=r"case.csv row 4: subject 's0' differs from 'S0' \(row 2\) only in case"):
+        manifest.load(root, {"manifest": "case.csv", "classes": [], "strict": False}, tmp_path / "cache")
+    result = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=case.csv")
+    assert result.code == 2 and "only in case" in flat(result.err)

@@ -4,6 +4,7 @@
 folder, then under ``--root``). Columns (header names without case):
 
 * ``subject`` and ``label`` (required); ``domain`` and ``id`` (optional);
+  two subject ids that differ only in case (``S01``, ``s01``) are refused;
 * either ``path``: one precomputed 3-channel image per row (e.g. u/v/strain
   flow images), used as model input directly (the ``image`` chain by default);
 * or ``onset`` and ``apex`` (and optionally ``offset``): frame files that go
@@ -157,6 +158,18 @@ def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given:
     return names, index
 
 
+def check_subject_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -> None:
+    """``DataError`` for two subject ids that differ only in case (``S01`` and ``s01``): as two subjects, one person's
+    clips could sit on both sides of a subject-independent split; as one, merbench would guess."""
+    first: dict[str, tuple[str, int]] = {}
+    for row, cells in rows:
+        subject = cells.get("subject") or ""
+        spelled, where = first.setdefault(subject.casefold(), (subject, row))
+        if spelled != subject:
+            raise DataError(f"{path} row {row}: subject {subject!r} differs from {spelled!r} (row {where}) only in case; "
+                            "spell each subject one way (ids are compared exactly), or rename one if they are two people")
+
+
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
     """Read the manifest CSV into samples (see the module docstring)."""
     root = check_root(root, "manifest")
@@ -178,6 +191,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     if not rows:
         raise DataError(f"{path}: no rows under the header; list one sample per row")
 
+    check_subject_spelling(rows, path)
     log = LoadLog("manifest")
     log.rows = len(rows)
     columns = ("path",) if image_mode else tuple(c for c in ("onset", "apex", "offset") if c in header)
