@@ -112,6 +112,11 @@ class CheckReport:
         """Rows the loader repaired, with notes."""
         return list(self.dataset.summary.get("fixed_rows", []))
 
+    @property
+    def frame_gaps(self) -> list[Mapping[str, Any]]:
+        """Kept clips with frame numbers missing between onset and offset (matched by number, so still used)."""
+        return list(self.dataset.summary.get("frame_gap_rows", []))
+
 
 def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = None) -> tuple[int, list[FrameProblem]]:
     """Open the files of every sample that a run reads first; returns how many and the problems."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shutil
 from pathlib import Path
 
@@ -206,3 +207,39 @@ def test_manifest_subjects_that_differ_only_in_case_are_refused_naming_both_rows
         manifest.load(root, {"manifest": "case.csv", "classes": [], "strict": False}, tmp_path / "cache")
     result = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=case.csv")
     assert result.code == 2 and "only in case" in flat(result.err)
+
+
+# ------------------------------------------------------------------ frames missing inside a clip
+
+
+def test_a_frame_missing_inside_a_casme2_clip_is_reported_and_the_clip_kept(run_cli, trees, tmp_path):
+    from merbench_plugins.datasets import casme2
+
+    root = tmp_path / "casme2"
+    shutil.copytree(trees / "casme2", root)
+    options = {"classes": "5", "frames": "auto", "strict": False}
+    before = casme2.load(root, options, tmp_path / "cache")
+    assert before.summary["frame_gaps"] == 0
+    sample = next(s for s in before.samples if s.apex is not None
+                  and any(k not in (s.onset, s.apex) for k in range(s.onset + 1, s.offset)))
+    middle = next(k for k in range(sample.onset + 1, sample.offset) if k != sample.apex)
+    sample.frames[middle].unlink()
+    after = casme2.load(root, options, tmp_path / "cache")
+    assert sample.id in {s.id for s in after.samples}, "frames are matched by number: the clip is still usable"
+    (gap,) = after.summary["frame_gap_rows"]
+    number = int(sample.frames[middle].stem.removeprefix("img"))
+    assert gap["sample"] == sample.id and f"frame {number} missing of " in gap["note"] and "(1 of " in gap["note"]
+    checked = run_cli("datasets", "check", "casme2", "--root", str(root))
+    assert "clips with frames missing inside" in flat(checked.out) and f"frame {number} missing" in flat(checked.out)
+
+
+def test_frames_missing_inside_a_smic_clip_are_reported_as_ranges(trees, tmp_path):
+    root = tmp_path / "smic"
+    shutil.copytree(trees / "smic", root)
+    sample = smic.load(root, SMIC, tmp_path / "cache").samples[0]
+    numbers = [int(re.search(r"(\d+)$", frame.stem).group(1)) for frame in sample.frames]
+    for frame in sample.frames[1:3] + sample.frames[4:5]:
+        frame.unlink()
+    (gap,) = [g for g in smic.load(root, SMIC, tmp_path / "cache").summary["frame_gap_rows"] if g["sample"] == sample.id]
+    assert gap["note"] == (f"frames {numbers[1]}-{numbers[2]}, {numbers[4]} missing of {numbers[0]}..{numbers[-1]} "
+                           f"(3 of {len(numbers)})")

@@ -140,6 +140,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("rows fixed", summary.get("fixed", 0)),
         ("dropped by the class set", ", ".join(f"{k} {v}" for k, v in summary.get("dropped_by_class_set", {}).items()) or "-"),
         ("apex unknown → middle frame", summary.get("apex_middle_fallback", 0)),
+        ("clips with frames missing inside", summary.get("frame_gaps", 0)),
         ("files opened", f"{report.files_checked} ({len(report.problems)} missing or unreadable)"),
     ]
     for key, value in facts:
@@ -156,7 +157,9 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_table(out, _count_table("Samples per class and domain", sorted(by_domain.items()), classes, "domain"))
     print_table(out, _count_table("Samples per subject", [(s, c) for (_, s), c in sorted(by_subject.items())], classes, "subject"))
 
-    for title, entries, column in (("Rows skipped", report.skipped, "reason"), ("Rows fixed", report.fixed, "note")):
+    for title, entries, column in (("Rows skipped", report.skipped, "reason"), ("Rows fixed", report.fixed, "note"),
+                                   ("Clips with frames missing inside (used: frames are matched by number)",
+                                    report.frame_gaps, "note")):
         if not entries:
             continue
         more = f"{len(entries) - args.show} more not shown (--show N)" if len(entries) > args.show else None

@@ -284,6 +284,28 @@ class Placed:
     apex: int | None
     offset: int
     fix: str | None = None
+    gaps: str | None = None
+    """Frame numbers missing between onset and offset, in words (``frames 41, 43-45 missing of 40..60``)."""
+
+
+def missing_frames(numbers: Iterable[int], first: int, last: int) -> str | None:
+    """The numbers in ``first..last`` that ``numbers`` lacks, as ``frames 41, 43-45 missing of 40..60 (4 of 21)``;
+    ``None`` when none is missing. Frames are matched by number, so onset and apex stay right, but a chain that reads
+    the whole clip (magnification, a motion-peak apex) sees a jump there."""
+    present = set(numbers)
+    absent = [n for n in range(first, last + 1) if n not in present]
+    if not absent:
+        return None
+    runs: list[list[int]] = []
+    for number in absent:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    shown = ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs[:6])
+    more = ", ..." if len(runs) > 6 else ""
+    return (f"{'frame' if len(absent) == 1 else 'frames'} {shown}{more} missing of {first}..{last} "
+            f"({len(absent)} of {last - first + 1})")
 
 
 def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, offset: int | None) -> Placed:
@@ -336,6 +358,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
         apex=position[apex] if apex is not None else None,
         offset=position[offset],
         fix=fix,
+        gaps=missing_frames(numbers, onset, offset),
     )
 
 
@@ -351,6 +374,7 @@ class LoadLog:
     fixed: list[dict[str, Any]] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     apex_fallback: list[str] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
     seen: dict[str, int | str] = field(default_factory=dict)
 
@@ -361,6 +385,15 @@ class LoadLog:
     def fix(self, row: int | None, sample: str, note: str) -> None:
         """Record a row that was repaired."""
         self.fixed.append({"row": row, "sample": sample, "note": note, "source": self.source})
+
+    def placed(self, row: int | None, sample: str, placed: Placed) -> None:
+        """Record what placing a kept clip's frames noted: a repaired offset, an unknown apex, frames missing inside."""
+        if placed.fix:
+            self.fix(row, sample, placed.fix)
+        if placed.apex is None:
+            self.apex_fallback.append(sample)
+        if placed.gaps:
+            self.gaps.append({"row": row, "sample": sample, "note": placed.gaps, "source": self.source})
 
     def claim(self, sample: str, row: int | None, where: str, folder: str | None = None) -> None:
         """Refuse a sample seen twice: a DataError naming both sheet rows of ``where``, or both folders.
@@ -387,6 +420,8 @@ class LoadLog:
             "dropped_by_class_set": dict(sorted(self.dropped.items())),
             "apex_middle_fallback": len(self.apex_fallback),
             "apex_middle_fallback_samples": list(self.apex_fallback),
+            "frame_gaps": len(self.gaps),
+            "frame_gap_rows": list(self.gaps),
         }
 
 
@@ -551,10 +586,7 @@ def coded_entries(
         except SkipRow as exc:
             log.skip(row, sample_id, str(exc))
             continue
-        if placed.fix:
-            log.fix(row, sample_id, placed.fix)
-        if placed.apex is None:
-            log.apex_fallback.append(sample_id)
+        log.placed(row, sample_id, placed)
         extra: dict[str, Any] = {"emotion": emotion}
         extra.update({key: str(cells.get(column) or "").strip() for key, column in rules.extra_columns.items()})
         extra["row"] = row

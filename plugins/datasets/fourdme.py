@@ -23,6 +23,7 @@ one subject (``S13``) for subject-independent protocols, and reported.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -193,10 +194,7 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
             notes.append(f"two classes ({'+'.join(labels)}); kept the first (dataset.multilabel=first)")
         if subject.lower() != raw_subject.lower():
             notes.append(f"sub_ID {raw_subject} counted as subject {subject} (a session of the same person)")
-        if notes:
-            log.fix(row, sample, "; ".join(notes))
-        if placed.apex is None:
-            log.apex_fallback.append(sample)
+        log.placed(row, sample, dataclasses.replace(placed, fix="; ".join(notes) or None))
         extra = {"emotion": "+".join(emotions), "emotions": emotions, "sub_id": raw_subject, "row": row,
                  **parse_aus(cells.get("aus"))}
         entries.append(Entry(row, sample, subject, labels[0], placed, extra))

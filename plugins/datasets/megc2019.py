@@ -195,6 +195,8 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         f"{part.domain}:{emotion}": count for part in parts for emotion, count in sorted(part.log.dropped.items())
     }
     summary["apex_middle_fallback"] = sum(1 for sample in samples if sample.apex is None)
+    summary["frame_gap_rows"] = [entry for part in parts for entry in part.log.gaps if relevant(part, entry)]
+    summary["frame_gaps"] = len(summary["frame_gap_rows"])
     summary["list"] = which
     if coverage is not None:
         summary["official_list"] = coverage

@@ -149,10 +149,7 @@ def read_part(root: Path, classes: str = "7", fixes: str = "known", domain: str 
         except SkipRow as exc:
             log.skip(row, sample, str(exc))
             continue
-        if placed.fix:
-            log.fix(row, sample, placed.fix)
-        if placed.apex is None:
-            log.apex_fallback.append(sample)
+        log.placed(row, sample, placed)
         folder_emotion = ALIASES.get(folder.parent.name.lower(), folder.parent.name.lower())
         if folder_emotion in EMOTIONS and folder_emotion != emotion:
             log.fix(row, sample, f"the clip lies in {folder.parent.name}/ but the sheet says {emotion}; the sheet's label is used")

@@ -32,6 +32,7 @@ from merbench_plugins.datasets.common import (
     find_dir,
     folders_in,
     list_frames,
+    missing_frames,
     to_dataset,
 )
 from merbench_plugins.datasets.fixes import choose_mode, empty_report
@@ -113,8 +114,10 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                 if len(frames) < 2:
                     log.skip(None, sample_id, f"{clip_dir.relative_to(root)} holds {counted(frames, 'image file')}; need at least 2")
                     continue
-                placed = Placed(tuple(frames.values()), 0, None, len(frames) - 1)
-                log.apex_fallback.append(sample_id)
+                numbers = list(frames)
+                placed = Placed(tuple(frames.values()), 0, None, len(frames) - 1,
+                                gaps=missing_frames(numbers, numbers[0], numbers[-1]))
+                log.placed(None, sample_id, placed)
                 entries.append(Entry(None, sample_id, subject, label, placed, {"clip": clip_dir.name}))
     info = {
         "root": str(root),
