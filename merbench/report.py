@@ -99,17 +99,27 @@ def reported_table(result: RunResult) -> DataTable | None:
         return None
     rows = reported_by_setting(result)
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
+    sources = list(dict.fromkeys(str(entry.source) for entry in result.reported))
+    numbered = len(sources) > 1  # each reported row names its source by number, the caption lists them
+    row_sources: dict[tuple[str, str], list[int]] = {}
+    for entry in result.reported:
+        numbers = row_sources.setdefault((entry.dataset, entry.protocol), [])
+        if sources.index(str(entry.source)) + 1 not in numbers:
+            numbers.append(sources.index(str(entry.source)) + 1)
     table = DataTable(
         f"Reported in the {result.model} paper (%, for reference) vs measured here",
         [Column("Dataset"), Column("Protocol", stack=True), Column(""),
-         *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics)],
-        caption=str(result.reported[0].source),
+         *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics),
+         *([Column("Source", justify="right")] if numbered else [])],
+        caption=("Sources: " + "; ".join(f"{n}: {text}" for n, text in enumerate(sources, 1))) if numbered else sources[0],
     )
     for (dataset, protocol), scores in rows.items():
-        table.add_row(dataset, protocol, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics))
+        source = [", ".join(map(str, row_sources[(dataset, protocol)]))] if numbered else []
+        table.add_row(dataset, protocol, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics),
+                      *source)
         if dataset == result.dataset and protocol == result.protocol:
             measured = [_pct(result.pooled[REPORTED_METRICS[m]]) for m in metrics]
-            table.add_row(dataset, protocol, "measured", *measured, style="bold")
+            table.add_row(dataset, protocol, "measured", *measured, *([""] if numbered else []), style="bold")
     return table
 
 

@@ -176,3 +176,24 @@ def test_a_leaky_engine_variant_gets_its_own_row_and_is_never_best():
     cells = {model: comparison.cells[(model, ("d", "loso"))] for model in comparison.models}
     assert cells["ststnet"].mean == 0.5, "the honest run keeps its cell"
     assert cells["ststnet"].best and not cells["ststnet (normalise_on=all)"].best
+
+
+def test_reported_scores_from_two_sources_each_name_their_source():
+    from rich.console import Console
+
+    from merbench.report import reported_table
+    from merbench.tables import print_table
+    from result_samples import minimal_result
+
+    reported = [{"dataset": "d", "protocol": "loso", "metric": "uf1", "value": 75.1, "source": "Author 2024, Table 3"},
+                {"dataset": "e", "protocol": "loso", "metric": "uf1", "value": 55.5, "source": "Author 2024, Table 4"}]
+    console = Console(width=80, record=True, force_terminal=False)
+    print_table(console, reported_table(minimal_result(reported=reported)))
+    lines = console.export_text().splitlines()
+    assert next(line for line in lines if "75.10" in line).split()[-1] == "1"
+    assert next(line for line in lines if "55.50" in line).split()[-1] == "2"
+    assert "Sources: 1: Author 2024, Table 3; 2: Author 2024, Table 4" in " ".join(lines)
+    single = Console(width=80, record=True, force_terminal=False)
+    print_table(single, reported_table(minimal_result(reported=reported[:1])))
+    text = single.export_text()
+    assert "Source" not in text.split() and "Author 2024, Table 3" in text
