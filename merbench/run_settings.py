@@ -9,7 +9,8 @@ run's model, dataset, protocol and profile, resolved as ``merbench run`` would
 without any ``--set``; a setting whose default changed since the run is named
 too (the run did not use today's default). Settings that only say how the
 folds were spread over the machine (``engine.parallel_folds``, ``parallel_mode``,
-``threads``, ``preprocess_workers``, ``executor.*``) are left out, and so are the
+``threads``, ``preprocess_workers``, ``executor.*``) are left out, except
+``engine.parallel_mode=vmap`` (batched folds change a dropout model's scores), and so are the
 leaky ``engine.select_on`` / ``engine.normalise_on``, which a comparison names
 itself.
 """
@@ -31,6 +32,9 @@ NOT_SETTINGS = {
 """Options that do not change what a run computes (or that a comparison names as leaks); never named."""
 NOT_SECTIONS = {"executor"}
 """Sections that only say where the folds ran."""
+NAMED_VALUES = {("engine", "parallel_mode"): {"vmap"}}
+"""Values of ``NOT_SETTINGS`` options that are named all the same: batched folds draw dropout masks per fold, so a
+model with dropout scores differently from a fold-by-fold run of the same seed."""
 
 
 def setting_text(key: str, value: Any) -> str:
@@ -67,7 +71,7 @@ def changed_settings(result: RunResult, registry: Registry) -> tuple[str, ...] |
     changed = [setting_text(f"{section}.{key}", value)
                for section, values in sorted(options.items()) if section not in NOT_SECTIONS and isinstance(values, Mapping)
                for key, value in sorted(values.items())
-               if key not in NOT_SETTINGS.get(section, ())
+               if (key not in NOT_SETTINGS.get(section, ()) or value in NAMED_VALUES.get((section, key), ()))
                and _differs(value, defaults.sections.get(section, {}).get(key, _MISSING))]
     if chain and _default_chain(registry, result, root, defaults.sections.get("dataset", {})) not in (None, tuple(chain)):
         changed.insert(0, setting_text("preprocess", ",".join(chain)))

@@ -84,6 +84,14 @@ def test_how_and_where_the_folds_ran_and_the_seed_are_not_settings():
     assert changed_settings(result, get_registry()) == ()
 
 
+def test_batched_folds_are_named_since_they_change_a_dropout_models_scores():
+    batched = _result("20250611-000001-000001", "ststnet", 0.5, engine__parallel_mode="vmap")
+    assert changed_settings(batched, get_registry()) == ("engine.parallel_mode=vmap",)
+    plain = _result("20250611-000002-000002", "ststnet", 0.6)
+    comparison = build_comparison([plain, batched], settings=changed_settings_of([plain, batched], get_registry()))
+    assert comparison.models == ["ststnet", "ststnet (engine.parallel_mode=vmap)"]
+
+
 def test_the_chain_epochs_and_list_values_are_named_as_set_takes_them():
     result = _result("20250611-000001-000001", "ststnet", 0.5, preprocess="crop,flow", engine__epochs=2,
                      model__filters=[4, 6, 8], engine__channels_last=False)
