@@ -123,3 +123,41 @@ def test_commands_that_fill_a_cache_folder_that_cannot_be_created_say_so(command
     result = run_cli(*command)
     assert result.code == 2 and "Traceback" not in result.err
     assert "MERBENCH_CACHE=/proc/merbench-no-such/cache: cannot create the folder" in " ".join(result.err.split())
+
+
+# ------------------------------------------------------------------ clear removes merbench's folders only
+
+
+def test_clear_refuses_a_folder_of_the_users_own_named_like_a_cache_part(run_cli, fresh_cache):
+    """MERBENCH_CACHE pointed by mistake at a folder of one's own that has a preprocess/ or synthetic/ folder."""
+    notes = fresh_cache / "preprocess" / "notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("my thesis notes")
+    faces = fresh_cache / "synthetic" / "faces"
+    faces.mkdir(parents=True)
+    info = run_cli("cache", "info")
+    assert info.code == 0 and "preprocess/: not merbench's: it holds notes.txt" in " ".join(info.out.split())
+    for flags in ([], ["--yes"], ["--only", "synthetic", "--yes"]):
+        result = run_cli("cache", "clear", *flags)
+        assert result.code == 2 and "was not made by merbench" in result.err and "nothing was removed" in result.err
+    assert notes.read_text() == "my thesis notes" and faces.is_dir()
+
+
+def test_clear_of_a_cache_part_that_is_a_link_empties_it_and_keeps_the_link(filled_cache, run_cli, fresh_cache,
+                                                                             tmp_path):
+    bigger_disk = tmp_path / "disk" / "preprocess"
+    bigger_disk.parent.mkdir()
+    (fresh_cache / "preprocess").rename(bigger_disk)
+    (fresh_cache / "preprocess").symlink_to(bigger_disk)
+    assert run_cli("cache", "clear", "--only", "preprocess", "--yes").code == 0
+    assert (fresh_cache / "preprocess").is_symlink() and bigger_disk.is_dir() and not any(bigger_disk.iterdir())
+    assert not list(fresh_cache.glob(".*deleting*"))
+
+
+def test_clear_that_cannot_remove_says_so_instead_of_removed(filled_cache, run_cli, fresh_cache, monkeypatch):
+    import merbench.commands.cache as cache_command
+
+    monkeypatch.setattr(cache_command, "_remove", lambda path: None)  # as on a read-only file system
+    result = run_cli("cache", "clear", "--yes")
+    assert result.code == 2 and "could not remove" in result.err and "Removed" not in result.out
+    assert (fresh_cache / "preprocess").is_dir()

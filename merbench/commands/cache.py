@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -14,11 +15,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import HelpFormatter
+from merbench.wording import counted
 
 ORDER = 70
 
 PARTS = {"preprocess": "preprocessed model inputs", "synthetic": "generated synthetic datasets"}
 """The cache folders merbench owns; ``clear`` removes these and nothing else."""
+OWN_ENTRIES = {"preprocess": re.compile(r"[0-9a-f]{2}|index|hashes|\..+"), "synthetic": re.compile(r"[0-9a-f]{16}|\..+")}
+"""The names merbench gives the entries at the top of each part (hidden ones: temporary, or being deleted)."""
 
 EXAMPLES = """examples:
   merbench cache info
@@ -31,7 +35,8 @@ The cache is $MERBENCH_CACHE, by default the user cache folder (e.g. ~/.cache/me
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``cache`` sub-command with ``info`` and ``clear``."""
-    parser = commands.add_parser("cache", help="show or empty merbench's cache", description=__doc__,
+    parser = commands.add_parser("cache", help="show or empty merbench's cache",
+                                 description="merbench cache info|clear: what the cache holds, and emptying it.",
                                  epilog=EXAMPLES, formatter_class=HelpFormatter)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = actions.add_parser("info", help="size and entries per dataset and chain", epilog=EXAMPLES,
@@ -46,6 +51,31 @@ def register(commands: argparse._SubParsersAction) -> None:
     clear.add_argument("--yes", action="store_true", help="really remove (there is no prompt)")
     clear.add_argument("--only", choices=sorted(PARTS), help="remove only this part")
     clear.set_defaults(handler=execute_clear)
+
+
+def _foreign_entries(name: str, path: Path) -> list[str]:
+    """Names at the top of the cache part ``path`` that merbench never makes there (a user's own folder that
+    happens to be called ``preprocess`` or ``synthetic``), sorted."""
+    try:
+        return sorted(entry.name for entry in path.iterdir() if not OWN_ENTRIES[name].fullmatch(entry.name))
+    except NotADirectoryError:
+        return ["(a file, not a folder)"]
+
+
+def _remove(path: Path) -> None:
+    """Remove ``path``: renamed to a hidden name first, so that a run at the same time sees all of it or none."""
+    doomed = path.parent / f".{path.name}.deleting.{os.getpid()}.{time.time_ns()}"
+    try:
+        os.replace(path, doomed)
+    except OSError:
+        doomed = path
+    if doomed.is_dir() and not doomed.is_symlink():
+        shutil.rmtree(doomed, ignore_errors=True)
+    else:
+        try:
+            doomed.unlink()
+        except OSError:
+            pass
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -110,7 +140,8 @@ def summarise(root: Path) -> dict[str, Any]:
     parts = {}
     for name in PARTS:
         files, size = _size(root / name) if (root / name).is_dir() else (0, 0)
-        parts[name] = {"files": files, "bytes": size}
+        parts[name] = {"files": files, "bytes": size,
+                       "not_merbench": _foreign_entries(name, root / name) if (root / name).exists() else []}
     other = sorted(p.name for p in root.iterdir() if p.name not in PARTS) if root.is_dir() else []
     return {
         "root": str(root), "chains": rows, "entries": len(entries),
@@ -173,7 +204,11 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(f"No preprocessed inputs in {escape(summary['root'])}.", highlight=False)
     parts = summary["parts"]
     for name, description in PARTS.items():
-        out.print(f"{name}/: {description}, {parts[name]['files']} files, {human(parts[name]['bytes'])}", highlight=False)
+        foreign = parts[name].get("not_merbench", [])
+        what = (f"not merbench's: it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''} "
+                "(`cache clear` refuses it)") if foreign else description
+        out.print(escape(f"{name}/: {what}, {parts[name]['files']} files, {human(parts[name]['bytes'])}"),
+                  highlight=False)
     out.print(f"{summary['entries']} entries in all, {summary['unindexed_entries']} not in any complete dataset run "
               f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files "
               f"or folders" + (f" ({human(summary['temporary_bytes'])}, left by interrupted writes; `merbench cache "
@@ -194,21 +229,32 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
     names = [args.only] if args.only else list(PARTS)
     targets = [(name, root / name) for name in names if (root / name).exists()]
     total = sum(_size(path)[1] for _, path in targets)
+    foreign = [f"{name}/{entry}" for name, path in targets for entry in _foreign_entries(name, path)]
+    if foreign:
+        from merbench.errors import UsageError
+
+        raise UsageError(f"{root / foreign[0]} was not made by merbench ({counted(foreign, 'such entry')} in "
+                         f"{', '.join(sorted({f.split('/')[0] + '/' for f in foreign}))}): the cache folder may be a "
+                         "folder of your own (check MERBENCH_CACHE); nothing was removed. Point MERBENCH_CACHE at "
+                         "merbench's cache, or move your files out")
     if not args.yes:
         what = ", ".join(f"{name}/ ({PARTS[name]})" for name, _ in targets) or "nothing"
         err.print(escape(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm"),
                   highlight=False)
         return 2
     for name, path in targets:
-        # Rename first, so a run at the same time sees the whole folder or none of it.
-        doomed = root / f".{name}.deleting.{os.getpid()}.{time.time_ns()}"
-        try:
-            os.replace(path, doomed)
-        except OSError:
-            doomed = path
-        shutil.rmtree(doomed, ignore_errors=True)
+        # A symbolic link (the cache on a bigger disk) keeps its target folder: only merbench's entries in it go.
+        for entry in [path] if not path.is_symlink() else sorted(path.iterdir()):
+            _remove(entry)
     for leftover in root.glob(".*.deleting.*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove(leftover)
+    kept = [entry for _, path in targets for entry in ([path] if not path.is_symlink() else list(path.iterdir()))
+            if entry.exists() or entry.is_symlink()]
+    if kept:
+        from merbench.errors import MerbenchError
+
+        raise MerbenchError(f"could not remove {kept[0]}{f' and {len(kept) - 1} more' if len(kept) > 1 else ''} "
+                            f"(read-only, or not yours to delete?): check the permissions of {root}")
     out.print(escape(f"Removed {', '.join(f'{n}/' for n, _ in targets) or 'nothing'} from {root} ({human(total)})"),
               highlight=False)
     return 0
