@@ -55,3 +55,17 @@ def test_quiet_hides_progress_but_not_a_damaged_cache_warning(run_cli, tmp_path,
     result = run_cli(*command)
     assert result.code == 0 and "does not match its checksum" in result.err
     assert "Preprocessing" not in result.err and "Folds" not in result.err
+
+
+@pytest.mark.parametrize("quiet", [["--quiet"], []], ids=["quiet", "progress"])
+def test_preprocess_says_a_damaged_cache_entry_was_recomputed_as_run_does(run_cli, tmp_path, monkeypatch, quiet):
+    cache = tmp_path / "cache [x]"
+    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
+    command = ["preprocess", "--dataset", "synthetic", "--profile", "quick", *quiet, *TINY]
+    assert run_cli(*command).code == 0
+    bundle = next((cache / "preprocess" / "index").glob("*.npy"))
+    bundle.write_bytes(os.urandom(bundle.stat().st_size))
+    result = run_cli(*command)
+    assert result.code == 0 and "Warning:" in result.err and "does not match its checksum" in result.err
+    assert bundle.name in result.err and "cache [x]" in result.err and "\\[" not in result.err, \
+        "the file is named as it is: brackets in its path are not escaped twice"

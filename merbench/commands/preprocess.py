@@ -78,12 +78,17 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     dataset = load_dataset(config, registry, cache_dir)
     workers = int(config.section("engine")["preprocess_workers"])
     skip = skips_unreadable(config.section("dataset"))
+    def warn(text: str) -> None:  # a damaged cache entry, recomputed: said as `merbench run` says it
+        err.print(f"[bold yellow]Warning:[/] {escape(text)}", highlight=False)
+
     if args.quiet:
-        result = preprocess_dataset(dataset, chain, cache_dir=cache_dir, workers=workers, skip_unreadable=skip)
+        result = preprocess_dataset(dataset, chain, cache_dir=cache_dir, workers=workers, skip_unreadable=skip,
+                                    on_warning=warn)
     else:
         with RichProgress(err) as progress:
             progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({chain.names})")
-            result = preprocess_dataset(dataset, chain, lambda n: progress.advance("preprocess", n), cache_dir, workers, skip)
+            result = preprocess_dataset(dataset, chain, lambda n: progress.advance("preprocess", n), cache_dir, workers,
+                                        skip, on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
     rate = result.computed / result.seconds if result.computed and result.seconds > 0 else None
     out.print(
         f"{config.dataset}: {len(dataset.samples)} clips through {chain.names} → '{chain.produces}' "
