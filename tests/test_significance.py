@@ -90,3 +90,30 @@ def test_runs_on_different_folds_with_the_same_seed_are_told_what_else_differs(r
     path.write_text(json.dumps(other))
     refused = run_cli("significance", str(runs["a"]), str(path))
     assert refused.code == 2 and "same --seed" not in refused.err and "dataset.seed" in refused.err
+
+
+def test_the_difference_column_is_the_difference_of_the_scores_shown(runs, run_cli):
+    shown = run_cli("significance", str(runs["a"]), str(runs["b"]), "--bootstrap", "200")
+    assert shown.code == 0, shown.err
+    for label in ("fold mean", "pooled"):
+        cells = next(line for line in shown.out.splitlines() if line.strip().startswith(label)).split()
+        a, b, difference = (float(cell) for cell in cells[len(label.split()):][:3])
+        assert difference == pytest.approx(round(b - a, 1)), f"{label}: {a} → {b} shown as {difference:+}"
+
+
+def test_runs_are_given_by_their_stored_ids_too(runs, run_cli, tmp_path):
+    from merbench.store import ResultStore
+
+    store = tmp_path / "s.sqlite"
+    ids = {"a": "20250611-000001-aaaaaa", "b": "20250611-000002-bbbbbb"}
+    with ResultStore(store) as opened:
+        for name, run_id in ids.items():
+            result = RunResult.from_dict(load(runs[name]))
+            opened.begin_run(result.config, 1, {}, run_id=run_id)
+            opened.finish_run(run_id, result)
+    by_id = run_cli("significance", ids["a"][:17], ids["b"], "--bootstrap", "200", "--store", str(store))
+    by_file = run_cli("significance", str(runs["a"]), str(runs["b"]), "--bootstrap", "200")
+    assert by_id.code == 0, by_id.err
+    assert by_id.out == by_file.out
+    unknown = run_cli("significance", "20250611-9", ids["b"], "--store", str(store))
+    assert unknown.code == 2 and "20250611-9: no such result file, and not a run of the results store" in unknown.err

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from merbench.commands.runs import add_store_argument
+
 ORDER = 50
 
 
@@ -18,11 +20,35 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Compare two results of the same dataset and protocol made on the same folds (same --seed): "
         "Wilcoxon signed-rank test over per-fold scores and a paired bootstrap 95% interval of the pooled difference (B - A).",
     )
-    significance.add_argument("run_a", type=Path, metavar="A.json")
-    significance.add_argument("run_b", type=Path, metavar="B.json")
+    significance.add_argument("run_a", type=Path, metavar="A", help="run A: a result file (merbench run --json) or a "
+                              "stored run's id (or a unique prefix; see merbench runs)")
+    significance.add_argument("run_b", type=Path, metavar="B", help="run B, given the same way")
     significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"))
     significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
+    add_store_argument(significance)
     significance.set_defaults(handler=execute)
+
+
+def load_run(given: Path, store_path: Path | None):
+    """Run ``given``: a result file when one is there (or the name looks like a file), else a run in the store."""
+    from merbench.audit import load_result
+    from merbench.errors import DataError, UsageError
+    from merbench.store import ResultStore
+
+    if given.exists() or given.suffix.lower() == ".json" or len(given.parts) > 1:
+        return load_result(given)
+    try:
+        with ResultStore(store_path, create=False) as store:  # reads only
+            return store.result(str(given))
+    except UsageError as exc:
+        raise DataError(f"{given}: no such result file, and not a run of the results store: {exc}") from None
+
+
+def shown_difference(a: float, b: float) -> str:
+    """``B - A`` of two fractions as the difference of the two percentages shown (one decimal each), so that the
+    table's arithmetic adds up (43.3 - 27.0 is +16.3, not the +16.2 of the unrounded scores)."""
+    tenths = round(10 * float(f"{100 * b:.1f}")) - round(10 * float(f"{100 * a:.1f}"))
+    return f"{tenths / 10:+.1f}"
 
 
 def wilcoxon_text(comparison) -> str:
@@ -48,10 +74,11 @@ def comparison_table(a, b, comparison, metric_name: str):
         f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples).",
     )
     mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
-    table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", f"{100 * (mean_b - mean_a):+.1f}")
+    table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", shown_difference(mean_a, mean_b))
     table.add_row(
         "pooled", f"{100 * comparison.pooled_a:.1f}", f"{100 * comparison.pooled_b:.1f}",
-        f"{100 * comparison.pooled_difference:+.1f} [{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
+        f"{shown_difference(comparison.pooled_a, comparison.pooled_b)} "
+        f"[{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
     )
     return table
 
@@ -69,17 +96,16 @@ def print_leak_warnings(out: Console, a, b, comparison) -> None:
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
-    """``merbench significance A.json B.json``."""
+    """``merbench significance A B`` (result files or stored run ids)."""
     from rich.markup import escape
 
-    from merbench.audit import load_result
     from merbench.errors import UsageError
     from merbench.significance import compare_runs
     from merbench.tables import print_table
 
     if args.bootstrap < 100:
         raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")
-    a, b = load_result(args.run_a), load_result(args.run_b)
+    a, b = load_run(args.run_a, args.store), load_run(args.run_b, args.store)
     for name, path, result in (("A", args.run_a, a), ("B", args.run_b, b)):
         if result.seeds and len(result.seeds) > 1:
             err.print(escape(f"Note: {name} ({path}) is a --seeds {len(result.seeds)} run; only its first seed "
