@@ -56,6 +56,8 @@ class Cell:
     best: bool = False
     profile: str | None = None
     settings: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
+    """The seeds of the cell's run (one, or each of a ``--seeds N`` run); empty when not recorded."""
 
 
 @dataclass
@@ -94,9 +96,23 @@ class Comparison:
             parts.append("Settings in parentheses after a model: what its run changed from its profile's defaults.")
         return " ".join(parts) or None
 
+    def seeds_note(self) -> str | None:
+        """One sentence naming each cell's seeds when the cells shown come from runs of different seeds (a cell of
+        another seed, or a best seed picked per model, is not a like-for-like comparison); ``None`` otherwise."""
+        by_seeds: dict[tuple[int, ...], list[str]] = {}
+        for (model, column), cell in self.cells.items():
+            by_seeds.setdefault(cell.seeds, []).append(model if len(self.columns) == 1 else
+                                                       f"{model} on {column[0]} · {column[1]}")
+        if len(by_seeds) < 2:
+            return None
+        groups = "; ".join(f"{_seeds_text(seeds)}: {', '.join(dict.fromkeys(names))}"
+                           for seeds, names in sorted(by_seeds.items()))
+        return (f"The runs shown used different seeds ({groups}); run them with one --seed (or the same --seeds N) "
+                "to compare alike.")
+
     def notes(self) -> list[str]:
-        """The notes on the compared runs' profiles and settings, for under the table."""
-        return [note for note in (self.profile_note(), self.settings_note()) if note]
+        """The notes on the compared runs' profiles, settings and seeds, for under the table."""
+        return [note for note in (self.profile_note(), self.settings_note(), self.seeds_note()) if note]
 
     @property
     def description(self) -> str:
@@ -126,7 +142,7 @@ class Comparison:
                     "reported": cell.reported, "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
                     "run_id": cell.run_id, "n_runs": cell.n_runs, "profile": cell.profile,
-                    "settings": "; ".join(cell.settings),
+                    "settings": "; ".join(cell.settings), "seeds": ", ".join(str(seed) for seed in cell.seeds),
                 })
         return rows
 
@@ -175,8 +191,17 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     else:
         mean, std = float(result.pooled[metric]), None
     reported, source = _reported(result, metric)
+    seeds = tuple(seed.seed for seed in result.seeds) if result.seeds else (
+        (result.seed,) if result.seed is not None else ())
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result),
-                profile=profile_of(result))
+                profile=profile_of(result), seeds=seeds)
+
+
+def _seeds_text(seeds: tuple[int, ...]) -> str:
+    """``seed 0``, ``seeds 0, 1, 2``, or ``seed not recorded``."""
+    if not seeds:
+        return "seed not recorded"
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(seed) for seed in seeds)}"
 
 
 LEAKY_SETTINGS = {"selection": "select_on=test", "normalisation": "normalise_on=all"}

@@ -27,7 +27,7 @@ from merbench.result import RunResult
 FORMATS = ("md", "csv", "json", "latex", "html")
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".html": "html", ".htm": "html"}
 RECORD_FIELDS = ("model", "row", "dataset", "protocol", "metric", "stat", "mean", "std", "best", "reported", "reported_source",
-                 "subject_independent", "warnings", "run_id", "n_runs", "profile", "settings")
+                 "subject_independent", "warnings", "run_id", "n_runs", "profile", "settings", "seeds")
 
 
 def _header(comparison: Comparison) -> list[str]:

@@ -156,3 +156,18 @@ def test_run_and_show_end_with_what_the_run_was(run_cli, tmp_path):
                            f"merbench {merbench.__version__}") and "torch " in line
     run_id = made.err.split("Stored as run ")[1].split()[0]
     assert line in run_cli("show", run_id, "--store", store).out.splitlines()
+
+
+def test_cells_of_runs_with_different_seeds_are_named_in_a_note_and_every_record():
+    from merbench.export import to_csv
+
+    results = [_result("20250611-000001-000001", "ststnet", 0.5, seed=0),
+               _result("20250611-000002-000002", "offapexnet", 0.6, seed=5)]
+    comparison = build_comparison(results, settings=changed_settings_of(results, get_registry()))
+    assert comparison.seeds_note() == ("The runs shown used different seeds (seed 0: ststnet; seed 5: offapexnet); "
+                                       "run them with one --seed (or the same --seeds N) to compare alike.")
+    assert comparison.seeds_note() in comparison.notes()
+    assert {record["row"]: record["seeds"] for record in comparison.records()} == {"ststnet": "0", "offapexnet": "5"}
+    assert "seeds" in to_csv(comparison).splitlines()[0].split(",")
+    alike = build_comparison(results[:1] + [_result("20250611-000003-000003", "offapexnet", 0.6, seed=0)])
+    assert alike.seeds_note() is None
