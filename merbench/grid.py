@@ -339,6 +339,7 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
 def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,
                 finished: Callable[[int, CellOutcome], None]) -> None:
     options = RayOptions.from_section(cells[0].config.section("executor"))
+    connect(options.address, progress.message)  # a cluster that cannot be joined leaves no failed runs behind
     run_ids: dict[int, str] = {}
     if store is not None:
         environment = describe_environment(f"Ray task on cluster {options.address} (not started yet)")

@@ -230,3 +230,13 @@ def test_protocol_options_go_to_the_cells_whose_protocol_has_them():
     assert options["subject-10fold"]["n_splits"] == 3 and "n_splits" not in options["loso"]
     with pytest.raises(UsageError, match="grid cell ststnet × synthetic × loso: unknown setting 'protocol.n_splits'"):
         plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["loso"], profile="quick", sets={"protocol.n_splits": 3})
+
+
+def test_a_ray_cluster_that_cannot_be_joined_leaves_no_failed_runs_behind(run_cli, tmp_path):
+    pytest.importorskip("ray")
+    store = tmp_path / "s.sqlite"
+    result = run_cli(*GRID, "--models", "ststnet,lbptop-svm", "--executor", "ray", "--set",
+                     "executor.address=127.0.0.1:1", "--store", str(store))
+    assert result.code == 2 and "cannot reach a Ray cluster there" in " ".join(result.err.split())
+    listed = run_cli("runs", "--store", str(store))
+    assert "failed" not in listed.out, "joining the cluster is a check before the grid, like a bad setting"
