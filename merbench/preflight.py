@@ -56,6 +56,16 @@ def check_engine(config: RunConfig) -> None:
         raise UsageError(COMPILE_WITH_VMAP)
 
 
+def check_cluster(config: RunConfig) -> None:
+    """Refuse a Ray cluster address where nothing listens (a TCP probe, no Ray import), before a run is recorded."""
+    executor = config.section("executor")
+    address = str(executor.get("address") or "auto").strip()
+    if executor.get("name") == "ray" and address not in ("", "auto"):
+        from merbench.ray_cluster import probe
+
+        probe(address)
+
+
 def check_early_stopping(config: RunConfig, registry: Registry) -> None:
     """Refuse ``engine.early_stopping`` for a model fitted in one go (a scikit-learn style estimator has no epochs),
     before anything runs or is recorded; the model's kind comes from ``merbench.modelinfo`` (cached)."""
@@ -109,6 +119,7 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     check_chain(config, registry)
     check_engine(config)
     check_early_stopping(config, registry)
+    check_cluster(config)
     if start_workers and may_train_folds_in_worker_processes(config):
         start_worker_server()
     from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none

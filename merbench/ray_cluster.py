@@ -54,8 +54,8 @@ def _split_address(address: str, setting: str = "executor.address") -> tuple[str
     return parts.hostname, port
 
 
-def _probe(address: str, setting: str = "executor.address") -> None:
-    """Fail fast, with a fix, when nothing listens at ``address`` (named ``setting`` in messages)."""
+def probe(address: str, setting: str = "executor.address") -> None:
+    """Fail fast, with a fix, when nothing listens at ``address`` (named ``setting`` in messages); imports no Ray."""
     host, port = _split_address(address, setting)
     try:
         socket.create_connection((host, port), timeout=CONNECT_PROBE_S).close()
@@ -99,7 +99,7 @@ def connect(address: str = "auto", say: Callable[[str], None] | None = None) -> 
 
 def _join(ray: Any, address: str, setting: str) -> Any:
     """Join the cluster at ``address`` (named ``setting`` in messages), or raise a ``UsageError`` with a fix."""
-    _probe(address, setting)
+    probe(address, setting)
     try:
         ray.init(address=address, **({"logging_level": "WARNING"} if address.startswith("ray://") else QUIET))
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own errors here

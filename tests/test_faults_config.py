@@ -364,3 +364,11 @@ def test_early_stopping_for_an_estimator_is_refused_before_a_run_is_recorded(run
     assert ("engine.early_stopping=3: this model is a" in result.err
             and "use --set engine.early_stopping=0" in " ".join(result.err.split()))
     assert not store.exists(), "a refused setting leaves no failed run behind in the store"
+
+
+def test_a_ray_address_where_nothing_listens_is_refused_before_a_run_is_recorded(run_cli, tmp_path):
+    store = tmp_path / "s.sqlite"
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--executor", "ray",
+                     "--set", "executor.address=127.0.0.1:1", "--store", str(store))
+    assert result.code == 2 and "executor.address=127.0.0.1:1: cannot reach a Ray cluster there" in result.err
+    assert "Preprocessing" not in result.err and not store.exists()

@@ -196,12 +196,12 @@ def test_ray_executor_without_ray_says_how_to_install_it(monkeypatch):
 
 
 def test_an_unreachable_cluster_address_fails_fast_with_a_fix():
-    from merbench.ray_cluster import _probe
+    from merbench.ray_cluster import probe
 
     with pytest.raises(UsageError, match="cannot reach a Ray cluster there.*ray start --head"):
-        _probe("127.0.0.1:1")
+        probe("127.0.0.1:1")
     with pytest.raises(UsageError, match="expected auto, HOST:PORT"):
-        _probe("not an address")
+        probe("not an address")
 
 
 def test_cuda_cells_on_ray_without_a_gpu_per_task_are_refused_up_front(run_cli):
