@@ -15,7 +15,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from merbench.compare import Comparison, cell_text, pct
 from merbench.errors import UsageError
@@ -83,20 +83,27 @@ def to_csv(comparison: Comparison) -> str:
     return buffer.getvalue()
 
 
-def to_json(comparison: Comparison) -> str:
-    """The comparison as JSON: metric, stat, description, profiles, the settings every run changed from its
-    profile's defaults, warnings and one record per cell."""
-    return json.dumps({
+def comparison_document(comparison: Comparison) -> dict[str, Any]:
+    """The comparison as one JSON object, the same from ``compare --json``, ``report --format json`` and ``grid
+    --json``: metric, stat, description, profiles, the settings every run changed from its profile's defaults, the
+    notes under the table, the rows' and columns' names, one record per cell (``rows``) and the warnings."""
+    return {
         "metric": comparison.metric,
         "stat": comparison.stat,
         "description": comparison.description,
         "profiles": comparison.profiles,
         "common_settings": list(comparison.common_settings),
+        "notes": comparison.notes(),
         "models": comparison.models,
         "columns": [{"dataset": d, "protocol": p} for d, p in comparison.columns],
         "rows": comparison.records(),
         "warnings": comparison.warnings(),
-    }, indent=2)
+    }
+
+
+def to_json(comparison: Comparison) -> str:
+    """``comparison_document`` as indented JSON text."""
+    return json.dumps(comparison_document(comparison), indent=2)
 
 
 def to_latex(comparison: Comparison) -> str:

@@ -93,7 +93,7 @@ def test_profile_selects_alike_runs(store, run_cli, monkeypatch):
     assert "ststnet  " in result.out and "45.0 ± 0.0 *" in result.out and "63.0" not in result.out
     assert "profile=" not in result.out and "Profile: quick." in result.out
     document = json.loads(run_cli("compare", "--profile", "default", "--json", "--store", str(store)).out)
-    assert document["profiles"] == ["default"] and [c["run_id"] for c in document["cells"]] == [DEFAULT_ST]
+    assert document["profiles"] == ["default"] and [c["run_id"] for c in document["rows"]] == [DEFAULT_ST]
     refused = run_cli("compare", DEFAULT_ST, "--profile", "quick", "--store", str(store))
     assert refused.code == 2 and f"--profile quick leaves out {DEFAULT_ST} (default)" in " ".join(refused.err.split())
     assert "--profile NAME" in run_cli("compare", "--help").out

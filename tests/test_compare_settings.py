@@ -56,7 +56,7 @@ def test_a_run_with_a_changed_setting_gets_a_row_naming_it_and_no_longer_hides_t
     assert "45.0" in rows["ststnet"] and "60.0" in rows["ststnet (model.dropout=0.3)"]
     assert "Settings in parentheses after a model: what its run changed from its profile's defaults." in shown.out
 
-    cells = json.loads(run_cli("compare", "--store", str(store), "--json").out)["cells"]
+    cells = json.loads(run_cli("compare", "--store", str(store), "--json").out)["rows"]
     assert {(c["row"], c["model"], c["run_id"], c["settings"]) for c in cells} == {
         ("ststnet", "ststnet", default.run_id, ""),
         ("ststnet (model.dropout=0.3)", "ststnet", changed.run_id, "model.dropout=0.3")}

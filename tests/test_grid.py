@@ -108,11 +108,15 @@ def test_grid_ends_with_the_table_compare_prints_for_its_runs(local_grid, run_cl
     shown = compared.out[:compared.out.index("*: best per column")]
     assert table.startswith(shown)
     assert records_match(document)
+    ids = [c["run_id"] for c in document["cells"]]
+    as_json = json.loads(run_cli("compare", *ids, "--store", str(store), "--json").out)
+    reported = json.loads(run_cli("report", *ids, "--store", str(store), "--format", "json", "--output", "-").out)
+    assert as_json == reported == document["comparison"], "one comparison object from compare, report and grid"
 
 
 def records_match(document: dict) -> bool:
     """The --json comparison records hold each cell's fold-mean UF1 (over every seed's folds)."""
-    by_model = {r["model"]: r["mean"] for r in document["comparison"]["records"]}
+    by_model = {r["model"]: r["mean"] for r in document["comparison"]["rows"]}
     return all(by_model[r["model"]] == pytest.approx(RunResult.from_dict(r).fold_stat("uf1")[0])
                for r in document["results"])
 

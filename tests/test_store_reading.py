@@ -47,7 +47,7 @@ def two_runs(tmp_path) -> Path:
 def _cells(run_cli, store: Path, *args: str) -> list[dict]:
     result = run_cli("compare", *args, "--json", "--store", str(store))
     assert result.code == 0, result.err
-    return json.loads(result.out)["cells"]
+    return json.loads(result.out)["rows"]
 
 
 def _one_line_error(result) -> str:

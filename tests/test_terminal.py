@@ -175,7 +175,7 @@ def test_format_plain_on_a_terminal_and_json_for_scripts(stored, run_cli):
     runs = json.loads(run_cli("runs", "--store", str(store), "--json").out)
     assert {run["id"] for run in runs} == {result["run_id"] for result in results}
     compared = json.loads(run_cli("compare", "--store", str(store), "--json").out)
-    assert {cell["run_id"] for cell in compared["cells"]} == {result["run_id"] for result in results}
+    assert {cell["run_id"] for cell in compared["rows"]} == {result["run_id"] for result in results}
     plugins = json.loads(run_cli("plugins", "--json").out)
     assert any(p["provider"]["entry_point"] == "protocols" for p in plugins["plugins"])
 

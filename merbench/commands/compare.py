@@ -95,10 +95,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     comparison, _ = selected_comparison(args)
     if args.json:
-        document = {"metric": comparison.metric, "stat": comparison.stat, "description": comparison.description,
-                    "profiles": comparison.profiles, "common_settings": list(comparison.common_settings),
-                    "cells": comparison.records(), "warnings": comparison.warnings()}
-        out.out(json.dumps(document, indent=2), highlight=False)
+        from merbench.export import comparison_document
+
+        out.out(json.dumps(comparison_document(comparison), indent=2), highlight=False)
         return 0
     print_table(out, comparison_table(comparison))
     for warning in comparison.warnings():

@@ -175,7 +175,9 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                  other_software_of: dict[str, list[str]]) -> dict[str, Any]:
     """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, and
     ``other_software``, what of the software that run was trained with is not this grid's: ``KEY STORED → NOW``),
-    the comparison and every full result."""
+    the comparison (as ``merbench compare --json`` prints it) and every full result."""
+    from merbench.export import comparison_document
+
     cells = []
     for outcome in outcomes:
         entry: dict[str, Any] = {"model": outcome.cell.model, "dataset": outcome.cell.dataset,
@@ -195,10 +197,7 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                  "protocols": list(dict.fromkeys(o.cell.protocol for o in outcomes)),
                  "seeds": seeds, "executor": executor},
         "cells": cells,
-        "comparison": None if comparison is None else {"metric": comparison.metric, "stat": comparison.stat,
-                                                        "description": comparison.description,
-                                                        "common_settings": list(comparison.common_settings),
-                                                        "records": comparison.records()},
+        "comparison": None if comparison is None else comparison_document(comparison),
         "results": [outcome.result.to_dict() for outcome in outcomes if outcome.result is not None],
     }
 
