@@ -209,8 +209,9 @@ class DataTable:
         caption = self.caption or ""
         if dropped:
             caption += f" Not shown at this width: {', '.join(dropped)} (widen the terminal, or use --format plain)."
-        if caption:
+        if caption:  # left: a caption wrapped over lines reads as a paragraph, not as centred fragments
             table.caption = Text(caption.strip(), style="table.caption")
+            table.caption_justify = "left"
         return table
 
     def __rich_console__(self, console: Console, options):

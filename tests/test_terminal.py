@@ -462,3 +462,19 @@ def test_a_long_name_in_a_small_tables_title_or_caption_is_not_cut():
     out = console.file.getvalue()
     assert name in out and run_id in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_a_caption_wrapped_under_a_table_starts_each_line_at_the_left_edge():
+    from rich.console import Console
+
+    from merbench.tables import Column, DataTable
+
+    table = DataTable("Runs", [Column("ID"), Column("Status")],
+                      caption="UF1, Acc: pooled, in % (first seed). Continue an interrupted run with `merbench run "
+                              "--resume ID`; see one with `merbench show ID`.")
+    table.add_row("20261204-090043-cc1a28", "failed")
+    console = Console(width=80, record=True, force_terminal=True)
+    console.print(table.for_terminal(80))
+    lines = console.export_text().splitlines()
+    caption = lines[lines.index(next(line for line in lines if "UF1, Acc" in line)):]
+    assert len(caption) > 1 and all(line == line.lstrip() for line in caption if line.strip())
