@@ -32,6 +32,7 @@ from merbench.environment import cpuinfo_field
 from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal, early_stopping_without_epochs, error_line
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
+from merbench.wording import counted
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,8 @@ def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
             raise UsageError("engine.amp=on on the CPU needs bfloat16 support (AVX-512 BF16 or AMX), which this CPU "
                              "lacks; use engine.amp=auto or off, or --device cuda")
         return DeviceChoice(device, torch.bfloat16,
-                            f"cpu ({torch.get_num_threads()} threads, mixed precision bfloat16; {reason})")
-    return DeviceChoice(device, None, f"cpu ({torch.get_num_threads()} threads, float32; {reason})")
+                            f"cpu ({counted(torch.get_num_threads(), 'thread')}, mixed precision bfloat16; {reason})")
+    return DeviceChoice(device, None, f"cpu ({counted(torch.get_num_threads(), 'thread')}, float32; {reason})")
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+from merbench.compare import METRIC_NAMES
 from merbench.errors import UsageError
 from merbench.escaping import printable
 from merbench.outputs import check_output_path, write_output
+from merbench.report import seed_label
 from merbench.result import RunResult
 
 DPI = 120
@@ -56,7 +58,14 @@ def _stem(result: RunResult) -> str:
 
 
 def _title(result: RunResult) -> str:
-    return printable(f"{result.model} · {result.dataset} · {result.protocol}")
+    """The figure's title: the run, and for a ``--seeds N`` run which seed it draws (its first)."""
+    label = seed_label(result)
+    return printable(f"{result.model} · {result.dataset} · {result.protocol}" + (f" · {label}" if label else ""))
+
+
+def metric_label(metric: str) -> str:
+    """A metric's name as the captions and tables write it (``UF1``, ``macro F1``), for an axis."""
+    return METRIC_NAMES.get(metric, metric).split(" (")[0]
 
 
 def _draw_confusion(plt, result: RunResult):
@@ -95,10 +104,11 @@ def _draw_folds(plt, result: RunResult, metric: str):
     axes.bar([fold.fold + 1 for fold in folds], values, color="#4c72b0")
     mean = 100 * result.fold_mean[metric]
     axes.axhline(mean, color="#c44e52", linestyle="--", label=f"mean {mean:.1f}")
+    axes.set_xticks([fold.fold + 1 for fold in folds])  # whole fold numbers, never 1.5
     axes.set_xlabel("fold")
-    axes.set_ylabel(f"{metric} (%)")
+    axes.set_ylabel(f"{metric_label(metric)} (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(f"{_title(result)}: {metric} per fold", fontsize=9)
+    axes.set_title(f"{_title(result)}: {metric_label(metric)} per fold", fontsize=9)
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return figure
 

@@ -25,7 +25,8 @@ from merbench.escaping import html_text as esc
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
-                             leakage_what, reported_by_setting, sample_count)
+                             leakage_what, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
+                             seed_label)
 from merbench.result import RunResult
 from merbench.wording import counted
 
@@ -36,8 +37,11 @@ LEGEND = {
     "R": "macro recall (scikit-learn)",
     "F1": "macro F1 (scikit-learn)",
     "wF1": "support-weighted F1",
-    "UF1": "MEGC2019 unweighted F1 on predictions pooled over all folds (per fold: that fold's macro F1)",
-    "UAR": "MEGC2019 unweighted average recall",
+    "UF1": "MEGC2019 unweighted F1: the mean of each class's F1 over the classes present in the true labels, on "
+           "predictions pooled over all folds (per fold: over the classes in that fold's true labels; macro F1 "
+           "averages over the true and the predicted classes, so a fold's UF1 and F1 differ when it predicts a "
+           "class it does not hold)",
+    "UAR": "MEGC2019 unweighted average recall: the mean recall over the classes present in the true labels",
     "reported": "the score the model's paper published (from the model plugin's metadata), for reference only; "
                 "never a result of this benchmark",
     "†": "leakage warning: the protocol is not subject-independent, frames of one clip are in training and test, "
@@ -187,7 +191,10 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
                 page.used.update({"†"} if mark else set())
             if comparison.has_reported(column):
                 value = cell.reported if cell is not None else None
-                cells.append(_td(pct(value) if value is not None else "", value, "reported"))
+                # A paper's score under a protocol that is not subject-independent is inflated as a measured one is.
+                mark = " †" if value is not None and not cell.subject_independent else ""
+                cells.append(_td(pct(value) + mark if value is not None else "", value,
+                                 "reported leak" if mark else "reported"))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     page.add('<section id="comparison"><h2>Comparison</h2>',
              f'<p class="note">{esc(comparison.description[0].upper() + comparison.description[1:])}. '
@@ -208,9 +215,19 @@ def _metric_keys(result: RunResult) -> list[str]:
     return [key for key, _ in COLUMNS if key in result.pooled]
 
 
-def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, str]) -> None:
+def _seeded(result: RunResult, text: str) -> str:
+    """``text`` with `` · seed 0 (of 3 seeds)`` for a ``--seeds N`` run (what it shows is its first seed's)."""
+    label = seed_label(result)
+    return f"{text} · {label}" if label else text
+
+
+def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, str], labels: dict[int, str]) -> None:
+    seeded = any(run.across_seeds is not None for run in runs)
     page.add('<section id="datasets"><h2>Per dataset</h2>',
-             '<p class="note">Scores on predictions pooled over all folds, in %.</p>')
+             '<p class="note">Scores on predictions pooled over all folds, in %.'
+             + (" A run repeated over seeds (--seeds N) is shown here by its first seed, as its row says; its "
+                "comparison cell and its table of pooled scores over seeds cover every seed." if seeded else "")
+             + "</p>")
     for dataset in dict.fromkeys(run.dataset for run in runs):
         on_dataset = [run for run in runs if run.dataset == dataset]
         keys = [key for key, _ in COLUMNS if all(key in run.pooled for run in on_dataset)]
@@ -222,7 +239,8 @@ def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, 
             other = [kind for kind in result_leaks(run) if kind != "subjects"]  # test-fold selection, normalisation, clips
             page.used.update({"†"} if leak or other else set())
             protocol = _td(f"{run.protocol} †", cls="text leak") if other else _td(run.protocol, cls="text")
-            rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(run.model)}</a></td>'
+            seed = f" · {esc(seed_label(run))}" if run.across_seeds is not None else ""
+            rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(labels[id(run)])}</a>{seed}</td>'
                         + protocol + _td("no †" if leak else "yes", cls="text leak" if leak else "text")
                         + _td(run.n_samples, run.n_samples) + _td(run.n_subjects, run.n_subjects)
                         + _td(len(run.folds), len(run.folds))
@@ -245,7 +263,7 @@ def _fold_table(page: _Page, result: RunResult) -> None:
         n = str(result.n_tested) if label == "pooled" else ""
         foot.append("<tr>" + _td(label) + _td(n) + "".join(_td(pct(scores[key])) for key in keys)
                     + _td(note, cls="text") + "</tr>")
-    page.add("<h3>Per fold</h3>")
+    page.add(f"<h3>{esc(_seeded(result, 'Per fold'))}</h3>")
     page.table(headers, rows, foot, caption="Scores in %; sorting moves the folds only.")
 
 
@@ -255,7 +273,7 @@ def _confusion_table(page: _Page, result: RunResult) -> None:
     headers = [("true \\ predicted", ""), *((str(name), "") for name in result.classes)]
     rows = ["<tr>" + _td(name, cls="text") + "".join(_td(count, cls=f"c{min(4, int(5 * count / top))}") for count in row)
             + "</tr>" for name, row in zip(result.classes, matrix)]
-    page.add("<h3>Confusion matrix</h3>")
+    page.add(f"<h3>{esc(_seeded(result, 'Confusion matrix'))}</h3>")
     page.table(headers, rows, caption="Pooled over all folds; rows: true class, columns: predicted class.", sortable=False)
 
 
@@ -266,16 +284,21 @@ def _reported_table(page: _Page, result: RunResult) -> None:
     rows = reported_by_setting(result)
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
     headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"), *((SHORT[REPORTED_METRICS[m]], "") for m in metrics)]
+    leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
+    note = reported_leak_note(leaks, "†")
     lines = []
     for (dataset, protocol), scores in rows.items():
-        lines.append("<tr>" + _td(dataset, cls="text") + _td(protocol, cls="text") + _td("reported", cls="text reported")
+        shown = _td(f"{protocol} †", cls="text leak") if leaks[protocol] else _td(protocol, cls="text")
+        lines.append("<tr>" + _td(dataset, cls="text") + shown + _td("reported", cls="text reported")
                      + "".join(_td(f"{scores[m]:.2f}" if m in scores else "—", cls="reported") for m in metrics) + "</tr>")
         if dataset == result.dataset and protocol == result.protocol:
-            lines.append("<tr>" + _td(dataset, cls="text") + _td(protocol, cls="text") + _td("measured", cls="text")
+            lines.append("<tr>" + _td(dataset, cls="text") + shown + _td(_seeded(result, "measured"), cls="text")
                          + "".join(_td(pct(result.pooled[REPORTED_METRICS[m]])) for m in metrics) + "</tr>")
     page.used.add("reported")
+    page.used.update({"†"} if note else set())
     page.add("<h3>Reported in the model's paper vs measured here</h3>")
-    page.table(headers, lines, caption="In %. " + "; ".join(sorted({str(e.source) for e in reported})), sortable=False)
+    page.table(headers, lines, caption="In %. " + "; ".join(sorted({str(e.source) for e in reported}))
+               + (f". {note}" if note else ""), sortable=False)
 
 
 def _provenance(page: _Page, result: RunResult) -> None:
@@ -288,7 +311,9 @@ def _provenance(page: _Page, result: RunResult) -> None:
         ("run id", result.run_id or "—"),
         ("git commit", environment.pop("git_commit", None) or "unknown"),
         ("device", environment.pop("device", None) or "unknown"),
-        ("seed", result.seed if result.seed is not None else config.get("seed", "—")),
+        ("seed", (result.seed if result.seed is not None else config.get("seed", "—")) if result.across_seeds is None
+         else f"{result.seed}, the first of {result.across_seeds.n} seeds "
+              f"({', '.join(str(run.seed) for run in result.seeds or [])})"),
         ("profile", result.profile or config.get("profile", "—")),
         ("preprocessing", " → ".join(f"{s.get('name')} v{s.get('version')}" for s in chain) or "—"),
         ("folds trained", plan.get("description", "—")),
@@ -304,12 +329,17 @@ def _provenance(page: _Page, result: RunResult) -> None:
 
 
 def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
-                 draw: Callable[[RunResult, str], tuple[bytes, bytes]]) -> None:
-    title = f"{result.model} on {result.dataset} · {result.protocol}"
+                 draw: Callable[[RunResult, str], tuple[bytes, bytes]], label: str) -> None:
+    title = f"{label} on {result.dataset} · {result.protocol}"
     page.add(f'<section id="{anchor}"><h2>{esc(title)}</h2>',
              f'<p class="meta">Run {esc(result.run_id or "—")} · {esc(sample_count(result))}, '
              f'{esc(result.n_subjects)} subjects, {len(result.folds)} folds · classes: '
              f'{esc(", ".join(str(c) for c in result.classes))}</p>')
+    if result.across_seeds is not None:
+        page.add(f'<p class="note">Repeated over {esc(result.across_seeds.n)} seeds. The figures, the per-fold table, '
+                 f"the confusion matrix and the measured scores below are those of {esc(seed_label(result))}, the "
+                 f"first; the table of pooled scores over {esc(result.across_seeds.n)} seeds and the comparison "
+                 "cell cover every seed.</p>")
     if not result.subject_independent:
         page.used.add("†")
         page.add('<p class="warning">† Not subject-independent: clips of the same subject are in training and test. '
@@ -323,15 +353,16 @@ def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
         page.add(f'<p class="note">{esc(leakage_lines(result))}</p>')
     confusion, folds = draw(result, metric)
     page.add('<div class="figures">')
-    page.figure(confusion, f"confusion matrix of {title}", "Confusion matrix, pooled over all folds")
-    page.figure(folds, f"{metric} per fold of {title}", f"{METRIC_NAMES.get(metric, metric)} per fold; dashed: fold mean")
+    page.figure(confusion, f"confusion matrix of {title}", _seeded(result, "Confusion matrix, pooled over all folds"))
+    page.figure(folds, f"{metric} per fold of {title}",
+                _seeded(result, f"{METRIC_NAMES.get(metric, metric)} per fold; dashed: fold mean"))
     page.add("</div>")
     _fold_table(page, result)
     _confusion_table(page, result)
     if len(result.per_domain) > 1:
         rows = ["<tr>" + _td(domain, cls="text") + "".join(_td(pct(s[k]), s[k]) for k in ("uf1", "uar", "accuracy")) + "</tr>"
                 for domain, s in result.per_domain.items()]
-        page.add("<h3>Per domain (pooled)</h3>")
+        page.add(f"<h3>{esc(_seeded(result, 'Per domain (pooled)'))}</h3>")
         page.table([("Domain", ""), ("UF1", ""), ("UAR", ""), ("Acc", "")], rows)
     across = result.across_seeds
     if across is not None:
@@ -363,24 +394,29 @@ def render_report(comparison: Comparison, results: Sequence[RunResult], metric: 
     metric = metric or comparison.metric
     runs = shown_runs(comparison)
     anchors = {id(run): f"run-{i + 1}" for i, run in enumerate(runs)}
+    # Each run is named by its comparison row (the model with its profile, settings or leak), as the table names it.
+    labels = {id(run): row for (row, _), run in comparison.runs.items()}
     page = _Page()
-    models, datasets = len(comparison.models), len(dict.fromkeys(d for d, _ in comparison.columns))
+    rows = len(comparison.models)
+    models = len(dict.fromkeys(run.model for run in runs)) if runs else rows
+    datasets = len(dict.fromkeys(d for d, _ in comparison.columns))
+    in_rows = f" in {counted(rows, 'row')}" if rows != models else ""
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page.add('<header id="top"><h1>merbench report</h1>',
-             f'<p class="meta">{counted(runs, "run")}: {counted(models, "model")} on {counted(datasets, "dataset")} · generated {generated} '
+             f'<p class="meta">{counted(runs, "run")}: {counted(models, "model")}{in_rows} on {counted(datasets, "dataset")} · generated {generated} '
              f"by merbench {esc(__version__)}</p>")
     if len(results) > len(runs):
         older = len(results) - len(runs)
         page.add(f'<p class="note">{counted(older, "older run")} of the same model, dataset and protocol '
                  f"{'is' if older == 1 else 'are'} not shown; select runs by id (merbench report RUN_ID ...) to show them.</p>")
     page.add('<nav><ul><li><a href="#comparison">Comparison</a></li><li><a href="#datasets">Per dataset</a></li>',
-             *(f'<li><a href="#{anchors[id(run)]}">{esc(run.model)} on {esc(run.dataset)} · '
+             *(f'<li><a href="#{anchors[id(run)]}">{esc(labels[id(run)])} on {esc(run.dataset)} · '
                f'{esc(run.protocol)}</a></li>' for run in runs), "</ul></nav></header>")
     _comparison_section(page, comparison)
     if runs:
-        _dataset_section(page, runs, anchors)
+        _dataset_section(page, runs, anchors, labels)
     for run in runs:
-        _run_section(page, run, anchors[id(run)], metric, draw)
+        _run_section(page, run, anchors[id(run)], metric, draw, labels[id(run)])
     legend = [f"<li><b>{esc(name)}</b>: {esc(text)}</li>" for name, text in LEGEND.items() if name in page.used]
     page.add("<footer>", "<p>Columns and marks:</p><ul>" + "".join(legend) + "</ul>" if legend else "",
              "<p>Measured scores are computed by merbench from the runs' stored predictions. This file is complete "

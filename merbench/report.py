@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from merbench.leaks import result_leaks
+from merbench.leaks import describe, result_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
-from merbench.tables import TEXT, Column, DataTable, print_table, wants_plain
+from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
 
 COLUMNS = (
     ("accuracy", "Acc"),
@@ -42,11 +42,19 @@ def sample_count(result: RunResult) -> str:
     return f"{result.n_samples} clips"
 
 
+def seed_label(result: RunResult) -> str:
+    """``seed 0 (of 3 seeds)`` for a ``--seeds N`` run, whose folds, pooled scores, predictions and confusion matrix
+    are its first seed's (only ``seeds`` and ``across_seeds`` cover all); ``""`` for a run of one seed."""
+    if result.across_seeds is None:
+        return ""
+    return f"seed {result.seed} (of {result.across_seeds.n} seeds)"
+
+
 def result_table(result: RunResult) -> DataTable:
     """The per-fold / mean / std / pooled table of one run (scores in %)."""
     title = f"{result.model} on {result.dataset} · {result.protocol} · {sample_count(result)}, {result.n_subjects} subjects"
     if result.across_seeds is not None:  # the folds, predictions and confusion matrix kept are the first seed's
-        title += f" · seed {result.seed} (of {result.across_seeds.n} seeds)"
+        title += f" · {seed_label(result)}"
     table = DataTable(
         title,
         [Column("Fold", justify="right"), Column("n", justify="right"),
@@ -93,11 +101,38 @@ def reported_by_setting(result: RunResult) -> dict[tuple[str, str], dict[str, fl
     return rows
 
 
+def reported_leaks(result: RunResult, protocol: str) -> list[str]:
+    """The leak kinds (``subjects``, ``clips``) of ``protocol``, under which the model's paper reported a score: those
+    its protocol plugin declares, as a measured run under it records them. A protocol not installed here is known
+    only when it is the run's own (its recorded ``subject_independent``); otherwise none is assumed."""
+    from merbench.errors import MerbenchError
+    from merbench.leaks import protocol_leaks
+    from merbench.registry import get_registry
+
+    try:
+        return protocol_leaks(get_registry().get("protocols", protocol))
+    except MerbenchError:
+        return [] if protocol != result.protocol or result.subject_independent else ["subjects"]
+
+
+def reported_leak_note(leaks: dict[str, list[str]], mark: str) -> str:
+    """The sentence under a table of reported scores that explains ``mark``: ``leaks`` maps each protocol of its rows
+    to its leak kinds (``reported_leaks``); ``""`` when none leaks."""
+    named = "; ".join(f"{protocol}: {describe(kinds)}" for protocol, kinds in leaks.items() if kinds)
+    if not named:
+        return ""
+    return (f"{mark} the protocol leaks ({named}): scores under it, the paper's as well as measured ones, are inflated "
+            "and not comparable with subject-independent results (docs/leakage.md).")
+
+
 def reported_table(result: RunResult) -> DataTable | None:
-    """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none."""
+    """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none. A row whose protocol
+    leaks (``sample-10fold``) is marked ⚠ in red, as the comparison marks a measured run under it."""
     if not result.reported:
         return None
     rows = reported_by_setting(result)
+    leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
+    note = reported_leak_note(leaks, "⚠")
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
     sources = list(dict.fromkeys(str(entry.source) for entry in result.reported))
     numbered = len(sources) > 1  # each reported row names its source by number, the caption lists them
@@ -111,15 +146,17 @@ def reported_table(result: RunResult) -> DataTable | None:
         [Column("Dataset"), Column("Protocol", stack=True), Column(""),
          *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics),
          *([Column("Source", justify="right")] if numbered else [])],
-        caption=("Sources: " + "; ".join(f"{n}: {text}" for n, text in enumerate(sources, 1))) if numbered else sources[0],
+        caption=(("Sources: " + "; ".join(f"{n}: {text}" for n, text in enumerate(sources, 1))) if numbered
+                 else sources[0]) + (f". {note}" if note else ""),
     )
     for (dataset, protocol), scores in rows.items():
         source = [", ".join(map(str, row_sources[(dataset, protocol)]))] if numbered else []
-        table.add_row(dataset, protocol, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics),
+        shown = styled(f"{protocol} ⚠", "red") if leaks[protocol] else protocol
+        table.add_row(dataset, shown, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics),
                       *source)
         if dataset == result.dataset and protocol == result.protocol:
             measured = [_pct(result.pooled[REPORTED_METRICS[m]]) for m in metrics]
-            table.add_row(dataset, protocol, "measured", *measured, *([""] if numbered else []), style="bold")
+            table.add_row(dataset, shown, "measured", *measured, *([""] if numbered else []), style="bold")
     return table
 
 
