@@ -12,15 +12,18 @@ what the dataset gives.
 
 from __future__ import annotations
 
+import errno
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from merbench.config import NO_FOLDER, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import check_root_folder, decode_image, undecodable
-from merbench.errors import UsageError
+from merbench.errors import MerbenchError, PluginError, UsageError, error_line
 from merbench.wording import counted, plural
 
 IMAGE_PREPROCESSOR = "image"
@@ -141,6 +144,116 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     return checked, problems
 
 
+def dataset_plugin_label(registry: Any, name: str) -> str:
+    """``dataset plugin 'NAME' (DISTRIBUTION VERSION)``: who to blame in messages about a loader's output."""
+    provider = registry.provider("datasets", name)
+    return f"dataset plugin '{name}' ({provider.distribution} {provider.version})"
+
+
+DATASET_FIX = "fix the dataset plugin or report it to its author"
+
+
+def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Mapping[str, Any], cache_dir: Path) -> Dataset:
+    """Call dataset ``name``'s loader and check what it returns (``check_samples``); used by ``merbench run`` and
+    ``merbench datasets check``.
+
+    merbench's own errors (a loader's ``DataError`` naming a file and row) pass unchanged; any other exception
+    from the loader, or a result that is not a ``Dataset``, is one ``PluginError`` naming the plugin and its
+    distribution. A full disk and a lack of memory are left to their own messages.
+    """
+    spec = registry.get("datasets", name)
+    load = resolve_factory(spec.load)
+    plugin = dataset_plugin_label(registry, name)
+    try:
+        dataset = load(root, dict(options), cache_dir)
+    except MerbenchError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+            raise
+        raise PluginError(f"{plugin}: its load() raised {error_line(exc)}; check the dataset options given "
+                          "(`merbench datasets list` lists them) and --root, or report it to the plugin's author") from exc
+    if not isinstance(dataset, Dataset):
+        raise PluginError(f"{plugin}: its load() returned {_a(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
+    check_samples(dataset, plugin)
+    return dataset
+
+
+def _a(value: Any) -> str:
+    kind = type(value).__name__
+    return "None" if value is None else f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
+    """What is wrong with one sample a loader returned, or ``None``."""
+    if not isinstance(sample, Sample):
+        return f"it is {_a(sample)}, not a merbench.contracts.Sample"
+    n = len(classes)
+    if not _is_index(sample.label):
+        return f"its label is {sample.label!r}, not a class index (an int in 0..{n - 1})"
+    if not 0 <= sample.label < n:
+        names = f": {', '.join(classes)}" if n <= 10 else ""
+        return f"its label {sample.label} is outside 0..{n - 1} ({counted(n, 'class')}{names})"
+    try:
+        count = len(sample.frames)
+    except TypeError:
+        return f"its frames are {_a(sample.frames)}, not a sequence of frame files"
+    if not count:
+        return "it has no frames (every sample needs at least one frame file)"
+    for role in ("onset", "apex", "offset"):
+        value = getattr(sample, role)
+        if role == "apex" and value is None:
+            continue
+        if not _is_index(value) or not 0 <= value < count:
+            return (f"its {role} {value!r} is not an index into its {counted(count, 'frame')} "
+                    f"({'0' if count == 1 else f'0..{count - 1}'})")
+    if sample.onset > sample.offset:
+        return f"its onset {sample.onset} is after its offset {sample.offset}"
+    return None
+
+
+def check_samples(dataset: Dataset, plugin: str) -> None:
+    """Refuse a loaded dataset that merbench cannot use as it is: class names that repeat, a label outside the
+    classes, a sample without frames or with onset/apex/offset that are not frame indices (onset after offset),
+    a sample id used twice. One ``PluginError`` saying what, which sample, and how to fix it."""
+    classes = [str(name) for name in dataset.classes]
+    repeated = [name for name, count in Counter(classes).items() if count > 1]
+    if repeated:
+        raise PluginError(f"{plugin}: its dataset names the class '{repeated[0]}' {classes.count(repeated[0])} times "
+                          f"({', '.join(classes)}); class names must be unique: {DATASET_FIX}")
+    for sample in dataset.samples:
+        problem = _sample_problem(sample, classes)
+        if problem:
+            which = f"sample {sample.id}" if isinstance(sample, Sample) else "a sample"
+            raise PluginError(f"{plugin}: {which}: {problem}; {DATASET_FIX}")
+    shared = [(sample_id, count) for sample_id, count in Counter(s.id for s in dataset.samples).items() if count > 1]
+    if shared:
+        sample_id, count = shared[0]
+        more = f" ({len(shared) - 1} more ids are shared too)" if len(shared) > 1 else ""
+        raise PluginError(f"{plugin}: {count} samples have the id '{sample_id}'{more}; sample ids must be unique "
+                          f"(results, skipped clips and the leakage audit name samples by id): {DATASET_FIX}")
+
+
+def subject_warnings(dataset: Dataset) -> list[str]:
+    """Subject ids that differ only in case or surrounding whitespace (``s01`` and ``S01``): probably one person
+    under two ids, whom a subject-independent protocol would put on both sides of a fold."""
+    spellings: dict[str, list[str]] = {}
+    for subject in dict.fromkeys(str(s.subject) for s in dataset.samples):
+        spellings.setdefault(subject.strip().casefold(), []).append(subject)
+    groups = [ids for ids in spellings.values() if len(ids) > 1]
+    if not groups:
+        return []
+    first = groups[0]
+    more = f" ({len(groups) - 1} more such {plural(len(groups) - 1, 'group')})" if len(groups) > 1 else ""
+    return [f"subject ids {' and '.join(repr(s) for s in first[:2])} differ only in case or "
+            f"surrounding whitespace{more}; if they are one person, a subject-independent protocol puts them on both "
+            "sides of a fold: give each person one subject id in the dataset"]
+
+
 def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[str, str], cache_dir: Path) -> tuple[Dataset, bool]:
     """Load dataset ``name`` as ``merbench run`` would; returns it and its ``dataset.strict`` setting.
 
@@ -159,7 +272,7 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     strict = not skips_unreadable(options)
     if "strict" in options:
         options["strict"] = False
-    return resolve_factory(spec.load)(root, options, cache_dir), strict
+    return load_plugin_dataset(registry, name, root, options, cache_dir), strict
 
 
 def verdict(report: CheckReport, strict: bool) -> str | None:
@@ -200,7 +313,7 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
 
 def warnings(report: CheckReport, strict: bool) -> list[str]:
     """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unreadable;
-    always, offset frames that only whole-clip chains read."""
+    always, offset frames that only whole-clip chains read, and subject ids that differ only in case or spaces."""
     found = []
     left_out = report.blocking
     if left_out and not strict:
@@ -219,6 +332,7 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
         found.append(f"{counted(offsets, 'clip')} with a missing or unreadable offset frame: the default chain (flow) does "
                      "not read it, so they are kept, but chains that read the whole clip (apex.rule=motion-peak, "
                      f"magnify) skip them; first: sample {first.sample}: {first.path} {first.problem}")
+    found.extend(subject_warnings(report.dataset))
     return found
 
 

@@ -122,23 +122,45 @@ def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
         given, source = spec.produces, f"'{spec.name}'"
 
 
-def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]]) -> Chain:
-    """Check the chain's order and build each preprocessor from its resolved options."""
+def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]],
+                labels: Sequence[str] = ()) -> Chain:
+    """Check the chain's order and build each preprocessor from its resolved options.
+
+    A ``build(options)`` that raises something other than a merbench error (which says what to fix already) is
+    one ``PluginError`` naming the step as ``labels`` do (``preprocessor plugin 'NAME' (DISTRIBUTION VERSION)``).
+    """
     check_chain_order(specs)
-    steps = [resolve_factory(spec.build)(dict(sections[spec.name])) for spec in specs]
-    return Chain(specs, steps, {spec.name: dict(sections[spec.name]) for spec in specs})
+    chain = Chain(specs, [], {spec.name: dict(sections[spec.name]) for spec in specs}, labels=list(labels))
+    steps = []
+    for index, spec in enumerate(specs):
+        build = resolve_factory(spec.build)
+        try:
+            steps.append(build(dict(sections[spec.name])))
+        except MerbenchError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, MemoryError):
+                raise
+            raise PluginError(
+                f"{chain.label(index)}: its build(options) raised {error_line(exc)}; check the options given to it "
+                f"(--set {spec.name}.KEY=VALUE; `merbench info MODEL` lists a model's), or report it to the plugin's "
+                "author"
+            ) from exc
+    chain.steps = steps
+    return chain
 
 
 def checked_chain(config: Any, registry: Any) -> Chain:
     """The preprocessing chain of ``config`` (a ``RunConfig``), built from its options and checked against its model.
 
     Without a model (``merbench preprocess`` without ``--model``) the chain must end
-    in model input, not in frames. Raises ``UsageError``.
+    in model input, not in frames. Raises ``UsageError``, or ``PluginError`` naming a step whose build fails.
     """
-    chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+    specs = [registry.get("preprocessors", name) for name in config.preprocess]  # an unknown name: did you mean
     providers = [registry.provider("preprocessors", name) for name in config.preprocess]
-    chain.labels = [f"preprocessor plugin '{name}' ({provider.distribution} {provider.version})"
-                    for name, provider in zip(config.preprocess, providers)]
+    labels = [f"preprocessor plugin '{name}' ({provider.distribution} {provider.version})"
+              for name, provider in zip(config.preprocess, providers)]
+    chain = build_chain(specs, config.sections, labels)
     if config.model:
         expected = registry.get("models", config.model).input
         produced = sorted({registry.get("preprocessors", name).produces for name in registry.names("preprocessors")})
@@ -206,11 +228,85 @@ def opencv_threads(count: int) -> Iterator[None]:
         cv2.setNumThreads(previous)
 
 
+class LabelHidden(Exception):
+    """A preprocessor used the label of a sample it was given, which merbench hides from preprocessors."""
+
+
+class HiddenLabel:
+    """What a preprocessor finds in ``sample.label``: any use of it (as a number, an index, in a comparison or in
+    text) raises ``LabelHidden`` and sets ``used``, even where the plugin catches that or a library rewords it.
+
+    Preprocessing is per sample and never needs the label; an output made from it would carry the label into the
+    model input, and every fold's test samples would be scored on their own labels.
+    """
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = False
+
+    def __repr__(self) -> str:
+        return "<label hidden from preprocessors>"
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        self.used = True
+        raise LabelHidden("preprocessors get samples without their label")
+
+    __index__ = __int__ = __float__ = __complex__ = __bool__ = __str__ = __format__ = __hash__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __divmod__ = __rdivmod__ = _refuse
+    __and__ = __rand__ = __or__ = __ror__ = __xor__ = __rxor__ = __lshift__ = __rlshift__ = _refuse
+    __rshift__ = __rrshift__ = __neg__ = __pos__ = __abs__ = __invert__ = __round__ = __trunc__ = _refuse
+    __floor__ = __ceil__ = __array__ = _refuse
+
+
+def without_label(sample: Sample) -> tuple[Sample, HiddenLabel]:
+    """``sample`` as preprocessors see it: its label replaced by a ``HiddenLabel`` (returned too, to ask if it was used)."""
+    hidden = HiddenLabel()
+    return dataclasses.replace(sample, label=hidden), hidden  # type: ignore[arg-type]
+
+
+def _label_used(chain: Chain, index: int, sample: Sample, where: str) -> PluginError:
+    return PluginError(
+        f"{chain.label(index)} used the label of sample {sample.id} in its {where} (step {index + 1} of "
+        f"preprocess={chain.names}); preprocessors get samples without their label, since an output made from it "
+        "leaks the label into the model input: compute the output from the frames only (fix the preprocessor or "
+        "report it to the plugin's author)"
+    )
+
+
 def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
-    """Every frame file the chain reads for ``sample``, in first-use order."""
+    """Every frame file the chain reads for ``sample``, in first-use order (what its cache key is made from).
+
+    ``PluginError`` when a step's ``inputs(sample)`` fails or uses the label, and when the steps together list
+    no file: the key would then be the chain's parameters alone, one entry for every sample.
+    """
+    blind, hidden = without_label(sample)
     paths: list[Path] = []
-    for step in chain.steps:
-        paths.extend(p for p in step.inputs(sample) if p not in paths)
+    for index, step in enumerate(chain.steps):
+        try:
+            listed = list(step.inputs(blind))
+        except MerbenchError:  # an option or a sample the step refuses: already said
+            raise
+        except Exception as exc:
+            if hidden.used:
+                raise _label_used(chain, index, sample, "inputs(sample)") from exc
+            raise PluginError(
+                f"{chain.label(index)}: its inputs(sample) failed on sample {sample.id} (step {index + 1} of "
+                f"preprocess={chain.names}): {error_line(exc)}; report it to the plugin's author"
+            ) from exc
+        if hidden.used:
+            raise _label_used(chain, index, sample, "inputs(sample)")
+        paths.extend(p for p in listed if p not in paths)
+    if not paths:
+        who = chain.label(0) if len(chain.steps) == 1 else f"no step of preprocess={chain.names} ({chain.label(0)}, ...)"
+        its = "its inputs(sample) lists" if len(chain.steps) == 1 else "lists"
+        raise PluginError(
+            f"{who}: {its} no file for sample {sample.id}; the bytes of the listed files make up the cache key, so "
+            "every sample would share one cached output: list every frame file the step reads (fix the "
+            "preprocessor or report it to the plugin's author)"
+        )
     return paths
 
 
@@ -334,26 +430,53 @@ def load_entry(entry_dir: Path, key: str) -> tuple[np.ndarray, dict[str, Any]] |
 
 
 def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run the chain on one sample; returns its float32 output and the steps' notes."""
+    """Run the chain on one sample; returns its float32 output and the steps' notes.
+
+    The steps get the sample without its label (``without_label``), and ``read_frame`` reads only files that the
+    chain's ``inputs(sample)`` list (the cache key is made from them): anything else is a ``PluginError``
+    naming the file and the step.
+    """
+    listed = chain_inputs(chain, sample)
+    allowed = set(listed) | {os.path.abspath(path) for path in listed}
+    refused: list[PluginError] = []
+    current = 0
 
     def read_frame(path: Path) -> np.ndarray:
+        if path not in allowed and os.path.abspath(path) not in allowed:
+            refused.append(PluginError(
+                f"{chain.label(current)} read frame {path} for sample {sample.id}, which inputs(sample) of "
+                f"preprocess={chain.names} does not list; the listed files make up the cache key, so a file left "
+                "out would let different samples share one cached output: list every file the step reads (fix the "
+                "preprocessor or report it to the plugin's author)"
+            ))
+            raise refused[-1]
         if path not in blobs:
             blobs[path] = read_bytes(path, sample)
         return decode_frame(path, blobs[path])
 
+    blind, hidden = without_label(sample)
     output: Any = None
     notes: dict[str, Any] = {}
     for index, step in enumerate(chain.steps):
+        current = index
         try:
-            output = step(sample, read_frame, output)
+            output = step(blind, read_frame, output)
         except MerbenchError:  # a frame that cannot be read, an option refused: already said
             raise
         except Exception as exc:  # the plugin's own code: any failure is the plugin's
+            if refused:
+                raise refused[0] from exc
+            if hidden.used:
+                raise _label_used(chain, index, sample, "__call__") from exc
             raise PluginError(
                 f"{chain.label(index)} failed on sample {sample.id} (step {index + 1} of preprocess={chain.names}): "
                 f"{error_line(exc)}; check its options (`merbench info MODEL` lists them), or report it "
                 "to the plugin's author"
             ) from exc
+        if refused:  # the step caught the refusal and went on
+            raise refused[0]
+        if hidden.used:
+            raise _label_used(chain, index, sample, "__call__")
         if isinstance(output, ClipFrames):
             notes.update(output.notes)
     if chain.produces == FRAMES:
@@ -405,10 +528,11 @@ def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np
 _worker_chain: Chain | None = None
 
 
-def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]]) -> None:
+def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]],
+                  labels: Sequence[str] = ()) -> None:
     global _worker_chain
     cv2.setNumThreads(1)
-    _worker_chain = build_chain(specs, sections)
+    _worker_chain = build_chain(specs, sections, labels)
 
 
 def compute_and_store(chain: Chain, sample: Sample, key: str, entry_dir: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -469,7 +593,8 @@ def _compute_alongside(
     workers = processes - 1
     chunk = max(1, min(4, math.ceil(len(todo) / (processes * 8))))
     in_flight: set[Future] = set()
-    with running(start_pool(workers, _worker_start, (list(chain.specs), dict(chain.sections))), WORKER_DIED) as pool:
+    start = (list(chain.specs), dict(chain.sections), list(chain.labels))
+    with running(start_pool(workers, _worker_start, start), WORKER_DIED) as pool:
         while remaining or in_flight:
             while remaining and len(in_flight) < 2 * workers:
                 jobs = [remaining.popleft() for _ in range(min(chunk, len(remaining)))]

@@ -21,7 +21,7 @@ from merbench.cache import cache_root, inputs_key, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside, check_root_folder
-from merbench.dataset_check import check_dataset_input
+from merbench.dataset_check import check_dataset_input, load_plugin_dataset, subject_warnings
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks
@@ -50,17 +50,19 @@ def _dataset_key(config: RunConfig, cache_dir: Path) -> tuple[str, ...]:
 def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_for_run: bool = False) -> Dataset:
     """Load the run's dataset and check it can be used for classification through the run's preprocessing chain.
 
+    What the loader returns is checked (``merbench.dataset_check.load_plugin_dataset``: labels, unique ids,
+    frame indices); a loader that fails is one error naming the plugin and its distribution.
+
     ``keep_for_run`` (the pre-run check) keeps the loaded dataset for the next
     load of the same dataset, options and cache in this process.
     """
     key = _dataset_key(config, cache_dir)
     if not keep_for_run and key in _CHECKED:
         return _CHECKED.pop(key)
-    spec = registry.get("datasets", config.dataset)
     check_root_folder(config.root, config.dataset)
     check_cache_outside(config.root, cache_dir)
     make_cache_folder(cache_dir)  # only now: a refused cache inside the root leaves no folder there
-    dataset = resolve_factory(spec.load)(config.root, dict(config.section("dataset")), cache_dir)
+    dataset = load_plugin_dataset(registry, config.dataset, config.root, config.section("dataset"), cache_dir)
     if not dataset.samples:
         raise DataError(f"dataset '{config.dataset}' has no samples{f' under {config.root}' if config.root else ''}")
     check_two_classes(dataset, config.dataset)
@@ -288,6 +290,8 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     """Load and check the dataset, let the protocol expand it, and preprocess every sample (cached)."""
     cache_dir = cache_root(create=False)  # load_dataset creates it once it is known to lie outside the dataset
     dataset = load_dataset(config, registry, cache_dir)
+    for warning in subject_warnings(dataset):
+        progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
     dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,

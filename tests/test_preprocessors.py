@@ -161,7 +161,7 @@ def test_apex_middle_rule_and_annotated_apex():
     frames = rising_and_falling(7)
     sample, read, _ = clip_of(frames, onset=0, apex=None, offset=9)
     middle = ApexPreprocessor({"rule": "middle", "measure": "flow", "override": False})
-    assert middle.inputs(sample) == []
+    assert middle.inputs(sample) == [sample.frames[0], sample.frames[4]], "the key holds the frame it chooses"
     assert middle(sample, read, None).apex == 4 == (0 + 9) // 2
     annotated, read2, _ = clip_of(frames, onset=0, apex=2, offset=9)
     peak = ApexPreprocessor({"rule": "motion-peak", "measure": "flow", "override": False})

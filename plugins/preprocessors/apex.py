@@ -68,10 +68,14 @@ class ApexPreprocessor:
         return sample.apex is None or self.override
 
     def inputs(self, sample: Sample) -> list[Path]:
-        """All frames from onset to offset when the motion-peak rule applies."""
-        if self.rule == "motion-peak" and self.applies(sample):
+        """The frames the chosen apex depends on, when the rule applies: all from onset to offset (motion peak), or
+        the onset and middle frames (middle; the onset first, as the flow step lists it, so that a clip without
+        apex keeps its cache key); none when the annotated apex is kept."""
+        if not self.applies(sample):
+            return []
+        if self.rule == "motion-peak":
             return list(sample.frames[sample.onset : sample.offset + 1])
-        return []
+        return [sample.frames[sample.onset], sample.frames[(sample.onset + sample.offset) // 2]]
 
     def describe(self) -> str:
         """The rule in words."""
