@@ -14,7 +14,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from rich.markup import escape
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
 from merbench.cache import cache_root
@@ -129,7 +128,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
                      "result mixes folds of both; run it again without --resume for folds of one setup")
             result = dataclasses.replace(result, warnings=[*result.warnings, mixed])
             if progress is not None:
-                progress.message(f"[bold yellow]Warning:[/] {escape(mixed)}")
+                progress.message(f"[bold yellow]Warning:[/] {mixed}")
         store.finish_run(run_id, result)
     except KeyboardInterrupt:
         _mark_stopped(store, run_id, "interrupted")

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from rich.markup import escape
 
 from merbench.cache import cache_root, inputs_key, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
@@ -291,23 +290,23 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     cache_dir = cache_root(create=False)  # load_dataset creates it once it is known to lie outside the dataset
     dataset = load_dataset(config, registry, cache_dir)
     for warning in subject_warnings(dataset):
-        progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
+        progress.message(f"[bold yellow]Warning:[/] {warning}")
     dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
                               skip_unreadable=skips_unreadable(config.section("dataset")),
-                              on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {escape(text)}"))
+                              on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
     if "skipped" in prep.details:
         skipped = prep.details["skipped"]
         progress.message(f"[bold yellow]Warning:[/] skipped {counted(skipped['count'], 'clip')} with unreadable frames "
-                         f"(dataset.strict is off); first: {escape(str(next(iter(skipped['clips'].values()))))}")
+                         f"(dataset.strict is off); first: {next(iter(skipped['clips'].values()))}")
     if prep.dataset is not None and prep.dataset is not dataset:  # clips skipped as unreadable (dataset.strict=false)
         check_two_classes(prep.dataset, config.dataset, int(prep.details.get("skipped", {}).get("count", 0)))
         for name in prep.dataset.summary.get("classes_without_samples", []):
-            progress.message(f"[bold yellow]Warning:[/] class {escape(name)} has no sample left after the skipped "
+            progress.message(f"[bold yellow]Warning:[/] class {name} has no sample left after the skipped "
                              f"clips: the run classifies {counted(prep.dataset.classes, 'class')} "
-                             f"({escape(', '.join(prep.dataset.classes))})")
+                             f"({', '.join(prep.dataset.classes)})")
         dataset = prep.dataset
     prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
     if recorder is not None:
@@ -332,7 +331,7 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
                         f"{plural(subjects, 'subject')} {', '.join(map(str, subjects[:3]))}): one person under two subject ids or in two domains; "
                         "scores are inflated")
     for warning in warnings:
-        progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
+        progress.message(f"[bold yellow]Warning:[/] {warning}")
     return FoldPlan(folds, overlaps, clips_shared, warnings)
 
 
@@ -399,7 +398,7 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
         progress.message(f"Folds: {plan.executor.description}, {threads_phrase(recorded_plan(plan))}")
         for note in executor_notes(plan.executor, plan.job):
             plan.warnings.append(note)
-            progress.message(f"[yellow]Note:[/] {escape(note)}")
+            progress.message(f"[yellow]Note:[/] {note}")
         plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
     trained.records.sort(key=lambda record: record.fold)
     return trained
@@ -422,7 +421,7 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     plan_training(config, registry, inputs, plan, settings, choice)
     for warning in run_warnings(config, plan.job.fits_once):  # once the plan knows whether the model trains in epochs
         plan.warnings.append(warning)
-        progress.message(f"[bold yellow]Warning:[/] {escape(warning)}")
+        progress.message(f"[bold yellow]Warning:[/] {warning}")
     trained = train_folds(config, inputs, plan, progress, recorder)
     return score(config, registry, inputs, plan, trained, settings, choice.description, started, train_started)
 

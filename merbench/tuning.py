@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
-from rich.markup import escape
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
 from merbench.cache import cache_root, content_key
@@ -234,7 +233,7 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
             on_progress=(lambda n: ctx.progress.advance("preprocess", n)) if first else None,
             workers=int(config.section("engine")["preprocess_workers"]),
             skip_unreadable=skips_unreadable(config.section("dataset")),
-            on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {escape(text)}"))
+            on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {text}"))
         kept = prep.dataset or ctx.dataset
         if first:
             if kept is not ctx.dataset:
@@ -314,7 +313,7 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
             text = f"inner {exc}" if str(exc).startswith("fold ") else str(exc)  # the engine's "fold N" is inner
             trial.set_user_attr("error", text)
             ctx.progress.message(f"[yellow]Note:[/] outer fold {outer.index + 1}, trial {trial.number} failed "
-                                 f"and is left out of the selection: {escape(text)}")
+                                 f"and is left out of the selection: {text}")
             raise
         trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
         return float(np.mean([scores[j] for j in sorted(scores)]))
@@ -598,7 +597,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     for outer in ctx.outer_folds:  # every inner split is checked before the first trial
         nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
     if protocol.warning:
-        progress.message(f"[bold yellow]Warning:[/] {escape(protocol.warning)}")
+        progress.message(f"[bold yellow]Warning:[/] {protocol.warning}")
     key = study_key(ctx)
     if request.resume and not storage_path.exists():  # refused without creating the storage file
         raise _nothing_to_resume(ctx)

@@ -69,3 +69,17 @@ def test_preprocess_says_a_damaged_cache_entry_was_recomputed_as_run_does(run_cl
     assert result.code == 0 and "Warning:" in result.err and "does not match its checksum" in result.err
     assert bundle.name in result.err and "cache [x]" in result.err and "\\[" not in result.err, \
         "the file is named as it is: brackets in its path are not escaped twice"
+
+
+@pytest.mark.parametrize("quiet", [["--quiet"], []], ids=["quiet", "progress"])
+def test_run_names_a_damaged_entry_whose_path_has_brackets_as_it_is(run_cli, tmp_path, monkeypatch, quiet):
+    """Warnings go through progress.message, which shows text literally: escaping it first showed a backslash."""
+    cache = tmp_path / "cache [x]"
+    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
+    command = ["run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", *quiet, "--no-store", *TINY]
+    assert run_cli(*command).code == 0
+    bundle = next((cache / "preprocess" / "index").glob("*.npy"))
+    bundle.write_bytes(os.urandom(bundle.stat().st_size))
+    result = run_cli(*command)
+    assert result.code == 0 and "does not match its checksum" in result.err
+    assert "cache [x]" in result.err and "\\[" not in result.err

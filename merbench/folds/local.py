@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
-from rich.markup import escape
 
 from merbench.contracts import FoldOutput
 from merbench.errors import FoldsLost
@@ -316,7 +315,7 @@ class _WorkerFeed:
         if self.pool is not None:
             self.pool.executor.shutdown(wait=True)
         elif self.error:
-            self._progress.message(f"[yellow]Note:[/] fold worker processes did not start ({escape(str(self.error))}); "
+            self._progress.message(f"[yellow]Note:[/] fold worker processes did not start ({str(self.error)}); "
                                    "the folds were trained in this process")
 
     def abandon(self) -> None:
