@@ -331,6 +331,7 @@ class FrameHashes:
     def __init__(self, path: Path | None):
         self.path = path
         self.known: dict[str, list[Any]] = {}
+        self.forgotten: set[str] = set()
         self.dirty = False
         if path is not None:
             try:
@@ -347,7 +348,7 @@ class FrameHashes:
             raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); check the dataset tree") from None
         stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
         record = self.known.get(str(path))
-        if record is not None and record[:3] == stamp:
+        if _well_formed(record) and record[:3] == stamp:  # a damaged record is ignored: the file is hashed
             return str(record[3])
         digest = hashlib.sha256(read_bytes(path, sample)).hexdigest()
         if stat.st_mtime_ns < time.time_ns() - int(self.SETTLE_S * 1e9):
@@ -355,14 +356,29 @@ class FrameHashes:
             self.dirty = True
         return digest
 
+    def forget(self, paths: Sequence[Path]) -> None:
+        """Drop what is remembered of ``paths`` (a digest that proved stale), here and, at ``save``, in the file."""
+        for path in paths:
+            self.known.pop(str(path), None)
+            self.forgotten.add(str(path))
+        self.dirty = True
+
     def save(self) -> None:
         """Write the digests (merged with what another run wrote meanwhile)."""
         if self.path is None or not self.dirty:
             return
         merged = FrameHashes(self.path).known
+        for name in self.forgotten - set(self.known):
+            merged.pop(name, None)
         merged.update(self.known)
         write_cache_file(self.path, json.dumps(merged))
         self.dirty = False
+
+
+def _well_formed(record: Any) -> bool:
+    """Whether a remembered digest record is ``[size, mtime_ns, inode, hex digest]``."""
+    return (isinstance(record, list) and len(record) == 4 and all(isinstance(v, int) for v in record[:3])
+            and isinstance(record[3], str))
 
 
 def sample_key(chain: Chain, sample: Sample, hashes: FrameHashes) -> str:
@@ -389,8 +405,8 @@ def save_checked(path: Path, array: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     blob = buffer.getvalue()
-    write_cache_file(path, blob)
     write_cache_file(checksum_path(path), hashlib.sha256(blob).hexdigest())
+    write_cache_file(path, blob)  # last: an array that is there has its checksum (a killed run leaves no orphan)
 
 
 def load_checked(path: Path) -> np.ndarray | None:
@@ -526,6 +542,8 @@ def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np
 # ------------------------------------------------------------------ worker processes
 
 _worker_chain: Chain | None = None
+FRAMES_CHANGED = "frames_changed"
+"""The note a worker returns for a clip whose files did not give the key it was looked up under."""
 
 
 def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]],
@@ -535,11 +553,16 @@ def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Ma
     _worker_chain = build_chain(specs, sections, labels)
 
 
+class FramesChanged(DataError):
+    """A sample's files no longer give the key it was looked up under: changed while preprocessing ran, or a
+    remembered digest that is stale (a file rewritten in place with its size, time and inode kept)."""
+
+
 def compute_and_store(chain: Chain, sample: Sample, key: str, entry_dir: Path) -> tuple[np.ndarray, dict[str, Any]]:
     """Compute one sample from its files, check they still match ``key``, and store the entry."""
     fresh_key, blobs = entry_key(chain, sample)
     if fresh_key != key:
-        raise DataError(f"sample {sample.id}: its frames changed while preprocessing ran; run again")
+        raise FramesChanged(f"sample {sample.id}: its frames changed while preprocessing ran; run again")
     output, notes = compute_sample(chain, sample, blobs)
     store_entry(entry_dir, key, output, notes)
     return output, notes
@@ -551,6 +574,9 @@ def _worker_compute(jobs: list[tuple[int, Sample, str]], entry_dir: Path, skip: 
     for index, sample, key in jobs:
         try:
             output, notes = compute_and_store(_worker_chain, sample, key, entry_dir)
+        except FramesChanged:  # the run's process looks again, with the frames hashed afresh
+            done.append((index, None, {FRAMES_CHANGED: True}))
+            continue
         except DataError as exc:
             if not skip:
                 raise
@@ -767,6 +793,9 @@ def preprocess_dataset(
                 on_progress(1)
 
         def deliver(index: int, output: np.ndarray | None, sample_notes: dict[str, Any]) -> None:
+            if sample_notes.get(FRAMES_CHANGED):
+                again(index)
+                return
             if output is None:
                 skipped[index] = skip_reason(str(sample_notes.get("error", "unreadable")))
             else:
@@ -774,9 +803,31 @@ def preprocess_dataset(
             if on_progress:
                 on_progress(1)
 
-        def compute_here(index: int, sample: Sample, key: str) -> None:
+        def again(index: int) -> None:
+            """The remembered digests of a clip's files proved stale: hash the files afresh and compute it once more
+            (a second mismatch means they are changing while this runs)."""
+            sample = samples[index]
+            hashes.forget(chain_inputs(chain, sample))
+            try:
+                keys[index] = sample_key(chain, sample, hashes)
+            except DataError as exc:  # a file that went away meanwhile
+                if not skip_unreadable:
+                    raise
+                deliver(index, None, {"error": str(exc)})
+                return
+            compute_here(index, sample, keys[index], retry=False)
+
+        def compute_here(index: int, sample: Sample, key: str, retry: bool = True) -> None:
             try:
                 output, sample_notes = compute_and_store(chain, sample, key, entry_dir)
+            except FramesChanged:
+                if retry:
+                    again(index)
+                    return
+                if not skip_unreadable:
+                    raise
+                deliver(index, None, {"error": f"sample {sample.id}: its frames changed while preprocessing ran; "
+                                               "run again"})
             except DataError as exc:
                 if not skip_unreadable:
                     raise
@@ -818,6 +869,7 @@ def preprocess_dataset(
                     "the chain must produce one size for every clip"
                 )
         bundle = _Bundle(np.stack([outputs[i] for i in kept]), kept, [notes[i] for i in kept], dict(sorted(skipped.items())))
+        index_key = _index_key(dataset, keys)  # a key found stale and looked up again changes the index's
         _write_index(entry_dir, index_key, dataset, chain, keys, bundle)
     hashes.save()
 

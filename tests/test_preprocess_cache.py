@@ -397,3 +397,62 @@ def test_the_fold_workers_server_starts_before_this_process_imports_scikit_learn
                           env={**os.environ, "MERBENCH_CACHE": str(tmp_path)}, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[False]", "True"], "started once, before scikit-learn was imported (it is by the end)"
+
+
+def _memo_files(cache: Path) -> list[Path]:
+    return sorted((cache / "preprocess" / "hashes").glob("*.json"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stale_remembered_digest_is_hashed_again_not_a_skipped_clip(tmp_path, monkeypatch, workers):
+    """A frame rewritten in place with its size, time and inode kept (or a damaged memo record): the next run
+    whose key differs recomputes the clip from its real bytes instead of calling it changed, every time."""
+    import os
+
+    monkeypatch.setattr(prep_module, "MIN_PARALLEL", 1)
+    monkeypatch.setattr(prep_module, "PARALLEL_WORTH_S", 0.0)
+    dataset, chain = setup(tmp_path)
+    old = 1_600_000_000
+    for sample in dataset.samples:
+        for frame in sample.frames:
+            os.utime(frame, (old, old))
+    run(dataset, chain, tmp_path)
+    [memo] = _memo_files(tmp_path)
+    records = json.loads(memo.read_text())
+    sample = dataset.samples[-1]
+    onset = str(sample.frames[sample.onset])
+    records[onset][3] = "0" * 64  # as if the file had changed under an unchanged stamp
+    memo.write_text(json.dumps(records))
+    _, other = setup(tmp_path, **{"flow.size": 24})
+    result = preprocess_dataset(dataset, other, cache_dir=tmp_path, workers=workers, skip_unreadable=True)
+    assert "skipped" not in result.details and (result.computed, result.cached) == (12, 0)
+    assert json.loads(memo.read_text())[onset][3] != "0" * 64, "the stale record is replaced by the real digest"
+    fresh = tmp_path / "fresh"
+    np.testing.assert_array_equal(result.inputs, run(dataset, other, fresh).inputs)
+
+
+@pytest.mark.parametrize("record", [5, [1, 2], "x", [1, 2, 3, None], None])
+def test_a_malformed_remembered_digest_is_ignored(tmp_path, record):
+    import os
+
+    dataset, chain = setup(tmp_path)
+    for sample in dataset.samples:
+        for frame in sample.frames:
+            os.utime(frame, (1_600_000_000, 1_600_000_000))
+    first = run(dataset, chain, tmp_path)
+    [memo] = _memo_files(tmp_path)
+    memo.write_text(json.dumps({str(frame): record for sample in dataset.samples for frame in sample.frames}))
+    again = run(dataset, chain, tmp_path)
+    assert again.computed == 0
+    np.testing.assert_array_equal(again.inputs, first.inputs)
+
+
+def test_an_entrys_checksum_is_written_before_its_array(tmp_path, monkeypatch):
+    """A run killed between the two writes leaves a checksum without an array (recomputed), never an array without
+    its checksum (reported as damaged)."""
+    written: list[str] = []
+    original = prep_module.write_cache_file
+    monkeypatch.setattr(prep_module, "write_cache_file", lambda path, data: written.append(Path(path).suffix)
+                        or original(path, data))
+    prep_module.save_checked(tmp_path / "entry.npy", np.zeros(3, dtype=np.float32))
+    assert written == [".sha256", ".npy"]
