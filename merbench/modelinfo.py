@@ -49,6 +49,9 @@ class ModelFacts:
     flops_declared: bool = False
     error: str | None = None
     exception: Exception | None = None
+    error_stage: str | None = None
+    """Where ``error`` happened: ``"build"`` (the model's build or its configuration) or ``"forward"`` (the model
+    was built; its forward pass on one sample, which counts the FLOPs, failed)."""
 
     @property
     def input_text(self) -> str:
@@ -210,6 +213,7 @@ def compute_model_facts(registry: Registry, name: str, profile: str = "default")
 
     spec = registry.get("models", name)
     facts = ModelFacts(name, profile, (), None)
+    stage = "build"
     try:
         facts.chain, facts.shape = input_shape(registry, name, profile)
         if spec.flops.get(profile) is not None:
@@ -226,17 +230,21 @@ def compute_model_facts(registry: Registry, name: str, profile: str = "default")
             return facts
         facts.params = sum(p.numel() for p in model.parameters())
         if not facts.flops_declared:
+            stage = "forward"
             try:
                 facts.flops = count_flops(model, facts.shape, "meta" if on_meta else "cpu")
             except Exception:
                 if on_meta:  # an op without a meta kernel: count on the CPU instead
+                    stage = "build"
                     model = resolve_factory(spec.build)(options, facts.shape[0], LIST_CLASSES, facts.shape[1])
+                    stage = "forward"
                     facts.flops = count_flops(model, facts.shape)
                 else:
                     raise
-    except Exception as exc:  # a third-party model that cannot be built is still listed
+    except Exception as exc:  # a third-party model that cannot be built (or run) is still listed
         facts.error = f"{type(exc).__name__}: {exc}"
         facts.exception = exc
+        facts.error_stage = stage
     return facts
 
 

@@ -200,11 +200,11 @@ class Registry:
             self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
             return
         name = item.name
-        problems = _option_problems(kind, item)
+        problems = _name_problems(kind, name) or _option_problems(kind, item)
         if problems:
             for problem in problems:
                 self._report(record, f"{kind[:-1]} '{name}' from {provider} refused: {problem}")
-            self._refused[(kind, name)] = f"{provider} registered it: {problems[0]}"
+            self._refused[(kind, name if isinstance(name, str) else repr(name))] = f"{provider} registered it: {problems[0]}"
             return
         if name in self._items[kind]:
             first = self._providers[(kind, name)]
@@ -309,6 +309,24 @@ def _fix(word: str, choices: Iterable[str], otherwise: str) -> str:
     """``did you mean 'x'?`` for the closest of ``choices`` to a misspelt ``word``, else ``otherwise``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else otherwise
+
+
+NAME_RULE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+"""A plugin name: lower case letters, digits, ``-``, ``_`` and ``.``, starting with a letter or digit
+(a model family's name adds a final ``:``, as ``timm:`` does)."""
+
+
+def _name_problems(kind: str, name: Any) -> list[str]:
+    """Why ``name`` cannot name a plugin of ``kind`` (empty: it can); names are typed on the command line."""
+    family = kind == "models"
+    stem = name[:-1] if family and isinstance(name, str) and name.endswith(":") else name
+    if isinstance(name, str) and NAME_RULE.fullmatch(stem):
+        return []
+    text = name if isinstance(name, str) else repr(name)
+    suggestion = re.sub(r"[^a-z0-9._]+", "-", text.lower()).strip("-._")
+    return [f"its name '{text}' may hold only lower case letters, digits, '-', '_' and '.', starting with a letter "
+            f"or digit{' (a family of models adds a final :)' if family else ''}, since users type it on the command "
+            "line; rename it" + (f", e.g. to '{suggestion}'" if suggestion and suggestion != text else "")]
 
 
 def _option_problems(kind: str, spec: Any) -> list[str]:

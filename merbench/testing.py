@@ -20,18 +20,25 @@ input, the three profiles, valid reported scores with sources, preprocessing
 defaults that name real options); the declared input is produced by a
 registered preprocessor and by the model's own default chain; for each profile
 the model builds for the real input of that profile (one tiny synthetic clip
-through its chain) and gives (N, n_classes) outputs; it follows the class count
-(3 and 5 classes); a forward/backward step gives finite gradients; the same
-seed gives the same outputs; and a 2-fold ``quick`` run on tiny synthetic data
-completes through ``merbench.runner.run_benchmark``. Estimators that are not
-torch modules are fitted and must predict one valid class per sample instead
-of the gradient check.
+through its chain) and gives (N, n_classes) outputs as a ``torch.Tensor``; it
+follows the class count (3 and 5 classes); a forward/backward step gives finite
+gradients; the same seed gives the same outputs; in eval mode a sample's
+prediction does not depend on the other samples of its batch (no statistics of
+the test batch); two different seeds give different initial weights (``build``
+draws from the generator the engine seeds, and never seeds it itself); and a
+2-fold ``quick`` run on tiny synthetic data completes through
+``merbench.runner.run_benchmark``. Estimators that are not torch modules are
+fitted and must predict one valid class per sample instead of the gradient
+check. The suite writes its tiny data into a temporary cache of its own, never
+into ``MERBENCH_CACHE`` or the user's cache folder.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +79,21 @@ def cache_at(folder: Path) -> Iterator[Path]:
             os.environ.pop("MERBENCH_CACHE", None)
         else:
             os.environ["MERBENCH_CACHE"] = previous
+
+
+_scratch: tempfile.TemporaryDirectory | None = None
+
+
+def scratch_cache() -> Path:
+    """The conformance suite's own cache folder: temporary, one per process, removed when the process ends.
+
+    The checks generate tiny synthetic data and preprocess it; that goes here, never
+    into ``MERBENCH_CACHE`` or the user's cache folder.
+    """
+    global _scratch
+    if _scratch is None or not Path(_scratch.name).is_dir():
+        _scratch = tempfile.TemporaryDirectory(prefix="merbench-conformance-")
+    return Path(_scratch.name)
 
 
 # ------------------------------------------------------------------ conformance suite
@@ -127,12 +149,19 @@ def _check_distribution_loaded(registry: Any, distribution: str) -> None:
                                + "\n(`merbench plugins --debug` shows the traceback)")
 
 
+METADATA_HINTS = {
+    "description": "one line for `merbench list models`: what the model is and on what input",
+    "citation": "the paper the model comes from, or 'original work'",
+    "input": "the representation the model consumes, a preprocessor's produces (`merbench list preprocessors`)",
+}
+
+
 def check_metadata(spec: Any, registry: Any) -> list[str]:
     """Problems with a model spec's declared metadata (empty when complete)."""
     problems = []
-    for attribute in ("description", "citation", "input"):
+    for attribute, hint in METADATA_HINTS.items():
         if not str(getattr(spec, attribute, "") or "").strip():
-            problems.append(f"ModelPlugin.{attribute} is empty: declare it (the citation names the paper, or 'original work')")
+            problems.append(f"ModelPlugin.{attribute} is empty: declare it ({hint})")
     missing = [p for p in PROFILES if p not in spec.profiles]
     if missing:
         problems.append(f"ModelPlugin.profiles lacks {', '.join(missing)}: give each of quick, default, paper (may be {{}})")
@@ -141,12 +170,7 @@ def check_metadata(spec: Any, registry: Any) -> list[str]:
         if unknown:
             problems.append(f"profile '{profile}' sets {', '.join(unknown)}, which are not in ModelPlugin.options")
     for score in spec.reported:
-        if not isinstance(score, ReportedScore):
-            problems.append(f"reported entry {score!r} is not a ReportedScore")
-        elif not score.source.strip() or not score.dataset or not score.protocol or score.metric not in REPORTED_METRICS:
-            problems.append(f"reported score {score}: needs dataset, protocol, a metric of {REPORTED_METRICS} and a source")
-        elif not 0.0 <= float(score.value) <= 100.0:
-            problems.append(f"reported score {score.metric}={score.value}: give percent (0..100) as published")
+        problems.extend(reported_problems(score, registry))
     for step in spec.preprocess:
         if step not in registry.names("preprocessors"):
             problems.append(f"ModelPlugin.preprocess names '{step}', which no installed plugin registers")
@@ -158,6 +182,45 @@ def check_metadata(spec: Any, registry: Any) -> list[str]:
         unknown = sorted(set(values) - set(known))
         if unknown:
             problems.append(f"ModelPlugin.preprocess_options['{section}'] sets {', '.join(unknown)}; valid: {', '.join(known)}")
+    return problems
+
+
+def reported_problems(score: Any, registry: Any) -> list[str]:
+    """What is wrong with one ``ReportedScore`` of a model (empty: nothing), each naming the field to fix.
+
+    ``dataset`` and ``protocol`` must be names merbench knows (registered), so that
+    a run's measured row can be matched with it; ``value`` is percent as published
+    (0..100; a value in 0..1 is taken for a fraction); ``source`` must be given.
+    """
+    if not isinstance(score, ReportedScore):
+        return [f"reported entry {score!r} is not a ReportedScore(dataset, protocol, metric, value, source)"]
+    where = f"reported score {score.dataset or '?'}/{score.protocol or '?'} {score.metric}={score.value}"
+    problems = []
+    for field, kind in (("dataset", "datasets"), ("protocol", "protocols")):
+        value = str(getattr(score, field) or "")
+        known = registry.names(kind)
+        if not value.strip():
+            problems.append(f"{where}: its {field} is empty; give the merbench name of the {field} "
+                            f"({', '.join(known)})")
+        elif value not in known:
+            close = difflib.get_close_matches(value.lower(), known, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(c) for c in sorted(close))}? " if close else ""
+            problems.append(f"{where}: its {field} '{value}' is not a merbench {field} name; {hint}known {kind}: "
+                            f"{', '.join(known)} (a measured row is matched by these names)")
+    if score.metric not in REPORTED_METRICS:
+        problems.append(f"{where}: its metric '{score.metric}' is not one of {', '.join(REPORTED_METRICS)}")
+    try:
+        value = float(score.value)
+    except (TypeError, ValueError):
+        problems.append(f"{where}: its value {score.value!r} is not a number; give percent (0..100) as published")
+    else:
+        if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+            problems.append(f"{where}: its value {score.value} is not a percentage; give percent (0..100) as published")
+        elif 0.0 < value <= 1.0:
+            problems.append(f"{where}: its value {value:g} looks like a fraction; give percent, "
+                            f"{100 * value:.4g} (as the paper prints it)")
+    if not str(score.source or "").strip():
+        problems.append(f"{where}: its source is empty; name the paper and the table or page the number comes from")
     return problems
 
 
@@ -194,6 +257,31 @@ def _forward(model: Any, x: Any) -> Any:
         return model(x)
 
 
+def _type_name(value: Any) -> str:
+    """``numpy.ndarray``, ``tuple``, ``None``: what a wrong value is, as its author would write it."""
+    if value is None:
+        return "None"
+    kind = type(value)
+    module = kind.__module__.split(".")[0]
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def _a(value: Any) -> str:
+    """``None``, ``a numpy.ndarray``: a wrong value named with its article."""
+    return "None" if value is None else f"a {_type_name(value)}"
+
+
+def _same(a: Any, b: Any, atol: float = 1e-6, rtol: float = 1e-5) -> bool:
+    """Two output tensors agree (NaN where the other has NaN counts as agreeing: NaN is its own finding)."""
+    import torch
+
+    return tuple(a.shape) == tuple(b.shape) and bool(torch.allclose(a, b, atol=atol, rtol=rtol, equal_nan=True))
+
+
+def _weights(model: Any) -> list[Any]:
+    return [t.detach().clone() for t in model.state_dict().values() if getattr(t, "is_floating_point", lambda: False)()]
+
+
 def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], inputs: Any, full: bool) -> list[Finding]:
     import torch
 
@@ -203,14 +291,20 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
     torch.manual_seed(0)
     model = build(dict(options), channels, 3, size)
     out = _forward(model, x)
+    if not isinstance(out, torch.Tensor):
+        findings.append(Finding("output shape", False, f"forward returned {_a(out)}; return a torch.Tensor "
+                                f"of shape {(len(x), 3)} (the logits), which the engine trains and scores"))
+        return findings
     shape_ok = tuple(out.shape) == (len(x), 3)
     findings.append(Finding("output shape", shape_ok,
                             f"input {tuple(x.shape)} gave {tuple(out.shape)}, expected {(len(x), 3)} logits"))
-    if not full:
+    if not full or not shape_ok:
         return findings
     five = _forward(build(dict(options), channels, 5, size), x)
-    findings.append(Finding("class count", tuple(five.shape) == (len(x), 5),
-                            f"built for 5 classes it gave {tuple(five.shape)}: the head must use the n_classes argument"))
+    five_shape = tuple(getattr(five, "shape", ()))
+    five_ok = isinstance(five, torch.Tensor) and five_shape == (len(x), 5)
+    findings.append(Finding("class count", five_ok, f"built for 5 classes it gave {five_shape}"
+                            + ("" if five_ok else ": the head must use the n_classes argument")))
     model.train()
     model.zero_grad(set_to_none=True)
     loss = torch.nn.functional.cross_entropy(model(x), torch.arange(len(x)) % 3)
@@ -221,35 +315,102 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
     findings.append(Finding("forward/backward", finite and moving and bool(grads),
                             f"loss {float(loss.detach()):.4g}; {len(grads)} trainable tensors; gradients finite: {finite}, non-zero: {moving}"))
     torch.manual_seed(0)
-    again = _forward(build(dict(options), channels, 3, size), x)
-    same_seed = torch.allclose(out, again, atol=1e-6, rtol=1e-5)
-    twice = torch.allclose(_forward(model, x), _forward(model, x), atol=1e-6, rtol=1e-5)
-    findings.append(Finding("determinism", same_seed and twice,
-                            f"same seed gave the same outputs: {same_seed}; two eval passes agreed: {twice}. Draw all "
-                            "randomness from torch (seeded by the engine) and none in eval-mode forward"))
+    fresh = build(dict(options), channels, 3, size)
+    after_seed_0 = torch.rand(8)
+    again = _forward(fresh, x)
+    same_seed = _same(out, again)
+    twice = _same(_forward(model, x), _forward(model, x))
+    detail = f"same seed gave the same outputs: {same_seed}; two eval passes agreed: {twice}"
+    if not (same_seed and twice):
+        detail += ". Draw all randomness from torch (seeded by the engine) and none in eval-mode forward"
+    findings.append(Finding("determinism", same_seed and twice, detail))
+    if twice:  # with noise in eval-mode forward, any two passes differ: that is the determinism finding
+        findings.append(_batch_independence(fresh, x, again))
+    torch.manual_seed(1)
+    other = build(dict(options), channels, 3, size)
+    after_seed_1 = torch.rand(8)
+    findings.append(_seed_followed(fresh, other, again, _forward(other, x), torch.equal(after_seed_0, after_seed_1)))
     return findings
+
+
+def _batch_independence(model: Any, x: Any, batched: Any) -> Finding:
+    """Eval-mode predictions of one sample must not change with the other samples of its batch."""
+    import torch
+
+    check = "batch independence"
+    try:
+        alone = [_forward(model, x[i:i + 1]) for i in range(len(x))]
+    except Exception as exc:
+        return Finding(check, False, f"a batch of one sample failed: {type(exc).__name__}: {exc}; the engine's "
+                                     "last batch may hold a single sample")
+    shapes = {tuple(getattr(one, "shape", ())) for one in alone}
+    if shapes != {(1, int(batched.shape[1]))}:
+        return Finding(check, False, f"a batch of one sample gave {_a(alone[0])} of shape "
+                                     f"{', '.join(map(str, sorted(shapes)))}, expected {(1, int(batched.shape[1]))}")
+    single = torch.cat(alone)
+    both = torch.isfinite(batched) & torch.isfinite(single)
+    scale = float(batched[both].abs().max()) if bool(both.any()) else 0.0
+    agree = _same(batched, single, atol=1e-4 * max(1.0, scale), rtol=1e-3)
+    detail = f"eval-mode outputs of {len(x)} samples as one batch and one by one agreed: {agree}"
+    if not agree:
+        if bool((torch.isfinite(batched) != torch.isfinite(single)).any()):
+            gap = "finite in one, NaN or infinite in the other"
+        else:
+            gap = f"largest difference {float((batched - single)[both].abs().max()):.3g}"
+        detail += (f" ({gap}). A sample's prediction depends on the other test samples: no statistics of the "
+                   "test batch in eval mode (use running or training statistics; CONTRIBUTING, 'No statistics "
+                   "from test data')")
+    return Finding(check, agree, detail)
+
+
+def _seed_followed(first: Any, second: Any, out_first: Any, out_second: Any, generator_reset: bool) -> Finding:
+    """Seeds 0 and 1 must give different initial weights, and ``build`` must not reseed torch itself."""
+    a, b = _weights(first), _weights(second)
+    weights_differ = len(a) != len(b) or any(x.shape != y.shape or not x.equal(y) for x, y in zip(a, b))
+    outputs_differ = not _same(out_first, out_second, atol=0.0, rtol=0.0)
+    ok = (weights_differ or outputs_differ) and not generator_reset
+    if generator_reset:
+        detail = ("build() reseeds torch's generator (torch.manual_seed): seeds 0 and 1 left it in the same state, "
+                  "so every run and fold gets the same initialisation whatever its seed. Remove the seeding from "
+                  "build; the engine seeds torch before it calls build")
+    elif not ok:
+        detail = ("seeds 0 and 1 gave the same initial weights and outputs: the run's seed does not reach the model. "
+                  "Initialise from torch's default generator (which the engine seeds), not a generator or seed of "
+                  "the plugin's own")
+    else:
+        detail = "seeds 0 and 1 gave different initial weights" if weights_differ else \
+            "seeds 0 and 1 gave different outputs"
+    return Finding("seed", ok, detail)
 
 
 def _check_estimator(model: Any, build: Callable[..., Any], options: dict[str, Any], inputs: Any) -> list[Finding]:
     import numpy as np
 
     if not is_estimator(model):
-        return [Finding("output shape", False, f"build returned a {type(model).__name__}: neither a torch.nn.Module nor fit/predict")]
+        return [Finding("output shape", False, f"build returned {_a(model)}: neither a torch.nn.Module nor fit/predict")]
     features = np.asarray(inputs, dtype=np.float64).reshape(len(inputs), -1)
     labels = np.arange(len(features)) % 3
     first = seeded(model, 0).fit(features, labels).predict(features)
     second = seeded(build(dict(options), inputs.shape[1], 3, inputs.shape[2]), 0).fit(features, labels).predict(features)
-    valid = first.shape == (len(features),) and set(np.asarray(first).tolist()) <= {0, 1, 2}
+    valid = np.asarray(first).shape == (len(features),) and set(np.asarray(first).tolist()) <= {0, 1, 2}
+    same = bool(np.array_equal(first, second))
+    alone = np.concatenate([np.asarray(model.predict(features[i:i + 1])).reshape(-1) for i in range(len(features))])
+    independent = bool(np.array_equal(np.asarray(first).reshape(-1), alone))
     return [
         Finding("output shape", valid, f"predict gave {np.asarray(first).shape} with classes {sorted(set(np.asarray(first).tolist()))}"),
-        Finding("determinism", bool(np.array_equal(first, second)), "two fits with the same seed predicted differently"),
+        Finding("determinism", same, "two fits with the same seed predicted " + ("the same" if same else "differently")),
+        Finding("batch independence", independent,
+                f"predictions of {len(features)} samples at once and one by one agreed: {independent}"
+                + ("" if independent else ": a sample's prediction depends on the other test samples; use no "
+                   "statistics of the samples predict() is given")),
     ]
 
 
 def check_quick_run(name: str, registry: Any) -> Finding:
     """A 2-fold ``quick`` run on tiny synthetic data through the public runner API."""
     config = resolve_config(registry, model=name, dataset="synthetic", profile="quick", sets=dict(QUICK_RUN))
-    result = run_benchmark(config, registry)
+    with cache_at(scratch_cache()):
+        result = run_benchmark(config, registry)
     n_classes = len(result.classes)
     predicted = [row.prediction for row in result.predictions or []]
     ok = (
@@ -263,16 +424,26 @@ def check_quick_run(name: str, registry: Any) -> Finding:
 
 
 def check_model(name: str, registry: Any = None, profiles: Sequence[str] = PROFILES, run: bool = True) -> list[Finding]:
-    """Run every conformance check on model ``name``; returns the findings (see the module docstring)."""
+    """Run every conformance check on model ``name``; returns the findings (see the module docstring).
+
+    The tiny synthetic data and its preprocessed inputs go into the suite's own temporary cache
+    (``scratch_cache()``), not into ``MERBENCH_CACHE``.
+    """
+    registry = registry or get_registry()
+    with cache_at(scratch_cache()):
+        return _check_model(name, registry, profiles, run)
+
+
+def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -> list[Finding]:
     import numpy as np
     from torch import nn
 
-    registry = registry or get_registry()
     spec = registry.get("models", name)
     problems = check_metadata(spec, registry)
     findings = [Finding("metadata", not problems, "; ".join(problems))]
     for profile in profiles:
         label = f"[{profile}] "
+        stage = "build"
         try:
             config = resolve_config(registry, model=name, dataset="synthetic", profile=profile, sets=dict(TINY_DATA))
             problems = check_input(spec, registry, config)
@@ -283,6 +454,7 @@ def check_model(name: str, registry: Any = None, profiles: Sequence[str] = PROFI
             build = resolve_factory(spec.build)
             options = dict(config.section("model"))
             model = build(dict(options), int(inputs.shape[1]), 3, int(inputs.shape[2]))
+            stage = "forward" if isinstance(model, nn.Module) else "fit"  # built: what fails now is not the build
             full = profile == "quick"
             if isinstance(model, nn.Module):
                 found = _check_torch(name, build, options, inputs, full)
@@ -290,7 +462,7 @@ def check_model(name: str, registry: Any = None, profiles: Sequence[str] = PROFI
                 found = _check_estimator(model, build, options, np.asarray(inputs))
             findings.extend(Finding(label + f.check, f.passed, f.detail) for f in found)
         except Exception as exc:
-            findings.append(Finding(label + "build", False, f"{type(exc).__name__}: {exc}"))
+            findings.append(Finding(label + stage, False, f"{type(exc).__name__}: {exc}"))
     if run:
         try:
             findings.append(check_quick_run(name, registry))

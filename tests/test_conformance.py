@@ -22,9 +22,10 @@ def test_every_builtin_model_is_in_the_conformance_list():
 def test_builtin_model_conforms(name):
     findings = assert_conformant(name)
     checks = {f.check for f in findings}
-    assert {"metadata", "[quick] output shape", "[quick] determinism", "[paper] output shape", "2-fold quick run"} <= checks
+    assert {"metadata", "[quick] output shape", "[quick] determinism", "[quick] batch independence",
+            "[paper] output shape", "2-fold quick run"} <= checks
     if name != "lbptop-svm":
-        assert {"[quick] class count", "[quick] forward/backward"} <= checks
+        assert {"[quick] class count", "[quick] forward/backward", "[quick] seed"} <= checks
 
 
 BROKEN = '''

@@ -119,6 +119,13 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
 
     stored = synthetic_measurements(name)
     where = _shown_path(stored.path)
+    if not stored.rows and not registry.provider("models", name).builtin:
+        # merbench's baseline file records its own models; a third-party author measures theirs and keeps the runs.
+        out.print(shown(f"Measured by merbench on the synthetic data: nothing on record for {name} (merbench's stored "
+                        f"baseline covers its built-in models). Measure it with `merbench run --model {name} "
+                        f"--dataset synthetic` (the default profile); `merbench compare --model {name}` then shows "
+                        "your stored runs."))
+        return
     if stored.problem:
         out.print(shown(f"Measured by merbench on the synthetic data: the stored baseline {where} {stored.problem}."))
         return

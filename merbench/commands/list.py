@@ -33,19 +33,21 @@ def model_record(registry, spec) -> dict:
 
     name = example_name(spec)
     record = {"example": name if name != spec.name else None, "input": spec.input, "shape": None, "kind": None,
-              "params": None, "flops": None, "flops_declared": False, "error": None, "reported": len(spec.reported)}
+              "params": None, "flops": None, "flops_declared": False, "error": None, "error_stage": None,
+              "reported": len(spec.reported)}
     if not name:
         return record
     facts = model_facts(registry, name, "default")
     record.update(shape=list(facts.shape) if facts.shape else None, kind=facts.kind, params=facts.params,
-                  flops=facts.flops, flops_declared=facts.flops_declared, error=facts.error)
+                  flops=facts.flops, flops_declared=facts.flops_declared, error=facts.error, error_stage=facts.error_stage)
     return record
 
 
 def model_cells(record: dict) -> list:
     """Input, parameters, FLOPs and reported-score count of a model record, as table cells.
 
-    A model that cannot be built shows ``error`` (``execute`` prints the error under the table).
+    A model that cannot be built, or whose forward pass fails, shows ``error`` (``execute`` prints the error under
+    the table).
     """
     from merbench.modelinfo import human
     from merbench.tables import styled
@@ -128,7 +130,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             print_table(out, _table(kind, records))
             for record in records:
                 if record.get("error"):
-                    err.print(f"[red]model {escape(printable_line(repr(record['name'])))} cannot be built:[/] "
+                    what = ("was built, but its forward pass on one sample failed" if record.get("error_stage") == "forward"
+                            else "cannot be built")
+                    err.print(f"[red]model {escape(printable_line(repr(record['name'])))} {what}:[/] "
                               f"{escape(printable_line(record['error']))} (`merbench info "
                               f"{escape(printable_line(record['example'] or record['name']))}` shows its options; "
                               "`merbench plugins` shows where it comes from)")

@@ -2,9 +2,16 @@
 
 import pytest
 
-from merbench.testing import assert_conformant, conformance_names
+from merbench.testing import assert_conformant, cache_at, conformance_names
 
 NAMES = conformance_names(distribution="merbench-plugin-example")
+
+
+@pytest.fixture(autouse=True)
+def temporary_cache(tmp_path):
+    """Whatever these tests make merbench cache goes into a throw-away folder, never your real cache."""
+    with cache_at(tmp_path / "merbench-cache"):
+        yield
 
 
 def test_the_plugin_registers_its_model():
