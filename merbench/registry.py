@@ -82,12 +82,17 @@ def _iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, str, str]]:
     return found
 
 
+def strict_plugins_requested() -> bool:
+    """Whether ``MERBENCH_STRICT_PLUGINS`` asks that a plugin problem be an error (exit code 2), as CI wants."""
+    return os.environ.get("MERBENCH_STRICT_PLUGINS", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 class Registry:
     """All plugins of one process, by kind and name."""
 
     def __init__(self, strict: bool | None = None, disabled: Iterable[str] | None = None):
         if strict is None:
-            strict = os.environ.get("MERBENCH_STRICT_PLUGINS", "").strip().lower() not in ("", "0", "false", "no", "off")
+            strict = strict_plugins_requested()
         if disabled is None:
             disabled = [n.strip() for n in os.environ.get("MERBENCH_DISABLE_PLUGINS", "").split(",")]
         self.strict = strict

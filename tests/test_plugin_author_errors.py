@@ -127,6 +127,10 @@ def test_a_profile_key_that_is_not_an_option_refuses_the_model_when_it_registers
     strict = run_cli("list", "models")
     assert strict.code == 2
     assert "merbench-profiles 0.1) refused: its profile" in strict.err and "MERBENCH_STRICT_PLUGINS is set" in strict.err
+    for flags in ([], ["--json"]):  # the diagnosis is printed whole, and a CI step checking plugins fails
+        diagnosed = run_cli("plugins", *flags)
+        assert diagnosed.code == 2 and "MERBENCH_STRICT_PLUGINS is set" in diagnosed.err
+        assert "widht" in diagnosed.out
 
 
 def test_a_profile_value_outside_its_range_an_unknown_profile_and_a_range_typo_are_plugin_problems(install_plugin):

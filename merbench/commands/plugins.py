@@ -18,17 +18,23 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
-    """``merbench plugins`` (never strict: it is where a broken plugin is diagnosed)."""
-    from merbench.registry import Registry
+    """``merbench plugins``: every plugin is listed, broken ones too (it is where a broken plugin is diagnosed); with
+    ``MERBENCH_STRICT_PLUGINS=1`` a problem then makes the exit code 2, as for every other command."""
+    from merbench.registry import Registry, strict_plugins_requested
 
     registry = Registry(strict=False)
+    problems = sum(len(record.errors) for record in registry.records)
+    failed = 2 if problems and strict_plugins_requested() else 0
+    if failed:
+        err.print(escape(f"merbench: error: {problems} plugin problem{'' if problems == 1 else 's'} "
+                         "(MERBENCH_STRICT_PLUGINS is set)"), highlight=False)
     if getattr(args, "json", False):
         import dataclasses
         import json
 
         records = [dataclasses.asdict(record) for record in registry.records]
         out.out(json.dumps({"plugins": records, "disabled": sorted(registry.disabled)}, indent=2), highlight=False)
-        return 0
+        return failed
     from rich.text import Text
 
     from merbench.escaping import printable, printable_line
@@ -56,4 +62,4 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             out.print(escape(f"No installed entry point is called {', '.join(registry.disabled_unknown)}: "
                              "check the names in MERBENCH_DISABLE_PLUGINS against the Entry point column"),
                       style="yellow")
-    return 0
+    return failed
