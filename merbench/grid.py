@@ -32,6 +32,7 @@ from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text, remote_function
 from merbench.registry import get_registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
+from merbench.run_settings import with_recorded_settings
 
 
 @dataclass(frozen=True)
@@ -353,6 +354,8 @@ def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: P
                 store.mark_stopped(run_id, "failed", str(report.error))
             finished(i, CellOutcome(cell, run_id=run_id, error=report.error))
             return
+        if report.result is not None:
+            report = dataclasses.replace(report, result=with_recorded_settings(report.result, get_registry()))
         result = store_report(store, run_id, report) if run_id is not None else report.result
         finished(i, CellOutcome(cell, result, run_id))
 

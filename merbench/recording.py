@@ -16,6 +16,7 @@ from typing import Any, Protocol, Sequence
 
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
+from merbench.run_settings import with_recorded_settings
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
 from merbench.environment import changed_software, describe_environment
@@ -95,7 +96,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
 
     if store is None:
         try:
-            return runner.run_with_seeds(config, registry, n_seeds, progress), None, 0
+            return with_recorded_settings(runner.run_with_seeds(config, registry, n_seeds, progress), registry), None, 0
         except FoldsLost as exc:
             raise how_to_continue(exc, None) from None
         except (OSError, sqlite3.OperationalError) as exc:
@@ -120,8 +121,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     if announce is not None:
         announce(run_id)
     try:
-        result = dataclasses.replace(runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice),
-                                     run_id=run_id)
+        result = dataclasses.replace(with_recorded_settings(
+            runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice), registry), run_id=run_id)
         if changed and recorder.reused:
             folds = f"{recorder.reused} stored fold{'' if recorder.reused == 1 else 's'}"
             mixed = (f"resumed under other software than its {folds} were trained with ({'; '.join(changed)}): the "

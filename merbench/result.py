@@ -374,6 +374,9 @@ class RunResult:
     seeds: list[SeedScores] | None = None
     across_seeds: AcrossSeeds | None = None
     run_id: str | None = None
+    settings_changed: list[str] | None = None
+    """What the run changed from its profile's defaults when it ran (``merbench.run_settings``), kept so that
+    ``compare`` and ``show`` can name it once the run's plugins are not installed."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result's JSON object (docs/design.md, Result schema), as ``merbench run --json`` writes it."""
@@ -429,6 +432,7 @@ class RunResult:
             metric_keys=f.may("metric_keys", TEXTS),
             seeds=f.records("seeds", SeedScores.read, optional=True),
             across_seeds=f.record("across_seeds", AcrossSeeds.read, optional=True), run_id=f.may("run_id", TEXT),
+            settings_changed=f.may("settings_changed", TEXTS),
         )
 
 

@@ -17,6 +17,7 @@ itself.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -53,8 +54,22 @@ def _value_text(value: Any) -> str:
 
 
 def changed_settings(result: RunResult, registry: Registry) -> tuple[str, ...] | None:
-    """The settings ``result`` ran with that differ from its profile's defaults, sorted; ``None`` when that
-    cannot be told (no recorded configuration, or a plugin of the run that is not installed now)."""
+    """The settings ``result`` ran with that differ from its profile's defaults, sorted; when a plugin of the run is
+    not installed now, those it recorded when it ran (``settings_changed``); ``None`` when neither can be told."""
+    computed = _changed_now(result, registry)
+    if computed is None and result.settings_changed is not None:
+        return tuple(result.settings_changed)
+    return computed
+
+
+def with_recorded_settings(result: RunResult, registry: Registry) -> RunResult:
+    """``result`` with what it changed from its profile's defaults recorded in it (``settings_changed``)."""
+    changed = _changed_now(result, registry)
+    return result if changed is None else dataclasses.replace(result, settings_changed=list(changed))
+
+
+def _changed_now(result: RunResult, registry: Registry) -> tuple[str, ...] | None:
+    """``changed_settings`` against the defaults of the plugins installed now; ``None`` when they cannot say."""
     config = result.config or {}
     options = config.get("options")
     if not isinstance(options, Mapping):

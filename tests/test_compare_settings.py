@@ -171,3 +171,25 @@ def test_cells_of_runs_with_different_seeds_are_named_in_a_note_and_every_record
     assert "seeds" in to_csv(comparison).splitlines()[0].split(",")
     alike = build_comparison(results[:1] + [_result("20250611-000003-000003", "offapexnet", 0.6, seed=0)])
     assert alike.seeds_note() is None
+
+
+def test_what_a_run_changed_is_kept_for_when_its_plugin_is_gone(run_cli, tmp_path, monkeypatch):
+    """Two runs of one model that differ in a setting stay two rows, named, after the model's plugin is uninstalled."""
+    from merbench.registry import reset_registry
+
+    store = str(tmp_path / "gone.sqlite")
+    for extra in ((), ("--epochs", "2")):
+        made = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                       "--store", store, *extra)
+        assert made.code == 0, made.err
+    run_id = made.err.split("Stored as run ")[1].split()[0]
+    monkeypatch.setenv("MERBENCH_DISABLE_PLUGINS", "models")  # the plugin that registers ststnet
+    reset_registry()
+    try:
+        rows = json.loads(run_cli("compare", "--store", store, "--json").out)["rows"]
+        assert sorted(row["row"] for row in rows) == ["ststnet", "ststnet (engine.epochs=2)"]
+        shown = run_cli("show", run_id, "--store", store).out
+        assert "profile quick, options changed from it: engine.epochs=2" in shown
+    finally:
+        monkeypatch.delenv("MERBENCH_DISABLE_PLUGINS")
+        reset_registry()
