@@ -342,6 +342,16 @@ def _describe(entry: Mapping[str, Any]) -> str:
     return f"{source}{row}({entry['sample']}): {entry.get('reason') or entry.get('note')}"
 
 
+def loader_skip_note(dataset: Dataset, name: str) -> str | None:
+    """One line on the annotation rows the loader left out (a missing frame folder, an apex outside the clip...),
+    so that a run on a smaller dataset than the sheet lists says so; ``None`` when none was."""
+    skipped = list(dataset.summary.get("skipped_rows", []))
+    if not skipped:
+        return None
+    return (f"{counted(skipped, 'annotation row')} left out by the {name} loader, first {_describe(skipped[0])}; "
+            f"`merbench datasets check {name}` lists them with their reasons")
+
+
 def au_summary(dataset: Dataset) -> dict[str, Any]:
     """Samples per action unit, over the samples whose loader parsed an AU column (``extra["aus"]``)."""
     from collections import Counter

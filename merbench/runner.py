@@ -20,7 +20,7 @@ from merbench.cache import cache_root, inputs_key, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside, check_root_folder
-from merbench.dataset_check import check_dataset_input, load_plugin_dataset, subject_warnings
+from merbench.dataset_check import check_dataset_input, load_plugin_dataset, loader_skip_note, subject_warnings
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks
@@ -291,6 +291,9 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     dataset = load_dataset(config, registry, cache_dir)
     for warning in subject_warnings(dataset):
         progress.message(f"[bold yellow]Warning:[/] {warning}")
+    left_out = loader_skip_note(dataset, config.dataset)
+    if left_out:
+        progress.message(f"[yellow]Note:[/] {left_out}")
     dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,

@@ -243,3 +243,20 @@ def test_frames_missing_inside_a_smic_clip_are_reported_as_ranges(trees, tmp_pat
     (gap,) = [g for g in smic.load(root, SMIC, tmp_path / "cache").summary["frame_gap_rows"] if g["sample"] == sample.id]
     assert gap["note"] == (f"frames {numbers[1]}-{numbers[2]}, {numbers[4]} missing of {numbers[0]}..{numbers[-1]} "
                            f"(3 of {len(numbers)})")
+
+
+def test_run_and_preprocess_say_how_many_annotation_rows_the_loader_left_out(run_cli, trees, tmp_path):
+    from merbench_plugins.datasets import casme2
+
+    skipped = casme2.load(trees / "casme2", {"classes": "5", "frames": "auto", "strict": False},
+                          tmp_path / "cache")
+    count = skipped.summary["skipped"]
+    assert count >= 1, "the fixture sheet has rows a loader leaves out"
+    for command in (["preprocess", "--dataset", "casme2", "--quiet"],
+                    ["run", "--model", "lbptop-svm", "--dataset", "casme2", "--protocol", "loso", "--quiet",
+                     "--no-store"]):
+        result = run_cli(*command, "--root", str(trees / "casme2"), "--profile", "quick")
+        assert result.code == 0, result.err
+        said = flat(result.err)
+        assert f"{count} annotation rows left out by the casme2 loader, first casme2 row" in said
+        assert "`merbench datasets check casme2` lists them" in said

@@ -58,6 +58,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.preprocess import checked_chain, preprocess_dataset, skips_unreadable
     from merbench.progress import RichProgress
     from merbench.registry import get_registry
+    from merbench.dataset_check import loader_skip_note
     from merbench.runner import load_dataset
 
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
@@ -76,6 +77,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     chain = checked_chain(config, registry)
     cache_dir = cache_root(create=False)  # load_dataset creates it after refusing one inside the dataset
     dataset = load_dataset(config, registry, cache_dir)
+    left_out = loader_skip_note(dataset, config.dataset)
+    if left_out:
+        err.print(f"[yellow]Note:[/] {escape(left_out)}", highlight=False)
     workers = int(config.section("engine")["preprocess_workers"])
     skip = skips_unreadable(config.section("dataset"))
     def warn(text: str) -> None:  # a damaged cache entry, recomputed: said as `merbench run` says it
