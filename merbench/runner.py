@@ -455,7 +455,8 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
         fold_mean=fold_mean,
         fold_std=fold_std,
         metric_notes={
-            "macro_f1": "scikit-learn macro F1 (zero_division=0); pooled over all folds it equals UF1",
+            "macro_f1": "scikit-learn macro F1 (zero_division=0) over the classes in the true or predicted labels; "
+                        "pooled over all folds it equals UF1 when every class occurs among the tested samples",
             "uf1": "MEGC2019 unweighted F1 on predictions pooled over folds",
             "uar": "MEGC2019 unweighted average recall on pooled predictions",
         },

@@ -193,3 +193,11 @@ def test_what_a_run_changed_is_kept_for_when_its_plugin_is_gone(run_cli, tmp_pat
     finally:
         monkeypatch.delenv("MERBENCH_DISABLE_PLUGINS")
         reset_registry()
+
+
+def test_report_counts_models_and_rows_apart(run_cli, tmp_path):
+    store = _store(tmp_path / "rows.sqlite", [_result("20250611-000001-000001", "ststnet", 0.5),
+                                              _result("20250611-000002-000002", "ststnet", 0.6, engine__epochs=2)])
+    written = run_cli("report", "--store", str(store), "--output", str(tmp_path / "r.md"))
+    assert written.code == 0, written.err
+    assert "1 model in 2 rows × 1 column written to" in " ".join(written.err.split())

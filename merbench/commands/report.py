@@ -109,7 +109,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         write_comparison(comparison, target, fmt, results, args.metric)
         if target is not None:
             what = "a self-contained page with each run's figures, per-fold tables and provenance" if fmt == "html" else fmt
-            err.print(f"{counted(comparison.models, 'model')} × {counted(comparison.columns, 'column')} written to "
+            models = {run.model for run in comparison.runs.values()}
+            rows = "" if len(models) == len(comparison.models) else f" in {counted(comparison.models, 'row')}"
+            err.print(f"{counted(models, 'model')}{rows} × {counted(comparison.columns, 'column')} written to "
                       f"{escape(str(args.output))} ({what})")
     if figures is not None:
         written = write_figures(shown_runs(comparison), figures, args.metric)  # the runs the table shows
