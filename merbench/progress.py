@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Column
 
 PLAIN_INTERVAL = 5.0
 """Seconds between two plain progress lines (a stage's first start and its end are always shown)."""
@@ -159,13 +160,15 @@ class RichProgress:
     def __init__(self, console: Console):
         self.console = console
         self._plain = None if console.is_terminal else PlainProgress(console)
+        # Counts and times keep their width at 80 columns; a long description wraps, the bar shrinks.
         self._progress = Progress(
-            TextColumn("{task.description}", style="bold", markup=False),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[note]}", markup=False),
+            TextColumn("{task.description}", style="bold", markup=False,
+                       table_column=Column(overflow="fold", ratio=1)),
+            BarColumn(bar_width=None, table_column=Column(min_width=10, max_width=40, ratio=1)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=5)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+            TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
+            TextColumn("{task.fields[note]}", markup=False, table_column=Column(overflow="fold")),
             console=console,
             transient=False,
         )

@@ -295,7 +295,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     if left_out:
         progress.message(f"[yellow]Note:[/] {left_out}")
     dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
-    progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
+    progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({', '.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
                               skip_unreadable=skips_unreadable(config.section("dataset")),

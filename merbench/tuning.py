@@ -227,7 +227,7 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
         chain = checked_chain(config, ctx.registry)
         if first:
             ctx.progress.start("preprocess", len(ctx.dataset.samples),
-                               f"Preprocessing {config.dataset} ({','.join(config.preprocess)})")
+                               f"Preprocessing {config.dataset} ({', '.join(config.preprocess)})")
         prep = preprocess.preprocess_dataset(
             ctx.dataset, chain, cache_dir=ctx.cache_dir,
             on_progress=(lambda n: ctx.progress.advance("preprocess", n)) if first else None,

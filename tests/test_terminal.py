@@ -478,3 +478,20 @@ def test_a_caption_wrapped_under_a_table_starts_each_line_at_the_left_edge():
     lines = console.export_text().splitlines()
     caption = lines[lines.index(next(line for line in lines if "UF1, Acc" in line)):]
     assert len(caption) > 1 and all(line == line.lstrip() for line in caption if line.strip())
+
+
+def test_progress_bars_at_80_columns_keep_counts_and_times_whole_with_a_long_description():
+    from rich.console import Console
+
+    from merbench.progress import RichProgress
+
+    console = Console(width=80, record=True, force_terminal=True)
+    progress = RichProgress(console)
+    progress.start("preprocess", 60, "Preprocessing synthetic (crop, apex, magnify, apex-frame)")
+    progress.advance("preprocess", 38)
+    console.print(progress._progress.get_renderable())
+    text = console.export_text()
+    assert "…" not in text and "38/60" in text and "0:00:0" in text
+    words = text.split()
+    assert all(word in words for word in ("(crop,", "apex,", "magnify,", "apex-frame)")), "wrapped between names only"
+    assert max(len(line) for line in text.splitlines()) <= 80

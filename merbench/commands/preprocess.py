@@ -90,7 +90,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                                     on_warning=warn)
     else:
         with RichProgress(err) as progress:
-            progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({chain.names})")
+            progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({', '.join(config.preprocess)})")
             result = preprocess_dataset(dataset, chain, lambda n: progress.advance("preprocess", n), cache_dir, workers,
                                         skip, on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
     rate = result.computed / result.seconds if result.computed and result.seconds > 0 else None
