@@ -415,6 +415,10 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
             for item in items:
                 if str(item).strip().lower() not in {c.lower() for c in parsed}:
                     raise _refuse(key, str(item), default, parsed)
+            named = [str(item).strip().lower() for item in items]
+            twice = next((item for i, item in enumerate(named) if item in named[:i]), None)
+            if twice is not None:  # a list of choices names each once (flow.channels=u,u is a slip)
+                raise UsageError(f"{key}={text}: {twice} is given twice; give each once (default {_show(default)})")
         return items
     if default is None or isinstance(default, str):
         if isinstance(value, (list, tuple, dict)):

@@ -110,7 +110,13 @@ class Chain:
 
 
 def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
-    """Refuse a chain in which a step cannot take what the step before it produces."""
+    """Refuse a chain in which a step cannot take what the step before it produces, or a step is named twice (its
+    options are one section, so a second one would only repeat the first)."""
+    names = [spec.name for spec in specs]
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise UsageError(f"preprocess={','.join(names)}: '{twice}' is given twice; give each step once, "
+                         "e.g. --set preprocess=crop,flow")
     given, source = FRAMES, "the dataset"
     for spec in specs:
         if given not in spec.accepts:

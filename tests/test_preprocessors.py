@@ -243,10 +243,26 @@ def test_a_full_chain_runs_and_notes_what_it_chose(tmp_path):
     assert notes["magnify"].startswith("alpha 8")
 
 
-@pytest.mark.parametrize("order", ["flow,crop", "apex-frame,magnify", "flow,flow"])
+@pytest.mark.parametrize("order", ["flow,crop", "apex-frame,magnify"])
 def test_a_chain_in_the_wrong_order_is_refused(order):
     with pytest.raises(UsageError, match="takes 'frames' but 'flow|takes 'frames' but 'apex-frame"):
         chain(order)
+
+
+@pytest.mark.parametrize("order", ["crop,crop,flow", "flow,flow"])
+def test_a_step_given_twice_is_refused(order, run_cli):
+    with pytest.raises(UsageError, match="is given twice; give each step once"):
+        chain(order)
+    result = run_cli("preprocess", "--dataset", "synthetic", "--profile", "quick", "--set", f"preprocess={order}")
+    assert result.code == 2 and "is given twice" in result.err
+
+
+@pytest.mark.parametrize("key", ["flow.channels=u,u", "apex-frame.channels=difference,difference"])
+def test_a_channel_given_twice_is_refused(key, run_cli):
+    chain_name = key.split(".")[0]
+    result = run_cli("preprocess", "--dataset", "synthetic", "--profile", "quick", "--set", f"preprocess={chain_name}",
+                     key)
+    assert result.code == 2 and "is given twice; give each once" in result.err
 
 
 def test_a_chain_ending_in_frames_cannot_feed_a_model():
