@@ -320,7 +320,9 @@ def comparison_table(comparison: Comparison) -> DataTable:
                 text = cell_text(cell) + (" ⚠" if cell.warnings else "") + (" *" if cell.best else "")
                 style = " ".join(s for s, on in (("red", bool(cell.warnings)), ("bold green", cell.best)) if on)
                 row.append(styled(text, style) if style else text)
-            if comparison.has_reported(column):
-                row.append(pct(cell.reported) if cell is not None and cell.reported is not None else "")
+            if comparison.has_reported(column):  # a published score under a leaky protocol leaks as the run does
+                reported = pct(cell.reported) if cell is not None and cell.reported is not None else ""
+                row.append(f"{reported} ⚠" if reported and cell is not None and not cell.subject_independent
+                           else reported)
         table.add_row(*row)
     return table

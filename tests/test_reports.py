@@ -197,3 +197,18 @@ def test_reported_scores_from_two_sources_each_name_their_source():
     print_table(single, reported_table(minimal_result(reported=reported[:1])))
     text = single.export_text()
     assert "Source" not in text.split() and "Author 2024, Table 3" in text
+
+
+def test_a_reported_cell_under_a_leaky_protocol_is_marked_in_the_terminal_comparison():
+    from rich.console import Console
+
+    from merbench.compare import build_comparison, comparison_table
+    from merbench.tables import print_table
+    from result_samples import minimal_result
+
+    reported = [{"dataset": "d", "protocol": "loso", "metric": "uf1", "value": 99.1, "source": "Paper, Table 1"}]
+    leaky = minimal_result(run_id="20250611-000001-000001", reported=reported, subject_independent=False)
+    console = Console(width=80, record=True, force_terminal=False)
+    print_table(console, comparison_table(build_comparison([leaky])))
+    row = next(line for line in console.export_text().splitlines() if line.startswith("m "))
+    assert row.split()[-2:] == ["99.1", "⚠"]
