@@ -47,3 +47,34 @@ def decode_image(blob: bytes, flag: int) -> np.ndarray | None:
 def undecodable(blob: bytes) -> str:
     """Why an image file with bytes ``blob`` cannot be decoded, in words."""
     return "is empty (0 bytes)" if not blob else "is not a readable image"
+
+
+def folder_stamps(root: Path | None) -> dict[str, int]:
+    """Every folder under ``root`` (relative path → modification time in ns); empty without a root. Creating,
+    removing or renaming a file changes its folder's time, so two snapshots tell whether anything was written
+    there (merbench never writes inside a dataset root; a plugin or another program may)."""
+    if root is None or not Path(root).is_dir():
+        return {}
+    import os
+
+    stamps: dict[str, int] = {}
+    for folder, _, _ in os.walk(root, onerror=lambda error: None):
+        try:
+            stamps[os.path.relpath(folder, root)] = os.stat(folder).st_mtime_ns
+        except OSError:
+            continue
+    return stamps
+
+
+def written_inside(root: Path | None, before: dict[str, int]) -> str | None:
+    """A warning when folders under ``root`` changed since ``before`` (``folder_stamps``), naming the first; else None."""
+    if not before:
+        return None
+    after = folder_stamps(root)
+    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    if not changed:
+        return None
+    first = Path(root) / changed[0] if changed[0] != "." else Path(root)
+    more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+    return (f"something wrote inside the dataset root {root} while merbench read it ({first}{more} changed): merbench "
+            "never writes there, so a dataset or preprocessor plugin did (report it to its author), or another program")

@@ -19,7 +19,7 @@ import numpy as np
 from merbench.cache import cache_root, inputs_key, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
-from merbench.datafiles import check_cache_outside, check_root_folder
+from merbench.datafiles import check_cache_outside, check_root_folder, folder_stamps, written_inside
 from merbench.dataset_check import check_dataset_input, load_plugin_dataset, loader_skip_note, subject_warnings
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
@@ -61,7 +61,11 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
     check_root_folder(config.root, config.dataset)
     check_cache_outside(config.root, cache_dir)
     make_cache_folder(cache_dir)  # only now: a refused cache inside the root leaves no folder there
+    untouched = folder_stamps(config.root)
     dataset = load_plugin_dataset(registry, config.dataset, config.root, config.section("dataset"), cache_dir)
+    written = written_inside(config.root, untouched)
+    if written:  # said by prepare_inputs, whether this load was the pre-run check's or the run's
+        dataset = dataclasses.replace(dataset, summary={**dataset.summary, "root_written": written})
     if not dataset.samples:
         raise DataError(f"dataset '{config.dataset}' has no samples{f' under {config.root}' if config.root else ''}")
     check_two_classes(dataset, config.dataset)
@@ -289,6 +293,9 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     """Load and check the dataset, let the protocol expand it, and preprocess every sample (cached)."""
     cache_dir = cache_root(create=False)  # load_dataset creates it once it is known to lie outside the dataset
     dataset = load_dataset(config, registry, cache_dir)
+    untouched = folder_stamps(config.root)
+    if dataset.summary.get("root_written"):
+        progress.message(f"[bold yellow]Warning:[/] {dataset.summary['root_written']}")
     for warning in subject_warnings(dataset):
         progress.message(f"[bold yellow]Warning:[/] {warning}")
     left_out = loader_skip_note(dataset, config.dataset)
@@ -311,6 +318,9 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
                              f"clips: the run classifies {counted(prep.dataset.classes, 'class')} "
                              f"({', '.join(prep.dataset.classes)})")
         dataset = prep.dataset
+    written = written_inside(config.root, untouched)
+    if written:
+        progress.message(f"[bold yellow]Warning:[/] {written}")
     prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
     if recorder is not None:
         recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details})

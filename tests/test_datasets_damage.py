@@ -260,3 +260,34 @@ def test_run_and_preprocess_say_how_many_annotation_rows_the_loader_left_out(run
         said = flat(result.err)
         assert f"{count} annotation rows left out by the casme2 loader, first casme2 row" in said
         assert "`merbench datasets check casme2` lists them" in said
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_loader_that_writes_inside_the_root_is_noticed(run_cli, trees, tmp_path, monkeypatch, command):
+    """merbench never writes inside a dataset root and refuses its own writes there; a plugin's are named."""
+    from merbench_plugins.datasets import casme2
+
+    root = tmp_path / "casme2"
+    shutil.copytree(trees / "casme2", root)
+    load = casme2.load
+
+    def writes_an_index(root_given, options, cache_dir):
+        (root_given / "CASME2_RAW_selected" / "index.json").write_text("{}")
+        return load(root_given, options, cache_dir)
+
+    monkeypatch.setattr(casme2, "load", writes_an_index)
+    if command == "check":
+        result = run_cli("datasets", "check", "casme2", "--root", str(root))
+    else:
+        result = run_cli("run", "--model", "lbptop-svm", "--dataset", "casme2", "--root", str(root), "--protocol",
+                         "loso", "--profile", "quick", "--quiet", "--no-store")
+    assert result.code == 0, result.err
+    said = flat(result.err)
+    assert f"something wrote inside the dataset root {root}" in said and "CASME2_RAW_selected changed" in said
+
+
+def test_reading_a_dataset_root_leaves_it_unchanged_and_says_nothing(run_cli, trees, tmp_path):
+    root = tmp_path / "casme2"
+    shutil.copytree(trees / "casme2", root)
+    result = run_cli("datasets", "check", "casme2", "--root", str(root))
+    assert result.code == 0 and "wrote inside" not in result.err

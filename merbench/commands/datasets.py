@@ -113,6 +113,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.cache import cache_root
     from merbench.config import parse_set
+    from merbench.datafiles import folder_stamps, written_inside
     from merbench.dataset_check import CheckReport, check_files, load_for_check, verdict, warnings
     from merbench.errors import DataError
     from merbench.progress import RichProgress
@@ -120,11 +121,13 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     registry = get_registry()
     sets = parse_set(flatten_sets(args.sets))
+    untouched = folder_stamps(args.root)
     dataset, strict = load_for_check(registry, args.name, args.root, sets, cache_root(create=False))
     report = CheckReport(dataset)
     with RichProgress(err) as progress:
         progress.start("files", len(dataset.samples), f"Opening frames of {dataset.name}")
         report.files_checked, report.problems = check_files(dataset, lambda n: progress.advance("files", n))
+    written = written_inside(args.root, untouched)
 
     summary = dataset.summary
     classes = list(dataset.classes)
@@ -180,7 +183,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     reason = verdict(report, args.strict or strict)
     if reason:
         raise DataError(reason)
-    for warning in warnings(report, args.strict or strict):
+    for warning in warnings(report, args.strict or strict) + ([written] if written else []):
         err.print(f"[bold yellow]Warning:[/] {escape(warning)}")
     skipped = f", {counted(report.skipped, 'row')} skipped (see above; --strict makes that an error)" if report.skipped else ""
     unreadable = report.clips_left_out
