@@ -149,16 +149,14 @@ def test_eval_outputs_that_depend_on_the_batch_are_caught(broken):
     assert "no statistics of the test batch in eval mode" in detail
 
 
-def test_a_build_that_seeds_torch_itself_is_caught(broken):
-    findings = _findings(broken, "self-seeded")
+@pytest.mark.parametrize("variant, said", [
+    ("self-seeded", "build() reseeds torch's generator (torch.manual_seed)"),
+    ("own-generator", "seeds 0 and 1 gave the same initial weights and outputs"),
+], ids=["build-seeds-torch", "weights-ignore-the-seed"])
+def test_a_model_that_ignores_the_runs_seed_is_caught(broken, variant, said):
+    findings = _findings(broken, variant)
     assert _failed(findings) == ["[quick] seed"]
-    assert "build() reseeds torch's generator (torch.manual_seed)" in findings["[quick] seed"].detail
-
-
-def test_weights_that_ignore_the_seed_are_caught(broken):
-    findings = _findings(broken, "own-generator")
-    assert _failed(findings) == ["[quick] seed"]
-    assert "seeds 0 and 1 gave the same initial weights and outputs" in findings["[quick] seed"].detail
+    assert said in findings["[quick] seed"].detail
 
 
 def test_a_nan_model_gets_only_the_nan_finding(broken):
