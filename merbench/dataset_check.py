@@ -249,7 +249,7 @@ def subject_warnings(dataset: Dataset) -> list[str]:
         return []
     first = groups[0]
     more = f" ({len(groups) - 1} more such {plural(len(groups) - 1, 'group')})" if len(groups) > 1 else ""
-    return [f"subject ids {' and '.join(repr(s) for s in first[:2])} differ only in case or "
+    return [f"subject ids {' and '.join(repr(subject) for subject in first[:2])} differ only in case or "
             f"surrounding whitespace{more}; if they are one person, a subject-independent protocol puts them on both "
             "sides of a fold: give each person one subject id in the dataset"]
 
