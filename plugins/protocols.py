@@ -66,10 +66,11 @@ def sample_kfold(
     n_splits = _n_splits(options)
     classes, counts = np.unique(labels, return_counts=True)
     if counts.min() < n_splits:
-        raise UsageError(
-            f"{name} needs at least {n_splits} samples of every class; class {classes[counts.argmin()]} has "
-            f"{counts.min()}: use --set protocol.n_splits={counts.min()}"
-        )
+        rare, fewest = classes[counts.argmin()], int(counts.min())
+        fix = (f"use --set protocol.n_splits={fewest}" if fewest >= 2 else
+               "every class needs at least 2 samples to be split in 2 folds: add samples of that class or leave it out "
+               "with the dataset's class set (dataset.classes)")
+        raise UsageError(f"{name} needs at least {n_splits} samples of every class; class {rare} has {fewest}: {fix}")
     from sklearn.model_selection import StratifiedKFold
 
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)

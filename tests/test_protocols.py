@@ -260,3 +260,12 @@ def test_cross_dataset_trains_on_one_domain_and_tests_on_another():
         cross_dataset(labels, subjects, 0, {"train": "samm", "test": "samm"}, domains)
     with pytest.raises(UsageError, match="every sample comes from synthetic; use a dataset with two domains"):
         cross_dataset(labels, subjects, 0, {"train": "", "test": ""}, np.repeat(["synthetic"], 18))
+
+
+def test_sample_kfold_with_a_class_of_one_sample_suggests_no_impossible_n_splits():
+    labels = np.array([0] * 20 + [1] * 20 + [2])
+    subjects = np.array([f"s{i % 12}" for i in range(len(labels))])
+    with pytest.raises(UsageError) as excinfo:
+        sample_kfold(labels, subjects, 0, TEN)
+    message = str(excinfo.value)
+    assert "class 2 has 1" in message and "n_splits=1" not in message and "at least 2 samples" in message
