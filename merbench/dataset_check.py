@@ -342,14 +342,22 @@ def _describe(entry: Mapping[str, Any]) -> str:
     return f"{source}{row}({entry['sample']}): {entry.get('reason') or entry.get('note')}"
 
 
-def loader_skip_note(dataset: Dataset, name: str) -> str | None:
-    """One line on the annotation rows the loader left out (a missing frame folder, an apex outside the clip...),
-    so that a run on a smaller dataset than the sheet lists says so; ``None`` when none was."""
+def loader_skip_note(dataset: Dataset, name: str, root: Path | None = None) -> str | None:
+    """One line on what the loader left out: annotation rows (a missing frame folder, an apex outside the clip...)
+    and, for a composite with an official list (MEGC2019), the listed samples not found; so that a run on a smaller
+    dataset than the sheet or list names says so. ``None`` when nothing was."""
     skipped = list(dataset.summary.get("skipped_rows", []))
-    if not skipped:
+    coverage = dataset.summary.get("official_list") or {}
+    missing = int(coverage.get("listed", 0)) - int(coverage.get("found", 0)) if coverage else 0
+    if not skipped and missing <= 0:
         return None
-    return (f"{counted(skipped, 'annotation row')} left out by the {name} loader, first {_describe(skipped[0])}; "
-            f"`merbench datasets check {name}` lists them with their reasons")
+    parts = []
+    if missing > 0:
+        parts.append(f"{coverage['found']} of the {coverage['listed']} samples of the official list found")
+    if skipped:
+        parts.append(f"{counted(skipped, 'annotation row')} left out by the {name} loader, first {_describe(skipped[0])}")
+    where = f" --root {root}" if root is not None else ""
+    return f"{'; '.join(parts)}; `merbench datasets check {name}{where}` lists them with their reasons"
 
 
 def au_summary(dataset: Dataset) -> dict[str, Any]:

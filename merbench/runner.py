@@ -298,7 +298,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
         progress.message(f"[bold yellow]Warning:[/] {dataset.summary['root_written']}")
     for warning in subject_warnings(dataset):
         progress.message(f"[bold yellow]Warning:[/] {warning}")
-    left_out = loader_skip_note(dataset, config.dataset)
+    left_out = loader_skip_note(dataset, config.dataset, config.root)
     if left_out:
         progress.message(f"[yellow]Note:[/] {left_out}")
     dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))

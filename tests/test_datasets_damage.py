@@ -259,7 +259,7 @@ def test_run_and_preprocess_say_how_many_annotation_rows_the_loader_left_out(run
         assert result.code == 0, result.err
         said = flat(result.err)
         assert f"{count} annotation rows left out by the casme2 loader, first casme2 row" in said
-        assert "`merbench datasets check casme2` lists them" in said
+        assert f"`merbench datasets check casme2 --root {trees / 'casme2'}` lists them" in said
 
 
 @pytest.mark.parametrize("command", ["check", "run"])
@@ -291,3 +291,11 @@ def test_reading_a_dataset_root_leaves_it_unchanged_and_says_nothing(run_cli, tr
     shutil.copytree(trees / "casme2", root)
     result = run_cli("datasets", "check", "casme2", "--root", str(root))
     assert result.code == 0 and "wrote inside" not in result.err
+
+
+def test_a_megc2019_run_on_a_partial_copy_says_how_much_of_the_official_list_it_found(run_cli, trees):
+    result = run_cli("preprocess", "--dataset", "megc2019", "--root", str(trees / "megc"), "--profile", "quick",
+                     "--quiet")
+    assert result.code == 0, result.err
+    said = flat(result.err)
+    assert "of the 442 samples of the official list found" in said and "datasets check megc2019 --root" in said

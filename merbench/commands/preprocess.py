@@ -77,7 +77,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     chain = checked_chain(config, registry)
     cache_dir = cache_root(create=False)  # load_dataset creates it after refusing one inside the dataset
     dataset = load_dataset(config, registry, cache_dir)
-    left_out = loader_skip_note(dataset, config.dataset)
+    left_out = loader_skip_note(dataset, config.dataset, config.root)
     if left_out:
         err.print(f"[yellow]Note:[/] {escape(left_out)}", highlight=False)
     workers = int(config.section("engine")["preprocess_workers"])
