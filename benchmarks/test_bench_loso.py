@@ -1,7 +1,7 @@
 """Whole-protocol time of ``ststnet`` and ``convmixer`` under LOSO on the synthetic dataset.
 
 Three ways to train the same folds with the same seeds, epochs and batch size
-(the ``default`` profile; 16 subjects, so 16 folds):
+(the ``default`` profile; one fold per subject: 28 with the synthetic data's defaults):
 
 * ``naive``: the reference loop of ``benchmarks/naive_loop.py``, written the way
   public MER code does it (a ``DataLoader`` re-reading one file per sample every
