@@ -124,7 +124,7 @@ def test_check_megc2019_overview_names_each_parts_annotation(run_cli, trees):
     result = run_cli("--format", "plain", "datasets", "check", "megc2019", "--root", str(trees / "megc"))
     assert result.code == 0, result.err
     annotation = next(line for line in result.out.splitlines() if line.startswith("annotation "))
-    assert "smic: (folder names)" in annotation and "CASME2-coding" in annotation and "SAMM_Micro_FACS_Codes" in annotation
+    assert "smic: (folder names: SMIC has no coding sheet)" in annotation and "CASME2-coding" in annotation and "SAMM_Micro_FACS_Codes" in annotation
 
 
 @pytest.mark.parametrize("value", ["-1", "x"])
@@ -156,3 +156,11 @@ def test_a_frame_that_cannot_be_read_is_called_not_readable_not_missing(monkeypa
     sample = Sample("sub01/EP02_01f", "sub01", 0, "casme2", paths, 0, 1, len(paths) - 1)
     _, problems = check_files(Dataset("casme2", ("happiness",), (sample,)))
     assert [(p.path, p.problem) for p in problems] == [(locked, "onset frame not readable (Permission denied)")]
+
+
+def test_the_annotation_line_says_what_the_loader_read_not_folder_names_for_every_dataset(run_cli):
+    result = run_cli("datasets", "check", "synthetic", "--set", "dataset.subjects=2", "dataset.clips_per_subject=3",
+                     "dataset.size=32", "dataset.frames=8")
+    assert result.code == 0, result.err
+    line = next(line for line in result.out.splitlines() if "annotation" in line)
+    assert "(generated" in line and "folder names" not in line

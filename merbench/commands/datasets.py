@@ -134,7 +134,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     overview = DataTable(f"Dataset {dataset.name}", [Column("", style="bold"), Column("", TEXT)], show_header=False)
     facts = [
         ("root", args.root or summary.get("root", "")),
-        ("annotation", _per_part(summary, lambda part: part.get("annotation") or part.get("manifest") or "(folder names)")),
+        ("annotation", _per_part(summary, lambda part: part.get("annotation") or part.get("manifest") or "(not named by the loader)")),
         ("frames", _per_part(summary, lambda part: part.get("frames") or part.get("mode") or "")),
         ("samples", len(dataset.samples)),
         ("subjects", len(set(dataset.subjects.tolist()))),

@@ -123,6 +123,7 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
         "root": str(root),
         "subset": subset,
         "frames_folder": str(folder),
+        "annotation": "(folder names: SMIC has no coding sheet)",
         "apex": "not annotated in SMIC: the preprocessor chooses (middle frame by default)",
         "class_set_names": list(COMPOSITE_CLASSES),
     }

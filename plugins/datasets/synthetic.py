@@ -184,7 +184,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         name="synthetic",
         classes=faces.CLASSES,
         samples=samples,
-        summary={"folder": str(folder), "generated_now": generated, "preset": preset, "generator_version": version, **params},
+        summary={"annotation": "(generated: labels drawn with the clips)", "folder": str(folder), "generated_now": generated, "preset": preset, "generator_version": version, **params},
     )
 
 
