@@ -159,7 +159,7 @@ def test_a_frame_that_cannot_be_read_is_called_not_readable_not_missing(monkeypa
 
 
 def test_the_annotation_line_says_what_the_loader_read_not_folder_names_for_every_dataset(run_cli):
-    result = run_cli("datasets", "check", "synthetic", "--set", "dataset.subjects=2", "dataset.clips_per_subject=3",
+    result = run_cli("datasets", "check", "synthetic", "--set", "dataset.subjects=3", "dataset.clips_per_subject=3",
                      "dataset.size=32", "dataset.frames=8")
     assert result.code == 0, result.err
     line = next(line for line in result.out.splitlines() if "annotation" in line)
