@@ -306,10 +306,15 @@ def comparison_table(comparison: Comparison) -> DataTable:
         columns.append(Column(f"{dataset} ·\n{protocol}", justify="right"))
         if comparison.has_reported((dataset, protocol)):
             columns.append(Column("reported", justify="right", style="dim"))
-    notes = "".join(f" {printable(note)}" for note in comparison.notes())
-    table = DataTable(f"Comparison: {comparison.description}", columns,
-                      caption="*: best per column (bold green on a terminal). ⚠: leakage warning (listed below). "
-                      "Reported: the model's published score, for reference only." + notes)
+    cells = comparison.cells.values()
+    legend = [text for text, shown in (
+        ("*: best per column (bold green on a terminal).", any(cell.best for cell in cells)),
+        ("⚠: leakage warning (listed below).", any(cell.warnings for cell in cells)),
+        ("Reported: the model's published score, for reference only.",
+         any(comparison.has_reported(column) for column in comparison.columns)),
+    ) if shown]  # only the markers the table holds
+    notes = [printable(note) for note in comparison.notes()]
+    table = DataTable(f"Comparison: {comparison.description}", columns, caption=" ".join(legend + notes) or None)
     for model in comparison.models:
         row: list = [model]
         for column in comparison.columns:

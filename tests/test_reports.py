@@ -212,3 +212,17 @@ def test_a_reported_cell_under_a_leaky_protocol_is_marked_in_the_terminal_compar
     print_table(console, comparison_table(build_comparison([leaky])))
     row = next(line for line in console.export_text().splitlines() if line.startswith("m "))
     assert row.split()[-2:] == ["99.1", "⚠"]
+
+
+def test_the_comparison_legend_names_only_the_markers_the_table_holds():
+    from merbench.compare import build_comparison, comparison_table
+    from result_samples import minimal_result
+
+    plain = comparison_table(build_comparison([minimal_result(run_id="20250611-000001-000001")]))
+    assert "best per column" not in (plain.caption or "") and "⚠" not in (plain.caption or "")
+    assert "Reported" not in (plain.caption or "")
+    reported = [{"dataset": "d", "protocol": "loso", "metric": "uf1", "value": 60.0, "source": "Paper"}]
+    two = build_comparison([minimal_result(run_id="20250611-000001-000001", model="a", subject_independent=False),
+                            minimal_result(run_id="20250611-000002-000002", model="b", reported=reported)])
+    caption = comparison_table(two).caption
+    assert "*: best per column" in caption and "⚠: leakage warning" in caption and "Reported:" in caption
