@@ -39,8 +39,9 @@ class Check:
     detail: str
 
 
-def load_result(path: Path) -> RunResult:
-    """Read a result file (of this or an older merbench), or raise DataError saying why it is not one."""
+def load_result(path: Path, command: str = "audit") -> RunResult:
+    """Read a result file (of this or an older merbench), or raise DataError saying why it is not one
+    (``command``: the merbench command the file was given to, named in the advice)."""
     if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or device: reading could wait forever
         raise DataError(f"{path}: not a regular file (a pipe or device); give a result file written by merbench run "
                         "--json")
@@ -53,13 +54,16 @@ def load_result(path: Path) -> RunResult:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
     summary = document_kind(result)
-    if summary == "tune":  # a tune stores no runs, so there is no run to audit
+    if summary == "tune" and command == "audit":  # a tune stores no runs, so there is no run to audit
         raise DataError(f"{path}: a tune summary, not a run's result, and a tune stores no runs to audit: it refuses "
                         "leaky engine settings before it runs, and the summary's 'leakage' and 'warnings' record what "
                         "leaks under its protocol")
-    if summary not in (None, "run"):
+    if summary not in (None, "run") and command == "audit":
         raise DataError(f"{path}: a {summary} summary, not a run's result; audit the runs it lists: "
                         "`merbench show RUN_ID --json FILE`, then `merbench audit FILE`")
+    if summary not in (None, "run"):
+        raise DataError(f"{path}: a {summary} summary, not a run's result; give `merbench {command}` a run's id "
+                        "(`merbench runs`) or its result file (`merbench show RUN_ID --json FILE`)")
     missing = [key for key in REQUIRED if not isinstance(result, dict) or key not in result]
     if missing:
         raise DataError(f"{path}: not a merbench result (missing {', '.join(missing)}); give a file written by merbench run --json")

@@ -117,3 +117,12 @@ def test_runs_are_given_by_their_stored_ids_too(runs, run_cli, tmp_path):
     assert by_id.out == by_file.out
     unknown = run_cli("significance", "20250611-9", ids["b"], "--store", str(store))
     assert unknown.code == 2 and "20250611-9: no such result file, and not a run of the results store" in unknown.err
+
+
+def test_a_summary_given_to_significance_says_to_give_run_ids_not_to_audit(runs, run_cli, tmp_path):
+    summary = tmp_path / "leakage.json"
+    summary.write_text(json.dumps({"kind": "merbench-leakage", "variants": []}))
+    refused = run_cli("significance", str(summary), str(runs["a"]))
+    message = " ".join(refused.err.split())
+    assert refused.code == 2 and "not a run's result; give `merbench significance` a run's id" in message
+    assert "audit" not in message

@@ -36,7 +36,7 @@ def load_run(given: Path, store_path: Path | None):
     from merbench.store import ResultStore
 
     if given.exists() or given.suffix.lower() == ".json" or len(given.parts) > 1:
-        return load_result(given)
+        return load_result(given, "significance")
     try:
         with ResultStore(store_path, create=False) as store:  # reads only
             return store.result(str(given))
