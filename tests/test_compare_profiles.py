@@ -64,7 +64,7 @@ def test_a_table_of_one_profile_looks_as_before_and_names_its_profile_once():
     assert comparison.models == ["convmixer", "ststnet"] and comparison.profiles == ["quick"]
     assert comparison.cells[("ststnet", COLUMN)].best and not comparison.cells[("convmixer", COLUMN)].best
     caption = comparison_table(comparison).caption
-    assert caption.endswith("for reference only. Profile: quick.")
+    assert caption.endswith("best per column (bold green on a terminal). Profile: quick."), "no reported column: no legend for it"
 
 
 def test_a_run_without_a_recorded_profile_is_not_mixed_silently_either():
