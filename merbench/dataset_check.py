@@ -144,12 +144,6 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     return checked, problems
 
 
-def dataset_plugin_label(registry: Any, name: str) -> str:
-    """``dataset plugin 'NAME' (DISTRIBUTION VERSION)``: who to blame in messages about a loader's output."""
-    provider = registry.provider("datasets", name)
-    return f"dataset plugin '{name}' ({provider.distribution} {provider.version})"
-
-
 DATASET_FIX = "fix the dataset plugin or report it to its author"
 
 
@@ -163,7 +157,7 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     """
     spec = registry.get("datasets", name)
     load = resolve_factory(spec.load)
-    plugin = dataset_plugin_label(registry, name)
+    plugin = registry.label("datasets", name)
     try:
         dataset = load(root, dict(options), cache_dir)
     except MerbenchError:

@@ -163,9 +163,7 @@ def checked_chain(config: Any, registry: Any) -> Chain:
     in model input, not in frames. Raises ``UsageError``, or ``PluginError`` naming a step whose build fails.
     """
     specs = [registry.get("preprocessors", name) for name in config.preprocess]  # an unknown name: did you mean
-    providers = [registry.provider("preprocessors", name) for name in config.preprocess]
-    labels = [f"preprocessor plugin '{name}' ({provider.distribution} {provider.version})"
-              for name, provider in zip(config.preprocess, providers)]
+    labels = [registry.label("preprocessors", name) for name in config.preprocess]
     chain = build_chain(specs, config.sections, labels)
     if config.model:
         expected = registry.get("models", config.model).input

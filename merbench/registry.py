@@ -237,6 +237,11 @@ class Registry:
         family = self._family_of(kind, name)
         return self._providers[(kind, family.name if family is not None else name)]
 
+    def label(self, kind: str, name: str) -> str:
+        """``model plugin 'NAME' (DISTRIBUTION VERSION)``: who to blame in messages about a plugin's output."""
+        provider = self.provider(kind, name)
+        return f"{kind[:-1]} plugin '{name}' ({provider.distribution} {provider.version})"
+
     def _family_of(self, kind: str, name: str) -> Any:
         """The family spec (a name ending in ``:``) whose prefix ``name`` extends, if any."""
         if name in self._items[kind]:

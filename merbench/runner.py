@@ -142,19 +142,13 @@ def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
     return versions
 
 
-def _plugin_label(registry: Registry, kind: str, name: str) -> str:
-    """``model plugin 'NAME' (DISTRIBUTION VERSION)``: who to blame in messages about a plugin's output."""
-    provider = registry.provider(kind, name)
-    return f"{kind[:-1]} plugin '{name}' ({provider.distribution} {provider.version})"
-
-
 def model_recipe(config: RunConfig, registry: Registry, shape: Sequence[int], n_classes: int) -> Any:
     """How to build ``config``'s model for inputs of ``shape`` (C, H, W) and ``n_classes`` classes
     (a ``merbench.folds.ModelRecipe``, whose errors name the plugin and its distribution)."""
     from merbench.folds import ModelRecipe  # imports torch
 
     return ModelRecipe(registry.get("models", config.model).build, dict(config.section("model")), int(shape[0]),
-                       n_classes, int(shape[1]), plugin=_plugin_label(registry, "models", config.model))
+                       n_classes, int(shape[1]), plugin=registry.label("models", config.model))
 
 
 def check_fold_predictions(fold: Fold, predicted: np.ndarray, n_classes: int, plugin: str) -> None:
