@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 20 as one command, for a machine with a CUDA device (docs/scale.md, "GPU path"):
+# The GPU checks of issue 20 as one command, for a machine with a CUDA device (docs/scale.md, "GPU path"),
+# in order of what is still unmeasured first, inside one time budget (BUDGET_S, default 540 s):
 #   1. the batched-fold equality tests on CUDA (tests/test_fold_batch.py -k cuda; cuDNN tolerance),
-#   2. benchmarks/test_bench_gpu.py (LOSO samples/s and the fraction of the GPU's peak, batched vs fold by fold),
-#   3. the main job on the GPU, default profile, 4. the same with --profile paper, and 5. with engine.compile=true.
-# Each step's output goes to $OUT (default /tmp/merbench-gpu): device.txt, tests.log, bench_gpu.log,
-# default.json/.log, paper.json/.log, compiled.log (8 files, the device tool's limit); a failing step is
-# reported and the next one still runs.
+#   2. the `paper` profile for 5 epochs fold by fold and batched, to see which is faster on this GPU,
+#   3. the complete `paper` profile run (10 folds x 100 epochs) in the faster of the two,
+#   4. the main job with engine.compile=true (compiled once, fold by fold), 5. the main job as it is,
+#   6. benchmarks/test_bench_gpu.py (LOSO samples/s and fraction of the GPU's peak) while time is left.
+# $OUT (default /tmp/merbench-gpu) gets device.txt, tests.log, paper_short.log, paper.log, compiled.log,
+# default.log, bench_gpu.log and summary.txt (samples/s, TFLOP/s, fraction of peak and scores of every
+# finished run, from benchmarks/gpu/summarise_runs.py): 8 files, the device tool's limit. A failing step
+# is reported and the next one still runs.
 #
 # Here (a machine with pip access), once:   bash benchmarks/gpu/device_checks.sh --fetch-wheels
 #   puts what merbench needs and the device image lacks into .whl/ (git-ignored): the pure-Python wheels
@@ -31,17 +35,31 @@ if [[ "${1:-}" == "--fetch-wheels" ]]; then
 fi
 
 OUT=${OUT:-/tmp/merbench-gpu}
-mkdir -p "$OUT"
+RUNS=/tmp/merbench-gpu-runs  # result JSON files, summarised into $OUT/summary.txt at the end
+mkdir -p "$OUT" "$RUNS"
 export PYTHONUNBUFFERED=1 MERBENCH_CACHE=/tmp/merbench-cache
+deadline=$((SECONDS + ${BUDGET_S:-540}))
 failed=0
-step() {  # step NAME LIMIT_S COMMAND...: run with a time limit, output to $OUT/NAME.log, report the exit status
-    local name=$1 limit=$2; shift 2
+step() {  # step LOG LIMIT_S COMMAND...: run within LIMIT_S and the budget, output appended to $OUT/LOG.log
+    local log=$1 limit=$2; shift 2
+    local left=$((deadline - SECONDS - 15))
+    (( left < limit )) && limit=$left
+    if (( limit < 20 )); then echo "== skipped for want of time: $*"; return; fi
     local started=$SECONDS
-    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    echo "\$ $*" >> "$OUT/$log.log"
+    timeout "$limit" "$@" >> "$OUT/$log.log" 2>&1
     local status=$?
-    echo "== $name: exit $status in $((SECONDS - started)) s"
-    tail -n 15 "$OUT/$name.log"
+    echo "== $log: exit $status in $((SECONDS - started)) s (limit $limit s)"
+    tail -n 6 "$OUT/$log.log"
     [[ $status -eq 0 ]] || failed=1
+}
+run() {  # run NAME LOG LIMIT_S MERBENCH-RUN-ARGUMENTS...: the main job's model and data on CUDA, result in $RUNS/NAME.json
+    local name=$1 log=$2 limit=$3; shift 3
+    step "$log" "$limit" python3 -m merbench run --model convmixer --dataset synthetic --device cuda --no-store \
+        --json "$RUNS/$name.json" "$@"
+}
+train_seconds() {  # the training-and-evaluation seconds of a result file, or 1e9 when the run did not finish
+    python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['seconds']['train_eval'])" "$1" 2>/dev/null || echo 1e9
 }
 
 if compgen -G ".whl/*.whl" > /dev/null; then
@@ -58,15 +76,21 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || exit
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
   python3 -c "import cv2; print('opencv', cv2.__version__, 'TV-L1', hasattr(cv2, 'optflow'))"
-  nproc
+  nproc; git rev-parse --short HEAD 2>/dev/null
 } | tee "$OUT/device.txt"
 
-step tests 120 python3 -m pytest -q -p no:cacheprovider tests/test_fold_batch.py -k cuda -rs
-step bench_gpu 180 python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_gpu.py -s
-step default 90 python3 -m merbench run --model convmixer --dataset synthetic --device cuda --no-store \
-    --json "$OUT/default.json"
-step paper 150 python3 -m merbench run --model convmixer --dataset synthetic --device cuda --profile paper \
-    --no-store --json "$OUT/paper.json"
-step compiled 90 python3 -m merbench run --model convmixer --dataset synthetic --device cuda --set engine.compile=true \
-    --no-store
+step tests 100 python3 -m pytest -q -p no:cacheprovider tests/test_fold_batch.py -k cuda -rs
+run paper_short_fold_by_fold paper_short 80 --profile paper --set engine.epochs=5 --set engine.parallel_folds=1
+run paper_short_batched paper_short 80 --profile paper --set engine.epochs=5
+faster=auto
+if python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" \
+        "$(train_seconds "$RUNS/paper_short_fold_by_fold.json")" "$(train_seconds "$RUNS/paper_short_batched.json")"; then
+    faster=1
+fi
+echo "== paper profile in full with engine.parallel_folds=$faster (the faster for 5 epochs)"
+run "paper_parallel_folds_$faster" paper 300 --profile paper --set engine.parallel_folds=$faster
+run compiled compiled 120 --set engine.compile=true
+run default default 50
+step bench_gpu 200 python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_gpu.py -s -k convmixer
+python3 benchmarks/gpu/summarise_runs.py --peak-tflops 989 "$RUNS"/*.json | tee "$OUT/summary.txt"
 exit $failed
