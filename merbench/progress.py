@@ -49,6 +49,32 @@ def message_markup(text: str) -> str:
     return head + escape(text[len(head):])
 
 
+def is_notice(text: str) -> bool:
+    """Whether a message is labelled a warning or a note (shown with ``--quiet`` too)."""
+    label = _LABEL.match(text)
+    return bool(label) and any(word in label.group(0) for word in ("Warning", "Note"))
+
+
+class _ShownOnce:
+    """Remembers the notes and warnings a command showed, so that each is shown once.
+
+    A command that does several runs (``--seeds``, a leakage study, a tune, a grid) would
+    otherwise repeat the same note (say, the annotation rows the loader left out) for every run.
+    """
+
+    def __init__(self) -> None:
+        self._shown: set[str] = set()
+
+    def first_time(self, text: str) -> bool:
+        """False for a note or warning shown before; True otherwise (and for other messages)."""
+        if not is_notice(text):
+            return True
+        if text in self._shown:
+            return False
+        self._shown.add(text)
+        return True
+
+
 def _clock_text(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -78,11 +104,11 @@ class WarningsOnly(SilentProgress):
 
     def __init__(self, console: Console):
         self.console = console
+        self._once = _ShownOnce()
 
     def message(self, text: str) -> None:
-        """Show ``text`` when it is labelled a warning or a note; other messages are progress."""
-        label = _LABEL.match(text)
-        if label and any(word in label.group(0) for word in ("Warning", "Note")):
+        """Show ``text`` when it is labelled a warning or a note (once per command); other messages are progress."""
+        if is_notice(text) and self._once.first_time(text):
             self.console.print(message_markup(text), highlight=False)
 
 
@@ -173,6 +199,7 @@ class RichProgress:
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._once = _ShownOnce()
 
     def __enter__(self) -> "RichProgress":
         if self._plain is None:
@@ -201,7 +228,12 @@ class RichProgress:
         self._progress.update(self._tasks[stage], advance=steps, **fields)
 
     def message(self, text: str) -> None:
-        """Print a line above the bars (literally, but for a leading label such as ``[yellow]Note:[/]``)."""
+        """Print a line above the bars (literally, but for a leading label such as ``[yellow]Note:[/]``).
+
+        A note or warning this command showed already is not shown again.
+        """
+        if not self._once.first_time(text):
+            return
         if self._plain is not None:
             self._plain.message(text)
         else:

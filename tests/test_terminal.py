@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 
 from merbench.cli import build_parser, parse_args
-from merbench.progress import PlainProgress, RichProgress
+from merbench.progress import PlainProgress, RichProgress, command_progress
 from merbench.result import RunResult
 from merbench.tables import TEXT, Column, DataTable, print_table
 
@@ -356,6 +356,21 @@ def test_rich_progress_falls_back_to_plain_lines_and_shows_messages_literally():
     assert "Fold 1/3 epochs: 0/2" in text and "Fold 1/3 epochs: 2/2" in text
     assert "Note: worker failed ([/] in an error text)" in text
     assert_plain(text)
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["bars", "quiet"])
+def test_a_command_shows_each_note_and_warning_once_over_its_runs(quiet):
+    console = Console(file=io.StringIO(), width=80)
+    note = "[yellow]Note:[/] 3 annotation rows left out by the casme2 loader, first row 7"
+    with command_progress(console, quiet) as progress:
+        for _ in range(5):  # a leakage study's variants, or --seeds 5: one run each
+            progress.message(note)
+            progress.message("[bold yellow]Warning:[/] skipped 1 clip with unreadable frames")
+            progress.message("Device: cpu")
+    text = console.file.getvalue()
+    assert text.count("3 annotation rows left out by the casme2 loader") == 1
+    assert text.count("Warning: skipped 1 clip") == 1
+    assert text.count("Device: cpu") == (0 if quiet else 5)  # progress lines are not notices: never merged
 
 
 def test_cli_run_prints_plain_progress_lines_on_a_non_terminal_stderr(stored, run_cli):
