@@ -102,6 +102,18 @@ def test_a_filter_that_leaves_out_every_given_run_is_named(flag, value, named, t
 # ------------------------------------------------------------------ read-only: nothing created, nothing changed
 
 
+def test_json_dash_prints_to_stdout_as_run_and_show_do(two_runs, run_cli):
+    store = ("--store", str(two_runs))
+    assert json.loads(run_cli("runs", "--json", "-", *store).out) == json.loads(run_cli("runs", "--json", *store).out)
+    dashed = run_cli("compare", "--json", "-", *store)
+    assert dashed.code == 0 and json.loads(dashed.out) == json.loads(run_cli("compare", "--json", *store).out)
+    chosen = run_cli("compare", "--json", "-", OLD, *store)  # '-' is not taken for a run id beside real ones
+    assert [row["model"] for row in json.loads(chosen.out)["rows"]] == ["m"]
+    assert "'-' is not a run id" in _one_line_error(run_cli("compare", "-", *store))
+    refused = run_cli("runs", "--json", "runs.json", *store)
+    assert refused.code == 2 and "redirect it, e.g. merbench runs --json > runs.json" in " ".join(refused.err.split())
+
+
 # Each reading command, and what it prints of the newer run.
 READERS = [(["runs"], NEW), (["runs", "--json"], NEW), (["show", NEW], NEW), (["compare", "--json"], NEW),
            (["compare", OLD, NEW], "75.0")]

@@ -82,7 +82,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     add_selection_arguments(compare)
-    compare.add_argument("--json", action="store_true", help="print the comparison as JSON to stdout (for scripts)")
+    compare.add_argument("--json", action="store_true",
+                         help="print the comparison as JSON to stdout (for scripts; `--json -` says the same)")
     compare.set_defaults(handler=execute)
 
 
@@ -93,6 +94,13 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.compare import comparison_table
     from merbench.tables import print_table
 
+    from merbench.errors import UsageError
+
+    if "-" in args.run_ids:  # `--json -`, as `run --json -` and `show --json -` print to stdout
+        if not args.json:
+            raise UsageError("'-' is not a run id: give run ids (`merbench runs` lists them), or --json to print "
+                             "the comparison as JSON to stdout")
+        args.run_ids = [run_id for run_id in args.run_ids if run_id != "-"]
     comparison, _ = selected_comparison(args)
     if args.json:
         from merbench.export import comparison_document

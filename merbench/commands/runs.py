@@ -51,9 +51,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     runs.add_argument("--protocol", help="only runs under this protocol")
     runs.add_argument("--status", choices=("complete", "running", "interrupted", "failed"), help="only runs with this status")
     runs.add_argument("--limit", type=run_limit, default=50, metavar="N", help="show at most N runs (default 50; 0: all)")
-    runs.add_argument("--json", action="store_true", help="print the runs as JSON to stdout (for scripts)")
+    runs.add_argument("--json", nargs="?", const="-", default=None, type=stdout_only, metavar="-",
+                      help="print the runs as JSON to stdout (for scripts; `--json -` says the same)")
     add_store_argument(runs)
     runs.set_defaults(handler=execute)
+
+
+def stdout_only(value: str) -> str:
+    """The value of a ``--json`` that prints to stdout: ``-``, as ``run --json -`` writes to stdout too."""
+    if value != "-":
+        raise argparse.ArgumentTypeError(f"--json prints to stdout, not to a file ('{value}'): "
+                                         "redirect it, e.g. merbench runs --json > runs.json")
+    return value
 
 
 def planned_leaks(config: dict) -> list[str]:
