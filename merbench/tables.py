@@ -225,8 +225,9 @@ class DataTable:
     def render_for(self, width: int) -> Table | None:
         """The Rich layout for ``width`` with every key whole: all columns, stacked, then box-less.
 
-        The first of these that shows every column is taken, else the first
-        that fits with some text columns dropped; ``None`` if none fits.
+        The first of these that shows every column without breaking a word of a
+        text column is taken, else the first that shows every column, else the
+        first that fits with some text columns dropped; ``None`` if none fits.
         """
         stacked = self.stacked()
         candidates = [(self, True), (stacked, True), (stacked, False)]
@@ -235,8 +236,13 @@ class DataTable:
         if not fitting:
             return None
         whole = [choice for choice in fitting if len(choice[2]) == len(choice[0].columns)]
-        table, boxed, shown = whole[0] if whole else fitting[0]
+        unbroken = [choice for choice in whole if not choice[0].breaks_words(width, choice[1], choice[2])]
+        table, boxed, shown = (unbroken or whole or fitting)[0]
         return table.rich_table(width, boxed, shown)
+
+    def breaks_words(self, width: int, boxed: bool, shown: list[int]) -> bool:
+        """Whether a shown text column is narrower than its longest word, which it would then break."""
+        return any(given < self._longest_word(i) for i, given in self._text_widths(width, boxed, shown).items())
 
     def for_terminal(self, width: int) -> Table | Group | Text:
         """What a terminal ``width`` columns wide shows: the Rich layout (``render_for``), else one block per row."""

@@ -215,6 +215,23 @@ def test_a_stacked_layout_that_shows_every_column_wins_over_dropping_one():
     assert "Not shown" not in out and "unreadable (the file is not a readable image)" in cells
 
 
+def test_a_stacked_layout_that_keeps_words_whole_wins_over_breaking_one():
+    # `cache info` at 80 columns broke "subtract_median=True)" over two lines, though stacking Chain
+    # under Dataset left room for it whole.
+    table = DataTable("T", [Column("Dataset"), Column("Chain", stack=True), Column("Produces"),
+                            Column("Entries", justify="right"), Column("Size", justify="right"),
+                            Column("Parameters", TEXT)])
+    table.add_row("synthetic", "flow", "flow-uvs 3×28×28", "60/60", "742.6 KiB",
+                  "flow v2(method=tvl1, size=28, channels=['u', 'v'], subtract_median=True)")
+    console = Console(width=80, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    out = console.file.getvalue()
+    cells = [line.split("│")[-2].strip() for line in out.splitlines() if line.startswith("│")]
+    assert "subtract_median=True)" in cells and max(len(line) for line in out.splitlines()) <= 80
+    assert "Not shown" not in out and any(line.split("│")[1].strip() == "flow" for line in out.splitlines()
+                                          if line.startswith("│"))
+
+
 @pytest.mark.parametrize("width", [60, 70, 79, 80, 81, 100])
 def test_tables_keep_their_right_border_at_every_width(run_cli, monkeypatch, width):
     # Rich, left to shrink a table itself, made the protocol list 81 wide at 79 and 80 columns (border cropped).
