@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -211,6 +212,9 @@ def test_cli_preprocess_then_cache_info_and_clear(run_cli, fresh_cache, tmp_path
     assert (summary["computed"], summary["cached"], summary["chain"], summary["produces"]) == (12, 0, "flow", "flow-uvs")
     again = run_cli("preprocess", "--dataset", "synthetic", "--profile", "quick", "--quiet", *sets)
     assert "computed 0, cached 12" in " ".join(again.out.split())
+    first, second = again.out.splitlines()[:2]  # each under 80 columns: no figure wrapped in two
+    assert re.fullmatch(r"synthetic: 12 clips through flow → 'flow-uvs' \d+×\d+×\d+", first), first
+    assert second.startswith("  computed 0, cached 12 in ") and len(second) < 80, second
 
     info = run_cli("cache", "info", "--json", str(tmp_path / "info.json"))
     assert info.code == 0, info.err

@@ -94,11 +94,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             result = preprocess_dataset(dataset, chain, lambda n: progress.advance("preprocess", n), cache_dir, workers,
                                         skip, on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
     rate = result.computed / result.seconds if result.computed and result.seconds > 0 else None
-    out.print(
-        f"{config.dataset}: {len(dataset.samples)} clips through {chain.names} → '{chain.produces}' "
-        f"{tuple(result.inputs.shape[1:])}; computed {result.computed}, cached {result.cached}, "
-        f"{result.seconds:.2f} s" + (f" ({rate:.1f} clips/s, {counted(result.workers, 'worker')})" if rate else "")
-    )
+    shape = "×".join(str(size) for size in result.inputs.shape[1:])
+    # Two lines, so that an 80-column terminal does not wrap inside a figure.
+    out.print(escape(f"{config.dataset}: {counted(len(dataset.samples), 'clip')} through {chain.names} → "
+                     f"'{chain.produces}' {shape}"), highlight=False)
+    out.print(escape(f"  computed {result.computed}, cached {result.cached} in {result.seconds:.2f} s"
+                     + (f" ({rate:.1f} clips/s, {counted(result.workers, 'worker')})" if rate else "")), highlight=False)
     for key in ("flow_method", "apex_rule", "crop_detector"):
         if key in result.details:
             out.print(escape(f"  {key}: {result.details[key]}"), highlight=False)
