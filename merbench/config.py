@@ -651,7 +651,8 @@ def resolve_config(
         for option, value in getattr(model_spec, "preprocess_options", {}).get(spec.name, {}).items():
             if option in sections[spec.name]:
                 sections[spec.name][option] = copy.deepcopy(value)
-    _apply(later, sections, rules, registry=registry, chain=chain, sources=from_file)
+    owners = {"model": model or "", "dataset": dataset, "protocol": protocol}
+    _apply(later, sections, rules, registry=registry, chain=chain, sources=from_file, owners=owners)
 
     if epochs is not None:
         if epochs < 1:
@@ -675,13 +676,14 @@ def resolve_config(
 
 def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], rules: Mapping[str, Mapping[str, Any]],
            only: set[str] | None = None, registry: Registry | None = None, chain: tuple[str, ...] = (),
-           sources: Mapping[str, str] | None = None) -> dict[str, Any]:
+           sources: Mapping[str, str] | None = None, owners: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Set each ``section.option`` value (coerced and checked against its rule); returns the keys left over.
 
     With ``only``, keys that are not options of those sections are handed back
     untouched (for a later call); without it every key must be a known option,
     else a ``UsageError`` suggests the closest valid key. ``sources`` names where a
-    key came from (``--config FILE``), put before its error.
+    key came from (``--config FILE``), put before its error; ``owners`` the plugin
+    whose options a section holds (``{"model": "ststnet", ...}``), named in it.
     """
     left: dict[str, Any] = {}
     for key, value in overrides.items():
@@ -691,7 +693,7 @@ def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], ru
             continue
         try:
             if not dot or section not in sections or option not in sections[section]:
-                raise unknown_setting(str(key), sections, registry, chain)
+                raise unknown_setting(str(key), sections, registry, chain, owners)
             sections[section][option] = coerce(key, value, sections[section][option], rules.get(section, {}).get(option))
         except UsageError as exc:
             where = (sources or {}).get(key)
@@ -702,8 +704,12 @@ def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], ru
 
 
 def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registry: Registry | None = None,
-                    chain: tuple[str, ...] = ()) -> UsageError:
-    """The error for an unknown ``--set``/``--config`` key: the closest valid key and a short list of valid ones."""
+                    chain: tuple[str, ...] = (), owners: Mapping[str, str] | None = None) -> UsageError:
+    """The error for an unknown ``--set``/``--config`` key: the closest valid key and a short list of valid ones.
+
+    ``owners`` names the plugin of the ``model``, ``dataset`` and ``protocol`` sections, so that the
+    message says whose options they are (``Valid settings of model 'ststnet': ...``).
+    """
     keys = valid_keys(sections) + ["seed", "profile"]
     close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]}?)" if close else ""
@@ -711,14 +717,21 @@ def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registr
     if dot and section in sections:
         options = ", ".join(f"{section}.{option}" for option in sections[section]) or "none"
         others = ", ".join(name for name in sections if name != section)
-        listing = f"Valid {section} settings: {options}; other sections: {others}; and preprocess, seed, profile"
+        owner = (owners or {}).get(section)
+        whose = f"settings of {section} '{owner}'" if owner else f"{section} settings"
+        listing = f"Valid {whose}: {options}; other sections: {others}; and preprocess, seed, profile"
     else:
         listing = (f"Settings are SECTION.OPTION with SECTION one of {', '.join(sections)}; "
                    "and preprocess, seed, profile")
         if dot and registry is not None and section in registry.names("preprocessors"):
             listing = (f"'{section}' is not in the preprocessing chain ({','.join(chain)}); "
                        f"add it with --set preprocess=... to set its options. " + listing)
-    return UsageError(f"unknown setting '{key}'{hint}. {listing} (`merbench info MODEL` lists a model's options)")
+    model = (owners or {}).get("model")
+    if section == "model" and model:
+        listing += f" (`merbench info {model}` lists its options)"
+    elif section == "model" or section not in sections:
+        listing += " (`merbench info MODEL` lists a model's options)"
+    return UsageError(f"unknown setting '{key}'{hint}. {listing}")
 
 
 def check_seeds(n_seeds: int, first_seed: int = 0) -> None:

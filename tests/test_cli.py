@@ -77,7 +77,9 @@ def test_table_shows_folds_mean_and_pooled(run_cli):
     [
         (["--model", "convmixr", "--dataset", "synthetic"], "unknown model 'convmixr'. Did you mean 'convmixer'"),
         (["--model", "convmixer", "--dataset", "smicc"], "unknown dataset 'smicc'"),
-        (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depht=3"], "unknown setting 'model.depht' (did you mean model.depth?). Valid model settings:"),
+        (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depht=3"], "unknown setting 'model.depht' (did you mean model.depth?). Valid settings of model 'convmixer':"),
+        (["--model", "ststnet", "--dataset", "synthetic", "--set", "model.depth=3"], "`merbench info ststnet` lists its options"),
+        (["--model", "ststnet", "--dataset", "synthetic", "--set", "dataset.subject=3"], "Valid settings of dataset 'synthetic': dataset.preset"),
         (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depth=three"], "model.depth=three: must be an integer in [1, 64]"),
         (["--model", "convmixer", "--dataset", "synthetic", "--set", "depth"], "expected KEY=VALUE"),
         (["--model", "convmixer", "--dataset", "synthetic", "--set", "flow.method=lk"], "flow.method=lk: choose one of"),
