@@ -220,10 +220,15 @@ def fold_uf1(predicted: np.ndarray, truth: np.ndarray, n_classes: int) -> float:
 
 
 def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> RunFailed:
-    """The error for a training loss that stopped being finite (``epoch`` and ``step`` counted from 0)."""
+    """The error for a training loss that stopped being finite (``epoch`` and ``step`` counted from 0).
+
+    The learning rate is written as a user types it (``1e9``, ``0.002``), not as ``1000000000.0``.
+    """
+    short = f"{lr:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+    lr_text = short if float(short) == lr else repr(lr)
     return RunFailed(
         f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss}; "
-        f"training diverged. Lower the learning rate (now --set engine.lr={lr}) or check the inputs for NaN"
+        f"training diverged. Lower the learning rate (now --set engine.lr={lr_text}) or check the inputs for NaN"
     )
 
 

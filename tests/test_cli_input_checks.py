@@ -92,6 +92,7 @@ def test_show_of_a_failed_run_says_why_it_failed(run_cli, tmp_path):
     failed = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", *TINY,
                      "engine.lr=1e30", "engine.epochs=2", "--store", str(store), "--quiet")
     assert failed.code != 0 and "loss became" in failed.err
+    assert "(now --set engine.lr=1e30)" in " ".join(failed.err.split())  # as typed, not 1e+30 or 1000...0.0
     run_id = next(line.split()[0] for line in run_cli("runs", "--store", str(store)).out.splitlines()
                   if " failed " in line)
     shown = run_cli("show", run_id, "--store", str(store))
