@@ -43,7 +43,9 @@ class Column:
     """One column: ``kind`` is ``"key"`` (never cut) or ``"text"`` (wraps; dropped when narrow).
 
     ``stack``: on a narrow terminal the column is shown under the one before it,
-    in the same cell (each value on its own line, never cut).
+    in the same cell (each value on its own line, never cut). ``breakable``: a
+    text column whose words may be broken when it is the last one left (a long
+    path); one that is not (``key=value`` settings) is dropped instead.
     """
 
     header: str
@@ -52,6 +54,7 @@ class Column:
     priority: int = 0
     style: str | None = None
     stack: bool = False
+    breakable: bool = True
 
 
 Cell = str | Text
@@ -129,7 +132,9 @@ class DataTable:
             room = width - key_width - overhead * len(texts)
             if room >= sum(max(self._longest_word(i), min(MIN_TEXT_WIDTH, self._natural(i))) for i in texts):
                 break
-            if len(texts) == 1 and room >= min(MIN_TEXT_WIDTH, self._natural(texts[0])):
+            last = texts[0]
+            if (len(texts) == 1 and room >= min(MIN_TEXT_WIDTH, self._natural(last))
+                    and (self.columns[last].breakable or room >= self._longest_word(last))):
                 break  # the last text column stays, folding its words that are longer than the room (a long path)
             texts.remove(min(texts, key=lambda i: (self.columns[i].priority, -i)))
         return sorted(keys + texts)
@@ -169,7 +174,8 @@ class DataTable:
         columns = [
             Column("\n".join(self.columns[i].header for i in group),
                    KEY if any(self.columns[i].kind != TEXT for i in group) else TEXT,
-                   self.columns[group[0]].justify, max(self.columns[i].priority for i in group), self.columns[group[0]].style)
+                   self.columns[group[0]].justify, max(self.columns[i].priority for i in group), self.columns[group[0]].style,
+                   breakable=all(self.columns[i].breakable for i in group))
             for group in groups
         ]
         table = DataTable(self.title, columns, self.caption, self.show_header)

@@ -232,6 +232,24 @@ def test_a_stacked_layout_that_keeps_words_whole_wins_over_breaking_one():
                                           if line.startswith("│"))
 
 
+@pytest.mark.parametrize("width", [60, 66, 72, 80, 100])
+def test_a_column_of_settings_is_dropped_with_a_note_rather_than_broken_inside_a_setting(width):
+    # `regress` at 80 columns showed "protocol.n_split" / "s=3" on two lines, which reads as another key.
+    settings = "synthetic · subject-10fold · quick · seed 0 · dataset.subjects=6 protocol.n_splits=3"
+    table = DataTable("T", [Column("Model"), Column("Metric"), Column("Expected", justify="right"),
+                            Column("Measured", justify="right"), Column("Verdict"),
+                            Column("Setting", TEXT, breakable=False)])
+    table.add_row("ststnet", "accuracy", "36.8", "36.8", "ok", settings)
+    console = Console(width=width, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    out = console.file.getvalue()
+    if "Not shown at this width: Setting" in " ".join(out.split()):
+        assert "n_split" not in out and width < 80
+    else:
+        assert "protocol.n_splits=3" in out and "dataset.subjects=6" in out
+    assert max(len(line) for line in out.splitlines()) <= width
+
+
 @pytest.mark.parametrize("width", [60, 70, 79, 80, 81, 100])
 def test_tables_keep_their_right_border_at_every_width(run_cli, monkeypatch, width):
     # Rich, left to shrink a table itself, made the protocol list 81 wide at 79 and 80 columns (border cropped).

@@ -361,7 +361,7 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
         f"Regression check against {baseline}",
         [Column("Model"), Column("Metric"), Column("Expected", justify="right"), Column("Band", justify="right"),
          Column("Measured", justify="right"), Column("Delta", justify="right"), Column("Verdict"),
-         Column("Setting", kind="text", priority=1)],
+         Column("Setting", kind="text", priority=1, breakable=False)],
         caption="Pooled scores in %. low: below expected − tolerance (a regression); high: above expected + "
         "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed (reason below) "
         "or its score is not a number.",
