@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import time
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
@@ -24,7 +25,10 @@ from merbench.errors import FoldsLost, UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
-from merbench.store import ResultStore, StoredFold, disk_full_error, is_disk_full
+from merbench.store import BUSY_TIMEOUT_MS, ResultStore, StoredFold, disk_full_error, is_disk_full, is_locked
+
+LOCKED_FOLD_WAIT_S = 600.0
+"""How long a trained fold waits to be saved while another program holds the store: training it again costs more."""
 
 
 class Recorder(Protocol):
@@ -54,11 +58,13 @@ def check_same_test_samples(run_id: str, fold_index: int, stored: StoredFold, te
 class RunRecorder:
     """The ``Recorder`` of a stored run: persists each fold, and hands back the folds a resumed run finished."""
 
-    def __init__(self, store: ResultStore, run_id: str, resuming: bool = False):
+    def __init__(self, store: ResultStore, run_id: str, resuming: bool = False,
+                 notify: Callable[[str], None] | None = None):
         self.store = store
         self.run_id = run_id
         self.resuming = resuming
         self.reused = 0
+        self.notify = notify
 
     def inputs(self, seed: int, preprocess: dict[str, Any]) -> None:
         """Record the preprocessing and the inputs' content key (checked against the stored one on resume)."""
@@ -77,8 +83,31 @@ class RunRecorder:
 
     def fold_done(self, seed: int, record: FoldRecord, test_ids: Sequence[str], predictions: Sequence[int],
                   sample_rows: Sequence[PredictionRow]) -> None:
-        """Persist a fold that has just completed."""
-        self.store.add_fold(self.run_id, seed, record, test_ids, predictions, sample_rows)
+        """Persist a fold that has just completed.
+
+        While another program holds the store the fold waits (``LOCKED_FOLD_WAIT_S``, saying so once) rather than
+        being thrown away; past that the run stops resumably (``FoldsLost``), its earlier folds kept.
+        """
+        deadline = time.monotonic() + LOCKED_FOLD_WAIT_S
+        told = False
+        while True:
+            try:
+                self.store.add_fold(self.run_id, seed, record, test_ids, predictions, sample_rows)
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_locked(exc):
+                    raise
+                waited = LOCKED_FOLD_WAIT_S + BUSY_TIMEOUT_MS / 1000
+                if time.monotonic() >= deadline:
+                    raise FoldsLost(
+                        f"results store {self.store.path}: locked by another program for more than {waited:.0f} s "
+                        f"while fold {record.fold + 1} was being saved ({exc}), so that fold is not stored; the store is "
+                        "not damaged") from None
+                if self.notify is not None and not told:
+                    self.notify(f"[bold yellow]Warning:[/] results store {self.store.path} is locked by another "
+                                f"program; fold {record.fold + 1} waits (up to {waited:.0f} s) to be saved")
+                    told = True
+                time.sleep(1.0)
 
 
 def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int = 1,
@@ -117,7 +146,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
         if is_disk_full(exc):
             raise disk_full_error(exc, written()) from None
         raise
-    recorder = RunRecorder(store, run_id, resuming=resume_id is not None)
+    recorder = RunRecorder(store, run_id, resuming=resume_id is not None,
+                           notify=progress.message if progress is not None else None)
     if announce is not None:
         announce(run_id)
     try:

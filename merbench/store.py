@@ -146,10 +146,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a result")
 
 
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying another connection holds the store (past the busy timeout)."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 def _refuse_unreadable(path: Path, what: str, exc: sqlite3.DatabaseError) -> UsageError:
     """``_refuse`` for an SQLite error, unless the store is only locked by another process: then a busy store, not a
     damaged one, and the advice is to wait, never to move it away."""
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+    if is_locked(exc):
         return UsageError(f"results store {path}: locked by another process for more than {BUSY_TIMEOUT_MS // 1000} s "
                           f"({exc}); the store is not damaged: run the command again when the other merbench command "
                           "(or program) holding it has finished")
