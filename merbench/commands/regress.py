@@ -217,6 +217,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
               for i, (entry, result, _) in enumerate(measured)]
     _print_checks(out, args.baseline, checks, registry)
     _print_reuses(out, [reuse for entry_reuses in reuses for reuse in entry_reuses])
+    _print_blind_bands(out, checks, args.update)
     if args.json is not None:
         _write_json(json_target, args.baseline, checks, registry, reuses, updated=args.update)
     if args.update:
@@ -267,6 +268,20 @@ def _say_reused(err: Console, reuse, label: str, layout: str | None = None) -> N
     if reuse.changed:
         line += f": trained with other software ({'; '.join(reuse.changed)}; noted below the table)"
     err.print(Text(printable(line)), highlight=False)
+
+
+def _print_blind_bands(out: Console, checks, updated: bool) -> None:
+    """A warning per band that a model predicting one class would pass (``merbench.one_class``), with what to do."""
+    from merbench.one_class import blind_bands
+
+    advice = ("derive it from more seeds, or with a lower --k or --floor" if updated else
+              "derive it again from more seeds (`merbench regress --update --seeds N`) or narrow it by hand")
+    for entry, _, result, _ in checks:
+        if result is None:
+            continue
+        bands = [(e.metric, e.expected, e.tolerance) for e in entry.expectations]
+        for note in blind_bands(entry.label, bands, result.confusion_matrix):
+            out.print(Text(printable(f"Warning: {note}; {advice}."), style="bold yellow"), highlight=False)
 
 
 def _print_reuses(out: Console, reuses) -> None:
