@@ -436,6 +436,11 @@ class ResultStore:
                 raise disk_full_error(exc, [self.path]) from None
             raise UsageError(f"results store {self.path}: cannot create its folder {self.path.parent} ({exc.strerror}); "
                              "choose another store with --store PATH or MERBENCH_STORE") from None
+        if self.path.exists() and not os.access(self.path, os.W_OK):  # SQLite would fail at the first write
+            raise UsageError(f"results store {self.path}: the file is read-only, so runs cannot be recorded in it; make "
+                             f"it writable (chmod u+w {self.path}), choose another store with --store PATH or "
+                             "MERBENCH_STORE, or run with --no-store (reading commands such as `merbench runs` can "
+                             "read it as it is)")
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             db.row_factory = sqlite3.Row
@@ -627,7 +632,7 @@ class ResultStore:
 
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The resolved configuration a run was started with."""
-        return json.loads(self.run_row(run_id)["config_json"])
+        return _loaded(self.run_row(run_id)["config_json"], f"configuration of run {run_id} in {self.path}")
 
     def result(self, run_id: str) -> RunResult:
         """The result of a complete run (``to_dict()`` of it is what ``merbench run --json`` wrote)."""
@@ -675,7 +680,8 @@ class ResultStore:
         for row in rows:
             where = f"fold {row['fold']} (seed {seed}) of run {run_id} in {self.path}"
             folds[row["fold"]] = StoredFold(FoldRecord.from_dict(_loaded(row["record_json"], where), where),
-                                            json.loads(row["test_ids_json"]), json.loads(row["predictions_json"]))
+                                            _loaded(row["test_ids_json"], f"test sample ids of {where}"),
+                                            _loaded(row["predictions_json"], f"predictions of {where}"))
         return folds
 
     def list_runs(self, model: str | None = None, dataset: str | None = None, protocol: str | None = None,
@@ -719,7 +725,7 @@ class ResultStore:
         rows = self._selected(["status = 'complete'", "n_seeds = ?"], [n_seeds],
                               {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]})
         for row in reversed(rows):  # newest first; only a run started with this configuration is read whole
-            if json.loads(row["config_json"]) != started_as:
+            if _loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}") != started_as:
                 continue
             result = self._result(row["id"], row["result_json"])
             seeds = result.across_seeds.n if result.across_seeds is not None else 1
