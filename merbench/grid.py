@@ -33,6 +33,7 @@ from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text
 from merbench.registry import get_registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.run_settings import with_recorded_settings
+from merbench.stored_runs import reusable_result
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,8 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     A cell that fails is recorded as failed and the others go on; the outcomes
     come back in the order of ``cells``. ``on_cell`` is called as each ends.
     With ``reuse_stored`` a cell whose exact configuration and seed count has a
-    complete run in ``store`` takes that run instead of training again (after an
+    complete run in ``store`` takes that run instead of training again, while the dataset still gives what
+    it was tested on (``merbench.stored_runs``; after an
     interruption: the finished cells are kept, the rest run).
     """
     check_seeds(n_seeds, max((cell.config.seed for cell in cells), default=0))
@@ -310,7 +312,9 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     progress.start("cells", len(cells), "Grid cells")
     left = []  # positions of the cells to run
     for i, cell in enumerate(cells):
-        stored = store.identical_result(cell.config, n_seeds) if reuse_stored and store is not None else None
+        stored = (reusable_result(store, cell.config, registry, n_seeds,
+                                  lambda note: progress.message(f"[yellow]Note:[/] {note}"))
+                  if reuse_stored and store is not None else None)
         if stored is None:
             left.append(i)
         else:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
 from merbench.errors import UsageError
@@ -102,6 +103,7 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     from merbench.leakage import run_study, study_summary
     from merbench.progress import command_progress
     from merbench.recording import run_recorded
+    from merbench.stored_runs import reusable_result
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
@@ -110,7 +112,9 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     progress = command_progress(err, args.quiet)
 
     def run_one(config, label: str) -> dict:
-        stored = store.identical_result(config) if args.stored and store is not None else None
+        stored = (reusable_result(store, config, registry, on_note=lambda note: err.print(Text(f"Note: {note}"),
+                                                                                        highlight=False))
+                  if args.stored and store is not None else None)
         if stored is not None:
             changed = reuse.other_software(stored.environment)
             reused.append({"run_id": stored.run_id, "other_software": changed})

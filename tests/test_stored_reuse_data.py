@@ -1,0 +1,78 @@
+"""`--stored` reuses a stored run only while the dataset still gives the samples and labels it was tested on: a
+corrected coding sheet (same clip ids, other labels) makes `grid --stored` and `regress --stored` train again."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+import realtrees as rt
+from merbench.stored_runs import data_change
+
+CELL = ("--models", "ststnet", "--datasets", "manifest", "--protocols", "subject-10fold", "--profile", "quick",
+        "--set", "dataset.manifest=labels.csv", "protocol.n_splits=3", "engine.parallel_folds=1")
+
+
+def _relabel_first_row(manifest) -> None:
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[0]["label"] = str((int(rows[0]["label"]) + 1) % 3)
+    rt.write_csv(manifest, rows)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "manifest"
+    root.mkdir()
+    return root, rt.build_manifest_images(root, subjects=6, per_subject=4)
+
+
+def test_grid_stored_trains_again_once_a_label_changed(tree, run_cli, tmp_path):
+    root, manifest = tree
+    store = ("--store", str(tmp_path / "s.sqlite"))
+    first = run_cli("grid", *CELL, "--root", str(root), "--quiet", *store)
+    assert first.code == 0, first.err
+    again = run_cli("grid", *CELL, "--root", str(root), "--quiet", "--stored", *store)
+    assert again.code == 0 and "is not reused" not in again.err  # unchanged data: reused
+    _relabel_first_row(manifest)
+    changed = run_cli("grid", *CELL, "--root", str(root), "--quiet", "--stored", *store)
+    text = " ".join(changed.err.split())
+    assert changed.code == 0, changed.err
+    assert "is not reused: the dataset changed since it ran (1 sample now has another label, first" in text
+
+
+def test_regress_stored_trains_again_once_a_label_changed(tree, run_cli, tmp_path):
+    root, manifest = tree
+    baseline = tmp_path / "b.yaml"
+    baseline.write_text("version: 1\ndefaults: {dataset: manifest, profile: quick, device: cpu, metrics: [uf1],\n"
+                        "  set: {dataset.manifest: labels.csv, protocol.n_splits: 3, engine.parallel_folds: 1}}\n"
+                        "entries:\n  - model: ststnet\n    metrics: {uf1: {expected: 0.5, tolerance: 0.5}}\n")
+    args = ("regress", "--baseline", str(baseline), "--root", f"manifest={root}", "--quiet",
+            "--store", str(tmp_path / "s.sqlite"))
+    assert run_cli(*args).code == 0
+    _relabel_first_row(manifest)
+    checked = run_cli(*args, "--stored")
+    assert "is not reused: the dataset changed since it ran" in " ".join(checked.out.split() + checked.err.split())
+
+
+class _Row:
+    def __init__(self, sample_id: str, label: int):
+        self.id, self.label = sample_id, label
+
+
+class _Stored:
+    classes = ["a", "b"]
+    n_samples = 2
+    predictions = [_Row("x", 0), _Row("y", 1)]
+
+
+@pytest.mark.parametrize("classes, labels, said", [
+    (["a", "b"], {"x": "a", "y": "b"}, None),
+    (["a", "b", "c"], {"x": "a", "y": "b"}, "its classes were a, b; the dataset now gives a, b, c"),
+    (["a", "b"], {"x": "a"}, "1 sample it tested is gone, first y"),
+    (["a", "b"], {"x": "b", "y": "b"}, "1 sample now has another label, first x: a then, b now"),
+    (["a", "b"], {"x": "a", "y": "b", "z": "a"}, "the dataset now gives 1 more sample than it tested"),
+])
+def test_data_change_names_what_differs(classes, labels, said):
+    assert data_change(_Stored(), classes, labels) == said
