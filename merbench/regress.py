@@ -72,7 +72,7 @@ from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
 from merbench.wording import plural
 from merbench.yaml_files import read_yaml
-from merbench.yaml_update import updated_yaml_text
+from merbench.yaml_update import shared_value, updated_yaml_text
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
@@ -266,12 +266,26 @@ BASELINE_KEYS = ("version", "defaults", "entries")
 """The top-level keys of a baseline file."""
 
 
-def load_baseline(path: Path) -> Baseline:
-    """Read and validate a baseline file (raises ``UsageError`` naming the file and entry)."""
+def load_baseline(path: Path, *, update: bool = False) -> Baseline:
+    """Read and validate a baseline file (raises ``UsageError`` naming the file and entry); with ``update``, also
+    refuse one that ``--update`` could not rewrite (``refuse_shared_values``), before anything runs."""
     data = read_yaml(path, f"--baseline {path}", kind="baseline file (YAML, format: docs/results.md)",
                      example=path / "baseline.yaml",
                      when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
+    if update:
+        refuse_shared_values(path, path.read_text(encoding="utf-8"))  # read as YAML just above: it is readable text
     return parse_baseline(data, path)
+
+
+def refuse_shared_values(path: Path, text: str) -> None:
+    """``UsageError`` when the baseline's ``text`` shares a value between places (an anchor, alias or merge key:
+    ``yaml_update.shared_value``): ``--update`` would write one place's measured value into the others."""
+    shared = shared_value(text)
+    if shared is not None:
+        what, line = shared
+        raise UsageError(f"--baseline {path}: line {line} has the YAML {what}; --update cannot give an alias's uses "
+                         "different values. Write each value out in full (no &anchors, *aliases or << merge keys), "
+                         "then run --update again; the file is not updated")
 
 
 def parse_baseline(data: Any, path: Path) -> Baseline:
@@ -596,6 +610,7 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
         original = target.read_text(encoding="utf-8") if target.is_file() else ""
     except (OSError, UnicodeDecodeError):
         original = ""
+    refuse_shared_values(path, original)  # refused before the runs too (load_baseline); the file may have changed
     text = updated_yaml_text(original, document) if original.strip() else None
     if text is None:
         text = HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

@@ -3,6 +3,10 @@
 ``merbench regress --update`` rewrites a baseline's expected values; a lab's baseline carries notes
 (why an entry exists, which paper a band came from) as comments, which a plain ``yaml.safe_dump``
 of the new document would drop. ruamel.yaml's round-trip mode keeps them where their keys stay.
+
+A file that shares a value between places (an anchor ``&name`` used again as an alias ``*name``, or a merge key
+``<<``) is not rewritten: round-trip, the places are one node, so writing one place's new value would write it
+into every other (``shared_value`` finds the first such place, ``updated_yaml_text`` refuses it).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -34,9 +39,53 @@ def _merge(old: Any, new: Any) -> Any:
     return old if type(old) is type(new) and old == new else new
 
 
+def _merge_key(event: pyyaml.Event, at_key: bool | None) -> bool:
+    """Whether ``event`` is a merge key: a plain, untagged ``<<`` where a mapping's key stands."""
+    return at_key is True and isinstance(event, pyyaml.ScalarEvent) and event.value == "<<" and event.implicit[0]
+
+
+def _sharing(event: pyyaml.Event, at_key: bool | None) -> str | None:
+    """``event`` as a way of sharing a value (``anchor &name``, ``alias *name``, ``merge key <<``), else None."""
+    if isinstance(event, pyyaml.AliasEvent):
+        return f"alias *{event.anchor}"
+    if isinstance(event, pyyaml.NodeEvent) and event.anchor:
+        return f"anchor &{event.anchor}"
+    return "merge key <<" if _merge_key(event, at_key) else None
+
+
+def shared_value(text: str) -> tuple[str, int] | None:
+    """The first anchor, alias or merge key of YAML ``text``, with its line (from 1): ``("anchor &band", 11)``;
+    None when ``text`` shares no value, or is not YAML (its reader reports that)."""
+    at_key: list[bool | None] = [None]  # per open collection: whether a mapping's key comes next (None: not a mapping)
+    try:
+        for event in pyyaml.parse(text, Loader=pyyaml.SafeLoader):
+            found = _sharing(event, at_key[-1])
+            if found:
+                return found, event.start_mark.line + 1
+            if isinstance(event, pyyaml.CollectionStartEvent):
+                at_key.append(True if isinstance(event, pyyaml.MappingStartEvent) else None)
+                continue
+            if isinstance(event, pyyaml.CollectionEndEvent):
+                at_key.pop()
+            elif not isinstance(event, pyyaml.ScalarEvent):
+                continue  # the stream's and documents' start and end
+            if at_key[-1] is not None:  # a key or a value was read: the other comes next
+                at_key[-1] = not at_key[-1]
+    except pyyaml.YAMLError:
+        return None
+    return None
+
+
 def updated_yaml_text(original: str, document: dict[str, Any]) -> str | None:
     """``original`` (a YAML mapping's text) holding exactly ``document``'s content, its comments kept; None when
-    ``original`` is not a mapping ruamel can read round-trip (the caller then writes ``document`` plainly)."""
+    ``original`` is not a mapping ruamel can read round-trip (the caller then writes ``document`` plainly).
+
+    Raises ``ValueError`` when ``original`` shares a value (``shared_value``): its places are one node here, and
+    giving them different values would write one place's value into the others. Callers refuse such a file first.
+    """
+    shared = shared_value(original)
+    if shared is not None:
+        raise ValueError(f"line {shared[1]}: {shared[0]} shares a value between places; write each value out")
     yaml = YAML()
     yaml.width = 4096  # long strings stay on one line: folding them anew would rewrite lines that did not change
     try:

@@ -121,7 +121,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.update:  # the baseline must be rewritable before minutes of runs are spent
         check_output_path(args.baseline, "--baseline", store_files(None if args.no_store else args.store))
     layouts = parse_thread_layouts(args.threads or "auto,2") if args.seeds > 1 else ["auto"]
-    baseline = load_baseline(args.baseline)
+    baseline = load_baseline(args.baseline, update=args.update)
     registry = get_registry()
     if args.add_missing:
         baseline.entries += missing_entries(baseline, conformance_names(registry))
