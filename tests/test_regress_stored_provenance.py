@@ -14,7 +14,7 @@ import torch
 import yaml
 
 import merbench.environment
-from result_samples import minimal_result
+from result_samples import minimal_result, samples_as_the_dataset_gives
 
 TINY_SET = {"dataset.subjects": 4, "dataset.clips_per_subject": 6, "dataset.size": 32, "dataset.frames": 8,
             "protocol.n_splits": 3, "engine.epochs": 1}
@@ -54,7 +54,7 @@ def store_run(store_path, entry, seed=None, **software):
         run_id = store.begin_run(config.to_dict(), 1, environment)
         store.finish_run(run_id, minimal_result(model="convmixer", dataset="synthetic", protocol="subject-10fold",
                                                 seed=entry.seed, config=config.to_dict(), environment=environment,
-                                                run_id=run_id))
+                                                run_id=run_id, **samples_as_the_dataset_gives(config)))
     finally:
         store.close()
     return run_id
@@ -177,3 +177,7 @@ def test_update_seeds_names_every_reused_variant_from_other_software(run_cli, tm
     [checked] = json.loads((tmp_path / "check.json").read_text())["entries"]
     assert [(r["run_id"], r["seed"], r["threads"], r["other_software"]) for r in checked["reused"]] == [
         (first, 0, "auto", []), (second, 1, "auto", ["torch"])]
+    derived = yaml.safe_load(baseline.read_text())["entries"][0]["derived"]  # the file says whose values it holds
+    assert derived["command"].endswith("--seeds 2 --threads auto --stored")
+    assert [(r["run_id"], r["seed"], r.get("torch")) for r in derived["reused_runs"]] == [
+        (first, 0, torch.__version__), (second, 1, OLD_TORCH)]

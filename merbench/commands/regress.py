@@ -335,8 +335,13 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
         "machine": describe_machine(), "date": date.today().isoformat(),
         "versions": {key: None if environment.get(key) is None else str(environment.get(key))
                      for key in ("merbench", "torch", "opencv", "git_commit")},  # None: not known (no git checkout)
-        "command": f"merbench regress --baseline {args.baseline} --update --seeds {args.seeds} --threads {','.join(layouts)}",
+        "command": (f"merbench regress --baseline {args.baseline} --update --seeds {args.seeds} --threads {','.join(layouts)}"
+                    + (" --stored" if args.stored else "")),
     }
+    if reused:  # the versions above are this check's; a reused run names its own, so that the file says whose values
+        context["reused_runs"] = [{"run_id": reuse.run_id, "seed": reuse.seed, "threads": reuse.threads,
+                                   **{key: value for key, value in reuse.trained_with.items() if value is not None}}
+                                  for reuse in reused]
     derivation = Derivation(list(range(entry.seed, entry.seed + args.seeds)), layouts, k, floor, values,
                             sum(seconds) / len(seconds), context)
     return entry, first, derivation
