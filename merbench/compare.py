@@ -9,7 +9,8 @@ runs that are not subject-independent or selected on test data carry a
 leakage warning. Runs of different profiles (``--profile``) are never compared
 silently: when the selected runs span more than one, each row names its profile
 (so a model has a row per profile), no best is marked in a column that mixes
-profiles, and a note says so. Runs made with settings other than their profile's defaults
+profiles, and a note says so; the same holds for a column whose runs changed the dataset's or the
+protocol's options differently (other samples or folds). Runs made with settings other than their profile's defaults
 (``merbench.run_settings``) are not compared silently either: a row names the settings its
 run changed (so runs that differ in them get a row each), and settings that every run
 changed are named once, in a note. ``merbench.export`` writes a ``Comparison`` to files.
@@ -73,6 +74,8 @@ class Comparison:
     common_settings: tuple[str, ...] = ()
     runs: dict[tuple[str, tuple[str, str]], RunResult] = field(default_factory=dict, repr=False, compare=False)
     """The run behind each cell."""
+    unlike_data: list[tuple[str, str]] = field(default_factory=list)
+    """Columns whose runs scored different samples or folds (``dataset.*``/``protocol.*`` settings): no best there."""
 
     @property
     def mixed_profiles(self) -> bool:
@@ -112,7 +115,16 @@ class Comparison:
 
     def notes(self) -> list[str]:
         """The notes on the compared runs' profiles, settings and seeds, for under the table."""
-        return [note for note in (self.profile_note(), self.settings_note(), self.seeds_note()) if note]
+        return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note())
+                if note]
+
+    def data_note(self) -> str | None:
+        """One sentence naming the columns left without a best because their runs scored other data or folds."""
+        if not self.unlike_data:
+            return None
+        named = ", ".join(f"{dataset} · {protocol}" for dataset, protocol in self.unlike_data)
+        return (f"No best is marked in {named}: its runs changed the dataset's or the protocol's options differently "
+                "(dataset.*, protocol.* in parentheses), so they scored other samples or folds.")
 
     @property
     def description(self) -> str:
@@ -277,15 +289,24 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         runs[(model, column)] = result
     for key, cell in cells.items():
         cell.n_runs = counts[key]
+    unlike_data: list[tuple[str, str]] = []
     for column in columns:
         in_column = [cells[(m, column)] for m in models if (m, column) in cells]
         if len({cell.profile for cell in in_column}) > 1:
             continue  # runs of different profiles are not alike: no best
+        if len({_data_settings(cell.settings) for cell in in_column}) > 1:
+            unlike_data.append(column)  # other samples or folds: not alike either
+            continue
         contenders = [cell for cell in in_column if not cell.warnings] or in_column  # a leaky score is never "best"
         top = max(cell.mean for cell in contenders)
         for cell in contenders:
             cell.best = cell.mean == top and len(in_column) > 1
-    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs)
+    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data)
+
+
+def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
+    """The settings among ``settings`` (``key=value``) that change which samples or folds a run scores."""
+    return tuple(sorted(item for item in settings or () if item.startswith(("dataset.", "protocol."))))
 
 
 def pct(value: float | None) -> str:

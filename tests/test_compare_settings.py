@@ -92,6 +92,19 @@ def test_batched_folds_are_named_since_they_change_a_dropout_models_scores():
     assert comparison.models == ["ststnet", "ststnet (engine.parallel_mode=vmap)"]
 
 
+def test_no_best_is_marked_between_runs_on_other_samples_or_folds_but_is_between_other_epochs():
+    full = _result("20250611-000001-000001", "ststnet", 0.5)
+    smaller = _result("20250611-000002-000002", "ststnet", 0.7, dataset__subjects=6, protocol__n_splits=3)
+    longer = _result("20250611-000003-000003", "ststnet", 0.6, engine__epochs=6)
+    unlike = build_comparison([full, smaller], settings=changed_settings_of([full, smaller], get_registry()))
+    assert not any(cell.best for cell in unlike.cells.values()) and unlike.unlike_data == [COLUMN]
+    assert ("No best is marked in synthetic · subject-10fold: its runs changed the dataset's or the protocol's "
+            "options differently") in " ".join(unlike.notes())
+    alike = build_comparison([full, longer], settings=changed_settings_of([full, longer], get_registry()))
+    assert [m for (m, _), cell in alike.cells.items() if cell.best] == ["ststnet (engine.epochs=6)"]
+    assert alike.data_note() is None
+
+
 def test_the_chain_epochs_and_list_values_are_named_as_set_takes_them():
     result = _result("20250611-000001-000001", "ststnet", 0.5, preprocess="crop,flow", engine__epochs=2,
                      model__filters=[4, 6, 8], engine__channels_last=False)
