@@ -184,8 +184,17 @@ def _where(path: Path, index: int | None) -> str:
     return f"{path}" if index is None else f"{path}, entry {index + 1}"
 
 
+E_NOTATION = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+"""A number such as ``1e-1`` or ``4E-1``, which YAML 1.1 (PyYAML) reads as text: it wants ``1.0e-1``."""
+
+
 def _number(value: Any, what: str, where: str) -> float:
-    """A fraction 0..1: NaN would make every comparison false, so every check pass; a tolerance above 1 too."""
+    """A fraction 0..1: NaN would make every comparison false, so every check pass; a tolerance above 1 too.
+
+    ``1e-1`` written in the file is taken as the number it is, although YAML hands it over as text.
+    """
+    if isinstance(value, str) and E_NOTATION.fullmatch(value.strip()):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{where}: {what} must be a number (fraction 0..1), got {value!r}")
     number = float(value)

@@ -183,3 +183,15 @@ def test_a_baseline_that_is_not_a_text_file_is_one_clear_error(make, message, ru
     make(baseline)
     result = run_cli("regress", "--baseline", str(baseline), "--quiet", "--no-store")
     assert result.code == 2 and message in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("written, value", [("1e-1", 0.1), ("4E-1", 0.4), ("0.4e0", 0.4), ("4e-01", 0.4), ("4.0e-1", 0.4)])
+def test_a_band_in_e_notation_is_the_number_written(written, value, tmp_path):
+    # YAML 1.1 hands 1e-1 over as text; the band was refused as "must be a number ... got '1e-1'"
+    from merbench.regress import load_baseline
+
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("version: 1\ndefaults: {dataset: synthetic, profile: quick}\nentries:\n  - model: ststnet\n"
+                        f"    metrics: {{uf1: {{expected: {written}, tolerance: {written}}}}}\n")
+    [expectation] = load_baseline(baseline).entries[0].expectations
+    assert (expectation.expected, expectation.tolerance) == (pytest.approx(value), pytest.approx(value))
