@@ -11,6 +11,7 @@ those annotations (``protocol.n_splits`` above the number of subjects...).
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -95,12 +96,23 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
         with warnings.catch_warnings():  # the run splits again and shows them then, once
             warnings.simplefilter("ignore")
             folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+    except UsageError as exc:  # a protocol sees class indices only: say the class's name
+        raise UsageError(_class_names(str(exc), dataset.classes)) from None
     except ValueError as exc:  # scikit-learn's splitters refuse impossible splits with ValueError
         raise UsageError(
             f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} samples, "
             f"{len(set(dataset.subjects))} subjects): {exc}; change the protocol.* settings or the protocol"
         ) from None
     check_folds(folds, dataset.subjects, config.protocol)
+
+
+def _class_names(text: str, classes: list[str]) -> str:
+    """``text`` with each ``class N`` (a class index, as a protocol plugin sees labels) as ``class 'NAME'``."""
+    def named(match: re.Match) -> str:
+        index = int(match.group(1))
+        return f"class '{classes[index]}'" if 0 <= index < len(classes) else match.group(0)
+
+    return re.sub(r"\bclass (\d+)\b", named, text)
 
 
 def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = None,

@@ -279,3 +279,11 @@ def test_a_summary_or_a_damaged_result_is_not_taken_for_a_configuration(run_cli,
     path.write_text(json.dumps(document))
     result = run_cli("run", "--config", str(path), "--no-store")
     assert result.code == 2 and f"--config {path}: {message}" in " ".join(result.err.split())
+
+
+def test_a_protocol_refusing_a_rare_class_names_the_class_not_its_index(run_cli):
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--protocol", "sample-10fold",
+                     "--profile", "quick", "--set", "dataset.subjects=3", "--no-store")
+    message = " ".join(result.err.split())
+    assert result.code == 2 and "Traceback" not in result.err
+    assert re.search(r"class '(negative|positive|surprise)' has \d+: use --set protocol.n_splits=\d+", message), message
