@@ -90,8 +90,11 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
         first_fold = opened.stored_folds(summary.id, 0)[0].record
     interrupted = run_cli("runs", "--store", str(store), "--status", "interrupted")
     assert summary.id in interrupted.out
-    shown = run_cli("show", summary.id, "--store", str(store))
-    assert shown.code == 2 and f"run {summary.id} is interrupted (1 fold done)" in " ".join(shown.err.split())
+    shown = run_cli("show", summary.id, "--store", str(store))  # a run on its way is shown, not an error
+    assert shown.code == 0 and f"Note: run {summary.id} is interrupted (1 fold done)" in " ".join(shown.out.split())
+    assert "--resume" in shown.out and "merbench: error" not in shown.err
+    as_json = run_cli("show", summary.id, "--store", str(store), "--json", str(tmp_path / "r.json"))
+    assert as_json.code == 2 and not (tmp_path / "r.json").exists()  # no result to write: that is an error
     assert f"Run {summary.id} (interrupted)" in shown.out and "finished folds so far" in shown.out
     fold_row = next(line.split() for line in shown.out.splitlines() if line.split()[:1] == ["1"])
     assert fold_row[1] == str(first_fold.n_test) and fold_row[7] == f"{100 * first_fold.metrics['uf1']:.1f}"
@@ -101,7 +104,7 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     with sqlite3.connect(running) as db:  # as while its process still trains (this test's process is alive)
         db.execute("UPDATE runs SET status = 'running', pid = ?", (os.getpid(),))
     db.close()
-    busy = " ".join(run_cli("show", summary.id, "--store", str(running)).err.split())
+    busy = " ".join(run_cli("show", summary.id, "--store", str(running)).out.split())
     assert f"is still running (process {os.getpid()}" in busy and "1 fold done so far" in busy
     assert "--resume" not in busy, "a running run cannot be resumed: the advice is to wait"
 

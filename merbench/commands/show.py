@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
+from merbench.escaping import printable
 
 if TYPE_CHECKING:
     from merbench.result import FoldRecord
@@ -45,13 +47,20 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench show RUN_ID``."""
     from merbench.outputs import check_output_path, store_files, write_output
     from merbench.report import print_result
-    from merbench.store import ResultStore
+    from merbench.errors import UsageError
+    from merbench.store import ResultStore, status_of
 
     target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         row = store.run_row(args.run_id)
         if row["result_json"] is None and args.json is None:
             _print_finished_folds(out, row, store.finished_folds(row["id"]))
+            if status_of(row) in ("interrupted", "running"):  # a run on its way: shown as far as it got, no error
+                try:
+                    store.result(args.run_id)
+                except UsageError as exc:
+                    out.print(Text(printable(f"Note: {exc}"), style="yellow"), highlight=False)
+                    return 0
         result = store.result(args.run_id)  # without a final result: why, and what to do, as an error
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
