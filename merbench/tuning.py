@@ -12,10 +12,12 @@ only and ``check_nested`` refuses anything else).
 
 Every trial is kept in an Optuna SQLite storage beside the results store
 (``merbench.tuning_storage``; one study per outer fold, named by a content key
-of the configuration, space, seed and inner folds), so an interrupted tune
-continues where it stopped. ``merbench.tuning_space`` reads the search space,
-``merbench.tuning_summary`` builds the result and ``merbench.tuning_report``
-prints it.
+of the configuration, space, seed, inner folds and the samples with their
+labels), so an interrupted tune continues where it stopped. Each trial and
+refit records the software that made it (``merbench.environment``): reusing
+work of other software is said, and recorded in the summary's warnings.
+``merbench.tuning_space`` reads the search space, ``merbench.tuning_summary``
+builds the result and ``merbench.tuning_report`` prints it.
 The pipeline is merbench's own: ``merbench.runner.load_dataset``,
 ``merbench.preprocess`` (inputs cached by content, so a trial recomputes
 inputs only when its ``flow.*`` options are new), ``merbench.config`` and the
@@ -40,7 +42,8 @@ from merbench.cache import cache_root, content_key
 from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config, with_executor_flag
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
-from merbench.environment import describe_environment
+from merbench.dataset_check import loader_skip_note
+from merbench.environment import current_software, describe_environment, other_software
 from merbench.errors import DataError, MerbenchError, PluginError, RunFailed, UsageError
 from merbench.folds import FoldData, FoldJob, FoldTask, SequentialFolds, plan_executor
 from merbench.leaks import config_leaks
@@ -54,8 +57,8 @@ from merbench.registry import Registry
 from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe
 from merbench.splits import check_folds, protocol_dataset
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
-from merbench.tuning_storage import (check_storage, counted_trials, default_storage, fail_stale, import_optuna,
-                                     open_storage, storage_lock)
+from merbench.tuning_storage import (check_storage, counted_trials, default_storage, error_text, fail_stale,
+                                     import_optuna, open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
 from merbench.workers import usable_cores
 from merbench.wording import counted
@@ -201,6 +204,10 @@ class TuneContext:
     cache_dir: Path
     inputs: OrderedDict = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    software: dict[str, Any] = field(default_factory=dict)
+    """This process's software (``merbench.environment.current_software``), recorded with each trial and refit."""
+    reused_other: list[tuple[str, list[str]]] = field(default_factory=list)
+    """Stored trials and refits reused although other software made them: (``trial`` or ``refit``, what differs)."""
     labels: np.ndarray = field(init=False)
     subjects: np.ndarray = field(init=False)
 
@@ -290,6 +297,7 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
 
     def objective(trial: Any) -> float:
         values = ctx.space.suggest(trial)
+        trial.set_user_attr("software", ctx.software)  # a later tune reusing this trial compares it with its own
         scores: dict[int, float] = {}
 
         def on_done(task: Any, output: Any) -> None:
@@ -321,14 +329,34 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
     return objective
 
 
-def study_key(ctx: TuneContext) -> str:
-    """The content key of a tune: configuration (less how it runs), space, seed, inner folds and the samples."""
+def _key_parts(ctx: TuneContext) -> list[Any]:
+    """What a tune's studies are keyed on besides the labels: configuration (less how it runs), space, seed, inner
+    folds and the sample ids."""
     base = ctx.base
     sections = {name: dict(values) for name, values in base.sections.items() if name != "executor"}
     sections["engine"] = {k: v for k, v in sections["engine"].items() if k not in RUN_ENGINE}
-    return content_key("merbench tune", KEY_VERSION, base.model, base.dataset, base.protocol, base.profile, base.seed,
-                       str(base.root), list(base.preprocess), sections, ctx.space.key_parts(),
-                       ctx.request.inner_folds, [s.id for s in ctx.dataset.samples])
+    return ["merbench tune", KEY_VERSION, base.model, base.dataset, base.protocol, base.profile, base.seed,
+            str(base.root), list(base.preprocess), sections, ctx.space.key_parts(), ctx.request.inner_folds,
+            [s.id for s in ctx.dataset.samples]]
+
+
+def sample_labels(ctx: TuneContext) -> dict[str, list[str]]:
+    """The class list and each sample's class name: a coding sheet whose emotions were corrected (same clip ids)
+    gives other ones, so the tune's trials and refits are not reused (their predictions were scored on the old)."""
+    classes = [str(name) for name in ctx.dataset.classes]
+    return {"classes": classes, "labels": [classes[int(label)] for label in ctx.labels]}
+
+
+def study_key(ctx: TuneContext) -> str:
+    """The content key of a tune: configuration (less how it runs), space, seed, inner folds, the samples and their
+    labels (``sample_labels``)."""
+    return content_key(*_key_parts(ctx), sample_labels(ctx))
+
+
+def clips_key(ctx: TuneContext) -> str:
+    """``study_key`` without the labels (the study key before merbench keyed studies by labels): studies of the same
+    options and clips under other labels are found by it (``other_label_studies``)."""
+    return content_key(*_key_parts(ctx))
 
 
 def study_name(ctx: TuneContext, key: str, outer: Fold) -> str:
@@ -344,11 +372,16 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
                                 load_if_exists=True,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS))
     stale = fail_stale(optuna, storage, study)
-    done = len(counted_trials(optuna, study))
+    counted_before = counted_trials(optuna, study)
+    done = len(counted_before)
     study.sampler = _sampler(optuna, ctx, outer, done)
-    study.set_user_attr("outer_fold", outer.index)
-    study.set_user_attr("test_ids", [ctx.dataset.samples[i].id for i in outer.test])
+    _set_attrs(study, {"outer_fold": outer.index, "test_ids": [ctx.dataset.samples[i].id for i in outer.test],
+                       "clips_key": clips_key(ctx)})
     total = ctx.request.trials
+    for trial in counted_before[:total]:
+        note_reuse(ctx, "trial", trial.user_attrs.get("software"))
+    if total > done:
+        _set_attrs(study, {"software": ctx.software})  # the software that made its latest trials
     ctx.progress.start("trials", total, f"Outer fold {outer.index + 1}/{len(ctx.outer_folds)}: trials")
     if done:
         ctx.progress.advance("trials", min(done, total))
@@ -372,6 +405,36 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
             study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError), callbacks=[finished],
                            gc_after_trial=False)
     return study
+
+
+def _set_attrs(study: Any, attrs: Mapping[str, Any]) -> None:
+    """Set the study's user attributes that differ from the stored ones (a tune that reuses everything writes none)."""
+    for name, value in attrs.items():
+        if study.user_attrs.get(name) != value:
+            study.set_user_attr(name, value)
+
+
+def note_reuse(ctx: TuneContext, what: str, stored: Mapping[str, Any] | None) -> None:
+    """Remember a reused stored ``what`` (``trial``, ``refit``) that software other than this process's made.
+
+    ``stored`` is the software recorded with it (``None`` for one stored before merbench recorded it: then each
+    version reads ``unknown``, as ``merbench.environment.other_software`` compares).
+    """
+    changed = other_software(dict(stored or {}), ctx.software)
+    if changed:
+        ctx.reused_other.append((what, changed))
+
+
+def other_software_note(reused: list[tuple[str, list[str]]]) -> str | None:
+    """The one warning on stored trials and refits reused from other software, naming what differs (stored → now);
+    ``None`` when there were none."""
+    if not reused:
+        return None
+    counts = Counter(what for what, _ in reused)
+    changes = list(dict.fromkeys(change for _, changed in reused for change in changed))
+    parts = [counted(counts[what], f"stored {what}") for what in ("trial", "refit") if counts[what]]
+    return (f"{' and '.join(parts)} reused by this tune were made by other software, so the tuned scores do not "
+            f"measure this code alone; run with --fresh to redo them with it. Stored → now: {'; '.join(changes)}")
 
 
 def _sampler(optuna: Any, ctx: TuneContext, outer: Fold, counted: int) -> Any:
@@ -430,9 +493,11 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
         refit = stored
         ctx.progress.message(f"Outer fold {outer.index + 1}: refit of trial {place_of(trials, best)} reused from the "
                              "stored study")
+        note_reuse(ctx, "refit", stored.get("software"))
     else:
-        refit = {"trial": best.number, "params": params, **refit_fold(ctx, outer, params)}
+        refit = {"trial": best.number, "params": params, **refit_fold(ctx, outer, params), "software": ctx.software}
         study.set_user_attr("refit", refit)
+        _set_attrs(study, {"software": ctx.software})
     place = {t.number: i for i, t in enumerate(trials)}  # the trial numbers an uninterrupted tune would show
     states = Counter(t.state.name.lower() for t in trials)
     samples = ctx.dataset.samples
@@ -584,10 +649,16 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     preflight(base, registry)
     cache_dir = cache_root(create=False)
     dataset = load_dataset(base, registry, cache_dir)  # the protocol expands it as merbench run's does (frame-10fold)
+    warnings = []
+    left_out = loader_skip_note(dataset, base.dataset, base.root)  # as merbench run says it
+    if left_out:
+        progress.message(f"[yellow]Note:[/] {left_out}")
+        warnings.append(left_out)
     dataset = protocol_dataset(dataset, registry.get("protocols", base.protocol), dict(base.section("protocol")))
     choice = choose_device(base.device, base.section("engine")["amp"])
     progress.message(f"Device: {choice.description}")
-    ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir)
+    ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir,
+                      software=current_software())
     inputs = _preprocessed(ctx, base, first=True)
     check_models_on_data(request, registry, base, space, tuple(inputs.shape[1:]), ctx.n_classes)
     protocol = registry.get("protocols", base.protocol)
@@ -615,8 +686,9 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                 try:
                     folds.append(tune_fold(ctx, optuna, storage, key, outer))
                 except optuna.exceptions.StorageInternalError as exc:
-                    raise RunFailed(f"the trials storage {storage_path} failed ({exc}); the trials finished before "
-                                    "are kept: free some space or fix the file, then run the same command again") from None
+                    raise RunFailed(f"the trials storage {storage_path} failed ({error_text(exc)}); the trials "
+                                    "finished before are kept: free some space or fix the file (is it writable?), "
+                                    "then run the same command again") from None
                 progress.advance("outer", 1, note=f"outer UF1 {100 * folds[-1]['metrics']['uf1']:.1f} %")
 
     search = {
@@ -630,23 +702,53 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         "executor": base.section("executor")["name"],
         "storage": str(storage_path),
         "key": key,
+        "reused_other_software": sorted({change for _, changed in ctx.reused_other for change in changed}),
     }
+    software_note = other_software_note(ctx.reused_other)
+    if software_note:
+        warnings.append(software_note)  # print_summary prints it with the tables
     return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search,
-                     describe_environment(choice.description), time.perf_counter() - started)
+                     describe_environment(choice.description), time.perf_counter() - started, warnings)
 
 
-def _nothing_to_resume(ctx: TuneContext) -> UsageError:
-    return UsageError(f"--resume: no stored trials of this tune in {ctx.request.storage or default_storage()} "
-                      "(the model, dataset, protocol, profile, seed, --set options, space and --inner-folds must "
-                      "match the interrupted tune); run without --resume to start it")
+def _nothing_to_resume(ctx: TuneContext, other_labels: str | None = None) -> UsageError:
+    where = ctx.request.storage or default_storage()
+    if other_labels:
+        return UsageError(f"--resume: no stored trials of this tune in {where}: {other_labels}; run without "
+                          "--resume to start it")
+    return UsageError(f"--resume: no stored trials of this tune in {where} "
+                      "(the model, dataset, protocol, profile, seed, --set options, space, --inner-folds and the "
+                      "dataset's clips and labels must match the interrupted tune); run without --resume to start it")
+
+
+def other_label_studies(ctx: TuneContext, storage: Any) -> str | None:
+    """What to say when the storage holds studies of these options and clips under other labels or classes (the
+    coding sheet changed): they are not reused. ``None`` when it holds none."""
+    old = clips_key(ctx)
+    names = {study_name(ctx, old, outer) for outer in ctx.outer_folds}  # keyed before labels counted
+    relabelled = unrecorded = 0
+    for study in storage.get_all_studies():
+        if study.user_attrs.get("clips_key") == old:
+            relabelled += 1
+        elif study.study_name in names:
+            unrecorded += 1
+    if not relabelled and not unrecorded:
+        return None
+    made = ("with other labels or classes for the same clips (the dataset's annotations changed)" if relabelled
+            else "by an older merbench that did not record the labels")
+    return (f"the stored trials of these options in {ctx.request.storage or default_storage()} were made {made}; "
+            "they are not reused, so their scores are not mixed with these labels (they stay in the file)")
 
 
 def _check_resume(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> None:
     """``--resume`` needs stored studies of this tune; ``--fresh`` deletes them; otherwise they are reused."""
     names = {study_name(ctx, key, outer) for outer in ctx.outer_folds}
     stored = [name for name in optuna.get_all_study_names(storage=storage) if name in names]
+    other_labels = None if stored else other_label_studies(ctx, storage)
     if ctx.request.resume and not stored:
-        raise _nothing_to_resume(ctx)
+        raise _nothing_to_resume(ctx, other_labels)
+    if other_labels:
+        ctx.progress.message(f"[yellow]Note:[/] {other_labels[0].upper()}{other_labels[1:]}; new trials start")
     if ctx.request.fresh:
         for name in stored:
             optuna.delete_study(study_name=name, storage=storage)

@@ -75,7 +75,23 @@ def check_storage(path: Path | None, given: bool) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
     elif not target.parent.is_dir():
         raise UsageError(f"{shown}: the folder {target.parent} does not exist; create it first")
+    check_writable(target, shown)
     return target
+
+
+def check_writable(target: Path, shown: str) -> None:
+    """``UsageError`` when the storage file, or its folder (SQLite's journal, the tune's lock file), is not writable.
+
+    A tune writes to its storage on every call, even one whose trials and refits are all stored, so a read-only
+    (or immutable) file is refused up front rather than by Optuna's misleading commit error in the middle.
+    """
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UsageError(f"{shown}: is not writable (a read-only or immutable file); a tune writes its trials "
+                         f"there: make it writable (chmod u+w, or chattr -i) or copy it to a writable place and "
+                         "give the copy with --storage")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{shown}: its folder {target.parent} is not writable (SQLite and the tune's lock file "
+                         "write beside it); make the folder writable or give a file elsewhere with --storage")
 
 
 @contextlib.contextmanager
@@ -124,9 +140,23 @@ def open_storage(optuna: Any, path: Path) -> Any:
         optuna.get_all_study_names(storage=storage)  # reads the studies table: a foreign one fails here
         return storage
     except Exception as exc:  # SQLAlchemy and Optuna raise their own types for a damaged or newer file
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise UsageError(f"--storage {path}: Optuna cannot use this file ({type(exc).__name__}: {first}); "
+        raise UsageError(f"--storage {path}: Optuna cannot use this file ({type(exc).__name__}: {error_text(exc)}); "
                          "give another file with --storage") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (SQLAlchemy's go on with the SQL statement and a link)."""
+    return (str(exc).strip().splitlines() or [""])[0].strip()
+
+
+def error_text(exc: BaseException) -> str:
+    """An Optuna storage error's text and the cause under it: Optuna's own text is generic ("... e.g. exceeding max
+    length"), the cause says what happened (``sqlite3.OperationalError: attempt to write a readonly database``)."""
+    text = first_line(exc)
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and first_line(cause) and first_line(cause) not in text:
+        text = f"{text.rstrip('. ')}; cause: {first_line(cause)}" if text else first_line(cause)
+    return text
 
 
 

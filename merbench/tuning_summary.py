@@ -101,12 +101,14 @@ def leakage_record(base: Any, protocol: Any, overlaps: list[list[str]], folds: l
 
 
 def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any, base: Any, space: SearchSpace,
-              protocol: Any, search: dict[str, Any], environment: dict[str, Any], seconds: float) -> dict[str, Any]:
+              protocol: Any, search: dict[str, Any], environment: dict[str, Any], seconds: float,
+              notes: list[str] | None = None) -> dict[str, Any]:
     """The tune's JSON-ready summary: per-fold choices, pooled outer scores, stability and compute spent.
 
     ``folds`` are ``merbench.tuning.tune_fold`` summaries in the order of
     ``outer_folds``; ``base`` is the resolved ``RunConfig`` without trial
-    values; ``protocol`` the protocol's spec; ``search`` how the search ran.
+    values; ``protocol`` the protocol's spec; ``search`` how the search ran; ``notes`` what else the
+    ``warnings`` list (annotation rows the loader left out, stored work of other software reused).
     """
     samples, labels, subjects = dataset.samples, dataset.labels, dataset.subjects
     rows, truth, predicted = [], [], []
@@ -152,7 +154,7 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
             "wall_seconds": seconds,
         },
         "leakage": leakage_record(base, protocol, overlaps, folds),
-        "warnings": [protocol.warning] if protocol.warning else [],
+        "warnings": ([protocol.warning] if protocol.warning else []) + list(notes or []),
         "config": base.to_dict(),
         "environment": environment,
         "predictions": rows,
