@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from merbench.config import RunConfig, check_seeds, resolve_config, sets_for_protocol
+from merbench.config import RunConfig, check_seeds, dataset_gives, resolve_config, sets_for_protocol
 from merbench.errors import UsageError
 from merbench.leakage_summary import summarise
 from merbench.leaks import config_leaks, describe
@@ -76,6 +76,8 @@ class Study:
     honest: RunConfig
     variants: list[tuple[Variant, RunConfig]]
     seeds: list[int]
+    left_out: list[dict[str, str]] = field(default_factory=list)
+    """Variants that cannot apply to the data (``name``, ``why``): ``frame-10fold`` on a dataset of images."""
 
     def configs(self) -> list[tuple[Variant | None, RunConfig]]:
         """(variant, config) in the order they run; ``None`` is the honest protocol."""
@@ -111,13 +113,18 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
             f"({describe(found)}); give a subject-independent --protocol (subject-10fold, loso, ...) and leave "
             "engine.select_on and engine.normalise_on at their defaults: merbench leakage runs each leaky variant itself"
         )
-    variants = []
+    variants, left_out = [], []
+    gives = dataset_gives(registry.get("datasets", honest.dataset), honest.root, honest.section("dataset"))
     for variant in VARIANTS:
+        if variant.protocol == "frame-10fold" and gives == "image":
+            left_out.append({"name": variant.name, "why": f"dataset '{honest.dataset}' gives one precomputed image "
+                             "per sample, and frame-10fold needs each clip's frames: nothing of this kind can leak"})
+            continue
         name = variant.protocol or honest.protocol
         config = resolve_config(registry, protocol=name,
                                 sets={**_sets_for(sets, name, honest.protocol, registry), **variant.sets}, **common)
         variants.append((variant, config))
-    return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)))
+    return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)), left_out)
 
 
 def preflight_study(study: Study, registry: Registry) -> None:
@@ -155,5 +162,6 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
     facts = {"model": config.model, "dataset": config.dataset, "protocol": config.protocol, "profile": config.profile,
              "device": config.device, "seeds": study.seeds, "command": command, "seconds": round(seconds, 1),
              "seconds_of_runs": round(sum(float(run.seconds.total) for run in runs), 1), "reused": list(reused or []),
+             "left_out": list(study.left_out),
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky])

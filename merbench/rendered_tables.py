@@ -203,7 +203,9 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
             f"{_code(summary.get('command', 'merbench leakage'))} in {_text(study_time(summary))} on "
             f"{_text(environment.get('device', 'an unknown device'))}, {_text(summary.get('created', '?'))}, merbench "
             f"{_text(environment.get('merbench', '?'))}, torch {_text(environment.get('torch', '?'))}; rendered from "
-            f"{_code(path)} by {_code(by)}.")
+            f"{_code(path)} by {_code(by)}."
+            + "".join(f" Not run: {markdown_code(str(item['name']))} ({_text(item['why'])})."
+                      for item in summary.get("left_out") or []))
 
 
 RENDERERS: dict[str, Callable[[Baseline, Any], str]] = {

@@ -360,9 +360,10 @@ def leakage_caption(summary: dict[str, Any]) -> str:
     seeds = summary.get("seeds") or []
     boot = summary.get("bootstrap") or {}
     over = f"mean over {len(seeds)} seeds of each run's pooled scores" if len(seeds) > 1 else "pooled over folds"
+    left_out = "".join(f" Not run: {item['name']} ({item['why']})." for item in summary.get("left_out") or [])
     return (f"Scores in % ({over}). ΔUF1: the variant's UF1 minus the honest UF1 of the same seed, in points, "
             f"with a {100 * float(boot.get('confidence', 0.95)):g} % bootstrap interval "
-            f"({boot.get('resamples', '?')} paired resamples of the clips).")
+            f"({boot.get('resamples', '?')} paired resamples of the clips).{left_out}")
 
 
 def leakage_table(summary: dict[str, Any]) -> DataTable:

@@ -247,3 +247,26 @@ def test_a_cross_dataset_study_gives_each_run_its_protocol_options(run_cli, tmp_
                                                           "cross-dataset", "cross-dataset"]
     assert "pools the domains" in variants["sample-10fold"]["note"] and "note" not in variants["normalise_on=all"]
     assert "pools the domains" in " ".join(result.out.split())
+
+
+def test_a_dataset_of_images_runs_the_study_without_frame_10fold_and_says_so(run_cli, tmp_path):
+    # frame-10fold (several frame pairs per clip) refused the whole study on a dataset of precomputed images.
+    import realtrees as rt
+
+    root = tmp_path / "images"
+    root.mkdir()
+    rt.build_manifest_images(root, subjects=6, per_subject=4)
+    summary_path = tmp_path / "study.json"
+    result = run_cli("leakage", "--model", "ststnet", "--dataset", "manifest", "--root", str(root), "--profile", "quick",
+                     "--set", "dataset.manifest=labels.csv", "protocol.n_splits=3", "--no-store", "--quiet",
+                     "--json", str(summary_path))
+    assert result.code == 0, result.err
+    summary = json.loads(summary_path.read_text())
+    assert [variant["name"] for variant in summary["variants"]] == [
+        "honest", "sample-10fold", "select_on=test", "normalise_on=all"]
+    assert [item["name"] for item in summary["left_out"]] == ["frame-10fold"]
+    said = "Not run: frame-10fold (dataset 'manifest' gives one precomputed image per sample"
+    assert said in " ".join(result.out.split())
+    rendered = tmp_path / "study.md"
+    assert run_cli("report", "--leakage", str(summary_path), "--output", str(rendered)).code == 0
+    assert "Not run: `frame-10fold` (dataset 'manifest' gives one precomputed image" in rendered.read_text()
