@@ -710,10 +710,17 @@ def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registr
     ``owners`` names the plugin of the ``model``, ``dataset`` and ``protocol`` sections, so that the
     message says whose options they are (``Valid settings of model 'ststnet': ...``).
     """
-    keys = valid_keys(sections) + ["seed", "profile"]
-    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    section, dot, option = key.partition(".")
+    if dot and section in sections:  # the option's own name decides: "model." alone made model.attention ~ batchnorm
+        close = [f"{section}.{name}" for name in difflib.get_close_matches(option, list(sections[section]), n=1,
+                                                                           cutoff=0.6)]
+        close = close or [f"{other}.{option}" for other in sections if option in sections[other]]
+    else:  # a misspelt section: its closest section, then the option there
+        near = difflib.get_close_matches(section, list(sections), n=1, cutoff=0.6) if dot else []
+        options = list(sections[near[0]]) if near else []
+        close = ([f"{near[0]}.{name}" for name in difflib.get_close_matches(option, options, n=1, cutoff=0.6)] if near
+                 else difflib.get_close_matches(key, valid_keys(sections) + ["seed", "profile"], n=1, cutoff=0.6))
     hint = f" (did you mean {close[0]}?)" if close else ""
-    section, dot, _ = key.partition(".")
     if dot and section in sections:
         options = ", ".join(f"{section}.{option}" for option in sections[section]) or "none"
         others = ", ".join(name for name in sections if name != section)
