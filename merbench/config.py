@@ -288,10 +288,16 @@ class Range:
         return above and below
 
 
-def parse_rule(rule: Any) -> Range | tuple[str, ...] | None:
-    """An ``option_ranges`` entry as a ``Range``, a tuple of choices, or ``None`` (no rule)."""
+FILE_RULE = "file"
+"""The ``option_ranges`` rule of a text option naming a local file (weights): empty, or a file that exists."""
+
+
+def parse_rule(rule: Any) -> Range | tuple[str, ...] | str | None:
+    """An ``option_ranges`` entry as a ``Range``, a tuple of choices, ``FILE_RULE``, or ``None`` (no rule)."""
     if rule is None:
         return None
+    if rule == FILE_RULE:
+        return FILE_RULE
     if isinstance(rule, str):
         return Range.parse(rule)
     if isinstance(rule, (tuple, list)) and rule:
@@ -424,6 +430,9 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         if isinstance(value, (list, tuple, dict)):
             raise _refuse(key, text, default, parsed, "expected one value (text), not a list or mapping")
         value = value if isinstance(value, str) else text  # numbers, dates, null: the text as given
+        if parsed == FILE_RULE and str(value).strip() and not Path(str(value).strip()).expanduser().is_file():
+            raise UsageError(f"{key}={text}: no such file ({Path(str(value).strip()).expanduser().resolve()}); give "
+                             f"the path of an existing local file, or leave it empty (default {_show(default)!r})")
         if isinstance(parsed, tuple):
             canonical = {c.lower(): c for c in parsed}.get(str(value).strip().lower())
             if canonical is None:

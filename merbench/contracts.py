@@ -25,7 +25,8 @@ A rule is either a range text for a number option, one-sided (``">= 1"``,
 ``"> 0"``, ``"<= 10"``, ``"< 1"``) or an interval with ``[``/``]`` for an
 included and ``(``/``)`` for an excluded bound (``"[0, 1)"``, ``"(0, 1)"``,
 ``"[1, inf)"``), or a tuple of the accepted values of a text option (compared
-without case, e.g. ``("cbam", "none")``). For a list option the rule applies to
+without case, e.g. ``("cbam", "none")``), or ``"file"`` for a text option naming a
+local file (weights): empty, or a file that exists. For a list option the rule applies to
 every element. Values keep the type of the option's default; floats must be
 finite. merbench checks every value the user gives when the run's
 configuration is resolved, before anything starts, and names the option, the

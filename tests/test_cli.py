@@ -80,6 +80,8 @@ def test_table_shows_folds_mean_and_pooled(run_cli):
         (["--model", "convmixer", "--dataset", "synthetic", "--set", "model.depht=3"], "unknown setting 'model.depht' (did you mean model.depth?). Valid settings of model 'convmixer':"),
         (["--model", "ststnet", "--dataset", "synthetic", "--set", "model.depth=3"], "`merbench info ststnet` lists its options"),
         (["--model", "ststnet", "--dataset", "synthetic", "--set", "model.lr=3"], "'model.lr' (did you mean engine.lr?)"),
+        (["--model", "timm:resnet18", "--dataset", "synthetic", "--set", "model.weights=/no/such/typo.pt"],
+         "model.weights=/no/such/typo.pt: no such file (/no/such/typo.pt); give the path of an existing local file"),
         (["--model", "ststnet", "--dataset", "synthetic", "--set", "modl.dropout=3"], "(did you mean model.dropout?)"),
         (["--model", "ststnet", "--dataset", "synthetic", "--set", "model.attention=x"], "'model.attention'. Valid"),
         (["--model", "ststnet", "--dataset", "synthetic", "--set", "dataset.subject=3"], "Valid settings of dataset 'synthetic': dataset.preset"),
@@ -290,3 +292,15 @@ def test_a_protocol_refusing_a_rare_class_names_the_class_not_its_index(run_cli)
     message = " ".join(result.err.split())
     assert result.code == 2 and "Traceback" not in result.err
     assert re.search(r"class '(negative|positive|surprise)' has \d+: use --set protocol.n_splits=\d+", message), message
+
+
+def test_a_file_option_takes_an_existing_file_or_nothing(tmp_path):
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+
+    weights = tmp_path / "resnet18.pth"
+    weights.write_bytes(b"")
+    for value in (str(weights), ""):
+        config = resolve_config(get_registry(), model="timm:resnet18", dataset="synthetic", profile="quick",
+                                sets={"model.weights": value})
+        assert config.section("model")["weights"] == value

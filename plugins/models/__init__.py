@@ -94,7 +94,7 @@ def merbench_register_models(register):
             description="Any timm architecture, e.g. timm:resnet18 (stem and head adapted; local pretrained weights only)",
             input="flow-uvs",
             options={"pretrained": False, "weights": "", "drop_rate": 0.0},
-            option_ranges={"drop_rate": "[0, 1)"},
+            option_ranges={"drop_rate": "[0, 1)", "weights": "file"},
             profiles={"quick": {}, "default": {}, "paper": {}},
             citation=TIMM,
             examples=("timm:resnet18",),
