@@ -623,6 +623,8 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
     text = updated_yaml_text(original, document) if original.strip() else None
     if text is None:
         text = HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if original and b"\r\n" in target.read_bytes():  # a file kept with Windows line ends keeps them
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     try:
         write_output(target, text)
     except UsageError as exc:

@@ -141,3 +141,18 @@ def test_shared_value_finds_the_first_anchor_alias_or_merge_key_and_nothing_else
     """)
     assert shared_value(plain) is None
     assert shared_value("not: [closed\n") is None
+
+
+def test_write_baseline_keeps_windows_line_ends(tmp_path):
+    # a CRLF baseline (a Windows checkout) came back all LF: every line showed as changed in its diff
+    from merbench.regress import write_baseline
+
+    path = tmp_path / "crlf.yaml"
+    path.write_bytes(b"# lab notes\r\nversion: 1\r\ndefaults: {dataset: synthetic}\r\nentries:\r\n"
+                     b"  - model: ststnet\r\n    metrics: {uf1: {expected: 0.4, tolerance: 0.1}}\r\n")
+    document = {"version": 1, "defaults": {"dataset": "synthetic"},
+                "entries": [{"model": "ststnet", "metrics": {"uf1": {"expected": 0.5, "tolerance": 0.1}}}]}
+    write_baseline(path, document)
+    data = path.read_bytes()
+    assert b"# lab notes\r\n" in data and b"0.5" in data
+    assert data.count(b"\n") == data.count(b"\r\n") > 4
