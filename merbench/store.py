@@ -639,6 +639,8 @@ class ResultStore:
         row = self.run_row(run_id)
         if row["result_json"] is None:
             status = status_of(row)
+            if status == "complete":
+                raise _missing_result(row["id"], self.path)
             if status == "failed" and row["error"]:
                 raise UsageError(f"run {row['id']} failed and has no final result: {row['error']}. Fix the cause and start "
                                  "a new run; when the cause lay outside the run's settings (data, disk, a plugin), "
@@ -667,6 +669,8 @@ class ResultStore:
 
     def _result(self, run_id: str, text: str) -> RunResult:
         """A stored result, read back; ``DataError`` naming the run and this store when it is damaged."""
+        if text is None:
+            raise _missing_result(run_id, self.path)
         where = f"result of run {run_id} in {self.path}"
         return RunResult.from_dict(_loaded(text, where), where)
 
@@ -773,6 +777,13 @@ def _filtered_out(rows: Sequence[sqlite3.Row], filters: dict[str, Sequence[str]]
             reasons.append(f"--{column} {' '.join(values)} leaves out {runs}")
     return UsageError(f"none of the given runs match the filters: {'; '.join(reasons)}; drop the filter or give "
                       "other run ids")
+
+
+def _missing_result(run_id: str, path: Path) -> DataError:
+    """The error for a run marked complete whose result is not in the store (changed outside merbench)."""
+    return DataError(f"run {run_id} is marked complete, but its result is missing from {path}: the store was changed "
+                     "outside merbench. Run it again with merbench run; compare and report leave it out when given "
+                     "other run ids or --model/--dataset/--protocol filters")
 
 
 def _loaded(text: str, where: str) -> Any:

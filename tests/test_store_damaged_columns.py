@@ -113,3 +113,16 @@ def test_a_read_only_store_file_is_named_before_anything_runs(read_only_store, r
     assert "the file is read-only" in checked
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "b.yaml"])  # no -wal or -shm left beside it
     assert run_cli("runs", "--store", str(read_only_store)).code == 0  # reading it still works
+
+
+def test_a_complete_run_without_its_result_gets_one_diagnosis(complete_store, run_cli, tmp_path):
+    # show said "continue it with --resume", --resume said "complete; see show", compare spoke of NoneType
+    path = tmp_path / "s.sqlite"
+    path.write_bytes(complete_store.read_bytes())
+    _damage(path, "UPDATE runs SET result_json = NULL")
+    with ResultStore(path) as store:
+        (run,) = store.list_runs()
+    said = f"run {run.id} is marked complete, but its result is missing from {path}"
+    for command in (["show", run.id], ["compare"]):
+        message = _one_message(run_cli(*command, "--store", str(path)))
+        assert said in message and "NoneType" not in message and "--resume" not in message
