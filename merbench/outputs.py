@@ -84,8 +84,9 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
         raise UsageError(f"{option} {shown}: is the results store (or one of its files); writing there would destroy "
                          "the stored runs; give another file name")
     if target in read:
+        example = f"{target.stem}-out.json" if option == "--json" else f"{target.stem}-out{target.suffix}"
         raise UsageError(f"{option} {shown}: is {read[target]}; writing there would overwrite it; give another file "
-                         f"name, e.g. {option} checks.json")
+                         f"name, e.g. {option} {example}")
     holder = dataset_root_holding(target, roots or {})
     if holder is not None:
         raise UsageError(f"{option} {shown}: lies inside {holder[0]} ({holder[1]}); merbench never writes inside a "

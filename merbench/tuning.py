@@ -30,12 +30,14 @@ import contextlib
 import dataclasses
 import threading
 import time
+import warnings
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
+from rich.markup import escape
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
 from merbench.cache import cache_root, content_key
@@ -143,11 +145,45 @@ def nested_split(labels: np.ndarray, subjects: np.ndarray, outer: Fold, n_inner:
                          f"fewer than the inner folds; use --inner-folds {max(2, n_subjects)} or fewer outer folds")
     splitter = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
     try:
-        splits = list(splitter.split(np.zeros(len(positions)), labels[positions], groups=groups))
+        with warnings.catch_warnings():  # rare_class_note says it once, in the user's terms
+            warnings.filterwarnings("ignore", message=RARE_CLASS_WARNING, category=UserWarning)
+            splits = list(splitter.split(np.zeros(len(positions)), labels[positions], groups=groups))
     except ValueError as exc:
         raise UsageError(f"outer fold {outer.index + 1}: its training part cannot be split into {n_inner} inner folds "
                          f"by subject ({exc}); use fewer --inner-folds") from None
     return positions, [Fold(j, np.asarray(train), np.asarray(test)) for j, (train, test) in enumerate(splits)]
+
+
+RARE_CLASS_WARNING = "The least populated class in y has only"
+"""The start of scikit-learn's warning that a class has fewer samples than folds (``rare_class_note`` says it)."""
+
+
+def rare_class_note(labels: np.ndarray, classes: list[str], outer_folds: list[Fold], n_inner: int) -> str | None:
+    """One note, in the user's terms, when a class has fewer samples than ``--inner-folds`` in an outer training
+    part (so some inner folds have none of it); ``None`` when every class fills every inner fold.
+
+    It names the rarest such class and how many outer training parts are short of it, and suggests as many inner
+    folds as that class has samples there.
+    """
+    fewest: dict[int, int] = {}  # class -> its fewest samples in an outer training part that holds it
+    short: dict[int, int] = Counter()  # class -> outer training parts with fewer of it than inner folds
+    for outer in outer_folds:
+        counts = np.bincount(np.asarray(labels)[np.asarray(outer.train)], minlength=len(classes))
+        for index, count in enumerate(int(count) for count in counts):
+            if 0 < count < n_inner:
+                fewest[index] = min(fewest.get(index, count), count)
+                short[index] += 1
+    if not fewest:
+        return None
+    rarest = min(fewest, key=lambda index: (fewest[index], index))
+    count = fewest[rarest]
+    name = classes[rarest] if rarest < len(classes) else str(rarest)
+    where = ("the outer training part" if len(outer_folds) == 1 else
+             "every outer training part" if short[rarest] == len(outer_folds) else
+             f"{short[rarest]} of {counted(outer_folds, 'outer training part')}")
+    advice = f"; consider --inner-folds {count}" if count >= 2 else ""
+    return (f"--inner-folds {n_inner}: class '{name}' has only {counted(count, 'sample')} in {where}, so some inner "
+            f"folds have none of it{advice}")
 
 
 def check_nested(positions: np.ndarray, inner: list[Fold], outer: Fold, subjects: np.ndarray) -> None:
@@ -663,10 +699,14 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     check_models_on_data(request, registry, base, space, tuple(inputs.shape[1:]), ctx.n_classes)
     protocol = registry.get("protocols", base.protocol)
     split = resolve_factory(protocol.split)
-    ctx.outer_folds = split(ctx.labels, ctx.subjects, base.seed, dict(base.section("protocol")), ctx.dataset.domains)
+    ctx.outer_folds = outer_split(ctx, split)
     check_folds(ctx.outer_folds, ctx.subjects, base.protocol)
     for outer in ctx.outer_folds:  # every inner split is checked before the first trial
         nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
+    rare = rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], ctx.outer_folds,
+                           request.inner_folds)
+    if rare:
+        progress.message(f"[yellow]Note:[/] {escape(rare)}")
     if protocol.warning:
         progress.message(f"[bold yellow]Warning:[/] {protocol.warning}")
     key = study_key(ctx)
@@ -711,6 +751,38 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                      describe_environment(choice.description), time.perf_counter() - started, warnings)
 
 
+def outer_split(ctx: TuneContext, split: Any) -> list[Fold]:
+    """The protocol's outer folds; scikit-learn's warning of a class with fewer samples than folds is said once, as
+    a note naming the class (``outer_rare_class_note``), other warnings are shown as they come."""
+    base = ctx.base
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        folds = split(ctx.labels, ctx.subjects, base.seed, dict(base.section("protocol")), ctx.dataset.domains)
+    rare = False
+    for warning in caught:
+        if issubclass(warning.category, UserWarning) and str(warning.message).startswith(RARE_CLASS_WARNING):
+            rare = True
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    if rare:
+        note = outer_rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], len(folds),
+                                     "n_splits" in base.section("protocol"))
+        ctx.progress.message(f"[yellow]Note:[/] {escape(note)}")
+    return folds
+
+
+def outer_rare_class_note(labels: np.ndarray, classes: list[str], n_folds: int, has_n_splits: bool) -> str:
+    """The note on a class with fewer samples than outer folds: some outer test folds have none of it."""
+    counts = np.bincount(np.asarray(labels), minlength=len(classes))
+    present = [index for index, count in enumerate(counts) if count > 0]
+    rarest = min(present, key=lambda index: (counts[index], index))
+    count = int(counts[rarest])
+    name = classes[rarest] if rarest < len(classes) else str(rarest)
+    advice = f"; consider --set protocol.n_splits={count}" if has_n_splits and count >= 2 else ""
+    return (f"{counted(n_folds, 'outer fold')}: class '{name}' has only {counted(count, 'sample')}, so some outer "
+            f"test folds have none of it{advice}")
+
+
 def _nothing_to_resume(ctx: TuneContext, other_labels: str | None = None) -> UsageError:
     where = ctx.request.storage or default_storage()
     if other_labels:
@@ -753,7 +825,8 @@ def _check_resume(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> None
         for name in stored:
             optuna.delete_study(study_name=name, storage=storage)
         if stored:
-            ctx.progress.message(f"--fresh: deleted the {len(stored)} stored stud(ies) of this tune")
+            deleted = counted(stored, "stored study", "stored studies")
+            ctx.progress.message(f"--fresh: deleted the {deleted} of this tune")
     elif stored and not ctx.request.resume:
         ctx.progress.message(f"Continuing the stored trials of this tune ({counted(stored, 'outer fold')} started); "
                              "--fresh starts over")

@@ -6,6 +6,7 @@ value from the summary (option values, subjects) prints literally.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
@@ -76,11 +77,16 @@ def scores_table(summary: dict[str, Any]) -> DataTable:
     return table
 
 
+ONE_FOLD_STABILITY = ("Stability of the choice: not measured, it needs two or more outer folds to compare (this "
+                      "protocol has one); report the chosen configuration as one fold's choice")
+"""Said instead of the stability table when a tune has a single outer fold (cross-dataset): agreement is 1.00."""
+
+
 def stability_table(summary: dict[str, Any]) -> DataTable:
-    """Per searched option: what the outer folds chose and how much they agree."""
+    """Per searched option: what the outer folds chose and how much they agree (two or more folds)."""
     n_folds = len(summary["folds"])
     table = DataTable(
-        f"Stability of the choice over {n_folds} outer folds",
+        f"Stability of the choice over {counted(n_folds, 'outer fold')}",
         [Column("Option"), Column("Agreement", justify="right"), Column("Chosen", TEXT)],
         caption="Agreement: categorical, share of folds choosing the most common value; numbers, 1 − (range of "
                 "chosen values ÷ searched range, log scale where searched on one). Low agreement: the data do not "
@@ -103,9 +109,10 @@ def stability_table(summary: dict[str, Any]) -> DataTable:
 def compute_line(summary: dict[str, Any]) -> str:
     """The compute spent, in one line (what an honest report states beside the score)."""
     c = summary["compute"]
-    return (f"Compute: {c['trials']} trials ({c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed), "
-            f"{c['inner_fits']} inner fits and {c['outer_refits']} outer refits; {c['trial_seconds']:.1f} s in "
-            f"trials, {c['refit_seconds']:.1f} s in refits, {c['wall_seconds']:.1f} s wall (this call).")
+    return (f"Compute: {counted(c['trials'], 'trial')} ({c['complete']} complete, {c['pruned']} pruned, "
+            f"{c['failed']} failed), {counted(c['inner_fits'], 'inner fit')} and "
+            f"{counted(c['outer_refits'], 'outer refit')}; {c['trial_seconds']:.1f} s in trials, "
+            f"{c['refit_seconds']:.1f} s in refits, {c['wall_seconds']:.1f} s wall (this call).")
 
 
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
@@ -113,7 +120,43 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     print_table(console, folds_table(summary))
     print_table(console, choices_table(summary))
     print_table(console, scores_table(summary))
-    print_table(console, stability_table(summary))
+    if len(summary["folds"]) >= 2:
+        print_table(console, stability_table(summary))
+    else:
+        console.print(Text(ONE_FOLD_STABILITY))
     console.print(Text(compute_line(summary)))
     for warning in summary.get("warnings", []):
         console.print(Text(f"Warning: {warning}"))
+    console.print(Text(provenance(summary)), highlight=False)
+
+
+@dataclass(frozen=True)
+class _Provenance:
+    """What ``merbench.report.provenance_line`` reads of a run, taken from a tune's summary."""
+
+    model: str
+    dataset: str
+    protocol: str
+    seed: int | None
+    profile: str | None
+    config: dict[str, Any]
+    environment: dict[str, Any]
+    across_seeds: None = None
+    settings_changed: list[str] | None = None
+
+
+def provenance(summary: dict[str, Any]) -> str:
+    """What the tune was, for a log read later without its JSON: ``merbench run``'s closing line (seed, profile,
+    the fixed options changed from it, merbench, commit, torch) with the space file and the trials storage."""
+    from merbench.report import provenance_line
+
+    view = _Provenance(model=summary["model"], dataset=summary["dataset"], protocol=summary["protocol"],
+                       seed=summary.get("seed"), profile=summary.get("profile"), config=summary.get("config") or {},
+                       environment=summary.get("environment") or {})
+    line = provenance_line(view)  # type: ignore[arg-type]  # reads only these attributes
+    body = line.split(": ", 1)[1] if line.startswith("Run: ") else line
+    search = summary.get("search") or {}
+    where = [f"space {summary['space']['file']}"] if (summary.get("space") or {}).get("file") else []
+    if search.get("storage"):
+        where.append(f"trials stored in {search['storage']}")
+    return "Tune: " + "; ".join([body, *where])

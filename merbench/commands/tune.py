@@ -106,3 +106,4 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if json_target is not None:
             err.print(f"Summary written to {escape(str(args.json))}")
     return 0
+
