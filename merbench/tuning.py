@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
-from rich.markup import escape
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
 from merbench.cache import cache_root, content_key
@@ -706,7 +705,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     rare = rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], ctx.outer_folds,
                            request.inner_folds)
     if rare:
-        progress.message(f"[yellow]Note:[/] {escape(rare)}")
+        progress.message(f"[yellow]Note:[/] {rare}")  # shown literally: no escape()
     if protocol.warning:
         progress.message(f"[bold yellow]Warning:[/] {protocol.warning}")
     key = study_key(ctx)
@@ -767,7 +766,7 @@ def outer_split(ctx: TuneContext, split: Any) -> list[Fold]:
     if rare:
         note = outer_rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], len(folds),
                                      "n_splits" in base.section("protocol"))
-        ctx.progress.message(f"[yellow]Note:[/] {escape(note)}")
+        ctx.progress.message(f"[yellow]Note:[/] {note}")
     return folds
 
 
