@@ -24,6 +24,16 @@ def _damage(path, sql: str) -> None:
         db.execute(sql)
 
 
+def _damaged_copy(store, tmp_path, sql: str):
+    """A copy of ``store`` in ``tmp_path`` damaged by ``sql``, and its one run's id."""
+    path = tmp_path / "s.sqlite"
+    path.write_bytes(store.read_bytes())
+    _damage(path, sql)
+    with ResultStore(path) as opened:
+        (run,) = opened.list_runs()
+    return path, run.id
+
+
 def _one_message(result) -> str:
     assert result.code == 2 and "Traceback" not in result.err, result.err
     text = " ".join(result.err.split())
@@ -42,19 +52,15 @@ def complete_store(tmp_path_factory):
 
 
 def test_regress_and_grid_stored_name_a_damaged_configuration(complete_store, run_cli, tmp_path):
-    path = tmp_path / "s.sqlite"
-    path.write_bytes(complete_store.read_bytes())
-    _damage(path, "UPDATE runs SET config_json = '{oops'")
-    with ResultStore(path) as store:
-        (run,) = store.list_runs()
+    path, run_id = _damaged_copy(complete_store, tmp_path, "UPDATE runs SET config_json = '{oops'")
     baseline = tmp_path / "b.yaml"
     baseline.write_text(BASELINE)
     checked = _one_message(run_cli("regress", "--baseline", str(baseline), "--stored", "--quiet", "--store", str(path)))
-    assert f"configuration of run {run.id} in {path}: not valid JSON" in checked
+    assert f"configuration of run {run_id} in {path}: not valid JSON" in checked
     assert "the store was changed outside merbench" in checked
     grid = run_cli("grid", "--models", "ststnet", "--datasets", "synthetic", "--protocols", "subject-10fold", *TINY,
                    "--stored", "--quiet", "--store", str(path))
-    assert f"configuration of run {run.id} in {path}: not valid JSON" in _one_message(grid)
+    assert f"configuration of run {run_id} in {path}: not valid JSON" in _one_message(grid)
 
 
 @pytest.mark.parametrize("column, named", [("test_ids_json", "test sample ids of fold 0"),
@@ -117,12 +123,8 @@ def test_a_read_only_store_file_is_named_before_anything_runs(read_only_store, r
 
 def test_a_complete_run_without_its_result_gets_one_diagnosis(complete_store, run_cli, tmp_path):
     # show said "continue it with --resume", --resume said "complete; see show", compare spoke of NoneType
-    path = tmp_path / "s.sqlite"
-    path.write_bytes(complete_store.read_bytes())
-    _damage(path, "UPDATE runs SET result_json = NULL")
-    with ResultStore(path) as store:
-        (run,) = store.list_runs()
-    said = f"run {run.id} is marked complete, but its result is missing from {path}"
-    for command in (["show", run.id], ["compare"]):
+    path, run_id = _damaged_copy(complete_store, tmp_path, "UPDATE runs SET result_json = NULL")
+    said = f"run {run_id} is marked complete, but its result is missing from {path}"
+    for command in (["show", run_id], ["compare"]):
         message = _one_message(run_cli(*command, "--store", str(path)))
         assert said in message and "NoneType" not in message and "--resume" not in message
