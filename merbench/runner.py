@@ -31,7 +31,7 @@ from merbench.registry import Registry
 from merbench.result import (
     AcrossSeeds, FoldRecord, LeakageRecord, PredictionRow, RunResult, SeedScores, Seconds, threads_phrase,
 )
-from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset
+from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset, split_noting_rare_classes
 from merbench.workers import peak_memory, start_worker_server
 from merbench.wording import counted, plural
 
@@ -326,7 +326,10 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
     protocol_spec = registry.get("protocols", config.protocol)
     dataset = inputs.dataset
     split = resolve_factory(protocol_spec.split)
-    folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+    folds, rare = split_noting_rare_classes(split, dataset.labels, dataset.subjects, config.seed,
+                                            dict(config.section("protocol")), dataset.domains, list(dataset.classes))
+    if rare:
+        progress.message(f"[yellow]Note:[/] {rare}")
     overlaps = check_folds(folds, dataset.subjects, config.protocol)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = [protocol_spec.warning] if protocol_spec.warning else []

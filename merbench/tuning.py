@@ -56,7 +56,7 @@ from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import connect
 from merbench.registry import Registry
 from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe
-from merbench.splits import check_folds, protocol_dataset
+from merbench.splits import RARE_CLASS_WARNING, check_folds, protocol_dataset, split_noting_rare_classes
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, error_text, fail_stale,
                                      import_optuna, open_storage, storage_lock)
@@ -151,10 +151,6 @@ def nested_split(labels: np.ndarray, subjects: np.ndarray, outer: Fold, n_inner:
         raise UsageError(f"outer fold {outer.index + 1}: its training part cannot be split into {n_inner} inner folds "
                          f"by subject ({exc}); use fewer --inner-folds") from None
     return positions, [Fold(j, np.asarray(train), np.asarray(test)) for j, (train, test) in enumerate(splits)]
-
-
-RARE_CLASS_WARNING = "The least populated class in y has only"
-"""The start of scikit-learn's warning that a class has fewer samples than folds (``rare_class_note`` says it)."""
 
 
 def rare_class_note(labels: np.ndarray, classes: list[str], outer_folds: list[Fold], n_inner: int) -> str | None:
@@ -751,35 +747,14 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
 
 
 def outer_split(ctx: TuneContext, split: Any) -> list[Fold]:
-    """The protocol's outer folds; scikit-learn's warning of a class with fewer samples than folds is said once, as
-    a note naming the class (``outer_rare_class_note``), other warnings are shown as they come."""
+    """The protocol's outer folds (``merbench.splits.split_noting_rare_classes``: a class with fewer samples than
+    folds is said once, as a note naming it)."""
     base = ctx.base
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        folds = split(ctx.labels, ctx.subjects, base.seed, dict(base.section("protocol")), ctx.dataset.domains)
-    rare = False
-    for warning in caught:
-        if issubclass(warning.category, UserWarning) and str(warning.message).startswith(RARE_CLASS_WARNING):
-            rare = True
-        else:
-            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-    if rare:
-        note = outer_rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], len(folds),
-                                     "n_splits" in base.section("protocol"))
+    folds, note = split_noting_rare_classes(split, ctx.labels, ctx.subjects, base.seed, dict(base.section("protocol")),
+                                            ctx.dataset.domains, [str(name) for name in ctx.dataset.classes], "outer")
+    if note:
         ctx.progress.message(f"[yellow]Note:[/] {note}")
     return folds
-
-
-def outer_rare_class_note(labels: np.ndarray, classes: list[str], n_folds: int, has_n_splits: bool) -> str:
-    """The note on a class with fewer samples than outer folds: some outer test folds have none of it."""
-    counts = np.bincount(np.asarray(labels), minlength=len(classes))
-    present = [index for index, count in enumerate(counts) if count > 0]
-    rarest = min(present, key=lambda index: (counts[index], index))
-    count = int(counts[rarest])
-    name = classes[rarest] if rarest < len(classes) else str(rarest)
-    advice = f"; consider --set protocol.n_splits={count}" if has_n_splits and count >= 2 else ""
-    return (f"{counted(n_folds, 'outer fold')}: class '{name}' has only {counted(count, 'sample')}, so some outer "
-            f"test folds have none of it{advice}")
 
 
 def _nothing_to_resume(ctx: TuneContext, other_labels: str | None = None) -> UsageError:

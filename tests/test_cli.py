@@ -304,3 +304,14 @@ def test_a_file_option_takes_an_existing_file_or_nothing(tmp_path):
         config = resolve_config(get_registry(), model="timm:resnet18", dataset="synthetic", profile="quick",
                                 sets={"model.weights": value})
         assert config.section("model")["weights"] == value
+
+
+def test_a_class_rarer_than_the_folds_is_one_note_in_the_users_terms(run_cli):
+    # scikit-learn said "The least populated class in y has only 8 members, which is less than n_splits=10"
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store", "--quiet",
+                     "--set", "dataset.clips_per_subject=3", "engine.epochs=1")
+    message = " ".join(result.err.split())
+    assert result.code == 0, result.err
+    assert re.search(r"Note: 10 folds: class '\w+' has only \d samples, so some test folds have none of it; "
+                     r"consider --set protocol.n_splits=\d", message), message
+    assert "least populated" not in message and "UserWarning" not in message
