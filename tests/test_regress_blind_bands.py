@@ -44,3 +44,16 @@ def test_regress_warns_of_a_band_a_dead_model_would_pass_and_not_of_a_tight_one(
     tight.write_text(BASELINE.format(expected=float(measured) / 100, tolerance=0.03))
     again = run_cli("regress", "--baseline", str(tight), "--quiet", "--stored", *store)
     assert again.code == 0 and "cannot catch" not in again.out, again.out + again.err
+
+
+def test_two_entries_of_one_model_are_told_apart_in_the_notes(run_cli, tmp_path):
+    baseline = tmp_path / "two.yaml"
+    baseline.write_text(BASELINE.format(expected=0.4, tolerance=0.5)
+                        + "  - model: ststnet\n    set: {engine.epochs: 2}\n"
+                          "    metrics: {uf1: {expected: 0.4, tolerance: 0.5}}\n")
+    checked = run_cli("regress", "--baseline", str(baseline), "--quiet", "--no-store")
+    lines = [" ".join(line.split()) for line in checked.out.splitlines()]
+    assert checked.code == 0, checked.err
+    assert [line[:22] for line in lines if line.startswith("entry ") and "paper" in line] == [
+        "entry 1: ststnet uf1: ", "entry 1: ststnet uar: ", "entry 2: ststnet uf1: ", "entry 2: ststnet uar: "]
+    assert sum(line.startswith(("Warning: entry 1 (ststnet", "Warning: entry 2 (ststnet")) for line in lines) == 2

@@ -284,11 +284,11 @@ def _print_blind_bands(out: Console, checks, updated: bool) -> None:
 
     advice = ("derive it from more seeds, or with a lower --k or --floor" if updated else
               "derive it again from more seeds (`merbench regress --update --seeds N`) or narrow it by hand")
-    for entry, _, result, _ in checks:
+    for number, (entry, _, result, _) in enumerate(checks, start=1):
         if result is None:
             continue
         bands = [(e.metric, e.expected, e.tolerance) for e in entry.expectations]
-        for note in blind_bands(entry.label, bands, result.confusion_matrix):
+        for note in blind_bands(f"entry {number} ({entry.label})", bands, result.confusion_matrix):
             out.print(Text(printable(f"Warning: {note}; {advice}."), style="bold yellow"), highlight=False)
 
 
@@ -402,7 +402,10 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
                           styled(check.status, colours[check.status]), entry.setting if index == 0 else "")
         table.add_section()
     print_table(out, table)
-    notes = [note for entry, entry_checks, _, _ in checks for note in reported_notes(entry, registry, entry_checks)]
+    models = [entry.model for entry, _, _, _ in checks]
+    notes = [(f"entry {number}: " if models.count(entry.model) > 1 else "") + note
+             for number, (entry, entry_checks, _, _) in enumerate(checks, start=1)
+             for note in reported_notes(entry, registry, entry_checks)]  # a model's entries told apart
     if notes:
         out.print("Paper-reported scores (orientation only unless data and protocol are the same):", highlight=False)
         for note in notes:
