@@ -333,10 +333,12 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
     """Run ``cells`` one after another; ``numbers`` are their places in the grid of ``total`` cells."""
     for i, cell in enumerate(cells):
         progress.message(f"Cell {numbers[i]}/{total}: {cell.label}")
+        recorded: list[str] = []  # the stored run's id, known once it is recorded: a failed cell names it too
         try:
-            result, run_id, _ = recording.run_recorded(store, cell.config, registry, n_seeds, progress)
+            result, run_id, _ = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
+                                                       announce=recorded.append)
         except MerbenchError as exc:
-            finished(i, CellOutcome(cell, error=exc))
+            finished(i, CellOutcome(cell, run_id=recorded[0] if recorded else None, error=exc))
             continue
         finished(i, CellOutcome(cell, result, run_id))
 

@@ -152,12 +152,16 @@ def test_a_cell_that_fails_is_recorded_as_failed_and_the_others_complete(run_cli
     store, target = tmp_path / "results.sqlite", tmp_path / "grid.json"
     result = run_cli(*GRID, "--models", "ststnet,convmixer", "--store", str(store), "--json", str(target))
     assert result.code == 1
-    assert "ststnet × synthetic × subject-10fold: the loss became NaN (test)" in result.out
-    assert "convmixer" in result.out.split("Comparison")[1] and "1 of 2 cells failed" in result.err
     with ResultStore(store) as results:
         assert {run.model: run.status for run in results.list_runs()} == {"ststnet": "failed", "convmixer": "complete"}
+        failed_id = next(run.id for run in results.list_runs() if run.model == "ststnet")
+    # the failed cell names its stored run (for `merbench show`), in its lines and its JSON cell
+    assert f"ststnet × synthetic × subject-10fold (stored run {failed_id}): the loss became NaN (test)" in result.out
+    assert f"failed (stored run {failed_id})" in " ".join(result.err.split())
+    assert "convmixer" in result.out.split("Comparison")[1] and "1 of 2 cells failed" in result.err
     document = json.loads(target.read_text())
     assert [c["status"] for c in document["cells"]] == ["failed", "complete"]
+    assert document["cells"][0]["run_id"] == failed_id
     assert [r["model"] for r in document["results"]] == ["convmixer"]
 
 

@@ -129,7 +129,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
 
     def report(outcome) -> None:
         if outcome.error is not None:
-            err.print(f"[red]Cell {escape(outcome.cell.label)} failed:[/] {escape(str(outcome.error))}")
+            stored = f" (stored run {outcome.run_id})" if outcome.run_id else ""
+            err.print(f"[red]Cell {escape(outcome.cell.label)} failed{escape(stored)}:[/] {escape(str(outcome.error))}")
         elif outcome.reused:
             changed = other_software_of[str(outcome.run_id)] = reuse.other_software(
                 outcome.result.environment if outcome.result is not None else None)
@@ -157,7 +158,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         for warning in comparison.warnings():
             out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
     for outcome in failed:
-        out.print(f"[bold red]failed:[/] {escape(outcome.cell.label)}: {escape(str(outcome.error))}")
+        stored = f" (stored run {outcome.run_id})" if outcome.run_id else ""
+        out.print(f"[bold red]failed:[/] {escape(outcome.cell.label + stored)}: {escape(str(outcome.error))}")
     if args.json is not None:
         write_output(target, json.dumps(_json_report(args.seeds, executor, outcomes, comparison, other_software_of), indent=2))
         if target is not None:
