@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import yaml
 
@@ -572,6 +572,7 @@ def resolve_config(
     sets: Mapping[str, Any] | None = None,
     config_file: Path | None = None,
     model_optional: bool = False,
+    sibling_protocols: Sequence[str] = (),
 ) -> RunConfig:
     """Build a validated ``RunConfig``; raises ``UsageError`` on any bad name, key or value.
 
@@ -582,6 +583,10 @@ def resolve_config(
     With ``model_optional`` (``merbench preprocess`` without ``--model``) no
     model is needed: the model section is empty and the chain follows the
     dataset alone.
+
+    ``sibling_protocols``: the other protocols run with the same ``--set`` and
+    ``--config`` (a grid, a leakage study); a ``protocol.*`` option that only
+    they have is left out of this run (``sets_for_protocol``), from either.
     """
     overrides: dict[str, Any] = load_config_file(config_file) if config_file else {}
     from_file = {key: f"--config {config_file}" for key in overrides if key not in (sets or {})}
@@ -622,6 +627,8 @@ def resolve_config(
                          f"(`merbench info {model}` describes the family)")
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
+    if sibling_protocols:
+        overrides = sets_for_protocol(overrides, protocol, sibling_protocols, registry)
     if dataset_spec.needs_root and root is None:
         raise UsageError(NO_ROOT.format(name=dataset))
     if root is not None and not dataset_spec.reads_root:

@@ -104,7 +104,7 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
                     config = resolve_config(registry, model=model, dataset=dataset, protocol=protocol, profile=profile,
                                             seed=seed, device=device, root=roots.get(dataset), epochs=epochs,
                                             sets=sets_for_protocol(sets or {}, protocol, protocols, registry),
-                                            config_file=config_file)
+                                            config_file=config_file, sibling_protocols=protocols)
                 except MerbenchError as exc:
                     raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {exc}") from None
                 cells.append(GridCell(model, dataset, protocol, config))

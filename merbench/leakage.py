@@ -103,9 +103,12 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
     check_seeds(seeds)
     common = dict(model=model, dataset=dataset, profile=profile, seed=seed, device=device, root=root, epochs=epochs,
                   config_file=config_file)
-    honest_protocol = resolve_config(registry, protocol=protocol, **common).protocol  # --config may name it
+    variant_protocols = [variant.protocol for variant in VARIANTS if variant.protocol]
+    honest_protocol = resolve_config(registry, protocol=protocol, sibling_protocols=variant_protocols,
+                                     **common).protocol  # --config may name it
+    siblings = [*variant_protocols, honest_protocol]  # --config's protocol.* options go where they apply, as --set's
     honest_sets = _sets_for(sets, honest_protocol, honest_protocol, registry)
-    honest = resolve_config(registry, protocol=protocol, sets=honest_sets, **common)
+    honest = resolve_config(registry, protocol=protocol, sets=honest_sets, sibling_protocols=siblings, **common)
     found = config_leaks(honest, registry)
     if found:
         raise UsageError(
@@ -121,8 +124,8 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
                              "per sample, and frame-10fold needs each clip's frames: nothing of this kind can leak"})
             continue
         name = variant.protocol or honest.protocol
-        config = resolve_config(registry, protocol=name,
-                                sets={**_sets_for(sets, name, honest.protocol, registry), **variant.sets}, **common)
+        config = resolve_config(registry, protocol=name, sets={**_sets_for(sets, name, honest.protocol, registry),
+                                                              **variant.sets}, sibling_protocols=siblings, **common)
         variants.append((variant, config))
     return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)), left_out)
 

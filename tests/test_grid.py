@@ -240,6 +240,24 @@ def test_protocol_options_go_to_the_cells_whose_protocol_has_them():
         plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["loso"], profile="quick", sets={"protocol.n_splits": 3})
 
 
+def test_protocol_options_of_a_config_file_go_to_the_cells_whose_protocol_has_them_too(tmp_path):
+    # the same option moved from --set into --config refused the loso cell
+    from merbench.grid import plan_grid
+    from merbench.registry import get_registry
+
+    config = tmp_path / "grid.yaml"
+    config.write_text("protocol:\n  n_splits: 3\ndataset:\n  subjects: 6\n")
+    cells = plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["subject-10fold", "loso"], profile="quick",
+                      config_file=config)
+    options = {cell.protocol: dict(cell.config.section("protocol")) for cell in cells}
+    assert options["subject-10fold"]["n_splits"] == 3 and "n_splits" not in options["loso"]
+    assert all(cell.config.section("dataset")["subjects"] == 6 for cell in cells)
+    config.write_text("protocol:\n  n_split: 3\n")  # an option no protocol of the grid has is still named
+    with pytest.raises(UsageError, match="unknown setting 'protocol.n_split'"):
+        plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["subject-10fold", "loso"], profile="quick",
+                  config_file=config)
+
+
 def test_a_ray_cluster_that_cannot_be_joined_leaves_no_failed_runs_behind(run_cli, tmp_path):
     pytest.importorskip("ray")
     store = tmp_path / "s.sqlite"

@@ -369,3 +369,17 @@ def test_a_model_fitted_once_is_told_select_on_test_has_no_effect(run_cli, tmp_p
     assert "engine.select_on=test has no effect on this model: it is fitted once" in said
     assert "scores are inflated" not in said and "keeps, for every fold, the epoch" not in said
     assert json.loads(target.read_text())["warnings"] == [SELECTION_WITHOUT_EPOCHS]
+
+
+def test_a_config_files_protocol_options_go_to_the_variants_that_have_them(tmp_path):
+    # protocol.n_splits in --config refused a study whose honest protocol (loso) has no such option
+    from merbench.leakage import plan_study
+    from merbench.registry import get_registry
+
+    config = tmp_path / "study.yaml"
+    config.write_text("protocol:\n  n_splits: 3\n")
+    study = plan_study(get_registry(), model="ststnet", dataset="synthetic", protocol="loso", profile="quick",
+                       seed=None, seeds=1, device="cpu", root=None, epochs=None, sets={}, config_file=config)
+    options = {config.protocol: dict(config.section("protocol")) for _, config in study.configs()}
+    assert options["loso"] == {} and options["sample-10fold"]["n_splits"] == 3
+    assert options["frame-10fold"]["n_splits"] == 3
