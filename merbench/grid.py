@@ -96,6 +96,11 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
         raise UsageError("a grid needs at least one model, one dataset and one protocol: "
                          "--models a,b --datasets x,y --protocols p,q")
     roots = dict(roots or {})
+    for protocol in protocols:  # named here: every cell's settings look at all the grid's protocols
+        try:
+            registry.get("protocols", protocol)
+        except MerbenchError as exc:
+            raise type(exc)(f"--protocols {protocol}: {exc}") from None
     cells = []
     for model in models:
         for dataset in datasets:

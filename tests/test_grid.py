@@ -266,3 +266,11 @@ def test_a_ray_cluster_that_cannot_be_joined_leaves_no_failed_runs_behind(run_cl
     assert result.code == 2 and "cannot reach a Ray cluster there" in " ".join(result.err.split())
     listed = run_cli("runs", "--store", str(store))
     assert "failed" not in listed.out, "joining the cluster is a check before the grid, like a bad setting"
+
+
+def test_a_misspelt_protocol_is_named_as_such_not_blamed_on_a_valid_cell():
+    from merbench.grid import plan_grid
+    from merbench.registry import get_registry
+
+    with pytest.raises(UsageError, match="^--protocols losso: unknown protocol 'losso'"):
+        plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["subject-10fold", "losso"], profile="quick")
