@@ -144,7 +144,7 @@ def nested_split(labels: np.ndarray, subjects: np.ndarray, outer: Fold, n_inner:
                          f"fewer than the inner folds; use --inner-folds {max(2, n_subjects)} or fewer outer folds")
     splitter = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
     try:
-        with warnings.catch_warnings():  # rare_class_note says it once, in the user's terms
+        with warnings.catch_warnings():  # inner_rare_class_note says it once, in the user's terms
             warnings.filterwarnings("ignore", message=RARE_CLASS_WARNING, category=UserWarning)
             splits = list(splitter.split(np.zeros(len(positions)), labels[positions], groups=groups))
     except ValueError as exc:
@@ -153,7 +153,7 @@ def nested_split(labels: np.ndarray, subjects: np.ndarray, outer: Fold, n_inner:
     return positions, [Fold(j, np.asarray(train), np.asarray(test)) for j, (train, test) in enumerate(splits)]
 
 
-def rare_class_note(labels: np.ndarray, classes: list[str], outer_folds: list[Fold], n_inner: int) -> str | None:
+def inner_rare_class_note(labels: np.ndarray, classes: list[str], outer_folds: list[Fold], n_inner: int) -> str | None:
     """One note, in the user's terms, when a class has fewer samples than ``--inner-folds`` in an outer training
     part (so some inner folds have none of it); ``None`` when every class fills every inner fold.
 
@@ -698,7 +698,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     check_folds(ctx.outer_folds, ctx.subjects, base.protocol)
     for outer in ctx.outer_folds:  # every inner split is checked before the first trial
         nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
-    rare = rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], ctx.outer_folds,
+    rare = inner_rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], ctx.outer_folds,
                            request.inner_folds)
     if rare:
         progress.message(f"[yellow]Note:[/] {rare}")  # shown literally: no escape()

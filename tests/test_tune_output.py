@@ -47,20 +47,20 @@ def test_rare_class_note_names_the_class_and_the_inner_folds_to_use():
     none = np.array([], dtype=int)
     folds = [Fold(0, np.arange(12), none), Fold(1, np.arange(6), np.arange(6, 12)),
              Fold(2, np.arange(7, 12), np.arange(7))]
-    assert tuning.rare_class_note(labels, classes, folds, 4) == (
+    assert tuning.inner_rare_class_note(labels, classes, folds, 4) == (
         "--inner-folds 4: class 'positive' has only 2 samples in 2 of 3 outer training parts, so some inner folds "
         "have none of it; consider --inner-folds 2")
-    assert tuning.rare_class_note(labels, classes, folds[:2], 4) == (
+    assert tuning.inner_rare_class_note(labels, classes, folds[:2], 4) == (
         "--inner-folds 4: class 'positive' has only 2 samples in every outer training part, so some inner folds "
         "have none of it; consider --inner-folds 2")
-    assert tuning.rare_class_note(labels, classes, folds[:1], 4) == (
+    assert tuning.inner_rare_class_note(labels, classes, folds[:1], 4) == (
         "--inner-folds 4: class 'positive' has only 3 samples in the outer training part, so some inner folds "
         "have none of it; consider --inner-folds 3")
     # One sample: no number of inner folds gives each of them one, so no advice.
-    assert tuning.rare_class_note(np.array([0, 0, 1, 1, 1, 2]), classes, [Fold(0, np.arange(6), none)], 2) == (
+    assert tuning.inner_rare_class_note(np.array([0, 0, 1, 1, 1, 2]), classes, [Fold(0, np.arange(6), none)], 2) == (
         "--inner-folds 2: class 'surprise' has only 1 sample in the outer training part, so some inner folds have "
         "none of it")
-    assert tuning.rare_class_note(labels, classes, folds[:1], 3) is None
+    assert tuning.inner_rare_class_note(labels, classes, folds[:1], 3) is None
 
 
 def test_rare_classes_are_one_merbench_note_each_not_scikit_learns_warning(run_cli, tmp_path):
