@@ -3,10 +3,14 @@
 # in order of what is still unmeasured first, inside one time budget (BUDGET_S, default 540 s):
 #   1. the batched-fold equality tests on CUDA (tests/test_fold_batch.py -k cuda; cuDNN tolerance),
 #   2. the `paper` profile for 5 epochs fold by fold and batched, to see which is faster on this GPU,
-#   3. the complete `paper` profile run (10 folds x 100 epochs) in the faster of the two,
+#   3. the complete `paper` profile run (10 folds x 100 epochs) in the faster of the two (and step 7's layout),
 #   4. the main job with engine.compile=true (compiled once, fold by fold), 5. the main job as it is,
-#   6. benchmarks/test_bench_gpu.py (LOSO samples/s and fraction of the GPU's peak) while time is left.
-# $OUT (default /tmp/merbench-gpu) gets device.txt, tests.log, paper_short.log, paper.log, compiled.log,
+#   6. benchmarks/test_bench_gpu.py (LOSO samples/s and fraction of the GPU's peak) while time is left,
+#   7. benchmarks/gpu/step_profile.py (ms per paper-size step by layout and precision, top CUDA kernels).
+# CHECKS names the checks to run (default all; step 7, the shortest, runs first), e.g.
+# CHECKS="step_profile paper" (names: step_profile tests paper_short paper compiled default bench_gpu);
+# PAPER_LIMIT_S sets step 3's limit (default 300 s).
+# $OUT (default /tmp/merbench-gpu) gets device.log (the device, then step 7), tests.log, paper_short.log, paper.log, compiled.log,
 # default.log, bench_gpu.log and summary.txt (samples/s, TFLOP/s, fraction of peak and scores of every
 # finished run, from benchmarks/gpu/summarise_runs.py): 8 files, the device tool's limit. A failing step
 # is reported and the next one still runs.
@@ -77,20 +81,28 @@ python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || exit
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
   python3 -c "import cv2; print('opencv', cv2.__version__, 'TV-L1', hasattr(cv2, 'optflow'))"
   nproc; git rev-parse --short HEAD 2>/dev/null
-} | tee "$OUT/device.txt"
+} | tee "$OUT/device.log"
 
-step tests 100 python3 -m pytest -q -p no:cacheprovider tests/test_fold_batch.py -k cuda -rs
-run paper_short_fold_by_fold paper_short 80 --profile paper --set engine.epochs=5 --set engine.parallel_folds=1
-run paper_short_batched paper_short 80 --profile paper --set engine.epochs=5
-faster=auto
-if python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" \
+wants() { [[ " ${CHECKS:-tests paper_short paper compiled default bench_gpu step_profile} " == *" $1 "* ]]; }
+wants step_profile && step device 120 python3 benchmarks/gpu/step_profile.py
+wants tests && step tests 100 python3 -m pytest -q -p no:cacheprovider tests/test_fold_batch.py -k cuda -rs
+if wants paper_short; then
+    run paper_short_fold_by_fold paper_short 80 --profile paper --set engine.epochs=5 --set engine.parallel_folds=1
+    run paper_short_batched paper_short 80 --profile paper --set engine.epochs=5
+fi
+faster=auto  # batched folds: 1.16x fold by fold for 5 paper epochs on an H200 (docs/scale.md)
+if [[ -e $RUNS/paper_short_fold_by_fold.json ]] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" \
         "$(train_seconds "$RUNS/paper_short_fold_by_fold.json")" "$(train_seconds "$RUNS/paper_short_batched.json")"; then
     faster=1
 fi
-echo "== paper profile in full with engine.parallel_folds=$faster (the faster for 5 epochs)"
-run "paper_parallel_folds_$faster" paper 300 --profile paper --set engine.parallel_folds=$faster
-run compiled compiled 120 --set engine.compile=true
-run default default 50
-step bench_gpu 200 python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_gpu.py -s -k convmixer
+if wants paper; then
+    layout=()  # the fastest layout and precision of step 7, where it ran
+    read -ra layout < <(sed -n 's/^fastest: //p' "$OUT/device.log" 2>/dev/null | tail -n 1)
+    echo "== paper profile in full with engine.parallel_folds=$faster ${layout[*]}"
+    run "paper_parallel_folds_$faster" paper "${PAPER_LIMIT_S:-300}" --profile paper --set engine.parallel_folds=$faster "${layout[@]}"
+fi
+wants compiled && run compiled compiled 120 --set engine.compile=true
+wants default && run default default 50
+wants bench_gpu && step bench_gpu 200 python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_gpu.py -s -k convmixer
 python3 benchmarks/gpu/summarise_runs.py --peak-tflops 989 "$RUNS"/*.json | tee "$OUT/summary.txt"
 exit $failed

@@ -3,7 +3,7 @@
 Builds the ``convmixer`` model of a profile (default ``paper``: dim 256, depth 8, 9x9 kernels,
 batch 64, 2x28x28 flow input), and times forward + cross-entropy + backward + AdamW steps for
 channels-last and NCHW, bfloat16 autocast and float32, after warm-up steps (cuDNN picks its
-kernels there). Then the ten CUDA kernels that take the most time in the engine's layout
+kernels there), and names the fastest as ``merbench run`` settings (a line starting ``fastest:``). Then the ten CUDA kernels that take the most time in the engine's layout
 (channels-last, bfloat16), from ``torch.profiler``. Prints achieved TFLOP/s (3 x forward FLOPs)::
 
     python benchmarks/gpu/step_profile.py [--profile paper] [--steps 30]
@@ -70,6 +70,7 @@ def main() -> None:
           f"batch {batch_size}, {flops / 1e9:.1f} GFLOP per training step")
     batch = torch.randn(batch_size, *shape, device="cuda")
     labels = torch.randint(0, 3, (batch_size,), device="cuda")
+    timings: dict[tuple[bool, bool], float] = {}
     for channels_last in (True, False):
         for bf16 in (True, False):
             net = build(args.profile)[0].cuda().train()
@@ -77,9 +78,11 @@ def main() -> None:
             if channels_last:
                 net = net.to(memory_format=torch.channels_last)
                 data = batch.contiguous(memory_format=torch.channels_last)
-            ms = time_steps(net, data, labels, bf16=bf16, steps=args.steps)
+            ms = timings[channels_last, bf16] = time_steps(net, data, labels, bf16=bf16, steps=args.steps)
             print(f"{'channels-last' if channels_last else 'NCHW'} {'bf16' if bf16 else 'fp32'}: {ms:.2f} ms/step, "
                   f"{flops / ms / 1e9:.2f} TFLOP/s", flush=True)
+    channels_last, bf16 = min(timings, key=timings.get)
+    print(f"fastest: --set engine.channels_last={str(channels_last).lower()} --set engine.amp={'auto' if bf16 else 'off'}")
     net = build(args.profile)[0].cuda().train().to(memory_format=torch.channels_last)
     data = batch.contiguous(memory_format=torch.channels_last)
     time_steps(net, data, labels, bf16=True, steps=3)
