@@ -274,3 +274,14 @@ def test_a_misspelt_protocol_is_named_as_such_not_blamed_on_a_valid_cell():
 
     with pytest.raises(UsageError, match="^--protocols losso: unknown protocol 'losso'"):
         plan_grid(get_registry(), ["ststnet"], ["synthetic"], ["subject-10fold", "losso"], profile="quick")
+
+
+def test_a_local_grid_on_a_missing_gpu_is_refused_once_before_any_cell_runs(run_cli, monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    store = tmp_path / "results.sqlite"
+    result = run_cli(*GRID, "--models", "convmixer,ststnet", "--device", "cuda", "--store", str(store))
+    assert result.code == 2
+    assert result.err.count("no CUDA device is available here") == 1 and "use --device cpu or auto" in result.err
+    assert "Cell 1/2" not in result.err and not store.exists()
