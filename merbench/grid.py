@@ -77,6 +77,9 @@ def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[s
         else:
             raise UsageError(f"--root {value}: the grid has several datasets; say which one the folder holds, "
                              f"e.g. --root {datasets[0]}={value}")
+        if not path.strip():
+            raise UsageError(f"--root {value}: the folder is empty; give the folder that holds your copy of "
+                             f"'{key}', e.g. --root {key}=/data/{key}")
         if key in roots:
             raise UsageError(f"--root given twice for dataset '{key}' ({roots[key]} and {path})")
         roots[key] = Path(path).expanduser()

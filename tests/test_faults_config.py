@@ -372,3 +372,14 @@ def test_a_ray_address_where_nothing_listens_is_refused_before_a_run_is_recorded
                      "--set", "executor.address=127.0.0.1:1", "--store", str(store))
     assert result.code == 2 and "executor.address=127.0.0.1:1: cannot reach a Ray cluster there" in result.err
     assert "Preprocessing" not in result.err and not store.exists()
+
+
+@pytest.mark.parametrize("command", ["run", "tune", "leakage", "preprocess", "datasets check"])
+def test_an_empty_root_is_refused_not_read_as_the_current_folder(run_cli, command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # were "" the current folder, the run would look for casme2 here
+    extra = ["casme2"] if command == "datasets check" else ["--model", "ststnet", "--dataset", "casme2"]
+    if command == "tune":
+        extra += ["--space", "space.yaml"]
+    result = run_cli(*command.split(), *extra, "--root", "")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "--root: empty; give the folder that holds your copy of the dataset" in " ".join(result.err.split())

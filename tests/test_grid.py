@@ -177,6 +177,9 @@ def test_names_and_roots_are_parsed_per_dataset():
         parse_roots(["casme2=/a", "casme2=/b"], ["casme2", "samm"])
     with pytest.raises(UsageError, match=r"'casme2' is not one of the grid's datasets \(synthetic\)"):
         parse_roots(["casme2=/d/c"], ["synthetic"])  # one dataset: a NAME=DIR for another is not its folder
+    for empty in ("casme2=", "casme2= ", ""):  # Path("") would be the current folder
+        with pytest.raises(UsageError, match="the folder is empty"):
+            parse_roots([empty], ["casme2"])
 
 
 def test_a_root_for_a_dataset_outside_the_grid_and_a_store_under_it_name_the_root(run_cli, tmp_path):

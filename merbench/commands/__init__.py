@@ -76,6 +76,16 @@ EPILOG = """examples:
 """
 
 
+def dataset_folder(text: str):
+    """``--root DIR`` as a ``Path``; an empty value is refused (``Path("")`` would be the current folder)."""
+    from pathlib import Path
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty; give the folder that holds your copy of the dataset, "
+                                         "e.g. --root /data/CASME2")
+    return Path(text).expanduser()
+
+
 def flatten_sets(groups: list[list[str]]) -> list[str]:
     """Flatten the groups of ``--set KEY=VALUE ...`` (each ``--set`` may take several)."""
     return [item for group in groups for item in group]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, flatten_sets
+from merbench.commands import HelpFormatter, dataset_folder, flatten_sets
 from merbench.tables import TEXT, Column, DataTable, print_table
 from merbench.wording import counted
 
@@ -53,7 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     check.add_argument("name", metavar="DATASET", help="dataset plugin name (see `merbench datasets list`)")
-    check.add_argument("--root", type=Path, help="folder of your copy of the dataset")
+    check.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset")
     check.add_argument("--set", dest="sets", action="append", default=[], nargs="+", metavar="KEY=VALUE",
                        help="dataset option, as for `merbench run` (e.g. dataset.classes=3)")
     check.add_argument("--strict", action="store_true",

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
 from merbench.errors import UsageError
 from merbench.wording import counted
 
@@ -46,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="model plugin name (see `merbench list models`)")
     parser.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
     parser.add_argument("--protocol", help="the honest, subject-independent protocol (default: subject-10fold)")
-    parser.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
+    parser.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
     parser.add_argument("--profile", help="quick (seconds, for tests), default or paper"
                      "; without it: profile: in --config, else default")
     parser.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")

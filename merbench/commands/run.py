@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import EPILOG, HelpFormatter, flatten_sets, print_plugin_problems
+from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
 from merbench.errors import RunFailed, UsageError
 from merbench.wording import counted
 
@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--model", help="model plugin name (see `merbench list models`)")
     run.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
     run.add_argument("--protocol", help="protocol plugin name (default: subject-10fold)")
-    run.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
+    run.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
     run.add_argument("--profile", help="quick (seconds, for tests), default (the CPU job) or paper (full size, for a GPU)"
                      "; without it: profile: in --config, else default")
     run.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")

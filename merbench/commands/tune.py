@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
 
 ORDER = 12
 
@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune.add_argument("--trials", type=int, required=True, metavar="N", help="trials per outer fold")
     tune.add_argument("--inner-folds", type=int, default=3, metavar="K",
                       help="inner folds by subject within each outer training part (default 3)")
-    tune.add_argument("--root", type=Path, help="folder of your copy of the dataset (not needed for synthetic)")
+    tune.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
     tune.add_argument("--profile", help="quick (seconds, for tests), default or paper"
                      "; without it: profile: in --config, else default")
     tune.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
