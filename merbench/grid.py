@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,20 @@ def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[s
     return roots
 
 
+def grid_flags(message: str, dataset: str) -> str:
+    """A message written for ``merbench run`` with the flags ``merbench grid`` has instead.
+
+    Checks and plugins name ``--model``, ``--dataset``, ``--protocol`` and
+    ``--root DIR``; a grid takes ``--models``, ``--datasets``, ``--protocols``
+    and ``--root NAME=DIR``. Commands quoted in backticks (other commands) are left as they are.
+    """
+    parts = message.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = re.sub(r"--(model|dataset|protocol)(?=[ =])", r"--\1s", parts[i]).replace(
+            "--root DIR", f"--root {dataset}=DIR")
+    return "`".join(parts)
+
+
 def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], protocols: Sequence[str], *,
               roots: Mapping[str, Path] | None = None, profile: str | None = None, seed: int | None = None,
               device: str = "auto", epochs: int | None = None, sets: Mapping[str, Any] | None = None,
@@ -114,7 +129,7 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
                                             sets=sets_for_protocol(sets or {}, protocol, protocols, registry),
                                             config_file=config_file, sibling_protocols=protocols)
                 except MerbenchError as exc:
-                    raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {exc}") from None
+                    raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {grid_flags(str(exc), dataset)}") from None
                 cells.append(GridCell(model, dataset, protocol, config))
     return cells
 
@@ -156,7 +171,7 @@ def preflight_cells(cells: Sequence[GridCell], registry: Any) -> None:
             else:
                 check_chain(cell.config, registry)
         except MerbenchError as exc:
-            raise type(exc)(f"grid cell {cell.label}: {exc}") from None
+            raise type(exc)(f"grid cell {cell.label}: {grid_flags(str(exc), cell.dataset)}") from None
 
 
 # ------------------------------------------------------------------ one cell on a remote worker

@@ -288,3 +288,13 @@ def test_a_local_grid_on_a_missing_gpu_is_refused_once_before_any_cell_runs(run_
     assert result.code == 2
     assert result.err.count("no CUDA device is available here") == 1 and "use --device cpu or auto" in result.err
     assert "Cell 1/2" not in result.err and not store.exists()
+
+
+def test_cell_errors_name_the_grids_own_flags(run_cli, tmp_path):
+    composite = run_cli(*GRID, "--models", "ststnet", "--protocols", "megc2019", "--no-store")
+    assert composite.code == 2
+    assert "use --datasets megc2019" in composite.err and "or --protocols loso" in " ".join(composite.err.split())
+    licensed = " ".join(run_cli("grid", "--models", "ststnet", "--datasets", "casme2", "--profile", "quick",
+                                "--no-store").err.split())
+    assert "give its folder with --root casme2=DIR" in licensed
+    assert "`merbench datasets check casme2 --root DIR`" in licensed  # another command's flags stay its own
