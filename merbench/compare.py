@@ -76,6 +76,9 @@ class Comparison:
     """The run behind each cell."""
     unlike_data: list[tuple[str, str]] = field(default_factory=list)
     """Columns whose runs scored different samples or folds (``dataset.*``/``protocol.*`` settings): no best there."""
+    column_settings: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    """``dataset.*``/``protocol.*`` settings every run of a column changed (not every run of the table): they
+    describe the column, not a row (a grid's ``--set protocol.n_splits=5`` reaches only the protocols that have it)."""
 
     @property
     def mixed_profiles(self) -> bool:
@@ -95,6 +98,8 @@ class Comparison:
         parts = []
         if self.common_settings:
             parts.append(f"Every run changed from its profile's defaults: {', '.join(self.common_settings)}.")
+        for (dataset, protocol), column_settings in self.column_settings.items():
+            parts.append(f"Every run in {dataset} · {protocol} changed: {', '.join(column_settings)}.")
         if any(cell.settings for cell in self.cells.values()):
             parts.append("Settings in parentheses after a model: what its run changed from its profile's defaults.")
         return " ".join(parts) or None
@@ -154,7 +159,7 @@ class Comparison:
                     "reported": cell.reported, "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
                     "run_id": cell.run_id, "n_runs": cell.n_runs, "profile": cell.profile,
-                    "settings": "; ".join(cell.settings), "seeds": ", ".join(str(seed) for seed in cell.seeds),
+                    "settings": "; ".join((*self.column_settings.get(column, ()), *cell.settings)), "seeds": ", ".join(str(seed) for seed in cell.seeds),
                 })
         return rows
 
@@ -278,7 +283,10 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     if settings is not None and len(settings) != len(results):
         raise ValueError("settings: one entry per result")
     common, own = _own_settings(settings if settings is not None else [None] * len(results))
+    column_settings = _column_settings(results, own)
     for position, result in enumerate(results):
+        column_wide = column_settings.get((result.dataset, result.protocol), ())
+        own[position] = tuple(item for item in own[position] if item not in column_wide)
         model, column = row_name(result, len(profiles) > 1, own[position]), (result.dataset, result.protocol)
         if model not in models:
             models.append(model)
@@ -301,7 +309,22 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         top = max(cell.mean for cell in contenders)
         for cell in contenders:
             cell.best = cell.mean == top and len(in_column) > 1
-    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data)
+    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data,
+                      column_settings)
+
+
+def _column_settings(results: Sequence[RunResult], own: Sequence[tuple[str, ...]]
+                     ) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Per column (dataset, protocol) of a table of several columns, the ``dataset.*``/``protocol.*`` settings that
+    every one of its runs changed, so that they do not split its rows."""
+    by_column: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for result, settings in zip(results, own):
+        by_column.setdefault((result.dataset, result.protocol), []).append(_data_settings(settings))
+    if len(by_column) < 2:
+        return {}
+    shared = {column: tuple(item for item in entries[0] if all(item in entry for entry in entries))
+              for column, entries in by_column.items()}
+    return {column: items for column, items in shared.items() if items}
 
 
 def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:

@@ -24,14 +24,15 @@ from result_samples import minimal_result
 COLUMN = ("synthetic", "subject-10fold")
 
 
-def _result(run_id: str, model: str, uf1: float, seed: int = 0, **sets):
+def _result(run_id: str, model: str, uf1: float, seed: int = 0, protocol: str = "subject-10fold", **sets):
     """A stored-like result of ``model`` on the synthetic data (quick profile) whose recorded configuration is
     what ``merbench run --set`` with ``sets`` resolves."""
     config = resolve_config(get_registry(), model=model, dataset="synthetic", profile="quick", seed=seed,
+                            protocol=protocol,
                             sets={key.replace("__", "."): value for key, value in sets.items()}).to_dict()
     scores = {**{key: 0.5 for key in METRIC_KEYS}, "uf1": uf1}
     folds = [{"fold": i, "test_subjects": [f"s{i}"], "n_test": 2, "metrics": scores} for i in range(2)]
-    return minimal_result(run_id=run_id, model=model, dataset="synthetic", protocol="subject-10fold", seed=seed,
+    return minimal_result(run_id=run_id, model=model, dataset="synthetic", protocol=protocol, seed=seed,
                           profile="quick", config=config, pooled=scores, fold_mean=scores,
                           fold_std={key: 0.0 for key in scores}, folds=folds)
 
@@ -103,6 +104,25 @@ def test_no_best_is_marked_between_runs_on_other_samples_or_folds_but_is_between
     alike = build_comparison([full, longer], settings=changed_settings_of([full, longer], get_registry()))
     assert [m for (m, _), cell in alike.cells.items() if cell.best] == ["ststnet (engine.epochs=6)"]
     assert alike.data_note() is None
+
+
+def test_protocol_settings_of_every_run_in_a_column_describe_the_column_and_do_not_split_rows():
+    # what `merbench grid --protocols subject-10fold,loso --set protocol.n_splits=5` stores: loso has no n_splits
+    results = [_result("20250611-000001-000001", "ststnet", 0.6, protocol__n_splits=5),
+               _result("20250611-000002-000002", "ststnet", 0.4, protocol="loso"),
+               _result("20250611-000003-000003", "offapexnet", 0.5, protocol__n_splits=5),
+               _result("20250611-000004-000004", "offapexnet", 0.3, protocol="loso")]
+    comparison = build_comparison(results, settings=changed_settings_of(results, get_registry()))
+    assert comparison.models == ["offapexnet", "ststnet"]
+    assert comparison.column_settings == {COLUMN: ("protocol.n_splits=5",)}
+    assert "Every run in synthetic · subject-10fold changed: protocol.n_splits=5." in " ".join(comparison.notes())
+    assert comparison.cells[("ststnet", COLUMN)].best and comparison.cells[("ststnet", ("synthetic", "loso"))].best
+    records = {(row["row"], row["protocol"]): row["settings"] for row in comparison.records()}
+    assert records[("ststnet", "subject-10fold")] == "protocol.n_splits=5" and records[("ststnet", "loso")] == ""
+    # runs of one column that differ still get rows of their own, and no best
+    mixed = [*results, _result("20250611-000005-000005", "ststnet", 0.9, protocol__n_splits=3)]
+    split = build_comparison(mixed, settings=changed_settings_of(mixed, get_registry()))
+    assert "ststnet (protocol.n_splits=3)" in split.models and COLUMN in split.unlike_data
 
 
 def test_the_chain_epochs_and_list_values_are_named_as_set_takes_them():
