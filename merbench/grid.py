@@ -313,6 +313,8 @@ class CellOutcome:
     error: MerbenchError | None = None
     reused: bool = False
     """The run was taken from the store (``--stored``), not trained now."""
+    continued_folds: int | None = None
+    """The run continued an interrupted run of the cell (``--stored``): how many of its folds were kept."""
 
 
 def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: Any = None,
@@ -324,8 +326,9 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     come back in the order of ``cells``. ``on_cell`` is called as each ends.
     With ``reuse_stored`` a cell whose exact configuration and seed count has a
     complete run in ``store`` takes that run instead of training again, while the dataset still gives what
-    it was tested on (``merbench.stored_runs``; after an
-    interruption: the finished cells are kept, the rest run).
+    it was tested on (``merbench.stored_runs``), and on the local executor a cell with an interrupted run
+    continues it (``merbench run --resume``): after an interruption the finished cells are kept, the
+    interrupted one keeps its finished folds, and the rest run.
     """
     check_seeds(n_seeds, max((cell.config.seed for cell in cells), default=0))
     progress = progress or SilentProgress()
@@ -352,23 +355,27 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
         _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
     else:
         _run_here(todo, registry, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome),
-                  [i + 1 for i in left], len(cells))
+                  [i + 1 for i in left], len(cells), resume=reuse_stored)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
 def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any, progress: ProgressSink,
-              finished: Callable[[int, CellOutcome], None], numbers: Sequence[int], total: int) -> None:
-    """Run ``cells`` one after another; ``numbers`` are their places in the grid of ``total`` cells."""
+              finished: Callable[[int, CellOutcome], None], numbers: Sequence[int], total: int,
+              resume: bool = False) -> None:
+    """Run ``cells`` one after another; ``numbers`` are their places in the grid of ``total`` cells. With
+    ``resume`` a cell with an interrupted run in ``store`` continues that run."""
     for i, cell in enumerate(cells):
-        progress.message(f"Cell {numbers[i]}/{total}: {cell.label}")
+        resume_id = store.interrupted_run(cell.config, n_seeds) if resume and store is not None else None
+        continued = f", continuing its interrupted run {resume_id}" if resume_id else ""
+        progress.message(f"Cell {numbers[i]}/{total}: {cell.label}{continued}")
         recorded: list[str] = []  # the stored run's id, known once it is recorded: a failed cell names it too
         try:
-            result, run_id, _ = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
-                                                       announce=recorded.append)
+            result, run_id, kept = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
+                                                          resume_id=resume_id, announce=recorded.append)
         except MerbenchError as exc:
             finished(i, CellOutcome(cell, run_id=recorded[0] if recorded else None, error=exc))
             continue
-        finished(i, CellOutcome(cell, result, run_id))
+        finished(i, CellOutcome(cell, result, run_id, continued_folds=kept if resume_id else None))
 
 
 def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,

@@ -737,6 +737,19 @@ class ResultStore:
                 return result
         return None
 
+    def interrupted_run(self, config: Any, n_seeds: int = 1) -> str | None:
+        """The id of the newest interrupted run started with exactly ``config`` (a ``RunConfig``) and ``n_seeds``
+        seeds (one that ``merbench run --resume ID`` can continue), or ``None``."""
+        started_as = json.loads(_json(config.to_dict()))
+        rows = self._selected(["status IN ('interrupted', 'running')", "n_seeds = ?"], [n_seeds],
+                              {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]})
+        for row in reversed(rows):  # newest first; a killed run reads 'interrupted' too (status_of)
+            if status_of(row) != "interrupted":
+                continue
+            if _loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}") == started_as:
+                return str(row["id"])
+        return None
+
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
                          protocol: Sequence[str] = ()) -> list[RunResult]:
         """Results of complete runs matching the filters, oldest first (as stored), each run once.

@@ -298,3 +298,47 @@ def test_cell_errors_name_the_grids_own_flags(run_cli, tmp_path):
                                 "--no-store").err.split())
     assert "give its folder with --root casme2=DIR" in licensed
     assert "`merbench datasets check casme2 --root DIR`" in licensed  # another command's flags stay its own
+
+
+def test_an_interrupted_grid_continues_the_interrupted_cell_with_stored(run_cli, monkeypatch, tmp_path):
+    import merbench.recording as recording
+
+    store, stored_folds = tmp_path / "results.sqlite", []
+    original = recording.RunRecorder.fold_done
+
+    def stop_in_the_second_cell(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        stored_folds.append(self.run_id)
+        if len(stored_folds) == 3:  # the first cell's two folds, then the second cell's first fold
+            raise KeyboardInterrupt
+
+    grid = [*GRID, "--models", "ststnet,offapexnet", "--store", str(store)]
+    with monkeypatch.context() as patch:
+        patch.setattr(recording.RunRecorder, "fold_done", stop_in_the_second_cell)
+        stopped = run_cli(*grid)
+    assert stopped.code == 130
+    assert ("1 finished cell is stored; run the same command with --stored to keep them, continue the interrupted "
+            "cell from its finished folds and run the rest") in " ".join(stopped.err.split())
+    interrupted = stored_folds[-1]
+    with ResultStore(store) as opened:
+        assert {run.id: run.status for run in opened.list_runs()}[interrupted] == "interrupted"
+
+    again = run_cli(*grid, "--stored", "--json", str(tmp_path / "grid.json"))
+    assert again.code == 0, again.err
+    cells = {cell["model"]: cell for cell in json.loads((tmp_path / "grid.json").read_text())["cells"]}
+    assert cells["ststnet"]["reused"] and cells["ststnet"]["run_id"] == stored_folds[0]
+    assert cells["offapexnet"]["run_id"] == interrupted and not cells["offapexnet"]["reused"]
+    assert cells["offapexnet"]["continued_folds"] == 1 and cells["ststnet"]["continued_folds"] is None
+    assert (f"Cell offapexnet × synthetic × subject-10fold: stored as run {interrupted}, continued from where it was "
+            "interrupted (1 fold kept)") in " ".join(again.err.split())
+    with ResultStore(store) as opened:  # no third run: the interrupted one was continued, not started anew
+        assert {run.id: run.status for run in opened.list_runs()} == {stored_folds[0]: "complete",
+                                                                        interrupted: "complete"}
+
+
+def test_an_interrupted_grid_with_no_finished_cell_does_not_say_cells_are_stored():
+    from merbench.commands.grid import interrupted_note
+
+    assert interrupted_note([], "local").startswith("No cell finished; run the same command with --stored to "
+                                                    "continue the interrupted cell")
+    assert "merbench run --resume ID" in interrupted_note([], "ray")

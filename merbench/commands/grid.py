@@ -20,7 +20,7 @@ ORDER = 11
 
 EXAMPLES = """examples:
   merbench grid --models convmixer,ststnet --datasets synthetic --protocols subject-10fold,loso --profile quick
-  merbench grid --models convmixer,ststnet --datasets synthetic --profile quick --stored   # after an interruption: keep finished cells
+  merbench grid --models convmixer,ststnet --datasets synthetic --profile quick --stored   # after an interruption: keep finished cells, continue the interrupted one
   merbench grid --models ststnet,offapexnet --datasets casme2,samm --protocols loso --seeds 3 \\
       --root casme2=/data/CASME2 --root samm=/data/SAMM
   merbench grid --models convmixer,ststnet --datasets synthetic --protocols loso --seeds 3 \\
@@ -71,7 +71,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     grid.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
     grid.add_argument("--stored", action="store_true",
                       help="reuse a complete stored run with exactly a cell's configuration and seed count instead of "
-                      "training it again (after an interruption: the finished cells are kept, the rest run)")
+                      "training it again, and continue a cell's interrupted run (after an interruption: the finished "
+                      "cells are kept, the interrupted one keeps its finished folds, the rest run)")
     grid.add_argument("--quiet", action="store_true", help="no progress bars")
     grid.add_argument("--json", type=Path, help="write the grid's cells, comparison and full results to this file (- for stdout)")
     grid.set_defaults(handler=execute)
@@ -127,7 +128,10 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     reuse = ReuseCheck("grid")
     other_software_of: dict[str, list[str]] = {}  # by run id: a reused run's software that is not this grid's
 
+    ended: list[Any] = []  # the cells that ended before an interruption, stored or failed
+
     def report(outcome) -> None:
+        ended.append(outcome)
         if outcome.error is not None:
             stored = f" (stored run {outcome.run_id})" if outcome.run_id else ""
             err.print(f"[red]Cell {escape(outcome.cell.label)} failed{escape(stored)}:[/] {escape(str(outcome.error))}")
@@ -137,7 +141,9 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
             err.print(escape(f"Cell {outcome.cell.label}: stored run {outcome.run_id} {reuse.phrase(changed)}"),
                       highlight=False)
         elif outcome.run_id is not None:
-            err.print(f"Cell {escape(outcome.cell.label)}: stored as run {outcome.run_id}")
+            continued = ("" if outcome.continued_folds is None else
+                         f", continued from where it was interrupted ({counted(outcome.continued_folds, 'fold')} kept)")
+            err.print(escape(f"Cell {outcome.cell.label}: stored as run {outcome.run_id}{continued}"), highlight=False)
 
     progress = command_progress(err, args.quiet)
     try:
@@ -145,9 +151,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
             outcomes = run_grid(cells, registry, args.seeds, store, progress, report, reuse_stored=args.stored)
     except KeyboardInterrupt:
         if store is not None:
-            err.print("Finished cells are stored; run the same command with --stored to keep them and run the rest "
-                      "(the interrupted cell's run is listed by merbench runs --status interrupted and can also be "
-                      "continued alone with merbench run --resume ID)")
+            err.print(escape(interrupted_note(ended, cells[0].config.section("executor")["name"])), highlight=False)
         raise
     executor = cells[0].config.section("executor")["name"]
     results = [outcome.result for outcome in outcomes if outcome.result is not None]
@@ -173,10 +177,23 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     return 0
 
 
+def interrupted_note(ended: list, executor: str) -> str:
+    """What a grid interrupted after the cells ``ended`` kept, and how to go on."""
+    stored = [outcome for outcome in ended if outcome.result is not None]
+    kept = (f"{counted(stored, 'finished cell')} {'is' if len(stored) == 1 else 'are'} stored" if stored
+            else "No cell finished")
+    if executor == "local":
+        return (f"{kept}; run the same command with --stored to {'keep them, ' if stored else ''}continue the "
+                "interrupted cell from its finished folds and run the rest")
+    return (f"{kept}; run the same command with --stored to {'keep them and ' if stored else ''}run the rest (the "
+            "interrupted cells' runs, listed by merbench runs --status interrupted, can be continued one by one "
+            "with merbench run --resume ID)")
+
+
 def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                  other_software_of: dict[str, list[str]]) -> dict[str, Any]:
-    """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, and
-    ``other_software``, what of the software that run was trained with is not this grid's: ``KEY STORED → NOW``),
+    """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, how
+    many folds of an interrupted run it continued (``continued_folds``, else ``None``), and ``other_software``, what of the software that run was trained with is not this grid's: ``KEY STORED → NOW``),
     the comparison (as ``merbench compare --json`` prints it) and every full result."""
     from merbench.export import comparison_document
 
@@ -186,7 +203,7 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                                  "protocol": outcome.cell.protocol, "run_id": outcome.run_id,
                                  "status": "failed" if outcome.error is not None else "complete",
                                  "error": None if outcome.error is None else str(outcome.error),
-                                 "reused": outcome.reused,
+                                 "reused": outcome.reused, "continued_folds": outcome.continued_folds,
                                  "other_software": other_software_of.get(str(outcome.run_id), [])}
         if outcome.result is not None:
             result = outcome.result
