@@ -67,8 +67,15 @@ def test_a_reused_cell_trained_with_other_software_says_what_differs_in_its_line
     assert again.code == 0, again.err
     line = " ".join(again.err.split())
     assert "trained with other software than this grid" in line and f"Stored → now: torch 1.0.0 → {torch.__version__}" in line
-    [cell] = json.loads(target.read_text())["cells"]
+    document = json.loads(target.read_text())
+    [cell] = document["cells"]
     assert cell["reused"] and cell["other_software"] == [f"torch 1.0.0 → {torch.__version__}"]
+    # under the table too, where the scores are read (stdout, and the --json document), not only among the progress
+    under_table = " ".join(again.out.split())
+    assert (f"⚠ other software: convmixer × synthetic × subject-10fold shows stored run {cell['run_id']}, trained with "
+            f"other software, so its scores do not measure this code (stored → now: torch 1.0.0 → "
+            f"{torch.__version__})") in under_table
+    assert document["other_software"] == [under_table.split("⚠ other software: ")[1].strip()]
 
 
 def test_stored_reuses_every_finished_cell_and_runs_only_the_rest(local_grid, run_cli, tmp_path):

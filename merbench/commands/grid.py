@@ -161,6 +161,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         out.print(comparison_table(comparison))
         for warning in comparison.warnings():
             out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
+    for warning in other_software_warnings(outcomes, other_software_of):
+        out.print(f"[bold yellow]⚠ other software:[/] {escape(warning)}")
     for outcome in failed:
         stored = f" (stored run {outcome.run_id})" if outcome.run_id else ""
         out.print(f"[bold red]failed:[/] {escape(outcome.cell.label + stored)}: {escape(str(outcome.error))}")
@@ -175,6 +177,14 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         err.print(f"{len(failed)} of {counted(outcomes, 'cell')} failed")
         return max(outcome.error.exit_code for outcome in failed)
     return 0
+
+
+def other_software_warnings(outcomes: list, other_software_of: dict[str, list[str]]) -> list[str]:
+    """One sentence per cell that reused (``--stored``) a run trained with other software than this grid's."""
+    return [f"{outcome.cell.label} shows stored run {outcome.run_id}, trained with other software, so its scores do "
+            f"not measure this code (stored → now: {'; '.join(other_software_of[str(outcome.run_id)])}); run without "
+            "--stored to measure it"
+            for outcome in outcomes if other_software_of.get(str(outcome.run_id))]
 
 
 def interrupted_note(ended: list, executor: str) -> str:
@@ -193,8 +203,10 @@ def interrupted_note(ended: list, executor: str) -> str:
 def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                  other_software_of: dict[str, list[str]]) -> dict[str, Any]:
     """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, how
-    many folds of an interrupted run it continued (``continued_folds``, else ``None``), and ``other_software``, what of the software that run was trained with is not this grid's: ``KEY STORED → NOW``),
-    the comparison (as ``merbench compare --json`` prints it) and every full result."""
+    many folds of an interrupted run it continued (``continued_folds``, else ``None``), and ``other_software``, what
+    of the software that run was trained with is not this grid's: ``KEY STORED → NOW``), the comparison (as
+    ``merbench compare --json`` prints it), the warnings on cells that show other software's runs
+    (``other_software``, as printed under the table) and every full result."""
     from merbench.export import comparison_document
 
     cells = []
@@ -217,6 +229,7 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                  "seeds": seeds, "executor": executor},
         "cells": cells,
         "comparison": None if comparison is None else comparison_document(comparison),
+        "other_software": other_software_warnings(outcomes, other_software_of),
         "results": [outcome.result.to_dict() for outcome in outcomes if outcome.result is not None],
     }
 
