@@ -234,6 +234,13 @@ def check_store_file(path: Path) -> None:
     Raises ``UsageError``.
     """
     _check_parent(path)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            link = f" → {os.readlink(path)}" if os.path.islink(path) else ""
+            raise UsageError(f"results store {path}: a symbolic link that leads back to itself (a loop{link}); point "
+                             f"it at a file, or give the store's file with --store PATH or MERBENCH_STORE") from None
     if path.is_dir():
         raise UsageError(f"results store {path}: is a folder; give a file name such as {path / 'results.sqlite'}")
     if not path.exists() or path.stat().st_size == 0:

@@ -114,6 +114,17 @@ def test_a_writing_command_still_reports_a_store_folder_it_cannot_create(run_cli
     assert "cannot create its folder /proc/merbench-no-such" in " ".join(writing.err.split())
 
 
+@pytest.mark.parametrize("command", [["runs"], ["run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile",
+                                     "quick", "--quiet", *TINY]])
+def test_a_store_path_that_is_a_symbolic_link_loop_is_named_as_one(command, run_cli, tmp_path):
+    (tmp_path / "a.sqlite").symlink_to("b.sqlite")
+    (tmp_path / "b.sqlite").symlink_to("a.sqlite")
+    result = run_cli(*command, "--store", str(tmp_path / "a.sqlite"))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert (f"results store {tmp_path / 'a.sqlite'}: a symbolic link that leads back to itself (a loop → b.sqlite)"
+            in " ".join(result.err.split()))
+
+
 # ------------------------------------------------------------------ --limit
 
 
