@@ -159,7 +159,8 @@ class Comparison:
                     "reported": cell.reported, "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
                     "run_id": cell.run_id, "n_runs": cell.n_runs, "profile": cell.profile,
-                    "settings": "; ".join((*self.column_settings.get(column, ()), *cell.settings)), "seeds": ", ".join(str(seed) for seed in cell.seeds),
+                    "settings": "; ".join(dict.fromkeys((*self.column_settings.get(column, ()), *cell.settings))),
+                    "seeds": ", ".join(str(seed) for seed in cell.seeds),
                 })
         return rows
 
@@ -284,9 +285,8 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         raise ValueError("settings: one entry per result")
     common, own = _own_settings(settings if settings is not None else [None] * len(results))
     column_settings = _column_settings(results, own)
+    own = _without_column_settings(results, own, column_settings)
     for position, result in enumerate(results):
-        column_wide = column_settings.get((result.dataset, result.protocol), ())
-        own[position] = tuple(item for item in own[position] if item not in column_wide)
         model, column = row_name(result, len(profiles) > 1, own[position]), (result.dataset, result.protocol)
         if model not in models:
             models.append(model)
@@ -325,6 +325,20 @@ def _column_settings(results: Sequence[RunResult], own: Sequence[tuple[str, ...]
     shared = {column: tuple(item for item in entries[0] if all(item in entry for entry in entries))
               for column, entries in by_column.items()}
     return {column: items for column, items in shared.items() if items}
+
+
+def _without_column_settings(results: Sequence[RunResult], own: Sequence[tuple[str, ...]],
+                             column_settings: dict[tuple[str, str], tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Each result's own settings without its column's (``_column_settings``), where that keeps its row whole: the
+    runs that would share a row by their own settings drop them only if they all drop the same ones (otherwise a
+    model run alike everywhere would show as two rows, one of them unnamed)."""
+    reduced = [tuple(item for item in settings if item not in column_settings.get((r.dataset, r.protocol), ()))
+               for r, settings in zip(results, own)]
+    by_row: dict[tuple[str, tuple[str, ...]], set[tuple[str, ...]]] = {}
+    for result, settings, fewer in zip(results, own, reduced):
+        by_row.setdefault((result.model, settings), set()).add(fewer)
+    return [fewer if len(by_row[(result.model, settings)]) == 1 else settings
+            for result, settings, fewer in zip(results, own, reduced)]
 
 
 def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:

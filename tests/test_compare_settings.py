@@ -119,6 +119,12 @@ def test_protocol_settings_of_every_run_in_a_column_describe_the_column_and_do_n
     assert comparison.cells[("ststnet", COLUMN)].best and comparison.cells[("ststnet", ("synthetic", "loso"))].best
     records = {(row["row"], row["protocol"]): row["settings"] for row in comparison.records()}
     assert records[("ststnet", "subject-10fold")] == "protocol.n_splits=5" and records[("ststnet", "loso")] == ""
+    # a model run alike in every column keeps one row, named alike, when another model differs in one column only
+    alike = [_result("20250611-000011-000011", "ststnet", 0.6, dataset__subjects=4),
+             _result("20250611-000012-000012", "ststnet", 0.4, protocol="loso", dataset__subjects=4),
+             _result("20250611-000013-000013", "offapexnet", 0.5, dataset__subjects=6)]
+    kept = build_comparison(alike, settings=changed_settings_of(alike, get_registry()))
+    assert kept.models == ["offapexnet (dataset.subjects=6)", "ststnet (dataset.subjects=4)"]
     # runs of one column that differ still get rows of their own, and no best
     mixed = [*results, _result("20250611-000005-000005", "ststnet", 0.9, protocol__n_splits=3)]
     split = build_comparison(mixed, settings=changed_settings_of(mixed, get_registry()))
