@@ -274,11 +274,14 @@ def _consistency(result: RunResult) -> Check:
         for key in METRIC_KEYS:
             if key in fold.metrics and not abs(scores[key] - fold.metrics[key]) <= TOLERANCE:
                 problems.append(f"fold {fold.fold + 1} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
-    problems += _fold_summary_problems(result)
+    problems += _fold_summary_problems(result) + _seed_summary_problems(result)
     if problems:
         return Check("scores match predictions", False, some_of(problems, 3, "; "))
+    seeds = ("" if not result.seeds else
+             f"; the mean ± std over its {len(result.seeds)} seeds follows from each seed's scores (the first seed's "
+             "are the ones checked above; the others' predictions are not kept)")
     return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores "
-                                                   "and the mean ± std over folds")
+                                                   f"and the mean ± std over folds{seeds}")
 
 
 def _fold_summary_problems(result: RunResult) -> list[str]:
@@ -292,6 +295,32 @@ def _fold_summary_problems(result: RunResult) -> list[str]:
         for key in METRIC_KEYS:
             if key in stored and key in derived and not abs(stored[key] - derived[key]) <= TOLERANCE:
                 problems.append(f"{name} {key} is {stored[key]:.4f}, the folds give {derived[key]:.4f}")
+    return problems
+
+
+def _seed_summary_problems(result: RunResult) -> list[str]:
+    """Where a ``--seeds N`` result's ``across_seeds`` (what compare and report show with ``--stat pooled``) does not
+    follow from its ``seeds``, or its first seed's scores are not the result's own."""
+    seeds, across = result.seeds or [], result.across_seeds
+    if across is None:
+        return ["seeds are recorded without across_seeds"] if seeds else []
+    if len(seeds) != across.n:
+        return [f"across_seeds is over {across.n} seeds, the result records {len(seeds)}"]
+    first = seeds[0]
+    problems = [] if first.seed == result.seed else [f"seeds[0] is seed {first.seed}, the result's seed {result.seed}"]
+    for name, stored, own in (("pooled", first.pooled, result.pooled), ("fold_mean", first.fold_mean, result.fold_mean)):
+        for key in METRIC_KEYS:
+            if key in stored and key in own and not abs(stored[key] - own[key]) <= TOLERANCE:
+                problems.append(f"seeds[0] (seed {first.seed}) {name} {key} is {stored[key]:.4f}, the result's own "
+                                f"{own[key]:.4f}")
+    mean, sample_std = mean_std([seed.pooled for seed in seeds], ddof=1)
+    _, population_std = mean_std([seed.pooled for seed in seeds])  # what results before 2026-12-04 recorded
+    for key in METRIC_KEYS:
+        if key in across.mean and not abs(across.mean[key] - mean[key]) <= TOLERANCE:
+            problems.append(f"across_seeds mean {key} is {across.mean[key]:.4f}, the seeds give {mean[key]:.4f}")
+        if key in across.std and not (abs(across.std[key] - sample_std[key]) <= TOLERANCE
+                                      or abs(across.std[key] - population_std[key]) <= TOLERANCE):
+            problems.append(f"across_seeds std {key} is {across.std[key]:.4f}, the seeds give {sample_std[key]:.4f}")
     return problems
 
 

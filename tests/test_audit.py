@@ -70,6 +70,31 @@ def test_a_mean_or_std_over_folds_that_does_not_follow_from_the_folds_fails(run_
     assert audited.code == 1 and message in " ".join(audited.out.split())
 
 
+SEED_TAMPERING = [
+    (lambda r: r["across_seeds"]["mean"].__setitem__("uf1", 0.9), "across_seeds mean uf1 is 0.9000, the seeds give"),
+    (lambda r: r["across_seeds"]["std"].__setitem__("uf1", 0.0), "across_seeds std uf1 is 0.0000, the seeds give"),
+    (lambda r: r["seeds"][0]["pooled"].__setitem__("uf1", 0.9), "seeds[0] (seed 0) pooled uf1 is 0.9000, the result's own"),
+    (lambda r: r["across_seeds"].__setitem__("n", 3), "across_seeds is over 3 seeds, the result records 2"),
+]
+
+
+def test_a_seeds_run_whose_scores_over_seeds_do_not_follow_fails(run_cli, result_file):
+    """``across_seeds`` is what compare and report show with --stat pooled for a --seeds N run."""
+    import copy
+
+    path, result = result_file("--seeds", "2", "--set", "dataset.subjects=4", "dataset.clips_per_subject=6",
+                               "dataset.size=32", "dataset.frames=8")
+    honest = run_cli("audit", str(path))
+    assert honest.code == 0 and "the mean ± std over its 2 seeds follows from each seed's scores" in " ".join(
+        honest.out.split())
+    for tamper, message in SEED_TAMPERING:
+        changed = copy.deepcopy(result)
+        tamper(changed)
+        path.write_text(json.dumps(changed))
+        audited = run_cli("audit", str(path))
+        assert audited.code == 1 and message in " ".join(audited.out.split()), audited.out
+
+
 @pytest.mark.parametrize("content, message", [("{not json", "not a JSON file"), ('{"model": "x"}', "not a merbench result")])
 def test_a_file_that_is_not_a_result_exits_2(run_cli, tmp_path, content, message):
     path = tmp_path / "bad.json"
