@@ -53,6 +53,9 @@ def load_result(path: Path, command: str = "audit") -> RunResult:
         raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
+    except RecursionError:
+        raise DataError(f"{path}: nested too deeply to read (arrays or objects inside each other thousands of levels "
+                        "down), so not a merbench result; give a file written by merbench run --json") from None
     summary = document_kind(result)
     if summary == "tune" and command == "audit":  # a tune stores no runs, so there is no run to audit
         raise DataError(f"{path}: a tune summary, not a run's result, and a tune stores no runs to audit: it refuses "

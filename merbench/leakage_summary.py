@@ -198,6 +198,9 @@ def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
         raise UsageError(f"{what} {path}: is a folder; give the JSON file merbench leakage --json wrote") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{what} {path}: not a JSON file ({exc}); give the file merbench leakage --json wrote") from None
+    except RecursionError:
+        raise UsageError(f"{what} {path}: nested too deeply to read (arrays or objects inside each other thousands of "
+                         "levels down); give the file merbench leakage --json wrote") from None
     except OSError as exc:
         raise UsageError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(summary, dict) or summary.get("kind") != KIND:

@@ -56,3 +56,6 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
         raise UsageError(f"{where}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{where}: not valid YAML ({' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise UsageError(f"{where}: nested too deeply to read (lists or mappings inside each other thousands of "
+                         f"levels down); give a {kind}") from None

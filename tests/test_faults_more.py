@@ -305,3 +305,17 @@ def test_one_plugin_description_with_markup_does_not_break_list_for_everyone(run
         assert plugins.code == 0 and "merbench-bracketed" in plugins.out and "Traceback" not in plugins.err
     finally:
         sys.modules.pop("merbench_bracketed_plugin", None)
+
+
+@pytest.mark.parametrize("command", [
+    ["audit", "{deep}"], ["significance", "{deep}", "{deep}"], ["report", "--leakage", "{deep}", "--output", "{tmp}/r.md"],
+    ["run", "--model", "ststnet", "--dataset", "synthetic", "--no-store", "--config", "{deep}"],
+    ["regress", "--baseline", "{deep}"],
+    ["tune", "--model", "ststnet", "--dataset", "synthetic", "--trials", "1", "--space", "{deep}"],
+])
+def test_a_file_nested_thousands_of_levels_deep_is_one_clear_error(command, run_cli, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)  # Python's JSON and YAML parsers recurse once per level
+    result = run_cli(*[part.format(deep=deep, tmp=tmp_path) for part in command])
+    assert result.code == 2 and "Traceback" not in result.err and "RecursionError" not in result.err
+    assert f"{deep}: nested too deeply to read" in " ".join(result.err.split())
