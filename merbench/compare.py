@@ -29,6 +29,7 @@ from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
+from merbench.wording import counted, some_of
 
 STATS = ("fold", "pooled")
 METRIC_NAMES = {
@@ -76,6 +77,8 @@ class Comparison:
     """The run behind each cell."""
     unlike_data: list[tuple[str, str]] = field(default_factory=list)
     """Columns whose runs scored different samples or folds (``dataset.*``/``protocol.*`` settings): no best there."""
+    hidden: list[str] = field(default_factory=list)
+    """Run ids of older runs of a shown cell (same row, dataset and protocol): only each cell's newest is shown."""
     column_settings: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     """``dataset.*``/``protocol.*`` settings every run of a column changed (not every run of the table): they
     describe the column, not a row (a grid's ``--set protocol.n_splits=5`` reaches only the protocols that have it)."""
@@ -120,8 +123,17 @@ class Comparison:
 
     def notes(self) -> list[str]:
         """The notes on the compared runs' profiles, settings and seeds, for under the table."""
-        return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note())
-                if note]
+        return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note(),
+                                  self.hidden_note()) if note]
+
+    def hidden_note(self) -> str | None:
+        """One sentence naming the older runs left out (each cell shows its newest run); ``None`` when none was."""
+        if not self.hidden:
+            return None
+        these = "it" if len(self.hidden) == 1 else "them"
+        return (f"Not shown: {counted(self.hidden, 'older run')} of a cell shown here (same model, settings, dataset "
+                f"and protocol; each cell shows its newest run): {some_of(self.hidden, 3)}. See {these} with "
+                "`merbench show ID`, or compare without the newer run's id.")
 
     def data_note(self) -> str | None:
         """One sentence naming the columns left without a best because their runs scored other data or folds."""
@@ -280,6 +292,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     counts: dict[tuple[str, tuple[str, str]], int] = {}
     models: list[str] = []
     columns: list[tuple[str, str]] = []
+    hidden: list[str] = []
     profiles = profiles_of(results)
     if settings is not None and len(settings) != len(results):
         raise ValueError("settings: one entry per result")
@@ -293,6 +306,8 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         if column not in columns:
             columns.append(column)
         counts[(model, column)] = counts.get((model, column), 0) + 1
+        if (model, column) in runs and runs[(model, column)].run_id:
+            hidden.append(str(runs[(model, column)].run_id))
         cells[(model, column)] = dataclasses.replace(cell_of(result, metric, stat), settings=own[position])
         runs[(model, column)] = result
     for key, cell in cells.items():
@@ -309,7 +324,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         top = max(cell.mean for cell in contenders)
         for cell in contenders:
             cell.best = cell.mean == top and len(in_column) > 1
-    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data,
+    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data, hidden,
                       column_settings)
 
 

@@ -405,10 +405,6 @@ def render_report(comparison: Comparison, results: Sequence[RunResult], metric: 
     page.add('<header id="top"><h1>merbench report</h1>',
              f'<p class="meta">{counted(runs, "run")}: {counted(models, "model")}{in_rows} on {counted(datasets, "dataset")} · generated {generated} '
              f"by merbench {esc(__version__)}</p>")
-    if len(results) > len(runs):
-        older = len(results) - len(runs)
-        page.add(f'<p class="note">{counted(older, "older run")} of the same model, dataset and protocol '
-                 f"{'is' if older == 1 else 'are'} not shown; select runs by id (merbench report RUN_ID ...) to show them.</p>")
     page.add('<nav><ul><li><a href="#comparison">Comparison</a></li><li><a href="#datasets">Per dataset</a></li>',
              *(f'<li><a href="#{anchors[id(run)]}">{esc(labels[id(run)])} on {esc(run.dataset)} · '
                f'{esc(run.protocol)}</a></li>' for run in runs), "</ul></nav></header>")

@@ -131,6 +131,18 @@ def test_protocol_settings_of_every_run_in_a_column_describe_the_column_and_do_n
     assert "ststnet (protocol.n_splits=3)" in split.models and COLUMN in split.unlike_data
 
 
+def test_older_runs_of_a_shown_cell_are_named_in_a_note_and_every_export():
+    older, newer = _result("20250611-000001-000001", "ststnet", 0.45), _result("20250611-000002-000002", "ststnet", 0.6)
+    comparison = build_comparison([older, newer], settings=changed_settings_of([older, newer], get_registry()))
+    assert comparison.cells[("ststnet", COLUMN)].run_id == newer.run_id
+    note = ("Not shown: 1 older run of a cell shown here (same model, settings, dataset and protocol; each cell shows "
+            "its newest run): 20250611-000001-000001. See it with `merbench show ID`")
+    assert note in " ".join(comparison.notes())
+    assert "Not shown: 1 older run" in to_markdown(comparison) and older.run_id in to_markdown(comparison)
+    alone = build_comparison([older], settings=changed_settings_of([older], get_registry()))
+    assert alone.hidden_note() is None
+
+
 def test_the_chain_epochs_and_list_values_are_named_as_set_takes_them():
     result = _result("20250611-000001-000001", "ststnet", 0.5, preprocess="crop,flow", engine__epochs=2,
                      model__filters=[4, 6, 8], engine__channels_last=False)
