@@ -300,32 +300,43 @@ def build_error(plugin: str, exc: BaseException) -> PluginError:
 
 
 def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index: int | Sequence[int],
-                 finite: bool = True) -> None:
-    """Refuse model output that is not (``rows``, ``n_classes``) scores, or (with ``finite``) not finite.
+                 predicting: bool = False) -> None:
+    """Refuse model output that is not (``rows``, ``n_classes``) finite scores.
 
     A wrong shape would be scored silently (``argmax`` over the wrong axis or
-    over classes that do not exist), so it is a ``PluginError``; scores that
-    are NaN or infinite before any training step are a ``RunFailed``. For
-    batched output (K folds at once, shape (K, rows, n_classes)) ``fold_index``
-    lists the K folds.
+    over classes that do not exist), so it is a ``PluginError``. Scores that
+    are NaN or infinite before any training step are a ``PluginError`` too;
+    once trained (``predicting``), a ``RunFailed``: ``argmax`` of NaN is class
+    0, so every such sample would be scored as a prediction the model never
+    made. For batched output (K folds at once, shape (K, rows, n_classes))
+    ``fold_index`` lists the K folds.
     """
     folds = [fold_index] if isinstance(fold_index, int) else list(fold_index)
     leading = () if isinstance(fold_index, int) else (len(folds),)
     shape = tuple(getattr(logits, "shape", ()))
+    when = "predicting after training" if predicting else "first batch"
     if not isinstance(logits, torch.Tensor) or shape != (*leading, rows, n_classes):
         found = f"shape {shape[len(leading):]}" if isinstance(logits, torch.Tensor) else f"a {type(logits).__name__}"
         raise PluginError(
-            f"fold {folds[0] + 1}, first batch: {plugin} returned {found} for a batch of {rows} samples; expected scores "
+            f"fold {folds[0] + 1}, {when}: {plugin} returned {found} for a batch of {rows} samples; expected scores "
             f"of shape ({rows}, {n_classes}), one row per sample and one column per class. Fix the model's output "
             "layer (it must end in n_classes outputs) or report it to the plugin's author"
         )
-    if finite:
-        bad = (~torch.isfinite(logits.reshape(len(folds), -1))).any(dim=1).tolist()
-        if any(bad):
-            raise PluginError(
-                f"fold {folds[bad.index(True)] + 1}, first batch: {plugin} returned NaN or infinite scores for finite "
-                "inputs, before any training step; fix the model plugin or report it to the plugin's author"
-            )
+    bad = (~torch.isfinite(logits.reshape(len(folds), rows, -1))).any(dim=2)
+    if not bool(bad.any()):
+        return
+    first = int(bad.any(dim=1).nonzero()[0])
+    if not predicting:
+        raise PluginError(
+            f"fold {folds[first] + 1}, first batch: {plugin} returned NaN or infinite scores for finite "
+            "inputs, before any training step; fix the model plugin or report it to the plugin's author"
+        )
+    raise RunFailed(
+        f"fold {folds[first] + 1}, {when}: {plugin} gave NaN or infinite scores for {int(bad[first].sum())} of "
+        f"{rows} samples, although its training loss stayed finite; their argmax would be an arbitrary class, so "
+        "nothing is scored. The model overflows or divides by zero in eval mode (with mixed precision, try --set "
+        "engine.amp=off); fix the model plugin or report it to the plugin's author"
+    )
 
 
 def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, plugin: str,
@@ -373,7 +384,7 @@ def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, 
             with autocast():
                 logits = model((inputs[batch] - mean) / std)
             if n_classes is not None:
-                check_logits(logits, len(batch), n_classes, plugin, fold_index, finite=False)
+                check_logits(logits, len(batch), n_classes, plugin, fold_index, predicting=True)
             predictions.append(logits.float().argmax(dim=1).cpu())
     return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
 

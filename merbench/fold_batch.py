@@ -457,7 +457,7 @@ class _FoldGroup:
                     logits = self.forward(self.stack.select(self.stack.params, index),
                                           self.stack.select(self.stack.buffers, index), x)
                 check_logits(logits, x.shape[1], self.n_classes, self.plugin, [self.folds[k].index for k in members],
-                             finite=False)
+                             predicting=True)
                 predicted = logits.float().argmax(dim=-1).cpu()
                 for g, k in enumerate(members):
                     parts[k].append(predicted[g])
