@@ -16,7 +16,9 @@ module is handed to ``merbench.estimator`` by ``train_fold``.
 from __future__ import annotations
 
 import math
+import os
 import time
+import traceback
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -29,7 +31,8 @@ from merbench.allocator import keep_freed_memory
 from merbench.compiled_models import CACHE as COMPILED, architecture_key
 from merbench.contracts import Fold, FoldOutput
 from merbench.environment import cpuinfo_field
-from merbench.errors import PluginError, RunFailed, UsageError, checkpoint_refusal, early_stopping_without_epochs, error_line
+from merbench.errors import (MerbenchError, PluginError, RunFailed, UsageError, checkpoint_refusal,
+                             early_stopping_without_epochs, error_line)
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
 from merbench.wording import counted
@@ -284,6 +287,35 @@ def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_ind
     return total / max(sum(batch_sizes), 1)
 
 
+@contextmanager
+def failures_named(plugin: str, fold_index: int | Sequence[int]) -> Iterator[None]:
+    """Turn an exception raised while a fold trains or predicts (after its first batch, which ``first_forward``
+    checks) into one ``RunFailed`` line naming the fold, the model plugin and where it was raised; merbench's own
+    errors, running out of memory and Ctrl-C pass as they are. ``--debug`` shows the whole traceback."""
+    try:
+        yield
+    except (MerbenchError, torch.cuda.OutOfMemoryError):
+        raise
+    except Exception as exc:
+        folds = (f"fold {fold_index + 1}" if isinstance(fold_index, int) else
+                 f"folds {', '.join(str(k + 1) for k in fold_index)} (trained together, batched)")
+        raise RunFailed(
+            f"{folds}: training or predicting with {plugin} raised {error_line(exc)} "
+            f"(at {raised_at(exc)}); if that is the model's code, fix it or report it to the plugin's author "
+            "(run with --debug for the whole traceback)"
+        ) from exc
+
+
+def raised_at(exc: BaseException) -> str:
+    """``file:line in function`` of the innermost frame of ``exc``'s traceback outside torch itself."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    outside = [frame for frame in frames if f"{os.sep}torch{os.sep}" not in frame.filename] or frames
+    if not outside:
+        return "an unknown place"
+    frame = outside[-1]
+    return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+
 def plugin_label(build_model: Any) -> str:
     """Who builds the models of ``build_model`` (a ``ModelRecipe`` knows its plugin and distribution)."""
     return str(getattr(build_model, "plugin", "the model plugin"))
@@ -359,13 +391,15 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
         )
     try:
         logits = forward()
-    except torch.cuda.OutOfMemoryError:
+    except (torch.cuda.OutOfMemoryError, MerbenchError):
         raise
-    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+    except Exception as exc:
         if compiled:
             raise
-        where = (" (batched folds: if the run passes with --set engine.parallel_mode=processes, merbench's batched "
-                 "trainer is at fault; report that to merbench)") if batched else ""
+        where = (" (batched folds, under torch.func.vmap: a model that calls .item(), .tolist() or .numpy(), writes "
+                 "in place into a tensor it created, or branches on tensor values cannot be batched — CONTRIBUTING.md, "
+                 "'Running under the batched (vmap) GPU path'; --set engine.parallel_mode=processes trains such a "
+                 "model fold by fold. If the model does none of these, report it to merbench)") if batched else ""
         raise PluginError(
             f"fold {folds[0] + 1}, first batch: {plugin} failed on inputs of shape {batch_shape}: "
             f"{error_line(exc)}; check the model's options or report it to the plugin's author{where}"

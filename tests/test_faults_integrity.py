@@ -41,6 +41,11 @@ class Net(nn.Module):
             return self.eval_linear(pooled)
         if self.kind == "eval-nan" and not self.training:  # e.g. an overflow only in eval mode
             return self.linear(pooled) * float("nan")
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.kind == "late-raise" and self.calls == 3:  # fine for the first batch, then a bug
+            raise KeyError("late-raise bug")
+        if self.kind == "assert":
+            assert pooled.shape[-1] == 99, "expected 99 channels"
         scores = self.linear(pooled)
         if self.kind == "flat":
             return scores[:, 0]
@@ -165,6 +170,10 @@ def test_a_failing_estimator_or_preprocessor_is_one_message_naming_it(run_cli, i
      "scores for 4 of 4 samples, although its training loss stayed finite; their argmax would be an arbitrary class, "
      "so nothing is scored"),
     ("raises", 2, "its build() raised RuntimeError: the weights file is corrupt"),
+    ("late-raise", 1, "training or predicting with model plugin 'faulty' (merbench-faulty 0.3) raised KeyError: "
+     "'late-raise bug' (at "),
+    ("assert", 2, "first batch: model plugin 'faulty' (merbench-faulty 0.3) failed on inputs of shape (6, 3, 28, 28): "
+     "AssertionError: expected 99 channels"),
 ])
 @pytest.mark.parametrize("mode", ["fold by fold", "batched"])
 def test_a_misbehaving_model_is_named_with_its_distribution(run_cli, images, faulty_plugin, kind, code, message, mode):

@@ -312,7 +312,7 @@ def test_a_batched_training_failure_is_one_message_with_the_way_around_it(run_cl
     assert "merbench: error: folds 1-4: " in said and expected in said, said
 
 
-def test_a_batched_first_forward_failure_says_the_batched_trainer_may_be_at_fault():
+def test_a_batched_first_forward_failure_names_what_vmap_cannot_batch_and_that_merbench_may_be_at_fault():
     from merbench.engine import first_forward
     from merbench.errors import PluginError
 
@@ -323,7 +323,9 @@ def test_a_batched_first_forward_failure_says_the_batched_trainer_may_be_at_faul
     with pytest.raises(PluginError) as batched:
         first_forward(forward, x, 3, "the model plugin", [0, 1])
     assert "report it to the plugin's author" in str(batched.value)
-    assert "if the run passes with --set engine.parallel_mode=processes" in str(batched.value)
+    assert "a model that calls .item(), .tolist() or .numpy()" in str(batched.value)
+    assert "--set engine.parallel_mode=processes trains such a model fold by fold" in str(batched.value)
+    assert "If the model does none of these, report it to merbench" in str(batched.value)
     with pytest.raises(PluginError) as single:
         first_forward(forward, x[0], 3, "the model plugin", 0)
     assert "parallel_mode" not in str(single.value), "fold by fold the plugin alone ran"

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from merbench.contracts import Factory, Fold, FoldOutput, resolve_factory
-from merbench.engine import DeviceChoice, TrainSettings, build_error, torch_threads, train_fold
+from merbench.engine import DeviceChoice, TrainSettings, build_error, failures_named, torch_threads, train_fold
 from merbench.errors import MerbenchError
 from merbench.progress import ProgressSink
 
@@ -105,7 +105,7 @@ class DeviceTensors:
 def train_task(job: FoldJob, tensors: DeviceTensors, task: FoldTask,
                on_epoch: Callable[[int, float], None] | None = None) -> FoldOutput:
     """Train one fold in this process with ``job.threads`` torch threads (0: leave torch's setting)."""
-    with torch_threads(job.threads):
+    with torch_threads(job.threads), failures_named(job.recipe.plugin, task.fold.index):
         return train_fold(job.recipe, tensors.inputs, tensors.labels, task.fold, job.recipe.n_classes, job.settings,
                           job.choice, seed=task.seed, on_epoch=on_epoch, subjects=tensors.data.subjects)
 
