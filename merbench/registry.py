@@ -152,6 +152,14 @@ class Registry:
             if not self._pm.get_hookcallers(plugin):
                 self._report(record, f"{provider} implements no merbench hook, so it registers nothing: "
                                      f"{_unmarked_hooks_hint(plugin)}")
+                continue
+            unmarked = [name for name in HOOK_NAMES
+                        if callable(getattr(plugin, name, None)) and self._pm.parse_hookimpl_opts(plugin, name) is None]
+            if unmarked:  # the marked hooks ran; these are skipped
+                self._report(record, f"{provider}: {_names(unmarked)} in {_plugin_label(plugin)} "
+                                     f"{'is' if len(unmarked) == 1 else 'are'} not marked @hookimpl, so merbench never "
+                                     "calls it and what it registers is missing; decorate it with `@hookimpl` "
+                                     "(from merbench.hookspecs import hookimpl)")
 
     def _registration_problem(self, plugin: Any, exc: Exception) -> str:
         """pluggy's refusal of ``plugin`` as one line that says how to fix it.
@@ -192,12 +200,18 @@ class Registry:
                     self._add(_kind, _type, item, _record)
 
                 try:
-                    impl.function(register=register)
+                    returned = impl.function(register=register)
                 except PluginError:
                     raise
                 except Exception as exc:
                     self._report(record, f"{record.provider} failed in merbench_register_{kind}: {type(exc).__name__}: {exc}",
                                  exc)
+                    continue
+                if returned is not None:
+                    self._report(record, f"{record.provider}: merbench_register_{kind} returned a "
+                                         f"{type(returned).__name__}, which merbench ignores: a hook registers each "
+                                         f"plugin by calling register(spec) (and {kind} go in "
+                                         f"merbench_register_{kind})")
 
     def _add(self, kind: str, spec_type: type, item: Any, record: PluginRecord) -> None:
         provider = record.provider
@@ -365,6 +379,10 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
             problems.append(f"it declares option_ranges['{option}']: {exc}")
             continue
         rules[option] = rule
+        try:
+            coerce(str(option), options[option], options[option], rule)
+        except MerbenchError as exc:
+            problems.append(f"its default {exc}, as its own option_ranges declare; change the default or the range")
     for profile, values in dict(getattr(spec, "profiles", {}) or {}).items():
         if profile not in PROFILES:
             problems.append(f"it declares profiles['{profile}'], but the run profiles are {', '.join(PROFILES)}; "

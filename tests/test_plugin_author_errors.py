@@ -36,6 +36,7 @@ def merbench_register_models(register):
     register(model("out-of-range", options={"width": 4}, option_ranges={"width": ">= 1"},
                    profiles={"quick": {"width": 0}}))
     register(model("typo-range", options={"width": 4}, option_ranges={"widht": ">= 1"}))
+    register(model("default-out-of-range", options={"width": 0}, option_ranges={"width": ">= 1"}))
     register(model("fine", options={"width": 4}, option_ranges={"width": ">= 1"},
                    profiles={"quick": {"width": 2}, "default": {}, "paper": {"width": 8}}))
 
@@ -144,7 +145,10 @@ def test_a_profile_value_outside_its_range_an_unknown_profile_and_a_range_typo_a
     assert _problem(registry, "'typo-range'").endswith(
         "refused: it declares option_ranges['widht'], but 'widht' is not one of its options (width); "
         "did you mean 'width'?")
-    assert not {"out-of-range", "typo-profile", "typo-range"} & set(registry.names("models"))
+    assert _problem(registry, "'default-out-of-range'").endswith(
+        "refused: its default width=0: must be an integer ≥ 1 (default 0), as its own option_ranges declare; change "
+        "the default or the range")
+    assert not {"out-of-range", "typo-profile", "typo-range", "default-out-of-range"} & set(registry.names("models"))
 
 
 # ------------------------------------------------------------------------------------ B: control text

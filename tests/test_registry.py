@@ -174,6 +174,29 @@ def test_a_hook_without_hookimpl_is_reported_not_taken_as_loaded(install_plugin,
         Registry()
 
 
+def test_a_hook_without_hookimpl_beside_a_marked_one_is_reported(install_plugin):
+    install_plugin("merbench-half", "half", "merbench_half_plugin", TINY_MODEL.format(name="half") + """
+
+def merbench_register_protocols(register):
+    raise AssertionError("never called: not marked")
+""")
+    registry = Registry()
+    record = next(r for r in registry.records if r.provider.entry_point == "half")
+    assert "half" in registry.names("models"), "the marked hook still ran"
+    assert "'merbench_register_protocols' in module merbench_half_plugin is not marked @hookimpl, so merbench never " \
+           "calls it" in record.error
+
+
+def test_a_hook_that_returns_its_spec_instead_of_registering_it_is_reported(install_plugin):
+    install_plugin("merbench-returns", "returns", "merbench_returns_plugin", TINY_MODEL.format(name="kept").replace(
+        "def merbench_register_models(register):\n    register(", "def merbench_register_models(register):\n    return ("))
+    registry = Registry()
+    record = next(r for r in registry.records if r.provider.entry_point == "returns")
+    assert "kept" not in registry.names("models")
+    assert "merbench_register_models returned a ModelPlugin, which merbench ignores: a hook registers each plugin " \
+           "by calling register(spec)" in record.error
+
+
 def test_plugins_at_80_columns_shows_a_failed_plugin_and_its_error_whole(install_plugin, run_cli, monkeypatch):
     install_plugin("merbench-broken", "broken", "merbench_broken_plugin",
                    "def helper():\n    raise RuntimeError('boom in the plugin')\n\nhelper()\n")
