@@ -27,7 +27,8 @@ prediction does not depend on the other samples of its batch (no statistics of
 the test batch); two different seeds give different initial weights (``build``
 draws from the generator the engine seeds, and never seeds it itself); and a
 2-fold ``quick`` run on tiny synthetic data completes through
-``merbench.runner.run_benchmark``. Estimators that are not torch modules are
+``merbench.runner.run_benchmark``, and for a torch model again with both folds
+trained as one batched (``vmap``) computation, as a GPU run does. Estimators that are not torch modules are
 fitted and must predict one valid class per sample instead of the gradient
 check. The suite writes its tiny data into a temporary cache of its own, never
 into ``MERBENCH_CACHE`` or the user's cache folder.
@@ -423,6 +424,23 @@ def check_quick_run(name: str, registry: Any) -> Finding:
                    f"UF1 {result.pooled['uf1']:.3f}, {result.seconds.total:.1f} s")
 
 
+def check_batched_run(name: str, registry: Any) -> Finding:
+    """The 2-fold ``quick`` run with both folds trained as one batched (``vmap``) computation: what a run on a
+    CUDA device does by default (CONTRIBUTING.md, "Running under the batched (vmap) GPU path")."""
+    check = "batched folds (vmap, the GPU default)"
+    config = resolve_config(registry, model=name, dataset="synthetic", profile="quick",
+                            sets={**QUICK_RUN, "engine.parallel_mode": "vmap", "engine.parallel_folds": 2})
+    try:
+        with cache_at(scratch_cache()):
+            result = run_benchmark(config, registry)
+    except Exception as exc:
+        return Finding(check, False, f"{type(exc).__name__}: {exc} — on a GPU every run of this model would fail "
+                       "like this; make forward batchable as CONTRIBUTING.md, 'Running under the batched (vmap) GPU "
+                       "path', says")
+    ok = len(result.folds) == 2 and math.isfinite(result.pooled["uf1"])
+    return Finding(check, ok, f"{len(result.folds)} folds trained together, UF1 {result.pooled['uf1']:.3f}")
+
+
 def check_model(name: str, registry: Any = None, profiles: Sequence[str] = PROFILES, run: bool = True) -> list[Finding]:
     """Run every conformance check on model ``name``; returns the findings (see the module docstring).
 
@@ -441,6 +459,7 @@ def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -
     spec = registry.get("models", name)
     problems = check_metadata(spec, registry)
     findings = [Finding("metadata", not problems, "; ".join(problems))]
+    torch_module = False  # a torch model (not a fit/predict estimator): it must also train batched
     for profile in profiles:
         label = f"[{profile}] "
         stage = "build"
@@ -457,6 +476,7 @@ def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -
             stage = "forward" if isinstance(model, nn.Module) else "fit"  # built: what fails now is not the build
             full = profile == "quick"
             if isinstance(model, nn.Module):
+                torch_module = True
                 found = _check_torch(name, build, options, inputs, full)
             else:
                 found = _check_estimator(model, build, options, np.asarray(inputs))
@@ -468,6 +488,8 @@ def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -
             findings.append(check_quick_run(name, registry))
         except Exception as exc:
             findings.append(Finding("2-fold quick run", False, f"{type(exc).__name__}: {exc}"))
+        if torch_module:
+            findings.append(check_batched_run(name, registry))
     return findings
 
 

@@ -25,7 +25,8 @@ def test_builtin_model_conforms(name):
     assert {"metadata", "[quick] output shape", "[quick] determinism", "[quick] batch independence",
             "[paper] output shape", "2-fold quick run"} <= checks
     if name != "lbptop-svm":
-        assert {"[quick] class count", "[quick] forward/backward", "[quick] seed"} <= checks
+        assert {"[quick] class count", "[quick] forward/backward", "[quick] seed",
+                "batched folds (vmap, the GPU default)"} <= checks
 
 
 BROKEN = '''
@@ -60,6 +61,16 @@ def fine(options, in_channels, n_classes, input_size):
     return Net(in_channels, n_classes, False)
 
 
+class ItemNet(Net):
+    def forward(self, x):
+        out = self.head(x.mean(dim=(2, 3)))
+        return out * (1.0 + 0.0 * out.sum().item())  # .item(): fine one model at a time, not under vmap
+
+
+def unbatchable(options, in_channels, n_classes, input_size):
+    return ItemNet(in_channels, n_classes, False)
+
+
 PROFILES = {"quick": {}, "default": {}, "paper": {}}
 
 
@@ -71,6 +82,8 @@ def merbench_register_models(register):
                          profiles=PROFILES, citation="test"))
     register(ModelPlugin(name="broken-metadata", build=fine, description="no citation, no profiles", input="flow-uvs"))
     register(ModelPlugin(name="broken-input", build=fine, description="unknown input", input="flow-uvw",
+                         profiles=PROFILES, citation="test"))
+    register(ModelPlugin(name="broken-vmap", build=unbatchable, description="calls .item()", input="flow-uvs",
                          profiles=PROFILES, citation="test"))
 '''
 
@@ -125,6 +138,14 @@ def test_check_model_reports_each_check_and_the_run(broken_registry):
     assert "2 folds, 24/24 predictions" in findings["2-fold quick run"].detail
 
 
+def test_a_model_that_cannot_train_batched_as_on_a_gpu_is_caught(broken_registry):
+    findings = {f.check: f for f in check_model("broken-vmap", broken_registry, profiles=("quick",))}
+    assert findings["2-fold quick run"].passed, "fold by fold it runs"
+    batched = findings["batched folds (vmap, the GPU default)"]
+    assert not batched.passed and ".item()" in batched.detail
+    assert "on a GPU every run of this model would fail like this" in batched.detail
+
+
 def test_conformance_names_filters_by_distribution(broken_registry):
     assert conformance_names(broken_registry, distribution="broken_models") == [
-        "broken-classes", "broken-input", "broken-metadata", "broken-noisy"]
+        "broken-classes", "broken-input", "broken-metadata", "broken-noisy", "broken-vmap"]
