@@ -141,6 +141,8 @@ def format_for(output: Path, fmt: str | None, formats: Sequence[str] = FORMATS, 
             raise UsageError(f"--format {fmt}: {what} is written as {', '.join(formats)}")
         return fmt
     guessed = SUFFIXES.get(output.suffix.lower())
+    if guessed is None and output.is_dir():
+        raise UsageError(f"--output {output}: is a folder; give a file name such as {output / 'report.html'}")
     if guessed is None and str(output) == "-":
         raise UsageError(f"--output -: give the format of standard output with --format {'|'.join(formats)}")
     if guessed is None:

@@ -112,6 +112,9 @@ def check_output_folder(folder: Path, option: str) -> Path:
     Raises ``UsageError`` when it is an existing file, or when it (or its nearest existing
     parent, for a folder still to be created) cannot be written.
     """
+    if str(folder) == "-":  # standard output everywhere else; a folder of PNG files cannot go there
+        raise UsageError(f"{option} -: figures are PNG files written into a folder, not to standard output; give a "
+                         f"folder, e.g. {option} figures/ (it is created when missing)")
     given = Path(folder).expanduser()
     try:
         target = given.resolve()

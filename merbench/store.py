@@ -620,6 +620,8 @@ class ResultStore:
 
     def resolve_id(self, run_id: str) -> str:
         """The full id of a run given its id or a unique prefix (raises ``UsageError``)."""
+        if not run_id.strip():
+            raise UsageError("an empty run id; give a run's id or the start of it (`merbench runs` lists them)")
         rows = self._db.execute(
             "SELECT id FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id",
             (run_id, run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),

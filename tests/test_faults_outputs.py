@@ -320,3 +320,22 @@ def test_a_replaced_file_keeps_its_mode(stored, run_cli, tmp_path, umask):
     target.chmod(0o640)
     assert run_cli("show", stored["result"]["run_id"], "--store", str(stored["store"]), "--json", str(target)).code == 0
     assert _mode(target) == 0o640 and json.loads(target.read_text())["run_id"] == stored["result"]["run_id"]
+
+
+@pytest.mark.parametrize("command, message", [
+    (["report", "--figures", "-"], "--figures -: figures are PNG files written into a folder, not to standard output"),
+    (["report", "--output", "{tmp}"], "--output {tmp}: is a folder; give a file name such as {tmp}/report.html"),
+    (["show", ""], "an empty run id; give a run's id or the start of it"),
+    (["compare", ""], "an empty run id; give a run's id or the start of it"),
+])
+def test_a_dash_for_figures_a_folder_for_output_and_an_empty_run_id_are_named(command, message, run_cli, tmp_path,
+                                                                              monkeypatch):
+    from merbench.store import ResultStore
+
+    store = tmp_path / "results.sqlite"
+    ResultStore(store).close()
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(*[part.format(tmp=tmp_path) for part in command], "--store", str(store))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert message.format(tmp=tmp_path) in " ".join(result.err.split())
+    assert not (tmp_path / "-").exists()
