@@ -96,10 +96,13 @@ def test_show_of_a_failed_run_says_why_it_failed(run_cli, tmp_path):
     run_id = next(line.split()[0] for line in run_cli("runs", "--store", str(store)).out.splitlines()
                   if " failed " in line)
     shown = run_cli("show", run_id, "--store", str(store))
-    assert shown.code == 2
-    message = " ".join(shown.err.split())
-    assert f"run {run_id} failed and has no final result: " in message and "loss became" in message
+    assert shown.code == 0, "showing a failed run is no usage error: what it is, and why it failed"
+    message = " ".join(shown.out.split())
+    assert f"Failed: run {run_id} failed and has no final result: " in message and "loss became" in message
     assert "start a new run" in message
+    as_json = run_cli("show", run_id, "--store", str(store), "--json", str(tmp_path / "r.json"))
+    assert as_json.code == 2 and "failed and has no final result" in as_json.err  # no result to write
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_a_store_path_that_looks_like_markup_is_printed_as_it_is(run_cli, tmp_path):

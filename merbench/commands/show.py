@@ -55,11 +55,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         row = store.run_row(args.run_id)
         if row["result_json"] is None and args.json is None:
             _print_finished_folds(out, row, store.finished_folds(row["id"]))
-            if status_of(row) in ("interrupted", "running"):  # a run on its way: shown as far as it got, no error
+            status = status_of(row)
+            if status in ("interrupted", "running", "failed"):  # shown as far as it got, and why: no usage error
                 try:
                     store.result(args.run_id)
                 except UsageError as exc:
-                    out.print(Text(printable(f"Note: {exc}"), style="yellow"), highlight=False)
+                    failed = status == "failed"
+                    out.print(Text(printable(f"{'Failed' if failed else 'Note'}: {exc}"),
+                                   style="red" if failed else "yellow"), highlight=False)
                     return 0
         result = store.result(args.run_id)  # without a final result: why, and what to do, as an error
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
