@@ -117,6 +117,12 @@ def test_runs_are_given_by_their_stored_ids_too(runs, run_cli, tmp_path):
     assert by_id.out == by_file.out
     unknown = run_cli("significance", "20250611-9", ids["b"], "--store", str(store))
     assert unknown.code == 2 and "20250611-9: no such result file, and not a run of the results store" in unknown.err
+    with ResultStore(store) as opened:  # a stored run without a result is named as such, not as "not a run"
+        unfinished = opened.begin_run(RunResult.from_dict(load(runs["a"])).config, 1, {})
+        opened.mark_stopped(unfinished, "interrupted")
+    stopped = run_cli("significance", unfinished, ids["b"], "--store", str(store))
+    assert stopped.code == 2 and "not a run of the results store" not in stopped.err
+    assert f"run {unfinished} is interrupted" in " ".join(stopped.err.split())
 
 
 def test_a_summary_given_to_significance_says_to_give_run_ids_not_to_audit(runs, run_cli, tmp_path):

@@ -23,7 +23,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     significance.add_argument("run_a", type=Path, metavar="A", help="run A: a result file (merbench run --json) or a "
                               "stored run's id (or a unique prefix; see merbench runs)")
     significance.add_argument("run_b", type=Path, metavar="B", help="run B, given the same way")
-    significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"))
+    significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"),
+                              help="the per-fold score compared (default uf1)")
     significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
     add_store_argument(significance)
     significance.set_defaults(handler=execute)
@@ -37,11 +38,12 @@ def load_run(given: Path, store_path: Path | None):
 
     if given.exists() or given.suffix.lower() == ".json" or len(given.parts) > 1:
         return load_result(given, "significance")
-    try:
-        with ResultStore(store_path, create=False) as store:  # reads only
-            return store.result(str(given))
-    except UsageError as exc:
-        raise DataError(f"{given}: no such result file, and not a run of the results store: {exc}") from None
+    with ResultStore(store_path, create=False) as store:  # reads only
+        try:
+            store.run_row(str(given))
+        except UsageError as exc:
+            raise DataError(f"{given}: no such result file, and not a run of the results store: {exc}") from None
+        return store.result(str(given))  # a run without a final result says why, and what to do
 
 
 def shown_difference(a: float, b: float) -> str:
