@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 from merbench.cache import atomic_write_bytes
 from merbench.errors import UsageError
-from merbench.store import default_store_path
+from merbench.store import default_store_path, on_read_only_file_system
 
 STDOUT = "-"
 STDOUT_NAMES = (STDOUT, "/dev/stdout")
@@ -47,6 +47,9 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
         raise UsageError(f"{option} {path}: the folder {folder} does not exist; create it first (mkdir -p {folder})")
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: {folder} is not a folder; choose a path inside a folder")
+    if not os.access(folder, os.W_OK | os.X_OK) and on_read_only_file_system(folder):
+        raise UsageError(f"{option} {path}: the folder {folder} lies on a read-only file system; choose a path "
+                         "elsewhere")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: cannot write in the folder {folder} (permission denied); choose another path")
     try:

@@ -269,6 +269,15 @@ def check_store_file(path: Path) -> None:
 # ------------------------------------------------------------------ a full disk
 
 
+def on_read_only_file_system(path: Path) -> bool:
+    """Whether ``path`` (an existing file or folder) lies on a file system mounted read-only, where neither
+    chmod nor another user can make it writable."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` says a file system (or the user's quota on it) is full."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -443,6 +452,10 @@ class ResultStore:
                 raise disk_full_error(exc, [self.path]) from None
             raise UsageError(f"results store {self.path}: cannot create its folder {self.path.parent} ({exc.strerror}); "
                              "choose another store with --store PATH or MERBENCH_STORE") from None
+        if self.path.exists() and not os.access(self.path, os.W_OK) and on_read_only_file_system(self.path):
+            raise UsageError(f"results store {self.path}: it lies on a read-only file system, so runs cannot be "
+                             "recorded in it; choose a store elsewhere with --store PATH or MERBENCH_STORE, or run "
+                             "with --no-store (reading commands such as `merbench runs` can read it as it is)")
         if self.path.exists() and not os.access(self.path, os.W_OK):  # SQLite would fail at the first write
             raise UsageError(f"results store {self.path}: the file is read-only, so runs cannot be recorded in it; make "
                              f"it writable (chmod u+w {self.path}), choose another store with --store PATH or "

@@ -339,3 +339,28 @@ def test_a_dash_for_figures_a_folder_for_output_and_an_empty_run_id_are_named(co
     assert result.code == 2 and "Traceback" not in result.err
     assert message.format(tmp=tmp_path) in " ".join(result.err.split())
     assert not (tmp_path / "-").exists()
+
+
+def test_a_read_only_file_system_is_named_as_one_not_as_permissions(run_cli, tmp_path, monkeypatch):
+    """On a read-only mount (statvfs says ST_RDONLY) chmod cannot help; the message must not suggest it."""
+    import os
+
+    import merbench.outputs
+    import merbench.store
+    from merbench.store import ResultStore
+
+    store, folder = tmp_path / "results.sqlite", tmp_path / "out"
+    ResultStore(store).close()
+    folder.mkdir()
+    real_access = os.access
+    read_only = {store, folder}
+    monkeypatch.setattr(os, "access", lambda path, mode, *a, **k: (Path(path) not in read_only or not mode & os.W_OK)
+                        and real_access(path, mode, *a, **k))
+    for module in (merbench.outputs, merbench.store):
+        monkeypatch.setattr(module, "on_read_only_file_system", lambda path: Path(path) in read_only)
+    written = run_cli("report", "--output", str(folder / "r.md"), "--store", str(store))
+    assert written.code == 2 and f"the folder {folder} lies on a read-only file system" in " ".join(written.err.split())
+    recorded = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                       "--store", str(store))
+    said = " ".join(recorded.err.split())
+    assert recorded.code == 2 and "it lies on a read-only file system" in said and "chmod" not in said
