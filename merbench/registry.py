@@ -139,7 +139,8 @@ class Registry:
             try:
                 plugin = ep.load()
             except Exception as exc:  # any import failure of third-party code
-                self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}", exc)
+                self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}"
+                                     f"{_import_hint(ep.value, dist_name, exc)}", exc)
                 continue
             try:
                 self._pm.register(plugin, name=f"{dist_name}:{ep.name}")
@@ -404,6 +405,20 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                     problems.append(f"its profile '{profile}' sets {exc}, as its option_ranges declare; "
                                     "change the profile's value or the range")
     return problems
+
+
+def _import_hint(target: str, distribution: str, exc: Exception) -> str:
+    """How to fix an entry point whose target is not there: its module (``ModuleNotFoundError`` for the target's
+    own module) or its attribute (``AttributeError`` after ``module:attribute``); empty for other failures (an error
+    inside the plugin's code, which the message already quotes)."""
+    module, _, attribute = target.partition(":")
+    missing_module = isinstance(exc, ModuleNotFoundError) and exc.name is not None and module.startswith(exc.name)
+    missing_attribute = isinstance(exc, AttributeError) and attribute and attribute in str(exc)
+    if not (missing_module or missing_attribute):
+        return ""
+    return (f"; the entry point names '{target}', which is not there: check [project.entry-points.merbench] in "
+            f"{distribution}'s pyproject.toml (a module path such as my_package.plugin), then reinstall it "
+            "(pip install -e .)")
 
 
 def _unmarked_hooks_hint(plugin: Any) -> str:

@@ -174,6 +174,20 @@ def test_a_hook_without_hookimpl_is_reported_not_taken_as_loaded(install_plugin,
         Registry()
 
 
+@pytest.mark.parametrize("target, source, hinted", [
+    ("merbench_aimed_plugn", "HOOKS = 1\n", True),
+    ("merbench_aimed_plugin:hoks", "HOOKS = 1\n", True),
+    ("merbench_aimed_plugin", "import merbench_no_such_dependency\n", False),
+])
+def test_an_entry_point_naming_a_missing_module_says_where_to_fix_it(install_plugin, tmp_path, target, source, hinted):
+    install_plugin("merbench-aimed", "aimed", "merbench_aimed_plugin", source)
+    (tmp_path / "site" / "merbench-aimed-0.1.dist-info" / "entry_points.txt").write_text(f"[merbench]\naimed = {target}\n")
+    record = next(r for r in Registry().records if r.provider.entry_point == "aimed")
+    assert f"failed to import {target}" in record.error
+    hint = "check [project.entry-points.merbench] in merbench-aimed's pyproject.toml"
+    assert (hint in record.error) == hinted, record.error  # a missing import inside the plugin is its own error
+
+
 def test_a_hook_without_hookimpl_beside_a_marked_one_is_reported(install_plugin):
     install_plugin("merbench-half", "half", "merbench_half_plugin", TINY_MODEL.format(name="half") + """
 
