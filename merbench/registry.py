@@ -107,6 +107,7 @@ class Registry:
         self._pm.add_hookspecs(hookspecs)
         self._load_entry_points()
         self._collect()
+        self._check_model_inputs()
 
     # ------------------------------------------------------------------ loading
 
@@ -213,6 +214,18 @@ class Registry:
                                          f"{type(returned).__name__}, which merbench ignores: a hook registers each "
                                          f"plugin by calling register(spec) (and {kind} go in "
                                          f"merbench_register_{kind})")
+
+    def _check_model_inputs(self) -> None:
+        """Report a model whose declared input no registered preprocessor produces: it cannot run (``merbench run``
+        refuses it), so every command's plugin problems (``list models``, ``info``) say so at once."""
+        produced = {spec.produces for spec in self._items["preprocessors"].values()}
+        for name, spec in self._items["models"].items():
+            wanted = getattr(spec, "input", None)
+            if wanted and wanted not in produced:
+                provider = self._providers[("models", name)]  # its plugin loaded: a problem, not the plugin's error
+                self._report(None, f"model '{name}' from {provider} declares input '{wanted}', which no registered "
+                                     f"preprocessor produces (they produce {', '.join(sorted(produced))}), so it "
+                                     "cannot run; fix ModelPlugin.input, or install the plugin that provides it")
 
     def _add(self, kind: str, spec_type: type, item: Any, record: PluginRecord) -> None:
         provider = record.provider

@@ -188,6 +188,15 @@ def test_an_entry_point_naming_a_missing_module_says_where_to_fix_it(install_plu
     assert (hint in record.error) == hinted, record.error  # a missing import inside the plugin is its own error
 
 
+def test_a_model_whose_input_no_preprocessor_produces_is_named_before_anything_runs(install_plugin, run_cli):
+    install_plugin("merbench-uvw", "uvw", "merbench_uvw_plugin",
+                   TINY_MODEL.format(name="uvw-model").replace('input="flow-uvs"', 'input="flow-uvw"'))
+    listed = run_cli("list", "models")
+    assert listed.code == 0 and "uvw-model" in listed.out
+    assert ("model 'uvw-model' from plugin 'uvw' (merbench-uvw 0.1) declares input 'flow-uvw', which no registered "
+            "preprocessor produces") in " ".join(listed.err.split())
+
+
 def test_a_hook_without_hookimpl_beside_a_marked_one_is_reported(install_plugin):
     install_plugin("merbench-half", "half", "merbench_half_plugin", TINY_MODEL.format(name="half") + """
 
