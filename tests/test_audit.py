@@ -131,3 +131,17 @@ def test_a_tune_summary_gets_advice_that_can_be_followed(run_cli, tmp_path):
     assert "a tune summary, not a run's result" in text
     assert "RUN_ID" not in text and "merbench show" not in text
     assert "stores no runs" in text and "'leakage' and 'warnings' record" in text
+
+
+def test_several_files_end_with_one_line_saying_which_failed(run_cli, result_file, tmp_path):
+    good, _ = result_file()
+    leaky, _ = result_file("--protocol", "sample-10fold")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    audited = run_cli("audit", str(good), str(leaky), str(broken))
+    assert audited.code == 2  # a file that is no result outranks a failed check
+    last = " ".join(audited.out.split()).rsplit("Audit: ", 1)[1]
+    assert last == f"1 of 3 files passed every check; 1 failed a check ({leaky}); 1 could not be read as a result " \
+                   f"({broken})"
+    alone = run_cli("audit", str(good))
+    assert "Audit: " not in alone.out, "one file: its table says it all"

@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
+
+from merbench.wording import counted, some_of
 
 ORDER = 40
 
@@ -31,19 +34,30 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.errors import DataError
     from merbench.tables import TEXT, Column, DataTable, print_error, print_table, styled
 
-    failed = unreadable = False
+    failing: list[Path] = []
+    unreadable: list[Path] = []
     for path in args.files:
         try:
             result = load_result(path)
         except DataError as exc:
             print_error(err, str(exc))
-            unreadable = True
+            unreadable.append(path)
             continue
         table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
                           [Column("Check"), Column("Status"), Column("Finding", TEXT)])
-        for check in audit_result(result):
-            failed |= not check.passed
+        checks = audit_result(result)
+        for check in checks:
             status = styled("pass", "green") if check.passed else styled("FAIL", "bold red")
             table.add_row(check.name, status, check.detail)
+        if not all(check.passed for check in checks):
+            failing.append(path)
         print_table(out, table)
-    return 2 if unreadable else 1 if failed else 0
+    if len(args.files) > 1:  # one line to read at the end of several tables
+        passed = len(args.files) - len(failing) - len(unreadable)
+        parts = [f"{passed} of {counted(args.files, 'file')} passed every check"]
+        if failing:
+            parts.append(f"{len(failing)} failed a check ({some_of(failing, 3)})")
+        if unreadable:
+            parts.append(f"{len(unreadable)} could not be read as a result ({some_of(unreadable, 3)})")
+        out.print(escape("Audit: " + "; ".join(parts)), highlight=False)
+    return 2 if unreadable else 1 if failing else 0
