@@ -154,3 +154,6 @@ def test_runs_limit_counts_and_zero_means_all(limit, shown, three_runs, run_cli)
     result = run_cli("runs", "--store", str(three_runs), "--json", *([f"--limit={limit}"] if limit else []))
     assert result.code == 0, result.err
     assert len(json.loads(result.out)) == shown
+    table = run_cli("runs", "--store", str(three_runs), *([f"--limit={limit}"] if limit else []))
+    said = "Showing the newest" in table.out and "more match: --limit 0 shows them all" in " ".join(table.out.split())
+    assert said == (shown < 3), "the table says when runs were left out, and only then"

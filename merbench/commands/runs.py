@@ -151,16 +151,25 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.tables import print_table
 
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
-        summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status, args.limit or None)
+        summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status,
+                                    args.limit + 1 if args.limit else None)  # one more: are there more?
+        more = bool(args.limit) and len(summaries) > args.limit
+        summaries = summaries[:args.limit] if more else summaries
         leaks = {run.id: run_leaks(store, run.id) for run in summaries}
         path = store.path
+    limited = (f"Showing the newest {args.limit} matching runs; more match: --limit 0 shows them all, "
+               f"or --limit N more than {args.limit}.")
     if args.json:
         out.out(json.dumps([run_record(run, leaks[run.id]) for run in summaries], indent=2), highlight=False)
+        if more:
+            err.print(limited, highlight=False)
         return 0
     if not summaries:
         out.print(f"No runs in {escape(str(path))} match. Record one with `merbench run` (see `merbench run --help`).")
         return 0
     print_table(out, runs_table(path, summaries, leaks))
+    if more:
+        out.print(limited, highlight=False)
     note = leak_note(summaries, leaks)
     if note:
         out.print(escape(note), style="bold red", highlight=False)
