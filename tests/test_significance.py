@@ -66,6 +66,9 @@ def test_cli_prints_the_comparison(runs, run_cli):
     assert shown.code == 0, shown.err
     text = " ".join(shown.out.split())
     assert "Wilcoxon signed-rank over folds" in text and "fold mean" in text and "pooled" in text
+    n = len(load(runs["a"])["folds"])
+    few = f"With {n} folds it cannot give p below {2 / 2 ** n:.3g}, so it cannot show a difference at 0.05"
+    assert (few in text) == (n < 6), text
 
 
 @pytest.mark.parametrize("stored", [0.99, float("nan")])
