@@ -176,6 +176,19 @@ def test_missing_column_unknown_emotion_and_duplicates(tmp_path):
         samm.load(tmp_path / "c", SAMM, tmp_path / "cache")
 
 
+def test_a_smic_clip_left_as_a_file_is_a_skipped_row_not_dropped_unseen(tmp_path):
+    root = rt.build_smic(tmp_path / "smic", subsets=("HS",))
+    clip = next((root / "HS" / "s3" / "micro" / "surprise").iterdir())
+    shutil.rmtree(clip)
+    clip.with_suffix(".zip").write_bytes(b"PK")  # a clip still packed
+    (clip.parent / "Thumbs.db").write_bytes(b"")  # what a file browser leaves: not a clip
+    dataset = smic.load(root, SMIC, tmp_path / "cache")
+    assert len(dataset.samples) == len(rt.SMIC_CLIPS["HS"]) - 1
+    (skipped,) = dataset.summary["skipped_rows"]
+    assert skipped["sample"] == f"s3/{clip.name}.zip"
+    assert skipped["reason"].endswith("is a file, not a clip folder of frames; unpack it (an archive) or remove it")
+
+
 def test_strict_turns_skipped_rows_into_an_error(trees, tmp_path):
     with pytest.raises(DataError, match=r"2 rows cannot be used, first row 11 \(sub03/EP12_01f\): apex"):
         casme2.load(trees / "casme2", {**CASME2, "strict": True}, tmp_path)

@@ -68,6 +68,16 @@ def subfolders(folder: Path) -> list[Path]:
     return [d for d in folders_in(folder) if not hidden(d)]
 
 
+SYSTEM_FILES = {"thumbs.db", "desktop.ini"}  # written by file browsers beside any folder of images
+
+
+def stray_files(folder: Path) -> list[Path]:
+    """The files in a class folder, where only clip folders belong (an archive not unpacked, a clip saved as a
+    video): sorted by name, without hidden and file-browser files."""
+    return sorted(p for p in folder.iterdir()
+                  if not p.is_dir() and not hidden(p) and p.name.lower() not in SYSTEM_FILES)
+
+
 def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part:
     """Read one SMIC subset under ``root``: every ``s*/micro/<class>/<clip>/`` folder is a sample."""
     subset = str(subset).strip().lower()
@@ -94,6 +104,10 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                 raise DataError(
                     f"{class_dir}: unknown class folder '{class_dir.name}'; SMIC classes are {', '.join(COMPOSITE_CLASSES)}"
                 )
+            for stray in stray_files(class_dir):  # a clip that is not a folder is still a clip of the release
+                log.rows += 1
+                log.skip(None, f"{subject}/{stray.name}", f"{stray.relative_to(root)} is a file, not a clip folder of "
+                                                          "frames; unpack it (an archive) or remove it")
             for clip_dir in subfolders(class_dir):
                 log.rows += 1
                 sample_id = f"{subject}/{clip_dir.name}"
