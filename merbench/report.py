@@ -156,8 +156,25 @@ def reported_table(result: RunResult) -> DataTable | None:
                       *source)
         if dataset == result.dataset and protocol == result.protocol:
             measured = [_pct(result.pooled[REPORTED_METRICS[m]]) for m in metrics]
-            table.add_row(dataset, shown, "measured", *measured, *([""] if numbered else []), style="bold")
+            partial = partial_coverage(result)
+            label = "measured" if partial is None else f"measured on {partial[0]}/{partial[1]}"
+            table.add_row(dataset, shown, label, *measured, *([""] if numbered else []),
+                          style="bold" if partial is None else "dim")
+            if partial is not None:
+                table.caption += (f". Measured on {partial[0]} of the {partial[1]} samples of the official list (the "
+                                  "rest are not in your copies): not comparable with the reported scores")
     return table
+
+
+def partial_coverage(result: RunResult) -> tuple[int, int] | None:
+    """``(found, listed)`` when the run's dataset has an official sample list (MEGC2019) that its copies do not
+    cover in full, so that its scores are on other samples than the papers'; ``None`` otherwise."""
+    coverage = (result.dataset_summary or {}).get("official_list") or {}
+    try:
+        found, listed = int(coverage["found"]), int(coverage["listed"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (found, listed) if found < listed else None
 
 
 def seeds_table(result: RunResult) -> DataTable:

@@ -199,6 +199,29 @@ def test_reported_scores_from_two_sources_each_name_their_source():
     assert "Source" not in text.split() and "Author 2024, Table 3" in text
 
 
+def test_a_score_measured_on_part_of_an_official_list_is_not_set_beside_the_papers_as_comparable():
+    from rich.console import Console
+
+    from merbench.report import reported_table
+    from merbench.tables import print_table
+    from result_samples import minimal_result
+
+    reported = [{"dataset": "megc2019", "protocol": "megc2019", "metric": "uf1", "value": 73.53, "source": "Paper"}]
+
+    def shown(summary):
+        console = Console(width=80, record=True, force_terminal=False)
+        print_table(console, reported_table(minimal_result(dataset="megc2019", protocol="megc2019", reported=reported,
+                                                          dataset_summary=summary)))
+        return " ".join(console.export_text().split())
+
+    partial = shown({"official_list": {"listed": 442, "found": 14}})
+    assert "measured on 14/442" in partial
+    assert "Measured on 14 of the 442 samples of the official list (the rest are not in your copies): not comparable " \
+           "with the reported scores" in partial
+    whole = shown({"official_list": {"listed": 442, "found": 442}})
+    assert "measured on" not in whole and "not comparable" not in whole and " measured " in whole
+
+
 def test_a_reported_cell_under_a_leaky_protocol_is_marked_in_the_terminal_comparison():
     from rich.console import Console
 
