@@ -189,6 +189,17 @@ def test_a_smic_clip_left_as_a_file_is_a_skipped_row_not_dropped_unseen(tmp_path
     assert skipped["reason"].endswith("is a file, not a clip folder of frames; unpack it (an archive) or remove it")
 
 
+@pytest.mark.parametrize("renamed", ["s02", "Sub02"])
+def test_a_subject_folder_spelt_otherwise_is_named_with_the_rename(tmp_path, renamed):
+    root = rt.build_casme2(tmp_path / "casme2")
+    folder = next(root.rglob("sub02"))
+    folder.rename(folder.with_name(renamed))
+    dataset = casme2.load(root, CASME2, tmp_path / "cache")
+    reasons = [row["reason"] for row in dataset.summary["skipped_rows"] if row["sample"].startswith("sub02/")]
+    assert reasons and all(f"(sub02/ is not in {folder.parent.relative_to(root)}, but {renamed}/ is: rename it sub02, "
+                           "as the sheet names it)" in reason for reason in reasons), reasons
+
+
 def test_strict_turns_skipped_rows_into_an_error(trees, tmp_path):
     with pytest.raises(DataError, match=r"2 rows cannot be used, first row 11 \(sub03/EP12_01f\): apex"):
         casme2.load(trees / "casme2", {**CASME2, "strict": True}, tmp_path)

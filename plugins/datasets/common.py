@@ -308,6 +308,33 @@ def missing_frames(numbers: Iterable[int], first: int, last: int) -> str | None:
             f"({len(absent)} of {last - first + 1})")
 
 
+def missing_folder_hint(folder: Path, root: Path) -> str:
+    """Why a clip folder the sheet names is not there, when the copy shows it: a file of that name, or the first
+    missing folder on its way spelt otherwise (``Sub02`` or ``s02`` for ``sub02``, ``6`` for ``006``); else ``""``."""
+    try:
+        if folder.exists():
+            return " (a file of that name is there, not a folder of frames)"
+        missing = folder
+        while not missing.parent.exists() and missing.parent != missing and missing.parent != root:
+            missing = missing.parent
+        if not missing.parent.is_dir():
+            return ""
+        siblings = [entry.name for entry in missing.parent.iterdir() if entry.is_dir()]
+    except OSError:
+        return ""
+
+    def spelling(name: str) -> tuple[str, tuple[int, ...]]:  # letters without case, numbers without leading zeros
+        return re.sub(r"\d+", "#", name.lower()), tuple(int(n) for n in re.findall(r"\d+", name))
+
+    wanted = spelling(missing.name)
+    alike = [name for name in siblings if name.lower() == missing.name.lower()
+             or spelling(name)[1] == wanted[1] and wanted[1] and spelling(name)[0].strip("#") in wanted[0]]
+    if not alike:
+        return ""
+    return (f" ({missing.name}/ is not in {missing.parent.relative_to(root) if missing.parent != root else 'the root'}, "
+            f"but {alike[0]}/ is: rename it {missing.name}, as the sheet names it)")
+
+
 def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, offset: int | None) -> Placed:
     """Match annotated frame numbers to the frames on disk, repairing a wrong offset.
 
@@ -322,7 +349,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     except OSError as exc:  # a folder above the clip cannot be read
         raise blocked(folder, exc) from None
     if not found:
-        raise SkipRow(f"no frame folder {where}")
+        raise SkipRow(f"no frame folder {where}{missing_folder_hint(folder, root)}")
     frames = list_frames(folder, root)
     if not frames:
         raise SkipRow(f"frame folder {where} holds no image files")
