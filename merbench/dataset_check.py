@@ -13,6 +13,7 @@ what the dataset gives.
 from __future__ import annotations
 
 import errno
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -350,7 +351,7 @@ def loader_skip_note(dataset: Dataset, name: str, root: Path | None = None) -> s
         parts.append(f"{coverage['found']} of the {coverage['listed']} samples of the official list found")
     if skipped:
         parts.append(f"{counted(skipped, 'annotation row')} left out by the {name} loader, first {_describe(skipped[0])}")
-    where = f" --root {root}" if root is not None else ""
+    where = f" --root {shlex.quote(str(root))}" if root is not None else ""  # pasted into a shell as it is
     return f"{'; '.join(parts)}; `merbench datasets check {name}{where}` lists them with their reasons"
 
 

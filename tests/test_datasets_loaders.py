@@ -270,3 +270,15 @@ def test_manifest_missing_file_is_skipped_and_bad_labels_are_errors(data, tmp_pa
     rt.write_csv(data / "m.csv", [{"subject": "a", "label": "0"}])
     with pytest.raises(DataError, match=r"row 1: missing column path \(or onset and apex\)"):
         manifest.load(data, {"manifest": "m.csv", "classes": [], "strict": False}, tmp_path / "cache")
+
+
+def test_the_check_command_a_run_suggests_can_be_pasted_for_a_root_with_spaces(tmp_path):
+    import shlex
+
+    from merbench.dataset_check import loader_skip_note
+
+    root = rt.build_casme2(tmp_path / "my copy of CASME II")
+    next(root.rglob("EP02_01f")).rename(next(root.rglob("EP02_01f")).with_name("moved"))
+    note = loader_skip_note(casme2.load(root, CASME2, tmp_path / "cache"), "casme2", root)
+    command = note.split("`")[1]
+    assert shlex.split(command) == ["merbench", "datasets", "check", "casme2", "--root", str(root)]
