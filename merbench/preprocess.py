@@ -868,9 +868,12 @@ def preprocess_dataset(
             output = outputs[index]
             assert output is not None
             if output.shape != reference.shape:
+                last = chain.specs[-1]
+                resize = (f"; its last step, '{last.name}', takes a size: --set {last.name}.size=N resizes every "
+                          "clip to N x N" if "size" in (last.options or {}) else "")
                 raise DataError(
                     f"sample {samples[index].id}: preprocessed shape {output.shape} differs from {reference.shape}; "
-                    "the chain must produce one size for every clip"
+                    f"the chain must produce one size for every clip{resize}"
                 )
         bundle = _Bundle(np.stack([outputs[i] for i in kept]), kept, [notes[i] for i in kept], dict(sorted(skipped.items())))
         index_key = _index_key(dataset, keys)  # a key found stale and looked up again changes the index's

@@ -516,3 +516,19 @@ def test_a_model_input_no_preprocessor_makes_and_a_factory_that_cannot_be_loaded
     said = " ".join(missing.err.split())
     assert (missing.code, "Traceback" in missing.err) == (2, False), missing.err
     assert "factory 'merbench_typos_nets:build' cannot be loaded: ModuleNotFoundError" in said
+
+
+def test_images_of_other_sizes_name_the_size_option_that_fixes_them(run_cli, tmp_path):
+    import cv2
+
+    root = tmp_path / "manifest"
+    rt.build_manifest_images(root)
+    odd = root / "images" / "s1" / "img_0.png"
+    assert cv2.imwrite(str(odd), np.zeros((40, 30, 3), dtype=np.uint8))
+    args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(root), "--profile", "quick",
+            "--protocol", "loso", "--no-store", "--quiet", "--set", "dataset.manifest=labels.csv"]
+    refused = run_cli(*args)
+    said = " ".join(refused.err.split())
+    assert refused.code == 2 and "preprocessed shape (3, 40, 30) differs from (3, 28, 28)" in said
+    assert "its last step, 'image', takes a size: --set image.size=N resizes every clip to N x N" in said
+    assert run_cli(*args, "image.size=28").code == 0, "the fix it names works"
