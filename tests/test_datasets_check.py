@@ -80,12 +80,16 @@ def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick
     message = " ".join(checked.err.split())
     result = quick_run("--dataset", "samm", "--root", str(root), "--protocol", "loso")
     assert checked.code == 0 and broken.name in message
+    samples = next(line.split(None, 1)[1] for line in checked.out.splitlines() if line.startswith("samples "))
     if frame == "onset":
         assert f"usable: {result['n_samples']} samples" in checked.out and "1 clip with missing" in checked.out
+        assert samples == f"{result['n_samples'] + 1} ({result['n_samples']} usable: 1 clip with missing or " \
+                          "unreadable files left out, as a run leaves them)", "the overview counts what a run keeps"
         assert strict.code == 2 and "strict check (--strict or dataset.strict=true): 1 file" in " ".join(strict.err.split())
     else:
         assert "006/006_1_2" in {row["id"] for row in result["predictions"]}
         assert f"usable: {result['n_samples']} samples" in checked.out and "left out" not in checked.out
+        assert samples == str(result["n_samples"])
         assert "missing or unreadable offset frame: the default chain (flow) does not read it" in message
         assert "missing or unreadable, first" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
 

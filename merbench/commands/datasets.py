@@ -135,7 +135,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("root", args.root or summary.get("root", "")),
         ("annotation", _per_part(summary, lambda part: part.get("annotation") or part.get("manifest") or "(not named by the loader)")),
         ("frames", _per_part(summary, lambda part: part.get("frames") or part.get("mode") or "")),
-        ("samples", len(dataset.samples)),
+        ("samples", f"{len(dataset.samples)}{_usable(len(dataset.samples), report.clips_left_out)}"),
         ("subjects", len(set(dataset.subjects.tolist()))),
         ("classes", ", ".join(classes)),
         ("rows skipped", summary.get("skipped", 0)),
@@ -190,6 +190,14 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     left_out = f", {counted(unreadable, 'clip')} with missing or unreadable files left out" if unreadable else ""
     out.print(f"[green]usable:[/] {len(kept)} samples, {len(set(dataset.subjects[kept].tolist()))} subjects{skipped}{left_out}")
     return 0
+
+
+def _usable(samples: int, left_out: set[str]) -> str:
+    """`` (N usable: ...)`` after the sample count when clips with missing or unreadable files are left out."""
+    if not left_out:
+        return ""
+    return (f" ({samples - len(left_out)} usable: {counted(left_out, 'clip')} with missing or unreadable files left "
+            "out, as a run leaves them)")
 
 
 def _limited(table: DataTable, entries: list, show: int, row) -> DataTable:
