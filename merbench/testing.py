@@ -24,7 +24,8 @@ through its chain) and gives (N, n_classes) outputs as a ``torch.Tensor``; it
 follows the class count (3 and 5 classes); a forward/backward step gives finite
 gradients; the same seed gives the same outputs; in eval mode a sample's
 prediction does not depend on the other samples of its batch (no statistics of
-the test batch); two different seeds give different initial weights (``build``
+the test batch); every tensor it keeps is a parameter or a registered buffer
+(batched folds swap those); two different seeds give different initial weights (``build``
 draws from the generator the engine seeds, and never seeds it itself); and a
 2-fold ``quick`` run on tiny synthetic data completes through
 ``merbench.runner.run_benchmark``, and for a torch model again with both folds
@@ -52,7 +53,7 @@ from merbench.estimator import is_estimator, seeded
 from merbench.preprocess import build_chain, compute_sample
 from merbench.registry import get_registry
 from merbench.runner import load_dataset, run_benchmark
-from merbench.wording import counted
+from merbench.wording import counted, some_of
 
 PROFILES = ("quick", "default", "paper")
 
@@ -301,6 +302,7 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
                             f"input {tuple(x.shape)} gave {tuple(out.shape)}, expected {(len(x), 3)} logits"))
     if not full or not shape_ok:
         return findings
+    findings.append(_state_registered(model))
     five = _forward(build(dict(options), channels, 5, size), x)
     five_shape = tuple(getattr(five, "shape", ()))
     five_ok = isinstance(five, torch.Tensor) and five_shape == (len(x), 5)
@@ -332,6 +334,19 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
     after_seed_1 = torch.rand(8)
     findings.append(_seed_followed(fresh, other, again, _forward(other, x), torch.equal(after_seed_0, after_seed_1)))
     return findings
+
+
+def _state_registered(model: Any) -> Finding:
+    """Every tensor a module keeps is a parameter or a registered buffer: batched folds swap each fold's parameters
+    and buffers into one copy of the module, so a plain tensor attribute would be one fold's (or the meta device's)."""
+    import torch
+
+    plain = [f"{prefix + '.' if prefix else ''}{name}" for prefix, module in model.named_modules()
+             for name, value in vars(module).items() if isinstance(value, torch.Tensor)]
+    detail = ("every tensor is a parameter or a registered buffer" if not plain else
+              f"{some_of(plain, 3)} {'is a plain tensor attribute' if len(plain) == 1 else 'are plain tensor attributes'}"
+              "; register it with self.register_buffer(name, tensor) (CONTRIBUTING.md, batched folds)")
+    return Finding("state registered", not plain, detail)
 
 
 def _batch_independence(model: Any, x: Any, batched: Any) -> Finding:

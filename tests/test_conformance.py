@@ -25,7 +25,7 @@ def test_builtin_model_conforms(name):
     assert {"metadata", "[quick] output shape", "[quick] determinism", "[quick] batch independence",
             "[paper] output shape", "2-fold quick run"} <= checks
     if name != "lbptop-svm":
-        assert {"[quick] class count", "[quick] forward/backward", "[quick] seed",
+        assert {"[quick] class count", "[quick] state registered", "[quick] forward/backward", "[quick] seed",
                 "batched folds (vmap, the GPU default)"} <= checks
 
 
@@ -71,6 +71,19 @@ def unbatchable(options, in_channels, n_classes, input_size):
     return ItemNet(in_channels, n_classes, False)
 
 
+class PlainStateNet(Net):
+    def __init__(self, in_channels, n_classes, noisy):
+        super().__init__(in_channels, n_classes, noisy)
+        self.offset = torch.zeros(n_classes)  # not register_buffer: invisible to batched folds
+
+    def forward(self, x):
+        return super().forward(x) + self.offset
+
+
+def plain_state(options, in_channels, n_classes, input_size):
+    return PlainStateNet(in_channels, n_classes, False)
+
+
 PROFILES = {"quick": {}, "default": {}, "paper": {}}
 
 
@@ -85,6 +98,8 @@ def merbench_register_models(register):
                          profiles=PROFILES, citation="test"))
     register(ModelPlugin(name="broken-vmap", build=unbatchable, description="calls .item()", input="flow-uvs",
                          profiles=PROFILES, citation="test"))
+    register(ModelPlugin(name="broken-state", build=plain_state, description="a plain tensor attribute",
+                         input="flow-uvs", profiles=PROFILES, citation="test"))
 '''
 
 
@@ -146,6 +161,12 @@ def test_a_model_that_cannot_train_batched_as_on_a_gpu_is_caught(broken_registry
     assert "on a GPU every run of this model would fail like this" in batched.detail
 
 
+def test_a_plain_tensor_attribute_is_caught(broken_registry):
+    message = _failure(broken_registry, "broken-state")
+    assert "[quick] state registered: offset is a plain tensor attribute; register it with " \
+           "self.register_buffer(name, tensor)" in message
+
+
 def test_conformance_names_filters_by_distribution(broken_registry):
     assert conformance_names(broken_registry, distribution="broken_models") == [
-        "broken-classes", "broken-input", "broken-metadata", "broken-noisy", "broken-vmap"]
+        "broken-classes", "broken-input", "broken-metadata", "broken-noisy", "broken-state", "broken-vmap"]
