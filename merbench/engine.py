@@ -35,7 +35,7 @@ from merbench.errors import (MerbenchError, PluginError, RunFailed, UsageError, 
                              early_stopping_without_epochs, error_line)
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
-from merbench.wording import counted
+from merbench.wording import counted, number_text
 
 
 @dataclass(frozen=True)
@@ -227,8 +227,7 @@ def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> 
 
     The learning rate is written as a user types it (``1e9``, ``0.002``), not as ``1000000000.0``.
     """
-    short = f"{lr:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
-    lr_text = short if float(short) == lr else repr(lr)
+    lr_text = number_text(lr)
     return RunFailed(
         f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss}; "
         f"training diverged. Lower the learning rate (now --set engine.lr={lr_text}) or check the inputs for NaN"

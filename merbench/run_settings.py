@@ -26,6 +26,7 @@ from merbench.config import dataset_gives, default_chain, resolve_config
 from merbench.errors import MerbenchError
 from merbench.registry import Registry
 from merbench.result import RunResult
+from merbench.wording import number_text
 
 NOT_SETTINGS = {
     "engine": {"parallel_folds", "parallel_mode", "threads", "preprocess_workers", "select_on", "normalise_on"},
@@ -50,6 +51,8 @@ def _value_text(value: Any) -> str:
         return "[" + ", ".join(_value_text(item) for item in value) + "]"
     if isinstance(value, (dict, type(None))):
         return json.dumps(value, sort_keys=True)
+    if isinstance(value, float):
+        return number_text(value)
     return str(value)
 
 

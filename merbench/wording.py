@@ -1,4 +1,4 @@
-"""Counted nouns for messages: "1 clip", "3 clips", never "clip(s)"."""
+"""Words for messages: counted nouns ("1 clip", "3 clips", never "clip(s)") and numbers as a user types them."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def some_of(items: Sequence[Any], shown: int, separator: str = ", ") -> str:
     texts = [str(item) for item in items]
     rest = len(texts) - shown
     return separator.join(texts[:shown]) + (f" (and {rest} more)" if rest > 0 else "")
+
+
+def number_text(value: float) -> str:
+    """A float as a user types it: ``1e30``, ``0.002``, ``1000``, not ``1e+30`` or ``1000.0``; the shortest form that
+    reads back as the same number (else Python's own ``repr``)."""
+    short = f"{value:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+    return short if float(short) == value else repr(value)

@@ -143,6 +143,16 @@ def test_older_runs_of_a_shown_cell_are_named_in_a_note_and_every_export():
     assert alone.hidden_note() is None
 
 
+def test_float_settings_are_named_as_a_user_types_them():
+    from merbench.run_settings import setting_text
+
+    assert [setting_text("engine.lr", value) for value in (1e3, 1e-5, 0.002, 1e30, 1 / 3)] == [
+        "engine.lr=1000", "engine.lr=1e-5", "engine.lr=0.002", "engine.lr=1e30", "engine.lr=0.3333333333333333"]
+    result = _result("20250611-000001-000001", "ststnet", 0.5, engine__lr=1e3)
+    comparison = build_comparison([result], settings=changed_settings_of([result], get_registry()))
+    assert comparison.common_settings == ("engine.lr=1000",)
+
+
 def test_the_chain_epochs_and_list_values_are_named_as_set_takes_them():
     result = _result("20250611-000001-000001", "ststnet", 0.5, preprocess="crop,flow", engine__epochs=2,
                      model__filters=[4, 6, 8], engine__channels_last=False)
