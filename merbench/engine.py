@@ -15,12 +15,14 @@ module is handed to ``merbench.estimator`` by ``train_fold``.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
 import traceback
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -287,32 +289,39 @@ def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_ind
 
 
 @contextmanager
-def failures_named(plugin: str, fold_index: int | Sequence[int]) -> Iterator[None]:
-    """Turn an exception raised while a fold trains or predicts (after its first batch, which ``first_forward``
-    checks) into one ``RunFailed`` line naming the fold, the model plugin and where it was raised; merbench's own
-    errors, running out of memory and Ctrl-C pass as they are. ``--debug`` shows the whole traceback."""
+def failures_named(plugin: str, fold_index: int, compiled: bool = False) -> Iterator[None]:
+    """Turn an exception raised while a fold trains or predicts fold by fold (after its first batch, which
+    ``first_forward`` checks) into one ``RunFailed`` line naming the fold, the exception and the code that raised
+    it: the model plugin's, or merbench's own (then: report it to merbench). merbench's errors, running out of
+    memory (GPU or host), a full disk, Ctrl-C and, under ``torch.compile`` (``compiled``), the compiler's errors
+    pass as they are. ``--debug`` shows the whole traceback. Batched folds word their own failures
+    (``merbench.folds.batched``)."""
     try:
         yield
-    except (MerbenchError, torch.cuda.OutOfMemoryError):
+    except (MerbenchError, torch.cuda.OutOfMemoryError, MemoryError):
         raise
     except Exception as exc:
-        folds = (f"fold {fold_index + 1}" if isinstance(fold_index, int) else
-                 f"folds {', '.join(str(k + 1) for k in fold_index)} (trained together, batched)")
-        raise RunFailed(
-            f"{folds}: training or predicting with {plugin} raised {error_line(exc)} "
-            f"(at {raised_at(exc)}); if that is the model's code, fix it or report it to the plugin's author "
-            "(run with --debug for the whole traceback)"
-        ) from exc
+        if compiled or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+            raise
+        raise RunFailed(f"fold {fold_index + 1}: {code_failure(exc, plugin)}") from exc
 
 
-def raised_at(exc: BaseException) -> str:
-    """``file:line in function`` of the innermost frame of ``exc``'s traceback outside torch itself."""
+def code_failure(exc: BaseException, plugin: str) -> str:
+    """What raised ``exc`` while a fold trained, and whom to tell: ``<plugin> raised KeyError: ... (at FILE:LINE in
+    FUNCTION); fix ...`` when the innermost frame outside torch is not merbench's own, else merbench's."""
+    frame = _innermost_outside_torch(exc)
+    where = "an unknown place" if frame is None else f"{frame.filename}:{frame.lineno} in {frame.name}"
+    if frame is not None and Path(frame.filename).resolve().is_relative_to(Path(__file__).resolve().parent):
+        return (f"merbench's training code raised {error_line(exc)} (at {where}) with {plugin}; please report it to "
+                "merbench with the output of --debug")
+    return (f"training or predicting with {plugin} raised {error_line(exc)} (at {where}); if that is the model's "
+            "code, fix it or report it to the plugin's author (run with --debug for the whole traceback)")
+
+
+def _innermost_outside_torch(exc: BaseException) -> traceback.FrameSummary | None:
     frames = traceback.extract_tb(exc.__traceback__)
     outside = [frame for frame in frames if f"{os.sep}torch{os.sep}" not in frame.filename] or frames
-    if not outside:
-        return "an unknown place"
-    frame = outside[-1]
-    return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return outside[-1] if outside else None
 
 
 def plugin_label(build_model: Any) -> str:

@@ -31,7 +31,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from merbench.contracts import Fold, FoldOutput
 from merbench.engine import (
     PREDICT_CHUNK, DeviceChoice, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
-    failures_named, first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
+    first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
 )
 from merbench.errors import UsageError
 from merbench.plain_batch_norm import PlainBatchNorm
@@ -237,10 +237,9 @@ def train_folds_batched(
         return []
     start = time.perf_counter()
     group = _FoldGroup(build_model, inputs, labels, folds, seeds, n_classes, settings, choice)
-    with failures_named(plugin_label(build_model), [fold.index for fold in folds]):
-        epoch_losses = group.train(on_step)
-        group.restore_best()
-        predictions = group.predict()
+    epoch_losses = group.train(on_step)
+    group.restore_best()
+    predictions = group.predict()
     share = (time.perf_counter() - start) / len(folds)
     selected = [None if best is None else best.epoch + 1 for best in group.best]
     return [FoldOutput(predictions=predicted, final_loss=losses[-1], seconds=share, epoch_losses=losses,

@@ -290,8 +290,8 @@ def test_same_as_fold_by_fold_on_cuda_within_cudnn_tolerance(name, amp):
 
 @pytest.mark.parametrize("failure, expected", [
     (RuntimeError("Expected running_mean to have type BFloat16 but got Float\nmore lines"),
-     "batched training (engine.parallel_mode=vmap) failed on cpu: RuntimeError: Expected running_mean to have type "
-     "BFloat16 but got Float; --set engine.parallel_mode=processes trains the folds one after another"),
+     "batched training (engine.parallel_mode=vmap) failed on cpu: training or predicting with model plugin 'ststnet' "
+     "(merbench 0.1.0) raised RuntimeError: Expected running_mean to have type BFloat16 but got Float (at "),
     (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
      "cpu ran out of memory training 4 folds as one batched computation; --set engine.parallel_folds=N with a "
      "smaller N"),
@@ -310,6 +310,29 @@ def test_a_batched_training_failure_is_one_message_with_the_way_around_it(run_cl
     said = " ".join(result.err.split())
     assert result.code == 1 and "Traceback" not in result.err
     assert "merbench: error: folds 1-4: " in said and expected in said, said
+    if not isinstance(failure, torch.cuda.OutOfMemoryError):
+        assert said.endswith("; --set engine.parallel_mode=processes trains the folds one after another")
+
+
+def test_a_failure_in_merbenchs_own_training_code_is_reported_as_merbenchs():
+    """Which code raised decides whom the message asks to fix it: the innermost frame outside torch."""
+    import merbench.fold_batch
+    from merbench.engine import code_failure
+
+    def raised_in(filename: str) -> BaseException:
+        try:
+            exec(compile("raise RuntimeError('Expected running_mean to have type BFloat16')", filename, "exec"))
+        except RuntimeError as exc:
+            return exc
+        raise AssertionError("not raised")
+
+    ours = code_failure(raised_in(merbench.fold_batch.__file__), "model plugin 'm' (x 1)")
+    assert ours.startswith("merbench's training code raised RuntimeError: Expected running_mean to have type BFloat16 "
+                           f"(at {merbench.fold_batch.__file__}:1 in <module>) with model plugin 'm' (x 1); please "
+                           "report it to merbench")
+    theirs = code_failure(raised_in("/site-packages/my_plugin/net.py"), "model plugin 'm' (x 1)")
+    assert theirs.startswith("training or predicting with model plugin 'm' (x 1) raised RuntimeError") and \
+        "(at /site-packages/my_plugin/net.py:1 in <module>); if that is the model's code, fix it" in theirs
 
 
 def test_a_batched_first_forward_failure_names_what_vmap_cannot_batch_and_that_merbench_may_be_at_fault():
@@ -329,3 +352,22 @@ def test_a_batched_first_forward_failure_names_what_vmap_cannot_batch_and_that_m
     with pytest.raises(PluginError) as single:
         first_forward(forward, x[0], 3, "the model plugin", 0)
     assert "parallel_mode" not in str(single.value), "fold by fold the plugin alone ran"
+
+
+def test_a_fold_failure_is_named_except_what_is_not_the_codes_fault():
+    """Host memory, a full disk and torch.compile's own errors keep their messages (and a full disk its resumable
+    stop); any other exception becomes one line naming the fold."""
+    import errno
+
+    from merbench.engine import failures_named
+    from merbench.errors import RunFailed
+
+    for passing, compiled in ((MemoryError(), False), (OSError(errno.ENOSPC, "No space left on device"), False),
+                              (RuntimeError("inductor: no C compiler"), True)):
+        with pytest.raises(type(passing)):
+            with failures_named("model plugin 'm' (x 1)", 2, compiled=compiled):
+                raise passing
+    with pytest.raises(RunFailed, match=r"^fold 3: training or predicting with model plugin 'm' \(x 1\) raised "
+                                        r"KeyError: 'k' \(at "):
+        with failures_named("model plugin 'm' (x 1)", 2):
+            raise KeyError("k")

@@ -6,8 +6,8 @@ from typing import Sequence
 
 import torch
 
-from merbench.engine import torch_threads
-from merbench.errors import RunFailed, error_line
+from merbench.engine import code_failure, torch_threads
+from merbench.errors import MerbenchError, RunFailed
 from merbench.fold_batch import has_active_dropout, train_folds_batched
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone
 from merbench.progress import ProgressSink
@@ -52,12 +52,13 @@ class BatchedFolds:
                         f"{len(group)} folds as one batched computation; --set engine.parallel_folds=N with a smaller "
                         "N trains fewer at once (1: one after another)"
                     ) from None
-                except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+                except (MerbenchError, MemoryError):
+                    raise
+                except Exception as exc:
                     raise RunFailed(
                         f"folds {begin + 1}-{begin + len(group)}: batched training (engine.parallel_mode=vmap) failed "
-                        f"on {job.choice.device}: {error_line(exc)}; --set engine.parallel_mode=processes "
-                        "trains the folds one after another (please report the failure to merbench with the output "
-                        "of --debug)"
+                        f"on {job.choice.device}: {code_failure(exc, job.recipe.plugin)}; --set "
+                        "engine.parallel_mode=processes trains the folds one after another"
                     ) from exc
                 for task, output in zip(group, outputs):
                     on_done(task, output)

@@ -105,7 +105,7 @@ class DeviceTensors:
 def train_task(job: FoldJob, tensors: DeviceTensors, task: FoldTask,
                on_epoch: Callable[[int, float], None] | None = None) -> FoldOutput:
     """Train one fold in this process with ``job.threads`` torch threads (0: leave torch's setting)."""
-    with torch_threads(job.threads), failures_named(job.recipe.plugin, task.fold.index):
+    with torch_threads(job.threads), failures_named(job.recipe.plugin, task.fold.index, job.settings.compile):
         return train_fold(job.recipe, tensors.inputs, tensors.labels, task.fold, job.recipe.n_classes, job.settings,
                           job.choice, seed=task.seed, on_epoch=on_epoch, subjects=tensors.data.subjects)
 
