@@ -133,7 +133,7 @@ class Comparison:
         these = "it" if len(self.hidden) == 1 else "them"
         return (f"Not shown: {counted(self.hidden, 'older run')} of a cell shown here (same model, settings, dataset "
                 f"and protocol; each cell shows its newest run): {some_of(self.hidden, 3)}. See {these} with "
-                "`merbench show ID`, or compare without the newer run's id.")
+                "`merbench show ID`, or compare by run id, naming the older run's and not the newer one's.")
 
     def data_note(self) -> str | None:
         """One sentence naming the columns left without a best because their runs scored other data or folds."""
@@ -317,7 +317,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         in_column = [cells[(m, column)] for m in models if (m, column) in cells]
         if len({cell.profile for cell in in_column}) > 1:
             continue  # runs of different profiles are not alike: no best
-        if len({_data_settings(cell.settings) for cell in in_column}) > 1:
+        if len({frozenset(_data_settings((*column_settings.get(column, ()), *cell.settings))) for cell in in_column}) > 1:
             unlike_data.append(column)  # other samples or folds: not alike either
             continue
         contenders = [cell for cell in in_column if not cell.warnings] or in_column  # a leaky score is never "best"

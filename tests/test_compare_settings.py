@@ -125,6 +125,15 @@ def test_protocol_settings_of_every_run_in_a_column_describe_the_column_and_do_n
              _result("20250611-000013-000013", "offapexnet", 0.5, dataset__subjects=6)]
     kept = build_comparison(alike, settings=changed_settings_of(alike, get_registry()))
     assert kept.models == ["offapexnet (dataset.subjects=6)", "ststnet (dataset.subjects=4)"]
+    # runs of a column alike in their data settings keep its best, whether or not their rows could drop them
+    same_data = [_result("20250611-000021-000021", "ststnet", 0.6, dataset__subjects=6),
+                 _result("20250611-000022-000022", "offapexnet", 0.5, dataset__subjects=6),
+                 _result("20250611-000023-000023", "ststnet", 0.4, protocol="loso", dataset__subjects=6),
+                 _result("20250611-000024-000024", "offapexnet", 0.3, protocol="loso")]
+    alike_data = build_comparison(same_data, settings=changed_settings_of(same_data, get_registry()))
+    assert COLUMN not in alike_data.unlike_data
+    assert [model for (model, column), cell in alike_data.cells.items() if column == COLUMN and cell.best] == [
+        next(model for model in alike_data.models if model.startswith("ststnet"))]
     # runs of one column that differ still get rows of their own, and no best
     mixed = [*results, _result("20250611-000005-000005", "ststnet", 0.9, protocol__n_splits=3)]
     split = build_comparison(mixed, settings=changed_settings_of(mixed, get_registry()))
