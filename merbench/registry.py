@@ -209,7 +209,8 @@ class Registry:
                     self._report(record, f"{record.provider} failed in merbench_register_{kind}: {type(exc).__name__}: {exc}",
                                  exc)
                     continue
-                if returned is not None:
+                if returned is not None and not (isinstance(returned, (list, tuple))
+                                                 and all(item is None for item in returned)):  # [register(s) ...]
                     self._report(record, f"{record.provider}: merbench_register_{kind} returned a "
                                          f"{type(returned).__name__}, which merbench ignores: a hook registers each "
                                          f"plugin by calling register(spec) (and {kind} go in "
@@ -393,10 +394,14 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
             problems.append(f"it declares option_ranges['{option}']: {exc}")
             continue
         rules[option] = rule
-        try:
-            coerce(str(option), options[option], options[option], rule)
-        except MerbenchError as exc:
-            problems.append(f"its default {exc}, as its own option_ranges declare; change the default or the range")
+        default = options[option]
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if numeric and isinstance(rule, str) and rule != "file":  # a range: None, "" or "auto" may mean "unset"
+            try:
+                coerce(str(option), default, default, rule)
+            except MerbenchError as exc:
+                problems.append(f"its default {exc}, as its own option_ranges declare; change the default or the "
+                                "range")
     for profile, values in dict(getattr(spec, "profiles", {}) or {}).items():
         if profile not in PROFILES:
             problems.append(f"it declares profiles['{profile}'], but the run profiles are {', '.join(PROFILES)}; "
@@ -425,8 +430,9 @@ def _import_hint(target: str, distribution: str, exc: Exception) -> str:
     own module) or its attribute (``AttributeError`` after ``module:attribute``); empty for other failures (an error
     inside the plugin's code, which the message already quotes)."""
     module, _, attribute = target.partition(":")
-    missing_module = isinstance(exc, ModuleNotFoundError) and exc.name is not None and module.startswith(exc.name)
-    missing_attribute = isinstance(exc, AttributeError) and attribute and attribute in str(exc)
+    missing_module = isinstance(exc, ModuleNotFoundError) and exc.name is not None and (
+        module == exc.name or module.startswith(exc.name + "."))  # not a dependency the plugin's code imports
+    missing_attribute = isinstance(exc, AttributeError) and bool(attribute) and getattr(exc, "name", None) == attribute
     if not (missing_module or missing_attribute):
         return ""
     return (f"; the entry point names '{target}', which is not there: check [project.entry-points.merbench] in "

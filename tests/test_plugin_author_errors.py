@@ -37,6 +37,8 @@ def merbench_register_models(register):
                    profiles={"quick": {"width": 0}}))
     register(model("typo-range", options={"width": 4}, option_ranges={"widht": ">= 1"}))
     register(model("default-out-of-range", options={"width": 0}, option_ranges={"width": ">= 1"}))
+    register(model("unset-defaults", options={"weights": None, "mode": "", "depth": None},
+                   option_ranges={"weights": "file", "mode": ("a", "b"), "depth": ">= 1"}))
     register(model("fine", options={"width": 4}, option_ranges={"width": ">= 1"},
                    profiles={"quick": {"width": 2}, "default": {}, "paper": {"width": 8}}))
 
@@ -149,6 +151,7 @@ def test_a_profile_value_outside_its_range_an_unknown_profile_and_a_range_typo_a
         "refused: its default width=0: must be an integer ≥ 1 (default 0), as its own option_ranges declare; change "
         "the default or the range")
     assert not {"out-of-range", "typo-profile", "typo-range", "default-out-of-range"} & set(registry.names("models"))
+    assert "unset-defaults" in registry.names("models"), "None, '' (unset) and file defaults are not values to check"
 
 
 # ------------------------------------------------------------------------------------ B: control text

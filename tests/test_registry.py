@@ -178,6 +178,7 @@ def test_a_hook_without_hookimpl_is_reported_not_taken_as_loaded(install_plugin,
     ("merbench_aimed_plugn", "HOOKS = 1\n", True),
     ("merbench_aimed_plugin:hoks", "HOOKS = 1\n", True),
     ("merbench_aimed_plugin", "import merbench_no_such_dependency\n", False),
+    ("merbench_aimed_plugin", "import merbench_aimed\n", False),  # a dependency whose name starts the module's
 ])
 def test_an_entry_point_naming_a_missing_module_says_where_to_fix_it(install_plugin, tmp_path, target, source, hinted):
     install_plugin("merbench-aimed", "aimed", "merbench_aimed_plugin", source)
@@ -208,6 +209,15 @@ def merbench_register_protocols(register):
     assert "half" in registry.names("models"), "the marked hook still ran"
     assert "'merbench_register_protocols' in module merbench_half_plugin is not marked @hookimpl, so merbench never " \
            "calls it" in record.error
+
+
+def test_a_hook_returning_what_register_returned_is_fine(install_plugin):
+    install_plugin("merbench-listed", "listed", "merbench_listed_plugin", TINY_MODEL.format(name="listed").replace(
+        "def merbench_register_models(register):\n    register(", "def merbench_register_models(register):\n    return [register("
+    ).replace("options={\"width\": 1}))", "options={\"width\": 1}))]"))
+    registry = Registry()
+    record = next(r for r in registry.records if r.provider.entry_point == "listed")
+    assert "listed" in registry.names("models") and not record.error, record.error
 
 
 def test_a_hook_that_returns_its_spec_instead_of_registering_it_is_reported(install_plugin):
