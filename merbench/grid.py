@@ -370,8 +370,18 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
         progress.message(f"Cell {numbers[i]}/{total}: {cell.label}{continued}")
         recorded: list[str] = []  # the stored run's id, known once it is recorded: a failed cell names it too
         try:
-            result, run_id, kept = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
-                                                          resume_id=resume_id, announce=recorded.append)
+            try:
+                result, run_id, kept = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
+                                                              resume_id=resume_id, announce=recorded.append)
+            except UsageError as exc:
+                if resume_id is None:
+                    raise
+                # another process holds the run, or its inputs changed since: the cell is trained anew
+                progress.message(f"[yellow]Note:[/] {cell.label}: interrupted run {resume_id} cannot be continued "
+                                 f"({exc}); the cell is trained anew")
+                resume_id, recorded = None, []
+                result, run_id, kept = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
+                                                              announce=recorded.append)
         except MerbenchError as exc:
             finished(i, CellOutcome(cell, run_id=recorded[0] if recorded else None, error=exc))
             continue

@@ -349,3 +349,34 @@ def test_an_interrupted_grid_with_no_finished_cell_does_not_say_cells_are_stored
     assert interrupted_note([], "local").startswith("No cell finished; run the same command with --stored to "
                                                     "continue the interrupted cell")
     assert "merbench run --resume ID" in interrupted_note([], "ray")
+
+
+def test_an_interrupted_cell_that_cannot_be_continued_is_trained_anew(run_cli, monkeypatch, tmp_path):
+    import merbench.recording as recording
+    from merbench.errors import UsageError as Refused
+
+    store, stored_folds = tmp_path / "results.sqlite", []
+    original = recording.RunRecorder.fold_done
+
+    def stop_after_the_first_fold(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        stored_folds.append(self.run_id)
+        raise KeyboardInterrupt
+
+    grid = [*GRID, "--models", "ststnet", "--store", str(store), "--json", str(tmp_path / "grid.json")]
+    with monkeypatch.context() as patch:
+        patch.setattr(recording.RunRecorder, "fold_done", stop_after_the_first_fold)
+        assert run_cli(*grid).code == 130
+    interrupted = stored_folds[0]
+    record_inputs = ResultStore.record_inputs
+
+    def inputs_changed(self, run_id, *args, **kwargs):  # what a changed dataset copy gives the resumed run
+        if run_id == interrupted:
+            raise Refused(f"run {run_id}: the preprocessed inputs differ from those the run started with")
+        return record_inputs(self, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(ResultStore, "record_inputs", inputs_changed)
+    again = run_cli(*grid, "--stored")
+    assert again.code == 0, again.err
+    [cell] = json.loads((tmp_path / "grid.json").read_text())["cells"]
+    assert cell["status"] == "complete" and cell["run_id"] != interrupted and cell["continued_folds"] is None
