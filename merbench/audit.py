@@ -309,6 +309,10 @@ def _seed_summary_problems(result: RunResult) -> list[str]:
         return ["seeds are recorded without across_seeds"] if seeds else []
     if len(seeds) != across.n:
         return [f"across_seeds is over {across.n} seeds, the result records {len(seeds)}"]
+    if not seeds:
+        return ["across_seeds is recorded without any seed's scores"]
+    if any(set(METRIC_KEYS) - set(seed.pooled) for seed in seeds):
+        return ["a seed's pooled scores lack some metrics, so the mean over seeds cannot be checked"]
     first = seeds[0]
     problems = [] if first.seed == result.seed else [f"seeds[0] is seed {first.seed}, the result's seed {result.seed}"]
     for name, stored, own in (("pooled", first.pooled, result.pooled), ("fold_mean", first.fold_mean, result.fold_mean)):

@@ -135,25 +135,32 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
 
 
 def check_placement(cells: Sequence[GridCell]) -> None:
-    """What can be checked here before running: a local grid's ``--root`` folders and device, GPUs for CUDA cells on Ray.
+    """What can be checked here before running: a local grid's ``--root`` folders, GPUs for CUDA cells on Ray.
 
-    On Ray the dataset folders and devices are on the workers' nodes, so they
-    are not looked for here. Raises ``DataError`` or ``UsageError``.
+    On Ray the dataset folders are on the workers' nodes, so they are not
+    looked for here. Raises ``DataError`` or ``UsageError``. A local grid's
+    device is checked by ``run_grid`` once it knows which cells train.
     """
-    devices_checked: set[tuple[str, str]] = set()
     for cell in cells:
         executor, root = cell.config.section("executor"), cell.config.root
         if executor["name"] == "local" and root is not None and not root.is_dir():
             what = "is a file, not a folder" if root.exists() else "no such folder"
             raise DataError(f"--root {cell.dataset}={root}: {what}; give the folder that holds your copy of "
                             f"'{cell.dataset}'")
-        device = (cell.config.device, str(cell.config.section("engine")["amp"]))
-        if executor["name"] == "local" and device not in devices_checked:
-            devices_checked.add(device)
-            runner.choose_run_device(cell.config)  # --device cuda without a GPU, engine.amp=on without bf16: once, up front
         if executor["name"] == "ray" and cell.config.device.startswith("cuda") and float(executor["num_gpus"]) <= 0:
             raise UsageError(f"--device {cell.config.device} with --executor ray needs a GPU per cell: "
                              "--set executor.num_gpus=1 (or a fraction such as 0.5 to share one GPU between cells)")
+
+
+def check_devices(cells: Sequence[GridCell]) -> None:
+    """The device of each local cell to train, once per (device, engine.amp): ``--device cuda`` without a GPU or
+    ``engine.amp=on`` without bfloat16 is one ``UsageError`` before any cell trains, not a failure per cell."""
+    checked: set[tuple[str, str]] = set()
+    for cell in cells:
+        device = (cell.config.device, str(cell.config.section("engine")["amp"]))
+        if device not in checked:
+            checked.add(device)
+            runner.choose_run_device(cell.config)
 
 
 def preflight_cells(cells: Sequence[GridCell], registry: Any) -> None:
@@ -351,6 +358,8 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
         else:
             finished(i, CellOutcome(cell, stored, stored.run_id, reused=True))
     todo = [cells[i] for i in left]
+    if todo and todo[0].config.section("executor")["name"] == "local":
+        check_devices(todo)
     if todo and todo[0].config.section("executor")["name"] == "ray":
         _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
     else:

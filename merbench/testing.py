@@ -443,9 +443,9 @@ def check_batched_run(name: str, registry: Any) -> Finding:
     """The 2-fold ``quick`` run with both folds trained as one batched (``vmap``) computation: what a run on a
     CUDA device does by default (CONTRIBUTING.md, "Running under the batched (vmap) GPU path")."""
     check = "batched folds (vmap, the GPU default)"
-    config = resolve_config(registry, model=name, dataset="synthetic", profile="quick",
-                            sets={**QUICK_RUN, "engine.parallel_mode": "vmap", "engine.parallel_folds": 2})
     try:
+        config = resolve_config(registry, model=name, dataset="synthetic", profile="quick",
+                                sets={**QUICK_RUN, "engine.parallel_mode": "vmap", "engine.parallel_folds": 2})
         with cache_at(scratch_cache()):
             result = run_benchmark(config, registry)
     except Exception as exc:
@@ -503,7 +503,7 @@ def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -
             findings.append(check_quick_run(name, registry))
         except Exception as exc:
             findings.append(Finding("2-fold quick run", False, f"{type(exc).__name__}: {exc}"))
-        if torch_module:
+        if torch_module and findings[-1].passed:  # a failed quick run would fail batched too: said once
             findings.append(check_batched_run(name, registry))
     return findings
 

@@ -75,6 +75,8 @@ SEED_TAMPERING = [
     (lambda r: r["across_seeds"]["std"].__setitem__("uf1", 0.0), "across_seeds std uf1 is 0.0000, the seeds give"),
     (lambda r: r["seeds"][0]["pooled"].__setitem__("uf1", 0.9), "seeds[0] (seed 0) pooled uf1 is 0.9000, the result's own"),
     (lambda r: r["across_seeds"].__setitem__("n", 3), "across_seeds is over 3 seeds, the result records 2"),
+    (lambda r: (r.__setitem__("seeds", []), r["across_seeds"].__setitem__("n", 0)),
+     "across_seeds is recorded without any seed's scores"),
 ]
 
 

@@ -380,3 +380,21 @@ def test_an_interrupted_cell_that_cannot_be_continued_is_trained_anew(run_cli, m
     assert again.code == 0, again.err
     [cell] = json.loads((tmp_path / "grid.json").read_text())["cells"]
     assert cell["status"] == "complete" and cell["run_id"] != interrupted and cell["continued_folds"] is None
+
+
+def test_a_grid_whose_cells_are_all_stored_needs_no_device_to_show_them(local_grid, run_cli, monkeypatch, tmp_path):
+    """Re-showing a GPU server's grid on a laptop: with --stored, only cells left to train need the device."""
+    import merbench.runner
+    from merbench.errors import UsageError as Refused
+
+    def no_device(config):
+        raise Refused(f"--device {config.device}: no CUDA device is available here")
+
+    monkeypatch.setattr(merbench.runner, "choose_run_device", no_device)
+    store, _, _ = local_grid
+    copy = tmp_path / "results.sqlite"
+    copy.write_bytes(store.read_bytes())
+    shown = run_cli(*GRID, "--models", "convmixer,ststnet", "--seeds", "2", "--store", str(copy), "--stored")
+    assert shown.code == 0, shown.err
+    left = run_cli(*GRID, "--models", "convmixer,ststnet,lbptop-svm", "--seeds", "2", "--store", str(copy), "--stored")
+    assert left.code == 2 and "no CUDA device is available here" in left.err, "lbptop-svm has to train"

@@ -81,7 +81,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench grid``."""
     from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set, with_executor_flag
-    from merbench.grid import check_placement, parse_roots, plan_grid, preflight_cells, split_names
+    from merbench.grid import check_devices, check_placement, parse_roots, plan_grid, preflight_cells, split_names
     from merbench.metrics import METRIC_KEYS
     from merbench.outputs import check_command_output, check_store_outside_datasets
     from merbench.registry import get_registry
@@ -103,6 +103,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
     check_placement(cells)
+    if not args.stored and cells[0].config.section("executor")["name"] == "local":
+        check_devices(cells)  # before the store is opened; with --stored, run_grid checks the cells left to train
     preflight_cells(cells, registry)  # a usage error leaves no row in the store
     check_store_outside_datasets(args)
     executor = cells[0].config.section("executor")["name"]

@@ -57,10 +57,14 @@ def wilcoxon_text(comparison) -> str:
     """The caption's test clause: statistic and p-value, or why the test does not apply."""
     if comparison.p_value is None:
         return f"Wilcoxon signed-rank over folds: {comparison.wilcoxon_note}."
-    n = len(comparison.fold_scores_a)
-    floor = 2 / 2 ** n  # the smallest two-sided p of the exact test over n folds (merbench.significance)
-    few = (f" With {n} folds it cannot give p below {floor:.3g}, so it cannot show a difference at 0.05 (that takes "
-           "at least 6 folds); read the bootstrap interval.") if floor >= 0.05 else ""
+    import numpy as np
+
+    differing = ~np.isclose(comparison.fold_scores_a, comparison.fold_scores_b)
+    n = int(np.count_nonzero(differing))  # the test drops tied folds (merbench.significance)
+    floor = 2 / 2 ** n  # the smallest two-sided p of the exact test over n folds
+    folds = f"{n} folds" if n == differing.size else f"{n} folds that differ (of {differing.size})"
+    few = (f" With {folds} it cannot give p below {floor:.3g}, so it cannot show a difference at 0.05 (that takes "
+           "at least 6 folds that differ); read the bootstrap interval.") if floor >= 0.05 else ""
     return (f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, "
             f"p = {comparison.p_value:.3g}.{few}")
 

@@ -34,6 +34,7 @@ from merbench_plugins.datasets.common import (
     list_frames,
     missing_frames,
     to_dataset,
+    unreadable,
 )
 from merbench_plugins.datasets.fixes import choose_mode, empty_report
 from merbench.wording import counted
@@ -74,8 +75,11 @@ SYSTEM_FILES = {"thumbs.db", "desktop.ini"}  # written by file browsers beside a
 def stray_files(folder: Path) -> list[Path]:
     """The files in a class folder, where only clip folders belong (an archive not unpacked, a clip saved as a
     video): sorted by name, without hidden and file-browser files."""
-    return sorted(p for p in folder.iterdir()
-                  if not p.is_dir() and not hidden(p) and p.name.lower() not in SYSTEM_FILES)
+    try:
+        return sorted(p for p in folder.iterdir()
+                      if not p.is_dir() and not hidden(p) and p.name.lower() not in SYSTEM_FILES)
+    except OSError as exc:
+        raise unreadable(folder, exc) from None
 
 
 def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part:
