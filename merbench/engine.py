@@ -354,7 +354,7 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
     folds = [fold_index] if isinstance(fold_index, int) else list(fold_index)
     leading = () if isinstance(fold_index, int) else (len(folds),)
     shape = tuple(getattr(logits, "shape", ()))
-    when = "predicting after training" if predicting else "first batch"
+    when = "predicting" if predicting else "first batch"
     if not isinstance(logits, torch.Tensor) or shape != (*leading, rows, n_classes):
         found = f"shape {shape[len(leading):]}" if isinstance(logits, torch.Tensor) else f"a {type(logits).__name__}"
         raise PluginError(
@@ -362,7 +362,12 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
             f"of shape ({rows}, {n_classes}), one row per sample and one column per class. Fix the model's output "
             "layer (it must end in n_classes outputs) or report it to the plugin's author"
         )
-    bad = (~torch.isfinite(logits.reshape(len(folds), rows, -1))).any(dim=2)
+    scores = logits.reshape(len(folds), rows, -1).float()
+    if predicting:  # NaN, or an infinite top score shared by several classes: no class is the prediction
+        top = scores.max(dim=2, keepdim=True).values
+        bad = torch.isnan(scores).any(dim=2) | (~torch.isfinite(top[..., 0]) & ((scores == top).sum(dim=2) > 1))
+    else:
+        bad = (~torch.isfinite(scores)).any(dim=2)
     if not bool(bad.any()):
         return
     first = int(bad.any(dim=1).nonzero()[0])
@@ -372,7 +377,7 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
             "inputs, before any training step; fix the model plugin or report it to the plugin's author"
         )
     raise RunFailed(
-        f"fold {folds[first] + 1}, {when}: {plugin} gave NaN or infinite scores for {int(bad[first].sum())} of "
+        f"fold {folds[first] + 1}, {when}: {plugin} gave NaN (or tied infinite) scores for {int(bad[first].sum())} of "
         f"{rows} samples, although its training loss stayed finite; their argmax would be an arbitrary class, so "
         "nothing is scored. The model overflows or divides by zero in eval mode (with mixed precision, try --set "
         "engine.amp=off); fix the model plugin or report it to the plugin's author"
