@@ -314,25 +314,35 @@ def missing_folder_hint(folder: Path, root: Path) -> str:
     try:
         if folder.exists():
             return " (a file of that name is there, not a folder of frames)"
-        missing = folder
-        while not missing.parent.exists() and missing.parent != missing and missing.parent != root:
-            missing = missing.parent
-        if not missing.parent.is_dir():
-            return ""
-        siblings = [entry.name for entry in missing.parent.iterdir() if entry.is_dir()]
+        missing = _first_missing(folder, root)
+        siblings = sorted(entry.name for entry in missing.parent.iterdir() if entry.is_dir())
     except OSError:
         return ""
-
-    def spelling(name: str) -> tuple[str, tuple[int, ...]]:  # letters without case, numbers without leading zeros
-        return re.sub(r"\d+", "#", name.lower()), tuple(int(n) for n in re.findall(r"\d+", name))
-
-    wanted = spelling(missing.name)
-    alike = [name for name in siblings if name.lower() == missing.name.lower()
-             or spelling(name)[1] == wanted[1] and wanted[1] and spelling(name)[0].strip("#") in wanted[0]]
+    alike = [name for name in siblings if _spelt_alike(name, missing.name)]
     if not alike:
         return ""
-    return (f" ({missing.name}/ is not in {missing.parent.relative_to(root) if missing.parent != root else 'the root'}, "
-            f"but {alike[0]}/ is: rename it {missing.name}, as the sheet names it)")
+    parent = missing.parent
+    where = parent.relative_to(root) if parent != root and parent.is_relative_to(root) else "the root"
+    return f" ({missing.name}/ is not in {where}, but {alike[0]}/ is: rename it {missing.name}, as the sheet names it)"
+
+
+def _first_missing(folder: Path, root: Path) -> Path:
+    """The outermost folder on the way to ``folder`` (below ``root``) that does not exist."""
+    missing = folder
+    while missing.parent != root and missing.parent != missing and not missing.parent.exists():
+        missing = missing.parent
+    return missing
+
+
+def _spelt_alike(name: str, wanted: str) -> bool:
+    """The same folder name but for letter case (``Sub02``), leading zeros (``6``) or a shortened prefix (``s02``
+    for ``sub02``): the same numbers, and letters that begin the wanted ones."""
+    if name.lower() == wanted.lower():
+        return True
+    numbers = [int(n) for n in re.findall(r"\d+", name)]
+    letters = re.sub(r"\d+", "", name.lower())
+    return (bool(numbers) and numbers == [int(n) for n in re.findall(r"\d+", wanted)]
+            and re.sub(r"\d+", "", wanted.lower()).startswith(letters))
 
 
 def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, offset: int | None) -> Placed:
