@@ -220,6 +220,13 @@ def test_a_score_measured_on_part_of_an_official_list_is_not_set_beside_the_pape
            "with the reported scores" in partial
     whole = shown({"official_list": {"listed": 442, "found": 442}})
     assert "measured on" not in whole and "not comparable" not in whole and " measured " in whole
+    from merbench.compare import build_comparison
+    from merbench.export import to_html
+
+    result = minimal_result(dataset="megc2019", protocol="megc2019", reported=reported,
+                            dataset_summary={"official_list": {"listed": 442, "found": 14}})
+    page = " ".join(to_html(build_comparison([result]), [result]).split())
+    assert "measured on 14/442" in page and "Measured on 14 of the 442 samples of the official list" in page
 
 
 def test_a_reported_cell_under_a_leaky_protocol_is_marked_in_the_terminal_comparison():
