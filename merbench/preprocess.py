@@ -166,15 +166,10 @@ def checked_chain(config: Any, registry: Any) -> Chain:
     labels = [registry.label("preprocessors", name) for name in config.preprocess]
     chain = build_chain(specs, config.sections, labels)
     if config.model:
-        expected = registry.get("models", config.model).input
-        produced = sorted({registry.get("preprocessors", name).produces for name in registry.names("preprocessors")})
-        if expected not in produced:
-            raise PluginError(
-                f"model '{config.model}' declares input '{expected}', which no preprocessor produces (they produce "
-                f"{', '.join(produced)}); fix the model plugin's input= (or install the preprocessor plugin that "
-                "makes it)"
-            )
-        check_model_input(config.model, expected, chain)
+        problem = registry.input_problem(config.model)
+        if problem:
+            raise PluginError(problem)
+        check_model_input(config.model, registry.get("models", config.model).input, chain)
     elif chain.produces == "frames":
         raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")
     return chain

@@ -219,14 +219,25 @@ class Registry:
     def _check_model_inputs(self) -> None:
         """Report a model whose declared input no registered preprocessor produces: it cannot run (``merbench run``
         refuses it), so every command's plugin problems (``list models``, ``info``) say so at once."""
-        produced = {spec.produces for spec in self._items["preprocessors"].values()}
         for name, spec in self._items["models"].items():
-            wanted = getattr(spec, "input", None)
-            if wanted and wanted not in produced:
-                provider = self._providers[("models", name)]  # its plugin loaded: a problem, not the plugin's error
-                self._report(None, f"model '{name}' from {provider} declares input '{wanted}', which no registered "
-                                     f"preprocessor produces (they produce {', '.join(sorted(produced))}), so it "
-                                     "cannot run; fix ModelPlugin.input, or install the plugin that provides it")
+            problem = self.input_problem(name)
+            if problem:  # its plugin loaded: a problem of one model, not the plugin's error
+                self._report(None, f"{problem} (from {self._providers[('models', name)]})")
+
+    def produced_inputs(self) -> list[str]:
+        """Every representation some registered preprocessor produces, sorted."""
+        return sorted({spec.produces for spec in self._items["preprocessors"].values()})
+
+    def input_problem(self, model: str) -> str | None:
+        """Why model ``model`` cannot run because no registered preprocessor produces its declared input; ``None``
+        when one does (or it declares none)."""
+        wanted = getattr(self.get("models", model), "input", None)
+        produced = self.produced_inputs()
+        if not wanted or wanted in produced:
+            return None
+        return (f"model '{model}' declares input '{wanted}', which no registered preprocessor produces (they produce "
+                f"{', '.join(produced)}), so it cannot run; fix the model plugin's input=, or install the "
+                "preprocessor plugin that makes it")
 
     def _add(self, kind: str, spec_type: type, item: Any, record: PluginRecord) -> None:
         provider = record.provider

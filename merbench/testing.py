@@ -228,10 +228,10 @@ def reported_problems(score: Any, registry: Any) -> list[str]:
 
 def check_input(spec: Any, registry: Any, config: Any) -> list[str]:
     """Problems with the declared input: no preprocessor produces it, or the default chain does not."""
+    problem = registry.input_problem(spec.name)
+    if problem:
+        return [problem]
     producers = [p.name for p in registry.items("preprocessors") if p.produces == spec.input]
-    if not producers:
-        known = sorted({p.produces for p in registry.items("preprocessors")})
-        return [f"input '{spec.input}' is produced by no registered preprocessor; known representations: {', '.join(known)}"]
     last = registry.get("preprocessors", config.preprocess[-1])
     if last.produces != spec.input:
         return [

@@ -141,7 +141,7 @@ def test_non_deterministic_output_is_caught(broken_registry):
 
 def test_unknown_input_representation_is_caught(broken_registry):
     message = _failure(broken_registry, "broken-input")
-    assert "input 'flow-uvw' is produced by no registered preprocessor" in message and "flow-uvs" in message
+    assert "model 'broken-input' declares input 'flow-uvw', which no registered preprocessor produces" in message and "flow-uvs" in message
 
 
 def test_check_model_reports_each_check_and_the_run(broken_registry):

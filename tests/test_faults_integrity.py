@@ -511,7 +511,7 @@ def test_a_model_input_no_preprocessor_makes_and_a_factory_that_cannot_be_loaded
     missing = run_cli("run", "--model", "missing-module", "--dataset", "synthetic", "--profile", "quick", "--no-store",
                       "--quiet")
     said = " ".join(typo.err.split())
-    assert typo.code == 2 and "model 'typo-input' declares input 'flow-uv', which no preprocessor produces" in said
+    assert typo.code == 2 and "model 'typo-input' declares input 'flow-uv', which no registered preprocessor produces" in said
     assert "flow-uvs" in said and "fix the model plugin's input=" in said
     said = " ".join(missing.err.split())
     assert (missing.code, "Traceback" in missing.err) == (2, False), missing.err

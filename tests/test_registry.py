@@ -194,8 +194,9 @@ def test_a_model_whose_input_no_preprocessor_produces_is_named_before_anything_r
                    TINY_MODEL.format(name="uvw-model").replace('input="flow-uvs"', 'input="flow-uvw"'))
     listed = run_cli("list", "models")
     assert listed.code == 0 and "uvw-model" in listed.out
-    assert ("model 'uvw-model' from plugin 'uvw' (merbench-uvw 0.1) declares input 'flow-uvw', which no registered "
-            "preprocessor produces") in " ".join(listed.err.split())
+    said = " ".join(listed.err.split())
+    assert "model 'uvw-model' declares input 'flow-uvw', which no registered preprocessor produces" in said
+    assert "(from plugin 'uvw' (merbench-uvw 0.1))" in said
 
 
 def test_a_hook_without_hookimpl_beside_a_marked_one_is_reported(install_plugin):
