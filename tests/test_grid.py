@@ -307,23 +307,32 @@ def test_cell_errors_name_the_grids_own_flags(run_cli, tmp_path):
     assert "`merbench datasets check casme2 --root DIR`" in licensed  # another command's flags stay its own
 
 
-def test_an_interrupted_grid_continues_the_interrupted_cell_with_stored(run_cli, monkeypatch, tmp_path):
+def interrupted_grid(run_cli, monkeypatch, grid: list[str], after_folds: int):
+    """Run ``merbench grid`` with Ctrl-C once ``after_folds`` folds are stored: (its result, the run id of each
+    stored fold)."""
     import merbench.recording as recording
 
-    store, stored_folds = tmp_path / "results.sqlite", []
+    stored_folds: list[str] = []
     original = recording.RunRecorder.fold_done
 
-    def stop_in_the_second_cell(self, *args, **kwargs):
+    def stop(self, *args, **kwargs):
         original(self, *args, **kwargs)
         stored_folds.append(self.run_id)
-        if len(stored_folds) == 3:  # the first cell's two folds, then the second cell's first fold
+        if len(stored_folds) == after_folds:
             raise KeyboardInterrupt
 
-    grid = [*GRID, "--models", "ststnet,offapexnet", "--store", str(store)]
     with monkeypatch.context() as patch:
-        patch.setattr(recording.RunRecorder, "fold_done", stop_in_the_second_cell)
+        patch.setattr(recording.RunRecorder, "fold_done", stop)
         stopped = run_cli(*grid)
-    assert stopped.code == 130
+    assert stopped.code == 130, stopped.err
+    return stopped, stored_folds
+
+
+def test_an_interrupted_grid_continues_the_interrupted_cell_with_stored(run_cli, monkeypatch, tmp_path):
+    store = tmp_path / "results.sqlite"
+    grid = [*GRID, "--models", "ststnet,offapexnet", "--store", str(store)]
+    # the first cell's two folds, then the second cell's first fold
+    stopped, stored_folds = interrupted_grid(run_cli, monkeypatch, grid, after_folds=3)
     assert ("1 finished cell is stored; run the same command with --stored to keep them, continue the interrupted "
             "cell from its finished folds and run the rest") in " ".join(stopped.err.split())
     interrupted = stored_folds[-1]
@@ -352,21 +361,11 @@ def test_an_interrupted_grid_with_no_finished_cell_does_not_say_cells_are_stored
 
 
 def test_an_interrupted_cell_that_cannot_be_continued_is_trained_anew(run_cli, monkeypatch, tmp_path):
-    import merbench.recording as recording
     from merbench.errors import UsageError as Refused
 
-    store, stored_folds = tmp_path / "results.sqlite", []
-    original = recording.RunRecorder.fold_done
-
-    def stop_after_the_first_fold(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        stored_folds.append(self.run_id)
-        raise KeyboardInterrupt
-
+    store = tmp_path / "results.sqlite"
     grid = [*GRID, "--models", "ststnet", "--store", str(store), "--json", str(tmp_path / "grid.json")]
-    with monkeypatch.context() as patch:
-        patch.setattr(recording.RunRecorder, "fold_done", stop_after_the_first_fold)
-        assert run_cli(*grid).code == 130
+    _, stored_folds = interrupted_grid(run_cli, monkeypatch, grid, after_folds=1)
     interrupted = stored_folds[0]
     record_inputs = ResultStore.record_inputs
 
