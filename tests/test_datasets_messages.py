@@ -46,8 +46,10 @@ def test_a_frame_cell_that_is_not_a_whole_number_names_the_cell(run_cli, casme2,
 
 
 @pytest.mark.parametrize("column, message", [
-    ("emotion", f"{SHEET} row 2 (sub01/EP02_01f): an empty emotion cell; expected one of happiness"),
-    ("subject", f"{SHEET} row 2: an empty Subject cell is not a subject number"),
+    ("emotion", f"{SHEET} row 2 (sub01/EP02_01f): an empty emotion cell (a merged cell holds its value in its first "
+                "row only: unmerge it and fill each row); expected one of happiness"),
+    ("subject", f"{SHEET} row 2: an empty Subject cell (a merged cell holds its value in its first row only: unmerge "
+                "it and fill each row) is not a subject number"),
 ])
 def test_an_empty_required_cell_is_called_empty(run_cli, casme2, tmp_path, column, message):
     root = edited_copy(casme2, tmp_path / "casme2", column, None)

@@ -41,8 +41,11 @@ def norm(text: Any) -> str:
 
 
 def cell_value(name: str, value: Any, prefix: str = "") -> str:
-    """A sheet cell for a message: ``PREFIX NAME 'value'``, or ``an empty NAME cell``."""
-    return f"an empty {name} cell" if not str(value if value is not None else "").strip() else f"{prefix}{name} {value!r}"
+    """A sheet cell for a message: ``PREFIX NAME 'value'``, or ``an empty NAME cell`` with the usual cause of a cell
+    that looks filled in a spreadsheet program: a merged cell, whose value only its first row holds."""
+    if str(value if value is not None else "").strip():
+        return f"{prefix}{name} {value!r}"
+    return f"an empty {name} cell (a merged cell holds its value in its first row only: unmerge it and fill each row)"
 
 
 def check_root(root: Path | None, name: str) -> Path:
