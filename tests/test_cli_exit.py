@@ -106,3 +106,18 @@ def test_a_second_ctrl_c_while_saying_interrupted_is_ignored(monkeypatch):
     before = signal.getsignal(signal.SIGINT)
     assert cli.main(["list"]) == 130
     assert signal.getsignal(signal.SIGINT) is before  # a call from Python gets its handler back
+
+
+def test_ctrl_c_before_a_run_is_recorded_says_nothing_was(run_cli, monkeypatch, tmp_path):
+    import merbench.runner
+
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(merbench.runner, "choose_run_device", interrupted)  # the first step of a recorded run
+    store = tmp_path / "results.sqlite"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--store", str(store))
+    assert result.code == 130
+    assert "Nothing was recorded: the run was stopped before it started" in result.err
+    assert "--resume" not in result.err

@@ -145,6 +145,8 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     except KeyboardInterrupt:
         if started:
             err.print(f"Completed folds are stored; continue with: merbench run --resume {started[0]}")
+        elif store is not None:
+            err.print("Nothing was recorded: the run was stopped before it started; run the same command again")
         raise
     if reused:
         err.print(f"Resumed: {counted(reused, 'completed fold')} reused from the store, the rest trained now")
