@@ -86,6 +86,18 @@ def dataset_folder(text: str):
     return Path(text).expanduser()
 
 
+def reusable_stored_run(store, config, registry, err):
+    """The stored run ``--stored`` reuses for ``config`` (``merbench.stored_runs.reusable_result``), saying on
+    ``err`` why one was not reused; ``None`` when there is none."""
+    from rich.text import Text
+
+    from merbench.escaping import printable
+    from merbench.stored_runs import reusable_result
+
+    return reusable_result(store, config, registry,
+                           on_note=lambda note: err.print(Text(printable(f"Note: {note}")), highlight=False))
+
+
 def flatten_sets(groups: list[list[str]]) -> list[str]:
     """Flatten the groups of ``--set KEY=VALUE ...`` (each ``--set`` may take several)."""
     return [item for group in groups for item in group]

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
 
-from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems, reusable_stored_run
 from merbench.errors import UsageError
 from merbench.wording import counted
 
@@ -103,7 +102,6 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     from merbench.leakage import run_study, study_summary
     from merbench.progress import command_progress
     from merbench.recording import run_recorded
-    from merbench.stored_runs import reusable_result
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
@@ -112,9 +110,7 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     progress = command_progress(err, args.quiet)
 
     def run_one(config, label: str) -> dict:
-        stored = (reusable_result(store, config, registry, on_note=lambda note: err.print(Text(f"Note: {note}"),
-                                                                                        highlight=False))
-                  if args.stored and store is not None else None)
+        stored = reusable_stored_run(store, config, registry, err) if args.stored and store is not None else None
         if stored is not None:
             changed = reuse.other_software(stored.environment)
             reused.append({"run_id": stored.run_id, "other_software": changed})

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from merbench.commands import HelpFormatter
+from merbench.commands import HelpFormatter, reusable_stored_run
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import printable
 from merbench.wording import counted
@@ -185,7 +185,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                     measured.append(_derive(entry, registry, store, progress, err, roots, layouts, k, floor, args,
                                             reused, now))
                     continue
-                result = _stored(store, config, registry, err) if args.stored and store is not None else None
+                result = reusable_stored_run(store, config, registry, err) if args.stored and store is not None else None
                 if result is None:
                     err.print(f"Running {escape(entry.label)}", highlight=False)
                     try:
@@ -255,14 +255,6 @@ def _preflight(entry, config, registry) -> None:
         raise entry_error(entry, exc) from None
 
 
-def _stored(store, config, registry, err: Console):
-    """The stored run to reuse for ``config`` (``--stored``), if the dataset still gives what it was tested on."""
-    from merbench.stored_runs import reusable_result
-
-    return reusable_result(store, config, registry, on_note=lambda note: err.print(Text(printable(f"Note: {note}")),
-                                                                                   highlight=False))
-
-
 def _run_one(store, config, registry, progress):
     from merbench.recording import run_recorded
 
@@ -314,7 +306,7 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     runs = variants(entry, args.seeds, layouts)
     for number, (seed, layout, variant) in enumerate(runs, start=1):
         config = entry_config(variant, registry, roots.get(entry.dataset))
-        result = _stored(store, config, registry, err) if args.stored and store is not None else None
+        result = reusable_stored_run(store, config, registry, err) if args.stored and store is not None else None
         if result is None:  # the variant's label: its seed, not the entry's
             err.print(f"Running {escape(variant.label)}, threads {layout} ({number}/{len(runs)})", highlight=False)
             try:
