@@ -358,11 +358,10 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
         else:
             finished(i, CellOutcome(cell, stored, stored.run_id, reused=True))
     todo = [cells[i] for i in left]
-    if todo and todo[0].config.section("executor")["name"] == "local":
-        check_devices(todo)
     if todo and todo[0].config.section("executor")["name"] == "ray":
         _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
     else:
+        check_devices(todo)
         _run_here(todo, registry, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome),
                   [i + 1 for i in left], len(cells), resume=reuse_stored)
     return [outcome for outcome in outcomes if outcome is not None]

@@ -25,7 +25,7 @@ from merbench.escaping import html_text as esc
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
-                             leakage_what, partial_coverage, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
+                             leakage_what, measured_label, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
                              seed_label)
 from merbench.result import RunResult
 from merbench.wording import counted
@@ -286,8 +286,7 @@ def _reported_table(page: _Page, result: RunResult) -> None:
     headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"), *((SHORT[REPORTED_METRICS[m]], "") for m in metrics)]
     leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
     note = reported_leak_note(leaks, "†")
-    partial = partial_coverage(result)
-    measured = "measured" if partial is None else f"measured on {partial[0]}/{partial[1]}"
+    measured, coverage = measured_label(result)
     lines = []
     for (dataset, protocol), scores in rows.items():
         shown = _td(f"{protocol} †", cls="text leak") if leaks[protocol] else _td(protocol, cls="text")
@@ -299,8 +298,6 @@ def _reported_table(page: _Page, result: RunResult) -> None:
     page.used.add("reported")
     page.used.update({"†"} if note else set())
     page.add("<h3>Reported in the model's paper vs measured here</h3>")
-    coverage = ("" if partial is None else f". Measured on {partial[0]} of the {partial[1]} samples of the official "
-                "list (the rest are not in your copies): not comparable with the reported scores")
     page.table(headers, lines, caption="In %. " + "; ".join(sorted({str(e.source) for e in reported}))
                + (f". {note}" if note else "") + coverage, sortable=False)
 

@@ -47,10 +47,10 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
         raise UsageError(f"{option} {path}: the folder {folder} does not exist; create it first (mkdir -p {folder})")
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: {folder} is not a folder; choose a path inside a folder")
-    if not os.access(folder, os.W_OK | os.X_OK) and on_read_only_file_system(folder):
-        raise UsageError(f"{option} {path}: the folder {folder} lies on a read-only file system; choose a path "
-                         "elsewhere")
     if not os.access(folder, os.W_OK | os.X_OK):
+        if on_read_only_file_system(folder):
+            raise UsageError(f"{option} {path}: the folder {folder} lies on a read-only file system; choose a path "
+                             "elsewhere")
         raise UsageError(f"{option} {path}: cannot write in the folder {folder} (permission denied); choose another path")
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".merbench-probe.", suffix=".tmp")

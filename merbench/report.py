@@ -156,25 +156,26 @@ def reported_table(result: RunResult) -> DataTable | None:
                       *source)
         if dataset == result.dataset and protocol == result.protocol:
             measured = [_pct(result.pooled[REPORTED_METRICS[m]]) for m in metrics]
-            partial = partial_coverage(result)
-            label = "measured" if partial is None else f"measured on {partial[0]}/{partial[1]}"
+            label, partial = measured_label(result)
             table.add_row(dataset, shown, label, *measured, *([""] if numbered else []),
-                          style="bold" if partial is None else "dim")
-            if partial is not None:
-                table.caption += (f". Measured on {partial[0]} of the {partial[1]} samples of the official list (the "
-                                  "rest are not in your copies): not comparable with the reported scores")
+                          style="dim" if partial else "bold")
+            table.caption += partial
     return table
 
 
-def partial_coverage(result: RunResult) -> tuple[int, int] | None:
-    """``(found, listed)`` when the run's dataset has an official sample list (MEGC2019) that its copies do not
-    cover in full, so that its scores are on other samples than the papers'; ``None`` otherwise."""
+def measured_label(result: RunResult) -> tuple[str, str]:
+    """The label of the run's row beside the paper's scores, and a caption sentence (``""`` when none): ``measured``,
+    or, when its dataset has an official sample list (MEGC2019) that its copies do not cover in full, ``measured on
+    14/442`` and why that is not comparable with the papers' scores."""
     coverage = (result.dataset_summary or {}).get("official_list") or {}
     try:
         found, listed = int(coverage["found"]), int(coverage["listed"])
     except (KeyError, TypeError, ValueError):
-        return None
-    return (found, listed) if found < listed else None
+        return "measured", ""
+    if found >= listed:
+        return "measured", ""
+    return (f"measured on {found}/{listed}", f". Measured on {found} of the {listed} samples of the official list "
+            "(the rest are not in your copies): not comparable with the reported scores")
 
 
 def seeds_table(result: RunResult) -> DataTable:

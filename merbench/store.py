@@ -452,11 +452,11 @@ class ResultStore:
                 raise disk_full_error(exc, [self.path]) from None
             raise UsageError(f"results store {self.path}: cannot create its folder {self.path.parent} ({exc.strerror}); "
                              "choose another store with --store PATH or MERBENCH_STORE") from None
-        if self.path.exists() and not os.access(self.path, os.W_OK) and on_read_only_file_system(self.path):
-            raise UsageError(f"results store {self.path}: it lies on a read-only file system, so runs cannot be "
-                             "recorded in it; choose a store elsewhere with --store PATH or MERBENCH_STORE, or run "
-                             "with --no-store (reading commands such as `merbench runs` can read it as it is)")
         if self.path.exists() and not os.access(self.path, os.W_OK):  # SQLite would fail at the first write
+            if on_read_only_file_system(self.path):
+                raise UsageError(f"results store {self.path}: it lies on a read-only file system, so runs cannot be "
+                                 "recorded in it; choose a store elsewhere with --store PATH or MERBENCH_STORE, or run "
+                                 "with --no-store (reading commands such as `merbench runs` can read it as it is)")
             raise UsageError(f"results store {self.path}: the file is read-only, so runs cannot be recorded in it; make "
                              f"it writable (chmod u+w {self.path}), choose another store with --store PATH or "
                              "MERBENCH_STORE, or run with --no-store (reading commands such as `merbench runs` can "
@@ -747,12 +747,7 @@ class ResultStore:
         """The newest complete run made with exactly ``config`` (a ``RunConfig``, its first seed) and ``n_seeds``
         seeds, or ``None``."""
         wanted = config.to_dict()
-        started_as = json.loads(_json(wanted))  # as the run's configuration is stored when it starts
-        rows = self._selected(["status = 'complete'", "n_seeds = ?"], [n_seeds],
-                              {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]})
-        for row in reversed(rows):  # newest first; only a run started with this configuration is read whole
-            if _loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}") != started_as:
-                continue
+        for row in self._started_as(config, n_seeds, "status = 'complete'"):  # only such a run is read whole
             result = self._result(row["id"], row["result_json"])
             seeds = result.across_seeds.n if result.across_seeds is not None else 1
             if result.config == wanted and seeds == n_seeds:
@@ -762,15 +757,18 @@ class ResultStore:
     def interrupted_run(self, config: Any, n_seeds: int = 1) -> str | None:
         """The id of the newest interrupted run started with exactly ``config`` (a ``RunConfig``) and ``n_seeds``
         seeds (one that ``merbench run --resume ID`` can continue), or ``None``."""
-        started_as = json.loads(_json(config.to_dict()))
-        rows = self._selected(["status IN ('interrupted', 'running')", "n_seeds = ?"], [n_seeds],
+        rows = self._started_as(config, n_seeds, "status IN ('interrupted', 'running')")
+        return next((str(row["id"]) for row in rows if status_of(row) == "interrupted"), None)  # a killed run too
+
+    def _started_as(self, config: Any, n_seeds: int, status: str) -> Iterator[sqlite3.Row]:
+        """The ``runs`` rows of ``status`` (an SQL condition) started with exactly ``config`` and ``n_seeds`` seeds,
+        newest first."""
+        started_as = json.loads(_json(config.to_dict()))  # as the run's configuration is stored when it starts
+        rows = self._selected([status, "n_seeds = ?"], [n_seeds],
                               {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]})
-        for row in reversed(rows):  # newest first; a killed run reads 'interrupted' too (status_of)
-            if status_of(row) != "interrupted":
-                continue
+        for row in reversed(rows):
             if _loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}") == started_as:
-                return str(row["id"])
-        return None
+                yield row
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
                          protocol: Sequence[str] = ()) -> list[RunResult]:

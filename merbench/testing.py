@@ -422,11 +422,17 @@ def _check_estimator(model: Any, build: Callable[..., Any], options: dict[str, A
     ]
 
 
+def _quick_run(name: str, registry: Any, **engine: Any) -> Any:
+    """The result of the conformance run (``QUICK_RUN``) of model ``name``, with ``engine`` options on top."""
+    sets = {**QUICK_RUN, **{f"engine.{key}": value for key, value in engine.items()}}
+    config = resolve_config(registry, model=name, dataset="synthetic", profile="quick", sets=sets)
+    with cache_at(scratch_cache()):
+        return run_benchmark(config, registry)
+
+
 def check_quick_run(name: str, registry: Any) -> Finding:
     """A 2-fold ``quick`` run on tiny synthetic data through the public runner API."""
-    config = resolve_config(registry, model=name, dataset="synthetic", profile="quick", sets=dict(QUICK_RUN))
-    with cache_at(scratch_cache()):
-        result = run_benchmark(config, registry)
+    result = _quick_run(name, registry)
     n_classes = len(result.classes)
     predicted = [row.prediction for row in result.predictions or []]
     ok = (
@@ -444,10 +450,7 @@ def check_batched_run(name: str, registry: Any) -> Finding:
     CUDA device does by default (CONTRIBUTING.md, "Running under the batched (vmap) GPU path")."""
     check = "batched folds (vmap, the GPU default)"
     try:
-        config = resolve_config(registry, model=name, dataset="synthetic", profile="quick",
-                                sets={**QUICK_RUN, "engine.parallel_mode": "vmap", "engine.parallel_folds": 2})
-        with cache_at(scratch_cache()):
-            result = run_benchmark(config, registry)
+        result = _quick_run(name, registry, parallel_mode="vmap", parallel_folds=2)
     except Exception as exc:
         return Finding(check, False, f"{type(exc).__name__}: {exc} — on a GPU every run of this model would fail "
                        "like this; make forward batchable as CONTRIBUTING.md, 'Running under the batched (vmap) GPU "

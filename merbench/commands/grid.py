@@ -103,11 +103,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
     check_placement(cells)
-    if not args.stored and cells[0].config.section("executor")["name"] == "local":
+    executor = cells[0].config.section("executor")["name"]
+    if not args.stored and executor == "local":
         check_devices(cells)  # before the store is opened; with --stored, run_grid checks the cells left to train
     preflight_cells(cells, registry)  # a usage error leaves no row in the store
     check_store_outside_datasets(args)
-    executor = cells[0].config.section("executor")["name"]
     err.print(f"Grid: {counted(models, 'model')} × {counted(datasets, 'dataset')} × {counted(protocols, 'protocol')} = "
               f"{counted(cells, 'cell')}, {counted(args.seeds, 'seed')} each, executor {executor}")
     store = None if args.no_store else ResultStore(args.store)
@@ -147,15 +147,15 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
                          f", continued from where it was interrupted ({counted(outcome.continued_folds, 'fold')} kept)")
             err.print(escape(f"Cell {outcome.cell.label}: stored as run {outcome.run_id}{continued}"), highlight=False)
 
+    executor = cells[0].config.section("executor")["name"]
     progress = command_progress(err, args.quiet)
     try:
         with progress:
             outcomes = run_grid(cells, registry, args.seeds, store, progress, report, reuse_stored=args.stored)
     except KeyboardInterrupt:
         if store is not None:
-            err.print(escape(interrupted_note(ended, cells[0].config.section("executor")["name"])), highlight=False)
+            err.print(escape(interrupted_note(ended, executor)), highlight=False)
         raise
-    executor = cells[0].config.section("executor")["name"]
     results = [outcome.result for outcome in outcomes if outcome.result is not None]
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     comparison = build_comparison(results, args.metric, args.stat, changed_settings_of(results, registry)) if results else None
