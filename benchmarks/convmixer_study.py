@@ -162,6 +162,10 @@ def check_settings(settings: Settings) -> None:
         raise UsageError("--set dataset.seed=...: use --dev-seed for the development data")
 
 
+DESCRIPTIVE_SUMMARY_KEYS = ("folder", "generated_now", "annotation")
+"""Keys of the synthetic dataset's summary that say where its data lies or how it was made, not what it is."""
+
+
 def data_fingerprint(settings: Settings) -> dict[str, Any]:
     """What the development data is (generator version and options), from loading it once (cached)."""
     from merbench.cache import cache_root
@@ -173,7 +177,7 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
     config = resolve_config(registry, model=MODEL, dataset="synthetic", protocol=PROTOCOL, profile=settings.profile,
                             sets={k: set_text(v) for k, v in settings.common_sets().items()})
     summary = load_dataset(config, registry, cache_root()).summary
-    return {key: value for key, value in sorted(summary.items()) if key not in ("folder", "generated_now")}
+    return {key: value for key, value in sorted(summary.items()) if key not in DESCRIPTIVE_SUMMARY_KEYS}
 
 
 def cli_runner(sets: dict[str, Any], seed: int, settings: Settings) -> dict[str, Any]:
@@ -220,6 +224,13 @@ def save_study(path: Path, study: dict[str, Any]) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_output(path, json.dumps(study, indent=1, sort_keys=True) + "\n")
+
+
+def data_difference(stored: dict[str, Any], now: dict[str, Any]) -> str:
+    """How the data of a stored run differs from this data, in words (``key stored -> now``)."""
+    keys = sorted(set(stored) | set(now), key=str)
+    return "; ".join(f"{key}: {stored.get(key, '(not recorded)')} -> {now.get(key, '(not recorded)')}"
+                     for key in keys if stored.get(key) != now.get(key))
 
 
 def find_run(study: dict[str, Any], sets: dict[str, Any], seed: int, identity: dict[str, Any],
@@ -452,6 +463,8 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
     With ``post_hoc`` the post-hoc configurations are run too; stored ones are
     shown (factor ``post-hoc``) either way, after the selection and outside it.
     """
+    from merbench.errors import UsageError
+
     check_settings(settings)
     study = load_study(path)
     defaults = study.get("defaults") or resolved_defaults(settings)  # a study keeps the reference it started from
@@ -462,6 +475,10 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
     unique = [sets for sets in dict.fromkeys(json.dumps(s, sort_keys=True) for c in configs.values() for s in c)]
     if not table_only:
         ensure_runs(study, path, [json.loads(s) for s in unique], settings, data, runner, say)
+    elif study["runs"] and not any(run["data"] == data for run in study["runs"]):
+        raise UsageError(f"{path}: none of its {len(study['runs'])} stored runs was made on this data "
+                         f"({data_difference(study['runs'][0]['data'], data)}); run the study without --table "
+                         "to measure it on this data, or check --dev-seed and --set")
     per_factor = {factor: [s for s in (summarise(study, sets, settings, data) for sets in levels) if s]
                   for factor, levels in configs.items()}
     per_factor = {factor: summaries for factor, summaries in per_factor.items() if summaries}

@@ -248,3 +248,25 @@ def test_post_hoc_rows_run_only_when_asked_and_never_change_the_selection(study,
                                table_only=True)
     assert "| post-hoc | `flow.channels=u,v,strain,apex model.kernel=9` | 80.0 / 99.0 |" in study.markdown_table(
         shown, study.Settings())
+
+
+def test_the_committed_study_prints_the_table_docs_show(study):
+    """`convmixer_study.py --table --markdown` on the committed results: every row of docs/models.md's table,
+    from runs that match today's development data (a new key in the data's summary once hid them all)."""
+    root = SCRIPT.parent.parent
+    stored, per_factor = study.run_study(root / "benchmarks" / "studies" / "convmixer.json", list(study.FACTORS),
+                                         study.Settings(), table_only=True, say=lambda _: None)
+    rows = [line for line in study.markdown_table(per_factor, study.Settings()).splitlines()
+            if line.startswith("| ") and "`" in line]
+    docs = (root / "docs" / "models.md").read_text(encoding="utf-8")
+    assert len(rows) >= 20
+    assert all(row in docs for row in rows), [row for row in rows if row not in docs]
+
+
+def test_a_table_of_runs_made_on_other_data_is_an_error_naming_the_difference(study, tmp_path):
+    _pin(study, tmp_path / "e.json")
+    study.run_study(tmp_path / "e.json", ["attention"], study.Settings(), runner=FakeRunner(study), data=DATA,
+                    say=lambda _: None)
+    with pytest.raises(UsageError, match=r"none of its \d+ stored runs .*subjects: 16 -> 8"):
+        study.run_study(tmp_path / "e.json", ["attention"], study.Settings(), data={**DATA, "subjects": 8},
+                        table_only=True)
