@@ -32,6 +32,8 @@ TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.s
 TINY_RUN = ["run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY]
 # Folds long enough that a worker is always mid-fold when the run is stopped.
 LONG_LOSO = ["run", "--model", "ststnet", "--dataset", "synthetic", "--protocol", "loso", "--quiet", "--epochs", "5000"]
+# Fold workers need long folds (many epochs), not many clips: fewer clips to preprocess first.
+SMALL_DATA = ["--set", "dataset.subjects=6", "dataset.clips_per_subject=6"]
 
 
 # ------------------------------------------------------------------ helpers
@@ -96,10 +98,12 @@ def _run_in_stage(stage: str, tmp_path: Path) -> tuple[subprocess.Popen, list[ps
     extra, count = STAGES[stage]
     cache = tmp_path / "cache"
     if stage == "folds":  # preprocessed once beforehand, so the workers are fold workers
-        prepare = subprocess.run([sys.executable, "-m", "merbench", "preprocess", "--dataset", "synthetic", "--model", "ststnet", "--quiet"],
+        prepare = subprocess.run([sys.executable, "-m", "merbench", "preprocess", "--dataset", "synthetic", "--model", "ststnet", "--quiet",
+                                  *SMALL_DATA],
                                  env={**os.environ, "MERBENCH_CACHE": str(cache)}, capture_output=True, text=True)
         assert prepare.returncode == 0, prepare.stderr
-    run = _start([*LONG_LOSO, "--store", str(tmp_path / "r.sqlite"), *extra],
+    small = SMALL_DATA if stage == "folds" else []
+    run = _start([*LONG_LOSO, *small, "--store", str(tmp_path / "r.sqlite"), *extra],
                  {"MERBENCH_CACHE": str(cache), "MERBENCH_STORE": str(tmp_path / "r.sqlite")})
     return run, _wait_for_workers(run, count)
 
