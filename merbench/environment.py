@@ -55,6 +55,7 @@ def describe_environment(device: str) -> dict[str, str | None]:
         "scikit-learn": package_version("scikit-learn"),
         "opencv": cv2.__version__,
         "platform": platform.platform(),
+        "machine": describe_machine(),
         "torch_threads": str(torch.get_num_threads()),
         "git_commit": git_commit(),
     }
@@ -80,7 +81,9 @@ def cpuinfo_field(name: str) -> str | None:
 
 
 def describe_machine() -> str:
-    """The CPU model, core count and architecture, e.g. ``AMD EPYC 7B13, 2 cores, x86_64`` (plus the GPU if any)."""
+    """The CPU model, core count, architecture and the vector instructions torch uses on it, e.g. ``AMD EPYC 7B13,
+    2 cores, x86_64, AVX2`` (plus the GPU if any). CPUs of one model name can differ in those instructions (AVX-512
+    or AVX2 only), and with them in speed and in the last bits of a run's arithmetic, hence in its scores."""
     import os
 
     cpu = cpuinfo_field("model name") or platform.processor() or platform.machine()
@@ -88,6 +91,9 @@ def describe_machine() -> str:
     try:
         import torch
 
+        capability = torch.backends.cpu.get_cpu_capability()
+        if capability and capability != "DEFAULT":
+            text += f", {capability}"
         if torch.cuda.is_available():
             text += f", {torch.cuda.get_device_name(0)}"
     except ImportError:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 METRICS = {"accuracy", "macro_precision", "macro_recall", "macro_f1", "uf1", "uar"}
 
@@ -42,8 +43,11 @@ def test_quick_run_json_follows_design_section_6(quick_run):
     assert set(result["seconds"]) >= {"preprocess", "train_eval", "total"}
     assert result["config"]["seed"] == 0 and result["config"]["profile"] == "quick"
     assert result["config"]["options"]["engine"]["epochs"] == 3
-    assert set(result["environment"]) >= {"merbench", "torch", "python", "device"}
+    assert set(result["environment"]) >= {"merbench", "torch", "python", "device", "machine"}
     assert result["environment"]["device"].startswith("cpu")
+    # CPUs of one model name differ in vector instructions (AVX-512, AVX2), and with them in a run's last bits
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert f", {capability}" in result["environment"]["machine"] or capability == "DEFAULT"
     # Per-sample predictions let a result be re-scored later.
     assert len(result["predictions"]) == 60
     assert {row["label"] for row in result["predictions"]} <= {0, 1, 2}
