@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from merbench.errors import UsageError
 from merbench.escaping import printable
-from merbench.leaks import stored_engine_leaks
+from merbench.leaks import LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
@@ -234,7 +234,6 @@ def _seeds_text(seeds: tuple[int, ...]) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(seed) for seed in seeds)}"
 
 
-LEAKY_SETTINGS = {"selection": "select_on=test", "normalisation": "normalise_on=all"}
 PROFILE_UNKNOWN = "profile not recorded"
 
 

@@ -41,6 +41,10 @@ SELECTION_WITHOUT_EPOCHS = ("engine.select_on=test has no effect on this model: 
                             "choose, so nothing is selected on test data")
 
 
+LEAKY_SETTINGS = {"selection": "select_on=test", "normalisation": "normalise_on=all"}
+"""The ``engine`` option behind each leak kind an engine section can ask for."""
+
+
 def engine_leaks(engine: Mapping[str, Any]) -> list[str]:
     """The leak kinds an ``engine`` section asks for (``selection``, ``normalisation``)."""
     found = []

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from merbench.leaks import describe, result_leaks
+from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
 
@@ -307,7 +307,8 @@ def print_result(console: Console, result: RunResult) -> None:
 
 def provenance_line(result: RunResult) -> str:
     """What the run was, for a terminal log read later without its JSON: seed, profile, the options it changed from
-    the profile's defaults (``merbench.run_settings``) and the software that trained it."""
+    the profile's defaults (``merbench.run_settings``; leaky engine options too, which comparisons name apart) and
+    the software that trained it."""
     from merbench.registry import get_registry
     from merbench.run_settings import changed_settings
 
@@ -316,6 +317,8 @@ def provenance_line(result: RunResult) -> str:
     parts = [f"seed {result.seed}" + (f" (and {result.across_seeds.n - 1} more)" if result.across_seeds else "")]
     if profile:
         changed = changed_settings(result, get_registry())  # None: the run's plugins are not installed here
+        leaky = [f"engine.{LEAKY_SETTINGS[kind]}" for kind in stored_engine_leaks(config)]
+        changed = None if changed is None else (*changed, *leaky)
         if changed is None:
             parts.append(f"profile {profile}")
         elif changed:

@@ -271,3 +271,13 @@ def test_report_counts_models_and_rows_apart(run_cli, tmp_path):
     written = run_cli("report", "--store", str(store), "--output", str(tmp_path / "r.md"))
     assert written.code == 0, written.err
     assert "1 model in 2 rows × 1 column written to" in " ".join(written.err.split())
+
+
+def test_the_run_line_names_leaky_engine_options_it_changed(run_cli, tmp_path):
+    """engine.select_on=test and engine.normalise_on=all change what is computed: a log read later names them."""
+    made = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--epochs", "2",
+                   "--set", "engine.select_on=test", "engine.normalise_on=all", "--quiet", "--no-store")
+    assert made.code == 0, made.err
+    line = next(line for line in made.out.splitlines() if line.startswith("Run: "))
+    assert ("profile quick, options changed from it: engine.epochs=2, engine.select_on=test, "
+            "engine.normalise_on=all; ") in line, line
