@@ -71,6 +71,9 @@ def test_manifest_images_run_with_domain_column(run_json, trees):
     assert result["classes"] == ["negative", "positive", "surprise"] and result["n_samples"] == 12
     assert sorted(result["per_domain"]) == ["a", "b"]
     assert result["preprocess"]["produces"] == "flow-uvs"
+    # image rows take the `image` chain by default: naming it changes nothing, so it is not a changed option
+    assert "dataset.manifest=labels.csv" in result["settings_changed"], result["settings_changed"]
+    assert not any(s.startswith("preprocess=") for s in result["settings_changed"]), result["settings_changed"]
 
 
 def test_manifest_frames_run_through_flow(run_json, trees):
