@@ -230,7 +230,7 @@ def data_difference(stored: dict[str, Any], now: dict[str, Any]) -> str:
     """How the data of a stored run differs from this data, in words (``key stored -> now``)."""
     keys = sorted(set(stored) | set(now), key=str)
     return "; ".join(f"{key}: {stored.get(key, '(not recorded)')} -> {now.get(key, '(not recorded)')}"
-                     for key in keys if stored.get(key) != now.get(key))
+                     for key in keys if key not in stored or key not in now or stored[key] != now[key])
 
 
 def find_run(study: dict[str, Any], sets: dict[str, Any], seed: int, identity: dict[str, Any],

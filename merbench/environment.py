@@ -55,7 +55,7 @@ def describe_environment(device: str) -> dict[str, str | None]:
         "scikit-learn": package_version("scikit-learn"),
         "opencv": cv2.__version__,
         "platform": platform.platform(),
-        "machine": describe_machine(),
+        "machine": describe_cpu(),
         "torch_threads": str(torch.get_num_threads()),
         "git_commit": git_commit(),
     }
@@ -80,10 +80,10 @@ def cpuinfo_field(name: str) -> str | None:
         return None
 
 
-def describe_machine() -> str:
+def describe_cpu() -> str:
     """The CPU model, core count, architecture and the vector instructions torch uses on it, e.g. ``AMD EPYC 7B13,
-    2 cores, x86_64, AVX2`` (plus the GPU if any). CPUs of one model name can differ in those instructions (AVX-512
-    or AVX2 only), and with them in speed and in the last bits of a run's arithmetic, hence in its scores."""
+    2 cores, x86_64, AVX2``. CPUs of one model name can differ in those instructions (AVX-512 or AVX2 only), and with
+    them in speed and in the last bits of a run's arithmetic, hence in its scores. Touches no GPU."""
     import os
 
     cpu = cpuinfo_field("model name") or platform.processor() or platform.machine()
@@ -92,8 +92,17 @@ def describe_machine() -> str:
         import torch
 
         capability = torch.backends.cpu.get_cpu_capability()
-        if capability and capability != "DEFAULT":
-            text += f", {capability}"
+    except Exception:  # no torch, or a build without the query: the CPU is described without it
+        return text
+    return text + (f", {capability}" if capability and capability != "DEFAULT" else "")
+
+
+def describe_machine() -> str:
+    """``describe_cpu`` plus the first GPU's name where there is one (for a baseline's ``machine`` field)."""
+    text = describe_cpu()
+    try:
+        import torch
+
         if torch.cuda.is_available():
             text += f", {torch.cuda.get_device_name(0)}"
     except ImportError:

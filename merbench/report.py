@@ -320,7 +320,7 @@ def provenance_line(result: RunResult) -> str:
         leaky = [f"engine.{LEAKY_SETTINGS[kind]}" for kind in stored_engine_leaks(config)]
         changed = None if changed is None else (*changed, *leaky)
         if changed is None:
-            parts.append(f"profile {profile}")
+            parts.append(f"profile {profile}" + (f", leaky options: {', '.join(leaky)}" if leaky else ""))
         elif changed:
             parts.append(f"profile {profile}, options changed from it: {', '.join(changed)}")
         else:

@@ -91,7 +91,8 @@ def _changed_now(result: RunResult, registry: Registry) -> tuple[str, ...] | Non
                for key, value in sorted(values.items())
                if (key not in NOT_SETTINGS.get(section, ()) or value in NAMED_VALUES.get((section, key), ()))
                and _differs(value, defaults.sections.get(section, {}).get(key, _MISSING))]
-    if chain and _default_chain(registry, result, root, options.get("dataset") or {}) not in (None, tuple(chain)):
+    dataset_options = {**defaults.sections.get("dataset", {}), **(options.get("dataset") or {})}
+    if chain and _default_chain(registry, result, root, dataset_options) not in (None, tuple(chain)):
         changed.insert(0, setting_text("preprocess", ",".join(chain)))
     return tuple(changed)
 

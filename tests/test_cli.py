@@ -319,3 +319,16 @@ def test_a_class_rarer_than_the_folds_is_one_note_in_the_users_terms(run_cli):
     assert re.search(r"Note: 10 folds: class '\w+' has only \d samples, so some test folds have none of it; "
                      r"consider --set protocol.n_splits=\d", message), message
     assert "least populated" not in message and "UserWarning" not in message
+
+
+def test_the_recorded_environment_touches_no_gpu(monkeypatch):
+    """A CPU run records its CPU without initialising CUDA (a GPU name would claim a device the run never used)."""
+    from merbench.environment import describe_environment
+
+    def no_gpu(*args, **kwargs):
+        raise AssertionError("the environment record asked for a GPU")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", no_gpu)
+    machine = describe_environment("cpu")["machine"]
+    assert " cores, " in machine

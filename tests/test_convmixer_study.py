@@ -270,3 +270,8 @@ def test_a_table_of_runs_made_on_other_data_is_an_error_naming_the_difference(st
     with pytest.raises(UsageError, match=r"none of its \d+ stored runs .*subjects: 16 -> 8"):
         study.run_study(tmp_path / "e.json", ["attention"], study.Settings(), data={**DATA, "subjects": 8},
                         table_only=True)
+
+
+def test_the_data_difference_names_a_key_recorded_on_one_side_only(study):
+    assert study.data_difference({"subjects": 16, "annotation": None}, {"subjects": 16}) == \
+        "annotation: None -> (not recorded)"
