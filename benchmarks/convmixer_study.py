@@ -233,6 +233,40 @@ def data_difference(stored: dict[str, Any], now: dict[str, Any]) -> str:
                      for key in keys if key not in stored or key not in now or stored[key] != now[key])
 
 
+def _identity_words(identity: dict[str, Any]) -> dict[str, Any]:
+    """A run's identity flattened for ``data_difference``: the profile and each ``--set`` option by name."""
+    return {"--profile": identity.get("profile"), **{f"--set {key}": value
+                                                     for key, value in (identity.get("sets") or {}).items()}}
+
+
+def check_table_runs(path: Path, study: dict[str, Any], settings: Settings, data: dict[str, Any]) -> None:
+    """``--table`` reads stored runs only: raise ``UsageError`` naming the difference when no stored run
+    matches this data and these settings (profile, splits, ``--set``), or one of these seeds has none."""
+    from merbench.errors import UsageError
+
+    runs = study["runs"]
+    fix = "run the study without --table to measure it"
+    if not runs:
+        raise UsageError(f"{path}: no stored runs yet; {fix}")
+    on_data = [run for run in runs if run["data"] == data]
+    if not on_data:
+        raise UsageError(f"{path}: none of its {len(runs)} stored runs was made on this data "
+                         f"({data_difference(runs[0]['data'], data)}); {fix} on this data, "
+                         "or check --profile, --dev-seed and --set")
+    identity = settings.identity()
+    alike = [run for run in on_data if run["identity"] == identity]
+    if not alike:
+        difference = data_difference(_identity_words(on_data[0]["identity"]), _identity_words(identity))
+        raise UsageError(f"{path}: none of its {len(on_data)} stored runs on this data was made with these "
+                         f"settings ({difference}); pass the stored runs' options, or {fix} with these")
+    stored_seeds = sorted({run["seed"] for run in alike})
+    missing = [seed for seed in settings.seeds if seed not in stored_seeds]
+    if missing:
+        raise UsageError(f"{path}: no stored run has training seed{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(map(str, missing))} (stored: {', '.join(map(str, stored_seeds))}); pass --seeds "
+                         f"{','.join(map(str, stored_seeds))}, or {fix} with these seeds")
+
+
 def find_run(study: dict[str, Any], sets: dict[str, Any], seed: int, identity: dict[str, Any],
              data: dict[str, Any]) -> dict[str, Any] | None:
     """The stored run of configuration ``sets`` and ``seed`` made with this study's settings and data."""
@@ -475,10 +509,8 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
     unique = [sets for sets in dict.fromkeys(json.dumps(s, sort_keys=True) for c in configs.values() for s in c)]
     if not table_only:
         ensure_runs(study, path, [json.loads(s) for s in unique], settings, data, runner, say)
-    elif study["runs"] and not any(run["data"] == data for run in study["runs"]):
-        raise UsageError(f"{path}: none of its {len(study['runs'])} stored runs was made on this data "
-                         f"({data_difference(study['runs'][0]['data'], data)}); run the study without --table "
-                         "to measure it on this data, or check --dev-seed and --set")
+    else:
+        check_table_runs(path, study, settings, data)
     per_factor = {factor: [s for s in (summarise(study, sets, settings, data) for sets in levels) if s]
                   for factor, levels in configs.items()}
     per_factor = {factor: summaries for factor, summaries in per_factor.items() if summaries}

@@ -275,3 +275,22 @@ def test_a_table_of_runs_made_on_other_data_is_an_error_naming_the_difference(st
 def test_the_data_difference_names_a_key_recorded_on_one_side_only(study):
     assert study.data_difference({"subjects": 16, "annotation": None}, {"subjects": 16}) == \
         "annotation: None -> (not recorded)"
+
+
+def test_a_table_of_other_settings_or_seeds_is_an_error_naming_the_difference(study, tmp_path):
+    """--table with another --splits/--set or other --seeds than the stored runs once printed an empty table."""
+    _pin(study, tmp_path / "o.json")
+    study.run_study(tmp_path / "o.json", ["attention"], study.Settings(), runner=FakeRunner(study), data=DATA,
+                    say=lambda _: None)
+    with pytest.raises(UsageError, match=r"none of its \d+ stored runs on this data .*protocol.n_splits: 5 -> 3"):
+        study.run_study(tmp_path / "o.json", ["attention"], study.Settings(splits=3), data=DATA, table_only=True)
+    with pytest.raises(UsageError, match=r"--profile: default -> quick"):
+        study.run_study(tmp_path / "o.json", ["attention"], study.Settings(profile="quick"), data=DATA,
+                        table_only=True)
+    with pytest.raises(UsageError, match=r"no stored run has training seed 5 \(stored: 0, 1\); pass --seeds 0,1"):
+        study.run_study(tmp_path / "o.json", ["attention"], study.Settings(seeds=(0, 5)), data=DATA,
+                        table_only=True)
+    with pytest.raises(UsageError, match="no stored runs yet"):
+        study.run_study(tmp_path / "none.json", ["attention"], study.Settings(), data=DATA, table_only=True)
+    _, per_factor = study.run_study(tmp_path / "o.json", ["attention"], study.Settings(), data=DATA, table_only=True)
+    assert per_factor["attention"]
