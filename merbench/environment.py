@@ -71,6 +71,15 @@ def changed_software(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
             if key in before and before.get(key) != now.get(key)]
 
 
+def changed_setup(before: dict[str, Any], now: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What differs between the environment a run's stored folds were trained in and ``now``: ``changed_software``,
+    and ``machine OLD → NEW`` when both record a machine (``describe_cpu``) and it differs: another CPU kind (AVX-512
+    or AVX2 only) or core count changes the last bits of training, so a resumed run would mix folds of both."""
+    machine = before.get("machine"), now.get("machine")
+    moved = [f"machine {machine[0]} → {machine[1]}"] if machine[0] and machine[1] and machine[0] != machine[1] else []
+    return changed_software(before, now), moved
+
+
 def cpuinfo_field(name: str) -> str | None:
     """The value of field ``name`` for the first CPU in ``/proc/cpuinfo``, or ``None`` where there is none."""
     try:

@@ -20,7 +20,7 @@ from merbench import runner  # as a module: tests replace runner.run_with_seeds
 from merbench.run_settings import with_recorded_settings
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
-from merbench.environment import changed_software, describe_environment
+from merbench.environment import changed_setup, describe_environment
 from merbench.errors import FoldsLost, UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
@@ -135,13 +135,14 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     check_seeds(n_seeds, config.seed)
     choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
     environment = describe_environment(choice.description)
-    changed: list[str] = []
+    software: list[str] = []
+    machine: list[str] = []
     try:
         if resume_id is None:
             run_id = store.begin_run(config.to_dict(), n_seeds, environment)
         else:
             run_id = resume_id
-            changed = changed_software(store.claim_run(run_id, environment), environment)
+            software, machine = changed_setup(store.claim_run(run_id, environment), environment)
     except sqlite3.OperationalError as exc:
         if is_disk_full(exc):
             raise disk_full_error(exc, written()) from None
@@ -153,10 +154,12 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     try:
         result = dataclasses.replace(with_recorded_settings(
             runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice), registry), run_id=run_id)
-        if changed and recorder.reused:
+        if (software or machine) and recorder.reused:
             folds = f"{recorder.reused} stored fold{'' if recorder.reused == 1 else 's'}"
-            mixed = (f"resumed under other software than its {folds} were trained with ({'; '.join(changed)}): the "
-                     "result mixes folds of both; run it again without --resume for folds of one setup")
+            how = " and ".join(["under other software"] * bool(software) + ["on another machine"] * bool(machine))
+            mixed = (f"resumed {how} than its {folds} {'was' if recorder.reused == 1 else 'were'} trained with "
+                     f"({'; '.join(software + machine)}): the result mixes folds of both; run it again without "
+                     "--resume for folds of one setup")
             result = dataclasses.replace(result, warnings=[*result.warnings, mixed])
             if progress is not None:
                 progress.message(f"[bold yellow]Warning:[/] {mixed}")

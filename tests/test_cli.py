@@ -332,3 +332,15 @@ def test_the_recorded_environment_touches_no_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", no_gpu)
     machine = describe_environment("cpu")["machine"]
     assert " cores, " in machine
+
+
+def test_a_resume_names_another_machine_only_when_both_sides_record_one():
+    """Folds trained on another CPU kind differ in their last bits: a resume there is named; a run stored before
+    machines were recorded is not called moved."""
+    from merbench.environment import changed_setup
+
+    before = {"torch": "2.14.1", "machine": "AMD EPYC, 2 cores, x86_64, AVX512"}
+    assert changed_setup(before, {**before, "machine": "AMD EPYC, 2 cores, x86_64, AVX2"}) == (
+        [], ["machine AMD EPYC, 2 cores, x86_64, AVX512 → AMD EPYC, 2 cores, x86_64, AVX2"])
+    assert changed_setup({"torch": "2.14.1"}, before) == ([], [])
+    assert changed_setup(before, {**before, "torch": "2.15"}) == (["torch 2.14.1 → 2.15"], [])

@@ -108,17 +108,18 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     assert f"is still running (process {os.getpid()}" in busy and "1 fold done so far" in busy
     assert "--resume" not in busy, "a running run cannot be resumed: the advice is to wait"
 
-    with sqlite3.connect(store) as db:  # as if torch had been upgraded between the interruption and the resume
+    with sqlite3.connect(store) as db:  # as if torch had been upgraded and the run moved to another CPU kind
         stored_environment = json.loads(db.execute("SELECT environment_json FROM runs").fetchone()[0])
         db.execute("UPDATE runs SET environment_json = ?, torch_version = '0.0.1'",
-                   (json.dumps({**stored_environment, "torch": "0.0.1"}),))
+                   (json.dumps({**stored_environment, "torch": "0.0.1", "machine": "Other CPU, 64 cores, AVX512"}),))
     target = tmp_path / "resumed.json"
     resumed = run_cli("run", "--resume", summary.id, "--store", str(store), "--quiet", "--json", str(target))
     assert resumed.code == 0, resumed.err
     assert "1 completed fold reused" in resumed.err
     result = json.loads(target.read_text())
-    mixed = [w for w in result["warnings"] if w.startswith("resumed under other software")]
+    mixed = [w for w in result["warnings"] if w.startswith("resumed under other software and on another machine")]
     assert mixed and f"torch 0.0.1 → {result['environment']['torch']}" in mixed[0], result["warnings"]
+    assert f"machine Other CPU, 64 cores, AVX512 → {result['environment']['machine']}" in mixed[0]
     assert "resumed under other software" in " ".join(resumed.err.split()), "--quiet keeps warnings"
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT torch_version FROM runs").fetchone()[0] == result["environment"]["torch"]
