@@ -34,7 +34,7 @@ import secrets
 import socket
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -375,14 +375,19 @@ def missing_store_error(path: Path, given: bool) -> UsageError:
 
 @contextmanager
 def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction (``BEGIN IMMEDIATE``) on ``db``: committed on success, rolled back on error."""
+    """One write transaction (``BEGIN IMMEDIATE``) on ``db``: committed on success, rolled back on error.
+
+    The error that ended the transaction is the one raised: SQLite may have rolled back already (a full disk
+    does), and a failing ``ROLLBACK`` must not hide the cause a caller decides on (``is_disk_full``)."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def _initialise(db: sqlite3.Connection) -> None:

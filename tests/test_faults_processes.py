@@ -336,6 +336,24 @@ def test_a_full_disk_while_storing_a_fold_names_the_file_system_and_the_run_resu
     assert "1 completed fold reused" in resumed.err
 
 
+def test_a_real_full_database_keeps_its_disk_full_error(tmp_path):
+    """SQLite rolls a transaction back itself when the disk fills: the store's own ROLLBACK then fails, and that
+    failure once replaced the disk-full error (a traceback and a 'failed' run instead of a resumable one)."""
+    from merbench.store import _transaction
+
+    db = sqlite3.connect(tmp_path / "full.sqlite", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE t (x)")
+    db.execute("PRAGMA max_page_count = 10")  # a disk that fills after ten pages
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        with _transaction(db):
+            for _ in range(100):
+                db.execute("INSERT INTO t VALUES (?)", ("x" * 4000,))
+    assert is_disk_full(raised.value), raised.value
+    assert not db.in_transaction and db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+    db.close()
+
+
 def test_a_full_disk_while_writing_the_cache_is_one_message(run_cli, tmp_path, monkeypatch, fresh_cache):
     import merbench.preprocess
 
