@@ -168,12 +168,13 @@ def write_output(target: Path | None, text: str | bytes) -> None:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}; free some space or choose another path") from None
 
 
-def check_command_output(path: Path | str, option: str, args: Any) -> Path | None:
+def check_command_output(path: Path | str, option: str, args: Any,
+                         also_read: Mapping[str, Path] | None = None) -> Path | None:
     """``check_output_path`` for an output of a command with parsed arguments ``args``: besides the results store
-    (``args.store``, else the default one), none of the command's input files (``input_paths``) nor anything inside
-    its dataset folders (``dataset_roots``)."""
-    return check_output_path(path, option, store_files(getattr(args, "store", None)), input_paths(args),
-                             dataset_roots(args))
+    (``args.store``, else the default one), none of the command's input files (``input_paths``, and ``also_read``:
+    further files it keeps, described) nor anything inside its dataset folders (``dataset_roots``)."""
+    return check_output_path(path, option, store_files(getattr(args, "store", None)),
+                             {**input_paths(args), **(also_read or {})}, dataset_roots(args))
 
 
 def check_store_outside_datasets(args: Any, path: Path | None = None, option: str | None = None) -> None:
@@ -216,8 +217,9 @@ def dataset_roots(args: Any) -> dict[str, Path]:
     """Each dataset folder a command reads (``--root DIR``, or ``--root NAME=DIR`` given once per dataset), described,
     for ``check_output_path(roots=...)``: merbench never writes inside one."""
     roots = getattr(args, "root", None)
-    if isinstance(roots, list):
+    if not isinstance(roots, list):
+        folders = [str(roots)] if roots else []
+    else:  # NAME=DIR or DIR; a folder whose own name holds '=' counts whole too, as grid.parse_roots reads it
         folders = [str(root).partition("=")[2] or str(root) for root in roots]
-    else:
-        folders = [roots] if roots else []
+        folders += [str(root) for root in roots if "=" in str(root) and Path(str(root)).expanduser().exists()]
     return {f"the dataset folder given with --root {folder}": Path(folder) for folder in folders}

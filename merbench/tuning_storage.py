@@ -39,13 +39,21 @@ def default_storage() -> Path:
     return default_store_path().parent / STORAGE_NAME
 
 
+def storage_files(path: Path) -> dict[str, Path]:
+    """The trials storage ``path`` and the files SQLite and the tune's lock keep beside it, described (no output of
+    the tune may replace one of them)."""
+    path = Path(path).expanduser()
+    return {f"the trials storage{'' if not side else ' (its ' + side + ' file)'} {path}": path.with_name(path.name + side)
+            for side in ("", "-wal", "-shm", "-journal", ".lock")}
+
+
 def _tables(path: Path) -> set[str] | None:
     """The table names of an SQLite file, or ``None`` when it is not one."""
     with open(path, "rb") as handle:
         if handle.read(16) != b"SQLite format 3\x00":
             return None
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as db:
             return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError:
         return None
@@ -55,7 +63,10 @@ def check_storage(path: Path | None, given: bool) -> Path:
     """The trials storage file to use; ``UsageError`` when it is the results store, a folder or another program's file."""
     target = (path or default_storage()).expanduser()
     shown = f"--storage {target}" if given else f"the trials storage {target}"
-    resolved = target.resolve()
+    try:
+        resolved = target.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+        raise UsageError(f"{shown}: cannot be used ({exc}); give another file") from None
     if resolved in {p.expanduser().resolve() for p in store_files(None)}:
         raise UsageError(f"{shown}: is the results store; trials are kept in a file of their own: give another "
                          f"name, e.g. {target.with_name(STORAGE_NAME)}")
@@ -133,10 +144,18 @@ def _same_file(handle: Any, path: Path) -> bool:
     return (opened.st_dev, opened.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
+def sqlite_url(path: Path) -> str:
+    """SQLAlchemy's URL of the SQLite file ``path``, escaped: a ``?``, ``#`` or ``%`` in a file name is the name's,
+    not the start of URL options (``sqlite:///t?x.sqlite`` would open ``t``)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+
+
 def open_storage(optuna: Any, path: Path) -> Any:
     """Optuna's RDB storage on the SQLite file ``path``; ``UsageError`` when Optuna cannot use it."""
     try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 30}})
+        storage = optuna.storages.RDBStorage(sqlite_url(path), engine_kwargs={"connect_args": {"timeout": 30}})
         optuna.get_all_study_names(storage=storage)  # reads the studies table: a foreign one fails here
         return storage
     except Exception as exc:  # SQLAlchemy and Optuna raise their own types for a damaged or newer file

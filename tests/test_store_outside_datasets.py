@@ -60,3 +60,49 @@ def test_tunes_trials_storage_inside_the_dataset_folder_is_refused(run_cli, casm
                      "--trials", "1", *QUICK, "--storage", str(casme2 / "tuning.sqlite"))
     assert result.code == 2 and "--storage" in result.err and "lies inside the dataset folder" in result.err
     assert files_of(casme2) == before
+
+
+def test_a_resumed_runs_json_inside_its_stored_dataset_folder_is_refused(run_cli, casme2, tmp_path):
+    """--root cannot be given with --resume: the stored run's folder is the one guarded."""
+    import sqlite3
+
+    store = tmp_path / "r.sqlite"
+    first = run_cli("run", "--model", "ststnet", "--dataset", "casme2", "--root", str(casme2), *QUICK,
+                    "--store", str(store))
+    assert first.code == 0, first.err
+    with sqlite3.connect(store) as db:  # as if it had been stopped before its last fold
+        db.execute("UPDATE runs SET status = 'interrupted'")
+        run_id = db.execute("SELECT id FROM runs").fetchone()[0]
+    db.close()
+    before = files_of(casme2)
+    inside = casme2 / "out.json"
+    result = run_cli("run", "--resume", run_id, "--store", str(store), "--quiet", "--json", str(inside))
+    assert result.code == 2, result.err
+    assert f"--json {inside}: lies inside the resumed run's dataset folder ({casme2})" in " ".join(result.err.split())
+    assert files_of(casme2) == before
+
+
+def test_a_baseline_to_update_inside_the_dataset_folder_is_refused(run_cli, casme2):
+    baseline = casme2 / "baseline.yaml"
+    baseline.write_text("version: 1\nentries:\n  - {model: ststnet, dataset: casme2, metrics: {uf1: {expected: 0.5}}}\n")
+    try:
+        text = baseline.read_bytes()
+        result = run_cli("regress", "--update", "--baseline", str(baseline), "--root", f"casme2={casme2}", "--no-store")
+        assert result.code == 2, result.err
+        assert f"--baseline {baseline}: lies inside the dataset folder given with --root {casme2}" in \
+            " ".join(result.err.split())
+        assert baseline.read_bytes() == text
+    finally:
+        baseline.unlink()
+
+
+def test_a_folder_whose_name_holds_an_equals_sign_is_guarded_as_the_grid_reads_it(run_cli, tmp_path):
+    """grid.parse_roots reads an existing folder `x=y` whole; the output guard once took it for dataset x, folder y."""
+    root = rt.build_casme2(tmp_path / "copy=casme2")
+    before = files_of(root)
+    inside = root / "grid.json"
+    result = run_cli("grid", "--models", "ststnet", "--datasets", "casme2", "--root", str(root), *QUICK,
+                     "--no-store", "--json", str(inside))
+    assert result.code == 2, result.err
+    assert f"--json {inside}: lies inside the dataset folder given with --root {root}" in " ".join(result.err.split())
+    assert files_of(root) == before

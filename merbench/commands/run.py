@@ -126,6 +126,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
     if args.resume:
         config, n_seeds, run_id = _resumed(args, store, registry)
+        _check_outputs_outside(args, config.root)
         preflight(config, registry, start_workers=True)
     else:
         n_seeds, run_id = args.seeds_to_run, None
@@ -164,6 +165,16 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         if args.json_target is not None:
             err.print(f"Result written to {escape(str(args.json))}")
     return 0
+
+
+def _check_outputs_outside(args: argparse.Namespace, root) -> None:
+    """``--json`` checked again with a resumed run's stored dataset folder (``--root`` cannot be given with
+    ``--resume``, so the check before the store was read knew no folder): merbench never writes inside it."""
+    from merbench.outputs import check_output_path, input_paths, store_files
+
+    if root is not None and args.json is not None:
+        check_output_path(args.json, "--json", store_files(args.store), input_paths(args),
+                          {"the resumed run's dataset folder": root})
 
 
 def _resumed(args: argparse.Namespace, store, registry) -> tuple:

@@ -80,11 +80,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     import_optuna()  # a missing Optuna is said before anything else
     registry = get_registry()
     print_plugin_problems(err, registry)
-    from merbench.tuning_storage import default_storage
+    from merbench.tuning_storage import default_storage, storage_files
 
-    check_store_outside_datasets(args, args.storage or default_storage(),
-                                 "--storage" if args.storage else "the trials storage")
-    json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
+    storage = args.storage or default_storage()
+    check_store_outside_datasets(args, storage, "--storage" if args.storage else "the trials storage")
+    json_target = check_command_output(args.json, "--json", args, also_read=storage_files(storage)) \
+        if args.json is not None else None
     if args.json is not None and json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     request = TuneRequest(

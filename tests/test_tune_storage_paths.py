@@ -1,0 +1,54 @@
+"""``merbench tune``'s trials storage by its exact name: no output replaces it (nor its side files), a ``#``, ``?``
+or ``%`` in its name is the name's (not URL syntax), and a symbolic link loop is one message."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from merbench.errors import UsageError  # noqa: E402
+from merbench.tuning_storage import check_storage, open_storage  # noqa: E402
+
+
+def test_json_onto_the_trials_storage_or_its_side_file_is_refused_before_any_trial(run_cli, tmp_path):
+    """The storage does not exist yet, so no 'is an SQLite file' check could catch it: the tune once ran to the end
+    and then replaced every trial with its summary."""
+    space = tmp_path / "space.yaml"
+    space.write_text("engine.lr: {type: float, low: 0.001, high: 0.01}\n")
+    storage = tmp_path / "t.sqlite"
+    for target in (storage, tmp_path / "t.sqlite-wal"):
+        result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                         "--trials", "1", "--space", str(space), "--storage", str(storage), "--json", str(target))
+        said = " ".join(result.err.split())
+        assert result.code == 2, result.err
+        assert f"--json {target}: is the trials storage" in said and "give another file name" in said
+        assert "Traceback" not in result.err
+        assert not storage.exists() and not target.exists(), "refused before the tune created anything"
+
+
+@pytest.mark.parametrize("name", ["t#1.sqlite", "t?mode=ro.sqlite", "t%41.sqlite"])
+def test_a_storage_name_with_url_characters_opens_that_very_file(tmp_path, name):
+    path = check_storage(tmp_path / name, given=True)
+    open_storage(optuna, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_foreign_sqlite_file_with_a_hash_in_its_name_is_still_refused(tmp_path):
+    """The read-only check once opened the name cut at '#' (creating that file) and saw no tables there."""
+    foreign = tmp_path / "results#2.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE runs (id TEXT)")
+    db.close()
+    with pytest.raises(UsageError, match="an SQLite file of another program"):
+        check_storage(foreign, given=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results#2.sqlite"]
+
+
+def test_a_symbolic_link_loop_as_storage_is_one_message(tmp_path):
+    loop = tmp_path / "loop.sqlite"
+    loop.symlink_to(loop)
+    with pytest.raises(UsageError, match=r"--storage .*loop\.sqlite: cannot be used"):
+        check_storage(loop, given=True)
