@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Column
 
+from merbench.escaping import printable
+
 PLAIN_INTERVAL = 5.0
 """Seconds between two plain progress lines (a stage's first start and its end are always shown)."""
 
@@ -46,7 +48,7 @@ def message_markup(text: str) -> str:
     """``text`` as Rich markup that shows it literally, keeping a leading label like ``[yellow]Note:[/]`` styled."""
     label = _LABEL.match(text)
     head = label.group(0) if label else ""
-    return head + escape(text[len(head):])
+    return head + escape(printable(text[len(head):]))
 
 
 def is_notice(text: str) -> bool:

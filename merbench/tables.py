@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from rich import box
@@ -85,10 +85,11 @@ class DataTable:
 
     def __init__(self, title: str | None, columns: Sequence[Column | str], caption: str | None = None,
                  show_header: bool = True):
-        self.title = title
-        self.caption = caption
+        self.title = printable(title) if title is not None else None  # titles and headers hold data too
+        self.caption = printable(caption) if caption is not None else None
         self.show_header = show_header
-        self.columns = [column if isinstance(column, Column) else Column(column) for column in columns]
+        self.columns = [replace(column, header=printable(column.header)) if isinstance(column, Column)
+                        else Column(printable(column)) for column in columns]
         self.rows: list[tuple[list[Cell], str | None, bool]] = []
         self._section = False
 

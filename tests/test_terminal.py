@@ -486,6 +486,24 @@ def test_control_characters_in_data_are_shown_not_sent_to_the_terminal(terminal)
     assert "honest\\x1b[31m" in out and "bell\\x07" in out
 
 
+@pytest.mark.parametrize("terminal", [True, False])
+def test_control_characters_in_titles_headers_captions_and_messages_are_shown_too(terminal):
+    """A class name is a column header (`datasets check`), a model name in a title (`audit`), a label in a warning:
+    their escape sequences once reached the terminal although the cells' were shown."""
+    table = DataTable("Audit of r.json (evil\x1b]0;pwned\x07)", [Column("neg\x1b[31mRED"), Column("n")],
+                      caption="class \x1b[2J cleared")
+    table.add_row("1", "2")
+    console = Console(width=80, force_terminal=terminal, color_system=None, file=io.StringIO())
+    print_table(console, table)
+    with RichProgress(console) as progress:
+        progress.message("[bold yellow]Warning:[/] class neg\x1b[2Jx has 1 clip")
+    out = console.file.getvalue()
+    assert not any(raw in out for raw in ("\x1b]0;", "\x07", "\x1b[31m", "\x1b[2J")), "the data's own sequences"
+    said = " ".join(out.split())
+    for shown in ("evil\\x1b]0;pwned\\x07", "neg\\x1b[31mRED", "class \\x1b[2J cleared", "neg\\x1b[2Jx has 1 clip"):
+        assert shown in said, shown
+
+
 @pytest.mark.parametrize("threads, workers, expected", [
     (1, 1, "this process and 1 worker process (when the folds take long enough), 1 torch thread per fold"),
     (2, 3, "this process and 3 worker processes (when the folds take long enough), 2 torch threads per fold"),
