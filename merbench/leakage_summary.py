@@ -208,10 +208,30 @@ def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
                          "merbench leakage --json wrote (a run's result is shown by merbench show or report)")
     if summary.get("version") != VERSION:
         raise UsageError(f"{what} {path}: summary version {summary.get('version')} is not supported ({VERSION})")
+    missing = [key for key in ("model", "dataset") if not isinstance(summary.get(key), str)]
+    if missing:
+        raise UsageError(f"{what} {path}: no {' or '.join(missing)} name in it; write it again with merbench leakage "
+                         "--json")
     variants = summary.get("variants")
     needed = ("name", "what", "uf1", "uar", "accuracy", "inflation", "runs")
     if not isinstance(variants, list) or not variants or any(
             not isinstance(v, dict) or any(key not in v for key in needed) for v in variants):
         raise UsageError(f"{what} {path}: its 'variants' list is missing or incomplete (each needs "
                          f"{', '.join(needed)}); write it again with merbench leakage --json")
+    for index, variant in enumerate(variants, 1):
+        if not _scores_readable(variant):
+            raise UsageError(f"{what} {path}: variant {index} ({str(variant['name'])[:40]!r}) has scores that are "
+                             "not numbers (uf1, uar, accuracy, and the inflation's uf1, low, high); write it again "
+                             "with merbench leakage --json")
     return summary
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _scores_readable(variant: dict[str, Any]) -> bool:
+    """Whether a stored variant's scores are numbers (its inflation: none, or numbers), as the table prints them."""
+    gain = variant["inflation"]
+    return (all(_is_number(variant[key]) for key in ("uf1", "uar", "accuracy"))
+            and (not gain or isinstance(gain, dict) and all(_is_number(gain.get(key)) for key in ("uf1", "low", "high"))))

@@ -161,3 +161,14 @@ def test_clear_that_cannot_remove_says_so_instead_of_removed(filled_cache, run_c
     result = run_cli("cache", "clear", "--yes")
     assert result.code == 2 and "could not remove" in result.err and "Removed" not in result.out
     assert (fresh_cache / "preprocess").is_dir()
+
+
+@pytest.mark.parametrize("index", ["[1, 2]", '{"entries": ["ab"], "signature": [{"name": "flow"}]}',
+                                   '{"entries": 5}'], ids=["list", "no-version", "not-a-list"])
+def test_cache_info_passes_over_an_index_it_did_not_write(filled_cache, run_cli, fresh_cache, index):
+    """An index file of another shape (damaged, or put there by hand) once ended `cache info` in a traceback."""
+    folder = next(fresh_cache.rglob("index"))
+    (folder / "odd.json").write_text(index)
+    result = run_cli("cache", "info")
+    assert result.code == 0 and "Traceback" not in result.err, result.err
+    assert [line.split()[0] for line in result.out.splitlines() if line.startswith("synthetic ")] == ["synthetic"]

@@ -130,6 +130,22 @@ def test_report_refuses_a_file_that_is_not_a_summary(study, run_cli, tmp_path):
     assert result.code == 2 and "not a leakage summary" in result.err
 
 
+@pytest.mark.parametrize("damage, said", [
+    (lambda s: s.pop("model"), "no model name in it"),
+    (lambda s: s["variants"][1].update(uf1="0.7"), "variant 2 ('sample-10fold') has scores that are not numbers"),
+    (lambda s: s["variants"][1].update(inflation={"uf1": 0.1}), "variant 2 ('sample-10fold') has scores"),
+], ids=["no-model", "text-score", "half-inflation"])
+def test_report_refuses_a_damaged_summary_in_one_message(study, run_cli, tmp_path, damage, said):
+    """A summary with the right kind but damaged contents once gave a KeyError/TypeError traceback."""
+    folder = study[0]
+    summary = json.loads((folder / "leakage.json").read_text())
+    damage(summary)
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps(summary))
+    result = run_cli("report", "--leakage", str(damaged))
+    assert result.code == 2 and said in " ".join(result.err.split()) and "Traceback" not in result.err, result.err
+
+
 def test_readme_table_renders_from_a_stored_summary(study, tmp_path):
     from merbench.errors import UsageError
     from merbench.rendered_tables import render_text

@@ -117,8 +117,9 @@ def summarise(root: Path) -> dict[str, Any]:
     for meta_path in sorted(index_dir(entry_dir).glob("*.json")) if entry_dir.is_dir() else []:
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            keys = list(meta["entries"])
-        except (OSError, ValueError, KeyError):
+            keys = [str(key) for key in meta["entries"]]
+            params = _params(meta.get("signature", []))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # not an index merbench wrote: not listed
             continue
         present, size = 0, 0
         for key in keys:
@@ -132,7 +133,7 @@ def summarise(root: Path) -> dict[str, Any]:
         size += bundle.stat().st_size if bundle.exists() else 0
         rows.append({
             "dataset": meta.get("dataset", "?"), "chain": meta.get("chain", "?"), "produces": meta.get("produces", "?"),
-            "shape": meta.get("shape"), "params": _params(meta.get("signature", [])), "entries": present,
+            "shape": meta.get("shape"), "params": params, "entries": present,
             "samples": len(keys), "bytes": size, "written": meta.get("written", ""), "index": meta_path.stem,
         })
     entries = [p for p in entry_dir.glob("??/*.npy")] if entry_dir.is_dir() else []
