@@ -145,6 +145,19 @@ def test_resume_takes_the_stored_configuration_only(stored_run, run_cli):
     assert profile.code == 2 and "drop --profile" in profile.err, "an explicit --profile, even 'default', is refused"
 
 
+@pytest.mark.parametrize("config", ['{"model": "convmixer"}', '[1, 2]', '{not json'], ids=["partial", "list", "text"])
+def test_resume_of_a_run_whose_stored_configuration_is_damaged_is_one_message(stored_run, run_cli, tmp_path, config):
+    copy = tmp_path / "damaged.sqlite"
+    copy.write_bytes(stored_run[0].read_bytes())
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE runs SET status = 'interrupted', config_json = ?", (config,))
+    db.close()
+    result = run_cli("run", "--resume", stored_run[1]["run_id"], "--store", str(copy))
+    said = " ".join(result.err.split())
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    assert f"configuration of run {stored_run[1]['run_id']} in {copy}" in said and "changed outside merbench" in said
+
+
 GARBAGE = b"this is a results file? no: just text\n" * 40
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
-from merbench.errors import RunFailed, UsageError
+from merbench.errors import DataError, RunFailed, UsageError
 from merbench.wording import counted
 
 ORDER = 10
@@ -194,12 +194,16 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
         raise UsageError(f"run {row['id']} is complete; nothing to resume (see `merbench show {row['id']}`)")
     if status == "running":
         raise UsageError(f"run {row['id']} is still running (process {row['pid']} on {row['host']}); wait for it or stop it first")
-    stored = json.loads(row["config_json"])
-    for kind, name in [("models", stored["model"]), ("datasets", stored["dataset"]), ("protocols", stored["protocol"])] + [
-        ("preprocessors", name) for name in stored["preprocess"]
-    ]:
+    stored = store.run_config(row["id"])
+    try:
+        plugins = [("models", stored["model"]), ("datasets", stored["dataset"]), ("protocols", stored["protocol"])]
+        plugins += [("preprocessors", name) for name in stored["preprocess"]]
+        config = RunConfig.from_dict(stored)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"configuration of run {row['id']} in {store.path}: incomplete or damaged ({type(exc).__name__}: "
+                        f"{exc}); the store was changed outside merbench. Start the run again without --resume") from None
+    for kind, name in plugins:
         registry.get(kind, name)
-    config = RunConfig.from_dict(stored)
     if args.executor:  # the executor may change on resume
         config.sections["executor"]["name"] = args.executor
     return config, int(row["n_seeds"]), row["id"]
