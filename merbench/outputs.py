@@ -61,6 +61,14 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
     Path(probe).unlink(missing_ok=True)
 
 
+def _resolved(path: Path | str) -> Path | None:
+    """``path`` with links resolved, or ``None`` when it cannot be (a link loop, an unreadable folder)."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
 def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (),
                       inputs: Mapping[str, Path] | None = None, roots: Mapping[str, Path] | None = None) -> Path | None:
     """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout
@@ -77,11 +85,11 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     given = Path(path).expanduser()
     try:
         target = given.resolve()
-        protected = {Path(p).expanduser().resolve() for p in protect}
-        read = {Path(p).expanduser().resolve(): what for what, p in (inputs or {}).items()}
         mode = target.stat().st_mode if target.exists() else None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise UsageError(f"{option} {given}: cannot be used ({exc}); give another file name") from None
+    protected = set(filter(None, (_resolved(p) for p in protect)))  # one that cannot be resolved is not the target
+    read = {resolved: what for what, p in (inputs or {}).items() if (resolved := _resolved(p)) is not None}
     shown = given if target == given.absolute() else f"{given} (→ {target})"
     if target in protected:
         raise UsageError(f"{option} {shown}: is the results store (or one of its files); writing there would destroy "
