@@ -231,7 +231,11 @@ def running(executor: Any, broken: str, error: type[RunFailed] = RunFailed) -> I
     except BaseException:
         stop_workers(executor)
         raise
-    executor.shutdown(wait=True)
+    try:
+        executor.shutdown(wait=True)
+    except BaseException:  # Ctrl-C while waiting for the workers to exit: they are stopped, not left behind
+        stop_workers(executor)
+        raise
 
 
 def _quiet_when_run_gone(run_pid: int, wait_s: float = 10.0) -> Callable[..., None]:

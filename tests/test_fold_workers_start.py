@@ -107,3 +107,21 @@ def test_a_run_that_stops_starts_no_workers_afterwards(fake_training, monkeypatc
         fake_training(10, 1, first_epoch_fails)
     time.sleep(0.4)  # past the timer of 0.2 s
     assert stopped.is_set() and _RecordedFeed.created == [], "a stopped run must not start workers later"
+
+
+def test_ctrl_c_while_the_pool_shuts_down_stops_its_workers(monkeypatch):
+    """The pool is waited for after its block; a Ctrl-C during that wait once left the workers to exit on their own."""
+    from merbench import workers
+
+    stopped = []
+
+    class Pool:
+        def shutdown(self, wait=True):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers, "stop_workers", stopped.append)
+    pool = Pool()
+    with pytest.raises(KeyboardInterrupt):
+        with workers.running(pool, "broken"):
+            pass
+    assert stopped == [pool]
