@@ -73,6 +73,23 @@ def test_cli_prints_the_comparison(runs, run_cli):
     assert (few in text) == (n < 6), text
 
 
+def test_a_run_against_itself_says_no_fold_differs(runs, run_cli):
+    """It once said "With 0 folds that differ (of 3) it cannot give p below 2"."""
+    shown = run_cli("significance", str(runs["a"]), str(runs["a"]), "--bootstrap", "100")
+    text = " ".join(shown.out.split())
+    assert shown.code == 0 and "No fold's score differs (all" in text and "p below" not in text, text
+
+
+def test_one_differing_fold_is_counted_in_the_singular():
+    from types import SimpleNamespace
+
+    from merbench.commands.significance import wilcoxon_text
+
+    text = wilcoxon_text(SimpleNamespace(p_value=1.0, wilcoxon_statistic=0.0, wilcoxon_note=None,
+                                         fold_scores_a=[0.5, 0.5, 0.5], fold_scores_b=[0.6, 0.5, 0.5]))
+    assert "With 1 fold that differs (of 3) it cannot give p below 1," in text
+
+
 @pytest.mark.parametrize("stored", [0.99, float("nan")])
 def test_the_fold_scores_come_from_the_predictions_not_the_files_stored_scores(runs, run_cli, tmp_path, stored):
     """An edited or damaged per-fold score changes nothing: the test uses what each fold's predictions give."""
