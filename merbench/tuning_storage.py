@@ -83,7 +83,13 @@ def check_storage(path: Path | None, given: bool) -> Path:
             raise UsageError(f"{shown}: is an SQLite file of another program (perhaps a results store); "
                              "it will not be changed: give another file")
     elif not given:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{shown}: its folder cannot be created ({exc.strerror or exc}); give a file with "
+                             "--storage") from None
+    elif target.parent.exists() and not target.parent.is_dir():
+        raise UsageError(f"{shown}: {target.parent} is a file, not a folder; give a file in a folder with --storage")
     elif not target.parent.is_dir():
         raise UsageError(f"{shown}: the folder {target.parent} does not exist; create it first")
     check_writable(target, shown)
@@ -116,7 +122,12 @@ def storage_lock(path: Path) -> Iterator[None]:
 
     lock_path = path.with_name(path.name + ".lock")
     while True:
-        handle = open(lock_path, "a+")
+        try:
+            handle = open(lock_path, "a+")
+        except OSError as exc:
+            raise UsageError(f"--storage {path}: the tune's lock file {lock_path} cannot be written "
+                             f"({exc.strerror or exc}); remove what is there or give another file with --storage") \
+                from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

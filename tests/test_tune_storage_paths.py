@@ -52,3 +52,20 @@ def test_a_symbolic_link_loop_as_storage_is_one_message(tmp_path):
     loop.symlink_to(loop)
     with pytest.raises(UsageError, match=r"--storage .*loop\.sqlite: cannot be used"):
         check_storage(loop, given=True)
+
+
+def test_a_storage_under_a_file_says_the_file_is_not_a_folder(tmp_path):
+    """It once said "the folder r1.json does not exist; create it first", which cannot be done."""
+    (tmp_path / "r1.json").write_text("{}")
+    with pytest.raises(UsageError, match=r"r1\.json is a file, not a folder"):
+        check_storage(tmp_path / "r1.json" / "x.sqlite", given=True)
+
+
+def test_a_lock_file_that_cannot_be_written_is_one_message(tmp_path):
+    from merbench.tuning_storage import storage_lock
+
+    storage = tmp_path / "t.sqlite"
+    (tmp_path / "t.sqlite.lock").mkdir()
+    with pytest.raises(UsageError, match=r"lock file .*t\.sqlite\.lock cannot be written"):
+        with storage_lock(storage):
+            pass
