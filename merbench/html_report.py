@@ -450,7 +450,7 @@ def render_leakage_page(summary: dict[str, Any]) -> str:
         name = f"{variant['name']} †" if leak and variant.get("leaks") else variant["name"]
         rows.append("<tr>" + _td(name, cls="text leak" if leak else "text") + _td(leakage_what(variant), cls="text")
                     + "".join(_td(pct(variant[key]), variant[key]) for key in ("uf1", "uar", "accuracy"))
-                    + _td(leakage_inflation(variant), gain.get("uf1")) + "</tr>")
+                    + _td(leakage_inflation(variant, summary), gain.get("uf1")) + "</tr>")
     confidence = 100 * float((summary.get("bootstrap") or {}).get("confidence", 0.95))
     page.add('<section id="variants"><h2>Variants</h2>')
     page.table([("Variant", "text"), ("What leaks", "text"), ("UF1", ""), ("UAR", ""), ("Acc", ""),

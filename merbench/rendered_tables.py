@@ -192,7 +192,7 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
         name = (f"**honest** ({_text(summary.get('protocol', '?'))})" if variant["name"] == "honest"
                 else markdown_code(str(variant["name"])))
         lines.append(f"| {name} | {markdown_cell(leakage_what(variant))} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
-                     f"{_pct(variant['accuracy'])} | {leakage_inflation(variant)} |")
+                     f"{_pct(variant['accuracy'])} | {leakage_inflation(variant, summary)} |")
     seeds = summary.get("seeds") or []
     environment = summary.get("environment") or {}
     scores = f"mean over {len(seeds)} seeds of pooled scores" if len(seeds) > 1 else f"pooled scores, seed {seeds[0] if seeds else '?'}"

@@ -7,6 +7,7 @@ printed literally, never read as Rich markup.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console
@@ -344,12 +345,26 @@ def _points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
-def leakage_inflation(variant: dict[str, Any]) -> str:
-    """``+12.3 [+8.1,+16.4]``: a variant's UF1 inflation in points with its interval; ``—`` for the honest run."""
+def shown_difference(a: float, b: float) -> str:
+    """``B - A`` of two fractions as the difference of the two percentages shown (one decimal each), so that the
+    table's arithmetic adds up (43.3 - 27.0 is +16.3, not the +16.2 of the unrounded scores)."""
+    tenths = round(10 * float(f"{100 * b:.1f}")) - round(10 * float(f"{100 * a:.1f}"))
+    return f"{tenths / 10:+.1f}"
+
+
+def leakage_inflation(variant: dict[str, Any], summary: dict[str, Any] | None = None) -> str:
+    """``+12.3 [+8.1,+16.4]``: a variant's UF1 inflation in points with its interval; ``—`` for the honest run.
+
+    Given the ``summary``, an inflation that is the variant's UF1 minus the honest UF1 (as it is when both ran on
+    the same seeds) is shown as the difference of the two UF1 columns as printed, so that the row adds up."""
     gain = variant.get("inflation")
     if not gain:
         return "—"
-    return f"{_points(gain['uf1'])} [{_points(gain['low'])},{_points(gain['high'])}]"
+    point = _points(gain["uf1"])
+    honest = next((v for v in (summary or {}).get("variants", []) if v.get("name") == "honest"), None)
+    if honest is not None and math.isclose(gain["uf1"], variant["uf1"] - honest["uf1"], abs_tol=1e-9):
+        point = shown_difference(honest["uf1"], variant["uf1"])
+    return f"{point} [{_points(gain['low'])},{_points(gain['high'])}]"
 
 
 def leakage_what(variant: dict[str, Any]) -> str:
@@ -399,6 +414,6 @@ def leakage_table(summary: dict[str, Any]) -> DataTable:
                               Column(f"ΔUF1 [{confidence:g} % CI]", justify="right")], caption=leakage_caption(summary))
     for variant in summary["variants"]:
         table.add_row(str(variant["name"]), leakage_what(variant),
-                      _pct(variant["uf1"]), _pct(variant["uar"]), _pct(variant["accuracy"]), leakage_inflation(variant),
+                      _pct(variant["uf1"]), _pct(variant["uar"]), _pct(variant["accuracy"]), leakage_inflation(variant, summary),
                       style="bold" if variant["name"] == "honest" else None)
     return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -286,3 +287,19 @@ def test_a_dataset_of_images_runs_the_study_without_frame_10fold_and_says_so(run
     rendered = tmp_path / "study.md"
     assert run_cli("report", "--leakage", str(summary_path), "--output", str(rendered)).code == 0
     assert "Not run: `frame-10fold` (dataset 'manifest' gives one precomputed image" in rendered.read_text()
+
+
+def test_each_rows_inflation_is_the_difference_of_the_uf1_columns_as_printed():
+    """The committed convmixer study: normalise_on=all's UF1 68.4 against the honest 68.8 once showed -0.5 (the
+    unrounded difference) beside columns that say -0.4; every renderer now agrees with its own columns."""
+    from merbench.leakage_summary import load_summary
+    from merbench.report import leakage_inflation
+
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "benchmarks" / "leakage").glob("*.json")):
+        summary = load_summary(path)
+        honest = next(v for v in summary["variants"] if v["name"] == "honest")
+        for variant in summary["variants"]:
+            if variant.get("inflation"):
+                shown = round(round(100 * variant["uf1"], 1) - round(100 * honest["uf1"], 1), 1) + 0.0
+                assert leakage_inflation(variant, summary).split()[0] == f"{shown:+.1f}", (path.name, variant["name"])

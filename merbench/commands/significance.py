@@ -46,13 +46,6 @@ def load_run(given: Path, store_path: Path | None):
         return store.result(str(given))  # a run without a final result says why, and what to do
 
 
-def shown_difference(a: float, b: float) -> str:
-    """``B - A`` of two fractions as the difference of the two percentages shown (one decimal each), so that the
-    table's arithmetic adds up (43.3 - 27.0 is +16.3, not the +16.2 of the unrounded scores)."""
-    tenths = round(10 * float(f"{100 * b:.1f}")) - round(10 * float(f"{100 * a:.1f}"))
-    return f"{tenths / 10:+.1f}"
-
-
 def wilcoxon_text(comparison) -> str:
     """The caption's test clause: statistic and p-value, or why the test does not apply."""
     if comparison.p_value is None:
@@ -78,6 +71,7 @@ def comparison_table(a, b, comparison, metric_name: str):
     """The significance table: fold mean and pooled score of A, B and B - A."""
     import numpy as np
 
+    from merbench.report import shown_difference
     from merbench.significance import folds_text
     from merbench.tables import Column, DataTable
 
