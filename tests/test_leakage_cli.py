@@ -74,6 +74,7 @@ def test_piped_table_is_plain_and_whole(study):
     assert not BOX & set(stdout)
     lines = stdout.splitlines()
     assert lines[0].startswith("Leakage: ststnet on synthetic") and "What leaks" in lines[1]
+    assert lines[1].split()[:2] == ["Variant", "UF1"] and lines[1].rstrip().endswith("What leaks"), "docs/leakage.md"
     for variant in summary["variants"]:
         assert any(line.startswith(variant["name"] + " ") for line in lines)
     assert "epoch chosen on the test fold" in stdout and "ΔUF1 [95 % CI]" in stdout
@@ -86,6 +87,9 @@ def test_table_fits_80_columns_with_what_leaks(study):
     text = console.file.getvalue()
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "What leaks" in text and "Not shown at this width" not in text
+    header = next(line for line in text.splitlines() if "Variant" in line)
+    assert header.index("Variant") < header.index("What leaks") < header.index(" UF1") < header.index("ΔUF1"), \
+        "docs/leakage.md gives this order"
     for variant in summary["variants"]:
         assert variant["name"] in text
 
