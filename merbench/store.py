@@ -202,6 +202,14 @@ def _read_facts(path: Path, query: str) -> tuple[int, int, set[str], str]:
     return app_id, version, tables, integrity
 
 
+def first_lines(text: str, count: int = 3) -> str:
+    """The first ``count`` lines of a long diagnostic (SQLite's integrity check lists every damaged page) on one
+    line, and how many more there are."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    more = len(lines) - count
+    return "; ".join(lines[:count]) + (f"; and {more} more line{'s' if more > 1 else ''}" if more > 0 else "")
+
+
 def _has_wal_files(path: Path) -> bool:
     """Whether a ``-wal`` or ``-shm`` file lies beside ``path`` (a connection has it open, or left them)."""
     return any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
@@ -258,7 +266,7 @@ def check_store_file(path: Path) -> None:
             raise _refuse(path, "is an SQLite database of another program (not a merbench results store)")
         return  # an empty SQLite file: ours to initialise
     if integrity != "ok":
-        raise _refuse(path, f"is damaged (SQLite integrity check: {integrity})")
+        raise _refuse(path, f"is damaged (SQLite integrity check: {first_lines(integrity)})")
     if version > SCHEMA_VERSION:
         raise UsageError(
             f"results store {path}: schema version {version} is newer than this merbench understands ({SCHEMA_VERSION}); "

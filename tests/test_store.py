@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -159,6 +160,20 @@ def test_resume_of_a_run_whose_stored_configuration_is_damaged_is_one_message(st
 
 
 GARBAGE = b"this is a results file? no: just text\n" * 40
+
+
+def test_a_store_damaged_page_by_page_is_one_line_with_a_count_of_the_rest(stored_run, run_cli, tmp_path):
+    """SQLite's integrity check lists every damaged page: 100 lines once came before the advice on what to do."""
+    damaged = bytearray(stored_run[0].read_bytes())
+    for offset in range(4096, len(damaged), 7):
+        damaged[offset] = 0xAB
+    path = tmp_path / "damaged.sqlite"
+    path.write_bytes(bytes(damaged))
+    result = run_cli("runs", "--store", str(path))
+    assert result.code == 2, result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert re.search(r"is damaged \(SQLite integrity check: .*; and \d+ more lines\)\. merbench will not overwrite it",
+                     result.err), result.err
 
 
 def _foreign_sqlite(path):
