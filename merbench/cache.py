@@ -104,11 +104,13 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, durable: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     The file gets ``mode``, by default ``0o666`` less the umask, as ``open()`` would give it
-    (``mkstemp`` alone creates it ``0o600``).
+    (``mkstemp`` alone creates it ``0o600``). ``durable``: the data reaches the disk before the rename, so that
+    after a power loss the path holds the old file or the new one, never an empty one (for what cannot be
+    recomputed: results, reports, baselines; the cache is not synced, each entry can be computed again).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -116,6 +118,9 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), (0o666 & ~current_umask()) if mode is None else mode)
             handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

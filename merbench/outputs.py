@@ -171,7 +171,7 @@ def write_output(target: Path | None, text: str | bytes) -> None:
     except OSError:
         mode = None
     try:
-        atomic_write_bytes(target, data, mode=mode)
+        atomic_write_bytes(target, data, mode=mode, durable=True)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}; free some space or choose another path") from None
 

@@ -364,3 +364,21 @@ def test_a_read_only_file_system_is_named_as_one_not_as_permissions(run_cli, tmp
                        "--store", str(store))
     said = " ".join(recorded.err.split())
     assert recorded.code == 2 and "it lies on a read-only file system" in said and "chmod" not in said
+
+
+def test_an_output_reaches_the_disk_before_it_replaces_the_old_file(tmp_path, monkeypatch):
+    """After a power loss a result, report or baseline is the old file or the new one, never an empty one: its data
+    is synced before the rename (the cache, which can be computed again, is not)."""
+    from merbench import cache
+    from merbench.outputs import write_output
+
+    events = []
+    monkeypatch.setattr(cache.os, "fsync", lambda fd: events.append(("fsync", os.fstat(fd).st_size)))
+    real_replace = cache.os.replace
+    monkeypatch.setattr(cache.os, "replace", lambda a, b: (events.append(("replace", Path(b).name)), real_replace(a, b)))
+    target = tmp_path / "result.json"
+    write_output(target, '{"uf1": 0.7}')
+    assert events == [("fsync", len('{"uf1": 0.7}')), ("replace", "result.json")]
+    events.clear()
+    cache.write_cache_file(tmp_path / "entry.json", "{}")
+    assert [kind for kind, _ in events] == ["replace"]
