@@ -235,7 +235,8 @@ def data_difference(stored: dict[str, Any], now: dict[str, Any]) -> str:
 
 def _identity_words(identity: dict[str, Any]) -> dict[str, Any]:
     """A run's identity flattened for ``data_difference``: the profile and each ``--set`` option by name."""
-    return {"--profile": identity.get("profile"), **{f"--set {key}": value
+    options = {"protocol.n_splits": "--splits", "dataset.seed": "--dev-seed"}  # the study's own options for them
+    return {"--profile": identity.get("profile"), **{options.get(key, f"--set {key}"): value
                                                      for key, value in (identity.get("sets") or {}).items()}}
 
 
@@ -243,6 +244,7 @@ def check_table_runs(path: Path, study: dict[str, Any], settings: Settings, data
     """``--table`` reads stored runs only: raise ``UsageError`` naming the difference when no stored run
     matches this data and these settings (profile, splits, ``--set``), or one of these seeds has none."""
     from merbench.errors import UsageError
+    from merbench.wording import plural
 
     runs = study["runs"]
     fix = "run the study without --table to measure it"
@@ -262,9 +264,10 @@ def check_table_runs(path: Path, study: dict[str, Any], settings: Settings, data
     stored_seeds = sorted({run["seed"] for run in alike})
     missing = [seed for seed in settings.seeds if seed not in stored_seeds]
     if missing:
-        raise UsageError(f"{path}: no stored run has training seed{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(map(str, missing))} (stored: {', '.join(map(str, stored_seeds))}); pass --seeds "
-                         f"{','.join(map(str, stored_seeds))}, or {fix} with these seeds")
+        advice = f"pass --seeds {','.join(map(str, stored_seeds))}, or " if len(stored_seeds) > 1 else ""
+        raise UsageError(f"{path}: no stored run has training {plural(missing, 'seed')} "
+                         f"{', '.join(map(str, missing))} (stored: {', '.join(map(str, stored_seeds))}); "
+                         f"{advice}{fix} with these seeds")
 
 
 def find_run(study: dict[str, Any], sets: dict[str, Any], seed: int, identity: dict[str, Any],
@@ -497,8 +500,6 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
     With ``post_hoc`` the post-hoc configurations are run too; stored ones are
     shown (factor ``post-hoc``) either way, after the selection and outside it.
     """
-    from merbench.errors import UsageError
-
     check_settings(settings)
     study = load_study(path)
     defaults = study.get("defaults") or resolved_defaults(settings)  # a study keeps the reference it started from

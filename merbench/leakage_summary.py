@@ -208,30 +208,64 @@ def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
                          "merbench leakage --json wrote (a run's result is shown by merbench show or report)")
     if summary.get("version") != VERSION:
         raise UsageError(f"{what} {path}: summary version {summary.get('version')} is not supported ({VERSION})")
-    missing = [key for key in ("model", "dataset") if not isinstance(summary.get(key), str)]
-    if missing:
-        raise UsageError(f"{what} {path}: no {' or '.join(missing)} name in it; write it again with merbench leakage "
-                         "--json")
-    variants = summary.get("variants")
-    needed = ("name", "what", "uf1", "uar", "accuracy", "inflation", "runs")
-    if not isinstance(variants, list) or not variants or any(
-            not isinstance(v, dict) or any(key not in v for key in needed) for v in variants):
-        raise UsageError(f"{what} {path}: its 'variants' list is missing or incomplete (each needs "
-                         f"{', '.join(needed)}); write it again with merbench leakage --json")
-    for index, variant in enumerate(variants, 1):
-        if not _scores_readable(variant):
-            raise UsageError(f"{what} {path}: variant {index} ({str(variant['name'])[:40]!r}) has scores that are "
-                             "not numbers (uf1, uar, accuracy, and the inflation's uf1, low, high); write it again "
-                             "with merbench leakage --json")
+    problem = summary_problem(summary)
+    if problem:
+        raise UsageError(f"{what} {path}: {problem}; write it again with merbench leakage --json")
     return summary
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+NUMBER, WHOLE, TEXT, LIST, TABLE = "a number", "a whole number", "a text", "a list", "an object"
+"""What a field of a summary must hold, in the words of the message that says it does not."""
+
+_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {  # field: (kind, required); an optional field may be null
+    "summary": {"model": (TEXT, True), "dataset": (TEXT, True), "variants": (LIST, True), "protocol": (TEXT, False),
+                "profile": (TEXT, False), "command": (TEXT, False), "created": (TEXT, False), "seeds": (LIST, False),
+                "seconds": (NUMBER, False), "seconds_of_runs": (NUMBER, False), "bootstrap": (TABLE, False),
+                "environment": (TABLE, False), "left_out": (LIST, False), "reused": (LIST, False)},
+    "variant": {"name": (TEXT, True), "what": (TEXT, True), "uf1": (NUMBER, True), "uar": (NUMBER, True),
+                "accuracy": (NUMBER, True), "runs": (LIST, True), "leaks": (LIST, False),
+                "expected_leaks": (LIST, False), "not_occurred": (TABLE, False), "note": (TEXT, False)},
+    "inflation": {"uf1": (NUMBER, True), "low": (NUMBER, True), "high": (NUMBER, True)},
+    "run": {"seed": (WHOLE, True), "n_samples": (WHOLE, True), "uf1": (NUMBER, True), "uar": (NUMBER, True),
+            "accuracy": (NUMBER, True), "seconds": (NUMBER, True)},
+    "bootstrap": {"confidence": (NUMBER, False), "resamples": (WHOLE, False)},
+    "left_out": {"name": (TEXT, True), "why": (TEXT, True)},
+}
 
 
-def _scores_readable(variant: dict[str, Any]) -> bool:
-    """Whether a stored variant's scores are numbers (its inflation: none, or numbers), as the table prints them."""
-    gain = variant["inflation"]
-    return (all(_is_number(variant[key]) for key in ("uf1", "uar", "accuracy"))
-            and (not gain or isinstance(gain, dict) and all(_is_number(gain.get(key)) for key in ("uf1", "low", "high"))))
+def _holds(value: Any, kind: str) -> bool:
+    if kind in (NUMBER, WHOLE):
+        return isinstance(value, int if kind == WHOLE else (int, float)) and not isinstance(value, bool)
+    return isinstance(value, {TEXT: str, LIST: list, TABLE: dict}[kind])
+
+
+def _field_problem(where: str, record: Any, fields: str) -> str | None:
+    """The first field of ``record`` (at ``where``) that ``_FIELDS[fields]`` says is missing or of another kind."""
+    if not isinstance(record, dict):
+        return f"{where} is not {TABLE}"
+    for key, (kind, required) in _FIELDS[fields].items():
+        place = f"{where}.{key}" if where else key
+        if record.get(key) is None:
+            if required:
+                return f"{place} is missing"
+        elif not _holds(record[key], kind):
+            return f"{place} is not {kind} ({json.dumps(record[key])[:60]})"
+    return None
+
+
+def summary_problem(summary: dict[str, Any]) -> str | None:
+    """What keeps a leakage summary from being shown: the first field that the renderers (terminal, Markdown,
+    HTML, README) read and that is missing or of another kind, by its place (``variants[2].runs[0].seed``)."""
+    problem = _field_problem("", summary, "summary")
+    if problem is not None or not summary["variants"]:
+        return problem or "variants is empty"
+    checks = [("bootstrap", summary.get("bootstrap") or {}, "bootstrap")]
+    checks += [(f"left_out[{i}]", item, "left_out") for i, item in enumerate(summary.get("left_out") or [])]
+    for index, variant in enumerate(summary["variants"]):
+        checks.append((f"variants[{index}]", variant, "variant"))
+        if isinstance(variant, dict):
+            if variant.get("inflation") is not None:
+                checks.append((f"variants[{index}].inflation", variant["inflation"], "inflation"))
+            runs = variant.get("runs") if isinstance(variant.get("runs"), list) else []
+            checks += [(f"variants[{index}].runs[{i}]", run, "run") for i, run in enumerate(runs)]
+    return next(filter(None, (_field_problem(*check) for check in checks)), None)

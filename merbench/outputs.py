@@ -208,8 +208,8 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
 def dataset_root_holding(target: Path, roots: Mapping[str, Path]) -> tuple[str, Path] | None:
     """The dataset folder of ``roots`` (described: path) that ``target`` (resolved) lies inside, if any."""
     for what, folder in roots.items():
-        folder = Path(folder).expanduser().resolve()
-        if folder in target.parents:
+        folder = _resolved(folder)  # None: a link loop, which the dataset's own check names
+        if folder is not None and folder in target.parents:
             return what, folder
     return None
 

@@ -26,6 +26,7 @@ from merbench.progress import ProgressSink
 from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.store import BUSY_TIMEOUT_MS, ResultStore, StoredFold, disk_full_error, is_disk_full, is_locked
+from merbench.wording import counted, plural
 
 LOCKED_FOLD_WAIT_S = 600.0
 """How long a trained fold waits to be saved while another program holds the store: training it again costs more."""
@@ -155,11 +156,13 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
         result = dataclasses.replace(with_recorded_settings(
             runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice), registry), run_id=run_id)
         if (software or machine) and recorder.reused:
-            folds = f"{recorder.reused} stored fold{'' if recorder.reused == 1 else 's'}"
-            how = " and ".join(["under other software"] * bool(software) + ["on another machine"] * bool(machine))
-            mixed = (f"resumed {how} than its {folds} {'was' if recorder.reused == 1 else 'were'} trained with "
-                     f"({'; '.join(software + machine)}): the result mixes folds of both; run it again without "
-                     "--resume for folds of one setup")
+            folds = f"its {counted(recorder.reused, 'stored fold')} {plural(recorder.reused, 'was', 'were')}"
+            how = {(True, False): f"under other software than {folds} trained with",
+                   (False, True): f"on another machine than the one {folds} trained on",
+                   (True, True): f"under other software and on another machine than {folds} trained with and on",
+                   }[bool(software), bool(machine)]
+            mixed = (f"resumed {how} ({'; '.join(software + machine)}): the result mixes folds of both; run it "
+                     "again without --resume for folds of one setup")
             result = dataclasses.replace(result, warnings=[*result.warnings, mixed])
             if progress is not None:
                 progress.message(f"[bold yellow]Warning:[/] {mixed}")

@@ -168,25 +168,37 @@ def _refuse(path: Path, what: str) -> UsageError:
     )
 
 
-def _check_parent(path: Path) -> None:
-    """Refuse a store path under a file, or under a folder that cannot be created (raises ``UsageError``)."""
+def nearest_existing_parent(path: Path) -> Path | None:
+    """The nearest of ``path``'s parents that exists (a folder, or a file in the way of the folders below it);
+    ``OSError`` when one cannot be reached (permissions)."""
     for folder in path.absolute().parents:
         try:
             folder.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # the latter: a file further up is in the way
             continue
-        except OSError as exc:
-            raise UsageError(f"results store {path}: cannot reach the folder {folder} ({exc.strerror}); "
-                             "choose another store with --store PATH or MERBENCH_STORE") from None
-        if not folder.is_dir():
-            raise UsageError(f"results store {path}: {folder} is a file, not a folder; give a path inside a folder, "
-                             f"such as --store {folder.parent / 'results.sqlite'}")
-        return
+        return folder
+    return None
+
+
+def _check_parent(path: Path) -> None:
+    """Refuse a store path under a file, or under a folder that cannot be created (raises ``UsageError``)."""
+    try:
+        folder = nearest_existing_parent(path)
+    except OSError as exc:
+        raise UsageError(f"results store {path}: cannot reach its folder ({exc.strerror}); "
+                         "choose another store with --store PATH or MERBENCH_STORE") from None
+    if folder is not None and not folder.is_dir():
+        raise UsageError(f"results store {path}: {folder} is a file, not a folder; give a path inside a folder, "
+                         f"such as --store {folder.parent / 'results.sqlite'}")
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:
     info = path.stat()
     return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+QUICK_CHECK_LIMIT = 100
+"""The number of findings after which ``PRAGMA quick_check`` stops (SQLite's default)."""
 
 
 def _read_facts(path: Path, query: str) -> tuple[int, int, set[str], str]:
@@ -202,12 +214,12 @@ def _read_facts(path: Path, query: str) -> tuple[int, int, set[str], str]:
     return app_id, version, tables, integrity
 
 
-def first_lines(text: str, count: int = 3) -> str:
-    """The first ``count`` lines of a long diagnostic (SQLite's integrity check lists every damaged page) on one
-    line, and how many more there are."""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    more = len(lines) - count
-    return "; ".join(lines[:count]) + (f"; and {more} more line{'s' if more > 1 else ''}" if more > 0 else "")
+def integrity_findings(report: str, shown: int = 3) -> str:
+    """SQLite's integrity report on one line: its first ``shown`` findings (the ``*** in database main ***``
+    heading left out) and how many more; the check stops at 100 findings, so a full report counts "at least"."""
+    findings = [line.strip() for line in str(report).splitlines() if line.strip() and not line.startswith("***")]
+    text = some_of(findings, shown, "; ")
+    return text.replace(" (and ", " (and at least ", 1) if len(findings) >= QUICK_CHECK_LIMIT - 1 else text
 
 
 def _has_wal_files(path: Path) -> bool:
@@ -266,7 +278,7 @@ def check_store_file(path: Path) -> None:
             raise _refuse(path, "is an SQLite database of another program (not a merbench results store)")
         return  # an empty SQLite file: ours to initialise
     if integrity != "ok":
-        raise _refuse(path, f"is damaged (SQLite integrity check: {first_lines(integrity)})")
+        raise _refuse(path, f"is damaged (SQLite integrity check: {integrity_findings(integrity)})")
     if version > SCHEMA_VERSION:
         raise UsageError(
             f"results store {path}: schema version {version} is newer than this merbench understands ({SCHEMA_VERSION}); "

@@ -85,13 +85,31 @@ class DataTable:
 
     def __init__(self, title: str | None, columns: Sequence[Column | str], caption: str | None = None,
                  show_header: bool = True):
-        self.title = printable(title) if title is not None else None  # titles and headers hold data too
-        self.caption = printable(caption) if caption is not None else None
+        self.title = title
+        self.caption = caption
         self.show_header = show_header
         self.columns = [replace(column, header=printable(column.header)) if isinstance(column, Column)
                         else Column(printable(column)) for column in columns]
         self.rows: list[tuple[list[Cell], str | None, bool]] = []
         self._section = False
+
+    @property
+    def title(self) -> str | None:
+        """The title, its control characters shown (it may hold data: a model or file name), however it is set."""
+        return self._title
+
+    @title.setter
+    def title(self, text: str | None) -> None:
+        self._title = None if text is None else printable(text)
+
+    @property
+    def caption(self) -> str | None:
+        """The caption, its control characters shown (it may hold data), however it is set."""
+        return self._caption
+
+    @caption.setter
+    def caption(self, text: str | None) -> None:
+        self._caption = None if text is None else printable(text)
 
     def add_row(self, *cells: Cell, style: str | None = None) -> None:
         """Add a row; ``None`` cells are empty; ``style`` applies to the whole row on a terminal."""

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from merbench.errors import UsageError
 from merbench.outputs import store_files
-from merbench.store import default_store_path
+from merbench.store import default_store_path, nearest_existing_parent
 
 OPTUNA_MISSING = ('merbench tune needs Optuna, which is not installed: pip install "merbench[tune]" '
                   '(in a checkout: pip install -e ".[tune]")')
@@ -43,8 +43,14 @@ def storage_files(path: Path) -> dict[str, Path]:
     """The trials storage ``path`` and the files SQLite and the tune's lock keep beside it, described (no output of
     the tune may replace one of them)."""
     path = Path(path).expanduser()
-    return {f"the trials storage{'' if not side else ' (its ' + side + ' file)'} {path}": path.with_name(path.name + side)
-            for side in ("", "-wal", "-shm", "-journal", ".lock")}
+    try:
+        beside = path.resolve()  # SQLite's side files lie beside the file a link leads to; the lock beside the link
+    except (OSError, RuntimeError):
+        beside = path
+    files = {f"the trials storage {path}": path, f"the trials storage's lock file {path}.lock": Path(f"{path}.lock")}
+    files.update({f"the trials storage's {side} file {beside}{side}": Path(f"{beside}{side}")
+                  for side in ("-wal", "-shm", "-journal")})
+    return files
 
 
 def _tables(path: Path) -> set[str] | None:
@@ -88,12 +94,20 @@ def check_storage(path: Path | None, given: bool) -> Path:
         except OSError as exc:
             raise UsageError(f"{shown}: its folder cannot be created ({exc.strerror or exc}); give a file with "
                              "--storage") from None
-    elif target.parent.exists() and not target.parent.is_dir():
-        raise UsageError(f"{shown}: {target.parent} is a file, not a folder; give a file in a folder with --storage")
     elif not target.parent.is_dir():
+        above = _nearest_parent(target, shown)
+        if above is not None and not above.is_dir():
+            raise UsageError(f"{shown}: {above} is a file, not a folder; give a file in a folder with --storage")
         raise UsageError(f"{shown}: the folder {target.parent} does not exist; create it first")
     check_writable(target, shown)
     return target
+
+
+def _nearest_parent(target: Path, shown: str) -> Path | None:
+    try:
+        return nearest_existing_parent(target)
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot reach its folder ({exc.strerror or exc}); give another file") from None
 
 
 def check_writable(target: Path, shown: str) -> None:
@@ -125,9 +139,9 @@ def storage_lock(path: Path) -> Iterator[None]:
         try:
             handle = open(lock_path, "a+")
         except OSError as exc:
-            raise UsageError(f"--storage {path}: the tune's lock file {lock_path} cannot be written "
-                             f"({exc.strerror or exc}); remove what is there or give another file with --storage") \
-                from None
+            raise UsageError(f"the tune's lock file {lock_path} (beside the trials storage) cannot be written "
+                             f"({exc.strerror or exc}); remove what is there or give the trials another file with "
+                             "--storage") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -164,7 +164,9 @@ def test_clear_that_cannot_remove_says_so_instead_of_removed(filled_cache, run_c
 
 
 @pytest.mark.parametrize("index", ["[1, 2]", '{"entries": ["ab"], "signature": [{"name": "flow"}]}',
-                                   '{"entries": 5}'], ids=["list", "no-version", "not-a-list"])
+                                   '{"entries": 5}', '{"entries": "abc", "signature": []}',
+                                   '{"entries": ["ab"], "signature": [], "shape": 7}'],
+                         ids=["list", "no-version", "not-a-list", "text-entries", "number-shape"])
 def test_cache_info_passes_over_an_index_it_did_not_write(filled_cache, run_cli, fresh_cache, index):
     """An index file of another shape (damaged, or put there by hand) once ended `cache info` in a traceback."""
     folder = next(fresh_cache.rglob("index"))

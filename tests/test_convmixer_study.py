@@ -282,7 +282,7 @@ def test_a_table_of_other_settings_or_seeds_is_an_error_naming_the_difference(st
     _pin(study, tmp_path / "o.json")
     study.run_study(tmp_path / "o.json", ["attention"], study.Settings(), runner=FakeRunner(study), data=DATA,
                     say=lambda _: None)
-    with pytest.raises(UsageError, match=r"none of its \d+ stored runs on this data .*protocol.n_splits: 5 -> 3"):
+    with pytest.raises(UsageError, match=r"none of its \d+ stored runs on this data .*\(--splits: 5 -> 3\)"):
         study.run_study(tmp_path / "o.json", ["attention"], study.Settings(splits=3), data=DATA, table_only=True)
     with pytest.raises(UsageError, match=r"--profile: default -> quick"):
         study.run_study(tmp_path / "o.json", ["attention"], study.Settings(profile="quick"), data=DATA,

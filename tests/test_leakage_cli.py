@@ -136,10 +136,16 @@ def test_report_refuses_a_file_that_is_not_a_summary(study, run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("damage, said", [
-    (lambda s: s.pop("model"), "no model name in it"),
-    (lambda s: s["variants"][1].update(uf1="0.7"), "variant 2 ('sample-10fold') has scores that are not numbers"),
-    (lambda s: s["variants"][1].update(inflation={"uf1": 0.1}), "variant 2 ('sample-10fold') has scores"),
-], ids=["no-model", "text-score", "half-inflation"])
+    (lambda s: s.pop("model"), "model is missing"),
+    (lambda s: s["variants"][1].update(uf1="0.7"), 'variants[1].uf1 is not a number ("0.7")'),
+    (lambda s: s["variants"][1].update(inflation={"uf1": 0.1}), "variants[1].inflation.low is missing"),
+    (lambda s: s["bootstrap"].update(confidence="x"), 'bootstrap.confidence is not a number ("x")'),
+    (lambda s: s.update(seeds=3), "seeds is not a list (3)"),
+    (lambda s: s.update(left_out=5), "left_out is not a list (5)"),
+    (lambda s: s["variants"][2].update(leaks=5), "variants[2].leaks is not a list (5)"),
+    (lambda s: s["variants"][0]["runs"][0].update(seed="a"), 'variants[0].runs[0].seed is not a whole number ("a")'),
+    (lambda s: s["variants"].insert(1, 7), "variants[1] is not an object"),
+], ids=["no-model", "text-score", "half-inflation", "confidence", "seeds", "left-out", "leaks", "run-seed", "variant"])
 def test_report_refuses_a_damaged_summary_in_one_message(study, run_cli, tmp_path, damage, said):
     """A summary with the right kind but damaged contents once gave a KeyError/TypeError traceback."""
     folder = study[0]
@@ -295,15 +301,18 @@ def test_a_dataset_of_images_runs_the_study_without_frame_10fold_and_says_so(run
 
 def test_each_rows_inflation_is_the_difference_of_the_uf1_columns_as_printed():
     """The committed convmixer study: normalise_on=all's UF1 68.4 against the honest 68.8 once showed -0.5 (the
-    unrounded difference) beside columns that say -0.4; every renderer now agrees with its own columns."""
+    unrounded difference) beside columns that say -0.4. Read back from what the README and the plain table print."""
     from merbench.leakage_summary import load_summary
-    from merbench.report import leakage_inflation
+    from merbench.rendered_tables import render_leakage
 
     root = Path(__file__).resolve().parent.parent
     for path in sorted((root / "benchmarks" / "leakage").glob("*.json")):
         summary = load_summary(path)
-        honest = next(v for v in summary["variants"] if v["name"] == "honest")
-        for variant in summary["variants"]:
-            if variant.get("inflation"):
-                shown = round(round(100 * variant["uf1"], 1) - round(100 * honest["uf1"], 1), 1) + 0.0
-                assert leakage_inflation(variant, summary).split()[0] == f"{shown:+.1f}", (path.name, variant["name"])
+        readme = [[cell.strip() for cell in line.strip("|").split("|")] for line in
+                  render_leakage(summary, path.name).splitlines() if line.startswith("| ") and "---" not in line][1:]
+        plain = [line.split() for line in leakage_table(summary).plain_lines()[2:2 + len(summary["variants"])]]
+        for rows, uf1_at, delta_at in ((readme, 2, 5), (plain, 1, 4)):
+            honest = float(rows[0][uf1_at])
+            for row in rows[1:]:
+                delta = float(row[delta_at].split()[0])
+                assert round(float(row[uf1_at]) - honest, 1) == delta, (path.name, row)

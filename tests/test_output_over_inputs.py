@@ -74,3 +74,13 @@ def test_a_link_loop_among_the_protected_files_is_not_blamed_on_the_output(tmp_p
     loop.symlink_to(loop)
     target = tmp_path / "out.json"
     assert check_output_path(target, "--json", [loop], {"the --config file": loop}) == target.resolve()
+
+
+def test_a_dataset_folder_that_is_a_link_loop_is_named_by_the_dataset_check(run_cli, tmp_path):
+    """The output check resolved --root first and ended in a RuntimeError traceback on a link loop."""
+    loop = tmp_path / "casme2"
+    loop.symlink_to(loop)
+    result = run_cli("run", "--model", "ststnet", "--dataset", "casme2", "--root", str(loop), "--profile", "quick",
+                     "--no-store", "--json", str(tmp_path / "o.json"))
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    assert f"--root {loop}" in " ".join(result.err.split())

@@ -172,8 +172,8 @@ def test_a_store_damaged_page_by_page_is_one_line_with_a_count_of_the_rest(store
     result = run_cli("runs", "--store", str(path))
     assert result.code == 2, result.err
     assert len(result.err.strip().splitlines()) == 1, result.err
-    assert re.search(r"is damaged \(SQLite integrity check: .*; and \d+ more lines\)\. merbench will not overwrite it",
-                     result.err), result.err
+    assert re.search(r"is damaged \(SQLite integrity check: Page .*\(and (at least )?\d+ more\)\)\. merbench will "
+                     r"not overwrite it", result.err), result.err
 
 
 def _foreign_sqlite(path):

@@ -24,7 +24,7 @@ def test_json_onto_the_trials_storage_or_its_side_file_is_refused_before_any_tri
                          "--trials", "1", "--space", str(space), "--storage", str(storage), "--json", str(target))
         said = " ".join(result.err.split())
         assert result.code == 2, result.err
-        assert f"--json {target}: is the trials storage" in said and "give another file name" in said
+        assert f"--json {target}: is the trials storage" in said and "give another file name" in said, said
         assert "Traceback" not in result.err
         assert not storage.exists() and not target.exists(), "refused before the tune created anything"
 
@@ -57,8 +57,9 @@ def test_a_symbolic_link_loop_as_storage_is_one_message(tmp_path):
 def test_a_storage_under_a_file_says_the_file_is_not_a_folder(tmp_path):
     """It once said "the folder r1.json does not exist; create it first", which cannot be done."""
     (tmp_path / "r1.json").write_text("{}")
-    with pytest.raises(UsageError, match=r"r1\.json is a file, not a folder"):
-        check_storage(tmp_path / "r1.json" / "x.sqlite", given=True)
+    for storage in (tmp_path / "r1.json" / "x.sqlite", tmp_path / "r1.json" / "sub" / "x.sqlite"):
+        with pytest.raises(UsageError, match=r"r1\.json is a file, not a folder"):
+            check_storage(storage, given=True)
 
 
 def test_a_lock_file_that_cannot_be_written_is_one_message(tmp_path):
@@ -66,6 +67,6 @@ def test_a_lock_file_that_cannot_be_written_is_one_message(tmp_path):
 
     storage = tmp_path / "t.sqlite"
     (tmp_path / "t.sqlite.lock").mkdir()
-    with pytest.raises(UsageError, match=r"lock file .*t\.sqlite\.lock cannot be written"):
+    with pytest.raises(UsageError, match=r"lock file .*t\.sqlite\.lock \(beside the trials storage\) cannot be written"):
         with storage_lock(storage):
             pass

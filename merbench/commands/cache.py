@@ -108,6 +108,14 @@ def _params(signature: list[dict[str, Any]]) -> str:
     return " → ".join(parts)
 
 
+def _is_index(meta: Any) -> bool:
+    """Whether ``meta`` has the fields of a preprocessing index, of the kinds ``cache info`` shows."""
+    return (isinstance(meta, dict) and isinstance(meta.get("entries"), list)
+            and all(isinstance(key, str) for key in meta["entries"])
+            and all(isinstance(meta.get(text, ""), str) for text in ("dataset", "produces", "written"))
+            and isinstance(meta.get("shape") or [], list) and isinstance(meta.get("signature", []), list))
+
+
 def summarise(root: Path) -> dict[str, Any]:
     """What the cache under ``root`` holds: per (dataset, chain) indexes, totals and leftovers."""
     from merbench.preprocess import entry_path, index_dir
@@ -117,10 +125,12 @@ def summarise(root: Path) -> dict[str, Any]:
     for meta_path in sorted(index_dir(entry_dir).glob("*.json")) if entry_dir.is_dir() else []:
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            keys = [str(key) for key in meta["entries"]]
-            params = _params(meta.get("signature", []))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # not an index merbench wrote: not listed
+            params = _params(meta.get("signature", [])) if _is_index(meta) else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            params = None
+        if params is None:  # not an index merbench wrote (damaged, or put there by hand): not listed
             continue
+        keys = meta["entries"]
         present, size = 0, 0
         for key in keys:
             path = entry_path(entry_dir, key)

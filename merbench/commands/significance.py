@@ -53,16 +53,20 @@ def wilcoxon_text(comparison) -> str:
     import numpy as np
 
     from merbench.significance import folds_text
+    from merbench.wording import plural
 
-    differing = ~np.isclose(comparison.fold_scores_a, comparison.fold_scores_b)
+    differing = ~np.isclose(np.subtract(comparison.fold_scores_b, comparison.fold_scores_a), 0)  # as the test ties
     n = int(np.count_nonzero(differing))  # the test drops tied folds (merbench.significance)
-    floor = 2 / 2 ** n  # the smallest two-sided p of the exact test over n folds
+    floor = 2 / 2 ** n if n else 1.0  # the smallest two-sided p of the exact test over n folds
     folds = folds_text(n) if n == differing.size else \
-        f"{folds_text(n)} that differ{'s' if n == 1 else ''} (of {differing.size})"
-    few = (f" With {folds} it cannot give p below {floor:.3g}, so it cannot show a difference at 0.05 (that takes "
-           "at least 6 folds that differ); read the bootstrap interval.") if floor >= 0.05 else ""
+        f"{folds_text(n)} that {plural(n, 'differs', 'differ')} (of {differing.size})"
     if n == 0:
         few = f" No fold's score differs (all {differing.size} equal): there is no difference to test."
+    elif floor >= 0.05:
+        few = (f" With {folds} it cannot give p below {floor:.3g}, so it cannot show a difference at 0.05 (that "
+               "takes at least 6 folds that differ); read the bootstrap interval.")
+    else:
+        few = ""
     return (f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, "
             f"p = {comparison.p_value:.3g}.{few}")
 
