@@ -3,7 +3,7 @@
 ``check_dataset`` loads a dataset through its plugin (the same options as
 ``merbench run``), then opens the frames a run would read first (onset, apex or
 the middle frame, and the offset that whole-clip chains read; or a manifest's
-precomputed image) and reports
+precomputed image), sniffs the clip's other frames (``in_clip_problems``) and reports
 counts, skipped and fixed rows, and missing or unreadable files. ``verdict``
 says why a tree is not usable (``None`` when it is). ``check_dataset_input``
 is also used by the runner: it refuses a preprocessing chain that cannot take
@@ -47,7 +47,11 @@ def check_dataset_input(dataset: Dataset, name: str, chain: Sequence[str]) -> No
 
 
 WHOLE_CLIP_ONLY = "offset"
-"""The frame that only chains reading the whole clip open (``apex.rule=motion-peak``, ``magnify``), not ``flow``."""
+"""The frame that only chains reading the whole clip open (``lbptop``, ``apex.rule=motion-peak``, ``magnify``),
+not ``flow``."""
+
+IN_CLIP = "in-clip frame"
+"""A frame between onset and offset other than the apex: read by whole-clip chains only, like the offset."""
 
 
 def frames_to_check(sample: Sample, gives: str) -> list[tuple[str, Path]]:
@@ -74,7 +78,7 @@ class FrameProblem:
     @property
     def skips_clip(self) -> bool:
         """Whether a run with the default chain (``flow``) leaves the clip out: it reads all but the offset frame."""
-        return self.frame != WHOLE_CLIP_ONLY
+        return self.frame not in (WHOLE_CLIP_ONLY, IN_CLIP)
 
 
 @dataclass
@@ -140,9 +144,37 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                 continue
             if decode_image(blob, flag) is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
+        if dataset.gives != "image":
+            in_clip = in_clip_problems(sample)
+            checked += in_clip[0]
+            problems += in_clip[1]
         if on_progress:
             on_progress(1)
     return checked, problems
+
+
+def in_clip_problems(sample: Sample) -> tuple[int, list[FrameProblem]]:
+    """The clip's other frames between onset and offset, sniffed rather than decoded (a whole dataset's frames would
+    take minutes): missing, empty, or not an image file by its first bytes. Returns how many and the problems."""
+    import cv2
+
+    opened = {position for position in (sample.onset, sample.apex, sample.offset) if position is not None}
+    opened.add((sample.onset + sample.offset) // 2)
+    positions = [i for i in range(max(sample.onset, 0), min(sample.offset, len(sample.frames) - 1) + 1)
+                 if i not in opened]
+    problems = []
+    for position in positions:
+        path = Path(sample.frames[position])
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
+            problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} {what} ({exc.strerror})", IN_CLIP))
+            continue
+        if not size or not cv2.haveImageReader(str(path)):
+            found = "empty (0 bytes)" if not size else "not an image file"
+            problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} unreadable (the file is {found})", IN_CLIP))
+    return len(positions), problems
 
 
 DATASET_FIX = "fix the dataset plugin or report it to its author"
@@ -324,9 +356,11 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
     offsets = [problem for problem in report.problems if not problem.skips_clip]
     if offsets:
         first = offsets[0]
-        found.append(f"{counted(offsets, 'clip')} with a missing or unreadable offset frame: the default chain (flow) does "
-                     "not read it, so they are kept, but chains that read the whole clip (apex.rule=motion-peak, "
-                     f"magnify) skip them; first: sample {first.sample}: {first.path} {first.problem}")
+        clips = {problem.sample for problem in offsets}
+        found.append(f"{counted(clips, 'clip')} with a missing or unreadable offset or in-clip frame: the default chain "
+                     "(flow) does not read it, so they are kept, but chains that read the whole clip (lbptop, "
+                     f"apex.rule=motion-peak, magnify) skip them; first: sample {first.sample}: {first.path} "
+                     f"{first.problem}")
     found.extend(subject_warnings(report.dataset))
     return found
 

@@ -67,13 +67,14 @@ def test_check_unreadable_frame_is_exit_2_naming_the_file(run_cli, tmp_path):
     assert "1 file missing or unreadable, first: sample 006/006_1_2" in message and onset_frame.name in message
 
 
-@pytest.mark.parametrize("frame", ["onset", "offset"])
+@pytest.mark.parametrize("frame", ["onset", "offset", "in-clip"])
 def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick_run, tmp_path, frame):
-    """The default chain (flow) reads onset and apex: a broken onset leaves the clip out, a broken offset does not."""
+    """The default chain (flow) reads onset and apex: a broken onset leaves the clip out, a broken offset or frame
+    between them does not (the check once missed the latter altogether: it opened onset, apex and offset only)."""
     root = rt.build_samm(tmp_path / "samm")
     clip = root / "SAMM" / "006" / "006_1_2"
     span = rt.clip_frames(6, 0, "Anger")
-    broken = sorted(clip.iterdir())[getattr(span, frame)]
+    broken = sorted(clip.iterdir())[span.onset + 1 if frame == "in-clip" else getattr(span, frame)]
     broken.write_bytes(b"")
     checked = run_cli("datasets", "check", "samm", "--root", str(root))
     strict = run_cli("datasets", "check", "samm", "--root", str(root), "--strict")
@@ -90,7 +91,7 @@ def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick
         assert "006/006_1_2" in {row["id"] for row in result["predictions"]}
         assert f"usable: {result['n_samples']} samples" in checked.out and "left out" not in checked.out
         assert samples == str(result["n_samples"])
-        assert "missing or unreadable offset frame: the default chain (flow) does not read it" in message
+        assert "missing or unreadable offset or in-clip frame: the default chain (flow) does not read it" in message
         assert "missing or unreadable, first" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
 
 

@@ -299,3 +299,39 @@ def test_a_megc2019_run_on_a_partial_copy_says_how_much_of_the_official_list_it_
     assert result.code == 0, result.err
     said = flat(result.err)
     assert "of the 442 samples of the official list found" in said and "datasets check megc2019 --root" in said
+
+
+@pytest.mark.parametrize("name", ["casme2", "smic"])
+def test_macos_resource_fork_files_beside_the_frames_are_not_frames(trees, tmp_path, name):
+    """A copy made on a Mac drive has `._img46.jpg` (4 KB of metadata) beside each frame: once matched by number,
+    it could stand in for the frame and leave the clip out with advice to replace a frame that was there."""
+    from merbench_plugins.datasets import casme2
+
+    root = tmp_path / name
+    shutil.copytree(trees / name, root)
+    load = (lambda: casme2.load(root, {"classes": "5", "frames": "auto", "strict": False}, tmp_path / "c")) \
+        if name == "casme2" else (lambda: smic.load(root, SMIC, tmp_path / "c"))
+    clean = load()
+    for sample in clean.samples:
+        for frame in sample.frames:
+            frame.with_name("._" + frame.name).write_bytes(b"\x00\x05\x16\x07" + bytes(4092))
+    forked = load()
+    assert [s.frames for s in forked.samples] == [s.frames for s in clean.samples]
+
+
+def test_two_files_for_one_frame_number_skip_the_clip_naming_both(trees, tmp_path):
+    from merbench_plugins.datasets import casme2
+
+    root = tmp_path / "casme2"
+    shutil.copytree(trees / "casme2", root)
+    options = {"classes": "5", "frames": "auto", "strict": False}
+    sample = casme2.load(root, options, tmp_path / "c").samples[0]
+    frame = sample.frames[sample.onset]
+    number = int(frame.stem.removeprefix("img"))
+    twin = frame.with_name(f"img0{number}{frame.suffix}")
+    shutil.copy(frame, twin)
+    after = casme2.load(root, options, tmp_path / "c")
+    assert sample.id not in {s.id for s in after.samples}
+    (skipped,) = [row for row in after.summary["skipped_rows"] if row["sample"] == sample.id]
+    assert f"two files for frame {number}: {min(frame.name, twin.name)} and {max(frame.name, twin.name)}" in \
+        skipped["reason"]

@@ -258,22 +258,31 @@ def _cell(row: Sequence[Any], position: int | None) -> Any:
 def list_frames(folder: Path, root: Path | None = None) -> dict[int, Path]:
     """Image files of a clip folder by the frame number at the end of their name.
 
-    Raises ``SkipRow`` when the folder cannot be read (named relative to ``root`` when given).
+    Hidden files are not frames (``._img46.jpg``, the resource-fork copies macOS leaves beside each file on a
+    drive it wrote; an editor's ``.img46.jpg.swp``). Raises ``SkipRow`` when the folder cannot be read, or when two
+    files carry one frame number (``img44.jpg`` and ``img044.jpg``: which one is the clip's cannot be told), named
+    relative to ``root`` when given.
     """
     frames: dict[int, Path] = {}
     if not folder.is_dir():
         return frames
+    where = folder.relative_to(root) if root is not None and folder.is_relative_to(root) else folder
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
                 path = Path(entry.path)
-                if path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+                if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
                     continue
                 match = NUMBER_AT_END.search(path.stem)
-                if match:
-                    frames.setdefault(int(match.group(1)), path)
+                if not match:
+                    continue
+                number = int(match.group(1))
+                if number in frames:
+                    first, second = sorted((frames[number].name, path.name))
+                    raise SkipRow(f"folder {where} has two files for frame {number}: {first} and {second}; keep the "
+                                  "clip's own frame and move the other away to use this clip")
+                frames[number] = path
     except OSError as exc:
-        where = folder.relative_to(root) if root is not None and folder.is_relative_to(root) else folder
         raise SkipRow(f"folder {where} not readable ({exc.strerror or exc}); make it readable to use this clip") from None
     return dict(sorted(frames.items()))
 
