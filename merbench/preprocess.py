@@ -51,6 +51,7 @@ from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, 
 from merbench.datafiles import decode_image, undecodable
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.workers import WORKER_START_HINT, picklable, result_of, running, start_pool, submit, usable_cores
+from merbench.wording import counted, some_of
 
 MIN_PARALLEL = 8
 """Fewer clips left to compute than this are done in-process (starting workers costs more)."""
@@ -718,6 +719,15 @@ def damaged_warning(damaged: Mapping[str, str]) -> str:
     path, problem = next(iter(damaged.items()))
     more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
     return f"cache: {path} {problem}{more}; ignored and recomputed"
+
+
+def skipped_clips_text(skipped: Mapping[str, Any], shown: int = 8) -> str:
+    """One line on the clips left out as unreadable (``details["skipped"]``): how many, the first one's reason, and
+    the others by id (the result keeps every reason)."""
+    clips = dict(skipped["clips"])
+    others = list(clips)[1:]
+    return (f"skipped {counted(skipped['count'], 'clip')} with unreadable frames (dataset.strict is off); first: "
+            f"{next(iter(clips.values()))}" + (f"; also {some_of(others, shown)}" if others else ""))
 
 
 def skips_unreadable(dataset_options: Mapping[str, Any]) -> bool:

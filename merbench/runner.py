@@ -25,7 +25,7 @@ from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
-from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skips_unreadable
+from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skipped_clips_text, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 from merbench.result import (
@@ -302,9 +302,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
                               skip_unreadable=skips_unreadable(config.section("dataset")),
                               on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
     if "skipped" in prep.details:
-        skipped = prep.details["skipped"]
-        progress.message(f"[bold yellow]Warning:[/] skipped {counted(skipped['count'], 'clip')} with unreadable frames "
-                         f"(dataset.strict is off); first: {next(iter(skipped['clips'].values()))}")
+        progress.message(f"[bold yellow]Warning:[/] {skipped_clips_text(prep.details['skipped'])}")
     if prep.dataset is not None and prep.dataset is not dataset:  # clips skipped as unreadable (dataset.strict=false)
         check_two_classes(prep.dataset, config.dataset, int(prep.details.get("skipped", {}).get("count", 0)))
         for name in prep.dataset.summary.get("classes_without_samples", []):

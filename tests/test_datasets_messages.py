@@ -11,7 +11,7 @@ import pytest
 import realtrees as rt
 
 SHEET = "CASME2-coding-20140508.xlsx"
-COLUMN = {"subject": 1, "apex": 5, "emotion": 9}
+COLUMN = {"subject": 1, "onset": 4, "apex": 5, "offset": 6, "emotion": 9}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,20 @@ def test_a_frame_cell_that_is_not_a_whole_number_names_the_cell(run_cli, casme2,
     assert skipped_reason(result.out, "sub01/EP02_01f") == reason
 
 
+def test_onset_and_offset_swapped_in_the_sheet_are_named_as_such(run_cli, casme2, tmp_path):
+    import openpyxl as xl
+
+    book = xl.load_workbook(casme2 / SHEET)
+    onset, offset = (book.active.cell(2, COLUMN[column]).value for column in ("onset", "offset"))
+    root = edited_copy(casme2, tmp_path / "casme2", "onset", offset)
+    book = xl.load_workbook(root / SHEET)
+    book.active.cell(2, COLUMN["offset"]).value = onset
+    book.save(root / SHEET)
+    result = run_cli("datasets", "check", "casme2", "--root", str(root))
+    assert result.code == 0, result.err
+    assert skipped_reason(result.out, "sub01/EP02_01f").endswith("onset and offset look swapped in the sheet")
+
+
 @pytest.mark.parametrize("column, message", [
     ("emotion", f"{SHEET} row 2 (sub01/EP02_01f): an empty emotion cell (a merged cell holds its value in its first "
                 "row only: unmerge it and fill each row); expected one of happiness"),
@@ -75,6 +89,22 @@ def test_an_unreadable_frame_is_left_out_of_the_usable_count_and_the_skip_reason
     message = " ".join(prepared.err.split())
     assert "skipped 1 clip with unreadable frames" in message and "replace it with the original frame" in message
     assert "dataset.strict=false" not in message  # it is off already: the advice would contradict the line
+
+
+def test_every_clip_skipped_as_unreadable_is_named_not_only_the_first(run_cli, casme2, tmp_path):
+    root = tmp_path / "casme2"
+    shutil.copytree(casme2, root)
+    from merbench_plugins.datasets import casme2 as loader
+
+    samples = loader.load(root, {"classes": "5", "frames": "auto", "strict": False}, tmp_path / "cache").samples[:2]
+    for sample in samples:
+        for frame in sample.frames:
+            frame.write_bytes(b"not a jpeg")
+    prepared = run_cli("preprocess", "--dataset", "casme2", "--root", str(root), "--set", "preprocess=crop,flow",
+                       "flow.method=farneback")
+    message = " ".join(prepared.err.split())
+    assert prepared.code == 0 and "skipped 2 clips with unreadable frames" in message, prepared.err
+    assert f"; also {samples[1].id}" in message, message
 
 
 def test_the_overview_keeps_a_long_annotation_path_at_80_columns(run_cli, casme2, tmp_path, monkeypatch):

@@ -39,6 +39,16 @@ def test_manifest_labels_differing_in_case_are_one_class_spelled_as_first_seen(t
     assert names == ("Negative", "positive", "surprise") and index == [0, 0, 0, 1, 1, 2]
 
 
+def test_manifest_labels_differing_in_spaces_are_one_class(tmp_path):
+    """One row typed `posi tive` once made a fourth class of one sample, silently (the coding-sheet loaders read
+    emotions without spaces)."""
+    labels = [(2, "negative"), (3, "positive"), (4, "posi tive"), (5, "surprise"), (6, " Positive ")]
+    names, index = manifest.class_names(labels, [], tmp_path / "m.csv")
+    assert names == ("negative", "positive", "surprise") and index == [0, 1, 1, 2, 1]
+    given, index = manifest.class_names([(2, "Sur prise")], ["negative", "positive", "surprise"], tmp_path / "m.csv")
+    assert index == [2]
+
+
 def test_manifest_given_classes_match_labels_without_case(tmp_path):
     names, index = manifest.class_names([(2, "Surprise"), (3, "NEGATIVE"), (4, "1")], ["negative", "positive", "surprise"],
                                         tmp_path / "m.csv")

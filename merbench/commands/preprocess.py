@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
 from merbench.wording import counted
@@ -55,7 +56,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import parse_set, resolve_config
     from merbench.errors import UsageError
     from merbench.outputs import check_command_output, write_output
-    from merbench.preprocess import checked_chain, preprocess_dataset, skips_unreadable
+    from merbench.preprocess import checked_chain, preprocess_dataset, skipped_clips_text, skips_unreadable
     from merbench.progress import RichProgress
     from merbench.registry import get_registry
     from merbench.dataset_check import loader_skip_note
@@ -104,9 +105,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if key in result.details:
             out.print(escape(f"  {key}: {result.details[key]}"), highlight=False)
     if "skipped" in result.details:
-        skipped = result.details["skipped"]
-        first = next(iter(skipped["clips"].values()))
-        err.print(f"[yellow]skipped {counted(skipped['count'], 'clip')} with unreadable frames[/] (dataset.strict is off); first: {escape(first)}")
+        err.print(Text(skipped_clips_text(result.details["skipped"]), style="yellow"), highlight=False)
     out.print(escape(f"Cache: {cache_dir} (see `merbench cache info`)"), highlight=False)
     if args.json is not None:
         summary = {

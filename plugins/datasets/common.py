@@ -382,14 +382,17 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     if onset not in frames:
         raise SkipRow(f"onset frame {onset} not on disk (frames {first}..{last} in {where})")
     fix = None
+    swapped = ""
     annotated = offset
     apex_on_disk = apex is not None and apex in frames
     if offset is None or offset not in frames or offset <= onset or (apex_on_disk and apex > offset):
+        if offset is not None and offset < onset:
+            swapped = "; onset and offset look swapped in the sheet"
         if last <= onset or (apex is not None and last < apex):
             shown = "missing" if offset is None else offset
-            raise SkipRow(f"offset {shown} unusable and the frames end at {last} (onset {onset}, apex {apex})")
+            raise SkipRow(f"offset {shown} unusable and the frames end at {last} (onset {onset}, apex {apex}){swapped}")
         why = "not on disk" if offset is None or offset not in frames else "not after the onset and apex"
-        fix = f"offset {'missing' if offset is None else offset} {why}; used the last frame {last}"
+        fix = f"offset {'missing' if offset is None else offset} {why}; used the last frame {last}{swapped}"
         offset = last
     if apex is not None:
         if not onset <= apex <= offset:
@@ -397,7 +400,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
             if fix:
                 given = "the sheet has no offset" if annotated is None else f"the sheet's offset {annotated} is {why}"
                 sheet = f" ({given}, so the last frame was used)"
-            raise SkipRow(f"apex {apex} outside onset {onset}..offset {offset}{sheet}")
+            raise SkipRow(f"apex {apex} outside onset {onset}..offset {offset}{sheet}{swapped}")
         if apex not in frames:
             raise SkipRow(f"apex frame {apex} not on disk (frames {first}..{last} in {where})")
     position = {n: i for i, n in enumerate(numbers)}

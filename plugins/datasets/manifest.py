@@ -110,9 +110,9 @@ def label_kind(text: str) -> str:
 def class_names(labels: list[tuple[int, str]], given: list[str], path: Path) -> tuple[tuple[str, ...], list[int]]:
     """Class names and each row's label index, from names or integers (``given`` names the integers).
 
-    Names are compared without case: ``negative`` and ``Negative`` are one class,
-    spelled as in ``given`` or else as first seen in the file, and sorted without
-    case. Integer labels may be written as whole floats (``1.0`` is 1).
+    Names are compared without case and spaces (``label_key``): ``negative``, ``Negative`` and ``nega tive`` are one
+    class, as the coding-sheet loaders read emotions, spelled as in ``given`` or else as first seen in the file, and
+    sorted by that key. Integer labels may be written as whole floats (``1.0`` is 1).
     """
     numbers = [label_number(text) for _, text in labels]
     if given:
@@ -130,26 +130,32 @@ def class_names(labels: list[tuple[int, str]], given: list[str], path: Path) -> 
         )
     spelling: dict[str, str] = {}
     for _, text in labels:
-        spelling.setdefault(text.casefold(), text)
+        spelling.setdefault(label_key(text), text)
     keys = sorted(spelling)
-    return tuple(spelling[k] for k in keys), [keys.index(text.casefold()) for _, text in labels]
+    return tuple(spelling[k] for k in keys), [keys.index(label_key(text)) for _, text in labels]
+
+
+def label_key(text: str) -> str:
+    """What two spellings of one class name share: the name without case and spaces (a stray space typed inside a
+    label in one row would otherwise make a class of one sample)."""
+    return "".join(text.split()).casefold()
 
 
 def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given: list[str],
                 path: Path) -> tuple[tuple[str, ...], list[int]]:
-    """Each row's index into ``given`` (``dataset.classes``): by integer, or by name without case."""
+    """Each row's index into ``given`` (``dataset.classes``): by integer, or by name without case and spaces."""
     names = tuple(given)
-    keys = [name.casefold() for name in names]
+    keys = [label_key(name) for name in names]
     twice = next((name for i, name in enumerate(names) if keys[i] in keys[:i]), None)
     if twice is not None:
-        raise UsageError(f"dataset.classes={','.join(names)}: {twice!r} is given twice (names are compared without case); "
-                         "give each class once")
+        raise UsageError(f"dataset.classes={','.join(names)}: {twice!r} is given twice (names are compared without "
+                         "case and spaces); give each class once")
     index = []
     for (row, text), number in zip(labels, numbers):
         if number is not None and 0 <= number < len(names):
             index.append(number)
-        elif text.casefold() in keys:
-            index.append(keys.index(text.casefold()))
+        elif label_key(text) in keys:
+            index.append(keys.index(label_key(text)))
         else:
             raise DataError(
                 f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)} "
