@@ -335,3 +335,16 @@ def test_two_files_for_one_frame_number_skip_the_clip_naming_both(trees, tmp_pat
     (skipped,) = [row for row in after.summary["skipped_rows"] if row["sample"] == sample.id]
     assert f"two files for frame {number}: {min(frame.name, twin.name)} and {max(frame.name, twin.name)}" in \
         skipped["reason"]
+
+
+def test_an_annotation_sheet_that_is_a_broken_link_is_named_as_one(run_cli, trees, tmp_path):
+    """It once said 'expected CASME2-coding-*.xlsx ... give the folder of your copy with --root' for the right folder."""
+    root = tmp_path / "casme2"
+    shutil.copytree(trees / "casme2", root)
+    (sheet,) = root.glob("CASME2-coding-*.xlsx")
+    sheet.unlink()
+    sheet.symlink_to(tmp_path / "gone.xlsx")
+    result = run_cli("datasets", "check", "casme2", "--root", str(root))
+    said = " ".join(result.err.split())
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    assert f"{sheet}: the CASME II annotation file is a broken symbolic link (to {tmp_path / 'gone.xlsx'})" in said, said

@@ -61,13 +61,21 @@ def check_root(root: Path | None, name: str) -> Path:
 def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> Path:
     """The single file matching one of ``patterns`` in ``root`` (or up to ``depth`` folders below)."""
     found: list[Path] = []
+    unusable: list[Path] = []  # named like the file but not one: a broken link, a folder, a FIFO
     for level in range(depth + 1):
         prefix = "*/" * level
         for pattern in patterns:
-            found.extend(p for p in root.glob(prefix + pattern) if p.is_file() and not p.name.startswith("~$"))
+            for path in root.glob(prefix + pattern):
+                if not path.name.startswith("~$"):
+                    (found if path.is_file() else unusable).append(path)
         if found:
             break
     found = sorted(set(found))
+    if not found and unusable:
+        path = sorted(unusable)[0]
+        kind = (f"a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() and not path.exists()
+                else "a folder" if path.is_dir() else "not a regular file")
+        raise DataError(f"{path}: the {what} annotation file is {kind}; put the sheet itself there")
     if not found:
         other = other_formats(root, patterns, depth)
         if other:
