@@ -159,6 +159,22 @@ def test_resume_of_a_run_whose_stored_configuration_is_damaged_is_one_message(st
     assert f"configuration of run {stored_run[1]['run_id']} in {copy}" in said and "changed outside merbench" in said
 
 
+def test_show_flags_a_leaky_run_that_has_not_finished(stored_run, run_cli, tmp_path):
+    """`runs` marked it, but `show` printed the finished folds' inflated scores with no warning."""
+    copy = tmp_path / "leaky.sqlite"
+    copy.write_bytes(stored_run[0].read_bytes())
+    config = {**stored_run[1]["config"], "protocol": "sample-10fold"}
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE runs SET status = 'interrupted', result_json = NULL, config_json = ?", (json.dumps(config),))
+    db.close()
+    shown = run_cli("show", stored_run[1]["run_id"], "--store", str(copy))
+    said = " ".join(shown.out.split())
+    assert shown.code == 0 and "finished folds so far" in said, shown.err
+    assert "⚠ This run leaks (subjects):" in said and "inflated" in said, said
+    honest = run_cli("show", stored_run[1]["run_id"], "--store", str(stored_run[0]))
+    assert "This run leaks" not in honest.out
+
+
 GARBAGE = b"this is a results file? no: just text\n" * 40
 
 

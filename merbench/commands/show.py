@@ -77,6 +77,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _print_finished_folds(out: Console, row: Any, folds: list[tuple[int, FoldRecord]]) -> None:
     """What a run without a final result (running, interrupted, failed) has finished so far, when anything."""
+    from merbench.commands.runs import planned_leaks
+    from merbench.leaks import describe
     from merbench.report import finished_folds_table
     from merbench.store import status_of
     from merbench.tables import print_table
@@ -86,3 +88,12 @@ def _print_finished_folds(out: Console, row: Any, folds: list[tuple[int, FoldRec
     out.print(escape(f"Run {row['id']} ({status_of(row)})"))
     title = f"{row['model']} on {row['dataset']} · {row['protocol']} · finished folds so far"
     print_table(out, finished_folds_table(title, folds))
+    try:
+        config = json.loads(row["config_json"] or "{}")
+    except ValueError:  # a damaged configuration: the folds are still shown
+        config = {}
+    leaks = planned_leaks(config) if isinstance(config, dict) else []
+    if leaks:  # as a finished run's tables say it: these folds' scores are inflated too
+        out.print(Text(printable(f"⚠ This run leaks ({', '.join(leaks)}): {describe(leaks)}; the scores of its "
+                                 "folds are inflated and must not be compared with honest results "
+                                 "(docs/leakage.md)"), style="bold yellow"), highlight=False)
