@@ -154,3 +154,10 @@ def test_a_summary_given_to_significance_says_to_give_run_ids_not_to_audit(runs,
     message = " ".join(refused.err.split())
     assert refused.code == 2 and "not a run's result; give `merbench significance` a run's id" in message
     assert "audit" not in message
+
+
+@pytest.mark.parametrize("count", ["99", "99999999999"])
+def test_a_resample_count_out_of_range_is_one_message(runs, run_cli, count):
+    """A huge --bootstrap once ended in numpy's MemoryError traceback."""
+    refused = run_cli("significance", str(runs["a"]), str(runs["b"]), "--bootstrap", count)
+    assert refused.code == 2 and f"--bootstrap {count}: use 100 to 100000 resamples" in refused.err, refused.err

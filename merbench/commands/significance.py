@@ -12,6 +12,10 @@ from merbench.commands.runs import add_store_argument
 ORDER = 50
 
 
+MIN_RESAMPLES, MAX_RESAMPLES = 100, 100_000
+"""The ``--bootstrap`` range: fewer make the interval's ends noise; more only cost time (and memory)."""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``significance`` sub-command."""
     significance = commands.add_parser(
@@ -25,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     significance.add_argument("run_b", type=Path, metavar="B", help="run B, given the same way")
     significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"),
                               help="the per-fold score compared (default uf1)")
-    significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples (default 2000)")
+    significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples, 100 to 100000 (default 2000)")
     add_store_argument(significance)
     significance.set_defaults(handler=execute)
 
@@ -116,8 +120,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.significance import compare_runs
     from merbench.tables import print_table
 
-    if args.bootstrap < 100:
-        raise UsageError(f"--bootstrap {args.bootstrap}: use at least 100 resamples")
+    if not MIN_RESAMPLES <= args.bootstrap <= MAX_RESAMPLES:
+        raise UsageError(f"--bootstrap {args.bootstrap}: use {MIN_RESAMPLES} to {MAX_RESAMPLES} resamples (default "
+                         "2000; each is drawn in turn, so the upper end already takes minutes)")
     a, b = load_run(args.run_a, args.store), load_run(args.run_b, args.store)
     for name, path, result in (("A", args.run_a, a), ("B", args.run_b, b)):
         if result.seeds and len(result.seeds) > 1:
