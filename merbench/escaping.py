@@ -62,13 +62,19 @@ def markdown_code(text: str, table: bool = True) -> str:
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                   "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "·": r"$\cdot$",
                   "†": r"$^\dagger$", "—": "---", "<": r"\textless{}", ">": r"\textgreater{}",
-                  "|": r"\textbar{}"}
+                  "|": r"\textbar{}", "`": r"\textasciigrave{}"}
+LATEX_LIGATURES = "-',"
+"""Characters LaTeX joins when doubled (``--`` a dash, ``''`` and ``,,`` quotation marks): kept apart by ``{}``."""
 
 
 def latex_escape(text: str) -> str:
-    """``text`` for LaTeX: its special characters escaped, control characters shown as ``\\xNN`` (escaped too), and
-    a leading ``[`` or ``*`` guarded by ``{}`` (after ``\\\\`` or ``\\midrule`` it would be read as their argument)."""
-    escaped = "".join(LATEX_SPECIALS.get(ch, ch) for ch in printable(text))
+    """``text`` for LaTeX: its special characters escaped, control characters shown as ``\\xNN`` (escaped too), the
+    ligatures ``--``, `` `` ``, ``''`` and ``,,`` kept apart (a name shows as written, not with a dash or quotation
+    marks), and a leading ``[`` or ``*`` guarded by ``{}`` (after ``\\\\`` or ``\\midrule`` it would be read as
+    their argument)."""
+    shown = printable(text)
+    escaped = "".join(LATEX_SPECIALS.get(ch, ch) + ("{}" if ch in LATEX_LIGATURES and shown[i + 1:i + 2] == ch else "")
+                      for i, ch in enumerate(shown))
     return "{}" + escaped if escaped[:1] in ("[", "*") else escaped
 
 

@@ -45,6 +45,14 @@ def test_latex_escapes_specials_and_control_characters(hostile):
     assert all(line.startswith("%") or not line.startswith(" ") for line in text.splitlines())
 
 
+def test_latex_keeps_names_with_doubled_hyphens_quotes_and_backticks_as_written():
+    """LaTeX reads `--` as a dash and two backticks or apostrophes as quotation marks: a name would print changed."""
+    from merbench.escaping import latex_escape
+
+    assert latex_escape("l--b``c''d,,e.csv") == r"l-{}-b\textasciigrave{}\textasciigrave{}c'{}'d,{},e.csv"
+    assert latex_escape("convmixer-256-8") == "convmixer-256-8" and latex_escape("a — b") == "a --- b"
+
+
 @pytest.mark.filterwarnings("error::UserWarning")  # matplotlib warns of a glyph it cannot draw (the figures' titles)
 def test_html_shows_control_characters(hostile):
     result, comparison = hostile
