@@ -58,9 +58,14 @@ def _stem(result: RunResult) -> str:
 
 
 def _title(result: RunResult) -> str:
-    """The figure's title: the run, and for a ``--seeds N`` run which seed it draws (its first)."""
+    """The figure's title: the run, for a ``--seeds N`` run which seed it draws (its first), and a run that leaks
+    marked † with its leak kinds, as the reports mark it (a figure is often shown on its own)."""
+    from merbench.leaks import result_leaks
+
     label = seed_label(result)
-    return printable(f"{result.model} · {result.dataset} · {result.protocol}" + (f" · {label}" if label else ""))
+    leaks = result_leaks(result)
+    return printable(f"{result.model} · {result.dataset} · {result.protocol}" + (f" · {label}" if label else "")
+                     + (f" · † leaks: {', '.join(leaks)}" if leaks else ""))
 
 
 def metric_label(metric: str) -> str:

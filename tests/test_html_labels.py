@@ -77,6 +77,15 @@ def test_the_figures_of_a_seeds_run_name_its_seed_and_the_metric_as_the_captions
         plt.close(figure)
 
 
+def test_a_leaky_runs_figures_carry_its_mark_and_an_honest_runs_none():
+    """A figure is often shown on its own: a select_on=test run's once read as the honest run's title."""
+    from merbench.figures import _title
+
+    leaky = minimal_result(protocol="sample-10fold", subject_independent=False)
+    assert _title(leaky).endswith("· sample-10fold · † leaks: subjects"), _title(leaky)
+    assert "†" not in _title(minimal_result())
+
+
 def test_the_docs_say_which_json_fields_of_a_seeds_run_are_its_first_seeds():
     rows = [line for line in (DOCS / "results.md").read_text(encoding="utf-8").splitlines() if line.startswith("| `")]
     first = next(row for row in rows if "the first seed only" in row)
