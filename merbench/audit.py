@@ -13,6 +13,7 @@ own per-sample predictions.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,6 +40,10 @@ class Check:
     detail: str
 
 
+RUN_ID_LIKE = re.compile(r"\d{8}(-\d{1,6}(-[0-9a-f]{0,6})?)?")
+"""A stored run's id (``20261204-225151-cc205b``) or a prefix of one, as a user may give it for a file."""
+
+
 def load_result(path: Path, command: str = "audit") -> RunResult:
     """Read a result file (of this or an older merbench), or raise DataError saying why it is not one
     (``command``: the merbench command the file was given to, named in the advice)."""
@@ -48,7 +53,9 @@ def load_result(path: Path, command: str = "audit") -> RunResult:
     try:
         result = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as some editors save, is no problem
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
+        hint = (f"; {command} reads result files: for a stored run write one with `merbench show {path} --json "
+                f"{path}.json`") if command == "audit" and RUN_ID_LIKE.fullmatch(str(path)) else ""
+        raise DataError(f"{path}: file not found{hint}") from None
     except OSError as exc:  # a folder, no permission
         raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

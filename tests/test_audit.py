@@ -147,3 +147,14 @@ def test_several_files_end_with_one_line_saying_which_failed(run_cli, result_fil
                    f"({broken})"
     alone = run_cli("audit", str(good))
     assert "Audit: " not in alone.out, "one file: its table says it all"
+
+
+def test_a_run_id_given_to_audit_says_how_to_write_its_result_file(run_cli, tmp_path, monkeypatch):
+    """audit reads result files; a stored run's id once got only "file not found"."""
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("audit", "20261204-225151-cc205b")
+    said = " ".join(result.err.split())
+    assert result.code == 2 and "audit reads result files" in said, said
+    assert "`merbench show 20261204-225151-cc205b --json 20261204-225151-cc205b.json`" in said
+    plain = run_cli("audit", "missing.json")
+    assert plain.code == 2 and "merbench show" not in plain.err
