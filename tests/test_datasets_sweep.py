@@ -176,3 +176,20 @@ def test_4dme_lower_case_sub_id_is_not_a_session(tmp_path):
     assert {e.subject for e in part.entries} == {"S01", "S13"}
     notes = {e["sample"]: e["note"] for e in part.log.fixed}
     assert "s01/s01_001_01_1" not in notes and "counted as subject S13" in notes["S13_1st/S13_1st_001_01_1"]
+
+
+@pytest.mark.parametrize("label", ["tab\there", "multi\nline"])
+def test_a_manifest_label_holding_a_tab_or_line_break_is_refused_naming_the_row(run_cli, tmp_path, label):
+    """It became a class name that tables cut at the tab or split over two rows (an extra class, by the look of it)."""
+    import csv as csv_module
+
+    (tmp_path / "img.png").write_bytes(b"")
+    with open(tmp_path / "labels.csv", "w", newline="") as handle:
+        writer = csv_module.writer(handle)
+        writer.writerow(["subject", "label", "path"])
+        writer.writerows([["s1", "negative", "img.png"], ["s2", label, "img.png"]])
+    result = run_cli("datasets", "check", "manifest", "--root", str(tmp_path), "--set", "dataset.manifest=labels.csv")
+    said = " ".join(result.err.split())
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    shown = label.replace("\t", "\\x09").replace("\n", "\\x0a")
+    assert f"labels.csv row 3: the label '{shown}' holds a control character" in said, said

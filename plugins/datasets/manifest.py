@@ -25,12 +25,14 @@ from __future__ import annotations
 import csv
 import os
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
+from merbench.escaping import printable_line
 from merbench_plugins.datasets.common import LoadLog, as_bool, check_root, class_counts, enforce_strict
 from merbench.wording import plural
 
@@ -206,6 +208,11 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         for column in ("subject", "label"):
             if not cells.get(column):
                 raise DataError(f"{path} row {row}: empty {column}; fill it in or delete the row")
+        for column in ("subject", "label", "domain", "id"):
+            text = cells.get(column) or ""
+            if any(unicodedata.category(ch) == "Cc" for ch in text):
+                raise DataError(f"{path} row {row}: the {column} '{printable_line(text)}' holds a control character "
+                                "(a tab or line break, often from a quoted cell pasted with one); remove it")
         files = tuple(inside(root, cells.get(column, ""), row, column, path)
                       for column in columns if cells.get(column) or column != "offset")
         sample_id = cells.get("id") or (files[0] if image_mode else files[1]).relative_to(root).as_posix()
