@@ -59,11 +59,17 @@ def frames_to_check(sample: Sample, gives: str) -> list[tuple[str, Path]]:
     or its image."""
     if gives == "image":
         return [("image", sample.frames[0])]
+    return [(role, sample.frames[i]) for i, role in _roles(sample) if 0 <= i < len(sample.frames)]
+
+
+def _roles(sample: Sample) -> list[tuple[int, str]]:
+    """The positions a run reads first and their roles: onset, apex (or the middle frame when it is unknown),
+    offset."""
     apex = (sample.apex, "apex") if sample.apex is not None else ((sample.onset + sample.offset) // 2, "middle frame")
     roles: dict[int, str] = {}
     for position, role in ((sample.onset, "onset"), apex, (sample.offset, WHOLE_CLIP_ONLY)):
         roles.setdefault(position, role)
-    return [(role, sample.frames[i]) for i, role in roles.items() if 0 <= i < len(sample.frames)]
+    return list(roles.items())
 
 
 @dataclass
@@ -153,26 +159,28 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     return checked, problems
 
 
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")
+"""The first bytes of the frame formats the loaders take: JPEG, PNG, BMP, TIFF (both byte orders)."""
+
+
 def in_clip_problems(sample: Sample) -> tuple[int, list[FrameProblem]]:
     """The clip's other frames between onset and offset, sniffed rather than decoded (a whole dataset's frames would
-    take minutes): missing, empty, or not an image file by its first bytes. Returns how many and the problems."""
-    import cv2
-
-    opened = {position for position in (sample.onset, sample.apex, sample.offset) if position is not None}
-    opened.add((sample.onset + sample.offset) // 2)
+    take minutes): missing, empty, or not an image by their first bytes. Returns how many and the problems."""
+    opened = {position for position, _ in _roles(sample)}
     positions = [i for i in range(max(sample.onset, 0), min(sample.offset, len(sample.frames) - 1) + 1)
                  if i not in opened]
     problems = []
     for position in positions:
         path = Path(sample.frames[position])
         try:
-            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                head = handle.read(16)
         except OSError as exc:
             what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
             problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} {what} ({exc.strerror})", IN_CLIP))
             continue
-        if not size or not cv2.haveImageReader(str(path)):
-            found = "empty (0 bytes)" if not size else "not an image file"
+        if not head.startswith(IMAGE_SIGNATURES):
+            found = "empty (0 bytes)" if not head else "not an image file"
             problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} unreadable (the file is {found})", IN_CLIP))
     return len(positions), problems
 
@@ -353,14 +361,16 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
             found.append(f"{plural(lost, 'class')} {', '.join(lost)} {'has' if len(lost) == 1 else 'have'} no sample "
                          f"left once those clips are left out: a run classifies {counted(report.classes_kept, 'class')} "
                          f"({', '.join(report.classes_kept)})")
-    offsets = [problem for problem in report.problems if not problem.skips_clip]
+    offsets = [problem for problem in report.problems
+               if not problem.skips_clip and problem.sample not in report.clips_left_out]
     if offsets:
         first = offsets[0]
         clips = {problem.sample for problem in offsets}
+        kept = "it is" if len(clips) == 1 else "they are"
         found.append(f"{counted(clips, 'clip')} with a missing or unreadable offset or in-clip frame: the default chain "
-                     "(flow) does not read it, so they are kept, but chains that read the whole clip (lbptop, "
-                     f"apex.rule=motion-peak, magnify) skip them; first: sample {first.sample}: {first.path} "
-                     f"{first.problem}")
+                     f"(flow) does not read it, so {kept} kept, but chains that read frames across the clip "
+                     f"(apex.rule=motion-peak, magnify; lbptop where it samples that frame) skip "
+                     f"{'it' if len(clips) == 1 else 'them'}; first: sample {first.sample}: {first.path} {first.problem}")
     found.extend(subject_warnings(report.dataset))
     return found
 

@@ -64,16 +64,18 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "†": r"$^\dagger$", "—": "---", "<": r"\textless{}", ">": r"\textgreater{}",
                   "|": r"\textbar{}", "`": r"\textasciigrave{}"}
 LATEX_LIGATURES = "-',"
-"""Characters LaTeX joins when doubled (``--`` a dash, ``''`` and ``,,`` quotation marks): kept apart by ``{}``."""
+"""Characters LaTeX joins when doubled (``--`` a dash, ``''`` and ``,,`` quotation marks): kept apart by
+``\\textcompwordmark{}`` (an empty group ``{}`` does it under pdfLaTeX only, not LuaLaTeX)."""
 
 
 def latex_escape(text: str) -> str:
     """``text`` for LaTeX: its special characters escaped, control characters shown as ``\\xNN`` (escaped too), the
-    ligatures ``--``, `` `` ``, ``''`` and ``,,`` kept apart (a name shows as written, not with a dash or quotation
-    marks), and a leading ``[`` or ``*`` guarded by ``{}`` (after ``\\\\`` or ``\\midrule`` it would be read as
-    their argument)."""
+    ligatures ``--``, ``''`` and ``,,`` kept apart and backticks escaped (a name shows as written, not with a dash
+    or quotation marks), and a leading ``[`` or ``*`` guarded by ``{}`` (after ``\\\\`` or ``\\midrule`` it would
+    be read as their argument)."""
     shown = printable(text)
-    escaped = "".join(LATEX_SPECIALS.get(ch, ch) + ("{}" if ch in LATEX_LIGATURES and shown[i + 1:i + 2] == ch else "")
+    escaped = "".join(LATEX_SPECIALS.get(ch, ch) + (r"\textcompwordmark{}" if ch in LATEX_LIGATURES
+                                                     and shown[i + 1:i + 2] == ch else "")
                       for i, ch in enumerate(shown))
     return "{}" + escaped if escaped[:1] in ("[", "*") else escaped
 

@@ -722,12 +722,12 @@ def damaged_warning(damaged: Mapping[str, str]) -> str:
 
 
 def skipped_clips_text(skipped: Mapping[str, Any], shown: int = 8) -> str:
-    """One line on the clips left out as unreadable (``details["skipped"]``): how many, the first one's reason, and
-    the others by id (the result keeps every reason)."""
+    """One line on the clips left out as unreadable (``details["skipped"]``): how many, which (by id), and the first
+    one's reason (the result keeps every reason)."""
     clips = dict(skipped["clips"])
-    others = list(clips)[1:]
-    return (f"skipped {counted(skipped['count'], 'clip')} with unreadable frames (dataset.strict is off); first: "
-            f"{next(iter(clips.values()))}" + (f"; also {some_of(others, shown)}" if others else ""))
+    named = f": {some_of(list(clips), shown)}" if len(clips) > 1 else ""
+    return (f"skipped {counted(skipped['count'], 'clip')} with unreadable frames (dataset.strict is off){named}; "
+            f"{'first: ' if named else ''}{next(iter(clips.values()))}")
 
 
 def skips_unreadable(dataset_options: Mapping[str, Any]) -> bool:

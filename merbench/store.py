@@ -208,7 +208,7 @@ def _read_facts(path: Path, query: str) -> tuple[int, int, set[str], str]:
         app_id = probe.execute("PRAGMA application_id").fetchone()[0]
         version = probe.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        integrity = probe.execute("PRAGMA quick_check").fetchone()[0]
+        integrity = "\n".join(str(row[0]) for row in probe.execute("PRAGMA quick_check").fetchall())
     finally:
         probe.close()
     return app_id, version, tables, integrity
@@ -219,7 +219,7 @@ def integrity_findings(report: str, shown: int = 3) -> str:
     heading left out) and how many more; the check stops at 100 findings, so a full report counts "at least"."""
     findings = [line.strip() for line in str(report).splitlines() if line.strip() and not line.startswith("***")]
     text = some_of(findings, shown, "; ")
-    return text.replace(" (and ", " (and at least ", 1) if len(findings) >= QUICK_CHECK_LIMIT - 1 else text
+    return text.replace(" (and ", " (and at least ", 1) if len(findings) >= QUICK_CHECK_LIMIT else text
 
 
 def _has_wal_files(path: Path) -> bool:

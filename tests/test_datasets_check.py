@@ -67,14 +67,16 @@ def test_check_unreadable_frame_is_exit_2_naming_the_file(run_cli, tmp_path):
     assert "1 file missing or unreadable, first: sample 006/006_1_2" in message and onset_frame.name in message
 
 
-@pytest.mark.parametrize("frame", ["onset", "offset", "in-clip"])
+@pytest.mark.parametrize("frame", ["onset", "offset", "in-clip", "middle"])
 def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick_run, tmp_path, frame):
     """The default chain (flow) reads onset and apex: a broken onset leaves the clip out, a broken offset or frame
     between them does not (the check once missed the latter altogether: it opened onset, apex and offset only)."""
     root = rt.build_samm(tmp_path / "samm")
     clip = root / "SAMM" / "006" / "006_1_2"
     span = rt.clip_frames(6, 0, "Anger")
-    broken = sorted(clip.iterdir())[span.onset + 1 if frame == "in-clip" else getattr(span, frame)]
+    position = {"in-clip": span.onset + 1, "middle": (span.onset + span.offset) // 2}.get(frame)
+    assert position is None or position != span.apex, "a frame that only whole-clip chains read"
+    broken = sorted(clip.iterdir())[getattr(span, frame) if position is None else position]
     broken.write_bytes(b"")
     checked = run_cli("datasets", "check", "samm", "--root", str(root))
     strict = run_cli("datasets", "check", "samm", "--root", str(root), "--strict")
@@ -169,3 +171,21 @@ def test_the_annotation_line_says_what_the_loader_read_not_folder_names_for_ever
     assert result.code == 0, result.err
     line = next(line for line in result.out.splitlines() if "annotation" in line)
     assert "(generated" in line and "folder names" not in line
+
+
+def test_the_in_clip_sniff_reads_bytes_and_takes_any_file_name(tmp_path):
+    """A folder name that is not UTF-8 (unpacked from an old zip) made OpenCV's header check crash the process."""
+    import os
+
+    from merbench.contracts import Sample
+    from merbench.dataset_check import in_clip_problems
+
+    names = [os.fsdecode(b"img\xff%d.jpg" % i) for i in range(5)]
+    for i, name in enumerate(names):
+        (tmp_path / name).write_bytes({1: b"", 2: b"text, not a frame"}.get(i, b"\xff\xd8\xff\xe0" + bytes(60)))
+    sample = Sample(id="c", subject="s", label=0, domain="d", frames=tuple(tmp_path / n for n in names),
+                    onset=0, apex=4, offset=4)
+    checked, problems = in_clip_problems(sample)
+    assert checked == 3 and [(p.path.name, p.problem) for p in problems] == [
+        (names[1], "in-clip frame unreadable (the file is empty (0 bytes))"),
+        (names[2], "in-clip frame unreadable (the file is not an image file)")]

@@ -301,20 +301,25 @@ def test_a_megc2019_run_on_a_partial_copy_says_how_much_of_the_official_list_it_
     assert "of the 442 samples of the official list found" in said and "datasets check megc2019 --root" in said
 
 
-@pytest.mark.parametrize("name", ["casme2", "smic"])
+@pytest.mark.parametrize("name", ["casme2", "smic", "casme3"])
 def test_macos_resource_fork_files_beside_the_frames_are_not_frames(trees, tmp_path, name):
-    """A copy made on a Mac drive has `._img46.jpg` (4 KB of metadata) beside each frame: once matched by number,
-    it could stand in for the frame and leave the clip out with advice to replace a frame that was there."""
-    from merbench_plugins.datasets import casme2
+    """A copy made on a Mac drive has `._img46.jpg` (4 KB of metadata) beside each frame and sheet: once matched by
+    number, it could stand in for the frame and leave the clip out with advice to replace a frame that was there."""
+    from merbench.config import resolve_section
+    from merbench.contracts import resolve_factory
+    from merbench.registry import get_registry
 
     root = tmp_path / name
     shutil.copytree(trees / name, root)
-    load = (lambda: casme2.load(root, {"classes": "5", "frames": "auto", "strict": False}, tmp_path / "c")) \
-        if name == "casme2" else (lambda: smic.load(root, SMIC, tmp_path / "c"))
+    spec = get_registry().get("datasets", name)
+    options = resolve_section(spec, "dataset", overrides={"dataset.strict": "false"})
+    load = lambda: resolve_factory(spec.load)(root, options, tmp_path / "c")  # noqa: E731
     clean = load()
     for sample in clean.samples:
         for frame in sample.frames:
             frame.with_name("._" + frame.name).write_bytes(b"\x00\x05\x16\x07" + bytes(4092))
+    for sheet in [*root.glob("*.xlsx"), *root.glob("*/*.xlsx")]:
+        sheet.with_name("._" + sheet.name).write_bytes(b"\x00\x05\x16\x07" + bytes(4092))
     forked = load()
     assert [s.frames for s in forked.samples] == [s.frames for s in clean.samples]
 

@@ -49,7 +49,8 @@ def test_latex_keeps_names_with_doubled_hyphens_quotes_and_backticks_as_written(
     """LaTeX reads `--` as a dash and two backticks or apostrophes as quotation marks: a name would print changed."""
     from merbench.escaping import latex_escape
 
-    assert latex_escape("l--b``c''d,,e.csv") == r"l-{}-b\textasciigrave{}\textasciigrave{}c'{}'d,{},e.csv"
+    mark = r"\textcompwordmark{}"
+    assert latex_escape("l--b``c''d,,e.csv") == rf"l-{mark}-b\textasciigrave{{}}\textasciigrave{{}}c'{mark}'d,{mark},e.csv"
     assert latex_escape("convmixer-256-8") == "convmixer-256-8" and latex_escape("a — b") == "a --- b"
 
 

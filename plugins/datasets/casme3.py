@@ -93,15 +93,22 @@ def subject_id(value: Any) -> str:
 
 
 def numbered(folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Path]:
-    """Files of ``folder`` named ``{N}.ext`` (``ext`` in ``suffixes``), by N; ``SkipRow`` when it cannot be read."""
+    """Files of ``folder`` named ``{N}.ext`` (``ext`` in ``suffixes``), by N, hidden files (macOS ``._123.jpg``)
+    left out; ``SkipRow`` when it cannot be read or two files carry one number (as ``common.list_frames``)."""
     if folder is None or not folder.is_dir():
         return {}
-    found = {}
+    found: dict[int, Path] = {}
     try:
         for path in folder.iterdir():
             match = re.search(r"(\d+)$", path.stem)
-            if match and path.suffix.lower() in suffixes and path.is_file():
-                found[int(match.group(1))] = path
+            if path.name.startswith(".") or not match or path.suffix.lower() not in suffixes or not path.is_file():
+                continue
+            number = int(match.group(1))
+            if number in found:
+                first, second = sorted((found[number].name, path.name))
+                raise SkipRow(f"folder {folder} has two files for frame {number}: {first} and {second}; keep the "
+                              "clip's own frame and move the other away to use this clip")
+            found[number] = path
     except OSError as exc:
         raise SkipRow(f"folder {folder} not readable ({exc.strerror or exc}); make it readable to use this clip") from None
     return dict(sorted(found.items()))

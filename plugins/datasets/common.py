@@ -66,7 +66,7 @@ def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> 
         prefix = "*/" * level
         for pattern in patterns:
             for path in root.glob(prefix + pattern):
-                if not path.name.startswith("~$"):
+                if not path.name.startswith(("~$", ".")):  # Excel's lock file, macOS's ._ copy: not the sheet
                     (found if path.is_file() else unusable).append(path)
         if found:
             break
@@ -93,7 +93,8 @@ def other_formats(root: Path, patterns: Sequence[str], depth: int = 1) -> Path |
     stems = [p.removesuffix(".xlsx") for p in patterns if p.endswith(".xlsx")]
     for level in range(depth + 1):
         found = sorted({p for stem in stems for suffix in OTHER_SHEET_SUFFIXES
-                        for p in root.glob("*/" * level + stem + suffix) if p.is_file() and not p.name.startswith("~$")})
+                        for p in root.glob("*/" * level + stem + suffix)
+                        if p.is_file() and not p.name.startswith(("~$", "."))})
         if found:
             return found[0]
     return None
@@ -394,7 +395,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     annotated = offset
     apex_on_disk = apex is not None and apex in frames
     if offset is None or offset not in frames or offset <= onset or (apex_on_disk and apex > offset):
-        if offset is not None and offset < onset:
+        if offset is not None and 0 < offset < onset:  # not a placeholder 0 or -1
             swapped = "; onset and offset look swapped in the sheet"
         if last <= onset or (apex is not None and last < apex):
             shown = "missing" if offset is None else offset
