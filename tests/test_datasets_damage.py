@@ -353,3 +353,34 @@ def test_an_annotation_sheet_that_is_a_broken_link_is_named_as_one(run_cli, tree
     said = " ".join(result.err.split())
     assert result.code == 2 and "Traceback" not in result.err, result.err
     assert f"{sheet}: the CASME II annotation file is a broken symbolic link (to {tmp_path / 'gone.xlsx'})" in said, said
+
+
+def test_a_manifest_file_that_is_there_but_not_a_file_says_what_it_is(tmp_path):
+    """A FIFO, a folder or a broken link once read 'not found under the root', though the path was right."""
+    root = tmp_path / "data"
+    root.mkdir()
+    listing = rt.build_manifest_images(root)
+    images = sorted((root / "images").rglob("*.png"))
+    images[0].unlink()
+    images[0].mkdir()
+    images[1].unlink()
+    os.mkfifo(images[1])
+    images[2].unlink()
+    images[2].symlink_to(tmp_path / "gone.png")
+    dataset = manifest.load(root, {"manifest": str(listing), "classes": [], "strict": False}, tmp_path / "cache")
+    reasons = {row["reason"] for row in dataset.summary["skipped_rows"]}
+    relative = [image.relative_to(root) for image in images[:3]]
+    assert reasons == {f"file {relative[0]} is a folder, not a file",
+                       f"file {relative[1]} is not a regular file (a FIFO or device)",
+                       f"file {relative[2]} is a broken symbolic link (to {tmp_path / 'gone.png'})"}, reasons
+
+
+def test_a_subject_folder_that_is_a_broken_link_is_named(run_cli, trees, tmp_path):
+    root = tmp_path / "casme2"
+    shutil.copytree(trees / "casme2", root)
+    subject = root / "CASME2_RAW_selected" / "sub02"
+    shutil.rmtree(subject)
+    subject.symlink_to(tmp_path / "elsewhere" / "sub02")
+    result = run_cli("datasets", "check", "casme2", "--root", str(root))
+    said = " ".join(result.out.split())
+    assert f"CASME2_RAW_selected/sub02 is a broken symbolic link to {tmp_path / 'elsewhere' / 'sub02'}" in said, said

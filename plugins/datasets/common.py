@@ -336,6 +336,8 @@ def missing_folder_hint(folder: Path, root: Path) -> str:
         if folder.exists():
             return " (a file of that name is there, not a folder of frames)"
         missing = _first_missing(folder, root)
+        if missing.is_symlink():  # there, but leading nowhere
+            return f" ({missing.relative_to(root)} is a broken symbolic link to {os.readlink(missing)}: repair or remove it)"
         siblings = sorted(entry.name for entry in missing.parent.iterdir() if entry.is_dir())
     except OSError:
         return ""
@@ -345,6 +347,18 @@ def missing_folder_hint(folder: Path, root: Path) -> str:
     parent = missing.parent
     where = parent.relative_to(root) if parent != root and parent.is_relative_to(root) else "the root"
     return f" ({missing.name}/ is not in {where}, but {alike[0]}/ is: rename it {missing.name}, as the sheet names it)"
+
+
+def why_not_a_file(path: Path) -> str:
+    """Why ``path``, which a sheet or manifest names, is not a file to read: ``not found``, ``is a broken symbolic
+    link (to X)``, ``is a folder`` or ``is not a regular file (a FIFO or device)``."""
+    if path.is_symlink() and not path.exists():
+        return f"is a broken symbolic link (to {os.readlink(path)})"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if path.exists():
+        return "is not a regular file (a FIFO or device)"
+    return "not found"
 
 
 def _first_missing(folder: Path, root: Path) -> Path:

@@ -33,7 +33,7 @@ from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench.escaping import printable_line
-from merbench_plugins.datasets.common import LoadLog, as_bool, check_root, class_counts, enforce_strict
+from merbench_plugins.datasets.common import LoadLog, as_bool, check_root, class_counts, enforce_strict, why_not_a_file
 from merbench.wording import plural
 
 DEFAULT_DOMAIN = "manifest"
@@ -219,7 +219,9 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         log.claim(sample_id, row, str(path))
         absent = [f for f in files if not f.is_file()]
         if absent:
-            log.skip(row, sample_id, f"file {absent[0].relative_to(root)} not found under the root")
+            reason = why_not_a_file(absent[0])
+            log.skip(row, sample_id, f"file {absent[0].relative_to(root)} "
+                                     f"{'not found under the root' if reason == 'not found' else reason}")
             continue
         kept.append((row, cells, files, sample_id))
     enforce_strict(log.skipped, as_bool(options["strict"]), f"dataset 'manifest' ({path})")
