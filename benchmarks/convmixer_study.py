@@ -551,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: run the missing runs, store them, print the table; returns the exit code."""
     from merbench.errors import MerbenchError, UsageError
     from merbench.tables import make_console, print_table
+    from merbench.wording import counted, plural, some_of
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT, help=f"study file (default: {OUT.relative_to(ROOT)})")
@@ -593,7 +594,18 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_table(per_factor, settings))
     else:
         print_table(out, study_table(per_factor, settings, study.get("selection")))
+    partial = partial_rows(per_factor, settings)
+    if partial:
+        print(f"convmixer_study: note: {counted(partial, 'row')} {plural(partial, 'has', 'have')} fewer seeds than "
+              f"--seeds {','.join(map(str, settings.seeds))} (an interrupted study): {some_of(partial, 5)}; run the "
+              "study without --table to complete them", file=sys.stderr)
     return 0
+
+
+def partial_rows(per_factor: dict[str, list[Summary]], settings: Settings) -> list[str]:
+    """The configurations shown with fewer stored seeds than the study's (an interrupted study), by name, once."""
+    return list(dict.fromkeys(config_name(summary.sets) for summaries in per_factor.values() for summary in summaries
+                              if len(summary.uf1) < len(settings.seeds)))
 
 
 if __name__ == "__main__":

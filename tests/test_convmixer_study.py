@@ -294,3 +294,15 @@ def test_a_table_of_other_settings_or_seeds_is_an_error_naming_the_difference(st
         study.run_study(tmp_path / "none.json", ["attention"], study.Settings(), data=DATA, table_only=True)
     _, per_factor = study.run_study(tmp_path / "o.json", ["attention"], study.Settings(), data=DATA, table_only=True)
     assert per_factor["attention"]
+
+
+def test_rows_stored_for_fewer_seeds_than_asked_are_named(study, tmp_path):
+    """An interrupted study: a configuration with one of its two seeds stored prints as a one-seed row."""
+    _pin(study, tmp_path / "p.json")
+    with pytest.raises(KeyboardInterrupt):  # stopped after three runs: the second configuration has one seed
+        study.run_study(tmp_path / "p.json", ["attention"], study.Settings(), runner=FakeRunner(study, fail_after=3),
+                        data=DATA, say=lambda _: None)
+    _, per_factor = study.run_study(tmp_path / "p.json", ["attention"], study.Settings(), data=DATA, table_only=True)
+    partial = study.partial_rows(per_factor, study.Settings())
+    shown = {study.config_name(s.sets): len(s.uf1) for rows in per_factor.values() for s in rows}
+    assert partial and partial == [name for name, seeds in shown.items() if seeds < 2]
