@@ -52,6 +52,7 @@ from merbench_plugins.datasets.common import (
     read_sheet,
     to_dataset,
     frame_numbers,
+    list_frames,
     to_int,
     searched_folders,
 )
@@ -93,25 +94,9 @@ def subject_id(value: Any) -> str:
 
 
 def numbered(folder: Path | None, suffixes: tuple[str, ...]) -> dict[int, Path]:
-    """Files of ``folder`` named ``{N}.ext`` (``ext`` in ``suffixes``), by N, hidden files (macOS ``._123.jpg``)
-    left out; ``SkipRow`` when it cannot be read or two files carry one number (as ``common.list_frames``)."""
-    if folder is None or not folder.is_dir():
-        return {}
-    found: dict[int, Path] = {}
-    try:
-        for path in folder.iterdir():
-            match = re.search(r"(\d+)$", path.stem)
-            if path.name.startswith(".") or not match or path.suffix.lower() not in suffixes or not path.is_file():
-                continue
-            number = int(match.group(1))
-            if number in found:
-                first, second = sorted((found[number].name, path.name))
-                raise SkipRow(f"folder {folder} has two files for frame {number}: {first} and {second}; keep the "
-                              "clip's own frame and move the other away to use this clip")
-            found[number] = path
-    except OSError as exc:
-        raise SkipRow(f"folder {folder} not readable ({exc.strerror or exc}); make it readable to use this clip") from None
-    return dict(sorted(found.items()))
+    """Files of ``folder`` named ``{N}.ext`` (``ext`` in ``suffixes``), by N (``common.list_frames``: hidden files
+    left out, ``SkipRow`` when the folder cannot be read or two files carry one number)."""
+    return list_frames(folder, suffixes=suffixes) if folder is not None else {}
 
 
 def children(folder: Path) -> dict[str, Path]:

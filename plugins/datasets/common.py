@@ -264,8 +264,8 @@ def _cell(row: Sequence[Any], position: int | None) -> Any:
 # ------------------------------------------------------------------ frames
 
 
-def list_frames(folder: Path, root: Path | None = None) -> dict[int, Path]:
-    """Image files of a clip folder by the frame number at the end of their name.
+def list_frames(folder: Path, root: Path | None = None, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> dict[int, Path]:
+    """Image files of a clip folder (``suffixes``) by the frame number at the end of their name.
 
     Hidden files are not frames (``._img46.jpg``, the resource-fork copies macOS leaves beside each file on a
     drive it wrote; an editor's ``.img46.jpg.swp``). Raises ``SkipRow`` when the folder cannot be read, or when two
@@ -280,7 +280,7 @@ def list_frames(folder: Path, root: Path | None = None) -> dict[int, Path]:
         with os.scandir(folder) as entries:
             for entry in entries:
                 path = Path(entry.path)
-                if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
+                if path.name.startswith(".") or path.suffix.lower() not in suffixes or not entry.is_file():
                     continue
                 match = NUMBER_AT_END.search(path.stem)
                 if not match:
