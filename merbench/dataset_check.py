@@ -151,9 +151,9 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             if decode_image(blob, flag) is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
         if dataset.gives != "image":
-            in_clip = in_clip_problems(sample)
-            checked += in_clip[0]
-            problems += in_clip[1]
+            sniffed, found = in_clip_problems(sample)
+            checked += sniffed
+            problems += found
         if on_progress:
             on_progress(1)
     return checked, problems
@@ -361,16 +361,16 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
             found.append(f"{plural(lost, 'class')} {', '.join(lost)} {'has' if len(lost) == 1 else 'have'} no sample "
                          f"left once those clips are left out: a run classifies {counted(report.classes_kept, 'class')} "
                          f"({', '.join(report.classes_kept)})")
+    skipped_anyway = report.clips_left_out  # a set computed from every problem: once, not per problem
     offsets = [problem for problem in report.problems
-               if not problem.skips_clip and problem.sample not in report.clips_left_out]
+               if not problem.skips_clip and problem.sample not in skipped_anyway]
     if offsets:
         first = offsets[0]
         clips = {problem.sample for problem in offsets}
-        kept = "it is" if len(clips) == 1 else "they are"
         found.append(f"{counted(clips, 'clip')} with a missing or unreadable offset or in-clip frame: the default chain "
-                     f"(flow) does not read it, so {kept} kept, but chains that read frames across the clip "
-                     f"(apex.rule=motion-peak, magnify; lbptop where it samples that frame) skip "
-                     f"{'it' if len(clips) == 1 else 'them'}; first: sample {first.sample}: {first.path} {first.problem}")
+                     f"(flow) does not read it, so {plural(clips, 'it is', 'they are')} kept, but chains that read "
+                     f"frames across the clip (apex.rule=motion-peak, magnify; lbptop where it samples that frame) skip "
+                     f"{plural(clips, 'it', 'them')}; first: sample {first.sample}: {first.path} {first.problem}")
     found.extend(subject_warnings(report.dataset))
     return found
 

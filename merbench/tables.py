@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Any, Sequence
 
 from rich import box
 from rich.console import Console, Group
@@ -80,8 +80,25 @@ def _lines(cell: Cell) -> list[str]:
     return _plain(cell).splitlines() or [""]
 
 
+class _PrintableText:
+    """A text attribute (a title, a caption: they may hold data, a model or file name) whose control characters
+    are shown as ``\\xNN`` however it is set, at construction or later."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, table: object, owner: type | None = None) -> Any:
+        return self if table is None else getattr(table, self.slot)
+
+    def __set__(self, table: object, text: str | None) -> None:
+        setattr(table, self.slot, None if text is None else printable(text))
+
+
 class DataTable:
     """A table of plain-text cells that prints whole at any width (see the module docstring)."""
+
+    title = _PrintableText()
+    caption = _PrintableText()
 
     def __init__(self, title: str | None, columns: Sequence[Column | str], caption: str | None = None,
                  show_header: bool = True):
@@ -92,24 +109,6 @@ class DataTable:
                         else Column(printable(column)) for column in columns]
         self.rows: list[tuple[list[Cell], str | None, bool]] = []
         self._section = False
-
-    @property
-    def title(self) -> str | None:
-        """The title, its control characters shown (it may hold data: a model or file name), however it is set."""
-        return self._title
-
-    @title.setter
-    def title(self, text: str | None) -> None:
-        self._title = None if text is None else printable(text)
-
-    @property
-    def caption(self) -> str | None:
-        """The caption, its control characters shown (it may hold data), however it is set."""
-        return self._caption
-
-    @caption.setter
-    def caption(self, text: str | None) -> None:
-        self._caption = None if text is None else printable(text)
 
     def add_row(self, *cells: Cell, style: str | None = None) -> None:
         """Add a row; ``None`` cells are empty; ``style`` applies to the whole row on a terminal."""

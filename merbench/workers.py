@@ -225,15 +225,11 @@ def running(executor: Any, broken: str, error: type[RunFailed] = RunFailed) -> I
     """
     try:
         yield executor
+        executor.shutdown(wait=True)  # inside: a Ctrl-C while waiting for the workers stops them too
     except BrokenProcessPool:
         stop_workers(executor)
         raise error(broken) from None
     except BaseException:
-        stop_workers(executor)
-        raise
-    try:
-        executor.shutdown(wait=True)
-    except BaseException:  # Ctrl-C while waiting for the workers to exit: they are stopped, not left behind
         stop_workers(executor)
         raise
 

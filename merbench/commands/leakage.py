@@ -36,8 +36,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="run the honest protocol and each leaky variant; print how much each inflates the scores",
         description="Run MODEL on DATASET under the honest protocol and under each leaky variant (sample-level "
         "folds, frame-level folds, epoch selection on the test fold, normalisation on all samples) with the same "
-        "seeds, and print one table: variant, UF1, UAR, accuracy, the UF1 inflation over the honest "
-        "run with a paired bootstrap interval, and what leaks. Every run is recorded in the results store; --json keeps the summary "
+        "seeds, and print one table: each variant with what leaks, its UF1, UAR and accuracy, and the UF1 inflation "
+        "over the honest run with a paired bootstrap interval. Every run is recorded in the results store; --json "
+        "keeps the summary "
         "(merbench report --leakage FILE renders it).",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,

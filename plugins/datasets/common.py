@@ -73,9 +73,7 @@ def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> 
     found = sorted(set(found))
     if not found and unusable:
         path = sorted(unusable)[0]
-        kind = (f"a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() and not path.exists()
-                else "a folder" if path.is_dir() else "not a regular file")
-        raise DataError(f"{path}: the {what} annotation file is {kind}; put the sheet itself there")
+        raise DataError(f"{path}: the {what} annotation file {why_not_a_file(path)}; put the sheet itself there")
     if not found:
         other = other_formats(root, patterns, depth)
         if other:
