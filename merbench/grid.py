@@ -30,7 +30,7 @@ from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
 from merbench.progress import ProgressSink, SilentProgress
-from merbench.ray_cluster import RayOptions, as_completed, connect, failure_text, remote_function
+from merbench.ray_cluster import RayOptions, as_completed, check_request, connect, failure_text, remote_function
 from merbench.registry import get_registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.run_settings import with_recorded_settings
@@ -399,7 +399,8 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
 def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,
                 finished: Callable[[int, CellOutcome], None]) -> None:
     options = RayOptions.from_section(cells[0].config.section("executor"))
-    connect(options.address, progress.message)  # a cluster that cannot be joined leaves no failed runs behind
+    ray = connect(options.address, progress.message)  # a cluster that cannot be joined leaves no failed runs behind
+    check_request(ray, options, progress.message)  # nor one whose nodes are all too small to run a cell
     run_ids: dict[int, str] = {}
     if store is not None:
         environment = describe_environment(f"Ray task on cluster {options.address} (not started yet)")

@@ -93,8 +93,35 @@ def connect(address: str = "auto", say: Callable[[str], None] | None = None) -> 
     if say is not None:
         say("Ray: no running cluster found (RAY_ADDRESS is not set and `ray start` was not run on this machine); "
             "starting a local Ray instance")
+    global _started_here
     ray.init(**QUIET)
+    _started_here = True
     return ray
+
+
+_started_here = False
+"""Whether ``connect`` started a local Ray instance in this process: one that can never grow."""
+
+
+def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | None = None) -> None:
+    """Refuse tasks no node of the cluster can run (``executor.num_cpus=4`` on a 2-CPU machine), which Ray would
+    keep waiting for without end. On a cluster merbench did not start, an autoscaler may still add such a node:
+    that is only said (``say``), with how to stop."""
+    nodes = [node.get("Resources") or {} for node in ray.nodes() if node.get("Alive")]
+    if not nodes or any(node.get("CPU", 0) >= options.num_cpus and node.get("GPU", 0) >= options.num_gpus
+                        for node in nodes):
+        return
+    largest = max(nodes, key=lambda node: (node.get("CPU", 0), node.get("GPU", 0)))
+    asked = f"executor.num_cpus={options.num_cpus}" + (f" executor.num_gpus={options.num_gpus:g}" if options.num_gpus else "")
+    problem = (f"{asked}: no node of the Ray cluster has that much (its largest has {largest.get('CPU', 0):g} CPUs "
+               f"and {largest.get('GPU', 0):g} GPUs)")
+    fix = (f"--set executor.num_cpus={max(int(largest.get('CPU', 0)), 1)}"
+           + (f" executor.num_gpus={largest.get('GPU', 0):g}" if options.num_gpus else ""))
+    if _started_here:
+        raise UsageError(f"{problem}; the local Ray instance merbench started cannot grow. Ask for less: {fix}")
+    if say is not None:
+        say(f"Warning: {problem}; the tasks wait until the cluster's autoscaler adds such a node (Ctrl-C stops "
+            f"them). To run on the nodes there are: {fix}")
 
 
 def _join(ray: Any, address: str, setting: str) -> Any:

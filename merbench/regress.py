@@ -61,8 +61,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from merbench.config import resolve_config
 from merbench.environment import PROVENANCE_KEYS, known_software, other_software
 from merbench.errors import DataError, RunFailed, UsageError
@@ -72,12 +70,14 @@ from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
 from merbench.wording import plural
 from merbench.yaml_files import read_yaml
-from merbench.yaml_update import shared_value, updated_yaml_text
+from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
 
 DEFAULT_TOLERANCE = 0.06
 DEFAULT_METRICS = ("uf1", "uar", "accuracy")
 ENTRY_KEYS = {"model", "dataset", "protocol", "profile", "seed", "device", "set", "metrics", "tolerance", "derived",
               "leaky"}
+ENTRY_ONLY_KEYS = {"model", "derived"}
+"""Entry keys that cannot be defaults (``leaky`` neither: it is refused with its own reason)."""
 DEFAULT_K = 3.0
 DEFAULT_FLOOR = 0.03
 DIGITS = 4
@@ -128,6 +128,9 @@ class Entry:
     derived: dict[str, Any] | None = None
     leaky: bool = False
     origin: str = "baseline entry"
+    written: dict[str, Any] | None = None
+    """The entry's mapping as the file has it (``--update`` rewrites that, keeping what the user wrote); ``None``
+    for an entry ``--add-missing`` adds."""
 
     @property
     def where(self) -> str:
@@ -178,6 +181,8 @@ class Baseline:
     path: Path
     defaults: dict[str, Any]
     entries: list[Entry] = field(default_factory=list)
+    written_defaults: dict[str, Any] = field(default_factory=dict)
+    """``defaults:`` as the file has it (``defaults`` adds the built-in ones); ``--update`` writes this back."""
 
 
 def _where(path: Path, index: int | None) -> str:
@@ -224,6 +229,14 @@ def _check_metrics(mapping: dict[str, Any], where: str) -> None:
                          "(e.g. metrics: [uf1, uar]), or drop the key to use the defaults' metrics")
 
 
+def _check_metric_names(metrics: list[Any], where: str) -> None:
+    """A ``metrics:`` list holds metric names only: a mapping or list in it is a misplaced expected value."""
+    odd = [item for item in metrics if not isinstance(item, str)]
+    if odd:
+        raise UsageError(f"{where}: 'metrics' lists {odd[0]!r}, not a metric name; a list holds names only "
+                         "(metrics: [uf1, uar]), expected values go in a mapping (metrics: {uf1: 0.3})")
+
+
 def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     where = _where(path, index)
     if not isinstance(raw, dict) or "model" not in raw:
@@ -240,6 +253,7 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     tolerance = _number(merged.get("tolerance", DEFAULT_TOLERANCE), "tolerance", where)
     metrics = merged["metrics"]
     if isinstance(metrics, list):
+        _check_metric_names(metrics, where)
         metrics = {name: {} for name in metrics}
     if not isinstance(metrics, dict):
         raise UsageError(f"{where}: 'metrics' must be a list of names or a mapping name: {{expected, tolerance}}")
@@ -268,16 +282,22 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     if not isinstance(leaky, bool):
         raise UsageError(f"{where}: 'leaky' must be true or false, got {leaky!r}")
     return Entry(str(raw["model"]), str(merged["dataset"]), str(merged["protocol"]), str(merged["profile"]), seed,
-                 str(merged["device"]), sets, expectations, derived, leaky, where)
+                 str(merged["device"]), sets, expectations, derived, leaky, where, copy.deepcopy(raw))
 
 
 BASELINE_KEYS = ("version", "defaults", "entries")
 """The top-level keys of a baseline file."""
 
 
-def load_baseline(path: Path, *, update: bool = False) -> Baseline:
+def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) -> Baseline:
     """Read and validate a baseline file (raises ``UsageError`` naming the file and entry); with ``update``, also
-    refuse one that ``--update`` could not rewrite (``refuse_shared_values``), before anything runs."""
+    refuse one that ``--update`` could not rewrite (``refuse_shared_values``), before anything runs.
+
+    With ``start_new`` (``--update --add-missing``) a file that does not exist yet is an empty baseline with the
+    built-in defaults, which the update then writes.
+    """
+    if start_new and not path.exists() and not path.is_symlink():
+        return parse_baseline({"version": 1, "defaults": copy.deepcopy(BUILTIN_DEFAULTS), "entries": []}, path)
     data = read_yaml(path, f"--baseline {path}", kind="baseline file (YAML, format: docs/results.md)",
                      example=path / "baseline.yaml",
                      when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
@@ -320,6 +340,8 @@ def parse_baseline(data: Any, path: Path) -> Baseline:
                          f"got {data['defaults']!r}")
     _check_names(data.get("defaults") or {}, f"--baseline {path}: defaults")
     _check_metrics(data.get("defaults") or {}, f"--baseline {path}: defaults")
+    if isinstance((data.get("defaults") or {}).get("metrics"), list):
+        _check_metric_names(data["defaults"]["metrics"], f"--baseline {path}: defaults")
     defaults = {**BUILTIN_DEFAULTS, **(data.get("defaults") or {})}
     if not isinstance(defaults["set"] or {}, dict):
         raise UsageError(f"--baseline {path}: defaults 'set' must be a mapping of KEY: VALUE, e.g. set: {{engine.epochs: 5}}")
@@ -330,7 +352,12 @@ def parse_baseline(data: Any, path: Path) -> Baseline:
     if "leaky" in defaults:
         raise UsageError(f"--baseline {path}: 'leaky' cannot be a default; write leaky: true on each entry whose "
                          "configuration leaks (docs/leakage.md)")
-    baseline = Baseline(path, defaults)
+    own = sorted(set(defaults) & ENTRY_ONLY_KEYS)
+    if own:
+        raise UsageError(f"--baseline {path}: {', '.join(repr(key) for key in own)} cannot be a default: "
+                         f"{'each entry names its own model' if 'model' in own else 'it belongs to one entry'}; "
+                         "move it under the entry (or entries) it is meant for")
+    baseline = Baseline(path, defaults, written_defaults=copy.deepcopy(data.get("defaults") or {}))
     baseline.entries = [_entry(raw, defaults, path, i) for i, raw in enumerate(data.get("entries") or [])]
     _refuse_repeated_entries(baseline.entries)
     return baseline
@@ -380,6 +407,10 @@ def run_error_text(exc: BaseException) -> str:
 def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
     """``UsageError`` when the entry's configuration leaks test information and the entry does not say ``leaky: true``."""
     found = config_leaks(config, registry)
+    if found and not entry.leaky and entry.written is None:
+        raise UsageError(f"--add-missing would add this entry with the baseline's defaults, which leak "
+                         f"({describe(found)}), and 'leaky' cannot be a default. Write the entry by hand with "
+                         "'leaky: true', or make the defaults honest (docs/leakage.md)")
     if found and not entry.leaky:
         raise UsageError(f"the entry is leaky ({describe(found)}): its scores are inflated. Add 'leaky: true' to the "
                          "entry to check it anyway, or make it honest (docs/leakage.md)")
@@ -460,8 +491,9 @@ def failed_checks(entry: Entry) -> list[Check]:
 def missing_entries(baseline: Baseline, models: list[str]) -> list[Entry]:
     """Entries with the baseline's defaults for ``models`` not yet in it."""
     present = {entry.model for entry in baseline.entries}
-    return [_entry({"model": name}, baseline.defaults, baseline.path, len(baseline.entries) + i)
-            for i, name in enumerate(m for m in models if m not in present)]
+    added = [_entry({"model": name}, baseline.defaults, baseline.path, len(baseline.entries) + i)
+             for i, name in enumerate(m for m in models if m not in present)]
+    return [dataclasses.replace(entry, written=None, origin=f"{entry.origin} (added by --add-missing)") for entry in added]
 
 
 def _round(value: float) -> float:
@@ -531,52 +563,74 @@ class Derivation:
         """The ``derived:`` mapping stored in the baseline file."""
         return {
             "rule": "expected = mean of the runs; tolerance = min(max(k * std, floor), 1), std over seeds and thread layouts",
-            "k": self.k, "floor": self.floor, "seeds": self.seeds, "threads": self.threads,
+            "k": self.k, "floor": self.floor, "seeds": list(self.seeds), "threads": list(self.threads),
             "runs": len(next(iter(self.values.values()), [])),
             "std": {metric: _round(self.band(metric)[1]) for metric in self.values},
             "values": {metric: [_round(v) for v in values] for metric, values in self.values.items()},
             "seconds_per_run": round(self.seconds, 1),
-            **self.context,
+            **copy.deepcopy(self.context),
         }
 
 
-def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, Derivation | None]]) -> dict[str, Any]:
+def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, Derivation | None]],
+                     notes: list[str] | None = None) -> dict[str, Any]:
     """The baseline document with every entry's expected values set from its measurement.
 
     Without a derivation the expected value is the one run's score and the
     tolerances are kept; with one, expected and tolerance come from its runs.
+    Everything else stays as the file has it: ``defaults:`` (no built-in added),
+    each entry's keys (``seed: 0``, an entry's ``tolerance:``), a metric written as
+    ``uf1: 0.3`` stays one number unless a band is derived for it. A hand-set
+    ``tolerance_high`` narrower than a derived tolerance is widened to it, with a
+    line in ``notes`` (a baseline must pass on the runs it was derived from).
     """
-    defaults = {key: copy.deepcopy(value) for key, value in baseline.defaults.items()}
     entries = []
     for entry, result, derivation in results:
-        raw: dict[str, Any] = {"model": entry.model}
-        for key in ("dataset", "protocol", "profile", "seed", "device"):
-            if getattr(entry, key) != defaults.get(key):
-                raw[key] = getattr(entry, key)
-        extra_sets = {k: v for k, v in entry.sets.items() if (defaults.get("set") or {}).get(k) != v}
-        if extra_sets:
-            raw["set"] = extra_sets
+        raw = copy.deepcopy(entry.written) if entry.written is not None else _added_entry(entry, baseline.defaults)
+        written = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
         metrics = {}
         for expectation in entry.expectations:
             value = result.pooled[expectation.metric] if derivation is None else derivation.band(expectation.metric)[0]
             if not math.isfinite(value):
                 raise RunFailed(f"{entry.where}: measured {expectation.metric} is {value}, not a score; "
                                 f"the baseline {baseline.path} is not updated")
+            old = written.get(expectation.metric)
             if derivation is None:
-                spec: dict[str, Any] = {"expected": _round(value), "tolerance": expectation.tolerance}
-                if expectation.tolerance_high is not None:
-                    spec["tolerance_high"] = expectation.tolerance_high
+                if isinstance(old, dict):
+                    spec: Any = {**old, "expected": _round(value)}
+                elif expectation.metric in written:  # ``uf1: 0.3``: the band stays the inherited one
+                    spec = _round(value)
+                else:
+                    spec = {"expected": _round(value), "tolerance": expectation.tolerance}
             else:
                 mean, _, tolerance = derivation.band(expectation.metric)
                 spec = {"expected": _round(mean), "tolerance": min(_round_up(tolerance), 1.0)}
+                high = expectation.tolerance_high
+                if high is not None and isinstance(old, dict) and "tolerance_high" in old:
+                    spec["tolerance_high"] = max(high, spec["tolerance"])
+                    if high < spec["tolerance"] and notes is not None:
+                        notes.append(f"{entry.where}: {expectation.metric}.tolerance_high {high:g} is narrower than "
+                                     f"the derived tolerance {spec['tolerance']:g}; widened to it")
             metrics[expectation.metric] = spec
         raw["metrics"] = metrics
-        if entry.leaky:
-            raw["leaky"] = True
         if derivation is not None:
             raw["derived"] = derivation.to_dict()
         entries.append(raw)
-    return {"version": 1, "defaults": defaults, "entries": entries}
+    return {"version": 1, "defaults": copy.deepcopy(baseline.written_defaults), "entries": entries}
+
+
+def _added_entry(entry: Entry, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The mapping of an entry ``--add-missing`` added: its model and what differs from the defaults."""
+    raw: dict[str, Any] = {"model": entry.model}
+    for key in ("dataset", "protocol", "profile", "seed", "device"):
+        if getattr(entry, key) != defaults.get(key):
+            raw[key] = getattr(entry, key)
+    extra_sets = {k: v for k, v in entry.sets.items() if (defaults.get("set") or {}).get(k) != v}
+    if extra_sets:
+        raw["set"] = extra_sets
+    if entry.leaky:
+        raw["leaky"] = True
+    return raw
 
 
 def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str]:
@@ -622,7 +676,7 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
     refuse_shared_values(path, original)  # refused before the runs too (load_baseline); the file may have changed
     text = updated_yaml_text(original, document) if original.strip() else None
     if text is None:
-        text = HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        text = HEADER + plain_yaml_text(document)
     if original and b"\r\n" in target.read_bytes():  # a file kept with Windows line ends keeps them
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     try:

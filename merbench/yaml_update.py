@@ -18,25 +18,91 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
+
+
+def _commented(value: Any) -> Any:
+    """``value`` with its dicts and lists as round-trip nodes, which can carry a moved comment."""
+    if isinstance(value, dict) and not isinstance(value, CommentedMap):
+        return CommentedMap((key, _commented(item)) for key, item in value.items())
+    if isinstance(value, list) and not isinstance(value, CommentedSeq):
+        return CommentedSeq(_commented(item) for item in value)
+    return value
+
+
+def _slot(parent: Any) -> int:
+    """Where ruamel keeps the comment that follows an item: after a mapping's value, after a list's item."""
+    return 2 if isinstance(parent, CommentedMap) else 0
+
+
+def _last(node: Any) -> Any:
+    return next(reversed(node)) if isinstance(node, CommentedMap) else len(node) - 1
+
+
+def _take_after(parent: Any, key: Any) -> Any:
+    """Remove and return the comment that follows ``parent[key]`` (the lines after it, up to the next key), or None.
+
+    ruamel hangs such a comment on the deepest last item of the value, so that is searched first.
+    """
+    value = parent[key]
+    if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
+        token = _take_after(value, _last(value))
+        if token is not None:
+            return token
+    slots = parent.ca.items.get(key)
+    if not slots or slots[_slot(parent)] is None:
+        return None
+    token, slots[_slot(parent)] = slots[_slot(parent)], None
+    return token
+
+
+def _put_after(parent: Any, key: Any, token: Any) -> None:
+    """Hang ``token`` (from ``_take_after``) after ``parent[key]``, on its deepest last item as ruamel would."""
+    if token is None:
+        return
+    value = parent[key]
+    if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
+        _put_after(value, _last(value), token)
+        return
+    parent.ca.items.setdefault(key, [None, None, None, None])[_slot(parent)] = token
 
 
 def _merge(old: Any, new: Any) -> Any:
-    """``new``'s values placed into ``old``'s round-trip nodes wherever the two have the same shape."""
-    if isinstance(old, CommentedMap) and isinstance(new, dict):
-        for key in [key for key in old if key not in new]:
-            del old[key]
-        for key, value in new.items():
-            old[key] = _merge(old[key], value) if key in old else value
-        return old
-    if isinstance(old, CommentedSeq) and isinstance(new, list):
-        del old[len(new):]
-        for index, value in enumerate(new):
-            if index < len(old):
-                old[index] = _merge(old[index], value)
+    """``new``'s values placed into ``old``'s round-trip nodes wherever the two have the same shape.
+
+    A comment stays after the item it followed: one after a collection's last item (often a note on the next
+    entry) stays at the collection's end when items are added or removed, and one after a value stays after it
+    when the value changes shape (``uf1: 0.3`` becoming ``uf1: {expected: ..., tolerance: ...}``).
+    """
+    if isinstance(old, (CommentedMap, CommentedSeq)) and isinstance(new, dict if isinstance(old, CommentedMap) else list):
+        token = _take_after_collection(old)
+        if isinstance(old, CommentedMap):
+            for key in [key for key in old if key not in new]:
+                del old[key]
+            items = list(new.items())
+        else:
+            del old[len(new):]
+            items = list(enumerate(new))
+        for key, value in items:
+            if isinstance(old, CommentedSeq) and key >= len(old):
+                old.append(_commented(value))
+            elif isinstance(old, CommentedMap) and key not in old:
+                old[key] = _commented(value)
             else:
-                old.append(value)
+                merged = _merge(old[key], value)
+                if merged is not old[key]:
+                    moved = _take_after(old, key)
+                    old[key] = _commented(merged)
+                    _put_after(old, key, moved)
+        if len(old):
+            _put_after(old, _last(old), token)
         return old
     return old if type(old) is type(new) and old == new else new
+
+
+def _take_after_collection(node: Any) -> Any:
+    """Remove and return the comment after a collection's last item (``_take_after``), or None when it is empty."""
+    return _take_after(node, _last(node)) if len(node) else None
 
 
 def _merge_key(event: pyyaml.Event, at_key: bool | None) -> bool:
@@ -76,6 +142,19 @@ def shared_value(text: str) -> tuple[str, int] | None:
     return None
 
 
+class _NoAliasDumper(pyyaml.SafeDumper):
+    """PyYAML's safe dumper writing every value out in full: a value used in two places never becomes an anchor
+    and an alias, which a later ``--update`` of the file would refuse (``shared_value``)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def plain_yaml_text(document: dict[str, Any]) -> str:
+    """``document`` as new YAML text, keys in their order, every value written out in full (no anchors)."""
+    return pyyaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True)
+
+
 def updated_yaml_text(original: str, document: dict[str, Any]) -> str | None:
     """``original`` (a YAML mapping's text) holding exactly ``document``'s content, its comments kept; None when
     ``original`` is not a mapping ruamel can read round-trip (the caller then writes ``document`` plainly).
@@ -87,6 +166,14 @@ def updated_yaml_text(original: str, document: dict[str, Any]) -> str | None:
     if shared is not None:
         raise ValueError(f"line {shared[1]}: {shared[0]} shares a value between places; write each value out")
     yaml = YAML()
+    try:
+        _, sequence_indent, dash_offset = load_yaml_guess_indent(original)
+    except YAMLError:
+        sequence_indent = None
+    if sequence_indent is not None:  # the file's own indentation ("- model" or "  - model"): only changed lines differ
+        offset = dash_offset or 0
+        yaml.indent(mapping=max(sequence_indent - offset, 2), sequence=sequence_indent, offset=offset)
+    yaml.representer.ignore_aliases = lambda data: True  # a list used twice is written twice, never as &id001/*id001
     yaml.width = 4096  # long strings stay on one line: folding them anew would rewrite lines that did not change
     try:
         tree = yaml.load(original)

@@ -174,11 +174,22 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
             err.print(f"Grid written to {escape(str(args.json))}")
     if store is not None and results:
         ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
-        err.print(escape(f"Stored in {store.path}; this table again: merbench compare {ids}"), highlight=False)
+        err.print(escape(f"Stored in {store.path}; this table again: {compare_command(args, ids)}"), highlight=False)
     if failed:
         err.print(f"{len(failed)} of {counted(outcomes, 'cell')} failed")
         return max(outcome.error.exit_code for outcome in failed)
     return 0
+
+
+def compare_command(args: argparse.Namespace, ids: str) -> str:
+    """The ``merbench compare`` command that prints the grid's table again: its runs, and its store, metric and
+    statistic where they are not compare's defaults."""
+    import shlex
+
+    options = [f"--store {shlex.quote(str(args.store))}"] if args.store else []
+    options += [f"--metric {args.metric}"] if args.metric != "uf1" else []
+    options += [f"--stat {args.stat}"] if args.stat != "fold" else []
+    return " ".join(["merbench compare", *options, ids])
 
 
 def other_software_warnings(outcomes: list, other_software_of: dict[str, list[str]]) -> list[str]:

@@ -122,7 +122,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         check_output_path(args.baseline, "--baseline", store_files(None if args.no_store else args.store),
                           roots=dataset_roots(args))
     layouts = parse_thread_layouts(args.threads or "auto,2") if args.seeds > 1 else ["auto"]
-    baseline = load_baseline(args.baseline, update=args.update)
+    baseline = load_baseline(args.baseline, update=args.update, start_new=args.update and args.add_missing)
     registry = get_registry()
     if args.add_missing:
         baseline.entries += missing_entries(baseline, conformance_names(registry))
@@ -204,8 +204,9 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         if store is not None:
             store.close()
 
+    widened: list[str] = []
     if args.update:
-        document = updated_document(baseline, measured)
+        document = updated_document(baseline, measured, widened)
         try:  # checked as the file will be read, before it is written: nothing invalid is ever written
             rewritten = parse_baseline(document, args.baseline)
         except UsageError as exc:
@@ -219,6 +220,8 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     _print_checks(out, args.baseline, checks, registry)
     _print_reuses(out, [reuse for entry_reuses in reuses for reuse in entry_reuses])
     _print_blind_bands(out, checks, args.update)
+    for note in widened:
+        out.print(Text(printable(f"Note: {note}."), style="yellow"), highlight=False)
     if args.json is not None:
         _write_json(json_target, args.baseline, checks, registry, reuses, updated=args.update)
     if args.update:
@@ -385,13 +388,15 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
          Column("Setting", kind="text", priority=1, breakable=False)],
         caption="Pooled scores in %. low: below expected − tolerance (a regression); high: above expected + "
         "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed (reason below) "
-        "or its score is not a number.",
+        "or its score is not a number."
+        + (" ⚠: a leaky entry (leaky: true): its scores are inflated, not comparable with honest ones."
+           if any(entry.leaky for entry, _, _, _ in checks) else ""),
     )
     colours = {"ok": "green", "low": "bold red", "high": "bold magenta", "new": "yellow", "failed": "bold red"}
     for entry, entry_checks, _, _ in checks:
         for index, check in enumerate(entry_checks):
             expected, band, measured, delta = _shown(check)
-            table.add_row(entry.model, check.metric, expected, band, measured, delta,
+            table.add_row(entry.model + (" ⚠" if entry.leaky else ""), check.metric, expected, band, measured, delta,
                           styled(check.status, colours[check.status]), entry.setting if index == 0 else "")
         table.add_section()
     print_table(out, table)
@@ -422,7 +427,8 @@ def _write_json(target, baseline, checks, registry, reuses, updated: bool) -> No
         "entries": [
             {
                 "model": entry.model, "dataset": entry.dataset, "protocol": entry.protocol, "profile": entry.profile,
-                "seed": entry.seed, "set": entry.sets, "run_id": None if result is None else result.run_id,
+                "seed": entry.seed, "set": entry.sets, "leaky": entry.leaky,
+                "run_id": None if result is None else result.run_id,
                 "error": error,
                 "checks": [
                     {"metric": c.metric, "expected": c.expected, "tolerance": c.tolerance, "tolerance_high": c.tolerance_high,
