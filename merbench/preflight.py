@@ -18,7 +18,7 @@ from pathlib import Path
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, NO_ROOT, RunConfig, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, resolve_factory
-from merbench.errors import UsageError, early_stopping_without_epochs
+from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
 from merbench.splits import check_folds, protocol_dataset
 from merbench.workers import start_worker_server
@@ -103,7 +103,14 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
             f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} samples, "
             f"{len(set(dataset.subjects))} subjects): {exc}; change the protocol.* settings or the protocol"
         ) from None
-    check_folds(folds, dataset.subjects, config.protocol)
+    except MerbenchError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, MemoryError):
+            raise
+        raise PluginError(f"{registry.label('protocols', config.protocol)}: its split() raised {error_line(exc)}; "
+                          "check the protocol.* settings given, or report it to the plugin's author") from exc
+    check_folds(folds, dataset.subjects, config.protocol, registry.label("protocols", config.protocol))
 
 
 def _class_names(text: str, classes: list[str]) -> str:

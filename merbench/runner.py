@@ -328,7 +328,7 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
                                             dict(config.section("protocol")), dataset.domains, list(dataset.classes))
     if rare:
         progress.message(f"[yellow]Note:[/] {rare}")
-    overlaps = check_folds(folds, dataset.subjects, config.protocol)
+    overlaps = check_folds(folds, dataset.subjects, config.protocol, registry.label("protocols", config.protocol))
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = [protocol_spec.warning] if protocol_spec.warning else []
     shared = [(fold.index, subjects) for fold, subjects in zip(folds, overlaps) if subjects]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from merbench.contracts import Dataset, Fold, resolve_factory
-from merbench.errors import DataError
+from merbench.errors import DataError, PluginError
 from merbench.wording import counted
 
 
@@ -29,8 +29,47 @@ def clip_overlaps(folds: list[Fold], clips: np.ndarray) -> int:
     return sum(bool(set(clips[fold.train]) & set(clips[fold.test])) for fold in folds)
 
 
-def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str) -> list[list[str]]:
-    """Validate folds and return, per fold, the subjects found in both train and test."""
+def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
+    """``PluginError`` naming ``who`` (the protocol plugin) when its ``split`` did not return what the contract
+    says: a non-empty list of ``Fold``, each part a 1-D array of integer positions 0..n-1.
+
+    Checked before anything else reads the folds: a negative position would silently wrap round to a test sample
+    (training on it), and a boolean mask would read as positions 0 and 1.
+    """
+    fix = "fix the protocol plugin's split() or report it to the plugin's author"
+    if not isinstance(folds, (list, tuple)):
+        raise PluginError(f"{who}: its split() returned {type(folds).__name__}, not a list of "
+                          f"merbench.contracts.Fold; {fix}")
+    if not folds:
+        raise PluginError(f"{who}: its split() returned no folds; {fix}")
+    for number, fold in enumerate(folds, start=1):
+        if not isinstance(fold, Fold):
+            raise PluginError(f"{who}: its split() returned {type(fold).__name__} as fold {number}, expected "
+                              f"merbench.contracts.Fold(index, train, test); {fix}")
+        for part in ("train", "test"):
+            positions = getattr(fold, part)
+            where = f"{who}: fold {number}'s {part} part"
+            if not isinstance(positions, np.ndarray) or positions.ndim != 1:
+                raise PluginError(f"{where} is {type(positions).__name__}"
+                                  f"{'' if not isinstance(positions, np.ndarray) else f' with {positions.ndim} dimensions'}"
+                                  f", not a 1-D numpy array of sample positions; {fix}")
+            if positions.dtype == bool:
+                raise PluginError(f"{where} is a boolean mask; give integer sample positions "
+                                  f"(np.flatnonzero(mask)); {fix}")
+            if not np.issubdtype(positions.dtype, np.integer):
+                raise PluginError(f"{where} holds {positions.dtype} values; give integer sample positions; {fix}")
+            if positions.size and (positions.min() < 0 or positions.max() >= n_samples):
+                bad = int(positions.min()) if positions.min() < 0 else int(positions.max())
+                raise PluginError(f"{where} holds position {bad}; the dataset has {counted(n_samples, 'sample')} "
+                                  f"(positions 0..{n_samples - 1}); {fix}")
+
+
+def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str, who: str | None = None) -> list[list[str]]:
+    """Validate folds and return, per fold, the subjects found in both train and test.
+
+    ``who`` names the protocol plugin in a message about a broken fold (default: ``protocol 'NAME'``).
+    """
+    check_fold_contract(folds, len(subjects), who or f"protocol '{protocol}'")
     overlaps = []
     for fold in folds:
         if len(fold.train) == 0 or len(fold.test) == 0:
