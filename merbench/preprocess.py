@@ -116,17 +116,32 @@ def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
     names = [spec.name for spec in specs]
     twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
     if twice is not None:
+        once = list({spec.name: spec for spec in specs}.values())
         raise UsageError(f"preprocess={','.join(names)}: '{twice}' is given twice; give each step once, "
-                         "e.g. --set preprocess=crop,flow")
+                         f"{_suggestion(once)}")
+    problem = _order_problem(specs)
+    if problem is not None:
+        raise UsageError(f"preprocess={','.join(names)}: {problem}; put the steps that take and give frames "
+                         f"(crop, apex, magnify) before the step that makes the model's input, {_suggestion(specs)}")
+
+
+def _order_problem(specs: Sequence[PreprocessorPlugin]) -> str | None:
+    """Why a step of ``specs`` cannot take what the step before it gives, or None when each can."""
     given, source = FRAMES, "the dataset"
     for spec in specs:
         if given not in spec.accepts:
-            raise UsageError(
-                f"preprocess={','.join(s.name for s in specs)}: '{spec.name}' takes {' or '.join(repr(a) for a in spec.accepts)} "
-                f"but {source} gives '{given}'; put frame steps (crop, apex, magnify) before flow or apex-frame, "
-                "e.g. --set preprocess=crop,flow"
-            )
+            return f"'{spec.name}' takes {' or '.join(repr(a) for a in spec.accepts)} but {source} gives '{given}'"
         given, source = spec.produces, f"'{spec.name}'"
+    return None
+
+
+def _suggestion(specs: Sequence[PreprocessorPlugin]) -> str:
+    """``e.g. --set preprocess=...``: the given steps with the frame steps first, when that order works (else the
+    built-in example)."""
+    reordered = [spec for spec in specs if spec.produces == FRAMES] + [spec for spec in specs if spec.produces != FRAMES]
+    if _order_problem(reordered) is None:
+        return f"e.g. --set preprocess={','.join(spec.name for spec in reordered)}"
+    return "e.g. --set preprocess=crop,flow (`merbench list preprocessors` says what each step takes and gives)"
 
 
 def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]],
@@ -514,7 +529,15 @@ def _model_input(chain: Chain, sample: Sample, output: Any) -> np.ndarray:
             f"{chain.label(-1)} returned {what} for sample {sample.id}; a chain's last step must return model input "
             "as a numpy array of numbers shaped (C, H, W): fix the preprocessor or report it to the plugin's author"
         )
-    return np.ascontiguousarray(output, dtype=np.float32)
+    converted = np.ascontiguousarray(output, dtype=np.float32)
+    finite = np.isfinite(converted)
+    if not finite.all():  # found here, before it is cached, rather than as NaN loss at training time
+        raise PluginError(
+            f"{chain.label(-1)} returned NaN or infinity for sample {sample.id} ({finite.size - int(finite.sum())} of "
+            f"{finite.size} values, in float32); model input must be finite numbers: fix the preprocessor or report "
+            "it to the plugin's author"
+        )
+    return converted
 
 
 def store_entry(entry_dir: Path, key: str, output: np.ndarray, notes: Mapping[str, Any]) -> None:
