@@ -37,6 +37,9 @@ class Registry(Protocol):
     def names(self, kind: str) -> list[str]:
         """The names registered of ``kind``."""
 
+    def provider(self, kind: str, name: str) -> Any:
+        """Where the plugin registering ``name`` comes from (``builtin``, ``distribution``, ``version``)."""
+
 
 PROFILES = ("quick", "default", "paper")
 DEFAULT_PROTOCOL = "subject-10fold"
@@ -470,6 +473,27 @@ NO_ROOT = (
     "give its folder with --root DIR (the expected layout is in docs/datasets.md; "
     "`merbench datasets check {name} --root DIR` checks a copy without training)"
 )
+NO_ROOT_PLUGIN = (
+    "dataset '{name}' reads a copy of its data from a folder: give it with --root DIR (the expected layout is in "
+    "the documentation of {distribution}, which provides it; `merbench datasets check {name} --root DIR` checks a "
+    "copy without training)"
+)
+
+
+def layout_docs(registry: Registry, dataset: str) -> str:
+    """Where a dataset's folder layout is described: docs/datasets.md for merbench's own, else its distribution's
+    documentation (merbench's docs know nothing of a plugin's layout)."""
+    provider = registry.provider("datasets", dataset)
+    return "docs/datasets.md" if provider.builtin else f"the documentation of {provider.distribution} {provider.version}"
+
+
+def no_root_message(registry: Registry, dataset: str) -> str:
+    """The error for a dataset that reads a folder given no ``--root``: merbench's own licensed corpora say where
+    their layout is described here; a plugin's dataset points to its distribution."""
+    provider = registry.provider("datasets", dataset)
+    if provider.builtin:
+        return NO_ROOT.format(name=dataset)
+    return NO_ROOT_PLUGIN.format(name=dataset, distribution=f"{provider.distribution} {provider.version}")
 
 
 def dataset_gives(spec: Any, root: Path | None, options: Mapping[str, Any]) -> str:
@@ -630,7 +654,7 @@ def resolve_config(
     if sibling_protocols:
         overrides = sets_for_protocol(overrides, protocol, sibling_protocols, registry)
     if dataset_spec.needs_root and root is None:
-        raise UsageError(NO_ROOT.format(name=dataset))
+        raise UsageError(no_root_message(registry, dataset))
     if root is not None and not dataset_spec.reads_root:
         raise UsageError(NO_FOLDER.format(name=dataset, root=root))
 

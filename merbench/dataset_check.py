@@ -12,6 +12,7 @@ what the dataset gives.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import shlex
 from collections import Counter
@@ -307,7 +308,9 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     strict = not skips_unreadable(options)
     if "strict" in options:
         options["strict"] = False
-    return load_plugin_dataset(registry, name, root, options, cache_dir), strict
+    dataset = load_plugin_dataset(registry, name, root, options, cache_dir)
+    # The check speaks of the dataset the user named; a plugin's Dataset may carry another name (its own short one).
+    return (dataset if dataset.name == name else dataclasses.replace(dataset, name=name)), strict
 
 
 def verdict(report: CheckReport, strict: bool) -> str | None:

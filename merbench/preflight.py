@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from merbench.cache import cache_root
-from merbench.config import COMPILE_WITH_VMAP, NO_ROOT, RunConfig, may_train_folds_in_worker_processes
+from merbench.config import COMPILE_WITH_VMAP, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
 from merbench.contracts import Dataset, resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
@@ -30,7 +30,7 @@ def check_root(config: RunConfig, registry: Registry) -> None:
     root = config.root
     if root is None:
         if spec.needs_root:
-            raise UsageError(NO_ROOT.format(name=config.dataset))
+            raise UsageError(no_root_message(registry, config.dataset))
         return
     root = Path(root)
     if root.is_dir():
@@ -38,7 +38,8 @@ def check_root(config: RunConfig, registry: Registry) -> None:
     what = "is a file, not a folder" if root.exists() else "no such folder"
     raise UsageError(
         f"--root {root}: {what}; give the folder that holds your copy of '{config.dataset}' "
-        f"(layout in docs/datasets.md; `merbench datasets check {config.dataset} --root DIR` checks a copy)"
+        f"(layout in {layout_docs(registry, config.dataset)}; `merbench datasets check {config.dataset} --root DIR` "
+        "checks a copy)"
     )
 
 

@@ -94,6 +94,8 @@ class ProcessFolds:
         if not picklable(job):
             progress.message("[yellow]Note:[/] the model plugin cannot be sent to worker processes "
                              "(a lambda or local class); training its folds one after another")
+            self.description = f"{SequentialFolds.description} (the model plugin cannot be sent to worker processes)"
+            self.workers, self.adaptive = 1, False  # what the result records is what happened
             SequentialFolds().run(job, data, list(tasks), on_done, progress)
             return
         if not self.adaptive:
