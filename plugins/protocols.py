@@ -68,9 +68,10 @@ def sample_kfold(
     if counts.min() < n_splits:
         rare, fewest = classes[counts.argmin()], int(counts.min())
         fix = (f"use --set protocol.n_splits={fewest}" if fewest >= 2 else
-               "every class needs at least 2 samples to be split in 2 folds: add samples of that class or leave it out "
-               "with the dataset's class set (dataset.classes)")
-        raise UsageError(f"{name} needs at least {n_splits} samples of every class; class {rare} has {fewest}: {fix}")
+               "fewer folds do not help (even 2 folds need 2 samples of every class): add samples of that class or "
+               "leave it out with the dataset's class set (dataset.classes)")
+        raise UsageError(f"{name} with {n_splits} folds (protocol.n_splits) needs at least {n_splits} samples of every "
+                         f"class; class {rare} has {fewest}: {fix}")
     from sklearn.model_selection import StratifiedKFold
 
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)

@@ -268,4 +268,4 @@ def test_sample_kfold_with_a_class_of_one_sample_suggests_no_impossible_n_splits
     with pytest.raises(UsageError) as excinfo:
         sample_kfold(labels, subjects, 0, TEN)
     message = str(excinfo.value)
-    assert "class 2 has 1" in message and "n_splits=1" not in message and "at least 2 samples" in message
+    assert "class 2 has 1" in message and "n_splits=1" not in message and "even 2 folds need 2 samples of every class" in message
