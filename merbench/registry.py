@@ -4,7 +4,8 @@ Built-in plugins and third-party plugins are found the same way: through the
 ``merbench`` entry-point group. Each entry point is loaded and registered in its
 own ``try`` so that one broken plugin is reported and the others keep working
 (``MERBENCH_STRICT_PLUGINS=1`` turns such a report into an error).
-``MERBENCH_DISABLE_PLUGINS=a,b`` skips entry points by name.
+``MERBENCH_DISABLE_PLUGINS=a,b`` skips entry points by name (every distribution's
+entry point of that name; ``DIST:NAME`` names one distribution's).
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ class PluginRecord:
     errors: list[str] = field(default_factory=list)
     traces: list[str] = field(default_factory=list)
     """Per error, the traceback of the plugin's own exception (import, hook; else ""), for ``merbench plugins --debug``."""
+    problems: list[str] = field(default_factory=list)
+    """Problems of what it registered that do not stop it loading (a model whose declared input no registered
+    preprocessor produces, so it cannot run), one by one; ``merbench plugins`` shows them like ``errors``."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the plugin loaded cleanly and everything it registered can run."""
+        return not self.errors and not self.problems
 
 
 def _normalise(name: str) -> str:
@@ -82,6 +91,15 @@ def _iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, str, str]]:
     return found
 
 
+def _disables(entry: str, entry_point: str, distribution: str) -> bool:
+    """Whether one ``MERBENCH_DISABLE_PLUGINS`` entry names this entry point: ``NAME`` (of any distribution) or
+    ``DIST:NAME`` (of that distribution only; ``merbench-epclash:models``, ``_`` and case as in pip)."""
+    if entry == entry_point:
+        return True
+    dist, colon, name = entry.partition(":")
+    return bool(colon) and name == entry_point and _normalise(dist) == _normalise(distribution)
+
+
 def strict_plugins_requested() -> bool:
     """Whether ``MERBENCH_STRICT_PLUGINS`` asks that a plugin problem be an error (exit code 2), as CI wants."""
     return os.environ.get("MERBENCH_STRICT_PLUGINS", "").strip().lower() not in ("", "0", "false", "no", "off")
@@ -98,6 +116,8 @@ class Registry:
         self.strict = strict
         self.disabled = {name for name in disabled if name}
         self.disabled_unknown: list[str] = []
+        self.disabled_shared: list[str] = []
+        """One note per plain name in ``disabled`` that matched the entry points of several distributions."""
         self.records: list[PluginRecord] = []
         self.problems: list[str] = []
         self._items: dict[str, dict[str, Any]] = {kind: {} for kind in PLUGIN_KINDS}
@@ -127,13 +147,10 @@ class Registry:
                 "merbench's built-in plugins are not registered (no 'merbench' entry points "
                 "found in the installed distribution): reinstall with pip install -e ."
             )
-        self.disabled_unknown = sorted(self.disabled - {ep.name for ep, _, _ in entry_points})
-        if self.disabled_unknown:
-            self.problems.append(f"MERBENCH_DISABLE_PLUGINS names {', '.join(self.disabled_unknown)}, which no installed entry "
-                                 "point is called (entry point names are listed by `merbench plugins`)")
+        self._check_disabled(entry_points)
         for ep, dist_name, version in entry_points:
             provider = Provider(ep.name, ep.value, dist_name, version)
-            if ep.name in self.disabled:
+            if any(_disables(entry, ep.name, dist_name) for entry in self.disabled):
                 continue
             record = PluginRecord(provider)
             self.records.append(record)
@@ -162,6 +179,24 @@ class Registry:
                                      f"{'is' if len(unmarked) == 1 else 'are'} not marked @hookimpl, so merbench never "
                                      "calls it and what it registers is missing; decorate it with `@hookimpl` "
                                      "(from merbench.hookspecs import hookimpl)")
+
+    def _check_disabled(self, entry_points: list[tuple[metadata.EntryPoint, str, str]]) -> None:
+        """Say which ``MERBENCH_DISABLE_PLUGINS`` entries match no entry point, and which plain names match the entry
+        points of several distributions (all of them are skipped: ``DIST:NAME`` picks one)."""
+        matches = {entry: [(dist, version) for ep, dist, version in entry_points if _disables(entry, ep.name, dist)]
+                   for entry in sorted(self.disabled)}
+        self.disabled_unknown = [entry for entry, found in matches.items() if not found]
+        if self.disabled_unknown:
+            self.problems.append(f"MERBENCH_DISABLE_PLUGINS names {', '.join(self.disabled_unknown)}, which no installed entry "
+                                 "point is called (entry point names are listed by `merbench plugins`)")
+        for entry, found in matches.items():
+            if len({_normalise(dist) for dist, _ in found}) > 1:
+                example = next((dist for dist, _ in found if _normalise(dist) != OWN_DISTRIBUTION), found[-1][0])
+                self.disabled_shared.append(
+                    f"MERBENCH_DISABLE_PLUGINS names '{entry}', the entry point of {len(found)} distributions "
+                    f"({_names([f'{dist} {version}' for dist, version in found])}), so all of them are skipped; to "
+                    f"skip one, write DIST:NAME, e.g. {example}:{entry}")
+        self.problems.extend(self.disabled_shared)
 
     def _registration_problem(self, plugin: Any, exc: Exception) -> str:
         """pluggy's refusal of ``plugin`` as one line that says how to fix it.
@@ -218,11 +253,16 @@ class Registry:
 
     def _check_model_inputs(self) -> None:
         """Report a model whose declared input no registered preprocessor produces: it cannot run (``merbench run``
-        refuses it), so every command's plugin problems (``list models``, ``info``) say so at once."""
-        for name, spec in self._items["models"].items():
+        refuses it), so every command's plugin problems (``list models``, ``info``) say so at once, and its plugin's
+        ``PluginRecord.problems`` holds it (``merbench plugins`` shows the plugin as not ``ok``)."""
+        records = {(r.provider.distribution, r.provider.entry_point): r for r in self.records}
+        for name in self._items["models"]:
             problem = self.input_problem(name)
-            if problem:  # its plugin loaded: a problem of one model, not the plugin's error
-                self._report(None, f"{problem} (from {self._providers[('models', name)]})")
+            if problem:  # its plugin loaded: a problem of one model, not an error that stopped the plugin loading
+                provider = self._providers[("models", name)]
+                message = f"{problem} (from {provider})"
+                records[(provider.distribution, provider.entry_point)].problems.append(message)
+                self._report(None, message)
 
     def produced_inputs(self) -> list[str]:
         """Every representation some registered preprocessor produces, sorted."""
@@ -384,9 +424,11 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
 
     Every ``option_ranges`` key and every key a profile sets must be one of the
     spec's ``options``, each rule must parse, a profile must be one of the run
-    profiles (quick, default, paper), and a value a profile sets for an option
-    with a rule must be one that ``--set`` would accept (its type and its rule),
-    as CONTRIBUTING.md asks ("Profiles may only set keys that are in ``options``").
+    profiles (quick, default, paper), and an option's default and a value a
+    profile sets for an option with a rule must be ones that ``--set`` would
+    accept (its type and its rule, of every kind: a range, choices, a list's
+    elements), as CONTRIBUTING.md asks ("Profiles may only set keys that are in
+    ``options``").
     """
     from merbench.config import PROFILES, coerce, parse_rule  # the rules the run's configuration applies
 
@@ -405,14 +447,9 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
             problems.append(f"it declares option_ranges['{option}']: {exc}")
             continue
         rules[option] = rule
-        default = options[option]
-        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-        if numeric and isinstance(rule, str) and rule != "file":  # a range: None, "" or "auto" may mean "unset"
-            try:
-                coerce(str(option), default, default, rule)
-            except MerbenchError as exc:
-                problems.append(f"its default {exc}, as its own option_ranges declare; change the default or the "
-                                "range")
+        problem = _default_problem(str(option), options[option], rule)
+        if problem:
+            problems.append(problem)
     for profile, values in dict(getattr(spec, "profiles", {}) or {}).items():
         if profile not in PROFILES:
             problems.append(f"it declares profiles['{profile}'], but the run profiles are {', '.join(PROFILES)}; "
@@ -434,6 +471,22 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                     problems.append(f"its profile '{profile}' sets {exc}, as its option_ranges declare; "
                                     "change the profile's value or the range")
     return problems
+
+
+def _default_problem(option: str, default: Any, rule: Any) -> str | None:
+    """Why an option's default is a value its own rule refuses, checked as ``--set OPTION=DEFAULT`` would be
+    (``config.coerce``: a number's range, a text's or a list's choices, each element of a list); ``None`` when it
+    is accepted. ``None`` and ``""`` mean "unset" and a ``"file"`` rule's default is a path on the user's machine,
+    so neither is checked here."""
+    from merbench.config import FILE_RULE, coerce
+
+    if default is None or default == "" or rule == FILE_RULE:
+        return None
+    try:
+        coerce(option, default, default, rule)
+    except MerbenchError as exc:
+        return f"its default {exc}, as its own option_ranges declare; change the default or the range"
+    return None
 
 
 def _import_hint(target: str, distribution: str, exc: Exception) -> str:

@@ -119,7 +119,10 @@ def conformance_names(registry: Any = None, distribution: str | None = None) -> 
 
     With ``distribution``, a ``ConformanceError`` when that distribution has no
     merbench entry point installed, or when one of its plugins failed to load
-    (the error names what failed: an import error, a wrong hook).
+    (the error names what failed: an import error, a wrong hook). A model that
+    registered but cannot run (``PluginRecord.problems``: no preprocessor produces
+    its declared input) is still named, so that ``assert_conformant`` fails that
+    model with the reason and the distribution's other models are checked.
     """
     registry = registry or get_registry()
     if distribution is not None:

@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter
+from merbench.commands import HelpFormatter, print_plugin_problems
 from merbench.escaping import printable_line
 
 ORDER = 25
@@ -43,6 +43,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.registry import get_registry
 
     registry = get_registry()
+    print_plugin_problems(err, registry)
     spec = registry.get("models", args.model)
     provider = registry.provider("models", spec.name)
     name = example_name(spec)
@@ -119,6 +120,11 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
 
     stored = synthetic_measurements(name)
     where = _shown_path(stored.path)
+    if not stored.rows and registry.input_problem(name):  # recommending a run would recommend one that fails
+        out.print(shown(f"Measured by merbench on the synthetic data: nothing on record for {name}, and it cannot run "
+                        f"until its input is fixed: no registered preprocessor produces "
+                        f"'{registry.get('models', name).input}' (the `plugin problem:` line says how to fix it)."))
+        return
     if not stored.rows and not registry.provider("models", name).builtin:
         # merbench's baseline file records its own models; a third-party author measures theirs and keeps the runs.
         out.print(shown(f"Measured by merbench on the synthetic data: nothing on record for {name} (merbench's stored "

@@ -23,7 +23,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.registry import Registry, strict_plugins_requested
 
     registry = Registry(strict=False)
-    problems = sum(len(record.errors) for record in registry.records)
+    problems = sum(len(record.errors) + len(record.problems) for record in registry.records)
     failed = 2 if problems and strict_plugins_requested() else 0
     if failed:
         err.print(escape(f"merbench: error: {problems} plugin problem{'' if problems == 1 else 's'} "
@@ -46,7 +46,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     for record in registry.records:
         provider = record.provider
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in record.registered.items()) or "—"
-        status = styled("error", "red") if record.error else styled("ok", "green")
+        status = styled("ok", "green") if record.ok else styled("error", "red")
         table.add_row(provider.entry_point, provider.target, f"{provider.distribution} {provider.version}", registers, status)
     print_table(out, table)
     for record in registry.records:
@@ -54,10 +54,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             out.print(Text.assemble(("error:", "red"), " ", printable_line(error)), highlight=False)
             if getattr(args, "debug", False) and trace:
                 out.out(printable(trace.rstrip("\n")), highlight=False)
+        for problem in record.problems:  # it loaded, but something it registered cannot run
+            out.print(Text.assemble(("error:", "red"), " ", printable_line(problem)), highlight=False)
     if any(any(record.traces) for record in registry.records) and not getattr(args, "debug", False):
         out.print("(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
     if registry.disabled:
         out.print(escape(f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}"))
+        for note in registry.disabled_shared:
+            out.print(escape(note), style="yellow")
         if registry.disabled_unknown:
             out.print(escape(f"No installed entry point is called {', '.join(registry.disabled_unknown)}: "
                              "check the names in MERBENCH_DISABLE_PLUGINS against the Entry point column"),
