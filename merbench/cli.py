@@ -168,6 +168,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print_error(err, str(exc))
         return exc.exit_code
+    except MemoryError as exc:  # numpy's _ArrayMemoryError included: a size far beyond this machine
+        if args.debug:
+            traceback.print_exc()
+        detail = str(exc).strip()
+        print_error(err, "out of memory" + (f" ({detail})" if detail else "") + ": this machine could not hold what "
+                    "the command asked for; use smaller sizes or fewer at once (dataset.size, dataset.frames, "
+                    "engine.batch_size, engine.threads, engine.parallel_folds), or a machine with more memory "
+                    "(--debug shows where)")
+        return 1
     except KeyboardInterrupt:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;
         # a command line run is about to end, a call from Python gets its handler back.

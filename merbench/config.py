@@ -85,23 +85,24 @@ ENGINE_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 # Accepted values of the engine's and executor's options, in the ``option_ranges`` format of merbench.contracts.
-ENGINE_RANGES: dict[str, Any] = {
-    "epochs": ">= 1",
-    "batch_size": ">= 1",
-    "lr": ">= 0",
-    "weight_decay": ">= 0",
+ENGINE_RANGES: dict[str, Any] = {  # upper bounds far above any sensible value: a typo never runs for days
+    "epochs": "[1, 100000]",
+    "batch_size": "[1, 100000]",
+    "lr": ">= 0",  # no cap: a diverging lr is reported as such, naming the value (engine.py)
+    "weight_decay": "[0, 10]",
     "label_smoothing": "[0, 1)",
     "class_weighting": ("none", "balanced"),
     "amp": ("auto", "on", "off"),
-    "threads": ">= 0",
-    "early_stopping": ">= 0",
+    "threads": "[0, 4096]",
+    "early_stopping": "[0, 100000]",
     "validation_fraction": "(0, 1)",
-    "preprocess_workers": ">= 0",
+    "preprocess_workers": "[0, 4096]",
     "parallel_mode": PARALLEL_MODES,
     "select_on": ("validation", "test"),
     "normalise_on": ("train", "all"),
 }
-EXECUTOR_RANGES: dict[str, Any] = {"name": EXECUTORS, "num_cpus": ">= 1", "num_gpus": ">= 0", "max_retries": ">= 0"}
+EXECUTOR_RANGES: dict[str, Any] = {"name": EXECUTORS, "num_cpus": "[1, 4096]", "num_gpus": "[0, 1024]",
+                                    "max_retries": "[0, 100]"}
 SEED_RANGE = "[0, 4294967295]"  # what numpy and scikit-learn take as a seed
 SEED_MAX = 2**32 - 1
 
@@ -391,6 +392,10 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         value = parse_set_value(text)
     else:
         text = _show(value)
+    if isinstance(value, (list, tuple, dict)) and isinstance(default, (bool, int, float)):  # text: said below
+        kind = "mapping" if isinstance(value, dict) else "list"
+        shown = text if isinstance(value, dict) else f"[{', '.join(_show(item) for item in value)}]"
+        raise _refuse(key, shown, default, None, f"expected one value, not a {kind}")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

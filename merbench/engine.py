@@ -379,8 +379,9 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
     raise RunFailed(
         f"fold {folds[first] + 1}, {when}: {plugin} gave NaN (or tied infinite) scores for {int(bad[first].sum())} of "
         f"{rows} samples, although its training loss stayed finite; their argmax would be an arbitrary class, so "
-        "nothing is scored. The model overflows or divides by zero in eval mode (with mixed precision, try --set "
-        "engine.amp=off); fix the model plugin or report it to the plugin's author"
+        "nothing is scored. Either the last optimiser steps blew up the weights (a large engine.lr or "
+        "engine.weight_decay: try smaller values), or the model overflows or divides by zero in eval mode (with "
+        "mixed precision, try --set engine.amp=off; otherwise fix the model plugin or report it to its author)"
     )
 
 

@@ -60,12 +60,12 @@ def refused(run_cli, store):
     ("engine.lr=.nan", "engine.lr=.nan: must be a finite number ≥ 0"),
     ("engine.lr=inf", "engine.lr=inf: must be a finite number ≥ 0"),
     ("engine.lr=fast", "engine.lr=fast: must be a finite number ≥ 0"),
-    ("engine.weight_decay=-1", "engine.weight_decay=-1: must be a finite number ≥ 0 (default 0.05)"),
+    ("engine.weight_decay=-1", "engine.weight_decay=-1: must be a finite number in [0, 10] (default 0.05)"),
     ("engine.label_smoothing=5", "engine.label_smoothing=5: must be a finite number in [0, 1) (default 0.0)"),
     ("engine.validation_fraction=1", "engine.validation_fraction=1: must be a finite number in (0, 1)"),
-    ("engine.epochs=0", "engine.epochs=0: must be an integer ≥ 1 (default 3)"),
-    ("engine.batch_size=0", "engine.batch_size=0: must be an integer ≥ 1"),
-    ("engine.threads=-1", "engine.threads=-1: must be an integer ≥ 0 (default 0)"),
+    ("engine.epochs=0", "engine.epochs=0: must be an integer in [1, 100000] (default 3)"),
+    ("engine.batch_size=0", "engine.batch_size=0: must be an integer in [1, 100000]"),
+    ("engine.threads=-1", "engine.threads=-1: must be an integer in [0, 4096] (default 0)"),
     ("engine.amp=onn", "engine.amp=onn: choose one of auto, on, off; did you mean on?"),
     ("seed=-1", "seed=-1: must be an integer in [0, 4294967295] (default 0)"),
     ("seed=x", "seed=x: must be an integer in [0, 4294967295]"),
@@ -73,8 +73,8 @@ def refused(run_cli, store):
     ("model.dropout=1", "model.dropout=1: must be a finite number in [0, 1) (default 0.2)"),
     ("model.filters=3,0,8", "model.filters=3,0,8: every value must be an integer in [1, 1024] (default 3,5,8)"),
     ("protocol.n_splits=1", "protocol.n_splits=1: must be an integer ≥ 2 (default 10)"),
-    ("dataset.subjects=1", "dataset.subjects=1: must be an integer ≥ 2"),
-    ("executor.num_cpus=0", "executor.num_cpus=0: must be an integer ≥ 1"),
+    ("dataset.subjects=1", "dataset.subjects=1: must be an integer in [2, 1000]"),
+    ("executor.num_cpus=0", "executor.num_cpus=0: must be an integer in [1, 4096]"),
     ("flow.size=2", "flow.size=2: must be an integer in [4, 1024] (default 28)"),
     ("flow.channels=u,x", "flow.channels=x: choose one of u, v, strain, magnitude, apex"),
 ])
@@ -105,7 +105,7 @@ def test_inf_is_not_called_not_a_number(refused):
 
 @pytest.mark.parametrize("args, expected", [
     (("--seed", "-1"), "--seed -1: must be an integer in [0, 4294967295]"),
-    (("--epochs", "0"), "--epochs 0: must be an integer ≥ 1"),
+    (("--epochs", "0"), "--epochs 0: must be an integer in [1, 100000]"),
     (("--seeds", "0"), "--seeds 0: must be at least 1"),
 ])
 def test_bad_flags_are_refused(refused, args, expected):
@@ -179,7 +179,7 @@ def test_a_config_files_bad_value_names_the_file_and_an_empty_section_is_nothing
     registry = get_registry()
     bad = tmp_path / "bad.yaml"
     bad.write_text("engine:\n  epochs: [1, 2]\n")
-    with pytest.raises(UsageError, match=rf"^--config {bad}: engine.epochs=1,2: must be an integer"):
+    with pytest.raises(UsageError, match=rf"^--config {bad}: engine.epochs=\[1, 2\]: expected one value, not a list"):
         resolve_config(registry, model="ststnet", dataset="synthetic", config_file=bad)
     overridden = resolve_config(registry, model="ststnet", dataset="synthetic", config_file=bad,
                                 sets={"engine.epochs": "3"})  # --set wins over the file: its value is not checked

@@ -133,9 +133,9 @@ def test_preprocess_model_options_still_need_a_model(run_cli):
 
 
 @pytest.mark.parametrize("setting, expected", [
-    ("dataset.seed=-1", "dataset.seed=-1: must be an integer ≥ 0 (default 0)"),
-    ("dataset.subjects=1", "dataset.subjects=1: must be an integer ≥ 2 (default 28)"),
-    ("dataset.size=x", "dataset.size=x: must be an integer ≥ 16 (default 64)"),
+    ("dataset.seed=-1", "dataset.seed=-1: must be an integer in [0, 4294967295] (default 0)"),
+    ("dataset.subjects=1", "dataset.subjects=1: must be an integer in [2, 1000] (default 28)"),
+    ("dataset.size=x", "dataset.size=x: must be an integer in [16, 512] (default 64)"),
 ])
 def test_datasets_check_set_is_checked_like_run(run_cli, fresh_cache, setting, expected):
     checked = _clear(run_cli("datasets", "check", "synthetic", "--set", setting))

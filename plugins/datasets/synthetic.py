@@ -199,8 +199,8 @@ def merbench_register_datasets(register):
                         "easy: generator v2), generated into the cache; no download",
             options={"preset": "real", "subjects": 28, "clips_per_subject": 7, "size": 64, "frames": 16, "seed": 0,
                      "domains": 3},
-            option_ranges={"preset": PRESETS, "subjects": ">= 2", "clips_per_subject": ">= 1", "size": ">= 16",
-                           "frames": ">= 6", "seed": ">= 0", "domains": ">= 1"},
+            option_ranges={"preset": PRESETS, "subjects": "[2, 1000]", "clips_per_subject": "[1, 1000]",
+                           "size": "[16, 512]", "frames": "[6, 300]", "seed": "[0, 4294967295]", "domains": ">= 1"},
             profiles={
                 "quick": {"preset": "easy", "subjects": 10, "clips_per_subject": 6, "size": 48, "frames": 10, "domains": 1},
                 "default": {},
