@@ -88,6 +88,38 @@ def check_chain(config: RunConfig, registry: Registry) -> None:
     checked_chain(config, registry)
 
 
+def check_model_build(config: RunConfig, registry: Registry, n_classes: int) -> None:
+    """Build the model once for the input the chain will give, so that an option its ``build()`` refuses
+    (``model.patch`` larger than the input, more layers than the input size allows, missing local weights) is
+    refused before anything is preprocessed or recorded. Built on the meta device where the factory allows (no
+    memory, no time); a chain whose output shape only the data tells is left to the run."""
+    if not config.model:
+        return
+    from merbench.modelinfo import step_output_shape
+
+    last = config.preprocess[-1]
+    options = dict(config.section(last))
+    try:
+        step = resolve_factory(registry.get("preprocessors", last).build)(dict(options))
+    except Exception:  # check_chain has built it already; a step that builds only once is read from its options
+        step = None
+    shape = step_output_shape(step, options)
+    if shape is None:
+        return
+    import torch
+
+    from merbench.runner import model_recipe  # imports torch, which the run needs anyway
+
+    recipe = model_recipe(config, registry, shape, n_classes)
+    try:
+        with torch.device("meta"):
+            recipe()
+        return
+    except PluginError:  # perhaps only the meta device: the real build says what is wrong, if anything is
+        pass
+    recipe()
+
+
 def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
     """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
     spec = registry.get("protocols", config.protocol)
@@ -147,4 +179,5 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False),
                            keep_for_run=True)
     check_protocol(config, registry, dataset)
+    check_model_build(config, registry, len(dataset.classes))
     return dataset

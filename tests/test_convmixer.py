@@ -55,7 +55,7 @@ def test_attention_kind_puts_only_its_modules_and_their_parameters(attention, ch
     assert model(torch.randn(5, 3, 32, 32)).shape == (5, 3)
 
 
-@pytest.mark.parametrize("every, modules", [(1, 4), (2, 2), (3, 1), (4, 1), (5, 0)])
+@pytest.mark.parametrize("every, modules", [(1, 4), (2, 2), (3, 1), (4, 1)])
 def test_attention_every_k_blocks(every, modules):
     model = build(attention_every=every)
     assert count(model, CbamModule) == modules
@@ -96,6 +96,7 @@ def test_dropout_rate_reaches_the_head(rate):
     ({"attention": "se"}, "model.attention=se: choose one of cbam, channel, spatial, none"),
     ({"patch": 33}, "model.patch=33: must be between 1 and the input size 32"),
     ({"attention_every": 0}, "model.attention_every=0: must be at least 1"),
+    ({"attention_every": 5}, "model.attention_every=5 exceeds model.depth=4: no block would get attention; use 1..4 or model.attention=none"),
     ({"dropout": 1.0}, "model.dropout=1.0: must be in [0, 1)"),
 ])
 def test_bad_options_are_one_clear_error(changes, message):

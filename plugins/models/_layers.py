@@ -18,10 +18,13 @@ def flat_size(module: nn.Module, in_channels: int, input_size: int) -> int:
 
 
 def positive_ints(options: dict[str, Any], *keys: str) -> None:
-    """Refuse ``model.KEY`` values below 1 (each may be an int or a list of ints)."""
+    """Refuse ``model.KEY`` values below 1 (each may be an int or a list of ints) and an empty list."""
     for key in keys:
         values = options[key] if isinstance(options[key], (list, tuple)) else [options[key]]
-        if not values or any(int(v) < 1 for v in values):
+        if not values:
+            raise UsageError(f"model.{key} is empty: give at least one value, each at least 1 "
+                             f"(a comma-separated list, e.g. --set model.{key}=8,16)")
+        if any(int(v) < 1 for v in values):
             raise UsageError(f"model.{key}={options[key]}: every value must be at least 1")
 
 
@@ -33,10 +36,20 @@ def check_dropout(options: dict[str, Any]) -> float:
     return value
 
 
-def check_input(name: str, input_size: int, minimum: int) -> None:
-    """Refuse inputs smaller than a network's pooling stages allow."""
-    if input_size < minimum:
-        raise UsageError(
-            f"model '{name}' needs inputs of at least {minimum}x{minimum} pixels, got {input_size}; "
-            f"raise the preprocessor size, e.g. --set flow.size=28"
-        )
+FLOW_SIZE = ("flow.size", "image.size")
+"""The options that set the size of ``flow-uvs`` input: the ``flow`` step's, then the ``image`` step's."""
+
+
+def check_input(name: str, input_size: int, minimum: int, size_options: tuple[str, ...] = ()) -> None:
+    """Refuse inputs smaller than a network's pooling stages allow; the hint asks for ``minimum`` through the first
+    of ``size_options`` (the others named as alternatives), or through the preprocessor's size when none is given."""
+    if input_size >= minimum:
+        return
+    if size_options:
+        first, *others = size_options
+        hint = f"raise the input size to at least {minimum}, e.g. --set {first}={minimum}"
+        if others:
+            hint += f" ({' or '.join(f'{option}={minimum}' for option in others)} if that step makes the input)"
+    else:
+        hint = f"raise the size of the preprocessing step that makes the model's input to at least {minimum}"
+    raise UsageError(f"model '{name}' needs inputs of at least {minimum}x{minimum} pixels, got {input_size}; {hint}")

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from merbench_plugins.models._layers import check_dropout, check_input, flat_size, positive_ints
+from merbench_plugins.models._layers import FLOW_SIZE, check_dropout, check_input, flat_size, positive_ints
 
 
 class Inception(nn.Module):
@@ -73,5 +73,5 @@ def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input
     """Build Dual-Inception from resolved ``model.*`` options."""
     positive_ints(options, "filters", "hidden")
     filters = [int(f) for f in options["filters"]]
-    check_input("dual-inception", input_size, 2 ** len(filters))
+    check_input("dual-inception", input_size, 2 ** len(filters), FLOW_SIZE)
     return DualInception(in_channels, n_classes, input_size, filters, int(options["hidden"]), check_dropout(options))

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from merbench_plugins.models._layers import check_dropout, check_input, flat_size, positive_ints
+from merbench_plugins.models._layers import FLOW_SIZE, check_dropout, check_input, flat_size, positive_ints
 
 
 class STSTNet(nn.Module):
@@ -63,6 +63,6 @@ class _Concat(nn.Module):
 def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
     """Build STSTNet from resolved ``model.*`` options."""
     positive_ints(options, "filters", "kernel")
-    check_input("ststnet", input_size, 6)
+    check_input("ststnet", input_size, 6, FLOW_SIZE)
     return STSTNet(in_channels, n_classes, input_size, [int(f) for f in options["filters"]], int(options["kernel"]),
                    bool(options["batchnorm"]), check_dropout(options))

@@ -22,6 +22,8 @@ from torch import nn
 from merbench.errors import UsageError, checkpoint_refusal
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+NOT_A_CHECKPOINT = ("Unsupported operand", "PytorchStreamReader", "inline_container", 'hasRecord("')
+"""Parts of torch's texts for a file that is no checkpoint: bytes that are no pickle, a zip that is not torch's."""
 
 
 def check_name(name: str) -> None:
@@ -69,6 +71,32 @@ def weights_file(name: str, options: dict[str, Any]) -> Path | None:
     return found
 
 
+def not_a_state_dict_errors() -> tuple[type[Exception], ...]:
+    """What loading a file that is no state dict raises beyond ``RuntimeError``/``UnpicklingError``: torch's
+    weights-only unpickler on arbitrary bytes (``IndexError``, ``EOFError``, ``KeyError``...), safetensors on a bad
+    header, and timm on a checkpoint that holds something else than a mapping of tensors (``AttributeError``)."""
+    from safetensors import SafetensorError
+
+    return (IndexError, EOFError, KeyError, TypeError, AttributeError, SafetensorError)
+
+
+def is_no_checkpoint(exc: Exception) -> bool:
+    """Whether loading failed because the file is no checkpoint at all (arbitrary bytes, text, an empty file, a zip
+    that is not torch's), rather than a checkpoint of other tensors or of pickled objects."""
+    cause = exc.__cause__ or exc.__context__  # timm re-raises torch's refusal as a RuntimeError
+    return isinstance(exc, not_a_state_dict_errors()) or any(marker in f"{exc} {cause}" for marker in NOT_A_CHECKPOINT)
+
+
+def weights_refusal(name: str, weights: Path, exc: Exception) -> UsageError:
+    """The refusal of a ``model.weights`` file that could not be loaded into ``timm:NAME``."""
+    if not is_no_checkpoint(exc):
+        return UsageError(f"timm:{name}: could not load the weights {weights}: {checkpoint_refusal(str(exc))}")
+    detail = f" ({type(exc).__name__}: {exc})" if isinstance(exc, not_a_state_dict_errors()) and str(exc) else ""
+    return UsageError(f"timm:{name}: could not load the weights {weights}: not a .safetensors or .pth state dict{detail}; "
+                      f"give a state dict of timm:{name} (torch.save(model.state_dict(), FILE) or a .safetensors file), "
+                      "or leave model.weights empty")
+
+
 def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
     """Build timm architecture ``name`` for ``in_channels`` inputs and ``n_classes`` outputs."""
     import pickle
@@ -91,5 +119,9 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
             return timm.create_model(name, **kwargs)
     except (RuntimeError, ValueError, AssertionError, OSError, pickle.UnpicklingError) as exc:
         if weights is not None:
-            raise UsageError(f"timm:{name}: could not load the weights {weights}: {checkpoint_refusal(str(exc))}") from None
+            raise weights_refusal(name, weights, exc) from None
         raise UsageError(f"timm:{name}: cannot be built for {in_channels}x{input_size}x{input_size} inputs: {exc}") from None
+    except not_a_state_dict_errors() as exc:
+        if weights is None:  # not a weights file's fault: the plugin's, reported as such
+            raise
+        raise weights_refusal(name, weights, exc) from None

@@ -17,6 +17,11 @@ CROP_FALLBACKS = ("centre", "none")
 APEX_RULES = ("middle", "motion-peak")
 APEX_MEASURES = ("flow", "difference")
 APEX_FRAME_CHANNELS = ("apex", "onset", "difference")
+# Upper bounds of magnify: far above the factors of Wu et al. (alpha 5-150) and of micro-expression studies (tens at
+# most), and a blur wider than any face crop; they refuse a typo (alpha=1e300 saturates every frame, and
+# sigma=1e6 makes OpenCV build a kernel of millions of taps that cannot be interrupted).
+MAGNIFY_MAX_ALPHA = 1000
+MAGNIFY_MAX_SIGMA = 64
 
 
 @hookimpl
@@ -50,7 +55,7 @@ def merbench_register_preprocessors(register):
             description="Linear Eulerian motion magnification (factor alpha, temporal band) before flow",
             produces="frames",
             options={"alpha": 8.0, "band": [0.05, 0.4], "sigma": 2.0},
-            option_ranges={"alpha": ">= 0", "band": "[0, 0.5]", "sigma": ">= 0"},
+            option_ranges={"alpha": f"[0, {MAGNIFY_MAX_ALPHA}]", "band": "[0, 0.5]", "sigma": f"[0, {MAGNIFY_MAX_SIGMA}]"},
         )
     )
     register(

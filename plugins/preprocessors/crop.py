@@ -42,6 +42,24 @@ def installed_cascade() -> Path | None:
     return candidate if candidate is not None and candidate.is_file() else None
 
 
+def load_cascade(path: Path, given: str) -> Any:
+    """The Haar cascade classifier in ``path``, or a ``UsageError`` when OpenCV cannot load it (``given``: the
+    ``crop.cascade`` value, empty for OpenCV's installed cascade)."""
+    try:
+        classifier = cv2.CascadeClassifier(str(path))
+        loaded = not classifier.empty()
+    except (cv2.error, SystemError):  # OpenCV raises SystemError on a file that is no cascade XML
+        loaded = False
+    if loaded:
+        return classifier
+    fix = ("give the path of an OpenCV Haar cascade XML file such as haarcascade_frontalface_default.xml "
+           "(cv2.data.haarcascades, or OpenCV's data/haarcascades), or use crop.detector=centre")
+    if given:
+        raise UsageError(f"crop.cascade={given}: not a Haar cascade XML file (OpenCV could not load it); {fix}")
+    raise UsageError(f"OpenCV's installed Haar cascade {path} could not be loaded; give another with "
+                     "--set crop.cascade=PATH, or use crop.detector=centre")
+
+
 def square_box(x: float, y: float, w: float, h: float, margin: float, width: int, height: int) -> Box:
     """A square around the (x, y, w, h) face, grown by ``margin`` of its side on each side, kept inside the frame."""
     side = int(round(max(w, h) * (1.0 + 2.0 * margin)))
@@ -91,7 +109,8 @@ class CropPreprocessor:
         self.method = "haar" if self.detector in ("auto", "haar") and self.cascade is not None else (
             "centre" if self.detector == "auto" else self.detector
         )
-        self._classifier: Any = None
+        # Loaded now, so that a file that is no cascade is refused before any sample is cropped.
+        self._classifier: Any = load_cascade(self.cascade, cascade) if self.method == "haar" and self.cascade else None
 
     def cache_params(self) -> dict[str, Any]:
         """Everything that changes this preprocessor's output (the cascade by its content)."""
@@ -120,9 +139,7 @@ class CropPreprocessor:
     def detect(self, frame: np.ndarray) -> list[tuple[int, int, int, int]]:
         """Faces (x, y, w, h) found in a grey frame by the Haar cascade."""
         if self._classifier is None:
-            self._classifier = cv2.CascadeClassifier(str(self.cascade))
-            if self._classifier.empty():
-                raise UsageError(f"crop.cascade: {self.cascade} is not a readable Haar cascade XML file")
+            self._classifier = load_cascade(self.cascade, str(self.cascade))
         smallest = max(8, int(self.min_face * min(frame.shape)))
         found = self._classifier.detectMultiScale(frame, scaleFactor=1.1, minNeighbors=4, minSize=(smallest, smallest))
         return [tuple(int(v) for v in box) for box in found]

@@ -4,11 +4,11 @@ Following the linear method of Wu et al. (SIGGRAPH 2012), every pixel's grey
 level over the frames from onset to offset is filtered in time with an ideal
 band-pass (``magnify.band=LOW,HIGH`` in cycles per frame, 0 ≤ LOW < HIGH ≤ 0.5;
 multiply by the frame rate for Hz) and the band is added back ``magnify.alpha``
-times. Only a spatially smoothed copy is amplified (Gaussian, ``magnify.sigma``
-pixels; 0 for none), which keeps the first-order approximation behind the method
-valid for larger factors. The excluded zero frequency keeps the clip's mean
-image; results are rounded and clipped to 0..255 grey levels. Put it before
-``flow`` (``--set preprocess=magnify,flow``).
+times (at most 1000). Only a spatially smoothed copy is amplified (Gaussian,
+``magnify.sigma`` pixels, at most 64; 0 for none), which keeps the first-order
+approximation behind the method valid for larger factors. The excluded zero
+frequency keeps the clip's mean image; results are rounded and clipped to
+0..255 grey levels. Put it before ``flow`` (``--set preprocess=magnify,flow``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import numpy as np
 
 from merbench.contracts import ClipFrames, Sample
 from merbench.errors import UsageError
+
+from merbench_plugins.preprocessors import MAGNIFY_MAX_ALPHA, MAGNIFY_MAX_SIGMA
 
 
 def magnify_frames(frames: np.ndarray, alpha: float, low: float, high: float, sigma: float) -> np.ndarray:
@@ -47,8 +49,10 @@ class MagnifyPreprocessor:
             raise UsageError(f"magnify.band={options['band']}: give two numbers LOW,HIGH, e.g. 0.05,0.4") from None
         if not 0.0 <= self.low < self.high <= 0.5:
             raise UsageError(f"magnify.band={self.low},{self.high}: need 0 <= LOW < HIGH <= 0.5 (cycles per frame)")
-        if self.alpha < 0 or self.sigma < 0:
-            raise UsageError(f"magnify.alpha={self.alpha}, magnify.sigma={self.sigma}: must not be negative")
+        if not 0 <= self.alpha <= MAGNIFY_MAX_ALPHA:
+            raise UsageError(f"magnify.alpha={self.alpha:g}: must be in [0, {MAGNIFY_MAX_ALPHA}] (default 8)")
+        if not 0 <= self.sigma <= MAGNIFY_MAX_SIGMA:
+            raise UsageError(f"magnify.sigma={self.sigma:g}: must be in [0, {MAGNIFY_MAX_SIGMA}] pixels (default 2)")
 
     def cache_params(self) -> dict[str, Any]:
         """Everything that changes this preprocessor's output."""

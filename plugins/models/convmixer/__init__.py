@@ -19,7 +19,7 @@ is one ``--set``:
 
 * ``attention``: ``cbam`` (channel then spatial), ``channel`` (channel half
   only), ``spatial`` (spatial half only) or ``none``; ``attention_every``: after
-  every k-th block;
+  every k-th block (at most ``depth``, so that some block gets attention);
 * ``dim``, ``depth``, ``kernel``, ``patch``, ``dropout``;
 * input resolution and representation are the flow preprocessor's
   (``flow.size=32``, ``flow.channels=u,v,strain`` give the earlier input).
@@ -51,7 +51,7 @@ REPORTED = tuple(
 # Upper bounds keep a typo or a wide search from building a network that never finishes: ConvMixer's
 # largest published sizes are 1536/20 and 768/32 with kernels up to 9 (Trockman & Kolter), CABM-FMER's a few blocks.
 _RANGES = {"dim": "[1, 4096]", "depth": "[1, 64]", "kernel": "[1, 64]", "patch": ">= 1",
-           "attention": ("cbam", "channel", "spatial", "none"), "attention_every": ">= 1", "dropout": "[0, 1)"}
+           "attention": ("cbam", "channel", "spatial", "none"), "attention_every": "[1, 64]", "dropout": "[0, 1)"}
 
 
 @hookimpl

@@ -72,6 +72,16 @@ class CabmConvMixer(nn.Module):
         return self.head(self.dropout(self.pool(x).flatten(1)))
 
 
+def check_attention_every(attention: str, every: int, depth: int) -> None:
+    """Refuse ``model.attention_every`` above ``model.depth`` with attention on: no block would get attention, so the
+    network would be ``model.attention=none`` while the run records an attention model."""
+    if attention == "none" or every <= depth:
+        return
+    allowed = "1" if depth == 1 else f"1..{depth}"
+    raise UsageError(f"model.attention_every={every} exceeds model.depth={depth}: no block would get attention; "
+                     f"use {allowed} or model.attention=none")
+
+
 def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
     """Build the network from resolved ``model.*`` options."""
     attention = str(options["attention"])
@@ -85,6 +95,7 @@ def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input
             raise UsageError(f"model.{key}={options[key]}: must be at least 1")
     if not 0.0 <= float(options["dropout"]) < 1.0:
         raise UsageError(f"model.dropout={options['dropout']}: must be in [0, 1)")
+    check_attention_every(attention, int(options["attention_every"]), int(options["depth"]))
     return CabmConvMixer(
         in_channels=in_channels,
         n_classes=n_classes,

@@ -1,0 +1,91 @@
+"""Model options that cannot work are refused with exit 2 and a message that says how to fix them.
+
+convmixer's ``attention_every`` beyond ``depth`` (no block would get attention), an empty ``model.filters``, an
+input too small for a network's pooling stages (the hint names the size needed), and a ``model.weights`` file of
+``timm:`` that is not a checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import pytest
+
+from merbench.errors import UsageError
+from merbench_plugins.models._layers import check_input
+from merbench_plugins.models.convmixer.network import build_model as build_convmixer
+
+TINY = ("dataset.subjects=4", "dataset.clips_per_subject=3", "dataset.size=32", "dataset.frames=8",
+        "protocol.n_splits=2", "engine.epochs=1")
+
+
+@pytest.fixture
+def refused(run_cli):
+    """Run ``--model MODEL`` on tiny synthetic data with ``sets``; returns the error text of a refused run."""
+
+    def invoke(model: str, *sets: str) -> str:
+        result = run_cli("run", "--model", model, "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                         "--no-store", "--set", *TINY, *sets)
+        assert result.code == 2, (result.code, result.err)
+        return " ".join(result.err.split())
+
+    return invoke
+
+
+def test_convmixer_attention_every_above_depth_is_refused(refused):
+    err = refused("convmixer", "model.attention_every=3")  # quick profile: model.depth=2
+    assert ("model.attention_every=3 exceeds model.depth=2: no block would get attention; "
+            "use 1..2 or model.attention=none") in err
+
+
+def test_convmixer_attention_every_up_to_depth_or_without_attention_is_built():
+    base = {"dim": 8, "depth": 2, "kernel": 3, "patch": 2, "attention": "spatial", "dropout": 0.0}
+    build_convmixer({**base, "attention_every": 2}, in_channels=3, n_classes=3, input_size=16)
+    build_convmixer({**base, "attention_every": 3, "attention": "none"}, in_channels=3, n_classes=3, input_size=16)
+    with pytest.raises(UsageError, match=r"model.attention_every=2 exceeds model.depth=1: .* use 1 or model"):
+        build_convmixer({**base, "depth": 1, "attention_every": 2}, in_channels=3, n_classes=3, input_size=16)
+
+
+def test_empty_filters_ask_for_at_least_one_value(refused):
+    err = refused("ststnet", "model.filters=")
+    assert "model.filters is empty: give at least one value" in err
+    assert "every value must be at least 1" not in err
+
+
+@pytest.mark.parametrize("model, filters", [("offapexnet", "4,4,4,4,4,4"), ("dual-inception", "2,2,2,2,2,2")])
+def test_too_small_input_hint_names_the_size_needed(refused, model, filters):
+    err = refused(model, f"model.filters={filters}")
+    assert f"model '{model}' needs inputs of at least 64x64 pixels, got 28" in err
+    assert "--set flow.size=64" in err and "flow.size=28" not in err
+
+
+def test_too_small_input_without_a_known_option_keeps_the_generic_hint():
+    with pytest.raises(UsageError, match="raise the size of the preprocessing step .* to at least 16$"):
+        check_input("some-net", 8, 16)
+
+
+def garbage_weights(folder, kind: str):
+    """A file named like weights whose bytes are no checkpoint."""
+    path = folder / f"{kind}.pth"
+    if kind == "text":
+        path.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    elif kind == "random":
+        path.write_bytes(os.urandom(4096))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("notes/readme.txt", "not a checkpoint")
+    else:  # a .safetensors name over text
+        path = folder / "text.safetensors"
+        path.write_text("not a safetensors header")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["text", "random", "empty", "zip", "safetensors"])
+def test_timm_weights_that_are_no_checkpoint_are_refused(refused, tmp_path, kind):
+    weights = garbage_weights(tmp_path, kind)
+    err = refused("timm:resnet18", f"model.weights={weights}")
+    assert f"timm:resnet18: could not load the weights {weights}: not a .safetensors or .pth state dict" in err
+    assert "plugin" not in err and "raised" not in err

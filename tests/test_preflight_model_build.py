@@ -1,0 +1,30 @@
+"""A model option its build() refuses is refused before anything is preprocessed or recorded: preflight builds
+the model once for the input the chain will give (``merbench run`` leaves no ``failed`` row for a usage error)."""
+
+from __future__ import annotations
+
+import pytest
+
+TINY = ["dataset.subjects=4", "dataset.clips_per_subject=3", "protocol.n_splits=2", "engine.epochs=1"]
+
+
+@pytest.mark.parametrize("model, setting, says", [
+    ("convmixer", "model.patch=100", "model.patch=100: must be between 1 and the input size 28"),
+    ("convmixer", "model.attention_every=3", "model.attention_every=3 exceeds model.depth=2"),
+    ("offapexnet", "model.filters=4,4,4,4,4,4", "needs inputs of at least 64x64 pixels, got 28"),
+    ("timm:resnet18", "model.weights=/etc/hostname", "could not load the weights /etc/hostname"),
+])
+def test_a_refused_model_option_leaves_no_run_and_computes_nothing(run_cli, tmp_path, monkeypatch, model, setting, says):
+    monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path / "cache"))
+    store = tmp_path / "runs.sqlite"
+    result = run_cli("run", "--model", model, "--dataset", "synthetic", "--profile", "quick", "--store", str(store),
+                     "--set", *TINY, setting)
+    assert result.code == 2 and says in " ".join(result.err.split()), result.err
+    assert "Run " not in result.out + result.err and not store.exists()  # nothing recorded
+    assert not list((tmp_path / "cache").rglob("*.npy"))  # nothing preprocessed
+
+
+def test_a_buildable_model_is_not_held_up(run_cli, tmp_path):
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                     "--set", *TINY)
+    assert result.code == 0, result.out + result.err
