@@ -97,6 +97,44 @@ def weights_refusal(name: str, weights: Path, exc: Exception) -> UsageError:
                       "or leave model.weights empty")
 
 
+STATE_DICT_KEYS = ("state_dict", "model", "state_dict_ema", "model_ema")
+"""Where a training checkpoint keeps its state dict (the keys timm's own loader looks under)."""
+MIN_SHARED = 0.5
+"""The share of a model's tensors a weights file must name for its weights to count as this model's."""
+
+
+def tensor_names(path: Path) -> set[str]:
+    """The tensor names of a state dict file (``.safetensors`` or a torch file), without a ``module.`` prefix."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            names = set(handle.keys())
+    else:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        for key in STATE_DICT_KEYS:
+            if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
+                loaded = loaded[key]
+                break
+        names = {str(name) for name in loaded} if isinstance(loaded, dict) else set()
+    return {name.removeprefix("module.") for name in names}
+
+
+def check_weights_match(name: str, weights: Path, model: nn.Module) -> None:
+    """``UsageError`` when ``weights`` names too few of the model's tensors: timm loads a replaced head's weights
+    leniently, so a state dict of another network would load nothing, silently, and training start from random."""
+    own = set(model.state_dict())
+    if not own:
+        return
+    shared = len(own & tensor_names(weights))
+    if shared < MIN_SHARED * len(own):
+        raise UsageError(f"timm:{name}: the weights {weights} name {shared} of the model's {len(own)} tensors: they are "
+                         f"not weights of timm:{name}, and training would start from random weights; give a state dict "
+                         f"of timm:{name} (torch.save(model.state_dict(), FILE)), or leave model.weights empty")
+
+
 def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
     """Build timm architecture ``name`` for ``in_channels`` inputs and ``n_classes`` outputs."""
     import pickle
@@ -114,9 +152,12 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
     try:
         try:
             # Transformers need the input size; convolutional networks do not take it.
-            return timm.create_model(name, img_size=input_size, **kwargs)
+            model = timm.create_model(name, img_size=input_size, **kwargs)
         except TypeError:
-            return timm.create_model(name, **kwargs)
+            model = timm.create_model(name, **kwargs)
+        if weights is not None:
+            check_weights_match(name, weights, model)
+        return model
     except (RuntimeError, ValueError, AssertionError, OSError, pickle.UnpicklingError) as exc:
         if weights is not None:
             raise weights_refusal(name, weights, exc) from None

@@ -1,0 +1,47 @@
+"""``model.weights`` of a timm backbone loads that file's tensors, and a state dict of another network is refused:
+timm loads leniently once the head is replaced, so such a file would load nothing and training start from random."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from merbench.errors import UsageError
+from merbench.registry import get_registry
+from merbench_plugins.models.timm_backbone import build_model
+
+
+def _options(weights) -> dict:
+    return {**get_registry().get("models", "timm:").options, "weights": str(weights), "pretrained": False}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """resnet18's own state dict as .pth, .safetensors and a training checkpoint, and the tensors saved."""
+    from safetensors.torch import save_file
+
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    state = build_model("resnet18", _options(""), 3, 3, 28).state_dict()
+    torch.save(state, folder / "own.pth")
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "own.safetensors"))
+    torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in state.items()}}, folder / "checkpoint.pth")
+    torch.save(torch.nn.Linear(4, 2).state_dict(), folder / "other.pth")
+    return folder, state
+
+
+@pytest.mark.parametrize("file", ["own.pth", "own.safetensors", "checkpoint.pth"])
+def test_the_models_own_weights_are_loaded(saved, file):
+    folder, state = saved
+    torch.manual_seed(1)  # another initialisation: equal tensors can only come from the file
+    model = build_model("resnet18", _options(folder / file), 3, 3, 28)
+    assert torch.equal(model.state_dict()["conv1.weight"], state["conv1.weight"])
+
+
+def test_a_state_dict_of_another_network_is_refused(saved):
+    folder, _ = saved
+    with pytest.raises(UsageError) as raised:
+        build_model("resnet18", _options(folder / "other.pth"), 3, 3, 28)
+    message = str(raised.value)
+    assert message.startswith(f"timm:resnet18: the weights {folder / 'other.pth'} name 0 of the model's ")
+    assert "training would start from random weights" in message
