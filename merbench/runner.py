@@ -94,8 +94,30 @@ def run_warnings(config: RunConfig, fits_once: bool) -> list[str]:
     ``fits_once``: the model is fitted once (a scikit-learn style estimator), so
     ``engine.select_on=test`` has no epoch to choose and is said to have no effect.
     """
-    return [SELECTION_WITHOUT_EPOCHS if kind == "selection" and fits_once else ENGINE_WARNINGS[kind]
-            for kind in engine_leaks(config.section("engine"))]
+    warnings = [SELECTION_WITHOUT_EPOCHS if kind == "selection" and fits_once else ENGINE_WARNINGS[kind]
+                for kind in engine_leaks(config.section("engine"))]
+    unused = unused_training_options(config) if fits_once else []
+    if unused:
+        warnings.append(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on {config.model}: it is "
+                        "fitted in one go, without epochs, batches, learning rate or loss; its own options are model.* "
+                        f"(`merbench info {config.model}`)")
+    return warnings
+
+
+GRADIENT_TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "class_weighting",
+                             "amp", "compile", "channels_last")
+"""``engine.*`` options only a model trained by gradient steps uses (a scikit-learn style estimator ignores them)."""
+
+
+def unused_training_options(config: RunConfig) -> list[str]:
+    """``engine.KEY=VALUE`` of each ``GRADIENT_TRAINING_OPTIONS`` set away from its profile's default."""
+    from merbench.config import ENGINE_OPTIONS, ENGINE_PROFILES
+    from merbench.run_settings import setting_text
+
+    defaults = {**ENGINE_OPTIONS, **ENGINE_PROFILES.get(config.profile, {})}
+    engine = config.section("engine")
+    return [setting_text(f"engine.{key}", engine[key]) for key in GRADIENT_TRAINING_OPTIONS
+            if key in engine and key in defaults and engine[key] != defaults[key]]
 
 
 def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order: np.ndarray) -> dict[str, dict[str, float]]:
