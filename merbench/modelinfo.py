@@ -94,8 +94,8 @@ def step_output_shape(step: Any, options: Mapping[str, Any]) -> tuple[int, int, 
     one, else from its ``channels`` and ``size`` options; ``None`` when neither tells."""
     if step is not None and callable(getattr(step, "output_shape", None)):
         return tuple(int(n) for n in step.output_shape())  # type: ignore[return-value]
-    if "size" not in options:
-        return None
+    if "size" not in options or not isinstance(options["size"], int) or options["size"] <= 0:
+        return None  # no size, or 0: "as stored" (image.size), which only the data tells
     channels = options.get("channels", ["u", "v", "strain"])
     channels = len(channels) if isinstance(channels, (list, tuple)) else 3
     return channels, int(options["size"]), int(options["size"])

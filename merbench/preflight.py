@@ -112,7 +112,8 @@ def check_model_build(config: RunConfig, registry: Registry, n_classes: int) -> 
 
     recipe = model_recipe(config, registry, shape, n_classes)
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's "copying ... to a meta parameter is a no-op" per tensor
             recipe()
         return
     except PluginError:  # perhaps only the meta device: the real build says what is wrong, if anything is

@@ -600,13 +600,15 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
                     spec: Any = {**old, "expected": _round(value)}
                 elif expectation.metric in written:  # ``uf1: 0.3``: the band stays the inherited one
                     spec = _round(value)
-                else:
+                else:  # from a list of names or the defaults: the band it had, written out on the entry
                     spec = {"expected": _round(value), "tolerance": expectation.tolerance}
+                    if expectation.tolerance_high is not None:
+                        spec["tolerance_high"] = expectation.tolerance_high
             else:
                 mean, _, tolerance = derivation.band(expectation.metric)
                 spec = {"expected": _round(mean), "tolerance": min(_round_up(tolerance), 1.0)}
                 high = expectation.tolerance_high
-                if high is not None and isinstance(old, dict) and "tolerance_high" in old:
+                if high is not None:  # set by hand, on the entry or in the defaults
                     spec["tolerance_high"] = max(high, spec["tolerance"])
                     if high < spec["tolerance"] and notes is not None:
                         notes.append(f"{entry.where}: {expectation.metric}.tolerance_high {high:g} is narrower than "
@@ -656,6 +658,16 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
     return notes
 
 
+def _reads_back(text: str, document: dict[str, Any]) -> bool:
+    """Whether ``text`` reads back as exactly ``document`` (as its plain rewrite would)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text) == yaml.safe_load(plain_yaml_text(document))
+    except yaml.YAMLError:
+        return False
+
+
 def write_baseline(path: Path, document: dict[str, Any]) -> None:
     """Write a baseline document atomically (temporary file, then rename); the old file survives a failure.
 
@@ -675,6 +687,8 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
         original = ""
     refuse_shared_values(path, original)  # refused before the runs too (load_baseline); the file may have changed
     text = updated_yaml_text(original, document) if original.strip() else None
+    if text is not None and not _reads_back(text, document):  # a comment kept in a place YAML cannot have it
+        text = None
     if text is None:
         text = HEADER + plain_yaml_text(document)
     if original and b"\r\n" in target.read_bytes():  # a file kept with Windows line ends keeps them

@@ -53,6 +53,8 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
                 raise PluginError(f"{where} is {type(positions).__name__}"
                                   f"{'' if not isinstance(positions, np.ndarray) else f' with {positions.ndim} dimensions'}"
                                   f", not a 1-D numpy array of sample positions; {fix}")
+            if positions.size == 0:
+                continue  # said below, as an empty part of a fold whatever its dtype
             if positions.dtype == bool:
                 raise PluginError(f"{where} is a boolean mask; give integer sample positions "
                                   f"(np.flatnonzero(mask)); {fix}")

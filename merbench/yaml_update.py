@@ -17,6 +17,7 @@ from typing import Any
 import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
@@ -42,18 +43,29 @@ def _last(node: Any) -> Any:
 def _take_after(parent: Any, key: Any) -> Any:
     """Remove and return the comment that follows ``parent[key]`` (the lines after it, up to the next key), or None.
 
-    ruamel hangs such a comment on the deepest last item of the value, so that is searched first.
+    ruamel hangs such a comment on the deepest last item of the value. A block collection's own slot holds the
+    comment on its key's line (``entries:   # one per model``), which stays where it is.
     """
     value = parent[key]
-    if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
-        token = _take_after(value, _last(value))
-        if token is not None:
-            return token
+    if _is_block(value):
+        return _take_after(value, _last(value))
     slots = parent.ca.items.get(key)
     if not slots or slots[_slot(parent)] is None:
         return None
-    token, slots[_slot(parent)] = slots[_slot(parent)], None
-    return token
+    token = slots[_slot(parent)]
+    if token.value.startswith("\n"):  # only lines after the item's line
+        slots[_slot(parent)] = None
+        return token
+    own_line, _, after = token.value.partition("\n")  # a comment on the item's own line stays there
+    if not after.strip():
+        return None
+    token.value = own_line + "\n"
+    return CommentToken("\n" + after, token.start_mark, None)
+
+
+def _is_block(value: Any) -> bool:
+    """Whether ``value`` is a non-empty collection written in block style (its items on lines of their own)."""
+    return isinstance(value, (CommentedMap, CommentedSeq)) and len(value) > 0 and not value.fa.flow_style()
 
 
 def _put_after(parent: Any, key: Any, token: Any) -> None:
@@ -61,10 +73,15 @@ def _put_after(parent: Any, key: Any, token: Any) -> None:
     if token is None:
         return
     value = parent[key]
-    if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
+    if _is_block(value):
         _put_after(value, _last(value), token)
         return
-    parent.ca.items.setdefault(key, [None, None, None, None])[_slot(parent)] = token
+    slots = parent.ca.items.setdefault(key, [None, None, None, None])
+    here = slots[_slot(parent)]
+    if here is not None:  # the item's own end-of-line comment: the moved lines follow it
+        here.value = here.value.rstrip("\n") + token.value
+    else:
+        slots[_slot(parent)] = token
 
 
 def _merge(old: Any, new: Any) -> Any:
@@ -151,8 +168,23 @@ class _NoAliasDumper(pyyaml.SafeDumper):
 
 
 def plain_yaml_text(document: dict[str, Any]) -> str:
-    """``document`` as new YAML text, keys in their order, every value written out in full (no anchors)."""
-    return pyyaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True)
+    """``document`` as new YAML text, keys in their order, every value written out in full (no anchors), long
+    text on one line as ``updated_yaml_text`` keeps it (so that a later rewrite changes only what changed)."""
+    return pyyaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=4096)
+
+
+def mapping_indent(text: str) -> int | None:
+    """How far a nested mapping's keys are indented in ``text`` (the first ``key:`` line followed by a deeper
+    ``key:`` line), or None when no nested mapping tells."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    for line, after in zip(lines, lines[1:]):
+        stripped, deeper = line.strip(), after.strip()
+        if stripped.startswith("- ") or deeper.startswith("- ") or not stripped.endswith(":"):
+            continue
+        step = (len(after) - len(after.lstrip())) - (len(line) - len(line.lstrip()))
+        if step > 0 and ":" in deeper:
+            return step
+    return None
 
 
 def updated_yaml_text(original: str, document: dict[str, Any]) -> str | None:
@@ -172,7 +204,8 @@ def updated_yaml_text(original: str, document: dict[str, Any]) -> str | None:
         sequence_indent = None
     if sequence_indent is not None:  # the file's own indentation ("- model" or "  - model"): only changed lines differ
         offset = dash_offset or 0
-        yaml.indent(mapping=max(sequence_indent - offset, 2), sequence=sequence_indent, offset=offset)
+        yaml.indent(mapping=mapping_indent(original) or max(sequence_indent - offset, 2), sequence=sequence_indent,
+                    offset=offset)
     yaml.representer.ignore_aliases = lambda data: True  # a list used twice is written twice, never as &id001/*id001
     yaml.width = 4096  # long strings stay on one line: folding them anew would rewrite lines that did not change
     try:

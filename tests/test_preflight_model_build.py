@@ -28,3 +28,16 @@ def test_a_buildable_model_is_not_held_up(run_cli, tmp_path):
     result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--no-store",
                      "--set", *TINY)
     assert result.code == 0, result.out + result.err
+
+
+def test_the_preflight_build_prints_nothing_of_its_own(run_cli, tmp_path):
+    """Built on the meta device, a model loading its weights in build() would make torch warn once per tensor."""
+    import timm
+    import torch
+
+    weights = tmp_path / "resnet18.pth"
+    torch.save(timm.create_model("resnet18", num_classes=3).state_dict(), weights)
+    result = run_cli("run", "--model", "timm:resnet18", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                     "--set", *TINY, f"model.weights={weights}")
+    assert result.code == 0, result.out + result.err
+    assert "meta parameter" not in result.err and "no-op" not in result.err

@@ -55,6 +55,11 @@ def masks(labels, subjects, seed, options, domains):
     return [Fold(0, mask, ~mask)]
 
 
+def hollow(labels, subjects, seed, options, domains):
+    train, _ = _halves(subjects)
+    return [Fold(0, train, np.array([]))]
+
+
 def fine(labels, subjects, seed, options, domains):
     train, test = _halves(subjects)
     return [Fold(0, train, test), Fold(1, test, train)]
@@ -62,7 +67,8 @@ def fine(labels, subjects, seed, options, domains):
 
 @hookimpl
 def merbench_register_protocols(register):
-    for name in ("p-raises", "p-empty", "p-tuples", "p-floats", "p-beyond", "p-negative", "p-masks", "p-fine"):
+    for name in ("p-raises", "p-empty", "p-tuples", "p-floats", "p-beyond", "p-negative", "p-masks", "p-hollow",
+                 "p-fine"):
         register(ProtocolPlugin(name=name, split=globals()[name[2:]], description="d", subject_independent=True))
 '''
 
@@ -85,6 +91,16 @@ def protos(install_plugin):
     ("p-masks", "fold 1's train part is a boolean mask; give integer sample positions (np.flatnonzero(mask))"),
 ])
 def test_a_broken_split_is_one_message_naming_the_plugin(protos, run_cli, tmp_path, name, says):
+    _refused_naming_the_plugin(run_cli, tmp_path, name, says)
+
+
+def test_an_empty_part_is_called_empty_whatever_its_dtype(protos, run_cli, tmp_path):
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--protocol",
+                     "p-hollow", *TINY, "--no-store")
+    assert result.code == 2 and "produced fold 1 with an empty training or test part" in result.err, result.err
+
+
+def _refused_naming_the_plugin(run_cli, tmp_path, name, says):
     result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--protocol",
                      name, *TINY, "--store", str(tmp_path / "s.sqlite"))
     assert result.code == 2, result.out + result.err

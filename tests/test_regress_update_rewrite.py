@@ -39,10 +39,70 @@ def test_a_new_file_written_by_update_has_no_alias(tmp_path):
 
 @pytest.mark.parametrize("path", BASELINES, ids=[path.name for path in BASELINES])
 def test_the_shipped_baselines_can_be_updated(path):
-    """The documented re-derive command (``--update --seeds 3``) must not be refused for the file's own layout."""
+    """The documented re-derive command (``--update --seeds 3``) is not refused for the file's own layout, and a
+    rewrite with the file's own values changes no line of it."""
     from merbench.regress import load_baseline
+    from merbench.yaml_update import updated_yaml_text
 
     assert load_baseline(path, update=True).entries
+    text = path.read_text()
+    assert updated_yaml_text(text, yaml.safe_load(text)) == text
+
+
+COMMENTS = """\
+version: 1
+defaults:
+    profile: quick
+    set: {protocol.n_splits: 3, dataset.subjects: 4, dataset.clips_per_subject: 6}
+entries:   # one entry per model
+  - model: lbptop-svm
+    metrics:
+        uf1: {expected: 0.3, tolerance: 0.05}   # from Table 2
+  # ststnet: added 2026-11
+  - model: ststnet
+    metrics:
+        uf1: 0.3   # first guess
+        uar: 0.3
+# end of lab baseline
+"""
+
+
+def test_end_of_line_comments_stay_on_their_lines_and_the_file_stays_valid(run_cli, tmp_path, monkeypatch):
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    baseline = tmp_path / "lab.yaml"
+    baseline.write_text(COMMENTS)
+    result = regress(run_cli, baseline, "--update", "--seeds", "2", "--threads", "auto")
+    assert result.code == 0, result.out + result.err
+    lines = baseline.read_text().splitlines()
+    assert lines[:5] == COMMENTS.splitlines()[:5]  # 4-space mappings, the comment on entries' own line
+    assert any(line.startswith("        uf1: {expected: 0.3027, tolerance: 0.03} ") and line.endswith(" # from Table 2")
+               for line in lines), lines
+    assert lines[lines.index("  # ststnet: added 2026-11") + 1] == "  - model: ststnet"
+    assert any(line.startswith("        uf1:") and line.endswith("# first guess") for line in lines), lines
+    assert lines[-1] == "# end of lab baseline"
+    assert regress(run_cli, baseline).code == 0  # it reads back
+
+
+def test_a_rewrite_that_would_not_read_back_is_written_plainly(tmp_path, monkeypatch):
+    import merbench.regress
+    from merbench.regress import write_baseline
+
+    path = tmp_path / "b.yaml"
+    path.write_text("version: 1\nentries: []\n")
+    monkeypatch.setattr(merbench.regress, "updated_yaml_text", lambda original, document: "entries: -\n  broken")
+    document = {"version": 1, "defaults": {}, "entries": [{"model": "ststnet", "metrics": {"uf1": 0.5}}]}
+    write_baseline(path, document)
+    assert yaml.safe_load(path.read_text()) == document
+
+
+def test_a_tolerance_high_inherited_from_the_defaults_is_kept(run_cli, tmp_path, monkeypatch):
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    defaults = {"profile": "quick", "set": {"protocol.n_splits": 3},
+                "metrics": {"uf1": {"tolerance": 0.05, "tolerance_high": 0.2}}}
+    for extra in ([], ["--seeds", "2", "--threads", "auto"]):
+        baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}], defaults)
+        assert regress(run_cli, baseline, "--update", *extra).code == 0
+        assert yaml.safe_load(baseline.read_text())["entries"][0]["metrics"]["uf1"]["tolerance_high"] == 0.2
 
 
 LAB = """\
