@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from merbench.errors import UsageError
-from plugins.protocols import sample_kfold
+from merbench_plugins.protocols import sample_kfold
 
 
 def _refusal(counts: list[int], n_splits: int = 10) -> str:
