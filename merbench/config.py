@@ -480,8 +480,7 @@ NO_ROOT = (
 )
 NO_ROOT_PLUGIN = (
     "dataset '{name}' reads a copy of its data from a folder: give it with --root DIR (the expected layout is in "
-    "the documentation of {distribution}, which provides it; `merbench datasets check {name} --root DIR` checks a "
-    "copy without training)"
+    "{docs}, which provides it; `merbench datasets check {name} --root DIR` checks a copy without training)"
 )
 
 
@@ -495,10 +494,14 @@ def layout_docs(registry: Registry, dataset: str) -> str:
 def no_root_message(registry: Registry, dataset: str) -> str:
     """The error for a dataset that reads a folder given no ``--root``: merbench's own licensed corpora say where
     their layout is described here; a plugin's dataset points to its distribution."""
-    provider = registry.provider("datasets", dataset)
-    if provider.builtin:
+    if registry.provider("datasets", dataset).builtin:
         return NO_ROOT.format(name=dataset)
-    return NO_ROOT_PLUGIN.format(name=dataset, distribution=f"{provider.distribution} {provider.version}")
+    return NO_ROOT_PLUGIN.format(name=dataset, docs=layout_docs(registry, dataset))
+
+
+def engine_defaults(profile: str) -> dict[str, Any]:
+    """The ``engine.*`` options of ``profile`` before any ``--set``."""
+    return {**ENGINE_OPTIONS, **ENGINE_PROFILES[profile]}
 
 
 def dataset_gives(spec: Any, root: Path | None, options: Mapping[str, Any]) -> str:
@@ -663,13 +666,11 @@ def resolve_config(
     if root is not None and not dataset_spec.reads_root:
         raise UsageError(NO_FOLDER.format(name=dataset, root=root))
 
-    engine_defaults = dict(ENGINE_OPTIONS)
-    engine_defaults.update(ENGINE_PROFILES[profile])
     sections: dict[str, dict[str, Any]] = {
         "dataset": _defaults(dataset_spec, profile),
         "model": _defaults(model_spec, profile) if model_spec else {},
         "protocol": dict(protocol_spec.options),
-        "engine": engine_defaults,
+        "engine": engine_defaults(profile),
         "executor": dict(EXECUTOR_OPTIONS),
     }
     rules: dict[str, dict[str, Any]] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
@@ -22,6 +23,9 @@ from merbench.errors import MerbenchError, PluginError, UsageError, early_stoppi
 from merbench.registry import Registry
 from merbench.splits import check_folds, protocol_dataset
 from merbench.workers import start_worker_server
+
+if TYPE_CHECKING:  # imported where it is used: it imports OpenCV
+    from merbench.preprocess import Chain
 
 
 def check_root(config: RunConfig, registry: Registry) -> None:
@@ -81,14 +85,14 @@ def check_early_stopping(config: RunConfig, registry: Registry) -> None:
         raise early_stopping_without_epochs(patience, facts.kind)
 
 
-def check_chain(config: RunConfig, registry: Registry) -> None:
-    """Build the preprocessing chain (its options are checked) and refuse one the model cannot take."""
+def check_chain(config: RunConfig, registry: Registry) -> Chain:
+    """Build the preprocessing chain (its options are checked) and refuse one the model cannot take; returns it."""
     from merbench.preprocess import checked_chain  # imports OpenCV: after the checks that need none
 
-    checked_chain(config, registry)
+    return checked_chain(config, registry)
 
 
-def check_model_build(config: RunConfig, registry: Registry, n_classes: int) -> None:
+def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_classes: int) -> None:
     """Build the model once for the input the chain will give, so that an option its ``build()`` refuses
     (``model.patch`` larger than the input, more layers than the input size allows, missing local weights) is
     refused before anything is preprocessed or recorded. Built on the meta device where the factory allows (no
@@ -97,13 +101,7 @@ def check_model_build(config: RunConfig, registry: Registry, n_classes: int) -> 
         return
     from merbench.modelinfo import step_output_shape
 
-    last = config.preprocess[-1]
-    options = dict(config.section(last))
-    try:
-        step = resolve_factory(registry.get("preprocessors", last).build)(dict(options))
-    except Exception:  # check_chain has built it already; a step that builds only once is read from its options
-        step = None
-    shape = step_output_shape(step, options)
+    shape = step_output_shape(chain.steps[-1], config.section(config.preprocess[-1]))
     if shape is None:
         return
     import torch
@@ -124,6 +122,7 @@ def check_model_build(config: RunConfig, registry: Registry, n_classes: int) -> 
 def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
     """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
     spec = registry.get("protocols", config.protocol)
+    plugin = registry.label("protocols", config.protocol)
     dataset = protocol_dataset(dataset, spec, config.section("protocol"))
     split = resolve_factory(spec.split)
     try:
@@ -137,14 +136,12 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
             f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} samples, "
             f"{len(set(dataset.subjects))} subjects): {exc}; change the protocol.* settings or the protocol"
         ) from None
-    except MerbenchError:
+    except (MerbenchError, MemoryError):
         raise
     except Exception as exc:
-        if isinstance(exc, MemoryError):
-            raise
-        raise PluginError(f"{registry.label('protocols', config.protocol)}: its split() raised {error_line(exc)}; "
-                          "check the protocol.* settings given, or report it to the plugin's author") from exc
-    check_folds(folds, dataset.subjects, config.protocol, registry.label("protocols", config.protocol))
+        raise PluginError(f"{plugin}: its split() raised {error_line(exc)}; check the protocol.* settings given, or "
+                          "report it to the plugin's author") from exc
+    check_folds(folds, dataset.subjects, config.protocol, plugin)
 
 
 def _class_names(text: str, classes: list[str]) -> str:
@@ -169,7 +166,7 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     """
     check_root(config, registry)
     check_member(config, registry)
-    check_chain(config, registry)
+    chain = check_chain(config, registry)
     check_engine(config)
     check_early_stopping(config, registry)
     check_cluster(config)
@@ -180,5 +177,5 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     dataset = load_dataset(config, registry, cache_dir if cache_dir is not None else cache_root(create=False),
                            keep_for_run=True)
     check_protocol(config, registry, dataset)
-    check_model_build(config, registry, len(dataset.classes))
+    check_model_build(config, registry, chain, len(dataset.classes))
     return dataset

@@ -98,7 +98,7 @@ def run_warnings(config: RunConfig, fits_once: bool) -> list[str]:
                 for kind in engine_leaks(config.section("engine"))]
     unused = unused_training_options(config) if fits_once else []
     if unused:
-        warnings.append(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect on {config.model}: it is "
+        warnings.append(f"{', '.join(unused)} {plural(unused, 'has', 'have')} no effect on {config.model}: it is "
                         "fitted in one go, without epochs, batches, learning rate or loss; its own options are model.* "
                         f"(`merbench info {config.model}`)")
     return warnings
@@ -111,10 +111,10 @@ GRADIENT_TRAINING_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "labe
 
 def unused_training_options(config: RunConfig) -> list[str]:
     """``engine.KEY=VALUE`` of each ``GRADIENT_TRAINING_OPTIONS`` set away from its profile's default."""
-    from merbench.config import ENGINE_OPTIONS, ENGINE_PROFILES
+    from merbench.config import engine_defaults
     from merbench.run_settings import setting_text
 
-    defaults = {**ENGINE_OPTIONS, **ENGINE_PROFILES.get(config.profile, {})}
+    defaults = engine_defaults(config.profile)
     engine = config.section("engine")
     return [setting_text(f"engine.{key}", engine[key]) for key in GRADIENT_TRAINING_OPTIONS
             if key in engine and key in defaults and engine[key] != defaults[key]]

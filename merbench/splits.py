@@ -49,10 +49,12 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
         for part in ("train", "test"):
             positions = getattr(fold, part)
             where = f"{who}: fold {number}'s {part} part"
-            if not isinstance(positions, np.ndarray) or positions.ndim != 1:
-                raise PluginError(f"{where} is {type(positions).__name__}"
-                                  f"{'' if not isinstance(positions, np.ndarray) else f' with {positions.ndim} dimensions'}"
-                                  f", not a 1-D numpy array of sample positions; {fix}")
+            if not isinstance(positions, np.ndarray):
+                raise PluginError(f"{where} is {type(positions).__name__}, not a 1-D numpy array of sample positions; "
+                                  f"{fix}")
+            if positions.ndim != 1:
+                raise PluginError(f"{where} is ndarray with {positions.ndim} dimensions, not a 1-D numpy array of "
+                                  f"sample positions; {fix}")
             if positions.size == 0:
                 continue  # said below, as an empty part of a fold whatever its dtype
             if positions.dtype == bool:
@@ -60,7 +62,7 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
                                   f"(np.flatnonzero(mask)); {fix}")
             if not np.issubdtype(positions.dtype, np.integer):
                 raise PluginError(f"{where} holds {positions.dtype} values; give integer sample positions; {fix}")
-            if positions.size and (positions.min() < 0 or positions.max() >= n_samples):
+            if positions.min() < 0 or positions.max() >= n_samples:
                 bad = int(positions.min()) if positions.min() < 0 else int(positions.max())
                 raise PluginError(f"{where} holds position {bad}; the dataset has {counted(n_samples, 'sample')} "
                                   f"(positions 0..{n_samples - 1}); {fix}")

@@ -91,35 +91,29 @@ def _merge(old: Any, new: Any) -> Any:
     entry) stays at the collection's end when items are added or removed, and one after a value stays after it
     when the value changes shape (``uf1: 0.3`` becoming ``uf1: {expected: ..., tolerance: ...}``).
     """
-    if isinstance(old, (CommentedMap, CommentedSeq)) and isinstance(new, dict if isinstance(old, CommentedMap) else list):
-        token = _take_after_collection(old)
-        if isinstance(old, CommentedMap):
-            for key in [key for key in old if key not in new]:
-                del old[key]
-            items = list(new.items())
+    is_map = isinstance(old, CommentedMap) and isinstance(new, dict)
+    if not is_map and not (isinstance(old, CommentedSeq) and isinstance(new, list)):
+        return old if type(old) is type(new) and old == new else new
+    token = _take_after(old, _last(old)) if len(old) else None  # taken before the last item may go
+    if is_map:
+        for key in [key for key in old if key not in new]:
+            del old[key]
+    else:
+        del old[len(new):]
+    for key, value in new.items() if is_map else enumerate(new):
+        if (key in old) if is_map else (key < len(old)):
+            merged = _merge(old[key], value)
+            if merged is not old[key]:
+                moved = _take_after(old, key)
+                old[key] = _commented(merged)
+                _put_after(old, key, moved)
+        elif is_map:
+            old[key] = _commented(value)
         else:
-            del old[len(new):]
-            items = list(enumerate(new))
-        for key, value in items:
-            if isinstance(old, CommentedSeq) and key >= len(old):
-                old.append(_commented(value))
-            elif isinstance(old, CommentedMap) and key not in old:
-                old[key] = _commented(value)
-            else:
-                merged = _merge(old[key], value)
-                if merged is not old[key]:
-                    moved = _take_after(old, key)
-                    old[key] = _commented(merged)
-                    _put_after(old, key, moved)
-        if len(old):
-            _put_after(old, _last(old), token)
-        return old
-    return old if type(old) is type(new) and old == new else new
-
-
-def _take_after_collection(node: Any) -> Any:
-    """Remove and return the comment after a collection's last item (``_take_after``), or None when it is empty."""
-    return _take_after(node, _last(node)) if len(node) else None
+            old.append(_commented(value))
+    if len(old):
+        _put_after(old, _last(old), token)
+    return old
 
 
 def _merge_key(event: pyyaml.Event, at_key: bool | None) -> bool:
