@@ -245,6 +245,24 @@ def class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tens
     return weights
 
 
+def check_validation_holdout(fold_index: int, groups: np.ndarray, fraction: float) -> None:
+    """Refuse a fold whose training subjects (``groups``) cannot give up ``fraction`` of themselves for validation
+    and keep at least one to train on (``UsageError`` naming the fold, counted from 0, and the fix)."""
+    count = len(np.unique(groups))
+    if count < 2:
+        raise UsageError(
+            f"fold {fold_index + 1}: early stopping needs at least 2 training subjects to hold some out for validation; "
+            "use --set engine.early_stopping=0"
+        )
+    held_out = math.ceil(fraction * count)  # how GroupShuffleSplit rounds a fraction of the subjects
+    if held_out >= count:
+        raise UsageError(
+            f"fold {fold_index + 1}: engine.validation_fraction={fraction:g} holds out {held_out} of its {count} training "
+            f"subjects for validation, leaving none to train on; lower it to at most "
+            f"{math.floor(100 * (count - 1) / count) / 100:g} or use more subjects"
+        )
+
+
 def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split a fold's training part by subject into (inner training, validation) positions.
 
@@ -254,19 +272,7 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
     from sklearn.model_selection import GroupShuffleSplit
 
     groups = subjects[fold.train]
-    if len(np.unique(groups)) < 2:
-        raise UsageError(
-            f"fold {fold.index + 1}: early stopping needs at least 2 training subjects to hold some out for validation; "
-            "use --set engine.early_stopping=0"
-        )
-    count = len(np.unique(groups))
-    held_out = math.ceil(fraction * count)  # how GroupShuffleSplit rounds a fraction of the subjects
-    if held_out >= count:
-        raise UsageError(
-            f"fold {fold.index + 1}: engine.validation_fraction={fraction:g} holds out {held_out} of its {count} training "
-            f"subjects for validation, leaving none to train on; lower it to at most "
-            f"{math.floor(100 * (count - 1) / count) / 100:g} or use more subjects"
-        )
+    check_validation_holdout(fold.index, groups, fraction)
     splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed % 2**32)  # a fold's seed may be larger
     inner, validation = next(splitter.split(fold.train, groups=groups))
     return fold.train[inner], fold.train[validation]

@@ -142,6 +142,21 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
         raise PluginError(f"{plugin}: its split() raised {error_line(exc)}; check the protocol.* settings given, or "
                           "report it to the plugin's author") from exc
     check_folds(folds, dataset.subjects, config.protocol, plugin)
+    check_validation_parts(config, folds, dataset.subjects)
+
+
+def check_validation_parts(config: RunConfig, folds: list, subjects) -> None:
+    """With early stopping on held-out training subjects, refuse a fold that cannot give any up for validation
+    (``engine.validation_fraction`` too large, or one training subject), as its training would, before the run."""
+    engine = config.section("engine")
+    if int(engine.get("early_stopping") or 0) <= 0 or str(engine.get("select_on", "validation")) == "test":
+        return
+    import numpy as np
+
+    from merbench.engine import check_validation_holdout  # imports torch, which the run needs anyway
+
+    for fold in folds:
+        check_validation_holdout(fold.index, np.asarray(subjects)[fold.train], float(engine["validation_fraction"]))
 
 
 def _class_names(text: str, classes: list[str]) -> str:

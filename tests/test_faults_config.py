@@ -82,6 +82,16 @@ def test_a_bad_value_is_refused_with_its_range_and_default(refused, setting, exp
     assert expected in refused("--set", *TINY, setting)
 
 
+@pytest.mark.parametrize("settings, expected", [
+    (("engine.validation_fraction=0.9",), "fold 1: engine.validation_fraction=0.9 holds out 2 of its 2 training "
+                                          "subjects for validation, leaving none to train on; lower it to at most 0.5"),
+    (("dataset.subjects=2",), "fold 1: early stopping needs at least 2 training subjects"),
+])
+def test_a_validation_part_early_stopping_cannot_have_is_refused_before_the_run(refused, settings, expected):
+    """The fold's training would refuse it; preflight does, so no `failed` row is recorded and nothing is computed."""
+    assert expected in refused("--set", *TINY, "protocol.n_splits=2", "engine.early_stopping=2", *settings)
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--seed", "4294967296"], "--seed 4294967296: must be an integer in [0, 4294967295] (default 0)"),
     (["--seed", "3", "--set", "seed=5"], "--seed 3 and seed=5 (in --set/--config) disagree; give the seed once"),
