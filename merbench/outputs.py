@@ -70,7 +70,8 @@ def _resolved(path: Path | str) -> Path | None:
 
 
 def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (),
-                      inputs: Mapping[str, Path] | None = None, roots: Mapping[str, Path] | None = None) -> Path | None:
+                      inputs: Mapping[str, Path] | None = None, roots: Mapping[str, Path] | None = None,
+                      example: str = "result.json") -> Path | None:
     """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout
     (``-`` or ``/dev/stdout``).
 
@@ -78,7 +79,8 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     an existing non-regular file (device, FIFO, socket), one of ``protect`` (the results store
     and its side files), one of the command's ``inputs`` (described: path), a file inside one of
     the dataset folders ``roots`` (described: path; merbench never writes there), or another SQLite
-    database, or when its folder is missing or unwritable.
+    database, or when its folder is missing or unwritable. ``example`` is the file name a folder's
+    message suggests inside it.
     """
     if str(path) in STDOUT_NAMES:
         return None
@@ -104,7 +106,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
                          "dataset's folder; give a file name outside it")
     if mode is not None:
         if stat.S_ISDIR(mode):
-            raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / 'result.json'}")
+            raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / example}")
         if not stat.S_ISREG(mode):
             raise UsageError(f"{option} {shown}: is not a regular file (a device, FIFO or socket) and will not be "
                              f"replaced; give a file name, or {STDOUT} for standard output")

@@ -678,7 +678,7 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
     symlinked baseline is written through to its target and stays a link, and
     the file keeps its mode.
     """
-    target = check_output_path(path, "--baseline", store_files(None))
+    target = check_output_path(path, "--baseline", store_files(None), example="baseline.yaml")
     if target is None:
         raise UsageError(f"--baseline {path}: --update needs a baseline file to rewrite, not standard output")
     try:

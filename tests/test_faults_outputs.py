@@ -325,6 +325,10 @@ def test_a_replaced_file_keeps_its_mode(stored, run_cli, tmp_path, umask):
 @pytest.mark.parametrize("command, message", [
     (["report", "--figures", "-"], "--figures -: figures are PNG files written into a folder, not to standard output"),
     (["report", "--output", "{tmp}"], "--output {tmp}: is a folder; give a file name such as {tmp}/report.html"),
+    (["regress", "--baseline", "{tmp}", "--update"], "--baseline {tmp}: is a folder; give a file name such as "
+                                                      "{tmp}/baseline.yaml"),
+    (["regress", "--baseline", "{tmp}", "--update", "--add-missing"], "--baseline {tmp}: is a folder; give a file "
+                                                                      "name such as {tmp}/baseline.yaml"),
     (["show", ""], "an empty run id; give a run's id or the start of it"),
     (["compare", ""], "an empty run id; give a run's id or the start of it"),
 ])

@@ -120,7 +120,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             out = err  # stdout carries the JSON alone
     if args.update:  # the baseline must be rewritable before minutes of runs are spent
         check_output_path(args.baseline, "--baseline", store_files(None if args.no_store else args.store),
-                          roots=dataset_roots(args))
+                          roots=dataset_roots(args), example="baseline.yaml")
     layouts = parse_thread_layouts(args.threads or "auto,2") if args.seeds > 1 else ["auto"]
     baseline = load_baseline(args.baseline, update=args.update, start_new=args.update and args.add_missing)
     registry = get_registry()
