@@ -47,6 +47,7 @@ from merbench.dataset_check import loader_skip_note
 from merbench.environment import current_software, describe_environment, other_software
 from merbench.errors import DataError, MerbenchError, PluginError, RunFailed, UsageError
 from merbench.folds import FoldData, FoldJob, FoldTask, SequentialFolds, plan_executor
+from merbench.held_interrupts import HeldInterrupts
 from merbench.leaks import config_leaks
 from merbench.metrics import classification_metrics
 from merbench.modelinfo import step_output_shape
@@ -239,6 +240,8 @@ class TuneContext:
     """This process's software (``merbench.environment.current_software``), recorded with each trial and refit."""
     reused_other: list[tuple[str, list[str]]] = field(default_factory=list)
     """Stored trials and refits reused although other software made them: (``trial`` or ``refit``, what differs)."""
+    interrupts: HeldInterrupts = field(default_factory=HeldInterrupts)
+    """Ctrl-C held back while Optuna writes the trial storage, let through while a trial trains."""
     labels: np.ndarray = field(init=False)
     subjects: np.ndarray = field(init=False)
 
@@ -333,21 +336,25 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
 
         def on_done(task: Any, output: Any) -> None:
             scores[task.fold.index] = _scored(ctx, task.fold, output, labels, job.recipe.plugin)["uf1"]
-            trial.report(float(np.mean(list(scores.values()))), len(scores) - 1)
-            if len(scores) < len(tasks) and trial.should_prune():
-                trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
+            with ctx.interrupts.held():
+                trial.report(float(np.mean(list(scores.values()))), len(scores) - 1)
+                pruned = len(scores) < len(tasks) and trial.should_prune()
+                if pruned:
+                    trial.set_user_attr("inner_uf1", [scores[j] for j in sorted(scores)])
+            if pruned:
                 raise optuna.TrialPruned(f"inner UF1 below the median after {counted(scores, 'inner fold')}")
 
         try:
             # Each bound of the space was checked before the search; values that fail only together (a model.patch
             # larger than a small flow.size) are refused here, as a UsageError: that trial fails, the search goes on.
-            config = ctx.request.resolve(ctx.registry, values)
-            inputs = _preprocessed(ctx, config)[positions]
-            data = FoldData(inputs, labels, subjects)
-            job = _job(ctx, config, inputs)
-            executor, job = _executor(ctx, config, job, data, len(inner))
-            tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index)) for fold in inner]
-            executor.run(job, data, tasks, on_done, relay)
+            with ctx.interrupts.allowed():
+                config = ctx.request.resolve(ctx.registry, values)
+                inputs = _preprocessed(ctx, config)[positions]
+                data = FoldData(inputs, labels, subjects)
+                job = _job(ctx, config, inputs)
+                executor, job = _executor(ctx, config, job, data, len(inner))
+                tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index)) for fold in inner]
+                executor.run(job, data, tasks, on_done, relay)
         except (RunFailed, PluginError, UsageError) as exc:
             text = f"inner {exc}" if str(exc).startswith("fold ") else str(exc)  # the engine's "fold N" is inner
             trial.set_user_attr("error", text)
@@ -433,8 +440,9 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
             # Each trial samples from a seed of its place in the study: with the same finished trials before it, it
             # is the same trial whether or not the tune was interrupted and resumed in between.
             study.sampler = _sampler(optuna, ctx, outer, len(counted_trials(optuna, study)))
-            study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError), callbacks=[finished],
-                           gc_after_trial=False)
+            with ctx.interrupts.installed(), ctx.interrupts.held():  # Optuna's storage writes are not cut short
+                study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError), callbacks=[finished],
+                               gc_after_trial=False)
     return study
 
 

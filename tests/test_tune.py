@@ -586,3 +586,34 @@ def test_values_refused_only_in_combination_fail_their_trial_and_the_search_goes
     said = " ".join(result.err.split())
     assert "trial 0 failed and is left out of the selection: model.patch=8: must be in [1, 4] for flow.size=4" in said
     assert summary["folds"][0]["trial_counts"]["failed"] == 1
+
+
+def test_ctrl_c_during_a_trial_storage_write_waits_for_the_write_then_interrupts(run_cli, tmp_path, monkeypatch):
+    """Optuna writes the interrupted trial's state through another connection: a Ctrl-C that cut a storage write
+    short (SQLite's lock still held) made that write wait 30 s and end in Optuna's own error, exit 1. The signal
+    is held until the write ends, then stops the tune as any Ctrl-C does, and the tune resumes."""
+    import os
+    import signal
+
+    import optuna
+
+    reported = optuna.trial.Trial.report
+    written: list[int] = []
+
+    def interrupted_while_writing(self, value, step):
+        if not written:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while the value is being written
+        reported(self, value, step)
+        written.append(step)
+
+    monkeypatch.setattr(optuna.trial.Trial, "report", interrupted_while_writing)
+    stopped, _ = tune(run_cli, tmp_path, trials=2)
+    assert stopped.code == 130, stopped.err
+    assert "run the same command again" in stopped.err and "Traceback" not in stopped.err
+    assert written == [0], "the write in progress finished, and nothing after the interruption ran"
+    with sqlite3.connect(tmp_path / "trials.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM trial_intermediate_values").fetchone()[0] == 1
+    monkeypatch.setattr(optuna.trial.Trial, "report", reported)
+    resumed, summary = tune(run_cli, tmp_path, "--resume", trials=2)
+    assert resumed.code == 0, resumed.err
+    assert all(sum(fold["trial_counts"].values()) == 2 for fold in summary["folds"])
