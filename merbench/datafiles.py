@@ -6,6 +6,7 @@ The core and the dataset plugins share these checks, so each refusal reads the s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -21,15 +22,45 @@ def check_root_folder(root: Path | None, name: str) -> None:
     raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
 
 
-def check_cache_outside(root: Path | None, cache_dir: Path | None) -> None:
-    """Refuse a cache inside a dataset root (merbench never writes inside a dataset)."""
+def check_cache_outside(root: Path | None, cache_dir: Path | None, given: str = "") -> None:
+    """Refuse a cache inside a dataset root (merbench never writes inside a dataset); ``given`` says how the folder
+    was given when not with ``--root`` (``--set dataset.smic=DIR``)."""
     if root is None or cache_dir is None:
         return
     if Path(cache_dir).resolve().is_relative_to(Path(root).resolve()):
         raise UsageError(
-            f"the cache {cache_dir} lies inside the dataset folder {root}; merbench never writes inside a dataset: "
-            "set MERBENCH_CACHE to a folder elsewhere"
+            f"the cache {cache_dir} lies inside the dataset folder {root}{f' (given with {given})' if given else ''}; "
+            "merbench never writes inside a dataset: set MERBENCH_CACHE to a folder elsewhere"
         )
+
+
+def option_folders(root: Path | None, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Path]:
+    """The folders a dataset's options name, by option: the parts of a composite (megc2019's ``dataset.smic=DIR``),
+    a chosen frame folder. Such an option is free text, empty by default (``defaults``, the plugin's), and its value
+    names an existing folder, under ``root`` when relative and ``root`` is given (as the loaders read it), else from
+    the working folder. merbench writes inside none of them, as for ``--root``."""
+    found: dict[str, Path] = {}
+    for key, value in options.items():
+        if defaults.get(key, None) != "" or not isinstance(value, (str, Path)) or not str(value).strip():
+            continue
+        path = Path(str(value).strip()).expanduser()
+        if not path.is_absolute() and root is not None:
+            path = Path(root) / path
+        try:
+            if path.is_dir():
+                found[key] = path
+        except OSError:
+            continue
+    return found
+
+
+def check_cache_outside_dataset(root: Path | None, options: Mapping[str, Any], defaults: Mapping[str, Any],
+                                cache_dir: Path | None) -> None:
+    """``check_cache_outside`` for ``root`` and every folder the dataset's ``options`` name (``option_folders``);
+    called before the cache folder is created, so a refused cache leaves nothing behind."""
+    check_cache_outside(root, cache_dir)
+    for key, folder in option_folders(root, options, defaults).items():
+        check_cache_outside(folder, cache_dir, f"--set dataset.{key}={options[key]}")
 
 
 def decode_image(blob: bytes, flag: int) -> np.ndarray | None:

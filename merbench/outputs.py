@@ -232,4 +232,41 @@ def dataset_roots(args: Any) -> dict[str, Path]:
     else:  # NAME=DIR or DIR; a folder whose own name holds '=' counts whole too, as grid.parse_roots reads it
         folders = [str(root).partition("=")[2] or str(root) for root in roots]
         folders += [str(root) for root in roots if "=" in str(root) and Path(str(root)).expanduser().exists()]
-    return {f"the dataset folder given with --root {folder}": Path(folder) for folder in folders}
+    given = {f"the dataset folder given with --root {folder}": Path(folder) for folder in folders}
+    return {**given, **option_roots(args)}
+
+
+def option_roots(args: Any) -> dict[str, Path]:
+    """The folders a command's dataset options name (megc2019's ``--set dataset.smic=DIR``, from ``--set`` or the
+    ``dataset:`` section of ``--config``), described, as ``dataset_roots`` gives them (``datafiles.option_folders``
+    says which options name folders). A setting that cannot be read here is left to the command to report."""
+    from merbench.config import load_config_file
+    from merbench.datafiles import option_folders
+    from merbench.registry import get_registry
+
+    settings: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        try:
+            settings.update(load_config_file(Path(args.config)))
+        except Exception:  # the command reports a bad --config file itself
+            pass
+    for group in getattr(args, "sets", None) or []:
+        for item in group if isinstance(group, (list, tuple)) else [group]:
+            key, sep, value = str(item).partition("=")
+            if sep:
+                settings[key.strip()] = value
+    options = {key.removeprefix("dataset."): value for key, value in settings.items() if key.startswith("dataset.")}
+    several = getattr(args, "datasets", None) or []
+    several = several.split(",") if isinstance(several, str) else several  # grid's --datasets a,b
+    names = [getattr(args, "dataset", None) or settings.get("dataset"), *several]
+    root = getattr(args, "root", None)
+    root = Path(root) if isinstance(root, (str, Path)) else None
+    found: dict[str, Path] = {}
+    for name in filter(None, names) if options else ():
+        try:
+            defaults = get_registry().get("datasets", str(name)).options
+        except Exception:  # an unknown dataset: the command names it
+            continue
+        for key, folder in option_folders(root, options, defaults).items():
+            found[f"the dataset folder given with --set dataset.{key}={options[key]}"] = folder
+    return found

@@ -19,7 +19,7 @@ import numpy as np
 from merbench.cache import cache_root, inputs_key, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
-from merbench.datafiles import check_cache_outside, check_root_folder, folder_stamps, written_inside
+from merbench.datafiles import check_cache_outside_dataset, check_root_folder, folder_stamps, written_inside
 from merbench.dataset_check import check_dataset_input, load_plugin_dataset, loader_skip_note, subject_warnings
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
@@ -59,7 +59,8 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
     if not keep_for_run and key in _CHECKED:
         return _CHECKED.pop(key)
     check_root_folder(config.root, config.dataset)
-    check_cache_outside(config.root, cache_dir)
+    check_cache_outside_dataset(config.root, config.section("dataset"),
+                                registry.get("datasets", config.dataset).options, cache_dir)
     make_cache_folder(cache_dir)  # only now: a refused cache inside the root leaves no folder there
     untouched = folder_stamps(config.root)
     dataset = load_plugin_dataset(registry, config.dataset, config.root, config.section("dataset"), cache_dir)

@@ -379,7 +379,9 @@ def test_bad_trees_of_the_new_datasets_are_exit_2_naming_file_and_fix(run_cli, t
     (tmp_path / "c3" / "annotation").mkdir(parents=True)
     (tmp_path / "c3" / "annotation" / "CAS(ME)3_part_A_v2.xls").write_bytes(b"old")
     result = run_cli("datasets", "check", "casme3", "--root", str(tmp_path / "c3"))
-    assert result.code == 2 and "an .xls sheet; merbench reads the ME label sheet" in " ".join(result.err.split())
+    assert result.code == 2 and ("the full CAS(ME)3 Part A annotation (macro- and micro-expressions, no emotion column), "
+                                 "which merbench does not read, in any format; merbench reads the ME label sheet "
+                                 "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx") in " ".join(result.err.split())
     rows = [*rt.FOURDME_ROWS[:2], ("S02", "S02_009_01_1", "Happy", "int")]
     rt.build_4dme(tmp_path / "d", rows=rows)
     result = run_cli("datasets", "check", "4dme", "--root", str(tmp_path / "d"))

@@ -135,6 +135,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("root", args.root or summary.get("root", "")),
         ("annotation", _per_part(summary, lambda part: part.get("annotation") or part.get("manifest") or "(not named by the loader)")),
         ("frames", _per_part(summary, lambda part: part.get("frames") or part.get("mode") or "")),
+        ("frames folder", _per_part(summary, lambda part: part.get("frames_folder") or "")),
         ("samples", f"{len(dataset.samples)}{_usable(len(dataset.samples), report.clips_left_out)}"),
         ("subjects", len(set(dataset.subjects.tolist()))),
         ("classes", ", ".join(classes)),
@@ -188,7 +189,8 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     unreadable = report.clips_left_out
     kept = [i for i, sample in enumerate(dataset.samples) if sample.id not in unreadable]
     left_out = f", {counted(unreadable, 'clip')} with missing or unreadable files left out" if unreadable else ""
-    out.print(f"[green]usable:[/] {len(kept)} samples, {len(set(dataset.subjects[kept].tolist()))} subjects{skipped}{left_out}")
+    subjects = set(dataset.subjects[kept].tolist())
+    out.print(f"[green]usable:[/] {counted(kept, 'sample')}, {counted(subjects, 'subject')}{skipped}{left_out}")
     return 0
 
 
@@ -245,7 +247,7 @@ def print_annotations(out: Console, dataset, show: int) -> None:
                                not_applied, show, lambda e: (e["sample"], e["field"], e["new"], e["reason"])))
     aus = au_summary(dataset)
     if aus["samples"]:
-        out.print(f"action units: {aus['samples']} samples with AU codes ({aus['ambiguous']} with ambiguous 'or' codes, "
+        out.print(f"action units: {counted(aus['samples'], 'sample')} with AU codes ({aus['ambiguous']} with ambiguous 'or' codes, "
                   f"{aus['unparsed']} with unparsed text)")
         table = DataTable("Samples per action unit", [Column("AU"), Column("samples", justify="right")])
         for au, count in aus["per_au"].items():

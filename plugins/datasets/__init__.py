@@ -61,7 +61,8 @@ def merbench_register_datasets(register):
             load=f"{_HERE}.casme3:load",
             description="CAS(ME)3 Part A MEs: *part_A_ME_label_JpgIndex_v2.xlsx + spNO.1/a/color/N.jpg or Part_A_ME_clip/; "
             "7, 4 or 3 classes",
-            options={"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", **_STRICT},
+            options={"classes": "7", "frames": "auto", "frames_folder": "", "fixes": "known", "occluded": "keep",
+                     **_STRICT},
         )
     )
     register(

@@ -12,7 +12,9 @@ Expected under ``--root`` (or one folder below it):
   ``--root``; or the pre-cut package
   ``Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{N}.jpg`` (depth
   ``Part_A_ME_clip/depth/…``). ``dataset.frames=auto`` takes the package when
-  present.
+  present. Two folders holding ``spNO.*`` trial folders whose trials hold colour
+  frames (a full copy beside a partial or cropped one) are an error naming both:
+  ``dataset.frames_folder=DIR`` (relative to ``--root``) names the one to read.
 
 A sample is one row, ``spNO.1/e/116`` (subject, lower-case trial letter, onset as
 released): several MEs share a trial. Trial folders match the sheet's letter in
@@ -33,6 +35,7 @@ from typing import Any
 from merbench.contracts import Dataset
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
+from merbench.wording import counted
 from merbench_plugins.datasets.aus import parse_aus
 from merbench_plugins.datasets.common import (
     cell_value,
@@ -49,6 +52,7 @@ from merbench_plugins.datasets.common import (
     folders_in,
     norm,
     order_classes,
+    other_formats,
     read_sheet,
     to_dataset,
     frame_numbers,
@@ -68,6 +72,12 @@ CLASS_SETS: dict[str, dict[str, str]] = {
 }
 CANONICAL = {"7": EMOTIONS, "4": ("negative", "positive", "surprise", "others"), "3": ("negative", "positive", "surprise")}
 SHEET_PATTERNS = ("*part_A_ME_label_JpgIndex*.xlsx", "*part_A_ME_label*.xlsx")
+SHEET_DEPTH = 2
+"""How many folders below ``--root`` the sheet is looked for (``annotation/partA/`` of the official repository)."""
+LABEL_SHEET = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+FULL_ANNOTATION = "*part_A_v[0-9]*.xls*"
+"""``CAS(ME)3_part_A_v2.xls``: every Part A expression, macro and micro, without the ``emotion`` column; not read."""
+OFFICIAL_REPOSITORY = "github.com/jingtingEmmaLi/CAS-ME-3"
 COLUMNS = {"subject": "Subject", "filename": "Filename", "onset": "Onset", "apex": "Apex", "offset": "Offset",
            "emotion": "emotion"}
 OPTIONAL = {"aus": "AU", "objective": "Objective class"}
@@ -105,24 +115,83 @@ def children(folder: Path) -> dict[str, Path]:
     return {c.name.lower(): c for c in searched_folders(folder)}
 
 
-def subjects_folder(root: Path, depth: int = 5) -> Path | None:
-    """The first folder (breadth first) holding ``spNO.<n>`` sub-folders."""
+def subjects_folders(root: Path, depth: int = 5) -> list[Path]:
+    """Every folder (breadth first, to ``depth`` levels below ``root``) holding ``spNO.<n>`` sub-folders; the search
+    does not go down into the subject folders themselves."""
+    found: list[Path] = []
     level = [root]
     for _ in range(depth + 1):
+        below = []
         for folder in level:
-            if any(SUBJECT.fullmatch(name) for name in children(folder)):
-                return folder
-        level = [c for f in level for c in children(f).values()]
-    return None
+            named = children(folder)
+            if any(SUBJECT.fullmatch(name) for name in named):
+                found.append(folder)
+            below += [child for name, child in named.items() if not SUBJECT.fullmatch(name)]
+        level = below
+    return found
+
+
+def holds_colour(base: Path, subjects: int = 3) -> bool:
+    """Whether the trial folders of the first ``subjects`` subjects of ``base`` hold colour frames ``N.jpg``, in
+    ``color/`` or in the trial folder itself; a depth-only tree (``Depth/spNO.1/a/N.png``) does not."""
+    named = sorted((name, folder) for name, folder in children(base).items() if SUBJECT.fullmatch(name))
+    for _, subject in named[:subjects]:
+        for trial in list(children(subject).values())[:2]:
+            parts = children(trial)
+            if numbered(parts.get("color") or parts.get("colour") or trial, COLOUR):
+                return True
+    return False
+
+
+def subjects_folder(root: Path, chosen: str = "") -> Path | None:
+    """The folder holding the ``spNO.<n>`` trial folders: ``chosen`` (``dataset.frames_folder``, under ``root``
+    when relative), else the only one below ``root`` whose trials hold colour frames (``None``: there is none).
+
+    Two such folders (a full copy beside a partial or cropped one) are a DataError naming both and the fix, so a run
+    never reads a partial copy because its name sorts first.
+    """
+    if chosen:
+        return chosen_folder(root, chosen)
+    candidates = subjects_folders(root)
+    usable = [folder for folder in candidates if holds_colour(folder)] or candidates
+    if len(usable) > 1:
+        listed = ", ".join(f"{folder.relative_to(root)}/ ({counted(subject_count(folder), 'subject')})"
+                           for folder in usable)
+        fullest = max(usable, key=subject_count)
+        raise DataError(f"several frame folders with spNO.* trial folders below {root}: {listed}; merbench reads one: "
+                        f"give it with --set dataset.frames_folder={fullest.relative_to(root)} (or another of them), "
+                        "or move the others out of the dataset root")
+    return usable[0] if usable else None
+
+
+def subject_count(base: Path) -> int:
+    """How many ``spNO.<n>`` folders ``base`` holds."""
+    return sum(1 for name in children(base) if SUBJECT.fullmatch(name))
+
+
+def chosen_folder(root: Path, chosen: str) -> Path:
+    """``dataset.frames_folder``: a folder holding ``spNO.<n>`` folders (relative to ``root``), or a DataError."""
+    folder = Path(chosen).expanduser()
+    folder = folder if folder.is_absolute() else root / folder
+    if not folder.is_dir():
+        raise DataError(f"dataset.frames_folder={chosen}: no such folder {folder}; give the folder holding spNO.1, "
+                        f"spNO.2, … (relative to --root {root})")
+    if not any(SUBJECT.fullmatch(name) for name in children(folder)):
+        raise DataError(f"dataset.frames_folder={chosen}: {folder} holds no spNO.* folders; give the folder holding "
+                        "spNO.1/a/color/1.jpg")
+    return folder
 
 
 class Frames:
     """Where a row's frames are: the full trial videos or the pre-cut clip package."""
 
-    def __init__(self, root: Path, mode: str):
+    def __init__(self, root: Path, mode: str, chosen: str = ""):
         if mode not in FRAME_MODES:
             raise UsageError(f"dataset.frames={mode}: choose auto, full (trial videos) or clips (Part_A_ME_clip)")
-        package = find_dir(root, ("Part_A_ME_clip",), depth=3) if mode in ("auto", "clips") else None
+        if chosen and mode == "clips":
+            raise UsageError(f"dataset.frames_folder={chosen} names a folder of trial videos, dataset.frames=clips the "
+                             "Part_A_ME_clip package: drop one of the two")
+        package = find_dir(root, ("Part_A_ME_clip",), depth=3) if mode in ("auto", "clips") and not chosen else None
         self.root, self.kind = root, "clips" if package is not None else "full"
         self._listed: dict[Path, dict[int, Path]] = {}
         if package is not None:
@@ -134,7 +203,7 @@ class Frames:
         if mode == "clips":
             raise DataError(f"dataset.frames=clips: no Part_A_ME_clip/ folder in {root} "
                             "(expected Part_A_ME_clip/frame/spNO.1_a_116/120.jpg)")
-        base = subjects_folder(root)
+        base = subjects_folder(root, chosen)
         if base is None:
             raise DataError(f"no frame folders spNO.1, spNO.2, … below {root}; expected "
                             "part_A/spNO.1/a/color/1.jpg (trial videos) or Part_A_ME_clip/frame/spNO.1_a_116/120.jpg")
@@ -163,6 +232,29 @@ class Frames:
         colour = parts.get("color") or parts.get("colour") or trial_dir
         depth = parts.get("depth") or (trial_dir if colour != trial_dir else None)
         return self._list(colour, COLOUR), self._list(depth, (".png",)), colour
+
+
+def find_label_sheet(root: Path) -> Path:
+    """The ME label sheet under ``root`` (``find_one``'s errors: none, several, saved as .xls or .csv); where only
+    the full Part A annotation is there, a DataError saying that it is not the file merbench reads, and which is."""
+    try:
+        return find_one(root, SHEET_PATTERNS, "CAS(ME)3 Part A", depth=SHEET_DEPTH)
+    except DataError:
+        labelled = any(nearby(root, pattern) for pattern in SHEET_PATTERNS)
+        full = [] if labelled or other_formats(root, SHEET_PATTERNS, SHEET_DEPTH) else nearby(root, FULL_ANNOTATION)
+        if not full:
+            raise
+        raise DataError(f"{full[0]}: the full CAS(ME)3 Part A annotation (macro- and micro-expressions, no emotion "
+                        f"column), which merbench does not read, in any format; merbench reads the ME label sheet "
+                        f"{LABEL_SHEET}: copy it from annotation/partA/ of the official CAS(ME)3 repository "
+                        f"({OFFICIAL_REPOSITORY}) into {root} or a folder below it") from None
+
+
+def nearby(root: Path, pattern: str) -> list[Path]:
+    """Files matching ``pattern`` in ``root`` or up to ``SHEET_DEPTH`` folders below (never the whole frame tree),
+    by name; Excel's lock files and macOS's ``._`` copies left out."""
+    found = {path for level in range(SHEET_DEPTH + 1) for path in root.glob("*/" * level + pattern)}
+    return sorted(path for path in found if path.is_file() and not path.name.startswith(("~$", ".")))
 
 
 def place_span(frames: dict[int, Path], onset: int | None, apex: int | None, offset: int | None,
@@ -200,21 +292,14 @@ def place_span(frames: dict[int, Path], onset: int | None, apex: int | None, off
 
 
 def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str = "known", occluded: str = "keep",
-              domain: str = "casme3") -> Part:
+              domain: str = "casme3", frames_folder: str = "") -> Part:
     """Read CAS(ME)³ Part A under ``root`` into a ``Part`` (see the module docstring for the options)."""
     classes = choose_classes(classes, CLASS_SETS, "casme3")
     if occluded not in ("keep", "drop"):
         raise UsageError(f"dataset.occluded={occluded}: choose keep or drop (the 15 MEs whose apex face is occluded)")
-    try:
-        sheet_path = find_one(root, SHEET_PATTERNS, "CAS(ME)3 Part A", depth=2)
-    except DataError:
-        old = sorted(root.rglob("*part_A*.xls"))
-        if old:
-            raise DataError(f"{old[0]}: an .xls sheet; merbench reads the ME label sheet "
-                            "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx (save the sheet as .xlsx if you only have .xls)") from None
-        raise
+    sheet_path = find_label_sheet(root)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
-    tree = Frames(root, frames)
+    tree = Frames(root, frames, frames_folder)
     log = LoadLog(domain)
     log.rows = len(sheet.rows)
 
@@ -228,7 +313,6 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
     report = apply_fixes(sheet.rows, "casme3", fixes, sample_of, {**COLUMNS, **OPTIONAL})
     mapping = CLASS_SETS[classes]
     entries: list[Entry] = []
-    seen: dict[str, int] = {}
     depth_clips = 0
     for row, cells in sheet.rows:
         try:
@@ -247,10 +331,7 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
             log.skip(row, f"{subject}/{trial}", str(exc))
             continue
         sample = f"{subject}/{trial}/{first}"
-        if sample in seen:
-            log.skip(row, sample, f"same subject, trial and onset as row {seen[sample]}")
-            continue
-        seen[sample] = row
+        log.claim(sample, row, str(sheet_path))  # one ME per subject, trial and onset: a second row is refused
         emotion = norm(cells["emotion"])
         emotion = ALIASES.get(emotion, emotion)
         if emotion not in EMOTIONS:
@@ -290,6 +371,10 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     """Load CAS(ME)³ Part A from ``root`` (see the module docstring for the options)."""
     root = check_root(root, "casme3")
     check_cache_outside(root, cache_dir)
+    chosen = str(options.get("frames_folder") or "").strip()
+    if chosen:  # a frame folder outside --root is the dataset's too
+        check_cache_outside(chosen_folder(root, chosen), cache_dir, f"--set dataset.frames_folder={chosen}")
     part = read_part(root, str(options["classes"]), str(options["frames"]), str(options.get("fixes", "known")),
-                     str(options.get("occluded", "keep")).strip().lower())
+                     str(options.get("occluded", "keep")).strip().lower(),
+                     frames_folder=chosen)
     return to_dataset("casme3", part, as_bool(options["strict"]))

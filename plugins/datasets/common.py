@@ -237,10 +237,10 @@ def read_sheet(
                             f"({', '.join(map(repr, cells))}); is this the right, unedited annotation file?",
                             number, cells,
                         )
-                    index[key] = headers.index(norm(title))
+                    index[key] = one_column(path, number, values, title)
                 for key, title in (optional or {}).items():
                     if norm(title) in headers:
-                        index[key] = headers.index(norm(title))
+                        index[key] = one_column(path, number, values, title)
                 data = []
                 for row_number, row in enumerate(rows, start=number + 1):
                     if row is None or all(v is None or str(v).strip() == "" for v in row):
@@ -253,6 +253,21 @@ def read_sheet(
         f"{path}: no header row with {', '.join(repr(a) for a in anchors)} in the first {scan} rows of any sheet; "
         "is this the right annotation file?"
     )
+
+
+def one_column(path: Path, row: int, header: Sequence[Any], title: str) -> int:
+    """The position of the one header cell of ``header`` (sheet row ``row``) that reads ``title`` (compared by
+    ``norm``). Two such cells are a DataError naming both columns by letter: which of them holds the data cannot be
+    told, and taking the first would let the column order decide what a run reads."""
+    from openpyxl.utils import get_column_letter
+
+    positions = [i for i, cell in enumerate(header) if norm(cell) == norm(title)]
+    if len(positions) > 1:
+        letters = [get_column_letter(i + 1) for i in positions]
+        shown = ", ".join(letters[:-1]) + f" and {letters[-1]}"
+        raise DataError(f"{path} row {row}: {len(positions)} {title!r} columns ({shown}); merbench cannot tell which "
+                        f"one holds the data: keep one and rename or delete the other")
+    return positions[0]
 
 
 def _cell(row: Sequence[Any], position: int | None) -> Any:

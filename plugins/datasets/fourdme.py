@@ -136,6 +136,79 @@ def swap_fix(rows: list[tuple[int, dict[str, Any]]], mode: str) -> dict[str, Any
     return report
 
 
+class ClipFolders:
+    """The clip folders of one frame folder (``gray_micro/`` or its crop), ``{sub_ID}/{fold_name}/``, matched without
+    case and a stray trailing ``-`` on the folder name."""
+
+    def __init__(self, base: Path, kind: str):
+        self.base, self.kind = base, kind
+        self.subjects = {c.name.lower(): c for c in folders_in(base)}
+        self._clips: dict[str, dict[str, Path]] = {}
+
+    def find(self, raw_subject: str, clip: str) -> Path | None:
+        """The folder of clip ``clip`` of ``raw_subject`` (``None``: not in this frame folder)."""
+        key = raw_subject.lower()
+        if key not in self._clips:
+            subject = self.subjects.get(key)
+            self._clips[key] = {c.name.lower().rstrip("-"): c for c in folders_in(subject)} if subject else {}
+        return self._clips[key].get(clip.lower())
+
+
+def clip_key(cells: dict[str, Any]) -> tuple[str, str]:
+    """A sheet row's ``(sub_ID, fold_name)`` as the clip folders are named (apostrophes and a trailing comma gone)."""
+    return str(clean(cells["subject"]) or "").rstrip(","), str(clean(cells["filename"]) or "")
+
+
+def frame_folders(root: Path, frames: str) -> dict[str, Path]:
+    """The frame folders ``dataset.frames`` may read (``cropped`` and ``raw`` for ``auto``), by kind; a DataError
+    when there is none."""
+    kinds = ("cropped", "raw") if frames == "auto" else (frames,)
+    found = {}
+    for kind in kinds:
+        folder = next((f for f in (find_dir(root, (n,), depth=2) for n in FRAME_FOLDERS[kind]) if f is not None), None)
+        if folder is not None:
+            found[kind] = folder
+    if not found:
+        names = [n + "/" for kind in kinds for n in FRAME_FOLDERS[kind]]
+        raise DataError(f"expected the frame folder {' or '.join(names)} in {root} "
+                        "(gray_micro/S01/<fold_name>/<frame>.jpg)")
+    if frames == "cropped":  # named in a skipped row's reason when a clip is only in gray_micro/
+        raw = find_dir(root, FRAME_FOLDERS["raw"], depth=2)
+        if raw is not None:
+            found["raw"] = raw
+    return found
+
+
+def choose_frames(root: Path, found: dict[str, Path], keys: list[tuple[str, str]],
+                  frames: str = "auto") -> tuple[ClipFolders, ClipFolders | None]:
+    """The clip folders read and the other copy, named when a clip is only there (``None``: none), from
+    ``frame_folders``'s ``found``.
+
+    ``dataset.frames=auto`` with both copies reads the crop when it holds every clip of the sheet that
+    ``gray_micro/`` holds, and ``gray_micro/`` when the crop holds none of them (an empty or unrelated crop folder);
+    a crop that holds some but not all is a DataError naming the first missing clip and the fixes, so a run never
+    trains on the part cropped so far. ``dataset.frames=cropped`` reads the crop as it is.
+    """
+    kind = next(iter(found))
+    clips = ClipFolders(found[kind], kind)
+    if kind == "raw" or len(found) == 1:
+        return clips, None
+    raw = ClipFolders(found["raw"], "raw")
+    if frames == "cropped":
+        return clips, raw
+    wanted = [key for key in keys if raw.find(*key) is not None]
+    missing = [key for key in wanted if clips.find(*key) is None]
+    if not missing:
+        return clips, raw
+    if len(missing) == len(wanted):
+        return raw, None
+    crop, full = clips.base.relative_to(root), raw.base.relative_to(root)
+    raise DataError(f"{crop}/ lacks {len(missing)} of the {len(wanted)} clips of the sheet that {full}/ holds (first "
+                    f"{'/'.join(missing[0])}); merbench will not train on part of the crop: finish the crop, or read "
+                    f"the uncropped frames with --set dataset.frames=raw (dataset.frames=cropped reads the crop as it "
+                    "is, skipping the clips it lacks)")
+
+
 def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: str = "skip", fixes: str = "known",
               domain: str = "4dme") -> Part:
     """Read 4DME under ``root`` into a ``Part`` (see the module docstring for the options)."""
@@ -145,17 +218,14 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
     if frames not in ("auto", "raw", "cropped"):
         raise UsageError(f"dataset.frames={frames}: choose auto, raw (gray_micro/) or cropped (gray_micro_crop/)")
     sheet_path = find_one(root, SHEET_PATTERNS, "4DME", depth=2)
-    names = FRAME_FOLDERS["cropped"] + FRAME_FOLDERS["raw"] if frames == "auto" else FRAME_FOLDERS[frames]
-    base = next((f for f in (find_dir(root, (n,), depth=2) for n in names) if f is not None), None)
-    if base is None:
-        raise DataError(f"expected the frame folder {' or '.join(n + '/' for n in names)} in {root} "
-                        "(gray_micro/S01/<fold_name>/<frame>.jpg)")
+    found = frame_folders(root, frames)
     sheet = read_4dme_sheet(sheet_path)
+    clips, other = choose_frames(root, found, [clip_key(cells) for _, cells in sheet.rows], frames)
+    base = clips.base
     report = swap_fix(sheet.rows, choose_mode(fixes))
     log = LoadLog(domain)
     log.rows = len(sheet.rows)
     mapping = CLASS_SETS[classes]
-    subjects = {c.name.lower(): c for c in folders_in(base)}
     entries: list[Entry] = []
     for row, cells in sheet.rows:
         cells = {k: clean(v) for k, v in cells.items()}
@@ -179,15 +249,15 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
         if len(labels) > 1 and multilabel == "skip":
             log.skip(row, sample, f"two classes ({'+'.join(labels)}); dataset.multilabel=first keeps the first")
             continue
-        subject_dir = subjects.get(raw_subject.lower())
-        folder = None
-        if subject_dir is not None:
-            folder = next((c for c in folders_in(subject_dir) if c.name.lower().rstrip("-") == clip.lower()), None)
+        folder = clips.find(raw_subject, clip)
         try:
             onset, apex, offset = frame_numbers(cells)
             placed = place_clip(folder or base / raw_subject / clip, root, onset, apex, offset)
         except SkipRow as exc:
-            log.skip(row, sample, str(exc))
+            elsewhere = other.find(raw_subject, clip) if other is not None and folder is None else None
+            hint = (f"; it is in {elsewhere.relative_to(root)}: --set dataset.frames={other.kind} reads that copy"
+                    if elsewhere is not None else "")
+            log.skip(row, sample, f"{exc}{hint}")
             continue
         notes = [placed.fix] if placed.fix else []
         if len(labels) > 1:
