@@ -1,13 +1,16 @@
 """Re-checking a stored result (``--json`` file) for leakage and internal consistency.
 
 A result fails the audit when a subject is in the training and test part of one
-fold (declared by a sample-level protocol or put there by the data), when a
-fold's predictions are not of its recorded test subjects, when one clip has
-samples in training and test of a fold, when its record says a model or
-normalisation choice used test samples or lists any leak (``leakage.leaks``),
-when a prediction or label lies outside its class set or its confusion matrix
-does not count every prediction once, or when its scores do not follow from its
-own per-sample predictions.
+fold (declared by a sample-level protocol or put there by the data, as the fold
+records say or as the predictions show: a subject tested in two folds that each
+train on all they do not test), when it claims subject independence under a
+protocol that does not give it, when it has no fold records or predictions of a
+fold it keeps no record of, when a fold's predictions are not of its recorded
+test subjects, when one clip has samples in training and test of a fold, when
+its record says a model or normalisation choice used test samples or lists any
+leak (``leakage.leaks``), when a prediction or label lies outside its class set
+or its confusion matrix does not count every prediction once, or when its scores
+do not follow from its own per-sample predictions.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -141,15 +144,57 @@ def _prediction_subject_problems(result: RunResult) -> list[str]:
     return problems
 
 
+def _unrecorded_folds(result: RunResult) -> list[int]:
+    """The folds (0-based) that predictions name but no fold record describes."""
+    return sorted({row.fold for row in _rows(result)} - {fold.fold for fold in result.folds})
+
+
+def _fold_record_problems(result: RunResult) -> list[str]:
+    """Predictions of folds the result keeps no record of (whose training subjects cannot be checked), or no fold."""
+    if not result.folds:
+        return ["the result records no fold, so no fold's training subjects can be checked"]
+    missing = _unrecorded_folds(result)
+    if not missing:
+        return []
+    rows = [row for row in _rows(result) if row.fold in set(missing)]
+    return [f"{counted(rows, 'prediction')} of {plural(missing, 'fold')} {some_of([f + 1 for f in missing], 10)} "
+            "that the result records nothing about (no training subjects to check)"]
+
+
+def _declaration_problems(result: RunResult, registry: Any) -> list[str]:
+    """Where the result claims subject independence that its protocol, as installed here, does not give."""
+    if result.subject_independent and _protocol_declares_overlap(result, registry):
+        return [f"the result claims subject independence, but its protocol {result.protocol} is not "
+                "subject-independent (it puts samples of one subject in training and test)"]
+    return []
+
+
+def _derived_overlap_problems(result: RunResult, recorded: set[int], registry: Any) -> list[str]:
+    """The folds the predictions show sharing subjects (a subject tested in several folds is trained on in each,
+    as every fold trains on all it does not test) where the fold records do not list them."""
+    derived = _subject_folds(result)
+    unlisted = sorted(set(derived or ()) - recorded)
+    if not unlisted:
+        return []
+    return [f"the predictions show {len(derived)} of {len(result.folds)} folds testing a subject that another fold "
+            f"also tests, so each trained on it too ({_overlap_origin(result, registry)}); the fold records do not "
+            f"show it ({plural(unlisted, 'fold')} {some_of([f + 1 for f in unlisted], 10)})"]
+
+
 def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
-    problems = _prediction_subject_problems(result)
-    leaking = []
+    """Subjects in training and test of a fold, from the fold records, the predictions and the protocol's declaration;
+    and whether every fold the predictions name has a record that says whom it trained on."""
+    problems = _fold_record_problems(result) + _declaration_problems(result, registry)
+    problems += _prediction_subject_problems(result)
+    leaking, recorded = [], set()
     for fold in _in_order(result):
         if fold.train_subjects is None:
             return Check("subject overlap", False, f"fold {fold.fold + 1} does not record its training subjects; re-run with this merbench")
         shared = sorted(set(fold.train_subjects) & set(fold.test_subjects))
         if shared:
             leaking.append(f"fold {fold.fold + 1}: {some_of(shared, 5)}")
+            recorded.add(fold.fold)
+    problems += _derived_overlap_problems(result, recorded, registry)
     if leaking:
         problems.insert(0, f"{len(leaking)} of {len(result.folds)} folds share subjects "
                            f"({_overlap_origin(result, registry)}); " + some_of(leaking, 3, "; "))
@@ -162,18 +207,38 @@ def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
                                           "each fold's predictions are of its test subjects")
 
 
+def _trains_on_the_rest(result: RunResult) -> bool:
+    """Whether every fold trains on all the samples it does not test (so a clip or subject tested in two folds is
+    in the training part of each), as its records and predictions show: one record per fold the predictions name."""
+    rows = _rows(result)
+    return (bool(result.folds) and len(rows) == result.n_samples and not _unrecorded_folds(result)
+            and all(fold.n_train is not None and fold.n_train + fold.n_test == len(rows) for fold in result.folds))
+
+
+def _folds_sharing(rows: Sequence[PredictionRow], group: Callable[[PredictionRow], str]) -> list[int]:
+    """The folds (0-based) that test a member of a ``group(row)`` (a clip, a subject) that another fold tests too."""
+    folds_of: dict[str, set[int]] = {}
+    for row in rows:
+        folds_of.setdefault(group(row), set()).add(row.fold)
+    return sorted(set().union(*(folds for folds in folds_of.values() if len(folds) > 1)))
+
+
+def _subject_folds(result: RunResult) -> list[int] | None:
+    """The folds (0-based) that test a subject whose other samples they trained on, from the predictions;
+    ``None`` when they cannot tell: no subjects named, or a fold's training part is not all it does not test."""
+    rows = [row for row in _rows(result) if row.subject is not None]
+    if not rows or not _trains_on_the_rest(result):
+        return None
+    return _folds_sharing(rows, lambda row: str(row.subject))
+
+
 def _clip_folds(result: RunResult) -> list[int] | None:
     """The folds (0-based) that test a sample of a clip whose other samples they trained on, from the predictions;
     ``None`` when they cannot tell: no clips named, or a fold's training part is not all the samples it does not test."""
     rows = _rows(result)
-    whole = len(rows) == result.n_samples and all(
-        fold.n_train is not None and fold.n_train + fold.n_test == len(rows) for fold in result.folds)
-    if not whole or not any(row.clip is not None for row in rows):
+    if not _trains_on_the_rest(result) or not any(row.clip is not None for row in rows):
         return None
-    folds_of: dict[str, set[int]] = {}
-    for row in rows:
-        folds_of.setdefault(row.clip_id, set()).add(row.fold)
-    return sorted(set().union(*(folds for folds in folds_of.values() if len(folds) > 1)))
+    return _folds_sharing(rows, lambda row: row.clip_id)
 
 
 def _clip_overlap(result: RunResult) -> Check | None:
@@ -284,6 +349,10 @@ def _consistency(result: RunResult) -> Check:
         for key in METRIC_KEYS:
             if key in fold.metrics and not abs(scores[key] - fold.metrics[key]) <= TOLERANCE:
                 problems.append(f"fold {fold.fold + 1} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
+    unrecorded = _unrecorded_folds(result)
+    if unrecorded:
+        problems.append(f"predictions of {plural(unrecorded, 'fold')} {some_of([f + 1 for f in unrecorded], 10)} "
+                        "without a fold record, whose scores cannot be checked")
     problems += _fold_summary_problems(result) + _seed_summary_problems(result)
     if problems:
         return Check("scores match predictions", False, some_of(problems, 3, "; "))

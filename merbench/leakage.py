@@ -52,12 +52,13 @@ class Variant:
     def note(self, honest: RunConfig) -> str | None:
         """What else differs from the honest run: a variant protocol splits every domain together, while an
         honest protocol with ``protocol.train``/``protocol.test`` domains (``cross-dataset``) trains on one and
-        tests on another."""
+        tests on another; the summary scores such a variant on the test domain's clips alone
+        (``leakage_summary.summarise``)."""
         options = honest.section("protocol")
         if not self.protocol or not options.get("train") or not options.get("test"):
             return None
         return (f"pools the domains: trains on {options['test']} too (honest: on {options['train']} only); "
-                f"ΔUF1 on the {options['test']} clips")
+                f"scored on the {options['test']} clips only, as the honest run")
 
 
 VARIANTS = (
@@ -89,6 +90,18 @@ def _sets_for(sets: Mapping[str, Any], protocol: str, honest_protocol: str, regi
     the honest one and the variants'), so that each run gets only the ``protocol.*`` options its protocol has."""
     names = {variant.protocol for variant in VARIANTS if variant.protocol} | {honest_protocol, protocol}
     return sets_for_protocol(sets, protocol, names, registry)
+
+
+def _variant_sets(sets: Mapping[str, Any], variant: Variant, protocol: str, honest_protocol: str,
+                  registry: Registry) -> dict[str, Any]:
+    """The settings of ``variant``'s run under ``protocol``: the user's (``_sets_for``) and the variant's own.
+
+    The protocol goes in as ``protocol.name``, which takes the place of a ``protocol``/``protocol.name`` of
+    ``--set`` or ``--config``: those name the honest protocol, not the variant's.
+    """
+    own = {key: value for key, value in _sets_for(sets, protocol, honest_protocol, registry).items()
+           if key not in ("protocol", "protocol.name")}
+    return {**own, **variant.sets, "protocol.name": protocol}
 
 
 def plan_study(registry: Registry, *, model: str | None, dataset: str | None, protocol: str | None, profile: str | None,
@@ -124,8 +137,8 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
                              "per sample, and frame-10fold needs each clip's frames: nothing of this kind can leak"})
             continue
         name = variant.protocol or honest.protocol
-        config = resolve_config(registry, protocol=name, sets={**_sets_for(sets, name, honest.protocol, registry),
-                                                              **variant.sets}, sibling_protocols=siblings, **common)
+        variant_sets = _variant_sets(sets, variant, name, honest.protocol, registry)
+        config = resolve_config(registry, protocol=None, sets=variant_sets, sibling_protocols=siblings, **common)
         variants.append((variant, config))
     return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)), left_out)
 

@@ -3,7 +3,11 @@
 Given the results of the honest run and of each leaky variant, one per seed,
 ``summarise`` computes each variant's pooled UF1, UAR and accuracy (mean over
 seeds) and its **inflation**: its UF1 minus the honest UF1 of the same seed,
-averaged over seeds, with a bootstrap interval.
+averaged over seeds, with a bootstrap interval. Every score is on the clips
+that every run scored: a variant that also tests clips the honest run does not
+(a sample-level split of a ``cross-dataset`` study tests every domain) is
+scored on the honest run's clips alone, so that its inflation is the
+difference of the two UF1s (each run's own pooled scores stay in ``runs``).
 
 The bootstrap resamples **clips**, paired: each of ``resamples`` draws picks
 the clips scored by every run (with replacement) once, and every run of every
@@ -29,7 +33,7 @@ import numpy as np
 
 from merbench.errors import UsageError
 from merbench.leaks import result_leaks
-from merbench.metrics import unweighted_f1_recall
+from merbench.metrics import classification_metrics, unweighted_f1_recall
 from merbench.result import RunResult
 
 KIND = "merbench-leakage"
@@ -123,8 +127,20 @@ def missed_leaks(result: RunResult, expected: Sequence[str]) -> dict[str, str]:
     return reasons
 
 
-def _mean_scores(results: Sequence[RunResult]) -> dict[str, float]:
-    return {key: float(np.mean([result.pooled[key] for result in results])) for key in SCORES}
+def scores_on(result: RunResult, clips: set[str], n_classes: int) -> dict[str, float]:
+    """A result's pooled UF1, UAR and accuracy on its samples of ``clips``: its own pooled scores when it scored
+    no other clip, else recomputed from those samples' predictions."""
+    rows = [row for row in result.predictions or [] if row.clip_id in clips]
+    if len(rows) == len(result.predictions or []):
+        return {key: float(result.pooled[key]) for key in SCORES}
+    scores = classification_metrics([row.label for row in rows], [row.prediction for row in rows], n_classes)
+    return {key: float(scores[key]) for key in SCORES}
+
+
+def _mean_scores(results: Sequence[RunResult], clips: set[str], n_classes: int) -> dict[str, float]:
+    """The mean over seeds of each result's scores on ``clips`` (``scores_on``)."""
+    scores = [scores_on(result, clips, n_classes) for result in results]
+    return {key: float(np.mean([each[key] for each in scores])) for key in SCORES}
 
 
 def study_time(summary: Mapping[str, Any]) -> str:
@@ -157,13 +173,14 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
     """
     n_classes = len(honest[0].classes)
     inflation = bootstrap_inflation(honest, [runs for _, runs in variants], n_classes, resamples, confidence)
+    clips = set(common_clips([*honest, *(run for _, runs in variants for run in runs)]))
 
     def entry(description: Mapping[str, Any], runs: Sequence[RunResult], gain: dict[str, float] | None) -> dict[str, Any]:
         return {
             **description,
             "leaks": result_leaks(runs[0]),
             "not_occurred": missed_leaks(runs[0], description.get("expected_leaks") or []),
-            **_mean_scores(runs),
+            **_mean_scores(runs, clips, n_classes),
             "inflation": gain,
             "n_samples": int(runs[0].n_samples),
             "runs": [{"seed": int(r.seed), "run_id": r.run_id, "n_samples": int(r.n_samples),

@@ -9,7 +9,8 @@ pooled score gets a paired bootstrap confidence interval over samples. A run
 that leaks test information (``merbench.leaks``) is named with what it leaks.
 
 The test is ``scipy.stats.wilcoxon`` (two-sided; for a few folds its p-value is
-exact, from all 2**n sign flips of the n folds that differ, ties or not), so its
+exact, from all 2**n sign flips of the n folds that differ, ties or not; folds
+whose scores agree to ``DECIMALS`` places do not differ), so its
 smallest possible p-value is 2 / 2**n. One fold always gives p = 1 whatever the
 scores: the test needs ``MIN_FOLDS`` = 2 folds (p >= 0.5 then), and below that
 no p-value is given. p < 0.05 needs at least 6 folds; 10 folds reach about 0.002.
@@ -30,6 +31,11 @@ from merbench.result import RunResult
 
 MIN_FOLDS = 2
 """The fewest folds the signed-rank test can use: with one, its p-value is 1 whatever the scores."""
+
+DECIMALS = 12
+"""Per-fold differences are rounded to this many decimals before they are tested or counted: two scores that differ
+only by floating-point noise (the same per-class F1s summed in another order) tie, and so do two differences that
+are equal but for it. A real difference of two fold scores is far larger (at least 1 / the fold's samples squared)."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +71,20 @@ def folds_text(n: int) -> str:
     return f"{n} fold{'' if n == 1 else 's'}"
 
 
+def fold_differences(fold_a: list[float], fold_b: list[float]) -> np.ndarray:
+    """B minus A per fold, rounded to ``DECIMALS`` places: what the test ranks and the caption counts (0: a tie)."""
+    return np.round(np.subtract(fold_b, fold_a), DECIMALS)
+
+
 def _wilcoxon(fold_a: list[float], fold_b: list[float]) -> tuple[float | None, float | None, str | None]:
     """Statistic, p-value and, when the test does not apply, why (both numbers ``None``)."""
     if len(fold_a) < MIN_FOLDS:
         return None, None, (f"not applicable ({folds_text(len(fold_a))}; the signed-rank test needs at least "
                             f"{MIN_FOLDS})")
-    if np.allclose(np.subtract(fold_b, fold_a), 0):
+    differences = fold_differences(fold_a, fold_b)
+    if not differences.any():
         return 0.0, 1.0, None
-    test = wilcoxon(fold_b, fold_a)
+    test = wilcoxon(differences)  # drops the tied (zero) folds
     return float(test.statistic), float(test.pvalue), None
 
 

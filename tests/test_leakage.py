@@ -301,7 +301,7 @@ def test_a_study_gives_each_run_the_protocol_options_its_protocol_has():
     # a variant protocol pools the domains the honest cross-dataset run keeps apart: its row says so
     notes = {variant.name: variant.describe(study.honest).get("note") for variant, _ in study.variants}
     assert "trains on synthetic-2 too" in notes["sample-10fold"]
-    assert "ΔUF1 on the synthetic-2 clips" in notes["frame-10fold"]
+    assert "scored on the synthetic-2 clips only, as the honest run" in notes["frame-10fold"]
     assert notes["select_on=test"] is None and notes["normalise_on=all"] is None
     with pytest.raises(UsageError, match="protocol.tran"):  # an option no protocol of the study has is still named
         plan_study(get_registry(), model="lbptop-svm", dataset="synthetic", protocol="cross-dataset", profile="quick",

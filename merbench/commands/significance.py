@@ -56,11 +56,11 @@ def wilcoxon_text(comparison) -> str:
         return f"Wilcoxon signed-rank over folds: {comparison.wilcoxon_note}."
     import numpy as np
 
-    from merbench.significance import folds_text
+    from merbench.significance import fold_differences, folds_text
     from merbench.wording import plural
 
-    differing = ~np.isclose(np.subtract(comparison.fold_scores_b, comparison.fold_scores_a), 0)  # as the test ties
-    n = int(np.count_nonzero(differing))  # the test drops tied folds (merbench.significance)
+    differing = fold_differences(comparison.fold_scores_a, comparison.fold_scores_b) != 0  # the test drops ties
+    n = int(np.count_nonzero(differing))
     floor = 2 / 2 ** n if n else 1.0  # the smallest two-sided p of the exact test over n folds
     folds = folds_text(n) if n == differing.size else \
         f"{folds_text(n)} that {plural(n, 'differs', 'differ')} (of {differing.size})"
