@@ -67,7 +67,8 @@ def scores_table(summary: dict[str, Any]) -> DataTable:
         "Tuned result (outer folds; quote the pooled row)",
         [Column(""), Column("UF1", justify="right"), Column("UAR", justify="right"), Column("Acc", justify="right"),
          Column("n", justify="right")],
-        caption="Scores in %. Pooled: all outer folds' predictions together (MEGC2019 UF1, UAR).",
+        caption="Scores in %. Pooled: all outer folds' predictions together (MEGC2019 UF1, UAR)."
+        + (" Fold std: —, one outer fold has no spread to measure." if len(summary["folds"]) < 2 else ""),
     )
     n = sum(fold["n_test"] for fold in summary["folds"])
     for label, scores, style in (("pooled", summary["pooled"], "bold cyan"), ("fold mean", summary["fold_mean"], None),

@@ -176,6 +176,10 @@ def _choice(value: Any, where: str) -> Any:
 def _param(key: str, spec: Any, where: str) -> Param:
     if not isinstance(spec, dict):
         raise UsageError(f"{where}: expected a mapping such as {{type: float, low: 0.0, high: 0.5}}, got {spec!r}")
+    if "type" not in spec:
+        spelt = [str(name) for name in spec if str(name).strip().lower() == "type"]
+        hint = f"'{spelt[0]}' is not a field (fields are lower case): write type" if spelt else "no type given"
+        raise UsageError(f"{where}: {hint}; every entry needs type: {', '.join(TYPES[:-1])} or {TYPES[-1]}")
     kind = str(spec.get("type", "")).strip().lower()
     if kind not in TYPES:
         raise UsageError(f"{where}: type {spec.get('type')!r} is not one of {', '.join(TYPES)}")

@@ -54,15 +54,16 @@ def storage_files(path: Path) -> dict[str, Path]:
 
 
 def _tables(path: Path) -> set[str] | None:
-    """The table names of an SQLite file, or ``None`` when it is not one."""
+    """The table names of an SQLite file (none for an empty file, which SQLite takes as a new database), or ``None``
+    when it is not one; ``sqlite3.DatabaseError`` when it is an SQLite file that cannot be read (damaged)."""
     with open(path, "rb") as handle:
-        if handle.read(16) != b"SQLite format 3\x00":
-            return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as db:
-            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError:
+        header = handle.read(16)
+    if not header:
+        return set()
+    if header != b"SQLite format 3\x00":
         return None
+    with contextlib.closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as db:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 def check_storage(path: Path | None, given: bool) -> Path:
@@ -83,6 +84,9 @@ def check_storage(path: Path | None, given: bool) -> Path:
             tables = _tables(target)
         except OSError as exc:
             raise UsageError(f"{shown}: cannot be read ({exc.strerror or exc}); give another file") from None
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{shown}: is an SQLite file that cannot be read ({exc}); it may be damaged (a copy cut "
+                             "short, a full disk): restore it from a backup, or give another file to start again") from None
         if tables is None:
             raise UsageError(f"{shown}: is not an SQLite file; it will not be overwritten: give another file")
         if tables and "studies" not in tables:

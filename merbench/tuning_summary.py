@@ -120,6 +120,8 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
             predicted.append(int(prediction))
     pooled = classification_metrics(truth, predicted, len(dataset.classes))
     fold_mean, fold_std = mean_std([fold["metrics"] for fold in folds])
+    if len(folds) < 2:  # a spread over one outer fold (cross-dataset) is not measured, not 0
+        fold_std = {key: None for key in fold_std}
     overlaps = check_folds(outer_folds, subjects, base.protocol)
     counts: Counter = Counter()
     for fold in folds:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -201,6 +202,10 @@ def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
     ("engine.threads: {type: int, low: 1, high: 2}", "engine.threads: changes how trials run"),
     ("lbptop.size: {type: int, low: 16, high: 32}", "unknown section 'lbptop'"),
     ("model.dropout: {type: uniform, low: 0, high: 0.5}", "type 'uniform' is not one of float, int, categorical"),
+    ("model.dropout: {low: 0, high: 0.5}", "model.dropout: no type given; every entry needs type: float, int or "
+                                           "categorical"),
+    ("model.dropout: {TYPE: float, low: 0, high: 0.5}", "model.dropout: 'TYPE' is not a field (fields are lower "
+                                                        "case): write type"),
     ("model.dropout: {type: float, low: 0.5, high: 0.1}", "low (0.5) must be below high (0.1); swap them"),
     ("model.dropout: {type: float, low: 0.2, high: 0.2}", "to fix an option at one value, use --set instead"),
     ("model.dropout: {type: float, low: 0, high: 1.5}", "model.dropout=1.5: must be a finite number in [0, 1)"),
@@ -617,3 +622,26 @@ def test_ctrl_c_during_a_trial_storage_write_waits_for_the_write_then_interrupts
     resumed, summary = tune(run_cli, tmp_path, "--resume", trials=2)
     assert resumed.code == 0, resumed.err
     assert all(sum(fold["trial_counts"].values()) == 2 for fold in summary["folds"])
+
+
+def test_a_damaged_trials_storage_is_named_as_damaged_and_an_empty_file_is_a_new_one(tmp_path):
+    """A copy cut short keeps the SQLite header: it holds the user's trials and is called damaged, not "not an SQLite
+    file"; an empty file (``touch tuning.sqlite``) is what SQLite takes as a new database."""
+    import os
+
+    from merbench.tuning_storage import check_storage
+
+    damaged = tmp_path / "trials.sqlite"
+    with contextlib.closing(sqlite3.connect(damaged)) as db:
+        db.execute("CREATE TABLE studies (note TEXT)")
+        db.execute("CREATE TABLE filler (text TEXT)")
+        db.executemany("INSERT INTO filler VALUES (?)", [("x" * 200,)] * 2000)
+        db.commit()
+    os.truncate(damaged, 50_000)
+    with pytest.raises(UsageError) as refused:
+        check_storage(damaged, given=True)
+    assert "is an SQLite file that cannot be read (database disk image is malformed); it may be damaged" in str(
+        refused.value)
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    assert check_storage(empty, given=True) == empty

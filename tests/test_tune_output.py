@@ -94,6 +94,9 @@ def test_one_outer_fold_says_stability_needs_more_and_counts_in_the_singular(run
     assert "Stability of the choice: not measured, it needs two or more outer folds" in text
     assert "Compute: 1 trial (1 complete" in text and "and 1 outer refit;" in text
     assert "1 outer folds" not in text and "1 outer refits" not in text and "1 trials" not in text
+    std_row = next(line for line in result.out.splitlines() if line.strip().startswith("fold std"))
+    assert std_row.split()[2:] == ["—", "—", "—"], "a spread over one fold is not measured, not 0.0"
+    assert "Fold std: —, one outer fold has no spread to measure" in text
 
 
 def test_fresh_counts_the_deleted_studies_in_words(run_cli, tmp_path):
