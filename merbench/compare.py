@@ -19,10 +19,11 @@ changed are named once, in a note. ``merbench.export`` writes a ``Comparison`` t
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from merbench.errors import UsageError
+from merbench.errors import DataError, UsageError
 from merbench.escaping import printable
 from merbench.leaks import LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS
@@ -124,7 +125,17 @@ class Comparison:
     def notes(self) -> list[str]:
         """The notes on the compared runs' profiles, settings and seeds, for under the table."""
         return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note(),
-                                  self.hidden_note()) if note]
+                                  self.hidden_note(), self.no_score_note()) if note]
+
+    def no_score_note(self) -> str | None:
+        """One sentence naming the cells whose run has no score (NaN) for the metric, shown as — and never marked
+        best; ``None`` when every cell has one."""
+        empty = [f"{model} on {column[0]} · {column[1]}" for (model, column), cell in self.cells.items()
+                 if math.isnan(cell.mean)]
+        if not empty:
+            return None
+        return (f"No score (NaN in the stored result), shown as — and left out of the best per column: "
+                f"{', '.join(empty)}.")
 
     def hidden_note(self) -> str | None:
         """One sentence naming the older runs left out (each cell shows its newest run); ``None`` when none was."""
@@ -167,8 +178,8 @@ class Comparison:
                 rows.append({
                     "model": self.runs[(model, column)].model if (model, column) in self.runs else model,
                     "row": model, "dataset": column[0], "protocol": column[1], "metric": self.metric,
-                    "stat": self.stat, "mean": cell.mean, "std": cell.std, "best": cell.best,
-                    "reported": cell.reported, "reported_source": cell.reported_source,
+                    "stat": self.stat, "mean": _number(cell.mean), "std": _number(cell.std), "best": cell.best,
+                    "reported": _number(cell.reported), "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
                     "run_id": cell.run_id, "n_runs": cell.n_runs, "profile": cell.profile,
                     "settings": "; ".join(dict.fromkeys((*self.column_settings.get(column, ()), *cell.settings))),
@@ -213,7 +224,12 @@ def _leakage_warnings(result: RunResult) -> list[str]:
 
 
 def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
-    """The cell value of one result for ``metric`` and ``stat``."""
+    """The cell value of one result for ``metric`` and ``stat``; ``DataError`` when the result did not record
+    ``metric`` (an older merbench's result)."""
+    if metric not in result.pooled:
+        raise DataError(f"run {result.run_id or result.model} recorded no {metric!r} score (it has "
+                        f"{', '.join(result.pooled) or 'none'}); choose one of those with --metric, or leave the run "
+                        "out (run ids, --model, --dataset, --protocol)")
     if stat == "fold":
         mean, std = result.fold_stat(metric)
     elif result.across_seeds is not None:
@@ -320,11 +336,16 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
             unlike_data.append(column)  # other samples or folds: not alike either
             continue
         contenders = [cell for cell in in_column if not cell.warnings] or in_column  # a leaky score is never "best"
-        top = max(cell.mean for cell in contenders)
-        for cell in contenders:
-            cell.best = cell.mean == top and len(in_column) > 1
+        _mark_best([cell for cell in contenders if not math.isnan(cell.mean)], len(in_column) > 1)
     return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data, hidden,
                       column_settings)
+
+
+def _mark_best(contenders: Sequence[Cell], compared: bool) -> None:
+    """Mark the cells of ``contenders`` (scores, no NaN) with the top mean best, when cells are ``compared``."""
+    top = max((cell.mean for cell in contenders), default=None)
+    for cell in contenders:
+        cell.best = compared and cell.mean == top
 
 
 def _column_settings(results: Sequence[RunResult], own: Sequence[tuple[str, ...]]
@@ -361,13 +382,18 @@ def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def pct(value: float | None) -> str:
-    """A fraction as a percentage with one decimal; a dash for ``None``."""
-    return "—" if value is None else f"{100 * value:.1f}"
+    """A fraction as a percentage with one decimal; a dash for ``None`` or NaN (no score)."""
+    return "—" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+def _number(value: float | None) -> float | None:
+    """``value`` for a JSON or CSV record: ``None`` (JSON null) for NaN or infinity, which strict JSON has not."""
+    return value if value is None or math.isfinite(value) else None
 
 
 def cell_text(cell: Cell) -> str:
-    """``mean ± std`` in % (no std: mean only)."""
-    return pct(cell.mean) if cell.std is None else f"{pct(cell.mean)} ± {pct(cell.std)}"
+    """``mean ± std`` in % (no std, or no score: mean only, a dash for no score)."""
+    return pct(cell.mean) if cell.std is None or math.isnan(cell.mean) else f"{pct(cell.mean)} ± {pct(cell.std)}"
 
 
 def comparison_table(comparison: Comparison) -> DataTable:

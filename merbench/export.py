@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -102,8 +103,25 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
 
 
 def to_json(comparison: Comparison) -> str:
-    """``comparison_document`` as indented JSON text."""
-    return json.dumps(comparison_document(comparison), indent=2)
+    """``comparison_document`` as indented JSON text, ending in a newline (as every text file merbench writes)."""
+    return strict_json(comparison_document(comparison))
+
+
+def strict_json(data: Any, sort_keys: bool = False) -> str:
+    """``data`` as indented, strict JSON text ending in a newline: NaN and infinity, which JSON has not (browsers'
+    ``JSON.parse`` refuses Python's ``NaN``), written as ``null``."""
+    return json.dumps(_finite(data), indent=2, sort_keys=sort_keys, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float in it (in dicts and lists) replaced by ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def to_latex(comparison: Comparison) -> str:

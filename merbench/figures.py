@@ -133,6 +133,11 @@ def _figure_files(result: RunResult, folder: Path) -> tuple[Path, Path]:
     return folder / f"{stem}-confusion.png", folder / f"{stem}-folds.png"
 
 
+def figure_files(results: Sequence[RunResult], folder: Path) -> list[Path]:
+    """The files ``write_figures`` writes for ``results`` into ``folder``."""
+    return [path for result in results for path in _figure_files(result, folder)]
+
+
 def check_figure_files(results: Sequence[RunResult], folder: Path) -> None:
     """Refuse, before anything is written, a figure file of ``results`` in ``folder`` that cannot be written (a
     folder still to be created holds none)."""

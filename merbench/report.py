@@ -35,6 +35,11 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+def _score(scores: dict[str, float], metric: str) -> str:
+    """``metric`` of ``scores`` in %; a dash for a metric the result did not record (an older merbench's)."""
+    return _pct(scores[metric]) if metric in scores else "—"
+
+
 def sample_count(result: RunResult) -> str:
     """``196 clips``, or for a protocol that made several samples per clip ``36 clips (72 frame-pair samples)``."""
     pairs = (result.dataset_summary or {}).get("frame_pairs")
@@ -66,16 +71,16 @@ def result_table(result: RunResult) -> DataTable:
     for fold in result.folds:
         table.add_row(*_fold_cells(fold))
     table.add_section()
-    table.add_row("mean", "", *(_pct(result.fold_mean[k]) for k, _ in COLUMNS), "over folds", style="bold")
-    table.add_row("std", "", *(_pct(result.fold_std[k]) for k, _ in COLUMNS), "")
-    table.add_row("pooled", str(result.n_tested), *(_pct(result.pooled[k]) for k, _ in COLUMNS), "all folds",
+    table.add_row("mean", "", *(_score(result.fold_mean, k) for k, _ in COLUMNS), "over folds", style="bold")
+    table.add_row("std", "", *(_score(result.fold_std, k) for k, _ in COLUMNS), "")
+    table.add_row("pooled", str(result.n_tested), *(_score(result.pooled, k) for k, _ in COLUMNS), "all folds",
                   style="bold cyan")
     return table
 
 
 def _fold_cells(fold: FoldRecord) -> list[str]:
     """A fold's row: its number, test size, scores and test subjects."""
-    return [str(fold.fold + 1), str(fold.n_test), *(_pct(fold.metrics[k]) for k, _ in COLUMNS),
+    return [str(fold.fold + 1), str(fold.n_test), *(_score(fold.metrics, k) for k, _ in COLUMNS),
             ", ".join(str(subject) for subject in fold.test_subjects)]
 
 
@@ -156,7 +161,7 @@ def reported_table(result: RunResult) -> DataTable | None:
         table.add_row(dataset, shown, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics),
                       *source)
         if dataset == result.dataset and protocol == result.protocol:
-            measured = [_pct(result.pooled[REPORTED_METRICS[m]]) for m in metrics]
+            measured = [_score(result.pooled, REPORTED_METRICS[m]) for m in metrics]
             label, partial = measured_label(result)
             table.add_row(dataset, shown, label, *measured, *([""] if numbered else []),
                           style="dim" if partial else "bold")
@@ -189,10 +194,10 @@ def seeds_table(result: RunResult) -> DataTable:
                       caption="std: sample standard deviation over the seeds (n − 1), as merbench regress and the "
                       "README report it")
     for run in seeds:
-        table.add_row(str(run.seed), *(_pct(run.pooled[k]) for k, _ in COLUMNS))
+        table.add_row(str(run.seed), *(_score(run.pooled, k) for k, _ in COLUMNS))
     table.add_section()
-    table.add_row("mean", *(_pct(across.mean[k]) for k, _ in COLUMNS), style="bold")
-    table.add_row("std", *(_pct(across.std[k]) for k, _ in COLUMNS))
+    table.add_row("mean", *(_score(across.mean, k) for k, _ in COLUMNS), style="bold")
+    table.add_row("std", *(_score(across.std, k) for k, _ in COLUMNS))
     return table
 
 

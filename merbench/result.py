@@ -25,9 +25,13 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from merbench.contracts import ReportedScore
 from merbench.errors import DataError
+from merbench.wording import counted
 
 Scores = dict[str, float]
 """Metric name → value (fractions 0..1), e.g. ``{"uf1": 0.61, "uar": 0.60, ...}``."""
+
+DOMAIN_METRICS = ("uf1", "uar", "accuracy")
+"""The scores every domain of ``per_domain`` has."""
 
 FIX = "the result was not written by merbench or was changed since; run it again with merbench run"
 
@@ -416,7 +420,7 @@ class RunResult:
         ``FILE.json``); a malformed object raises ``DataError`` naming the key.
         """
         f = Fields(data, where)
-        return cls(
+        result = cls(
             model=f.need("model", TEXT), dataset=f.need("dataset", TEXT), protocol=f.need("protocol", TEXT),
             subject_independent=f.need("subject_independent", BOOLEAN), classes=f.need("classes", NAMES),
             n_samples=f.need("n_samples", INTEGER), n_subjects=f.need("n_subjects", INTEGER),
@@ -434,6 +438,39 @@ class RunResult:
             across_seeds=f.record("across_seeds", AcrossSeeds.read, optional=True), run_id=f.may("run_id", TEXT),
             settings_changed=f.may("settings_changed", TEXTS),
         )
+        result.check_consistent(where)
+        return result
+
+    def check_consistent(self, where: str) -> None:
+        """Raise ``DataError`` naming ``where`` unless every score record holds the metrics of ``pooled`` and the
+        confusion matrix has a row and a column per class: what the readers (show, compare, report) index by."""
+        wanted = list(self.pooled)
+        records = [("fold_mean", self.fold_mean), ("fold_std", self.fold_std)]
+        records += [(f"folds[{i}].metrics", fold.metrics) for i, fold in enumerate(self.folds)]
+        for i, seed in enumerate(self.seeds or []):
+            records += [(f"seeds[{i}].{name}", scores) for name, scores in
+                        (("pooled", seed.pooled), ("fold_mean", seed.fold_mean), ("fold_std", seed.fold_std)) if scores is not None]
+        if self.across_seeds is not None:
+            records += [("across_seeds.mean", self.across_seeds.mean), ("across_seeds.std", self.across_seeds.std)]
+        for path, scores in records:
+            missing = [metric for metric in wanted if metric not in scores]
+            if missing:
+                raise DataError(f"{where}: {path!r} lacks the {_quoted(missing)} score{'s' if len(missing) > 1 else ''} "
+                                f"that 'pooled' has; {FIX}")
+        for domain, scores in self.per_domain.items():
+            if not SCORES.test(scores) or any(metric not in scores for metric in DOMAIN_METRICS):
+                raise DataError(f"{where}: 'per_domain.{domain}' must be an object of numbers with "
+                                f"{_quoted(list(DOMAIN_METRICS))}; {FIX}")
+        size = len(self.classes)
+        if len(self.confusion_matrix) != size or any(len(row) != size for row in self.confusion_matrix):
+            widths = "/".join(str(width) for width in sorted({len(row) for row in self.confusion_matrix})) or "0"
+            raise DataError(f"{where}: 'confusion_matrix' must have {size} rows of {size} counts (one per class of "
+                            f"'classes'), not {counted(self.confusion_matrix, 'row')} of {widths}; {FIX}")
+
+
+def _quoted(names: list[str]) -> str:
+    """``'uf1'`` or ``'uf1', 'uar'``."""
+    return ", ".join(repr(name) for name in names)
 
 
 def threads_phrase(plan: Mapping[str, Any]) -> str:

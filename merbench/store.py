@@ -284,6 +284,16 @@ def check_store_file(path: Path) -> None:
             f"results store {path}: schema version {version} is newer than this merbench understands ({SCHEMA_VERSION}); "
             "upgrade merbench or use another store"
         )
+    if version < SCHEMA_VERSION and tables:
+        raise too_old_error(path, version)
+
+
+def too_old_error(path: Path, version: int) -> UsageError:
+    """The one message for a store of an older schema, for reading and writing commands alike: merbench has no
+    upgrade for it, so it is left as it is."""
+    return UsageError(f"results store {path}: schema version {version} is older than this merbench reads "
+                      f"({SCHEMA_VERSION}) and cannot be upgraded; read it with the merbench that wrote it, or choose "
+                      "another store with --store PATH or MERBENCH_STORE")
 
 
 # ------------------------------------------------------------------ a full disk
@@ -423,8 +433,7 @@ def _initialise(db: sqlite3.Connection) -> None:
 
 def _empty_store() -> sqlite3.Connection:
     """A store with no runs, held in memory: what a reading command sees where nothing was recorded yet."""
-    db = sqlite3.connect(":memory:", isolation_level=None)
-    db.row_factory = sqlite3.Row
+    db = _reading_rows(sqlite3.connect(":memory:", isolation_level=None))
     _initialise(db)
     return db
 
@@ -440,9 +449,27 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     folder to do so).
     """
     query = "mode=ro" if _has_wal_files(path) else "immutable=1"
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                         isolation_level=None)
+    return _reading_rows(sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True,
+                                         timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None))
+
+
+class DamagedText(str):
+    """A stored text whose bytes are not UTF-8 (damaged on disk; SQLite's integrity check does not read texts),
+    decoded with U+FFFD in place of the bad bytes so that a listing can still show its row."""
+
+
+def _decoded(data: bytes) -> str:
+    """A stored text as ``str``; a ``DamagedText`` when its bytes are not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return DamagedText(data.decode("utf-8", "replace"))
+
+
+def _reading_rows(db: sqlite3.Connection) -> sqlite3.Connection:
+    """``db``, giving rows by column name and damaged texts as ``DamagedText`` (``_loaded`` names them)."""
     db.row_factory = sqlite3.Row
+    db.text_factory = _decoded
     return db
 
 
@@ -486,15 +513,17 @@ class ResultStore:
                              f"it writable (chmod u+w {self.path}), choose another store with --store PATH or "
                              "MERBENCH_STORE, or run with --no-store (reading commands such as `merbench runs` can "
                              "read it as it is)")
+        db = None
         try:
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            db.row_factory = sqlite3.Row
+            db = _reading_rows(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None))
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             _use_wal(db)
             db.execute("PRAGMA foreign_keys = ON")
             _initialise(db)
             return db
         except sqlite3.DatabaseError as exc:
+            if db is not None:  # a connection left open would keep -wal/-shm files beside a refused store
+                db.close()
             if is_disk_full(exc):
                 raise disk_full_error(exc, [self.path]) from None
             if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
@@ -521,9 +550,7 @@ class ResultStore:
         db.close()
         if not tables:
             return _empty_store()
-        raise UsageError(f"results store {self.path}: schema version {version} is older than this merbench reads "
-                         f"({SCHEMA_VERSION}), and a command that only reads does not upgrade it; read it with the "
-                         "merbench that wrote it, or choose another store with --store PATH or MERBENCH_STORE")
+        raise too_old_error(self.path, version)
 
     def close(self) -> None:
         """Close the connection."""
@@ -678,8 +705,13 @@ class ResultStore:
         return self._db.execute("SELECT * FROM runs WHERE id = ?", (self.resolve_id(run_id),)).fetchone()
 
     def run_config(self, run_id: str) -> dict[str, Any]:
-        """The resolved configuration a run was started with."""
-        return _loaded(self.run_row(run_id)["config_json"], f"configuration of run {run_id} in {self.path}")
+        """The resolved configuration a run was started with; ``DataError`` when it is damaged (not a JSON object)."""
+        where = f"configuration of run {run_id} in {self.path}"
+        config = _loaded(self.run_row(run_id)["config_json"], where)
+        if not isinstance(config, dict):
+            raise DataError(f"{where}: not a JSON object; the store was changed outside merbench. "
+                            "Run it again with merbench run")
+        return config
 
     def result(self, run_id: str) -> RunResult:
         """The result of a complete run (``to_dict()`` of it is what ``merbench run --json`` wrote)."""
@@ -845,7 +877,10 @@ def _missing_result(run_id: str, path: Path) -> DataError:
 
 
 def _loaded(text: str, where: str) -> Any:
-    """Stored JSON text, parsed; ``DataError`` naming ``where`` when it is not JSON."""
+    """Stored JSON text, parsed; ``DataError`` naming ``where`` when it is not JSON (or not UTF-8 text)."""
+    if isinstance(text, DamagedText):
+        raise DataError(f"{where}: damaged (not UTF-8 text); the store was changed outside merbench or damaged on "
+                        "disk. Run it again with merbench run")
     try:
         return json.loads(text)
     except (TypeError, json.JSONDecodeError) as exc:

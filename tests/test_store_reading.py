@@ -194,7 +194,7 @@ def test_an_old_schema_store_read_only_gets_a_clear_message_and_is_left_alone(tm
     before = _snapshot(tmp_path)
     text = _one_line_error(run_cli("runs", "--store", str(path)))
     assert f"results store {path}: schema version 0 is older than this merbench reads (1)" in text
-    assert "a command that only reads does not upgrade it" in text
+    assert "cannot be upgraded; read it with the merbench that wrote it" in text
     assert _snapshot(tmp_path) == before
 
 

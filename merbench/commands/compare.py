@@ -89,25 +89,43 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench compare``."""
-    import json
-
     from merbench.compare import comparison_table
     from merbench.tables import print_table
 
     from merbench.errors import UsageError
 
+    if args.json:
+        _refuse_json_file(args)
     if "-" in args.run_ids:  # `--json -`, as `run --json -` and `show --json -` print to stdout
         if not args.json:
             raise UsageError("'-' is not a run id: give run ids (`merbench runs` lists them), or --json to print "
                              "the comparison as JSON to stdout")
         args.run_ids = [run_id for run_id in args.run_ids if run_id != "-"]
     comparison, _ = selected_comparison(args)
-    if args.json:
-        from merbench.export import comparison_document
+    if args.json:  # the same text as `report --output FILE.json`
+        from merbench.export import to_json
 
-        out.out(json.dumps(comparison_document(comparison), indent=2), highlight=False)
+        out.out(to_json(comparison), end="", highlight=False)
         return 0
     print_table(out, comparison_table(comparison))
     for warning in comparison.warnings():
         out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
     return 0
+
+
+def _refuse_json_file(args: argparse.Namespace) -> None:
+    """Refuse a file name after ``--json`` (``--json results.json``), which argparse takes for a run id: ``--json``
+    prints to stdout. A name that is a run (or the start of one) in the store is left to the run ids."""
+    from merbench.errors import UsageError
+    from merbench.store import ResultStore
+
+    named = [run_id for run_id in args.run_ids if run_id.lower().endswith(".json") or "/" in run_id]
+    if not named:
+        return
+    with ResultStore(args.store, create=False) as store:
+        for name in named:
+            try:
+                store.resolve_id(name)
+            except UsageError:
+                raise UsageError(f"--json prints to stdout, not to a file ('{name}'): redirect it, e.g. merbench "
+                                 f"compare --json > {name}, or write it with merbench report --output {name}") from None

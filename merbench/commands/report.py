@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -53,10 +54,8 @@ LEAKAGE_FORMATS = ("md", "json", "html")
 
 def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench report --leakage FILE``: the study's table, or the summary written as md, json or html."""
-    import json
-
     from merbench.errors import UsageError
-    from merbench.export import format_for
+    from merbench.export import format_for, strict_json
     from merbench.html_report import render_leakage_page
     from merbench.leakage_summary import load_summary
     from merbench.outputs import check_output_path, store_files, write_output
@@ -71,14 +70,15 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"--leakage renders a study's summary file; drop {', '.join(stray)} (they select stored runs)")
     fmt = format_for(args.output, args.format, LEAKAGE_FORMATS, "a leakage summary") if args.output is not None else None
     target = (check_output_path(args.output, "--output", store_files(args.store),
-                                {f"the leakage summary (--leakage {args.leakage})": args.leakage})
+                                {f"the leakage summary (--leakage {args.leakage})": args.leakage},
+                                example=f"leakage{SUFFIXES[fmt]}")
               if args.output is not None else None)
     summary = load_summary(args.leakage)
     if fmt is None:
         print_table(out, leakage_table(summary))
         return 0
     text = {"md": lambda: render_leakage(summary, str(args.leakage), "merbench report --leakage") + "\n",
-            "json": lambda: json.dumps(summary, indent=2), "html": lambda: render_leakage_page(summary)}[fmt]()
+            "json": lambda: strict_json(summary), "html": lambda: render_leakage_page(summary)}[fmt]()
     write_output(target, text)
     if target is not None:
         err.print(f"Leakage study of {escape(str(summary['model']))} on {escape(str(summary['dataset']))} written to "
@@ -86,12 +86,34 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+SUFFIXES = {"md": ".md", "csv": ".csv", "json": ".json", "latex": ".tex", "html": ".html"}
+"""The file suffix of each format, for the file name a message suggests."""
+
+
+def _refuse_overlap(args: argparse.Namespace, target: Path | None, figures: Path | None,
+                    figures_written: Sequence[Path] = ()) -> None:
+    """Refuse an ``--output`` file (``target``) where the ``--figures`` folder, or a folder above it, goes, or that
+    is one of ``figures_written``: one would replace the other after the first was written (``UsageError``)."""
+    from merbench.errors import UsageError
+
+    if target is None or figures is None:
+        return
+    if target == figures or target in figures.parents:
+        raise UsageError(f"--output {args.output} and --figures {args.figures}: the figures folder would be made where "
+                         f"the --output file goes; give the figures a folder of their own, e.g. --figures "
+                         f"{target.parent / 'figures'}")
+    if target in figures_written:
+        raise UsageError(f"--output {args.output}: is where --figures {args.figures} writes the figure {target.name}; "
+                         f"give the report another name, e.g. --output "
+                         f"{target.parent / ('report' + SUFFIXES.get(args.format, target.suffix))}")
+
+
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench report``."""
     from merbench.compare import shown_runs
     from merbench.errors import UsageError
     from merbench.export import format_for, write_comparison
-    from merbench.figures import check_figure_files, write_figures
+    from merbench.figures import check_figure_files, figure_files, write_figures
     from merbench.outputs import check_output_folder, check_output_path, store_files
 
     if args.leakage is not None:
@@ -100,11 +122,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError("give --output FILE (and/or --figures DIR), e.g. merbench report --output results.md")
     fmt = format_for(args.output, args.format) if args.output is not None else None
     # Checked before the store is read: a bad path must not be found after the work.
-    target = check_output_path(args.output, "--output", store_files(args.store)) if args.output is not None else None
+    target = (check_output_path(args.output, "--output", store_files(args.store), example=f"report{SUFFIXES[fmt]}")
+              if args.output is not None else None)
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
+    _refuse_overlap(args, target, figures)
     comparison, results = selected_comparison(args)
     if figures is not None:  # before the --output file is written: a refused figure leaves nothing behind
         check_figure_files(shown_runs(comparison), figures)
+        _refuse_overlap(args, target, figures, figure_files(shown_runs(comparison), figures))
     if args.output is not None:
         write_comparison(comparison, target, fmt, results, args.metric)
         if target is not None:

@@ -67,11 +67,13 @@ def stdout_only(value: str) -> str:
 
 def planned_leaks(config: dict) -> list[str]:
     """The leak kinds a stored configuration asks for (a run with no result yet); its protocol's only when the
-    protocol is still registered."""
+    protocol is still registered; none for a damaged configuration (not an object)."""
     from merbench.errors import MerbenchError
     from merbench.leaks import protocol_leaks, stored_engine_leaks
     from merbench.registry import get_registry
 
+    if not isinstance(config, dict):
+        return []
     try:
         found = protocol_leaks(get_registry().get("protocols", str(config.get("protocol"))))
     except MerbenchError:
@@ -79,15 +81,30 @@ def planned_leaks(config: dict) -> list[str]:
     return found + stored_engine_leaks(config)
 
 
-def run_leaks(store, run_id: str) -> list[str]:
-    """The leak kinds of a stored run: what its result records, else what its configuration asks for."""
-    from merbench.errors import MerbenchError
+def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None) -> list[str]:
+    """The leak kinds of a stored run: what its result records, else what its configuration asks for (none when
+    that is damaged too). A damaged result's or configuration's message goes into ``damaged``, by run id."""
+    from merbench.errors import DataError, MerbenchError
     from merbench.leaks import result_leaks
 
     try:
         return result_leaks(store.result(run_id))
-    except MerbenchError:  # no final result yet, or a damaged one
+    except MerbenchError as exc:  # no final result yet (a UsageError saying so), or a damaged one
+        if isinstance(exc, DataError) and damaged is not None:
+            damaged[run_id] = str(exc)
+    try:
         return planned_leaks(store.run_config(run_id))
+    except DataError as exc:
+        if damaged is not None:
+            damaged.setdefault(run_id, str(exc))
+        return []
+
+
+def damaged_note(damaged: dict[str, str]) -> str | None:
+    """One line under the table naming each run whose stored result or configuration is damaged, and why."""
+    if not damaged:
+        return None
+    return "⚠ damaged in the store: " + "; ".join(damaged.values())
 
 
 def run_record(run, leaks: list[str]) -> dict:
@@ -155,7 +172,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                                     args.limit + 1 if args.limit else None)  # one more: are there more?
         more = bool(args.limit) and len(summaries) > args.limit
         summaries = summaries[:args.limit] if more else summaries
-        leaks = {run.id: run_leaks(store, run.id) for run in summaries}
+        damaged: dict[str, str] = {}
+        leaks = {run.id: run_leaks(store, run.id, damaged) for run in summaries}
         path = store.path
     limited = (f"Showing the newest {args.limit} matching runs; more match: --limit 0 shows them all, "
                f"or --limit N more than {args.limit}.")
@@ -170,7 +188,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_table(out, runs_table(path, summaries, leaks))
     if more:
         out.print(limited, highlight=False)
-    note = leak_note(summaries, leaks)
-    if note:
-        out.print(escape(note), style="bold red", highlight=False)
+    for note in (leak_note(summaries, leaks), damaged_note(damaged)):
+        if note:
+            out.print(escape(note), style="bold red", highlight=False)
     return 0
