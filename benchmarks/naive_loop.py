@@ -49,6 +49,7 @@ from merbench.contracts import Fold, resolve_factory
 from merbench.engine import TrainSettings, adamw, choose_device
 from merbench.errors import MerbenchError, UsageError
 from merbench.metrics import classification_metrics
+from merbench.preflight import check_protocol
 from merbench.preprocess import build_chain, preprocess_dataset, skips_unreadable
 from merbench.registry import Registry, get_registry
 from merbench.runner import load_dataset
@@ -251,6 +252,7 @@ def run_naive(config: RunConfig, registry: Registry | None = None, *, threads: i
                               workers=int(config.section("engine")["preprocess_workers"]),
                               skip_unreadable=skips_unreadable(config.section("dataset")))
     dataset = prep.dataset or dataset
+    check_protocol(config, registry, dataset)  # a split the protocol cannot make: one message, as merbench run says it
     labels, subjects = dataset.labels, dataset.subjects
     split = resolve_factory(registry.get("protocols", config.protocol).split)
     folds = split(labels, subjects, config.seed, dict(config.section("protocol")), dataset.domains)
@@ -288,25 +290,46 @@ def run_naive(config: RunConfig, registry: Registry | None = None, *, threads: i
     )
 
 
+def whole_number(minimum: int) -> Any:
+    """An argparse type: a whole number of ``minimum`` or more; anything else is refused by argparse (exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give {minimum} or more") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {minimum} or more, not {value}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python benchmarks/naive_loop.py --model M --dataset D [--protocol P] ...``: print pooled scores and times."""
+    """``python benchmarks/naive_loop.py --model M --dataset D [--root DIR] [--protocol P] ...``: print pooled
+    scores and times."""
+    from merbench.commands import dataset_folder
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--root", type=dataset_folder,
+                        help="folder of your copy of the dataset, as for merbench run (not needed for synthetic)")
     parser.add_argument("--protocol")
     parser.add_argument("--profile", default="default")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
-    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    parser.add_argument("--threads", type=whole_number(1), help="torch CPU threads, 1 or more (default: torch's own)")
+    parser.add_argument("--num-workers", type=whole_number(0), default=0,
+                        help="DataLoader worker processes, 0 or more (default 0: load in the main process)")
     args = parser.parse_args(argv)
     registry = get_registry()
     try:
         config = resolve_config(registry, model=args.model, dataset=args.dataset, protocol=args.protocol,
-                                profile=args.profile, seed=args.seed, sets=parse_set(args.sets))
+                                profile=args.profile, seed=args.seed, root=args.root,
+                                sets=parse_set(args.sets))
         result = run_naive(config, registry, threads=args.threads, num_workers=args.num_workers)
     except MerbenchError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"naive_loop.py: error: {exc}", file=sys.stderr)  # one line, as the merbench command says it
         return 2
     print(json.dumps({"model": config.model, "dataset": config.dataset, "protocol": config.protocol,
                       "folds": len(result.folds), "threads": result.threads,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 
 import pytest
@@ -95,5 +96,23 @@ def test_compile_once_per_process(benchmark, capsys, session_cache, tmp_path):
     assert measured["per-fold"]["compilations"] == 1 and measured["per-fold"]["graphs"] >= 10
 
 
+USAGE = f"""usage: python benchmarks/test_bench_compile_cache.py [PYTEST OPTIONS]
+
+{__doc__.splitlines()[0]}
+
+Runs this benchmark with pytest, as `pytest benchmarks/test_bench_compile_cache.py -s` does: four
+`merbench run` processes with engine.compile, about 3 minutes on a 2-core CPU. Other options go to
+pytest (e.g. --benchmark-json FILE). -h, --help: print this and run nothing."""
+
+
+def main(argv: list[str]) -> int:
+    """Run this file's benchmark with pytest, passing ``argv`` on; ``-h``/``--help`` prints ``USAGE`` and runs
+    nothing. pytest's cache is not written (it would land in the checkout)."""
+    if {"-h", "--help"} & set(argv):
+        print(USAGE)
+        return 0
+    return int(pytest.main([__file__, "-s", "-p", "no:cacheprovider", *argv]))
+
+
 if __name__ == "__main__":
-    pytest.main([__file__, "-s"])
+    sys.exit(main(sys.argv[1:]))

@@ -59,17 +59,32 @@ def _cache_named(root: Path, configured: bool) -> str:
 
 
 def _check_cache_path(root: Path, configured: bool) -> None:
-    """Refuse a cache path that is a file or lies under one (raises ``UsageError``); a missing path is fine."""
+    """Refuse a cache path that is a file, a broken symbolic link, or lies under one (raises ``UsageError``); a
+    missing path is fine."""
     for path in (root.absolute(), *root.absolute().parents):
         try:
             if path.is_dir():
                 return
+            if path.is_symlink():
+                _refuse_broken_link(root, path, configured)
             if not path.exists():
                 continue
         except OSError:
             return  # unreachable: creating the folder reports it
         where = "is a file" if path == root.absolute() else f"lies under {path}, which is a file"
         raise UsageError(f"{_cache_named(root, configured)} {where}, not a folder; {CACHE_FIX}")
+
+
+def _refuse_broken_link(root: Path, link: Path, configured: bool) -> None:
+    """Raise ``UsageError`` for the cache path ``root`` that is, or lies under, the symbolic link ``link`` whose
+    target does not exist (e.g. a cache on an external drive that is not mounted): no folder can be created
+    through it, and "File exists" would be all ``mkdir`` says."""
+    if link.exists():
+        return  # a link to a file: reported as a file
+    target = os.path.realpath(link)  # through a chain of links: the folder to create
+    where = "is" if link == root.absolute() else f"lies under {link}, which is"
+    raise UsageError(f"{_cache_named(root, configured)} {where} a broken symbolic link (to {target}, which does not "
+                     f"exist): create that folder (is its drive mounted?), or point MERBENCH_CACHE elsewhere")
 
 
 def content_key(*parts: Any) -> str:

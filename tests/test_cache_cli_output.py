@@ -44,7 +44,8 @@ def test_cache_info_in_a_pipe_is_plain_rows_with_whole_parameters(filled_cache, 
     assert result.code == 0, result.err
     assert not BOX & set(result.out) and ELLIPSIS not in result.out
     [row] = [line for line in result.out.splitlines() if line.startswith("synthetic ")]
-    assert row.split()[:5] == ["synthetic", "flow", filled_cache["produces"], "3×16×16", "6/6"]
+    written = filled_cache["written"][:19].split("T")
+    assert row.split()[:7] == ["synthetic", "flow", filled_cache["produces"], "3×16×16", *written, "6/6"]
     assert row.endswith(filled_cache["params"])
 
 
@@ -94,6 +95,28 @@ def test_a_cache_path_that_is_a_file_is_one_clear_error(command, under, run_cli,
     assert "point MERBENCH_CACHE at a folder" in text
     assert len(result.err.strip().splitlines()) <= 3, "one message"
     assert blocker.read_text() == "someone's file\n"
+
+
+@pytest.mark.parametrize("command", [["cache", "info"], ["cache", "clear", "--yes"], RUN,
+                                     ["preprocess", "--dataset", "synthetic", "--quiet", *TINY]])
+@pytest.mark.parametrize("under", [False, True])
+def test_a_cache_path_that_is_a_broken_link_names_the_link_and_its_target(command, under, run_cli, tmp_path,
+                                                                          monkeypatch):
+    """A cache linked to a drive that is not mounted: once "cannot create the folder (File exists)", and `cache info`
+    described it as an empty cache."""
+    target = tmp_path / "unmounted" / "cache"
+    link = tmp_path / "cachelink"
+    link.symlink_to(target)
+    cache = link / "merbench" if under else link
+    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
+    result = run_cli(*command)
+    assert result.code == 2, result.err
+    assert "Traceback" not in result.err and "File exists" not in result.err and not result.out
+    where = f"lies under {link}, which is" if under else "is"
+    assert " ".join(result.err.split()) == (
+        f"merbench: error: the cache MERBENCH_CACHE={cache} {where} a broken symbolic link (to {target}, which does "
+        "not exist): create that folder (is its drive mounted?), or point MERBENCH_CACHE elsewhere")
+    assert not (tmp_path / "unmounted").exists() and link.is_symlink()
 
 
 def test_a_cache_folder_that_cannot_be_created_is_one_clear_error(monkeypatch):
@@ -174,3 +197,50 @@ def test_cache_info_passes_over_an_index_it_did_not_write(filled_cache, run_cli,
     result = run_cli("cache", "info")
     assert result.code == 0 and "Traceback" not in result.err, result.err
     assert [line.split()[0] for line in result.out.splitlines() if line.startswith("synthetic ")] == ["synthetic"]
+
+
+# ------------------------------------------------------------------ info: the order of rows, copies, no index
+
+
+def copy_index(folder, source, name: str, **changes) -> None:
+    """A copy of the index ``source`` as ``folder/NAME.json`` with ``changes`` (another dataset, copy, time)."""
+    meta = json.loads(source.read_text())
+    (folder / f"{name}.json").write_text(json.dumps({**meta, **changes}))
+
+
+def test_cache_info_rows_are_sorted_and_tell_two_copies_of_a_dataset_apart(filled_cache, run_cli, fresh_cache,
+                                                                           tmp_path):
+    """Rows once followed the index files' hash names, and two copies of one dataset (``--root``) differed only by
+    their counts."""
+    folder = next(fresh_cache.rglob("index"))
+    [source] = folder.glob("*.json")
+    entries = json.loads(source.read_text())["entries"]
+    copy_index(folder, source, "00aa", dataset="zzz")  # sorts first by name, last by dataset
+    copy_index(folder, source, "01bb", entries=entries[:4], written="2020-01-02T03:04:05+0000")  # an older copy
+    copy_index(folder, source, "02cc", shape=[3, 8, 8])
+    result = run_cli("cache", "info")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1].split() == ["Dataset", "Chain", "Produces", "Written", "Entries", "Size",
+                                                  "Parameters"]
+    rows = [line.split() for line in result.out.splitlines()[2:6]]
+    assert [(row[0], row[3], row[4]) for row in rows] == [
+        ("synthetic", "3×8×8", filled_cache["written"][:10]), ("synthetic", "3×16×16", "2020-01-02"),
+        ("synthetic", "3×16×16", filled_cache["written"][:10]), ("zzz", "3×16×16", filled_cache["written"][:10])]
+    assert (rows[1][5], rows[1][6]) == ("03:04:05", "4/4") and rows[2][6] == "6/6"
+    target = tmp_path / "sorted.json"
+    assert run_cli("cache", "info", "--json", str(target)).code == 0
+    assert [row["index"] for row in json.loads(target.read_text())["chains"]] == [
+        "02cc", "01bb", source.stem, "00aa"], "the JSON lists them in the same order"
+
+
+def test_cache_info_without_an_index_does_not_say_there_are_no_inputs(filled_cache, run_cli, fresh_cache):
+    """Once "No preprocessed inputs in ..." above "6 entries in all" when only the index was gone."""
+    for index in next(fresh_cache.rglob("index")).iterdir():
+        index.unlink()
+    result = run_cli("cache", "info")
+    assert result.code == 0, result.err
+    first, *rest = result.out.splitlines()
+    assert first == (f"No complete dataset run indexed in {fresh_cache}: the entries counted below are from "
+                     "interrupted runs, or their index is gone.")
+    assert "No preprocessed inputs" not in result.out
+    assert rest[-1].startswith("6 entries in all, 6 not in any complete dataset run")

@@ -146,6 +146,7 @@ def summarise(root: Path) -> dict[str, Any]:
             "shape": meta.get("shape"), "params": params, "entries": present,
             "samples": len(keys), "bytes": size, "written": meta.get("written", ""), "index": meta_path.stem,
         })
+    rows.sort(key=_row_order)
     entries = [p for p in entry_dir.glob("??/*.npy")] if entry_dir.is_dir() else []
     temporary = leftovers(root)
     parts = {}
@@ -161,6 +162,21 @@ def summarise(root: Path) -> dict[str, Any]:
                                                                   for p in temporary),
         "parts": parts, "other": other,
     }
+
+
+def _row_order(row: dict[str, Any]) -> tuple:
+    """Rows of ``cache info`` by dataset, chain, what they produce and its shape, then parameters and when each was
+    written (the index files' hash names say nothing to a reader)."""
+    chain = row["chain"]
+    return (str(row["dataset"]), " ".join(map(str, chain)) if isinstance(chain, list) else str(chain),
+            str(row["produces"]), [int(v) if isinstance(v, int) else 0 for v in row["shape"] or []], row["params"],
+            row["written"])
+
+
+def when_written(stamp: str) -> str:
+    """An index's ``written`` time (``2026-12-05T03:57:06+0100``) as ``2026-12-05 03:57:06``, to the second: it
+    tells apart two rows of one dataset and chain from two copies (``--root``) of that dataset."""
+    return stamp[:19].replace("T", " ") if stamp else "?"
 
 
 def leftovers(root: Path) -> list[Path]:
@@ -186,17 +202,27 @@ def _file_size(path: Path) -> int:
 
 
 def chains_table(summary: dict[str, Any]):
-    """The ``cache info`` table: one row per (dataset, chain); names, sizes and counts whole, parameters wrapped."""
+    """The ``cache info`` table: one row per (dataset, chain) index, with when it was written (two copies of a dataset
+    give two rows); names, sizes and counts whole, parameters wrapped."""
     from merbench.tables import TEXT, Column, DataTable
 
     table = DataTable(f"Preprocessed inputs in {summary['root']}",
-                      [Column("Dataset"), Column("Chain", stack=True), Column("Produces"),
+                      [Column("Dataset"), Column("Chain", stack=True), Column("Produces"), Column("Written", stack=True),
                        Column("Entries", justify="right"), Column("Size", justify="right"), Column("Parameters", TEXT)])
     for row in summary["chains"]:
         shape = "×".join(str(v) for v in row["shape"] or [])
-        table.add_row(row["dataset"], row["chain"], f"{row['produces']} {shape}".strip(),
+        table.add_row(row["dataset"], row["chain"], f"{row['produces']} {shape}".strip(), when_written(row["written"]),
                       f"{row['entries']}/{row['samples']}", human(row["bytes"]), row["params"])
     return table
+
+
+def headline(summary: dict[str, Any]) -> str:
+    """What ``cache info`` says above its lines of totals when it has no table: no preprocessed inputs at all, or
+    entries that no complete dataset run indexed (interrupted runs, or an index removed)."""
+    if not summary["entries"]:
+        return f"No preprocessed inputs in {summary['root']}."
+    return (f"No complete dataset run indexed in {summary['root']}: the entries counted below are from interrupted "
+            "runs, or their index is gone.")
 
 
 def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -212,7 +238,7 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
     if summary["chains"]:
         print_table(out, chains_table(summary))
     else:
-        out.print(f"No preprocessed inputs in {escape(summary['root'])}.", highlight=False)
+        out.print(escape(headline(summary)), highlight=False)
     parts = summary["parts"]
     for name, description in PARTS.items():
         foreign = parts[name].get("not_merbench", [])
