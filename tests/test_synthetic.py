@@ -110,3 +110,28 @@ def test_subject_independent_protocol_does_not_score_higher(learned):
     assert subject["uf1"] <= sample["uf1"]
     assert learned["sample"].subject_independent is False
     assert learned["subject"].subject_independent is True
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("empty", "annotations.csv: no rows; the generated data is damaged"),
+    ("cut", "annotations.csv row 3: cut off (cells missing); the generated data is damaged"),
+    ("frame", "is missing; the generated data is damaged"),
+])
+def test_damaged_generated_data_in_the_cache_says_how_to_regenerate_it(tmp_path, damage, expected):
+    """A disk that filled up or a write cut short leaves a generated tree that is reused; each damage names the file
+    and the command that regenerates it, instead of blaming the plugin or "the dataset tree"."""
+    from merbench.errors import DataError
+
+    first = synthetic.load(None, SMALL, tmp_path)
+    annotations = tmp_path / first.summary["folder"] / synthetic.ANNOTATIONS
+    if damage == "empty":
+        annotations.write_text("")
+    elif damage == "cut":
+        lines = annotations.read_text().splitlines()
+        annotations.write_text("\n".join(lines[:2] + [lines[2].rsplit(",", 3)[0]]) + "\n")
+    else:
+        first.samples[1].frames[4].unlink()
+    with pytest.raises(DataError) as refused:
+        synthetic.load(None, SMALL, tmp_path)
+    assert expected in str(refused.value)
+    assert "merbench cache clear --only synthetic --yes" in str(refused.value)

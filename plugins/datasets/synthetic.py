@@ -32,6 +32,7 @@ from merbench_plugins.datasets import synthetic_faces as faces
 from merbench_plugins.datasets import synthetic_real as real
 
 ANNOTATIONS = "annotations.csv"
+REGENERATE = "the generated data is damaged: run `merbench cache clear --only synthetic --yes` to regenerate it"
 FIELDS = ("subject", "clip", "label", "variant", "onset", "apex", "offset", "n_frames")
 FIELDS_REAL = ("subject", "clip", "label", "domain", "shown", "variant", "onset", "apex", "true_apex", "offset", "n_frames")
 PRESETS = ("real", "easy")
@@ -131,6 +132,8 @@ def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
     samples = []
     with open(folder / ANNOTATIONS, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
+    if not rows:  # cut off before its first row (a disk that filled up, a write cut short)
+        raise DataError(f"{folder / ANNOTATIONS}: no rows; {REGENERATE}")
     subject_order = sorted({row.get("subject", "") for row in rows})
     for row_number, row in enumerate(rows, start=2):
         try:
@@ -149,12 +152,18 @@ def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
                     extra=_extra(row),
                 )
             )
-        except (KeyError, ValueError) as exc:
-            raise DataError(
-                f"{folder / ANNOTATIONS} row {row_number}: malformed ({exc}); the generated data is damaged: run `merbench cache clear --only synthetic --yes` "
-                "to regenerate it"
-            ) from None
+        except (KeyError, ValueError, TypeError) as exc:
+            what = "cut off (cells missing)" if None in row.values() else f"malformed ({exc})"  # csv gives None then
+            raise DataError(f"{folder / ANNOTATIONS} row {row_number}: {what}; {REGENERATE}") from None
     return tuple(samples)
+
+
+def check_frames(samples: tuple[Sample, ...]) -> None:
+    """Raise ``DataError`` naming the first frame of a reused generated tree that is not on disk (one stat per
+    frame: milliseconds), so that a damaged tree gets the fix instead of "check the dataset tree" later."""
+    missing = next((frame for sample in samples for frame in sample.frames if not frame.is_file()), None)
+    if missing is not None:
+        raise DataError(f"generated frame {missing} is missing; {REGENERATE}")
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
@@ -180,6 +189,8 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
             shutil.rmtree(tmp, ignore_errors=True)
         generated = True
     samples = read_tree(folder, int(options.get("domains", 1)))
+    if not generated:
+        check_frames(samples)
     return Dataset(
         name="synthetic",
         classes=faces.CLASSES,
