@@ -44,7 +44,7 @@ import numpy as np
 import platformdirs
 
 from merbench.errors import DataError, RunFailed, UsageError
-from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores
+from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores, document_kind
 from merbench.wording import counted, some_of
 from merbench.workers import process_gone
 
@@ -695,7 +695,8 @@ class ResultStore:
         if run_id in ids:
             return run_id
         if not ids:
-            raise UsageError(f"no run '{run_id}' in the results store {self.path}; see `merbench runs`")
+            raise UsageError(f"no run '{run_id}' in the results store {self.path}; see `merbench runs`"
+                             + merbench_file_note(run_id))
         if len(ids) > 1:
             raise UsageError(f"run id '{run_id}' is ambiguous in {self.path}: {some_of(ids, 5)}; give more characters")
         return ids[0]
@@ -867,6 +868,35 @@ def _filtered_out(rows: Sequence[sqlite3.Row], filters: dict[str, Sequence[str]]
             reasons.append(f"--{column} {' '.join(values)} leaves out {runs}")
     return UsageError(f"none of the given runs match the filters: {'; '.join(reasons)}; drop the filter or give "
                       "other run ids")
+
+
+FILE_NOTES = {
+    "tune": "a `merbench tune` summary, and a tune stores no runs: the same tune command run again prints its tables "
+            "(every trial and refit is reused)",
+    "leakage": "a `merbench leakage` summary: `merbench report --leakage {name} --output FILE.md` renders it",
+    "grid": "a `merbench grid` summary: its runs are in the results store it was recorded in (`merbench runs`)",
+    "run": "a run's result file: give its run id{run_id} instead (`merbench runs` lists the stored runs), or read the "
+           "file with `merbench audit` or `merbench significance`",
+}
+"""What to do with a merbench JSON file given where a run id was expected, by ``document_kind``."""
+
+
+def merbench_file_note(name: str) -> str:
+    """``; NAME is ...`` when a name given as a run id is a JSON file merbench wrote (a run's result, or a tune,
+    leakage or grid summary), saying what to do with it; empty otherwise."""
+    path = Path(name).expanduser()
+    try:
+        if not path.is_file() or path.stat().st_size > 256 * 2**20:
+            return ""
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return ""
+    kind = document_kind(document)
+    if kind not in FILE_NOTES:
+        return ""
+    run_id = document.get("run_id") if kind == "run" else None
+    note = FILE_NOTES[kind].format(name=name, run_id=f" ({run_id})" if isinstance(run_id, str) and run_id else "")
+    return f"; {name} is {note}"
 
 
 def _missing_result(run_id: str, path: Path) -> DataError:

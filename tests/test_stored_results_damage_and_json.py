@@ -238,3 +238,27 @@ def test_report_json_ends_in_a_newline_and_is_what_compare_json_prints(store, ru
     assert written.endswith("}\n") and written == printed
     assert to_json(build_comparison([_result("m", FIRST, 0.5)])).endswith("}\n")
 
+
+
+@pytest.mark.parametrize("document, expected", [
+    ({"kind": "tune", "folds": []}, "t.json is a `merbench tune` summary, and a tune stores no runs: the same tune "
+                                    "command run again prints its tables"),
+    ({"kind": "merbench-leakage"}, "t.json is a `merbench leakage` summary: `merbench report --leakage t.json"),
+    ({"model": "m", "folds": [], "run_id": FIRST}, f"t.json is a run's result file: give its run id ({FIRST}) instead"),
+])
+@pytest.mark.parametrize("command", ["show", "compare", "report"])
+def test_a_merbench_json_file_given_as_a_run_id_is_named_with_what_to_do(store, run_cli, tmp_path, monkeypatch,
+                                                                         document, expected, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.json").write_text(json.dumps(document))
+    extra = ["--output", "r.md"] if command == "report" else []
+    result = run_cli(command, "t.json", *extra, "--store", str(store))
+    assert not (tmp_path / "r.md").exists()
+    assert f"no run 't.json' in the results store {store}; see `merbench runs`; {expected}" in _one_message(result)
+
+
+def test_a_name_that_is_no_merbench_file_keeps_the_plain_message(store, run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.json").write_text('{"anything": 1}')
+    text = _one_message(run_cli("show", "notes.json", "--store", str(store)))
+    assert text.endswith(f"no run 'notes.json' in the results store {store}; see `merbench runs`")
