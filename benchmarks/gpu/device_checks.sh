@@ -104,5 +104,5 @@ fi
 wants compiled && run compiled compiled 120 --set engine.compile=true
 wants default && run default default 50
 wants bench_gpu && step bench_gpu 200 python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_gpu.py -s -k convmixer
-python3 benchmarks/gpu/summarise_runs.py --peak-tflops 989 "$RUNS"/*.json | tee "$OUT/summary.txt"
+python3 benchmarks/gpu/summarise_runs.py --peak-tflops 989 "$RUNS"/*.json 2>&1 | tee "$OUT/summary.txt"
 exit $failed
