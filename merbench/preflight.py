@@ -148,15 +148,15 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
 def check_validation_parts(config: RunConfig, folds: list, subjects) -> None:
     """With early stopping on held-out training subjects, refuse a fold that cannot give any up for validation
     (``engine.validation_fraction`` too large, or one training subject), as its training would, before the run."""
-    engine = config.section("engine")
-    if int(engine.get("early_stopping") or 0) <= 0 or str(engine.get("select_on", "validation")) == "test":
-        return
     import numpy as np
 
-    from merbench.engine import check_validation_holdout  # imports torch, which the run needs anyway
+    from merbench.engine import TrainSettings, check_validation_holdout  # imports torch, which the run needs anyway
 
+    settings = TrainSettings.from_options(dict(config.section("engine")))
+    if settings.early_stopping <= 0 or settings.selects_on_test:  # as merbench.engine.train_fold decides
+        return
     for fold in folds:
-        check_validation_holdout(fold.index, np.asarray(subjects)[fold.train], float(engine["validation_fraction"]))
+        check_validation_holdout(fold.index, np.asarray(subjects)[fold.train], settings.validation_fraction)
 
 
 def _class_names(text: str, classes: list[str]) -> str:

@@ -66,6 +66,18 @@ def _tables(path: Path) -> set[str] | None:
         return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
+def _unreadable_storage(shown: str, exc: sqlite3.DatabaseError) -> str:
+    """Why an SQLite trials storage cannot be read: damaged (malformed), in use (locked), or SQLite's own reason."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (f"{shown}: is in use by another program (SQLite: {text}); wait until it finishes (perhaps another "
+                "merbench tune), or give another file")
+    if isinstance(exc, sqlite3.OperationalError) and "malformed" not in text:
+        return f"{shown}: cannot be read (SQLite: {text}); check the file and its folder's permissions, or give another file"
+    return (f"{shown}: is an SQLite file that cannot be read ({text}); it may be damaged (a copy cut short, a full "
+            "disk): restore it from a backup, or give another file to start again")
+
+
 def check_storage(path: Path | None, given: bool) -> Path:
     """The trials storage file to use; ``UsageError`` when it is the results store, a folder or another program's file."""
     target = (path or default_storage()).expanduser()
@@ -85,8 +97,7 @@ def check_storage(path: Path | None, given: bool) -> Path:
         except OSError as exc:
             raise UsageError(f"{shown}: cannot be read ({exc.strerror or exc}); give another file") from None
         except sqlite3.DatabaseError as exc:
-            raise UsageError(f"{shown}: is an SQLite file that cannot be read ({exc}); it may be damaged (a copy cut "
-                             "short, a full disk): restore it from a backup, or give another file to start again") from None
+            raise UsageError(_unreadable_storage(shown, exc)) from None
         if tables is None:
             raise UsageError(f"{shown}: is not an SQLite file; it will not be overwritten: give another file")
         if tables and "studies" not in tables:

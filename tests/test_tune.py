@@ -645,3 +645,20 @@ def test_a_damaged_trials_storage_is_named_as_damaged_and_an_empty_file_is_a_new
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     assert check_storage(empty, given=True) == empty
+
+
+def test_a_trials_storage_another_program_holds_locked_is_named_as_in_use_not_damaged(tmp_path):
+    from merbench.tuning_storage import check_storage
+
+    storage = tmp_path / "trials.sqlite"
+    holder = sqlite3.connect(storage, isolation_level=None)
+    holder.execute("CREATE TABLE studies (note TEXT)")
+    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
+    try:
+        with pytest.raises(UsageError) as refused:
+            check_storage(storage, given=True)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert f"--storage {storage}: is in use by another program (SQLite: database is locked)" in str(refused.value)
+    assert "damaged" not in str(refused.value)
