@@ -58,6 +58,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from merbench.allocator import keep_freed_memory
+from merbench.argument_types import whole_number
 
 BATCH = 32
 N_CLASSES = 3
@@ -412,22 +413,11 @@ def render(profile: StepProfile) -> str:
     return "\n".join(lines)
 
 
-def positive_count(text: str) -> int:
-    """An argparse type: a whole number of 1 or more (``--threads 0`` or ``--repeats 0`` is refused, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 or more") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number (1 or more), not {value}")
-    return value
-
-
 def main() -> None:
     """Print the profile of the default-profile ConvMixer."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=positive_count, default=1, help="torch threads (default 1: one core)")
-    parser.add_argument("--repeats", type=positive_count, default=10,
+    parser.add_argument("--threads", type=whole_number(1), default=1, help="torch threads (default 1: one core)")
+    parser.add_argument("--repeats", type=whole_number(1), default=10,
                         help="timed repetitions of each measurement, of which the median is shown (default 10)")
     parser.add_argument("--compile", action="store_true",
                         help="also time the step under torch.compile (inductor fuses GELU, BatchNorm and the adds)")

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from merbench.argument_types import whole_number
 from merbench.cache import cache_root
 from merbench.config import RunConfig, parse_set, resolve_config
 from merbench.contracts import Fold, resolve_factory
@@ -288,20 +289,6 @@ def run_naive(config: RunConfig, registry: Registry | None = None, *, threads: i
                  "train_eval": finished - written, "total": finished - started},
         threads=used,
     )
-
-
-def whole_number(minimum: int) -> Any:
-    """An argparse type: a whole number of ``minimum`` or more; anything else is refused by argparse (exit 2)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give {minimum} or more") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a whole number of {minimum} or more, not {value}")
-        return value
-
-    return parse
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from merbench.argument_types import whole_number
 from merbench.config import resolve_config
 from merbench.contracts import resolve_factory
 from merbench.errors import MerbenchError
@@ -58,22 +59,11 @@ def time_steps(model: torch.nn.Module, batch: torch.Tensor, labels: torch.Tensor
     return 1000 * (time.perf_counter() - started) / steps
 
 
-def positive_count(text: str) -> int:
-    """An argparse type: a whole number of 1 or more (``--steps 0`` is refused, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 or more") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number (1 or more), not {value}")
-    return value
-
-
 def main() -> None:
     """Time each layout and precision, then list the top kernels of the engine's choice."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="paper")
-    parser.add_argument("--steps", type=positive_count, default=30,
+    parser.add_argument("--steps", type=whole_number(1), default=30,
                         help="timed training steps per layout and precision, after as many warm-up steps (default 30)")
     args = parser.parse_args()
     if not torch.cuda.is_available():

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from merbench.argument_types import number_above
 from merbench.contracts import resolve_factory
 from merbench.errors import MerbenchError
 from merbench.modelinfo import count_flops
@@ -108,24 +109,12 @@ def describe(path: Path, result: dict[str, Any], flops: float, peak_tflops: floa
             f"device {result['environment']['device']}")
 
 
-def positive_number(text: str) -> float:
-    """An argparse type: a number above 0 (``--peak-tflops 0`` is refused, exit 2)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give the device's peak in TFLOP/s, "
-                                         "e.g. 989") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number above 0 (the device's peak in TFLOP/s), not {text}")
-    return value
-
-
 def main() -> int:
     """Print one line per result file given on the command line; a file that is not one is one line on stderr,
     and the exit code is 2 when there was any."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path, help="result JSON files written by merbench run --json")
-    parser.add_argument("--peak-tflops", type=positive_number, default=None,
+    parser.add_argument("--peak-tflops", type=number_above(0, "the device's peak in TFLOP/s"), default=None,
                         help="the device's peak, for the fraction")
     args = parser.parse_args()
     failed = 0

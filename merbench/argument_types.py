@@ -1,0 +1,38 @@
+"""argparse types for counts and sizes given on a command line: a value out of range is refused by argparse
+(one line naming the option, exit 2), never a traceback later. Used by the scripts in ``benchmarks/``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """A whole number of ``minimum`` or more."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give {minimum} or more") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {minimum} or more, not {value}")
+        return value
+
+    return parse
+
+
+def number_above(minimum: float, meaning: str = "") -> Callable[[str], float]:
+    """A finite number above ``minimum``; ``meaning`` (e.g. "the device's peak in TFLOP/s") is said in the refusal."""
+    about = f" ({meaning})" if meaning else ""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a number above {minimum:g}{about}") from None
+        if not value > minimum or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number above {minimum:g}{about}, not {text}")
+        return value
+
+    return parse
