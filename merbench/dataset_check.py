@@ -24,7 +24,7 @@ import numpy as np
 
 from merbench.config import NO_FOLDER, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
-from merbench.datafiles import check_root_folder, decode_image, undecodable
+from merbench.datafiles import check_cache_outside_dataset, check_root_folder, decode_image, undecodable
 from merbench.errors import MerbenchError, PluginError, UsageError, error_line
 from merbench.wording import counted, plural
 
@@ -303,6 +303,7 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     if root is not None and not spec.reads_root:
         raise UsageError(NO_FOLDER.format(name=name, root=root))
     check_root_folder(root, name)
+    check_cache_outside_dataset(root, options, spec.options, cache_dir)  # as a run checks it
     from merbench.preprocess import skips_unreadable
 
     strict = not skips_unreadable(options)

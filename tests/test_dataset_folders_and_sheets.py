@@ -1,10 +1,14 @@
 """Dataset loaders and dataset-root protection: megc2019 parts given with ``--set dataset.NAME=DIR`` are
 dataset folders; CAS(ME)³ with only the full ``.xls`` annotation; two frame trees (casme3) and a partial crop (4DME)
-never read silently; a duplicated casme3 row is refused; two header cells of one column are refused; counted nouns."""
+never read silently; a damaged early casme3 trial skips only its rows; the casme3 frame-tree search stays cheap; a
+cache inside a casme3 frames_folder is refused; 4DME rows and frame folders share one clip key; a duplicated casme3 row
+is refused; two header cells of one column are read as one when equal, else refused; counted nouns."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import openpyxl
@@ -161,6 +165,95 @@ def test_casme3_reads_the_colour_tree_beside_a_depth_only_tree(trees, tmp_path):
     assert len(dataset.samples) == 15 and dataset.summary["frames_folder"] == str(root / "RGB")
 
 
+@pytest.mark.parametrize("damage", ["duplicate frame", "unreadable"])
+def test_casme3_a_damaged_trial_of_the_first_subject_skips_only_its_clips(trees, tmp_path, monkeypatch, damage):
+    # Finding the frame tree looks into the first subjects' trials; a damaged one (the release has some) must not stop
+    # the dataset there, blamed on the plugin: its rows are skipped with the reason, the rest is read.
+    root = copy_of(trees, "casme3", tmp_path)
+    colour = root / FULL_TRIALS / "spNO.1" / "a" / "color"
+    if damage == "duplicate frame":
+        shutil.copy(colour / "100.jpg", colour / "0100.jpg")
+        reason = f"folder {colour} has two files for frame 100: 0100.jpg and 100.jpg"
+    else:  # chmod does not keep root out: the folder's listing fails as it would for another user
+        scandir = os.scandir
+
+        def refused(path=".", *args):
+            if Path(path) == colour:
+                raise PermissionError(13, "Permission denied", str(path))
+            return scandir(path, *args)
+
+        monkeypatch.setattr(os, "scandir", refused)
+        reason = f"folder {colour} not readable (Permission denied)"
+    dataset = casme3.load(root, CASME3, tmp_path / "cache")
+    skipped = {e["sample"]: e["reason"] for e in dataset.summary["skipped_rows"]}
+    trial_a = {s for s in skipped if s.startswith("spNO.1/a/")}
+    assert len(trial_a) == 2 and all(skipped[s].startswith(reason) for s in trial_a), skipped
+    assert len(dataset.samples) == 13 and not any(s.id.startswith("spNO.1/a/") for s in dataset.samples)
+    assert dataset.summary["frames_folder"] == str(root / FULL_TRIALS)
+
+
+def test_casme3_frame_tree_search_neither_stats_files_nor_reads_frame_folders_through(trees, tmp_path, monkeypatch):
+    # Part_A_ME_clip/frame/<clip>/ beside the trial videos (read with dataset.frames=full): the search for the spNO.*
+    # folders must not cost a stat per frame file, nor list every frame of every clip (network storage).
+    root = copy_of(trees, "casme3", tmp_path)
+    package = root / "Part_A_ME_clip" / "frame"
+    for clip in ("spNO.1_a_116", "spNO.2_e_138", "spNO.3_j_40"):
+        (package / clip).mkdir(parents=True)
+        for n in range(100, 160):
+            (package / clip / f"{n}.jpg").touch()
+    stats, read = [], Counter()
+    stat, scandir, listdir = os.stat, os.scandir, os.listdir
+
+    def counted_stat(path, *args, **kwargs):
+        stats.append(str(path))
+        return stat(path, *args, **kwargs)
+
+    class Counted:
+        def __init__(self, path):
+            self.path, self.entries = Path(path), scandir(path)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.entries.close()
+
+        def __iter__(self):
+            for entry in self.entries:
+                read[self.path] += 1
+                yield entry
+
+    def counted_listdir(path="."):
+        names = listdir(path)
+        read[Path(path)] += len(names)
+        return names
+
+    monkeypatch.setattr(os, "stat", counted_stat)
+    monkeypatch.setattr(os, "scandir", Counted)
+    monkeypatch.setattr(os, "listdir", counted_listdir)
+    assert casme3.subjects_folder(root) == root / FULL_TRIALS
+    monkeypatch.undo()
+    assert not [path for path in stats if path.endswith(".jpg")], "a stat per frame file"
+    assert max(read[package / clip] for clip in os.listdir(package)) < 60, "a clip's 60 frames listed through"
+    full = casme3.load(root, {**CASME3, "frames": "full"}, tmp_path / "cache")
+    assert len(full.samples) == 15 and full.summary["frames_folder"] == str(root / FULL_TRIALS)
+
+
+@pytest.mark.parametrize("command", [["preprocess", "--dataset", "casme3"], ["datasets", "check", "casme3"]])
+def test_a_cache_inside_a_casme3_frames_folder_outside_the_root_is_refused_and_not_created(run_cli, trees, tmp_path,
+                                                                                            monkeypatch, command):
+    root = copy_of(trees, "casme3", tmp_path)
+    frames = tmp_path / "frames"
+    shutil.move(str(root / FULL_TRIALS), str(frames))  # the trial videos on another drive, named absolutely
+    monkeypatch.setenv("MERBENCH_CACHE", str(frames / "cache"))
+    result = run_cli(*command, "--root", str(root), "--set", f"dataset.frames_folder={frames}",
+                     *(["--quiet"] if command[0] == "preprocess" else []))
+    assert result.code == 2, result.err
+    assert (f"the cache {frames / 'cache'} lies inside the dataset folder {frames} (given with --set "
+            f"dataset.frames_folder={frames})") in flat(result.err)
+    assert not (frames / "cache").exists(), "the refused cache folder is not created"
+
+
 # ------------------------------------------------------------------ 7. 4DME: an empty or partial crop
 
 
@@ -186,6 +279,16 @@ def test_4dme_an_empty_crop_does_not_win_and_a_partial_one_is_refused_naming_fra
     assert complete.summary["frames_folder"] == str(root / "4DME" / "gray_micro_crop") and len(complete.samples) == 7
 
 
+def test_4dme_rows_are_looked_up_by_the_same_clip_key_that_chooses_the_frame_folder(trees, tmp_path, monkeypatch):
+    # One function says how a row names its clip folder, for choosing gray_micro/ or its crop and for reading the
+    # row: a change to it (here: sub_ID in lower case) reaches both, so the two cannot drift apart.
+    root = copy_of(trees, "4dme", tmp_path)
+    plain = fourdme.clip_key
+    monkeypatch.setattr(fourdme, "clip_key", lambda cells: (plain(cells)[0].lower(), plain(cells)[1]))
+    dataset = fourdme.load(root, FOURDME, tmp_path / "cache")
+    assert len(dataset.samples) == 7 and all(s.id.startswith(("s01/", "s02/", "s13_")) for s in dataset.samples)
+
+
 # ------------------------------------------------------------------ 11. casme3: a duplicated row
 
 
@@ -204,20 +307,41 @@ def test_casme3_a_duplicated_row_that_disagrees_is_refused_naming_both_rows(tree
 # ------------------------------------------------------------------ 13. two header cells of one column
 
 
+def with_second_onset(rows: list[list], where: str, value) -> tuple[list[list], str, str]:
+    """``rows`` with a second ``Onset`` column (``value(data_index, real_onset)`` per data row), before the real one
+    (column B: taking the first would read it) or after it (the real one would be read, and nothing said); the
+    letters of the extra and the real column."""
+    onset = rows[0].index("Onset")
+    if where == "before":
+        return [[r[0], "Onset" if i == 0 else value(i - 1, r[onset]), *r[1:]] for i, r in enumerate(rows)], "B", "F"
+    return [[*r, "Onset" if i == 0 else value(i - 1, r[onset])] for i, r in enumerate(rows)], "L", "E"
+
+
 @pytest.mark.parametrize("where", ["before", "after"])
-def test_a_sheet_with_two_onset_columns_is_refused_naming_both(trees, tmp_path, where):
+def test_a_sheet_with_two_onset_columns_that_differ_is_refused_naming_both_and_the_row(trees, tmp_path, where):
     root = copy_of(trees, "4dme", tmp_path)
     rows = sheet_rows(root / FOURDME_SHEET)
-    if where == "before":  # an extra Onset as column B: the first one would be read
-        rows = [[r[0], "Onset" if i == 0 else 5, *r[1:]] for i, r in enumerate(rows)]
-        letters = "B and F"
-    else:  # after the real one: that one would be read, and nothing said
-        rows = [[*r, "Onset" if i == 0 else 5] for i, r in enumerate(rows)]
-        letters = "E and L"
+    rows, extra, real = with_second_onset(rows, where, lambda i, onset: 5 if i == 2 else onset)
     save_rows(root / FOURDME_SHEET, rows)
-    with pytest.raises(DataError, match=rf"release v1.xlsx row 1: 2 'Onset' columns \({letters}\); merbench cannot "
-                                        r"tell which one holds the data: keep one and rename or delete the other"):
+    onset = rows[3][rows[0].index("Onset", 2 if where == "before" else 0)]
+    first, second = sorted([(extra, "5"), (real, str(onset))])
+    with pytest.raises(DataError) as caught:
         fourdme.load(root, FOURDME, tmp_path / "cache")
+    assert flat(str(caught.value)) == (
+        f"{root / FOURDME_SHEET} sheet 'Sheet': 2 columns headed 'Onset' in row 1 ({first[0]} and {second[0]}) differ "
+        f"from row 4 on ({first[0]}: {first[1]}, {second[0]}: {second[1]}); merbench cannot tell which one holds the "
+        "data: keep one and rename or delete the other")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_second_onset_column_holding_the_same_values_is_read_as_one(trees, tmp_path, where):
+    root = copy_of(trees, "4dme", tmp_path)
+    plain = fourdme.load(root, FOURDME, tmp_path / "cache")
+    rows = sheet_rows(root / FOURDME_SHEET)  # the copy as text, the way another export may store it
+    save_rows(root / FOURDME_SHEET, with_second_onset(rows, where, lambda i, onset: f" {onset} ")[0])
+    doubled = fourdme.load(root, FOURDME, tmp_path / "cache")
+    assert doubled.samples == plain.samples and doubled.labels.tolist() == plain.labels.tolist()
+    assert doubled.summary["skipped_rows"] == plain.summary["skipped_rows"]
 
 
 # ------------------------------------------------------------------ 14. counted nouns in the closing line

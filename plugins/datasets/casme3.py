@@ -28,6 +28,7 @@ hand (official error list). ``dataset.fixes=known`` applies ``fixes.py``.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,9 @@ OPTIONAL = {"aus": "AU", "objective": "Objective class"}
 FRAME_MODES = ("auto", "full", "clips")
 SUBJECT = re.compile(r"spno\.?0*(\d+)", re.IGNORECASE)
 COLOUR = (".jpg", ".jpeg")
+SEARCH_STOP = 16
+"""Image files after which a folder met by the frame-tree search (below ``--root``) is taken for a clip's or trial's
+frames and read no further: subject trees never sit among frames."""
 # (subject, trial letter, onset) of the MEs whose apex face is occluded by a hand
 # (exception/casme3_partA_error_list_ZhouJu.xlsx of the official repository).
 OCCLUDED = {
@@ -117,13 +121,14 @@ def children(folder: Path) -> dict[str, Path]:
 
 def subjects_folders(root: Path, depth: int = 5) -> list[Path]:
     """Every folder (breadth first, to ``depth`` levels below ``root``) holding ``spNO.<n>`` sub-folders; the search
-    does not go down into the subject folders themselves."""
+    does not go down into the subject folders themselves, nor read through a folder of frames (``SEARCH_STOP``
+    images: a clip of ``Part_A_ME_clip/frame/``), and looks at entry types only, never a ``stat`` per file."""
     found: list[Path] = []
     level = [root]
-    for _ in range(depth + 1):
+    for below_root in range(depth + 1):
         below = []
         for folder in level:
-            named = children(folder)
+            named = {c.name.lower(): c for c in searched_folders(folder, SEARCH_STOP if below_root else 0)}
             if any(SUBJECT.fullmatch(name) for name in named):
                 found.append(folder)
             below += [child for name, child in named.items() if not SUBJECT.fullmatch(name)]
@@ -132,15 +137,27 @@ def subjects_folders(root: Path, depth: int = 5) -> list[Path]:
 
 
 def holds_colour(base: Path, subjects: int = 3) -> bool:
-    """Whether the trial folders of the first ``subjects`` subjects of ``base`` hold colour frames ``N.jpg``, in
-    ``color/`` or in the trial folder itself; a depth-only tree (``Depth/spNO.1/a/N.png``) does not."""
+    """Whether the trial folders of the first ``subjects`` subjects of ``base`` hold colour frames (``.jpg``), in
+    ``color/`` or in the trial folder itself; a depth-only tree (``Depth/spNO.1/a/N.png``) does not. Only the file
+    names are looked at: a damaged trial (two files for one frame, unreadable) is its own rows' business, skipped
+    with the reason when they are read, never the whole tree's."""
     named = sorted((name, folder) for name, folder in children(base).items() if SUBJECT.fullmatch(name))
     for _, subject in named[:subjects]:
         for trial in list(children(subject).values())[:2]:
             parts = children(trial)
-            if numbered(parts.get("color") or parts.get("colour") or trial, COLOUR):
+            if any_colour_file(parts.get("color") or parts.get("colour") or trial):
                 return True
     return False
+
+
+def any_colour_file(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``.jpg``/``.jpeg`` file (hidden ones left out); ``False`` when it cannot be read."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(not entry.name.startswith(".") and os.path.splitext(entry.name)[1].lower() in COLOUR
+                       and entry.is_file() for entry in entries)
+    except OSError:
+        return False
 
 
 def subjects_folder(root: Path, chosen: str = "") -> Path | None:
@@ -371,9 +388,9 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     """Load CAS(ME)³ Part A from ``root`` (see the module docstring for the options)."""
     root = check_root(root, "casme3")
     check_cache_outside(root, cache_dir)
+    # A frame folder outside --root is the dataset's too: merbench.runner.load_dataset refuses a cache inside it
+    # (check_cache_outside_dataset, before the cache folder is made), as for every folder a dataset option names.
     chosen = str(options.get("frames_folder") or "").strip()
-    if chosen:  # a frame folder outside --root is the dataset's too
-        check_cache_outside(chosen_folder(root, chosen), cache_dir, f"--set dataset.frames_folder={chosen}")
     part = read_part(root, str(options["classes"]), str(options["frames"]), str(options.get("fixes", "known")),
                      str(options.get("occluded", "keep")).strip().lower(),
                      frames_folder=chosen)

@@ -112,12 +112,27 @@ def find_dir(root: Path, names: Sequence[str], depth: int = 1) -> Path | None:
     return None
 
 
-def searched_folders(folder: Path) -> list[Path]:
-    """The sub-folders of ``folder`` by name, for a search: none when it cannot be read (a root-owned ``lost+found``)."""
+def searched_folders(folder: Path, frames_stop: int = 0) -> list[Path]:
+    """The sub-folders of ``folder`` by name, for a search: none when it cannot be read (a root-owned ``lost+found``).
+
+    Entries are told apart by the type ``os.scandir`` reads with the names (no ``stat`` per file: a search that passes
+    a frame package stays cheap on network storage). With ``frames_stop``, a folder in which that many image files
+    (``IMAGE_SUFFIXES``) are met is a clip's or a trial's frame folder: reading it stops there and it has no
+    sub-folders to search, so a search never lists a frame folder through."""
+    found: list[Path] = []
+    images = 0
     try:
-        return sorted(c for c in folder.iterdir() if c.is_dir())
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if frames_stop and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                    images += 1
+                    if images >= frames_stop:
+                        return []
+                elif entry.is_dir():
+                    found.append(Path(entry.path))
     except OSError:
         return []
+    return sorted(found)
 
 
 def folders_in(folder: Path) -> list[Path]:
@@ -211,7 +226,9 @@ def read_sheet(
     ``columns`` maps a key to the header text (compared by ``norm``); the header
     row is the first of the first ``scan`` rows of any sheet holding every
     ``anchors`` header. A missing column is a ``MissingColumn`` (a DataError) naming
-    file, row and column; ``optional`` columns are ``None`` when absent.
+    file, row and column; ``optional`` columns are ``None`` when absent. Two header
+    cells of one column are read as one when every data row holds the same value
+    in both (``same_columns``), and are a DataError otherwise.
     """
     import openpyxl
 
@@ -228,7 +245,7 @@ def read_sheet(
                 headers = [norm(v) for v in values]
                 if not all(norm(a) in headers for a in anchors):
                     continue
-                index: dict[str, int] = {}
+                index: dict[str, list[int]] = {}
                 for key, title in columns.items():
                     if norm(title) not in headers:
                         cells = [str(v).strip() for v in values if v is not None]
@@ -237,15 +254,20 @@ def read_sheet(
                             f"({', '.join(map(repr, cells))}); is this the right, unedited annotation file?",
                             number, cells,
                         )
-                    index[key] = one_column(path, number, values, title)
+                    index[key] = [i for i, cell in enumerate(headers) if cell == norm(title)]
                 for key, title in (optional or {}).items():
                     if norm(title) in headers:
-                        index[key] = one_column(path, number, values, title)
+                        index[key] = [i for i, cell in enumerate(headers) if cell == norm(title)]
+                titles = {**columns, **(optional or {})}
                 data = []
                 for row_number, row in enumerate(rows, start=number + 1):
                     if row is None or all(v is None or str(v).strip() == "" for v in row):
                         continue
-                    data.append((row_number, {key: _cell(row, index.get(key)) for key in [*columns, *(optional or {})]}))
+                    for key, positions in index.items():
+                        if len(positions) > 1:
+                            same_columns(path, worksheet.title, number, row_number, row, positions, titles[key])
+                    data.append((row_number, {key: _cell(row, index[key][0] if key in index else None)
+                                              for key in titles}))
                 return Sheet(path, number, data)
     finally:
         book.close()
@@ -255,19 +277,33 @@ def read_sheet(
     )
 
 
-def one_column(path: Path, row: int, header: Sequence[Any], title: str) -> int:
-    """The position of the one header cell of ``header`` (sheet row ``row``) that reads ``title`` (compared by
-    ``norm``). Two such cells are a DataError naming both columns by letter: which of them holds the data cannot be
-    told, and taking the first would let the column order decide what a run reads."""
+def same_columns(path: Path, sheet: str, header_row: int, row: int, cells: Sequence[Any], positions: Sequence[int],
+                 title: str) -> None:
+    """Two or more header cells reading ``title`` (a second ``Onset`` beside the first): one column when data row
+    ``row`` holds the same value in each, else a DataError naming the sheet, the columns by letter and that row, the
+    first that differs, since which of them holds the data cannot be told and the column order must not decide."""
     from openpyxl.utils import get_column_letter
 
-    positions = [i for i, cell in enumerate(header) if norm(cell) == norm(title)]
-    if len(positions) > 1:
-        letters = [get_column_letter(i + 1) for i in positions]
-        shown = ", ".join(letters[:-1]) + f" and {letters[-1]}"
-        raise DataError(f"{path} row {row}: {len(positions)} {title!r} columns ({shown}); merbench cannot tell which "
-                        f"one holds the data: keep one and rename or delete the other")
-    return positions[0]
+    values = [_cell(cells, position) for position in positions]
+    shown = [_shown(value) for value in values]
+    if len(set(shown)) == 1:
+        return
+    letters = [get_column_letter(position + 1) for position in positions]
+    differing = ", ".join(f"{letter}: {value or 'empty'}" for letter, value in zip(letters, shown))
+    raise DataError(f"{path} sheet '{sheet}': {len(positions)} columns headed {title!r} in row {header_row} "
+                    f"({', '.join(letters[:-1])} and {letters[-1]}) differ from row {row} on ({differing}); merbench "
+                    f"cannot tell which one holds the data: keep one and rename or delete the other")
+
+
+def _shown(value: Any) -> str:
+    """A cell as compared between two columns of one header: ``5``, ``5.0``, ``'5'`` and ``'5 '`` alike, empty as
+    ``''``."""
+    text = "" if value is None else str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 def _cell(row: Sequence[Any], position: int | None) -> Any:

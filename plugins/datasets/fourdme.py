@@ -229,7 +229,7 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
     entries: list[Entry] = []
     for row, cells in sheet.rows:
         cells = {k: clean(v) for k, v in cells.items()}
-        raw_subject, clip = str(cells["subject"] or "").rstrip(","), str(cells["filename"] or "")
+        raw_subject, clip = clip_key(cells)
         try:
             subject = base_subject(raw_subject)
         except ValueError:
