@@ -27,6 +27,9 @@ from merbench.result import RunResult
 
 FORMATS = ("md", "csv", "json", "latex", "html")
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".html": "html", ".htm": "html"}
+"""The format of each file suffix."""
+SUFFIX_OF = {fmt: suffix for suffix, fmt in reversed(SUFFIXES.items())}
+"""The suffix of each format (the first one ``SUFFIXES`` gives it), for a file name a message suggests."""
 RECORD_FIELDS = ("model", "row", "dataset", "protocol", "metric", "stat", "mean", "std", "best", "reported", "reported_source",
                  "subject_independent", "warnings", "run_id", "n_runs", "profile", "settings", "seeds")
 
@@ -153,14 +156,17 @@ WRITERS = {"md": to_markdown, "csv": to_csv, "json": to_json, "latex": to_latex,
 
 
 def format_for(output: Path, fmt: str | None, formats: Sequence[str] = FORMATS, what: str = "a comparison") -> str:
-    """The export format: the one given, else the output file's suffix; one of ``formats``, those ``what`` is written as."""
+    """The export format: the one given, else the output file's suffix; one of ``formats``, those ``what`` is written as.
+
+    An existing folder gets a format too (the one given, else its suffix's, else html), and is left to
+    ``outputs.check_output_path`` to refuse, suggesting a file of that format (``SUFFIX_OF``) in it."""
     if fmt is not None:
         if fmt not in formats:
             raise UsageError(f"--format {fmt}: {what} is written as {', '.join(formats)}")
         return fmt
     guessed = SUFFIXES.get(output.suffix.lower())
-    if guessed is None and output.is_dir():
-        raise UsageError(f"--output {output}: is a folder; give a file name such as {output / 'report.html'}")
+    if output.is_dir():
+        return guessed if guessed in formats else "html" if "html" in formats else formats[0]
     if guessed is None and str(output) == "-":
         raise UsageError(f"--output -: give the format of standard output with --format {'|'.join(formats)}")
     if guessed is None:

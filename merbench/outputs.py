@@ -242,19 +242,23 @@ def option_roots(args: Any) -> dict[str, Path]:
     says which options name folders). A setting that cannot be read here is left to the command to report."""
     from merbench.config import load_config_file
     from merbench.datafiles import option_folders
+    from merbench.errors import MerbenchError
     from merbench.registry import get_registry
 
     settings: dict[str, Any] = {}
+    origin: dict[str, tuple[str, str]] = {}  # the words before and after each setting, saying where it was given
     if getattr(args, "config", None):
         try:
             settings.update(load_config_file(Path(args.config)))
-        except Exception:  # the command reports a bad --config file itself
+        except (MerbenchError, OSError):  # the command reports a bad --config file itself
             pass
+        origin.update({key: ("given as ", f" in --config {args.config}") for key in settings})
     for group in getattr(args, "sets", None) or []:
         for item in group if isinstance(group, (list, tuple)) else [group]:
             key, sep, value = str(item).partition("=")
             if sep:
                 settings[key.strip()] = value
+                origin[key.strip()] = ("given with --set ", "")
     options = {key.removeprefix("dataset."): value for key, value in settings.items() if key.startswith("dataset.")}
     several = getattr(args, "datasets", None) or []
     several = several.split(",") if isinstance(several, str) else several  # grid's --datasets a,b
@@ -265,8 +269,9 @@ def option_roots(args: Any) -> dict[str, Path]:
     for name in filter(None, names) if options else ():
         try:
             defaults = get_registry().get("datasets", str(name)).options
-        except Exception:  # an unknown dataset: the command names it
+        except MerbenchError:  # an unknown dataset: the command names it
             continue
         for key, folder in option_folders(root, options, defaults).items():
-            found[f"the dataset folder given with --set dataset.{key}={options[key]}"] = folder
+            before, after = origin[f"dataset.{key}"]
+            found[f"the dataset folder {before}dataset.{key}={options[key]}{after}"] = folder
     return found

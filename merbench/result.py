@@ -46,6 +46,8 @@ class Kind:
     what: str
     test: Callable[[Any], bool]
     many: str = "values"
+    item: "Kind | None" = None
+    """For an object of values of one kind (``SCORES``): that kind, so that a message names the key at fault."""
 
 
 def document_kind(document: Any) -> str | None:
@@ -82,7 +84,8 @@ TEXT = Kind("a string", lambda v: isinstance(v, str), "strings")
 NAME = Kind("a string or integer", lambda v: isinstance(v, str) or _integer(v), "strings or integers")
 BOOLEAN = Kind("true or false", lambda v: isinstance(v, bool))
 OBJECT = Kind("a JSON object", lambda v: isinstance(v, dict))
-SCORES = Kind("an object of numbers", lambda v: isinstance(v, dict) and all(_number(x) for x in v.values()))
+SCORES = Kind("an object of numbers", lambda v: isinstance(v, dict) and all(_number(x) for x in v.values()),
+              item=NUMBER)
 TEXTS = _list_of(TEXT)
 NAMES = _list_of(NAME)
 MATRIX = Kind("a list of lists of integers", _list_of(_list_of(INTEGER)).test)
@@ -137,6 +140,12 @@ class Fields:
 
     def _checked(self, key: str, kind: Kind) -> Any:
         value = self.data[key]
+        if not kind.test(value) and kind.item is not None and isinstance(value, dict):
+            name, item = next((name, item) for name, item in value.items() if not kind.item.test(item))
+            null = (" (a result file writes a missing score as NaN, as merbench run --json and merbench show --json "
+                    "do; null is how a comparison's JSON writes it)") if item is None else ""
+            raise DataError(f"{self.where}: '{self.at(key)}.{name}' must be {kind.item.what}, not "
+                            f"{_type_name(item)}{null}; {FIX}")
         if not kind.test(value):
             raise DataError(f"{self.where}: {self.at(key)!r} must be {kind.what}, not {_type_name(value)}; {FIX}")
         return value

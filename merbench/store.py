@@ -458,19 +458,44 @@ class DamagedText(str):
     decoded with U+FFFD in place of the bad bytes so that a listing can still show its row."""
 
 
-def _decoded(data: bytes) -> str:
-    """A stored text as ``str``; a ``DamagedText`` when its bytes are not UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return DamagedText(data.decode("utf-8", "replace"))
-
-
 def _reading_rows(db: sqlite3.Connection) -> sqlite3.Connection:
-    """``db``, giving rows by column name and damaged texts as ``DamagedText`` (``_loaded`` names them)."""
+    """``db``, giving rows by column name (texts through SQLite's own UTF-8 decoder: ``_fetched`` reads a row it
+    cannot decode)."""
     db.row_factory = sqlite3.Row
-    db.text_factory = _decoded
     return db
+
+
+def _undecodable(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite's decoder refusing a stored text that is not UTF-8."""
+    return isinstance(exc, sqlite3.OperationalError) and "Could not decode to UTF-8" in str(exc)
+
+
+def _fetched(db: sqlite3.Connection, query: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    """The rows of ``query``. A stored text that is not UTF-8 stops SQLite's decoder; then the rows are read again
+    with every text as its bytes (as ``CAST(... AS BLOB)`` reads it), and a text that is not UTF-8 comes back as a
+    ``DamagedText`` (``_loaded`` names it), so that the other rows and columns still read."""
+    try:
+        return db.execute(query, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if not _undecodable(exc):
+            raise
+    db.text_factory = bytes
+    try:
+        cursor = db.execute(query, params)
+        rows = cursor.fetchall()
+    finally:
+        db.text_factory = str
+    return [sqlite3.Row(cursor, tuple(_text_of(value) for value in row)) for row in rows]
+
+
+def _text_of(value: Any) -> Any:
+    """A value read with ``text_factory = bytes``: a text again (a ``DamagedText`` when it is not UTF-8)."""
+    if not isinstance(value, bytes):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return DamagedText(value.decode("utf-8", "replace"))
 
 
 class ResultStore:
@@ -703,7 +728,7 @@ class ResultStore:
 
     def run_row(self, run_id: str) -> sqlite3.Row:
         """The ``runs`` row of a run (id or unique prefix)."""
-        return self._db.execute("SELECT * FROM runs WHERE id = ?", (self.resolve_id(run_id),)).fetchone()
+        return _fetched(self._db, "SELECT * FROM runs WHERE id = ?", (self.resolve_id(run_id),))[0]
 
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The resolved configuration a run was started with; ``DataError`` when it is damaged (not a JSON object)."""
@@ -739,8 +764,8 @@ class ResultStore:
     def finished_folds(self, run_id: str) -> list[tuple[int, FoldRecord]]:
         """``(seed, record)`` of every fold a run has stored so far, by seed and fold (an unfinished run's too)."""
         run_id = self.resolve_id(run_id)
-        rows = self._db.execute("SELECT seed, fold, record_json FROM folds WHERE run_id = ? ORDER BY seed, fold",
-                                (run_id,)).fetchall()
+        rows = _fetched(self._db, "SELECT seed, fold, record_json FROM folds WHERE run_id = ? ORDER BY seed, fold",
+                        (run_id,))
         folds = []
         for row in rows:
             where = f"fold {row['fold']} (seed {row['seed']}) of run {run_id} in {self.path}"
@@ -756,10 +781,11 @@ class ResultStore:
 
     def stored_folds(self, run_id: str, seed: int) -> dict[int, StoredFold]:
         """The completed folds of one seed of a run, by fold index."""
-        rows = self._db.execute(
+        rows = _fetched(
+            self._db,
             "SELECT fold, record_json, test_ids_json, predictions_json FROM folds WHERE run_id = ? AND seed = ? ORDER BY fold",
             (run_id, seed),
-        ).fetchall()
+        )
         folds = {}
         for row in rows:
             where = f"fold {row['fold']} (seed {seed}) of run {run_id} in {self.path}"
@@ -782,7 +808,7 @@ class ResultStore:
             f"{where} ORDER BY r.created DESC, r.rowid DESC"
         )
         summaries = []
-        for row in self._db.execute(query, params):
+        for row in _fetched(self._db, query, params):
             state = status_of(row)
             if status and state != status:
                 continue
@@ -854,8 +880,7 @@ class ResultStore:
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        return self._db.execute(f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid",
-                                params).fetchall()
+        return _fetched(self._db, f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid", params)
 
 
 def _filtered_out(rows: Sequence[sqlite3.Row], filters: dict[str, Sequence[str]]) -> UsageError:
@@ -881,12 +906,16 @@ FILE_NOTES = {
 """What to do with a merbench JSON file given where a run id was expected, by ``document_kind``."""
 
 
+FILE_NOTE_LIMIT = 4 * 2**20
+"""The largest file ``merbench_file_note`` reads (4 MiB): a note on a mistyped run id is not worth reading more."""
+
+
 def merbench_file_note(name: str) -> str:
     """``; NAME is ...`` when a name given as a run id is a JSON file merbench wrote (a run's result, or a tune,
     leakage or grid summary), saying what to do with it; empty otherwise."""
     path = Path(name).expanduser()
     try:
-        if not path.is_file() or path.stat().st_size > 256 * 2**20:
+        if not path.is_file() or path.stat().st_size > FILE_NOTE_LIMIT:
             return ""
         document = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError, RecursionError):

@@ -167,10 +167,10 @@ def summarise(root: Path) -> dict[str, Any]:
 def _row_order(row: dict[str, Any]) -> tuple:
     """Rows of ``cache info`` by dataset, chain, what they produce and its shape, then parameters and when each was
     written (the index files' hash names say nothing to a reader)."""
-    chain = row["chain"]
+    chain, shape = row["chain"], row["shape"]
     return (str(row["dataset"]), " ".join(map(str, chain)) if isinstance(chain, list) else str(chain),
-            str(row["produces"]), [int(v) if isinstance(v, int) else 0 for v in row["shape"] or []], row["params"],
-            row["written"])
+            str(row["produces"]), [int(v) if isinstance(v, int) else 0 for v in shape] if isinstance(shape, list) else [],
+            str(row["params"]), str(row["written"] or ""))
 
 
 def when_written(stamp: str) -> str:

@@ -55,7 +55,7 @@ LEAKAGE_FORMATS = ("md", "json", "html")
 def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench report --leakage FILE``: the study's table, or the summary written as md, json or html."""
     from merbench.errors import UsageError
-    from merbench.export import format_for, strict_json
+    from merbench.export import SUFFIX_OF, format_for, strict_json
     from merbench.html_report import render_leakage_page
     from merbench.leakage_summary import load_summary
     from merbench.outputs import check_output_path, store_files, write_output
@@ -71,7 +71,7 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     fmt = format_for(args.output, args.format, LEAKAGE_FORMATS, "a leakage summary") if args.output is not None else None
     target = (check_output_path(args.output, "--output", store_files(args.store),
                                 {f"the leakage summary (--leakage {args.leakage})": args.leakage},
-                                example=f"leakage{SUFFIXES[fmt]}")
+                                example=f"leakage{SUFFIX_OF[fmt]}")
               if args.output is not None else None)
     summary = load_summary(args.leakage)
     if fmt is None:
@@ -86,15 +86,12 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-SUFFIXES = {"md": ".md", "csv": ".csv", "json": ".json", "latex": ".tex", "html": ".html"}
-"""The file suffix of each format, for the file name a message suggests."""
-
-
 def _refuse_overlap(args: argparse.Namespace, target: Path | None, figures: Path | None,
                     figures_written: Sequence[Path] = ()) -> None:
     """Refuse an ``--output`` file (``target``) where the ``--figures`` folder, or a folder above it, goes, or that
     is one of ``figures_written``: one would replace the other after the first was written (``UsageError``)."""
     from merbench.errors import UsageError
+    from merbench.export import SUFFIX_OF
 
     if target is None or figures is None:
         return
@@ -105,14 +102,14 @@ def _refuse_overlap(args: argparse.Namespace, target: Path | None, figures: Path
     if target in figures_written:
         raise UsageError(f"--output {args.output}: is where --figures {args.figures} writes the figure {target.name}; "
                          f"give the report another name, e.g. --output "
-                         f"{target.parent / ('report' + SUFFIXES.get(args.format, target.suffix))}")
+                         f"{target.parent / ('report' + SUFFIX_OF.get(args.format, target.suffix))}")
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench report``."""
     from merbench.compare import shown_runs
     from merbench.errors import UsageError
-    from merbench.export import format_for, write_comparison
+    from merbench.export import SUFFIX_OF, format_for, write_comparison
     from merbench.figures import check_figure_files, figure_files, write_figures
     from merbench.outputs import check_output_folder, check_output_path, store_files
 
@@ -122,7 +119,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError("give --output FILE (and/or --figures DIR), e.g. merbench report --output results.md")
     fmt = format_for(args.output, args.format) if args.output is not None else None
     # Checked before the store is read: a bad path must not be found after the work.
-    target = (check_output_path(args.output, "--output", store_files(args.store), example=f"report{SUFFIXES[fmt]}")
+    target = (check_output_path(args.output, "--output", store_files(args.store), example=f"report{SUFFIX_OF[fmt]}")
               if args.output is not None else None)
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     _refuse_overlap(args, target, figures)

@@ -107,11 +107,12 @@ def damaged_note(damaged: dict[str, str]) -> str | None:
     return "⚠ damaged in the store: " + "; ".join(damaged.values())
 
 
-def run_record(run, leaks: list[str]) -> dict:
-    """One stored run summary as a JSON-ready dict (scores as stored, fractions 0..1) with its leak kinds."""
+def run_record(run, leaks: list[str], damaged: str | None) -> dict:
+    """One stored run summary as a JSON-ready dict (scores as stored, fractions 0..1) with its leak kinds and
+    ``damaged``: why its stored result or configuration cannot be read (the table's note says the same), else null."""
     from dataclasses import asdict
 
-    return {**asdict(run), "leaks": leaks}
+    return {**asdict(run), "leaks": leaks, "damaged": damaged}
 
 
 def leak_note(summaries, leaks: dict[str, list[str]]) -> str | None:
@@ -178,7 +179,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     limited = (f"Showing the newest {args.limit} matching runs; more match: --limit 0 shows them all, "
                f"or --limit N more than {args.limit}.")
     if args.json:
-        out.out(json.dumps([run_record(run, leaks[run.id]) for run in summaries], indent=2), highlight=False)
+        out.out(json.dumps([run_record(run, leaks[run.id], damaged.get(run.id)) for run in summaries],
+                           indent=2), highlight=False)
         if more:
             err.print(limited, highlight=False)
         return 0

@@ -68,10 +68,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
     print_result(tables, result)
-    if args.json is not None:  # keys sorted, as the store keeps them
-        from merbench.export import strict_json
-
-        write_output(target, strict_json(result.to_dict(), sort_keys=True))
+    if args.json is not None:  # a result file, as `merbench run --json` writes it (a NaN score stays NaN, which
+        # audit, significance and run --config read back); keys sorted, as the store keeps them
+        write_output(target, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
         if target is not None:
             err.print(f"Result written to {escape(str(args.json))}")
     return 0
