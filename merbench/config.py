@@ -163,6 +163,9 @@ COMPILE_WITH_VMAP = ("engine.compile=true is not applied to batched folds (engin
                      "them (engine.parallel_mode=auto with engine.compile=true trains the folds one after another, "
                      "compiling the model once)")
 """Why ``engine.compile=true`` with ``engine.parallel_mode=vmap`` is refused (preflight, and the fold plan)."""
+VMAP_TORCH_ONLY = ("engine.parallel_mode=vmap trains torch models without early stopping only; "
+                   "use engine.parallel_mode=processes (or auto) for this run")
+"""Why ``engine.parallel_mode=vmap`` is refused with early stopping or a model fitted in one go (preflight, the plan)."""
 
 
 def parse_set(items: list[str]) -> dict[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from merbench.cache import cache_root
-from merbench.config import COMPILE_WITH_VMAP, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
+from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
 from merbench.contracts import Dataset, resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
@@ -74,15 +74,21 @@ def check_cluster(config: RunConfig) -> None:
 
 def check_early_stopping(config: RunConfig, registry: Registry) -> None:
     """Refuse ``engine.early_stopping`` for a model fitted in one go (a scikit-learn style estimator has no epochs),
-    before anything runs or is recorded; the model's kind comes from ``merbench.modelinfo`` (cached)."""
-    patience = int(config.section("engine").get("early_stopping") or 0)
-    if patience <= 0:
+    and ``engine.parallel_mode=vmap`` with early stopping or such a model (the batched trainer trains torch models
+    for all epochs), before anything runs or is recorded; the model's kind comes from ``merbench.modelinfo``
+    (cached)."""
+    engine = config.section("engine")
+    patience = int(engine.get("early_stopping") or 0)
+    batched = str(engine.get("parallel_mode")) == "vmap"
+    if patience > 0 and batched:
+        raise UsageError(VMAP_TORCH_ONLY)
+    if patience <= 0 and not batched:
         return
     from merbench.modelinfo import model_facts  # builds the model once (imports torch), then cached
 
     facts = model_facts(registry, config.model, config.profile)
     if facts.error is None and facts.kind != "torch":
-        raise early_stopping_without_epochs(patience, facts.kind)
+        raise early_stopping_without_epochs(patience, facts.kind) if patience > 0 else UsageError(VMAP_TORCH_ONLY)
 
 
 def check_chain(config: RunConfig, registry: Registry) -> Chain:

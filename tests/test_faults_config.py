@@ -393,3 +393,21 @@ def test_an_empty_root_is_refused_not_read_as_the_current_folder(run_cli, comman
     result = run_cli(*command.split(), *extra, "--root", "")
     assert result.code == 2 and "Traceback" not in result.err
     assert "--root: empty; give the folder that holds your copy of the dataset" in " ".join(result.err.split())
+
+
+@pytest.mark.parametrize("model, settings", [
+    ("ststnet", ("engine.parallel_mode=vmap", "engine.early_stopping=2")),
+    ("lbptop-svm", ("engine.parallel_mode=vmap",)),
+])
+def test_batched_folds_the_run_cannot_use_are_refused_before_the_run_is_recorded(refused, model, settings):
+    """The fold plan refuses them too, but only after the run was recorded and preprocessed (a `failed` row whose
+    --resume fails the same way)."""
+    message = refused("--set", *TINY, "protocol.n_splits=2", *settings, model=model)
+    assert "engine.parallel_mode=vmap trains torch models without early stopping only" in message
+
+
+def test_one_worker_process_is_counted_in_the_singular():
+    from merbench.folds.local import ProcessFolds
+
+    assert ProcessFolds(1).description == "1 worker process"
+    assert ProcessFolds(3).description == "3 worker processes"

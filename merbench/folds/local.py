@@ -83,7 +83,7 @@ class ProcessFolds:
         self.workers = workers
         self.adaptive = adaptive
         self.description = (f"{workers} folds at once: this process and {worker_processes(workers - 1)} "
-                            "(when the folds take long enough)" if adaptive else f"{workers} worker processes")
+                            "(when the folds take long enough)" if adaptive else worker_processes(workers))
 
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from merbench.config import COMPILE_WITH_VMAP, parse_parallel_folds
+from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, parse_parallel_folds
 from merbench.errors import UsageError
 from merbench.fold_batch import fold_group_size, measure_fold_bytes
 from merbench.folds.batched import BatchedFolds
@@ -57,8 +57,7 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
         mode = "vmap" if cuda else "processes"
     if mode == "vmap" and not (job.settings.early_stopping == 0 and not job.fits_once):
         if engine["parallel_mode"] == "vmap":
-            raise UsageError("engine.parallel_mode=vmap trains torch models without early stopping only; "
-                             "use engine.parallel_mode=processes (or auto) for this run")
+            raise UsageError(VMAP_TORCH_ONLY)
         mode = "processes"
     if mode == "vmap" and job.settings.compile:  # batched folds run eagerly (merbench.fold_batch)
         if engine["parallel_mode"] == "vmap":
