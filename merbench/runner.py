@@ -388,6 +388,13 @@ def recorded_plan(plan: FoldPlan) -> dict[str, Any]:
     return describe_plan(plan.executor, dataclasses.replace(plan.job, threads=plan.job.threads or torch.get_num_threads()))
 
 
+def run_environment(environment: dict[str, Any], plan_record: dict[str, Any], plugins: Any) -> dict[str, Any]:
+    """The result's environment: ``torch_threads`` is the threads each fold trained with (the plan's), not this
+    process's count when the run ends (the folds set their own), so that a re-run from the record trains alike."""
+    threads = plan_record.get("threads_per_fold")
+    return {**environment, **({"torch_threads": str(threads)} if threads else {}), "plugins": plugins}
+
+
 def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: ProgressSink,
                 recorder: Any = None) -> TrainedFolds:
     """Train every fold not stored already (a resumed run reuses those), checking and recording each as it completes."""
@@ -470,6 +477,7 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
     matrix = check_predictions(predictions[tested], labels[tested], n_classes, plan.job.recipe.plugin)
     pooled = classification_metrics(labels[tested], predictions[tested], n_classes)
     fold_mean, fold_std = mean_std([f.metrics for f in fold_results])
+    plan_record = recorded_plan(plan)
     finished = time.perf_counter()
     return RunResult(
         model=config.model,
@@ -496,10 +504,10 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
                         earlier_train=round(trained.reused_seconds, 3) if trained.reused else None),
         memory=peak_memory(),
         config=config.to_dict(),
-        environment={**describe_environment(device), "plugins": _plugin_versions(config, registry)},
+        environment=run_environment(describe_environment(device), plan_record, _plugin_versions(config, registry)),
         profile=config.profile,
         seed=config.seed,
-        engine_plan=recorded_plan(plan),
+        engine_plan=plan_record,
         warnings=plan.warnings,
         leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings, plan.job.fits_once,
                                bool(protocol_spec.subject_independent)),

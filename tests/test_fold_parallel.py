@@ -296,3 +296,20 @@ def test_compile_with_explicit_vmap_is_refused_before_a_run_is_stored(run_cli, t
                       "--set", "engine.compile=true", "engine.parallel_mode=vmap")
     assert refused.code == 2 and "engine.compile=true is not applied to batched folds" in refused.err
     assert not store.exists() or "failed" not in run_cli("runs", "--store", str(store)).out, "no failed run row"
+
+
+def test_the_recorded_torch_threads_are_those_the_folds_trained_with(quick_run, monkeypatch):
+    """The folds set their own thread count (the plan's); the environment recorded this process's count at the end
+    instead, so a re-run from the record with that count trained differently."""
+    import torch
+
+    monkeypatch.setattr(plan, "usable_cores", lambda: 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # this process's count, which no fold trains with here
+    try:
+        result = quick_run("--model", "ststnet", "--set", "engine.parallel_folds=1")
+    finally:
+        torch.set_num_threads(before)
+    threads = result["engine_plan"]["threads_per_fold"]
+    assert threads in (1, 2)
+    assert result["environment"]["torch_threads"] == str(threads)
