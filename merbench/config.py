@@ -213,7 +213,26 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     for section in ("model", "dataset", "protocol"):  # the name beside the section's options, as `name:`
         settings.setdefault(section, {})["name"] = recorded.get(section)
     settings.update({key: recorded[key] for key in ("profile", "seed", "preprocess") if recorded.get(key) is not None})
+    if kind == "run":
+        _pin_resolved(settings, data)
     return settings
+
+
+def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
+    """Set the values the recorded run resolved on its machine in place of the ``auto`` it was given, so
+    that the same command on another machine runs what the record ran, or is refused saying why: a chain step's
+    ``auto`` option as the step resolved it (``flow.method=auto`` ran as ``tvl1``; another OpenCV build would pick
+    ``dis`` and compute other inputs)."""
+    preprocess = result.get("preprocess")
+    for step in (preprocess.get("chain") if isinstance(preprocess, dict) else None) or []:
+        options = settings.get(step.get("name")) if isinstance(step, dict) else None
+        params = step.get("params") if isinstance(step, dict) else None
+        if not isinstance(options, dict) or not isinstance(params, dict):
+            continue
+        for key, value in options.items():
+            resolved = params.get(key)
+            if str(value).lower() == "auto" and isinstance(resolved, str) and resolved.lower() != "auto":
+                options[key] = resolved
 
 
 def seeds_recorded_in(path: Path) -> int | None:

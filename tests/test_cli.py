@@ -344,3 +344,24 @@ def test_a_resume_names_another_machine_only_when_both_sides_record_one():
         [], ["machine AMD EPYC, 2 cores, x86_64, AVX512 → AMD EPYC, 2 cores, x86_64, AVX2"])
     assert changed_setup({"torch": "2.14.1"}, before) == ([], [])
     assert changed_setup(before, {**before, "torch": "2.15"}) == (["torch 2.14.1 → 2.15"], [])
+
+
+def test_a_result_given_as_config_runs_its_auto_options_as_they_resolved(tmp_path):
+    """`flow.method=auto` that ran as TV-L1 re-runs as tvl1 (refused where OpenCV has no contrib module) instead of
+    silently computing DIS flow on another machine; an option given explicitly stays as recorded."""
+    from merbench.config import load_config_file
+    from result_samples import minimal_dict
+
+    recorded = {"model": "ststnet", "dataset": "synthetic", "protocol": "loso", "profile": "quick", "seed": 0,
+                "preprocess": ["crop", "flow"],
+                "options": {"flow": {"method": "auto", "size": 28}, "crop": {"detector": "auto", "margin": 0.1},
+                            "engine": {"threads": 0}}}
+    chain = [{"name": "crop", "params": {"detector": "haar", "margin": 0.1}},
+             {"name": "flow", "params": {"method": "tvl1", "size": 28, "opencv": "4.14.0"}}]
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(minimal_dict(config=recorded, preprocess={"chain": chain})))
+    settings = load_config_file(path)
+    assert settings["flow.method"] == "tvl1" and settings["crop.detector"] == "haar"
+    assert settings["flow.size"] == 28 and settings["engine.threads"] == 0
+    path.write_text(json.dumps(minimal_dict(config=recorded)))  # a result that recorded no chain: as it was
+    assert load_config_file(path)["flow.method"] == "auto"
