@@ -111,3 +111,21 @@ def install_plugin(tmp_path, monkeypatch):
     yield install
     for module in added_modules:
         sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def audited(run_cli, tmp_path):
+    """Audit a result dict through the CLI; returns (exit code, output on one line, checks by name)."""
+    import copy
+
+    from merbench.audit import audit_result
+    from merbench.result import RunResult
+
+    def audit(result: dict):
+        path = tmp_path / f"audited-{len(list(tmp_path.glob('audited-*')))}.json"
+        path.write_text(json.dumps(result))
+        cli = run_cli("audit", str(path))
+        checks = {check.name: check for check in audit_result(RunResult.from_dict(copy.deepcopy(result)))}
+        return cli.code, " ".join(cli.out.split()), checks
+
+    return audit

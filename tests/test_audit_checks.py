@@ -7,24 +7,8 @@ import json
 
 import pytest
 
-from merbench.audit import audit_result
-from merbench.result import RunResult
 
 FAST = ("--set", "protocol.n_splits=3", "engine.epochs=1")
-
-
-@pytest.fixture
-def audited(run_cli, tmp_path):
-    """Audit a result dict through the CLI; returns (exit code, output on one line, checks by name)."""
-
-    def audit(result: dict):
-        path = tmp_path / f"audited-{len(list(tmp_path.glob('audited-*')))}.json"
-        path.write_text(json.dumps(result))
-        cli = run_cli("audit", str(path))
-        checks = {check.name: check for check in audit_result(RunResult.from_dict(copy.deepcopy(result)))}
-        return cli.code, " ".join(cli.out.split()), checks
-
-    return audit
 
 
 def test_validation_subjects_shared_by_sample_10fold_are_not_selection_on_test(quick_run, audited):

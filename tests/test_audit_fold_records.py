@@ -11,8 +11,6 @@ import json
 
 import pytest
 
-from merbench.audit import audit_result
-from merbench.result import RunResult
 
 SMALL = ("--set", "dataset.subjects=4", "dataset.clips_per_subject=6")
 
@@ -30,20 +28,6 @@ def lbptop_run(run_cli, tmp_path):
         return json.loads(target.read_text())
 
     return run
-
-
-@pytest.fixture
-def audited(run_cli, tmp_path):
-    """Audit a result dict through the CLI; returns (exit code, output on one line, checks by name)."""
-
-    def audit(result: dict):
-        path = tmp_path / f"audited-{len(list(tmp_path.glob('audited-*')))}.json"
-        path.write_text(json.dumps(result))
-        cli = run_cli("audit", str(path))
-        checks = {check.name: check for check in audit_result(RunResult.from_dict(copy.deepcopy(result)))}
-        return cli.code, " ".join(cli.out.split()), checks
-
-    return audit
 
 
 def _scrubbed(result: dict) -> dict:
