@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from merbench.argument_types import number_above, whole_number
+
 GB = 10**9
 MB = 2**20
 
@@ -124,11 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="ststnet")
-    parser.add_argument("--subjects", type=int, default=26)
-    parser.add_argument("--clips-per-subject", type=int, default=17)
+    parser.add_argument("--subjects", type=whole_number(2), default=26)
+    parser.add_argument("--clips-per-subject", type=whole_number(1), default=17)
     parser.add_argument("--parallel-folds", default="auto", help="engine.parallel_folds (default auto)")
-    parser.add_argument("--interval", type=float, default=0.05, help="seconds between samples (default 0.05)")
-    parser.add_argument("--budget-gb", type=float, default=2.0)
+    parser.add_argument("--interval", type=number_above(0, "seconds"), default=0.05,
+                        help="seconds between samples (default 0.05)")
+    parser.add_argument("--budget-gb", type=number_above(0, "GB"), default=2.0)
     parser.add_argument("--warm", action="store_true", help="fill the cache first, measure training only")
     args = parser.parse_args(argv)
 

@@ -47,7 +47,10 @@ def script(tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = N
     ("naive_loop.py", ["--model", "ststnet", "--dataset", "synthetic", *TINY, "--num-workers", "-1"], "--num-workers"),
     ("gpu/step_profile.py", ["--steps", "0"], "--steps"),
     ("gpu/summarise_runs.py", ["--peak-tflops", "0", "run.json"], "--peak-tflops"),
-], ids=["profile-threads", "profile-repeats", "naive-threads", "naive-workers", "step-steps", "summarise-peak"])
+    ("peak_memory.py", ["--budget-gb", "0"], "--budget-gb"),
+    ("peak_memory.py", ["--subjects", "1"], "--subjects"),
+], ids=["profile-threads", "profile-repeats", "naive-threads", "naive-workers", "step-steps", "summarise-peak",
+        "peak-budget", "peak-subjects"])
 def test_a_count_below_its_minimum_is_refused_by_argparse(tmp_path, name, args, option):
     """Once: torch's "set_num_threads expects a positive integer", "no median for empty data", DataLoader's
     "num_workers option should be non-negative" (after preparing the data), or a division by zero."""
