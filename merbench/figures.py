@@ -143,7 +143,7 @@ def check_figure_files(results: Sequence[RunResult], folder: Path) -> None:
     folder still to be created holds none)."""
     if not folder.is_dir():
         return
-    for path in (path for result in results for path in _figure_files(result, folder)):
+    for path in figure_files(results, folder):
         if path.is_dir():
             raise UsageError(f"--figures {folder}: {path.name} is a folder where a figure goes; remove it or give "
                              "another --figures folder")

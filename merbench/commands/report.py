@@ -125,8 +125,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     _refuse_overlap(args, target, figures)
     comparison, results = selected_comparison(args)
     if figures is not None:  # before the --output file is written: a refused figure leaves nothing behind
-        check_figure_files(shown_runs(comparison), figures)
-        _refuse_overlap(args, target, figures, figure_files(shown_runs(comparison), figures))
+        shown = shown_runs(comparison)
+        check_figure_files(shown, figures)
+        _refuse_overlap(args, target, figures, figure_files(shown, figures))
     if args.output is not None:
         write_comparison(comparison, target, fmt, results, args.metric)
         if target is not None:
@@ -136,6 +137,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"{counted(models, 'model')}{rows} × {counted(comparison.columns, 'column')} written to "
                       f"{escape(str(args.output))} ({what})")
     if figures is not None:
-        written = write_figures(shown_runs(comparison), figures, args.metric)  # the runs the table shows
+        written = write_figures(shown, figures, args.metric)  # the runs the table shows
         err.print(f"{counted(written, 'figure')} written to {escape(str(args.figures))}")
     return 0
