@@ -150,9 +150,13 @@ def check_output_folder(folder: Path, option: str) -> Path:
 def write_output(target: Path | None, text: str | bytes) -> None:
     """Write ``text`` to ``target`` atomically (temp file + rename in its folder), or to stdout when None.
 
+    Text ends with a newline, as text files and terminal lines should; bytes are written as given.
     A new file gets the user's umask; a replaced file keeps its mode.
     """
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    if isinstance(text, str):
+        data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    else:
+        data = text
     if target is None:
         if not data.endswith(b"\n"):
             data += b"\n"

@@ -87,6 +87,7 @@ def quick_run(run_cli, tmp_path):
         result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick",
                          "--quiet", "--json", str(target), *extra)
         assert result.code == 0, result.err
+        assert target.read_text().endswith("}\n"), "a --json file ends with a newline, as text files do"
         return json.loads(target.read_text())
 
     return invoke

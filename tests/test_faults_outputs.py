@@ -382,7 +382,8 @@ def test_an_output_reaches_the_disk_before_it_replaces_the_old_file(tmp_path, mo
     monkeypatch.setattr(cache.os, "replace", lambda a, b: (events.append(("replace", Path(b).name)), real_replace(a, b)))
     target = tmp_path / "result.json"
     write_output(target, '{"uf1": 0.7}')
-    assert events == [("fsync", len('{"uf1": 0.7}')), ("replace", "result.json")]
+    assert events == [("fsync", len('{"uf1": 0.7}\n')), ("replace", "result.json")]
+    assert target.read_text() == '{"uf1": 0.7}\n', "a text output ends with a newline"
     events.clear()
     cache.write_cache_file(tmp_path / "entry.json", "{}")
     assert [kind for kind, _ in events] == ["replace"]

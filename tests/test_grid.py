@@ -33,6 +33,7 @@ def local_grid(tmp_path_factory):
         patch.setenv("COLUMNS", "200")
         code = main([*GRID, "--models", "convmixer,ststnet", "--seeds", "2", "--store", str(store), "--json", str(target)])
     assert code == 0
+    assert target.read_text().endswith("}\n"), "a --json file ends with a newline, as text files do"
     return store, json.loads(target.read_text()), out.getvalue()
 
 
