@@ -23,13 +23,13 @@ def check_root_folder(root: Path | None, name: str) -> None:
 
 
 def check_cache_outside(root: Path | None, cache_dir: Path | None, given: str = "") -> None:
-    """Refuse a cache inside a dataset root (merbench never writes inside a dataset); ``given`` says how the folder
-    was given when not with ``--root`` (``--set dataset.smic=DIR``)."""
+    """Refuse a cache inside a dataset root (merbench never writes inside a dataset); ``given`` names the dataset
+    option that names the folder when it is not ``--root`` (``dataset.smic=DIR``, from ``--set`` or ``--config``)."""
     if root is None or cache_dir is None:
         return
     if Path(cache_dir).resolve().is_relative_to(Path(root).resolve()):
         raise UsageError(
-            f"the cache {cache_dir} lies inside the dataset folder {root}{f' (given with {given})' if given else ''}; "
+            f"the cache {cache_dir} lies inside the dataset folder {root}{f' (named by the option {given})' if given else ''}; "
             "merbench never writes inside a dataset: set MERBENCH_CACHE to a folder elsewhere"
         )
 
@@ -60,7 +60,7 @@ def check_cache_outside_dataset(root: Path | None, options: Mapping[str, Any], d
     called before the cache folder is created, so a refused cache leaves nothing behind."""
     check_cache_outside(root, cache_dir)
     for key, folder in option_folders(root, options, defaults).items():
-        check_cache_outside(folder, cache_dir, f"--set dataset.{key}={options[key]}")
+        check_cache_outside(folder, cache_dir, f"dataset.{key}={options[key]}")
 
 
 def decode_image(blob: bytes, flag: int) -> np.ndarray | None:

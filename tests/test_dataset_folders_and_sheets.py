@@ -239,17 +239,24 @@ def test_casme3_frame_tree_search_neither_stats_files_nor_reads_frame_folders_th
     assert len(full.samples) == 15 and full.summary["frames_folder"] == str(root / FULL_TRIALS)
 
 
-@pytest.mark.parametrize("command", [["preprocess", "--dataset", "casme3"], ["datasets", "check", "casme3"]])
+@pytest.mark.parametrize(("command", "given"), [(["preprocess", "--dataset", "casme3"], "--set"),
+                                               (["preprocess", "--dataset", "casme3"], "--config"),
+                                               (["datasets", "check", "casme3"], "--set")])  # check has no --config
 def test_a_cache_inside_a_casme3_frames_folder_outside_the_root_is_refused_and_not_created(run_cli, trees, tmp_path,
-                                                                                            monkeypatch, command):
+                                                                                            monkeypatch, command, given):
     root = copy_of(trees, "casme3", tmp_path)
     frames = tmp_path / "frames"
     shutil.move(str(root / FULL_TRIALS), str(frames))  # the trial videos on another drive, named absolutely
     monkeypatch.setenv("MERBENCH_CACHE", str(frames / "cache"))
-    result = run_cli(*command, "--root", str(root), "--set", f"dataset.frames_folder={frames}",
-                     *(["--quiet"] if command[0] == "preprocess" else []))
+    if given == "--set":
+        option = ["--set", f"dataset.frames_folder={frames}"]
+    else:
+        config = tmp_path / "frames.yaml"
+        config.write_text(f"dataset:\n  frames_folder: {frames}\n")
+        option = ["--config", str(config)]
+    result = run_cli(*command, "--root", str(root), *option, *(["--quiet"] if command[0] == "preprocess" else []))
     assert result.code == 2, result.err
-    assert (f"the cache {frames / 'cache'} lies inside the dataset folder {frames} (given with --set "
+    assert (f"the cache {frames / 'cache'} lies inside the dataset folder {frames} (named by the option "
             f"dataset.frames_folder={frames})") in flat(result.err)
     assert not (frames / "cache").exists(), "the refused cache folder is not created"
 
