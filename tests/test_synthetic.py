@@ -115,6 +115,7 @@ def test_subject_independent_protocol_does_not_score_higher(learned):
 @pytest.mark.parametrize("damage, expected", [
     ("empty", "annotations.csv: no rows; the generated data is damaged"),
     ("cut", "annotations.csv row 3: cut off (cells missing); the generated data is damaged"),
+    ("rows", "annotations.csv: 2 rows where dataset.subjects × dataset.clips_per_subject give"),
     ("frame", "is missing; the generated data is damaged"),
 ])
 def test_damaged_generated_data_in_the_cache_says_how_to_regenerate_it(tmp_path, damage, expected):
@@ -129,6 +130,8 @@ def test_damaged_generated_data_in_the_cache_says_how_to_regenerate_it(tmp_path,
     elif damage == "cut":
         lines = annotations.read_text().splitlines()
         annotations.write_text("\n".join(lines[:2] + [lines[2].rsplit(",", 3)[0]]) + "\n")
+    elif damage == "rows":  # cut at the end of a row: what is left reads well
+        annotations.write_text("\n".join(annotations.read_text().splitlines()[:3]) + "\n")
     else:
         first.samples[1].frames[4].unlink()
     with pytest.raises(DataError) as refused:

@@ -189,6 +189,10 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
             shutil.rmtree(tmp, ignore_errors=True)
         generated = True
     samples = read_tree(folder, int(options.get("domains", 1)))
+    expected = params["subjects"] * params["clips_per_subject"]
+    if len(samples) != expected:  # cut off at the end of a row: every row left reads well
+        raise DataError(f"{folder / ANNOTATIONS}: {len(samples)} rows where dataset.subjects × dataset.clips_per_subject "
+                        f"give {expected} clips; {REGENERATE}")
     if not generated:
         check_frames(samples)
     return Dataset(
