@@ -258,11 +258,13 @@ def _fold_table(page: _Page, result: RunResult) -> None:
             + _td(", ".join(str(s) for s in fold.test_subjects), cls="text") + "</tr>"
             for fold in result.folds]
     foot = []
-    for label, scores, note in (("mean", result.fold_mean, "over folds"), ("std", result.fold_std, ""),
+    one_fold = len(result.folds) == 1  # one fold has no spread: a dash, not 0.0
+    for label, scores, note in (("mean", result.fold_mean, "over folds"),
+                                ("std", result.fold_std, "one fold: no spread" if one_fold else ""),
                                 ("pooled", result.pooled, "all folds' predictions")):
         n = str(result.n_tested) if label == "pooled" else ""
-        foot.append("<tr>" + _td(label) + _td(n) + "".join(_td(pct(scores[key])) for key in keys)
-                    + _td(note, cls="text") + "</tr>")
+        cells = ("—" if label == "std" and one_fold else pct(scores[key]) for key in keys)
+        foot.append("<tr>" + _td(label) + _td(n) + "".join(_td(cell) for cell in cells) + _td(note, cls="text") + "</tr>")
     page.add(f"<h3>{esc(_seeded(result, 'Per fold'))}</h3>")
     page.table(headers, rows, foot, caption="Scores in %; sorting moves the folds only.")
 

@@ -72,7 +72,10 @@ def result_table(result: RunResult) -> DataTable:
         table.add_row(*_fold_cells(fold))
     table.add_section()
     table.add_row("mean", "", *(_score(result.fold_mean, k) for k, _ in COLUMNS), "over folds", style="bold")
-    table.add_row("std", "", *(_score(result.fold_std, k) for k, _ in COLUMNS), "")
+    if len(result.folds) == 1:  # cross-dataset: one fold has no spread; 0.0 would claim a perfectly stable score
+        table.add_row("std", "", *("—" for _ in COLUMNS), "one fold: no spread")
+    else:
+        table.add_row("std", "", *(_score(result.fold_std, k) for k, _ in COLUMNS), "")
     table.add_row("pooled", str(result.n_tested), *(_score(result.pooled, k) for k, _ in COLUMNS), "all folds",
                   style="bold cyan")
     return table

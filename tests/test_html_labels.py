@@ -199,3 +199,19 @@ def test_the_cpu_device_says_one_thread_in_the_singular():
     with torch_threads(1):
         description = choose_device("cpu", "off").description
     assert description.startswith("cpu (1 thread, float32")
+
+
+def test_a_one_fold_run_shows_no_fold_spread_in_the_terminal_table_and_the_html_report():
+    """A cross-dataset run has one outer fold: its std row shows a dash ("one fold: no spread"), not 0.0, which
+    would claim a perfectly stable score; a run of two folds keeps its std."""
+    from merbench.report import result_table
+
+    one = minimal_result(protocol="cross-dataset", fold_std=_scores(0.0), n_samples=2,
+                         folds=[{"fold": 0, "test_subjects": ["s0"], "n_test": 2, "metrics": _scores(0.5)}])
+    std_row = next(line for line in result_table(one).plain_lines() if line.split()[0] == "std")
+    assert "—" in std_row and "0.0" not in std_row and "one fold: no spread" in std_row
+    page = _page([one])
+    assert re.search(r"<td>std</td><td></td>(<td>—</td>)+<td class=\"text\">one fold: no spread</td>", page)
+    two = minimal_result(fold_std=_scores(0.125))
+    assert "12.5" in next(line for line in result_table(two).plain_lines() if line.split()[0] == "std")
+    assert "<td>std</td><td></td><td>12.5</td>" in _page([two])
