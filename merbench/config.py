@@ -218,11 +218,20 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return settings
 
 
+# A step that records what an ``auto`` option resolved to under another key: (step, option) → recorded key.
+RESOLVED_AS = {("crop", "detector"): "method"}
+
+
 def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
     """Set the values the recorded run resolved on its machine in place of the ``auto`` it was given, so
-    that the same command on another machine runs what the record ran, or is refused saying why: a chain step's
-    ``auto`` option as the step resolved it (``flow.method=auto`` ran as ``tvl1``; another OpenCV build would pick
-    ``dis`` and compute other inputs)."""
+    that the same command on another machine runs what the record ran, or is refused saying why:
+
+    * a chain step's ``auto`` option as the step resolved it (``flow.method=auto`` ran as ``tvl1``, where another
+      OpenCV build would pick ``dis``; ``crop.detector=auto`` ran as ``haar``, where an OpenCV without the cascade
+      would crop the centre);
+    * a dataset's ``auto`` option as its summary records it (``dataset.frames=auto`` read the ``raw`` tree; a copy
+      that has since gained ``Cropped/`` would read that).
+    """
     preprocess = result.get("preprocess")
     for step in (preprocess.get("chain") if isinstance(preprocess, dict) else None) or []:
         options = settings.get(step.get("name")) if isinstance(step, dict) else None
@@ -230,9 +239,18 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
         if not isinstance(options, dict) or not isinstance(params, dict):
             continue
         for key, value in options.items():
-            resolved = params.get(key)
-            if str(value).lower() == "auto" and isinstance(resolved, str) and resolved.lower() != "auto":
-                options[key] = resolved
+            _pin(options, key, params.get(RESOLVED_AS.get((step["name"], key), key)))
+    summary, options = result.get("dataset_summary"), settings.get("dataset")
+    if isinstance(summary, dict) and isinstance(options, dict):
+        for key in list(options):
+            _pin(options, key, summary.get(key))
+
+
+def _pin(options: dict[str, Any], key: str, resolved: Any) -> None:
+    """Replace ``options[key]`` when it is ``auto`` and ``resolved`` names what it resolved to."""
+    if str(options[key]).lower() == "auto" and isinstance(resolved, str) and resolved.strip() \
+            and resolved.lower() != "auto":
+        options[key] = resolved
 
 
 def seeds_recorded_in(path: Path) -> int | None:

@@ -356,12 +356,30 @@ def test_a_result_given_as_config_runs_its_auto_options_as_they_resolved(tmp_pat
                 "preprocess": ["crop", "flow"],
                 "options": {"flow": {"method": "auto", "size": 28}, "crop": {"detector": "auto", "margin": 0.1},
                             "engine": {"threads": 0}}}
-    chain = [{"name": "crop", "params": {"detector": "haar", "margin": 0.1}},
+    recorded["options"]["dataset"] = {"frames": "auto", "classes": "5"}
+    chain = [{"name": "crop", "params": {"method": "haar", "margin": 0.1}},  # crop records its detector as method
              {"name": "flow", "params": {"method": "tvl1", "size": 28, "opencv": "4.14.0"}}]
     path = tmp_path / "result.json"
-    path.write_text(json.dumps(minimal_dict(config=recorded, preprocess={"chain": chain})))
+    path.write_text(json.dumps(minimal_dict(config=recorded, preprocess={"chain": chain},
+                                            dataset_summary={"frames": "raw", "classes": "5"})))
     settings = load_config_file(path)
     assert settings["flow.method"] == "tvl1" and settings["crop.detector"] == "haar"
+    assert settings["dataset.frames"] == "raw", "CASME II's frames=auto read the raw tree: a re-run reads it again"
     assert settings["flow.size"] == 28 and settings["engine.threads"] == 0
     path.write_text(json.dumps(minimal_dict(config=recorded)))  # a result that recorded no chain: as it was
-    assert load_config_file(path)["flow.method"] == "auto"
+    assert load_config_file(path)["flow.method"] == "auto" and load_config_file(path)["dataset.frames"] == "auto"
+
+
+def test_a_real_runs_crop_detector_is_pinned_when_its_result_is_given_as_config(quick_run, tmp_path):
+    """What the crop step really records (its resolved detector) pins crop.detector=auto: without the Haar cascade
+    the re-run is refused instead of silently cropping the centre of the frames."""
+    import cv2
+
+    from merbench.config import load_config_file
+
+    result = quick_run("--set", "preprocess=crop,flow", "dataset.subjects=3", "dataset.clips_per_subject=2",
+                       "engine.epochs=1", "protocol.n_splits=3")
+    path = tmp_path / "recorded.json"
+    path.write_text(json.dumps(result))
+    expected = "haar" if cv2.data.haarcascades else "centre"
+    assert load_config_file(path)["crop.detector"] == expected
