@@ -409,7 +409,10 @@ def test_run_skips_a_zero_byte_manifest_image_unless_strict(run_cli, empty_image
     assert lenient.code == 0, lenient.err
     result = json.loads(target.read_text())
     assert result["n_samples"] == 11 and result["preprocess"]["skipped"]["count"] == 1
-    assert str(bad) in next(iter(result["preprocess"]["skipped"]["clips"].values()))
+    reason = next(iter(result["preprocess"]["skipped"]["clips"].values()))
+    assert str(bad) in reason
+    assert "strict" not in reason and "dataset.strict=false" not in lenient.err, \
+        "a clip skipped because strict is off is not told to set strict off"
 
 
 @pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n garbage"])

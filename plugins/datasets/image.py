@@ -21,6 +21,7 @@ import numpy as np
 from merbench.contracts import Sample
 from merbench.errors import DataError, UsageError
 from merbench.datafiles import decode_image, undecodable
+from merbench.preprocess import SKIP_CLIP
 
 ORDERS = ("rgb", "bgr")
 
@@ -34,7 +35,7 @@ def read_colour(path: Path) -> np.ndarray:
     image = decode_image(blob, cv2.IMREAD_COLOR)
     if image is None:
         raise DataError(f"cannot decode image {path}: the file {undecodable(blob)}; replace it or remove its "
-                        "row, or set dataset.strict=false to skip it")
+                        f"row{SKIP_CLIP}")
     return image
 
 
