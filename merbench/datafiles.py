@@ -22,6 +22,10 @@ def check_root_folder(root: Path | None, name: str) -> None:
     raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
 
 
+SKIP_CLIP = ", or set dataset.strict=false to skip its clip"
+"""The end of a frame's read error that says how to skip its clip; cut from the reason of a clip that was skipped."""
+
+
 def check_cache_outside(root: Path | None, cache_dir: Path | None, given: str = "") -> None:
     """Refuse a cache inside a dataset root (merbench never writes inside a dataset); ``given`` names the dataset
     option that names the folder when it is not ``--root`` (``dataset.smic=DIR``, from ``--set`` or ``--config``)."""

@@ -20,8 +20,7 @@ import numpy as np
 
 from merbench.contracts import Sample
 from merbench.errors import DataError, UsageError
-from merbench.datafiles import decode_image, undecodable
-from merbench.preprocess import SKIP_CLIP
+from merbench.datafiles import SKIP_CLIP, decode_image, undecodable
 
 ORDERS = ("rgb", "bgr")
 
