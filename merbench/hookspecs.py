@@ -55,7 +55,12 @@ def merbench_register_protocols(register):
     """Register evaluation protocols.
 
     Call ``register(ProtocolPlugin(name=..., split=..., subject_independent=...))``.
-    ``split(labels, subjects, seed, options, domains)`` returns a list of
-    ``merbench.contracts.Fold``; say honestly whether a subject can be in both
-    train and test of one fold (``subject_independent=False``).
+    ``split(labels, subjects, seed, options, domains)`` gets numpy arrays with one
+    entry per sample (``labels`` int64, ``subjects`` and ``domains`` str) and returns
+    a list of ``merbench.contracts.Fold``, each with its own int ``index`` from 0 and
+    1-D integer position arrays ``train`` and ``test``: neither empty, no position
+    repeated or in both parts, no sample in the test part of two folds (checked
+    before anything trains). Say honestly whether a subject can be in both train and
+    test of one fold: ``subject_independent`` is ``True`` or ``False``, and ``False``
+    needs a ``warning`` saying what leaks.
     """

@@ -168,6 +168,11 @@ class Registry:
                     self._pm.unregister(plugin)
                 self._report(record, f"{provider} could not be registered: {self._registration_problem(plugin, exc)}")
                 continue
+            uncallable = self._uncallable_hooks(plugin)
+            if uncallable:  # pluggy accepts a hook taking fewer arguments than its spec: calling it would fail
+                self._pm.unregister(plugin)
+                self._report(record, f"{provider} could not be registered: {uncallable}")
+                continue
             if not self._pm.get_hookcallers(plugin):
                 self._report(record, f"{provider} implements no merbench hook, so it registers nothing: "
                                      f"{_unmarked_hooks_hint(plugin)}")
@@ -197,6 +202,27 @@ class Registry:
                     f"({_names([f'{dist} {version}' for dist, version in found])}), so all of them are skipped; to "
                     f"skip one, write DIST:NAME, e.g. {example}:{entry}")
         self.problems.extend(self.disabled_shared)
+
+    def _uncallable_hooks(self, plugin: Any) -> str | None:
+        """Why a registered plugin's hook cannot be called as merbench calls it (``hook(register=...)``): a hook
+        function taking no ``register`` argument (``def merbench_register_models()``); ``None`` when all can."""
+        wrong = []
+        for hook in HOOK_NAMES:
+            function = getattr(plugin, hook, None)
+            if not callable(function) or self._pm.parse_hookimpl_opts(plugin, hook) is None:
+                continue
+            expected = tuple(getattr(self._pm.hook, hook).spec.argnames)
+            try:
+                inspect.signature(function).bind(**{name: None for name in expected})
+            except TypeError:
+                given = _argument_names(function) or ()
+                takes = (f"takes no {_names(expected, 'or')} argument, which the hook passes"
+                         if not set(expected) & set(given) else "needs arguments the hook does not pass")
+                wrong.append(f"{hook}({', '.join(given)}) in {_plugin_label(plugin)} {takes}: name the argument "
+                             f"{_names(expected, 'or')} (def {hook}({', '.join(expected)}))")
+            except ValueError:  # its signature cannot be read: the call says what is wrong, if anything
+                continue
+        return "; ".join(wrong) or None
 
     def _registration_problem(self, plugin: Any, exc: Exception) -> str:
         """pluggy's refusal of ``plugin`` as one line that says how to fix it.
@@ -285,7 +311,7 @@ class Registry:
             self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
             return
         name = item.name
-        problems = _name_problems(kind, name) or _option_problems(kind, item)
+        problems = _name_problems(kind, name) or _option_problems(kind, item) + _protocol_problems(kind, item)
         if problems:
             for problem in problems:
                 self._report(record, f"{kind[:-1]} '{name}' from {provider} refused: {problem}")
@@ -471,6 +497,27 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                     problems.append(f"its profile '{profile}' sets {exc}, as its option_ranges declare; "
                                     "change the profile's value or the range")
     return problems
+
+
+def _protocol_problems(kind: str, spec: Any) -> list[str]:
+    """What is wrong with a protocol spec's honesty declaration (empty: nothing, or not a protocol): its
+    ``subject_independent`` must be ``True`` or ``False``, and a protocol that is not subject-independent must say
+    what leaks in a ``warning`` (shown with every run of it), as CONTRIBUTING.md asks."""
+    if kind != "protocols":
+        return []
+    declared = spec.subject_independent
+    if not isinstance(declared, bool):
+        return [f"its subject_independent is {declared!r} ({type(declared).__name__}), not True or False; declare "
+                "subject_independent=True only when no subject is ever in both training and test of a fold, else "
+                "subject_independent=False with a warning"]
+    if not isinstance(spec.warning, str):
+        return [f"its warning is {type(spec.warning).__name__}, not text; give warning='...' saying what leaks, or "
+                "leave it out"]
+    if not declared and not spec.warning.strip():
+        return ["it declares subject_independent=False without a warning; give warning='...' saying what leaks "
+                "between training and test (e.g. 'clips of one subject are in training and test: scores are "
+                "inflated'), shown with every run of it"]
+    return []
 
 
 def _default_problem(option: str, default: Any, rule: Any) -> str | None:

@@ -249,19 +249,33 @@ def leakage_lines(result: RunResult) -> str:
     )
 
 
+def protocol_warning(result: RunResult) -> str:
+    """The run's protocol's own ``warning`` (what its plugin says leaks), as the run showed it; ``""`` when it has
+    none, or the protocol is not installed here or no longer says what the run recorded."""
+    from merbench.errors import MerbenchError
+    from merbench.registry import get_registry
+
+    try:
+        warning = get_registry().get("protocols", result.protocol).warning
+    except MerbenchError:
+        return ""
+    return warning.rstrip(". ") if isinstance(warning, str) and warning and warning in (result.warnings or []) else ""
+
+
 def leakage_warnings(result: RunResult) -> list[str]:
     """One sentence per kind of leak the result records (none for an honest run)."""
     leakage = result.leakage or LeakageRecord()
     n_folds = len(result.folds)
     subjects = "some" if leakage.subject_overlap_folds is None else leakage.subject_overlap_folds
     clips = "some" if leakage.clip_overlap_folds is None else leakage.clip_overlap_folds
+    own = protocol_warning(result)
     # Not "this protocol": a subject-independent protocol can share subjects when the data gives one person two ids.
     shared_subjects = ("This run is NOT subject-independent: clips of the same subject are in training and test "
-                       f"({subjects} of {n_folds} folds).")
+                       f"({subjects} of {n_folds} folds)." + (f" Its protocol says: {own}." if own else ""))
     if subjects == 0:
-        shared_subjects = ("This protocol is NOT subject-independent (it splits clips, not subjects); in this run no "
-                           f"fold happened to share a subject (0 of {n_folds} folds), which another seed or dataset "
-                           "does not promise.")
+        said = f": {own}. In" if own else " (it splits clips, not subjects); in"
+        shared_subjects = (f"This protocol is NOT subject-independent{said} this run no fold happened to share a "
+                           f"subject (0 of {n_folds} folds), which another seed or dataset does not promise.")
     texts = {
         "subjects": shared_subjects,
         "clips": "Several samples made from one clip are in training and test "

@@ -318,7 +318,8 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     left_out = loader_skip_note(dataset, config.dataset, config.root)
     if left_out:
         progress.message(f"[yellow]Note:[/] {left_out}")
-    dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
+    dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"),
+                               registry.label("protocols", config.protocol))
     progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({', '.join(config.preprocess)})")
     prep = preprocess_dataset(dataset, chain, on_progress=lambda n: progress.advance("preprocess", n), cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
@@ -342,6 +343,32 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     return RunInputs(dataset, prep)
 
 
+def shared_subjects_warning(protocol: str, plugin: str, folds: list[Fold], overlaps: list[list[str]],
+                            subjects: np.ndarray, domains: np.ndarray) -> str | None:
+    """The warning for a subject-independent protocol whose folds share subjects (``None``: none do).
+
+    A subject id with samples of one domain on both sides of a fold was put there by the protocol's split, which
+    is then named with the fix; an id shared only across domains (one person in two source datasets, or two people
+    given one id) is the data's doing.
+    """
+    shared = [(number, fold, found) for number, (fold, found) in enumerate(zip(folds, overlaps), start=1) if found]
+    if not shared:
+        return None
+    for number, fold, found in shared:
+        for subject in found:
+            trained_in = set(domains[fold.train][subjects[fold.train] == subject])
+            if trained_in & set(domains[fold.test][subjects[fold.test] == subject]):
+                return (f"{plugin} declares subject_independent=True but put subject {subject} in training and test "
+                        f"of fold {number} ({len(shared)} of {counted(len(folds), 'fold')} share subjects): scores "
+                        "are inflated; fix its split() to keep each subject on one side, or declare "
+                        "subject_independent=False with a warning")
+    number, _, found = shared[0]
+    return (f"{protocol} is subject-independent by design, but the data puts subjects in training and test of "
+            f"{len(shared)} of {len(folds)} folds (first: fold {number}, {plural(found, 'subject')} "
+            f"{', '.join(map(str, found[:3]))}): the same subject id is in two domains (one person in two source "
+            "datasets, or two people given one id: give each person their own id); scores are inflated")
+
+
 def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progress: ProgressSink) -> FoldPlan:
     """Split the samples with the protocol, check the folds, and say what the protocol and options warn about."""
     protocol_spec = registry.get("protocols", config.protocol)
@@ -351,16 +378,14 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
                                             dict(config.section("protocol")), dataset.domains, list(dataset.classes))
     if rare:
         progress.message(f"[yellow]Note:[/] {rare}")
-    overlaps = check_folds(folds, dataset.subjects, config.protocol, registry.label("protocols", config.protocol))
+    plugin = registry.label("protocols", config.protocol)
+    overlaps = check_folds(folds, dataset.subjects, config.protocol, plugin)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = [protocol_spec.warning] if protocol_spec.warning else []
-    shared = [(fold.index, subjects) for fold, subjects in zip(folds, overlaps) if subjects]
-    if protocol_spec.subject_independent and shared:
-        index, subjects = shared[0]
-        warnings.append(f"{config.protocol} is subject-independent by design, but the data puts subjects in training "
-                        f"and test of {len(shared)} of {len(folds)} folds (first: fold {index + 1}, "
-                        f"{plural(subjects, 'subject')} {', '.join(map(str, subjects[:3]))}): one person under two subject ids or in two domains; "
-                        "scores are inflated")
+    if protocol_spec.subject_independent:
+        warning = shared_subjects_warning(config.protocol, plugin, folds, overlaps, dataset.subjects, dataset.domains)
+        if warning:
+            warnings.append(warning)
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {warning}")
     return FoldPlan(folds, overlaps, clips_shared, warnings)
@@ -411,8 +436,7 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
         test_ids = [dataset.samples[i].id for i in fold.test]
         stored = recorder.completed_fold(config.seed, fold.index, test_ids) if recorder is not None else None
         if stored is not None:  # finished before the run was interrupted: reused, not retrained
-            trained.predictions[fold.test] = stored.predictions
-            trained.fold_of[fold.test] = fold.index
+            _keep_predictions(trained, fold, stored.predictions, dataset, config.protocol)
             trained.records.append(stored.record)
             trained.reused += 1
             trained.reused_seconds += stored.record.seconds or 0.0
@@ -423,8 +447,7 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
     def fold_done(task: FoldTask, output: FoldOutput) -> None:
         fold = task.fold
         check_fold_predictions(fold, output.predictions, n_classes, plugin)
-        trained.predictions[fold.test] = output.predictions
-        trained.fold_of[fold.test] = fold.index
+        _keep_predictions(trained, fold, output.predictions, dataset, config.protocol)
         trained.records.append(_fold_record(fold, output, subjects, labels, plan.overlaps, n_classes))
         if recorder is not None:
             recorder.fold_done(config.seed, trained.records[-1], [dataset.samples[i].id for i in fold.test],
@@ -440,6 +463,21 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
         plan.executor.run(plan.job, plan.data, todo, fold_done, progress)
     trained.records.sort(key=lambda record: record.fold)
     return trained
+
+
+def _keep_predictions(trained: TrainedFolds, fold: Fold, predictions: np.ndarray, dataset: Dataset,
+                      protocol: str) -> None:
+    """Keep a fold's test predictions; ``RunFailed`` rather than overwrite a sample another fold has predicted
+    (``merbench.splits.check_fold_contract`` refuses such folds before training, so this is merbench's bug)."""
+    earlier = trained.fold_of[fold.test]
+    if (earlier >= 0).any():
+        first = int(np.flatnonzero(earlier >= 0)[0])
+        raise RunFailed(f"fold {fold.index + 1} of protocol '{protocol}' tests sample "
+                        f"{dataset.samples[fold.test[first]].id}, which fold {int(earlier[first]) + 1} predicted "
+                        "already; a sample's prediction is kept once, never overwritten: please report it to merbench "
+                        "with the output of --debug")
+    trained.predictions[fold.test] = predictions
+    trained.fold_of[fold.test] = fold.index
 
 
 def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, recorder: Any = None,

@@ -8,15 +8,50 @@ from typing import Any
 import numpy as np
 
 from merbench.contracts import Dataset, Fold, resolve_factory
-from merbench.errors import DataError, PluginError
+from merbench.dataset_check import DATASET_FIX, check_samples
+from merbench.errors import MerbenchError, PluginError, error_line
+from merbench.registry import get_registry
 from merbench.wording import counted
 
+SPLIT_FIX = "fix the protocol plugin's split() or report it to the plugin's author"
+EXPAND_FIX = "fix the protocol plugin's expand() or report it to the plugin's author"
 
-def protocol_dataset(dataset: Dataset, protocol_spec: Any, options: dict[str, Any]) -> Dataset:
-    """The samples the protocol splits: the dataset's, or those its ``expand`` makes (``frame-10fold``)."""
+
+def protocol_label(protocol: str) -> str:
+    """``protocol plugin 'NAME' (DISTRIBUTION VERSION)`` for a registered protocol (``Registry.label``), else
+    ``protocol 'NAME'``: who to blame in a message about the protocol's folds."""
+    try:
+        return get_registry().label("protocols", protocol)
+    except (MerbenchError, KeyError):
+        return f"protocol '{protocol}'"
+
+
+def protocol_dataset(dataset: Dataset, protocol_spec: Any, options: dict[str, Any], who: str | None = None) -> Dataset:
+    """The samples the protocol splits: the dataset's, or those its ``expand`` makes (``frame-10fold``).
+
+    What ``expand`` returns is checked as a dataset loader's output is (``dataset_check.check_samples``): a
+    ``PluginError`` naming ``who`` (default: ``protocol_label``) and its ``expand()`` when it raises or returns
+    something else.
+    """
     if protocol_spec.expand is None:
         return dataset
-    return resolve_factory(protocol_spec.expand)(dataset, dict(options))
+    who = who or protocol_label(protocol_spec.name)
+    expand = resolve_factory(protocol_spec.expand)
+    try:
+        expanded = expand(dataset, dict(options))
+    except (MerbenchError, MemoryError):
+        raise
+    except Exception as exc:
+        raise PluginError(f"{who}: its expand() raised {error_line(exc)}; check the protocol.* settings given, or "
+                          "report it to the plugin's author") from exc
+    if not isinstance(expanded, Dataset):
+        raise PluginError(f"{who}: its expand() returned {type(expanded).__name__}, not a merbench.contracts.Dataset "
+                          f"(e.g. dataclasses.replace(dataset, samples=...)); {EXPAND_FIX}")
+    try:
+        check_samples(expanded, f"{who}: its expand()'s dataset")
+    except PluginError as exc:
+        raise PluginError(str(exc).replace(DATASET_FIX, EXPAND_FIX)) from None
+    return expanded
 
 
 def clip_ids(dataset: Dataset) -> np.ndarray:
@@ -31,21 +66,34 @@ def clip_overlaps(folds: list[Fold], clips: np.ndarray) -> int:
 
 def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
     """``PluginError`` naming ``who`` (the protocol plugin) when its ``split`` did not return what the contract
-    says: a non-empty list of ``Fold``, each part a 1-D array of integer positions 0..n-1.
+    says: a non-empty list of ``Fold``, each with its own index (an integer from 0), each part a 1-D array of
+    distinct integer positions 0..n-1, and no sample in the test part of two folds.
 
     Checked before anything else reads the folds: a negative position would silently wrap round to a test sample
-    (training on it), and a boolean mask would read as positions 0 and 1.
+    (training on it), a boolean mask would read as positions 0 and 1, and a repeated position or fold index would
+    count a prediction twice in the scores or overwrite another fold's.
     """
-    fix = "fix the protocol plugin's split() or report it to the plugin's author"
+    fix = SPLIT_FIX
     if not isinstance(folds, (list, tuple)):
         raise PluginError(f"{who}: its split() returned {type(folds).__name__}, not a list of "
                           f"merbench.contracts.Fold; {fix}")
     if not folds:
         raise PluginError(f"{who}: its split() returned no folds; {fix}")
+    numbers: dict[int, int] = {}
+    tested_in = np.zeros(n_samples, dtype=np.int64)  # the fold (numbered from 1) that tests each sample; 0: none
     for number, fold in enumerate(folds, start=1):
         if not isinstance(fold, Fold):
             raise PluginError(f"{who}: its split() returned {type(fold).__name__} as fold {number}, expected "
                               f"merbench.contracts.Fold(index, train, test); {fix}")
+        index = fold.index
+        if not isinstance(index, (int, np.integer)) or isinstance(index, (bool, np.bool_)) or index < 0:
+            raise PluginError(f"{who}: fold {number}'s index is {index!r}, not an integer from 0 (give each fold "
+                              f"its number from 0: Fold({number - 1}, train, test)); {fix}")
+        if int(index) in numbers:
+            raise PluginError(f"{who}: folds {numbers[int(index)]} and {number} both have index {index} (results "
+                              f"and stored folds are told apart by it); give each fold its own, e.g. "
+                              f"Fold({number - 1}, train, test); {fix}")
+        numbers[int(index)] = number
         for part in ("train", "test"):
             positions = getattr(fold, part)
             where = f"{who}: fold {number}'s {part} part"
@@ -66,20 +114,41 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
                 bad = int(positions.min()) if positions.min() < 0 else int(positions.max())
                 raise PluginError(f"{where} holds position {bad}; the dataset has {counted(n_samples, 'sample')} "
                                   f"(positions 0..{n_samples - 1}); {fix}")
+            values, counts = np.unique(positions, return_counts=True)
+            if (counts > 1).any():
+                repeated = int(values[counts > 1][0])
+                raise PluginError(f"{where} repeats position {repeated} ({int(counts[counts > 1][0])} times); each "
+                                  f"sample is in a part once (np.unique(positions)); {fix}")
+        if fold.test.size == 0:
+            continue  # an empty part: said by check_folds
+        earlier = tested_in[fold.test]
+        if (earlier > 0).any():
+            first = int(np.flatnonzero(earlier > 0)[0])
+            raise PluginError(f"{who}: sample position {int(fold.test[first])} is in the test part of folds "
+                              f"{int(earlier[first])} and {number}; each sample is tested in one fold at most (its "
+                              f"prediction is scored once); {fix}")
+        tested_in[fold.test] = number
 
 
 def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str, who: str | None = None) -> list[list[str]]:
     """Validate folds and return, per fold, the subjects found in both train and test.
 
-    ``who`` names the protocol plugin in a message about a broken fold (default: ``protocol 'NAME'``).
+    ``who`` names the protocol plugin in a message about a broken fold (default: ``protocol_label(protocol)``).
     """
-    check_fold_contract(folds, len(subjects), who or f"protocol '{protocol}'")
+    who = who or protocol_label(protocol)
+    check_fold_contract(folds, len(subjects), who)
     overlaps = []
-    for fold in folds:
-        if len(fold.train) == 0 or len(fold.test) == 0:
-            raise DataError(f"protocol '{protocol}' produced fold {fold.index + 1} with an empty training or test part")
-        if np.intersect1d(fold.train, fold.test).size:
-            raise DataError(f"protocol '{protocol}' put the same sample in training and test of fold {fold.index + 1}")
+    for number, fold in enumerate(folds, start=1):
+        for part, positions in (("train", fold.train), ("test", fold.test)):
+            if len(positions) == 0:
+                raise PluginError(f"{who}: fold {number}'s {part} part is empty; every fold needs samples to train "
+                                  f"on and samples to test; {SPLIT_FIX}")
+        shared = np.intersect1d(fold.train, fold.test)
+        if shared.size:
+            more = f" ({counted(shared.size - 1, 'other sample')} too)" if shared.size > 1 else ""
+            raise PluginError(f"{who}: sample position {int(shared[0])} (subject {subjects[shared[0]]}) is in both "
+                              f"the training and the test part of fold {number}{more}; a fold never trains on a "
+                              f"sample it tests; {SPLIT_FIX}")
         overlaps.append(sorted(set(subjects[fold.train]) & set(subjects[fold.test])))
     return overlaps
 
