@@ -66,8 +66,8 @@ def test_a_part_folder_option_is_a_dataset_folder_and_other_options_are_not(tree
                                   "samm": "no-such-folder"}, defaults)
     assert found == {"smic": megc / "SMIC", "casme2": Path("CASME2")}
     assert option_folders(megc, {"samm": "SAMM"}, defaults) == {"samm": megc / "SAMM"}  # under --root when given
-    with pytest.raises(UsageError, match=r"the cache .*SAMM/cache lies inside the dataset folder .*SAMM \(given with "
-                                         r"--set dataset.samm=.*SAMM\)"):
+    with pytest.raises(UsageError, match=r"the cache .*SAMM/cache lies inside the dataset folder .*SAMM \(named by "
+                                         r"the option dataset.samm=.*SAMM\)"):
         check_cache_outside_dataset(None, {"samm": str(megc / "SAMM")}, defaults, megc / "SAMM" / "cache")
     check_cache_outside_dataset(None, {"samm": str(megc / "SAMM")}, defaults, tmp_path / "cache")
 
