@@ -34,8 +34,12 @@ accepted values and the default when one is refused.
 """
 
 
-def resolve_factory(factory: Factory) -> Callable[..., Any]:
-    """Return the callable behind ``factory``, importing a ``"module:attr"`` string."""
+def resolve_factory(factory: Factory, plugin: str | None = None, role: str = "build") -> Callable[..., Any]:
+    """Return the callable behind ``factory``, importing a ``"module:attr"`` string.
+
+    A string that cannot be imported is a ``PluginError`` naming ``plugin`` (``model plugin 'NAME' (DIST VERSION)``,
+    where the caller knows it) and the spec field ``role`` that holds the string (``build``, ``load``, ``split``).
+    """
     if callable(factory):
         return factory
     module_name, _, attribute = factory.partition(":")
@@ -44,9 +48,10 @@ def resolve_factory(factory: Factory) -> Callable[..., Any]:
         for part in attribute.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
-        raise PluginError(f"the plugin's factory '{factory}' cannot be loaded: {type(exc).__name__}: {exc}; a "
+        who = f"{plugin}: its {role}= factory" if plugin else "the plugin's factory"
+        raise PluginError(f"{who} '{factory}' cannot be loaded: {type(exc).__name__}: {exc}; a "
                           "factory string is 'package.module:function' of an installed module (check the plugin's "
-                          "build= and its dependencies)") from exc
+                          f"{role}= and its dependencies, or report it to the plugin's author)") from exc
     return target
 
 

@@ -95,6 +95,10 @@ class CheckReport:
     dataset: Dataset
     files_checked: int = 0
     problems: list[FrameProblem] = field(default_factory=list)
+    skips_clips: bool = True
+    """Whether the dataset has a ``strict`` option, which a run reads to skip clips with unreadable frames
+    (``dataset.strict=false``); a dataset without it (many plugins) reads every clip it lists, and a run stops at the
+    first unreadable frame."""
 
     @property
     def blocking(self) -> list[FrameProblem]:
@@ -198,8 +202,8 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     distribution. A full disk and a lack of memory are left to their own messages.
     """
     spec = registry.get("datasets", name)
-    load = resolve_factory(spec.load)
     plugin = registry.label("datasets", name)
+    load = resolve_factory(spec.load, plugin, "load")
     try:
         dataset = load(root, dict(options), cache_dir)
     except MerbenchError:
@@ -224,10 +228,36 @@ def _is_index(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+TEXT_FIELDS = {
+    "id": "the sample (results, skipped clips and the leakage audit name samples by it), e.g. 's01/clip3'",
+    "subject": "the person (protocols split by it), e.g. 's01'",
+    "domain": "the dataset or part the sample comes from, e.g. 'casme2'",
+}
+"""The ``Sample`` fields that must be non-empty text, and what each names (said when one is not)."""
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _text_problem(sample: Sample) -> str | None:
+    """Which of ``TEXT_FIELDS`` of ``sample`` is not non-empty text, in words, or ``None``."""
+    for name, meaning in TEXT_FIELDS.items():
+        value = getattr(sample, name)
+        if not _is_text(value):
+            found = ("empty" if isinstance(value, str) else "None, not text" if value is None
+                     else f"{value!r}, {_a(value)}, not text")
+            return f"its {name} is {found}; it must be a non-empty str naming {meaning}"
+    return None
+
+
 def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
     """What is wrong with one sample a loader returned, or ``None``."""
     if not isinstance(sample, Sample):
         return f"it is {_a(sample)}, not a merbench.contracts.Sample"
+    text = _text_problem(sample)
+    if text:
+        return text
     n = len(classes)
     if not _is_index(sample.label):
         return f"its label is {sample.label!r}, not a class index (an int in 0..{n - 1})"
@@ -253,25 +283,34 @@ def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
 
 
 def check_samples(dataset: Dataset, plugin: str) -> None:
-    """Refuse a loaded dataset that merbench cannot use as it is: class names that repeat, a label outside the
-    classes, a sample without frames or with onset/apex/offset that are not frame indices (onset after offset),
-    a sample id used twice. One ``PluginError`` saying what, which sample, and how to fix it."""
+    """Refuse a loaded dataset that merbench cannot use as it is: class names that repeat, an id, subject or domain
+    that is not non-empty text, a label outside the classes, a sample without frames or with onset/apex/offset that
+    are not frame indices (onset after offset), a sample id used twice. One ``PluginError`` saying what, which
+    sample, and how to fix it."""
     classes = [str(name) for name in dataset.classes]
     repeated = [name for name, count in Counter(classes).items() if count > 1]
     if repeated:
         raise PluginError(f"{plugin}: its dataset names the class '{repeated[0]}' {classes.count(repeated[0])} times "
                           f"({', '.join(classes)}); class names must be unique: {DATASET_FIX}")
-    for sample in dataset.samples:
+    for position, sample in enumerate(dataset.samples):
         problem = _sample_problem(sample, classes)
         if problem:
-            which = f"sample {sample.id}" if isinstance(sample, Sample) else "a sample"
-            raise PluginError(f"{plugin}: {which}: {problem}; {DATASET_FIX}")
+            raise PluginError(f"{plugin}: {_which(sample, position, len(dataset.samples))}: {problem}; {DATASET_FIX}")
     shared = [(sample_id, count) for sample_id, count in Counter(s.id for s in dataset.samples).items() if count > 1]
     if shared:
         sample_id, count = shared[0]
         more = f" ({len(shared) - 1} more ids are shared too)" if len(shared) > 1 else ""
         raise PluginError(f"{plugin}: {count} samples have the id '{sample_id}'{more}; sample ids must be unique "
                           f"(results, skipped clips and the leakage audit name samples by id): {DATASET_FIX}")
+
+
+def _which(sample: Any, position: int, count: int) -> str:
+    """A sample in a message: by its id, or where it has none that can be shown, by its place in the samples."""
+    if isinstance(sample, Sample) and _is_text(sample.id):
+        return f"sample {sample.id}"
+    where = f"sample {position + 1} of {count}"
+    subject = getattr(sample, "subject", None)
+    return f"{where} (subject {subject})" if isinstance(sample, Sample) and _is_text(subject) else where
 
 
 def subject_warnings(dataset: Dataset) -> list[str]:
@@ -291,7 +330,8 @@ def subject_warnings(dataset: Dataset) -> list[str]:
 
 
 def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[str, str], cache_dir: Path) -> tuple[Dataset, bool]:
-    """Load dataset ``name`` as ``merbench run`` would; returns it and its ``dataset.strict`` setting.
+    """Load dataset ``name`` as ``merbench run`` would; returns it and its ``dataset.strict`` setting (``False`` for
+    a dataset without that option: its loader's skipped rows are then an error only with ``--strict``).
 
     The loader runs without the strict switch so that the check can show every
     skipped row before ``verdict`` applies it.
@@ -306,7 +346,7 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     check_cache_outside_dataset(root, options, spec.options, cache_dir)  # as a run checks it
     from merbench.preprocess import skips_unreadable
 
-    strict = not skips_unreadable(options)
+    strict = "strict" in options and not skips_unreadable(options)
     if "strict" in options:
         options["strict"] = False
     dataset = load_plugin_dataset(registry, name, root, options, cache_dir)
@@ -315,7 +355,9 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
 
 
 def verdict(report: CheckReport, strict: bool) -> str | None:
-    """Why the tree is not usable for a run, or ``None`` when it is."""
+    """Why the tree is not usable for a run, or ``None`` when it is. ``strict``: ``--strict`` or
+    ``dataset.strict=true``; a dataset without that option (``report.skips_clips`` false) refuses unreadable onset,
+    apex or middle frames anyway, as its run would stop at them."""
     dataset = report.dataset
     skipped = report.skipped
     if not dataset.samples:
@@ -325,6 +367,16 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
         return f"dataset '{dataset.name}' has samples of only one class ({dataset.classes[dataset.labels[0]]}); a classifier needs two"
     blocking = report.blocking
     kept_classes = report.classes_kept
+    if blocking and not report.skips_clips:
+        first = blocking[0]
+        return (
+            f"dataset '{dataset.name}' has no dataset.strict option, so a run reads every clip it lists and stops at "
+            f"the first missing or unreadable frame: {counted(report.clips_left_out, 'clip')} with "
+            f"{counted(blocking, 'file')} a run reads first (onset, apex or middle frame) missing or unreadable, first: "
+            f"sample {first.sample}: {first.path} {first.problem}; replace the files or remove their samples, or fix "
+            "the dataset plugin (one that declares a 'strict' option lets runs skip such clips with "
+            "dataset.strict=false)"
+        )
     if blocking and not strict and len(kept_classes) < 2:
         first = blocking[0]
         only = f" ({kept_classes[0]})" if kept_classes else ""
@@ -337,15 +389,17 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
     if blocking and strict:
         first = blocking[0]
         return (
-            f"strict check (--strict or dataset.strict=true): {counted(blocking, 'file')} missing or unreadable, first: "
-            f"sample {first.sample}: {first.path} {first.problem}; replace the files or remove their rows, or check "
-            "without --strict and with dataset.strict=false (the default) to skip their clips"
+            f"strict check (--strict or dataset.strict=true): {counted(blocking, 'file')} a run reads first (onset, "
+            f"apex or middle frame) missing or unreadable, first: sample {first.sample}: {first.path} {first.problem}; "
+            "replace the files or remove their rows, or check without --strict and with dataset.strict=false (the "
+            "default) to skip their clips"
         )
     if strict and skipped:
+        switch, lenient = (("--strict or dataset.strict=true", " and with dataset.strict=false (the default)")
+                           if report.skips_clips else ("--strict", ""))
         return (
-            f"strict check (--strict or dataset.strict=true): {counted(skipped, 'row')} skipped, first "
-            f"{_describe(skipped[0])}; fix them, or check without --strict and with dataset.strict=false (the default) "
-            "to skip them"
+            f"strict check ({switch}): {counted(skipped, 'row')} skipped, first {_describe(skipped[0])}; fix them, or "
+            f"check without --strict{lenient} to skip them"
         )
     return None
 
@@ -371,10 +425,12 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
     if offsets:
         first = offsets[0]
         clips = {problem.sample for problem in offsets}
+        then = (f"skip {plural(clips, 'it', 'them')}" if report.skips_clips
+                else "stop the run there (the dataset has no dataset.strict option to skip clips)")
         found.append(f"{counted(clips, 'clip')} with a missing or unreadable offset or in-clip frame: the default chain "
                      f"(flow) does not read it, so {plural(clips, 'it is', 'they are')} kept, but chains that read "
-                     f"frames across the clip (apex.rule=motion-peak, magnify; lbptop where it samples that frame) skip "
-                     f"{plural(clips, 'it', 'them')}; first: sample {first.sample}: {first.path} {first.problem}")
+                     f"frames across the clip (apex.rule=motion-peak, magnify; lbptop where it samples that frame) "
+                     f"{then}; first: sample {first.sample}: {first.path} {first.problem}")
     found.extend(subject_warnings(report.dataset))
     return found
 

@@ -368,6 +368,13 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
             f"of shape ({rows}, {n_classes}), one row per sample and one column per class. Fix the model's output "
             "layer (it must end in n_classes outputs) or report it to the plugin's author"
         )
+    if not logits.is_floating_point():
+        raise PluginError(
+            f"fold {folds[0] + 1}, {when}: {plugin} returned {str(logits.dtype).replace('torch.', '')} scores; expected "
+            "floating-point scores (logits), one per class, from which merbench takes the loss and the argmax itself. "
+            "Return the output layer's values as they are (no .long(), .int(), .round() or argmax), or report it to "
+            "the plugin's author"
+        )
     scores = logits.reshape(len(folds), rows, -1).float()
     if predicting:  # NaN, or an infinite top score shared by several classes: no class is the prediction
         top = scores.max(dim=2, keepdim=True).values
@@ -425,7 +432,28 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
             f"{error_line(exc)}; check the model's options or report it to the plugin's author{where}"
         ) from None
     check_logits(logits, batch_shape[0], n_classes, plugin, fold_index)
+    if torch.is_grad_enabled() and not logits.requires_grad:
+        raise PluginError(
+            f"fold {folds[0] + 1}, first batch: {plugin} returned scores that do not depend on any trainable "
+            "parameter (requires_grad is False), so no training step can change the model: its forward() detaches "
+            "its output (.detach(), torch.no_grad(), a round trip through numpy) or it has no trainable parameter "
+            "(all frozen, or layers kept in a plain list). Return the output layer's tensor as it is, or report it "
+            "to the plugin's author"
+        )
     return logits
+
+
+def check_trainable(model: nn.Module, plugin: str, fold_index: int) -> None:
+    """Refuse a torch model with no trainable parameter (``PluginError`` naming ``plugin``): gradient training
+    could not change it, and its scores would be those of the untrained model."""
+    if any(parameter.requires_grad for parameter in model.parameters()):
+        return
+    what = "only frozen parameters (requires_grad=False)" if any(True for _ in model.parameters()) else "no parameters"
+    raise PluginError(
+        f"fold {fold_index + 1}: {plugin} built a {type(model).__name__} with {what}, so training cannot change it. "
+        "Register its layers as attributes of the module (nn.Module, nn.ModuleList, nn.Parameter, not a plain list or "
+        "dict) and leave some trainable, or report it to the plugin's author"
+    )
 
 
 def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, std, autocast,
@@ -493,6 +521,7 @@ def train_fold(
 
         return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch,
                                 n_classes=n_classes, plugin=plugin, normalise_on=settings.normalise_on)
+    check_trainable(model, plugin, fold.index)
     model = model.to(device)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from merbench.contracts import Fold, FoldOutput
-from merbench.errors import MerbenchError, PluginError, RunFailed, UsageError, error_line
+from merbench.errors import MerbenchError, PluginError, RunFailed, error_line
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
 ALL_NORMALISATION = "feature mean/std (StandardScaler) fitted on ALL samples, test samples included (leaky)"
@@ -25,6 +25,22 @@ ALL_NORMALISATION = "feature mean/std (StandardScaler) fitted on ALL samples, te
 def is_estimator(model: Any) -> bool:
     """True for an object with ``fit`` and ``predict`` methods."""
     return callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None))
+
+
+def check_model_kind(model: Any, plugin: str) -> None:
+    """Refuse what a model plugin's ``build()`` returned unless it is a torch module or an estimator (``PluginError``
+    naming ``plugin``; ``None`` is the usual case: a build function that forgot its ``return``)."""
+    if is_estimator(model):
+        return
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        return
+    raise PluginError(
+        f"{plugin}: its build() returned {'None' if model is None else f'a {type(model).__name__}'}, which is neither "
+        "a torch.nn.Module nor an estimator with fit(X, y) and predict(X); fix the model plugin's build function "
+        "(does it end with `return model`?)"
+    )
 
 
 def seeded(estimator: Any, seed: int) -> Any:
@@ -60,11 +76,7 @@ def fit_predict_fold(
     """
     from sklearn.preprocessing import StandardScaler
 
-    if not is_estimator(estimator):
-        raise UsageError(
-            f"{plugin}: its build() returned a {type(estimator).__name__}, which is neither a torch.nn.Module nor an "
-            "estimator with fit(X, y) and predict(X); fix the model plugin's build function"
-        )
+    check_model_kind(estimator, plugin)
     start = time.perf_counter() if started is None else started
     features = _as_numpy(inputs).reshape(len(inputs), -1).astype(np.float64, copy=False)
     targets = _as_numpy(labels).astype(np.int64, copy=False)
@@ -74,8 +86,9 @@ def fit_predict_fold(
     train, test = scaler.transform(features[fold.train]), scaler.transform(features[fold.test])
     model = seeded(estimator, seed)
     _plugin_call(model.fit, "fit()", plugin, fold.index, train, targets[fold.train])
-    train_error = float(np.mean(np.asarray(_plugin_call(model.predict, "predict()", plugin, fold.index, train))
-                                != targets[fold.train]))
+    train_predictions = check_predictions(_plugin_call(model.predict, "predict()", plugin, fold.index, train),
+                                          len(fold.train), n_classes, plugin, fold.index)
+    train_error = float(np.mean(train_predictions != targets[fold.train]))
     if on_epoch:
         on_epoch(0, train_error)
     predictions = check_predictions(_plugin_call(model.predict, "predict()", plugin, fold.index, test),
@@ -107,8 +120,10 @@ def check_predictions(predicted: Any, rows: int, n_classes: int | None, plugin: 
     values = np.asarray(predicted)
     where = f"fold {fold_index + 1}: {plugin}'s predict()"
     if values.shape != (rows,):
+        scores = (" (a score per class? predict() must return the class itself, e.g. the argmax of those scores)"
+                  if values.ndim == 2 and values.shape[0] == rows and values.shape[1] > 1 else "")
         raise PluginError(f"{where} returned shape {values.shape} for {rows} samples; expected ({rows},), one class "
-                          "index per sample. Fix the estimator or report it to the plugin's author")
+                          f"index per sample{scores}. Fix the estimator or report it to the plugin's author")
     if values.size and not np.issubdtype(values.dtype, np.integer):
         if not (np.issubdtype(values.dtype, np.number) and np.isfinite(values).all() and (values == np.round(values)).all()):
             raise PluginError(f"{where} returned {values.dtype} values such as {values.flat[0]!r}; expected class "

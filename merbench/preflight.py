@@ -101,10 +101,13 @@ def check_chain(config: RunConfig, registry: Registry) -> Chain:
 def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_classes: int) -> None:
     """Build the model once for the input the chain will give, so that an option its ``build()`` refuses
     (``model.patch`` larger than the input, more layers than the input size allows, missing local weights) is
-    refused before anything is preprocessed or recorded. Built on the meta device where the factory allows (no
-    memory, no time); a chain whose output shape only the data tells is left to the run."""
+    refused before anything is preprocessed or recorded, and so is a ``build()`` that returns neither a torch module
+    nor an estimator (``None``). Built on the meta device where the factory allows (no memory, no time). A factory
+    string that cannot be imported is refused naming the plugin, even where the chain's output shape only the data
+    tells and the build itself is left to the run."""
     if not config.model:
         return
+    resolve_factory(registry.get("models", config.model).build, registry.label("models", config.model))
     from merbench.modelinfo import step_output_shape
 
     shape = step_output_shape(chain.steps[-1], config.section(config.preprocess[-1]))
@@ -112,17 +115,17 @@ def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_cla
         return
     import torch
 
+    from merbench.estimator import check_model_kind
     from merbench.runner import model_recipe  # imports torch, which the run needs anyway
 
     recipe = model_recipe(config, registry, shape, n_classes)
     try:
         with torch.device("meta"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. torch's "copying ... to a meta parameter is a no-op" per tensor
-            recipe()
-        return
+            model = recipe()
     except PluginError:  # perhaps only the meta device: the real build says what is wrong, if anything is
-        pass
-    recipe()
+        model = recipe()
+    check_model_kind(model, recipe.plugin)
 
 
 def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
@@ -130,7 +133,7 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     spec = registry.get("protocols", config.protocol)
     plugin = registry.label("protocols", config.protocol)
     dataset = protocol_dataset(dataset, spec, config.section("protocol"))
-    split = resolve_factory(spec.split)
+    split = resolve_factory(spec.split, plugin, "split")
     try:
         with warnings.catch_warnings():  # the run splits again and shows them then, once
             warnings.simplefilter("ignore")

@@ -64,7 +64,8 @@ def test_check_unreadable_frame_is_exit_2_naming_the_file(run_cli, tmp_path):
     result = run_cli("datasets", "check", "samm", "--root", str(root), "--strict")
     assert result.code == 2
     message = " ".join(result.err.split())
-    assert "1 file missing or unreadable, first: sample 006/006_1_2" in message and onset_frame.name in message
+    assert ("1 file a run reads first (onset, apex or middle frame) missing or unreadable, first: sample "
+            "006/006_1_2") in message and onset_frame.name in message
 
 
 @pytest.mark.parametrize("frame", ["onset", "offset", "in-clip", "middle"])

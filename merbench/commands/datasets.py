@@ -122,7 +122,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     sets = parse_set(flatten_sets(args.sets))
     untouched = folder_stamps(args.root)
     dataset, strict = load_for_check(registry, args.name, args.root, sets, cache_root(create=False))
-    report = CheckReport(dataset)
+    report = CheckReport(dataset, skips_clips="strict" in registry.get("datasets", args.name).options)
     with RichProgress(err) as progress:
         progress.start("files", len(dataset.samples), f"Opening frames of {dataset.name}")
         report.files_checked, report.problems = check_files(dataset, lambda n: progress.advance("files", n))
@@ -136,7 +136,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("annotation", _per_part(summary, lambda part: part.get("annotation") or part.get("manifest") or "(not named by the loader)")),
         ("frames", _per_part(summary, lambda part: part.get("frames") or part.get("mode") or "")),
         ("frames folder", _per_part(summary, lambda part: part.get("frames_folder") or "")),
-        ("samples", f"{len(dataset.samples)}{_usable(len(dataset.samples), report.clips_left_out)}"),
+        ("samples", f"{len(dataset.samples)}{_usable(len(dataset.samples), report.clips_left_out, report.skips_clips)}"),
         ("subjects", len(set(dataset.subjects.tolist()))),
         ("classes", ", ".join(classes)),
         ("rows skipped", summary.get("skipped", 0)),
@@ -194,10 +194,14 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def _usable(samples: int, left_out: set[str]) -> str:
-    """`` (N usable: ...)`` after the sample count when clips with missing or unreadable files are left out."""
+def _usable(samples: int, left_out: set[str], skips_clips: bool = True) -> str:
+    """`` (N usable: ...)`` after the sample count when clips with missing or unreadable files are left out; for a
+    dataset without a ``strict`` option (``skips_clips`` false), that a run stops at them instead."""
     if not left_out:
         return ""
+    if not skips_clips:
+        return (f" ({counted(left_out, 'clip')} with missing or unreadable files, at which a run stops: the dataset "
+                "has no dataset.strict option to skip them)")
     return (f" ({samples - len(left_out)} usable: {counted(left_out, 'clip')} with missing or unreadable files left "
             "out, as a run leaves them)")
 
