@@ -36,7 +36,7 @@ def protocol_dataset(dataset: Dataset, protocol_spec: Any, options: dict[str, An
     if protocol_spec.expand is None:
         return dataset
     who = who or protocol_label(protocol_spec.name)
-    expand = resolve_factory(protocol_spec.expand)
+    expand = resolve_factory(protocol_spec.expand, who, "expand")
     try:
         expanded = expand(dataset, dict(options))
     except (MerbenchError, MemoryError):
