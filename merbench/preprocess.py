@@ -48,7 +48,7 @@ import numpy as np
 from merbench import __version__
 from merbench.cache import cache_root, content_key, write_cache_file
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
-from merbench.datafiles import decode_image, undecodable
+from merbench.datafiles import SKIP_CLIP, decode_image, undecodable
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.workers import WORKER_START_HINT, picklable, result_of, running, start_pool, submit, usable_cores
 from merbench.wording import counted, some_of
@@ -101,13 +101,40 @@ class Chain:
         return ",".join(spec.name for spec in self.specs)
 
     def signature(self) -> list[dict[str, Any]]:
-        """What identifies the chain's output: names, versions and parameters (computed once)."""
+        """What identifies the chain's output: names, versions and parameters (computed once; ``PluginError`` naming
+        the step whose ``cache_params()`` fails or gives something else than a dict of JSON values)."""
         if self._signature is None:
             self._signature = [
-                {"name": spec.name, "version": spec.version, "params": step.cache_params()}
-                for spec, step in zip(self.specs, self.steps)
+                {"name": spec.name, "version": spec.version, "params": self._cache_params(index)}
+                for index, spec in enumerate(self.specs)
             ]
         return self._signature
+
+    def _cache_params(self, index: int) -> dict[str, Any]:
+        """``cache_params()`` of step ``index``, checked: it goes into every cache key and the stored result, so
+        anything but a dict of JSON values (which ``json.dumps`` would refuse, or key by an object's address) is
+        the plugin's error."""
+        fix = "fix the preprocessor or report it to the plugin's author"
+        try:
+            params = self.steps[index].cache_params()
+        except MerbenchError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, MemoryError):
+                raise
+            raise PluginError(f"{self.label(index)}: its cache_params() raised {error_line(exc)}; it must return a "
+                              f"dict of the options that change its output: {fix}") from exc
+        if not isinstance(params, dict):
+            raise PluginError(f"{self.label(index)}: its cache_params() returned a {type(params).__name__}, not a "
+                              f"dict; it must return a dict of the options that change its output: {fix}")
+        try:
+            json.dumps(params)
+        except (TypeError, ValueError) as exc:
+            raise PluginError(f"{self.label(index)}: its cache_params() returned a dict that is not JSON "
+                              f"({error_line(exc)}); the values make up the cache key and are stored with the "
+                              "result, so they must be text, numbers, true/false, null, lists or dicts: "
+                              f"{fix}") from exc
+        return params
 
 
 def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
@@ -149,7 +176,9 @@ def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapp
     """Check the chain's order and build each preprocessor from its resolved options.
 
     A ``build(options)`` that raises something other than a merbench error (which says what to fix already) is
-    one ``PluginError`` naming the step as ``labels`` do (``preprocessor plugin 'NAME' (DISTRIBUTION VERSION)``).
+    one ``PluginError`` naming the step as ``labels`` do (``preprocessor plugin 'NAME' (DISTRIBUTION VERSION)``);
+    so is one that returns no preprocessor (None, an object without ``STEP_METHODS``), and a ``cache_params()``
+    that raises or gives no dict of JSON values (``Chain.signature``).
     """
     check_chain_order(specs)
     chain = Chain(specs, [], {spec.name: dict(sections[spec.name]) for spec in specs}, labels=list(labels))
@@ -157,7 +186,7 @@ def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapp
     for index, spec in enumerate(specs):
         build = resolve_factory(spec.build)
         try:
-            steps.append(build(dict(sections[spec.name])))
+            step = build(dict(sections[spec.name]))
         except MerbenchError:
             raise
         except Exception as exc:
@@ -168,8 +197,22 @@ def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapp
                 f"(--set {spec.name}.KEY=VALUE; `merbench info MODEL` lists a model's), or report it to the plugin's "
                 "author"
             ) from exc
+        lacking = [f"{name}()" for name in STEP_METHODS if not callable(getattr(step, name, None))]
+        if lacking:
+            what = "None" if step is None else f"a {type(step).__name__} without {', '.join(lacking)}"
+            raise PluginError(
+                f"{chain.label(index)}: its build(options) returned {what}; it must return the preprocessor, an "
+                "object with cache_params(), inputs(sample) and __call__(sample, read_frame, upstream) (fix the "
+                "preprocessor or report it to the plugin's author)"
+            )
+        steps.append(step)
     chain.steps = steps
+    chain.signature()  # a cache_params() that fails is named now, before any clip is read
     return chain
+
+
+STEP_METHODS = ("cache_params", "inputs", "__call__")
+"""What a built preprocessor must have (``merbench.contracts.PreprocessorPlugin``)."""
 
 
 def checked_chain(config: Any, registry: Any) -> Chain:
@@ -201,15 +244,29 @@ def check_model_input(model: str, expected: str, chain: Chain) -> None:
 
 
 def decode_frame(path: Path, blob: bytes) -> np.ndarray:
-    """Decode an image file's bytes to a grey uint8 frame, or raise DataError naming it."""
-    frame = decode_image(blob, cv2.IMREAD_GRAYSCALE)
+    """Decode an image file's bytes to a grey uint8 frame, or raise DataError naming it.
+
+    A frame of more than 8 bits (a 16-bit PNG or TIFF) is refused rather than reduced: OpenCV would keep its high
+    byte only, which leaves 12-bit camera data stored in 16 bits (0..4095) with a sixteenth of its contrast, and
+    how the frames should be scaled (by the camera's bit depth) only their owner knows.
+    """
+    frame = decode_image(blob, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
     if frame is None:
         raise DataError(f"cannot decode frame {path}: the file {undecodable(blob)}; {_frame_fix(path)}")
+    if frame.dtype != np.uint8:
+        bits = f"{frame.dtype.itemsize * 8}-bit{' floating-point' if frame.dtype.kind == 'f' else ''}"
+        low, high = (float(v) for v in (frame.min(), frame.max()))
+        raise DataError(
+            f"frame {path} is a {bits} image (values {low:g}..{high:g}); merbench reads 8-bit grey frames, and "
+            "keeping the high byte of each value would leave data of fewer bits (12-bit: 0..4095) with a fraction "
+            "of its contrast: convert the clip's frames to 8-bit grey, scaled by the camera's bit depth (12-bit: "
+            f"divide by 16){SKIP_CLIP}"
+        )
     return frame
 
 
 REPLACE_FRAME = "replace it with the original frame"
-SKIP_OR_REPLACE_FRAME = f"{REPLACE_FRAME}, or set dataset.strict=false to skip its clip"
+SKIP_OR_REPLACE_FRAME = f"{REPLACE_FRAME}{SKIP_CLIP}"
 
 
 def _frame_fix(path: Path) -> str:
@@ -221,7 +278,7 @@ def _frame_fix(path: Path) -> str:
 
 def skip_reason(error: str) -> str:
     """A clip's read error as the reason it was skipped (dataset.strict=false): without advice to skip it."""
-    return error.replace(SKIP_OR_REPLACE_FRAME, REPLACE_FRAME)
+    return error.replace(SKIP_CLIP, "")
 
 
 def read_bytes(path: Path, sample: Sample) -> bytes:
@@ -471,6 +528,8 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
     allowed = set(listed) | {os.path.abspath(path) for path in listed}
     refused: list[PluginError] = []
     current = 0
+    first: list[tuple[Path, np.ndarray]] = []  # the first frame decoded, whose size every other must have
+    bad_frames: list[DataError] = []  # a data problem, not the step's, should the step fail on after catching it
 
     def read_frame(path: Path) -> np.ndarray:
         if path not in allowed and os.path.abspath(path) not in allowed:
@@ -481,9 +540,18 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
                 "preprocessor or report it to the plugin's author)"
             ))
             raise refused[-1]
-        if path not in blobs:
-            blobs[path] = read_bytes(path, sample)
-        return decode_frame(path, blobs[path])
+        try:
+            if path not in blobs:
+                blobs[path] = read_bytes(path, sample)
+            frame = decode_frame(path, blobs[path])
+            if not first:
+                first.append((path, frame))
+            elif frame.shape != first[0][1].shape:
+                raise DataError(frame_size_problem(sample, path, frame, *first[0]))
+        except DataError as exc:
+            bad_frames.append(exc)
+            raise
+        return frame
 
     blind, hidden = without_label(sample)
     output: Any = None
@@ -497,6 +565,8 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
         except Exception as exc:  # the plugin's own code: any failure is the plugin's
             if refused:
                 raise refused[0] from exc
+            if bad_frames:
+                raise bad_frames[0] from exc
             if hidden.used:
                 raise _label_used(chain, index, sample, "__call__") from exc
             raise PluginError(
@@ -518,6 +588,21 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
     return _model_input(chain, sample, output), notes
 
 
+def frame_size_problem(sample: Sample, path: Path, frame: np.ndarray, seen: Path, seen_frame: np.ndarray) -> str:
+    """Why ``frame`` (file ``path``) cannot be used beside ``seen_frame`` of the same clip: another size.
+
+    Steps compare a clip's frames pixel by pixel (flow, a crop box found on the onset frame), so a frame that
+    was resized or cropped on its own would be stretched or cut at the wrong place without a word.
+    """
+    def size(image: np.ndarray) -> str:
+        return f"{image.shape[1]}×{image.shape[0]}"
+
+    role = "the onset frame " if Path(seen) == Path(sample.frames[sample.onset]) else ""
+    return (f"sample {sample.id}: frame {path} is {size(frame)} pixels but {role}{seen} is {size(seen_frame)}; "
+            f"every frame of a clip must have one size (was one resized or cropped on its own?): "
+            f"{_frame_fix(path)}")
+
+
 def _model_input(chain: Chain, sample: Sample, output: Any) -> np.ndarray:
     """The chain's last output as float32 (C, H, W), or ``PluginError`` naming the step when it is not that."""
     shape = getattr(output, "shape", None)
@@ -528,6 +613,12 @@ def _model_input(chain: Chain, sample: Sample, output: Any) -> np.ndarray:
         raise PluginError(
             f"{chain.label(-1)} returned {what} for sample {sample.id}; a chain's last step must return model input "
             "as a numpy array of numbers shaped (C, H, W): fix the preprocessor or report it to the plugin's author"
+        )
+    if 0 in output.shape:  # an empty array would only fail inside the model, blamed on it
+        raise PluginError(
+            f"{chain.label(-1)} returned an empty array of shape {tuple(output.shape)} for sample {sample.id}; model "
+            "input needs at least one channel, row and column: fix the preprocessor or report it to the plugin's "
+            "author"
         )
     converted = np.ascontiguousarray(output, dtype=np.float32)
     finite = np.isfinite(converted)
@@ -718,16 +809,22 @@ def _write_index(entry_dir: Path, index_key: str, dataset: Dataset, chain: Chain
 
 
 def summarise_notes(samples: Sequence[Sample], notes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Counts of each text note (``crop``, ``apex_rule``...) and per-clip apex frames when chosen by a rule."""
+    """Counts of each text note (``crop``, ``apex_rule``...) and per-clip apex frames when chosen by a rule.
+
+    ``apex_frames`` names each chosen frame by its file name (``image000124.bmp``), which a reader can open and
+    check; the notes hold its position in the clip's list of frame files, which skips any frame missing on disk.
+    """
     counts: dict[str, dict[str, int]] = {}
-    apex_frames: dict[str, int] = {}
+    apex_frames: dict[str, str] = {}
     for sample, sample_notes in zip(samples, notes):
         for key, value in sample_notes.items():
             if isinstance(value, str):
                 bucket = counts.setdefault(key, {})
                 bucket[value] = bucket.get(value, 0) + 1
         if sample_notes.get("apex_rule") not in (None, "annotated") and "apex" in sample_notes:
-            apex_frames[sample.id] = int(sample_notes["apex"])
+            position = int(sample_notes["apex"])
+            if 0 <= position < len(sample.frames):
+                apex_frames[sample.id] = Path(sample.frames[position]).name
     summary: dict[str, Any] = {f"{key}_counts": value for key, value in sorted(counts.items())}
     if apex_frames:
         summary["apex_frames"] = apex_frames
@@ -804,6 +901,10 @@ def preprocess_dataset(
         bundle = _load_bundle(entry_dir, index_key, len(samples))
     except Damaged as exc:
         bundle, damaged[str(index_dir(entry_dir) / f"{index_key}.npy")] = None, str(exc)
+    if bundle is not None and bundle.skipped and not skip_unreadable:
+        # An index written by a run that skipped unreadable clips (dataset.strict off) while this run must refuse
+        # them: the kept clips come from their cached entries, the skipped ones are computed again and stop it.
+        bundle = None
     if bundle is not None:
         if on_progress:
             on_progress(len(samples))
@@ -897,11 +998,13 @@ def preprocess_dataset(
             assert output is not None
             if output.shape != reference.shape:
                 last = chain.specs[-1]
-                resize = (f"; its last step, '{last.name}', takes a size: --set {last.name}.size=N resizes every "
-                          "clip to N x N" if "size" in (last.options or {}) else "")
+                fix = (f"; its last step, '{last.name}', takes a size: --set {last.name}.size=N resizes every "
+                       "clip to N x N" if "size" in (last.options or {}) else
+                       ": fix the preprocessor or report it to the plugin's author")
                 raise DataError(
-                    f"sample {samples[index].id}: preprocessed shape {output.shape} differs from {reference.shape}; "
-                    f"the chain must produce one size for every clip{resize}"
+                    f"{chain.label(-1)}, the last step of preprocess={chain.names}: sample {samples[index].id}: "
+                    f"preprocessed shape {output.shape} differs from {reference.shape} (sample "
+                    f"{samples[kept[0]].id}'s); the chain must produce one size for every clip{fix}"
                 )
         bundle = _Bundle(np.stack([outputs[i] for i in kept]), kept, [notes[i] for i in kept], dict(sorted(skipped.items())))
         index_key = _index_key(dataset, keys)  # a key found stale and looked up again changes the index's

@@ -86,14 +86,20 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     def warn(text: str) -> None:  # a damaged cache entry, recomputed: said as `merbench run` says it
         err.print(f"[bold yellow]Warning:[/] {escape(text)}", highlight=False)
 
-    if args.quiet:
-        result = preprocess_dataset(dataset, chain, cache_dir=cache_dir, workers=workers, skip_unreadable=skip,
-                                    on_warning=warn)
-    else:
-        with RichProgress(err) as progress:
-            progress.start("preprocess", len(dataset.samples), f"Preprocessing {config.dataset} ({', '.join(config.preprocess)})")
-            result = preprocess_dataset(dataset, chain, lambda n: progress.advance("preprocess", n), cache_dir, workers,
-                                        skip, on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
+    try:
+        if args.quiet:
+            result = preprocess_dataset(dataset, chain, cache_dir=cache_dir, workers=workers, skip_unreadable=skip,
+                                        on_warning=warn)
+        else:
+            with RichProgress(err) as progress:
+                progress.start("preprocess", len(dataset.samples),
+                               f"Preprocessing {config.dataset} ({', '.join(config.preprocess)})")
+                result = preprocess_dataset(
+                    dataset, chain, lambda n: progress.advance("preprocess", n), cache_dir, workers, skip,
+                    on_warning=lambda text: progress.message(f"[bold yellow]Warning:[/] {text}"))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: said as `merbench run` says what it kept
+        err.print("The clips finished so far are cached; run the same command again to compute only the rest")
+        raise
     rate = result.computed / result.seconds if result.computed and result.seconds > 0 else None
     shape = "×".join(str(size) for size in result.inputs.shape[1:])
     # Two lines, so that an 80-column terminal does not wrap inside a figure.

@@ -13,7 +13,8 @@ Expected under ``--root`` (or one folder below it):
 ``dataset.classes``: ``5`` (happiness, disgust, repression, surprise, others),
 ``3`` (the MEGC2019 composite: negative, positive, surprise) or ``all``. A row
 whose apex is ``/`` or empty keeps ``apex=None`` (the preprocessor uses the
-middle frame) and is counted in the summary.
+middle frame) and is counted in the summary; it needs 3 frames from onset to
+offset, else it is skipped (its middle frame would be the onset).
 """
 
 from __future__ import annotations

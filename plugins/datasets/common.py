@@ -378,6 +378,13 @@ def missing_frames(numbers: Iterable[int], first: int, last: int) -> str | None:
             f"({len(absent)} of {last - first + 1})")
 
 
+def middle_is_onset(count: int, span: str, fix: str) -> str:
+    """Why a clip without apex of ``count`` frames (fewer than 3) is left out: the middle frame, which steps take
+    for its apex, would be its onset, and the onset→apex motion nothing."""
+    return (f"no apex annotated and only {counted(count, 'frame')} ({span}): the middle frame used as the apex would "
+            f"be the onset itself, giving no motion; {fix} to use this clip")
+
+
 def missing_folder_hint(folder: Path, root: Path) -> str:
     """Why a clip folder the sheet names is not there, when the copy shows it: a file of that name, or the first
     missing folder on its way spelt otherwise (``Sub02`` or ``s02`` for ``sub02``, ``6`` for ``006``); else ``""``."""
@@ -433,7 +440,8 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     """Match annotated frame numbers to the frames on disk, repairing a wrong offset.
 
     Raises ``SkipRow`` when the folder or the onset/apex frame is missing, the folder
-    cannot be read or the apex lies outside onset..offset (a DataError when a folder
+    cannot be read, the apex lies outside onset..offset, or no apex is given and onset..offset
+    holds fewer than 3 frames (its middle frame would be the onset) (a DataError when a folder
     above it cannot be read). An offset that is not on disk, or lies before
     an apex that is on disk, is replaced by the last frame on disk (noted in ``fix``).
     """
@@ -476,6 +484,9 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
         if apex not in frames:
             raise SkipRow(f"apex frame {apex} not on disk (frames {first}..{last} in {where})")
     position = {n: i for i, n in enumerate(numbers)}
+    if apex is None and position[offset] - position[onset] < 2:
+        raise SkipRow(middle_is_onset(position[offset] - position[onset] + 1, f"onset {onset}..offset {offset}",
+                                      "add the apex to the sheet"))
     return Placed(
         frames=tuple(frames.values()),
         onset=position[onset],

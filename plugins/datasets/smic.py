@@ -7,8 +7,9 @@ level below ``--root``, e.g. ``SMIC_all_raw/HS``, or ``--root`` itself).
 positive, surprise. SMIC has no apex annotation: every sample has ``apex=None``
 and spans its whole folder (onset = first frame, offset = last); the
 preprocessor picks the frame (the middle one by default) and the run records
-the rule. ``non_micro`` folders and hidden folders (``.AppleDouble``, ``@eaDir``)
-are ignored.
+the rule. A clip needs at least 3 frames (with 2, the middle one is the
+onset). ``non_micro`` folders and hidden folders (``.AppleDouble``,
+``@eaDir``) are ignored.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from merbench_plugins.datasets.common import (
     find_dir,
     folders_in,
     list_frames,
+    middle_is_onset,
     missing_frames,
     to_dataset,
     unreadable,
@@ -130,7 +132,12 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                     log.skip(None, sample_id, str(exc))
                     continue
                 if len(frames) < 2:
-                    log.skip(None, sample_id, f"{clip_dir.relative_to(root)} holds {counted(frames, 'image file')}; need at least 2")
+                    log.skip(None, sample_id,
+                             f"{clip_dir.relative_to(root)} holds {counted(frames, 'image file')}; need at least 3")
+                    continue
+                if len(frames) < 3:
+                    log.skip(None, sample_id, middle_is_onset(len(frames), f"in {clip_dir.relative_to(root)}",
+                                                              "add the clip's other frames"))
                     continue
                 numbers = list(frames)
                 placed = Placed(tuple(frames.values()), 0, None, len(frames) - 1,

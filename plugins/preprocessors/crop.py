@@ -113,11 +113,13 @@ class CropPreprocessor:
         self._classifier: Any = load_cascade(self.cascade, cascade) if self.method == "haar" and self.cascade else None
 
     def cache_params(self) -> dict[str, Any]:
-        """Everything that changes this preprocessor's output (the cascade by its content)."""
-        params: dict[str, Any] = {"method": self.method, "margin": self.margin}
+        """Everything that changes this preprocessor's output (the cascade by its content; the margin only around a
+        detected face, so ``centre`` and ``none`` share entries whatever ``crop.margin`` says)."""
+        params: dict[str, Any] = {"method": self.method}
         if self.method == "haar":
             assert self.cascade is not None
             params.update(
+                margin=self.margin,
                 fallback=self.fallback,
                 min_face=self.min_face,
                 cascade_sha256=hashlib.sha256(self.cascade.read_bytes()).hexdigest(),
