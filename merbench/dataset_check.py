@@ -425,8 +425,12 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
     if offsets:
         first = offsets[0]
         clips = {problem.sample for problem in offsets}
-        then = (f"skip {plural(clips, 'it', 'them')}" if report.skips_clips
-                else "stop the run there (the dataset has no dataset.strict option to skip clips)")
+        if not report.skips_clips:
+            then = "stop the run there (the dataset has no dataset.strict option to skip clips)"
+        elif strict:
+            then = "stop the run there (exit 2: dataset.strict=true)"
+        else:
+            then = f"skip {plural(clips, 'it', 'them')}"
         found.append(f"{counted(clips, 'clip')} with a missing or unreadable offset or in-clip frame: the default chain "
                      f"(flow) does not read it, so {plural(clips, 'it is', 'they are')} kept, but chains that read "
                      f"frames across the clip (apex.rule=motion-peak, magnify; lbptop where it samples that frame) "

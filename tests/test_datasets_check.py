@@ -98,6 +98,7 @@ def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick
         assert "missing or unreadable, first" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
 
 
+
 @pytest.mark.parametrize("name, expected", [
     ("casme2", "expected CASME2-coding-*.xlsx or CASME2*coding*.xlsx in"),
     ("samm", "expected SAMM_Micro_FACS_Codes*.xlsx"),
@@ -190,3 +191,18 @@ def test_the_in_clip_sniff_reads_bytes_and_takes_any_file_name(tmp_path):
     assert checked == 3 and [(p.path.name, p.problem) for p in problems] == [
         (names[1], "in-clip frame unreadable (the file is empty (0 bytes))"),
         (names[2], "in-clip frame unreadable (the file is not an image file)")]
+
+
+def test_an_in_clip_frame_warning_says_a_strict_run_stops_where_a_lenient_one_skips():
+    """Under --strict (dataset.strict=true) a chain reading across the clip refuses a clip with an unreadable in-clip
+    frame (exit 2); the warning says so instead of "skip it"."""
+    from merbench.contracts import Dataset, Sample
+    from merbench.dataset_check import IN_CLIP, CheckReport, FrameProblem, warnings
+
+    frames = tuple(Path(f"/data/s01/c1/img{i}.jpg") for i in range(5))
+    dataset = Dataset("d", ("a", "b"), (Sample(id="c1", subject="s01", label=0, domain="d", frames=frames, onset=0,
+                                               apex=2, offset=4),))
+    report = CheckReport(dataset, problems=[FrameProblem("c1", frames[1], "is empty", IN_CLIP)])
+    lenient, strict = " ".join(warnings(report, False)), " ".join(warnings(report, True))
+    assert "samples that frame) skip it" in lenient
+    assert "samples that frame) stop the run there (exit 2: dataset.strict=true)" in strict and "skip it" not in strict
