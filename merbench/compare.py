@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence
 
 from merbench.errors import DataError, UsageError
@@ -101,9 +102,9 @@ class Comparison:
         """One sentence on settings other than the profiles' defaults; ``None`` when no run has any."""
         parts = []
         if self.common_settings:
-            parts.append(f"Every run changed from its profile's defaults: {', '.join(self.common_settings)}.")
+            parts.append(f"Every run changed from its profile's defaults: {one_line(', '.join(self.common_settings))}.")
         for (dataset, protocol), column_settings in self.column_settings.items():
-            parts.append(f"Every run in {dataset} · {protocol} changed: {', '.join(column_settings)}.")
+            parts.append(f"Every run in {dataset} · {protocol} changed: {one_line(', '.join(column_settings))}.")
         if any(cell.settings for cell in self.cells.values()):
             parts.append("Settings in parentheses after a model: what its run changed from its profile's defaults.")
         return " ".join(parts) or None
@@ -113,8 +114,8 @@ class Comparison:
         another seed, or a best seed picked per model, is not a like-for-like comparison); ``None`` otherwise."""
         by_seeds: dict[tuple[int, ...], list[str]] = {}
         for (model, column), cell in self.cells.items():
-            by_seeds.setdefault(cell.seeds, []).append(model if len(self.columns) == 1 else
-                                                       f"{model} on {column[0]} · {column[1]}")
+            by_seeds.setdefault(cell.seeds, []).append(one_line(model) if len(self.columns) == 1 else
+                                                       f"{one_line(model)} on {column[0]} · {column[1]}")
         if len(by_seeds) < 2:
             return None
         groups = "; ".join(f"{_seeds_text(seeds)}: {', '.join(dict.fromkeys(names))}"
@@ -130,7 +131,7 @@ class Comparison:
     def no_score_note(self) -> str | None:
         """One sentence naming the cells whose run has no score (NaN) for the metric, shown as — and never marked
         best; ``None`` when every cell has one."""
-        empty = [f"{model} on {column[0]} · {column[1]}" for (model, column), cell in self.cells.items()
+        empty = [f"{one_line(model)} on {column[0]} · {column[1]}" for (model, column), cell in self.cells.items()
                  if math.isnan(cell.mean)]
         if not empty:
             return None
@@ -160,15 +161,33 @@ class Comparison:
         what = METRIC_NAMES[self.metric]
         if self.stat == "fold":
             return f"{what}, mean ± std over folds (every seed's folds when repeated), in %"
-        return f"{what} on predictions pooled over all folds (± std over seeds when repeated), in %"
+        return (f"{what} on predictions pooled over all folds (± sample std over seeds, n − 1, when repeated), "
+                "in %")
 
     def has_reported(self, column: tuple[str, str]) -> bool:
         """Whether any model has a reported score for ``column``."""
         return any(cell.reported is not None for (_, col), cell in self.cells.items() if col == column)
 
+    def reported_note(self, mark: str, only: str = "") -> str | None:
+        """The sentence under the table on its *reported* column: what it is, its sources (which often say how the
+        paper averaged F1, or that it did not say) and what ``mark`` on a reported score means; ``None`` when the
+        table has no reported score. ``only``: words after "for reference" (`` only``)."""
+        cells = [cell for cell in self.cells.values() if cell.reported is not None]
+        if not cells:
+            return None
+        sources = sorted({one_line(cell.reported_source) for cell in cells if cell.reported_source})
+        note = (f"Reported: the model's published score, for reference{only}"
+                + (f"; from {'; '.join(sources)}." if sources else "."))
+        if any(not cell.subject_independent for cell in cells):
+            note += (f" {mark} on a reported score: the paper used a protocol that is not subject-independent, so that "
+                     "score is inflated as a measured one under it is.")
+        return note
+
     def records(self) -> list[dict[str, Any]]:
         """One flat record per cell (for CSV and JSON), fractions 0..1 as stored: ``model`` is the model's name,
-        ``row`` the table's row (the name with what sets the row apart: profile, settings, leak)."""
+        ``row`` the table's row (the name with what sets the row apart: profile, settings, leak), ``settings``
+        everything the cell's run changed from its profile's defaults (the comparison's common settings, its
+        column's and its row's), so that a record read alone, as a CSV row is, says how its run was made."""
         rows = []
         for model in self.models:
             for column in self.columns:
@@ -182,7 +201,8 @@ class Comparison:
                     "reported": _number(cell.reported), "reported_source": cell.reported_source,
                     "subject_independent": cell.subject_independent, "warnings": "; ".join(cell.warnings),
                     "run_id": cell.run_id, "n_runs": cell.n_runs, "profile": cell.profile,
-                    "settings": "; ".join(dict.fromkeys((*self.column_settings.get(column, ()), *cell.settings))),
+                    "settings": "; ".join(_in_run_order((*self.common_settings, *self.column_settings.get(column, ()),
+                                                         *cell.settings))),
                     "seeds": ", ".join(str(seed) for seed in cell.seeds),
                 })
         return rows
@@ -190,18 +210,25 @@ class Comparison:
     def warnings(self) -> list[str]:
         """Every leakage warning, prefixed with its model and column."""
         return [
-            f"{model} on {column[0]} · {column[1]}: {warning}"
+            f"{one_line(model)} on {column[0]} · {column[1]}: {warning}"
             for (model, column), cell in self.cells.items()
             for warning in cell.warnings
         ]
 
 
 def _reported(result: RunResult, metric: str) -> tuple[float | None, str | None]:
+    """The paper's score of ``result``'s setting for ``metric``, as a fraction (the paper's 99.4 % as 0.994, not
+    99.4 / 100 = 0.9940000000000001), and its source."""
     names = [name for name, key in REPORTED_METRICS.items() if key == metric]
     for entry in result.reported or []:
         if entry.dataset == result.dataset and entry.protocol == result.protocol and entry.metric in names:
-            return float(entry.value) / 100.0, entry.source
+            return float(_decimal(entry.value) / 100), entry.source
     return None, None
+
+
+def _decimal(value: float) -> Decimal:
+    """``value`` as the decimal number it was written as (``76.05``, not the binary float's 76.04999…)."""
+    return Decimal(repr(float(value)))
 
 
 def _leakage_warnings(result: RunResult) -> list[str]:
@@ -376,6 +403,13 @@ def _without_column_settings(results: Sequence[RunResult], own: Sequence[tuple[s
             for result, settings, fewer in zip(results, own, reduced)]
 
 
+def _in_run_order(settings: Sequence[str]) -> list[str]:
+    """``settings`` (``key=value``) once each, in the order ``merbench.run_settings.changed_settings`` gives a run's:
+    a ``preprocess`` chain first, then by section and key; the same run's list, whatever the runs compared with it."""
+    return sorted(set(settings), key=lambda item: (not item.startswith("preprocess="),
+                                                    item.partition("=")[0].split(".", 1)))
+
+
 def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
     """The settings among ``settings`` (``key=value``) that change which samples or folds a run scores."""
     return tuple(sorted(item for item in settings or () if item.startswith(("dataset.", "protocol."))))
@@ -384,6 +418,24 @@ def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
 def pct(value: float | None) -> str:
     """A fraction as a percentage with one decimal; a dash for ``None`` or NaN (no score)."""
     return "—" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+REPORTED_PLACES = Decimal("0.01")
+"""Papers publish micro-expression scores with two decimals (73.53, 76.05); ``merbench info`` and ``show`` too."""
+
+
+def reported_pct(value: float | None) -> str:
+    """A reported score (a fraction, ``Cell.reported``) as the paper's percentage, with two decimals rounded as
+    decimals (0.7605 → ``76.05``, never the binary float's ``76.0``); a dash for ``None`` or NaN."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return str((_decimal(value) * 100).quantize(REPORTED_PLACES, rounding=ROUND_HALF_UP))
+
+
+def one_line(text: str) -> str:
+    """``text`` (a row name, a setting's value) on one line, for a sentence under a table: line breaks as spaces,
+    as the table itself shows them."""
+    return " ".join(text.splitlines())
 
 
 def _number(value: float | None) -> float | None:
@@ -408,9 +460,8 @@ def comparison_table(comparison: Comparison) -> DataTable:
     legend = [text for text, shown in (
         ("*: best per column (bold green on a terminal).", any(cell.best for cell in cells)),
         ("⚠: leakage warning (listed below).", any(cell.warnings for cell in cells)),
-        ("Reported: the model's published score, for reference only.",
-         any(comparison.has_reported(column) for column in comparison.columns)),
-    ) if shown]  # only the markers the table holds
+        (comparison.reported_note("⚠", " only"), True),
+    ) if shown and text]  # only the markers the table holds
     notes = [printable(note) for note in comparison.notes()]
     table = DataTable(f"Comparison: {comparison.description}", columns, caption=" ".join(legend + notes) or None)
     for model in comparison.models:
@@ -424,7 +475,7 @@ def comparison_table(comparison: Comparison) -> DataTable:
                 style = " ".join(s for s, on in (("red", bool(cell.warnings)), ("bold green", cell.best)) if on)
                 row.append(styled(text, style) if style else text)
             if comparison.has_reported(column):  # a published score under a leaky protocol leaks as the run does
-                reported = pct(cell.reported) if cell is not None and cell.reported is not None else ""
+                reported = reported_pct(cell.reported) if cell is not None and cell.reported is not None else ""
                 row.append(f"{reported} ⚠" if reported and cell is not None and not cell.subject_independent
                            else reported)
         table.add_row(*row)

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from merbench.compare import Comparison, cell_text, pct
+from merbench.compare import Comparison, cell_text, one_line, reported_pct
 from merbench.errors import UsageError
 from merbench.escaping import latex_escape, markdown_cell, printable
 from merbench.html_report import render_report
@@ -45,7 +45,9 @@ def _header(comparison: Comparison) -> list[str]:
 
 def _rows(comparison: Comparison, escape: Callable[[str], str], bold: Callable[[str], str], mark: str) -> list[list[str]]:
     """The table's rows, each cell's data text passed through ``escape`` before merbench's own markup is added:
-    ``mark`` after a value with a leakage warning and ``bold`` around the best value of its column."""
+    ``mark`` after a value with a leakage warning, and after a reported score under a protocol that is not
+    subject-independent (inflated as a measured one is, as ``compare`` and the HTML report mark it), and ``bold``
+    around the best value of its column."""
     rows = []
     for model in comparison.models:
         row = [escape(model)]
@@ -57,16 +59,21 @@ def _rows(comparison: Comparison, escape: Callable[[str], str], bold: Callable[[
                 text = bold(text) if cell.best else text
             row.append(text)
             if comparison.has_reported(column):
-                row.append(escape(pct(cell.reported)) if cell is not None and cell.reported is not None else "")
+                reported = ""
+                if cell is not None and cell.reported is not None:
+                    reported = escape(reported_pct(cell.reported)) + ("" if cell.subject_independent else mark)
+                row.append(reported)
         rows.append(row)
     return rows
 
 
 def _footer(comparison: Comparison) -> list[str]:
-    """The notes under the table; they explain only the columns and marks the table has."""
+    """The notes under the table; they explain only the columns and marks the table has, and name where the
+    reported scores come from."""
     line = f"Values: {comparison.description}."
-    if any(comparison.has_reported(column) for column in comparison.columns):
-        line += " Reported: the model's published score, for reference."
+    reported = comparison.reported_note("†")
+    if reported:
+        line += f" {reported}"
     return [line] + comparison.notes() + [f"† {warning}" for warning in comparison.warnings()]
 
 
@@ -136,14 +143,19 @@ def to_latex(comparison: Comparison) -> str:
         rf"\caption{{{latex_escape(comparison.description)}. Best per column in bold; $^\dagger$: leakage warning.}}",
         r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
         r"\toprule",
-        " & ".join(latex_escape(h) for h in header) + r" \\",
+        " & ".join(_latex_cell(h) for h in header) + r" \\",
         r"\midrule",
     ]
-    for row in _rows(comparison, latex_escape, lambda t: rf"\textbf{{{t}}}", r" $^\dagger$"):
+    for row in _rows(comparison, _latex_cell, lambda t: rf"\textbf{{{t}}}", r" $^\dagger$"):
         lines.append(" & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     lines += ["% " + " ".join(printable(line).splitlines()) for line in _footer(comparison)]
     return "\n".join(lines) + "\n"
+
+
+def _latex_cell(text: str) -> str:
+    """``text`` for a cell of the tabular: escaped, on one line (a blank line would end the paragraph in it)."""
+    return latex_escape(one_line(text))
 
 
 def to_html(comparison: Comparison, results: Sequence[RunResult] = (), metric: str | None = None) -> str:

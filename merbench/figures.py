@@ -4,8 +4,11 @@ For each run: ``<run>-confusion.png``, the pooled confusion matrix with counts,
 and ``<run>-folds.png``, a metric per fold with the fold mean. Files are
 written atomically, with the user's umask; an existing symlink is written through.
 ``confusion_png`` and ``folds_png`` give the same figures as bytes (the HTML
-report embeds them). Class names and model names are drawn literally: ``$`` is
-never read as mathematical notation.
+report embeds them). A figure's title names the run by its comparison row (the
+model with the profile, settings or leak that set it apart), as the reports do,
+so that two runs of one model are told apart in a figure shown on its own.
+Class names and model names are drawn literally: ``$`` is never read as
+mathematical notation.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from merbench.compare import METRIC_NAMES
+from merbench.compare import METRIC_NAMES, one_line
 from merbench.errors import UsageError
 from merbench.escaping import printable
 from merbench.outputs import check_output_path, write_output
@@ -57,15 +60,18 @@ def _stem(result: RunResult) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def _title(result: RunResult) -> str:
-    """The figure's title: the run, for a ``--seeds N`` run which seed it draws (its first), and a run that leaks
-    marked † with its leak kinds, as the reports mark it (a figure is often shown on its own)."""
+def _title(result: RunResult, row: str | None = None) -> str:
+    """The figure's title: the run (by its comparison ``row``, default its model; a row that names settings on a
+    line of its own), for a ``--seeds N`` run which seed it draws (its first), and a run that leaks marked † with
+    its leak kinds, as the reports mark it (a figure is often shown on its own)."""
     from merbench.leaks import result_leaks
 
     label = seed_label(result)
     leaks = result_leaks(result)
-    return printable(f"{result.model} · {result.dataset} · {result.protocol}" + (f" · {label}" if label else "")
-                     + (f" · † leaks: {', '.join(leaks)}" if leaks else ""))
+    name = result.model if row is None else one_line(row)
+    where = f"{result.dataset} · {result.protocol}"
+    head = f"{name} · {where}" if name == result.model else f"{name}\n{where}"
+    return printable(head + (f" · {label}" if label else "") + (f" · † leaks: {', '.join(leaks)}" if leaks else ""))
 
 
 def metric_label(metric: str) -> str:
@@ -73,7 +79,7 @@ def metric_label(metric: str) -> str:
     return METRIC_NAMES.get(metric, metric).split(" (")[0]
 
 
-def _draw_confusion(plt, result: RunResult):
+def _draw_confusion(plt, result: RunResult, row: str | None = None):
     import numpy as np
 
     matrix = np.asarray(result.confusion_matrix)
@@ -84,25 +90,26 @@ def _draw_confusion(plt, result: RunResult):
     axes.set_yticks(range(len(classes)), classes)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    axes.set_title(_title(result), fontsize=9)
+    axes.set_title(_title(result, row), fontsize=9)
     threshold = matrix.max() / 2 if matrix.size else 0
-    for (row, column), count in np.ndenumerate(matrix):
-        axes.text(column, row, str(count), ha="center", va="center", color="white" if count > threshold else "black")
+    for (true, predicted), count in np.ndenumerate(matrix):
+        axes.text(predicted, true, str(count), ha="center", va="center", color="white" if count > threshold else "black")
     figure.colorbar(image, ax=axes, fraction=0.046)
     return figure
 
 
-def confusion_png(result: RunResult) -> bytes:
-    """The pooled confusion matrix of ``result`` (rows true, columns predicted, with counts) as PNG bytes."""
-    return _png(_draw_confusion, result)
+def confusion_png(result: RunResult, row: str | None = None) -> bytes:
+    """The pooled confusion matrix of ``result`` (rows true, columns predicted, with counts) as PNG bytes, titled
+    with its comparison ``row`` (default: its model)."""
+    return _png(_draw_confusion, result, row)
 
 
-def confusion_figure(result: RunResult, path: Path) -> Path:
+def confusion_figure(result: RunResult, path: Path, row: str | None = None) -> Path:
     """Draw the pooled confusion matrix of ``result`` (rows true, columns predicted) to ``path``."""
-    return _save(confusion_png(result), path)
+    return _save(confusion_png(result, row), path)
 
 
-def _draw_folds(plt, result: RunResult, metric: str):
+def _draw_folds(plt, result: RunResult, metric: str, row: str | None = None):
     folds = result.folds
     values = [100 * fold.metrics[metric] for fold in folds]
     figure, axes = plt.subplots(figsize=(max(4.0, 0.4 * len(folds) + 2), 3.0))
@@ -113,19 +120,20 @@ def _draw_folds(plt, result: RunResult, metric: str):
     axes.set_xlabel("fold")
     axes.set_ylabel(f"{metric_label(metric)} (%)")
     axes.set_ylim(0, 100)
-    axes.set_title(f"{_title(result)}: {metric_label(metric)} per fold", fontsize=9)
+    axes.set_title(f"{_title(result, row)}: {metric_label(metric)} per fold", fontsize=9)
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return figure
 
 
-def folds_png(result: RunResult, metric: str = "uf1") -> bytes:
-    """``metric`` of each fold of ``result`` as bars, with the fold mean as a dashed line, as PNG bytes."""
-    return _png(_draw_folds, result, metric)
+def folds_png(result: RunResult, metric: str = "uf1", row: str | None = None) -> bytes:
+    """``metric`` of each fold of ``result`` as bars, with the fold mean as a dashed line, as PNG bytes, titled with
+    its comparison ``row`` (default: its model)."""
+    return _png(_draw_folds, result, metric, row)
 
 
-def folds_figure(result: RunResult, path: Path, metric: str = "uf1") -> Path:
+def folds_figure(result: RunResult, path: Path, metric: str = "uf1", row: str | None = None) -> Path:
     """Draw ``metric`` of each fold of ``result`` as bars with the fold mean as a line, to ``path``."""
-    return _save(folds_png(result, metric), path)
+    return _save(folds_png(result, metric, row), path)
 
 
 def _figure_files(result: RunResult, folder: Path) -> tuple[Path, Path]:
@@ -150,15 +158,17 @@ def check_figure_files(results: Sequence[RunResult], folder: Path) -> None:
         check_output_path(path, "--figures")
 
 
-def write_figures(results: Sequence[RunResult], folder: Path, metric: str = "uf1") -> list[Path]:
-    """Confusion-matrix and per-fold PNGs of every result into ``folder``; returns the files written."""
+def write_figures(results: Sequence[RunResult], folder: Path, metric: str = "uf1",
+                  rows: Sequence[str] | None = None) -> list[Path]:
+    """Confusion-matrix and per-fold PNGs of every result into ``folder``, titled with each result's comparison row
+    (``rows``, in the order of ``results``; default: its model); returns the files written."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--figures {folder}: is a file; give a folder")
     folder.mkdir(parents=True, exist_ok=True)
     check_figure_files(results, folder)
     written = []
-    for result in results:
+    for result, row in zip(results, rows if rows is not None else [None] * len(results), strict=True):
         confusion, folds = _figure_files(result, folder)
-        written.append(confusion_figure(result, confusion))
-        written.append(folds_figure(result, folds, metric))
+        written.append(confusion_figure(result, confusion, row))
+        written.append(folds_figure(result, folds, metric, row))
     return written

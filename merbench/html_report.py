@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
-from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, shown_runs
+from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, reported_pct, shown_runs
 from merbench.escaping import html_text as esc
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
@@ -193,7 +193,7 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
                 value = cell.reported if cell is not None else None
                 # A paper's score under a protocol that is not subject-independent is inflated as a measured one is.
                 mark = " †" if value is not None and not cell.subject_independent else ""
-                cells.append(_td(pct(value) + mark if value is not None else "", value,
+                cells.append(_td(reported_pct(value) + mark if value is not None else "", value,
                                  "reported leak" if mark else "reported"))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     page.add('<section id="comparison"><h2>Comparison</h2>',
@@ -375,30 +375,33 @@ def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
         foot = ["<tr>" + _td(label) + "".join(_td(pct(scores[k])) for k in keys) + "</tr>"
                 for label, scores in (("mean", across.mean), ("std", across.std))]
         page.add(f"<h3>Pooled scores over {esc(across.n)} seeds</h3>")
-        page.table([("Seed", ""), *((SHORT[k], "") for k in keys)], rows, foot)
+        page.table([("Seed", ""), *((SHORT[k], "") for k in keys)], rows, foot,
+                   caption="In %. std: the sample standard deviation over the seeds (n − 1), as merbench show, "
+                   "regress and the README report it; the std of the per-fold table is over folds (n).")
     _reported_table(page, result)
     _provenance(page, result)
     page.add('<p class="note"><a href="#top">back to the top</a></p></section>')
 
 
-def _figures(result: RunResult, metric: str) -> tuple[bytes, bytes]:
+def _figures(result: RunResult, metric: str, row: str | None = None) -> tuple[bytes, bytes]:
     from merbench.figures import confusion_png, folds_png
 
-    return confusion_png(result), folds_png(result, metric)
+    return confusion_png(result, row), folds_png(result, metric, row)
 
 
 def render_report(comparison: Comparison, results: Sequence[RunResult], metric: str | None = None,
-                  draw: Callable[[RunResult, str], tuple[bytes, bytes]] = _figures) -> str:
+                  draw: Callable[[RunResult, str], tuple[bytes, bytes]] | None = None) -> str:
     """The report page of ``comparison`` and the runs behind its cells (``results``: oldest first).
 
     ``metric`` is the one drawn per fold (default: the comparison's); ``draw`` gives a run's
-    confusion-matrix and per-fold PNGs.
+    confusion-matrix and per-fold PNGs (default: ``merbench.figures``', titled with the run's row).
     """
     metric = metric or comparison.metric
     runs = shown_runs(comparison)
     anchors = {id(run): f"run-{i + 1}" for i, run in enumerate(runs)}
     # Each run is named by its comparison row (the model with its profile, settings or leak), as the table names it.
     labels = {id(run): row for (row, _), run in comparison.runs.items()}
+    drawing = draw or (lambda result, drawn: _figures(result, drawn, labels[id(result)]))
     page = _Page()
     rows = len(comparison.models)
     models = len(dict.fromkeys(run.model for run in runs)) if runs else rows
@@ -415,7 +418,7 @@ def render_report(comparison: Comparison, results: Sequence[RunResult], metric: 
     if runs:
         _dataset_section(page, runs, anchors, labels)
     for run in runs:
-        _run_section(page, run, anchors[id(run)], metric, draw, labels[id(run)])
+        _run_section(page, run, anchors[id(run)], metric, drawing, labels[id(run)])
     legend = [f"<li><b>{esc(name)}</b>: {esc(text)}</li>" for name, text in LEGEND.items() if name in page.used]
     page.add("<footer>", "<p>Columns and marks:</p><ul>" + "".join(legend) + "</ul>" if legend else "",
              "<p>Measured scores are computed by merbench from the runs' stored predictions. This file is complete "

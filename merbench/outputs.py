@@ -11,6 +11,7 @@ mode of the file it replaces).
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import sys
 import tempfile
@@ -44,7 +45,8 @@ def _is_sqlite(path: Path) -> bool:
 def _check_folder(folder: Path, option: str, path: Path) -> None:
     """Refuse ``path`` unless its folder exists, is a folder and accepts a new file."""
     if not folder.exists():
-        raise UsageError(f"{option} {path}: the folder {folder} does not exist; create it first (mkdir -p {folder})")
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist; create it first "
+                         f"(mkdir -p {shlex.quote(str(folder))})")
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: {folder} is not a folder; choose a path inside a folder")
     if not os.access(folder, os.W_OK | os.X_OK):

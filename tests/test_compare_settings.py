@@ -75,8 +75,8 @@ def test_settings_every_run_changed_are_named_once_in_the_note_and_in_every_expo
     assert "engine.epochs=2" in to_markdown(comparison)
     assert "engine.epochs=2" in str(comparison_table(comparison).caption)
     rows = list(csv.DictReader(io.StringIO(to_csv(comparison))))
-    assert {row["row"]: row["settings"] for row in rows} == {"offapexnet (model.dropout=0.1)": "model.dropout=0.1",
-                                                               "ststnet": ""}
+    assert {row["row"]: row["settings"] for row in rows} == {
+        "offapexnet (model.dropout=0.1)": "engine.epochs=2; model.dropout=0.1", "ststnet": "engine.epochs=2"}
 
 
 def test_how_and_where_the_folds_ran_and_the_seed_are_not_settings():

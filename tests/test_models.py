@@ -248,7 +248,8 @@ def test_info_shows_what_merbench_measured_per_protocol_and_the_gap(run_cli, mon
     assert "sample-10fold shared 70.0 ± 1.0 — — 88" in text
     assert "2031-01-02, test box" in text
     assert "99.99" not in text and "33.3" not in text  # entries with set: or another profile are not the model as shipped
-    assert ("The paper reports 96.50–99.73 % (F1, accuracy, precision, recall) under sample-10fold. On the synthetic "
+    assert ("The paper reports 96.50–99.73 % (F1, accuracy, precision, recall) under sample-10fold ⚠ (inflated: "
+            "sample-10fold has clips of one subject in training and test). On the synthetic "
             "data, merbench measures UF1 70.0 % under sample-10fold and 61.2 % under subject-10fold: sharing "
             "subjects between training and test changes UF1 by +8.8 points here.") in text
 

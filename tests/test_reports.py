@@ -241,7 +241,7 @@ def test_a_reported_cell_under_a_leaky_protocol_is_marked_in_the_terminal_compar
     console = Console(width=80, record=True, force_terminal=False)
     print_table(console, comparison_table(build_comparison([leaky])))
     row = next(line for line in console.export_text().splitlines() if line.startswith("m "))
-    assert row.split()[-2:] == ["99.1", "⚠"]
+    assert row.split()[-2:] == ["99.10", "⚠"]
 
 
 def test_the_comparison_legend_names_only_the_markers_the_table_holds():

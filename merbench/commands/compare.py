@@ -34,7 +34,7 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default="uf1",
                         help="metric to show: uf1 (default), uar, accuracy, macro_f1, macro_precision, macro_recall, weighted_f1")
     parser.add_argument("--stat", default="fold", choices=("fold", "pooled"),
-                        help="fold: mean ± std over folds (default); pooled: all folds' predictions together (± std over seeds)")
+                        help="fold: mean ± std over folds (default); pooled: all folds' predictions together (± sample std over seeds)")
     add_store_argument(parser)
 
 

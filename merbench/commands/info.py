@@ -88,20 +88,37 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                         + " (--set preprocess=... and --set STEP.KEY=... override them)"))
 
     if spec.reported:
+        from merbench.report import reported_leak_note
+
         sources = {score.source for score in spec.reported}
         one_source = len(sources) == 1
+        # A paper's score under a protocol that leaks (sample-10fold) is inflated: marked as `show` and `compare` do.
+        leaks = {score.protocol: protocol_leaks_of(registry, score.protocol) for score in spec.reported}
+        note = reported_leak_note(leaks, "⚠")
+        source = f"Source: {next(iter(sources)).rstrip('.')}." if one_source else ""
+        caption = " ".join(text for text in (source, note) if text)
         reported = DataTable("Reported by the paper (percent; cited, not measured by merbench)",
                              [Column("Dataset"), Column("Protocol"), Column("Metric"), Column("Value", justify="right"),
                               *([] if one_source else [Column("Source", TEXT)])],
-                             caption=printable_line(f"Source: {next(iter(sources))}") if one_source else None)
+                             caption=printable_line(caption) if caption else None)
         for score in spec.reported:
-            reported.add_row(score.dataset, score.protocol, score.metric.upper(), f"{score.value:.2f}",
+            protocol = styled(f"{score.protocol} ⚠", "red") if leaks[score.protocol] else score.protocol
+            reported.add_row(score.dataset, protocol, score.metric.upper(), f"{score.value:.2f}",
                              *([] if one_source else [score.source]))
         print_table(out, reported)
     else:
         out.print("Reported scores: none declared.")
     print_measured(out, registry, name, spec.reported)
     return 0
+
+
+def protocol_leaks_of(registry, protocol: str) -> list[str]:
+    """The leak kinds (``subjects``, ``clips``) the installed ``protocol`` declares; none for one not installed."""
+    from merbench.leaks import protocol_leaks
+
+    if protocol not in registry.names("protocols"):
+        return []
+    return protocol_leaks(registry.get("protocols", protocol))
 
 
 def _shown_path(path) -> str:
@@ -155,13 +172,18 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
         seconds = "—" if row.seconds_per_run is None else f"{row.seconds_per_run:.0f}"
         table.add_row(row.protocol, {True: "independent", False: "shared", None: "?"}[independent], *cells, seconds)
     print_table(out, table)
-    note = gap_note(stored.rows, reported)
+    leaky = {score.protocol: protocol_leaks_of(registry, score.protocol) for score in reported}
+    note = gap_note(stored.rows, reported, leaky)
     if note:
         out.print(shown(note))
 
 
-def gap_note(rows, reported) -> str | None:
-    """One sentence on the paper's protocol against merbench's subject-independent one, or None."""
+def gap_note(rows, reported, leaks=None) -> str | None:
+    """One sentence on the paper's protocol against merbench's subject-independent one, or None; ``leaks`` maps each
+    protocol of ``reported`` to its leak kinds (``protocol_leaks_of``): the paper's scores under one that leaks are
+    said to be inflated."""
+    from merbench.leaks import describe
+
     by_protocol = {row.protocol: row for row in rows}
     paper_protocols = sorted({score.protocol for score in reported})
     independent = by_protocol.get("subject-10fold")
@@ -173,6 +195,9 @@ def gap_note(rows, reported) -> str | None:
                                 for score in reported}))
     span = f"{min(values):.2f}–{max(values):.2f}" if min(values) != max(values) else f"{values[0]:.2f}"
     text = f"The paper reports {span} % ({metrics}) under {', '.join(paper_protocols)}"
+    leaking = {protocol: kinds for protocol, kinds in (leaks or {}).items() if kinds}
+    if leaking:
+        text += f" ⚠ (inflated: {'; '.join(f'{p} has {describe(kinds)}' for p, kinds in leaking.items())})"
     if same is None or same is independent:
         return text + f"; merbench's subject-10fold UF1 on the synthetic data is {100 * independent.mean['uf1']:.1f} %."
     gain = 100 * (same.mean["uf1"] - independent.mean["uf1"])

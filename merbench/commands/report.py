@@ -137,6 +137,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"{counted(models, 'model')}{rows} × {counted(comparison.columns, 'column')} written to "
                       f"{escape(str(args.output))} ({what})")
     if figures is not None:
-        written = write_figures(shown, figures, args.metric)  # the runs the table shows
+        row_of = {id(run): row for (row, _), run in comparison.runs.items()}  # each figure titled with its table row
+        written = write_figures(shown, figures, args.metric, [row_of[id(run)] for run in shown])  # the runs shown
         err.print(f"{counted(written, 'figure')} written to {escape(str(args.figures))}")
     return 0
