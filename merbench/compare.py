@@ -259,6 +259,8 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
                         "out (run ids, --model, --dataset, --protocol)")
     if stat == "fold":
         mean, std = result.fold_stat(metric)
+        if len(result.folds) == 1 and result.across_seeds is None:  # cross-dataset: one fold has no spread
+            std = None
     elif result.across_seeds is not None:
         mean, std = float(result.across_seeds.mean[metric]), float(result.across_seeds.std[metric])
     else:

@@ -215,3 +215,16 @@ def test_a_one_fold_run_shows_no_fold_spread_in_the_terminal_table_and_the_html_
     two = minimal_result(fold_std=_scores(0.125))
     assert "12.5" in next(line for line in result_table(two).plain_lines() if line.split()[0] == "std")
     assert "<td>std</td><td></td><td>12.5</td>" in _page([two])
+
+
+def test_a_one_fold_run_has_no_spread_in_the_comparison_either():
+    """compare, grid and the exports show a one-fold run's fold statistic without "± 0.0" (std null in JSON); a
+    run of two folds keeps its ± std."""
+    from merbench.compare import build_comparison, cell_text
+
+    one = minimal_result(protocol="cross-dataset", fold_std=_scores(0.0), n_samples=2,
+                         folds=[{"fold": 0, "test_subjects": ["s0"], "n_test": 2, "metrics": _scores(0.5)}])
+    cell = next(iter(build_comparison([one]).rows[0].cells.values()))
+    assert cell.std is None and cell_text(cell) == "50.0"
+    two = next(iter(build_comparison([minimal_result(fold_std=_scores(0.125))]).rows[0].cells.values()))
+    assert cell_text(two) == "50.0 ± 12.5"
