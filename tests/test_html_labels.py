@@ -224,7 +224,7 @@ def test_a_one_fold_run_has_no_spread_in_the_comparison_either():
 
     one = minimal_result(protocol="cross-dataset", fold_std=_scores(0.0), n_samples=2,
                          folds=[{"fold": 0, "test_subjects": ["s0"], "n_test": 2, "metrics": _scores(0.5)}])
-    cell = next(iter(build_comparison([one]).rows[0].cells.values()))
+    cell = next(iter(build_comparison([one]).cells.values()))
     assert cell.std is None and cell_text(cell) == "50.0"
-    two = next(iter(build_comparison([minimal_result(fold_std=_scores(0.125))]).rows[0].cells.values()))
+    two = next(iter(build_comparison([minimal_result(fold_std=_scores(0.125))]).cells.values()))
     assert cell_text(two) == "50.0 ± 12.5"
