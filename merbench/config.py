@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 import yaml
 
 from merbench.contracts import resolve_factory
-from merbench.errors import PluginError, UsageError
+from merbench.errors import MerbenchError, PluginError, UsageError
 from merbench.result import document_kind
 from merbench.yaml_files import read_yaml
 
@@ -181,14 +181,30 @@ def parse_set(items: list[str]) -> dict[str, str]:
     return parsed
 
 
-def with_executor_flag(sets: dict[str, str], executor: str | None) -> dict[str, str]:
-    """``sets`` with ``--executor NAME`` as ``executor.name``; a ``--set executor.name`` that disagrees is refused."""
+def with_executor_flag(sets: dict[str, str], executor: str | None, config_file: Path | None = None) -> dict[str, str]:
+    """``sets`` with ``--executor NAME`` as ``executor.name``; a ``--set executor.name`` that disagrees is refused,
+    and so is a YAML ``config_file`` (``--config``) whose ``executor: name:`` disagrees, as a model or profile there
+    that disagrees with its flag is. A run's recorded configuration given as ``--config`` is not: it ran somewhere,
+    and the flag says where to run it again, as ``--device`` does."""
     if not executor:
         return sets
     given = sets.get("executor.name")
     if given is not None and str(given).strip() != executor:
         raise UsageError(f"--executor {executor} and --set executor.name={given} disagree; give the executor once")
+    named = _executor_in_options_file(config_file) if config_file is not None else None
+    if named is not None and str(named).strip() != executor:
+        raise UsageError(f"--executor {executor} and executor.name={named} in --config {config_file} disagree; "
+                         "give the executor once")
     return {**sets, "executor.name": executor}
+
+
+def _executor_in_options_file(path: Path) -> Any:
+    """The ``executor.name`` a YAML file of options sets; ``None`` when it sets none or is a run's recorded
+    configuration."""
+    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+    if not isinstance(data, dict) or _as_settings(data, path) is not data:
+        return None
+    return load_config_file(path).get("executor.name")
 
 
 def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -623,11 +639,50 @@ def sets_for_protocol(sets: Mapping[str, Any], protocol: str, protocols: Iterabl
     ``protocol.n_splits`` of ``subject-10fold`` beside ``loso``) is left out;
     one that none of them has stays, so that resolving the configuration names it.
     """
-    known = {option for name in {*protocols, protocol} for option in registry.get("protocols", name).options}
-    own = registry.get("protocols", protocol).options
-    return {key: value for key, value in sets.items()
-            if not str(key).startswith("protocol.") or str(key).partition(".")[2] in own
-            or str(key).partition(".")[2] not in known}
+    return sets_for_run(sets, registry, {"protocol": protocol}, {"protocol": protocols})
+
+
+ROUTED_KINDS = {"model": "models", "dataset": "datasets", "protocol": "protocols"}
+"""The sections whose options belong to a named plugin, with the plugin's kind: a grid routes their settings."""
+
+
+def plugin_options(registry: Registry, section: str, name: str, profile: str | None = None) -> list[str]:
+    """The options the ``section`` plugin ``name`` has, in its order (with its ``profile``'s; without one, every
+    profile's)."""
+    spec = registry.get(ROUTED_KINDS[section], name)
+    profiles = getattr(spec, "profiles", None) or {}
+    chosen = [profiles.get(profile, {})] if profile is not None else list(profiles.values())
+    return list(dict.fromkeys([*spec.options, *(option for options in chosen for option in options)]))
+
+
+def sets_for_run(sets: Mapping[str, Any], registry: Registry, names: Mapping[str, str],
+                 siblings: Mapping[str, Iterable[str]], profile: str | None = None) -> dict[str, Any]:
+    """The user's settings for one of several runs given the same settings (a grid's cells, a leakage study's runs).
+
+    ``names`` holds this run's plugin per section (``{"model": "ststnet", ...}``), ``siblings`` the plugins the
+    other runs have in those sections. A ``model.*``, ``dataset.*`` or ``protocol.*`` option that this run's
+    plugin lacks but a sibling has (``model.C`` of ``lbptop-svm`` beside ``ststnet``; ``protocol.n_splits`` of
+    ``subject-10fold`` beside ``loso``) is left out; one that none of them has stays, so that resolving the
+    configuration names it.
+    """
+    kept: dict[str, Any] = {}
+    for key, value in sets.items():
+        section, dot, option = str(key).partition(".")
+        name = names.get(section)
+        if dot and name and option not in plugin_options(registry, section, name, profile):
+            others = {other for other in siblings.get(section, ()) if other != name}
+            if any(option in _options_of_sibling(registry, section, other, profile) for other in others):
+                continue
+        kept[key] = value
+    return kept
+
+
+def _options_of_sibling(registry: Registry, section: str, name: str, profile: str | None) -> list[str]:
+    """``plugin_options``; none for a name that is not registered (the run of that name says so, not this one)."""
+    try:
+        return plugin_options(registry, section, name, profile)
+    except MerbenchError:
+        return []
 
 
 def resolve_config(
@@ -645,6 +700,8 @@ def resolve_config(
     config_file: Path | None = None,
     model_optional: bool = False,
     sibling_protocols: Sequence[str] = (),
+    sibling_models: Sequence[str] = (),
+    sibling_datasets: Sequence[str] = (),
 ) -> RunConfig:
     """Build a validated ``RunConfig``; raises ``UsageError`` on any bad name, key or value.
 
@@ -656,9 +713,10 @@ def resolve_config(
     model is needed: the model section is empty and the chain follows the
     dataset alone.
 
-    ``sibling_protocols``: the other protocols run with the same ``--set`` and
-    ``--config`` (a grid, a leakage study); a ``protocol.*`` option that only
-    they have is left out of this run (``sets_for_protocol``), from either.
+    ``sibling_protocols``, ``sibling_models``, ``sibling_datasets``: the other
+    protocols, models and datasets run with the same ``--set`` and ``--config``
+    (a grid, a leakage study); a ``protocol.*``, ``model.*`` or ``dataset.*``
+    option that only they have is left out of this run (``sets_for_run``), from either.
     """
     overrides: dict[str, Any] = load_config_file(config_file) if config_file else {}
     from_file = {key: f"--config {config_file}" for key in overrides if key not in (sets or {})}
@@ -699,8 +757,10 @@ def resolve_config(
                          f"(`merbench info {model}` describes the family)")
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
-    if sibling_protocols:
-        overrides = sets_for_protocol(overrides, protocol, sibling_protocols, registry)
+    if sibling_protocols or sibling_models or sibling_datasets:
+        overrides = sets_for_run(overrides, registry, {"model": model or "", "dataset": dataset, "protocol": protocol},
+                                 {"model": sibling_models, "dataset": sibling_datasets, "protocol": sibling_protocols},
+                                 profile)
     if dataset_spec.needs_root and root is None:
         raise UsageError(no_root_message(registry, dataset))
     if root is not None and not dataset_spec.reads_root:

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import re
+import shlex
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from merbench import recording, runner  # as modules: tests replace their run functions
-from merbench.config import RunConfig, check_seeds, parse_parallel_folds, resolve_config, sets_for_protocol
+from merbench.config import (ROUTED_KINDS, RunConfig, check_seeds, load_config_file, parse_parallel_folds, plugin_options,
+                             resolve_config, sets_for_protocol)
 from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
@@ -66,6 +69,7 @@ def split_names(values: Sequence[str] | None) -> list[str]:
 def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[str, Path]:
     """``--root NAME=DIR`` per dataset, or one plain ``--root DIR`` when the grid has one dataset."""
     roots: dict[str, Path] = {}
+    named = {str(value).partition("=")[0] for value in values or () if "=" in str(value)}
     for value in values or ():
         name, sep, folder = str(value).partition("=")
         if sep and name in datasets:
@@ -76,11 +80,12 @@ def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[s
         elif len(datasets) == 1:
             key, path = datasets[0], str(value)
         else:
+            guess = next((dataset for dataset in datasets if dataset not in named), datasets[0])
             raise UsageError(f"--root {value}: the grid has several datasets; say which one the folder holds, "
-                             f"e.g. --root {datasets[0]}={value}")
+                             f"e.g. --root {shlex.quote(f'{guess}={value}')}")
         if not path.strip():
             raise UsageError(f"--root {value}: the folder is empty; give the folder that holds your copy of "
-                             f"'{key}', e.g. --root {key}=/data/{key}")
+                             f"'{key}', e.g. --root {shlex.quote(f'{key}=/data/{key}')}")
         if key in roots:
             raise UsageError(f"--root given twice for dataset '{key}' ({roots[key]} and {path})")
         roots[key] = Path(path).expanduser()
@@ -119,6 +124,14 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
             registry.get("protocols", protocol)
         except MerbenchError as exc:
             raise type(exc)(f"--protocols {protocol}: {exc}") from None
+    for model in models:  # every cell's model.* and dataset.* settings look at all the grid's models and datasets
+        for dataset in datasets:
+            for kind, name in (("models", model), ("datasets", dataset)):
+                try:
+                    registry.get(kind, name)
+                except MerbenchError as exc:  # as the first cell of that name would say
+                    raise type(exc)(f"grid cell {model} × {dataset} × {protocols[0]}: {exc}") from None
+    check_routed_settings(registry, {"model": models, "dataset": datasets}, sets or {}, config_file)
     cells = []
     for model in models:
         for dataset in datasets:
@@ -127,11 +140,45 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
                     config = resolve_config(registry, model=model, dataset=dataset, protocol=protocol, profile=profile,
                                             seed=seed, device=device, root=roots.get(dataset), epochs=epochs,
                                             sets=sets_for_protocol(sets or {}, protocol, protocols, registry),
-                                            config_file=config_file, sibling_protocols=protocols)
+                                            config_file=config_file, sibling_protocols=protocols,
+                                            sibling_models=models, sibling_datasets=datasets)
                 except MerbenchError as exc:
                     raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {grid_flags(str(exc), dataset)}") from None
                 cells.append(GridCell(model, dataset, protocol, config))
     return cells
+
+
+def check_routed_settings(registry: Any, plugins: Mapping[str, Sequence[str]], sets: Mapping[str, Any],
+                          config_file: Path | None = None) -> None:
+    """Refuse a ``model.*``/``dataset.*`` setting that none of a grid's several models or datasets has.
+
+    ``plugins`` holds the grid's names per section (``{"model": [...], "dataset": [...]}``). Each such setting
+    goes to the cells whose plugin has the option (``config.sets_for_run``), so one that none has would go
+    nowhere. With one model (dataset) the cell's own message names the option's closest valid key.
+    """
+    if all(len(names) < 2 for names in plugins.values()):
+        return
+    given = {**(load_config_file(config_file) if config_file else {}), **sets}
+    for key in given:
+        section, dot, option = str(key).partition(".")
+        names = plugins.get(section, ())
+        if not dot or option == "name" or len(names) < 2:  # SECTION.name names the plugin
+            continue
+        try:
+            options = {name: plugin_options(registry, section, name) for name in names}
+        except MerbenchError:  # an unknown name: its cells name it
+            continue
+        if any(option in owned for owned in options.values()):
+            continue
+        close = difflib.get_close_matches(option, list(dict.fromkeys(o for owned in options.values() for o in owned)),
+                                          n=1, cutoff=0.6)
+        hint = f" (did you mean {section}.{close[0]}?)" if close else ""
+        where = "" if key in sets else f"--config {config_file}: "
+        listing = "; ".join(f"{name}: {', '.join(owned) or 'none'}" for name, owned in options.items())
+        kind = ROUTED_KINDS[section]
+        raise UsageError(f"{where}unknown setting '{key}'{hint}: none of the grid's {kind} ({', '.join(names)}) has "
+                         f"the option '{option}'. In a grid a {section}.* setting goes to the cells whose {section} has "
+                         f"it. Options of each: {listing}")
 
 
 def check_placement(cells: Sequence[GridCell]) -> None:
@@ -396,6 +443,19 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
         finished(i, CellOutcome(cell, result, run_id, continued_folds=kept if resume_id else None))
 
 
+def worker_error(error: MerbenchError, cell: GridCell, worker: str | None) -> MerbenchError:
+    """A cell's error sent back by a Ray worker, in the grid's terms: a ``--root DIR`` the worker refused becomes
+    ``--root NAME=DIR``, looked for on the worker's node, and flags are the grid's (``grid_flags``)."""
+    message, root = str(error), cell.config.root
+    prefix = f"--root {root}: "
+    if root is not None and message.startswith(prefix):
+        node = f"the Ray worker's node {worker}" if worker else "the Ray worker's node"
+        message = (f"--root {cell.dataset}={root}: looked for on {node}: {message[len(prefix):]} (with --executor ray "
+                   "the folder must exist at that path on every node)")
+    message = grid_flags(message, cell.dataset)
+    return error if message == str(error) else type(error)(message)
+
+
 def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,
                 finished: Callable[[int, CellOutcome], None]) -> None:
     options = RayOptions.from_section(cells[0].config.section("executor"))
@@ -410,9 +470,10 @@ def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: P
     def done(i: int, report: CellReport) -> None:
         cell, run_id = cells[i], open_ids.pop(i, None)
         if report.error is not None:
+            error = worker_error(report.error, cell, report.worker)
             if run_id is not None:
-                store.mark_stopped(run_id, "failed", str(report.error))
-            finished(i, CellOutcome(cell, run_id=run_id, error=report.error))
+                store.mark_stopped(run_id, "failed", str(error))
+            finished(i, CellOutcome(cell, run_id=run_id, error=error))
             return
         if report.result is not None:
             report = dataclasses.replace(report, result=with_recorded_settings(report.result, get_registry()))

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Column
+from rich.text import Text
 
 from merbench.escaping import printable
 
@@ -182,6 +183,34 @@ class PlainProgress:
         self.console.print(message_markup(text), highlight=False)
 
 
+NOTE_MIN_COLUMNS = 60
+"""The narrowest terminal whose bars show a stage's note (a cell's label...); a narrower one would give it a column
+a few letters wide, printed down the screen."""
+NOTE_MIN_WIDTH = 12
+"""The fewest columns a shown note gets."""
+
+
+class _NoteColumn(TextColumn):
+    """A stage's note: at least ``NOTE_MIN_WIDTH`` columns wide, left out on a terminal under ``NOTE_MIN_COLUMNS``."""
+
+    def __init__(self, console: Console):
+        super().__init__("{task.fields[note]}", markup=False,
+                         table_column=Column(overflow="fold", min_width=NOTE_MIN_WIDTH))
+        self.console = console
+
+    def get_table_column(self) -> Column:
+        """The note's column; none wide at all where the terminal is too narrow for it."""
+        column = super().get_table_column()
+        if self.console.width < NOTE_MIN_COLUMNS:
+            column = column.copy()
+            column.min_width, column.max_width = 0, 0
+        return column
+
+    def render(self, task) -> Text:
+        """The note, or nothing where the terminal is too narrow for it."""
+        return Text("") if self.console.width < NOTE_MIN_COLUMNS else super().render(task)
+
+
 class RichProgress:
     """Rich progress bars on a terminal, plain periodic lines elsewhere; use as a context manager."""
 
@@ -196,7 +225,7 @@ class RichProgress:
             MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=5)),
             TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
             TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
-            TextColumn("{task.fields[note]}", markup=False, table_column=Column(overflow="fold")),
+            _NoteColumn(console),
             console=console,
             transient=False,
         )

@@ -87,11 +87,33 @@ def peak_memory() -> dict[str, float | None]:
 
 
 def start_worker_server() -> None:
-    """Start the fork server now, without waiting: it imports ``WORKER_PRELOAD`` while this process works."""
-    if process_context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+    """Start the fork server now, without waiting: it imports ``WORKER_PRELOAD`` while this process works.
 
+    The server starts with Ctrl-C blocked, as Python's resource tracker does:
+    Ctrl-C reaches the whole process group, and a server still starting
+    (Python's own start-up, then its preloads) would die with a traceback.
+    The server ignores Ctrl-C, then unblocks it (``_arm_fork_server``); this
+    process unblocks it at once, so a Ctrl-C that came meanwhile reaches it then.
+    """
+    if process_context().get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver, resource_tracker
+
+    resource_tracker.ensure_running()  # it unblocks Ctrl-C after starting its own process: started first
+    blocked = _block_ctrl_c()
+    try:
         forkserver.ensure_running()
+    finally:
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _block_ctrl_c() -> set[signal.Signals] | None:
+    """Block SIGINT in this thread (the processes it starts inherit that); returns the mask to restore, ``None``
+    where signals cannot be blocked."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -186,6 +208,7 @@ def start_pool(workers: int, initializer: Callable[..., None], initargs: tuple[A
     Every worker ignores Ctrl-C (the run handles it and stops the pool) and exits
     with the run (``exit_with``). The processes start with the first task.
     """
+    start_worker_server()  # the pool's first worker would start it otherwise, open to Ctrl-C while it starts
     return ProcessPoolExecutor(max_workers=workers, mp_context=process_context(), initializer=_start_worker,
                                initargs=(initializer, initargs, os.getpid()))
 
@@ -275,8 +298,11 @@ def _arm_fork_server() -> None:
     if frame is None:  # an ordinary import, not the fork server's preload
         return
     # Ctrl-C reaches the whole process group: the run handles it. Python's fork server ignores it only once its
-    # preloads (torch: seconds) are imported; its workers ignore it too (_start_worker).
+    # preloads (torch: seconds) are imported; its workers ignore it too (_start_worker). The server started with
+    # Ctrl-C blocked (start_worker_server): ignored now, a Ctrl-C pending since then is dropped as it is unblocked.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     run_pid = os.getppid()
     sys.excepthook = _quiet_when_run_gone(run_pid)
     atexit.register(_end_at_once)

@@ -334,7 +334,7 @@ def test_an_interrupted_grid_continues_the_interrupted_cell_with_stored(run_cli,
     grid = [*GRID, "--models", "ststnet,offapexnet", "--store", str(store)]
     # the first cell's two folds, then the second cell's first fold
     stopped, stored_folds = interrupted_grid(run_cli, monkeypatch, grid, after_folds=3)
-    assert ("1 finished cell is stored; run the same command with --stored to keep them, continue the interrupted "
+    assert ("1 finished cell is stored; run the same command with --stored to keep it, continue the interrupted "
             "cell from its finished folds and run the rest") in " ".join(stopped.err.split())
     interrupted = stored_folds[-1]
     with ResultStore(store) as opened:

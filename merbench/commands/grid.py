@@ -20,7 +20,7 @@ ORDER = 11
 
 EXAMPLES = """examples:
   merbench grid --models convmixer,ststnet --datasets synthetic --protocols subject-10fold,loso --profile quick
-  merbench grid --models convmixer,ststnet --datasets synthetic --profile quick --stored   # after an interruption: keep finished cells, continue the interrupted one
+  merbench grid --models convmixer,ststnet --datasets synthetic --protocols subject-10fold,loso --profile quick --stored  # after an interruption: keep finished cells, continue the interrupted one
   merbench grid --models ststnet,offapexnet --datasets casme2,samm --protocols loso --seeds 3 \\
       --root casme2=/data/CASME2 --root samm=/data/SAMM
   merbench grid --models convmixer,ststnet --datasets synthetic --protocols loso --seeds 3 \\
@@ -53,8 +53,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     grid.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     grid.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
     grid.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
-                      help="set an option for every cell, e.g. engine.lr=0.001 executor.num_cpus=2 (repeatable; a protocol.* option "
-                      "goes to the cells whose protocol has it)")
+                      help="set an option for every cell, e.g. engine.lr=0.001 executor.num_cpus=2 (repeatable); a model.*, "
+                      "dataset.* or protocol.* option goes to the cells whose model, dataset or protocol has it (an option "
+                      "that two models share gets the same value in both; one that none of them has is refused)")
     grid.add_argument("--config", type=Path, help="YAML file of options applied to every cell")
     grid.add_argument("--root", action="append", default=[], metavar="NAME=DIR",
                       help="folder of a dataset's copy: NAME=DIR per dataset (repeatable), or DIR when the grid has "
@@ -99,9 +100,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"--metric {args.metric}: choose one of {', '.join(METRIC_KEYS)}")
     models, datasets = split_names(args.models), split_names(args.datasets)
     protocols = split_names(args.protocols) or [DEFAULT_PROTOCOL]
-    sets = with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor)
+    sets = with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config)
     cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
+    check_seeds(args.seeds, max(cell.config.seed for cell in cells))  # the first seed may come from --config
     check_placement(cells)
     executor = cells[0].config.section("executor")["name"]
     if not args.stored and executor == "local":
@@ -205,10 +207,11 @@ def interrupted_note(ended: list, executor: str) -> str:
     stored = [outcome for outcome in ended if outcome.result is not None]
     kept = (f"{counted(stored, 'finished cell')} {'is' if len(stored) == 1 else 'are'} stored" if stored
             else "No cell finished")
+    keep = ("keep it" if len(stored) == 1 else "keep them") if stored else ""
     if executor == "local":
-        return (f"{kept}; run the same command with --stored to {'keep them, ' if stored else ''}continue the "
+        return (f"{kept}; run the same command with --stored to {keep + ', ' if stored else ''}continue the "
                 "interrupted cell from its finished folds and run the rest")
-    return (f"{kept}; run the same command with --stored to {'keep them and ' if stored else ''}run the rest (the "
+    return (f"{kept}; run the same command with --stored to {keep + ' and ' if stored else ''}run the rest (the "
             "interrupted cells' runs, listed by merbench runs --status interrupted, can be continued one by one "
             "with merbench run --resume ID)")
 
@@ -217,7 +220,9 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                  other_software_of: dict[str, list[str]]) -> dict[str, Any]:
     """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, how
     many folds of an interrupted run it continued (``continued_folds``, else ``None``), and ``other_software``, what
-    of the software that run was trained with is not this grid's: ``KEY STORED → NOW``), the comparison (as
+    of the software that run was trained with is not this grid's: ``KEY STORED → NOW``; a finished cell's scores as
+    its result has them: the first seed's (``seed``, ``pooled``, ``fold_mean``, ``fold_std``) and, with ``--seeds
+    N``, every seed's (``seeds``, ``across_seeds``), from which the table's mean over every seed's folds comes), the comparison (as
     ``merbench compare --json`` prints it), the warnings on cells that show other software's runs
     (``other_software``, as printed under the table) and every full result."""
     from merbench.export import comparison_document
@@ -232,7 +237,8 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                                  "other_software": other_software_of.get(str(outcome.run_id), [])}
         if outcome.result is not None:
             result = outcome.result
-            entry.update(pooled=result.pooled, fold_mean=result.fold_mean, fold_std=result.fold_std,
+            entry.update(seed=result.seed, pooled=result.pooled, fold_mean=result.fold_mean, fold_std=result.fold_std,
+                         seeds=None if result.seeds is None else as_json(result.seeds),
                          across_seeds=None if result.across_seeds is None else as_json(result.across_seeds))
         cells.append(entry)
     return {
