@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -268,3 +269,18 @@ def test_an_unknown_model_is_named_before_a_setting_only_it_could_have_had():
     """``model.C`` goes to no ststnet cell: the unknown name beside it (a misspelt lbptop-svm) is what to fix."""
     with pytest.raises(UsageError, match=r"^grid cell lbptop-svn × synthetic × loso: unknown model 'lbptop-svn'"):
         plan_grid(get_registry(), ["ststnet", "lbptop-svn"], ["synthetic"], ["loso"], sets={"model.C": "2.0"})
+
+
+SPACES = Path(__file__).resolve().parent.parent / "benchmarks" / "spaces"
+
+
+@pytest.mark.parametrize("command", [["run", "--model", "ststnet", "--dataset", "synthetic"],
+                                     ["tune", "--model", "ststnet", "--dataset", "synthetic", "--trials", "1",
+                                      "--space", str(SPACES / "ststnet.yaml")]])
+def test_run_and_tune_refuse_a_config_executor_that_disagrees_with_the_flag(tmp_path, run_cli, command):
+    config = tmp_path / "options.yaml"
+    config.write_text("profile: quick\nexecutor:\n  name: ray\n")
+    result = run_cli(*command, "--config", str(config), "--executor", "local", "--no-store"
+                     if command[0] == "run" else "--json", *([] if command[0] == "run" else [str(tmp_path / "t.json")]))
+    assert result.code == 2, result.err
+    assert f"--executor local and executor.name=ray in --config {config} disagree" in " ".join(result.err.split())

@@ -110,7 +110,7 @@ def _new_config(args: argparse.Namespace, registry):
         device=args.device,
         root=args.root,
         epochs=args.epochs,
-        sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor),
+        sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config),
         config_file=args.config,
     )
     preflight(config, registry, start_workers=True)

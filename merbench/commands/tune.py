@@ -91,7 +91,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     request = TuneRequest(
         model=args.model, dataset=args.dataset, space=args.space, trials=args.trials, protocol=args.protocol,
         profile=args.profile, seed=args.seed, device=args.device, root=args.root, epochs=args.epochs,
-        sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor), config_file=args.config, inner_folds=args.inner_folds,
+        sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config), config_file=args.config, inner_folds=args.inner_folds,
         workers=args.workers, executor=args.executor, storage=args.storage, resume=args.resume, fresh=args.fresh,
     )
     progress = command_progress(err, args.quiet)
