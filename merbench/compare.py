@@ -43,6 +43,8 @@ METRIC_NAMES = {
     "uf1": "UF1 (MEGC2019 unweighted F1)",
     "uar": "UAR (MEGC2019 unweighted average recall)",
 }
+FOLD_METRIC_NAMES = {"uf1": "UF1 (unweighted F1) per fold", "uar": "UAR (unweighted average recall) per fold"}
+"""MEGC2019 defines UF1 and UAR on the predictions pooled over all folds: a fold mean of them is not its score."""
 
 
 @dataclass
@@ -160,6 +162,10 @@ class Comparison:
         """What the numbers are, in one sentence (which F1, which averaging)."""
         what = METRIC_NAMES[self.metric]
         if self.stat == "fold":
+            if self.metric in FOLD_METRIC_NAMES:
+                return (f"{FOLD_METRIC_NAMES[self.metric]}, mean ± std over folds (every seed's folds when repeated), "
+                        f"in %; MEGC2019's {self.metric.upper()} is computed on the predictions pooled over all folds "
+                        "(--stat pooled)")
             return f"{what}, mean ± std over folds (every seed's folds when repeated), in %"
         return (f"{what} on predictions pooled over all folds (± sample std over seeds, n − 1, when repeated), "
                 "in %")
@@ -181,6 +187,9 @@ class Comparison:
         if any(not cell.subject_independent for cell in cells):
             note += (f" {mark} on a reported score: the paper used a protocol that is not subject-independent, so that "
                      "score is inflated as a measured one under it is.")
+        if self.stat == "fold" and self.metric in FOLD_METRIC_NAMES:
+            note += (f" A published {self.metric.upper()} is MEGC2019's, on the predictions pooled over all folds; "
+                     "the measured cells here are fold means: --stat pooled sets the pooled score beside it.")
         return note
 
     def records(self) -> list[dict[str, Any]]:

@@ -262,3 +262,20 @@ def test_the_docs_say_what_the_exports_now_carry(doc):
     text = " ".join((Path(__file__).resolve().parent.parent / "docs" / doc).read_text().split())
     assert {"report.md": "in the md and LaTeX tables as well", "results.md": "the settings every compared run "
             "changed included"}[doc] in text
+
+
+def test_a_fold_mean_uf1_is_not_called_megc2019s_and_the_reported_note_says_the_paper_pooled():
+    """The paper's UF1 is MEGC2019's, on predictions pooled over all folds; the default comparison cell is a mean
+    of per-fold UF1s (much lower under LOSO with few clips per subject). The caption and the reported note say so,
+    and --stat pooled keeps the MEGC2019 name."""
+    from merbench.compare import build_comparison
+    from result_samples import minimal_result
+
+    reported = [{"dataset": "megc2019", "protocol": "megc2019", "metric": "uf1", "value": 73.53, "source": "a paper"}]
+    result = minimal_result(dataset="megc2019", protocol="megc2019", reported=reported)
+    fold = build_comparison([result], metric="uf1", stat="fold")
+    assert "MEGC2019 unweighted F1" not in fold.description and "per fold" in fold.description
+    assert "pooled over all folds; the measured cells here are fold means" in (fold.reported_note("†") or "")
+    pooled = build_comparison([result], metric="uf1", stat="pooled")
+    assert pooled.description.startswith("UF1 (MEGC2019 unweighted F1) on predictions pooled over all folds")
+    assert "fold means" not in (pooled.reported_note("†") or "")

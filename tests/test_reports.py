@@ -82,7 +82,8 @@ def test_markdown_latex_and_html_contain_every_row(store, run_cli, tmp_path):
         assert cell in markdown and cell.replace(" ± ", r" $\pm$ ") in latex and cell in page
     assert r"\begin{tabular}{l" in latex and latex.count(r" \\") == 3 and "convmixer-256-8" in latex
     assert "sample-10fold" in markdown and "† convmixer on synthetic · sample-10fold: not subject-independent" in markdown
-    assert "UF1 (MEGC2019 unweighted F1), mean ± std over folds" in markdown
+    assert "UF1 (unweighted F1) per fold, mean ± std over folds" in markdown
+    assert "MEGC2019's UF1 is computed on the predictions pooled over all folds (--stat pooled)" in markdown
 
 
 def test_compare_prints_the_table_with_leakage_warnings(store, run_cli):
