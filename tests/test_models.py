@@ -248,7 +248,8 @@ def test_info_shows_what_merbench_measured_per_protocol_and_the_gap(run_cli, mon
     assert "sample-10fold shared 70.0 ± 1.0 — — 88" in text
     assert "2031-01-02, test box" in text
     assert "99.99" not in text and "33.3" not in text  # entries with set: or another profile are not the model as shipped
-    assert ("The paper reports 96.50–99.73 % (F1, accuracy, precision, recall) under sample-10fold ⚠ (inflated: "
+    assert ("The paper reports scores of 96.50–99.73 % (F1, accuracy, precision, recall, in no particular order) "
+            "under sample-10fold ⚠ (inflated: "
             "sample-10fold has clips of one subject in training and test). On the synthetic "
             "data, merbench measures UF1 70.0 % under sample-10fold and 61.2 % under subject-10fold: sharing "
             "subjects between training and test changes UF1 by +8.8 points here.") in text
@@ -336,3 +337,10 @@ def test_a_huge_convmixer_depth_is_refused():
     registry = get_registry()
     with pytest.raises(UsageError, match=r"model.depth=100000: must be an integer in \[1, 64\]"):
         resolve_config(registry, model="convmixer", dataset="synthetic", profile="quick", sets={"model.depth": "100000"})
+
+
+def test_info_names_each_of_two_reported_scores_instead_of_a_range(run_cli):
+    """STSTNet's paper reports UF1 73.53 and UAR 76.05: a range "73.53–76.05 % (UAR, UF1)" would read as UAR 73.53."""
+    result = run_cli("info", "ststnet")
+    assert result.code == 0, result.err
+    assert "The paper reports UF1 73.53 % and UAR 76.05 % under megc2019" in " ".join(result.out.split())

@@ -190,11 +190,17 @@ def gap_note(rows, reported, leaks=None) -> str | None:
     if not paper_protocols or independent is None or "uf1" not in independent.mean:
         return None
     same = next((by_protocol[p] for p in paper_protocols if p in by_protocol and "uf1" in by_protocol[p].mean), None)
+    def named(metric: str) -> str:
+        return metric.upper() if len(metric) <= 3 else metric
+
     values = [score.value for score in reported]
-    metrics = ", ".join(sorted({score.metric.upper() if len(score.metric) <= 3 else score.metric
-                                for score in reported}))
-    span = f"{min(values):.2f}–{max(values):.2f}" if min(values) != max(values) else f"{values[0]:.2f}"
-    text = f"The paper reports {span} % ({metrics}) under {', '.join(paper_protocols)}"
+    if len(reported) <= 2:  # each score by name: a range "73.53–76.05 % (UAR, UF1)" reads as UAR 73.53
+        said = " and ".join(f"{named(score.metric)} {score.value:.2f} %" for score in reported)
+    else:
+        metrics = ", ".join(sorted({named(score.metric) for score in reported}))
+        span = f"{min(values):.2f}–{max(values):.2f}" if min(values) != max(values) else f"{values[0]:.2f}"
+        said = f"scores of {span} % ({metrics}, in no particular order)"
+    text = f"The paper reports {said} under {', '.join(paper_protocols)}"
     leaking = {protocol: kinds for protocol, kinds in (leaks or {}).items() if kinds}
     if leaking:
         text += f" ⚠ (inflated: {'; '.join(f'{p} has {describe(kinds)}' for p, kinds in leaking.items())})"
