@@ -257,3 +257,34 @@ def test_the_comparison_legend_names_only_the_markers_the_table_holds():
                             minimal_result(run_id="20250611-000002-000002", model="b", reported=reported)])
     caption = comparison_table(two).caption
     assert "*: best per column" in caption and "⚠: leakage warning" in caption and "Reported:" in caption
+
+
+def test_a_score_on_a_derived_list_or_other_folds_or_classes_is_not_set_beside_the_papers_as_comparable():
+    """The measured row beside a paper's scores says when the run changed what is scored: the derived sample list,
+    the protocol's folds (2 instead of the paper's 10) or the class set."""
+    from rich.console import Console
+
+    from merbench.report import reported_table
+    from merbench.tables import print_table
+    from result_samples import minimal_result
+
+    reported = [{"dataset": "samm", "protocol": "sample-10fold", "metric": "accuracy", "value": 99.73,
+                 "source": "Paper"}]
+
+    def shown(**changes):
+        console = Console(width=80, record=True, force_terminal=False)
+        fields = {"dataset": "samm", "protocol": "sample-10fold", "reported": reported, "subject_independent": False,
+                  **changes}
+        print_table(console, reported_table(minimal_result(**fields)))
+        return " ".join(console.export_text().split())
+
+    changed = shown(settings_changed=["dataset.classes=3", "engine.epochs=5", "protocol.n_splits=2"])
+    assert "measured*" in changed
+    assert "* Measured with dataset.classes=3, protocol.n_splits=2: other samples, classes or folds than the " \
+           "protocol the paper reports, so not comparable with its scores" in changed
+    derived = shown(dataset="megc2019", protocol="megc2019", dataset_summary={"list": "derived"},
+                    reported=[{"dataset": "megc2019", "protocol": "megc2019", "metric": "uf1", "value": 73.53,
+                               "source": "Paper"}])
+    assert "measured*" in derived and "Measured with dataset.list=derived" in derived
+    plain = shown(settings_changed=["engine.epochs=5"])
+    assert "measured*" not in plain and "Measured with" not in plain and " measured " in plain
