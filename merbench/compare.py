@@ -181,7 +181,7 @@ class Comparison:
         cells = [cell for cell in self.cells.values() if cell.reported is not None]
         if not cells:
             return None
-        sources = sorted({one_line(cell.reported_source) for cell in cells if cell.reported_source})
+        sources = sorted({one_line(cell.reported_source).rstrip(".") for cell in cells if cell.reported_source})
         note = (f"Reported: the model's published score, for reference{only}"
                 + (f"; from {'; '.join(sources)}." if sources else "."))
         if any(not cell.subject_independent for cell in cells):

@@ -236,6 +236,9 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
 
 # A step that records what an ``auto`` option resolved to under another key: (step, option) → recorded key.
 RESOLVED_AS = {("crop", "detector"): "method"}
+# A dataset that records what an ``auto`` option resolved to elsewhere than under the option's name at the top of its
+# summary: (dataset, option) → the keys leading to it in the summary.
+DATASET_RESOLVED_AS = {("megc2019", "casme2_frames"): ("parts", "casme2", "frames")}
 
 
 def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
@@ -246,7 +249,8 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
       OpenCV build would pick ``dis``; ``crop.detector=auto`` ran as ``haar``, where an OpenCV without the cascade
       would crop the centre);
     * a dataset's ``auto`` option as its summary records it (``dataset.frames=auto`` read the ``raw`` tree; a copy
-      that has since gained ``Cropped/`` would read that).
+      that has since gained ``Cropped/`` would read that): under the option's name, or where
+      ``DATASET_RESOLVED_AS`` says (megc2019's ``dataset.casme2_frames=auto``, as its CASME II part records it).
     """
     preprocess = result.get("preprocess")
     for step in (preprocess.get("chain") if isinstance(preprocess, dict) else None) or []:
@@ -259,7 +263,15 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
     summary, options = result.get("dataset_summary"), settings.get("dataset")
     if isinstance(summary, dict) and isinstance(options, dict):
         for key in list(options):
-            _pin(options, key, summary.get(key))
+            _pin(options, key, _recorded(summary, DATASET_RESOLVED_AS.get((options.get("name"), key), (key,))))
+
+
+def _recorded(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value the keys ``path`` lead to in a dataset's summary, ``None`` where they lead nowhere."""
+    value: Any = summary
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _pin(options: dict[str, Any], key: str, resolved: Any) -> None:

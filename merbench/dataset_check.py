@@ -4,7 +4,8 @@
 ``merbench run``), then opens the frames a run would read first (onset, apex or
 the middle frame, and the offset that whole-clip chains read; or a manifest's
 precomputed image), sniffs the clip's other frames (``in_clip_problems``) and reports
-counts, skipped and fixed rows, and missing or unreadable files. ``verdict``
+counts, skipped and fixed rows, and missing or unusable files (unreadable, or of
+another size or bit depth than a run takes). ``verdict``
 says why a tree is not usable (``None`` when it is). ``check_dataset_input``
 is also used by the runner: it refuses a preprocessing chain that cannot take
 what the dataset gives.
@@ -75,7 +76,8 @@ def _roles(sample: Sample) -> list[tuple[int, str]]:
 
 @dataclass
 class FrameProblem:
-    """A file a run would read that is missing or cannot be decoded; ``frame`` is its role (onset, apex, …)."""
+    """A file a run would read that is missing, cannot be decoded, or is of another size or bit depth than a run
+    takes; ``frame`` is its role (onset, apex, …)."""
 
     sample: str
     path: Path
@@ -96,9 +98,9 @@ class CheckReport:
     files_checked: int = 0
     problems: list[FrameProblem] = field(default_factory=list)
     skips_clips: bool = True
-    """Whether the dataset has a ``strict`` option, which a run reads to skip clips with unreadable frames
+    """Whether the dataset has a ``strict`` option, which a run reads to skip clips with unusable frames
     (``dataset.strict=false``); a dataset without it (many plugins) reads every clip it lists, and a run stops at the
-    first unreadable frame."""
+    first unusable frame."""
 
     @property
     def blocking(self) -> list[FrameProblem]:
@@ -107,7 +109,7 @@ class CheckReport:
 
     @property
     def clips_left_out(self) -> set[str]:
-        """Ids of the clips a run with the default chain leaves out because a file it reads is missing or unreadable."""
+        """Ids of the clips a run with the default chain leaves out because a file it reads is missing or unusable."""
         return {problem.sample for problem in self.blocking}
 
     def counts(self, key: Callable[[Sample], str]) -> Counter:
@@ -138,13 +140,19 @@ class CheckReport:
 
 
 def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = None) -> tuple[int, list[FrameProblem]]:
-    """Open the files of every sample that a run reads first; returns how many and the problems."""
+    """Open the files of every sample that a run reads first; returns how many and the problems.
+
+    Frames are decoded and compared by the run's own rules, in the run's words (``merbench.preprocess``): a frame
+    of more than 8 bits (``bit_depth_problem``) or of another size than the clip's first decoded frame
+    (``frame_size_problem``) is a problem like an unreadable one: its clip is left out where a run reads it.
+    """
     import cv2
 
+    from merbench.preprocess import BIT_DEPTH_FIX, bit_depth_problem, decode_grey, frame_size_problem
 
-    flag = cv2.IMREAD_COLOR if dataset.gives == "image" else cv2.IMREAD_GRAYSCALE
     checked, problems = 0, []
     for sample in dataset.samples:
+        first: tuple[Path, np.ndarray] | None = None  # the clip's first decoded frame, whose size the others must have
         for role, path in frames_to_check(sample, dataset.gives):
             checked += 1
             try:
@@ -153,8 +161,20 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                 what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
                 problems.append(FrameProblem(sample.id, path, f"{role} frame {what} ({exc.strerror})", role))
                 continue
-            if decode_image(blob, flag) is None:
+            frame = decode_image(blob, cv2.IMREAD_COLOR) if dataset.gives == "image" else decode_grey(blob)
+            if frame is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
+                continue
+            if dataset.gives == "image":
+                continue
+            deep = bit_depth_problem(frame)
+            if deep:
+                problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {BIT_DEPTH_FIX}", role))
+            elif first is None:
+                first = (Path(path), frame)
+            elif frame.shape != first[1].shape:
+                problems.append(FrameProblem(sample.id, path, f"{role} {frame_size_problem(sample, frame, *first)}",
+                                             role))
         if dataset.gives != "image":
             sniffed, found = in_clip_problems(sample)
             checked += sniffed
@@ -356,7 +376,7 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
 
 def verdict(report: CheckReport, strict: bool) -> str | None:
     """Why the tree is not usable for a run, or ``None`` when it is. ``strict``: ``--strict`` or
-    ``dataset.strict=true``; a dataset without that option (``report.skips_clips`` false) refuses unreadable onset,
+    ``dataset.strict=true``; a dataset without that option (``report.skips_clips`` false) refuses unusable onset,
     apex or middle frames anyway, as its run would stop at them."""
     dataset = report.dataset
     skipped = report.skipped
@@ -371,8 +391,8 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
         first = blocking[0]
         return (
             f"dataset '{dataset.name}' has no dataset.strict option, so a run reads every clip it lists and stops at "
-            f"the first missing or unreadable frame: {counted(report.clips_left_out, 'clip')} with "
-            f"{counted(blocking, 'file')} a run reads first (onset, apex or middle frame) missing or unreadable, first: "
+            f"the first missing or unusable frame: {counted(report.clips_left_out, 'clip')} with "
+            f"{counted(blocking, 'file')} a run reads first (onset, apex or middle frame) missing or unusable, first: "
             f"sample {first.sample}: {first.path} {first.problem}; replace the files or remove their samples, or fix "
             "the dataset plugin (one that declares a 'strict' option lets runs skip such clips with "
             "dataset.strict=false)"
@@ -382,7 +402,7 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
         only = f" ({kept_classes[0]})" if kept_classes else ""
         return (
             f"dataset '{dataset.name}' has samples of only one class{only} once the "
-            f"{counted(report.clips_left_out, 'clip')} with missing or unreadable files are left out, as a run leaves "
+            f"{counted(report.clips_left_out, 'clip')} with missing or unusable files are left out, as a run leaves "
             f"them out; a classifier needs two: replace the files, first: sample {first.sample}: {first.path} "
             f"{first.problem}"
         )
@@ -390,7 +410,7 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
         first = blocking[0]
         return (
             f"strict check (--strict or dataset.strict=true): {counted(blocking, 'file')} a run reads first (onset, "
-            f"apex or middle frame) missing or unreadable, first: sample {first.sample}: {first.path} {first.problem}; "
+            f"apex or middle frame) missing or unusable, first: sample {first.sample}: {first.path} {first.problem}; "
             "replace the files or remove their rows, or check without --strict and with dataset.strict=false (the "
             "default) to skip their clips"
         )
@@ -405,13 +425,13 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
 
 
 def warnings(report: CheckReport, strict: bool) -> list[str]:
-    """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unreadable;
+    """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unusable;
     always, offset frames that only whole-clip chains read, and subject ids that differ only in case or spaces."""
     found = []
     left_out = report.blocking
     if left_out and not strict:
         first = left_out[0]
-        found.append(f"{counted(report.clips_left_out, 'clip')} with missing or unreadable files: a run skips them "
+        found.append(f"{counted(report.clips_left_out, 'clip')} with missing or unusable files: a run skips them "
                      f"(dataset.strict is off); first: sample {first.sample}: {first.path} {first.problem}. Replace "
                      "the files, or use --strict to make this an error")
         lost = [name for name in report.dataset.classes if name not in report.classes_kept]
@@ -431,7 +451,7 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
             then = "stop the run there (exit 2: dataset.strict=true)"
         else:
             then = f"skip {plural(clips, 'it', 'them')}"
-        found.append(f"{counted(clips, 'clip')} with a missing or unreadable offset or in-clip frame: the default chain "
+        found.append(f"{counted(clips, 'clip')} with a missing or unusable offset or in-clip frame: the default chain "
                      f"(flow) does not read it, so {plural(clips, 'it is', 'they are')} kept, but chains that read "
                      f"frames across the clip (apex.rule=motion-peak, magnify; lbptop where it samples that frame) "
                      f"{then}; first: sample {first.sample}: {first.path} {first.problem}")

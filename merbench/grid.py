@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from merbench import recording, runner  # as modules: tests replace their run functions
 from merbench.config import (ROUTED_KINDS, RunConfig, check_seeds, load_config_file, parse_parallel_folds, plugin_options,
-                             resolve_config, sets_for_protocol)
+                             resolve_config, resolve_section, sets_for_protocol)
 from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
@@ -113,7 +113,7 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
     """Resolve every cell's configuration (models × datasets × protocols); raises before anything runs.
 
     The first cell with a bad name, key or value raises its ``UsageError``,
-    prefixed with the cell.
+    prefixed with the cell (and, for a value that another plugin of the grid takes, ``shared_option_note``).
     """
     if not models or not datasets or not protocols:
         raise UsageError("a grid needs at least one model, one dataset and one protocol: "
@@ -143,9 +143,63 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
                                             config_file=config_file, sibling_protocols=protocols,
                                             sibling_models=models, sibling_datasets=datasets)
                 except MerbenchError as exc:
-                    raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {grid_flags(str(exc), dataset)}") from None
+                    note = shared_option_note(registry, str(exc), {"model": models, "dataset": datasets,
+                                                                   "protocol": protocols},
+                                              {"model": model, "dataset": dataset, "protocol": protocol},
+                                              sets or {}, config_file, profile)
+                    raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {grid_flags(str(exc), dataset)}"
+                                    f"{note}") from None
                 cells.append(GridCell(model, dataset, protocol, config))
     return cells
+
+
+def shared_option_note(registry: Any, message: str, grid: Mapping[str, Sequence[str]], cell: Mapping[str, str],
+                       sets: Mapping[str, Any], config_file: Path | None = None, profile: str | None = None) -> str:
+    """What to add to a cell's error ``message`` that refuses a routed ``model.*``, ``dataset.*`` or ``protocol.*``
+    value which another plugin of the grid takes: the setting goes to every plugin of the grid with an option of
+    that name (``config.sets_for_run``), though the name means something else in this cell's (``dataset.frames``:
+    CASME II's tree, synthetic's frame count). Says which plugins got it and to run this cell's plugin in a grid
+    of its own; ``""`` for any other error, and for a value that none of those plugins takes (a plain mistake).
+    """
+    try:
+        given = {**(load_config_file(config_file) if config_file else {}), **sets}
+    except MerbenchError:  # the file itself is what the message is about
+        given = dict(sets)
+    for key, value in given.items():
+        section, dot, option = str(key).partition(".")
+        here, names = cell.get(section), list(dict.fromkeys(grid.get(section, ())))
+        if not dot or option == "name" or here is None or len(names) < 2:
+            continue
+        if not (message.startswith(f"{key}=") or f": {key}=" in message):
+            continue
+        owners = [name for name in names if option in _options_or_none(registry, section, name, profile)]
+        takers = [name for name in owners if name != here and _takes(registry, section, name, key, value, profile)]
+        if here not in owners or not takers:
+            continue
+        kind = ROUTED_KINDS[section]
+        return (f". In a grid, {key} goes to every {section} of the grid with an option named '{option}' "
+                f"({', '.join(owners)}), whatever it means there: {', '.join(takers)} "
+                f"{'takes' if len(takers) == 1 else 'take'} this value but {here}'s '{option}' does not. Run {here} "
+                f"in a grid of its own (--{kind} {here}), without {key} or with a value it takes, and "
+                f"{', '.join(name for name in names if name != here)} in another grid with this {key}")
+    return ""
+
+
+def _options_or_none(registry: Any, section: str, name: str, profile: str | None) -> list[str]:
+    """``plugin_options``; none for a name that is not registered."""
+    try:
+        return plugin_options(registry, section, name, profile)
+    except MerbenchError:
+        return []
+
+
+def _takes(registry: Any, section: str, name: str, key: str, value: Any, profile: str | None) -> bool:
+    """Whether the ``section`` plugin ``name`` accepts ``value`` for its option ``key`` (``SECTION.OPTION``)."""
+    try:
+        resolve_section(registry.get(ROUTED_KINDS[section], name), section, profile or "default", {key: value})
+    except MerbenchError:
+        return False
+    return True
 
 
 def check_routed_settings(registry: Any, plugins: Mapping[str, Sequence[str]], sets: Mapping[str, Any],

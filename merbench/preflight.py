@@ -132,7 +132,7 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
     spec = registry.get("protocols", config.protocol)
     plugin = registry.label("protocols", config.protocol)
-    dataset = protocol_dataset(dataset, spec, config.section("protocol"))
+    dataset = protocol_dataset(dataset, spec, config.section("protocol"), plugin)
     split = resolve_factory(spec.split, plugin, "split")
     try:
         with warnings.catch_warnings():  # the run splits again and shows them then, once

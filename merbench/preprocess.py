@@ -1,8 +1,9 @@
 """Running a preprocessor chain over a dataset, in parallel, with a content-addressed cache.
 
 The key of a sample's entry is the SHA-256 of the chain (names, versions and
-parameters) and of the bytes of every frame the chain reads, so a changed frame
-or parameter gives a new entry and identical inputs are never recomputed.
+parameters), of the bytes of every frame the chain reads and of the rules by which
+frames are read (``FRAME_RULES``), so a changed frame or parameter gives a new
+entry and identical inputs are never recomputed.
 
 Layout under ``<cache>/preprocess/``:
 
@@ -243,41 +244,71 @@ def check_model_input(model: str, expected: str, chain: Chain) -> None:
         )
 
 
-def decode_frame(path: Path, blob: bytes) -> np.ndarray:
-    """Decode an image file's bytes to a grey uint8 frame, or raise DataError naming it.
+FRAME_RULES = 2
+"""The version of the rules by which ``read_frame`` reads a clip's frames, part of every cache key: 2 refuses frames
+of more than 8 bits and frames of another size than the clip's first (``decode_frame``, ``frame_size_problem``), so
+entries computed under the earlier rules (which kept a 16-bit frame's high byte) are computed again, once."""
+
+FRAME_DECODING = cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH
+"""How a frame file is decoded: grey, at its own bit depth (``bit_depth_problem`` then refuses more than 8 bits)."""
+
+
+def decode_grey(blob: bytes) -> np.ndarray | None:
+    """A frame file's bytes decoded as a run reads them (grey, at the file's bit depth); ``None`` when they are not
+    an image. ``bit_depth_problem`` says whether the frame can be used."""
+    return decode_image(blob, FRAME_DECODING)
+
+
+def bit_depth_problem(frame: np.ndarray) -> str | None:
+    """Why a decoded frame cannot be used as it is (``is a 16-bit image (values 7..4091); ...``), or ``None`` for an
+    8-bit one. ``BIT_DEPTH_FIX`` says what to do; ``merbench datasets check`` reports the same words.
 
     A frame of more than 8 bits (a 16-bit PNG or TIFF) is refused rather than reduced: OpenCV would keep its high
     byte only, which leaves 12-bit camera data stored in 16 bits (0..4095) with a sixteenth of its contrast, and
     how the frames should be scaled (by the camera's bit depth) only their owner knows.
     """
-    frame = decode_image(blob, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
+    if frame.dtype == np.uint8:
+        return None
+    bits = f"{frame.dtype.itemsize * 8}-bit{' floating-point' if frame.dtype.kind == 'f' else ''}"
+    low, high = (float(v) for v in (frame.min(), frame.max()))
+    return (f"is a {bits} image (values {low:g}..{high:g}); merbench reads 8-bit grey frames, and keeping the high "
+            "byte of each value would leave data of fewer bits (12-bit: 0..4095) with a fraction of its contrast")
+
+
+BIT_DEPTH_FIX = "convert the clip's frames to 8-bit grey, scaled by the camera's bit depth (12-bit: divide by 16)"
+
+
+def decode_frame(path: Path, blob: bytes) -> np.ndarray:
+    """Decode an image file's bytes to a grey uint8 frame, or raise DataError naming it (``bit_depth_problem``:
+    a frame of more than 8 bits is refused, not reduced)."""
+    frame = decode_grey(blob)
     if frame is None:
         raise DataError(f"cannot decode frame {path}: the file {undecodable(blob)}; {_frame_fix(path)}")
-    if frame.dtype != np.uint8:
-        bits = f"{frame.dtype.itemsize * 8}-bit{' floating-point' if frame.dtype.kind == 'f' else ''}"
-        low, high = (float(v) for v in (frame.min(), frame.max()))
-        raise DataError(
-            f"frame {path} is a {bits} image (values {low:g}..{high:g}); merbench reads 8-bit grey frames, and "
-            "keeping the high byte of each value would leave data of fewer bits (12-bit: 0..4095) with a fraction "
-            "of its contrast: convert the clip's frames to 8-bit grey, scaled by the camera's bit depth (12-bit: "
-            f"divide by 16){SKIP_CLIP}"
-        )
+    problem = bit_depth_problem(frame)
+    if problem:
+        fix = CACHE_FRAME_FIX if _in_cache(path) else f"{BIT_DEPTH_FIX}{SKIP_CLIP}"
+        raise DataError(f"frame {path} {problem}: {fix}")
     return frame
 
 
 REPLACE_FRAME = "replace it with the original frame"
 SKIP_OR_REPLACE_FRAME = f"{REPLACE_FRAME}{SKIP_CLIP}"
+CACHE_FRAME_FIX = "merbench generated it into its cache: run `merbench cache clear --yes` to regenerate it"
+
+
+def _in_cache(path: Path) -> bool:
+    """Whether ``path`` lies in merbench's cache (a frame merbench generated, e.g. synthetic data)."""
+    return Path(path).resolve().is_relative_to(cache_root(create=False).resolve())
 
 
 def _frame_fix(path: Path) -> str:
     """How to repair an unreadable frame: regenerate it when merbench made it (in the cache), else replace or skip."""
-    if Path(path).resolve().is_relative_to(cache_root(create=False).resolve()):
-        return "merbench generated it into its cache: run `merbench cache clear --yes` to regenerate it"
-    return SKIP_OR_REPLACE_FRAME
+    return CACHE_FRAME_FIX if _in_cache(path) else SKIP_OR_REPLACE_FRAME
 
 
 def skip_reason(error: str) -> str:
-    """A clip's read error as the reason it was skipped (dataset.strict=false): without advice to skip it."""
+    """A clip's read error without the advice to skip its clip: the reason a clip was skipped (dataset.strict=false),
+    or the error of a dataset that has no ``strict`` option to skip it with."""
     return error.replace(SKIP_CLIP, "")
 
 
@@ -385,8 +416,12 @@ def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
 def entry_key(chain: Chain, sample: Sample) -> tuple[str, dict[Path, bytes]]:
     """The cache key of ``sample`` under ``chain`` and the frame bytes it was made from."""
     blobs = {path: read_bytes(path, sample) for path in chain_inputs(chain, sample)}
-    key = content_key(chain.signature(), [hashlib.sha256(blob).hexdigest() for blob in blobs.values()])
-    return key, blobs
+    return _entry_key(chain, [hashlib.sha256(blob).hexdigest() for blob in blobs.values()]), blobs
+
+
+def _entry_key(chain: Chain, digests: Sequence[str]) -> str:
+    """The cache key of the chain's output from frame files of SHA-256 ``digests``, under the current ``FRAME_RULES``."""
+    return content_key(chain.signature(), list(digests), {"frame_rules": FRAME_RULES})
 
 
 class FrameHashes:
@@ -455,7 +490,7 @@ def _well_formed(record: Any) -> bool:
 
 def sample_key(chain: Chain, sample: Sample, hashes: FrameHashes) -> str:
     """The cache key of ``sample`` under ``chain`` (equal to ``entry_key``'s, without reading unchanged files)."""
-    return content_key(chain.signature(), [hashes.digest(path, sample) for path in chain_inputs(chain, sample)])
+    return _entry_key(chain, [hashes.digest(path, sample) for path in chain_inputs(chain, sample)])
 
 
 def entry_path(entry_dir: Path, key: str) -> Path:
@@ -547,7 +582,8 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
             if not first:
                 first.append((path, frame))
             elif frame.shape != first[0][1].shape:
-                raise DataError(frame_size_problem(sample, path, frame, *first[0]))
+                raise DataError(f"sample {sample.id}: frame {path} {frame_size_problem(sample, frame, *first[0])}: "
+                                f"{_frame_fix(path)}")
         except DataError as exc:
             bad_frames.append(exc)
             raise
@@ -588,8 +624,10 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
     return _model_input(chain, sample, output), notes
 
 
-def frame_size_problem(sample: Sample, path: Path, frame: np.ndarray, seen: Path, seen_frame: np.ndarray) -> str:
-    """Why ``frame`` (file ``path``) cannot be used beside ``seen_frame`` of the same clip: another size.
+def frame_size_problem(sample: Sample, frame: np.ndarray, seen: Path, seen_frame: np.ndarray) -> str:
+    """Why ``frame`` cannot be used beside ``seen_frame`` (file ``seen``) of the same clip: another size
+    (``is 4×4 pixels but the onset frame …/img41.jpg is 48×32; ...``); ``merbench datasets check`` reports the same
+    words.
 
     Steps compare a clip's frames pixel by pixel (flow, a crop box found on the onset frame), so a frame that
     was resized or cropped on its own would be stretched or cut at the wrong place without a word.
@@ -598,9 +636,8 @@ def frame_size_problem(sample: Sample, path: Path, frame: np.ndarray, seen: Path
         return f"{image.shape[1]}×{image.shape[0]}"
 
     role = "the onset frame " if Path(seen) == Path(sample.frames[sample.onset]) else ""
-    return (f"sample {sample.id}: frame {path} is {size(frame)} pixels but {role}{seen} is {size(seen_frame)}; "
-            f"every frame of a clip must have one size (was one resized or cropped on its own?): "
-            f"{_frame_fix(path)}")
+    return (f"is {size(frame)} pixels but {role}{seen} is {size(seen_frame)}; every frame of a clip must have one "
+            "size (was one resized or cropped on its own?)")
 
 
 def _model_input(chain: Chain, sample: Sample, output: Any) -> np.ndarray:
@@ -842,17 +879,22 @@ def damaged_warning(damaged: Mapping[str, str]) -> str:
 
 
 def skipped_clips_text(skipped: Mapping[str, Any], shown: int = 8) -> str:
-    """One line on the clips left out as unreadable (``details["skipped"]``): how many, which (by id), and the first
-    one's reason (the result keeps every reason)."""
+    """One line on the clips left out as unusable (``details["skipped"]``: a frame that cannot be read or decoded,
+    or of another size or bit depth): how many, which (by id), and the first one's reason (the result keeps every
+    reason)."""
     clips = dict(skipped["clips"])
     named = f": {some_of(list(clips), shown)}" if len(clips) > 1 else ""
-    return (f"skipped {counted(skipped['count'], 'clip')} with unreadable frames (dataset.strict is off){named}; "
+    return (f"skipped {counted(skipped['count'], 'clip')} with unusable frames (dataset.strict is off){named}; "
             f"{'first: ' if named else ''}{next(iter(clips.values()))}")
 
 
-def skips_unreadable(dataset_options: Mapping[str, Any]) -> bool:
-    """Whether clips with unreadable frames are skipped: only when the dataset has ``strict`` set off."""
-    strict = dataset_options.get("strict", True)
+def skips_unreadable(dataset_options: Mapping[str, Any]) -> bool | None:
+    """Whether clips with unusable frames are skipped: only when the dataset has ``strict`` set off. ``None`` (not
+    skipped either) for a dataset without a ``strict`` option, whose errors then give no advice to set it
+    (``preprocess_dataset``'s ``skip_unreadable``)."""
+    if "strict" not in dataset_options:
+        return None
+    strict = dataset_options["strict"]
     if isinstance(strict, str):
         return strict.strip().lower() in ("false", "no", "0", "off")
     return not strict
@@ -864,19 +906,41 @@ def preprocess_dataset(
     on_progress: Callable[[int], None] | None = None,
     cache_dir: Path | None = None,
     workers: int = 0,
-    skip_unreadable: bool = False,
+    skip_unreadable: bool | None = False,
     on_warning: Callable[[str], None] | None = None,
 ) -> PreprocessResult:
     """Run the chain over every sample, reusing cached outputs; compute the rest in parallel.
 
     ``workers`` is the number of processes (0: every core; 1: in this process).
     ``on_progress(n)`` is called as clips are done (cached ones at once). A clip
-    whose frames cannot be read or decoded raises ``DataError`` naming the file,
-    or with ``skip_unreadable`` is left out, counted and named in
+    whose frames cannot be read or decoded (or are of another size or bit depth
+    than merbench reads) raises ``DataError`` naming the file, or with
+    ``skip_unreadable`` is left out, counted and named in
     ``details["skipped"]`` (``PreprocessResult.dataset`` then holds the kept clips).
+    ``skip_unreadable`` is what ``skips_unreadable`` gives: ``None`` for a dataset
+    without a ``strict`` option, whose errors then do not advise setting
+    ``dataset.strict=false``, which it would refuse.
     A cache file that fails its checksum is recomputed, listed in
     ``details["damaged_cache"]`` and reported in one line to ``on_warning``.
     """
+    try:
+        return _preprocess_dataset(dataset, chain, on_progress, cache_dir, workers, bool(skip_unreadable), on_warning)
+    except DataError as exc:
+        if skip_unreadable is None and SKIP_CLIP in str(exc):
+            raise DataError(skip_reason(str(exc))) from exc
+        raise
+
+
+def _preprocess_dataset(
+    dataset: Dataset,
+    chain: Chain,
+    on_progress: Callable[[int], None] | None,
+    cache_dir: Path | None,
+    workers: int,
+    skip_unreadable: bool,
+    on_warning: Callable[[str], None] | None,
+) -> PreprocessResult:
+    """``preprocess_dataset`` (``skip_unreadable`` true or false)."""
     entry_dir = (cache_dir or cache_root()) / "preprocess"
     workers = resolve_workers(workers)
     start = time.perf_counter()
@@ -990,7 +1054,7 @@ def preprocess_dataset(
         kept = [i for i in range(len(samples)) if i not in skipped]
         if not kept:
             first = skipped[min(skipped)]
-            raise DataError(f"no clip of dataset '{dataset.name}' could be preprocessed ({len(skipped)} unreadable); the first: {first}")
+            raise DataError(f"no clip of dataset '{dataset.name}' could be preprocessed ({len(skipped)} with unusable frames); the first: {first}")
         reference = outputs[kept[0]]
         assert reference is not None
         for index in kept:

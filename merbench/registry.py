@@ -169,7 +169,7 @@ class Registry:
                 self._report(record, f"{provider} could not be registered: {self._registration_problem(plugin, exc)}")
                 continue
             uncallable = self._uncallable_hooks(plugin)
-            if uncallable:  # pluggy accepts a hook taking fewer arguments than its spec: calling it would fail
+            if uncallable:  # pluggy accepts a hook taking fewer arguments than its spec and calls it without register
                 self._pm.unregister(plugin)
                 self._report(record, f"{provider} could not be registered: {uncallable}")
                 continue
@@ -204,8 +204,9 @@ class Registry:
         self.problems.extend(self.disabled_shared)
 
     def _uncallable_hooks(self, plugin: Any) -> str | None:
-        """Why a registered plugin's hook cannot be called as merbench calls it (``hook(register=...)``): a hook
-        function taking no ``register`` argument (``def merbench_register_models()``); ``None`` when all can."""
+        """Why a registered plugin's hook would not do its job when merbench calls it (``hook(register=...)``): a hook
+        function taking no ``register`` argument (``def merbench_register_models()``), which pluggy calls without
+        it, so that it registers nothing; ``None`` when every hook takes what it is passed."""
         wrong = []
         for hook in HOOK_NAMES:
             function = getattr(plugin, hook, None)

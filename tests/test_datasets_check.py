@@ -64,7 +64,7 @@ def test_check_unreadable_frame_is_exit_2_naming_the_file(run_cli, tmp_path):
     result = run_cli("datasets", "check", "samm", "--root", str(root), "--strict")
     assert result.code == 2
     message = " ".join(result.err.split())
-    assert ("1 file a run reads first (onset, apex or middle frame) missing or unreadable, first: sample "
+    assert ("1 file a run reads first (onset, apex or middle frame) missing or unusable, first: sample "
             "006/006_1_2") in message and onset_frame.name in message
 
 
@@ -88,14 +88,14 @@ def test_check_counts_what_a_run_keeps_when_a_frame_is_unreadable(run_cli, quick
     if frame == "onset":
         assert f"usable: {result['n_samples']} samples" in checked.out and "1 clip with missing" in checked.out
         assert samples == f"{result['n_samples'] + 1} ({result['n_samples']} usable: 1 clip with missing or " \
-                          "unreadable files left out, as a run leaves them)", "the overview counts what a run keeps"
+                          "unusable files left out, as a run leaves them)", "the overview counts what a run keeps"
         assert strict.code == 2 and "strict check (--strict or dataset.strict=true): 1 file" in " ".join(strict.err.split())
     else:
         assert "006/006_1_2" in {row["id"] for row in result["predictions"]}
         assert f"usable: {result['n_samples']} samples" in checked.out and "left out" not in checked.out
         assert samples == str(result["n_samples"])
-        assert "missing or unreadable offset or in-clip frame: the default chain (flow) does not read it" in message
-        assert "missing or unreadable, first" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
+        assert "missing or unusable offset or in-clip frame: the default chain (flow) does not read it" in message
+        assert "missing or unusable, first" not in strict.err  # strict still refuses the tree's skipped rows, not this frame
 
 
 

@@ -81,13 +81,13 @@ def test_an_unreadable_frame_is_left_out_of_the_usable_count_and_the_skip_reason
     checked = run_cli("datasets", "check", "casme2", "--root", str(root))
     assert checked.code == 0, checked.err
     assert "usable: 9 samples, 3 subjects, 2 rows skipped" in checked.out
-    assert "1 clip with missing or unreadable files left out" in checked.out
+    assert "1 clip with missing or unusable files left out" in checked.out
 
     prepared = run_cli("preprocess", "--dataset", "casme2", "--root", str(root), "--set", "preprocess=crop,flow",
                        "flow.method=farneback")
     assert prepared.code == 0, prepared.err
     message = " ".join(prepared.err.split())
-    assert "skipped 1 clip with unreadable frames" in message and "replace it with the original frame" in message
+    assert "skipped 1 clip with unusable frames" in message and "replace it with the original frame" in message
     assert "dataset.strict=false" not in message  # it is off already: the advice would contradict the line
 
 
@@ -103,8 +103,8 @@ def test_every_clip_skipped_as_unreadable_is_named_not_only_the_first(run_cli, c
     prepared = run_cli("preprocess", "--dataset", "casme2", "--root", str(root), "--set", "preprocess=crop,flow",
                        "flow.method=farneback")
     message = " ".join(prepared.err.split())
-    assert prepared.code == 0 and "skipped 2 clips with unreadable frames" in message, prepared.err
-    assert f"skipped 2 clips with unreadable frames (dataset.strict is off): {samples[0].id}, {samples[1].id}; " \
+    assert prepared.code == 0 and "skipped 2 clips with unusable frames" in message, prepared.err
+    assert f"skipped 2 clips with unusable frames (dataset.strict is off): {samples[0].id}, {samples[1].id}; " \
            "first: cannot decode frame" in message, message
 
 

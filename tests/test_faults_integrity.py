@@ -394,7 +394,7 @@ def test_check_reports_a_zero_byte_manifest_image(run_cli, empty_image_tree):
     lenient = run_cli("datasets", "check", "manifest", "--root", str(root), *sets)
     text = " ".join(lenient.err.split())
     assert lenient.code == 0, lenient.err
-    assert "1 clip with missing or unreadable files: a run skips them" in text and str(bad) in text
+    assert "1 clip with missing or unusable files: a run skips them" in text and str(bad) in text
 
 
 def test_run_skips_a_zero_byte_manifest_image_unless_strict(run_cli, empty_image_tree, tmp_path):

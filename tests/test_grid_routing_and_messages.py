@@ -161,8 +161,8 @@ def test_sets_for_run_keeps_what_none_of_the_siblings_has_and_the_names():
 
 def test_the_set_help_says_how_model_and_dataset_options_are_routed(run_cli):
     shown = " ".join(run_cli("grid", "--help").out.split())
-    assert ("a model.*, dataset.* or protocol.* option goes to the cells whose model, dataset or protocol has it"
-            in shown)
+    assert ("a model.*, dataset.* or protocol.* option goes to the cells whose model, dataset or protocol has an "
+            "option of that name" in shown)
 
 
 # ------------------------------------------------------------------ --json cells[] and the help's examples

@@ -186,8 +186,8 @@ def test_check_of_a_plugin_dataset_without_a_strict_option_says_a_run_stops_at_a
     said = _said(result)
     assert result.code == 2, result.err
     assert ("dataset 'tiny-missing' has no dataset.strict option, so a run reads every clip it lists and stops at "
-            "the first missing or unreadable frame: 1 clip with 2 files a run reads first (onset, apex or middle "
-            "frame) missing or unreadable, first: sample s0/c1:") in said, said
+            "the first missing or unusable frame: 1 clip with 2 files a run reads first (onset, apex or middle "
+            "frame) missing or unusable, first: sample s0/c1:") in said, said
     assert "fix the dataset plugin" in said
     assert "--strict" not in said and "dataset.strict=true" not in said and "(the default)" not in said
     overview = " ".join(result.out.split())

@@ -51,7 +51,7 @@ def test_a_strict_run_refuses_an_unreadable_clip_that_a_non_strict_run_cached_as
     assert first.code == 2 and f"cannot decode frame {broken}" in one_line(first.err)
     lenient = preprocess(run_cli, casme2, "casme2", "flow.size=16")
     assert lenient.code == 0
-    assert "skipped 1 clip with unreadable frames (dataset.strict is off)" in one_line(lenient.err)
+    assert "skipped 1 clip with unusable frames (dataset.strict is off)" in one_line(lenient.err)
 
     again = preprocess(run_cli, casme2, "casme2", "dataset.strict=true")
     said = one_line(again.err)
@@ -86,7 +86,7 @@ def test_frames_of_another_size_in_one_clip_are_refused_naming_the_file_and_both
 
     lenient = preprocess(run_cli, casme2, "casme2", "preprocess=crop,flow", "crop.detector=centre")
     said = one_line(lenient.err)
-    assert lenient.code == 0 and "skipped 1 clip with unreadable frames" in said
+    assert lenient.code == 0 and "skipped 1 clip with unusable frames" in said
     assert f"frame {apex} is 4×4 pixels" in said and "dataset.strict=false" not in said
 
 

@@ -63,5 +63,5 @@ def test_one_class_left_after_the_skipped_clips_is_refused_by_run_and_check(run_
 
     checked = run_cli("datasets", "check", "casme2", "--root", str(root))
     assert checked.code == 2
-    assert ("has samples of only one class (happiness) once the 7 clips with missing or unreadable files are left "
+    assert ("has samples of only one class (happiness) once the 7 clips with missing or unusable files are left "
             "out") in " ".join(checked.err.split())

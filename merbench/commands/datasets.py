@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "datasets",
         help="list dataset plugins and their options, or check your copy of a dataset",
         description="List dataset plugins, or check a dataset tree without training: counts per class, subject "
-        "and domain, rows skipped or fixed and why, missing or unreadable frames.",
+        "and domain, rows skipped or fixed and why, missing or unusable frames.",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
@@ -56,7 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--set", dest="sets", action="append", default=[], nargs="+", metavar="KEY=VALUE",
                        help="dataset option, as for `merbench run` (e.g. dataset.classes=3)")
     check.add_argument("--strict", action="store_true",
-                       help="rows that would be skipped and clips with a missing or unreadable onset, apex or middle "
+                       help="rows that would be skipped and clips with a missing or unusable onset, apex or middle "
                        "frame are an error (exit 2), as --set dataset.strict=true makes them")
     check.add_argument("--show", type=_count, default=20, metavar="N",
                        help="list at most N skipped rows / problems (default 20; 0 lists none)")
@@ -144,7 +144,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("dropped by the class set", ", ".join(f"{k} {v}" for k, v in summary.get("dropped_by_class_set", {}).items()) or "-"),
         ("apex unknown → middle frame", sum(sample.apex is None for sample in dataset.samples)),  # as a run does
         ("clips with frames missing inside", summary.get("frame_gaps", 0)),
-        ("files opened", f"{report.files_checked} ({len(report.problems)} missing or unreadable)"),
+        ("files opened", f"{report.files_checked} ({len(report.problems)} missing or unusable)"),
     ]
     for key, value in facts:
         if value not in ("", None):
@@ -173,7 +173,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
                           str(entry.get(column, "")))
         print_table(out, table)
     if report.problems:
-        table = DataTable(f"Missing or unreadable files ({len(report.problems)})",
+        table = DataTable(f"Missing or unusable files ({len(report.problems)})",
                           [Column("sample"), Column("file", TEXT, priority=1), Column("problem", TEXT, priority=1, stack=True)])
         for problem in report.problems[: args.show]:
             table.add_row(str(problem.sample), str(problem.path), str(problem.problem))
@@ -188,21 +188,21 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     skipped = f", {counted(report.skipped, 'row')} skipped (see above; --strict makes that an error)" if report.skipped else ""
     unreadable = report.clips_left_out
     kept = [i for i, sample in enumerate(dataset.samples) if sample.id not in unreadable]
-    left_out = f", {counted(unreadable, 'clip')} with missing or unreadable files left out" if unreadable else ""
+    left_out = f", {counted(unreadable, 'clip')} with missing or unusable files left out" if unreadable else ""
     subjects = set(dataset.subjects[kept].tolist())
     out.print(f"[green]usable:[/] {counted(kept, 'sample')}, {counted(subjects, 'subject')}{skipped}{left_out}")
     return 0
 
 
 def _usable(samples: int, left_out: set[str], skips_clips: bool = True) -> str:
-    """`` (N usable: ...)`` after the sample count when clips with missing or unreadable files are left out; for a
+    """`` (N usable: ...)`` after the sample count when clips with missing or unusable files are left out; for a
     dataset without a ``strict`` option (``skips_clips`` false), that a run stops at them instead."""
     if not left_out:
         return ""
     if not skips_clips:
-        return (f" ({counted(left_out, 'clip')} with missing or unreadable files, at which a run stops: the dataset "
+        return (f" ({counted(left_out, 'clip')} with missing or unusable files, at which a run stops: the dataset "
                 "has no dataset.strict option to skip them)")
-    return (f" ({samples - len(left_out)} usable: {counted(left_out, 'clip')} with missing or unreadable files left "
+    return (f" ({samples - len(left_out)} usable: {counted(left_out, 'clip')} with missing or unusable files left "
             "out, as a run leaves them)")
 
 

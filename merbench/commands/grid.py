@@ -54,8 +54,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     grid.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
     grid.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                       help="set an option for every cell, e.g. engine.lr=0.001 executor.num_cpus=2 (repeatable); a model.*, "
-                      "dataset.* or protocol.* option goes to the cells whose model, dataset or protocol has it (an option "
-                      "that two models share gets the same value in both; one that none of them has is refused)")
+                      "dataset.* or protocol.* option goes to the cells whose model, dataset or protocol has an option of "
+                      "that name (two models with a 'kernel' option both get model.kernel, even where it means something "
+                      "else in one: run that one in a grid of its own; one that none of them has is refused)")
     grid.add_argument("--config", type=Path, help="YAML file of options applied to every cell")
     grid.add_argument("--root", action="append", default=[], metavar="NAME=DIR",
                       help="folder of a dataset's copy: NAME=DIR per dataset (repeatable), or DIR when the grid has "

@@ -58,6 +58,7 @@ from merbench_plugins.datasets.common import (
     to_dataset,
     frame_numbers,
     list_frames,
+    middle_is_onset,
     to_int,
     searched_folders,
 )
@@ -279,7 +280,8 @@ def place_span(frames: dict[int, Path], onset: int | None, apex: int | None, off
     """The frames on disk from onset to offset, tolerating dropped frames; notes say what was missing.
 
     Raises ``SkipRow`` for a missing onset or offset, an offset before the onset,
-    an apex outside onset..offset, or fewer than two frames on disk in the span.
+    an apex outside onset..offset, fewer than two frames on disk in the span, or
+    no apex and fewer than three (``middle_is_onset``: the middle frame would be the onset).
     """
     if onset is None or offset is None:
         raise SkipRow(f"no {'onset' if onset is None else 'offset'} frame in the sheet")
@@ -291,6 +293,10 @@ def place_span(frames: dict[int, Path], onset: int | None, apex: int | None, off
     wanted = offset - onset + 1
     if len(span) < 2:
         raise SkipRow(f"{len(span)} of the {wanted} frames {onset}..{offset} on disk in {where}; need at least 2")
+    if apex is None and len(span) < 3:
+        dropped = f", {wanted - len(span)} not on disk" if len(span) < wanted else ""
+        raise SkipRow(middle_is_onset(len(span), f"onset {onset}..offset {offset} in {where}{dropped}",
+                                      "add the apex to the sheet"))
     notes = []
     if len(span) < wanted:
         notes.append(f"{wanted - len(span)} of {wanted} frames missing on disk (frame drops); the clip uses the {len(span)} present")

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from merbench.contracts import ClipFrames, Sample
-from merbench.errors import UsageError
+from merbench.errors import PluginError, UsageError
 
 from merbench_plugins.preprocessors import MAGNIFY_MAX_ALPHA, MAGNIFY_MAX_SIGMA
 
@@ -66,7 +66,15 @@ class MagnifyPreprocessor:
         clip = ClipFrames.of(sample, read_frame, upstream)
         first = clip.read(sample.onset)
         frames = [clip.read(i) for i in range(sample.onset, sample.offset + 1)]
-        frames = [f if f.shape == first.shape else cv2.resize(f, (first.shape[1], first.shape[0])) for f in frames]
+        # read_frame refuses a frame of another size than the clip's first, and crop cuts every frame with one box:
+        # only a plugin's frame step before this one can give several sizes, which resizing would hide.
+        other = next((f for f in frames if f.shape != first.shape), None)
+        if other is not None:
+            raise PluginError(
+                f"magnify got frames of several sizes for sample {sample.id} ({first.shape[1]}×{first.shape[0]} and "
+                f"{other.shape[1]}×{other.shape[0]}) from the frame step before it in the chain, which must give one "
+                "size per clip: fix that step or report it to its plugin's author"
+            )
         magnified = magnify_frames(np.stack(frames), self.alpha, self.low, self.high, self.sigma)
 
         def read(index: int) -> np.ndarray:
