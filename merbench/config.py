@@ -505,6 +505,9 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
     if default is None or isinstance(default, str):
         if isinstance(value, (list, tuple, dict)):
             raise _refuse(key, text, default, parsed, "expected one value (text), not a list or mapping")
+        if isinstance(value, bool) and isinstance(parsed, tuple):  # YAML reads `amp: off` as false
+            spelled = {True: ("on", "yes", "true"), False: ("off", "no", "false")}[value]
+            value = next((choice for choice in parsed if str(choice).lower() in spelled), text)
         value = value if isinstance(value, str) else text  # numbers, dates, null: the text as given
         if parsed == FILE_RULE and str(value).strip() and not Path(str(value).strip()).expanduser().is_file():
             raise UsageError(f"{key}={text}: no such file ({Path(str(value).strip()).expanduser().resolve()}); give "
@@ -793,6 +796,7 @@ def resolve_config(
         "executor": EXECUTOR_RANGES,
     }
     chain_value = overrides.pop("preprocess", None)
+    epochs_given = "engine.epochs" in overrides
     # Sections that do not depend on the chain first: the dataset's options say what it gives.
     later = _apply(overrides, sections, rules, only=set(sections), sources=from_file)
 
@@ -815,6 +819,9 @@ def resolve_config(
     if epochs is not None:
         if epochs < 1:
             raise UsageError(f"--epochs {epochs}: must be an integer {Range.parse(ENGINE_RANGES['epochs']).text}")
+        if epochs_given and sections["engine"]["epochs"] != epochs:
+            raise UsageError(f"--epochs {epochs} and engine.epochs={sections['engine']['epochs']} (in --set/--config) "
+                             "disagree; give the epochs once")
         sections["engine"]["epochs"] = epochs
     check_parallel_options(sections["engine"])
     check_executor_options(sections["executor"])

@@ -177,13 +177,17 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return max(1, n_train // batch_size + (n_train % batch_size > 1))
 
 
+WARM_UP = 0.2
+"""The fraction of a fold's steps over which ``one_cycle`` raises the learning rate."""
+
+
 def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
     """The learning-rate (and AdamW beta1) schedule of a fold: one cycle, 20 % warm-up.
 
     OneCycleLR divides by ``pct_start * total_steps - 1``, which is zero for 5
     steps; that one case warms up over 25 % instead.
     """
-    pct_start = 0.25 if math.isclose(0.2 * total_steps, 1.0) else 0.2
+    pct_start = 0.25 if math.isclose(WARM_UP * total_steps, 1.0) else WARM_UP
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start)
 
 
@@ -194,6 +198,35 @@ def adamw(parameters: Iterable[nn.Parameter], lr: float, weight_decay: float) ->
         return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, TypeError, ValueError):  # an older torch, or a device without a fused kernel
         return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+
+
+class EpochSelection:
+    """Which epoch a fold keeps when it selects one by a score after every epoch, and when it stops.
+
+    ``later_on_ties``: an epoch that ties the best score replaces it (early stopping on a validation split: while
+    the warming-up model still predicts the same classes, the score stays flat and the model trained longer is
+    kept); otherwise the first best stays, as the public code ``engine.select_on=test`` imitates does.
+    ``patience`` > 0 stops after that many epochs without a better score, counted from the end of the learning
+    rate's warm-up at the earliest (``warm_up_epochs``): a patience spent while the learning rate still rises
+    would keep a barely trained model.
+    """
+
+    def __init__(self, patience: int, warm_up_epochs: int, later_on_ties: bool):
+        self.patience, self.warm_up_epochs, self.later_on_ties = patience, warm_up_epochs, later_on_ties
+        self.best_score, self.best_epoch = -1.0, None
+
+    def improves(self, epoch: int, score: float) -> bool:
+        """Record ``score`` of ``epoch`` (from 0); whether the fold should keep this epoch's model."""
+        if score > self.best_score or (self.later_on_ties and score == self.best_score):
+            self.best_score, self.best_epoch = score, epoch
+            return True
+        return False
+
+    def stops_after(self, epoch: int) -> bool:
+        """Whether training stops after ``epoch`` (from 0)."""
+        if not self.patience or self.best_epoch is None:
+            return False
+        return epoch - max(self.best_epoch, self.warm_up_epochs - 1) >= self.patience
 
 
 def channel_stats(inputs: torch.Tensor, train_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -542,7 +575,9 @@ def train_fold(
     generator = torch.Generator().manual_seed(seed)
 
     epoch_losses: list[float] = []
-    best_score, best_epoch, best_state = -1.0, None, None
+    best_state = None
+    selection = EpochSelection(settings.early_stopping, math.ceil(WARM_UP * settings.epochs),
+                               later_on_ties=validation_positions is not None)
     for epoch in range(settings.epochs):
         model.train()
         order = train_index[torch.randperm(n_train, generator=generator).to(device)]
@@ -576,10 +611,9 @@ def train_fold(
         if selection_index is not None:
             predicted = _predict(model, inputs, selection_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
             score = fold_uf1(predicted, labels[selection_index].cpu().numpy(), n_classes)
-            if score > best_score:
-                best_score, best_epoch = score, epoch
+            if selection.improves(epoch, score):
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            elif settings.early_stopping and epoch - best_epoch >= settings.early_stopping:
+            elif selection.stops_after(epoch):
                 break
 
     if best_state is not None:
@@ -592,7 +626,7 @@ def train_fold(
         seconds=time.perf_counter() - start,
         epoch_losses=epoch_losses,
         normalisation=normalisation,
-        selected_epoch=None if best_epoch is None else best_epoch + 1,
+        selected_epoch=None if selection.best_epoch is None else selection.best_epoch + 1,
         validation=validation_positions,
-        selected_on=None if best_epoch is None else "validation" if validation_positions is not None else "test",
+        selected_on=None if selection.best_epoch is None else "validation" if validation_positions is not None else "test",
     )

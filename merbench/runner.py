@@ -97,6 +97,9 @@ def run_warnings(config: RunConfig, fits_once: bool) -> list[str]:
     """
     warnings = [SELECTION_WITHOUT_EPOCHS if kind == "selection" and fits_once else ENGINE_WARNINGS[kind]
                 for kind in engine_leaks(config.section("engine"))]
+    if not fits_once and config.section("engine").get("lr") == 0:
+        warnings.append("engine.lr=0: the model never changes from its initial weights; its scores are those of an "
+                        "untrained model (a control run), not of the model")
     unused = unused_training_options(config) if fits_once else []
     if unused:
         warnings.append(f"{', '.join(unused)} {plural(unused, 'has', 'have')} no effect on {config.model}: it is "

@@ -181,3 +181,41 @@ def test_every_schedule_length_trains(epochs, n_train):
                              class_weighting="none")
     output = train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=0)
     assert len(output.epoch_losses) == epochs and np.isfinite(output.final_loss)
+
+
+def test_early_stopping_keeps_the_later_of_tied_epochs_and_spends_no_patience_during_the_warm_up():
+    """While the warming-up model predicts the same classes, the validation UF1 is flat: the old rule kept the
+    epoch-1 model and stopped after `patience` epochs (the default job fell from ~70 to 29 % UF1). Ties now keep
+    the model trained longer, and patience counts from the end of the warm-up at the earliest."""
+    from merbench.engine import EpochSelection
+
+    scores = [0.2] * 6 + [0.35, 0.5, 0.45, 0.5, 0.41, 0.4, 0.39, 0.38]
+    selection = EpochSelection(patience=3, warm_up_epochs=8, later_on_ties=True)
+    stopped = None
+    for epoch, score in enumerate(scores):
+        selection.improves(epoch, score)
+        if selection.stops_after(epoch):
+            stopped = epoch
+            break
+    assert (selection.best_epoch, selection.best_score) == (9, 0.5), "the later of two tied bests"
+    assert stopped == 12, "3 epochs without a better or equal score after epoch 9"
+    warming = EpochSelection(patience=3, warm_up_epochs=8, later_on_ties=True)
+    warming.improves(0, 0.5)
+    assert not any(warming.stops_after(epoch) for epoch in range(1, 10) if not warming.improves(epoch, 0.1))
+    assert warming.stops_after(10), "patience counts from the warm-up's last epoch (7)"
+    flat = EpochSelection(patience=3, warm_up_epochs=8, later_on_ties=False)
+    flat.improves(0, 0.2)
+    assert not any(flat.stops_after(epoch) for epoch in range(1, 10) if not flat.improves(epoch, 0.2)), \
+        "no stop before warm-up end + patience (epoch 10)"
+    assert flat.stops_after(10) and flat.best_epoch == 0, "select_on=test keeps the first of tied epochs"
+
+
+def test_early_stopping_on_a_flat_start_does_not_keep_the_first_epoch():
+    """A real fold: early stopping with patience 1 trains past the end of the warm-up (4 of 20 epochs)."""
+    inputs, labels, _ = toy_data(60)
+    subjects = np.repeat([f"s{i}" for i in range(6)], 10)
+    fold = Fold(index=0, train=np.arange(0, 50), test=np.arange(50, 60))
+    settings = TrainSettings(epochs=20, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
+                             class_weighting="none", early_stopping=1, validation_fraction=0.25)
+    output = train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=3, subjects=subjects)
+    assert len(output.epoch_losses) >= 5, "patience 1 stops no earlier than the end of the warm-up plus 1 epoch"

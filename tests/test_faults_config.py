@@ -411,3 +411,41 @@ def test_one_worker_process_is_counted_in_the_singular():
 
     assert ProcessFolds(1).description == "1 worker process"
     assert ProcessFolds(3).description == "3 worker processes"
+
+
+@pytest.mark.parametrize("written, expected", [("off", "off"), ("on", "on"), ("'off'", "off")])
+def test_amp_on_or_off_in_a_yaml_config_is_the_choice_it_names(tmp_path, written, expected):
+    """YAML reads `amp: off` as false; it means the choice off, as --set engine.amp=off does."""
+    from merbench.config import load_config_file, resolve_config
+    from merbench.registry import get_registry
+
+    config = tmp_path / "engine.yaml"
+    config.write_text(f"engine:\n  amp: {written}\n")
+    resolved = resolve_config(get_registry(), model="convmixer", dataset="synthetic", profile="quick",
+                              sets=load_config_file(config))
+    assert resolved.section("engine")["amp"] == expected
+
+
+def test_epochs_flag_and_a_different_engine_epochs_setting_are_refused_not_one_silently_ignored(tmp_path):
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+
+    registry = get_registry()
+    with pytest.raises(UsageError, match=r"^--epochs 5 and engine.epochs=7 \(in --set/--config\) disagree; give the "
+                                         r"epochs once$"):
+        resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", epochs=5,
+                       sets={"engine.epochs": "7"})
+    same = resolve_config(registry, model="ststnet", dataset="synthetic", profile="quick", epochs=5,
+                          sets={"engine.epochs": "5"})
+    assert same.section("engine")["epochs"] == 5
+
+
+def test_a_zero_learning_rate_runs_as_a_control_and_says_the_model_never_trains():
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+    from merbench.runner import run_warnings
+
+    config = resolve_config(get_registry(), model="ststnet", dataset="synthetic", sets={"engine.lr": "0"})
+    assert any("engine.lr=0: the model never changes from its initial weights" in w for w in run_warnings(config, False))
+    trained = resolve_config(get_registry(), model="ststnet", dataset="synthetic")
+    assert not any("engine.lr=0" in w for w in run_warnings(trained, False))
