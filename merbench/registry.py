@@ -18,7 +18,7 @@ import traceback
 import types
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pluggy
 
@@ -203,16 +203,20 @@ class Registry:
                     f"skip one, write DIST:NAME, e.g. {example}:{entry}")
         self.problems.extend(self.disabled_shared)
 
+    def _marked_hooks(self, plugin: Any) -> Iterator[tuple[str, Callable[..., Any], tuple[str, ...]]]:
+        """Each hook function ``plugin`` marks with ``@hookimpl``: its hook's name, the function and the argument
+        names its hookspec passes."""
+        for hook in HOOK_NAMES:
+            function = getattr(plugin, hook, None)
+            if callable(function) and self._pm.parse_hookimpl_opts(plugin, hook) is not None:
+                yield hook, function, tuple(getattr(self._pm.hook, hook).spec.argnames)
+
     def _uncallable_hooks(self, plugin: Any) -> str | None:
         """Why a registered plugin's hook would not do its job when merbench calls it (``hook(register=...)``): a hook
         function taking no ``register`` argument (``def merbench_register_models()``), which pluggy calls without
         it, so that it registers nothing; ``None`` when every hook takes what it is passed."""
         wrong = []
-        for hook in HOOK_NAMES:
-            function = getattr(plugin, hook, None)
-            if not callable(function) or self._pm.parse_hookimpl_opts(plugin, hook) is None:
-                continue
-            expected = tuple(getattr(self._pm.hook, hook).spec.argnames)
+        for hook, function, expected in self._marked_hooks(plugin):
             try:
                 inspect.signature(function).bind(**{name: None for name in expected})
             except TypeError:
@@ -234,11 +238,7 @@ class Registry:
         """
         where = _plugin_label(plugin)
         wrong = []
-        for hook in HOOK_NAMES:
-            function = getattr(plugin, hook, None)
-            if not callable(function) or self._pm.parse_hookimpl_opts(plugin, hook) is None:
-                continue
-            expected = tuple(getattr(self._pm.hook, hook).spec.argnames)
+        for hook, function, expected in self._marked_hooks(plugin):
             given = _argument_names(function)
             extra = [name for name in given if name not in expected] if given is not None else []
             if extra:

@@ -15,25 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from protocol_sources import HALVES
+
 from merbench.contracts import Fold, ModelPlugin
 from merbench.errors import PluginError, RunFailed
 from merbench.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
 
-PROTOCOLS = '''
-import numpy as np
-
-from merbench.contracts import Fold, ProtocolPlugin
-from merbench.hookspecs import hookimpl
-
-
-def _halves(subjects):
-    ids = sorted(set(subjects))
-    first = np.flatnonzero(np.isin(subjects, ids[: len(ids) // 2]))
-    second = np.flatnonzero(~np.isin(subjects, ids[: len(ids) // 2]))
-    return first, second
-
+PROTOCOLS = HALVES + '''
 
 def twice(labels, subjects, seed, options, domains):
     a, b = _halves(subjects)

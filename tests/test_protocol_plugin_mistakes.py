@@ -6,19 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-PROTOCOLS = '''
-import numpy as np
+from protocol_sources import HALVES
 
-from merbench.contracts import Fold, ProtocolPlugin
-from merbench.hookspecs import hookimpl
-
-
-def _halves(subjects):
-    ids = sorted(set(subjects))
-    first = np.flatnonzero(np.isin(subjects, ids[: len(ids) // 2]))
-    second = np.flatnonzero(~np.isin(subjects, ids[: len(ids) // 2]))
-    return first, second
-
+PROTOCOLS = HALVES + '''
 
 def raises(labels, subjects, seed, options, domains):
     raise ZeroDivisionError("split broke")
