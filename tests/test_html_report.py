@@ -125,7 +125,7 @@ def test_reported_scores_sit_beside_measured_ones_and_the_footer_explains_only_p
     assert "<b>UF1</b>" in _footer(plain) and "<b>wF1</b>" in _footer(plain)
 
     # lbptop-svm's plugin reports MEGC2019 composite scores (UF1 58.82): present the run as such.
-    composite = dict(results[0], dataset="megc2019", protocol="megc2019")
+    composite = dict(results[0], dataset="megc2019", protocol="megc2019", settings_changed=[])
     shown = _render([composite, results[1]])
     comparison = shown[shown.index('<section id="comparison">'):shown.index("</section>")]
     header = re.findall(r"<th[^>]*>([^<]*)</th>", comparison)
@@ -133,6 +133,9 @@ def test_reported_scores_sit_beside_measured_ones_and_the_footer_explains_only_p
     assert '<td data-sort="0.5882" class="reported">58.82</td>' in comparison
     assert "<b>reported</b>" in _footer(shown)
     assert "<td class=\"text\">measured</td>" in shown  # the run's own row in its reported-vs-measured table
+    # With the run's own protocol.n_splits=3 the paper's protocol is not what was measured.
+    shrunk = _render([dict(results[0], dataset="megc2019", protocol="megc2019"), results[1]])
+    assert "<td class=\"text\">measured*</td>" in shrunk and "Measured with protocol.n_splits=3" in shrunk
 
 
 def test_runs_that_are_not_subject_independent_are_marked(runs):
