@@ -258,7 +258,7 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
         params = step.get("params") if isinstance(step, dict) else None
         if not isinstance(options, dict) or not isinstance(params, dict):
             continue
-        for key, value in options.items():
+        for key in options:
             _pin(options, key, params.get(RESOLVED_AS.get((step["name"], key), key)))
     summary, options = result.get("dataset_summary"), settings.get("dataset")
     if isinstance(summary, dict) and isinstance(options, dict):
@@ -686,14 +686,15 @@ def sets_for_run(sets: Mapping[str, Any], registry: Registry, names: Mapping[str
         name = names.get(section)
         if dot and name and option not in plugin_options(registry, section, name, profile):
             others = {other for other in siblings.get(section, ()) if other != name}
-            if any(option in _options_of_sibling(registry, section, other, profile) for other in others):
+            if any(option in plugin_options_or_none(registry, section, other, profile) for other in others):
                 continue
         kept[key] = value
     return kept
 
 
-def _options_of_sibling(registry: Registry, section: str, name: str, profile: str | None) -> list[str]:
-    """``plugin_options``; none for a name that is not registered (the run of that name says so, not this one)."""
+def plugin_options_or_none(registry: Registry, section: str, name: str, profile: str | None) -> list[str]:
+    """``plugin_options``; none for a name that is not registered (the run or cell of that name says so, not the
+    caller)."""
     try:
         return plugin_options(registry, section, name, profile)
     except MerbenchError:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from merbench import recording, runner  # as modules: tests replace their run functions
 from merbench.config import (ROUTED_KINDS, RunConfig, check_seeds, load_config_file, parse_parallel_folds, plugin_options,
-                             resolve_config, resolve_section, sets_for_protocol)
+                             plugin_options_or_none, resolve_config, resolve_section, sets_for_protocol)
 from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
@@ -172,7 +172,7 @@ def shared_option_note(registry: Any, message: str, grid: Mapping[str, Sequence[
             continue
         if not (message.startswith(f"{key}=") or f": {key}=" in message):
             continue
-        owners = [name for name in names if option in _options_or_none(registry, section, name, profile)]
+        owners = [name for name in names if option in plugin_options_or_none(registry, section, name, profile)]
         takers = [name for name in owners if name != here and _takes(registry, section, name, key, value, profile)]
         if here not in owners or not takers:
             continue
@@ -183,14 +183,6 @@ def shared_option_note(registry: Any, message: str, grid: Mapping[str, Sequence[
                 f"in a grid of its own (--{kind} {here}), without {key} or with a value it takes, and "
                 f"{', '.join(name for name in names if name != here)} in another grid with this {key}")
     return ""
-
-
-def _options_or_none(registry: Any, section: str, name: str, profile: str | None) -> list[str]:
-    """``plugin_options``; none for a name that is not registered."""
-    try:
-        return plugin_options(registry, section, name, profile)
-    except MerbenchError:
-        return []
 
 
 def _takes(registry: Any, section: str, name: str, key: str, value: Any, profile: str | None) -> bool:
