@@ -132,12 +132,19 @@ def test_cpu_bf16_autocast_trains_a_fold(monkeypatch):
     assert len(output.predictions) == len(fold.test)
 
 
-def test_early_stopping_selects_on_training_subjects_only():
+def early_stopping_fold(epochs: int, patience: int):
+    """60 toy samples of 6 subjects, one fold testing the last subject, and settings with early stopping on a
+    quarter of the training subjects: (inputs, labels, subjects, fold, settings)."""
     inputs, labels, _ = toy_data(60)
     subjects = np.repeat([f"s{i}" for i in range(6)], 10)
     fold = Fold(index=0, train=np.arange(0, 50), test=np.arange(50, 60))
-    settings = TrainSettings(epochs=12, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
-                             class_weighting="none", early_stopping=2, validation_fraction=0.25)
+    settings = TrainSettings(epochs=epochs, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
+                             class_weighting="none", early_stopping=patience, validation_fraction=0.25)
+    return inputs, labels, subjects, fold, settings
+
+
+def test_early_stopping_selects_on_training_subjects_only():
+    inputs, labels, subjects, fold, settings = early_stopping_fold(epochs=12, patience=2)
     choice = choose_device("cpu")
     output = train_fold(tiny_model, inputs, labels, fold, 3, settings, choice, seed=3, subjects=subjects)
     validation_subjects = set(subjects[output.validation])
@@ -212,10 +219,6 @@ def test_early_stopping_keeps_the_later_of_tied_epochs_and_spends_no_patience_du
 
 def test_early_stopping_on_a_flat_start_does_not_keep_the_first_epoch():
     """A real fold: early stopping with patience 1 trains past the end of the warm-up (4 of 20 epochs)."""
-    inputs, labels, _ = toy_data(60)
-    subjects = np.repeat([f"s{i}" for i in range(6)], 10)
-    fold = Fold(index=0, train=np.arange(0, 50), test=np.arange(50, 60))
-    settings = TrainSettings(epochs=20, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
-                             class_weighting="none", early_stopping=1, validation_fraction=0.25)
+    inputs, labels, subjects, fold, settings = early_stopping_fold(epochs=20, patience=1)
     output = train_fold(tiny_model, inputs, labels, fold, 3, settings, choose_device("cpu"), seed=3, subjects=subjects)
     assert len(output.epoch_losses) >= 5, "patience 1 stops no earlier than the end of the warm-up plus 1 epoch"
