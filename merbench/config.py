@@ -824,7 +824,7 @@ def resolve_config(
             raise UsageError(f"--epochs {epochs} and engine.epochs={sections['engine']['epochs']} (in --set/--config) "
                              "disagree; give the epochs once")
         sections["engine"]["epochs"] = epochs
-    check_parallel_options(sections["engine"])
+    check_parallel_options(sections["engine"], sources=from_file)
     check_executor_options(sections["executor"])
 
     return RunConfig(
@@ -930,9 +930,18 @@ def parse_parallel_folds(value: Any) -> int | None:
     return number
 
 
-def check_parallel_options(engine: Mapping[str, Any]) -> None:
-    """Validate ``engine.parallel_folds`` and ``engine.parallel_mode`` (raises ``UsageError``)."""
-    parse_parallel_folds(engine["parallel_folds"])
+def check_parallel_options(engine: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> None:
+    """Validate ``engine.parallel_folds`` and ``engine.parallel_mode`` (raises ``UsageError``).
+
+    ``sources`` names where a key came from (``--config FILE``), put before its error.
+    """
+    try:
+        parse_parallel_folds(engine["parallel_folds"])
+    except UsageError as exc:
+        where = (sources or {}).get("engine.parallel_folds")
+        if where is None:
+            raise
+        raise UsageError(f"{where}: {exc}") from None
     coerce("engine.parallel_mode", engine["parallel_mode"], ENGINE_OPTIONS["parallel_mode"], PARALLEL_MODES)
 
 

@@ -191,6 +191,15 @@ def test_bad_parallel_settings_are_refused_before_any_work(run_cli, setting, mes
     assert "Traceback" not in result.err
 
 
+def test_a_bad_parallel_folds_from_a_config_file_names_the_file(run_cli, tmp_path):
+    config = tmp_path / "my run.yaml"
+    config.write_text("engine:\n  parallel_folds: banana\n")
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--no-store", "--config", str(config))
+    assert result.code == 2
+    assert f"--config {config}: engine.parallel_folds=banana: use auto" in " ".join(result.err.split())
+
+
 def test_vmap_mode_refuses_estimators(run_cli):
     result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
                      "--no-store", "--set", "engine.parallel_mode=vmap")
