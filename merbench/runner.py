@@ -78,13 +78,13 @@ def load_dataset(config: RunConfig, registry: Registry, cache_dir: Path, keep_fo
 
 
 def check_two_classes(dataset: Dataset, name: str, skipped: int = 0) -> None:
-    """Refuse a dataset whose samples (after ``skipped`` clips were left out as unreadable) are of one class."""
+    """Refuse a dataset whose samples (after ``skipped`` clips were left out for unusable frames) are of one class."""
     if len(np.unique(dataset.labels)) >= 2:
         return
     only = dataset.classes[int(dataset.labels[0])] if dataset.samples else "none"
     if skipped:
         raise DataError(f"dataset '{name}' has samples of only one class ({only}) after {counted(skipped, 'clip')} "
-                        "with unreadable frames were skipped; a classifier needs at least two: replace the files "
+                        "with unusable frames were skipped; a classifier needs at least two: replace the files "
                         "(merbench datasets check names them), or remove their rows")
     raise DataError(f"dataset '{name}' has samples of only one class ({only}); a classifier needs at least two")
 

@@ -58,7 +58,7 @@ def test_one_class_left_after_the_skipped_clips_is_refused_by_run_and_check(run_
     root = damaged_copy(casme2, tmp_path / "casme2", {"disgust", "repression", "surprise", "others"})
     ran = run_cli("run", *RUN, "--root", str(root))
     assert ran.code == 2, ran.err
-    assert ("dataset 'casme2' has samples of only one class (happiness) after 7 clips with unreadable frames were "
+    assert ("dataset 'casme2' has samples of only one class (happiness) after 7 clips with unusable frames were "
             "skipped") in " ".join(ran.err.split()) and "Traceback" not in ran.err
 
     checked = run_cli("datasets", "check", "casme2", "--root", str(root))
