@@ -168,7 +168,7 @@ def reported_table(result: RunResult) -> DataTable | None:
             label, partial = measured_label(result)
             table.add_row(dataset, shown, label, *measured, *([""] if numbered else []),
                           style="dim" if partial else "bold")
-            table.caption += partial
+            table.caption = table.caption.rstrip(".") + partial if partial else table.caption
     return table
 
 

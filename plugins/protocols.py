@@ -163,7 +163,7 @@ def cross_dataset(
         if value not in found:
             raise UsageError(
                 f"protocol.{key}={value or '(not set)'}: choose a domain of the dataset: {', '.join(found) or 'none'} "
-                "(e.g. --set protocol.train=casme2 protocol.test=samm)"
+                f"(e.g. --set protocol.train={found[0]} protocol.test={found[1]})"
             )
     if train == test:
         raise UsageError(f"protocol.train and protocol.test are both {train}; cross-dataset needs two different domains")

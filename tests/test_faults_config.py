@@ -262,7 +262,8 @@ def test_a_domain_the_dataset_lacks_is_refused_before_preprocessing(refused, mon
     monkeypatch.setattr(merbench.runner, "preprocess_dataset", None)  # calling it would raise TypeError
     message = refused("--protocol", "cross-dataset", "--set", *TINY, "dataset.domains=2", "protocol.train=synthetic-1",
                       "protocol.test=casme2")
-    assert "protocol.test=casme2: choose a domain of the dataset: synthetic-1, synthetic-2" in message
+    assert ("protocol.test=casme2: choose a domain of the dataset: synthetic-1, synthetic-2 (e.g. --set "
+            "protocol.train=synthetic-1 protocol.test=synthetic-2)") in message
 
 
 def test_missing_root_fails_fast_without_worker_processes(refused, monkeypatch):

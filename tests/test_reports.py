@@ -282,6 +282,7 @@ def test_a_score_on_a_derived_list_or_other_folds_or_classes_is_not_set_beside_t
     assert "measured*" in changed
     assert "* Measured with dataset.classes=3, protocol.n_splits=2: other samples, classes or folds than the " \
            "protocol the paper reports, so not comparable with its scores" in changed
+    assert "(docs/leakage.md). * Measured with" in changed and ".." not in changed
     derived = shown(dataset="megc2019", protocol="megc2019", dataset_summary={"list": "derived"},
                     reported=[{"dataset": "megc2019", "protocol": "megc2019", "metric": "uf1", "value": 73.53,
                                "source": "Paper"}])
