@@ -31,7 +31,7 @@ from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
-from merbench.wording import counted, some_of
+from merbench.wording import counted, percent, some_of
 
 STATS = ("fold", "pooled")
 METRIC_NAMES = {
@@ -428,7 +428,7 @@ def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
 
 def pct(value: float | None) -> str:
     """A fraction as a percentage with one decimal; a dash for ``None`` or NaN (no score)."""
-    return "—" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+    return "—" if value is None or math.isnan(value) else percent(value)
 
 
 REPORTED_PLACES = Decimal("0.01")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from merbench.metrics import classification_metrics
+from merbench.wording import percent, percent_points
 
 
 def one_class_scores(confusion_matrix: Any) -> dict[str, float]:
@@ -40,7 +41,8 @@ def blind_bands(label: str, bands: list[tuple[str, float | None, float]], confus
             continue
         lower = expected - tolerance
         if lower <= floor[metric]:
-            notes.append(f"{label}: the {metric} band {100 * expected:.1f} ± {100 * tolerance:.1f} reaches down to "
-                         f"{100 * lower:.1f}, not above the {100 * floor[metric]:.1f} that a model predicting one class "
+            shown = percent_points(expected) - percent_points(tolerance)  # adds up as printed
+            notes.append(f"{label}: the {metric} band {percent(expected)} ± {percent(tolerance)} reaches down to "
+                         f"{shown}, not above the {percent(floor[metric])} that a model predicting one class "
                          f"scores on these test samples: it cannot catch a model that stopped learning")
     return notes

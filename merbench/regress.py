@@ -38,7 +38,9 @@ date are written under the entry's ``derived:`` key, which the check itself does
 not read (docs/results.md).
 
 Values are written with 4 decimals (``DIGITS``): an expected value is rounded to
-the nearest, a derived tolerance up, and the check allows half a rounding step
+the nearest (with more decimals where four would show another percentage than
+the value: 0.538461 is written 0.53846, not 0.5385, which shows as 53.9), a
+derived tolerance up, and the check allows half a rounding step
 beyond the band (``SLACK``), so a baseline just written by ``--update`` passes on
 the runs it was measured from, even with a tolerance of 0.
 
@@ -68,7 +70,7 @@ from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
-from merbench.wording import plural
+from merbench.wording import percent, plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
 
@@ -501,6 +503,16 @@ def _round(value: float) -> float:
     return round(float(value), DIGITS)
 
 
+def _written_expected(value: float) -> float:
+    """An expected value as written: ``DIGITS`` decimals, or more where fewer would show another percentage than
+    the value itself (0.538461 is 0.5385 at four decimals, shown 53.9 where its run shows 53.8)."""
+    for digits in range(DIGITS, 10):
+        rounded = round(float(value), digits)
+        if percent(rounded) == percent(value):
+            return rounded
+    return float(value)
+
+
 def _round_up(value: float) -> float:
     """``value`` rounded up to the written precision: a derived tolerance never shrinks by being written."""
     rounded = _round(value)
@@ -597,16 +609,16 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
             old = written.get(expectation.metric)
             if derivation is None:
                 if isinstance(old, dict):
-                    spec: Any = {**old, "expected": _round(value)}
+                    spec: Any = {**old, "expected": _written_expected(value)}
                 elif expectation.metric in written:  # ``uf1: 0.3``: the band stays the inherited one
-                    spec = _round(value)
+                    spec = _written_expected(value)
                 else:  # from a list of names or the defaults: the band it had, written out on the entry
-                    spec = {"expected": _round(value), "tolerance": expectation.tolerance}
+                    spec = {"expected": _written_expected(value), "tolerance": expectation.tolerance}
                     if expectation.tolerance_high is not None:
                         spec["tolerance_high"] = expectation.tolerance_high
             else:
                 mean, _, tolerance = derivation.band(expectation.metric)
-                spec = {"expected": _round(mean), "tolerance": min(_round_up(tolerance), 1.0)}
+                spec = {"expected": _written_expected(mean), "tolerance": min(_round_up(tolerance), 1.0)}
                 high = expectation.tolerance_high
                 if high is not None:  # set by hand, on the entry or in the defaults
                     spec["tolerance_high"] = max(high, spec["tolerance"])

@@ -36,6 +36,7 @@ from merbench.escaping import markdown_cell, markdown_code
 from merbench.leakage_summary import load_summary, study_time
 from merbench.regress import Baseline, Entry, load_baseline
 from merbench.report import leakage_inflation, leakage_what
+from merbench.wording import percent
 
 MARKER = re.compile(
     r"^(?P<open><!-- merbench:table (?P<kind>[\w-]+) (?P<baseline>\S+) -->\n)(?P<body>.*?)^(?P<close><!-- /merbench:table -->)",
@@ -85,7 +86,7 @@ def _measured(baseline: Baseline) -> list[Measured]:
 
 
 def _pct(value: float) -> str:
-    return f"{100 * value:.1f}"
+    return percent(value)
 
 
 def _pm(m: Measured, metric: str) -> str:

@@ -17,6 +17,7 @@ from rich.panel import Panel
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
+from merbench.wording import percent, percent_points
 
 COLUMNS = (
     ("accuracy", "Acc"),
@@ -32,7 +33,7 @@ SHORT_NAMES = dict(COLUMNS)
 
 
 def _pct(value: float) -> str:
-    return f"{100 * value:.1f}"
+    return percent(value)
 
 
 def _score(scores: dict[str, float], metric: str) -> str:
@@ -376,14 +377,14 @@ def _earlier_folds(seconds: Seconds) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{100 * value:+.1f}"
+    return percent(value, signed=True)
 
 
 def shown_difference(a: float, b: float) -> str:
     """``B - A`` of two fractions as the difference of the two percentages shown (one decimal each), so that the
     table's arithmetic adds up (43.3 - 27.0 is +16.3, not the +16.2 of the unrounded scores)."""
-    tenths = round(10 * float(f"{100 * b:.1f}")) - round(10 * float(f"{100 * a:.1f}"))
-    return f"{tenths / 10:+.1f}"
+    difference = percent_points(b) - percent_points(a)
+    return f"{abs(difference) if difference == 0 else difference:+}"
 
 
 def leakage_inflation(variant: dict[str, Any], summary: dict[str, Any] | None = None) -> str:

@@ -63,7 +63,7 @@ from merbench.tuning_storage import (check_storage, counted_trials, default_stor
                                      import_optuna, open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
 from merbench.workers import usable_cores
-from merbench.wording import counted
+from merbench.wording import counted, percent
 
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
@@ -429,7 +429,7 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
     if remaining > 0:
         def finished(study: Any, trial: Any) -> None:
             best = _best(optuna, study, total)
-            ctx.progress.advance("trials", 1, note=f"best inner UF1 {100 * best.value:.1f} %" if best else None)
+            ctx.progress.advance("trials", 1, note=f"best inner UF1 {percent(best.value)} %" if best else None)
 
         objective = make_objective(ctx, optuna, outer, positions, inner)
         if ctx.request.workers > 1:  # trials at once: their order depends on timing, so one sampler serves them all
@@ -732,7 +732,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                     raise RunFailed(f"the trials storage {storage_path} failed ({error_text(exc)}); the trials "
                                     "finished before are kept: free some space or fix the file (is it writable?), "
                                     "then run the same command again") from None
-                progress.advance("outer", 1, note=f"outer UF1 {100 * folds[-1]['metrics']['uf1']:.1f} %")
+                progress.advance("outer", 1, note=f"outer UF1 {percent(folds[-1]['metrics']['uf1'])} %")
 
     search = {
         "trials_per_fold": request.trials,

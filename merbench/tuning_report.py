@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.text import Text
 
 from merbench.tables import TEXT, Column, DataTable, print_table
-from merbench.wording import counted
+from merbench.wording import counted, percent
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
+    return "—" if value is None else percent(value)
 
 
 def value_text(value: Any) -> str:

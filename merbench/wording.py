@@ -1,7 +1,9 @@
-"""Words for messages: counted nouns ("1 clip", "3 clips", never "clip(s)") and numbers as a user types them."""
+"""Words for messages: counted nouns ("1 clip", "3 clips", never "clip(s)"), numbers as a user types them, and
+scores as percentages shown one way everywhere."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence, Sized
 
 IRREGULAR = {"child": "children", "entry": "entries", "directory": "directories", "summary": "summaries"}
@@ -38,3 +40,24 @@ def number_text(value: float) -> str:
     reads back as the same number (else Python's own ``repr``)."""
     short = f"{value:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
     return short if float(short) == value else repr(value)
+
+
+def percent_points(value: float) -> Decimal:
+    """A fraction as percentage points with one decimal, half rounded up from its decimal digits (``Decimal``).
+
+    Every score merbench shows goes through this rule, so that one value shows the same digits in every command
+    and table. Formatting the binary float instead would round 0.4865 (48.649999… in binary) down to 48.6 but
+    0.48653 up to 48.7, and 0.5125 (51.25) to the even 51.2; here they show 48.7, 48.7 and 51.3.
+    """
+    return (Decimal(repr(float(value))) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def percent(value: float, signed: bool = False) -> str:
+    """``percent_points`` as text (``51.3``; ``+1.2`` with ``signed``); ``nan`` or ``inf`` for a value that is not a
+    finite number."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{100 * value:.1f}"
+    points = percent_points(value)
+    if points == 0:
+        points = abs(points)  # no -0.0
+    return f"{points:+}" if signed else str(points)

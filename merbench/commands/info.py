@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from merbench.commands import HelpFormatter, print_plugin_problems
 from merbench.escaping import printable_line
+from merbench.wording import percent
 
 ORDER = 25
 
@@ -167,7 +168,7 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
     for row in stored.rows:
         independent = registry.get("protocols", row.protocol).subject_independent if row.protocol in registry.names(
             "protocols") else None
-        cells = [f"{100 * row.mean[m]:.1f} ± {100 * row.std.get(m, 0.0):.1f}" if m in row.mean else "—"
+        cells = [f"{percent(row.mean[m])} ± {percent(row.std.get(m, 0.0))}" if m in row.mean else "—"
                  for m in ("uf1", "uar", "accuracy")]
         seconds = "—" if row.seconds_per_run is None else f"{row.seconds_per_run:.0f}"
         table.add_row(row.protocol, {True: "independent", False: "shared", None: "?"}[independent], *cells, seconds)
@@ -205,8 +206,8 @@ def gap_note(rows, reported, leaks=None) -> str | None:
     if leaking:
         text += f" ⚠ (inflated: {'; '.join(f'{p} has {describe(kinds)}' for p, kinds in leaking.items())})"
     if same is None or same is independent:
-        return text + f"; merbench's subject-10fold UF1 on the synthetic data is {100 * independent.mean['uf1']:.1f} %."
+        return text + f"; merbench's subject-10fold UF1 on the synthetic data is {percent(independent.mean['uf1'])} %."
     gain = 100 * (same.mean["uf1"] - independent.mean["uf1"])
-    return (text + f". On the synthetic data, merbench measures UF1 {100 * same.mean['uf1']:.1f} % under "
-            f"{same.protocol} and {100 * independent.mean['uf1']:.1f} % under subject-10fold: sharing subjects "
+    return (text + f". On the synthetic data, merbench measures UF1 {percent(same.mean['uf1'])} % under "
+            f"{same.protocol} and {percent(independent.mean['uf1'])} % under subject-10fold: sharing subjects "
             f"between training and test changes UF1 by {gain:+.1f} points here.")

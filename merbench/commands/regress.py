@@ -344,14 +344,11 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
 
 
 def _points(value: float):
-    """A fraction as percentage points with one decimal (a ``Decimal``), half rounded up from its decimal digits.
+    """A fraction as percentage points with one decimal (a ``Decimal``), by the rule every score shown follows
+    (``merbench.wording.percent_points``)."""
+    from merbench.wording import percent_points
 
-    Formatting the binary float would round 0.4865 (48.649999… in binary) down to 48.6 but 0.48653 up to 48.7:
-    the table would show an expected and a measured value apart that are the same to the written precision.
-    """
-    from decimal import ROUND_HALF_UP, Decimal
-
-    return (Decimal(repr(float(value))) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return percent_points(value)
 
 
 def _shown(check) -> tuple[str, str, str, str]:

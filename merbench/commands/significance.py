@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from merbench.commands.runs import add_store_argument
+from merbench.wording import percent
 
 ORDER = 50
 
@@ -91,9 +92,9 @@ def comparison_table(a, b, comparison, metric_name: str):
         f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples).",
     )
     mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
-    table.add_row("fold mean", f"{100 * mean_a:.1f}", f"{100 * mean_b:.1f}", shown_difference(mean_a, mean_b))
+    table.add_row("fold mean", percent(mean_a), percent(mean_b), shown_difference(mean_a, mean_b))
     table.add_row(
-        "pooled", f"{100 * comparison.pooled_a:.1f}", f"{100 * comparison.pooled_b:.1f}",
+        "pooled", percent(comparison.pooled_a), percent(comparison.pooled_b),
         f"{shown_difference(comparison.pooled_a, comparison.pooled_b)} "
         f"[{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
     )

@@ -1,0 +1,51 @@
+"""One rounding rule for every score shown: a value shows the same digits in run/show, runs, compare, regress,
+the rendered README tables and the tuning report, and a baseline just derived shows no delta against its run."""
+
+import math
+
+import numpy as np
+import pytest
+
+from merbench.wording import percent
+
+
+@pytest.mark.parametrize("value, shown", [(0.5125, "51.3"), (0.5625, "56.3"), (0.4865, "48.7"), (0.48653, "48.7"),
+                                          (0.538461, "53.8"), (0.7925, "79.3"), (1.0, "100.0"), (0.0, "0.0"),
+                                          (-0.00001, "0.0"), (-0.0125, "-1.3")])
+def test_percent_rounds_half_up_from_the_decimal_digits(value, shown):
+    assert percent(value) == shown
+
+
+def test_percent_keeps_a_sign_when_asked_and_shows_nan_as_itself():
+    assert percent(0.0125, signed=True) == "+1.3" and percent(-0.0001, signed=True) == "+0.0"
+    assert percent(math.nan) == "nan"
+
+
+@pytest.mark.parametrize("value, shown", [(0.5125, "51.3"), (0.5625, "56.3")])
+def test_every_place_a_score_is_shown_uses_the_same_digits(value, shown):
+    from merbench.commands.regress import _points
+    from merbench.compare import pct
+    from merbench.rendered_tables import _pct as rendered
+    from merbench.report import _pct as in_run
+    from merbench.report import shown_difference
+    from merbench.tuning_report import _pct as tuned
+
+    assert {pct(value), rendered(value), in_run(value), tuned(value), str(_points(value))} == {shown}
+    assert shown_difference(0.5, value) == f"+{float(shown) - 50:.1f}"
+
+
+def test_an_expected_value_is_written_with_the_decimals_that_keep_its_percentage():
+    from merbench.regress import _written_expected
+
+    assert _written_expected(0.538461) == 0.53846  # 0.5385 would show 53.9 where its run shows 53.8
+    assert percent(_written_expected(0.538461)) == percent(0.538461) == "53.8"
+    assert _written_expected(0.5605) == 0.5605 and _written_expected(0.302712) == 0.3027
+
+
+def test_the_one_class_warning_adds_up_as_printed():
+    from merbench.one_class import blind_bands
+
+    confusion = np.array([[7, 0], [6, 0]])  # a one-class model scores 53.8 % accuracy here
+    notes = blind_bands("entry 1", [("accuracy", 0.5385, 0.05)], confusion)
+    assert len(notes) == 1
+    assert "the accuracy band 53.9 ± 5.0 reaches down to 48.9," in notes[0], notes[0]
