@@ -110,6 +110,9 @@ def test_json_dash_prints_to_stdout_as_run_and_show_do(two_runs, run_cli):
     assert dashed.code == 0 and json.loads(dashed.out) == json.loads(run_cli("compare", "--json", *store).out)
     chosen = run_cli("compare", "--json", "-", OLD, *store)  # '-' is not taken for a run id beside real ones
     assert [row["model"] for row in json.loads(chosen.out)["rows"]] == ["m"]
+    after = run_cli("compare", OLD, "--json", "-", *store)  # `--json -` after the run ids, as its help says
+    assert after.code == 0, after.err
+    assert json.loads(after.out) == json.loads(chosen.out) == json.loads(run_cli("compare", "--json", OLD, *store).out)
     assert "'-' is not a run id" in _one_line_error(run_cli("compare", "-", *store))
     refused = run_cli("runs", "--json", "runs.json", *store)
     assert refused.code == 2 and "redirect it, e.g. merbench runs --json > runs.json" in " ".join(refused.err.split())

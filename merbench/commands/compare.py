@@ -82,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     add_selection_arguments(compare)
-    compare.add_argument("--json", action="store_true",
+    compare.add_argument("--json", nargs="?", const="-", default=None, metavar="-",
                          help="print the comparison as JSON to stdout (for scripts; `--json -` says the same)")
     compare.set_defaults(handler=execute)
 
@@ -94,6 +94,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.errors import UsageError
 
+    if args.json not in (None, "-"):  # the word after --json is a run id or a file name, not the option's value
+        args.run_ids = [args.json, *args.run_ids]
+        args.json = "-"
     if args.json:
         _refuse_json_file(args)
     if "-" in args.run_ids:  # `--json -`, as `run --json -` and `show --json -` print to stdout
