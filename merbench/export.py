@@ -137,10 +137,17 @@ def _finite(value: Any) -> Any:
 def to_latex(comparison: Comparison) -> str:
     """A ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
     header = _header(comparison)
+    cells = comparison.cells.values()
+    marks = [text for text, shown in (  # only the marks the table holds
+        ("Best per column in bold", any(cell.best for cell in cells)),
+        (r"$^\dagger$: leakage warning", any(cell.warnings or (cell.reported is not None and not cell.subject_independent)
+                                             for cell in cells)),
+    ) if shown]
+    legend = f" {'; '.join(marks)}." if marks else ""
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        rf"\caption{{{latex_escape(comparison.description)}. Best per column in bold; $^\dagger$: leakage warning.}}",
+        rf"\caption{{{latex_escape(comparison.description)}.{legend}}}",
         r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
         r"\toprule",
         " & ".join(_latex_cell(h) for h in header) + r" \\",

@@ -8,13 +8,17 @@ report embeds them). A figure's title names the run by its comparison row (the
 model with the profile, settings or leak that set it apart), as the reports do,
 so that two runs of one model are told apart in a figure shown on its own.
 Class names and model names are drawn literally: ``$`` is never read as
-mathematical notation.
+mathematical notation. A character no installed font has (a Chinese class name
+with only DejaVu Sans) is drawn as an empty box; one warning names such
+characters once, instead of matplotlib's one per character and figure.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +30,15 @@ from merbench.report import seed_label
 from merbench.result import RunResult
 
 DPI = 120
+FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK KR", "Source Han Sans",
+                  "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "Noto Sans", "Noto Sans Symbols",
+                  "Noto Sans Symbols2", "Symbola")
+"""Fonts that draw a character the default one lacks (Chinese, Japanese, Korean, symbols), those installed used in
+this order."""
+MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$")
+"""matplotlib's warning for a character no font of the figure has."""
+_missing_named: set[str] = set()
+"""The characters a warning already named (each is named once per process)."""
 
 
 def _pyplot():
@@ -37,17 +50,56 @@ def _pyplot():
     return plt
 
 
+@functools.lru_cache(maxsize=None)
+def font_settings() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The rc setting that draws with the default font and falls back on each installed ``FALLBACK_FONTS`` for a
+    character it lacks; none when no fallback font is installed."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    fallbacks = [name for name in FALLBACK_FONTS if name in installed]
+    if not fallbacks:
+        return ()
+    default = font_manager.FontProperties(fname=font_manager.findfont(font_manager.FontProperties())).get_name()
+    return (("font.family", (default, *(name for name in fallbacks if name != default))),)
+
+
 def _png(draw, *args) -> bytes:
     """Run ``draw(plt, *args)`` (which returns a figure) and give the figure as PNG bytes."""
     plt = _pyplot()
-    with plt.rc_context({"text.parse_math": False}):
+    with plt.rc_context({"text.parse_math": False, **{key: list(value) for key, value in font_settings()}}), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         figure = draw(plt, *args)
         try:
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-            return buffer.getvalue()
+            data = buffer.getvalue()
         finally:
             plt.close(figure)
+    _show(caught)
+    return data
+
+
+def _show(caught: Sequence[warnings.WarningMessage]) -> None:
+    """Show the warnings drawing a figure gave: matplotlib's per missing character as one naming those no earlier
+    warning named, the others as they came (under the warning filters in force)."""
+    missing: dict[str, str] = {}
+    for warning in caught:
+        found = MISSING_GLYPH.match(str(warning.message))
+        if found is not None and issubclass(warning.category, UserWarning):
+            missing.setdefault(chr(int(found[1])), found[2])
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    new = [character for character in missing if character not in _missing_named]
+    if not new:
+        return
+    _missing_named.update(new)
+    fonts = ", ".join(sorted(set(missing[character] for character in new)))
+    warnings.warn(f"figures: no glyph for {' '.join(new)} (of a class or model name) in the font {fonts}: the figures "
+                  "draw each as an empty box, the tables show the names in full. To draw them, install a font that "
+                  "has them (e.g. Noto Sans CJK: apt-get install fonts-noto-cjk) and remove matplotlib's font cache "
+                  "(~/.cache/matplotlib)", UserWarning, stacklevel=3)
 
 
 def _save(data: bytes, path: Path) -> Path:

@@ -6,6 +6,8 @@ table, confusion matrix, figures (PNG as ``data:`` URIs), leakage audit and
 provenance (configuration, versions, git commit, device, seed). Its only script
 and style sheet are inline and pinned by hash in a Content-Security-Policy that
 allows nothing from the network. Every text from a result is HTML-escaped.
+Each table scrolls sideways in its own box (a narrow window keeps the page's
+width), and names and ids in its cells are never broken over lines.
 The script makes table columns sortable and marks figures the browser could
 not decode; it sets ``data-sortable="ready"`` on each table it prepared and
 ``data-figures-shown`` on ``<body>`` once the page has loaded.
@@ -16,6 +18,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
+import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
@@ -53,11 +57,18 @@ STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2330;margin:0 auto;max-width:1180px;padding:16px 24px 40px}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:28px 0 6px;border-bottom:2px solid #d5dae3;padding-bottom:3px}
 h3{font-size:15px;margin:18px 0 6px}p.meta,p.note{color:#5a6475;margin:4px 0}
+p,li,dd,caption,figcaption,h1,h2,h3{overflow-wrap:anywhere}code{white-space:nowrap}
 nav ul{margin:4px 0;padding-left:20px}
+/* each table scrolls on its own; a shadow at an edge shows that more of it lies past that edge */
+div.scroll{overflow-x:auto;max-width:100%;background:
+ linear-gradient(to right,#fff 30%,#fff0) left/32px 100% no-repeat local,
+ linear-gradient(to left,#fff 30%,#fff0) right/32px 100% no-repeat local,
+ radial-gradient(farthest-side at 0 50%,#0003,#0000) left/12px 100% no-repeat scroll,
+ radial-gradient(farthest-side at 100% 50%,#0003,#0000) right/12px 100% no-repeat scroll}
 table{border-collapse:collapse;margin:6px 0 4px;font-variant-numeric:tabular-nums}
 th,td{padding:3px 9px;border-bottom:1px solid #dde1e8;text-align:right;white-space:nowrap}
 th{background:#f1f3f7;font-weight:600}th:first-child,td:first-child,td.text,th.text{text-align:left}
-td.text{white-space:normal}
+td.prose{white-space:normal;min-width:16em}
 table.sortable thead th{cursor:pointer;user-select:none}
 table.sortable thead th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
 table.sortable thead th[aria-sort=descending]::after{content:" \\25BC";font-size:10px}
@@ -82,7 +93,7 @@ SCRIPT = """
   function key(cell) {
     var raw = cell.getAttribute("data-sort");
     if (raw === null) { raw = cell.textContent.trim(); }
-    if (raw === "") { return null; }
+    if (raw === "" || raw === "\u2014") { return null; }  // no value (a dash): last, whichever the order
     var number = Number(raw);
     return isNaN(number) ? raw.toLowerCase() : number;
   }
@@ -133,7 +144,14 @@ def _digest(text: str) -> str:
 
 
 def _td(text: Any, sort: float | None = None, cls: str = "") -> str:
-    attrs = (f' data-sort="{float(sort)!r}"' if sort is not None else "") + (f' class="{cls}"' if cls else "")
+    """A cell showing ``text``, sorted by ``sort`` (default: its text; NaN or infinity: no value, sorted last)."""
+    if sort is None:
+        key = ""
+    elif math.isfinite(float(sort)):
+        key = f' data-sort="{float(sort)!r}"'
+    else:
+        key = ' data-sort=""'
+    attrs = key + (f' class="{cls}"' if cls else "")
     return f"<td{attrs}>{esc(text)}</td>"
 
 
@@ -154,10 +172,11 @@ class _Page:
         self.used.update(text for text, _ in headers if text in LEGEND)
         head = "".join(f'<th class="{cls}">{esc(text)}</th>' if cls else f"<th>{esc(text)}</th>" for text, cls in headers)
         foot = list(foot)
-        self.add('<table class="sortable">' if sortable else "<table>",
+        # Each table scrolls sideways in its own box: a wide one never widens the page past its other parts.
+        self.add('<div class="scroll">' + ('<table class="sortable">' if sortable else "<table>"),
                  f"<caption>{esc(caption)}</caption>" if caption else "",
                  f"<thead><tr>{head}</tr></thead>", "<tbody>", *rows, "</tbody>",
-                 ("<tfoot>" + "".join(foot) + "</tfoot>") if foot else "", "</table>")
+                 ("<tfoot>" + "".join(foot) + "</tfoot>") if foot else "", "</table></div>")
 
     def figure(self, png: bytes, alt: str, caption: str) -> None:
         self.figures += 1
@@ -196,19 +215,28 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
                 cells.append(_td(reported_pct(value) + mark if value is not None else "", value,
                                  "reported leak" if mark else "reported"))
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    # The reported note (as md, LaTeX and compare give it) names the papers and says how they averaged.
+    reported = comparison.reported_note("†", " only")
     page.add('<section id="comparison"><h2>Comparison</h2>',
              f'<p class="note">{esc(comparison.description[0].upper() + comparison.description[1:])}. '
              + ("Best per column in bold. " if any(c.best for c in comparison.cells.values()) else "")
-             + "".join(f"{esc(note)} " for note in comparison.notes())
+             + (f"{esc(reported)} " if reported else "")
+             + "".join(f"{_with_code(note)} " for note in comparison.notes())
              + "Click a column heading to sort.</p>")
     page.table(headers, rows)
     warnings = comparison.warnings()
     if warnings:
         page.add('<ul class="leakage">', *(f"<li>† {esc(w)}</li>" for w in warnings), "</ul>")
-    sources = sorted({c.reported_source for c in comparison.cells.values() if c.reported is not None and c.reported_source})
-    if sources:
-        page.add('<p class="note">Reported scores from: ' + "; ".join(esc(s) for s in sources) + ".</p>")
     page.add("</section>")
+
+
+COMMAND = re.compile(r"`(merbench [^`]*)`")
+"""A command a note names in Markdown's backticks (``merbench show ID``)."""
+
+
+def _with_code(note: str) -> str:
+    """A note, escaped, with each command it names in backticks as ``<code>`` (the backticks are Markdown's)."""
+    return COMMAND.sub(r"<code>\1</code>", esc(note))
 
 
 def _metric_keys(result: RunResult) -> list[str]:
@@ -231,8 +259,8 @@ def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, 
     for dataset in dict.fromkeys(run.dataset for run in runs):
         on_dataset = [run for run in runs if run.dataset == dataset]
         keys = [key for key, _ in COLUMNS if all(key in run.pooled for run in on_dataset)]
-        headers = [("Model", ""), ("Protocol", "text"), ("Subject-independent", "text"), ("Clips", ""), ("Subjects", ""),
-                   ("Folds", ""), *((SHORT[key], "") for key in keys)]
+        headers = [("Model", ""), ("Protocol", "text"), ("Subject-independent", "text"), ("Clips tested", ""),
+                   ("Subjects", ""), ("Folds", ""), *((SHORT[key], "") for key in keys)]
         rows = []
         for run in on_dataset:
             leak = not run.subject_independent
@@ -242,7 +270,7 @@ def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, 
             seed = f" · {esc(seed_label(run))}" if run.across_seeds is not None else ""
             rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(labels[id(run)])}</a>{seed}</td>'
                         + protocol + _td("no †" if leak else "yes", cls="text leak" if leak else "text")
-                        + _td(run.n_samples, run.n_samples) + _td(run.n_subjects, run.n_subjects)
+                        + _td(run.n_tested, run.n_tested) + _td(run.n_subjects, run.n_subjects)
                         + _td(len(run.folds), len(run.folds))
                         + "".join(_td(pct(run.pooled[key]), run.pooled[key]) for key in keys) + "</tr>")
         page.add(f"<h3>{esc(dataset)}</h3>")
@@ -285,23 +313,42 @@ def _reported_table(page: _Page, result: RunResult) -> None:
         return
     rows = reported_by_setting(result)
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
-    headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"), *((SHORT[REPORTED_METRICS[m]], "") for m in metrics)]
+    # Several sources are numbered, and each reported row names its own, as the terminal's Source column does.
+    sources = list(dict.fromkeys(str(entry.source) for entry in reported))
+    numbered = len(sources) > 1
+    row_sources: dict[tuple[str, str], list[int]] = {}
+    for entry in reported:
+        numbers = row_sources.setdefault((entry.dataset, entry.protocol), [])
+        if sources.index(str(entry.source)) + 1 not in numbers:
+            numbers.append(sources.index(str(entry.source)) + 1)
+    headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"),
+               *((SHORT[REPORTED_METRICS[m]], "") for m in metrics), *([("Source", "")] if numbered else [])]
     leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
     note = reported_leak_note(leaks, "†")
     measured, coverage = measured_label(result)
     lines = []
+    shown_measured = False
     for (dataset, protocol), scores in rows.items():
         shown = _td(f"{protocol} †", cls="text leak") if leaks[protocol] else _td(protocol, cls="text")
+        source = _td(", ".join(map(str, row_sources[(dataset, protocol)]))) if numbered else ""
         lines.append("<tr>" + _td(dataset, cls="text") + shown + _td("reported", cls="text reported")
-                     + "".join(_td(f"{scores[m]:.2f}" if m in scores else "—", cls="reported") for m in metrics) + "</tr>")
+                     + "".join(_td(f"{scores[m]:.2f}" if m in scores else "—", cls="reported") for m in metrics)
+                     + source + "</tr>")
         if dataset == result.dataset and protocol == result.protocol:
+            shown_measured = True
             lines.append("<tr>" + _td(dataset, cls="text") + shown + _td(_seeded(result, measured), cls="text")
-                         + "".join(_td(pct(result.pooled[REPORTED_METRICS[m]])) for m in metrics) + "</tr>")
+                         + "".join(_td(pct(result.pooled[REPORTED_METRICS[m]])) for m in metrics)
+                         + (_td("") if numbered else "") + "</tr>")
     page.used.add("reported")
     page.used.update({"†"} if note else set())
+    # Sentences, each ended once: a source or the leak note may end in a full stop of its own.
+    sentences = ["In %", ("Sources: " + "; ".join(f"{n}: {text}" for n, text in enumerate(sources, 1))) if numbered
+                 else sources[0], note,
+                 # why the measured row is not comparable: only under a measured row
+                 coverage.removeprefix(". ") if shown_measured else ""]
     page.add("<h3>Reported in the model's paper vs measured here</h3>")
-    page.table(headers, lines, caption="In %. " + "; ".join(sorted({str(e.source) for e in reported}))
-               + (f". {note}" if note else "") + coverage, sortable=False)
+    page.table(headers, lines, caption=" ".join(f"{sentence.rstrip('.')}." for sentence in sentences if sentence),
+               sortable=False)
 
 
 def _provenance(page: _Page, result: RunResult) -> None:
@@ -331,12 +378,24 @@ def _provenance(page: _Page, result: RunResult) -> None:
              f"<pre>{esc(json.dumps(config, indent=2, sort_keys=True, default=str))}</pre></details>")
 
 
+def _train_test(result: RunResult) -> tuple[str, str] | None:
+    """The domains a run trained and tested on, for a protocol with ``protocol.train`` and ``protocol.test``
+    (``cross-dataset``); ``None`` for any other."""
+    options = (result.config.get("options") or {}).get("protocol") if isinstance(result.config, dict) else None
+    if not isinstance(options, dict) or not options.get("train") or not options.get("test"):
+        return None
+    return str(options["train"]), str(options["test"])
+
+
 def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
                  draw: Callable[[RunResult, str], tuple[bytes, bytes]], label: str) -> None:
     title = f"{label} on {result.dataset} · {result.protocol}"
+    domains = _train_test(result)
+    tested = (f" · trained on {esc(domains[0])}, tested on {esc(domains[1])} ({counted(result.n_tested, 'clip')})"
+              if domains else "")
     page.add(f'<section id="{anchor}"><h2>{esc(title)}</h2>',
              f'<p class="meta">Run {esc(result.run_id or "—")} · {esc(sample_count(result))}, '
-             f'{esc(result.n_subjects)} subjects, {len(result.folds)} folds · classes: '
+             f'{esc(counted(result.n_subjects, "subject"))}, {counted(result.folds, "fold")}{tested} · classes: '
              f'{esc(", ".join(str(c) for c in result.classes))}</p>')
     if result.across_seeds is not None:
         page.add(f'<p class="note">Repeated over {esc(result.across_seeds.n)} seeds. The figures, the per-fold table, '
@@ -453,9 +512,12 @@ def render_leakage_page(summary: dict[str, Any]) -> str:
         leak = variant["name"] != "honest"
         page.used.update({"†"} if leak and variant.get("leaks") else set())
         name = f"{variant['name']} †" if leak and variant.get("leaks") else variant["name"]
-        rows.append("<tr>" + _td(name, cls="text leak" if leak else "text") + _td(leakage_what(variant), cls="text")
+        # The honest row has no inflation: its "—" sorts last whichever the order, as an empty cell does.
+        inflation = gain.get("uf1")
+        rows.append("<tr>" + _td(name, cls="text leak" if leak else "text")
+                    + _td(leakage_what(variant), cls="text prose")
                     + "".join(_td(pct(variant[key]), variant[key]) for key in ("uf1", "uar", "accuracy"))
-                    + _td(leakage_inflation(variant, summary), gain.get("uf1")) + "</tr>")
+                    + _td(leakage_inflation(variant, summary), math.nan if inflation is None else inflation) + "</tr>")
     confidence = 100 * float((summary.get("bootstrap") or {}).get("confidence", 0.95))
     page.add('<section id="variants"><h2>Variants</h2>')
     page.table([("Variant", "text"), ("What leaks", "text"), ("UF1", ""), ("UAR", ""), ("Acc", ""),
@@ -473,6 +535,7 @@ def render_leakage_page(summary: dict[str, Any]) -> str:
     page.table([("Variant", "text"), ("Seed", ""), ("Run", "text"), ("Samples", ""), ("UF1", ""), ("UAR", ""),
                 ("Acc", ""), ("Seconds", "")], run_rows,
                caption="Each run is in the results store (merbench show RUN_ID) unless the study ran with --no-store.")
+    page.add("</section>")
     boot = summary.get("bootstrap") or {}
     environment = summary.get("environment") or {}
     page.add('<section id="provenance"><h2>Provenance</h2><dl>',

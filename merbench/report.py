@@ -157,7 +157,7 @@ def reported_table(result: RunResult) -> DataTable | None:
          *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics),
          *([Column("Source", justify="right")] if numbered else [])],
         caption=(("Sources: " + "; ".join(f"{n}: {text}" for n, text in enumerate(sources, 1))) if numbered
-                 else sources[0]) + (f". {note}" if note else ""),
+                 else sources[0]).rstrip(".") + (f". {note}" if note else ""),
     )
     for (dataset, protocol), scores in rows.items():
         source = [", ".join(map(str, row_sources[(dataset, protocol)]))] if numbered else []
