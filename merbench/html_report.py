@@ -30,7 +30,7 @@ from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
                              leakage_what, measured_label, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
-                             seed_label)
+                             seed_label, train_test_domains)
 from merbench.result import RunResult
 from merbench.wording import counted
 
@@ -378,19 +378,10 @@ def _provenance(page: _Page, result: RunResult) -> None:
              f"<pre>{esc(json.dumps(config, indent=2, sort_keys=True, default=str))}</pre></details>")
 
 
-def _train_test(result: RunResult) -> tuple[str, str] | None:
-    """The domains a run trained and tested on, for a protocol with ``protocol.train`` and ``protocol.test``
-    (``cross-dataset``); ``None`` for any other."""
-    options = (result.config.get("options") or {}).get("protocol") if isinstance(result.config, dict) else None
-    if not isinstance(options, dict) or not options.get("train") or not options.get("test"):
-        return None
-    return str(options["train"]), str(options["test"])
-
-
 def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
                  draw: Callable[[RunResult, str], tuple[bytes, bytes]], label: str) -> None:
     title = f"{label} on {result.dataset} · {result.protocol}"
-    domains = _train_test(result)
+    domains = train_test_domains(result)
     tested = (f" · trained on {esc(domains[0])}, tested on {esc(domains[1])} ({counted(result.n_tested, 'clip')})"
               if domains else "")
     page.add(f'<section id="{anchor}"><h2>{esc(title)}</h2>',

@@ -17,7 +17,7 @@ from rich.panel import Panel
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
-from merbench.wording import percent, percent_points
+from merbench.wording import counted, percent, percent_points
 
 COLUMNS = (
     ("accuracy", "Acc"),
@@ -49,6 +49,15 @@ def sample_count(result: RunResult) -> str:
     return f"{result.n_samples} clips"
 
 
+def train_test_domains(result: RunResult) -> tuple[str, str] | None:
+    """The domains a run trained and tested on, for a protocol with ``protocol.train`` and ``protocol.test``
+    (``cross-dataset``); ``None`` for any other."""
+    options = (result.config.get("options") or {}).get("protocol") if isinstance(result.config, dict) else None
+    if not isinstance(options, dict) or not options.get("train") or not options.get("test"):
+        return None
+    return str(options["train"]), str(options["test"])
+
+
 def seed_label(result: RunResult) -> str:
     """``seed 0 (of 3 seeds)`` for a ``--seeds N`` run, whose folds, pooled scores, predictions and confusion matrix
     are its first seed's (only ``seeds`` and ``across_seeds`` cover all); ``""`` for a run of one seed."""
@@ -59,7 +68,11 @@ def seed_label(result: RunResult) -> str:
 
 def result_table(result: RunResult) -> DataTable:
     """The per-fold / mean / std / pooled table of one run (scores in %)."""
-    title = f"{result.model} on {result.dataset} · {result.protocol} · {sample_count(result)}, {result.n_subjects} subjects"
+    title = (f"{result.model} on {result.dataset} · {result.protocol} · {sample_count(result)}, "
+             f"{counted(result.n_subjects, 'subject')}")
+    domains = train_test_domains(result)
+    if domains:
+        title += f" · trained on {domains[0]}, tested on {domains[1]} ({counted(result.n_tested, 'clip')})"
     if result.across_seeds is not None:  # the folds, predictions and confusion matrix kept are the first seed's
         title += f" · {seed_label(result)}"
     table = DataTable(

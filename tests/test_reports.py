@@ -289,3 +289,21 @@ def test_a_score_on_a_derived_list_or_other_folds_or_classes_is_not_set_beside_t
     assert "measured*" in derived and "Measured with dataset.list=derived" in derived
     plain = shown(settings_changed=["engine.epochs=5"])
     assert "measured*" not in plain and "Measured with" not in plain and " measured " in plain
+
+
+def test_a_cross_dataset_runs_table_says_which_domain_trained_and_which_tested():
+    from rich.console import Console
+
+    from merbench.report import result_table
+    from merbench.tables import print_table
+    from result_samples import minimal_result
+
+    crossed = minimal_result(protocol="cross-dataset", n_samples=24, n_subjects=4,
+                             config={"protocol": "cross-dataset",
+                                     "options": {"protocol": {"train": "synthetic-1", "test": "synthetic-2"}}},
+                             folds=[{"fold": 0, "test_subjects": ["s3", "s4"], "n_test": 12,
+                                     "metrics": {"accuracy": 0.5, "uf1": 0.5, "uar": 0.5}}])
+    console = Console(width=80, record=True, force_terminal=False)
+    print_table(console, result_table(crossed))
+    text = " ".join(console.export_text().split())
+    assert "24 clips, 4 subjects · trained on synthetic-1, tested on synthetic-2 (12 clips)" in text, text
