@@ -271,7 +271,7 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
         if len(result.folds) == 1 and result.across_seeds is None:  # cross-dataset: one fold has no spread
             std = None
     elif result.across_seeds is not None:
-        mean, std = float(result.across_seeds.mean[metric]), float(result.across_seeds.std[metric])
+        mean, std = float(result.across_seeds.mean[metric]), float(result.seeds_std()[metric])
     else:
         mean, std = float(result.pooled[metric]), None
     reported, source = _reported(result, metric)

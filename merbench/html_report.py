@@ -423,7 +423,7 @@ def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
         rows = ["<tr>" + _td(run.seed, run.seed) + "".join(_td(pct(run.pooled[k]), run.pooled[k]) for k in keys)
                 + "</tr>" for run in result.seeds or []]
         foot = ["<tr>" + _td(label) + "".join(_td(pct(scores[k])) for k in keys) + "</tr>"
-                for label, scores in (("mean", across.mean), ("std", across.std))]
+                for label, scores in (("mean", across.mean), ("std", result.seeds_std()))]
         page.add(f"<h3>Pooled scores over {esc(across.n)} seeds</h3>")
         page.table([("Seed", ""), *((SHORT[k], "") for k in keys)], rows, foot,
                    caption="In %. std: the sample standard deviation over the seeds (n − 1), as merbench show, "

@@ -226,7 +226,7 @@ def seeds_table(result: RunResult) -> DataTable:
         table.add_row(str(run.seed), *(_score(run.pooled, k) for k, _ in COLUMNS))
     table.add_section()
     table.add_row("mean", *(_score(across.mean, k) for k, _ in COLUMNS), style="bold")
-    table.add_row("std", *(_score(across.std, k) for k, _ in COLUMNS))
+    table.add_row("std", *(_score(result.seeds_std(), k) for k, _ in COLUMNS))
     return table
 
 

@@ -400,6 +400,22 @@ class RunResult:
         """How many samples the folds tested (the pooled scores count each once)."""
         return sum(fold.n_test for fold in self.folds)
 
+    def seeds_std(self) -> dict[str, float]:
+        """The sample std (n − 1) of each pooled score over the seeds of a ``--seeds N`` run, computed from the
+        seeds' own scores: ``across_seeds.std`` of a result written before 2026-12-04 holds the population std."""
+        if self.across_seeds is None:
+            raise ValueError(f"run {self.run_id or '?'} was not repeated over seeds")
+        seeds = self.seeds or []
+        std = dict(self.across_seeds.std)
+        if len(seeds) < 2:
+            return std
+        import numpy as np
+
+        for key in std:
+            if all(key in seed.pooled for seed in seeds):
+                std[key] = float(np.std([float(seed.pooled[key]) for seed in seeds], ddof=1))
+        return std
+
     def fold_stat(self, metric: str) -> tuple[float, float | None]:
         """Mean and population std of ``metric`` over every fold of every seed (each seed has the same folds' count).
 

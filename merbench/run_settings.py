@@ -7,7 +7,10 @@ two runs that differ only in such settings get a row each instead of the newer
 hiding the older. The defaults are those of the installed plugins for the
 run's model, dataset, protocol and profile, resolved as ``merbench run`` would
 without any ``--set``; a setting whose default changed since the run is named
-too (the run did not use today's default). Settings that only say how the
+too (the run did not use today's default), and an option of the run's plugins that
+its stored configuration lacks (written by a merbench before the option existed) is
+named ``section.option=(not recorded)``: nobody can say the run used today's default
+(a synthetic run from before ``dataset.preset`` made other data). Settings that only say how the
 folds were spread over the machine (``engine.parallel_folds``, ``parallel_mode``,
 ``threads``, ``preprocess_workers``, ``executor.*``) are left out, except
 ``engine.parallel_mode=vmap`` (batched folds change a dropout model's scores), and so are the
@@ -91,6 +94,11 @@ def _changed_now(result: RunResult, registry: Registry) -> tuple[str, ...] | Non
                for key, value in sorted(values.items())
                if (key not in NOT_SETTINGS.get(section, ()) or value in NAMED_VALUES.get((section, key), ()))
                and _differs(value, defaults.sections.get(section, {}).get(key, _MISSING))]
+    changed += [setting_text(f"{section}.{key}", NOT_RECORDED)
+                for section, values in sorted(defaults.sections.items())
+                if section not in NOT_SECTIONS and isinstance(options.get(section), Mapping)
+                for key in sorted(values) if key not in options[section] and key not in NOT_SETTINGS.get(section, ())]
+    changed.sort(key=lambda text: text.partition("=")[0])
     dataset_options = {**defaults.sections.get("dataset", {}), **(options.get("dataset") or {})}
     if chain and _default_chain(registry, result, root, dataset_options) not in (None, tuple(chain)):
         changed.insert(0, setting_text("preprocess", ",".join(chain)))
@@ -103,6 +111,8 @@ def changed_settings_of(results: Sequence[RunResult], registry: Registry) -> lis
 
 
 _MISSING = object()
+NOT_RECORDED = "(not recorded)"
+"""The value named for an option a stored run's configuration lacks."""
 
 
 def _differs(value: Any, default: Any) -> bool:

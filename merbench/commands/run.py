@@ -126,6 +126,8 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
     if args.resume:
         config, n_seeds, run_id = _resumed(args, store, registry)
+        for note in getattr(args, "resume_notes", []):
+            err.print(f"[bold yellow]Warning:[/] {escape(note)}", highlight=False)
         _check_outputs_outside(args, config.root)
         preflight(config, registry, start_workers=True)
     else:
@@ -167,6 +169,30 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     return 0
 
 
+def _fill_unrecorded_options(config, registry) -> list[str]:
+    """Give each option of the run's plugins that its stored configuration lacks (stored by a merbench before the
+    option existed) the value its profile gives now, as a new run would, rather than the plugin's own default that
+    leaving it out would give (``dataset.preset``: ``easy`` in quick, where the plugin's is ``real``); returns the
+    ``section.option=value`` texts filled in."""
+    from merbench.config import resolve_config
+    from merbench.errors import MerbenchError
+    from merbench.run_settings import setting_text
+
+    try:
+        defaults = resolve_config(registry, model=config.model, dataset=config.dataset, protocol=config.protocol,
+                                  profile=config.profile, seed=config.seed, root=config.root,
+                                  sets={"preprocess": list(config.preprocess)})
+    except MerbenchError:
+        return []  # the checks before the run name what is wrong
+    filled = []
+    for section, values in config.sections.items():
+        for key, value in defaults.sections.get(section, {}).items():
+            if key not in values:
+                values[key] = value
+                filled.append(setting_text(f"{section}.{key}", value))
+    return filled
+
+
 def _check_outputs_outside(args: argparse.Namespace, root) -> None:
     """``--json`` checked again with a resumed run's stored dataset folder (``--root`` cannot be given with
     ``--resume``, so the check before the store was read knew no folder): merbench never writes inside it."""
@@ -204,6 +230,11 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
                         f"{exc}); the store was changed outside merbench. Start the run again without --resume") from None
     for kind, name in plugins:
         registry.get(kind, name)
+    filled = _fill_unrecorded_options(config, registry)
+    if filled:
+        args.resume_notes = [f"run {row['id']} was stored by a merbench without {', '.join(filled)}: resumed with "
+                             f"the {config.profile} profile's default{'s' if len(filled) > 1 else ''}; if that makes "
+                             "other data or folds than the run started with, the resume is refused"]
     if args.executor:  # the executor may change on resume
         config.sections["executor"]["name"] = args.executor
     return config, int(row["n_seeds"]), row["id"]
