@@ -128,7 +128,20 @@ class Comparison:
     def notes(self) -> list[str]:
         """The notes on the compared runs' profiles, settings and seeds, for under the table."""
         return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note(),
-                                  self.hidden_note(), self.no_score_note()) if note]
+                                  self.hidden_note(), self.no_score_note(), self.no_spread_note()) if note]
+
+    def no_spread_note(self) -> str | None:
+        """One sentence naming the repeated runs whose std over folds cannot be shown (made by a merbench that did not
+        record each seed's fold std); ``None`` when there is none."""
+        if self.stat != "fold":
+            return None
+        bare = [f"{one_line(model)} on {column[0]} · {column[1]} (run {cell.run_id})"
+                for (model, column), cell in self.cells.items() if cell.std is None and len(cell.seeds) > 1]
+        if not bare:
+            return None
+        return (f"No std over folds for {', '.join(bare)}: the merbench that made "
+                f"{'it' if len(bare) == 1 else 'them'} did not record each seed's fold std; --stat pooled shows the "
+                "std over seeds.")
 
     def no_score_note(self) -> str | None:
         """One sentence naming the cells whose run has no score (NaN) for the metric, shown as — and never marked

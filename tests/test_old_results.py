@@ -82,3 +82,16 @@ def test_resuming_a_run_stored_before_an_option_existed_takes_its_profiles_value
     assert f"run {run_id} was stored by a merbench without dataset.preset=easy: resumed with the quick profile's " \
            "default" in said, said
     assert "4 completed folds reused" in said
+
+
+def test_an_old_repeated_run_without_fold_stds_says_why_its_cell_has_no_spread():
+    from merbench.compare import build_comparison
+
+    old = minimal_result(run_id="20261130-000000-aaaaaa", pooled=dict(OLD_SEEDS[0]["pooled"]), seeds=OLD_SEEDS,
+                         across_seeds={"n": 2, "mean": {"accuracy": 0.375, "uf1": 0.3185, "uar": 0.3},
+                                       "std": POPULATION_STD})
+    notes = " ".join(build_comparison([old], "uf1", "fold").notes())
+    assert "No std over folds for m on d · loso (run 20261130-000000-aaaaaa): the merbench that made it did not " \
+           "record each seed's fold std" in notes, notes
+    assert "No std over folds" not in " ".join(build_comparison([old], "uf1", "pooled").notes())
+    assert "No std over folds" not in " ".join(build_comparison([minimal_result()], "uf1", "fold").notes())
