@@ -5,7 +5,10 @@ Both results must come from the same dataset and protocol with the same folds
 scores, computed from each fold's predictions (not read from the file, whose
 stored scores could be edited or damaged), are compared with the Wilcoxon
 signed-rank test; the difference of the
-pooled score gets a paired bootstrap confidence interval over samples. A run
+pooled score gets a paired bootstrap confidence interval. The bootstrap draws
+**subjects** by default, each with all its test samples: clips of one person are
+alike, so drawing clips one by one (``resample="clips"``, the choice of many
+papers) gives a narrower interval than the data support. A run
 that leaks test information (``merbench.leaks``) is named with what it leaks.
 
 The test is ``scipy.stats.wilcoxon`` (two-sided; for a few folds its p-value is
@@ -58,6 +61,10 @@ class Comparison:
     ci_high: float
     n_bootstrap: int
     wilcoxon_note: str | None = None
+    resampled: str = "clips"
+    """What each bootstrap draw picks: ``subjects`` (each with all its test samples) or ``clips``."""
+    n_units: int = 0
+    """How many subjects (or clips) the draws pick from."""
     leaks: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -121,8 +128,18 @@ def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> Non
                 "(`merbench audit` checks it)")
 
 
-def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0) -> Comparison:
-    """Compare two results on the same folds; raises DataError when they are not comparable."""
+RESAMPLE_UNITS = ("subjects", "clips")
+
+
+def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0,
+                 resample: str = "subjects") -> Comparison:
+    """Compare two results on the same folds; raises DataError when they are not comparable.
+
+    ``resample``: what a bootstrap draw picks, ``subjects`` (each with all its test samples; clips when a result
+    does not record its samples' subjects) or ``clips``.
+    """
+    if resample not in RESAMPLE_UNITS:
+        raise DataError(f"--resample {resample}: choose one of {', '.join(RESAMPLE_UNITS)}")
     if metric not in ("uf1", "uar", "accuracy"):
         raise DataError(f"--metric {metric}: choose uf1, uar or accuracy")
     for key, value_a, value_b in (("dataset", a.dataset, b.dataset), ("protocol", a.protocol, b.protocol),
@@ -155,10 +172,15 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     fold_a = [_pooled(metric, y_true[mask], pred_a[mask], n_classes) for mask in in_folds]
     fold_b = [_pooled(metric, y_true[mask], pred_b[mask], n_classes) for mask in in_folds]
     statistic, p_value, note = _wilcoxon(fold_a, fold_b)
+    subjects = [row.subject for row in rows_a]
+    if resample == "subjects" and all(subjects):
+        units = [np.flatnonzero(np.array(subjects) == subject) for subject in sorted(set(subjects))]
+    else:
+        resample, units = "clips", [np.array([i]) for i in range(len(ids))]
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_bootstrap)
     for i in range(n_bootstrap):
-        pick = rng.integers(0, len(ids), len(ids))
+        pick = np.concatenate([units[unit] for unit in rng.integers(0, len(units), len(units))])
         deltas[i] = _pooled(metric, y_true[pick], pred_b[pick], n_classes) - _pooled(metric, y_true[pick], pred_a[pick], n_classes)
     low, high = np.percentile(deltas, [2.5, 97.5])
     return Comparison(
@@ -173,6 +195,8 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
         ci_high=float(high),
         n_bootstrap=n_bootstrap,
         wilcoxon_note=note,
+        resampled=resample,
+        n_units=len(units),
         leaks={"A": result_leaks(a), "B": result_leaks(b)},
     )
 

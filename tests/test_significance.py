@@ -161,3 +161,38 @@ def test_a_resample_count_out_of_range_is_one_message(runs, run_cli, count):
     """A huge --bootstrap once ended in numpy's MemoryError traceback."""
     refused = run_cli("significance", str(runs["a"]), str(runs["b"]), "--bootstrap", count)
     assert refused.code == 2 and f"--bootstrap {count}: use 100 to 100000 resamples" in refused.err, refused.err
+
+
+def _by_subject(wrong_subjects, n_subjects=10, clips=6):
+    """A LOSO result (2 classes) whose predictions are right except every clip of ``wrong_subjects``."""
+    from result_samples import minimal_dict
+
+    rows = [{"id": f"s{s}_{c}", "subject": f"s{s}", "domain": None, "fold": s, "label": c % 2,
+             "prediction": (c % 2) ^ (s in wrong_subjects)} for s in range(n_subjects) for c in range(clips)]
+    return RunResult.from_dict(minimal_dict(classes=["a", "b"], n_samples=len(rows), n_subjects=n_subjects,
+                                            predictions=rows, confusion_matrix=[[1, 0], [0, 1]]))
+
+
+def test_the_bootstrap_draws_subjects_so_alike_clips_of_one_person_do_not_narrow_the_interval():
+    a, b = _by_subject({0, 1, 2, 3}), _by_subject({4})
+    by_subject = compare_runs(a, b, "accuracy", n_bootstrap=1000, resample="subjects")
+    by_clip = compare_runs(a, b, "accuracy", n_bootstrap=1000, resample="clips")
+    assert by_subject.resampled == "subjects" and by_subject.n_units == 10
+    assert by_clip.resampled == "clips" and by_clip.n_units == 60
+    assert by_subject.pooled_difference == by_clip.pooled_difference == pytest.approx(0.3)
+    assert by_subject.ci_high - by_subject.ci_low > 1.5 * (by_clip.ci_high - by_clip.ci_low)
+
+
+def test_significance_says_what_its_bootstrap_draws():
+    from rich.console import Console
+
+    from merbench.commands.significance import comparison_table
+    from merbench.tables import print_table
+
+    a, b = _by_subject({0, 1, 2, 3}), _by_subject({4})
+    for resample, said in (("subjects", "each drawing 10 of the 10 test subjects with replacement, each with all its "
+                                        "clips"),
+                           ("clips", "each drawing 60 of the 60 test clips one by one with replacement")):
+        console = Console(width=80, record=True, force_terminal=False)
+        print_table(console, comparison_table(a, b, compare_runs(a, b, "accuracy", 200, resample=resample), "Accuracy"))
+        assert said in " ".join(console.export_text().split())

@@ -31,6 +31,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"),
                               help="the per-fold score compared (default uf1)")
     significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples, 100 to 100000 (default 2000)")
+    significance.add_argument("--resample", choices=("subjects", "clips"), default="subjects",
+                              help="what each bootstrap draw picks: subjects, each with all its test clips (default: "
+                              "clips of one person are alike, so drawing them one by one gives a narrower interval "
+                              "than the data support), or clips one by one, as many papers do")
     add_store_argument(significance)
     significance.set_defaults(handler=execute)
 
@@ -89,16 +93,25 @@ def comparison_table(a, b, comparison, metric_name: str):
         f"{folds_text(len(comparison.fold_scores_a))}",
         [Column(""), *(Column(header, justify="right") for header in ("A", "B", "B - A"))],
         caption=f"{wilcoxon_text(comparison)} "
-        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples).",
+        f"Pooled difference with a paired bootstrap 95% interval ({comparison.n_bootstrap} resamples, each "
+        f"drawing {_drawn(comparison)}).",
     )
     mean_a, mean_b = float(np.mean(comparison.fold_scores_a)), float(np.mean(comparison.fold_scores_b))
     table.add_row("fold mean", percent(mean_a), percent(mean_b), shown_difference(mean_a, mean_b))
     table.add_row(
         "pooled", percent(comparison.pooled_a), percent(comparison.pooled_b),
         f"{shown_difference(comparison.pooled_a, comparison.pooled_b)} "
-        f"[{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]",
+        f"[{percent(comparison.ci_low, signed=True)}, {percent(comparison.ci_high, signed=True)}]",
     )
     return table
+
+
+def _drawn(comparison) -> str:
+    """What one bootstrap draw picked, for the caption."""
+    if comparison.resampled == "subjects":
+        return f"{comparison.n_units} of the {comparison.n_units} test subjects with replacement, each with all its clips"
+    return (f"{comparison.n_units} of the {comparison.n_units} test clips one by one with replacement (clips of one "
+            "subject are alike, so this interval is narrower than one over subjects)")
 
 
 def print_leak_warnings(out: Console, a, b, comparison) -> None:
@@ -129,7 +142,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if result.seeds and len(result.seeds) > 1:
             err.print(escape(f"Note: {name} ({path}) is a --seeds {len(result.seeds)} run; only its first seed "
                              f"({result.seed}) keeps per-sample predictions, so that seed is compared"))
-    comparison = compare_runs(a, b, args.metric, args.bootstrap)
+    comparison = compare_runs(a, b, args.metric, args.bootstrap, resample=args.resample)
+    if args.resample == "subjects" and comparison.resampled == "clips":
+        err.print("Note: the results do not record their samples' subjects (an older merbench), so the bootstrap "
+                  "draws clips one by one")
     metric = args.metric.upper() if args.metric != "accuracy" else "Accuracy"
     print_table(out, comparison_table(a, b, comparison, metric))
     print_leak_warnings(out, a, b, comparison)
