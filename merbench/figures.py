@@ -28,6 +28,7 @@ from merbench.escaping import printable
 from merbench.outputs import check_output_path, write_output
 from merbench.report import seed_label
 from merbench.result import RunResult
+from merbench.wording import percent
 
 DPI = 120
 FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK KR", "Source Han Sans",
@@ -166,8 +167,8 @@ def _draw_folds(plt, result: RunResult, metric: str, row: str | None = None):
     values = [100 * fold.metrics[metric] for fold in folds]
     figure, axes = plt.subplots(figsize=(max(4.0, 0.4 * len(folds) + 2), 3.0))
     axes.bar([fold.fold + 1 for fold in folds], values, color="#4c72b0")
-    mean = 100 * result.fold_mean[metric]
-    axes.axhline(mean, color="#c44e52", linestyle="--", label=f"mean {mean:.1f}")
+    mean = result.fold_mean[metric]
+    axes.axhline(100 * mean, color="#c44e52", linestyle="--", label=f"mean {percent(mean)}")
     axes.set_xticks([fold.fold + 1 for fold in folds])  # whole fold numbers, never 1.5
     axes.set_xlabel("fold")
     axes.set_ylabel(f"{metric_label(metric)} (%)")

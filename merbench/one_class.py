@@ -39,9 +39,8 @@ def blind_bands(label: str, bands: list[tuple[str, float | None, float]], confus
     for metric, expected, tolerance in bands:
         if expected is None or metric not in floor:
             continue
-        lower = expected - tolerance
-        if lower <= floor[metric]:
-            shown = percent_points(expected) - percent_points(tolerance)  # adds up as printed
+        shown = percent_points(expected) - percent_points(tolerance)  # decided and said as printed, so it adds up
+        if shown <= percent_points(floor[metric]):
             notes.append(f"{label}: the {metric} band {percent(expected)} ± {percent(tolerance)} reaches down to "
                          f"{shown}, not above the {percent(floor[metric])} that a model predicting one class "
                          f"scores on these test samples: it cannot catch a model that stopped learning")

@@ -108,8 +108,11 @@ def _folds(result: RunResult) -> dict[int, tuple[str, ...]]:
     return {fold: tuple(sorted(ids)) for fold, ids in folds.items()}
 
 
-def _pooled(metric: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
-    matrix = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+def _pooled(metric: str, y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
+            weights: np.ndarray | None = None) -> float:
+    """``metric`` of the pooled predictions, each sample counted ``weights`` times (a bootstrap draw) or once."""
+    matrix = np.bincount(y_true * n_classes + y_pred, weights=weights,
+                         minlength=n_classes * n_classes).reshape(n_classes, n_classes)
     if metric == "uf1":
         return unweighted_f1_recall(matrix)[0]
     if metric == "uar":
@@ -129,6 +132,15 @@ def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> Non
 
 
 RESAMPLE_UNITS = ("subjects", "clips")
+FEW_SUBJECTS = 5
+"""Below this many test subjects a bootstrap over subjects takes few distinct draws: its interval is rough."""
+
+
+def _units(keys: list[str]) -> np.ndarray:
+    """For each sample, the index of its key among the distinct keys in order of first appearance: the unit one
+    bootstrap draw picks as a whole (a subject, or a clip)."""
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    return np.array([index[key] for key in keys])
 
 
 def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0,
@@ -172,16 +184,17 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     fold_a = [_pooled(metric, y_true[mask], pred_a[mask], n_classes) for mask in in_folds]
     fold_b = [_pooled(metric, y_true[mask], pred_b[mask], n_classes) for mask in in_folds]
     statistic, p_value, note = _wilcoxon(fold_a, fold_b)
-    subjects = [row.subject for row in rows_a]
-    if resample == "subjects" and all(subjects):
-        units = [np.flatnonzero(np.array(subjects) == subject) for subject in sorted(set(subjects))]
-    else:
-        resample, units = "clips", [np.array([i]) for i in range(len(ids))]
+    if resample == "subjects" and all(row.subject is not None and str(row.subject) for row in rows_a):
+        unit_of = _units([str(row.subject) for row in rows_a])
+    else:  # a clip's samples (frame-10fold makes several of one clip) are drawn together
+        resample, unit_of = "clips", _units([str(row.clip) if row.clip else str(row.id) for row in rows_a])
+    n_units = int(unit_of.max()) + 1 if unit_of.size else 0
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_bootstrap)
     for i in range(n_bootstrap):
-        pick = np.concatenate([units[unit] for unit in rng.integers(0, len(units), len(units))])
-        deltas[i] = _pooled(metric, y_true[pick], pred_b[pick], n_classes) - _pooled(metric, y_true[pick], pred_a[pick], n_classes)
+        weights = np.bincount(rng.integers(0, n_units, n_units), minlength=n_units)[unit_of]
+        deltas[i] = (_pooled(metric, y_true, pred_b, n_classes, weights)
+                     - _pooled(metric, y_true, pred_a, n_classes, weights))
     low, high = np.percentile(deltas, [2.5, 97.5])
     return Comparison(
         metric=metric,
@@ -196,7 +209,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
         n_bootstrap=n_bootstrap,
         wilcoxon_note=note,
         resampled=resample,
-        n_units=len(units),
+        n_units=n_units,
         leaks={"A": result_leaks(a), "B": result_leaks(b)},
     )
 

@@ -49,3 +49,50 @@ def test_the_one_class_warning_adds_up_as_printed():
     notes = blind_bands("entry 1", [("accuracy", 0.5385, 0.05)], confusion)
     assert len(notes) == 1
     assert "the accuracy band 53.9 ± 5.0 reaches down to 48.9," in notes[0], notes[0]
+
+
+def test_arithmetic_noise_does_not_decide_the_last_digit():
+    from merbench.regress import _written_expected
+
+    assert percent(0.7174999999999999) == percent(0.7175) == "71.8"  # the mean of [0.7175] * 6, as summed
+    assert _written_expected(0.7174999999999999) == 0.7175
+
+
+def test_the_fold_figures_mean_is_the_tables_mean():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from merbench.figures import _draw_folds
+    from result_samples import minimal_result
+
+    result = minimal_result(fold_mean={"accuracy": 0.5, "uf1": 0.5125, "uar": 0.5})
+    figure = _draw_folds(plt, result, "uf1")
+    try:
+        assert [line.get_label() for line in figure.axes[0].get_lines()] == ["mean 51.3"]
+    finally:
+        plt.close(figure)
+
+
+def test_infos_gap_sentence_adds_up_as_printed():
+    from types import SimpleNamespace
+
+    from merbench.commands.info import gap_note
+    from merbench.contracts import ReportedScore
+
+    rows = [SimpleNamespace(protocol="sample-10fold", mean={"uf1": 0.5125}),
+            SimpleNamespace(protocol="subject-10fold", mean={"uf1": 0.4})]
+    note = gap_note(rows, [ReportedScore("samm", "sample-10fold", "accuracy", 99.73, "Paper")])
+    assert "UF1 51.3 % under sample-10fold and 40.0 % under subject-10fold" in note
+    assert "changes UF1 by +11.3 points here" in note, note
+
+
+def test_the_one_class_warning_never_contradicts_itself():
+    from merbench.one_class import blind_bands
+
+    confusion = np.array([[7065, 0], [2935, 0]])  # a one-class model scores 70.65 % accuracy, shown 70.7
+    said = blind_bands("entry 1", [("accuracy", 0.7565, 0.0496)], confusion)  # the band reaches down to 70.7 as shown
+    assert said and "reaches down to 70.7, not above the 70.7" in said[0], said
+    above = blind_bands("entry 1", [("accuracy", 0.7575, 0.0496)], confusion)  # 70.8 as shown: above 70.7
+    assert above == []

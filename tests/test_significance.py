@@ -196,3 +196,31 @@ def test_significance_says_what_its_bootstrap_draws():
         console = Console(width=80, record=True, force_terminal=False)
         print_table(console, comparison_table(a, b, compare_runs(a, b, "accuracy", 200, resample=resample), "Accuracy"))
         assert said in " ".join(console.export_text().split())
+
+
+def test_clip_draws_keep_a_clips_frame_pairs_together_and_a_subject_named_0_is_a_subject():
+    from result_samples import minimal_dict
+
+    rows = [{"id": f"s{s}_{c}_p{p}", "subject": s, "domain": None, "fold": s, "label": c % 2, "prediction": p % 2,
+             "clip": f"s{s}_{c}"} for s in range(4) for c in range(3) for p in range(5)]  # 5 frame pairs per clip
+    result = RunResult.from_dict(minimal_dict(classes=["a", "b"], n_samples=len(rows), n_subjects=4, predictions=rows,
+                                              confusion_matrix=[[1, 0], [0, 1]]))
+    by_clip = compare_runs(result, result, "accuracy", n_bootstrap=100, resample="clips")
+    assert (by_clip.resampled, by_clip.n_units) == ("clips", 12)
+    by_subject = compare_runs(result, result, "accuracy", n_bootstrap=100)
+    assert (by_subject.resampled, by_subject.n_units) == ("subjects", 4)  # subject 0 too
+
+
+@pytest.mark.parametrize("n_subjects, said", [(1, "with one test subject every draw is the same, so the interval has "
+                                                  "no width: --resample clips draws its clips"),
+                                              (3, "with 3 test subjects the draws take few values: read it as rough")])
+def test_a_bootstrap_over_few_subjects_says_how_little_it_can_tell(n_subjects, said):
+    from rich.console import Console
+
+    from merbench.commands.significance import comparison_table
+    from merbench.tables import print_table
+
+    a, b = _by_subject({0}, n_subjects=n_subjects), _by_subject(set(), n_subjects=n_subjects)
+    console = Console(width=80, record=True, force_terminal=False)
+    print_table(console, comparison_table(a, b, compare_runs(a, b, "accuracy", 200), "Accuracy"))
+    assert said in " ".join(console.export_text().split())

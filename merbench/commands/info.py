@@ -207,7 +207,9 @@ def gap_note(rows, reported, leaks=None) -> str | None:
         text += f" ⚠ (inflated: {'; '.join(f'{p} has {describe(kinds)}' for p, kinds in leaking.items())})"
     if same is None or same is independent:
         return text + f"; merbench's subject-10fold UF1 on the synthetic data is {percent(independent.mean['uf1'])} %."
-    gain = 100 * (same.mean["uf1"] - independent.mean["uf1"])
+    from merbench.report import shown_difference
+
+    gain = shown_difference(independent.mean["uf1"], same.mean["uf1"])
     return (text + f". On the synthetic data, merbench measures UF1 {percent(same.mean['uf1'])} % under "
             f"{same.protocol} and {percent(independent.mean['uf1'])} % under subject-10fold: sharing subjects "
-            f"between training and test changes UF1 by {gain:+.1f} points here.")
+            f"between training and test changes UF1 by {gain} points here.")

@@ -108,8 +108,16 @@ def comparison_table(a, b, comparison, metric_name: str):
 
 def _drawn(comparison) -> str:
     """What one bootstrap draw picked, for the caption."""
+    from merbench.significance import FEW_SUBJECTS
+
     if comparison.resampled == "subjects":
-        return f"{comparison.n_units} of the {comparison.n_units} test subjects with replacement, each with all its clips"
+        drawn = f"{comparison.n_units} of the {comparison.n_units} test subjects with replacement, each with all its clips"
+        if comparison.n_units == 1:
+            return (drawn + "; with one test subject every draw is the same, so the interval has no width: "
+                    "--resample clips draws its clips")
+        if comparison.n_units < FEW_SUBJECTS:
+            return drawn + f"; with {comparison.n_units} test subjects the draws take few values: read it as rough"
+        return drawn
     return (f"{comparison.n_units} of the {comparison.n_units} test clips one by one with replacement (clips of one "
             "subject are alike, so this interval is narrower than one over subjects)")
 
