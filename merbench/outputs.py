@@ -121,11 +121,12 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     return target
 
 
-def check_output_folder(folder: Path, option: str) -> Path:
+def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | None = None) -> Path:
     """Check a folder that files will be written into (created when missing); returns it resolved.
 
-    Raises ``UsageError`` when it is an existing file, or when it (or its nearest existing
-    parent, for a folder still to be created) cannot be written.
+    Raises ``UsageError`` when it is an existing file, when it is or lies inside one of the dataset
+    folders ``roots`` (described: path; merbench never writes there), or when it (or its nearest
+    existing parent, for a folder still to be created) cannot be written.
     """
     if str(folder) == "-":  # standard output everywhere else; a folder of PNG files cannot go there
         raise UsageError(f"{option} -: figures are PNG files written into a folder, not to standard output; give a "
@@ -135,6 +136,12 @@ def check_output_folder(folder: Path, option: str) -> Path:
         target = given.resolve()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise UsageError(f"{option} {given}: cannot be used ({exc}); give another folder") from None
+    holder = dataset_root_holding(target, roots or {}, itself=True)
+    if holder is not None:
+        shown = given if target == given.absolute() else f"{given} (→ {target})"
+        where = "is" if target == holder[1] else "lies inside"
+        raise UsageError(f"{option} {shown}: {where} {holder[0]} ({holder[1]}); merbench never writes inside a "
+                         "dataset's folder; give a folder outside it")
     if target.exists():
         if not target.is_dir():
             raise UsageError(f"{option} {given}: is a file, not a folder; give a folder (it is created when missing)")
@@ -209,24 +216,114 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
         return  # opening it reports the problem
     holder = dataset_root_holding(target, dataset_roots(args))
     if holder is not None:
+        if option.startswith("--"):  # a file the user named: moving the results store would not move it
+            fix = f"give a file outside it with {option} PATH"
+        elif option == "the trials storage":  # tune's default, beside the results store
+            fix = "give a file outside it with --storage PATH, or set $MERBENCH_STORE to a store elsewhere"
+        else:
+            fix = "give a store outside it (--store PATH, or $MERBENCH_STORE)"
         raise UsageError(f"{option} {path}: lies inside {holder[0]}; merbench never writes inside a dataset's folder; "
-                         "give a store outside it (--store PATH, or $MERBENCH_STORE)")
+                         f"{fix}")
 
 
-def dataset_root_holding(target: Path, roots: Mapping[str, Path]) -> tuple[str, Path] | None:
-    """The dataset folder of ``roots`` (described: path) that ``target`` (resolved) lies inside, if any."""
+def dataset_root_holding(target: Path, roots: Mapping[str, Path], itself: bool = False) -> tuple[str, Path] | None:
+    """The dataset folder of ``roots`` (described: path) that ``target`` (resolved) lies inside, if any; with
+    ``itself``, also the one ``target`` is (an output folder)."""
     for what, folder in roots.items():
         folder = _resolved(folder)  # None: a link loop, which the dataset's own check names
-        if folder is not None and folder in target.parents:
+        if folder is not None and (folder in target.parents or (itself and folder == target)):
             return what, folder
     return None
 
 
 def input_paths(args: Any) -> dict[str, Path]:
-    """The files a command reads, described: its ``--config``/``--space``/``--baseline`` file, for
-    ``check_output_path(inputs=...)``: an output may not replace one of them."""
-    return {f"the --{option} file": Path(value) for option in ("config", "space", "baseline")
-            if (value := getattr(args, option, None))}
+    """The files a command reads, described: its ``--config``/``--space``/``--baseline`` file and every existing
+    file an option names (``option_files``), for ``check_output_path(inputs=...)``: an output may not replace one of
+    them."""
+    given = {f"the --{option} file": Path(value) for option in ("config", "space", "baseline")
+             if (value := getattr(args, option, None))}
+    return {**option_files(args), **given}
+
+
+def option_files(args: Any) -> dict[str, Path]:
+    """The existing files that the values of a command's options name (``dataset.manifest=labels.csv``,
+    ``model.weights=w.pth``, ``crop.cascade=c.xml``, from ``--set`` or ``--config``), described as ``option_roots``
+    describes folders. Any value (or element of a list, or of a comma-separated text) that names a file, absolute or
+    from the working folder (a file under ``--root`` is protected as inside it), counts: whichever option reads it, an
+    output written there would replace what the command reads."""
+    settings, origin = _given_settings(args)
+    found: dict[str, Path] = {}
+    for key, value in settings.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if not isinstance(item, (str, Path)):
+                continue
+            text = str(item).strip()
+            for name in dict.fromkeys([text, *(part.strip() for part in text.split(",") if "," in text)]):
+                if not name:
+                    continue
+                path = Path(name).expanduser()
+                try:
+                    is_file = path.is_file()
+                except (OSError, ValueError):  # a name the file system cannot take is no file
+                    continue
+                if is_file:
+                    before, after = origin[key]
+                    found[f"the file {before}{key}={value}{after}"
+                          + (f" (its part {name})" if name != text else "")] = path
+    return found
+
+
+def _given_settings(args: Any) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """The settings a command was given (``--config`` file, then ``--set``, later winning) by dotted key, and for each
+    the words before and after ``KEY=VALUE`` that say where it was given. A ``--config`` that cannot be read adds
+    nothing: the command reports it itself."""
+    from merbench.config import load_config_file
+    from merbench.errors import MerbenchError
+
+    settings: dict[str, Any] = {}
+    origin: dict[str, tuple[str, str]] = {}
+    if getattr(args, "config", None):
+        try:
+            settings.update(load_config_file(Path(args.config)))
+        except (MerbenchError, OSError):  # the command reports a bad --config file itself
+            pass
+        origin.update({key: ("given as ", f" in --config {args.config}") for key in settings})
+    for group in getattr(args, "sets", None) or []:
+        for item in group if isinstance(group, (list, tuple)) else [group]:
+            key, sep, value = str(item).partition("=")
+            if sep:
+                settings[key.strip()] = value
+                origin[key.strip()] = ("given with --set ", "")
+    return settings, origin
+
+
+def stored_roots(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
+    """The dataset folders that stored runs read, by run id → the run's stored configuration (``RunConfig.to_dict``):
+    its ``root`` and the folders its dataset options name (``datafiles.option_folders``, when the dataset plugin is
+    installed to say which options name folders), described with the run's id, for ``check_output_path(roots=...)``:
+    an output of a command that reads stored runs does not go inside them either."""
+    from merbench.datafiles import option_folders
+    from merbench.errors import MerbenchError
+    from merbench.registry import get_registry
+
+    found: dict[str, Path] = {}
+    for run_id, config in configs.items():
+        if not isinstance(config, Mapping):
+            continue
+        root = Path(str(config["root"])).expanduser() if config.get("root") else None
+        if root is not None:
+            found[f"the dataset folder of run {run_id}"] = root
+        options = (config.get("options") or {}).get("dataset") if isinstance(config.get("options"), Mapping) else None
+        if not isinstance(options, Mapping) or not config.get("dataset"):
+            continue
+        try:
+            defaults = get_registry().get("datasets", str(config["dataset"])).options
+        except MerbenchError:  # a dataset plugin not installed here: its --root is still known
+            continue
+        for key, folder in option_folders(root, options, defaults).items():
+            found[f"the dataset folder dataset.{key}={options[key]} of run {run_id}"] = folder
+    return found
 
 
 def dataset_roots(args: Any) -> dict[str, Path]:
@@ -246,25 +343,11 @@ def option_roots(args: Any) -> dict[str, Path]:
     """The folders a command's dataset options name (megc2019's ``--set dataset.smic=DIR``, from ``--set`` or the
     ``dataset:`` section of ``--config``), described, as ``dataset_roots`` gives them (``datafiles.option_folders``
     says which options name folders). A setting that cannot be read here is left to the command to report."""
-    from merbench.config import load_config_file
     from merbench.datafiles import option_folders
     from merbench.errors import MerbenchError
     from merbench.registry import get_registry
 
-    settings: dict[str, Any] = {}
-    origin: dict[str, tuple[str, str]] = {}  # the words before and after each setting, saying where it was given
-    if getattr(args, "config", None):
-        try:
-            settings.update(load_config_file(Path(args.config)))
-        except (MerbenchError, OSError):  # the command reports a bad --config file itself
-            pass
-        origin.update({key: ("given as ", f" in --config {args.config}") for key in settings})
-    for group in getattr(args, "sets", None) or []:
-        for item in group if isinstance(group, (list, tuple)) else [group]:
-            key, sep, value = str(item).partition("=")
-            if sep:
-                settings[key.strip()] = value
-                origin[key.strip()] = ("given with --set ", "")
+    settings, origin = _given_settings(args)
     options = {key.removeprefix("dataset."): value for key, value in settings.items() if key.startswith("dataset.")}
     several = getattr(args, "datasets", None) or []
     several = several.split(",") if isinstance(several, str) else several  # grid's --datasets a,b

@@ -111,7 +111,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.errors import UsageError
     from merbench.export import SUFFIX_OF, format_for, write_comparison
     from merbench.figures import check_figure_files, figure_files, write_figures
-    from merbench.outputs import check_output_folder, check_output_path, store_files
+    from merbench.outputs import check_output_folder, check_output_path, store_files, stored_roots
 
     if args.leakage is not None:
         return _leakage(args, out, err)
@@ -124,7 +124,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     _refuse_overlap(args, target, figures)
     comparison, results = selected_comparison(args)
+    roots = stored_roots({result.run_id or f"#{number}": result.config for number, result in enumerate(results, 1)})
+    if target is not None:  # again with the selected runs' dataset folders: merbench never writes inside one
+        target = check_output_path(args.output, "--output", store_files(args.store), roots=roots,
+                                   example=f"report{SUFFIX_OF[fmt]}")
     if figures is not None:  # before the --output file is written: a refused figure leaves nothing behind
+        figures = check_output_folder(args.figures, "--figures", roots)
         shown = shown_runs(comparison)
         check_figure_files(shown, figures)
         _refuse_overlap(args, target, figures, figure_files(shown, figures))

@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench show RUN_ID``."""
-    from merbench.outputs import check_output_path, store_files, write_output
+    from merbench.outputs import check_output_path, store_files, stored_roots, write_output
     from merbench.report import print_result
     from merbench.errors import UsageError
     from merbench.store import ResultStore, status_of
@@ -65,6 +65,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                                    style="red" if failed else "yellow"), highlight=False)
                     return 0
         result = store.result(args.run_id)  # without a final result: why, and what to do, as an error
+    if args.json is not None:  # again, now that the run's dataset folder is known: merbench never writes inside it
+        target = check_output_path(args.json, "--json", store_files(args.store),
+                                   roots=stored_roots({result.run_id or args.run_id: result.config}))
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
     print_result(tables, result)

@@ -14,7 +14,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from merbench.contracts import Dataset, Sample
@@ -46,6 +46,32 @@ def cell_value(name: str, value: Any, prefix: str = "") -> str:
     if str(value if value is not None else "").strip():
         return f"{prefix}{name} {value!r}"
     return f"an empty {name} cell (a merged cell holds its value in its first row only: unmerge it and fill each row)"
+
+
+WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")
+"""The first part of a Windows path on a drive (``C:`` of ``C:\\data``, ``C:/data``, ``C:``)."""
+
+
+def absolute_text(text: str) -> bool:
+    """Whether a path read from a sheet or manifest cell is absolute on some system: ``/data``, ``\\\\server\\share``,
+    or a Windows drive (``C:``, ``C:\\data``, ``C:/data``). A ``:`` elsewhere (``12:30/a.png``) is a legal name."""
+    posix = PurePosixPath(text.replace("\\", "/"))
+    return posix.is_absolute() or Path(text).is_absolute() or bool(posix.parts
+                                                                     and WINDOWS_DRIVE.fullmatch(posix.parts[0]))
+
+
+def folder_cell(sheet_path: Path, row: int, column: str, text: str, example: str) -> str:
+    """``text``, a coding-sheet cell that names a folder below the release's frame folder (a clip's ``Filename``,
+    4DME's ``sub_ID`` and ``fold_name``), when it stays there: an absolute path or a ``..`` part would read frames
+    from outside ``--root``, a DataError naming the sheet, the row and the cell (``example``: a good value)."""
+    if absolute_text(text):
+        raise DataError(f"{sheet_path} row {row}: {column} {text!r} is an absolute path; merbench reads a dataset only "
+                        f"inside its --root: give the clip's folder name as the release spells it (e.g. {example})")
+    if ".." in PurePosixPath(text.replace("\\", "/")).parts:
+        raise DataError(f"{sheet_path} row {row}: {column} {text!r} leads out of the frame folder ('..'); merbench "
+                        f"reads a dataset only inside its --root: give the clip's folder name as the release spells it "
+                        f"(e.g. {example})")
+    return text
 
 
 def check_root(root: Path | None, name: str) -> Path:
@@ -703,6 +729,7 @@ def coded_entries(
             raise DataError(
                 f"{sheet_path} row {row}: empty Filename; fill it in (e.g. {rules.filename_example}) or delete the row"
             )
+        folder_cell(sheet_path, row, "Filename", filename, rules.filename_example)
         sample_id = f"{subject}/{filename}"
         log.claim(sample_id, row, str(sheet_path))
         emotion = norm(cells["emotion"])

@@ -44,6 +44,7 @@ from merbench_plugins.datasets.common import (
     choose_classes,
     find_dir,
     find_one,
+    folder_cell,
     folders_in,
     norm,
     order_classes,
@@ -230,6 +231,8 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
     for row, cells in sheet.rows:
         cells = {k: clean(v) for k, v in cells.items()}
         raw_subject, clip = clip_key(cells)
+        folder_cell(sheet_path, row, "sub_ID", raw_subject, "S01")
+        folder_cell(sheet_path, row, "fold_name", clip, "S01_001_01_1")
         try:
             subject = base_subject(raw_subject)
         except ValueError:

@@ -33,7 +33,8 @@ from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
 from merbench.escaping import printable_line
-from merbench_plugins.datasets.common import LoadLog, as_bool, check_root, class_counts, enforce_strict, why_not_a_file
+from merbench_plugins.datasets.common import (LoadLog, absolute_text, as_bool, check_root, class_counts, enforce_strict,
+                                              why_not_a_file)
 from merbench.wording import plural
 
 DEFAULT_DOMAIN = "manifest"
@@ -56,7 +57,7 @@ def inside(root: Path, text: str, row: int, column: str, manifest: Path | str = 
     if not text:
         raise DataError(f"{manifest} row {row}: empty {column}; give a path relative to --root")
     posix = PurePosixPath(text.replace("\\", "/"))
-    if posix.is_absolute() or Path(text).is_absolute() or (posix.parts and ":" in posix.parts[0]):
+    if absolute_text(text):
         raise DataError(f"{manifest} row {row}: {column} {text} is absolute; give it relative to --root {root}")
     normal = os.path.normpath(posix.as_posix())
     if normal == ".." or normal.startswith("../"):
