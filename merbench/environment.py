@@ -66,9 +66,14 @@ SOFTWARE_KEYS = ("merbench", "git_commit", "torch", "python", "timm", "numpy", "
 
 
 def changed_software(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """``KEY OLD → NEW`` for each of ``SOFTWARE_KEYS`` that differs between two environments."""
-    return [f"{key} {before.get(key)} → {now.get(key)}" for key in SOFTWARE_KEYS
+    """``KEY OLD → NEW`` for each of ``SOFTWARE_KEYS`` that differs between two environments (``unknown`` for a value
+    not recorded, such as the git commit of a merbench installed without its repository)."""
+    return [f"{key} {_known(before.get(key))} → {_known(now.get(key))}" for key in SOFTWARE_KEYS
             if key in before and before.get(key) != now.get(key)]
+
+
+def _known(value: Any) -> str:
+    return "unknown" if value is None or value == "" else str(value)
 
 
 def changed_setup(before: dict[str, Any], now: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -38,7 +38,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import platformdirs
@@ -46,7 +46,7 @@ import platformdirs
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores, document_kind
 from merbench.wording import counted, some_of
-from merbench.workers import process_gone
+from merbench.workers import pid_namespace, process_gone, process_started
 
 APPLICATION_ID = 0x4D455242  # "MERB"
 SCHEMA_VERSION = 1
@@ -438,19 +438,29 @@ def _empty_store() -> sqlite3.Connection:
     return db
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """A read-only connection to a store file that creates no file beside it and works in a read-only folder.
+def _connect_read_only(path: Path, immutable: bool = True) -> tuple[sqlite3.Connection, tuple[int, int, int] | None]:
+    """A read-only connection to a store file that creates no file beside it and works in a read-only folder, and
+    the file's ``_stamp`` when it is read as ``immutable`` (else ``None``).
 
     With ``-wal``/``-shm`` files beside it (a writer has it open, or left
-    committed runs in the ``-wal``) it is read the ordinary way (``mode=ro``),
-    which sees those runs and waits for writers. Without them every committed
-    run is in the file itself, which is then read as ``immutable``: a
-    ``mode=ro`` connection would create both files (and need a writable
-    folder to do so).
+    committed runs in the ``-wal``), or ``immutable=False``, it is read the
+    ordinary way (``mode=ro``), which sees those runs and waits for writers.
+    Without them every committed run is in the file itself, which is then read
+    as ``immutable``: a ``mode=ro`` connection would create both files (and need
+    a writable folder to do so). SQLite then takes no lock and never notices a
+    writer that opens the file later, so ``ResultStore._reading`` checks the
+    stamp after each read.
     """
-    query = "mode=ro" if _has_wal_files(path) else "immutable=1"
-    return _reading_rows(sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True,
-                                         timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None))
+    immutable = immutable and not _has_wal_files(path)
+    stamp = _stamp(path) if immutable else None
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?{'immutable=1' if immutable else 'mode=ro'}", uri=True,
+                         timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    return _reading_rows(db), stamp
+
+
+IMMUTABLE_READ_TRIES = 3
+"""How often a read of a store opened as ``immutable`` is tried again, each time opened anew, when another process
+changed the file meanwhile; then the file is opened the ordinary way (``mode=ro``), which waits for its writers."""
 
 
 class DamagedText(str):
@@ -510,18 +520,20 @@ class ResultStore:
     (held in memory, nothing is written to disk).
     """
 
-    def __init__(self, path: Path | None = None, create: bool = True):
+    def __init__(self, path: Path | None = None, create: bool = True, no_store_option: bool = True):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self._read_stamp: tuple[int, int, int] | None = None  # the file's stamp, while it is read as immutable
         check_store_file(self.path)
         if create:
-            self._db = self._open_for_writing()
+            self._db = self._open_for_writing(no_store_option)
             return
         if not self.path.exists() and (path is not None or os.environ.get("MERBENCH_STORE")):
             raise missing_store_error(self.path, given=path is not None)
         self._db = self._open_for_reading()
 
-    def _open_for_writing(self) -> sqlite3.Connection:
-        """The store file, created (with its folder) and initialised when missing, in WAL mode."""
+    def _open_for_writing(self, no_store_option: bool = True) -> sqlite3.Connection:
+        """The store file, created (with its folder) and initialised when missing, in WAL mode; ``no_store_option``:
+        whether the command could run with ``--no-store`` instead (a ``--resume`` cannot)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -530,14 +542,18 @@ class ResultStore:
             raise UsageError(f"results store {self.path}: cannot create its folder {self.path.parent} ({exc.strerror}); "
                              "choose another store with --store PATH or MERBENCH_STORE") from None
         if self.path.exists() and not os.access(self.path, os.W_OK):  # SQLite would fail at the first write
+            copy = "copy the store to a writable place and give the copy with --store PATH"  # a --resume's way out
+            elsewhere = ("choose a store elsewhere with --store PATH or MERBENCH_STORE, or run with --no-store"
+                         if no_store_option else copy)
             if on_read_only_file_system(self.path):
                 raise UsageError(f"results store {self.path}: it lies on a read-only file system, so runs cannot be "
-                                 "recorded in it; choose a store elsewhere with --store PATH or MERBENCH_STORE, or run "
-                                 "with --no-store (reading commands such as `merbench runs` can read it as it is)")
+                                 f"recorded in it; {elsewhere} (reading commands such as `merbench runs` can read it "
+                                 "as it is)")
+            writable = ("choose another store with --store PATH or MERBENCH_STORE, or run with --no-store"
+                        if no_store_option else f"or {copy}")
             raise UsageError(f"results store {self.path}: the file is read-only, so runs cannot be recorded in it; make "
-                             f"it writable (chmod u+w {self.path}), choose another store with --store PATH or "
-                             "MERBENCH_STORE, or run with --no-store (reading commands such as `merbench runs` can "
-                             "read it as it is)")
+                             f"it writable (chmod u+w {self.path}), {writable} (reading commands such as "
+                             "`merbench runs` can read it as it is)")
         db = None
         try:
             db = _reading_rows(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None))
@@ -565,17 +581,64 @@ class ResultStore:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return _empty_store()
         try:
-            db = _connect_read_only(self.path)
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            self._db, self._read_stamp = _connect_read_only(self.path)
         except sqlite3.DatabaseError as exc:
             raise _refuse_unreadable(self.path, "cannot be read", exc) from None
+        version, tables = self._reading(lambda db: (
+            db.execute("PRAGMA user_version").fetchone()[0],
+            {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}))
         if version == SCHEMA_VERSION:
-            return db
-        db.close()
+            return self._db
+        self._db.close()
+        self._read_stamp = None
         if not tables:
             return _empty_store()
         raise too_old_error(self.path, version)
+
+    def _changed(self) -> bool:
+        """Whether another process opened or changed the file since it was opened as ``immutable``."""
+        try:
+            return _has_wal_files(self.path) or _stamp(self.path) != self._read_stamp
+        except OSError:  # moved or deleted meanwhile: opening it again says so
+            return True
+
+    def _reading(self, read: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``read(connection)``, never torn by another merbench process writing the store meanwhile; an SQLite error
+        is a ``UsageError`` naming the store.
+
+        A file opened as ``immutable`` is read without locks: a writer that
+        opens it afterwards and checkpoints (its commits go into the file
+        itself) would leave this connection reading half old, half new pages,
+        as "database disk image is malformed" or a torn text. So a read counts
+        only when the file is unchanged after it; otherwise the file is opened
+        again (``IMMUTABLE_READ_TRIES`` times, then the ordinary way, waiting
+        for the writers) and read again.
+        """
+        try:
+            for attempt in range(IMMUTABLE_READ_TRIES + 1):
+                if self._read_stamp is None:
+                    return read(self._db)
+                if not self._changed():
+                    try:
+                        value = read(self._db)
+                    except sqlite3.DatabaseError:
+                        if not self._changed():
+                            raise
+                    else:
+                        if not self._changed():
+                            return value
+                self._db.close()
+                self._db, self._read_stamp = _connect_read_only(self.path, immutable=attempt < IMMUTABLE_READ_TRIES)
+            return read(self._db)
+        except sqlite3.DatabaseError as exc:
+            raise _refuse_unreadable(self.path, "cannot be read", exc) from None
+        except OSError as exc:  # opened again: the file was moved or deleted meanwhile
+            raise UsageError(f"results store {self.path}: {exc.strerror or exc} while it was being read (moved or "
+                             "deleted meanwhile?); run the command again, with --store PATH where it lies now") from None
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """``_fetched`` through ``_reading``."""
+        return self._reading(lambda db: _fetched(db, query, params))
 
     def close(self) -> None:
         """Close the connection."""
@@ -607,7 +670,8 @@ class ResultStore:
                     run_id, _now(), config["model"], config["dataset"], config["protocol"], config["profile"],
                     int(config["seed"]), int(n_seeds), environment.get("device"), environment.get("git_commit"),
                     environment.get("merbench"), environment.get("torch"), environment.get("timm"),
-                    environment.get("python"), socket.gethostname(), os.getpid(), _json(config), _json(environment),
+                    environment.get("python"), socket.gethostname(), os.getpid(), _json(config),
+                    _json(_with_holder(environment)),
                 ),
             )
         return run_id
@@ -627,14 +691,14 @@ class ResultStore:
                 raise UsageError(f"run {run_id} is complete; nothing to resume (see `merbench show {run_id}`)")
             holder = row["pid"]
             if row["status"] == "running" and holder and not (row["host"] == socket.gethostname()
-                                                               and (holder == os.getpid() or process_gone(holder))):
+                                                               and (holder == os.getpid() or holder_gone(row))):
                 raise UsageError(f"run {run_id} is being resumed by process {holder} on {row['host']}; wait for it to "
                                  f"finish, or stop that process and run `merbench run --resume {run_id}` again")
             claimed = db.execute(
                 "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ?, "
                 "git_commit = ?, merbench_version = ?, torch_version = ?, timm_version = ?, python_version = ? "
                 "WHERE id = ? AND status = ? AND pid IS ?",
-                (os.getpid(), socket.gethostname(), environment.get("device"), _json(environment),
+                (os.getpid(), socket.gethostname(), environment.get("device"), _json(_with_holder(environment)),
                  environment.get("git_commit"), environment.get("merbench"), environment.get("torch"),
                  environment.get("timm"), environment.get("python"), run_id, row["status"], holder),
             ).rowcount
@@ -644,7 +708,18 @@ class ResultStore:
             before = json.loads(row["environment_json"] or "{}")
         except json.JSONDecodeError:
             before = {}
-        return before if isinstance(before, dict) else {}
+        if not isinstance(before, dict):
+            return {}
+        before.pop(HOLDER_KEY, None)
+        return before
+
+    def release_run(self, run_id: str, host: str, pid: int | None) -> bool:
+        """Record a ``running`` run as ``interrupted`` on the user's word that its process (``pid`` on ``host``, as
+        read before) is gone, where merbench cannot check it (``merbench run --resume ID --force``); ``False`` when
+        the run changed meanwhile (another process claimed or finished it)."""
+        with self.transaction() as db:
+            return db.execute("UPDATE runs SET status = 'interrupted', pid = NULL WHERE id = ? AND status = 'running' "
+                              "AND host IS ? AND pid IS ?", (run_id, host, pid)).rowcount == 1
 
     def record_inputs(self, run_id: str, seed: int, preprocess: dict[str, Any], inputs_key: str) -> None:
         """Store the preprocessing chain and the content key of the model inputs; a resumed run must match it."""
@@ -712,10 +787,10 @@ class ResultStore:
         """The full id of a run given its id or a unique prefix (raises ``UsageError``)."""
         if not run_id.strip():
             raise UsageError("an empty run id; give a run's id or the start of it (`merbench runs` lists them)")
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT id FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id",
             (run_id, run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
-        ).fetchall()
+        )
         ids = [row["id"] for row in rows]
         if run_id in ids:
             return run_id
@@ -728,7 +803,7 @@ class ResultStore:
 
     def run_row(self, run_id: str) -> sqlite3.Row:
         """The ``runs`` row of a run (id or unique prefix)."""
-        return _fetched(self._db, "SELECT * FROM runs WHERE id = ?", (self.resolve_id(run_id),))[0]
+        return self._rows("SELECT * FROM runs WHERE id = ?", (self.resolve_id(run_id),))[0]
 
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The resolved configuration a run was started with; ``DataError`` when it is damaged (not a JSON object)."""
@@ -750,7 +825,7 @@ class ResultStore:
                 raise UsageError(f"run {row['id']} failed and has no final result: {row['error']}. Fix the cause and start "
                                  "a new run; when the cause lay outside the run's settings (data, disk, a plugin), "
                                  f"`merbench run --resume {row['id']}` continues it and keeps its finished folds")
-            done = self._db.execute("SELECT COUNT(*) FROM folds WHERE run_id = ?", (row["id"],)).fetchone()[0]
+            done = self.folds_stored(row["id"])
             if status == "running":
                 raise UsageError(f"run {row['id']} is still running (process {row['pid']} on {row['host']}, "
                                  f"{counted(done, 'fold')} done so far) and has no final result yet; `merbench runs` "
@@ -761,11 +836,14 @@ class ResultStore:
             )
         return self._result(row["id"], row["result_json"])
 
+    def folds_stored(self, run_id: str) -> int:
+        """How many folds of a run (its full id) are stored so far, of all its seeds."""
+        return self._rows("SELECT COUNT(*) FROM folds WHERE run_id = ?", (run_id,))[0][0]
+
     def finished_folds(self, run_id: str) -> list[tuple[int, FoldRecord]]:
         """``(seed, record)`` of every fold a run has stored so far, by seed and fold (an unfinished run's too)."""
         run_id = self.resolve_id(run_id)
-        rows = _fetched(self._db, "SELECT seed, fold, record_json FROM folds WHERE run_id = ? ORDER BY seed, fold",
-                        (run_id,))
+        rows = self._rows("SELECT seed, fold, record_json FROM folds WHERE run_id = ? ORDER BY seed, fold", (run_id,))
         folds = []
         for row in rows:
             where = f"fold {row['fold']} (seed {row['seed']}) of run {run_id} in {self.path}"
@@ -781,8 +859,7 @@ class ResultStore:
 
     def stored_folds(self, run_id: str, seed: int) -> dict[int, StoredFold]:
         """The completed folds of one seed of a run, by fold index."""
-        rows = _fetched(
-            self._db,
+        rows = self._rows(
             "SELECT fold, record_json, test_ids_json, predictions_json FROM folds WHERE run_id = ? AND seed = ? ORDER BY fold",
             (run_id, seed),
         )
@@ -808,7 +885,7 @@ class ResultStore:
             f"{where} ORDER BY r.created DESC, r.rowid DESC"
         )
         summaries = []
-        for row in _fetched(self._db, query, params):
+        for row in self._rows(query, params):
             state = status_of(row)
             if status and state != status:
                 continue
@@ -816,7 +893,7 @@ class ResultStore:
             if row["result_json"] is not None:
                 pooled = {
                     m["metric"]: m["value"]
-                    for m in self._db.execute(
+                    for m in self._rows(
                         "SELECT metric, value FROM metrics WHERE run_id = ? AND seed = ? AND scope = 'pooled'", (row["id"], row["seed"])
                     )
                 }
@@ -880,7 +957,7 @@ class ResultStore:
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        return _fetched(self._db, f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid", params)
+        return self._rows(f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid", params)
 
 
 def _filtered_out(rows: Sequence[sqlite3.Row], filters: dict[str, Sequence[str]]) -> UsageError:
@@ -948,8 +1025,68 @@ def _loaded(text: str, where: str) -> Any:
 
 
 def status_of(row: sqlite3.Row) -> str:
-    """A run's status; a ``running`` run whose process is gone on this host reads ``interrupted``."""
+    """A run's status; a ``running`` run whose process is gone on this host (``holder_gone``: also one whose process
+    number now belongs to another process) reads ``interrupted``."""
     status = row["status"]
-    if status == "running" and row["host"] == socket.gethostname() and row["pid"] and process_gone(row["pid"]):
+    if status == "running" and row["host"] == socket.gethostname() and row["pid"] and holder_gone(row):
         return "interrupted"
     return status
+
+
+HOLDER_KEY = "holder"
+"""The key, in a run's stored environment (``environment_json``), of the process that holds it while it runs: its
+number, ``process_started`` and ``pid_namespace`` (``{"pid": 4242, "started": "BOOT:TICKS", "namespace":
+"pid:[4026531836]"}``). The ``pid`` column alone cannot tell the run's process from a later one given the same number
+(after a reboot, or in a restarted container); an older merbench reads the key as one it does not know."""
+
+
+def _with_holder(environment: dict[str, Any]) -> dict[str, Any]:
+    """``environment`` with this process as the run's holder (``HOLDER_KEY``), where its start can be read."""
+    started = process_started(os.getpid())
+    if started is None:
+        return dict(environment)
+    return {**environment, HOLDER_KEY: {"pid": os.getpid(), "started": started, "namespace": pid_namespace()}}
+
+
+def _holder(row: sqlite3.Row) -> dict[str, Any] | None:
+    """What was recorded of the process that holds a ``running`` run, when it was recorded for its ``pid``."""
+    if "environment_json" not in row.keys() or not isinstance(row["environment_json"], str):
+        return None
+    try:
+        holder = json.loads(row["environment_json"]).get(HOLDER_KEY)
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    if not isinstance(holder, dict) or holder.get("pid") != row["pid"] or not isinstance(holder.get("started"), str):
+        return None  # recorded for another process (the row was changed by an older merbench, or by hand)
+    return holder
+
+
+def unchecked_holder(row: sqlite3.Row) -> str | None:
+    """Why this process cannot tell whether the process recorded as holding a ``running`` run still runs it (only
+    the user can: ``merbench run --resume ID --force``); ``None`` when it can."""
+    here = socket.gethostname()
+    if row["host"] != here:
+        return f"merbench cannot check a process of another host from {here}"
+    holder = _holder(row)
+    if holder is not None and holder.get("namespace") != pid_namespace():
+        return ("it ran in another process namespace (another container) than this command, so merbench cannot check "
+                "its process from here")
+    if process_gone(row["pid"]):
+        return None
+    if holder is None or process_started(row["pid"]) is None:
+        return (f"its process's start was not recorded (by an older merbench), so merbench cannot tell it from "
+                f"another process given the number {row['pid']} since")
+    return None
+
+
+def holder_gone(row: sqlite3.Row) -> bool:
+    """Whether the process recorded as holding a run (on this host) has exited, or its number now belongs to another
+    process (one that started at another time than the recorded one). A process of another PID namespace (a run in
+    another container) cannot be checked: it is not taken as gone."""
+    holder = _holder(row)
+    if holder is not None and holder.get("namespace") != pid_namespace():
+        return False
+    if process_gone(row["pid"]):
+        return True
+    now = process_started(row["pid"]) if holder is not None else None
+    return now is not None and now != holder["started"]

@@ -150,6 +150,32 @@ def process_gone(pid: int) -> bool:
     return state in (b"Z", b"X")
 
 
+def process_started(pid: int) -> str | None:
+    """When process ``pid`` started: this boot's id and its start time in clock ticks since boot (``/proc``, field
+    22 of its ``stat``), e.g. ``0f3c…:123456``; ``None`` where that cannot be read (no such process, not Linux).
+
+    A process number is reused once its process is gone (after a reboot, or in a restarted container where the run
+    was process 1), so a stored number alone cannot tell the run's process from a new one: this can."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            started = stat.read().rpartition(b")")[2].split()[19].decode("ascii")
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            return f"{boot.read().strip()}:{started}"
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def pid_namespace() -> str | None:
+    """This process's PID namespace, e.g. ``pid:[4026531836]`` (``None`` where it cannot be read: not Linux).
+
+    Process numbers are those of a namespace: a container has its own, and its process 1 is another process than
+    the host's process 1."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def exit_with(pid: int, poll_s: float = WATCH_POLL_S) -> None:
     """Make this worker process exit as soon as process ``pid`` (the run that started it) or its own parent is gone.
 

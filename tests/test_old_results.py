@@ -79,8 +79,8 @@ def test_resuming_a_run_stored_before_an_option_existed_takes_its_profiles_value
     resumed = run_cli("run", "--resume", run_id, "--store", str(store), "--quiet")
     said = " ".join(resumed.err.split())
     assert resumed.code == 0, resumed.err  # the quick profile's preset (easy) makes the data the run started with
-    assert f"run {run_id} was stored by a merbench without dataset.preset=easy: resumed with the quick profile's " \
-           "default" in said, said
+    assert f"run {run_id} was stored by a merbench without the option dataset.preset; resumed with the quick " \
+           "profile's value (dataset.preset=easy)" in said, said
     assert "4 completed folds reused" in said
 
 
@@ -95,3 +95,10 @@ def test_an_old_repeated_run_without_fold_stds_says_why_its_cell_has_no_spread()
            "record each seed's fold std" in notes, notes
     assert "No std over folds" not in " ".join(build_comparison([old], "uf1", "pooled").notes())
     assert "No std over folds" not in " ".join(build_comparison([minimal_result()], "uf1", "fold").notes())
+
+
+def test_a_software_change_names_a_value_not_recorded_as_unknown():
+    from merbench.environment import changed_software
+
+    changed = changed_software({"merbench": "0.1.0", "git_commit": None}, {"merbench": "0.1.0", "git_commit": "abc"})
+    assert changed == ["git_commit unknown → abc"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -21,7 +23,9 @@ RUN_EPILOG = """  merbench run --model convmixer --dataset synthetic --profile q
   merbench run --model ststnet --dataset synthetic --protocol loso --set engine.parallel_folds=auto
   merbench run --model ststnet --dataset synthetic --executor ray --set executor.address=HEAD:6379
 """
-RESUME_CONFLICTS = ("model", "dataset", "protocol", "profile", "root", "epochs", "seed", "config")
+RESUME_CONFLICTS = ("model", "dataset", "protocol", "profile", "epochs", "seed", "config")
+"""The run options ``--resume`` refuses: they are the stored run's. ``--root`` and ``--device`` belong to the machine,
+not to the run, and may be given (the stored content key of the inputs refuses other data)."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -45,7 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--seeds", type=int, metavar="N",
                      help="repeat the run with N consecutive seeds and report mean ± std across seeds (default 1; "
                      "with --config result.json: as many as that run had)")
-    run.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
+    run.add_argument("--device", help="auto (CUDA when present, else CPU; the default), cpu or cuda")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="set an option, e.g. model.depth=8, engine.lr=0.001, flow.method=dis (repeatable; "
                      "several KEY=VALUE may follow one --set)", nargs="+")
@@ -61,7 +65,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--no-store", action="store_true", help="do not record the run in the results store")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="continue an interrupted stored run: its completed folds are kept, the rest are trained "
-                     "(the run's stored configuration is used; give no other run options)")
+                     "(the run's stored configuration is used; give no other run options but --root and --device, "
+                     "which belong to this machine)")
+    run.add_argument("--force", action="store_true",
+                     help="with --resume: continue a run recorded as still running where merbench cannot check its "
+                     "process (on another host or in another container, or recorded by an older merbench), on your "
+                     "word that it is gone")
 
     run.set_defaults(handler=execute)
 
@@ -77,12 +86,18 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     args.json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and args.json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
-    if args.no_store and (args.resume or args.store):
+    if args.resume is not None and not args.resume.strip():
+        raise UsageError("--resume: an empty run id; give a run's id or the start of it (`merbench runs` lists them)")
+    if args.no_store and (args.resume is not None or args.store):
         raise UsageError("--no-store cannot be combined with --resume or --store")
+    if args.force and args.resume is None:
+        raise UsageError("--force goes with --resume ID only (it continues a run recorded as still running)")
     # A new run's usage errors are found before the store is opened: they leave no row behind.
-    config = None if args.resume else _new_config(args, registry)
+    config = None if args.resume is not None else _new_config(args, registry)
     check_store_outside_datasets(args)  # after the configuration: a --root the dataset cannot take is said first
-    store = None if args.no_store else ResultStore(args.store)
+    if args.resume is not None:
+        _check_run_to_resume(args)  # nothing is created for a run that is not there
+    store = None if args.no_store else ResultStore(args.store, no_store_option=args.resume is None)
     try:
         return _execute(args, out, err, registry, store, config)
     finally:
@@ -107,14 +122,30 @@ def _new_config(args: argparse.Namespace, registry):
         protocol=args.protocol,
         profile=args.profile,
         seed=args.seed,
-        device=args.device,
+        device=args.device or "auto",
         root=args.root,
         epochs=args.epochs,
         sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config),
         config_file=args.config,
     )
     preflight(config, registry, start_workers=True)
-    return config
+    # Stored as an absolute path: a resume from another folder finds the same data (preflight read it as given).
+    return config if config.root is None else dataclasses.replace(config, root=_absolute(config.root))
+
+
+def _absolute(root: Path) -> Path:
+    """``root`` as an absolute path, without ``..`` (symbolic links kept: the folder as the user named it)."""
+    return Path(os.path.abspath(root))
+
+
+def _check_run_to_resume(args: argparse.Namespace) -> None:
+    """Refuse a ``--resume`` of a run that is not in the store it names before that store is opened for writing,
+    which would create it: a missing ``--store`` path is refused as the reading commands refuse it (likely
+    mistyped), and nothing is written anywhere."""
+    from merbench.store import ResultStore
+
+    with ResultStore(args.store, create=False) as reader:
+        reader.resolve_id(args.resume)
 
 
 def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store, config) -> int:
@@ -124,7 +155,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     from merbench.report import print_result
     from merbench.recording import run_recorded
 
-    if args.resume:
+    if args.resume is not None:
         config, n_seeds, run_id = _resumed(args, store, registry)
         for note in getattr(args, "resume_notes", []):
             err.print(f"[bold yellow]Warning:[/] {escape(note)}", highlight=False)
@@ -147,7 +178,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce)
     except KeyboardInterrupt:
         if started:
-            err.print(f"Completed folds are stored; continue with: merbench run --resume {started[0]}")
+            err.print(f"{_folds_kept(store, started[0])}; continue with: merbench run --resume {started[0]}")
         elif store is not None:
             err.print("Nothing was recorded: the run was stopped before it started; run the same command again")
         raise
@@ -194,8 +225,8 @@ def _fill_unrecorded_options(config, registry) -> list[str]:
 
 
 def _check_outputs_outside(args: argparse.Namespace, root) -> None:
-    """``--json`` checked again with a resumed run's stored dataset folder (``--root`` cannot be given with
-    ``--resume``, so the check before the store was read knew no folder): merbench never writes inside it."""
+    """``--json`` checked again with a resumed run's dataset folder (the stored one, unless ``--root`` gave it, so the
+    check before the store was read may have known no folder): merbench never writes inside it."""
     from merbench.outputs import check_output_path, input_paths, store_files
 
     if root is not None and args.json is not None:
@@ -203,23 +234,32 @@ def _check_outputs_outside(args: argparse.Namespace, root) -> None:
                           {"the resumed run's dataset folder": root})
 
 
+def _folds_kept(store, run_id: str) -> str:
+    """What a stopped run left in the store, for the line that says how to continue it."""
+    from merbench.errors import MerbenchError
+
+    try:
+        done = store.folds_stored(run_id)
+    except MerbenchError:
+        return "The run is stored"
+    if not done:
+        return "The run is stored (no fold completed yet)"
+    return f"{counted(done, 'completed fold')} {'is' if done == 1 else 'are'} stored"
+
+
 def _resumed(args: argparse.Namespace, store, registry) -> tuple:
-    """The stored configuration, seed count and full id of the run to resume (checks it can be resumed)."""
+    """The stored configuration, seed count and full id of the run to resume (checks it can be resumed), with this
+    machine's ``--root`` and ``--device`` where given."""
     from merbench.config import RunConfig
-    from merbench.store import status_of
 
     given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
     given += ["--set"] if args.sets else []
-    given += [f"--{name}" for name, default in (("device", "auto"), ("seeds", None))
-              if getattr(args, name) != default]
+    given += ["--seeds"] if args.seeds is not None else []
     if given:
-        raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)}")
+        raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)} (only --root and "
+                         "--device, which belong to this machine, may be given)")
     row = store.run_row(args.resume)
-    status = status_of(row)
-    if status == "complete":
-        raise UsageError(f"run {row['id']} is complete; nothing to resume (see `merbench show {row['id']}`)")
-    if status == "running":
-        raise UsageError(f"run {row['id']} is still running (process {row['pid']} on {row['host']}); wait for it or stop it first")
+    _check_not_running(args, store, row)
     stored = store.run_config(row["id"])
     try:
         plugins = [("models", stored["model"]), ("datasets", stored["dataset"]), ("protocols", stored["protocol"])]
@@ -230,11 +270,63 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
                         f"{exc}); the store was changed outside merbench. Start the run again without --resume") from None
     for kind, name in plugins:
         registry.get(kind, name)
+    config = _on_this_machine(args, config, row["id"], registry)
     filled = _fill_unrecorded_options(config, registry)
+    notes = getattr(args, "resume_notes", [])
     if filled:
-        args.resume_notes = [f"run {row['id']} was stored by a merbench without {', '.join(filled)}: resumed with "
-                             f"the {config.profile} profile's default{'s' if len(filled) > 1 else ''}; if that makes "
-                             "other data or folds than the run started with, the resume is refused"]
+        options = ", ".join(text.partition("=")[0] for text in filled)
+        notes.append(f"run {row['id']} was stored by a merbench without the option{'s' if len(filled) > 1 else ''} "
+                     f"{options}; resumed with the {config.profile} profile's value{'s' if len(filled) > 1 else ''} "
+                     f"({', '.join(filled)}); if that makes other data or folds than the run started with, the "
+                     "resume is refused and the run has to start anew")
+    args.resume_notes = notes
     if args.executor:  # the executor may change on resume
         config.sections["executor"]["name"] = args.executor
     return config, int(row["n_seeds"]), row["id"]
+
+
+def _check_not_running(args: argparse.Namespace, store, row) -> None:
+    """Refuse a complete run, and one still running; with ``--force``, take over a run recorded as running whose
+    process merbench cannot check (another host, or an older merbench's record), saying what that assumes."""
+    from merbench.store import status_of, unchecked_holder
+
+    run_id, status = row["id"], status_of(row)
+    if status == "complete":
+        raise UsageError(f"run {run_id} is complete; nothing to resume (see `merbench show {run_id}`)")
+    if status != "running":
+        return
+    holder = f"process {row['pid']} on {row['host']}"
+    why = unchecked_holder(row)
+    if why is None:
+        raise UsageError(f"run {run_id} is still running ({holder}, this host); wait for it or stop it first")
+    if not args.force:
+        raise UsageError(f"run {run_id} is recorded as still running ({holder}), and {why}. If it still runs, wait for "
+                         "it; if that process is gone (killed, or its machine lost), continue the run with "
+                         f"`merbench run --resume {run_id} --force`")
+    if not store.release_run(run_id, row["host"], row["pid"]):
+        raise UsageError(f"run {run_id} changed while it was being taken over; run `merbench run --resume {run_id} "
+                         "--force` again")
+    args.resume_notes = [f"run {run_id} was recorded as still running ({holder}); --force takes it as gone and "
+                         "continues the run here. If that process still runs, both train this run and its stored "
+                         "folds mix the two: stop it"]
+
+
+def _on_this_machine(args: argparse.Namespace, config, run_id: str, registry):
+    """The stored configuration with this machine's ``--root`` and ``--device`` where given; a stored dataset folder
+    that is not here is refused with the option that gives it."""
+    from merbench.config import NO_FOLDER
+
+    if args.device is not None:
+        config = dataclasses.replace(config, device=args.device)
+    if args.root is not None:
+        if not registry.get("datasets", config.dataset).reads_root:
+            raise UsageError(NO_FOLDER.format(name=config.dataset, root=args.root))
+        return dataclasses.replace(config, root=_absolute(args.root))
+    root = config.root
+    if root is not None and not Path(root).is_dir():
+        what = "is a file, not a folder" if Path(root).exists() else "does not exist"
+        relative = "" if Path(root).is_absolute() else " (relative to the folder the run was started in)"
+        raise UsageError(f"run {run_id} read dataset '{config.dataset}' from {root}{relative}, which {what} here; "
+                         f"give the folder of your copy with `merbench run --resume {run_id} --root DIR` (the resume "
+                         "checks that it gives the same inputs)")
+    return config
