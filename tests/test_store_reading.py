@@ -256,3 +256,9 @@ def test_a_store_locked_by_another_process_is_called_busy_not_damaged(command, t
     assert result.code == 2 and "locked by another process" in message and "not damaged" in message, message
     assert "move the file away" not in message
     assert run_cli("runs", "--store", str(path)).code == 0, "released, it reads as before"
+
+
+def test_filters_that_match_nothing_say_what_the_store_holds(two_runs, run_cli):
+    said = " ".join(run_cli("runs", "--model", "M", "--status", "failed", "--store", str(two_runs)).out.split())
+    assert f"No runs in {two_runs} match --model M --status failed; it holds 3 runs (models: m, n; statuses: " \
+           "complete); names are matched exactly" in said, said

@@ -159,6 +159,23 @@ def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None):
     return table
 
 
+def _what_is_there(store, args: argparse.Namespace) -> str:
+    """For filters that match no run: the filters given and what the store holds instead (names match exactly), or
+    ``""`` when the store holds no run at all."""
+    from merbench.wording import counted, plural, some_of
+
+    everything = store.list_runs()
+    if not everything:
+        return ""
+    given = [(name, value) for name, value in (("model", args.model), ("dataset", args.dataset),
+                                               ("protocol", args.protocol), ("status", args.status)) if value]
+    held = "; ".join(f"{plural(2, name)}: {some_of(sorted({str(getattr(run, name)) for run in everything}), 8)}"
+                     for name, _ in given)
+    filters = " ".join(f"--{name} {value}" for name, value in given)
+    return (f" {filters}; it holds {counted(everything, 'run')} ({held}); names are matched exactly, as "
+            "`merbench runs` lists them.")
+
+
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench runs``."""
     import json
@@ -176,6 +193,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         damaged: dict[str, str] = {}
         leaks = {run.id: run_leaks(store, run.id, damaged) for run in summaries}
         path = store.path
+        others = _what_is_there(store, args) if not summaries else ""
     limited = (f"Showing the newest {args.limit} matching runs; more match: --limit 0 shows them all, "
                f"or --limit N more than {args.limit}.")
     if args.json:
@@ -185,7 +203,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(limited, highlight=False)
         return 0
     if not summaries:
-        out.print(f"No runs in {escape(str(path))} match. Record one with `merbench run` (see `merbench run --help`).")
+        out.print(escape(f"No runs in {path} match{others or '. Record one with `merbench run` (see `merbench run --help`).'}"),
+                  highlight=False)
         return 0
     print_table(out, runs_table(path, summaries, leaks))
     if more:
