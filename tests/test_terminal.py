@@ -563,3 +563,34 @@ def test_progress_bars_at_80_columns_keep_counts_and_times_whole_with_a_long_des
     words = text.split()
     assert all(word in words for word in ("(crop,", "apex,", "magnify,", "apex-frame)")), "wrapped between names only"
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_the_path_an_output_was_written_to_is_never_broken_in_a_narrow_terminal(stored, tmp_path):
+    """On a real 40-column terminal (a pseudo-terminal), the "written to PATH" line keeps the path whole, so that it
+    can be copied; the terminal, not merbench, wraps it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    target = tmp_path / "a-long-folder-name-for-the-reports" / "report-with-a-long-name.html"
+    target.parent.mkdir()
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "40", "LINES": "24", "TERM": "xterm"}
+    done = subprocess.run([sys.executable, "-m", "merbench", "report", "--store", str(stored[0]), "--output",
+                           str(target)], stdin=follower, stdout=follower, stderr=follower, env=env, timeout=120)
+    os.close(follower)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: everything was read
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(leader)
+    assert done.returncode == 0, said
+    import re
+
+    assert str(target) in re.sub(r"\x1b\[[0-9;]*m", "", said.decode(errors="replace")), said

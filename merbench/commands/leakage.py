@@ -148,4 +148,4 @@ def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict,
     if args.json is not None:
         write_output(target, json.dumps(summary, indent=2))
         if target is not None:
-            err.print(f"Summary written to {escape(str(args.json))} (merbench report --leakage {escape(str(args.json))})")
+            err.print(f"Summary written to {escape(str(args.json))} (merbench report --leakage {escape(str(args.json))})", soft_wrap=True, highlight=False)

@@ -82,7 +82,7 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     write_output(target, text)
     if target is not None:
         err.print(f"Leakage study of {escape(str(summary['model']))} on {escape(str(summary['dataset']))} written to "
-                  f"{escape(str(args.output))} ({fmt})")
+                  f"{escape(str(args.output))} ({fmt})", soft_wrap=True, highlight=False)
     return 0
 
 
@@ -140,9 +140,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             models = {run.model for run in comparison.runs.values()}
             rows = "" if len(models) == len(comparison.models) else f" in {counted(comparison.models, 'row')}"
             err.print(f"{counted(models, 'model')}{rows} × {counted(comparison.columns, 'column')} written to "
-                      f"{escape(str(args.output))} ({what})")
+                      f"{escape(str(args.output))} ({what})", soft_wrap=True, highlight=False)
     if figures is not None:
         row_of = {id(run): row for (row, _), run in comparison.runs.items()}  # each figure titled with its table row
         written = write_figures(shown, figures, args.metric, [row_of[id(run)] for run in shown])  # the runs shown
-        err.print(f"{counted(written, 'figure')} written to {escape(str(args.figures))}")
+        err.print(f"{counted(written, 'figure')} written to {escape(str(args.figures))}", soft_wrap=True, highlight=False)
     return 0

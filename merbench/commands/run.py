@@ -196,7 +196,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             raise RunFailed(f"{exc}; the run itself finished and its result is {'stored' if store else 'not stored'}: "
                             f"{again}") from None
         if args.json_target is not None:
-            err.print(f"Result written to {escape(str(args.json))}")
+            err.print(f"Result written to {escape(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
 
 

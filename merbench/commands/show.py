@@ -75,7 +75,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         # audit, significance and run --config read back); keys sorted, as the store keeps them
         write_output(target, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
         if target is not None:
-            err.print(f"Result written to {escape(str(args.json))}")
+            err.print(f"Result written to {escape(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
 
 

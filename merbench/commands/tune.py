@@ -105,6 +105,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json is not None:
         write_output(json_target, json.dumps(summary, indent=2))
         if json_target is not None:
-            err.print(f"Summary written to {escape(str(args.json))}")
+            err.print(f"Summary written to {escape(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
 
