@@ -252,6 +252,20 @@ def option_files(args: Any) -> dict[str, Path]:
     from the working folder (a file under ``--root`` is protected as inside it), counts: whichever option reads it, an
     output written there would replace what the command reads."""
     settings, origin = _given_settings(args)
+    return files_named(settings, origin)
+
+
+def stored_option_files(run_id: str, sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
+    """``option_files`` of a stored run's configuration (``RunConfig.sections``), described with the run's id: the
+    files a resumed run reads again."""
+    settings = {f"{section}.{key}": value for section, values in sections.items() if isinstance(values, Mapping)
+                for key, value in values.items()}
+    return files_named(settings, {key: ("", f" of run {run_id}") for key in settings})
+
+
+def files_named(settings: Mapping[str, Any], origin: Mapping[str, tuple[str, str]]) -> dict[str, Path]:
+    """The existing files that ``settings`` (dotted key → value) name, described with the words ``origin`` puts
+    before and after ``KEY=VALUE``: see ``option_files``."""
     found: dict[str, Path] = {}
     for key, value in settings.items():
         values = value if isinstance(value, (list, tuple)) else [value]

@@ -274,3 +274,21 @@ def test_a_reader_opened_before_a_writer_sees_its_runs_and_no_torn_pages(tmp_pat
     finally:
         reader.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite"], "the reader created nothing beside it"
+
+
+def test_resume_never_writes_its_json_over_a_file_its_stored_options_name(run_cli, tmp_path):
+    store, kept = tmp_path / "s.sqlite", tmp_path / "labels.csv"
+    kept.write_text("id,subject,label\n")
+    made = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--protocol", "loso", "--profile", "quick",
+                   "--quiet", "--set", "dataset.subjects=4", "dataset.clips_per_subject=4", "--store", str(store))
+    assert made.code == 0, made.err
+    run_id = made.err.split("Stored as run ")[1].split()[0]
+    with sqlite3.connect(store) as db:  # as a run whose options named a file (a manifest, weights) stopped early
+        config = json.loads(db.execute("SELECT config_json FROM runs").fetchone()[0])
+        config["options"]["dataset"]["labels_file"] = str(kept)
+        db.execute("UPDATE runs SET status = 'interrupted', result_json = NULL, config_json = ?", (json.dumps(config),))
+    db.close()
+    refused = run_cli("run", "--resume", run_id, "--store", str(store), "--json", str(kept))
+    said = " ".join(refused.err.split())
+    assert refused.code == 2 and f"dataset.labels_file={kept} of run {run_id}" in said, said
+    assert kept.read_text() == "id,subject,label\n"

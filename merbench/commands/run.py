@@ -159,7 +159,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         config, n_seeds, run_id = _resumed(args, store, registry)
         for note in getattr(args, "resume_notes", []):
             err.print(f"[bold yellow]Warning:[/] {escape(note)}", highlight=False)
-        _check_outputs_outside(args, config.root)
+        _check_outputs_outside(args, config, run_id)
         preflight(config, registry, start_workers=True)
     else:
         n_seeds, run_id = args.seeds_to_run, None
@@ -224,14 +224,16 @@ def _fill_unrecorded_options(config, registry) -> list[str]:
     return filled
 
 
-def _check_outputs_outside(args: argparse.Namespace, root) -> None:
-    """``--json`` checked again with a resumed run's dataset folder (the stored one, unless ``--root`` gave it, so the
-    check before the store was read may have known no folder): merbench never writes inside it."""
-    from merbench.outputs import check_output_path, input_paths, store_files
+def _check_outputs_outside(args: argparse.Namespace, config, run_id: str) -> None:
+    """``--json`` checked again with what a resumed run reads, which the check before the store was read could not
+    know: its dataset folder (the stored one, unless ``--root`` gave it; merbench never writes inside it) and the
+    files its stored options name (a manifest, weights: an output never replaces them)."""
+    from merbench.outputs import check_output_path, input_paths, store_files, stored_option_files
 
-    if root is not None and args.json is not None:
-        check_output_path(args.json, "--json", store_files(args.store), input_paths(args),
-                          {"the resumed run's dataset folder": root})
+    if args.json is not None:
+        check_output_path(args.json, "--json", store_files(args.store),
+                          {**stored_option_files(run_id, config.sections), **input_paths(args)},
+                          {"the resumed run's dataset folder": config.root} if config.root is not None else {})
 
 
 def _folds_kept(store, run_id: str) -> str:
