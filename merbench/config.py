@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,8 @@ class RunConfig:
         return self.sections[name]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy of the resolved configuration."""
+        """A JSON-ready copy of the resolved configuration; the dataset folder as an absolute path (without ``..``,
+        links kept), so that a stored run names the folder it read wherever it is resumed or compared from."""
         return {
             "model": self.model,
             "dataset": self.dataset,
@@ -134,7 +136,7 @@ class RunConfig:
             "profile": self.profile,
             "seed": self.seed,
             "device": self.device,
-            "root": str(self.root) if self.root else None,
+            "root": os.path.abspath(self.root) if self.root else None,
             "preprocess": list(self.preprocess),
             "options": copy.deepcopy(self.sections),
         }

@@ -326,7 +326,7 @@ def stored_roots(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
         if not isinstance(config, Mapping):
             continue
         root = Path(str(config["root"])).expanduser() if config.get("root") else None
-        if root is not None:
+        if root is not None and root.is_absolute():  # a relative one was relative to a folder nobody recorded
             found[f"the dataset folder of run {run_id}"] = root
         options = (config.get("options") or {}).get("dataset") if isinstance(config.get("options"), Mapping) else None
         if not isinstance(options, Mapping) or not config.get("dataset"):

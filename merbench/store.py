@@ -1026,9 +1026,10 @@ def _loaded(text: str, where: str) -> Any:
 
 def status_of(row: sqlite3.Row) -> str:
     """A run's status; a ``running`` run whose process is gone on this host (``holder_gone``: also one whose process
-    number now belongs to another process) reads ``interrupted``."""
+    number now belongs to another process; also one that names no process, which only a hand-made change gives)
+    reads ``interrupted``."""
     status = row["status"]
-    if status == "running" and row["host"] == socket.gethostname() and row["pid"] and holder_gone(row):
+    if status == "running" and row["host"] == socket.gethostname() and (not row["pid"] or holder_gone(row)):
         return "interrupted"
     return status
 

@@ -134,8 +134,13 @@ def _kill_me_with_parent() -> bool:
         return False
 
 
-def process_gone(pid: int) -> bool:
-    """Whether process ``pid`` has exited (a zombie, killed but not yet reaped, counts as gone)."""
+def process_gone(pid: int | None) -> bool:
+    """Whether process ``pid`` has exited (a zombie, killed but not yet reaped, counts as gone). On Windows, where
+    ``os.kill(pid, 0)`` would stop the process, it cannot be told: not gone (``--resume ID --force`` takes a run)."""
+    if os.name == "nt":
+        return False
+    if pid is None:  # a row that names no process (changed by hand): nothing runs it
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

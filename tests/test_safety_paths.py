@@ -245,6 +245,17 @@ def test_stored_roots_names_the_folders_a_runs_dataset_options_name(tmp_path):
     assert stored_roots({"r1": config}) == {f"the dataset folder dataset.smic={smic} of run r1": smic}
 
 
+def test_a_stored_relative_root_is_not_placed_in_the_working_folder(tmp_path, monkeypatch, run_cli):
+    """A run stored with --root . (as older runs and other commands stored it) read a folder nobody recorded: taking it
+    as the working folder would refuse every output written here."""
+    from merbench.outputs import stored_roots
+
+    monkeypatch.chdir(tmp_path)
+    assert stored_roots({"r1": {"dataset": "synthetic", "root": ".", "options": {}}}) == {}
+    assert stored_roots({"r2": {"dataset": "synthetic", "root": str(tmp_path), "options": {}}}) == {
+        "the dataset folder of run r2": tmp_path}
+
+
 # ------------------------------------------------------------------ 4. --storage inside a dataset folder
 
 
@@ -291,7 +302,8 @@ def test_a_manifest_path_with_a_colon_in_its_first_folder_is_relative(run_cli, t
     assert "is absolute" not in result.err
 
 
-@pytest.mark.parametrize("text", ["C:", "C:\\data\\a.png", "c:/data/a.png", "/data/a.png", "\\\\server\\share\\a.png"])
+@pytest.mark.parametrize("text", ["C:", "C:\\data\\a.png", "c:/data/a.png", "/data/a.png", "\\\\server\\share\\a.png",
+                                  "C:x.png", "c:sub/x.png", "a:b/c.png"])  # drive-relative: a drive's current folder
 def test_a_windows_drive_or_absolute_manifest_path_is_still_refused(tmp_path, text):
     from merbench_plugins.datasets.manifest import inside
 
@@ -299,7 +311,7 @@ def test_a_windows_drive_or_absolute_manifest_path_is_still_refused(tmp_path, te
         inside(tmp_path, text, 4, "path", "m.csv")
 
 
-@pytest.mark.parametrize("text", ["12:30/a.png", "a:b/c.png", "C:x/a.png", "ab:/a.png"])
+@pytest.mark.parametrize("text", ["12:30/a.png", "ab:/a.png", "x/C:y.png"])
 def test_a_colon_that_is_no_drive_is_a_relative_path(tmp_path, text):
     from merbench_plugins.datasets.manifest import inside
 

@@ -190,6 +190,31 @@ def test_a_run_recorded_on_another_host_is_resumed_with_force_and_a_warning(inte
         assert status_of(opened.run_row(run_id)) == "complete"
 
 
+def test_a_running_row_that_names_no_process_is_taken_as_interrupted(interrupted, run_cli, tmp_path):
+    import socket
+
+    store, run_id, _ = interrupted
+    copy = _copy(store, tmp_path)
+    with sqlite3.connect(copy) as db:  # a row changed by hand: running, on this host, no process
+        db.execute("UPDATE runs SET status = 'running', host = ?, pid = NULL", (socket.gethostname(),))
+    db.close()
+    with ResultStore(copy, create=False) as opened:
+        assert status_of(opened.run_row(run_id)) == "interrupted"
+
+
+def test_a_forced_resume_that_is_refused_leaves_the_run_as_it_was(interrupted, run_cli, tmp_path):
+    store, run_id, _ = interrupted
+    copy = _copy(store, tmp_path)
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE runs SET status = 'running', host = 'node-7', pid = 4242")
+    db.close()
+    refused = run_cli("run", "--resume", run_id, "--store", str(copy), "--force", "--quiet", "--device", "cuda:99")
+    assert refused.code == 2, refused.err
+    with ResultStore(copy, create=False) as opened:
+        row = opened.run_row(run_id)
+        assert (row["status"], row["host"], row["pid"]) == ("running", "node-7", 4242), "nothing ran it: not taken"
+
+
 @pytest.mark.skipif(process_started(os.getpid()) is None, reason="needs /proc (Linux)")
 def test_force_does_not_take_a_run_its_live_process_on_this_host_holds(tmp_path, run_cli):
     path = tmp_path / "r.sqlite"
@@ -292,3 +317,16 @@ def test_resume_never_writes_its_json_over_a_file_its_stored_options_name(run_cl
     said = " ".join(refused.err.split())
     assert refused.code == 2 and f"dataset.labels_file={kept} of run {run_id}" in said, said
     assert kept.read_text() == "id,subject,label\n"
+
+
+def test_every_command_stores_the_dataset_folder_as_an_absolute_path(tmp_path, monkeypatch):
+    """run, grid, leakage, tune and regress all store RunConfig.to_dict(): a run made with a relative --root and a grid
+    cell given the same folder another way name one folder, so --stored reuses the run."""
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+
+    rt.build_casme2(tmp_path / "CASME2")
+    monkeypatch.chdir(tmp_path)
+    relative = resolve_config(get_registry(), model="ststnet", dataset="casme2", root=Path("CASME2"))
+    absolute = resolve_config(get_registry(), model="ststnet", dataset="casme2", root=tmp_path / "x" / ".." / "CASME2")
+    assert relative.to_dict()["root"] == absolute.to_dict()["root"] == str(tmp_path / "CASME2")

@@ -161,6 +161,11 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             err.print(f"[bold yellow]Warning:[/] {escape(note)}", highlight=False)
         _check_outputs_outside(args, config, run_id)
         preflight(config, registry, start_workers=True)
+        if getattr(args, "taken_over", None) is not None:
+            from merbench.runner import choose_run_device
+
+            choose_run_device(config)  # a device this machine lacks is refused before the run is taken over
+        _take_over(args, store)
     else:
         n_seeds, run_id = args.seeds_to_run, None
         if args.seeds is None and n_seeds > 1:
@@ -305,12 +310,21 @@ def _check_not_running(args: argparse.Namespace, store, row) -> None:
         raise UsageError(f"run {run_id} is recorded as still running ({holder}), and {why}. If it still runs, wait for "
                          "it; if that process is gone (killed, or its machine lost), continue the run with "
                          f"`merbench run --resume {run_id} --force`")
-    if not store.release_run(run_id, row["host"], row["pid"]):
+    args.taken_over = (run_id, row["host"], row["pid"])  # released once every check before the run has passed
+    args.resume_notes = [f"run {run_id} was recorded as still running ({holder}); --force takes it as gone and "
+                         "continues the run here. If that process still runs, both train this run, and its stored "
+                         "folds mix the two: stop it"]
+
+
+def _take_over(args: argparse.Namespace, store) -> None:
+    """Record a run ``--force`` takes over as interrupted, after the checks before the run passed (a refused command
+    leaves it as it was)."""
+    if getattr(args, "taken_over", None) is None:
+        return
+    run_id, host, pid = args.taken_over
+    if not store.release_run(run_id, host, pid):
         raise UsageError(f"run {run_id} changed while it was being taken over; run `merbench run --resume {run_id} "
                          "--force` again")
-    args.resume_notes = [f"run {run_id} was recorded as still running ({holder}); --force takes it as gone and "
-                         "continues the run here. If that process still runs, both train this run and its stored "
-                         "folds mix the two: stop it"]
 
 
 def _on_this_machine(args: argparse.Namespace, config, run_id: str, registry):

@@ -48,13 +48,15 @@ def cell_value(name: str, value: Any, prefix: str = "") -> str:
     return f"an empty {name} cell (a merged cell holds its value in its first row only: unmerge it and fill each row)"
 
 
-WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")
-"""The first part of a Windows path on a drive (``C:`` of ``C:\\data``, ``C:/data``, ``C:``)."""
+WINDOWS_DRIVE = re.compile(r"[A-Za-z]:.*")
+"""The first part of a Windows path on a drive (``C:`` of ``C:\\data``, ``C:/data``, ``C:``; ``C:x.png`` too, which
+Windows reads from the drive's current folder, outside any root)."""
 
 
 def absolute_text(text: str) -> bool:
     """Whether a path read from a sheet or manifest cell is absolute on some system: ``/data``, ``\\\\server\\share``,
-    or a Windows drive (``C:``, ``C:\\data``, ``C:/data``). A ``:`` elsewhere (``12:30/a.png``) is a legal name."""
+    or one on a Windows drive (``C:``, ``C:\\data``, ``C:/data``, ``C:x.png``). A ``:`` elsewhere (``12:30/a.png``)
+    is a legal name."""
     posix = PurePosixPath(text.replace("\\", "/"))
     return posix.is_absolute() or Path(text).is_absolute() or bool(posix.parts
                                                                      and WINDOWS_DRIVE.fullmatch(posix.parts[0]))
