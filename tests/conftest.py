@@ -52,6 +52,19 @@ def fresh_registry():
     reset_registry()
 
 
+@pytest.fixture(autouse=True)
+def own_signal_handlers():
+    """Each test starts with the Ctrl-C and SIGTERM handlers the suite started with, and leaves them so: a test that
+    left SIGINT ignored made a later test's Ctrl-C vanish (test_tune's storage-write test, in full runs only)."""
+    import signal
+
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in before.items():
+        if signal.getsignal(number) is not handler and handler is not None:
+            signal.signal(number, handler)
+
+
 @dataclass
 class CliResult:
     """Exit code and captured output of one in-process ``merbench`` call."""
