@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -52,16 +53,20 @@ def fresh_registry():
     reset_registry()
 
 
+SUITE_SIGNAL_HANDLERS = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+"""The Ctrl-C and SIGTERM handlers when the suite started (conftest is imported before any test or fixture)."""
+
+
 @pytest.fixture(autouse=True)
 def own_signal_handlers():
-    """Each test starts with the Ctrl-C and SIGTERM handlers the suite started with, and leaves them so: a test that
-    left SIGINT ignored made a later test's Ctrl-C vanish (test_tune's storage-write test, in full runs only)."""
-    import signal
-
-    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    """Each test starts with the suite's own Ctrl-C and SIGTERM handlers, and they are put back after it: something
+    before test_tune's storage-write test left SIGINT ignored in full runs, so that its Ctrl-C vanished."""
+    for number, handler in SUITE_SIGNAL_HANDLERS.items():
+        if handler is not None:
+            signal.signal(number, handler)
     yield
-    for number, handler in before.items():
-        if signal.getsignal(number) is not handler and handler is not None:
+    for number, handler in SUITE_SIGNAL_HANDLERS.items():
+        if handler is not None:
             signal.signal(number, handler)
 
 
