@@ -94,15 +94,20 @@ def _changed_now(result: RunResult, registry: Registry) -> tuple[str, ...] | Non
                for key, value in sorted(values.items())
                if (key not in NOT_SETTINGS.get(section, ()) or value in NAMED_VALUES.get((section, key), ()))
                and _differs(value, defaults.sections.get(section, {}).get(key, _MISSING))]
-    changed += [setting_text(f"{section}.{key}", NOT_RECORDED)
-                for section, values in sorted(defaults.sections.items())
-                if section not in NOT_SECTIONS and isinstance(options.get(section), Mapping)
-                for key in sorted(values) if key not in options[section] and key not in NOT_SETTINGS.get(section, ())]
+    changed += [setting_text(f"{section}.{key}", NOT_RECORDED) for section, key in unrecorded_options(options, defaults.sections)
+                if section not in NOT_SECTIONS and key not in NOT_SETTINGS.get(section, ())]
     changed.sort(key=lambda text: text.partition("=")[0])
     dataset_options = {**defaults.sections.get("dataset", {}), **(options.get("dataset") or {})}
     if chain and _default_chain(registry, result, root, dataset_options) not in (None, tuple(chain)):
         changed.insert(0, setting_text("preprocess", ",".join(chain)))
     return tuple(changed)
+
+
+def unrecorded_options(stored: Mapping[str, Any], defaults: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(section, option)`` of each option in ``defaults`` (resolved now) that a stored configuration's ``stored``
+    sections lack, in a section they have: a merbench before the option existed stored it."""
+    return [(section, key) for section, values in sorted(defaults.items()) if isinstance(stored.get(section), Mapping)
+            for key in sorted(values) if key not in stored[section]]
 
 
 def changed_settings_of(results: Sequence[RunResult], registry: Registry) -> list[tuple[str, ...] | None]:

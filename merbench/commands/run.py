@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +14,9 @@ from rich.markup import escape
 from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.wording import counted
+
+if TYPE_CHECKING:
+    from merbench.config import RunConfig
 
 ORDER = 10
 
@@ -129,13 +132,7 @@ def _new_config(args: argparse.Namespace, registry):
         config_file=args.config,
     )
     preflight(config, registry, start_workers=True)
-    # Stored as an absolute path: a resume from another folder finds the same data (preflight read it as given).
-    return config if config.root is None else dataclasses.replace(config, root=_absolute(config.root))
-
-
-def _absolute(root: Path) -> Path:
-    """``root`` as an absolute path, without ``..`` (symbolic links kept: the folder as the user named it)."""
-    return Path(os.path.abspath(root))
+    return config  # its folder is stored as an absolute path (RunConfig.to_dict): a resume from elsewhere finds it
 
 
 def _check_run_to_resume(args: argparse.Namespace) -> None:
@@ -156,16 +153,17 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     from merbench.recording import run_recorded
 
     if args.resume is not None:
-        config, n_seeds, run_id = _resumed(args, store, registry)
-        for note in getattr(args, "resume_notes", []):
+        resumed = _resumed(args, store, registry)
+        config, n_seeds, run_id = resumed.config, resumed.n_seeds, resumed.run_id
+        for note in resumed.notes:
             err.print(f"[bold yellow]Warning:[/] {escape(note)}", highlight=False)
         _check_outputs_outside(args, config, run_id)
         preflight(config, registry, start_workers=True)
-        if getattr(args, "taken_over", None) is not None:
+        if resumed.taken_over is not None:
             from merbench.runner import choose_run_device
 
             choose_run_device(config)  # a device this machine lacks is refused before the run is taken over
-        _take_over(args, store)
+            _take_over(store, run_id, *resumed.taken_over)
     else:
         n_seeds, run_id = args.seeds_to_run, None
         if args.seeds is None and n_seeds > 1:
@@ -212,7 +210,7 @@ def _fill_unrecorded_options(config, registry) -> list[str]:
     ``section.option=value`` texts filled in."""
     from merbench.config import resolve_config
     from merbench.errors import MerbenchError
-    from merbench.run_settings import setting_text
+    from merbench.run_settings import setting_text, unrecorded_options
 
     try:
         defaults = resolve_config(registry, model=config.model, dataset=config.dataset, protocol=config.protocol,
@@ -221,11 +219,9 @@ def _fill_unrecorded_options(config, registry) -> list[str]:
     except MerbenchError:
         return []  # the checks before the run name what is wrong
     filled = []
-    for section, values in config.sections.items():
-        for key, value in defaults.sections.get(section, {}).items():
-            if key not in values:
-                values[key] = value
-                filled.append(setting_text(f"{section}.{key}", value))
+    for section, key in unrecorded_options(config.sections, defaults.sections):
+        config.sections[section][key] = value = defaults.sections[section][key]
+        filled.append(setting_text(f"{section}.{key}", value))
     return filled
 
 
@@ -254,9 +250,20 @@ def _folds_kept(store, run_id: str) -> str:
     return f"{counted(done, 'completed fold')} {'is' if done == 1 else 'are'} stored"
 
 
-def _resumed(args: argparse.Namespace, store, registry) -> tuple:
-    """The stored configuration, seed count and full id of the run to resume (checks it can be resumed), with this
-    machine's ``--root`` and ``--device`` where given."""
+@dataclasses.dataclass
+class _Resumed:
+    """A stored run to resume: its configuration (with this machine's ``--root`` and ``--device``), seed count, full
+    id, the warnings to show before it starts, and ``(host, pid)`` of the process ``--force`` takes it over from."""
+
+    config: RunConfig
+    n_seeds: int
+    run_id: str
+    notes: list[str]
+    taken_over: tuple[str, int | None] | None = None
+
+
+def _resumed(args: argparse.Namespace, store, registry) -> _Resumed:
+    """The run to resume (checks it can be resumed)."""
     from merbench.config import RunConfig
 
     given = [f"--{name}" for name in RESUME_CONFLICTS if getattr(args, name) is not None]
@@ -266,7 +273,7 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
         raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)} (only --root and "
                          "--device, which belong to this machine, may be given)")
     row = store.run_row(args.resume)
-    _check_not_running(args, store, row)
+    taken_over, notes = _check_not_running(args, row)
     stored = store.run_config(row["id"])
     try:
         plugins = [("models", stored["model"]), ("datasets", stored["dataset"]), ("protocols", stored["protocol"])]
@@ -279,29 +286,28 @@ def _resumed(args: argparse.Namespace, store, registry) -> tuple:
         registry.get(kind, name)
     config = _on_this_machine(args, config, row["id"], registry)
     filled = _fill_unrecorded_options(config, registry)
-    notes = getattr(args, "resume_notes", [])
     if filled:
         options = ", ".join(text.partition("=")[0] for text in filled)
         notes.append(f"run {row['id']} was stored by a merbench without the option{'s' if len(filled) > 1 else ''} "
                      f"{options}; resumed with the {config.profile} profile's value{'s' if len(filled) > 1 else ''} "
                      f"({', '.join(filled)}); if that makes other data or folds than the run started with, the "
                      "resume is refused and the run has to start anew")
-    args.resume_notes = notes
     if args.executor:  # the executor may change on resume
         config.sections["executor"]["name"] = args.executor
-    return config, int(row["n_seeds"]), row["id"]
+    return _Resumed(config, int(row["n_seeds"]), row["id"], notes, taken_over)
 
 
-def _check_not_running(args: argparse.Namespace, store, row) -> None:
-    """Refuse a complete run, and one still running; with ``--force``, take over a run recorded as running whose
-    process merbench cannot check (another host, or an older merbench's record), saying what that assumes."""
+def _check_not_running(args: argparse.Namespace, row) -> tuple[tuple[str, int | None] | None, list[str]]:
+    """Refuse a complete run, and one still running; with ``--force``, a run recorded as running whose process
+    merbench cannot check (another host, or an older merbench's record) is to be taken over: ``(host, pid)`` of that
+    process, and the warning saying what that assumes."""
     from merbench.store import status_of, unchecked_holder
 
     run_id, status = row["id"], status_of(row)
     if status == "complete":
         raise UsageError(f"run {run_id} is complete; nothing to resume (see `merbench show {run_id}`)")
     if status != "running":
-        return
+        return None, []
     holder = f"process {row['pid']} on {row['host']}"
     why = unchecked_holder(row)
     if why is None:
@@ -310,18 +316,14 @@ def _check_not_running(args: argparse.Namespace, store, row) -> None:
         raise UsageError(f"run {run_id} is recorded as still running ({holder}), and {why}. If it still runs, wait for "
                          "it; if that process is gone (killed, or its machine lost), continue the run with "
                          f"`merbench run --resume {run_id} --force`")
-    args.taken_over = (run_id, row["host"], row["pid"])  # released once every check before the run has passed
-    args.resume_notes = [f"run {run_id} was recorded as still running ({holder}); --force takes it as gone and "
-                         "continues the run here. If that process still runs, both train this run, and its stored "
-                         "folds mix the two: stop it"]
+    return (row["host"], row["pid"]), [
+        f"run {run_id} was recorded as still running ({holder}); --force takes it as gone and continues the run "
+        "here. If that process still runs, both train this run, and its stored folds mix the two: stop it"]
 
 
-def _take_over(args: argparse.Namespace, store) -> None:
-    """Record a run ``--force`` takes over as interrupted, after the checks before the run passed (a refused command
-    leaves it as it was)."""
-    if getattr(args, "taken_over", None) is None:
-        return
-    run_id, host, pid = args.taken_over
+def _take_over(store, run_id: str, host: str, pid: int | None) -> None:
+    """Record a run ``--force`` takes over (from process ``pid`` on ``host``) as interrupted, once the checks before
+    the run passed (a refused command leaves it as it was)."""
     if not store.release_run(run_id, host, pid):
         raise UsageError(f"run {run_id} changed while it was being taken over; run `merbench run --resume {run_id} "
                          "--force` again")
@@ -337,7 +339,7 @@ def _on_this_machine(args: argparse.Namespace, config, run_id: str, registry):
     if args.root is not None:
         if not registry.get("datasets", config.dataset).reads_root:
             raise UsageError(NO_FOLDER.format(name=config.dataset, root=args.root))
-        return dataclasses.replace(config, root=_absolute(args.root))
+        return dataclasses.replace(config, root=args.root)
     root = config.root
     if root is not None and not Path(root).is_dir():
         what = "is a file, not a folder" if Path(root).exists() else "does not exist"
