@@ -30,7 +30,7 @@ from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
                              leakage_what, measured_label, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
-                             seed_label, train_test_domains)
+                             numbered_sources, seed_label, train_test_domains)
 from merbench.result import RunResult
 from merbench.wording import counted
 
@@ -314,13 +314,8 @@ def _reported_table(page: _Page, result: RunResult) -> None:
     rows = reported_by_setting(result)
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
     # Several sources are numbered, and each reported row names its own, as the terminal's Source column does.
-    sources = list(dict.fromkeys(str(entry.source) for entry in reported))
+    sources, row_sources = numbered_sources(reported)
     numbered = len(sources) > 1
-    row_sources: dict[tuple[str, str], list[int]] = {}
-    for entry in reported:
-        numbers = row_sources.setdefault((entry.dataset, entry.protocol), [])
-        if sources.index(str(entry.source)) + 1 not in numbers:
-            numbers.append(sources.index(str(entry.source)) + 1)
     headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"),
                *((SHORT[REPORTED_METRICS[m]], "") for m in metrics), *([("Source", "")] if numbered else [])]
     leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}

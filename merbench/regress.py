@@ -70,7 +70,7 @@ from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
-from merbench.wording import percent, plural
+from merbench.wording import SCORE_DIGITS, percent, plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
 
@@ -506,11 +506,9 @@ def _round(value: float) -> float:
 def _written_expected(value: float) -> float:
     """An expected value as written: ``DIGITS`` decimals, or more where fewer would show another percentage than
     the value itself (0.538461 is 0.5385 at four decimals, shown 53.9 where its run shows 53.8)."""
-    for digits in range(DIGITS, 10):
-        rounded = round(float(value), digits)
-        if percent(rounded) == percent(value):
-            return rounded
-    return float(value)
+    # At SCORE_DIGITS decimals it always shows as the value does: percent itself rounds there first.
+    return next(rounded for digits in range(DIGITS, SCORE_DIGITS + 1)
+                if percent(rounded := round(float(value), digits)) == percent(value))
 
 
 def _round_up(value: float) -> float:

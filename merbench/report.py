@@ -148,6 +148,18 @@ def reported_leak_note(leaks: dict[str, list[str]], mark: str) -> str:
             "and not comparable with subject-independent results (docs/leakage.md).")
 
 
+def numbered_sources(reported) -> tuple[list[str], dict[tuple[str, str], list[int]]]:
+    """The sources of ``reported`` scores in order of first appearance, and for each (dataset, protocol) row the
+    numbers (from 1) of the sources its scores come from: what the Source column and the caption's list show."""
+    sources = list(dict.fromkeys(str(entry.source) for entry in reported))
+    row_sources: dict[tuple[str, str], list[int]] = {}
+    for entry in reported:
+        numbers = row_sources.setdefault((entry.dataset, entry.protocol), [])
+        if sources.index(str(entry.source)) + 1 not in numbers:
+            numbers.append(sources.index(str(entry.source)) + 1)
+    return sources, row_sources
+
+
 def reported_table(result: RunResult) -> DataTable | None:
     """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none. A row whose protocol
     leaks (``sample-10fold``) is marked ⚠ in red, as the comparison marks a measured run under it."""
@@ -157,13 +169,8 @@ def reported_table(result: RunResult) -> DataTable | None:
     leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
     note = reported_leak_note(leaks, "⚠")
     metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
-    sources = list(dict.fromkeys(str(entry.source) for entry in result.reported))
+    sources, row_sources = numbered_sources(result.reported)
     numbered = len(sources) > 1  # each reported row names its source by number, the caption lists them
-    row_sources: dict[tuple[str, str], list[int]] = {}
-    for entry in result.reported:
-        numbers = row_sources.setdefault((entry.dataset, entry.protocol), [])
-        if sources.index(str(entry.source)) + 1 not in numbers:
-            numbers.append(sources.index(str(entry.source)) + 1)
     table = DataTable(
         f"Reported in the {result.model} paper (%, for reference) vs measured here",
         [Column("Dataset"), Column("Protocol", stack=True), Column(""),

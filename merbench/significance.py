@@ -138,7 +138,8 @@ FEW_SUBJECTS = 5
 
 def _units(keys: list[str]) -> np.ndarray:
     """For each sample, the index of its key among the distinct keys in order of first appearance: the unit one
-    bootstrap draw picks as a whole (a subject, or a clip)."""
+    bootstrap draw picks as a whole (a subject, or a clip). First appearance, not ``np.unique``'s sorted order: the
+    clip draws of a result with one sample per clip then pick what they picked before draws weighted units."""
     index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
     return np.array([index[key] for key in keys])
 
@@ -187,7 +188,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     if resample == "subjects" and all(row.subject is not None and str(row.subject) for row in rows_a):
         unit_of = _units([str(row.subject) for row in rows_a])
     else:  # a clip's samples (frame-10fold makes several of one clip) are drawn together
-        resample, unit_of = "clips", _units([str(row.clip) if row.clip else str(row.id) for row in rows_a])
+        resample, unit_of = "clips", _units([row.clip_id for row in rows_a])
     n_units = int(unit_of.max()) + 1 if unit_of.size else 0
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_bootstrap)
