@@ -864,11 +864,14 @@ def _apply(overrides: Mapping[str, Any], sections: dict[str, dict[str, Any]], ru
                 raise unknown_setting(str(key), sections, registry, chain, owners)
             sections[section][option] = coerce(key, value, sections[section][option], rules.get(section, {}).get(option))
         except UsageError as exc:
-            where = (sources or {}).get(key)
-            if where is None:
-                raise
-            raise UsageError(f"{where}: {exc}") from None
+            raise _with_source(exc, sources, key) from None
     return left
+
+
+def _with_source(error: UsageError, sources: Mapping[str, str] | None, key: str) -> UsageError:
+    """``error`` about ``key``, with where ``sources`` says the key came from (``--config FILE: ...``) before it."""
+    where = (sources or {}).get(key)
+    return error if where is None else UsageError(f"{where}: {error}")
 
 
 def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registry: Registry | None = None,
@@ -940,10 +943,7 @@ def check_parallel_options(engine: Mapping[str, Any], sources: Mapping[str, str]
     try:
         parse_parallel_folds(engine["parallel_folds"])
     except UsageError as exc:
-        where = (sources or {}).get("engine.parallel_folds")
-        if where is None:
-            raise
-        raise UsageError(f"{where}: {exc}") from None
+        raise _with_source(exc, sources, "engine.parallel_folds") from None
     coerce("engine.parallel_mode", engine["parallel_mode"], ENGINE_OPTIONS["parallel_mode"], PARALLEL_MODES)
 
 
