@@ -53,21 +53,20 @@ def fresh_registry():
     reset_registry()
 
 
-SUITE_SIGNAL_HANDLERS = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-"""The Ctrl-C and SIGTERM handlers when the suite started (conftest is imported before any test or fixture)."""
+FOREGROUND_SIGNAL_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+"""The Ctrl-C and SIGTERM handlers Python gives a command started in the foreground of a terminal."""
 
 
 @pytest.fixture(autouse=True)
-def own_signal_handlers():
-    """Each test starts with the suite's own Ctrl-C and SIGTERM handlers, and they are put back after it: something
-    before test_tune's storage-write test left SIGINT ignored in full runs, so that its Ctrl-C vanished."""
-    for number, handler in SUITE_SIGNAL_HANDLERS.items():
-        if handler is not None:
-            signal.signal(number, handler)
+def foreground_signal_handlers():
+    """Each test starts and ends with the handlers of a command run in the foreground, however the suite was started:
+    a shell starts a background job (``pytest &``, a CI step run as one) with Ctrl-C ignored, which Python keeps, so
+    the tests that send themselves a Ctrl-C saw it ignored; and no test's handlers reach the next test."""
+    for number, handler in FOREGROUND_SIGNAL_HANDLERS.items():
+        signal.signal(number, handler)
     yield
-    for number, handler in SUITE_SIGNAL_HANDLERS.items():
-        if handler is not None:
-            signal.signal(number, handler)
+    for number, handler in FOREGROUND_SIGNAL_HANDLERS.items():
+        signal.signal(number, handler)
 
 
 @dataclass
