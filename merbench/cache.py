@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import platformdirs
 
 from merbench.errors import UsageError
@@ -158,23 +157,6 @@ def write_cache_file(path: Path, data: bytes | str) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text atomically (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def save_array(path: Path, array: np.ndarray) -> None:
-    """Store one array atomically as ``.npy``."""
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_array(path: Path) -> np.ndarray | None:
-    """Load a cached array, or ``None`` when it is missing or unreadable."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError):
-        return None
 
 
 def publish_directory(tmp_dir: Path, final_dir: Path) -> None:

@@ -676,20 +676,6 @@ def store_entry(entry_dir: Path, key: str, output: np.ndarray, notes: Mapping[st
     save_checked(path, output)
 
 
-def preprocess_sample(chain: Chain, sample: Sample, entry_dir: Path) -> tuple[np.ndarray, bool]:
-    """The chain's output for one sample and whether it was computed (not cached; a damaged entry is recomputed)."""
-    key, blobs = entry_key(chain, sample)
-    try:
-        stored = load_entry(entry_dir, key)
-    except Damaged:
-        stored = None
-    if stored is not None:
-        return stored[0], False
-    output, notes = compute_sample(chain, sample, blobs)
-    store_entry(entry_dir, key, output, notes)
-    return output, True
-
-
 # ------------------------------------------------------------------ worker processes
 
 _worker_chain: Chain | None = None

@@ -774,13 +774,6 @@ class ResultStore:
             db.execute("UPDATE runs SET status = ?, error = ?, pid = NULL WHERE id = ? AND status = 'running'",
                        (status, error, run_id))
 
-    def delete_run(self, run_id: str) -> None:
-        """Remove a run and everything stored with it."""
-        with self.transaction() as db:
-            for table in ("metrics", "predictions", "folds"):
-                db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))  # table names are constants
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-
     # ------------------------------------------------------------------ reading
 
     def resolve_id(self, run_id: str) -> str:
