@@ -270,7 +270,7 @@ def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, 
             seed = f" · {esc(seed_label(run))}" if run.across_seeds is not None else ""
             rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(labels[id(run)])}</a>{seed}</td>'
                         + protocol + _td("no †" if leak else "yes", cls="text leak" if leak else "text")
-                        + _td(run.n_tested, run.n_tested) + _td(run.n_subjects, run.n_subjects)
+                        + _td(run.n_clips_tested, run.n_clips_tested) + _td(run.n_subjects, run.n_subjects)
                         + _td(len(run.folds), len(run.folds))
                         + "".join(_td(pct(run.pooled[key]), run.pooled[key]) for key in keys) + "</tr>")
         page.add(f"<h3>{esc(dataset)}</h3>")

@@ -400,6 +400,14 @@ class RunResult:
         """How many samples the folds tested (the pooled scores count each once)."""
         return sum(fold.n_test for fold in self.folds)
 
+    @property
+    def n_clips_tested(self) -> int:
+        """How many clips the folds tested: fewer than ``n_tested`` where the protocol made several samples of one
+        clip (``frame-10fold``); ``n_tested`` for a result stored without its predictions."""
+        if not self.predictions:
+            return self.n_tested
+        return len({row.clip_id for row in self.predictions})
+
     def seeds_std(self) -> dict[str, float]:
         """The sample std (n − 1) of each pooled score over the seeds of a ``--seeds N`` run, computed from the
         seeds' own scores: ``across_seeds.std`` of a result written before 2026-12-04 holds the population std."""

@@ -294,6 +294,24 @@ def test_a_cross_dataset_run_says_which_domain_trained_and_which_tested_and_coun
     assert "trained on" not in plain
 
 
+
+def test_the_clips_tested_column_counts_clips_where_the_protocol_made_several_samples_of_each():
+    rows = [{"id": f"c{clip}-p{pair}", "subject": f"s{fold}", "domain": None, "fold": fold, "label": 0,
+             "prediction": 0, "clip": f"c{clip}"} for fold in range(2) for clip in (2 * fold, 2 * fold + 1)
+            for pair in range(3)]
+    framed = minimal_result(run_id="r1", protocol="frame-10fold", subject_independent=False, n_samples=12,
+                            predictions=rows,
+                            folds=[{"fold": i, "test_subjects": [f"s{i}"], "n_test": 6,
+                                    "metrics": {"accuracy": 0.5, "uf1": 0.5, "uar": 0.5}} for i in range(2)])
+    text = _section(_page([framed]), '<section id="datasets">')
+    assert "Clips tested" in text
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", re.search(r"<tr><td class=\"text\"><a href=.*?</tr>", text).group(0))
+    assert cells[2:5] == ["4", "2", "2"], cells  # 4 clips of 12 frame-pair samples, 2 subjects, 2 folds
+    plain = _section(_page([minimal_result(run_id="r2")]), '<section id="datasets">')
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", re.search(r"<tr><td class=\"text\"><a href=.*?</tr>", plain).group(0))
+    assert cells[2] == "4", cells  # a result stored without predictions counts its tested samples
+
+
 # ------------------------------------------------------------------ 9: characters no font has
 
 
