@@ -58,6 +58,7 @@ from merbench.ray_cluster import connect
 from merbench.registry import Registry
 from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe
 from merbench.splits import RARE_CLASS_WARNING, check_folds, protocol_dataset, split_noting_rare_classes
+from merbench.subject_folds import stratified_subject_folds
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, error_text, fail_stale,
                                      import_optuna, open_storage, storage_lock)
@@ -135,19 +136,16 @@ def nested_split(labels: np.ndarray, subjects: np.ndarray, outer: Fold, n_inner:
     index into them (local positions), grouped by subject and stratified by
     label, so no subject is in both parts of an inner fold.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     positions = np.asarray(outer.train)
     groups = subjects[positions]
     n_subjects = len(np.unique(groups))
     if n_subjects < n_inner:
         raise UsageError(f"--inner-folds {n_inner}: outer fold {outer.index + 1} has {n_subjects} training subjects, "
                          f"fewer than the inner folds; use --inner-folds {max(2, n_subjects)} or fewer outer folds")
-    splitter = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
     try:
         with warnings.catch_warnings():  # inner_rare_class_note says it once, in the user's terms
             warnings.filterwarnings("ignore", message=RARE_CLASS_WARNING, category=UserWarning)
-            splits = list(splitter.split(np.zeros(len(positions)), labels[positions], groups=groups))
+            splits = stratified_subject_folds(labels[positions], groups, n_inner, seed)
     except ValueError as exc:
         raise UsageError(f"outer fold {outer.index + 1}: its training part cannot be split into {n_inner} inner folds "
                          f"by subject ({exc}); use fewer --inner-folds") from None

@@ -28,6 +28,7 @@ import numpy as np
 from merbench.contracts import Dataset, Fold, ProtocolPlugin
 from merbench.errors import UsageError
 from merbench.hookspecs import hookimpl
+from merbench.subject_folds import stratified_subject_folds
 
 
 def _n_splits(options: dict[str, Any]) -> int:
@@ -52,10 +53,7 @@ def subject_kfold(
             f"subject-10fold needs at least {n_splits} subjects, the dataset has {n_subjects}; "
             f"use --set protocol.n_splits={n_subjects} or a dataset with more subjects"
         )
-    from sklearn.model_selection import StratifiedGroupKFold  # imported here: listing plugins stays fast
-
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return _to_folds(splitter.split(np.zeros(len(labels)), labels, groups=subjects))
+    return _to_folds(stratified_subject_folds(labels, subjects, n_splits, seed))
 
 
 def sample_kfold(
