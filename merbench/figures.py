@@ -36,8 +36,9 @@ FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "N
                   "Noto Sans Symbols2", "Symbola")
 """Fonts that draw a character the default one lacks (Chinese, Japanese, Korean, symbols), those installed used in
 this order."""
-MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$")
-"""matplotlib's warning for a character no font of the figure has."""
+MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from (?:font\(s\) (.+?)|current font)\.?$")
+"""matplotlib's warning for a character no font of the figure has (before matplotlib 3.9 it names no font: the
+default one)."""
 _missing_named: set[str] = set()
 """The characters a warning already named (each is named once per process)."""
 
@@ -52,6 +53,14 @@ def _pyplot():
 
 
 @functools.lru_cache(maxsize=None)
+def default_font() -> str:
+    """The name of the font matplotlib draws with by default."""
+    from matplotlib import font_manager
+
+    return font_manager.FontProperties(fname=font_manager.findfont(font_manager.FontProperties())).get_name()
+
+
+@functools.lru_cache(maxsize=None)
 def font_settings() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The rc setting that draws with the default font and falls back on each installed ``FALLBACK_FONTS`` for a
     character it lacks; none when no fallback font is installed."""
@@ -61,7 +70,7 @@ def font_settings() -> tuple[tuple[str, tuple[str, ...]], ...]:
     fallbacks = [name for name in FALLBACK_FONTS if name in installed]
     if not fallbacks:
         return ()
-    default = font_manager.FontProperties(fname=font_manager.findfont(font_manager.FontProperties())).get_name()
+    default = default_font()
     return (("font.family", (default, *(name for name in fallbacks if name != default))),)
 
 
@@ -89,7 +98,7 @@ def _show(caught: Sequence[warnings.WarningMessage]) -> None:
     for warning in caught:
         found = MISSING_GLYPH.match(str(warning.message))
         if found is not None and issubclass(warning.category, UserWarning):
-            missing.setdefault(chr(int(found[1])), found[2])
+            missing.setdefault(chr(int(found[1])), found[2] or default_font())
         else:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     new = [character for character in missing if character not in _missing_named]

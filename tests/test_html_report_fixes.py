@@ -341,6 +341,23 @@ def test_characters_no_font_has_get_one_warning_and_the_labels_stay_the_class_na
         plt.close(figure)
 
 
+
+@pytest.mark.parametrize("wording", ["Glyph 24494 (\\N{CJK UNIFIED IDEOGRAPH-5FAE}) missing from font(s) DejaVu Sans.",
+                                     "Glyph 24494 (\\N{CJK UNIFIED IDEOGRAPH-5FAE}) missing from current font."])
+def test_matplotlibs_missing_glyph_warning_of_before_and_since_3_9_becomes_the_one_warning(monkeypatch, wording):
+    from merbench import figures
+
+    monkeypatch.setattr(figures, "_missing_named", set(), raising=False)
+    monkeypatch.setattr(figures, "default_font", lambda: "DejaVu Sans", raising=False)
+    drawn = [warnings.WarningMessage(UserWarning(wording), UserWarning, "matplotlib/_text_helpers.py", 1)] * 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures._show(drawn)
+    messages = [str(warning.message) for warning in caught]
+    assert len(messages) == 1, messages
+    assert "no glyph for 微 (of a class or model name) in the font DejaVu Sans" in messages[0], messages
+
+
 def test_an_installed_fallback_font_draws_what_the_default_one_lacks(monkeypatch):
     from merbench import figures
 
