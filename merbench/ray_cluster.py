@@ -9,7 +9,7 @@ errors (bad options, a diverging loss) are not retried, since they would fail
 again. Results come back to this process, which writes them into the results
 store as they arrive, so finished work survives a later failure.
 
-Ray is optional (``pip install -e ".[ray]"``) and imported only here, and only
+Ray is optional (``pip install "merbench[ray]"``) and imported only here, and only
 when an executor needs it.
 """
 
@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 from merbench.errors import UsageError
 
-RAY_MISSING = 'executor.name=ray needs Ray: pip install -e ".[ray]"'
+RAY_MISSING = ('executor.name=ray needs Ray, which is not installed: pip install "merbench[ray]" '
+               '(in a checkout: pip install -e ".[ray]")')
 # A wrong address makes ray.init retry for minutes; a plain TCP probe answers in seconds.
 CONNECT_PROBE_S = 5.0
 QUIET = {"logging_level": "WARNING", "include_dashboard": False}

@@ -145,7 +145,8 @@ class Registry:
         if not any(_normalise(dist) == OWN_DISTRIBUTION for _, dist, _ in entry_points):
             raise PluginError(
                 "merbench's built-in plugins are not registered (no 'merbench' entry points "
-                "found in the installed distribution): reinstall with pip install -e ."
+                "found in the installed distribution): reinstall merbench (pip install --force-reinstall merbench, or "
+                "pip install -e . in a checkout)"
             )
         self._check_disabled(entry_points)
         for ep, dist_name, version in entry_points:

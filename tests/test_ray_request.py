@@ -62,3 +62,16 @@ def test_the_grids_compare_command_repeats_its_metric_statistic_and_store():
     assert compare_command(plain, "A B") == "merbench compare A B"
     other = argparse.Namespace(store="my runs.sqlite", metric="uar", stat="pooled")
     assert compare_command(other, "A B") == "merbench compare --store 'my runs.sqlite' --metric uar --stat pooled A B"
+
+
+def test_without_ray_the_message_says_how_to_install_it_from_a_release_and_in_a_checkout(monkeypatch):
+    import sys
+
+    from merbench.ray_cluster import import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError, as where it is not installed
+    with pytest.raises(UsageError) as excinfo:
+        import_ray()
+    message = str(excinfo.value)
+    assert message.startswith("executor.name=ray needs Ray, which is not installed"), message
+    assert 'pip install "merbench[ray]"' in message and 'pip install -e ".[ray]"' in message, message

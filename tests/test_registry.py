@@ -267,7 +267,7 @@ def test_unknown_name_suggests_close_matches():
 
 def test_missing_builtin_entry_points_say_how_to_fix(monkeypatch):
     monkeypatch.setattr(registry_module, "_iter_entry_points", lambda: [])
-    with pytest.raises(PluginError, match=r"reinstall with pip install -e \."):
+    with pytest.raises(PluginError, match=r"reinstall merbench \(pip install --force-reinstall merbench, or pip install -e \. in a checkout\)"):
         Registry()
 
 
