@@ -28,7 +28,7 @@ from rich.markup import escape
 from merbench import __version__, commands as command_package
 from merbench.commands import EPILOG, HelpFormatter
 from merbench.errors import MerbenchError
-from merbench.tables import FORMATS, make_console, print_error
+from merbench.tables import FORMATS, make_console, print_error, take_any_text
 
 
 def _command_modules() -> list:
@@ -141,6 +141,7 @@ def _terminate(signum: int, frame: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``merbench`` console script; returns the exit code."""
     skip_final_collection()
+    take_any_text()
     if imported_by_a_starting_worker():
         print_error(make_console(stderr=True), UNGUARDED_SCRIPT)
         return 2

@@ -17,6 +17,8 @@ box characters, no ellipsis and the same text whatever the width.
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import sys
 from dataclasses import dataclass, replace
@@ -363,6 +365,29 @@ class _PipeConsole(Console):
         self.quiet = True
         stream = sys.stderr if self.stderr else sys.stdout
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
+def take_any_text() -> None:
+    """Let stdout and stderr take every character merbench prints (⚠, ±, a class name in any script).
+
+    Where a stream's encoding lacks one (a Windows code page when the output goes to a file or a pipe,
+    ``PYTHONIOENCODING=ascii``), writing it would stop the command with a ``UnicodeEncodeError`` in mid-table. A file
+    or pipe then gets UTF-8, unless ``PYTHONIOENCODING`` chose its encoding; a terminal, or a chosen encoding, keeps
+    its encoding and shows ``?`` for a character it lacks.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper) or not stream.encoding:
+            continue
+        try:
+            if codecs.lookup(stream.encoding).name.startswith("utf-"):
+                continue
+            terminal = stream.isatty()
+        except (LookupError, ValueError):  # an unknown codec name, a closed stream: leave it as it is
+            continue
+        if terminal or os.environ.get("PYTHONIOENCODING"):
+            stream.reconfigure(errors="replace")
+        else:
+            stream.reconfigure(encoding="utf-8")
 
 
 def make_console(stderr: bool = False, table_format: str = "auto") -> Console:

@@ -594,3 +594,26 @@ def test_the_path_an_output_was_written_to_is_never_broken_in_a_narrow_terminal(
     import re
 
     assert str(target) in re.sub(r"\x1b\[[0-9;]*m", "", said.decode(errors="replace")), said
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_output_in_an_encoding_without_merbenchs_symbols_is_printed_not_a_traceback(encoding):
+    # info prints ⚠ and ±: a Windows code page (output redirected to a file) or ascii has neither
+    env = {**os.environ, "PYTHONIOENCODING": encoding, "COLUMNS": "80"}
+    done = subprocess.run([sys.executable, "-m", "merbench", "info", "convmixer"], capture_output=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode(encoding, "replace")[-2000:]
+    text = done.stdout.decode(encoding)  # the chosen encoding, a character it lacks shown as ?
+    assert "Reported by the paper" in text and "sample-10fold ?" in text, text[-2000:]
+
+
+def test_a_file_or_pipe_whose_encoding_lacks_a_character_gets_utf8(monkeypatch):
+    from merbench.tables import take_any_text
+
+    monkeypatch.delenv("PYTHONIOENCODING", raising=False)
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(written, encoding="cp1252"))
+    take_any_text()
+    sys.stdout.write("⚠ 微表情 ± 1.5\n")
+    sys.stdout.flush()
+    assert written.getvalue().decode("utf-8") == "⚠ 微表情 ± 1.5\n"
