@@ -480,10 +480,26 @@ def _undecodable(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "Could not decode to UTF-8" in str(exc)
 
 
+def _is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (a command-line argument with bytes that are not UTF-8 holds lone
+    surrogates, which SQLite cannot take)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _fetched(db: sqlite3.Connection, query: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
     """The rows of ``query``. A stored text that is not UTF-8 stops SQLite's decoder; then the rows are read again
     with every text as its bytes (as ``CAST(... AS BLOB)`` reads it), and a text that is not UTF-8 comes back as a
     ``DamagedText`` (``_loaded`` names it), so that the other rows and columns still read."""
+    for value in params:
+        if isinstance(value, str) and not _is_utf8(value):
+            shown = value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            raise UsageError(f"'{shown}' is not UTF-8 text (the bytes shown as \\udcNN; typed or pasted in another "
+                             "encoding?), and run ids, models, datasets and protocols in the results store are: type "
+                             "it again (`merbench runs` lists the stored runs)")
     try:
         return db.execute(query, params).fetchall()
     except sqlite3.OperationalError as exc:

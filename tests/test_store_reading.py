@@ -262,3 +262,13 @@ def test_filters_that_match_nothing_say_what_the_store_holds(two_runs, run_cli):
     said = " ".join(run_cli("runs", "--model", "M", "--status", "failed", "--store", str(two_runs)).out.split())
     assert f"No runs in {two_runs} match --model M --status failed; it holds 3 runs (models: m, n; statuses: " \
            "complete); names are matched exactly" in said, said
+
+
+@pytest.mark.parametrize("args", [("runs", "--model", "x\udcff"), ("runs", "--protocol", "x\udcff"), ("show", "x\udcff"),
+                                  ("compare", "x\udcff"), ("run", "--resume", "x\udcff")])
+def test_a_name_or_id_with_bytes_that_are_not_utf8_gets_one_message(args, two_runs, run_cli):
+    # an argument with bytes that are not UTF-8 reaches Python as lone surrogates, which SQLite cannot take
+    result = run_cli(*args, "--store", str(two_runs))
+    assert result.code == 2, result.err
+    line = _one_line_error(result)
+    assert "'x\\udcff' is not UTF-8 text" in line and "`merbench runs` lists the stored runs" in line, line
