@@ -11,6 +11,7 @@ those annotations (``protocol.n_splits`` above the number of subjects...).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import warnings
 from pathlib import Path
@@ -63,12 +64,17 @@ def check_engine(config: RunConfig) -> None:
 
 
 def check_cluster(config: RunConfig) -> None:
-    """Refuse a Ray cluster address where nothing listens (a TCP probe, no Ray import), before a run is recorded."""
+    """Refuse ``executor.name=ray`` where Ray is not installed, and a Ray cluster address where nothing listens (a
+    TCP probe), before a run is recorded; Ray itself is not imported here."""
     executor = config.section("executor")
-    address = str(executor.get("address") or "auto").strip()
-    if executor.get("name") == "ray" and address not in ("", "auto"):
-        from merbench.ray_cluster import probe
+    if executor.get("name") != "ray":
+        return
+    from merbench.ray_cluster import RAY_MISSING, probe
 
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError(RAY_MISSING)
+    address = str(executor.get("address") or "auto").strip()
+    if address not in ("", "auto"):
         probe(address)
 
 

@@ -75,3 +75,21 @@ def test_without_ray_the_message_says_how_to_install_it_from_a_release_and_in_a_
     message = str(excinfo.value)
     assert message.startswith("executor.name=ray needs Ray, which is not installed"), message
     assert 'pip install "merbench[ray]"' in message and 'pip install -e ".[ray]"' in message, message
+
+
+@pytest.mark.parametrize("command", [["run", "--model", "ststnet", "--dataset", "synthetic"],
+                                     ["grid", "--models", "ststnet", "--datasets", "synthetic"]])
+def test_without_ray_a_ray_run_is_refused_before_it_is_recorded(command, monkeypatch, run_cli, tmp_path):
+    import sys
+
+    from merbench.store import ResultStore
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    store = tmp_path / "results.sqlite"
+    with ResultStore(store):
+        pass
+    result = run_cli(*command, "--profile", "quick", "--executor", "ray", "--store", str(store))
+    assert result.code == 2, result.err
+    assert "needs Ray, which is not installed" in result.err and "Traceback" not in result.err
+    with ResultStore(store) as opened:
+        assert opened.list_runs() == [], "a run was recorded (as failed) before the missing Ray was noticed"
