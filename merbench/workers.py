@@ -246,6 +246,8 @@ def start_pool(workers: int, initializer: Callable[..., None], initargs: tuple[A
 
 def _start_worker(initializer: Callable[..., None], initargs: tuple[Any, ...], run_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run handles Ctrl-C and cancels the rest
+    if hasattr(signal, "pthread_sigmask"):  # blocked while a spawned worker started (submit): now ignored instead
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     exit_with(run_pid)
     initializer(*initargs)
 
@@ -256,11 +258,20 @@ def submit(executor: ProcessPoolExecutor, function: Callable[..., Any], *args: A
     That death surfaces as a ``BrokenPipeError`` from the launch (e.g. the worker
     could not import the script that started the run), which ``running`` and
     the callers then report like any dead worker.
+
+    A worker this call starts itself (``spawn``: macOS, Windows) starts with
+    Ctrl-C blocked until ``_start_worker`` ignores it: a Ctrl-C while it imports
+    torch would kill it with a traceback, and this process, still writing the
+    worker's start-up data to it, would wait for it forever.
     """
+    blocked = _block_ctrl_c()
     try:
         return executor.submit(function, *args)
     except BrokenPipeError:
         raise BrokenProcessPool("a worker process died while it was being started") from None
+    finally:
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def result_of(future: Future, broken: str, error: type[RunFailed] = RunFailed) -> Any:
