@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -146,8 +147,16 @@ def storage_lock(path: Path) -> Iterator[None]:
 
     The lock file is removed when the tune ends. A tune that opened it just before it was removed would
     hold a lock on a file no longer there, so after locking, the file is checked to be the one at the path.
+    Where ``fcntl`` is missing (Windows) the tune runs unlocked, with a warning.
     """
-    import fcntl
+    try:
+        import fcntl
+    except ImportError:
+        warnings.warn(f"this system has no POSIX file locks (fcntl), so a second merbench tune on {path} at the same "
+                      "time would not be refused: run one tune per --storage file at a time", UserWarning,
+                      stacklevel=3)
+        yield
+        return
 
     lock_path = path.with_name(path.name + ".lock")
     while True:

@@ -70,3 +70,16 @@ def test_a_lock_file_that_cannot_be_written_is_one_message(tmp_path):
     with pytest.raises(UsageError, match=r"lock file .*t\.sqlite\.lock \(beside the trials storage\) cannot be written"):
         with storage_lock(storage):
             pass
+
+
+def test_without_posix_file_locks_the_tune_runs_unlocked_and_says_so(tmp_path, monkeypatch):
+    import sys
+
+    from merbench.tuning_storage import storage_lock
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # import fcntl fails, as on Windows
+    storage = tmp_path / "t.sqlite"
+    with pytest.warns(UserWarning, match=r"no POSIX file locks \(fcntl\), so a second merbench tune on .*t\.sqlite"):
+        with storage_lock(storage):
+            ran = True
+    assert ran and not (tmp_path / "t.sqlite.lock").exists()
