@@ -496,7 +496,7 @@ def _fetched(db: sqlite3.Connection, query: str, params: Sequence[Any] = ()) -> 
     ``DamagedText`` (``_loaded`` names it), so that the other rows and columns still read."""
     for value in params:
         if isinstance(value, str) and not _is_utf8(value):
-            shown = value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            shown = value.encode("utf-8", "backslashreplace").decode("utf-8")  # only the bad bytes escaped
             raise UsageError(f"'{shown}' is not UTF-8 text (the bytes shown as \\udcNN; typed or pasted in another "
                              "encoding?), and run ids, models, datasets and protocols in the results store are: type "
                              "it again (`merbench runs` lists the stored runs)")
