@@ -62,7 +62,10 @@ def markdown_code(text: str, table: bool = True) -> str:
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                   "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "·": r"$\cdot$",
                   "†": r"$^\dagger$", "—": "---", "<": r"\textless{}", ">": r"\textgreater{}",
-                  "|": r"\textbar{}", "`": r"\textasciigrave{}"}
+                  "|": r"\textbar{}", "`": r"\textasciigrave{}",
+                  # symbols merbench's own captions and cells use, which pdfLaTeX's default UTF-8 input lacks
+                  "−": r"$-$", "×": r"$\times$", "→": r"$\to$", "…": r"\ldots{}", "–": "--", "Δ": r"$\Delta$",
+                  "≥": r"$\geq$", "≤": r"$\leq$", "²": r"$^2$", "³": r"$^3$", "⚠": r"$^\dagger$"}
 LATEX_LIGATURES = "-',"
 """Characters LaTeX joins when doubled (``--`` a dash, ``''`` and ``,,`` quotation marks): kept apart by
 ``\\textcompwordmark{}`` (an empty group ``{}`` does it under pdfLaTeX only, not LuaLaTeX)."""

@@ -138,3 +138,28 @@ def test_rendered_leakage_names_stay_inside_their_code_spans():
     assert "<code>a`b|c</code>" in _body_cells(page) and "<strong>honest</strong> (**x**&lt;i&gt;)" in _body_cells(page)
     assert "<p><code>m|`n`</code> on" in page and "<i>" not in page
     assert len({row.count("<td") for row in page.split("<tr>")[2:]}) == 1
+
+
+@pytest.mark.parametrize("stat", ["fold", "pooled"])
+@pytest.mark.parametrize("metric", ["uf1", "uar", "accuracy"])
+def test_latex_table_of_ascii_names_is_ascii_so_pdflatex_needs_no_extra_package(metric, stat):
+    """pdfLaTeX's default UTF-8 input stops at symbols it has no definition for (the pooled caption's "n − 1" did:
+    U+2212); with ASCII names, every line TeX reads (not the % comments) is ASCII."""
+    results = [minimal_result(model="convmixer", dataset="synthetic"),
+               minimal_result(model="sample-model", dataset="synthetic", protocol="sample-10fold")]
+    text = to_latex(build_comparison(results, metric, stat))
+    read_by_tex = [line for line in text.splitlines() if not line.startswith("%")]
+    assert [line for line in read_by_tex if not line.isascii()] == []
+    assert "\\caption{" in text
+
+
+def test_latex_escape_writes_merbench_symbols_as_latex():
+    assert latex_escape("n − 1, 2 × 3, a → b, Δ, ≥ ≤, 1–2, …") == \
+        r"n $-$ 1, 2 $\times$ 3, a $\to$ b, $\Delta$, $\geq$ $\leq$, 1--2, \ldots{}"
+
+
+@pytest.mark.parametrize("name, fmt", [("t.tex", "latex"), ("t.latex", "latex"), ("t.markdown", "md"), ("t.htm", "html")])
+def test_an_output_file_named_by_a_format_or_its_suffix_gets_that_format(tmp_path, name, fmt):
+    """A refusal suggests a file ending in '.' + the format's name (``.latex``), so that ending is accepted too."""
+    from merbench.export import format_for
+    assert format_for(tmp_path / name, None) == fmt
