@@ -22,7 +22,7 @@ from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layou
 from merbench.contracts import Dataset, resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
-from merbench.splits import check_folds, protocol_dataset
+from merbench.splits import SPLIT_FIX, check_folds, protocol_dataset, same_folds
 from merbench.workers import start_worker_server
 
 if TYPE_CHECKING:  # imported where it is used: it imports OpenCV
@@ -144,6 +144,7 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
         with warnings.catch_warnings():  # the run splits again and shows them then, once
             warnings.simplefilter("ignore")
             folds = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+            again = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
     except UsageError as exc:  # a protocol sees class indices only: say the class's name
         raise UsageError(_class_names(str(exc), dataset.classes)) from None
     except ValueError as exc:  # scikit-learn's splitters refuse impossible splits with ValueError
@@ -157,6 +158,11 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
         raise PluginError(f"{plugin}: its split() raised {error_line(exc)}; check the protocol.* settings given, or "
                           "report it to the plugin's author") from exc
     check_folds(folds, dataset.subjects, config.protocol, plugin)
+    if not same_folds(folds, again):
+        raise PluginError(f"{plugin}: its split() gave other folds when called again with the same data and seed "
+                          f"({config.seed}); merbench splits before the run and again in it, and a seed must give "
+                          f"one set of folds: draw from np.random.default_rng(seed), never the global random state; "
+                          f"{SPLIT_FIX}")
     check_validation_parts(config, folds, dataset.subjects)
 
 

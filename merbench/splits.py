@@ -66,8 +66,9 @@ def clip_overlaps(folds: list[Fold], clips: np.ndarray) -> int:
 
 def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
     """``PluginError`` naming ``who`` (the protocol plugin) when its ``split`` did not return what the contract
-    says: a non-empty list of ``Fold``, each with its own index (an integer from 0), each part a 1-D array of
-    distinct integer positions 0..n-1, and no sample in the test part of two folds.
+    says: a non-empty list of ``Fold``, each with its place in the list as its index (0, 1, 2, ...; a numpy
+    integer is made an ``int``), each part a 1-D array of distinct integer positions 0..n-1, and no sample in the
+    test part of two folds.
 
     Checked before anything else reads the folds: a negative position would silently wrap round to a test sample
     (training on it), a boolean mask would read as positions 0 and 1, and a repeated position or fold index would
@@ -93,6 +94,12 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
             raise PluginError(f"{who}: folds {numbers[int(index)]} and {number} both have index {index} (results "
                               f"and stored folds are told apart by it); give each fold its own, e.g. "
                               f"Fold({number - 1}, train, test); {fix}")
+        if int(index) != number - 1:
+            raise PluginError(f"{who}: fold {number} of the list has index {index}; the indices are the folds' "
+                              f"places in the list, 0, 1, 2, ... (results, stored folds and per-fold leakage are "
+                              f"matched by them): Fold({number - 1}, train, test); {fix}")
+        if not isinstance(index, int):  # a numpy integer: the contract's int, as training and the store expect
+            object.__setattr__(fold, "index", int(index))
         numbers[int(index)] = number
         for part in ("train", "test"):
             positions = getattr(fold, part)
@@ -128,6 +135,17 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
                               f"{int(earlier[first])} and {number}; each sample is tested in one fold at most (its "
                               f"prediction is scored once); {fix}")
         tested_in[fold.test] = number
+
+
+def same_folds(first: Any, second: Any) -> bool:
+    """Whether two results of a ``split`` give the same folds: the same indices and the same positions in each part,
+    in order (``second`` need not be well formed)."""
+    try:
+        return len(first) == len(second) and all(
+            int(a.index) == int(b.index) and np.array_equal(a.train, b.train) and np.array_equal(a.test, b.test)
+            for a, b in zip(first, second))
+    except (TypeError, AttributeError, ValueError):
+        return False
 
 
 def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str, who: str | None = None) -> list[list[str]]:

@@ -61,13 +61,28 @@ def halves(labels, subjects, seed, options, domains):
     return [Fold(0, a, b), Fold(1, b, a)]
 
 
+def reorder(labels, subjects, seed, options, domains):
+    a, b = _halves(subjects)
+    return [Fold(1, a, b), Fold(0, b, a)]
+
+
+def fromone(labels, subjects, seed, options, domains):
+    a, b = _halves(subjects)
+    return [Fold(1, a, b), Fold(2, b, a)]
+
+
+def drifting(labels, subjects, seed, options, domains):
+    positions = np.random.default_rng().permutation(len(labels))  # not seeded: each call splits anew
+    return [Fold(0, np.sort(positions[::2]), np.sort(positions[1::2]))]
+
+
 def as_list(dataset, options):
     return list(dataset.samples)
 
 
 @hookimpl
 def merbench_register_protocols(register):
-    for name in ("twice", "dupe", "sameidx", "overlap", "hollow", "leak"):
+    for name in ("twice", "dupe", "sameidx", "overlap", "hollow", "leak", "reorder", "fromone", "drifting"):
         register(ProtocolPlugin(name=f"p-{name}", split=globals()[name], description="d", subject_independent=True))
     register(ProtocolPlugin(name="p-expandlist", split=halves, description="d", subject_independent=True,
                             expand=as_list))
@@ -151,7 +166,46 @@ def test_fold_indices_must_be_integers_from_zero():
     for index in (-1, 1.0, True, "0"):
         with pytest.raises(PluginError, match=r"^who: fold 1's index is .*, not an integer from 0"):
             check_fold_contract([Fold(index, train, test)], 8, "who")
-    check_fold_contract([Fold(np.int64(3), train, test), Fold(0, test, train)], 8, "who")
+
+
+@pytest.mark.parametrize("indices", [(1, 0), (1, 2), (0, 2), (np.int64(3), 0)])
+def test_fold_indices_are_the_folds_places_in_the_list(indices):
+    """Per-fold records (subject overlaps, results) are matched by index: folds out of order put one fold's leak on
+    another, and a gap or a start at 1 crashed the run with an IndexError."""
+    from merbench.splits import check_fold_contract
+
+    train, test = np.arange(0, 4), np.arange(4, 8)
+    folds = [Fold(indices[0], train, test), Fold(indices[1], test, train)]
+    with pytest.raises(PluginError, match=r"^who: fold \d of the list has index \d+; the indices are the folds' "
+                                          r"places in the list, 0, 1, 2, \.\.\."):
+        check_fold_contract(folds, 8, "who")
+
+
+def test_numpy_integer_fold_indices_become_ints():
+    """np.int64 indices (easy to get from a loop over numpy values) reached training, which refused them with an
+    error blaming merbench and the model."""
+    from merbench.splits import check_fold_contract
+
+    train, test = np.arange(0, 4), np.arange(4, 8)
+    folds = [Fold(np.int64(0), train, test), Fold(np.int32(1), test, train)]
+    check_fold_contract(folds, 8, "who")
+    assert [type(fold.index) for fold in folds] == [int, int] and [fold.index for fold in folds] == [0, 1]
+
+
+@pytest.mark.parametrize("protocol, says", [
+    ("p-reorder", "fold 1 of the list has index 1; the indices are the folds' places in the list, 0, 1, 2, ..."),
+    ("p-fromone", "fold 1 of the list has index 1; the indices are the folds' places in the list"),
+    ("p-drifting", "its split() gave other folds when called again with the same data and seed (0); merbench splits "
+                   "before the run and again in it, and a seed must give one set of folds: draw from "
+                   "np.random.default_rng(seed), never the global random state"),
+])
+def test_folds_out_of_order_or_drawn_without_the_seed_are_refused_before_the_run(run_cli, protos, tmp_path,
+                                                                                 protocol, says):
+    """Out of order, the stored per-fold leakage landed on the wrong fold; from 1, the run crashed with a raw
+    IndexError and left a failed run; unseeded, one --seed gave other folds and other scores on every run."""
+    error = _refusal(run_cli, tmp_path, protocol)
+    assert error.startswith(f"merbench: error: {PLUGIN.format(protocol)}: {says}"), error
+    assert error.endswith(FIX), error
 
 
 def test_the_runner_never_overwrites_a_prediction():
