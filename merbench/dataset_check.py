@@ -236,7 +236,50 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     if not isinstance(dataset, Dataset):
         raise PluginError(f"{plugin}: its load() returned {_a(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
     check_samples(dataset, plugin)
-    return dataset
+    return drop_classes_without_samples(dataset)
+
+
+def with_samples(dataset: Dataset, samples: Sequence[Sample]) -> Dataset:
+    """``dataset`` with only ``samples`` (a subset of its own, e.g. without the clips skipped as unreadable).
+
+    A class left without samples is dropped and the labels renumbered, as a loader lists only the classes its tree
+    has (a class no sample has would count as a zero in per-class averages such as macro F1); the summary's
+    ``class_counts`` follow, and ``classes_without_samples`` names the dropped ones.
+    """
+    present = sorted({sample.label for sample in samples})
+    renumbered = {old: new for new, old in enumerate(present)}
+    classes = tuple(dataset.classes[old] for old in present)
+    kept = tuple(sample if renumbered[sample.label] == sample.label else dataclasses.replace(
+        sample, label=renumbered[sample.label]) for sample in samples)
+    summary = dict(dataset.summary)
+    counts = {name: 0 for name in classes}
+    for sample in kept:
+        counts[classes[sample.label]] += 1
+    summary["class_counts"] = counts
+    dropped = [name for name in dataset.classes if name not in classes]
+    if dropped:
+        summary["classes_without_samples"] = dropped
+    return dataclasses.replace(dataset, classes=classes, samples=kept, summary=summary)
+
+def drop_classes_without_samples(dataset: Dataset) -> Dataset:
+    """``dataset`` without the classes its loader declared but no sample has (``with_samples``), the dropped ones
+    named in its summary's ``declared_classes_without_samples``: a model would get an output for such a class, could
+    predict it, and per-class averages (macro F1) would count it as a zero."""
+    if len({sample.label for sample in dataset.samples}) == len(dataset.classes):
+        return dataset
+    trimmed = with_samples(dataset, dataset.samples)
+    summary = dict(trimmed.summary)
+    summary["declared_classes_without_samples"] = summary.pop("classes_without_samples")
+    return dataclasses.replace(trimmed, summary=summary)
+
+
+def declared_class_note(dataset: Dataset, name: str) -> str | None:
+    """One line on the classes ``drop_classes_without_samples`` left out; ``None`` when none was."""
+    unused = list(dataset.summary.get("declared_classes_without_samples", []))
+    if not unused:
+        return None
+    return (f"the {name} loader declares {plural(unused, 'class')} {', '.join(unused)}, which no sample has: left out, "
+            f"so the run classifies {counted(dataset.classes, 'class')} ({', '.join(dataset.classes)})")
 
 
 def _a(value: Any) -> str:
@@ -299,13 +342,17 @@ def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
                     f"({'0' if count == 1 else f'0..{count - 1}'})")
     if sample.onset > sample.offset:
         return f"its onset {sample.onset} is after its offset {sample.offset}"
+    if sample.apex is not None and not sample.onset <= sample.apex <= sample.offset:
+        return (f"its apex {sample.apex} is outside its onset {sample.onset}..offset {sample.offset} (flow would be "
+                f"computed to a frame outside the expression; a loader leaves such a row out, or sets apex=None for "
+                f"the middle frame)")
     return None
 
 
 def check_samples(dataset: Dataset, plugin: str) -> None:
     """Refuse a loaded dataset that merbench cannot use as it is: class names that repeat, an id, subject or domain
     that is not non-empty text, a label outside the classes, a sample without frames or with onset/apex/offset that
-    are not frame indices (onset after offset), a sample id used twice. One ``PluginError`` saying what, which
+    are not frame indices (onset after offset, apex outside them), a sample id used twice. One ``PluginError`` saying what, which
     sample, and how to fix it."""
     classes = [str(name) for name in dataset.classes]
     repeated = [name for name, count in Counter(classes).items() if count > 1]
@@ -427,7 +474,7 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
 def warnings(report: CheckReport, strict: bool) -> list[str]:
     """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unusable;
     always, offset frames that only whole-clip chains read, and subject ids that differ only in case or spaces."""
-    found = []
+    found = [note for note in [declared_class_note(report.dataset, report.dataset.name)] if note]
     left_out = report.blocking
     if left_out and not strict:
         first = left_out[0]
@@ -466,21 +513,23 @@ def _describe(entry: Mapping[str, Any]) -> str:
 
 
 def loader_skip_note(dataset: Dataset, name: str, root: Path | None = None) -> str | None:
-    """One line on what the loader left out: annotation rows (a missing frame folder, an apex outside the clip...)
-    and, for a composite with an official list (MEGC2019), the listed samples not found; so that a run on a smaller
-    dataset than the sheet or list names says so. ``None`` when nothing was."""
+    """One line on what the loader left out: annotation rows (a missing frame folder, an apex outside the clip...),
+    for a composite with an official list (MEGC2019) the listed samples not found, and classes it declared that no
+    sample has; so that a run on a smaller dataset than the sheet or list names says so. ``None`` when nothing was."""
     skipped = list(dataset.summary.get("skipped_rows", []))
     coverage = dataset.summary.get("official_list") or {}
     missing = int(coverage.get("listed", 0)) - int(coverage.get("found", 0)) if coverage else 0
+    declared = declared_class_note(dataset, name)
     if not skipped and missing <= 0:
-        return None
+        return declared
     parts = []
     if missing > 0:
         parts.append(f"{coverage['found']} of the {coverage['listed']} samples of the official list found")
     if skipped:
         parts.append(f"{counted(skipped, 'annotation row')} left out by the {name} loader, first {_describe(skipped[0])}")
     where = f" --root {shlex.quote(str(root))}" if root is not None else ""  # pasted into a shell as it is
-    return f"{'; '.join(parts)}; `merbench datasets check {name}{where}` lists them with their reasons"
+    text = f"{'; '.join(parts)}; `merbench datasets check {name}{where}` lists them with their reasons"
+    return f"{text}; {declared}" if declared else text
 
 
 def au_summary(dataset: Dataset) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def test_every_clip_skipped_as_unreadable_is_named_not_only_the_first(run_cli, c
     message = " ".join(prepared.err.split())
     assert prepared.code == 0 and "skipped 2 clips with unusable frames" in message, prepared.err
     assert f"skipped 2 clips with unusable frames (dataset.strict is off): {samples[0].id}, {samples[1].id}; " \
-           "first: cannot decode frame" in message, message
+           f"first: sample {samples[0].id}: cannot decode frame" in message, message
 
 
 def test_the_overview_keeps_a_long_annotation_path_at_80_columns(run_cli, casme2, tmp_path, monkeypatch):

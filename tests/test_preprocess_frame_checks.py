@@ -119,7 +119,7 @@ def test_16_bit_frames_are_refused_naming_the_file_not_reduced_to_their_high_byt
     assert refused.code == 2, refused.out + refused.err
     low, high = (int(v) for v in (cv2.imread(str(onset), cv2.IMREAD_UNCHANGED).min(),
                                    cv2.imread(str(onset), cv2.IMREAD_UNCHANGED).max()))
-    assert f"frame {onset} is a 16-bit image (values {low}..{high})" in said
+    assert f"sample {sample.id}: frame {onset} is a 16-bit image (values {low}..{high})" in said  # whose frame
     assert "convert the clip's frames to 8-bit grey, scaled by the camera's bit depth (12-bit: divide by 16), or set " \
            "dataset.strict=false to skip its clip" in said
     lenient = preprocess(run_cli, casme2, "casme2", "flow.size=16")
