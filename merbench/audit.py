@@ -94,7 +94,8 @@ def _protocol_declares_overlap(result: RunResult, registry: Any) -> bool | None:
 
 
 def _overlap_origin(result: RunResult, registry: Any) -> str:
-    """Why a result's folds share subjects, in words: its protocol declares it, or the data put them there."""
+    """Why a result's folds share subjects, in words: its protocol declares it, or not (its split or the data put
+    them there: the run's warning, kept in the result, says which)."""
     if result.subject_independent:
         return "NOT declared: the result claims subject independence"
     declared = _protocol_declares_overlap(result, registry)
@@ -102,8 +103,9 @@ def _overlap_origin(result: RunResult, registry: Any) -> str:
         return f"the result is not subject-independent; protocol {result.protocol!r} is not installed to say why"
     if declared:
         return "declared by the protocol"
-    return (f"from the data, not declared: {result.protocol} is subject-independent, but a subject is "
-            "in two domains or parts")
+    return (f"not declared: {result.protocol} is declared subject-independent, yet its folds share subjects (its "
+            "split put a subject on both sides, or one subject id is in two domains or parts; the result's warnings "
+            "say which)")
 
 
 def _recorded_leaks(result: RunResult) -> list[str]:

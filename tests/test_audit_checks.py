@@ -89,7 +89,7 @@ def test_a_data_made_overlap_under_a_subject_independent_protocol_is_not_called_
     code, text, checks = audited(result)
     assert code == 1 and not checks["subject overlap"].passed
     assert "declared by the protocol" not in text
-    assert "from the data, not declared: cross-dataset is subject-independent" in text
+    assert "not declared: cross-dataset is declared subject-independent, yet its folds share subjects" in text
     result["protocol"] = "not-installed"
     assert "protocol 'not-installed' is not installed" in audited(result)[1]
 
