@@ -382,6 +382,9 @@ class Registry:
         known = self.names(kind)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        elsewhere = [other for other in self._items if other != kind and name in self._items[other]]
+        if elsewhere:  # e.g. --model and --dataset swapped, or `merbench info` given a dataset
+            hint = f" '{name}' is a {' and a '.join(other[:-1] for other in elsewhere)}, not a {singular}."
         raise UsageError(
             f"unknown {singular} '{name}'.{hint} Available {kind}: "
             f"{', '.join(n + '<name>' if n.endswith(':') else n for n in known) or 'none'} "

@@ -265,6 +265,19 @@ def test_unknown_name_suggests_close_matches():
     assert "Available models: convmixer" in str(info.value)
 
 
+def test_a_name_of_another_kind_says_what_it_is(run_cli):
+    """`merbench info synthetic` or swapped --model/--dataset suggested a lookalike ('ststnet') instead."""
+    registry = Registry()
+    with pytest.raises(UsageError, match=r"^unknown model 'synthetic'\. 'synthetic' is a dataset, not a model\. "
+                                         r"Available models: convmixer") as info:
+        registry.get("models", "synthetic")
+    assert "Did you mean" not in str(info.value)
+    with pytest.raises(UsageError, match=r"^unknown dataset 'loso'\. 'loso' is a protocol, not a dataset\."):
+        registry.get("datasets", "loso")
+    swapped = run_cli("run", "--model", "synthetic", "--dataset", "convmixer", "--profile", "quick", "--no-store")
+    assert swapped.code == 2 and "'synthetic' is a dataset, not a model" in swapped.err
+
+
 def test_missing_builtin_entry_points_say_how_to_fix(monkeypatch):
     monkeypatch.setattr(registry_module, "_iter_entry_points", lambda: [])
     with pytest.raises(PluginError, match=r"reinstall merbench \(pip install --force-reinstall merbench, or pip install -e \. in a checkout\)"):
