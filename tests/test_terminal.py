@@ -180,6 +180,15 @@ def test_format_plain_on_a_terminal_and_json_for_scripts(stored, run_cli):
     assert any(p["provider"]["entry_point"] == "protocols" for p in plugins["plugins"])
 
 
+def test_list_protocols_shows_each_protocols_options_as_set_takes_them(run_cli):
+    """A protocol's options were found only from an unknown-setting error; datasets list showed theirs."""
+    plain = run_cli("--format", "plain", "list", "protocols").out
+    rows = {line.split()[0]: line for line in plain.splitlines() if line.split()}
+    assert "protocol.n_splits=10" in rows["subject-10fold"] and "protocol.pairs=5" in rows["frame-10fold"]
+    listed = {record["name"]: record for record in json.loads(run_cli("list", "protocols", "--json").out)["protocols"]}
+    assert listed["subject-10fold"]["options"] == {"n_splits": 10} and listed["loso"]["options"] == {}
+
+
 # ------------------------------------------------------------------ tables
 
 

@@ -74,6 +74,7 @@ def _records(registry, kind: str) -> list[dict]:
             record["produces"] = spec.produces
         elif kind == "protocols":
             record["subject_independent"] = bool(spec.subject_independent)
+            record["options"] = dict(spec.options)  # --set protocol.NAME=VALUE
         records.append(record)
     return records
 
@@ -88,9 +89,11 @@ def _table(kind: str, records: list[dict]):
     if kind == "preprocessors":
         columns.append(Column("Produces"))
     if kind == "protocols":
-        columns.append(Column("Subject-independent"))
+        columns += [Column("Subject-independent"), Column("Options", TEXT, priority=-1)]
     columns.append(Column("Provider", TEXT))
     caption = None
+    if kind == "protocols":
+        caption = "Options: their defaults; change one with --set protocol.NAME=VALUE."
     if kind == "models":
         families = "; ".join(f"{r['name']}<name>: figures of {r['example']}" for r in records if r["example"])
         caption = ("Input, Params, FLOPs per sample: default profile, 3 classes" + (f"; {families}" if families else "")
@@ -105,7 +108,8 @@ def _table(kind: str, records: list[dict]):
         elif kind == "preprocessors":
             extra = [record["produces"]]
         elif kind == "protocols":
-            extra = ["yes" if record["subject_independent"] else styled("no", "red")]
+            options = ", ".join(f"protocol.{key}={value}" for key, value in record["options"].items())
+            extra = ["yes" if record["subject_independent"] else styled("no", "red"), options or "-"]
         provider = record["provider"]
         table.add_row(name, record["description"], *extra, f"{provider['distribution']} {provider['version']}")
     return table
