@@ -239,34 +239,14 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     return drop_classes_without_samples(dataset)
 
 
-def with_samples(dataset: Dataset, samples: Sequence[Sample]) -> Dataset:
-    """``dataset`` with only ``samples`` (a subset of its own, e.g. without the clips skipped as unreadable).
-
-    A class left without samples is dropped and the labels renumbered, as a loader lists only the classes its tree
-    has (a class no sample has would count as a zero in per-class averages such as macro F1); the summary's
-    ``class_counts`` follow, and ``classes_without_samples`` names the dropped ones.
-    """
-    present = sorted({sample.label for sample in samples})
-    renumbered = {old: new for new, old in enumerate(present)}
-    classes = tuple(dataset.classes[old] for old in present)
-    kept = tuple(sample if renumbered[sample.label] == sample.label else dataclasses.replace(
-        sample, label=renumbered[sample.label]) for sample in samples)
-    summary = dict(dataset.summary)
-    counts = {name: 0 for name in classes}
-    for sample in kept:
-        counts[classes[sample.label]] += 1
-    summary["class_counts"] = counts
-    dropped = [name for name in dataset.classes if name not in classes]
-    if dropped:
-        summary["classes_without_samples"] = dropped
-    return dataclasses.replace(dataset, classes=classes, samples=kept, summary=summary)
-
 def drop_classes_without_samples(dataset: Dataset) -> Dataset:
     """``dataset`` without the classes its loader declared but no sample has (``with_samples``), the dropped ones
     named in its summary's ``declared_classes_without_samples``: a model would get an output for such a class, could
     predict it, and per-class averages (macro F1) would count it as a zero."""
     if len({sample.label for sample in dataset.samples}) == len(dataset.classes):
         return dataset
+    from merbench.preprocess import with_samples  # imports OpenCV: only for such a dataset
+
     trimmed = with_samples(dataset, dataset.samples)
     summary = dict(trimmed.summary)
     summary["declared_classes_without_samples"] = summary.pop("classes_without_samples")

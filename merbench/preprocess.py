@@ -50,7 +50,6 @@ from merbench import __version__
 from merbench.cache import cache_root, content_key, write_cache_file
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.datafiles import SKIP_CLIP, decode_image, undecodable
-from merbench.dataset_check import with_samples
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.workers import WORKER_START_HINT, picklable, result_of, running, start_pool, submit, usable_cores
 from merbench.wording import counted, some_of
@@ -1091,3 +1090,26 @@ def _preprocess_dataset(
         workers=used_workers,
         dataset=with_samples(dataset, kept_samples) if bundle.skipped else dataset,
     )
+
+
+def with_samples(dataset: Dataset, samples: Sequence[Sample]) -> Dataset:
+    """``dataset`` with only ``samples`` (a subset of its own, e.g. without the clips skipped as unreadable).
+
+    A class left without samples is dropped and the labels renumbered, as a loader lists only the classes its tree
+    has (a class no sample has would count as a zero in per-class averages such as macro F1); the summary's
+    ``class_counts`` follow, and ``classes_without_samples`` names the dropped ones.
+    """
+    present = sorted({sample.label for sample in samples})
+    renumbered = {old: new for new, old in enumerate(present)}
+    classes = tuple(dataset.classes[old] for old in present)
+    kept = tuple(sample if renumbered[sample.label] == sample.label else dataclasses.replace(
+        sample, label=renumbered[sample.label]) for sample in samples)
+    summary = dict(dataset.summary)
+    counts = {name: 0 for name in classes}
+    for sample in kept:
+        counts[classes[sample.label]] += 1
+    summary["class_counts"] = counts
+    dropped = [name for name in dataset.classes if name not in classes]
+    if dropped:
+        summary["classes_without_samples"] = dropped
+    return dataclasses.replace(dataset, classes=classes, samples=kept, summary=summary)
