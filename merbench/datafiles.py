@@ -113,3 +113,13 @@ def written_inside(root: Path | None, before: dict[str, int]) -> str | None:
     more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
     return (f"something wrote inside the dataset root {root} while merbench read it ({first}{more} changed): merbench "
             "never writes there, so a dataset or preprocessor plugin did (report it to its author), or another program")
+
+
+def resolved_path(path: Path | str) -> Path:
+    """``Path(path).expanduser().resolve()``, raising ``RuntimeError`` for a symbolic link loop on every Python:
+    before 3.13 ``resolve`` raised it, since 3.13 it returns the path it stopped at, which is still a link (a file
+    written there would replace the user's link)."""
+    target = Path(path).expanduser().resolve()
+    if target.is_symlink():
+        raise RuntimeError(f"Symlink loop from {str(path)!r}")
+    return target

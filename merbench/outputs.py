@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from merbench.cache import atomic_write_bytes
+from merbench.datafiles import resolved_path
 from merbench.errors import UsageError
 from merbench.store import default_store_path, on_read_only_file_system
 
@@ -66,7 +67,7 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
 def _resolved(path: Path | str) -> Path | None:
     """``path`` with links resolved, or ``None`` when it cannot be (a link loop, an unreadable folder)."""
     try:
-        return Path(path).expanduser().resolve()
+        return resolved_path(path)
     except (OSError, RuntimeError):
         return None
 
@@ -88,7 +89,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
         return None
     given = Path(path).expanduser()
     try:
-        target = given.resolve()
+        target = resolved_path(given)
         mode = target.stat().st_mode if target.exists() else None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise UsageError(f"{option} {given}: cannot be used ({exc}); give another file name") from None
@@ -133,7 +134,7 @@ def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | N
                          f"folder, e.g. {option} figures/ (it is created when missing)")
     given = Path(folder).expanduser()
     try:
-        target = given.resolve()
+        target = resolved_path(given)
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise UsageError(f"{option} {given}: cannot be used ({exc}); give another folder") from None
     holder = dataset_root_holding(target, roots or {}, itself=True)
@@ -211,7 +212,7 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
         path = Path(given) if given else default_store_path()
         option = "--store" if given else ("$MERBENCH_STORE" if os.environ.get("MERBENCH_STORE") else "the results store")
     try:
-        target = Path(path).expanduser().resolve()
+        target = resolved_path(path)
     except (OSError, RuntimeError):
         return  # opening it reports the problem
     holder = dataset_root_holding(target, dataset_roots(args))

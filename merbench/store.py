@@ -51,6 +51,8 @@ from merbench.workers import pid_namespace, process_gone, process_started
 APPLICATION_ID = 0x4D455242  # "MERB"
 SCHEMA_VERSION = 1
 SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_FULL = getattr(sqlite3, "SQLITE_FULL", 13)
+"""SQLite's result code for a full disk (``sqlite3`` names it from Python 3.11; 3.10 has only the number)."""
 BUSY_TIMEOUT_MS = 30_000
 
 SCHEMA = """
@@ -313,7 +315,7 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     return isinstance(exc, sqlite3.OperationalError) and (
-        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc))
+        getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "disk is full" in str(exc))
 
 
 def mount_point(path: Path) -> Path:

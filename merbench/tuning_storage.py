@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
+from merbench.datafiles import resolved_path
 from merbench.errors import UsageError
 from merbench.outputs import store_files
 from merbench.store import default_store_path, nearest_existing_parent
@@ -45,7 +46,7 @@ def storage_files(path: Path) -> dict[str, Path]:
     the tune may replace one of them)."""
     path = Path(path).expanduser()
     try:
-        beside = path.resolve()  # SQLite's side files lie beside the file a link leads to; the lock beside the link
+        beside = resolved_path(path)  # SQLite's side files lie beside the file a link leads to; the lock beside the link
     except (OSError, RuntimeError):
         beside = path
     files = {f"the trials storage {path}": path, f"the trials storage's lock file {path}.lock": Path(f"{path}.lock")}
@@ -84,7 +85,7 @@ def check_storage(path: Path | None, given: bool) -> Path:
     target = (path or default_storage()).expanduser()
     shown = f"--storage {target}" if given else f"the trials storage {target}"
     try:
-        resolved = target.resolve()
+        resolved = resolved_path(target)
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
         raise UsageError(f"{shown}: cannot be used ({exc}); give another file") from None
     if resolved in {p.expanduser().resolve() for p in store_files(None)}:
@@ -195,16 +196,24 @@ def _same_file(handle: Any, path: Path) -> bool:
 
 def sqlite_url(path: Path) -> str:
     """SQLAlchemy's URL of the SQLite file ``path``, escaped: a ``?``, ``#`` or ``%`` in a file name is the name's,
-    not the start of URL options (``sqlite:///t?x.sqlite`` would open ``t``)."""
-    from sqlalchemy.engine import URL
+    not the start of URL options (``sqlite:///t?x.sqlite`` would open ``t``). SQLAlchemy before 2.1 (the newest on
+    Python 3.10) cannot write such a name in a URL: ``UsageError`` then, rather than trials kept in another file."""
+    import sqlalchemy
+    from sqlalchemy.engine import URL, make_url
 
-    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+    url = URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+    if make_url(url).database != str(path):
+        raise UsageError(f"--storage {path}: SQLAlchemy {sqlalchemy.__version__} cannot name a file whose name has ?, # "
+                         "or % in a URL (SQLAlchemy 2.1 can), so Optuna would keep the trials in another file; give "
+                         "a file name without them, or upgrade SQLAlchemy")
+    return url
 
 
 def open_storage(optuna: Any, path: Path) -> Any:
     """Optuna's RDB storage on the SQLite file ``path``; ``UsageError`` when Optuna cannot use it."""
+    url = sqlite_url(path)
     try:
-        storage = optuna.storages.RDBStorage(sqlite_url(path), engine_kwargs={"connect_args": {"timeout": 30}})
+        storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
         optuna.get_all_study_names(storage=storage)  # reads the studies table: a foreign one fails here
         return storage
     except Exception as exc:  # SQLAlchemy and Optuna raise their own types for a damaged or newer file

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,11 @@ import pytest
 from merbench import registry as registry_module
 from merbench.errors import PluginError, UsageError
 from merbench.registry import Registry, reset_registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10, which merbench supports: pytest brings tomli there
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 

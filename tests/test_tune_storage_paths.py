@@ -83,3 +83,40 @@ def test_without_posix_file_locks_the_tune_runs_unlocked_and_says_so(tmp_path, m
         with storage_lock(storage):
             ran = True
     assert ran and not (tmp_path / "t.sqlite.lock").exists()
+
+
+def test_with_sqlalchemy_before_2_1_a_name_it_cannot_write_in_a_url_is_refused(tmp_path, monkeypatch):
+    """SQLAlchemy 2.0 (the newest on Python 3.10) writes the file name into the URL as it is: 't?mode=ro.sqlite' then
+    opened 't', and the trials went into another file."""
+    from sqlalchemy.engine import URL
+
+    monkeypatch.setattr(URL, "render_as_string", lambda self, hide_password=True: f"sqlite:///{self.database}")
+    path = check_storage(tmp_path / "t?mode=ro.sqlite", given=True)
+    with pytest.raises(UsageError, match=r"--storage .*t\?mode=ro\.sqlite: SQLAlchemy .* cannot name a file whose "
+                                         r"name has \?, # or % in a URL"):
+        open_storage(optuna, path)
+    assert list(tmp_path.iterdir()) == []
+    plain = check_storage(tmp_path / "t.sqlite", given=True)
+    open_storage(optuna, plain)  # a plain name is written as it is by every SQLAlchemy
+    assert [p.name for p in tmp_path.iterdir()] == ["t.sqlite"]
+
+
+def test_a_symbolic_link_loop_as_storage_is_one_message_where_resolve_returns_it(tmp_path, monkeypatch):
+    """Python 3.13's Path.resolve returns a link loop instead of raising RuntimeError."""
+    from pathlib import Path
+
+    monkeypatch.setattr(Path, "resolve", _resolve_as_on_python_3_13(Path.resolve))
+    loop = tmp_path / "loop.sqlite"
+    loop.symlink_to(loop)
+    with pytest.raises(UsageError, match=r"--storage .*loop\.sqlite: cannot be used \(Symlink loop"):
+        check_storage(loop, given=True)
+
+
+def _resolve_as_on_python_3_13(resolve):
+    """``Path.resolve`` as Python 3.13 has it: a symbolic link loop is returned as it is, not a RuntimeError."""
+    def resolve_313(self, strict=False):
+        try:
+            return resolve(self, strict)
+        except RuntimeError:
+            return self.absolute()
+    return resolve_313
