@@ -31,7 +31,14 @@ def test_json_onto_the_trials_storage_or_its_side_file_is_refused_before_any_tri
 
 @pytest.mark.parametrize("name", ["t#1.sqlite", "t?mode=ro.sqlite", "t%41.sqlite"])
 def test_a_storage_name_with_url_characters_opens_that_very_file(tmp_path, name):
+    import sqlalchemy
+
     path = check_storage(tmp_path / name, given=True)
+    if "?" in name and tuple(int(part) for part in sqlalchemy.__version__.split(".")[:2]) < (2, 1):
+        with pytest.raises(UsageError, match="cannot name a file whose name has"):  # SQLAlchemy 2.0 would open 't'
+            open_storage(optuna, path)
+        assert list(tmp_path.iterdir()) == []
+        return
     open_storage(optuna, path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
