@@ -51,3 +51,28 @@ def test_depthwise_takes_nn_conv2d_path_when_torch_cannot_tell_transforms(monkey
     plain = layer(x)
     assert calls == [1], "without torch's check the faster backward is not used"
     torch.testing.assert_close(plain, fast)
+
+
+def test_depthwise_reads_cpu_autocast_on_torch_2_3_which_lacks_the_device_taking_calls(monkeypatch):
+    """torch 2.3 (the floor in pyproject.toml) has no get_autocast_dtype and an is_autocast_enabled() without a
+    device: every default-profile ConvMixer failed on its first batch there with a TypeError."""
+    is_autocast_cpu_enabled = torch.is_autocast_cpu_enabled
+
+    def is_autocast_enabled_as_in_2_3(*args):
+        if args:
+            raise TypeError("is_autocast_enabled() takes no arguments (1 given)")
+        return is_autocast_cpu_enabled()
+
+    def as_in_torch_2_3(patch):  # torch.autocast itself needs the new calls: patched inside it only
+        patch.delattr(torch, "get_autocast_dtype")
+        patch.setattr(torch, "is_autocast_enabled", is_autocast_enabled_as_in_2_3)
+
+    with monkeypatch.context() as patch:
+        as_in_torch_2_3(patch)
+        assert depthwise.cpu_autocast_dtype() is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with monkeypatch.context() as patch:
+            as_in_torch_2_3(patch)
+            assert depthwise.cpu_autocast_dtype() == torch.bfloat16
+        assert depthwise.cpu_autocast_dtype() == torch.bfloat16  # and with today's calls
+    assert depthwise.cpu_autocast_dtype() is None

@@ -68,6 +68,15 @@ class _DepthwiseSame(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias, None
 
 
+def cpu_autocast_dtype() -> torch.dtype | None:
+    """The dtype CPU autocast computes in here, or ``None`` when it is off. torch 2.4 added the device-taking
+    ``is_autocast_enabled("cpu")`` and ``get_autocast_dtype``; torch 2.3 (the oldest merbench supports) has only the
+    CPU-specific pair."""
+    if hasattr(torch, "get_autocast_dtype"):
+        return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+    return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
+
+
 class DepthwiseConv2d(nn.Conv2d):
     """``nn.Conv2d(channels, channels, kernel, groups=channels, padding="same")`` with a faster CPU backward."""
 
@@ -80,9 +89,9 @@ class DepthwiseConv2d(nn.Conv2d):
         if not (self._fast and x.device.type == "cpu" and untransformed(x)):
             return super().forward(x)
         padding = self.kernel_size[0] // 2
-        if not torch.is_autocast_enabled("cpu"):
+        dtype = cpu_autocast_dtype()
+        if dtype is None:
             return _DepthwiseSame.apply(x, self.weight, self.bias, padding)
-        dtype = torch.get_autocast_dtype("cpu")
         bias = None if self.bias is None else self.bias.to(dtype)
         with torch.autocast("cpu", enabled=False):
             return _DepthwiseSame.apply(x.to(dtype), self.weight.to(dtype), bias, padding)
