@@ -56,7 +56,7 @@ def checkpoint_refusal(text: str) -> str:
     """
     if "weights_only" not in text and "Weights only load failed" not in text:
         return text
-    found = re.search(r"Unsupported globals?:\s*(?:GLOBAL\s+)?([\w.]+)", text)
+    found = re.search(r"Unsupported (?:globals?:|class)\s*(?:GLOBAL\s+)?([\w.]+)", text)  # "class": torch < 2.6
     needs = f" (it needs {found.group(1).rstrip('.')})" if found else ""
     return (f"the weights file holds pickled Python objects, not only tensors{needs}, and merbench loads tensors only; "
             "save a plain state dict (torch.save(model.state_dict(), FILE)) or a .safetensors file and give that file")

@@ -535,3 +535,16 @@ def test_images_of_other_sizes_name_the_size_option_that_fixes_them(run_cli, tmp
     assert refused.code == 2 and "preprocessed shape (3, 40, 30) differs from (3, 28, 28)" in said
     assert "its last step, 'image', takes a size: --set image.size=N resizes every clip to N x N" in said
     assert run_cli(*args, "image.size=28").code == 0, "the fix it names works"
+
+
+@pytest.mark.parametrize("torch_text", [
+    "Weights only load failed. ... WeightsUnpickler error: Unsupported global: GLOBAL __main__.NotATensor was not an "
+    "allowed global by default. ... weights_only=False ...",
+    "Weights only load failed. Re-running `torch.load` with `weights_only` set to `False` will likely succeed ... "
+    "Unsupported class __main__.NotATensor",  # torch 2.3 to 2.5
+])
+def test_a_refused_checkpoint_names_the_class_it_needs_in_every_torchs_wording(torch_text):
+    from merbench.errors import checkpoint_refusal
+
+    said = checkpoint_refusal(torch_text)
+    assert "(it needs __main__.NotATensor)" in said and "weights_only" not in said
