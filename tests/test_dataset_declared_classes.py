@@ -4,7 +4,6 @@ averages would count it as a zero; an apex outside the sample's onset..offset is
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from merbench.dataset_check import check_samples, declared_class_note, drop_clas
 from merbench.errors import PluginError
 
 PLUGIN = '''
-import dataclasses
 
 from merbench.contracts import DatasetPlugin
 from merbench.hookspecs import hookimpl
