@@ -14,6 +14,7 @@ from merbench.dataset_check import check_samples, declared_class_note, drop_clas
 from merbench.errors import PluginError
 
 PLUGIN = '''
+import dataclasses
 
 from merbench.contracts import DatasetPlugin
 from merbench.hookspecs import hookimpl
