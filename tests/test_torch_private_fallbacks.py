@@ -8,6 +8,7 @@ and falls back to the CPU's flags; the convmixer's ``DepthwiseConv2d`` asks
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import merbench.engine as engine
@@ -53,6 +54,7 @@ def test_depthwise_takes_nn_conv2d_path_when_torch_cannot_tell_transforms(monkey
     torch.testing.assert_close(plain, fast)
 
 
+@pytest.mark.filterwarnings("ignore:torch.*autocast_cpu.* is deprecated:DeprecationWarning")  # the calls 2.3 has
 def test_depthwise_reads_cpu_autocast_on_torch_2_3_which_lacks_the_device_taking_calls(monkeypatch):
     """torch 2.3 (the floor in pyproject.toml) has no get_autocast_dtype and an is_autocast_enabled() without a
     device: every default-profile ConvMixer failed on its first batch there with a TypeError."""
