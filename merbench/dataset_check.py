@@ -38,8 +38,9 @@ def check_dataset_input(dataset: Dataset, name: str, chain: Sequence[str]) -> No
     chain = tuple(chain)
     if dataset.gives == "image" and chain != (IMAGE_PREPROCESSOR,):
         raise UsageError(
-            f"dataset '{name}' gives precomputed images (a manifest with a path column), which are model input "
-            f"already, but preprocess={','.join(chain)} works on frame clips; add --set preprocess={IMAGE_PREPROCESSOR}"
+            f"dataset '{name}' gives precomputed images (Dataset.gives='image', e.g. a manifest with a path column), "
+            f"which are model input already, but preprocess={','.join(chain)} works on frame clips; add --set "
+            f"preprocess={IMAGE_PREPROCESSOR}"
         )
     if dataset.gives != "image" and IMAGE_PREPROCESSOR in chain:
         raise UsageError(
@@ -334,6 +335,10 @@ def check_samples(dataset: Dataset, plugin: str) -> None:
     that is not non-empty text, a label outside the classes, a sample without frames or with onset/apex/offset that
     are not frame indices (onset after offset, apex outside them), a sample id used twice. One ``PluginError`` saying what, which
     sample, and how to fix it."""
+    if dataset.gives not in ("frames", "image"):
+        raise PluginError(f"{plugin}: its dataset gives {dataset.gives!r}; merbench knows 'frames' (clips of frame "
+                          f"files, the default) and 'image' (one precomputed model-input image per sample): "
+                          f"{DATASET_FIX}")
     classes = [str(name) for name in dataset.classes]
     repeated = [name for name, count in Counter(classes).items() if count > 1]
     if repeated:

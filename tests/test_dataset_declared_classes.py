@@ -4,6 +4,7 @@ averages would count it as a zero; an apex outside the sample's onset..offset is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -84,3 +85,11 @@ def test_run_and_datasets_check_say_a_declared_class_is_left_out(install_plugin,
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["classes"] == ["negative", "positive", "surprise"]
     assert len(result["confusion_matrix"]) == 3 and {row["prediction"] for row in result["predictions"]} <= {0, 1, 2}
+
+
+def test_a_dataset_that_gives_something_merbench_does_not_know_is_refused():
+    """gives='video' was accepted silently and its clips read as frames."""
+    dataset = dataclasses.replace(Dataset("d", ("a", "b"), (_sample(0), _sample(1))), gives="video")
+    with pytest.raises(PluginError, match=r"^plugin 'p': its dataset gives 'video'; merbench knows 'frames' .* and "
+                                          r"'image'"):
+        check_samples(dataset, "plugin 'p'")
