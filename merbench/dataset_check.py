@@ -333,8 +333,8 @@ def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
 def check_samples(dataset: Dataset, plugin: str) -> None:
     """Refuse a loaded dataset that merbench cannot use as it is: class names that repeat, an id, subject or domain
     that is not non-empty text, a label outside the classes, a sample without frames or with onset/apex/offset that
-    are not frame indices (onset after offset, apex outside them), a sample id used twice. One ``PluginError`` saying what, which
-    sample, and how to fix it."""
+    are not frame indices (onset after offset, apex outside them), a sample id used twice, a ``gives`` merbench does
+    not know. One ``PluginError`` saying what, which sample, and how to fix it."""
     if dataset.gives not in ("frames", "image"):
         raise PluginError(f"{plugin}: its dataset gives {dataset.gives!r}; merbench knows 'frames' (clips of frame "
                           f"files, the default) and 'image' (one precomputed model-input image per sample): "
@@ -459,7 +459,8 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
 def warnings(report: CheckReport, strict: bool) -> list[str]:
     """What a usable tree still lacks: without ``strict``, clips a run skips because a file is missing or unusable;
     always, offset frames that only whole-clip chains read, and subject ids that differ only in case or spaces."""
-    found = [note for note in [declared_class_note(report.dataset, report.dataset.name)] if note]
+    declared = declared_class_note(report.dataset, report.dataset.name)
+    found = [declared] if declared else []
     left_out = report.blocking
     if left_out and not strict:
         first = left_out[0]

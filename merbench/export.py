@@ -26,7 +26,8 @@ from merbench.outputs import write_output
 from merbench.result import RunResult
 
 FORMATS = ("md", "csv", "json", "latex", "html")
-SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".latex": "latex", ".html": "html", ".htm": "html"}
+SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tex": "latex", ".latex": "latex",
+            ".html": "html", ".htm": "html"}
 """The format of each file suffix."""
 SUFFIX_OF = {fmt: suffix for suffix, fmt in reversed(SUFFIXES.items())}
 """The suffix of each format (the first one ``SUFFIXES`` gives it), for a file name a message suggests."""

@@ -80,7 +80,6 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
                           f"merbench.contracts.Fold; {fix}")
     if not folds:
         raise PluginError(f"{who}: its split() returned no folds; {fix}")
-    numbers: dict[int, int] = {}
     tested_in = np.zeros(n_samples, dtype=np.int64)  # the fold (numbered from 1) that tests each sample; 0: none
     for number, fold in enumerate(folds, start=1):
         if not isinstance(fold, Fold):
@@ -90,8 +89,8 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
         if not isinstance(index, (int, np.integer)) or isinstance(index, (bool, np.bool_)) or index < 0:
             raise PluginError(f"{who}: fold {number}'s index is {index!r}, not an integer from 0 (give each fold "
                               f"its number from 0: Fold({number - 1}, train, test)); {fix}")
-        if int(index) in numbers:
-            raise PluginError(f"{who}: folds {numbers[int(index)]} and {number} both have index {index} (results "
+        if int(index) < number - 1:  # every earlier fold has its place as its index: fold index + 1 has this one
+            raise PluginError(f"{who}: folds {int(index) + 1} and {number} both have index {index} (results "
                               f"and stored folds are told apart by it); give each fold its own, e.g. "
                               f"Fold({number - 1}, train, test); {fix}")
         if int(index) != number - 1:
@@ -100,7 +99,6 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
                               f"matched by them): Fold({number - 1}, train, test); {fix}")
         if not isinstance(index, int):  # a numpy integer: the contract's int, as training and the store expect
             object.__setattr__(fold, "index", int(index))
-        numbers[int(index)] = number
         for part in ("train", "test"):
             positions = getattr(fold, part)
             where = f"{who}: fold {number}'s {part} part"

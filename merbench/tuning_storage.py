@@ -46,7 +46,7 @@ def storage_files(path: Path) -> dict[str, Path]:
     the tune may replace one of them)."""
     path = Path(path).expanduser()
     try:
-        beside = resolved_path(path)  # SQLite's side files lie beside the file a link leads to; the lock beside the link
+        beside = resolved_path(path)  # SQLite's side files: beside the file a link leads to; the lock: beside the link
     except (OSError, RuntimeError):
         beside = path
     files = {f"the trials storage {path}": path, f"the trials storage's lock file {path}.lock": Path(f"{path}.lock")}
@@ -203,9 +203,9 @@ def sqlite_url(path: Path) -> str:
 
     url = URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
     if make_url(url).database != str(path):
-        raise UsageError(f"--storage {path}: SQLAlchemy {sqlalchemy.__version__} cannot name a file whose name has ?, # "
-                         "or % in a URL (SQLAlchemy 2.1 can), so Optuna would keep the trials in another file; give "
-                         "a file name without them, or upgrade SQLAlchemy")
+        raise UsageError(f"--storage {path}: SQLAlchemy {sqlalchemy.__version__} cannot name a file whose name has "
+                         "?, # or % in a URL (SQLAlchemy 2.1 can), so Optuna would keep the trials in another file; "
+                         "give a file name without them, or upgrade SQLAlchemy")
     return url
 
 
