@@ -178,18 +178,9 @@ def test_a_symlink_loop_is_refused(stored, run_cli, tmp_path):
     assert loop.is_symlink()
 
 
-def test_a_symlink_loop_is_refused_where_resolve_returns_it(stored, run_cli, tmp_path, monkeypatch):
+def test_a_symlink_loop_is_refused_where_resolve_returns_it(stored, run_cli, tmp_path, resolve_as_on_python_3_13):
     """Python 3.13's Path.resolve returns a link loop instead of raising: the output was then written, replacing the
     user's link with a file."""
-    real = Path.resolve
-
-    def resolve_as_on_python_3_13(self, strict=False):
-        try:
-            return real(self, strict)
-        except RuntimeError:
-            return self.absolute()
-
-    monkeypatch.setattr(Path, "resolve", resolve_as_on_python_3_13)
     loop = tmp_path / "loop.json"
     loop.symlink_to(loop)
     result = run_cli("show", stored["result"]["run_id"], "--store", str(stored["store"]), "--json", str(loop))

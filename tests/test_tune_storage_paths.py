@@ -108,22 +108,9 @@ def test_with_sqlalchemy_before_2_1_a_name_it_cannot_write_in_a_url_is_refused(t
     assert [p.name for p in tmp_path.iterdir()] == ["t.sqlite"]
 
 
-def test_a_symbolic_link_loop_as_storage_is_one_message_where_resolve_returns_it(tmp_path, monkeypatch):
+def test_a_symbolic_link_loop_as_storage_is_one_message_where_resolve_returns_it(tmp_path, resolve_as_on_python_3_13):
     """Python 3.13's Path.resolve returns a link loop instead of raising RuntimeError."""
-    from pathlib import Path
-
-    monkeypatch.setattr(Path, "resolve", _resolve_as_on_python_3_13(Path.resolve))
     loop = tmp_path / "loop.sqlite"
     loop.symlink_to(loop)
     with pytest.raises(UsageError, match=r"--storage .*loop\.sqlite: cannot be used \(Symlink loop"):
         check_storage(loop, given=True)
-
-
-def _resolve_as_on_python_3_13(resolve):
-    """``Path.resolve`` as Python 3.13 has it: a symbolic link loop is returned as it is, not a RuntimeError."""
-    def resolve_313(self, strict=False):
-        try:
-            return resolve(self, strict)
-        except RuntimeError:
-            return self.absolute()
-    return resolve_313
