@@ -47,7 +47,7 @@ def resolve_factory(factory: Factory, plugin: str | None = None, role: str = "bu
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:  # ImportError, AttributeError, or whatever the plugin's module raises on import
         who = f"{plugin}: its {role}= factory" if plugin else "the plugin's factory"
         raise PluginError(f"{who} '{factory}' cannot be loaded: {type(exc).__name__}: {exc}; a "
                           "factory string is 'package.module:function' of an installed module (check the plugin's "

@@ -69,6 +69,13 @@ class PluginRecord:
         return not self.errors and not self.problems
 
 
+FACTORY_FIELDS = {"datasets": ("load", "gives"), "preprocessors": ("build",), "models": ("build", "check_member"),
+                  "protocols": ("split", "expand")}
+"""The fields of each kind's spec that may hold a lazily loaded ``"module:attribute"`` factory string."""
+LITERAL_VALUES = {"gives": ("frames", "image")}
+"""Strings a factory field may hold that are values, not factories."""
+
+
 def _normalise(name: str) -> str:
     return name.lower().replace("_", "-")
 
@@ -291,6 +298,27 @@ class Registry:
                 message = f"{problem} (from {provider})"
                 records[(provider.distribution, provider.entry_point)].problems.append(message)
                 self._report(None, message)
+
+    def check_factories(self) -> None:
+        """Load every ``"module:attribute"`` factory string the registered plugins give (``build=``, ``load=``,
+        ``split=``, ...), which otherwise load only when a run first needs them, so that a misspelt one is a problem
+        of its plugin (``PluginRecord.problems``) at once. Imports each plugin's modules (and so torch): for
+        ``merbench plugins``, the command that diagnoses plugins, not for every command."""
+        from merbench.contracts import resolve_factory
+
+        records = {(r.provider.distribution, r.provider.entry_point): r for r in self.records}
+        for kind, roles in FACTORY_FIELDS.items():
+            for name in self.names(kind):
+                item, provider = self._items[kind][name], self._providers[(kind, name)]
+                for role in roles:
+                    factory = getattr(item, role, None)
+                    if not isinstance(factory, str) or factory in LITERAL_VALUES.get(role, ()):
+                        continue
+                    try:
+                        resolve_factory(factory, self.label(kind, name), role)
+                    except PluginError as exc:
+                        records[(provider.distribution, provider.entry_point)].problems.append(str(exc))
+                        self._report(None, str(exc))
 
     def produced_inputs(self) -> list[str]:
         """Every representation some registered preprocessor produces, sorted."""

@@ -300,3 +300,61 @@ def test_list_models_with_a_model_that_cannot_be_built_stays_within_80_columns(i
     row = next(line for line in lines if line.startswith("│ unbuildable "))
     assert " error " in row
     assert "model 'unbuildable' cannot be built: TypeError" in " ".join(result.err.split())
+
+
+MISSPELT_FACTORIES = '''
+from merbench.contracts import DatasetPlugin, ModelPlugin
+from merbench.hookspecs import hookimpl
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(ModelPlugin(name="misspelt-attribute", build="merbench_misspelt_plugin:biuld", description="x",
+                         input="flow-uvs"))
+    register(ModelPlugin(name="misspelt-module", build="merbench_mispelt_plugin:build", description="x",
+                         input="flow-uvs"))
+    register(ModelPlugin(name="module-raises", build="merbench_raising_module:build", description="x",
+                         input="flow-uvs"))
+
+
+@hookimpl
+def merbench_register_datasets(register):
+    register(DatasetPlugin(name="misspelt-load", load="merbench_misspelt_plugin:lod", description="x",
+                           needs_root=False, reads_root=False))
+'''
+
+
+def test_plugins_loads_every_lazy_factory_and_names_a_misspelt_one(install_plugin, run_cli, tmp_path, monkeypatch):
+    """A build=/load= string loads only when a run needs it; `merbench plugins`, where a user diagnoses plugins,
+    loads them all, so a typo is an error of its plugin there (it showed "ok" before)."""
+    import json
+
+    install_plugin("merbench-misspelt", "misspelt", "merbench_misspelt_plugin", MISSPELT_FACTORIES)
+    (tmp_path / "site" / "merbench_raising_module.py").write_text("raise RuntimeError('needs a licence server')\n")
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = run_cli("--format", "plain", "plugins")
+    assert shown.code == 0, shown.err
+    row = next(line for line in shown.out.splitlines() if line.startswith("misspelt "))
+    assert " error " in row
+    text = " ".join(shown.out.split())
+    assert ("dataset plugin 'misspelt-load' (merbench-misspelt 0.1): its load= factory 'merbench_misspelt_plugin:lod' "
+            "cannot be loaded: AttributeError") in text
+    assert "its build= factory 'merbench_misspelt_plugin:biuld' cannot be loaded: AttributeError" in text
+    assert "'merbench_mispelt_plugin:build' cannot be loaded: ModuleNotFoundError" in text
+    assert "'merbench_raising_module:build' cannot be loaded: RuntimeError: needs a licence server" in text
+    assert not [line for line in shown.out.splitlines() if line.startswith(("convmixer ", "synthetic ")) and " ok " not in line]
+
+    listed = json.loads(run_cli("plugins", "--json").out)
+    record = next(r for r in listed["plugins"] if r["provider"]["entry_point"] == "misspelt")
+    assert len(record["problems"]) == 4
+    monkeypatch.setenv("MERBENCH_STRICT_PLUGINS", "1")
+    assert run_cli("plugins").code == 2
+
+
+def test_a_factory_module_that_raises_on_import_is_one_plugin_error(install_plugin, run_cli, tmp_path):
+    install_plugin("merbench-misspelt", "misspelt", "merbench_misspelt_plugin", MISSPELT_FACTORIES)
+    (tmp_path / "site" / "merbench_raising_module.py").write_text("raise RuntimeError('needs a licence server')\n")
+    run = run_cli("run", "--model", "module-raises", "--dataset", "synthetic", "--profile", "quick")
+    assert run.code == 2 and "Traceback" not in run.err
+    assert ("model plugin 'module-raises' (merbench-misspelt 0.1): its build= factory 'merbench_raising_module:build' "
+            "cannot be loaded: RuntimeError: needs a licence server") in " ".join(run.err.split())

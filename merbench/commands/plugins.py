@@ -23,6 +23,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.registry import Registry, strict_plugins_requested
 
     registry = Registry(strict=False)
+    registry.check_factories()  # a misspelt build=/load=/split= shows here, not only when a run first needs it
     problems = sum(len(record.errors) + len(record.problems) for record in registry.records)
     failed = 2 if problems and strict_plugins_requested() else 0
     if failed:
