@@ -131,6 +131,8 @@ def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> Non
                 "(`merbench audit` checks it)")
 
 
+CONFIDENCE, PERCENTILES = 0.95, (2.5, 97.5)
+"""The bootstrap interval's coverage, and its ends as percentiles of the resampled differences."""
 RESAMPLE_UNITS = ("subjects", "clips")
 FEW_SUBJECTS = 5
 """Below this many test subjects a bootstrap over subjects takes few distinct draws: its interval is rough."""
@@ -196,7 +198,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
         weights = np.bincount(rng.integers(0, n_units, n_units), minlength=n_units)[unit_of]
         deltas[i] = (_pooled(metric, y_true, pred_b, n_classes, weights)
                      - _pooled(metric, y_true, pred_a, n_classes, weights))
-    low, high = np.percentile(deltas, [2.5, 97.5])
+    low, high = np.percentile(deltas, PERCENTILES)
     return Comparison(
         metric=metric,
         fold_scores_a=fold_a,

@@ -158,3 +158,31 @@ def test_a_run_id_given_to_audit_says_how_to_write_its_result_file(run_cli, tmp_
     assert "`merbench show 20261204-225151-cc205b --json 20261204-225151-cc205b.json`" in said
     plain = run_cli("audit", "missing.json")
     assert plain.code == 2 and "merbench show" not in plain.err
+
+
+def test_audit_json_holds_every_files_checks_and_stdout_holds_the_json_alone(run_cli, result_file, tmp_path):
+    honest, _ = result_file()
+    leaky, _ = result_file("--protocol", "sample-10fold")
+    broken = tmp_path / "not-a-result.json"
+    broken.write_text("{}")
+    audited = run_cli("audit", str(honest), str(leaky), str(broken), "--json", "-")
+    assert audited.code == 2  # one file could not be read: as without --json
+    document = json.loads(audited.out)  # stdout is the JSON alone; the tables went to stderr
+    assert "Audit of" in audited.err
+    assert (document["kind"], document["passed"], document["failed"], document["unreadable"]) == \
+        ("merbench-audit", 1, 1, 1)
+    first, second, third = document["files"]
+    assert (first["file"], first["passed"], first["protocol"]) == (str(honest), True, "subject-10fold")
+    assert all(check["passed"] for check in first["checks"]) and len(first["checks"]) == 5
+    failed = [check for check in second["checks"] if not check["passed"]]
+    assert second["passed"] is False and [check["name"] for check in failed] == ["subject overlap"]
+    assert "share subjects" in failed[0]["finding"]
+    assert third["readable"] is False and "not a merbench result" in third["error"]
+
+    target = tmp_path / "audit.json"
+    written = run_cli("audit", str(honest), "--json", str(target))
+    assert written.code == 0 and "Audit of" in written.out
+    assert json.loads(target.read_text())["files"][0]["passed"] is True
+    refused = run_cli("audit", str(honest), "--json", str(honest))
+    assert refused.code == 2 and "the audited file" in refused.err
+    assert json.loads(honest.read_text())["model"] == "convmixer", "the audited file is kept"

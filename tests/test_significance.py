@@ -224,3 +224,24 @@ def test_a_bootstrap_over_few_subjects_says_how_little_it_can_tell(n_subjects, s
     console = Console(width=80, record=True, force_terminal=False)
     print_table(console, comparison_table(a, b, compare_runs(a, b, "accuracy", 200), "Accuracy"))
     assert said in " ".join(console.export_text().split())
+
+
+def test_significance_json_holds_the_figures_the_table_shows(runs, run_cli, tmp_path):
+    shown = run_cli("significance", str(runs["a"]), str(runs["b"]), "--bootstrap", "300", "--json", "-")
+    assert shown.code == 0, shown.err
+    document = json.loads(shown.out)  # stdout is the JSON alone; the table went to stderr
+    assert "Wilcoxon signed-rank over folds" in " ".join(shown.err.split())
+    result = compare_runs(RunResult.from_dict(load(runs["a"])), RunResult.from_dict(load(runs["b"])), "uf1",
+                          n_bootstrap=300)
+    assert document["kind"] == "merbench-significance" and document["metric"] == "uf1"
+    assert (document["a"]["given"], document["b"]["model"]) == (str(runs["a"]), "convmixer")
+    assert document["fold_scores_a"] == pytest.approx(result.fold_scores_a)
+    assert document["pooled_difference"] == pytest.approx(result.pooled_difference)
+    interval = document["interval"]
+    assert (interval["low"], interval["high"]) == pytest.approx((result.ci_low, result.ci_high))
+    assert (interval["resamples"], interval["resampled"], interval["confidence"]) == (300, "subjects", 0.95)
+    assert document["wilcoxon"]["p_value"] == result.p_value
+
+    refused = run_cli("significance", str(runs["a"]), str(runs["b"]), "--json", str(runs["b"]))
+    assert refused.code == 2 and "run B's result file" in refused.err
+    assert load(runs["b"])["model"] == "convmixer", "the compared file is kept"

@@ -24,6 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(the other files are still audited).",
     )
     audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files to audit")
+    audit.add_argument("--json", type=Path, metavar="FILE",
+                       help="also write every file's checks as JSON to FILE (- for stdout; the tables then go to stderr)")
 
     audit.set_defaults(handler=execute)
 
@@ -32,16 +34,25 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench audit FILE...``."""
     from merbench.audit import audit_result, load_result
     from merbench.errors import DataError
+    from merbench.export import strict_json
+    from merbench.outputs import check_command_output, write_output
     from merbench.tables import TEXT, Column, DataTable, print_error, print_table, styled
 
+    target = check_command_output(args.json, "--json", args, also_read={f"the audited file {path}": path
+                                                                        for path in args.files}) \
+        if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     failing: list[Path] = []
     unreadable: list[Path] = []
+    records: list[dict] = []
     for path in args.files:
         try:
             result = load_result(path)
         except DataError as exc:
             print_error(err, str(exc))
             unreadable.append(path)
+            records.append({"file": str(path), "readable": False, "error": str(exc)})
             continue
         table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
                           [Column("Check"), Column("Status"), Column("Finding", TEXT)])
@@ -49,15 +60,22 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         for check in checks:
             status = styled("pass", "green") if check.passed else styled("FAIL", "bold red")
             table.add_row(check.name, status, check.detail)
-        if not all(check.passed for check in checks):
+        passed = all(check.passed for check in checks)
+        if not passed:
             failing.append(path)
+        records.append({"file": str(path), "readable": True, "run_id": result.run_id, "model": result.model,
+                        "dataset": result.dataset, "protocol": result.protocol, "passed": passed,
+                        "checks": [{"name": c.name, "passed": c.passed, "finding": c.detail} for c in checks]})
         print_table(out, table)
+    passed_files = len(args.files) - len(failing) - len(unreadable)
     if len(args.files) > 1:  # one line to read at the end of several tables
-        passed = len(args.files) - len(failing) - len(unreadable)
-        parts = [f"{passed} of {counted(args.files, 'file')} passed every check"]
+        parts = [f"{passed_files} of {counted(args.files, 'file')} passed every check"]
         if failing:
             parts.append(f"{len(failing)} failed a check ({some_of(failing, 3)})")
         if unreadable:
             parts.append(f"{len(unreadable)} could not be read as a result ({some_of(unreadable, 3)})")
         out.print(escape("Audit: " + "; ".join(parts)), highlight=False)
+    if args.json is not None:
+        write_output(target, strict_json({"kind": "merbench-audit", "version": 1, "passed": passed_files,
+                                          "failed": len(failing), "unreadable": len(unreadable), "files": records}))
     return 2 if unreadable else 1 if failing else 0

@@ -35,6 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                               help="what each bootstrap draw picks: subjects, each with all its test clips (default: "
                               "clips of one person are alike, so drawing them one by one gives a narrower interval "
                               "than the data support), or clips one by one, as many papers do")
+    significance.add_argument("--json", type=Path, metavar="FILE",
+                              help="also write the comparison as JSON to FILE (- for stdout; the table then goes to "
+                              "stderr)")
     add_store_argument(significance)
     significance.set_defaults(handler=execute)
 
@@ -122,6 +125,34 @@ def _drawn(comparison) -> str:
             "subject are alike, so this interval is narrower than one over subjects)")
 
 
+def comparison_document(given: dict[str, Path], runs: dict, comparison) -> dict:
+    """The comparison as one JSON object (``--json``): both runs (as given, with their id, model, dataset,
+    protocol and seed), the per-fold and pooled scores, the pooled difference B - A with its bootstrap interval,
+    the Wilcoxon test (``p_value`` null where it does not apply, ``note`` saying why) and each run's leaks."""
+    import numpy as np
+
+    from merbench.significance import CONFIDENCE
+
+    def run_record(name: str) -> dict:
+        result = runs[name]
+        return {"given": str(given[name]), "run_id": result.run_id, "model": result.model, "dataset": result.dataset,
+                "protocol": result.protocol, "seed": result.seed, "leaks": comparison.leaks.get(name, [])}
+
+    return {
+        "kind": "merbench-significance", "version": 1, "metric": comparison.metric,
+        "a": run_record("A"), "b": run_record("B"),
+        "fold_scores_a": comparison.fold_scores_a, "fold_scores_b": comparison.fold_scores_b,
+        "fold_mean_a": float(np.mean(comparison.fold_scores_a)), "fold_mean_b": float(np.mean(comparison.fold_scores_b)),
+        "pooled_a": comparison.pooled_a, "pooled_b": comparison.pooled_b,
+        "pooled_difference": comparison.pooled_b - comparison.pooled_a,
+        "interval": {"low": comparison.ci_low, "high": comparison.ci_high, "confidence": CONFIDENCE,
+                     "resamples": comparison.n_bootstrap, "resampled": comparison.resampled,
+                     "units": comparison.n_units},
+        "wilcoxon": {"statistic": comparison.wilcoxon_statistic, "p_value": comparison.p_value,
+                     "note": comparison.wilcoxon_note},
+    }
+
+
 def print_leak_warnings(out: Console, a, b, comparison) -> None:
     """One red "⚠ leakage:" line per run that leaks, naming it (A or B) and what it leaks."""
     from rich.markup import escape
@@ -139,9 +170,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.markup import escape
 
     from merbench.errors import UsageError
+    from merbench.export import strict_json
+    from merbench.outputs import check_command_output, write_output
     from merbench.significance import compare_runs
     from merbench.tables import print_table
 
+    target = check_command_output(args.json, "--json", args, also_read={
+        f"run {name}'s result file": path for name, path in (("A", args.run_a), ("B", args.run_b))
+        if path.is_file()}) if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     if not MIN_RESAMPLES <= args.bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap {args.bootstrap}: use {MIN_RESAMPLES} to {MAX_RESAMPLES} resamples (default "
                          "2000; each is drawn in turn, so the upper end already takes minutes)")
@@ -157,4 +195,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     metric = args.metric.upper() if args.metric != "accuracy" else "Accuracy"
     print_table(out, comparison_table(a, b, comparison, metric))
     print_leak_warnings(out, a, b, comparison)
+    if args.json is not None:
+        write_output(target, strict_json(comparison_document({"A": args.run_a, "B": args.run_b}, {"A": a, "B": b},
+                                                             comparison)))
     return 0
