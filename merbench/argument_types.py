@@ -1,5 +1,6 @@
 """argparse types for counts and sizes given on a command line: a value out of range is refused by argparse
-(one line naming the option, exit 2), never a traceback later. Used by the scripts in ``benchmarks/``."""
+(one line naming the option, exit 2), never a traceback later. Used by the scripts in ``benchmarks/``; and
+``NameList``, the action of the commands' name filters (``--model A B``)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,21 @@ def number_above(minimum: float, meaning: str = "") -> Callable[[str], float]:
         return value
 
     return parse
+
+
+class NameList(argparse.Action):
+    """A filter of names (``--model``, ``--dataset``, ...) given as ``--model A B``, ``--model A,B`` or
+    ``--model A --model B``: every name once, in the order given. A repeated option adds to the list, as
+    ``--set`` and ``grid --models`` do, instead of silently keeping only its last use."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        names = list(getattr(namespace, self.dest, None) or [])
+        for value in values if isinstance(values, list) else [values]:
+            for name in str(value).split(","):
+                if not name.strip():
+                    parser.error(f"argument {option_string}: an empty name in {str(value)!r}; give names "
+                                 f"separated by spaces or commas, e.g. {option_string} convmixer ststnet")
+                if name.strip() not in names:
+                    names.append(name.strip())
+        setattr(namespace, self.dest, names)

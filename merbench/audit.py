@@ -16,7 +16,6 @@ do not follow from its own per-sample predictions.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -43,17 +42,17 @@ class Check:
     detail: str
 
 
-RUN_ID_LIKE = re.compile(r"\d{8}(-\d{1,6}(-[0-9a-f]{0,6})?)?")
-"""A stored run's id (``20261204-225151-cc205b``) or a prefix of one, as a user may give it for a file."""
 
 
 def load_result(path: Path, command: str = "audit") -> RunResult:
     """Read a result file (of this or an older merbench), or raise DataError saying why it is not one
     (``command``: the merbench command the file was given to, named in the advice)."""
-    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or device: reading could wait forever
-        raise DataError(f"{path}: not a regular file (a pipe or device); give a result file written by merbench run "
-                        "--json")
+    from merbench.store import RUN_ID_LIKE
+
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or device: reading could wait
+            raise DataError(f"{path}: not a regular file (a pipe or device); give a result file written by merbench "
+                            "run --json")
         result = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as some editors save, is no problem
     except FileNotFoundError:
         hint = (f"; {command} reads result files: for a stored run write one with `merbench show {path} --json "
@@ -63,6 +62,9 @@ def load_result(path: Path, command: str = "audit") -> RunResult:
         raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
+    except ValueError as exc:  # an integer of over 4300 digits, which Python does not convert
+        raise DataError(f"{path}: holds a value that cannot be read ({str(exc).split(';')[0]}), so not a merbench "
+                        "result; give a file written by merbench run --json") from None
     except RecursionError:
         raise DataError(f"{path}: nested too deeply to read (arrays or objects inside each other thousands of levels "
                         "down), so not a merbench result; give a file written by merbench run --json") from None

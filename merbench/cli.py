@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import difflib
+import errno
 import gc
 import importlib
 import pkgutil
@@ -72,8 +73,21 @@ def _sub_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParse
     return found
 
 
+OTHER_SPELLINGS = {"--resume": "--stored", "--stored": "--resume"}
+"""An option a command lacks, and the one of that command a user most likely meant (continuing a job is ``run
+--resume`` but ``grid/leakage/regress --stored``), suggested before the closest spelling."""
+NOT_MEANT = {("--seed", "--seeds"), ("--seeds", "--seed"), ("--stat", "--status"), ("--store", "--storage")}
+"""Options spelt alike that mean other things (a seed, a number of seeds; the trials database, the results
+store): never suggested for each other."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse's parser, whose errors suggest the closest command or choice (``merbench rn``: did you mean run?)."""
+    """argparse's parser, whose errors suggest the closest command or choice (``merbench rn``: did you mean run?).
+    Options are never abbreviated: ``regress --seed 3`` was taken for ``--seeds 3``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Exit 2 with ``message`` and, for a mistyped choice, the closest valid one."""
@@ -89,7 +103,9 @@ class _Parser(argparse.ArgumentParser):
         hints = []
         for item in extra:
             flag = item.split("=", 1)[0]
-            close = difflib.get_close_matches(flag, known, n=1) if flag.startswith("-") else []
+            close = [OTHER_SPELLINGS[flag]] if OTHER_SPELLINGS.get(flag) in known else \
+                difflib.get_close_matches(flag, known, n=1) if flag.startswith("-") else []
+            close = [option for option in close if (flag, option) not in NOT_MEANT]
             hints += [f"{close[0]} (for {flag})" if len(extra) > 2 else close[0]] if close else []
         self.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {', '.join(hints)}?" if hints else ""))
 
@@ -120,6 +136,8 @@ def parse_args(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespac
         chosen.unknown_options(extra)
     if args.global_quiet and hasattr(args, "quiet"):
         args.quiet = True
+    if getattr(args, "format", None) in FORMATS:  # report's own --format (of its file) given a table format
+        args.table_format, args.format = args.format, None
     return args
 
 
@@ -169,6 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print_error(err, str(exc))
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        if args.debug:  # a path checked (exists, is_dir) before any message could name its option
+            traceback.print_exc()
+        print_error(err, f"{exc.filename or 'a path'}: the name is too long for the file system ({exc.strerror}); "
+                    "give a shorter path")
+        return 2
     except MemoryError as exc:  # numpy's _ArrayMemoryError included: a size far beyond this machine
         if args.debug:
             traceback.print_exc()

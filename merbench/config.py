@@ -401,7 +401,10 @@ def parse_set_value(text: str) -> Any:
     if not stripped:
         return ""
     if _INTEGER.fullmatch(stripped):
-        return int(stripped)
+        try:
+            return int(stripped)
+        except ValueError:  # more digits than Python converts (4300): kept as text, which the option's type refuses
+            return stripped
     if _DECIMAL.fullmatch(stripped):
         return float(stripped)
     if stripped.lower() in _WORDS:
@@ -757,6 +760,9 @@ def resolve_config(
     protocol = take_name("protocol", protocol) or DEFAULT_PROTOCOL
     profile = take_name("profile", profile) or "default"
     seed = _seed(seed, overrides.pop("seed", None))
+    if not model and not model_optional and not dataset:
+        raise UsageError("no model and no dataset given: use --model NAME --dataset NAME (see `merbench list models` "
+                         "and `merbench list datasets`), or --config FILE naming them")
     if not model and not model_optional:
         raise UsageError("no model given: use --model NAME (see `merbench list models`)")
     if not dataset:
@@ -820,7 +826,7 @@ def resolve_config(
     _apply(later, sections, rules, registry=registry, chain=chain, sources=from_file, owners=owners)
 
     if epochs is not None:
-        if epochs < 1:
+        if epochs not in Range.parse(ENGINE_RANGES["epochs"]):
             raise UsageError(f"--epochs {epochs}: must be an integer {Range.parse(ENGINE_RANGES['epochs']).text}")
         if epochs_given and sections["engine"]["epochs"] != epochs:
             raise UsageError(f"--epochs {epochs} and engine.epochs={sections['engine']['epochs']} (in --set/--config) "

@@ -84,8 +84,9 @@ def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[s
             raise UsageError(f"--root {value}: the grid has several datasets; say which one the folder holds, "
                              f"e.g. --root {shlex.quote(f'{guess}={value}')}")
         if not path.strip():
-            raise UsageError(f"--root {value}: the folder is empty; give the folder that holds your copy of "
-                             f"'{key}', e.g. --root {shlex.quote(f'{key}=/data/{key}')}")
+            problem = "no folder after '='" if sep else "empty"
+            raise UsageError(f"--root {value}: {problem}; give the folder that holds your copy of '{key}', "
+                             f"e.g. --root {shlex.quote(f'{key}=/data/{key}')}")
         if key in roots:
             raise UsageError(f"--root given twice for dataset '{key}' ({roots[key]} and {path})")
         roots[key] = Path(path).expanduser()

@@ -215,6 +215,9 @@ def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
         raise UsageError(f"{what} {path}: is a folder; give the JSON file merbench leakage --json wrote") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{what} {path}: not a JSON file ({exc}); give the file merbench leakage --json wrote") from None
+    except ValueError as exc:  # an integer of over 4300 digits, which Python does not convert
+        raise UsageError(f"{what} {path}: holds a value that cannot be read ({str(exc).split(';')[0]}); give the file "
+                         "merbench leakage --json wrote") from None
     except RecursionError:
         raise UsageError(f"{what} {path}: nested too deeply to read (arrays or objects inside each other thousands of "
                          "levels down); give the file merbench leakage --json wrote") from None

@@ -32,6 +32,8 @@ STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
 def store_files(store: Path | None) -> list[Path]:
     """The results store ``store`` (default: ``$MERBENCH_STORE`` or the user's) and its SQLite side files."""
     path = Path(store).expanduser() if store is not None else default_store_path()
+    if not path.name:  # `--store ''` or `/`: no file, which opening the store refuses in its own words
+        return [path]
     return [path] + [path.with_name(path.name + side) for side in STORE_SIDE_FILES]
 
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
+import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import time
@@ -127,6 +128,10 @@ def default_store_path() -> Path:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+RUN_ID_LIKE = re.compile(r"\d{8}(-\d{1,6}(-[0-9a-f]{0,6})?)?")
+"""A stored run's id (``20261204-225151-cc205b``) or a prefix of one, as a user may give it."""
 
 
 def new_run_id() -> str:
@@ -250,6 +255,10 @@ def _probe(path: Path) -> tuple[int, int, set[str], str]:
     return facts if _stamp(path) == before else _read_facts(path, "mode=ro")
 
 
+NOT_STORE_SUFFIXES = (".json", ".yaml", ".yml", ".csv", ".md", ".html", ".htm", ".tex", ".latex", ".txt", ".png")
+"""Suffixes of the files merbench reads or writes besides its store: an empty one given as the store is a mistake."""
+
+
 def check_store_file(path: Path) -> None:
     """Refuse a file that is not merbench's store, or a path that cannot hold one, without modifying anything.
 
@@ -265,7 +274,12 @@ def check_store_file(path: Path) -> None:
                              f"it at a file, or give the store's file with --store PATH or MERBENCH_STORE") from None
     if path.is_dir():
         raise UsageError(f"results store {path}: is a folder; give a file name such as {path / 'results.sqlite'}")
-    if not path.exists() or path.stat().st_size == 0:
+    if not path.exists():
+        return
+    if path.stat().st_size == 0:
+        if path.suffix.lower() in NOT_STORE_SUFFIXES:  # an empty file to write an output into, named by mistake
+            raise UsageError(f"results store {path}: an empty {path.suffix} file, not a results store (SQLite), "
+                             "which merbench would turn it into; give the store's file, e.g. --store results.sqlite")
         return
     with path.open("rb") as handle:
         header = handle.read(len(SQLITE_HEADER))

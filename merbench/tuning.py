@@ -69,6 +69,8 @@ from merbench.wording import counted, percent
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
 """Trials that complete before the median pruner stops any (it needs medians to compare with)."""
+MAX_TRIALS = 100_000
+"""The most ``--trials`` per outer fold: a mistyped count (``1e30``) would run until killed."""
 INPUT_SETS_KEPT = 4
 """Preprocessed input sets (one per distinct preprocessing configuration) kept in memory; the rest are on disk."""
 
@@ -115,8 +117,8 @@ class TuneRequest:
 
     def check(self) -> None:
         """Refuse impossible counts before anything is loaded."""
-        if self.trials < 1:
-            raise UsageError(f"--trials {self.trials}: must be at least 1")
+        if not 1 <= self.trials <= MAX_TRIALS:
+            raise UsageError(f"--trials {self.trials}: must be 1 to {MAX_TRIALS} (trials per outer fold)")
         if self.inner_folds < 2:
             raise UsageError(f"--inner-folds {self.inner_folds}: must be at least 2 (inner folds are carved by subject)")
         if self.workers < 1:

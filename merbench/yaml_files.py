@@ -44,9 +44,9 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
     Raises ``UsageError`` naming ``where`` for a folder, a missing, unreadable,
     binary or malformed file.
     """
-    if path.is_dir():
-        raise UsageError(f"{where}: is a folder; give a {kind} such as {example}")
     try:
+        if path.is_dir():
+            raise UsageError(f"{where}: is a folder; give a {kind} such as {example}")
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # safe: a SafeLoader
     except FileNotFoundError:
         raise UsageError(f"{where}: file not found" + (f"; {when_missing}" if when_missing else "")) from None
@@ -56,6 +56,9 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
         raise UsageError(f"{where}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{where}: not valid YAML ({' '.join(str(exc).split())})") from None
+    except ValueError as exc:  # a value YAML parses but Python cannot hold (an integer of over 4300 digits)
+        raise UsageError(f"{where}: holds a value that cannot be read ({str(exc).split(';')[0]}); check the file") \
+            from None
     except RecursionError:
         raise UsageError(f"{where}: nested too deeply to read (lists or mappings inside each other thousands of "
                          f"levels down); give a {kind}") from None

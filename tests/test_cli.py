@@ -95,6 +95,8 @@ def test_table_shows_folds_mean_and_pooled(run_cli):
         (["--model", "convmixer", "--dataset", "synthetic", "--profile", "huge"], "unknown profile 'huge'"),
         (["--model", "convmixer", "--dataset", "synthetic", "--device", "tpu"], "--device tpu"),
         (["--dataset", "synthetic"], "no model given"),
+        (["--model", "ststnet"], "no dataset given"),
+        ([], "no model and no dataset given: use --model NAME --dataset NAME"),  # both at once, not one per try
     ],
 )
 def test_bad_input_exits_2_with_one_clear_message(run_cli, args, message):
@@ -242,6 +244,23 @@ def test_a_mistyped_command_or_option_gets_the_closest_one(run_cli, args, messag
         assert result.err.rstrip().endswith(f"did you mean {'run' if args[0] == 'rn' else 'check'}?")
     if "--sed" in args:
         assert "usage: merbench run" in result.err, "the sub-command's own usage, not the top-level one"
+
+
+@pytest.mark.parametrize("args, said, not_said", [
+    # regress has --seeds (a number of seeds): --seed 3 was taken for it, and with --update ran 3 seeds
+    (["regress", "--baseline", "benchmarks/baselines/ci.yaml", "--seed", "3"], "unrecognized arguments: --seed 3",
+     "--seeds"),
+    (["runs", "--stat", "pooled"], "unrecognized arguments: --stat pooled", "--status"),  # compare's --stat
+    (["run", "--mod", "ststnet", "--dataset", "synthetic"], "unrecognized arguments: --mod ststnet; did you mean --model?",
+     None),
+    (["grid", "--models", "ststnet", "--datasets", "synthetic", "--resume"],
+     "unrecognized arguments: --resume; did you mean --stored?", None),
+])
+def test_an_option_is_never_abbreviated_nor_mistaken_for_one_that_means_something_else(run_cli, args, said, not_said):
+    result = run_cli(*args)
+    text = " ".join(result.err.split())
+    assert result.code == 2 and said in text, text
+    assert not_said is None or not_said not in text.split("error:")[-1]
 
 
 def test_a_result_json_given_as_config_runs_the_same_configuration_again(run_cli, tmp_path):

@@ -114,3 +114,27 @@ def test_exports_keep_each_cells_profile():
 
     page = render_report(comparison, _mixed())
     assert "ststnet (profile=default)" in page and "Runs of 2 profiles (default, quick)" in page
+
+
+def _cells(run_cli, store, *args) -> list[str]:
+    """The run ids of the cells ``compare --json`` shows for ``args``."""
+    shown = run_cli("compare", *args, "--json", "--store", str(store))
+    assert shown.code == 0, shown.err
+    return sorted(cell["run_id"] for cell in json.loads(shown.out)["rows"])
+
+
+def test_a_filter_takes_names_repeated_or_with_commas_and_leaves_run_ids_to_the_run_list(store, run_cli):
+    """`--model A --model B` kept only B, `--model A,B` matched nothing, and `--model A RUN_ID` took the id for a
+    model name and showed every run of A instead of the run asked for."""
+    both = _cells(run_cli, store, "--profile", "quick", "--protocol", "subject-10fold", "--model", "convmixer", "ststnet")
+    assert both == sorted([QUICK_CM, QUICK_ST])
+    assert _cells(run_cli, store, "--profile", "quick", "--protocol", "subject-10fold", "--model", "convmixer",
+                  "--model", "ststnet") == both
+    assert _cells(run_cli, store, "--profile", "quick", "--protocol", "subject-10fold", "--model",
+                  "convmixer,ststnet") == both
+    assert _cells(run_cli, store, "--model", "ststnet", QUICK_ST_LOSO) == [QUICK_ST_LOSO]
+    assert _cells(run_cli, store, "--protocol", "loso", QUICK_ST_LOSO[:15]) == [QUICK_ST_LOSO]
+    refused = run_cli("compare", "--model", "convmixer", QUICK_ST, "--store", str(store))
+    assert refused.code == 2 and f"--model convmixer leaves out {QUICK_ST} (ststnet)" in " ".join(refused.err.split())
+    empty = run_cli("compare", "--model", "convmixer,", "--store", str(store))
+    assert empty.code == 2 and "an empty name in 'convmixer,'" in empty.err

@@ -206,3 +206,19 @@ def test_an_in_clip_frame_warning_says_a_strict_run_stops_where_a_lenient_one_sk
     lenient, strict = " ".join(warnings(report, False)), " ".join(warnings(report, True))
     assert "samples that frame) skip it" in lenient
     assert "samples that frame) stop the run there (exit 2: dataset.strict=true)" in strict and "skip it" not in strict
+
+
+@pytest.mark.parametrize("quiet", [("datasets", "check", "casme2", "--quiet"), ("--quiet", "datasets", "check", "casme2")])
+def test_check_quiet_shows_no_progress_but_the_same_report(run_cli, trees, quiet):
+    """The global --quiet was ignored by `datasets check`, and `datasets check --quiet` was refused."""
+    shown = run_cli("datasets", "check", "casme2", "--root", str(trees / "casme2"))
+    silent = run_cli(*quiet, "--root", str(trees / "casme2"))
+    assert shown.code == silent.code == 0, silent.err
+    assert "Opening frames of casme2" in shown.err and "Opening frames" not in silent.err
+    assert silent.out == shown.out
+
+
+def test_datasets_without_an_action_is_a_usage_error_as_cache_is(run_cli):
+    for command in ("datasets", "cache"):
+        result = run_cli(command)
+        assert result.code == 2 and "required: ACTION" in result.err, command

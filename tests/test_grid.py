@@ -185,8 +185,8 @@ def test_names_and_roots_are_parsed_per_dataset():
         parse_roots(["casme2=/a", "casme2=/b"], ["casme2", "samm"])
     with pytest.raises(UsageError, match=r"'casme2' is not one of the grid's datasets \(synthetic\)"):
         parse_roots(["casme2=/d/c"], ["synthetic"])  # one dataset: a NAME=DIR for another is not its folder
-    for empty in ("casme2=", "casme2= ", ""):  # Path("") would be the current folder
-        with pytest.raises(UsageError, match="the folder is empty"):
+    for empty, said in (("casme2=", "no folder after '='"), ("casme2= ", "no folder after '='"), ("", "empty")):
+        with pytest.raises(UsageError, match=said):  # Path("") would be the current folder
             parse_roots([empty], ["casme2"])
 
 

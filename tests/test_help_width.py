@@ -39,3 +39,23 @@ def test_a_long_example_keeps_options_with_their_values_and_its_comment_above():
     assert example_lines(line, 60) == ["  # after an interruption", "  merbench grid --models a,b --datasets synthetic \\",
                                        "      --profile quick --stored"]
     assert example_lines("  some table row that is not a command " + "x" * 60, 60)[0].endswith("x"), "kept as written"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_fits_60_columns_too_continuation_lines_and_comments_included(command, run_cli, monkeypatch):
+    """At 60 columns an example's continuation line (`--inner-folds 5 ...`, written with `\\` in the source), a
+    comment moved above its command and a usage line of choices were cut by the terminal inside names."""
+    narrow = help_text(run_cli, monkeypatch, command, 60)
+    option_group = re.compile(r"\s+\[--[\w-]+ [A-Z=_]+ \[[A-Z=_]+ \.\.\.\]\]")  # one usage group argparse keeps whole
+    long_lines = [line for line in narrow.splitlines() if len(line) > 60 and not option_group.fullmatch(line)]
+    assert not long_lines, long_lines
+    assert commands_in(narrow) == commands_in(help_text(run_cli, monkeypatch, command, 200))
+
+
+def test_a_continuation_line_and_a_long_comment_are_fitted_too():
+    line = "      --space benchmarks/spaces/convmixer.yaml --inner-folds 5 --json tuned.json"
+    assert example_lines(line, 60) == ["      --space benchmarks/spaces/convmixer.yaml \\",
+                                       "      --inner-folds 5 --json tuned.json"]
+    commented = "  merbench run --config result.json  # run a recorded run's configuration again (docs/results.md)"
+    assert example_lines(commented, 50) == ["  # run a recorded run's configuration again",
+                                            "  # (docs/results.md)", "  merbench run --config result.json"]

@@ -317,3 +317,15 @@ def test_each_rows_inflation_is_the_difference_of_the_uf1_columns_as_printed():
             for row in rows[1:]:
                 delta = float(row[delta_at].split()[0])
                 assert round(float(row[uf1_at]) - honest, 1) == delta, (path.name, row)
+
+
+def test_report_format_takes_the_table_formats_every_command_takes(run_cli, tmp_path):
+    """`report --leakage F --format plain` was refused: report's --format named only file formats."""
+    shipped = str(Path(__file__).resolve().parent.parent / "benchmarks" / "leakage" / "synthetic-default-ststnet.json")
+    boxed = run_cli("report", "--leakage", shipped, "--format", "table")
+    plain = run_cli("report", "--leakage", shipped, "--format", "plain")
+    assert boxed.code == plain.code == 0, boxed.err + plain.err
+    assert "│" in boxed.out and "│" not in plain.out and "frame-10fold" in plain.out
+    written = run_cli("report", "--leakage", shipped, "--format", "plain", "--output", str(tmp_path / "leak.md"))
+    assert written.code == 0, written.err
+    assert (tmp_path / "leak.md").read_text().startswith("| variant | what leaks |"), "md, from the suffix"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -195,3 +196,9 @@ def test_a_band_in_e_notation_is_the_number_written(written, value, tmp_path):
                         f"    metrics: {{uf1: {{expected: {written}, tolerance: {written}}}}}\n")
     [expectation] = load_baseline(baseline).entries[0].expectations
     assert (expectation.expected, expectation.tolerance) == (pytest.approx(value), pytest.approx(value))
+
+
+def test_model_filter_takes_names_with_commas_and_names_one_not_in_the_baseline(run_cli):
+    baseline = str(Path(__file__).resolve().parent.parent / "benchmarks" / "baselines" / "ci.yaml")
+    unknown = run_cli("regress", "--baseline", baseline, "--model", "convmixer,no-such-model", "--model", "ststnet")
+    assert unknown.code == 2 and "--model no-such-model: not in" in unknown.err

@@ -426,7 +426,7 @@ def test_a_lock_file_removed_under_a_waiting_tune_is_not_trusted(tmp_path, monke
 
 
 @pytest.mark.parametrize("flag, value, expected", [
-    ("--trials", "0", "--trials 0: must be at least 1"),
+    ("--trials", "0", "--trials 0: must be 1 to 100000"),
     ("--inner-folds", "1", "--inner-folds 1: must be at least 2"),
     ("--inner-folds", "5", "--inner-folds 5: outer fold 1 has 4 training subjects"),
     ("--workers", "0", "--workers 0: must be at least 1"),

@@ -39,9 +39,10 @@ def example_lines(line: str, width: int) -> list[str]:
         return [line]
     margin = line[:len(line) - len(line.lstrip())]
     command, hash_mark, comment = line.strip().partition("  # ")
-    if not command.startswith(("merbench ", "python ", "pip ", "pytest")):
+    if not command.startswith(("merbench ", "python ", "pip ", "pytest", "-")):  # "-": a command's continuation line
         return [line]
-    above = [f"{margin}# {comment.strip()}"] if hash_mark else []
+    above = textwrap.wrap(comment.strip(), width, initial_indent=f"{margin}# ", subsequent_indent=f"{margin}# ",
+                          break_long_words=False, break_on_hyphens=False) if hash_mark else []
     command = command.rstrip()
     continued = command.endswith("\\")
     words: list[str] = []
@@ -51,10 +52,11 @@ def example_lines(line: str, width: int) -> list[str]:
         else:
             words.append(word)
     rows, row = [], margin + words[0]
+    indent = margin if command.startswith("-") else margin + "    "  # a continuation line is indented already
     for word in words[1:]:
         if len(row) + 1 + len(word) + 2 > width:
             rows.append(row + " \\")
-            row = margin + "    " + word
+            row = indent + word
         else:
             row += " " + word
     rows.append(row + (" \\" if continued else ""))

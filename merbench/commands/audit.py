@@ -8,9 +8,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.commands import HelpFormatter
 from merbench.wording import counted, some_of
 
 ORDER = 40
+
+EXAMPLES = """examples:
+  merbench audit result.json                       # written by merbench run --json
+  merbench audit results/*.json --json audit.json  # several files, and every check as JSON
+  merbench show RUN_ID --json r.json && merbench audit r.json   # a stored run
+"""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -22,6 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "test, selection or normalisation on test data, and scores that do not follow from the predictions. "
         "Exit 0 when every file passes, 1 when any check fails, 2 when a file is not a readable result "
         "(the other files are still audited).",
+        epilog=EXAMPLES,
+        formatter_class=HelpFormatter,
     )
     audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files to audit")
     audit.add_argument("--json", type=Path, metavar="FILE",

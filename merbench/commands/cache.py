@@ -40,7 +40,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                                  epilog=EXAMPLES, formatter_class=HelpFormatter)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     info = actions.add_parser("info", help="size and entries per dataset and chain", epilog=EXAMPLES,
-                              formatter_class=HelpFormatter)
+                              formatter_class=HelpFormatter,
+                              description="Where merbench's cache is, and what it holds: preprocessed inputs per "
+                              "dataset and preprocessing chain, generated synthetic datasets, their sizes, and "
+                              "temporary files left by interrupted writes.")
     info.add_argument("--json", type=Path, help="also write the summary as JSON to this file (- for stdout)")
     info.set_defaults(handler=execute_info)
     clear = actions.add_parser(
@@ -49,7 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--yes nothing is removed: it says what would go and exits with code 2. Other files in the cache folder are kept.",
     )
     clear.add_argument("--yes", action="store_true", help="really remove (there is no prompt)")
-    clear.add_argument("--only", choices=sorted(PARTS), help="remove only this part")
+    clear.add_argument("--only", choices=sorted(PARTS), help="remove only this part (default: every part)")
     clear.set_defaults(handler=execute_clear)
 
 

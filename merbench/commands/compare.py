@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
+from merbench.argument_types import NameList
 from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
 
@@ -25,10 +26,11 @@ EXAMPLES = """examples:
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     """Which runs to compare and what to show (shared with ``merbench report``)."""
     parser.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to compare (default: all complete runs that match)")
-    parser.add_argument("--model", nargs="+", default=[], metavar="NAME", help="only these models")
-    parser.add_argument("--dataset", nargs="+", default=[], metavar="NAME", help="only these datasets")
-    parser.add_argument("--protocol", nargs="+", default=[], metavar="NAME", help="only these protocols")
-    parser.add_argument("--profile", nargs="+", default=[], metavar="NAME",
+    parser.add_argument("--model", nargs="+", action=NameList, default=[], metavar="NAME",
+                        help="only these models (names separated by spaces or commas; the option may be repeated)")
+    parser.add_argument("--dataset", nargs="+", action=NameList, default=[], metavar="NAME", help="only these datasets")
+    parser.add_argument("--protocol", nargs="+", action=NameList, default=[], metavar="NAME", help="only these protocols")
+    parser.add_argument("--profile", nargs="+", action=NameList, default=[], metavar="NAME",
                         help="only runs of these profiles (merbench run --profile); runs of several profiles are "
                         "shown in rows that name their profile, with no best marked between profiles")
     parser.add_argument("--metric", default="uf1",
@@ -38,6 +40,23 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_argument(parser)
 
 
+FILTERS = ("model", "dataset", "protocol", "profile")
+"""The name filters of ``add_selection_arguments``."""
+
+
+def run_ids_given_after_filters(args: argparse.Namespace) -> None:
+    """Move run ids that follow a filter (``--model convmixer 20261205-180334-d57456``), which argparse hands to
+    the filter, to the run ids where they were meant (a model or dataset is never named like a run id)."""
+    from merbench.store import RUN_ID_LIKE
+
+    for name in FILTERS:
+        values = getattr(args, name)
+        ids = [value for value in values if RUN_ID_LIKE.fullmatch(value)]
+        if ids:
+            setattr(args, name, [value for value in values if value not in ids])
+            args.run_ids = [*args.run_ids, *ids]
+
+
 def selected_comparison(args: argparse.Namespace):
     """The comparison and results of the runs ``args`` select."""
     from merbench.compare import build_comparison
@@ -45,6 +64,7 @@ def selected_comparison(args: argparse.Namespace):
     from merbench.run_settings import changed_settings_of
     from merbench.store import ResultStore
 
+    run_ids_given_after_filters(args)
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol)
     results = _of_profiles(results, args.profile, bool(args.run_ids))

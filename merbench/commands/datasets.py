@@ -41,8 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    listing = actions.add_parser("list", help="dataset plugins with their options and defaults")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="dataset plugins with their options and defaults",
+                                 description="Every dataset plugin: whether it needs --root (your copy of the "
+                                 "dataset), what it is, and its options with their defaults (set with --set "
+                                 "dataset.KEY=VALUE; docs/datasets.md describes each release's layout).")
     listing.set_defaults(handler=execute_list)
     check = actions.add_parser(
         "check",
@@ -60,8 +63,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        "frame are an error (exit 2), as --set dataset.strict=true makes them")
     check.add_argument("--show", type=_count, default=20, metavar="N",
                        help="list at most N skipped rows / problems (default 20; 0 lists none)")
+    check.add_argument("--quiet", action="store_true", help="no progress display while the frames are opened")
     check.set_defaults(handler=execute_check)
-    parser.set_defaults(handler=lambda args, out, err: (parser.print_help(), 0)[1])
 
 
 def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -115,7 +118,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.datafiles import folder_stamps, written_inside
     from merbench.dataset_check import CheckReport, check_files, load_for_check, verdict, warnings
     from merbench.errors import DataError
-    from merbench.progress import RichProgress
+    from merbench.progress import command_progress
     from merbench.registry import get_registry
 
     registry = get_registry()
@@ -123,7 +126,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     untouched = folder_stamps(args.root)
     dataset, strict = load_for_check(registry, args.name, args.root, sets, cache_root(create=False))
     report = CheckReport(dataset, skips_clips="strict" in registry.get("datasets", args.name).options)
-    with RichProgress(err) as progress:
+    with command_progress(err, args.quiet) as progress:
         progress.start("files", len(dataset.samples), f"Opening frames of {dataset.name}")
         report.files_checked, report.problems = check_files(dataset, lambda n: progress.advance("files", n))
     written = written_inside(args.root, untouched)

@@ -13,6 +13,7 @@ from rich.markup import escape
 from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
+from merbench.escaping import printable_line
 from merbench.result import as_json
 from merbench.wording import counted
 
@@ -46,12 +47,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="dataset plugin names, comma-separated (see `merbench list datasets`)")
     grid.add_argument("--protocols", action="append", metavar="P,Q",
                       help="protocol plugin names, comma-separated (default: subject-10fold)")
-    grid.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per cell (mean ± std across seeds)")
+    grid.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per cell (mean ± std across seeds; default 1)")
     grid.add_argument("--seed", type=int, help="first seed (default 0)")
     grid.add_argument("--profile", help="quick (seconds, for tests), default (the CPU job) or paper"
                      "; without it: profile: in --config, else default")
     grid.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
-    grid.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
+    grid.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU; the default), cpu, cuda or cuda:N")
     grid.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                       help="set an option for every cell, e.g. engine.lr=0.001 executor.num_cpus=2 (repeatable); a model.*, "
                       "dataset.* or protocol.* option goes to the cells whose model, dataset or protocol has an option of "
@@ -174,7 +175,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     if args.json is not None:
         write_output(target, json.dumps(_json_report(args.seeds, executor, outcomes, comparison, other_software_of), indent=2))
         if target is not None:
-            err.print(f"Grid written to {escape(str(args.json))}", soft_wrap=True, highlight=False)
+            err.print(f"Grid written to {escape(printable_line(str(args.json)))}", soft_wrap=True, highlight=False)
     if store is not None and results:
         ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
         err.print(escape(f"Stored in {store.path}; this table again: {compare_command(args, ids)}"), highlight=False)

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems, reusable_stored_run
 from merbench.errors import UsageError
+from merbench.escaping import printable_line
 from merbench.wording import counted
 
 ORDER = 13
@@ -37,8 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Run MODEL on DATASET under the honest protocol and under each leaky variant (sample-level "
         "folds, frame-level folds, epoch selection on the test fold, normalisation on all samples) with the same "
         "seeds, and print one table: each variant with what leaks, its UF1, UAR and accuracy, and the UF1 inflation "
-        "over the honest run with a paired bootstrap interval. Every run is recorded in the results store; --json "
-        "keeps the summary "
+        "over the honest run with a paired bootstrap interval (each draw picks clips, with every run's samples of "
+        "them; docs/leakage.md). Every run is recorded in the results store; --json keeps the summary "
         "(merbench report --leakage FILE renders it).",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
@@ -51,8 +52,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                      "; without it: profile: in --config, else default")
     parser.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     parser.add_argument("--seed", type=int, help="first seed (default 0)")
-    parser.add_argument("--seeds", type=int, default=1, metavar="N", help="run every variant with N consecutive seeds")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N", help="run every variant with N consecutive seeds (default 1)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU; the default), cpu, cuda or cuda:N")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                         help="an option for every variant, e.g. engine.epochs=10 (protocol.* options go to the "
                         "variants whose protocol has them)")
@@ -148,4 +149,4 @@ def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict,
     if args.json is not None:
         write_output(target, json.dumps(summary, indent=2))
         if target is not None:
-            err.print(f"Summary written to {escape(str(args.json))} (merbench report --leakage {escape(str(args.json))})", soft_wrap=True, highlight=False)
+            err.print(f"Summary written to {escape(printable_line(str(args.json)))} (merbench report --leakage {escape(printable_line(str(args.json)))})", soft_wrap=True, highlight=False)

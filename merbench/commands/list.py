@@ -22,8 +22,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "  merbench info ststnet",
         formatter_class=HelpFormatter,
     )
-    listing.add_argument("kind", nargs="?", choices=KINDS, help="what to list (default: everything)")
-    listing.add_argument("--json", action="store_true", help="print the listing as JSON to stdout (for scripts)")
+    listing.add_argument("kind", nargs="?", choices=KINDS, metavar="KIND",
+                         help=f"what to list: {', '.join(KINDS[:-1])} or {KINDS[-1]} (default: everything)")
+    listing.add_argument("--json", action="store_true",
+                         help="print the listing as JSON to stdout, for scripts (to a file: merbench list --json > "
+                         "list.json)")
     listing.set_defaults(handler=execute)
 
 

@@ -31,8 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="run the preprocessing chain over a dataset and fill the cache (no training)",
         description=(
             "Run the preprocessing chain over every clip of DATASET and store the results in the cache, so that "
-            "later runs with the same chain and options compute nothing. Options are those of `merbench run`; "
-            "with --model the chain and its check are exactly that model's."
+            "later runs with the same chain and options compute nothing. --model, --dataset, --root, --profile, "
+            "--set and --config are as for `merbench run` (options that only training reads, such as --device or "
+            "--protocol, are not taken); with --model the chain and its check are exactly that model's."
         ),
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,

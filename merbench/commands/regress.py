@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from merbench.argument_types import NameList
 from merbench.commands import HelpFormatter, reusable_stored_run
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import printable
@@ -42,7 +43,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     regress.add_argument("--baseline", type=Path, required=True, metavar="FILE.yaml", help="baseline file (format: docs/results.md)")
-    regress.add_argument("--model", nargs="+", default=[], metavar="NAME", help="check only the entries of these models")
+    regress.add_argument("--model", nargs="+", action=NameList, default=[], metavar="NAME",
+                         help="check only the entries of these models (separated by spaces or commas)")
     regress.add_argument("--stored", action="store_true",
                          help="reuse the newest stored run with the same configuration when there is one (also for --seeds runs)")
     regress.add_argument("--update", action="store_true", help="rewrite the baseline's expected values from the measured ones (atomically)")

@@ -11,6 +11,8 @@ from rich.markup import escape
 
 from merbench.commands import HelpFormatter
 from merbench.commands.compare import add_selection_arguments, selected_comparison
+from merbench.escaping import printable_line
+from merbench.tables import FORMATS as TABLE_FORMATS
 from merbench.wording import counted
 
 ORDER = 63
@@ -40,13 +42,24 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     add_selection_arguments(report)
-    report.add_argument("--format", choices=("md", "csv", "json", "latex", "html"), help="output format (default: from the suffix)")
+    report.add_argument("--format", choices=("md", "csv", "json", "latex", "html", *TABLE_FORMATS), metavar="FORMAT",
+                        help="--output's format: md, csv, json, latex or html (default: from the suffix); or, as for "
+                        "every command, how tables on the terminal look: auto, table or plain")
     report.add_argument("--output", type=Path, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
-    report.add_argument("--figures", type=Path, metavar="DIR", help="write confusion-matrix and per-fold PNGs into DIR")
+    report.add_argument("--figures", type=figures_folder, metavar="DIR",
+                        help="write confusion-matrix and per-fold PNGs into DIR")
     report.add_argument("--leakage", type=Path, metavar="SUMMARY.json",
                         help="render a leakage study's summary (merbench leakage --json) instead of stored runs: the "
                         "table on the terminal, or --output FILE as md, json or html")
     report.set_defaults(handler=execute)
+
+
+def figures_folder(text: str) -> Path:
+    """``--figures DIR`` as a ``Path``; an empty value is refused (``Path("")`` is the current folder, which would
+    fill with PNG files)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty; give the folder to write the figures into, e.g. --figures figures/")
+    return Path(text).expanduser()
 
 
 LEAKAGE_FORMATS = ("md", "json", "html")
@@ -144,5 +157,5 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if figures is not None:
         row_of = {id(run): row for (row, _), run in comparison.runs.items()}  # each figure titled with its table row
         written = write_figures(shown, figures, args.metric, [row_of[id(run)] for run in shown])  # the runs shown
-        err.print(f"{counted(written, 'figure')} written to {escape(str(args.figures))}", soft_wrap=True, highlight=False)
+        err.print(f"{counted(written, 'figure')} written to {escape(printable_line(str(args.figures)))}", soft_wrap=True, highlight=False)
     return 0

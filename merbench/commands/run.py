@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
 from merbench.errors import DataError, RunFailed, UsageError
+from merbench.escaping import printable_line
 from merbench.wording import counted
 
 if TYPE_CHECKING:
@@ -26,6 +27,14 @@ RUN_EPILOG = """  merbench run --model convmixer --dataset synthetic --profile q
   merbench run --model ststnet --dataset synthetic --protocol loso --set engine.parallel_folds=auto
   merbench run --model ststnet --dataset synthetic --executor ray --set executor.address=HEAD:6379
 """
+
+
+def run_examples() -> str:
+    """``run --help``'s examples: the top-level help's ``merbench run`` lines, then the run-only ones."""
+    own = [line for line in EPILOG.splitlines()[1:] if line.strip().startswith("merbench run ")]
+    return "examples:\n" + "\n".join(own) + "\n" + RUN_EPILOG
+
+
 RESUME_CONFLICTS = ("model", "dataset", "protocol", "profile", "epochs", "seed", "config")
 """The run options ``--resume`` refuses: they are the stored run's. ``--root`` and ``--device`` belong to the machine,
 not to the run, and may be given (the stored content key of the inputs refuses other data)."""
@@ -38,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="train and evaluate a model on a dataset under a protocol",
         description="Train and evaluate MODEL on DATASET under PROTOCOL and print per-fold and pooled scores. "
         "Every run is recorded in the results store as its folds complete (see `merbench runs`).",
-        epilog=EPILOG + RUN_EPILOG,
+        epilog=run_examples(),
         formatter_class=HelpFormatter,
     )
     run.add_argument("--model", help="model plugin name (see `merbench list models`)")
@@ -52,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--seeds", type=int, metavar="N",
                      help="repeat the run with N consecutive seeds and report mean ± std across seeds (default 1; "
                      "with --config result.json: as many as that run had)")
-    run.add_argument("--device", help="auto (CUDA when present, else CPU; the default), cpu or cuda")
+    run.add_argument("--device", help="auto (CUDA when present, else CPU; the default), cpu, cuda or cuda:N")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="set an option, e.g. model.depth=8, engine.lr=0.001, flow.method=dis (repeatable; "
                      "several KEY=VALUE may follow one --set)", nargs="+")
@@ -189,7 +198,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         err.print(f"Resumed: {counted(reused, 'completed fold')} reused from the store, the rest trained now")
     print_result(out, result)
     if store is not None:
-        err.print(escape(f"Stored as run {run_id} in {store.path} (merbench show {run_id})"), highlight=False)
+        err.print(escape(printable_line(f"Stored as run {run_id} in {store.path} (merbench show {run_id})")), highlight=False)
     if args.json is not None:
         try:
             write_output(args.json_target, json.dumps(result.to_dict(), indent=2))
@@ -199,7 +208,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             raise RunFailed(f"{exc}; the run itself finished and its result is {'stored' if store else 'not stored'}: "
                             f"{again}") from None
         if args.json_target is not None:
-            err.print(f"Result written to {escape(str(args.json))}", soft_wrap=True, highlight=False)
+            err.print(f"Result written to {escape(printable_line(str(args.json)))}", soft_wrap=True, highlight=False)
     return 0
 
 

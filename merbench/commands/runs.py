@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from merbench.commands import HelpFormatter
+from merbench.escaping import printable_line
 
 ORDER = 60
 
@@ -49,7 +50,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     runs.add_argument("--model", help="only runs of this model")
     runs.add_argument("--dataset", help="only runs on this dataset")
     runs.add_argument("--protocol", help="only runs under this protocol")
-    runs.add_argument("--status", choices=("complete", "running", "interrupted", "failed"), help="only runs with this status")
+    runs.add_argument("--status", choices=("complete", "running", "interrupted", "failed"), metavar="STATUS",
+                      help="only runs with this status: complete, running, interrupted or failed")
     runs.add_argument("--limit", type=run_limit, default=50, metavar="N", help="show at most N runs (default 50; 0: all)")
     runs.add_argument("--json", nargs="?", const="-", default=None, type=stdout_only, metavar="-",
                       help="print the runs as JSON to stdout (for scripts; `--json -` says the same)")
@@ -203,8 +205,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(limited, highlight=False)
         return 0
     if not summaries:
-        out.print(escape(f"No runs in {path} match{others or '. Record one with `merbench run` (see `merbench run --help`).'}"),
-                  highlight=False)
+        advice = others or ". Record one with `merbench run` (see `merbench run --help`)."
+        out.print(escape(printable_line(f"No runs in {path} match{advice}")), highlight=False)
         return 0
     print_table(out, runs_table(path, summaries, leaks))
     if more:

@@ -7,10 +7,18 @@ from pathlib import Path
 
 from rich.console import Console
 
+from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
 from merbench.wording import percent
 
 ORDER = 50
+
+EXAMPLES = """examples:
+  merbench significance a.json b.json                 # result files written by merbench run --json
+  merbench significance 20261205-180556 20261205-1806  # stored runs: ids or unique prefixes
+  merbench significance a.json b.json --metric uar --resample clips
+  merbench significance a.json b.json --json significance.json
+"""
 
 
 MIN_RESAMPLES, MAX_RESAMPLES = 100, 100_000
@@ -24,6 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="is run B better than run A? paired Wilcoxon test over folds and a bootstrap interval",
         description="Compare two results of the same dataset and protocol made on the same folds (same --seed): "
         "Wilcoxon signed-rank test over per-fold scores and a paired bootstrap 95% interval of the pooled difference (B - A).",
+        epilog=EXAMPLES,
+        formatter_class=HelpFormatter,
     )
     significance.add_argument("run_a", type=Path, metavar="A", help="run A: a result file (merbench run --json) or a "
                               "stored run's id (or a unique prefix; see merbench runs)")
@@ -32,9 +42,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                               help="the per-fold score compared (default uf1)")
     significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples, 100 to 100000 (default 2000)")
     significance.add_argument("--resample", choices=("subjects", "clips"), default="subjects",
-                              help="what each bootstrap draw picks: subjects, each with all its test clips (default: "
-                              "clips of one person are alike, so drawing them one by one gives a narrower interval "
-                              "than the data support), or clips one by one, as many papers do")
+                              help="what each bootstrap draw picks: subjects (the default), each with all its test "
+                              "clips, since clips of one person are alike and drawing them one by one gives a "
+                              "narrower interval than the data support; or clips one by one, as many papers do")
     significance.add_argument("--json", type=Path, metavar="FILE",
                               help="also write the comparison as JSON to FILE (- for stdout; the table then goes to "
                               "stderr)")

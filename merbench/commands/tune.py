@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
+from merbench.escaping import printable_line
 
 ORDER = 12
 
@@ -49,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                      "; without it: profile: in --config, else default")
     tune.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
     tune.add_argument("--seed", type=int, help="seed of folds, sampler, initialisation and batches (default 0)")
-    tune.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
+    tune.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU; the default), cpu, cuda or cuda:N")
     tune.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                       help="fix an option for every trial, e.g. engine.epochs=10 (repeatable)")
     tune.add_argument("--config", type=Path, help="YAML file of fixed options (sections model:, engine:, ...)")
@@ -105,6 +106,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json is not None:
         write_output(json_target, json.dumps(summary, indent=2))
         if json_target is not None:
-            err.print(f"Summary written to {escape(str(args.json))}", soft_wrap=True, highlight=False)
+            err.print(f"Summary written to {escape(printable_line(str(args.json)))}", soft_wrap=True, highlight=False)
     return 0
 
