@@ -329,3 +329,17 @@ def test_report_format_takes_the_table_formats_every_command_takes(run_cli, tmp_
     written = run_cli("report", "--leakage", shipped, "--format", "plain", "--output", str(tmp_path / "leak.md"))
     assert written.code == 0, written.err
     assert (tmp_path / "leak.md").read_text().startswith("| variant | what leaks |"), "md, from the suffix"
+
+
+def test_leakage_takes_executor_as_run_grid_and_tune_do(run_cli):
+    """`leakage --executor ray` was refused as an unknown option; it sets executor.name for every variant."""
+    from merbench.config import with_executor_flag
+    from merbench.leakage import plan_study
+    from merbench.registry import get_registry
+
+    study = plan_study(get_registry(), model="ststnet", dataset="synthetic", protocol=None, profile="quick", seed=None,
+                       seeds=1, device="cpu", root=None, epochs=None, sets=with_executor_flag({}, "ray"))
+    assert {config.sections["executor"]["name"] for _, config in study.configs()} == {"ray"}
+    clash = run_cli("leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                    "--executor", "ray", "--set", "executor.name=local")
+    assert clash.code == 2 and "--executor ray and --set executor.name=local disagree" in clash.err

@@ -58,6 +58,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="an option for every variant, e.g. engine.epochs=10 (protocol.* options go to the "
                         "variants whose protocol has them)")
     parser.add_argument("--config", type=Path, help="YAML file of options for every variant")
+    parser.add_argument("--executor", choices=["local", "ray"],
+                        help="where each variant's folds train: local (this machine, default) or ray (a Ray cluster; "
+                        "see --set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the summary to FILE (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--store", type=Path, metavar="PATH",
@@ -71,7 +74,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench leakage``."""
-    from merbench.config import parse_set
+    from merbench.config import parse_set, with_executor_flag
     from merbench.leakage import plan_study, preflight_study
     from merbench.outputs import check_command_output, check_store_outside_datasets
     from merbench.registry import get_registry
@@ -86,7 +89,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out = err  # `--json -`: stdout holds the JSON alone
     study = plan_study(registry, model=args.model, dataset=args.dataset, protocol=args.protocol, profile=args.profile,
                        seed=args.seed, seeds=args.seeds, device=args.device, root=args.root, epochs=args.epochs,
-                       sets=parse_set(flatten_sets(args.sets)), config_file=args.config)
+                       sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config),
+                       config_file=args.config)
     preflight_study(study, registry)  # every variant's usage errors before any run is recorded
     check_store_outside_datasets(args)
     store = None if args.no_store else ResultStore(args.store)
