@@ -166,7 +166,8 @@ def run_study(study: Study, run: Runner) -> tuple[list[RunResult], list[tuple[Va
 
 
 def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Variant, list[RunResult]]],
-                  seconds: float, command: str, reused: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  seconds: float, command: str, reused: list[dict[str, Any]] | None = None,
+                  resample: str = "subjects") -> dict[str, Any]:
     """The study's summary (``merbench.leakage_summary.summarise``) with what was run and how long it took.
 
     ``seconds`` is this command's wall time; ``seconds_of_runs`` the runs' own times (``seconds.total``), reused
@@ -180,4 +181,4 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
              "seconds_of_runs": round(sum(float(run.seconds.total) for run in runs), 1), "reused": list(reused or []),
              "left_out": list(study.left_out),
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky])
+    return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky], unit=resample)

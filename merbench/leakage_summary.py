@@ -9,11 +9,12 @@ that every run scored: a variant that also tests clips the honest run does not
 scored on the honest run's clips alone, so that its inflation is the
 difference of the two UF1s (each run's own pooled scores stay in ``runs``).
 
-The bootstrap resamples **clips**, paired: each of ``resamples`` draws picks
-the clips scored by every run (with replacement) once, and every run of every
-variant and seed is scored on that same draw, each sample weighted by how often
-its clip was drawn. A variant that scores several samples per clip
-(``frame-10fold``) is thereby resampled by clip too, so its near-copies never
+The bootstrap is paired: each of ``resamples`` draws picks test **subjects**
+with replacement, each with all its clips that every run scored (or, with
+``unit="clips"``, those clips one by one), and every run of every variant and
+seed is scored on that same draw, each sample weighted by how often its subject
+(clip) was drawn. A variant that scores several samples per clip
+(``frame-10fold``) is thereby resampled with its clips, so its near-copies never
 count as independent evidence. The interval is the percentile interval of the
 drawn inflations (``confidence``, 95 % by default); the draws come from a fixed
 seed, so a summary repeats.
@@ -66,14 +67,36 @@ def common_clips(results: Sequence[RunResult]) -> list[str]:
     return [clip for clip in seen[0] if clip in shared] if seen else []
 
 
+UNITS = ("subjects", "clips")
+"""What one bootstrap draw of ``bootstrap_inflation`` picks, as ``merbench significance --resample`` names it."""
+
+
+def draw_units(results: Sequence[RunResult], clips: Sequence[str], unit: str) -> tuple[np.ndarray, str]:
+    """For each of ``clips``, the index of the unit a bootstrap draw picks it with, and that unit: its subject
+    (``unit="subjects"``; every clip of a drawn subject comes along) or the clip itself. Subjects fall back to
+    clips when a result does not record its samples' subjects (an older merbench)."""
+    if unit == "subjects":
+        subject_of: dict[str, str] = {}
+        for result in results:
+            for row in result.predictions or []:
+                if row.subject is None or not str(row.subject):
+                    return np.arange(len(clips)), "clips"
+                subject_of.setdefault(row.clip_id, str(row.subject))
+        index = {subject: i for i, subject in enumerate(dict.fromkeys(subject_of[clip] for clip in clips))}
+        return np.array([index[subject_of[clip]] for clip in clips], dtype=np.int64), "subjects"
+    return np.arange(len(clips)), "clips"
+
+
 def bootstrap_inflation(honest: Sequence[RunResult], variants: Sequence[Sequence[RunResult]],
                         n_classes: int, resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
-                        seed: int = BOOTSTRAP_SEED) -> list[dict[str, float]]:
+                        seed: int = BOOTSTRAP_SEED, unit: str = "subjects") -> list[dict[str, Any]]:
     """Each variant's UF1 inflation over the honest runs (same seeds, paired by clip) and its bootstrap interval.
 
-    ``honest[s]`` and ``variants[v][s]`` are the results of seed ``s``.
-    Returns, per variant, ``{"uf1": point, "low": ..., "high": ..., "clips": n}``
-    in fractions; the point estimate is on the clips every run scored.
+    ``honest[s]`` and ``variants[v][s]`` are the results of seed ``s``. Each draw picks ``unit``: test subjects,
+    each with all its clips (clips of one person are alike, so drawing them one by one gives a narrower interval
+    than the data support), or clips (``draw_units``). Returns, per variant, ``{"uf1": point, "low": ...,
+    "high": ..., "clips": n, "unit": "subjects" or "clips"}`` in fractions; the point estimate is on the clips
+    every run scored.
     """
     everything = list(honest) + [result for runs in variants for result in runs]
     clips = common_clips(everything)
@@ -82,9 +105,11 @@ def bootstrap_inflation(honest: Sequence[RunResult], variants: Sequence[Sequence
     position = {clip: i for i, clip in enumerate(clips)}
     honest_rows = [_rows(result, position) for result in honest]
     variant_rows = [[_rows(result, position) for result in runs] for runs in variants]
+    unit_of, drawn = draw_units(everything, clips, unit)
+    n_units = int(unit_of.max()) + 1
     rng = np.random.default_rng(seed)
-    draws = [np.ones(len(clips))] + [np.bincount(rng.integers(0, len(clips), len(clips)), minlength=len(clips)).astype(float)
-                                     for _ in range(resamples)]
+    draws = [np.ones(len(clips))] + [np.bincount(rng.integers(0, n_units, n_units), minlength=n_units)[unit_of]
+                                     .astype(float) for _ in range(resamples)]
 
     def score(rows: tuple[np.ndarray, np.ndarray, np.ndarray], counts: np.ndarray) -> float:
         where, labels, predictions = rows
@@ -97,7 +122,8 @@ def bootstrap_inflation(honest: Sequence[RunResult], variants: Sequence[Sequence
                                for counts in draws])
         tail = (1 - confidence) / 2
         low, high = np.quantile(inflations[1:], [tail, 1 - tail]) if resamples else (np.nan, np.nan)
-        summaries.append({"uf1": float(inflations[0]), "low": float(low), "high": float(high), "clips": len(clips)})
+        summaries.append({"uf1": float(inflations[0]), "low": float(low), "high": float(high), "clips": len(clips),
+                          "unit": drawn})
     return summaries
 
 
@@ -159,8 +185,8 @@ def study_time(summary: Mapping[str, Any]) -> str:
 
 def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
               variants: Sequence[tuple[Mapping[str, Any], Sequence[RunResult]]],
-              resamples: int = RESAMPLES, confidence: float = CONFIDENCE) -> dict[str, Any]:
-    """The JSON-ready summary of a study.
+              resamples: int = RESAMPLES, confidence: float = CONFIDENCE, unit: str = "subjects") -> dict[str, Any]:
+    """The JSON-ready summary of a study; ``unit``: what a bootstrap draw picks (``bootstrap_inflation``).
 
     ``study`` holds what was run (``model``, ``dataset``, ``protocol``,
     ``profile``, ``seeds``, ``command``...); ``honest`` the honest results
@@ -172,7 +198,11 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
     (``not_occurred``, ``missed_leaks``).
     """
     n_classes = len(honest[0].classes)
-    inflation = bootstrap_inflation(honest, [runs for _, runs in variants], n_classes, resamples, confidence)
+    inflation = bootstrap_inflation(honest, [runs for _, runs in variants], n_classes, resamples, confidence,
+                                    unit=unit)
+    drawn = inflation[0]["unit"] if inflation else "clips"
+    for gain in inflation:
+        del gain["unit"]
     clips = set(common_clips([*honest, *(run for _, runs in variants for run in runs)]))
 
     def entry(description: Mapping[str, Any], runs: Sequence[RunResult], gain: dict[str, float] | None) -> dict[str, Any]:
@@ -196,9 +226,12 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
         "classes": list(honest[0].classes),
         "environment": dict(honest[0].environment),
         "bootstrap": {
-            "resamples": resamples, "confidence": confidence, "seed": BOOTSTRAP_SEED, "unit": "clip", "paired": True,
-            "method": "percentile interval of the seed-averaged UF1 difference over paired resamples of the clips "
-                      "every run scored (each sample weighted by how often its clip was drawn)",
+            "resamples": resamples, "confidence": confidence, "seed": BOOTSTRAP_SEED, "unit": drawn.rstrip("s"),
+            "paired": True,
+            "method": "percentile interval of the seed-averaged UF1 difference over paired resamples of "
+                      + ("the test subjects, each with all its clips that every run scored (each sample weighted by "
+                         "how often its subject was drawn)" if drawn == "subjects" else
+                         "the clips every run scored (each sample weighted by how often its clip was drawn)"),
         },
         "variants": [entry(honest_entry, honest, None)] + [entry(description, runs, gain)
                                                           for (description, runs), gain in zip(variants, inflation)],
@@ -234,6 +267,14 @@ def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
     return summary
 
 
+def resampled_text(summary: Mapping[str, Any]) -> str:
+    """What each bootstrap draw of a summary picked, for a caption: "the test subjects, each with all its clips"
+    (``bootstrap.unit`` ``subject``) or "the clips" (``clip``, the unit of summaries written before there was a
+    choice)."""
+    unit = (summary.get("bootstrap") or {}).get("unit", "clip")
+    return "the test subjects, each with all its clips" if unit == "subject" else "the clips"
+
+
 NUMBER, WHOLE, TEXT, LIST, TABLE = "a number", "a whole number", "a text", "a list", "an object"
 """What a field of a summary must hold, in the words of the message that says it does not."""
 
@@ -248,7 +289,7 @@ _FIELDS: dict[str, dict[str, tuple[str, bool]]] = {  # field: (kind, required); 
     "inflation": {"uf1": (NUMBER, True), "low": (NUMBER, True), "high": (NUMBER, True)},
     "run": {"seed": (WHOLE, True), "n_samples": (WHOLE, True), "uf1": (NUMBER, True), "uar": (NUMBER, True),
             "accuracy": (NUMBER, True), "seconds": (NUMBER, True)},
-    "bootstrap": {"confidence": (NUMBER, False), "resamples": (WHOLE, False)},
+    "bootstrap": {"confidence": (NUMBER, False), "resamples": (WHOLE, False), "unit": (TEXT, False)},
     "left_out": {"name": (TEXT, True), "why": (TEXT, True)},
 }
 

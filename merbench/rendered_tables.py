@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from merbench.errors import UsageError
 from merbench.escaping import markdown_cell, markdown_code
-from merbench.leakage_summary import load_summary, study_time
+from merbench.leakage_summary import load_summary, resampled_text, study_time
 from merbench.regress import Baseline, Entry, load_baseline
 from merbench.report import leakage_inflation, leakage_what
 from merbench.wording import percent
@@ -200,7 +200,8 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
     return ("\n".join(lines) + "\n\n"
             f"{_code(summary['model'])} on {_code(summary['dataset'])}, {_text(summary.get('profile', '?'))} profile ({scores}). ΔUF1: "
             f"the variant's UF1 minus the honest UF1 of the same seed, with a {confidence:g} % percentile interval "
-            f"over {_text(boot.get('resamples', '?'))} paired bootstrap resamples of the clips. Measured with "
+            f"over {_text(boot.get('resamples', '?'))} paired bootstrap resamples of {_text(resampled_text(summary))}. "
+            "Measured with "
             f"{_code(summary.get('command', 'merbench leakage'))} in {_text(study_time(summary))} on "
             f"{_text(environment.get('device', 'an unknown device'))}, {_text(summary.get('created', '?'))}, merbench "
             f"{_text(environment.get('merbench', '?'))}, torch {_text(environment.get('torch', '?'))}; rendered from "

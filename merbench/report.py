@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
+from merbench.leakage_summary import resampled_text
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
@@ -454,7 +455,7 @@ def leakage_caption(summary: dict[str, Any]) -> str:
     left_out = "".join(f" Not run: {item['name']} ({item['why']})." for item in summary.get("left_out") or [])
     return (f"Scores in % ({over}). ΔUF1: the variant's UF1 minus the honest UF1 of the same seed, in points, "
             f"with a {100 * float(boot.get('confidence', 0.95)):g} % bootstrap interval "
-            f"({boot.get('resamples', '?')} paired resamples of the clips).{left_out}")
+            f"({boot.get('resamples', '?')} paired resamples of {resampled_text(summary)}).{left_out}")
 
 
 def leakage_table(summary: dict[str, Any]) -> DataTable:

@@ -250,13 +250,39 @@ def test_inflation_is_paired_by_clip():
     labels = list(np.arange(60) % 3)
     honest = list(np.where(rng.random(60) < 0.5, labels, (np.array(labels) + 1) % 3))
     same = bootstrap_inflation([_result(ids, labels, honest)], [[_result(ids, labels, honest)]], 3, resamples=200)[0]
-    assert same == {"uf1": 0.0, "low": 0.0, "high": 0.0, "clips": 60}
+    assert same == {"uf1": 0.0, "low": 0.0, "high": 0.0, "clips": 60, "unit": "clips"}  # no subjects recorded
     perfect = bootstrap_inflation([_result(ids, labels, honest)], [[_result(ids, labels, labels)]], 3, resamples=200)[0]
     assert 0 < perfect["low"] <= perfect["uf1"] <= perfect["high"]
     # three frame samples per clip, all right: the same inflation as one right sample per clip
     frames = _result([f"{c}#{k}" for c in ids for k in range(3)], [y for y in labels for _ in range(3)],
                      [y for y in labels for _ in range(3)], [c for c in ids for _ in range(3)])
-    assert bootstrap_inflation([_result(ids, labels, honest)], [[frames]], 3, resamples=200)[0] == pytest.approx(perfect)
+    framed = bootstrap_inflation([_result(ids, labels, honest)], [[frames]], 3, resamples=200)[0]
+    assert framed.pop("unit") == perfect.pop("unit") and framed == pytest.approx(perfect)
+
+
+def test_the_interval_draws_subjects_with_all_their_clips_unless_clips_are_asked_for():
+    """Clips of one person are alike: here each subject's clips are all right or all wrong, so drawing clips one
+    by one counts 60 independent pieces of evidence where there are 6, and gives a narrower interval."""
+    rng = np.random.default_rng(3)
+    ids = [f"c{i}" for i in range(60)]
+    labels = list(np.arange(60) % 3)
+    subjects = [f"s{i // 10}" for i in range(60)]
+    wrong_subjects = set(rng.choice(6, 3, replace=False).tolist())
+    honest = [y if int(s[1:]) not in wrong_subjects else (y + 1) % 3 for y, s in zip(labels, subjects)]
+
+    def result(predictions):
+        rows = [{**row, "subject": subject} for row, subject in zip(_rows(ids, labels, predictions), subjects)]
+        return minimal_result(predictions=rows, n_samples=60, seed=0, run_id="r", leakage={"leaks": []})
+
+    by_subject = bootstrap_inflation([result(honest)], [[result(labels)]], 3, resamples=500)[0]
+    by_clip = bootstrap_inflation([result(honest)], [[result(labels)]], 3, resamples=500, unit="clips")[0]
+    assert (by_subject["unit"], by_clip["unit"]) == ("subjects", "clips")
+    assert by_subject["uf1"] == by_clip["uf1"] > 0
+    assert by_subject["high"] - by_subject["low"] > 1.5 * (by_clip["high"] - by_clip["low"])
+    summary = summarise({"model": "m", "dataset": "d", "protocol": "loso", "seeds": [0]}, [result(honest)],
+                        [({"name": "v", "what": "w", "expected_leaks": []}, [result(labels)])], resamples=50)
+    assert summary["bootstrap"]["unit"] == "subject" and "test subjects" in summary["bootstrap"]["method"]
+    assert "unit" not in summary["variants"][1]["inflation"]
 
 
 def test_summary_names_variants_leaks_and_runs():

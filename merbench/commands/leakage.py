@@ -38,8 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Run MODEL on DATASET under the honest protocol and under each leaky variant (sample-level "
         "folds, frame-level folds, epoch selection on the test fold, normalisation on all samples) with the same "
         "seeds, and print one table: each variant with what leaks, its UF1, UAR and accuracy, and the UF1 inflation "
-        "over the honest run with a paired bootstrap interval (each draw picks clips, with every run's samples of "
-        "them; docs/leakage.md). Every run is recorded in the results store; --json keeps the summary "
+        "over the honest run with a paired bootstrap interval (each draw picks test subjects with all their clips, "
+        "or with --resample clips clips one by one; docs/leakage.md). Every run is recorded in the results store; --json keeps the summary "
         "(merbench report --leakage FILE renders it).",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
@@ -61,6 +61,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--executor", choices=["local", "ray"],
                         help="where each variant's folds train: local (this machine, default) or ray (a Ray cluster; "
                         "see --set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
+    parser.add_argument("--resample", choices=("subjects", "clips"), default="subjects",
+                        help="what each draw of the ΔUF1 interval picks: test subjects (the default), each with all "
+                        "its clips, since clips of one person are alike and drawing them one by one gives a narrower "
+                        "interval than the data support; or clips one by one (as merbench significance --resample)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the summary to FILE (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--store", type=Path, metavar="PATH",
@@ -139,7 +143,7 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
                       "--stored to reuse them")
         raise
     command = "merbench " + " ".join(shlex.quote(part) for part in sys.argv[1:]) if sys.argv[1:] else "merbench leakage"
-    return study_summary(study, honest, leaky, seconds, command, reused)
+    return study_summary(study, honest, leaky, seconds, command, reused, resample=args.resample)
 
 
 def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict, target) -> None:
