@@ -92,3 +92,13 @@ def test_an_empty_output_file_given_as_the_store_is_not_turned_into_one(run_cli,
     text = one_error(run_cli("run", *QUICK[:-2], "--quiet", "--store", str(empty)))
     assert "an empty .json file, not a results store" in text
     assert empty.read_bytes() == b""
+
+
+@pytest.mark.parametrize("args", [["run", *QUICK, "--json", "sub/"], ["report", "--output", "out/"],
+                                  ["audit", "r.json", "--json", "sub/"]])
+def test_an_output_name_ending_in_a_slash_is_a_folder_not_a_file_of_that_name(run_cli, tmp_path, monkeypatch, args):
+    """`--json sub/` wrote a file named `sub` (Path drops the trailing slash)."""
+    monkeypatch.chdir(tmp_path)
+    text = one_error(run_cli(*args))
+    assert "ends in '/', so it names a folder, not a file" in text
+    assert not list(tmp_path.iterdir())

@@ -78,6 +78,18 @@ EPILOG = """examples:
 """
 
 
+def output_file(text: str):
+    """``--json FILE`` / ``--output FILE`` as a ``Path``; a name ending in ``/`` names a folder, which ``Path`` would
+    quietly turn into a file of that name (``sub/`` → ``sub``): refused."""
+    import os
+    from pathlib import Path
+
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"'{text}' ends in '/', so it names a folder, not a file; give a file name "
+                                         f"in it, e.g. {text}result.json")
+    return Path(text)
+
+
 def dataset_folder(text: str):
     """``--root DIR`` as a ``Path``; an empty value is refused (``Path("")`` would be the current folder)."""
     from pathlib import Path

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter
+from merbench.commands import HelpFormatter, output_file
 from merbench.wording import counted, some_of
 
 ORDER = 40
@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files to audit")
-    audit.add_argument("--json", type=Path, metavar="FILE",
+    audit.add_argument("--json", type=output_file, metavar="FILE",
                        help="also write every file's checks as JSON to FILE (- for stdout; the tables then go to stderr)")
 
     audit.set_defaults(handler=execute)

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, flatten_sets, output_file, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
 from merbench.escaping import printable_line
@@ -77,7 +77,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       "training it again, and continue a cell's interrupted run (after an interruption: the finished "
                       "cells are kept, the interrupted one keeps its finished folds, the rest run)")
     grid.add_argument("--quiet", action="store_true", help="no progress bars")
-    grid.add_argument("--json", type=Path, help="write the grid's cells, comparison and full results to this file (- for stdout)")
+    grid.add_argument("--json", type=output_file, help="write the grid's cells, comparison and full results to this file (- for stdout)")
     grid.set_defaults(handler=execute)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems, reusable_stored_run
+from merbench.commands import (HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems,
+                               reusable_stored_run)
 from merbench.errors import UsageError
 from merbench.escaping import printable_line
 from merbench.wording import counted
@@ -65,7 +66,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="what each draw of the ΔUF1 interval picks: test subjects (the default), each with all "
                         "its clips, since clips of one person are alike and drawing them one by one gives a narrower "
                         "interval than the data support; or clips one by one (as merbench significance --resample)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the summary to FILE (- for stdout)")
+    parser.add_argument("--json", type=output_file, metavar="FILE", help="write the summary to FILE (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--store", type=Path, metavar="PATH",
                         help="results store to record the runs in (default: $MERBENCH_STORE or the user data dir)")

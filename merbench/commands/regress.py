@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from merbench.argument_types import NameList
-from merbench.commands import HelpFormatter, reusable_stored_run
+from merbench.commands import HelpFormatter, output_file, reusable_stored_run
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import printable
 from merbench.wording import counted
@@ -59,7 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="with --seeds: smallest tolerance, as a fraction 0..1 (default 0.03)")
     regress.add_argument("--root", action="append", default=[], metavar="DATASET=DIR",
                          help="the folder of your copy of a dataset the baseline uses (repeatable), e.g. casme2=/data/CASME2")
-    regress.add_argument("--json", type=Path, metavar="FILE", help="write the checks as JSON to FILE ('-': standard output)")
+    regress.add_argument("--json", type=output_file, metavar="FILE", help="write the checks as JSON to FILE ('-': standard output)")
     regress.add_argument("--add-missing", action="store_true",
                          help="with --update: add an entry (the file's defaults) for every installed model not in the baseline")
     regress.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")

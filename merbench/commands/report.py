@@ -9,7 +9,7 @@ from typing import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter
+from merbench.commands import HelpFormatter, output_file
 from merbench.commands.compare import add_selection_arguments, selected_comparison
 from merbench.escaping import printable_line
 from merbench.tables import FORMATS as TABLE_FORMATS
@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--format", choices=("md", "csv", "json", "latex", "html", *TABLE_FORMATS), metavar="FORMAT",
                         help="--output's format: md, csv, json, latex or html (default: from the suffix); or, as for "
                         "every command, how tables on the terminal look: auto, table or plain")
-    report.add_argument("--output", type=Path, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
+    report.add_argument("--output", type=output_file, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
     report.add_argument("--figures", type=figures_folder, metavar="DIR",
                         help="write confusion-matrix and per-fold PNGs into DIR")
     report.add_argument("--leakage", type=Path, metavar="SUMMARY.json",

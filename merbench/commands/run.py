@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
+from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.escaping import printable_line
 from merbench.wording import counted
@@ -70,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--executor", choices=["local", "ray"],
                      help="where folds train: local (this machine, default) or ray (a Ray cluster; see "
                      "--set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
-    run.add_argument("--json", type=Path, help="write the machine-readable result to this file (- for stdout)")
+    run.add_argument("--json", type=output_file, help="write the machine-readable result to this file (- for stdout)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--store", type=Path, metavar="PATH",
                      help="results store (SQLite) to record the run in (default: $MERBENCH_STORE or the user data dir)")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from merbench.commands import HelpFormatter
+from merbench.commands import HelpFormatter, output_file
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import printable, printable_line
 
@@ -38,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     show.add_argument("run_id", metavar="RUN_ID", help="id of the run (or a unique prefix); see `merbench runs`")
-    show.add_argument("--json", type=Path, metavar="FILE", help="also write the stored result to FILE (as `merbench run --json`; - for stdout)")
+    show.add_argument("--json", type=output_file, metavar="FILE", help="also write the stored result to FILE (as `merbench run --json`; - for stdout)")
     add_store_argument(show)
     show.set_defaults(handler=execute)
 

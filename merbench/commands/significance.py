@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from merbench.commands import HelpFormatter
+from merbench.commands import HelpFormatter, output_file
 from merbench.commands.runs import add_store_argument
 from merbench.wording import percent
 
@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                               help="what each bootstrap draw picks: subjects (the default), each with all its test "
                               "clips, since clips of one person are alike and drawing them one by one gives a "
                               "narrower interval than the data support; or clips one by one, as many papers do")
-    significance.add_argument("--json", type=Path, metavar="FILE",
+    significance.add_argument("--json", type=output_file, metavar="FILE",
                               help="also write the comparison as JSON to FILE (- for stdout; the table then goes to "
                               "stderr)")
     add_store_argument(significance)

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, print_plugin_problems
+from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
 from merbench.escaping import printable_line
 
 ORDER = 12
@@ -64,7 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="continue the stored trials of this tune (an error when there are none); without it "
                       "stored trials of the same options are reused too")
     tune.add_argument("--fresh", action="store_true", help="delete this tune's stored trials and start over")
-    tune.add_argument("--json", type=Path, help="write the summary to this file (- for stdout)")
+    tune.add_argument("--json", type=output_file, help="write the summary to this file (- for stdout)")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
     tune.set_defaults(handler=execute)
 
