@@ -25,6 +25,7 @@ from merbench.store import default_store_path, on_read_only_file_system
 
 STDOUT = "-"
 STDOUT_NAMES = (STDOUT, "/dev/stdout")
+STDERR_NAMES = ("/dev/stderr", "/dev/fd/2", "/proc/self/fd/2")
 SQLITE_HEADER = b"SQLite format 3\x00"
 STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -89,6 +90,9 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     """
     if str(path) in STDOUT_NAMES:
         return None
+    if str(path) in STDERR_NAMES:  # a file merbench cannot replace atomically, and its messages' stream
+        raise UsageError(f"{option} {path}: merbench writes its messages there; give a file name, or - for stdout "
+                         f"(e.g. {option} - 2>/dev/null)")
     given = Path(path).expanduser()
     try:
         target = resolved_path(given)

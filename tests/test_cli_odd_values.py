@@ -102,3 +102,11 @@ def test_an_output_name_ending_in_a_slash_is_a_folder_not_a_file_of_that_name(ru
     text = one_error(run_cli(*args))
     assert "ends in '/', so it names a folder, not a file" in text
     assert not list(tmp_path.iterdir())
+
+
+def test_json_to_stderr_says_where_messages_go_and_how_to_get_json_alone(run_cli, tmp_path):
+    """It said "cannot create a file in the folder /proc/NNN/fd"."""
+    result = tmp_path / "r.json"
+    result.write_text("{}")
+    text = one_error(run_cli("audit", str(result), "--json", "/dev/stderr"))
+    assert "--json /dev/stderr: merbench writes its messages there; give a file name, or - for stdout" in text
