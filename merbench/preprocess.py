@@ -306,6 +306,17 @@ def _frame_fix(path: Path) -> str:
     return CACHE_FRAME_FIX if _in_cache(path) else SKIP_OR_REPLACE_FRAME
 
 
+MISSING_CACHE_FRAME_FIX = ("merbench generated it into its cache, and it is gone (the cache cleared while the "
+                           "command ran, e.g. by `merbench cache clear`?): run the command again, which generates it "
+                           "anew")
+
+
+def _missing_frame_fix(path: Path) -> str:
+    """How to repair a frame that cannot be opened: generate it again when merbench made it (in the cache), else
+    check the dataset tree."""
+    return MISSING_CACHE_FRAME_FIX if _in_cache(path) else "check the dataset tree"
+
+
 def skip_reason(error: str) -> str:
     """A clip's read error without the advice to skip its clip: the reason a clip was skipped (dataset.strict=false),
     or the error of a dataset that has no ``strict`` option to skip it with."""
@@ -317,7 +328,8 @@ def read_bytes(path: Path, sample: Sample) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); check the dataset tree") from None
+        raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); {_missing_frame_fix(path)}") \
+            from None
 
 
 @contextmanager
@@ -452,7 +464,8 @@ class FrameHashes:
         try:
             stat = os.stat(path)
         except OSError as exc:
-            raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); check the dataset tree") from None
+            raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); {_missing_frame_fix(path)}") \
+            from None
         stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
         record = self.known.get(str(path))
         if _well_formed(record) and record[:3] == stamp:  # a damaged record is ignored: the file is hashed

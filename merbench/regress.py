@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -185,6 +186,17 @@ class Baseline:
     entries: list[Entry] = field(default_factory=list)
     written_defaults: dict[str, Any] = field(default_factory=dict)
     """``defaults:`` as the file has it (``defaults`` adds the built-in ones); ``--update`` writes this back."""
+    read_as: str | None = None
+    """With ``--update``: the file's ``file_stamp`` when it was read, so that the rewrite does not undo what another
+    update or an edit wrote meanwhile (``write_baseline``)."""
+
+
+def file_stamp(path: Path) -> str:
+    """The SHA-256 of ``path``'s bytes; ``""`` when there is no such file."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return ""
 
 
 def _where(path: Path, index: int | None) -> str:
@@ -299,13 +311,18 @@ def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) 
     built-in defaults, which the update then writes.
     """
     if start_new and not path.exists() and not path.is_symlink():
-        return parse_baseline({"version": 1, "defaults": copy.deepcopy(BUILTIN_DEFAULTS), "entries": []}, path)
+        baseline = parse_baseline({"version": 1, "defaults": copy.deepcopy(BUILTIN_DEFAULTS), "entries": []}, path)
+        baseline.read_as = ""
+        return baseline
+    stamp = file_stamp(path) if update else None
     data = read_yaml(path, f"--baseline {path}", kind="baseline file (YAML, format: docs/results.md)",
                      example=path / "baseline.yaml",
                      when_missing=f"create one with `merbench regress --baseline {path} --update --add-missing`")
     if update:
         refuse_shared_values(path, path.read_text(encoding="utf-8"))  # read as YAML just above: it is readable text
-    return parse_baseline(data, path)
+    baseline = parse_baseline(data, path)
+    baseline.read_as = stamp
+    return baseline
 
 
 def refuse_shared_values(path: Path, text: str) -> None:
@@ -678,8 +695,12 @@ def _reads_back(text: str, document: dict[str, Any]) -> bool:
         return False
 
 
-def write_baseline(path: Path, document: dict[str, Any]) -> None:
+def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = None) -> None:
     """Write a baseline document atomically (temporary file, then rename); the old file survives a failure.
+
+    ``read_as``: the file's ``file_stamp`` when the update read it. When the file has changed since (another
+    ``--update`` finished first, or a hand edit), it is left as it is and the update goes to a file beside it
+    (``NAME.updated.yaml``), and a ``UsageError`` says so: an update of hours never silently undoes another.
 
     An existing file keeps its comments and layout where its keys stay (``merbench.yaml_update``); a new one
     starts with a header saying how it is used.
@@ -703,6 +724,17 @@ def write_baseline(path: Path, document: dict[str, Any]) -> None:
         text = HEADER + plain_yaml_text(document)
     if original and b"\r\n" in target.read_bytes():  # a file kept with Windows line ends keeps them
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    if read_as is not None and file_stamp(target) != read_as:
+        side = target.with_name(f"{target.stem}.updated{target.suffix or '.yaml'}")
+        try:
+            write_output(side, text)
+        except UsageError as exc:
+            raise UsageError(f"--baseline {path}: changed while this update ran (another `merbench regress --update` "
+                             f"finished first, or an edit), and the update could not be written beside it ({exc})") \
+                from None
+        raise UsageError(f"--baseline {path}: changed while this update ran (another `merbench regress --update` "
+                         f"finished first, or an edit); it is left as it is now, and this update is in {side}: "
+                         "compare the two and keep one")
     try:
         write_output(target, text)
     except UsageError as exc:

@@ -83,3 +83,68 @@ def test_run_names_a_damaged_entry_whose_path_has_brackets_as_it_is(run_cli, tmp
     result = run_cli(*command)
     assert result.code == 0 and "does not match its checksum" in result.err
     assert "cache [x]" in result.err and "\\[" not in result.err
+
+
+# ------------------------------------------------------------------ the cache cleared while a command writes it
+
+
+def test_synthetic_data_whose_folder_is_cleared_while_generated_is_not_kept_half_written(tmp_path, monkeypatch):
+    """A `cache clear` during generation left a tree of the last subjects in place (its folder made again by the
+    next clip), which every later run then called damaged; the run itself blamed "the dataset tree"."""
+    import shutil
+
+    from merbench.errors import DataError
+    from merbench_plugins.datasets import synthetic
+
+    written = []
+    real_write = synthetic._write_frames
+
+    def write_then_clear(clip_dir, frames):
+        real_write(clip_dir, frames)
+        written.append(clip_dir)
+        if len(written) == 3:  # `merbench cache clear` removes the generator's folder here
+            shutil.rmtree(clip_dir.parent.parent)
+
+    monkeypatch.setattr(synthetic, "_write_frames", write_then_clear)
+    options = {"preset": "real", "subjects": 4, "clips_per_subject": 3, "size": 16, "frames": 6, "seed": 0,
+               "domains": 1}
+    with pytest.raises(DataError, match=r"was removed while the synthetic data was being generated .*run the command "
+                                        r"again"):
+        synthetic.load(None, options, tmp_path)
+    assert not [path for path in (tmp_path / "synthetic").iterdir()], "neither a published tree nor a temporary one"
+    monkeypatch.setattr(synthetic, "_write_frames", real_write)
+    assert len(synthetic.load(None, options, tmp_path).samples) == 12, "the next command generates it whole"
+
+
+def test_a_generated_frame_gone_from_the_cache_says_run_again_not_check_the_tree(tmp_path, monkeypatch):
+    from merbench.contracts import Sample
+    from merbench.errors import DataError
+    from merbench.preprocess import read_bytes
+
+    monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path / "cache"))
+    sample = Sample("s1/c1", "s1", 0, "d", (), 0, None, 0)
+    with pytest.raises(DataError, match=r"generated it into its cache, and it is gone .* run the command again"):
+        read_bytes(tmp_path / "cache" / "synthetic" / "k" / "s1" / "c1" / "img_000.png", sample)
+    with pytest.raises(DataError, match=r"\(No such file or directory\); check the dataset tree"):
+        read_bytes(tmp_path / "data" / "img_000.png", sample)
+
+
+def test_cache_clear_says_a_folder_made_again_meanwhile_was_made_again_not_unremovable(run_cli, tmp_path,
+                                                                                         monkeypatch):
+    from merbench.commands import cache as cache_command
+
+    root = tmp_path / "cache"
+    (root / "preprocess" / "ab").mkdir(parents=True)
+    (root / "preprocess" / "ab" / "x.npy").write_bytes(b"x")
+    monkeypatch.setenv("MERBENCH_CACHE", str(root))
+    real_remove = cache_command._remove
+
+    def remove_while_a_run_writes(path):
+        moved = real_remove(path)
+        (path / "cd").mkdir(parents=True)  # a run at the same time writes its next entry
+        return moved
+
+    monkeypatch.setattr(cache_command, "_remove", remove_while_a_run_writes)
+    result = run_cli("cache", "clear", "--yes")
+    text = " ".join(result.err.split())
+    assert result.code != 0 and "was removed and made again while clearing" in text and "read-only" not in text

@@ -117,6 +117,33 @@ def test_update_keeps_the_baselines_comments(updated, run_cli, tmp_path):
     assert rewritten["entries"] == document["entries"] and rewritten["defaults"] == document["defaults"]
 
 
+def test_an_update_does_not_undo_what_another_update_or_an_edit_wrote_meanwhile(updated, run_cli, tmp_path,
+                                                                                 monkeypatch):
+    """Two `regress --update` of one file both said "updated", and the one that finished last won; an edit made
+    while an update ran was undone."""
+    import merbench.regress
+
+    folder, document, _ = updated
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(yaml.safe_dump(document))
+    edited = baseline.read_text().replace("version: 1", "version: 1  # edited while the update ran")
+    measure = merbench.regress.updated_document
+
+    def edit_while_measuring(*args, **kwargs):
+        baseline.write_text(edited)  # another update, or a hand edit, lands before this one writes
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(merbench.regress, "updated_document", edit_while_measuring)
+    result = run_cli("regress", "--baseline", str(baseline), "--stored", "--update", "--quiet",
+                     "--store", str(folder / "results.sqlite"))
+    text = " ".join(result.err.split())
+    assert result.code == 2 and "changed while this update ran" in text, text
+    assert baseline.read_text() == edited, "the file is left as the other writer left it"
+    side = tmp_path / "baseline.updated.yaml"
+    assert f"this update is in {side}" in text
+    assert yaml.safe_load(side.read_text())["entries"] == document["entries"]
+
+
 def _indented(mapping) -> str:
     return "".join(f"  {line}\n" for line in yaml.safe_dump(mapping, sort_keys=False).splitlines())
 

@@ -65,13 +65,15 @@ def _foreign_entries(name: str, path: Path) -> list[str]:
         return ["(a file, not a folder)"]
 
 
-def _remove(path: Path) -> None:
-    """Remove ``path``: renamed to a hidden name first, so that a run at the same time sees all of it or none."""
+def _remove(path: Path) -> bool:
+    """Remove ``path``: renamed to a hidden name first, so that a run at the same time sees all of it or none.
+    True when it was moved away (whatever is at ``path`` afterwards was made again meanwhile)."""
     doomed = path.parent / f".{path.name}.deleting.{os.getpid()}.{time.time_ns()}"
+    moved = True
     try:
         os.replace(path, doomed)
     except OSError:
-        doomed = path
+        doomed, moved = path, False
     if doomed.is_dir() and not doomed.is_symlink():
         shutil.rmtree(doomed, ignore_errors=True)
     else:
@@ -79,6 +81,7 @@ def _remove(path: Path) -> None:
             doomed.unlink()
         except OSError:
             pass
+    return moved
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -282,14 +285,22 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(escape(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm"),
                   highlight=False)
         return 2
+    moved: set[Path] = set()
     for name, path in targets:
         # A symbolic link (the cache on a bigger disk) keeps its target folder: only merbench's entries in it go.
         for entry in [path] if not path.is_symlink() else sorted(path.iterdir()):
-            _remove(entry)
+            if _remove(entry):
+                moved.add(entry)
     for leftover in root.glob(".*.deleting.*"):
         _remove(leftover)
     kept = [entry for _, path in targets for entry in ([path] if not path.is_symlink() else list(path.iterdir()))
             if entry.exists() or entry.is_symlink()]
+    remade = [entry for entry in kept if entry in moved]
+    if remade:
+        from merbench.errors import MerbenchError
+
+        raise MerbenchError(f"{remade[0]} was removed and made again while clearing: a merbench command running at "
+                            "the same time writes into the cache; let it finish (or stop it) and clear again")
     if kept:
         from merbench.errors import MerbenchError
 

@@ -33,6 +33,8 @@ from merbench_plugins.datasets import synthetic_real as real
 
 ANNOTATIONS = "annotations.csv"
 REGENERATE = "the generated data is damaged: run `merbench cache clear --only synthetic --yes` to regenerate it"
+CLEARED_WHILE_WRITING = ("was removed while the synthetic data was being generated into it (the cache cleared at "
+                         "the same time, e.g. by `merbench cache clear`?); nothing was kept: run the command again")
 FIELDS = ("subject", "clip", "label", "variant", "onset", "apex", "offset", "n_frames")
 FIELDS_REAL = ("subject", "clip", "label", "domain", "shown", "variant", "onset", "apex", "true_apex", "offset", "n_frames")
 PRESETS = ("real", "easy")
@@ -66,9 +68,16 @@ def _write_annotations(target: Path, fields: tuple[str, ...], rows: list[tuple])
 
 
 def _write_frames(clip_dir: Path, frames) -> None:
-    clip_dir.mkdir(parents=True)
+    """Write a clip's frames into ``target/subject/clip``; the target folder is not made again (``FileNotFoundError``
+    when it was removed meanwhile), and a frame OpenCV cannot write is an ``OSError`` (it only returns False)."""
+    clip_dir.parent.mkdir(exist_ok=True)
+    clip_dir.mkdir()
     for i, frame in enumerate(frames):
-        cv2.imwrite(str(clip_dir / f"img_{i:03d}.png"), frame)
+        path = clip_dir / f"img_{i:03d}.png"
+        if not cv2.imwrite(str(path), frame):
+            if not clip_dir.is_dir():
+                raise FileNotFoundError(f"{clip_dir} is gone")
+            raise OSError(f"cannot write {path}")
 
 
 def generate_real(target: Path, options: dict[str, Any]) -> None:
@@ -183,8 +192,21 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{key}."))
         try:
-            (generate_real if preset == "real" else generate)(tmp, params)
-            publish_directory(tmp, folder)
+            try:
+                (generate_real if preset == "real" else generate)(tmp, params)
+                written = read_tree(tmp, int(options.get("domains", 1)))
+            except FileNotFoundError:
+                raise DataError(f"{tmp} {CLEARED_WHILE_WRITING}") from None
+            except OSError as exc:  # a full disk: OpenCV says no more than that it could not write
+                raise DataError(f"the synthetic data cannot be generated into {tmp} ({exc.strerror or exc}); free "
+                                "space there, or set MERBENCH_CACHE to a folder on a disk with room") from None
+            if len(written) != params["subjects"] * params["clips_per_subject"] or \
+                    any(not frame.is_file() for sample in written for frame in sample.frames):
+                raise DataError(f"{tmp} {CLEARED_WHILE_WRITING}")
+            try:
+                publish_directory(tmp, folder)
+            except OSError:
+                raise DataError(f"{tmp} {CLEARED_WHILE_WRITING}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         generated = True
