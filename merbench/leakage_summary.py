@@ -267,14 +267,6 @@ def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
     return summary
 
 
-def resampled_text(summary: Mapping[str, Any]) -> str:
-    """What each bootstrap draw of a summary picked, for a caption: "the test subjects, each with all its clips"
-    (``bootstrap.unit`` ``subject``) or "the clips" (``clip``, the unit of summaries written before there was a
-    choice)."""
-    unit = (summary.get("bootstrap") or {}).get("unit", "clip")
-    return "the test subjects, each with all its clips" if unit == "subject" else "the clips"
-
-
 NUMBER, WHOLE, TEXT, LIST, TABLE = "a number", "a whole number", "a text", "a list", "an object"
 """What a field of a summary must hold, in the words of the message that says it does not."""
 

@@ -33,9 +33,9 @@ from typing import Any, Callable
 
 from merbench.errors import UsageError
 from merbench.escaping import markdown_cell, markdown_code
-from merbench.leakage_summary import load_summary, resampled_text, study_time
+from merbench.leakage_summary import load_summary, study_time
 from merbench.regress import Baseline, Entry, load_baseline
-from merbench.report import leakage_inflation, leakage_what
+from merbench.report import leakage_inflation, leakage_what, resampled_text
 from merbench.wording import percent
 
 MARKER = re.compile(

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from merbench.leakage_summary import resampled_text
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
@@ -445,6 +444,14 @@ def leakage_what(variant: dict[str, Any]) -> str:
         text = "; ".join([str(variant["what"])] + [
             f"{kind}: did not occur" + (f" ({reasons[kind]})" if reasons.get(kind) else "") for kind in missing])
     return f"{text}; {variant['note']}" if variant.get("note") else text
+
+
+def resampled_text(summary: dict[str, Any]) -> str:
+    """What each bootstrap draw of a summary picked, for a caption: "the test subjects, each with all its clips"
+    (``bootstrap.unit`` ``subject``) or "the clips" (``clip``, the unit of summaries written before there was a
+    choice)."""
+    unit = (summary.get("bootstrap") or {}).get("unit", "clip")
+    return "the test subjects, each with all its clips" if unit == "subject" else "the clips"
 
 
 def leakage_caption(summary: dict[str, Any]) -> str:

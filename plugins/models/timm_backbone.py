@@ -22,7 +22,8 @@ from torch import nn
 from merbench.errors import UsageError, checkpoint_refusal
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-NOT_A_CHECKPOINT = ("Unsupported operand", "PytorchStreamReader", "inline_container", 'hasRecord("')
+NOT_A_CHECKPOINT = ("Unsupported operand", "PytorchStreamReader", "inline_container", 'hasRecord("',
+                    "Invalid magic number")
 """Parts of torch's texts for a file that is no checkpoint: bytes that are no pickle, a zip that is not torch's."""
 
 
@@ -77,7 +78,7 @@ def not_a_state_dict_errors() -> tuple[type[Exception], ...]:
     header, and timm on a checkpoint that holds something else than a mapping of tensors (``AttributeError``)."""
     from safetensors import SafetensorError
 
-    return (IndexError, EOFError, KeyError, TypeError, AttributeError, SafetensorError)
+    return (IndexError, EOFError, KeyError, TypeError, AttributeError, UnicodeDecodeError, SafetensorError)
 
 
 def is_no_checkpoint(exc: Exception) -> bool:
