@@ -36,6 +36,14 @@ MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]~$|<>&]|(?<![^\W_])_|_(?![^\W_])")
 
 
+def console_line(text: str) -> str:
+    """Data text (a plugin's description, a file name the user gave) for ``Console.print`` with markup: on one line,
+    Rich markup and control characters shown as written (an ESC as ``\\x1b``, a ``\\r\\n`` as ``\\x0d\\x0a``)."""
+    from rich.markup import escape
+
+    return escape(printable_line(text))
+
+
 def _one_line(text: str) -> str:
     return " ".join(printable(text).splitlines())
 

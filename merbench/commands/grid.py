@@ -13,7 +13,7 @@ from rich.markup import escape
 from merbench.commands import HelpFormatter, flatten_sets, output_file, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
-from merbench.escaping import printable_line
+from merbench.escaping import console_line
 from merbench.result import as_json
 from merbench.wording import counted
 
@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
     if args.json is not None:
         write_output(target, json.dumps(_json_report(args.seeds, executor, outcomes, comparison, other_software_of), indent=2))
         if target is not None:
-            err.print(f"Grid written to {escape(printable_line(str(args.json)))}", soft_wrap=True, highlight=False)
+            err.print(f"Grid written to {console_line(str(args.json))}", soft_wrap=True, highlight=False)
     if store is not None and results:
         ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
         err.print(escape(f"Stored in {store.path}; this table again: {compare_command(args, ids)}"), highlight=False)

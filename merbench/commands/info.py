@@ -5,19 +5,12 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.markup import escape
 
 from merbench.commands import HelpFormatter, print_plugin_problems
-from merbench.escaping import printable_line
+from merbench.escaping import console_line, printable_line
 from merbench.wording import percent
 
 ORDER = 25
-
-
-def shown(text: str) -> str:
-    """Plugin text (a description, a citation) for ``Console.print``: on one line, Rich markup and control
-    characters shown as written (an ESC as ``\\x1b``, a ``\\r\\n`` as ``\\x0d\\x0a``)."""
-    return escape(printable_line(text))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -51,11 +44,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     default_facts = model_facts(registry, name, "default") if name else None
     if default_facts is not None and isinstance(default_facts.exception, MerbenchError):
         raise default_facts.exception  # e.g. timm:NAME that timm does not know
-    out.print(f"[bold]{shown(spec.name)}[/]: {shown(spec.description)}")
-    out.print(f"Citation: {shown(spec.citation or '— (none declared)')}")
-    out.print(f"Provider: {shown(str(provider))}")
+    out.print(f"[bold]{console_line(spec.name)}[/]: {console_line(spec.description)}")
+    out.print(f"Citation: {console_line(spec.citation or '— (none declared)')}")
+    out.print(f"Provider: {console_line(str(provider))}")
     if name != spec.name:
-        out.print(shown(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
+        out.print(console_line(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
                         f"the figures below are for {name or '—'}."))
     if not name:
         return 0
@@ -85,7 +78,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_table(out, facts_table)
     if spec.preprocess or spec.preprocess_options:
         wishes = ", ".join(f"{s}.{k}={v}" for s, opts in spec.preprocess_options.items() for k, v in opts.items())
-        out.print(shown(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
+        out.print(console_line(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
                         + " (--set preprocess=... and --set STEP.KEY=... override them)"))
 
     if spec.reported:
@@ -139,22 +132,22 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
     stored = synthetic_measurements(name)
     where = _shown_path(stored.path)
     if not stored.rows and registry.input_problem(name):  # recommending a run would recommend one that fails
-        out.print(shown(f"Measured by merbench on the synthetic data: nothing on record for {name}, and it cannot run "
+        out.print(console_line(f"Measured by merbench on the synthetic data: nothing on record for {name}, and it cannot run "
                         f"until its input is fixed: no registered preprocessor produces "
                         f"'{registry.get('models', name).input}' (the `plugin problem:` line says how to fix it)."))
         return
     if not stored.rows and not registry.provider("models", name).builtin:
         # merbench's baseline file records its own models; a third-party author measures theirs and keeps the runs.
-        out.print(shown(f"Measured by merbench on the synthetic data: nothing on record for {name} (merbench's stored "
+        out.print(console_line(f"Measured by merbench on the synthetic data: nothing on record for {name} (merbench's stored "
                         f"baseline covers its built-in models). Measure it with `merbench run --model {name} "
                         f"--dataset synthetic` (the default profile); `merbench compare --model {name}` then shows "
                         "your stored runs."))
         return
     if stored.problem:
-        out.print(shown(f"Measured by merbench on the synthetic data: the stored baseline {where} {stored.problem}."))
+        out.print(console_line(f"Measured by merbench on the synthetic data: the stored baseline {where} {stored.problem}."))
         return
     if not stored.rows:
-        out.print(shown(f"Measured by merbench on the synthetic data: no default-profile entry for {name} in {where}."))
+        out.print(console_line(f"Measured by merbench on the synthetic data: no default-profile entry for {name} in {where}."))
         return
     runs = sorted({row.runs for row in stored.rows})
     table = DataTable(
@@ -176,7 +169,7 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
     leaky = {score.protocol: protocol_leaks_of(registry, score.protocol) for score in reported}
     note = gap_note(stored.rows, reported, leaky)
     if note:
-        out.print(shown(note))
+        out.print(console_line(note))
 
 
 def gap_note(rows, reported, leaks=None) -> str | None:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from merbench.commands import (HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems,
                                reusable_stored_run)
 from merbench.errors import UsageError
-from merbench.escaping import printable_line
+from merbench.escaping import console_line
 from merbench.wording import counted
 
 ORDER = 13
@@ -158,4 +158,4 @@ def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict,
     if args.json is not None:
         write_output(target, json.dumps(summary, indent=2))
         if target is not None:
-            err.print(f"Summary written to {escape(printable_line(str(args.json)))} (merbench report --leakage {escape(printable_line(str(args.json)))})", soft_wrap=True, highlight=False)
+            err.print(f"Summary written to {console_line(str(args.json))} (merbench report --leakage {console_line(str(args.json))})", soft_wrap=True, highlight=False)

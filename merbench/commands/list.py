@@ -122,9 +122,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench list [kind]``."""
     import json
 
-    from rich.markup import escape
-
-    from merbench.escaping import printable_line
+    from merbench.escaping import console_line
     from merbench.registry import get_registry
     from merbench.tables import print_table
 
@@ -139,9 +137,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                 if record.get("error"):
                     what = ("was built, but its forward pass on one sample failed" if record.get("error_stage") == "forward"
                             else "cannot be built")
-                    err.print(f"[red]model {escape(printable_line(repr(record['name'])))} {what}:[/] "
-                              f"{escape(printable_line(record['error']))} (`merbench info "
-                              f"{escape(printable_line(record['example'] or record['name']))}` shows its options; "
+                    err.print(f"[red]model {console_line(repr(record['name']))} {what}:[/] "
+                              f"{console_line(record['error'])} (`merbench info "
+                              f"{console_line(record['example'] or record['name'])}` shows its options; "
                               "`merbench plugins` shows where it comes from)")
     print_plugin_problems(err, registry)
     return 0

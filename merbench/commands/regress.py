@@ -12,7 +12,7 @@ from rich.text import Text
 from merbench.argument_types import NameList
 from merbench.commands import HelpFormatter, output_file, reusable_stored_run
 from merbench.commands.runs import add_store_argument
-from merbench.escaping import printable
+from merbench.escaping import console_line, printable
 from merbench.wording import counted
 
 ORDER = 64
@@ -228,7 +228,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         _write_json(json_target, args.baseline, checks, registry, reuses, updated=args.update)
     if args.update:
         how = f"{counted(args.seeds, 'seed')} × {counted(layouts, 'thread layout')} each" if args.seeds > 1 else "one run each"
-        out.print(f"Baseline {escape(str(args.baseline))} updated from {counted(measured, 'entry')}, {how}.", highlight=False)
+        out.print(f"Baseline {console_line(str(args.baseline))} updated from {counted(measured, 'entry')}, {how}.", highlight=False)
         return 0
     failed = [(entry, check) for entry, entry_checks, _, _ in checks for check in entry_checks if not check.passed]
     total = sum(len(entry_checks) for _, entry_checks, _, _ in checks)

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from merbench.commands import HelpFormatter, output_file
 from merbench.commands.compare import add_selection_arguments, selected_comparison
-from merbench.escaping import printable_line
+from merbench.escaping import console_line
 from merbench.tables import FORMATS as TABLE_FORMATS
 from merbench.wording import counted
 
@@ -95,7 +95,7 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     write_output(target, text)
     if target is not None:
         err.print(f"Leakage study of {escape(str(summary['model']))} on {escape(str(summary['dataset']))} written to "
-                  f"{escape(str(args.output))} ({fmt})", soft_wrap=True, highlight=False)
+                  f"{console_line(str(args.output))} ({fmt})", soft_wrap=True, highlight=False)
     return 0
 
 
@@ -153,9 +153,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             models = {run.model for run in comparison.runs.values()}
             rows = "" if len(models) == len(comparison.models) else f" in {counted(comparison.models, 'row')}"
             err.print(f"{counted(models, 'model')}{rows} × {counted(comparison.columns, 'column')} written to "
-                      f"{escape(str(args.output))} ({what})", soft_wrap=True, highlight=False)
+                      f"{console_line(str(args.output))} ({what})", soft_wrap=True, highlight=False)
     if figures is not None:
         row_of = {id(run): row for (row, _), run in comparison.runs.items()}  # each figure titled with its table row
         written = write_figures(shown, figures, args.metric, [row_of[id(run)] for run in shown])  # the runs shown
-        err.print(f"{counted(written, 'figure')} written to {escape(printable_line(str(args.figures)))}", soft_wrap=True, highlight=False)
+        err.print(f"{counted(written, 'figure')} written to {console_line(str(args.figures))}", soft_wrap=True, highlight=False)
     return 0

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
 from merbench.errors import DataError, RunFailed, UsageError
-from merbench.escaping import printable_line
+from merbench.escaping import console_line
 from merbench.wording import counted
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         err.print(f"Resumed: {counted(reused, 'completed fold')} reused from the store, the rest trained now")
     print_result(out, result)
     if store is not None:
-        err.print(escape(printable_line(f"Stored as run {run_id} in {store.path} (merbench show {run_id})")), highlight=False)
+        err.print(console_line(f"Stored as run {run_id} in {store.path} (merbench show {run_id})"), highlight=False)
     if args.json is not None:
         try:
             write_output(args.json_target, json.dumps(result.to_dict(), indent=2))
@@ -208,7 +208,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             raise RunFailed(f"{exc}; the run itself finished and its result is {'stored' if store else 'not stored'}: "
                             f"{again}") from None
         if args.json_target is not None:
-            err.print(f"Result written to {escape(printable_line(str(args.json)))}", soft_wrap=True, highlight=False)
+            err.print(f"Result written to {console_line(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from merbench.commands import HelpFormatter
-from merbench.escaping import printable_line
+from merbench.escaping import console_line
 
 ORDER = 60
 
@@ -206,7 +206,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         return 0
     if not summaries:
         advice = others or ". Record one with `merbench run` (see `merbench run --help`)."
-        out.print(escape(printable_line(f"No runs in {path} match{advice}")), highlight=False)
+        out.print(console_line(f"No runs in {path} match{advice}"), highlight=False)
         return 0
     print_table(out, runs_table(path, summaries, leaks))
     if more:

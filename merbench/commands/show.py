@@ -12,7 +12,7 @@ from rich.text import Text
 
 from merbench.commands import HelpFormatter, output_file
 from merbench.commands.runs import add_store_argument
-from merbench.escaping import printable, printable_line
+from merbench.escaping import console_line, printable
 
 if TYPE_CHECKING:
     from merbench.result import FoldRecord
@@ -74,7 +74,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         # audit, significance and run --config read back); keys sorted, as the store keeps them
         write_output(target, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
         if target is not None:
-            err.print(f"Result written to {escape(printable_line(str(args.json)))}", soft_wrap=True, highlight=False)
+            err.print(f"Result written to {console_line(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
 
 

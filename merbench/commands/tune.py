@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
-from merbench.escaping import printable_line
+from merbench.escaping import console_line
 
 ORDER = 12
 
@@ -106,6 +105,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json is not None:
         write_output(json_target, json.dumps(summary, indent=2))
         if json_target is not None:
-            err.print(f"Summary written to {escape(printable_line(str(args.json)))}", soft_wrap=True, highlight=False)
+            err.print(f"Summary written to {console_line(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
 
