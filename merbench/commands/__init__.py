@@ -90,14 +90,21 @@ def output_file(text: str):
     return Path(text)
 
 
-def dataset_folder(text: str):
-    """``--root DIR`` as a ``Path``; an empty value is refused (``Path("")`` would be the current folder)."""
+def folder_argument(what: str):
+    """An argparse type for a folder option: the value as a ``Path`` (``~`` expanded); an empty value is refused,
+    since ``Path("")`` would be the current folder. ``what`` ends the refusal: "give ``what``"."""
     from pathlib import Path
 
-    if not text.strip():
-        raise argparse.ArgumentTypeError("empty; give the folder that holds your copy of the dataset, "
-                                         "e.g. --root /data/CASME2")
-    return Path(text).expanduser()
+    def folder(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"empty; give {what}")
+        return Path(text).expanduser()
+
+    return folder
+
+
+dataset_folder = folder_argument("the folder that holds your copy of the dataset, e.g. --root /data/CASME2")
+"""``--root DIR`` as a ``Path`` (``folder_argument``)."""
 
 
 def reusable_stored_run(store, config, registry, err):

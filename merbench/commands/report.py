@@ -9,7 +9,7 @@ from typing import Sequence
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, output_file
+from merbench.commands import HelpFormatter, folder_argument, output_file
 from merbench.commands.compare import add_selection_arguments, selected_comparison
 from merbench.escaping import console_line
 from merbench.tables import FORMATS as TABLE_FORMATS
@@ -46,20 +46,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="--output's format: md, csv, json, latex or html (default: from the suffix); or, as for "
                         "every command, how tables on the terminal look: auto, table or plain")
     report.add_argument("--output", type=output_file, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
-    report.add_argument("--figures", type=figures_folder, metavar="DIR",
+    report.add_argument("--figures", type=folder_argument("the folder to write the figures into, e.g. --figures "
+                                                          "figures/"), metavar="DIR",
                         help="write confusion-matrix and per-fold PNGs into DIR")
     report.add_argument("--leakage", type=Path, metavar="SUMMARY.json",
                         help="render a leakage study's summary (merbench leakage --json) instead of stored runs: the "
                         "table on the terminal, or --output FILE as md, json or html")
     report.set_defaults(handler=execute)
-
-
-def figures_folder(text: str) -> Path:
-    """``--figures DIR`` as a ``Path``; an empty value is refused (``Path("")`` is the current folder, which would
-    fill with PNG files)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("empty; give the folder to write the figures into, e.g. --figures figures/")
-    return Path(text).expanduser()
 
 
 LEAKAGE_FORMATS = ("md", "json", "html")
