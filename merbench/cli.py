@@ -136,8 +136,6 @@ def parse_args(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespac
         chosen.unknown_options(extra)
     if args.global_quiet and hasattr(args, "quiet"):
         args.quiet = True
-    if getattr(args, "format", None) in FORMATS:  # report's own --format (of its file) given a table format
-        args.table_format, args.format = args.format, None
     return args
 
 

@@ -28,6 +28,15 @@ EXAMPLES = """examples:
 """
 
 
+class FileOrTableFormat(argparse.Action):
+    """report's ``--format``: the format of ``--output`` (``args.format``), or a table format, which goes where every
+    other command's ``--format`` goes (``args.table_format``, read when the consoles are made)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, "table_format" if values in TABLE_FORMATS else self.dest, values)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``report`` sub-command."""
     report = commands.add_parser(
@@ -43,6 +52,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_selection_arguments(report)
     report.add_argument("--format", choices=("md", "csv", "json", "latex", "html", *TABLE_FORMATS), metavar="FORMAT",
+                        action=FileOrTableFormat,
                         help="--output's format: md, csv, json, latex or html (default: from the suffix); or, as for "
                         "every command, how tables on the terminal look: auto, table or plain")
     report.add_argument("--output", type=output_file, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
