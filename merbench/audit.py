@@ -42,8 +42,6 @@ class Check:
     detail: str
 
 
-
-
 def load_result(path: Path, command: str = "audit") -> RunResult:
     """Read a result file (of this or an older merbench), or raise DataError saying why it is not one
     (``command``: the merbench command the file was given to, named in the advice)."""

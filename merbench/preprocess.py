@@ -311,10 +311,11 @@ MISSING_CACHE_FRAME_FIX = ("merbench generated it into its cache, and it is gone
                            "anew")
 
 
-def _missing_frame_fix(path: Path) -> str:
-    """How to repair a frame that cannot be opened: generate it again when merbench made it (in the cache), else
-    check the dataset tree."""
-    return MISSING_CACHE_FRAME_FIX if _in_cache(path) else "check the dataset tree"
+def unopened_frame(path: Path, sample: Sample, exc: OSError) -> DataError:
+    """The error of a frame that cannot be opened, naming the sample and the file, and how to repair it: run again
+    when merbench generated it into its cache (the cache was cleared meanwhile), else check the dataset tree."""
+    fix = MISSING_CACHE_FRAME_FIX if _in_cache(path) else "check the dataset tree"
+    return DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); {fix}")
 
 
 def skip_reason(error: str) -> str:
@@ -328,8 +329,7 @@ def read_bytes(path: Path, sample: Sample) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); {_missing_frame_fix(path)}") \
-            from None
+        raise unopened_frame(path, sample, exc) from None
 
 
 @contextmanager
@@ -464,8 +464,7 @@ class FrameHashes:
         try:
             stat = os.stat(path)
         except OSError as exc:
-            raise DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); {_missing_frame_fix(path)}") \
-            from None
+            raise unopened_frame(path, sample, exc) from None
         stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
         record = self.known.get(str(path))
         if _well_formed(record) and record[:3] == stamp:  # a damaged record is ignored: the file is hashed

@@ -167,10 +167,15 @@ def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
     return tuple(samples)
 
 
+def missing_frame(samples: tuple[Sample, ...]) -> Path | None:
+    """The first frame of a generated tree that is not on disk (one stat per frame: milliseconds); ``None``."""
+    return next((frame for sample in samples for frame in sample.frames if not frame.is_file()), None)
+
+
 def check_frames(samples: tuple[Sample, ...]) -> None:
-    """Raise ``DataError`` naming the first frame of a reused generated tree that is not on disk (one stat per
-    frame: milliseconds), so that a damaged tree gets the fix instead of "check the dataset tree" later."""
-    missing = next((frame for sample in samples for frame in sample.frames if not frame.is_file()), None)
+    """Raise ``DataError`` naming the first frame of a reused generated tree that is not on disk, so that a damaged
+    tree gets the fix instead of "check the dataset tree" later."""
+    missing = missing_frame(samples)
     if missing is not None:
         raise DataError(f"generated frame {missing} is missing; {REGENERATE}")
 
@@ -187,6 +192,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     version = GENERATOR_VERSIONS[preset]
     key = content_key("synthetic", version, preset, params)[:16]
     folder = cache_dir / "synthetic" / key
+    expected = params["subjects"] * params["clips_per_subject"]
     generated = False
     if not (folder / ANNOTATIONS).is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +206,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
             except OSError as exc:  # a full disk: OpenCV says no more than that it could not write
                 raise DataError(f"the synthetic data cannot be generated into {tmp} ({exc.strerror or exc}); free "
                                 "space there, or set MERBENCH_CACHE to a folder on a disk with room") from None
-            if len(written) != params["subjects"] * params["clips_per_subject"] or \
-                    any(not frame.is_file() for sample in written for frame in sample.frames):
+            if len(written) != expected or missing_frame(written) is not None:
                 raise DataError(f"{tmp} {CLEARED_WHILE_WRITING}")
             try:
                 publish_directory(tmp, folder)
@@ -211,7 +216,6 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
             shutil.rmtree(tmp, ignore_errors=True)
         generated = True
     samples = read_tree(folder, int(options.get("domains", 1)))
-    expected = params["subjects"] * params["clips_per_subject"]
     if len(samples) != expected:  # cut off at the end of a row: every row left reads well
         raise DataError(f"{folder / ANNOTATIONS}: {len(samples)} rows where dataset.subjects × dataset.clips_per_subject "
                         f"give {expected} clips; {REGENERATE}")
