@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from merbench.bootstrap_units import unit_indices
 from merbench.errors import UsageError
 from merbench.leaks import result_leaks
 from merbench.metrics import classification_metrics, unweighted_f1_recall
@@ -67,10 +68,6 @@ def common_clips(results: Sequence[RunResult]) -> list[str]:
     return [clip for clip in seen[0] if clip in shared] if seen else []
 
 
-UNITS = ("subjects", "clips")
-"""What one bootstrap draw of ``bootstrap_inflation`` picks, as ``merbench significance --resample`` names it."""
-
-
 def draw_units(results: Sequence[RunResult], clips: Sequence[str], unit: str) -> tuple[np.ndarray, str]:
     """For each of ``clips``, the index of the unit a bootstrap draw picks it with, and that unit: its subject
     (``unit="subjects"``; every clip of a drawn subject comes along) or the clip itself. Subjects fall back to
@@ -82,8 +79,7 @@ def draw_units(results: Sequence[RunResult], clips: Sequence[str], unit: str) ->
                 if row.subject is None or not str(row.subject):
                     return np.arange(len(clips)), "clips"
                 subject_of.setdefault(row.clip_id, str(row.subject))
-        index = {subject: i for i, subject in enumerate(dict.fromkeys(subject_of[clip] for clip in clips))}
-        return np.array([index[subject_of[clip]] for clip in clips], dtype=np.int64), "subjects"
+        return unit_indices([subject_of[clip] for clip in clips]), "subjects"
     return np.arange(len(clips)), "clips"
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.stats import wilcoxon
 
 from merbench.audit import outside_classes
+from merbench.bootstrap_units import RESAMPLE_UNITS, unit_indices
 from merbench.errors import DataError
 from merbench.leaks import describe, result_leaks
 from merbench.metrics import unweighted_f1_recall
@@ -133,17 +134,8 @@ def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> Non
 
 CONFIDENCE, PERCENTILES = 0.95, (2.5, 97.5)
 """The bootstrap interval's coverage, and its ends as percentiles of the resampled differences."""
-RESAMPLE_UNITS = ("subjects", "clips")
 FEW_SUBJECTS = 5
 """Below this many test subjects a bootstrap over subjects takes few distinct draws: its interval is rough."""
-
-
-def _units(keys: list[str]) -> np.ndarray:
-    """For each sample, the index of its key among the distinct keys in order of first appearance: the unit one
-    bootstrap draw picks as a whole (a subject, or a clip). First appearance, not ``np.unique``'s sorted order: the
-    clip draws of a result with one sample per clip then pick what they picked before draws weighted units."""
-    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
-    return np.array([index[key] for key in keys])
 
 
 def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0,
@@ -188,9 +180,9 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     fold_b = [_pooled(metric, y_true[mask], pred_b[mask], n_classes) for mask in in_folds]
     statistic, p_value, note = _wilcoxon(fold_a, fold_b)
     if resample == "subjects" and all(row.subject is not None and str(row.subject) for row in rows_a):
-        unit_of = _units([str(row.subject) for row in rows_a])
+        unit_of = unit_indices([str(row.subject) for row in rows_a])
     else:  # a clip's samples (frame-10fold makes several of one clip) are drawn together
-        resample, unit_of = "clips", _units([row.clip_id for row in rows_a])
+        resample, unit_of = "clips", unit_indices([row.clip_id for row in rows_a])
     n_units = int(unit_of.max()) + 1 if unit_of.size else 0
     rng = np.random.default_rng(seed)
     deltas = np.empty(n_bootstrap)
