@@ -290,14 +290,19 @@ class Registry:
         """Report a model whose declared input no registered preprocessor produces: it cannot run (``merbench run``
         refuses it), so every command's plugin problems (``list models``, ``info``) say so at once, and its plugin's
         ``PluginRecord.problems`` holds it (``merbench plugins`` shows the plugin as not ``ok``)."""
-        records = {(r.provider.distribution, r.provider.entry_point): r for r in self.records}
         for name in self._items["models"]:
             problem = self.input_problem(name)
             if problem:  # its plugin loaded: a problem of one model, not an error that stopped the plugin loading
                 provider = self._providers[("models", name)]
-                message = f"{problem} (from {provider})"
-                records[(provider.distribution, provider.entry_point)].problems.append(message)
-                self._report(None, message)
+                self._report_problem(provider, f"{problem} (from {provider})")
+
+    def _report_problem(self, provider: Provider, message: str) -> None:
+        """Report a problem of something ``provider``'s plugin registered, which loaded: held in its
+        ``PluginRecord.problems`` (``merbench plugins`` shows the plugin as not ``ok``) and in ``problems``."""
+        record = next(r for r in self.records if (r.provider.distribution, r.provider.entry_point)
+                      == (provider.distribution, provider.entry_point))
+        record.problems.append(message)
+        self._report(None, message)
 
     def check_factories(self) -> None:
         """Load every ``"module:attribute"`` factory string the registered plugins give (``build=``, ``load=``,
@@ -306,7 +311,6 @@ class Registry:
         ``merbench plugins``, the command that diagnoses plugins, not for every command."""
         from merbench.contracts import resolve_factory
 
-        records = {(r.provider.distribution, r.provider.entry_point): r for r in self.records}
         for kind, roles in FACTORY_FIELDS.items():
             for name in self.names(kind):
                 item, provider = self._items[kind][name], self._providers[(kind, name)]
@@ -317,8 +321,7 @@ class Registry:
                     try:
                         resolve_factory(factory, self.label(kind, name), role)
                     except PluginError as exc:
-                        records[(provider.distribution, provider.entry_point)].problems.append(str(exc))
-                        self._report(None, str(exc))
+                        self._report_problem(provider, str(exc))
 
     def produced_inputs(self) -> list[str]:
         """Every representation some registered preprocessor produces, sorted."""
