@@ -533,3 +533,58 @@ def au_summary(dataset: Dataset) -> dict[str, Any]:
         ambiguous += bool(extra.get("au_ambiguous"))
         unparsed += bool(extra.get("au_unparsed"))
     return {"samples": coded, "per_au": dict(sorted(counts.items())), "ambiguous": ambiguous, "unparsed": unparsed}
+
+
+def check_record(report: CheckReport, root: Path | None, options: Mapping[str, Any], strict: bool) -> dict[str, Any]:
+    """What ``merbench datasets check --json FILE`` writes: the dataset, its folder and resolved options, whether a run
+    can use it (``usable``, and ``reason`` when not), the counts per class, domain and subject, every skipped, fixed
+    and gapped row, every missing or unusable file, the warnings, and the annotation facts the loader gives (official
+    list coverage, annotation fixes, action units), with the software that checked it."""
+    from merbench.environment import current_software
+
+    dataset = report.dataset
+    classes = list(dataset.classes)
+    left_out = report.clips_left_out
+    kept = [sample for sample in dataset.samples if sample.id not in left_out]
+    per_domain: dict[str, Counter] = {}
+    per_subject: dict[tuple[str, str], Counter] = {}
+    for sample in dataset.samples:
+        per_domain.setdefault(sample.domain, Counter())[classes[sample.label]] += 1
+        per_subject.setdefault((sample.domain, sample.subject), Counter())[classes[sample.label]] += 1
+    summary = dataset.summary
+    reason = verdict(report, strict)
+    record = {
+        "kind": "merbench-dataset-check", "version": 1,
+        "dataset": dataset.name, "root": str(root) if root is not None else summary.get("root"),
+        "options": dict(options), "strict": strict,
+        "usable": reason is None, "reason": reason, "warnings": warnings(report, strict),
+        "samples": len(dataset.samples), "usable_samples": len(kept),
+        "subjects": len({sample.subject for sample in dataset.samples}),
+        "usable_subjects": len({sample.subject for sample in kept}),
+        "classes": classes, "classes_kept": report.classes_kept,
+        "per_domain": {domain: {name: counts.get(name, 0) for name in classes} for domain, counts in sorted(per_domain.items())},
+        "per_subject": [{"domain": domain, "subject": subject, "counts": {name: counts.get(name, 0) for name in classes}}
+                        for (domain, subject), counts in sorted(per_subject.items())],
+        "apex_unknown": sum(sample.apex is None for sample in dataset.samples),
+        "files_opened": report.files_checked,
+        "problems": [{"sample": p.sample, "file": str(p.path), "frame": p.frame, "problem": p.problem,
+                      "clip_left_out": p.skips_clip} for p in report.problems],
+        "skipped_rows": report.skipped, "fixed_rows": report.fixed,
+        "frame_gaps": report.frame_gaps, "dropped_by_class_set": summary.get("dropped_by_class_set", {}),
+        "official_list": summary.get("official_list"), "annotation_fixes": summary.get("annotation_fixes"),
+        "action_units": au_summary(dataset), "software": current_software(),
+    }
+    return _plain(record)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with what JSON lacks made plain: numpy numbers as numbers, paths and other objects as text."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

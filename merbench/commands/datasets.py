@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, dataset_folder, flatten_sets
+from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file
 from merbench.tables import TEXT, Column, DataTable, print_table
 from merbench.wording import counted
 
@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   merbench datasets check mmew --root /data/MMEW
   merbench datasets check 4dme --root /data/4DME --set dataset.multilabel=first
   merbench datasets check manifest --root /data/flow --set dataset.manifest=labels.csv
+  merbench datasets check casme2 --root /data/CASME2 --json casme2-check.json   # keep what was found
 
 exit status: 0 the tree is usable, 2 it is not (the message says what, where and how to fix it).
 See docs/datasets.md for the expected layout of each release.
@@ -64,6 +65,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--show", type=_count, default=20, metavar="N",
                        help="list at most N skipped rows / problems (default 20; 0 lists none)")
     check.add_argument("--quiet", action="store_true", help="no progress display while the frames are opened")
+    check.add_argument("--json", type=output_file, metavar="FILE",
+                       help="also write every finding as JSON to FILE, whether the tree is usable or not (- for "
+                       "stdout; the tables then go to stderr)")
     check.set_defaults(handler=execute_check)
 
 
@@ -116,13 +120,20 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.cache import cache_root
     from merbench.config import parse_set
     from merbench.datafiles import folder_stamps, written_inside
-    from merbench.dataset_check import CheckReport, check_files, load_for_check, verdict, warnings
+    from merbench.config import resolve_section
+    from merbench.dataset_check import CheckReport, check_files, check_record, load_for_check, verdict, warnings
     from merbench.errors import DataError
+    from merbench.export import strict_json
+    from merbench.outputs import check_command_output, write_output
     from merbench.progress import command_progress
     from merbench.registry import get_registry
 
     registry = get_registry()
     sets = parse_set(flatten_sets(args.sets))
+    target = check_command_output(args.json, "--json", argparse.Namespace(**{**vars(args), "dataset": args.name})) \
+        if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     untouched = folder_stamps(args.root)
     dataset, strict = load_for_check(registry, args.name, args.root, sets, cache_root(create=False))
     report = CheckReport(dataset, skips_clips="strict" in registry.get("datasets", args.name).options)
@@ -183,6 +194,11 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         print_table(out, table)
 
     print_annotations(out, dataset, args.show)
+    if args.json is not None:
+        options = resolve_section(registry.get("datasets", args.name), "dataset", "default", sets)
+        record = check_record(report, args.root, options, args.strict or strict)
+        record["warnings"] += [written] if written else []
+        write_output(target, strict_json(record))
     reason = verdict(report, args.strict or strict)
     if reason:
         raise DataError(reason)
