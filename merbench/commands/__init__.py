@@ -90,6 +90,17 @@ def output_file(text: str):
     return Path(text)
 
 
+def add_model_and_dataset(parser: argparse.ArgumentParser, usage: str) -> None:
+    """``--model`` and ``--dataset``, which a command needs unless its ``--config`` names them (a YAML file's
+    ``model:``/``dataset:``, or a result JSON), and the command's ``usage`` lines saying so: argparse's own would show
+    both options as optional. ``usage`` is fitted to 60 columns by hand, ``%(prog)s`` for the command."""
+    parser.usage = usage
+    parser.add_argument("--model", help="model plugin name (see `merbench list models`); needed unless --config "
+                        "names it")
+    parser.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`); needed unless --config "
+                        "names it")
+
+
 def folder_argument(what: str):
     """An argparse type for a folder option: the value as a ``Path`` (``~`` expanded); an empty value is refused,
     since ``Path("")`` would be the current folder. ``what`` ends the refusal: "give ``what``"."""

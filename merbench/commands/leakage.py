@@ -11,8 +11,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems,
-                               reusable_stored_run)
+from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
+                               print_plugin_problems, reusable_stored_run)
 from merbench.errors import UsageError
 from merbench.escaping import console_line
 from merbench.wording import counted
@@ -31,6 +31,11 @@ select_on=test (engine.select_on=test), normalise_on=all (engine.normalise_on=al
 """
 
 
+USAGE = """%(prog)s --model MODEL --dataset DATASET
+                        [options]
+       %(prog)s --config FILE [options]"""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``leakage`` sub-command."""
     parser = commands.add_parser(
@@ -45,8 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--model", help="model plugin name (see `merbench list models`)")
-    parser.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
+    add_model_and_dataset(parser, USAGE)
     parser.add_argument("--protocol", help="the honest, subject-independent protocol (default: subject-10fold)")
     parser.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
     parser.add_argument("--profile", help="quick (seconds, for tests), default or paper"

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import EPILOG, HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
+from merbench.commands import (EPILOG, HelpFormatter, add_model_and_dataset, dataset_folder,
+                               flatten_sets, output_file, print_plugin_problems)
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.escaping import console_line
 from merbench.wording import counted
@@ -40,6 +41,12 @@ RESUME_CONFLICTS = ("model", "dataset", "protocol", "profile", "epochs", "seed",
 not to the run, and may be given (the stored content key of the inputs refuses other data)."""
 
 
+RUN_USAGE = """%(prog)s --model MODEL --dataset DATASET
+                    [options]
+       %(prog)s --config FILE [options]
+       %(prog)s --resume RUN_ID [--force]"""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     run = commands.add_parser(
@@ -50,8 +57,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=run_examples(),
         formatter_class=HelpFormatter,
     )
-    run.add_argument("--model", help="model plugin name (see `merbench list models`)")
-    run.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
+    add_model_and_dataset(run, RUN_USAGE)
     run.add_argument("--protocol", help="protocol plugin name (default: subject-10fold)")
     run.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
     run.add_argument("--profile", help="quick (seconds, for tests), default (the CPU job) or paper (full size, for a GPU)"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
+from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
+                               output_file, print_plugin_problems)
 from merbench.escaping import console_line
 
 ORDER = 12
@@ -20,6 +21,12 @@ EXAMPLES = """examples:
   merbench tune ... --resume                  # continue an interrupted tune (same options)
   merbench tune ... --executor ray --workers 4 --set executor.address=HEAD:6379
 """
+
+
+USAGE = """%(prog)s --model MODEL --dataset DATASET
+                     --space FILE.yaml --trials N [options]
+       %(prog)s --config FILE --space FILE.yaml
+                     --trials N [options]"""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -36,8 +43,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    tune.add_argument("--model", help="model plugin name (see `merbench list models`)")
-    tune.add_argument("--dataset", help="dataset plugin name (see `merbench list datasets`)")
+    add_model_and_dataset(tune, USAGE)
     tune.add_argument("--protocol", help="outer protocol (default: subject-10fold)")
     tune.add_argument("--space", type=Path, required=True, metavar="FILE.yaml",
                       help="search space: SECTION.OPTION -> {type: float|int|categorical, ...} (benchmarks/spaces/)")
