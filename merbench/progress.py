@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -190,25 +191,78 @@ NOTE_MIN_WIDTH = 12
 """The fewest columns a shown note gets."""
 
 
-class _NoteColumn(TextColumn):
-    """A stage's note: at least ``NOTE_MIN_WIDTH`` columns wide, left out on a terminal under ``NOTE_MIN_COLUMNS``."""
+BAR_MIN_WIDTH = 10
+TIME_WIDTH = 7
+"""``0:00:00``, as the elapsed and remaining times print."""
 
-    def __init__(self, console: Console):
-        super().__init__("{task.fields[note]}", markup=False,
-                         table_column=Column(overflow="fold", min_width=NOTE_MIN_WIDTH))
+
+def bars_and_times(totals: list[float]) -> int:
+    """The columns a bar line keeps for the bar (at least ``BAR_MIN_WIDTH``), the count (``196/196`` for the largest
+    of ``totals``) and both times, with the space after the description and between them."""
+    count = 2 * max((len(str(int(total))) for total in totals), default=1) + 1
+    return 1 + BAR_MIN_WIDTH + 1 + max(5, count) + 1 + TIME_WIDTH + 1 + TIME_WIDTH
+
+
+def _longest_word(texts: list[str]) -> int:
+    return max((cell_len(word) for text in texts for word in text.split()), default=0)
+
+
+class _NoteColumn(TextColumn):
+    """A stage's note (a cell's label, a loss), as wide as its longest word and at least ``NOTE_MIN_WIDTH`` columns
+    while a stage has one; left out on a terminal under ``NOTE_MIN_COLUMNS``, or where it would leave the descriptions
+    too little room for their longest word (a name comes before a note)."""
+
+    def __init__(self, console: Console, notes: Callable[[], list[str]], descriptions: Callable[[], list[str]],
+                 fixed: Callable[[], int]):
+        super().__init__("{task.fields[note]}", markup=False, table_column=Column(overflow="fold"))
         self.console = console
+        self.notes = notes
+        self.descriptions = descriptions
+        self.fixed = fixed
+
+    def width(self) -> int:
+        """The columns the notes take, 0 when no stage has one or there is no room for them."""
+        longest = _longest_word(self.notes())
+        if self.console.width < NOTE_MIN_COLUMNS or not longest:
+            return 0
+        room = self.console.width - self.fixed() - _longest_word(self.descriptions()) - 1
+        width = min(max(NOTE_MIN_WIDTH, longest), room)
+        return width if width >= NOTE_MIN_WIDTH else 0
 
     def get_table_column(self) -> Column:
-        """The note's column; none wide at all where the terminal is too narrow for it."""
-        column = super().get_table_column()
-        if self.console.width < NOTE_MIN_COLUMNS:
-            column = column.copy()
-            column.min_width, column.max_width = 0, 0
+        """The note's column, ``width()`` wide at least (none at all when that is 0)."""
+        column = super().get_table_column().copy()
+        column.min_width = self.width()
+        if not column.min_width:
+            column.max_width = 0
         return column
 
     def render(self, task) -> Text:
-        """The note, or nothing where the terminal is too narrow for it."""
-        return Text("") if self.console.width < NOTE_MIN_COLUMNS else super().render(task)
+        """The note, or nothing where there is no room for it."""
+        return super().render(task) if self.width() else Text("")
+
+
+class _DescriptionColumn(TextColumn):
+    """A stage's description, at least as wide as its longest word (a dataset or protocol name), so that it wraps at
+    spaces and never breaks a name: only where the terminal leaves less room than that beside the bar, the count, the
+    times and the notes is a name folded."""
+
+    def __init__(self, console: Console, descriptions: Callable[[], list[str]], note: _NoteColumn):
+        super().__init__("{task.description}", style="bold", markup=False, table_column=Column(overflow="fold"))
+        self.console = console
+        self.descriptions = descriptions
+        self.note = note
+
+    def get_table_column(self) -> Column:
+        """The column, as wide as its longest description where there is room, else as its longest word, within the
+        room the other columns leave; the bar takes the rest."""
+        column = super().get_table_column().copy()
+        notes = self.note.width()
+        room = max(1, self.console.width - self.note.fixed() - (notes + 1 if notes else 0))
+        texts = self.descriptions()
+        longest = max((cell_len(text) for text in texts), default=1)
+        column.width = min(room, max(_longest_word(texts), min(longest, room)))
+        return column
 
 
 class RichProgress:
@@ -217,20 +271,32 @@ class RichProgress:
     def __init__(self, console: Console):
         self.console = console
         self._plain = None if console.is_terminal else PlainProgress(console)
-        # Counts and times keep their width at 80 columns; a long description wraps, the bar shrinks.
+        # Counts and times keep their width at 80 columns; a long description wraps at spaces, the bar shrinks.
+        note = _NoteColumn(console, self._notes, self._descriptions, self._fixed_width)
         self._progress = Progress(
-            TextColumn("{task.description}", style="bold", markup=False,
-                       table_column=Column(overflow="fold", ratio=1)),
+            _DescriptionColumn(console, self._descriptions, note),
             BarColumn(bar_width=None, table_column=Column(min_width=10, max_width=40, ratio=1)),
             MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=5)),
             TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
             TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
-            _NoteColumn(console),
+            note,
             console=console,
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {}
         self._once = _ShownOnce()
+
+    def _descriptions(self) -> list[str]:
+        progress = getattr(self, "_progress", None)  # None while the Progress is being made
+        return [str(task.description) for task in progress.tasks] if progress else []
+
+    def _fixed_width(self) -> int:
+        progress = getattr(self, "_progress", None)
+        return bars_and_times([task.total or 0 for task in progress.tasks] if progress else [])
+
+    def _notes(self) -> list[str]:
+        progress = getattr(self, "_progress", None)
+        return [str(task.fields.get("note", "")) for task in progress.tasks] if progress else []
 
     def __enter__(self) -> "RichProgress":
         if self._plain is None:

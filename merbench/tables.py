@@ -4,13 +4,16 @@ A ``DataTable`` has *key* columns (names, run ids, metric names, numbers),
 which are never wrapped, folded or cut, and *text* columns (descriptions,
 notes), which wrap at spaces and are dropped, lowest ``priority`` first, when
 the terminal is too narrow for all of them; the last one left is kept and
-folds a word longer than its room (a file path) over lines. Cells are plain text, never Rich
+folds a file path longer than its room over lines, but never another word (a
+name, an id): a column too narrow for one is dropped, with a note, or, when it is
+one the table needs (``keep``), the table prints as one block per row. Widths
+are terminal cells: a CJK character takes two. Cells are plain text, never Rich
 markup, so data and plugin text such as ``[domain]`` or ``[/]`` print
 literally, and control characters show as ``\\xNN``; a cell may be a
 ``rich.text.Text`` to carry a style.
 
 On a terminal too narrow for the key columns side by side, each row prints
-as a block of ``header: value`` lines. When the output is not a terminal (a
+as a block of ``header: value`` lines, a long value continued on indented lines. When the output is not a terminal (a
 pipe, a CI log) or ``--format plain`` is given, tables print as plain rows aligned with spaces under a header line: no
 box characters, no ellipsis and the same text whatever the width.
 """
@@ -25,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from rich import box
+from rich.cells import cell_len, chop_cells
 from rich.console import Console, Group
 from rich.measure import Measurement
 from rich.table import Table
@@ -46,8 +50,11 @@ class Column:
 
     ``stack``: on a narrow terminal the column is shown under the one before it,
     in the same cell (each value on its own line, never cut). ``breakable``: a
-    text column whose words may be broken when it is the last one left (a long
-    path); one that is not (``key=value`` settings) is dropped instead.
+    text column whose file paths may be folded over lines when it is the last one
+    left; one that is not (``key=value`` settings) is dropped instead. Other words
+    are never broken. ``keep``: a text column the table means nothing without (a
+    check's finding, what a plugin registers): never dropped for width; where it
+    cannot be shown with its words whole, the table prints as one block per row.
     """
 
     header: str
@@ -57,6 +64,7 @@ class Column:
     style: str | None = None
     stack: bool = False
     breakable: bool = True
+    keep: bool = False
 
 
 Cell = str | Text
@@ -80,6 +88,48 @@ def _plain(cell: Cell) -> str:
 
 def _lines(cell: Cell) -> list[str]:
     return _plain(cell).splitlines() or [""]
+
+
+def _is_path(word: str) -> bool:
+    """Whether ``word`` is a file path (absolute, or of two folders or more), which a narrow column may fold over
+    lines; a sample id such as ``sub01/EP02_01f`` is not one."""
+    word = word.strip("'\"(),;:")
+    return word.startswith(("/", "~")) or word.count("/") >= 2 or "\\" in word
+
+
+def _padded(text: str, width: int, right: bool) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (a CJK character takes two)."""
+    space = " " * max(0, width - cell_len(text))
+    return space + text if right else text + space
+
+
+def hanging_lines(line: str, width: int) -> list[str]:
+    """``line`` wrapped at spaces to ``width`` terminal cells, each continuation indented 4 more than the line, so
+    that it cannot be taken for a line of its own (a word too long for that indent gets less, ending at the edge);
+    only a word longer than a whole line (a path) is folded."""
+    if cell_len(line) <= width:
+        return [line]
+    margin = line[:len(line) - len(line.lstrip(" "))]
+    indent = " " * min(len(margin) + 4, max(0, width - 20))
+    lines: list[str] = []
+    current, empty = margin, True
+    for word in line.split():
+        if not empty and cell_len(f"{current} {word}") <= width:
+            current += " " + word
+            continue
+        if not empty:
+            lines.append(current)
+            current = indent
+        if cell_len(current + word) <= width:
+            current, empty = current + word, False
+            continue
+        if cell_len(word) <= width:  # whole on a line of its own, indented less
+            current, empty = " " * (width - cell_len(word)) + word, False
+            continue
+        pieces = chop_cells(word, max(1, width - len(indent)))
+        lines += [current + pieces[0], *(indent + piece for piece in pieces[1:-1])]
+        current, empty = indent + pieces[-1], False
+    return [*lines, current]
 
 
 class _PrintableText:
@@ -128,13 +178,17 @@ class DataTable:
     def _natural(self, index: int) -> int:
         cells = [row[0][index] for row in self.rows]
         header = [self.columns[index].header] if self.show_header else []
-        return max((len(line) for cell in [*header, *cells] for line in _lines(cell)), default=0)
+        return max((cell_len(line) for cell in [*header, *cells] for line in _lines(cell)), default=0)
 
-    def _longest_word(self, index: int) -> int:
+    def _longest_word(self, index: int, unbreakable: bool = False) -> int:
+        """The widest word of column ``index`` in terminal cells; with ``unbreakable``, the widest it may not fold
+        (a ``breakable`` column folds file paths only)."""
         cells = [row[0][index] for row in self.rows]
         header = [self.columns[index].header] if self.show_header else []
         words = [word for cell in [*header, *cells] for word in _plain(cell).split()]
-        return max((len(word) for word in words), default=0)
+        if unbreakable and self.columns[index].breakable:
+            words = [word for word in words if not _is_path(word)]
+        return max((cell_len(word) for word in words), default=0)
 
     def _keys_width(self, keys: Sequence[int], boxed: bool) -> int:
         """The width the key columns ``keys`` take whole, with the table's edges."""
@@ -154,9 +208,12 @@ class DataTable:
                 break
             last = texts[0]
             if (len(texts) == 1 and room >= min(MIN_TEXT_WIDTH, self._natural(last))
-                    and (self.columns[last].breakable or room >= self._longest_word(last))):
-                break  # the last text column stays, folding its words that are longer than the room (a long path)
-            texts.remove(min(texts, key=lambda i: (self.columns[i].priority, -i)))
+                    and room >= self._longest_word(last, unbreakable=True)):
+                break  # the last text column stays, folding its paths that are longer than the room
+            droppable = [i for i in texts if not self.columns[i].keep]
+            if not droppable:
+                return None
+            texts.remove(min(droppable, key=lambda i: (self.columns[i].priority, -i)))
         return sorted(keys + texts)
 
     def _text_widths(self, width: int, boxed: bool, shown: list[int]) -> dict[int, int]:
@@ -195,7 +252,8 @@ class DataTable:
             Column("\n".join(self.columns[i].header for i in group),
                    KEY if any(self.columns[i].kind != TEXT for i in group) else TEXT,
                    self.columns[group[0]].justify, max(self.columns[i].priority for i in group), self.columns[group[0]].style,
-                   breakable=all(self.columns[i].breakable for i in group))
+                   breakable=all(self.columns[i].breakable for i in group),
+                   keep=any(self.columns[i].keep for i in group))
             for group in groups
         ]
         table = DataTable(self.title, columns, self.caption, self.show_header)
@@ -274,21 +332,23 @@ class DataTable:
         """What a terminal ``width`` columns wide shows: the Rich layout (``render_for``), else one block per row."""
         rendered = self.render_for(width)
         if rendered is None:
-            return Text("\n".join(self.record_lines()), overflow="fold")
+            return Text("\n".join(line for record in self.record_lines() for line in hanging_lines(record, width)),
+                        no_wrap=True, overflow="fold")
         return _words_whole(rendered, width)
 
     def record_lines(self) -> list[str]:
         """The table as one block per row, for a terminal too narrow for its key columns side by side.
 
-        The row's first cell on a line of its own, then ``header: value`` for
-        each other non-empty cell, indented; a terminal then wraps at most a
-        long value, never a row of columns in the middle of a number.
+        The row's first cell on a line of its own (``header: value``, so that a
+        bare number is not taken for a name), then ``header: value`` for each
+        other non-empty cell, indented; ``for_terminal`` wraps a long value on
+        lines indented further, never a row of columns in the middle of a number.
         """
         lines = [self.title] if self.title else []
         headers = [" ".join(column.header.split("\n")) for column in self.columns]
         for cells, _, _ in self.rows:
             values = [" ".join(_lines(cell)) for cell in cells]
-            lines.append(values[0])
+            lines.append(f"{headers[0]}: {values[0]}" if headers[0] and self.show_header else values[0])
             lines.extend(f"  {header}: {value}" if header else f"  {value}"
                          for header, value in zip(headers[1:], values[1:]) if value.strip())
         if self.caption:
@@ -300,14 +360,12 @@ class DataTable:
         order = [i for i, c in enumerate(self.columns) if c.kind != TEXT] + [i for i, c in enumerate(self.columns) if c.kind == TEXT]
         columns = [self.columns[i] for i in order]
         rows = [[" ".join(_lines(cells[i])) for i in order] for cells, _, _ in self.rows]
-        widths = [max([len(" ".join(column.header.split("\n"))) if self.show_header else 0] + [len(row[i]) for row in rows])
-                  for i, column in enumerate(columns)]
+        widths = [max([cell_len(" ".join(column.header.split("\n"))) if self.show_header else 0]
+                      + [cell_len(row[i]) for row in rows]) for i, column in enumerate(columns)]
 
         def line(values: Sequence[str]) -> str:
-            parts = [
-                value.rjust(width) if column.justify == "right" else value.ljust(width)
-                for value, width, column in zip(values, widths, columns)
-            ]
+            parts = [_padded(value, width, column.justify == "right")
+                     for value, width, column in zip(values, widths, columns)]
             return "  ".join(parts).rstrip()
 
         lines = [self.title] if self.title else []
@@ -332,7 +390,7 @@ def _words_whole(table: Table, width: int) -> Table | Group:
     outside: dict[str, Text] = {}
     for part in ("title", "caption"):
         text = getattr(table, part)
-        if text is not None and max((len(word) for word in text.plain.split()), default=0) > table_width:
+        if text is not None and max((cell_len(word) for word in text.plain.split()), default=0) > table_width:
             outside[part] = text
             setattr(table, part, None)
     if not outside:

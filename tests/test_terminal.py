@@ -279,9 +279,9 @@ def test_keys_wider_than_the_terminal_print_one_block_per_row():
     out = console.file.getvalue()
     assert_plain(out)
     assert max(len(line) for line in out.splitlines()) <= 60
-    assert out.splitlines() == ["T", "identifier-number-0-that-is-long", "  key1: identifier-number-1-that-is-long",
+    assert out.splitlines() == ["T", "key0: identifier-number-0-that-is-long", "  key1: identifier-number-1-that-is-long",
                                 "  key2: identifier-number-2-that-is-long", "  key3: identifier-number-3-that-is-long",
-                                "second-row", "  key2: x", "  key3: y"]
+                                "key0: second-row", "  key2: x", "  key3: y"]
 
 
 # ------------------------------------------------------------------ markup in data and plugin text

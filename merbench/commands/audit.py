@@ -64,7 +64,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             records.append({"file": str(path), "readable": False, "error": str(exc)})
             continue
         table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
-                          [Column("Check"), Column("Status"), Column("Finding", TEXT)])
+                          [Column("Check"), Column("Status"), Column("Finding", TEXT, keep=True)])
         checks = audit_result(result)
         for check in checks:
             status = styled("pass", "green") if check.passed else styled("FAIL", "bold red")

@@ -144,7 +144,8 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     summary = dataset.summary
     classes = list(dataset.classes)
-    overview = DataTable(f"Dataset {dataset.name}", [Column("", style="bold"), Column("", TEXT)], show_header=False)
+    overview = DataTable(f"Dataset {dataset.name}", [Column("", style="bold"), Column("", TEXT, keep=True)],
+                         show_header=False)
     facts = [
         ("root", args.root or summary.get("root", "")),
         ("annotation", _per_part(summary, lambda part: part.get("annotation") or part.get("manifest") or "(not named by the loader)")),

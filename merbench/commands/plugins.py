@@ -53,7 +53,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     table = DataTable("Installed merbench plugins (entry-point group 'merbench')",
                       [Column("Entry point"), Column("Target", stack=True), Column("Distribution", stack=True),
-                       Column("Registers", TEXT), Column("Status")])
+                       Column("Registers", TEXT, keep=True), Column("Status")])
     for record in registry.records:
         provider = record.provider
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in record.registered.items()) or "—"
