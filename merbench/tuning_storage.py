@@ -57,15 +57,36 @@ def storage_files(path: Path) -> dict[str, Path]:
 
 def _tables(path: Path) -> set[str] | None:
     """The table names of an SQLite file (none for an empty file, which SQLite takes as a new database), or ``None``
-    when it is not one; ``sqlite3.DatabaseError`` when it is an SQLite file that cannot be read (damaged)."""
+    when it is not one; ``sqlite3.DatabaseError`` when it is an SQLite file that cannot be read (damaged).
+
+    Read without writing, but for a write that was cut short (``_left_mid_write``): that file is opened read-write
+    once, which rolls the write back as any SQLite program opening it would."""
     with open(path, "rb") as handle:
         header = handle.read(16)
     if not header:
         return set()
     if header != b"SQLite format 3\x00":
         return None
-    with contextlib.closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as db:
+    try:
+        return _table_names(f"{Path(path).resolve().as_uri()}?mode=ro")
+    except sqlite3.OperationalError as exc:
+        if not _left_mid_write(path, exc):
+            raise
+    return _table_names(Path(path).resolve().as_uri())  # read-write once: SQLite rolls the write back
+
+
+def _table_names(uri: str) -> set[str]:
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
         return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _left_mid_write(path: Path, exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` from a read-only open means a write to ``path`` was cut short (a tune killed with kill -9 or
+    a power loss mid-transaction): its rollback journal is left beside it, which only a read-write open rolls back
+    (SQLITE_READONLY_ROLLBACK), as the next writer would. The trials committed before are kept."""
+    code = getattr(exc, "sqlite_errorname", None)
+    cut_short = code == "SQLITE_READONLY_ROLLBACK" if code else "readonly database" in str(exc)  # Python < 3.11
+    return cut_short and Path(f"{path}-journal").is_file()
 
 
 def _unreadable_storage(shown: str, exc: sqlite3.DatabaseError) -> str:
