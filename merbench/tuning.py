@@ -724,15 +724,20 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                          f"{request.workers} at a time; stored in {storage_path}")
         folds = []
         progress.start("outer", len(ctx.outer_folds), f"Outer folds ({base.protocol})")
-        with _trial_threads(request, base):
-            for outer in ctx.outer_folds:
-                try:
-                    folds.append(tune_fold(ctx, optuna, storage, key, outer))
-                except optuna.exceptions.StorageInternalError as exc:
-                    raise RunFailed(f"the trials storage {storage_path} failed ({error_text(exc)}); the trials "
-                                    "finished before are kept: free some space or fix the file (is it writable?), "
-                                    "then run the same command again") from None
-                progress.advance("outer", 1, note=f"outer UF1 {percent(folds[-1]['metrics']['uf1'])} %")
+        try:
+            with _trial_threads(request, base):
+                for outer in ctx.outer_folds:
+                    try:
+                        folds.append(tune_fold(ctx, optuna, storage, key, outer))
+                    except optuna.exceptions.StorageInternalError as exc:
+                        raise RunFailed(f"the trials storage {storage_path} failed ({error_text(exc)}); the trials "
+                                        "finished before are kept: free some space or fix the file (is it "
+                                        "writable?), then run the same command again") from None
+                    progress.advance("outer", 1, note=f"fold {outer.index + 1}: outer UF1 "
+                                                      f"{percent(folds[-1]['metrics']['uf1'])} %")
+        except KeyboardInterrupt as stop:
+            stop.stored_trials = stored_trials(ctx, optuna, storage, key)  # what the command's message says
+            raise
 
     search = {
         "trials_per_fold": request.trials,
@@ -752,6 +757,17 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         warnings.append(software_note)  # print_summary prints it with the tables
     return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search,
                      describe_environment(choice.description), time.perf_counter() - started, warnings)
+
+
+def stored_trials(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> int | None:
+    """How many trials of this tune the storage holds (complete, pruned or failed by themselves), or ``None`` when it
+    cannot be read now."""
+    names = {study_name(ctx, key, outer) for outer in ctx.outer_folds}
+    try:
+        return sum(len(counted_trials(optuna, optuna.load_study(study_name=name, storage=storage)))
+                   for name in optuna.get_all_study_names(storage=storage) if name in names)
+    except Exception:  # an interrupted tune says what it can; the storage's own problem shows on the next run
+        return None
 
 
 def outer_split(ctx: TuneContext, split: Any) -> list[Fold]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
                                output_file, print_plugin_problems)
@@ -104,8 +105,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     try:
         with progress:
             summary = run_tune(request, registry, progress)
-    except KeyboardInterrupt:
-        err.print("Finished trials are stored; run the same command again (or add --resume) to continue")
+    except KeyboardInterrupt as stop:
+        err.print(escape(interrupted_note(getattr(stop, "stored_trials", None), storage)), highlight=False)
         raise
     print_summary(out, summary)
     if args.json is not None:
@@ -114,3 +115,17 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"Summary written to {console_line(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
 
+
+def interrupted_note(stored: int | None, storage: Path) -> str:
+    """What an interrupted tune says: how many of its trials are stored (``stored``; ``None`` when not known) in
+    ``storage``, and how to go on."""
+    from merbench.wording import counted
+
+    if stored is None and not storage.exists():
+        stored = 0
+    if stored == 0:
+        return "No trial had finished, so nothing is stored; run the same command again to start (without --resume)"
+    if stored is None:
+        return "Finished trials are stored; run the same command again (or add --resume) to continue"
+    return (f"{counted(stored, 'finished trial')} of this tune stored in {storage}; run the same command again (or "
+            "add --resume) to continue")
