@@ -56,6 +56,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     clear.set_defaults(handler=execute_clear)
 
 
+DELETING = ".*.deleting.*"
+"""The names of what ``cache clear`` moved aside to delete (``_remove``); an interrupted clear leaves them."""
+
+
 def _foreign_entries(name: str, path: Path) -> list[str]:
     """Names at the top of the cache part ``path`` that merbench never makes there (a user's own folder that
     happens to be called ``preprocess`` or ``synthetic``), sorted."""
@@ -160,7 +164,8 @@ def summarise(root: Path) -> dict[str, Any]:
         files, size = _size(root / name) if (root / name).is_dir() else (0, 0)
         parts[name] = {"files": files, "bytes": size,
                        "not_merbench": _foreign_entries(name, root / name) if (root / name).exists() else []}
-    other = sorted(p.name for p in root.iterdir() if p.name not in PARTS) if root.is_dir() else []
+    other = sorted(p.name for p in root.iterdir() if p.name not in PARTS and not p.match(DELETING)) \
+        if root.is_dir() else []
     return {
         "root": str(root), "chains": rows, "entries": len(entries),
         "unindexed_entries": sum(p.name not in indexed for p in entries),
@@ -186,11 +191,12 @@ def when_written(stamp: str) -> str:
 
 
 def leftovers(root: Path) -> list[Path]:
-    """What interrupted writes left in the cache: temporary files (``*.tmp``) and the hidden folders a dataset is
-    generated into before it is moved into place (``synthetic/.KEY.xxxx``; a killed run leaves them behind)."""
+    """What interrupted writes left in the cache: temporary files (``*.tmp``), the hidden folders a dataset is
+    generated into before it is moved into place (``synthetic/.KEY.xxxx``; a killed run leaves them behind), and a
+    part an interrupted ``cache clear`` had moved aside to delete (``.preprocess.deleting.PID.NS``)."""
     if not root.is_dir():
         return []
-    folders: list[Path] = []
+    folders: list[Path] = sorted(root.glob(DELETING))
     for name in PARTS:
         if (root / name).is_dir():
             for hidden in sorted((root / name).rglob(".*")):
@@ -280,19 +286,28 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
                          f"{', '.join(sorted({f.split('/')[0] + '/' for f in foreign}))}): the cache folder may be a "
                          "folder of your own (check MERBENCH_CACHE); nothing was removed. Point MERBENCH_CACHE at "
                          "merbench's cache, or move your files out")
+    unfinished = sorted(root.glob(DELETING)) if root.is_dir() else []
     if not args.yes:
         what = ", ".join(f"{name}/ ({PARTS[name]})" for name, _ in targets) or "nothing"
+        if unfinished:
+            what += f" and {counted(unfinished, 'folder')} an interrupted clear left ({unfinished[0].name})"
+            total += sum(_size(path)[1] for path in unfinished)
         err.print(escape(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm"),
                   highlight=False)
         return 2
     moved: set[Path] = set()
-    for name, path in targets:
-        # A symbolic link (the cache on a bigger disk) keeps its target folder: only merbench's entries in it go.
-        for entry in [path] if not path.is_symlink() else sorted(path.iterdir()):
-            if _remove(entry):
-                moved.add(entry)
-    for leftover in root.glob(".*.deleting.*"):
-        _remove(leftover)
+    try:
+        for name, path in targets:
+            # A symbolic link (the cache on a bigger disk) keeps its target folder: only merbench's entries in it go.
+            for entry in [path] if not path.is_symlink() else sorted(path.iterdir()):
+                if _remove(entry):
+                    moved.add(entry)
+        for leftover in root.glob(DELETING):
+            _remove(leftover)
+    except KeyboardInterrupt:
+        err.print(escape(f"The clear was stopped part-way; what it had not removed yet is still in {root} and no "
+                         "command reads it: run `merbench cache clear --yes` again to finish"), highlight=False)
+        raise
     kept = [entry for _, path in targets for entry in ([path] if not path.is_symlink() else list(path.iterdir()))
             if entry.exists() or entry.is_symlink()]
     remade = [entry for entry in kept if entry in moved]
