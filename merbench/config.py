@@ -24,7 +24,7 @@ import yaml
 
 from merbench.contracts import resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError
-from merbench.result import document_kind
+from merbench.result import check_schema_version, document_kind
 from merbench.yaml_files import read_yaml
 
 
@@ -220,6 +220,8 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     if kind not in (None, "run"):
         raise UsageError(f"--config {path}: a {kind} summary, not a configuration; give a YAML file of options or a "
                          "run's result (merbench run --json, merbench show ID --json FILE)")
+    if kind == "run":
+        check_schema_version(data, f"--config {path}")
     recorded = data.get("config") if kind == "run" else data
     is_recorded = isinstance(recorded, dict) and isinstance(recorded.get("options"), dict) and "model" in recorded
     if kind == "run" and not is_recorded:

@@ -35,6 +35,21 @@ DOMAIN_METRICS = ("uf1", "uar", "accuracy")
 
 FIX = "the result was not written by merbench or was changed since; run it again with merbench run"
 
+RESULT_SCHEMA = 1
+"""The version of a run's JSON (``schema_version``) this merbench writes, and the newest it reads. A result without
+the key was written before results carried one (2026-12-05): version 1, read with the conventions of its time."""
+
+
+def check_schema_version(data: Mapping[str, Any], where: str) -> None:
+    """Raise ``DataError`` naming ``where`` when a result's ``schema_version`` is not one this merbench reads: newer
+    (written by a newer merbench, whose keys may mean other things) or not a whole number."""
+    version = data.get("schema_version", 1)
+    if not _integer(version) or version < 1:
+        raise DataError(f"{where}: 'schema_version' must be a whole number from 1, not {version!r}; {FIX}")
+    if version > RESULT_SCHEMA:
+        raise DataError(f"{where}: written by a newer merbench (result schema {version}); this merbench reads "
+                        f"result schema {RESULT_SCHEMA} and older: upgrade merbench (pip install -U merbench) to read it")
+
 
 # ------------------------------------------------------------------ reading JSON values, naming what is wrong
 
@@ -390,6 +405,9 @@ class RunResult:
     settings_changed: list[str] | None = None
     """What the run changed from its profile's defaults when it ran (``merbench.run_settings``), kept so that
     ``compare`` and ``show`` can name it once the run's plugins are not installed."""
+    schema_version: int | None = RESULT_SCHEMA
+    """The version of this JSON layout (``RESULT_SCHEMA`` for a run of this merbench); ``None`` for a result written
+    before results carried one, which reads as version 1."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result's JSON object (docs/design.md, Result schema), as ``merbench run --json`` writes it."""
@@ -453,6 +471,8 @@ class RunResult:
         ``FILE.json``); a malformed object raises ``DataError`` naming the key.
         """
         f = Fields(data, where)
+        if isinstance(data, Mapping):
+            check_schema_version(data, where)
         result = cls(
             model=f.need("model", TEXT), dataset=f.need("dataset", TEXT), protocol=f.need("protocol", TEXT),
             subject_independent=f.need("subject_independent", BOOLEAN), classes=f.need("classes", NAMES),
@@ -469,7 +489,7 @@ class RunResult:
             metric_keys=f.may("metric_keys", TEXTS),
             seeds=f.records("seeds", SeedScores.read, optional=True),
             across_seeds=f.record("across_seeds", AcrossSeeds.read, optional=True), run_id=f.may("run_id", TEXT),
-            settings_changed=f.may("settings_changed", TEXTS),
+            settings_changed=f.may("settings_changed", TEXTS), schema_version=f.may("schema_version", INTEGER),
         )
         result.check_consistent(where)
         return result

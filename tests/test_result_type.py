@@ -236,3 +236,37 @@ def test_the_fold_statistic_of_a_repeated_run_covers_every_seeds_folds():
     older = RunResult.from_dict(minimal_dict(seeds=[{k: v for k, v in s.items() if k != "fold_std"} for s in seeds],
                                              across_seeds=across))
     assert older.fold_stat("uf1") == (pytest.approx(np.mean(every_fold)), None), "no fold std recorded: no std shown"
+
+
+# ------------------------------------------------------------------ the schema version
+
+
+def test_a_run_records_its_schema_version_and_an_old_result_reads_without_one(recorded):
+    from merbench.result import RESULT_SCHEMA
+
+    _, written, _ = recorded
+    assert written["schema_version"] == RESULT_SCHEMA == 1 and list(written)[-1] == "schema_version"
+    old = {key: value for key, value in written.items() if key != "schema_version"}
+    assert RunResult.from_dict(old).to_dict() == old  # written before results carried it: read as version 1
+
+
+@pytest.mark.parametrize("version, message", [
+    (2, "written by a newer merbench (result schema 2); this merbench reads result schema 1 and older: upgrade"),
+    (0, "'schema_version' must be a whole number from 1, not 0"),
+])
+def test_a_result_of_a_newer_schema_is_refused_by_every_reader(recorded, store_copy, run_cli, tmp_path, version,
+                                                               message):
+    _, written, _ = recorded
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps({**written, "schema_version": version}))
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(written))
+    for command in (["audit", str(newer)], ["significance", str(same), str(newer)],
+                    ["run", "--config", str(newer), "--no-store", "--quiet"]):
+        result = run_cli(*command)
+        assert result.code == 2 and "Traceback" not in result.err, (command, result.err)
+        assert message in " ".join(result.err.split()), (command, result.err)
+    path, run_id = store_copy
+    _set_result_json(path, run_id, json.dumps({**written, "schema_version": version}))
+    shown = run_cli("show", run_id, "--store", str(path))
+    assert shown.code == 2 and f"result of run {run_id} in {path}: " in " ".join(shown.err.split())
