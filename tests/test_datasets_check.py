@@ -126,6 +126,8 @@ def test_datasets_list_shows_options(run_cli):
     for name in ("smic", "casme2", "samm", "megc2019", "manifest"):
         assert any(line.startswith(f"{name} ") for line in result.out.splitlines())
     assert "subset=hs" in result.out and "frames=auto" in result.out
+    # an option without a default is said so, not with the ellipsis that reads as a value cut short
+    assert "manifest=(unset)" in result.out and "…" not in result.out
     assert "datasets check casme2 --root" in run_cli("datasets", "check", "--help").out
 
 

@@ -79,7 +79,7 @@ def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     table = DataTable("Datasets", [Column("Name", style="bold"), Column("Needs --root"), Column("Description", TEXT, priority=1),
                                    Column("Options (--set dataset.KEY=VALUE, defaults)", TEXT)])
     for spec in registry.items("datasets"):
-        options = ", ".join(f"{k}={v if v not in ('', []) else '…'}" for k, v in spec.options.items())
+        options = ", ".join(f"{k}={v if v not in ('', []) else '(unset)'}" for k, v in spec.options.items())
         table.add_row(spec.name, "yes" if spec.needs_root else "no", spec.description, options)
     print_table(out, table)
     return 0
