@@ -715,8 +715,9 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     key = study_key(ctx)
     if request.resume and not storage_path.exists():  # refused without creating the storage file
         raise _nothing_to_resume(ctx)
-    with storage_lock(storage_path):
-        storage = open_storage(optuna, storage_path)
+    with storage_lock(storage_path, study=key):  # tunes of other options may share the file
+        with storage_lock(storage_path, wait=True):  # one at a time makes Optuna's tables in a new file
+            storage = open_storage(optuna, storage_path)
         _check_resume(ctx, optuna, storage, key)
         if base.section("executor")["name"] == "ray":
             connect(str(base.section("executor")["address"]), progress.message)

@@ -2,7 +2,8 @@
 
 ``check_storage`` refuses a file that is not Optuna's (the results store, another
 program's SQLite file, a folder) before anything is written; ``storage_lock``
-lets one tune at a time use a storage file; ``counted_trials`` and
+lets one tune of the same options at a time use a storage file (tunes of other
+options share it); ``counted_trials`` and
 ``fail_stale`` decide which stored trials used the budget and which an
 interrupted tune left half done (they are redone).
 """
@@ -10,6 +11,7 @@ interrupted tune left half done (they are redone).
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import sqlite3
 import warnings
@@ -50,6 +52,7 @@ def storage_files(path: Path) -> dict[str, Path]:
     except (OSError, RuntimeError):
         beside = path
     files = {f"the trials storage {path}": path, f"the trials storage's lock file {path}.lock": Path(f"{path}.lock")}
+    files.update({f"a tune's lock file {lock}": lock for lock in path.parent.glob(f"{glob.escape(path.name)}.*.lock")})
     files.update({f"the trials storage's {side} file {beside}{side}": Path(f"{beside}{side}")
                   for side in ("-wal", "-shm", "-journal")})
     return files
@@ -163,24 +166,34 @@ def check_writable(target: Path, shown: str) -> None:
                          "write beside it); make the folder writable or give a file elsewhere with --storage")
 
 
-@contextlib.contextmanager
-def storage_lock(path: Path) -> Iterator[None]:
-    """Hold ``PATH.lock`` for the tune: a second tune on the same storage is refused, not interleaved.
+def lock_file(path: Path, study: str | None = None) -> Path:
+    """The lock file beside the trials storage ``path``: ``PATH.lock`` for opening it, ``PATH.STUDY.lock`` for one
+    tune (``study``: its key, of which 16 characters name the file)."""
+    return path.with_name(f"{path.name}.{study[:16]}.lock" if study else f"{path.name}.lock")
 
-    The lock file is removed when the tune ends. A tune that opened it just before it was removed would
+
+@contextlib.contextmanager
+def storage_lock(path: Path, study: str | None = None, wait: bool = False) -> Iterator[None]:
+    """Hold a lock file beside the trials storage ``path`` (``lock_file``): with ``study`` (a tune's key), a second
+    tune of the same options, dataset and space is refused, not interleaved, while tunes of other studies share the
+    file; without it, the whole file, for opening it (SQLite tables made once). ``wait``: wait for the lock rather
+    than refuse.
+
+    The lock file is removed when the lock is let go. A tune that opened it just before it was removed would
     hold a lock on a file no longer there, so after locking, the file is checked to be the one at the path.
     Where ``fcntl`` is missing (Windows) the tune runs unlocked, with a warning.
     """
     try:
         import fcntl
     except ImportError:
-        warnings.warn(f"this system has no POSIX file locks (fcntl), so a second merbench tune on {path} at the same "
-                      "time would not be refused: run one tune per --storage file at a time", UserWarning,
-                      stacklevel=3)
+        if not wait:
+            warnings.warn(f"this system has no POSIX file locks (fcntl), so a second merbench tune of the same "
+                          f"options on {path} at the same time would not be refused: run one such tune at a time",
+                          UserWarning, stacklevel=3)
         yield
         return
 
-    lock_path = path.with_name(path.name + ".lock")
+    lock_path = lock_file(path, study)
     while True:
         try:
             handle = open(lock_path, "a+")
@@ -189,11 +202,12 @@ def storage_lock(path: Path) -> Iterator[None]:
                              f"({exc.strerror or exc}); remove what is there or give the trials another file with "
                              "--storage") from None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError:
             handle.close()
-            raise UsageError(f"another merbench tune is using {path} right now; wait for it to finish, "
-                             "or give this one its own file with --storage") from None
+            raise UsageError(f"another merbench tune of the same options, dataset and space is using {path} right "
+                             "now; wait for it to finish, or give this one its own file with --storage "
+                             "(tunes of other options may share the file)") from None
         if _same_file(handle, lock_path):
             break
         handle.close()  # the tune before this one removed it after this one opened it: take a new one

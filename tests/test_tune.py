@@ -391,13 +391,19 @@ def test_storage_that_is_the_results_store_or_a_foreign_file_is_refused(run_cli,
     assert text.read_text() == "my notes"
 
 
-def test_a_second_tune_on_the_same_storage_is_refused_while_one_runs(run_cli, tmp_path):
+def test_a_second_tune_of_the_same_options_is_refused_while_one_runs_and_others_share_the_file(run_cli, tmp_path):
     storage = tmp_path / "trials.sqlite"
-    with tuning.storage_lock(storage):
-        result, _ = tune(run_cli, tmp_path)
-    assert result.code == 2
-    assert "another merbench tune is using" in result.err
-    assert not (tmp_path / "trials.sqlite.lock").exists(), "the lock file goes with the tune that held it"
+    first, summary = tune(run_cli, tmp_path, trials=1)
+    assert first.code == 0, first.err
+    key = summary["search"]["key"]
+    with tuning.storage_lock(storage, study=key):  # as the first tune holds it while it runs
+        same, _ = tune(run_cli, tmp_path, trials=1)
+        other, other_summary = tune(run_cli, tmp_path, trials=1, model="offapexnet")
+    assert same.code == 2
+    assert "another merbench tune of the same options, dataset and space is using" in " ".join(same.err.split())
+    assert other.code == 0, other.err  # a tune of another study runs beside it, on the same file
+    assert other_summary["search"]["storage"] == str(storage) and other_summary["search"]["key"] != key
+    assert not list(tmp_path.glob("trials.sqlite*.lock")), "each lock file goes with the tune that held it"
 
 
 def test_a_lock_file_removed_under_a_waiting_tune_is_not_trusted(tmp_path, monkeypatch):
@@ -419,7 +425,7 @@ def test_a_lock_file_removed_under_a_waiting_tune_is_not_trusted(tmp_path, monke
     with tuning.storage_lock(storage):
         assert lock_path.exists() and opened, "the tune re-opened the lock file at its path"
         monkeypatch.setattr("builtins.open", real_open)
-        with pytest.raises(UsageError, match="another merbench tune is using"):
+        with pytest.raises(UsageError, match="another merbench tune of the same options"):
             with tuning.storage_lock(storage):
                 pass
     assert not lock_path.exists()
@@ -662,3 +668,27 @@ def test_a_trials_storage_another_program_holds_locked_is_named_as_in_use_not_da
         holder.close()
     assert f"--storage {storage}: is in use by another program (SQLite: database is locked)" in str(refused.value)
     assert "damaged" not in str(refused.value)
+
+
+def test_two_tunes_of_different_models_at_once_share_a_new_storage(tmp_path):
+    """Started together on a file that does not exist yet: both make it through Optuna's tables and finish, each
+    with its own trials (before, the second was refused: one tune per storage file)."""
+    import os
+    import subprocess
+
+    storage = tmp_path / "trials.sqlite"
+    env = {**os.environ, "MERBENCH_STORE": str(tmp_path / "results.sqlite"), "MERBENCH_CACHE": str(tmp_path / "cache")}
+    space = space_file(tmp_path)
+    commands = [[sys.executable, "-m", "merbench", "tune", "--model", model, "--dataset", "synthetic", "--profile",
+                 "quick", "--quiet", "--trials", "1", "--space", str(space), "--storage", str(storage), "--json",
+                 str(tmp_path / f"{model}.json"), *TINY] for model in ("ststnet", "offapexnet")]
+    running = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for command in commands]
+    for process in running:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    keys = {json.loads((tmp_path / f"{model}.json").read_text())["search"]["key"] for model in ("ststnet", "offapexnet")}
+    assert len(keys) == 2
+    with sqlite3.connect(storage) as db:
+        names = [row[0] for row in db.execute("SELECT study_name FROM studies")]
+    assert {name.split()[0] for name in names} == {"ststnet", "offapexnet"}

@@ -86,7 +86,7 @@ def test_without_posix_file_locks_the_tune_runs_unlocked_and_says_so(tmp_path, m
 
     monkeypatch.setitem(sys.modules, "fcntl", None)  # import fcntl fails, as on Windows
     storage = tmp_path / "t.sqlite"
-    with pytest.warns(UserWarning, match=r"no POSIX file locks \(fcntl\), so a second merbench tune on .*t\.sqlite"):
+    with pytest.warns(UserWarning, match=r"no POSIX file locks \(fcntl\), so a second merbench tune of the same options on .*t\.sqlite"):
         with storage_lock(storage):
             ran = True
     assert ran and not (tmp_path / "t.sqlite.lock").exists()
