@@ -74,7 +74,10 @@ def document_kind(document: Any) -> str | None:
         return summary
     if "cells" in document and "comparison" in document:
         return "grid"
-    return "run" if "model" in document and "folds" in document else None
+    if "model" not in document:
+        return None
+    # a run's result, also one that lost a key (it is then named as damaged, not read as a file of options)
+    return "run" if any(key in document for key in ("folds", "pooled", "confusion_matrix", "environment")) else None
 
 
 def _number(value: Any) -> bool:

@@ -270,3 +270,14 @@ def test_a_result_of_a_newer_schema_is_refused_by_every_reader(recorded, store_c
     _set_result_json(path, run_id, json.dumps({**written, "schema_version": version}))
     shown = run_cli("show", run_id, "--store", str(path))
     assert shown.code == 2 and f"result of run {run_id} in {path}: " in " ".join(shown.err.split())
+
+
+def test_a_result_that_lost_its_folds_is_still_read_as_a_result_not_as_options(recorded, run_cli, tmp_path):
+    """``run --config`` said "unknown setting 'subject_independent'" of it, taking it for a file of options."""
+    _, written, _ = recorded
+    damaged = tmp_path / "no-folds.json"
+    damaged.write_text(json.dumps({key: value for key, value in written.items() if key != "folds"}))
+    again = run_cli("run", "--config", str(damaged), "--no-store", "--quiet", "--seeds", "1")
+    assert again.code == 0, again.err  # its recorded configuration runs again
+    audited = run_cli("audit", str(damaged))
+    assert audited.code == 2 and "missing folds" in audited.err and "unknown setting" not in audited.err
