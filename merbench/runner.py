@@ -577,7 +577,8 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
 
     The returned result is the first seed's, plus ``seeds`` (each seed's pooled
     and fold-mean scores), ``across_seeds`` (mean and sample std, n − 1,
-    over seeds of the pooled scores) and ``seconds.total_all_seeds``.
+    over seeds of the pooled scores) and ``seconds.total_all_seeds``; a resumed run's ``seconds.earlier_folds`` and
+    ``earlier_train`` count every seed's folds trained before it was resumed.
     """
     check_seeds(n_seeds, config.seed)
     choice = choice or choose_run_device(config)
@@ -587,9 +588,13 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     if n_seeds == 1:
         return first
     mean, std = mean_std([r.pooled for r in runs], ddof=1)
+    earlier = sum(r.seconds.earlier_folds or 0 for r in runs)  # a resumed run: every seed's reused folds
     return dataclasses.replace(
         first,
-        seconds=dataclasses.replace(first.seconds, total_all_seeds=sum(r.seconds.total for r in runs)),
+        seconds=dataclasses.replace(first.seconds, total_all_seeds=sum(r.seconds.total for r in runs),
+                                    earlier_folds=earlier or None,
+                                    earlier_train=round(sum(r.seconds.earlier_train or 0.0 for r in runs), 3)
+                                    if earlier else None),
         seeds=[SeedScores(seed=r.seed, pooled=r.pooled, fold_mean=r.fold_mean, fold_std=r.fold_std) for r in runs],
         across_seeds=AcrossSeeds(n=n_seeds, mean=mean, std=std),
     )

@@ -281,3 +281,21 @@ def test_the_recorded_git_commit_says_when_tracked_files_were_changed(tmp_path, 
     assert git_commit() == head
     (package / "__init__.py").write_text("x = 2\n")
     assert git_commit() == f"{head}-dirty"
+
+
+def test_a_resumed_run_of_several_seeds_counts_every_seeds_earlier_folds(run_cli, tmp_path):
+    """It said "Resumed: 4 completed folds" and then "not counted: 3 folds", the first seed's alone."""
+    store = tmp_path / "resume.sqlite"
+    env = {**os.environ, "MERBENCH_STORE": str(store)}
+    killed = subprocess.run([sys.executable, str(Path(__file__).parent / "stop_after_folds.py"), "4", *RUN,
+                             "--seeds", "2"], env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 99, killed.stderr  # the first seed's folds and one of the second's are stored
+    with ResultStore(store) as opened:
+        [summary] = opened.list_runs()
+    target = tmp_path / "resumed.json"
+    resumed = run_cli("run", "--resume", summary.id, "--store", str(store), "--quiet", "--json", str(target))
+    assert resumed.code == 0, resumed.err
+    seconds = json.loads(target.read_text())["seconds"]
+    assert seconds["earlier_folds"] == 4
+    said = " ".join(run_cli("show", summary.id, "--store", str(store)).out.split())
+    assert "not counted: 4 folds trained before the run was resumed" in said
