@@ -8,12 +8,14 @@ reader never sees a half-written entry and two runs at once are safe.
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +120,38 @@ def current_umask() -> int:
     return mask
 
 
+STALE_SECONDS = 3600
+"""How old a temporary file or folder beside what it was written for must be (its last change) to be taken for the
+leftover of a killed process rather than the work of one running now."""
+
+
+def remove_stale_leftovers(folder: Path, prefix: str, suffix: str = "") -> int:
+    """Remove what killed writers left in ``folder``: the files or folders named ``PREFIX…SUFFIX`` unchanged for
+    ``STALE_SECONDS`` (a process killed with kill -9 between making one and renaming it into place); how many."""
+    removed = 0
+    now = time.time()
+    for leftover in folder.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        try:
+            if now - leftover.lstat().st_mtime < STALE_SECONDS:
+                continue
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+            removed += 1
+        except OSError:  # gone meanwhile, or not ours to remove: left as it is
+            continue
+    return removed
+
+
 def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, durable: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     The file gets ``mode``, by default ``0o666`` less the umask, as ``open()`` would give it
     (``mkstemp`` alone creates it ``0o600``). ``durable``: the data reaches the disk before the rename, so that
     after a power loss the path holds the old file or the new one, never an empty one (for what cannot be
-    recomputed: results, reports, baselines; the cache is not synced, each entry can be computed again).
+    recomputed: results, reports, baselines; the cache is not synced, each entry can be computed again); and the
+    temporary files of earlier writes of ``path`` that a killed process left beside it go (``remove_stale_leftovers``).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -139,6 +166,8 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None, durable
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    if durable:
+        remove_stale_leftovers(path.parent, f".{path.name}.", ".tmp")
 
 
 def write_cache_file(path: Path, data: bytes | str) -> None:

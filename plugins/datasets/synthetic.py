@@ -23,7 +23,7 @@ from typing import Any
 
 import cv2
 
-from merbench.cache import content_key, publish_directory
+from merbench.cache import content_key, publish_directory, remove_stale_leftovers
 from merbench.contracts import Dataset, DatasetPlugin, Sample
 from merbench.errors import DataError, UsageError
 from merbench.hookspecs import hookimpl
@@ -214,6 +214,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
                 raise DataError(f"{tmp} {CLEARED_WHILE_WRITING}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        remove_stale_leftovers(folder.parent, f".{key}.")  # what runs killed while generating this data left
         generated = True
     samples = read_tree(folder, int(options.get("domains", 1)))
     if len(samples) != expected:  # cut off at the end of a row: every row left reads well
