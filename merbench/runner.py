@@ -158,7 +158,9 @@ def run_benchmark(config: RunConfig, registry: Registry, progress: ProgressSink 
         return _run(config, registry, progress, recorder, choice)
 
 
-def _plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
+def plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
+    """``KIND:NAME`` → ``DISTRIBUTION VERSION`` of the plugins ``config`` uses (model, dataset, protocol, each
+    preprocessor), as a result's ``environment.plugins`` records them."""
     used = [("models", config.model), ("datasets", config.dataset), ("protocols", config.protocol)]
     used += [("preprocessors", name) for name in config.preprocess]
     versions = {}
@@ -545,7 +547,7 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
                         earlier_train=round(trained.reused_seconds, 3) if trained.reused else None),
         memory=peak_memory(),
         config=config.to_dict(),
-        environment=run_environment(describe_environment(device), plan_record, _plugin_versions(config, registry)),
+        environment=run_environment(describe_environment(device), plan_record, plugin_versions(config, registry)),
         profile=config.profile,
         seed=config.seed,
         engine_plan=plan_record,

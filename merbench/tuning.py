@@ -39,7 +39,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
-from merbench.cache import cache_root, content_key
+from merbench.cache import cache_root, content_key, inputs_key
 from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config, with_executor_flag
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
@@ -56,7 +56,7 @@ from merbench.preprocess import Chain, checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import connect
 from merbench.registry import Registry
-from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe
+from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe, plugin_versions
 from merbench.splits import RARE_CLASS_WARNING, check_folds, protocol_dataset, split_noting_rare_classes
 from merbench.subject_folds import stratified_subject_folds
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
@@ -242,6 +242,9 @@ class TuneContext:
     """Stored trials and refits reused although other software made them: (``trial`` or ``refit``, what differs)."""
     interrupts: HeldInterrupts = field(default_factory=HeldInterrupts)
     """Ctrl-C held back while Optuna writes the trial storage, let through while a trial trains."""
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    """What the base configuration's preprocessing recorded (as a run's ``preprocess``: the resolved flow method,
+    clips computed and cached, ``inputs_key``, the SHA-256 of the inputs every trial trains on)."""
     labels: np.ndarray = field(init=False)
     subjects: np.ndarray = field(init=False)
 
@@ -277,6 +280,8 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
             on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {text}"))
         kept = prep.dataset or ctx.dataset
         if first:
+            ctx.preprocessing = {"computed": prep.computed, "cached": prep.cached, **prep.details,
+                                 "inputs_key": inputs_key(prep.inputs)}
             if kept is not ctx.dataset:
                 check_two_classes(kept, config.dataset, int(prep.details.get("skipped", {}).get("count", 0)))
             ctx.use_dataset(kept)  # clips skipped as unreadable (dataset.strict=false) are left out of every fold
@@ -756,8 +761,9 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     software_note = other_software_note(ctx.reused_other)
     if software_note:
         warnings.append(software_note)  # print_summary prints it with the tables
-    return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search,
-                     describe_environment(choice.description), time.perf_counter() - started, warnings)
+    environment = {**describe_environment(choice.description), "plugins": plugin_versions(base, registry)}
+    return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search, environment,
+                     time.perf_counter() - started, warnings, ctx.preprocessing)
 
 
 def stored_trials(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> int | None:

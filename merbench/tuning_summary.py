@@ -102,13 +102,15 @@ def leakage_record(base: Any, protocol: Any, overlaps: list[list[str]], folds: l
 
 def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any, base: Any, space: SearchSpace,
               protocol: Any, search: dict[str, Any], environment: dict[str, Any], seconds: float,
-              notes: list[str] | None = None) -> dict[str, Any]:
+              notes: list[str] | None = None, preprocessing: dict[str, Any] | None = None) -> dict[str, Any]:
     """The tune's JSON-ready summary: per-fold choices, pooled outer scores, stability and compute spent.
 
     ``folds`` are ``merbench.tuning.tune_fold`` summaries in the order of
     ``outer_folds``; ``base`` is the resolved ``RunConfig`` without trial
     values; ``protocol`` the protocol's spec; ``search`` how the search ran; ``notes`` what else the
-    ``warnings`` list (annotation rows the loader left out, stored work of other software reused).
+    ``warnings`` list (annotation rows the loader left out, stored work of other software reused);
+    ``preprocessing`` what the base configuration's preprocessing recorded (the ``preprocess`` of a run's result:
+    the resolved flow method, ``inputs_key``), kept with the dataset's summary, so that the data tuned on is named.
     """
     samples, labels, subjects = dataset.samples, dataset.labels, dataset.subjects
     rows, truth, predicted = [], [], []
@@ -159,5 +161,7 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
         "warnings": ([protocol.warning] if protocol.warning else []) + list(notes or []),
         "config": base.to_dict(),
         "environment": environment,
+        "dataset_summary": dict(dataset.summary),
+        "preprocess": dict(preprocessing or {}),
         "predictions": rows,
     }

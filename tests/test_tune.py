@@ -692,3 +692,20 @@ def test_two_tunes_of_different_models_at_once_share_a_new_storage(tmp_path):
     with sqlite3.connect(storage) as db:
         names = [row[0] for row in db.execute("SELECT study_name FROM studies")]
     assert {name.split()[0] for name in names} == {"ststnet", "offapexnet"}
+
+
+def test_the_summary_names_the_data_it_tuned_on_as_a_run_does(run_cli, tmp_path):
+    """A tune stores no run, so its summary is the only record of its inputs: the resolved flow method (not
+    'auto'), the SHA-256 of the inputs, the dataset's summary and the plugins' versions, as a run of the same data."""
+    result, summary = tune(run_cli, tmp_path, trials=1)
+    assert result.code == 0, result.err
+    target = tmp_path / "run.json"
+    run = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet", "--no-store",
+                  "--json", str(target), *TINY)
+    assert run.code == 0, run.err
+    recorded = json.loads(target.read_text())
+    assert summary["preprocess"]["inputs_key"] == recorded["preprocess"]["inputs_key"]
+    assert summary["preprocess"]["flow_method"] == recorded["preprocess"]["flow_method"] != "auto"
+    generated = lambda summary: {key: value for key, value in summary.items() if key != "generated_now"}  # noqa: E731
+    assert generated(summary["dataset_summary"]) == generated(recorded["dataset_summary"])
+    assert summary["environment"]["plugins"] == recorded["environment"]["plugins"]
