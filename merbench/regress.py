@@ -35,7 +35,9 @@ it: every entry runs with N seeds in each thread layout (``--threads``), the
 expected value is the mean of those runs and the tolerance
 ``min(max(k · std, floor), 1)``; the runs' values, the rule, the machine and the
 date are written under the entry's ``derived:`` key, which the check itself does
-not read (docs/results.md).
+not read (docs/results.md). ``--update`` alone takes each expected value from one
+run and keeps the tolerances; it removes an entry's ``derived:`` block, which
+recorded the runs behind the old values, and a note says so.
 
 Values are written with 4 decimals (``DIGITS``): an expected value is rounded to
 the nearest (with more decimals where four would show another percentage than
@@ -45,7 +47,8 @@ beyond the band (``SLACK``), so a baseline just written by ``--update`` passes o
 the runs it was measured from, even with a tolerance of 0.
 
 With ``--stored`` an entry reuses the newest stored run of exactly its
-configuration instead of training; a reused run trained by other software than
+configuration instead of training, or continues its interrupted run from the
+finished folds (``ResultStore.interrupted_run``); a reused run trained by other software than
 the check runs (merbench version, git commit or torch: ``PROVENANCE_KEYS``) is
 named with both versions (``Reuse``), so a log never shows a band held by code
 that did not run. That is information, not a failure.
@@ -71,7 +74,7 @@ from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
-from merbench.wording import SCORE_DIGITS, percent, plural
+from merbench.wording import SCORE_DIGITS, number_text, percent, plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
 
@@ -134,6 +137,8 @@ class Entry:
     written: dict[str, Any] | None = None
     """The entry's mapping as the file has it (``--update`` rewrites that, keeping what the user wrote); ``None``
     for an entry ``--add-missing`` adds."""
+    number: int = 0
+    """The entry's place in the baseline file, from 1 (``entry 2`` in ``where`` and in every line about it)."""
 
     @property
     def where(self) -> str:
@@ -150,6 +155,21 @@ class Entry:
     def label(self) -> str:
         """``model · dataset · protocol`` (plus the profile and seed)."""
         return f"{self.model} · {self.dataset} · {self.protocol} ({self.profile}, seed {self.seed})"
+
+    @property
+    def own_sets(self) -> dict[str, Any]:
+        """The ``set:`` options the entry itself writes (not those it takes from ``defaults:``): what tells two
+        entries of one model, dataset and protocol apart."""
+        written = (self.written or {}).get("set") or {}
+        return {key: self.sets[key] for key in written if key in self.sets}
+
+    def heading(self, seed: int | None = None) -> str:
+        """``entry N: model · dataset · protocol (profile, seed S; KEY=VALUE ...)``, the entry's own ``set:``
+        options last: how a progress line names the entry it runs or reuses, so that two entries of one model
+        with other settings read apart in a log. ``seed``: a ``--seeds`` run's own seed (default: the entry's)."""
+        own = " ".join(f"{key}={value}" for key, value in self.own_sets.items())
+        return (f"entry {self.number}: {self.model} · {self.dataset} · {self.protocol} "
+                f"({self.profile}, seed {self.seed if seed is None else seed}" + (f"; {own}" if own else "") + ")")
 
 
 @dataclass
@@ -296,7 +316,7 @@ def _entry(raw: Any, defaults: dict[str, Any], path: Path, index: int) -> Entry:
     if not isinstance(leaky, bool):
         raise UsageError(f"{where}: 'leaky' must be true or false, got {leaky!r}")
     return Entry(str(raw["model"]), str(merged["dataset"]), str(merged["protocol"]), str(merged["profile"]), seed,
-                 str(merged["device"]), sets, expectations, derived, leaky, where, copy.deepcopy(raw))
+                 str(merged["device"]), sets, expectations, derived, leaky, where, copy.deepcopy(raw), index + 1)
 
 
 BASELINE_KEYS = ("version", "defaults", "entries")
@@ -604,7 +624,10 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
     """The baseline document with every entry's expected values set from its measurement.
 
     Without a derivation the expected value is the one run's score and the
-    tolerances are kept; with one, expected and tolerance come from its runs.
+    tolerances are kept, and an entry's ``derived:`` block (the runs of an
+    earlier ``--seeds`` update) is removed, with a line in ``notes``: it would
+    contradict the new expected values. With one, expected and tolerance come
+    from its runs, and ``derived:`` records them.
     Everything else stays as the file has it: ``defaults:`` (no built-in added),
     each entry's keys (``seed: 0``, an entry's ``tolerance:``), a metric written as
     ``uf1: 0.3`` stays one number unless a band is derived for it. A hand-set
@@ -644,8 +667,25 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
         raw["metrics"] = metrics
         if derivation is not None:
             raw["derived"] = derivation.to_dict()
+        elif "derived" in raw:  # it described the runs behind the old expected values, not this one
+            stale = raw.pop("derived")
+            if notes is not None:
+                notes.append(stale_derivation_note(entry, stale))
         entries.append(raw)
     return {"version": 1, "defaults": copy.deepcopy(baseline.written_defaults), "entries": entries}
+
+
+def stale_derivation_note(entry: Entry, derived: Any) -> str:
+    """The note ``--update`` without ``--seeds`` prints for an entry whose ``derived:`` block it removed: that block
+    recorded the runs of an earlier ``--update --seeds N`` (their values, date, versions and command), and the
+    expected values now come from one run, so it would contradict them; says how to derive the band again."""
+    derived = derived if isinstance(derived, dict) else {}
+    runs, date = derived.get("runs"), derived.get("date")
+    what = (f"the {runs} runs" if isinstance(runs, int) and not isinstance(runs, bool) else "the runs") + (
+        f" of {date}" if date else "")
+    return (f"{entry.where}: its derived: block, which recorded {what} behind the old expected values, is removed "
+            "(the expected values are now one run's, the tolerances kept); `merbench regress --update --seeds N` "
+            "derives the band and writes derived: again")
 
 
 def _added_entry(entry: Entry, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -665,8 +705,11 @@ def _added_entry(entry: Entry, defaults: dict[str, Any]) -> dict[str, Any]:
 def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str]:
     """One line per paper-reported score of the entry's model, beside the measured value of that metric.
 
-    The paper's dataset and protocol are named, and "different data" or
-    "different protocol" says when they are not the entry's.
+    Both are in % as the check's table shows scores: the measured one with one
+    decimal (``wording.percent``), the paper's as published ("ststnet uf1:
+    measured 41.0 %, paper 73.53 % (megc2019 · megc2019; different data and
+    protocol)"). The paper's dataset and protocol are named, and "different
+    data" or "different protocol" says when they are not the entry's.
     """
     try:
         reported = registry.get("models", entry.model).reported
@@ -679,8 +722,8 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
         differs = [what for what, same in (("data", score.dataset == entry.dataset), ("protocol", score.protocol == entry.protocol))
                    if not same]
         why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
-        here = f"measured {measured[metric]:.3f}, " if metric in measured else ""
-        notes.append(f"{entry.model} {metric}: {here}paper {score.value / 100:.4f} "
+        here = f"measured {percent(measured[metric])} %, " if metric in measured else ""
+        notes.append(f"{entry.model} {metric}: {here}paper {number_text(score.value)} % "
                      f"({score.dataset} · {score.protocol}; {why})")
     return notes
 

@@ -59,7 +59,7 @@ def test_later_runs_are_checked_against_the_lab_baseline(lab, run_cli):
     assert result.code == 0, result.out + result.err
     assert "All 6 metrics within their band." in result.out
     # The paper's MEGC2019 score is shown beside the composite entry, with the protocol named.
-    assert "ststnet uf1: measured" in result.out and "paper 0.7353 (megc2019 · megc2019; same data and protocol)" in result.out
+    assert "ststnet uf1: measured" in result.out and "paper 73.53 % (megc2019 · megc2019; same data and protocol)" in result.out
 
 
 def test_a_lab_regression_fails_naming_the_entry(lab, run_cli, tmp_path):

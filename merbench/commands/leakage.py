@@ -77,7 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
     parser.add_argument("--stored", action="store_true",
                         help="reuse a complete stored run with exactly a variant's configuration and seed instead of "
-                        "running it again (to continue an interrupted study)")
+                        "running it again, and continue an interrupted one from its finished folds (to continue an "
+                        "interrupted study)")
     parser.set_defaults(handler=execute)
 
 
@@ -124,18 +125,33 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     reuse = ReuseCheck("study")
     progress = command_progress(err, args.quiet)
 
+    def announce(new_id: str) -> None:
+        err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False)
+
     def run_one(config, label: str) -> dict:
         stored = reusable_stored_run(store, config, registry, err) if args.stored and store is not None else None
+        what = f"[{len(done) + 1}/{total}] {label}, seed {config.seed}"
         if stored is not None:
             changed = reuse.other_software(stored.environment)
             reused.append({"run_id": stored.run_id, "other_software": changed})
-            err.print(escape(f"[{len(done) + 1}/{total}] {label}, seed {config.seed}: stored run {stored.run_id} "
-                             f"{reuse.phrase(changed)}"), highlight=False)
+            err.print(escape(f"{what}: stored run {stored.run_id} {reuse.phrase(changed)}"), highlight=False)
             done.append(stored.run_id or "")
             return stored
-        err.print(f"[{len(done) + 1}/{total}] {escape(label)}, seed {config.seed}")
-        result, run_id, _ = run_recorded(store, config, registry, 1, progress, None,
-                                         lambda new_id: err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False))
+        # --stored continues the variant's interrupted run, keeping its finished folds, as grid --stored does
+        resume_id = store.interrupted_run(config, 1) if args.stored and store is not None else None
+        err.print(escape(what + (f", continuing its interrupted run {resume_id}" if resume_id else "")), highlight=False)
+        try:
+            result, run_id, kept = run_recorded(store, config, registry, 1, progress, resume_id, announce)
+        except UsageError as exc:
+            if resume_id is None:
+                raise
+            err.print(escape(f"Note: {what}: interrupted run {resume_id} cannot be continued ({exc}); it is "
+                             "trained anew"), highlight=False)
+            resume_id = None
+            result, run_id, kept = run_recorded(store, config, registry, 1, progress, None, announce)
+        if resume_id is not None:
+            err.print(escape(f"{what}: stored as run {run_id}, continued from where it was interrupted "
+                             f"({counted(kept, 'fold')} kept)"), highlight=False)
         done.append(run_id or "")
         return result
 
@@ -143,12 +159,20 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
         with progress:
             honest, leaky, seconds = run_study(study, run_one)
     except KeyboardInterrupt:
-        if store is not None and done:
-            err.print(f"{len(done)} of {total} runs of the study finished and are stored: run the same command with "
-                      "--stored to reuse them")
+        if store is not None:
+            err.print(interrupted_note(len(done), total), highlight=False)
         raise
     command = "merbench " + " ".join(shlex.quote(part) for part in sys.argv[1:]) if sys.argv[1:] else "merbench leakage"
     return study_summary(study, honest, leaky, seconds, command, reused, resample=args.resample)
+
+
+def interrupted_note(finished: int, total: int) -> str:
+    """What a study interrupted (Ctrl-C, SIGTERM) after ``finished`` of its ``total`` runs kept, and how to go on:
+    ``--stored`` reuses the finished runs and continues the interrupted one from its finished folds."""
+    kept = (f"{finished} of {total} runs of the study finished and {'is' if finished == 1 else 'are'} stored: run the "
+            f"same command with --stored to reuse {'it' if finished == 1 else 'them'} and" if finished else
+            "No run of the study finished: run the same command with --stored to")
+    return f"{kept} continue the interrupted run from its finished folds"
 
 
 def _report(args: argparse.Namespace, out: Console, err: Console, summary: dict, target) -> None:

@@ -20,7 +20,7 @@ ORDER = 64
 EXAMPLES = """examples:
   merbench regress --baseline benchmarks/baselines/ci.yaml                        # what CI runs
   merbench regress --baseline benchmarks/baselines/ci.yaml --model convmixer ststnet
-  merbench regress --baseline benchmarks/baselines/ci.yaml --stored               # reuse identical stored runs
+  merbench regress --baseline benchmarks/baselines/ci.yaml --stored               # reuse stored runs, continue interrupted ones
   merbench regress --baseline benchmarks/baselines/ci.yaml --json -               # machine-readable verdicts
   merbench regress --baseline benchmarks/baselines/ci.yaml --update --seeds 3     # bands from 3 seeds x 2 layouts
   merbench regress --baseline lab.yaml --update --seeds 3 --root casme2=/data/CASME2   # your own data
@@ -46,7 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     regress.add_argument("--model", nargs="+", action=NameList, default=[], metavar="NAME",
                          help="check only the entries of these models (separated by spaces or commas)")
     regress.add_argument("--stored", action="store_true",
-                         help="reuse the newest stored run with the same configuration when there is one (also for --seeds runs)")
+                         help="reuse the newest stored run with the same configuration when there is one (also for "
+                         "--seeds runs), and continue an interrupted one from its finished folds")
     regress.add_argument("--update", action="store_true", help="rewrite the baseline's expected values from the measured ones (atomically)")
     regress.add_argument("--seeds", type=int, default=1, metavar="N",
                          help="with --update: run each entry with N seeds in each --threads layout and derive its band "
@@ -178,21 +179,22 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         if not software:
             software.update(current_software())
         return software
+    runs_done = [0]  # of the entry running now (--seeds N: its seeds × layouts), for the note on an interruption
     try:
         progress = command_progress(err, args.quiet)
         with progress:
             for entry, config in zip(selected, configs):
                 reused: list[Reuse] = []
                 reuses.append(reused)
+                runs_done[0] = 0
                 if args.seeds > 1:
                     measured.append(_derive(entry, registry, store, progress, err, roots, layouts, k, floor, args,
-                                            reused, now))
+                                            reused, now, runs_done))
                     continue
                 result = reusable_stored_run(store, config, registry, err) if args.stored and store is not None else None
                 if result is None:
-                    err.print(f"Running {escape(entry.label)}", highlight=False)
                     try:
-                        result = _run_one(store, config, registry, progress)
+                        result = _run_one(store, config, registry, progress, err, entry.heading(), args.stored)
                     except RunFailed as exc:
                         if args.update:  # a baseline is only rewritten from a complete set of runs
                             raise RunFailed(f"{entry.where}: {run_error_text(exc)}; the baseline {args.baseline} "
@@ -200,8 +202,15 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                         errors[len(measured)] = run_error_text(exc)  # reported below the table
                 else:
                     reused.append(Reuse.of(entry.where, result, entry.seed, "auto", now()))
-                    _say_reused(err, reused[-1], entry.label)
+                    _say_reused(err, reused[-1], entry.heading())
                 measured.append((entry, result, None))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (cli.Terminated): say what is kept and how to go on
+        finished = [entry for entry, result, _ in measured if result is not None]
+        current = selected[len(measured)] if len(measured) < len(selected) else None
+        err.print(Text(printable(interrupted_note(finished, current, len(selected), runs_done[0], args.seeds,
+                                                  len(layouts), store is not None,
+                                                  args.baseline if args.update else None))), highlight=False)
+        raise
     finally:
         if store is not None:
             store.close()
@@ -236,7 +245,10 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         if error is not None:
             out.print(f"Run failed: {escape(entry.where)}: {escape(error)}", style="bold red", highlight=False)
     if failed:
-        named = ", ".join(f"{entry.model} {check.metric} {check.status}" for entry, check in failed)
+        models = [entry.model for entry, _, _, _ in checks]
+        named = ", ".join(f"{entry.model} {check.metric} {check.status}"
+                          + (f" (entry {entry.number})" if models.count(entry.model) > 1 else "")
+                          for entry, check in failed)  # a model's entries told apart
         out.print(f"FAILED: {len(failed)} of {counted(total, 'metric')} outside their band: {escape(named)}", style="bold red",
                   highlight=False)
         return 1
@@ -261,11 +273,65 @@ def _preflight(entry, config, registry) -> None:
         raise entry_error(entry, exc) from None
 
 
-def _run_one(store, config, registry, progress):
-    from merbench.recording import run_recorded
+def _run_one(store, config, registry, progress, err: Console, what: str, resume: bool):
+    """Train ``config`` (one seed), recorded in ``store``, after a ``Running WHAT`` line.
 
-    result, _, _ = run_recorded(store, config, registry, 1, progress)
+    With ``resume`` (``--stored``) an interrupted run of exactly this configuration in the store is continued, its
+    finished folds kept, as ``merbench grid --stored`` does (``store.interrupted_run``), and a line says so; one that
+    cannot be continued (another process holds it, or its inputs changed) is named and the entry trained anew."""
+    from merbench.errors import UsageError
+    from merbench.recording import run_recorded
+    from merbench.wording import counted
+
+    def say(line: str) -> None:  # taken literally: a name or option with markup prints as written
+        err.print(Text(printable(line)), highlight=False)
+
+    resume_id = store.interrupted_run(config, 1) if resume and store is not None else None
+    say(f"Running {what}" + (f", continuing its interrupted run {resume_id}" if resume_id else ""))
+    try:
+        result, run_id, kept = run_recorded(store, config, registry, 1, progress, resume_id=resume_id)
+    except UsageError as exc:
+        if resume_id is None:
+            raise
+        say(f"Note: {what}: interrupted run {resume_id} cannot be continued ({exc}); it is trained anew")
+        resume_id = None
+        result, run_id, kept = run_recorded(store, config, registry, 1, progress)
+    if resume_id is not None:
+        say(f"{what}: stored as run {run_id}, continued from where it was interrupted ({counted(kept, 'fold')} kept)")
     return result
+
+
+def interrupted_note(finished: list, current, total: int, runs_done: int, seeds: int, layouts: int, stored: bool,
+                     baseline: Path | None) -> str:
+    """What a check interrupted (Ctrl-C, SIGTERM) kept, and how to go on, in one line.
+
+    ``finished``: the entries (``regress.Entry``) whose run finished (trained or reused), ``current`` the one that
+    was running (``None`` once every entry had finished), ``total`` the entries checked, ``runs_done`` how many of
+    the current entry's ``seeds`` × ``layouts`` runs finished (``--seeds N``), ``stored`` whether runs are recorded
+    (not ``--no-store``); ``baseline``: the file ``--update`` would have rewritten, which is left as it was."""
+    runs = seeds * layouts
+    partly = runs_done if current is not None and runs > 1 else 0  # the interrupted entry's finished --seeds runs
+    numbers = ", ".join(str(entry.number) for entry in finished)
+    if finished:
+        kept = (f"{len(finished)} of {counted(total, 'entry')} finished and {'is' if len(finished) == 1 else 'are'} "
+                f"stored ({'entry' if len(finished) == 1 else 'entries'} {numbers})")
+        kept += f", and {partly} of the {runs} runs of entry {current.number}" if partly else ""
+    elif partly:
+        kept = f"{partly} of the {runs} runs of entry {current.number} {'is' if partly == 1 else 'are'} stored"
+    else:
+        kept = "No entry finished"
+    them = "it" if len(finished) + partly == 1 else "them"
+    name = "" if current is None else f"entry {current.number} ({current.model} · {current.dataset} · {current.protocol})"
+    if not stored:
+        line = "nothing is stored (--no-store), so the same command trains every entry again"
+        line = f"Interrupted in {name}; {line}" if current is not None else line[0].upper() + line[1:]
+    elif current is None:
+        line = f"{kept}; run the same command with --stored to reuse {them}"
+    else:
+        keep = f"keep {them}, " if finished or partly else ""
+        line = (f"{kept}; run the same command with --stored to {keep}continue the interrupted {name} from its "
+                "finished folds and run the rest")
+    return line + ("" if baseline is None else f"; the baseline {baseline} is not updated")
 
 
 def _say_reused(err: Console, reuse, label: str, layout: str | None = None) -> None:
@@ -282,11 +348,11 @@ def _print_blind_bands(out: Console, checks, updated: bool) -> None:
 
     advice = ("derive it from more seeds, or with a lower --k or --floor" if updated else
               "derive it again from more seeds (`merbench regress --update --seeds N`) or narrow it by hand")
-    for number, (entry, _, result, _) in enumerate(checks, start=1):
+    for entry, _, result, _ in checks:
         if result is None:
             continue
         bands = [(e.metric, e.expected, e.tolerance) for e in entry.expectations]
-        for note in blind_bands(f"entry {number} ({entry.label})", bands, result.confusion_matrix):
+        for note in blind_bands(f"entry {entry.number} ({entry.label})", bands, result.confusion_matrix):
             out.print(Text(printable(f"Warning: {note}; {advice}."), style="bold yellow"), highlight=False)
 
 
@@ -297,10 +363,12 @@ def _print_reuses(out: Console, reuses) -> None:
         out.print(Text(printable(f"Note: {note}"), style="yellow"), highlight=False)
 
 
-def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, floor, args, reused, now):
+def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, floor, args, reused, now, runs_done):
     """Run an entry with every seed and thread layout; its first run (own seed, ``auto``) is the one checked.
 
-    A stored run reused for a variant (``--stored``) is appended to ``reused``; ``now()``: the check's software."""
+    A stored run reused for a variant (``--stored``) is appended to ``reused``, and with ``--stored`` an
+    interrupted run of a variant is continued (``_run_one``); ``now()``: the check's software; ``runs_done[0]``
+    counts the variants finished (for the note on an interruption)."""
     from datetime import date
 
     from merbench.environment import describe_environment, describe_machine
@@ -313,16 +381,17 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     for number, (seed, layout, variant) in enumerate(runs, start=1):
         config = entry_config(variant, registry, roots.get(entry.dataset))
         result = reusable_stored_run(store, config, registry, err) if args.stored and store is not None else None
-        if result is None:  # the variant's label: its seed, not the entry's
-            err.print(f"Running {escape(variant.label)}, threads {layout} ({number}/{len(runs)})", highlight=False)
+        if result is None:  # named with the variant's seed, not the entry's
             try:
-                result = _run_one(store, config, registry, progress)
+                result = _run_one(store, config, registry, progress, err,
+                                  f"{entry.heading(seed)}, threads {layout} ({number}/{len(runs)})", args.stored)
             except RunFailed as exc:  # a baseline is only rewritten from a complete set of runs
                 raise RunFailed(f"{entry.where}, seed {seed}, threads {layout}: {run_error_text(exc)}; the baseline "
                                 f"{args.baseline} is not updated") from None
         else:
             reused.append(Reuse.of(f"{entry.where}, seed {seed}, threads {layout}", result, seed, layout, now()))
-            _say_reused(err, reused[-1], variant.label, layout)
+            _say_reused(err, reused[-1], entry.heading(seed), layout)
+        runs_done[0] = number
         for metric in values:
             values[metric].append(float(result.pooled[metric]))
         if layout == layouts[0]:
@@ -400,11 +469,12 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
         table.add_section()
     print_table(out, table)
     models = [entry.model for entry, _, _, _ in checks]
-    notes = [(f"entry {number}: " if models.count(entry.model) > 1 else "") + note
-             for number, (entry, entry_checks, _, _) in enumerate(checks, start=1)
+    notes = [(f"entry {entry.number}: " if models.count(entry.model) > 1 else "") + note
+             for entry, entry_checks, _, _ in checks
              for note in reported_notes(entry, registry, entry_checks)]  # a model's entries told apart
     if notes:
-        out.print("Paper-reported scores (orientation only unless data and protocol are the same):", highlight=False)
+        out.print("Paper-reported scores in % (orientation only unless data and protocol are the same):",
+                  highlight=False)
         for note in notes:
             out.print(f"  {escape(note)}", highlight=False)
 
