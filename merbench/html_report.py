@@ -356,8 +356,8 @@ def _provenance(page: _Page, result: RunResult) -> None:
         ("run id", result.run_id or "—"),
         ("git commit", environment.pop("git_commit", None) or "unknown"),
         ("device", environment.pop("device", None) or "unknown"),
-        ("seed", (result.seed if result.seed is not None else config.get("seed", "—")) if result.across_seeds is None
-         else f"{result.seed}, the first of {result.across_seeds.n} seeds "
+        ("seed", result.seed_shown if result.across_seeds is None
+         else f"{result.seed_shown}, the first of {result.across_seeds.n} seeds "
               f"({', '.join(str(run.seed) for run in result.seeds or [])})"),
         ("profile", result.profile or config.get("profile", "—")),
         ("preprocessing", " → ".join(f"{s.get('name')} v{s.get('version')}" for s in chain) or "—"),

@@ -63,7 +63,7 @@ def seed_label(result: RunResult) -> str:
     are its first seed's (only ``seeds`` and ``across_seeds`` cover all); ``""`` for a run of one seed."""
     if result.across_seeds is None:
         return ""
-    return f"seed {result.seed} (of {result.across_seeds.n} seeds)"
+    return f"seed {result.seed_shown} (of {result.across_seeds.n} seeds)"
 
 
 def result_table(result: RunResult) -> DataTable:
@@ -245,7 +245,7 @@ def confusion_table(result: RunResult, numbered: bool = False) -> DataTable:
     """
     classes = [str(name) for name in result.classes]
     headers = [str(i + 1) for i in range(len(classes))] if numbered else classes
-    of_seed = f", seed {result.seed}" if result.across_seeds is not None else ""
+    of_seed = f", seed {result.seed_shown}" if result.across_seeds is not None else ""
     table = DataTable(f"Confusion matrix (pooled{of_seed}; rows true, columns predicted)",
                       [Column("true \\ predicted"), *(Column(header, justify="right") for header in headers)])
     for i, (name, row) in enumerate(zip(classes, result.confusion_matrix)):
@@ -348,7 +348,7 @@ def print_result(console: Console, result: RunResult) -> None:
         print_table(console, reported)
     seconds = result.seconds
     prep = result.preprocess or {}
-    first_seed = (f"{result.total_seconds:.1f} s for {result.across_seeds.n} seeds; seed {result.seed}: "
+    first_seed = (f"{result.total_seconds:.1f} s for {result.across_seeds.n} seeds; seed {result.seed_shown}: "
                   if result.across_seeds is not None and seconds.total_all_seeds is not None else "")
     console.print(escape(
         f"Time: {first_seed}{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} "
@@ -370,7 +370,7 @@ def provenance_line(result: RunResult) -> str:
 
     config = result.config or {}
     profile = result.profile or config.get("profile")
-    parts = [f"seed {result.seed}" + (f" (and {result.across_seeds.n - 1} more)" if result.across_seeds else "")]
+    parts = [f"seed {result.seed_shown}" + (f" (and {result.across_seeds.n - 1} more)" if result.across_seeds else "")]
     if profile:
         changed = changed_settings(result, get_registry())  # None: the run's plugins are not installed here
         leaky = [f"engine.{LEAKY_SETTINGS[kind]}" for kind in stored_engine_leaks(config)]

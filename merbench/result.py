@@ -462,6 +462,13 @@ class RunResult:
         return mean, max(0.0, second_moment - mean ** 2) ** 0.5
 
     @property
+    def seed_shown(self) -> str:
+        """The run's seed as printed: ``seed``, else the one its recorded configuration holds (an older or damaged
+        result without the key), else ``?`` (never ``None``)."""
+        seed = self.seed if self.seed is not None else (self.config or {}).get("seed")
+        return str(seed) if _integer(seed) else "?"
+
+    @property
     def total_seconds(self) -> float:
         """The run's wall time: all seeds' for a ``--seeds N`` run, else the one run's."""
         return self.seconds.total if self.seconds.total_all_seeds is None else self.seconds.total_all_seeds

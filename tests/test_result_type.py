@@ -281,3 +281,14 @@ def test_a_result_that_lost_its_folds_is_still_read_as_a_result_not_as_options(r
     assert again.code == 0, again.err  # its recorded configuration runs again
     audited = run_cli("audit", str(damaged))
     assert audited.code == 2 and "missing folds" in audited.err and "unknown setting" not in audited.err
+
+
+def test_a_result_without_its_seed_shows_the_seed_of_its_configuration_never_none(recorded, run_cli, tmp_path):
+    """``show`` printed "Run: seed None" for a result without ``seed`` whose configuration held seed 0."""
+    from merbench.report import provenance_line
+
+    _, written, _ = recorded
+    single = {key: value for key, value in written.items() if key not in ("seed", "seeds", "across_seeds")}
+    assert provenance_line(RunResult.from_dict(single)).startswith(f"Run: seed {written['config']['seed']};")
+    unknown = {**single, "config": {**single["config"], "seed": None}}
+    assert provenance_line(RunResult.from_dict(unknown)).startswith("Run: seed ?;")
