@@ -28,7 +28,7 @@ from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, reported_
 from merbench.escaping import html_text as esc
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
-from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines,
+from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines, summary_seeds,
                              leakage_what, measured_label, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
                              numbered_sources, seed_label, train_test_domains)
 from merbench.result import RunResult
@@ -486,11 +486,14 @@ def render_leakage_page(summary: dict[str, Any]) -> str:
     """A self-contained page of a leakage study (``merbench leakage --json``): the table, what each variant leaks,
     the runs behind each row and how the intervals were computed."""
     page = _Page()
-    seeds = ", ".join(str(seed) for seed in summary.get("seeds") or [])
+    seeds = ", ".join(str(seed) for seed in summary_seeds(summary)) or "?"
+    changed = ", ".join(str(setting) for setting in summary.get("settings_changed") or [])
     title = f"Leakage: {summary['model']} on {summary['dataset']}"
     page.add(f'<header id="top"><h1>{esc(title)}</h1>',
              f'<p class="meta">Honest protocol {esc(summary.get("protocol", "?"))} against each leaky variant · '
-             f'{esc(summary.get("profile", "?"))} profile · seeds {esc(seeds)} · {esc(summary.get("created", ""))} · '
+             f'{esc(summary.get("profile", "?"))} profile'
+             + (f', options changed from it: {esc(changed)}' if changed else '')
+             + f' · seeds {esc(seeds)} · {esc(summary.get("created", ""))} · '
              f"{esc(study_time(summary))}</p></header>")
     rows = []
     for variant in summary["variants"]:

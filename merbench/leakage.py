@@ -180,5 +180,6 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
              "device": config.device, "seeds": study.seeds, "command": command, "seconds": round(seconds, 1),
              "seconds_of_runs": round(sum(float(run.seconds.total) for run in runs), 1), "reused": list(reused or []),
              "left_out": list(study.left_out),
+             "settings_changed": list(honest[0].settings_changed or []),  # the options every variant ran with
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky], unit=resample)

@@ -454,9 +454,18 @@ def resampled_text(summary: dict[str, Any]) -> str:
     return "the test subjects, each with all its clips" if unit == "subject" else "the clips"
 
 
+def summary_seeds(summary: dict[str, Any]) -> list[int]:
+    """The study's seeds: its ``seeds``, or, in a summary without them, the seeds of the honest variant's runs."""
+    seeds = summary.get("seeds")
+    if seeds:
+        return list(seeds)
+    variants = summary.get("variants") or [{}]
+    return [run["seed"] for run in variants[0].get("runs") or [] if isinstance(run, dict) and "seed" in run]
+
+
 def leakage_caption(summary: dict[str, Any]) -> str:
     """What the leakage table's numbers are, in one paragraph."""
-    seeds = summary.get("seeds") or []
+    seeds = summary_seeds(summary)
     boot = summary.get("bootstrap") or {}
     over = f"mean over {len(seeds)} seeds of each run's pooled scores" if len(seeds) > 1 else "pooled over folds"
     left_out = "".join(f" Not run: {item['name']} ({item['why']})." for item in summary.get("left_out") or [])
@@ -467,10 +476,12 @@ def leakage_caption(summary: dict[str, Any]) -> str:
 
 def leakage_table(summary: dict[str, Any]) -> DataTable:
     """A leakage study's table: variant, what leaks, UF1, UAR, accuracy, inflation over the honest UF1."""
-    seeds = summary.get("seeds") or []
-    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}" if seeds else "?"
+    seeds = summary_seeds(summary)
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}" if seeds else "seeds ?"
+    changed = summary.get("settings_changed") or []
     title = (f"Leakage: {summary['model']} on {summary['dataset']}, honest {summary.get('protocol', '?')} vs "
-             f"leaky variants · {summary.get('profile', '?')} profile · {seed_text}")
+             f"leaky variants · {summary.get('profile', '?')} profile"
+             + (f", options changed from it: {', '.join(map(str, changed))}" if changed else "") + f" · {seed_text}")
     confidence = 100 * float((summary.get("bootstrap") or {}).get("confidence", 0.95))
     table = DataTable(title, [Column("Variant"), Column("What leaks", TEXT), Column("UF1", justify="right"),
                               Column("UAR", justify="right"), Column("Acc", justify="right"),
