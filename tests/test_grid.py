@@ -311,20 +311,9 @@ def test_cell_errors_name_the_grids_own_flags(run_cli, tmp_path):
 def interrupted_grid(run_cli, monkeypatch, grid: list[str], after_folds: int):
     """Run ``merbench grid`` with Ctrl-C once ``after_folds`` folds are stored: (its result, the run id of each
     stored fold)."""
-    import merbench.recording as recording
+    from interrupting import stopped_after_folds
 
-    stored_folds: list[str] = []
-    original = recording.RunRecorder.fold_done
-
-    def stop(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        stored_folds.append(self.run_id)
-        if len(stored_folds) == after_folds:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(recording.RunRecorder, "fold_done", stop)
-        stopped = run_cli(*grid)
+    stopped, stored_folds = stopped_after_folds(run_cli, monkeypatch, grid, after_folds)
     assert stopped.code == 130, stopped.err
     return stopped, stored_folds
 

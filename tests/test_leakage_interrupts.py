@@ -20,21 +20,11 @@ def said(text: str) -> str:
 
 def test_stored_continues_the_interrupted_variant_to_the_scores_of_an_uninterrupted_study(run_cli, monkeypatch,
                                                                                           tmp_path):
-    import merbench.recording as recording
+    from interrupting import stopped_after_folds
 
     store = tmp_path / "s.sqlite"
-    stored_folds: list[str] = []
-    original = recording.RunRecorder.fold_done
-
-    def stop(self, *args, **kwargs):  # the honest run's three folds, sample-10fold's three, frame-10fold's first
-        original(self, *args, **kwargs)
-        stored_folds.append(self.run_id)
-        if len(stored_folds) == 7:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(recording.RunRecorder, "fold_done", stop)
-        stopped = run_cli(*STUDY, "--store", str(store))
+    # the honest run's three folds, sample-10fold's three, frame-10fold's first
+    stopped, stored_folds = stopped_after_folds(run_cli, monkeypatch, [*STUDY, "--store", str(store)], 7)
     assert stopped.code == 130, stopped.err
     left = stored_folds[-1]
     with ResultStore(store) as opened:

@@ -13,6 +13,7 @@ import json
 import pytest
 import yaml
 
+from interrupting import stopped_after_folds
 from merbench.store import ResultStore
 from merbench.wording import percent
 
@@ -33,26 +34,6 @@ def said(text: str) -> str:
     return " ".join(text.split())
 
 
-def interrupted(run_cli, monkeypatch, args: list[str], after_folds: int, signal=KeyboardInterrupt):
-    """Run ``merbench ARGS``, stopped by ``signal`` once ``after_folds`` folds are stored: (its result, the run id of
-    each stored fold)."""
-    import merbench.recording as recording
-
-    stored_folds: list[str] = []
-    original = recording.RunRecorder.fold_done
-
-    def stop(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        stored_folds.append(self.run_id)
-        if len(stored_folds) == after_folds:
-            raise signal()
-
-    with monkeypatch.context() as patch:
-        patch.setattr(recording.RunRecorder, "fold_done", stop)
-        stopped = run_cli(*args)
-    return stopped, stored_folds
-
-
 def statuses(store) -> dict[str, str]:
     """Every stored run's status, by id."""
     with ResultStore(store) as opened:
@@ -68,7 +49,7 @@ def test_an_interrupted_update_says_which_entries_are_stored_and_how_to_go_on(ru
     before = baseline.read_text()
     args = ["regress", "--baseline", str(baseline), "--update", "--quiet", "--store", str(tmp_path / "s.sqlite")]
     # entry 1's three folds, then entry 2's first
-    stopped, _ = interrupted(run_cli, monkeypatch, args, 4, Terminated if signal == "sigterm" else KeyboardInterrupt)
+    stopped, _ = stopped_after_folds(run_cli, monkeypatch, args, 4, Terminated if signal == "sigterm" else KeyboardInterrupt)
     assert stopped.code == code, stopped.err
     assert ("1 of 2 entries finished and is stored (entry 1); run the same command with --stored to keep it, "
             "continue the interrupted entry 2 (ststnet · synthetic · subject-10fold) from its finished folds and run "
@@ -79,7 +60,7 @@ def test_an_interrupted_update_says_which_entries_are_stored_and_how_to_go_on(ru
 
 def test_an_interrupted_check_with_no_entry_finished_says_so(run_cli, monkeypatch, tmp_path):
     baseline = write(tmp_path / "b.yaml", TWO_STSTNETS)
-    stopped, _ = interrupted(run_cli, monkeypatch, ["regress", "--baseline", str(baseline), "--quiet", "--store",
+    stopped, _ = stopped_after_folds(run_cli, monkeypatch, ["regress", "--baseline", str(baseline), "--quiet", "--store",
                                                     str(tmp_path / "s.sqlite")], 1)
     assert stopped.code == 130
     assert ("No entry finished; run the same command with --stored to continue the interrupted entry 1 (ststnet · "
@@ -91,7 +72,7 @@ def test_stored_continues_the_interrupted_entry_to_the_scores_of_an_uninterrupte
     baseline = write(tmp_path / "b.yaml", TWO_STSTNETS)
     store = tmp_path / "s.sqlite"
     args = ["regress", "--baseline", str(baseline), "--quiet", "--store", str(store)]
-    stopped, stored_folds = interrupted(run_cli, monkeypatch, args, 4)
+    stopped, stored_folds = stopped_after_folds(run_cli, monkeypatch, args, 4)
     assert stopped.code == 130
     first, left = stored_folds[0], stored_folds[-1]
     assert statuses(store) == {first: "complete", left: "interrupted"}
@@ -121,7 +102,7 @@ def test_stored_continues_an_interrupted_seed_of_an_update_with_seeds(run_cli, m
     store = tmp_path / "s.sqlite"
     args = ["regress", "--baseline", str(baseline), "--update", "--seeds", "2", "--threads", "auto", "--quiet",
             "--store", str(store)]
-    stopped, stored_folds = interrupted(run_cli, monkeypatch, args, 4)  # seed 0's three folds, then seed 1's first
+    stopped, stored_folds = stopped_after_folds(run_cli, monkeypatch, args, 4)  # seed 0's three folds, then seed 1's first
     assert stopped.code == 130
     assert ("1 of the 2 runs of entry 1 is stored; run the same command with --stored to keep it, continue the "
             "interrupted entry 1 (ststnet · synthetic · subject-10fold) from its finished folds and run the rest; "
