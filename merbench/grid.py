@@ -471,23 +471,18 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
         continued = f", continuing its interrupted run {resume_id}" if resume_id else ""
         progress.message(f"Cell {numbers[i]}/{total}: {cell.label}{continued}")
         recorded: list[str] = []  # the stored run's id, known once it is recorded: a failed cell names it too
+
+        def anew(reason: str, label: str = cell.label) -> None:
+            recorded.clear()
+            progress.message(f"[yellow]Note:[/] {label}: {reason}; the cell is trained anew")
+
         try:
-            try:
-                result, run_id, kept = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
-                                                              resume_id=resume_id, announce=recorded.append)
-            except UsageError as exc:
-                if resume_id is None:
-                    raise
-                # another process holds the run, or its inputs changed since: the cell is trained anew
-                progress.message(f"[yellow]Note:[/] {cell.label}: interrupted run {resume_id} cannot be continued "
-                                 f"({exc}); the cell is trained anew")
-                resume_id, recorded = None, []
-                result, run_id, kept = recording.run_recorded(store, cell.config, registry, n_seeds, progress,
-                                                              announce=recorded.append)
+            result, run_id, kept = recording.run_or_continue(store, cell.config, registry, n_seeds, progress,
+                                                             resume_id, anew, announce=recorded.append)
         except MerbenchError as exc:
             finished(i, CellOutcome(cell, run_id=recorded[0] if recorded else None, error=exc))
             continue
-        finished(i, CellOutcome(cell, result, run_id, continued_folds=kept if resume_id else None))
+        finished(i, CellOutcome(cell, result, run_id, continued_folds=kept))
 
 
 def worker_error(error: MerbenchError, cell: GridCell, worker: str | None) -> MerbenchError:

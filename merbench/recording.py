@@ -111,6 +111,23 @@ class RunRecorder:
                 time.sleep(1.0)
 
 
+def run_or_continue(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int,
+                    progress: ProgressSink | None, resume_id: str | None, cannot_continue: Callable[[str], None],
+                    announce: Any = None) -> tuple[RunResult, str | None, int | None]:
+    """``run_recorded``, continuing the interrupted run ``resume_id`` (``store.interrupted_run`` of this
+    configuration, or ``None``) from its finished folds, as ``--stored`` does in ``grid``, ``regress`` and
+    ``leakage``. A run that cannot be continued (another process holds it, or its inputs changed since) is
+    ``cannot_continue(reason)`` and the configuration is trained anew. Returns the result, the run id and how many
+    folds the continued run kept (``None`` when no run was continued)."""
+    if resume_id is not None:
+        try:
+            return run_recorded(store, config, registry, n_seeds, progress, resume_id=resume_id, announce=announce)
+        except UsageError as exc:
+            cannot_continue(f"interrupted run {resume_id} cannot be continued ({exc})")
+    result, run_id, _ = run_recorded(store, config, registry, n_seeds, progress, announce=announce)
+    return result, run_id, None
+
+
 def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int = 1,
                  progress: ProgressSink | None = None, resume_id: str | None = None,
                  announce: Any = None) -> tuple[RunResult, str | None, int]:

@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     from merbench.environment import ReuseCheck
     from merbench.leakage import run_study, study_summary
     from merbench.progress import command_progress
-    from merbench.recording import run_recorded
+    from merbench.recording import run_or_continue
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
@@ -140,16 +140,10 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
         # --stored continues the variant's interrupted run, keeping its finished folds, as grid --stored does
         resume_id = store.interrupted_run(config, 1) if args.stored and store is not None else None
         err.print(escape(what + (f", continuing its interrupted run {resume_id}" if resume_id else "")), highlight=False)
-        try:
-            result, run_id, kept = run_recorded(store, config, registry, 1, progress, resume_id, announce)
-        except UsageError as exc:
-            if resume_id is None:
-                raise
-            err.print(escape(f"Note: {what}: interrupted run {resume_id} cannot be continued ({exc}); it is "
-                             "trained anew"), highlight=False)
-            resume_id = None
-            result, run_id, kept = run_recorded(store, config, registry, 1, progress, None, announce)
-        if resume_id is not None:
+        result, run_id, kept = run_or_continue(
+            store, config, registry, 1, progress, resume_id,
+            lambda reason: err.print(escape(f"Note: {what}: {reason}; it is trained anew"), highlight=False), announce)
+        if kept is not None:
             err.print(escape(f"{what}: stored as run {run_id}, continued from where it was interrupted "
                              f"({counted(kept, 'fold')} kept)"), highlight=False)
         done.append(run_id or "")

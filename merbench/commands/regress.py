@@ -279,8 +279,7 @@ def _run_one(store, config, registry, progress, err: Console, what: str, resume:
     With ``resume`` (``--stored``) an interrupted run of exactly this configuration in the store is continued, its
     finished folds kept, as ``merbench grid --stored`` does (``store.interrupted_run``), and a line says so; one that
     cannot be continued (another process holds it, or its inputs changed) is named and the entry trained anew."""
-    from merbench.errors import UsageError
-    from merbench.recording import run_recorded
+    from merbench.recording import run_or_continue
     from merbench.wording import counted
 
     def say(line: str) -> None:  # taken literally: a name or option with markup prints as written
@@ -288,15 +287,9 @@ def _run_one(store, config, registry, progress, err: Console, what: str, resume:
 
     resume_id = store.interrupted_run(config, 1) if resume and store is not None else None
     say(f"Running {what}" + (f", continuing its interrupted run {resume_id}" if resume_id else ""))
-    try:
-        result, run_id, kept = run_recorded(store, config, registry, 1, progress, resume_id=resume_id)
-    except UsageError as exc:
-        if resume_id is None:
-            raise
-        say(f"Note: {what}: interrupted run {resume_id} cannot be continued ({exc}); it is trained anew")
-        resume_id = None
-        result, run_id, kept = run_recorded(store, config, registry, 1, progress)
-    if resume_id is not None:
+    result, run_id, kept = run_or_continue(store, config, registry, 1, progress, resume_id,
+                                           lambda reason: say(f"Note: {what}: {reason}; it is trained anew"))
+    if kept is not None:
         say(f"{what}: stored as run {run_id}, continued from where it was interrupted ({counted(kept, 'fold')} kept)")
     return result
 
