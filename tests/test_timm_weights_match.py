@@ -45,3 +45,34 @@ def test_a_state_dict_of_another_network_is_refused(saved):
     message = str(raised.value)
     assert message.startswith(f"timm:resnet18: the weights {folder / 'other.pth'} name 0 of the model's ")
     assert "training would start from random weights" in message
+
+
+class RunsCode:
+    """A pickled object whose loading calls a function: what a hostile weights file holds."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_weights_file_is_refused_before_timm_opens_it(tmp_path, monkeypatch):
+    """timm loads the file itself, and timm 0.9 on torch < 2.6 (both allowed) unpickles it in full: merbench reads
+    it as tensors only first, so timm never sees a file that holds anything else, whatever their versions."""
+    import timm
+
+    marker = tmp_path / "code-ran"
+    weights = tmp_path / "hostile.pth"
+    torch.save({"conv1.weight": RunsCode(marker)}, weights)
+    opened = []
+    real_create = timm.create_model
+
+    def create_model(name, *args, **kwargs):
+        opened.append(kwargs.get("pretrained"))
+        return real_create(name, *args, **kwargs)
+
+    monkeypatch.setattr(timm, "create_model", create_model)
+    with pytest.raises(UsageError, match="holds pickled Python objects"):
+        build_model("resnet18", _options(weights), 3, 3, 28)
+    assert opened == [] and not marker.exists()

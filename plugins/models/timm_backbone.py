@@ -123,13 +123,14 @@ def tensor_names(path: Path) -> set[str]:
     return {name.removeprefix("module.") for name in names}
 
 
-def check_weights_match(name: str, weights: Path, model: nn.Module) -> None:
-    """``UsageError`` when ``weights`` names too few of the model's tensors: timm loads a replaced head's weights
-    leniently, so a state dict of another network would load nothing, silently, and training start from random."""
+def check_weights_match(name: str, weights: Path, model: nn.Module, names: set[str] | None = None) -> None:
+    """``UsageError`` when ``weights`` (whose tensor names are ``names``, read again when not given) names too few of
+    the model's tensors: timm loads a replaced head's weights leniently, so a state dict of another network would load
+    nothing, silently, and training start from random."""
     own = set(model.state_dict())
     if not own:
         return
-    shared = len(own & tensor_names(weights))
+    shared = len(own & (tensor_names(weights) if names is None else names))
     if shared < MIN_SHARED * len(own):
         raise UsageError(f"timm:{name}: the weights {weights} name {shared} of the model's {len(own)} tensors: they are "
                          f"not weights of timm:{name}, and training would start from random weights; give a state dict "
@@ -151,13 +152,16 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
     if weights is not None:
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(weights)})
     try:
+        # Read by merbench first, as tensors only (weights_only=True, or safetensors): timm then loads the file
+        # itself, and timm 0.9 on torch < 2.6 would unpickle whatever it holds, running any code in it.
+        names = tensor_names(weights) if weights is not None else None
         try:
             # Transformers need the input size; convolutional networks do not take it.
             model = timm.create_model(name, img_size=input_size, **kwargs)
         except TypeError:
             model = timm.create_model(name, **kwargs)
         if weights is not None:
-            check_weights_match(name, weights, model)
+            check_weights_match(name, weights, model, names)
         return model
     except (RuntimeError, ValueError, AssertionError, OSError, pickle.UnpicklingError) as exc:
         if weights is not None:
