@@ -5,6 +5,7 @@ The core and the dataset plugins share these checks, so each refusal reads the s
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,7 +32,7 @@ def check_cache_outside(root: Path | None, cache_dir: Path | None, given: str = 
     option that names the folder when it is not ``--root`` (``dataset.smic=DIR``, from ``--set`` or ``--config``)."""
     if root is None or cache_dir is None:
         return
-    if Path(cache_dir).resolve().is_relative_to(Path(root).resolve()):
+    if lies_inside(Path(cache_dir), Path(root), itself=True):
         raise UsageError(
             f"the cache {cache_dir} lies inside the dataset folder {root}{f' (named by the option {given})' if given else ''}; "
             "merbench never writes inside a dataset: set MERBENCH_CACHE to a folder elsewhere"
@@ -113,6 +114,21 @@ def written_inside(root: Path | None, before: dict[str, int]) -> str | None:
     more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
     return (f"something wrote inside the dataset root {root} while merbench read it ({first}{more} changed): merbench "
             "never writes there, so a dataset or preprocessor plugin did (report it to its author), or another program")
+
+
+def lies_inside(path: Path | str, folder: Path | str, itself: bool = False) -> bool:
+    """Whether ``path`` lies inside ``folder`` (or, with ``itself``, is it), as written (absolute, ``..`` folded, links
+    not followed) or with links resolved, either against either form of ``folder``: a file under a dataset folder
+    reached through a link in it (a clip folder kept on another disk) is inside that dataset too, and so is one
+    reached through a link leading into it."""
+    def forms(place: Path | str) -> set[Path]:
+        written = Path(os.path.abspath(Path(place).expanduser()))
+        try:
+            return {written, resolved_path(place)}
+        except (OSError, RuntimeError):  # a link loop or an unreadable folder: as written only
+            return {written}
+
+    return any(root in place.parents or (itself and place == root) for place in forms(path) for root in forms(folder))
 
 
 def resolved_path(path: Path | str) -> Path:

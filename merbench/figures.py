@@ -25,7 +25,7 @@ from typing import Sequence
 from merbench.compare import METRIC_NAMES, one_line
 from merbench.errors import UsageError
 from merbench.escaping import printable
-from merbench.outputs import check_output_path, write_output
+from merbench.outputs import check_output_path, stored_roots, write_output
 from merbench.report import seed_label
 from merbench.result import RunResult
 from merbench.wording import percent
@@ -112,8 +112,14 @@ def _show(caught: Sequence[warnings.WarningMessage]) -> None:
                   "(~/.cache/matplotlib)", UserWarning, stacklevel=3)
 
 
-def _save(data: bytes, path: Path) -> Path:
-    write_output(check_output_path(path, "--figures"), data)
+def _roots(results: Sequence[RunResult]) -> dict[str, Path]:
+    """The dataset folders of the runs ``results`` (``outputs.stored_roots``): no figure of theirs goes inside one,
+    also through a link in the figures folder."""
+    return stored_roots({result.run_id or f"#{number}": result.config for number, result in enumerate(results, 1)})
+
+
+def _save(data: bytes, path: Path, result: RunResult) -> Path:
+    write_output(check_output_path(path, "--figures", roots=_roots([result])), data)
     return path
 
 
@@ -168,7 +174,7 @@ def confusion_png(result: RunResult, row: str | None = None) -> bytes:
 
 def confusion_figure(result: RunResult, path: Path, row: str | None = None) -> Path:
     """Draw the pooled confusion matrix of ``result`` (rows true, columns predicted) to ``path``."""
-    return _save(confusion_png(result, row), path)
+    return _save(confusion_png(result, row), path, result)
 
 
 def _draw_folds(plt, result: RunResult, metric: str, row: str | None = None):
@@ -195,7 +201,7 @@ def folds_png(result: RunResult, metric: str = "uf1", row: str | None = None) ->
 
 def folds_figure(result: RunResult, path: Path, metric: str = "uf1", row: str | None = None) -> Path:
     """Draw ``metric`` of each fold of ``result`` as bars with the fold mean as a line, to ``path``."""
-    return _save(folds_png(result, metric, row), path)
+    return _save(folds_png(result, metric, row), path, result)
 
 
 def _figure_files(result: RunResult, folder: Path) -> tuple[Path, Path]:
@@ -213,11 +219,12 @@ def check_figure_files(results: Sequence[RunResult], folder: Path) -> None:
     folder still to be created holds none)."""
     if not folder.is_dir():
         return
+    roots = _roots(results)
     for path in figure_files(results, folder):
         if path.is_dir():
             raise UsageError(f"--figures {folder}: {path.name} is a folder where a figure goes; remove it or give "
                              "another --figures folder")
-        check_output_path(path, "--figures")
+        check_output_path(path, "--figures", roots=roots)
 
 
 def write_figures(results: Sequence[RunResult], folder: Path, metric: str = "uf1",

@@ -27,6 +27,7 @@ from merbench.config import RunConfig, check_seeds, dataset_gives, resolve_confi
 from merbench.errors import UsageError
 from merbench.leakage_summary import summarise
 from merbench.leaks import config_leaks, describe
+from merbench.outputs import stored_roots
 from merbench.preflight import preflight
 from merbench.registry import Registry
 from merbench.result import RunResult
@@ -181,5 +182,6 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
              "seconds_of_runs": round(sum(float(run.seconds.total) for run in runs), 1), "reused": list(reused or []),
              "left_out": list(study.left_out),
              "settings_changed": list(honest[0].settings_changed or []),  # the options every variant ran with
+             "dataset_folders": sorted({str(folder) for folder in stored_roots({"": honest[0].config}).values()}),
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky], unit=resample)

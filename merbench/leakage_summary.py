@@ -271,7 +271,7 @@ _FIELDS: dict[str, dict[str, tuple[str, bool]]] = {  # field: (kind, required); 
                 "profile": (TEXT, False), "command": (TEXT, False), "created": (TEXT, False), "seeds": (LIST, False),
                 "seconds": (NUMBER, False), "seconds_of_runs": (NUMBER, False), "bootstrap": (TABLE, False),
                 "environment": (TABLE, False), "left_out": (LIST, False), "reused": (LIST, False),
-                "settings_changed": (LIST, False)},
+                "settings_changed": (LIST, False), "dataset_folders": (LIST, False)},
     "variant": {"name": (TEXT, True), "what": (TEXT, True), "uf1": (NUMBER, True), "uar": (NUMBER, True),
                 "accuracy": (NUMBER, True), "runs": (LIST, True), "leaks": (LIST, False),
                 "expected_leaks": (LIST, False), "not_occurred": (TABLE, False), "note": (TEXT, False)},

@@ -10,6 +10,7 @@ mode of the file it replaces).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from merbench.cache import atomic_write_bytes
-from merbench.datafiles import resolved_path
+from merbench.datafiles import lies_inside, resolved_path
 from merbench.errors import UsageError
 from merbench.store import default_store_path, on_read_only_file_system
 
@@ -109,7 +110,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
         example = f"{target.stem}-out.json" if option == "--json" else f"{target.stem}-out{target.suffix}"
         raise UsageError(f"{option} {shown}: is {read[target]}; writing there would overwrite it; give another file "
                          f"name, e.g. {option} {example}")
-    holder = dataset_root_holding(target, roots or {})
+    holder = dataset_root_holding(given, roots or {})
     if holder is not None:
         raise UsageError(f"{option} {shown}: lies inside {holder[0]} ({holder[1]}); merbench never writes inside a "
                          "dataset's folder; give a file name outside it")
@@ -143,7 +144,7 @@ def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | N
         target = resolved_path(given)
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise UsageError(f"{option} {given}: cannot be used ({exc}); give another folder") from None
-    holder = dataset_root_holding(target, roots or {}, itself=True)
+    holder = dataset_root_holding(given, roots or {}, itself=True)
     if holder is not None:
         shown = given if target == given.absolute() else f"{given} (→ {target})"
         where = "is" if target == holder[1] else "lies inside"
@@ -199,12 +200,14 @@ def write_output(target: Path | None, text: str | bytes) -> None:
 
 
 def check_command_output(path: Path | str, option: str, args: Any,
-                         also_read: Mapping[str, Path] | None = None) -> Path | None:
+                         also_read: Mapping[str, Path] | None = None,
+                         also_roots: Mapping[str, Path] | None = None) -> Path | None:
     """``check_output_path`` for an output of a command with parsed arguments ``args``: besides the results store
     (``args.store``, else the default one), none of the command's input files (``input_paths``, and ``also_read``:
-    further files it keeps, described) nor anything inside its dataset folders (``dataset_roots``)."""
+    further files it keeps, described) nor anything inside its dataset folders (``dataset_roots``, and
+    ``also_roots``: the dataset folders of the runs it reads, ``stored_roots``)."""
     return check_output_path(path, option, store_files(getattr(args, "store", None)),
-                             {**input_paths(args), **(also_read or {})}, dataset_roots(args))
+                             {**input_paths(args), **(also_read or {})}, {**dataset_roots(args), **(also_roots or {})})
 
 
 def check_store_outside_datasets(args: Any, path: Path | None = None, option: str | None = None) -> None:
@@ -218,10 +221,10 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
         path = Path(given) if given else default_store_path()
         option = "--store" if given else ("$MERBENCH_STORE" if os.environ.get("MERBENCH_STORE") else "the results store")
     try:
-        target = resolved_path(path)
+        resolved_path(path)
     except (OSError, RuntimeError):
         return  # opening it reports the problem
-    holder = dataset_root_holding(target, dataset_roots(args))
+    holder = dataset_root_holding(Path(path), dataset_roots(args))
     if holder is not None:
         if option.startswith("--"):  # a file the user named: moving the results store would not move it
             fix = f"give a file outside it with {option} PATH"
@@ -234,12 +237,12 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
 
 
 def dataset_root_holding(target: Path, roots: Mapping[str, Path], itself: bool = False) -> tuple[str, Path] | None:
-    """The dataset folder of ``roots`` (described: path) that ``target`` (resolved) lies inside, if any; with
-    ``itself``, also the one ``target`` is (an output folder)."""
+    """The dataset folder of ``roots`` (described: path, shown resolved) that ``target`` lies inside, as given or
+    with links resolved (``datafiles.lies_inside``), if any; with ``itself``, also the one ``target`` is (an output
+    folder)."""
     for what, folder in roots.items():
-        folder = _resolved(folder)  # None: a link loop, which the dataset's own check names
-        if folder is not None and (folder in target.parents or (itself and folder == target)):
-            return what, folder
+        if lies_inside(target, folder, itself):
+            return what, _resolved(folder) or Path(folder)
     return None
 
 
@@ -345,6 +348,21 @@ def stored_roots(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
         for key, folder in option_folders(root, options, defaults).items():
             found[f"the dataset folder dataset.{key}={options[key]} of run {run_id}"] = folder
     return found
+
+
+def result_file_roots(paths: Iterable[Path]) -> dict[str, Path]:
+    """``stored_roots`` of the run results in the JSON files ``paths`` (``merbench run --json``), by file: the dataset
+    folders of the runs a command reads from files. A file that is not a readable result adds none (the command
+    itself says what is wrong with it)."""
+    configs: dict[str, Any] = {}
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(document, dict) and isinstance(document.get("config"), Mapping):
+            configs[str(document.get("run_id") or path)] = document["config"]
+    return stored_roots(configs)
 
 
 def dataset_roots(args: Any) -> dict[str, Path]:

@@ -44,11 +44,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.audit import audit_result, load_result
     from merbench.errors import DataError
     from merbench.export import strict_json
-    from merbench.outputs import check_command_output, write_output
+    from merbench.outputs import check_command_output, result_file_roots, write_output
     from merbench.tables import TEXT, Column, DataTable, print_error, print_table, styled
 
     target = check_command_output(args.json, "--json", args, also_read={f"the audited file {path}": path
-                                                                        for path in args.files}) \
+                                                                        for path in args.files},
+                                  also_roots=result_file_roots(args.files)) \
         if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone

@@ -181,19 +181,21 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.errors import UsageError
     from merbench.export import strict_json
-    from merbench.outputs import check_command_output, write_output
+    from merbench.outputs import check_command_output, stored_roots, write_output
     from merbench.significance import compare_runs
     from merbench.tables import print_table
 
-    target = check_command_output(args.json, "--json", args, also_read={
-        f"run {name}'s result file": path for name, path in (("A", args.run_a), ("B", args.run_b))
-        if path.is_file()}) if args.json is not None else None
-    if args.json is not None and target is None:
-        out = err  # `--json -`: stdout holds the JSON alone
     if not MIN_RESAMPLES <= args.bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap {args.bootstrap}: use {MIN_RESAMPLES} to {MAX_RESAMPLES} resamples (default "
                          "2000; each is drawn in turn, so the upper end already takes minutes)")
     a, b = load_run(args.run_a, args.store), load_run(args.run_b, args.store)
+    target = check_command_output(args.json, "--json", args, also_read={
+        f"run {name}'s result file": path for name, path in (("A", args.run_a), ("B", args.run_b))
+        if path.is_file()}, also_roots=stored_roots({f"{name} ({path})": result.config for name, path, result in
+                                                     (("A", args.run_a, a), ("B", args.run_b, b))})) \
+        if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     for name, path, result in (("A", args.run_a, a), ("B", args.run_b, b)):
         if result.seeds and len(result.seeds) > 1:
             err.print(escape(f"Note: {name} ({path}) is a --seeds {len(result.seeds)} run; only its first seed "

@@ -156,11 +156,22 @@ def searched_folders(folder: Path, frames_stop: int = 0) -> list[Path]:
                     images += 1
                     if images >= frames_stop:
                         return []
-                elif entry.is_dir():
+                elif entry.is_dir() and not (entry.is_symlink() and _leads_back(Path(entry.path), folder)):
                     found.append(Path(entry.path))
     except OSError:
         return []
     return sorted(found)
+
+
+def _leads_back(link: Path, folder: Path) -> bool:
+    """Whether the folder link ``link`` in ``folder`` leads to ``folder`` itself or a folder above it (``same -> .``,
+    ``up -> ..``): a search through it would meet the same folders again, at every level, or leave the dataset. A link
+    leading elsewhere (a clip folder on another disk) is followed."""
+    try:
+        target, here = link.resolve(), folder.resolve()
+    except (OSError, RuntimeError):  # a loop: nothing to search there
+        return True
+    return target == here or target in here.parents
 
 
 def folders_in(folder: Path) -> list[Path]:
