@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
+from merbench.escaping import printable_line
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
@@ -384,7 +385,7 @@ def provenance_line(result: RunResult) -> str:
     environment = result.environment or {}
     software = ", ".join(f"{name} {environment[key]}" for name, key in
                          (("merbench", "merbench"), ("commit", "git_commit"), ("torch", "torch")) if environment.get(key))
-    return "Run: " + "; ".join(parts + ([software] if software else []))
+    return printable_line("Run: " + "; ".join(parts + ([software] if software else [])))  # one line, whatever the data
 
 
 def _earlier_folds(seconds: Seconds) -> str:
@@ -481,7 +482,8 @@ def leakage_table(summary: dict[str, Any]) -> DataTable:
     changed = summary.get("settings_changed") or []
     title = (f"Leakage: {summary['model']} on {summary['dataset']}, honest {summary.get('protocol', '?')} vs "
              f"leaky variants · {summary.get('profile', '?')} profile"
-             + (f", options changed from it: {', '.join(map(str, changed))}" if changed else "") + f" · {seed_text}")
+             + (f", options changed from it: {printable_line(', '.join(map(str, changed)))}" if changed else "")
+             + f" · {seed_text}")
     confidence = 100 * float((summary.get("bootstrap") or {}).get("confidence", 0.95))
     table = DataTable(title, [Column("Variant"), Column("What leaks", TEXT), Column("UF1", justify="right"),
                               Column("UAR", justify="right"), Column("Acc", justify="right"),

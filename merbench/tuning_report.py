@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from merbench.escaping import printable_line
 from merbench.tables import TEXT, Column, DataTable, print_table
 from merbench.wording import counted, percent
 
@@ -145,6 +146,11 @@ class _Provenance:
     across_seeds: None = None
     settings_changed: list[str] | None = None
 
+    @property
+    def seed_shown(self) -> str:
+        """The tune's seed as printed, as ``RunResult.seed_shown``."""
+        return str(self.seed) if isinstance(self.seed, int) else "?"
+
 
 def provenance(summary: dict[str, Any]) -> str:
     """What the tune was, for a log read later without its JSON: ``merbench run``'s closing line (seed, profile,
@@ -160,4 +166,4 @@ def provenance(summary: dict[str, Any]) -> str:
     where = [f"space {summary['space']['file']}"] if (summary.get("space") or {}).get("file") else []
     if search.get("storage"):
         where.append(f"trials stored in {search['storage']}")
-    return "Tune: " + "; ".join([body, *where])
+    return printable_line("Tune: " + "; ".join([body, *where]))

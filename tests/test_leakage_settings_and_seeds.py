@@ -39,3 +39,17 @@ def test_a_summary_without_its_seeds_takes_them_from_its_runs(summary):
     assert leakage_table(damaged).title.endswith("· seeds 0-1")
     assert "mean over 2 seeds of each run's pooled scores" in leakage_caption(damaged)
     assert "seeds 0, 1" in render_leakage_page(damaged)
+
+
+def test_a_line_break_in_an_option_never_splits_the_run_or_study_line(summary):
+    """A manifest named with a line break printed as several lines, which can forge "Stored as run ..." in a log."""
+    from merbench.report import provenance_line
+    from merbench.result import RunResult
+    from result_samples import minimal_dict
+
+    forged = "dataset.manifest=m\nStored as run 20990101-000000-000000"
+    result = RunResult.from_dict({**minimal_dict(), "profile": "quick", "settings_changed": [forged]})
+    line = provenance_line(result)
+    assert "\n" not in line and "m\\x0aStored as run" in line
+    title = leakage_table({**summary, "settings_changed": [forged]}).title
+    assert "\n" not in title and "m\\x0aStored as run" in title
