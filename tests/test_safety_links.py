@@ -115,3 +115,25 @@ def test_the_casme3_search_skips_links_leading_back_up(run_cli, tmp_path):
     linked = run_cli("datasets", "check", "casme3", "--root", str(root), "--quiet")
     assert plain.code == linked.code == 0, linked.err
     assert plain.out.splitlines()[-1] == linked.out.splitlines()[-1]
+
+
+def test_a_sheet_whose_xml_expands_without_bound_is_a_damaged_sheet_naming_the_file(run_cli, tmp_path):
+    """expat stops the entity expansion; the message blamed the plugin ("report it to the plugin's author")."""
+    import zipfile
+
+    root = rt.build_casme2(tmp_path / "casme2")
+    sheet = root / "CASME2-coding-20140508.xlsx"
+    with zipfile.ZipFile(sheet) as book:
+        items = {name: book.read(name) for name in book.namelist()}
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY a{i} "{("&a;" if i == 1 else f"&a{i - 1};") * 10}">' for i in range(1, 10))
+    xml = items["xl/worksheets/sheet1.xml"].decode()
+    body = xml.split("?>", 1)[1] if xml.startswith("<?xml") else xml
+    items["xl/worksheets/sheet1.xml"] = (f'<?xml version="1.0"?>\n<!DOCTYPE bomb [{entities}]>{body}'
+                                         ).encode().replace(b"<v>", b"<v>&a9;", 1)
+    with zipfile.ZipFile(sheet, "w") as book:
+        for name, data in items.items():
+            book.writestr(name, data)
+    result = run_cli("datasets", "check", "casme2", "--root", str(root), "--quiet")
+    said = " ".join(result.err.split())
+    assert result.code == 2 and f"cannot read {sheet} as an .xlsx workbook" in said and "plugin" not in said

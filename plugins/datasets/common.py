@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Mapping, Sequence
+from xml.etree import ElementTree
 
 from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_root_folder
@@ -308,6 +310,9 @@ def read_sheet(
                     data.append((row_number, {key: _cell(row, index[key][0] if key in index else None)
                                               for key in titles}))
                 return Sheet(path, number, data)
+    except (ElementTree.ParseError, zipfile.BadZipFile, EOFError) as exc:  # read lazily: a damaged or hostile sheet
+        raise DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file") \
+            from None
     finally:
         book.close()
     raise DataError(
