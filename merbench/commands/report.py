@@ -37,6 +37,11 @@ class FileOrTableFormat(argparse.Action):
         setattr(namespace, "table_format" if values in TABLE_FORMATS else self.dest, values)
 
 
+MAX_DRAWN_RUNS = 60
+"""The most runs an HTML report or ``--figures`` draws figures for (two PNGs each, about 0.2 s apiece): a store of a
+year's runs, unfiltered, shows thousands (a 174 MB page after 5 minutes for 1,772 of them)."""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``report`` sub-command."""
     report = commands.add_parser(
@@ -142,6 +147,13 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     _refuse_overlap(args, target, figures)
     comparison, results = selected_comparison(args)
+    drawn = len(shown_runs(comparison))
+    for wanted, what in ((fmt == "html", "--output FILE.html"), (figures is not None, "--figures")):
+        if wanted and drawn > MAX_DRAWN_RUNS:
+            raise UsageError(f"{what}: {counted(drawn, 'run')} shown, two figures each, where at most "
+                             f"{MAX_DRAWN_RUNS} are drawn (thousands take minutes and hundreds of MB): narrow the "
+                             "report with --model, --dataset, --protocol, --profile or run ids, or write it as md, csv, "
+                             "json or latex, which hold no figures")
     roots = stored_roots({result.run_id or f"#{number}": result.config for number, result in enumerate(results, 1)})
     if target is not None:  # again with the selected runs' dataset folders: merbench never writes inside one
         target = check_output_path(args.output, "--output", store_files(args.store), roots=roots,
