@@ -299,3 +299,37 @@ def test_a_resumed_run_of_several_seeds_counts_every_seeds_earlier_folds(run_cli
     assert seconds["earlier_folds"] == 4
     said = " ".join(run_cli("show", summary.id, "--store", str(store)).out.split())
     assert "not counted: 4 folds trained before the run was resumed" in said
+
+
+def test_a_large_store_is_not_read_whole_when_opened_and_a_damaged_page_read_is_still_refused(stored_run, run_cli,
+                                                                                             tmp_path, monkeypatch):
+    """A year's store (2.7 GB) was read page by page by `PRAGMA quick_check` at every open: `show` of one run took
+    23 s from disk. Above the size limit SQLite checks the pages a command reads, and refuses a damaged one."""
+    import merbench.store as store_module
+
+    monkeypatch.setattr(store_module, "WHOLE_CHECK_MAX_BYTES", 0, raising=False)
+    statements: list[str] = []
+    real_connect = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        connection = real_connect(*args, **kwargs)
+        connection.set_trace_callback(statements.append)
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    shown = run_cli("show", stored_run[1]["run_id"], "--store", str(stored_run[0]))
+    assert shown.code == 0, shown.err
+    assert statements and not any("quick_check" in statement for statement in statements)
+    statements.clear()
+    listed = run_cli("runs", "--store", str(stored_run[0]), "--limit", "1")  # reads no run's whole result to list it
+    assert listed.code == 0 and stored_run[1]["run_id"] in listed.out
+    listing = [statement for statement in statements if "FROM runs" in statement and "ORDER BY" in statement]
+    assert listing and not any("r.*" in statement or "result_json," in statement for statement in listing)
+    damaged = bytearray(stored_run[0].read_bytes())
+    for offset in range(4096, len(damaged), 7):
+        damaged[offset] = 0xAB
+    path = tmp_path / "damaged.sqlite"
+    path.write_bytes(bytes(damaged))
+    refused = run_cli("runs", "--store", str(path))
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1, refused.err
+    assert f"results store {path}" in refused.err and "Traceback" not in refused.err
