@@ -47,6 +47,10 @@ FOLD_METRIC_NAMES = {"uf1": "UF1 (unweighted F1) per fold", "uar": "UAR (unweigh
 """MEGC2019 defines UF1 and UAR on the predictions pooled over all folds: a fold mean of them is not its score."""
 
 
+NAMED_CELLS = 12
+"""The most cells a note names per group (``seeds_note``), then ``(and N more)``: a comparison of a year's store named
+every one of 4,264 cells, in one line of 287,000 characters (``--json`` gives each cell's seeds)."""
+
 @dataclass
 class Cell:
     """One model on one dataset · protocol."""
@@ -120,8 +124,8 @@ class Comparison:
                                                        f"{one_line(model)} on {column[0]} · {column[1]}")
         if len(by_seeds) < 2:
             return None
-        groups = "; ".join(f"{_seeds_text(seeds)}: {', '.join(dict.fromkeys(names))}"
-                           for seeds, names in sorted(by_seeds.items()))
+        groups = "; ".join(f"{_seeds_text(seeds)}: {some_of(list(dict.fromkeys(names)), NAMED_CELLS)}"
+                           for seeds, names in sorted(by_seeds.items()))  # a store of a year names thousands
         return (f"The runs shown used different seeds ({groups}); run them with one --seed (or the same --seeds N) "
                 "to compare alike.")
 

@@ -281,3 +281,15 @@ def test_the_run_line_names_leaky_engine_options_it_changed(run_cli, tmp_path):
     line = next(line for line in made.out.splitlines() if line.startswith("Run: "))
     assert ("profile quick, options changed from it: engine.epochs=2, engine.select_on=test, "
             "engine.normalise_on=all; ") in line, line
+
+
+def test_the_seeds_note_names_a_dozen_cells_per_seed_and_counts_the_rest():
+    """A year's store: 4,264 cells named in one line of 287,000 characters; every record still has its seeds."""
+    from merbench.compare import NAMED_CELLS
+
+    results = [_result(f"20250611-0000{n:02d}-0000{n:02d}", "ststnet", 0.5, seed=n % 2, engine__epochs=n + 1)
+               for n in range(40)]  # 40 rows: one per setting
+    comparison = build_comparison(results, settings=changed_settings_of(results, get_registry()))
+    note = comparison.seeds_note()
+    assert f"(and {20 - NAMED_CELLS} more)" in note and note.count("ststnet") == 2 * NAMED_CELLS and len(note) < 1200
+    assert len({record["row"] for record in comparison.records()}) == 40
