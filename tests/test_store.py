@@ -184,13 +184,18 @@ def test_show_flags_a_leaky_run_that_has_not_finished(stored_run, run_cli, tmp_p
 GARBAGE = b"this is a results file? no: just text\n" * 40
 
 
-def test_a_store_damaged_page_by_page_is_one_line_with_a_count_of_the_rest(stored_run, run_cli, tmp_path):
-    """SQLite's integrity check lists every damaged page: 100 lines once came before the advice on what to do."""
-    damaged = bytearray(stored_run[0].read_bytes())
+def damaged_copy(store: Path, path: Path) -> Path:
+    """A copy of ``store`` at ``path`` with a byte of every 7 changed past its first page: damaged page by page."""
+    damaged = bytearray(store.read_bytes())
     for offset in range(4096, len(damaged), 7):
         damaged[offset] = 0xAB
-    path = tmp_path / "damaged.sqlite"
     path.write_bytes(bytes(damaged))
+    return path
+
+
+def test_a_store_damaged_page_by_page_is_one_line_with_a_count_of_the_rest(stored_run, run_cli, tmp_path):
+    """SQLite's integrity check lists every damaged page: 100 lines once came before the advice on what to do."""
+    path = damaged_copy(stored_run[0], tmp_path / "damaged.sqlite")
     result = run_cli("runs", "--store", str(path))
     assert result.code == 2, result.err
     assert len(result.err.strip().splitlines()) == 1, result.err
@@ -325,11 +330,7 @@ def test_a_large_store_is_not_read_whole_when_opened_and_a_damaged_page_read_is_
     assert listed.code == 0 and stored_run[1]["run_id"] in listed.out
     listing = [statement for statement in statements if "FROM runs" in statement and "ORDER BY" in statement]
     assert listing and not any("r.*" in statement or "result_json," in statement for statement in listing)
-    damaged = bytearray(stored_run[0].read_bytes())
-    for offset in range(4096, len(damaged), 7):
-        damaged[offset] = 0xAB
-    path = tmp_path / "damaged.sqlite"
-    path.write_bytes(bytes(damaged))
+    path = damaged_copy(stored_run[0], tmp_path / "damaged.sqlite")
     refused = run_cli("runs", "--store", str(path))
     assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1, refused.err
     assert f"results store {path}" in refused.err and "Traceback" not in refused.err

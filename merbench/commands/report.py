@@ -90,13 +90,16 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     if stray:
         raise UsageError(f"--leakage renders a study's summary file; drop {', '.join(stray)} (they select stored runs)")
     fmt = format_for(args.output, args.format, LEAKAGE_FORMATS, "a leakage summary") if args.output is not None else None
+    def checked(folders: dict[str, Path]) -> Path | None:
+        return (check_output_path(args.output, "--output", store_files(args.store),
+                                  {f"the leakage summary (--leakage {args.leakage})": args.leakage}, folders,
+                                  example=f"leakage{SUFFIX_OF[fmt]}")
+                if args.output is not None else None)
+
+    target = checked({})  # before the summary is read: a bad path is said first
     summary = load_summary(args.leakage)
-    folders = {f"the dataset folder of the study in {args.leakage}": Path(str(folder))
-               for folder in summary.get("dataset_folders") or []}
-    target = (check_output_path(args.output, "--output", store_files(args.store),
-                                {f"the leakage summary (--leakage {args.leakage})": args.leakage}, folders,
-                                example=f"leakage{SUFFIX_OF[fmt]}")
-              if args.output is not None else None)
+    target = checked({f"the dataset folder of the study in {args.leakage}": Path(str(folder))
+                      for folder in summary.get("dataset_folders") or []})  # merbench never writes inside one
     if fmt is None:
         print_table(out, leakage_table(summary))
         return 0
