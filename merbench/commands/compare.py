@@ -87,6 +87,9 @@ def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:
     return kept
 
 
+SHOWN_WARNINGS = 20
+"""The most leakage warnings ``compare`` prints under its table (a year's store gave 1,201 lines)."""
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``compare`` sub-command."""
     compare = commands.add_parser(
@@ -131,8 +134,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.out(to_json(comparison), end="", highlight=False)
         return 0
     print_table(out, comparison_table(comparison))
-    for warning in comparison.warnings():
+    warnings = comparison.warnings()
+    for warning in warnings[:SHOWN_WARNINGS]:
         out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
+    if len(warnings) > SHOWN_WARNINGS:  # the table marks every leaky cell; --json gives every warning
+        out.print(f"[bold red]⚠ leakage:[/] and {len(warnings) - SHOWN_WARNINGS} more leaky cells (marked ⚠ in the "
+                  "table; merbench compare --json lists every warning)")
     return 0
 
 
