@@ -25,7 +25,7 @@ from typing import Sequence
 from merbench.compare import METRIC_NAMES, one_line
 from merbench.errors import UsageError
 from merbench.escaping import printable
-from merbench.outputs import check_output_path, stored_roots, write_output
+from merbench.outputs import check_output_path, result_roots, write_output
 from merbench.report import seed_label
 from merbench.result import RunResult
 from merbench.wording import percent
@@ -112,14 +112,9 @@ def _show(caught: Sequence[warnings.WarningMessage]) -> None:
                   "(~/.cache/matplotlib)", UserWarning, stacklevel=3)
 
 
-def _roots(results: Sequence[RunResult]) -> dict[str, Path]:
-    """The dataset folders of the runs ``results`` (``outputs.stored_roots``): no figure of theirs goes inside one,
-    also through a link in the figures folder."""
-    return stored_roots({result.run_id or f"#{number}": result.config for number, result in enumerate(results, 1)})
-
-
 def _save(data: bytes, path: Path, result: RunResult) -> Path:
-    write_output(check_output_path(path, "--figures", roots=_roots([result])), data)
+    """Write a figure of ``result`` to ``path``, never inside its run's dataset folder (also through a link)."""
+    write_output(check_output_path(path, "--figures", roots=result_roots([result])), data)
     return path
 
 
@@ -219,7 +214,7 @@ def check_figure_files(results: Sequence[RunResult], folder: Path) -> None:
     folder still to be created holds none)."""
     if not folder.is_dir():
         return
-    roots = _roots(results)
+    roots = result_roots(results)
     for path in figure_files(results, folder):
         if path.is_dir():
             raise UsageError(f"--figures {folder}: {path.name} is a folder where a figure goes; remove it or give "

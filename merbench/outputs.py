@@ -10,7 +10,6 @@ mode of the file it replaces).
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import stat
@@ -350,19 +349,10 @@ def stored_roots(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
     return found
 
 
-def result_file_roots(paths: Iterable[Path]) -> dict[str, Path]:
-    """``stored_roots`` of the run results in the JSON files ``paths`` (``merbench run --json``), by file: the dataset
-    folders of the runs a command reads from files. A file that is not a readable result adds none (the command
-    itself says what is wrong with it)."""
-    configs: dict[str, Any] = {}
-    for path in paths:
-        try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            continue
-        if isinstance(document, dict) and isinstance(document.get("config"), Mapping):
-            configs[str(document.get("run_id") or path)] = document["config"]
-    return stored_roots(configs)
+def result_roots(results: Iterable[Any]) -> dict[str, Path]:
+    """``stored_roots`` of run results (``RunResult``), each named by its run id (or its place, ``#N``, when it has
+    none): the dataset folders of the runs a command reads, which its outputs do not go inside."""
+    return stored_roots({result.run_id or f"#{number}": result.config for number, result in enumerate(results, 1)})
 
 
 def dataset_roots(args: Any) -> dict[str, Path]:

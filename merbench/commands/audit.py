@@ -44,12 +44,19 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.audit import audit_result, load_result
     from merbench.errors import DataError
     from merbench.export import strict_json
-    from merbench.outputs import check_command_output, result_file_roots, write_output
+    from merbench.outputs import check_command_output, result_roots, write_output
     from merbench.tables import TEXT, Column, DataTable, print_error, print_table, styled
 
+    loaded: dict[Path, object] = {}  # each file's result, or the DataError that says why it is not one
+    for path in args.files:
+        try:
+            loaded[path] = load_result(path)
+        except DataError as exc:
+            loaded[path] = exc
     target = check_command_output(args.json, "--json", args, also_read={f"the audited file {path}": path
                                                                         for path in args.files},
-                                  also_roots=result_file_roots(args.files)) \
+                                  also_roots=result_roots(result for result in loaded.values()
+                                                          if not isinstance(result, DataError))) \
         if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
@@ -57,12 +64,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     unreadable: list[Path] = []
     records: list[dict] = []
     for path in args.files:
-        try:
-            result = load_result(path)
-        except DataError as exc:
-            print_error(err, str(exc))
+        result = loaded[path]
+        if isinstance(result, DataError):
+            print_error(err, str(result))
             unreadable.append(path)
-            records.append({"file": str(path), "readable": False, "error": str(exc)})
+            records.append({"file": str(path), "readable": False, "error": str(result)})
             continue
         table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
                           [Column("Check"), Column("Status"), Column("Finding", TEXT, keep=True)])

@@ -137,7 +137,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.errors import UsageError
     from merbench.export import SUFFIX_OF, format_for, write_comparison
     from merbench.figures import check_figure_files, figure_files, write_figures
-    from merbench.outputs import check_output_folder, check_output_path, store_files, stored_roots
+    from merbench.outputs import check_output_folder, check_output_path, result_roots, store_files
 
     if args.leakage is not None:
         return _leakage(args, out, err)
@@ -157,7 +157,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                              f"{MAX_DRAWN_RUNS} are drawn (thousands take minutes and hundreds of MB): narrow the "
                              "report with --model, --dataset, --protocol, --profile or run ids, or write it as md, csv, "
                              "json or latex, which hold no figures")
-    roots = stored_roots({result.run_id or f"#{number}": result.config for number, result in enumerate(results, 1)})
+    roots = result_roots(results)
     if target is not None:  # again with the selected runs' dataset folders: merbench never writes inside one
         target = check_output_path(args.output, "--output", store_files(args.store), roots=roots,
                                    example=f"report{SUFFIX_OF[fmt]}")
