@@ -254,14 +254,12 @@ class _DescriptionColumn(TextColumn):
         self.note = note
 
     def get_table_column(self) -> Column:
-        """The column, as wide as its longest description where there is room, else as its longest word, within the
-        room the other columns leave; the bar takes the rest."""
+        """The column, as wide as its longest description within the room the other columns leave (the notes give
+        way to a description's longest word: ``_NoteColumn.width``); the bar takes the rest."""
         column = super().get_table_column().copy()
         notes = self.note.width()
         room = max(1, self.console.width - self.note.fixed() - (notes + 1 if notes else 0))
-        texts = self.descriptions()
-        longest = max((cell_len(text) for text in texts), default=1)
-        column.width = min(room, max(_longest_word(texts), min(longest, room)))
+        column.width = min(room, max((cell_len(text) for text in self.descriptions()), default=1))
         return column
 
 
