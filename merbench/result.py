@@ -411,9 +411,15 @@ class RunResult:
     schema_version: int | None = RESULT_SCHEMA
     """The version of this JSON layout (``RESULT_SCHEMA`` for a run of this merbench); ``None`` for a result written
     before results carried one, which reads as version 1."""
+    clips_tested: int | None = field(default=None, repr=False, metadata={"json": False})
+    """How many clips the predictions named, for a result read without them (``from_dict(..., predictions=False)``);
+    ``None`` for any other result."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result's JSON object (docs/design.md, Result schema), as ``merbench run --json`` writes it."""
+        if self.clips_tested is not None:
+            raise ValueError(f"run {self.run_id}: a result read without its predictions cannot be written; read it "
+                             "with predictions=True")
         return as_json(self)
 
     @property
@@ -425,9 +431,9 @@ class RunResult:
     def n_clips_tested(self) -> int:
         """How many clips the folds tested: fewer than ``n_tested`` where the protocol made several samples of one
         clip (``frame-10fold``); ``n_tested`` for a result stored without its predictions."""
-        if not self.predictions:
-            return self.n_tested
-        return len({row.clip_id for row in self.predictions})
+        if self.predictions:
+            return len({row.clip_id for row in self.predictions})
+        return self.n_tested if self.clips_tested is None else self.clips_tested
 
     def seeds_std(self) -> dict[str, float]:
         """The sample std (n − 1) of each pooled score over the seeds of a ``--seeds N`` run, computed from the
@@ -474,11 +480,14 @@ class RunResult:
         return self.seconds.total if self.seconds.total_all_seeds is None else self.seconds.total_all_seeds
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "result") -> RunResult:
+    def from_dict(cls, data: Any, where: str = "result", predictions: bool = True) -> RunResult:
         """Read a result's JSON object, of this or an older merbench version.
 
         ``where`` names its origin in messages (``result of run ID in PATH``,
         ``FILE.json``); a malformed object raises ``DataError`` naming the key.
+        With ``predictions=False`` the per-sample rows are not read (half the
+        time and most of the memory of a store's results, for commands that
+        show scores only): only their clips are counted (``n_clips_tested``).
         """
         f = Fields(data, where)
         if isinstance(data, Mapping):
@@ -495,11 +504,12 @@ class RunResult:
             engine_plan=f.may("engine_plan", OBJECT), warnings=f.may("warnings", TEXTS),
             leakage=f.record("leakage", LeakageRecord.read, optional=True), preprocess=f.may("preprocess", OBJECT),
             dataset_summary=f.may("dataset_summary", OBJECT), reported=f.records("reported", _reported, optional=True),
-            predictions=f.records("predictions", PredictionRow.read, optional=True),
+            predictions=f.records("predictions", PredictionRow.read, optional=True) if predictions else None,
             metric_keys=f.may("metric_keys", TEXTS),
             seeds=f.records("seeds", SeedScores.read, optional=True),
             across_seeds=f.record("across_seeds", AcrossSeeds.read, optional=True), run_id=f.may("run_id", TEXT),
             settings_changed=f.may("settings_changed", TEXTS), schema_version=f.may("schema_version", INTEGER),
+            clips_tested=None if predictions else _clips_named(f),
         )
         result.check_consistent(where)
         return result
@@ -529,6 +539,17 @@ class RunResult:
             widths = "/".join(str(width) for width in sorted({len(row) for row in self.confusion_matrix})) or "0"
             raise DataError(f"{where}: 'confusion_matrix' must have {size} rows of {size} counts (one per class of "
                             f"'classes'), not {counted(self.confusion_matrix, 'row')} of {widths}; {FIX}")
+
+
+def _clips_named(f: Fields) -> int | None:
+    """How many clips the ``predictions`` of a result name, without reading each row (``None``: it has none); a list
+    holding something other than objects is read in full, which names the bad row."""
+    rows = f.may("predictions", Kind("a list", lambda v: isinstance(v, list)))
+    if not rows:
+        return None
+    if not all(isinstance(row, dict) for row in rows):
+        f.records("predictions", PredictionRow.read)
+    return len({str(row["clip"] if row.get("clip") is not None else row.get("id")) for row in rows})
 
 
 def _quoted(names: list[str]) -> str:

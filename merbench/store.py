@@ -55,6 +55,10 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_FULL = getattr(sqlite3, "SQLITE_FULL", 13)
 """SQLite's result code for a full disk (``sqlite3`` names it from Python 3.11; 3.10 has only the number)."""
 BUSY_TIMEOUT_MS = 30_000
+RESULTS_READ_AT_ONCE = 200
+"""How many stored results ``complete_results`` fetches per query: never more of their texts in memory at once (a
+year's store holds 20,000 results of about 33 KB each). A complete run's result is written once, so reading them in
+parts reads each as it was written."""
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -820,6 +824,8 @@ class ResultStore:
         """The full id of a run given its id or a unique prefix (raises ``UsageError``)."""
         if not run_id.strip():
             raise UsageError("an empty run id; give a run's id or the start of it (`merbench runs` lists them)")
+        if self._rows("SELECT 1 FROM runs WHERE id = ?", (run_id,)):  # by the key: the prefix search reads every row
+            return run_id
         rows = self._rows(
             "SELECT id FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id",
             (run_id, run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
@@ -847,8 +853,9 @@ class ResultStore:
                             "Run it again with merbench run")
         return config
 
-    def result(self, run_id: str) -> RunResult:
-        """The result of a complete run (``to_dict()`` of it is what ``merbench run --json`` wrote)."""
+    def result(self, run_id: str, predictions: bool = True) -> RunResult:
+        """The result of a complete run (``to_dict()`` of it is what ``merbench run --json`` wrote);
+        ``predictions=False`` leaves out its per-sample rows (``RunResult.from_dict``)."""
         row = self.run_row(run_id)
         if row["result_json"] is None:
             status = status_of(row)
@@ -867,7 +874,7 @@ class ResultStore:
                 f"run {row['id']} is {status} ({counted(done, 'fold')} done) and has no final result; continue it with "
                 f"`merbench run --resume {row['id']}`, which keeps its finished folds"
             )
-        return self._result(row["id"], row["result_json"])
+        return self._result(row["id"], row["result_json"], predictions)
 
     def folds_stored(self, run_id: str) -> int:
         """How many folds of a run (its full id) are stored so far, of all its seeds."""
@@ -883,12 +890,13 @@ class ResultStore:
             folds.append((row["seed"], FoldRecord.from_dict(_loaded(row["record_json"], where), where)))
         return folds
 
-    def _result(self, run_id: str, text: str) -> RunResult:
-        """A stored result, read back; ``DataError`` naming the run and this store when it is damaged."""
+    def _result(self, run_id: str, text: str, predictions: bool = True) -> RunResult:
+        """A stored result, read back (``predictions``: as ``RunResult.from_dict``); ``DataError`` naming the run and
+        this store when it is damaged."""
         if text is None:
             raise _missing_result(run_id, self.path)
         where = f"result of run {run_id} in {self.path}"
-        return RunResult.from_dict(_loaded(text, where), where)
+        return RunResult.from_dict(_loaded(text, where), where, predictions)
 
     def stored_folds(self, run_id: str, seed: int) -> dict[int, StoredFold]:
         """The completed folds of one seed of a run, by fold index."""
@@ -975,8 +983,9 @@ class ResultStore:
                 yield row
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
-                         protocol: Sequence[str] = ()) -> list[RunResult]:
-        """Results of complete runs matching the filters, oldest first (as stored), each run once.
+                         protocol: Sequence[str] = (), predictions: bool = True) -> list[RunResult]:
+        """Results of complete runs matching the filters, oldest first (as stored), each run once;
+        ``predictions=False`` leaves out their per-sample rows (``RunResult.from_dict``).
 
         With ``run_ids`` (ids or unique prefixes) only those runs are selected;
         each must be complete, and a ``UsageError`` names the filter when the
@@ -984,23 +993,38 @@ class ResultStore:
         """
         filters = {"model": model, "dataset": dataset, "protocol": protocol}
         if not run_ids:
-            rows = self._selected(["status = 'complete'"], [], filters)
-            return [self._result(row["id"], row["result_json"]) for row in rows]
+            ids = [row["id"] for row in self._selected(["status = 'complete'"], [], filters, "id")]
+            return [result for some in _batches(ids, RESULTS_READ_AT_ONCE)
+                    for result in self._results(some, predictions)]
         ids = list(dict.fromkeys(self.resolve_id(run_id) for run_id in run_ids))
         picked = ["id IN (" + ", ".join("?" for _ in ids) + ")"]
-        rows = self._selected(picked, ids, filters)
+        rows = self._selected(picked, ids, filters, "id")
         if not rows:
             raise _filtered_out(self._selected(picked, ids, {}), filters)
-        return [self.result(row["id"]) for row in rows]
+        return [self.result(row["id"], predictions) for row in rows]
 
-    def _selected(self, clauses: list[str], params: list[Any], filters: dict[str, Sequence[str]]) -> list[sqlite3.Row]:
-        """The ``runs`` rows matching ``clauses`` and the column ``filters`` (empty: any), oldest first."""
+    def _results(self, run_ids: Sequence[str], predictions: bool) -> list[RunResult]:
+        """The results of the complete runs ``run_ids`` (full ids), in that order."""
+        texts = {row["id"]: row["result_json"] for row in self._rows(
+            f"SELECT id, result_json FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)})", run_ids)}
+        return [self._result(run_id, texts.get(run_id), predictions) for run_id in run_ids]
+
+    def _selected(self, clauses: list[str], params: list[Any], filters: dict[str, Sequence[str]],
+                  columns: str = "*") -> list[sqlite3.Row]:
+        """The ``columns`` of the ``runs`` rows matching ``clauses`` and the column ``filters`` (empty: any), oldest
+        first."""
         clauses, params = list(clauses), list(params)
         for column, values in filters.items():  # column names are constants
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        return self._rows(f"SELECT * FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid", params)
+        return self._rows(f"SELECT {columns} FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid", params)
+
+
+def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """``items`` in consecutive slices of ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _filtered_out(rows: Sequence[sqlite3.Row], filters: dict[str, Sequence[str]]) -> UsageError:

@@ -66,7 +66,8 @@ def selected_comparison(args: argparse.Namespace):
 
     run_ids_given_after_filters(args)
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
-        results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol)
+        # Scores and figures only: a store of thousands of runs holds their per-sample rows by the gigabyte.
+        results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol, predictions=False)
     results = _of_profiles(results, args.profile, bool(args.run_ids))
     return build_comparison(results, args.metric, args.stat, changed_settings_of(results, get_registry())), results
 

@@ -90,7 +90,7 @@ def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None) -> list
     from merbench.leaks import result_leaks
 
     try:
-        return result_leaks(store.result(run_id))
+        return result_leaks(store.result(run_id, predictions=False))
     except MerbenchError as exc:  # no final result yet (a UsageError saying so), or a damaged one
         if isinstance(exc, DataError) and damaged is not None:
             damaged[run_id] = str(exc)
