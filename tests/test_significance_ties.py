@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from scipy.stats import wilcoxon
 
 from merbench.result import RunResult
@@ -50,7 +51,24 @@ def test_the_caption_and_the_p_value_agree(run_cli, tmp_path):
     result = run_cli("significance", *map(str, paths))
     assert result.code == 0, result.err
     text = " ".join(result.out.split())
-    assert "p = 0.0625. With 5 folds that differ (of 6) it cannot give p below 0.0625" in text
+    assert "p=0.0625. With 5 folds that differ (of 6) it cannot give p below 0.0625" in text
+
+
+@pytest.mark.parametrize("width", range(40, 101, 3))
+def test_a_wrapped_caption_keeps_the_p_value_with_its_number(width):
+    import io
+
+    from rich.console import Console
+
+    from merbench.commands.significance import comparison_table
+    from merbench.tables import print_table
+
+    a, b = (RunResult.from_dict(result) for result in _pair())
+    comparison = compare_runs(a, b, "uf1", n_bootstrap=50)
+    console = Console(width=width, force_terminal=True, color_system=None, file=io.StringIO())
+    print_table(console, comparison_table(a, b, comparison, "UF1"))
+    lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
+    assert any("p=0.0625." in line for line in lines), lines  # before, at 80 columns: "... statistic 0, p =" / "0.0625."
 
 
 def test_differences_equal_but_for_noise_share_their_rank():

@@ -90,7 +90,7 @@ def wilcoxon_text(comparison) -> str:
     else:
         few = ""
     return (f"Wilcoxon signed-rank over folds: statistic {comparison.wilcoxon_statistic:g}, "
-            f"p = {comparison.p_value:.3g}.{few}")
+            f"p={comparison.p_value:.3g}.{few}")  # no spaces: a wrapped caption never ends a line with "p ="
 
 
 def comparison_table(a, b, comparison, metric_name: str):
