@@ -244,3 +244,20 @@ def test_cache_info_without_an_index_does_not_say_there_are_no_inputs(filled_cac
                      "interrupted runs, or their index is gone.")
     assert "No preprocessed inputs" not in result.out
     assert rest[-1].startswith("6 entries in all, 6 not in any complete dataset run")
+
+
+def test_cache_info_says_when_a_protocol_made_several_samples_of_each_clip(run_cli, fresh_cache, tmp_path):
+    done = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--protocol",
+                   "frame-10fold", "--quiet", "--no-store", *TINY, "protocol.n_splits=2")
+    assert done.code == 0, done.err
+    done = run_cli("preprocess", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY)
+    assert done.code == 0, done.err
+    target = tmp_path / "info.json"
+    listed = run_cli("--format", "plain", "cache", "info", "--json", str(target))
+    assert listed.code == 0, listed.err
+    rows = {(row["samples"], row["clips"]) for row in json.loads(target.read_text())["chains"]}
+    assert rows == {(30, 6), (6, 6)}, rows  # 2 subjects x 3 clips; frame-10fold: 5 frame pairs of each
+    [framed] = [line for line in listed.out.splitlines() if "30/30" in line]
+    assert "30 samples made from 6 clips by the protocol (frame-level)" in framed
+    [clips] = [line for line in listed.out.splitlines() if "6/6" in line]
+    assert "made from" not in clips

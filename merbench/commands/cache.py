@@ -154,7 +154,8 @@ def summarise(root: Path) -> dict[str, Any]:
         rows.append({
             "dataset": meta.get("dataset", "?"), "chain": meta.get("chain", "?"), "produces": meta.get("produces", "?"),
             "shape": meta.get("shape"), "params": params, "entries": present,
-            "samples": len(keys), "bytes": size, "written": meta.get("written", ""), "index": meta_path.stem,
+            "samples": len(keys), "clips": meta.get("clips") if isinstance(meta.get("clips"), int) else None,
+            "bytes": size, "written": meta.get("written", ""), "index": meta_path.stem,
         })
     rows.sort(key=_row_order)
     entries = [p for p in entry_dir.glob("??/*.npy")] if entry_dir.is_dir() else []
@@ -224,8 +225,17 @@ def chains_table(summary: dict[str, Any]):
     for row in summary["chains"]:
         shape = "×".join(str(v) for v in row["shape"] or [])
         table.add_row(row["dataset"], row["chain"], f"{row['produces']} {shape}".strip(), when_written(row["written"]),
-                      f"{row['entries']}/{row['samples']}", human(row["bytes"]), row["params"])
+                      f"{row['entries']}/{row['samples']}", human(row["bytes"]), _parameters_cell(row))
     return table
+
+
+def _parameters_cell(row: dict[str, Any]) -> str:
+    """The chain's parameters, after the clips its samples were made from where a protocol made several samples of
+    one clip (``frame-10fold``): such a row is otherwise told from the clips' own row by its entry count alone."""
+    clips, samples = row.get("clips"), row["samples"]
+    if clips is None or clips >= samples:
+        return row["params"]
+    return f"{samples} samples made from {clips} clips by the protocol (frame-level); {row['params']}"
 
 
 def headline(summary: dict[str, Any]) -> str:
