@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from merbench.commands import HelpFormatter, print_plugin_problems
+from merbench.commands import HelpFormatter, output_file, print_plugin_problems
 from merbench.escaping import console_line, printable_line
 from merbench.wording import percent
 
@@ -22,10 +22,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         "in each profile, parameters and FLOPs per sample (3 classes; multiply-add = 2 FLOPs), the scores its "
         "paper reported and under which protocol, and what merbench measured on the synthetic data under each "
         "protocol (from the stored baseline benchmarks/baselines/synthetic-default.yaml, when present).",
-        epilog="examples:\n  merbench info ststnet\n  merbench info timm:resnet18\n  merbench info lbptop-svm",
+        epilog="examples:\n  merbench info ststnet\n  merbench info timm:resnet18\n  merbench info lbptop-svm\n"
+        "  merbench info convmixer --json convmixer.json   # the same facts for scripts (scores as fractions 0..1)",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", help="a model name (see `merbench list models`)")
+    parser.add_argument("--json", type=output_file, metavar="FILE",
+                        help="also write what it shows as JSON to FILE (- for stdout, the tables then go to stderr)")
     parser.set_defaults(handler=execute)
 
 
@@ -34,8 +37,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import PROFILES, resolve_config
     from merbench.errors import MerbenchError
     from merbench.modelinfo import example_name, human, model_facts
+    from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
 
+    target = check_output_path(args.json, "--json", store_files(None)) if args.json is not None else None
+    if args.json is not None and target is None:
+        out = err  # `--json -`: stdout holds the JSON alone
     registry = get_registry()
     print_plugin_problems(err, registry)
     spec = registry.get("models", args.model)
@@ -44,6 +51,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     default_facts = model_facts(registry, name, "default") if name else None
     if default_facts is not None and isinstance(default_facts.exception, MerbenchError):
         raise default_facts.exception  # e.g. timm:NAME that timm does not know
+    document = {"model": spec.name, "description": spec.description, "citation": spec.citation,
+                "provider": str(provider), "builtin": provider.builtin, "shown_as": name}
     out.print(f"[bold]{console_line(spec.name)}[/]: {console_line(spec.description)}")
     out.print(f"Citation: {console_line(spec.citation or '— (none declared)')}")
     out.print(f"Provider: {console_line(str(provider))}")
@@ -51,6 +60,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(console_line(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
                         f"the figures below are for {name or '—'}."))
     if not name:
+        _write_document(args, target, document)
         return 0
 
     from merbench.tables import TEXT, Column, DataTable, print_table, styled
@@ -58,15 +68,23 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     resolved = {p: resolve_config(registry, model=name, dataset="synthetic", profile=p) for p in PROFILES}
     options = DataTable(printable_line(f"Options of {name} per profile (--set model.KEY=VALUE)"),
                         [Column("Option", style="bold"), *(Column(profile) for profile in PROFILES)])
+    document["options"] = {}
     for key in resolved["default"].section("model"):
         options.add_row(key, *(str(resolved[p].section("model")[key]) for p in PROFILES))
+        document["options"][key] = {p: resolved[p].section("model")[key] for p in PROFILES}
     print_table(out, options)
 
     facts_table = DataTable("Input and size per profile (3 classes)",
                             [Column("Profile"), Column("Input (C×H×W)"), Column("Params", justify="right"),
                              Column("FLOPs/sample", justify="right"), Column("Preprocessing", TEXT)])
+    document["profiles"] = {}
     for profile in PROFILES:
         facts = default_facts if profile == "default" else model_facts(registry, name, profile)
+        document["profiles"][profile] = {
+            "input": spec.input, "shape": list(facts.shape) if facts.shape else None, "kind": facts.kind,
+            "params": facts.params, "flops": facts.flops, "flops_declared": facts.flops_declared,
+            "preprocessing": {step: dict(resolved[profile].section(step)) for step in facts.chain},
+            "error": facts.error}
         chain = ", ".join(
             f"{step}({', '.join(f'{k}={v}' for k, v in resolved[profile].section(step).items())})" for step in facts.chain
         )
@@ -96,14 +114,28 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                               *([] if one_source else [Column("Source", TEXT)])],
                              caption=printable_line(caption) if caption else None)
         for score in spec.reported:
+            document.setdefault("reported", []).append(
+                {"dataset": score.dataset, "protocol": score.protocol, "metric": score.metric,
+                 "value": round(score.value / 100, 6), "source": score.source, "protocol_leaks": leaks[score.protocol]})
             protocol = styled(f"{score.protocol} ⚠", "red") if leaks[score.protocol] else score.protocol
             reported.add_row(score.dataset, protocol, score.metric.upper(), f"{score.value:.2f}",
                              *([] if one_source else [score.source]))
         print_table(out, reported)
     else:
         out.print("Reported scores: none declared.")
-    print_measured(out, registry, name, spec.reported)
+    document.setdefault("reported", [])
+    document["measured"] = print_measured(out, registry, name, spec.reported)
+    _write_document(args, target, document)
     return 0
+
+
+def _write_document(args: argparse.Namespace, target, document: dict) -> None:
+    """Write ``document`` where ``--json`` asked (``target`` ``None``: stdout), when it was given."""
+    from merbench.export import strict_json
+    from merbench.outputs import write_output
+
+    if args.json is not None:
+        write_output(target, strict_json(document))
 
 
 def protocol_leaks_of(registry, protocol: str) -> list[str]:
@@ -124,31 +156,31 @@ def _shown_path(path) -> str:
         return str(path)
 
 
-def print_measured(out: Console, registry, name: str, reported) -> None:
-    """What merbench measured for ``name`` on the synthetic data per protocol (stored baseline), and the gap."""
+def print_measured(out: Console, registry, name: str, reported) -> dict:
+    """What merbench measured for ``name`` on the synthetic data per protocol (stored baseline), and the gap; returns
+    it for ``--json``: the baseline file, its rows (scores as fractions) and the note printed."""
     from merbench.modelinfo import synthetic_measurements
     from merbench.tables import Column, DataTable, print_table
 
     stored = synthetic_measurements(name)
     where = _shown_path(stored.path)
+    measured = {"baseline": where, "date": stored.date, "machine": stored.machine, "rows": [], "note": None}
+    said = None
     if not stored.rows and registry.input_problem(name):  # recommending a run would recommend one that fails
-        out.print(console_line(f"Measured by merbench on the synthetic data: nothing on record for {name}, and it cannot run "
-                        f"until its input is fixed: no registered preprocessor produces "
-                        f"'{registry.get('models', name).input}' (the `plugin problem:` line says how to fix it)."))
-        return
-    if not stored.rows and not registry.provider("models", name).builtin:
+        said = (f"nothing on record for {name}, and it cannot run until its input is fixed: no registered preprocessor "
+                f"produces '{registry.get('models', name).input}' (the `plugin problem:` line says how to fix it).")
+    elif not stored.rows and not registry.provider("models", name).builtin:
         # merbench's baseline file records its own models; a third-party author measures theirs and keeps the runs.
-        out.print(console_line(f"Measured by merbench on the synthetic data: nothing on record for {name} (merbench's stored "
-                        f"baseline covers its built-in models). Measure it with `merbench run --model {name} "
-                        f"--dataset synthetic` (the default profile); `merbench compare --model {name}` then shows "
-                        "your stored runs."))
-        return
-    if stored.problem:
-        out.print(console_line(f"Measured by merbench on the synthetic data: the stored baseline {where} {stored.problem}."))
-        return
-    if not stored.rows:
-        out.print(console_line(f"Measured by merbench on the synthetic data: no default-profile entry for {name} in {where}."))
-        return
+        said = (f"nothing on record for {name} (merbench's stored baseline covers its built-in models). Measure it with "
+                f"`merbench run --model {name} --dataset synthetic` (the default profile); `merbench compare --model "
+                f"{name}` then shows your stored runs.")
+    elif stored.problem:
+        said = f"the stored baseline {where} {stored.problem}."
+    elif not stored.rows:
+        said = f"no default-profile entry for {name} in {where}."
+    if said is not None:
+        out.print(console_line(f"Measured by merbench on the synthetic data: {said}"))
+        return {**measured, "note": said}
     runs = sorted({row.runs for row in stored.rows})
     table = DataTable(
         f"Measured by merbench on the synthetic data (default profile; pooled %, mean ± std over "
@@ -165,11 +197,14 @@ def print_measured(out: Console, registry, name: str, reported) -> None:
                  for m in ("uf1", "uar", "accuracy")]
         seconds = "—" if row.seconds_per_run is None else f"{row.seconds_per_run:.0f}"
         table.add_row(row.protocol, {True: "independent", False: "shared", None: "?"}[independent], *cells, seconds)
+        measured["rows"].append({"protocol": row.protocol, "subject_independent": independent, "mean": row.mean,
+                                 "std": row.std, "runs": row.runs, "seconds_per_run": row.seconds_per_run})
     print_table(out, table)
     leaky = {score.protocol: protocol_leaks_of(registry, score.protocol) for score in reported}
     note = gap_note(stored.rows, reported, leaky)
     if note:
         out.print(console_line(note))
+    return {**measured, "note": note}
 
 
 def gap_note(rows, reported, leaks=None) -> str | None:
