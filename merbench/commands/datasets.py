@@ -46,7 +46,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     listing = actions.add_parser("list", help="dataset plugins with their options and defaults",
                                  description="Every dataset plugin: whether it needs --root (your copy of the "
                                  "dataset), what it is, and its options with their defaults (set with --set "
-                                 "dataset.KEY=VALUE; docs/datasets.md describes each release's layout).")
+                                 "dataset.KEY=VALUE; docs/datasets.md describes each release's layout).",
+                                 epilog="examples:\n  merbench datasets list\n  merbench datasets list --json > "
+                                 "datasets.json   # for scripts", formatter_class=HelpFormatter)
+    listing.add_argument("--json", action="store_true",
+                         help="print the list as JSON to stdout, for scripts (as `merbench list datasets --json`)")
     listing.set_defaults(handler=execute_list)
     check = actions.add_parser(
         "check",
@@ -76,6 +80,11 @@ def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.registry import get_registry
 
     registry = get_registry()
+    if args.json:
+        from merbench.commands.list import dataset_records, listing_json
+
+        out.out(listing_json({"datasets": dataset_records(registry)}), highlight=False)
+        return 0
     table = DataTable("Datasets", [Column("Name", style="bold"), Column("Needs --root"), Column("Description", TEXT, priority=1),
                                    Column("Options (--set dataset.KEY=VALUE, defaults)", TEXT)])
     for spec in registry.items("datasets"):

@@ -78,8 +78,24 @@ def _records(registry, kind: str) -> list[dict]:
         elif kind == "protocols":
             record["subject_independent"] = bool(spec.subject_independent)
             record["options"] = dict(spec.options)  # --set protocol.NAME=VALUE
+        elif kind == "datasets":
+            record["needs_root"] = bool(spec.needs_root)
+            record["options"] = dict(spec.options)  # --set dataset.NAME=VALUE
         records.append(record)
     return records
+
+
+def listing_json(listing: dict) -> str:
+    """``list --json``'s text: a plugin's option default that JSON has no type for (a path) is written as its text."""
+    import json
+
+    return json.dumps(listing, indent=2, default=str)
+
+
+def dataset_records(registry) -> list[dict]:
+    """Every dataset plugin as ``list datasets --json`` and ``datasets list --json`` write it: name, description,
+    provider, whether it needs ``--root`` and its options' defaults."""
+    return _records(registry, "datasets")
 
 
 def _table(kind: str, records: list[dict]):
@@ -120,8 +136,6 @@ def _table(kind: str, records: list[dict]):
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench list [kind]``."""
-    import json
-
     from merbench.escaping import console_line
     from merbench.registry import get_registry
     from merbench.tables import print_table
@@ -129,7 +143,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     registry = get_registry()
     listing = {kind: _records(registry, kind) for kind in ([args.kind] if args.kind else KINDS)}
     if args.json:
-        out.out(json.dumps(listing, indent=2), highlight=False)
+        out.out(listing_json(listing), highlight=False)
     else:
         for kind, records in listing.items():
             print_table(out, _table(kind, records))
