@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import HelpFormatter, output_file
+from merbench.commands.runs import add_store_argument
 from merbench.wording import counted, some_of
 
 ORDER = 40
@@ -17,6 +18,7 @@ EXAMPLES = """examples:
   merbench audit result.json                       # written by merbench run --json
   merbench audit results/*.json --json audit.json  # several files, and every check as JSON
   merbench show RUN_ID --json r.json && merbench audit r.json   # a stored run
+  merbench audit leakage.json                      # a leakage study against its stored runs
 """
 
 
@@ -26,37 +28,38 @@ def register(commands: argparse._SubParsersAction) -> None:
         "audit",
         help="re-check result files for leakage; exit 1 when any is found",
         description="Re-check results written by `merbench run --json` for subject overlap between training and "
-        "test, selection or normalisation on test data, and scores that do not follow from the predictions. "
+        "test, selection or normalisation on test data, and scores that do not follow from the predictions; and "
+        "a leakage study's summary (`merbench leakage --json`) against the runs it lists in the results store: "
+        "each variant's scores, ΔUF1 interval and leaks computed again from them. "
         "Exit 0 when every file passes, 1 when any check fails, 2 when a file is not a readable result "
         "(the other files are still audited).",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files to audit")
+    audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json",
+                       help="result files, or leakage summaries, to audit")
     audit.add_argument("--json", type=output_file, metavar="FILE",
                        help="also write every file's checks as JSON to FILE (- for stdout; the tables then go to stderr)")
+    add_store_argument(audit, "the results store holding the runs a leakage summary lists")
 
     audit.set_defaults(handler=execute)
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench audit FILE...``."""
-    from merbench.audit import audit_result, load_result
-    from merbench.errors import DataError
+    from merbench.errors import DataError, MerbenchError
     from merbench.export import strict_json
     from merbench.outputs import check_command_output, result_roots, write_output
-    from merbench.tables import TEXT, Column, DataTable, print_error, print_table, styled
+    from merbench.result import RunResult
+    from merbench.tables import print_error
 
-    loaded: dict[Path, object] = {}  # each file's result, or the DataError that says why it is not one
-    for path in args.files:
-        try:
-            loaded[path] = load_result(path)
-        except DataError as exc:
-            loaded[path] = exc
+    loaded = {path: _loaded(path) for path in args.files}  # a result, a leakage summary, or why it is neither
+    summary_roots = {f"the dataset folder of the study in {path}": Path(str(folder)) for path, summary in loaded.items()
+                     if isinstance(summary, dict) for folder in summary.get("dataset_folders") or []}
     target = check_command_output(args.json, "--json", args, also_read={f"the audited file {path}": path
                                                                         for path in args.files},
-                                  also_roots=result_roots(result for result in loaded.values()
-                                                          if not isinstance(result, DataError))) \
+                                  also_roots={**result_roots(result for result in loaded.values()
+                                                             if isinstance(result, RunResult)), **summary_roots}) \
         if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
@@ -64,25 +67,22 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     unreadable: list[Path] = []
     records: list[dict] = []
     for path in args.files:
-        result = loaded[path]
-        if isinstance(result, DataError):
-            print_error(err, str(result))
+        document = loaded[path]
+        if isinstance(document, dict):
+            try:
+                record = _audit_summary(path, document, args.store, out)
+            except MerbenchError as exc:  # its runs cannot be read at all (no store there, or a damaged one)
+                document = DataError(f"{path}: {exc}")
+        elif not isinstance(document, DataError):
+            record = _audit_result(path, document, out)
+        if isinstance(document, DataError):
+            print_error(err, str(document))
             unreadable.append(path)
-            records.append({"file": str(path), "readable": False, "error": str(result)})
+            records.append({"file": str(path), "readable": False, "error": str(document)})
             continue
-        table = DataTable(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})",
-                          [Column("Check"), Column("Status"), Column("Finding", TEXT, keep=True)])
-        checks = audit_result(result)
-        for check in checks:
-            status = styled("pass", "green") if check.passed else styled("FAIL", "bold red")
-            table.add_row(check.name, status, check.detail)
-        passed = all(check.passed for check in checks)
-        if not passed:
+        if not record["passed"]:
             failing.append(path)
-        records.append({"file": str(path), "readable": True, "run_id": result.run_id, "model": result.model,
-                        "dataset": result.dataset, "protocol": result.protocol, "passed": passed,
-                        "checks": [{"name": c.name, "passed": c.passed, "finding": c.detail} for c in checks]})
-        print_table(out, table)
+        records.append(record)
     passed_files = len(args.files) - len(failing) - len(unreadable)
     if len(args.files) > 1:  # one line to read at the end of several tables
         parts = [f"{passed_files} of {counted(args.files, 'file')} passed every check"]
@@ -95,3 +95,63 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         write_output(target, strict_json({"kind": "merbench-audit", "version": 1, "passed": passed_files,
                                           "failed": len(failing), "unreadable": len(unreadable), "files": records}))
     return 2 if unreadable else 1 if failing else 0
+
+
+def _loaded(path: Path):
+    """The run result in ``path``, the leakage summary (a dict) when it holds one, or the ``DataError`` that says why
+    it is neither."""
+    import json
+
+    from merbench.audit import load_result
+    from merbench.errors import DataError, MerbenchError
+    from merbench.leakage_summary import KIND, load_summary
+
+    try:
+        try:  # only a regular file: reading a pipe could wait for ever (load_result refuses one)
+            is_summary = path.is_file() and json.loads(path.read_text(encoding="utf-8-sig")).get("kind") == KIND
+        except (OSError, ValueError, AttributeError, RecursionError):
+            is_summary = False  # load_result says what is wrong with it
+        if is_summary:
+            return load_summary(path, "audit")
+        return load_result(path)
+    except MerbenchError as exc:
+        return exc if isinstance(exc, DataError) else DataError(str(exc))
+
+
+def _checks_table(title: str, checks) -> object:
+    """The table of one audited file's checks."""
+    from merbench.tables import TEXT, Column, DataTable, styled
+
+    table = DataTable(title, [Column("Check"), Column("Status"), Column("Finding", TEXT, keep=True)])
+    for check in checks:
+        table.add_row(check.name, styled("pass", "green") if check.passed else styled("FAIL", "bold red"), check.detail)
+    return table
+
+
+def _audit_result(path: Path, result, out: Console) -> dict:
+    """Audit one run's result: print its table and return its ``--json`` record."""
+    from merbench.audit import audit_result
+    from merbench.tables import print_table
+
+    checks = audit_result(result)
+    print_table(out, _checks_table(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})", checks))
+    return {"file": str(path), "readable": True, "run_id": result.run_id, "model": result.model,
+            "dataset": result.dataset, "protocol": result.protocol, "passed": all(check.passed for check in checks),
+            "checks": [{"name": c.name, "passed": c.passed, "finding": c.detail} for c in checks]}
+
+
+def _audit_summary(path: Path, summary: dict, store_path, out: Console) -> dict:
+    """Audit one leakage summary against the runs it lists in the store at ``store_path``: print its table and
+    return its ``--json`` record."""
+    from merbench.leakage_audit import audit_summary
+    from merbench.store import ResultStore
+    from merbench.tables import print_table
+
+    with ResultStore(store_path, create=False) as store:  # reads only
+        checks = audit_summary(summary, store)
+    print_table(out, _checks_table(f"Audit of {path} (leakage study of {summary['model']} on {summary['dataset']}, "
+                                   f"runs in {store.path})", checks))
+    return {"file": str(path), "readable": True, "kind": "leakage", "model": summary["model"],
+            "dataset": summary["dataset"], "protocol": summary.get("protocol"), "store": str(store.path),
+            "passed": all(check.passed for check in checks),
+            "checks": [{"name": c.name, "passed": c.passed, "finding": c.detail} for c in checks]}

@@ -21,10 +21,11 @@ EXAMPLES = """examples:
 """
 
 
-def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--store PATH`` option shared by the commands that read the results store."""
+def add_store_argument(parser: argparse.ArgumentParser, what: str = "results store") -> None:
+    """The ``--store PATH`` option shared by the commands that read the results store (``what``: the help's words
+    for it)."""
     parser.add_argument("--store", type=Path, metavar="PATH",
-                        help="results store (default: $MERBENCH_STORE or results.sqlite in the user data dir)")
+                        help=f"{what} (default: $MERBENCH_STORE or results.sqlite in the user data dir)")
 
 
 def run_limit(text: str) -> int:
