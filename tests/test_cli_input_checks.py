@@ -113,16 +113,20 @@ def test_a_store_path_that_looks_like_markup_is_printed_as_it_is(run_cli, tmp_pa
     assert f"(store {store})" in result.err
 
 
-@pytest.mark.parametrize("document, kind", [
-    ({"kind": "merbench-leakage"}, "leakage"),
-    ({"grid": {}, "cells": [], "comparison": None}, "grid"),
-])
-def test_audit_of_a_summary_says_what_it_is(run_cli, tmp_path, document, kind):
+def test_audit_of_a_grid_summary_says_what_it_is(run_cli, tmp_path):
     path = tmp_path / "summary.json"
-    path.write_text(json.dumps(document))
+    path.write_text(json.dumps({"grid": {}, "cells": [], "comparison": None}))
     result = run_cli("audit", str(path))
     assert result.code == 2
-    assert f"{path}: a {kind} summary, not a run's result; audit the runs it lists" in " ".join(result.err.split())
+    assert f"{path}: a grid summary, not a run's result; audit the runs it lists" in " ".join(result.err.split())
+
+
+def test_audit_of_a_damaged_leakage_summary_says_what_is_wrong_with_it(run_cli, tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"kind": "merbench-leakage"}))  # audited against its runs when whole
+    result = run_cli("audit", str(path))
+    assert result.code == 2
+    assert f"leakage summary {path}: summary version None is not supported" in " ".join(result.err.split())
 
 
 def test_a_library_warning_is_one_line(run_cli, monkeypatch):

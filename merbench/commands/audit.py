@@ -112,7 +112,7 @@ def _loaded(path: Path):
         except (OSError, ValueError, AttributeError, RecursionError):
             is_summary = False  # load_result says what is wrong with it
         if is_summary:
-            return load_summary(path, "audit")
+            return load_summary(path, "leakage summary")
         return load_result(path)
     except MerbenchError as exc:
         return exc if isinstance(exc, DataError) else DataError(str(exc))
