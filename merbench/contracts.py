@@ -77,6 +77,12 @@ class Sample:
     offset: int
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def clip_id(self) -> str:
+        """The clip this sample comes from: ``extra["source_clip"]`` where a protocol made several samples of one
+        clip (``ProtocolPlugin.expand``), else its own id."""
+        return str(self.extra.get("source_clip", self.id))
+
 
 @dataclass(frozen=True)
 class Dataset:

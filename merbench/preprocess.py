@@ -827,8 +827,6 @@ def _load_bundle(entry_dir: Path, index_key: str, n_samples: int) -> _Bundle | N
 
 def _write_index(entry_dir: Path, index_key: str, dataset: Dataset, chain: Chain, keys: Sequence[str | None],
                  bundle: _Bundle) -> None:
-    from merbench.splits import clip_ids
-
     folder = index_dir(entry_dir)
     save_checked(folder / f"{index_key}.npy", bundle.stacked)
     meta = {
@@ -838,7 +836,7 @@ def _write_index(entry_dir: Path, index_key: str, dataset: Dataset, chain: Chain
         "produces": chain.produces,
         "shape": list(bundle.stacked.shape[1:]),
         "samples": [sample.id for sample in dataset.samples],
-        "clips": len(set(clip_ids(dataset))),  # fewer than samples where a protocol made several of one clip
+        "clips": len({sample.clip_id for sample in dataset.samples}),  # fewer where a protocol made several of one
         "entries": [key for key in keys if key is not None],
         "kept": bundle.kept,
         "notes": bundle.notes,

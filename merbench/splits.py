@@ -56,7 +56,7 @@ def protocol_dataset(dataset: Dataset, protocol_spec: Any, options: dict[str, An
 
 def clip_ids(dataset: Dataset) -> np.ndarray:
     """The clip each sample comes from: ``extra["source_clip"]`` where a protocol expanded clips, else the sample's id."""
-    return np.array([str(s.extra.get("source_clip", s.id)) for s in dataset.samples])
+    return np.array([sample.clip_id for sample in dataset.samples])
 
 
 def clip_overlaps(folds: list[Fold], clips: np.ndarray) -> int:

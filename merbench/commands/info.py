@@ -131,11 +131,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _write_document(args: argparse.Namespace, target, document: dict) -> None:
     """Write ``document`` where ``--json`` asked (``target`` ``None``: stdout), when it was given."""
+    if args.json is None:
+        return  # and nothing more imported: info without --json stays quick
     from merbench.export import strict_json
     from merbench.outputs import write_output
 
-    if args.json is not None:
-        write_output(target, strict_json(document))
+    write_output(target, strict_json(document))
 
 
 def protocol_leaks_of(registry, protocol: str) -> list[str]:
