@@ -5,20 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-BASELINE = """version: 1
-defaults: {dataset: synthetic, protocol: subject-10fold, profile: default, seed: 0}
-entries:
-- model: convmixer
-  metrics: {uf1: {expected: 0.6123, tolerance: 0.05}, uar: {expected: 0.6234, tolerance: 0.05},
-            accuracy: {expected: 0.6346, tolerance: 0.05}}
-  derived: {runs: 3, std: {uf1: 0.0211, uar: 0.0222, accuracy: 0.0233}, seconds_per_run: 98.7,
-            date: '2031-01-02', machine: test box}
-- model: convmixer
-  protocol: sample-10fold
-  metrics: {uf1: {expected: 0.7001, tolerance: 0.05}}
-  derived: {runs: 3, std: {uf1: 0.0101}, seconds_per_run: 87.6}
-"""
+from test_models import BASELINE_TEXT  # its entries with set: or another profile are not shown
 
 
 @pytest.fixture
@@ -26,7 +13,7 @@ def baseline(monkeypatch, tmp_path):
     from merbench import modelinfo
 
     path = tmp_path / "synthetic-default.yaml"
-    path.write_text(BASELINE)
+    path.write_text(BASELINE_TEXT)
     monkeypatch.setattr(modelinfo, "SYNTHETIC_BASELINE", path)
     return path
 
