@@ -45,6 +45,12 @@ class Check:
 def load_result(path: Path, command: str = "audit") -> RunResult:
     """Read a result file (of this or an older merbench), or raise DataError saying why it is not one
     (``command``: the merbench command the file was given to, named in the advice)."""
+    return result_in(read_json_file(path, command), path, command)
+
+
+def read_json_file(path: Path, command: str = "audit") -> Any:
+    """The JSON in ``path``, or ``DataError`` saying why it cannot be read as a merbench file (``command``: the
+    merbench command it was given to, named in the advice)."""
     from merbench.store import RUN_ID_LIKE
 
     try:
@@ -66,6 +72,12 @@ def load_result(path: Path, command: str = "audit") -> RunResult:
     except RecursionError:
         raise DataError(f"{path}: nested too deeply to read (arrays or objects inside each other thousands of levels "
                         "down), so not a merbench result; give a file written by merbench run --json") from None
+    return result
+
+
+def result_in(result: Any, path: Path, command: str = "audit") -> RunResult:
+    """The run's result that ``result`` (the JSON read from ``path``) holds, or ``DataError`` saying why it is not
+    one: a summary of another kind, or a file missing a result's keys."""
     summary = document_kind(result)
     if summary == "tune" and command == "audit":  # a tune stores no runs, so there is no run to audit
         raise DataError(f"{path}: a tune summary, not a run's result, and a tune stores no runs to audit: it refuses "

@@ -252,6 +252,12 @@ def load_summary(path: Path, what: str = "--leakage") -> dict[str, Any]:
                          "levels down); give the file merbench leakage --json wrote") from None
     except OSError as exc:
         raise UsageError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+    return checked_summary(summary, path, what)
+
+
+def checked_summary(summary: Any, path: Path, what: str = "--leakage") -> dict[str, Any]:
+    """``summary``, the JSON read from ``path``, when it is a whole leakage summary; ``UsageError`` naming the file
+    (after ``what``) and its first missing or mistyped field otherwise."""
     if not isinstance(summary, dict) or summary.get("kind") != KIND:
         raise UsageError(f"{what} {path}: not a leakage summary (no \"kind\": \"{KIND}\"); give the file "
                          "merbench leakage --json wrote (a run's result is shown by merbench show or report)")

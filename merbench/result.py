@@ -102,6 +102,7 @@ TEXT = Kind("a string", lambda v: isinstance(v, str), "strings")
 NAME = Kind("a string or integer", lambda v: isinstance(v, str) or _integer(v), "strings or integers")
 BOOLEAN = Kind("true or false", lambda v: isinstance(v, bool))
 OBJECT = Kind("a JSON object", lambda v: isinstance(v, dict))
+LIST = Kind("a list", lambda v: isinstance(v, list))
 SCORES = Kind("an object of numbers", lambda v: isinstance(v, dict) and all(_number(x) for x in v.values()),
               item=NUMBER)
 TEXTS = _list_of(TEXT)
@@ -153,7 +154,7 @@ class Fields:
         """A list of nested records, each read by ``read``; ``None`` when ``optional`` and absent."""
         if optional and key not in self.data:
             return None
-        items = self.need(key, Kind("a list", lambda v: isinstance(v, list)))
+        items = self.need(key, LIST)
         return [read(Fields(item, self.where, f"{self.at(key)}[{i}]")) for i, item in enumerate(items)]
 
     def _checked(self, key: str, kind: Kind) -> Any:
@@ -241,6 +242,11 @@ class FoldRecord:
                    metrics=f.need("metrics", SCORES), unrecorded=f.absent(cls.NULLABLE))
 
 
+def clip_of(sample_id: Any, clip: Any) -> str:
+    """The clip a tested sample shows: the ``clip`` it was made from (``frame-10fold``), else its own id."""
+    return str(clip if clip is not None else sample_id)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PredictionRow:
     """One tested sample: where it comes from, its fold, true label and prediction (class indices)."""
@@ -261,7 +267,7 @@ class PredictionRow:
     @property
     def clip_id(self) -> str:
         """The clip this sample shows: ``clip`` when it was made from one, else its own id."""
-        return str(self.clip if self.clip is not None else self.id)
+        return clip_of(self.id, self.clip)
 
     @classmethod
     def read(cls, f: Fields) -> PredictionRow:
@@ -544,12 +550,12 @@ class RunResult:
 def _clips_named(f: Fields) -> int | None:
     """How many clips the ``predictions`` of a result name, without reading each row (``None``: it has none); a list
     holding something other than objects is read in full, which names the bad row."""
-    rows = f.may("predictions", Kind("a list", lambda v: isinstance(v, list)))
+    rows = f.may("predictions", LIST)
     if not rows:
         return None
     if not all(isinstance(row, dict) for row in rows):
         f.records("predictions", PredictionRow.read)
-    return len({str(row["clip"] if row.get("clip") is not None else row.get("id")) for row in rows})
+    return len({clip_of(row.get("id"), row.get("clip")) for row in rows})
 
 
 def _quoted(names: list[str]) -> str:

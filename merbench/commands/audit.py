@@ -99,21 +99,17 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _loaded(path: Path):
     """The run result in ``path``, the leakage summary (a dict) when it holds one, or the ``DataError`` that says why
-    it is neither."""
-    import json
-
-    from merbench.audit import load_result
+    it is neither; the file is read once."""
+    from merbench.audit import read_json_file, result_in
     from merbench.errors import DataError, MerbenchError
-    from merbench.leakage_summary import KIND, load_summary
+    from merbench.leakage_summary import checked_summary
+    from merbench.result import document_kind
 
     try:
-        try:  # only a regular file: reading a pipe could wait for ever (load_result refuses one)
-            is_summary = path.is_file() and json.loads(path.read_text(encoding="utf-8-sig")).get("kind") == KIND
-        except (OSError, ValueError, AttributeError, RecursionError):
-            is_summary = False  # load_result says what is wrong with it
-        if is_summary:
-            return load_summary(path, "leakage summary")
-        return load_result(path)
+        document = read_json_file(path)
+        if document_kind(document) == "leakage":
+            return checked_summary(document, path, "leakage summary")
+        return result_in(document, path)
     except MerbenchError as exc:
         return exc if isinstance(exc, DataError) else DataError(str(exc))
 

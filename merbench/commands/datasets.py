@@ -77,19 +77,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench datasets list``."""
+    from merbench.commands.list import dataset_records, listing_json
     from merbench.registry import get_registry
 
-    registry = get_registry()
+    records = dataset_records(get_registry())
     if args.json:
-        from merbench.commands.list import dataset_records, listing_json
-
-        out.out(listing_json({"datasets": dataset_records(registry)}), highlight=False)
+        out.out(listing_json({"datasets": records}), highlight=False)
         return 0
     table = DataTable("Datasets", [Column("Name", style="bold"), Column("Needs --root"), Column("Description", TEXT, priority=1),
                                    Column("Options (--set dataset.KEY=VALUE, defaults)", TEXT)])
-    for spec in registry.items("datasets"):
-        options = ", ".join(f"{k}={v if v not in ('', []) else '(unset)'}" for k, v in spec.options.items())
-        table.add_row(spec.name, "yes" if spec.needs_root else "no", spec.description, options)
+    for record in records:  # the records --json writes
+        options = ", ".join(f"{k}={v if v not in ('', []) else '(unset)'}" for k, v in record["options"].items())
+        table.add_row(record["name"], "yes" if record["needs_root"] else "no", record["description"], options)
     print_table(out, table)
     return 0
 
