@@ -128,7 +128,8 @@ def lies_inside(path: Path | str, folder: Path | str, itself: bool = False) -> b
         except (OSError, RuntimeError):  # a link loop or an unreadable folder: as written only
             return {written}
 
-    return any(root in place.parents or (itself and place == root) for place in forms(path) for root in forms(folder))
+    roots = forms(folder)
+    return any(root in place.parents or (itself and place == root) for place in forms(path) for root in roots)
 
 
 def resolved_path(path: Path | str) -> Path:

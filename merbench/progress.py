@@ -192,6 +192,7 @@ NOTE_MIN_WIDTH = 12
 
 
 BAR_MIN_WIDTH = 10
+COUNT_MIN_WIDTH = 5
 TIME_WIDTH = 7
 """``0:00:00``, as the elapsed and remaining times print."""
 
@@ -200,7 +201,7 @@ def bars_and_times(totals: list[float]) -> int:
     """The columns a bar line keeps for the bar (at least ``BAR_MIN_WIDTH``), the count (``196/196`` for the largest
     of ``totals``) and both times, with the space after the description and between them."""
     count = 2 * max((len(str(int(total))) for total in totals), default=1) + 1
-    return 1 + BAR_MIN_WIDTH + 1 + max(5, count) + 1 + TIME_WIDTH + 1 + TIME_WIDTH
+    return 1 + BAR_MIN_WIDTH + 1 + max(COUNT_MIN_WIDTH, count) + 1 + TIME_WIDTH + 1 + TIME_WIDTH
 
 
 def _longest_word(texts: list[str]) -> int:
@@ -273,10 +274,10 @@ class RichProgress:
         note = _NoteColumn(console, self._notes, self._descriptions, self._fixed_width)
         self._progress = Progress(
             _DescriptionColumn(console, self._descriptions, note),
-            BarColumn(bar_width=None, table_column=Column(min_width=10, max_width=40, ratio=1)),
-            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=5)),
-            TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
-            TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
+            BarColumn(bar_width=None, table_column=Column(min_width=BAR_MIN_WIDTH, max_width=40, ratio=1)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=COUNT_MIN_WIDTH)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=TIME_WIDTH)),
+            TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=TIME_WIDTH)),
             note,
             console=console,
             transient=False,

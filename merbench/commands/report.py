@@ -150,7 +150,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
     _refuse_overlap(args, target, figures)
     comparison, results = selected_comparison(args)
-    drawn = len(shown_runs(comparison))
+    shown = shown_runs(comparison)
+    drawn = len(shown)
     for wanted, what in ((fmt == "html", "--output FILE.html"), (figures is not None, "--figures")):
         if wanted and drawn > MAX_DRAWN_RUNS:
             raise UsageError(f"{what}: {counted(drawn, 'run')} shown, two figures each, where at most "
@@ -163,7 +164,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                                    example=f"report{SUFFIX_OF[fmt]}")
     if figures is not None:  # before the --output file is written: a refused figure leaves nothing behind
         figures = check_output_folder(args.figures, "--figures", roots)
-        shown = shown_runs(comparison)
         check_figure_files(shown, figures)
         _refuse_overlap(args, target, figures, figure_files(shown, figures))
     if args.output is not None:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from xml.etree import ElementTree
 
 from merbench.contracts import Dataset, Sample
-from merbench.datafiles import check_root_folder
+from merbench.datafiles import check_root_folder, resolved_path
 from merbench.errors import DataError, UsageError
 from merbench.wording import counted
 
@@ -170,8 +170,8 @@ def _leads_back(link: Path, folder: Path) -> bool:
     ``up -> ..``): a search through it would meet the same folders again, at every level, or leave the dataset. A link
     leading elsewhere (a clip folder on another disk) is followed."""
     try:
-        target, here = link.resolve(), folder.resolve()
-    except (OSError, RuntimeError):  # a loop: nothing to search there
+        target, here = resolved_path(link), resolved_path(folder)
+    except (OSError, RuntimeError):  # a loop (on every Python: resolved_path): nothing to search there
         return True
     return target == here or target in here.parents
 

@@ -123,14 +123,14 @@ def tensor_names(path: Path) -> set[str]:
     return {name.removeprefix("module.") for name in names}
 
 
-def check_weights_match(name: str, weights: Path, model: nn.Module, names: set[str] | None = None) -> None:
-    """``UsageError`` when ``weights`` (whose tensor names are ``names``, read again when not given) names too few of
+def check_weights_match(name: str, weights: Path, model: nn.Module, names: set[str]) -> None:
+    """``UsageError`` when ``weights`` (whose tensor names are ``names``: ``tensor_names(weights)``) names too few of
     the model's tensors: timm loads a replaced head's weights leniently, so a state dict of another network would load
     nothing, silently, and training start from random."""
     own = set(model.state_dict())
     if not own:
         return
-    shared = len(own & (tensor_names(weights) if names is None else names))
+    shared = len(own & names)
     if shared < MIN_SHARED * len(own):
         raise UsageError(f"timm:{name}: the weights {weights} name {shared} of the model's {len(own)} tensors: they are "
                          f"not weights of timm:{name}, and training would start from random weights; give a state dict "
