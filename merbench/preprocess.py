@@ -40,6 +40,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -47,7 +48,7 @@ import cv2
 import numpy as np
 
 from merbench import __version__
-from merbench.cache import cache_root, content_key, write_cache_file
+from merbench.cache import cache_root, content_key, inputs_key, write_cache_file
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
 from merbench.datafiles import SKIP_CLIP, decode_image, undecodable
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
@@ -74,6 +75,16 @@ class PreprocessResult:
     workers: int = 1
     dataset: Dataset | None = None
     """The samples that ``inputs`` holds, in order (fewer than given when unreadable clips were skipped)."""
+
+    @cached_property
+    def key(self) -> str:
+        """``cache.inputs_key`` of the inputs: names the exact inputs trained on (hashed once)."""
+        return inputs_key(self.inputs)
+
+    def record(self) -> dict[str, Any]:
+        """What a run's result and a tune's summary record of the preprocessing: entries computed and cached, the
+        chain's details, and ``inputs_key``."""
+        return {"computed": self.computed, "cached": self.cached, **self.details, "inputs_key": self.key}
 
 
 @dataclass

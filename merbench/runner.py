@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from merbench.cache import cache_root, inputs_key, make_cache_folder
+from merbench.cache import cache_root, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside_dataset, check_root_folder, folder_stamps, written_inside
@@ -342,9 +342,8 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     written = written_inside(config.root, untouched)
     if written:
         progress.message(f"[bold yellow]Warning:[/] {written}")
-    prep.details["inputs_key"] = inputs_key(prep.inputs)  # the result names the exact inputs it was trained on
     if recorder is not None:
-        recorder.inputs(config.seed, {"computed": prep.computed, "cached": prep.cached, **prep.details})
+        recorder.inputs(config.seed, prep.record())
     return RunInputs(dataset, prep)
 
 
@@ -554,7 +553,7 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
         warnings=plan.warnings,
         leakage=leakage_record(overlaps, plan.clips_shared, fold_results, settings, plan.job.fits_once,
                                bool(protocol_spec.subject_independent)),
-        preprocess={"computed": prep.computed, "cached": prep.cached, **prep.details},
+        preprocess=prep.record(),
         dataset_summary=dict(dataset.summary),
         reported=[ReportedScore(r.dataset, r.protocol, r.metric, r.value, r.source) for r in model_spec.reported],
         predictions=[_sample_row(dataset, i, int(trained.fold_of[i]), labels, predictions) for i in tested],

@@ -39,7 +39,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
-from merbench.cache import cache_root, content_key, inputs_key
+from merbench.cache import cache_root, content_key
 from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config, with_executor_flag
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
@@ -280,8 +280,7 @@ def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> n
             on_warning=lambda text: ctx.progress.message(f"[bold yellow]Warning:[/] {text}"))
         kept = prep.dataset or ctx.dataset
         if first:
-            ctx.preprocessing = {"computed": prep.computed, "cached": prep.cached, **prep.details,
-                                 "inputs_key": inputs_key(prep.inputs)}
+            ctx.preprocessing = prep.record()
             if kept is not ctx.dataset:
                 check_two_classes(kept, config.dataset, int(prep.details.get("skipped", {}).get("count", 0)))
             ctx.use_dataset(kept)  # clips skipped as unreadable (dataset.strict=false) are left out of every fold
