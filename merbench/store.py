@@ -46,7 +46,7 @@ import platformdirs
 
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores, document_kind
-from merbench.wording import counted, some_of
+from merbench.wording import counted, plural, some_of
 from merbench.workers import pid_namespace, process_gone, process_started
 
 APPLICATION_ID = 0x4D455242  # "MERB"
@@ -818,6 +818,23 @@ class ResultStore:
             db.execute("UPDATE runs SET status = ?, error = ?, pid = NULL WHERE id = ? AND status = 'running'",
                        (status, error, run_id))
 
+    def delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the runs ``run_ids`` (full ids) with their folds, predictions and scores, all or none in one
+        transaction. A run whose process still runs (``status_of``) is refused with ``UsageError`` and nothing is
+        deleted; so is one that is gone from the store (another command deleted it meanwhile)."""
+        with self.transaction() as db:  # BEGIN IMMEDIATE: a resume cannot claim a run between the check and the delete
+            rows = {row["id"]: row for row in db.execute(
+                f"SELECT id, status, host, pid, environment_json FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)})",
+                list(run_ids))}
+            missing = [run_id for run_id in run_ids if run_id not in rows]
+            if missing:
+                raise UsageError(f"no run {some_of(missing, 5)} in the results store {self.path} any more (deleted "
+                                 "meanwhile?); nothing was deleted: see `merbench runs`")
+            running = [row for row in rows.values() if status_of(row) == "running"]
+            if running:
+                raise UsageError(running_error(running))
+            db.executemany("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in run_ids])
+
     # ------------------------------------------------------------------ reading
 
     def resolve_id(self, run_id: str) -> str:
@@ -913,8 +930,8 @@ class ResultStore:
         return folds
 
     def list_runs(self, model: str | None = None, dataset: str | None = None, protocol: str | None = None,
-                  status: str | None = None, limit: int | None = None) -> list[RunSummary]:
-        """Stored runs, newest first, optionally filtered.
+                  status: str | None = None, limit: int | None = None, run_ids: Sequence[str] = ()) -> list[RunSummary]:
+        """Stored runs, newest first, optionally filtered (``run_ids``: only these full ids).
 
         Only the columns a summary shows are read (not each run's result, which a store of a year's runs holds by
         the gigabyte); the status is filtered in SQL but for ``running`` rows, whose process is looked at
@@ -924,6 +941,9 @@ class ResultStore:
             if value:
                 clauses.append(f"r.{column} = ?")
                 params.append(value)
+        if run_ids:
+            clauses.append(f"r.id IN ({', '.join('?' for _ in run_ids)})")
+            params.extend(run_ids)
         if status:  # a 'running' row may read 'interrupted' (its process is gone): both are looked at
             wanted = ("running", "interrupted") if status in ("running", "interrupted") else (status,)
             clauses.append(f"r.status IN ({', '.join('?' for _ in wanted)})")
@@ -1099,6 +1119,15 @@ def status_of(row: sqlite3.Row) -> str:
     if status == "running" and row["host"] == socket.gethostname() and (not row["pid"] or holder_gone(row)):
         return "interrupted"
     return status
+
+
+def running_error(rows: Sequence[sqlite3.Row]) -> str:
+    """Why runs that are still running (``rows``: their id, host and process) cannot be deleted, and what to do."""
+    which = "; ".join(f"{row['id']} (process {row['pid']} on {row['host']})" for row in rows)
+    return (f"{plural(rows, 'run')} {which} {plural(rows, 'is', 'are')} still running; nothing was deleted: wait for "
+            f"{plural(rows, 'it', 'them')} to end or stop {plural(rows, 'its process', 'their processes')} first (a run "
+            "left `running` by a process on another host that is gone is taken over with `merbench run --resume ID "
+            "--force`)")
 
 
 HOLDER_KEY = "holder"

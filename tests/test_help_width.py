@@ -10,7 +10,8 @@ import pytest
 from merbench.commands import example_lines
 
 COMMANDS = ["", "run", "grid", "tune", "leakage", "preprocess", "list", "datasets", "datasets check", "info", "plugins",
-            "audit", "significance", "runs", "show", "compare", "report", "regress", "cache", "cache info", "cache clear"]
+            "audit", "significance", "runs", "show", "compare", "report", "regress", "delete", "cache", "cache info",
+            "cache clear"]
 
 
 def help_text(run_cli, monkeypatch, command: str, columns: int) -> str:

@@ -1,0 +1,109 @@
+"""``merbench delete``: remove runs from the results store (needs ``--yes``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from merbench.commands import HelpFormatter
+from merbench.commands.runs import add_store_argument
+
+ORDER = 65
+
+PRUNABLE = ("interrupted", "failed")
+"""The statuses ``--status`` selects by: runs that never gave a result. A complete run is deleted by its id only."""
+
+EXAMPLES = """examples:
+  merbench delete 20250611-142233-3fa2c1            # says what would go; nothing is deleted
+  merbench delete 20250611-142233-3fa2c1 --yes
+  merbench delete --status failed --yes              # every failed run
+  merbench delete --status interrupted --model convmixer --yes
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the ``delete`` sub-command."""
+    delete = commands.add_parser(
+        "delete",
+        help="remove runs from the results store (needs --yes)",
+        description="Remove runs from the results store with their folds, predictions and scores: the runs given by "
+        "id (a unique prefix is enough; any status but a run still running), or with --status every interrupted or "
+        "failed run, narrowed by --model, --dataset and --protocol. Without --yes nothing is deleted: it lists what "
+        "would go and exits with code 2. `compare` and `report` show the newest run of each model, dataset and "
+        "protocol: deleting a mistaken run shows the one before it again.",
+        epilog=EXAMPLES,
+        formatter_class=HelpFormatter,
+    )
+    delete.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to delete (see `merbench runs`)")
+    delete.add_argument("--status", choices=PRUNABLE, metavar="STATUS",
+                        help="every run with this status: interrupted or failed (complete runs go by id only)")
+    delete.add_argument("--model", help="with --status: only runs of this model")
+    delete.add_argument("--dataset", help="with --status: only runs on this dataset")
+    delete.add_argument("--protocol", help="with --status: only runs under this protocol")
+    delete.add_argument("--yes", action="store_true", help="really delete (there is no prompt)")
+    add_store_argument(delete)
+    delete.set_defaults(handler=execute)
+
+
+def _check_selection(args: argparse.Namespace) -> None:
+    """Refuse a command line that selects nothing, or narrows a selection it does not make."""
+    from merbench.errors import UsageError
+
+    narrowing = [f"--{name}" for name in ("model", "dataset", "protocol") if getattr(args, name)]
+    if narrowing and not args.status:
+        raise UsageError(f"{' and '.join(narrowing)} narrow{'s' if len(narrowing) == 1 else ''} the runs --status "
+                         "selects; give --status interrupted or failed with it, or give the runs' ids")
+    if not args.run_ids and not args.status:
+        raise UsageError("no runs given: name them by id (`merbench runs` lists them), or give --status interrupted "
+                         "or --status failed")
+
+
+def selected_runs(store, args: argparse.Namespace) -> list:
+    """The summaries (``RunSummary``) of the runs the command line names, newest first, each once; a run id that the
+    store does not hold, or that is ambiguous, is a ``UsageError`` (``resolve_id``)."""
+    ids = list(dict.fromkeys(store.resolve_id(run_id) for run_id in args.run_ids))
+    runs = store.list_runs(run_ids=ids) if ids else []
+    if args.status:
+        runs += [run for run in store.list_runs(args.model, args.dataset, args.protocol, args.status)
+                 if run.id not in ids]
+    return sorted(runs, key=lambda run: (run.created, run.id), reverse=True)
+
+
+def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``merbench delete``."""
+    from rich.markup import escape
+
+    from merbench.commands.runs import runs_table
+    from merbench.errors import UsageError
+    from merbench.store import ResultStore, running_error
+    from merbench.tables import print_table
+    from merbench.wording import counted, plural
+
+    _check_selection(args)
+    with ResultStore(args.store, create=False) as store:  # reads only: a mistyped --store creates nothing
+        runs = selected_runs(store, args)
+        path = store.path
+        running = [store.run_row(run.id) for run in runs if run.status == "running"]
+    if not runs:
+        out.print(escape(f"No {args.status} runs in {path} match; nothing to delete."), highlight=False)
+        return 0
+    if running:
+        raise UsageError(running_error(running))
+    table = runs_table(path, runs)
+    scores = "UF1, Acc: pooled, in % (first seed). "
+    if not args.yes:
+        table.title = f"Would delete {counted(runs, 'run')} from {path}"
+        table.caption = (scores + f"{plural(runs, 'Its', 'Their')} folds, predictions and scores would go with "
+                         f"{plural(runs, 'it', 'them')}.")
+        print_table(out, table)
+        err.print(escape(f"Nothing was deleted: add --yes to delete {plural(runs, 'this run', 'these runs')}."),
+                  highlight=False)
+        return 2
+    with ResultStore(args.store, no_store_option=False) as store:
+        store.delete_runs([run.id for run in runs])
+    table.title = f"Deleted {counted(runs, 'run')} from {path}"
+    table.caption = (scores + f"{plural(runs, 'Its', 'Their')} folds, predictions and scores went with "
+                     f"{plural(runs, 'it', 'them')}; the store's file keeps its size (SQLite reuses the space).")
+    print_table(out, table)
+    return 0
