@@ -34,6 +34,22 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _at(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def yaml_fault(exc: yaml.YAMLError) -> str:
+    """Where a YAML file is malformed and how, in the file's lines and columns: ``at line 2, column 1: expected ','
+    or ']', but got '<stream end>' (while parsing a flow sequence that starts at line 1, column 9)``. PyYAML's own
+    text names the parsed string (``"<unicode string>"``) and copies the line with a caret under it."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None or exc.problem_mark is None:
+        return f"({' '.join(str(exc).split())})"
+    context = ""
+    if exc.context:
+        context = f" ({exc.context}" + (f" that starts at {_at(exc.context_mark)}" if exc.context_mark else "") + ")"
+    return f"at {_at(exc.problem_mark)}: {exc.problem}{context}"
+
+
 def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_missing: str = "") -> Any:
     """The parsed contents of ``path`` (``None`` for an empty file).
 
@@ -55,7 +71,7 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
     except OSError as exc:
         raise UsageError(f"{where}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from None
     except yaml.YAMLError as exc:
-        raise UsageError(f"{where}: not valid YAML ({' '.join(str(exc).split())})") from None
+        raise UsageError(f"{where}: not valid YAML {yaml_fault(exc)}") from None
     except ValueError as exc:  # a value YAML parses but Python cannot hold (an integer of over 4300 digits)
         raise UsageError(f"{where}: holds a value that cannot be read ({str(exc).split(';')[0]}); check the file") \
             from None
