@@ -85,6 +85,8 @@ def test_runs_at_80_columns_shows_whole_run_ids(stored, run_cli, monkeypatch):
         assert f"{100 * result['pooled']['uf1']:.1f}" in out
     for name in ("ststnet", "lbptop-svm", "synthetic", "subject-10fold", "complete"):
         assert name in out
+    assert "Not shown at this width" not in out, "profile, seed and time were dropped for the width"
+    assert "│ quick " in out and " s │" in out
 
 
 def test_show_at_80_columns_keeps_every_score(stored, run_cli, monkeypatch):
@@ -113,6 +115,14 @@ def test_info_plugins_and_datasets_at_80_columns(run_cli, monkeypatch):
     assert "merbench_plugins.preprocessors" in plugins
     datasets = narrow(run_cli, monkeypatch, "datasets", "list")
     assert "│ synthetic " in datasets
+    assert "clips_per_subject=7" in datasets and "Not shown at this width: Options" not in datasets  # its point
+
+
+def test_list_protocols_at_80_columns_shows_the_options_its_caption_explains(run_cli, monkeypatch):
+    """The caption explained an Options column that the table had dropped for the width, keeping Provider."""
+    protocols = " ".join(narrow(run_cli, monkeypatch, "list", "protocols").split())
+    assert "protocol.n_splits=10" in protocols and "protocol.pairs=5" in protocols
+    assert "Not shown at this width: Provider" in protocols
 
 
 def test_audit_at_80_columns(stored, run_cli, monkeypatch, tmp_path):

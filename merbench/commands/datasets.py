@@ -84,8 +84,8 @@ def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json:
         out.out(listing_json({"datasets": records}), highlight=False)
         return 0
-    table = DataTable("Datasets", [Column("Name", style="bold"), Column("Needs --root"), Column("Description", TEXT, priority=1),
-                                   Column("Options (--set dataset.KEY=VALUE, defaults)", TEXT)])
+    table = DataTable("Datasets", [Column("Name", style="bold"), Column("Needs --root"), Column("Description", TEXT),
+                                   Column("Options (--set dataset.KEY=VALUE, defaults)", TEXT, priority=1)])
     for record in records:  # the records --json writes
         options = ", ".join(f"{k}={v if v not in ('', []) else '(unset)'}" for k, v in record["options"].items())
         table.add_row(record["name"], "yes" if record["needs_root"] else "no", record["description"], options)

@@ -108,8 +108,8 @@ def _table(kind: str, records: list[dict]):
     if kind == "preprocessors":
         columns.append(Column("Produces"))
     if kind == "protocols":
-        columns += [Column("Subject-independent"), Column("Options", TEXT, priority=-1)]
-    columns.append(Column("Provider", TEXT))
+        columns += [Column("Subject\nindependent"), Column("Options", TEXT)]
+    columns.append(Column("Provider", TEXT, priority=-1))  # the first to go on a narrow terminal
     caption = None
     if kind == "protocols":
         caption = "Options: their defaults; change one with --set protocol.NAME=VALUE."

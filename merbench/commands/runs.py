@@ -142,11 +142,11 @@ def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None):
     table = DataTable(
         f"Runs in {path}",
         [Column("ID"), Column("Status", stack=True), Column("Model"), Column("Dataset", stack=True),
-         Column("Protocol", stack=True), Column("Started (UTC)", TEXT), Column("Profile", TEXT), Column("Seed", TEXT),
-         Column("Folds", justify="right"), Column("UF1", justify="right"), Column("Acc", justify="right"),
+         Column("Protocol", stack=True), Column("Profile", stack=True), Column("Seed", justify="right"),
+         Column("Folds", justify="right", stack=True), Column("UF1", justify="right"), Column("Acc", justify="right"),
          Column("Time", TEXT, justify="right", priority=1)],
-        caption="UF1, Acc: pooled, in % (first seed). " + ("⚠: leakage warning (listed below). " if marked else "")
-        + "Continue an interrupted run with `merbench run --resume ID`; see one with `merbench show ID`.",
+        caption="An id starts with the run's start time (UTC, YYYYMMDD-HHMMSS). UF1, Acc: pooled, in % (first seed). "
+        + ("⚠: leakage warning (listed below). " if marked else "") + "Continue an interrupted run with `merbench run --resume ID`; see one with `merbench show ID`.",
     )
     colours = {"complete": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
     for run in summaries:
@@ -155,9 +155,8 @@ def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None):
         uf1 = pct(pooled.get("uf1"))
         table.add_row(
             run.id, styled(run.status, colours.get(run.status, "white")), run.model, run.dataset, run.protocol,
-            run.created.replace("T", " ")[:19], run.profile, seeds, str(run.folds_done),
-            styled(f"{uf1} ⚠", "red") if leaks.get(run.id) else uf1, pct(pooled.get("accuracy")),
-            "" if run.seconds is None else f"{run.seconds:.0f} s",
+            run.profile, seeds, str(run.folds_done), styled(f"{uf1} ⚠", "red") if leaks.get(run.id) else uf1,
+            pct(pooled.get("accuracy")), "" if run.seconds is None else f"{run.seconds:.0f} s",
         )
     return table
 
