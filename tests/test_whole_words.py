@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from merbench.progress import RichProgress
-from merbench.tables import TEXT, Column, DataTable, hanging_lines, print_table
+from merbench.tables import TEXT, Column, DataTable, hanging_lines, print_item, print_table
 
 SUBJECTS = [f"参与者编号s{number:02d}" for number in range(1, 11)]
 
@@ -128,3 +128,16 @@ def test_a_note_gives_way_to_a_long_name_rather_than_crop_the_times():
     assert all(line.rstrip().endswith(("0:00:00", "-:--:--")) for line in lines if "━" in line), lines
     wide = bar_lines(120, [(name, 60, None), ("Fold 10/10 epochs", 3, "loss 0.821")])
     assert any("loss 0.821" in line for line in wide), wide
+
+
+def test_a_listed_items_continuation_is_indented_under_it_on_a_terminal_and_one_line_in_a_pipe():
+    """`merbench regress`'s paper-reported scores: a wrapped item continued at column 0 read as an item of its own."""
+    note = "  ststnet uf1: measured 34.9 %, paper 73.53 % (megc2019 · megc2019; different data and protocol [red]x[/])"
+    console = terminal(60)
+    print_item(console, note)
+    lines = console.file.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("  ststnet") and lines[1].startswith("      megc2019;")
+    assert " ".join(" ".join(lines).split()) == " ".join(note.split())  # every word whole, markup as written
+    piped = Console(width=60, force_terminal=False, soft_wrap=True, color_system=None, file=io.StringIO())
+    print_item(piped, note)
+    assert piped.file.getvalue() == note + "\n"

@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                               description="Where merbench's cache is, and what it holds: preprocessed inputs per "
                               "dataset and preprocessing chain, generated synthetic datasets, their sizes, and "
                               "temporary files left by interrupted writes.")
-    info.add_argument("--json", type=output_file, help="also write the summary as JSON to this file (- for stdout)")
+    info.add_argument("--json", type=output_file, metavar="FILE", help="also write the summary as JSON to this file (- for stdout)")
     info.set_defaults(handler=execute_info)
     clear = actions.add_parser(
         "clear", help="empty the cache (needs --yes)", epilog=EXAMPLES, formatter_class=HelpFormatter,

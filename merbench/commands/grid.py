@@ -77,7 +77,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       "training it again, and continue a cell's interrupted run (after an interruption: the finished "
                       "cells are kept, the interrupted one keeps its finished folds, the rest run)")
     grid.add_argument("--quiet", action="store_true", help="no progress bars")
-    grid.add_argument("--json", type=output_file, help="write the grid's cells, comparison and full results to this file (- for stdout)")
+    grid.add_argument("--json", type=output_file, metavar="FILE", help="write the grid's cells, comparison and full results to this file (- for stdout)")
     grid.set_defaults(handler=execute)
 
 

@@ -46,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                         help="an option, e.g. preprocess=crop,flow flow.method=dis engine.preprocess_workers=2 (repeatable)")
     parser.add_argument("--config", type=Path, help="YAML file of options, as for `merbench run`")
-    parser.add_argument("--json", type=output_file, help="write a summary (counts, seconds, chain, details) to this file (- for stdout)")
+    parser.add_argument("--json", type=output_file, metavar="FILE", help="write a summary (counts, seconds, chain, details) to this file (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=execute)
 

@@ -440,7 +440,7 @@ def _shown(check) -> tuple[str, str, str, str]:
 def _print_checks(out: Console, baseline, checks, registry) -> None:
     """One row per metric (model, metric, expected, band, measured, delta, verdict), then the paper's scores."""
     from merbench.regress import reported_notes
-    from merbench.tables import Column, DataTable, print_table, styled
+    from merbench.tables import Column, DataTable, print_item, print_table, styled
 
     table = DataTable(
         f"Regression check against {baseline}",
@@ -469,7 +469,7 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
         out.print("Paper-reported scores in % (orientation only unless data and protocol are the same):",
                   highlight=False)
         for note in notes:
-            out.print(f"  {escape(note)}", highlight=False)
+            print_item(out, f"  {note}")
 
 
 def _write_json(target, baseline, checks, registry, reuses, updated: bool) -> None:

@@ -76,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--executor", choices=["local", "ray"],
                      help="where folds train: local (this machine, default) or ray (a Ray cluster; see "
                      "--set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
-    run.add_argument("--json", type=output_file, help="write the machine-readable result to this file (- for stdout)")
+    run.add_argument("--json", type=output_file, metavar="FILE", help="write the machine-readable result to this file (- for stdout)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--store", type=Path, metavar="PATH",
                      help="results store (SQLite) to record the run in (default: $MERBENCH_STORE or the user data dir)")

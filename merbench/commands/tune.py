@@ -70,7 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="continue the stored trials of this tune (an error when there are none); without it "
                       "stored trials of the same options are reused too")
     tune.add_argument("--fresh", action="store_true", help="delete this tune's stored trials and start over")
-    tune.add_argument("--json", type=output_file, help="write the summary to this file (- for stdout)")
+    tune.add_argument("--json", type=output_file, metavar="FILE", help="write the summary to this file (- for stdout)")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
     tune.set_defaults(handler=execute)
 
