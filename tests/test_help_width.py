@@ -4,6 +4,7 @@ example keeps its comment on a line above it and continues with `` \\`` at a spa
 from __future__ import annotations
 
 import re
+import textwrap
 
 import pytest
 
@@ -60,3 +61,16 @@ def test_a_continuation_line_and_a_long_comment_are_fitted_too():
     commented = "  merbench run --config result.json  # run a recorded run's configuration again (docs/results.md)"
     assert example_lines(commented, 50) == ["  # run a recorded run's configuration again",
                                             "  # (docs/results.md)", "  merbench run --config result.json"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_prose_after_the_examples_is_wrapped_as_one_paragraph(command, run_cli, monkeypatch):
+    """`leakage --help` listed its variants as `sample-10fold,` / `frame-10fold,` / `select_on=test ...`: each source
+    line of a paragraph was wrapped on its own, leaving ragged short lines."""
+    text = help_text(run_cli, monkeypatch, command, 80)
+    after = text.split("examples:", 1)[1] if "examples:" in text else ""
+    prose = "\n".join(line for line in after.splitlines() if not line.startswith(" "))
+    for paragraph in (part for part in prose.split("\n\n") if part.strip()):
+        lines = paragraph.strip("\n").splitlines()
+        wrapped = textwrap.wrap(" ".join(lines), 78, break_long_words=False, break_on_hyphens=False)  # argparse: 80 - 2
+        assert lines == wrapped, lines

@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   merbench datasets check casme2 --root /data/CASME2 --json casme2-check.json   # keep what was found
 
 exit status: 0 the tree is usable, 2 it is not (the message says what, where and how to fix it).
+
 See docs/datasets.md for the expected layout of each release.
 """
 

@@ -26,7 +26,7 @@ EXAMPLES = """examples:
   merbench leakage --model convmixer --dataset synthetic --seeds 3 --stored   # after an interruption: reuse finished runs
   merbench report --leakage leakage.json --output leakage.html       # render a stored summary
 
-variants: honest (the --protocol, subject-10fold by default), sample-10fold, frame-10fold,
+variants: honest (the --protocol, subject-10fold by default), sample-10fold, frame-10fold, \
 select_on=test (engine.select_on=test), normalise_on=all (engine.normalise_on=all); docs/leakage.md.
 """
 

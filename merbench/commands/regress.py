@@ -26,7 +26,7 @@ EXAMPLES = """examples:
   merbench regress --baseline lab.yaml --update --seeds 3 --root casme2=/data/CASME2   # your own data
   merbench regress --baseline my.yaml --update --add-missing                      # add every installed model
 
-exit status: 0 every metric within its band, 1 any metric too low or suspiciously high or any entry's run failed,
+exit status: 0 every metric within its band, 1 any metric too low or suspiciously high or any entry's run failed, \
 2 bad baseline or usage.
 """
 
