@@ -1023,6 +1023,14 @@ class ResultStore:
             raise _filtered_out(self._selected(picked, ids, {}), filters)
         return [self.result(row["id"], predictions) for row in rows]
 
+    def complete_names(self, column: str) -> list[str]:
+        """The distinct ``column`` values (``model``, ``dataset``, ``protocol`` or ``profile``) of the complete runs,
+        sorted: what a filter that matched none of them could have named."""
+        if column not in ("model", "dataset", "protocol", "profile"):
+            raise ValueError(f"not a name column of runs: {column}")
+        return [row[0] for row in self._rows(
+            f"SELECT DISTINCT {column} FROM runs WHERE status = 'complete' ORDER BY {column}")]
+
     def _results(self, run_ids: Sequence[str], predictions: bool) -> list[RunResult]:
         """The results of the complete runs ``run_ids`` (full ids), in that order."""
         texts = {row["id"]: row["result_json"] for row in self._rows(

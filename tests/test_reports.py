@@ -96,7 +96,11 @@ def test_compare_prints_the_table_with_leakage_warnings(store, run_cli):
     only = run_cli("compare", results["small"]["run_id"], "--store", str(path))
     assert "convmixer-256-8" in only.out and "sample-10fold" not in only.out
     none = run_cli("compare", "--store", str(path), "--dataset", "casme2")
-    assert none.code == 2 and "no complete runs match" in none.err
+    assert none.code == 2 and "no complete runs match --dataset casme2; the store's complete runs have these " \
+        "datasets: synthetic (names are matched exactly" in " ".join(none.err.split())
+    models = sorted({result["model"] for result in results.values()})
+    mistyped = run_cli("report", "--store", str(path), "--model", "ConvMixer", "--output", str(path.parent / "r.md"))
+    assert mistyped.code == 2 and f"models: {', '.join(models)} (" in " ".join(mistyped.err.split())
 
 
 def test_reported_score_from_the_model_metadata_sits_beside_the_measured_one(store):

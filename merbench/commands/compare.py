@@ -68,8 +68,27 @@ def selected_comparison(args: argparse.Namespace):
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         # Scores and figures only: a store of thousands of runs holds their per-sample rows by the gigabyte.
         results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol, predictions=False)
-    results = _of_profiles(results, args.profile, bool(args.run_ids))
+        results = _of_profiles(results, args.profile, bool(args.run_ids))
+        if not results and not args.run_ids:
+            _refuse_unmatched(store, args)
     return build_comparison(results, args.metric, args.stat, changed_settings_of(results, get_registry())), results
+
+
+def _refuse_unmatched(store, args: argparse.Namespace) -> None:
+    """When filters match no complete run of a store that holds some: a ``UsageError`` naming the filters and, for
+    each, the names the complete runs have (a mistyped or differently written name is the usual cause)."""
+    from merbench.errors import UsageError
+    from merbench.wording import counted, plural, some_of
+
+    given = [(name, getattr(args, name)) for name in FILTERS if getattr(args, name)]
+    held = {name: store.complete_names(name) for name, _ in given}
+    if not given or not any(held.values()):
+        return  # no complete run at all: build_comparison says so
+    filters = " ".join(f"--{name} {' '.join(values)}" for name, values in given)
+    names = "; ".join(f"{plural(2, name)}: {some_of(held[name], 8)}" for name, _ in given)
+    together = f"; the {counted(given, 'filter')} must all match one run" if len(given) > 1 else ""
+    raise UsageError(f"no complete runs match {filters}; the store's complete runs have these {names} (names are "
+                     f"matched exactly, as `merbench runs` lists them{together})")
 
 
 def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:
