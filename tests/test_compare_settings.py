@@ -152,6 +152,19 @@ def test_older_runs_of_a_shown_cell_are_named_in_a_note_and_every_export():
     assert alone.hidden_note() is None
 
 
+def test_every_older_run_a_note_leaves_out_is_listed_in_the_json():
+    """The note names three older runs and counts the rest: the ids of the rest were nowhere to be found."""
+    import json
+
+    from merbench.export import to_json
+
+    runs = [_result(f"20250611-0000{i:02d}-0000{i:02d}", "ststnet", 0.3 + i / 100) for i in range(1, 7)]
+    comparison = build_comparison(runs, settings=changed_settings_of(runs, get_registry()))
+    note = " ".join(comparison.notes())
+    assert "(and 2 more) (`compare --json` lists every one under hidden_runs)" in note
+    assert json.loads(to_json(comparison))["hidden_runs"] == [run.run_id for run in runs[:5]]
+
+
 def test_float_settings_are_named_as_a_user_types_them():
     from merbench.run_settings import setting_text
 
