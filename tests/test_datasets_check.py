@@ -51,6 +51,11 @@ def test_check_megc2019_per_domain_and_manifest(run_cli, trees):
     assert "usable: 30 samples, 9 subjects" in result.out
     for domain in ("casme2", "samm", "smic"):
         assert any(line.startswith(f"{domain} ") for line in result.out.splitlines())
+    # each subject under its part: a composite's parts may give one id, and a row without its domain read unordered
+    per_subject = result.out.split("Samples per subject", 1)[1].strip().splitlines()
+    assert per_subject[0].split()[:2] == ["domain", "subject"]
+    rows = [line.split()[:2] for line in per_subject[1:10]]
+    assert len(rows) == 9 and rows == sorted(rows) and {domain for domain, _ in rows} == {"casme2", "samm", "smic"}
     result = run_cli("datasets", "check", "manifest", "--root", str(trees / "manifest"), "--set", "dataset.manifest=labels.csv")
     assert result.code == 0, result.err
     assert "usable: 12 samples" in result.out and "precomputed images" in result.out

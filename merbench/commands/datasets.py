@@ -94,11 +94,12 @@ def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def _count_table(title: str, rows, classes, first: str) -> DataTable:
-    table = DataTable(title, [Column(first), *(Column(name, justify="right") for name in classes),
+def _count_table(title: str, rows, classes, first: tuple[str, ...]) -> DataTable:
+    """Samples per class of each row; a row's key is a tuple of names, one per ``first`` column."""
+    table = DataTable(title, [*(Column(name) for name in first), *(Column(name, justify="right") for name in classes),
                               Column("total", justify="right", style="bold")])
     for key, counts in rows:
-        table.add_row(str(key), *(str(counts.get(c, 0)) for c in classes), str(sum(counts.values())))
+        table.add_row(*map(str, key), *(str(counts.get(c, 0)) for c in classes), str(sum(counts.values())))
     return table
 
 
@@ -181,8 +182,13 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         name = classes[sample.label]
         by_domain[sample.domain][name] += 1
         by_subject[(sample.domain, sample.subject)][name] += 1
-    print_table(out, _count_table("Samples per class and domain", sorted(by_domain.items()), classes, "domain"))
-    print_table(out, _count_table("Samples per subject", [(s, c) for (_, s), c in sorted(by_subject.items())], classes, "subject"))
+    print_table(out, _count_table("Samples per class and domain", [((domain,), counts) for domain, counts in
+                                                                   sorted(by_domain.items())], classes, ("domain",)))
+    if len(by_domain) > 1:  # by domain, then subject: two parts of a composite may use one subject id
+        print_table(out, _count_table("Samples per subject", sorted(by_subject.items()), classes, ("domain", "subject")))
+    else:
+        print_table(out, _count_table("Samples per subject", [((subject,), counts) for (_, subject), counts in
+                                                              sorted(by_subject.items())], classes, ("subject",)))
 
     for title, entries, column in (("Rows skipped", report.skipped, "reason"), ("Rows fixed", report.fixed, "note"),
                                    ("Clips with frames missing inside (used: frames are matched by number)",
