@@ -67,3 +67,9 @@ def percent(value: float, signed: bool = False) -> str:
     if points == 0:
         points = abs(points)  # no -0.0
     return f"{points:+}" if signed else str(points)
+
+
+def default_text(value: object) -> str:
+    """An option's default as the listings show it: ``(unset)`` for an option with none (``None``, ``""``, ``[]``),
+    which an empty cell or ``name=`` would leave unclear."""
+    return "(unset)" if value is None or value == "" or value == [] else str(value)

@@ -637,3 +637,9 @@ def test_a_file_or_pipe_whose_encoding_lacks_a_character_gets_utf8(monkeypatch):
     sys.stdout.write("⚠ 微表情 ± 1.5\n")
     sys.stdout.flush()
     assert written.getvalue().decode("utf-8") == "⚠ 微表情 ± 1.5\n"
+
+
+def test_an_option_without_a_default_reads_unset_in_info_as_in_datasets_list(run_cli):
+    """`info timm:resnet18` showed an empty cell for `weights` in every profile, where datasets list wrote (unset)."""
+    plain = run_cli("--format", "plain", "info", "timm:resnet18").out
+    assert "weights     (unset)  (unset)  (unset)" in plain

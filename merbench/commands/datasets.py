@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file
 from merbench.tables import TEXT, Column, DataTable, print_table
-from merbench.wording import counted
+from merbench.wording import counted, default_text
 
 ORDER = 25
 
@@ -88,7 +88,7 @@ def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     table = DataTable("Datasets", [Column("Name", style="bold"), Column("Needs --root"), Column("Description", TEXT),
                                    Column("Options (--set dataset.KEY=VALUE, defaults)", TEXT, priority=1)])
     for record in records:  # the records --json writes
-        options = ", ".join(f"{k}={v if v not in ('', []) else '(unset)'}" for k, v in record["options"].items())
+        options = ", ".join(f"{key}={default_text(value)}" for key, value in record["options"].items())
         table.add_row(record["name"], "yes" if record["needs_root"] else "no", record["description"], options)
     print_table(out, table)
     return 0

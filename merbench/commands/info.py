@@ -8,7 +8,7 @@ from rich.console import Console
 
 from merbench.commands import HelpFormatter, output_file, print_plugin_problems
 from merbench.escaping import console_line, printable_line
-from merbench.wording import percent
+from merbench.wording import default_text, percent
 
 ORDER = 25
 
@@ -70,7 +70,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                         [Column("Option", style="bold"), *(Column(profile) for profile in PROFILES)])
     document["options"] = {}
     for key in resolved["default"].section("model"):
-        options.add_row(key, *(str(resolved[p].section("model")[key]) for p in PROFILES))
+        options.add_row(key, *(default_text(resolved[p].section("model")[key]) for p in PROFILES))
         document["options"][key] = {p: resolved[p].section("model")[key] for p in PROFILES}
     print_table(out, options)
 
