@@ -261,3 +261,16 @@ def test_cache_info_says_when_a_protocol_made_several_samples_of_each_clip(run_c
     assert "30 samples made from 6 clips by the protocol (frame-level)" in framed
     [clips] = [line for line in listed.out.splitlines() if "6/6" in line]
     assert "made from" not in clips
+
+
+def test_cache_info_says_why_its_total_is_less_than_its_rows_add_up_to(filled_cache, run_cli):
+    """The rows' entries added up to more than `N entries in all`, with nothing saying why: two runs whose inputs
+    are alike (here 2 subjects' clips, then 3 subjects' with those 2 among them) share the entries."""
+    more = [*TINY[:1], "dataset.subjects=3", *TINY[2:]]
+    assert run_cli("preprocess", "--dataset", "synthetic", "--profile", "quick", "--quiet", *more).code == 0
+    result = run_cli("--format", "plain", "cache", "info")
+    rows = [line for line in result.out.splitlines() if line.startswith("synthetic ")]
+    listed = sum(int(row.split()[6].split("/")[0]) for row in rows)
+    total = int(result.out.split(" entries in all")[0].split()[-1])
+    assert len(rows) == 2 and listed > total
+    assert f"{total} entries in all (the rows list {listed}: " in result.out

@@ -268,7 +268,10 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
                 "(`cache clear` refuses it)") if foreign else description
         out.print(escape(f"{name}/: {what}, {parts[name]['files']} files, {human(parts[name]['bytes'])}"),
                   highlight=False)
-    out.print(f"{summary['entries']} entries in all, {summary['unindexed_entries']} not in any complete dataset run "
+    listed = sum(row["entries"] for row in summary["chains"])
+    shared = (f" (the rows list {listed}: an input that several rows make alike is stored once)"
+              if listed > summary["entries"] else "")
+    out.print(f"{summary['entries']} entries in all{shared}, {summary['unindexed_entries']} not in any complete dataset run "
               f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files "
               f"or folders" + (f" ({human(summary['temporary_bytes'])}, left by interrupted writes; `merbench cache "
                                "clear --yes` removes them)" if summary["temporary_files"] else ""), highlight=False)
