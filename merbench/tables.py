@@ -383,14 +383,15 @@ def wants_plain(console: Console) -> bool:
 
 
 def _words_whole(table: Table, width: int) -> Table | Group:
-    """``table``, or when a word of its title or caption (a path, a long name) is wider than the table, which would
-    cut it, the table with that title or caption as lines of their own above or below it (wrapped at ``width``)."""
+    """``table``, or when its title or caption is wider than the table, the table with that title or caption as lines
+    of their own above or below it, wrapped at ``width``: Rich would wrap it to the table's width, which cuts a word
+    wider than the table (a path, a long name) and splits an option from its value over short lines."""
     measuring = Console(width=width)
     table_width = Measurement.get(measuring, measuring.options, table).maximum
     outside: dict[str, Text] = {}
     for part in ("title", "caption"):
         text = getattr(table, part)
-        if text is not None and max((cell_len(word) for word in text.plain.split()), default=0) > table_width:
+        if text is not None and cell_len(text.plain) > table_width:
             outside[part] = text
             setattr(table, part, None)
     if not outside:

@@ -141,3 +141,15 @@ def test_a_listed_items_continuation_is_indented_under_it_on_a_terminal_and_one_
     piped = Console(width=60, force_terminal=False, soft_wrap=True, color_system=None, file=io.StringIO())
     print_item(piped, note)
     assert piped.file.getvalue() == note + "\n"
+
+
+def test_a_title_wider_than_its_table_is_one_line_above_it_not_split_over_the_tables_width():
+    """`info convmixer` at 80 columns: "Options of convmixer per profile (--set" / "model.KEY=VALUE)" over a narrow
+    table, an option's name split from its form, and captions squeezed into blocks as narrow as the table."""
+    table = DataTable("Options of convmixer per profile (--set model.KEY=VALUE)", [Column("Option"), Column("quick")],
+                      caption="Source: a caption a good deal wider than this two-column table of options.")
+    table.add_row("dim", "16")
+    lines = shown(table, 80).splitlines()
+    assert lines[0].strip() == "Options of convmixer per profile (--set model.KEY=VALUE)"
+    assert lines[-1].strip() == "Source: a caption a good deal wider than this two-column table of options."
+    assert any("│ dim" in line for line in lines)
