@@ -643,3 +643,12 @@ def test_an_option_without_a_default_reads_unset_in_info_as_in_datasets_list(run
     """`info timm:resnet18` showed an empty cell for `weights` in every profile, where datasets list wrote (unset)."""
     plain = run_cli("--format", "plain", "info", "timm:resnet18").out
     assert "weights     (unset)  (unset)  (unset)" in plain
+
+
+def test_info_prints_a_plugins_text_without_colouring_its_numbers_and_brackets(run_cli, monkeypatch):
+    """Rich's highlighter coloured the year, the doi's digits and the brackets of a model's description and citation."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    out = run_cli("--format", "table", "info", "convmixer").out
+    head = out.split("Options of convmixer")[0]
+    assert "doi:10.1109/ACCESS.2024.3525151" in head and "Talib et al. 2025" in head, head

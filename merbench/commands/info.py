@@ -53,12 +53,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise default_facts.exception  # e.g. timm:NAME that timm does not know
     document = {"model": spec.name, "description": spec.description, "citation": spec.citation,
                 "provider": str(provider), "builtin": provider.builtin, "shown_as": name}
-    out.print(f"[bold]{console_line(spec.name)}[/]: {console_line(spec.description)}")
-    out.print(f"Citation: {console_line(spec.citation or '— (none declared)')}")
-    out.print(f"Provider: {console_line(str(provider))}")
+    out.print(f"[bold]{console_line(spec.name)}[/]: {console_line(spec.description)}", highlight=False)
+    out.print(f"Citation: {console_line(spec.citation or '— (none declared)')}", highlight=False)
+    out.print(f"Provider: {console_line(str(provider))}", highlight=False)
     if name != spec.name:
         out.print(console_line(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
-                        f"the figures below are for {name or '—'}."))
+                        f"the figures below are for {name or '—'}."), highlight=False)
     if not name:
         _write_document(args, target, document)
         return 0
@@ -97,7 +97,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if spec.preprocess or spec.preprocess_options:
         wishes = ", ".join(f"{s}.{k}={v}" for s, opts in spec.preprocess_options.items() for k, v in opts.items())
         out.print(console_line(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
-                        + " (--set preprocess=... and --set STEP.KEY=... override them)"))
+                        + " (--set preprocess=... and --set STEP.KEY=... override them)"), highlight=False)
 
     if spec.reported:
         from merbench.report import reported_leak_note
@@ -122,7 +122,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                              *([] if one_source else [score.source]))
         print_table(out, reported)
     else:
-        out.print("Reported scores: none declared.")
+        out.print("Reported scores: none declared.", highlight=False)
     document.setdefault("reported", [])
     document["measured"] = print_measured(out, registry, name, spec.reported)
     _write_document(args, target, document)
@@ -180,7 +180,7 @@ def print_measured(out: Console, registry, name: str, reported) -> dict:
     elif not stored.rows:
         said = f"no default-profile entry for {name} in {where}."
     if said is not None:
-        out.print(console_line(f"Measured by merbench on the synthetic data: {said}"))
+        out.print(console_line(f"Measured by merbench on the synthetic data: {said}"), highlight=False)
         return {**measured, "note": said}
     runs = sorted({row.runs for row in stored.rows})
     table = DataTable(
@@ -204,7 +204,7 @@ def print_measured(out: Console, registry, name: str, reported) -> dict:
     leaky = {score.protocol: protocol_leaks_of(registry, score.protocol) for score in reported}
     note = gap_note(stored.rows, reported, leaky)
     if note:
-        out.print(console_line(note))
+        out.print(console_line(note), highlight=False)
     return {**measured, "note": note}
 
 
