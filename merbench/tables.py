@@ -463,10 +463,12 @@ def make_console(stderr: bool = False, table_format: str = "auto") -> Console:
 
     A console that is not a terminal does not wrap long lines (a log keeps a
     command or a run id on one line); a reader that stops early is not an error.
+    Nothing is coloured by guessing from the text (Rich's highlighter): data and
+    plugin text print as written, styled only where merbench styles it.
     """
-    probe = _PipeConsole(stderr=stderr)
+    probe = _PipeConsole(stderr=stderr, highlight=False)  # no colours guessed from text: numbers, brackets, quotes
     if table_format == "plain" or (table_format == "auto" and not probe.is_terminal):
-        return _PipeConsole(stderr=stderr, force_terminal=False, soft_wrap=True)
+        return _PipeConsole(stderr=stderr, force_terminal=False, soft_wrap=True, highlight=False)
     if table_format == "table" and not probe.is_terminal:
-        return _PipeConsole(stderr=stderr, force_terminal=True, color_system=None)
+        return _PipeConsole(stderr=stderr, force_terminal=True, color_system=None, highlight=False)
     return probe

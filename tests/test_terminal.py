@@ -652,3 +652,12 @@ def test_info_prints_a_plugins_text_without_colouring_its_numbers_and_brackets(r
     out = run_cli("--format", "table", "info", "convmixer").out
     head = out.split("Options of convmixer")[0]
     assert "doi:10.1109/ACCESS.2024.3525151" in head and "Talib et al. 2025" in head, head
+
+
+def test_no_command_colours_numbers_or_brackets_it_did_not_style(run_cli, monkeypatch, fresh_cache):
+    """Rich's highlighter, on by default, coloured every number, bracket and quote of plain lines on a terminal."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    out = run_cli("datasets", "check", "synthetic", "--set", "dataset.subjects=2", "dataset.domains=1",
+                  "dataset.clips_per_subject=3", "dataset.size=32", "dataset.frames=8").out
+    [line] = [line for line in out.splitlines() if "usable:" in line]
+    assert line.endswith("usable:\x1b[0m 6 samples, 2 subjects"), repr(line)  # styled where merbench styles it
