@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import math
 import os
 import re
@@ -229,6 +230,14 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
                          "'options'); the file is damaged or too old: give a YAML file of options")
     if not is_recorded:
         return data
+    for section, options in recorded["options"].items():
+        if not isinstance(options, dict):
+            where = "its recorded config.options" if kind == "run" else "options"
+            fix = ("the result is damaged: give a YAML file of options" if kind == "run" else
+                   f"write the section's options under it as KEY: VALUE (e.g. `{section}: {{KEY: VALUE}}`), or leave "
+                   "the section out")
+            raise UsageError(f"--config {path}: {where}.{section} is {json.dumps(options)}, not a mapping of options; "
+                             + fix)
     settings: dict[str, Any] = {section: dict(options) for section, options in recorded["options"].items()}
     for section in ("model", "dataset", "protocol"):  # the name beside the section's options, as `name:`
         settings.setdefault(section, {})["name"] = recorded.get(section)

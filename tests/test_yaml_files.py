@@ -122,3 +122,33 @@ def test_updated_yaml_text_declines_what_is_not_a_mapping():
 
     assert updated_yaml_text("- a\n- b\n", {"version": 1}) is None
     assert updated_yaml_text("key: [unclosed\n", {"version": 1}) is None
+
+
+@pytest.mark.parametrize("command", [("run", "--no-store"), ("preprocess", "--dataset", "synthetic"),
+                                     ("grid", "--models", "ststnet", "--datasets", "synthetic", "--no-store"),
+                                     ("leakage", "--no-store")])
+@pytest.mark.parametrize("value", ["", " 5", " abc"])
+def test_a_recorded_configurations_section_that_is_not_a_mapping_is_named(run_cli, tmp_path, command, value):
+    """`options: {engine: }` (null), 5 or a string stopped every command that takes --config with a TypeError."""
+    path = tmp_path / "opt.yaml"
+    path.write_text(f"model: ststnet\ndataset: synthetic\noptions:\n  engine:{value}\n")
+    result = run_cli(*command, "--profile", "quick", "--config", str(path))
+    assert result.code == 2, result.err
+    shown = {"": "null", " 5": "5", " abc": '"abc"'}[value]
+    assert f"--config {path}: options.engine is {shown}, not a mapping of options" in " ".join(result.err.split())
+    assert "Traceback" not in result.err
+
+
+def test_a_results_recorded_section_that_is_not_a_mapping_says_the_result_is_damaged(run_cli, tmp_path):
+    import json
+
+    from result_samples import minimal_dict
+
+    config = {"model": "ststnet", "dataset": "synthetic", "protocol": "loso", "profile": "quick", "seed": 0,
+              "options": {"model": {}, "engine": None}}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(minimal_dict(model="ststnet", dataset="synthetic", config=config)))
+    result = run_cli("run", "--no-store", "--config", str(path))
+    assert result.code == 2, result.err
+    assert (f"--config {path}: its recorded config.options.engine is null, not a mapping of options; the result is "
+            "damaged") in " ".join(result.err.split())
