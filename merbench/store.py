@@ -121,6 +121,9 @@ CREATE TABLE metrics (
 CREATE INDEX runs_by_cell ON runs (model, dataset, protocol, status);
 """
 
+STORE_TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", SCHEMA))
+"""The tables every store of this schema holds (``runs``, ``folds``, ``predictions``, ``metrics``)."""
+
 
 def default_store_path() -> Path:
     """``$MERBENCH_STORE`` or ``results.sqlite`` in the user data directory."""
@@ -288,6 +291,9 @@ def check_store_file(path: Path) -> None:
         raise UsageError(f"results store {path}: is a folder; give a file name such as {path / 'results.sqlite'}")
     if not path.exists():
         return
+    if not path.is_file():
+        raise UsageError(f"results store {path}: is not a regular file (a device, FIFO or socket), which cannot hold a "
+                         "store; give a file name such as results.sqlite with --store PATH or MERBENCH_STORE")
     if path.stat().st_size == 0:
         if path.suffix.lower() in NOT_STORE_SUFFIXES:  # an empty file to write an output into, named by mistake
             raise UsageError(f"results store {path}: an empty {path.suffix} file, not a results store (SQLite), "
@@ -314,6 +320,9 @@ def check_store_file(path: Path) -> None:
         )
     if version < SCHEMA_VERSION and tables:
         raise too_old_error(path, version)
+    missing = [table for table in STORE_TABLES if table not in tables]
+    if missing:  # a write to it would fail only after a run has trained
+        raise _refuse(path, f"is damaged (its {', '.join(missing)} {plural(missing, 'table is', 'tables are')} missing)")
 
 
 def too_old_error(path: Path, version: int) -> UsageError:

@@ -157,3 +157,32 @@ def test_runs_limit_counts_and_zero_means_all(limit, shown, three_runs, run_cli)
     table = run_cli("runs", "--store", str(three_runs), *([f"--limit={limit}"] if limit else []))
     said = "Showing the newest" in table.out and "more match: --limit 0 shows them all" in " ".join(table.out.split())
     assert said == (shown < 3), "the table says when runs were left out, and only then"
+
+
+@pytest.mark.parametrize("table", ["metrics", "predictions"])
+def test_a_store_missing_a_table_is_refused_before_a_run_trains(run_cli, tmp_path, table):
+    """A store whose metrics table was dropped passed the open check: the run trained, then lost its result."""
+    import sqlite3
+
+    path = tmp_path / "r.sqlite"
+    ResultStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"DROP TABLE {table}")
+    db.close()
+    before = path.read_bytes()
+    for command in (["run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", *TINY], ["runs"]):
+        result = run_cli(*command, "--store", str(path))
+        assert result.code == 2, result.err
+        assert f"results store {path}: is damaged (its {table} table is missing)" in " ".join(result.err.split())
+        assert "Fold" not in result.out and "Traceback" not in result.err
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/full"])
+def test_a_device_given_as_the_store_is_named_as_not_a_file(run_cli, device):
+    if not Path(device).exists():
+        pytest.skip(f"no {device} here")
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", *TINY,
+                     "--store", device)
+    assert result.code == 2, result.err
+    assert f"results store {device}: is not a regular file (a device, FIFO or socket)" in " ".join(result.err.split())
