@@ -179,6 +179,16 @@ def test_a_model_with_one_entry_is_named_by_its_model_alone_in_the_verdict(run_c
     assert result.code == 1 and "FAILED: 1 of 1 metric outside their band: ststnet uf1 low" in said(result.out)
 
 
+def test_a_metric_without_an_expected_value_fails_as_new_not_as_outside_a_band(run_cli, tmp_path):
+    """`FAILED: 1 of 1 metric outside their band: ststnet uf1 new` named a band the metric does not have yet."""
+    baseline = write(tmp_path / "b.yaml", [{"model": "ststnet", "metrics": ["uf1"]}])
+    result = run_cli("regress", "--baseline", str(baseline), "--quiet", "--no-store")
+    assert result.code == 1
+    assert ("FAILED: 1 of 1 metric did not pass: ststnet uf1 new; new: no expected value yet: `merbench regress "
+            "--baseline FILE --update` records the measured one") in said(result.out)
+    assert "outside their band" not in said(result.out)
+
+
 def test_the_papers_scores_are_in_percent_as_the_table(two_entries_of_one_model, tmp_path):
     _, first = two_entries_of_one_model
     document = json.loads((tmp_path / "first.json").read_text())

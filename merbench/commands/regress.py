@@ -249,8 +249,12 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         named = ", ".join(f"{entry.model} {check.metric} {check.status}"
                           + (f" (entry {entry.number})" if models.count(entry.model) > 1 else "")
                           for entry, check in failed)  # a model's entries told apart
-        out.print(f"FAILED: {len(failed)} of {counted(total, 'metric')} outside their band: {escape(named)}", style="bold red",
-                  highlight=False)
+        statuses = {check.status for _, check in failed}
+        verdict = "outside their band" if statuses <= {"low", "high"} else "did not pass"
+        new = ("; new: no expected value yet: `merbench regress --baseline FILE --update` records the measured one"
+               if "new" in statuses else "")
+        out.print(f"FAILED: {len(failed)} of {counted(total, 'metric')} {verdict}: {escape(named)}{escape(new)}",
+                  style="bold red", highlight=False)
         return 1
     out.print(f"All {counted(total, 'metric')} within their band.", style="green", highlight=False)
     return 0
