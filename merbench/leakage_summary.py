@@ -261,8 +261,13 @@ def checked_summary(summary: Any, path: Path, what: str = "--leakage") -> dict[s
     if not isinstance(summary, dict) or summary.get("kind") != KIND:
         raise UsageError(f"{what} {path}: not a leakage summary (no \"kind\": \"{KIND}\"); give the file "
                          "merbench leakage --json wrote (a run's result is shown by merbench show or report)")
-    if summary.get("version") != VERSION:
-        raise UsageError(f"{what} {path}: summary version {summary.get('version')} is not supported ({VERSION})")
+    version = summary.get("version")
+    if version != VERSION:
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
+        fix = ("written by a newer merbench: upgrade merbench (pip install -U merbench) to read it" if newer else
+               "the file is damaged: write it again with merbench leakage --json")
+        raise UsageError(f"{what} {path}: summary version {json.dumps(version)} is not one this merbench reads "
+                         f"({VERSION}); {fix}")
     problem = summary_problem(summary)
     if problem:
         raise UsageError(f"{what} {path}: {problem}; write it again with merbench leakage --json")
