@@ -396,6 +396,8 @@ def _show(value: Any) -> str:
         return ",".join(_show(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "null"  # YAML's word for it (also `~`), not Python's None
     return str(value)
 
 
@@ -756,14 +758,18 @@ def resolve_config(
 
     def take_name(section: str, cli_value: str | None, default: str | None = None) -> str | None:
         """The name of ``section`` from its flag or from ``--set``/``--config``; both must agree when both are given."""
-        from_file = overrides.pop(section, None)
-        from_file = overrides.pop(f"{section}.name", from_file)
-        if from_file is not None and not isinstance(from_file, str):
-            raise UsageError(f"{section}: {from_file!r} in --set/--config is not a name; give e.g. {section}=NAME")
-        if cli_value and from_file and cli_value != default and cli_value != from_file:
-            raise UsageError(f"--{section} {cli_value} and {section}={from_file} (in --set/--config) disagree; "
+        key = f"{section}.name" if f"{section}.name" in overrides else section
+        given = overrides.pop(section, None)
+        given = overrides.pop(f"{section}.name", given)
+        if given is not None and not isinstance(given, str):
+            shown = json.dumps(given) if isinstance(given, (int, float, bool, type(None))) else repr(given)
+            where = from_file.get(key)
+            raise UsageError(f"{where}: {key}: {shown} is not a name; write the name, e.g. {section}: NAME" if where
+                             else f"--set {key}={shown}: not a name; give e.g. --set {section}=NAME")
+        if cli_value and given and cli_value != default and cli_value != given:
+            raise UsageError(f"--{section} {cli_value} and {section}={given} (in --set/--config) disagree; "
                              "give the name once")
-        value = from_file if cli_value in (None, "", default) and from_file else cli_value
+        value = given if cli_value in (None, "", default) and given else cli_value
         return str(value) if value is not None and value != "" else None
 
     model = take_name("model", model)

@@ -78,7 +78,11 @@ def test_a_name_that_is_not_text_is_refused(run_cli, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("model: 3\n")
     result = run_cli("run", "--dataset", "synthetic", "--config", str(config), "--no-store")
-    assert result.code == 2 and "model: 3 in --set/--config is not a name" in " ".join(result.err.split())
+    assert result.code == 2
+    assert f"--config {config}: model: 3 is not a name; write the name, e.g. model: NAME" in " ".join(result.err.split())
+    config.write_text("model:\n  name: ststnet\n  dropout: ~\ndataset: synthetic\n")  # YAML's null, not Python's None
+    result = run_cli("run", "--config", str(config), "--no-store")
+    assert result.code == 2 and f"--config {config}: model.dropout=null: must be" in " ".join(result.err.split())
 
 
 def test_a_model_family_without_a_member_says_how_to_name_one(run_cli):
