@@ -26,7 +26,7 @@ from merbench.errors import DataError, MerbenchError
 from merbench.leaks import LEAKS
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import get_registry
-from merbench.result import FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
+from merbench.result import CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
 from merbench.wording import counted, plural, some_of
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
@@ -143,9 +143,15 @@ def _prediction_subject_problems(result: RunResult) -> list[str]:
     problems = []
     by_fold = _rows_by_fold(result)
     for fold in _in_order(result):
-        rows = [row for row in by_fold.get(fold.fold, []) if row.subject is not None]
+        given = by_fold.get(fold.fold, [])
+        rows = [row for row in given if row.subject is not None]
         if not rows:
             continue
+        if len(rows) < len(given):  # a result records every prediction's subject or none's (an older one)
+            nameless = [row.id for row in given if row.subject is None]
+            problems.append(f"fold {fold.fold + 1}: {plural(nameless, 'sample')} {some_of(nameless, 5)} "
+                            f"{plural(nameless, 'names', 'name')} no subject where the fold's other predictions do, "
+                            "so it cannot be checked against the fold's test subjects")
         test, train = set(fold.test_subjects), set(fold.train_subjects or ())
         for row in rows:
             if str(row.subject) not in test:
@@ -349,7 +355,7 @@ def _consistency(result: RunResult) -> Check:
     y_true = np.array([row.label for row in rows])
     y_pred = np.array([row.prediction for row in rows])
     folds = np.array([row.fold for row in rows])
-    problems = []
+    problems = _missing_core_metrics(result)
     pooled = classification_metrics(y_true, y_pred, n_classes)
     for key in METRIC_KEYS:
         if key in result.pooled and not abs(pooled[key] - result.pooled[key]) <= TOLERANCE:  # NaN fails too
@@ -377,12 +383,26 @@ def _consistency(result: RunResult) -> Check:
                                                    f"and the mean ± std over folds{seeds}")
 
 
+def _missing_core_metrics(result: RunResult) -> list[str]:
+    """The pooled or fold scores without one of the metrics every merbench result records (``CORE_METRICS``): a
+    score taken out of a result would otherwise go unchecked."""
+    where = [("pooled", result.pooled)] + [(f"fold {fold.fold + 1}", fold.metrics) for fold in _in_order(result)]
+    problems = []
+    for name, scores in where:
+        missing = [key for key in CORE_METRICS if key not in scores]
+        if missing:
+            problems.append(f"{name} lacks {', '.join(missing)}, which every merbench result records, so "
+                            f"{plural(missing, 'it', 'they')} cannot be checked")
+    return problems
+
+
 def _fold_summary_problems(result: RunResult) -> list[str]:
     """Where the result's ``fold_mean``/``fold_std`` (what compare and report show by default) differ from the
     mean and std of its own per-fold scores."""
     if not result.folds:
         return []
-    mean, std = mean_std([fold.metrics for fold in result.folds])
+    held = [key for key in METRIC_KEYS if all(key in fold.metrics for fold in result.folds)]  # others: said above
+    mean, std = mean_std([fold.metrics for fold in result.folds], keys=held)
     problems = []
     for name, stored, derived in (("fold_mean", result.fold_mean, mean), ("fold_std", result.fold_std, std)):
         for key in METRIC_KEYS:

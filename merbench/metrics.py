@@ -60,10 +60,10 @@ def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> n
     return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
 
 
-def mean_std(scores: Sequence[dict[str, float]], ddof: int = 0) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and std of every metric over ``scores``: population std (``ddof=0``) over folds, the sample std
-    (``ddof=1``, n − 1) over the seeds of a ``--seeds N`` run, as ``merbench regress`` and the README report it."""
-    mean = {key: float(np.mean([m[key] for m in scores])) for key in METRIC_KEYS}
-    std = {key: float(np.std([m[key] for m in scores], ddof=ddof)) if len(scores) > ddof else 0.0
-           for key in METRIC_KEYS}
+def mean_std(scores: Sequence[dict[str, float]], ddof: int = 0,
+             keys: Sequence[str] = METRIC_KEYS) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and std of every metric (of ``keys``) over ``scores``: population std (``ddof=0``) over folds, the sample
+    std (``ddof=1``, n − 1) over the seeds of a ``--seeds N`` run, as ``merbench regress`` and the README report it."""
+    mean = {key: float(np.mean([m[key] for m in scores])) for key in keys}
+    std = {key: float(np.std([m[key] for m in scores], ddof=ddof)) if len(scores) > ddof else 0.0 for key in keys}
     return mean, std

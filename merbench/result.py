@@ -30,7 +30,10 @@ from merbench.wording import counted
 Scores = dict[str, float]
 """Metric name → value (fractions 0..1), e.g. ``{"uf1": 0.61, "uar": 0.60, ...}``."""
 
-DOMAIN_METRICS = ("uf1", "uar", "accuracy")
+CORE_METRICS = ("uf1", "uar", "accuracy")
+"""The scores every result of every merbench version records, pooled and per fold (the audit checks them)."""
+
+DOMAIN_METRICS = CORE_METRICS
 """The scores every domain of ``per_domain`` has."""
 
 FIX = "the result was not written by merbench or was changed since; run it again with merbench run"

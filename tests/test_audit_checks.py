@@ -45,6 +45,30 @@ def test_a_prediction_outside_its_folds_test_subjects_fails(quick_run, audited, 
     assert f"fold 1, sample {row['id']}: subject {row['subject']} is {role}, not one of its test subjects" in text
 
 
+def test_a_prediction_whose_subject_was_taken_out_fails_the_subject_check(quick_run, audited):
+    """With one prediction's `subject` deleted the audit passed: the row was left out of the check."""
+    result = quick_run(*FAST)
+    row = next(r for r in result["predictions"] if r["fold"] == 1)
+    del row["subject"]
+    code, text, checks = audited(result)
+    assert code == 1 and not checks["subject overlap"].passed
+    assert (f"fold 2: sample {row['id']} names no subject where the fold's other predictions do, so it cannot be "
+            "checked against the fold's test subjects") in text
+
+
+@pytest.mark.parametrize("everywhere", [False, True])
+def test_a_core_score_taken_out_of_a_result_fails_the_scores_check(quick_run, audited, everywhere):
+    """With `pooled.uf1` deleted the audit passed every check: only the scores a result holds were compared (a fold
+    without a score that pooled has is refused when the result is read)."""
+    result = quick_run(*FAST)
+    for scores in [result["pooled"]] + ([fold["metrics"] for fold in result["folds"]] if everywhere else []):
+        del scores["uf1"]
+    code, text, checks = audited(result)
+    assert code == 1 and not checks["scores match predictions"].passed
+    assert "pooled lacks uf1, which every merbench result records, so it cannot be checked" in text
+    assert ("fold 1 lacks uf1, which every merbench result records" in text) == everywhere
+
+
 @pytest.mark.parametrize("kind, check", [("subjects", "subject overlap"), ("clips", "clip overlap"),
                                          ("selection", "model selection"), ("normalisation", "normalisation"),
                                          ("made-up", "recorded leaks")])
