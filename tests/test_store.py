@@ -145,6 +145,10 @@ def test_resume_takes_the_stored_configuration_only(stored_run, run_cli):
     assert conflict.code == 2 and "--model" in conflict.err and "--epochs" in conflict.err
     profile = run_cli("run", "--resume", result["run_id"], "--store", str(store), "--profile", "default")
     assert profile.code == 2 and "drop --profile" in profile.err, "an explicit --profile, even 'default', is refused"
+    said = " ".join(profile.err.split())
+    assert "(only --root, --device and --executor, which belong to this machine, may be given)" in said
+    helped = " ".join(run_cli("run", "--help").out.split())
+    assert "give no other run options but --root, --device and --executor, which belong to this machine" in helped
 
 
 @pytest.mark.parametrize("config", ['{"model": "convmixer"}', '[1, 2]', '{not json'], ids=["partial", "list", "text"])

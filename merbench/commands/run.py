@@ -37,8 +37,8 @@ def run_examples() -> str:
 
 
 RESUME_CONFLICTS = ("model", "dataset", "protocol", "profile", "epochs", "seed", "config")
-"""The run options ``--resume`` refuses: they are the stored run's. ``--root`` and ``--device`` belong to the machine,
-not to the run, and may be given (the stored content key of the inputs refuses other data)."""
+"""The run options ``--resume`` refuses: they are the stored run's. ``--root``, ``--device`` and ``--executor`` belong
+to the machine, not to the run, and may be given (the stored content key of the inputs refuses other data)."""
 
 
 RUN_USAGE = """%(prog)s --model MODEL --dataset DATASET
@@ -83,8 +83,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--no-store", action="store_true", help="do not record the run in the results store")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="continue an interrupted stored run: its completed folds are kept, the rest are trained "
-                     "(the run's stored configuration is used; give no other run options but --root and --device, "
-                     "which belong to this machine)")
+                     "(the run's stored configuration is used; give no other run options but --root, --device and "
+                     "--executor, which belong to this machine)")
     run.add_argument("--force", action="store_true",
                      help="with --resume: continue a run recorded as still running where merbench cannot check its "
                      "process (on another host or in another container, or recorded by an older merbench), on your "
@@ -285,8 +285,8 @@ def _resumed(args: argparse.Namespace, store, registry) -> _Resumed:
     given += ["--set"] if args.sets else []
     given += ["--seeds"] if args.seeds is not None else []
     if given:
-        raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)} (only --root and "
-                         "--device, which belong to this machine, may be given)")
+        raise UsageError(f"--resume uses the stored run's configuration; drop {', '.join(given)} (only --root, "
+                         "--device and --executor, which belong to this machine, may be given)")
     row = store.run_row(args.resume)
     taken_over, notes = _check_not_running(args, row)
     stored = store.run_config(row["id"])
