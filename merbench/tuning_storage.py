@@ -22,6 +22,7 @@ from merbench.datafiles import resolved_path
 from merbench.errors import UsageError
 from merbench.outputs import store_files
 from merbench.store import default_store_path, nearest_existing_parent
+from merbench.wording import plural
 
 OPTUNA_MISSING = ('merbench tune needs Optuna, which is not installed: pip install "merbench[tune]" '
                   '(in a checkout: pip install -e ".[tune]")')
@@ -104,6 +105,10 @@ def _unreadable_storage(shown: str, exc: sqlite3.DatabaseError) -> str:
             "disk): restore it from a backup, or give another file to start again")
 
 
+OPTUNA_TABLES = frozenset({"studies", "trials", "trial_params", "trial_values", "trial_intermediate_values"})
+"""Tables every Optuna (3.4 and later) trials storage holds from its creation on."""
+
+
 def check_storage(path: Path | None, given: bool) -> Path:
     """The trials storage file to use; ``UsageError`` when it is the results store, a folder or another program's file."""
     target = (path or default_storage()).expanduser()
@@ -129,6 +134,10 @@ def check_storage(path: Path | None, given: bool) -> Path:
         if tables and "studies" not in tables:
             raise UsageError(f"{shown}: is an SQLite file of another program (perhaps a results store); "
                              "it will not be changed: give another file")
+        missing = sorted(OPTUNA_TABLES - tables) if tables else []
+        if missing:  # Optuna would go on with it, warning at every trial, and keep no trial
+            raise UsageError(f"{shown}: is damaged (its {', '.join(missing)} {plural(missing, 'table is', 'tables are')} "
+                             "missing); it will not be changed: move it away or give another file")
     elif not given:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

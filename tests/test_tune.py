@@ -507,8 +507,12 @@ def test_trials_whose_preprocessing_keeps_other_clips_are_refused(run_cli, tmp_p
 
 
 def test_storage_optuna_cannot_use_is_one_error(run_cli, tmp_path):
+    from merbench.tuning_storage import OPTUNA_TABLES
+
     broken = tmp_path / "broken.sqlite"
-    sqlite3.connect(broken).execute("CREATE TABLE studies (note TEXT)")
+    with contextlib.closing(sqlite3.connect(broken)) as db:  # Optuna's table names, not its tables
+        for table in OPTUNA_TABLES:
+            db.execute(f"CREATE TABLE {table} (note TEXT)")
     result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
                      "--trials", "1", "--space", str(space_file(tmp_path)), "--storage", str(broken), *TINY)
     assert result.code == 2
@@ -651,6 +655,25 @@ def test_a_damaged_trials_storage_is_named_as_damaged_and_an_empty_file_is_a_new
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     assert check_storage(empty, given=True) == empty
+
+
+def test_a_trials_storage_missing_one_of_optunas_tables_is_refused_before_a_trial(run_cli, tmp_path):
+    """With its `trials` table dropped a storage was used: the tune printed Optuna's warning at every step, exit 0."""
+    import optuna
+
+    from merbench.tuning_storage import sqlite_url
+
+    path = tmp_path / "trials.sqlite"
+    optuna.create_study(storage=sqlite_url(path), study_name="kept")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("DROP TABLE trials")
+        db.commit()
+    before = path.read_bytes()
+    result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
+                     "--space", str(space_file(tmp_path)), "--storage", str(path), *TINY)
+    assert result.code == 2, result.err
+    assert f"--storage {path}: is damaged (its trials table is missing)" in " ".join(result.err.split())
+    assert path.read_bytes() == before and "Trial" not in result.out
 
 
 def test_a_trials_storage_another_program_holds_locked_is_named_as_in_use_not_damaged(tmp_path):
