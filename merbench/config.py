@@ -210,6 +210,12 @@ def _executor_in_options_file(path: Path) -> Any:
     return load_config_file(path).get("executor.name")
 
 
+def written(value: Any) -> str:
+    """A value read from a YAML or JSON file as such a file writes it: ``null``, ``5``, ``"abc"``, ``[1, 2]`` (a date
+    or another value JSON has no form for as quoted text)."""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     """A run's recorded configuration (a result JSON, or its ``config`` as ``RunConfig.to_dict`` wrote it) as the
     settings of a config file, so that ``--config result.json`` runs it again; anything else as it is. A summary
@@ -236,7 +242,7 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
             fix = ("the result is damaged: give a YAML file of options" if kind == "run" else
                    f"write the section's options under it as KEY: VALUE (e.g. `{section}: {{KEY: VALUE}}`), or leave "
                    "the section out")
-            raise UsageError(f"--config {path}: {where}.{section} is {json.dumps(options)}, not a mapping of options; "
+            raise UsageError(f"--config {path}: {where}.{section} is {written(options)}, not a mapping of options; "
                              + fix)
     settings: dict[str, Any] = {section: dict(options) for section, options in recorded["options"].items()}
     for section in ("model", "dataset", "protocol"):  # the name beside the section's options, as `name:`
@@ -521,6 +527,8 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
                 raise UsageError(f"{key}={text}: {twice} is given twice; give each once (default {_show(default)})")
         return items
     if default is None or isinstance(default, str):
+        if value is None and not isinstance(parsed, tuple):  # YAML null (~), --set KEY=null: unset, as its default
+            return default
         if isinstance(value, (list, tuple, dict)):
             raise _refuse(key, text, default, parsed, "expected one value (text), not a list or mapping")
         if isinstance(value, bool) and isinstance(parsed, tuple):  # YAML reads `amp: off` as false
@@ -762,7 +770,7 @@ def resolve_config(
         given = overrides.pop(section, None)
         given = overrides.pop(f"{section}.name", given)
         if given is not None and not isinstance(given, str):
-            shown = json.dumps(given) if isinstance(given, (int, float, bool, type(None))) else repr(given)
+            shown = written(given)
             where = from_file.get(key)
             raise UsageError(f"{where}: {key}: {shown} is not a name; write the name, e.g. {section}: NAME" if where
                              else f"--set {key}={shown}: not a name; give e.g. --set {section}=NAME")

@@ -35,13 +35,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _at(mark) -> str:
+    """A PyYAML mark as the user counts: ``line 2, column 1`` (PyYAML counts both from 0)."""
     return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
-def yaml_fault(exc: yaml.YAMLError) -> str:
+def yaml_fault(exc: yaml.YAMLError, text: str = "") -> str:
     """Where a YAML file is malformed and how, in the file's lines and columns: ``at line 2, column 1: expected ','
     or ']', but got '<stream end>' (while parsing a flow sequence that starts at line 1, column 9)``. PyYAML's own
-    text names the parsed string (``"<unicode string>"``) and copies the line with a caret under it."""
+    text names the parsed string (``"<unicode string>"``) and copies the line with a caret under it. ``text``: the
+    file's text, in which a character YAML refuses (a control character) is found by its position."""
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.position, int):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return f"at line {line}, column {column}: the character U+{code:04X}, which YAML does not allow; remove it"
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None or exc.problem_mark is None:
         return f"({' '.join(str(exc).split())})"
     context = ""
@@ -60,10 +67,12 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
     Raises ``UsageError`` naming ``where`` for a folder, a missing, unreadable,
     binary or malformed file.
     """
+    text = ""
     try:
         if path.is_dir():
             raise UsageError(f"{where}: is a folder; give a {kind} such as {example}")
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # safe: a SafeLoader
+        text = path.read_text(encoding="utf-8")
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # safe: a SafeLoader
     except FileNotFoundError:
         raise UsageError(f"{where}: file not found" + (f"; {when_missing}" if when_missing else "")) from None
     except UnicodeDecodeError:
@@ -71,7 +80,7 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
     except OSError as exc:
         raise UsageError(f"{where}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from None
     except yaml.YAMLError as exc:
-        raise UsageError(f"{where}: not valid YAML {yaml_fault(exc)}") from None
+        raise UsageError(f"{where}: not valid YAML {yaml_fault(exc, text)}") from None
     except ValueError as exc:  # a value YAML parses but Python cannot hold (an integer of over 4300 digits)
         raise UsageError(f"{where}: holds a value that cannot be read ({str(exc).split(';')[0]}); check the file") \
             from None

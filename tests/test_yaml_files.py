@@ -17,6 +17,9 @@ FAULTS = {
     "malformed": (lambda path: path.write_text("engine: [1, 2\n"),
                   "not valid YAML at line 2, column 1: expected ',' or ']', but got '<stream end>' (while parsing a "
                   "flow sequence that starts at line 1, column 9)"),
+    "control character": (lambda path: path.write_text("seed: 1\nprofile: qu\x07ick\n"),
+                          "not valid YAML at line 2, column 12: the character U+0007, which YAML does not allow; "
+                          "remove it"),
 }
 
 # Each flag of the command line that takes a YAML file: the command that reads it.
@@ -127,14 +130,14 @@ def test_updated_yaml_text_declines_what_is_not_a_mapping():
 @pytest.mark.parametrize("command", [("run", "--no-store"), ("preprocess", "--dataset", "synthetic"),
                                      ("grid", "--models", "ststnet", "--datasets", "synthetic", "--no-store"),
                                      ("leakage", "--no-store")])
-@pytest.mark.parametrize("value", ["", " 5", " abc"])
+@pytest.mark.parametrize("value", ["", " 5", " abc", " 2024-01-01"])
 def test_a_recorded_configurations_section_that_is_not_a_mapping_is_named(run_cli, tmp_path, command, value):
     """`options: {engine: }` (null), 5 or a string stopped every command that takes --config with a TypeError."""
     path = tmp_path / "opt.yaml"
     path.write_text(f"model: ststnet\ndataset: synthetic\noptions:\n  engine:{value}\n")
     result = run_cli(*command, "--profile", "quick", "--config", str(path))
     assert result.code == 2, result.err
-    shown = {"": "null", " 5": "5", " abc": '"abc"'}[value]
+    shown = {"": "null", " 5": "5", " abc": '"abc"', " 2024-01-01": '"2024-01-01"'}[value]  # a date: no TypeError
     assert f"--config {path}: options.engine is {shown}, not a mapping of options" in " ".join(result.err.split())
     assert "Traceback" not in result.err
 
@@ -152,3 +155,13 @@ def test_a_results_recorded_section_that_is_not_a_mapping_says_the_result_is_dam
     assert result.code == 2, result.err
     assert (f"--config {path}: its recorded config.options.engine is null, not a mapping of options; the result is "
             "damaged") in " ".join(result.err.split())
+
+
+def test_a_null_text_option_is_unset_as_its_default_and_a_null_choice_is_refused():
+    """`weights: ~` reached the plugin as the text "None" (then "null"): a file option looked for a file of that name."""
+    from merbench.config import FILE_RULE, coerce
+
+    assert coerce("model.weights", None, None, FILE_RULE) is None
+    assert coerce("model.weights", "null", "", FILE_RULE) == ""
+    with pytest.raises(UsageError, match="engine.amp=null: choose one of auto, on, off"):
+        coerce("engine.amp", None, "auto", ("auto", "on", "off"))
