@@ -185,8 +185,15 @@ def test_a_metric_without_an_expected_value_fails_as_new_not_as_outside_a_band(r
     result = run_cli("regress", "--baseline", str(baseline), "--quiet", "--no-store")
     assert result.code == 1
     assert ("FAILED: 1 of 1 metric did not pass: ststnet uf1 new; new: no expected value yet: `merbench regress "
-            "--baseline FILE --update` records the measured one") in said(result.out)
+            f"--baseline {baseline} --update` records the measured values") in said(result.out)
     assert "outside their band" not in said(result.out)
+    both = write(tmp_path / "c.yaml", [{"model": "ststnet", "metrics": {"uf1": {"expected": 0.99, "tolerance": 0.01},
+                                                                        "uar": None}}])
+    result = run_cli("regress", "--baseline", str(both), "--quiet", "--no-store")
+    assert result.code == 1
+    assert "FAILED: 2 of 2 metrics did not pass: ststnet uar new, ststnet uf1 low; new: no expected value yet" in said(
+        result.out)
+    assert "records the measured values" not in said(result.out), "an update would accept the low uf1 as well"
 
 
 def test_the_papers_scores_are_in_percent_as_the_table(two_entries_of_one_model, tmp_path):

@@ -251,8 +251,10 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                           for entry, check in failed)  # a model's entries told apart
         statuses = {check.status for _, check in failed}
         verdict = "outside their band" if statuses <= {"low", "high"} else "did not pass"
-        new = ("; new: no expected value yet: `merbench regress --baseline FILE --update` records the measured one"
-               if "new" in statuses else "")
+        new = ""
+        if "new" in statuses:  # --update re-derives every entry: offered only when it accepts no other verdict
+            new = ("; new: no expected value yet" + (f": `merbench regress --baseline {args.baseline} --update` "
+                                                     "records the measured values" if statuses == {"new"} else ""))
         out.print(f"FAILED: {len(failed)} of {counted(total, 'metric')} {verdict}: {escape(named)}{escape(new)}",
                   style="bold red", highlight=False)
         return 1
