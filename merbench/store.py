@@ -39,7 +39,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import platformdirs
@@ -573,20 +573,23 @@ class ResultStore:
     (held in memory, nothing is written to disk).
     """
 
-    def __init__(self, path: Path | None = None, create: bool = True, no_store_option: bool = True):
+    def __init__(self, path: Path | None = None, create: bool = True, no_store_option: bool = True,
+                 writes: str = "runs cannot be recorded in it"):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self._read_stamp: tuple[int, int, int] | None = None  # the file's stamp, while it is read as immutable
         check_store_file(self.path)
         if create:
-            self._db = self._open_for_writing(no_store_option)
+            self._db = self._open_for_writing(no_store_option, writes)
             return
         if not self.path.exists() and (path is not None or os.environ.get("MERBENCH_STORE")):
             raise missing_store_error(self.path, given=path is not None)
         self._db = self._open_for_reading()
 
-    def _open_for_writing(self, no_store_option: bool = True) -> sqlite3.Connection:
+    def _open_for_writing(self, no_store_option: bool = True, writes: str = "runs cannot be recorded in it"
+                          ) -> sqlite3.Connection:
         """The store file, created (with its folder) and initialised when missing, in WAL mode; ``no_store_option``:
-        whether the command could run with ``--no-store`` instead (a ``--resume`` cannot)."""
+        whether the command could run with ``--no-store`` instead (a ``--resume`` cannot); ``writes``: what a
+        read-only store keeps the command from doing, in its refusal."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -599,14 +602,13 @@ class ResultStore:
             elsewhere = ("choose a store elsewhere with --store PATH or MERBENCH_STORE, or run with --no-store"
                          if no_store_option else copy)
             if on_read_only_file_system(self.path):
-                raise UsageError(f"results store {self.path}: it lies on a read-only file system, so runs cannot be "
-                                 f"recorded in it; {elsewhere} (reading commands such as `merbench runs` can read it "
-                                 "as it is)")
+                raise UsageError(f"results store {self.path}: it lies on a read-only file system, so {writes}; "
+                                 f"{elsewhere} (reading commands such as `merbench runs` can read it as it is)")
             writable = ("choose another store with --store PATH or MERBENCH_STORE, or run with --no-store"
                         if no_store_option else f"or {copy}")
-            raise UsageError(f"results store {self.path}: the file is read-only, so runs cannot be recorded in it; make "
-                             f"it writable (chmod u+w {self.path}), {writable} (reading commands such as "
-                             "`merbench runs` can read it as it is)")
+            raise UsageError(f"results store {self.path}: the file is read-only, so {writes}; make it writable "
+                             f"(chmod u+w {self.path}), {writable} (reading commands such as `merbench runs` can read "
+                             "it as it is)")
         db = None
         try:
             db = _reading_rows(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None))
@@ -827,22 +829,31 @@ class ResultStore:
             db.execute("UPDATE runs SET status = ?, error = ?, pid = NULL WHERE id = ? AND status = 'running'",
                        (status, error, run_id))
 
-    def delete_runs(self, run_ids: Sequence[str]) -> None:
-        """Delete the runs ``run_ids`` (full ids) with their folds, predictions and scores, all or none in one
-        transaction. A run whose process still runs (``status_of``) is refused with ``UsageError`` and nothing is
-        deleted; so is one that is gone from the store (another command deleted it meanwhile)."""
+    def delete_runs(self, listed: Mapping[str, str], force: bool = False) -> None:
+        """Delete the runs ``listed`` (full id → the status the user saw) with their folds, predictions and scores,
+        all or none in one transaction. Nothing is deleted (``UsageError``) when a run is gone from the store or its
+        status is no longer the one listed (a ``--resume`` took it meanwhile), or when one still runs (``status_of``);
+        with ``force`` a run recorded as running whose process cannot be checked from here (``unchecked_holder``:
+        another host or container) is taken as gone, as ``merbench run --resume ID --force`` takes it."""
+        ids = list(listed)
         with self.transaction() as db:  # BEGIN IMMEDIATE: a resume cannot claim a run between the check and the delete
-            rows = {row["id"]: row for row in db.execute(
-                f"SELECT id, status, host, pid, environment_json FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)})",
-                list(run_ids))}
-            missing = [run_id for run_id in run_ids if run_id not in rows]
+            rows = {row["id"]: row for some in _batches(ids, RESULTS_READ_AT_ONCE) for row in db.execute(
+                f"SELECT id, status, host, pid, environment_json FROM runs WHERE id IN ({', '.join('?' for _ in some)})",
+                list(some))}
+            missing = [run_id for run_id in ids if run_id not in rows]
             if missing:
                 raise UsageError(f"no run {some_of(missing, 5)} in the results store {self.path} any more (deleted "
                                  "meanwhile?); nothing was deleted: see `merbench runs`")
-            running = [row for row in rows.values() if status_of(row) == "running"]
+            running = [row for row in rows.values() if status_of(row) == "running"
+                       and not (force and unchecked_holder(row) is not None)]
             if running:
                 raise UsageError(running_error(running))
-            db.executemany("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in run_ids])
+            changed = [f"{run_id} is {status_of(rows[run_id])} (it was {listed[run_id]})" for run_id in ids
+                       if status_of(rows[run_id]) != listed[run_id]]
+            if changed:
+                raise UsageError(f"run {some_of(changed, 5)} since it was listed; nothing was deleted: run the command "
+                                 "again to see what it deletes now")
+            db.executemany("DELETE FROM runs WHERE id = ?", [(run_id,) for run_id in ids])
 
     # ------------------------------------------------------------------ reading
 
@@ -950,6 +961,10 @@ class ResultStore:
             if value:
                 clauses.append(f"r.{column} = ?")
                 params.append(value)
+        if len(run_ids) > RESULTS_READ_AT_ONCE:  # SQLite's limit on the values of one statement
+            runs = [run for some in _batches(run_ids, RESULTS_READ_AT_ONCE)
+                    for run in self.list_runs(model, dataset, protocol, status, None, some)]
+            return sorted(runs, key=lambda run: (run.created, run.id), reverse=True)[:limit or None]
         if run_ids:
             clauses.append(f"r.id IN ({', '.join('?' for _ in run_ids)})")
             params.extend(run_ids)
@@ -1139,12 +1154,15 @@ def status_of(row: sqlite3.Row) -> str:
 
 
 def running_error(rows: Sequence[sqlite3.Row]) -> str:
-    """Why runs that are still running (``rows``: their id, host and process) cannot be deleted, and what to do."""
+    """Why runs that are still running (``rows``: their id, host and process) cannot be deleted, and what to do: a
+    run whose process merbench cannot check from here (``unchecked_holder``) goes with ``--force`` once it is gone."""
     which = "; ".join(f"{row['id']} (process {row['pid']} on {row['host']})" for row in rows)
+    unchecked = [row["id"] for row in rows if unchecked_holder(row) is not None]
+    forced = (f" ({', '.join(unchecked)}: merbench cannot check {plural(unchecked, 'its process', 'their processes')} "
+              "from here; if it is gone, killed or its machine lost, delete with --force)" if unchecked else "")
     return (f"{plural(rows, 'run')} {which} {plural(rows, 'is', 'are')} still running; nothing was deleted: wait for "
-            f"{plural(rows, 'it', 'them')} to end or stop {plural(rows, 'its process', 'their processes')} first (a run "
-            "left `running` by a process on another host that is gone is taken over with `merbench run --resume ID "
-            "--force`)")
+            f"{plural(rows, 'it', 'them')} to end or stop {plural(rows, 'its process', 'their processes')} "
+            f"first{forced}")
 
 
 HOLDER_KEY = "holder"

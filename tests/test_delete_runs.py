@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from merbench.result import FoldRecord, PredictionRow
+from merbench.errors import UsageError
 from merbench.store import HOLDER_KEY, ResultStore
 from merbench.workers import pid_namespace, process_started
 from result_samples import minimal_result
@@ -117,14 +118,46 @@ def test_a_run_that_is_still_running_is_refused_and_nothing_is_deleted(run_cli, 
     assert run_cli("delete", held, "--yes").code == 0  # its process gone, it reads interrupted and may go
 
 
-def test_the_store_refuses_a_run_that_started_running_after_it_was_listed(store_path):
-    """The check is made in the deleting transaction: a ``--resume`` that claimed the run after the preview keeps it."""
+def test_the_store_refuses_a_run_that_changed_after_it_was_listed(run_cli, store_path):
+    """The checks are made in the deleting transaction: a ``--resume`` that claimed a run after it was listed, or
+    finished it, keeps it."""
     with ResultStore(store_path) as store:
-        run_id = _stored(store, "interrupted")
-        store.claim_run(run_id, {})  # this process now holds it: a live run
-        with pytest.raises(Exception, match="still running; nothing was deleted"):
-            store.delete_runs([run_id])
+        claimed, finished = _stored(store, "interrupted"), _stored(store, "interrupted")
+    listed = run_cli("delete", "--status", "interrupted")
+    assert listed.code == 2 and claimed in listed.out and finished in listed.out
+    with ResultStore(store_path) as store:
+        store.claim_run(claimed, {})  # this process now holds it: a live run
+        with pytest.raises(UsageError, match=f"run {claimed} .* still running; nothing was deleted"):
+            store.delete_runs({claimed: "interrupted"})
+        store.finish_run(finished, minimal_result(seed=0))
+        with pytest.raises(UsageError, match=f"run {finished} is complete \\(it was interrupted\\) since it was "
+                                             "listed; nothing was deleted"):
+            store.delete_runs({finished: "interrupted"})
+    assert _rows(store_path, claimed)["runs"] == 1 and _rows(store_path, finished)["runs"] == 1
+
+
+def test_a_run_left_running_on_another_host_goes_with_force_only(run_cli, store_path):
+    with ResultStore(store_path) as store:
+        run_id = _stored(store, "running")
+        with store.transaction() as db:
+            db.execute("UPDATE runs SET host = 'a-lost-machine', pid = 4242 WHERE id = ?", (run_id,))
+    refused = run_cli("delete", run_id, "--yes")
+    said = " ".join(refused.err.split())
+    assert refused.code == 2 and f"run {run_id} (process 4242 on a-lost-machine) is still running" in said
+    assert f"({run_id}: merbench cannot check its process from here; if it is gone" in said and "--force" in said
     assert _rows(store_path, run_id)["runs"] == 1
+    done = run_cli("delete", run_id, "--yes", "--force")
+    assert done.code == 0, done.err
+    assert _rows(store_path, run_id)["runs"] == 0
+
+
+def test_a_filter_that_matches_no_run_names_what_the_runs_of_that_status_have(run_cli, store_path):
+    with ResultStore(store_path) as store:
+        _stored(store, "failed", model="convmixer")
+    result = run_cli("delete", "--status", "failed", "--model", "ConvMixer", "--yes")
+    assert result.code == 0
+    assert (f"No failed runs in {store_path} match --model ConvMixer; nothing to delete. The failed runs have these "
+            "models: convmixer (names are matched exactly") in " ".join(result.out.split())
 
 
 def test_bad_selections_are_refused_with_exit_2(run_cli, store_path):
@@ -133,9 +166,12 @@ def test_bad_selections_are_refused_with_exit_2(run_cli, store_path):
     cases = {
         (): "no runs given: name them by id",
         ("--model", "m"): "--model narrows the runs --status selects",
-        (run_id, "--dataset", "d"): "--dataset narrows the runs --status selects",
+        (run_id, "--dataset", "d"): "--dataset narrows the runs --status selects; give --status interrupted or "
+                                    "failed with it, or drop it",
+        ("--model", "m", "--protocol", "p"): "--model and --protocol narrow the runs --status selects; give --status "
+                                             "interrupted or failed with them, or give the runs' ids instead",
         ("no-such-run",): "no run 'no-such-run' in the results store",
-        ("--status", "complete"): "invalid choice",
+        ("--status", "complete"): "--status selects interrupted or failed runs only; delete a complete run by its id",
     }
     for args, said in cases.items():
         result = run_cli("delete", *args, "--yes")

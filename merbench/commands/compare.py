@@ -77,18 +77,18 @@ def selected_comparison(args: argparse.Namespace):
 def _refuse_unmatched(store, args: argparse.Namespace) -> None:
     """When filters match no complete run of a store that holds some: a ``UsageError`` naming the filters and, for
     each, the names the complete runs have (a mistyped or differently written name is the usual cause)."""
+    from merbench.commands.runs import MATCHED_EXACTLY, names_held
     from merbench.errors import UsageError
-    from merbench.wording import counted, plural, some_of
+    from merbench.wording import counted
 
     given = [(name, getattr(args, name)) for name in FILTERS if getattr(args, name)]
-    held = {name: store.complete_names(name) for name, _ in given}
-    if not given or not any(held.values()):
+    if not given or not store.complete_names(given[0][0]):
         return  # no complete run at all: build_comparison says so
     filters = " ".join(f"--{name} {' '.join(values)}" for name, values in given)
-    names = "; ".join(f"{plural(2, name)}: {some_of(held[name], 8)}" for name, _ in given)
+    names = names_held([name for name, _ in given], store.complete_names)
     together = f"; the {counted(given, 'filter')} must all match one run" if len(given) > 1 else ""
-    raise UsageError(f"no complete runs match {filters}; the store's complete runs have these {names} (names are "
-                     f"matched exactly, as `merbench runs` lists them{together})")
+    raise UsageError(f"no complete runs match {filters}; the store's complete runs have these {names} "
+                     f"({MATCHED_EXACTLY}{together})")
 
 
 def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:

@@ -22,6 +22,16 @@ EXAMPLES = """examples:
 """
 
 
+def prunable_status(text: str) -> str:
+    """``--status``: interrupted or failed; a complete or running run is named by its id (argparse: exit code 2)."""
+    if text in PRUNABLE:
+        return text
+    if text in ("complete", "running"):
+        raise argparse.ArgumentTypeError(f"'{text}': --status selects interrupted or failed runs only; delete a {text} "
+                                         f"run by its id (`merbench runs --status {text}` lists them)")
+    raise argparse.ArgumentTypeError(f"'{text}': choose interrupted or failed")
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``delete`` sub-command."""
     delete = commands.add_parser(
@@ -36,24 +46,33 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     delete.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to delete (see `merbench runs`)")
-    delete.add_argument("--status", choices=PRUNABLE, metavar="STATUS",
+    delete.add_argument("--status", type=prunable_status, metavar="STATUS",
                         help="every run with this status: interrupted or failed (complete runs go by id only)")
     delete.add_argument("--model", help="with --status: only runs of this model")
     delete.add_argument("--dataset", help="with --status: only runs on this dataset")
     delete.add_argument("--protocol", help="with --status: only runs under this protocol")
     delete.add_argument("--yes", action="store_true", help="really delete (there is no prompt)")
+    delete.add_argument("--force", action="store_true",
+                        help="also delete a run recorded as still running whose process merbench cannot check (on "
+                        "another host or in another container), on your word that it is gone")
     add_store_argument(delete)
     delete.set_defaults(handler=execute)
+
+
+NARROWING = ("model", "dataset", "protocol")
 
 
 def _check_selection(args: argparse.Namespace) -> None:
     """Refuse a command line that selects nothing, or narrows a selection it does not make."""
     from merbench.errors import UsageError
+    from merbench.wording import plural
 
-    narrowing = [f"--{name}" for name in ("model", "dataset", "protocol") if getattr(args, name)]
+    narrowing = [f"--{name}" for name in NARROWING if getattr(args, name)]
     if narrowing and not args.status:
-        raise UsageError(f"{' and '.join(narrowing)} narrow{'s' if len(narrowing) == 1 else ''} the runs --status "
-                         "selects; give --status interrupted or failed with it, or give the runs' ids")
+        them = plural(narrowing, "it", "them")
+        other = f"or drop {them}" if args.run_ids else "or give the runs' ids instead"
+        raise UsageError(f"{' and '.join(narrowing)} {plural(narrowing, 'narrows', 'narrow')} the runs --status "
+                         f"selects; give --status interrupted or failed with {them}, {other}")
     if not args.run_ids and not args.status:
         raise UsageError("no runs given: name them by id (`merbench runs` lists them), or give --status interrupted "
                          "or --status failed")
@@ -70,13 +89,27 @@ def selected_runs(store, args: argparse.Namespace) -> list:
     return sorted(runs, key=lambda run: (run.created, run.id), reverse=True)
 
 
+def _nothing_matched(store, args: argparse.Namespace) -> str:
+    """What ``--status`` with its filters found nothing among, and, for a filter, the names such runs have."""
+    from merbench.commands.runs import MATCHED_EXACTLY, names_held
+
+    some = store.list_runs(status=args.status)
+    given = [name for name in NARROWING if getattr(args, name)]
+    if not some or not given:
+        return f"No {args.status} runs in {store.path}; nothing to delete."
+    filters = " ".join(f"--{name} {getattr(args, name)}" for name in given)
+    held = names_held(given, lambda name: sorted({str(getattr(run, name)) for run in some}))
+    return (f"No {args.status} runs in {store.path} match {filters}; nothing to delete. The {args.status} runs have "
+            f"these {held} ({MATCHED_EXACTLY}).")
+
+
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench delete``."""
     from rich.markup import escape
 
     from merbench.commands.runs import runs_table
     from merbench.errors import UsageError
-    from merbench.store import ResultStore, running_error
+    from merbench.store import ResultStore, running_error, unchecked_holder
     from merbench.tables import print_table
     from merbench.wording import counted, plural
 
@@ -85,25 +118,26 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         runs = selected_runs(store, args)
         path = store.path
         running = [store.run_row(run.id) for run in runs if run.status == "running"]
+        empty = _nothing_matched(store, args) if not runs else ""
     if not runs:
-        out.print(escape(f"No {args.status} runs in {path} match; nothing to delete."), highlight=False)
+        out.print(escape(empty), highlight=False)
         return 0
-    if running:
-        raise UsageError(running_error(running))
-    table = runs_table(path, runs)
-    scores = "UF1, Acc: pooled, in % (first seed). "
+    refused = [row for row in running if not (args.force and unchecked_holder(row) is not None)]
+    if refused:
+        raise UsageError(running_error(refused))
+    table = runs_table(path, runs, advice=False)
+    gone = plural(runs, "Its", "Their") + " folds, predictions and scores"
     if not args.yes:
         table.title = f"Would delete {counted(runs, 'run')} from {path}"
-        table.caption = (scores + f"{plural(runs, 'Its', 'Their')} folds, predictions and scores would go with "
-                         f"{plural(runs, 'it', 'them')}.")
+        table.caption = f"{table.caption}{gone} would go with {plural(runs, 'it', 'them')}."
         print_table(out, table)
         err.print(escape(f"Nothing was deleted: add --yes to delete {plural(runs, 'this run', 'these runs')}."),
                   highlight=False)
         return 2
-    with ResultStore(args.store, no_store_option=False) as store:
-        store.delete_runs([run.id for run in runs])
+    with ResultStore(args.store, no_store_option=False, writes="runs cannot be deleted from it") as store:
+        store.delete_runs({run.id: run.status for run in runs}, force=args.force)
     table.title = f"Deleted {counted(runs, 'run')} from {path}"
-    table.caption = (scores + f"{plural(runs, 'Its', 'Their')} folds, predictions and scores went with "
-                     f"{plural(runs, 'it', 'them')}; the store's file keeps its size (SQLite reuses the space).")
+    table.caption = (f"{table.caption}{gone} went with {plural(runs, 'it', 'them')}; the store's file keeps its "
+                     "size (SQLite reuses the space).")
     print_table(out, table)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable, Sequence
 
 from rich.console import Console
 
@@ -132,8 +133,9 @@ def leak_note(summaries, leaks: dict[str, list[str]]) -> str | None:
     return "⚠ leakage, scores inflated (docs/leakage.md): " + "; ".join(parts)
 
 
-def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None):
-    """The ``merbench runs`` table: run ids, names and scores whole at any width; a leaky run's UF1 in red with ⚠."""
+def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None, advice: bool = True):
+    """The ``merbench runs`` table: run ids, names and scores whole at any width; a leaky run's UF1 in red with ⚠;
+    ``advice``: a caption saying how to continue or show a run."""
     from merbench.compare import pct
     from merbench.tables import TEXT, Column, DataTable, styled
 
@@ -146,7 +148,9 @@ def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None):
          Column("Folds", justify="right", stack=True), Column("UF1", justify="right"), Column("Acc", justify="right"),
          Column("Time", TEXT, justify="right", priority=1)],
         caption="An id starts with the run's start time (UTC, YYYYMMDD-HHMMSS). UF1, Acc: pooled, in % (first seed). "
-        + ("⚠: leakage warning (listed below). " if marked else "") + "Continue an interrupted run with `merbench run --resume ID`; see one with `merbench show ID`.",
+        + ("⚠: leakage warning (listed below). " if marked else "")
+        + ("Continue an interrupted run with `merbench run --resume ID`; see one with `merbench show ID`." if advice
+           else ""),
     )
     colours = {"complete": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
     for run in summaries:
@@ -161,21 +165,32 @@ def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None):
     return table
 
 
+MATCHED_EXACTLY = "names are matched exactly, as `merbench runs` lists them"
+"""Said where filters matched no run: a name differently written (``ConvMixer``) matches nothing."""
+
+
+def names_held(names: Sequence[str], values_of: Callable[[str], Sequence[str]]) -> str:
+    """What a store holds for each filter ``names`` that matched nothing: ``models: a, b; datasets: c`` (at most 8
+    names each), from ``values_of(name)``, the sorted names the runs in question have."""
+    from merbench.wording import plural, some_of
+
+    return "; ".join(f"{plural(2, name)}: {some_of(list(values_of(name)), 8)}" for name in names)
+
+
 def _what_is_there(store, args: argparse.Namespace) -> str:
     """For filters that match no run: the filters given and what the store holds instead (names match exactly), or
     ``""`` when the store holds no run at all."""
-    from merbench.wording import counted, plural, some_of
+    from merbench.wording import counted
 
     everything = store.list_runs()
     if not everything:
         return ""
     given = [(name, value) for name, value in (("model", args.model), ("dataset", args.dataset),
                                                ("protocol", args.protocol), ("status", args.status)) if value]
-    held = "; ".join(f"{plural(2, name)}: {some_of(sorted({str(getattr(run, name)) for run in everything}), 8)}"
-                     for name, _ in given)
+    held = names_held([name for name, _ in given],
+                      lambda name: sorted({str(getattr(run, name)) for run in everything}))
     filters = " ".join(f"--{name} {value}" for name, value in given)
-    return (f" {filters}; it holds {counted(everything, 'run')} ({held}); names are matched exactly, as "
-            "`merbench runs` lists them.")
+    return f" {filters}; it holds {counted(everything, 'run')} ({held}); {MATCHED_EXACTLY}."
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
