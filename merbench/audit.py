@@ -142,16 +142,17 @@ def _prediction_subject_problems(result: RunResult) -> list[str]:
     another), or a test subject has no prediction."""
     problems = []
     by_fold = _rows_by_fold(result)
+    named = any(row.subject is not None for row in _rows(result))  # a result names every prediction's or none's
     for fold in _in_order(result):
         given = by_fold.get(fold.fold, [])
         rows = [row for row in given if row.subject is not None]
+        nameless = [row.id for row in given if row.subject is None]
+        if named and nameless:
+            problems.append(f"fold {fold.fold + 1}: {plural(nameless, 'sample')} {some_of(nameless, 5)} "
+                            f"{plural(nameless, 'names', 'name')} no subject where the result's other predictions do, "
+                            f"so {plural(nameless, 'it', 'they')} cannot be checked against the fold's test subjects")
         if not rows:
             continue
-        if len(rows) < len(given):  # a result records every prediction's subject or none's (an older one)
-            nameless = [row.id for row in given if row.subject is None]
-            problems.append(f"fold {fold.fold + 1}: {plural(nameless, 'sample')} {some_of(nameless, 5)} "
-                            f"{plural(nameless, 'names', 'name')} no subject where the fold's other predictions do, "
-                            "so it cannot be checked against the fold's test subjects")
         test, train = set(fold.test_subjects), set(fold.train_subjects or ())
         for row in rows:
             if str(row.subject) not in test:
@@ -386,13 +387,18 @@ def _consistency(result: RunResult) -> Check:
 def _missing_core_metrics(result: RunResult) -> list[str]:
     """The pooled or fold scores without one of the metrics every merbench result records (``CORE_METRICS``): a
     score taken out of a result would otherwise go unchecked."""
-    where = [("pooled", result.pooled)] + [(f"fold {fold.fold + 1}", fold.metrics) for fold in _in_order(result)]
-    problems = []
-    for name, scores in where:
-        missing = [key for key in CORE_METRICS if key not in scores]
+    lacking: dict[tuple[str, ...], list[str]] = {}  # the metrics missing → where: one line for folds alike
+    for name, scores in [("pooled", result.pooled)] + [(f"{fold.fold + 1}", fold.metrics) for fold in _in_order(result)]:
+        missing = tuple(key for key in CORE_METRICS if key not in scores)
         if missing:
-            problems.append(f"{name} lacks {', '.join(missing)}, which every merbench result records, so "
-                            f"{plural(missing, 'it', 'they')} cannot be checked")
+            lacking.setdefault(missing, []).append(name)
+    problems = []
+    for missing, places in lacking.items():
+        folds = [place for place in places if place != "pooled"]
+        where = (["pooled"] if "pooled" in places else []) + ([f"{plural(folds, 'fold')} {some_of(folds, 10)}"]
+                                                              if folds else [])
+        problems.append(f"{' and '.join(where)} {plural(len(places), 'lacks', 'lack')} {', '.join(missing)}, which "
+                        f"every merbench result records, so {plural(missing, 'it', 'they')} cannot be checked")
     return problems
 
 

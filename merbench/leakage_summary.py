@@ -266,8 +266,8 @@ def checked_summary(summary: Any, path: Path, what: str = "--leakage") -> dict[s
         newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
         fix = ("written by a newer merbench: upgrade merbench (pip install -U merbench) to read it" if newer else
                "the file is damaged: write it again with merbench leakage --json")
-        raise UsageError(f"{what} {path}: summary version {json.dumps(version)} is not one this merbench reads "
-                         f"({VERSION}); {fix}")
+        raise UsageError(f"{what} {path}: summary version {json.dumps(version)} is not one this merbench reads (it "
+                         f"reads version {VERSION}); {fix}")
     problem = summary_problem(summary)
     if problem:
         raise UsageError(f"{what} {path}: {problem}; write it again with merbench leakage --json")

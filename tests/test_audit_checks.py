@@ -52,8 +52,13 @@ def test_a_prediction_whose_subject_was_taken_out_fails_the_subject_check(quick_
     del row["subject"]
     code, text, checks = audited(result)
     assert code == 1 and not checks["subject overlap"].passed
-    assert (f"fold 2: sample {row['id']} names no subject where the fold's other predictions do, so it cannot be "
+    assert (f"fold 2: sample {row['id']} names no subject where the result's other predictions do, so it cannot be "
             "checked against the fold's test subjects") in text
+    for row in (r for r in result["predictions"] if r["fold"] == 2):  # a whole fold without subjects
+        del row["subject"]
+    code, text, checks = audited(result)
+    assert code == 1 and "fold 3: samples " in text and "name no subject where the result's other predictions do, " \
+        "so they cannot be checked" in text
 
 
 @pytest.mark.parametrize("everywhere", [False, True])
@@ -65,8 +70,9 @@ def test_a_core_score_taken_out_of_a_result_fails_the_scores_check(quick_run, au
         del scores["uf1"]
     code, text, checks = audited(result)
     assert code == 1 and not checks["scores match predictions"].passed
-    assert "pooled lacks uf1, which every merbench result records, so it cannot be checked" in text
-    assert ("fold 1 lacks uf1, which every merbench result records" in text) == everywhere
+    said = ("pooled and folds 1, 2, 3 lack uf1, which every merbench result records, so it cannot be checked"
+            if everywhere else "pooled lacks uf1, which every merbench result records, so it cannot be checked")
+    assert said in text
 
 
 @pytest.mark.parametrize("kind, check", [("subjects", "subject overlap"), ("clips", "clip overlap"),

@@ -273,4 +273,5 @@ def test_cache_info_says_why_its_total_is_less_than_its_rows_add_up_to(filled_ca
     listed = sum(int(row.split()[6].split("/")[0]) for row in rows)
     total = int(result.out.split(" entries in all")[0].split()[-1])
     assert len(rows) == 2 and listed > total
-    assert f"{total} entries in all (the rows list {listed}: " in result.out
+    assert f"{total} entries in all (the rows count {listed}: an input two rows produce identically is stored " \
+        "once and counted in each)" in result.out

@@ -130,14 +130,15 @@ def test_audit_of_a_damaged_leakage_summary_says_what_is_wrong_with_it(run_cli, 
     path.write_text(json.dumps({"kind": "merbench-leakage"}))  # audited against its runs when whole
     result = run_cli("audit", str(path))
     assert result.code == 2
-    assert (f"leakage summary {path}: summary version null is not one this merbench reads (1); the file is damaged: "
+    assert (f"leakage summary {path}: summary version null is not one this merbench reads (it reads version 1); the file is "
+            "damaged: "
             "write it again with merbench leakage --json") in " ".join(result.err.split())
     path.write_text(json.dumps({"kind": "merbench-leakage", "version": 2}))
     for command in (("audit", str(path)), ("report", "--leakage", str(path), "--output", str(tmp_path / "l.md"))):
         result = run_cli(*command)
         assert result.code == 2
-        assert ("summary version 2 is not one this merbench reads (1); written by a newer merbench: upgrade "
-                "merbench") in " ".join(result.err.split())
+        assert ("summary version 2 is not one this merbench reads (it reads version 1); written by a newer "
+                "merbench: upgrade merbench") in " ".join(result.err.split())
 
 
 def test_a_library_warning_is_one_line(run_cli, monkeypatch):

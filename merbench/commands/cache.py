@@ -269,7 +269,7 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(escape(f"{name}/: {what}, {parts[name]['files']} files, {human(parts[name]['bytes'])}"),
                   highlight=False)
     listed = sum(row["entries"] for row in summary["chains"])
-    shared = (f" (the rows list {listed}: an input that several rows make alike is stored once)"
+    shared = (f" (the rows count {listed}: an input two rows produce identically is stored once and counted in each)"
               if listed > summary["entries"] else "")
     out.print(f"{summary['entries']} entries in all{shared}, {summary['unindexed_entries']} not in any complete dataset run "
               f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files "
