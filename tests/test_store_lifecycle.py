@@ -330,3 +330,18 @@ def test_every_command_stores_the_dataset_folder_as_an_absolute_path(tmp_path, m
     relative = resolve_config(get_registry(), model="ststnet", dataset="casme2", root=Path("CASME2"))
     absolute = resolve_config(get_registry(), model="ststnet", dataset="casme2", root=tmp_path / "x" / ".." / "CASME2")
     assert relative.to_dict()["root"] == absolute.to_dict()["root"] == str(tmp_path / "CASME2")
+
+
+def test_force_on_a_run_that_is_not_running_says_it_is_not_needed(tmp_path):
+    """`--resume ID --force` of an interrupted run went on without a word, as if --force had been taken."""
+    import argparse
+
+    from merbench.commands.run import _check_not_running
+
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        run_id = store.begin_run({"model": "m", "dataset": "d", "protocol": "loso", "profile": "quick", "seed": 0}, 1, {})
+        store.mark_stopped(run_id, "interrupted")
+        row = store.run_row(run_id)
+    assert _check_not_running(argparse.Namespace(force=True), row) == (
+        None, [f"--force is not needed: run {run_id} is interrupted, not running"])
+    assert _check_not_running(argparse.Namespace(force=False), row) == (None, [])

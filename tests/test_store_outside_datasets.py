@@ -106,3 +106,20 @@ def test_a_folder_whose_name_holds_an_equals_sign_is_guarded_as_the_grid_reads_i
     assert result.code == 2, result.err
     assert f"--json {inside}: lies inside the dataset folder given with --root {root}" in " ".join(result.err.split())
     assert files_of(root) == before
+
+
+def test_resuming_a_synthetic_run_with_a_root_says_the_dataset_reads_no_folder_first(run_cli, tmp_path):
+    """`run --resume ID --root DIR` of a synthetic run whose store lies in DIR said the store lies inside the dataset
+    folder: the --root the dataset cannot take is the mistake to name."""
+    from merbench.store import ResultStore
+
+    store = tmp_path / "r.sqlite"
+    with ResultStore(store) as writer:
+        run_id = writer.begin_run({"model": "ststnet", "dataset": "synthetic", "protocol": "subject-10fold",
+                                   "profile": "quick", "seed": 0}, 1, {})
+        writer.mark_stopped(run_id, "interrupted")
+    result = run_cli("run", "--resume", run_id, "--root", str(tmp_path), "--store", str(store))
+    assert result.code == 2
+    said = " ".join(result.err.split())
+    assert f"--root {tmp_path}: dataset 'synthetic' is generated and reads no folder; drop --root" in said
+    assert "lies inside" not in said

@@ -112,9 +112,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError("--force goes with --resume ID only (it continues a run recorded as still running)")
     # A new run's usage errors are found before the store is opened: they leave no row behind.
     config = None if args.resume is not None else _new_config(args, registry)
-    check_store_outside_datasets(args)  # after the configuration: a --root the dataset cannot take is said first
     if args.resume is not None:
-        _check_run_to_resume(args)  # nothing is created for a run that is not there
+        _check_run_to_resume(args, registry)  # nothing is created for a run that is not there
+    check_store_outside_datasets(args)  # after the configuration: a --root the dataset cannot take is said first
     store = None if args.no_store else ResultStore(args.store, no_store_option=args.resume is None)
     try:
         return _execute(args, out, err, registry, store, config)
@@ -150,14 +150,24 @@ def _new_config(args: argparse.Namespace, registry):
     return config  # its folder is stored as an absolute path (RunConfig.to_dict): a resume from elsewhere finds it
 
 
-def _check_run_to_resume(args: argparse.Namespace) -> None:
+def _check_run_to_resume(args: argparse.Namespace, registry) -> None:
     """Refuse a ``--resume`` of a run that is not in the store it names before that store is opened for writing,
     which would create it: a missing ``--store`` path is refused as the reading commands refuse it (likely
-    mistyped), and nothing is written anywhere."""
+    mistyped), and nothing is written anywhere. A ``--root`` for a run of a dataset that reads no folder (synthetic)
+    is refused as such, before the store is checked against that folder."""
+    from merbench.config import NO_FOLDER
+    from merbench.errors import MerbenchError
     from merbench.store import ResultStore
 
     with ResultStore(args.store, create=False) as reader:
-        reader.resolve_id(args.resume)
+        dataset = reader.run_row(args.resume)["dataset"]
+    if args.root is not None:
+        try:
+            reads_root = registry.get("datasets", dataset).reads_root
+        except MerbenchError:
+            return  # a dataset plugin not installed here: said when the run is read
+        if not reads_root:
+            raise UsageError(NO_FOLDER.format(name=dataset, root=args.root))
 
 
 def _execute(args: argparse.Namespace, out: Console, err: Console, registry, store, config) -> int:
@@ -322,7 +332,7 @@ def _check_not_running(args: argparse.Namespace, row) -> tuple[tuple[str, int | 
     if status == "complete":
         raise UsageError(f"run {run_id} is complete; nothing to resume (see `merbench show {run_id}`)")
     if status != "running":
-        return None, []
+        return None, [f"--force is not needed: run {run_id} is {status}, not running"] if args.force else []
     holder = f"process {row['pid']} on {row['host']}"
     why = unchecked_holder(row)
     if why is None:
