@@ -844,12 +844,12 @@ class ResultStore:
             if missing:
                 raise UsageError(f"no run {some_of(missing, 5)} in the results store {self.path} any more (deleted "
                                  "meanwhile?); nothing was deleted: see `merbench runs`")
-            running = [row for row in rows.values() if status_of(row) == "running"
-                       and not (force and unchecked_holder(row) is not None)]
+            now = {run_id: status_of(row) for run_id, row in rows.items()}
+            running = still_running([row for run_id, row in rows.items() if now[run_id] == "running"], force)
             if running:
                 raise UsageError(running_error(running))
-            changed = [f"{run_id} is {status_of(rows[run_id])} (it was {listed[run_id]})" for run_id in ids
-                       if status_of(rows[run_id]) != listed[run_id]]
+            changed = [f"{run_id} is {now[run_id]} (it was {listed[run_id]})" for run_id in ids
+                       if now[run_id] != listed[run_id]]
             if changed:
                 raise UsageError(f"run {some_of(changed, 5)} since it was listed; nothing was deleted: run the command "
                                  "again to see what it deletes now")
@@ -956,15 +956,15 @@ class ResultStore:
         Only the columns a summary shows are read (not each run's result, which a store of a year's runs holds by
         the gigabyte); the status is filtered in SQL but for ``running`` rows, whose process is looked at
         (``status_of``), and the fold counts and scores are read for the runs returned only."""
+        if len(run_ids) > RESULTS_READ_AT_ONCE:  # SQLite's limit on the values of one statement
+            runs = [run for some in _batches(run_ids, RESULTS_READ_AT_ONCE)
+                    for run in self.list_runs(model, dataset, protocol, status, None, some)]
+            return sorted(runs, key=lambda run: (run.created, run.id), reverse=True)[:limit or None]
         clauses, params = [], []
         for column, value in (("model", model), ("dataset", dataset), ("protocol", protocol)):
             if value:
                 clauses.append(f"r.{column} = ?")
                 params.append(value)
-        if len(run_ids) > RESULTS_READ_AT_ONCE:  # SQLite's limit on the values of one statement
-            runs = [run for some in _batches(run_ids, RESULTS_READ_AT_ONCE)
-                    for run in self.list_runs(model, dataset, protocol, status, None, some)]
-            return sorted(runs, key=lambda run: (run.created, run.id), reverse=True)[:limit or None]
         if run_ids:
             clauses.append(f"r.id IN ({', '.join('?' for _ in run_ids)})")
             params.extend(run_ids)
@@ -1151,6 +1151,12 @@ def status_of(row: sqlite3.Row) -> str:
     if status == "running" and row["host"] == socket.gethostname() and (not row["pid"] or holder_gone(row)):
         return "interrupted"
     return status
+
+
+def still_running(rows: Sequence[sqlite3.Row], force: bool = False) -> list[sqlite3.Row]:
+    """Of runs that read ``running`` (``status_of``), those a delete must leave: all of them, but with ``force`` the
+    ones whose process merbench cannot check from here (``unchecked_holder``), which the user says are gone."""
+    return [row for row in rows if not (force and unchecked_holder(row) is not None)]
 
 
 def running_error(rows: Sequence[sqlite3.Row]) -> str:

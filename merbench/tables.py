@@ -414,9 +414,9 @@ def print_item(console: Console, line: str) -> None:
     """An indented item of a list under a heading, taken literally: on a terminal wrapped at spaces with its
     continuation lines indented further (``hanging_lines``), so that they are not read as items of their own; in a
     pipe or log on one line."""
-    lines = [line] if console.soft_wrap else hanging_lines(printable(line), console.width)
-    for part in lines:
-        console.print(Text(printable(part)), highlight=False, soft_wrap=True)
+    shown = printable(line)
+    for part in [shown] if console.soft_wrap else hanging_lines(shown, console.width):
+        console.print(Text(part), highlight=False, soft_wrap=True)
 
 
 def print_error(console: Console, message: str) -> None:

@@ -47,8 +47,8 @@ def yaml_fault(exc: yaml.YAMLError, text: str = "") -> str:
     if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.position, int):
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - text.rfind("\n", 0, exc.position)
-        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
-        return f"at line {line}, column {column}: the character U+{code:04X}, which YAML does not allow; remove it"
+        return (f"at line {line}, column {column}: the character U+{int(exc.character):04X}, which YAML does not "
+                "allow; remove it")  # PyYAML gives the code point
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None or exc.problem_mark is None:
         return f"({' '.join(str(exc).split())})"
     context = ""

@@ -114,6 +114,12 @@ def _loaded(path: Path):
         return exc if isinstance(exc, DataError) else DataError(str(exc))
 
 
+def _checks_record(checks) -> dict:
+    """What an audited file's ``--json`` record says of its checks: whether all passed, and each check."""
+    return {"passed": all(check.passed for check in checks),
+            "checks": [{"name": c.name, "passed": c.passed, "finding": c.detail} for c in checks]}
+
+
 def _checks_table(title: str, checks) -> object:
     """The table of one audited file's checks."""
     from merbench.tables import TEXT, Column, DataTable, styled
@@ -132,8 +138,7 @@ def _audit_result(path: Path, result, out: Console) -> dict:
     checks = audit_result(result)
     print_table(out, _checks_table(f"Audit of {path} ({result.model} on {result.dataset}, {result.protocol})", checks))
     return {"file": str(path), "readable": True, "run_id": result.run_id, "model": result.model,
-            "dataset": result.dataset, "protocol": result.protocol, "passed": all(check.passed for check in checks),
-            "checks": [{"name": c.name, "passed": c.passed, "finding": c.detail} for c in checks]}
+            "dataset": result.dataset, "protocol": result.protocol, **_checks_record(checks)}
 
 
 def _audit_summary(path: Path, summary: dict, store_path, out: Console) -> dict:
@@ -149,5 +154,4 @@ def _audit_summary(path: Path, summary: dict, store_path, out: Console) -> dict:
                                    f"runs in {store.path})", checks))
     return {"file": str(path), "readable": True, "kind": "leakage", "model": summary["model"],
             "dataset": summary["dataset"], "protocol": summary.get("protocol"), "store": str(store.path),
-            "passed": all(check.passed for check in checks),
-            "checks": [{"name": c.name, "passed": c.passed, "finding": c.detail} for c in checks]}
+            **_checks_record(checks)}

@@ -82,10 +82,11 @@ def _refuse_unmatched(store, args: argparse.Namespace) -> None:
     from merbench.wording import counted
 
     given = [(name, getattr(args, name)) for name in FILTERS if getattr(args, name)]
-    if not given or not store.complete_names(given[0][0]):
+    held = {name: store.complete_names(name) for name, _ in given}
+    if not given or not held[given[0][0]]:
         return  # no complete run at all: build_comparison says so
     filters = " ".join(f"--{name} {' '.join(values)}" for name, values in given)
-    names = names_held([name for name, _ in given], store.complete_names)
+    names = names_held(list(held), held.__getitem__)
     together = f"; the {counted(given, 'filter')} must all match one run" if len(given) > 1 else ""
     raise UsageError(f"no complete runs match {filters}; the store's complete runs have these {names} "
                      f"({MATCHED_EXACTLY}{together})")

@@ -109,7 +109,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.commands.runs import runs_table
     from merbench.errors import UsageError
-    from merbench.store import ResultStore, running_error, unchecked_holder
+    from merbench.store import ResultStore, running_error, still_running
     from merbench.tables import print_table
     from merbench.wording import counted, plural
 
@@ -122,7 +122,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if not runs:
         out.print(escape(empty), highlight=False)
         return 0
-    refused = [row for row in running if not (args.force and unchecked_holder(row) is not None)]
+    refused = still_running(running, args.force)
     if refused:
         raise UsageError(running_error(refused))
     table = runs_table(path, runs, advice=False)

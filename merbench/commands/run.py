@@ -309,7 +309,7 @@ def _resumed(args: argparse.Namespace, store, registry) -> _Resumed:
                         f"{exc}); the store was changed outside merbench. Start the run again without --resume") from None
     for kind, name in plugins:
         registry.get(kind, name)
-    config = _on_this_machine(args, config, row["id"], registry)
+    config = _on_this_machine(args, config, row["id"])
     filled = _fill_unrecorded_options(config, registry)
     if filled:
         options = ", ".join(text.partition("=")[0] for text in filled)
@@ -354,16 +354,13 @@ def _take_over(store, run_id: str, host: str, pid: int | None) -> None:
                          "--force` again")
 
 
-def _on_this_machine(args: argparse.Namespace, config, run_id: str, registry):
-    """The stored configuration with this machine's ``--root`` and ``--device`` where given; a stored dataset folder
-    that is not here is refused with the option that gives it."""
-    from merbench.config import NO_FOLDER
-
+def _on_this_machine(args: argparse.Namespace, config, run_id: str):
+    """The stored configuration with this machine's ``--root`` and ``--device`` where given (a ``--root`` for a
+    dataset that reads no folder was refused by ``_check_run_to_resume``); a stored dataset folder that is not here
+    is refused with the option that gives it."""
     if args.device is not None:
         config = dataclasses.replace(config, device=args.device)
     if args.root is not None:
-        if not registry.get("datasets", config.dataset).reads_root:
-            raise UsageError(NO_FOLDER.format(name=config.dataset, root=args.root))
         return dataclasses.replace(config, root=args.root)
     root = config.root
     if root is not None and not Path(root).is_dir():
