@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,10 +24,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from merbench.config import NO_FOLDER, resolve_section
+from merbench.config import NO_FOLDER, layout_docs, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
-from merbench.datafiles import check_cache_outside_dataset, check_root_folder, decode_image, undecodable
-from merbench.errors import MerbenchError, PluginError, UsageError, error_line
+from merbench.datafiles import (check_cache_outside_dataset, check_root_folder, decode_image, option_folders,
+                                undecodable)
+from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.wording import counted, plural
 
 IMAGE_PREPROCESSOR = "image"
@@ -237,7 +239,31 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     if not isinstance(dataset, Dataset):
         raise PluginError(f"{plugin}: its load() returned {_a(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
     check_samples(dataset, plugin)
+    check_frames_inside(dataset, plugin, [root, cache_dir, *option_folders(root, options, spec.options).values()])
+    if not dataset.samples and not dataset.summary.get("skipped_rows"):
+        where = f"under --root {root}" if root is not None else "(it reads no folder)"
+        raise DataError(f"{plugin}: its load() found no samples {where}: check that --root is the dataset's own folder "
+                        f"(the layout it expects is in {layout_docs(registry, name)}) and the dataset options given "
+                        "(`merbench datasets list` lists them)")
     return drop_classes_without_samples(dataset)
+
+
+def check_frames_inside(dataset: Dataset, plugin: str, folders: Sequence[Path | None]) -> None:
+    """Refuse a loaded dataset whose frame files lie outside every folder it may read (``--root``, the folders its
+    options name, the cache where a loader may write decoded frames): judged on the path as written, ``..`` folded
+    and links not followed, as a manifest's paths are, so that a link inside the root to frames kept on another disk
+    is fine. A dataset that reads no folder (generated) is not checked."""
+    if folders[0] is None:
+        return
+    allowed = [os.path.join(os.path.abspath(folder), "") for folder in folders if folder is not None]
+    for position, sample in enumerate(dataset.samples):
+        for frame in sample.frames:
+            written = os.path.abspath(frame)
+            if not any(written.startswith(folder) for folder in allowed):
+                raise PluginError(
+                    f"{plugin}: {_which(sample, position, len(dataset.samples))}: its frame {frame} lies outside "
+                    f"--root {folders[0]}; a loader gives only files under --root (no '..' part, no absolute path "
+                    f"elsewhere), so that a run reads the dataset it was given: {DATASET_FIX}")
 
 
 def drop_classes_without_samples(dataset: Dataset) -> Dataset:

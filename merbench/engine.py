@@ -37,7 +37,7 @@ from merbench.errors import (MerbenchError, PluginError, RunFailed, UsageError, 
                              early_stopping_without_epochs, error_line)
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
-from merbench.wording import counted, number_text
+from merbench.wording import counted, model_options_hint, number_text
 
 
 @dataclass(frozen=True)
@@ -374,7 +374,7 @@ def build_error(plugin: str, exc: BaseException) -> PluginError:
     if checkpoint_refusal(text) != text:
         return PluginError(f"{plugin}: could not build the model: {checkpoint_refusal(text)}")
     return PluginError(f"{plugin}: its build() raised {error_line(exc)}; "
-                       "check the model options given (`merbench info MODEL` lists them) and the plugin's build(), "
+                       f"check the model options given ({model_options_hint(plugin)}) and the plugin's build(), "
                        "or report it to the plugin's author")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from merbench.contracts import Fold, FoldOutput
 from merbench.errors import MerbenchError, PluginError, RunFailed, error_line
+from merbench.wording import model_options_hint
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
 ALL_NORMALISATION = "feature mean/std (StandardScaler) fitted on ALL samples, test samples included (leaky)"
@@ -111,7 +112,7 @@ def _plugin_call(method: Callable[..., Any], name: str, plugin: str, fold_index:
         raise
     except Exception as exc:  # the plugin's own code: any failure is the plugin's
         raise PluginError(f"fold {fold_index + 1}: {plugin}'s {name} raised {error_line(exc)}; check "
-                          "the model options given (`merbench info MODEL` lists them), or report it to the plugin's "
+                          f"the model options given ({model_options_hint(plugin)}), or report it to the plugin's "
                           "author") from exc
 
 

@@ -128,8 +128,10 @@ def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_cla
     try:
         with torch.device("meta"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. torch's "copying ... to a meta parameter is a no-op" per tensor
-            model = recipe()
+            model, on_meta = recipe(), True
     except PluginError:  # perhaps only the meta device: the real build says what is wrong, if anything is
+        on_meta = False
+    if not on_meta:  # built outside the handler: --debug shows the real build's traceback once, not chained to this
         model = recipe()
     check_model_kind(model, recipe.plugin)
 

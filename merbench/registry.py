@@ -267,8 +267,10 @@ class Registry:
             # get_hookimpls() is in registration order, so built-ins come first.
             for impl in hook.get_hookimpls():
                 record = by_name[impl.plugin_name]
+                calls: list[Any] = []
 
-                def register(item: Any, _kind=kind, _type=spec_type, _record=record) -> None:
+                def register(item: Any, _kind=kind, _type=spec_type, _record=record, _calls=calls) -> None:
+                    _calls.append(item)
                     self._add(_kind, _type, item, _record)
 
                 try:
@@ -285,6 +287,11 @@ class Registry:
                                          f"{type(returned).__name__}, which merbench ignores: a hook registers each "
                                          f"plugin by calling register(spec) (and {kind} go in "
                                          f"merbench_register_{kind})")
+                elif not calls:  # ModelPlugin(...) built and dropped: the plugin shows no error, its names are unknown
+                    self._report_problem(record.provider,
+                                         f"{record.provider}: merbench_register_{kind} in {_plugin_label(impl.plugin)} "
+                                         f"registered no {kind}: call register({spec_type.__name__}(...)) for each "
+                                         "one (a spec built without passing it to register is dropped)")
 
     def _check_model_inputs(self) -> None:
         """Report a model whose declared input no registered preprocessor produces: it cannot run (``merbench run``
@@ -352,7 +359,8 @@ class Registry:
             return
         if name in self._items[kind]:
             first = self._providers[(kind, name)]
-            message = f"{kind[:-1]} '{name}' from {provider} refused: the name is already registered by {first}"
+            message = (f"{kind[:-1]} '{name}' from {provider} refused: the name is already registered by {first}; "
+                       f"give yours another name (each {kind[:-1]} name belongs to one plugin)")
             if first.builtin and provider.builtin:
                 raise PluginError(message)
             self._report(record, message)
@@ -509,7 +517,8 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
             problems.append(f"it declares option_ranges['{option}']: {exc}")
             continue
         rules[option] = rule
-        problem = _default_problem(str(option), options[option], rule)
+        problem = _default_problem(str(option), options[option], rule) or _text_range_problem(str(option),
+                                                                                              options[option], rule)
         if problem:
             problems.append(problem)
     for profile, values in dict(getattr(spec, "profiles", {}) or {}).items():
@@ -526,6 +535,12 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                 problems.append(f"its profile '{profile}' sets '{option}', which is not one of its options "
                                 f"({listed}); {_fix(str(option), options, 'add it to options or drop it from the profile')}"
                                 " (a profile may only set keys of options)")
+                continue
+            kind, default_kind = _value_kind(value), _value_kind(options[option])
+            if kind and default_kind and kind != default_kind:  # --set converts to the default's kind: 6 to [6]
+                problems.append(f"its profile '{profile}' sets {option}={value!r}, {kind}, but its default "
+                                f"{options[option]!r} is {default_kind}; --set converts every value to the default's "
+                                "kind, so give both the same kind")
             elif option in rules:
                 try:
                     coerce(str(option), value, options[option], rules[option])
@@ -533,6 +548,32 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                     problems.append(f"its profile '{profile}' sets {exc}, as its option_ranges declare; "
                                     "change the profile's value or the range")
     return problems
+
+
+def _value_kind(value: Any) -> str | None:
+    """An option value's kind as ``--set`` converts to it: ``a list``, ``a number``, ``true or false``, ``text``;
+    ``None`` for an unset value (``None``, ``""``), which any kind may replace."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "text" if isinstance(value, str) else None
+
+
+def _text_range_problem(option: str, default: Any, rule: Any) -> str | None:
+    """Why a text default cannot have a number range as its rule (``"12"`` with ``">= 1"``): ``--set`` converts a
+    value to the default's kind, so every value would stay text and the range would never be applied."""
+    from merbench.config import Range, parse_rule
+
+    if isinstance(default, str) and default and isinstance(parse_rule(rule), Range):
+        return (f"its default {option}={default!r} is text, but its option_ranges rule {rule!r} is a number range, "
+                "which --set would never apply (it keeps a text option's values text); write the default as a "
+                "number, or give the rule as a tuple of text choices")
+    return None
 
 
 def _protocol_problems(kind: str, spec: Any) -> list[str]:

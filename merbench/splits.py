@@ -94,7 +94,8 @@ def check_fold_contract(folds: Any, n_samples: int, who: str) -> None:
                               f"and stored folds are told apart by it); give each fold its own, e.g. "
                               f"Fold({number - 1}, train, test); {fix}")
         if int(index) != number - 1:
-            raise PluginError(f"{who}: fold {number} of the list has index {index}; the indices are the folds' "
+            raise PluginError(f"{who}: the fold at place {number - 1} of the list (counting from 0) has index {index}; "
+                              f"the indices are the folds' "
                               f"places in the list, 0, 1, 2, ... (results, stored folds and per-fold leakage are "
                               f"matched by them): Fold({number - 1}, train, test); {fix}")
         if not isinstance(index, int):  # a numpy integer: the contract's int, as training and the store expect

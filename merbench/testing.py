@@ -118,8 +118,9 @@ def conformance_names(registry: Any = None, distribution: str | None = None) -> 
     """Model names to check: every registered model (a family by its examples), optionally of one distribution.
 
     With ``distribution``, a ``ConformanceError`` when that distribution has no
-    merbench entry point installed, or when one of its plugins failed to load
-    (the error names what failed: an import error, a wrong hook). A model that
+    merbench entry point installed, when one of its plugins failed to load
+    (the error names what failed: an import error, a wrong hook), or when it
+    registers no model (a test parametrized over no names would pass). A model that
     registered but cannot run (``PluginRecord.problems``: no preprocessor produces
     its declared input) is still named, so that ``assert_conformant`` fails that
     model with the reason and the distribution's other models are checked.
@@ -133,6 +134,11 @@ def conformance_names(registry: Any = None, distribution: str | None = None) -> 
         if distribution is not None and not _same_distribution(provider.distribution, distribution):
             continue
         names.extend(spec.examples if spec.name.endswith(":") else [spec.name])
+    if distribution is not None and not names:
+        raise ConformanceError(
+            f"the distribution '{distribution}' registers no model, so there is nothing to check: its "
+            "merbench_register_models hook must call register(ModelPlugin(...)) for each model (`merbench plugins` "
+            "shows what each plugin registered)")
     return names
 
 

@@ -3,6 +3,7 @@ scores as percentages shown one way everywhere."""
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence, Sized
 
@@ -73,3 +74,10 @@ def default_text(value: object) -> str:
     """An option's default as the listings show it: ``(unset)`` for an option with none (``None``, ``""``, ``[]``),
     which an empty cell or ``name=`` would leave unclear."""
     return "(unset)" if value is None or value == "" or value == [] else str(value)
+
+
+def model_options_hint(plugin: str) -> str:
+    """Where a model's options are listed, for a message about ``plugin`` (``model plugin 'NAME' (DIST VERSION)``,
+    as ``Registry.label`` names it): ``merbench info NAME``, or with a placeholder when the label names no model."""
+    named = re.match(r"model plugin '([^']+)'", plugin)
+    return f"`merbench info {named.group(1) if named else 'MODEL'}` lists them"

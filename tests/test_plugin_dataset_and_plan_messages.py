@@ -64,7 +64,8 @@ def test_a_builtin_corpus_still_points_to_docs_datasets(run_cli, tmp_path):
 
 def test_datasets_check_names_the_dataset_as_typed(corpus, run_cli, tmp_path):
     message = _error(run_cli("datasets", "check", "mycorpus", "--root", str(tmp_path)))
-    assert "dataset 'mycorpus' has no usable samples" in message and "dataset 'd'" not in message
+    assert "dataset plugin 'mycorpus' (merbench-mycorpus 0.1): its load() found no samples" in message
+    assert "'d'" not in message
 
 
 def test_folds_that_could_not_go_to_workers_are_recorded_as_trained_one_after_another(corpus, run_cli, tmp_path):

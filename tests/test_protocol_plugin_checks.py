@@ -176,7 +176,8 @@ def test_fold_indices_are_the_folds_places_in_the_list(indices):
 
     train, test = np.arange(0, 4), np.arange(4, 8)
     folds = [Fold(indices[0], train, test), Fold(indices[1], test, train)]
-    with pytest.raises(PluginError, match=r"^who: fold \d of the list has index \d+; the indices are the folds' "
+    with pytest.raises(PluginError, match=r"^who: the fold at place \d of the list \(counting from 0\) has index \d+; "
+                                          r"the indices are the folds' "
                                           r"places in the list, 0, 1, 2, \.\.\."):
         check_fold_contract(folds, 8, "who")
 
@@ -193,8 +194,8 @@ def test_numpy_integer_fold_indices_become_ints():
 
 
 @pytest.mark.parametrize("protocol, says", [
-    ("p-reorder", "fold 1 of the list has index 1; the indices are the folds' places in the list, 0, 1, 2, ..."),
-    ("p-fromone", "fold 1 of the list has index 1; the indices are the folds' places in the list"),
+    ("p-reorder", "the fold at place 0 of the list (counting from 0) has index 1; the indices are the folds' places in the list, 0, 1, 2, ..."),
+    ("p-fromone", "the fold at place 0 of the list (counting from 0) has index 1; the indices are the folds' places in the list"),
     ("p-drifting", "its split() gave other folds when called again with the same data and seed (0); merbench splits "
                    "before the run and again in it, and a seed must give one set of folds: draw from "
                    "np.random.default_rng(seed), never the global random state"),
