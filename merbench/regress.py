@@ -74,7 +74,7 @@ from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
-from merbench.wording import SCORE_DIGITS, number_text, percent, plural
+from merbench.wording import SCORE_DIGITS, percent, plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
 
@@ -706,9 +706,9 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
     """One line per paper-reported score of the entry's model, beside the measured value of that metric.
 
     Both are in % as the check's table shows scores: the measured one with one
-    decimal (``wording.percent``), the paper's as published ("ststnet uf1:
-    measured 41.0 %, paper 73.53 % (megc2019 · megc2019; different data and
-    protocol)"). The paper's dataset and protocol are named, and "different
+    decimal (``wording.percent``), the paper's with two, as published and as
+    ``merbench info`` prints it (99.00, not 99; "ststnet uf1: measured 41.0 %,
+    paper 73.53 % (megc2019 · megc2019; different data and protocol)"). The paper's dataset and protocol are named, and "different
     data" or "different protocol" says when they are not the entry's.
     """
     try:
@@ -723,7 +723,7 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
                    if not same]
         why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
         here = f"measured {percent(measured[metric])} %, " if metric in measured else ""
-        notes.append(f"{entry.model} {metric}: {here}paper {number_text(score.value)} % "
+        notes.append(f"{entry.model} {metric}: {here}paper {score.value:.2f} % "
                      f"({score.dataset} · {score.protocol}; {why})")
     return notes
 

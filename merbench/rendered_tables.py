@@ -26,6 +26,7 @@ line, so no table escapes the check; a mention inside a sentence is not a marker
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,6 @@ MARKER_LINE = re.compile(r"^<!-- (?P<close>/)?merbench:table\b.*$", re.MULTILINE
 OPENING = re.compile(r"<!-- merbench:table [\w-]+ \S+ -->")
 CLOSING = "<!-- /merbench:table -->"
 INDEPENDENT = ("subject-10fold", "loso", "megc2019", "cross-dataset")
-ROOT = Path(__file__).resolve().parent.parent
 MEAN_STD = "Mean ± std over the runs. "
 
 
@@ -121,7 +121,7 @@ def _code(value: Any) -> str:
 
 def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
     derived = measured[0].derived
-    path = baseline.path.relative_to(ROOT) if baseline.path.is_absolute() and baseline.path.is_relative_to(ROOT) else baseline.path
+    path = baseline.path  # as the marker names it (render_text), wherever the checkout or the installed merbench is
     runs = sorted({int(m.derived.get("runs", 0)) for m in measured})
     seeds = derived.get("seeds", [])
     threads = ",".join(str(t) for t in derived.get("threads", []))
@@ -254,7 +254,7 @@ def render_text(text: str, root: Path, registry: Any = None, where: str = "docum
         if kind in SUMMARY_RENDERERS:
             body = SUMMARY_RENDERERS[kind](load_summary(path, f"{where}: marker file"), match["baseline"])
         else:
-            body = RENDERERS[kind](load_baseline(path), registry)
+            body = RENDERERS[kind](dataclasses.replace(load_baseline(path), path=Path(match["baseline"])), registry)
         return f"{match['open']}<!-- generated from {match['baseline']}: do not edit by hand -->\n{body}\n{match['close']}"
 
     check_markers(text, where)

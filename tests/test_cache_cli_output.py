@@ -275,3 +275,16 @@ def test_cache_info_says_why_its_total_is_less_than_its_rows_add_up_to(filled_ca
     assert len(rows) == 2 and listed > total
     assert f"{total} entries in all (the rows count {listed}: an input two rows produce identically is stored " \
         "once and counted in each)" in result.out
+
+
+def test_preprocess_without_a_model_says_a_run_reuses_it_only_with_the_same_chain(run_cli, fresh_cache):
+    """`preprocess --dataset synthetic` filled flow-uvs 3×N×N, which convmixer's run (u, v only) never reads."""
+    generic = run_cli("preprocess", "--dataset", "synthetic", "--profile", "quick", "--quiet", *TINY)
+    assert generic.code == 0, generic.err
+    said = " ".join(generic.err.split())
+    assert ("Note: without --model this prepared the chain a run picks from the dataset alone (flow, with the options "
+            "given); a run reuses these entries only when its model reads the same chain") in said
+    assert "give --model NAME to prepare exactly what that model's run reads" in said
+    for_model = run_cli("preprocess", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                        *TINY)
+    assert for_model.code == 0 and "without --model" not in for_model.err

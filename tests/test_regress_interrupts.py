@@ -225,3 +225,17 @@ def test_the_interruption_line_without_a_store_or_after_the_last_entry():
         "1 of 2 entries finished and is stored (entry 1), and 3 of the 4 runs of entry 2; run the same command with "
         "--stored to keep them, continue the interrupted entry 2 (ststnet · synthetic · subject-10fold) from its "
         "finished folds and run the rest")
+
+
+def test_a_papers_whole_number_score_shows_with_two_decimals_as_info_prints_it():
+    """convmixer's paper gives F1 99 and precision 97.3: regress said "paper 99 %", info "99.00"."""
+    from pathlib import Path
+
+    from merbench.registry import get_registry
+    from merbench.regress import parse_baseline, reported_notes
+
+    entry = parse_baseline({"version": 1, "entries": [{"model": "convmixer", "dataset": "synthetic"}]},
+                           Path("b.yaml")).entries[0]
+    notes = reported_notes(entry, get_registry(), [])
+    assert any(" f1: paper 99.00 % (" in note for note in notes), notes
+    assert any(" precision: paper 97.30 % (" in note for note in notes), notes

@@ -174,3 +174,13 @@ def test_the_default_profile_baseline_still_holds(run_cli):
     result = run_cli("--format", "plain", "regress", "--baseline", str(ROOT / "benchmarks" / "baselines" / "synthetic-default.yaml"),
                      "--quiet", "--no-store")
     assert result.code == 0, result.out
+
+
+def test_a_checkout_elsewhere_renders_the_same_tables(tmp_path):
+    """The provenance line names the baseline as the marker does, not as a path under the installed merbench: a
+    clean clone checked with another clone's (or an installed) merbench was said to be stale."""
+    clone = tmp_path / "clone"
+    shutil.copytree(ROOT / "benchmarks", clone / "benchmarks")
+    shutil.copy(ROOT / "README.md", clone / "README.md")
+    assert stale_files([clone / "README.md"], clone, get_registry()) == []
+    assert str(tmp_path) not in render_text((clone / "README.md").read_text(encoding="utf-8"), clone, get_registry())

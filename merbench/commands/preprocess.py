@@ -61,6 +61,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.progress import RichProgress
     from merbench.registry import get_registry
     from merbench.dataset_check import loader_skip_note
+    from merbench.escaping import printable
     from merbench.runner import load_dataset
 
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
@@ -114,6 +115,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if "skipped" in result.details:
         err.print(Text(skipped_clips_text(result.details["skipped"]), style="yellow"), highlight=False)
     out.print(escape(f"Cache: {cache_dir} (see `merbench cache info`)"), highlight=False)
+    if not config.model:  # each model reads its own chain options (convmixer: u, v only), so nothing may be reused
+        err.print(Text(printable(
+            f"Note: without --model this prepared the chain a run picks from the dataset alone ({chain.names}, with "
+            "the options given); a run reuses these entries only when its model reads the same chain with the same "
+            "options: give --model NAME to prepare exactly what that model's run reads"), style="yellow"),
+            highlight=False)
     if args.json is not None:
         summary = {
             "dataset": config.dataset, "chain": chain.names, "produces": chain.produces,
