@@ -154,6 +154,16 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def _first_signal_was_sigterm(stopped: BaseException | None) -> bool:
+    """Whether the signal that stopped the command was SIGTERM: a Ctrl-C that lands while the command cleans up
+    after a SIGTERM raises over it, so the first one is found among the exceptions it was raised in."""
+    while stopped is not None:
+        if isinstance(stopped, Terminated):
+            return True
+        stopped = stopped.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``merbench`` console script; returns the exit code."""
     skip_final_collection()
@@ -206,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;
         # a command line run is about to end, a call from Python gets its handler back.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        terminated = isinstance(sys.exc_info()[1], Terminated)
+        terminated = _first_signal_was_sigterm(sys.exc_info()[1])
         err.print("merbench: terminated (SIGTERM)" if terminated else "merbench: interrupted")
         if argv is not None:
             signal.signal(signal.SIGINT, previous)

@@ -446,7 +446,7 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
             trained.reused_seconds += stored.record.seconds or 0.0
             progress.advance("folds", 1)
         else:
-            todo.append(FoldTask(fold, config.seed * 1000 + fold.index))
+            todo.append(FoldTask(fold, config.seed * 1000 + fold.index, of=len(plan.folds)))
 
     def fold_done(task: FoldTask, output: FoldOutput) -> None:
         fold = task.fold

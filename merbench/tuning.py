@@ -357,7 +357,8 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
                 data = FoldData(inputs, labels, subjects)
                 job = _job(ctx, config, inputs)
                 executor, job = _executor(ctx, config, job, data, len(inner))
-                tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index)) for fold in inner]
+                tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index), of=len(inner))
+                         for fold in inner]
                 executor.run(job, data, tasks, on_done, relay)
         except (RunFailed, PluginError, UsageError) as exc:
             text = f"inner {exc}" if str(exc).startswith("fold ") else str(exc)  # the engine's "fold N" is inner
@@ -511,7 +512,7 @@ def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict
     job = _job(ctx, config, inputs)
     executor, job = _executor(ctx, config, job, data, 1)
     outputs: list[Any] = []
-    executor.run(job, data, [FoldTask(outer, ctx.base.seed * 1000 + outer.index)],
+    executor.run(job, data, [FoldTask(outer, ctx.base.seed * 1000 + outer.index, of=len(ctx.outer_folds))],
                  lambda task, output: outputs.append(output), _Relay(ctx.progress))
     output = outputs[0]
     metrics = _scored(ctx, outer, output, ctx.labels, job.recipe.plugin)

@@ -46,3 +46,26 @@ def test_a_clear_stopped_part_way_says_how_to_finish(run_cli, fresh_cache, monke
     result = run_cli("cache", "clear", "--yes")
     assert result.code == 130
     assert "run `merbench cache clear --yes` again to finish" in " ".join(result.err.split())
+
+
+def test_clear_counts_what_it_removes_of_an_interrupted_clear(run_cli, interrupted_clear, fresh_cache):
+    """It said "Removed nothing ... (0 B)" while it deleted the folder an earlier clear had moved aside."""
+    result = run_cli("cache", "clear", "--yes")
+    assert result.code == 0, result.err
+    said = " ".join(result.out.split())
+    assert (f"Removed 1 folder an interrupted clear left (.preprocess.deleting.4242.1796503920532241168) from "
+            f"{fresh_cache} (2.0 KiB)") in said, said
+    assert not interrupted_clear.exists()
+
+
+def test_a_folder_already_moved_aside_is_not_renamed_again(interrupted_clear, monkeypatch):
+    """Each interrupted clear lengthened its name by another ``.deleting.PID.NS``, until a rename would fail."""
+    renamed = []
+    monkeypatch.setattr(cache_command.os, "replace", lambda source, target: renamed.append((source, target)))
+    cache_command._remove(interrupted_clear)
+    assert renamed == [] and not interrupted_clear.exists()
+
+
+def test_cache_info_counts_one_leftover_in_the_singular(run_cli, interrupted_clear):
+    result = run_cli("cache", "info")
+    assert "1 temporary file or folder (2.0 KiB" in " ".join(result.out.split()), result.out

@@ -345,9 +345,9 @@ def test_an_interrupted_grid_continues_the_interrupted_cell_with_stored(run_cli,
 def test_an_interrupted_grid_with_no_finished_cell_does_not_say_cells_are_stored():
     from merbench.commands.grid import interrupted_note
 
-    assert interrupted_note([], "local").startswith("No cell finished; run the same command with --stored to "
-                                                    "continue the interrupted cell")
-    assert "merbench run --resume ID" in interrupted_note([], "ray")
+    assert interrupted_note([], "local", 2).startswith("No cell finished; run the same command with --stored to "
+                                                       "continue the interrupted cell")
+    assert "merbench run --resume ID" in interrupted_note([], "ray", 2)
 
 
 def test_an_interrupted_cell_that_cannot_be_continued_is_trained_anew(run_cli, monkeypatch, tmp_path):

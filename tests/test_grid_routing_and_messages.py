@@ -220,10 +220,13 @@ def test_an_interruption_after_one_finished_cell_says_keep_it():
     from merbench.commands.grid import interrupted_note
 
     one, two = [SimpleNamespace(result=object())], [SimpleNamespace(result=object())] * 2
-    assert interrupted_note(one, "local").startswith("1 finished cell is stored; run the same command with --stored "
-                                                     "to keep it, continue the interrupted cell")
-    assert "--stored to keep them, continue" in interrupted_note(two, "local")
-    assert "--stored to keep it and run the rest" in interrupted_note(one, "ray")
+    assert interrupted_note(one, "local", 3).startswith("1 finished cell is stored; run the same command with "
+                                                        "--stored to keep it, continue the interrupted cell")
+    assert "--stored to keep them, continue" in interrupted_note(two, "local", 3)
+    assert "--stored to keep it and run the rest" in interrupted_note(one, "ray", 3)
+    assert interrupted_note(two, "local", 2) == ("Interrupted after every cell had ended: 2 finished cells are stored; "
+                                                 "run the same command with --stored to show the table without "
+                                                 "training again")
 
 
 @pytest.mark.parametrize("width, shown", [(40, False), (50, False), (100, True)])

@@ -345,3 +345,14 @@ def test_force_on_a_run_that_is_not_running_says_it_is_not_needed(tmp_path):
     assert _check_not_running(argparse.Namespace(force=True), row) == (
         None, [f"--force is not needed: run {run_id} is interrupted, not running"])
     assert _check_not_running(argparse.Namespace(force=False), row) == (None, [])
+
+
+def test_a_resumed_runs_folds_are_counted_among_the_runs_folds(interrupted, run_cli, tmp_path):
+    """After 1 of 3 folds was stored, the resume trained folds 2 and 3 and called them "Fold 2/2" and "Fold 3/2" (of the 2 left)."""
+    store, run_id, data = interrupted
+    copy = _copy(store, tmp_path)
+    resumed = run_cli("run", "--resume", run_id, "--store", str(copy), "--root", str(data))
+    assert resumed.code == 0, resumed.err
+    shown = _one_line(resumed.err)
+    assert "Fold 2/3 epochs" in shown, shown  # fold 3 may train in the worker process, whose epochs are not shown
+    assert "/2 epochs" not in shown

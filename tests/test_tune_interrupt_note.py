@@ -55,3 +55,19 @@ def test_the_note_without_a_count():
 
     assert interrupted_note(None, Path("/no/such/file")).startswith("No trial had finished")
     assert "or add --resume" in interrupted_note(None, Path(__file__))
+
+
+def test_a_second_ctrl_c_while_the_tune_stops_keeps_the_count_of_the_first():
+    """A Ctrl-C 0.3 s after the first raised over it, and the note lost "4 finished trials ... stored"."""
+    from merbench.commands.tune import _stored_trials
+
+    first = KeyboardInterrupt()
+    first.stored_trials = 4
+    try:
+        try:
+            raise first
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt  # the second, raised while the first was handled
+    except KeyboardInterrupt as second:
+        assert _stored_trials(second) == 4
+    assert _stored_trials(KeyboardInterrupt()) is None

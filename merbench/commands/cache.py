@@ -75,6 +75,8 @@ def _remove(path: Path) -> bool:
     doomed = path.parent / f".{path.name}.deleting.{os.getpid()}.{time.time_ns()}"
     moved = True
     try:
+        if path.match(DELETING):  # already moved aside by an interrupted clear: its name would only grow
+            raise OSError
         os.replace(path, doomed)
     except OSError:
         doomed, moved = path, False
@@ -272,8 +274,8 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
     shared = (f" (the rows count {listed}: an input two rows produce identically is stored once and counted in each)"
               if listed > summary["entries"] else "")
     out.print(f"{summary['entries']} entries in all{shared}, {summary['unindexed_entries']} not in any complete dataset run "
-              f"(e.g. an interrupted one: the next run reuses them); {summary['temporary_files']} temporary files "
-              f"or folders" + (f" ({human(summary['temporary_bytes'])}, left by interrupted writes; `merbench cache "
+              f"(e.g. an interrupted one: the next run reuses them); "
+              f"{counted(summary['temporary_files'], 'temporary file or folder', 'temporary files or folders')}" + (f" ({human(summary['temporary_bytes'])}, left by interrupted writes; `merbench cache "
                                "clear --yes` removes them)" if summary["temporary_files"] else ""), highlight=False)
     if summary["other"]:
         out.print(f"Also in the folder, not managed by `cache clear`: {escape(', '.join(summary['other']))}",
@@ -300,11 +302,10 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
                          "folder of your own (check MERBENCH_CACHE); nothing was removed. Point MERBENCH_CACHE at "
                          "merbench's cache, or move your files out")
     unfinished = sorted(root.glob(DELETING)) if root.is_dir() else []
+    left = f" and {counted(unfinished, 'folder')} an interrupted clear left ({unfinished[0].name})" if unfinished else ""
+    total += sum(_size(path)[1] for path in unfinished)
     if not args.yes:
-        what = ", ".join(f"{name}/ ({PARTS[name]})" for name, _ in targets) or "nothing"
-        if unfinished:
-            what += f" and {counted(unfinished, 'folder')} an interrupted clear left ({unfinished[0].name})"
-            total += sum(_size(path)[1] for path in unfinished)
+        what = (", ".join(f"{name}/ ({PARTS[name]})" for name, _ in targets) or "nothing") + left
         err.print(escape(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm"),
                   highlight=False)
         return 2
@@ -334,6 +335,7 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
 
         raise MerbenchError(f"could not remove {kept[0]}{f' and {len(kept) - 1} more' if len(kept) > 1 else ''} "
                             f"(read-only, or not yours to delete?): check the permissions of {root}")
-    out.print(escape(f"Removed {', '.join(f'{n}/' for n, _ in targets) or 'nothing'} from {root} ({human(total)})"),
+    removed = (', '.join(f'{n}/' for n, _ in targets) or ('' if unfinished else 'nothing')) + left
+    out.print(escape(f"Removed {removed.removeprefix(' and ')} from {root} ({human(total)})"),
               highlight=False)
     return 0

@@ -124,12 +124,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, cells: list, store: Any,
          target: Path | None = None) -> int:
-    from merbench.compare import build_comparison, comparison_table
     from merbench.environment import ReuseCheck
     from merbench.grid import run_grid
-    from merbench.outputs import write_output
     from merbench.progress import command_progress
-    from merbench.run_settings import changed_settings_of
 
     reuse = ReuseCheck("grid")
     other_software_of: dict[str, list[str]] = {}  # by run id: a reused run's software that is not this grid's
@@ -158,8 +155,23 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
             outcomes = run_grid(cells, registry, args.seeds, store, progress, report, reuse_stored=args.stored)
     except KeyboardInterrupt:
         if store is not None:
-            err.print(escape(interrupted_note(ended, executor)), highlight=False)
+            err.print(escape(interrupted_note(ended, executor, len(cells), args.json is not None)), highlight=False)
         raise
+    try:
+        return _show_grid(args, out, err, store, target, executor, outcomes, other_software_of, registry)
+    except KeyboardInterrupt:  # every cell has ended: only the table and the files are missing
+        if store is not None:
+            err.print(escape(interrupted_note(outcomes, executor, len(cells), args.json is not None)), highlight=False)
+        raise
+
+
+def _show_grid(args: argparse.Namespace, out: Console, err: Console, store, target, executor: str, outcomes: list,
+               other_software_of: dict[str, list[str]], registry) -> int:
+    """Print the grid's comparison table, its warnings and failed cells, and write ``--json``; the exit code."""
+    from merbench.compare import build_comparison, comparison_table
+    from merbench.outputs import write_output
+    from merbench.run_settings import changed_settings_of
+
     results = [outcome.result for outcome in outcomes if outcome.result is not None]
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     comparison = build_comparison(results, args.metric, args.stat, changed_settings_of(results, registry)) if results else None
@@ -204,12 +216,16 @@ def other_software_warnings(outcomes: list, other_software_of: dict[str, list[st
             for outcome in outcomes if other_software_of.get(str(outcome.run_id))]
 
 
-def interrupted_note(ended: list, executor: str) -> str:
-    """What a grid interrupted after the cells ``ended`` kept, and how to go on."""
+def interrupted_note(ended: list, executor: str, total: int, json_asked: bool = False) -> str:
+    """What a grid of ``total`` cells interrupted after the cells ``ended`` kept, and how to go on."""
     stored = [outcome for outcome in ended if outcome.result is not None]
     kept = (f"{counted(stored, 'finished cell')} {'is' if len(stored) == 1 else 'are'} stored" if stored
             else "No cell finished")
     keep = ("keep it" if len(stored) == 1 else "keep them") if stored else ""
+    if len(ended) >= total:  # stopped while the table was shown or the file written
+        return (f"Interrupted after every cell had ended: {kept[0].lower() + kept[1:]}; run the same command with "
+                f"--stored to show the table{' and write the --json file' if json_asked else ''} without training "
+                "again")
     if executor == "local":
         return (f"{kept}; run the same command with --stored to {keep + ', ' if stored else ''}continue the "
                 "interrupted cell from its finished folds and run the rest")

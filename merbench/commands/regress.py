@@ -159,8 +159,8 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     from merbench.progress import command_progress
     from merbench.environment import current_software
     from merbench.regress import (
-        DEFAULT_FLOOR, DEFAULT_K, Reuse, check_entry, entry_config, failed_checks, parse_baseline, run_error_text,
-        updated_document, write_baseline,
+        DEFAULT_FLOOR, DEFAULT_K, Reuse, check_entry, entry_config, failed_checks, file_stamp, parse_baseline,
+        run_error_text, updated_document, write_baseline,
     )
     from merbench.store import ResultStore
 
@@ -215,51 +215,56 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         if store is not None:
             store.close()
 
-    widened: list[str] = []
-    if args.update:
-        document = updated_document(baseline, measured, widened)
-        try:  # checked as the file will be read, before it is written: nothing invalid is ever written
-            rewritten = parse_baseline(document, args.baseline)
-        except UsageError as exc:
-            raise UsageError(f"{exc} (in the updated baseline; the file is not updated)") from None
-        write_baseline(args.baseline, document, baseline.read_as)
-        # The table shows the measured runs against the bands just written.
-        # --update measures every entry (no --model), so the rewritten file holds them in the same order.
-        measured = [(entry, result, derivation) for entry, (_, result, derivation) in zip(rewritten.entries, measured)]
-    checks = [(entry, failed_checks(entry) if result is None else check_entry(entry, result), result, errors.get(i))
-              for i, (entry, result, _) in enumerate(measured)]
-    _print_checks(out, args.baseline, checks, registry)
-    _print_reuses(out, [reuse for entry_reuses in reuses for reuse in entry_reuses])
-    _print_blind_bands(out, checks, args.update)
-    for note in widened:
-        out.print(Text(printable(f"Note: {note}."), style="yellow"), highlight=False)
-    if args.json is not None:
-        _write_json(json_target, args.baseline, checks, registry, reuses, updated=args.update)
-    if args.update:
-        how = f"{counted(args.seeds, 'seed')} × {counted(layouts, 'thread layout')} each" if args.seeds > 1 else "one run each"
-        out.print(f"Baseline {console_line(str(args.baseline))} updated from {counted(measured, 'entry')}, {how}.", highlight=False)
+    try:  # after the runs: a Ctrl-C now leaves every run stored, and the baseline as said
+        widened: list[str] = []
+        if args.update:
+            document = updated_document(baseline, measured, widened)
+            try:  # checked as the file will be read, before it is written: nothing invalid is ever written
+                rewritten = parse_baseline(document, args.baseline)
+            except UsageError as exc:
+                raise UsageError(f"{exc} (in the updated baseline; the file is not updated)") from None
+            write_baseline(args.baseline, document, baseline.read_as)
+            # The table shows the measured runs against the bands just written.
+            # --update measures every entry (no --model), so the rewritten file holds them in the same order.
+            measured = [(entry, result, derivation) for entry, (_, result, derivation) in zip(rewritten.entries, measured)]
+        checks = [(entry, failed_checks(entry) if result is None else check_entry(entry, result), result, errors.get(i))
+                  for i, (entry, result, _) in enumerate(measured)]
+        _print_checks(out, args.baseline, checks, registry)
+        _print_reuses(out, [reuse for entry_reuses in reuses for reuse in entry_reuses])
+        _print_blind_bands(out, checks, args.update)
+        for note in widened:
+            out.print(Text(printable(f"Note: {note}."), style="yellow"), highlight=False)
+        if args.json is not None:
+            _write_json(json_target, args.baseline, checks, registry, reuses, updated=args.update)
+        if args.update:
+            how = f"{counted(args.seeds, 'seed')} × {counted(layouts, 'thread layout')} each" if args.seeds > 1 else "one run each"
+            out.print(f"Baseline {console_line(str(args.baseline))} updated from {counted(measured, 'entry')}, {how}.", highlight=False)
+            return 0
+        failed = [(entry, check) for entry, entry_checks, _, _ in checks for check in entry_checks if not check.passed]
+        total = sum(len(entry_checks) for _, entry_checks, _, _ in checks)
+        for entry, _, _, error in checks:
+            if error is not None:
+                out.print(f"Run failed: {escape(entry.where)}: {escape(error)}", style="bold red", highlight=False)
+        if failed:
+            models = [entry.model for entry, _, _, _ in checks]
+            named = ", ".join(f"{entry.model} {check.metric} {check.status}"
+                              + (f" (entry {entry.number})" if models.count(entry.model) > 1 else "")
+                              for entry, check in failed)  # a model's entries told apart
+            statuses = {check.status for _, check in failed}
+            verdict = "outside their band" if statuses <= {"low", "high"} else "did not pass"
+            new = ""
+            if "new" in statuses:  # --update re-derives every entry: offered only when it accepts no other verdict
+                new = ("; new: no expected value yet" + (f": `merbench regress --baseline {args.baseline} --update` "
+                                                         "records the measured values" if statuses == {"new"} else ""))
+            out.print(f"FAILED: {len(failed)} of {counted(total, 'metric')} {verdict}: {escape(named)}{escape(new)}",
+                      style="bold red", highlight=False)
+            return 1
+        out.print(f"All {counted(total, 'metric')} within their band.", style="green", highlight=False)
         return 0
-    failed = [(entry, check) for entry, entry_checks, _, _ in checks for check in entry_checks if not check.passed]
-    total = sum(len(entry_checks) for _, entry_checks, _, _ in checks)
-    for entry, _, _, error in checks:
-        if error is not None:
-            out.print(f"Run failed: {escape(entry.where)}: {escape(error)}", style="bold red", highlight=False)
-    if failed:
-        models = [entry.model for entry, _, _, _ in checks]
-        named = ", ".join(f"{entry.model} {check.metric} {check.status}"
-                          + (f" (entry {entry.number})" if models.count(entry.model) > 1 else "")
-                          for entry, check in failed)  # a model's entries told apart
-        statuses = {check.status for _, check in failed}
-        verdict = "outside their band" if statuses <= {"low", "high"} else "did not pass"
-        new = ""
-        if "new" in statuses:  # --update re-derives every entry: offered only when it accepts no other verdict
-            new = ("; new: no expected value yet" + (f": `merbench regress --baseline {args.baseline} --update` "
-                                                     "records the measured values" if statuses == {"new"} else ""))
-        out.print(f"FAILED: {len(failed)} of {counted(total, 'metric')} {verdict}: {escape(named)}{escape(new)}",
-                  style="bold red", highlight=False)
-        return 1
-    out.print(f"All {counted(total, 'metric')} within their band.", style="green", highlight=False)
-    return 0
+    except KeyboardInterrupt:  # the file read again: the Ctrl-C may have landed inside the write, after its rename
+        rewrote = args.update and file_stamp(args.baseline) != baseline.read_as
+        err.print(Text(printable(after_runs_note(args, rewrote, store is not None))), highlight=False)
+        raise
 
 
 def _preflight(entry, config, registry) -> None:
@@ -298,6 +303,21 @@ def _run_one(store, config, registry, progress, err: Console, what: str, resume:
     if kept is not None:
         say(f"{what}: stored as run {run_id}, continued from where it was interrupted ({counted(kept, 'fold')} kept)")
     return result
+
+
+def after_runs_note(args: argparse.Namespace, rewrote: bool, stored: bool) -> str:
+    """What a Ctrl-C after the last entry's run leaves: every run stored (unless ``--no-store``), the baseline
+    rewritten or not (``--update``), and the ``--json`` file not written."""
+    parts = ["Interrupted after every entry had run" + ("; their runs are stored" if stored else "")]
+    if args.update:
+        parts.append(f"the baseline {args.baseline} {'is updated' if rewrote else 'is not updated'}")
+    if args.json is not None:
+        parts.append("--json was not written")
+    if stored and rewrote:
+        parts.append(f"`merbench regress --baseline {args.baseline} --stored` checks the stored runs against it again")
+    elif stored:
+        parts.append("run the same command with --stored to finish without training again")
+    return "; ".join(parts)
 
 
 def interrupted_note(finished: list, current, total: int, runs_done: int, seeds: int, layouts: int, stored: bool,

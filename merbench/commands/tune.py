@@ -106,7 +106,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         with progress:
             summary = run_tune(request, registry, progress)
     except KeyboardInterrupt as stop:
-        err.print(escape(interrupted_note(getattr(stop, "stored_trials", None), storage)), highlight=False)
+        err.print(escape(interrupted_note(_stored_trials(stop), storage)), highlight=False)
         raise
     print_summary(out, summary)
     if args.json is not None:
@@ -114,6 +114,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if json_target is not None:
             err.print(f"Summary written to {console_line(str(args.json))}", soft_wrap=True, highlight=False)
     return 0
+
+
+def _stored_trials(stop: BaseException | None) -> int | None:
+    """The finished trials the tune counted when it was stopped (``tuning.run_tune`` notes them on the interrupt),
+    also when a second Ctrl-C raised over the first while the command cleaned up."""
+    while stop is not None:
+        if getattr(stop, "stored_trials", None) is not None:
+            return stop.stored_trials
+        stop = stop.__context__
+    return None
 
 
 def interrupted_note(stored: int | None, storage: Path) -> str:

@@ -73,6 +73,9 @@ class FoldTask:
 
     fold: Fold
     seed: int
+    of: int | None = None
+    """How many folds ``fold.index`` counts among (the run's, for "Fold 10/10"); ``None``: the tasks trained together,
+    which a continued run, whose finished folds are not trained again, has fewer of."""
 
 
 OnDone = Callable[[FoldTask, FoldOutput], None]
@@ -112,8 +115,9 @@ def train_task(job: FoldJob, tensors: DeviceTensors, task: FoldTask,
 
 def epoch_reporter(progress: ProgressSink, job: FoldJob, task: FoldTask, n_folds: int) -> Callable[[int, float], None]:
     """An ``on_epoch`` callback that shows a fold's epochs as one progress bar (one fit for an estimator)."""
+    fold = f"Fold {task.fold.index + 1}/{task.of or n_folds}"
     if job.fits_once:
-        progress.start("epochs", 1, f"Fold {task.fold.index + 1}/{n_folds} fit")
+        progress.start("epochs", 1, f"{fold} fit")
         return lambda epoch, error: progress.advance("epochs", 1, note=f"training error {error:.3f}")
-    progress.start("epochs", job.settings.epochs, f"Fold {task.fold.index + 1}/{n_folds} epochs")
+    progress.start("epochs", job.settings.epochs, f"{fold} epochs")
     return lambda epoch, loss: progress.advance("epochs", 1, note=f"loss {loss:.3f}")
