@@ -56,7 +56,7 @@ def fake_training(monkeypatch):
 
         monkeypatch.setattr(local, "train_task", train)
         job = SimpleNamespace(settings=SimpleNamespace(epochs=epochs), steps=epochs, fits_once=False, choice=SimpleNamespace(device="cpu"))
-        tasks = [SimpleNamespace(fold=SimpleNamespace(index=index)) for index in range(n_folds)]
+        tasks = [SimpleNamespace(fold=SimpleNamespace(index=index), of=n_folds) for index in range(n_folds)]
         done: list[str] = []
         started = time.perf_counter()
         local.ProcessFolds(2, adaptive=True).run(job, None, tasks, lambda task, output: done.append(output),
