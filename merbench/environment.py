@@ -136,15 +136,34 @@ def current_software() -> dict[str, str | None]:
     return {key: environment.get(key) for key in PROVENANCE_KEYS}
 
 
+EARLIER_SOFTWARE_KEY = "earlier_software"
+"""The ``environment`` key of a run resumed under other software: the ``PROVENANCE_KEYS`` its folds trained before
+the resume were trained with (the rest of ``environment`` is the resuming process's)."""
+
+
 def known_software(software: dict[str, Any]) -> dict[str, str]:
     """``software``'s ``PROVENANCE_KEYS``, an unrecorded one as ``unknown``."""
     return {key: "unknown" if software.get(key) in (None, "") else str(software[key]) for key in PROVENANCE_KEYS}
 
 
+def trained_with(environment: dict[str, Any]) -> dict[str, str | None]:
+    """The ``PROVENANCE_KEYS`` a stored run's folds were trained with: its environment's, where a run resumed under
+    other software (``EARLIER_SOFTWARE_KEY``) shows both values, ``EARLIER + NOW``, so that it matches no software."""
+    earlier = environment.get(EARLIER_SOFTWARE_KEY)
+    earlier = known_software(earlier) if isinstance(earlier, dict) else {}
+    software: dict[str, str | None] = {}
+    for key in PROVENANCE_KEYS:
+        value = environment.get(key)
+        software[key] = (f"{earlier[key]} + {known_software(environment)[key]}"
+                         if key in earlier and earlier[key] != known_software(environment)[key] else value)
+    return software
+
+
 def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """``KEY STORED → NOW`` for each of ``PROVENANCE_KEYS`` where a stored run's environment is not ``now``'s; an
-    unrecorded value reads ``unknown`` and differs from a known one: the run cannot be shown to be this code's."""
-    return changed_software(known_software(stored), known_software(now))
+    unrecorded value reads ``unknown`` and differs from a known one: the run cannot be shown to be this code's. A run
+    resumed under other software (``trained_with``) differs from every software."""
+    return changed_software(known_software(trained_with(stored)), known_software(now))
 
 
 class ReuseCheck:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from merbench.compare import Comparison, cell_text, one_line, reported_pct
 from merbench.errors import UsageError
-from merbench.escaping import latex_escape, markdown_cell, printable
+from merbench.escaping import latex_escape, markdown_cell
 from merbench.html_report import render_report
 from merbench.outputs import write_output
 from merbench.result import RunResult
@@ -158,8 +158,10 @@ def to_latex(comparison: Comparison) -> str:
     ]
     for row in _rows(comparison, _latex_cell, lambda t: rf"\textbf{{{t}}}", r" $^\dagger$"):
         lines.append(" & ".join(row) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    lines += ["% " + " ".join(printable(line).splitlines()) for line in _footer(comparison)]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"{\footnotesize"]
+    # The notes as text under the table, as Markdown and HTML list them: what each mark means, which runs leak.
+    lines += [_latex_cell(line) + r"\par" for line in _footer(comparison)]
+    lines += ["}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 

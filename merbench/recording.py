@@ -20,7 +20,7 @@ from merbench import runner  # as a module: tests replace runner.run_with_seeds
 from merbench.run_settings import with_recorded_settings
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
-from merbench.environment import changed_setup, describe_environment
+from merbench.environment import EARLIER_SOFTWARE_KEY, PROVENANCE_KEYS, changed_setup, describe_environment
 from merbench.errors import FoldsLost, UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
@@ -160,7 +160,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             run_id = store.begin_run(config.to_dict(), n_seeds, environment)
         else:
             run_id = resume_id
-            software, machine = changed_setup(store.claim_run(run_id, environment), environment)
+            earlier = store.claim_run(run_id, environment)
+            software, machine = changed_setup(earlier, environment)
     except sqlite3.OperationalError as exc:
         if is_disk_full(exc):
             raise disk_full_error(exc, written()) from None
@@ -181,6 +182,9 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             mixed = (f"resumed {how} ({'; '.join(software + machine)}): the result mixes folds of both; run it "
                      "again without --resume for folds of one setup")
             result = dataclasses.replace(result, warnings=[*result.warnings, mixed])
+            if software:  # its result names both, so that --stored never takes it for one software's run
+                result = dataclasses.replace(result, environment={
+                    **result.environment, EARLIER_SOFTWARE_KEY: {key: earlier.get(key) for key in PROVENANCE_KEYS}})
             if progress is not None:
                 progress.message(f"[bold yellow]Warning:[/] {mixed}")
         store.finish_run(run_id, result)

@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from merbench.config import resolve_config
-from merbench.environment import PROVENANCE_KEYS, known_software, other_software
+from merbench.environment import PROVENANCE_KEYS, known_software, other_software, trained_with
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe
 from merbench.metrics import METRIC_KEYS
@@ -491,9 +491,7 @@ class Reuse:
     @classmethod
     def of(cls, where: str, result: RunResult, seed: int, threads: str, now: dict[str, str | None]) -> Reuse:
         """The reuse of ``result`` (a stored run) by ``where``; ``now``: ``current_software()``."""
-        environment = result.environment or {}
-        return cls(where, str(result.run_id), seed, threads, {key: environment.get(key) for key in PROVENANCE_KEYS},
-                   dict(now))
+        return cls(where, str(result.run_id), seed, threads, trained_with(result.environment or {}), dict(now))
 
     @property
     def changed(self) -> list[str]:

@@ -283,6 +283,18 @@ def leakage_lines(result: RunResult) -> str:
     )
 
 
+def kept_warnings(result: RunResult) -> list[str]:
+    """The warnings the run printed and its result keeps that its leakage lines do not say again (``print_result``):
+    a resume under other software, batched folds' dropout masks, an option without effect; ``merbench show`` prints
+    them, so that a run read back later says what it said when it ran."""
+    from merbench.leaks import ENGINE_WARNINGS
+
+    leaks = set(ENGINE_WARNINGS.values())
+    own = protocol_warning(result)
+    return [warning for warning in result.warnings or []
+            if warning not in leaks and not (own and warning.rstrip(". ") == own)]
+
+
 def protocol_warning(result: RunResult) -> str:
     """The run's protocol's own ``warning`` (what its plugin says leaks), as the run showed it; ``""`` when it has
     none, or the protocol is not installed here or no longer says what the run recorded."""

@@ -59,7 +59,7 @@ def test_md_latex_and_the_terminal_name_where_the_reported_scores_come_from():
     assert "F1 averaging not stated" in markdown and "Liong et al., FG 2019" in markdown
     assert "† on a reported score: the paper used a protocol that is not subject-independent" in markdown
     latex = to_latex(comparison)
-    assert any(line.startswith("% ") and "Talib et al., IEEE Access 2025" in line for line in latex.splitlines())
+    assert any(line.endswith("\\par") and "Talib et al., IEEE Access 2025" in line for line in latex.splitlines())
     caption = str(comparison_table(comparison).caption)
     assert "Talib et al., IEEE Access 2025" in caption and "Liong et al., FG 2019" in caption
     assert "⚠ on a reported score" in caption
@@ -279,3 +279,13 @@ def test_a_fold_mean_uf1_is_not_called_megc2019s_and_the_reported_note_says_the_
     pooled = build_comparison([result], metric="uf1", stat="pooled")
     assert pooled.description.startswith("UF1 (MEGC2019 unweighted F1) on predictions pooled over all folds")
     assert "fold means" not in (pooled.reported_note("†") or "")
+
+
+def test_latex_lists_why_a_cell_is_marked_as_text_under_the_table():
+    """The reasons stood only in % comments, so the compiled table showed a dagger that nothing explained."""
+    leaky, honest = _leaky_and_honest()
+    latex = to_latex(build_comparison([leaky, honest]))
+    body = latex[latex.index(r"\end{tabular}"):latex.index(r"\end{table}")]
+    reasons = [line for line in body.splitlines() if line.startswith(r"$^\dagger$ ")]
+    assert reasons and all(line.endswith(r"\par") for line in reasons), body
+    assert not any(line.startswith("%") for line in latex.splitlines())

@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench show RUN_ID``."""
     from merbench.outputs import check_output_path, store_files, stored_roots, write_output
-    from merbench.report import print_result
+    from merbench.report import kept_warnings, print_result
     from merbench.errors import UsageError
     from merbench.store import ResultStore, status_of
 
@@ -70,6 +70,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
     print_result(tables, result)
+    for warning in kept_warnings(result):  # as the run printed them
+        tables.print(Text(printable(f"Warning: {warning}"), style="bold yellow"), highlight=False)
     if args.json is not None:  # a result file, as `merbench run --json` writes it (a NaN score stays NaN, which
         # audit, significance and run --config read back); keys sorted, as the store keeps them
         write_output(target, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
