@@ -405,8 +405,9 @@ def _earlier_folds(seconds: Seconds) -> str:
     if not seconds.earlier_folds:
         return ""
     folds = f"{seconds.earlier_folds} fold{'' if seconds.earlier_folds == 1 else 's'}"
+    summed = "summed over them: folds trained side by side count each" if seconds.earlier_folds > 1 else "its own"
     return (f"; not counted: {folds} trained before the run was resumed "
-            f"({seconds.earlier_train or 0.0:.1f} s of training)")
+            f"({seconds.earlier_train or 0.0:.1f} s of training, {summed})")
 
 
 def _points(value: float) -> str:

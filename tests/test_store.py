@@ -129,7 +129,7 @@ def test_resume_after_a_killed_run_gives_identical_metrics(stored_run, run_cli, 
     assert result["seconds"]["earlier_train"] == pytest.approx(first_fold.seconds, abs=1e-3)
     said = " ".join(run_cli("show", summary.id, "--store", str(store)).out.split())
     earlier = result["seconds"]["earlier_train"]  # within 1e-3 of the fold's seconds: formatted from the same number
-    assert f"not counted: 1 fold trained before the run was resumed ({earlier:.1f} s of training)" in said
+    assert f"not counted: 1 fold trained before the run was resumed ({earlier:.1f} s of training, its own)" in said
     unresumed = run_cli("show", reference["run_id"], "--store", str(stored_run[0])).out
     assert "earlier_folds" not in reference["seconds"] and "not counted" not in unresumed
     for key in ("pooled", "fold_mean", "fold_std", "confusion_matrix", "predictions", "config"):
@@ -308,6 +308,7 @@ def test_a_resumed_run_of_several_seeds_counts_every_seeds_earlier_folds(run_cli
     assert seconds["earlier_folds"] == 4
     said = " ".join(run_cli("show", summary.id, "--store", str(store)).out.split())
     assert "not counted: 4 folds trained before the run was resumed" in said
+    assert "s of training, summed over them: folds trained side by side count each)" in said
 
 
 def test_a_large_store_is_not_read_whole_when_opened_and_a_damaged_page_read_is_still_refused(stored_run, run_cli,
