@@ -55,7 +55,8 @@ def test_a_run_goes_with_its_folds_predictions_and_scores_only_with_yes(run_cli,
         kept, gone = _stored(store, "complete"), _stored(store, "complete", 0.9)
     assert _rows(store_path, gone) == {"runs": 1, "folds": 1, "predictions": 1, "metrics": 9}
 
-    asked = run_cli("delete", gone[:17])  # a unique prefix names it
+    unique = gone[:max(17, len(os.path.commonprefix([gone, kept])) + 1)]  # ids of one second share 16 characters
+    asked = run_cli("delete", unique)  # a unique prefix names it
     assert asked.code == 2
     assert f"Would delete 1 run from {store_path}" in asked.out and gone in asked.out and kept not in asked.out
     assert "Nothing was deleted: add --yes to delete this run." in asked.err
