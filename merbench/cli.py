@@ -28,7 +28,7 @@ from rich.markup import escape
 
 from merbench import __version__, commands as command_package
 from merbench.commands import EPILOG, HelpFormatter
-from merbench.errors import MerbenchError
+from merbench.errors import MerbenchError, raised_over
 from merbench.tables import FORMATS, make_console, print_error, take_any_text
 
 
@@ -154,16 +154,6 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
-def _first_signal_was_sigterm(stopped: BaseException | None) -> bool:
-    """Whether the signal that stopped the command was SIGTERM: a Ctrl-C that lands while the command cleans up
-    after a SIGTERM raises over it, so the first one is found among the exceptions it was raised in."""
-    while stopped is not None:
-        if isinstance(stopped, Terminated):
-            return True
-        stopped = stopped.__context__
-    return False
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``merbench`` console script; returns the exit code."""
     skip_final_collection()
@@ -216,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;
         # a command line run is about to end, a call from Python gets its handler back.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        terminated = _first_signal_was_sigterm(sys.exc_info()[1])
+        terminated = any(isinstance(stop, Terminated) for stop in raised_over(sys.exc_info()[1]))  # the first decides
         err.print("merbench: terminated (SIGTERM)" if terminated else "merbench: interrupted")
         if argv is not None:
             signal.signal(signal.SIGINT, previous)

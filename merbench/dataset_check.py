@@ -239,7 +239,7 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     if not isinstance(dataset, Dataset):
         raise PluginError(f"{plugin}: its load() returned {_a(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
     check_samples(dataset, plugin)
-    check_frames_inside(dataset, plugin, [root, cache_dir, *option_folders(root, options, spec.options).values()])
+    check_frames_inside(dataset, plugin, root, [cache_dir, *option_folders(root, options, spec.options).values()])
     if not dataset.samples and not dataset.summary.get("skipped_rows"):
         where = f"under --root {root}" if root is not None else "(it reads no folder)"
         raise DataError(f"{plugin}: its load() found no samples {where}: check that --root is the dataset's own folder "
@@ -248,21 +248,21 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     return drop_classes_without_samples(dataset)
 
 
-def check_frames_inside(dataset: Dataset, plugin: str, folders: Sequence[Path | None]) -> None:
-    """Refuse a loaded dataset whose frame files lie outside every folder it may read (``--root``, the folders its
-    options name, the cache where a loader may write decoded frames): judged on the path as written, ``..`` folded
-    and links not followed, as a manifest's paths are, so that a link inside the root to frames kept on another disk
-    is fine. A dataset that reads no folder (generated) is not checked."""
-    if folders[0] is None:
+def check_frames_inside(dataset: Dataset, plugin: str, root: Path | None, also: Sequence[Path | None]) -> None:
+    """Refuse a loaded dataset whose frame files lie outside every folder it may read (``root``, and ``also``: the
+    cache where a loader may write decoded frames, the folders its options name): judged on the path as written,
+    ``..`` folded and links not followed, as a manifest's paths are, so that a link inside the root to frames kept
+    on another disk is fine. A dataset that reads no folder (generated, ``root`` None) is not checked."""
+    if root is None:
         return
-    allowed = [os.path.join(os.path.abspath(folder), "") for folder in folders if folder is not None]
+    allowed = [os.path.join(os.path.abspath(folder), "") for folder in (root, *also) if folder is not None]
     for position, sample in enumerate(dataset.samples):
         for frame in sample.frames:
             written = os.path.abspath(frame)
             if not any(written.startswith(folder) for folder in allowed):
                 raise PluginError(
                     f"{plugin}: {_which(sample, position, len(dataset.samples))}: its frame {frame} lies outside "
-                    f"--root {folders[0]}; a loader gives only files under --root (no '..' part, no absolute path "
+                    f"--root {root}; a loader gives only files under --root (no '..' part, no absolute path "
                     f"elsewhere), so that a run reads the dataset it was given: {DATASET_FIX}")
 
 

@@ -149,14 +149,13 @@ def known_software(software: dict[str, Any]) -> dict[str, str]:
 def trained_with(environment: dict[str, Any]) -> dict[str, str | None]:
     """The ``PROVENANCE_KEYS`` a stored run's folds were trained with: its environment's, where a run resumed under
     other software (``EARLIER_SOFTWARE_KEY``) shows both values, ``EARLIER + NOW``, so that it matches no software."""
+    recorded = {key: environment.get(key) for key in PROVENANCE_KEYS}
     earlier = environment.get(EARLIER_SOFTWARE_KEY)
-    earlier = known_software(earlier) if isinstance(earlier, dict) else {}
-    software: dict[str, str | None] = {}
-    for key in PROVENANCE_KEYS:
-        value = environment.get(key)
-        software[key] = (f"{earlier[key]} + {known_software(environment)[key]}"
-                         if key in earlier and earlier[key] != known_software(environment)[key] else value)
-    return software
+    if not isinstance(earlier, dict):
+        return recorded
+    earlier, now = known_software(earlier), known_software(environment)
+    return {key: f"{earlier[key]} + {now[key]}" if earlier[key] != now[key] else value
+            for key, value in recorded.items()}
 
 
 def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:

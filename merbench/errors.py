@@ -7,6 +7,7 @@ these into one line on stderr and an exit code, in one place.
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 
 class MerbenchError(Exception):
@@ -40,6 +41,15 @@ class FoldsLost(RunFailed):
     continue (``merbench.recording.run_recorded`` adds the stored run's id, or
     that the run was not stored).
     """
+
+
+def raised_over(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and each exception it was raised while handling (``__context__``), latest first: a second Ctrl-C
+    that lands while a command cleans up after the first (or after a SIGTERM) raises over it, and what the first
+    one carried is found here."""
+    while exc is not None:
+        yield exc
+        exc = exc.__context__
 
 
 def error_line(exc: BaseException) -> str:

@@ -206,8 +206,8 @@ def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapp
                 raise
             raise PluginError(
                 f"{chain.label(index)}: its build(options) raised {error_line(exc)}; check the options given to it "
-                f"(--set {spec.name}.KEY=VALUE; `merbench info` of the run's model shows its chain's), or report it to the "
-                "plugin's author"
+                f"(--set {spec.name}.KEY=VALUE; `merbench info` of the run's model shows its chain's), or report it "
+                "to the plugin's author"
             ) from exc
         lacking = [f"{name}()" for name in STEP_METHODS if not callable(getattr(step, name, None))]
         if lacking:
@@ -633,8 +633,8 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
                 raise _label_used(chain, index, sample, "__call__") from exc
             raise PluginError(
                 f"{chain.label(index)} failed on sample {sample.id} (step {index + 1} of preprocess={chain.names}): "
-                f"{error_line(exc)}; check its options (--set {chain.specs[index].name}.KEY=VALUE; `merbench info` of the run's "
-                "model shows its chain's), or report it to the plugin's author"
+                f"{error_line(exc)}; check its options (--set {chain.specs[index].name}.KEY=VALUE; `merbench info` "
+                "of the run's model shows its chain's), or report it to the plugin's author"
             ) from exc
         if refused:  # the step caught the refusal and went on
             raise refused[0]
@@ -677,7 +677,8 @@ def _model_input(chain: Chain, sample: Sample, output: Any) -> np.ndarray:
         elif isinstance(output, np.ndarray):
             what = f"an array of shape {tuple(shape)} ({dtype})"
         else:  # a torch tensor: its shape may be right, its type is not
-            what = f"a {type(output).__module__.split('.')[0]}.{type(output).__name__} of shape {tuple(shape)}, not a numpy array,"
+            kind = f"{type(output).__module__.split('.')[0]}.{type(output).__name__}"
+            what = f"a {kind} of shape {tuple(shape)}, not a numpy array,"
         raise PluginError(
             f"{chain.label(-1)} returned {what} for sample {sample.id}; a chain's last step must return model input "
             "as a numpy array of numbers shaped (C, H, W): fix the preprocessor or report it to the plugin's author"

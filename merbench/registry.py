@@ -536,9 +536,9 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                                 f"({listed}); {_fix(str(option), options, 'add it to options or drop it from the profile')}"
                                 " (a profile may only set keys of options)")
                 continue
-            kind, default_kind = _value_kind(value), _value_kind(options[option])
-            if kind and default_kind and kind != default_kind:  # --set converts to the default's kind: 6 to [6]
-                problems.append(f"its profile '{profile}' sets {option}={value!r}, {kind}, but its default "
+            given_kind, default_kind = _value_kind(value), _value_kind(options[option])
+            if given_kind and default_kind and given_kind != default_kind:  # --set converts to the default's: 6 to [6]
+                problems.append(f"its profile '{profile}' sets {option}={value!r}, {given_kind}, but its default "
                                 f"{options[option]!r} is {default_kind}; --set converts every value to the default's "
                                 "kind, so give both the same kind")
             elif option in rules:

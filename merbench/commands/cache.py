@@ -72,14 +72,14 @@ def _foreign_entries(name: str, path: Path) -> list[str]:
 def _remove(path: Path) -> bool:
     """Remove ``path``: renamed to a hidden name first, so that a run at the same time sees all of it or none.
     True when it was moved away (whatever is at ``path`` afterwards was made again meanwhile)."""
-    doomed = path.parent / f".{path.name}.deleting.{os.getpid()}.{time.time_ns()}"
-    moved = True
-    try:
-        if path.match(DELETING):  # already moved aside by an interrupted clear: its name would only grow
-            raise OSError
-        os.replace(path, doomed)
-    except OSError:
-        doomed, moved = path, False
+    doomed, moved = path, False
+    if not path.match(DELETING):  # one an interrupted clear moved aside is deleted where it is: its name would grow
+        try:
+            doomed = path.parent / f".{path.name}.deleting.{os.getpid()}.{time.time_ns()}"
+            os.replace(path, doomed)
+            moved = True
+        except OSError:
+            doomed = path
     if doomed.is_dir() and not doomed.is_symlink():
         shutil.rmtree(doomed, ignore_errors=True)
     else:
@@ -275,8 +275,9 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
               if listed > summary["entries"] else "")
     out.print(f"{summary['entries']} entries in all{shared}, {summary['unindexed_entries']} not in any complete dataset run "
               f"(e.g. an interrupted one: the next run reuses them); "
-              f"{counted(summary['temporary_files'], 'temporary file or folder', 'temporary files or folders')}" + (f" ({human(summary['temporary_bytes'])}, left by interrupted writes; `merbench cache "
-                               "clear --yes` removes them)" if summary["temporary_files"] else ""), highlight=False)
+              f"{counted(summary['temporary_files'], 'temporary file or folder', 'temporary files or folders')}"
+              + (f" ({human(summary['temporary_bytes'])}, left by interrupted writes; `merbench cache clear --yes` "
+                 "removes them)" if summary["temporary_files"] else ""), highlight=False)
     if summary["other"]:
         out.print(f"Also in the folder, not managed by `cache clear`: {escape(', '.join(summary['other']))}",
                   highlight=False)

@@ -119,11 +119,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _stored_trials(stop: BaseException | None) -> int | None:
     """The finished trials the tune counted when it was stopped (``tuning.run_tune`` notes them on the interrupt),
     also when a second Ctrl-C raised over the first while the command cleaned up."""
-    while stop is not None:
-        if getattr(stop, "stored_trials", None) is not None:
-            return stop.stored_trials
-        stop = stop.__context__
-    return None
+    from merbench.errors import raised_over
+
+    return next((found.stored_trials for found in raised_over(stop)
+                 if getattr(found, "stored_trials", None) is not None), None)
 
 
 def interrupted_note(stored: int | None, storage: Path) -> str:
