@@ -102,14 +102,22 @@ def step_output_shape(step: Any, options: Mapping[str, Any]) -> tuple[int, int, 
 
 
 def build_for_listing(build: Any, options: dict[str, Any], shape: tuple[int, int, int], n_classes: int) -> tuple[Any, bool]:
-    """Build a model for ``shape``, on the meta device when it allows; returns (model, on_meta)."""
+    """Build a model for ``shape`` (its lazy layers shaped), on the meta device when it allows; returns (model, on_meta)."""
     import torch
+
+    from merbench.lazy_layers import materialise_lazy_layers
+
+    def built() -> Any:
+        model = build(options, shape[0], n_classes, shape[1])
+        if isinstance(model, torch.nn.Module):
+            materialise_lazy_layers(model, shape)
+        return model
 
     try:
         with torch.device("meta"):
-            return build(options, shape[0], n_classes, shape[1]), True
+            return built(), True
     except Exception:  # some factories compute on tensors while building: retry for real
-        return build(options, shape[0], n_classes, shape[1]), False
+        return built(), False
 
 
 def count_flops(model: Any, shape: tuple[int, int, int], device: str = "cpu") -> float:

@@ -239,7 +239,7 @@ def checked_chain(config: Any, registry: Any) -> Chain:
     if config.model:
         problem = registry.input_problem(config.model)
         if problem:
-            raise PluginError(problem)
+            raise PluginError(f"{problem} (from {registry.provider('models', config.model)})")
         check_model_input(config.model, registry.get("models", config.model).input, chain)
     elif chain.produces == "frames":
         raise UsageError(f"preprocess={chain.names} ends in frames; end it with a step that makes model input, e.g. flow")

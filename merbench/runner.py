@@ -176,7 +176,8 @@ def model_recipe(config: RunConfig, registry: Registry, shape: Sequence[int], n_
     from merbench.folds import ModelRecipe  # imports torch
 
     return ModelRecipe(registry.get("models", config.model).build, dict(config.section("model")), int(shape[0]),
-                       n_classes, int(shape[1]), plugin=registry.label("models", config.model))
+                       n_classes, int(shape[1]), plugin=registry.label("models", config.model),
+                       sample_shape=tuple(int(n) for n in shape))
 
 
 def check_fold_predictions(fold: Fold, predicted: np.ndarray, n_classes: int, plugin: str) -> None:

@@ -135,12 +135,19 @@ def flatten_sets(groups: list[list[str]]) -> list[str]:
     return [item for group in groups for item in group]
 
 
-def print_plugin_problems(err, registry) -> None:
+def print_plugin_problems(err, registry, model: str | None = None) -> None:
     """One ``plugin problem:`` line per problem of ``registry`` on ``err`` (a Rich console), the plugin's text shown
-    literally: Rich markup as written, control characters (an ESC, a line break) as ``\\xNN``."""
+    literally: Rich markup as written, control characters (an ESC, a line break) as ``\\xNN``.
+
+    ``model``: the one model the command runs. When no preprocessor makes its
+    input, that problem is the command's error, said once, not here as well.
+    """
     from rich.text import Text
 
     from merbench.escaping import printable_line
 
+    said_by_the_error = registry.input_problem(model) if model in registry.names("models") else None
     for problem in registry.problems:
+        if said_by_the_error and problem.startswith(said_by_the_error):
+            continue
         err.print(Text.assemble(("plugin problem:", "yellow"), " ", printable_line(problem)), highlight=False)

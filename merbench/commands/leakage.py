@@ -91,7 +91,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     registry = get_registry()
-    print_plugin_problems(err, registry)
+    print_plugin_problems(err, registry, model=args.model)
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
     target = check_command_output(args.json, "--json", args) if args.json is not None else None

@@ -16,6 +16,7 @@ import torch
 from merbench.contracts import Factory, Fold, FoldOutput, resolve_factory
 from merbench.engine import DeviceChoice, TrainSettings, build_error, failures_named, torch_threads, train_fold
 from merbench.errors import MerbenchError
+from merbench.lazy_layers import lazy_layers_error, materialise_lazy_layers
 from merbench.progress import ProgressSink
 
 
@@ -30,15 +31,27 @@ class ModelRecipe:
     input_size: int
     plugin: str = "the model plugin"
     """Who built the model, for messages: ``model plugin 'NAME' (DISTRIBUTION VERSION)``."""
+    sample_shape: tuple[int, ...] = ()
+    """One sample's (C, H, W), on which lazy layers take their shapes; empty: (in_channels, input_size, input_size)."""
 
     def __call__(self) -> Any:
-        """A new, untrained model (or estimator); a factory that raises is a ``PluginError`` naming the plugin."""
+        """A new, untrained model (or estimator) whose lazy layers have their shapes; a factory that raises is a
+        ``PluginError`` naming the plugin."""
         try:
-            return resolve_factory(self.build)(dict(self.options), self.in_channels, self.n_classes, self.input_size)
+            model = resolve_factory(self.build)(dict(self.options), self.in_channels, self.n_classes, self.input_size)
         except MerbenchError:
             raise
         except Exception as exc:
             raise build_error(self.plugin, exc) from exc  # the cause: Ray retries it like any plugin failure
+        if isinstance(model, torch.nn.Module):
+            shape = self.sample_shape or (self.in_channels, self.input_size, self.input_size)
+            try:
+                materialise_lazy_layers(model, shape)
+            except MerbenchError:
+                raise
+            except Exception as exc:
+                raise lazy_layers_error(self.plugin, shape, exc) from exc
+        return model
 
 
 @dataclass(frozen=True)
