@@ -296,11 +296,20 @@ def _weights(model: Any) -> list[Any]:
 def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], inputs: Any, full: bool) -> list[Finding]:
     import torch
 
+    from merbench.lazy_layers import materialise_lazy_layers
+
     findings = []
     x = torch.as_tensor(inputs)
     channels, size = int(x.shape[1]), int(x.shape[2])
+
+    def built(n_classes: int) -> Any:  # lazy layers shaped right after build(), as the engine's ModelRecipe does
+        model = build(dict(options), channels, n_classes, size)
+        if isinstance(model, torch.nn.Module):
+            materialise_lazy_layers(model, tuple(x.shape[1:]))
+        return model
+
     torch.manual_seed(0)
-    model = build(dict(options), channels, 3, size)
+    model = built(3)
     out = _forward(model, x)
     if not isinstance(out, torch.Tensor):
         findings.append(Finding("output shape", False, f"forward returned {_a(out)}; return a torch.Tensor "
@@ -312,7 +321,7 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
     if not full or not shape_ok:
         return findings
     findings.append(_state_registered(model))
-    five = _forward(build(dict(options), channels, 5, size), x)
+    five = _forward(built(5), x)
     five_shape = tuple(getattr(five, "shape", ()))
     five_ok = isinstance(five, torch.Tensor) and five_shape == (len(x), 5)
     findings.append(Finding("class count", five_ok, f"built for 5 classes it gave {five_shape}"
@@ -327,7 +336,7 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
     findings.append(Finding("forward/backward", finite and moving and bool(grads),
                             f"loss {float(loss.detach()):.4g}; {len(grads)} trainable tensors; gradients finite: {finite}, non-zero: {moving}"))
     torch.manual_seed(0)
-    fresh = build(dict(options), channels, 3, size)
+    fresh = built(3)
     after_seed_0 = torch.rand(8)
     again = _forward(fresh, x)
     same_seed = _same(out, again)
@@ -339,7 +348,7 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
     if twice:  # with noise in eval-mode forward, any two passes differ: that is the determinism finding
         findings.append(_batch_independence(fresh, x, again))
     torch.manual_seed(1)
-    other = build(dict(options), channels, 3, size)
+    other = built(3)
     after_seed_1 = torch.rand(8)
     findings.append(_seed_followed(fresh, other, again, _forward(other, x), torch.equal(after_seed_0, after_seed_1)))
     return findings

@@ -110,3 +110,13 @@ def test_materialising_keeps_the_mode_and_the_batch_norm_statistics_and_follows_
     before = [p.clone() for p in plain.parameters()]
     materialise_lazy_layers(plain, (4,))
     assert not plain.training and all(torch.equal(a, b) for a, b in zip(before, plain.parameters()))
+
+
+def test_the_conformance_suite_passes_a_model_of_lazy_layers(lazy_plugin):
+    from merbench.registry import Registry
+    from merbench.testing import check_model
+
+    findings = {f.check: f for f in check_model("lazy", Registry(), profiles=("quick",), run=False)}
+    torch_checks = [check for check in findings if check.startswith("[quick]")]
+    assert "[quick] determinism" in torch_checks and "[quick] seed" in torch_checks
+    assert all(findings[check].passed for check in torch_checks), [findings[c] for c in torch_checks]
