@@ -11,10 +11,13 @@ alike, so drawing clips one by one (``resample="clips"``, the choice of many
 papers) gives a narrower interval than the data support. A run
 that leaks test information (``merbench.leaks``) is named with what it leaks.
 
-The test is ``scipy.stats.wilcoxon`` (two-sided; for a few folds its p-value is
-exact, from all 2**n sign flips of the n folds that differ, ties or not; folds
-whose scores agree to ``DECIMALS`` places do not differ), so its
-smallest possible p-value is 2 / 2**n. One fold always gives p = 1 whatever the
+The test is the two-sided signed-rank test with an exact p-value for any number
+of folds: the statistic's distribution over all 2**n sign flips of the n folds
+that differ (tied differences get their mean rank), counted by ``signed_rank_test``
+(``scipy.stats.wilcoxon`` switches to a normal approximation when differences tie
+or are zero above 13 folds, and above 50 folds always, which can give p below
+what the folds allow). Folds whose scores agree to ``DECIMALS`` places do not
+differ and are left out, so the smallest possible p-value is 2 / 2**n. One fold always gives p = 1 whatever the
 scores: the test needs ``MIN_FOLDS`` = 2 folds (p >= 0.5 then), and below that
 no p-value is given. p < 0.05 needs at least 6 folds; 10 folds reach about 0.002.
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import wilcoxon
+from scipy.stats import rankdata
 
 from merbench.audit import outside_classes
 from merbench.bootstrap_units import RESAMPLE_UNITS, unit_indices
@@ -92,8 +95,31 @@ def _wilcoxon(fold_a: list[float], fold_b: list[float]) -> tuple[float | None, f
     differences = fold_differences(fold_a, fold_b)
     if not differences.any():
         return 0.0, 1.0, None
-    test = wilcoxon(differences)  # drops the tied (zero) folds
-    return float(test.statistic), float(test.pvalue), None
+    return (*signed_rank_test(differences), None)
+
+
+def signed_rank_test(differences: np.ndarray) -> tuple[float, float]:
+    """Two-sided Wilcoxon signed-rank test of ``differences``: (statistic, exact p-value).
+
+    Zero differences are left out. The statistic is the smaller of the rank sums
+    of the positive and the negative differences (ranks of the absolute values,
+    ties at their mean rank), as ``scipy.stats.wilcoxon`` gives it. The p-value
+    is exact with ties too: each difference's sign is flipped with probability
+    1/2 under the null hypothesis, so the distribution of the positive rank sum
+    is built by adding one (doubled, hence whole) rank at a time.
+    """
+    differing = np.asarray(differences, dtype=float)
+    differing = differing[differing != 0]
+    doubled = np.rint(2 * rankdata(np.abs(differing))).astype(int)
+    distribution = np.zeros(int(doubled.sum()) + 1)
+    distribution[0] = 1.0
+    for rank in doubled:
+        flipped = np.zeros_like(distribution)
+        flipped[rank:] = distribution[:len(distribution) - rank]
+        distribution = (distribution + flipped) / 2
+    positive = int(doubled[differing > 0].sum())
+    p_value = min(1.0, 2 * min(distribution[:positive + 1].sum(), distribution[positive:].sum()))
+    return min(positive, int(doubled.sum()) - positive) / 2, float(p_value)
 
 
 def leak_warning(name: str, model: str, kinds: list[str]) -> str:

@@ -245,3 +245,41 @@ def test_significance_json_holds_the_figures_the_table_shows(runs, run_cli, tmp_
     refused = run_cli("significance", str(runs["a"]), str(runs["b"]), "--json", str(runs["b"]))
     assert refused.code == 2 and "run B's result file" in refused.err
     assert load(runs["b"])["model"] == "convmixer", "the compared file is kept"
+
+
+def test_the_p_value_is_exact_when_few_of_many_loso_folds_differ():
+    """26 LOSO folds of which 5 differ: scipy's wilcoxon, given the 21 zeros too, used its normal approximation
+    and printed p=0.0431 under a caption saying p cannot fall below 0.0625 with 5 differing folds."""
+    from types import SimpleNamespace
+
+    from merbench.commands.significance import wilcoxon_text
+
+    a, b = _by_subject({0, 1, 2, 3, 4}, n_subjects=26, clips=4), _by_subject(set(), n_subjects=26, clips=4)
+    comparison = compare_runs(a, b, "accuracy", n_bootstrap=200)
+    assert comparison.p_value == pytest.approx(2 / 2 ** 5) and comparison.wilcoxon_statistic == 0
+    text = wilcoxon_text(SimpleNamespace(p_value=comparison.p_value, wilcoxon_statistic=0.0, wilcoxon_note=None,
+                                         fold_scores_a=comparison.fold_scores_a,
+                                         fold_scores_b=comparison.fold_scores_b))
+    assert "p=0.0625. With 5 folds that differ (of 26) it cannot give p below 0.0625" in text, text
+
+
+def test_the_signed_rank_test_agrees_with_scipys_exact_and_complete_permutation_p_values():
+    from scipy.stats import PermutationMethod
+
+    from merbench.significance import signed_rank_test
+
+    rng = np.random.default_rng(0)
+    for _ in range(150):  # ties and zeros, few folds: scipy's permutation over every sign flip
+        differences = rng.integers(-3, 4, size=int(rng.integers(2, 12))).astype(float)
+        differing = differences[differences != 0]
+        if len(differing) < 2:
+            continue
+        expected = wilcoxon(differing, method=PermutationMethod(n_resamples=np.inf))
+        assert signed_rank_test(differences) == pytest.approx((expected.statistic, expected.pvalue), abs=1e-12)
+    for n in (2, 7, 20, 40):  # no ties: scipy's exact distribution
+        differences = rng.normal(size=n)
+        expected = wilcoxon(differences, method="exact")
+        assert signed_rank_test(differences) == pytest.approx((expected.statistic, expected.pvalue), abs=1e-12)
+    with_ties = np.array([0.1] * 30 + [-0.1] * 3 + [0.0] * 5)  # above 13 folds with ties: exact, not approximated
+    assert signed_rank_test(with_ties)[1] == pytest.approx(2 * sum(__import__("math").comb(33, k)
+                                                                   for k in range(4)) / 2 ** 33)
