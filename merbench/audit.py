@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from merbench.errors import DataError, MerbenchError
-from merbench.leaks import LEAKS
+from merbench.leaks import LEAKS, LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import get_registry
 from merbench.result import CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
@@ -123,6 +123,18 @@ def _overlap_origin(result: RunResult, registry: Any) -> str:
 def _recorded_leaks(result: RunResult) -> list[str]:
     """The leak kinds the result's own ``leakage.leaks`` lists."""
     return [str(kind) for kind in (result.leakage.leaks or [])] if result.leakage else []
+
+
+def _configured_leaks(result: RunResult) -> list[str]:
+    """The leak kinds the result's own recorded configuration asks for (``engine.select_on=test``,
+    ``engine.normalise_on=all``), whatever its leakage section says: an edited one cannot hide them. Selection counts
+    only where a fold trained more than one epoch: an estimator fitted once (recorded as one epoch) has none to
+    choose from."""
+    kinds = stored_engine_leaks(result.config)
+    if "selection" in kinds and result.folds and all(fold.epochs_trained is not None and fold.epochs_trained <= 1
+                                                      for fold in result.folds):
+        kinds.remove("selection")
+    return kinds
 
 
 def _in_order(result: RunResult) -> list[FoldRecord]:
@@ -332,12 +344,17 @@ def _selection_detail(result: RunResult, problems: list[str], leaked: bool) -> s
 def _selection(result: RunResult) -> list[Check]:
     leakage = result.leakage or LeakageRecord()
     recorded = _recorded_leaks(result)
+    configured = _configured_leaks(result)
     folds = _in_order(result)
     problems = [problem for problem in map(_validation_problem, folds) if problem]
+    if "selection" in configured:
+        problems.insert(0, f"its recorded configuration sets engine.{LEAKY_SETTINGS['selection']}")
     selection_ok = leakage.selection_uses_test_data is False and not problems and "selection" not in recorded
     normalisation = leakage.normalisation or "not recorded"
     normalisation_ok = ("training samples only" in normalisation and leakage.normalisation_uses_test_data is not True
-                        and "normalisation" not in recorded)
+                        and "normalisation" not in recorded and "normalisation" not in configured)
+    if "normalisation" in configured:
+        normalisation = f"its recorded configuration sets engine.{LEAKY_SETTINGS['normalisation']}; {normalisation}"
     if "normalisation" in recorded:
         normalisation = f"the result records a 'normalisation' leak; {normalisation}"
     return [

@@ -23,7 +23,7 @@ from merbench.datafiles import check_cache_outside_dataset, check_root_folder, f
 from merbench.dataset_check import check_dataset_input, load_plugin_dataset, loader_skip_note, subject_warnings
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
-from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks
+from merbench.leaks import ENGINE_WARNINGS, LEAKS, SELECTION_WITHOUT_EPOCHS, engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
 from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skipped_clips_text, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
@@ -319,8 +319,6 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     untouched = folder_stamps(config.root)
     if dataset.summary.get("root_written"):
         progress.message(f"[bold yellow]Warning:[/] {dataset.summary['root_written']}")
-    for warning in subject_warnings(dataset):
-        progress.message(f"[bold yellow]Warning:[/] {warning}")
     left_out = loader_skip_note(dataset, config.dataset, config.root)
     if left_out:
         progress.message(f"[yellow]Note:[/] {left_out}")
@@ -391,6 +389,7 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
         warning = shared_subjects_warning(config.protocol, plugin, folds, overlaps, dataset.subjects, dataset.domains)
         if warning:
             warnings.append(warning)
+        warnings.extend(subject_warnings(dataset))  # recorded with the result, which shows it (s01 and S01)
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {warning}")
     return FoldPlan(folds, overlaps, clips_shared, warnings)
@@ -569,6 +568,27 @@ def choose_run_device(config: RunConfig) -> Any:
     return choose_device(config.device, config.section("engine")["amp"])
 
 
+def leaks_of_every_seed(runs: Sequence[RunResult]) -> dict[str, Any]:
+    """The ``leakage``, ``subject_independent`` and ``warnings`` of a ``--seeds N`` result: the first seed's, plus
+    what any other seed leaked or warned about (a protocol may share subjects with one seed only), so that a leak of
+    any seed flags the result whose mean over seeds ``compare`` shows."""
+    first = runs[0]
+    kinds = {kind for r in runs for kind in (r.leakage.leaks or [])}
+    leaks = [kind for kind in LEAKS if kind in kinds] + sorted(kinds - set(LEAKS))
+    overlaps = [r.leakage.subject_overlap_folds for r in runs if r.leakage.subject_overlap_folds is not None]
+    clips = [r.leakage.clip_overlap_folds for r in runs if r.leakage.clip_overlap_folds is not None]
+    warnings = list(first.warnings or [])
+    for r in runs[1:]:
+        warnings.extend(f"seed {r.seed}: {warning}" for warning in r.warnings or [] if warning not in warnings)
+    return {
+        "leakage": dataclasses.replace(first.leakage, leaks=leaks if first.leakage.leaks is not None or leaks else None,
+                                       subject_overlap_folds=max(overlaps) if overlaps else None,
+                                       clip_overlap_folds=max(clips) if clips else None),
+        "subject_independent": all(r.subject_independent for r in runs),
+        "warnings": warnings,
+    }
+
+
 def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,
                    recorder: Any = None, choice: Any = None) -> RunResult:
     """Repeat the run with seeds ``config.seed`` .. ``config.seed + n_seeds - 1``.
@@ -577,7 +597,8 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     seed's ``run_benchmark`` (folds are stored per seed); without ``choice`` the
     device is chosen here, once for all seeds.
 
-    The returned result is the first seed's, plus ``seeds`` (each seed's pooled
+    The returned result is the first seed's, with what every seed leaked and warned about
+    (``leaks_of_every_seed``), plus ``seeds`` (each seed's pooled
     and fold-mean scores), ``across_seeds`` (mean and sample std, n − 1,
     over seeds of the pooled scores) and ``seconds.total_all_seeds``; a resumed run's ``seconds.earlier_folds`` and
     ``earlier_train`` count every seed's folds trained before it was resumed.
@@ -593,6 +614,7 @@ def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress
     earlier = sum(r.seconds.earlier_folds or 0 for r in runs)  # a resumed run: every seed's reused folds
     return dataclasses.replace(
         first,
+        **leaks_of_every_seed(runs),
         seconds=dataclasses.replace(first.seconds, total_all_seeds=sum(r.seconds.total for r in runs),
                                     earlier_folds=earlier or None,
                                     earlier_train=round(sum(r.seconds.earlier_train or 0.0 for r in runs), 3)

@@ -15,6 +15,8 @@ choosing a mistake), ``contract-boom`` (whose build raises) and the model ``cont
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 PLUGIN = '''
@@ -287,11 +289,14 @@ def test_preprocessors_see_no_label_and_merbench_keeps_it():
 
 
 @pytest.mark.parametrize("bad, other", [("case", "'S01'"), ("space", "' s01'")])
-def test_subject_ids_that_differ_only_in_case_or_spaces_are_a_warning(contract, run_cli, bad, other):
+def test_subject_ids_that_differ_only_in_case_or_spaces_are_a_warning(contract, run_cli, bad, other, tmp_path):
     said = "differ only in case or surrounding whitespace"
-    run = run_cli(*RUN, f"dataset.bad={bad}")
+    run = run_cli(*RUN, f"dataset.bad={bad}", "--json", str(tmp_path / "run.json"))
     assert run.code == 0, run.err
     assert "Warning:" in run.err and said in run.err and "'s01'" in run.err and other in run.err, run.err
+    assert run.err.count(said) == 1, run.err
+    recorded = json.loads((tmp_path / "run.json").read_text())["warnings"]  # before: printed, never recorded
+    assert any(said in warning and other in warning for warning in recorded), recorded
     checked = run_cli("datasets", "check", "contract-data", "--set", f"dataset.bad={bad}")
     assert checked.code == 0, checked.err
     assert "Warning:" in checked.err and said in checked.err and other in checked.err, checked.err

@@ -1,0 +1,80 @@
+"""A leak stays on record where it was found, and readers judge a result by what it recorded.
+
+* ``audit`` reads the result's own configuration: a result whose leakage section was edited clean still fails when
+  its ``config`` sets ``engine.select_on=test`` or ``engine.normalise_on=all`` (before: every check passed).
+* A ``--seeds N`` result carries what any seed leaked (before: the first seed's leakage only, so a protocol that put
+  one subject on both sides with seed 1 gave a clean result whose mean over seeds ``compare`` showed without a mark).
+"""
+
+from __future__ import annotations
+
+import json
+
+SEED_LEAK = '''
+import numpy as np
+
+from merbench.contracts import Fold, ProtocolPlugin
+from merbench.hookspecs import hookimpl
+
+
+def split(labels, subjects, seed, options, domains=None):
+    names = sorted(set(subjects))
+    if seed % 2 == 0:  # two folds of whole subjects
+        halves = [set(names[::2]), set(names[1::2])]
+        return [Fold(i, np.flatnonzero([s not in half for s in subjects]), np.flatnonzero([s in half for s in subjects]))
+                for i, half in enumerate(halves)]
+    order = np.arange(len(labels))  # odd seeds: every other sample, whatever its subject
+    return [Fold(i, order[order % 2 != i], order[order % 2 == i]) for i in range(2)]
+
+
+@hookimpl
+def merbench_register_protocols(register):
+    register(ProtocolPlugin(name="odd-seed-leak", split=split, description="shares subjects with odd seeds",
+                            subject_independent=True))
+'''
+
+
+def _said(result) -> str:
+    return " ".join((result.out + result.err).split())
+
+
+def test_audit_reads_the_leaky_settings_of_a_results_configuration_not_only_its_leakage_section(quick_run, audited):
+    leaky = quick_run("--set", "engine.normalise_on=all", "engine.select_on=test", "engine.epochs=2")
+    code, _, checks = audited(leaky)
+    assert code == 1 and not checks["model selection"].passed and not checks["normalisation"].passed
+    honest_leakage = quick_run("--set", "engine.epochs=2")["leakage"]
+    edited = json.loads(json.dumps(leaky))
+    edited["leakage"] = honest_leakage  # the flags edited away, the settings kept
+    edited["warnings"] = []
+    for fold in edited["folds"]:
+        fold["selected_on"], fold["selected_epoch"] = None, None
+        fold["normalisation"] = honest_leakage["normalisation"]
+    code, said, checks = audited(edited)
+    assert code == 1, said
+    assert "its recorded configuration sets engine.select_on=test" in checks["model selection"].detail
+    assert "its recorded configuration sets engine.normalise_on=all" in checks["normalisation"].detail
+    assert not checks["model selection"].passed and not checks["normalisation"].passed
+
+
+def test_audit_passes_selection_on_test_for_a_model_fitted_once(run_cli, tmp_path, audited):
+    target = tmp_path / "svm.json"
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--no-store", "--set", "engine.select_on=test", "--json", str(target))
+    assert result.code == 0, result.err
+    code, said, checks = audited(json.loads(target.read_text()))
+    assert checks["model selection"].passed and checks["normalisation"].passed, said
+    assert code == 0, said
+
+
+def test_a_leak_of_any_seed_flags_a_seeds_result(install_plugin, run_cli, tmp_path):
+    install_plugin("merbench-seed-leak", "seedleak", "merbench_seed_leak_plugin", SEED_LEAK)
+    target = tmp_path / "seeds.json"
+    run = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--protocol", "odd-seed-leak", "--profile",
+                  "quick", "--quiet", "--seeds", "2", "--json", str(target), "--set", "engine.epochs=1")
+    assert run.code == 0, run.err
+    result = json.loads(target.read_text())
+    assert result["leakage"]["leaks"] == ["subjects"] and result["subject_independent"] is False
+    assert result["leakage"]["subject_overlap_folds"] == 2
+    assert any(warning.startswith("seed 1: protocol plugin 'odd-seed-leak'") for warning in result["warnings"])
+    compared = run_cli("compare", "--model", "ststnet")
+    assert "⚠" in compared.out and "not subject-independent" in _said(compared), _said(compared)
