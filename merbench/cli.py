@@ -149,8 +149,14 @@ class Terminated(KeyboardInterrupt):
     said."""
 
 
+_sigterm_received: list[bool] = []
+"""Set by ``_terminate``: a library may turn the ``Terminated`` it raised into a plain ``KeyboardInterrupt`` (Ray's
+``ray.wait`` does), and the exit code must still say SIGTERM."""
+
+
 def _terminate(signum: int, frame: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the message and clean-up are not broken by a second one
+    _sigterm_received.append(True)
     raise Terminated()
 
 
@@ -168,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     out = make_console(table_format=args.table_format)
     err = make_console(stderr=True)
+    _sigterm_received.clear()
     if argv is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)  # `kill`, a batch scheduler, a container stop: as Ctrl-C
     shown_warning = warnings.showwarning
@@ -206,7 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;
         # a command line run is about to end, a call from Python gets its handler back.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        terminated = any(isinstance(stop, Terminated) for stop in raised_over(sys.exc_info()[1]))  # the first decides
+        terminated = bool(_sigterm_received) or any(isinstance(stop, Terminated)
+                                                    for stop in raised_over(sys.exc_info()[1]))
         err.print("merbench: terminated (SIGTERM)" if terminated else "merbench: interrupted")
         if argv is not None:
             signal.signal(signal.SIGINT, previous)

@@ -12,10 +12,11 @@ those annotations (``protocol.n_splits`` above the number of subjects...).
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
@@ -63,19 +64,31 @@ def check_engine(config: RunConfig) -> None:
         raise UsageError(COMPILE_WITH_VMAP)
 
 
-def check_cluster(config: RunConfig) -> None:
-    """Refuse ``executor.name=ray`` where Ray is not installed, and a Ray cluster address where nothing listens (a
-    TCP probe), before a run is recorded; Ray itself is not imported here."""
+def check_cluster(config: RunConfig, join_with: Callable[[str], None] | None = None) -> None:
+    """Refuse ``executor.name=ray`` where Ray is not installed, and a Ray cluster address (``executor.address``, or
+    ``RAY_ADDRESS`` under ``auto``) where nothing listens (a TCP probe), before a run is recorded.
+
+    With ``join_with`` (``merbench run``, which says Ray's messages with it) the
+    cluster is also joined, or a local Ray instance started, and a task request
+    no node can meet (``executor.num_cpus=3`` on a 2-CPU machine) is refused, as
+    a grid does before its cells are recorded; without it Ray is not imported.
+    """
     executor = config.section("executor")
     if executor.get("name") != "ray":
         return
-    from merbench.ray_cluster import RAY_MISSING, probe
+    from merbench.ray_cluster import RAY_MISSING, RayOptions, check_request, connect, probe
 
     if importlib.util.find_spec("ray") is None:
         raise UsageError(RAY_MISSING)
     address = str(executor.get("address") or "auto").strip()
+    named = os.environ.get("RAY_ADDRESS", "").strip()
     if address not in ("", "auto"):
         probe(address)
+    elif named and named not in ("auto", "local"):
+        probe(named, "RAY_ADDRESS")
+    if join_with is not None:
+        options = RayOptions.from_section(executor)
+        check_request(connect(options.address, join_with), options, join_with)
 
 
 def check_early_stopping(config: RunConfig, registry: Registry) -> None:
@@ -192,7 +205,7 @@ def _class_names(text: str, classes: list[str]) -> str:
 
 
 def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = None,
-              start_workers: bool = False) -> Dataset:
+              start_workers: bool = False, join_ray_with: Callable[[str], None] | None = None) -> Dataset:
     """Check ``config`` as far as possible without preprocessing; returns the dataset as loaded.
 
     Raises ``UsageError`` (or ``DataError`` for a tree the loader cannot use)
@@ -201,13 +214,15 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     (``merbench run``): once the cheap checks pass, start the fold workers' fork
     server when the folds may train in worker processes, so that it imports torch
     while this process imports scikit-learn and loads and preprocesses the dataset.
+    ``join_ray_with``: join the Ray cluster now and check the request against it
+    (``check_cluster``), saying Ray's messages with it.
     """
     check_root(config, registry)
     check_member(config, registry)
     chain = check_chain(config, registry)
     check_engine(config)
     check_early_stopping(config, registry)
-    check_cluster(config)
+    check_cluster(config, join_ray_with)
     if start_workers and may_train_folds_in_worker_processes(config):
         start_worker_server()
     from merbench.runner import load_dataset  # imports scikit-learn: after the checks that need none

@@ -16,7 +16,10 @@ when an executor needs it.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -63,8 +66,9 @@ def probe(address: str, setting: str = "executor.address") -> None:
     except OSError as exc:
         raise UsageError(
             f"{setting}={address}: cannot reach a Ray cluster there ({exc}). Start one with "
-            f"`ray start --head --port {port}` on {host}, check the address and firewall, or use "
-            "executor.address=auto for a local Ray instance"
+            f"`ray start --head --port {port}` on {host}, check the address and firewall, or "
+            + ("unset RAY_ADDRESS" if setting == "RAY_ADDRESS" else "use executor.address=auto")
+            + " for a local Ray instance"
         ) from None
 
 
@@ -74,8 +78,12 @@ def connect(address: str = "auto", say: Callable[[str], None] | None = None) -> 
     An already initialised Ray (a test's ``ray.init(num_cpus=2)``) is reused
     as it is. ``auto`` joins the cluster named by ``RAY_ADDRESS`` or started
     with ``ray start`` on this machine, else starts a local Ray instance (and
-    ``say``s so). ``HOST:PORT`` and ``ray://HOST:PORT`` connect there. Raises
-    ``UsageError`` when Ray is missing or the cluster cannot be reached.
+    ``say``s so): never another program's private instance that happens to run
+    on this machine (Ray's own ``address="auto"`` would join it, and the run
+    would die with it). ``HOST:PORT`` and ``ray://HOST:PORT`` connect there.
+    Raises ``UsageError`` when Ray is missing or the cluster cannot be reached.
+    Ray's start-up replaces this process's SIGTERM handler; merbench's is put
+    back (a terminated run exits 143 and is recorded as interrupted).
     """
     ray = import_ray()
     if ray.is_initialized():
@@ -86,18 +94,55 @@ def connect(address: str = "auto", say: Callable[[str], None] | None = None) -> 
     named = os.environ.get("RAY_ADDRESS", "").strip()
     if named and named not in ("auto", "local"):
         return _join(ray, named, "RAY_ADDRESS")
-    try:
-        ray.init(address="auto", **QUIET)
-        return ray
-    except ConnectionError:
-        pass
+    started = ray_start_address()
+    if started is not None and _listening(started):  # Ray leaves the record of a cluster that stopped unexpectedly
+        try:
+            with _signal_handlers_kept():
+                ray.init(address=started, **QUIET)
+            return ray
+        except ConnectionError:  # the cluster `ray start` recorded has stopped without `ray stop`
+            pass
     if say is not None:
-        say("Ray: no running cluster found (RAY_ADDRESS is not set and `ray start` was not run on this machine); "
+        say("Ray: no cluster to join (RAY_ADDRESS is not set and no `ray start` cluster runs on this machine); "
             "starting a local Ray instance")
     global _started_here
-    ray.init(**QUIET)
+    with _signal_handlers_kept():
+        ray.init(address="local", **QUIET)
     _started_here = True
     return ray
+
+
+def _listening(address: str) -> bool:
+    """Whether something accepts connections at ``HOST:PORT``."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_PROBE_S).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def ray_start_address() -> str | None:
+    """The address of the cluster ``ray start`` last started on this machine, as Ray records it, or ``None``."""
+    try:
+        from ray._private.utils import read_ray_address  # Ray's own record, the one `ray status` reads
+    except ImportError:
+        return None
+    return read_ray_address() or None
+
+
+@contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Put back this process's SIGTERM and SIGINT handlers after Ray's start-up, which replaces SIGTERM's with its
+    own (a stack dump and exit 1)."""
+    kept = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for number, handler in kept.items():
+                if handler is not None:
+                    signal.signal(number, handler)
 
 
 _started_here = False
@@ -129,7 +174,8 @@ def _join(ray: Any, address: str, setting: str) -> Any:
     """Join the cluster at ``address`` (named ``setting`` in messages), or raise a ``UsageError`` with a fix."""
     probe(address, setting)
     try:
-        ray.init(address=address, **({"logging_level": "WARNING"} if address.startswith("ray://") else QUIET))
+        with _signal_handlers_kept():
+            ray.init(address=address, **({"logging_level": "WARNING"} if address.startswith("ray://") else QUIET))
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own errors here
         raise UsageError(
             f"{setting}={address}: could not join the Ray cluster ({type(exc).__name__}: {exc}). Check that "

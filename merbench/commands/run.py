@@ -111,7 +111,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.force and args.resume is None:
         raise UsageError("--force goes with --resume ID only (it continues a run recorded as still running)")
     # A new run's usage errors are found before the store is opened: they leave no row behind.
-    config = None if args.resume is not None else _new_config(args, registry)
+    config = None if args.resume is not None else _new_config(args, registry, _ray_messages(err, args.quiet))
     if args.resume is not None:
         _check_run_to_resume(args, registry)  # nothing is created for a run that is not there
     check_store_outside_datasets(args)  # after the configuration: a --root the dataset cannot take is said first
@@ -123,7 +123,19 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             store.close()
 
 
-def _new_config(args: argparse.Namespace, registry):
+def _ray_messages(err: Console, quiet: bool):
+    """How ``preflight`` says what Ray does before a run starts (a local instance started, an autoscaler warning):
+    progress messages on ``err``; with ``--quiet``, warnings only."""
+    from merbench.progress import is_notice, message_markup
+
+    def say(text: str) -> None:
+        if not quiet or is_notice(text) or text.startswith("Warning:"):
+            err.print(message_markup(text), highlight=False)
+
+    return say
+
+
+def _new_config(args: argparse.Namespace, registry, ray_messages=None):
     """The resolved configuration of a new run, checked by ``preflight`` (nothing is recorded or started yet)."""
     from merbench.config import check_seeds, parse_set, resolve_config, seeds_recorded_in, with_executor_flag
     from merbench.preflight import preflight
@@ -146,7 +158,7 @@ def _new_config(args: argparse.Namespace, registry):
         sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config),
         config_file=args.config,
     )
-    preflight(config, registry, start_workers=True)
+    preflight(config, registry, start_workers=True, join_ray_with=ray_messages)
     return config  # its folder is stored as an absolute path (RunConfig.to_dict): a resume from elsewhere finds it
 
 
@@ -183,7 +195,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         for note in resumed.notes:
             err.print(f"[bold yellow]Warning:[/] {escape(note)}", highlight=False)
         _check_outputs_outside(args, config, run_id)
-        preflight(config, registry, start_workers=True)
+        preflight(config, registry, start_workers=True, join_ray_with=_ray_messages(err, args.quiet))
         if resumed.taken_over is not None:
             from merbench.runner import choose_run_device
 
