@@ -131,3 +131,29 @@ def test_a_fold_that_keeps_failing_stops_the_run_naming_the_fold(tmp_path):
     # FoldsLost: the command that ran it adds how to continue (tests/test_folds_lost.py)
     with pytest.raises(FoldsLost, match=r"fold 5 failed on Ray after 1 retries: RuntimeError: always broken"):
         RayFolds(RayOptions(max_retries=1)).run(job, data, [task], lambda t, o: None, SilentProgress())
+
+
+def test_a_plugin_error_from_a_ray_fold_names_its_fold_once(tmp_path):
+    from merbench.config import resolve_config
+    from merbench.engine import TrainSettings, choose_device
+    from merbench.errors import PluginError
+    from merbench.folds import FoldData, FoldJob, FoldTask, ModelRecipe
+    from merbench.folds.ray import RayFolds
+    from merbench.progress import SilentProgress
+    from merbench.ray_cluster import RayOptions
+    from merbench.registry import get_registry
+
+    def _two_outputs(options, in_channels, n_classes, size):  # defined here: Ray pickles it by value
+        from torch import nn
+
+        return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * size * size, 2))
+
+    config = resolve_config(get_registry(), model="ststnet", dataset="synthetic", profile="quick", device="cpu")
+    data = FoldData(np.zeros((6, 3, 28, 28), np.float32), np.arange(6) % 3, np.array(["a", "a", "a", "b", "b", "b"]))
+    job = FoldJob(ModelRecipe(_two_outputs, dict(config.section("model")), 3, 3, 28),
+                  TrainSettings.from_options(config.section("engine")), choose_device("cpu"), threads=1)
+    with pytest.raises(PluginError) as raised:
+        RayFolds(RayOptions(max_retries=0)).run(job, data, [FoldTask(Fold(4, np.arange(3), np.arange(3, 6)), 4)],
+                                                lambda t, o: None, SilentProgress())
+    assert str(raised.value).startswith("fold 5, first batch: ") and "fold 5: fold 5" not in str(raised.value)
+

@@ -95,6 +95,7 @@ class RayFolds:
             raise FoldsLost(
                 f"fold {task.fold.index + 1} failed on Ray after {self.options.max_retries} retries: {failure_text(exc)}"
             ) from None
-        if status == "error":
-            raise type(value)(f"fold {task.fold.index + 1}: {value}")
+        if status == "error":  # named with its fold, unless its message already starts with it
+            named = str(value).startswith((f"fold {task.fold.index + 1}:", f"fold {task.fold.index + 1},"))
+            raise type(value)(str(value) if named else f"fold {task.fold.index + 1}: {value}")
         return value
