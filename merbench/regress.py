@@ -70,7 +70,7 @@ from typing import Any
 from merbench.config import resolve_config
 from merbench.environment import PROVENANCE_KEYS, known_software, other_software, trained_with
 from merbench.errors import DataError, RunFailed, UsageError
-from merbench.leaks import config_leaks, describe
+from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
@@ -453,6 +453,18 @@ def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
     if found and not entry.leaky:
         raise UsageError(f"the entry is leaky ({describe(found)}): its scores are inflated. Add 'leaky: true' to the "
                          "entry to check it anyway, or make it honest (docs/leakage.md)")
+
+
+def undeclared_leaks(entry: Entry, result: RunResult | None) -> str | None:
+    """Why ``result`` cannot be checked against ``entry``: it recorded a leak (a protocol whose folds shared
+    subjects, one subject id in two domains) that its configuration did not predict and the entry does not declare
+    with ``leaky: true``; ``None`` when it can."""
+    found = result_leaks(result) if result is not None else []
+    if not found or entry.leaky:
+        return None
+    return (f"the run recorded a leak ({describe(found)}; its warnings say where): its scores are inflated and "
+            "not comparable with the entry's. Fix the data or the protocol, or add 'leaky: true' to the entry to "
+            "check it anyway (docs/leakage.md)")
 
 
 def check_entry(entry: Entry, result: RunResult) -> list[Check]:

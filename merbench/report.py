@@ -446,8 +446,11 @@ def leakage_what(variant: dict[str, Any]) -> str:
     with protocol.pairs=1)". Summaries written before ``not_occurred`` existed
     give no reason.
     """
-    if variant["name"] == "honest":
-        return "nothing"
+    if variant["name"] == "honest":  # its configuration cannot leak (refused); its data or protocol plugin can
+        recorded = [str(kind) for kind in variant.get("leaks") or []]
+        return "nothing" if not recorded else (f"{describe(recorded)}, recorded by the run although its settings are "
+                                               "honest (the data or the protocol plugin): every Δ is measured against "
+                                               "a leaky baseline")
     expected = [str(kind) for kind in variant.get("expected_leaks") or []]
     leaks = {str(kind) for kind in variant.get("leaks") or []}
     missing = [kind for kind in expected if kind not in leaks]

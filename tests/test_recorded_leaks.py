@@ -78,3 +78,54 @@ def test_a_leak_of_any_seed_flags_a_seeds_result(install_plugin, run_cli, tmp_pa
     assert any(warning.startswith("seed 1: protocol plugin 'odd-seed-leak'") for warning in result["warnings"])
     compared = run_cli("compare", "--model", "ststnet")
     assert "⚠" in compared.out and "not subject-independent" in _said(compared), _said(compared)
+
+
+BY_SAMPLE = '''
+import numpy as np
+
+from merbench.contracts import Fold, ProtocolPlugin
+from merbench.hookspecs import hookimpl
+
+
+def split(labels, subjects, seed, options, domains=None):
+    order = np.arange(len(labels))
+    return [Fold(i, order[order % 2 != i], order[order % 2 == i]) for i in range(2)]
+
+
+@hookimpl
+def merbench_register_protocols(register):
+    register(ProtocolPlugin(name="claims-independence", split=split, description="splits by sample",
+                            subject_independent=True))
+'''
+
+
+def test_regress_does_not_pass_a_run_that_recorded_a_leak_its_entry_does_not_declare(install_plugin, run_cli,
+                                                                                      tmp_path):
+    import yaml
+
+    install_plugin("merbench-by-sample", "bysample", "merbench_by_sample_plugin", BY_SAMPLE)
+    entry = {"model": "ststnet", "dataset": "synthetic", "protocol": "claims-independence", "profile": "quick",
+             "set": {"engine.epochs": 1}, "metrics": {"uf1": {"expected": 0.5, "tolerance": 1.0}}}
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(yaml.safe_dump({"version": 1, "entries": [entry]}, sort_keys=False), encoding="utf-8")
+    checked = run_cli("--format", "plain", "regress", "--baseline", str(baseline), "--quiet", "--no-store")
+    said = _said(checked)
+    assert checked.code == 1, said  # before: "All 1 metrics within their band.", exit 0
+    assert "Not checked: " in said and "the run recorded a leak (clips of one subject in training and test" in said
+    assert "add 'leaky: true' to the entry" in said, said
+    updated = run_cli("--format", "plain", "regress", "--baseline", str(baseline), "--update", "--quiet", "--no-store")
+    assert updated.code == 1 and "is not updated" in _said(updated), _said(updated)
+    assert yaml.safe_load(baseline.read_text())["entries"][0]["metrics"]["uf1"]["expected"] == 0.5
+    entry["leaky"] = True
+    baseline.write_text(yaml.safe_dump({"version": 1, "entries": [entry]}, sort_keys=False), encoding="utf-8")
+    declared = run_cli("--format", "plain", "regress", "--baseline", str(baseline), "--quiet", "--no-store")
+    assert declared.code == 0 and "⚠" in declared.out, _said(declared)
+
+
+def test_a_leakage_studys_honest_row_says_what_its_run_recorded():
+    from merbench.report import leakage_what
+
+    assert leakage_what({"name": "honest", "leaks": []}) == "nothing"
+    said = leakage_what({"name": "honest", "leaks": ["subjects"]})  # before: "nothing" whatever the run recorded
+    assert said.startswith("clips of one subject in training and test, recorded by the run although its settings")
+    assert "every Δ is measured against a leaky baseline" in said

@@ -160,7 +160,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
     from merbench.environment import current_software
     from merbench.regress import (
         DEFAULT_FLOOR, DEFAULT_K, Reuse, check_entry, entry_config, failed_checks, file_stamp, parse_baseline,
-        run_error_text, updated_document, write_baseline,
+        run_error_text, undeclared_leaks, updated_document, write_baseline,
     )
     from merbench.store import ResultStore
 
@@ -216,6 +216,15 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
             store.close()
 
     try:  # after the runs: a Ctrl-C now leaves every run stored, and the baseline as said
+        unchecked: set[int] = set()  # runs that recorded a leak their entry does not declare
+        for i, (entry, result, derivation) in enumerate(measured):
+            problem = undeclared_leaks(entry, result)
+            if problem and args.update:
+                raise RunFailed(f"{entry.where}: {problem}; the baseline {args.baseline} is not updated")
+            if problem:  # its checks fail, with the reason below the table
+                errors[i] = problem
+                unchecked.add(i)
+                measured[i] = (entry, None, derivation)
         widened: list[str] = []
         if args.update:
             document = updated_document(baseline, measured, widened)
@@ -242,9 +251,10 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
             return 0
         failed = [(entry, check) for entry, entry_checks, _, _ in checks for check in entry_checks if not check.passed]
         total = sum(len(entry_checks) for _, entry_checks, _, _ in checks)
-        for entry, _, _, error in checks:
+        for i, (entry, _, _, error) in enumerate(checks):
             if error is not None:
-                out.print(f"Run failed: {escape(entry.where)}: {escape(error)}", style="bold red", highlight=False)
+                out.print(f"{'Not checked' if i in unchecked else 'Run failed'}: {escape(entry.where)}: {escape(error)}",
+                          style="bold red", highlight=False)
         if failed:
             models = [entry.model for entry, _, _, _ in checks]
             named = ", ".join(f"{entry.model} {check.metric} {check.status}"
@@ -474,8 +484,8 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
          Column("Measured", justify="right"), Column("Delta", justify="right"), Column("Verdict"),
          Column("Setting", kind="text", priority=1, breakable=False)],
         caption="Pooled scores in %. low: below expected − tolerance (a regression); high: above expected + "
-        "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed (reason below) "
-        "or its score is not a number."
+        "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed or recorded a "
+        "leak its entry does not declare (reason below), or its score is not a number."
         + (" ⚠: a leaky entry (leaky: true): its scores are inflated, not comparable with honest ones."
            if any(entry.leaky for entry, _, _, _ in checks) else ""),
     )
