@@ -20,6 +20,7 @@ machines, not to this schema. Metric scores are plain ``{metric: value}`` dicts
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -474,7 +475,8 @@ class RunResult:
         if any(seed.fold_std is None for seed in seeds):
             return mean, None
         second_moment = sum(float(seed.fold_std[metric]) ** 2 + m ** 2 for seed, m in zip(seeds, means)) / len(seeds)
-        return mean, max(0.0, second_moment - mean ** 2) ** 0.5
+        variance = second_moment - mean ** 2
+        return mean, variance if math.isnan(variance) else max(0.0, variance) ** 0.5  # max(0.0, nan) is 0.0
 
     @property
     def seed_shown(self) -> str:
