@@ -343,3 +343,15 @@ def test_leakage_takes_executor_as_run_grid_and_tune_do(run_cli):
     clash = run_cli("leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store",
                     "--executor", "ray", "--set", "executor.name=local")
     assert clash.code == 2 and "--executor ray and --set executor.name=local disagree" in clash.err
+
+
+def test_report_leakage_shows_control_characters_of_the_summary_as_written(study, run_cli, tmp_path):
+    folder, _, summary, _ = study
+    odd = json.loads(json.dumps(summary))
+    odd["model"] = "esc\x1b[31mRED\x07\nline"
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(odd))
+    written = run_cli("report", "--leakage", str(path), "--output", str(tmp_path / "odd.md"))
+    line = next(text for text in written.err.splitlines() if text.startswith("Leakage study of"))
+    assert written.code == 0 and "\x1b" not in written.err and "\x07" not in written.err, repr(written.err)
+    assert line.startswith("Leakage study of esc\\x1b[31mRED\\x07\\x0aline on synthetic written to"), repr(line)

@@ -107,8 +107,8 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
             "json": lambda: strict_json(summary), "html": lambda: render_leakage_page(summary)}[fmt]()
     write_output(target, text)
     if target is not None:
-        err.print(f"Leakage study of {escape(str(summary['model']))} on {escape(str(summary['dataset']))} written to "
-                  f"{console_line(str(args.output))} ({fmt})", soft_wrap=True, highlight=False)
+        err.print(f"Leakage study of {console_line(str(summary['model']))} on {console_line(str(summary['dataset']))} "
+                  f"written to {console_line(str(args.output))} ({fmt})", soft_wrap=True, highlight=False)
     return 0
 
 
