@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from merbench.compare import Comparison, cell_text, one_line, reported_pct
 from merbench.errors import UsageError
-from merbench.escaping import latex_escape, markdown_cell
+from merbench.escaping import latex_escape, markdown_cell, printable_line
 from merbench.html_report import render_report
 from merbench.outputs import write_output
 from merbench.result import RunResult
@@ -86,12 +86,27 @@ def to_markdown(comparison: Comparison) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(f"{markdown_cell(line)}  " for line in _footer(comparison)) + "\n"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+"""What makes a spreadsheet read a CSV cell as a formula (OWASP's list, whose tab and carriage return ``csv_text``
+writes as ``\\x09`` and ``\\x0d``): such text cells get a leading ``'``."""
+
+
+def csv_text(value: Any) -> Any:
+    """A CSV cell: text on one line with control characters shown as ``\\xNN`` (as every other format shows them),
+    and a leading ``'`` where a spreadsheet would run it as a formula (``=cmd|' /C calc'!A0`` from a plugin's
+    reported source); numbers, booleans and empty cells as they are."""
+    if not isinstance(value, str):
+        return value
+    text = printable_line(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def to_csv(comparison: Comparison) -> str:
-    """One CSV row per cell (fractions 0..1)."""
+    """One CSV row per cell (fractions 0..1), UTF-8 without a byte-order mark; text cells as ``csv_text`` gives."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RECORD_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(comparison.records())
+    writer.writerows({key: csv_text(value) for key, value in record.items()} for record in comparison.records())
     return buffer.getvalue()
 
 
