@@ -47,16 +47,17 @@ SCORE_DIGITS = 10
 """Decimals a score keeps before it is shown: far more than any score's meaning, far fewer than a float's noise."""
 
 
-def percent_points(value: float) -> Decimal:
+def percent_points(value: float, places: int = 1) -> Decimal:
     """A fraction as percentage points with one decimal, half rounded up from its decimal digits (``Decimal``).
 
     Every score merbench shows goes through this rule, so that one value shows the same digits in every command
     and table. Formatting the binary float instead would round 0.4865 (48.649999… in binary) down to 48.6 but
     0.48653 up to 48.7, and 0.5125 (51.25) to the even 51.2; here they show 48.7, 48.7 and 51.3. The value is first
     rounded to ``SCORE_DIGITS`` decimals, so that arithmetic noise (a mean of 0.7175 computed as 0.7174999999999999)
-    does not decide the last digit.
+    does not decide the last digit. ``places``: decimals of the points (2 where one would hide a verdict).
     """
-    return (Decimal(repr(round(float(value), SCORE_DIGITS))) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return (Decimal(repr(round(float(value), SCORE_DIGITS))) * 100).quantize(Decimal(1).scaleb(-places),
+                                                                              rounding=ROUND_HALF_UP)
 
 
 def percent(value: float, signed: bool = False) -> str:

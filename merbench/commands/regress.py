@@ -443,29 +443,42 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     return entry, first, derivation
 
 
-def _points(value: float):
-    """A fraction as percentage points with one decimal (a ``Decimal``), by the rule every score shown follows
-    (``merbench.wording.percent_points``)."""
+def _points(value: float, places: int = 1):
+    """A fraction as percentage points with ``places`` decimals (a ``Decimal``), by the rule every score shown
+    follows (``merbench.wording.percent_points``)."""
     from merbench.wording import percent_points
 
-    return percent_points(value)
+    return percent_points(value, places)
+
+
+def _verdict_as_shown(expected, tolerance, tolerance_high, measured) -> str:
+    """The verdict the printed numbers give: ``ok`` within the band, else ``low`` or ``high``."""
+    if measured < expected - tolerance:
+        return "low"
+    return "high" if measured > expected + tolerance_high else "ok"
 
 
 def _shown(check) -> tuple[str, str, str, str]:
     """(expected, band, measured, delta) of a row, in %: the delta is that of the two numbers shown, so a row always
-    adds up, and no zero prints as -0.0. A score that is not a number shows as itself (nan)."""
+    adds up, and no zero prints as -0.0. A score that is not a number shows as itself (nan). The verdict is the
+    exact values'; where one decimal would round a value across an edge of the band (48.66 shown as 48.7 at the edge
+    48.7, yet low), the row shows two, so that what it shows gives its verdict."""
     import math
 
-    expected = None if check.expected is None else _points(check.expected)
-    measured = None if check.measured is None or not math.isfinite(check.measured) else _points(check.measured)
+    places = 1
+    if check.status in ("ok", "low", "high") and check.expected is not None:
+        shown = [_points(value) for value in (check.expected, check.tolerance, check.tolerance_high, check.measured)]
+        places = 1 if _verdict_as_shown(*shown) == check.status else 2
+    expected = None if check.expected is None else _points(check.expected, places)
+    measured = None if check.measured is None or not math.isfinite(check.measured) else _points(check.measured, places)
     if abs(check.tolerance - check.tolerance_high) < 1e-12:
-        band = f"±{_points(check.tolerance)}"
+        band = f"±{_points(check.tolerance, places)}"
     else:
-        band = f"-{_points(check.tolerance)}/+{_points(check.tolerance_high)}"
+        band = f"-{_points(check.tolerance, places)}/+{_points(check.tolerance_high, places)}"
     if expected is None or measured is None:
         delta = "—"
     else:
-        delta = "0.0" if measured == expected else f"{measured - expected:+}"
+        delta = f"{0:.{places}f}" if measured == expected else f"{measured - expected:+}"
     if check.measured is not None and measured is None:
         shown_measured = f"{100 * check.measured:.1f}"  # nan, inf
     else:
