@@ -31,7 +31,7 @@ from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
-from merbench.wording import counted, percent, some_of
+from merbench.wording import counted, percent, percent_points, some_of
 
 STATS = ("fold", "pooled")
 METRIC_NAMES = {
@@ -393,17 +393,19 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         if len({frozenset(_data_settings((*column_settings.get(column, ()), *cell.settings))) for cell in in_column}) > 1:
             unlike_data.append(column)  # other samples or folds: not alike either
             continue
-        contenders = [cell for cell in in_column if not cell.warnings] or in_column  # a leaky score is never "best"
+        contenders = [cell for cell in in_column if not cell.warnings] or in_column  # leaky: best only among leaky
         _mark_best([cell for cell in contenders if not math.isnan(cell.mean)], len(in_column) > 1)
     return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data, hidden,
                       column_settings)
 
 
 def _mark_best(contenders: Sequence[Cell], compared: bool) -> None:
-    """Mark the cells of ``contenders`` (scores, no NaN) with the top mean best, when cells are ``compared``."""
-    top = max((cell.mean for cell in contenders), default=None)
+    """Mark the cells of ``contenders`` (scores, no NaN) with the top mean best, when cells are ``compared``: the
+    mean as shown (``percent_points``), so that every cell showing the top score is marked, never one of two cells
+    that both show 74.7."""
+    top = max((percent_points(cell.mean) for cell in contenders), default=None)
     for cell in contenders:
-        cell.best = compared and cell.mean == top
+        cell.best = compared and percent_points(cell.mean) == top
 
 
 def _column_settings(results: Sequence[RunResult], own: Sequence[tuple[str, ...]]

@@ -32,7 +32,7 @@ from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage
                              leakage_what, measured_label, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
                              numbered_sources, seed_label, train_test_domains)
 from merbench.result import RunResult
-from merbench.wording import counted
+from merbench.wording import counted, paper_points
 
 SHORT = dict(COLUMNS)
 LEGEND = {
@@ -327,7 +327,7 @@ def _reported_table(page: _Page, result: RunResult) -> None:
         shown = _td(f"{protocol} †", cls="text leak") if leaks[protocol] else _td(protocol, cls="text")
         source = _td(", ".join(map(str, row_sources[(dataset, protocol)]))) if numbered else ""
         lines.append("<tr>" + _td(dataset, cls="text") + shown + _td("reported", cls="text reported")
-                     + "".join(_td(f"{scores[m]:.2f}" if m in scores else "—", cls="reported") for m in metrics)
+                     + "".join(_td(paper_points(scores[m]) if m in scores else "—", cls="reported") for m in metrics)
                      + source + "</tr>")
         if dataset == result.dataset and protocol == result.protocol:
             shown_measured = True

@@ -74,7 +74,7 @@ from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
-from merbench.wording import SCORE_DIGITS, percent, plural
+from merbench.wording import SCORE_DIGITS, paper_points, percent, plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
 
@@ -733,7 +733,7 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
                    if not same]
         why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
         here = f"measured {percent(measured[metric])} %, " if metric in measured else ""
-        notes.append(f"{entry.model} {metric}: {here}paper {score.value:.2f} % "
+        notes.append(f"{entry.model} {metric}: {here}paper {paper_points(score.value)} % "
                      f"({score.dataset} · {score.protocol}; {why})")
     return notes
 

@@ -37,7 +37,7 @@ from merbench.escaping import markdown_cell, markdown_code
 from merbench.leakage_summary import load_summary, study_time
 from merbench.regress import Baseline, Entry, load_baseline
 from merbench.report import leakage_inflation, leakage_what, resampled_text
-from merbench.wording import percent
+from merbench.wording import paper_points, percent
 
 MARKER = re.compile(
     r"^(?P<open><!-- merbench:table (?P<kind>[\w-]+) (?P<baseline>\S+) -->\n)(?P<body>.*?)^(?P<close><!-- /merbench:table -->)",
@@ -107,7 +107,7 @@ def _reported(model: str, registry: Any) -> str:
         return "—"
     by_metric = {s.metric.lower(): s.value for s in scores if s.dataset == "megc2019"}
     if "uf1" in by_metric and "uar" in by_metric:
-        return f"{by_metric['uf1']:.2f} / {by_metric['uar']:.2f}"
+        return f"{paper_points(by_metric['uf1'])} / {paper_points(by_metric['uar'])}"
     return "—"
 
 

@@ -18,7 +18,7 @@ from merbench.escaping import printable_line
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
-from merbench.wording import counted, percent, percent_points
+from merbench.wording import counted, paper_points, percent, percent_points
 
 COLUMNS = (
     ("accuracy", "Acc"),
@@ -183,7 +183,7 @@ def reported_table(result: RunResult) -> DataTable | None:
     for (dataset, protocol), scores in rows.items():
         source = [", ".join(map(str, row_sources[(dataset, protocol)]))] if numbered else []
         shown = styled(f"{protocol} ⚠", "red") if leaks[protocol] else protocol
-        table.add_row(dataset, shown, "reported", *(f"{scores[m]:.2f}" if m in scores else "—" for m in metrics),
+        table.add_row(dataset, shown, "reported", *(paper_points(scores[m]) if m in scores else "—" for m in metrics),
                       *source)
         if dataset == result.dataset and protocol == result.protocol:
             measured = [_score(result.pooled, REPORTED_METRICS[m]) for m in metrics]

@@ -60,6 +60,13 @@ def percent_points(value: float, places: int = 1) -> Decimal:
                                                                               rounding=ROUND_HALF_UP)
 
 
+def paper_points(value: float) -> str:
+    """A paper's reported score (already in %, ``ReportedScore.value``) with two decimals, half rounded up from its
+    decimal digits (73.535 shows 73.54 everywhere, as ``compare``'s reported column shows it; the binary float would
+    give 73.53)."""
+    return str(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def percent(value: float, signed: bool = False) -> str:
     """``percent_points`` as text (``51.3``; ``+1.2`` with ``signed``); ``nan`` or ``inf`` for a value that is not a
     finite number."""

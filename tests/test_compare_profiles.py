@@ -138,3 +138,11 @@ def test_a_filter_takes_names_repeated_or_with_commas_and_leaves_run_ids_to_the_
     assert refused.code == 2 and f"--model convmixer leaves out {QUICK_ST} (ststnet)" in " ".join(refused.err.split())
     empty = run_cli("compare", "--model", "convmixer,", "--store", str(store))
     assert empty.code == 2 and "an empty name in 'convmixer,'" in empty.err
+
+
+def test_every_cell_that_shows_the_top_score_is_best():
+    runs = [_result(f"20250611-00001{i}-00001{i}", model, "quick", uf1)
+            for i, (model, uf1) in enumerate([("a", 0.7465), ("b", 0.74649999999999), ("c", 0.74654), ("d", 0.7464)])]
+    comparison = build_comparison(runs)
+    best = {model: comparison.cells[(model, COLUMN)].best for model in comparison.models}
+    assert best == {"a": True, "b": True, "c": True, "d": False}, best  # before: only c, though a, b, c show 74.7

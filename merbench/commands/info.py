@@ -8,7 +8,7 @@ from rich.console import Console
 
 from merbench.commands import HelpFormatter, output_file, print_plugin_problems
 from merbench.escaping import console_line, printable_line
-from merbench.wording import default_text, percent
+from merbench.wording import default_text, paper_points, percent
 
 ORDER = 25
 
@@ -118,7 +118,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                 {"dataset": score.dataset, "protocol": score.protocol, "metric": score.metric,
                  "value": round(score.value / 100, 6), "source": score.source, "protocol_leaks": leaks[score.protocol]})
             protocol = styled(f"{score.protocol} ⚠", "red") if leaks[score.protocol] else score.protocol
-            reported.add_row(score.dataset, protocol, score.metric.upper(), f"{score.value:.2f}",
+            reported.add_row(score.dataset, protocol, score.metric.upper(), paper_points(score.value),
                              *([] if one_source else [score.source]))
         print_table(out, reported)
     else:
@@ -225,10 +225,11 @@ def gap_note(rows, reported, leaks=None) -> str | None:
 
     values = [score.value for score in reported]
     if len(reported) <= 2:  # each score by name: a range "73.53–76.05 % (UAR, UF1)" reads as UAR 73.53
-        said = " and ".join(f"{named(score.metric)} {score.value:.2f} %" for score in reported)
+        said = " and ".join(f"{named(score.metric)} {paper_points(score.value)} %" for score in reported)
     else:
         metrics = ", ".join(sorted({named(score.metric) for score in reported}))
-        span = f"{min(values):.2f}–{max(values):.2f}" if min(values) != max(values) else f"{values[0]:.2f}"
+        span = (f"{paper_points(min(values))}–{paper_points(max(values))}" if min(values) != max(values)
+                else paper_points(values[0]))
         said = f"scores of {span} % ({metrics}, in no particular order)"
     text = f"The paper reports {said} under {', '.join(paper_protocols)}"
     leaking = {protocol: kinds for protocol, kinds in (leaks or {}).items() if kinds}

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
-from rich.markup import escape
 
 from merbench.commands import HelpFormatter, folder_argument, output_file
 from merbench.commands.compare import add_selection_arguments, selected_comparison
