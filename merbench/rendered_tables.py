@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from merbench.errors import UsageError
 from merbench.escaping import markdown_cell, markdown_code
+from merbench.leaks import engine_leaks
 from merbench.leakage_summary import load_summary, study_time
 from merbench.regress import Baseline, Entry, load_baseline
 from merbench.report import leakage_inflation, leakage_what, resampled_text
@@ -93,9 +94,34 @@ def _pm(m: Measured, metric: str) -> str:
     return f"{_pct(m.mean(metric))} ± {_pct(m.std(metric))}"
 
 
-def _name(entry: Entry) -> str:
+def _name(entry: Entry, registry: Any = None) -> str:
+    """The entry's model with the settings it changes, and ``†`` when it is leaky (``_leaky``)."""
     extra = ", ".join(f"{key}={value}" for key, value in entry.sets.items())
-    return markdown_code(entry.model) + (f" ({markdown_cell(extra)})" if extra else "")
+    return (markdown_code(entry.model) + (f" ({markdown_cell(extra)})" if extra else "")
+            + (" †" if _leaky(entry, registry) else ""))
+
+
+def _independent(protocol: str, registry: Any) -> bool:
+    """Whether ``protocol`` keeps each subject on one side of every fold (its plugin says; else the built-ins)."""
+    try:
+        return bool(registry.get("protocols", protocol).subject_independent)
+    except Exception:  # no registry, or a protocol plugin that is gone
+        return protocol in INDEPENDENT
+
+
+def _leaky(entry: Entry, registry: Any) -> bool:
+    """Whether the entry's scores are inflated: it says ``leaky: true``, its protocol is not subject-independent, or
+    its settings ask for selection or normalisation on test data."""
+    engine = {key.partition(".")[2]: value for key, value in entry.sets.items() if key.startswith("engine.")}
+    return entry.leaky or not _independent(entry.protocol, registry) or bool(engine_leaks(engine))
+
+
+def _leaky_note(entries: list[Entry], registry: Any) -> str:
+    """The note on ``†`` rows, when the table has one."""
+    if not any(_leaky(entry, registry) for entry in entries):
+        return ""
+    return ("† a leaky entry (not subject-independent, or selection or normalisation on test data): its scores are "
+            "inflated and not comparable with the others (docs/leakage.md). ")
 
 
 def _reported(model: str, registry: Any) -> str:
@@ -137,12 +163,13 @@ def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
 
 def render_models(baseline: Baseline, registry: Any) -> str:
     """Models under the subject-independent protocol, with their paper's MEGC2019 UF1/UAR for orientation."""
-    measured = [m for m in _measured(baseline) if m.entry.protocol in INDEPENDENT]
+    measured = [m for m in _measured(baseline) if _independent(m.entry.protocol, registry)]
     lines = ["| model | UF1 % | UAR % | accuracy % | s per run | reported MEGC2019 UF1 / UAR |", "|---|---|---|---|---|---|"]
     for m in measured:
-        lines.append(f"| {_name(m.entry)} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} | {_pm(m, 'accuracy')} | "
+        lines.append(f"| {_name(m.entry, registry)} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} | {_pm(m, 'accuracy')} | "
                      f"{float(m.derived.get('seconds_per_run', 0)):.0f} | {_reported(m.entry.model, registry)} |")
-    return "\n".join(lines) + "\n\n" + MEAN_STD + _provenance(baseline, measured)
+    return ("\n".join(lines) + "\n\n" + MEAN_STD + _leaky_note([m.entry for m in measured], registry)
+            + _provenance(baseline, measured))
 
 
 def render_protocols(baseline: Baseline, registry: Any) -> str:
@@ -156,10 +183,11 @@ def render_protocols(baseline: Baseline, registry: Any) -> str:
         raise UsageError(f"{baseline.path}: no model has entries under two protocols; a 'protocols' table needs them")
     lines = ["| model | protocol | subject-independent | accuracy % | UF1 % | UAR % |", "|---|---|---|---|---|---|"]
     for m in rows:
-        independent = "yes" if m.entry.protocol in INDEPENDENT else "**no**"
-        lines.append(f"| {markdown_code(m.entry.model)} | {markdown_code(m.entry.protocol)} | {independent} | {_pm(m, 'accuracy')} | "
-                     f"{_pm(m, 'uf1')} | {_pm(m, 'uar')} |")
-    return "\n".join(lines) + "\n\n" + MEAN_STD + _provenance(baseline, rows)
+        independent = "yes" if _independent(m.entry.protocol, registry) else "**no**"
+        lines.append(f"| {_name(m.entry, registry)} | {markdown_code(m.entry.protocol)} | {independent} | "
+                     f"{_pm(m, 'accuracy')} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} |")
+    return ("\n".join(lines) + "\n\n" + MEAN_STD + _leaky_note([m.entry for m in rows], registry)
+            + _provenance(baseline, rows))
 
 
 def render_guard(baseline: Baseline, registry: Any) -> str:
@@ -168,19 +196,27 @@ def render_guard(baseline: Baseline, registry: Any) -> str:
     lines = ["| model | protocol | UF1 % | UAR % | accuracy % | s per run |", "|---|---|---|---|---|---|"]
     for m in measured:
         cells = " | ".join(f"{_pct(m.mean(metric))} ± {_pct(m.band(metric))}" for metric in ("uf1", "uar", "accuracy"))
-        lines.append(f"| {_name(m.entry)} | {markdown_code(m.entry.protocol)} | {cells} | {float(m.derived.get('seconds_per_run', 0)):.0f} |")
+        lines.append(f"| {_name(m.entry, registry)} | {markdown_code(m.entry.protocol)} | {cells} | "
+                     f"{float(m.derived.get('seconds_per_run', 0)):.0f} |")
     note = "Expected value ± tolerance (the band `merbench regress` enforces: max(3·std, 3.0 points)). "
-    return "\n".join(lines) + "\n\n" + note + _provenance(baseline, measured)
+    return ("\n".join(lines) + "\n\n" + note + _leaky_note([m.entry for m in measured], registry)
+            + _provenance(baseline, measured))
 
 
 def render_main(baseline: Baseline, registry: Any) -> str:
     """The first entry's first run (seed 0, thread layout auto): what the README's main job prints."""
     m = _measured(baseline)[0]
+    command = f"merbench run --model {m.entry.model} --dataset {m.entry.dataset}"
+    if m.entry.protocol != "subject-10fold":
+        command += f" --protocol {m.entry.protocol}"
+    if m.entry.sets:
+        command += " --set " + " ".join(f"{key}={value}" for key, value in m.entry.sets.items())
+    mark = " †" if _leaky(m.entry, registry) else ""
     return (f"| run | accuracy % | UF1 % | UAR % |\n|---|---|---|---|\n"
-            f"| {markdown_code(f'merbench run --model {m.entry.model} --dataset {m.entry.dataset}')} (seed {m.entry.seed}) | "
+            f"| {markdown_code(command)} (seed {m.entry.seed}){mark} | "
             f"{_pct(m.first('accuracy'))} | {_pct(m.first('uf1'))} | {_pct(m.first('uar'))} |\n"
             f"| mean ± std over its {int(m.derived.get('runs', 0))} runs | {_pm(m, 'accuracy')} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} |\n\n"
-            + MEAN_STD + _provenance(baseline, [m]))
+            + MEAN_STD + _leaky_note([m.entry], registry) + _provenance(baseline, [m]))
 
 
 def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchmarks/render_tables.py") -> str:

@@ -184,3 +184,22 @@ def test_a_checkout_elsewhere_renders_the_same_tables(tmp_path):
     shutil.copy(ROOT / "README.md", clone / "README.md")
     assert stale_files([clone / "README.md"], clone, get_registry()) == []
     assert str(tmp_path) not in render_text((clone / "README.md").read_text(encoding="utf-8"), clone, get_registry())
+
+
+def test_a_leaky_entry_is_marked_in_every_table_and_the_main_command_names_its_settings(tree):
+    root, _ = tree
+    baseline = root / "baselines" / "b.yaml"
+    data = yaml.safe_load(baseline.read_text())
+    first = data["entries"][0]
+    first["set"] = {**(first.get("set") or {}), "engine.select_on": "test"}
+    first["leaky"] = True
+    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+    note = "† a leaky entry (not subject-independent, or selection or normalisation on test data)"
+    for kind in ("main", "models", "guard"):
+        text = render_text(f"<!-- merbench:table {kind} baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
+                           get_registry())
+        first_row = text.splitlines()[4]
+        assert "engine.select_on=test" in first_row and "†" in first_row and note in text, (kind, text)
+    main = render_text("<!-- merbench:table main baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
+                       get_registry())
+    assert f"--set engine.select_on=test` (seed {first.get('seed', 0)}) †" in main, main  # before: a plain command
