@@ -323,6 +323,7 @@ def _reported_table(page: _Page, result: RunResult) -> None:
     measured, coverage = measured_label(result)
     lines = []
     shown_measured = False
+    leaked = bool(result_leaks(result))  # the run itself leaked: its measured row is marked
     for (dataset, protocol), scores in rows.items():
         shown = _td(f"{protocol} †", cls="text leak") if leaks[protocol] else _td(protocol, cls="text")
         source = _td(", ".join(map(str, row_sources[(dataset, protocol)]))) if numbered else ""
@@ -331,11 +332,12 @@ def _reported_table(page: _Page, result: RunResult) -> None:
                      + source + "</tr>")
         if dataset == result.dataset and protocol == result.protocol:
             shown_measured = True
-            lines.append("<tr>" + _td(dataset, cls="text") + shown + _td(_seeded(result, measured), cls="text")
+            lines.append("<tr>" + _td(dataset, cls="text") + shown
+                         + _td(_seeded(result, measured) + (" †" if leaked else ""), cls="text leak" if leaked else "text")
                          + "".join(_td(pct(result.pooled[REPORTED_METRICS[m]])) for m in metrics)
                          + (_td("") if numbered else "") + "</tr>")
     page.used.add("reported")
-    page.used.update({"†"} if note else set())
+    page.used.update({"†"} if note or (shown_measured and leaked) else set())
     # Sentences, each ended once: a source or the leak note may end in a full stop of its own.
     sentences = ["In %", ("Sources: " + "; ".join(f"{n}: {text}" for n, text in enumerate(sources, 1))) if numbered
                  else sources[0], note,

@@ -732,7 +732,7 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
         differs = [what for what, same in (("data", score.dataset == entry.dataset), ("protocol", score.protocol == entry.protocol))
                    if not same]
         why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
-        here = f"measured {percent(measured[metric])} %, " if metric in measured else ""
+        here = f"measured {percent(measured[metric])} %{' ⚠' if entry.leaky else ''}, " if metric in measured else ""
         notes.append(f"{entry.model} {metric}: {here}paper {paper_points(score.value)} % "
                      f"({score.dataset} · {score.protocol}; {why})")
     return notes

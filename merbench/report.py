@@ -188,9 +188,13 @@ def reported_table(result: RunResult) -> DataTable | None:
         if dataset == result.dataset and protocol == result.protocol:
             measured = [_score(result.pooled, REPORTED_METRICS[m]) for m in metrics]
             label, partial = measured_label(result)
-            table.add_row(dataset, shown, label, *measured, *([""] if numbered else []),
-                          style="dim" if partial else "bold")
+            leaked = bool(result_leaks(result))
+            table.add_row(dataset, shown, styled(f"{label} ⚠", "red") if leaked else label, *measured,
+                          *([""] if numbered else []), style="dim" if partial else "bold")
             table.caption = table.caption.rstrip(".") + partial if partial else table.caption
+            if leaked:
+                table.caption = (table.caption.rstrip(".") + ". ⚠ measured: this run leaked test information (its "
+                                 "leakage lines say how): its scores are inflated.")
     return table
 
 

@@ -129,3 +129,32 @@ def test_a_leakage_studys_honest_row_says_what_its_run_recorded():
     said = leakage_what({"name": "honest", "leaks": ["subjects"]})  # before: "nothing" whatever the run recorded
     assert said.startswith("clips of one subject in training and test, recorded by the run although its settings")
     assert "every Δ is measured against a leaky baseline" in said
+
+
+REPORTS_ON_SYNTHETIC = '''
+from merbench.contracts import ModelPlugin, ReportedScore
+from merbench.hookspecs import hookimpl
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(ModelPlugin(name="ststrep", build="merbench_plugins.models.ststnet:build_model", input="flow-uvs",
+                         description="ststnet with a score reported on the synthetic data", citation="original work",
+                         options={"filters": [3, 5, 8], "kernel": 3, "batchnorm": True, "dropout": 0.2},
+                         reported=(ReportedScore("synthetic", "subject-10fold", "uf1", 50.0, "a paper"),)))
+'''
+
+
+def test_a_leaky_runs_measured_row_beside_the_papers_score_is_marked(install_plugin, run_cli, tmp_path):
+    install_plugin("merbench-ststrep", "ststrep", "merbench_ststrep_plugin", REPORTS_ON_SYNTHETIC)
+    target = tmp_path / "leaky.json"
+    run = run_cli("run", "--model", "ststrep", "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                  "--set", "engine.select_on=test", "engine.epochs=2", "--json", str(target))
+    assert run.code == 0, run.err
+    measured = next(line for line in run.out.splitlines() if line.lstrip().startswith("synthetic")
+                    and "measured" in line)
+    assert "measured ⚠" in measured, measured  # before: "measured" unmarked beside the paper's 50.00
+    assert "⚠ measured: this run leaked test information" in _said(run)
+    page = tmp_path / "report.html"
+    assert run_cli("report", "--model", "ststrep", "--output", str(page)).code == 0
+    assert '<td class="text leak">measured' in page.read_text() or 'class="text leak">measured' in page.read_text()
