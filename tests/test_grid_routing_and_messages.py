@@ -168,16 +168,21 @@ def test_the_set_help_says_how_model_and_dataset_options_are_routed(run_cli):
 # ------------------------------------------------------------------ --json cells[] and the help's examples
 
 
-def test_json_cells_hold_every_seed_the_table_averages(run_cli, tmp_path):
+def test_json_cells_hold_every_seed_the_table_averages_and_what_each_cell_leaked(run_cli, tmp_path):
     target = tmp_path / "grid.json"
-    done = run_cli("grid", "--models", "lbptop-svm", "--datasets", "synthetic", "--protocols", "subject-10fold",
-                   "--profile", "quick", "--quiet", "--no-store", "--seeds", "2", "--json", str(target), *TINY)
+    done = run_cli("grid", "--models", "lbptop-svm", "--datasets", "synthetic", "--protocols",
+                   "subject-10fold,sample-10fold", "--profile", "quick", "--quiet", "--no-store", "--seeds", "2",
+                   "--json", str(target), *TINY)
     assert done.code == 0, done.err
     document = json.loads(target.read_text())
-    [cell], [result], [row] = document["cells"], document["results"], document["comparison"]["rows"]
+    cells = {cell["protocol"]: cell for cell in document["cells"]}
+    cell, result = cells["subject-10fold"], document["results"][0]
+    row = next(row for row in document["comparison"]["rows"] if row["protocol"] == "subject-10fold")
     assert cell["seed"] == 0 and cell["seeds"] == result["seeds"] and [s["seed"] for s in cell["seeds"]] == [0, 1]
     mean = sum(seed["fold_mean"]["uf1"] for seed in cell["seeds"]) / 2
     assert row["mean"] == pytest.approx(mean)
+    assert (cell["leaks"], cell["subject_independent"]) == ([], True)
+    assert (cells["sample-10fold"]["leaks"], cells["sample-10fold"]["subject_independent"]) == (["subjects"], False)
 
 
 def test_the_help_resumes_the_same_grid_as_the_example_above_it():

@@ -239,11 +239,13 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
     """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, how
     many folds of an interrupted run it continued (``continued_folds``, else ``None``), and ``other_software``, what
     of the software that run was trained with is not this grid's: ``KEY STORED → NOW``; a finished cell's scores as
-    its result has them: the first seed's (``seed``, ``pooled``, ``fold_mean``, ``fold_std``) and, with ``--seeds
+    its result has them: what it leaked (``leaks``, ``subject_independent``), the first seed's (``seed``, ``pooled``,
+    ``fold_mean``, ``fold_std``) and, with ``--seeds
     N``, every seed's (``seeds``, ``across_seeds``), from which the table's mean over every seed's folds comes), the comparison (as
     ``merbench compare --json`` prints it), the warnings on cells that show other software's runs
     (``other_software``, as printed under the table) and every full result."""
     from merbench.export import comparison_document
+    from merbench.leaks import result_leaks
 
     cells = []
     for outcome in outcomes:
@@ -255,7 +257,8 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                                  "other_software": other_software_of.get(str(outcome.run_id), [])}
         if outcome.result is not None:
             result = outcome.result
-            entry.update(seed=result.seed, pooled=result.pooled, fold_mean=result.fold_mean, fold_std=result.fold_std,
+            entry.update(seed=result.seed, leaks=result_leaks(result), subject_independent=result.subject_independent,
+                         pooled=result.pooled, fold_mean=result.fold_mean, fold_std=result.fold_std,
                          seeds=None if result.seeds is None else as_json(result.seeds),
                          across_seeds=None if result.across_seeds is None else as_json(result.across_seeds))
         cells.append(entry)
