@@ -2,7 +2,9 @@
 
 The whole preprocessed dataset is one tensor on the chosen device; batches are
 indexed from it, so no file is read after preprocessing. The test part of a
-fold is used exactly once, to predict after the last epoch: there is no epoch
+fold is used exactly once, to predict after the last epoch (with
+``engine.early_stopping``, with the weights of the epoch that scored best on
+validation subjects carved from the fold's training subjects): there is no epoch
 selection on it and the channel standardisation uses training samples only.
 Two leaky variants exist only to measure what such shortcuts add
 (``merbench leakage``, docs/leakage.md) and are flagged in every result:
