@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -68,7 +69,11 @@ class Measured:
         return next(e.tolerance for e in self.entry.expectations if e.metric == metric)
 
     def std(self, metric: str) -> float:
-        """The standard deviation of ``metric`` over the runs."""
+        """The standard deviation (n − 1) of ``metric`` over the runs, from their recorded values (rounding the
+        written std again could show it 0.1 off: 0.01546 written 0.0155 shows 1.6, not 1.5), else as written."""
+        values = [float(v) for v in (self.derived.get("values") or {}).get(metric, [])]
+        if len(values) > 1:
+            return statistics.stdev(values)
         return float(self.derived.get("std", {}).get(metric, 0.0))
 
     def first(self, metric: str) -> float:
