@@ -185,7 +185,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     n_classes = len(a.classes)
     for name, result in (("A", a), ("B", b)):
         _check_classes_in_range(name, result, n_classes)
-    if _folds(a) != _folds(b):
+    if sorted(_folds(a).values()) != sorted(_folds(b).values()):  # the same test parts, whatever their numbers
         fix = ("re-run both with the same --seed" if a.seed != b.seed else
                "their data or protocol options differ (e.g. dataset.seed, protocol.n_splits): compare runs made with "
                "the same settings")

@@ -283,3 +283,16 @@ def test_the_signed_rank_test_agrees_with_scipys_exact_and_complete_permutation_
     with_ties = np.array([0.1] * 30 + [-0.1] * 3 + [0.0] * 5)  # above 13 folds with ties: exact, not approximated
     assert signed_rank_test(with_ties)[1] == pytest.approx(2 * sum(__import__("math").comb(33, k)
                                                                    for k in range(4)) / 2 ** 33)
+
+
+def test_runs_with_the_same_folds_numbered_otherwise_are_compared_fold_by_fold():
+    """LOSO with another seed tests the same subjects in another order: the same folds, other numbers (before:
+    refused as 'not made on the same folds')."""
+    a = _by_subject({0, 1}, n_subjects=8, clips=4)
+    renumbered = RunResult.from_dict({**a.to_dict(), "predictions": [
+        {**row, "fold": 7 - row["fold"]} for row in a.to_dict()["predictions"]]})
+    b = _by_subject({0, 1, 2}, n_subjects=8, clips=4)
+    same = compare_runs(a, b, "accuracy", n_bootstrap=200)
+    other_numbers = compare_runs(renumbered, b, "accuracy", n_bootstrap=200)
+    assert (other_numbers.p_value, other_numbers.pooled_difference) == (same.p_value, same.pooled_difference)
+    assert sorted(other_numbers.fold_scores_a) == sorted(same.fold_scores_a)
