@@ -1,5 +1,5 @@
 """What one draw of a paired bootstrap picks, for ``merbench significance`` and ``merbench leakage``: test subjects,
-each with all its samples (clips of one person are alike, so drawing them one by one gives a narrower interval than
+each with all its samples (clips of one person are alike, so drawing them one by one usually gives a narrower interval than
 the data support), or clips one by one."""
 
 from __future__ import annotations

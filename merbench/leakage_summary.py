@@ -89,7 +89,7 @@ def bootstrap_inflation(honest: Sequence[RunResult], variants: Sequence[Sequence
     """Each variant's UF1 inflation over the honest runs (same seeds, paired by clip) and its bootstrap interval.
 
     ``honest[s]`` and ``variants[v][s]`` are the results of seed ``s``. Each draw picks ``unit``: test subjects,
-    each with all its clips (clips of one person are alike, so drawing them one by one gives a narrower interval
+    each with all its clips (clips of one person are alike, so drawing them one by one usually gives a narrower interval
     than the data support), or clips (``draw_units``). Returns, per variant, ``{"uf1": point, "low": ...,
     "high": ..., "clips": n, "unit": "subjects" or "clips"}`` in fractions; the point estimate is on the clips
     every run scored.

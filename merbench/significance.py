@@ -8,7 +8,7 @@ signed-rank test; the difference of the
 pooled score gets a paired bootstrap confidence interval. The bootstrap draws
 **subjects** by default, each with all its test samples: clips of one person are
 alike, so drawing clips one by one (``resample="clips"``, the choice of many
-papers) gives a narrower interval than the data support. A run
+papers) usually gives a narrower interval than the data support. A run
 that leaks test information (``merbench.leaks``) is named with what it leaks.
 
 The test is the two-sided signed-rank test with an exact p-value for any number

@@ -68,8 +68,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "see --set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
     parser.add_argument("--resample", choices=("subjects", "clips"), default="subjects",
                         help="what each draw of the ΔUF1 interval picks: test subjects (the default), each with all "
-                        "its clips, since clips of one person are alike and drawing them one by one gives a narrower "
-                        "interval than the data support; or clips one by one (as merbench significance --resample)")
+                        "its clips, since clips of one person are alike and drawing them one by one usually gives a "
+                        "narrower interval than the data support; or clips one by one (as merbench significance --resample)")
     parser.add_argument("--json", type=output_file, metavar="FILE", help="write the summary to FILE (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--store", type=Path, metavar="PATH",

@@ -43,8 +43,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples, 100 to 100000 (default 2000)")
     significance.add_argument("--resample", choices=("subjects", "clips"), default="subjects",
                               help="what each bootstrap draw picks: subjects (the default), each with all its test "
-                              "clips, since clips of one person are alike and drawing them one by one gives a "
-                              "narrower interval than the data support; or clips one by one, as many papers do")
+                              "clips, since clips of one person are alike and drawing them one by one usually "
+                              "gives a narrower interval than the data support; or clips one by one, as many papers do")
     significance.add_argument("--json", type=output_file, metavar="FILE",
                               help="also write the comparison as JSON to FILE (- for stdout; the table then goes to "
                               "stderr)")
@@ -132,7 +132,7 @@ def _drawn(comparison) -> str:
             return drawn + f"; with {comparison.n_units} test subjects the draws take few values: read it as rough"
         return drawn
     return (f"{comparison.n_units} of the {comparison.n_units} test clips one by one with replacement (clips of one "
-            "subject are alike, so this interval is narrower than one over subjects)")
+            "subject are alike, so this interval is usually narrower than one over subjects)")
 
 
 def comparison_document(given: dict[str, Path], runs: dict, comparison) -> dict:
