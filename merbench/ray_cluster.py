@@ -64,9 +64,12 @@ def probe(address: str, setting: str = "executor.address") -> None:
     try:
         socket.create_connection((host, port), timeout=CONNECT_PROBE_S).close()
     except OSError as exc:
+        start = (f"`ray start --head` on {host} (its Ray client server listens on port 10001 unless "
+                 "--ray-client-server-port says otherwise)" if address.startswith("ray://")
+                 else f"`ray start --head --port {port}` on {host}")
         raise UsageError(
-            f"{setting}={address}: cannot reach a Ray cluster there ({exc}). Start one with "
-            f"`ray start --head --port {port}` on {host}, check the address and firewall, or "
+            f"{setting}={address}: cannot reach a Ray cluster there ({exc}). Start one with {start}, check the "
+            "address and firewall, or "
             + ("unset RAY_ADDRESS" if setting == "RAY_ADDRESS" else "use executor.address=auto")
             + " for a local Ray instance"
         ) from None
@@ -161,7 +164,8 @@ def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | No
     asked = f"executor.num_cpus={options.num_cpus}" + (f" executor.num_gpus={options.num_gpus:g}" if options.num_gpus else "")
     problem = (f"{asked}: no node of the Ray cluster has that much (its largest has {largest.get('CPU', 0):g} CPUs "
                f"and {largest.get('GPU', 0):g} GPUs)")
-    fix = (f"--set executor.num_cpus={max(int(largest.get('CPU', 0)), 1)}"
+    cpus = options.num_cpus if largest.get("CPU", 0) >= options.num_cpus else max(int(largest.get("CPU", 0)), 1)
+    fix = (f"--set executor.num_cpus={cpus}"  # the CPUs asked for where they fit: they set the threads and scores
            + (f" executor.num_gpus={largest.get('GPU', 0):g}" if options.num_gpus else ""))
     if _started_here:
         raise UsageError(f"{problem}; the local Ray instance merbench started cannot grow. Ask for less: {fix}")
@@ -229,7 +233,8 @@ def failure_text(exc: BaseException) -> str:
     lost = tuple(getattr(ray.exceptions, name) for name in ("WorkerCrashedError", "NodeDiedError", "OwnerDiedError")
                  if hasattr(ray.exceptions, name))  # not every Ray version has all of them
     if isinstance(exc, lost):
-        return "its Ray worker died (out of memory, or its node was lost)"
+        return ("its Ray worker died (out of memory, or its node was lost); --set executor.max_retries=N retries a "
+                "task more often")
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 

@@ -374,7 +374,8 @@ def print_result(console: Console, result: RunResult) -> None:
     ))
     plan = result.engine_plan
     if plan:
-        console.print(escape(f"Folds trained {plan['description']}, {threads_phrase(plan)}"))
+        how = ("as " if str(plan["description"]).startswith("Ray tasks") else "") + str(plan["description"])
+        console.print(escape(f"Folds trained {how}, {threads_phrase(plan)}"))
     console.print(escape(provenance_line(result)), highlight=False)
 
 

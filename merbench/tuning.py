@@ -247,9 +247,13 @@ class TuneContext:
     clips computed and cached, ``inputs_key``, the SHA-256 of the inputs every trial trains on)."""
     labels: np.ndarray = field(init=False)
     subjects: np.ndarray = field(init=False)
+    relay: _Relay = field(init=False)
+    """The progress sink of every trial's and refit's fold executor: a message said once per tune, not per outer
+    fold (Ray's 'N fold tasks submitted' line was printed 20 times in a tune of 10 outer folds)."""
 
     def __post_init__(self) -> None:
         self.use_dataset(self.dataset)
+        self.relay = _Relay(self.progress)
 
     def use_dataset(self, dataset: Dataset) -> None:
         """Tune on ``dataset`` (its labels and subjects are read once)."""
@@ -331,7 +335,7 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
     """The objective of outer fold ``outer``: mean inner UF1 of a trial's configuration on ``positions`` only."""
     labels = ctx.labels[positions]
     subjects = ctx.subjects[positions]
-    relay = _Relay(ctx.progress)
+    relay = ctx.relay
 
     def objective(trial: Any) -> float:
         values = ctx.space.suggest(trial)
@@ -513,7 +517,7 @@ def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict
     executor, job = _executor(ctx, config, job, data, 1)
     outputs: list[Any] = []
     executor.run(job, data, [FoldTask(outer, ctx.base.seed * 1000 + outer.index, of=len(ctx.outer_folds))],
-                 lambda task, output: outputs.append(output), _Relay(ctx.progress))
+                 lambda task, output: outputs.append(output), ctx.relay)
     output = outputs[0]
     metrics = _scored(ctx, outer, output, ctx.labels, job.recipe.plugin)
     return {"predictions": [int(p) for p in output.predictions], "metrics": metrics, "seconds": output.seconds,

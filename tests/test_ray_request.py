@@ -36,7 +36,7 @@ def test_a_request_no_node_of_merbenchs_own_instance_can_run_is_refused(started_
     assert str(raised.value) == ("executor.num_cpus=4: no node of the Ray cluster has that much (its largest has 2 CPUs "
                                  "and 0 GPUs); the local Ray instance merbench started cannot grow. Ask for less: "
                                  "--set executor.num_cpus=2")
-    with pytest.raises(UsageError, match=r"executor.num_gpus=1: .* Ask for less: --set executor.num_cpus=2 executor.num_gpus=0"):
+    with pytest.raises(UsageError, match=r"executor.num_gpus=1: .* Ask for less: --set executor.num_cpus=1 executor.num_gpus=0"):
         check_request(FakeRay({"CPU": 2.0}), RayOptions(num_cpus=1, num_gpus=1))
 
 

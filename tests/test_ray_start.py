@@ -131,3 +131,58 @@ def test_a_sigterm_a_library_turned_into_a_plain_interrupt_still_exits_143(run_c
     finally:
         signal.signal(signal.SIGTERM, kept)
     assert result.code == 143 and "merbench: terminated (SIGTERM)" in result.err, result.err
+
+
+def test_an_unreachable_ray_client_address_says_how_to_start_the_head_not_a_head_on_the_client_port():
+    from merbench.errors import UsageError
+    from merbench.ray_cluster import probe
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(UsageError) as refused:
+        probe(f"ray://127.0.0.1:{port}")
+    said = str(refused.value)
+    assert "Start one with `ray start --head` on 127.0.0.1 (its Ray client server listens on port 10001" in said
+    assert f"--port {port}" not in said, said  # before: `ray start --head --port PORT`, the client server's port
+
+
+def test_a_lost_worker_says_how_to_retry_more_often():
+    ray = pytest.importorskip("ray")
+    from merbench.ray_cluster import failure_text
+
+    said = failure_text(ray.exceptions.WorkerCrashedError())
+    assert said.startswith("its Ray worker died") and "--set executor.max_retries=N" in said
+
+
+
+def test_every_outer_folds_objective_shares_the_tunes_relay(monkeypatch):
+    """A relay per objective said Ray's 'N fold tasks submitted' once per outer fold: 20 lines in a tune of 10."""
+    import numpy as np
+
+    import merbench.tuning as tuning
+
+    context = tuning.TuneContext.__new__(tuning.TuneContext)  # what make_objective reads when it is made
+    context.labels, context.subjects = np.zeros(4, int), np.array(["a", "a", "b", "b"])
+    context.relay = object()
+
+    def no_new_relay(progress):
+        raise AssertionError("an objective made its own relay")
+
+    monkeypatch.setattr(tuning, "_Relay", no_new_relay)
+    for _ in range(2):
+        assert callable(tuning.make_objective(context, None, None, np.arange(4), []))
+
+
+def test_a_run_on_ray_says_its_folds_trained_as_ray_tasks():
+    from rich.console import Console
+
+    from merbench.report import print_result
+    from result_samples import minimal_result
+
+    plan = {"executor": "RayFolds", "description": "Ray tasks (1 CPU each, up to 2 retries), cluster auto",
+            "threads_per_fold": 1, "workers": None, "group_size": None}
+    console = Console(width=200, record=True, force_terminal=False)
+    print_result(console, minimal_result(engine_plan=plan))
+    text = console.export_text()
+    assert "Folds trained as Ray tasks (1 CPU each, up to 2 retries), cluster auto, 1 torch thread per fold" in text
