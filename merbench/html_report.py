@@ -75,6 +75,7 @@ table.sortable thead th[aria-sort=descending]::after{content:" \\25BC";font-size
 tfoot td{font-weight:600;background:#fafbfc}
 td.reported,th.reported{color:#5a6475;font-style:italic}
 td.leak{color:#b3261e}.best{font-weight:700}
+.hidden-text{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .warning{border-left:4px solid #b3261e;background:#fdf0ef;padding:6px 10px;margin:8px 0}
 .figures{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 figure{margin:6px 0}figure img{max-width:100%;height:auto;border:1px solid #e3e6ec}
@@ -170,7 +171,8 @@ class _Page:
               caption: str = "", sortable: bool = True) -> None:
         """A table; ``headers`` are (text, class) pairs; ``rows``/``foot`` are ready ``<tr>`` strings."""
         self.used.update(text for text, _ in headers if text in LEGEND)
-        head = "".join(f'<th class="{cls}">{esc(text)}</th>' if cls else f"<th>{esc(text)}</th>" for text, cls in headers)
+        head = "".join(f'<th scope="col" class="{cls}">{esc(text)}</th>' if cls else f'<th scope="col">{esc(text)}</th>'
+                       for text, cls in headers)
         foot = list(foot)
         # Each table scrolls sideways in its own box: a wide one never widens the page past its other parts.
         self.add('<div class="scroll">' + ('<table class="sortable">' if sortable else "<table>"),
@@ -206,7 +208,10 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
             else:
                 mark = " †" if cell.warnings else ""
                 cls = " ".join(c for c, on in (("best", cell.best), ("leak", bool(cell.warnings))) if on)
-                cells.append(_td(cell_text(cell) + mark, cell.mean, cls))
+                shown = _td(cell_text(cell) + mark, cell.mean, cls)
+                if cell.best:  # bold is not read out, nor copied: the words are, for screen readers and pastes
+                    shown = shown.replace("</td>", '<span class="hidden-text"> (best in column)</span></td>')
+                cells.append(shown)
                 page.used.update({"†"} if mark else set())
             if comparison.has_reported(column):
                 value = cell.reported if cell is not None else None
@@ -223,7 +228,8 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
              + (f"{esc(reported)} " if reported else "")
              + "".join(f"{_with_code(note)} " for note in comparison.notes())
              + "Click a column heading to sort.</p>")
-    page.table(headers, rows)
+    page.table(headers, rows, caption=f"Models (rows) on each dataset and protocol (columns): "
+               f"{comparison.description}.")
     warnings = comparison.warnings()
     if warnings:
         page.add('<ul class="leakage">', *(f"<li>† {esc(w)}</li>" for w in warnings), "</ul>")
@@ -274,7 +280,7 @@ def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, 
                         + _td(len(run.folds), len(run.folds))
                         + "".join(_td(pct(run.pooled[key]), run.pooled[key]) for key in keys) + "</tr>")
         page.add(f"<h3>{esc(dataset)}</h3>")
-        page.table(headers, rows)
+        page.table(headers, rows, caption=f"Runs on {dataset}: scores pooled over all folds, in %.")
     page.add("</section>")
 
 
@@ -316,7 +322,7 @@ def _reported_table(page: _Page, result: RunResult) -> None:
     # Several sources are numbered, and each reported row names its own, as the terminal's Source column does.
     sources, row_sources = numbered_sources(reported)
     numbered = len(sources) > 1
-    headers = [("Dataset", ""), ("Protocol", "text"), ("", "text"),
+    headers = [("Dataset", ""), ("Protocol", "text"), ("Scores", "text"),
                *((SHORT[REPORTED_METRICS[m]], "") for m in metrics), *([("Source", "")] if numbered else [])]
     leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
     note = reported_leak_note(leaks, "†")

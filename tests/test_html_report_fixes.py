@@ -103,7 +103,7 @@ def test_the_reported_table_numbers_its_sources_as_the_terminals_source_column_d
     assert terminal is not None and "Sources: 1: Paper A; 2: Paper B" in terminal.caption
     text = _page([result])
     table = _section(text, "<h3>Reported in the model", "</table>")
-    assert re.findall(r"<th[^>]*>([^<]*)</th>", table) == ["Dataset", "Protocol", "", "UF1", "UAR", "Source"]
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", table) == ["Dataset", "Protocol", "Scores", "UF1", "UAR", "Source"]
     rows = re.findall(r"<tr>(.*?)</tr>", table[table.index("<tbody>"):])
     assert len(rows) == 3
     assert rows[0].startswith('<td class="text">d</td>') and rows[0].endswith("<td>1, 2</td>"), rows[0]
