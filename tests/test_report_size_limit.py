@@ -20,3 +20,7 @@ def test_too_many_runs_to_draw_is_refused_with_how_to_narrow_the_report(run_cli,
         assert "narrow the report with --model, --dataset" in said
     assert not (tmp_path / "r.html").exists() and not list((tmp_path / "figures").glob("*.png"))
     assert run_cli("report", "--store", str(store), "--output", str(tmp_path / "r.md")).code == 0
+    with_figures = run_cli("report", "--store", str(store), "--output", str(tmp_path / "f.md"), "--figures",
+                           str(tmp_path / "figures"))
+    said = " ".join(with_figures.err.split())  # before: "or write it as md, ..." to one writing md
+    assert with_figures.code == 2 and said.endswith("or drop --figures: the table alone is not limited"), said

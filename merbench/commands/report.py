@@ -153,10 +153,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     drawn = len(shown)
     for wanted, what in ((fmt == "html", "--output FILE.html"), (figures is not None, "--figures")):
         if wanted and drawn > MAX_DRAWN_RUNS:
+            other = ("drop --figures: the table alone is not limited" if fmt != "html" else
+                     "write it as md, csv, json or latex, which hold no figures")
             raise UsageError(f"{what}: {counted(drawn, 'run')} shown, two figures each, where at most "
                              f"{MAX_DRAWN_RUNS} are drawn (thousands take minutes and hundreds of MB): narrow the "
-                             "report with --model, --dataset, --protocol, --profile or run ids, or write it as md, csv, "
-                             "json or latex, which hold no figures")
+                             f"report with --model, --dataset, --protocol, --profile or run ids, or {other}")
     roots = result_roots(results)
     if target is not None:  # again with the selected runs' dataset folders: merbench never writes inside one
         target = check_output_path(args.output, "--output", store_files(args.store), roots=roots,
