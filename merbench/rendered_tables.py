@@ -169,7 +169,8 @@ def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
 def render_models(baseline: Baseline, registry: Any) -> str:
     """Models under the subject-independent protocol, with their paper's MEGC2019 UF1/UAR for orientation."""
     measured = [m for m in _measured(baseline) if _independent(m.entry.protocol, registry)]
-    lines = ["| model | UF1 % | UAR % | accuracy % | s per run | reported MEGC2019 UF1 / UAR |", "|---|---|---|---|---|---|"]
+    lines = ["| model | UF1 % | UAR % | accuracy % | s per run | reported MEGC2019 UF1 / UAR |",
+             "|---|---:|---:|---:|---:|---:|"]
     for m in measured:
         lines.append(f"| {_name(m.entry, registry)} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} | {_pm(m, 'accuracy')} | "
                      f"{float(m.derived.get('seconds_per_run', 0)):.0f} | {_reported(m.entry.model, registry)} |")
@@ -186,7 +187,8 @@ def render_protocols(baseline: Baseline, registry: Any) -> str:
     rows = [m for group in protocols_of.values() if len({g.entry.protocol for g in group}) > 1 for m in group]
     if not rows:
         raise UsageError(f"{baseline.path}: no model has entries under two protocols; a 'protocols' table needs them")
-    lines = ["| model | protocol | subject-independent | accuracy % | UF1 % | UAR % |", "|---|---|---|---|---|---|"]
+    lines = ["| model | protocol | subject-independent | accuracy % | UF1 % | UAR % |",
+             "|---|---|---|---:|---:|---:|"]
     for m in rows:
         independent = "yes" if _independent(m.entry.protocol, registry) else "**no**"
         lines.append(f"| {_name(m.entry, registry)} | {markdown_code(m.entry.protocol)} | {independent} | "
@@ -198,7 +200,7 @@ def render_protocols(baseline: Baseline, registry: Any) -> str:
 def render_guard(baseline: Baseline, registry: Any) -> str:
     """Every entry as ``merbench regress`` checks it: expected ± tolerance per metric."""
     measured = _measured(baseline)
-    lines = ["| model | protocol | UF1 % | UAR % | accuracy % | s per run |", "|---|---|---|---|---|---|"]
+    lines = ["| model | protocol | UF1 % | UAR % | accuracy % | s per run |", "|---|---|---:|---:|---:|---:|"]
     for m in measured:
         cells = " | ".join(f"{_pct(m.mean(metric))} ± {_pct(m.band(metric))}" for metric in ("uf1", "uar", "accuracy"))
         lines.append(f"| {_name(m.entry, registry)} | {markdown_code(m.entry.protocol)} | {cells} | "
@@ -217,7 +219,7 @@ def render_main(baseline: Baseline, registry: Any) -> str:
     if m.entry.sets:
         command += " --set " + " ".join(f"{key}={value}" for key, value in m.entry.sets.items())
     mark = " †" if _leaky(m.entry, registry) else ""
-    return (f"| run | accuracy % | UF1 % | UAR % |\n|---|---|---|---|\n"
+    return (f"| run | accuracy % | UF1 % | UAR % |\n|---|---:|---:|---:|\n"
             f"| {markdown_code(command)} (seed {m.entry.seed}){mark} | "
             f"{_pct(m.first('accuracy'))} | {_pct(m.first('uf1'))} | {_pct(m.first('uar'))} |\n"
             f"| mean ± std over its {int(m.derived.get('runs', 0))} runs | {_pm(m, 'accuracy')} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} |\n\n"
@@ -229,10 +231,10 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
     boot = summary.get("bootstrap") or {}
     confidence = 100 * float(boot.get("confidence", 0.95))
     lines = [f"| variant | what leaks | UF1 % | UAR % | accuracy % | ΔUF1 points [{confidence:g} % CI] |",
-             "|---|---|---|---|---|---|"]
+             "|---|---|---:|---:|---:|---:|"]
     for variant in summary["variants"]:
         name = (f"**honest** ({_text(summary.get('protocol', '?'))})" if variant["name"] == "honest"
-                else markdown_code(str(variant["name"])))
+                else markdown_code(str(variant["name"])) + " †")
         lines.append(f"| {name} | {markdown_cell(leakage_what(variant))} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
                      f"{_pct(variant['accuracy'])} | {leakage_inflation(variant, summary)} |")
     seeds = summary.get("seeds") or []
@@ -242,7 +244,7 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
             f"{_code(summary['model'])} on {_code(summary['dataset'])}, {_text(summary.get('profile', '?'))} profile ({scores}). ΔUF1: "
             f"the variant's UF1 minus the honest UF1 of the same seed, with a {confidence:g} % percentile interval "
             f"over {_text(boot.get('resamples', '?'))} paired bootstrap resamples of {_text(resampled_text(summary))}. "
-            "Measured with "
+            "† a leaky variant: its scores are inflated (what leaks says how). Measured with "
             f"{_code(summary.get('command', 'merbench leakage'))} in {_text(study_time(summary))} on "
             f"{_text(environment.get('device', 'an unknown device'))}, {_text(summary.get('created', '?'))}, merbench "
             f"{_text(environment.get('merbench', '?'))}, torch {_text(environment.get('torch', '?'))}; rendered from "

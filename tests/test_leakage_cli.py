@@ -103,7 +103,8 @@ def test_report_renders_the_summary_as_text_md_json_and_html(study, run_cli):
         target = folder / f"report.{suffix}"
         assert run_cli("report", "--leakage", path, "--output", str(target)).code == 0
     markdown = (folder / "report.md").read_text()
-    assert "| `frame-10fold` | frames of a clip in train and test |" in markdown
+    assert "| `frame-10fold` † | frames of a clip in train and test |" in markdown
+    assert "|---|---|---:|---:|---:|---:|" in markdown and "† a leaky variant: its scores are inflated" in markdown
     assert json.loads((folder / "report.json").read_text()) == summary
     page = (folder / "report.html").read_text()
     assert "Content-Security-Policy" in page and "default-src 'none'" in page and "frame-10fold †" in page
