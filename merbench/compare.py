@@ -164,7 +164,7 @@ class Comparison:
         these = "it" if len(self.hidden) == 1 else "them"
         return (f"Not shown: {counted(self.hidden, 'older run')} of a cell shown here (same model, settings, dataset "
                 f"and protocol; each cell shows its newest run): {', '.join(self.hidden[:3])}"
-                + ("" if len(self.hidden) <= 3 else f" (and {len(self.hidden) - 3} more: `compare --json` lists "
+                + ("" if len(self.hidden) <= 3 else f" (and {len(self.hidden) - 3} more: `merbench compare --json` lists "
                    "every one under hidden_runs)")
                 + f". See {these} with "
                 "`merbench show ID`, or compare by run id, naming the older run's and not the newer one's.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Callable
 
 
 def printable(text: str) -> str:
@@ -95,3 +95,14 @@ def html_text(value: Any) -> str:
     """``value`` as text safe inside HTML elements and quoted attributes (control characters shown as ``\\xNN``:
     HTML does not allow them)."""
     return html.escape(printable(str(value)), quote=True)
+
+
+COMMAND_SPAN = re.compile(r"`(merbench [^`]*)`")
+"""A command a note names in Markdown's backticks (``merbench show ID``)."""
+
+
+def with_commands(text: str, plain: Callable[[str], str], command: Callable[[str], str]) -> str:
+    """``text`` with each command it names in backticks given by ``command`` (a code span, ``\\texttt``, ``<code>``)
+    and the rest by ``plain`` (escaped for the format), so that no format shows the backticks as characters."""
+    parts = COMMAND_SPAN.split(text)  # text, command, text, command, ..., text
+    return "".join(command(part) if index % 2 else plain(part) for index, part in enumerate(parts))

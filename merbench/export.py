@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from merbench.compare import Comparison, cell_text, one_line, reported_pct
 from merbench.errors import UsageError
-from merbench.escaping import latex_escape, markdown_cell, printable_line
+from merbench.escaping import latex_escape, markdown_cell, markdown_code, printable_line, with_commands
 from merbench.html_report import render_report
 from merbench.outputs import write_output
 from merbench.result import RunResult
@@ -83,7 +83,9 @@ def to_markdown(comparison: Comparison) -> str:
     header = _header(comparison)
     lines = ["| " + " | ".join(markdown_cell(h) for h in header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(comparison, markdown_cell, lambda t: f"**{t}**", " †")]
-    return "\n".join(lines) + "\n\n" + "\n".join(f"{markdown_cell(line)}  " for line in _footer(comparison)) + "\n"
+    notes = (with_commands(line, markdown_cell, lambda command: markdown_code(command, table=False))
+             for line in _footer(comparison))
+    return "\n".join(lines) + "\n\n" + "\n".join(f"{note}  " for note in notes) + "\n"
 
 
 FORMULA_STARTS = ("=", "+", "-", "@")
@@ -175,7 +177,8 @@ def to_latex(comparison: Comparison) -> str:
         lines.append(" & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"{\footnotesize"]
     # The notes as text under the table, as Markdown and HTML list them: what each mark means, which runs leak.
-    lines += [_latex_cell(line) + r"\par" for line in _footer(comparison)]
+    lines += [with_commands(one_line(line), latex_escape, lambda command: rf"\texttt{{{latex_escape(command)}}}")
+              + r"\par" for line in _footer(comparison)]
     lines += ["}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

@@ -19,13 +19,12 @@ import base64
 import hashlib
 import json
 import math
-import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, reported_pct, shown_runs
-from merbench.escaping import html_text as esc
+from merbench.escaping import html_text as esc, with_commands
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines, summary_seeds,
@@ -236,13 +235,9 @@ def _comparison_section(page: _Page, comparison: Comparison) -> None:
     page.add("</section>")
 
 
-COMMAND = re.compile(r"`(merbench [^`]*)`")
-"""A command a note names in Markdown's backticks (``merbench show ID``)."""
-
-
 def _with_code(note: str) -> str:
     """A note, escaped, with each command it names in backticks as ``<code>`` (the backticks are Markdown's)."""
-    return COMMAND.sub(r"<code>\1</code>", esc(note))
+    return with_commands(note, esc, lambda command: f"<code>{esc(command)}</code>")
 
 
 def _metric_keys(result: RunResult) -> list[str]:

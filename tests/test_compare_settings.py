@@ -161,7 +161,7 @@ def test_every_older_run_a_note_leaves_out_is_listed_in_the_json():
     runs = [_result(f"20250611-0000{i:02d}-0000{i:02d}", "ststnet", 0.3 + i / 100) for i in range(1, 7)]
     comparison = build_comparison(runs, settings=changed_settings_of(runs, get_registry()))
     note = " ".join(comparison.notes())
-    assert "(and 2 more: `compare --json` lists every one under hidden_runs)" in note
+    assert "(and 2 more: `merbench compare --json` lists every one under hidden_runs)" in note
     assert json.loads(to_json(comparison))["hidden_runs"] == [run.run_id for run in runs[:5]]
 
 

@@ -135,7 +135,7 @@ def test_rendered_leakage_names_stay_inside_their_code_spans():
     summary["protocol"] = "**x**<i>"
     summary["model"] = "m|`n`"
     page = _gfm().render(render_leakage(summary, "study.json"))
-    assert "<code>a`b|c</code>" in _body_cells(page) and "<strong>honest</strong> (**x**&lt;i&gt;)" in _body_cells(page)
+    assert "<code>a`b|c</code> †" in _body_cells(page) and "<strong>honest</strong> (**x**&lt;i&gt;)" in _body_cells(page)
     assert "<p><code>m|`n`</code> on" in page and "<i>" not in page
     assert len({row.count("<td") for row in page.split("<tr>")[2:]}) == 1
 
