@@ -311,3 +311,17 @@ def test_a_cross_dataset_runs_table_says_which_domain_trained_and_which_tested()
     print_table(console, result_table(crossed))
     text = " ".join(console.export_text().split())
     assert "24 clips, 4 subjects · trained on synthetic-1, tested on synthetic-2 (12 clips)" in text, text
+
+
+def test_a_store_of_unfinished_runs_only_says_so_and_how_to_go_on(run_cli, monkeypatch, tmp_path):
+    from interrupting import stopped_after_folds
+
+    store = tmp_path / "unfinished.sqlite"
+    stopped, _ = stopped_after_folds(run_cli, monkeypatch, ["run", "--model", "lbptop-svm", "--dataset", "synthetic",
+                                                            "--profile", "quick", "--quiet", "--store", str(store)], 1)
+    assert stopped.code == 130, stopped.err
+    for command in (["compare"], ["report", "--output", str(tmp_path / "r.md")]):
+        refused = run_cli(*command, "--store", str(store))
+        said = " ".join(refused.err.split())
+        assert refused.code == 2 and "none of the store's 1 run is complete (1 interrupted)" in said, said
+        assert "merbench run --resume ID" in said  # before: "no complete runs match", as of an empty store

@@ -81,15 +81,35 @@ def _refuse_unmatched(store, args: argparse.Namespace) -> None:
     from merbench.errors import UsageError
     from merbench.wording import counted
 
+    if not store.complete_names("model"):
+        _refuse_incomplete_only(store)
+        return  # an empty store: build_comparison says so
     given = [(name, getattr(args, name)) for name in FILTERS if getattr(args, name)]
     held = {name: store.complete_names(name) for name, _ in given}
-    if not given or not held[given[0][0]]:
-        return  # no complete run at all: build_comparison says so
+    if not given:
+        return
     filters = " ".join(f"--{name} {' '.join(values)}" for name, values in given)
     names = names_held(list(held), held.__getitem__)
     together = f"; the {counted(given, 'filter')} must all match one run" if len(given) > 1 else ""
     raise UsageError(f"no complete runs match {filters}; the store's complete runs have these {names} "
                      f"({MATCHED_EXACTLY}{together})")
+
+
+def _refuse_incomplete_only(store) -> None:
+    """A ``UsageError`` for a store whose runs are all unfinished (interrupted, failed or running): how many of each,
+    and how to go on, where "no complete runs match" would leave the user thinking it empty."""
+    from collections import Counter
+
+    from merbench.errors import UsageError
+    from merbench.wording import counted
+
+    statuses = Counter(run.status for run in store.list_runs())
+    if not statuses:
+        return
+    kinds = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    raise UsageError(f"none of the store's {counted(sum(statuses.values()), 'run')} is complete ({kinds}); continue "
+                     "an interrupted one with `merbench run --resume ID` (`merbench runs` lists them), or run one with "
+                     "`merbench run`")
 
 
 def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:
