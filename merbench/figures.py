@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import re
 import warnings
 from pathlib import Path
@@ -178,13 +179,14 @@ def _draw_folds(plt, result: RunResult, metric: str, row: str | None = None):
     figure, axes = plt.subplots(figsize=(max(4.0, 0.4 * len(folds) + 2), 3.0))
     axes.bar([fold.fold + 1 for fold in folds], values, color="#4c72b0")
     mean = result.fold_mean[metric]
-    axes.axhline(100 * mean, color="#c44e52", linestyle="--", label=f"mean {percent(mean)}")
+    if math.isfinite(mean):  # no score: no mean line and no legend (it would read "mean nan")
+        axes.axhline(100 * mean, color="#c44e52", linestyle="--", label=f"mean {percent(mean)}")
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     axes.set_xticks([fold.fold + 1 for fold in folds])  # whole fold numbers, never 1.5
     axes.set_xlabel("fold")
     axes.set_ylabel(f"{metric_label(metric)} (%)")
     axes.set_ylim(0, 100)
     axes.set_title(f"{_title(result, row)}: {metric_label(metric)} per fold", fontsize=9)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return figure
 
 

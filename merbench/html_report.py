@@ -52,6 +52,9 @@ LEGEND = {
          "be compared with honest ones",
 }
 
+TITLE_MODELS = 4
+"""The models a page's title names (the rest are counted): a browser tab or window list shows a few words."""
+
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2330;margin:0 auto;max-width:1180px;padding:16px 24px 40px}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:28px 0 6px;border-bottom:2px solid #d5dae3;padding-bottom:3px}
@@ -474,7 +477,9 @@ def render_report(comparison: Comparison, results: Sequence[RunResult], metric: 
              "</footer>")
     policy = (f"default-src 'none'; img-src data:; style-src {_digest(STYLE)}; script-src {_digest(SCRIPT)}; "
               "base-uri 'none'; form-action 'none'")
-    title = "merbench report: " + ", ".join(comparison.models)
+    shown = comparison.models[:TITLE_MODELS]
+    more = len(comparison.models) - len(shown)
+    title = "merbench report: " + ", ".join(shown) + (f" and {more} more" if more else "")  # a tab shows a few words
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         f'<meta http-equiv="Content-Security-Policy" content="{policy}">\n'

@@ -73,3 +73,34 @@ def test_headers_have_a_scope_and_text_score_tables_a_caption_and_the_best_cell_
     assert [text.strip() for text in comparison["best"]] == ["70.0 ± 0.0 (best in column)"]
     per_dataset = next(t for t in parser.tables if t["caption"].startswith("Runs on synthetic"))
     assert "Clips tested" in [header["text"] for header in per_dataset["headers"]]
+
+
+def test_the_page_title_names_a_few_models_and_counts_the_rest():
+    results = [_result(f"20250611-00000{i}-00000{i}", f"model{i}", 0.5 + i / 100) for i in range(6)]
+    page = render_report(build_comparison(results), results, draw=lambda result, metric: (PNG, PNG))
+    title = page[page.index("<title>") + 7:page.index("</title>")]
+    assert title == "merbench report: model0, model1, model2, model3 and 2 more", title
+
+
+def test_a_fold_figure_without_a_score_draws_no_mean_line_and_no_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from merbench.figures import _draw_folds
+
+    scored = _result("20250611-000001-000001", "ststnet", 0.6)
+    unscored = minimal_result(run_id="20250611-000002-000002", model="nanmodel", dataset="synthetic",
+                              protocol="subject-10fold",
+                              pooled={**{key: 0.5 for key in METRIC_KEYS}, "uf1": float("nan")},
+                              fold_mean={**{key: 0.5 for key in METRIC_KEYS}, "uf1": float("nan")},
+                              fold_std={key: 0.0 for key in METRIC_KEYS},
+                              folds=[{"fold": i, "test_subjects": [f"s{i}"], "n_test": 2,
+                                      "metrics": {**{key: 0.5 for key in METRIC_KEYS}, "uf1": float("nan")}}
+                                     for i in range(2)])
+    with_score, without = _draw_folds(plt, scored, "uf1"), _draw_folds(plt, unscored, "uf1")
+    legend = with_score.axes[0].get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["mean 60.0"]
+    assert without.axes[0].get_legend() is None  # before: "mean nan"
+    plt.close("all")
