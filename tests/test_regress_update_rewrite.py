@@ -211,6 +211,7 @@ def test_leaky_entries_are_marked_in_the_verdicts_and_the_json(run_cli, tmp_path
     result = regress(run_cli, baseline, "--json", str(tmp_path / "v.json"))
     assert result.code == 0, result.out + result.err
     rows = [line for line in result.out.splitlines() if line.startswith("lbptop-svm")]
-    assert len(rows) == 2 and "⚠" not in rows[0] and rows[1].startswith("lbptop-svm ⚠")
+    assert len(rows) == 2 and "⚠" not in rows[0] and rows[1].startswith("lbptop-svm #2 ⚠")
+    assert rows[0].startswith("lbptop-svm #1 "), "a model's entries are told apart where Setting does not fit"
     assert "⚠: a leaky entry (leaky: true): its scores are inflated" in " ".join(result.out.split())
     assert [entry["leaky"] for entry in json.loads((tmp_path / "v.json").read_text())["entries"]] == [False, True]

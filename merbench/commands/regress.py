@@ -499,18 +499,22 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
         caption="Pooled scores in %. low: below expected − tolerance (a regression); high: above expected + "
         "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed or recorded a "
         "leak its entry does not declare (reason below), or its score is not a number."
+        + (" #N: the entry's number in the baseline, for a model with several entries."
+           if len({entry.model for entry, _, _, _ in checks}) < len(checks) else "")
         + (" ⚠: a leaky entry (leaky: true): its scores are inflated, not comparable with honest ones."
            if any(entry.leaky for entry, _, _, _ in checks) else ""),
     )
     colours = {"ok": "green", "low": "bold red", "high": "bold magenta", "new": "yellow", "failed": "bold red"}
+    models = [entry.model for entry, _, _, _ in checks]
     for entry, entry_checks, _, _ in checks:
+        # A model's entries told apart by number where the Setting column does not fit (80 columns)
+        shown = entry.model + (f" #{entry.number}" if models.count(entry.model) > 1 else "") + (" ⚠" if entry.leaky else "")
         for index, check in enumerate(entry_checks):
             expected, band, measured, delta = _shown(check)
-            table.add_row(entry.model + (" ⚠" if entry.leaky else ""), check.metric, expected, band, measured, delta,
+            table.add_row(shown, check.metric, expected, band, measured, delta,
                           styled(check.status, colours[check.status]), entry.setting if index == 0 else "")
         table.add_section()
     print_table(out, table)
-    models = [entry.model for entry, _, _, _ in checks]
     notes = [(f"entry {entry.number}: " if models.count(entry.model) > 1 else "") + note
              for entry, entry_checks, _, _ in checks
              for note in reported_notes(entry, registry, entry_checks)]  # a model's entries told apart
