@@ -149,14 +149,14 @@ class Terminated(KeyboardInterrupt):
     said."""
 
 
-_sigterm_received: list[bool] = []
+_sigterm_received = threading.Event()
 """Set by ``_terminate``: a library may turn the ``Terminated`` it raised into a plain ``KeyboardInterrupt`` (Ray's
 ``ray.wait`` does), and the exit code must still say SIGTERM."""
 
 
 def _terminate(signum: int, frame: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the message and clean-up are not broken by a second one
-    _sigterm_received.append(True)
+    _sigterm_received.set()
     raise Terminated()
 
 
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A second Ctrl-C (or `timeout`, which signals the process and then its group) must not break this message;
         # a command line run is about to end, a call from Python gets its handler back.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        terminated = bool(_sigterm_received) or any(isinstance(stop, Terminated)
+        terminated = _sigterm_received.is_set() or any(isinstance(stop, Terminated)
                                                     for stop in raised_over(sys.exc_info()[1]))
         err.print("merbench: terminated (SIGTERM)" if terminated else "merbench: interrupted")
         if argv is not None:

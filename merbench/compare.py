@@ -394,7 +394,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
             unlike_data.append(column)  # other samples or folds: not alike either
             continue
         contenders = [cell for cell in in_column if not cell.warnings] or in_column  # leaky: best only among leaky
-        _mark_best([cell for cell in contenders if not math.isnan(cell.mean)], len(in_column) > 1)
+        _mark_best([cell for cell in contenders if math.isfinite(cell.mean)], len(in_column) > 1)
     return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data, hidden,
                       column_settings)
 

@@ -28,8 +28,8 @@ def materialise_lazy_layers(model: nn.Module, sample_shape: Sequence[int]) -> No
 
     Nothing happens to a model without lazy layers. The pass runs in eval mode
     without gradients (batch-norm statistics stay untouched), on the device and
-    dtype of the model's first shaped tensor (else on its first lazy tensor's
-    device, in the default dtype); the model's mode is restored. The lazy
+    dtype of the model's first shaped tensor, else of its first lazy one; the
+    model's mode is restored. The lazy
     layers draw their initial weights from torch's generator, as a layer built
     with its size does, so the same seed builds the same model.
     """
@@ -37,8 +37,9 @@ def materialise_lazy_layers(model: nn.Module, sample_shape: Sequence[int]) -> No
         return
     tensors = [*model.parameters(), *model.buffers()]
     shaped = [t for t in tensors if not is_lazy(t) and t.is_floating_point()]
-    device = (shaped or tensors)[0].device
-    dtype = shaped[0].dtype if shaped else torch.get_default_dtype()
+    first = (shaped or tensors)[0]
+    device = first.device
+    dtype = first.dtype if first.is_floating_point() else torch.get_default_dtype()  # .double() reaches lazy ones
     training = model.training
     model.eval()
     try:

@@ -144,10 +144,11 @@ def plan_study(registry: Registry, *, model: str | None, dataset: str | None, pr
     return Study(honest, variants, list(range(honest.seed, honest.seed + seeds)), left_out)
 
 
-def preflight_study(study: Study, registry: Registry) -> None:
-    """``merbench.preflight`` for every configuration of the study (nothing is recorded or trained yet)."""
+def preflight_study(study: Study, registry: Registry, join_ray_with: Callable[[str], None] | None = None) -> None:
+    """``merbench.preflight`` for every configuration of the study (nothing is recorded or trained yet); with
+    ``join_ray_with``, a Ray cluster is joined and checked against each request (``preflight.check_cluster``)."""
     for _, config in study.configs():
-        preflight(config, registry)
+        preflight(config, registry, join_ray_with=join_ray_with)
 
 
 Runner = Callable[[RunConfig, str], RunResult]

@@ -34,7 +34,7 @@ import numpy as np
 
 from merbench.bootstrap_units import unit_indices
 from merbench.errors import UsageError
-from merbench.leaks import result_leaks
+from merbench.leaks import leaks_of_runs, result_leaks
 from merbench.metrics import classification_metrics, unweighted_f1_recall
 from merbench.result import RunResult
 
@@ -204,7 +204,7 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
     def entry(description: Mapping[str, Any], runs: Sequence[RunResult], gain: dict[str, float] | None) -> dict[str, Any]:
         return {
             **description,
-            "leaks": result_leaks(runs[0]),
+            "leaks": leaks_of_runs(runs),  # of any seed: one that shared subjects with seed 1 only is not honest
             "not_occurred": missed_leaks(runs[0], description.get("expected_leaks") or []),
             **_mean_scores(runs, clips, n_classes),
             "inflation": gain,

@@ -18,7 +18,7 @@ records what its run actually did (``merbench.runner.leakage_record``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from merbench.result import RunResult
 
@@ -100,4 +100,15 @@ def result_leaks(result: RunResult) -> list[str]:
             found.add("normalisation")
     if not result.subject_independent:
         found.add("subjects")
+    return in_leaks_order(found)
+
+
+def in_leaks_order(kinds: Iterable[str]) -> list[str]:
+    """Leak kinds once each, in ``LEAKS`` order (kinds it does not know last, sorted)."""
+    found = set(kinds)
     return [kind for kind in LEAKS if kind in found] + sorted(found - set(LEAKS))
+
+
+def leaks_of_runs(results: Iterable[RunResult]) -> list[str]:
+    """What any of ``results`` (the seeds of one setting) leaked, in ``LEAKS`` order."""
+    return in_leaks_order(kind for result in results for kind in result_leaks(result))

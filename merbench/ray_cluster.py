@@ -150,15 +150,21 @@ def _signal_handlers_kept() -> Iterator[None]:
 
 _started_here = False
 """Whether ``connect`` started a local Ray instance in this process: one that can never grow."""
+_requests_checked: set[tuple[int, float]] = set()
+"""The (CPUs, GPUs) task requests ``check_request`` passed or warned about in this process (Ray stays joined)."""
 
 
 def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | None = None) -> None:
     """Refuse tasks no node of the cluster can run (``executor.num_cpus=4`` on a 2-CPU machine), which Ray would
     keep waiting for without end. On a cluster merbench did not start, an autoscaler may still add such a node:
     that is only said (``say``), with how to stop."""
+    request = (options.num_cpus, options.num_gpus)
+    if request in _requests_checked:  # already checked in this process (preflight, then the executor): said once
+        return
     nodes = [node.get("Resources") or {} for node in ray.nodes() if node.get("Alive")]
     if not nodes or any(node.get("CPU", 0) >= options.num_cpus and node.get("GPU", 0) >= options.num_gpus
                         for node in nodes):
+        _requests_checked.add(request)
         return
     largest = max(nodes, key=lambda node: (node.get("CPU", 0), node.get("GPU", 0)))
     asked = f"executor.num_cpus={options.num_cpus}" + (f" executor.num_gpus={options.num_gpus:g}" if options.num_gpus else "")
@@ -172,6 +178,7 @@ def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | No
     if say is not None:
         say(f"Warning: {problem}; the tasks wait until the cluster's autoscaler adds such a node (Ctrl-C stops "
             f"them). To run on the nodes there are: {fix}")
+    _requests_checked.add(request)
 
 
 def _join(ray: Any, address: str, setting: str) -> Any:

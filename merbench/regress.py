@@ -550,9 +550,10 @@ def _round(value: float) -> float:
     return round(float(value), DIGITS)
 
 
-def _written_expected(value: float) -> float:
-    """An expected value as written: ``DIGITS`` decimals, or more where fewer would show another percentage than
-    the value itself (0.538461 is 0.5385 at four decimals, shown 53.9 where its run shows 53.8)."""
+def written_value(value: float) -> float:
+    """A score (an expected value, a std) as a baseline writes it: ``DIGITS`` decimals, or more where fewer would
+    show another percentage than the value itself (0.538461 is 0.5385 at four decimals, shown 53.9 where its run
+    shows 53.8)."""
     # At SCORE_DIGITS decimals it always shows as the value does: percent itself rounds there first.
     return next(rounded for digits in range(DIGITS, SCORE_DIGITS + 1)
                 if percent(rounded := round(float(value), digits)) == percent(value))
@@ -622,7 +623,7 @@ class Derivation:
             "rule": "expected = mean of the runs; tolerance = min(max(k * std, floor), 1), std over seeds and thread layouts",
             "k": self.k, "floor": self.floor, "seeds": list(self.seeds), "threads": list(self.threads),
             "runs": len(next(iter(self.values.values()), [])),
-            "std": {metric: _written_expected(self.band(metric)[1]) for metric in self.values},  # shown as computed
+            "std": {metric: written_value(self.band(metric)[1]) for metric in self.values},  # shown as computed
             "values": {metric: [_round(v) for v in values] for metric, values in self.values.items()},
             "seconds_per_run": round(self.seconds, 1),
             **copy.deepcopy(self.context),
@@ -657,16 +658,16 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
             old = written.get(expectation.metric)
             if derivation is None:
                 if isinstance(old, dict):
-                    spec: Any = {**old, "expected": _written_expected(value)}
+                    spec: Any = {**old, "expected": written_value(value)}
                 elif expectation.metric in written:  # ``uf1: 0.3``: the band stays the inherited one
-                    spec = _written_expected(value)
+                    spec = written_value(value)
                 else:  # from a list of names or the defaults: the band it had, written out on the entry
-                    spec = {"expected": _written_expected(value), "tolerance": expectation.tolerance}
+                    spec = {"expected": written_value(value), "tolerance": expectation.tolerance}
                     if expectation.tolerance_high is not None:
                         spec["tolerance_high"] = expectation.tolerance_high
             else:
                 mean, _, tolerance = derivation.band(expectation.metric)
-                spec = {"expected": _written_expected(mean), "tolerance": min(_round_up(tolerance), 1.0)}
+                spec = {"expected": written_value(mean), "tolerance": min(_round_up(tolerance), 1.0)}
                 high = expectation.tolerance_high
                 if high is not None:  # set by hand, on the entry or in the defaults
                     spec["tolerance_high"] = max(high, spec["tolerance"])

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -69,11 +68,8 @@ class Measured:
         return next(e.tolerance for e in self.entry.expectations if e.metric == metric)
 
     def std(self, metric: str) -> float:
-        """The standard deviation (n − 1) of ``metric`` over the runs, from their recorded values (rounding the
-        written std again could show it 0.1 off: 0.01546 written 0.0155 shows 1.6, not 1.5), else as written."""
-        values = [float(v) for v in (self.derived.get("values") or {}).get(metric, [])]
-        if len(values) > 1:
-            return statistics.stdev(values)
+        """The standard deviation of ``metric`` over the runs, as the baseline writes it (with the digits that show
+        it as computed: ``merbench.regress.written_value``), which ``merbench info`` shows too."""
         return float(self.derived.get("std", {}).get(metric, 0.0))
 
     def first(self, metric: str) -> float:
@@ -216,6 +212,8 @@ def render_main(baseline: Baseline, registry: Any) -> str:
     command = f"merbench run --model {m.entry.model} --dataset {m.entry.dataset}"
     if m.entry.protocol != "subject-10fold":
         command += f" --protocol {m.entry.protocol}"
+    if m.entry.profile != "default":
+        command += f" --profile {m.entry.profile}"
     if m.entry.sets:
         command += " --set " + " ".join(f"{key}={value}" for key, value in m.entry.sets.items())
     mark = " †" if _leaky(m.entry, registry) else ""
@@ -234,7 +232,7 @@ def render_leakage(summary: dict[str, Any], path: str, by: str = "python benchma
              "|---|---|---:|---:|---:|---:|"]
     for variant in summary["variants"]:
         name = (f"**honest** ({_text(summary.get('protocol', '?'))})" if variant["name"] == "honest"
-                else markdown_code(str(variant["name"])) + " †")
+                else markdown_code(str(variant["name"]))) + (" †" if variant.get("leaks") else "")  # as recorded
         lines.append(f"| {name} | {markdown_cell(leakage_what(variant))} | {_pct(variant['uf1'])} | {_pct(variant['uar'])} | "
                      f"{_pct(variant['accuracy'])} | {leakage_inflation(variant, summary)} |")
     seeds = summary.get("seeds") or []

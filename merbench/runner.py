@@ -23,7 +23,7 @@ from merbench.datafiles import check_cache_outside_dataset, check_root_folder, f
 from merbench.dataset_check import check_dataset_input, load_plugin_dataset, loader_skip_note, subject_warnings
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
-from merbench.leaks import ENGINE_WARNINGS, LEAKS, SELECTION_WITHOUT_EPOCHS, engine_leaks
+from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks, in_leaks_order
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
 from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skipped_clips_text, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
@@ -573,20 +573,17 @@ def leaks_of_every_seed(runs: Sequence[RunResult]) -> dict[str, Any]:
     what any other seed leaked or warned about (a protocol may share subjects with one seed only), so that a leak of
     any seed flags the result whose mean over seeds ``compare`` shows."""
     first = runs[0]
-    kinds = {kind for r in runs for kind in (r.leakage.leaks or [])}
-    leaks = [kind for kind in LEAKS if kind in kinds] + sorted(kinds - set(LEAKS))
-    overlaps = [r.leakage.subject_overlap_folds for r in runs if r.leakage.subject_overlap_folds is not None]
-    clips = [r.leakage.clip_overlap_folds for r in runs if r.leakage.clip_overlap_folds is not None]
+    records = [r.leakage for r in runs if r.leakage is not None]  # None: a result that recorded no leakage section
+    leaks = in_leaks_order(kind for record in records for kind in (record.leaks or []))
+    overlaps = [record.subject_overlap_folds for record in records if record.subject_overlap_folds is not None]
+    clips = [record.clip_overlap_folds for record in records if record.clip_overlap_folds is not None]
     warnings = list(first.warnings or [])
     for r in runs[1:]:
         warnings.extend(f"seed {r.seed}: {warning}" for warning in r.warnings or [] if warning not in warnings)
-    return {
-        "leakage": dataclasses.replace(first.leakage, leaks=leaks if first.leakage.leaks is not None or leaks else None,
-                                       subject_overlap_folds=max(overlaps) if overlaps else None,
-                                       clip_overlap_folds=max(clips) if clips else None),
-        "subject_independent": all(r.subject_independent for r in runs),
-        "warnings": warnings,
-    }
+    leakage = first.leakage if first.leakage is None else dataclasses.replace(
+        first.leakage, leaks=leaks if first.leakage.leaks is not None or leaks else None,
+        subject_overlap_folds=max(overlaps) if overlaps else None, clip_overlap_folds=max(clips) if clips else None)
+    return {"leakage": leakage, "subject_independent": all(r.subject_independent for r in runs), "warnings": warnings}
 
 
 def run_with_seeds(config: RunConfig, registry: Registry, n_seeds: int, progress: ProgressSink | None = None,

@@ -3,6 +3,7 @@ scores as percentages shown one way everywhere."""
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence, Sized
@@ -48,13 +49,14 @@ SCORE_DIGITS = 10
 
 
 def percent_points(value: float, places: int = 1) -> Decimal:
-    """A fraction as percentage points with one decimal, half rounded up from its decimal digits (``Decimal``).
+    """A fraction as percentage points with ``places`` decimals (one unless asked), half rounded up from its decimal
+    digits (``Decimal``).
 
     Every score merbench shows goes through this rule, so that one value shows the same digits in every command
     and table. Formatting the binary float instead would round 0.4865 (48.649999… in binary) down to 48.6 but
     0.48653 up to 48.7, and 0.5125 (51.25) to the even 51.2; here they show 48.7, 48.7 and 51.3. The value is first
     rounded to ``SCORE_DIGITS`` decimals, so that arithmetic noise (a mean of 0.7175 computed as 0.7174999999999999)
-    does not decide the last digit. ``places``: decimals of the points (2 where one would hide a verdict).
+    does not decide the last digit.
     """
     return (Decimal(repr(round(float(value), SCORE_DIGITS))) * 100).quantize(Decimal(1).scaleb(-places),
                                                                               rounding=ROUND_HALF_UP)
@@ -63,7 +65,9 @@ def percent_points(value: float, places: int = 1) -> Decimal:
 def paper_points(value: float) -> str:
     """A paper's reported score (already in %, ``ReportedScore.value``) with two decimals, half rounded up from its
     decimal digits (73.535 shows 73.54 everywhere, as ``compare``'s reported column shows it; the binary float would
-    give 73.53)."""
+    give 73.53); a dash for a value that is not a number (an edited file, a plugin's ``inf``)."""
+    if not math.isfinite(float(value)):
+        return "—"
     return str(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 

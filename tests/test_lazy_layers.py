@@ -91,6 +91,9 @@ def test_a_models_missing_input_is_said_once_by_run(lazy_plugin, run_cli):
                     "--no-store", "--epochs", "1")
     assert "plugin problem: model 'lazy-typo' declares input 'flow-uv'" in _said(other), \
         "another model's run still shows the problem"
+    grid = run_cli("grid", "--models", "lazy,lazy-typo", "--datasets", "synthetic", "--profile", "quick", "--quiet",
+                   "--no-store")
+    assert grid.code == 2 and _said(grid).count("declares input 'flow-uv'") == 1, _said(grid)
 
 
 def test_materialising_keeps_the_mode_and_the_batch_norm_statistics_and_follows_the_seed():
@@ -120,3 +123,9 @@ def test_the_conformance_suite_passes_a_model_of_lazy_layers(lazy_plugin):
     torch_checks = [check for check in findings if check.startswith("[quick]")]
     assert "[quick] determinism" in torch_checks and "[quick] seed" in torch_checks
     assert all(findings[check].passed for check in torch_checks), [findings[c] for c in torch_checks]
+
+
+def test_a_model_of_lazy_layers_only_in_double_precision_is_shaped_in_its_own_dtype():
+    model = nn.Sequential(nn.LazyConv2d(2, 3), nn.Flatten(), nn.LazyLinear(3)).double()
+    materialise_lazy_layers(model, (3, 8, 8))  # before: float32 zeros, "Input type (float) and bias type (double)"
+    assert model[2].weight.shape == (3, 72) and model[2].weight.dtype == torch.float64

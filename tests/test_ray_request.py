@@ -23,6 +23,14 @@ class FakeRay:
         return self._nodes
 
 
+@pytest.fixture(autouse=True)
+def no_request_checked_yet(monkeypatch):
+    """Each test starts in a process that has checked no request (``check_request`` checks each once)."""
+    import merbench.ray_cluster
+
+    monkeypatch.setattr(merbench.ray_cluster, "_requests_checked", set())
+
+
 @pytest.fixture
 def started_here(monkeypatch):
     import merbench.ray_cluster
@@ -93,3 +101,11 @@ def test_without_ray_a_ray_run_is_refused_before_it_is_recorded(command, monkeyp
     assert "needs Ray, which is not installed" in result.err and "Traceback" not in result.err
     with ResultStore(store) as opened:
         assert opened.list_runs() == [], "a run was recorded (as failed) before the missing Ray was noticed"
+
+
+def test_a_request_is_checked_and_said_once_per_process():
+    said: list[str] = []
+    cluster = FakeRay({"CPU": 2.0})
+    for _ in range(2):  # run's preflight, then its fold executor; a tune, then its trials' executors
+        check_request(cluster, RayOptions(num_cpus=4), said.append)
+    assert len(said) == 1 and said[0].startswith("Warning: executor.num_cpus=4: no node of the Ray cluster")

@@ -44,6 +44,7 @@ def stand_in(monkeypatch):
     ray = StandInRay()
     monkeypatch.setattr(ray_cluster, "import_ray", lambda: ray)
     monkeypatch.setattr(ray_cluster, "_started_here", False)
+    monkeypatch.setattr(ray_cluster, "_requests_checked", set())
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     kept = signal.getsignal(signal.SIGTERM)
     yield ray

@@ -158,3 +158,27 @@ def test_a_leaky_runs_measured_row_beside_the_papers_score_is_marked(install_plu
     page = tmp_path / "report.html"
     assert run_cli("report", "--model", "ststrep", "--output", str(page)).code == 0
     assert '<td class="text leak">measured' in page.read_text() or 'class="text leak">measured' in page.read_text()
+
+
+def test_regress_update_with_seeds_notices_a_leak_of_any_seed(install_plugin, run_cli, tmp_path):
+    import yaml
+
+    install_plugin("merbench-seed-leak", "seedleak", "merbench_seed_leak_plugin", SEED_LEAK)
+    entry = {"model": "ststnet", "dataset": "synthetic", "protocol": "odd-seed-leak", "profile": "quick",
+             "set": {"engine.epochs": 1}, "metrics": {"uf1": {"expected": 0.5, "tolerance": 1.0}}}
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(yaml.safe_dump({"version": 1, "entries": [entry]}, sort_keys=False), encoding="utf-8")
+    updated = run_cli("--format", "plain", "regress", "--baseline", str(baseline), "--update", "--seeds", "2",
+                      "--threads", "auto", "--quiet", "--no-store")
+    said = _said(updated)  # seed 0 is honest, seed 1 shares subjects: before, its inflated values were written
+    assert updated.code == 1 and "the run recorded a leak" in said and "is not updated" in said, said
+    assert yaml.safe_load(baseline.read_text())["entries"][0]["metrics"]["uf1"]["expected"] == 0.5
+
+
+def test_the_leaks_of_a_settings_seeds_are_those_of_any_seed():
+    from merbench.leaks import leaks_of_runs
+    from result_samples import minimal_result
+
+    honest = minimal_result(run_id="20250611-000001-000001")
+    shared = minimal_result(run_id="20250611-000002-000002", subject_independent=False)
+    assert leaks_of_runs([honest]) == [] and leaks_of_runs([honest, shared]) == ["subjects"]

@@ -25,6 +25,8 @@ def _check(expected: float, tolerance: float, measured: float):
     (0.4, 0.0666, 0.4668, "high", ("40.00", "±6.66", "46.68", "+6.68")),
     (0.5466, 0.06, 0.4871, "ok", ("54.7", "±6.0", "48.7", "-6.0")),  # no rounding across an edge: one decimal
     (0.5, 0.05, 0.5, "ok", ("50.0", "±5.0", "50.0", "0.0")),
+    # within the written rounding's slack of the edge: two decimals still read high, three show it within
+    (0.7064, 0.0433, 0.74975, "ok", ("70.640", "±4.330", "74.975", "+4.335")),
 ])
 def test_a_row_shows_as_many_decimals_as_its_verdict_needs(expected, tolerance, measured, status, row):
     check = _check(expected, tolerance, measured)

@@ -205,18 +205,18 @@ def test_a_leaky_entry_is_marked_in_every_table_and_the_main_command_names_its_s
     assert f"--set engine.select_on=test` (seed {first.get('seed', 0)}) †" in main, main  # before: a plain command
 
 
-def test_a_std_is_computed_from_the_recorded_values_not_rounded_twice(tree):
+def test_a_tables_std_is_the_written_one_that_merbench_info_shows(tree):
     root, _ = tree
     baseline = root / "baselines" / "b.yaml"
     data = yaml.safe_load(baseline.read_text())
     first = data["entries"][0]
-    first["derived"]["values"]["uf1"] = [0.5, 0.5219]  # std 0.015486: 1.5 points
-    first["derived"]["std"]["uf1"] = 0.0155  # as four decimals wrote it: 1.6 points
+    first["derived"]["values"]["uf1"] = [0.5, 0.5219]  # these give 1.5 points, the std written beside them 1.6:
+    first["derived"]["std"]["uf1"] = 0.0155  # one rule (the written std) for README, docs and info
     baseline.write_text(yaml.safe_dump(data, sort_keys=False))
     text = render_text("<!-- merbench:table models baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
                        get_registry())
     row = next(line for line in text.splitlines() if line.startswith(f"| `{first['model']}`"))
-    assert row.split(" | ")[1].endswith("± 1.5"), row
+    assert row.split(" | ")[1].endswith("± 1.6"), row
 
 
 def test_update_writes_a_std_with_the_digits_that_show_it_as_computed():
@@ -224,3 +224,14 @@ def test_update_writes_a_std_with_the_digits_that_show_it_as_computed():
 
     derived = Derivation([0, 1], ["auto"], 3.0, 0.03, {"uf1": [0.5, 0.521864]}, 1.0, {}).to_dict()
     assert derived["std"]["uf1"] == pytest.approx(0.01546, abs=5e-6), derived["std"]  # before: 0.0155, shown 1.6
+
+
+def test_the_main_tables_command_names_a_profile_other_than_the_default(tree):
+    root, _ = tree
+    baseline = root / "baselines" / "b.yaml"
+    data = yaml.safe_load(baseline.read_text())
+    data["entries"][0]["profile"] = "quick"
+    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+    main = render_text("<!-- merbench:table main baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
+                       get_registry())
+    assert f"--dataset {data['entries'][0].get('dataset', 'synthetic')} --profile quick" in main, main

@@ -32,3 +32,22 @@ def test_info_shows_a_three_decimal_reported_score_as_compare_does(install_plugi
     assert info.code == 0, info.err
     row = next(line for line in info.out.splitlines() if line.startswith("synthetic") and "UF1" in line)
     assert "73.54" in row and "73.53" not in row, row
+
+
+def test_a_score_that_is_not_a_number_shows_a_dash_and_is_never_best():
+    from merbench.compare import build_comparison
+    from merbench.metrics import METRIC_KEYS
+    from result_samples import minimal_result
+
+    assert [paper_points(value) for value in (float("inf"), float("-inf"), float("nan"))] == ["—", "—", "—"]
+    results = []
+    for i, (model, uf1) in enumerate([("a", float("inf")), ("b", 0.5), ("c", 0.4)]):
+        scores = {**{key: 0.5 for key in METRIC_KEYS}, "uf1": uf1}
+        results.append(minimal_result(run_id=f"20250611-00000{i}-00000{i}", model=model, dataset="synthetic",
+                                      protocol="subject-10fold", pooled=scores, fold_mean=scores,
+                                      fold_std={key: 0.0 for key in scores},
+                                      folds=[{"fold": f, "test_subjects": [f"s{f}"], "n_test": 2, "metrics": scores}
+                                             for f in range(2)]))
+    comparison = build_comparison(results)  # before: decimal.InvalidOperation from the inf score
+    column = ("synthetic", "subject-10fold")
+    assert [comparison.cells[(m, column)].best for m in "abc"] == [False, True, False]

@@ -35,11 +35,11 @@ def test_every_place_a_score_is_shown_uses_the_same_digits(value, shown):
 
 
 def test_an_expected_value_is_written_with_the_decimals_that_keep_its_percentage():
-    from merbench.regress import _written_expected
+    from merbench.regress import written_value
 
-    assert _written_expected(0.538461) == 0.53846  # 0.5385 would show 53.9 where its run shows 53.8
-    assert percent(_written_expected(0.538461)) == percent(0.538461) == "53.8"
-    assert _written_expected(0.5605) == 0.5605 and _written_expected(0.302712) == 0.3027
+    assert written_value(0.538461) == 0.53846  # 0.5385 would show 53.9 where its run shows 53.8
+    assert percent(written_value(0.538461)) == percent(0.538461) == "53.8"
+    assert written_value(0.5605) == 0.5605 and written_value(0.302712) == 0.3027
 
 
 def test_the_one_class_warning_adds_up_as_printed():
@@ -52,10 +52,10 @@ def test_the_one_class_warning_adds_up_as_printed():
 
 
 def test_arithmetic_noise_does_not_decide_the_last_digit():
-    from merbench.regress import _written_expected
+    from merbench.regress import written_value
 
     assert percent(0.7174999999999999) == percent(0.7175) == "71.8"  # the mean of [0.7175] * 6, as summed
-    assert _written_expected(0.7174999999999999) == 0.7175
+    assert written_value(0.7174999999999999) == 0.7175
 
 
 def test_the_fold_figures_mean_is_the_tables_mean():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from typing import Sequence
 
 KINDS = ("models", "datasets", "preprocessors", "protocols")
 
@@ -135,19 +136,35 @@ def flatten_sets(groups: list[list[str]]) -> list[str]:
     return [item for group in groups for item in group]
 
 
-def print_plugin_problems(err, registry, model: str | None = None) -> None:
+def print_plugin_problems(err, registry, models: Sequence[str | None] = ()) -> None:
     """One ``plugin problem:`` line per problem of ``registry`` on ``err`` (a Rich console), the plugin's text shown
     literally: Rich markup as written, control characters (an ESC, a line break) as ``\\xNN``.
 
-    ``model``: the one model the command runs. When no preprocessor makes its
-    input, that problem is the command's error, said once, not here as well.
+    ``models``: the models the command runs, in order. When no preprocessor
+    makes the input of the first one that has such a problem, that problem is
+    the command's error (before anything runs), said once, not here as well.
     """
     from rich.text import Text
 
     from merbench.escaping import printable_line
 
-    said_by_the_error = registry.input_problem(model) if model in registry.names("models") else None
+    known = set(registry.names("models"))
+    said_by_the_error = next((problem for problem in (registry.input_problem(model) for model in models
+                                                      if model in known) if problem), None)
     for problem in registry.problems:
         if said_by_the_error and problem.startswith(said_by_the_error):
             continue
         err.print(Text.assemble(("plugin problem:", "yellow"), " ", printable_line(problem)), highlight=False)
+
+
+def ray_messages(err, quiet: bool):
+    """How ``preflight`` says what Ray does before the first run starts (a local instance started, an autoscaler
+    warning) for ``run``, ``regress`` and ``leakage``: progress messages on ``err`` (a Rich console); with
+    ``--quiet``, warnings only."""
+    from merbench.progress import is_notice, message_markup
+
+    def say(text: str) -> None:
+        if not quiet or is_notice(text) or text.startswith("Warning:"):
+            err.print(message_markup(text), highlight=False)
+
+    return say

@@ -91,7 +91,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     registry = get_registry()
-    print_plugin_problems(err, registry)
+    print_plugin_problems(err, registry, split_names(args.models))
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone

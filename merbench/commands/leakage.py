@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
-                               print_plugin_problems, reusable_stored_run)
+                               print_plugin_problems, ray_messages, reusable_stored_run)
 from merbench.errors import UsageError
 from merbench.escaping import console_line
 from merbench.wording import counted
@@ -91,7 +91,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     registry = get_registry()
-    print_plugin_problems(err, registry, model=args.model)
+    print_plugin_problems(err, registry, [args.model])
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
     target = check_command_output(args.json, "--json", args) if args.json is not None else None
@@ -101,7 +101,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                        seed=args.seed, seeds=args.seeds, device=args.device, root=args.root, epochs=args.epochs,
                        sets=with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config),
                        config_file=args.config)
-    preflight_study(study, registry)  # every variant's usage errors before any run is recorded
+    preflight_study(study, registry, ray_messages(err, args.quiet))  # every variant's errors before a run is recorded
     check_store_outside_datasets(args)
     store = None if args.no_store else ResultStore(args.store)
     try:

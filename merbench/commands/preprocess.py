@@ -68,7 +68,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     registry = get_registry()
-    print_plugin_problems(err, registry, model=args.model)
+    print_plugin_problems(err, registry, [args.model])
     sets = parse_set(flatten_sets(args.sets))
     if args.model is None:
         bad = sorted(key for key in sets if key.startswith("model."))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -10,7 +12,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from merbench.argument_types import NameList
-from merbench.commands import HelpFormatter, output_file, reusable_stored_run
+from merbench.commands import HelpFormatter, output_file, ray_messages, reusable_stored_run
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import console_line, printable
 from merbench.wording import counted
@@ -166,7 +168,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
 
     configs = [entry_config(entry, registry, roots.get(entry.dataset)) for entry in selected]  # all validated first
     for entry, config in zip(selected, configs):  # roots, chains, annotations, folds: before minutes of runs
-        _preflight(entry, config, registry)
+        _preflight(entry, config, registry, ray_messages(err, args.quiet))
     k = DEFAULT_K if args.k is None else args.k
     floor = DEFAULT_FLOOR if args.floor is None else args.floor
     store = None if args.no_store else ResultStore(args.store)
@@ -277,7 +279,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         raise
 
 
-def _preflight(entry, config, registry) -> None:
+def _preflight(entry, config, registry, join_ray_with=None) -> None:
     """What ``merbench run`` checks before a run, for an entry: its root folder (``--root``), preprocessing chain,
     annotations and folds; an error names the baseline file and entry. Called for every entry before the first
     run, so a bad ``--root`` of the last entry does not wait for the others to train."""
@@ -286,7 +288,7 @@ def _preflight(entry, config, registry) -> None:
     from merbench.regress import entry_error
 
     try:
-        preflight(config, registry)
+        preflight(config, registry, join_ray_with=join_ray_with)
     except (UsageError, DataError) as exc:
         text = str(exc)
         if config.root is not None and text.startswith(f"--root {config.root}:"):  # the user's own --root: name it so
@@ -393,7 +395,8 @@ def _print_reuses(out: Console, reuses) -> None:
 
 
 def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, floor, args, reused, now, runs_done):
-    """Run an entry with every seed and thread layout; its first run (own seed, ``auto``) is the one checked.
+    """Run an entry with every seed and thread layout; its first run (own seed, ``auto``) is the one checked, with
+    what every run leaked.
 
     A stored run reused for a variant (``--stored``) is appended to ``reused``, and with ``--stored`` an
     interrupted run of a variant is continued (``_run_one``); ``now()``: the check's software; ``runs_done[0]``
@@ -403,9 +406,10 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     from merbench.environment import describe_environment, describe_machine
     from merbench.errors import RunFailed
     from merbench.regress import Derivation, Reuse, entry_config, run_error_text, variants
+    from merbench.runner import leaks_of_every_seed
 
     values: dict[str, list[float]] = {e.metric: [] for e in entry.expectations}
-    first, seconds = None, []
+    first, seconds, results = None, [], []
     runs = variants(entry, args.seeds, layouts)
     for number, (seed, layout, variant) in enumerate(runs, start=1):
         config = entry_config(variant, registry, roots.get(entry.dataset))
@@ -426,6 +430,9 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
         if layout == layouts[0]:
             seconds.append(float(result.seconds.total))
         first = first or result
+        results.append(result)
+    # What any run leaked is the entry's (a protocol may share subjects with one seed only): checked as the first's
+    first = dataclasses.replace(first, **leaks_of_every_seed(results))
     environment = describe_environment("cpu")
     context = {
         "machine": describe_machine(), "date": date.today().isoformat(),
@@ -452,23 +459,28 @@ def _points(value: float, places: int = 1):
 
 
 def _verdict_as_shown(expected, tolerance, tolerance_high, measured) -> str:
-    """The verdict the printed numbers give: ``ok`` within the band, else ``low`` or ``high``."""
-    if measured < expected - tolerance:
+    """The verdict the printed numbers (``Decimal`` points) give as ``check_entry`` decides it, its ``SLACK``
+    for the written rounding included: ``ok`` within the band, else ``low`` or ``high``."""
+    from merbench.regress import SLACK
+
+    slack = Decimal(repr(SLACK)) * 100
+    if measured < expected - tolerance - slack:
         return "low"
-    return "high" if measured > expected + tolerance_high else "ok"
+    return "high" if measured > expected + tolerance_high + slack else "ok"
 
 
 def _shown(check) -> tuple[str, str, str, str]:
     """(expected, band, measured, delta) of a row, in %: the delta is that of the two numbers shown, so a row always
     adds up, and no zero prints as -0.0. A score that is not a number shows as itself (nan). The verdict is the
     exact values'; where one decimal would round a value across an edge of the band (48.66 shown as 48.7 at the edge
-    48.7, yet low), the row shows two, so that what it shows gives its verdict."""
+    48.7, yet low), the row shows as many as its verdict needs (up to four), so that what it shows gives it."""
     import math
 
     places = 1
     if check.status in ("ok", "low", "high") and check.expected is not None:
-        shown = [_points(value) for value in (check.expected, check.tolerance, check.tolerance_high, check.measured)]
-        places = 1 if _verdict_as_shown(*shown) == check.status else 2
+        values = (check.expected, check.tolerance, check.tolerance_high, check.measured)
+        while places < 4 and _verdict_as_shown(*(_points(value, places) for value in values)) != check.status:
+            places += 1
     expected = None if check.expected is None else _points(check.expected, places)
     measured = None if check.measured is None or not math.isfinite(check.measured) else _points(check.measured, places)
     if abs(check.tolerance - check.tolerance_high) < 1e-12:

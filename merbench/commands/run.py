@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import (EPILOG, HelpFormatter, add_model_and_dataset, dataset_folder,
-                               flatten_sets, output_file, print_plugin_problems)
+                               flatten_sets, output_file, print_plugin_problems, ray_messages)
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.escaping import console_line
 from merbench.wording import counted
@@ -100,7 +100,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore
 
     registry = get_registry()
-    print_plugin_problems(err, registry, model=args.model)
+    print_plugin_problems(err, registry, [args.model])
     args.json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
     if args.json is not None and args.json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
@@ -111,7 +111,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.force and args.resume is None:
         raise UsageError("--force goes with --resume ID only (it continues a run recorded as still running)")
     # A new run's usage errors are found before the store is opened: they leave no row behind.
-    config = None if args.resume is not None else _new_config(args, registry, _ray_messages(err, args.quiet))
+    config = None if args.resume is not None else _new_config(args, registry, ray_messages(err, args.quiet))
     if args.resume is not None:
         _check_run_to_resume(args, registry)  # nothing is created for a run that is not there
     check_store_outside_datasets(args)  # after the configuration: a --root the dataset cannot take is said first
@@ -121,18 +121,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     finally:
         if store is not None:
             store.close()
-
-
-def _ray_messages(err: Console, quiet: bool):
-    """How ``preflight`` says what Ray does before a run starts (a local instance started, an autoscaler warning):
-    progress messages on ``err``; with ``--quiet``, warnings only."""
-    from merbench.progress import is_notice, message_markup
-
-    def say(text: str) -> None:
-        if not quiet or is_notice(text) or text.startswith("Warning:"):
-            err.print(message_markup(text), highlight=False)
-
-    return say
 
 
 def _new_config(args: argparse.Namespace, registry, ray_messages=None):
@@ -195,7 +183,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         for note in resumed.notes:
             err.print(f"[bold yellow]Warning:[/] {escape(note)}", highlight=False)
         _check_outputs_outside(args, config, run_id)
-        preflight(config, registry, start_workers=True, join_ray_with=_ray_messages(err, args.quiet))
+        preflight(config, registry, start_workers=True, join_ray_with=ray_messages(err, args.quiet))
         if resumed.taken_over is not None:
             from merbench.runner import choose_run_device
 

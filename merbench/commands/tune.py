@@ -86,7 +86,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     import_optuna()  # a missing Optuna is said before anything else
     registry = get_registry()
-    print_plugin_problems(err, registry, model=args.model)
+    print_plugin_problems(err, registry, [args.model])
     from merbench.tuning_storage import default_storage, storage_files
 
     storage = args.storage or default_storage()
