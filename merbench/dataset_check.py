@@ -597,6 +597,7 @@ def check_record(report: CheckReport, root: Path | None, options: Mapping[str, A
                       "clip_left_out": p.skips_clip} for p in report.problems],
         "skipped_rows": report.skipped, "fixed_rows": report.fixed,
         "frame_gaps": report.frame_gaps, "dropped_by_class_set": summary.get("dropped_by_class_set", {}),
+        "left_out_by_option": summary.get("left_out_by_option", {}),
         "official_list": summary.get("official_list"), "annotation_fixes": summary.get("annotation_fixes"),
         "action_units": au_summary(dataset), "software": current_software(),
     }

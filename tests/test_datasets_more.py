@@ -256,11 +256,16 @@ def test_casme3_onset_zero_and_long_offset_fixes(releases, tmp_path):
     assert released["spNO.214/c/5"].extra["offset_frame"] == 3460
 
 
-def test_casme3_occluded_apex_can_be_dropped(releases, tmp_path):
+def test_casme3_occluded_apex_can_be_dropped_and_strict_takes_that_as_asked(releases, tmp_path, run_cli):
     dataset = casme3.load(releases / "casme3", {**CASME3, "occluded": "drop"}, tmp_path)
     assert "spNO.2/e/138" not in by_id(dataset) and len(dataset.samples) == 14
-    (entry,) = [e for e in dataset.summary["skipped_rows"] if e["sample"] == "spNO.2/e/138"]
-    assert "occluded" in entry["reason"]
+    assert dataset.summary["left_out_by_option"] == {"dataset.occluded=drop": 1}
+    assert not [e for e in dataset.summary["skipped_rows"] if e["sample"] == "spNO.2/e/138"], "chosen, not broken"
+    strict = casme3.load(releases / "casme3", {**CASME3, "occluded": "drop", "strict": True}, tmp_path)
+    assert len(strict.samples) == 14  # before: a DataError, "1 row cannot be used ... drop --strict"
+    checked = run_cli("datasets", "check", "casme3", "--root", str(releases / "casme3"), "--set",
+                      "dataset.occluded=drop")
+    assert checked.code == 0 and "left out as asked 1 by dataset.occluded=drop" in " ".join(checked.out.split())
     with pytest.raises(UsageError, match="dataset.occluded=maybe"):
         casme3.load(releases / "casme3", {**CASME3, "occluded": "maybe"}, tmp_path)
 

@@ -167,6 +167,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("rows skipped", summary.get("skipped", 0)),
         ("rows fixed", summary.get("fixed", 0)),
         ("dropped by the class set", ", ".join(f"{k} {v}" for k, v in summary.get("dropped_by_class_set", {}).items()) or "-"),
+        ("left out as asked", ", ".join(f"{v} by {k}" for k, v in summary.get("left_out_by_option", {}).items())),
         ("apex unknown → middle frame", sum(sample.apex is None for sample in dataset.samples)),  # as a run does
         ("clips with frames missing inside", summary.get("frame_gaps", 0)),
         ("files opened", f"{report.files_checked} ({len(report.problems)} missing or unusable)"),

@@ -363,8 +363,8 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
         if emotion not in mapping:
             log.dropped[emotion] += 1
             continue
-        if occluded == "drop" and (subject, trial, first) in OCCLUDED:
-            log.skip(row, sample, "apex face occluded by a hand (official error list); dataset.occluded=keep keeps it")
+        if occluded == "drop" and (subject, trial, first) in OCCLUDED:  # asked for: not a skipped (broken) row
+            log.by_option["dataset.occluded=drop"] += 1
             continue
         try:
             colour, depth, folder = tree.find(subject, trial, original["onset"])

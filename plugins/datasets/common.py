@@ -26,7 +26,7 @@ from merbench.wording import counted
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 COMPOSITE_CLASSES = ("negative", "positive", "surprise")
-"""The MEGC2019 3-class set (docs/design.md, Datasets)."""
+"""The MEGC2019 3-class set (docs/datasets.md, ``megc2019``)."""
 
 NUMBER_AT_END = re.compile(r"(\d+)$")
 OTHER_SHEET_SUFFIXES = (".xls", ".csv", ".XLS", ".CSV")
@@ -552,6 +552,9 @@ class LoadLog:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     fixed: list[dict[str, Any]] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
+    by_option: Counter = field(default_factory=Counter)
+    """Rows left out because a dataset option asked for it (``dataset.occluded=drop``), by that option: chosen, so
+    not skipped rows (which ``dataset.strict`` refuses)."""
     apex_fallback: list[str] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
@@ -597,6 +600,7 @@ class LoadLog:
             "fixed": len(self.fixed),
             "fixed_rows": list(self.fixed),
             "dropped_by_class_set": dict(sorted(self.dropped.items())),
+            "left_out_by_option": dict(sorted(self.by_option.items())),
             "apex_middle_fallback": len(self.apex_fallback),
             "apex_middle_fallback_samples": list(self.apex_fallback),
             "frame_gaps": len(self.gaps),

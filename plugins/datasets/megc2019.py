@@ -1,7 +1,7 @@
 """Dataset ``megc2019``: the MEGC2019 3-class composite of SMIC-HS, CASME II and SAMM.
 
-Classes negative, positive, surprise with the mapping of docs/design.md, Datasets
-(CASME II others/fear/sadness and SAMM Other dropped). Every sample's ``domain``
+Classes negative, positive, surprise with the mapping of docs/datasets.md (each source's
+section; CASME II others/fear/sadness and SAMM Other dropped). Every sample's ``domain``
 is ``smic``, ``casme2`` or ``samm`` and its subject and id carry that prefix
 (``casme2/sub01``), so subjects stay distinct and ``--protocol megc2019`` scores
 each part. The three trees are found as:
