@@ -592,6 +592,7 @@ def check_record(report: CheckReport, root: Path | None, options: Mapping[str, A
         "per_subject": [{"domain": domain, "subject": subject, "counts": {name: counts.get(name, 0) for name in classes}}
                         for (domain, subject), counts in sorted(per_subject.items())],
         "apex_unknown": sum(sample.apex is None for sample in dataset.samples),
+        "apex_at_onset": [sample.id for sample in dataset.samples if sample.apex is not None and sample.apex == sample.onset],
         "files_opened": report.files_checked,
         "problems": [{"sample": p.sample, "file": str(p.path), "frame": p.frame, "problem": p.problem,
                       "clip_left_out": p.skips_clip} for p in report.problems],

@@ -407,3 +407,14 @@ def test_a_fix_applies_only_to_the_value_it_was_written_for(old, cell, applied):
     report = apply_fixes(rows, "samm", "known", lambda cells: "x/1", {"apex": "Apex Frame"}, [Fix("x/1", "apex", old, 99, "test")])
     assert bool(report["applied"]) is applied and (rows[0][1]["apex"] == 99) is applied
     assert len(report["applied"]) + len(report["not_applied"]) == 1
+
+
+def test_datasets_check_names_clips_whose_apex_is_their_onset(releases, run_cli, tmp_path):
+    target = tmp_path / "check.json"
+    checked = run_cli("datasets", "check", "casme3", "--root", str(releases / "casme3"), "--json", str(target))
+    said = " ".join(checked.out.split())
+    assert checked.code == 0 and "apex annotated at the onset 2 (" in said, said  # before: kept without a word
+    assert "their onset-to-apex flow is zero" in said
+    import json
+
+    assert sorted(json.loads(target.read_text())["apex_at_onset"]) == ["spNO.214/c/5", "spNO.216/e/0"]

@@ -169,6 +169,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("dropped by the class set", ", ".join(f"{k} {v}" for k, v in summary.get("dropped_by_class_set", {}).items()) or "-"),
         ("left out as asked", ", ".join(f"{v} by {k}" for k, v in summary.get("left_out_by_option", {}).items())),
         ("apex unknown → middle frame", sum(sample.apex is None for sample in dataset.samples)),  # as a run does
+        ("apex annotated at the onset", _apex_at_onset(dataset)),
         ("clips with frames missing inside", summary.get("frame_gaps", 0)),
         ("files opened", f"{report.files_checked} ({len(report.problems)} missing or unusable)"),
     ]
@@ -293,3 +294,13 @@ def print_annotations(out: Console, dataset, show: int) -> None:
         for au, count in aus["per_au"].items():
             table.add_row(f"AU{au}", str(count))
         print_table(out, table)
+
+
+def _apex_at_onset(dataset) -> str:
+    """How many clips are annotated with their apex on the onset frame (CASME II's EP09_05f, 55 CAS(ME)^3 rows):
+    kept as released, but no motion lies between the two frames an onset-to-apex flow compares."""
+    at_onset = [sample.id for sample in dataset.samples if sample.apex is not None and sample.apex == sample.onset]
+    if not at_onset:
+        return "0"
+    first = ", ".join(at_onset[:3]) + (", ..." if len(at_onset) > 3 else "")
+    return f"{len(at_onset)} ({first}): kept as annotated; their onset-to-apex flow is zero"
