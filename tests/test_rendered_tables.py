@@ -55,6 +55,20 @@ def tree(tmp_path):
     return tmp_path, document
 
 
+def _with_first_entry(root, change) -> dict:
+    """The tree's baseline with ``change(entry)`` applied to its first entry (written back); returns that entry."""
+    baseline = root / "baselines" / "b.yaml"
+    data = yaml.safe_load(baseline.read_text())
+    change(data["entries"][0])
+    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+    return data["entries"][0]
+
+
+def _rendered(root, kind: str) -> str:
+    return render_text(f"<!-- merbench:table {kind} baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
+                       get_registry())
+
+
 def test_a_changed_baseline_makes_the_committed_table_stale(tree):
     root, document = tree
     assert stale_files([document], root, get_registry()) == []
@@ -188,34 +202,30 @@ def test_a_checkout_elsewhere_renders_the_same_tables(tmp_path):
 
 def test_a_leaky_entry_is_marked_in_every_table_and_the_main_command_names_its_settings(tree):
     root, _ = tree
-    baseline = root / "baselines" / "b.yaml"
-    data = yaml.safe_load(baseline.read_text())
-    first = data["entries"][0]
-    first["set"] = {**(first.get("set") or {}), "engine.select_on": "test"}
-    first["leaky"] = True
-    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def leaky(entry):
+        entry["set"] = {**(entry.get("set") or {}), "engine.select_on": "test"}
+        entry["leaky"] = True
+
+    first = _with_first_entry(root, leaky)
     note = "† a leaky entry (not subject-independent, or selection or normalisation on test data)"
     for kind in ("main", "models", "guard"):
-        text = render_text(f"<!-- merbench:table {kind} baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
-                           get_registry())
+        text = _rendered(root, kind)
         first_row = text.splitlines()[4]
         assert "engine.select_on=test" in first_row and "†" in first_row and note in text, (kind, text)
-    main = render_text("<!-- merbench:table main baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
-                       get_registry())
+    main = _rendered(root, "main")
     assert f"--set engine.select_on=test` (seed {first.get('seed', 0)}) †" in main, main  # before: a plain command
 
 
 def test_a_tables_std_is_the_written_one_that_merbench_info_shows(tree):
     root, _ = tree
-    baseline = root / "baselines" / "b.yaml"
-    data = yaml.safe_load(baseline.read_text())
-    first = data["entries"][0]
-    first["derived"]["values"]["uf1"] = [0.5, 0.5219]  # these give 1.5 points, the std written beside them 1.6:
-    first["derived"]["std"]["uf1"] = 0.0155  # one rule (the written std) for README, docs and info
-    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
-    text = render_text("<!-- merbench:table models baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
-                       get_registry())
-    row = next(line for line in text.splitlines() if line.startswith(f"| `{first['model']}`"))
+
+    def std_unlike_its_values(entry):
+        entry["derived"]["values"]["uf1"] = [0.5, 0.5219]  # these give 1.5 points, the std written beside them 1.6:
+        entry["derived"]["std"]["uf1"] = 0.0155  # one rule (the written std) for README, docs and info
+
+    first = _with_first_entry(root, std_unlike_its_values)
+    row = next(line for line in _rendered(root, "models").splitlines() if line.startswith(f"| `{first['model']}`"))
     assert row.split(" | ")[1].endswith("± 1.6"), row
 
 
@@ -228,10 +238,6 @@ def test_update_writes_a_std_with_the_digits_that_show_it_as_computed():
 
 def test_the_main_tables_command_names_a_profile_other_than_the_default(tree):
     root, _ = tree
-    baseline = root / "baselines" / "b.yaml"
-    data = yaml.safe_load(baseline.read_text())
-    data["entries"][0]["profile"] = "quick"
-    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
-    main = render_text("<!-- merbench:table main baselines/b.yaml -->\n<!-- /merbench:table -->\n", root,
-                       get_registry())
-    assert f"--dataset {data['entries'][0].get('dataset', 'synthetic')} --profile quick" in main, main
+    first = _with_first_entry(root, lambda entry: entry.update(profile="quick"))
+    main = _rendered(root, "main")
+    assert f"--dataset {first.get('dataset', 'synthetic')} --profile quick" in main, main
