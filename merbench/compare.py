@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Sequence
 
 from merbench.errors import DataError, UsageError
@@ -31,7 +31,7 @@ from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
-from merbench.wording import counted, percent, percent_points, some_of
+from merbench.wording import counted, paper_points, percent, percent_points, some_of
 
 STATS = ("fold", "pooled")
 METRIC_NAMES = {
@@ -453,16 +453,11 @@ def pct(value: float | None) -> str:
     return "—" if value is None or math.isnan(value) else percent(value)
 
 
-REPORTED_PLACES = Decimal("0.01")
-"""Papers publish micro-expression scores with two decimals (73.53, 76.05); ``merbench info`` and ``show`` too."""
-
-
 def reported_pct(value: float | None) -> str:
     """A reported score (a fraction, ``Cell.reported``) as the paper's percentage, with two decimals rounded as
-    decimals (0.7605 → ``76.05``, never the binary float's ``76.0``); a dash for ``None`` or NaN."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    return str((_decimal(value) * 100).quantize(REPORTED_PLACES, rounding=ROUND_HALF_UP))
+    decimals (0.7605 → ``76.05``, never the binary float's ``76.0``), as ``wording.paper_points`` shows a paper's
+    score everywhere; a dash for ``None`` or NaN."""
+    return "—" if value is None else paper_points(float(_decimal(value) * 100))
 
 
 def one_line(text: str) -> str:

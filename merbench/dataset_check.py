@@ -592,7 +592,7 @@ def check_record(report: CheckReport, root: Path | None, options: Mapping[str, A
         "per_subject": [{"domain": domain, "subject": subject, "counts": {name: counts.get(name, 0) for name in classes}}
                         for (domain, subject), counts in sorted(per_subject.items())],
         "apex_unknown": sum(sample.apex is None for sample in dataset.samples),
-        "apex_at_onset": [sample.id for sample in dataset.samples if sample.apex is not None and sample.apex == sample.onset],
+        "apex_at_onset": apex_at_onset(dataset),
         "files_opened": report.files_checked,
         "problems": [{"sample": p.sample, "file": str(p.path), "frame": p.frame, "problem": p.problem,
                       "clip_left_out": p.skips_clip} for p in report.problems],
@@ -603,6 +603,12 @@ def check_record(report: CheckReport, root: Path | None, options: Mapping[str, A
         "action_units": au_summary(dataset), "software": current_software(),
     }
     return _plain(record)
+
+
+def apex_at_onset(dataset: Dataset) -> list[str]:
+    """The ids of the clips annotated with their apex on the onset frame (CASME II's EP09_05f, 55 CAS(ME)^3 rows):
+    kept as released, but no motion lies between the two frames an onset-to-apex flow compares."""
+    return [sample.id for sample in dataset.samples if sample.apex is not None and sample.apex == sample.onset]
 
 
 def _plain(value: Any) -> Any:

@@ -33,7 +33,7 @@ from merbench.environment import describe_environment
 from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
 from merbench.progress import ProgressSink, SilentProgress
-from merbench.ray_cluster import RayOptions, as_completed, check_request, connect, failure_text, remote_function
+from merbench.ray_cluster import RayOptions, as_completed, failure_text, join_cluster, remote_function
 from merbench.registry import get_registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.run_settings import with_recorded_settings
@@ -368,7 +368,7 @@ class RayCells:
         ``report`` is a ``CellReport``; a cell whose task failed
         after its retries gives a report with ``error`` set (the other cells go on).
         """
-        ray = connect(self.options.address, say)
+        ray = join_cluster(self.options, say)
         remote, options = remote_function(run_cell_detached), self.options.task_options()
         granted = (self.options.num_cpus, self.options.num_gpus)
         pending = {
@@ -501,8 +501,8 @@ def worker_error(error: MerbenchError, cell: GridCell, worker: str | None) -> Me
 def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,
                 finished: Callable[[int, CellOutcome], None]) -> None:
     options = RayOptions.from_section(cells[0].config.section("executor"))
-    ray = connect(options.address, progress.message)  # a cluster that cannot be joined leaves no failed runs behind
-    check_request(ray, options, progress.message)  # nor one whose nodes are all too small to run a cell
+    # a cluster that cannot be joined, or whose nodes are all too small to run a cell, leaves no failed runs behind
+    join_cluster(options, progress.message)
     run_ids: dict[int, str] = {}
     if store is not None:
         environment = describe_environment(f"Ray task on cluster {options.address} (not started yet)")

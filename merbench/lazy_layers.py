@@ -9,7 +9,7 @@ input's shape right after ``build()``, before anything else touches the model.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -23,18 +23,19 @@ def has_lazy_layers(model: nn.Module) -> bool:
     return any(is_lazy(tensor) for tensor in (*model.parameters(), *model.buffers()))
 
 
-def materialise_lazy_layers(model: nn.Module, sample_shape: Sequence[int]) -> None:
-    """Shape ``model``'s lazy layers with one forward pass of a zero sample of ``sample_shape`` (C, H, W).
+def materialise_lazy_layers(model: Any, sample_shape: Sequence[int]) -> Any:
+    """``model`` with its lazy layers shaped by one forward pass of a zero sample of ``sample_shape`` (C, H, W).
 
-    Nothing happens to a model without lazy layers. The pass runs in eval mode
+    Nothing happens to a model without lazy layers, nor to what is not a torch
+    module (a scikit-learn style estimator): it is returned as it is. The pass runs in eval mode
     without gradients (batch-norm statistics stay untouched), on the device and
     dtype of the model's first shaped tensor, else of its first lazy one; the
     model's mode is restored. The lazy
     layers draw their initial weights from torch's generator, as a layer built
     with its size does, so the same seed builds the same model.
     """
-    if not has_lazy_layers(model):
-        return
+    if not isinstance(model, nn.Module) or not has_lazy_layers(model):
+        return model
     tensors = [*model.parameters(), *model.buffers()]
     shaped = [t for t in tensors if not is_lazy(t) and t.is_floating_point()]
     first = (shaped or tensors)[0]
@@ -47,6 +48,7 @@ def materialise_lazy_layers(model: nn.Module, sample_shape: Sequence[int]) -> No
             model(torch.zeros(1, *sample_shape, device=device, dtype=dtype))
     finally:
         model.train(training)
+    return model
 
 
 def lazy_layers_error(plugin: str, sample_shape: Sequence[int], exc: BaseException) -> PluginError:

@@ -108,10 +108,7 @@ def build_for_listing(build: Any, options: dict[str, Any], shape: tuple[int, int
     from merbench.lazy_layers import materialise_lazy_layers
 
     def built() -> Any:
-        model = build(options, shape[0], n_classes, shape[1])
-        if isinstance(model, torch.nn.Module):
-            materialise_lazy_layers(model, shape)
-        return model
+        return materialise_lazy_layers(build(options, shape[0], n_classes, shape[1]), shape)
 
     try:
         with torch.device("meta"):

@@ -12,7 +12,6 @@ those annotations (``protocol.n_splits`` above the number of subjects...).
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import warnings
 from pathlib import Path
@@ -76,19 +75,17 @@ def check_cluster(config: RunConfig, join_with: Callable[[str], None] | None = N
     executor = config.section("executor")
     if executor.get("name") != "ray":
         return
-    from merbench.ray_cluster import RAY_MISSING, RayOptions, check_request, connect, probe
+    from merbench.ray_cluster import RAY_MISSING, RayOptions, join_cluster, named_ray_address, probe
 
     if importlib.util.find_spec("ray") is None:
         raise UsageError(RAY_MISSING)
     address = str(executor.get("address") or "auto").strip()
-    named = os.environ.get("RAY_ADDRESS", "").strip()
     if address not in ("", "auto"):
         probe(address)
-    elif named and named not in ("auto", "local"):
-        probe(named, "RAY_ADDRESS")
+    elif named_ray_address() is not None:
+        probe(named_ray_address(), "RAY_ADDRESS")
     if join_with is not None:
-        options = RayOptions.from_section(executor)
-        check_request(connect(options.address, join_with), options, join_with)
+        join_cluster(RayOptions.from_section(executor), join_with)
 
 
 def check_early_stopping(config: RunConfig, registry: Registry) -> None:

@@ -58,12 +58,26 @@ def _split_address(address: str, setting: str = "executor.address") -> tuple[str
     return parts.hostname, port
 
 
-def probe(address: str, setting: str = "executor.address") -> None:
-    """Fail fast, with a fix, when nothing listens at ``address`` (named ``setting`` in messages); imports no Ray."""
-    host, port = _split_address(address, setting)
+def _unreachable(host: str, port: int) -> OSError | None:
+    """Why nothing accepts a TCP connection at ``host:port`` within ``CONNECT_PROBE_S``, or ``None`` when it does."""
     try:
         socket.create_connection((host, port), timeout=CONNECT_PROBE_S).close()
     except OSError as exc:
+        return exc
+    return None
+
+
+def named_ray_address() -> str | None:
+    """The cluster ``RAY_ADDRESS`` names, or ``None`` (unset, ``auto`` or ``local``: merbench's ``auto`` applies)."""
+    named = os.environ.get("RAY_ADDRESS", "").strip()
+    return named if named and named not in ("auto", "local") else None
+
+
+def probe(address: str, setting: str = "executor.address") -> None:
+    """Fail fast, with a fix, when nothing listens at ``address`` (named ``setting`` in messages); imports no Ray."""
+    host, port = _split_address(address, setting)
+    exc = _unreachable(host, port)
+    if exc is not None:
         start = (f"`ray start --head` on {host} (its Ray client server listens on port 10001 unless "
                  "--ray-client-server-port says otherwise)" if address.startswith("ray://")
                  else f"`ray start --head --port {port}` on {host}")
@@ -94,8 +108,8 @@ def connect(address: str = "auto", say: Callable[[str], None] | None = None) -> 
     address = str(address).strip() or "auto"
     if address != "auto":
         return _join(ray, address, "executor.address")
-    named = os.environ.get("RAY_ADDRESS", "").strip()
-    if named and named not in ("auto", "local"):
+    named = named_ray_address()
+    if named is not None:
         return _join(ray, named, "RAY_ADDRESS")
     started = ray_start_address()
     if started is not None and _listening(started):  # Ray leaves the record of a cluster that stopped unexpectedly
@@ -116,13 +130,9 @@ def connect(address: str = "auto", say: Callable[[str], None] | None = None) -> 
 
 
 def _listening(address: str) -> bool:
-    """Whether something accepts connections at ``HOST:PORT``."""
+    """Whether something accepts connections at ``HOST:PORT`` (Ray's record of a ``ray start`` cluster)."""
     host, _, port = address.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_PROBE_S).close()
-    except (OSError, ValueError):
-        return False
-    return True
+    return port.isdigit() and _unreachable(host, int(port)) is None
 
 
 def ray_start_address() -> str | None:
@@ -179,6 +189,15 @@ def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | No
         say(f"Warning: {problem}; the tasks wait until the cluster's autoscaler adds such a node (Ctrl-C stops "
             f"them). To run on the nodes there are: {fix}")
     _requests_checked.add(request)
+
+
+def join_cluster(options: RayOptions, say: Callable[[str], None] | None = None) -> Any:
+    """``connect`` to the cluster ``options`` name and ``check_request`` their task request against it; returns the
+    ``ray`` module. What every Ray executor does first, and ``run``/``regress``/``leakage``'s preflight and ``tune``
+    before anything is recorded (the check is made and said once per process)."""
+    ray = connect(options.address, say)
+    check_request(ray, options, say)
+    return ray
 
 
 def _join(ray: Any, address: str, setting: str) -> Any:

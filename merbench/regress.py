@@ -467,6 +467,15 @@ def undeclared_leaks(entry: Entry, result: RunResult | None) -> str | None:
             "check it anyway (docs/leakage.md)")
 
 
+def band_verdict(expected: Any, tolerance: Any, tolerance_high: Any, measured: Any, slack: Any) -> str:
+    """``ok`` when ``measured`` lies within ``expected - tolerance .. expected + tolerance_high``, ``slack`` (the
+    written rounding) beyond either edge included, else ``low`` or ``high``: for floats (``check_entry``) and for the
+    ``Decimal`` points a row shows (``merbench regress``'s table), so that both apply one rule."""
+    if expected - tolerance - slack <= measured <= expected + tolerance_high + slack:
+        return "ok"  # only a comparison that holds passes: NaN anywhere fails
+    return "low" if measured < expected else "high"
+
+
 def check_entry(entry: Entry, result: RunResult) -> list[Check]:
     """Compare an entry's expectations with a result's pooled scores; a score that is not a number ``failed``."""
     checks = []
@@ -477,12 +486,8 @@ def check_entry(entry: Entry, result: RunResult) -> list[Check]:
             status = "failed"
         elif expectation.expected is None:
             status = "new"
-        elif expectation.expected - expectation.tolerance - SLACK <= measured <= expectation.expected + high + SLACK:
-            status = "ok"  # only a comparison that holds passes: NaN anywhere fails; SLACK: the written rounding
-        elif measured < expectation.expected:
-            status = "low"
         else:
-            status = "high"
+            status = band_verdict(expectation.expected, expectation.tolerance, high, measured, SLACK)
         checks.append(Check(entry.label, expectation.metric, expectation.expected, measured, expectation.tolerance, high,
                             status, result.run_id))
     return checks

@@ -303,10 +303,7 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
     channels, size = int(x.shape[1]), int(x.shape[2])
 
     def built(n_classes: int) -> Any:  # lazy layers shaped right after build(), as the engine's ModelRecipe does
-        model = build(dict(options), channels, n_classes, size)
-        if isinstance(model, torch.nn.Module):
-            materialise_lazy_layers(model, tuple(x.shape[1:]))
-        return model
+        return materialise_lazy_layers(build(dict(options), channels, n_classes, size), tuple(x.shape[1:]))
 
     torch.manual_seed(0)
     model = built(3)

@@ -54,7 +54,7 @@ from merbench.modelinfo import step_output_shape
 from merbench.preflight import check_root, preflight
 from merbench.preprocess import Chain, checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
-from merbench.ray_cluster import RayOptions, check_request, connect
+from merbench.ray_cluster import RayOptions, join_cluster
 from merbench.registry import Registry
 from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe, plugin_versions
 from merbench.splits import RARE_CLASS_WARNING, check_folds, protocol_dataset, split_noting_rare_classes
@@ -729,8 +729,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
             storage = open_storage(optuna, storage_path)
         _check_resume(ctx, optuna, storage, key)
         if base.section("executor")["name"] == "ray":  # a request no node can meet: refused once, not per trial
-            options = RayOptions.from_section(base.section("executor"))
-            check_request(connect(options.address, progress.message), options, progress.message)
+            join_cluster(RayOptions.from_section(base.section("executor")), progress.message)
         progress.message(f"Trials: {request.trials} per outer fold, {request.inner_folds} inner folds by subject, "
                          f"{request.workers} at a time; stored in {storage_path}")
         folds = []

@@ -297,9 +297,11 @@ def print_annotations(out: Console, dataset, show: int) -> None:
 
 
 def _apex_at_onset(dataset) -> str:
-    """How many clips are annotated with their apex on the onset frame (CASME II's EP09_05f, 55 CAS(ME)^3 rows):
-    kept as released, but no motion lies between the two frames an onset-to-apex flow compares."""
-    at_onset = [sample.id for sample in dataset.samples if sample.apex is not None and sample.apex == sample.onset]
+    """``dataset_check.apex_at_onset`` as the check's overview says it: how many, the first ones, and why it
+    matters."""
+    from merbench.dataset_check import apex_at_onset
+
+    at_onset = apex_at_onset(dataset)
     if not at_onset:
         return "0"
     first = ", ".join(at_onset[:3]) + (", ..." if len(at_onset) > 3 else "")

@@ -459,14 +459,11 @@ def _points(value: float, places: int = 1):
 
 
 def _verdict_as_shown(expected, tolerance, tolerance_high, measured) -> str:
-    """The verdict the printed numbers (``Decimal`` points) give as ``check_entry`` decides it, its ``SLACK``
-    for the written rounding included: ``ok`` within the band, else ``low`` or ``high``."""
-    from merbench.regress import SLACK
+    """The verdict the printed numbers (``Decimal`` points) give by ``check_entry``'s rule, its ``SLACK`` for the
+    written rounding included."""
+    from merbench.regress import SLACK, band_verdict
 
-    slack = Decimal(repr(SLACK)) * 100
-    if measured < expected - tolerance - slack:
-        return "low"
-    return "high" if measured > expected + tolerance_high + slack else "ok"
+    return band_verdict(expected, tolerance, tolerance_high, measured, Decimal(repr(SLACK)) * 100)
 
 
 def _shown(check) -> tuple[str, str, str, str]:

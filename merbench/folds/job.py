@@ -43,15 +43,13 @@ class ModelRecipe:
             raise
         except Exception as exc:
             raise build_error(self.plugin, exc) from exc  # the cause: Ray retries it like any plugin failure
-        if isinstance(model, torch.nn.Module):
-            shape = self.sample_shape or (self.in_channels, self.input_size, self.input_size)
-            try:
-                materialise_lazy_layers(model, shape)
-            except MerbenchError:
-                raise
-            except Exception as exc:
-                raise lazy_layers_error(self.plugin, shape, exc) from exc
-        return model
+        shape = self.sample_shape or (self.in_channels, self.input_size, self.input_size)
+        try:
+            return materialise_lazy_layers(model, shape)
+        except MerbenchError:
+            raise
+        except Exception as exc:
+            raise lazy_layers_error(self.plugin, shape, exc) from exc
 
 
 @dataclass(frozen=True)

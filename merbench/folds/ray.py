@@ -11,7 +11,7 @@ import torch
 
 from merbench.errors import FoldsLost, MerbenchError, UsageError
 from merbench.folds.job import DeviceTensors, FoldData, train_task
-from merbench.ray_cluster import RayOptions, as_completed, check_request, connect, failure_text, import_ray, remote_function
+from merbench.ray_cluster import RayOptions, as_completed, failure_text, import_ray, join_cluster, remote_function
 from merbench.wording import counted
 
 
@@ -75,8 +75,7 @@ class RayFolds:
         if job.choice.device.type == "cuda" and self.options.num_gpus <= 0:
             raise UsageError("folds on CUDA with executor.name=ray need a GPU per task: --set executor.num_gpus=1 "
                              "(or a fraction such as 0.5 to share one GPU between folds)")
-        ray = connect(self.options.address, progress.message)
-        check_request(ray, self.options, progress.message)
+        ray = join_cluster(self.options, progress.message)
         job_ref, data_ref = ray.put(job), ray.put(data)
         remote, options = remote_function(train_fold_task), self.options.task_options()
         pending = {
