@@ -1,9 +1,10 @@
 """Running a preprocessor chain over a dataset, in parallel, with a content-addressed cache.
 
 The key of a sample's entry is the SHA-256 of the chain (names, versions and
-parameters), of the bytes of every frame the chain reads and of the rules by which
-frames are read (``FRAME_RULES``), so a changed frame or parameter gives a new
-entry and identical inputs are never recomputed.
+parameters), of the bytes of the frames each step reads (step by step, ``step_inputs``) and of
+the rules by which frames are read (``FRAME_RULES``), so a changed frame, a
+moved apex or a changed parameter gives a new entry and identical inputs are
+never recomputed.
 
 Layout under ``<cache>/preprocess/``:
 
@@ -255,6 +256,11 @@ def check_model_input(model: str, expected: str, chain: Chain) -> None:
         )
 
 
+KEY_LAYOUT = 2
+"""The version of how a cache key is laid out: 2 keys the files of each step apart (``step_inputs``), where 1 merged
+them, so a chain whose later step reads a subset of an earlier step's files (``magnify,flow``) missed a moved apex;
+entries keyed under 1 are computed again, once."""
+
 FRAME_RULES = 2
 """The version of the rules by which ``read_frame`` reads a clip's frames, part of every cache key: 2 refuses frames
 of more than 8 bits and frames of another size than the clip's first (``decode_frame``, ``frame_size_problem``), so
@@ -402,14 +408,16 @@ def _label_used(chain: Chain, index: int, sample: Sample, where: str) -> PluginE
     )
 
 
-def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
-    """Every frame file the chain reads for ``sample``, in first-use order (what its cache key is made from).
+def step_inputs(chain: Chain, sample: Sample) -> list[list[Path]]:
+    """The frame files each step of the chain reads for ``sample``, step by step (what its cache key is made from).
 
+    Kept per step, not merged: a step that reads a subset of an earlier step's files (``flow``'s onset and apex
+    after ``magnify``'s whole clip) still says which of them it reads, so a moved apex gives another key.
     ``PluginError`` when a step's ``inputs(sample)`` fails or uses the label, and when the steps together list
     no file: the key would then be the chain's parameters alone, one entry for every sample.
     """
     blind, hidden = without_label(sample)
-    paths: list[Path] = []
+    by_step: list[list[Path]] = []
     for index, step in enumerate(chain.steps):
         try:
             listed = list(step.inputs(blind))
@@ -424,8 +432,8 @@ def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
             ) from exc
         if hidden.used:
             raise _label_used(chain, index, sample, "inputs(sample)")
-        paths.extend(p for p in listed if p not in paths)
-    if not paths:
+        by_step.append(listed)
+    if not any(by_step):
         who = chain.label(0) if len(chain.steps) == 1 else f"no step of preprocess={chain.names} ({chain.label(0)}, ...)"
         its = "its inputs(sample) lists" if len(chain.steps) == 1 else "lists"
         raise PluginError(
@@ -433,18 +441,32 @@ def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
             "every sample would share one cached output: list every frame file the step reads (fix the "
             "preprocessor or report it to the plugin's author)"
         )
-    return paths
+    return by_step
+
+
+def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
+    """Every frame file the chain reads for ``sample``, once each, in first-use order (``step_inputs`` merged)."""
+    return distinct_files(step_inputs(chain, sample))
+
+
+def distinct_files(by_step: Sequence[Sequence[Path]]) -> list[Path]:
+    """The files of ``by_step``, once each, in first-use order."""
+    return list(dict.fromkeys(path for listed in by_step for path in listed))
 
 
 def entry_key(chain: Chain, sample: Sample) -> tuple[str, dict[Path, bytes]]:
     """The cache key of ``sample`` under ``chain`` and the frame bytes it was made from."""
-    blobs = {path: read_bytes(path, sample) for path in chain_inputs(chain, sample)}
-    return _entry_key(chain, [hashlib.sha256(blob).hexdigest() for blob in blobs.values()]), blobs
+    by_step = step_inputs(chain, sample)
+    blobs = {path: read_bytes(path, sample) for path in distinct_files(by_step)}
+    digests = {path: hashlib.sha256(blob).hexdigest() for path, blob in blobs.items()}
+    return _entry_key(chain, [[digests[path] for path in listed] for listed in by_step]), blobs
 
 
-def _entry_key(chain: Chain, digests: Sequence[str]) -> str:
-    """The cache key of the chain's output from frame files of SHA-256 ``digests``, under the current ``FRAME_RULES``."""
-    return content_key(chain.signature(), list(digests), {"frame_rules": FRAME_RULES})
+def _entry_key(chain: Chain, digests_by_step: Sequence[Sequence[str]]) -> str:
+    """The cache key of the chain's output from the SHA-256 digests of the files each step reads, under the current
+    ``FRAME_RULES`` and ``KEY_LAYOUT``."""
+    return content_key(chain.signature(), [list(step) for step in digests_by_step],
+                       {"frame_rules": FRAME_RULES, "key_layout": KEY_LAYOUT})
 
 
 class FrameHashes:
@@ -513,7 +535,8 @@ def _well_formed(record: Any) -> bool:
 
 def sample_key(chain: Chain, sample: Sample, hashes: FrameHashes) -> str:
     """The cache key of ``sample`` under ``chain`` (equal to ``entry_key``'s, without reading unchanged files)."""
-    return _entry_key(chain, [hashes.digest(path, sample) for path in chain_inputs(chain, sample)])
+    return _entry_key(chain, [[hashes.digest(path, sample) for path in listed]
+                              for listed in step_inputs(chain, sample)])
 
 
 def entry_path(entry_dir: Path, key: str) -> Path:

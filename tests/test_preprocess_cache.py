@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -71,6 +72,21 @@ def test_magnify_and_crop_parameters_are_in_the_key(tmp_path):
         _, other = setup(tmp_path, preprocess="crop,magnify,flow", **change)
         assert other.signature() != chain.signature()
         assert run(dataset, other, tmp_path).computed == 12, change
+
+
+def test_a_moved_apex_recomputes_when_an_earlier_step_reads_the_whole_clip(tmp_path):
+    """``magnify`` reads onset..offset, so the apex frame the next step reads is one of its files: the key must
+    still say which frame that step reads, or the clip is served from its old apex."""
+    dataset, chain = setup(tmp_path, preprocess="magnify,flow")
+    run(dataset, chain, tmp_path)
+    sample = dataset.samples[5]
+    moved_apex = sample.onset + 1 if sample.apex != sample.onset + 1 else sample.onset + 2
+    moved = dataclasses.replace(dataset, samples=tuple(
+        dataclasses.replace(s, apex=moved_apex) if s is sample else s for s in dataset.samples))
+    again = run(moved, chain, tmp_path)
+    assert (again.computed, again.cached) == (1, 11)
+    fresh = run(moved, chain, tmp_path / "fresh")
+    np.testing.assert_array_equal(again.inputs, fresh.inputs)
 
 
 def test_changed_frame_bytes_recompute_only_that_clip(tmp_path):
