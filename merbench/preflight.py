@@ -22,7 +22,7 @@ from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layou
 from merbench.contracts import Dataset, resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
-from merbench.splits import SPLIT_FIX, check_folds, protocol_dataset, same_folds
+from merbench.splits import SPLIT_FIX, check_folds, check_training_classes, protocol_dataset, same_folds
 from merbench.workers import start_worker_server
 
 if TYPE_CHECKING:  # imported where it is used: it imports OpenCV
@@ -170,6 +170,7 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
         raise PluginError(f"{plugin}: its split() raised {error_line(exc)}; check the protocol.* settings given, or "
                           "report it to the plugin's author") from exc
     check_folds(folds, dataset.subjects, config.protocol, plugin)
+    check_training_classes(folds, dataset.labels, list(dataset.classes), config.protocol)
     if not same_folds(folds, again):
         raise PluginError(f"{plugin}: its split() gave other folds when called again with the same data and seed "
                           f"({config.seed}); merbench splits before the run and again in it, and a seed must give "

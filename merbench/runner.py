@@ -31,7 +31,8 @@ from merbench.registry import Registry
 from merbench.result import (
     AcrossSeeds, FoldRecord, LeakageRecord, PredictionRow, RunResult, SeedScores, Seconds, threads_phrase,
 )
-from merbench.splits import check_folds, clip_ids, clip_overlaps, protocol_dataset, split_noting_rare_classes
+from merbench.splits import (check_folds, check_training_classes, clip_ids, clip_overlaps, protocol_dataset,
+                             split_noting_rare_classes, untrained_classes_warning)
 from merbench.workers import peak_memory, start_worker_server
 from merbench.wording import counted, plural
 
@@ -385,6 +386,10 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
     overlaps = check_folds(folds, dataset.subjects, config.protocol, plugin)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = [protocol_spec.warning] if protocol_spec.warning else []
+    check_training_classes(folds, dataset.labels, list(dataset.classes), config.protocol)
+    untrained = untrained_classes_warning(folds, dataset.labels, list(dataset.classes))
+    if untrained:
+        warnings.append(untrained)
     if protocol_spec.subject_independent:
         warning = shared_subjects_warning(config.protocol, plugin, folds, overlaps, dataset.subjects, dataset.domains)
         if warning:

@@ -9,9 +9,9 @@ import numpy as np
 
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.dataset_check import DATASET_FIX, check_samples
-from merbench.errors import MerbenchError, PluginError, error_line
+from merbench.errors import MerbenchError, PluginError, UsageError, error_line
 from merbench.registry import get_registry
-from merbench.wording import counted
+from merbench.wording import counted, plural
 
 SPLIT_FIX = "fix the protocol plugin's split() or report it to the plugin's author"
 EXPAND_FIX = "fix the protocol plugin's expand() or report it to the plugin's author"
@@ -168,6 +168,46 @@ def check_folds(folds: list[Fold], subjects: np.ndarray, protocol: str, who: str
                               f"sample it tests; {SPLIT_FIX}")
         overlaps.append(sorted(set(subjects[fold.train]) & set(subjects[fold.test])))
     return overlaps
+
+
+def _class_name(classes: list[str], index: int) -> str:
+    return classes[index] if index < len(classes) else str(index)
+
+
+def check_training_classes(folds: list[Fold], labels: np.ndarray, classes: list[str], protocol: str,
+                           kind: str = "") -> None:
+    """Refuse folds whose training part holds a single class: nothing can be learnt from it, and the fold's
+    score would say only which class its test clips happen to have (``kind`` names them, e.g. ``"outer"``)."""
+    labels = np.asarray(labels)
+    for number, fold in enumerate(folds, start=1):
+        present = np.unique(labels[fold.train])
+        if len(present) < 2:
+            name = f"{kind} fold" if kind else "fold"
+            raise UsageError(
+                f"{name} {number} of protocol '{protocol}' trains on one class only ('{_class_name(classes, int(present[0]))}', "
+                f"{counted(len(fold.train), 'clip')}): a classifier needs at least two classes to learn from; use a "
+                "dataset with more subjects per class, or a protocol with fewer folds"
+            )
+
+
+def untrained_classes_warning(folds: list[Fold], labels: np.ndarray, classes: list[str], kind: str = "") -> str | None:
+    """The warning for folds that test a class their training part has no clip of (``None``: every fold trains on
+    each class it tests). A model cannot learn those clips' class, so whatever it predicts for them is a guess."""
+    labels = np.asarray(labels)
+    gaps = []
+    for number, fold in enumerate(folds, start=1):
+        missing = sorted(set(labels[fold.test].tolist()) - set(labels[fold.train].tolist()))
+        if missing:
+            gaps.append((number, missing, int(np.isin(labels[fold.test], missing).sum())))
+    if not gaps:
+        return None
+    number, missing, tested = gaps[0]
+    name = f"{kind} folds" if kind else "folds"
+    names = ", ".join(f"'{_class_name(classes, index)}'" for index in missing)
+    return (f"{len(gaps)} of {len(folds)} {name} test a class their training part has no clip of (first: fold "
+            f"{number}, {plural(missing, 'class')} {names}, {counted(tested, 'test clip')}): the model "
+            "cannot learn it there, so its predictions for those clips are guesses; the class has too few subjects "
+            "for this protocol")
 
 
 RARE_CLASS_WARNING = "The least populated class in y has only"

@@ -57,7 +57,8 @@ from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, join_cluster
 from merbench.registry import Registry
 from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe, plugin_versions
-from merbench.splits import RARE_CLASS_WARNING, check_folds, protocol_dataset, split_noting_rare_classes
+from merbench.splits import (RARE_CLASS_WARNING, check_folds, protocol_dataset,
+                             split_noting_rare_classes, untrained_classes_warning)
 from merbench.subject_folds import stratified_subject_folds
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, error_text, fail_stale,
@@ -713,6 +714,11 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     split = resolve_factory(protocol.split)
     ctx.outer_folds = outer_split(ctx, split)
     check_folds(ctx.outer_folds, ctx.subjects, base.protocol)
+    untrained = untrained_classes_warning(ctx.outer_folds, ctx.labels, [str(name) for name in ctx.dataset.classes],
+                                          "outer")
+    if untrained:
+        progress.message(f"[bold yellow]Warning:[/] {untrained}")
+        warnings.append(untrained)
     for outer in ctx.outer_folds:  # every inner split is checked before the first trial
         nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
     rare = inner_rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], ctx.outer_folds,
