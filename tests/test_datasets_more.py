@@ -418,3 +418,16 @@ def test_datasets_check_names_clips_whose_apex_is_their_onset(releases, run_cli,
     import json
 
     assert sorted(json.loads(target.read_text())["apex_at_onset"]) == ["spNO.214/c/5", "spNO.216/e/0"]
+
+
+def test_datasets_check_of_precomputed_images_names_no_apex_at_onset(run_cli, tmp_path):
+    """Image rows have no onset or apex frame (both 0 in the sample): no flow is computed from them."""
+    root = rt.build_manifest_images(tmp_path / "images").parent
+    target = tmp_path / "check.json"
+    checked = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=labels.csv",
+                      "--json", str(target))
+    said = " ".join(checked.out.split())
+    assert checked.code == 0, checked.err
+    assert "apex annotated at the onset - (its samples are precomputed images, not clips)" in said, said
+    assert "flow is zero" not in said
+    assert json.loads(target.read_text())["apex_at_onset"] == []

@@ -301,6 +301,8 @@ def _apex_at_onset(dataset) -> str:
     matters."""
     from merbench.dataset_check import apex_at_onset
 
+    if dataset.gives != "frames":
+        return f"- (its samples are precomputed {dataset.gives}s, not clips)"
     at_onset = apex_at_onset(dataset)
     if not at_onset:
         return "0"
