@@ -391,18 +391,33 @@ class HiddenLabel:
     __and__ = __rand__ = __or__ = __ror__ = __xor__ = __rxor__ = __lshift__ = __rlshift__ = _refuse
     __rshift__ = __rrshift__ = __neg__ = __pos__ = __abs__ = __invert__ = __round__ = __trunc__ = _refuse
     __floor__ = __ceil__ = __array__ = _refuse
+    __iter__ = __len__ = __getitem__ = __contains__ = _refuse
+
+    def __getattr__(self, name: str) -> Any:  # the label's text methods (.lower(), .split()) are uses of it too
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._refuse()
+
+
+LABEL_EXTRAS = frozenset({"emotion", "emotions", "emotion_folder", "objective_class", "shown"})
+"""Keys of ``Sample.extra`` that carry the label in other words (the sheet's emotion text, the class folder, SAMM's
+objective class, the synthetic data's class shown): hidden from preprocessors like the label itself. A dataset
+plugin keeps its own label text under one of them."""
 
 
 def without_label(sample: Sample) -> tuple[Sample, HiddenLabel]:
-    """``sample`` as preprocessors see it: its label replaced by a ``HiddenLabel`` (returned too, to ask if it was used)."""
+    """``sample`` as preprocessors see it: its label, and each ``LABEL_EXTRAS`` entry of its ``extra``, replaced by a
+    ``HiddenLabel`` (returned too, to ask if it was used)."""
     hidden = HiddenLabel()
-    return dataclasses.replace(sample, label=hidden), hidden  # type: ignore[arg-type]
+    extra = {key: hidden if key in LABEL_EXTRAS else value for key, value in sample.extra.items()}
+    return dataclasses.replace(sample, label=hidden, extra=extra), hidden  # type: ignore[arg-type]
 
 
 def _label_used(chain: Chain, index: int, sample: Sample, where: str) -> PluginError:
     return PluginError(
         f"{chain.label(index)} used the label of sample {sample.id} in its {where} (step {index + 1} of "
-        f"preprocess={chain.names}); preprocessors get samples without their label, since an output made from it "
+        f"preprocess={chain.names}); preprocessors get samples without their label (nor the extra entries that "
+        f"hold it: {', '.join(sorted(LABEL_EXTRAS))}), since an output made from it "
         "leaks the label into the model input: compute the output from the frames only (fix the preprocessor or "
         "report it to the plugin's author)"
     )

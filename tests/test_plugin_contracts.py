@@ -300,3 +300,62 @@ def test_subject_ids_that_differ_only_in_case_or_spaces_are_a_warning(contract, 
     checked = run_cli("datasets", "check", "contract-data", "--set", f"dataset.bad={bad}")
     assert checked.code == 0, checked.err
     assert "Warning:" in checked.err and said in checked.err and other in checked.err, checked.err
+
+
+def test_the_label_text_in_extra_is_hidden_too():
+    """The spreadsheet loaders keep the emotion text in ``extra`` (``emotion``, 4DME's ``emotions``, MMEW's
+    ``emotion_folder``, SAMM's ``objective_class``): a preprocessor reading it learns the label just the same."""
+    from merbench.contracts import Sample
+    from merbench.preprocess import LABEL_EXTRAS, without_label
+
+    extra = {"emotion": "happiness", "emotions": ("surprise", "positive"), "emotion_folder": "happiness",
+             "objective_class": "1", "shown": "positive", "action_units": "12", "row": 7}
+    sample = Sample("a", "s1", 2, "d", (), 0, None, 0, extra)
+    for key in LABEL_EXTRAS:
+        for use in (str, lambda text: text.lower(), lambda text: text == "happiness", lambda text: list(text),
+                    lambda text: {"happiness": 0}[text], len):
+            blind, hidden = without_label(sample)
+            with pytest.raises(Exception):
+                use(blind.extra[key])
+            assert hidden.used, (key, use)
+    blind, hidden = without_label(sample)
+    assert (blind.extra["action_units"], blind.extra["row"]) == ("12", 7) and not hidden.used
+    assert sample.extra["emotion"] == "happiness", "merbench's own sample keeps its extra"
+
+
+def test_a_preprocessor_that_reads_the_emotion_text_is_refused(tmp_path):
+    import cv2
+    import numpy as np
+
+    from merbench.contracts import Dataset, PreprocessorPlugin, Sample
+    from merbench.errors import PluginError
+    from merbench.preprocess import build_chain, preprocess_dataset
+
+    frames = []
+    for number in range(2):
+        path = tmp_path / f"f{number}.png"
+        cv2.imwrite(str(path), np.full((8, 8), 40 * number, np.uint8))
+        frames.append(path)
+    samples = tuple(Sample(f"c{i}", f"s{i}", i % 2, "d", tuple(frames), 0, 1, 1,
+                           {"emotion": ("happiness", "surprise")[i % 2]}) for i in range(4))
+
+    class ReadsEmotion:
+        def __init__(self, options):
+            pass
+
+        def cache_params(self):
+            return {}
+
+        def inputs(self, sample):
+            return list(sample.frames)
+
+        def __call__(self, sample, read_frame, upstream=None):
+            read_frame(sample.frames[0])
+            return np.full((1, 2, 2), float(sample.extra["emotion"] == "happiness"), np.float32)
+
+    spec = PreprocessorPlugin(name="reads-emotion", build=ReadsEmotion, description="x", produces="flow-uvs",
+                              options={})
+    chain = build_chain([spec], {"reads-emotion": {}})
+    with pytest.raises(PluginError, match="used the label of sample c0 in its __call__"):
+        preprocess_dataset(Dataset("toy", ("happiness", "surprise"), samples), chain, cache_dir=tmp_path / "cache",
+                           workers=1)
