@@ -80,6 +80,31 @@ def decode_image(blob: bytes, flag: int) -> np.ndarray | None:
         return None
 
 
+def bit_depth_problem(frame: np.ndarray) -> str | None:
+    """Why a decoded frame cannot be used as it is (``is a 16-bit image (values 7..4091); ...``), or ``None`` for an
+    8-bit one. ``BIT_DEPTH_FIX`` says what to do; ``merbench datasets check`` reports the same words.
+
+    A frame of more than 8 bits (a 16-bit PNG or TIFF) is refused rather than reduced: OpenCV would keep its high
+    byte only, which leaves 12-bit camera data stored in 16 bits (0..4095) with a sixteenth of its contrast, and
+    how the frames should be scaled (by the camera's bit depth) only their owner knows.
+    """
+    if frame.dtype == np.uint8:
+        return None
+    bits = f"{frame.dtype.itemsize * 8}-bit{' floating-point' if frame.dtype.kind == 'f' else ''}"
+    low, high = (float(v) for v in (frame.min(), frame.max()))
+    return (f"is a {bits} image (values {low:g}..{high:g}); merbench reads 8-bit grey frames, and keeping the high "
+            "byte of each value would leave data of fewer bits (12-bit: 0..4095) with a fraction of its contrast")
+
+
+IMAGE_DECODING = 1 | 2  # cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, without importing OpenCV here
+"""How a precomputed image is decoded: in colour, at its own bit depth (``bit_depth_problem`` then refuses more
+than 8 bits; OpenCV's plain colour decoding would keep a 16-bit image's high byte)."""
+
+IMAGE_BIT_DEPTH_FIX = ("store it with 8 bits per channel (0..255), as the precomputed flow images of MER repositories "
+                       "are, scaled as its maker scaled it")
+"""What to do with a precomputed image of more than 8 bits (``bit_depth_problem``)."""
+
+
 def undecodable(blob: bytes) -> str:
     """Why an image file with bytes ``blob`` cannot be decoded, in words."""
     return "is empty (0 bytes)" if not blob else "is not a readable image"

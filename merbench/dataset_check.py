@@ -26,8 +26,8 @@ import numpy as np
 
 from merbench.config import NO_FOLDER, layout_docs, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
-from merbench.datafiles import (check_cache_outside_dataset, check_root_folder, decode_image, option_folders,
-                                undecodable)
+from merbench.datafiles import (IMAGE_BIT_DEPTH_FIX, IMAGE_DECODING, bit_depth_problem, check_cache_outside_dataset,
+                                check_root_folder, decode_image, option_folders, undecodable)
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.wording import counted, plural
 
@@ -149,9 +149,7 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     of more than 8 bits (``bit_depth_problem``) or of another size than the clip's first decoded frame
     (``frame_size_problem``) is a problem like an unreadable one: its clip is left out where a run reads it.
     """
-    import cv2
-
-    from merbench.preprocess import BIT_DEPTH_FIX, bit_depth_problem, decode_grey, frame_size_problem
+    from merbench.preprocess import BIT_DEPTH_FIX, decode_grey, frame_size_problem
 
     checked, problems = 0, []
     for sample in dataset.samples:
@@ -164,13 +162,15 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                 what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
                 problems.append(FrameProblem(sample.id, path, f"{role} frame {what} ({exc.strerror})", role))
                 continue
-            frame = decode_image(blob, cv2.IMREAD_COLOR) if dataset.gives == "image" else decode_grey(blob)
+            frame = decode_image(blob, IMAGE_DECODING) if dataset.gives == "image" else decode_grey(blob)
             if frame is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
                 continue
-            if dataset.gives == "image":
-                continue
             deep = bit_depth_problem(frame)
+            if dataset.gives == "image":
+                if deep:
+                    problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {IMAGE_BIT_DEPTH_FIX}", role))
+                continue
             if deep:
                 problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {BIT_DEPTH_FIX}", role))
             elif first is None:

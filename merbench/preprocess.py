@@ -51,7 +51,7 @@ import numpy as np
 from merbench import __version__
 from merbench.cache import cache_root, content_key, inputs_key, write_cache_file
 from merbench.contracts import FRAMES, ClipFrames, Dataset, PreprocessorPlugin, Sample, resolve_factory
-from merbench.datafiles import SKIP_CLIP, decode_image, undecodable
+from merbench.datafiles import SKIP_CLIP, bit_depth_problem, decode_image, undecodable
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.workers import WORKER_START_HINT, picklable, result_of, running, start_pool, submit, usable_cores
 from merbench.wording import counted, some_of
@@ -274,22 +274,6 @@ def decode_grey(blob: bytes) -> np.ndarray | None:
     """A frame file's bytes decoded as a run reads them (grey, at the file's bit depth); ``None`` when they are not
     an image. ``bit_depth_problem`` says whether the frame can be used."""
     return decode_image(blob, FRAME_DECODING)
-
-
-def bit_depth_problem(frame: np.ndarray) -> str | None:
-    """Why a decoded frame cannot be used as it is (``is a 16-bit image (values 7..4091); ...``), or ``None`` for an
-    8-bit one. ``BIT_DEPTH_FIX`` says what to do; ``merbench datasets check`` reports the same words.
-
-    A frame of more than 8 bits (a 16-bit PNG or TIFF) is refused rather than reduced: OpenCV would keep its high
-    byte only, which leaves 12-bit camera data stored in 16 bits (0..4095) with a sixteenth of its contrast, and
-    how the frames should be scaled (by the camera's bit depth) only their owner knows.
-    """
-    if frame.dtype == np.uint8:
-        return None
-    bits = f"{frame.dtype.itemsize * 8}-bit{' floating-point' if frame.dtype.kind == 'f' else ''}"
-    low, high = (float(v) for v in (frame.min(), frame.max()))
-    return (f"is a {bits} image (values {low:g}..{high:g}); merbench reads 8-bit grey frames, and keeping the high "
-            "byte of each value would leave data of fewer bits (12-bit: 0..4095) with a fraction of its contrast")
 
 
 BIT_DEPTH_FIX = "convert the clip's frames to 8-bit grey, scaled by the camera's bit depth (12-bit: divide by 16)"

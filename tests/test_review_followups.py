@@ -70,6 +70,26 @@ def test_the_check_leaves_out_a_clip_with_a_16_bit_frame_as_a_run_does(run_cli, 
     assert "scaled by the camera's bit depth (12-bit: divide by 16)" in one_line(checked.err)
 
 
+def test_a_16_bit_precomputed_image_is_refused_as_a_frame_is_not_reduced_to_its_high_byte(run_cli, tmp_path,
+                                                                                          fresh_cache):
+    """``preprocess=image`` decoded in plain colour, which keeps a 16-bit PNG's high byte (12-bit data: 0..15)."""
+    rt.build_manifest_images(tmp_path / "man")
+    image_path = tmp_path / "man" / "images" / "s0" / "img_0.png"
+    deep = cv2.imread(str(image_path), cv2.IMREAD_COLOR).astype(np.uint16) * 16  # 12-bit data stored in 16 bits
+    assert cv2.imwrite(str(image_path), deep)
+    sets = ["--set", "dataset.manifest=labels.csv"]
+    depth = f"is a 16-bit image (values {int(deep.min())}..{int(deep.max())})"
+
+    checked = run_cli("datasets", "check", "manifest", "--root", str(tmp_path / "man"), *sets)
+    assert f"{image_path} image {depth}" in one_line(checked.err), checked.out + checked.err
+    assert "store it with 8 bits per channel" in one_line(checked.err)
+    strict = run_cli("preprocess", "--dataset", "manifest", "--root", str(tmp_path / "man"), "--profile", "quick",
+                     "--quiet", *sets, "dataset.strict=true")
+    assert strict.code == 2 and f"image {image_path} {depth}" in one_line(strict.err), strict.err
+    code, said, prepared = preprocess_json(run_cli, tmp_path, "manifest", tmp_path / "man", "dataset.manifest=labels.csv")
+    assert code == 0 and prepared["details"]["skipped"]["count"] == 1, said
+
+
 def test_a_clip_whose_offset_alone_has_another_size_is_kept_by_the_check_and_the_default_chain(tmp_path):
     from merbench.contracts import Dataset, Sample
     from merbench.dataset_check import check_files

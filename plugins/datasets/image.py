@@ -20,21 +20,26 @@ import numpy as np
 
 from merbench.contracts import Sample
 from merbench.errors import DataError, UsageError
-from merbench.datafiles import SKIP_CLIP, decode_image, undecodable
+from merbench.datafiles import (IMAGE_BIT_DEPTH_FIX, IMAGE_DECODING, SKIP_CLIP, bit_depth_problem, decode_image,
+                                 undecodable)
 
 ORDERS = ("rgb", "bgr")
 
 
 def read_colour(path: Path) -> np.ndarray:
-    """An image file as an (H, W, 3) uint8 array in OpenCV's BGR order, or a DataError naming it."""
+    """An image file as an (H, W, 3) uint8 array in OpenCV's BGR order, or a DataError naming it (one of more than 8
+    bits per channel is refused, not reduced to its high byte)."""
     try:
         blob = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read image {path} ({exc.strerror}); check the manifest's path column") from None
-    image = decode_image(blob, cv2.IMREAD_COLOR)
+    image = decode_image(blob, IMAGE_DECODING)
     if image is None:
         raise DataError(f"cannot decode image {path}: the file {undecodable(blob)}; replace it or remove its "
                         f"row{SKIP_CLIP}")
+    problem = bit_depth_problem(image)
+    if problem:
+        raise DataError(f"image {path} {problem}: {IMAGE_BIT_DEPTH_FIX}{SKIP_CLIP}")
     return image
 
 
