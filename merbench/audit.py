@@ -387,6 +387,7 @@ def _consistency(result: RunResult) -> Check:
         for key in METRIC_KEYS:
             if key in fold.metrics and not abs(scores[key] - fold.metrics[key]) <= TOLERANCE:
                 problems.append(f"fold {fold.fold + 1} {key} is {fold.metrics[key]:.4f}, predictions give {scores[key]:.4f}")
+    problems += _domain_problems(result, rows, y_true, y_pred, n_classes)
     unrecorded = _unrecorded_folds(result)
     if unrecorded:
         problems.append(f"predictions of {plural(unrecorded, 'fold')} {some_of([f + 1 for f in unrecorded], 10)} "
@@ -397,8 +398,33 @@ def _consistency(result: RunResult) -> Check:
     seeds = ("" if not result.seeds else
              f"; the mean ± std over its {len(result.seeds)} seeds follows from each seed's scores (the first seed's "
              "are the ones checked above; the others' predictions are not kept)")
-    return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled and per-fold scores "
-                                                   f"and the mean ± std over folds{seeds}")
+    return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled, per-fold"
+                                                   f"{' and per-domain' if len(result.per_domain or {}) > 1 else ''} "
+                                                   f"scores and the mean ± std over folds{seeds}")
+
+
+def _domain_problems(result: RunResult, rows: list[PredictionRow], y_true: np.ndarray, y_pred: np.ndarray,
+                     n_classes: int) -> list[str]:
+    """Where ``per_domain`` (each source dataset's scores: the composite's per-part figures) disagrees with the
+    predictions of that domain, or names a domain no prediction has. Predictions without a domain (written before
+    merbench recorded it) leave the per-domain scores unchecked."""
+    if not rows or any(row.domain is None for row in rows):
+        return []
+    domains = np.array([row.domain for row in rows])
+    problems = []
+    for domain, recorded in (result.per_domain or {}).items():
+        mask = domains == domain
+        if not mask.any():
+            problems.append(f"domain {domain} has scores but no prediction")
+            continue
+        scores = classification_metrics(y_true[mask], y_pred[mask], n_classes)
+        for key, value in recorded.items():
+            if key in scores and not abs(scores[key] - value) <= TOLERANCE:
+                problems.append(f"domain {domain} {key} is {value:.4f}, its predictions give {scores[key]:.4f}")
+    unscored = sorted(set(domains.tolist()) - set(result.per_domain or {}))
+    if unscored and result.per_domain:
+        problems.append(f"{plural(unscored, 'domain')} {some_of(unscored, 3)} of the predictions without scores")
+    return problems
 
 
 def _missing_core_metrics(result: RunResult) -> list[str]:

@@ -145,3 +145,23 @@ def test_a_fifo_is_refused_at_once_and_a_bom_is_read(quick_run, run_cli, tmp_pat
     with_bom = tmp_path / "bom.json"
     with_bom.write_text("\ufeff" + json.dumps(quick_run(*FAST)), encoding="utf-8")
     assert run_cli("audit", str(with_bom)).code == 0
+
+
+def test_an_edited_per_domain_score_fails_the_audit(quick_run, audited):
+    """The composite's per-part scores are shown by run, show and report; audit checked pooled and fold scores only."""
+    result = quick_run("--protocol", "megc2019", "--set", "dataset.domains=3", "dataset.subjects=9", "engine.epochs=1")
+    assert len(result["per_domain"]) == 3
+    code, text, checks = audited(result)
+    assert code == 0 and "reproduce the pooled, per-fold and per-domain scores" in text, text
+    domain = sorted(result["per_domain"])[1]
+    true_uf1 = result["per_domain"][domain]["uf1"]
+    edited = copy.deepcopy(result)
+    edited["per_domain"][domain]["uf1"] = 0.95
+    code, text, checks = audited(edited)
+    assert code == 1 and not checks["scores match predictions"].passed
+    assert f"domain {domain} uf1 is 0.9500, its predictions give {true_uf1:.4f}" in text
+    renamed = copy.deepcopy(result)
+    renamed["per_domain"]["elsewhere"] = renamed["per_domain"].pop(domain)
+    code, text, _ = audited(renamed)
+    assert code == 1 and "domain elsewhere has scores but no prediction" in text
+    assert f"domain {domain} of the predictions without scores" in text
