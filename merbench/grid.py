@@ -445,7 +445,7 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     left = []  # positions of the cells to run
     for i, cell in enumerate(cells):
         stored = (reusable_result(store, cell.config, registry, n_seeds,
-                                  lambda note: progress.message(f"[yellow]Note:[/] {note}"))
+                                  lambda note: progress.message(f"[yellow]Note:[/] {note}"), progress)
                   if reuse_stored and store is not None else None)
         if stored is None:
             left.append(i)

@@ -4,29 +4,35 @@
 configuration and seed. The configuration names the dataset and its folder, not
 what is in it: a coding sheet whose emotions were corrected keeps every clip id,
 and a stored run's predictions would then be scored against labels it never saw.
-``reusable_result`` loads the dataset's annotations now (no preprocessing) and
-reuses a stored run only when its classes, its test samples and their labels are
-the ones the dataset gives; otherwise it says why and the run is trained anew.
+Frames replaced under the same names keep the labels too. ``reusable_result``
+loads and preprocesses the dataset now (from the cache where it can) and reuses a
+stored run only when its classes, its test samples and their labels are the ones
+the dataset gives, and the model inputs are the ones it recorded
+(``preprocess.inputs_key``); otherwise it says why and the run is trained anew.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from merbench.cache import cache_root
 from merbench.config import RunConfig
+from merbench.preprocess import checked_chain
+from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 from merbench.result import RunResult
-from merbench.runner import load_dataset
-from merbench.splits import protocol_dataset
+from merbench.runner import RunInputs, prepare_inputs
 from merbench.wording import counted
 
 
-def labels_now(config: RunConfig, registry: Registry) -> tuple[list[str], dict[str, str]]:
-    """The dataset's classes and each sample's class name, as a run of ``config`` would test them (after the
-    protocol expanded the samples), from its annotations alone."""
-    dataset = load_dataset(config, registry, cache_root(create=False))
-    dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"))
+def inputs_now(config: RunConfig, registry: Registry, progress: ProgressSink | None = None) -> RunInputs:
+    """The samples a run of ``config`` would test (after the protocol expanded them and unusable clips were left
+    out) and their model inputs, preprocessed now (from the cache where it can)."""
+    return prepare_inputs(config, registry, checked_chain(config, registry), progress or SilentProgress())
+
+
+def labels_of(inputs: RunInputs) -> tuple[list[str], dict[str, str]]:
+    """The dataset's classes and each sample's class name."""
+    dataset = inputs.dataset
     return list(dataset.classes), {str(sample.id): dataset.classes[sample.label] for sample in dataset.samples}
 
 
@@ -52,15 +58,28 @@ def data_change(result: RunResult, classes: list[str], labels: dict[str, str]) -
     return None
 
 
+def inputs_change(result: RunResult, inputs: RunInputs) -> str | None:
+    """How the model inputs now differ from those the stored ``result`` recorded; ``None`` when they are the same
+    or the result recorded none (written before merbench kept ``inputs_key``)."""
+    recorded = (result.preprocess or {}).get("inputs_key")
+    if not recorded or recorded == inputs.prep.key:
+        return None
+    return (f"its model inputs were {recorded[:12]}, the frames and preprocessing now give {inputs.prep.key[:12]}: "
+            "frames were replaced or the preprocessing changed")
+
+
 def reusable_result(store: Any, config: RunConfig, registry: Registry, n_seeds: int = 1,
-                    on_note: Callable[[str], None] | None = None) -> RunResult | None:
-    """The newest stored complete run of exactly ``config`` (``n_seeds`` seeds) whose test samples and labels are
-    still what the dataset gives, else ``None``; ``on_note`` hears why a stored run was not reused."""
+                    on_note: Callable[[str], None] | None = None,
+                    progress: ProgressSink | None = None) -> RunResult | None:
+    """The newest stored complete run of exactly ``config`` (``n_seeds`` seeds) whose test samples, labels and
+    model inputs are still what the dataset gives, else ``None``; ``on_note`` hears why a stored run was not
+    reused, ``progress`` the preprocessing that tells."""
     result = store.identical_result(config, n_seeds)
     if result is None:
         return None
-    classes, labels = labels_now(config, registry)
-    change = data_change(result, classes, labels)
+    inputs = inputs_now(config, registry, progress)
+    classes, labels = labels_of(inputs)
+    change = data_change(result, classes, labels) or inputs_change(result, inputs)
     if change is None:
         return result
     if on_note is not None:

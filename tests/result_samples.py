@@ -51,9 +51,9 @@ def samples_as_the_dataset_gives(config: Any) -> dict[str, Any]:
     """``classes``, ``n_samples`` and ``predictions`` (each right) of a result tested on exactly the samples and labels
     that ``config``'s dataset gives now: what ``--stored`` needs before it reuses a fabricated run (merbench.stored_runs)."""
     from merbench.registry import get_registry
-    from merbench.stored_runs import labels_now
+    from merbench.stored_runs import inputs_now, labels_of
 
-    classes, labels = labels_now(config, get_registry())
+    classes, labels = labels_of(inputs_now(config, get_registry()))
     rows = [{"id": sample, "subject": "s", "domain": None, "fold": 0, "label": classes.index(name),
              "prediction": classes.index(name)} for sample, name in labels.items()]
     return {"classes": classes, "n_samples": len(rows), "predictions": rows}

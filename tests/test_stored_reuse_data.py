@@ -1,5 +1,6 @@
-"""`--stored` reuses a stored run only while the dataset still gives the samples and labels it was tested on: a
-corrected coding sheet (same clip ids, other labels) makes `grid --stored` and `regress --stored` train again."""
+"""`--stored` reuses a stored run only while the dataset still gives the samples, labels and model inputs it was
+tested on: a corrected coding sheet (same clip ids, other labels) or replaced images (same names and labels) make
+`grid --stored` and `regress --stored` train again."""
 
 from __future__ import annotations
 
@@ -54,6 +55,23 @@ def test_regress_stored_trains_again_once_a_label_changed(tree, run_cli, tmp_pat
     _relabel_first_row(manifest)
     checked = run_cli(*args, "--stored")
     assert "is not reused: the dataset changed since it ran" in " ".join(checked.out.split() + checked.err.split())
+
+
+def test_grid_stored_trains_again_once_images_were_replaced_under_the_same_names(tree, run_cli, tmp_path):
+    import cv2
+
+    root, _ = tree
+    store = ("--store", str(tmp_path / "s.sqlite"))
+    assert run_cli("grid", *CELL, "--root", str(root), "--quiet", *store).code == 0
+    for image in sorted((root / "images").rglob("*.png")):  # inverted, labels kept
+        assert cv2.imwrite(str(image), 255 - cv2.imread(str(image), cv2.IMREAD_COLOR))
+    changed = run_cli("grid", *CELL, "--root", str(root), "--quiet", "--stored", *store)
+    text = " ".join(changed.err.split())
+    assert changed.code == 0, changed.err
+    assert "is not reused: the dataset changed since it ran (its model inputs were " in text, text
+    assert "frames were replaced or the preprocessing changed); it is trained again" in text
+    again = run_cli("grid", *CELL, "--root", str(root), "--quiet", "--stored", *store)
+    assert again.code == 0 and "is not reused" not in again.err, "the run trained on the new images is reused"
 
 
 class _Row:
