@@ -949,9 +949,11 @@ class ResultStore:
                                             _loaded(row["predictions_json"], f"predictions of {where}"))
         return folds
 
-    def list_runs(self, model: str | None = None, dataset: str | None = None, protocol: str | None = None,
-                  status: str | None = None, limit: int | None = None, run_ids: Sequence[str] = ()) -> list[RunSummary]:
-        """Stored runs, newest first, optionally filtered (``run_ids``: only these full ids).
+    def list_runs(self, model: str | Sequence[str] | None = None, dataset: str | Sequence[str] | None = None,
+                  protocol: str | Sequence[str] | None = None, status: str | None = None, limit: int | None = None,
+                  run_ids: Sequence[str] = ()) -> list[RunSummary]:
+        """Stored runs, newest first, optionally filtered (a name or several for ``model``, ``dataset`` and
+        ``protocol``: runs of any of them; ``run_ids``: only these full ids).
 
         Only the columns a summary shows are read (not each run's result, which a store of a year's runs holds by
         the gigabyte); the status is filtered in SQL but for ``running`` rows, whose process is looked at
@@ -962,9 +964,10 @@ class ResultStore:
             return sorted(runs, key=lambda run: (run.created, run.id), reverse=True)[:limit or None]
         clauses, params = [], []
         for column, value in (("model", model), ("dataset", dataset), ("protocol", protocol)):
-            if value:
-                clauses.append(f"r.{column} = ?")
-                params.append(value)
+            names = [value] if isinstance(value, str) else list(value or [])
+            if names:
+                clauses.append(f"r.{column} IN ({', '.join('?' for _ in names)})")
+                params.extend(names)
         if run_ids:
             clauses.append(f"r.id IN ({', '.join('?' for _ in run_ids)})")
             params.extend(run_ids)

@@ -187,3 +187,21 @@ def test_a_mistyped_store_is_refused_and_not_created(run_cli, tmp_path):
     result = run_cli("delete", "--status", "failed", "--yes", "--store", str(missing))
     assert result.code == 2 and "typo.sqlite" in result.err
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("given", [("--model", "m", "--model", "other"), ("--model", "m,other"),
+                                   ("--model", "m", "other")])
+def test_several_names_select_runs_of_any_of_them_in_runs_and_delete(run_cli, store_path, given):
+    """A repeated --model kept only its last name, and ``m,other`` matched no run (compare took both forms)."""
+    with ResultStore(store_path) as store:
+        failed = [_stored(store, "failed"), _stored(store, "failed", model="other"),
+                  _stored(store, "failed", model="third")]
+    listed = run_cli("runs", *given, "--json")
+    assert listed.code == 0, listed.err
+    assert {run["id"] for run in json.loads(listed.out)} == set(failed[:2])
+    done = run_cli("delete", "--status", "failed", *given, "--yes")
+    assert done.code == 0, done.err
+    assert "Deleted 2 runs" in done.out
+    assert [bool(_rows(store_path, run_id)["runs"]) for run_id in failed] == [False, False, True]
+    nothing = run_cli("runs", *given)
+    assert nothing.code == 0 and "match --model m other;" in " ".join(nothing.out.split()), nothing.out

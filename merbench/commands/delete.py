@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from merbench.argument_types import NameList
 from merbench.commands import HelpFormatter
 from merbench.commands.runs import add_store_argument
 
@@ -48,9 +49,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     delete.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to delete (see `merbench runs`)")
     delete.add_argument("--status", type=prunable_status, metavar="STATUS",
                         help="every run with this status: interrupted or failed (complete runs go by id only)")
-    delete.add_argument("--model", help="with --status: only runs of this model")
-    delete.add_argument("--dataset", help="with --status: only runs on this dataset")
-    delete.add_argument("--protocol", help="with --status: only runs under this protocol")
+    delete.add_argument("--model", nargs="+", action=NameList, default=[], metavar="NAME",
+                        help="with --status: only runs of these models (names separated by spaces or commas; the "
+                        "option may be repeated)")
+    delete.add_argument("--dataset", nargs="+", action=NameList, default=[], metavar="NAME",
+                        help="with --status: only runs on these datasets")
+    delete.add_argument("--protocol", nargs="+", action=NameList, default=[], metavar="NAME",
+                        help="with --status: only runs under these protocols")
     delete.add_argument("--yes", action="store_true", help="really delete (there is no prompt)")
     delete.add_argument("--force", action="store_true",
                         help="also delete a run recorded as still running whose process merbench cannot check (on "
@@ -97,7 +102,7 @@ def _nothing_matched(store, args: argparse.Namespace) -> str:
     given = [name for name in NARROWING if getattr(args, name)]
     if not some or not given:
         return f"No {args.status} runs in {store.path}; nothing to delete."
-    filters = " ".join(f"--{name} {getattr(args, name)}" for name in given)
+    filters = " ".join(f"--{name} {' '.join(getattr(args, name))}" for name in given)
     held = names_held(given, lambda name: sorted({str(getattr(run, name)) for run in some}))
     return (f"No {args.status} runs in {store.path} match {filters}; nothing to delete. The {args.status} runs have "
             f"these {held} ({MATCHED_EXACTLY}).")

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 from rich.console import Console
 
+from merbench.argument_types import NameList
 from merbench.commands import HelpFormatter
 from merbench.escaping import console_line
 
@@ -49,9 +50,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    runs.add_argument("--model", help="only runs of this model")
-    runs.add_argument("--dataset", help="only runs on this dataset")
-    runs.add_argument("--protocol", help="only runs under this protocol")
+    runs.add_argument("--model", nargs="+", action=NameList, default=[], metavar="NAME",
+                      help="only runs of these models (names separated by spaces or commas; the option may be "
+                      "repeated)")
+    runs.add_argument("--dataset", nargs="+", action=NameList, default=[], metavar="NAME",
+                      help="only runs on these datasets")
+    runs.add_argument("--protocol", nargs="+", action=NameList, default=[], metavar="NAME",
+                      help="only runs under these protocols")
     runs.add_argument("--status", choices=("complete", "running", "interrupted", "failed"), metavar="STATUS",
                       help="only runs with this status: complete, running, interrupted or failed")
     runs.add_argument("--limit", type=run_limit, default=50, metavar="N", help="show at most N runs (default 50; 0: all)")
@@ -189,7 +194,7 @@ def _what_is_there(store, args: argparse.Namespace) -> str:
                                                ("protocol", args.protocol), ("status", args.status)) if value]
     held = names_held([name for name, _ in given],
                       lambda name: sorted({str(getattr(run, name)) for run in everything}))
-    filters = " ".join(f"--{name} {value}" for name, value in given)
+    filters = " ".join(f"--{name} {' '.join(value) if isinstance(value, list) else value}" for name, value in given)
     return f" {filters}; it holds {counted(everything, 'run')} ({held}); {MATCHED_EXACTLY}."
 
 
