@@ -31,6 +31,7 @@ import dataclasses
 import threading
 import time
 import warnings
+import weakref
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.dataset_check import loader_skip_note
 from merbench.environment import current_software, describe_environment, other_software
 from merbench.errors import DataError, MerbenchError, PluginError, RunFailed, UsageError
-from merbench.folds import FoldData, FoldJob, FoldTask, SequentialFolds, plan_executor
+from merbench.folds import FoldData, FoldJob, FoldTask, ProcessFolds, SequentialFolds, plan_executor
 from merbench.held_interrupts import HeldInterrupts
 from merbench.leaks import config_leaks
 from merbench.metrics import classification_metrics
@@ -64,7 +65,7 @@ from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_sp
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, error_text, fail_stale,
                                      import_optuna, open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
-from merbench.workers import usable_cores
+from merbench.workers import start_worker_server, stop_workers, usable_cores
 from merbench.wording import counted, percent
 
 KEY_VERSION = 1
@@ -243,6 +244,16 @@ class TuneContext:
     """Stored trials and refits reused although other software made them: (``trial`` or ``refit``, what differs)."""
     interrupts: HeldInterrupts = field(default_factory=HeldInterrupts)
     """Ctrl-C held back while Optuna writes the trial storage, let through while a trial trains."""
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when Ctrl-C or SIGTERM stops trials running at once (``run_trials_at_once``)."""
+    trial_pools: weakref.WeakSet = field(default_factory=weakref.WeakSet)
+    """The worker pools of the trials running at once, stopped when the tune is interrupted."""
+
+    def trial_pool_started(self, pool: Any) -> None:
+        """Remember a trial's worker pool; one started while the tune stops is stopped at once."""
+        self.trial_pools.add(pool)
+        if self.stopping.is_set():
+            stop_workers(pool)
     preprocessing: dict[str, Any] = field(default_factory=dict)
     """What the base configuration's preprocessing recorded (as a run's ``preprocess``: the resolved flow method,
     clips computed and cached, ``inputs_key``, the SHA-256 of the inputs every trial trains on)."""
@@ -307,15 +318,21 @@ def _executor(ctx: TuneContext, config: RunConfig, job: Any, data: Any, n_folds:
     """How one trial's inner folds (or one refit) train.
 
     On Ray, and locally with an explicit ``engine.parallel_folds=N``, the plan of
-    ``merbench.folds.plan_executor`` (Ray tasks, worker processes). Otherwise one
-    after another in this process (or trial thread): a trial's few inner folds
-    would pay for starting worker processes again in every trial, so local
-    parallelism comes from trials at once (``--workers``).
+    ``merbench.folds.plan_executor`` (Ray tasks, worker processes). Locally with
+    trials at once (``--workers N``), one after another in a worker process of the
+    trial's own: trial threads share torch's random generator, which model
+    initialisation and dropout draw from, so trials training in threads would
+    score one configuration differently by timing. Otherwise one after another
+    in this process: a trial's few inner folds would pay for starting worker
+    processes again in every trial.
     """
     engine = config.section("engine")
     local = config.section("executor")["name"] == "local"
-    if local and (ctx.request.workers > 1 or parse_parallel_folds(engine["parallel_folds"]) is None):
-        return SequentialFolds(), dataclasses.replace(job, threads=0 if ctx.request.workers > 1 else int(engine["threads"]))
+    if local and ctx.request.workers > 1:
+        return (ProcessFolds(1, on_pool=ctx.trial_pool_started),
+                dataclasses.replace(job, threads=trial_thread_count(ctx.request, config)))
+    if local and parse_parallel_folds(engine["parallel_folds"]) is None:
+        return SequentialFolds(), dataclasses.replace(job, threads=int(engine["threads"]))
     return plan_executor(engine, config.section("executor"), job, data, n_folds)
 
 
@@ -366,6 +383,8 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
                          for fold in inner]
                 executor.run(job, data, tasks, on_done, relay)
         except (RunFailed, PluginError, UsageError) as exc:
+            if ctx.stopping.is_set():  # its worker was stopped by Ctrl-C: interrupted (redone by the next tune)
+                raise KeyboardInterrupt from None
             text = f"inner {exc}" if str(exc).startswith("fold ") else str(exc)  # the engine's "fold N" is inner
             trial.set_user_attr("error", text)
             ctx.progress.message(f"[yellow]Note:[/] outer fold {outer.index + 1}, trial {trial.number} failed "
@@ -443,8 +462,7 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
 
         objective = make_objective(ctx, optuna, outer, positions, inner)
         if ctx.request.workers > 1:  # trials at once: their order depends on timing, so one sampler serves them all
-            study.optimize(objective, n_trials=remaining, n_jobs=ctx.request.workers, catch=(RunFailed, PluginError, UsageError),
-                           callbacks=[finished], gc_after_trial=False)
+            run_trials_at_once(ctx, study, objective, remaining, finished)
             return study
         for _ in range(remaining):
             # Each trial samples from a seed of its place in the study: with the same finished trials before it, it
@@ -454,6 +472,56 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
                 study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError), callbacks=[finished],
                                gc_after_trial=False)
     return study
+
+
+def run_trials_at_once(ctx: TuneContext, study: Any, objective: Any, remaining: int, finished: Any) -> None:
+    """Run ``remaining`` trials of ``study``, ``--workers`` at once: each thread takes the next trial and trains its
+    inner folds in a worker process of its own (``_executor``).
+
+    Ctrl-C or SIGTERM stops the trials' worker processes at once and waits only for their threads to record them
+    as interrupted (the next tune redoes them); Optuna's own ``n_jobs`` waited for every running trial to finish.
+    """
+    lock = threading.Lock()
+    left = [remaining]
+    failures: list[BaseException] = []
+
+    def take() -> bool:
+        with lock:
+            if left[0] <= 0 or ctx.stopping.is_set():
+                return False
+            left[0] -= 1
+            return True
+
+    def work() -> None:
+        try:
+            while take():
+                study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError),
+                               callbacks=[finished], gc_after_trial=False)
+        except BaseException as exc:  # noqa: BLE001 - said by the main thread, unless the tune is stopping
+            if not ctx.stopping.is_set():
+                failures.append(exc)
+                ctx.stopping.set()
+
+    start_worker_server()  # once, here, before the trial threads start their worker processes
+    threads = [threading.Thread(target=work, name=f"merbench-trial-{n}", daemon=True)
+               for n in range(min(ctx.request.workers, remaining))]
+    for thread in threads:
+        thread.start()
+    try:
+        while any(thread.is_alive() for thread in threads):
+            for thread in threads:
+                thread.join(0.1)
+    except BaseException:
+        ctx.stopping.set()
+        for pool in list(ctx.trial_pools):
+            stop_workers(pool)
+        for thread in threads:
+            thread.join()
+        raise
+    finally:
+        ctx.trial_pools.clear()
+    if failures:
+        raise failures[0]
 
 
 def _set_attrs(study: Any, attrs: Mapping[str, Any]) -> None:
@@ -683,9 +751,14 @@ def _trial_threads(request: TuneRequest, base: RunConfig) -> Iterator[None]:
         yield
         return
 
-    threads = int(base.section("engine")["threads"]) or max(1, usable_cores() // request.workers)
-    with torch_threads(threads):
+    with torch_threads(trial_thread_count(request, base)):
         yield
+
+
+def trial_thread_count(request: TuneRequest, config: RunConfig) -> int:
+    """The torch threads of each of ``--workers N`` local trials at once: ``engine.threads``, else the cores shared
+    out among them."""
+    return int(config.section("engine")["threads"]) or max(1, usable_cores() // request.workers)
 
 
 def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | None = None) -> dict[str, Any]:

@@ -452,6 +452,21 @@ def test_parallel_trial_threads_complete_every_trial(run_cli, tmp_path):
     assert summary["search"]["workers"] == 2
 
 
+def test_parallel_trials_score_one_configuration_the_same_every_time(run_cli, tmp_path):
+    """Trial threads shared torch's random generator (model initialisation, dropout), so with --workers 2 one
+    configuration scored differently from trial to trial, and the selection could follow a lucky race."""
+    space = space_file(tmp_path, "model.batchnorm: {type: categorical, choices: [true, false]}\n")
+    result, summary = tune(run_cli, tmp_path, "--workers", "2", "--set", "engine.epochs=4", "model.dropout=0.5",
+                           space=space, trials=8)
+    assert result.code == 0, result.err
+    for fold in summary["folds"]:
+        scores: dict[str, set] = {}
+        for trial in fold["trials"]:
+            if trial["state"] == "complete":
+                scores.setdefault(json.dumps(trial["params"]), set()).add(tuple(trial["inner_uf1"]))
+        assert scores and all(len(seen) == 1 for seen in scores.values()), (fold["fold"], scores)
+
+
 def test_every_built_in_model_has_a_valid_search_space():
     from merbench.registry import get_registry
     from merbench.tuning import TuneRequest, prepare

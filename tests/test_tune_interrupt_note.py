@@ -54,7 +54,23 @@ def test_the_note_without_a_count():
     from pathlib import Path
 
     assert interrupted_note(None, Path("/no/such/file")).startswith("No trial had finished")
-    assert "or add --resume" in interrupted_note(None, Path(__file__))
+    said = interrupted_note(None, Path(__file__))  # a storage file that may hold no trial of this tune
+    assert "or add --resume" not in said and "if there are any (--resume refuses when there are none)" in said
+
+
+def test_interrupted_while_preprocessing_beside_an_existing_storage_does_not_advise_resume(run_cli, monkeypatch,
+                                                                                        command, tmp_path):
+    """The default storage is shared by every tune, so it usually exists: "or add --resume" then failed with exit 2."""
+    (tmp_path / "trials.sqlite").write_bytes(b"")
+
+    def preprocessing(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuning, "_preprocessed", preprocessing)
+    result = run_cli(*command, "--quiet")
+    said = " ".join(result.err.split())
+    assert result.code == 130 and "or add --resume" not in said, said
+    assert "continue from the trials of this tune stored in" in said
 
 
 def test_a_second_ctrl_c_while_the_tune_stops_keeps_the_count_of_the_first():

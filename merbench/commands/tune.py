@@ -134,7 +134,8 @@ def interrupted_note(stored: int | None, storage: Path) -> str:
         stored = 0
     if stored == 0:
         return "No trial had finished, so nothing is stored; run the same command again to start (without --resume)"
-    if stored is None:
-        return "Finished trials are stored; run the same command again (or add --resume) to continue"
+    if stored is None:  # stopped before the tune knew its trials (loading, preprocessing): the file may hold none
+        return (f"Run the same command again to continue from the trials of this tune stored in {storage}, if there "
+                "are any (--resume refuses when there are none)")
     return (f"{counted(stored, 'finished trial')} of this tune stored in {storage}; run the same command again (or "
             "add --resume) to continue")

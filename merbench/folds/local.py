@@ -79,9 +79,11 @@ class ProcessFolds:
     change predictions.
     """
 
-    def __init__(self, workers: int, adaptive: bool = False):
+    def __init__(self, workers: int, adaptive: bool = False, on_pool: Callable[[Any], None] | None = None):
         self.workers = workers
         self.adaptive = adaptive
+        self.on_pool = on_pool
+        """Told each worker pool as it is created (a tune's trials at once stop theirs on Ctrl-C)."""
         self.description = (f"{workers} folds at once: this process and {worker_processes(workers - 1)} "
                             "(when the folds take long enough)" if adaptive else worker_processes(workers))
 
@@ -99,7 +101,7 @@ class ProcessFolds:
             SequentialFolds().run(job, data, list(tasks), on_done, progress)
             return
         if not self.adaptive:
-            pool = self._start(job, data, self.workers, len(tasks))
+            pool = self._start(job, data, self.workers, len(tasks), self.on_pool)
             self._collect(pool, pool.submit_all(queue), on_done)
             return
         if len(tasks) > 2:
