@@ -127,9 +127,10 @@ def _read(path: Path) -> dict[str, Any]:
     where = f"--space {path}"
     data = read_yaml(path, where, kind="YAML search space", example="benchmarks/spaces/ststnet.yaml",
                      when_missing="the built-in spaces are in benchmarks/spaces/")
+    empty = (f"{where}: expected a mapping of options to search, e.g. "
+             "'engine.lr: {type: float, low: 0.0005, high: 0.02, log: true}'")
     if not isinstance(data, dict) or not data:
-        raise UsageError(f"{where}: expected a mapping of options to search, e.g. "
-                         "'engine.lr: {type: float, low: 0.0005, high: 0.02, log: true}'")
+        raise UsageError(empty)
     flat: dict[str, Any] = {}
 
     def put(name: str, spec: Any) -> None:
@@ -139,11 +140,17 @@ def _read(path: Path) -> dict[str, Any]:
 
     for key, value in data.items():
         key = str(key)
-        if "." not in key and isinstance(value, dict) and "type" not in value:
+        if "." not in key and not (isinstance(value, dict) and "type" in value):
+            if not isinstance(value, dict) or not value:
+                raise UsageError(f"{where}: section '{key}:' holds no option to search ({value!r}); give its options "
+                                 f"under it, e.g. '{key}: {{dropout: {{type: float, low: 0.0, high: 0.5}}}}', or "
+                                 f"write them as '{key}.OPTION: {{...}}'")
             for option, spec in value.items():
                 put(f"{key}.{option}", spec)
         else:
             put(key, value)
+    if not flat:
+        raise UsageError(empty)
     return flat
 
 

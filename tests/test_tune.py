@@ -197,6 +197,9 @@ def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
     ("mode.dropout: {type: float, low: 0, high: 0.5}", "mode.dropout: unknown section 'mode'"),
     ("model.droput: {type: float, low: 0, high: 0.5}", "model.droput: 'droput' is not an option of model"),
     ("dropout: {type: float, low: 0, high: 0.5}", "dropout: keys are SECTION.OPTION"),
+    ("model: {}", "section 'model:' holds no option to search ({})"),  # before: ran 8 trials of nothing, exit 0
+    ("model:", "section 'model:' holds no option to search (None)"),
+    ("model: 3", "section 'model:' holds no option to search (3)"),
     ("dataset.subjects: {type: int, low: 4, high: 8}", "the dataset section cannot be tuned"),
     ("protocol.n_splits: {type: int, low: 2, high: 4}", "the protocol section cannot be tuned"),
     ("engine.threads: {type: int, low: 1, high: 2}", "engine.threads: changes how trials run"),
