@@ -90,12 +90,12 @@ def stability_table(summary: dict[str, Any]) -> DataTable:
     table = DataTable(
         f"Stability of the choice over {counted(n_folds, 'outer fold')}",
         [Column("Option"), Column("Agreement", justify="right"), Column("Chosen", TEXT)],
-        caption="Agreement: categorical, share of folds choosing the most common value; numbers, 1 − (range of "
-                "chosen values ÷ searched range, log scale where searched on one). Low agreement: the data do not "
-                "pin the option down; report the spread, not one value.",
+        caption="Agreement: categorical, and whole numbers of at most 10 values, share of folds choosing the most "
+                "common value; other numbers, 1 − (range of chosen values ÷ searched range, log scale where searched "
+                "on one). Low agreement: the data do not pin the option down; report the spread, not one value.",
     )
     for row in summary["stability"]:
-        if row["type"] == "categorical":
+        if "counts" in row:
             agreement = row["agreement"]
             chosen = ", ".join(f"{value} ×{count}" for value, count in row["counts"].items())
         elif row["folds"]:

@@ -41,14 +41,16 @@ def choice_stability(space: SearchSpace, folds: list[dict[str, Any]]) -> list[di
     """How alike the folds' choices are, per parameter: counts of each value, or min/median/max of numbers.
 
     ``agreement`` is the share of folds that chose the most common value
-    (categorical); ``spread`` is the range of the chosen values as a share
-    of the searched range (on a log scale for ``log: true``).
+    (categorical, and whole numbers of at most ``FEW_VALUES`` searched values,
+    which are counted like choices); ``spread`` is the range of the chosen
+    values as a share of the searched range (on a log scale for ``log: true``):
+    one outlying fold of a few values would make the range the whole search.
     """
     rows = []
     for param in space.params:
         values = [fold["selected"][param.key] for fold in folds if param.key in fold["selected"]]
         row: dict[str, Any] = {"key": param.key, "type": param.type, "folds": len(values)}
-        if param.type == "categorical":
+        if param.type == "categorical" or few_values(param):
             counts = Counter(json_key(v) for v in values)
             row["counts"] = dict(counts.most_common())
             row["agreement"] = counts.most_common(1)[0][1] / len(values) if values else 0.0
@@ -59,6 +61,17 @@ def choice_stability(space: SearchSpace, folds: list[dict[str, Any]]) -> list[di
                        spread=float(scale(max(values)) - scale(min(values))) / width if width else 0.0)
         rows.append(row)
     return rows
+
+
+FEW_VALUES = 10
+"""A whole-number option searched over at most this many values is counted like a categorical one."""
+
+
+def few_values(param: Any) -> bool:
+    """Whether ``param`` is a whole number searched over at most ``FEW_VALUES`` values."""
+    if param.type != "int" or param.log:
+        return False
+    return (int(param.high) - int(param.low)) // int(param.step or 1) + 1 <= FEW_VALUES
 
 
 def json_key(value: Any) -> str:

@@ -185,3 +185,26 @@ def test_pruning_stops_trials_below_the_median(run_cli, tmp_path, monkeypatch):
     for fold in summary["folds"]:
         chosen = fold["selected"]["model.noise"]
         assert all(t["params"]["model.noise"] != chosen for t in fold["trials"] if t["state"] == "pruned")
+
+
+def test_a_whole_number_of_few_values_is_counted_like_a_choice_in_the_stability():
+    """lbptop.blocks 2..4 chosen 4 by 8 of 10 folds showed agreement 0.00 (its range was the whole search) under a
+    caption saying the data do not pin it down."""
+    from pathlib import Path
+
+    from merbench.tuning_report import stability_table
+    from merbench.tuning_space import Param, SearchSpace
+    from merbench.tuning_summary import choice_stability
+
+    space = SearchSpace(Path("space.yaml"), (Param("lbptop.blocks", "int", 2, 4), Param("model.width", "int", 8, 256),
+                                             Param("model.depth", "int", 2, 64, step=2)))
+    chosen = [2, 4, 4, 2, 4, 4, 4, 4, 4, 4]
+    folds = [{"selected": {"lbptop.blocks": b, "model.width": 8 + 10 * i, "model.depth": 2 + 2 * i}}
+             for i, b in enumerate(chosen)]
+    blocks, width, depth = choice_stability(space, folds)
+    assert blocks["agreement"] == 0.8 and blocks["counts"] == {"4": 8, "2": 2}
+    assert "counts" not in width and width["spread"] == (98 - 8) / (256 - 8)
+    assert "counts" not in depth, "32 searched values: a number, not a choice"
+    assert "agreement" not in width
+    table = stability_table({"folds": folds, "stability": [blocks, width, depth]})
+    assert [row[0][:3] for row in table.rows][0] == ["lbptop.blocks", "0.80", "4 ×8, 2 ×2"]
