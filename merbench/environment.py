@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 from importlib import metadata
@@ -22,8 +23,11 @@ def package_version(name: str) -> str | None:
 def git_commit() -> str | None:
     """The git commit of merbench's source tree when it is a checkout, else ``None``.
 
-    ``-dirty`` is appended when tracked files differ from that commit (as ``git
-    describe --dirty`` marks it): the run's code is then not the commit's.
+    ``-dirty.<digest>`` is appended when tracked files differ from that commit (as
+    ``git describe --dirty`` marks it): the run's code is then not the commit's.
+    The digest (the first 12 hex digits of the SHA-256 of ``git diff HEAD``) tells
+    one set of edits from another, so a stored run of other uncommitted code is
+    not taken for this code's (``--stored``, ``--resume``).
     """
     source = Path(merbench.__file__).resolve().parent.parent
     if not (source / ".git").exists():
@@ -37,7 +41,22 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     dirty = changed.returncode != 0 or bool(changed.stdout.strip())  # unknown counts as changed
-    return head.stdout.strip() + ("-dirty" if dirty else "")
+    if not dirty:
+        return head.stdout.strip()
+    return f"{head.stdout.strip()}-dirty.{_edits_digest(source)}"
+
+
+def _edits_digest(source: Path) -> str:
+    """The first 12 hex digits of the SHA-256 of the tracked edits (``git diff HEAD``); ``unknown`` when git cannot
+    say (then no two such runs are told apart by it)."""
+    try:
+        diff = subprocess.run(["git", "-C", str(source), "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff"],
+                              capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    if diff.returncode != 0:
+        return "unknown"
+    return hashlib.sha256(diff.stdout).hexdigest()[:12]
 
 
 def describe_environment(device: str) -> dict[str, str | None]:

@@ -289,7 +289,13 @@ def test_the_recorded_git_commit_says_when_tracked_files_were_changed(tmp_path, 
     (package.parent / "notes.txt").write_text("untracked files do not count\n")
     assert git_commit() == head
     (package / "__init__.py").write_text("x = 2\n")
-    assert git_commit() == f"{head}-dirty"
+    first_edit = git_commit()
+    assert first_edit.startswith(f"{head}-dirty.") and len(first_edit) == len(head) + len("-dirty.") + 12
+    assert git_commit() == first_edit, "the same edits, the same mark"
+    (package / "__init__.py").write_text("x = 3\n")  # other uncommitted code: before, both read '-dirty'
+    assert git_commit().startswith(f"{head}-dirty.") and git_commit() != first_edit
+    (package / "__init__.py").write_text("x = 2\n")
+    assert git_commit() == first_edit
 
 
 def test_a_resumed_run_of_several_seeds_counts_every_seeds_earlier_folds(run_cli, tmp_path):
