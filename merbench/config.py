@@ -966,15 +966,18 @@ def parse_parallel_folds(value: Any) -> int | None:
     return number
 
 
-def check_parallel_options(engine: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> None:
-    """Validate ``engine.parallel_folds`` and ``engine.parallel_mode`` (raises ``UsageError``).
+def check_parallel_options(engine: dict[str, Any], sources: Mapping[str, str] | None = None) -> None:
+    """Validate ``engine.parallel_folds`` and ``engine.parallel_mode`` (raises ``UsageError``), and write
+    ``parallel_folds`` in one spelling (``AUTO`` → ``auto``, ``02`` → ``2``), so that spellings of one setting record,
+    and are reused by ``--stored``, as one.
 
     ``sources`` names where a key came from (``--config FILE``), put before its error.
     """
     try:
-        parse_parallel_folds(engine["parallel_folds"])
+        folds = parse_parallel_folds(engine["parallel_folds"])
     except UsageError as exc:
         raise _with_source(exc, sources, "engine.parallel_folds") from None
+    engine["parallel_folds"] = "auto" if folds is None else str(folds)
     coerce("engine.parallel_mode", engine["parallel_mode"], ENGINE_OPTIONS["parallel_mode"], PARALLEL_MODES)
 
 

@@ -450,3 +450,14 @@ def test_a_zero_learning_rate_runs_as_a_control_and_says_the_model_never_trains(
     assert any("engine.lr=0: the model never changes from its initial weights" in w for w in run_warnings(config, False))
     trained = resolve_config(get_registry(), model="ststnet", dataset="synthetic")
     assert not any("engine.lr=0" in w for w in run_warnings(trained, False))
+
+
+@pytest.mark.parametrize("given, recorded", [("AUTO", "auto"), (" Auto ", "auto"), ("02", "2"), ("2", "2")])
+def test_parallel_folds_is_recorded_in_one_spelling(given, recorded):
+    """`AUTO` was recorded as typed, so `grid --stored` trained again a cell that `auto` reused."""
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+
+    config = resolve_config(get_registry(), model="ststnet", dataset="synthetic", profile="quick",
+                            sets={"engine.parallel_folds": given})
+    assert config.section("engine")["parallel_folds"] == recorded
