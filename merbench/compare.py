@@ -263,7 +263,10 @@ def _decimal(value: float) -> Decimal:
 def _leakage_warnings(result: RunResult) -> list[str]:
     warnings = []
     leakage = result.leakage or LeakageRecord()
-    if not result.subject_independent:
+    if not result.subject_independent and leakage.subject_overlap_folds == 0:
+        warnings.append(f"not subject-independent by design (no fold of {len(result.folds)} happened to share a "
+                        "subject here, which another seed or dataset does not promise)")
+    elif not result.subject_independent:
         overlap = "some" if leakage.subject_overlap_folds is None else leakage.subject_overlap_folds
         warnings.append(
             f"not subject-independent ({overlap} of {len(result.folds)} folds share subjects between training and test): "

@@ -140,7 +140,8 @@ def megc2019_loso(
     if len(found) < 2:
         raise UsageError(
             f"megc2019 scores a composite of several datasets, but every sample comes from {found[0] if found else 'one source'}; "
-            "use --dataset megc2019 (or a dataset with a domain per sample), or --protocol loso"
+            "use --dataset megc2019 (or a dataset with a domain per sample: a manifest with a domain column, synthetic "
+            "with --set dataset.domains=3), or --protocol loso"
         )
     return leave_one_subject_out(labels, subjects, seed, options)
 

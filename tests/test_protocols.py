@@ -262,6 +262,13 @@ def test_cross_dataset_trains_on_one_domain_and_tests_on_another():
         cross_dataset(labels, subjects, 0, {"train": "", "test": ""}, np.repeat(["synthetic"], 18))
 
 
+def test_megc2019_on_one_domain_says_how_to_give_the_synthetic_data_domains():
+    from merbench_plugins.protocols import megc2019_loso
+
+    with pytest.raises(UsageError, match=r"synthetic with --set dataset\.domains=3\), or --protocol loso"):
+        megc2019_loso(np.tile([0, 1, 2], 4), np.repeat(["s0", "s1", "s2", "s3"], 3), 0, {}, np.repeat(["synthetic"], 12))
+
+
 def test_sample_kfold_with_a_class_of_one_sample_suggests_no_impossible_n_splits():
     labels = np.array([0] * 20 + [1] * 20 + [2])
     subjects = np.array([f"s{i % 12}" for i in range(len(labels))])

@@ -325,3 +325,19 @@ def test_a_store_of_unfinished_runs_only_says_so_and_how_to_go_on(run_cli, monke
         said = " ".join(refused.err.split())
         assert refused.code == 2 and "none of the store's 1 run is complete (1 interrupted)" in said, said
         assert "merbench run --resume ID" in said  # before: "no complete runs match", as of an empty store
+
+
+@pytest.mark.parametrize("overlap, said", [
+    (0, "not subject-independent by design (no fold of 2 happened to share a subject here, which another seed or "
+        "dataset does not promise)"),
+    (1, "not subject-independent (1 of 2 folds share subjects between training and test): scores are inflated"),
+])
+def test_compare_words_a_sample_level_run_by_what_its_folds_shared(overlap, said):
+    """"0 of 3 folds share subjects ...: scores are inflated" contradicted itself; run and show worded it right."""
+    from merbench.compare import _leakage_warnings
+    from result_samples import minimal_result
+
+    result = minimal_result(subject_independent=False, protocol="sample-10fold",
+                            leakage={"subject_overlap_folds": overlap, "clip_overlap_folds": 0,
+                                     "selection_uses_test_data": False, "normalisation_uses_test_data": False})
+    assert _leakage_warnings(result) == [said]
