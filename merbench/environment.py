@@ -101,7 +101,17 @@ def changed_setup(before: dict[str, Any], now: dict[str, Any]) -> tuple[list[str
     or AVX2 only) or core count changes the last bits of training, so a resumed run would mix folds of both."""
     machine = before.get("machine"), now.get("machine")
     moved = [f"machine {machine[0]} → {machine[1]}"] if machine[0] and machine[1] and machine[0] != machine[1] else []
-    return changed_software(before, now), moved
+    return changed_software(before, now) + changed_plugins(before.get("plugins"), now.get("plugins")), moved
+
+
+def changed_plugins(before: Any, now: Any) -> list[str]:
+    """``plugin KIND:NAME OLD → NEW`` for each plugin whose distribution or version differs between two records of
+    ``environment.plugins`` (``KIND:NAME`` → ``DISTRIBUTION VERSION``); none when either was not recorded. A model
+    plugin of another version is other code, as another merbench is."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return []
+    return [f"plugin {key} {_known(before.get(key))} → {_known(value)}" for key, value in now.items()
+            if before.get(key) != value]
 
 
 def cpuinfo_field(name: str) -> str | None:

@@ -152,7 +152,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             raise
     check_seeds(n_seeds, config.seed)
     choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
-    environment = describe_environment(choice.description)
+    environment = {**describe_environment(choice.description), "plugins": runner.plugin_versions(config, registry)}
     software: list[str] = []
     machine: list[str] = []
     try:
@@ -184,7 +184,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             result = dataclasses.replace(result, warnings=[*result.warnings, mixed])
             if software:  # its result names both, so that --stored never takes it for one software's run
                 result = dataclasses.replace(result, environment={
-                    **result.environment, EARLIER_SOFTWARE_KEY: {key: earlier.get(key) for key in PROVENANCE_KEYS}})
+                    **result.environment, EARLIER_SOFTWARE_KEY: {key: earlier.get(key)
+                                                                 for key in (*PROVENANCE_KEYS, "plugins")}})
             if progress is not None:
                 progress.message(f"[bold yellow]Warning:[/] {mixed}")
         store.finish_run(run_id, result)

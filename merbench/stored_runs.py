@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from merbench.config import RunConfig
+from merbench.environment import EARLIER_SOFTWARE_KEY, changed_plugins
 from merbench.preprocess import checked_chain
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
 from merbench.result import RunResult
-from merbench.runner import RunInputs, prepare_inputs
+from merbench.runner import RunInputs, plugin_versions, prepare_inputs
 from merbench.wording import counted
 
 
@@ -77,6 +78,12 @@ def reusable_result(store: Any, config: RunConfig, registry: Registry, n_seeds: 
     result = store.identical_result(config, n_seeds)
     if result is None:
         return None
+    plugins = plugins_change(result, plugin_versions(config, registry))
+    if plugins:
+        if on_note is not None:
+            on_note(f"stored run {result.run_id} of {config.model} · {config.dataset} · {config.protocol} (seed "
+                    f"{config.seed}) is not reused: {plugins}; it is trained again")
+        return None
     inputs = inputs_now(config, registry, progress)
     classes, labels = labels_of(inputs)
     change = data_change(result, classes, labels) or inputs_change(result, inputs)
@@ -86,3 +93,23 @@ def reusable_result(store: Any, config: RunConfig, registry: Registry, n_seeds: 
         on_note(f"stored run {result.run_id} of {config.model} · {config.dataset} · {config.protocol} (seed "
                 f"{config.seed}) is not reused: the dataset changed since it ran ({change}); it is trained again")
     return None
+
+
+def plugins_change(result: RunResult, now: dict[str, str]) -> str | None:
+    """How the third-party plugins ``now`` (``KIND:NAME`` → ``DISTRIBUTION VERSION``) differ from those the stored
+    ``result`` ran with; ``None`` when they are the same. merbench's own plugins go with merbench's version and
+    commit, which the reuse names as other software (``merbench.environment.other_software``)."""
+    environment = result.environment or {}
+    third_party = {key: value for key, value in now.items() if not str(value).startswith("merbench ")}
+    records = [environment.get("plugins")]
+    earlier = environment.get(EARLIER_SOFTWARE_KEY)
+    if isinstance(earlier, dict) and "plugins" in earlier:  # a resumed run's folds of before the resume
+        records.append(earlier["plugins"])
+    changed: list[str] = []
+    for recorded in records:
+        for line in changed_plugins(recorded if isinstance(recorded, dict) else {}, third_party):
+            if line not in changed:
+                changed.append(line)
+    if not changed:
+        return None
+    return f"it ran with other plugin code ({'; '.join(changed)})"

@@ -94,3 +94,32 @@ class _Stored:
 ])
 def test_data_change_names_what_differs(classes, labels, said):
     assert data_change(_Stored(), classes, labels) == said
+
+
+def test_a_stored_run_of_another_third_party_plugin_version_is_not_reused():
+    """A plugin author's model changed from 0.1 to 0.2: `grid --stored` said "trained with this software" and showed
+    the old model's scores. merbench's own plugins go with merbench's version, named as other software instead."""
+    from merbench.stored_runs import plugins_change
+    from result_samples import minimal_result
+
+    def stored(plugins):
+        return minimal_result(environment={"plugins": plugins} if plugins is not None else {})
+
+    now = {"model:mynet": "myplug 0.2", "dataset:synthetic": "merbench 0.1.0"}
+    assert plugins_change(stored({"model:mynet": "myplug 0.2", "dataset:synthetic": "merbench 0.0.9"}), now) is None
+    assert plugins_change(stored({"model:mynet": "myplug 0.1", "dataset:synthetic": "merbench 0.1.0"}), now) == \
+        "it ran with other plugin code (plugin model:mynet myplug 0.1 → myplug 0.2)"
+    assert plugins_change(stored(None), now) == \
+        "it ran with other plugin code (plugin model:mynet unknown → myplug 0.2)"
+    resumed = minimal_result(environment={"plugins": {"model:mynet": "myplug 0.2"},
+                                          "earlier_software": {"plugins": {"model:mynet": "myplug 0.1"}}})
+    assert plugins_change(resumed, now) == "it ran with other plugin code (plugin model:mynet myplug 0.1 → myplug 0.2)"
+
+
+def test_a_resume_under_another_plugin_version_is_said_and_recorded_as_mixed():
+    from merbench.environment import changed_setup
+
+    earlier = {"merbench": "0.1.0", "plugins": {"model:mynet": "myplug 0.1"}}
+    now = {"merbench": "0.1.0", "plugins": {"model:mynet": "myplug 0.2"}}
+    assert changed_setup(earlier, now) == (["plugin model:mynet myplug 0.1 → myplug 0.2"], [])
+    assert changed_setup({"merbench": "0.1.0"}, now) == ([], []), "an earlier record without plugins says nothing"
