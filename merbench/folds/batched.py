@@ -24,9 +24,10 @@ class BatchedFolds:
         """What a result trained this way should say: dropout masks differ from fold-by-fold training."""
         if not has_active_dropout(job.recipe()):
             return []
-        return ["batched folds draw their dropout masks per fold inside one computation, not as fold-by-fold "
-                "training does, so predictions can differ from a fold-by-fold run (they are equal without dropout); "
-                "--set engine.parallel_mode=processes trains folds that predict exactly as fold by fold"]
+        return [f"batched folds ({self.group_size} at a time) draw their dropout masks inside one computation, not "
+                "as fold-by-fold training does, so predictions can differ from a fold-by-fold run (they are equal "
+                "without dropout) and from a run that batches another number of folds; --set "
+                "engine.parallel_mode=processes trains folds that predict exactly as fold by fold"]
 
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
