@@ -177,6 +177,32 @@ def test_clear_of_a_cache_part_that_is_a_link_empties_it_and_keeps_the_link(fill
     assert not list(fresh_cache.glob(".*deleting*"))
 
 
+def test_clear_of_a_linked_part_keeps_the_users_hidden_files_there(filled_cache, run_cli, fresh_cache, tmp_path):
+    """Any hidden name counted as merbench's, so a user's `.notes` in the linked folder was deleted."""
+    bigger_disk = tmp_path / "disk" / "preprocess"
+    bigger_disk.parent.mkdir()
+    (fresh_cache / "preprocess").rename(bigger_disk)
+    (fresh_cache / "preprocess").symlink_to(bigger_disk)
+    (bigger_disk / ".notes").write_text("mine")
+    result = run_cli("cache", "clear", "--only", "preprocess", "--yes")
+    assert result.code == 2 and "was not made by merbench" in result.err and ".notes" in result.err
+    assert (bigger_disk / ".notes").read_text() == "mine" and any(bigger_disk.glob("??"))
+
+
+def test_info_counts_only_the_leftovers_clear_removes(run_cli, fresh_cache):
+    """A killed `merbench list` can leave model-facts/.x.tmp: info said clear removes it, and clear did not."""
+    facts = fresh_cache / "model-facts"
+    facts.mkdir(parents=True)
+    (facts / ".ststnet.json.123.tmp").write_text("x")
+    (fresh_cache / "preprocess").mkdir()
+    (fresh_cache / "preprocess" / ".entry.npy.456.tmp").write_text("y")
+    info = " ".join(run_cli("cache", "info").out.split())
+    assert "1 temporary file or folder" in info, info
+    assert run_cli("cache", "clear", "--yes").code == 0
+    assert "0 temporary files or folders" in " ".join(run_cli("cache", "info").out.split())
+    assert (facts / ".ststnet.json.123.tmp").exists(), "outside the parts clear empties: left alone"
+
+
 def test_clear_that_cannot_remove_says_so_instead_of_removed(filled_cache, run_cli, fresh_cache, monkeypatch):
     import merbench.commands.cache as cache_command
 

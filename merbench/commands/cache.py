@@ -21,8 +21,10 @@ ORDER = 70
 
 PARTS = {"preprocess": "preprocessed model inputs", "synthetic": "generated synthetic datasets"}
 """The cache folders merbench owns; ``clear`` removes these and nothing else."""
-OWN_ENTRIES = {"preprocess": re.compile(r"[0-9a-f]{2}|index|hashes|\..+"), "synthetic": re.compile(r"[0-9a-f]{16}|\..+")}
-"""The names merbench gives the entries at the top of each part (hidden ones: temporary, or being deleted)."""
+OWN_ENTRIES = {"preprocess": re.compile(r"[0-9a-f]{2}|index|hashes|\..+\.tmp"),
+               "synthetic": re.compile(r"[0-9a-f]{16}|\.[0-9a-f]{16}\..+|\..+\.tmp")}
+"""The names merbench gives the entries at the top of each part: hidden ones are temporary files (``.NAME.xxxx.tmp``)
+and, in ``synthetic``, a dataset being generated (``.KEY.xxxx``); any other hidden name is the user's."""
 
 EXAMPLES = """examples:
   merbench cache info
@@ -194,7 +196,7 @@ def when_written(stamp: str) -> str:
 
 
 def leftovers(root: Path) -> list[Path]:
-    """What interrupted writes left in the cache: temporary files (``*.tmp``), the hidden folders a dataset is
+    """What interrupted writes left in the cache parts ``clear`` empties: temporary files (``*.tmp``), the hidden folders a dataset is
     generated into before it is moved into place (``synthetic/.KEY.xxxx``; a killed run leaves them behind), and a
     part an interrupted ``cache clear`` had moved aside to delete (``.preprocess.deleting.PID.NS``)."""
     if not root.is_dir():
@@ -205,7 +207,8 @@ def leftovers(root: Path) -> list[Path]:
             for hidden in sorted((root / name).rglob(".*")):
                 if hidden.is_dir() and not any(folder in hidden.parents for folder in folders):
                     folders.append(hidden)
-    files = [p for p in root.rglob("*.tmp") if not any(folder in p.parents for folder in folders)]
+    files = [p for name in PARTS if (root / name).is_dir() for p in (root / name).rglob("*.tmp")
+             if not any(folder in p.parents for folder in folders)]  # what clear removes: its parts' files only
     return folders + files
 
 
