@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 
+from merbench.config import coerce
 from merbench.errors import UsageError
 from merbench.yaml_files import read_yaml
 from merbench.wording import plural
@@ -253,6 +254,20 @@ def _check_against_option(param: Param, default: Any, where: str, check: Callabl
     check_bounds(param, where, check)
 
 
+def _check_distinct_settings(param: Param, default: Any, where: str) -> None:
+    """Refuse choices that are one setting of the option once read as its type (``0.1`` and ``"0.1"``, ``true`` and
+    ``"true"``): the search would weigh that setting twice and report it as two."""
+    if param.type != "categorical":
+        return
+    seen: dict[str, Any] = {}
+    for choice in param.choices:
+        setting = json.dumps(coerce(param.key, choice, default), sort_keys=True, default=str)
+        if setting in seen:
+            raise UsageError(f"{where}: choices {seen[setting]!r} and {choice!r} are one setting of the option; "
+                             "list each once")
+        seen[setting] = choice
+
+
 def check_bounds(param: Param, where: str, check: Callable[[str, Any], None]) -> None:
     """Call ``check(key, value)`` for each bound or choice of ``param``; a refusal (``UsageError``) is raised again
     after ``where`` (``--space FILE: KEY``), naming the value and the key once."""
@@ -295,5 +310,6 @@ def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Cal
             raise UsageError(f"{where}: also set with --set/--config/--epochs; a searched option cannot be fixed too (drop one)")
         param = _param(key, spec, where)
         _check_against_option(param, sections[section][option], where, check)
+        _check_distinct_settings(param, sections[section][option], where)
         params.append(param)
     return SearchSpace(path, tuple(params))

@@ -200,6 +200,9 @@ def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
     ("model: {}", "section 'model:' holds no option to search ({})"),  # before: ran 8 trials of nothing, exit 0
     ("model:", "section 'model:' holds no option to search (None)"),
     ("model: 3", "section 'model:' holds no option to search (3)"),
+    ('model.dropout: {type: categorical, choices: [0.1, "0.1"]}', "choices 0.1 and '0.1' are one setting of the "
+                                                                   "option; list each once"),
+    ('model.batchnorm: {type: categorical, choices: [true, "true", false]}', "choices True and 'true' are one setting"),
     ("dataset.subjects: {type: int, low: 4, high: 8}", "the dataset section cannot be tuned"),
     ("protocol.n_splits: {type: int, low: 2, high: 4}", "the protocol section cannot be tuned"),
     ("engine.threads: {type: int, low: 1, high: 2}", "engine.threads: changes how trials run"),
