@@ -40,7 +40,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
-from merbench.cache import cache_root, content_key
+from merbench.cache import cache_root, content_key, inputs_key
 from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config, with_executor_flag
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
@@ -591,7 +591,8 @@ def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict
     metrics = _scored(ctx, outer, output, ctx.labels, job.recipe.plugin)
     return {"predictions": [int(p) for p in output.predictions], "metrics": metrics, "seconds": output.seconds,
             "final_train_loss": output.final_loss, "epochs_trained": len(output.epoch_losses),
-            "selected_epoch": output.selected_epoch, "selected_on": output.selected_on}
+            "selected_epoch": output.selected_epoch, "selected_on": output.selected_on,
+            "inputs_key": inputs_key(inputs)}
 
 
 def place_of(trials: list[Any], trial: Any) -> int:
@@ -639,6 +640,7 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
         "epochs_trained": refit["epochs_trained"],
         "selected_epoch": refit["selected_epoch"],
         "selected_on": refit.get("selected_on"),  # absent from refits stored by older versions
+        "inputs_key": refit.get("inputs_key"),  # the refit's inputs: another preprocessing where the space searched it
     }
 
 

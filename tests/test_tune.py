@@ -753,3 +753,19 @@ def test_the_summary_names_the_data_it_tuned_on_as_a_run_does(run_cli, tmp_path)
     generated = lambda summary: {key: value for key, value in summary.items() if key != "generated_now"}  # noqa: E731
     assert generated(summary["dataset_summary"]) == generated(recorded["dataset_summary"])
     assert summary["environment"]["plugins"] == recorded["environment"]["plugins"]
+    assert {fold["inputs_key"] for fold in summary["folds"]} == {recorded["preprocess"]["inputs_key"]}
+
+
+def test_each_fold_names_the_inputs_its_refit_trained_on_when_the_space_searches_preprocessing(run_cli, tmp_path):
+    """The summary named the base configuration's inputs only, while folds refit on `flow.subtract_median=false`."""
+    space = space_file(tmp_path, "flow.subtract_median: {type: categorical, choices: [true, false]}\n")
+    result, summary = tune(run_cli, tmp_path, space=space, trials=4)
+    assert result.code == 0, result.err
+    keys = {}
+    for fold in summary["folds"]:
+        keys.setdefault(fold["selected"]["flow.subtract_median"], set()).add(fold["inputs_key"])
+    assert all(len(found) == 1 for found in keys.values()), keys
+    if len(keys) == 2:  # both settings selected somewhere: two inputs
+        assert keys[True] != keys[False]
+    base = summary["preprocess"]["inputs_key"]
+    assert keys.get(True, {base}) == {base}, "the default (subtract_median: true) is the base configuration's inputs"
