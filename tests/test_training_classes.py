@@ -66,3 +66,24 @@ def test_a_tune_says_so_too(run_cli, tmp_path):
                      "--space", str(SPACES / "lbptop-svm.yaml"), "--storage", str(tmp_path / "trials.db"))
     assert result.code == 2 and "trains on one class only ('positive', 3 clips)" in result.err
     assert not (tmp_path / "trials.db").exists()
+
+
+def test_one_subject_id_in_two_domains_under_loso_is_a_recorded_warning(run_cli, tmp_path):
+    """A manifest whose two domains reuse ids 1..4 (8 people): LOSO and megc2019 merged each pair into one fold
+    without a word, where cross-dataset warned."""
+    import csv
+
+    manifest = rt.build_manifest_images(tmp_path / "images", subjects=8, per_subject=3)
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["subject"] = f"p{int(row['subject'][1:]) // 2}"  # s0, s1 -> p0 (domains a and b), ...
+    rt.write_csv(manifest, rows)
+    target = tmp_path / "result.json"
+    result = run_cli("run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent),
+                     "--set", "dataset.manifest=labels.csv", "--protocol", "loso", "--profile", "quick", "--no-store",
+                     "--json", str(target))
+    assert result.code == 0, result.err
+    said = "subject id 'p0' is in 2 domains (a, b) (3 more such ids); the protocol treats it as one person"
+    assert said in " ".join((result.out + result.err).split())
+    assert any(warning.startswith(said) for warning in json.loads(target.read_text())["warnings"])
