@@ -1,5 +1,6 @@
-"""Folds whose training part lacks a class: one class only is refused, a class tested but never trained on is a
-recorded warning (before: a 100 % score from unlearnable folds, or an SVM's error blamed on its plugin)."""
+"""What a fold trains on: a fold that trains on one class only is refused, a class tested but never trained on is a
+recorded warning (before: a 100 % score from unlearnable folds, or an SVM's error blamed on its plugin), and so is one
+subject id in two domains, which a subject-independent protocol treats as one person."""
 
 from __future__ import annotations
 
