@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import subprocess
@@ -27,9 +28,16 @@ def git_commit() -> str | None:
     ``git describe --dirty`` marks it): the run's code is then not the commit's.
     The digest (the first 12 hex digits of the SHA-256 of ``git diff HEAD``) tells
     one set of edits from another, so a stored run of other uncommitted code is
-    not taken for this code's (``--stored``, ``--resume``).
+    not taken for this code's (``--stored``, ``--resume``). It is read once per
+    process, at the first call (a run's start): edits made while a run trains are
+    not the code it runs.
     """
-    source = Path(merbench.__file__).resolve().parent.parent
+    return _commit_of(Path(merbench.__file__).resolve().parent.parent)
+
+
+@functools.lru_cache(maxsize=None)
+def _commit_of(source: Path) -> str | None:
+    """``git_commit`` of the checkout at ``source``, read once."""
     if not (source / ".git").exists():
         return None
     try:

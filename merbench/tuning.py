@@ -47,7 +47,7 @@ from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.dataset_check import loader_skip_note
 from merbench.environment import current_software, describe_environment, other_software
 from merbench.errors import DataError, MerbenchError, PluginError, RunFailed, UsageError
-from merbench.folds import FoldData, FoldJob, FoldTask, ProcessFolds, SequentialFolds, plan_executor
+from merbench.folds import FoldData, FoldJob, FoldTask, KeptWorkerFolds, SequentialFolds, plan_executor
 from merbench.held_interrupts import HeldInterrupts
 from merbench.leaks import config_leaks
 from merbench.metrics import classification_metrics
@@ -246,8 +246,20 @@ class TuneContext:
     """Ctrl-C held back while Optuna writes the trial storage, let through while a trial trains."""
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when Ctrl-C or SIGTERM stops trials running at once (``run_trials_at_once``)."""
+    trial_workers: list = field(default_factory=list)
+    """The worker each trial thread keeps (``KeptWorkerFolds``), stopped when the trials end or are interrupted."""
     trial_pools: weakref.WeakSet = field(default_factory=weakref.WeakSet)
-    """The worker pools of the trials running at once, stopped when the tune is interrupted."""
+    """Their worker pools, stopped at once when the tune is interrupted."""
+    thread_state: threading.local = field(default_factory=threading.local)
+
+    def trial_worker(self) -> KeptWorkerFolds:
+        """The worker this trial thread keeps for its trials (made on first use)."""
+        worker = getattr(self.thread_state, "worker", None)
+        if worker is None:
+            worker = self.thread_state.worker = KeptWorkerFolds(on_start=self.trial_pool_started)
+            with self.lock:
+                self.trial_workers.append(worker)
+        return worker
 
     def trial_pool_started(self, pool: Any) -> None:
         """Remember a trial's worker pool; one started while the tune stops is stopped at once."""
@@ -314,25 +326,25 @@ def _job(ctx: TuneContext, config: RunConfig, inputs: np.ndarray) -> Any:
     return FoldJob(recipe, TrainSettings.from_options(config.section("engine")), ctx.choice)
 
 
-def _executor(ctx: TuneContext, config: RunConfig, job: Any, data: Any, n_folds: int) -> tuple[Any, Any]:
-    """How one trial's inner folds (or one refit) train.
+def _executor(ctx: TuneContext, config: RunConfig, job: Any, data: Any, n_folds: int,
+              trial: bool = False) -> tuple[Any, Any]:
+    """How one trial's inner folds (``trial``) or one refit train.
 
     On Ray, and locally with an explicit ``engine.parallel_folds=N``, the plan of
-    ``merbench.folds.plan_executor`` (Ray tasks, worker processes). Locally with
-    trials at once (``--workers N``), one after another in a worker process of the
-    trial's own: trial threads share torch's random generator, which model
-    initialisation and dropout draw from, so trials training in threads would
-    score one configuration differently by timing. Otherwise one after another
-    in this process: a trial's few inner folds would pay for starting worker
-    processes again in every trial.
+    ``merbench.folds.plan_executor`` (Ray tasks, worker processes). A trial of
+    several at once (``--workers N``, local), one fold after another in the worker
+    process its thread keeps: trial threads share torch's random generator, which
+    model initialisation and dropout draw from, so trials training in threads
+    would score one configuration differently by timing. Otherwise one after
+    another in this process: a trial's few inner folds would pay for starting
+    worker processes again in every trial (a refit runs alone).
     """
     engine = config.section("engine")
     local = config.section("executor")["name"] == "local"
-    if local and ctx.request.workers > 1:
-        return (ProcessFolds(1, on_pool=ctx.trial_pool_started),
-                dataclasses.replace(job, threads=trial_thread_count(ctx.request, config)))
-    if local and parse_parallel_folds(engine["parallel_folds"]) is None:
-        return SequentialFolds(), dataclasses.replace(job, threads=int(engine["threads"]))
+    if local and trial and ctx.request.workers > 1:
+        return ctx.trial_worker(), dataclasses.replace(job, threads=trial_thread_count(ctx.request, config))
+    if local and (ctx.request.workers > 1 or parse_parallel_folds(engine["parallel_folds"]) is None):
+        return SequentialFolds(), dataclasses.replace(job, threads=0 if ctx.request.workers > 1 else int(engine["threads"]))
     return plan_executor(engine, config.section("executor"), job, data, n_folds)
 
 
@@ -378,7 +390,7 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
                 inputs = _preprocessed(ctx, config)[positions]
                 data = FoldData(inputs, labels, subjects)
                 job = _job(ctx, config, inputs)
-                executor, job = _executor(ctx, config, job, data, len(inner))
+                executor, job = _executor(ctx, config, job, data, len(inner), trial=True)
                 tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index), of=len(inner))
                          for fold in inner]
                 executor.run(job, data, tasks, on_done, relay)
@@ -519,7 +531,9 @@ def run_trials_at_once(ctx: TuneContext, study: Any, objective: Any, remaining: 
             thread.join()
         raise
     finally:
-        ctx.trial_pools.clear()
+        for worker in ctx.trial_workers:
+            worker.stop()
+        ctx.trial_workers.clear()
     if failures:
         raise failures[0]
 

@@ -273,6 +273,7 @@ def test_the_recorded_git_commit_says_when_tracked_files_were_changed(tmp_path, 
     import subprocess
 
     import merbench
+    from merbench import environment
     from merbench.environment import git_commit
 
     if shutil.which("git") is None:
@@ -285,17 +286,24 @@ def test_the_recorded_git_commit_says_when_tracked_files_were_changed(tmp_path, 
         subprocess.run(git + command, check=True, capture_output=True)
     head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     monkeypatch.setattr(merbench, "__file__", str(package / "__init__.py"))
-    assert git_commit() == head
+
+    def read_afresh() -> str | None:  # as a new process reads it (each process reads it once)
+        environment._commit_of.cache_clear()
+        return git_commit()
+
+    assert read_afresh() == head
     (package.parent / "notes.txt").write_text("untracked files do not count\n")
-    assert git_commit() == head
+    assert read_afresh() == head
     (package / "__init__.py").write_text("x = 2\n")
-    first_edit = git_commit()
+    assert git_commit() == head, "edits made while a process runs are not the code it runs"
+    first_edit = read_afresh()
     assert first_edit.startswith(f"{head}-dirty.") and len(first_edit) == len(head) + len("-dirty.") + 12
-    assert git_commit() == first_edit, "the same edits, the same mark"
+    assert read_afresh() == first_edit, "the same edits, the same mark"
     (package / "__init__.py").write_text("x = 3\n")  # other uncommitted code: before, both read '-dirty'
-    assert git_commit().startswith(f"{head}-dirty.") and git_commit() != first_edit
+    assert read_afresh().startswith(f"{head}-dirty.") and git_commit() != first_edit
     (package / "__init__.py").write_text("x = 2\n")
-    assert git_commit() == first_edit
+    assert read_afresh() == first_edit
+    environment._commit_of.cache_clear()
 
 
 def test_a_resumed_run_of_several_seeds_counts_every_seeds_earlier_folds(run_cli, tmp_path):

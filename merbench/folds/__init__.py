@@ -18,8 +18,8 @@ names below are the package's interface.
 """
 
 from merbench.folds.job import DeviceTensors, FoldData, FoldExecutor, FoldJob, FoldTask, ModelRecipe, OnDone, train_task
-from merbench.folds.local import ProcessFolds, SequentialFolds
+from merbench.folds.local import KeptWorkerFolds, ProcessFolds, SequentialFolds
 from merbench.folds.plan import describe_plan, executor_notes, plan_executor
 
-__all__ = ["DeviceTensors", "FoldData", "FoldExecutor", "FoldJob", "FoldTask", "ModelRecipe", "OnDone", "ProcessFolds",
-           "SequentialFolds", "describe_plan", "executor_notes", "plan_executor", "train_task"]
+__all__ = ["DeviceTensors", "FoldData", "FoldExecutor", "FoldJob", "FoldTask", "KeptWorkerFolds", "ModelRecipe", "OnDone",
+           "ProcessFolds", "SequentialFolds", "describe_plan", "executor_notes", "plan_executor", "train_task"]

@@ -79,11 +79,9 @@ class ProcessFolds:
     change predictions.
     """
 
-    def __init__(self, workers: int, adaptive: bool = False, on_pool: Callable[[Any], None] | None = None):
+    def __init__(self, workers: int, adaptive: bool = False):
         self.workers = workers
         self.adaptive = adaptive
-        self.on_pool = on_pool
-        """Told each worker pool as it is created (a tune's trials at once stop theirs on Ctrl-C)."""
         self.description = (f"{workers} folds at once: this process and {worker_processes(workers - 1)} "
                             "(when the folds take long enough)" if adaptive else worker_processes(workers))
 
@@ -101,7 +99,7 @@ class ProcessFolds:
             SequentialFolds().run(job, data, list(tasks), on_done, progress)
             return
         if not self.adaptive:
-            pool = self._start(job, data, self.workers, len(tasks), self.on_pool)
+            pool = self._start(job, data, self.workers, len(tasks))
             self._collect(pool, pool.submit_all(queue), on_done)
             return
         if len(tasks) > 2:
@@ -154,6 +152,58 @@ class ProcessFolds:
         with running(pool.executor, WORKER_DIED, FoldsLost):
             for future in as_completed(futures):
                 on_done(*result_of(future, WORKER_DIED, FoldsLost))
+
+
+class KeptWorkerFolds:
+    """Train folds one after another in one worker process, kept from one ``run`` to the next.
+
+    For a tune's trials at once (``merbench tune --workers N``): each trial thread
+    keeps one, so its models draw from their own process's random generator (trial
+    threads of one process would share torch's, and score one configuration
+    differently by timing), and a process is started once per thread, not per
+    trial. A ``run`` stopped while the worker trains (Ctrl-C, a failure) stops
+    the worker; one stopped by ``on_done`` (a pruned trial) keeps it.
+    """
+
+    description = "one after another in a worker process kept by the trial"
+
+    def __init__(self, on_start: Callable[[ProcessPoolExecutor], None] | None = None):
+        self.on_start = on_start
+        """Told the worker's pool when it starts (a tune stops its trials' pools on Ctrl-C)."""
+        self._pool: ProcessPoolExecutor | None = None
+
+    def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
+            progress: ProgressSink) -> None:
+        """Train the tasks in the kept worker (started on first use), with this job and data."""
+        if not picklable(job):
+            SequentialFolds().run(job, data, list(tasks), on_done, progress)
+            return
+        try:
+            if self._pool is None:
+                self._pool = start_pool(1, _worker_nothing, ())
+                if self.on_start is not None:
+                    self.on_start(self._pool)
+            result_of(submit(self._pool, _worker_start, job, data), WORKER_DIED, FoldsLost)
+        except BaseException:
+            self.stop()
+            raise
+        for task in tasks:
+            try:
+                done = result_of(submit(self._pool, _worker_train, task), WORKER_DIED, FoldsLost)
+            except BaseException:  # stopped while the worker trains: end it
+                self.stop()
+                raise
+            on_done(*done)  # a pruned trial stops here, its worker idle: kept
+
+    def stop(self) -> None:
+        """End the kept worker (if any); the next ``run`` starts another."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            stop_workers(pool)
+
+
+def _worker_nothing() -> None:
+    """A kept worker's set-up: its job and data come with each ``run``."""
 
 
 WORKER_DIED = ("a fold worker process died (killed: by `kill`, or by the system when memory ran out; or it could "
