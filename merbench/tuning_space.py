@@ -141,8 +141,8 @@ def _read(path: Path) -> dict[str, Any]:
 
     for key, value in data.items():
         key = str(key)
-        if "." not in key and not (isinstance(value, dict) and "type" in value):
-            if not isinstance(value, dict) or not value:
+        if "." not in key and (value is None or (isinstance(value, dict) and "type" not in value)):
+            if not value:
                 raise UsageError(f"{where}: section '{key}:' holds no option to search ({value!r}); give its options "
                                  f"under it, e.g. '{key}: {{dropout: {{type: float, low: 0.0, high: 0.5}}}}', or "
                                  f"write them as '{key}.OPTION: {{...}}'")

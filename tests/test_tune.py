@@ -199,7 +199,7 @@ def test_missing_optuna_is_one_message(run_cli, tmp_path, monkeypatch):
     ("dropout: {type: float, low: 0, high: 0.5}", "dropout: keys are SECTION.OPTION"),
     ("model: {}", "section 'model:' holds no option to search ({})"),  # before: ran 8 trials of nothing, exit 0
     ("model:", "section 'model:' holds no option to search (None)"),
-    ("model: 3", "section 'model:' holds no option to search (3)"),
+    ("lr: 0.01", "lr: keys are SECTION.OPTION"),
     ('model.dropout: {type: categorical, choices: [0.1, "0.1"]}', "choices 0.1 and '0.1' are one setting of the "
                                                                    "option; list each once"),
     ('model.batchnorm: {type: categorical, choices: [true, "true", false]}', "choices True and 'true' are one setting"),
