@@ -174,19 +174,24 @@ def _class_name(classes: list[str], index: int) -> str:
     return classes[index] if index < len(classes) else str(index)
 
 
+ONE_CLASS_FIX = ("use a dataset with more subjects of each class, or a protocol or settings that give each "
+                 "training part two classes (fewer folds; for cross-dataset, a training domain with two classes)")
+
+
 def check_training_classes(folds: list[Fold], labels: np.ndarray, classes: list[str], protocol: str,
-                           kind: str = "") -> None:
+                           kind: str = "", fix: str = ONE_CLASS_FIX) -> None:
     """Refuse folds whose training part holds a single class: nothing can be learnt from it, and the fold's
-    score would say only which class its test clips happen to have (``kind`` names them, e.g. ``"outer"``)."""
+    score would say only which class its test clips happen to have (``kind`` names them, e.g. ``"outer"``;
+    ``protocol`` empty for folds no protocol made, such as a tune's inner folds)."""
     labels = np.asarray(labels)
     for number, fold in enumerate(folds, start=1):
         present = np.unique(labels[fold.train])
         if len(present) < 2:
             name = f"{kind} fold" if kind else "fold"
             raise UsageError(
-                f"{name} {number} of protocol '{protocol}' trains on one class only ('{_class_name(classes, int(present[0]))}', "
-                f"{counted(len(fold.train), 'clip')}): a classifier needs at least two classes to learn from; use a "
-                "dataset with more subjects per class, or a protocol with fewer folds"
+                f"{name} {number}{f' of protocol {protocol!r}' if protocol else ''} trains on one class only "
+                f"('{_class_name(classes, int(present[0]))}', "
+                f"{counted(len(fold.train), 'clip')}): a classifier needs at least two classes to learn from; {fix}"
             )
 
 
@@ -206,8 +211,8 @@ def untrained_classes_warning(folds: list[Fold], labels: np.ndarray, classes: li
     names = ", ".join(f"'{_class_name(classes, index)}'" for index in missing)
     return (f"{len(gaps)} of {len(folds)} {name} test a class their training part has no clip of (first: fold "
             f"{number}, {plural(missing, 'class')} {names}, {counted(tested, 'test clip')}): the model "
-            "cannot learn it there, so its predictions for those clips are guesses; the class has too few subjects "
-            "for this protocol")
+            "cannot learn it there, so its predictions for those clips are guesses (the class has too few subjects "
+            "for this protocol, or none in the training domain)")
 
 
 RARE_CLASS_WARNING = "The least populated class in y has only"

@@ -58,7 +58,7 @@ from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, join_cluster
 from merbench.registry import Registry
 from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe, plugin_versions
-from merbench.splits import (RARE_CLASS_WARNING, check_folds, protocol_dataset,
+from merbench.splits import (RARE_CLASS_WARNING, check_folds, check_training_classes, protocol_dataset,
                              split_noting_rare_classes, untrained_classes_warning)
 from merbench.subject_folds import stratified_subject_folds
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
@@ -809,7 +809,12 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         progress.message(f"[bold yellow]Warning:[/] {untrained}")
         warnings.append(untrained)
     for outer in ctx.outer_folds:  # every inner split is checked before the first trial
-        nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
+        positions, inner = nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
+        check_training_classes(inner, ctx.labels[positions], [str(name) for name in ctx.dataset.classes],
+                               "", f"outer fold {outer.index + 1}: inner",
+                               f"the outer fold's training subjects are too few per class for --inner-folds "
+                               f"{request.inner_folds}: use fewer inner folds (2 at least) or a dataset with more "
+                               "subjects of each class")
     rare = inner_rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], ctx.outer_folds,
                            request.inner_folds)
     if rare:

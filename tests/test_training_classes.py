@@ -88,3 +88,17 @@ def test_one_subject_id_in_two_domains_under_loso_is_a_recorded_warning(run_cli,
     said = "subject id 'p0' is in 2 domains (a, b) (3 more such ids); the protocol treats it as one person"
     assert said in " ".join((result.out + result.err).split())
     assert any(warning.startswith(said) for warning in json.loads(target.read_text())["warnings"])
+
+
+def test_a_tune_whose_inner_fold_trains_on_one_class_is_refused_before_any_trial(run_cli, tmp_path):
+    """Three subjects of one class each: every LOSO outer fold trains on two classes, but its two inner folds train
+    on one each; the SVC's error came back from the trial, blamed on the plugin, exit 1."""
+    root = one_class_per_subject(tmp_path / "data", subjects=3)
+    result = run_cli("tune", "--model", "lbptop-svm", "--dataset", "manifest", "--root", str(root), "--set",
+                     "dataset.manifest=frames.csv", "--protocol", "loso", "--profile", "quick", "--trials", "1",
+                     "--inner-folds", "2", "--space", str(SPACES / "lbptop-svm.yaml"), "--storage",
+                     str(tmp_path / "trials.db"))
+    said = " ".join(result.err.split())
+    assert result.code == 2, said
+    assert "outer fold 1: inner fold 1 trains on one class only" in said and "too few per class for --inner-folds 2" in said
+    assert "report it to the plugin's author" not in said
