@@ -199,9 +199,20 @@ def test_several_names_select_runs_of_any_of_them_in_runs_and_delete(run_cli, st
     listed = run_cli("runs", *given, "--json")
     assert listed.code == 0, listed.err
     assert {run["id"] for run in json.loads(listed.out)} == set(failed[:2])
+    if len(given) == 3:  # delete takes one name per option: `--model m other` would take a run id after it
+        given = ("--model", "m", "--model", "other")
     done = run_cli("delete", "--status", "failed", *given, "--yes")
     assert done.code == 0, done.err
     assert "Deleted 2 runs" in done.out
     assert [bool(_rows(store_path, run_id)["runs"]) for run_id in failed] == [False, False, True]
     nothing = run_cli("runs", *given)
     assert nothing.code == 0 and "match --model m other;" in " ".join(nothing.out.split()), nothing.out
+
+
+def test_a_run_id_after_a_name_filter_of_delete_stays_a_run_id(run_cli, store_path):
+    """With names taking several values, `delete --status failed --model m ID` read the id as a model name."""
+    with ResultStore(store_path) as store:
+        failed = _stored(store, "failed")
+    result = run_cli("delete", "--status", "failed", "--model", "m", failed)
+    assert result.code == 2 and failed in result.out, result.out + result.err
+    assert "Would delete 1 run" in result.out

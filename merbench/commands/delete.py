@@ -49,12 +49,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     delete.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to delete (see `merbench runs`)")
     delete.add_argument("--status", type=prunable_status, metavar="STATUS",
                         help="every run with this status: interrupted or failed (complete runs go by id only)")
-    delete.add_argument("--model", nargs="+", action=NameList, default=[], metavar="NAME",
-                        help="with --status: only runs of these models (names separated by spaces or commas; the "
-                        "option may be repeated)")
-    delete.add_argument("--dataset", nargs="+", action=NameList, default=[], metavar="NAME",
+    # One value each (names separated by commas): a list of values would take the run ids given after it.
+    delete.add_argument("--model", action=NameList, default=[], metavar="NAME",
+                        help="with --status: only runs of these models (names separated by commas; the option may be "
+                        "repeated)")
+    delete.add_argument("--dataset", action=NameList, default=[], metavar="NAME",
                         help="with --status: only runs on these datasets")
-    delete.add_argument("--protocol", nargs="+", action=NameList, default=[], metavar="NAME",
+    delete.add_argument("--protocol", action=NameList, default=[], metavar="NAME",
                         help="with --status: only runs under these protocols")
     delete.add_argument("--yes", action="store_true", help="really delete (there is no prompt)")
     delete.add_argument("--force", action="store_true",
