@@ -212,7 +212,7 @@ def test_several_names_select_runs_of_any_of_them_in_runs_and_delete(run_cli, st
 def test_a_run_id_after_a_name_filter_of_delete_stays_a_run_id(run_cli, store_path):
     """With names taking several values, `delete --status failed --model m ID` read the id as a model name."""
     with ResultStore(store_path) as store:
-        failed = _stored(store, "failed")
-    result = run_cli("delete", "--status", "failed", "--model", "m", failed)
-    assert result.code == 2 and failed in result.out, result.out + result.err
-    assert "Would delete 1 run" in result.out
+        by_id, by_filter = _stored(store, "complete"), _stored(store, "failed", model="other")
+    result = run_cli("delete", "--status", "failed", "--model", "other", by_id)
+    assert result.code == 2 and by_id in result.out and by_filter in result.out, result.out + result.err
+    assert "Would delete 2 runs" in result.out
