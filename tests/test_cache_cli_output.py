@@ -200,6 +200,9 @@ def test_info_counts_only_the_leftovers_clear_removes(run_cli, fresh_cache):
     assert "1 temporary file or folder" in info, info
     assert run_cli("cache", "clear", "--yes").code == 0
     assert "0 temporary files or folders" in " ".join(run_cli("cache", "info").out.split())
+    (fresh_cache / "preprocess" / ".mine").mkdir(parents=True)  # the user's: clear refuses it, so info does not count it
+    info = " ".join(run_cli("cache", "info").out.split())
+    assert "0 temporary files or folders" in info and "not merbench's: it holds .mine" in info, info
     assert (facts / ".ststnet.json.123.tmp").exists(), "outside the parts clear empties: left alone"
 
 

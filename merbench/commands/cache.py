@@ -204,8 +204,8 @@ def leftovers(root: Path) -> list[Path]:
     folders: list[Path] = sorted(root.glob(DELETING))
     for name in PARTS:
         if (root / name).is_dir():
-            for hidden in sorted((root / name).rglob(".*")):
-                if hidden.is_dir() and not any(folder in hidden.parents for folder in folders):
+            for hidden in sorted((root / name).glob(".*")):  # merbench's own only (OWN_ENTRIES), as clear decides
+                if hidden.is_dir() and OWN_ENTRIES[name].fullmatch(hidden.name):
                     folders.append(hidden)
     files = [p for name in PARTS if (root / name).is_dir() for p in (root / name).rglob("*.tmp")
              if not any(folder in p.parents for folder in folders)]  # what clear removes: its parts' files only
