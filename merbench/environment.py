@@ -198,8 +198,14 @@ def trained_with(environment: dict[str, Any]) -> dict[str, str | None]:
 def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """``KEY STORED → NOW`` for each of ``PROVENANCE_KEYS`` where a stored run's environment is not ``now``'s; an
     unrecorded value reads ``unknown`` and differs from a known one: the run cannot be shown to be this code's. A run
-    resumed under other software (``trained_with``) differs from every software."""
-    return changed_software(known_software(trained_with(stored)), known_software(now))
+    resumed under other software (``trained_with``) differs from every software. Where ``now`` names its plugins
+    (a tune's trials), each third-party plugin of another version is named too (``changed_plugins``; merbench's own
+    go with merbench's version)."""
+    plugins = now.get("plugins")
+    third_party = ({key: value for key, value in plugins.items() if not str(value).startswith("merbench ")}
+                   if isinstance(plugins, dict) else None)
+    return (changed_software(known_software(trained_with(stored)), known_software(now))
+            + changed_plugins(stored.get("plugins") if "plugins" in stored else {}, third_party))
 
 
 class ReuseCheck:

@@ -796,7 +796,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     choice = choose_device(base.device, base.section("engine")["amp"])
     progress.message(f"Device: {choice.description}")
     ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir,
-                      software=current_software())
+                      software={**current_software(), "plugins": plugin_versions(base, registry)})
     inputs = _preprocessed(ctx, base, first=True)
     check_models_on_data(request, registry, base, space, tuple(inputs.shape[1:]), ctx.n_classes)
     protocol = registry.get("protocols", base.protocol)

@@ -208,3 +208,21 @@ def test_a_whole_number_of_few_values_is_counted_like_a_choice_in_the_stability(
     assert "agreement" not in width
     table = stability_table({"folds": folds, "stability": [blocks, width, depth]})
     assert [row[0][:3] for row in table.rows][0] == ["lbptop.blocks", "0.80", "4 ×8, 2 ×2"]
+
+
+def test_trials_reused_from_another_plugin_version_are_named(run_cli, tmp_path, monkeypatch):
+    """`grid --stored` refused a run of another plugin version; a tune reused its stored trials and refits silently."""
+    import merbench.tuning as tuning
+
+    space = tmp_path / "space.yaml"
+    space.write_text("model.C: {type: float, low: 0.1, high: 10, log: true}\n")
+    command = ["tune", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
+               "--space", str(space), "--storage", str(tmp_path / "trials.sqlite"), "--set", "protocol.n_splits=2"]
+    real = tuning.plugin_versions
+    for version in ("0.1", "0.2"):
+        monkeypatch.setattr(tuning, "plugin_versions",
+                            lambda config, registry, v=version: {**real(config, registry), "model:lbptop-svm": f"myplug {v}"})
+        result = run_cli(*command)
+        assert result.code == 0, result.err
+    said = " ".join((result.out + result.err).split())
+    assert "plugin model:lbptop-svm myplug 0.1 → myplug 0.2" in said, said
