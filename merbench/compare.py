@@ -31,7 +31,7 @@ from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
-from merbench.wording import counted, paper_points, percent, percent_points, some_of
+from merbench.wording import counted, no_subject_shared, paper_points, percent, percent_points, some_of
 
 STATS = ("fold", "pooled")
 METRIC_NAMES = {
@@ -264,8 +264,7 @@ def _leakage_warnings(result: RunResult) -> list[str]:
     warnings = []
     leakage = result.leakage or LeakageRecord()
     if not result.subject_independent and leakage.subject_overlap_folds == 0:
-        warnings.append(f"not subject-independent by design (no fold of {len(result.folds)} happened to share a "
-                        "subject here, which another seed or dataset does not promise)")
+        warnings.append(f"not subject-independent by design ({no_subject_shared(len(result.folds))})")
     elif not result.subject_independent:
         overlap = "some" if leakage.subject_overlap_folds is None else leakage.subject_overlap_folds
         warnings.append(

@@ -18,7 +18,7 @@ from merbench.escaping import printable_line
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
-from merbench.wording import counted, paper_points, percent, percent_points
+from merbench.wording import counted, no_subject_shared, paper_points, percent, percent_points
 
 COLUMNS = (
     ("accuracy", "Acc"),
@@ -324,8 +324,7 @@ def leakage_warnings(result: RunResult) -> list[str]:
                        f"({subjects} of {n_folds} folds)." + (f" Its protocol says: {own}." if own else ""))
     if subjects == 0:
         said = f": {own}. In" if own else " (it splits clips, not subjects); in"
-        shared_subjects = (f"This protocol is NOT subject-independent{said} this run no fold happened to share a "
-                           f"subject (0 of {n_folds} folds), which another seed or dataset does not promise.")
+        shared_subjects = f"This protocol is NOT subject-independent{said} this run {no_subject_shared(n_folds)}."
     texts = {
         "subjects": shared_subjects,
         "clips": "Several samples made from one clip are in training and test "

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from merbench.escaping import printable_line
 from merbench.tables import TEXT, Column, DataTable, print_table
+from merbench.tuning_summary import FEW_VALUES
 from merbench.wording import counted, percent
 
 
@@ -90,9 +91,10 @@ def stability_table(summary: dict[str, Any]) -> DataTable:
     table = DataTable(
         f"Stability of the choice over {counted(n_folds, 'outer fold')}",
         [Column("Option"), Column("Agreement", justify="right"), Column("Chosen", TEXT)],
-        caption="Agreement: categorical, and whole numbers of at most 10 values, share of folds choosing the most "
-                "common value; other numbers, 1 − (range of chosen values ÷ searched range, log scale where searched "
-                "on one). Low agreement: the data do not pin the option down; report the spread, not one value.",
+        caption=f"Agreement: categorical, and whole numbers of at most {FEW_VALUES} values, share of folds choosing "
+                "the most common value; other numbers, 1 − (range of chosen values ÷ searched range, log scale where "
+                "searched on one). Low agreement: the data do not pin the option down; report the spread, not one "
+                "value.",
     )
     for row in summary["stability"]:
         if "counts" in row:

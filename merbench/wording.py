@@ -93,3 +93,8 @@ def model_options_hint(plugin: str) -> str:
     as ``Registry.label`` names it): ``merbench info NAME``, or with a placeholder when the label names no model."""
     named = re.match(r"model plugin '([^']+)'", plugin)
     return f"`merbench info {named.group(1) if named else 'MODEL'}` lists them"
+
+
+def no_subject_shared(n_folds: int) -> str:
+    """What a sample-level run whose folds happened to share no subject says about it (run, show, report, compare)."""
+    return f"no fold happened to share a subject (0 of {n_folds} folds), which another seed or dataset does not promise"

@@ -328,8 +328,8 @@ def test_a_store_of_unfinished_runs_only_says_so_and_how_to_go_on(run_cli, monke
 
 
 @pytest.mark.parametrize("overlap, said", [
-    (0, "not subject-independent by design (no fold of 2 happened to share a subject here, which another seed or "
-        "dataset does not promise)"),
+    (0, "not subject-independent by design (no fold happened to share a subject (0 of 2 folds), which another seed "
+        "or dataset does not promise)"),
     (1, "not subject-independent (1 of 2 folds share subjects between training and test): scores are inflated"),
 ])
 def test_compare_words_a_sample_level_run_by_what_its_folds_shared(overlap, said):
