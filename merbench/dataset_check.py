@@ -623,12 +623,12 @@ def check_record(report: CheckReport, root: Path | None, options: Mapping[str, A
     return _plain(record)
 
 
-def apex_at_onset(dataset: Dataset) -> list[str]:
+def apex_at_onset(dataset: Dataset) -> list[str] | None:
     """The ids of the clips annotated with their apex on the onset frame (CASME II's EP09_05f, 55 CAS(ME)^3 rows):
-    kept as released, but no motion lies between the two frames an onset-to-apex flow compares. None for a dataset
-    of precomputed images (``gives="image"``), whose samples have no onset or apex frame."""
+    kept as released, but no motion lies between the two frames an onset-to-apex flow compares. ``None`` (not
+    applicable) for a dataset of precomputed images (``gives="image"``), whose samples have no onset or apex frame."""
     if dataset.gives != "frames":
-        return []
+        return None
     return [sample.id for sample in dataset.samples if sample.apex is not None and sample.apex == sample.onset]
 
 

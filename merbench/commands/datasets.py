@@ -301,9 +301,9 @@ def _apex_at_onset(dataset) -> str:
     matters."""
     from merbench.dataset_check import apex_at_onset
 
-    if dataset.gives != "frames":
-        return f"- (its samples are precomputed {dataset.gives}s, not clips)"
     at_onset = apex_at_onset(dataset)
+    if at_onset is None:
+        return f"- (its samples are precomputed {dataset.gives}s, not clips)"
     if not at_onset:
         return "0"
     first = ", ".join(at_onset[:3]) + (", ..." if len(at_onset) > 3 else "")
