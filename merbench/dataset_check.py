@@ -407,22 +407,22 @@ def subject_warnings(dataset: Dataset) -> list[str]:
             "sides of a fold: give each person one subject id in the dataset"]
 
 
-def shared_across_domains_warning(dataset: Dataset) -> str | None:
-    """The warning for subject ids that occur in more than one domain (source dataset): a subject-independent
-    protocol treats each as one person (one LOSO fold, one side of every fold), which is right only if it is one;
-    ``None`` when every id belongs to one domain."""
+def shared_across_domains_warnings(dataset: Dataset) -> list[str]:
+    """The warning for subject ids that occur in more than one domain (source dataset), as ``subject_warnings``
+    says its own: a subject-independent protocol treats each as one person (one LOSO fold, one side of every fold),
+    which is right only if it is one; none when every id belongs to one domain."""
     domains: dict[str, set[str]] = {}
     for sample in dataset.samples:
         domains.setdefault(str(sample.subject), set()).add(str(sample.domain))
     shared = [subject for subject, found in domains.items() if len(found) > 1]
     if not shared:
-        return None
+        return []
     first = shared[0]
     more = f" ({len(shared) - 1} more such {plural(len(shared) - 1, 'id')})" if len(shared) > 1 else ""
-    return (f"subject id {first!r} is in {len(domains[first])} domains ({', '.join(sorted(domains[first]))}){more}; "
+    return [f"subject id {first!r} is in {len(domains[first])} domains ({', '.join(sorted(domains[first]))}){more}; "
             "the protocol treats it as one person, so its samples of every domain share one side of each fold: if "
             "they are different people, give each their own id (e.g. prefix the domain, as megc2019 does: "
-            "casme2/sub01)")
+            "casme2/sub01)"]
 
 
 def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[str, str], cache_dir: Path) -> tuple[Dataset, bool]:

@@ -112,6 +112,14 @@ def changed_setup(before: dict[str, Any], now: dict[str, Any]) -> tuple[list[str
     return changed_software(before, now) + changed_plugins(before.get("plugins"), now.get("plugins")), moved
 
 
+def third_party_plugins(plugins: Any) -> dict[str, str] | None:
+    """The entries of an ``environment.plugins`` record (``KIND:NAME`` → ``DISTRIBUTION VERSION``) that other
+    distributions than merbench provide (merbench's own plugins go with merbench's version); ``None`` for no record."""
+    if not isinstance(plugins, dict):
+        return None
+    return {key: value for key, value in plugins.items() if not str(value).startswith("merbench ")}
+
+
 def changed_plugins(before: Any, now: Any) -> list[str]:
     """``plugin KIND:NAME OLD → NEW`` for each plugin whose distribution or version differs between two records of
     ``environment.plugins`` (``KIND:NAME`` → ``DISTRIBUTION VERSION``); none when either was not recorded. A model
@@ -201,11 +209,8 @@ def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
     resumed under other software (``trained_with``) differs from every software. Where ``now`` names its plugins
     (a tune's trials), each third-party plugin of another version is named too (``changed_plugins``; merbench's own
     go with merbench's version)."""
-    plugins = now.get("plugins")
-    third_party = ({key: value for key, value in plugins.items() if not str(value).startswith("merbench ")}
-                   if isinstance(plugins, dict) else None)
     return (changed_software(known_software(trained_with(stored)), known_software(now))
-            + changed_plugins(stored.get("plugins") if "plugins" in stored else {}, third_party))
+            + changed_plugins(stored.get("plugins", {}), third_party_plugins(now.get("plugins"))))
 
 
 class ReuseCheck:

@@ -21,7 +21,7 @@ from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_pr
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside_dataset, check_root_folder, folder_stamps, written_inside
 from merbench.dataset_check import (check_dataset_input, load_plugin_dataset, loader_skip_note,
-                                    shared_across_domains_warning, subject_warnings)
+                                    shared_across_domains_warnings, subject_warnings)
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks, in_leaks_order
@@ -396,7 +396,7 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
         if warning:
             warnings.append(warning)
         else:  # a shared id the split kept on one side: one person, or two people merged into one fold
-            warnings.extend(filter(None, [shared_across_domains_warning(dataset)]))
+            warnings.extend(shared_across_domains_warnings(dataset))
         warnings.extend(subject_warnings(dataset))  # recorded with the result, which shows it (s01 and S01)
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {warning}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from merbench.config import RunConfig
-from merbench.environment import EARLIER_SOFTWARE_KEY, changed_plugins
+from merbench.environment import EARLIER_SOFTWARE_KEY, changed_plugins, third_party_plugins
 from merbench.preprocess import checked_chain
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
@@ -78,20 +78,16 @@ def reusable_result(store: Any, config: RunConfig, registry: Registry, n_seeds: 
     result = store.identical_result(config, n_seeds)
     if result is None:
         return None
-    plugins = plugins_change(result, plugin_versions(config, registry))
-    if plugins:
-        if on_note is not None:
-            on_note(f"stored run {result.run_id} of {config.model} · {config.dataset} · {config.protocol} (seed "
-                    f"{config.seed}) is not reused: {plugins}; it is trained again")
-        return None
-    inputs = inputs_now(config, registry, progress)
-    classes, labels = labels_of(inputs)
-    change = data_change(result, classes, labels) or inputs_change(result, inputs)
-    if change is None:
-        return result
+    reason = plugins_change(result, plugin_versions(config, registry))
+    if reason is None:  # the same code: is it the same data?
+        inputs = inputs_now(config, registry, progress)
+        change = data_change(result, *labels_of(inputs)) or inputs_change(result, inputs)
+        if change is None:
+            return result
+        reason = f"the dataset changed since it ran ({change})"
     if on_note is not None:
         on_note(f"stored run {result.run_id} of {config.model} · {config.dataset} · {config.protocol} (seed "
-                f"{config.seed}) is not reused: the dataset changed since it ran ({change}); it is trained again")
+                f"{config.seed}) is not reused: {reason}; it is trained again")
     return None
 
 
@@ -100,7 +96,7 @@ def plugins_change(result: RunResult, now: dict[str, str]) -> str | None:
     ``result`` ran with; ``None`` when they are the same. merbench's own plugins go with merbench's version and
     commit, which the reuse names as other software (``merbench.environment.other_software``)."""
     environment = result.environment or {}
-    third_party = {key: value for key, value in now.items() if not str(value).startswith("merbench ")}
+    third_party = third_party_plugins(now)
     records = [environment.get("plugins")]
     earlier = environment.get(EARLIER_SOFTWARE_KEY)
     if isinstance(earlier, dict) and "plugins" in earlier:  # a resumed run's folds of before the resume

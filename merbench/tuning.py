@@ -31,7 +31,6 @@ import dataclasses
 import threading
 import time
 import warnings
-import weakref
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,25 +246,31 @@ class TuneContext:
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when Ctrl-C or SIGTERM stops trials running at once (``run_trials_at_once``)."""
     trial_workers: list = field(default_factory=list)
-    """The worker each trial thread keeps (``KeptWorkerFolds``), stopped when the trials end or are interrupted."""
-    trial_pools: weakref.WeakSet = field(default_factory=weakref.WeakSet)
-    """Their worker pools, stopped at once when the tune is interrupted."""
+    """The worker each trial thread keeps (``KeptWorkerFolds``), stopped at once when the trials end or are
+    interrupted."""
     thread_state: threading.local = field(default_factory=threading.local)
+    """Which of ``trial_workers`` is this thread's."""
 
     def trial_worker(self) -> KeptWorkerFolds:
         """The worker this trial thread keeps for its trials (made on first use)."""
         worker = getattr(self.thread_state, "worker", None)
         if worker is None:
-            worker = self.thread_state.worker = KeptWorkerFolds(on_start=self.trial_pool_started)
+            worker = self.thread_state.worker = KeptWorkerFolds(on_start=self._stop_if_stopping)
             with self.lock:
                 self.trial_workers.append(worker)
         return worker
 
-    def trial_pool_started(self, pool: Any) -> None:
-        """Remember a trial's worker pool; one started while the tune stops is stopped at once."""
-        self.trial_pools.add(pool)
+    def _stop_if_stopping(self, pool: Any) -> None:
+        """A trial's worker pool that starts while the tune stops is stopped at once."""
         if self.stopping.is_set():
             stop_workers(pool)
+
+    def stop_trial_workers(self) -> None:
+        """End every trial thread's worker, training or not."""
+        with self.lock:
+            workers = list(self.trial_workers)
+        for worker in workers:
+            worker.stop()
     preprocessing: dict[str, Any] = field(default_factory=dict)
     """What the base configuration's preprocessing recorded (as a run's ``preprocess``: the resolved flow method,
     clips computed and cached, ``inputs_key``, the SHA-256 of the inputs every trial trains on)."""
@@ -287,6 +292,11 @@ class TuneContext:
     def n_classes(self) -> int:
         """Number of classes."""
         return len(self.dataset.classes)
+
+    @property
+    def class_names(self) -> list[str]:
+        """The classes' names, as messages name them."""
+        return [str(name) for name in self.dataset.classes]
 
 
 def _preprocessed(ctx: TuneContext, config: RunConfig, first: bool = False) -> np.ndarray:
@@ -422,7 +432,7 @@ def _key_parts(ctx: TuneContext) -> list[Any]:
 def sample_labels(ctx: TuneContext) -> dict[str, list[str]]:
     """The class list and each sample's class name: a coding sheet whose emotions were corrected (same clip ids)
     gives other ones, so the tune's trials and refits are not reused (their predictions were scored on the old)."""
-    classes = [str(name) for name in ctx.dataset.classes]
+    classes = ctx.class_names
     return {"classes": classes, "labels": [classes[int(label)] for label in ctx.labels]}
 
 
@@ -525,14 +535,12 @@ def run_trials_at_once(ctx: TuneContext, study: Any, objective: Any, remaining: 
                 thread.join(0.1)
     except BaseException:
         ctx.stopping.set()
-        for pool in list(ctx.trial_pools):
-            stop_workers(pool)
+        ctx.stop_trial_workers()
         for thread in threads:
             thread.join()
         raise
     finally:
-        for worker in ctx.trial_workers:
-            worker.stop()
+        ctx.stop_trial_workers()
         ctx.trial_workers.clear()
     if failures:
         raise failures[0]
@@ -803,20 +811,18 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     split = resolve_factory(protocol.split)
     ctx.outer_folds = outer_split(ctx, split)
     check_folds(ctx.outer_folds, ctx.subjects, base.protocol)
-    untrained = untrained_classes_warning(ctx.outer_folds, ctx.labels, [str(name) for name in ctx.dataset.classes],
-                                          "outer")
+    untrained = untrained_classes_warning(ctx.outer_folds, ctx.labels, ctx.class_names, "outer")
     if untrained:
         progress.message(f"[bold yellow]Warning:[/] {untrained}")
         warnings.append(untrained)
     for outer in ctx.outer_folds:  # every inner split is checked before the first trial
         positions, inner = nested_split(ctx.labels, ctx.subjects, outer, request.inner_folds, base.seed)
-        check_training_classes(inner, ctx.labels[positions], [str(name) for name in ctx.dataset.classes],
-                               "", f"outer fold {outer.index + 1}: inner",
+        check_training_classes(inner, ctx.labels[positions], ctx.class_names, "",
+                               f"outer fold {outer.index + 1}: inner",
                                f"the outer fold's training subjects are too few per class for --inner-folds "
                                f"{request.inner_folds}: use fewer inner folds (2 at least) or a dataset with more "
                                "subjects of each class")
-    rare = inner_rare_class_note(ctx.labels, [str(name) for name in ctx.dataset.classes], ctx.outer_folds,
-                           request.inner_folds)
+    rare = inner_rare_class_note(ctx.labels, ctx.class_names, ctx.outer_folds, request.inner_folds)
     if rare:
         progress.message(f"[yellow]Note:[/] {rare}")  # shown literally: no escape()
     if protocol.warning:
@@ -886,7 +892,7 @@ def outer_split(ctx: TuneContext, split: Any) -> list[Fold]:
     folds is said once, as a note naming it)."""
     base = ctx.base
     folds, note = split_noting_rare_classes(split, ctx.labels, ctx.subjects, base.seed, dict(base.section("protocol")),
-                                            ctx.dataset.domains, [str(name) for name in ctx.dataset.classes], "outer")
+                                            ctx.dataset.domains, ctx.class_names, "outer")
     if note:
         ctx.progress.message(f"[yellow]Note:[/] {note}")
     return folds
