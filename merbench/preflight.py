@@ -82,8 +82,8 @@ def check_cluster(config: RunConfig, join_with: Callable[[str], None] | None = N
     address = str(executor.get("address") or "auto").strip()
     if address not in ("", "auto"):
         probe(address)
-    elif named_ray_address() is not None:
-        probe(named_ray_address(), "RAY_ADDRESS")
+    elif (named := named_ray_address()) is not None:
+        probe(named, "RAY_ADDRESS")
     if join_with is not None:
         join_cluster(RayOptions.from_section(executor), join_with)
 
