@@ -820,8 +820,9 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         check_training_classes(inner, ctx.labels[positions], ctx.class_names, "",
                                f"outer fold {outer.index + 1}: inner",
                                f"the outer fold's training subjects are too few per class for --inner-folds "
-                               f"{request.inner_folds}: use fewer inner folds (2 at least) or a dataset with more "
-                               "subjects of each class")
+                               f"{request.inner_folds}: use "
+                               + ("fewer inner folds (2 at least) or " if request.inner_folds > 2 else "")
+                               + "a dataset with more subjects of each class")
     rare = inner_rare_class_note(ctx.labels, ctx.class_names, ctx.outer_folds, request.inner_folds)
     if rare:
         progress.message(f"[yellow]Note:[/] {rare}")  # shown literally: no escape()
