@@ -64,7 +64,7 @@ from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_sp
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, error_text, fail_stale,
                                      import_optuna, open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
-from merbench.workers import start_worker_server, stop_workers, usable_cores
+from merbench.workers import picklable, start_worker_server, stop_workers, usable_cores
 from merbench.wording import counted, percent
 
 KEY_VERSION = 1
@@ -779,6 +779,25 @@ def _trial_threads(request: TuneRequest, base: RunConfig) -> Iterator[None]:
         yield
 
 
+def threaded_trials_warning(ctx: TuneContext, inputs: np.ndarray) -> str | None:
+    """Why ``--workers N`` trials cannot each keep a worker process, when the model cannot be sent to one.
+
+    Its trials then train in threads of this process, which share torch's random
+    generator (model initialisation, dropout): a configuration's inner scores
+    depend on timing, so the same command can select other configurations.
+    """
+    if ctx.request.workers <= 1 or ctx.base.section("executor")["name"] != "local":
+        return None
+    job = _job(ctx, ctx.base, inputs)
+    if picklable(job):
+        return None
+    return (f"{job.recipe.plugin} cannot be sent to worker processes (a lambda or local class), so the "
+            f"{ctx.request.workers} trials at once train in threads of this process; they share torch's random "
+            "generator, so a configuration's inner scores depend on timing and this command may select other "
+            "configurations when run again: use --workers 1 for repeatable trials, or make the plugin's build a "
+            "module-level function")
+
+
 def trial_thread_count(request: TuneRequest, config: RunConfig) -> int:
     """The torch threads of each of ``--workers N`` local trials at once: ``engine.threads``, else the cores shared
     out among them."""
@@ -807,6 +826,10 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
                       software={**current_software(), "plugins": plugin_versions(base, registry)})
     inputs = _preprocessed(ctx, base, first=True)
     check_models_on_data(request, registry, base, space, tuple(inputs.shape[1:]), ctx.n_classes)
+    threaded = threaded_trials_warning(ctx, inputs)
+    if threaded:
+        progress.message(f"[bold yellow]Warning:[/] {threaded}")
+        warnings.append(threaded)
     protocol = registry.get("protocols", base.protocol)
     split = resolve_factory(protocol.split)
     ctx.outer_folds = outer_split(ctx, split)
