@@ -92,7 +92,8 @@ def bit_depth_problem(frame: np.ndarray) -> str | None:
         return None
     bits = f"{frame.dtype.itemsize * 8}-bit{' floating-point' if frame.dtype.kind == 'f' else ''}"
     low, high = (float(v) for v in (frame.min(), frame.max()))
-    return (f"is a {bits} image (values {low:g}..{high:g}); merbench reads 8-bit grey frames, and keeping the high "
+    reads = "8-bit images (0..255 per channel)" if frame.ndim == 3 else "8-bit grey frames"
+    return (f"is a {bits} image (values {low:g}..{high:g}); merbench reads {reads}, and keeping the high "
             "byte of each value would leave data of fewer bits (12-bit: 0..4095) with a fraction of its contrast")
 
 

@@ -68,6 +68,7 @@ def test_the_check_leaves_out_a_clip_with_a_16_bit_frame_as_a_run_does(run_cli, 
     depth = f"is a 16-bit image (values {int(grey.min())}..{int(grey.max())})"
     assert f"{onset} onset {depth}" in one_line(checked.err) and f"frame {onset} {depth}" in said
     assert "scaled by the camera's bit depth (12-bit: divide by 16)" in one_line(checked.err)
+    assert "merbench reads 8-bit grey frames" in one_line(checked.err)
 
 
 def test_a_16_bit_precomputed_image_is_refused_as_a_frame_is_not_reduced_to_its_high_byte(run_cli, tmp_path,
@@ -83,6 +84,7 @@ def test_a_16_bit_precomputed_image_is_refused_as_a_frame_is_not_reduced_to_its_
     checked = run_cli("datasets", "check", "manifest", "--root", str(tmp_path / "man"), *sets)
     assert f"{image_path} image {depth}" in one_line(checked.err), checked.out + checked.err
     assert "store it with 8 bits per channel" in one_line(checked.err)
+    assert "reads 8-bit images (0..255 per channel)" in one_line(checked.err)  # not "grey frames": it is colour
     strict = run_cli("preprocess", "--dataset", "manifest", "--root", str(tmp_path / "man"), "--profile", "quick",
                      "--quiet", *sets, "dataset.strict=true")
     assert strict.code == 2 and f"image {image_path} {depth}" in one_line(strict.err), strict.err
