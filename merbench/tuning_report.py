@@ -56,7 +56,7 @@ def choices_table(summary: dict[str, Any]) -> DataTable:
     """The configuration each outer fold selected (the trial and its values)."""
     table = DataTable("Configuration selected per outer fold",
                       [Column("Fold", justify="right"), Column("Trial", justify="right"),
-                       Column("Selected configuration", TEXT)])
+                       Column("Selected configuration", TEXT, keep=True)])
     for fold in summary["folds"]:
         chosen = ", ".join(f"{key}={value_text(value)}" for key, value in fold["selected"].items())
         table.add_row(str(fold["fold"] + 1), str(fold["selected_trial"]), chosen)
@@ -90,7 +90,7 @@ def stability_table(summary: dict[str, Any]) -> DataTable:
     n_folds = len(summary["folds"])
     table = DataTable(
         f"Stability of the choice over {counted(n_folds, 'outer fold')}",
-        [Column("Option"), Column("Agreement", justify="right"), Column("Chosen", TEXT)],
+        [Column("Option"), Column("Agreement", justify="right"), Column("Chosen", TEXT, keep=True)],
         caption=f"Agreement: categorical, and whole numbers of at most {FEW_VALUES} values, share of folds choosing "
                 "the most common value; other numbers, 1 − (range of chosen values ÷ searched range, log scale where "
                 "searched on one). Low agreement: the data do not pin the option down; report the spread, not one "

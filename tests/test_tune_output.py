@@ -112,3 +112,26 @@ def test_json_onto_the_space_file_suggests_a_name_for_a_json_file_beside_it(run_
     result = tune(run_cli, tmp_path, "--json", str(tmp_path / "space.yaml"))
     assert result.code == 2
     assert "e.g. --json space-out.json" in result.err and "checks.json" not in result.err
+
+
+def test_the_stability_table_keeps_a_long_chosen_list_at_80_columns():
+    """A list choice longer than the room dropped the Chosen column ("Not shown at this width: Chosen"): the table
+    then said how much the folds agree but not on what."""
+    import io
+
+    from rich.console import Console
+
+    from merbench.tables import print_table
+    from merbench.tuning_report import stability_table
+
+    wide_list, other = "[3,5,7,9,11,13,15,17,19,21,23,25]", "[3,3,3,3,3,3,3,3,3,3,3]"
+    summary = {"folds": [{}] * 10, "stability": [
+        {"key": "model.kernel_sizes_per_stage_option", "agreement": 0.5, "counts": {wide_list: 5, other: 5}},
+        {"key": "engine.lr", "folds": 10, "spread": 0.2, "median": 0.01, "min": 0.001, "max": 0.02}]}
+    out = io.StringIO()
+    print_table(Console(file=out, width=80, force_terminal=True, color_system=None), stability_table(summary))
+    text = out.getvalue()
+    assert "Not shown at this width" not in text
+    assert wide_list in text and other in text and "median 0.01 (min 0.001, max 0.02)" in text
+    assert "model.kernel_sizes_per_stage_option" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
