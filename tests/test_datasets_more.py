@@ -308,9 +308,10 @@ def test_mmew_known_fix_moves_apex_and_offset(releases, tmp_path):
 def test_4dme_cells_headers_multilabel_and_sessions(releases, tmp_path, tree):
     dataset = fourdme.load(releases / tree, FOURDME, tmp_path)
     assert counts(dataset) == rt.FOURDME_5 and sorted(set(dataset.subjects)) == ["S01", "S02", "S13"]
-    skipped = {e["sample"]: e["reason"] for e in dataset.summary["skipped_rows"]}
-    assert skipped == {"S01/S01_003_01_1": "two classes (surprise+positive); dataset.multilabel=first keeps the first",
-                       "S02/S02_003_01_1": "two classes (negative+repression); dataset.multilabel=first keeps the first"}
+    # Rows of two classes are left out as the default option asks, not skipped: dataset.strict accepts them.
+    assert dataset.summary["skipped_rows"] == []
+    assert dataset.summary["left_out_by_option"] == {"dataset.multilabel=skip": 2}
+    fourdme.load(releases / tree, {**FOURDME, "strict": True}, tmp_path)
     notes = {e["sample"]: e["note"] for e in dataset.summary["fixed_rows"]}
     assert "counted as subject S13" in notes["S13_1st/S13_1st_001_01_1"]
     ids = by_id(dataset)
@@ -321,6 +322,9 @@ def test_4dme_cells_headers_multilabel_and_sessions(releases, tmp_path, tree):
     assert counts(three) == rt.FOURDME_3  # negative+repression is one class here
     kept = fourdme.load(releases / tree, {**FOURDME, "multilabel": "first"}, tmp_path)
     assert by_id(kept)["S01/S01_003_01_1"].extra["emotions"] == ["surprise", "positive"]
+    noted = {e["sample"]: e["note"] for e in kept.summary["fixed_rows"]}
+    assert "two classes (surprise+positive); kept the first" in noted["S01/S01_003_01_1"]
+    assert "two classes (negative+repression); kept the first" in noted["S02/S02_003_01_1"]
     assert kept.classes[by_id(kept)["S01/S01_003_01_1"].label] == "surprise"
 
 
@@ -340,7 +344,7 @@ def test_4dme_row_swap_fix_only_on_the_release_sheet():
     ("casme3", "casme3", [], "usable: 15 samples, 8 subjects"),
     ("casme3", "casme3-clips", ["dataset.fixes=none"], "usable: 11 samples, 6 subjects, 4 rows skipped"),
     ("mmew", "mmew", [], "usable: 12 samples, 4 subjects, 1 row skipped"),
-    ("4dme", "4dme", [], "usable: 7 samples, 3 subjects, 2 rows skipped"),
+    ("4dme", "4dme", [], "left out as asked 2 by dataset.multilabel=skip"),
 ])
 def test_datasets_check_reads_each_new_tree(run_cli, releases, name, tree, sets, usable):
     result = run_cli("datasets", "check", name, "--root", str(releases / tree), *(["--set", *sets] if sets else []))
