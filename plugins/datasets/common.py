@@ -279,6 +279,7 @@ def read_sheet(
         raise DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file") from None
     try:
         for worksheet in book.worksheets:
+            worksheet.reset_dimensions()  # read every row, not the size the writing program recorded (can be short)
             rows = worksheet.iter_rows(values_only=True)
             for number, values in enumerate(rows, start=1):
                 if number > scan:
