@@ -13,7 +13,8 @@ folder, then under ``--root``). Columns (header names without case):
 Labels are class names (compared without case: ``Negative`` is ``negative``,
 spelled as first seen) or integers (``1`` or ``1.0``);
 ``--set dataset.classes=negative,positive,surprise`` names the integers
-(0 → negative) and fixes the class order. Without it, names are sorted and
+(0 → negative) and fixes the class order; labels that are all among its names
+are read as names (``dataset.classes=1,2,3`` for labels 1..3). Without it, names are sorted and
 integers keep their numeric order. Every path must stay inside
 ``--root`` ("row 4: path ../x escapes the root"); the check is on the path text,
 so a tree of symbolic links still works. A row whose file is missing is skipped
@@ -146,19 +147,29 @@ def label_key(text: str) -> str:
 
 def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given: list[str],
                 path: Path) -> tuple[tuple[str, ...], list[int]]:
-    """Each row's index into ``given`` (``dataset.classes``): by integer, or by name without case and spaces."""
+    """Each row's index into ``given`` (``dataset.classes``): by name without case and spaces when every label is one
+    of the names (``dataset.classes=1,2,3`` with labels 1..3 are names, not indices), else by integer 0..n-1; a file
+    mixing the two readings is a DataError naming a row of each."""
     names = tuple(given)
     keys = [label_key(name) for name in names]
     twice = next((name for i, name in enumerate(names) if keys[i] in keys[:i]), None)
     if twice is not None:
         raise UsageError(f"dataset.classes={','.join(names)}: {twice!r} is given twice (names are compared without "
                          "case and spaces); give each class once")
+    if all(label_key(text) in keys for _, text in labels):
+        return names, [keys.index(label_key(text)) for _, text in labels]
+    named = next(((row, text) for row, text in labels if label_key(text) in keys), None)
     index = []
     for (row, text), number in zip(labels, numbers):
+        if label_key(text) in keys:
+            index.append(keys.index(label_key(text)))
+        elif number is not None and 0 <= number < len(names) and named is not None:
+            raise DataError(
+                f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)}, so it would be "
+                f"read as the index of class {names[number]!r}, but row {named[0]} names a class ({named[1]!r}); "
+                f"use one kind of label: class names, or integers 0..{len(names) - 1}")
         if number is not None and 0 <= number < len(names):
             index.append(number)
-        elif label_key(text) in keys:
-            index.append(keys.index(label_key(text)))
         else:
             raise DataError(
                 f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)} "
