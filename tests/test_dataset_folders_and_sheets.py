@@ -155,6 +155,18 @@ def test_casme3_refuses_two_frame_trees_and_reads_the_one_named(trees, tmp_path,
     assert "frames folder" in result.out and str(root / "A_cropped") in result.out
 
 
+def test_casme3_reads_a_frames_folder_given_as_an_absolute_path_or_outside_the_root(trees, tmp_path, monkeypatch):
+    """An absolute dataset.frames_folder beside a relative --root, or one outside --root, raised ValueError from
+    Path.relative_to (reported as the plugin's crash)."""
+    root = copy_of(trees, "casme3", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    inside = casme3.load(Path("casme3"), {**CASME3, "frames_folder": str(root / FULL_TRIALS)}, tmp_path / "cache")
+    assert len(inside.samples) == 15
+    outside = shutil.move(str(root / FULL_TRIALS), str(tmp_path / "frames"))
+    moved = casme3.load(root, {**CASME3, "frames_folder": outside}, tmp_path / "cache")
+    assert len(moved.samples) == 15 and moved.samples[0].frames[0].is_relative_to(outside)
+
+
 def test_casme3_reads_the_colour_tree_beside_a_depth_only_tree(trees, tmp_path):
     root = copy_of(trees, "casme3", tmp_path)
     (root / FULL_TRIALS).rename(root / "RGB")

@@ -61,6 +61,7 @@ from merbench_plugins.datasets.common import (
     middle_is_onset,
     to_int,
     searched_folders,
+    shown_folder,
 )
 from merbench_plugins.datasets.fixes import apply_fixes
 
@@ -368,7 +369,7 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
             continue
         try:
             colour, depth, folder = tree.find(subject, trial, original["onset"])
-            placed, notes = place_span(colour, onset, apex, offset, str(folder.relative_to(root)))
+            placed, notes = place_span(colour, onset, apex, offset, str(shown_folder(folder, root)))
         except SkipRow as exc:
             log.skip(row, sample, str(exc))
             continue

@@ -358,6 +358,12 @@ def _cell(row: Sequence[Any], position: int | None) -> Any:
 # ------------------------------------------------------------------ frames
 
 
+def shown_folder(folder: Path, root: Path | None) -> Path:
+    """``folder`` as messages name it: relative to ``root`` when inside it, else as given (a frames folder outside
+    ``--root``, or spelled absolute beside a relative root)."""
+    return folder.relative_to(root) if root is not None and folder.is_relative_to(root) else folder
+
+
 def list_frames(folder: Path, root: Path | None = None, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> dict[int, Path]:
     """Image files of a clip folder (``suffixes``) by the frame number at the end of their name.
 
@@ -369,7 +375,7 @@ def list_frames(folder: Path, root: Path | None = None, suffixes: Sequence[str] 
     frames: dict[int, Path] = {}
     if not folder.is_dir():
         return frames
-    where = folder.relative_to(root) if root is not None and folder.is_relative_to(root) else folder
+    where = shown_folder(folder, root)
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
@@ -490,7 +496,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     above it cannot be read). An offset that is not on disk, or lies before
     an apex that is on disk, is replaced by the last frame on disk (noted in ``fix``).
     """
-    where = folder.relative_to(root) if folder.is_relative_to(root) else folder
+    where = shown_folder(folder, root)
     try:
         found = folder.is_dir()
     except OSError as exc:  # a folder above the clip cannot be read
