@@ -100,6 +100,19 @@ RULES = SheetRules(
 )
 
 
+def name_raw_copies(part: Part, root: Path) -> None:
+    """Add to each row skipped for a clip missing from the cropped tree (read by ``frames=auto``) the raw copy that
+    holds it, and how to read that tree instead."""
+    raw = find_dir(root, RAW_NAMES)
+    if raw is None:
+        return
+    for entry in part.log.skipped:
+        copy = raw / entry["sample"]
+        if entry["reason"].startswith("no frame folder") and copy.is_dir():
+            entry["reason"] += (f"; {copy.relative_to(root)} holds it: --set dataset.frames=raw reads the raw "
+                                "tree (dataset.frames=auto reads the cropped one when both are there)")
+
+
 def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "casme2", fixes: str = "known") -> Part:
     """Read the CASME II tree under ``root`` into a ``Part`` with labels of the ``classes`` set.
 
@@ -112,6 +125,8 @@ def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "cas
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
     report = fix_coded_sheet(sheet.rows, "casme2", fixes, subject_folder, {**COLUMNS, **OPTIONAL})
     part = coded_part(domain, root, sheet_path, sheet, RULES, folder, classes, CLASS_SETS, CANONICAL, frames=kind)
+    if kind == "cropped" and frames == "auto":
+        name_raw_copies(part, root)
     for entry in part.entries:
         entry.extra.update(parse_aus(entry.extra.get("action_units")))
     part.info["annotation_fixes"] = report
