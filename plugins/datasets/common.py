@@ -396,6 +396,22 @@ def list_frames(folder: Path, root: Path | None = None, suffixes: Sequence[str] 
     return dict(sorted(frames.items()))
 
 
+def unnumbered_images(folder: Path, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> str:
+    """Why ``list_frames`` found fewer frames than a folder's images, for a skip reason: ``"; it holds 8 image files
+    whose names do not end in a frame number (img40_crop.jpg, ...)..."``, or ``""`` when there are none such."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder)
+                       if not entry.name.startswith(".") and Path(entry.name).suffix.lower() in suffixes
+                       and entry.is_file() and not NUMBER_AT_END.search(Path(entry.name).stem))
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    return (f"; it holds {counted(names, 'image file')} whose names do not end in a frame number ({names[0]}"
+            f"{', ...' if len(names) > 1 else ''}): merbench reads the number at the end of each name (img46.jpg), "
+            "so rename them as the release names them")
+
+
 @dataclass
 class Placed:
     """A clip's frames in order and the positions of onset, apex (``None``: unknown) and offset."""
@@ -505,7 +521,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
         raise SkipRow(f"no frame folder {where}{missing_folder_hint(folder, root)}")
     frames = list_frames(folder, root)
     if not frames:
-        raise SkipRow(f"frame folder {where} holds no image files")
+        raise SkipRow(f"frame folder {where} holds no image files{unnumbered_images(folder)}")
     numbers = list(frames)
     first, last = numbers[0], numbers[-1]
     if onset is None:

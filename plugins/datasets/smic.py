@@ -36,6 +36,7 @@ from merbench_plugins.datasets.common import (
     middle_is_onset,
     missing_frames,
     to_dataset,
+    unnumbered_images,
     unreadable,
 )
 from merbench_plugins.datasets.fixes import choose_mode, empty_report
@@ -133,7 +134,8 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
                     continue
                 if len(frames) < 2:
                     log.skip(None, sample_id,
-                             f"{clip_dir.relative_to(root)} holds {counted(frames, 'image file')}; need at least 3")
+                             f"{clip_dir.relative_to(root)} holds {counted(frames, 'image file')}; need at least 3"
+                             f"{unnumbered_images(clip_dir)}")
                     continue
                 if len(frames) < 3:
                     log.skip(None, sample_id, middle_is_onset(len(frames), f"in {clip_dir.relative_to(root)}",
