@@ -148,8 +148,8 @@ def label_key(text: str) -> str:
 def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given: list[str],
                 path: Path) -> tuple[tuple[str, ...], list[int]]:
     """Each row's index into ``given`` (``dataset.classes``): by name without case and spaces when every label is one
-    of the names (``dataset.classes=1,2,3`` with labels 1..3 are names, not indices), else by integer 0..n-1; a file
-    mixing the two readings is a DataError naming a row of each."""
+    of the names (``dataset.classes=1,2,3`` with labels 1..3 are names, not indices), else by integer 0..n-1 or by
+    name; where a name is an integer (``1``), a file mixing the two readings is a DataError naming a row of each."""
     names = tuple(given)
     keys = [label_key(name) for name in names]
     twice = next((name for i, name in enumerate(names) if keys[i] in keys[:i]), None)
@@ -158,7 +158,9 @@ def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given:
                          "case and spaces); give each class once")
     if all(label_key(text) in keys for _, text in labels):
         return names, [keys.index(label_key(text)) for _, text in labels]
-    named = next(((row, text) for row, text in labels if label_key(text) in keys), None)
+    # Indices and names can be told apart unless a name is itself an integer: then a file mixing the two is refused.
+    numeric_names = any(label_number(name) is not None for name in names)
+    named = next(((row, text) for row, text in labels if label_key(text) in keys), None) if numeric_names else None
     index = []
     for (row, text), number in zip(labels, numbers):
         if label_key(text) in keys:
@@ -168,7 +170,7 @@ def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given:
                 f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)}, so it would be "
                 f"read as the index of class {names[number]!r}, but row {named[0]} names a class ({named[1]!r}); "
                 f"use one kind of label: class names, or integers 0..{len(names) - 1}")
-        if number is not None and 0 <= number < len(names):
+        elif number is not None and 0 <= number < len(names):
             index.append(number)
         else:
             raise DataError(
