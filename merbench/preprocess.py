@@ -319,6 +319,14 @@ def unopened_frame(path: Path, sample: Sample, exc: OSError) -> DataError:
     return DataError(f"sample {sample.id}: cannot read frame {path} ({exc.strerror}); {fix}")
 
 
+def same_input_files(first: Sample, again: Sample) -> str:
+    """Why ``again`` cannot be used beside ``first``, another clip whose input files have the same bytes: one clip
+    listed twice (under two ids or subjects) would be trained on and tested, its score a memory of itself."""
+    return (f"sample {again.id} (subject {again.subject}): its input files have the same bytes as those of sample "
+            f"{first.id} (subject {first.subject}), so one clip would be trained on and tested as two samples; "
+            "remove one of the two from the dataset")
+
+
 def skip_reason(error: str) -> str:
     """A clip's read error without the advice to skip its clip: the reason a clip was skipped (dataset.strict=false),
     or the error of a dataset that has no ``strict`` option to skip it with."""
@@ -989,12 +997,17 @@ def _preprocess_dataset(
     hashes = FrameHashes(entry_dir / "hashes" / f"{content_key('hashes', dataset.name)[:16]}.json")
     keys: list[str | None] = []
     skipped: dict[int, str] = {}
+    first_of_key: dict[str, int] = {}
     for index, sample in enumerate(samples):
         try:
             keys.append(sample_key(chain, sample, hashes))
+            first = first_of_key.setdefault(keys[-1], index)
+            if samples[first].clip_id != sample.clip_id:
+                raise DataError(same_input_files(samples[first], sample) + SKIP_CLIP)
         except DataError as exc:
             if not skip_unreadable:
                 raise
+            del keys[index:]  # the key of a clip given twice is dropped with the clip
             keys.append(None)
             skipped[index] = skip_reason(str(exc))
     index_key = _index_key(dataset, keys)

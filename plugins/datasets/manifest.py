@@ -180,6 +180,19 @@ def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given:
     return names, index
 
 
+def check_listed_once(listed: dict[tuple[Path, ...], tuple[int, str]], files: tuple[Path, ...], row: int,
+                      sample_id: str, path: Path) -> None:
+    """``DataError`` for a row whose image (or onset and apex frames) an earlier row lists: one clip under two ids
+    (or two subjects) would be trained on and tested, its score a memory of itself. ``listed`` records each row."""
+    key = tuple(Path(os.path.realpath(f)) for f in files)  # ./a.png, a.png and a link to it are one file
+    first = listed.setdefault(key, (row, sample_id))
+    if first[0] != row:
+        what = "image" if len(files) == 1 else "onset and apex frames"
+        raise DataError(f"{path} row {row}: sample {sample_id} lists the same {what} as row {first[0]} (sample "
+                        f"{first[1]}); one clip listed twice would be trained on and tested as two samples: remove "
+                        "one of the two rows")
+
+
 def check_subject_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -> None:
     """``DataError`` for two subject ids that differ only in case (``S01`` and ``s01``): as two subjects, one person's
     clips could sit on both sides of a subject-independent split; as one, merbench would guess."""
@@ -218,6 +231,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     log.rows = len(rows)
     columns = ("path",) if image_mode else tuple(c for c in ("onset", "apex", "offset") if c in header)
     kept: list[tuple[int, dict[str, str], tuple[Path, ...], str]] = []
+    listed: dict[tuple[Path, ...], tuple[int, str]] = {}
     for row, cells in rows:
         for column in ("subject", "label"):
             if not cells.get(column):
@@ -231,6 +245,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
                       for column in columns if cells.get(column) or column != "offset")
         sample_id = cells.get("id") or (files[0] if image_mode else files[1]).relative_to(root).as_posix()
         log.claim(sample_id, row, str(path))
+        check_listed_once(listed, files[:1] if image_mode else files[:2], row, sample_id, path)
         absent = [f for f in files if not f.is_file()]
         if absent:
             reason = why_not_a_file(absent[0])
