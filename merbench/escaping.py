@@ -17,8 +17,13 @@ from typing import Any, Callable
 
 def printable(text: str) -> str:
     """``text`` with control characters other than line breaks and tabs shown as ``\\xNN`` (an escape sequence in
-    data, e.g. ESC, would otherwise act on the terminal)."""
-    return "".join(c if c in "\n\t" or unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}" for c in text)
+    data, e.g. ESC, would otherwise act on the terminal), and invisible format characters as ``\\uNNNN`` (a
+    zero-width space would make two ids look alike, a right-to-left override would reorder what follows)."""
+    return "".join(c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else _escaped(c) for c in text)
+
+
+def _escaped(c: str) -> str:
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
 
 
 def printable_line(text: str) -> str:
@@ -26,8 +31,7 @@ def printable_line(text: str) -> str:
     ``\\xNN`` (a plugin's description, citation or error message: a ``\\r\\n`` in it would split the line, an ESC
     would act on the terminal; U+2028 and U+2029 as ``\\u2028``, ``\\u2029``). Rich markup is not escaped here:
     print the result as plain ``Text``, or ``escape`` it."""
-    return "".join(c if unicodedata.category(c) not in ("Cc", "Zl", "Zp") else
-                   f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in text)
+    return "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") else _escaped(c) for c in text)
 
 
 MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}

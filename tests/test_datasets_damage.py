@@ -209,6 +209,20 @@ def test_manifest_subjects_that_differ_only_in_case_are_refused_naming_both_rows
     assert result.code == 2 and "only in case" in flat(result.err)
 
 
+@pytest.mark.parametrize("other, shown", [("s0\u200b", "s0\\u200b"), ("\uff53\uff10", "\uff53\uff10")])
+def test_manifest_subjects_that_differ_only_in_invisible_characters_are_refused_and_shown(run_cli, tmp_path, other,
+                                                                                         shown):
+    """A zero-width space made two subjects that printed alike: LOSO put one person's clips on both sides."""
+    root = tmp_path / "data"
+    rt.build_manifest_images(root)
+    rt.write_csv(root / "zw.csv", [{"subject": "s0", "label": "0", "path": "images/s0/img_0.png"},
+                                   {"subject": other, "label": "1", "path": "images/s0/img_1.png"}])
+    with pytest.raises(DataError) as refused:
+        manifest.load(root, {"manifest": "zw.csv", "classes": [], "strict": False}, tmp_path / "cache")
+    assert f"zw.csv row 3: subject '{shown}' differs from 's0' (row 2) only in invisible characters or Unicode form" \
+        in str(refused.value)
+
+
 # ------------------------------------------------------------------ frames missing inside a clip
 
 

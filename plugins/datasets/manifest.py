@@ -194,15 +194,24 @@ def check_listed_once(listed: dict[tuple[Path, ...], tuple[int, str]], files: tu
 
 
 def check_subject_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -> None:
-    """``DataError`` for two subject ids that differ only in case (``S01`` and ``s01``): as two subjects, one person's
-    clips could sit on both sides of a subject-independent split; as one, merbench would guess."""
+    """``DataError`` for two subject ids that differ only in case (``S01`` and ``s01``), in invisible characters (a
+    zero-width space) or in Unicode form (a full-width ``Ｓ``): as two subjects, one person's clips could sit on both
+    sides of a subject-independent split; as one, merbench would guess."""
     first: dict[str, tuple[str, int]] = {}
     for row, cells in rows:
         subject = cells.get("subject") or ""
-        spelled, where = first.setdefault(subject.casefold(), (subject, row))
+        spelled, where = first.setdefault(_spelling_key(subject), (subject, row))
         if spelled != subject:
-            raise DataError(f"{path} row {row}: subject {subject!r} differs from {spelled!r} (row {where}) only in case; "
-                            "spell each subject one way (ids are compared exactly), or rename one if they are two people")
+            how = "in case" if spelled.casefold() == subject.casefold() else "in invisible characters or Unicode form"
+            raise DataError(f"{path} row {row}: subject '{printable_line(subject)}' differs from '{printable_line(spelled)}' "
+                            f"(row {where}) only {how}; spell each subject one way (ids are compared exactly), or "
+                            "rename one if they are two people")
+
+
+def _spelling_key(subject: str) -> str:
+    """What two spellings of one subject id share: without format characters (zero-width), NFKC, without case."""
+    visible = "".join(ch for ch in subject if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFKC", visible).casefold()
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
