@@ -57,7 +57,25 @@ def test_empty_filters_ask_for_at_least_one_value(refused):
 def test_too_small_input_hint_names_the_size_needed(refused, model, filters):
     err = refused(model, f"model.filters={filters}")
     assert f"model '{model}' needs inputs of at least 64x64 pixels, got 28" in err
-    assert "--set flow.size=64" in err and "flow.size=28" not in err
+    assert "--set flow.size=64 (flow chain) or image.size=64 (image chain)" in err and "flow.size=28" not in err
+
+
+@pytest.mark.parametrize("size, builds", [(3, False), (4, True), (5, True)])
+def test_ststnet_takes_inputs_down_to_4_pixels(size, builds):
+    """ststnet refused 4 and 5 pixels ("needs 6x6") though its pooling stages take them."""
+    import torch
+
+    from merbench_plugins.models.ststnet import build_model
+
+    options = {"filters": [3, 5, 8], "kernel": 3, "batchnorm": True, "dropout": 0.5}
+    if not builds:
+        with pytest.raises(UsageError, match="needs inputs of at least 4x4 pixels, got 3"):
+            build_model(options, in_channels=3, n_classes=3, input_size=size)
+        return
+    model = build_model(options, in_channels=3, n_classes=3, input_size=size)
+    out = model(torch.zeros(2, 3, size, size))
+    out.sum().backward()
+    assert out.shape == (2, 3)
 
 
 def test_too_small_input_without_a_known_option_keeps_the_generic_hint():

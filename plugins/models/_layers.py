@@ -41,15 +41,14 @@ FLOW_SIZE = ("flow.size", "image.size")
 
 
 def check_input(name: str, input_size: int, minimum: int, size_options: tuple[str, ...] = ()) -> None:
-    """Refuse inputs smaller than a network's pooling stages allow; the hint asks for ``minimum`` through the first
-    of ``size_options`` (the others named as alternatives), or through the preprocessor's size when none is given."""
+    """Refuse inputs smaller than a network's pooling stages allow; the hint asks for ``minimum`` through each of
+    ``size_options`` (``flow.size`` for the flow chain, ``image.size`` for the image chain: the model does not know
+    which chain feeds it), or through the preprocessor's size when none is given."""
     if input_size >= minimum:
         return
     if size_options:
-        first, *others = size_options
-        hint = f"raise the input size to at least {minimum}, e.g. --set {first}={minimum}"
-        if others:
-            hint += f" ({' or '.join(f'{option}={minimum}' for option in others)} if that step makes the input)"
+        steps = " or ".join(f"{option}={minimum} ({option.split('.')[0]} chain)" for option in size_options)
+        hint = f"raise the input size to at least {minimum} with the size of the step that makes it: --set {steps}"
     else:
         hint = f"raise the size of the preprocessing step that makes the model's input to at least {minimum}"
     raise UsageError(f"model '{name}' needs inputs of at least {minimum}x{minimum} pixels, got {input_size}; {hint}")

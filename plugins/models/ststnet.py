@@ -66,6 +66,6 @@ class _Concat(nn.Module):
 def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
     """Build STSTNet from resolved ``model.*`` options."""
     positive_ints(options, "filters", "kernel")
-    check_input("ststnet", input_size, 6, FLOW_SIZE)
+    check_input("ststnet", input_size, 4, FLOW_SIZE)  # 4 → 2 after the stride-3 max pool (padding 1) → 1 after avg pool 2
     return STSTNet(in_channels, n_classes, input_size, [int(f) for f in options["filters"]], int(options["kernel"]),
                    bool(options["batchnorm"]), check_dropout(options))
