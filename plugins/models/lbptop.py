@@ -15,7 +15,7 @@ is the concatenation, shaped (F, 1, 1) with F = 3 · blocks² · 59, representat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -90,6 +90,17 @@ class LbpTopPreprocessor:
     def indices(self, sample: Sample) -> list[int]:
         """The frame indices used: ``frames`` evenly spaced from onset to offset."""
         return [int(round(i)) for i in np.linspace(sample.onset, sample.offset, self.frames)]
+
+    def run_details(self, samples: Sequence[Sample]) -> dict[str, Any]:
+        """How the run's clips filled the ``frames`` time slices: a clip with fewer frames from onset to offset
+        repeats some (nearest-frame resampling), so its XT and YT codes compare a frame with itself there."""
+        spans = [sample.offset - sample.onset + 1 for sample in samples]
+        short = [span for span in spans if span < self.frames]
+        text = f"{self.frames} frames evenly spaced from onset to offset"
+        if short:
+            text += (f"; {len(short)} of {len(spans)} clips span fewer (fewest {min(short)}), so some of their "
+                     "frames are used twice")
+        return {"lbptop_frames": text}
 
     def inputs(self, sample: Sample) -> list[Path]:
         """The frame files read for ``sample``."""
