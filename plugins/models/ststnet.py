@@ -8,9 +8,10 @@ normalised; the streams are concatenated, average-pooled 2×2 (10 → 5), flatte
 and classified by one linear layer. ``model.dropout`` applies before the
 classifier. About 1.6 k parameters for 3 classes: the network is the same in
 every profile. Written from the paper's description; no code was copied.
-The authors' public PyTorch code differs in two places that leave the size
-unchanged: batch norm before the pooling, and dropout 0.5 on each stream
-instead of ``model.dropout`` (0.2) before the classifier.
+The authors' public PyTorch code differs in three places that leave the size
+unchanged: batch norm before the pooling, dropout 0.5 on each stream
+instead of ``model.dropout`` (0.2) before the classifier, and convolutions
+padded by 2 (30×30 maps, pooled to the same 10×10) instead of 1.
 """
 
 from __future__ import annotations
