@@ -175,7 +175,8 @@ class Comparison:
             return None
         named = ", ".join(f"{dataset} · {protocol}" for dataset, protocol in self.unlike_data)
         return (f"No best is marked in {named}: its runs changed the dataset's or the protocol's options differently "
-                "(dataset.*, protocol.* in parentheses), so they scored other samples or folds.")
+                "(dataset.*, protocol.* in parentheses), or read the dataset from other folders (root=), so they "
+                "scored other samples or folds.")
 
     @property
     def description(self) -> str:
@@ -371,7 +372,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     profiles = profiles_of(results)
     if settings is not None and len(settings) != len(results):
         raise ValueError("settings: one entry per result")
-    common, own = _own_settings(settings if settings is not None else [None] * len(results))
+    common, own = _own_settings(_with_roots(results, settings if settings is not None else [None] * len(results)))
     column_settings = _column_settings(results, own)
     own = _without_column_settings(results, own, column_settings)
     for position, result in enumerate(results):
@@ -399,6 +400,19 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         _mark_best([cell for cell in contenders if math.isfinite(cell.mean)], len(in_column) > 1)
     return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data, hidden,
                       column_settings)
+
+
+def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None]
+                ) -> list[tuple[str, ...] | None]:
+    """``settings`` with ``root=DIR`` added to each entry (known or not) whose dataset was read from several folders
+    among ``results``: two copies (or two manifests of one file name) may hold other data, so their runs are not one
+    cell, nor compared for a best."""
+    roots: dict[str, set[str]] = {}
+    for result in results:
+        roots.setdefault(result.dataset, set()).add(str((result.config or {}).get("root") or ""))
+    return [entry if len(roots[result.dataset]) < 2
+            else (*(entry or ()), f"root={(result.config or {}).get('root') or '-'}")
+            for result, entry in zip(results, settings)]
 
 
 def _mark_best(contenders: Sequence[Cell], compared: bool) -> None:
@@ -446,8 +460,9 @@ def _in_run_order(settings: Sequence[str]) -> list[str]:
 
 
 def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
-    """The settings among ``settings`` (``key=value``) that change which samples or folds a run scores."""
-    return tuple(sorted(item for item in settings or () if item.startswith(("dataset.", "protocol."))))
+    """The settings among ``settings`` (``key=value``) that change which samples or folds a run scores (``root=`` the
+    folder a dataset was read from, where runs differ in it: ``_with_roots``)."""
+    return tuple(sorted(item for item in settings or () if item.startswith(("dataset.", "protocol.", "root="))))
 
 
 def pct(value: float | None) -> str:

@@ -306,3 +306,24 @@ def test_the_seeds_note_names_a_dozen_cells_per_seed_and_counts_the_rest():
     note = comparison.seeds_note()
     assert f"(and {20 - NAMED_CELLS} more)" in note and note.count("ststnet") == 2 * NAMED_CELLS and len(note) < 1200
     assert len({record["row"] for record in comparison.records()}) == 40
+
+
+def test_runs_of_one_dataset_read_from_other_folders_are_two_rows_without_a_best(tmp_path, run_cli):
+    """Two manifests of one file name in two folders (other data) were one cell: the older run was hidden as "the
+    same model, settings, dataset and protocol", and a best was marked across them."""
+    import dataclasses
+
+    first, second = (_result(run_id, "ststnet", uf1) for run_id, uf1 in
+                     (("20250611-000001-000001", 0.4), ("20250611-000002-000002", 0.7)))
+    first = dataclasses.replace(first, config={**first.config, "root": "/data/casme2_flow"})
+    second = dataclasses.replace(second, config={**second.config, "root": "/data/samm_flow"})
+    other = _result("20250611-000003-000003", "lbptop-svm", 0.5)
+    other = dataclasses.replace(other, config={**other.config, "root": "/data/samm_flow"})
+    compared = build_comparison([first, second, other], settings=changed_settings_of([first, second, other],
+                                                                                     get_registry()))
+    assert set(compared.models) == {"ststnet (root=/data/casme2_flow)", "ststnet (root=/data/samm_flow)",
+                                    "lbptop-svm (root=/data/samm_flow)"}
+    assert compared.hidden == [] and not any(cell.best for cell in compared.cells.values())
+    assert "or read the dataset from other folders (root=)" in " ".join(compared.notes())
+    one_folder = build_comparison([second, other], settings=changed_settings_of([second, other], get_registry()))
+    assert set(one_folder.models) == {"ststnet", "lbptop-svm"}  # one folder: named nowhere
