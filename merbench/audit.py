@@ -9,13 +9,18 @@ fold it keeps no record of, when a fold's predictions are not of its recorded
 test subjects, when one clip has samples in training and test of a fold, when
 its record says a model or normalisation choice used test samples or lists any
 leak (``leakage.leaks``), when a prediction or label lies outside its class set
-or its confusion matrix does not count every prediction once, or when its scores
-do not follow from its own per-sample predictions.
+or its confusion matrix does not count every prediction once, when its scores
+do not follow from its own per-sample predictions, when a sample has two
+predictions or its folds are not the ones its protocol makes (a fold left out,
+its samples and subjects not all tested under a protocol that tests each once,
+fold sizes that do not add up), or when its model, dataset, protocol or profile
+is not the one its recorded configuration ran.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -25,12 +30,18 @@ import numpy as np
 from merbench.errors import DataError, MerbenchError
 from merbench.leaks import LEAKS, LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
-from merbench.registry import get_registry
+from merbench.registry import OWN_DISTRIBUTION, get_registry
 from merbench.result import CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
 from merbench.wording import counted, plural, some_of
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
+IDENTITY = ("model", "dataset", "protocol", "profile")
+"""The keys a result holds twice, at its top and in its recorded ``config``: the run it names and the run it ran."""
+# merbench's own protocols (plugins/protocols.py) by the folds they make, which a result's folds are checked against
+K_FOLD = ("subject-10fold", "sample-10fold", "frame-10fold")  # protocol.n_splits folds, every sample tested once
+ONE_FOLD_PER_SUBJECT = ("loso", "megc2019")  # a fold per subject, every sample tested once
+ONE_FOLD = ("cross-dataset",)  # one fold, testing one domain
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,38 @@ class Check:
     name: str
     passed: bool
     detail: str
+
+
+@dataclass(frozen=True)
+class ProtocolShape:
+    """What one of merbench's own protocols (plugins/protocols.py) makes of a result's samples."""
+
+    folds: int | None
+    """How many folds it makes (``None``: the result does not record the option that says)."""
+    made: str
+    """Why that many, in words: ``protocol.n_splits=4``, ``one per subject, n_subjects=26``, ``always one``."""
+    partition: bool
+    """Whether its folds test every sample once and each trains on every sample it does not test."""
+
+
+def _protocol_shape(result: RunResult) -> ProtocolShape | None:
+    """The folds the result's protocol makes, when it is one of merbench's own (as its ``environment.plugins`` says,
+    or a result too old to say); ``None`` for another protocol, whose folds only its plugin knows."""
+    plugins = result.environment.get("plugins")  # {"protocol:loso": "merbench 0.1.0", ...}
+    source = plugins.get(f"protocol:{result.protocol}") if isinstance(plugins, dict) else None
+    if source is not None and str(source).rsplit(" ", 1)[0].lower().replace("_", "-") != OWN_DISTRIBUTION:
+        return None
+    options = result.config.get("options")
+    protocol = options.get("protocol") if isinstance(options, dict) else None
+    if result.protocol in K_FOLD:
+        n_splits = protocol.get("n_splits") if isinstance(protocol, dict) else None
+        folds = n_splits if isinstance(n_splits, int) and not isinstance(n_splits, bool) else None
+        return ProtocolShape(folds, f"protocol.n_splits={folds}", partition=True)
+    if result.protocol in ONE_FOLD_PER_SUBJECT:
+        return ProtocolShape(result.n_subjects, f"one per subject, n_subjects={result.n_subjects}", partition=True)
+    if result.protocol in ONE_FOLD:
+        return ProtocolShape(1, "always one", partition=False)
+    return None
 
 
 def load_result(path: Path, command: str = "audit") -> RunResult:
@@ -227,7 +270,7 @@ def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
         if shared:
             leaking.append(f"fold {fold.fold + 1}: {some_of(shared, 5)}")
             recorded.add(fold.fold)
-    problems += _derived_overlap_problems(result, recorded, registry)
+    problems += _derived_overlap_problems(result, recorded, registry) + _fold_size_problems(result)
     if leaking:
         problems.insert(0, f"{len(leaking)} of {len(result.folds)} folds share subjects "
                            f"({_overlap_origin(result, registry)}); " + some_of(leaking, 3, "; "))
@@ -236,16 +279,58 @@ def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
                         "of this split happened to share a subject")
     if problems:
         return Check("subject overlap", False, some_of(problems, 3, "; "))
-    return Check("subject overlap", True, "no subject is in both training and test of a fold; "
-                                          "each fold's predictions are of its test subjects")
+    unchecked = _unchecked_across_folds(result)
+    return Check("subject overlap", True, "no subject is in both training and test of a fold; each fold's predictions "
+                                          f"are of its test subjects{unchecked}")
+
+
+def _fold_size_problems(result: RunResult) -> list[str]:
+    """The folds whose recorded sizes (``n_train`` + ``n_test``) do not fit the result's ``n_samples``: more samples
+    than it has, or, under a protocol whose every fold trains on all it does not test, any other number."""
+    shape = _protocol_shape(result)
+    exact = shape is not None and shape.partition
+    sized = [fold for fold in _in_order(result) if fold.n_train is not None]
+    wrong = [fold for fold in sized if fold.n_train + fold.n_test > result.n_samples
+             or (exact and fold.n_train + fold.n_test != result.n_samples)]
+    if not wrong:
+        return []
+    sizes = [f"fold {fold.fold + 1}: {fold.n_train} + {fold.n_test}" for fold in wrong]
+    if exact:
+        return [f"{len(wrong)} of {len(result.folds)} folds record training and test samples (n_train + n_test) that "
+                f"do not add up to the result's {result.n_samples} samples (n_samples), which {result.protocol} "
+                f"trains or tests in every fold ({some_of(sizes, 3, '; ')})"]
+    return [f"{len(wrong)} of {len(result.folds)} folds record more training and test samples (n_train + n_test) "
+            f"than the result's {result.n_samples} (n_samples) ({some_of(sizes, 3, '; ')})"]
+
+
+def _unchecked_across_folds(result: RunResult) -> str:
+    """What the subject check could not re-check from the predictions, as words to add to its finding: whether a
+    subject tested in one fold was trained on in another (``""`` where it was, or where there is one fold)."""
+    if len(result.folds) < 2 or _subject_folds(result) is not None:
+        return ""
+    if all(row.subject is None for row in _rows(result)):
+        why = "they name no subject"
+    elif _protocol_shape(result) is None:
+        why = (f"{result.protocol} is not one of merbench's own protocols, and the recorded fold sizes do not show "
+               "that each fold trains on every sample it does not test")
+    else:
+        why = f"a fold of {result.protocol} need not train on every sample it does not test"
+    return ("; whether a subject tested in one fold was trained on in another is not re-checkable from the "
+            f"predictions ({why})")
 
 
 def _trains_on_the_rest(result: RunResult) -> bool:
     """Whether every fold trains on all the samples it does not test (so a clip or subject tested in two folds is
-    in the training part of each), as its records and predictions show: one record per fold the predictions name."""
+    in the training part of each), as its protocol (one of merbench's own that does) or else its records and
+    predictions show; with one record per fold the predictions name."""
     rows = _rows(result)
-    return (bool(result.folds) and len(rows) == result.n_samples and not _unrecorded_folds(result)
-            and all(fold.n_train is not None and fold.n_train + fold.n_test == len(rows) for fold in result.folds))
+    if not result.folds or _unrecorded_folds(result):
+        return False
+    shape = _protocol_shape(result)
+    if shape is not None and shape.partition:  # whatever sizes the records were given
+        return True
+    return len(rows) == result.n_samples and all(fold.n_train is not None and fold.n_train + fold.n_test == len(rows)
+                                                 for fold in result.folds)
 
 
 def _folds_sharing(rows: Sequence[PredictionRow], group: Callable[[PredictionRow], str]) -> list[int]:
@@ -393,21 +478,102 @@ def _consistency(result: RunResult) -> Check:
         problems.append(f"predictions of {plural(unrecorded, 'fold')} {some_of([f + 1 for f in unrecorded], 10)} "
                         "without a fold record, whose scores cannot be checked")
     problems += _fold_summary_problems(result) + _seed_summary_problems(result)
+    problems += _repeated_sample_problems(rows) + _fold_count_problems(result) + _coverage_problems(result)
     if problems:
         return Check("scores match predictions", False, some_of(problems, 3, "; "))
     seeds = ("" if not result.seeds else
              f"; the mean ± std over its {len(result.seeds)} seeds follows from each seed's scores (the first seed's "
              "are the ones checked above; the others' predictions are not kept)")
-    return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled, per-fold"
-                                                   f"{' and per-domain' if len(result.per_domain or {}) > 1 else ''} "
-                                                   f"scores and the mean ± std over folds{seeds}")
+    nameless = [row for row in rows if row.domain is None]
+    domains = " and per-domain" if len(result.per_domain or {}) > 1 and not nameless else ""
+    which = ("the predictions name" if len(nameless) == len(rows) else
+             f"{len(nameless)} of {len(rows)} predictions {plural(nameless, 'names', 'name')}")
+    unchecked = f"; the per-domain scores are not re-checkable ({which} no domain)" if nameless and result.per_domain else ""
+    return Check("scores match predictions", True, f"{len(rows)} predictions reproduce the pooled, per-fold{domains} "
+                                                   f"scores and the mean ± std over folds{unchecked}"
+                                                   f"{_folds_made(result)}{seeds}")
+
+
+def _repeated_sample_problems(rows: Sequence[PredictionRow]) -> list[str]:
+    """The samples with more than one prediction: a sample is tested in one fold at most and scored once."""
+    counts = Counter(row.id for row in rows)
+    repeated = [sample for sample, count in counts.items() if count > 1]
+    if not repeated:
+        return []
+    which = (f"sample {repeated[0]} has {counts[repeated[0]]} predictions" if len(repeated) == 1 else
+             f"samples {some_of(repeated, 5)} have more than one prediction ({repeated[0]}: {counts[repeated[0]]})")
+    return [f"{which}: the scores count {plural(repeated, 'it', 'them')} more than once, where a sample is tested in one "
+            "fold and scored once"]
+
+
+def _fold_count_problems(result: RunResult) -> list[str]:
+    """Where the fold records are not the folds a protocol makes: numbered 1, 2, ... each once without a gap (every
+    protocol's, merbench.splits.check_fold_contract), and as many as the result's protocol, one of merbench's own,
+    makes of its samples."""
+    numbers = Counter(fold.fold for fold in result.folds)
+    problems = []
+    twice = sorted(number + 1 for number, count in numbers.items() if count > 1)
+    if twice:
+        problems.append(f"{plural(twice, 'fold')} {some_of(twice, 10)} {plural(twice, 'is', 'are')} recorded more "
+                        "than once")
+    missing = sorted(set(range(max(numbers, default=-1) + 1)) - set(numbers))
+    if missing:
+        problems.append(f"{plural(missing, 'fold')} {some_of([f + 1 for f in missing], 10)} of the "
+                        f"{max(numbers) + 1} {plural(missing, 'is', 'are')} missing (a protocol numbers its folds "
+                        "from 1 without a gap): the scores leave out its test samples")
+    shape = _protocol_shape(result)
+    if shape is not None and shape.folds is not None and len(numbers) != shape.folds:
+        problems.append(f"the result records {counted(len(numbers), 'fold')}, {result.protocol} makes {shape.folds} "
+                        f"({shape.made})")
+    return problems
+
+
+def _coverage_problems(result: RunResult) -> list[str]:
+    """Where the predictions cover more samples or subjects than the result has, or, under a protocol that tests
+    every sample once (one of merbench's own), not all of them: the scores are then of a part of the data."""
+    rows = _rows(result)
+    shape = _protocol_shape(result)
+    every = shape is not None and shape.partition
+    problems = []
+    tested = len({row.id for row in rows})
+    if tested > result.n_samples or (every and tested != result.n_samples):
+        tests = f", and {result.protocol} tests every sample once" if every else ""
+        problems.append(f"the predictions are of {counted(tested, 'sample')}, the result has {result.n_samples} "
+                        f"(n_samples){tests}")
+    named = {str(row.subject) for row in rows if row.subject is not None}
+    recorded = {str(subject) for fold in result.folds for subject in [*fold.test_subjects, *(fold.train_subjects or ())]}
+    if len(named | recorded) > result.n_subjects:
+        problems.append(f"the folds and predictions name {len(named | recorded)} subjects, the result has "
+                        f"{result.n_subjects} (n_subjects)")
+    elif every and named and len(named) != result.n_subjects:
+        untested = sorted(recorded - named)
+        among = (f"; {plural(untested, 'subject')} {some_of(untested, 5)} of the fold records "
+                 f"{plural(untested, 'is', 'are')} tested in no fold") if untested else ""
+        problems.append(f"the predictions test {len(named)} of the result's {result.n_subjects} subjects "
+                        f"(n_subjects), and {result.protocol} tests every subject{among}")
+    return problems
+
+
+def _folds_made(result: RunResult) -> str:
+    """Words for the scores check's finding on whether the folds are the ones the result's protocol makes."""
+    shape = _protocol_shape(result)
+    if shape is None:
+        return (f"; whether its {counted(len(result.folds), 'fold')} {plural(result.folds, 'is', 'are')} all that "
+                f"{result.protocol} makes is not re-checkable (not one of merbench's own protocols)")
+    if shape.folds is None:
+        return (f"; how many folds {result.protocol} made is not re-checkable (the recorded configuration has no "
+                "protocol.n_splits)")
+    every = f", testing each of the {result.n_samples} samples once" if shape.partition else ""
+    return (f"; the {counted(len(result.folds), 'fold')} {plural(result.folds, 'is', 'are')} what {result.protocol} "
+            f"makes ({shape.made}){every}")
 
 
 def _domain_problems(result: RunResult, rows: list[PredictionRow], y_true: np.ndarray, y_pred: np.ndarray,
                      n_classes: int) -> list[str]:
     """Where ``per_domain`` (each source dataset's scores: the composite's per-part figures) disagrees with the
     predictions of that domain, or names a domain no prediction has. Predictions without a domain (written before
-    merbench recorded it) leave the per-domain scores unchecked."""
+    merbench recorded it: the schema keeps the key optional) leave the per-domain scores unchecked, which the scores
+    check then says."""
     if not rows or any(row.domain is None for row in rows):
         return []
     domains = np.array([row.domain for row in rows])
@@ -525,12 +691,25 @@ def _class_set(result: RunResult) -> Check:
     return Check("class set", True, f"{len(rows)} predictions in the {n_classes} classes; the confusion matrix counts each once")
 
 
+def _recorded_configuration(result: RunResult) -> Check | None:
+    """A row for a model, dataset, protocol or profile that differs from the one the result's recorded configuration
+    ran (the audit reads the configuration's settings, tables and comparisons show the result's names); ``None`` where
+    they agree or one side is not recorded."""
+    config = result.config
+    differing = [f"{key} is {getattr(result, key)!r}, its recorded configuration ran {config[key]!r}" for key in IDENTITY
+                 if getattr(result, key) is not None and config.get(key) is not None and getattr(result, key) != config[key]]
+    if not differing:
+        return None
+    return Check("recorded configuration", False, "; ".join(differing))
+
+
 def audit_result(result: RunResult, registry: Any = None) -> list[Check]:
     """All audit checks of one result; ``registry`` (default: the installed plugins) tells whether its protocol
-    declares subjects on both sides. The clip-overlap and recorded-leaks rows appear only where they apply."""
+    declares subjects on both sides. The clip-overlap, recorded-leaks and recorded-configuration rows appear only
+    where they apply."""
     classes = _class_set(result)
     consistency = (_consistency(result) if classes.passed else
                    Check("scores match predictions", False, "not checked: the predictions do not fit the class set"))
-    checks = [_subject_overlap(result, registry), _clip_overlap(result), *_selection(result), _unknown_leaks(result),
-              classes, consistency]
+    checks = [_recorded_configuration(result), _subject_overlap(result, registry), _clip_overlap(result),
+              *_selection(result), _unknown_leaks(result), classes, consistency]
     return [check for check in checks if check is not None]
