@@ -30,7 +30,7 @@ import numpy as np
 from merbench.errors import DataError, MerbenchError
 from merbench.leaks import LEAKS, LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
-from merbench.registry import OWN_DISTRIBUTION, get_registry
+from merbench.registry import get_registry
 from merbench.result import CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
 from merbench.wording import counted, plural, some_of
 
@@ -38,10 +38,6 @@ REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "p
 TOLERANCE = 1e-9
 IDENTITY = ("model", "dataset", "protocol", "profile")
 """The keys a result holds twice, at its top and in its recorded ``config``: the run it names and the run it ran."""
-# merbench's own protocols (plugins/protocols.py) by the folds they make, which a result's folds are checked against
-K_FOLD = ("subject-10fold", "sample-10fold", "frame-10fold")  # protocol.n_splits folds, every sample tested once
-ONE_FOLD_PER_SUBJECT = ("loso", "megc2019")  # a fold per subject, every sample tested once
-ONE_FOLD = ("cross-dataset",)  # one fold, testing one domain
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ class Check:
 
 @dataclass(frozen=True)
 class ProtocolShape:
-    """What one of merbench's own protocols (plugins/protocols.py) makes of a result's samples."""
+    """What a result's protocol makes of its samples, as its plugin declares (``ProtocolPlugin.folds``)."""
 
     folds: int | None
     """How many folds it makes (``None``: the result does not record the option that says)."""
@@ -66,23 +62,32 @@ class ProtocolShape:
 
 
 def _protocol_shape(result: RunResult) -> ProtocolShape | None:
-    """The folds the result's protocol makes, when it is one of merbench's own (as its ``environment.plugins`` says,
-    or a result too old to say); ``None`` for another protocol, whose folds only its plugin knows."""
+    """The folds the result's protocol makes, as its installed plugin declares them (``ProtocolPlugin.folds`` and
+    ``partition``); ``None`` for a protocol not installed here, declaring nothing, or recorded as another
+    distribution's (``environment.plugins``) than the one installed."""
+    registry = get_registry()
+    try:
+        spec = registry.get("protocols", result.protocol)
+    except MerbenchError:
+        return None
     plugins = result.environment.get("plugins")  # {"protocol:loso": "merbench 0.1.0", ...}
     source = plugins.get(f"protocol:{result.protocol}") if isinstance(plugins, dict) else None
-    if source is not None and str(source).rsplit(" ", 1)[0].lower().replace("_", "-") != OWN_DISTRIBUTION:
+    installed = registry.provider("protocols", result.protocol).distribution
+    if not spec.folds or (source is not None and _distribution(str(source).rsplit(" ", 1)[0]) != _distribution(installed)):
         return None
-    options = result.config.get("options")
-    protocol = options.get("protocol") if isinstance(options, dict) else None
-    if result.protocol in K_FOLD:
+    if spec.folds == "n_splits":
+        options = result.config.get("options")
+        protocol = options.get("protocol") if isinstance(options, dict) else None
         n_splits = protocol.get("n_splits") if isinstance(protocol, dict) else None
         folds = n_splits if isinstance(n_splits, int) and not isinstance(n_splits, bool) else None
-        return ProtocolShape(folds, f"protocol.n_splits={folds}", partition=True)
-    if result.protocol in ONE_FOLD_PER_SUBJECT:
-        return ProtocolShape(result.n_subjects, f"one per subject, n_subjects={result.n_subjects}", partition=True)
-    if result.protocol in ONE_FOLD:
-        return ProtocolShape(1, "always one", partition=False)
-    return None
+        return ProtocolShape(folds, f"protocol.n_splits={folds}", spec.partition)
+    if spec.folds == "per subject":
+        return ProtocolShape(result.n_subjects, f"one per subject, n_subjects={result.n_subjects}", spec.partition)
+    return ProtocolShape(1, "always one", spec.partition)
+
+
+def _distribution(name: str) -> str:
+    return name.lower().replace("_", "-")
 
 
 def load_result(path: Path, command: str = "audit") -> RunResult:
@@ -311,7 +316,7 @@ def _unchecked_across_folds(result: RunResult) -> str:
     if all(row.subject is None for row in _rows(result)):
         why = "they name no subject"
     elif _protocol_shape(result) is None:
-        why = (f"{result.protocol} is not one of merbench's own protocols, and the recorded fold sizes do not show "
+        why = (f"{result.protocol} does not declare the folds it makes, and the recorded fold sizes do not show "
                "that each fold trains on every sample it does not test")
     else:
         why = f"a fold of {result.protocol} need not train on every sample it does not test"
@@ -321,7 +326,7 @@ def _unchecked_across_folds(result: RunResult) -> str:
 
 def _trains_on_the_rest(result: RunResult) -> bool:
     """Whether every fold trains on all the samples it does not test (so a clip or subject tested in two folds is
-    in the training part of each), as its protocol (one of merbench's own that does) or else its records and
+    in the training part of each), as its protocol declares (``ProtocolPlugin.partition``) or else its records and
     predictions show; with one record per fold the predictions name."""
     rows = _rows(result)
     if not result.folds or _unrecorded_folds(result):
@@ -508,7 +513,7 @@ def _repeated_sample_problems(rows: Sequence[PredictionRow]) -> list[str]:
 
 def _fold_count_problems(result: RunResult) -> list[str]:
     """Where the fold records are not the folds a protocol makes: numbered 1, 2, ... each once without a gap (every
-    protocol's, merbench.splits.check_fold_contract), and as many as the result's protocol, one of merbench's own,
+    protocol's, merbench.splits.check_fold_contract), and as many as the result's protocol declares it
     makes of its samples."""
     numbers = Counter(fold.fold for fold in result.folds)
     problems = []
@@ -530,7 +535,7 @@ def _fold_count_problems(result: RunResult) -> list[str]:
 
 def _coverage_problems(result: RunResult) -> list[str]:
     """Where the predictions cover more samples or subjects than the result has, or, under a protocol that tests
-    every sample once (one of merbench's own), not all of them: the scores are then of a part of the data."""
+    every sample once (``ProtocolPlugin.partition``), not all of them: the scores are then of a part of the data."""
     rows = _rows(result)
     shape = _protocol_shape(result)
     every = shape is not None and shape.partition
@@ -559,7 +564,7 @@ def _folds_made(result: RunResult) -> str:
     shape = _protocol_shape(result)
     if shape is None:
         return (f"; whether its {counted(len(result.folds), 'fold')} {plural(result.folds, 'is', 'are')} all that "
-                f"{result.protocol} makes is not re-checkable (not one of merbench's own protocols)")
+                f"{result.protocol} makes is not re-checkable (its plugin does not declare it)")
     if shape.folds is None:
         return (f"; how many folds {result.protocol} made is not re-checkable (the recorded configuration has no "
                 "protocol.n_splits)")

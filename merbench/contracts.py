@@ -350,6 +350,8 @@ class ProtocolPlugin:
     ones preprocessed, split and scored (``frame-10fold`` makes several
     onset→apex pairs of each clip; each keeps its clip's id in
     ``extra["source_clip"]``, so merbench can tell when one clip is on both sides).
+    ``folds`` and ``partition``, when declared, let ``merbench audit`` find a result
+    with a fold or samples left out.
     """
 
     name: str
@@ -360,6 +362,11 @@ class ProtocolPlugin:
     warning: str = ""
     option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
     expand: Factory | None = None
+    folds: str = ""
+    """How many folds ``split`` makes: ``"n_splits"`` (its ``protocol.n_splits`` option), ``"per subject"`` or
+    ``"one"``; empty: not declared."""
+    partition: bool = False
+    """Whether its folds test every sample once and each trains on every sample it does not test."""
 
 
 PLUGIN_KINDS: dict[str, type] = {

@@ -176,6 +176,8 @@ def merbench_register_protocols(register):
     register(
         ProtocolPlugin(
             name="megc2019",
+            folds="per subject",
+            partition=True,
             split=megc2019_loso,
             description="MEGC2019: LOSO over a composite of datasets, UF1/UAR overall and per domain",
             subject_independent=True,
@@ -184,6 +186,8 @@ def merbench_register_protocols(register):
     register(
         ProtocolPlugin(
             name="cross-dataset",
+            folds="one",
+            partition=False,
             split=cross_dataset,
             description="Train on one domain, test on another (--set protocol.train=A protocol.test=B)",
             subject_independent=True,
@@ -193,6 +197,8 @@ def merbench_register_protocols(register):
     register(
         ProtocolPlugin(
             name="loso",
+            folds="per subject",
+            partition=True,
             split=leave_one_subject_out,
             description="Leave one subject out: one fold per subject (subject-independent; the field's standard)",
             subject_independent=True,
@@ -201,6 +207,8 @@ def merbench_register_protocols(register):
     register(
         ProtocolPlugin(
             name="subject-10fold",
+            folds="n_splits",
+            partition=True,
             split=subject_kfold,
             description="Stratified 10-fold grouped by subject (subject-independent; merbench's standard)",
             subject_independent=True,
@@ -211,6 +219,8 @@ def merbench_register_protocols(register):
     register(
         ProtocolPlugin(
             name="sample-10fold",
+            folds="n_splits",
+            partition=True,
             split=sample_kfold,
             description="Stratified 10-fold over samples, as in the CABM-FMER paper (NOT subject-independent)",
             subject_independent=False,
@@ -223,6 +233,8 @@ def merbench_register_protocols(register):
     register(
         ProtocolPlugin(
             name="frame-10fold",
+            folds="n_splits",
+            partition=True,
             split=frame_kfold,
             description="Leaky: several frame pairs of each clip as samples, stratified 10-fold without grouping by clip",
             subject_independent=False,

@@ -68,7 +68,8 @@ def test_fold_sizes_edited_to_switch_off_the_subject_recheck_fail(quick_run, aud
 
 
 def test_under_a_protocol_merbench_does_not_know_the_subject_recheck_says_it_could_not_run(quick_run, audited):
-    """A protocol that is not merbench's own may train a fold on part of the rest: fold sizes that do not add up are
+    """A protocol that does not declare its folds (not installed here, or a plugin's) may train a fold on part of the
+    rest: fold sizes that do not add up are
     not wrong there, but the re-check across folds cannot run, and the finding says so; sizes above every sample
     are wrong under any protocol."""
     forged = _scrubbed_and_relabelled(quick_run("--protocol", "sample-10fold", *FAST), "my-kfold")
@@ -77,7 +78,7 @@ def test_under_a_protocol_merbench_does_not_know_the_subject_recheck_says_it_cou
     _, _, checks = audited(forged)
     assert checks["subject overlap"].passed
     assert ("whether a subject tested in one fold was trained on in another is not re-checkable from the predictions "
-            "(my-kfold is not one of merbench's own protocols, and the recorded fold sizes do not show that each fold "
+            "(my-kfold does not declare the folds it makes, and the recorded fold sizes do not show that each fold "
             "trains on every sample it does not test)") in checks["subject overlap"].detail
     assert "whether its 3 folds are all that my-kfold makes is not re-checkable" in checks["scores match predictions"].detail
     for fold in forged["folds"]:

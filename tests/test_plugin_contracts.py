@@ -331,12 +331,15 @@ def test_a_preprocessor_that_reads_the_emotion_text_is_refused(tmp_path):
     from merbench.errors import PluginError
     from merbench.preprocess import build_chain, preprocess_dataset
 
-    frames = []
-    for number in range(2):
-        path = tmp_path / f"f{number}.png"
-        cv2.imwrite(str(path), np.full((8, 8), 40 * number, np.uint8))
-        frames.append(path)
-    samples = tuple(Sample(f"c{i}", f"s{i}", i % 2, "d", tuple(frames), 0, 1, 1,
+    def clip(i: int) -> tuple:  # each clip its own frames: one clip given twice is refused before any step runs
+        frames = []
+        for number in range(2):
+            path = tmp_path / f"c{i}f{number}.png"
+            cv2.imwrite(str(path), np.full((8, 8), 40 * number + i, np.uint8))
+            frames.append(path)
+        return tuple(frames)
+
+    samples = tuple(Sample(f"c{i}", f"s{i}", i % 2, "d", clip(i), 0, 1, 1,
                            {"emotion": ("happiness", "surprise")[i % 2]}) for i in range(4))
 
     class ReadsEmotion:
