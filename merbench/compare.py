@@ -28,7 +28,7 @@ from merbench.errors import DataError, UsageError
 from merbench.escaping import printable
 from merbench.leaks import LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS
-from merbench.report import REPORTED_METRICS
+from merbench.report import REPORTED_METRICS, measured_label
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
 from merbench.wording import counted, no_subject_shared, paper_points, percent, percent_points, some_of
@@ -68,6 +68,9 @@ class Cell:
     settings: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     """The seeds of the cell's run (one, or each of a ``--seeds N`` run); empty when not recorded."""
+    reported_withheld: str = ""
+    """Why the paper's score is not shown beside this cell (``merbench.report.measured_label``: measured on part of
+    an official list, or on other samples, classes or folds); empty when it is shown or there is none."""
 
 
 @dataclass
@@ -132,7 +135,17 @@ class Comparison:
     def notes(self) -> list[str]:
         """The notes on the compared runs' profiles, settings and seeds, for under the table."""
         return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note(),
-                                  self.hidden_note(), self.no_score_note(), self.no_spread_note()) if note]
+                                  self.hidden_note(), self.no_score_note(), self.no_spread_note(),
+                                  self.withheld_note()) if note]
+
+    def withheld_note(self) -> str | None:
+        """One sentence naming the cells beside which the paper's score is not shown, and why; ``None`` if none."""
+        withheld = [f"{one_line(model)} on {column[0]} · {column[1]} ({cell.reported_withheld})"
+                    for (model, column), cell in self.cells.items() if cell.reported_withheld]
+        if not withheld:
+            return None
+        return (f"The paper's score is not shown beside {', '.join(withheld)}: not comparable with it (`merbench show "
+                "ID` gives both).")
 
     def no_spread_note(self) -> str | None:
         """One sentence naming the repeated runs whose std over folds cannot be shown (made by a merbench that did not
@@ -298,10 +311,15 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     else:
         mean, std = float(result.pooled[metric]), None
     reported, source = _reported(result, metric)
+    withheld = ""
+    label, why = measured_label(result)
+    if reported is not None and label != "measured":
+        reason = why.lstrip(". *").split(":", 1)[0]  # "Measured on 14 of the 442 samples of the official list (...)"
+        reported, source, withheld = None, None, reason[:1].lower() + reason[1:]
     seeds = tuple(seed.seed for seed in result.seeds) if result.seeds else (
         (result.seed,) if result.seed is not None else ())
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result),
-                profile=profile_of(result), seeds=seeds)
+                profile=profile_of(result), seeds=seeds, reported_withheld=withheld)
 
 
 def _seeds_text(seeds: tuple[int, ...]) -> str:

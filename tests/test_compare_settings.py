@@ -327,3 +327,26 @@ def test_runs_of_one_dataset_read_from_other_folders_are_two_rows_without_a_best
     assert "or read the dataset from other folders (root=)" in " ".join(compared.notes())
     one_folder = build_comparison([second, other], settings=changed_settings_of([second, other], get_registry()))
     assert set(one_folder.models) == {"ststnet", "lbptop-svm"}  # one folder: named nowhere
+
+
+def test_the_papers_score_is_not_shown_beside_a_run_on_other_folds_or_part_of_the_official_list():
+    """compare put the paper's score beside a run that show calls "measured*" / "measured on 14/442 ... not
+    comparable", in every format, with no mark."""
+    import dataclasses
+
+    from merbench.export import to_markdown
+    from merbench.result import ReportedScore
+
+    paper = [ReportedScore("synthetic", "subject-10fold", "uf1", 70.0, "A paper")]
+    alike = dataclasses.replace(_result("20250611-000001-000001", "ststnet", 0.5), reported=paper, settings_changed=[])
+    folds = dataclasses.replace(alike, run_id="20250611-000002-000002", settings_changed=["protocol.n_splits=2"])
+    part = dataclasses.replace(alike, run_id="20250611-000003-000003",
+                               dataset_summary={"official_list": {"found": 14, "listed": 442}})
+    assert build_comparison([alike]).cells[("ststnet", COLUMN)].reported == 0.7
+    for result, why in ((folds, "measured with protocol.n_splits=2"),
+                        (part, "measured on 14 of the 442 samples of the official list")):
+        comparison = build_comparison([result])
+        cell = comparison.cells[("ststnet", COLUMN)]
+        assert cell.reported is None and cell.reported_withheld.startswith(why)
+        note = (f"The paper's score is not shown beside ststnet on synthetic · subject-10fold ({why}")
+        assert note in " ".join(comparison.notes()) and note in " ".join(to_markdown(comparison).split())

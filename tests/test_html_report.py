@@ -192,7 +192,7 @@ def test_markdown_footer_names_reported_only_when_the_column_is_there(runs):
 
     _, results = runs
     assert "Reported:" not in to_markdown(build_comparison([RunResult.from_dict(r) for r in results]))
-    composite = RunResult.from_dict(dict(results[0], dataset="megc2019", protocol="megc2019"))
+    composite = RunResult.from_dict(dict(results[0], dataset="megc2019", protocol="megc2019", settings_changed=[]))
     assert "Reported: the model's published score" in to_markdown(build_comparison([composite]))
 
 
