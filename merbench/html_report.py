@@ -270,7 +270,9 @@ def _dataset_section(page: _Page, runs: Sequence[RunResult], anchors: dict[int, 
             leak = not run.subject_independent
             other = [kind for kind in result_leaks(run) if kind != "subjects"]  # test-fold selection, normalisation, clips
             page.used.update({"†"} if leak or other else set())
-            protocol = _td(f"{run.protocol} †", cls="text leak") if other else _td(run.protocol, cls="text")
+            domains = train_test_domains(run)
+            named = f"{run.protocol} (trained on {domains[0]}, tested on {domains[1]})" if domains else run.protocol
+            protocol = _td(f"{named} †", cls="text leak") if other else _td(named, cls="text")
             seed = f" · {esc(seed_label(run))}" if run.across_seeds is not None else ""
             rows.append("<tr>" + f'<td class="text"><a href="#{anchors[id(run)]}">{esc(labels[id(run)])}</a>{seed}</td>'
                         + protocol + _td("no †" if leak else "yes", cls="text leak" if leak else "text")

@@ -228,3 +228,13 @@ def test_a_one_fold_run_has_no_spread_in_the_comparison_either():
     assert cell.std is None and cell_text(cell) == "50.0"
     two = next(iter(build_comparison([minimal_result(fold_std=_scores(0.125))]).cells.values()))
     assert cell_text(two) == "50.0 ± 12.5"
+
+
+def test_the_per_dataset_row_of_a_cross_dataset_run_names_its_domains():
+    """docs/report.md: a cross-dataset run names the domain it trained on and the one it tested; its per-dataset row
+    did not."""
+    one = minimal_result(protocol="cross-dataset", n_samples=2, config={
+        "options": {"protocol": {"train": "synthetic-1", "test": "synthetic-2"}}},
+        folds=[{"fold": 0, "test_subjects": ["s0"], "n_test": 2, "metrics": _scores(0.5)}])
+    section = _page([one]).split('id="datasets"', 1)[1].split("</section>", 1)[0]
+    assert '<td class="text">cross-dataset (trained on synthetic-1, tested on synthetic-2)</td>' in section
