@@ -66,6 +66,8 @@ def test_cli_prints_the_comparison(runs, run_cli):
     assert shown.code == 0, shown.err
     text = " ".join(shown.out.split())
     assert "Wilcoxon signed-rank over folds" in text and "fold mean" in text and "pooled" in text
+    # Two runs of one model read apart by what each changed that the other did not, as compare names their rows.
+    assert "B (convmixer (model.depth=1, model.dim=4)) vs A (convmixer) on synthetic" in text
     fold_a, fold_b = ([f["metrics"]["uf1"] for f in load(runs[name])["folds"]] for name in "ab")
     n = int(np.count_nonzero(~np.isclose(fold_a, fold_b)))  # tied folds do not count in the signed-rank test
     folds = f"{n} folds" if n == len(fold_a) else f"{n} folds that differ (of {len(fold_a)})"

@@ -93,6 +93,19 @@ def wilcoxon_text(comparison) -> str:
             f"p={comparison.p_value:.3g}.{few}")  # no spaces: a wrapped caption never ends a line with "p ="
 
 
+def row_names(a, b) -> tuple[str, str]:
+    """A and B as ``compare`` names their rows: the model with the settings its run changed that the other's did not
+    (``ststnet (engine.lr=0.002)``), so that two runs of one model read apart."""
+    from merbench.compare import row_name
+    from merbench.registry import get_registry
+    from merbench.run_settings import changed_settings
+
+    registry = get_registry()
+    settings_a, settings_b = (changed_settings(result, registry) or () for result in (a, b))
+    return (row_name(a, settings=[s for s in settings_a if s not in settings_b]),
+            row_name(b, settings=[s for s in settings_b if s not in settings_a]))
+
+
 def comparison_table(a, b, comparison, metric_name: str):
     """The significance table: fold mean and pooled score of A, B and B - A."""
     import numpy as np
@@ -101,8 +114,9 @@ def comparison_table(a, b, comparison, metric_name: str):
     from merbench.significance import folds_text
     from merbench.tables import Column, DataTable
 
+    name_a, name_b = row_names(a, b)
     table = DataTable(
-        f"{metric_name}: B ({b.model}) vs A ({a.model}) on {a.dataset}, {a.protocol}, "
+        f"{metric_name}: B ({name_b}) vs A ({name_a}) on {a.dataset}, {a.protocol}, "
         f"{folds_text(len(comparison.fold_scores_a))}",
         [Column(""), *(Column(header, justify="right") for header in ("A", "B", "B - A"))],
         caption=f"{wilcoxon_text(comparison)} "
