@@ -33,11 +33,18 @@ number. Expected values lie in 0..1, tolerances in 0..1.
 ``merbench regress --update --seeds N`` derives each band instead of keeping
 it: every entry runs with N seeds in each thread layout (``--threads``), the
 expected value is the mean of those runs and the tolerance
-``min(max(k · std, floor), 1)``; the runs' values, the rule, the machine and the
-date are written under the entry's ``derived:`` key, which the check itself does
-not read (docs/results.md). ``--update`` alone takes each expected value from one
-run and keeps the tolerances; it removes an entry's ``derived:`` block, which
-recorded the runs behind the old values, and a note says so.
+``min(max(k · std, floor), 1)``; the runs' values, the rule, the data they ran on
+(``n_samples``, ``n_subjects``, ``class_counts``), the machine and the date are
+written under the entry's ``derived:`` key (docs/results.md). ``--update`` alone
+takes each expected value from one run and keeps the tolerances; it removes an
+entry's ``derived:`` block, which recorded the runs behind the old values, and a
+note says so.
+
+A check holds ``derived:`` to its word: a band edited by hand under it (an
+expected value that is not the mean of its values, a tolerance that its k, std
+and floor do not give: ``derived_band_edits``) is refused before anything runs,
+and a run on other data than the band was derived on (other sample, subject or
+class counts: ``other_data``) is not checked against it and fails.
 
 Values are written with 4 decimals (``DIGITS``): an expected value is rounded to
 the nearest (with more decimals where four would show another percentage than
@@ -74,7 +81,7 @@ from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
 from merbench.result import RunResult, document_kind
-from merbench.wording import SCORE_DIGITS, paper_points, percent, plural
+from merbench.wording import SCORE_DIGITS, counted, paper_points, percent, plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
 
@@ -139,6 +146,9 @@ class Entry:
     for an entry ``--add-missing`` adds."""
     number: int = 0
     """The entry's place in the baseline file, from 1 (``entry 2`` in ``where`` and in every line about it)."""
+    updating: bool = False
+    """Read by ``--update``, which measures the entry anew: its ``derived:`` block describes the runs being replaced,
+    so neither its band nor its data are held against them (``load_baseline``, ``other_data``)."""
 
     @property
     def where(self) -> str:
@@ -329,6 +339,9 @@ def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) 
 
     With ``start_new`` (``--update --add-missing``) a file that does not exist yet is an empty baseline with the
     built-in defaults, which the update then writes.
+
+    Without ``update``, an entry whose band its ``derived:`` block does not give (``derived_band_edits``) is refused;
+    ``--update`` replaces the band (``--seeds N``) or the block (without), so it reads such a file.
     """
     if start_new and not path.exists() and not path.is_symlink():
         baseline = parse_baseline({"version": 1, "defaults": copy.deepcopy(BUILTIN_DEFAULTS), "entries": []}, path)
@@ -342,7 +355,55 @@ def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) 
         refuse_shared_values(path, path.read_text(encoding="utf-8"))  # read as YAML just above: it is readable text
     baseline = parse_baseline(data, path)
     baseline.read_as = stamp
+    for entry in baseline.entries:
+        entry.updating = update
+        edits = [] if update else derived_band_edits(entry)
+        if edits:
+            raise UsageError(
+                f"{entry.where}: {'; '.join(edits)}. The band was edited by hand after `merbench regress --update "
+                "--seeds N` derived it, so its derived: block no longer says how it was measured. Derive it again "
+                f"(`merbench regress --baseline {path} --update --seeds N`), write the derived value back, or delete "
+                "the entry's derived: block to keep a band set by hand")
     return baseline
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def derived_band_edits(entry: Entry) -> list[str]:
+    """What in the entry's band its ``derived:`` block (written by ``--update --seeds N``) does not give, one phrase per
+    metric: an expected value that is not the mean of the block's ``values``, a tolerance that is not
+    ``min(max(k · std, floor), 1)`` of its ``k``, ``std`` and ``floor``. Empty without a block, and for what the
+    block does not record.
+
+    ``--update`` writes the expected value, each of the values and the std rounded to ``DIGITS`` decimals (to the
+    nearest) and the tolerance rounded up: a difference those roundings explain (half a step each, the std's
+    times k, the round-up a whole step) is not an edit.
+    """
+    derived = entry.derived or {}
+    values, std, k, floor = derived.get("values"), derived.get("std"), derived.get("k"), derived.get("floor")
+    values = values if isinstance(values, dict) else {}
+    std = std if isinstance(std, dict) else {}
+    step = 10 ** -DIGITS
+    edits = []
+    for expectation in entry.expectations:
+        if expectation.expected is None:
+            continue
+        metric = expectation.metric
+        runs = values.get(metric)
+        if isinstance(runs, list) and runs and all(_numeric(v) for v in runs):
+            mean = statistics.fmean(runs)
+            if abs(expectation.expected - mean) > step + 1e-9:
+                edits.append(f"{metric}.expected is {expectation.expected:g}, not the mean of its derived: values "
+                             f"({mean:.{DIGITS}f})")
+        if _numeric(k) and _numeric(floor) and _numeric(std.get(metric)):
+            gives = min(max(k * std[metric], floor), 1.0)
+            if abs(expectation.tolerance - gives) > (k / 2 + 1) * step + 1e-9:
+                edits.append(f"{metric}.tolerance is {expectation.tolerance:g}, not the {min(_round_up(gives), 1.0):g} "
+                             f"its derived: block gives (min(max(k · std, floor), 1) with k {k:g}, std {std[metric]:g} "
+                             f"and floor {floor:g}, rounded up to {DIGITS} decimals)")
+    return edits
 
 
 def refuse_shared_values(path: Path, text: str) -> None:
@@ -458,13 +519,63 @@ def check_leaky(entry: Entry, config: Any, registry: Any) -> None:
 def undeclared_leaks(entry: Entry, result: RunResult | None) -> str | None:
     """Why ``result`` cannot be checked against ``entry``: it recorded a leak (a protocol whose folds shared
     subjects, one subject id in two domains) that its configuration did not predict and the entry does not declare
-    with ``leaky: true``; ``None`` when it can."""
+    with ``leaky: true``; or it ran on other data than the entry's band was derived on (``other_data``). ``None``
+    when it can."""
     found = result_leaks(result) if result is not None else []
     if not found or entry.leaky:
-        return None
+        return other_data(entry, result)
     return (f"the run recorded a leak ({describe(found)}; its warnings say where): its scores are inflated and "
             "not comparable with the entry's. Fix the data or the protocol, or add 'leaky: true' to the entry to "
             "check it anyway (docs/leakage.md)")
+
+
+DATA_KEYS = ("n_samples", "n_subjects", "class_counts")
+"""What ``derived:`` records of the data its runs had (``measured_data``)."""
+
+
+def measured_data(result: RunResult) -> dict[str, Any]:
+    """The data a run had, as ``derived:`` records it: its samples and subjects, and its test samples per class
+    (pooled over the folds: what the scores count)."""
+    rows = [int(sum(row)) for row in result.confusion_matrix]
+    return {"n_samples": int(result.n_samples), "n_subjects": int(result.n_subjects),
+            "class_counts": {str(name): count for name, count in zip(result.classes, rows)}}
+
+
+def _data_text(data: dict[str, Any]) -> str:
+    """``48 samples of 6 subjects (per class negative: 16, positive: 16, surprise: 16)``, of what ``data`` holds."""
+    parts = []
+    if "n_samples" in data:
+        parts.append(counted(data["n_samples"], "sample"))
+    if "n_subjects" in data:
+        parts.append(("of " if parts else "") + counted(data["n_subjects"], "subject"))
+    if isinstance(data.get("class_counts"), dict):
+        classes = ", ".join(f"{name}: {count}" for name, count in data["class_counts"].items())
+        parts.append(f"(per class {classes})" if parts else f"test samples per class {classes}")
+    return " ".join(parts)
+
+
+def other_data(entry: Entry, result: RunResult | None) -> str | None:
+    """Why ``result`` cannot be checked against the entry's band: its ``derived:`` block records other data (sample,
+    subject or per-class test counts: ``measured_data``) than the run had, so the band was measured on other data
+    (images deleted or added, labels changed). ``None`` when they agree, when the block records none of them (a
+    baseline written before it did) and for an entry ``--update`` measures anew."""
+    derived = entry.derived or {}
+    if result is None or entry.updating:
+        return None
+    recorded = {key: derived[key] for key in DATA_KEYS
+                if isinstance(derived.get(key), dict if key == "class_counts" else int)
+                and not isinstance(derived[key], bool)}
+    if "class_counts" in recorded:  # a class written as 0: (not '0':) is the class named 0
+        recorded["class_counts"] = {str(name): count for name, count in recorded["class_counts"].items()}
+    if not recorded:
+        return None
+    now = {key: value for key, value in measured_data(result).items() if key in recorded}
+    if now == recorded:
+        return None
+    return (f"the run had {_data_text(now)}, but the entry's derived: block says its band was derived on "
+            f"{_data_text(recorded)}: the band was measured on other data, so these scores cannot be checked against "
+            "it. Restore the data it was derived on, or derive the band on these data with `merbench regress "
+            "--update --seeds N`")
 
 
 def band_verdict(expected: Any, tolerance: Any, tolerance_high: Any, measured: Any, slack: Any) -> str:
@@ -617,6 +728,8 @@ class Derivation:
     values: dict[str, list[float]]
     seconds: float
     context: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
+    """The data the runs had (``measured_data``); ``updated_document`` fills it from the checked run."""
 
     def band(self, metric: str) -> tuple[float, float, float]:
         """(mean, std, tolerance) of ``metric`` over the runs."""
@@ -628,6 +741,7 @@ class Derivation:
             "rule": "expected = mean of the runs; tolerance = min(max(k * std, floor), 1), std over seeds and thread layouts",
             "k": self.k, "floor": self.floor, "seeds": list(self.seeds), "threads": list(self.threads),
             "runs": len(next(iter(self.values.values()), [])),
+            **copy.deepcopy(self.data),
             "std": {metric: written_value(self.band(metric)[1]) for metric in self.values},  # shown as computed
             "values": {metric: [_round(v) for v in values] for metric, values in self.values.items()},
             "seconds_per_run": round(self.seconds, 1),
@@ -682,7 +796,7 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
             metrics[expectation.metric] = spec
         raw["metrics"] = metrics
         if derivation is not None:
-            raw["derived"] = derivation.to_dict()
+            raw["derived"] = dataclasses.replace(derivation, data=derivation.data or measured_data(result)).to_dict()
         elif "derived" in raw:  # it described the runs behind the old expected values, not this one
             stale = raw.pop("derived")
             if notes is not None:

@@ -201,9 +201,28 @@ def render_guard(baseline: Baseline, registry: Any) -> str:
         cells = " | ".join(f"{_pct(m.mean(metric))} ± {_pct(m.band(metric))}" for metric in ("uf1", "uar", "accuracy"))
         lines.append(f"| {_name(m.entry, registry)} | {markdown_code(m.entry.protocol)} | {cells} | "
                      f"{float(m.derived.get('seconds_per_run', 0)):.0f} |")
-    note = "Expected value ± tolerance (the band `merbench regress` enforces: max(3·std, 3.0 points)). "
+    note = f"Expected value ± tolerance (the band `merbench regress` enforces: {_band_rules(measured, registry)}). "
     return ("\n".join(lines) + "\n\n" + note + _leaky_note([m.entry for m in measured], registry)
             + _provenance(baseline, measured))
+
+
+def _band_rule(derived: dict[str, Any]) -> str | None:
+    """``max(3·std, 3.0 points)`` from a ``derived:`` block's ``k`` and ``floor``; ``None`` when it lacks either."""
+    k, floor = derived.get("k"), derived.get("floor")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (k, floor)):
+        return None
+    return f"max({float(k):g}·std, {percent(float(floor))} points)"
+
+
+def _band_rules(measured: list[Measured], registry: Any) -> str:
+    """The rule each entry's band was derived by, from its ``derived:`` block: one rule when they share it
+    (``max(3·std, 3.0 points)``), else each with the entries it holds for."""
+    rules: dict[str | None, list[str]] = {}
+    for m in measured:
+        rules.setdefault(_band_rule(m.derived), []).append(_name(m.entry, registry))
+    if len(rules) == 1:
+        return next(iter(rules)) or "a rule its derived: block does not record"
+    return "; ".join(f"{rule or 'a rule not recorded'} for {', '.join(names)}" for rule, names in rules.items())
 
 
 def render_main(baseline: Baseline, registry: Any) -> str:
