@@ -67,6 +67,7 @@ def test_a_lab_regression_fails_naming_the_entry(lab, run_cli, tmp_path):
     document = yaml.safe_load(baseline.read_text())
     document["entries"][0]["metrics"]["uar"]["expected"] = 0.99
     document["entries"][0]["metrics"]["uar"]["tolerance"] = 0.03
+    del document["entries"][0]["derived"]  # a band set by hand: its derived: block would contradict it (exit 2)
     broken = tmp_path / "lab.yaml"
     broken.write_text(yaml.safe_dump(document), encoding="utf-8")
     result = run_cli("--format", "plain", "regress", "--baseline", str(broken), *roots, "--quiet", "--no-store")
