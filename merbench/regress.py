@@ -80,6 +80,7 @@ from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import check_output_path, store_files, write_output
+from merbench.report import REPORTED_METRICS
 from merbench.result import RunResult, document_kind
 from merbench.wording import SCORE_DIGITS, counted, paper_points, percent, plural
 from merbench.yaml_files import read_yaml
@@ -849,10 +850,11 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
     notes = []
     for score in reported:
         metric = score.metric.lower()
+        key = REPORTED_METRICS.get(metric, metric)  # a paper's "f1" is the macro F1 merbench measures
         differs = [what for what, same in (("data", score.dataset == entry.dataset), ("protocol", score.protocol == entry.protocol))
                    if not same]
         why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
-        here = f"measured {percent(measured[metric])} %{' ⚠' if entry.leaky else ''}, " if metric in measured else ""
+        here = f"measured {percent(measured[key])} %{' ⚠' if entry.leaky else ''}, " if key in measured else ""
         notes.append(f"{entry.model} {metric}: {here}paper {paper_points(score.value)} % "
                      f"({score.dataset} · {score.protocol}; {why})")
     return notes

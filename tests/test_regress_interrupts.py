@@ -239,3 +239,21 @@ def test_a_papers_whole_number_score_shows_with_two_decimals_as_info_prints_it()
     notes = reported_notes(entry, get_registry(), [])
     assert any(" f1: paper 99.00 % (" in note for note in notes), notes
     assert any(" precision: paper 97.30 % (" in note for note in notes), notes
+
+
+def test_a_papers_precision_recall_and_f1_sit_beside_the_measured_macro_scores():
+    """regress paired only accuracy, UF1 and UAR with the paper's: precision, recall and F1 showed "paper 97.30 %"
+    with no measured value, though the entry checked macro_precision (compare and show pair them)."""
+    from pathlib import Path
+
+    from merbench.registry import get_registry
+    from merbench.regress import Check, parse_baseline, reported_notes
+
+    entry = parse_baseline({"version": 1, "entries": [{"model": "convmixer", "dataset": "samm"}]},
+                           Path("b.yaml")).entries[0]
+    checks = [Check(entry.label, metric, 0.5, value, 0.1, 0.1, "ok") for metric, value in
+              (("macro_precision", 0.204), ("macro_f1", 0.253), ("accuracy", 0.611))]
+    notes = reported_notes(entry, get_registry(), checks)
+    assert any("convmixer precision: measured 20.4 %, paper 97.30 %" in note for note in notes), notes
+    assert any("convmixer f1: measured 25.3 %, paper 99.00 %" in note for note in notes), notes
+    assert any("convmixer accuracy: measured 61.1 %, paper 99.73 %" in note for note in notes), notes

@@ -374,7 +374,8 @@ def _say_reused(err: Console, reuse, label: str, layout: str | None = None) -> N
 
 
 def _print_blind_bands(out: Console, checks, updated: bool) -> None:
-    """A warning per band that a model predicting one class would pass (``merbench.one_class``), with what to do."""
+    """A warning per band that cannot raise one of its alarms (``merbench.one_class.blind_bands``: a lower edge a
+    model predicting one class or guessing at random would pass, an upper edge no score can top), with what to do."""
     from merbench.one_class import blind_bands
 
     advice = ("derive it from more seeds, or with a lower --k or --floor" if updated else
@@ -382,7 +383,7 @@ def _print_blind_bands(out: Console, checks, updated: bool) -> None:
     for entry, _, result, _ in checks:
         if result is None:
             continue
-        bands = [(e.metric, e.expected, e.tolerance) for e in entry.expectations]
+        bands = [(e.metric, e.expected, e.tolerance, e.above) for e in entry.expectations]
         for note in blind_bands(f"entry {entry.number} ({entry.label})", bands, result.confusion_matrix):
             out.print(Text(printable(f"Warning: {note}; {advice}."), style="bold yellow"), highlight=False)
 
