@@ -507,8 +507,9 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
          Column("Measured", justify="right"), Column("Delta", justify="right"), Column("Verdict"),
          Column("Setting", kind="text", priority=1, breakable=False)],
         caption="Pooled scores in %. low: below expected − tolerance (a regression); high: above expected + "
-        "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed or recorded a "
-        "leak its entry does not declare (reason below), or its score is not a number."
+        "tolerance (suspicious); new: no expected value yet (use --update); failed: the run failed, recorded a "
+        "leak its entry does not declare or ran on other data than its band was derived on (reason below), or its "
+        "score is not a number."
         + (" #N: the entry's number in the baseline, for a model with several entries."
            if len({entry.model for entry, _, _, _ in checks}) < len(checks) else "")
         + (" ⚠: a leaky entry (leaky: true): its scores are inflated, not comparable with honest ones."
