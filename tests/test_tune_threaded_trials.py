@@ -10,20 +10,8 @@ import pytest
 
 pytest.importorskip("optuna")
 
-PLUGIN = '''
-import torch
+from test_plugin_dataset_and_plan_messages import PLUGIN  # noqa: E402  (registers lambda-net, a lambda-built model)
 
-from merbench.contracts import ModelPlugin
-from merbench.hookspecs import hookimpl
-
-
-@hookimpl
-def merbench_register_models(register):
-    register(ModelPlugin(
-        name="lambda-net", description="a model built by a lambda", input="flow-uvs",
-        build=lambda options, in_channels, n_classes, input_size: torch.nn.Sequential(
-            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(in_channels, n_classes))))
-'''
 TINY = ["--set", "dataset.subjects=8", "dataset.clips_per_subject=4", "protocol.n_splits=2", "engine.epochs=1"]
 
 
@@ -40,7 +28,7 @@ def _tune(run_cli, tmp_path, model: str, workers: str):
 
 def test_threaded_trials_of_a_model_that_cannot_go_to_workers_are_warned_and_recorded(install_plugin, run_cli,
                                                                                       tmp_path):
-    install_plugin("merbench-lambdanet", "lambdanet", "merbench_lambdanet_plugin", PLUGIN)
+    install_plugin("merbench-mycorpus", "mycorpus", "merbench_mycorpus_plugin", PLUGIN)
     err, summary = _tune(run_cli, tmp_path, "lambda-net", "2")
     assert "cannot be sent to worker processes" in err and "use --workers 1 for repeatable trials" in err
     assert "'lambda-net'" in err
