@@ -37,6 +37,15 @@ def test_integer_looking_labels_that_are_all_given_names_keep_their_names(tmp_pa
     assert Counter(dataset.classes[s.label] for s in dataset.samples) == {"1": 4, "2": 4, "3": 4}
 
 
+def test_whole_float_labels_are_the_integer_names_they_write(tmp_path):
+    """Labels 1.0, 2.0 (as pandas writes a column with a gap) with dataset.classes=1,2,3 were read as indices 1, 2:
+    class '2' and '3', shifted with exit 0."""
+    dataset = _load(_relabelled(tmp_path, ["1.0", "2.0", "3.0"]), "1,2,3", tmp_path)
+    assert Counter(dataset.classes[s.label] for s in dataset.samples) == {"1": 4, "2": 4, "3": 4}
+    two = _load(_relabelled(tmp_path / "two", ["1.0", "2.0"]), "1,2,3", tmp_path)
+    assert Counter(two.classes[s.label] for s in two.samples) == {"1": 6, "2": 6}
+
+
 def test_integer_labels_still_index_the_given_names(tmp_path):
     dataset = _load(_relabelled(tmp_path, ["0", "1", "2"]), "negative,positive,surprise", tmp_path)
     assert Counter(dataset.classes[s.label] for s in dataset.samples) == {"negative": 4, "positive": 4, "surprise": 4}

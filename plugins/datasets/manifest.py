@@ -145,26 +145,33 @@ def label_key(text: str) -> str:
     return "".join(text.split()).casefold()
 
 
+def class_key(text: str) -> str:
+    """What a label and a ``dataset.classes`` name share when they name one class: an integer's value (``1.0`` is
+    the class ``1``), else ``label_key``."""
+    number = label_number(text)
+    return f"#{number}" if number is not None else label_key(text)
+
+
 def given_names(labels: list[tuple[int, str]], numbers: list[int | None], given: list[str],
                 path: Path) -> tuple[tuple[str, ...], list[int]]:
     """Each row's index into ``given`` (``dataset.classes``): by name without case and spaces when every label is one
     of the names (``dataset.classes=1,2,3`` with labels 1..3 are names, not indices), else by integer 0..n-1 or by
     name; where a name is an integer (``1``), a file mixing the two readings is a DataError naming a row of each."""
     names = tuple(given)
-    keys = [label_key(name) for name in names]
+    keys = [class_key(name) for name in names]
     twice = next((name for i, name in enumerate(names) if keys[i] in keys[:i]), None)
     if twice is not None:
         raise UsageError(f"dataset.classes={','.join(names)}: {twice!r} is given twice (names are compared without "
                          "case and spaces); give each class once")
-    if all(label_key(text) in keys for _, text in labels):
-        return names, [keys.index(label_key(text)) for _, text in labels]
+    if all(class_key(text) in keys for _, text in labels):
+        return names, [keys.index(class_key(text)) for _, text in labels]
     # Indices and names can be told apart unless a name is itself an integer: then a file mixing the two is refused.
     numeric_names = any(label_number(name) is not None for name in names)
-    named = next(((row, text) for row, text in labels if label_key(text) in keys), None) if numeric_names else None
+    named = next(((row, text) for row, text in labels if class_key(text) in keys), None) if numeric_names else None
     index = []
     for (row, text), number in zip(labels, numbers):
-        if label_key(text) in keys:
-            index.append(keys.index(label_key(text)))
+        if class_key(text) in keys:
+            index.append(keys.index(class_key(text)))
         elif number is not None and 0 <= number < len(names) and named is not None:
             raise DataError(
                 f"{path} row {row}: label {text!r} is not one of dataset.classes={','.join(names)}, so it would be "
