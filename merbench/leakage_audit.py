@@ -240,8 +240,8 @@ def _configuration_problems(summary: Mapping[str, Any], runs: Sequence[Sequence[
             differences.setdefault((f"the {ran} profile", f"the {profile} profile"), []).append(run.where)
             named.add((run.run_id, "profile"))
             continue
-        if run.result.settings_changed is None:  # stored by a merbench before runs recorded them
-            continue
+        if run.result.settings_changed is None or summary.get("settings_changed") is None:
+            continue  # a run, or a summary, written by a merbench before they recorded it: the others are compared
         shared = set(_options(run.result).get("protocol") or {}) & honest_protocol
 
         def comparable(key: str) -> bool:

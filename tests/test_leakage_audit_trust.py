@@ -190,3 +190,10 @@ def test_a_study_on_images_passes_with_frame_10fold_left_out_and_fails_when_left
     assert failing == {"runs in the store": "no frame-10fold in the summary, and its left_out does not name it: "
                                             "merbench leakage runs every variant and leaves one out only where it "
                                             "cannot apply, saying so there"}
+
+
+def test_a_summary_written_before_it_recorded_its_settings_still_passes(study, run_cli, tmp_path):
+    """A summary without settings_changed (merbench before 2026-12-05) read as "no settings changed": its study,
+    made with --set, failed ("every run ran with dataset.subjects=..., the summary with ...")."""
+    code, failing, text = audited(run_cli, tmp_path, study, lambda s: s.pop("settings_changed"))
+    assert code == 0 and not failing, text
