@@ -94,7 +94,7 @@ def blind_bands(label: str, bands: list[tuple], confusion_matrix: Any) -> list[s
                              "catch a model that stopped learning")
         high = tolerance if not rest or rest[0] is None else rest[0]
         top = percent_points(expected) + percent_points(high)
-        if top >= 100:
+        if top >= 100 and percent_points(expected) < 100:  # runs that score 100 %: no band could call one high
             band = (f"{percent(expected)} ± {percent(tolerance)}" if high == tolerance else
                     f"{percent(expected)} -{percent(tolerance)}/+{percent(high)}")
             notes.append(f"{label}: the {metric} band {band} reaches up to {top}, not below the 100.0 that no score "

@@ -60,6 +60,8 @@ def test_a_band_above_one_class_but_not_above_chance_is_named_and_so_is_one_no_s
         "score high (suspicious: a leak, a metric computed on the wrong data)"]  # accuracy's upper edge is 99.0
     assert blind_bands("m", [("accuracy", 0.9, 0.01, 0.1)], matrix)[0].startswith(
         "m: the accuracy band 90.0 -1.0/+10.0 reaches up to 100.0")
+    # Runs that all scored 100 % (a leaky entry): no band could call a score high, so nothing to advise.
+    assert blind_bands("m", [("uf1", 1.0, 0.0), ("uar", 1.0, 0.03)], matrix) == []
 
 
 def test_regress_warns_of_a_band_a_random_guesser_passes_and_of_one_no_score_can_top(run_cli, tmp_path):
