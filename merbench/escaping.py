@@ -15,11 +15,23 @@ import unicodedata
 from typing import Any, Callable
 
 
+HIDDEN_FORMAT = frozenset(chr(c) for c in (0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2060, 0x2065),
+                                             *range(0x2066, 0x206A), 0xFEFF))
+"""Invisible format characters shown escaped: zero-width spaces and joiners of words (two ids that print alike),
+direction marks, overrides and isolates (which reorder what follows). The zero-width (non-)joiners U+200C and
+U+200D are not among them: Persian words and emoji sequences need them."""
+
+
+def _shown(c: str, keep: str = "") -> bool:
+    category = unicodedata.category(c)
+    return c in keep or (category != "Cc" and c not in HIDDEN_FORMAT)
+
+
 def printable(text: str) -> str:
     """``text`` with control characters other than line breaks and tabs shown as ``\\xNN`` (an escape sequence in
-    data, e.g. ESC, would otherwise act on the terminal), and invisible format characters as ``\\uNNNN`` (a
+    data, e.g. ESC, would otherwise act on the terminal), and ``HIDDEN_FORMAT`` characters as ``\\uNNNN`` (a
     zero-width space would make two ids look alike, a right-to-left override would reorder what follows)."""
-    return "".join(c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf") else _escaped(c) for c in text)
+    return "".join(c if _shown(c, "\n\t") else _escaped(c) for c in text)
 
 
 def _escaped(c: str) -> str:
@@ -31,7 +43,15 @@ def printable_line(text: str) -> str:
     ``\\xNN`` (a plugin's description, citation or error message: a ``\\r\\n`` in it would split the line, an ESC
     would act on the terminal; U+2028 and U+2029 as ``\\u2028``, ``\\u2029``). Rich markup is not escaped here:
     print the result as plain ``Text``, or ``escape`` it."""
-    return "".join(c if unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") else _escaped(c) for c in text)
+    return "".join(c if _shown(c) and unicodedata.category(c) not in ("Zl", "Zp") else _escaped(c) for c in text)
+
+
+def spelling_key(text: str) -> str:
+    """What two spellings of one id share: without surrounding whitespace and invisible format characters (a
+    zero-width space), in Unicode's compatibility form (a full-width ``Ｓ`` is ``S``), without case. Two subject ids
+    of one key are most likely one person spelled two ways."""
+    visible = "".join(c for c in text.strip() if unicodedata.category(c) != "Cf")
+    return unicodedata.normalize("NFKC", visible).casefold()
 
 
 MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}

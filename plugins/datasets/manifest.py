@@ -33,7 +33,7 @@ from typing import Any
 from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
-from merbench.escaping import printable_line
+from merbench.escaping import printable_line, spelling_key
 from merbench_plugins.datasets.common import (LoadLog, absolute_text, as_bool, check_root, class_counts, enforce_strict,
                                               why_not_a_file)
 from merbench.wording import plural
@@ -207,18 +207,12 @@ def check_subject_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -
     first: dict[str, tuple[str, int]] = {}
     for row, cells in rows:
         subject = cells.get("subject") or ""
-        spelled, where = first.setdefault(_spelling_key(subject), (subject, row))
+        spelled, where = first.setdefault(spelling_key(subject), (subject, row))
         if spelled != subject:
             how = "in case" if spelled.casefold() == subject.casefold() else "in invisible characters or Unicode form"
             raise DataError(f"{path} row {row}: subject '{printable_line(subject)}' differs from '{printable_line(spelled)}' "
                             f"(row {where}) only {how}; spell each subject one way (ids are compared exactly), or "
                             "rename one if they are two people")
-
-
-def _spelling_key(subject: str) -> str:
-    """What two spellings of one subject id share: without format characters (zero-width), NFKC, without case."""
-    visible = "".join(ch for ch in subject if unicodedata.category(ch) != "Cf")
-    return unicodedata.normalize("NFKC", visible).casefold()
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
