@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Sequence
@@ -425,12 +426,18 @@ def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...]
     """``settings`` with ``root=DIR`` added to each entry (known or not) whose dataset was read from several folders
     among ``results``: two copies (or two manifests of one file name) may hold other data, so their runs are not one
     cell, nor compared for a best."""
+    folders = [_folder(result) for result in results]
     roots: dict[str, set[str]] = {}
-    for result in results:
-        roots.setdefault(result.dataset, set()).add(str((result.config or {}).get("root") or ""))
-    return [entry if len(roots[result.dataset]) < 2
-            else (*(entry or ()), f"root={(result.config or {}).get('root') or '-'}")
-            for result, entry in zip(results, settings)]
+    for result, folder in zip(results, folders):
+        roots.setdefault(result.dataset, set()).add(folder)
+    return [entry if len(roots[result.dataset]) < 2 else (*(entry or ()), f"root={folder or '-'}")
+            for result, entry, folder in zip(results, settings, folders)]
+
+
+def _folder(result: RunResult) -> str:
+    """The folder a run read its dataset from, links resolved (one copy reached through a link is one folder)."""
+    root = (result.config or {}).get("root")
+    return os.path.realpath(root) if isinstance(root, str) and root else ""
 
 
 def _mark_best(contenders: Sequence[Cell], compared: bool) -> None:

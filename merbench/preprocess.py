@@ -323,8 +323,8 @@ def same_input_files(first: Sample, again: Sample) -> str:
     """Why ``again`` cannot be used beside ``first``, another clip whose input files have the same bytes: one clip
     listed twice (under two ids or subjects) would be trained on and tested, its score a memory of itself."""
     return (f"sample {again.id} (subject {again.subject}): its input files have the same bytes as those of sample "
-            f"{first.id} (subject {first.subject}), so one clip would be trained on and tested as two samples; "
-            "remove one of the two from the dataset")
+            f"{first.id} (subject {first.subject}), as a copy of one clip has (or two clips of blank frames), so it "
+            "would be tested on what was trained on; remove the copy from the dataset, or replace the blank frames")
 
 
 def skip_reason(error: str) -> str:

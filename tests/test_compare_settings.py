@@ -350,3 +350,18 @@ def test_the_papers_score_is_not_shown_beside_a_run_on_other_folds_or_part_of_th
         assert cell.reported is None and cell.reported_withheld.startswith(why)
         note = (f"The paper's score is not shown beside ststnet on synthetic · subject-10fold ({why}")
         assert note in " ".join(comparison.notes()) and note in " ".join(to_markdown(comparison).split())
+
+
+def test_one_folder_reached_through_a_link_is_one_folder(tmp_path):
+    """The same copy read through its path and through a symbolic link made two rows and no best."""
+    import dataclasses
+
+    (tmp_path / "samm").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "samm")
+    first, second = (_result(run_id, "ststnet", uf1) for run_id, uf1 in
+                     (("20250611-000001-000001", 0.4), ("20250611-000002-000002", 0.7)))
+    first = dataclasses.replace(first, config={**first.config, "root": str(tmp_path / "samm")})
+    second = dataclasses.replace(second, config={**second.config, "root": str(tmp_path / "link")},
+                                 run_id="20250611-000002-000002")
+    compared = build_comparison([first, second], settings=changed_settings_of([first, second], get_registry()))
+    assert compared.models == ["ststnet"] and compared.hidden == ["20250611-000001-000001"]
