@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import os
 import shlex
 from collections import Counter
@@ -152,9 +153,13 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     """
     from merbench.preprocess import BIT_DEPTH_FIX, decode_grey, frame_size_problem
 
+    from merbench.preprocess import same_input_files
+
     checked, problems = 0, []
+    first_with: dict[bytes, Sample] = {}  # the digest of a clip's onset and apex files (or image) → its first clip
     for sample in dataset.samples:
         first: tuple[Path, np.ndarray] | None = None  # the clip's first decoded frame, whose size the others must have
+        content = hashlib.sha256()
         for role, path in frames_to_check(sample, dataset.gives):
             checked += 1
             try:
@@ -163,6 +168,8 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                 what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
                 problems.append(FrameProblem(sample.id, path, f"{role} frame {what} ({exc.strerror})", role))
                 continue
+            if role != WHOLE_CLIP_ONLY:  # the files a run's default chain reads (flow: onset and apex)
+                content.update(hashlib.sha256(blob).digest())
             frame = decode_image(blob, IMAGE_DECODING) if dataset.gives == "image" else decode_grey(blob)
             if frame is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
@@ -179,6 +186,10 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             elif frame.shape != first[1].shape:
                 problems.append(FrameProblem(sample.id, path, f"{role} {frame_size_problem(sample, frame, *first)}",
                                              role))
+        copied = first_with.setdefault(content.digest(), sample)
+        if copied.clip_id != sample.clip_id:  # as a run leaves it out (merbench.preprocess.same_input_files)
+            problems.append(FrameProblem(sample.id, Path(frames_to_check(sample, dataset.gives)[0][1]),
+                                         same_input_files(copied, sample).split("): ", 1)[1], "copy"))
         if dataset.gives != "image":
             sniffed, found = in_clip_problems(sample)
             checked += sniffed

@@ -61,3 +61,22 @@ def test_a_byte_identical_copy_under_another_name_is_left_out_or_refused(tmp_pat
     strict = run_cli("run", "--model", "ststnet", "--dataset", "manifest", "--root", str(root), "--profile", "quick",
                      "--epochs", "1", "--no-store", "--quiet", *sets, "dataset.strict=true")
     assert strict.code == 2 and "its input files have the same bytes as those of sample" in " ".join(strict.err.split())
+
+
+def test_datasets_check_counts_the_copies_a_run_leaves_out(tmp_path, run_cli):
+    """datasets check said "usable: 27 samples", --strict passed, and the run then left out or refused the copies."""
+    root = tmp_path / "man"
+    rows = _rows(rt.build_manifest_images(root, subjects=4, per_subject=6))
+    copies = []
+    for i, row in enumerate(rows[:3]):
+        shutil.copy(root / row["path"], root / f"copy{i}.png")
+        copies.append({**row, "subject": "t0", "path": f"copy{i}.png"})
+    rt.write_csv(root / "dup.csv", rows + copies)
+    checked = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=dup.csv")
+    said = " ".join(checked.out.split())
+    assert checked.code == 0 and "usable: 24 samples, 4 subjects, 3 clips with missing or unusable files left out" \
+        in said, said
+    assert "copy0.png its input files have the same bytes as those of sample images/s0/img_0.png (subject s0)" in said
+    strict = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=dup.csv",
+                     "--strict")
+    assert strict.code == 2 and "its input files have the same bytes" in strict.err
