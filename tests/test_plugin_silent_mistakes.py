@@ -95,8 +95,8 @@ def _write_clips(root, subjects=("s1", "s2", "s3", "s4")) -> None:
     import cv2
     import numpy as np
 
-    rng = np.random.default_rng(0)
     for subject in subjects:
+        rng = np.random.default_rng(list(subject.encode()))  # each subject's clips its own: a copy is left out
         for clip in ("neg-1", "pos-1"):
             folder = root / subject / clip
             folder.mkdir(parents=True)
