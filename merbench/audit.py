@@ -30,7 +30,7 @@ import numpy as np
 from merbench.errors import DataError, MerbenchError
 from merbench.leaks import LEAKS, LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
-from merbench.registry import get_registry
+from merbench.registry import distribution_key, get_registry
 from merbench.result import CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
 from merbench.wording import counted, plural, some_of
 
@@ -73,7 +73,8 @@ def _protocol_shape(result: RunResult) -> ProtocolShape | None:
     plugins = result.environment.get("plugins")  # {"protocol:loso": "merbench 0.1.0", ...}
     source = plugins.get(f"protocol:{result.protocol}") if isinstance(plugins, dict) else None
     installed = registry.provider("protocols", result.protocol).distribution
-    if not spec.folds or (source is not None and _distribution(str(source).rsplit(" ", 1)[0]) != _distribution(installed)):
+    recorded = None if source is None else distribution_key(str(source).rsplit(" ", 1)[0])
+    if not spec.folds or recorded not in (None, distribution_key(installed)):
         return None
     if spec.folds == "n_splits":
         options = result.config.get("options")
@@ -84,10 +85,6 @@ def _protocol_shape(result: RunResult) -> ProtocolShape | None:
     if spec.folds == "per subject":
         return ProtocolShape(result.n_subjects, f"one per subject, n_subjects={result.n_subjects}", spec.partition)
     return ProtocolShape(1, "always one", spec.partition)
-
-
-def _distribution(name: str) -> str:
-    return name.lower().replace("_", "-")
 
 
 def load_result(path: Path, command: str = "audit") -> RunResult:

@@ -153,14 +153,15 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     """
     from merbench.preprocess import BIT_DEPTH_FIX, decode_grey, frame_size_problem
 
-    from merbench.preprocess import same_input_files
+    from merbench.preprocess import copy_of
 
     checked, problems = 0, []
     first_with: dict[bytes, Sample] = {}  # the digest of a clip's onset and apex files (or image) → its first clip
     for sample in dataset.samples:
         first: tuple[Path, np.ndarray] | None = None  # the clip's first decoded frame, whose size the others must have
-        content = hashlib.sha256()
-        for role, path in frames_to_check(sample, dataset.gives):
+        content, hashed = hashlib.sha256(), 0
+        opened = frames_to_check(sample, dataset.gives)
+        for role, path in opened:
             checked += 1
             try:
                 blob = Path(path).read_bytes()
@@ -170,6 +171,7 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                 continue
             if role != WHOLE_CLIP_ONLY:  # the files a run's default chain reads (flow: onset and apex)
                 content.update(hashlib.sha256(blob).digest())
+                hashed += 1
             frame = decode_image(blob, IMAGE_DECODING) if dataset.gives == "image" else decode_grey(blob)
             if frame is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
@@ -186,10 +188,10 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             elif frame.shape != first[1].shape:
                 problems.append(FrameProblem(sample.id, path, f"{role} {frame_size_problem(sample, frame, *first)}",
                                              role))
-        copied = first_with.setdefault(content.digest(), sample)
+        read_all = 0 < hashed == sum(role != WHOLE_CLIP_ONLY for role, _ in opened)  # else already a problem
+        copied = first_with.setdefault(content.digest(), sample) if read_all else sample
         if copied.clip_id != sample.clip_id:  # as a run leaves it out (merbench.preprocess.same_input_files)
-            problems.append(FrameProblem(sample.id, Path(frames_to_check(sample, dataset.gives)[0][1]),
-                                         same_input_files(copied, sample).split("): ", 1)[1], "copy"))
+            problems.append(FrameProblem(sample.id, Path(opened[0][1]), copy_of(copied), "copy"))
         if dataset.gives != "image":
             sniffed, found = in_clip_problems(sample)
             checked += sniffed

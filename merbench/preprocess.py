@@ -322,9 +322,14 @@ def unopened_frame(path: Path, sample: Sample, exc: OSError) -> DataError:
 def same_input_files(first: Sample, again: Sample) -> str:
     """Why ``again`` cannot be used beside ``first``, another clip whose input files have the same bytes: one clip
     listed twice (under two ids or subjects) would be trained on and tested, its score a memory of itself."""
-    return (f"sample {again.id} (subject {again.subject}): its input files have the same bytes as those of sample "
-            f"{first.id} (subject {first.subject}), as a copy of one clip has (or two clips of blank frames), so it "
-            "would be tested on what was trained on; remove the copy from the dataset, or replace the blank frames")
+    return f"sample {again.id} (subject {again.subject}): {copy_of(first)}"
+
+
+def copy_of(first: Sample) -> str:
+    """The reason of ``same_input_files`` without the sample it is given for (``datasets check`` names it apart)."""
+    return (f"its input files have the same bytes as those of sample {first.id} (subject {first.subject}), as a copy "
+            "of one clip has (or two clips of blank frames), so it would be tested on what was trained on; remove the "
+            "copy from the dataset, or replace the blank frames")
 
 
 def skip_reason(error: str) -> str:
@@ -999,17 +1004,18 @@ def _preprocess_dataset(
     skipped: dict[int, str] = {}
     first_of_key: dict[str, int] = {}
     for index, sample in enumerate(samples):
+        key: str | None
         try:
-            keys.append(sample_key(chain, sample, hashes))
-            first = first_of_key.setdefault(keys[-1], index)
+            key = sample_key(chain, sample, hashes)
+            first = first_of_key.setdefault(key, index)
             if samples[first].clip_id != sample.clip_id:
                 raise DataError(same_input_files(samples[first], sample) + SKIP_CLIP)
         except DataError as exc:
             if not skip_unreadable:
                 raise
-            del keys[index:]  # the key of a clip given twice is dropped with the clip
-            keys.append(None)
+            key = None
             skipped[index] = skip_reason(str(exc))
+        keys.append(key)
     index_key = _index_key(dataset, keys)
     computed = 0
     used_workers = 1

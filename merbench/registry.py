@@ -42,7 +42,7 @@ class Provider:
     @property
     def builtin(self) -> bool:
         """True for merbench's own plugins."""
-        return _normalise(self.distribution) == OWN_DISTRIBUTION
+        return distribution_key(self.distribution) == OWN_DISTRIBUTION
 
     def __str__(self) -> str:
         return f"plugin '{self.entry_point}' ({self.distribution} {self.version})"
@@ -76,7 +76,8 @@ LITERAL_VALUES = {"gives": ("frames", "image")}
 """Strings a factory field may hold that are values, not factories."""
 
 
-def _normalise(name: str) -> str:
+def distribution_key(name: str) -> str:
+    """A distribution's name as packaging compares it: ``Merbench_Plugins`` is ``merbench-plugins``."""
     return name.lower().replace("_", "-")
 
 
@@ -88,13 +89,13 @@ def _iter_entry_points() -> Iterable[tuple[metadata.EntryPoint, str, str]]:
         for ep in dist.entry_points:
             if ep.group != ENTRY_POINT_GROUP:
                 continue
-            key = (_normalise(dist_name), ep.name)
+            key = (distribution_key(dist_name), ep.name)
             if key in seen:  # the same distribution visible twice on sys.path
                 continue
             seen.add(key)
             found.append((ep, dist_name, dist.version))
     # Built-ins first, so that on a name clash merbench's own plugin is kept.
-    found.sort(key=lambda item: (_normalise(item[1]) != OWN_DISTRIBUTION, _normalise(item[1]), item[0].name))
+    found.sort(key=lambda item: (distribution_key(item[1]) != OWN_DISTRIBUTION, distribution_key(item[1]), item[0].name))
     return found
 
 
@@ -104,7 +105,7 @@ def _disables(entry: str, entry_point: str, distribution: str) -> bool:
     if entry == entry_point:
         return True
     dist, colon, name = entry.partition(":")
-    return bool(colon) and name == entry_point and _normalise(dist) == _normalise(distribution)
+    return bool(colon) and name == entry_point and distribution_key(dist) == distribution_key(distribution)
 
 
 def strict_plugins_requested() -> bool:
@@ -149,7 +150,7 @@ class Registry:
 
     def _load_entry_points(self) -> None:
         entry_points = list(_iter_entry_points())
-        if not any(_normalise(dist) == OWN_DISTRIBUTION for _, dist, _ in entry_points):
+        if not any(distribution_key(dist) == OWN_DISTRIBUTION for _, dist, _ in entry_points):
             raise PluginError(
                 "merbench's built-in plugins are not registered (no 'merbench' entry points "
                 "found in the installed distribution): reinstall merbench (pip install --force-reinstall merbench, or "
@@ -203,8 +204,8 @@ class Registry:
             self.problems.append(f"MERBENCH_DISABLE_PLUGINS names {', '.join(self.disabled_unknown)}, which no installed entry "
                                  "point is called (entry point names are listed by `merbench plugins`)")
         for entry, found in matches.items():
-            if len({_normalise(dist) for dist, _ in found}) > 1:
-                example = next((dist for dist, _ in found if _normalise(dist) != OWN_DISTRIBUTION), found[-1][0])
+            if len({distribution_key(dist) for dist, _ in found}) > 1:
+                example = next((dist for dist, _ in found if distribution_key(dist) != OWN_DISTRIBUTION), found[-1][0])
                 self.disabled_shared.append(
                     f"MERBENCH_DISABLE_PLUGINS names '{entry}', the entry point of {len(found)} distributions "
                     f"({_names([f'{dist} {version}' for dist, version in found])}), so all of them are skipped; to "

@@ -51,7 +51,7 @@ from merbench.config import resolve_config
 from merbench.contracts import REPORTED_METRICS, ReportedScore, resolve_factory
 from merbench.estimator import is_estimator, seeded
 from merbench.preprocess import build_chain, compute_sample
-from merbench.registry import get_registry
+from merbench.registry import distribution_key, get_registry
 from merbench.runner import load_dataset, run_benchmark
 from merbench.wording import counted, some_of
 
@@ -143,7 +143,7 @@ def conformance_names(registry: Any = None, distribution: str | None = None) -> 
 
 
 def _same_distribution(a: str, b: str) -> bool:
-    return a.lower().replace("_", "-") == b.lower().replace("_", "-")
+    return distribution_key(a) == distribution_key(b)
 
 
 def _check_distribution_loaded(registry: Any, distribution: str) -> None:
