@@ -29,7 +29,7 @@ from merbench.errors import DataError, UsageError
 from merbench.escaping import printable
 from merbench.leaks import LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS
-from merbench.report import REPORTED_METRICS, measured_label
+from merbench.report import REPORTED_METRICS, comparability
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
 from merbench.wording import counted, no_subject_shared, paper_points, percent, percent_points, some_of
@@ -70,7 +70,7 @@ class Cell:
     seeds: tuple[int, ...] = ()
     """The seeds of the cell's run (one, or each of a ``--seeds N`` run); empty when not recorded."""
     reported_withheld: str = ""
-    """Why the paper's score is not shown beside this cell (``merbench.report.measured_label``: measured on part of
+    """Why the paper's score is not shown beside this cell (``merbench.report.comparability``: measured on part of
     an official list, or on other samples, classes or folds); empty when it is shown or there is none."""
 
 
@@ -312,11 +312,11 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     else:
         mean, std = float(result.pooled[metric]), None
     reported, source = _reported(result, metric)
-    withheld = ""
-    label, why = measured_label(result)
-    if reported is not None and label != "measured":
-        reason = why.lstrip(". *").split(":", 1)[0]  # "Measured on 14 of the 442 samples of the official list (...)"
-        reported, source, withheld = None, None, reason[:1].lower() + reason[1:]
+    _, withheld = comparability(result)
+    if reported is None:
+        withheld = ""
+    elif withheld:
+        reported, source = None, None
     seeds = tuple(seed.seed for seed in result.seeds) if result.seeds else (
         (result.seed,) if result.seed is not None else ())
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result),

@@ -202,11 +202,12 @@ COMPARABILITY_SETTINGS = ("protocol.", "dataset.classes=", "dataset.list=")
 """Settings that change which samples, classes or folds a score is measured on (``settings_changed`` prefixes)."""
 
 
-def measured_label(result: RunResult) -> tuple[str, str]:
-    """The label of the run's row beside the paper's scores, and a caption sentence (``""`` when none): ``measured``;
-    ``measured on 14/442`` when its dataset has an official sample list (MEGC2019) that its copies do not cover in
-    full; ``measured*`` when the run used a derived sample list or changed the protocol's folds or the class set
-    (``protocol.n_splits=2``, ``dataset.classes=3``); each with why it is not comparable with the papers' scores."""
+def comparability(result: RunResult) -> tuple[str, str]:
+    """The label of the run's row beside the paper's scores, and what makes it not comparable with them (``""``
+    when nothing does): ``measured``; ``measured on 14/442`` when its dataset has an official sample list (MEGC2019)
+    that its copies do not cover in full ("measured on 14 of the 442 samples of the official list ..."); ``measured*``
+    when the run used a derived sample list or changed the protocol's folds or the class set ("measured with
+    protocol.n_splits=2")."""
     summary = result.dataset_summary or {}
     coverage = summary.get("official_list") or {}
     try:
@@ -214,15 +215,26 @@ def measured_label(result: RunResult) -> tuple[str, str]:
     except (KeyError, TypeError, ValueError):
         found = listed = 0
     if found < listed:
-        return (f"measured on {found}/{listed}", f". Measured on {found} of the {listed} samples of the official "
-                "list (the rest are not in your copies): not comparable with the reported scores")
+        return (f"measured on {found}/{listed}", f"measured on {found} of the {listed} samples of the official list "
+                "(the rest are not in your copies)")
     changed = [setting for setting in result.settings_changed or [] if setting.startswith(COMPARABILITY_SETTINGS)]
     if summary.get("list") == "derived" and not any(setting.startswith("dataset.list=") for setting in changed):
         changed.append("dataset.list=derived")
     if not changed:
         return "measured", ""
-    return ("measured*", f". * Measured with {', '.join(sorted(changed))}: other samples, classes or folds than the "
-            "protocol the paper reports, so not comparable with its scores")
+    return "measured*", f"measured with {', '.join(sorted(changed))}"
+
+
+def measured_label(result: RunResult) -> tuple[str, str]:
+    """The label of the run's row beside the paper's scores (``comparability``), and a caption sentence saying why
+    it is not comparable with the papers' scores (``""`` when it is)."""
+    label, why = comparability(result)
+    if not why:
+        return label, ""
+    if label == "measured*":
+        return label, (f". * M{why[1:]}: other samples, classes or folds than the protocol the paper reports, so not "
+                       "comparable with its scores")
+    return label, f". M{why[1:]}: not comparable with the reported scores"
 
 
 def seeds_table(result: RunResult) -> DataTable:
