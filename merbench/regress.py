@@ -399,7 +399,7 @@ def derived_band_edits(entry: Entry) -> list[str]:
                 edits.append(f"{metric}.expected is {expectation.expected:g}, not the mean of its derived: values "
                              f"({mean:.{DIGITS}f})")
         if _numeric(k) and _numeric(floor) and _numeric(std.get(metric)):
-            gives = min(max(k * std[metric], floor), 1.0)
+            gives = band_tolerance(std[metric], k, floor)
             if abs(expectation.tolerance - gives) > (k / 2 + 1) * step + 1e-9:
                 edits.append(f"{metric}.tolerance is {expectation.tolerance:g}, not the {min(_round_up(gives), 1.0):g} "
                              f"its derived: block gives (min(max(k · std, floor), 1) with k {k:g}, std {std[metric]:g} "
@@ -715,7 +715,12 @@ def derive_band(values: list[float], k: float, floor: float) -> tuple[float, flo
     """
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std, min(max(k * std, floor), 1.0)
+    return mean, std, band_tolerance(std, k, floor)
+
+
+def band_tolerance(std: float, k: float, floor: float) -> float:
+    """The tolerance of a derived band: ``min(max(k · std, floor), 1)``."""
+    return min(max(k * std, floor), 1.0)
 
 
 @dataclass
