@@ -45,10 +45,14 @@ class Variant:
 
     def describe(self, honest: RunConfig) -> dict[str, Any]:
         """The variant as the summary records it (``note``: how its run differs from the honest one beyond its leak)."""
-        described = {"name": self.name, "what": self.what, "expected_leaks": list(self.expected_leaks),
-                     "protocol": self.protocol or honest.protocol, "sets": dict(self.sets)}
         note = self.note(honest)
+        described = self.entry(honest.protocol)
         return {**described, "note": note} if note else described
+
+    def entry(self, honest_protocol: str) -> dict[str, Any]:
+        """``describe`` without the note, for a study whose honest run used ``honest_protocol``."""
+        return {"name": self.name, "what": self.what, "expected_leaks": list(self.expected_leaks),
+                "protocol": self.protocol or honest_protocol, "sets": dict(self.sets)}
 
     def note(self, honest: RunConfig) -> str | None:
         """What else differs from the honest run: a variant protocol splits every domain together, while an

@@ -29,7 +29,7 @@ from merbench.audit import TOLERANCE, Check
 from merbench.config import RunConfig, resolve_config
 from merbench.errors import MerbenchError
 from merbench.leakage import VARIANTS
-from merbench.leakage_summary import SCORES, summarise
+from merbench.leakage_summary import SCORES, honest_description, summarise
 from merbench.registry import get_registry
 from merbench.report import leakage_inflation
 from merbench.result import RunResult
@@ -115,11 +115,9 @@ def _merbench_variants(honest: RunResult) -> dict[str, dict[str, Any]]:
         config: RunConfig | None = RunConfig.from_dict(honest.config or {})
     except (KeyError, TypeError, ValueError):  # a run stored without its whole configuration
         config = None
-    entries = {"honest": {"name": "honest", "what": "nothing", "expected_leaks": [], "protocol": honest.protocol,
-                          "sets": {}, "note": None}}
+    entries = {"honest": {**honest_description(honest.protocol), "note": None}}
     for variant in VARIANTS:
-        entry = {"name": variant.name, "what": variant.what, "expected_leaks": list(variant.expected_leaks),
-                 "protocol": variant.protocol or honest.protocol, "sets": dict(variant.sets)}
+        entry = variant.entry(honest.protocol)
         entries[variant.name] = {**entry, "note": variant.note(config)} if config is not None else entry
     return entries
 

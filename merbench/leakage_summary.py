@@ -179,6 +179,11 @@ def study_time(summary: Mapping[str, Any]) -> str:
             + f"; this command {seconds:.0f} s)")
 
 
+def honest_description(protocol: str) -> dict[str, Any]:
+    """The honest run's entry in a summary's variants, before its scores: it leaks nothing."""
+    return {"name": "honest", "what": "nothing", "expected_leaks": [], "protocol": protocol, "sets": {}}
+
+
 def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
               variants: Sequence[tuple[Mapping[str, Any], Sequence[RunResult]]],
               resamples: int = RESAMPLES, confidence: float = CONFIDENCE, unit: str = "subjects") -> dict[str, Any]:
@@ -214,7 +219,7 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
                      for r in runs],
         }
 
-    honest_entry = {"name": "honest", "what": "nothing", "expected_leaks": [], "protocol": study["protocol"], "sets": {}}
+    honest_entry = honest_description(study["protocol"])
     return {
         "kind": KIND,
         "version": VERSION,
