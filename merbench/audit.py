@@ -140,22 +140,22 @@ def result_in(result: Any, path: Path, command: str = "audit") -> RunResult:
     return RunResult.from_dict(result, str(path))
 
 
-def _protocol_declares_overlap(result: RunResult, registry: Any) -> bool | None:
+def _protocol_declares_overlap(result: RunResult) -> bool | None:
     """Whether the result's protocol declares subjects on both sides (not subject-independent); ``None`` when
     the protocol is not installed here."""
     try:
-        spec = (registry or get_registry()).get("protocols", result.protocol)
+        spec = get_registry().get("protocols", result.protocol)
     except MerbenchError:
         return None
     return not spec.subject_independent
 
 
-def _overlap_origin(result: RunResult, registry: Any) -> str:
+def _overlap_origin(result: RunResult) -> str:
     """Why a result's folds share subjects, in words: its protocol declares it, or not (its split or the data put
     them there: the run's warning, kept in the result, says which)."""
     if result.subject_independent:
         return "NOT declared: the result claims subject independence"
-    declared = _protocol_declares_overlap(result, registry)
+    declared = _protocol_declares_overlap(result)
     if declared is None:
         return f"the result is not subject-independent; protocol {result.protocol!r} is not installed to say why"
     if declared:
@@ -239,15 +239,15 @@ def _fold_record_problems(result: RunResult) -> list[str]:
             "that the result records nothing about (no training subjects to check)"]
 
 
-def _declaration_problems(result: RunResult, registry: Any) -> list[str]:
+def _declaration_problems(result: RunResult) -> list[str]:
     """Where the result claims subject independence that its protocol, as installed here, does not give."""
-    if result.subject_independent and _protocol_declares_overlap(result, registry):
+    if result.subject_independent and _protocol_declares_overlap(result):
         return [f"the result claims subject independence, but its protocol {result.protocol} is not "
                 "subject-independent (it puts samples of one subject in training and test)"]
     return []
 
 
-def _derived_overlap_problems(result: RunResult, recorded: set[int], registry: Any) -> list[str]:
+def _derived_overlap_problems(result: RunResult, recorded: set[int]) -> list[str]:
     """The folds the predictions show sharing subjects (a subject tested in several folds is trained on in each,
     as every fold trains on all it does not test) where the fold records do not list them."""
     derived = _subject_folds(result)
@@ -255,14 +255,14 @@ def _derived_overlap_problems(result: RunResult, recorded: set[int], registry: A
     if not unlisted:
         return []
     return [f"the predictions show {len(derived)} of {len(result.folds)} folds testing a subject that another fold "
-            f"also tests, so each trained on it too ({_overlap_origin(result, registry)}); the fold records do not "
+            f"also tests, so each trained on it too ({_overlap_origin(result)}); the fold records do not "
             f"show it ({plural(unlisted, 'fold')} {some_of([f + 1 for f in unlisted], 10)})"]
 
 
-def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
+def _subject_overlap(result: RunResult) -> Check:
     """Subjects in training and test of a fold, from the fold records, the predictions and the protocol's declaration;
     and whether every fold the predictions name has a record that says whom it trained on."""
-    problems = _fold_record_problems(result) + _declaration_problems(result, registry)
+    problems = _fold_record_problems(result) + _declaration_problems(result)
     problems += _prediction_subject_problems(result)
     leaking, recorded = [], set()
     for fold in _in_order(result):
@@ -272,12 +272,12 @@ def _subject_overlap(result: RunResult, registry: Any = None) -> Check:
         if shared:
             leaking.append(f"fold {fold.fold + 1}: {some_of(shared, 5)}")
             recorded.add(fold.fold)
-    problems += _derived_overlap_problems(result, recorded, registry) + _fold_size_problems(result)
+    problems += _derived_overlap_problems(result, recorded) + _fold_size_problems(result)
     if leaking:
         problems.insert(0, f"{len(leaking)} of {len(result.folds)} folds share subjects "
-                           f"({_overlap_origin(result, registry)}); " + some_of(leaking, 3, "; "))
+                           f"({_overlap_origin(result)}); " + some_of(leaking, 3, "; "))
     elif "subjects" in _recorded_leaks(result):
-        problems.append(f"the result records a 'subjects' leak ({_overlap_origin(result, registry)}), though no fold "
+        problems.append(f"the result records a 'subjects' leak ({_overlap_origin(result)}), though no fold "
                         "of this split happened to share a subject")
     if problems:
         return Check("subject overlap", False, some_of(problems, 3, "; "))
@@ -705,13 +705,13 @@ def _recorded_configuration(result: RunResult) -> Check | None:
     return Check("recorded configuration", False, "; ".join(differing))
 
 
-def audit_result(result: RunResult, registry: Any = None) -> list[Check]:
-    """All audit checks of one result; ``registry`` (default: the installed plugins) tells whether its protocol
-    declares subjects on both sides. The clip-overlap, recorded-leaks and recorded-configuration rows appear only
+def audit_result(result: RunResult) -> list[Check]:
+    """All audit checks of one result, against the protocol plugins installed here (what the result's protocol
+    declares: subjects on both sides, the folds it makes). The clip-overlap, recorded-leaks and recorded-configuration rows appear only
     where they apply."""
     classes = _class_set(result)
     consistency = (_consistency(result) if classes.passed else
                    Check("scores match predictions", False, "not checked: the predictions do not fit the class set"))
-    checks = [_recorded_configuration(result), _subject_overlap(result, registry), _clip_overlap(result),
+    checks = [_recorded_configuration(result), _subject_overlap(result), _clip_overlap(result),
               *_selection(result), _unknown_leaks(result), classes, consistency]
     return [check for check in checks if check is not None]
