@@ -396,9 +396,9 @@ class HiddenLabel:
         return self._refuse()
 
 
-LABEL_EXTRAS = frozenset({"emotion", "emotions", "emotion_folder", "objective_class", "shown"})
+LABEL_EXTRAS = frozenset({"emotion", "emotions", "emotion_folder", "objective_class", "shown", "variant"})
 """Keys of ``Sample.extra`` that carry the label in other words (the sheet's emotion text, the class folder, SAMM's
-objective class, the synthetic data's class shown): hidden from preprocessors like the label itself. A dataset
+objective class, the synthetic data's class shown and the variant of it, some of which only one class has): hidden from preprocessors like the label itself. A dataset
 plugin keeps its own label text under one of them."""
 
 

@@ -309,7 +309,7 @@ def test_the_label_text_in_extra_is_hidden_too():
     from merbench.preprocess import LABEL_EXTRAS, without_label
 
     extra = {"emotion": "happiness", "emotions": ("surprise", "positive"), "emotion_folder": "happiness",
-             "objective_class": "1", "shown": "positive", "action_units": "12", "row": 7}
+             "objective_class": "1", "shown": "positive", "variant": 4, "action_units": "12", "row": 7}
     sample = Sample("a", "s1", 2, "d", (), 0, None, 0, extra)
     for key in LABEL_EXTRAS:
         for use in (str, lambda text: text.lower(), lambda text: text == "happiness", lambda text: list(text),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from merbench.contracts import ClipFrames, Sample
-from merbench.errors import UsageError
+from merbench.errors import DataError, UsageError
 from merbench.preprocess import build_chain, compute_sample
 from merbench.registry import get_registry
 from merbench_plugins.preprocessors.flow import FlowPreprocessor
@@ -158,6 +158,40 @@ def test_motion_peak_finds_the_frame_with_most_motion(measure, drift, peak):
     np.testing.assert_array_equal(flow(sample, read, clip), flow(annotated, read_annotated, None))
 
 
+@pytest.mark.parametrize("lighting", ["brighter", "gain"])
+def test_difference_measure_ignores_a_light_change_over_the_whole_frame(lighting):
+    # The peak is at frame 3; the light rises 1.5 % per frame (gain: before frames were compared at the onset's mean
+    # and contrast, the last frame was the "peak") or 2 grey levels per frame (brightness, which did not count before
+    # either).
+    frames = rising_and_falling(3, n=12, amplitude=0.1)
+    lit = [np.clip(f.astype(np.float32) * (1 + 0.015 * t) if lighting == "gain" else f.astype(np.float32) + 2.0 * t,
+                   0, 255).astype(np.uint8) for t, f in enumerate(frames)]
+    sample, read, _ = clip_of(lit, onset=0, apex=None, offset=11)
+    apex = ApexPreprocessor({"rule": "motion-peak", "measure": "difference", "override": False})
+    assert apex(sample, read, None).apex == 3
+    flow_keyed = ApexPreprocessor({"rule": "motion-peak", "measure": "flow", "override": False}).cache_params()
+    assert "frames" not in flow_keyed and apex.cache_params()["frames"] == "standardised", "a new key for the new scores"
+
+
+@pytest.mark.parametrize("step", ["flow", "apex"])
+def test_frames_too_small_for_dis_flow_are_refused_naming_the_fix(step):
+    # OpenCV's DIS refuses frames under 12 pixels on both sides; the error was OpenCV's, "report it to the plugin's
+    # author", though the step is built in and another option works.
+    frames = [texture(seed=1)[:10, :10], texture(seed=2)[:10, :10], texture(seed=3)[:10, :10]]
+    sample, read, _ = clip_of(frames, onset=0, apex=None if step == "apex" else 1, offset=2)
+    if step == "flow":
+        run = FlowPreprocessor({"method": "dis", "size": 8, "channels": ["u", "v"], "subtract_median": True})
+        fix = "--set flow.method=farneback"
+    else:
+        run = ApexPreprocessor({"rule": "motion-peak", "measure": "flow", "override": False})
+        fix = "--set apex.measure=difference"
+    with pytest.raises(DataError, match="sample clip .*its frames are 10×10 pixels, and DIS optical flow") as error:
+        run(sample, read, None)
+    assert fix in str(error.value)
+    farneback = FlowPreprocessor({"method": "farneback", "size": 8, "channels": ["u", "v"], "subtract_median": True})
+    assert farneback(sample, read, None).shape == (2, 8, 8), "the advised method works at that size"
+
+
 def test_apex_middle_rule_and_annotated_apex():
     frames = rising_and_falling(7)
     sample, read, _ = clip_of(frames, onset=0, apex=None, offset=9)
@@ -194,6 +228,33 @@ def test_magnify_increases_a_small_motion():
     assert magnified_clip.read(4).dtype == np.uint8
     none = MagnifyPreprocessor({"alpha": 0.0, "band": [0.05, 0.5], "sigma": 1.0})(sample, read, None)
     assert np.abs(none.read(4).astype(int) - frames[4].astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("n_frames", [1, 2])
+def test_magnify_notes_a_clip_too_short_for_its_band(n_frames):
+    # 2 frames hold the frequencies 0 and 0.5 only: the default band 0.05-0.4 keeps none, and the clip came out
+    # unchanged while the run counted it as "alpha 8, band 0.05-0.4".
+    frames = [shifted(texture(seed=3), 0.3 * t) for t in range(n_frames)]
+    sample, read, _ = clip_of(frames, onset=0, apex=n_frames - 1, offset=n_frames - 1)
+    clip = MagnifyPreprocessor({"alpha": 8.0, "band": [0.05, 0.4], "sigma": 2.0})(sample, read, None)
+    held = "frame holds" if n_frames == 1 else "frames hold"
+    assert clip.notes["magnify"] == f"unchanged: {n_frames} {held} no frequency of band 0.05-0.4"
+    np.testing.assert_array_equal(clip.read(n_frames - 1), frames[-1])
+    if n_frames == 2:  # the band the docs advise for an onset and apex pair does magnify it
+        wide = MagnifyPreprocessor({"alpha": 8.0, "band": [0.05, 0.5], "sigma": 2.0})(sample, read, None)
+        assert wide.notes["magnify"] == "alpha 8, band 0.05-0.5"
+        assert np.abs(wide.read(1).astype(int) - frames[1].astype(int)).max() > 0
+    assert get_registry().get("preprocessors", "magnify").version == "2", "cached entries hold the old note"
+
+
+def test_preprocess_says_how_many_clips_magnify_left_unchanged(run_cli, fresh_cache, tmp_path):
+    from realtrees import build_manifest_frames
+
+    build_manifest_frames(tmp_path / "root")
+    done = run_cli("preprocess", "--dataset", "manifest", "--root", str(tmp_path / "root"), "--set",
+                   "dataset.manifest=frames.csv", "preprocess=magnify,flow", "flow.method=dis")
+    assert done.code == 0, done.err
+    assert "  magnify: unchanged: 2 frames hold no frequency of band 0.05-0.4 (9 clips)" in done.out, done.out
 
 
 @pytest.mark.parametrize("band", [[0.4, 0.1], [0.1, 0.9], ["a", "b"], [0.1]])

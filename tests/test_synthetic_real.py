@@ -137,6 +137,19 @@ def test_real_labels_mostly_follow_the_movement(real_dataset):
     assert 0.8 < np.mean(shown) < 1.0
 
 
+def test_preprocessors_see_no_extra_that_tells_the_class(real_dataset):
+    """The variant a clip shows belongs to its class (negative alone has variants 3 and 4): a preprocessor reading
+    it would learn the label, so it is hidden like the label; only the true apex is left to see."""
+    from merbench.preprocess import without_label
+
+    variants = {(s.extra["variant"], s.extra["shown"]) for s in real_dataset.samples}
+    assert {shown for variant, shown in variants if variant >= 3} == {"negative"}, "the variant tells the class"
+    for sample in real_dataset.samples:
+        blind, hidden = without_label(sample)
+        seen = {key for key, value in blind.extra.items() if value is not hidden}
+        assert seen == {"true_apex"}, seen
+
+
 def test_real_preset_motion_is_small_and_noise_follows_face_size():
     frames = {}
     for domain in synthetic_domains.DOMAINS:

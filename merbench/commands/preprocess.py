@@ -112,6 +112,10 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     for key in ("flow_method", "apex_rule", "crop_detector"):
         if key in result.details:
             out.print(escape(f"  {key}: {result.details[key]}"), highlight=False)
+    for key, counts in result.details.items():  # what each step did to how many clips: crop's boxes, magnify's
+        if key.endswith("_counts") and key != "apex_rule_counts" and isinstance(counts, dict):
+            done = "; ".join(f"{what} ({counted(n, 'clip')})" for what, n in counts.items())
+            out.print(escape(f"  {key.removesuffix('_counts')}: {done}"), highlight=False)
     if "skipped" in result.details:
         err.print(Text(skipped_clips_text(result.details["skipped"]), style="yellow"), highlight=False)
     out.print(escape(f"Cache: {cache_dir} (see `merbench cache info`)"), highlight=False)

@@ -46,7 +46,7 @@ VARIANTS: dict[str, list[list[tuple[str, float, float]]]] = {
 
 AMPLITUDE_28 = 0.75  # median apex displacement in pixels at 28x28
 BLINKS_PER_MINUTE = 17.0
-PREFERRED_SHARE = 0.75  # how often a subject shows a class its own preferred way
+PREFERRED_SHARE = 0.75  # how often the preferred way is drawn; the rest draw any variant, so it shows in 75 % + 25 %/n
 STYLE_ANGLE_SD = 25.0  # spread of the subjects' own turn of each class's movements, degrees
 SENSOR_NOISE = 7.0  # grey levels on the camera sensor; per generated pixel it shrinks with face size / frame size
 

@@ -54,6 +54,7 @@ def merbench_register_preprocessors(register):
             build=f"{_HERE}.magnify:MagnifyPreprocessor",
             description="Linear Eulerian motion magnification (factor alpha, temporal band) before flow",
             produces="frames",
+            version="2",  # 2: a clip too short for any frequency of the band is noted as unchanged
             options={"alpha": 8.0, "band": [0.05, 0.4], "sigma": 2.0},
             option_ranges={"alpha": f"[0, {MAGNIFY_MAX_ALPHA}]", "band": "[0, 0.5]", "sigma": f"[0, {MAGNIFY_MAX_SIGMA}]"},
         )

@@ -5,8 +5,8 @@ offset; ``motion-peak``, the frame between onset and offset whose motion from th
 onset frame is largest. ``apex.measure`` says how motion is measured: ``flow``
 (mean magnitude of DIS optical flow after removing the median flow, so head
 drift does not count) or ``difference`` (mean absolute grey-level difference
-after removing the mean change, so a global illumination change does not
-count). Annotated apexes are kept unless ``apex.override=true``. The rule and
+after giving each frame the onset's mean and contrast, so a change of brightness
+or gain over the whole frame does not count; uneven lighting does). Annotated apexes are kept unless ``apex.override=true``. The rule and
 each clip's chosen frame are recorded in the run's details.
 """
 
@@ -22,6 +22,16 @@ from merbench.contracts import ClipFrames, Sample
 from merbench.errors import UsageError
 
 from merbench_plugins.preprocessors import APEX_MEASURES as MEASURES, APEX_RULES as RULES
+from merbench_plugins.preprocessors.flow import check_dis_size
+
+
+def _standardised(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with mean 0 and standard deviation 1 (a flat frame: mean 0), so frames differ by what moved, not by
+    a camera's gain or the light's brightness."""
+    values = frame.astype(np.float32)
+    values -= values.mean()
+    spread = float(values.std())
+    return values / spread if spread > 0 else values
 
 
 def motion_scores(frames: Sequence[np.ndarray], measure: str) -> np.ndarray:
@@ -35,10 +45,9 @@ def motion_scores(frames: Sequence[np.ndarray], measure: str) -> np.ndarray:
             flow = flow - np.median(flow.reshape(-1, 2), axis=0)
             scores[t] = float(np.hypot(flow[..., 0], flow[..., 1]).mean())
     elif measure == "difference":
-        base = onset.astype(np.float32)
+        base = _standardised(onset)
         for t, frame in enumerate(frames[1:], start=1):
-            change = frame.astype(np.float32) - base
-            scores[t] = float(np.abs(change - change.mean()).mean())
+            scores[t] = float(np.abs(_standardised(frame) - base).mean())
     else:
         raise UsageError(f"apex.measure={measure}: choose one of {', '.join(MEASURES)}")
     return scores
@@ -61,6 +70,8 @@ class ApexPreprocessor:
         params: dict[str, Any] = {"rule": self.rule, "override": self.override}
         if self.rule == "motion-peak":
             params.update(measure=self.measure, opencv=cv2.__version__)
+            if self.measure == "difference":  # since frames are compared at one mean and contrast
+                params["frames"] = "standardised"
         return params
 
     def applies(self, sample: Sample) -> bool:
@@ -97,6 +108,8 @@ class ApexPreprocessor:
         frames = [clip.read(i) for i in range(sample.onset, sample.offset + 1)]
         shape = frames[0].shape
         frames = [f if f.shape == shape else cv2.resize(f, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) for f in frames]
+        if self.measure == "flow":
+            check_dis_size(frames[0], sample, "apex.measure=flow", "apex.measure=difference")
         return sample.onset + int(np.argmax(motion_scores(frames, self.measure)))
 
     def __call__(self, sample: Sample, read_frame: Callable[[Path], np.ndarray], upstream: Any = None) -> ClipFrames:

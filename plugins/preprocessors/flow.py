@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from merbench.contracts import ClipFrames, PreprocessorPlugin, Sample
-from merbench.errors import UsageError
+from merbench.errors import DataError, UsageError
 from merbench.hookspecs import hookimpl
 
 METHODS = ("auto", "tvl1", "dis", "farneback")
@@ -71,6 +71,20 @@ def make_flow_function(method: str) -> Callable[[np.ndarray, np.ndarray], np.nda
     raise UsageError(f"flow method '{method}' is not resolved: call resolve_method() first")
 
 
+DIS_MIN_SIDE = 12
+"""OpenCV's DIS flow refuses frames whose width and height are both below this many pixels."""
+
+
+def check_dis_size(frame: np.ndarray, sample: Sample, option: str, other: str) -> None:
+    """``DataError`` when ``frame`` is too small for DIS flow, naming the sample, the ``option`` that chose DIS and
+    the ``other`` choice that works at that size."""
+    height, width = frame.shape[:2]
+    if max(height, width) < DIS_MIN_SIDE:
+        raise DataError(f"sample {sample.id} ({sample.frames[sample.onset]}): its frames are {width}×{height} pixels, "
+                        f"and DIS optical flow ({option}) needs a width or height of at least {DIS_MIN_SIDE}: use "
+                        f"--set {other}, or frames of at least {DIS_MIN_SIDE} pixels")
+
+
 def optical_strain(flow: np.ndarray) -> np.ndarray:
     """Optical-strain magnitude of an (H, W, 2) flow field."""
     du_dy, du_dx = np.gradient(flow[..., 0])
@@ -91,6 +105,7 @@ class FlowPreprocessor:
 
     def __init__(self, options: dict[str, Any]):
         self.method = resolve_method(str(options["method"]))
+        self.method_option = f"flow.method={options['method']}" + (" (DIS here)" if options["method"] == "auto" else "")
         self.size = int(options["size"])
         if self.size < 4:
             raise UsageError(f"flow.size={self.size}: must be at least 4 pixels")
@@ -132,6 +147,8 @@ class FlowPreprocessor:
         onset, apex = clip.read(sample.onset), clip.read(clip.apex)
         if onset.shape != apex.shape:
             apex = cv2.resize(apex, (onset.shape[1], onset.shape[0]), interpolation=cv2.INTER_AREA)
+        if self.method == "dis":
+            check_dis_size(onset, sample, self.method_option, "flow.method=farneback")
         flow = self.flow(onset, apex)
         if self.subtract_median:
             flow = flow - np.median(flow.reshape(-1, 2), axis=0)

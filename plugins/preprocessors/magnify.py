@@ -25,6 +25,13 @@ from merbench.errors import PluginError, UsageError
 from merbench_plugins.preprocessors import MAGNIFY_MAX_ALPHA, MAGNIFY_MAX_SIGMA
 
 
+def band_frequencies(n_frames: int, low: float, high: float) -> np.ndarray:
+    """The temporal frequencies (cycles per frame) of an ``n_frames`` clip that the band LOW..HIGH keeps; none for
+    a clip too short to hold one (2 frames hold only 0 and 0.5)."""
+    frequencies = np.fft.rfftfreq(n_frames)
+    return frequencies[(frequencies >= low) & (frequencies <= high) & (frequencies > 0)]
+
+
 def magnify_frames(frames: np.ndarray, alpha: float, low: float, high: float, sigma: float) -> np.ndarray:
     """Linearly magnify the (T, H, W) grey ``frames``; returns uint8 frames of the same shape."""
     stack = frames.astype(np.float32)
@@ -75,6 +82,10 @@ class MagnifyPreprocessor:
                 f"{other.shape[1]}×{other.shape[0]}) from the frame step before it in the chain, which must give one "
                 "size per clip: fix that step or report it to its plugin's author"
             )
+        if self.alpha > 0 and not len(band_frequencies(len(frames), self.low, self.high)):
+            # counted in magnify_counts, so a run of 2-frame clips (onset and apex) does not claim a magnification
+            return clip.derive(magnify=f"unchanged: {len(frames)} {'frame holds' if len(frames) == 1 else 'frames hold'} "
+                                       f"no frequency of band {self.low:g}-{self.high:g}")
         magnified = magnify_frames(np.stack(frames), self.alpha, self.low, self.high, self.sigma)
 
         def read(index: int) -> np.ndarray:
