@@ -344,3 +344,30 @@ def test_info_names_each_of_two_reported_scores_instead_of_a_range(run_cli):
     result = run_cli("info", "ststnet")
     assert result.code == 0, result.err
     assert "The paper reports UF1 73.53 % and UAR 76.05 % under megc2019" in " ".join(result.out.split())
+
+
+def test_timm_pretrained_weights_fetched_from_a_url_are_found_and_a_model_without_weights_is_named(tmp_path, monkeypatch):
+    """timm keeps weights it fetches from a URL (legacy_seresnet18, gcvit_*) in torch's hub folder, not the Hugging
+    Face cache: merbench looked only there and refused them, advising the fetch just made; for an architecture timm
+    has no weights of (botnet50ts_256) that advice could not work."""
+    import huggingface_hub.constants
+    import timm
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    hub = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    try:
+        build = get_registry().get("models", "timm:legacy_seresnet18").build
+        options = {"pretrained": True, "weights": "", "drop_rate": 0.0}
+        with pytest.raises(UsageError, match="no local pretrained weights for timm:legacy_seresnet18"):
+            build(options, 3, 3, 32)
+        (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+        torch.manual_seed(2)
+        fetched = timm.create_model("legacy_seresnet18", num_classes=1000)
+        torch.save(fetched.state_dict(), tmp_path / "hub" / "checkpoints" / "seresnet18-4bb0ce65.pth")
+        loaded = build(options, 3, 3, 32)
+        assert torch.equal(loaded.layer0.conv1.weight, fetched.layer0.conv1.weight)
+        with pytest.raises(UsageError, match="timm has no pretrained weights for timm:botnet50ts_256; give a file"):
+            get_registry().get("models", "timm:botnet50ts_256").build(options, 3, 3, 32)
+    finally:
+        torch.hub.set_dir(hub)

@@ -13,6 +13,10 @@ TINY = ["dataset.subjects=4", "dataset.clips_per_subject=3", "protocol.n_splits=
     ("convmixer", "model.attention_every=3", "model.attention_every=3 exceeds model.depth=2"),
     ("offapexnet", "model.filters=4,4,4,4,4,4", "needs inputs of at least 64x64 pixels, got 28"),
     ("timm:resnet18", "model.weights=/etc/hostname", "could not load the weights /etc/hostname"),
+    # deeper than a 16x16 input allows: it failed in the first batch, with a failed run recorded
+    ("timm:vgg11", "flow.size=16", "model 'timm:vgg11' cannot take inputs of 16x16 pixels (its layers shrink them to "
+                                   "nothing, or its patches are larger); raise the input size to at least 32 with the "
+                                   "size of the step that makes it: --set flow.size=32 (flow chain) or image.size=32"),
 ])
 def test_a_refused_model_option_leaves_no_run_and_computes_nothing(run_cli, tmp_path, monkeypatch, model, setting, says):
     monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path / "cache"))

@@ -5,7 +5,8 @@ name family: the model is ``timm.create_model(name, num_classes=..., in_chans=..
 so the stem takes the preprocessor's channels and the head gives the run's
 classes. Pretrained weights are used only from a local file: ``--set
 model.weights=FILE`` (a ``.safetensors``/``.pth`` state dict), or with ``--set
-model.pretrained=true`` from the Hugging Face cache already on disk. merbench
+model.pretrained=true`` from where timm's own fetch put them (the Hugging Face cache, or torch's hub folder for
+weights timm fetches from a URL). merbench
 never downloads at run time; without local weights it stops with an error that
 says how to fetch them once. With weights, timm adapts the stem to the input
 channels, and the classifier is always new (initialised for the run's classes).
@@ -37,19 +38,32 @@ def check_name(name: str) -> None:
         raise UsageError(f"'timm:{name}' is not a timm architecture.{hint} See python -c \"import timm; print(timm.list_models('*resnet*'))\"")
 
 
-def cached_weights(name: str) -> Path | None:
-    """The pretrained weights of ``name`` in the local Hugging Face cache, or None (no download)."""
+def weight_sources(name: str) -> tuple[str | None, str | None]:
+    """Where timm fetches the pretrained weights of ``name`` from: its Hugging Face hub id and its URL (either
+    ``None``; both for an architecture timm has no weights of)."""
     import timm
-    from huggingface_hub import try_to_load_from_cache
 
     cfg = timm.models.get_pretrained_cfg(name)
-    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-    if not hub_id:
-        return None
-    for filename in WEIGHT_FILES:
+    return (getattr(cfg, "hf_hub_id", None) or None, getattr(cfg, "url", None) or None) if cfg is not None else (None, None)
+
+
+def cached_weights(name: str) -> Path | None:
+    """The pretrained weights of ``name`` where timm's fetch put them, or None (no download): the local Hugging Face
+    cache, or for weights timm fetches from a URL, torch's hub folder (``checkpoints/``, where timm looks first)."""
+    from urllib.parse import urlparse
+
+    import torch
+    from huggingface_hub import try_to_load_from_cache
+
+    hub_id, url = weight_sources(name)
+    for filename in WEIGHT_FILES if hub_id else ():
         found = try_to_load_from_cache(hub_id, filename)
         if isinstance(found, str):
             return Path(found)
+    if url:
+        fetched = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+        if fetched.is_file():
+            return fetched
     return None
 
 
@@ -63,6 +77,9 @@ def weights_file(name: str, options: dict[str, Any]) -> Path | None:
     if not bool(options["pretrained"]):
         return None
     found = cached_weights(name)
+    if found is None and weight_sources(name) == (None, None):
+        raise UsageError(f"model.pretrained=true: timm has no pretrained weights for timm:{name}; give a file with "
+                         "--set model.weights=FILE, or use --set model.pretrained=false")
     if found is None:
         raise UsageError(
             f"model.pretrained=true: no local pretrained weights for timm:{name} (merbench does not download at run time). "
@@ -162,7 +179,6 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
             model = timm.create_model(name, **kwargs)
         if weights is not None:
             check_weights_match(name, weights, model, names)
-        return model
     except (RuntimeError, ValueError, AssertionError, OSError, pickle.UnpicklingError) as exc:
         if weights is not None:
             raise weights_refusal(name, weights, exc) from None
@@ -171,3 +187,45 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
         if weights is None:  # not a weights file's fault: the plugin's, reported as such
             raise
         raise weights_refusal(name, weights, exc) from None
+    check_forward(name, model, in_channels, input_size)
+    return model
+
+
+SIZES = (16, 24, 28, 32, 48, 64, 96, 112, 128, 160, 224, 256, 299, 320, 384, 448, 512)
+"""Input sizes tried, on the meta device, to name the smallest one a network takes."""
+
+
+def _takes(model: nn.Module, in_channels: int, size: int) -> bool:
+    """Whether ``model`` maps a (1, in_channels, size, size) input to logits without an error."""
+    import torch
+
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, in_channels, size, size, device=device))
+        return True
+    except (RuntimeError, ValueError, AssertionError, IndexError):
+        return False
+
+
+def check_forward(name: str, model: nn.Module, in_channels: int, input_size: int) -> None:
+    """``UsageError`` when ``model`` cannot take a batch of the run's input size (layers that shrink a small input
+    to nothing, a patch larger than the image), naming the smallest listed size it takes: so that a network too deep
+    for the input is refused before anything is preprocessed, as the preflight builds it (on the meta device)."""
+    import copy
+
+    training = model.training
+    model.eval()  # one sample through batch norm's training statistics would fail for another reason
+    try:
+        if _takes(model, in_channels, input_size):
+            return
+    finally:
+        model.train(training)
+    probe = copy.deepcopy(model).to("meta").eval()  # larger sizes cost nothing there
+    smallest = next((size for size in SIZES if size > input_size and _takes(probe, in_channels, size)), None)
+    hint = (f"raise the input size to at least {smallest} with the size of the step that makes it: --set "
+            f"flow.size={smallest} (flow chain) or image.size={smallest} (image chain)" if smallest is not None
+            else "raise the size of the preprocessing step that makes the model's input (flow.size or image.size), "
+                 "or choose another architecture")
+    raise UsageError(f"model 'timm:{name}' cannot take inputs of {input_size}x{input_size} pixels (its layers shrink "
+                     f"them to nothing, or its patches are larger); {hint}")
