@@ -3,17 +3,21 @@
 Built-in plugins and third-party plugins are found the same way: through the
 ``merbench`` entry-point group. Each entry point is loaded and registered in its
 own ``try`` so that one broken plugin is reported and the others keep working
-(``MERBENCH_STRICT_PLUGINS=1`` turns such a report into an error).
+(``MERBENCH_STRICT_PLUGINS=1`` turns such a report into an error); a plugin that exits
+(``sys.exit``, a script's argument parsing) is reported the same way, and what a plugin prints
+while it loads goes to stderr, so that a command's output on stdout (``--json``) stays its own.
 ``MERBENCH_DISABLE_PLUGINS=a,b`` skips entry points by name (every distribution's
 entry point of that name; ``DIST:NAME`` names one distribution's).
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import os
 import re
+import sys
 import traceback
 import types
 from dataclasses import dataclass, field
@@ -133,8 +137,9 @@ class Registry:
         self._refused: dict[tuple[str, str], str] = {}
         self._pm = pluggy.PluginManager("merbench")
         self._pm.add_hookspecs(hookspecs)
-        self._load_entry_points()
-        self._collect()
+        with contextlib.redirect_stdout(sys.stderr):  # a plugin's prints must not mix with a command's --json output
+            self._load_entry_points()
+            self._collect()
         self._check_model_inputs()
 
     # ------------------------------------------------------------------ loading
@@ -165,6 +170,9 @@ class Registry:
             self.records.append(record)
             try:
                 plugin = ep.load()
+            except SystemExit as exc:  # the plugin's exit is not merbench's (a Ctrl-C still stops merbench)
+                self._report(record, f"{provider} failed to import {ep.value}: {_exit_reason(exc)}", exc)
+                continue
             except Exception as exc:  # any import failure of third-party code
                 self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}"
                                      f"{_import_hint(ep.value, dist_name, exc)}", exc)
@@ -278,6 +286,10 @@ class Registry:
                     returned = impl.function(register=register)
                 except PluginError:
                     raise
+                except SystemExit as exc:
+                    self._report(record, f"{record.provider} failed in merbench_register_{kind}: "
+                                         f"{_exit_reason(exc, in_hook=True)}", exc)
+                    continue
                 except Exception as exc:
                     self._report(record, f"{record.provider} failed in merbench_register_{kind}: {type(exc).__name__}: {exc}",
                                  exc)
@@ -327,9 +339,13 @@ class Registry:
                     if not isinstance(factory, str) or factory in LITERAL_VALUES.get(role, ()):
                         continue
                     try:
-                        resolve_factory(factory, self.label(kind, name), role)
+                        with contextlib.redirect_stdout(sys.stderr):  # as when the plugins loaded
+                            resolve_factory(factory, self.label(kind, name), role)
                     except PluginError as exc:
                         self._report_problem(provider, str(exc))
+                    except SystemExit as exc:
+                        self._report_problem(provider, f"{self.label(kind, name)}: its {role}= factory '{factory}' "
+                                                       f"cannot be loaded: {_exit_reason(exc)}")
 
     def produced_inputs(self) -> list[str]:
         """Every representation some registered preprocessor produces, sorted."""
@@ -612,6 +628,18 @@ def _default_problem(option: str, default: Any, rule: Any) -> str | None:
     except MerbenchError as exc:
         return f"its default {exc}, as its own option_ranges declare; change the default or the range"
     return None
+
+
+def _exit_reason(exc: SystemExit, in_hook: bool = False) -> str:
+    """A plugin's ``SystemExit``, raised when it was imported (or ``in_hook``), as the reason it is broken: what it
+    raised, where such an exit usually comes from, and how its author stops it."""
+    if in_hook:
+        return (f"it raised {exc!r} (it exits when its hook is called: sys.exit in the hook?); a plugin must not "
+                "exit: raise an exception where it cannot work, which merbench reports while the other plugins keep "
+                "working")
+    return (f"it raised {exc!r} (it exits when imported: a script's argument parsing or sys.exit at import?); a "
+            "plugin module must not exit: parse arguments only under `if __name__ == '__main__':`, and raise an "
+            "exception where the plugin cannot work")
 
 
 def _import_hint(target: str, distribution: str, exc: Exception) -> str:
