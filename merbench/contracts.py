@@ -47,12 +47,27 @@ def resolve_factory(factory: Factory, plugin: str | None = None, role: str = "bu
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
+    except SystemExit as exc:  # a module written as a script: its exit is not merbench's (a Ctrl-C still stops it)
+        who = f"{plugin}: its {role}= factory" if plugin else "the plugin's factory"
+        raise PluginError(f"{who} '{factory}' cannot be loaded: {exit_reason(exc)}") from exc
     except Exception as exc:  # ImportError, AttributeError, or whatever the plugin's module raises on import
         who = f"{plugin}: its {role}= factory" if plugin else "the plugin's factory"
         raise PluginError(f"{who} '{factory}' cannot be loaded: {type(exc).__name__}: {exc}; a "
                           "factory string is 'package.module:function' of an installed module (check the plugin's "
                           f"{role}= and its dependencies, or report it to the plugin's author)") from exc
     return target
+
+
+def exit_reason(exc: SystemExit, in_hook: bool = False) -> str:
+    """A plugin's ``SystemExit``, raised when its module was imported (or ``in_hook``), as the reason it is broken:
+    what it raised, where such an exit usually comes from, and how its author stops it."""
+    if in_hook:
+        return (f"it raised {exc!r} (it exits when its hook is called: sys.exit in the hook?); a plugin must not "
+                "exit: raise an exception where it cannot work, which merbench reports while the other plugins keep "
+                "working")
+    return (f"it raised {exc!r} (it exits when imported: a script's argument parsing or sys.exit at import?); a "
+            "plugin module must not exit: parse arguments only under `if __name__ == '__main__':`, and raise an "
+            "exception where the plugin cannot work")
 
 
 # --------------------------------------------------------------------------- data

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pluggy
 
 from merbench import hookspecs
-from merbench.contracts import PLUGIN_KINDS, FamilyFactory
+from merbench.contracts import PLUGIN_KINDS, FamilyFactory, exit_reason
 from merbench.errors import MerbenchError, PluginError, UsageError
 
 ENTRY_POINT_GROUP = "merbench"
@@ -171,7 +171,7 @@ class Registry:
             try:
                 plugin = ep.load()
             except SystemExit as exc:  # the plugin's exit is not merbench's (a Ctrl-C still stops merbench)
-                self._report(record, f"{provider} failed to import {ep.value}: {_exit_reason(exc)}", exc)
+                self._report(record, f"{provider} failed to import {ep.value}: {exit_reason(exc)}", exc)
                 continue
             except Exception as exc:  # any import failure of third-party code
                 self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}"
@@ -288,7 +288,7 @@ class Registry:
                     raise
                 except SystemExit as exc:
                     self._report(record, f"{record.provider} failed in merbench_register_{kind}: "
-                                         f"{_exit_reason(exc, in_hook=True)}", exc)
+                                         f"{exit_reason(exc, in_hook=True)}", exc)
                     continue
                 except Exception as exc:
                     self._report(record, f"{record.provider} failed in merbench_register_{kind}: {type(exc).__name__}: {exc}",
@@ -343,9 +343,6 @@ class Registry:
                             resolve_factory(factory, self.label(kind, name), role)
                     except PluginError as exc:
                         self._report_problem(provider, str(exc))
-                    except SystemExit as exc:
-                        self._report_problem(provider, f"{self.label(kind, name)}: its {role}= factory '{factory}' "
-                                                       f"cannot be loaded: {_exit_reason(exc)}")
 
     def produced_inputs(self) -> list[str]:
         """Every representation some registered preprocessor produces, sorted."""
@@ -628,18 +625,6 @@ def _default_problem(option: str, default: Any, rule: Any) -> str | None:
     except MerbenchError as exc:
         return f"its default {exc}, as its own option_ranges declare; change the default or the range"
     return None
-
-
-def _exit_reason(exc: SystemExit, in_hook: bool = False) -> str:
-    """A plugin's ``SystemExit``, raised when it was imported (or ``in_hook``), as the reason it is broken: what it
-    raised, where such an exit usually comes from, and how its author stops it."""
-    if in_hook:
-        return (f"it raised {exc!r} (it exits when its hook is called: sys.exit in the hook?); a plugin must not "
-                "exit: raise an exception where it cannot work, which merbench reports while the other plugins keep "
-                "working")
-    return (f"it raised {exc!r} (it exits when imported: a script's argument parsing or sys.exit at import?); a "
-            "plugin module must not exit: parse arguments only under `if __name__ == '__main__':`, and raise an "
-            "exception where the plugin cannot work")
 
 
 def _import_hint(target: str, distribution: str, exc: Exception) -> str:

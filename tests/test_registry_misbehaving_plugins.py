@@ -124,3 +124,25 @@ def test_what_a_plugin_prints_goes_to_stderr_so_json_on_stdout_parses(install_pl
     assert "chatty plugin imported" in shown.err and "chatty plugin registering" in shown.err
     if command[0] != "info":
         assert "chatty-folds" in shown.out
+
+
+LAZY_MODEL = '''
+from merbench.contracts import ModelPlugin
+from merbench.hookspecs import hookimpl
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(ModelPlugin(name="exiting-net", build="merbench_exiting_model:build", description="exits when built",
+                         input="flow-uvs"))
+'''
+
+
+def test_a_run_whose_model_factory_module_exits_ends_with_merbench_s_message(install_plugin, run_cli, tmp_path):
+    """The run imports the factory itself (``resolve_factory``), outside the registry's checks."""
+    install_plugin("merbench-lazymodel", "lazymodel", "merbench_lazymodel_plugin", LAZY_MODEL)
+    (tmp_path / "site" / "merbench_exiting_model.py").write_text("import sys\n\nsys.exit(4)\n")
+    ran = run_cli("run", "--model", "exiting-net", "--dataset", "synthetic", "--profile", "quick", "--no-store")
+    assert ran.code == 2, ran.err
+    said = " ".join(ran.err.split())
+    assert "its build= factory 'merbench_exiting_model:build' cannot be loaded: it raised SystemExit(4)" in said, said
