@@ -518,7 +518,10 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
 
     options = dict(getattr(spec, "options", {}) or {})
     listed = ", ".join(options) or "none"
-    problems = []
+    problems = [f"its option '{option}' defaults to {default!r}, a {type(default).__name__}; an option's default is a "
+                "number, text, true or false, or a list of them (what --set gives and a run's record holds): write "
+                f"it as {_as_option_value(default)!r}" for option, default in options.items()
+                if not _is_option_value(default)]
     rules: dict[str, Any] = {}
     for option, rule in dict(getattr(spec, "option_ranges", {}) or {}).items():
         if option not in options:
@@ -551,7 +554,11 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                                 " (a profile may only set keys of options)")
                 continue
             given_kind, default_kind = _value_kind(value), _value_kind(options[option])
-            if given_kind and default_kind and given_kind != default_kind:  # --set converts to the default's: 6 to [6]
+            if not _is_option_value(value):
+                problems.append(f"its profile '{profile}' sets {option}={value!r}, a {type(value).__name__}; an option's "
+                                "value is a number, text, true or false, or a list of them: write it as "
+                                f"{_as_option_value(value)!r}")
+            elif given_kind and default_kind and given_kind != default_kind:  # --set converts to the default's: 6 to [6]
                 problems.append(f"its profile '{profile}' sets {option}={value!r}, {given_kind}, but its default "
                                 f"{options[option]!r} is {default_kind}; --set converts every value to the default's "
                                 "kind, so give both the same kind")
@@ -562,6 +569,21 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                     problems.append(f"its profile '{profile}' sets {exc}, as its option_ranges declare; "
                                     "change the profile's value or the range")
     return problems
+
+
+def _is_option_value(value: Any) -> bool:
+    """Whether ``value`` is of a kind an option's default may be: ``None``, a number, text, true or false, or a list
+    (or tuple) of them."""
+    scalar = (type(None), bool, int, float, str)
+    return isinstance(value, scalar) or (isinstance(value, (list, tuple)) and all(isinstance(v, scalar) for v in value))
+
+
+def _as_option_value(value: Any) -> Any:
+    """What to write instead of an option default of another kind: its text (a path's), or a list of texts."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [item if _is_option_value(item) else str(item) for item in items]
+    return str(value)
 
 
 def _value_kind(value: Any) -> str | None:

@@ -101,6 +101,28 @@ def test_a_model_refused_for_its_default_is_explained_by_plugins_and_run(install
     assert strict.code == 2 and "3 plugin problems (MERBENCH_STRICT_PLUGINS is set)" in strict.err
 
 
+def test_a_default_of_a_kind_no_option_holds_refuses_the_model_when_it_registers(install_plugin, run_cli):
+    """A ``Path`` default ran, then broke ``run --json`` after the run was stored (and ``info --json``) with a
+    traceback: a run's record holds options as JSON."""
+    install_plugin("merbench-pathy", "pathy", "merbench_pathy_plugin", "from pathlib import Path\n" + _plugin(
+        'model("pathy", options={"vocab": Path("/tmp/vocab.txt"), "scale": 1.0})',
+        'model("setty", options={"names": {"a", "b"}})',
+        'model("profiled", options={"vocab": ""}, profiles={"quick": {"vocab": Path("v.txt")}})'))
+    registry = Registry()
+    assert _problem(registry, "model 'pathy'").endswith(
+        "refused: its option 'vocab' defaults to PosixPath('/tmp/vocab.txt'), a PosixPath; an option's default is a "
+        "number, text, true or false, or a list of them (what --set gives and a run's record holds): write it as "
+        "'/tmp/vocab.txt'")
+    assert "its option 'names' defaults to" in _problem(registry, "model 'setty'")
+    assert _problem(registry, "model 'profiled'").endswith(
+        "its profile 'quick' sets vocab=PosixPath('v.txt'), a PosixPath; an option's value is a number, text, true or "
+        "false, or a list of them: write it as 'v.txt'")
+    assert not {"pathy", "setty", "profiled"} & set(registry.names("models"))
+    reset_registry()
+    run = run_cli("run", "--model", "pathy", "--dataset", "synthetic", "--profile", "quick", "--no-store")
+    assert run.code == 2 and "its option 'vocab' defaults to PosixPath" in " ".join(run.err.split()), run.err
+
+
 # ------------------------------------------------------------------------------ B: a model's input
 
 TYPO_INPUT = _plugin('model("typo-input", input="flow-uvw", options={"width": 1})',
