@@ -2,37 +2,59 @@
 
 The input shape comes from the run configuration the model would get on the
 ``synthetic`` dataset (its default chain and preprocessor options, the
-profile's values): a preprocessor object with ``output_shape()`` answers
+profile's values; ``listing_config``, which needs neither that dataset nor the
+default protocol installed): a preprocessor object with ``output_shape()`` answers
 exactly, otherwise its ``channels`` and ``size`` options are used. Torch models
 are built on the ``meta`` device where possible (no memory, no compute) and
 their FLOPs per sample (multiply-adds count 2) are counted with
 ``torch.utils.flop_counter.FlopCounterMode`` on one sample; estimators that are
-not torch modules report declared FLOPs only (``ModelPlugin.flops``).
+not torch modules report declared FLOPs only (``ModelPlugin.flops``). Whatever a
+plugin prints while its model is built or run goes to stderr, so that
+``--json -`` output stays JSON.
 
 Building models imports torch (seconds), so facts are cached in the cache
 directory, keyed by the model's name, profile, provider version, resolved
-options, the source files of its factories and the torch/timm versions.
+options, the files that define its factories and the torch/timm versions. Each
+entry also records the source files loaded when it was computed that its
+factories may have read (``loaded_sources``: a helper module beside the factory's);
+an entry whose recorded files changed since is computed again, without importing
+anything to find out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+import site
 import sys
+import sysconfig
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
 from merbench.cache import atomic_write_text, cache_root, content_key
-from merbench.config import resolve_config
-from merbench.contracts import ModelPlugin, resolve_factory
+from merbench.config import DEFAULT_PROTOCOL, RunConfig, resolve_config
+from merbench.contracts import DatasetPlugin, FamilyFactory, ModelPlugin, ProtocolPlugin, resolve_factory
 from merbench.registry import Registry
 
 LIST_CLASSES = 3
 """Class count used for the figures shown by ``merbench list``/``info`` (MEGC2019's 3)."""
-CACHE_FORMAT = "model-facts-2"  # 2: a build that returns neither a module nor an estimator is an error, not a kind
+# 2: a build that returns neither a module nor an estimator is an error, not a kind; 3: entries list their sources
+CACHE_FORMAT = "model-facts-3"
 CACHED_FIELDS = ("chain", "shape", "kind", "params", "flops", "flops_declared")
+LISTING_DATASET = "synthetic"
+"""The dataset whose run configuration the figures describe (generated frames: no folder to give)."""
+STAND_INS = {
+    ("datasets", LISTING_DATASET): DatasetPlugin(
+        LISTING_DATASET, load="", description="stand-in: a dataset of frames", needs_root=False, reads_root=False),
+    ("protocols", DEFAULT_PROTOCOL): ProtocolPlugin(
+        DEFAULT_PROTOCOL, split="", description="stand-in: a protocol", subject_independent=True),
+}
+"""What answers for the listing's dataset and protocol where they are not installed (``MERBENCH_DISABLE_PLUGINS``):
+neither changes a model's options or input, as long as the dataset gives frames, as ``synthetic`` does."""
 
 
 @dataclass
@@ -76,9 +98,33 @@ def example_name(spec: ModelPlugin) -> str:
     return spec.name
 
 
+class _ListingRegistry:
+    """``registry``, with ``STAND_INS`` answering for the listing's dataset and protocol where those are missing."""
+
+    def __init__(self, registry: Registry):
+        self._registry = registry
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._registry, attribute)
+
+    def get(self, kind: str, name: str) -> Any:
+        """The spec ``registry`` has under ``name``, else its stand-in (``Registry.get``'s error when there is none)."""
+        if (kind, name) in STAND_INS and name not in self._registry.names(kind):
+            return STAND_INS[kind, name]
+        return self._registry.get(kind, name)
+
+
+def listing_config(registry: Registry, name: str, profile: str) -> RunConfig:
+    """The run configuration ``merbench list`` and ``info`` describe model ``name`` by: on ``synthetic`` under the
+    default protocol, in ``profile`` with no settings; a stand-in answers for either plugin where it is not installed
+    (``STAND_INS``), so that disabling them leaves the models' facts as they were."""
+    listing = _ListingRegistry(registry)
+    return resolve_config(listing, model=name, dataset=LISTING_DATASET, profile=profile)  # type: ignore[arg-type]
+
+
 def input_shape(registry: Registry, name: str, profile: str) -> tuple[tuple[str, ...], tuple[int, int, int] | None]:
     """The preprocessing chain and (C, H, W) input a model gets in ``profile``."""
-    config = resolve_config(registry, model=name, dataset="synthetic", profile=profile)
+    config = listing_config(registry, name, profile)
     last = config.preprocess[-1]
     options = dict(config.section(last))
     step_spec = registry.get("preprocessors", last)
@@ -130,27 +176,76 @@ def count_flops(model: Any, shape: tuple[int, int, int], device: str = "cpu") ->
     return float(counter.get_total_flops())
 
 
+def _factory_module(factory: Any) -> str:
+    """The name of the module that defines ``factory`` (for a family member's, the family's factory)."""
+    if isinstance(factory, FamilyFactory):
+        factory = factory.build
+    if isinstance(factory, str):
+        return factory.partition(":")[0]
+    return getattr(factory, "__module__", None) or ""
+
+
+def _file_state(path: str) -> list[Any]:
+    """``[path, size, modification time]`` of a file; ``[path]`` when it cannot be read."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return [path]
+    return [path, stat.st_size, stat.st_mtime_ns]
+
+
 def _source_fingerprint(factory: Any) -> list[Any]:
     """Path, size and modification time of the module defining ``factory``, without importing it."""
-    if isinstance(factory, str):
-        module_name = factory.partition(":")[0]
-        module = sys.modules.get(module_name)
-        origin = getattr(module, "__file__", None)
-        if origin is None:
-            try:
-                found = importlib.util.find_spec(module_name)
-            except (ImportError, ValueError):
-                found = None
-            origin = found.origin if found is not None else None
-    else:
-        origin = getattr(sys.modules.get(getattr(factory, "__module__", ""), None), "__file__", None)
+    module_name = _factory_module(factory)
+    origin = getattr(sys.modules.get(module_name), "__file__", None)
+    if origin is None:
+        try:
+            found = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            found = None
+        origin = found.origin if found is not None else None
     if not origin:
         return [repr(factory)]
-    try:
-        stat = Path(origin).stat()
-    except OSError:
-        return [origin]
-    return [origin, stat.st_size, stat.st_mtime_ns]
+    return _file_state(origin)
+
+
+def _library_folders() -> tuple[str, ...]:
+    """The folders of the Python installation: its standard library and its installed distributions (site-packages)."""
+    paths = sysconfig.get_paths()
+    folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    folders.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        folders.add(site.getusersitepackages())
+    return tuple(os.path.join(folder, "") for folder in folders)
+
+
+def loaded_sources(factories: list[Any]) -> list[list[Any]]:
+    """The files the code of ``factories`` may have read, with their size and modification time (``_file_state``).
+
+    Called after the model was built, when the modules its factories import are loaded. It takes every loaded
+    module whose file is outside the Python installation's standard library and site-packages (a plugin installed
+    with ``pip install -e``, code on ``PYTHONPATH``, merbench's own in a checkout), and any inside the folder of a
+    factory's top-level package or, for a factory in a top-level module (``stale_net.py``), the top-level modules
+    beside it (``stale_layers.py``). A few unrelated files more only cost a recomputation when they change.
+    """
+    libraries = _library_folders()
+    packages, module_folders = [], []
+    for factory in factories:
+        top = sys.modules.get(_factory_module(factory).partition(".")[0])
+        top_file = getattr(top, "__file__", None)
+        if top_file and hasattr(top, "__path__"):
+            packages.append(os.path.join(os.path.dirname(top_file), ""))
+        elif top_file:
+            module_folders.append(os.path.dirname(top_file))
+    files = set()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not os.path.isabs(path):
+            continue  # built into the interpreter, a namespace package, or not a module (torch.ops says "_ops.py")
+        if (not path.startswith(libraries) or path.startswith(tuple(packages))
+                or ("." not in name and os.path.dirname(path) in module_folders)):
+            files.add(path)
+    return [_file_state(path) for path in sorted(files)]
 
 
 def _version(distribution: str) -> str | None:
@@ -164,7 +259,7 @@ def facts_key(registry: Registry, name: str, profile: str) -> str:
     """The cache key of ``model_facts(registry, name, profile)`` (computing it imports no torch)."""
     spec = registry.get("models", name)
     provider = registry.provider("models", name)
-    config = resolve_config(registry, model=name, dataset="synthetic", profile=profile)
+    config = listing_config(registry, name, profile)
     steps = {step: dict(config.section(step)) for step in config.preprocess}
     step_factory = registry.get("preprocessors", config.preprocess[-1]).build
     return content_key(
@@ -181,18 +276,20 @@ def _cache_file(key: str) -> Path:
 def _read_cached(name: str, profile: str, path: Path) -> ModelFacts | None:
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
+        if [_file_state(state[0]) for state in stored["sources"]] != stored["sources"]:
+            return None  # a module the factory imports was edited since: computed again
         facts = ModelFacts(name, profile, tuple(stored["chain"]), tuple(stored["shape"]) if stored["shape"] else None)
         facts.kind, facts.params, facts.flops = str(stored["kind"]), stored["params"], stored["flops"]
         facts.flops_declared = bool(stored["flops_declared"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None  # missing or damaged: computed again
     return facts
 
 
-def _write_cached(facts: ModelFacts, path: Path) -> None:
+def _write_cached(facts: ModelFacts, path: Path, sources: list[list[Any]]) -> None:
     record = {key: value for key, value in asdict(facts).items() if key in CACHED_FIELDS}
     try:
-        atomic_write_text(path, json.dumps(record))
+        atomic_write_text(path, json.dumps({**record, "sources": sources}))
     except OSError:
         pass  # a read-only cache only costs speed
 
@@ -208,44 +305,51 @@ def model_facts(registry: Registry, name: str, profile: str = "default") -> Mode
         return cached
     facts = compute_model_facts(registry, name, profile)
     if facts.error is None:
-        _write_cached(facts, path)
+        factories = [registry.get("models", name).build]
+        if facts.chain:
+            factories.append(registry.get("preprocessors", facts.chain[-1]).build)
+        _write_cached(facts, path, loaded_sources(factories))
     return facts
 
 
 def compute_model_facts(registry: Registry, name: str, profile: str = "default") -> ModelFacts:
-    """Input, parameter count and FLOPs of model ``name`` in ``profile``, computed now (builds the model)."""
+    """Input, parameter count and FLOPs of model ``name`` in ``profile``, computed now (builds the model).
+
+    What the plugin prints meanwhile goes to stderr: stdout may be holding ``--json -`` output.
+    """
     from torch import nn
 
     spec = registry.get("models", name)
     facts = ModelFacts(name, profile, (), None)
     stage = "build"
     try:
-        facts.chain, facts.shape = input_shape(registry, name, profile)
-        if spec.flops.get(profile) is not None:
-            facts.flops, facts.flops_declared = float(spec.flops[profile]), True
-        if facts.shape is None:
-            return facts
-        options = dict(resolve_config(registry, model=name, dataset="synthetic", profile=profile).section("model"))
-        model, on_meta = build_for_listing(resolve_factory(spec.build), options, facts.shape, LIST_CLASSES)
-        if not isinstance(model, nn.Module):
-            if not (callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None))):
-                raise TypeError(f"build() returned {'None' if model is None else 'a ' + type(model).__name__}, "
-                                "which is neither a torch.nn.Module nor an estimator with fit(X, y) and predict(X)")
-            facts.kind = type(model).__name__
-            return facts
-        facts.params = sum(p.numel() for p in model.parameters())
-        if not facts.flops_declared:
-            stage = "forward"
-            try:
-                facts.flops = count_flops(model, facts.shape, "meta" if on_meta else "cpu")
-            except Exception:
-                if on_meta:  # an op without a meta kernel: count on the CPU instead
-                    stage = "build"
-                    model = resolve_factory(spec.build)(options, facts.shape[0], LIST_CLASSES, facts.shape[1])
-                    stage = "forward"
-                    facts.flops = count_flops(model, facts.shape)
-                else:
-                    raise
+        with contextlib.redirect_stdout(sys.stderr):
+            facts.chain, facts.shape = input_shape(registry, name, profile)
+            if spec.flops.get(profile) is not None:
+                facts.flops, facts.flops_declared = float(spec.flops[profile]), True
+            if facts.shape is None:
+                return facts
+            options = dict(listing_config(registry, name, profile).section("model"))
+            model, on_meta = build_for_listing(resolve_factory(spec.build), options, facts.shape, LIST_CLASSES)
+            if not isinstance(model, nn.Module):
+                if not (callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None))):
+                    raise TypeError(f"build() returned {'None' if model is None else 'a ' + type(model).__name__}, "
+                                    "which is neither a torch.nn.Module nor an estimator with fit(X, y) and predict(X)")
+                facts.kind = type(model).__name__
+                return facts
+            facts.params = sum(p.numel() for p in model.parameters())
+            if not facts.flops_declared:
+                stage = "forward"
+                try:
+                    facts.flops = count_flops(model, facts.shape, "meta" if on_meta else "cpu")
+                except Exception:
+                    if on_meta:  # an op without a meta kernel: count on the CPU instead
+                        stage = "build"
+                        model = resolve_factory(spec.build)(options, facts.shape[0], LIST_CLASSES, facts.shape[1])
+                        stage = "forward"
+                        facts.flops = count_flops(model, facts.shape)
+                    else:
+                        raise
     except Exception as exc:  # a third-party model that cannot be built (or run) is still listed
         facts.error = f"{type(exc).__name__}: {exc}"
         facts.exception = exc

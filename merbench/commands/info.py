@@ -34,9 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench info MODEL``."""
-    from merbench.config import PROFILES, resolve_config
+    from merbench.config import PROFILES
     from merbench.errors import MerbenchError
-    from merbench.modelinfo import example_name, human, model_facts
+    from merbench.modelinfo import example_name, human, listing_config, model_facts
     from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
 
@@ -53,7 +53,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise default_facts.exception  # e.g. timm:NAME that timm does not know
     document = {"model": spec.name, "description": spec.description, "citation": spec.citation,
                 "provider": str(provider), "builtin": provider.builtin, "shown_as": name}
-    out.print(f"[bold]{console_line(spec.name)}[/]: {console_line(spec.description)}", highlight=False)
+    shown = f"{spec.name}<name>" if spec.name.endswith(":") else spec.name  # a family as `list` names it (not timm::)
+    out.print(f"[bold]{console_line(shown)}[/]: {console_line(spec.description)}", highlight=False)
     out.print(f"Citation: {console_line(spec.citation or '— (none declared)')}", highlight=False)
     out.print(f"Provider: {console_line(str(provider))}", highlight=False)
     if name != spec.name:
@@ -65,14 +66,17 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.tables import TEXT, Column, DataTable, print_table, styled
 
-    resolved = {p: resolve_config(registry, model=name, dataset="synthetic", profile=p) for p in PROFILES}
+    resolved = {p: listing_config(registry, name, p) for p in PROFILES}
     options = DataTable(printable_line(f"Options of {name} per profile (--set model.KEY=VALUE)"),
                         [Column("Option", style="bold"), *(Column(profile) for profile in PROFILES)])
     document["options"] = {}
     for key in resolved["default"].section("model"):
         options.add_row(key, *(default_text(resolved[p].section("model")[key]) for p in PROFILES))
         document["options"][key] = {p: resolved[p].section("model")[key] for p in PROFILES}
-    print_table(out, options)
+    if document["options"]:
+        print_table(out, options)
+    else:
+        out.print(console_line(f"Options of {name}: none declared."), highlight=False)
 
     facts_table = DataTable("Input and size per profile (3 classes)",
                             [Column("Profile"), Column("Input (C×H×W)"), Column("Params", justify="right"),
@@ -130,13 +134,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _write_document(args: argparse.Namespace, target, document: dict) -> None:
-    """Write ``document`` where ``--json`` asked (``target`` ``None``: stdout), when it was given."""
+    """Write ``document`` where ``--json`` asked (``target`` ``None``: stdout), when it was given; an option value that
+    JSON has no type for (a plugin's default that is a path) is written as its text, as ``list --json`` does."""
     if args.json is None:
         return  # and nothing more imported: info without --json stays quick
+    import json
+
     from merbench.export import strict_json
     from merbench.outputs import write_output
 
-    write_output(target, strict_json(document))
+    write_output(target, strict_json(json.loads(json.dumps(document, default=str))))
 
 
 def protocol_leaks_of(registry, protocol: str) -> list[str]:
