@@ -85,8 +85,8 @@ def human(number: float | None, unit: str = "") -> str:
     """1234567 → ``1.23M``; None → a dash."""
     if number is None:
         return "—"
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(number) >= factor:
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
+        if abs(float(f"{number:.3g}")) >= factor:  # rounded first: 999,563 is 1.00M, not 1e+03k
             return f"{number / factor:.3g}{suffix}{unit}"
     return f"{number:.3g}{unit}"
 
@@ -283,7 +283,19 @@ def _read_cached(name: str, profile: str, path: Path) -> ModelFacts | None:
         facts.flops_declared = bool(stored["flops_declared"])
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None  # missing or damaged: computed again
-    return facts
+    return facts if _well_typed(facts) else None  # edited by hand: computed again, not shown as text
+
+
+def _is_count(value: Any, kind: type) -> bool:
+    return value is None or (isinstance(value, kind) and not isinstance(value, bool))
+
+
+def _well_typed(facts: ModelFacts) -> bool:
+    """Whether cached facts hold the kinds the listing formats: whole numbers for the parameters and input shape, a
+    number for the FLOPs, text for the chain."""
+    return (_is_count(facts.params, int) and _is_count(facts.flops, (int, float))
+            and all(isinstance(step, str) for step in facts.chain)
+            and (facts.shape is None or all(_is_count(size, int) and size is not None for size in facts.shape)))
 
 
 def _write_cached(facts: ModelFacts, path: Path, sources: list[list[Any]]) -> None:

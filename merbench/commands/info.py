@@ -134,16 +134,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _write_document(args: argparse.Namespace, target, document: dict) -> None:
-    """Write ``document`` where ``--json`` asked (``target`` ``None``: stdout), when it was given; an option value that
-    JSON has no type for (a plugin's default that is a path) is written as its text, as ``list --json`` does."""
+    """Write ``document`` where ``--json`` asked (``target`` ``None``: stdout), when it was given (option values are
+    JSON's: the registry refuses a default of another kind)."""
     if args.json is None:
         return  # and nothing more imported: info without --json stays quick
-    import json
-
     from merbench.export import strict_json
     from merbench.outputs import write_output
 
-    write_output(target, strict_json(json.loads(json.dumps(document, default=str))))
+    write_output(target, strict_json(document))
 
 
 def protocol_leaks_of(registry, protocol: str) -> list[str]:
