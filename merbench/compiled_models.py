@@ -3,11 +3,17 @@
 Compiling a ConvMixer training step takes tens of seconds on a small CPU
 (docs/scale.md), so a 10-fold or LOSO run must not pay it per fold or per batch
 size. The process keeps one compiled module per architecture: the model
-plugin, its options, the input shape of a full batch, the number of classes,
-the parameter dtype, autocast dtype, memory layout and device. A fold builds
-its fresh model as without compilation (same seed, same initial weights), and
-those weights, BatchNorm buffers included, are copied into the cached module,
-so the compiled code is reused as it is: no new trace, no new compilation.
+plugin (its name and distribution), its factory, its options, the input shape
+of a full batch, the number of classes, the parameter dtype, autocast dtype,
+memory layout and device. A factory is named by its import path when it is a
+module-level function or class; a closure, lambda, partial or callable object
+(two of which can share a name and build different networks) is keyed by the
+object itself. A fold builds its fresh model as without compilation (same
+seed, same initial weights), and those weights, BatchNorm buffers included,
+are copied into the cached module, so the compiled code is reused as it is:
+no new trace, no new compilation. A fresh model whose layers (their types,
+parameter and buffer names and shapes) differ from the cached one's is
+compiled anew instead of being loaded into another network.
 
 Only full batches (``batch_size`` samples) run compiled. The last, smaller
 batch of an epoch, whose size differs from fold to fold, runs eagerly on the
@@ -18,6 +24,7 @@ compilation of an evaluation graph).
 
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -37,6 +44,9 @@ class ArchitectureKey:
 
     model: str
     options: str
+    plugin: str
+    factory: Any
+    """The factory itself when its name does not identify it (a closure, lambda or callable object), else ``None``."""
     input_shape: tuple[int, ...]
     n_classes: int
     dtype: str
@@ -51,16 +61,24 @@ def architecture_key(recipe: Any, model: nn.Module, batch_shape: tuple[int, ...]
     """The key of ``model`` built by ``recipe`` (a ``ModelRecipe``), or ``None`` when the recipe cannot say.
 
     A factory without a recorded name and options (a bare callable) could build a
-    different network each time, so its models are compiled one by one.
+    different network each time, so its models are compiled one by one; so are
+    those of a factory object that cannot be hashed.
     """
-    name = getattr(recipe, "build", None)
+    build = getattr(recipe, "build", None)
     options = getattr(recipe, "options", None)
-    if name is None or options is None:
+    if build is None or options is None:
+        return None
+    name, factory = factory_identity(build)
+    try:
+        hash(factory)
+    except TypeError:
         return None
     first = next(model.parameters(), None)
     return ArchitectureKey(
-        model=name if isinstance(name, str) else f"{getattr(name, '__module__', '?')}:{getattr(name, '__qualname__', repr(name))}",
+        model=name,
         options=repr(sorted((str(key), repr(value)) for key, value in dict(options).items())),
+        plugin=str(getattr(recipe, "plugin", "")),
+        factory=factory,
         input_shape=tuple(int(size) for size in batch_shape),
         n_classes=int(n_classes),
         dtype=str(first.dtype if first is not None else None),
@@ -68,6 +86,29 @@ def architecture_key(recipe: Any, model: nn.Module, batch_shape: tuple[int, ...]
         memory_format=str(memory_format),
         device=str(device),
     )
+
+
+def factory_identity(build: Any) -> tuple[str, Any]:
+    """``(name, object)`` telling ``build`` apart from every other factory: a ``"module:attribute"`` string or a
+    module-level function or class by its import path (object ``None``); anything else by the object itself.
+
+    Closures of one function share their ``__qualname__`` (``make.<locals>.build``), as do module-level
+    lambdas, and bound methods of one class share theirs: the name alone would give two networks one key.
+    """
+    if isinstance(build, str):
+        return build, None
+    module = getattr(build, "__module__", None) or "?"
+    qualname = getattr(build, "__qualname__", None) or type(build).__qualname__
+    if (inspect.isfunction(build) or inspect.isclass(build)) and "<" not in qualname:
+        return f"{module}:{qualname}", None
+    return f"{module}:{qualname}", build
+
+
+def network_layout(model: nn.Module) -> tuple:
+    """The module types and the state dict's names, shapes and dtypes of ``model``: what its weights must match
+    to be loaded into a cached module's compiled code."""
+    return (tuple((name, type(module)) for name, module in model.named_modules()),
+            tuple((name, tuple(value.shape), value.dtype) for name, value in model.state_dict().items()))
 
 
 class CompiledStep:
@@ -87,7 +128,7 @@ class CompiledModels:
     """The process's compiled modules by architecture, with counts of compilations and reuses."""
 
     def __init__(self) -> None:
-        self._entries: OrderedDict[ArchitectureKey, tuple[nn.Module, Callable]] = OrderedDict()
+        self._entries: OrderedDict[ArchitectureKey, tuple[nn.Module, Callable, tuple]] = OrderedDict()
         self.compilations = 0
         self.reuses = 0
 
@@ -97,18 +138,23 @@ class CompiledModels:
         On a cache hit the cached module takes ``fresh``'s parameters and buffers
         (and loses any gradients of the previous fold); the returned step's
         ``module`` is then the cached one, and it is the module the fold trains.
+        A hit whose cached module has other layers than ``fresh`` (a factory
+        that built another network under the same key) compiles ``fresh`` anew
+        and caches it in place of the other.
         """
         entry = self._entries.get(key) if key is not None else None
-        if entry is None:
+        fresh_layout = network_layout(fresh)
+        if entry is None or entry[2] != fresh_layout:
             compiled = torch.compile(fresh, backend=BACKEND)
             self.compilations += 1
             if key is not None:
-                self._entries[key] = (fresh, compiled)
+                self._entries[key] = (fresh, compiled, fresh_layout)
+                self._entries.move_to_end(key)
                 while len(self._entries) > MAX_ENTRIES:
                     self._entries.popitem(last=False)
             return CompiledStep(fresh, compiled, batch_size)
         self._entries.move_to_end(key)
-        module, compiled = entry
+        module, compiled, _ = entry
         with torch.no_grad():
             module.load_state_dict(fresh.state_dict())
         for parameter in module.parameters():
