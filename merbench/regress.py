@@ -769,6 +769,8 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
     ``uf1: 0.3`` stays one number unless a band is derived for it. A hand-set
     ``tolerance_high`` narrower than a derived tolerance is widened to it, with a
     line in ``notes`` (a baseline must pass on the runs it was derived from).
+    When the file's comments and layout cannot be kept in its rewrite, ``notes``
+    gets a line saying so (``plain_rewrite_note``).
     """
     entries = []
     for entry, result, derivation in results:
@@ -808,7 +810,10 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
             if notes is not None:
                 notes.append(stale_derivation_note(entry, stale))
         entries.append(raw)
-    return {"version": 1, "defaults": copy.deepcopy(baseline.written_defaults), "entries": entries}
+    document = {"version": 1, "defaults": copy.deepcopy(baseline.written_defaults), "entries": entries}
+    if notes is not None and (note := plain_rewrite_note(baseline.path, document)) is not None:
+        notes.append(note)
+    return document
 
 
 def stale_derivation_note(entry: Entry, derived: Any) -> str:
@@ -875,6 +880,35 @@ def _reads_back(text: str, document: dict[str, Any]) -> bool:
         return False
 
 
+def _rewritten(original: str, document: dict[str, Any]) -> tuple[str, str | None]:
+    """The text ``--update`` writes for ``document`` over a file that held ``original``, and why the file's comments
+    and layout are not kept in it (None when they are, or when it had none)."""
+    if not original.strip():
+        return HEADER + plain_yaml_text(document), None
+    text = updated_yaml_text(original, document)
+    if text is not None and _reads_back(text, document):
+        return text, None
+    why = ("ruamel.yaml, which keeps them, cannot read the file as a mapping" if text is None
+           else "the rewrite that kept them did not read back as the new values")  # e.g. a comment where YAML has none
+    return HEADER + plain_yaml_text(document), why
+
+
+def plain_rewrite_note(path: Path, document: dict[str, Any]) -> str | None:
+    """The note ``--update`` prints when its rewrite of the baseline at ``path`` with ``document`` drops the file's
+    comments and layout (``write_baseline`` then writes it plainly); None when they are kept."""
+    try:
+        original = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if shared_value(original) is not None:  # refused by write_baseline
+        return None
+    why = _rewritten(original, document)[1]
+    if why is None:
+        return None
+    return (f"--baseline {path}: its comments and layout could not be kept ({why}), so it is written plainly under "
+            "the standard header; copy back any comment you need from an earlier copy of the file")
+
+
 def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = None) -> None:
     """Write a baseline document atomically (temporary file, then rename); the old file survives a failure.
 
@@ -897,11 +931,7 @@ def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = N
     except (OSError, UnicodeDecodeError):
         original = ""
     refuse_shared_values(path, original)  # refused before the runs too (load_baseline); the file may have changed
-    text = updated_yaml_text(original, document) if original.strip() else None
-    if text is not None and not _reads_back(text, document):  # a comment kept in a place YAML cannot have it
-        text = None
-    if text is None:
-        text = HEADER + plain_yaml_text(document)
+    text, _ = _rewritten(original, document)
     if original and b"\r\n" in target.read_bytes():  # a file kept with Windows line ends keeps them
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if read_as is not None and file_stamp(target) != read_as:

@@ -7,6 +7,11 @@ of the new document would drop. ruamel.yaml's round-trip mode keeps them where t
 A file that shares a value between places (an anchor ``&name`` used again as an alias ``*name``, or a merge key
 ``<<``) is not rewritten: round-trip, the places are one node, so writing one place's new value would write it
 into every other (``shared_value`` finds the first such place, ``updated_yaml_text`` refuses it).
+
+ruamel writes YAML 1.2 and merbench reads with PyYAML (YAML 1.1), which differ on plain words and numbers: ``off``
+is a string to one and false to the other, ``5e-1`` a number to one and a string to the other. A value that did not
+change is therefore written as the file had it (``'off'`` keeps its quotes, ``5e-1`` stays a number), and a new
+string is quoted where PyYAML would read it as something else.
 """
 
 from __future__ import annotations
@@ -17,18 +22,55 @@ from typing import Any
 import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
+_PYYAML_RESOLVER = pyyaml.resolver.Resolver()
+"""How PyYAML's ``safe_load``, merbench's reader, types a plain scalar."""
+
+
+def _quoted(value: Any) -> Any:
+    """``value``, quoted when it is a string that PyYAML would read written plain as something else (``off``,
+    ``yes``, ``null``, ``1_000``)."""
+    if type(value) is str and _PYYAML_RESOLVER.resolve(pyyaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+        return SingleQuotedScalarString(value)
+    return value
+
 
 def _commented(value: Any) -> Any:
-    """``value`` with its dicts and lists as round-trip nodes, which can carry a moved comment."""
+    """``value`` with its dicts and lists as round-trip nodes, which can carry a moved comment, and its strings
+    quoted where PyYAML needs it (``_quoted``)."""
     if isinstance(value, dict) and not isinstance(value, CommentedMap):
-        return CommentedMap((key, _commented(item)) for key, item in value.items())
+        return CommentedMap((_quoted(key), _commented(item)) for key, item in value.items())
     if isinstance(value, list) and not isinstance(value, CommentedSeq):
         return CommentedSeq(_commented(item) for item in value)
-    return value
+    return _quoted(value)
+
+
+def _pyyaml_reads(node: Any) -> Any:
+    """What PyYAML reads ``node`` (a scalar as ruamel read it round-trip) as, written as ruamel writes it."""
+    writer = YAML()
+    writer.width = 4096
+    buffer = io.StringIO()
+    writer.dump([node], buffer)
+    return pyyaml.safe_load(buffer.getvalue())[0]
+
+
+def _same_scalar(old: Any, new: Any) -> bool:
+    """Whether ``old`` (a scalar as ruamel read the file) can stay for ``new`` (as PyYAML read it): PyYAML reads
+    ``old``, written as the file has it, as ``new``, of the same type (``true`` is never the number 1).
+
+    So a quoted ``'off'``, a ``0.30`` and a ``5e-1`` (text to PyYAML, a number to ruamel) stay as written.
+    """
+    if type(old) is type(new):  # as ruamel reads a plain value
+        return old == new and _quoted(old) is old
+    try:
+        read = _pyyaml_reads(old)
+    except (YAMLError, pyyaml.YAMLError):
+        return False
+    return type(read) is type(new) and read == new
 
 
 def _slot(parent: Any) -> int:
@@ -93,7 +135,7 @@ def _merge(old: Any, new: Any) -> Any:
     """
     is_map = isinstance(old, CommentedMap) and isinstance(new, dict)
     if not is_map and not (isinstance(old, CommentedSeq) and isinstance(new, list)):
-        return old if type(old) is type(new) and old == new else new
+        return old if _same_scalar(old, new) else _quoted(new)
     token = _take_after(old, _last(old)) if len(old) else None  # taken before the last item may go
     if is_map:
         for key in [key for key in old if key not in new]:
@@ -192,6 +234,7 @@ def updated_yaml_text(original: str, document: dict[str, Any]) -> str | None:
     if shared is not None:
         raise ValueError(f"line {shared[1]}: {shared[0]} shares a value between places; write each value out")
     yaml = YAML()
+    yaml.preserve_quotes = True  # 'off' stays 'off': plain, PyYAML would read it as false
     try:
         _, sequence_indent, dash_offset = load_yaml_guess_indent(original)
     except YAMLError:
