@@ -161,13 +161,18 @@ def _number(value: Any, where: str, field: str, integer: bool) -> float | int:
             value = float(value)
         except ValueError:
             pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float)
+                                                                          and not math.isfinite(value)):
         raise UsageError(f"{where}: {field}={value!r} is not a finite number")
     if integer:
-        if float(value) != int(value):
+        # Only a float can be fractional: float() of an int above 2**53 is another number, no reason to refuse it.
+        if isinstance(value, float) and not value.is_integer():
             raise UsageError(f"{where}: {field}={value!r} must be a whole number for type: int")
         return int(value)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond any float (about 1.8e308)
+        raise UsageError(f"{where}: {field}={value!r} is too large for type: float") from None
 
 
 def _choice(value: Any, where: str) -> Any:
