@@ -502,8 +502,11 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
             if not isinstance(value, int):
                 raise _refuse(key, text, default, parsed)
         else:
-            value = float(value)
-        if not math.isfinite(value) or (isinstance(parsed, Range) and value not in parsed):
+            try:
+                value = float(value)
+            except OverflowError:  # a whole number of hundreds of digits: beyond any float
+                raise _refuse(key, text, default, parsed) from None
+        if (isinstance(value, float) and not math.isfinite(value)) or (isinstance(parsed, Range) and value not in parsed):
             raise _refuse(key, text, default, parsed)
         return value
     if isinstance(default, (list, tuple)):
@@ -556,8 +559,12 @@ def coerce_element(key: str, text: str, item: Any, element: Any, default: Any, r
     if good and isinstance(element, int) and not isinstance(element, bool):
         good = isinstance(item, int)
     if good:
-        item = float(item) if isinstance(element, float) else item
-        good = math.isfinite(item) and (not isinstance(rule, Range) or item in rule)
+        try:
+            item = float(item) if isinstance(element, float) else item
+        except OverflowError:  # a whole number of hundreds of digits: beyond any float
+            good = False
+    if good:
+        good = (not isinstance(item, float) or math.isfinite(item)) and (not isinstance(rule, Range) or item in rule)
     if not good:
         raise _refuse(key, text, default, rule, f"every value must be {_expectation(element, rule)}")
     return item

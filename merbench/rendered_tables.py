@@ -16,7 +16,8 @@ names a summary written by ``merbench leakage --json`` instead of a baseline
 and renders its table: each variant, what leaks, its scores and its UF1
 inflation over the honest run with the bootstrap interval. Each table ends with
 a line that says how many runs it averages, on which machine, when and with
-which command: the numbers in the documents are the numbers CI defends.
+which command: the numbers in the documents are those of the committed files (CI
+fails when a table differs from its file; it re-measures only ``ci.yaml``).
 ``python benchmarks/render_tables.py`` rewrites the tables; with ``--check``
 it exits 1 when a committed table differs from what its baseline renders.
 A marker line (one that starts with ``<!-- merbench:table`` or
@@ -165,10 +166,12 @@ def _provenance(baseline: Baseline, measured: list[Measured]) -> str:
 def render_models(baseline: Baseline, registry: Any) -> str:
     """Models under the subject-independent protocol, with their paper's MEGC2019 UF1/UAR for orientation."""
     measured = [m for m in _measured(baseline) if _independent(m.entry.protocol, registry)]
+    several = len({m.entry.protocol for m in measured}) > 1  # then each row names its protocol
     lines = ["| model | UF1 % | UAR % | accuracy % | s per run | reported MEGC2019 UF1 / UAR |",
              "|---|---:|---:|---:|---:|---:|"]
     for m in measured:
-        lines.append(f"| {_name(m.entry, registry)} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} | {_pm(m, 'accuracy')} | "
+        name = f"{_name(m.entry, registry)} ({markdown_code(m.entry.protocol)})" if several else _name(m.entry, registry)
+        lines.append(f"| {name} | {_pm(m, 'uf1')} | {_pm(m, 'uar')} | {_pm(m, 'accuracy')} | "
                      f"{float(m.derived.get('seconds_per_run', 0)):.0f} | {_reported(m.entry.model, registry)} |")
     return ("\n".join(lines) + "\n\n" + MEAN_STD + _leaky_note([m.entry for m in measured], registry)
             + _provenance(baseline, measured))
@@ -314,7 +317,11 @@ def render_text(text: str, root: Path, registry: Any = None, where: str = "docum
         if kind in SUMMARY_RENDERERS:
             body = SUMMARY_RENDERERS[kind](load_summary(path, f"{where}: marker file"), match["baseline"])
         else:
-            body = RENDERERS[kind](dataclasses.replace(load_baseline(path), path=Path(match["baseline"])), registry)
+            try:
+                baseline = load_baseline(path)
+            except UsageError as exc:  # worded for `regress --baseline FILE`: here the file is the marker's
+                raise UsageError(f"{where}: marker file {str(exc).removeprefix('--baseline ')}") from None
+            body = RENDERERS[kind](dataclasses.replace(baseline, path=Path(match["baseline"])), registry)
         return f"{match['open']}<!-- generated from {match['baseline']}: do not edit by hand -->\n{body}\n{match['close']}"
 
     check_markers(text, where)

@@ -192,6 +192,9 @@ def reported_table(result: RunResult) -> DataTable | None:
             table.add_row(dataset, shown, styled(f"{label} ⚠", "red") if leaked else label, *measured,
                           *([""] if numbered else []), style="dim" if partial else "bold")
             table.caption = table.caption.rstrip(".") + partial if partial else table.caption
+            if result.across_seeds is not None:  # as the run's tables above: the mean over seeds is in the seeds table
+                table.caption = (table.caption.rstrip(".") + f". {label.capitalize()}: the pooled scores of "
+                                 f"{seed_label(result)}; their mean over the seeds is in the seeds table.")
             if leaked:
                 table.caption = (table.caption.rstrip(".") + ". ⚠ measured: this run leaked test information (its "
                                  "leakage lines say how): its scores are inflated.")
@@ -272,7 +275,9 @@ def confusion_table(result: RunResult, numbered: bool = False) -> DataTable:
 
 def per_domain_table(result: RunResult) -> DataTable:
     """Pooled UF1, UAR and accuracy per domain (source dataset) of a composite run."""
-    table = DataTable("Per domain (pooled)", [Column("Domain"), *(Column(h, justify="right") for h in ("UF1", "UAR", "Acc"))])
+    of_seed = f", {seed_label(result)}" if result.across_seeds is not None else ""
+    table = DataTable(f"Per domain (pooled{of_seed})",
+                      [Column("Domain"), *(Column(h, justify="right") for h in ("UF1", "UAR", "Acc"))])
     for domain, scores in result.per_domain.items():
         table.add_row(str(domain), _pct(scores["uf1"]), _pct(scores["uar"]), _pct(scores["accuracy"]))
     return table

@@ -113,6 +113,18 @@ def test_inf_is_not_called_not_a_number(refused):
     assert "finite number" in message and "expected a number" not in message
 
 
+@pytest.mark.parametrize("key, expected", [
+    ("engine.epochs", "must be an integer in [1, 100000]"),
+    ("engine.lr", "must be a finite number ≥ 0"),
+    ("model.filters", "every value must be an integer in [1, 1024]"),
+    ("model.dropout", "must be a finite number in [0, 1)"),
+])
+def test_a_whole_number_of_hundreds_of_digits_is_refused_by_the_options_range(refused, key, expected):
+    # beyond any float: an OverflowError traceback before
+    message = refused("--set", f"{key}={'9' * 400}")
+    assert f"{key}=99999" in message and expected in message, message
+
+
 @pytest.mark.parametrize("args, expected", [
     (("--seed", "-1"), "--seed -1: must be an integer in [0, 4294967295]"),
     (("--epochs", "0"), "--epochs 0: must be an integer in [1, 100000]"),

@@ -61,6 +61,21 @@ def test_every_section_of_a_seeds_run_that_shows_its_first_seed_says_so():
     assert "seed" not in single.replace("<dt>seed</dt>", "")
 
 
+def test_the_terminal_tables_of_a_seeds_run_that_show_its_first_seed_say_so():
+    """``show`` printed the first seed's per-domain scores and its measured row beside the paper's with no word of
+    which seed they are (the mean over the seeds differs), though docs/results.md says show labels them."""
+    from merbench.report import per_domain_table, reported_table
+
+    reported = [{"dataset": "d", "protocol": "loso", "metric": "uf1", "value": 70.0, "source": "Paper"}]
+    domains = {"a": _scores(0.25), "b": _scores(0.25)}
+    seeded = _seeded(reported=reported, protocol="loso", per_domain=domains)
+    assert per_domain_table(seeded).title == "Per domain (pooled, seed 0 (of 3 seeds))"
+    assert "Measured: the pooled scores of seed 0 (of 3 seeds); their mean over the seeds is in the seeds table." \
+        in reported_table(seeded).caption
+    single = minimal_result(reported=reported, protocol="loso", per_domain=domains)
+    assert per_domain_table(single).title == "Per domain (pooled)" and "seed" not in reported_table(single).caption
+
+
 def test_the_figures_of_a_seeds_run_name_its_seed_and_the_metric_as_the_captions_do():
     from merbench.figures import _draw_folds, _pyplot, _title
 

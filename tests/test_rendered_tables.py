@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import re
 import shutil
@@ -244,3 +245,25 @@ def test_the_main_tables_command_names_a_profile_other_than_the_default(tree):
     first = _with_first_entry(root, lambda entry: entry.update(profile="quick"))
     main = _rendered(root, "main")
     assert f"--dataset {first.get('dataset', 'synthetic')} --profile quick" in main, main
+
+
+def test_a_model_under_two_subject_independent_protocols_names_each_rows_protocol(tree):
+    """Two `ststnet` rows, one per protocol, looked alike (no protocol column), both under the paper's scores."""
+    root, _ = tree
+    baseline = root / "baselines" / "b.yaml"
+    data = yaml.safe_load(baseline.read_text())
+    data["entries"].append({**copy.deepcopy(data["entries"][1]), "protocol": "loso"})
+    baseline.write_text(yaml.safe_dump(data, sort_keys=False))
+    text = _rendered(root, "models")
+    assert "| `ststnet` (`subject-10fold`) |" in text and "| `ststnet` (`loso`) |" in text
+    assert "| `convmixer` (`subject-10fold`) |" in text
+
+
+def test_a_marker_naming_a_file_that_is_no_baseline_names_the_document_not_an_option(tree):
+    root, _ = tree
+    (root / "baselines" / "x.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(UsageError) as refused:
+        render_text("<!-- merbench:table models baselines/x.yaml -->\n<!-- /merbench:table -->", root, get_registry(),
+                    "doc.md")
+    assert str(refused.value).startswith(f"doc.md: marker file {root / 'baselines' / 'x.yaml'}")
+    assert "--baseline" not in str(refused.value)
