@@ -27,11 +27,12 @@ from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, reported_
 from merbench.escaping import html_text as esc, with_commands
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
-from merbench.report import (COLUMNS, REPORTED_METRICS, leakage_caption, leakage_inflation, leakage_lines, summary_seeds,
-                             leakage_what, measured_label, reported_by_setting, reported_leak_note, reported_leaks, sample_count,
-                             numbered_sources, seed_label, train_test_domains)
-from merbench.result import RunResult
-from merbench.wording import counted, paper_points
+from merbench.report import (COLUMNS, REPORTED_METRICS, _earlier_folds, kept_warnings, leakage_caption, leakage_inflation,
+                             leakage_lines, summary_seeds, leakage_what, measured_label, reported_by_setting,
+                             reported_leak_note, reported_leaks, sample_count, numbered_sources, seed_label,
+                             train_test_domains)
+from merbench.result import RunResult, threads_phrase
+from merbench.wording import counted, no_subject_shared, paper_points
 
 SHORT = dict(COLUMNS)
 LEGEND = {
@@ -79,6 +80,7 @@ td.reported,th.reported{color:#5a6475;font-style:italic}
 td.leak{color:#b3261e}.best{font-weight:700}
 .hidden-text{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .warning{border-left:4px solid #b3261e;background:#fdf0ef;padding:6px 10px;margin:8px 0}
+.warning.kept{border-left-color:#b26a00;background:#fff6e5}
 .figures{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 figure{margin:6px 0}figure img{max-width:100%;height:auto;border:1px solid #e3e6ec}
 caption{caption-side:bottom;text-align:left;font-size:12px;color:#5a6475;padding-top:3px}
@@ -354,11 +356,22 @@ def _reported_table(page: _Page, result: RunResult) -> None:
                sortable=False)
 
 
+def _time(result: RunResult) -> str:
+    """Where the run's time went, as ``merbench show``'s Time line says it (the device has a line of its own): all
+    seeds' time first for a ``--seeds N`` run, and the folds a resumed run trained before it was interrupted."""
+    seconds = result.seconds
+    prep = result.preprocess or {}
+    first_seed = (f"{result.total_seconds:.1f} s for {result.across_seeds.n} seeds; seed {result.seed_shown}: "
+                  if result.across_seeds is not None and seconds.total_all_seeds is not None else "")
+    return (f"{first_seed}{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} "
+            f"computed, {prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s)"
+            f"{_earlier_folds(seconds)}")
+
+
 def _provenance(page: _Page, result: RunResult) -> None:
     environment = dict(result.environment)
     config = result.config
     plan = result.engine_plan or {}
-    seconds = result.seconds
     chain = (result.preprocess or {}).get("chain") or []
     facts = [
         ("run id", result.run_id or "—"),
@@ -369,9 +382,9 @@ def _provenance(page: _Page, result: RunResult) -> None:
               f"({', '.join(str(run.seed) for run in result.seeds or [])})"),
         ("profile", result.profile or config.get("profile", "—")),
         ("preprocessing", " → ".join(f"{s.get('name')} v{s.get('version')}" for s in chain) or "—"),
-        ("folds trained", plan.get("description", "—")),
-        ("time", f"{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s, training and "
-                 f"evaluation {seconds.train_eval:.1f} s)"),
+        ("folds trained", plan.get("description", "—")
+         + (f", {threads_phrase(plan)}" if "threads_per_fold" in plan else "")),
+        ("time", _time(result)),
     ]
     plugins = environment.pop("plugins", {}) or {}
     facts += [(name, value) for name, value in environment.items()]
@@ -398,8 +411,13 @@ def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
                  "cell cover every seed.</p>")
     if not result.subject_independent:
         page.used.add("†")
-        page.add('<p class="warning">† Not subject-independent: clips of the same subject are in training and test. '
-                 "Scores are inflated and must not be compared with subject-independent results.</p>")
+        if result.leakage is not None and result.leakage.subject_overlap_folds == 0:  # as compare and show say it
+            page.add(f'<p class="warning">† Not subject-independent by design: in this run '
+                     f"{esc(no_subject_shared(len(result.folds)))}. Its scores must not be compared with "
+                     "subject-independent results.</p>")
+        else:
+            page.add('<p class="warning">† Not subject-independent: clips of the same subject are in training and '
+                     "test. Scores are inflated and must not be compared with subject-independent results.</p>")
     other = [kind for kind in result_leaks(result) if kind != "subjects"]
     if other:
         page.used.add("†")
@@ -407,6 +425,9 @@ def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
                  "compared with honest results (docs/leakage.md).</p>")
     if result.leakage is not None:
         page.add(f'<p class="note">{esc(leakage_lines(result))}</p>')
+    # What the run warned of when it ran, as merbench show prints it again (an option without effect, a data issue):
+    # amber, not the red of a leak, as the terminal prints it in yellow.
+    page.add(*(f'<p class="warning kept">Warning: {_with_code(warning)}</p>' for warning in kept_warnings(result)))
     confusion, folds = draw(result, metric)
     page.add('<div class="figures">')
     page.figure(confusion, f"confusion matrix of {title}", _seeded(result, "Confusion matrix, pooled over all folds"))
