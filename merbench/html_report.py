@@ -27,10 +27,10 @@ from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, reported_
 from merbench.escaping import html_text as esc, with_commands
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
-from merbench.report import (COLUMNS, REPORTED_METRICS, _earlier_folds, kept_warnings, leakage_caption, leakage_inflation,
+from merbench.report import (COLUMNS, REPORTED_METRICS, kept_warnings, leakage_caption, leakage_inflation,
                              leakage_lines, summary_seeds, leakage_what, measured_label, reported_by_setting,
                              reported_leak_note, reported_leaks, sample_count, numbered_sources, seed_label,
-                             train_test_domains)
+                             time_text, train_test_domains)
 from merbench.result import RunResult, threads_phrase
 from merbench.wording import counted, no_subject_shared, paper_points
 
@@ -356,18 +356,6 @@ def _reported_table(page: _Page, result: RunResult) -> None:
                sortable=False)
 
 
-def _time(result: RunResult) -> str:
-    """Where the run's time went, as ``merbench show``'s Time line says it (the device has a line of its own): all
-    seeds' time first for a ``--seeds N`` run, and the folds a resumed run trained before it was interrupted."""
-    seconds = result.seconds
-    prep = result.preprocess or {}
-    first_seed = (f"{result.total_seconds:.1f} s for {result.across_seeds.n} seeds; seed {result.seed_shown}: "
-                  if result.across_seeds is not None and seconds.total_all_seeds is not None else "")
-    return (f"{first_seed}{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} "
-            f"computed, {prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s)"
-            f"{_earlier_folds(seconds)}")
-
-
 def _provenance(page: _Page, result: RunResult) -> None:
     environment = dict(result.environment)
     config = result.config
@@ -384,7 +372,7 @@ def _provenance(page: _Page, result: RunResult) -> None:
         ("preprocessing", " → ".join(f"{s.get('name')} v{s.get('version')}" for s in chain) or "—"),
         ("folds trained", plan.get("description", "—")
          + (f", {threads_phrase(plan)}" if "threads_per_fold" in plan else "")),
-        ("time", _time(result)),
+        ("time", time_text(result, device=False)),
     ]
     plugins = environment.pop("plugins", {}) or {}
     facts += [(name, value) for name, value in environment.items()]

@@ -379,20 +379,26 @@ def print_result(console: Console, result: RunResult) -> None:
     reported = reported_table(result)
     if reported is not None:
         print_table(console, reported)
-    seconds = result.seconds
-    prep = result.preprocess or {}
-    first_seed = (f"{result.total_seconds:.1f} s for {result.across_seeds.n} seeds; seed {result.seed_shown}: "
-                  if result.across_seeds is not None and seconds.total_all_seeds is not None else "")
-    console.print(escape(
-        f"Time: {first_seed}{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} "
-        f"computed, {prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s) on "
-        f"{result.environment.get('device', 'an unrecorded device')}{_earlier_folds(seconds)}"
-    ))
+    console.print(escape(f"Time: {time_text(result)}"))
     plan = result.engine_plan
     if plan:
         how = ("as " if str(plan["description"]).startswith("Ray tasks") else "") + str(plan["description"])
         console.print(escape(f"Folds trained {how}, {threads_phrase(plan)}"))
     console.print(escape(provenance_line(result)), highlight=False)
+
+
+def time_text(result: RunResult, device: bool = True) -> str:
+    """Where the run's time went: all seeds' time first for a ``--seeds N`` run, preprocessing and training, the
+    ``device`` it ran on (left out where the page names it apart), and the folds a resumed run trained before it was
+    interrupted, which the time does not count."""
+    seconds = result.seconds
+    prep = result.preprocess or {}
+    first_seed = (f"{result.total_seconds:.1f} s for {result.across_seeds.n} seeds; seed {result.seed_shown}: "
+                  if result.across_seeds is not None and seconds.total_all_seeds is not None else "")
+    where = f" on {result.environment.get('device', 'an unrecorded device')}" if device else ""
+    return (f"{first_seed}{seconds.total:.1f} s (preprocessing {seconds.preprocess:.1f} s: {prep.get('computed', '?')} "
+            f"computed, {prep.get('cached', '?')} from cache; training and evaluation {seconds.train_eval:.1f} s)"
+            f"{where}{_earlier_folds(seconds)}")
 
 
 def provenance_line(result: RunResult) -> str:
