@@ -43,15 +43,14 @@ def resolve_factory(factory: Factory, plugin: str | None = None, role: str = "bu
     if callable(factory):
         return factory
     module_name, _, attribute = factory.partition(":")
+    who = f"{plugin}: its {role}= factory" if plugin else "the plugin's factory"
     try:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
     except SystemExit as exc:  # a module written as a script: its exit is not merbench's (a Ctrl-C still stops it)
-        who = f"{plugin}: its {role}= factory" if plugin else "the plugin's factory"
         raise PluginError(f"{who} '{factory}' cannot be loaded: {exit_reason(exc)}") from exc
     except Exception as exc:  # ImportError, AttributeError, or whatever the plugin's module raises on import
-        who = f"{plugin}: its {role}= factory" if plugin else "the plugin's factory"
         raise PluginError(f"{who} '{factory}' cannot be loaded: {type(exc).__name__}: {exc}; a "
                           "factory string is 'package.module:function' of an installed module (check the plugin's "
                           f"{role}= and its dependencies, or report it to the plugin's author)") from exc
@@ -296,6 +295,11 @@ class ReportedScore:
     def __post_init__(self) -> None:
         if self.metric not in REPORTED_METRICS:
             raise ValueError(f"reported metric '{self.metric}' is not one of {', '.join(REPORTED_METRICS)}")
+
+
+def shown_name(name: str) -> str:
+    """A plugin's name as users read it: a family of models (``timm:``) as ``timm:<name>``, anything else as it is."""
+    return f"{name}<name>" if name.endswith(":") else name
 
 
 @dataclass(frozen=True)

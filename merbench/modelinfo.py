@@ -38,6 +38,7 @@ from typing import Any, Mapping
 from merbench.cache import atomic_write_text, cache_root, content_key
 from merbench.config import DEFAULT_PROTOCOL, RunConfig, resolve_config
 from merbench.contracts import DatasetPlugin, FamilyFactory, ModelPlugin, ProtocolPlugin, resolve_factory
+from merbench.errors import MerbenchError
 from merbench.registry import Registry
 
 LIST_CLASSES = 3
@@ -159,6 +160,8 @@ def build_for_listing(build: Any, options: dict[str, Any], shape: tuple[int, int
     try:
         with torch.device("meta"):
             return built(), True
+    except MerbenchError:  # an option or input size the build refuses (timm's too-deep check runs on meta only)
+        raise
     except Exception:  # some factories compute on tensors while building: retry for real
         return built(), False
 

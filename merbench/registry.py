@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pluggy
 
 from merbench import hookspecs
-from merbench.contracts import PLUGIN_KINDS, FamilyFactory, exit_reason
+from merbench.contracts import PLUGIN_KINDS, FamilyFactory, exit_reason, shown_name
 from merbench.errors import MerbenchError, PluginError, UsageError
 
 ENTRY_POINT_GROUP = "merbench"
@@ -440,7 +440,7 @@ class Registry:
             hint = f" '{name}' is a {' and a '.join(other[:-1] for other in elsewhere)}, not a {singular}."
         raise UsageError(
             f"unknown {singular} '{name}'.{hint} Available {kind}: "
-            f"{', '.join(n + '<name>' if n.endswith(':') else n for n in known) or 'none'} "
+            f"{', '.join(shown_name(n) for n in known) or 'none'} "
             f"(see `merbench list {kind}`; a plugin that failed to load is shown by `merbench plugins`)."
             + (f" MERBENCH_DISABLE_PLUGINS={','.join(sorted(self.disabled))} leaves out those entry points."
                if self.disabled else "")
@@ -518,10 +518,14 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
 
     options = dict(getattr(spec, "options", {}) or {})
     listed = ", ".join(options) or "none"
-    problems = [f"its option '{option}' defaults to {default!r}, a {type(default).__name__}; an option's default is a "
-                "number, text, true or false, or a list of them (what --set gives and a run's record holds): write "
-                f"it as {_as_option_value(default)!r}" for option, default in options.items()
-                if not _is_option_value(default)]
+    problems = [f"its option '{option}' defaults to {default!r}, a {type(default).__name__}; {OPTION_VALUES} (what "
+                f"--set gives and a run's record holds): write it as {_as_option_value(default)!r}"
+                for option, default in options.items() if not _is_option_value(default)]
+    wishes = getattr(spec, "preprocess_options", None) or {}
+    problems += [f"its preprocess_options['{step}']['{option}'] is {value!r}, a {type(value).__name__}; "
+                 f"{OPTION_VALUES} (a run's record holds it): write it as {_as_option_value(value)!r}"
+                 for step, values in (wishes.items() if isinstance(wishes, Mapping) else ())
+                 if isinstance(values, Mapping) for option, value in values.items() if not _is_option_value(value)]
     rules: dict[str, Any] = {}
     for option, rule in dict(getattr(spec, "option_ranges", {}) or {}).items():
         if option not in options:
@@ -555,9 +559,8 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                 continue
             given_kind, default_kind = _value_kind(value), _value_kind(options[option])
             if not _is_option_value(value):
-                problems.append(f"its profile '{profile}' sets {option}={value!r}, a {type(value).__name__}; an option's "
-                                "value is a number, text, true or false, or a list of them: write it as "
-                                f"{_as_option_value(value)!r}")
+                problems.append(f"its profile '{profile}' sets {option}={value!r}, a {type(value).__name__}; "
+                                f"{OPTION_VALUES}: write it as {_as_option_value(value)!r}")
             elif given_kind and default_kind and given_kind != default_kind:  # --set converts to the default's: 6 to [6]
                 problems.append(f"its profile '{profile}' sets {option}={value!r}, {given_kind}, but its default "
                                 f"{options[option]!r} is {default_kind}; --set converts every value to the default's "
@@ -571,6 +574,9 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
     return problems
 
 
+OPTION_VALUES = "an option's value is a number, text, true or false, none, or a list of them"
+
+
 def _is_option_value(value: Any) -> bool:
     """Whether ``value`` is of a kind an option's default may be: ``None``, a number, text, true or false, or a list
     (or tuple) of them."""
@@ -582,7 +588,9 @@ def _as_option_value(value: Any) -> Any:
     """What to write instead of an option default of another kind: its text (a path's), or a list of texts."""
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [item if _is_option_value(item) else str(item) for item in items]
+        return [_as_option_value(item) if not _is_option_value(item) else item for item in items]
+    if callable(getattr(value, "item", None)) and getattr(value, "shape", None) == ():  # numpy's 16, 0.5, True
+        return value.item()
     return str(value)
 
 

@@ -150,7 +150,7 @@ def _merge(old: Any, new: Any) -> Any:
                 old[key] = _commented(merged)
                 _put_after(old, key, moved)
         elif is_map:
-            old[key] = _commented(value)
+            old[_quoted(key)] = _commented(value)
         else:
             old.append(_commented(value))
     if len(old):

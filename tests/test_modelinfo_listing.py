@@ -1,9 +1,8 @@
 """What ``merbench list models`` and ``merbench info MODEL`` show of a model stays true and readable.
 
 Before: the cached parameter count of a model stayed as it was after a helper module of its factory was edited
-(``info`` then showed the new count in ``quick`` beside the old one in ``default``); a plugin option whose default is
-``MERBENCH_DISABLE_PLUGINS=synthetic`` made every model
-"cannot be built: unknown dataset 'synthetic'" and ``info`` exit 2; a hand-edited facts file (params as text) ended
+(``info`` then showed the new count in ``quick`` beside the old one in ``default``);
+``MERBENCH_DISABLE_PLUGINS=synthetic`` made every model "cannot be built: unknown dataset 'synthetic'" and ``info`` exit 2; a hand-edited facts file (params as text) ended
 ``list`` in a traceback, and 999,563 parameters were shown as ``1e+03k``; a plugin that prints while its model is built
 made ``--json -`` output invalid JSON; ``info`` printed an empty ``Options`` table for a model with no options and
 ``timm::`` for the family.
@@ -49,8 +48,15 @@ def _profiles(run_cli, model: str) -> dict:
     return json.loads(result.out)["profiles"]
 
 
-def test_editing_a_helper_module_of_a_model_updates_its_cached_params(install_plugin, run_cli, fresh_cache, tmp_path):
+@pytest.mark.parametrize("where", ["on the path", "in site-packages"])
+def test_editing_a_helper_module_of_a_model_updates_its_cached_params(install_plugin, run_cli, fresh_cache, tmp_path,
+                                                                      monkeypatch, where):
     install_plugin("merbench-stale", "stale", "stale_net", STALE_NET)
+    if where == "in site-packages":  # then only the modules beside the factory's own count, not every file outside
+        import merbench.modelinfo as modelinfo
+
+        libraries = modelinfo._library_folders()
+        monkeypatch.setattr(modelinfo, "_library_folders", lambda: (*libraries, os.path.join(tmp_path / "site", "")))
     helper = tmp_path / "site" / "stale_layers.py"  # beside stale_net.py, as a plugin of two modules has it
     helper.write_text("WIDTH = 8\n")
     try:

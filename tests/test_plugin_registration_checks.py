@@ -107,17 +107,22 @@ def test_a_default_of_a_kind_no_option_holds_refuses_the_model_when_it_registers
     install_plugin("merbench-pathy", "pathy", "merbench_pathy_plugin", "from pathlib import Path\n" + _plugin(
         'model("pathy", options={"vocab": Path("/tmp/vocab.txt"), "scale": 1.0})',
         'model("setty", options={"names": {"a", "b"}})',
-        'model("profiled", options={"vocab": ""}, profiles={"quick": {"vocab": Path("v.txt")}})'))
+        'model("profiled", options={"vocab": ""}, profiles={"quick": {"vocab": Path("v.txt")}})',
+        'model("wishful", preprocess_options={"flow": {"method": Path("farneback")}})',
+        'model("numpyish", options={"width": __import__("numpy").int64(16)}, option_ranges={"width": ">= 1"})'))
     registry = Registry()
     assert _problem(registry, "model 'pathy'").endswith(
-        "refused: its option 'vocab' defaults to PosixPath('/tmp/vocab.txt'), a PosixPath; an option's default is a "
-        "number, text, true or false, or a list of them (what --set gives and a run's record holds): write it as "
-        "'/tmp/vocab.txt'")
+        "refused: its option 'vocab' defaults to PosixPath('/tmp/vocab.txt'), a PosixPath; an option's value is a "
+        "number, text, true or false, none, or a list of them (what --set gives and a run's record holds): write it "
+        "as '/tmp/vocab.txt'")
     assert "its option 'names' defaults to" in _problem(registry, "model 'setty'")
     assert _problem(registry, "model 'profiled'").endswith(
         "its profile 'quick' sets vocab=PosixPath('v.txt'), a PosixPath; an option's value is a number, text, true or "
-        "false, or a list of them: write it as 'v.txt'")
-    assert not {"pathy", "setty", "profiled"} & set(registry.names("models"))
+        "false, none, or a list of them: write it as 'v.txt'")
+    # a model's wishes for its preprocessor go into the run's record too (before: `run --json` ended in a traceback)
+    assert "its preprocess_options['flow']['method'] is PosixPath('farneback')" in _problem(registry, "model 'wishful'")
+    assert _problem(registry, "model 'numpyish'").endswith("write it as 16"), "advice that registers, not '16'"
+    assert not {"pathy", "setty", "profiled", "wishful", "numpyish"} & set(registry.names("models"))
     reset_registry()
     run = run_cli("run", "--model", "pathy", "--dataset", "synthetic", "--profile", "quick", "--no-store")
     assert run.code == 2 and "its option 'vocab' defaults to PosixPath" in " ".join(run.err.split()), run.err

@@ -3,6 +3,8 @@ the model once for the input the chain will give (``merbench run`` leaves no ``f
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 TINY = ["dataset.subjects=4", "dataset.clips_per_subject=3", "protocol.n_splits=2", "engine.epochs=1"]
@@ -45,3 +47,17 @@ def test_the_preflight_build_prints_nothing_of_its_own(run_cli, tmp_path):
                      "--set", *TINY, f"model.weights={weights}")
     assert result.code == 0, result.out + result.err
     assert "meta parameter" not in result.err and "no-op" not in result.err
+
+
+def test_info_shows_the_profiles_a_network_too_deep_for_refuses_and_the_figures_of_the_others(run_cli, tmp_path,
+                                                                                             monkeypatch):
+    """`info timm:vgg11` once showed torch's RuntimeError for the small profiles; refusing them must not hide the
+    paper profile, which builds."""
+    monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path / "cache"))
+    shown = run_cli("info", "timm:vgg11", "--json", "-")
+    assert shown.code == 0, shown.err
+    profiles = json.loads(shown.out)["profiles"]
+    assert "model 'timm:vgg11' cannot take inputs of 16x16 pixels" in profiles["quick"]["error"]
+    assert profiles["paper"]["error"] is None and profiles["paper"]["params"] > 1_000_000
+    unknown = run_cli("info", "timm:resnet1")
+    assert unknown.code == 2 and "'timm:resnet1' is not a timm architecture" in unknown.err

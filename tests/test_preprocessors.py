@@ -173,11 +173,13 @@ def test_difference_measure_ignores_a_light_change_over_the_whole_frame(lighting
     assert "frames" not in flow_keyed and apex.cache_params()["frames"] == "standardised", "a new key for the new scores"
 
 
+@pytest.mark.parametrize("size", [(10, 10), (40, 6)])
 @pytest.mark.parametrize("step", ["flow", "apex"])
-def test_frames_too_small_for_dis_flow_are_refused_naming_the_fix(step):
-    # OpenCV's DIS refuses frames under 12 pixels on both sides; the error was OpenCV's, "report it to the plugin's
-    # author", though the step is built in and another option works.
-    frames = [texture(seed=1)[:10, :10], texture(seed=2)[:10, :10], texture(seed=3)[:10, :10]]
+def test_frames_too_small_for_dis_flow_are_refused_naming_the_fix(step, size):
+    # OpenCV's DIS refuses frames with a side under 8 pixels, or both under 12; the error was OpenCV's, "report it to
+    # the plugin's author", though the step is built in and another option works.
+    width, height = size
+    frames = [texture(seed=seed)[:height, :width] for seed in (1, 2, 3)]
     sample, read, _ = clip_of(frames, onset=0, apex=None if step == "apex" else 1, offset=2)
     if step == "flow":
         run = FlowPreprocessor({"method": "dis", "size": 8, "channels": ["u", "v"], "subtract_median": True})
@@ -185,7 +187,8 @@ def test_frames_too_small_for_dis_flow_are_refused_naming_the_fix(step):
     else:
         run = ApexPreprocessor({"rule": "motion-peak", "measure": "flow", "override": False})
         fix = "--set apex.measure=difference"
-    with pytest.raises(DataError, match="sample clip .*its frames are 10×10 pixels, and DIS optical flow") as error:
+    with pytest.raises(DataError, match=f"sample clip .*its frames are {width}×{height} pixels, and DIS optical flow"
+                       ) as error:
         run(sample, read, None)
     assert fix in str(error.value)
     farneback = FlowPreprocessor({"method": "farneback", "size": 8, "channels": ["u", "v"], "subtract_median": True})

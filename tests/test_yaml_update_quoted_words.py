@@ -51,6 +51,8 @@ def test_new_strings_are_quoted_where_pyyaml_would_read_them_as_something_else()
     assert "flags: {a: 1, b: true, c: 1}" in text and "# kept" in text, "a boolean is never kept for a number, nor one for it"
     assert "model: 'on'" in text and "engine.amp: 'off'" in text and "'no': 'null'" in text
     assert "plain: convmixer" in text
+    grown = updated_yaml_text("set: {a: 1}  # note\n", {"set": {"a": 1, "off": 2}})  # a new key in a kept mapping
+    assert yaml.safe_load(grown) == {"set": {"a": 1, "off": 2}} and "# note" in grown, grown
 
 
 def test_values_that_did_not_change_are_written_as_the_file_has_them():

@@ -35,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench info MODEL``."""
     from merbench.config import PROFILES
+    from merbench.contracts import shown_name
     from merbench.errors import MerbenchError
     from merbench.modelinfo import example_name, human, listing_config, model_facts
     from merbench.outputs import check_output_path, store_files
@@ -48,13 +49,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     spec = registry.get("models", args.model)
     provider = registry.provider("models", spec.name)
     name = example_name(spec)
-    default_facts = model_facts(registry, name, "default") if name else None
-    if default_facts is not None and isinstance(default_facts.exception, MerbenchError):
-        raise default_facts.exception  # e.g. timm:NAME that timm does not know
+    all_facts = {profile: model_facts(registry, name, profile) for profile in PROFILES} if name else {}
+    refusals = [facts.exception for facts in all_facts.values() if isinstance(facts.exception, MerbenchError)]
+    if all_facts and len(refusals) == len(all_facts):  # every profile refused: timm:NAME that timm does not know
+        raise all_facts["default"].exception or refusals[0]
+    # a profile refused while another builds (an input too small for it) is said in its row below
     document = {"model": spec.name, "description": spec.description, "citation": spec.citation,
                 "provider": str(provider), "builtin": provider.builtin, "shown_as": name}
-    shown = f"{spec.name}<name>" if spec.name.endswith(":") else spec.name  # a family as `list` names it (not timm::)
-    out.print(f"[bold]{console_line(shown)}[/]: {console_line(spec.description)}", highlight=False)
+    out.print(f"[bold]{console_line(shown_name(spec.name))}[/]: {console_line(spec.description)}", highlight=False)
     out.print(f"Citation: {console_line(spec.citation or '— (none declared)')}", highlight=False)
     out.print(f"Provider: {console_line(str(provider))}", highlight=False)
     if name != spec.name:
@@ -83,7 +85,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                              Column("FLOPs/sample", justify="right"), Column("Preprocessing", TEXT)])
     document["profiles"] = {}
     for profile in PROFILES:
-        facts = default_facts if profile == "default" else model_facts(registry, name, profile)
+        facts = all_facts[profile]
         document["profiles"][profile] = {
             "input": spec.input, "shape": list(facts.shape) if facts.shape else None, "kind": facts.kind,
             "params": facts.params, "flops": facts.flops, "flops_declared": facts.flops_declared,

@@ -99,6 +99,7 @@ def dataset_records(registry) -> list[dict]:
 
 
 def _table(kind: str, records: list[dict]):
+    from merbench.contracts import shown_name
     from merbench.tables import TEXT, Column, DataTable, styled
 
     columns = [Column("Name", style="bold"), Column("Description", TEXT, priority=1)]
@@ -114,7 +115,7 @@ def _table(kind: str, records: list[dict]):
     if kind == "protocols":
         caption = "Options: their defaults; change one with --set protocol.NAME=VALUE."
     if kind == "models":
-        families = "; ".join(f"{r['name']}<name>: figures of {r['example']}" for r in records if r["example"])
+        families = "; ".join(f"{shown_name(r['name'])}: figures of {r['example']}" for r in records if r["example"])
         caption = ("Input, Params, FLOPs per sample: default profile, 3 classes" + (f"; {families}" if families else "")
                    + ". Reported: published scores on record. More: merbench info NAME.")
     table = DataTable(kind.capitalize(), columns, caption=caption)
@@ -123,7 +124,7 @@ def _table(kind: str, records: list[dict]):
         name = record["name"]
         if kind == "models":
             extra = model_cells(record)
-            name = f"{name}<name>" if name.endswith(":") else name
+            name = shown_name(name)
         elif kind == "preprocessors":
             extra = [record["produces"]]
         elif kind == "protocols":

@@ -187,7 +187,8 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
         if weights is None:  # not a weights file's fault: the plugin's, reported as such
             raise
         raise weights_refusal(name, weights, exc) from None
-    check_forward(name, model, in_channels, input_size)
+    if next(iter(model.parameters()), None) is not None and next(model.parameters()).is_meta:
+        check_forward(name, model, in_channels, input_size)  # the preflight's build: free there, costly in each fold
     return model
 
 
@@ -211,7 +212,8 @@ def _takes(model: nn.Module, in_channels: int, size: int) -> bool:
 def check_forward(name: str, model: nn.Module, in_channels: int, input_size: int) -> None:
     """``UsageError`` when ``model`` cannot take a batch of the run's input size (layers that shrink a small input
     to nothing, a patch larger than the image), naming the smallest listed size it takes: so that a network too deep
-    for the input is refused before anything is preprocessed, as the preflight builds it (on the meta device)."""
+    for the input is refused before anything is preprocessed, when the preflight builds it on the meta device (and
+    ``list``/``info`` name it), at no cost; the folds' own builds skip it."""
     import copy
 
     training = model.training

@@ -71,18 +71,20 @@ def make_flow_function(method: str) -> Callable[[np.ndarray, np.ndarray], np.nda
     raise UsageError(f"flow method '{method}' is not resolved: call resolve_method() first")
 
 
-DIS_MIN_SIDE = 12
-"""OpenCV's DIS flow refuses frames whose width and height are both below this many pixels."""
+DIS_MIN_SIDES = (8, 12)
+"""The smallest frames OpenCV's DIS flow takes: both sides at least 8 pixels and one of them at least 12 (checked for
+every size up to 40×40 with OpenCV 4.14)."""
 
 
 def check_dis_size(frame: np.ndarray, sample: Sample, option: str, other: str) -> None:
     """``DataError`` when ``frame`` is too small for DIS flow, naming the sample, the ``option`` that chose DIS and
     the ``other`` choice that works at that size."""
     height, width = frame.shape[:2]
-    if max(height, width) < DIS_MIN_SIDE:
+    shorter, longer = DIS_MIN_SIDES
+    if min(height, width) < shorter or max(height, width) < longer:
         raise DataError(f"sample {sample.id} ({sample.frames[sample.onset]}): its frames are {width}×{height} pixels, "
-                        f"and DIS optical flow ({option}) needs a width or height of at least {DIS_MIN_SIDE}: use "
-                        f"--set {other}, or frames of at least {DIS_MIN_SIDE} pixels")
+                        f"and DIS optical flow ({option}) needs both sides of at least {shorter} pixels and one of at "
+                        f"least {longer}: use --set {other}, or larger frames")
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:

@@ -25,11 +25,11 @@ from merbench.errors import PluginError, UsageError
 from merbench_plugins.preprocessors import MAGNIFY_MAX_ALPHA, MAGNIFY_MAX_SIGMA
 
 
-def band_frequencies(n_frames: int, low: float, high: float) -> np.ndarray:
-    """The temporal frequencies (cycles per frame) of an ``n_frames`` clip that the band LOW..HIGH keeps; none for
-    a clip too short to hold one (2 frames hold only 0 and 0.5)."""
+def in_band(n_frames: int, low: float, high: float) -> np.ndarray:
+    """Which temporal frequencies of an ``n_frames`` clip (``np.fft.rfftfreq``, cycles per frame) the band LOW..HIGH
+    keeps, never the zero frequency; none for a clip too short to hold one (2 frames hold only 0 and 0.5)."""
     frequencies = np.fft.rfftfreq(n_frames)
-    return frequencies[(frequencies >= low) & (frequencies <= high) & (frequencies > 0)]
+    return (frequencies >= low) & (frequencies <= high) & (frequencies > 0)
 
 
 def magnify_frames(frames: np.ndarray, alpha: float, low: float, high: float, sigma: float) -> np.ndarray:
@@ -37,9 +37,7 @@ def magnify_frames(frames: np.ndarray, alpha: float, low: float, high: float, si
     stack = frames.astype(np.float32)
     smooth = np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in stack]) if sigma > 0 else stack
     spectrum = np.fft.rfft(smooth, axis=0)
-    frequencies = np.fft.rfftfreq(len(stack))
-    keep = (frequencies >= low) & (frequencies <= high) & (frequencies > 0)
-    spectrum[~keep] = 0
+    spectrum[~in_band(len(stack), low, high)] = 0
     band = np.fft.irfft(spectrum, n=len(stack), axis=0).astype(np.float32)
     return np.clip(np.rint(stack + alpha * band), 0, 255).astype(np.uint8)
 
@@ -82,7 +80,7 @@ class MagnifyPreprocessor:
                 f"{other.shape[1]}×{other.shape[0]}) from the frame step before it in the chain, which must give one "
                 "size per clip: fix that step or report it to its plugin's author"
             )
-        if self.alpha > 0 and not len(band_frequencies(len(frames), self.low, self.high)):
+        if self.alpha > 0 and not in_band(len(frames), self.low, self.high).any():
             # counted in magnify_counts, so a run of 2-frame clips (onset and apex) does not claim a magnification
             return clip.derive(magnify=f"unchanged: {len(frames)} {'frame holds' if len(frames) == 1 else 'frames hold'} "
                                        f"no frequency of band {self.low:g}-{self.high:g}")
