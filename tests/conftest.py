@@ -161,3 +161,19 @@ def audited(run_cli, tmp_path):
         return cli.code, " ".join(cli.out.split()), checks
 
     return audit
+
+
+@pytest.fixture
+def compile_cache(monkeypatch):
+    """A fresh process cache of compiled models (``merbench.compiled_models``) and dynamo state, compiling with
+    ``aot_eager`` (no C compiler needed)."""
+    import torch
+
+    from merbench import compiled_models, engine
+
+    fresh = compiled_models.CompiledModels()
+    monkeypatch.setattr(compiled_models, "BACKEND", "aot_eager")
+    monkeypatch.setattr(engine, "COMPILED", fresh)
+    torch._dynamo.reset()
+    yield fresh
+    torch._dynamo.reset()

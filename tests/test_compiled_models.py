@@ -25,17 +25,6 @@ SETTINGS = TrainSettings(epochs=2, batch_size=8, lr=0.01, weight_decay=0.0, labe
                          class_weighting="none", compile=True)
 
 
-@pytest.fixture
-def cache(monkeypatch) -> compiled_models.CompiledModels:
-    """A fresh process cache and dynamo state, compiling with ``aot_eager``."""
-    fresh = compiled_models.CompiledModels()
-    monkeypatch.setattr(compiled_models, "BACKEND", "aot_eager")
-    monkeypatch.setattr(engine, "COMPILED", fresh)
-    torch._dynamo.reset()
-    yield fresh
-    torch._dynamo.reset()
-
-
 def data(n: int = 44):
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(n, 2, 14, 14, generator=generator)
@@ -55,29 +44,29 @@ def graphs() -> int:
     return counters["stats"]["unique_graphs"]
 
 
-def test_a_later_fold_reuses_the_compilation_and_trains_as_a_fresh_compile(cache):
+def test_a_later_fold_reuses_the_compilation_and_trains_as_a_fresh_compile(compile_cache):
     recipe = ModelRecipe(CONVMIXER, OPTIONS, 2, 3, 14)
     inputs, labels, folds = data()
     fresh = train(recipe, inputs, labels, folds[1], seed=11)  # fold 1 with a compilation of its own
-    assert (cache.compilations, cache.reuses) == (1, 0)
+    assert (compile_cache.compilations, compile_cache.reuses) == (1, 0)
 
-    cache.clear()
+    compile_cache.clear()
     torch._dynamo.reset()
     train(recipe, inputs, labels, folds[0], seed=10)  # compiles
     after_first = graphs()
-    assert after_first >= 1 and cache.compilations == 1
+    assert after_first >= 1 and compile_cache.compilations == 1
     reused = train(recipe, inputs, labels, folds[1], seed=11)  # the same fold again, on the cached compilation
-    assert (cache.compilations, cache.reuses) == (1, 1)
+    assert (compile_cache.compilations, compile_cache.reuses) == (1, 1)
     assert graphs() == after_first, "the second fold must not trace or compile anything new"
 
     np.testing.assert_array_equal(reused.predictions, fresh.predictions)
     assert reused.epoch_losses == pytest.approx(fresh.epoch_losses, rel=1e-5)
 
 
-def test_the_cached_module_takes_each_folds_fresh_weights(cache):
+def test_the_cached_module_takes_each_folds_fresh_weights(compile_cache):
     recipe = ModelRecipe(CONVMIXER, OPTIONS, 2, 3, 14)
     first_model = recipe()
-    step = cache.step_for(compiled_models.architecture_key(recipe, first_model, (8, 2, 14, 14), 3, None,
+    step = compile_cache.step_for(compiled_models.architecture_key(recipe, first_model, (8, 2, 14, 14), 3, None,
                                                            torch.contiguous_format, torch.device("cpu")),
                           first_model, 8)
     with torch.no_grad():
@@ -88,14 +77,14 @@ def test_the_cached_module_takes_each_folds_fresh_weights(cache):
     second_model = recipe()
     key = compiled_models.architecture_key(recipe, second_model, (8, 2, 14, 14), 3, None, torch.contiguous_format,
                                            torch.device("cpu"))
-    again = cache.step_for(key, second_model, 8)
+    again = compile_cache.step_for(key, second_model, 8)
     assert again.module is step.module, "the cached module trains the second fold"
     for (name, value), (_, expected) in zip(again.module.state_dict().items(), second_model.state_dict().items()):
         assert torch.equal(value, expected), name
     assert all(parameter.grad is None for parameter in again.module.parameters())
 
 
-def test_another_architecture_or_batch_compiles_anew_and_a_bare_factory_is_never_reused(cache):
+def test_another_architecture_or_batch_compiles_anew_and_a_bare_factory_is_never_reused(compile_cache):
     recipe = ModelRecipe(CONVMIXER, OPTIONS, 2, 3, 14)
     wider = ModelRecipe(CONVMIXER, {**OPTIONS, "dim": 16}, 2, 3, 14)
 
@@ -105,18 +94,18 @@ def test_another_architecture_or_batch_compiles_anew_and_a_bare_factory_is_never
 
     for r, batch in ((recipe, 8), (wider, 8), (recipe, 16), (recipe, 8), (wider, 8)):
         model = r()
-        cache.step_for(key(r, model, batch), model, batch)
-    assert (cache.compilations, cache.reuses) == (3, 2)
+        compile_cache.step_for(key(r, model, batch), model, batch)
+    assert (compile_cache.compilations, compile_cache.reuses) == (3, 2)
 
     bare = lambda: recipe()  # noqa: E731 - a factory without a name and options
     assert compiled_models.architecture_key(bare, bare(), (8, 2, 14, 14), 3, None, torch.contiguous_format,
                                             torch.device("cpu")) is None
     for _ in range(2):
-        cache.step_for(None, bare(), 8)
-    assert cache.compilations == 5
+        compile_cache.step_for(None, bare(), 8)
+    assert compile_cache.compilations == 5
 
 
-def test_only_full_batches_run_compiled(cache):
+def test_only_full_batches_run_compiled(compile_cache):
     recipe = ModelRecipe(CONVMIXER, OPTIONS, 2, 3, 14)
     calls = []
     step = compiled_models.CompiledStep(recipe(), lambda x: calls.append(len(x)) or torch.zeros(len(x), 3), 8)
@@ -125,10 +114,10 @@ def test_only_full_batches_run_compiled(cache):
     assert calls == [8], "the smaller last batch runs eagerly"
 
 
-def test_without_compile_the_cache_is_not_used(cache):
+def test_without_compile_the_cache_is_not_used(compile_cache):
     recipe = ModelRecipe(CONVMIXER, OPTIONS, 2, 3, 14)
     inputs, labels, folds = data()
     settings = TrainSettings(epochs=1, batch_size=8, lr=0.01, weight_decay=0.0, label_smoothing=0.0,
                              class_weighting="none")
     train_fold(recipe, inputs, labels, folds[0], 3, settings, choose_device("cpu"), seed=0)
-    assert (cache.compilations, cache.reuses) == (0, 0)
+    assert (compile_cache.compilations, compile_cache.reuses) == (0, 0)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 from torch import nn
 
 import merbench.compiled_models as compiled_models
-import merbench.engine as engine
 from merbench.contracts import FamilyFactory
 from merbench.folds.job import ModelRecipe
 
@@ -59,17 +57,6 @@ def family_build(member, options, in_channels, n_classes, input_size):
     return _factory({"small": "ReLU", "large": "Tanh"}[member])(options, in_channels, n_classes, input_size)
 
 
-@pytest.fixture
-def cache(monkeypatch) -> compiled_models.CompiledModels:
-    """A fresh process cache and dynamo state, compiling with ``aot_eager``."""
-    fresh = compiled_models.CompiledModels()
-    monkeypatch.setattr(compiled_models, "BACKEND", "aot_eager")
-    monkeypatch.setattr(engine, "COMPILED", fresh)
-    torch._dynamo.reset()
-    yield fresh
-    torch._dynamo.reset()
-
-
 def key(recipe: ModelRecipe) -> compiled_models.ArchitectureKey | None:
     return compiled_models.architecture_key(recipe, recipe(), (8, 2, 4, 4), 3, None, torch.contiguous_format,
                                             torch.device("cpu"))
@@ -95,20 +82,21 @@ def test_closures_of_one_function_have_keys_of_their_own_even_without_a_plugin_n
     assert members[0] == members[1] != members[2], "family members are told apart, equal ones share"
 
 
-def test_a_cached_network_with_other_layers_is_not_loaded_but_compiled_anew(cache):
+def test_a_cached_network_with_other_layers_is_not_loaded_but_compiled_anew(compile_cache):
     same_key = key(ModelRecipe(module_level_build, {"width": 8}, 2, 3, 4))
     relu = _factory("ReLU")({"width": 8}, 2, 3, 4)
-    cache.step_for(same_key, relu, 8)
+    compile_cache.step_for(same_key, relu, 8)
     tanh = _factory("Tanh")({"width": 8}, 2, 3, 4)
-    step = cache.step_for(same_key, tanh, 8)
+    step = compile_cache.step_for(same_key, tanh, 8)
     assert step.module is tanh and any(isinstance(layer, nn.Tanh) for layer in step.module.modules())
-    assert (cache.compilations, cache.reuses) == (2, 0)
+    assert (compile_cache.compilations, compile_cache.reuses) == (2, 0)
     again = _factory("Tanh")({"width": 8}, 2, 3, 4)
-    assert cache.step_for(same_key, again, 8).module is tanh, "the tanh network is the one cached now"
-    assert (cache.compilations, cache.reuses) == (2, 1)
+    assert compile_cache.step_for(same_key, again, 8).module is tanh, "the tanh network is the one cached now"
+    assert (compile_cache.compilations, compile_cache.reuses) == (2, 1)
 
 
-def test_compiled_runs_of_two_closure_built_models_each_train_their_own(cache, install_plugin, run_cli, tmp_path):
+def test_compiled_runs_of_two_closure_built_models_each_train_their_own(compile_cache, install_plugin, run_cli,
+                                                                        tmp_path):
     install_plugin("merbench-nets", "nets", "merbench_nets", PLUGIN)
 
     def run(model: str, *extra: str) -> list:
