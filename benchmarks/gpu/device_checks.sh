@@ -20,7 +20,16 @@
 #   below, and OpenCV's contrib build (TV-L1 flow, the default) unpacked and packed again as
 #   .whl/cv2site.tar.xz (44 MB; its 68 MB wheel alone would pass the device tool's 64 MiB limit).
 # With the device tool:  run(command="bash benchmarks/gpu/device_checks.sh", carry=[".whl"], timeout_s=590)
+# Each call's result JSON files go to a fresh folder (mktemp -d under $TMPDIR, named at the end), so a step
+# that fails or times out shows no earlier call's figures.
 set -uo pipefail
+usage="usage: bash benchmarks/gpu/device_checks.sh [--fetch-wheels | -h | --help]"
+case "${1:-}" in
+    -h|--help) echo "$usage"; sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+    ""|--fetch-wheels) ;;
+    *) echo "device_checks.sh: error: unknown argument '$1'; $usage" >&2; exit 2 ;;
+esac
+if (( $# > 1 )); then echo "device_checks.sh: error: one argument at most, got $#; $usage" >&2; exit 2; fi
 cd "$(dirname "$0")/../.."
 EXTRA_WHEELS=(platformdirs openpyxl et-xmlfile ruamel.yaml)  # not in the device image's package list (KINDS.md)
 DEVICE_PYTHON=(--python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
@@ -38,9 +47,14 @@ if [[ "${1:-}" == "--fetch-wheels" ]]; then
     exit $status
 fi
 
+if ! python3 -c "import torch" 2>/dev/null; then
+    echo "device_checks.sh: error: python3 has no torch: activate merbench's environment" >&2
+    exit 2
+fi
+python3 -c "import sys, torch; torch.cuda.is_available() or sys.exit('no CUDA device here: these checks need one')" || exit 2
 OUT=${OUT:-/tmp/merbench-gpu}
-RUNS=/tmp/merbench-gpu-runs  # result JSON files, summarised into $OUT/summary.txt at the end
-mkdir -p "$OUT" "$RUNS"
+mkdir -p "$OUT" || exit 1
+RUNS=$(mktemp -d -t merbench-gpu-runs.XXXXXX) || exit 1  # this call's result files, summarised at the end
 export PYTHONUNBUFFERED=1 MERBENCH_CACHE=/tmp/merbench-cache
 deadline=$((SECONDS + ${BUDGET_S:-540}))
 failed=0
@@ -59,6 +73,7 @@ step() {  # step LOG LIMIT_S COMMAND...: run within LIMIT_S and the budget, outp
 }
 run() {  # run NAME LOG LIMIT_S MERBENCH-RUN-ARGUMENTS...: the main job's model and data on CUDA, result in $RUNS/NAME.json
     local name=$1 log=$2 limit=$3; shift 3
+    rm -f "$RUNS/$name.json"  # a run that fails leaves no result to summarise
     step "$log" "$limit" python3 -m merbench run --model convmixer --dataset synthetic --device cuda --no-store \
         --json "$RUNS/$name.json" "$@"
 }
@@ -75,7 +90,6 @@ for packed in .whl/*.tar.xz; do  # packages unpacked here and packed small (--fe
     mkdir -p /tmp/site && tar -C /tmp/site -xJf "$packed" || exit 1
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 done
-python3 -c "import sys, torch; torch.cuda.is_available() or sys.exit('no CUDA device here: these checks need one')" || exit 2
 python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || exit 1
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
@@ -104,5 +118,6 @@ fi
 wants compiled && run compiled compiled 120 --set engine.compile=true
 wants default && run default default 50
 wants bench_gpu && step bench_gpu 200 python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_gpu.py -s -k convmixer
+echo "== result files of this call: $RUNS"
 python3 benchmarks/gpu/summarise_runs.py --peak-tflops 989 "$RUNS"/*.json 2>&1 | tee "$OUT/summary.txt"
 exit $failed
