@@ -8,11 +8,15 @@ no GPU and no training here.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from result_samples import minimal_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICE_CHECKS = ROOT / "benchmarks" / "gpu" / "device_checks.sh"
@@ -90,3 +94,26 @@ def test_device_checks_without_torch_is_one_line_and_creates_nothing(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr == "device_checks.sh: error: python3 has no torch: activate merbench's environment\n"
     assert not (tmp_path / "out").exists() and not list((tmp_path / "tmp").iterdir())
+
+
+def test_summarise_runs_reads_a_result_of_a_model_that_is_not_a_torch_network(tmp_path):
+    """Once "cannot build its model 'lbptop-svm' ... (AttributeError: 'SVC' object has no attribute 'eval')" and
+    exit code 2 for a valid ``merbench run --json`` file of the SVM."""
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+
+    config = resolve_config(get_registry(), model="lbptop-svm", dataset="synthetic", profile="quick")
+    scores = {"accuracy": 0.5, "uf1": 0.5, "uar": 0.5}
+    folds = [{"fold": i, "test_subjects": [f"s{i}"], "n_test": 2, "n_train": 54, "epochs_trained": 1,
+              "metrics": dict(scores)} for i in range(2)]
+    result = minimal_dict(model="lbptop-svm", profile="quick", folds=folds,
+                          config={"options": {name: dict(config.section(name)) for name in ("model", "lbptop")}},
+                          engine_plan={"executor": "ProcessFolds", "group_size": None})
+    (tmp_path / "lbptop-svm.json").write_text(json.dumps(result))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu" / "summarise_runs.py"), "--peak-tflops",
+                           "989", "lbptop-svm.json"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          check=False)
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    [line] = done.stdout.splitlines()
+    assert line.startswith("lbptop-svm: lbptop-svm quick loso, 2 folds, 4 clips; ProcessFolds")
+    assert "108 training samples, 108 samples/s, FLOPs: n/a; pooled UF1 50.0" in line

@@ -3,8 +3,9 @@
 For each file: the fold executor, preprocessing and training-and-evaluation seconds, training
 samples per second (every fold's training samples times epochs trained, over the
 training-and-evaluation time), the achieved FLOP/s (3 x the model's forward FLOPs per sample,
-counted by ``FlopCounterMode``, x samples/s) and its fraction of ``--peak-tflops`` when given,
-and the pooled scores. Used by ``benchmarks/gpu/device_checks.sh``; runs on the CPU too::
+counted by ``FlopCounterMode``, x samples/s) and its fraction of ``--peak-tflops`` when given
+("FLOPs: n/a" for a model that is not a torch network, such as ``lbptop-svm``), and the pooled scores.
+Used by ``benchmarks/gpu/device_checks.sh``; runs on the CPU too::
 
     python benchmarks/gpu/summarise_runs.py --peak-tflops 989 RUN.json [RUN.json ...]
 
@@ -27,14 +28,19 @@ from merbench.modelinfo import count_flops
 from merbench.registry import get_registry
 
 
-def forward_flops(result: dict[str, Any]) -> float:
-    """FLOPs of one forward pass of one sample of the run's model, built from its recorded options."""
+def forward_flops(result: dict[str, Any]) -> float | None:
+    """FLOPs of one forward pass of one sample of the run's model, built from its recorded options; None for a
+    model that is not a torch ``nn.Module`` (an SVM on LBP-TOP features: no forward pass to count)."""
+    import torch
+
     options = result["config"]["options"]
     flow = options.get("flow") or {}
     size = int(flow.get("size", 28))
     channels = len(flow.get("channels", ("u", "v", "magnitude")))
     spec = get_registry().get("models", result["model"])
     model = resolve_factory(spec.build)(dict(options.get("model") or {}), channels, len(result["classes"]), size)
+    if not isinstance(model, torch.nn.Module):
+        return None
     return count_flops(model, (channels, size, size))
 
 
@@ -91,20 +97,24 @@ def summarise(path: Path, peak_tflops: float | None) -> str:
                          f"{FIX}") from None
 
 
-def describe(path: Path, result: dict[str, Any], flops: float, peak_tflops: float | None) -> str:
+def describe(path: Path, result: dict[str, Any], flops: float | None, peak_tflops: float | None) -> str:
     """The line of ``summarise`` for the checked result object ``result`` whose model's forward pass takes
-    ``flops`` per sample."""
+    ``flops`` per sample (None: not a torch model, "FLOPs: n/a")."""
     seconds = result["seconds"]
     samples = sum(fold["n_train"] * fold["epochs_trained"] for fold in result["folds"])
     rate = samples / seconds["train_eval"]
-    achieved = 3 * flops * rate
     pooled = result["pooled"]
-    fraction = f", {achieved / (peak_tflops * 1e12):.2e} of peak" if peak_tflops else ""
+    if flops is None:
+        throughput = "FLOPs: n/a"
+    else:
+        achieved = 3 * flops * rate
+        fraction = f", {achieved / (peak_tflops * 1e12):.2e} of peak" if peak_tflops else ""
+        throughput = f"{achieved / 1e12:.3g} TFLOP/s{fraction}"
     plan = result["engine_plan"]
     return (f"{path.stem}: {result['model']} {result['profile']} {result['protocol']}, {len(result['folds'])} folds, "
             f"{result['n_samples']} clips; {plan['executor']} (group {plan['group_size']}); "
             f"preprocessing {seconds['preprocess']:.1f} s, training and evaluation {seconds['train_eval']:.1f} s; "
-            f"{samples} training samples, {rate:,.0f} samples/s, {achieved / 1e12:.3g} TFLOP/s{fraction}; "
+            f"{samples} training samples, {rate:,.0f} samples/s, {throughput}; "
             f"pooled UF1 {100 * pooled['uf1']:.1f}, UAR {100 * pooled['uar']:.1f}, Acc {100 * pooled['accuracy']:.1f}; "
             f"device {result['environment']['device']}")
 
