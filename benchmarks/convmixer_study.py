@@ -35,7 +35,8 @@ The study is resumable: a run whose settings, seed and data are already stored
 is skipped. A study file pins the reference configuration it started from
 (``defaults``) and every run passes those values explicitly, so the stored
 study stays reproducible after the plugin's defaults change; study around a
-new default in a new file (``--out``). Runs use ``merbench run --json`` in a subprocess each; export
+new default in a new file (``--out``): a ``--set`` of a studied key that differs from
+the pinned reference is refused. Runs use ``merbench run --json`` in a subprocess each; export
 ``OMP_WAIT_POLICY=PASSIVE`` on a shared CPU.
 """
 
@@ -48,6 +49,7 @@ import functools
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -56,6 +58,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from merbench.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "studies" / "convmixer.json"
@@ -162,6 +166,22 @@ def check_settings(settings: Settings) -> None:
         raise UsageError("--set dataset.seed=...: use --dev-seed for the development data")
 
 
+def check_pinned_extras(path: Path, pinned: dict[str, Any], settings: Settings) -> None:
+    """Refuse a ``--set`` of a studied key whose value differs from the reference the study file pins: every run
+    passes the pinned value, which would silently win over it while the runs are stored under the ``--set``."""
+    factor_of = {key: factor for factor, levels in FACTORS.items() for level in levels for key in level}
+    studied = [key for key, _ in settings.extra if key in factor_of and key in pinned]
+    if not studied:
+        return
+    resolved = _jsonable(resolved_defaults(settings))
+    for key in studied:
+        if resolved[key] != pinned[key]:
+            raise UsageError(f"--set {key}={dict(settings.extra)[key]}: {path} varies {key} around its pinned "
+                             f"reference {key}={set_text(pinned[key])}, which every run passes; study another "
+                             f"reference in a new --out, or measure {key} as a level with --factors "
+                             f"{factor_of[key]}")
+
+
 DESCRIPTIVE_SUMMARY_KEYS = ("folder", "generated_now", "annotation")
 """Keys of the synthetic dataset's summary that say where its data lies or how it was made, not what it is."""
 
@@ -180,6 +200,24 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
     return {key: value for key, value in sorted(summary.items()) if key not in DESCRIPTIVE_SUMMARY_KEYS}
 
 
+STUDY_OPTIONS = {"protocol.n_splits": "--splits", "dataset.seed": "--dev-seed"}
+"""The study's own options for the ``--set`` keys it passes itself."""
+
+
+class ChildRefused(UsageError, RuntimeError):  # one line and exit 2 as a UsageError; still a RuntimeError, as before
+    """``merbench run`` refused a run's settings (exit code 2); the message is its last line, in the study's words."""
+
+
+def child_refusal(stderr: str) -> str:
+    """The last line of a refused run's stderr without ``merbench: error:``, its ``--set`` advice for the keys the
+    study passes itself reworded as the study's options (``--set protocol.n_splits=10`` -> ``--splits 10``)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    message = lines[-1].removeprefix("merbench: error: ") if lines else "merbench run refused the settings"
+    for key, option in STUDY_OPTIONS.items():
+        message = re.sub(rf"--set {re.escape(key)}=(\S+)", rf"{option} \1", message)
+    return message
+
+
 def cli_runner(sets: dict[str, Any], seed: int, settings: Settings) -> dict[str, Any]:
     """Run one configuration with ``merbench run --json`` in a subprocess; returns the result JSON."""
     all_sets = {**settings.common_sets(), **dict(settings.reference), **sets}
@@ -190,6 +228,8 @@ def cli_runner(sets: dict[str, Any], seed: int, settings: Settings) -> dict[str,
                    "--quiet", "--no-store", "--json", str(target),
                    "--set", *(f"{key}={set_text(value)}" for key, value in all_sets.items())]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode == 2:  # merbench refused these settings: its message, in the study's own options
+            raise ChildRefused(child_refusal(done.stderr))
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
         return json.loads(target.read_text(encoding="utf-8"))
@@ -235,8 +275,7 @@ def data_difference(stored: dict[str, Any], now: dict[str, Any]) -> str:
 
 def _identity_words(identity: dict[str, Any]) -> dict[str, Any]:
     """A run's identity flattened for ``data_difference``: the profile and each ``--set`` option by name."""
-    options = {"protocol.n_splits": "--splits", "dataset.seed": "--dev-seed"}  # the study's own options for them
-    return {"--profile": identity.get("profile"), **{options.get(key, f"--set {key}"): value
+    return {"--profile": identity.get("profile"), **{STUDY_OPTIONS.get(key, f"--set {key}"): value
                                                      for key, value in (identity.get("sets") or {}).items()}}
 
 
@@ -502,6 +541,8 @@ def run_study(path: Path, factors: list[str], settings: Settings, runner: Runner
     """
     check_settings(settings)
     study = load_study(path)
+    if study.get("defaults"):
+        check_pinned_extras(path, study["defaults"], settings)
     defaults = study.get("defaults") or resolved_defaults(settings)  # a study keeps the reference it started from
     settings = dataclasses.replace(settings, reference=tuple(
         sorted((key, tuple(value) if isinstance(value, list) else value) for key, value in defaults.items())))

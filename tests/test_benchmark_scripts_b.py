@@ -8,6 +8,7 @@ no GPU and no training here.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -117,3 +118,54 @@ def test_summarise_runs_reads_a_result_of_a_model_that_is_not_a_torch_network(tm
     [line] = done.stdout.splitlines()
     assert line.startswith("lbptop-svm: lbptop-svm quick loso, 2 folds, 4 clips; ProcessFolds")
     assert "108 training samples, 108 samples/s, FLOPs: n/a; pooled UF1 50.0" in line
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("convmixer_study_b", ROOT / "benchmarks" / "convmixer_study.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def test_convmixer_study_a_run_merbench_refuses_is_one_line_in_the_studys_options(tmp_path):
+    """Once a RuntimeError traceback and exit code 1, advising ``--set protocol.n_splits=10``."""
+    environment = {**os.environ, "HOME": str(tmp_path / "home"), "MERBENCH_CACHE": str(tmp_path / "cache"),
+                   "MERBENCH_STORE": str(tmp_path / "store.sqlite")}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "convmixer_study.py"), "--profile", "quick",
+                           "--splits", "50", "--out", str(tmp_path / "x.json"), "--factors", "dropout"],
+                          capture_output=True, text=True, env=environment, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == ("convmixer_study: error: subject-10fold needs at least 50 subjects, the dataset has 10; "
+                           "use --splits 10 or a dataset with more subjects\n")
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_convmixer_study_refuses_a_set_of_a_studied_key_that_its_pinned_reference_would_override(study, tmp_path,
+                                                                                                capsys, monkeypatch):
+    """Once ``--set model.dim=32`` on a study file pinning ``model.dim=16``: every run passed model.dim=16 (the
+    pinned reference won) and was stored as one made with ``--set model.dim=32``."""
+    path = tmp_path / "pinned.json"
+    pinned = study._jsonable(study.resolved_defaults(study.Settings(profile="quick")))
+    path.write_text(json.dumps({"format": study.FORMAT, "runs": [], "defaults": pinned}))
+    before = path.read_text()
+    monkeypatch.setattr(study, "data_fingerprint", lambda settings: pytest.fail("went on to load the data and run"))
+    code = study.main(["--profile", "quick", "--out", str(path), "--factors", "dropout", "--set",
+                       f"model.dim={2 * pinned['model.dim']}"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"convmixer_study: error: --set model.dim={2 * pinned['model.dim']}: {path} varies model.dim around its "
+        f"pinned reference model.dim={pinned['model.dim']}, which every run passes; study another reference in a "
+        "new --out, or measure model.dim as a level with --factors dim\n")
+    assert path.read_text() == before
+    seen = []
+
+    def runner(sets, seed, settings):  # the options every run would pass, as cli_runner merges them
+        seen.append({**settings.common_sets(), **dict(settings.reference), **sets})
+        return {"pooled": {"uf1": 0.5, "uar": 0.5, "accuracy": 0.5}, "seconds": {"total": 1.0}, "folds": [{}]}
+
+    same = study.Settings(profile="quick", extra=(("model.dim", str(pinned["model.dim"])),))  # the pinned value: fine
+    study.run_study(path, ["dropout"], same, runner=runner, data={"d": 1}, confirm=False, say=lambda _: None)
+    assert seen and all(str(run["model.dim"]) == str(pinned["model.dim"]) for run in seen)
