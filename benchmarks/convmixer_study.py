@@ -204,10 +204,6 @@ STUDY_OPTIONS = {"protocol.n_splits": "--splits", "dataset.seed": "--dev-seed"}
 """The study's own options for the ``--set`` keys it passes itself."""
 
 
-class ChildRefused(UsageError, RuntimeError):  # one line and exit 2 as a UsageError; still a RuntimeError, as before
-    """``merbench run`` refused a run's settings (exit code 2); the message is its last line, in the study's words."""
-
-
 def child_refusal(stderr: str) -> str:
     """The last line of a refused run's stderr without ``merbench: error:``, its ``--set`` advice for the keys the
     study passes itself reworded as the study's options (``--set protocol.n_splits=10`` -> ``--splits 10``)."""
@@ -229,7 +225,7 @@ def cli_runner(sets: dict[str, Any], seed: int, settings: Settings) -> dict[str,
                    "--set", *(f"{key}={set_text(value)}" for key, value in all_sets.items())]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode == 2:  # merbench refused these settings: its message, in the study's own options
-            raise ChildRefused(child_refusal(done.stderr))
+            raise UsageError(child_refusal(done.stderr))
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
         return json.loads(target.read_text(encoding="utf-8"))

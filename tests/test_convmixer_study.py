@@ -212,7 +212,7 @@ def test_cli_runner_runs_merbench_and_returns_its_result(study):
     result = study.cli_runner({"model.attention": "channel"}, 0, settings)
     assert result["config"]["options"]["model"]["attention"] == "channel"
     assert result["config"]["options"]["dataset"]["seed"] == 1 and len(result["folds"]) == 2
-    with pytest.raises(RuntimeError, match="model.attention=se"):
+    with pytest.raises(UsageError, match="model.attention=se"):  # merbench's refusal, exit 2 as the study's own
         study.cli_runner({"model.attention": "se"}, 0, settings)
 
 
