@@ -1,8 +1,9 @@
 """Fixtures of merbench's speed benchmarks (run with ``pytest benchmarks/``).
 
 The benchmarks share one throw-away cache, so the synthetic data and its
-preprocessing are made at most once per session, and each benchmark sees a
-freshly loaded plugin registry. ``pytest benchmarks/ --benchmark-disable``
+preprocessing are made at most once per session, and one throw-away results
+store, so no run of a benchmark (nor of an older revision it runs) lands in the
+user's store; each benchmark sees a freshly loaded plugin registry. ``pytest benchmarks/ --benchmark-disable``
 runs every benchmark body once, as a plain test.
 
 Threads: torch and OpenCV are pinned to ``MERBENCH_BENCH_THREADS`` threads
@@ -32,6 +33,19 @@ def session_cache(tmp_path_factory) -> Path:
     """Point ``MERBENCH_CACHE`` at a temporary folder for the whole session."""
     with cache_at(tmp_path_factory.mktemp("merbench-bench-cache")) as cache:
         yield cache
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_store(tmp_path_factory) -> Path:
+    """Point ``MERBENCH_STORE`` at a throw-away store for the whole session (the commands benchmarks start too)."""
+    previous = os.environ.get("MERBENCH_STORE")
+    store = tmp_path_factory.mktemp("merbench-bench-store") / "results.sqlite"
+    os.environ["MERBENCH_STORE"] = str(store)
+    yield store
+    if previous is None:
+        os.environ.pop("MERBENCH_STORE", None)
+    else:
+        os.environ["MERBENCH_STORE"] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,55 @@
+"""What ``pytest benchmarks/`` and the scripts under ``benchmarks/`` leave behind and say: no run in the user's results
+store, one message and exit code 2 for a run that failed or a revision the checkout lacks.
+
+Benchmark fixtures are tried by running a small probe test under ``benchmarks/conftest.py`` (loaded as a plugin) in
+a pytest subprocess with its own home; scripts run as a user runs them (``python benchmarks/NAME.py ...``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TINY_RUN = ["-m", "merbench", "--quiet", "run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick",
+            "--set", "dataset.subjects=4", "dataset.clips_per_subject=3", "protocol.n_splits=2", "engine.epochs=1"]
+
+PROBE = textwrap.dedent(f"""
+    import os
+    from baseline_checkout import run_json
+
+    def test_a_run_without_no_store(benchmark, tmp_path):
+        output = tmp_path / "run.json"
+        run_json({TINY_RUN!r} + ["--json", str(output)], None, output)
+        print("STORE=" + os.environ.get("MERBENCH_STORE", ""))
+""")
+
+
+def stored_runs(store: Path) -> int:
+    with sqlite3.connect(store) as connection:
+        return connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+
+def test_benchmarks_record_their_runs_in_a_throw_away_store(tmp_path):
+    """Once ``pytest benchmarks/`` wrote about 17 runs (some made by older revisions) into the user's store
+    (``$MERBENCH_STORE``, else ``~/.local/share/merbench/results.sqlite``): three benchmarks run ``merbench run``
+    without ``--no-store`` and the fixtures redirected only the cache."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "test_probe.py").write_text(PROBE)
+    env = {key: value for key, value in os.environ.items() if key not in ("MERBENCH_STORE", "XDG_DATA_HOME")}
+    env.update(HOME=str(home), MERBENCH_CACHE=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(BENCHMARKS), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "conftest",
+                           "--benchmark-disable", "--basetemp", str(tmp_path / "basetemp"), "test_probe.py"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [path for path in home.rglob("*") if path.is_file()] == [], "nothing written under the user's home"
+    [used] = [line.split("=", 1)[1] for line in done.stdout.splitlines() if line.startswith("STORE=")]
+    assert Path(used).is_relative_to(tmp_path / "basetemp"), used
+    assert stored_runs(Path(used)) == 1, "the run was recorded, in the session's throw-away store"
