@@ -11,12 +11,15 @@ workers share with their parent count once per process), the peak of the summed
 proportional set sizes (PSS: shared pages split between the processes that map
 them, so the sum is the RAM the tree really occupies), the peak RSS of each
 process, and whether the peak total PSS stayed under the budget (2 GB by
-default). Exit code 0 within budget, 1 over, 2 when the run itself failed.
+default). Exit code 0 within budget, 1 over, 2 when the run itself (or the warm-up) failed.
 
 By default the cache is a new temporary folder, so the measured run also
 generates the synthetic clips and computes their flow; ``--warm`` fills that
 cache first (``merbench preprocess``, not measured), so only training is
-measured. Extra arguments after ``--`` go to ``merbench run``.
+measured. Extra arguments after ``--`` go to ``merbench run``; with ``--warm``,
+those that ``merbench preprocess`` takes too (``--set``, ``--profile``,
+``--config``, ``--root``) go to the warm-up as well, so it fills the cache with
+what the measured run reads.
 """
 
 from __future__ import annotations
@@ -119,6 +122,18 @@ def report(memory: TreeMemory, seconds: float, budget: float) -> bool:
     return within
 
 
+def preprocess_options(extra: list[str]) -> list[str]:
+    """The options among ``extra`` (arguments of ``merbench run``) that ``merbench preprocess`` takes as well."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # merbench abbreviates no option either
+    parser.add_argument("--set", nargs="+", action="extend", default=[])
+    for option in ("--profile", "--config", "--root"):
+        parser.add_argument(option)
+    known, _ = parser.parse_known_args(extra)
+    options = [item for option in ("profile", "config", "root") if getattr(known, option) is not None
+               for item in (f"--{option}", getattr(known, option))]
+    return [*options, *(["--set", *known.set] if known.set else [])]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure one LOSO run's peak memory; see the module docstring."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -143,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "MERBENCH_CACHE": cache}
     try:
         if args.warm:
-            subprocess.run([*merbench, "preprocess", "--dataset", "synthetic", "--model", args.model, "--quiet",
-                            "--set", *sets], env=env, check=True)
+            warm_up = subprocess.run([*merbench, "preprocess", "--dataset", "synthetic", "--model", args.model,
+                                      "--quiet", "--set", *sets, *preprocess_options(extra)], env=env)
+            if warm_up.returncode != 0:
+                print(f"the warm-up (merbench preprocess) failed (exit code {warm_up.returncode}); no verdict",
+                      file=sys.stderr)
+                return 2
         print(f"{args.subjects * args.clips_per_subject} clips, {'warm' if args.warm else 'cold'} cache: {' '.join(command[1:])}")
         code, memory, seconds = run_measured(command, env, args.interval)
     finally:

@@ -53,3 +53,32 @@ def test_benchmarks_record_their_runs_in_a_throw_away_store(tmp_path):
     [used] = [line.split("=", 1)[1] for line in done.stdout.splitlines() if line.startswith("STORE=")]
     assert Path(used).is_relative_to(tmp_path / "basetemp"), used
     assert stored_runs(Path(used)) == 1, "the run was recorded, in the session's throw-away store"
+
+
+def script(tmp_path: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``benchmarks/NAME`` as a user does, with its own cache, store and home under ``tmp_path``."""
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "MERBENCH_CACHE": str(tmp_path / "cache"),
+           "MERBENCH_STORE": str(tmp_path / "store.sqlite"), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_peak_memory_says_its_warm_up_failed_and_exits_2(tmp_path):
+    """Once a ``CalledProcessError`` traceback and exit code 1, which the script means as "over budget"."""
+    result = script(tmp_path, "peak_memory.py", "--warm", "--model", "nosuch", "--subjects", "3",
+                    "--clips-per-subject", "1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == "the warm-up (merbench preprocess) failed (exit code 2); no verdict"
+    assert "nosuch" in result.stderr  # merbench's own message, above
+
+
+def test_peak_memory_warms_the_cache_with_the_options_given_to_the_run(tmp_path):
+    """``--warm -- --set flow.method=farneback`` once warmed the default flow only, so the measured "warm" run
+    computed all its 9 clips' flow itself."""
+    result = script(tmp_path, "peak_memory.py", "--warm", "--model", "ststnet", "--subjects", "3",
+                    "--clips-per-subject", "3", "--parallel-folds", "1", "--", "--epochs", "1",
+                    "--set", "flow.method=farneback")
+    assert result.returncode == 0, result.stderr
+    [time] = [line for line in result.stdout.splitlines() if line.startswith("Time: ")]
+    assert "0 computed, 9 from cache" in time, time
+    assert "flow.method=farneback" in result.stdout
