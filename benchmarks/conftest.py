@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from merbench.registry import Registry, get_registry, reset_registry
-from merbench.testing import cache_at
+from merbench.testing import cache_at, store_at
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,14 +38,8 @@ def session_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def session_store(tmp_path_factory) -> Path:
     """Point ``MERBENCH_STORE`` at a throw-away store for the whole session (the commands benchmarks start too)."""
-    previous = os.environ.get("MERBENCH_STORE")
-    store = tmp_path_factory.mktemp("merbench-bench-store") / "results.sqlite"
-    os.environ["MERBENCH_STORE"] = str(store)
-    yield store
-    if previous is None:
-        os.environ.pop("MERBENCH_STORE", None)
-    else:
-        os.environ["MERBENCH_STORE"] = previous
+    with store_at(tmp_path_factory.mktemp("merbench-bench-store") / "results.sqlite") as store:
+        yield store
 
 
 @pytest.fixture(scope="session", autouse=True)

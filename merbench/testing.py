@@ -70,17 +70,28 @@ QUICK_RUN = {**TINY_DATA, "protocol.n_splits": 2, "engine.epochs": 1}
 
 
 @contextmanager
-def cache_at(folder: Path) -> Iterator[Path]:
-    """Point ``MERBENCH_CACHE`` at ``folder`` inside the block, then restore it."""
-    previous = os.environ.get("MERBENCH_CACHE")
-    os.environ["MERBENCH_CACHE"] = str(folder)
+def _variable_at(name: str, path: Path) -> Iterator[Path]:
+    """Set the environment variable ``name`` to ``path`` inside the block, then restore it."""
+    previous = os.environ.get(name)
+    os.environ[name] = str(path)
     try:
-        yield folder
+        yield path
     finally:
         if previous is None:
-            os.environ.pop("MERBENCH_CACHE", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["MERBENCH_CACHE"] = previous
+            os.environ[name] = previous
+
+
+def cache_at(folder: Path):
+    """Point ``MERBENCH_CACHE`` at ``folder`` inside the block (``with cache_at(folder):``), then restore it."""
+    return _variable_at("MERBENCH_CACHE", folder)
+
+
+def store_at(path: Path):
+    """Point ``MERBENCH_STORE`` at the results store ``path`` inside the block, then restore it: the runs made there
+    (by merbench in this process and by the commands it starts) are recorded in it, never in the user's store."""
+    return _variable_at("MERBENCH_STORE", path)
 
 
 _scratch: tempfile.TemporaryDirectory | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import textwrap
@@ -14,7 +13,7 @@ import pytest
 
 from merbench.cli import main
 from merbench.registry import reset_registry
-from merbench.testing import cache_at
+from merbench.testing import cache_at, store_at
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,14 +26,8 @@ def session_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def session_store(tmp_path_factory) -> Path:
     """Every test records runs in one throw-away results store, never the user's."""
-    previous = os.environ.get("MERBENCH_STORE")
-    store = tmp_path_factory.mktemp("merbench-store") / "results.sqlite"
-    os.environ["MERBENCH_STORE"] = str(store)
-    yield store
-    if previous is None:
-        os.environ.pop("MERBENCH_STORE", None)
-    else:
-        os.environ["MERBENCH_STORE"] = previous
+    with store_at(tmp_path_factory.mktemp("merbench-store") / "results.sqlite") as store:
+        yield store
 
 
 @pytest.fixture
