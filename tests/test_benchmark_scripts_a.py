@@ -97,7 +97,9 @@ def test_benchmarks_against_an_older_revision_skip_in_a_shallow_clone(tmp_path):
     clone = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repository}", str(clone)], check=True,
                    capture_output=True)
-    shutil.copytree(BENCHMARKS, clone / "benchmarks", dirs_exist_ok=True)  # the benchmarks as they are now
+    for folder in ("benchmarks", "merbench"):  # the code as it is now, committed or not
+        shutil.copytree(repository / folder, clone / folder, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     names = ["convmixer_speed", "compile_cache", "run_start", "main_job", "store_reads"]
     env = {**os.environ, "HOME": str(tmp_path / "home"), "MERBENCH_CACHE": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "--benchmark-disable",
