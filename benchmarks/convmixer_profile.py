@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import textwrap
 import time
@@ -426,6 +427,7 @@ def main() -> None:
     build, options = default_convmixer()
     channels, size = options["input"][0], options["input"][1]
     print(textwrap.fill("model options: " + ", ".join(f"{k}={v}" for k, v in options.items()), 80))
+    print(f"load average {os.getloadavg()[0]:.1f} (the last minute; every choice below is a ratio within this run)")
     tokens = size // int(options["patch"])
     print()
     print(render_lowerings(depthwise_lowerings(BATCH, int(options["dim"]), tokens, int(options["kernel"]), args.repeats),
