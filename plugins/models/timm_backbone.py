@@ -187,7 +187,8 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
         if weights is None:  # not a weights file's fault: the plugin's, reported as such
             raise
         raise weights_refusal(name, weights, exc) from None
-    if next(iter(model.parameters()), None) is not None and next(model.parameters()).is_meta:
+    first = next(model.parameters(), None)
+    if first is not None and first.is_meta:
         check_forward(name, model, in_channels, input_size)  # the preflight's build: free there, costly in each fold
     return model
 
@@ -197,34 +198,30 @@ SIZES = (16, 24, 28, 32, 48, 64, 96, 112, 128, 160, 224, 256, 299, 320, 384, 448
 
 
 def _takes(model: nn.Module, in_channels: int, size: int) -> bool:
-    """Whether ``model`` maps a (1, in_channels, size, size) input to logits without an error."""
+    """Whether ``model``, on the meta device, maps a (1, in_channels, size, size) input to logits without an error."""
     import torch
 
-    device = next(iter(model.parameters()), torch.empty(0)).device
     try:
         with torch.no_grad():
-            model(torch.zeros(1, in_channels, size, size, device=device))
+            model(torch.zeros(1, in_channels, size, size, device="meta"))
         return True
     except (RuntimeError, ValueError, AssertionError, IndexError):
         return False
 
 
 def check_forward(name: str, model: nn.Module, in_channels: int, input_size: int) -> None:
-    """``UsageError`` when ``model`` cannot take a batch of the run's input size (layers that shrink a small input
-    to nothing, a patch larger than the image), naming the smallest listed size it takes: so that a network too deep
-    for the input is refused before anything is preprocessed, when the preflight builds it on the meta device (and
-    ``list``/``info`` name it), at no cost; the folds' own builds skip it."""
-    import copy
-
+    """``UsageError`` when ``model`` (built on the meta device) cannot take a batch of the run's input size (layers
+    that shrink a small input to nothing, a patch larger than the image), naming the smallest listed size it takes:
+    so that a network too deep for the input is refused before anything is preprocessed, when the preflight builds it
+    on the meta device (and ``list``/``info`` name it), at no cost; the folds' own builds skip it."""
     training = model.training
     model.eval()  # one sample through batch norm's training statistics would fail for another reason
     try:
         if _takes(model, in_channels, input_size):
             return
+        smallest = next((size for size in SIZES if size > input_size and _takes(model, in_channels, size)), None)
     finally:
         model.train(training)
-    probe = copy.deepcopy(model).to("meta").eval()  # larger sizes cost nothing there
-    smallest = next((size for size in SIZES if size > input_size and _takes(probe, in_channels, size)), None)
     hint = (f"raise the input size to at least {smallest} with the size of the step that makes it: --set "
             f"flow.size={smallest} (flow chain) or image.size={smallest} (image chain)" if smallest is not None
             else "raise the size of the preprocessing step that makes the model's input (flow.size or image.size), "
