@@ -769,8 +769,6 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
     ``uf1: 0.3`` stays one number unless a band is derived for it. A hand-set
     ``tolerance_high`` narrower than a derived tolerance is widened to it, with a
     line in ``notes`` (a baseline must pass on the runs it was derived from).
-    When the file's comments and layout cannot be kept in its rewrite, ``notes``
-    gets a line saying so (``plain_rewrite_note``).
     """
     entries = []
     for entry, result, derivation in results:
@@ -810,10 +808,7 @@ def updated_document(baseline: Baseline, results: list[tuple[Entry, RunResult, D
             if notes is not None:
                 notes.append(stale_derivation_note(entry, stale))
         entries.append(raw)
-    document = {"version": 1, "defaults": copy.deepcopy(baseline.written_defaults), "entries": entries}
-    if notes is not None and (note := plain_rewrite_note(baseline.path, document)) is not None:
-        notes.append(note)
-    return document
+    return {"version": 1, "defaults": copy.deepcopy(baseline.written_defaults), "entries": entries}
 
 
 def stale_derivation_note(entry: Entry, derived: Any) -> str:
@@ -893,23 +888,8 @@ def _rewritten(original: str, document: dict[str, Any]) -> tuple[str, str | None
     return HEADER + plain_yaml_text(document), why
 
 
-def plain_rewrite_note(path: Path, document: dict[str, Any]) -> str | None:
-    """The note ``--update`` prints when its rewrite of the baseline at ``path`` with ``document`` drops the file's
-    comments and layout (``write_baseline`` then writes it plainly); None when they are kept."""
-    try:
-        original = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if shared_value(original) is not None:  # refused by write_baseline
-        return None
-    why = _rewritten(original, document)[1]
-    if why is None:
-        return None
-    return (f"--baseline {path}: its comments and layout could not be kept ({why}), so it is written plainly under "
-            "the standard header; copy back any comment you need from an earlier copy of the file")
-
-
-def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = None) -> None:
+def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = None,
+                   notes: list[str] | None = None) -> None:
     """Write a baseline document atomically (temporary file, then rename); the old file survives a failure.
 
     ``read_as``: the file's ``file_stamp`` when the update read it. When the file has changed since (another
@@ -917,7 +897,8 @@ def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = N
     (``NAME.updated.yaml``), and a ``UsageError`` says so: an update of hours never silently undoes another.
 
     An existing file keeps its comments and layout where its keys stay (``merbench.yaml_update``); a new one
-    starts with a header saying how it is used.
+    starts with a header saying how it is used. When an existing file's comments and layout cannot be kept, it is
+    written plainly and ``notes`` gets a line saying so.
 
     The path is checked as every output path is (``merbench.outputs``): a
     symlinked baseline is written through to its target and stays a link, and
@@ -931,7 +912,10 @@ def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = N
     except (OSError, UnicodeDecodeError):
         original = ""
     refuse_shared_values(path, original)  # refused before the runs too (load_baseline); the file may have changed
-    text, _ = _rewritten(original, document)
+    text, why = _rewritten(original, document)
+    if why is not None and notes is not None:
+        notes.append(f"--baseline {path}: its comments and layout could not be kept ({why}), so it is written plainly "
+                     "under the standard header; copy back any comment you need from an earlier copy of the file")
     if original and b"\r\n" in target.read_bytes():  # a file kept with Windows line ends keeps them
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if read_as is not None and file_stamp(target) != read_as:

@@ -234,7 +234,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                 rewritten = parse_baseline(document, args.baseline)
             except UsageError as exc:
                 raise UsageError(f"{exc} (in the updated baseline; the file is not updated)") from None
-            write_baseline(args.baseline, document, baseline.read_as)
+            write_baseline(args.baseline, document, baseline.read_as, widened)
             # The table shows the measured runs against the bands just written.
             # --update measures every entry (no --model), so the rewritten file holds them in the same order.
             measured = [(entry, result, derivation) for entry, (_, result, derivation) in zip(rewritten.entries, measured)]
