@@ -39,10 +39,16 @@ def number_above(minimum: float, meaning: str = "") -> Callable[[str], float]:
     return parse
 
 
+EXAMPLE_NAMES = {"model": ("convmixer", "ststnet"), "dataset": ("casme2", "samm"), "protocol": ("loso", "subject-10fold"),
+                 "profile": ("quick", "default")}
+"""Two names of each filter, for the example an empty name's refusal gives."""
+
+
 class NameList(argparse.Action):
     """A filter of names (``--model``, ``--dataset``, ...) given as ``--model A B``, ``--model A,B`` or
     ``--model A --model B``: every name once, in the order given. A repeated option adds to the list, as
-    ``--set`` and ``grid --models`` do, instead of silently keeping only its last use."""
+    ``--set`` and ``grid --models`` do, instead of silently keeping only its last use. An option of one value
+    (no ``nargs``, as ``delete``'s, whose positional run ids follow) takes names separated by commas only."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
@@ -51,7 +57,15 @@ class NameList(argparse.Action):
             for name in str(value).split(","):
                 if not name.strip():
                     parser.error(f"argument {option_string}: an empty name in {str(value)!r}; give names "
-                                 f"separated by spaces or commas, e.g. {option_string} convmixer ststnet")
+                                 f"separated by {self._example(option_string)}")
                 if name.strip() not in names:
                     names.append(name.strip())
         setattr(namespace, self.dest, names)
+
+    def _example(self, option_string: str | None) -> str:
+        """How names are separated for this option, with an example: ``spaces or commas, e.g. --model A B``, or for an
+        option of one value ``commas, e.g. --model A,B`` (a second word would not be one of its names)."""
+        names = EXAMPLE_NAMES.get(self.dest, ("NAME1", "NAME2"))
+        if self.nargs in ("+", "*"):
+            return f"spaces or commas, e.g. {option_string} {' '.join(names)}"
+        return f"commas, e.g. {option_string} {','.join(names)}"
