@@ -5,7 +5,8 @@
 the middle frame, and the offset that whole-clip chains read; or a manifest's
 precomputed image), sniffs the clip's other frames (``in_clip_problems``) and reports
 counts, skipped and fixed rows, and missing or unusable files (unreadable, or of
-another size or bit depth than a run takes). ``verdict``
+another size or bit depth than a run takes: a frame of another size than its clip's, an image of
+another size than the first one unless ``image.size`` resizes them). ``verdict``
 says why a tree is not usable (``None`` when it is). ``check_dataset_input``
 is also used by the runner: it refuses a preprocessing chain that cannot take
 what the dataset gives.
@@ -82,17 +83,19 @@ def _roles(sample: Sample) -> list[tuple[int, str]]:
 @dataclass
 class FrameProblem:
     """A file a run would read that is missing, cannot be decoded, or is of another size or bit depth than a run
-    takes; ``frame`` is its role (onset, apex, …)."""
+    takes; ``frame`` is its role (onset, apex, …). ``stops_run``: a run stops at it whatever ``dataset.strict``
+    says, rather than leaving its clip out (a precomputed image of another size than the others)."""
 
     sample: str
     path: Path
     problem: str
     frame: str = ""
+    stops_run: bool = False
 
     @property
     def skips_clip(self) -> bool:
         """Whether a run with the default chain (``flow``) leaves the clip out: it reads all but the offset frame."""
-        return self.frame not in (WHOLE_CLIP_ONLY, IN_CLIP)
+        return not self.stops_run and self.frame not in (WHOLE_CLIP_ONLY, IN_CLIP)
 
 
 @dataclass
@@ -111,6 +114,11 @@ class CheckReport:
     def blocking(self) -> list[FrameProblem]:
         """The problems that make a run with the default chain leave their clip out (all but offset frames)."""
         return [problem for problem in self.problems if problem.skips_clip]
+
+    @property
+    def stopping(self) -> list[FrameProblem]:
+        """The problems a run stops at whatever ``dataset.strict`` says (``FrameProblem.stops_run``)."""
+        return [problem for problem in self.problems if problem.stops_run]
 
     @property
     def clips_left_out(self) -> set[str]:
@@ -144,21 +152,26 @@ class CheckReport:
         return list(self.dataset.summary.get("frame_gap_rows", []))
 
 
-def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = None) -> tuple[int, list[FrameProblem]]:
+def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = None,
+                image_size: int = 0) -> tuple[int, list[FrameProblem]]:
     """Open the files of every sample that a run reads first; returns how many and the problems.
 
     Frames are decoded and compared by the run's own rules, in the run's words (``merbench.preprocess``): a frame
     of more than 8 bits (``bit_depth_problem``) or of another size than the clip's first decoded frame
     (``frame_size_problem``) is a problem like an unreadable one: its clip is left out where a run reads it.
+    A precomputed image of another size than the first usable one stops a run that keeps the stored sizes
+    (``image_size`` 0, ``image.size``'s default; ``image_size_problem``); any other ``image_size`` resizes them.
     """
     from merbench.preprocess import BIT_DEPTH_FIX, decode_grey, frame_size_problem
 
     from merbench.preprocess import copy_of
 
     checked, problems = 0, []
+    first: tuple[Path, np.ndarray] | None = None  # a clip's first decoded frame, or the dataset's first usable image
     first_with: dict[bytes, Sample] = {}  # the digest of a clip's onset and apex files (or image) → its first clip
     for sample in dataset.samples:
-        first: tuple[Path, np.ndarray] | None = None  # the clip's first decoded frame, whose size the others must have
+        if dataset.gives != "image":
+            first = None  # the clip's first decoded frame, whose size the others must have
         content, hashed = hashlib.sha256(), 0
         opened = frames_to_check(sample, dataset.gives)
         for role, path in opened:
@@ -180,6 +193,13 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             if dataset.gives == "image":
                 if deep:
                     problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {IMAGE_BIT_DEPTH_FIX}", role))
+                elif image_size:
+                    pass  # a run resizes every image
+                elif first is None:
+                    first = (Path(path), frame)
+                elif frame.shape[:2] != first[1].shape[:2]:
+                    problems.append(FrameProblem(sample.id, path, image_size_problem(frame, *first), role,
+                                                 stops_run=True))
                 continue
             if deep:
                 problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {BIT_DEPTH_FIX}", role))
@@ -199,6 +219,17 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
         if on_progress:
             on_progress(1)
     return checked, problems
+
+
+def image_size_problem(image: np.ndarray, seen: Path, seen_image: np.ndarray) -> str:
+    """Why a precomputed ``image`` cannot be used beside ``seen_image`` (file ``seen``), the first usable image: a
+    run that keeps the stored sizes (``image.size=0``) stacks every image into one batch."""
+    def size(frame: np.ndarray) -> str:
+        return f"{frame.shape[1]}×{frame.shape[0]}"
+
+    return (f"image is {size(image)} pixels but {seen} is {size(seen_image)}; a run keeps the stored size "
+            "(image.size=0, the default) and needs one size for every image: --set image.size=N resizes every image "
+            "to N x N")
 
 
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")
@@ -466,6 +497,34 @@ def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[st
     return (dataset if dataset.name == name else dataclasses.replace(dataset, name=name)), strict
 
 
+def split_image_settings(registry: Any, sets: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``sets`` without its ``image.*`` settings, and the options of the ``image`` preprocessor those give, checked as
+    a run checks them (its defaults when none is given): a dataset of precomputed images is checked at the size a
+    run with the same settings reads (``image.size``)."""
+    from merbench.preprocess import build_chain
+
+    image = {key: value for key, value in sets.items() if str(key).partition(".")[0] == IMAGE_PREPROCESSOR}
+    spec = registry.get("preprocessors", IMAGE_PREPROCESSOR)
+    unknown = [key for key in image if str(key).partition(".")[2] not in spec.options]
+    if unknown:
+        valid = ", ".join(f"{IMAGE_PREPROCESSOR}.{option}" for option in spec.options)
+        raise UsageError(f"unknown setting '{unknown[0]}'. Valid {IMAGE_PREPROCESSOR} settings: {valid}")
+    options = resolve_section(spec, IMAGE_PREPROCESSOR, "default", image)
+    build_chain([spec], {IMAGE_PREPROCESSOR: options})  # refuses what the run refuses (image.size=2)
+    return {key: value for key, value in sets.items() if key not in image}, options
+
+
+def check_image_settings(dataset: Dataset, sets: Mapping[str, Any]) -> None:
+    """Refuse ``image.*`` settings (``sets``) for a dataset that gives clips of frames, which no run reads with the
+    ``image`` preprocessor."""
+    given = [key for key in sets if str(key).partition(".")[0] == IMAGE_PREPROCESSOR]
+    if given and dataset.gives != "image":
+        raise UsageError(
+            f"--set {given[0]}: the '{IMAGE_PREPROCESSOR}' preprocessor reads precomputed images (a manifest with a "
+            f"path column), but dataset '{dataset.name}' gives clips of frames, which a run reads with another chain; "
+            "drop it")
+
+
 def verdict(report: CheckReport, strict: bool) -> str | None:
     """Why the tree is not usable for a run, or ``None`` when it is. ``strict``: ``--strict`` or
     ``dataset.strict=true``; a dataset without that option (``report.skips_clips`` false) refuses unusable onset,
@@ -488,6 +547,14 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
             f"sample {first.sample}: {first.path} {first.problem}; replace the files or remove their samples, or fix "
             "the dataset plugin (one that declares a 'strict' option lets runs skip such clips with "
             "dataset.strict=false)"
+        )
+    stopping = report.stopping
+    if stopping and not (blocking and strict):  # a strict run stops at the first unusable file before it compares
+        first = stopping[0]
+        return (
+            f"dataset '{dataset.name}' has {counted(stopping, 'image')} of another size than the first one a run "
+            f"reads, and a run stops at them (exit 2, whatever dataset.strict says); first: sample {first.sample}: "
+            f"{first.path} {first.problem} (this check takes it too), or store every image at one size"
         )
     if blocking and not strict and len(kept_classes) < 2:
         first = blocking[0]
@@ -534,7 +601,7 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
                          f"({', '.join(report.classes_kept)})")
     skipped_anyway = report.clips_left_out  # a set computed from every problem: once, not per problem
     offsets = [problem for problem in report.problems
-               if not problem.skips_clip and problem.sample not in skipped_anyway]
+               if not problem.skips_clip and not problem.stops_run and problem.sample not in skipped_anyway]
     if offsets:
         first = offsets[0]
         clips = {problem.sample for problem in offsets}
@@ -595,11 +662,13 @@ def au_summary(dataset: Dataset) -> dict[str, Any]:
     return {"samples": coded, "per_au": dict(sorted(counts.items())), "ambiguous": ambiguous, "unparsed": unparsed}
 
 
-def check_record(report: CheckReport, root: Path | None, options: Mapping[str, Any], strict: bool) -> dict[str, Any]:
-    """What ``merbench datasets check --json FILE`` writes: the dataset, its folder and resolved options, whether a run
-    can use it (``usable``, and ``reason`` when not), the counts per class, domain and subject, every skipped, fixed
-    and gapped row, every missing or unusable file, the warnings, and the annotation facts the loader gives (official
-    list coverage, annotation fixes, action units), with the software that checked it."""
+def check_record(report: CheckReport, root: Path | None, options: Mapping[str, Any], strict: bool,
+                 image_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What ``merbench datasets check --json FILE`` writes: the dataset, its folder and resolved options (and, for
+    precomputed images, the ``image`` preprocessor's), whether a run can use it (``usable``, and ``reason`` when not),
+    the counts per class, domain and subject, every skipped, fixed and gapped row, every missing or unusable file, the
+    warnings, and the annotation facts the loader gives (official list coverage, annotation fixes, action units), with
+    the software that checked it."""
     from merbench.environment import current_software
 
     dataset = report.dataset
@@ -616,7 +685,8 @@ def check_record(report: CheckReport, root: Path | None, options: Mapping[str, A
     record = {
         "kind": "merbench-dataset-check", "version": 1,
         "dataset": dataset.name, "root": str(root) if root is not None else summary.get("root"),
-        "options": dict(options), "strict": strict,
+        "options": dict(options), "image_options": dict(image_options) if image_options is not None else None,
+        "strict": strict,
         "usable": reason is None, "reason": reason, "warnings": warnings(report, strict),
         "samples": len(dataset.samples), "usable_samples": len(kept),
         "subjects": len({sample.subject for sample in dataset.samples}),
@@ -629,7 +699,7 @@ def check_record(report: CheckReport, root: Path | None, options: Mapping[str, A
         "apex_at_onset": apex_at_onset(dataset),
         "files_opened": report.files_checked,
         "problems": [{"sample": p.sample, "file": str(p.path), "frame": p.frame, "problem": p.problem,
-                      "clip_left_out": p.skips_clip} for p in report.problems],
+                      "clip_left_out": p.skips_clip, "stops_run": p.stops_run} for p in report.problems],
         "skipped_rows": report.skipped, "fixed_rows": report.fixed,
         "frame_gaps": report.frame_gaps, "dropped_by_class_set": summary.get("dropped_by_class_set", {}),
         "left_out_by_option": summary.get("left_out_by_option", {}),

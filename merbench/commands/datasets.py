@@ -63,7 +63,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("name", metavar="DATASET", help="dataset plugin name (see `merbench datasets list`)")
     check.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset")
     check.add_argument("--set", dest="sets", action="append", default=[], nargs="+", metavar="KEY=VALUE",
-                       help="dataset option, as for `merbench run` (e.g. dataset.classes=3)")
+                       help="dataset option, as for `merbench run` (e.g. dataset.classes=3); for precomputed images also "
+                       "the image preprocessor's (image.size=N: the size a run resizes them to)")
     check.add_argument("--strict", action="store_true",
                        help="rows that would be skipped and clips with a missing or unusable onset, apex or middle "
                        "frame are an error (exit 2), as --set dataset.strict=true makes them")
@@ -131,7 +132,8 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.config import parse_set
     from merbench.datafiles import folder_stamps, written_inside
     from merbench.config import resolve_section
-    from merbench.dataset_check import CheckReport, check_files, check_record, load_for_check, verdict, warnings
+    from merbench.dataset_check import (CheckReport, check_files, check_image_settings, check_record, load_for_check,
+                                        split_image_settings, verdict, warnings)
     from merbench.errors import DataError
     from merbench.export import strict_json
     from merbench.outputs import check_command_output, write_output
@@ -139,17 +141,21 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.registry import get_registry
 
     registry = get_registry()
-    sets = parse_set(flatten_sets(args.sets))
+    given = parse_set(flatten_sets(args.sets))
+    sets, image = split_image_settings(registry, given)
     target = check_command_output(args.json, "--json", argparse.Namespace(**{**vars(args), "dataset": args.name})) \
         if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     untouched = folder_stamps(args.root)
     dataset, strict = load_for_check(registry, args.name, args.root, sets, cache_root(create=False))
+    check_image_settings(dataset, given)
+    image = image if dataset.gives == "image" else None
     report = CheckReport(dataset, skips_clips="strict" in registry.get("datasets", args.name).options)
     with command_progress(err, args.quiet) as progress:
         progress.start("files", len(dataset.samples), f"Opening frames of {dataset.name}")
-        report.files_checked, report.problems = check_files(dataset, lambda n: progress.advance("files", n))
+        report.files_checked, report.problems = check_files(dataset, lambda n: progress.advance("files", n),
+                                                            image["size"] if image else 0)
     written = written_inside(args.root, untouched)
 
     summary = dataset.summary
@@ -214,7 +220,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_annotations(out, dataset, args.show)
     if args.json is not None:
         options = resolve_section(registry.get("datasets", args.name), "dataset", "default", sets)
-        record = check_record(report, args.root, options, args.strict or strict)
+        record = check_record(report, args.root, options, args.strict or strict, image)
         record["warnings"] += [written] if written else []
         write_output(target, strict_json(record))
     reason = verdict(report, args.strict or strict)
