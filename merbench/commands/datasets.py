@@ -213,9 +213,10 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     if report.problems:
         table = DataTable(f"Missing or unusable files ({len(report.problems)})",
                           [Column("sample"), Column("file", TEXT, priority=1), Column("problem", TEXT, priority=1, stack=True)])
-        for problem in report.problems[: args.show]:
-            table.add_row(str(problem.sample), str(problem.path), str(problem.problem))
-        print_table(out, table)
+        # What stops a run or leaves a clip out first: a cut list then hides only what the default chain never reads.
+        ordered = sorted(report.problems, key=lambda problem: (not problem.stops_run, not problem.skips_clip))
+        print_table(out, _limited(table, ordered, args.show,
+                                  lambda problem: (problem.sample, problem.path, problem.problem)))
 
     print_annotations(out, dataset, args.show)
     if args.json is not None:
@@ -250,6 +251,8 @@ def _usable(samples: int, left_out: set[str], skips_clips: bool = True) -> str:
 
 
 def _limited(table: DataTable, entries: list, show: int, row) -> DataTable:
+    """``table`` with the first ``show`` of ``entries`` (``row`` gives each one's cells) and a caption saying how many
+    more there are."""
     for entry in entries[:show]:
         table.add_row(*(str(cell) for cell in row(entry)))
     if len(entries) > show:
