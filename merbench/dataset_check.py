@@ -556,11 +556,17 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
             f"reads, and a run stops at them (exit 2, whatever dataset.strict says); first: sample {first.sample}: "
             f"{first.path} {first.problem} (this check takes it too), or store every image at one size"
         )
+    if blocking and not strict and not kept_classes:
+        first = blocking[0]
+        return (
+            f"dataset '{dataset.name}' has no usable sample left: each of its {counted(report.clips_left_out, 'clip')} "
+            f"has a missing or unusable file that a run reads first, and a run leaves them out; first: sample "
+            f"{first.sample}: {first.path} {first.problem}; replace the files or remove their samples"
+        )
     if blocking and not strict and len(kept_classes) < 2:
         first = blocking[0]
-        only = f" ({kept_classes[0]})" if kept_classes else ""
         return (
-            f"dataset '{dataset.name}' has samples of only one class{only} once the "
+            f"dataset '{dataset.name}' has samples of only one class ({kept_classes[0]}) once the "
             f"{counted(report.clips_left_out, 'clip')} with missing or unusable files are left out, as a run leaves "
             f"them out; a classifier needs two: replace the files, first: sample {first.sample}: {first.path} "
             f"{first.problem}"
