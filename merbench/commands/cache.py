@@ -71,15 +71,16 @@ def _foreign_entries(name: str, path: Path) -> list[str]:
         return ["(a file, not a folder)"]
 
 
-def _remove(path: Path) -> bool:
+def _remove(path: Path) -> Path | None:
     """Remove ``path``: renamed to a hidden name first, so that a run at the same time sees all of it or none.
-    True when it was moved away (whatever is at ``path`` afterwards was made again meanwhile)."""
-    doomed, moved = path, False
+    Returns that name when it was moved away (whatever is at ``path`` afterwards was made again meanwhile; what is
+    still at the hidden name could not be deleted), else None."""
+    doomed, moved = path, None
     if not path.match(DELETING):  # one an interrupted clear moved aside is deleted where it is: its name would grow
         try:
             doomed = path.parent / f".{path.name}.deleting.{os.getpid()}.{time.time_ns()}"
             os.replace(path, doomed)
-            moved = True
+            moved = doomed
         except OSError:
             doomed = path
     if doomed.is_dir() and not doomed.is_symlink():
@@ -90,6 +91,19 @@ def _remove(path: Path) -> bool:
         except OSError:
             pass
     return moved
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _first_left(path: Path) -> Path:
+    """The first file still under the folder ``path`` that a removal left (one that could not be deleted), else
+    ``path``."""
+    for folder, _, names in os.walk(path):
+        if names:
+            return Path(folder) / sorted(names)[0]
+    return path
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -313,32 +327,38 @@ def execute_clear(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(escape(f"would remove {what} from {root}, {human(total)}; nothing was removed: add --yes to confirm"),
                   highlight=False)
         return 2
-    moved: set[Path] = set()
+    moved: dict[Path, Path] = {}
+    found: list[Path] = []
     try:
         for name, path in targets:
             # A symbolic link (the cache on a bigger disk) keeps its target folder: only merbench's entries in it go.
             for entry in [path] if not path.is_symlink() else sorted(path.iterdir()):
-                if _remove(entry):
-                    moved.add(entry)
-        for leftover in root.glob(DELETING):
+                if (aside := _remove(entry)) is not None:
+                    moved[entry] = aside
+        for leftover in sorted(root.glob(DELETING)):
             _remove(leftover)
+            found.append(leftover)
     except KeyboardInterrupt:
         err.print(escape(f"The clear was stopped part-way; what it had not removed yet is still in {root} and no "
                          "command reads it: run `merbench cache clear --yes` again to finish"), highlight=False)
         raise
-    kept = [entry for _, path in targets for entry in ([path] if not path.is_symlink() else list(path.iterdir()))
-            if entry.exists() or entry.is_symlink()]
+    kept = [entry for _, path in targets for entry in ([path] if not path.is_symlink() else sorted(path.iterdir()))
+            if _exists(entry)]
     remade = [entry for entry in kept if entry in moved]
     if remade:
         from merbench.errors import MerbenchError
 
         raise MerbenchError(f"{remade[0]} was removed and made again while clearing: a merbench command running at "
                             "the same time writes into the cache; let it finish (or stop it) and clear again")
+    # What was moved aside at the cache root, or found there, and is still there: rmtree could not delete it all.
+    kept += [aside for aside in dict.fromkeys([*moved.values(), *found]) if aside.parent == root and _exists(aside)]
     if kept:
         from merbench.errors import MerbenchError
 
-        raise MerbenchError(f"could not remove {kept[0]}{f' and {len(kept) - 1} more' if len(kept) > 1 else ''} "
-                            f"(read-only, or not yours to delete?): check the permissions of {root}")
+        first = _first_left(kept[0])
+        held = f" (it still holds {first.relative_to(kept[0])})" if first != kept[0] else ""
+        raise MerbenchError(f"could not remove {kept[0]}{held}{f' and {len(kept) - 1} more' if len(kept) > 1 else ''} "
+                            f"(read-only, immutable, or not yours to delete?): check the permissions of {root}")
     removed = (', '.join(f'{n}/' for n, _ in targets) or ('' if unfinished else 'nothing')) + left
     out.print(escape(f"Removed {removed.removeprefix(' and ')} from {root} ({human(total)})"),
               highlight=False)
