@@ -21,10 +21,13 @@ ORDER = 70
 
 PARTS = {"preprocess": "preprocessed model inputs", "synthetic": "generated synthetic datasets"}
 """The cache folders merbench owns; ``clear`` removes these and nothing else."""
-OWN_ENTRIES = {"preprocess": re.compile(r"[0-9a-f]{2}|index|hashes|\..+\.tmp"),
-               "synthetic": re.compile(r"[0-9a-f]{16}|\.[0-9a-f]{16}\..+|\..+\.tmp")}
-"""The names merbench gives the entries at the top of each part: hidden ones are temporary files (``.NAME.xxxx.tmp``)
-and, in ``synthetic``, a dataset being generated (``.KEY.xxxx``); any other hidden name is the user's."""
+_OWN_NAMES = {"preprocess": r"[0-9a-f]{2}|index|hashes|\..+\.tmp",
+              "synthetic": r"[0-9a-f]{16}|\.[0-9a-f]{16}\..+|\..+\.tmp"}
+OWN_ENTRIES = {part: re.compile(rf"(?:{names})|\.(?:{names})\.deleting\.[0-9]+\.[0-9]+")
+               for part, names in _OWN_NAMES.items()}
+"""The names merbench gives the entries at the top of each part: hidden ones are temporary files (``.NAME.xxxx.tmp``),
+in ``synthetic`` a dataset being generated (``.KEY.xxxx``), and one of these an interrupted ``cache clear`` had moved
+aside to delete in a part that is a symbolic link (``.ab.deleting.PID.NS``); any other hidden name is the user's."""
 
 EXAMPLES = """examples:
   merbench cache info
@@ -211,15 +214,16 @@ def when_written(stamp: str) -> str:
 
 def leftovers(root: Path) -> list[Path]:
     """What interrupted writes left in the cache parts ``clear`` empties: temporary files (``*.tmp``), the hidden folders a dataset is
-    generated into before it is moved into place (``synthetic/.KEY.xxxx``; a killed run leaves them behind), and a
-    part an interrupted ``cache clear`` had moved aside to delete (``.preprocess.deleting.PID.NS``)."""
+    generated into before it is moved into place (``synthetic/.KEY.xxxx``; a killed run leaves them behind), and
+    what an interrupted ``cache clear`` had moved aside to delete: a part (``.preprocess.deleting.PID.NS``), or an
+    entry of a part that is a symbolic link, in its target (``preprocess/.ab.deleting.PID.NS``)."""
     if not root.is_dir():
         return []
     folders: list[Path] = sorted(root.glob(DELETING))
     for name in PARTS:
         if (root / name).is_dir():
             for hidden in sorted((root / name).glob(".*")):  # merbench's own only (OWN_ENTRIES), as clear decides
-                if hidden.is_dir() and OWN_ENTRIES[name].fullmatch(hidden.name):
+                if OWN_ENTRIES[name].fullmatch(hidden.name) and (hidden.is_dir() or hidden.match(DELETING)):
                     folders.append(hidden)
     files = [p for name in PARTS if (root / name).is_dir() for p in (root / name).rglob("*.tmp")
              if not any(folder in p.parents for folder in folders)]  # what clear removes: its parts' files only
