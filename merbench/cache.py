@@ -24,6 +24,11 @@ import platformdirs
 from merbench.errors import UsageError
 
 
+CACHE_PARTS = ("preprocess", "synthetic", "model-facts")
+"""The folders merbench makes and owns in its cache: only merbench writes in them (``cache clear`` refuses to empty
+``preprocess/`` or ``synthetic/`` once they hold anything else)."""
+
+
 def cache_root(create: bool = True) -> Path:
     """The cache directory (``MERBENCH_CACHE`` overrides the user cache dir), created unless ``create`` is false.
 

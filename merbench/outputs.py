@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from merbench.cache import atomic_write_bytes
+from merbench.cache import CACHE_PARTS, atomic_write_bytes, cache_root
 from merbench.datafiles import lies_inside, resolved_path
 from merbench.errors import UsageError
 from merbench.store import default_store_path, on_read_only_file_system
@@ -113,6 +113,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     if holder is not None:
         raise UsageError(f"{option} {shown}: lies inside {holder[0]} ({holder[1]}); merbench never writes inside a "
                          "dataset's folder; give a file name outside it")
+    _refuse_cache_part(given, shown, option, f"give a file name outside it, e.g. {option} {given.name}")
     if mode is not None:
         if stat.S_ISDIR(mode):
             raise UsageError(f"{option} {shown}: is a folder; give a file name such as {given / example}")
@@ -149,6 +150,8 @@ def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | N
         where = "is" if target == holder[1] else "lies inside"
         raise UsageError(f"{option} {shown}: {where} {holder[0]} ({holder[1]}); merbench never writes inside a "
                          "dataset's folder; give a folder outside it")
+    _refuse_cache_part(given, given if target == given.absolute() else f"{given} (→ {target})", option,
+                       f"give a folder outside it, e.g. {option} {given.name or 'figures'}", itself=True)
     if target.exists():
         if not target.is_dir():
             raise UsageError(f"{option} {given}: is a file, not a folder; give a folder (it is created when missing)")
@@ -161,6 +164,22 @@ def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | N
         raise UsageError(f"{option} {given}: {existing} is a file, not a folder; give another folder")
     _check_folder(existing, option, given)
     return target
+
+
+def _refuse_cache_part(given: Path, shown: Any, option: str, fix: str, itself: bool = False) -> None:
+    """Refuse an output ``given`` (shown as ``shown``) inside one of the folders merbench owns in its cache
+    (``CACHE_PARTS``; with ``itself``, also one of them): only its own files go there (a user's file in
+    ``preprocess/`` makes ``cache clear`` refuse to empty it). A cache path merbench cannot use is no reason to refuse:
+    the command reports it when it needs the cache."""
+    try:
+        root = cache_root(create=False)
+    except UsageError:
+        return
+    for part in CACHE_PARTS:
+        if lies_inside(given, root / part, itself):
+            where = "is" if itself and _resolved(given) == _resolved(root / part) else "lies inside"
+            raise UsageError(f"{option} {shown}: {where} merbench's cache folder {root / part}, which holds only what "
+                             f"merbench makes there; {fix}")
 
 
 def write_output(target: Path | None, text: str | bytes) -> None:
