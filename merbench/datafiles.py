@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -32,11 +32,16 @@ def check_cache_outside(root: Path | None, cache_dir: Path | None, given: str = 
     option that names the folder when it is not ``--root`` (``dataset.smic=DIR``, from ``--set`` or ``--config``)."""
     if root is None or cache_dir is None:
         return
-    if lies_inside(Path(cache_dir), Path(root), itself=True):
-        raise UsageError(
-            f"the cache {cache_dir} lies inside the dataset folder {root}{f' (named by the option {given})' if given else ''}; "
-            "merbench never writes inside a dataset: set MERBENCH_CACHE to a folder elsewhere"
-        )
+    through = ""
+    if not lies_inside(Path(cache_dir), Path(root), itself=True):
+        held = link_holding(Path(cache_dir), Path(root))
+        if held is None:
+            return
+        through = f", through its link {held[0]} (→ {held[1]})"
+    raise UsageError(
+        f"the cache {cache_dir} lies inside the dataset folder {root}{f' (named by the option {given})' if given else ''}"
+        f"{through}; merbench never writes inside a dataset: set MERBENCH_CACHE to a folder elsewhere"
+    )
 
 
 def option_folders(root: Path | None, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Path]:
@@ -156,6 +161,53 @@ def lies_inside(path: Path | str, folder: Path | str, itself: bool = False) -> b
 
     roots = forms(folder)
     return any(root in place.parents or (itself and place == root) for place in forms(path) for root in roots)
+
+
+def dataset_links(folder: Path | str) -> list[tuple[Path, Path]]:
+    """The symbolic links among the entries of the dataset folder ``folder`` and of its sub-folders (two levels: the
+    parts, clip folders and subject folders a user keeps on another disk), each with its target resolved; what a link
+    in a dataset leads to is read as part of that dataset. Two levels only, so that a large tree costs a listing of
+    its first-level folders; a link that cannot be resolved (a loop), or that leads to ``folder`` or a folder above
+    it (it adds nothing to the dataset), is left out."""
+    def links_in(place: Path | str, down: bool) -> Iterator[Path]:
+        try:
+            listing = os.scandir(place)
+        except OSError:
+            return
+        with listing:
+            for entry in listing:
+                try:
+                    link, inner = entry.is_symlink(), down and entry.is_dir()  # a linked part's own entries too
+                except OSError:
+                    continue
+                if link:
+                    yield Path(entry.path)
+                if inner:
+                    yield from links_in(entry.path, False)
+
+    links = list(links_in(folder, True))
+    try:
+        home = resolved_path(folder)
+    except (OSError, RuntimeError):
+        return []
+    found = []
+    for link in links:
+        try:
+            target = resolved_path(link)
+        except (OSError, RuntimeError):
+            continue
+        if target != home and target not in home.parents:
+            found.append((link, target))
+    return found
+
+
+def link_holding(path: Path | str, folder: Path | str) -> tuple[Path, Path] | None:
+    """The link of the dataset folder ``folder`` (``dataset_links``) whose target ``path`` is or lies inside, with that
+    target, or None."""
+    for link, target in dataset_links(folder):
+        if lies_inside(path, target, itself=True):
+            return link, target
+    return None
 
 
 def resolved_path(path: Path | str) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from merbench.cache import CACHE_PARTS, atomic_write_bytes, cache_root
-from merbench.datafiles import lies_inside, resolved_path
+from merbench.datafiles import lies_inside, link_holding, resolved_path
 from merbench.errors import UsageError
 from merbench.store import default_store_path, on_read_only_file_system
 
@@ -257,10 +257,19 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
 def dataset_root_holding(target: Path, roots: Mapping[str, Path], itself: bool = False) -> tuple[str, Path] | None:
     """The dataset folder of ``roots`` (described: path, shown resolved) that ``target`` lies inside, as given or
     with links resolved (``datafiles.lies_inside``), if any; with ``itself``, also the one ``target`` is (an output
-    folder)."""
+    folder). A target reached through a link in a dataset folder (``datafiles.link_holding``) lies inside it too:
+    described with the link, and the link's target as its path."""
     for what, folder in roots.items():
         if lies_inside(target, folder, itself):
             return what, _resolved(folder) or Path(folder)
+    scanned: set[str] = set()
+    for what, folder in roots.items():
+        if str(folder) in scanned:  # the runs of a report often share one
+            continue
+        scanned.add(str(folder))
+        held = link_holding(target, folder)
+        if held is not None:
+            return f"{what}, through its link {held[0]}", held[1]
     return None
 
 
