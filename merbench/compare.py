@@ -389,11 +389,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     columns: list[tuple[str, str]] = []
     hidden: list[str] = []
     profiles = profiles_of(results)
-    if settings is not None and len(settings) != len(results):
-        raise ValueError("settings: one entry per result")
-    common, own = _own_settings(_with_roots(results, settings if settings is not None else [None] * len(results)))
-    column_settings = _column_settings(results, own)
-    own = _without_column_settings(results, own, column_settings)
+    common, column_settings, own = _row_settings(results, settings)
     for position, result in enumerate(results):
         model, column = row_name(result, len(profiles) > 1, own[position]), (result.dataset, result.protocol)
         if model not in models:
@@ -419,6 +415,27 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
         _mark_best([cell for cell in contenders if math.isfinite(cell.mean)], len(in_column) > 1)
     return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data, hidden,
                       column_settings)
+
+
+def row_names(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None] | None = None) -> list[str]:
+    """The row each of ``results`` gets in a comparison of them (``build_comparison``, whose ``settings`` these are):
+    its model with its profile where they span several, the settings it changed that not all of them did, and the
+    folder it read its dataset from where they read it from several."""
+    with_profile = len(profiles_of(results)) > 1
+    _, _, own = _row_settings(results, settings)
+    return [row_name(result, with_profile, own[position]) for position, result in enumerate(results)]
+
+
+def _row_settings(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None] | None
+                  ) -> tuple[tuple[str, ...], dict[tuple[str, str], tuple[str, ...]], list[tuple[str, ...]]]:
+    """The settings every result changed (a note), those every run of a column changed (``_column_settings``), and
+    each result's own, which name its row (``root=DIR`` among them where the results read a dataset from several
+    folders)."""
+    if settings is not None and len(settings) != len(results):
+        raise ValueError("settings: one entry per result")
+    common, own = _own_settings(_with_roots(results, settings if settings is not None else [None] * len(results)))
+    column_settings = _column_settings(results, own)
+    return common, column_settings, _without_column_settings(results, own, column_settings)
 
 
 def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None]

@@ -93,17 +93,23 @@ def wilcoxon_text(comparison) -> str:
             f"p={comparison.p_value:.3g}.{few}")  # no spaces: a wrapped caption never ends a line with "p ="
 
 
-def row_names(a, b) -> tuple[str, str]:
-    """A and B as ``compare`` names their rows: the model with the settings its run changed that the other's did not
-    (``ststnet (engine.lr=0.002)``), so that two runs of one model read apart."""
-    from merbench.compare import row_name
+def run_settings(a, b) -> list[tuple[str, ...] | None]:
+    """What A and B each changed from its profile's defaults (``merbench.run_settings``; ``None``: cannot be told)."""
     from merbench.registry import get_registry
-    from merbench.run_settings import changed_settings
+    from merbench.run_settings import changed_settings_of
 
-    registry = get_registry()
-    settings_a, settings_b = (changed_settings(result, registry) or () for result in (a, b))
-    return (row_name(a, settings=[s for s in settings_a if s not in settings_b]),
-            row_name(b, settings=[s for s in settings_b if s not in settings_a]))
+    return changed_settings_of([a, b], get_registry())
+
+
+def row_names(a, b, settings: list[tuple[str, ...] | None] | None = None) -> tuple[str, str]:
+    """A and B as ``compare`` names their rows (``merbench.compare.row_names``): the model with its profile where
+    the two differ in it, the settings its run changed that the other's did not (``ststnet (engine.lr=0.002)``) and
+    the folder it read its dataset from where they read it from two, so that two runs of one model read apart.
+    ``settings``: ``run_settings(a, b)``, when already known."""
+    from merbench.compare import row_names as compared_rows
+
+    name_a, name_b = compared_rows([a, b], run_settings(a, b) if settings is None else settings)
+    return name_a, name_b
 
 
 def comparison_table(a, b, comparison, metric_name: str):
@@ -150,21 +156,30 @@ def _drawn(comparison) -> str:
 
 
 def comparison_document(given: dict[str, Path], runs: dict, comparison) -> dict:
-    """The comparison as one JSON object (``--json``): both runs (as given, with their id, model, dataset,
-    protocol and seed), the per-fold and pooled scores, the pooled difference B - A with its bootstrap interval,
-    the Wilcoxon test (``p_value`` null where it does not apply, ``note`` saying why) and each run's leaks."""
+    """The comparison as one JSON object (``--json``): both runs (as given, with their id, the name the table gives
+    it (``row_names``), model, dataset, protocol, seed, profile (null: not recorded), the folder it read its dataset
+    from (``root``, null for a dataset read from none) and the settings it changed from its profile's defaults (null:
+    cannot be told)), the per-fold and pooled scores, the pooled difference B - A with its bootstrap interval, the
+    Wilcoxon test (``p_value`` null where it does not apply, ``note`` saying why) and each run's leaks."""
     import numpy as np
 
+    from merbench.compare import profile_of
     from merbench.significance import CONFIDENCE
 
-    def run_record(name: str) -> dict:
+    settings = run_settings(runs["A"], runs["B"])
+    names = dict(zip("AB", row_names(runs["A"], runs["B"], settings)))
+
+    def run_record(name: str, changed: tuple[str, ...] | None) -> dict:
         result = runs[name]
-        return {"given": str(given[name]), "run_id": result.run_id, "model": result.model, "dataset": result.dataset,
-                "protocol": result.protocol, "seed": result.seed, "leaks": comparison.leaks.get(name, [])}
+        return {"given": str(given[name]), "run_id": result.run_id, "name": names[name], "model": result.model,
+                "dataset": result.dataset, "protocol": result.protocol, "seed": result.seed,
+                "profile": profile_of(result), "root": (result.config or {}).get("root"),
+                "settings": None if changed is None else list(changed),
+                "leaks": comparison.leaks.get(name, [])}
 
     return {
         "kind": "merbench-significance", "version": 1, "metric": comparison.metric,
-        "a": run_record("A"), "b": run_record("B"),
+        "a": run_record("A", settings[0]), "b": run_record("B", settings[1]),
         "fold_scores_a": comparison.fold_scores_a, "fold_scores_b": comparison.fold_scores_b,
         "fold_mean_a": float(np.mean(comparison.fold_scores_a)), "fold_mean_b": float(np.mean(comparison.fold_scores_b)),
         "pooled_a": comparison.pooled_a, "pooled_b": comparison.pooled_b,
