@@ -149,17 +149,27 @@ class Comparison:
                 "ID` gives both).")
 
     def no_spread_note(self) -> str | None:
-        """One sentence naming the repeated runs whose std over folds cannot be shown (made by a merbench that did not
-        record each seed's fold std); ``None`` when there is none."""
+        """Sentences naming the repeated runs whose std over folds is not shown: runs of one fold per seed (the spread
+        of their folds is the one over seeds), and runs made by a merbench that did not record each seed's fold std;
+        ``None`` when there is none."""
         if self.stat != "fold":
             return None
-        bare = [f"{one_line(model)} on {column[0]} · {column[1]} (run {cell.run_id})"
-                for (model, column), cell in self.cells.items() if cell.std is None and len(cell.seeds) > 1]
-        if not bare:
-            return None
-        return (f"No std over folds for {', '.join(bare)}: the merbench that made "
-                f"{'it' if len(bare) == 1 else 'them'} did not record each seed's fold std; --stat pooled shows the "
-                "std over seeds.")
+        one_fold: list[str] = []
+        unrecorded: list[str] = []
+        for (model, column), cell in self.cells.items():
+            if cell.std is None and len(cell.seeds) > 1:
+                run = self.runs.get((model, column))
+                (one_fold if run is not None and len(run.folds) == 1 else unrecorded).append(
+                    f"{one_line(model)} on {column[0]} · {column[1]} (run {cell.run_id})")
+        sentences = []
+        if one_fold:
+            sentences.append(f"No std over folds for {', '.join(one_fold)}: each seed tested one fold, so there is "
+                             "no spread over folds; --stat pooled shows the std over seeds.")
+        if unrecorded:
+            sentences.append(f"No std over folds for {', '.join(unrecorded)}: the merbench that made "
+                             f"{'it' if len(unrecorded) == 1 else 'them'} did not record each seed's fold std; "
+                             "--stat pooled shows the std over seeds.")
+        return " ".join(sentences) or None
 
     def no_score_note(self) -> str | None:
         """One sentence naming the cells whose run has no score (NaN) for the metric, shown as — and never marked
@@ -304,9 +314,7 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
                         f"{', '.join(result.pooled) or 'none'}); choose one of those with --metric, or leave the run "
                         "out (run ids, --model, --dataset, --protocol)")
     if stat == "fold":
-        mean, std = result.fold_stat(metric)
-        if len(result.folds) == 1 and result.across_seeds is None:  # cross-dataset: one fold has no spread
-            std = None
+        mean, std = result.fold_stat(metric)  # no std for one fold (a seed): no spread over folds
     elif result.across_seeds is not None:
         mean, std = float(result.across_seeds.mean[metric]), float(result.seeds_std()[metric])
     else:

@@ -464,15 +464,18 @@ class RunResult:
     def fold_stat(self, metric: str) -> tuple[float, float | None]:
         """Mean and population std of ``metric`` over every fold of every seed (each seed has the same folds' count).
 
-        For one seed, the fold mean and std. For a ``--seeds N`` run from the seeds' fold means and stds; the std is
-        ``None`` for a result written before seeds recorded their fold std.
+        For one seed, the fold mean and std. For a ``--seeds N`` run from the seeds' fold means and stds. The std is
+        ``None`` for a run of one fold per seed (cross-dataset), which has no spread over folds (that of several
+        seeds' single folds is the spread over seeds, ``seeds_std``), and for a result written before seeds recorded
+        their fold std.
         """
         seeds = self.seeds or []
+        one_fold = len(self.folds) == 1
         if len(seeds) < 2:
-            return float(self.fold_mean[metric]), float(self.fold_std[metric])
+            return float(self.fold_mean[metric]), None if one_fold else float(self.fold_std[metric])
         means = [float(seed.fold_mean[metric]) for seed in seeds]
         mean = sum(means) / len(means)
-        if any(seed.fold_std is None for seed in seeds):
+        if one_fold or any(seed.fold_std is None for seed in seeds):
             return mean, None
         second_moment = sum(float(seed.fold_std[metric]) ** 2 + m ** 2 for seed, m in zip(seeds, means)) / len(seeds)
         variance = second_moment - mean ** 2
