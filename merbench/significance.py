@@ -175,10 +175,13 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
         raise DataError(f"--resample {resample}: choose one of {', '.join(RESAMPLE_UNITS)}")
     if metric not in ("uf1", "uar", "accuracy"):
         raise DataError(f"--metric {metric}: choose uf1, uar or accuracy")
-    for key, value_a, value_b in (("dataset", a.dataset, b.dataset), ("protocol", a.protocol, b.protocol),
-                                  ("classes", a.classes, b.classes)):
+    for key, value_a, value_b in (("dataset", a.dataset, b.dataset), ("protocol", a.protocol, b.protocol)):
         if value_a != value_b:
             raise DataError(f"the runs differ in {key} ({value_a} vs {value_b}); compare runs of one dataset and protocol")
+    if list(a.classes) != list(b.classes):
+        raise DataError(f"the runs' classes differ: run A ({a.model}) has {list(a.classes)}, run B ({b.model}) "
+                        f"{list(b.classes)} (a label number names another class in each); run both with the same "
+                        "class names in the same order (dataset.classes)")
     for name, result in (("A", a), ("B", b)):
         if not result.predictions:
             raise DataError(f"run {name} ({result.model}) records no per-sample predictions; re-run it with this merbench")
