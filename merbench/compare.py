@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from merbench.errors import DataError, UsageError
-from merbench.escaping import printable
+from merbench.escaping import note_data, note_text, printable
 from merbench.leaks import LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS, comparability
@@ -104,17 +104,19 @@ class Comparison:
         """One sentence on the runs' profile(s) for the notes under the table; ``None`` when none is recorded."""
         names = [PROFILE_UNKNOWN if profile is None else profile for profile in self.profiles]
         if self.mixed_profiles:
-            return (f"Runs of {len(names)} profiles ({', '.join(names)}): each row names its profile, and no best is "
+            return (f"Runs of {len(names)} profiles ({note_data(', '.join(names))}): each row names its profile, and no best is "
                     "marked in a column that mixes profiles; compare alike with --profile NAME.")
-        return f"Profile: {names[0]}." if self.profiles and self.profiles[0] is not None else None
+        return f"Profile: {note_data(names[0])}." if self.profiles and self.profiles[0] is not None else None
 
     def settings_note(self) -> str | None:
         """One sentence on settings other than the profiles' defaults; ``None`` when no run has any."""
         parts = []
         if self.common_settings:
-            parts.append(f"Every run changed from its profile's defaults: {one_line(', '.join(self.common_settings))}.")
+            parts.append(f"Every run changed from its profile's defaults: "
+                         f"{note_data(one_line(', '.join(self.common_settings)))}.")
         for (dataset, protocol), column_settings in self.column_settings.items():
-            parts.append(f"Every run in {dataset} · {protocol} changed: {one_line(', '.join(column_settings))}.")
+            parts.append(f"Every run in {note_data(f'{dataset} · {protocol}')} changed: "
+                         f"{note_data(one_line(', '.join(column_settings)))}.")
         if any(cell.settings for cell in self.cells.values()):
             parts.append("Settings in parentheses after a model: what its run changed from its profile's defaults.")
         return " ".join(parts) or None
@@ -124,8 +126,8 @@ class Comparison:
         another seed, or a best seed picked per model, is not a like-for-like comparison); ``None`` otherwise."""
         by_seeds: dict[tuple[int, ...], list[str]] = {}
         for (model, column), cell in self.cells.items():
-            by_seeds.setdefault(cell.seeds, []).append(one_line(model) if len(self.columns) == 1 else
-                                                       f"{one_line(model)} on {column[0]} · {column[1]}")
+            by_seeds.setdefault(cell.seeds, []).append(note_data(one_line(model)) if len(self.columns) == 1 else
+                                                       _in_note(model, column))
         if len(by_seeds) < 2:
             return None
         groups = "; ".join(f"{_seeds_text(seeds)}: {some_of(list(dict.fromkeys(names)), NAMED_CELLS)}"
@@ -134,14 +136,16 @@ class Comparison:
                 "to compare alike.")
 
     def notes(self) -> list[str]:
-        """The notes on the compared runs' profiles, settings and seeds, for under the table."""
+        """The notes on the compared runs' profiles, settings and seeds, for under the table. Each names the commands
+        it advises in backticks and has the backslashes and backticks of the data it names escaped (``note_data``):
+        ``escaping.with_commands`` writes it in a format, ``escaping.note_text`` as plain text."""
         return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note(),
                                   self.hidden_note(), self.no_score_note(), self.no_spread_note(),
                                   self.withheld_note()) if note]
 
     def withheld_note(self) -> str | None:
         """One sentence naming the cells beside which the paper's score is not shown, and why; ``None`` if none."""
-        withheld = [f"{one_line(model)} on {column[0]} · {column[1]} ({cell.reported_withheld})"
+        withheld = [f"{_in_note(model, column)} ({note_data(one_line(cell.reported_withheld))})"
                     for (model, column), cell in self.cells.items() if cell.reported_withheld]
         if not withheld:
             return None
@@ -160,7 +164,7 @@ class Comparison:
             if cell.std is None and len(cell.seeds) > 1:
                 run = self.runs.get((model, column))
                 (one_fold if run is not None and len(run.folds) == 1 else unrecorded).append(
-                    f"{one_line(model)} on {column[0]} · {column[1]} (run {cell.run_id})")
+                    f"{_in_note(model, column)} (run {note_data(str(cell.run_id))})")
         sentences = []
         if one_fold:
             sentences.append(f"No std over folds for {', '.join(one_fold)}: each seed tested one fold, so there is "
@@ -174,8 +178,7 @@ class Comparison:
     def no_score_note(self) -> str | None:
         """One sentence naming the cells whose run has no score (NaN) for the metric, shown as — and never marked
         best; ``None`` when every cell has one."""
-        empty = [f"{one_line(model)} on {column[0]} · {column[1]}" for (model, column), cell in self.cells.items()
-                 if math.isnan(cell.mean)]
+        empty = [_in_note(model, column) for (model, column), cell in self.cells.items() if math.isnan(cell.mean)]
         if not empty:
             return None
         return (f"No score (NaN in the stored result), shown as — and left out of the best per column: "
@@ -187,7 +190,7 @@ class Comparison:
             return None
         these = "it" if len(self.hidden) == 1 else "them"
         return (f"Not shown: {counted(self.hidden, 'older run')} of a cell shown here (same model, settings, dataset "
-                f"and protocol; each cell shows its newest run): {', '.join(self.hidden[:3])}"
+                f"and protocol; each cell shows its newest run): {note_data(', '.join(self.hidden[:3]))}"
                 + ("" if len(self.hidden) <= 3 else f" (and {len(self.hidden) - 3} more: `merbench compare --json` lists "
                    "every one under hidden_runs)")
                 + f". See {these} with "
@@ -197,7 +200,7 @@ class Comparison:
         """One sentence naming the columns left without a best because their runs scored other data or folds."""
         if not self.unlike_data:
             return None
-        named = ", ".join(f"{dataset} · {protocol}" for dataset, protocol in self.unlike_data)
+        named = note_data(", ".join(f"{dataset} · {protocol}" for dataset, protocol in self.unlike_data))
         return (f"No best is marked in {named}: its runs changed the dataset's or the protocol's options differently "
                 "(dataset.*, protocol.* in parentheses), or read the dataset from other folders (root=), so they "
                 "scored other samples or folds.")
@@ -527,6 +530,11 @@ def reported_pct(value: float | None) -> str:
     return "—" if value is None else paper_points(float(_decimal(value) * 100))
 
 
+def _in_note(model: str, column: tuple[str, str]) -> str:
+    """A cell named in a note, ``MODEL on DATASET · PROTOCOL``, its data escaped (``note_data``)."""
+    return note_data(f"{one_line(model)} on {column[0]} · {column[1]}")
+
+
 def one_line(text: str) -> str:
     """``text`` (a row name, a setting's value) on one line, for a sentence under a table: line breaks as spaces,
     as the table itself shows them."""
@@ -557,7 +565,7 @@ def comparison_table(comparison: Comparison) -> DataTable:
         ("⚠: leakage warning (listed below).", any(cell.warnings for cell in cells)),
         (comparison.reported_note("⚠", " only"), True),
     ) if shown and text]  # only the markers the table holds
-    notes = [printable(note) for note in comparison.notes()]
+    notes = [printable(note_text(note)) for note in comparison.notes()]
     table = DataTable(f"Comparison: {comparison.description}", columns, caption=" ".join(legend + notes) or None)
     for model in comparison.models:
         row: list = [model]

@@ -121,12 +121,35 @@ def html_text(value: Any) -> str:
     return html.escape(printable(str(value)), quote=True)
 
 
-COMMAND_SPAN = re.compile(r"`(merbench [^`]*)`")
-"""A command a note names in Markdown's backticks (``merbench show ID``)."""
+COMMAND_SPAN = re.compile(r"\\([\\`])|`(merbench [^`]*)`")
+"""In a note's text: a backslash-escaped backslash or backtick of data (``note_data``), or a command the note names in
+Markdown's backticks (``merbench show ID``)."""
+
+
+def note_data(text: str) -> str:
+    """Data text (a model's row, a dataset's name, a run id) for a note that ``with_commands`` reads: each backslash
+    and backtick escaped with a backslash, so that a name holding a command in backticks is shown as written, never
+    as a command merbench names."""
+    return re.sub(r"([\\`])", r"\\\1", text)
 
 
 def with_commands(text: str, plain: Callable[[str], str], command: Callable[[str], str]) -> str:
-    """``text`` with each command it names in backticks given by ``command`` (a code span, ``\\texttt``, ``<code>``)
-    and the rest by ``plain`` (escaped for the format), so that no format shows the backticks as characters."""
-    parts = COMMAND_SPAN.split(text)  # text, command, text, command, ..., text
-    return "".join(command(part) if index % 2 else plain(part) for index, part in enumerate(parts))
+    """``text`` (a note) with each command it names in backticks given by ``command`` (a code span, ``\\texttt``,
+    ``<code>``) and the rest, the escapes of its data (``note_data``) undone, by ``plain`` (escaped for the format),
+    so that no format shows the backticks as characters, nor a data name as a command."""
+    parts, words, start = [], "", 0
+    for found in COMMAND_SPAN.finditer(text):
+        words += text[start:found.start()]
+        if found[1] is not None:  # an escaped character of data
+            words += found[1]
+        else:
+            parts += [plain(words), command(found[2])]
+            words = ""
+        start = found.end()
+    return "".join([*parts, plain(words + text[start:])])
+
+
+def note_text(text: str) -> str:
+    """A note as plain text (a terminal, JSON): its data's escapes (``note_data``) undone, the commands it names left
+    in their backticks."""
+    return with_commands(text, str, lambda command: f"`{command}`")

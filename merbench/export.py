@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence
 
 from merbench.compare import Comparison, cell_text, one_line, reported_pct
 from merbench.errors import UsageError
-from merbench.escaping import latex_escape, markdown_cell, markdown_code, printable_line, with_commands
+from merbench.escaping import (latex_escape, markdown_cell, markdown_code, note_data, note_text, printable_line,
+                               with_commands)
 from merbench.html_report import render_report
 from merbench.outputs import write_output
 from merbench.result import RunResult
@@ -69,13 +70,13 @@ def _rows(comparison: Comparison, escape: Callable[[str], str], bold: Callable[[
 
 
 def _footer(comparison: Comparison) -> list[str]:
-    """The notes under the table; they explain only the columns and marks the table has, and name where the
-    reported scores come from."""
+    """The notes under the table, as ``Comparison.notes`` writes them (for ``with_commands``); they explain only the
+    columns and marks the table has, and name where the reported scores come from."""
     line = f"Values: {comparison.description}."
     reported = comparison.reported_note("†")
     if reported:
         line += f" {reported}"
-    return [line] + comparison.notes() + [f"† {warning}" for warning in comparison.warnings()]
+    return [note_data(line)] + comparison.notes() + [note_data(f"† {warning}") for warning in comparison.warnings()]
 
 
 def to_markdown(comparison: Comparison) -> str:
@@ -123,7 +124,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
         "description": comparison.description,
         "profiles": comparison.profiles,
         "common_settings": list(comparison.common_settings),
-        "notes": comparison.notes(),
+        "notes": [note_text(note) for note in comparison.notes()],
         "models": comparison.models,
         "columns": [{"dataset": d, "protocol": p} for d, p in comparison.columns],
         "rows": comparison.records(),

@@ -216,14 +216,16 @@ def test_a_figure_of_a_run_alone_keeps_its_one_line_title():
 
 
 def test_a_setting_with_a_line_break_is_named_on_one_line_in_the_notes_and_the_latex_table():
+    from merbench.escaping import note_text
+
     odd = minimal_result(run_id="20250611-000001-000001", model="ststnet", seed=0, subject_independent=False)
     other = minimal_result(run_id="20250611-000002-000002", model="ststnet", seed=5)
     comparison = build_comparison([odd, other], settings=[("dataset.manifest=nl\n\n\\end{table}.csv",), ()])
-    notes = comparison.notes() + comparison.warnings()
+    notes = [note_text(note) for note in comparison.notes()] + comparison.warnings()  # notes escape data's backslashes
     assert any("dataset.manifest=nl  \\end{table}.csv) on" in note or "dataset.manifest=nl  \\end{table}.csv):" in note
                for note in notes), notes
     assert not any("\n" in note for note in notes), notes
-    assert "(seed 0: ststnet (dataset.manifest=nl  \\end{table}.csv)" in comparison.seeds_note()
+    assert "(seed 0: ststnet (dataset.manifest=nl  \\end{table}.csv)" in note_text(comparison.seeds_note())
     body = to_latex(comparison).split(r"\midrule")[1].split(r"\bottomrule")[0]
     assert "\n\n" not in body and body.count(r"\\") == 2, body
 
