@@ -98,6 +98,9 @@ class Chain:
     _signature: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     labels: Sequence[str] = ()
     """Who provides each step, for messages (``preprocessor plugin 'NAME' (DISTRIBUTION VERSION)``)."""
+    builtin: Sequence[bool] = ()
+    """Per step, whether it is merbench's own (``Provider.builtin``); the others are keyed on their options too
+    (``signature``)."""
 
     def label(self, index: int) -> str:
         """The step at ``index`` as messages name it."""
@@ -115,13 +118,27 @@ class Chain:
 
     def signature(self) -> list[dict[str, Any]]:
         """What identifies the chain's output: names, versions and parameters (computed once; ``PluginError`` naming
-        the step whose ``cache_params()`` fails or gives something else than a dict of JSON values)."""
+        the step whose ``cache_params()`` fails or gives something else than a dict of JSON values).
+
+        The parameters of a step that is not merbench's own are its ``cache_params()`` and each of its resolved
+        options that those leave out: an option its author forgot there still gives a new key (it gave the cached
+        output of the option's other value). merbench's own steps leave out on purpose the options that do not
+        change their output (``crop.margin`` of a centre crop), so their keys stay as they were.
+        """
         if self._signature is None:
             self._signature = [
-                {"name": spec.name, "version": spec.version, "params": self._cache_params(index)}
+                {"name": spec.name, "version": spec.version, "params": self._params(index)}
                 for index, spec in enumerate(self.specs)
             ]
         return self._signature
+
+    def _params(self, index: int) -> dict[str, Any]:
+        """The parameters of step ``index`` in the signature (``signature`` says which)."""
+        params = self._cache_params(index)
+        if self.builtin and self.builtin[index]:
+            return params
+        options = self.sections.get(self.specs[index].name, {})
+        return {**params, **{key: value for key, value in options.items() if key not in params}}
 
     def _cache_params(self, index: int) -> dict[str, Any]:
         """``cache_params()`` of step ``index``, checked: it goes into every cache key and the stored result, so
@@ -185,16 +202,18 @@ def _suggestion(specs: Sequence[PreprocessorPlugin]) -> str:
 
 
 def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]],
-                labels: Sequence[str] = ()) -> Chain:
+                labels: Sequence[str] = (), builtin: Sequence[bool] = ()) -> Chain:
     """Check the chain's order and build each preprocessor from its resolved options.
 
     A ``build(options)`` that raises something other than a merbench error (which says what to fix already) is
     one ``PluginError`` naming the step as ``labels`` do (``preprocessor plugin 'NAME' (DISTRIBUTION VERSION)``);
     so is one that returns no preprocessor (None, an object without ``STEP_METHODS``), and a ``cache_params()``
-    that raises or gives no dict of JSON values (``Chain.signature``).
+    that raises or gives no dict of JSON values (``Chain.signature``). ``builtin`` marks merbench's own steps
+    (``Chain.builtin``); without it every step is keyed on its options too.
     """
     check_chain_order(specs)
-    chain = Chain(specs, [], {spec.name: dict(sections[spec.name]) for spec in specs}, labels=list(labels))
+    chain = Chain(specs, [], {spec.name: dict(sections[spec.name]) for spec in specs}, labels=list(labels),
+                  builtin=list(builtin))
     steps = []
     for index, spec in enumerate(specs):
         build = resolve_factory(spec.build)
@@ -236,7 +255,8 @@ def checked_chain(config: Any, registry: Any) -> Chain:
     """
     specs = [registry.get("preprocessors", name) for name in config.preprocess]  # an unknown name: did you mean
     labels = [registry.label("preprocessors", name) for name in config.preprocess]
-    chain = build_chain(specs, config.sections, labels)
+    builtin = [registry.provider("preprocessors", name).builtin for name in config.preprocess]
+    chain = build_chain(specs, config.sections, labels, builtin)
     if config.model:
         problem = registry.input_problem(config.model)
         if problem:
@@ -751,10 +771,10 @@ FRAMES_CHANGED = "frames_changed"
 
 
 def _worker_start(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapping[str, Any]],
-                  labels: Sequence[str] = ()) -> None:
+                  labels: Sequence[str] = (), builtin: Sequence[bool] = ()) -> None:
     global _worker_chain
     cv2.setNumThreads(1)
-    _worker_chain = build_chain(specs, sections, labels)
+    _worker_chain = build_chain(specs, sections, labels, builtin)
 
 
 class FramesChanged(DataError):
@@ -823,7 +843,7 @@ def _compute_alongside(
     workers = processes - 1
     chunk = max(1, min(4, math.ceil(len(todo) / (processes * 8))))
     in_flight: set[Future] = set()
-    start = (list(chain.specs), dict(chain.sections), list(chain.labels))
+    start = (list(chain.specs), dict(chain.sections), list(chain.labels), list(chain.builtin))
     with running(start_pool(workers, _worker_start, start), WORKER_DIED) as pool:
         while remaining or in_flight:
             while remaining and len(in_flight) < 2 * workers:
