@@ -62,7 +62,7 @@ def test_cache_key_depends_on_every_chain_parameter():
     keys = set()
     for sets in ({}, {"flow.size": 24}, {"flow.method": "dis"}, {"flow.subtract_median": False}, {"flow.channels": "u,v,strain"}):
         config = resolve_config(registry, model="convmixer", dataset="synthetic", sets=sets)
-        chain = build_chain([registry.get("preprocessors", "flow")], config.sections)
+        chain = build_chain([registry.get("preprocessors", "flow")], config.sections, builtin=[True])  # its own key
         keys.add(content_key(chain.signature()))
     assert len(keys) == 5
 
