@@ -51,7 +51,7 @@ from merbench.engine import TrainSettings, adamw, choose_device
 from merbench.errors import MerbenchError, UsageError
 from merbench.metrics import classification_metrics
 from merbench.preflight import check_protocol
-from merbench.preprocess import build_chain, preprocess_dataset, skips_unreadable
+from merbench.preprocess import checked_chain, preprocess_dataset, skips_unreadable
 from merbench.registry import Registry, get_registry
 from merbench.runner import load_dataset
 from merbench.splits import check_folds
@@ -248,7 +248,7 @@ def run_naive(config: RunConfig, registry: Registry | None = None, *, threads: i
 
     cache_dir = cache_root()
     dataset = load_dataset(config, registry, cache_dir)
-    chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+    chain = checked_chain(config, registry)
     prep = preprocess_dataset(dataset, chain, cache_dir=cache_dir,
                               workers=int(config.section("engine")["preprocess_workers"]),
                               skip_unreadable=skips_unreadable(config.section("dataset")))

@@ -42,7 +42,7 @@ import pytest
 
 from merbench.cache import cache_root
 from merbench.config import resolve_config
-from merbench.preprocess import build_chain, preprocess_dataset
+from merbench.preprocess import checked_chain, preprocess_dataset
 from merbench.registry import get_registry
 from merbench.runner import load_dataset, run_benchmark
 from merbench.workers import usable_cores
@@ -82,7 +82,7 @@ def warm_cache(session_cache) -> Path:
     for model in MODELS:
         config = loso_config(registry, model, "naive")
         dataset = load_dataset(config, registry, cache_root())
-        chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+        chain = checked_chain(config, registry)
         preprocess_dataset(dataset, chain, cache_dir=cache_root())
     return session_cache
 

@@ -21,7 +21,7 @@ import pytest
 
 from merbench import preprocess as prep_module
 from merbench.config import resolve_config
-from merbench.preprocess import build_chain, preprocess_dataset
+from merbench.preprocess import checked_chain, preprocess_dataset
 from merbench.runner import load_dataset
 from merbench_plugins.preprocessors.flow import tvl1_available
 
@@ -32,7 +32,7 @@ METHODS = ["tvl1", "dis", "farneback"]
 def prepare(registry, cache: Path, method: str):
     config = resolve_config(registry, model="convmixer", dataset="synthetic", sets={**DATA, "flow.method": method})
     dataset = load_dataset(config, registry, cache)
-    chain = build_chain([registry.get("preprocessors", name) for name in config.preprocess], config.sections)
+    chain = checked_chain(config, registry)
     return dataset, chain
 
 
