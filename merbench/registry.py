@@ -365,7 +365,8 @@ class Registry:
             self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
             return
         name = item.name
-        problems = _name_problems(kind, name) or _option_problems(kind, item) + _protocol_problems(kind, item)
+        problems = _name_problems(kind, name) or (_option_problems(kind, item) + _protocol_problems(kind, item)
+                                                  + _names_field_problems(kind, item))
         if problems:
             for problem in problems:
                 self._report(record, f"{kind[:-1]} '{name}' from {provider} refused: {problem}")
@@ -501,6 +502,28 @@ def _name_problems(kind: str, name: Any) -> list[str]:
     return [f"its name '{text}' may hold only lower case letters, digits, '-', '_' and '.', starting with a letter "
             f"or digit{' (a family of models adds a final :)' if family else ''}, since users type it on the command "
             "line; rename it" + (f", e.g. to '{suggestion}'" if suggestion and suggestion != text else "")]
+
+
+NAMES_FIELDS = {"models": ("preprocess", "examples"), "preprocessors": ("accepts",)}
+"""The fields of each kind's spec that hold a tuple of names."""
+
+
+def _names_field_problems(kind: str, spec: Any) -> list[str]:
+    """Why a field of ``spec`` that holds a tuple of names (``ModelPlugin.preprocess``, ``examples``,
+    ``PreprocessorPlugin.accepts``) does not: a text (``preprocess="flow"``, or ``("flow")`` without its trailing
+    comma) would be read letter by letter as the names f, l, o, w; a name that is not text."""
+    problems = []
+    for name in NAMES_FIELDS.get(kind, ()):
+        value = getattr(spec, name, ())
+        if isinstance(value, str):
+            names = tuple(part.strip() for part in value.split(",") if part.strip())
+            problems.append(f"its {name} is the text {value!r}, which merbench would read letter by letter as the "
+                            f"names {', '.join(value) or 'none'}; give a tuple of names: {name}={names!r} (a "
+                            "one-name tuple needs its trailing comma)")
+        elif not isinstance(value, (tuple, list)) or not all(isinstance(item, str) for item in value):
+            problems.append(f"its {name} is {value!r}, not a tuple of names; give a tuple of texts, e.g. "
+                            f"{name}=('NAME',)")
+    return problems
 
 
 def _option_problems(kind: str, spec: Any) -> list[str]:
