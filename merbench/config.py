@@ -633,6 +633,48 @@ def default_chain(model_spec: Any, gives: str) -> tuple[str, ...]:
     return tuple(getattr(model_spec, "preprocess", ())) or DEFAULT_CHAIN
 
 
+def preprocess_options_problems(model: str, spec: Any, registry: Registry) -> list[str]:
+    """Why model ``model``'s ``ModelPlugin.preprocess_options`` cannot be applied (empty: they can): a step no
+    registered preprocessor is, an option the step does not have, or a value its option refuses, checked as
+    ``--set STEP.OPTION=VALUE`` would be (``coerce`` and the step's ``option_ranges``). Each names the model, the
+    key and the fix; the registry reports them when the plugins load and a run of the model is refused."""
+    wishes = getattr(spec, "preprocess_options", None) or {}
+    where = f"model '{model}'s preprocess_options"
+    fix = "fix ModelPlugin.preprocess_options in its plugin, or report it to the plugin's author"
+    if not isinstance(wishes, Mapping):
+        return [f"{where} is a {type(wishes).__name__}, not a mapping of steps to option values; write e.g. "
+                "{'flow': {'size': 28}}"]
+    steps = registry.names("preprocessors")
+    problems = []
+    for step, values in wishes.items():
+        if step not in steps:
+            close = difflib.get_close_matches(str(step), steps, n=1, cutoff=0.6)
+            problems.append(f"{where} name step '{step}', which no registered preprocessor is"
+                            + (f" (did you mean '{close[0]}'?)" if close else f" (they are {', '.join(steps)})")
+                            + "; fix ModelPlugin.preprocess_options in its plugin (or install the preprocessor "
+                              "plugin that provides it), or report it to the plugin's author")
+            continue
+        if not isinstance(values, Mapping):
+            problems.append(f"{where}['{step}'] is a {type(values).__name__}, not a mapping of option values; write "
+                            f"e.g. {{'{step}': {{'OPTION': VALUE}}}}")
+            continue
+        step_spec = registry.get("preprocessors", step)
+        options = dict(step_spec.options)
+        rules = dict(getattr(step_spec, "option_ranges", {}) or {})
+        for option, value in values.items():
+            if option not in options:
+                close = difflib.get_close_matches(str(option), list(options), n=1, cutoff=0.6)
+                problems.append(f"{where} set {step}.{option}, which is not an option of preprocessor '{step}'"
+                                + (f" (did you mean {step}.{close[0]}?)" if close else "")
+                                + f"; its options: {', '.join(options) or 'none'}; {fix}")
+                continue
+            try:
+                coerce(f"{step}.{option}", copy.deepcopy(value), options[option], rules.get(option))
+            except MerbenchError as exc:
+                problems.append(f"{where} set {exc}; {fix}")
+    return problems
+
+
 def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
     """A plugin's ``option_ranges``, each checked to be a valid rule (a bad one is the plugin's error)."""
     rules = dict(getattr(spec, "option_ranges", {}) or {})
@@ -811,6 +853,10 @@ def resolve_config(
         examples = ", ".join(getattr(model_spec, "examples", ())[:3]) or f"{model}NAME"
         raise UsageError(f"'{model}' is a family of models: name one member, e.g. {examples} "
                          f"(`merbench info {model}` describes the family)")
+    if model_spec is not None:
+        wrong = preprocess_options_problems(model, model_spec, registry)
+        if wrong:  # the plugin's mistake, said as `merbench plugins` says it
+            raise PluginError(f"{wrong[0]} (from {registry.provider('models', model)})")
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
     if sibling_protocols or sibling_models or sibling_datasets:
@@ -850,10 +896,10 @@ def resolve_config(
     for spec in [registry.get("preprocessors", name) for name in chain]:
         sections[spec.name] = _defaults(spec, profile)
         rules[spec.name] = _plugin_rules("preprocessor", spec)
-        # The model's wishes (e.g. STSTNet's 28x28 flow) sit above the profile, below --config/--set.
+        # The model's wishes (e.g. STSTNet's 28x28 flow) sit above the profile, below --config/--set; checked above.
         for option, value in getattr(model_spec, "preprocess_options", {}).get(spec.name, {}).items():
-            if option in sections[spec.name]:
-                sections[spec.name][option] = copy.deepcopy(value)
+            sections[spec.name][option] = coerce(f"{spec.name}.{option}", copy.deepcopy(value),
+                                                 sections[spec.name][option], rules[spec.name].get(option))
     owners = {"model": model or "", "dataset": dataset, "protocol": protocol}
     _apply(later, sections, rules, registry=registry, chain=chain, sources=from_file, owners=owners)
 

@@ -307,13 +307,17 @@ class Registry:
                                          "one (a spec built without passing it to register is dropped)")
 
     def _check_model_inputs(self) -> None:
-        """Report a model whose declared input no registered preprocessor produces: it cannot run (``merbench run``
+        """Report a model whose declared input no registered preprocessor produces, or whose ``preprocess_options``
+        name a step or option that is not there or a value the option refuses: it cannot run (``merbench run``
         refuses it), so every command's plugin problems (``list models``, ``info``) say so at once, and its plugin's
         ``PluginRecord.problems`` holds it (``merbench plugins`` shows the plugin as not ``ok``)."""
-        for name in self._items["models"]:
-            problem = self.input_problem(name)
-            if problem:  # its plugin loaded: a problem of one model, not an error that stopped the plugin loading
-                provider = self._providers[("models", name)]
+        from merbench.config import preprocess_options_problems
+
+        for name, spec in self._items["models"].items():
+            problem = self._declared_input_problem(name)
+            problems = ([problem] if problem else []) + preprocess_options_problems(name, spec, self)
+            provider = self._providers[("models", name)]
+            for problem in problems:  # its plugin loaded: a problem of one model, not an error that stopped it loading
                 self._report_problem(provider, f"{problem} (from {provider})")
 
     def _report_problem(self, provider: Provider, message: str) -> None:
@@ -349,6 +353,16 @@ class Registry:
         return sorted({spec.produces for spec in self._items["preprocessors"].values()})
 
     def input_problem(self, model: str) -> str | None:
+        """Why model ``model`` cannot run as its plugin declares it: no registered preprocessor produces its declared
+        input, or its ``preprocess_options`` cannot be applied (the first such problem); ``None`` when it can."""
+        from merbench.config import preprocess_options_problems
+
+        problem = self._declared_input_problem(model)
+        if problem:
+            return problem
+        return next(iter(preprocess_options_problems(model, self.get("models", model), self)), None)
+
+    def _declared_input_problem(self, model: str) -> str | None:
         """Why model ``model`` cannot run because no registered preprocessor produces its declared input; ``None``
         when one does (or it declares none)."""
         wanted = getattr(self.get("models", model), "input", None)
