@@ -78,6 +78,15 @@ FACTORY_FIELDS = {"datasets": ("load", "gives"), "preprocessors": ("build",), "m
 """The fields of each kind's spec that may hold a lazily loaded ``"module:attribute"`` factory string."""
 LITERAL_VALUES = {"gives": ("frames", "image")}
 """Strings a factory field may hold that are values, not factories."""
+FACTORY_CALLS = {("datasets", "load"): ("root", "options", "cache_dir"), ("datasets", "gives"): ("root", "options"),
+                 ("preprocessors", "build"): ("options",),
+                 ("models", "build"): ("options", "in_channels", "n_classes", "input_size"),
+                 ("models", "check_member"): ("member",),
+                 ("protocols", "split"): ("labels", "subjects", "seed", "options", "domains"),
+                 ("protocols", "expand"): ("dataset", "options")}
+"""The arguments merbench passes each factory, positionally (a family of models' ``build`` gets ``member`` first)."""
+STEP_CALL = ("sample", "read_frame", "upstream")
+"""The arguments a built preprocessor is called with."""
 
 
 def distribution_key(name: str) -> str:
@@ -344,9 +353,12 @@ class Registry:
                         continue
                     try:
                         with contextlib.redirect_stdout(sys.stderr):  # as when the plugins loaded
-                            resolve_factory(factory, self.label(kind, name), role)
+                            function = resolve_factory(factory, self.label(kind, name), role)
                     except PluginError as exc:
                         self._report_problem(provider, str(exc))
+                        continue
+                    for problem in _call_problems(kind, item, role, function):
+                        self._report_problem(provider, f"{self.label(kind, name)}: {problem}")
 
     def produced_inputs(self) -> list[str]:
         """Every representation some registered preprocessor produces, sorted."""
@@ -380,7 +392,11 @@ class Registry:
             return
         name = item.name
         problems = _name_problems(kind, name) or (_option_problems(kind, item) + _protocol_problems(kind, item)
-                                                  + _names_field_problems(kind, item))
+                                                  + _names_field_problems(kind, item)
+                                                  + [problem for role in FACTORY_FIELDS.get(kind, ())
+                                                     if callable(getattr(item, role, None))
+                                                     for problem in _call_problems(kind, item, role,
+                                                                                   getattr(item, role))])
         if problems:
             for problem in problems:
                 self._report(record, f"{kind[:-1]} '{name}' from {provider} refused: {problem}")
@@ -538,6 +554,49 @@ def _names_field_problems(kind: str, spec: Any) -> list[str]:
             problems.append(f"its {name} is {value!r}, not a tuple of names; give a tuple of texts, e.g. "
                             f"{name}=('NAME',)")
     return problems
+
+
+def _call_problems(kind: str, spec: Any, role: str, function: Any) -> list[str]:
+    """Why factory ``function`` of ``spec``'s field ``role`` cannot be called as merbench calls it
+    (``FACTORY_CALLS``; a family's ``build`` gets ``member`` first), and, for a preprocessor class, why its
+    instances cannot be (``__call__(sample, read_frame, upstream)``); empty where it can or where its signature
+    cannot be read (a builtin)."""
+    arguments = FACTORY_CALLS.get((kind, role))
+    if arguments is None:
+        return []
+    if kind == "models" and role == "build" and str(spec.name).endswith(":"):
+        arguments = ("member", *arguments)
+    named = getattr(function, "__qualname__", None) or type(function).__name__
+    problems = []
+    wrong = _bind_problem(function, arguments)
+    if wrong:
+        what = "class" if isinstance(function, type) else "factory"
+        fix = (f"its __init__ must take (self, {', '.join(arguments)})" if isinstance(function, type)
+               else f"write def {named.rpartition('.')[2]}({', '.join(arguments)})")
+        problems.append(f"its {role}= {what} {named}{wrong[0]} cannot be called as merbench calls it, "
+                        f"{named}({', '.join(arguments)}) ({wrong[1]}); {fix}")
+    call = inspect.getattr_static(function, "__call__", None) if isinstance(function, type) else None
+    if kind == "preprocessors" and isinstance(call, types.FunctionType):
+        wrong = _bind_problem(call, ("self", *STEP_CALL))
+        if wrong:
+            problems.append(f"its build= class {named}'s __call__{wrong[0]} cannot be called as merbench calls each "
+                            f"built preprocessor, step({', '.join(STEP_CALL)}) ({wrong[1]}); write "
+                            f"def __call__(self, {', '.join(STEP_CALL)})")
+    return problems
+
+
+def _bind_problem(function: Any, arguments: tuple[str, ...]) -> tuple[str, str] | None:
+    """``function``'s signature and why it cannot take ``arguments`` positionally; ``None`` when it can or its
+    signature cannot be read."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    try:
+        signature.bind(*arguments)
+    except TypeError as exc:
+        return str(signature), str(exc)
+    return None
 
 
 def _option_problems(kind: str, spec: Any) -> list[str]:

@@ -45,7 +45,7 @@ def merbench_register_models(register):
 
 @hookimpl
 def merbench_register_preprocessors(register):
-    register(PreprocessorPlugin(name="typo-step", build=build, description="a step", produces="x",
+    register(PreprocessorPlugin(name="typo-step", build=lambda options: None, description="a step", produces="x",
                                 options={"size": 8}, profiles={"paper": {"sise": 16}}))
 '''
 

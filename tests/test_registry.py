@@ -291,7 +291,8 @@ def test_missing_builtin_entry_points_say_how_to_fix(monkeypatch):
 
 def test_list_models_with_a_model_that_cannot_be_built_stays_within_80_columns(install_plugin, run_cli, monkeypatch):
     install_plugin("merbench-unbuildable", "unbuildable", "merbench_unbuildable_plugin",
-                   TINY_MODEL.format(name="unbuildable").replace("n_classes, input_size):", "n_classes):"))
+                   TINY_MODEL.format(name="unbuildable").replace("    import torch\n",
+                                                                  "    raise TypeError('no input size')\n"))
     monkeypatch.setenv("COLUMNS", "80")
     result = run_cli("--format", "table", "list", "models")
     assert result.code == 0, result.err

@@ -1,0 +1,127 @@
+"""A plugin's factory that cannot take the arguments merbench passes it (``build(options, in_channels, n_classes)``
+without ``input_size``, a dataset ``load(root, options)``, a preprocessor class whose ``__call__`` lacks
+``upstream``...) is the plugin's problem when it registers, stating the form merbench calls; a model ``build()``
+that reads an option its plugin never declared says to declare it (was: both blamed the user's model options)."""
+
+from __future__ import annotations
+
+from merbench.engine import build_error
+from merbench.registry import Registry
+
+PLUGIN = '''
+from merbench.contracts import DatasetPlugin, ModelPlugin, PreprocessorPlugin, ProtocolPlugin
+from merbench.hookspecs import hookimpl
+
+
+def build_three(options, in_channels, n_classes):
+    raise AssertionError("not built here")
+
+
+def build_flexible(options, *args, **kwargs):
+    raise AssertionError("not built here")
+
+
+def build_reads_depth(options, in_channels, n_classes, input_size):
+    return options["depth"]
+
+
+class Net:
+    def __init__(self, options, in_channels):
+        pass
+
+
+class Step:
+    def __init__(self, options):
+        pass
+
+    def __call__(self, sample, read_frame):
+        pass
+
+
+def load_two(root, options):
+    raise AssertionError("not loaded here")
+
+
+def split_four(labels, subjects, seed, options):
+    raise AssertionError("not split here")
+
+
+def model(name, build):
+    return ModelPlugin(name=name, build=build, description="d", input="flow-uvs", options={"width": 8})
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(model("sig-three", build_three))
+    register(model("sig-class", Net))
+    register(model("sig-family:", build_reads_depth))
+    register(model("sig-flexible", build_flexible))
+    register(model("sig-builtin", dict))
+    register(model("sig-depth", build_reads_depth))
+    register(model("sig-string", "merbench_sigs_plugin:build_three"))
+
+
+@hookimpl
+def merbench_register_datasets(register):
+    register(DatasetPlugin(name="sig-load", load=load_two, description="d", needs_root=False))
+
+
+@hookimpl
+def merbench_register_preprocessors(register):
+    register(PreprocessorPlugin(name="sig-step", build=Step, description="d", produces="flow-uvs"))
+
+
+@hookimpl
+def merbench_register_protocols(register):
+    register(ProtocolPlugin(name="sig-split", split=split_four, description="d", subject_independent=True))
+'''
+
+WHO = "from plugin 'sigs' (merbench-sigs 0.1) refused: "
+
+
+def _problem(registry: Registry, name: str) -> str:
+    found = [problem for problem in registry.problems if f"'{name}' {WHO}" in problem]
+    assert len(found) == 1, registry.problems
+    return found[0].partition(WHO)[2]
+
+
+def test_a_factory_that_cannot_take_merbenchs_arguments_is_refused_stating_the_form(install_plugin):
+    install_plugin("merbench-sigs", "sigs", "merbench_sigs_plugin", PLUGIN)
+    registry = Registry()
+    assert _problem(registry, "sig-three") == (
+        "its build= factory build_three(options, in_channels, n_classes) cannot be called as merbench calls it, "
+        "build_three(options, in_channels, n_classes, input_size) (too many positional arguments); write "
+        "def build_three(options, in_channels, n_classes, input_size)")
+    assert _problem(registry, "sig-class").startswith(
+        "its build= class Net(options, in_channels) cannot be called as merbench calls it, Net(options, "
+        "in_channels, n_classes, input_size)")
+    assert "build_reads_depth(member, options, in_channels, n_classes, input_size)" in _problem(registry, "sig-family:")
+    assert "load_two(root, options, cache_dir)" in _problem(registry, "sig-load")
+    assert "def split_four(labels, subjects, seed, options, domains)" in _problem(registry, "sig-split")
+    assert _problem(registry, "sig-step").startswith(
+        "its build= class Step's __call__(self, sample, read_frame) cannot be called as merbench calls each built "
+        "preprocessor, step(sample, read_frame, upstream)")
+    assert {"sig-flexible", "sig-builtin", "sig-depth", "sig-string"} <= set(registry.names("models")), \
+        "*args, a signature that cannot be read and a right one pass; a factory string is checked when loaded"
+    registry.check_factories()  # what `merbench plugins` does
+    record = next(r for r in registry.records if r.provider.entry_point == "sigs")
+    assert any(problem.startswith("model plugin 'sig-string' (merbench-sigs 0.1): its build= factory build_three(")
+               for problem in record.problems), record.problems
+
+
+def test_built_in_plugins_still_register_clean():
+    registry = Registry()
+    assert all(record.ok for record in registry.records if record.provider.builtin), registry.problems
+
+
+def test_build_reading_an_undeclared_option_says_to_declare_it(install_plugin, run_cli):
+    message = str(build_error("model plugin 'x' (d 1)", KeyError("depth"), options=["width"]))
+    assert message == ("model plugin 'x' (d 1): its build() raised KeyError: 'depth': build() reads model option "
+                       "'depth', which ModelPlugin.options does not declare (width); add it to options with its "
+                       "default, or report it to the plugin's author")
+    assert "check the model options given" in str(build_error("model plugin 'x' (d 1)", KeyError("width"),
+                                                              options=["width"]))
+    install_plugin("merbench-sigs", "sigs", "merbench_sigs_plugin", PLUGIN)
+    run = run_cli("run", "--model", "sig-depth", "--dataset", "synthetic", "--profile", "quick")
+    assert run.code == 2
+    assert "build() reads model option 'depth', which ModelPlugin.options does not declare (width)" in run.err
