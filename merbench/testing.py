@@ -65,8 +65,12 @@ TINY_DATA = {
 }
 """Synthetic-data options of the conformance checks: 24 clips of 4 subjects, 32×32 pixels."""
 
-QUICK_RUN = {**TINY_DATA, "protocol.n_splits": 2, "engine.epochs": 1}
-"""Settings of the conformance run: the tiny data, 2 subject-independent folds, one epoch."""
+IN_PROCESS = {"engine.preprocess_workers": 1, "engine.parallel_folds": 1}
+"""The conformance checks start no worker process: 24 tiny clips need none, and a worker started from a script
+without an ``if __name__ == "__main__":`` guard would run the script, and the suite, again."""
+
+QUICK_RUN = {**TINY_DATA, **IN_PROCESS, "protocol.n_splits": 2, "engine.epochs": 1}
+"""Settings of the conformance run: the tiny data, 2 subject-independent folds, one epoch, in this process."""
 
 
 @contextmanager
@@ -95,18 +99,37 @@ def store_at(path: Path):
 
 
 _scratch: tempfile.TemporaryDirectory | None = None
+_checking: Path | None = None  # the cache folder of the conformance check now running
 
 
 def scratch_cache() -> Path:
-    """The conformance suite's own cache folder: temporary, one per process, removed when the process ends.
+    """A temporary cache folder of the conformance suite, one per process, removed when the process ends.
 
-    The checks generate tiny synthetic data and preprocess it; that goes here, never
-    into ``MERBENCH_CACHE`` or the user's cache folder.
+    The checks generate tiny synthetic data and preprocess it; that goes into a folder of
+    their own, never into ``MERBENCH_CACHE`` or the user's cache folder. ``check_model``
+    uses one folder per call (``scratch_folder``), removed when it returns.
     """
     global _scratch
     if _scratch is None or not Path(_scratch.name).is_dir():
         _scratch = tempfile.TemporaryDirectory(prefix="merbench-conformance-")
     return Path(_scratch.name)
+
+
+@contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """``MERBENCH_CACHE`` at a new temporary folder inside the block, which removes the folder as it ends, on error
+    too (not at process exit, which a worker process leaves without running exit hooks). Inside an outer block,
+    the outer block's folder."""
+    global _checking
+    if _checking is not None:
+        yield _checking
+        return
+    with tempfile.TemporaryDirectory(prefix="merbench-conformance-") as folder, cache_at(Path(folder)) as path:
+        _checking = path
+        try:
+            yield path
+        finally:
+            _checking = None
 
 
 # ------------------------------------------------------------------ conformance suite
@@ -452,7 +475,7 @@ def _quick_run(name: str, registry: Any, **engine: Any) -> Any:
     """The result of the conformance run (``QUICK_RUN``) of model ``name``, with ``engine`` options on top."""
     sets = {**QUICK_RUN, **{f"engine.{key}": value for key, value in engine.items()}}
     config = resolve_config(registry, model=name, dataset="synthetic", profile="quick", sets=sets)
-    with cache_at(scratch_cache()):
+    with scratch_folder():
         return run_benchmark(config, registry)
 
 
@@ -488,11 +511,12 @@ def check_batched_run(name: str, registry: Any) -> Finding:
 def check_model(name: str, registry: Any = None, profiles: Sequence[str] = PROFILES, run: bool = True) -> list[Finding]:
     """Run every conformance check on model ``name``; returns the findings (see the module docstring).
 
-    The tiny synthetic data and its preprocessed inputs go into the suite's own temporary cache
-    (``scratch_cache()``), not into ``MERBENCH_CACHE``.
+    The tiny synthetic data and its preprocessed inputs go into a temporary cache of the call's own
+    (``scratch_folder()``), not into ``MERBENCH_CACHE``, removed when it returns. No check starts a worker
+    process (``IN_PROCESS``), so a script may call it without an ``if __name__ == "__main__":`` guard.
     """
     registry = registry or get_registry()
-    with cache_at(scratch_cache()):
+    with scratch_folder():
         return _check_model(name, registry, profiles, run)
 
 
@@ -508,7 +532,7 @@ def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -
         label = f"[{profile}] "
         stage = "build"
         try:
-            config = resolve_config(registry, model=name, dataset="synthetic", profile=profile, sets=dict(TINY_DATA))
+            config = resolve_config(registry, model=name, dataset="synthetic", profile=profile, sets={**TINY_DATA, **IN_PROCESS})
             problems = check_input(spec, registry, config)
             findings.append(Finding(label + "declared input", not problems, "; ".join(problems)))
             if problems:
