@@ -5,7 +5,9 @@ A model factory may return any object with ``fit(X, y)`` and ``predict(X)``
 flattened to one feature row; a ``StandardScaler`` fitted on the fold's training
 rows only is put in front, the estimator is fitted once on the training part
 and predicts the test part once. Nothing is selected on test data. When the
-estimator takes a ``random_state`` it gets the fold's seed, so runs repeat.
+estimator takes a ``random_state`` left unset (``None``) it gets the fold's seed,
+so runs repeat and seeds differ; one its plugin fixed is kept, and does not follow
+the seed (``fixed_seed_warning``).
 """
 
 from __future__ import annotations
@@ -44,14 +46,35 @@ def check_model_kind(model: Any, plugin: str) -> None:
     )
 
 
-def seeded(estimator: Any, seed: int) -> Any:
-    """Give ``estimator`` (and the steps of a pipeline) ``random_state=seed`` where they take one."""
+def _random_states(estimator: Any) -> dict[str, Any]:
+    """The ``random_state`` parameters of ``estimator`` and of a pipeline's steps (``svc__random_state``)."""
     if not callable(getattr(estimator, "get_params", None)):
-        return estimator
-    params = estimator.get_params(deep=True)
+        return {}
+    return {key: value for key, value in estimator.get_params(deep=True).items() if key.split("__")[-1] == "random_state"}
+
+
+def seeded(estimator: Any, seed: int) -> Any:
+    """Give ``estimator`` (and the steps of a pipeline) ``random_state=seed`` where they take one left unset
+    (``None``); one the model plugin fixed is kept (``fixed_random_states``)."""
     state = seed % 2**32  # a fold's seed (run seed * 1000 + fold) may pass scikit-learn's largest random_state
-    updates = {key: state for key, value in params.items() if key.split("__")[-1] == "random_state" and value is None}
+    updates = {key: state for key, value in _random_states(estimator).items() if value is None}
     return estimator.set_params(**updates) if updates else estimator
+
+
+def fixed_random_states(estimator: Any) -> list[str]:
+    """The ``random_state`` parameters ``estimator`` fixes (``random_state=0``): they do not follow the run's seed."""
+    return sorted(key for key, value in _random_states(estimator).items() if value is not None)
+
+
+def fixed_seed_warning(estimator: Any, model: str) -> str | None:
+    """The warning for a run of ``model`` whose estimator fixes its ``random_state`` (``None``: it follows the seed)."""
+    fixed = fixed_random_states(estimator)
+    if not fixed:
+        return None
+    values = _random_states(estimator)
+    return (f"{model}'s estimator fixes {', '.join(f'{key}={values[key]!r}' for key in fixed)}, so --seed does not "
+            "change it: runs of other seeds fit the same model (a spread over seeds shows only the data's); its "
+            "plugin should leave random_state unset, and merbench gives it each fold's seed")
 
 
 def fit_predict_fold(

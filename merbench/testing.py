@@ -31,7 +31,7 @@ draws from the generator the engine seeds, and never seeds it itself); and a
 ``merbench.runner.run_benchmark``, and for a torch model again with both folds
 trained as one batched (``vmap``) computation, as a GPU run does. Estimators that are not torch modules are
 fitted and must predict one valid class per sample instead of the gradient
-check. The suite writes its tiny data into a temporary cache of its own, never
+check, and leave ``random_state`` unset so that the fold's seed reaches it. The suite writes its tiny data into a temporary cache of its own, never
 into ``MERBENCH_CACHE`` or the user's cache folder.
 """
 
@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Sequence
 from merbench.cache import cache_root
 from merbench.config import resolve_config
 from merbench.contracts import REPORTED_METRICS, ReportedScore, resolve_factory
-from merbench.estimator import is_estimator, seeded
+from merbench.estimator import fixed_random_states, is_estimator, seeded
 from merbench.preprocess import build_chain, compute_sample
 from merbench.registry import distribution_key, get_registry
 from merbench.runner import load_dataset, run_benchmark
@@ -464,11 +464,22 @@ def _check_estimator(model: Any, build: Callable[..., Any], options: dict[str, A
     return [
         Finding("output shape", valid, f"predict gave {np.asarray(first).shape} with classes {sorted(set(np.asarray(first).tolist()))}"),
         Finding("determinism", same, "two fits with the same seed predicted " + ("the same" if same else "differently")),
+        _estimator_seed(build(dict(options), inputs.shape[1], 3, inputs.shape[2])),
         Finding("batch independence", independent,
                 f"predictions of {len(features)} samples at once and one by one agreed: {independent}"
                 + ("" if independent else ": a sample's prediction depends on the other test samples; use no "
                    "statistics of the samples predict() is given")),
     ]
+
+
+def _estimator_seed(estimator: Any) -> Finding:
+    """An estimator's ``random_state`` must follow the fold's seed: left unset, so that the engine sets it."""
+    fixed = fixed_random_states(estimator)
+    if fixed:
+        values = estimator.get_params(deep=True)
+        return Finding("seed", False, f"build() fixes {', '.join(f'{key}={values[key]!r}' for key in fixed)}, so seeds 0 and 1 fit the same model and "
+                       "--seed changes nothing; leave random_state unset (None): merbench gives it each fold's seed")
+    return Finding("seed", True, "random_state is unset or absent: it follows the fold's seed")
 
 
 def _quick_run(name: str, registry: Any, **engine: Any) -> Any:
