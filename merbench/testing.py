@@ -295,11 +295,13 @@ def _tiny_inputs(registry: Any, config: Any, count: int = 4) -> Any:
 
 
 def _forward(model: Any, x: Any) -> Any:
+    """Eval-mode outputs of ``model`` for a copy of ``x``: the engine gives each forward batch of its own, so a
+    forward that changes its input in place must not change the input of the next check."""
     import torch
 
     model.eval()
     with torch.no_grad():
-        return model(x)
+        return model(x.clone())
 
 
 def _type_name(value: Any) -> str:
@@ -359,7 +361,7 @@ def _check_torch(name: str, build: Callable[..., Any], options: dict[str, Any], 
                             + ("" if five_ok else ": the head must use the n_classes argument")))
     model.train()
     model.zero_grad(set_to_none=True)
-    loss = torch.nn.functional.cross_entropy(model(x), torch.arange(len(x)) % 3)
+    loss = torch.nn.functional.cross_entropy(model(x.clone()), torch.arange(len(x)) % 3)
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     finite = math.isfinite(float(loss.detach())) and all(g is None or torch.isfinite(g).all() for g in grads)

@@ -1,5 +1,6 @@
 """The conformance suite called from a script: it starts no worker process (one would run an unguarded script, and
-the suite, again) and removes its temporary cache when ``check_model`` returns, on error too."""
+the suite, again) and removes its temporary cache when ``check_model`` returns, on error too; and it gives each
+forward a batch of its own, as the engine does."""
 
 from __future__ import annotations
 
@@ -29,14 +30,24 @@ class Net(torch.nn.Module):
         return self.head(x.mean(dim=(2, 3)))
 
 
+class InPlace(Net):
+    def forward(self, x):
+        return super().forward(x.mul_(2))  # changes its input batch: the engine gives each forward its own
+
+
 def build(options, in_channels, n_classes, input_size):
     return Net(in_channels, n_classes)
 
 
+def in_place(options, in_channels, n_classes, input_size):
+    return InPlace(in_channels, n_classes)
+
+
 @hookimpl
 def merbench_register_models(register):
-    register(ModelPlugin(name="plain", build=build, description="test model", input="flow-uvs", citation="original work",
-                         profiles={"quick": {}, "default": {}, "paper": {}}))
+    for name, factory in (("plain", build), ("in-place", in_place)):
+        register(ModelPlugin(name=name, build=factory, description="test model", input="flow-uvs",
+                             citation="original work", profiles={"quick": {}, "default": {}, "paper": {}}))
 '''
 
 
@@ -87,3 +98,9 @@ def test_check_model_removes_its_temporary_cache_on_error(plain, scratch_parent,
     with pytest.raises(KeyboardInterrupt):
         check_model("plain", plain, profiles=("quick",), run=True)
     assert list(scratch_parent.glob("merbench-conformance-*")) == []
+
+
+def test_a_forward_that_changes_its_input_in_place_passes_as_its_runs_do(plain):
+    findings = check_model("in-place", plain, profiles=("quick",), run=True)
+    assert [f for f in findings if not f.passed] == []
+    assert {"[quick] determinism", "[quick] batch independence", "[quick] seed"} <= {f.check for f in findings}
