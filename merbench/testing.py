@@ -53,7 +53,7 @@ from merbench.estimator import fixed_random_states, is_estimator, seeded
 from merbench.preprocess import build_chain, compute_sample
 from merbench.registry import distribution_key, get_registry
 from merbench.runner import load_dataset, run_benchmark
-from merbench.wording import counted, some_of
+from merbench.wording import counted, plural, some_of
 
 PROFILES = ("quick", "default", "paper")
 
@@ -153,8 +153,8 @@ def conformance_names(registry: Any = None, distribution: str | None = None) -> 
 
     With ``distribution``, a ``ConformanceError`` when that distribution has no
     merbench entry point installed, when one of its plugins failed to load
-    (the error names what failed: an import error, a wrong hook), or when it
-    registers no model (a test parametrized over no names would pass). A model that
+    (the error names what failed: an import error, a wrong hook), when one of its model families lists no
+    ``examples`` (nothing of it would be checked), or when it registers no model (a test parametrized over no names would pass). A model that
     registered but cannot run (``PluginRecord.problems``: no preprocessor produces
     its declared input) is still named, so that ``assert_conformant`` fails that
     model with the reason and the distribution's other models are checked.
@@ -163,11 +163,20 @@ def conformance_names(registry: Any = None, distribution: str | None = None) -> 
     if distribution is not None:
         _check_distribution_loaded(registry, distribution)
     names = []
+    bare = []  # families without examples: nothing of theirs to build
     for spec in registry.items("models"):
         provider = registry.provider("models", spec.name)
         if distribution is not None and not _same_distribution(provider.distribution, distribution):
             continue
+        if spec.name.endswith(":") and not spec.examples:
+            bare.append(spec.name)
         names.extend(spec.examples if spec.name.endswith(":") else [spec.name])
+    if distribution is not None and bare:
+        raise ConformanceError(
+            f"model {plural(bare, 'family', 'families')} {', '.join(repr(b) for b in bare)} of the distribution "
+            f"'{distribution}' {plural(bare, 'lists', 'list')} no examples=(...) to check; add a few members, e.g. "
+            f"ModelPlugin(name='{bare[0]}', ..., examples=('{bare[0]}small', '{bare[0]}large')), which the "
+            "conformance suite and `merbench list models` build")
     if distribution is not None and not names:
         raise ConformanceError(
             f"the distribution '{distribution}' registers no model, so there is nothing to check: its "
