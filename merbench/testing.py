@@ -18,7 +18,8 @@ or, for every model their distribution registers::
 with what to fix. The checks: metadata complete (description, citation,
 input, the three profiles, valid reported scores with sources, preprocessing
 defaults that name real options); the declared input is produced by a
-registered preprocessor and by the model's own default chain; for each profile
+registered preprocessor and by the model's own default chain; the chain's last
+step gives the (C, H, W) its ``output_shape()`` declares; for each profile
 the model builds for the real input of that profile (one tiny synthetic clip
 through its chain) and gives (N, n_classes) outputs as a ``torch.Tensor``; it
 follows the class count (3 and 5 classes); a forward/backward step gives finite
@@ -293,14 +294,29 @@ def check_input(spec: Any, registry: Any, config: Any) -> list[str]:
     return []
 
 
-def _tiny_inputs(registry: Any, config: Any, count: int = 4) -> Any:
-    """The real model inputs of the first ``count`` tiny synthetic clips for a resolved config."""
+def _tiny_inputs(registry: Any, config: Any, count: int = 4) -> tuple[Any, Any]:
+    """The built chain of a resolved config and the real model inputs of its first ``count`` tiny synthetic clips."""
     import numpy as np
 
     dataset = load_dataset(config, registry, cache_root())
     specs = [registry.get("preprocessors", name) for name in config.preprocess]
-    chain = build_chain(specs, config.sections)
-    return np.stack([compute_sample(chain, sample, {})[0] for sample in dataset.samples[:count]])
+    chain = build_chain(specs, config.sections, [registry.label("preprocessors", name) for name in config.preprocess])
+    return chain, np.stack([compute_sample(chain, sample, {})[0] for sample in dataset.samples[:count]])
+
+
+def check_output_shape(chain: Any, inputs: Any) -> Finding | None:
+    """The (C, H, W) the chain's last step declares (``output_shape()``) must be that of its real output: ``merbench
+    info``, ``list`` and the run's checks before preprocessing take it from there. ``None`` when it declares none."""
+    step = chain.steps[-1]
+    if not callable(getattr(step, "output_shape", None)):
+        return None
+    declared = tuple(int(n) for n in step.output_shape())
+    real = tuple(int(n) for n in inputs.shape[1:])
+    detail = f"{chain.label(len(chain.steps) - 1)} declares output_shape() {declared} and gives {real}"
+    if declared != real:
+        detail += ("; make output_shape() return the (C, H, W) its __call__ returns for these options (`merbench "
+                   "info` and `merbench list` show the declared shape, and a run checks the model against it)")
+    return Finding("preprocessor output shape", declared == real, detail)
 
 
 def _forward(model: Any, x: Any) -> Any:
@@ -559,7 +575,10 @@ def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -
             findings.append(Finding(label + "declared input", not problems, "; ".join(problems)))
             if problems:
                 continue
-            inputs = _tiny_inputs(registry, config)
+            chain, inputs = _tiny_inputs(registry, config)
+            shape = check_output_shape(chain, inputs)
+            if shape is not None:
+                findings.append(Finding(label + shape.check, shape.passed, shape.detail))
             build = resolve_factory(spec.build)
             options = dict(config.section("model"))
             model = build(dict(options), int(inputs.shape[1]), 3, int(inputs.shape[2]))
