@@ -24,6 +24,7 @@ from merbench.dataset_check import (check_dataset_input, load_plugin_dataset, lo
                                     shared_across_domains_warnings, subject_warnings)
 from merbench.environment import describe_environment
 from merbench.errors import DataError, RunFailed
+from merbench.estimator import fixed_seed_warning
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks, in_leaks_order
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
 from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skipped_clips_text, skips_unreadable
@@ -507,7 +508,10 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     plan = split_folds(config, registry, inputs, progress)
     train_started = time.perf_counter()
     plan_training(config, registry, inputs, plan, settings, choice)
-    for warning in run_warnings(config, plan.job.fits_once):  # once the plan knows whether the model trains in epochs
+    warnings = run_warnings(config, plan.job.fits_once)  # once the plan knows whether the model trains in epochs
+    if plan.job.fits_once:
+        warnings += [warning for warning in [fixed_seed_warning(plan.job.recipe(), config.model)] if warning]
+    for warning in warnings:
         plan.warnings.append(warning)
         progress.message(f"[bold yellow]Warning:[/] {warning}")
     trained = train_folds(config, inputs, plan, progress, recorder)

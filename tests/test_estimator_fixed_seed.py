@@ -3,6 +3,8 @@ says so (``fixed_seed_warning``), and the conformance suite's "seed" check fails
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from merbench.estimator import fixed_random_states, fixed_seed_warning, seeded
@@ -70,3 +72,17 @@ def test_a_fixed_random_state_is_kept_and_named_in_a_warning():
     unset = RandomForestClassifier()
     assert fixed_seed_warning(unset, "forest") is None
     assert seeded(unset, 7).random_state == 7
+
+
+
+@pytest.mark.parametrize("model, warned", [("forest-fixed", True), ("forest-unset", False)])
+def test_a_run_of_an_estimator_that_fixes_its_random_state_keeps_a_warning(forests, run_cli, tmp_path, model, warned):
+    target = tmp_path / "result.json"
+    result = run_cli("run", "--model", model, "--dataset", "synthetic", "--profile", "quick", "--quiet",
+                     "--set", "protocol.n_splits=2", "--json", str(target))
+    assert result.code == 0, result.err
+    kept = json.loads(target.read_text())["warnings"]
+    said = [warning for warning in kept if "so --seed does not change it" in warning]
+    assert bool(said) == warned, kept
+    if warned:
+        assert said[0].startswith("forest-fixed's estimator fixes random_state=0")
