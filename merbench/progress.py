@@ -209,9 +209,11 @@ def _longest_word(texts: list[str]) -> int:
 
 
 class _NoteColumn(TextColumn):
-    """A stage's note (a cell's label, a loss), as wide as its longest word and at least ``NOTE_MIN_WIDTH`` columns
-    while a stage has one; left out on a terminal under ``NOTE_MIN_COLUMNS``, or where it would leave the descriptions
-    too little room for their longest word (a name comes before a note)."""
+    """A stage's note (a cell's label, a loss), as wide as the longest note where the descriptions leave room for it,
+    else as wide as its longest word and at least ``NOTE_MIN_WIDTH`` columns, so that it wraps at spaces and never
+    breaks a word (the bar takes what is left); left out on a terminal under
+    ``NOTE_MIN_COLUMNS``, or where it would leave the descriptions too little room for their longest word (a name
+    comes before a note)."""
 
     def __init__(self, console: Console, notes: Callable[[], list[str]], descriptions: Callable[[], list[str]],
                  fixed: Callable[[], int]):
@@ -227,14 +229,17 @@ class _NoteColumn(TextColumn):
         if self.console.width < NOTE_MIN_COLUMNS or not longest:
             return 0
         room = self.console.width - self.fixed() - _longest_word(self.descriptions()) - 1
-        width = min(max(NOTE_MIN_WIDTH, longest), room)
-        return width if width >= NOTE_MIN_WIDTH else 0
+        width = max(NOTE_MIN_WIDTH, longest)
+        if width > room:
+            return 0
+        spare = self.console.width - self.fixed() - max(map(cell_len, self.descriptions()), default=0) - 1
+        return max(width, min(max(map(cell_len, self.notes())), spare))
 
     def get_table_column(self) -> Column:
-        """The note's column, ``width()`` wide at least (none at all when that is 0)."""
+        """The note's column, ``width()`` wide (none at all when that is 0)."""
         column = super().get_table_column().copy()
-        column.min_width = self.width()
-        if not column.min_width:
+        column.width = self.width() or None  # a fixed width: the table would otherwise shrink it with the bar
+        if column.width is None:
             column.max_width = 0
         return column
 
