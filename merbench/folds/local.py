@@ -133,9 +133,9 @@ class ProcessFolds:
         """
         workers = min(workers, n_tasks)
         executor = start_pool(workers, _worker_start, (job, data))
-        if created is not None:
-            created(executor)
         try:
+            if created is not None:
+                created(executor)
             for future in [submit(executor, _worker_ready) for _ in range(workers)]:
                 future.result()
         except BrokenProcessPool:
@@ -303,6 +303,10 @@ class _WorkersWhenWorthIt:
                 self.feed = self._new_feed()
 
 
+class _Abandoned(Exception):
+    """The run abandoned the workers while their pool was being made."""
+
+
 class _WorkerFeed:
     """Worker processes beside this one: started in a background thread, each fed one fold at a time.
 
@@ -318,6 +322,7 @@ class _WorkerFeed:
         self.error: str | None = None  # why the workers did not start
         self._progress = progress
         self._finished: queues.SimpleQueue = queues.SimpleQueue()  # (task, output), or the exception that stopped feeding
+        self._queue = queue
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._feed, args=(owner.workers - 1, job, data, queue), daemon=True)
         self._thread.start()
@@ -325,6 +330,8 @@ class _WorkerFeed:
     def _feed(self, workers: int, job: FoldJob, data: FoldData, queue: _TaskQueue) -> None:
         try:
             self.pool = ProcessFolds._start(job, data, workers, len(queue), created=self._created)
+        except _Abandoned:
+            return
         except FoldsLost:  # they died while starting: this process trains the folds itself and says so
             self.error = f"they died while starting; {WORKER_START_HINT}"
             return
@@ -334,7 +341,10 @@ class _WorkerFeed:
         if self._stop.is_set():  # the run stopped while the workers were starting
             stop_workers(self.pool.executor)
             return
-        self._progress.message(f"{worker_processes(self.pool.workers)} now train folds beside this process")
+        if not len(queue):  # this process took the last fold while they started: ``finish`` shuts them down
+            return
+        verb = "trains" if self.pool.workers == 1 else "train"
+        self._progress.message(f"{worker_processes(self.pool.workers)} now {verb} folds beside this process")
         running: set = set()
         try:
             while not self._stop.is_set():
@@ -350,6 +360,8 @@ class _WorkerFeed:
 
     def _created(self, executor: ProcessPoolExecutor) -> None:
         self._executor = executor
+        if self._stop.is_set():  # abandoned before there was a pool to stop: start no process
+            raise _Abandoned
 
     def report(self, on_done: OnDone) -> None:
         """Report the folds the workers finished so far; re-raise what stopped a worker's fold."""
@@ -363,7 +375,15 @@ class _WorkerFeed:
             on_done(*item)
 
     def finish(self, on_done: OnDone) -> None:
-        """Wait for the workers' last folds, report them and shut the workers down."""
+        """Wait for the workers' last folds, report them and shut the workers down.
+
+        Workers still starting when this process has taken every fold are stopped, not waited for: they would
+        start (seconds) only to be shut down.
+        """
+        # The queue first: a pool that exists only after it was empty took no fold.
+        if not len(self._queue) and self.pool is None and self._thread.is_alive():
+            self.abandon()
+            return
         self._thread.join()
         self.report(on_done)
         if self.pool is not None:

@@ -1,0 +1,115 @@
+"""The worker feed of an adaptive ``ProcessFolds`` run (``local._WorkerFeed``) beside this process's own folds.
+
+This process's training is a fake whose timing the tests set; the feed's pool is a
+stand-in (no worker process starts), so the tests see when the feed waits, what it
+says and when the folds it finished are reported.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+
+from merbench.folds import local
+
+
+class Messages:
+    """A progress sink that keeps its messages."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def start(self, stage, total, description):
+        pass
+
+    def advance(self, stage, steps=1, note=None):
+        pass
+
+    def message(self, text):
+        self.lines.append(text)
+
+
+class StartingPool:
+    """Stands in for a pool whose worker processes take long to start (the fork server still imports torch)."""
+
+    def __init__(self, start_s: float):
+        self.start_s = start_s
+        self.stopped = threading.Event()
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        self.stopped.set()
+
+
+def tasks(n_folds: int) -> list:
+    return [SimpleNamespace(fold=SimpleNamespace(index=index), of=n_folds) for index in range(n_folds)]
+
+
+@pytest.fixture
+def this_process(monkeypatch):
+    """This process's folds: ``epochs`` epochs of ``epoch_s`` seconds (``long_first``: fold 0's are 10 times longer);
+    workers worth it at once. Returns a function that runs the folds and returns the events in order."""
+    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(local, "DeviceTensors", lambda data, device: None)
+    monkeypatch.setattr(local, "start_worker_server", lambda: None)
+    events: list[str] = []
+
+    def run(n_folds: int, epochs: int, epoch_s: float, progress=None, long_first: bool = False,
+            workers: int = 2) -> list[str]:
+        def train(job, tensors, task, on_epoch=None):
+            for epoch in range(epochs):
+                time.sleep(epoch_s * (10 if long_first and task.fold.index == 0 else 1))
+                on_epoch(epoch, 0.5)
+            events.append(f"trained {task.fold.index} here")
+            return f"output of fold {task.fold.index}"
+
+        monkeypatch.setattr(local, "train_task", train)
+        job = SimpleNamespace(settings=SimpleNamespace(epochs=epochs), steps=epochs, fits_once=False,
+                              choice=SimpleNamespace(device="cpu"))
+        local.ProcessFolds(workers, adaptive=True).run(job, None, tasks(n_folds),
+                                                 lambda task, output: events.append(f"reported {task.fold.index}"),
+                                                 progress or Messages())
+        return events
+
+    return run
+
+
+def test_workers_still_starting_when_no_fold_is_left_are_stopped_not_waited_for(this_process, monkeypatch):
+    """Before, the run waited until the workers had started (10 s on a loaded machine) only to shut them down, and
+    said '1 worker process now train folds beside this process' after its last fold."""
+    pool = StartingPool(start_s=5.0)
+
+    def slow_start(job, data, workers, n_tasks, created=None):
+        try:
+            created(pool)
+        except BaseException:  # as ProcessFolds._start: a pool abandoned as it is made is shut down
+            pool.shutdown()
+            raise
+        pool.stopped.wait(pool.start_s)
+        return local._Pool(pool, workers)
+
+    monkeypatch.setattr(local.ProcessFolds, "_start", staticmethod(slow_start))
+    progress = Messages()
+    started = time.perf_counter()
+    events = this_process(4, 2, 0.02, progress)
+    assert time.perf_counter() - started < 2.0, "the run waited for workers that had no fold left"
+    assert events == [item for index in range(4) for item in (f"trained {index} here", f"reported {index}")]
+    assert pool.stopped.is_set(), "the starting workers should be stopped"
+    assert not any("beside this process" in line for line in progress.lines), progress.lines
+
+
+@pytest.mark.parametrize("workers, said", [(2, "1 worker process now trains folds beside this process"),
+                                           (3, "2 worker processes now train folds beside this process")])
+def test_workers_that_start_in_time_say_so_in_words_that_agree(this_process, monkeypatch, workers, said):
+    def thread_pool(job, data, count, n_tasks, created=None):
+        monkeypatch.setattr(local, "_worker_train", lambda task: (time.sleep(0.05), (task, "worker output"))[1])
+        return local._Pool(ThreadPoolExecutor(max_workers=count), count)
+
+    monkeypatch.setattr(local.ProcessFolds, "_start", staticmethod(thread_pool))
+    progress = Messages()
+    events = this_process(8, 5, 0.05, progress, workers=workers)
+    assert said in progress.lines, progress.lines
+    assert sorted(event for event in events if event.startswith("reported")) == [f"reported {i}" for i in range(8)]
