@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from merbench.engine import failures_named
 from merbench.folds import local
 
 
@@ -58,20 +59,21 @@ def this_process(monkeypatch):
     events: list[str] = []
 
     def run(n_folds: int, epochs: int, epoch_s: float, progress=None, long_first: bool = False,
-            workers: int = 2) -> list[str]:
+            workers: int = 2, on_done=None) -> list[str]:
         def train(job, tensors, task, on_epoch=None):
-            for epoch in range(epochs):
-                time.sleep(epoch_s * (10 if long_first and task.fold.index == 0 else 1))
-                on_epoch(epoch, 0.5)
+            with failures_named("the model plugin", task.fold.index):  # as the real train_task
+                for epoch in range(epochs):
+                    time.sleep(epoch_s * (10 if long_first and task.fold.index == 0 else 1))
+                    on_epoch(epoch, 0.5)
             events.append(f"trained {task.fold.index} here")
             return f"output of fold {task.fold.index}"
 
         monkeypatch.setattr(local, "train_task", train)
         job = SimpleNamespace(settings=SimpleNamespace(epochs=epochs), steps=epochs, fits_once=False,
                               choice=SimpleNamespace(device="cpu"))
-        local.ProcessFolds(workers, adaptive=True).run(job, None, tasks(n_folds),
-                                                 lambda task, output: events.append(f"reported {task.fold.index}"),
-                                                 progress or Messages())
+        local.ProcessFolds(workers, adaptive=True).run(
+            job, None, tasks(n_folds), on_done or (lambda task, output: events.append(f"reported {task.fold.index}")),
+            progress or Messages())
         return events
 
     return run
@@ -113,3 +115,40 @@ def test_workers_that_start_in_time_say_so_in_words_that_agree(this_process, mon
     events = this_process(8, 5, 0.05, progress, workers=workers)
     assert said in progress.lines, progress.lines
     assert sorted(event for event in events if event.startswith("reported")) == [f"reported {i}" for i in range(8)]
+
+
+@pytest.fixture
+def thread_workers(monkeypatch):
+    """Worker processes stood in for by threads whose folds take ``worker_s`` seconds each."""
+    def use(worker_s: float) -> None:
+        def thread_pool(job, data, count, n_tasks, created=None):
+            return local._Pool(ThreadPoolExecutor(max_workers=count), count)
+
+        monkeypatch.setattr(local, "_worker_train", lambda task: (time.sleep(worker_s), (task, "worker output"))[1])
+        monkeypatch.setattr(local.ProcessFolds, "_start", staticmethod(thread_pool))
+    return use
+
+
+def test_a_fold_a_worker_finished_is_reported_while_this_process_still_trains_its_own(this_process, thread_workers):
+    """Before, a worker's fold waited for the end of the fold this process trained (recorded in the store only
+    then): a Ctrl-C, a failure or a kill during a long fold lost the folds the workers had finished."""
+    thread_workers(0.05)
+    events = this_process(4, 10, 0.02, long_first=True)  # fold 0: 10 epochs of 0.2 s here; the others 0.05 s there
+    assert events.index("reported 1") < events.index("trained 0 here"), events
+    assert sorted(event for event in events if event.startswith("reported")) == [f"reported {i}" for i in range(4)]
+
+
+def test_what_reporting_a_workers_fold_raises_is_not_taken_for_this_processs_fold_failing(this_process, thread_workers):
+    """Reported from inside this process's training, an error of recording a worker's fold (a pruned trial, a
+    store that cannot write) stops the run as it is, not as 'fold 1: ... raised' of the fold trained here."""
+    thread_workers(0.05)
+
+    class Pruned(Exception):
+        pass
+
+    def on_done(task, output):
+        if output == "worker output":
+            raise Pruned("pruned after the worker's fold")
+
+    with pytest.raises(Pruned, match="pruned after the worker's fold"):
+        this_process(4, 10, 0.02, long_first=True, on_done=on_done)

@@ -106,19 +106,33 @@ class ProcessFolds:
             start_worker_server()  # imports torch in the background while the first folds train here
         tensors = DeviceTensors(data, job.choice.device)
         workers = _WorkersWhenWorthIt(self, job, data, queue, progress)
+
+        def reporting(report: Callable[[int, float], None]) -> Callable[[int, float], None]:
+            """``report``, then the folds the workers finished meanwhile: recorded while this process's fold trains."""
+            def on_epoch(epoch: int, loss: float) -> None:
+                report(epoch, loss)
+                try:
+                    workers.report(on_done)
+                except Exception as exc:  # not this process's fold's failure (``failures_named`` would say so)
+                    raise _FromWorkers(exc) from exc
+            return on_epoch
+
         try:
             task = queue.take()
             first_report = workers.watch_first_fold(epoch_reporter(progress, job, task, len(tasks)))
-            on_done(task, train_task(job, tensors, task, first_report))
+            on_done(task, train_task(job, tensors, task, reporting(first_report)))
             workers.first_fold_done()
             while True:
-                if workers.feed:
-                    workers.feed.report(on_done)
+                workers.report(on_done)
                 if (task := queue.take()) is None:
                     break
-                on_done(task, train_task(job, tensors, task, epoch_reporter(progress, job, task, len(tasks))))
+                report = reporting(epoch_reporter(progress, job, task, len(tasks)))
+                on_done(task, train_task(job, tensors, task, report))
             if workers.feed:
                 workers.feed.finish(on_done)
+        except _FromWorkers as carried:
+            workers.abandon()
+            raise carried.error from carried.error.__cause__
         except BaseException:
             workers.abandon()
             raise
@@ -289,6 +303,11 @@ class _WorkersWhenWorthIt:
         if self._timer is not None:
             self._timer.cancel()
 
+    def report(self, on_done: OnDone) -> None:
+        """Report the folds the workers finished so far (``_WorkerFeed.report``); none before they start."""
+        if self.feed:
+            self.feed.report(on_done)
+
     def abandon(self) -> None:
         """The run stops: start nothing more and end the workers started so far."""
         with self._lock:
@@ -303,6 +322,14 @@ class _WorkersWhenWorthIt:
                 self.feed = self._new_feed()
 
 
+class _FromWorkers(BaseException):
+    """Carries what reporting the workers' folds raised out of this process's training, unchanged."""
+
+    def __init__(self, error: Exception):
+        super().__init__(error)
+        self.error = error
+
+
 class _Abandoned(Exception):
     """The run abandoned the workers while their pool was being made."""
 
@@ -312,8 +339,9 @@ class _WorkerFeed:
 
     A thread starts ``owner.workers - 1`` worker processes, then keeps each of
     them busy with the next fold from the queue this process also takes from.
-    Finished folds wait until this process reports them (``report``, ``finish``),
-    so results are recorded by one thread only.
+    Finished folds wait until this process reports them (``report``, after each
+    epoch and each fold it trains itself; ``finish``), so results are recorded by
+    one thread only.
     """
 
     def __init__(self, owner: ProcessFolds, job: FoldJob, data: FoldData, queue: _TaskQueue, progress: ProgressSink):
