@@ -264,11 +264,15 @@ def preflight_cells(cells: Sequence[GridCell], registry: Any) -> None:
     (``protocol.n_splits`` above the number of subjects...). A Ray cell's data
     is on the workers' nodes, so only its chain is checked here. Raises the
     first cell's error, prefixed with the cell, before any run is recorded.
+    As for ``merbench run``, the fold workers' fork server starts once a cell whose
+    folds may train in worker processes passes the cheap checks, so that it imports
+    torch while the cells' datasets load (started later, it would still be importing
+    when the first cell launches its workers, and Ctrl-C would wait for it).
     """
     for cell in cells:
         try:
             if cell.config.section("executor")["name"] == "local":
-                preflight(cell.config, registry)
+                preflight(cell.config, registry, start_workers=True)
             else:
                 check_chain(cell.config, registry)
         except MerbenchError as exc:

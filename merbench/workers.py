@@ -230,6 +230,23 @@ def stop_workers(executor: Any, grace_s: float = 1.0) -> None:
             process.join(grace_s)
 
 
+def stop_workers_soon(executor: Any) -> None:
+    """``stop_workers``, without waiting while a worker process is being launched.
+
+    A launch holds the pool's lock (``submit``) until the fork server has forked
+    the worker: seconds while the server still imports torch, and the pool's
+    shutdown waits for that lock. Then a background thread stops the workers once
+    the launch is done, and a run that ends meanwhile takes them with it (``exit_with``).
+    """
+    lock = getattr(executor, "_shutdown_lock", None)
+    if lock is not None and lock.locked():
+        import threading
+
+        threading.Thread(target=stop_workers, args=(executor,), name="merbench-stop-workers", daemon=True).start()
+    else:
+        stop_workers(executor)
+
+
 # ------------------------------------------------------------------ one pool of worker processes
 
 

@@ -152,3 +152,45 @@ def test_what_reporting_a_workers_fold_raises_is_not_taken_for_this_processs_fol
 
     with pytest.raises(Pruned, match="pruned after the worker's fold"):
         this_process(4, 10, 0.02, long_first=True, on_done=on_done)
+
+
+def test_ctrl_c_while_a_worker_is_being_launched_stops_the_run_at_once(monkeypatch):
+    """The launch of a worker process waits for the fork server, which may still import torch (a grid's first cell),
+    holding the pool's lock: before, Ctrl-C then waited for it (8-12 s) to shut the pool down."""
+    import multiprocessing
+
+    from merbench import workers
+
+    launching, release, launched = threading.Event(), threading.Event(), threading.Event()
+    spawn = multiprocessing.get_context("spawn")
+
+    class SlowLaunch(spawn.Process):
+        def start(self):
+            launching.set()
+            release.wait(5)
+            launched.set()
+            raise OSError("the test ended the launch")
+
+    class SlowContext(type(spawn)):
+        Process = SlowLaunch
+
+    monkeypatch.setattr(workers, "process_context", SlowContext)
+    monkeypatch.setattr(workers, "start_worker_server", lambda: None)
+    monkeypatch.setattr(local, "start_worker_server", lambda: None)
+    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
+    monkeypatch.setattr(local, "DeviceTensors", lambda data, device: None)
+
+    def train(job, tensors, task, on_epoch=None):
+        assert launching.wait(10), "the worker feed should have begun launching a worker"
+        time.sleep(0.1)  # inside the pool's submit, holding its lock
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local, "train_task", train)
+    job = SimpleNamespace(settings=SimpleNamespace(epochs=1), steps=1, fits_once=False,
+                          choice=SimpleNamespace(device="cpu"))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            local.ProcessFolds(2, adaptive=True).run(job, None, tasks(4), lambda task, output: None, Messages())
+        assert not launched.is_set(), "Ctrl-C waited for the worker's launch"
+    finally:
+        release.set()

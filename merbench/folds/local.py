@@ -22,7 +22,7 @@ from merbench.errors import FoldsLost
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
 from merbench.progress import ProgressSink
 from merbench.workers import (WORKER_START_HINT, picklable, result_of, running, start_pool, start_worker_server,
-                              stop_workers, submit)
+                              stop_workers, stop_workers_soon, submit)
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -421,7 +421,8 @@ class _WorkerFeed:
                                    "the folds were trained in this process")
 
     def abandon(self) -> None:
-        """Stop feeding and end the worker processes now, those training a fold and those still starting."""
+        """Stop feeding and end the worker processes now, those training a fold and those still starting (without
+        waiting for one the fork server has yet to fork: ``stop_workers_soon``)."""
         self._stop.set()
         if self._executor is not None:
-            stop_workers(self._executor)
+            stop_workers_soon(self._executor)
