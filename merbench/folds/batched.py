@@ -11,6 +11,18 @@ from merbench.errors import MerbenchError, RunFailed
 from merbench.fold_batch import has_active_dropout, train_folds_batched
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone
 from merbench.progress import ProgressSink
+from merbench.wording import counted
+
+
+def fold_numbers(group: Sequence[FoldTask]) -> str:
+    """The run's numbers of the folds in ``group``: "folds 3-4", "fold 3", "folds 1, 3" (a continued run trains
+    only the folds left, so its groups need not be consecutive)."""
+    numbers = [task.fold.index + 1 for task in group]
+    if len(numbers) == 1:
+        return f"fold {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+        return f"folds {numbers[0]}-{numbers[-1]}"
+    return f"folds {', '.join(map(str, numbers))}"
 
 
 class BatchedFolds:
@@ -36,7 +48,8 @@ class BatchedFolds:
         with torch_threads(job.threads):
             for begin in range(0, len(tasks), self.group_size):
                 group = list(tasks[begin:begin + self.group_size])
-                label = f"Folds {begin + 1}-{begin + len(group)} of {len(tasks)}, batched steps"
+                folds = fold_numbers(group)
+                label = f"{folds.capitalize()} of {group[0].of or len(tasks)}, batched steps"
 
                 def on_step(done: int, total: int, label: str = label) -> None:  # called once per global step
                     if done == 1:
@@ -49,15 +62,15 @@ class BatchedFolds:
                                                   job.choice, on_step=on_step)
                 except torch.cuda.OutOfMemoryError:
                     raise RunFailed(
-                        f"folds {begin + 1}-{begin + len(group)}: {job.choice.device} ran out of memory training "
-                        f"{len(group)} folds as one batched computation; --set engine.parallel_folds=N with a smaller "
+                        f"{folds}: {job.choice.device} ran out of memory training {counted(group, 'fold')} as one "
+                        "batched computation; --set engine.parallel_folds=N with a smaller "
                         "N trains fewer at once (1: one after another)"
                     ) from None
                 except (MerbenchError, MemoryError):
                     raise
                 except Exception as exc:
                     raise RunFailed(
-                        f"folds {begin + 1}-{begin + len(group)}: batched training (engine.parallel_mode=vmap) failed "
+                        f"{folds}: batched training (engine.parallel_mode=vmap) failed "
                         f"on {job.choice.device}: {code_failure(exc, job.recipe.plugin)}; --set "
                         "engine.parallel_mode=processes trains the folds one after another"
                     ) from exc
