@@ -33,6 +33,10 @@ class SequentialFolds:
 
     description = "fold by fold in this process"
 
+    def __init__(self, why: str | None = None):
+        if why:  # why folds that were asked to train at once do not (recorded with the plan)
+            self.description = f"{SequentialFolds.description} ({why})"
+
     def run(self, job: FoldJob, data: FoldData, tasks: Sequence[FoldTask], on_done: OnDone,
             progress: ProgressSink) -> None:
         """Train each task in turn, reporting epochs."""

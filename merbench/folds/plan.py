@@ -76,7 +76,22 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
         threads = threads or max(1, cores // min(cores, n_folds))
         if workers > 1:
             chosen = ProcessFolds(min(workers, n_folds), adaptive=requested is None)
+    elif requested is not None and requested > 1:
+        chosen = SequentialFolds(_one_gpu(requested, job))
     return chosen, dataclasses.replace(job, threads=threads)
+
+
+def _one_gpu(requested: int, job: FoldJob) -> str:
+    """Why ``engine.parallel_folds=N`` trains fold by fold on CUDA: not batched (``engine.parallel_mode=processes``,
+    or batching cannot train this job), and worker processes would compete for the one GPU."""
+    processes = "worker processes would compete for the one GPU"
+    if job.settings.compile:
+        return f"not {requested} at once: on CUDA batched folds (vmap) cannot apply engine.compile, and {processes}"
+    if job.settings.early_stopping or job.fits_once:
+        return (f"not {requested} at once: on CUDA batched folds (vmap) need a torch model trained without early "
+                f"stopping, and {processes}")
+    return (f"not {requested} at once: on CUDA {processes}; engine.parallel_mode=vmap trains {requested} at once as "
+            "one batched computation")
 
 
 def _auto_group(job: FoldJob, data: FoldData, n_folds: int) -> int:
