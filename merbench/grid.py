@@ -30,7 +30,7 @@ from merbench import recording, runner  # as modules: tests replace their run fu
 from merbench.config import (ROUTED_KINDS, RunConfig, check_seeds, load_config_file, parse_parallel_folds, plugin_options,
                              plugin_options_or_none, resolve_config, resolve_section, sets_for_protocol)
 from merbench.environment import describe_environment
-from merbench.errors import DataError, MerbenchError, RunFailed, UsageError
+from merbench.errors import DataError, FoldsLost, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, as_completed, failure_text, join_cluster, remote_function
@@ -421,6 +421,17 @@ class CellOutcome:
     continued_folds: int | None = None
     """The run continued an interrupted run of the cell (``--stored``): how many of its folds were kept."""
 
+    interrupted: bool = False
+    """The run stopped around its folds, not by them (a fold worker process died): stored as ``interrupted``, its
+    finished folds kept, and continued by ``--stored``."""
+
+    @property
+    def status(self) -> str:
+        """``complete``, ``interrupted`` or ``failed``, as the store has the cell's run."""
+        if self.error is None:
+            return "complete"
+        return "interrupted" if self.interrupted else "failed"
+
 
 def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: Any = None,
              progress: ProgressSink | None = None, on_cell: Callable[[CellOutcome], None] | None = None,
@@ -441,7 +452,8 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
 
     def finished(i: int, outcome: CellOutcome) -> None:
         outcomes[i] = outcome
-        progress.advance("cells", 1, note=f"{outcome.cell.label}{' failed' if outcome.error else ''}")
+        ended = "" if outcome.error is None else f" {outcome.status}"
+        progress.advance("cells", 1, note=f"{outcome.cell.label}{ended}")
         if on_cell is not None:
             on_cell(outcome)
 
@@ -483,10 +495,25 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
         try:
             result, run_id, kept = recording.run_or_continue(store, cell.config, registry, n_seeds, progress,
                                                              resume_id, anew, announce=recorded.append)
+        except FoldsLost as exc:  # its run is stored as interrupted, its finished folds kept
+            run_id = recorded[0] if recorded else None
+            finished(i, CellOutcome(cell, run_id=run_id, error=continue_in_grid(exc, run_id), interrupted=True))
+            continue
         except MerbenchError as exc:
             finished(i, CellOutcome(cell, run_id=recorded[0] if recorded else None, error=exc))
             continue
         finished(i, CellOutcome(cell, result, run_id, continued_folds=kept))
+
+
+def continue_in_grid(exc: FoldsLost, run_id: str | None) -> FoldsLost:
+    """A local cell's run stopped around its folds, with the grid's way to continue it: the same command with
+    ``--stored`` (``merbench run --resume ID``, which ``merbench.recording`` advises, continues that cell alone)."""
+    advice = str(recording.how_to_continue(FoldsLost(""), run_id)) if run_id is not None else None
+    if advice is None or not str(exc).endswith(advice):
+        return exc
+    return FoldsLost(f"{str(exc)[:-len(advice)]}; the completed folds are kept in the results store: run the same "
+                     f"grid command with --stored to continue the cell from them (`merbench run --resume {run_id}` "
+                     "continues this cell alone)")
 
 
 def worker_error(error: MerbenchError, cell: GridCell, worker: str | None) -> MerbenchError:

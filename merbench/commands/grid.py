@@ -137,7 +137,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         ended.append(outcome)
         if outcome.error is not None:
             stored = f" (stored run {outcome.run_id})" if outcome.run_id else ""
-            err.print(f"[red]Cell {escape(outcome.cell.label)} failed{escape(stored)}:[/] {escape(str(outcome.error))}")
+            err.print(f"[red]Cell {escape(outcome.cell.label)} {outcome.status}{escape(stored)}:[/] "
+                      f"{escape(str(outcome.error))}")
         elif outcome.reused:
             changed = other_software_of[str(outcome.run_id)] = reuse.other_software(
                 outcome.result.environment if outcome.result is not None else None)
@@ -183,7 +184,7 @@ def _show_grid(args: argparse.Namespace, out: Console, err: Console, store, targ
         out.print(f"[bold yellow]⚠ other software:[/] {escape(warning)}")
     for outcome in failed:
         stored = f" (stored run {outcome.run_id})" if outcome.run_id else ""
-        out.print(f"[bold red]failed:[/] {escape(outcome.cell.label + stored)}: {escape(str(outcome.error))}")
+        out.print(f"[bold red]{outcome.status}:[/] {escape(outcome.cell.label + stored)}: {escape(str(outcome.error))}")
     if args.json is not None:
         write_output(target, json.dumps(_json_report(args.seeds, executor, outcomes, comparison, other_software_of), indent=2))
         if target is not None:
@@ -192,7 +193,10 @@ def _show_grid(args: argparse.Namespace, out: Console, err: Console, store, targ
         ids = " ".join(outcome.run_id for outcome in outcomes if outcome.run_id and outcome.result is not None)
         err.print(escape(f"Stored in {store.path}; this table again: {compare_command(args, ids)}"), highlight=False)
     if failed:
-        err.print(f"{len(failed)} of {counted(outcomes, 'cell')} failed")
+        stopped = sum(outcome.status == "interrupted" for outcome in failed)
+        how = ("failed" if not stopped else "interrupted" if stopped == len(failed) else
+               f"failed or interrupted ({stopped} interrupted)")
+        err.print(f"{len(failed)} of {counted(outcomes, 'cell')} {how}")
         return max(outcome.error.exit_code for outcome in failed)
     return 0
 
@@ -236,7 +240,8 @@ def interrupted_note(ended: list, executor: str, total: int, json_asked: bool = 
 
 def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
                  other_software_of: dict[str, list[str]]) -> dict[str, Any]:
-    """The ``--json`` document: the grid, one entry per cell (with ``--stored``: whether it reused a stored run, how
+    """The ``--json`` document: the grid, one entry per cell (its ``status``, ``complete``, ``failed`` or
+    ``interrupted`` as the store has its run; with ``--stored``: whether it reused a stored run, how
     many folds of an interrupted run it continued (``continued_folds``, else ``None``), and ``other_software``, what
     of the software that run was trained with is not this grid's: ``KEY STORED → NOW``; a finished cell's scores as
     its result has them: what it leaked (``leaks``, ``subject_independent``), the first seed's (``seed``, ``pooled``,
@@ -251,7 +256,7 @@ def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
     for outcome in outcomes:
         entry: dict[str, Any] = {"model": outcome.cell.model, "dataset": outcome.cell.dataset,
                                  "protocol": outcome.cell.protocol, "run_id": outcome.run_id,
-                                 "status": "failed" if outcome.error is not None else "complete",
+                                 "status": outcome.status,
                                  "error": None if outcome.error is None else str(outcome.error),
                                  "reused": outcome.reused, "continued_folds": outcome.continued_folds,
                                  "other_software": other_software_of.get(str(outcome.run_id), [])}
