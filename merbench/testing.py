@@ -99,21 +99,7 @@ def store_at(path: Path):
     return _variable_at("MERBENCH_STORE", path)
 
 
-_scratch: tempfile.TemporaryDirectory | None = None
 _checking: Path | None = None  # the cache folder of the conformance check now running
-
-
-def scratch_cache() -> Path:
-    """A temporary cache folder of the conformance suite, one per process, removed when the process ends.
-
-    The checks generate tiny synthetic data and preprocess it; that goes into a folder of
-    their own, never into ``MERBENCH_CACHE`` or the user's cache folder. ``check_model``
-    uses one folder per call (``scratch_folder``), removed when it returns.
-    """
-    global _scratch
-    if _scratch is None or not Path(_scratch.name).is_dir():
-        _scratch = tempfile.TemporaryDirectory(prefix="merbench-conformance-")
-    return Path(_scratch.name)
 
 
 @contextmanager
