@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import re
 import time
 import traceback
 from contextlib import contextmanager, nullcontext
@@ -371,37 +370,38 @@ def plugin_label(build_model: Any) -> str:
     return str(getattr(build_model, "plugin", "the model plugin"))
 
 
-def build_error(plugin: str, exc: BaseException, options: Iterable[str] | None = None) -> PluginError:
+class ModelOptions(dict):
+    """The model options a factory's build() gets: a plain dict (equal to one, picklable) that notes in ``missing``
+    the keys build() looked up with ``options[key]`` and did not find, so that ``build_error`` tells a read of an
+    undeclared option from any other ``KeyError`` build() raises."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.missing: set[Any] = set()
+
+    def __missing__(self, key: Any) -> Any:
+        self.missing.add(key)
+        raise KeyError(key)
+
+
+def build_error(plugin: str, exc: BaseException, options: ModelOptions | None = None) -> PluginError:
     """The one-line error for a model factory that raised ``exc`` (not a merbench error).
 
-    A ``KeyError`` for a key that is not one of the model's declared ``options`` (given, else looked up in the
-    registry by the ``model plugin 'NAME'`` of ``plugin``) is build() reading an option the plugin never
-    declared: the message says to declare it.
+    A ``KeyError`` for a key that build() looked up in the ``options`` it got and did not find is build() reading
+    an option the plugin never declared: the message says to declare it. Any other ``KeyError`` (a table indexed by
+    an option's value the user mistyped, a state_dict key) gets the advice to check the model options given.
     """
     text = str(exc)
     if checkpoint_refusal(text) != text:
         return PluginError(f"{plugin}: could not build the model: {checkpoint_refusal(text)}")
     key = exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1 else None
-    declared = None if not isinstance(key, str) else list(options) if options is not None else _declared_options(plugin)
-    if declared is not None and key not in declared:
+    if isinstance(options, ModelOptions) and isinstance(key, str) and key in options.missing:
         return PluginError(f"{plugin}: its build() raised KeyError: {key!r}: build() reads model option '{key}', which "
-                           f"ModelPlugin.options does not declare ({', '.join(declared) or 'none'}); add it to options "
-                           "with its default, or report it to the plugin's author")
+                           f"ModelPlugin.options does not declare ({', '.join(map(str, options)) or 'none'}); add it "
+                           "to options with its default, or report it to the plugin's author")
     return PluginError(f"{plugin}: its build() raised {error_line(exc)}; "
                        f"check the model options given ({model_options_hint(plugin)}) and the plugin's build(), "
                        "or report it to the plugin's author")
-
-
-def _declared_options(plugin: str) -> list[str] | None:
-    """The options the model of ``plugin`` (``model plugin 'NAME' (DIST VERSION)``) declares, from this process's
-    registry; ``None`` where the label names no registered model."""
-    from merbench.registry import get_registry
-
-    named = re.match(r"model plugin '([^']+)'", plugin)
-    try:
-        return list(get_registry().get("models", named.group(1)).options) if named else None
-    except MerbenchError:
-        return None
 
 
 def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index: int | Sequence[int],

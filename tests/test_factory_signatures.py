@@ -5,7 +5,9 @@ that reads an option its plugin never declared says to declare it (was: both bla
 
 from __future__ import annotations
 
-from merbench.engine import build_error
+import pickle
+
+from merbench.engine import ModelOptions, build_error
 from merbench.registry import Registry
 
 PLUGIN = '''
@@ -23,6 +25,13 @@ def build_flexible(options, *args, **kwargs):
 
 def build_reads_depth(options, in_channels, n_classes, input_size):
     return options["depth"]
+
+
+WIDTHS = {"small": 8}
+
+
+def build_arch(options, in_channels, n_classes, input_size):
+    return WIDTHS[options["arch"]]
 
 
 class Net:
@@ -59,6 +68,8 @@ def merbench_register_models(register):
     register(model("sig-builtin", dict))
     register(model("sig-depth", build_reads_depth))
     register(model("sig-string", "merbench_sigs_plugin:build_three"))
+    register(ModelPlugin(name="sig-arch", build=build_arch, description="d", input="flow-uvs",
+                         options={"arch": "small"}))
 
 
 @hookimpl
@@ -115,13 +126,29 @@ def test_built_in_plugins_still_register_clean():
 
 
 def test_build_reading_an_undeclared_option_says_to_declare_it(install_plugin, run_cli):
-    message = str(build_error("model plugin 'x' (d 1)", KeyError("depth"), options=["width"]))
+    options = ModelOptions(width=8)
+    assert options.get("depth") is None and not options.missing, "get() is no lookup that fails"
+    try:
+        options["depth"]
+    except KeyError as exc:
+        message = str(build_error("model plugin 'x' (d 1)", exc, options))
     assert message == ("model plugin 'x' (d 1): its build() raised KeyError: 'depth': build() reads model option "
                        "'depth', which ModelPlugin.options does not declare (width); add it to options with its "
                        "default, or report it to the plugin's author")
-    assert "check the model options given" in str(build_error("model plugin 'x' (d 1)", KeyError("width"),
-                                                              options=["width"]))
+    assert options == {"width": 8} and pickle.loads(pickle.dumps(options)) == options
+    assert "check the model options given" in str(build_error("model plugin 'x' (d 1)", KeyError("width"), options))
     install_plugin("merbench-sigs", "sigs", "merbench_sigs_plugin", PLUGIN)
     run = run_cli("run", "--model", "sig-depth", "--dataset", "synthetic", "--profile", "quick")
     assert run.code == 2
     assert "build() reads model option 'depth', which ModelPlugin.options does not declare (width)" in run.err
+
+
+def test_a_mistyped_option_value_that_build_looks_up_is_not_blamed_on_the_plugin(install_plugin, run_cli):
+    install_plugin("merbench-sigs", "sigs", "merbench_sigs_plugin", PLUGIN)
+    run = run_cli("run", "--model", "sig-arch", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                  "--set", "model.arch=smal")
+    assert run.code == 2
+    assert "its build() raised KeyError: 'smal'; check the model options given (`merbench info sig-arch`" in run.err
+    assert "does not declare" not in run.err
+    assert "KeyError: 'other'; check the model options given" in str(
+        build_error("model plugin 'x' (d 1)", KeyError("other"), ModelOptions(width=8)))

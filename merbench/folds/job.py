@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from merbench.contracts import Factory, Fold, FoldOutput, resolve_factory
-from merbench.engine import DeviceChoice, TrainSettings, build_error, failures_named, torch_threads, train_fold
+from merbench.engine import (DeviceChoice, ModelOptions, TrainSettings, build_error, failures_named, torch_threads,
+                             train_fold)
 from merbench.errors import MerbenchError
 from merbench.lazy_layers import lazy_layers_error, materialise_lazy_layers
 from merbench.progress import ProgressSink
@@ -37,12 +38,13 @@ class ModelRecipe:
     def __call__(self) -> Any:
         """A new, untrained model (or estimator) whose lazy layers have their shapes; a factory that raises is a
         ``PluginError`` naming the plugin."""
+        options = ModelOptions(self.options)
         try:
-            model = resolve_factory(self.build)(dict(self.options), self.in_channels, self.n_classes, self.input_size)
+            model = resolve_factory(self.build)(options, self.in_channels, self.n_classes, self.input_size)
         except MerbenchError:
             raise
         except Exception as exc:
-            raise build_error(self.plugin, exc) from exc  # the cause: Ray retries it like any plugin failure
+            raise build_error(self.plugin, exc, options) from exc  # the cause: Ray retries it like any plugin failure
         shape = self.sample_shape or (self.in_channels, self.input_size, self.input_size)
         try:
             return materialise_lazy_layers(model, shape)
