@@ -589,7 +589,7 @@ def _bind_problem(function: Any, arguments: tuple[str, ...]) -> tuple[str, str] 
     """``function``'s signature and why it cannot take ``arguments`` positionally; ``None`` when it can or its
     signature cannot be read."""
     try:
-        signature = inspect.signature(function)
+        signature = inspect.signature(function, follow_wrapped=False)  # a functools.wraps adapter: its own arguments
     except (TypeError, ValueError):
         return None
     try:

@@ -11,11 +11,17 @@ from merbench.engine import ModelOptions, build_error
 from merbench.registry import Registry
 
 PLUGIN = '''
+import functools
+
 from merbench.contracts import DatasetPlugin, ModelPlugin, PreprocessorPlugin, ProtocolPlugin
 from merbench.hookspecs import hookimpl
 
 
 def build_three(options, in_channels, n_classes):
+    raise AssertionError("not built here")
+
+
+def build_three_and_size(extra, options, in_channels, n_classes, input_size):
     raise AssertionError("not built here")
 
 
@@ -32,6 +38,15 @@ WIDTHS = {"small": 8}
 
 def build_arch(options, in_channels, n_classes, input_size):
     return WIDTHS[options["arch"]]
+
+
+def build_old(options, in_channels, n_classes):
+    raise AssertionError("not built here")
+
+
+@functools.wraps(build_old)
+def build_adapted(options, in_channels, n_classes, input_size):
+    return build_old(options, in_channels, n_classes)
 
 
 class Net:
@@ -68,6 +83,8 @@ def merbench_register_models(register):
     register(model("sig-builtin", dict))
     register(model("sig-depth", build_reads_depth))
     register(model("sig-string", "merbench_sigs_plugin:build_three"))
+    register(model("sig-wrapped", build_adapted))
+    register(model("sig-partial", functools.partial(build_three_and_size, "unused")))
     register(ModelPlugin(name="sig-arch", build=build_arch, description="d", input="flow-uvs",
                          options={"arch": "small"}))
 
@@ -114,6 +131,8 @@ def test_a_factory_that_cannot_take_merbenchs_arguments_is_refused_stating_the_f
         "preprocessor, step(sample, read_frame, upstream)")
     assert {"sig-flexible", "sig-builtin", "sig-depth", "sig-string"} <= set(registry.names("models")), \
         "*args, a signature that cannot be read and a right one pass; a factory string is checked when loaded"
+    assert {"sig-wrapped", "sig-partial"} <= set(registry.names("models")), \
+        "a functools.wraps adapter is checked by its own arguments, not those of what it wraps; a partial's are bound"
     registry.check_factories()  # what `merbench plugins` does
     record = next(r for r in registry.records if r.provider.entry_point == "sigs")
     assert any(problem.startswith("model plugin 'sig-string' (merbench-sigs 0.1): its build= factory build_three(")
