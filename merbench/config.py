@@ -633,26 +633,25 @@ def default_chain(model_spec: Any, gives: str) -> tuple[str, ...]:
     return tuple(getattr(model_spec, "preprocess", ())) or DEFAULT_CHAIN
 
 
-def preprocess_options_problems(model: str, spec: Any, registry: Registry) -> list[str]:
-    """Why model ``model``'s ``ModelPlugin.preprocess_options`` cannot be applied (empty: they can): a step no
-    registered preprocessor is, an option the step does not have, or a value its option refuses, checked as
-    ``--set STEP.OPTION=VALUE`` would be (``coerce`` and the step's ``option_ranges``). Each names the model, the
-    key and the fix; the registry reports them when the plugins load and a run of the model is refused."""
+def preprocess_options_problems(model: str, spec: Any, registry: Registry, steps: Iterable[str] | None = None
+                                ) -> list[str]:
+    """Why model ``model``'s ``ModelPlugin.preprocess_options`` cannot be applied (empty: they can): an option a
+    registered step does not have, or a value its option refuses, checked as ``--set STEP.OPTION=VALUE`` would be
+    (``coerce`` and the step's ``option_ranges``). Each names the model, the key and the fix; the registry reports
+    them when the plugins load, and a run refuses those of the steps in its chain (``steps``; ``None``: every step).
+    A step no registered preprocessor is is no problem: an optional plugin that is not installed may provide it
+    (``preprocess_options_notes`` says when it looks like a typo)."""
     wishes = getattr(spec, "preprocess_options", None) or {}
     where = f"model '{model}'s preprocess_options"
     fix = "fix ModelPlugin.preprocess_options in its plugin, or report it to the plugin's author"
     if not isinstance(wishes, Mapping):
         return [f"{where} is a {type(wishes).__name__}, not a mapping of steps to option values; write e.g. "
                 "{'flow': {'size': 28}}"]
-    steps = registry.names("preprocessors")
+    registered = registry.names("preprocessors")
+    wanted = None if steps is None else set(steps)
     problems = []
     for step, values in wishes.items():
-        if step not in steps:
-            close = difflib.get_close_matches(str(step), steps, n=1, cutoff=0.6)
-            problems.append(f"{where} name step '{step}', which no registered preprocessor is"
-                            + (f" (did you mean '{close[0]}'?)" if close else f" (they are {', '.join(steps)})")
-                            + "; fix ModelPlugin.preprocess_options in its plugin (or install the preprocessor "
-                              "plugin that provides it), or report it to the plugin's author")
+        if step not in registered or (wanted is not None and step not in wanted):
             continue
         if not isinstance(values, Mapping):
             problems.append(f"{where}['{step}'] is a {type(values).__name__}, not a mapping of option values; write "
@@ -673,6 +672,21 @@ def preprocess_options_problems(model: str, spec: Any, registry: Registry) -> li
             except MerbenchError as exc:
                 problems.append(f"{where} set {exc}; {fix}")
     return problems
+
+
+def preprocess_options_notes(model: str, spec: Any, registry: Registry) -> list[str]:
+    """Steps of model ``model``'s ``preprocess_options`` that no registered preprocessor is but whose name is close to
+    one that is (``flwo``: did you mean ``flow``?), for ``merbench plugins``; a run never applies them."""
+    wishes = getattr(spec, "preprocess_options", None) or {}
+    registered = registry.names("preprocessors")
+    notes = []
+    for step in wishes if isinstance(wishes, Mapping) else ():
+        close = difflib.get_close_matches(str(step), registered, n=1, cutoff=0.6)
+        if step not in registered and close:
+            notes.append(f"model '{model}'s preprocess_options name step '{step}', which no registered preprocessor "
+                         f"is (did you mean '{close[0]}'?), so a run applies them to no step; if it is a typo, fix "
+                         "ModelPlugin.preprocess_options in its plugin, or report it to the plugin's author")
+    return notes
 
 
 def _plugin_rules(kind: str, spec: Any) -> dict[str, Any]:
@@ -853,10 +867,6 @@ def resolve_config(
         examples = ", ".join(getattr(model_spec, "examples", ())[:3]) or f"{model}NAME"
         raise UsageError(f"'{model}' is a family of models: name one member, e.g. {examples} "
                          f"(`merbench info {model}` describes the family)")
-    if model_spec is not None:
-        wrong = preprocess_options_problems(model, model_spec, registry)
-        if wrong:  # the plugin's mistake, said as `merbench plugins` says it
-            raise PluginError(f"{wrong[0]} (from {registry.provider('models', model)})")
     dataset_spec = registry.get("datasets", dataset)
     protocol_spec = registry.get("protocols", protocol)
     if sibling_protocols or sibling_models or sibling_datasets:
@@ -893,6 +903,10 @@ def resolve_config(
         chain = default_chain(model_spec, dataset_gives(dataset_spec, root, sections["dataset"]))
     if not chain:
         raise UsageError("preprocess: the chain is empty; give at least one preprocessor, e.g. --set preprocess=flow")
+    if model_spec is not None:
+        wrong = preprocess_options_problems(model, model_spec, registry, chain)
+        if wrong:  # the plugin's mistake, said as `merbench plugins` says it
+            raise PluginError(f"{wrong[0]} (from {registry.provider('models', model)})")
     for spec in [registry.get("preprocessors", name) for name in chain]:
         sections[spec.name] = _defaults(spec, profile)
         rules[spec.name] = _plugin_rules("preprocessor", spec)

@@ -258,7 +258,7 @@ def checked_chain(config: Any, registry: Any) -> Chain:
     builtin = [registry.provider("preprocessors", name).builtin for name in config.preprocess]
     chain = build_chain(specs, config.sections, labels, builtin)
     if config.model:
-        problem = registry.input_problem(config.model)
+        problem = registry.input_problem(config.model, config.preprocess)
         if problem:
             raise PluginError(f"{problem} (from {registry.provider('models', config.model)})")
         check_model_input(config.model, registry.get("models", config.model).input, chain)

@@ -66,6 +66,9 @@ class PluginRecord:
     problems: list[str] = field(default_factory=list)
     """Problems of what it registered that do not stop it loading (a model whose declared input no registered
     preprocessor produces, so it cannot run), one by one; ``merbench plugins`` shows them like ``errors``."""
+    notes: list[str] = field(default_factory=list)
+    """What looks like a mistake in what it registered but need not be one (a model's ``preprocess_options`` for a
+    step no registered preprocessor is, named like one that is): ``merbench plugins`` shows them; they leave it ok."""
 
     @property
     def ok(self) -> bool:
@@ -317,10 +320,11 @@ class Registry:
 
     def _check_model_inputs(self) -> None:
         """Report a model whose declared input no registered preprocessor produces, or whose ``preprocess_options``
-        name a step or option that is not there or a value the option refuses: it cannot run (``merbench run``
+        set an option a registered step does not have or a value the option refuses: it cannot run (``merbench run``
         refuses it), so every command's plugin problems (``list models``, ``info``) say so at once, and its plugin's
-        ``PluginRecord.problems`` holds it (``merbench plugins`` shows the plugin as not ``ok``)."""
-        from merbench.config import preprocess_options_problems
+        ``PluginRecord.problems`` holds it (``merbench plugins`` shows the plugin as not ``ok``). Options for a step
+        no registered preprocessor is are no problem, only a note when its name is close to one that is."""
+        from merbench.config import preprocess_options_notes, preprocess_options_problems
 
         for name, spec in self._items["models"].items():
             problem = self._declared_input_problem(name)
@@ -328,14 +332,18 @@ class Registry:
             provider = self._providers[("models", name)]
             for problem in problems:  # its plugin loaded: a problem of one model, not an error that stopped it loading
                 self._report_problem(provider, f"{problem} (from {provider})")
+            self._record(provider).notes.extend(f"{note} (from {provider})"
+                                                for note in preprocess_options_notes(name, spec, self))
 
     def _report_problem(self, provider: Provider, message: str) -> None:
         """Report a problem of something ``provider``'s plugin registered, which loaded: held in its
         ``PluginRecord.problems`` (``merbench plugins`` shows the plugin as not ``ok``) and in ``problems``."""
-        record = next(r for r in self.records if (r.provider.distribution, r.provider.entry_point)
-                      == (provider.distribution, provider.entry_point))
-        record.problems.append(message)
+        self._record(provider).problems.append(message)
         self._report(None, message)
+
+    def _record(self, provider: Provider) -> PluginRecord:
+        return next(r for r in self.records if (r.provider.distribution, r.provider.entry_point)
+                    == (provider.distribution, provider.entry_point))
 
     def check_factories(self) -> None:
         """Load every ``"module:attribute"`` factory string the registered plugins give (``build=``, ``load=``,
@@ -364,15 +372,16 @@ class Registry:
         """Every representation some registered preprocessor produces, sorted."""
         return sorted({spec.produces for spec in self._items["preprocessors"].values()})
 
-    def input_problem(self, model: str) -> str | None:
+    def input_problem(self, model: str, chain: Iterable[str] | None = None) -> str | None:
         """Why model ``model`` cannot run as its plugin declares it: no registered preprocessor produces its declared
-        input, or its ``preprocess_options`` cannot be applied (the first such problem); ``None`` when it can."""
+        input, or its ``preprocess_options`` for a step of ``chain`` (``None``: any step) cannot be applied (the
+        first such problem); ``None`` when it can."""
         from merbench.config import preprocess_options_problems
 
         problem = self._declared_input_problem(model)
         if problem:
             return problem
-        return next(iter(preprocess_options_problems(model, self.get("models", model), self)), None)
+        return next(iter(preprocess_options_problems(model, self.get("models", model), self, chain)), None)
 
     def _declared_input_problem(self, model: str) -> str | None:
         """Why model ``model`` cannot run because no registered preprocessor produces its declared input; ``None``

@@ -67,6 +67,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                 out.out(printable(trace.rstrip("\n")), highlight=False)
         for problem in record.problems:  # it loaded, but something it registered cannot run
             out.print(Text.assemble(("error:", "red"), " ", printable_line(problem)), highlight=False)
+        for note in record.notes:  # perhaps a mistake; it runs as it is
+            out.print(Text.assemble(("note:", "yellow"), " ", printable_line(note)), highlight=False)
     if any(any(record.traces) for record in registry.records) and not getattr(args, "debug", False):
         out.print("(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
     if registry.disabled:
