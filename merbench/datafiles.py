@@ -152,15 +152,24 @@ def lies_inside(path: Path | str, folder: Path | str, itself: bool = False) -> b
     not followed) or with links resolved, either against either form of ``folder``: a file under a dataset folder
     reached through a link in it (a clip folder kept on another disk) is inside that dataset too, and so is one
     reached through a link leading into it."""
-    def forms(place: Path | str) -> set[Path]:
-        written = Path(os.path.abspath(Path(place).expanduser()))
-        try:
-            return {written, resolved_path(place)}
-        except (OSError, RuntimeError):  # a link loop or an unreadable folder: as written only
-            return {written}
+    roots = _forms(folder)
+    return any(root in place.parents or (itself and place == root) for place in _forms(path) for root in roots)
 
-    roots = forms(folder)
-    return any(root in place.parents or (itself and place == root) for place in forms(path) for root in roots)
+
+def _forms(place: Path | str) -> set[Path]:
+    """``place`` as written (absolute, ``..`` folded) and with links resolved; as written only for a link loop or an
+    unreadable folder."""
+    written = Path(os.path.abspath(Path(place).expanduser()))
+    try:
+        return {written, resolved_path(place)}
+    except (OSError, RuntimeError):
+        return {written}
+
+
+_SCANS: dict[tuple[str, str, str], tuple[dict[str, int], list[tuple[Path, Path]]]] = {}
+"""``dataset_links``' answers in this process, by folder (as given, absolute, resolved), each with the modification
+times of the folders it listed: a command checks several outputs against one dataset, and resolving every link of
+a large tree of links each time cost seconds."""
 
 
 def dataset_links(folder: Path | str) -> list[tuple[Path, Path]]:
@@ -168,9 +177,20 @@ def dataset_links(folder: Path | str) -> list[tuple[Path, Path]]:
     parts, clip folders and subject folders a user keeps on another disk), each with its target resolved; what a link
     in a dataset leads to is read as part of that dataset. Two levels only, so that a large tree costs a listing of
     its first-level folders; a link that cannot be resolved (a loop), or that leads to ``folder`` or a folder above
-    it (it adds nothing to the dataset), is left out."""
-    def links_in(place: Path | str, down: bool) -> Iterator[Path]:
+    it (it adds nothing to the dataset), is left out. Kept for the process while none of the listed folders changes."""
+    try:
+        home = resolved_path(folder)
+    except (OSError, RuntimeError):
+        return []
+    key = (str(folder), os.path.abspath(folder), str(home))
+    known = _SCANS.get(key)
+    if known is not None and _stamps(known[0]) == known[0]:
+        return list(known[1])
+    listed: dict[str, int] = {}
+
+    def links_in(place: str, down: bool) -> Iterator[Path]:
         try:
+            listed[os.path.abspath(place)] = os.stat(place).st_mtime_ns  # before listing: a change then shows next time
             listing = os.scandir(place)
         except OSError:
             return
@@ -185,28 +205,44 @@ def dataset_links(folder: Path | str) -> list[tuple[Path, Path]]:
                 if inner:
                     yield from links_in(entry.path, False)
 
-    links = list(links_in(folder, True))
-    try:
-        home = resolved_path(folder)
-    except (OSError, RuntimeError):
-        return []
     found = []
-    for link in links:
+    for link in list(links_in(str(folder), True)):
         try:
             target = resolved_path(link)
         except (OSError, RuntimeError):
             continue
         if target != home and target not in home.parents:
             found.append((link, target))
-    return found
+    _SCANS[key] = (listed, found)
+    return list(found)
+
+
+def _stamps(folders: Mapping[str, int]) -> dict[str, int]:
+    """The modification times of ``folders`` now (-1 for one that cannot be read)."""
+    stamps = {}
+    for folder in folders:
+        try:
+            stamps[folder] = os.stat(folder).st_mtime_ns
+        except OSError:
+            stamps[folder] = -1
+    return stamps
 
 
 def link_holding(path: Path | str, folder: Path | str) -> tuple[Path, Path] | None:
-    """The link of the dataset folder ``folder`` (``dataset_links``) whose target ``path`` is or lies inside, with that
-    target, or None."""
-    for link, target in dataset_links(folder):
-        if lies_inside(path, target, itself=True):
-            return link, target
+    """The link of the dataset folder ``folder`` (``dataset_links``) whose target ``path`` is or lies inside (the
+    nearest such target), with that target, or None."""
+    links = dataset_links(folder)
+    if not links:
+        return None
+    by_target: dict[Path, Path] = {}
+    for link, target in links:
+        by_target.setdefault(target, link)
+    for place in _forms(path):
+        if place in by_target:
+            return by_target[place], place
+        for above in place.parents:  # only a folder holds anything: a file link's target is matched by equality
+            if above in by_target and above.is_dir():
+                return by_target[above], above
     return None
 
 

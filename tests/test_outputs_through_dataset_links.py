@@ -66,3 +66,25 @@ def test_outputs_beside_the_dataset_and_links_to_folders_above_it_are_not_refuse
     result = run_cli("datasets", "check", "casme2", "--root", str(root), "--quiet", "--json", str(tmp_path / "x.json"))
     assert result.code == 0, result.err
     assert (tmp_path / "x.json").is_file()
+
+
+def test_links_are_resolved_once_per_command_not_once_per_check(tmp_path, monkeypatch):
+    """A tree of links (every image a link): checking three outputs against it resolved each link three times, and
+    the output's own path once per link each time (180k resolutions, seconds, for 20k links); now each link once."""
+    import merbench.datafiles as datafiles
+
+    frames, root = tmp_path / "frames", tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    frames.mkdir()
+    for index in range(50):
+        (frames / f"{index}.png").write_bytes(b"x")
+        (root / "images" / f"{index}.png").symlink_to(frames / f"{index}.png")
+    resolved = []
+    real = datafiles.resolved_path
+    monkeypatch.setattr(datafiles, "resolved_path", lambda path: resolved.append(path) or real(path))
+    outputs = [tmp_path / "out.json", frames / "7.png", frames / "7.png" / "x.json"]
+    held = [datafiles.link_holding(output, root) for output in outputs]
+    assert held == [None, (root / "images" / "7.png", frames / "7.png"), None]  # a file holds nothing
+    assert len(resolved) <= 50 + 2 * len(outputs)
+    (root / "images" / "extra").symlink_to(tmp_path / "out.json")  # a changed tree is listed again
+    assert datafiles.link_holding(tmp_path / "out.json", root) == (root / "images" / "extra", tmp_path / "out.json")
