@@ -231,7 +231,8 @@ def check_command_output(path: Path | str, option: str, args: Any,
 def check_store_outside_datasets(args: Any, path: Path | None = None, option: str | None = None) -> None:
     """Refuse a store the command writes (the results store: ``--store``, ``$MERBENCH_STORE`` or the default, unless
     ``--no-store``; or ``path``, named ``option``) inside one of its dataset folders (``dataset_roots``): merbench never
-    writes inside a dataset."""
+    writes inside a dataset; or inside one of the folders merbench owns in its cache (``CACHE_PARTS``): ``cache
+    clear`` would then refuse to empty it."""
     if path is None:
         if getattr(args, "no_store", False):
             return
@@ -239,19 +240,22 @@ def check_store_outside_datasets(args: Any, path: Path | None = None, option: st
         path = Path(given) if given else default_store_path()
         option = "--store" if given else ("$MERBENCH_STORE" if os.environ.get("MERBENCH_STORE") else "the results store")
     try:
-        resolved_path(path)
+        target = resolved_path(path)
     except (OSError, RuntimeError):
         return  # opening it reports the problem
+    if option.startswith("--"):  # a file the user named: moving the results store would not move it
+        fix = f"give a file outside it with {option} PATH"
+    elif option == "the trials storage":  # tune's default, beside the results store
+        fix = "give a file outside it with --storage PATH, or set $MERBENCH_STORE to a store elsewhere"
+    else:
+        fix = "give a store outside it (--store PATH, or $MERBENCH_STORE)"
     holder = dataset_root_holding(Path(path), dataset_roots(args))
     if holder is not None:
-        if option.startswith("--"):  # a file the user named: moving the results store would not move it
-            fix = f"give a file outside it with {option} PATH"
-        elif option == "the trials storage":  # tune's default, beside the results store
-            fix = "give a file outside it with --storage PATH, or set $MERBENCH_STORE to a store elsewhere"
-        else:
-            fix = "give a store outside it (--store PATH, or $MERBENCH_STORE)"
         raise UsageError(f"{option} {path}: lies inside {holder[0]}; merbench never writes inside a dataset's folder; "
                          f"{fix}")
+    given_path = Path(path).expanduser()
+    _refuse_cache_part(given_path, given_path if target == given_path.absolute() else f"{given_path} (→ {target})",
+                       option, fix)
 
 
 def dataset_root_holding(target: Path, roots: Mapping[str, Path], itself: bool = False) -> tuple[str, Path] | None:

@@ -42,3 +42,36 @@ def test_json_beside_the_cache_parts_is_still_written(run_cli, fresh_cache):
     fresh_cache.mkdir()
     assert run_cli("cache", "info", "--json", str(fresh_cache / "info.json")).code == 0
     assert (fresh_cache / "info.json").is_file()
+
+
+@pytest.mark.parametrize("how", ["--store", "MERBENCH_STORE"])
+def test_a_results_store_inside_a_cache_part_is_refused(run_cli, fresh_cache, monkeypatch, how):
+    """``run --store $MERBENCH_CACHE/preprocess/runs.sqlite`` stored its run there, after which ``cache clear``
+    refused to empty preprocess/ ("not made by merbench")."""
+    (fresh_cache / "preprocess" / "ab").mkdir(parents=True)
+    store = fresh_cache / "preprocess" / "runs.sqlite"
+    given = ("--store", str(store)) if how == "--store" else ()
+    if how == "MERBENCH_STORE":
+        monkeypatch.setenv("MERBENCH_STORE", str(store))
+    result = run_cli("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet", *given)
+    said = " ".join(result.err.split())
+    option = "--store" if how == "--store" else "$MERBENCH_STORE"
+    assert result.code == 2 and not store.exists(), said
+    assert (f"{option} {store}: lies inside merbench's cache folder {fresh_cache / 'preprocess'}, which holds only "
+            "what merbench makes there; give ") in said
+    assert run_cli("cache", "clear", "--yes").code == 0
+
+
+@pytest.mark.parametrize("option", ["--storage", "the trials storage"])
+def test_tune_trials_storage_inside_a_cache_part_is_refused(fresh_cache, option):
+    import argparse
+
+    from merbench.errors import UsageError
+    from merbench.outputs import check_store_outside_datasets
+
+    (fresh_cache / "synthetic").mkdir(parents=True)
+    args = argparse.Namespace(root=None, config=None, sets=[], dataset="synthetic")
+    with pytest.raises(UsageError, match=f"{option} {fresh_cache / 'synthetic' / 't.sqlite'}: lies inside merbench's "
+                                         f"cache folder {fresh_cache / 'synthetic'}, which holds only what merbench "
+                                         "makes there; give a file outside it with --storage PATH"):
+        check_store_outside_datasets(args, fresh_cache / "synthetic" / "t.sqlite", option)
