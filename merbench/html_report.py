@@ -19,12 +19,13 @@ import base64
 import hashlib
 import json
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, reported_pct, shown_runs
-from merbench.escaping import html_text as esc, with_commands
+from merbench.escaping import html_text as esc, note_data, with_commands
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, kept_warnings, leakage_caption, leakage_inflation,
@@ -245,6 +246,17 @@ def _with_code(note: str) -> str:
     return with_commands(note, esc, lambda command: f"<code>{esc(command)}</code>")
 
 
+KEPT_COMMAND = re.compile(r"(`merbench [^`]*`)")
+"""A command a run's warning names in backticks, as ``escaping.COMMAND_SPAN`` finds one in a note."""
+
+
+def _kept_warning(warning: str) -> str:
+    """A warning the run kept, escaped, as ``merbench show`` prints it (its text is not a note: its backslashes and
+    backticks are the data's own), with each command it names in backticks as ``<code>``."""
+    parts = KEPT_COMMAND.split(warning)  # odd positions: the commands
+    return _with_code("".join(part if index % 2 else note_data(part) for index, part in enumerate(parts)))
+
+
 def _metric_keys(result: RunResult) -> list[str]:
     return [key for key, _ in COLUMNS if key in result.pooled]
 
@@ -415,7 +427,7 @@ def _run_section(page: _Page, result: RunResult, anchor: str, metric: str,
         page.add(f'<p class="note">{esc(leakage_lines(result))}</p>')
     # What the run warned of when it ran, as merbench show prints it again (an option without effect, a data issue):
     # amber, not the red of a leak, as the terminal prints it in yellow.
-    page.add(*(f'<p class="warning kept">Warning: {_with_code(warning)}</p>' for warning in kept_warnings(result)))
+    page.add(*(f'<p class="warning kept">Warning: {_kept_warning(warning)}</p>' for warning in kept_warnings(result)))
     confusion, folds = draw(result, metric)
     page.add('<div class="figures">')
     page.figure(confusion, f"confusion matrix of {title}", _seeded(result, "Confusion matrix, pooled over all folds"))

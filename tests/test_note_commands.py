@@ -61,3 +61,18 @@ def test_note_data_reads_back_as_written_and_never_as_a_command(data):
     note = f"Named {note_data(data)}; see `merbench show ID`."
     assert note_text(note) == f"Named {data}; see `merbench show ID`."
     assert with_commands(note, str.upper, lambda command: f"<{command}>") == f"NAMED {data.upper()}; SEE <merbench show ID>."
+
+
+def test_a_run_s_kept_warnings_keep_their_backslashes_and_backticks_in_the_html_report():
+    """A run's warning is stored as merbench show prints it, not as a note: the page showed ``\\\\nas\\mer`` as
+    ``\\nas\\mer`` and a model `a\\`b` as `a`b`, undoing escapes the warning never had."""
+    import html
+    import re
+
+    warning = r"frames read \\nas\mer\casme2 (2 unreadable); model `a\`b` ran; see `merbench show X`"
+    result = minimal_result(run_id="20250611-000001-000001", warnings=[warning])
+    page = render_report(build_comparison([result]), [result], draw=lambda result, metric: (b"", b""))
+    shown = [html.unescape(re.sub(r"<[^>]+>", "", text))
+             for text in re.findall(r'<p class="warning kept">(.*?)</p>', page, re.S)]
+    assert shown == [f"Warning: {warning}".replace("`merbench show X`", "merbench show X")], shown
+    assert "see <code>merbench show X</code>" in page
