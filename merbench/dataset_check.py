@@ -84,7 +84,7 @@ def _roles(sample: Sample) -> list[tuple[int, str]]:
 class FrameProblem:
     """A file a run would read that is missing, cannot be decoded, or is of another size or bit depth than a run
     takes; ``frame`` is its role (onset, apex, …). ``stops_run``: a run stops at it whatever ``dataset.strict``
-    says, rather than leaving its clip out (a precomputed image of another size than the others)."""
+    says, rather than leaving its clip out (a precomputed image of another size than most)."""
 
     sample: str
     path: Path
@@ -159,15 +159,17 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     Frames are decoded and compared by the run's own rules, in the run's words (``merbench.preprocess``): a frame
     of more than 8 bits (``bit_depth_problem``) or of another size than the clip's first decoded frame
     (``frame_size_problem``) is a problem like an unreadable one: its clip is left out where a run reads it.
-    A precomputed image of another size than the first usable one stops a run that keeps the stored sizes
-    (``image_size`` 0, ``image.size``'s default; ``image_size_problem``); any other ``image_size`` resizes them.
+    Precomputed images of another size than the most common one (ties: the first image's) stop a run that keeps the
+    stored sizes (``image_size`` 0, ``image.size``'s default; ``image_size_problems``), so the odd ones are named
+    wherever they are; any other ``image_size`` resizes them.
     """
     from merbench.preprocess import BIT_DEPTH_FIX, decode_grey, frame_size_problem
 
     from merbench.preprocess import copy_of
 
     checked, problems = 0, []
-    first: tuple[Path, np.ndarray] | None = None  # a clip's first decoded frame, or the dataset's first usable image
+    first: tuple[Path, np.ndarray] | None = None  # a clip's first decoded frame
+    sized: list[tuple[int, FrameProblem, tuple[int, ...]]] = []  # each usable image: where its problem would go
     first_with: dict[bytes, Sample] = {}  # the digest of a clip's onset and apex files (or image) → its first clip
     for sample in dataset.samples:
         if dataset.gives != "image":
@@ -193,13 +195,9 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             if dataset.gives == "image":
                 if deep:
                     problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {IMAGE_BIT_DEPTH_FIX}", role))
-                elif image_size:
-                    pass  # a run resizes every image
-                elif first is None:
-                    first = (Path(path), frame)
-                elif frame.shape[:2] != first[1].shape[:2]:
-                    problems.append(FrameProblem(sample.id, path, image_size_problem(frame, *first), role,
-                                                 stops_run=True))
+                elif not image_size:  # else a run resizes every image
+                    sized.append((len(problems), FrameProblem(sample.id, path, "", role, stops_run=True),
+                                  frame.shape[:2]))
                 continue
             if deep:
                 problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {BIT_DEPTH_FIX}", role))
@@ -218,18 +216,31 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             problems += found
         if on_progress:
             on_progress(1)
+    for at, problem in reversed(image_size_problems(sized)):  # from the last: the earlier places stay where they are
+        problems.insert(at, problem)
     return checked, problems
 
 
-def image_size_problem(image: np.ndarray, seen: Path, seen_image: np.ndarray) -> str:
-    """Why a precomputed ``image`` cannot be used beside ``seen_image`` (file ``seen``), the first usable image: a
-    run that keeps the stored sizes (``image.size=0``) stacks every image into one batch."""
-    def size(frame: np.ndarray) -> str:
-        return f"{frame.shape[1]}×{frame.shape[0]}"
+def image_size_problems(sized: Sequence[tuple[int, FrameProblem, tuple[int, ...]]]) -> list[tuple[int, FrameProblem]]:
+    """The usable precomputed images ``sized`` (each with its place among the problems, its problem to fill and its
+    height and width) that are not of the most common size (ties: the first image's), each with its place and the
+    reason: a run that keeps the stored sizes (``image.size=0``) stacks every image into one batch. Compared with the
+    most common size rather than the first image's, as a run compares them, so that an odd first image is the one
+    named."""
+    def size(shape: tuple[int, ...]) -> str:
+        return f"{shape[1]}×{shape[0]}"
 
-    return (f"image is {size(image)} pixels but {seen} is {size(seen_image)}; a run keeps the stored size "
-            "(image.size=0, the default) and needs one size for every image: --set image.size=N resizes every image "
-            "to N x N")
+    counts = Counter(shape for _, _, shape in sized)
+    if len(counts) < 2:
+        return []
+    common = max(counts, key=counts.__getitem__)  # the first of the most common in the order the images came
+    seen = next(problem.path for _, problem, shape in sized if shape == common)
+    many = f"{counts[common]} of the {len(sized)} images {'is' if counts[common] == 1 else 'are'}"
+    return [(at, dataclasses.replace(problem, problem=(
+                f"image is {size(shape)} pixels but {many} {size(common)} (first {seen}); a run keeps the stored size "
+                "(image.size=0, the default) and needs one size for every image: --set image.size=N resizes every "
+                "image to N x N")))
+            for at, problem, shape in sized if shape != common]
 
 
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")
@@ -552,8 +563,8 @@ def verdict(report: CheckReport, strict: bool) -> str | None:
     if stopping and not (blocking and strict):  # a strict run stops at the first unusable file before it compares
         first = stopping[0]
         return (
-            f"dataset '{dataset.name}' has {counted(stopping, 'image')} of another size than the first one a run "
-            f"reads, and a run stops at them (exit 2, whatever dataset.strict says); first: sample {first.sample}: "
+            f"dataset '{dataset.name}' has {counted(stopping, 'image')} of another size than the most common one, "
+            f"and a run stops at them (exit 2, whatever dataset.strict says); first: sample {first.sample}: "
             f"{first.path} {first.problem} (this check takes it too), or store every image at one size"
         )
     if blocking and not strict and not kept_classes:

@@ -27,15 +27,31 @@ def test_an_image_of_another_size_makes_the_tree_unusable_naming_the_size_option
     said = " ".join(refused.err.split())
     assert refused.code == 2 and "usable:" not in refused.out, refused.out
     first = tmp_path / "m" / "images" / "s0" / "img_0.png"
-    assert (f"dataset 'manifest' has 1 image of another size than the first one a run reads, and a run stops at them "
+    assert (f"dataset 'manifest' has 1 image of another size than the most common one, and a run stops at them "
             f"(exit 2, whatever dataset.strict says); first: sample images/s1/img_2.png: {odd} image is 32×32 pixels "
-            f"but {first} is 28×28") in said, said
+            f"but 11 of the 12 images are 28×28 (first {first}); a run keeps the stored size") in said, said
     assert "--set image.size=N resizes every image to N x N" in said
     record = json.loads((tmp_path / "c.json").read_text())
     assert (record["usable"], record["image_options"]) == (False, {"size": 0, "order": "rgb"})
     problem, = record["problems"]
     assert (problem["file"], problem["stops_run"], problem["clip_left_out"]) == (str(odd), True, False)
     assert record["usable_samples"] == 12, "a run leaves no clip out for its size: it stops"
+
+
+def test_an_odd_first_image_is_the_one_named_not_every_image_after_it(run_cli, tmp_path):
+    """The check compared every image with the first: an odd first image made it list the 11 right ones ("11 images
+    of another size") and never name the odd one."""
+    rt.build_manifest_images(tmp_path / "m")
+    odd = tmp_path / "m" / "images" / "s0" / "img_0.png"
+    assert cv2.imwrite(str(odd), np.zeros((20, 24, 3), dtype=np.uint8))
+    refused = run_cli(*CHECK, "--root", str(tmp_path / "m"), "--json", str(tmp_path / "c.json"))
+    said = " ".join(refused.err.split())
+    assert refused.code == 2 and "has 1 image of another size than the most common one" in said, said
+    second = tmp_path / "m" / "images" / "s0" / "img_1.png"
+    assert (f"{odd} image is 24×20 pixels but 11 of the 12 images are 28×28 (first {second}); a run keeps the stored "
+            "size (image.size=0, the default) and needs one size for every image: --set image.size=N") in said, said
+    problem, = json.loads((tmp_path / "c.json").read_text())["problems"]
+    assert (problem["file"], problem["stops_run"]) == (str(odd), True)
 
 
 def test_the_size_option_the_check_names_makes_it_usable_as_it_makes_the_run(run_cli, tmp_path):
