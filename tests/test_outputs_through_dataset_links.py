@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-import tests.realtrees as rt
+import realtrees as rt
 from merbench.datafiles import check_cache_outside
 from merbench.errors import UsageError
 
