@@ -63,7 +63,6 @@ def scratch_parent(tmp_path, monkeypatch):
     folder = tmp_path / "tmp"
     folder.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    monkeypatch.setattr(merbench.testing, "_scratch", None)  # no folder kept from an earlier test
     return folder
 
 
