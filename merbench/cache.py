@@ -25,8 +25,8 @@ from merbench.errors import UsageError
 
 
 CACHE_PARTS = ("preprocess", "synthetic", "model-facts")
-"""The folders merbench makes and owns in its cache: only merbench writes in them (``cache clear`` refuses to empty
-``preprocess/`` or ``synthetic/`` once they hold anything else)."""
+"""The folders merbench makes and owns in its cache: only merbench writes in them (``cache clear`` empties them, and refuses
+one that holds anything else)."""
 
 
 def cache_root(create: bool = True) -> Path:

@@ -190,20 +190,24 @@ def test_clear_of_a_linked_part_keeps_the_users_hidden_files_there(filled_cache,
 
 
 def test_info_counts_only_the_leftovers_clear_removes(run_cli, fresh_cache):
-    """A killed `merbench list` can leave model-facts/.x.tmp: info said clear removes it, and clear did not."""
+    """A killed `merbench list` can leave model-facts/.x.tmp: info said clear removes it, and clear did not (it now
+    does: model-facts/ is one of the parts clear empties). A user's hidden folder in a part is neither counted nor
+    removed."""
     facts = fresh_cache / "model-facts"
     facts.mkdir(parents=True)
     (facts / ".ststnet.json.123.tmp").write_text("x")
     (fresh_cache / "preprocess").mkdir()
     (fresh_cache / "preprocess" / ".entry.npy.456.tmp").write_text("y")
+    (fresh_cache / "elsewhere").mkdir()
+    (fresh_cache / "elsewhere" / ".kept.tmp").write_text("z")  # outside the parts: neither counted nor removed
     info = " ".join(run_cli("cache", "info").out.split())
-    assert "1 temporary file or folder" in info, info
+    assert "2 temporary files or folders" in info, info
     assert run_cli("cache", "clear", "--yes").code == 0
     assert "0 temporary files or folders" in " ".join(run_cli("cache", "info").out.split())
+    assert not facts.exists() and (fresh_cache / "elsewhere" / ".kept.tmp").exists()
     (fresh_cache / "preprocess" / ".mine").mkdir(parents=True)  # the user's: clear refuses it, so info does not count it
     info = " ".join(run_cli("cache", "info").out.split())
     assert "0 temporary files or folders" in info and "not merbench's: it holds .mine" in info, info
-    assert (facts / ".ststnet.json.123.tmp").exists(), "outside the parts clear empties: left alone"
 
 
 def test_clear_that_cannot_remove_says_so_instead_of_removed(filled_cache, run_cli, fresh_cache, monkeypatch):
@@ -317,3 +321,23 @@ def test_preprocess_without_a_model_says_a_run_reuses_it_only_with_the_same_chai
     for_model = run_cli("preprocess", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--quiet",
                         *TINY)
     assert for_model.code == 0 and "without --model" not in for_model.err
+
+
+def test_model_facts_are_a_part_of_the_cache_that_info_counts_and_clear_removes(run_cli, fresh_cache):
+    """`list` caches model sizes in model-facts/: before, `cache info` called it "not managed by `cache clear`"
+    and `clear` left it."""
+    from merbench.cache import CACHE_PARTS
+    from merbench.commands.cache import PARTS
+
+    assert set(PARTS) == set(CACHE_PARTS)
+    assert run_cli("list", "models").code == 0
+    facts = sorted((fresh_cache / "model-facts").glob("*.json"))
+    assert facts, "`list models` caches each model's facts"
+    info = run_cli("cache", "info")
+    assert info.code == 0 and "not managed" not in info.out, info.out
+    assert f"model-facts/: model sizes and FLOPs for `list` and `info`, {len(facts)} files" in " ".join(info.out.split())
+    assert run_cli("cache", "clear", "--only", "model-facts", "--yes").code == 0
+    assert not (fresh_cache / "model-facts").exists()
+    assert run_cli("list", "models").code == 0 and sorted((fresh_cache / "model-facts").glob("*.json"))
+    assert run_cli("cache", "clear", "--yes").code == 0
+    assert not any((fresh_cache / part).exists() for part in CACHE_PARTS)

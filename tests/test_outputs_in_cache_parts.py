@@ -8,7 +8,7 @@ import pytest
 
 
 @pytest.mark.parametrize("part, entry", [("preprocess", "ab"), ("synthetic", "0123456789abcdef"),
-                                         ("model-facts", "x.json")])
+                                         ("model-facts", "0" * 64 + ".json")])
 def test_json_inside_a_cache_part_is_refused_and_clear_still_empties_it(run_cli, fresh_cache, part, entry):
     (fresh_cache / part / entry).mkdir(parents=True)
     target = fresh_cache / part / "foo.json"

@@ -19,10 +19,12 @@ from merbench.wording import counted
 
 ORDER = 70
 
-PARTS = {"preprocess": "preprocessed model inputs", "synthetic": "generated synthetic datasets"}
-"""The cache folders merbench owns; ``clear`` removes these and nothing else."""
+PARTS = {"preprocess": "preprocessed model inputs", "synthetic": "generated synthetic datasets",
+         "model-facts": "model sizes and FLOPs for `list` and `info`"}
+"""The cache folders merbench owns (``merbench.cache.CACHE_PARTS``); ``clear`` removes these and nothing else."""
 _OWN_NAMES = {"preprocess": r"[0-9a-f]{2}|index|hashes|\..+\.tmp",
-              "synthetic": r"[0-9a-f]{16}|\.[0-9a-f]{16}\..+|\..+\.tmp"}
+              "synthetic": r"[0-9a-f]{16}|\.[0-9a-f]{16}\..+|\..+\.tmp",
+              "model-facts": r"[0-9a-f]{64}\.json|\..+\.tmp"}
 OWN_ENTRIES = {part: re.compile(rf"(?:{names})|\.(?:{names})\.deleting\.[0-9]+\.[0-9]+")
                for part, names in _OWN_NAMES.items()}
 """The names merbench gives the entries at the top of each part: hidden ones are temporary files (``.NAME.xxxx.tmp``),
@@ -32,7 +34,7 @@ aside to delete in a part that is a symbolic link (``.ab.deleting.PID.NS``); any
 EXAMPLES = """examples:
   merbench cache info
   merbench cache info --json cache.json
-  merbench cache clear --yes                 # remove preprocessed inputs and generated synthetic data
+  merbench cache clear --yes                 # remove every part: inputs, synthetic data, model facts
   merbench cache clear --only preprocess --yes
 The cache is $MERBENCH_CACHE, by default the user cache folder (e.g. ~/.cache/merbench).
 """
@@ -53,7 +55,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(handler=execute_info)
     clear = actions.add_parser(
         "clear", help="empty the cache (needs --yes)", epilog=EXAMPLES, formatter_class=HelpFormatter,
-        description="Remove merbench's cached data: preprocessed inputs and generated synthetic datasets. Without "
+        description="Remove merbench's cached data: preprocessed inputs, generated synthetic datasets and the "
+        "model sizes and FLOPs `list` and `info` show (computed again when next needed). Without "
         "--yes nothing is removed: it says what would go and exits with code 2. Other files in the cache folder are kept.",
     )
     clear.add_argument("--yes", action="store_true", help="really remove (there is no prompt)")
