@@ -76,6 +76,26 @@ def test_manifest_images_run_with_domain_column(run_json, trees):
     assert not any(s.startswith("preprocess=") for s in result["settings_changed"]), result["settings_changed"]
 
 
+def test_a_manifest_found_in_the_working_folder_is_recorded_by_its_absolute_path(run_json, trees, tmp_path,
+                                                                                  monkeypatch):
+    """Two runs on different files both named labels.csv (one under --root, one in the working folder) recorded
+    "labels.csv" and the root's full path: which file the first read was lost, and `compare` took them for one."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    rows = (trees / "manifest" / "labels.csv").read_text().splitlines()
+    (elsewhere / "labels.csv").write_text("\n".join(rows[:10]) + "\n")  # 9 of the 12 images
+    monkeypatch.chdir(elsewhere)
+    args = ("--dataset", "manifest", "--root", str(trees / "manifest"), "--protocol", "loso",
+            "--set", "dataset.manifest=labels.csv", "preprocess=image", "dataset.classes=negative,positive,surprise")
+    result = run_json(*args)
+    assert result["n_samples"] == 9
+    assert result["dataset_summary"]["manifest"] == str(elsewhere / "labels.csv")
+    (elsewhere / "labels.csv").unlink()
+    result = run_json(*args)
+    assert result["n_samples"] == 12
+    assert result["dataset_summary"]["manifest"] == str(trees / "manifest" / "labels.csv")
+
+
 def test_manifest_frames_run_through_flow(run_json, trees):
     result = run_json("--dataset", "manifest", "--root", str(trees / "manifest"), "--protocol", "loso",
                       "--set", "dataset.manifest=frames.csv")

@@ -286,7 +286,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         )
     summary = {
         "root": str(root),
-        "manifest": str(path),
+        "manifest": str(path.absolute()),  # found in the working folder, a relative name would not say which file
         "mode": "precomputed images (path)" if image_mode else "frames (onset, apex)",
         **log.summary(),
         "class_counts": class_counts(classes, labels),
