@@ -266,11 +266,7 @@ def dataset_root_holding(target: Path, roots: Mapping[str, Path], itself: bool =
     for what, folder in roots.items():
         if lies_inside(target, folder, itself):
             return what, _resolved(folder) or Path(folder)
-    scanned: set[str] = set()
-    for what, folder in roots.items():
-        if str(folder) in scanned:  # the runs of a report often share one
-            continue
-        scanned.add(str(folder))
+    for what, folder in roots.items():  # the runs of a report often share a folder: its links are scanned once
         held = link_holding(target, folder)
         if held is not None:
             return f"{what}, through its link {held[0]}", held[1]
