@@ -54,6 +54,14 @@ class Variant:
         return {"name": self.name, "what": self.what, "expected_leaks": list(self.expected_leaks),
                 "protocol": self.protocol or honest_protocol, "sets": dict(self.sets)}
 
+    def own_settings(self, result: RunResult, honest: RunResult) -> list[str]:
+        """What the variant's run ``result`` recorded it changed from its profile (``settings_changed``) beyond the
+        honest run's and beyond the variant's own ``sets``: the options of its protocol that the honest protocol
+        lacks (``protocol.pairs`` of ``frame-10fold``), which the study's ``settings_changed`` does not name."""
+        shared = set(honest.settings_changed or [])
+        return [str(text) for text in result.settings_changed or []
+                if text not in shared and str(text).partition("=")[0] not in self.sets]
+
     def note(self, honest: RunConfig) -> str | None:
         """What else differs from the honest run: a variant protocol splits every domain together, while an
         honest protocol with ``protocol.train``/``protocol.test`` domains (``cross-dataset``) trains on one and
@@ -178,7 +186,9 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
 
     ``seconds`` is this command's wall time; ``seconds_of_runs`` the runs' own times (``seconds.total``), reused
     ones included; ``reused`` the stored runs taken with ``--stored``, each with ``other_software``: what of the
-    software it was trained with is not this study's (``KEY STORED → NOW``).
+    software it was trained with is not this study's (``KEY STORED → NOW``). ``settings_changed`` is what the
+    honest run changed from its profile, which every variant shares; each variant's ``settings`` what its own run
+    changed beyond that (``Variant.own_settings``).
     """
     config = study.honest
     runs = [*honest, *(run for _, results in leaky for run in results)]
@@ -189,4 +199,6 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
              "settings_changed": list(honest[0].settings_changed or []),  # the options every variant ran with
              "dataset_folders": sorted({str(folder) for folder in stored_roots({"": honest[0].config}).values()}),
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-    return summarise(facts, honest, [(variant.describe(config), runs) for variant, runs in leaky], unit=resample)
+    described = [({**variant.describe(config), "settings": variant.own_settings(runs[0], honest[0])}, runs)
+                 for variant, runs in leaky]
+    return summarise(facts, honest, described, unit=resample)

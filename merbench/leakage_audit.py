@@ -9,9 +9,10 @@ not the run the summary says (model, dataset, protocol, seed), or when a variant
 interval or recorded leaks differ from what its runs give.
 
 What the tables title and caption a study with is checked as well: every run's
-profile and recorded settings (``settings_changed``, beyond what its variant sets
-itself) must be the summary's, every run the configuration the others share, the
-summary's protocol, seeds and command flags those of its runs, every variant that
+profile and recorded settings (``settings_changed`` and its variant's ``settings``,
+beyond what its variant sets itself) must be the summary's, every run the
+configuration the others share, the summary's protocol, seeds and command flags
+those of its runs, every variant that
 ``merbench leakage`` runs listed (or left out where merbench leaves it out), and each
 variant described (what leaks, its protocol and settings) as merbench describes it.
 """
@@ -214,10 +215,10 @@ def _profile_of(result: RunResult) -> str:
 
 def _configuration_problems(summary: Mapping[str, Any], runs: Sequence[Sequence[RunResult]],
                             described: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Where a run's profile or recorded settings differ from the summary's (``profile``, ``settings_changed``), and
-    where its configuration differs from the one the study's other runs share, beyond what its variant sets itself
-    (its protocol and that protocol's options, ``engine.select_on``...): in words, naming the runs, the setting and
-    both values."""
+    """Where a run's profile or recorded settings differ from the summary's (``profile``, ``settings_changed`` and
+    its variant's ``settings``), and where its configuration differs from the one the study's other runs share,
+    beyond what its variant sets itself (its protocol and that protocol's options, ``engine.select_on``...): in
+    words, naming the runs, the setting and both values."""
     profile = summary.get("profile")
     stated = list(summary.get("settings_changed") or [])
     honest_protocol = set(_options(runs[0][0]).get("protocol") or {})
@@ -240,15 +241,21 @@ def _configuration_problems(summary: Mapping[str, Any], runs: Sequence[Sequence[
             continue
         if run.result.settings_changed is None or summary.get("settings_changed") is None:
             continue  # a run, or a summary, written by a merbench before they recorded it: the others are compared
-        shared = set(_options(run.result).get("protocol") or {}) & honest_protocol
+        shared = set(_options(run.result).get("protocol") or {})
+        if run.settings is None:  # a summary before variants recorded their own: the honest protocol's options only
+            shared &= honest_protocol
 
         def comparable(key: str) -> bool:
             return key not in run.own and (not key.startswith("protocol.") or key[len("protocol."):] in shared)
 
-        recorded, says = _settings(run.result.settings_changed, comparable), _settings(stated, comparable)
+        own = _settings(run.settings or [], lambda key: key not in run.own)
+        recorded = _settings(run.result.settings_changed, lambda key: comparable(key) or key in own)
+        says = {**_settings(stated, comparable), **own}
         for key in sorted(set(recorded) | set(says)):
             if recorded.get(key) != says.get(key):
-                ran_with = recorded.get(key) or _default_text(key, ran, _value(run.result, key))
+                value = _value(run.result, key)
+                ran_with = recorded.get(key) or (f"{key} {MISSING}" if value is NO_VALUE and key in own else
+                                                 _default_text(key, ran, value))
                 said = says.get(key) or _default_text(key, ran, _profile_default(run.result, ran, key))
                 differences.setdefault((ran_with, said), []).append(run.where)
                 named.add((run.run_id, key))
@@ -262,6 +269,7 @@ class _StudyRun:
 
     def __init__(self, variant: Mapping[str, Any], result: RunResult, sets: Mapping[str, Any]):
         self.result, self.sets, self.own = result, sets, set(sets)
+        self.settings = variant.get("settings")  # beyond the summary's settings_changed; None: not recorded
         self.run_id = str(result.run_id)
         self.where = f"{variant['name']}, seed {result.seed} (run {result.run_id})"
         self.configuration = {(key, scope): value for key, scope, value in _configuration(result) if key not in sets}

@@ -181,7 +181,7 @@ def study_time(summary: Mapping[str, Any]) -> str:
 
 def honest_description(protocol: str) -> dict[str, Any]:
     """The honest run's entry in a summary's variants, before its scores: it leaks nothing."""
-    return {"name": "honest", "what": "nothing", "expected_leaks": [], "protocol": protocol, "sets": {}}
+    return {"name": "honest", "what": "nothing", "expected_leaks": [], "protocol": protocol, "sets": {}, "settings": []}
 
 
 def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
@@ -192,9 +192,10 @@ def summarise(study: Mapping[str, Any], honest: Sequence[RunResult],
     ``study`` holds what was run (``model``, ``dataset``, ``protocol``,
     ``profile``, ``seeds``, ``command``...); ``honest`` the honest results
     (one per seed); ``variants`` pairs each leaky variant's description
-    (``name``, ``what``, ``expected_leaks``, ``protocol``, ``sets``, and a
-    ``note`` when its run differs from the honest one in more than its leak)
-    with its results, seed for seed. Each variant's entry records the leaks
+    (``name``, ``what``, ``expected_leaks``, ``protocol``, ``sets``, the
+    ``settings`` its run changed beyond the honest run's ``settings_changed``,
+    and a ``note`` when its run differs from the honest one in more than its
+    leak) with its results, seed for seed. Each variant's entry records the leaks
     its run had (``leaks``) and why an expected one did not occur
     (``not_occurred``, ``missed_leaks``).
     """
@@ -290,7 +291,8 @@ _FIELDS: dict[str, dict[str, tuple[str, bool]]] = {  # field: (kind, required); 
                 "settings_changed": (LIST, False), "dataset_folders": (LIST, False)},
     "variant": {"name": (TEXT, True), "what": (TEXT, True), "uf1": (NUMBER, True), "uar": (NUMBER, True),
                 "accuracy": (NUMBER, True), "runs": (LIST, True), "leaks": (LIST, False),
-                "expected_leaks": (LIST, False), "not_occurred": (TABLE, False), "note": (TEXT, False)},
+                "expected_leaks": (LIST, False), "not_occurred": (TABLE, False), "note": (TEXT, False),
+                "settings": (LIST, False)},
     "inflation": {"uf1": (NUMBER, True), "low": (NUMBER, True), "high": (NUMBER, True)},
     "run": {"seed": (WHOLE, True), "n_samples": (WHOLE, True), "uf1": (NUMBER, True), "uar": (NUMBER, True),
             "accuracy": (NUMBER, True), "seconds": (NUMBER, True)},
@@ -306,7 +308,10 @@ def _holds(value: Any, kind: str) -> bool:
 
 
 def _field_problem(where: str, record: Any, fields: str) -> str | None:
-    """The first field of ``record`` (at ``where``) that ``_FIELDS[fields]`` says is missing or of another kind."""
+    """The first field of ``record`` (at ``where``) that ``_FIELDS[fields]`` says is missing or of another kind;
+    ``fields`` a kind (``TEXT``): whether ``record`` is of it."""
+    if fields not in _FIELDS:
+        return None if _holds(record, fields) else f"{where} is not {fields} ({json.dumps(record)[:60]})"
     if not isinstance(record, dict):
         return f"{where} is not {TABLE}"
     for key, (kind, required) in _FIELDS[fields].items():
@@ -332,6 +337,8 @@ def summary_problem(summary: dict[str, Any]) -> str | None:
         if isinstance(variant, dict):
             if variant.get("inflation") is not None:
                 checks.append((f"variants[{index}].inflation", variant["inflation"], "inflation"))
+            settings = variant.get("settings") if isinstance(variant.get("settings"), list) else []
+            checks += [(f"variants[{index}].settings[{i}]", text, TEXT) for i, text in enumerate(settings)]
             runs = variant.get("runs") if isinstance(variant.get("runs"), list) else []
             checks += [(f"variants[{index}].runs[{i}]", run, "run") for i, run in enumerate(runs)]
     return next(filter(None, (_field_problem(*check) for check in checks)), None)

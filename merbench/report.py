@@ -471,7 +471,9 @@ def leakage_what(variant: dict[str, Any]) -> str:
     recorded some (``frame-10fold`` with ``protocol.pairs=1``: subjects but not
     clips) names each missing kind: "clips: did not occur (one sample per clip
     with protocol.pairs=1)". Summaries written before ``not_occurred`` existed
-    give no reason.
+    give no reason. The options a variant's run changed beyond those every run
+    shares (its ``settings``, which the title does not name) follow:
+    "ran with protocol.pairs=2".
     """
     if variant["name"] == "honest":  # its configuration cannot leak (refused); its data or protocol plugin can
         recorded = [str(kind) for kind in variant.get("leaks") or []]
@@ -487,6 +489,9 @@ def leakage_what(variant: dict[str, Any]) -> str:
     else:
         text = "; ".join([str(variant["what"])] + [
             f"{kind}: did not occur" + (f" ({reasons[kind]})" if reasons.get(kind) else "") for kind in missing])
+    settings = variant.get("settings") or []
+    if settings:
+        text += f"; ran with {printable_line(', '.join(map(str, settings)))}"
     return f"{text}; {variant['note']}" if variant.get("note") else text
 
 

@@ -103,7 +103,8 @@ def test_report_renders_the_summary_as_text_md_json_and_html(study, run_cli):
         target = folder / f"report.{suffix}"
         assert run_cli("report", "--leakage", path, "--output", str(target)).code == 0
     markdown = (folder / "report.md").read_text()
-    assert "| `frame-10fold` † | frames of a clip in train and test |" in markdown
+    # protocol.pairs=2 reached frame-10fold alone (subject-10fold has no pairs): its row says so, the title cannot
+    assert "| `frame-10fold` † | frames of a clip in train and test; ran with protocol.pairs=2 |" in markdown
     assert "|---|---|---:|---:|---:|---:|" in markdown and "† a leaky variant: its scores are inflated" in markdown
     assert json.loads((folder / "report.json").read_text()) == summary
     page = (folder / "report.html").read_text()
