@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import threading
 import time
 import warnings
@@ -45,7 +46,7 @@ from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.dataset_check import loader_skip_note
 from merbench.environment import current_software, describe_environment, other_software
-from merbench.errors import DataError, MerbenchError, PluginError, RunFailed, UsageError
+from merbench.errors import DataError, FoldsLost, MerbenchError, PluginError, RunFailed, UsageError
 from merbench.folds import FoldData, FoldJob, FoldTask, KeptWorkerFolds, SequentialFolds, plan_executor
 from merbench.held_interrupts import HeldInterrupts
 from merbench.leaks import config_leaks
@@ -65,7 +66,7 @@ from merbench.tuning_storage import (check_storage, counted_trials, default_stor
                                      import_optuna, open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
 from merbench.workers import picklable, start_worker_server, stop_workers, usable_cores
-from merbench.wording import counted, percent
+from merbench.wording import counted, percent, plural
 
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
@@ -407,7 +408,8 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
         except (RunFailed, PluginError, UsageError) as exc:
             if ctx.stopping.is_set():  # its worker was stopped by Ctrl-C: interrupted (redone by the next tune)
                 raise KeyboardInterrupt from None
-            text = f"inner {exc}" if str(exc).startswith("fold ") else str(exc)  # the engine's "fold N" is inner
+            text = searched_advice(f"inner {exc}" if str(exc).startswith("fold ") else str(exc),  # "fold N": inner
+                                   ctx.space)
             trial.set_user_attr("error", text)
             ctx.progress.message(f"[yellow]Note:[/] outer fold {outer.index + 1}, trial {trial.number} failed "
                                  f"and is left out of the selection: {text}")
@@ -617,27 +619,93 @@ def refit_fold(ctx: TuneContext, outer: Fold, params: Mapping[str, Any]) -> dict
             "inputs_key": inputs_key(inputs)}
 
 
-def place_of(trials: list[Any], trial: Any) -> int:
-    """``trial``'s place among an outer fold's counted ``trials``: its number as an uninterrupted tune shows it."""
-    return next(i for i, counted in enumerate(trials) if counted.number == trial.number)
+def searched_advice(text: str, space: SearchSpace) -> str:
+    """An error's text without advice to ``--set`` a searched option (a tune refuses that): ``now --set
+    engine.lr=0.5`` reads ``now engine.lr=0.5``."""
+    for key in space.keys():
+        text = text.replace(f"--set {key}=", f"{key}=")
+    return text
+
+
+def refit_error(exc: RunFailed, space: SearchSpace) -> str:
+    """A failed refit's error without the engine's ``fold N, `` (the outer fold is named by the message around it)."""
+    return searched_advice(re.sub(r"^fold \d+(, |: )", "", str(exc)), space)
+
+
+def _refit_failed_note(outer: Fold, place: int, first: bool, error: str, then: str) -> str:
+    rank = "the best by inner UF1" if first else "the next best"
+    return f"outer fold {outer.index + 1}: the refit of trial {place}, {rank}, failed ({error}); {then}"
+
+
+def refit_fallback_warning(fold: Mapping[str, Any]) -> str | None:
+    """The warning of a fold (a ``tune_fold`` summary) scored with another trial than its best because the best's
+    refit failed; ``None`` when its best trial was refitted."""
+    failed = fold.get("refits_failed")
+    if not failed:
+        return None
+    which = ", ".join(str(entry["trial"]) for entry in failed)
+    errors = "; ".join(f"trial {entry['trial']}: {entry['error']}" for entry in failed)
+    return (f"outer fold {fold['fold'] + 1}: the refit of {plural(failed, 'trial')} {which} failed ({errors}), so the "
+            f"fold is scored with trial {fold['selected_trial']}, the best by inner UF1 whose refit trained")
+
+
+def selected_refit(ctx: TuneContext, optuna: Any, study: Any, trials: list[Any],
+                   outer: Fold) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
+    """The trial outer fold ``outer`` uses, its refit and the refits that failed before it (place and error).
+
+    The complete trials are tried by inner UF1 (the lowest number on ties): one whose refit fails (its training
+    diverged on the whole outer training part) is recorded in the study as failed and the next is refitted, so a
+    resumed tune skips it as the first run did. ``UsageError`` when every complete trial's refit failed.
+    """
+    selected_trial(optuna, study, ctx.request.trials, outer)  # RunFailed when no trial completed
+    states = optuna.trial.TrialState
+    ranked = sorted((t for t in trials if t.state == states.COMPLETE and t.value is not None),
+                    key=lambda t: (-t.value, t.number))
+    failed = dict(study.user_attrs.get("refits_failed") or {})  # str(trial number) -> error
+    place = {t.number: i for i, t in enumerate(trials)}
+    said = []
+    for trial in ranked:
+        params = dict(trial.params)
+        error = failed.get(str(trial.number))
+        if error is None:
+            stored = study.user_attrs.get("refit")
+            if stored and stored.get("trial") == trial.number and stored.get("params") == params:
+                ctx.progress.message(f"Outer fold {outer.index + 1}: refit of trial {place[trial.number]} reused "
+                                     "from the stored study")
+                note_reuse(ctx, "refit", stored.get("software"))
+                return trial, stored, said
+            try:
+                refit = {"trial": trial.number, "params": params, **refit_fold(ctx, outer, params),
+                         "software": ctx.software}
+            except FoldsLost:  # a worker or task lost, not the configuration: the next tune redoes the refit
+                raise
+            except RunFailed as exc:
+                error = failed[str(trial.number)] = refit_error(exc, ctx.space)
+                study.set_user_attr("refits_failed", failed)
+            else:
+                study.set_user_attr("refit", refit)
+                _set_attrs(study, {"software": ctx.software})
+                return trial, refit, said
+        said.append({"trial": place[trial.number], "error": error})
+        following = ranked[ranked.index(trial) + 1:]
+        if following:
+            ctx.progress.message("[yellow]Note:[/] " + _refit_failed_note(
+                outer, place[trial.number], len(said) == 1, error,
+                f"trial {place[following[0].number]}, the next best, is refitted instead"))
+    first = said[0]
+    raise UsageError(_refit_failed_note(outer, first["trial"], True, first["error"], (
+        f"the {plural(len(said) - 1, 'refit')} of the {counted(len(said) - 1, 'other complete trial')} failed too"
+        if len(said) > 1 else
+        "no other trial completed") + f", so outer fold {outer.index + 1} has no configuration to score; narrow "
+        f"--space {ctx.space.path} (e.g. a lower engine.lr bound) and run again; the stored trials are kept"))
 
 
 def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold) -> dict[str, Any]:
     """Search, select and refit one outer fold; the fold's summary (its refit is stored with the study)."""
     study = search_fold(ctx, optuna, storage, key, outer)
     trials = counted_trials(optuna, study)[:ctx.request.trials]
-    best = selected_trial(optuna, study, ctx.request.trials, outer)
+    best, refit, refits_failed = selected_refit(ctx, optuna, study, trials, outer)
     params = dict(best.params)
-    stored = study.user_attrs.get("refit")
-    if stored and stored.get("trial") == best.number and stored.get("params") == params:
-        refit = stored
-        ctx.progress.message(f"Outer fold {outer.index + 1}: refit of trial {place_of(trials, best)} reused from the "
-                             "stored study")
-        note_reuse(ctx, "refit", stored.get("software"))
-    else:
-        refit = {"trial": best.number, "params": params, **refit_fold(ctx, outer, params), "software": ctx.software}
-        study.set_user_attr("refit", refit)
-        _set_attrs(study, {"software": ctx.software})
     place = {t.number: i for i, t in enumerate(trials)}  # the trial numbers an uninterrupted tune would show
     states = Counter(t.state.name.lower() for t in trials)
     samples = ctx.dataset.samples
@@ -663,6 +731,7 @@ def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold
         "selected_epoch": refit["selected_epoch"],
         "selected_on": refit.get("selected_on"),  # absent from refits stored by older versions
         "inputs_key": refit.get("inputs_key"),  # the refit's inputs: another preprocessing where the space searched it
+        "refits_failed": refits_failed,
     }
 
 
@@ -878,6 +947,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         except KeyboardInterrupt as stop:
             stop.stored_trials = stored_trials(ctx, optuna, storage, key)  # what the command's message says
             raise
+    warnings.extend(filter(None, map(refit_fallback_warning, folds)))
 
     search = {
         "trials_per_fold": request.trials,
