@@ -48,12 +48,11 @@ def storage_files(path: Path) -> dict[str, Path]:
     """The trials storage ``path`` and the files SQLite and the tune's lock keep beside it, described (no output of
     the tune may replace one of them)."""
     path = Path(path).expanduser()
-    try:
-        beside = resolved_path(path)  # SQLite's side files: beside the file a link leads to; the lock: beside the link
-    except (OSError, RuntimeError):
-        beside = path
-    files = {f"the trials storage {path}": path, f"the trials storage's lock file {path}.lock": Path(f"{path}.lock")}
-    files.update({f"a tune's lock file {lock}": lock for lock in path.parent.glob(f"{glob.escape(path.name)}.*.lock")})
+    beside = lock_target(path)  # SQLite's side files and the tune's locks: beside the file a link leads to
+    files = {f"the trials storage {path}": path,
+             f"the trials storage's lock file {beside}.lock": Path(f"{beside}.lock")}
+    files.update({f"a tune's lock file {lock}": lock
+                  for lock in beside.parent.glob(f"{glob.escape(beside.name)}.*.lock")})
     files.update({f"the trials storage's {side} file {beside}{side}": Path(f"{beside}{side}")
                   for side in ("-wal", "-shm", "-journal")})
     return files
@@ -175,9 +174,19 @@ def check_writable(target: Path, shown: str) -> None:
                          "write beside it); make the folder writable or give a file elsewhere with --storage")
 
 
+def lock_target(path: Path) -> Path:
+    """The file the trials storage ``path`` names once links are followed (``path`` itself when that cannot be
+    told): every name of one file shares its lock files, so a linked name does not let a second tune in."""
+    try:
+        return resolved_path(path)
+    except (OSError, RuntimeError):
+        return Path(path).expanduser()
+
+
 def lock_file(path: Path, study: str | None = None) -> Path:
-    """The lock file beside the trials storage ``path``: ``PATH.lock`` for opening it, ``PATH.STUDY.lock`` for one
-    tune (``study``: its key, of which 16 characters name the file)."""
+    """The lock file beside the file the trials storage ``path`` names (``lock_target``): ``FILE.lock`` for opening
+    it, ``FILE.STUDY.lock`` for one tune (``study``: its key, of which 16 characters name the file)."""
+    path = lock_target(path)
     return path.with_name(f"{path.name}.{study[:16]}.lock" if study else f"{path.name}.lock")
 
 

@@ -79,6 +79,30 @@ def test_a_lock_file_that_cannot_be_written_is_one_message(tmp_path):
             pass
 
 
+def test_a_second_tune_through_a_linked_name_of_the_storage_is_refused(tmp_path):
+    """The lock was named after the storage path as given: a tune of the same options through a symbolic link to
+    the file (or to its folder) took over the study, failed the first tune's running trial, and the first tune
+    died with Optuna's "Cannot tell a FAIL trial"."""
+    from merbench.tuning_storage import storage_files, storage_lock
+
+    storage = tmp_path / "lk.sqlite"
+    (tmp_path / "lklink.sqlite").symlink_to(storage.name)
+    (tmp_path / "folder").symlink_to(tmp_path, target_is_directory=True)
+    key = "0123456789abcdef" * 4
+    with storage_lock(storage, study=key):
+        for other in (tmp_path / "lklink.sqlite", tmp_path / "folder" / "lk.sqlite"):
+            with pytest.raises(UsageError, match=f"another merbench tune of the same options, dataset and space is "
+                                                 f"using {other}"):
+                with storage_lock(other, study=key):
+                    pass
+        lock = tmp_path / f"lk.sqlite.{key[:16]}.lock"
+        assert lock.exists() and lock in storage_files(tmp_path / "lklink.sqlite").values(), \
+            "no output may replace the lock, named through the link either"
+    with storage_lock(tmp_path / "lklink.sqlite", study=key):  # once the first is done, the linked name may tune
+        assert lock.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "lklink.sqlite"]
+
+
 def test_without_posix_file_locks_the_tune_runs_unlocked_and_says_so(tmp_path, monkeypatch):
     import sys
 
