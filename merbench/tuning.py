@@ -57,6 +57,8 @@ from merbench.preprocess import Chain, checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, join_cluster
 from merbench.registry import Registry
+from merbench.result import RunResult, document_kind
+from merbench.run_settings import changed_settings
 from merbench.runner import check_fold_predictions, check_two_classes, load_dataset, model_recipe, plugin_versions
 from merbench.splits import (RARE_CLASS_WARNING, check_folds, check_training_classes, protocol_dataset,
                              split_noting_rare_classes, untrained_classes_warning)
@@ -67,6 +69,7 @@ from merbench.tuning_storage import (check_storage, counted_trials, default_stor
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
 from merbench.workers import picklable, start_worker_server, stop_workers, usable_cores
 from merbench.wording import counted, percent, plural
+from merbench.yaml_files import read_yaml
 
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
@@ -110,11 +113,11 @@ class TuneRequest:
                               profile=self.profile, seed=self.seed, device=self.device, root=self.root,
                               epochs=self.epochs, sets=sets, config_file=self.config_file)
 
-    def fixed_keys(self) -> set[str]:
+    def fixed_keys(self, registry: Registry) -> set[str]:
         """The options the user fixed with ``--set``, ``--config`` or ``--epochs`` (a space may not search them)."""
         keys = set(self.sets) | ({"engine.epochs"} if self.epochs is not None else set())
         if self.config_file is not None:
-            keys |= set(load_config_file(self.config_file))
+            keys |= config_file_keys(self.config_file, registry)
         return keys
 
     def check(self) -> None:
@@ -127,6 +130,21 @@ class TuneRequest:
             raise UsageError(f"--workers {self.workers}: must be at least 1")
         if self.resume and self.fresh:
             raise UsageError("--resume continues the stored trials and --fresh deletes them; give one of them")
+
+
+def config_file_keys(path: Path, registry: Registry) -> set[str]:
+    """The options ``--config path`` fixes: every key of a file of options; of a run's result (``merbench run
+    --json``) the options its run changed from its profile's defaults (``merbench.run_settings.changed_settings``),
+    not the defaults it recorded with them (every key, when what it changed cannot be told)."""
+    keys = set(load_config_file(path))
+    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+    if document_kind(data) != "run":
+        return keys
+    try:
+        changed = changed_settings(RunResult.from_dict(data, f"--config {path}", predictions=False), registry)
+    except MerbenchError:
+        return keys
+    return keys if changed is None else {text.partition("=")[0] for text in changed}
 
 
 # ------------------------------------------------------------------ nested split
@@ -819,7 +837,7 @@ def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, Search
     if shape is not None:
         check_model(base, registry, shape)
     space = load_space(request.space, base.sections, lambda key, value: _check_value(request, registry, key, value),
-                       request.fixed_keys())
+                       request.fixed_keys(registry))
     return base, space
 
 
