@@ -812,13 +812,15 @@ def check_model(config: RunConfig, registry: Registry, shape: tuple[int, ...], n
         raise UsageError(f"model '{config.model}' cannot be built for input {tuple(shape)}: {exc}") from None
 
 
-def _check_value(request: TuneRequest, registry: Registry, key: str, value: Any) -> None:
+def _check_value(request: TuneRequest, registry: Registry, key: str, value: Any) -> Any:
     """What the run would refuse of ``key=value``: the resolved options, the preprocessing chain and, when the
-    input it gives is known without data, the model built for it."""
+    input it gives is known without data, the model built for it; the value ``key`` resolves to."""
     config = request.resolve(registry, {key: value})
     shape = model_input_shape(checked_chain(config, registry))  # a preprocessor refuses more than its ranges
     if shape is not None:
         check_model(config, registry, shape)
+    section, _, option = key.partition(".")
+    return config.section(section)[option]
 
 
 def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, SearchSpace]:

@@ -248,50 +248,57 @@ def _check_step(low: float | int, high: float | int, step: float | int, where: s
                      f"steps of {step} stop at {below}, not at high; use high: {below} or high: {above}")
 
 
-def _check_against_option(param: Param, default: Any, where: str, check: Callable[[str, Any], None]) -> None:
-    """Refuse a type the option cannot take, and any bound or choice its own checks refuse."""
+def _check_against_option(param: Param, default: Any, where: str, check: Callable[[str, Any], Any]) -> list[Any]:
+    """Refuse a type the option cannot take, and any bound or choice its own checks refuse; what ``check`` returned
+    for each bound or choice."""
     numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
     if param.type != "categorical" and not numeric:
         shown = "true/false" if isinstance(default, bool) else "a list" if isinstance(default, (list, tuple)) else "text"
         raise UsageError(f"{where}: the option takes {shown} (default {default!r}); use type: categorical with choices")
     if param.type == "float" and isinstance(default, int):
         raise UsageError(f"{where}: the option takes whole numbers (default {default}); use type: int")
-    check_bounds(param, where, check)
+    return check_bounds(param, where, check)
 
 
-def _check_distinct_settings(param: Param, default: Any, where: str) -> None:
+def _check_distinct_settings(param: Param, default: Any, where: str, resolved: list[Any]) -> None:
     """Refuse choices that are one setting of the option once read as its type (``0.1`` and ``"0.1"``, ``true`` and
-    ``"true"``): the search would weigh that setting twice and report it as two."""
+    ``"true"``) or as the run resolves it (``rbf`` and ``RBF``; ``resolved``: each choice's resolved value, ``None``
+    where not known): the search would weigh that setting twice and report it as two."""
     if param.type != "categorical":
         return
     seen: dict[str, Any] = {}
-    for choice in param.choices:
-        setting = json.dumps(coerce(param.key, choice, default), sort_keys=True, default=str)
+    for choice, value in zip(param.choices, resolved):
+        value = coerce(param.key, choice, default) if value is None else value
+        setting = json.dumps(value, sort_keys=True, default=str)
         if setting in seen:
             raise UsageError(f"{where}: choices {seen[setting]!r} and {choice!r} are one setting of the option; "
                              "list each once")
         seen[setting] = choice
 
 
-def check_bounds(param: Param, where: str, check: Callable[[str, Any], None]) -> None:
-    """Call ``check(key, value)`` for each bound or choice of ``param``; a refusal (``UsageError``) is raised again
-    after ``where`` (``--space FILE: KEY``), naming the value and the key once."""
+def check_bounds(param: Param, where: str, check: Callable[[str, Any], Any]) -> list[Any]:
+    """Call ``check(key, value)`` for each bound or choice of ``param``, returning what it returned for each; a
+    refusal (``UsageError``) is raised again after ``where`` (``--space FILE: KEY``), naming the value and the key
+    once."""
+    returned = []
     for value in list(param.choices) if param.type == "categorical" else [param.low, param.high]:
         try:
-            check(param.key, value)
+            returned.append(check(param.key, value))
         except UsageError as exc:
             message = str(exc)  # "KEY=VALUE: why" names the key already: say it once
             raise UsageError(f"{where}{message[len(param.key):]}" if message.startswith(f"{param.key}=")
                              else f"{where}={value}: {message}") from None
+    return returned
 
 
-def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Callable[[str, Any], None],
+def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Callable[[str, Any], Any],
                fixed: Mapping[str, Any] = ()) -> SearchSpace:
     """Read and validate the space file at ``path`` against a resolved configuration.
 
     ``sections`` are the run's resolved sections (option -> default); ``check(key,
     value)`` raises ``UsageError`` when the run would refuse ``key=value``
-    (``merbench.config.resolve_config`` with that setting); ``fixed`` are the
+    (``merbench.config.resolve_config`` with that setting) and may return the
+    value the run resolves it to (choices resolved alike are refused); ``fixed`` are the
     keys the user set with ``--set``/``--config``, which a space may not search too.
     """
     params = []
@@ -314,7 +321,7 @@ def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Cal
         if key in fixed:
             raise UsageError(f"{where}: also set with --set/--config/--epochs; a searched option cannot be fixed too (drop one)")
         param = _param(key, spec, where)
-        _check_against_option(param, sections[section][option], where, check)
-        _check_distinct_settings(param, sections[section][option], where)
+        resolved = _check_against_option(param, sections[section][option], where, check)
+        _check_distinct_settings(param, sections[section][option], where, resolved)
         params.append(param)
     return SearchSpace(path, tuple(params))
