@@ -65,7 +65,7 @@ from merbench.splits import (RARE_CLASS_WARNING, check_folds, check_training_cla
 from merbench.subject_folds import stratified_subject_folds
 from merbench.tuning_space import RUN_ENGINE, SearchSpace, check_bounds, load_space
 from merbench.tuning_storage import (check_storage, counted_trials, default_storage, error_text, fail_stale,
-                                     import_optuna, open_storage, storage_lock)
+                                     first_line, import_optuna, open_storage, storage_lock)
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
 from merbench.workers import picklable, start_worker_server, stop_workers, usable_cores
 from merbench.wording import counted, percent, plural
@@ -390,6 +390,26 @@ def inner_seed(run_seed: int, outer_index: int, inner_index: int) -> int:
 # ------------------------------------------------------------------ search and refit
 
 
+def trial_failures() -> tuple[type[BaseException], ...]:
+    """What fails one trial and lets the search go on: the run's own failures (a diverged loss, values refused
+    together) and running out of GPU memory (a configuration too large for the device)."""
+    import torch
+
+    return RunFailed, PluginError, UsageError, torch.cuda.OutOfMemoryError
+
+
+def out_of_memory_text(exc: BaseException) -> str:
+    """A trial's error for ``torch.cuda.OutOfMemoryError``, after letting the cached GPU memory go (the next trial
+    starts with what the failed one held)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    detail = first_line(exc)
+    return ("the inner folds ran out of GPU memory" + (f" ({detail})" if detail else "") + "; this configuration "
+            "does not fit the device: a smaller model, engine.batch_size or fewer --workers would")
+
+
 def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.ndarray, inner: list[Fold]) -> Any:
     """The objective of outer fold ``outer``: mean inner UF1 of a trial's configuration on ``positions`` only."""
     labels = ctx.labels[positions]
@@ -423,11 +443,12 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
                 tasks = [FoldTask(fold, inner_seed(ctx.base.seed, outer.index, fold.index), of=len(inner))
                          for fold in inner]
                 executor.run(job, data, tasks, on_done, relay)
-        except (RunFailed, PluginError, UsageError) as exc:
+        except trial_failures() as exc:
             if ctx.stopping.is_set():  # its worker was stopped by Ctrl-C: interrupted (redone by the next tune)
                 raise KeyboardInterrupt from None
-            text = searched_advice(f"inner {exc}" if str(exc).startswith("fold ") else str(exc),  # "fold N": inner
-                                   ctx.space)
+            text = (out_of_memory_text(exc) if not isinstance(exc, MerbenchError) else
+                    searched_advice(f"inner {exc}" if str(exc).startswith("fold ") else str(exc),  # "fold N": inner
+                                    ctx.space))
             trial.set_user_attr("error", text)
             ctx.progress.message(f"[yellow]Note:[/] outer fold {outer.index + 1}, trial {trial.number} failed "
                                  f"and is left out of the selection: {text}")
@@ -511,7 +532,7 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
             # is the same trial whether or not the tune was interrupted and resumed in between.
             study.sampler = _sampler(optuna, ctx, outer, len(counted_trials(optuna, study)))
             with ctx.interrupts.installed(), ctx.interrupts.held():  # Optuna's storage writes are not cut short
-                study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError), callbacks=[finished],
+                study.optimize(objective, n_trials=1, catch=trial_failures(), callbacks=[finished],
                                gc_after_trial=False)
     return study
 
@@ -537,7 +558,7 @@ def run_trials_at_once(ctx: TuneContext, study: Any, objective: Any, remaining: 
     def work() -> None:
         try:
             while take():
-                study.optimize(objective, n_trials=1, catch=(RunFailed, PluginError, UsageError),
+                study.optimize(objective, n_trials=1, catch=trial_failures(),
                                callbacks=[finished], gc_after_trial=False)
         except BaseException as exc:  # noqa: BLE001 - said by the main thread, unless the tune is stopping
             if not ctx.stopping.is_set():
