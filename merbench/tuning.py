@@ -833,10 +833,12 @@ def check_model(config: RunConfig, registry: Registry, shape: tuple[int, ...], n
         raise UsageError(f"model '{config.model}' cannot be built for input {tuple(shape)}: {exc}") from None
 
 
-def _check_value(request: TuneRequest, registry: Registry, key: str, value: Any) -> Any:
-    """What the run would refuse of ``key=value``: the resolved options, the preprocessing chain and, when the
-    input it gives is known without data, the model built for it; the value ``key`` resolves to."""
-    config = request.resolve(registry, {key: value})
+def _check_value(request: TuneRequest, registry: Registry, key: str, value: Any,
+                 beside: Mapping[str, Any] | None = None) -> Any:
+    """What the run would refuse of ``key=value`` (with the searched settings ``beside``): the resolved options, the
+    preprocessing chain and, when the input it gives is known without data, the model built for it; the value
+    ``key`` resolves to."""
+    config = request.resolve(registry, {**(beside or {}), key: value})
     shape = model_input_shape(checked_chain(config, registry))  # a preprocessor refuses more than its ranges
     if shape is not None:
         check_model(config, registry, shape)
@@ -859,7 +861,8 @@ def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, Search
     shape = model_input_shape(chain)
     if shape is not None:
         check_model(base, registry, shape)
-    space = load_space(request.space, base.sections, lambda key, value: _check_value(request, registry, key, value),
+    space = load_space(request.space, base.sections,
+                       lambda key, value, beside=None: _check_value(request, registry, key, value, beside),
                        request.fixed_keys(registry))
     return base, space
 
@@ -874,8 +877,9 @@ def check_models_on_data(request: TuneRequest, registry: Registry, base: RunConf
     check_model(base, registry, shape, n_classes)
     for param in space.params:
         if param.section == "model":
-            check_bounds(param, f"--space {space.path}: {param.key}", lambda key, value: check_model(
-                request.resolve(registry, {key: value}), registry, shape, n_classes))
+            others = tuple(other for other in space.params if other is not param)
+            check_bounds(param, f"--space {space.path}: {param.key}", lambda key, value, beside=None: check_model(
+                request.resolve(registry, {**(beside or {}), key: value}), registry, shape, n_classes), others)
 
 
 @contextlib.contextmanager

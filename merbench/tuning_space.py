@@ -248,7 +248,8 @@ def _check_step(low: float | int, high: float | int, step: float | int, where: s
                      f"steps of {step} stop at {below}, not at high; use high: {below} or high: {above}")
 
 
-def _check_against_option(param: Param, default: Any, where: str, check: Callable[[str, Any], Any]) -> list[Any]:
+def _check_against_option(param: Param, default: Any, where: str, check: Callable[..., Any],
+                          others: tuple[Param, ...]) -> list[Any]:
     """Refuse a type the option cannot take, and any bound or choice its own checks refuse; what ``check`` returned
     for each bound or choice."""
     numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
@@ -257,7 +258,7 @@ def _check_against_option(param: Param, default: Any, where: str, check: Callabl
         raise UsageError(f"{where}: the option takes {shown} (default {default!r}); use type: categorical with choices")
     if param.type == "float" and isinstance(default, int):
         raise UsageError(f"{where}: the option takes whole numbers (default {default}); use type: int")
-    return check_bounds(param, where, check)
+    return check_bounds(param, where, check, others)
 
 
 def _check_distinct_settings(param: Param, default: Any, where: str, resolved: list[Any]) -> None:
@@ -276,14 +277,36 @@ def _check_distinct_settings(param: Param, default: Any, where: str, resolved: l
         seen[setting] = choice
 
 
-def check_bounds(param: Param, where: str, check: Callable[[str, Any], Any]) -> list[Any]:
+def values_of(param: Param) -> list[Any]:
+    """The bounds of a range or the choices of a categorical parameter: the values a space's checks try."""
+    return list(param.choices) if param.type == "categorical" else [param.low, param.high]
+
+
+def _with_others(param: Param, value: Any, check: Callable[..., Any], others: tuple[Param, ...]) -> Any:
+    """``check(key, value)``; when refused, ``check(key, value, {OTHER: V})`` with each bound or choice V of each
+    other searched option, so a value refused only beside another option's setting (model.attention_every=3 with
+    a model.depth of 2, where the space searches model.depth up to 6) is accepted; its trials fail when sampled
+    together. The first refusal is raised when no other setting allows the value."""
+    try:
+        return check(param.key, value)
+    except UsageError as refused:
+        for other in others:
+            for candidate in values_of(other):
+                try:
+                    return check(param.key, value, {other.key: candidate})
+                except UsageError:
+                    continue
+        raise refused from None
+
+
+def check_bounds(param: Param, where: str, check: Callable[..., Any], others: tuple[Param, ...] = ()) -> list[Any]:
     """Call ``check(key, value)`` for each bound or choice of ``param``, returning what it returned for each; a
     refusal (``UsageError``) is raised again after ``where`` (``--space FILE: KEY``), naming the value and the key
-    once."""
+    once. With ``others`` (the other searched options), ``check`` also takes their settings (``_with_others``)."""
     returned = []
-    for value in list(param.choices) if param.type == "categorical" else [param.low, param.high]:
+    for value in values_of(param):
         try:
-            returned.append(check(param.key, value))
+            returned.append(_with_others(param, value, check, others))
         except UsageError as exc:
             message = str(exc)  # "KEY=VALUE: why" names the key already: say it once
             raise UsageError(f"{where}{message[len(param.key):]}" if message.startswith(f"{param.key}=")
@@ -291,14 +314,16 @@ def check_bounds(param: Param, where: str, check: Callable[[str, Any], Any]) -> 
     return returned
 
 
-def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Callable[[str, Any], Any],
+def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Callable[..., Any],
                fixed: Mapping[str, Any] = ()) -> SearchSpace:
     """Read and validate the space file at ``path`` against a resolved configuration.
 
     ``sections`` are the run's resolved sections (option -> default); ``check(key,
     value)`` raises ``UsageError`` when the run would refuse ``key=value``
     (``merbench.config.resolve_config`` with that setting) and may return the
-    value the run resolves it to (choices resolved alike are refused); ``fixed`` are the
+    value the run resolves it to (choices resolved alike are refused); a value it
+    refuses is tried again as ``check(key, value, {OTHER: V})`` with the other
+    searched options' bounds and choices; ``fixed`` are the
     keys the user set with ``--set``/``--config``, which a space may not search too.
     """
     params = []
@@ -320,8 +345,10 @@ def load_space(path: Path, sections: Mapping[str, Mapping[str, Any]], check: Cal
             raise UsageError(f"{where}: {REFUSED_ENGINE[option]}")
         if key in fixed:
             raise UsageError(f"{where}: also set with --set/--config/--epochs; a searched option cannot be fixed too (drop one)")
-        param = _param(key, spec, where)
-        resolved = _check_against_option(param, sections[section][option], where, check)
-        _check_distinct_settings(param, sections[section][option], where, resolved)
-        params.append(param)
+        params.append(_param(key, spec, where))
+    for param in params:  # each against the option it sets, once every searched option is known
+        default, where = sections[param.section][param.key.partition(".")[2]], f"--space {path}: {param.key}"
+        others = tuple(other for other in params if other is not param)
+        resolved = _check_against_option(param, default, where, check, others)
+        _check_distinct_settings(param, default, where, resolved)
     return SearchSpace(path, tuple(params))
