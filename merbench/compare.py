@@ -69,6 +69,9 @@ class Cell:
     settings: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     """The seeds of the cell's run (one, or each of a ``--seeds N`` run); empty when not recorded."""
+    reported_others: tuple[str, ...] = ()
+    """Other published values of the cell's setting and metric than ``reported`` (``70.00 from SOURCE``), which the
+    model's plugin lists after it: named in a note, as one reported column holds one score."""
     reported_withheld: str = ""
     """Why the paper's score is not shown beside this cell (``merbench.report.comparability``: measured on part of
     an official list, or on other samples, classes or folds); empty when it is shown or there is none."""
@@ -141,7 +144,17 @@ class Comparison:
         ``escaping.with_commands`` writes it in a format, ``escaping.note_text`` as plain text."""
         return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note(),
                                   self.hidden_note(), self.no_score_note(), self.no_spread_note(),
-                                  self.withheld_note()) if note]
+                                  self.withheld_note(), self.other_reported_note()) if note]
+
+    def other_reported_note(self) -> str | None:
+        """One sentence naming the published values of a cell's setting that its reported column does not show (the
+        column shows the first score the model's plugin lists); ``None`` when no source differs."""
+        others = [f"{_in_note(model, column)}: {note_data(one_line('; '.join(cell.reported_others)))}"
+                  for (model, column), cell in self.cells.items() if cell.reported is not None and cell.reported_others]
+        if not others:
+            return None
+        return (f"Other sources publish other scores, not in the reported column (it shows the first that the model "
+                f"plugin lists): {'; '.join(others)}. `merbench show ID` sets each beside its run.")
 
     def withheld_note(self) -> str | None:
         """One sentence naming the cells beside which the paper's score is not shown, and why; ``None`` if none."""
@@ -273,14 +286,19 @@ class Comparison:
         ]
 
 
-def _reported(result: RunResult, metric: str) -> tuple[float | None, str | None]:
+def _reported(result: RunResult, metric: str) -> tuple[float | None, str | None, tuple[str, ...]]:
     """The paper's score of ``result``'s setting for ``metric``, as a fraction (the paper's 99.4 % as 0.994, not
-    99.4 / 100 = 0.9940000000000001), and its source."""
+    99.4 / 100 = 0.9940000000000001), and its source: the first the model lists, as ``merbench show`` lists it first;
+    and the other values published for it, each ``70.00 from SOURCE``."""
     names = [name for name, key in REPORTED_METRICS.items() if key == metric]
-    for entry in result.reported or []:
-        if entry.dataset == result.dataset and entry.protocol == result.protocol and entry.metric in names:
-            return float(_decimal(entry.value) / 100), entry.source
-    return None, None
+    entries = [entry for entry in result.reported or []
+               if entry.dataset == result.dataset and entry.protocol == result.protocol and entry.metric in names]
+    if not entries:
+        return None, None, ()
+    first = entries[0]
+    others = [f"{paper_points(entry.value)} from {one_line(str(entry.source)).rstrip('.')}" for entry in entries[1:]
+              if paper_points(entry.value) != paper_points(first.value)]
+    return float(_decimal(first.value) / 100), first.source, tuple(dict.fromkeys(others))
 
 
 def _decimal(value: float) -> Decimal:
@@ -322,16 +340,16 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
         mean, std = float(result.across_seeds.mean[metric]), float(result.seeds_std()[metric])
     else:
         mean, std = float(result.pooled[metric]), None
-    reported, source = _reported(result, metric)
+    reported, source, others = _reported(result, metric)
     _, withheld = comparability(result)
     if reported is None:
         withheld = ""
     elif withheld:
-        reported, source = None, None
+        reported, source, others = None, None, ()
     seeds = tuple(seed.seed for seed in result.seeds) if result.seeds else (
         (result.seed,) if result.seed is not None else ())
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result),
-                profile=profile_of(result), seeds=seeds, reported_withheld=withheld)
+                profile=profile_of(result), seeds=seeds, reported_others=others, reported_withheld=withheld)
 
 
 def _seeds_text(seeds: tuple[int, ...]) -> str:

@@ -29,9 +29,9 @@ from merbench.escaping import html_text as esc, note_data, with_commands
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, kept_warnings, leakage_caption, leakage_inflation,
-                             leakage_lines, summary_seeds, leakage_what, measured_label, reported_by_setting,
-                             reported_leak_note, reported_leaks, sample_count, numbered_sources, seed_label,
-                             time_text, train_test_domains)
+                             last_of_setting, leakage_lines, summary_seeds, leakage_what, measured_label,
+                             reported_leak_note, reported_leaks, reported_rows, reported_sources, sample_count,
+                             seed_label, time_text, train_test_domains)
 from merbench.result import RunResult, threads_phrase
 from merbench.wording import counted, no_subject_shared, paper_points
 
@@ -331,26 +331,25 @@ def _reported_table(page: _Page, result: RunResult) -> None:
     reported = result.reported or []
     if not reported:
         return
-    rows = reported_by_setting(result)
-    metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
+    rows = reported_rows(result)
+    metrics = [m for m in REPORTED_METRICS if any(m in row[3] for row in rows)]
     # Several sources are numbered, and each reported row names its own, as the terminal's Source column does.
-    sources, row_sources = numbered_sources(reported)
+    sources = reported_sources(reported)
     numbered = len(sources) > 1
     headers = [("Dataset", ""), ("Protocol", "text"), ("Scores", "text"),
                *((SHORT[REPORTED_METRICS[m]], "") for m in metrics), *([("Source", "")] if numbered else [])]
-    leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
+    leaks = {row[1]: reported_leaks(result, row[1]) for row in rows}
     note = reported_leak_note(leaks, "†")
     measured, coverage = measured_label(result)
     lines = []
     shown_measured = False
     leaked = bool(result_leaks(result))  # the run itself leaked: its measured row is marked
-    for (dataset, protocol), scores in rows.items():
+    for index, (dataset, protocol, source, scores) in enumerate(rows):
         shown = _td(f"{protocol} †", cls="text leak") if leaks[protocol] else _td(protocol, cls="text")
-        source = _td(", ".join(map(str, row_sources[(dataset, protocol)]))) if numbered else ""
         lines.append("<tr>" + _td(dataset, cls="text") + shown + _td("reported", cls="text reported")
                      + "".join(_td(paper_points(scores[m]) if m in scores else "—", cls="reported") for m in metrics)
-                     + source + "</tr>")
-        if dataset == result.dataset and protocol == result.protocol:
+                     + (_td(sources.index(source) + 1) if numbered else "") + "</tr>")
+        if dataset == result.dataset and protocol == result.protocol and last_of_setting(rows, index):
             shown_measured = True
             lines.append("<tr>" + _td(dataset, cls="text") + shown
                          + _td(_seeded(result, measured) + (" †" if leaked else ""), cls="text leak" if leaked else "text")

@@ -117,12 +117,26 @@ def finished_folds_table(title: str, folds: list[tuple[int, FoldRecord]]) -> Dat
     return table
 
 
-def reported_by_setting(result: RunResult) -> dict[tuple[str, str], dict[str, float]]:
-    """The paper-reported scores of a result's model by (dataset, protocol): ``{metric: value in %}``."""
-    rows: dict[tuple[str, str], dict[str, float]] = {}
+def reported_rows(result: RunResult) -> list[tuple[str, str, str, dict[str, float]]]:
+    """The paper-reported scores of a result's model as table rows ``(dataset, protocol, source, {metric: value in
+    %})``, each row of one source, the rows of a setting together in the order the plugin lists them: two sources of a
+    setting get a row each, as does a second value one source gives for a metric, so that no score hides another."""
+    rows: list[tuple[str, str, str, dict[str, float]]] = []
     for entry in result.reported or []:
-        rows.setdefault((entry.dataset, entry.protocol), {})[entry.metric] = entry.value
+        key = (entry.dataset, entry.protocol, str(entry.source))
+        row = next((row for row in rows if row[:3] == key and entry.metric not in row[3]), None)
+        if row is not None:
+            row[3][entry.metric] = entry.value
+            continue
+        same = [i for i, row in enumerate(rows) if row[:2] == key[:2]]
+        rows.insert(same[-1] + 1 if same else len(rows), (*key, {entry.metric: entry.value}))
     return rows
+
+
+def last_of_setting(rows: list[tuple[str, str, str, dict[str, float]]], index: int) -> bool:
+    """Whether ``rows[index]`` (``reported_rows``) is the last row of its dataset and protocol: the measured row
+    follows it."""
+    return index + 1 == len(rows) or rows[index + 1][:2] != rows[index][:2]
 
 
 def reported_leaks(result: RunResult, protocol: str) -> list[str]:
@@ -149,16 +163,10 @@ def reported_leak_note(leaks: dict[str, list[str]], mark: str) -> str:
             "and not comparable with subject-independent results (docs/leakage.md).")
 
 
-def numbered_sources(reported) -> tuple[list[str], dict[tuple[str, str], list[int]]]:
-    """The sources of ``reported`` scores in order of first appearance, and for each (dataset, protocol) row the
-    numbers (from 1) of the sources its scores come from: what the Source column and the caption's list show."""
-    sources = list(dict.fromkeys(str(entry.source) for entry in reported))
-    row_sources: dict[tuple[str, str], list[int]] = {}
-    for entry in reported:
-        numbers = row_sources.setdefault((entry.dataset, entry.protocol), [])
-        if sources.index(str(entry.source)) + 1 not in numbers:
-            numbers.append(sources.index(str(entry.source)) + 1)
-    return sources, row_sources
+def reported_sources(reported) -> list[str]:
+    """The sources of ``reported`` scores in order of first appearance: source ``n`` of the Source column and the
+    caption's list is ``sources[n - 1]``."""
+    return list(dict.fromkeys(str(entry.source) for entry in reported))
 
 
 def reported_table(result: RunResult) -> DataTable | None:
@@ -166,11 +174,11 @@ def reported_table(result: RunResult) -> DataTable | None:
     leaks (``sample-10fold``) is marked ⚠ in red, as the comparison marks a measured run under it."""
     if not result.reported:
         return None
-    rows = reported_by_setting(result)
-    leaks = {protocol: reported_leaks(result, protocol) for _, protocol in rows}
+    rows = reported_rows(result)
+    leaks = {row[1]: reported_leaks(result, row[1]) for row in rows}
     note = reported_leak_note(leaks, "⚠")
-    metrics = [m for m in REPORTED_METRICS if any(m in scores for scores in rows.values())]
-    sources, row_sources = numbered_sources(result.reported)
+    metrics = [m for m in REPORTED_METRICS if any(m in row[3] for row in rows)]
+    sources = reported_sources(result.reported)
     numbered = len(sources) > 1  # each reported row names its source by number, the caption lists them
     table = DataTable(
         f"Reported in the {result.model} paper (%, for reference) vs measured here",
@@ -180,12 +188,11 @@ def reported_table(result: RunResult) -> DataTable | None:
         caption=(("Sources: " + "; ".join(f"{n}: {text}" for n, text in enumerate(sources, 1))) if numbered
                  else sources[0]).rstrip(".") + (f". {note}" if note else ""),
     )
-    for (dataset, protocol), scores in rows.items():
-        source = [", ".join(map(str, row_sources[(dataset, protocol)]))] if numbered else []
+    for index, (dataset, protocol, source, scores) in enumerate(rows):
         shown = styled(f"{protocol} ⚠", "red") if leaks[protocol] else protocol
         table.add_row(dataset, shown, "reported", *(paper_points(scores[m]) if m in scores else "—" for m in metrics),
-                      *source)
-        if dataset == result.dataset and protocol == result.protocol:
+                      *([str(sources.index(source) + 1)] if numbered else []))
+        if dataset == result.dataset and protocol == result.protocol and last_of_setting(rows, index):
             measured = [_score(result.pooled, REPORTED_METRICS[m]) for m in metrics]
             label, partial = measured_label(result)
             leaked = bool(result_leaks(result))

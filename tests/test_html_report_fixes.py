@@ -105,10 +105,11 @@ def test_the_reported_table_numbers_its_sources_as_the_terminals_source_column_d
     table = _section(text, "<h3>Reported in the model", "</table>")
     assert re.findall(r"<th[^>]*>([^<]*)</th>", table) == ["Dataset", "Protocol", "Scores", "UF1", "UAR", "Source"]
     rows = re.findall(r"<tr>(.*?)</tr>", table[table.index("<tbody>"):])
-    assert len(rows) == 3
-    assert rows[0].startswith('<td class="text">d</td>') and rows[0].endswith("<td>1, 2</td>"), rows[0]
-    assert '<td class="text">measured</td>' in rows[1] and rows[1].endswith("<td></td>"), rows[1]
-    assert rows[2].startswith('<td class="text">megc2019</td>') and rows[2].endswith("<td>1</td>"), rows[2]
+    assert len(rows) == 4  # a row per source of a setting, each naming its own
+    assert rows[0].startswith('<td class="text">d</td>') and rows[0].endswith("<td>1</td>"), rows[0]
+    assert rows[1].startswith('<td class="text">d</td>') and rows[1].endswith("<td>2</td>"), rows[1]
+    assert '<td class="text">measured</td>' in rows[2] and rows[2].endswith("<td></td>"), rows[2]
+    assert rows[3].startswith('<td class="text">megc2019</td>') and rows[3].endswith("<td>1</td>"), rows[3]
     assert "In %. Sources: 1: Paper A; 2: Paper B." in _captions(text)
 
     one = minimal_result(run_id="r2", reported=_reported(("d", "loso", "uf1", 55.55, "Paper A"),
