@@ -412,8 +412,12 @@ class RunSummary:
     n_seeds: int
     device: str | None
     folds_done: int
+    """The folds stored, of every seed."""
     pooled: dict[str, float] | None
     seconds: float | None
+    folds_per_seed: int | None = None
+    """The folds of one seed, as ``merbench show`` counts a run's folds: a complete run's, or an unfinished run's
+    once its first seed has finished (a later seed has folds: seeds run one after another); ``None`` until then."""
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -986,7 +990,10 @@ class ResultStore:
             state = status_of(row)
             if status and state != status:
                 continue
-            folds_done = self._rows("SELECT COUNT(*) FROM folds WHERE run_id = ?", (row["id"],))[0][0]
+            by_seed = dict(self._rows("SELECT seed, COUNT(*) FROM folds WHERE run_id = ? GROUP BY seed",
+                                      (row["id"],)))
+            first = by_seed.get(row["seed"], 0)
+            finished = state == "complete" or any(seed != row["seed"] for seed in by_seed)
             pooled = None
             if row["has_result"]:
                 pooled = {
@@ -996,8 +1003,9 @@ class ResultStore:
                     )
                 }
             summaries.append(RunSummary(row["id"], row["created"], state, row["model"], row["dataset"], row["protocol"],
-                                        row["profile"], row["seed"], row["n_seeds"], row["device"], folds_done,
-                                        pooled, row["seconds"]))
+                                        row["profile"], row["seed"], row["n_seeds"], row["device"],
+                                        sum(by_seed.values()), pooled, row["seconds"],
+                                        first if finished and first else None))
             if limit and len(summaries) >= limit:
                 break
         return summaries

@@ -153,6 +153,7 @@ def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None, advic
          Column("Folds", justify="right", stack=True), Column("UF1", justify="right"), Column("Acc", justify="right"),
          Column("Time", TEXT, justify="right", priority=1)],
         caption="An id starts with the run's start time (UTC, YYYYMMDD-HHMMSS). UF1, Acc: pooled, in % (first seed). "
+        + folds_caption(summaries)
         + ("⚠: leakage warning (listed below). " if marked else "")
         + ("Continue an interrupted run with `merbench run --resume ID`; see one with `merbench show ID`." if advice
            else ""),
@@ -164,10 +165,33 @@ def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None, advic
         uf1 = pct(pooled.get("uf1"))
         table.add_row(
             run.id, styled(run.status, colours.get(run.status, "white")), run.model, run.dataset, run.protocol,
-            run.profile, seeds, str(run.folds_done), styled(f"{uf1} ⚠", "red") if leaks.get(run.id) else uf1,
+            run.profile, seeds, folds_text(run), styled(f"{uf1} ⚠", "red") if leaks.get(run.id) else uf1,
             pct(pooled.get("accuracy")), "" if run.seconds is None else f"{run.seconds:.0f} s",
         )
     return table
+
+
+def folds_text(run) -> str:
+    """A run's Folds cell: the folds of one seed, as ``merbench show`` counts them; an unfinished run of several
+    seeds whose first seed has finished: ``13/20``, the folds finished of all its seeds' folds."""
+    if run.folds_per_seed is None:
+        return str(run.folds_done)
+    if run.status == "complete":
+        return str(run.folds_per_seed)
+    return f"{run.folds_done}/{run.folds_per_seed * run.n_seeds}"
+
+
+def folds_caption(summaries) -> str:
+    """The caption's words on the Folds column, when a run of several seeds is listed; ``""`` otherwise."""
+    several = [run for run in summaries if run.n_seeds > 1]
+    if not several:
+        return ""
+    partial = next((run for run in several if "/" in folds_text(run)), None)
+    return ("Folds: of one seed, as `merbench show` counts them"
+            + ("" if partial is None else
+               f"; {folds_text(partial)}: an unfinished run has finished {partial.folds_done} of the "
+               f"{partial.folds_per_seed * partial.n_seeds} folds of its {partial.n_seeds} seeds "
+               f"({partial.folds_per_seed} each)") + ". ")
 
 
 MATCHED_EXACTLY = "names are matched exactly, as `merbench runs` lists them"
