@@ -215,8 +215,8 @@ class Comparison:
             return None
         named = note_data(", ".join(f"{dataset} · {protocol}" for dataset, protocol in self.unlike_data))
         return (f"No best is marked in {named}: its runs changed the dataset's or the protocol's options differently "
-                "(dataset.*, protocol.* in parentheses), or read the dataset from other folders (root=), so they "
-                "scored other samples or folds.")
+                "(dataset.*, protocol.* in parentheses), or read the dataset from other folders (root=) or manifest "
+                "files (manifest=), so they scored other samples or folds.")
 
     @property
     def description(self) -> str:
@@ -449,7 +449,7 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
 def row_names(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None] | None = None) -> list[str]:
     """The row each of ``results`` gets in a comparison of them (``build_comparison``, whose ``settings`` these are):
     its model with its profile where they span several, the settings it changed that not all of them did, and the
-    folder it read its dataset from where they read it from several."""
+    folder or manifest file it read its dataset from where they read it from several."""
     with_profile = len(profiles_of(results)) > 1
     _, _, own = _row_settings(results, settings)
     return [row_name(result, with_profile, own[position]) for position, result in enumerate(results)]
@@ -458,8 +458,8 @@ def row_names(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] |
 def _row_settings(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None] | None
                   ) -> tuple[tuple[str, ...], dict[tuple[str, str], tuple[str, ...]], list[tuple[str, ...]]]:
     """The settings every result changed (a note), those every run of a column changed (``_column_settings``), and
-    each result's own, which name its row (``root=DIR`` among them where the results read a dataset from several
-    folders)."""
+    each result's own, which name its row (``root=DIR`` or ``manifest=FILE`` among them where the results read a
+    dataset from several folders or manifest files: ``_with_roots``)."""
     if settings is not None and len(settings) != len(results):
         raise ValueError("settings: one entry per result")
     common, own = _own_settings(_with_roots(results, settings if settings is not None else [None] * len(results)))
@@ -470,20 +470,42 @@ def _row_settings(results: Sequence[RunResult], settings: Sequence[tuple[str, ..
 def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None]
                 ) -> list[tuple[str, ...] | None]:
     """``settings`` with ``root=DIR`` added to each entry (known or not) whose dataset was read from several folders
-    among ``results``: two copies (or two manifests of one file name) may hold other data, so their runs are not one
-    cell, nor compared for a best."""
+    among ``results``, and ``manifest=FILE`` to each whose dataset was listed by several manifest files that its
+    folders do not tell apart (two ``labels.csv``, one found in the working folder): such runs may hold other data,
+    so they are not one cell, nor compared for a best."""
     folders = [_folder(result) for result in results]
+    manifests = [_manifest(result) for result in results]
     roots: dict[str, set[str]] = {}
-    for result, folder in zip(results, folders):
+    sources: dict[str, set[tuple[str, str]]] = {}
+    for result, folder, manifest in zip(results, folders, manifests):
         roots.setdefault(result.dataset, set()).add(folder)
-    return [entry if len(roots[result.dataset]) < 2 else (*(entry or ()), f"root={folder or '-'}")
-            for result, entry, folder in zip(results, settings, folders)]
+        sources.setdefault(result.dataset, set()).add((folder, manifest))
+    labelled = []
+    for result, entry, folder, manifest in zip(results, settings, folders, manifests):
+        if len(roots[result.dataset]) > 1:
+            entry = (*(entry or ()), f"root={folder or '-'}")
+        if len(sources[result.dataset]) > len(roots[result.dataset]):  # one folder, several manifests
+            entry = (*(entry or ()), f"manifest={manifest or '-'}")
+        labelled.append(entry)
+    return labelled
 
 
 def _folder(result: RunResult) -> str:
     """The folder a run read its dataset from, links resolved (one copy reached through a link is one folder)."""
     root = (result.config or {}).get("root")
     return os.path.realpath(root) if isinstance(root, str) and root else ""
+
+
+def _manifest(result: RunResult) -> str:
+    """The manifest file that listed a run's samples: the one its dataset summary records, else its
+    ``dataset.manifest`` option; resolved where absolute (a relative one, as an older merbench recorded a file found
+    in the working folder, as it is); ``""`` when the run has none."""
+    options = ((result.config or {}).get("options") or {}).get("dataset")
+    for value in ((result.dataset_summary or {}).get("manifest"),
+                  options.get("manifest") if isinstance(options, dict) else None):
+        if isinstance(value, str) and value:
+            return os.path.realpath(value) if os.path.isabs(value) else value
+    return ""
 
 
 def _mark_best(contenders: Sequence[Cell], compared: bool) -> None:
@@ -532,8 +554,10 @@ def _in_run_order(settings: Sequence[str]) -> list[str]:
 
 def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
     """The settings among ``settings`` (``key=value``) that change which samples or folds a run scores (``root=`` the
-    folder a dataset was read from, where runs differ in it: ``_with_roots``)."""
-    return tuple(sorted(item for item in settings or () if item.startswith(("dataset.", "protocol.", "root="))))
+    folder a dataset was read from and ``manifest=`` the file that listed it, where runs differ in it:
+    ``_with_roots``)."""
+    return tuple(sorted(item for item in settings or () if item.startswith(("dataset.", "protocol.", "root=",
+                                                                            "manifest="))))
 
 
 def pct(value: float | None) -> str:
