@@ -216,10 +216,11 @@ def written(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
+def _as_settings(data: dict[str, Any], path: Path, given: Iterable[str] | None = None) -> dict[str, Any]:
     """A run's recorded configuration (a result JSON, or its ``config`` as ``RunConfig.to_dict`` wrote it) as the
     settings of a config file, so that ``--config result.json`` runs it again; anything else as it is. A summary
-    (tune, leakage, grid) or a result without a readable configuration is refused.
+    (tune, leakage, grid) or a result without a readable configuration is refused. ``given``: the dotted keys the
+    command gives itself (``--set``), which the recorded run's are not pinned for; ``None`` when unknown.
 
     The device and the dataset's folder are the machine's, not the run's: give them with --device and --root.
     """
@@ -250,6 +251,7 @@ def _as_settings(data: dict[str, Any], path: Path) -> dict[str, Any]:
     settings.update({key: recorded[key] for key in ("profile", "seed", "preprocess") if recorded.get(key) is not None})
     if kind == "run":
         _pin_resolved(settings, data)
+        _pin_files(settings, data, path, given)
     return settings
 
 
@@ -285,6 +287,30 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
             _pin(options, key, _recorded(summary, DATASET_RESOLVED_AS.get((options.get("name"), key), (key,))))
 
 
+# A dataset option naming a file that the dataset's summary records as an absolute path: (dataset, option) → the
+# summary's key.
+RECORDED_FILES = {("manifest", "manifest"): "manifest"}
+
+
+def _pin_files(settings: dict[str, Any], result: dict[str, Any], path: Path, given: Iterable[str] | None) -> None:
+    """Set a dataset option naming a file to the absolute path the recorded run read (``RECORDED_FILES``), unless
+    ``given`` holds it: a relative ``dataset.manifest=labels.csv`` is looked for in the working folder first, and
+    would read another folder's file. Refused when that file is gone and ``given`` says the command gives no other."""
+    summary, options = result.get("dataset_summary"), settings.get("dataset")
+    if not isinstance(summary, dict) or not isinstance(options, dict):
+        return
+    for (dataset, key), recorded_key in RECORDED_FILES.items():
+        recorded = summary.get(recorded_key)
+        if options.get("name") != dataset or key not in options or f"dataset.{key}" in (given or ()) \
+                or not isinstance(recorded, str) or not os.path.isabs(recorded):
+            continue
+        if given is not None and not os.path.isfile(recorded):
+            raise UsageError(f"--config {path}: the recorded run read dataset.{key} {recorded}, which is no longer "
+                             f"there; put it back, or give the file to read with --set dataset.{key}=FILE (the "
+                             "run then differs from the recorded one if its rows do)")
+        options[key] = recorded
+
+
 def _recorded(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
     """The value the keys ``path`` lead to in a dataset's summary, ``None`` where they lead nowhere."""
     value: Any = summary
@@ -311,17 +337,18 @@ def seeds_recorded_in(path: Path) -> int | None:
     return count if isinstance(count, int) and not isinstance(count, bool) and count >= 1 else 1
 
 
-def load_config_file(path: Path) -> dict[str, Any]:
+def load_config_file(path: Path, given: Iterable[str] | None = None) -> dict[str, Any]:
     """Read a YAML config into dotted keys; top-level names may be strings or mappings.
 
-    A run's result JSON (or its recorded ``config``) is read as the settings it ran with (``_as_settings``).
+    A run's result JSON (or its recorded ``config``) is read as the settings it ran with (``_as_settings``);
+    ``given``: the dotted keys the command sets itself (``--set``), ``None`` when the caller does not say.
     """
     data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected a mapping of sections (model:, dataset:, engine: ...)")
-    data = _as_settings(data, path)
+    data = _as_settings(data, path, given)
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:  # a section with every option commented out: nothing to set
@@ -823,7 +850,7 @@ def resolve_config(
     (a grid, a leakage study); a ``protocol.*``, ``model.*`` or ``dataset.*``
     option that only they have is left out of this run (``sets_for_run``), from either.
     """
-    overrides: dict[str, Any] = load_config_file(config_file) if config_file else {}
+    overrides: dict[str, Any] = load_config_file(config_file, list(sets or {})) if config_file else {}
     from_file = {key: f"--config {config_file}" for key in overrides if key not in (sets or {})}
     overrides.update(sets or {})
 

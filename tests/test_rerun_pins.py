@@ -1,0 +1,65 @@
+"""``run --config result.json`` reads what the recorded run read and trains as it trained: the manifest file it
+read (not one of the same name in the working folder) and its torch threads per fold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from merbench.config import resolve_config
+from merbench.registry import get_registry
+from result_samples import minimal_dict
+
+
+def manifest_result(path, manifest_read, manifest_option="labels.csv"):
+    """A manifest run's result at ``path`` that was given ``dataset.manifest=manifest_option`` and read
+    ``manifest_read``."""
+    config = {"model": "ststnet", "dataset": "manifest", "protocol": "loso", "profile": "quick", "seed": 0,
+              "options": {"model": {}, "dataset": {"manifest": manifest_option}}}
+    path.write_text(json.dumps(minimal_dict(model="ststnet", dataset="manifest", config=config,
+                                            dataset_summary={"manifest": str(manifest_read)})))
+    return path
+
+
+@pytest.fixture
+def two_folders(tmp_path, monkeypatch):
+    """Folder A, where the run read its labels.csv, and folder B, the working folder, with another labels.csv."""
+    first, second = tmp_path / "A", tmp_path / "B"
+    for folder, label in ((first, "a"), (second, "b")):
+        folder.mkdir()
+        (folder / "labels.csv").write_text(f"subject,label,path\ns01,{label},x.png\n")
+    monkeypatch.chdir(second)
+    return first, second
+
+
+def test_a_rerun_reads_the_manifest_the_recorded_run_read_not_the_working_folders(two_folders):
+    first, _ = two_folders
+    result = manifest_result(first / "a.json", first / "labels.csv")
+    config = resolve_config(get_registry(), model=None, dataset=None, root=first, config_file=result)
+    assert config.section("dataset")["manifest"] == str(first / "labels.csv")
+
+
+def test_a_manifest_given_with_set_still_wins_even_where_the_recorded_one_is_gone(two_folders):
+    first, second = two_folders
+    result = manifest_result(first / "a.json", first / "gone.csv")
+    config = resolve_config(get_registry(), model=None, dataset=None, root=first, config_file=result, sets={"dataset.manifest": "labels.csv"})
+    assert config.section("dataset")["manifest"] == "labels.csv"
+
+
+def test_a_result_that_recorded_a_relative_manifest_keeps_it(two_folders):
+    first, _ = two_folders
+    result = manifest_result(first / "a.json", "labels.csv")  # written before merbench recorded the absolute path
+    config = resolve_config(get_registry(), model=None, dataset=None, root=first, config_file=result)
+    assert config.section("dataset")["manifest"] == "labels.csv"
+
+
+def test_a_rerun_whose_recorded_manifest_is_gone_is_refused_naming_it(run_cli, two_folders):
+    first, _ = two_folders
+    result = manifest_result(first / "a.json", first / "gone.csv")
+    outcome = run_cli("run", "--no-store", "--root", str(first), "--config", str(result))
+    assert outcome.code == 2, outcome.err
+    message = " ".join(outcome.err.split())
+    assert (f"--config {result}: the recorded run read dataset.manifest {first / 'gone.csv'}, which is no longer "
+            "there; put it back, or give the file to read with --set dataset.manifest=FILE") in message
+    assert "Traceback" not in outcome.err
