@@ -271,7 +271,9 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
       would crop the centre);
     * a dataset's ``auto`` option as its summary records it (``dataset.frames=auto`` read the ``raw`` tree; a copy
       that has since gained ``Cropped/`` would read that): under the option's name, or where
-      ``DATASET_RESOLVED_AS`` says (megc2019's ``dataset.casme2_frames=auto``, as its CASME II part records it).
+      ``DATASET_RESOLVED_AS`` says (megc2019's ``dataset.casme2_frames=auto``, as its CASME II part records it);
+    * ``engine.threads=0`` of a run on the CPU as the torch threads each fold trained with (``_recorded_threads``):
+      2 cores gave 2, where 1 core would give 1 and other last digits of the losses.
     """
     preprocess = result.get("preprocess")
     for step in (preprocess.get("chain") if isinstance(preprocess, dict) else None) or []:
@@ -285,6 +287,22 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
     if isinstance(summary, dict) and isinstance(options, dict):
         for key in list(options):
             _pin(options, key, _recorded(summary, DATASET_RESOLVED_AS.get((options.get("name"), key), (key,))))
+    threads = _recorded_threads(result)
+    engine = settings.get("engine") or {}
+    if threads and str(engine.get("threads", 0)).strip() == "0":
+        settings["engine"] = {**engine, "threads": threads}
+
+
+def _recorded_threads(result: dict[str, Any]) -> int | None:
+    """The torch threads each fold of a run on the CPU trained with (its engine plan's, else its environment's);
+    ``None`` for a run on a GPU or one that recorded none."""
+    environment, plan = result.get("environment"), result.get("engine_plan")
+    if not isinstance(environment, dict) or not str(environment.get("device", "")).startswith("cpu"):
+        return None
+    recorded = plan.get("threads_per_fold") if isinstance(plan, dict) else None
+    recorded = environment.get("torch_threads") if recorded is None else recorded
+    text = str(recorded).strip()
+    return int(text) if not isinstance(recorded, bool) and text.isdigit() and int(text) > 0 else None
 
 
 # A dataset option naming a file that the dataset's summary records as an absolute path: (dataset, option) → the

@@ -63,3 +63,32 @@ def test_a_rerun_whose_recorded_manifest_is_gone_is_refused_naming_it(run_cli, t
     assert (f"--config {result}: the recorded run read dataset.manifest {first / 'gone.csv'}, which is no longer "
             "there; put it back, or give the file to read with --set dataset.manifest=FILE") in message
     assert "Traceback" not in outcome.err
+
+
+def threads_result(path, device="cpu", plan_threads=2, given_threads=0, environment_threads=None):
+    """A synthetic run's result at ``path`` given ``engine.threads=given_threads`` whose folds trained on ``device``
+    with ``plan_threads`` torch threads each (its engine plan; ``None``: a result without one)."""
+    config = {"model": "ststnet", "dataset": "synthetic", "protocol": "loso", "profile": "quick", "seed": 0,
+              "options": {"model": {}, "engine": {"threads": given_threads}}}
+    environment = {"device": device, **({"torch_threads": environment_threads} if environment_threads else {})}
+    plan = {"engine_plan": {"executor": "SequentialFolds", "threads_per_fold": plan_threads}} if plan_threads else {}
+    path.write_text(json.dumps(minimal_dict(model="ststnet", dataset="synthetic", config=config,
+                                            environment=environment, **plan)))
+    return path
+
+
+def threads_of(result, **given):
+    """The engine.threads a run of `--config result` with `--set given` trains with."""
+    return resolve_config(get_registry(), model=None, dataset=None, config_file=result, sets=given).section(
+        "engine")["threads"]
+
+
+def test_a_rerun_trains_with_the_recorded_threads_per_fold(tmp_path):
+    assert threads_of(threads_result(tmp_path / "a.json")) == 2
+    assert threads_of(threads_result(tmp_path / "b.json", plan_threads=None, environment_threads="3")) == 3
+
+
+def test_threads_given_with_set_or_in_the_recorded_options_win_and_a_gpu_run_pins_none(tmp_path):
+    assert threads_of(threads_result(tmp_path / "a.json"), **{"engine.threads": 1}) == 1
+    assert threads_of(threads_result(tmp_path / "b.json", given_threads=4)) == 4
+    assert threads_of(threads_result(tmp_path / "c.json", device="cuda", plan_threads=16)) == 0
