@@ -41,8 +41,8 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     ``engine.threads`` above 0 fixes the torch threads of each fold; otherwise a
     fold gets ``cores // min(cores, folds)`` threads on the CPU, whatever
     ``parallel_folds`` is, so that fold by fold and fold-parallel runs predict alike. ``auto`` picks, on
-    the CPU, one fold per core at once, this process and worker processes
-    (bounded by free memory and the number of folds), and on CUDA as many
+    the CPU, one fold per core at once (per ``engine.threads`` cores where that is set), this process and worker
+    processes (bounded by free memory and the number of folds), and on CUDA as many
     batched folds as fit in free GPU memory, or, with ``engine.compile=true``
     (which batched folds cannot apply), fold by fold.
     """
@@ -70,7 +70,8 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
             chosen = BatchedFolds(min(group, n_folds))
     elif not cuda:  # on CUDA, several processes would compete for one GPU: folds run one after another
         cores = usable_cores()
-        workers = requested or min(cores, n_folds, 1 + _memory_fit(data))  # auto: this process trains folds too
+        # auto: this process trains folds too, and folds given N threads each share the cores N by N
+        workers = requested or min(max(1, cores // threads) if threads else cores, n_folds, 1 + _memory_fit(data))
         # Not from ``workers``: a fold's thread count must not depend on how the folds are run,
         # since a different count sums floating-point numbers in a different order.
         threads = threads or max(1, cores // min(cores, n_folds))
