@@ -186,6 +186,37 @@ EARLIER_SOFTWARE_KEY = "earlier_software"
 the resume were trained with (the rest of ``environment`` is the resuming process's)."""
 
 
+EARLIER_SETUPS_KEY = "earlier_setups"
+"""The key, in an unfinished run's stored environment, of how the setups its stored folds were trained in differ:
+``{"software": [...], "machine": [...]}`` (``changed_setup``'s lines of every resume so far) and, once the software
+changed, ``EARLIER_SOFTWARE_KEY``: the software of its first folds. Every later resume keeps it
+(``with_earlier_setups``), so the result says the mix however many times the run was resumed."""
+
+
+def with_earlier_setups(before: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """The environment to record for a run resumed ``now`` whose stored environment was ``before``: ``now``, with
+    ``EARLIER_SETUPS_KEY`` holding what this resume and each earlier one changed; ``now`` itself while nothing did."""
+    kept = before.get(EARLIER_SETUPS_KEY)
+    kept = kept if isinstance(kept, dict) else {}
+    software, machine = changed_setup(before, now)
+    setups: dict[str, Any] = {"software": _lines(kept.get("software"), software),
+                              "machine": _lines(kept.get("machine"), machine)}
+    if not setups["software"] and not setups["machine"]:
+        return now
+    first = kept.get(EARLIER_SOFTWARE_KEY)
+    if isinstance(first, dict):
+        setups[EARLIER_SOFTWARE_KEY] = first
+    elif software:
+        setups[EARLIER_SOFTWARE_KEY] = {key: before.get(key) for key in (*PROVENANCE_KEYS, "plugins")}
+    return {**now, EARLIER_SETUPS_KEY: setups}
+
+
+def _lines(kept: Any, new: list[str]) -> list[str]:
+    """The recorded change lines ``kept`` (when a list), then each of ``new`` not among them."""
+    lines = [str(line) for line in kept] if isinstance(kept, list) else []
+    return lines + [line for line in new if line not in lines]
+
+
 def known_software(software: dict[str, Any]) -> dict[str, str]:
     """``software``'s ``PROVENANCE_KEYS``, an unrecorded one as ``unknown``."""
     return {key: "unknown" if software.get(key) in (None, "") else str(software[key]) for key in PROVENANCE_KEYS}

@@ -20,7 +20,7 @@ from merbench import runner  # as a module: tests replace runner.run_with_seeds
 from merbench.run_settings import with_recorded_settings
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
-from merbench.environment import EARLIER_SOFTWARE_KEY, PROVENANCE_KEYS, changed_setup, describe_environment
+from merbench.environment import EARLIER_SETUPS_KEY, EARLIER_SOFTWARE_KEY, describe_environment, with_earlier_setups
 from merbench.errors import FoldsLost, UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
@@ -155,13 +155,15 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     environment = {**describe_environment(choice.description), "plugins": runner.plugin_versions(config, registry)}
     software: list[str] = []
     machine: list[str] = []
+    setups: dict[str, Any] = {}
     try:
         if resume_id is None:
             run_id = store.begin_run(config.to_dict(), n_seeds, environment)
         else:
             run_id = resume_id
-            earlier = store.claim_run(run_id, environment)
-            software, machine = changed_setup(earlier, environment)
+            earlier = store.claim_run(run_id, environment, lambda before: with_earlier_setups(before, environment))
+            setups = with_earlier_setups(earlier, environment).get(EARLIER_SETUPS_KEY, {})
+            software, machine = setups.get("software", []), setups.get("machine", [])
     except sqlite3.OperationalError as exc:
         if is_disk_full(exc):
             raise disk_full_error(exc, written()) from None
@@ -182,10 +184,9 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             mixed = (f"resumed {how} ({'; '.join(software + machine)}): the result mixes folds of both; run it "
                      "again without --resume for folds of one setup")
             result = dataclasses.replace(result, warnings=[*result.warnings, mixed])
-            if software:  # its result names both, so that --stored never takes it for one software's run
+            if EARLIER_SOFTWARE_KEY in setups:  # its result names both: --stored never takes it for one software's
                 result = dataclasses.replace(result, environment={
-                    **result.environment, EARLIER_SOFTWARE_KEY: {key: earlier.get(key)
-                                                                 for key in (*PROVENANCE_KEYS, "plugins")}})
+                    **result.environment, EARLIER_SOFTWARE_KEY: setups[EARLIER_SOFTWARE_KEY]})
             if progress is not None:
                 progress.message(f"[bold yellow]Warning:[/] {mixed}")
         store.finish_run(run_id, result)

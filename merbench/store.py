@@ -735,9 +735,12 @@ class ResultStore:
             )
         return run_id
 
-    def claim_run(self, run_id: str, environment: dict[str, Any]) -> dict[str, Any]:
+    def claim_run(self, run_id: str, environment: dict[str, Any],
+                  recorded: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
         """Mark a stored run as running again in this process (for ``--resume``), atomically; returns the
-        environment it was recorded with before (``environment`` replaces it, versions included).
+        environment it was recorded with before. ``environment`` replaces it, versions included, or, with
+        ``recorded``, ``recorded(the environment before)``: what of the earlier one the run keeps is recorded in the
+        same transaction as the claim.
 
         Raises ``UsageError`` when the run is complete or another live process
         holds it (two ``--resume`` of one run at once: the second one loses).
@@ -753,23 +756,18 @@ class ResultStore:
                                                                and (holder == os.getpid() or holder_gone(row))):
                 raise UsageError(f"run {run_id} is being resumed by process {holder} on {row['host']}; wait for it to "
                                  f"finish, or stop that process and run `merbench run --resume {run_id}` again")
+            before = _recorded_environment(row["environment_json"])
+            stored = environment if recorded is None else recorded(before)
             claimed = db.execute(
                 "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ?, "
                 "git_commit = ?, merbench_version = ?, torch_version = ?, timm_version = ?, python_version = ? "
                 "WHERE id = ? AND status = ? AND pid IS ?",
-                (os.getpid(), socket.gethostname(), environment.get("device"), _json(_with_holder(environment)),
+                (os.getpid(), socket.gethostname(), environment.get("device"), _json(_with_holder(stored)),
                  environment.get("git_commit"), environment.get("merbench"), environment.get("torch"),
                  environment.get("timm"), environment.get("python"), run_id, row["status"], holder),
             ).rowcount
             if claimed != 1:
                 raise UsageError(f"run {run_id} changed while it was being claimed; run `merbench run --resume {run_id}` again")
-        try:
-            before = json.loads(row["environment_json"] or "{}")
-        except json.JSONDecodeError:
-            before = {}
-        if not isinstance(before, dict):
-            return {}
-        before.pop(HOLDER_KEY, None)
         return before
 
     def release_run(self, run_id: str, host: str, pid: int | None) -> bool:
@@ -1195,6 +1193,18 @@ def _with_holder(environment: dict[str, Any]) -> dict[str, Any]:
     if started is None:
         return dict(environment)
     return {**environment, HOLDER_KEY: {"pid": os.getpid(), "started": started, "namespace": pid_namespace()}}
+
+
+def _recorded_environment(text: str | None) -> dict[str, Any]:
+    """A run's stored environment (``environment_json``) without its holder; ``{}`` when it is not a JSON object."""
+    try:
+        environment = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(environment, dict):
+        return {}
+    environment.pop(HOLDER_KEY, None)
+    return environment
 
 
 def _holder(row: sqlite3.Row) -> dict[str, Any] | None:
