@@ -21,7 +21,7 @@ from merbench.run_settings import with_recorded_settings
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
 from merbench.environment import EARLIER_SETUPS_KEY, EARLIER_SOFTWARE_KEY, describe_environment, with_earlier_setups
-from merbench.errors import FoldsLost, UsageError
+from merbench.errors import DataError, FoldsLost, UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
@@ -65,6 +65,8 @@ class RunRecorder:
         self.run_id = run_id
         self.resuming = resuming
         self.reused = 0
+        self.stored = 0
+        """How many folds this process has stored."""
         self.notify = notify
 
     def inputs(self, seed: int, preprocess: dict[str, Any]) -> None:
@@ -94,6 +96,7 @@ class RunRecorder:
         while True:
             try:
                 self.store.add_fold(self.run_id, seed, record, test_ids, predictions, sample_rows)
+                self.stored += 1
                 return
             except sqlite3.OperationalError as exc:
                 if not is_locked(exc):
@@ -200,6 +203,9 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
         if isinstance(exc, FoldsLost):  # stopped around its folds, not by them: resumable, as an interruption is
             _mark_stopped(store, run_id, "interrupted", str(exc))
             raise how_to_continue(exc, run_id) from None
+        if resume_id is not None and isinstance(exc, (UsageError, DataError)) and not recorder.stored:
+            _unclaim(store, run_id)  # a refused resume changed nothing: the run stays as it was, resumable
+            raise
         _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
         raise
     return result, run_id, recorder.reused
@@ -211,6 +217,14 @@ def how_to_continue(exc: FoldsLost, run_id: str | None) -> FoldsLost:
         return FoldsLost(f"{exc}; the run was not stored in a results store, so its completed folds are lost: run it again")
     return FoldsLost(f"{exc}; the completed folds are kept in the results store: continue with "
                      f"`merbench run --resume {run_id}`")
+
+
+def _unclaim(store: ResultStore, run_id: str) -> None:
+    """``store.unclaim_run``; a run it cannot put back (a full disk) reads ``interrupted``, as ``_mark_stopped``'s."""
+    try:
+        store.unclaim_run(run_id)
+    except sqlite3.OperationalError:
+        pass
 
 
 def _mark_stopped(store: ResultStore, run_id: str, status: str, error: str | None = None) -> None:

@@ -581,6 +581,7 @@ class ResultStore:
                  writes: str = "runs cannot be recorded in it"):
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self._read_stamp: tuple[int, int, int] | None = None  # the file's stamp, while it is read as immutable
+        self._claimed_from: dict[str, dict[str, Any]] = {}  # run id → its row before claim_run, for unclaim_run
         check_store_file(self.path)
         if create:
             self._db = self._open_for_writing(no_store_option, writes)
@@ -746,7 +747,7 @@ class ResultStore:
         holds it (two ``--resume`` of one run at once: the second one loses).
         """
         with self.transaction() as db:  # BEGIN IMMEDIATE: one claim at a time
-            row = db.execute("SELECT status, pid, host, environment_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.execute(f"SELECT {', '.join(CLAIMED_COLUMNS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise UsageError(f"no run '{run_id}' in the results store {self.path}; see `merbench runs`")
             if row["status"] == "complete":
@@ -768,7 +769,22 @@ class ResultStore:
             ).rowcount
             if claimed != 1:
                 raise UsageError(f"run {run_id} changed while it was being claimed; run `merbench run --resume {run_id}` again")
+        self._claimed_from[run_id] = dict(row)
         return before
+
+    def unclaim_run(self, run_id: str) -> bool:
+        """Put a run this store claimed (``claim_run``) back as it was before the claim (status, error, holder,
+        device, versions and environment), for a resume refused before it stored a fold; ``False`` when there is
+        nothing to put back (not claimed here, or no longer this process's)."""
+        before = self._claimed_from.pop(run_id, None)
+        if before is None:
+            return False
+        with self.transaction() as db:
+            return db.execute(
+                f"UPDATE runs SET {', '.join(f'{column} = ?' for column in CLAIMED_COLUMNS)} "
+                "WHERE id = ? AND status = 'running' AND pid = ? AND host = ?",
+                (*(before[column] for column in CLAIMED_COLUMNS), run_id, os.getpid(), socket.gethostname()),
+            ).rowcount == 1
 
     def release_run(self, run_id: str, host: str, pid: int | None) -> bool:
         """Record a ``running`` run as ``interrupted`` on the user's word that its process (``pid`` on ``host``, as
@@ -1193,6 +1209,11 @@ def _with_holder(environment: dict[str, Any]) -> dict[str, Any]:
     if started is None:
         return dict(environment)
     return {**environment, HOLDER_KEY: {"pid": os.getpid(), "started": started, "namespace": pid_namespace()}}
+
+
+CLAIMED_COLUMNS = ("status", "error", "pid", "host", "device", "environment_json", "git_commit", "merbench_version",
+                   "torch_version", "timm_version", "python_version")
+"""The columns of a run's row that ``claim_run`` sets, which ``unclaim_run`` puts back."""
 
 
 def _recorded_environment(text: str | None) -> dict[str, Any]:
