@@ -199,10 +199,10 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     except BaseException as exc:
         if is_disk_full(exc):  # resumable: left 'running' with this process gone, it reads 'interrupted'
             _mark_stopped(store, run_id, "interrupted")
-            raise disk_full_error(exc, written(), run_id) from None
+            raise disk_full_error(exc, written(), run_id, store.store_option()) from None
         if isinstance(exc, FoldsLost):  # stopped around its folds, not by them: resumable, as an interruption is
             _mark_stopped(store, run_id, "interrupted", str(exc))
-            raise how_to_continue(exc, run_id) from None
+            raise how_to_continue(exc, run_id, store) from None
         if resume_id is not None and isinstance(exc, (UsageError, DataError)) and not recorder.stored:
             _unclaim(store, run_id)  # a refused resume changed nothing: the run stays as it was, resumable
             raise
@@ -211,12 +211,13 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     return result, run_id, recorder.reused
 
 
-def how_to_continue(exc: FoldsLost, run_id: str | None) -> FoldsLost:
-    """``exc`` with what the user can do next: resume the stored run ``run_id``, or, not stored, run it again."""
+def how_to_continue(exc: FoldsLost, run_id: str | None, store: ResultStore | None = None) -> FoldsLost:
+    """``exc`` with what the user can do next: resume the stored run ``run_id`` (of ``store``, named in the command
+    when it is not the default one), or, not stored, run it again."""
     if run_id is None:
         return FoldsLost(f"{exc}; the run was not stored in a results store, so its completed folds are lost: run it again")
-    return FoldsLost(f"{exc}; the completed folds are kept in the results store: continue with "
-                     f"`merbench run --resume {run_id}`")
+    command = store.resume_command(run_id) if store is not None else f"merbench run --resume {run_id}"
+    return FoldsLost(f"{exc}; the completed folds are kept in the results store: continue with `{command}`")
 
 
 def _unclaim(store: ResultStore, run_id: str) -> None:

@@ -373,8 +373,10 @@ def _fullest(candidates: Sequence[Path]) -> Path:
     return min(candidates, key=free)
 
 
-def disk_full_error(exc: BaseException, candidates: Sequence[Path], run_id: str | None = None) -> RunFailed:
-    """The one message for a full disk: which file system, what to do, and how to continue the run.
+def disk_full_error(exc: BaseException, candidates: Sequence[Path], run_id: str | None = None,
+                    store_option: str = "") -> RunFailed:
+    """The one message for a full disk: which file system, what to do, and how to continue the run ``run_id`` where
+    it is stored (``store_option``: ``ResultStore.store_option`` of its store).
 
     ``candidates`` are the places the run writes to (store, cache); the file
     named by ``exc``, when it names one, is used instead.
@@ -382,8 +384,8 @@ def disk_full_error(exc: BaseException, candidates: Sequence[Path], run_id: str 
     named = getattr(exc, "filename", None)
     where = Path(named) if named else _fullest(list(candidates))
     mount = mount_point(where)
-    advice = (f"the run is stored: free some space there, then continue it with `merbench run --resume {run_id}` "
-              "(completed folds are kept)" if run_id else "free some space there and run again")
+    advice = (f"the run is stored: free some space there, then continue it with `merbench run --resume {run_id}"
+              f"{store_option}` (completed folds are kept)" if run_id else "free some space there and run again")
     return RunFailed(f"no space left on the file system at {mount} (writing {where}): {advice}. "
                      "MERBENCH_CACHE and --store can put the cache and the results store on another disk")
 
@@ -756,7 +758,7 @@ class ResultStore:
             if row["status"] == "running" and holder and not (row["host"] == socket.gethostname()
                                                                and (holder == os.getpid() or holder_gone(row))):
                 raise UsageError(f"run {run_id} is being resumed by process {holder} on {row['host']}; wait for it to "
-                                 f"finish, or stop that process and run `merbench run --resume {run_id}` again")
+                                 f"finish, or stop that process and run `{self.resume_command(run_id)}` again")
             before = _recorded_environment(row["environment_json"])
             stored = environment if recorded is None else recorded(before)
             claimed = db.execute(
@@ -768,7 +770,8 @@ class ResultStore:
                  environment.get("timm"), environment.get("python"), run_id, row["status"], holder),
             ).rowcount
             if claimed != 1:
-                raise UsageError(f"run {run_id} changed while it was being claimed; run `merbench run --resume {run_id}` again")
+                raise UsageError(f"run {run_id} changed while it was being claimed; run `{self.resume_command(run_id)}` "
+                                 "again")
         self._claimed_from[run_id] = dict(row)
         return before
 
@@ -785,6 +788,19 @@ class ResultStore:
                 "WHERE id = ? AND status = 'running' AND pid = ? AND host = ?",
                 (*(before[column] for column in CLAIMED_COLUMNS), run_id, os.getpid(), socket.gethostname()),
             ).rowcount == 1
+
+    def store_option(self) -> str:
+        """`` --store PATH`` (quoted for the shell) when this store is not the one a command without ``--store`` opens
+        (``default_store_path``), else ``""``: what a command merbench advises needs to find this store."""
+        import shlex
+
+        if self.path.resolve() == default_store_path().resolve():
+            return ""
+        return f" --store {shlex.quote(str(self.path))}"
+
+    def resume_command(self, run_id: str) -> str:
+        """The command that continues the stored run ``run_id``: ``merbench run --resume RUN_ID`` (``store_option``)."""
+        return f"merbench run --resume {run_id}{self.store_option()}"
 
     def release_run(self, run_id: str, host: str, pid: int | None) -> bool:
         """Record a ``running`` run as ``interrupted`` on the user's word that its process (``pid`` on ``host``, as
@@ -919,15 +935,16 @@ class ResultStore:
             if status == "failed" and row["error"]:
                 raise UsageError(f"run {row['id']} failed and has no final result: {row['error']}. Fix the cause and start "
                                  "a new run; when the cause lay outside the run's settings (data, disk, a plugin), "
-                                 f"`merbench run --resume {row['id']}` continues it and keeps its finished folds")
+                                 f"`{self.resume_command(row['id'])}` continues it and keeps its finished folds")
             done = self.folds_stored(row["id"])
             if status == "running":
                 raise UsageError(f"run {row['id']} is still running (process {row['pid']} on {row['host']}, "
                                  f"{counted(done, 'fold')} done so far) and has no final result yet; `merbench runs` "
-                                 f"shows its progress, and `merbench show {row['id']}` prints it once it has finished")
+                                 f"shows its progress, and `merbench show {row['id']}{self.store_option()}` prints it "
+                                 "once it has finished")
             raise UsageError(
                 f"run {row['id']} is {status} ({counted(done, 'fold')} done) and has no final result; continue it with "
-                f"`merbench run --resume {row['id']}`, which keeps its finished folds"
+                f"`{self.resume_command(row['id'])}`, which keeps its finished folds"
             )
         return self._result(row["id"], row["result_json"], predictions)
 

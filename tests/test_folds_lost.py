@@ -29,7 +29,7 @@ def test_a_stored_run_names_its_own_id_to_resume(worker_dies, run_cli, tmp_path)
     assert result.code == 1 and run.status == "interrupted"  # resumable, and listed by `runs --status interrupted`
     message = " ".join(result.err.split())
     assert "a fold worker process died (test); the completed folds are kept in the results store" in message
-    assert f"continue with `merbench run --resume {run.id}`" in message
+    assert f"continue with `merbench run --resume {run.id} --store {store}`" in message
     assert "RUN_ID" not in message
 
 
@@ -86,7 +86,7 @@ def test_a_store_locked_for_too_long_stops_the_run_resumably_with_its_earlier_fo
     with ResultStore(store) as results:
         (run,) = results.list_runs()
         assert run.status == "interrupted" and list(results.stored_folds(run.id, 0)) == [0]
-    assert f"continue with `merbench run --resume {run.id}`" in message
+    assert f"continue with `merbench run --resume {run.id} --store {store}`" in message
     monkeypatch.undo()  # the other program let go
     resumed = run_cli("run", "--resume", run.id, "--store", str(store), "--quiet")
     assert resumed.code == 0, resumed.err

@@ -49,8 +49,9 @@ def test_run_stopped_after_its_last_commit_says_it_finished(run_cli, monkeypatch
     with ResultStore(store, create=False) as opened:
         [run] = opened.list_runs()
     assert run.status == "complete"
-    assert (f"Run {run.id} had finished and is stored (merbench show {run.id}); nothing to resume; --json was not "
-            f"written: `merbench show {run.id} --json {target}` writes it") in said(stopped.err)
+    assert (f"Run {run.id} had finished and is stored (merbench show {run.id} --store {store}); nothing to resume; "
+            f"--json was not written: `merbench show {run.id} --store {store} --json {target}` writes it"
+            ) in said(stopped.err)
     assert "--resume" not in stopped.err and not target.exists()
 
 

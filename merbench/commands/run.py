@@ -206,9 +206,10 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce)
     except KeyboardInterrupt:
         if started and _finished(store, started[0]):  # stopped in the moment after its last commit
-            err.print(_finished_note(args, started[0]), highlight=False)
+            err.print(_finished_note(args, store, started[0]), highlight=False)
         elif started:
-            err.print(f"{_folds_kept(store, started[0])}; continue with: merbench run --resume {started[0]}")
+            err.print(console_line(f"{_folds_kept(store, started[0])}; continue with: "
+                                   f"{store.resume_command(started[0])}{_json_option(args)}"), soft_wrap=True, highlight=False)
         elif store is not None:
             err.print("Nothing was recorded: the run was stopped before it started; run the same command again")
         raise
@@ -218,12 +219,14 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             err.print(f"Resumed: {counted(reused, 'completed fold')} reused from the store, the rest trained now")
         print_result(out, result)
         if store is not None:
-            err.print(console_line(f"Stored as run {run_id} in {store.path} (merbench show {run_id})"), highlight=False)
+            err.print(console_line(f"Stored as run {run_id} in {store.path} (merbench show {run_id}"
+                                   f"{store.store_option()})"), highlight=False)
         if args.json is not None:
             try:
                 write_output(args.json_target, json.dumps(result.to_dict(), indent=2))
             except UsageError as exc:  # written after the run: the run is done, only its copy is missing
-                again = (f"write it again with `merbench show {run_id} --json {args.json}`" if store is not None
+                again = (f"write it again with `merbench show {run_id}{store.store_option()}{_json_option(args)}`"
+                         if store is not None
                          else "run again with another --json path")
                 raise RunFailed(f"{exc}; the run itself finished and its result is "
                                 f"{'stored' if store else 'not stored'}: {again}") from None
@@ -232,7 +235,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
                 err.print(f"Result written to {console_line(str(args.json))}", soft_wrap=True, highlight=False)
     except KeyboardInterrupt:
         if store is not None:
-            err.print(_finished_note(args, run_id, written), highlight=False)
+            err.print(_finished_note(args, store, run_id, written), highlight=False)
         raise
     return 0
 
@@ -247,13 +250,22 @@ def _finished(store, run_id: str) -> bool:
         return False
 
 
-def _finished_note(args: argparse.Namespace, run_id: str, written: bool = False) -> str:
+def _finished_note(args: argparse.Namespace, store, run_id: str, written: bool = False) -> str:
     """What a run stopped after it finished still lacks: the note that nothing needs resuming, and how to get the
     ``--json`` file it did not write."""
-    note = f"Run {run_id} had finished and is stored (merbench show {run_id}); nothing to resume"
+    show = f"merbench show {run_id}{store.store_option()}"
+    note = f"Run {run_id} had finished and is stored ({show}); nothing to resume"
     if args.json is not None and args.json_target is not None and not written:
-        note += f"; --json was not written: `merbench show {run_id} --json {args.json}` writes it"
+        note += f"; --json was not written: `{show}{_json_option(args)}` writes it"
     return console_line(note)
+
+
+def _json_option(args: argparse.Namespace) -> str:
+    """`` --json FILE`` (quoted for the shell) when the command was given ``--json``, else ``""``: a command merbench
+    advises in its place writes that file too."""
+    import shlex
+
+    return f" --json {shlex.quote(str(args.json))}" if args.json is not None else ""
 
 
 def _fill_unrecorded_options(config, registry) -> list[str]:
