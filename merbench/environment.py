@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -94,9 +95,26 @@ SOFTWARE_KEYS = ("merbench", "git_commit", "torch", "python", "timm", "numpy", "
 
 def changed_software(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """``KEY OLD → NEW`` for each of ``SOFTWARE_KEYS`` that differs between two environments (``unknown`` for a value
-    not recorded, such as the git commit of a merbench installed without its repository)."""
+    not recorded, such as the git commit of a merbench installed without its repository); the devices are compared
+    by ``device_setup``."""
+    def compared(key: str, environment: dict[str, Any]) -> Any:
+        return device_setup(environment.get(key)) if key == "device" else environment.get(key)
+
     return [f"{key} {_known(before.get(key))} → {_known(now.get(key))}" for key in SOFTWARE_KEYS
-            if key in before and before.get(key) != now.get(key)]
+            if key in before and compared(key, before) != compared(key, now)]
+
+
+DEVICE_DESCRIPTION = re.compile(r"(?P<type>\w+) \((?:\d+ threads?, )?(?P<setup>.*?)(?:; [^;]*)?\)")
+"""A device description (``merbench.engine.choose_device``): ``cpu (2 threads, float32; no CUDA device found)``,
+``cuda (NVIDIA H100, mixed precision bfloat16; requested)``."""
+
+
+def device_setup(description: Any) -> Any:
+    """What of a recorded device description a fold's arithmetic depends on: the device type, GPU name and precision
+    (``cpu (float32)``), without the default thread count and why the device was chosen (``auto`` or ``--device``),
+    which differ between the processes of one setup. A text of another form is returned as it is."""
+    match = DEVICE_DESCRIPTION.fullmatch(description) if isinstance(description, str) else None
+    return f"{match['type']} ({match['setup']})" if match else description
 
 
 def _known(value: Any) -> str:
