@@ -74,3 +74,14 @@ def test_prose_after_the_examples_is_wrapped_as_one_paragraph(command, run_cli, 
         lines = paragraph.strip("\n").splitlines()
         wrapped = textwrap.wrap(" ".join(lines), 78, break_long_words=False, break_on_hyphens=False)  # argparse: 80 - 2
         assert lines == wrapped, lines
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_options_help_is_wrapped_at_spaces_never_inside_a_hyphenated_name(command, columns, run_cli, monkeypatch):
+    """argparse wrapped an option's help at hyphens too: `cache clear --help` broke "model-facts" into "model-" and
+    "facts" (and option names such as --parallel-folds could split the same way)."""
+    lines = help_text(run_cli, monkeypatch, command, columns).splitlines()
+    broken = [f"{line.strip()} / {after.strip()}" for line, after in zip(lines, lines[1:])
+              if re.search(r"[A-Za-z]-$", line) and re.match(r"\s*[A-Za-z]", after)]
+    assert not broken, broken

@@ -32,6 +32,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
                 lines += example_lines(indent + line, width)
         return "\n".join(lines)
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        """An option's help, wrapped at spaces only: ``model-facts`` or ``--parallel-folds`` stays whole."""
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
+
 
 def example_lines(line: str, width: int) -> list[str]:
     """An indented example line fitted to ``width`` where it can be: its comment on a line of its own above it, and a

@@ -60,7 +60,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--yes nothing is removed: it says what would go and exits with code 2. Other files in the cache folder are kept.",
     )
     clear.add_argument("--yes", action="store_true", help="really remove (there is no prompt)")
-    clear.add_argument("--only", choices=sorted(PARTS), help="remove only this part (default: every part)")
+    clear.add_argument("--only", choices=sorted(PARTS), metavar="PART",
+                       help=f"remove only this part: {', '.join(PARTS)} (default: every part)")
     clear.set_defaults(handler=execute_clear)
 
 
