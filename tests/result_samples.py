@@ -57,3 +57,14 @@ def samples_as_the_dataset_gives(config: Any) -> dict[str, Any]:
     rows = [{"id": sample, "subject": "s", "domain": None, "fold": 0, "label": classes.index(name),
              "prediction": classes.index(name)} for sample, name in labels.items()]
     return {"classes": classes, "n_samples": len(rows), "predictions": rows}
+
+
+def store_results(path: Path, results: Any) -> Path:
+    """A results store at ``path`` holding ``results`` as finished runs (each under its own ``run_id``)."""
+    from merbench.store import ResultStore
+
+    with ResultStore(path) as store:
+        for result in results:
+            store.begin_run(result.config, 1, {}, run_id=result.run_id)
+            store.finish_run(result.run_id, result)
+    return path

@@ -11,8 +11,7 @@ from pathlib import Path
 from merbench.config import resolve_config
 from merbench.metrics import METRIC_KEYS
 from merbench.registry import get_registry
-from merbench.store import ResultStore
-from result_samples import minimal_result
+from result_samples import minimal_result, store_results
 
 
 def _result(run_id: str, root: Path, manifest: str | None, uf1: float, subjects: int):
@@ -26,14 +25,6 @@ def _result(run_id: str, root: Path, manifest: str | None, uf1: float, subjects:
     return minimal_result(run_id=run_id, model="ststnet", dataset="manifest", protocol="loso", seed=0,
                           profile="quick", config=config, pooled=scores, fold_mean=scores,
                           fold_std={key: 0.0 for key in scores}, folds=folds, **summary)
-
-
-def _store(path: Path, results) -> Path:
-    with ResultStore(path) as store:
-        for result in results:
-            store.begin_run(result.config, 1, {}, run_id=result.run_id)
-            store.finish_run(result.run_id, result)
-    return path
 
 
 def _compared(run_cli, store: Path) -> tuple[dict[str, str], str, dict]:
@@ -51,7 +42,7 @@ def test_runs_on_two_manifests_of_one_name_are_two_rows_naming_their_manifest(tm
     (data / "labels.csv").write_text("x\n"), (elsewhere / "labels.csv").write_text("x\n")
     under_root = _result("20250611-000001-000001", data, str(data / "labels.csv"), 0.40, 6)
     working_folder = _result("20250611-000002-000002", data, str(elsewhere / "labels.csv"), 0.60, 4)
-    rows, text, document = _compared(run_cli, _store(tmp_path / "runs.sqlite", [under_root, working_folder]))
+    rows, text, document = _compared(run_cli, store_results(tmp_path / "runs.sqlite", [under_root, working_folder]))
     first, second = (f"ststnet (manifest={os.path.realpath(folder / 'labels.csv')})" for folder in (data, elsewhere))
     assert set(rows) == {first, second}, rows
     assert "40.0" in rows[first] and "60.0" in rows[second]
@@ -69,11 +60,11 @@ def test_an_older_runs_relative_manifest_is_told_apart_and_one_manifest_stays_on
     older = _result("20250611-000001-000001", data, "labels.csv", 0.60, 4)  # found in the working folder, as recorded
     same = [_result("20250611-000002-000002", data, str(data / "labels.csv"), 0.40, 6),
             _result("20250611-000003-000003", data, str(tmp_path / "link" / "labels.csv"), 0.45, 6)]
-    rows, _, _ = _compared(run_cli, _store(tmp_path / "runs.sqlite", [older, *same]))
+    rows, _, _ = _compared(run_cli, store_results(tmp_path / "runs.sqlite", [older, *same]))
     assert set(rows) == {"ststnet (manifest=labels.csv)", f"ststnet (manifest={os.path.realpath(data / 'labels.csv')})"}
-    rows, text, document = _compared(run_cli, _store(tmp_path / "same.sqlite", same))
+    rows, text, document = _compared(run_cli, store_results(tmp_path / "same.sqlite", same))
     assert list(rows) == ["ststnet"] and "45.0" in rows["ststnet"], "one file through a link is one manifest"
     assert document["hidden_runs"] == ["20250611-000002-000002"]
     without_summary = _result("20250611-000004-000004", data, None, 0.50, 6)
-    rows, _, _ = _compared(run_cli, _store(tmp_path / "option.sqlite", [without_summary, older]))
+    rows, _, _ = _compared(run_cli, store_results(tmp_path / "option.sqlite", [without_summary, older]))
     assert set(rows) == {"ststnet"}, "no summary: the recorded option, labels.csv as well, is all that is known"

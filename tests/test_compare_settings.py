@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,7 @@ from merbench.export import to_csv, to_markdown
 from merbench.metrics import METRIC_KEYS
 from merbench.registry import get_registry
 from merbench.run_settings import changed_settings, changed_settings_of, setting_text
-from merbench.store import ResultStore
-from result_samples import minimal_result
+from result_samples import minimal_result, store_results
 
 COLUMN = ("synthetic", "subject-10fold")
 
@@ -37,18 +35,10 @@ def _result(run_id: str, model: str, uf1: float, seed: int = 0, protocol: str = 
                           fold_std={key: 0.0 for key in scores}, folds=folds)
 
 
-def _store(path: Path, results) -> Path:
-    with ResultStore(path) as store:
-        for result in results:
-            store.begin_run(result.config, 1, {}, run_id=result.run_id)
-            store.finish_run(result.run_id, result)
-    return path
-
-
 def test_a_run_with_a_changed_setting_gets_a_row_naming_it_and_no_longer_hides_the_default_run(tmp_path, run_cli):
     default, changed = _result("20250611-000001-000001", "ststnet", 0.45), _result(
         "20250611-000002-000002", "ststnet", 0.60, model__dropout=0.3)
-    store = _store(tmp_path / "runs.sqlite", [default, changed])
+    store = store_results(tmp_path / "runs.sqlite", [default, changed])
 
     shown = run_cli("compare", "--store", str(store), "--format", "plain")
     assert shown.code == 0, shown.err
@@ -279,7 +269,7 @@ def test_what_a_run_changed_is_kept_for_when_its_plugin_is_gone(run_cli, tmp_pat
 
 
 def test_report_counts_models_and_rows_apart(run_cli, tmp_path):
-    store = _store(tmp_path / "rows.sqlite", [_result("20250611-000001-000001", "ststnet", 0.5),
+    store = store_results(tmp_path / "rows.sqlite", [_result("20250611-000001-000001", "ststnet", 0.5),
                                               _result("20250611-000002-000002", "ststnet", 0.6, engine__epochs=2)])
     written = run_cli("report", "--store", str(store), "--output", str(tmp_path / "r.md"))
     assert written.code == 0, written.err
