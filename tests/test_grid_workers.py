@@ -59,7 +59,7 @@ def test_a_cell_whose_fold_worker_died_is_interrupted_as_stored_and_continued_wi
     assert f"Cell ststnet × synthetic × loso interrupted (stored run {run_id}): a fold worker process died" in said
     assert f"interrupted: ststnet × synthetic × loso (stored run {run_id})" in said
     assert ("the completed folds are kept in the results store: run the same grid command with --stored to continue "
-            f"the cell from them (`merbench run --resume {run_id}` continues this cell alone)") in said
+            f"the cell from them (`merbench run --resume {run_id} --store {store}` continues this cell alone)") in said
     assert "1 of 2 cells interrupted" in said
     assert document["cells"][0]["error"].endswith("continues this cell alone)")
     dies[0] = False
