@@ -163,7 +163,7 @@ def shared_option_note(registry: Any, message: str, grid: Mapping[str, Sequence[
     of its own; ``""`` for any other error, and for a value that none of those plugins takes (a plain mistake).
     """
     try:
-        given = {**(load_config_file(config_file) if config_file else {}), **sets}
+        given = {**(load_config_file(config_file, list(sets)) if config_file else {}), **sets}
     except MerbenchError:  # the file itself is what the message is about
         given = dict(sets)
     for key, value in given.items():
@@ -201,11 +201,13 @@ def check_routed_settings(registry: Any, plugins: Mapping[str, Sequence[str]], s
 
     ``plugins`` holds the grid's names per section (``{"model": [...], "dataset": [...]}``). Each such setting
     goes to the cells whose plugin has the option (``config.sets_for_run``), so one that none has would go
-    nowhere. With one model (dataset) the cell's own message names the option's closest valid key.
+    nowhere. With one model (dataset) the cell's own message names the option's closest valid key. ``config_file``
+    is read as ``merbench run --config`` reads it, with the ``--set`` keys given, so a file that every cell would
+    refuse (a run result whose recorded manifest file is gone) is refused here, once, in ``run``'s words.
     """
+    given = {**(load_config_file(config_file, list(sets)) if config_file else {}), **sets}
     if all(len(names) < 2 for names in plugins.values()):
         return
-    given = {**(load_config_file(config_file) if config_file else {}), **sets}
     for key in given:
         section, dot, option = str(key).partition(".")
         names = plugins.get(section, ())
