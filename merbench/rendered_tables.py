@@ -127,13 +127,18 @@ def _leaky_note(entries: list[Entry], registry: Any) -> str:
 
 
 def _reported(model: str, registry: Any) -> str:
+    """The MEGC2019 UF1 / UAR that ``model``'s paper published under the MEGC2019 protocol, ``—`` if not both: of
+    two sources for one metric the first the plugin lists, as ``merbench compare`` shows it."""
     if registry is None:
         return "—"
     try:
         scores = registry.get("models", model).reported
     except Exception:  # a model plugin that is gone: its reported scores are unknown
         return "—"
-    by_metric = {s.metric.lower(): s.value for s in scores if s.dataset == "megc2019"}
+    by_metric: dict[str, float] = {}
+    for score in scores:
+        if score.dataset == "megc2019" and score.protocol == "megc2019":
+            by_metric.setdefault(score.metric.lower(), score.value)
     if "uf1" in by_metric and "uar" in by_metric:
         return f"{paper_points(by_metric['uf1'])} / {paper_points(by_metric['uar'])}"
     return "—"
