@@ -844,8 +844,9 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
     Both are in % as the check's table shows scores: the measured one with one
     decimal (``wording.percent``), the paper's with two, as published and as
     ``merbench info`` prints it (99.00, not 99; "ststnet uf1: measured 41.0 %,
-    paper 73.53 % (megc2019 · megc2019; different data and protocol)"). The paper's dataset and protocol are named, and "different
-    data" or "different protocol" says when they are not the entry's.
+    paper 73.53 % (megc2019 · megc2019; different data and protocol), from SOURCE"). The paper's dataset and protocol are named, and "different
+    data" or "different protocol" says when they are not the entry's; the source comes last, on one line, so that
+    two sources of one setting are told apart (a terminal wraps the note at spaces, ``tables.print_item``).
     """
     try:
         reported = registry.get("models", entry.model).reported
@@ -860,8 +861,9 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
                    if not same]
         why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
         here = f"measured {percent(measured[key])} %{' ⚠' if entry.leaky else ''}, " if key in measured else ""
+        source = " ".join(str(score.source).split()).rstrip(".")
         notes.append(f"{entry.model} {metric}: {here}paper {paper_points(score.value)} % "
-                     f"({score.dataset} · {score.protocol}; {why})")
+                     f"({score.dataset} · {score.protocol}; {why}){f', from {source}' if source else ''}")
     return notes
 
 

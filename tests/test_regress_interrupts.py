@@ -205,7 +205,7 @@ def test_the_papers_scores_are_in_percent_as_the_table(two_entries_of_one_model,
             "different data and protocol)")
     assert line in shown, shown
     assert "Paper-reported scores in % (orientation only" in shown
-    assert document["entries"][1]["reported"][0] == line.removeprefix("entry 2: ")
+    assert document["entries"][1]["reported"][0].startswith(line.removeprefix("entry 2: ") + ", from Liong, Gan, ")
     assert "paper 0.7353" not in shown
 
 

@@ -1,0 +1,45 @@
+"""``merbench regress`` names the source beside each paper-reported score, so two sources of one setting are told
+apart (before: "paper 80.00 %" and "paper 70.00 %", both "(synthetic · subject-10fold; same data and protocol)")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from merbench.contracts import ReportedScore
+from merbench.regress import Check, parse_baseline, reported_notes
+from merbench.tables import print_item
+
+PAPER_B = ("Someone, Else: A Much Longer Title of a Second Paper on Micro-expression Recognition, "
+           "Journal of Things 12(3), 2024, doi:10.1000/xyz.2024.123")
+
+
+def notes_of_two_sources() -> list[str]:
+    """The notes of a ststnet entry on synthetic · subject-10fold, which Paper A and ``PAPER_B`` published."""
+    registry = SimpleNamespace(get=lambda kind, name: SimpleNamespace(reported=(
+        ReportedScore("synthetic", "subject-10fold", "uf1", 80.0, "Paper A 2023."),
+        ReportedScore("synthetic", "subject-10fold", "uf1", 70.0, PAPER_B))))
+    entry = parse_baseline({"version": 1, "entries": [{"model": "ststnet", "dataset": "synthetic",
+                                                       "protocol": "subject-10fold"}]}, Path("b.yaml")).entries[0]
+    return reported_notes(entry, registry, [Check(entry.label, "uf1", 0.5, 0.412, 0.1, 0.1, "ok")])
+
+
+def test_each_published_score_names_its_source():
+    assert notes_of_two_sources() == [
+        "ststnet uf1: measured 41.2 %, paper 80.00 % (synthetic · subject-10fold; same data and protocol), "
+        "from Paper A 2023",
+        "ststnet uf1: measured 41.2 %, paper 70.00 % (synthetic · subject-10fold; same data and protocol), "
+        f"from {PAPER_B}"]
+
+
+def test_at_80_columns_the_notes_wrap_at_spaces_cutting_no_name_or_number():
+    console = Console(width=80, force_terminal=True, soft_wrap=False, record=True)
+    for note in notes_of_two_sources():
+        print_item(console, f"  {note}")
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert " ".join(" ".join(lines).split()) == " ".join(
+        f"ststnet uf1: measured 41.2 %, paper {value} % (synthetic · subject-10fold; same data and protocol), from "
+        f"{source}" for value, source in (("80.00", "Paper A 2023"), ("70.00", PAPER_B)))
