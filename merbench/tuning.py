@@ -398,15 +398,15 @@ def trial_failures() -> tuple[type[BaseException], ...]:
     return RunFailed, PluginError, UsageError, torch.cuda.OutOfMemoryError
 
 
-def out_of_memory_text(exc: BaseException) -> str:
-    """A trial's error for ``torch.cuda.OutOfMemoryError``, after letting the cached GPU memory go (the next trial
-    starts with what the failed one held)."""
+def out_of_memory_text(exc: BaseException, what: str = "the inner folds") -> str:
+    """A trial's error for ``torch.cuda.OutOfMemoryError`` (a refit's with ``what="the refit"``), after letting the
+    cached GPU memory go (the next trial or refit starts with what the failed one held)."""
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     detail = first_line(exc)
-    return ("the inner folds ran out of GPU memory" + (f" ({detail})" if detail else "") + "; this configuration "
+    return (f"{what} ran out of GPU memory" + (f" ({detail})" if detail else "") + "; this configuration "
             "does not fit the device: a smaller model, engine.batch_size or fewer --workers would")
 
 
@@ -666,8 +666,19 @@ def searched_advice(text: str, space: SearchSpace) -> str:
     return text
 
 
-def refit_error(exc: RunFailed, space: SearchSpace) -> str:
-    """A failed refit's error without the engine's ``fold N, `` (the outer fold is named by the message around it)."""
+def refit_failures() -> tuple[type[BaseException], ...]:
+    """What fails one refit and lets the next-best trial's refit go on: a diverged loss and running out of GPU
+    memory (the configuration does not fit the device when trained on the whole outer training part)."""
+    import torch
+
+    return RunFailed, torch.cuda.OutOfMemoryError
+
+
+def refit_error(exc: BaseException, space: SearchSpace) -> str:
+    """A failed refit's error without the engine's ``fold N, `` (the outer fold is named by the message around it);
+    running out of GPU memory lets the cached GPU memory go (``out_of_memory_text``)."""
+    if not isinstance(exc, RunFailed):
+        return out_of_memory_text(exc, "the refit")
     return searched_advice(re.sub(r"^fold \d+(, |: )", "", str(exc)), space)
 
 
@@ -693,8 +704,8 @@ def selected_refit(ctx: TuneContext, optuna: Any, study: Any, trials: list[Any],
     """The trial outer fold ``outer`` uses, its refit and the refits that failed before it (place and error).
 
     The complete trials are tried by inner UF1 (the lowest number on ties): one whose refit fails (its training
-    diverged on the whole outer training part) is recorded in the study as failed and the next is refitted, so a
-    resumed tune skips it as the first run did. ``UsageError`` when every complete trial's refit failed.
+    diverged on the whole outer training part, or it ran out of GPU memory there) is recorded in the study as failed
+    and the next is refitted, so a resumed tune skips it as the first run did. ``UsageError`` when every complete trial's refit failed.
     """
     selected_trial(optuna, study, ctx.request.trials, outer)  # RunFailed when no trial completed
     states = optuna.trial.TrialState
@@ -718,7 +729,7 @@ def selected_refit(ctx: TuneContext, optuna: Any, study: Any, trials: list[Any],
                          "software": ctx.software}
             except FoldsLost:  # a worker or task lost, not the configuration: the next tune redoes the refit
                 raise
-            except RunFailed as exc:
+            except refit_failures() as exc:
                 error = failed[str(trial.number)] = refit_error(exc, ctx.space)
                 study.set_user_attr("refits_failed", failed)
             else:
