@@ -272,11 +272,16 @@ def test_a_result_json_given_as_config_runs_the_same_configuration_again(run_cli
     redo = run_cli("run", "--config", str(first), "--no-store", "--quiet", "--json", str(again))
     assert redo.code == 0, redo.err
     before, after = json.loads(first.read_text()), json.loads(again.read_text())
+    # engine.threads=0 (auto) is pinned to the torch threads each fold trained with, the one difference
+    pinned = before["engine_plan"]["threads_per_fold"]
+    assert after["config"]["options"]["engine"].pop("threads") == pinned
+    assert after["engine_plan"]["threads_per_fold"] == pinned
+    assert before["config"]["options"]["engine"].pop("threads") == 0
     assert after["config"] == before["config"] and after["seed"] == 4
     assert [row["prediction"] for row in after["predictions"]] == [row["prediction"] for row in before["predictions"]]
-    recorded.write_text(json.dumps(before["config"]))  # the recorded configuration alone (JSON is YAML)
+    recorded.write_text(json.dumps(json.loads(first.read_text())["config"]))  # the configuration alone (JSON is YAML)
     assert run_cli("run", "--config", str(recorded), "--no-store", "--quiet", "--json", str(again)).code == 0
-    assert json.loads(again.read_text())["config"] == before["config"]
+    assert json.loads(again.read_text())["config"] == json.loads(first.read_text())["config"], "nothing to pin from"
     refused = run_cli("run", "--config", str(first), "--model", "ststnet", "--no-store")
     assert refused.code == 2 and "--model ststnet and model=lbptop-svm" in " ".join(refused.err.split())
 
