@@ -63,7 +63,8 @@ def test_a_result_that_cannot_be_written_after_the_run_says_how_to_get_it(run_cl
     message = " ".join(result.err.split())
     assert result.code == 1 and "No space left on device" in message
     [run_id] = [word for word in message.split() if word.startswith("20") and "-" in word][:1]
-    assert f"the run itself finished and its result is stored: write it again with `merbench show {run_id} --json" in message
+    assert (f"the run itself finished and its result is stored: write it again with `merbench show {run_id} "
+            f"--store {store} --json {target}`") in message, message
 
 
 def test_a_link_loop_among_the_protected_files_is_not_blamed_on_the_output(tmp_path):
