@@ -15,19 +15,19 @@ def registry_of(*scores: ReportedScore) -> SimpleNamespace:
     return SimpleNamespace(get=lambda kind, name: SimpleNamespace(reported=scores))
 
 
+def published(uf1: float, uar: float, source: str, protocol: str = "megc2019") -> tuple[ReportedScore, ReportedScore]:
+    """The UF1 and UAR ``source`` published on the MEGC2019 composite data under ``protocol``."""
+    return (ReportedScore("megc2019", protocol, "uf1", uf1, source),
+            ReportedScore("megc2019", protocol, "uar", uar, source))
+
+
 def test_the_first_listed_source_is_shown_as_compare_shows_it():
-    registry = registry_of(ReportedScore("megc2019", "megc2019", "uf1", 80.0, "Paper A 2023"),
-                           ReportedScore("megc2019", "megc2019", "uar", 78.0, "Paper A 2023"),
-                           ReportedScore("megc2019", "megc2019", "uf1", 70.0, "Paper B 2024"),
-                           ReportedScore("megc2019", "megc2019", "uar", 68.0, "Paper B 2024"))
+    registry = registry_of(*published(80.0, 78.0, "Paper A 2023"), *published(70.0, 68.0, "Paper B 2024"))
     assert _reported("ststnet", registry) == "80.00 / 78.00"
 
 
 def test_only_the_megc2019_protocols_scores_fill_the_column():
-    registry = registry_of(ReportedScore("megc2019", "loso", "uf1", 91.0, "Paper C"),
-                           ReportedScore("megc2019", "megc2019", "uf1", 73.53, "Paper A"),
-                           ReportedScore("megc2019", "megc2019", "uar", 75.0, "Paper A"),
-                           ReportedScore("megc2019", "loso", "uar", 92.0, "Paper C"))
+    loso_uf1, loso_uar = published(91.0, 92.0, "Paper C", protocol="loso")
+    registry = registry_of(loso_uf1, *published(73.53, 75.0, "Paper A"), loso_uar)
     assert _reported("ststnet", registry) == "73.53 / 75.00"
-    assert _reported("ststnet", registry_of(ReportedScore("megc2019", "loso", "uf1", 91.0, "Paper C"),
-                                            ReportedScore("megc2019", "loso", "uar", 92.0, "Paper C"))) == "—"
+    assert _reported("ststnet", registry_of(loso_uf1, loso_uar)) == "—"

@@ -3,9 +3,6 @@ not repeat it (torch.cuda.OutOfMemoryError raised on the CPU stands in for a GPU
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("optuna")
@@ -13,20 +10,7 @@ pytest.importorskip("optuna")
 import torch  # noqa: E402
 
 import merbench.folds.job as job  # noqa: E402
-
-TINY = ["--set", "dataset.subjects=8", "dataset.clips_per_subject=4", "protocol.n_splits=2", "engine.epochs=1"]
-TRAIN_FOLD = job.train_fold
-
-
-def tune(run_cli, tmp_path: Path):
-    space = tmp_path / "space.yaml"
-    space.write_text("engine.lr: {type: float, low: 0.001, high: 0.02, log: true}\n")
-    target = tmp_path / "tune.json"
-    target.unlink(missing_ok=True)
-    result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--quiet",
-                     "--trials", "2", "--space", str(space), "--storage", str(tmp_path / "trials.sqlite"),
-                     "--json", str(target), *TINY)
-    return result, (json.loads(target.read_text()) if target.exists() else None)
+from tune_runs import TRAIN_FOLD, tiny_tune  # noqa: E402
 
 
 def test_a_trial_out_of_gpu_memory_fails_alone_and_is_not_redone(run_cli, tmp_path, monkeypatch):
@@ -39,7 +23,7 @@ def test_a_trial_out_of_gpu_memory_fails_alone_and_is_not_redone(run_cli, tmp_pa
         return TRAIN_FOLD(*args, **kwargs)
 
     monkeypatch.setattr(job, "train_fold", first_runs_out_of_memory)
-    result, summary = tune(run_cli, tmp_path)
+    result, summary = tiny_tune(run_cli, tmp_path)
     assert result.code == 0, result.err
     said = " ".join(result.err.split())
     assert ("outer fold 1, trial 0 failed and is left out of the selection: the inner folds ran out of GPU memory "
@@ -50,7 +34,7 @@ def test_a_trial_out_of_gpu_memory_fails_alone_and_is_not_redone(run_cli, tmp_pa
     assert summary["folds"][1]["trial_counts"]["complete"] == 2, "the search went on to the next outer fold"
 
     calls.clear()
-    again, resumed = tune(run_cli, tmp_path)
+    again, resumed = tiny_tune(run_cli, tmp_path)
     assert again.code == 0, again.err
     assert calls == [], "the failed trial is counted, not redone"
     assert resumed["folds"][0]["trial_counts"] == first["trial_counts"]
