@@ -398,6 +398,9 @@ def trial_failures() -> tuple[type[BaseException], ...]:
     return RunFailed, PluginError, UsageError, torch.cuda.OutOfMemoryError
 
 
+OUT_OF_MEMORY = "ran out of GPU memory"
+
+
 def out_of_memory_text(exc: BaseException, what: str = "the inner folds") -> str:
     """A trial's error for ``torch.cuda.OutOfMemoryError`` (a refit's with ``what="the refit"``), after letting the
     cached GPU memory go (the next trial or refit starts with what the failed one held)."""
@@ -406,8 +409,16 @@ def out_of_memory_text(exc: BaseException, what: str = "the inner folds") -> str
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     detail = first_line(exc)
-    return (f"{what} ran out of GPU memory" + (f" ({detail})" if detail else "") + "; this configuration "
+    return (f"{what} {OUT_OF_MEMORY}" + (f" ({detail})" if detail else "") + "; this configuration "
             "does not fit the device: a smaller model, engine.batch_size or fewer --workers would")
+
+
+def narrowing_example(errors: list[str]) -> str:
+    """How to narrow the search space after ``errors`` failed every trial or refit of a fold: smaller
+    configurations when each ran out of GPU memory, a lower learning rate otherwise."""
+    if errors and all(OUT_OF_MEMORY in error for error in errors):
+        return "e.g. smaller model.* ranges or a lower engine.batch_size bound"
+    return "e.g. a lower engine.lr bound"
 
 
 def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.ndarray, inner: list[Fold]) -> Any:
@@ -636,7 +647,7 @@ def selected_trial(optuna: Any, study: Any, trials: int, outer: Fold) -> Any:
         errors = [t.user_attrs["error"] for t in counted_trials(optuna, study) if "error" in t.user_attrs]
         cause = f"; the first failure: {errors[0]}" if errors else ""
         raise RunFailed(f"outer fold {outer.index + 1}: no trial completed{cause}. Narrow the search space "
-                        "(e.g. a lower engine.lr bound) and run again; completed trials are kept")
+                        f"({narrowing_example(errors)}) and run again; completed trials are kept")
     return best
 
 
@@ -747,7 +758,8 @@ def selected_refit(ctx: TuneContext, optuna: Any, study: Any, trials: list[Any],
         f"the {plural(len(said) - 1, 'refit')} of the {counted(len(said) - 1, 'other complete trial')} failed too"
         if len(said) > 1 else
         "no other trial completed") + f", so outer fold {outer.index + 1} has no configuration to score; narrow "
-        f"--space {ctx.space.path} (e.g. a lower engine.lr bound) and run again; the stored trials are kept"))
+        f"--space {ctx.space.path} ({narrowing_example([entry['error'] for entry in said])}) and run again; the "
+        "stored trials are kept"))
 
 
 def tune_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fold) -> dict[str, Any]:

@@ -38,3 +38,17 @@ def test_a_trial_out_of_gpu_memory_fails_alone_and_is_not_redone(run_cli, tmp_pa
     assert again.code == 0, again.err
     assert calls == [], "the failed trial is counted, not redone"
     assert resumed["folds"][0]["trial_counts"] == first["trial_counts"]
+
+
+def test_when_every_trial_runs_out_of_gpu_memory_the_advice_is_a_smaller_configuration(run_cli, tmp_path,
+                                                                                      monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(job, "train_fold", out_of_memory)
+    result, summary = tiny_tune(run_cli, tmp_path)
+    said = " ".join(result.err.split())
+    assert result.code != 0 and summary is None, result.err
+    assert "outer fold 1: no trial completed; the first failure: the inner folds ran out of GPU memory" in said, said
+    assert "(e.g. smaller model.* ranges or a lower engine.batch_size bound)" in said, said
+    assert "engine.lr bound" not in said and "Traceback" not in result.err

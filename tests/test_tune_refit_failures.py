@@ -99,3 +99,14 @@ def test_a_refit_out_of_gpu_memory_lets_the_cached_gpu_memory_go(monkeypatch):
     assert tuning.refit_error(torch.cuda.OutOfMemoryError(OOM), None).startswith(
         f"the refit ran out of GPU memory ({OOM}); ")
     assert emptied == [True]
+
+
+def test_when_every_refit_runs_out_of_gpu_memory_the_advice_is_a_smaller_configuration(run_cli, tmp_path,
+                                                                                      monkeypatch):
+    failing_refits(monkeypatch, 99, out_of_memory)
+    result, summary = tiny_tune(run_cli, tmp_path)
+    said = " ".join(result.err.split())
+    assert result.code == 2 and summary is None, result.err
+    assert "has no configuration to score; narrow --space" in said, said
+    assert "(e.g. smaller model.* ranges or a lower engine.batch_size bound)" in said, said
+    assert "engine.lr bound" not in said, "a lower learning rate does not make a configuration fit the device"
