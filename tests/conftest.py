@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated cache, a fresh plugin registry, and a CLI runner."""
+"""Shared fixtures: an isolated cache, a fresh plugin registry, and a CLI runner; a bare ``pytest`` runs on several
+workers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ import pytest
 from merbench.cli import main
 from merbench.registry import reset_registry
 from merbench.testing import cache_at, store_at
+import parallel_suite
+
+pytest_cmdline_main = parallel_suite.pytest_cmdline_main
+"""A bare ``pytest`` runs the suite on several pytest-xdist workers (tests/parallel_suite.py)."""
 
 
 @pytest.fixture(scope="session", autouse=True)
