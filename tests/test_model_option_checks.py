@@ -2,7 +2,7 @@
 
 convmixer's ``attention_every`` beyond ``depth`` (no block would get attention), an empty ``model.filters``, an
 input too small for a network's pooling stages (the hint names the size needed), and a ``model.weights`` file of
-``timm:`` that is not a checkpoint.
+``timm:`` that is not a checkpoint; an even ``model.kernel`` (the networks pad "same").
 """
 
 from __future__ import annotations
@@ -112,3 +112,11 @@ def test_timm_weights_that_are_no_checkpoint_are_refused(refused, tmp_path, kind
     err = refused("timm:resnet18", f"model.weights={weights}")
     assert f"timm:resnet18: could not load the weights {weights}: not a .safetensors or .pth state dict" in err
     assert "plugin" not in err and "raised" not in err
+
+
+@pytest.mark.parametrize("model", ["convmixer", "ststnet", "offapexnet"])
+def test_an_even_kernel_is_refused_naming_the_odd_ones_around_it(refused, model):
+    err = refused(model, "model.kernel=8")
+    assert ("model.kernel=8: must be odd (e.g. 7 or 9): the convolutions keep their input's size by padding "
+            "kernel // 2 on each side, which an even kernel cannot do evenly") in err
+    assert "UserWarning" not in err, "torch's warning about even kernels and padding='same' is not reached"

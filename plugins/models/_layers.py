@@ -28,6 +28,17 @@ def positive_ints(options: dict[str, Any], *keys: str) -> None:
             raise UsageError(f"model.{key}={options[key]}: every value must be at least 1")
 
 
+def odd_kernel(options: dict[str, Any]) -> int:
+    """``model.kernel`` as an int, refused when even: these networks pad their convolutions "same", which an even
+    kernel can only do unevenly (torch then warns and copies every input it pads)."""
+    kernel = int(options["kernel"])
+    if kernel % 2 == 0:
+        raise UsageError(f"model.kernel={options['kernel']}: must be odd (e.g. {kernel - 1} or {kernel + 1}): the "
+                         "convolutions keep their input's size by padding kernel // 2 on each side, which an even "
+                         "kernel cannot do evenly")
+    return kernel
+
+
 def check_dropout(options: dict[str, Any]) -> float:
     """``model.dropout`` as a float in [0, 1), or a UsageError."""
     value = float(options["dropout"])

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from merbench_plugins.models._layers import FLOW_SIZE, check_dropout, check_input, flat_size, positive_ints
+from merbench_plugins.models._layers import FLOW_SIZE, check_dropout, check_input, flat_size, odd_kernel, positive_ints
 
 
 def conv_stream(filters: list[int], kernel: int) -> nn.Sequential:
@@ -56,5 +56,6 @@ def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input
     positive_ints(options, "filters", "kernel", "hidden")
     filters = [int(f) for f in options["filters"]]
     check_input("offapexnet", input_size, 2 ** len(filters), FLOW_SIZE)
-    streams = [conv_stream(filters, int(options["kernel"])) for _ in range(in_channels)]
+    kernel = odd_kernel(options)
+    streams = [conv_stream(filters, kernel) for _ in range(in_channels)]
     return MultiStream(streams, in_channels, n_classes, input_size, int(options["hidden"]), check_dropout(options))

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from merbench_plugins.models._layers import FLOW_SIZE, check_dropout, check_input, flat_size, positive_ints
+from merbench_plugins.models._layers import FLOW_SIZE, check_dropout, check_input, flat_size, odd_kernel, positive_ints
 
 
 class STSTNet(nn.Module):
@@ -68,5 +68,5 @@ def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input
     """Build STSTNet from resolved ``model.*`` options."""
     positive_ints(options, "filters", "kernel")
     check_input("ststnet", input_size, 4, FLOW_SIZE)  # 4 → 2 after the stride-3 max pool (padding 1) → 1 after avg pool 2
-    return STSTNet(in_channels, n_classes, input_size, [int(f) for f in options["filters"]], int(options["kernel"]),
+    return STSTNet(in_channels, n_classes, input_size, [int(f) for f in options["filters"]], odd_kernel(options),
                    bool(options["batchnorm"]), check_dropout(options))

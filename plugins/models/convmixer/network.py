@@ -12,6 +12,7 @@ from torch import nn
 
 from merbench.errors import UsageError
 from merbench_plugins.models.convmixer.depthwise import DepthwiseConv2d
+from merbench_plugins.models._layers import odd_kernel
 from merbench_plugins.models.convmixer.spatial import SpatialAttention
 
 ATTENTION_TYPES = ("cbam", "channel", "spatial", "none")
@@ -95,13 +96,14 @@ def build_model(options: dict[str, Any], in_channels: int, n_classes: int, input
             raise UsageError(f"model.{key}={options[key]}: must be at least 1")
     if not 0.0 <= float(options["dropout"]) < 1.0:
         raise UsageError(f"model.dropout={options['dropout']}: must be in [0, 1)")
+    kernel = odd_kernel(options)
     check_attention_every(attention, int(options["attention_every"]), int(options["depth"]))
     return CabmConvMixer(
         in_channels=in_channels,
         n_classes=n_classes,
         dim=int(options["dim"]),
         depth=int(options["depth"]),
-        kernel=int(options["kernel"]),
+        kernel=kernel,
         patch=patch,
         attention=attention,
         attention_every=int(options["attention_every"]),
