@@ -261,7 +261,42 @@ def _configuration_problems(summary: Mapping[str, Any], runs: Sequence[Sequence[
                 named.add((run.run_id, key))
     problems += [f"{_which(where, studied)} ran with {ran_with}, the summary with {said}"
                  for (ran_with, said), where in differences.items()]
-    return problems + _shared_configuration_problems(studied, named)
+    return problems + _placement_problems(stated, studied, named) + _shared_configuration_problems(studied, named)
+
+
+def _placement_problems(stated: Sequence[Any], studied: Sequence[_StudyRun], named: set[tuple[str, str]]) -> list[str]:
+    """Where the summary lists a setting its runs recorded in the wrong place: ``settings_changed`` (``stated``) holds
+    what the honest run changed, which every variant ran with and the caption names; a variant's ``settings`` what
+    its own run changed beyond that (``Variant.own_settings``), which its row names ("ran with ..."). A setting
+    moved from one to the other leaves every run's values as recorded, which ``_configuration_problems`` compares."""
+    honest = studied[0]
+    shared = honest.result.settings_changed
+    if shared is None:
+        return []
+    problems = []
+    for text in (str(text) for text in stated if text not in shared):
+        if any(key == text.partition("=")[0] for _, key in named):
+            continue  # a value no run had: said already
+        owners: dict[str, list[str]] = {}
+        for run in studied:
+            if text in (run.result.settings_changed or []):
+                owners.setdefault(run.name, []).append(run.where)
+        problems += [f"{some_of(where, 3)} ran with {text}, a setting of {name} alone (the honest run did not change "
+                     f"it), but the summary lists it in settings_changed, what every variant ran with, and not in "
+                     f"{name}'s settings, so its row does not say \"ran with {text}\""
+                     for name, where in owners.items()]
+        if not owners:
+            problems.append(f"the summary's settings_changed lists {text}, which the honest run {honest.where} did not "
+                            "change")
+    listed: dict[str, list[str]] = {}  # a setting the honest run changed that a variant's settings list → variants
+    for run in studied:
+        for text in (str(text) for text in run.settings or [] if text in shared):
+            if run.name not in listed.setdefault(text, []):
+                listed[text].append(run.name)
+    problems += [f"the settings of {some_of(names, 3)} list {text}, which the honest run changed too ({honest.where}): "
+                 "every variant ran with it, and the summary names such a setting in its settings_changed, not in a "
+                 "variant's settings" for text, names in listed.items()]
+    return problems
 
 
 class _StudyRun:
@@ -270,7 +305,7 @@ class _StudyRun:
     def __init__(self, variant: Mapping[str, Any], result: RunResult, sets: Mapping[str, Any]):
         self.result, self.sets, self.own = result, sets, set(sets)
         self.settings = variant.get("settings")  # beyond the summary's settings_changed; None: not recorded
-        self.run_id = str(result.run_id)
+        self.run_id, self.name = str(result.run_id), str(variant["name"])
         self.where = f"{variant['name']}, seed {result.seed} (run {result.run_id})"
         self.configuration = {(key, scope): value for key, scope, value in _configuration(result) if key not in sets}
 

@@ -111,11 +111,22 @@ def test_the_audit_passes_such_studies_as_written(pairs, loso, run_cli, tmp_path
                                     "protocol.pairs=3"),
     (_set(1, ["protocol.pairs=3"]), "sample-10fold, seed 0 (run {sample}) ran with protocol.pairs (not recorded), the "
                                     "summary with protocol.pairs=3"),
-], ids=["dropped", "another value", "on a variant whose protocol lacks it"])
+    (lambda document: (document["settings_changed"].append("protocol.pairs=2"), _set(2, [])(document)),
+     "frame-10fold, seed 0 (run {frame}) ran with protocol.pairs=2, a setting of frame-10fold alone (the honest run "
+     "did not change it), but the summary lists it in settings_changed, what every variant ran with, and not in "
+     "frame-10fold's settings, so its row does not say \"ran with protocol.pairs=2\""),
+    (lambda document: (document["settings_changed"].remove("protocol.n_splits=2"),
+                       [variant["settings"].append("protocol.n_splits=2") for variant in document["variants"]]),
+     "the settings of honest, sample-10fold, frame-10fold (and 2 more) list protocol.n_splits=2, which the honest run "
+     "changed too (honest, seed 0 (run {honest})): every variant ran with it, and the summary names such a setting in "
+     "its settings_changed, not in a variant's settings"),
+], ids=["dropped", "another value", "on a variant whose protocol lacks it", "moved to the shared settings",
+        "a shared one moved to every variant's"])
 def test_the_audit_fails_a_variants_settings_that_its_run_did_not_have(pairs, run_cli, tmp_path, change, finding):
     code, failing = _audited(run_cli, tmp_path, pairs, change)
     assert code == 1
-    assert failing == {"runs in the store": finding.format(frame=_run_of(pairs, 2), sample=_run_of(pairs, 1))}
+    assert failing == {"runs in the store": finding.format(frame=_run_of(pairs, 2), sample=_run_of(pairs, 1),
+                                                           honest=_run_of(pairs, 0))}
 
 
 def test_a_summary_written_before_variants_recorded_their_settings_still_loads_and_passes(pairs, run_cli, tmp_path):
