@@ -156,13 +156,15 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
             outcomes = run_grid(cells, registry, args.seeds, store, progress, report, reuse_stored=args.stored)
     except KeyboardInterrupt:
         if store is not None:
-            err.print(escape(interrupted_note(ended, executor, len(cells), args.json is not None)), highlight=False)
+            note = interrupted_note(ended, executor, len(cells), args.json is not None, store)
+            err.print(escape(note), highlight=False)
         raise
     try:
         return _show_grid(args, out, err, store, target, executor, outcomes, other_software_of, registry)
     except KeyboardInterrupt:  # every cell has ended: only the table and the files are missing
         if store is not None:
-            err.print(escape(interrupted_note(outcomes, executor, len(cells), args.json is not None)), highlight=False)
+            note = interrupted_note(outcomes, executor, len(cells), args.json is not None, store)
+            err.print(escape(note), highlight=False)
         raise
 
 
@@ -220,8 +222,9 @@ def other_software_warnings(outcomes: list, other_software_of: dict[str, list[st
             for outcome in outcomes if other_software_of.get(str(outcome.run_id))]
 
 
-def interrupted_note(ended: list, executor: str, total: int, json_asked: bool = False) -> str:
-    """What a grid of ``total`` cells interrupted after the cells ``ended`` kept, and how to go on."""
+def interrupted_note(ended: list, executor: str, total: int, json_asked: bool = False, store: Any = None) -> str:
+    """What a grid of ``total`` cells interrupted after the cells ``ended`` kept, and how to go on; the commands it
+    names find ``store`` (``ResultStore.store_option``, as a local cell's hint, ``grid.continue_in_grid``)."""
     stored = [outcome for outcome in ended if outcome.result is not None]
     kept = (f"{counted(stored, 'finished cell')} {'is' if len(stored) == 1 else 'are'} stored" if stored
             else "No cell finished")
@@ -233,9 +236,11 @@ def interrupted_note(ended: list, executor: str, total: int, json_asked: bool = 
     if executor == "local":
         return (f"{kept}; run the same command with --stored to {keep + ', ' if stored else ''}continue the "
                 "interrupted cell from its finished folds and run the rest")
+    option = store.store_option() if store is not None else ""
+    resume = store.resume_command("ID") if store is not None else "merbench run --resume ID"
     return (f"{kept}; run the same command with --stored to {keep + ' and ' if stored else ''}run the rest (the "
-            "interrupted cells' runs, listed by merbench runs --status interrupted, can be continued one by one "
-            "with merbench run --resume ID)")
+            f"interrupted cells' runs, listed by merbench runs --status interrupted{option}, can be continued one by "
+            f"one with {resume})")
 
 
 def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
