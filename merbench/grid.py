@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 from merbench import recording, runner  # as modules: tests replace their run functions
 from merbench.config import (ROUTED_KINDS, RunConfig, check_seeds, load_config_file, parse_parallel_folds, plugin_options,
                              plugin_options_or_none, resolve_config, resolve_section, sets_for_protocol)
+from merbench.contracts import shown_name
 from merbench.environment import describe_environment
 from merbench.errors import DataError, FoldsLost, MerbenchError, RunFailed, UsageError
 from merbench.preflight import check_chain, preflight
@@ -63,6 +64,17 @@ def split_names(values: Sequence[str] | None) -> list[str]:
             name = name.strip()
             if name and name not in names:
                 names.append(name)
+    return names
+
+
+def given_names(values: Sequence[str] | None, flag: str, kind: str, registry: Any) -> list[str]:
+    """The names ``flag`` gives (``split_names``); ``UsageError`` naming the registered ``kind`` to choose from when it
+    was given and names none (``--protocols ''``, ``--models ,``), which would otherwise leave the grid without them
+    or, for ``--protocols``, fall back to the default protocol unsaid."""
+    names = split_names(values)
+    if values is not None and not names:
+        raise UsageError(f"{flag} is empty: give one or more of {', '.join(map(shown_name, registry.names(kind)))}, "
+                         f"comma-separated (see `merbench list {kind}`)")
     return names
 
 

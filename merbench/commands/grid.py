@@ -84,7 +84,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench grid``."""
     from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set, with_executor_flag
-    from merbench.grid import check_devices, check_placement, parse_roots, plan_grid, preflight_cells, split_names
+    from merbench.grid import (check_devices, check_placement, given_names, parse_roots, plan_grid, preflight_cells,
+                               split_names)
     from merbench.metrics import METRIC_KEYS
     from merbench.outputs import check_command_output, check_store_outside_datasets
     from merbench.registry import get_registry
@@ -100,8 +101,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     check_seeds(args.seeds)
     if args.metric not in METRIC_KEYS:  # checked now, not after the grid has run
         raise UsageError(f"--metric {args.metric}: choose one of {', '.join(METRIC_KEYS)}")
-    models, datasets = split_names(args.models), split_names(args.datasets)
-    protocols = split_names(args.protocols) or [DEFAULT_PROTOCOL]
+    models, datasets = (given_names(args.models, "--models", "models", registry),
+                        given_names(args.datasets, "--datasets", "datasets", registry))
+    protocols = given_names(args.protocols, "--protocols", "protocols", registry) or [DEFAULT_PROTOCOL]
     sets = with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config)
     cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
