@@ -12,6 +12,7 @@ Files are written atomically, with the user's umask.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -34,6 +35,9 @@ SUFFIX_OF = {fmt: suffix for suffix, fmt in reversed(SUFFIXES.items())}
 """The suffix of each format (the first one ``SUFFIXES`` gives it), for a file name a message suggests."""
 RECORD_FIELDS = ("model", "row", "dataset", "protocol", "metric", "stat", "mean", "std", "best", "reported", "reported_source",
                  "subject_independent", "warnings", "run_id", "n_runs", "profile", "settings", "seeds")
+CSV_FIELDS = (*RECORD_FIELDS, "notes")
+"""A CSV row is a record and the notes under the table that concern its cell (``cell_notes``): a CSV has no
+place under its table, and a row is read alone."""
 
 
 def _header(comparison: Comparison) -> list[str]:
@@ -105,12 +109,27 @@ def csv_text(value: Any) -> Any:
 
 
 def to_csv(comparison: Comparison) -> str:
-    """One CSV row per cell (fractions 0..1), UTF-8 without a byte-order mark; text cells as ``csv_text`` gives."""
+    """One CSV row per cell (fractions 0..1) with its ``notes`` (``cell_notes``), UTF-8 without a byte-order mark;
+    text cells as ``csv_text`` gives."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=RECORD_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({key: csv_text(value) for key, value in record.items()} for record in comparison.records())
+    for record in comparison.records():
+        notes = cell_notes(comparison, (record["row"], (record["dataset"], record["protocol"])))
+        writer.writerow({key: csv_text(value) for key, value in {**record, "notes": notes}.items()})
     return buffer.getvalue()
+
+
+def cell_notes(comparison: Comparison, key: tuple[str, tuple[str, str]]) -> str:
+    """The notes under the table that concern the cell at ``key`` (row, column), as plain text in the words of the
+    other formats: other published scores of its setting, the paper's score withheld beside it, no score or no std,
+    no best in its column; ``""`` for none. What the notes say of every run (profile, settings, seeds) and the
+    leakage warnings have columns of their own."""
+    alone = dataclasses.replace(comparison, cells={key: comparison.cells[key]},
+                                unlike_data=[column for column in comparison.unlike_data if column == key[1]])
+    notes = (alone.data_note(), alone.no_score_note(), alone.no_spread_note(), alone.withheld_note(),
+             alone.other_reported_note())
+    return " ".join(note_text(note) for note in notes if note)
 
 
 def comparison_document(comparison: Comparison) -> dict[str, Any]:
