@@ -9,9 +9,10 @@ import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import merbench
+from merbench.wording import plural
 
 
 def package_version(name: str) -> str | None:
@@ -200,20 +201,38 @@ def current_software() -> dict[str, str | None]:
 
 
 EARLIER_SOFTWARE_KEY = "earlier_software"
-"""The ``environment`` key of a run resumed under other software: the ``PROVENANCE_KEYS`` its folds trained before
-the resume were trained with (the rest of ``environment`` is the resuming process's)."""
+"""The ``environment`` key of a run resumed under other software: the ``PROVENANCE_KEYS`` (and plugins) of the first
+earlier setup that trained some of its folds under other software than the resuming process's (the rest of
+``environment`` is the resuming process's; ``EARLIER_FOLDS_KEY`` lists every such setup)."""
 
 
 EARLIER_SETUPS_KEY = "earlier_setups"
 """The key, in an unfinished run's stored environment, of how the setups its stored folds were trained in differ:
-``{"software": [...], "machine": [...]}`` (``changed_setup``'s lines of every resume so far) and, once the software
-changed, ``EARLIER_SOFTWARE_KEY``: the software of its first folds. Every later resume keeps it
-(``with_earlier_setups``), so the result says the mix however many times the run was resumed."""
+``{"software": [...], "machine": [...]}`` (``changed_setup``'s lines of every resume so far), ``TRAINED_KEY``: which
+setup trained which stored folds, and, once the software changed, ``EARLIER_SOFTWARE_KEY``: the software of its first
+folds. Every later resume keeps it (``with_earlier_setups``), so the result says the mix however many times the run
+was resumed."""
+
+TRAINED_KEY = "trained"
+"""The ``EARLIER_SETUPS_KEY`` entry listing, for each process that held the run before, its setup (``SETUP_KEYS``)
+and the folds it stored, ``{"setup": {...}, "folds": {"SEED": [FOLD, ...]}}`` (fold indices as in a result's
+``folds[].fold``)."""
+
+SETUP_KEYS = (*SOFTWARE_KEYS, "plugins", "machine")
+"""What of an environment ``changed_setup`` compares: the setup a fold was trained in."""
+
+EARLIER_FOLDS_KEY = "earlier_folds"
+"""The ``environment`` key of a resumed run's result listing each earlier setup that trained some of its folds and
+differs from the one that finished it (``earlier_folds``): its ``setup``, its ``folds`` and what changed since
+(``software``, ``machine``)."""
 
 
-def with_earlier_setups(before: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
-    """The environment to record for a run resumed ``now`` whose stored environment was ``before``: ``now``, with
-    ``EARLIER_SETUPS_KEY`` holding what this resume and each earlier one changed; ``now`` itself while nothing did."""
+def with_earlier_setups(before: dict[str, Any], now: dict[str, Any],
+                        stored: Sequence[tuple[int, int]] = ()) -> dict[str, Any]:
+    """The environment to record for a run resumed ``now`` whose stored environment was ``before`` and whose stored
+    folds are ``stored`` (``(seed, fold)``): ``now``, with ``EARLIER_SETUPS_KEY`` holding what this resume and each
+    earlier one changed and which setup trained which folds (those not yet listed were trained in ``before``'s);
+    ``now`` itself while nothing did."""
     kept = before.get(EARLIER_SETUPS_KEY)
     kept = kept if isinstance(kept, dict) else {}
     software, machine = changed_setup(before, now)
@@ -221,12 +240,72 @@ def with_earlier_setups(before: dict[str, Any], now: dict[str, Any]) -> dict[str
                               "machine": _lines(kept.get("machine"), machine)}
     if not setups["software"] and not setups["machine"]:
         return now
+    trained = kept.get(TRAINED_KEY, [] if not kept else None)  # None: recorded by a merbench that kept no folds
+    if isinstance(trained, list):
+        setups[TRAINED_KEY] = _with_folds_of(trained, {key: before[key] for key in SETUP_KEYS if key in before}, stored)
     first = kept.get(EARLIER_SOFTWARE_KEY)
     if isinstance(first, dict):
         setups[EARLIER_SOFTWARE_KEY] = first
     elif software:
-        setups[EARLIER_SOFTWARE_KEY] = {key: before.get(key) for key in (*PROVENANCE_KEYS, "plugins")}
+        setups[EARLIER_SOFTWARE_KEY] = software_of(before)
     return {**now, EARLIER_SETUPS_KEY: setups}
+
+
+def software_of(environment: dict[str, Any]) -> dict[str, Any]:
+    """What ``EARLIER_SOFTWARE_KEY`` keeps of an environment: its ``PROVENANCE_KEYS`` and plugins."""
+    return {key: environment.get(key) for key in (*PROVENANCE_KEYS, "plugins")}
+
+
+def _with_folds_of(trained: list[Any], setup: dict[str, Any], stored: Sequence[tuple[int, int]]) -> list[Any]:
+    """``trained`` (``TRAINED_KEY``'s list) with the ``stored`` folds it does not list yet, as trained in ``setup``."""
+    listed = {(str(seed), fold) for entry in trained if isinstance(entry, dict) and isinstance(entry.get("folds"), dict)
+              for seed, folds in entry["folds"].items() if isinstance(folds, list) for fold in folds}
+    new: dict[str, list[int]] = {}
+    for seed, fold in sorted(stored):
+        if (str(seed), fold) not in listed:
+            new.setdefault(str(seed), []).append(fold)
+    if not new:
+        return list(trained)
+    last = trained[-1] if trained and isinstance(trained[-1], dict) else {}
+    if last.get("setup") == setup and isinstance(last.get("folds"), dict):  # resumed again in the same setup
+        merged = {seed: [*last["folds"].get(seed, []), *folds] for seed, folds in new.items()}
+        return [*trained[:-1], {"setup": setup, "folds": {**last["folds"], **merged}}]
+    return [*trained, {"setup": setup, "folds": new}]
+
+
+def earlier_folds(setups: dict[str, Any], now: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Each earlier setup listed in ``setups`` (an ``EARLIER_SETUPS_KEY`` record) that trained stored folds and
+    differs from ``now``: ``{"setup": ..., "folds": {"SEED": [FOLD, ...]}, "software": [...], "machine": [...]}``,
+    the last two ``changed_setup``'s lines, setup → now. ``None`` when the record does not say which setup trained
+    which folds (one written by an older merbench)."""
+    trained = setups.get(TRAINED_KEY)
+    if not isinstance(trained, list):
+        return None
+    differing = []
+    for entry in trained:
+        if not isinstance(entry, dict) or not isinstance(entry.get("setup"), dict):
+            continue
+        software, machine = changed_setup(entry["setup"], now)
+        if software or machine:
+            differing.append({**entry, "software": software, "machine": machine})
+    return differing
+
+
+def folds_named(folds: dict[str, list[int]], seeds: bool) -> str:
+    """``folds 4-5`` (numbered from 1, as a run's progress numbers them) for ``{"0": [3, 4]}``; with ``seeds``, each
+    seed's, ``seed 0 folds 4-5, seed 1 fold 1``."""
+    named = []
+    for seed, indices in folds.items():
+        numbers = sorted(int(fold) + 1 for fold in indices)
+        spans: list[list[int]] = []
+        for number in numbers:
+            if spans and number == spans[-1][-1] + 1:
+                spans[-1].append(number)
+            else:
+                spans.append([number])
+        text = ", ".join(f"{span[0]}-{span[-1]}" if len(span) > 1 else str(span[0]) for span in spans)
+        named.append(f"{'seed ' + seed + ' ' if seeds else ''}{plural(numbers, 'fold')} {text}")
+    return ", ".join(named)
 
 
 def _lines(kept: Any, new: list[str]) -> list[str]:

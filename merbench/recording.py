@@ -10,6 +10,7 @@ resumed run may reuse (see docs/design.md, "Results").
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -20,7 +21,8 @@ from merbench import runner  # as a module: tests replace runner.run_with_seeds
 from merbench.run_settings import with_recorded_settings
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
-from merbench.environment import EARLIER_SETUPS_KEY, EARLIER_SOFTWARE_KEY, describe_environment, with_earlier_setups
+from merbench.environment import (EARLIER_FOLDS_KEY, EARLIER_SETUPS_KEY, EARLIER_SOFTWARE_KEY, describe_environment,
+                                  earlier_folds, folds_named, software_of, with_earlier_setups)
 from merbench.errors import DataError, FoldsLost, UsageError
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
@@ -156,17 +158,20 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     check_seeds(n_seeds, config.seed)
     choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
     environment = {**describe_environment(choice.description), "plugins": runner.plugin_versions(config, registry)}
-    software: list[str] = []
-    machine: list[str] = []
     setups: dict[str, Any] = {}
     try:
         if resume_id is None:
             run_id = store.begin_run(config.to_dict(), n_seeds, environment)
         else:
             run_id = resume_id
-            earlier = store.claim_run(run_id, environment, lambda before: with_earlier_setups(before, environment))
-            setups = with_earlier_setups(earlier, environment).get(EARLIER_SETUPS_KEY, {})
-            software, machine = setups.get("software", []), setups.get("machine", [])
+            claimed: dict[str, Any] = {}
+
+            def kept_setups(before: dict[str, Any], stored: list[tuple[int, int]]) -> dict[str, Any]:
+                claimed.update(with_earlier_setups(before, environment, stored))
+                return claimed
+
+            store.claim_run(run_id, environment, kept_setups)
+            setups = claimed.get(EARLIER_SETUPS_KEY, {})
     except sqlite3.OperationalError as exc:
         if is_disk_full(exc):
             raise disk_full_error(exc, written()) from None
@@ -178,20 +183,13 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     try:
         result = dataclasses.replace(with_recorded_settings(
             runner.run_with_seeds(config, registry, n_seeds, progress, recorder, choice), registry), run_id=run_id)
-        if (software or machine) and recorder.reused:
-            folds = f"its {counted(recorder.reused, 'stored fold')} {plural(recorder.reused, 'was', 'were')}"
-            how = {(True, False): f"under other software than {folds} trained with",
-                   (False, True): f"on another machine than the one {folds} trained on",
-                   (True, True): f"under other software and on another machine than {folds} trained with and on",
-                   }[bool(software), bool(machine)]
-            mixed = (f"resumed {how} ({'; '.join(software + machine)}): the result mixes folds of both; run it "
-                     "again without --resume for folds of one setup")
-            result = dataclasses.replace(result, warnings=[*result.warnings, mixed])
-            if EARLIER_SOFTWARE_KEY in setups:  # its result names both: --stored never takes it for one software's
-                result = dataclasses.replace(result, environment={
-                    **result.environment, EARLIER_SOFTWARE_KEY: setups[EARLIER_SOFTWARE_KEY]})
+        mixed = mixed_setups(setups, environment, recorder.reused, n_seeds)
+        if mixed is not None:
+            warning, recorded = mixed
+            result = dataclasses.replace(result, warnings=[*result.warnings, warning],
+                                         environment={**result.environment, **recorded})
             if progress is not None:
-                progress.message(f"[bold yellow]Warning:[/] {mixed}")
+                progress.message(f"[bold yellow]Warning:[/] {warning}")
         store.finish_run(run_id, result)
     except KeyboardInterrupt:
         _mark_stopped(store, run_id, "interrupted")
@@ -209,6 +207,42 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
         _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
         raise
     return result, run_id, recorder.reused
+
+
+def mixed_setups(setups: dict[str, Any], now: dict[str, Any], reused: int, n_seeds: int
+                 ) -> tuple[str, dict[str, Any]] | None:
+    """The warning of a run resumed in ``now``'s setup whose ``reused`` stored folds were trained (``setups``: the
+    stored ``EARLIER_SETUPS_KEY`` record) partly or wholly in other setups, and what its result's environment records
+    of them: each such setup with its folds (``EARLIER_FOLDS_KEY``) and the software of the first
+    (``EARLIER_SOFTWARE_KEY``: ``--stored`` never takes the run for one software's); ``None`` when every reused fold
+    was trained in ``now``'s setup."""
+    differing = earlier_folds(setups, now)
+    if differing is None:  # recorded by a merbench that kept no folds: its change lines, said of every stored fold
+        software, machine = setups.get("software", []), setups.get("machine", [])
+        lines, count, n_setups = software + machine, reused, 2
+        recorded = {key: setups[key] for key in (EARLIER_SOFTWARE_KEY,) if key in setups}
+    else:
+        software = [line for entry in differing for line in entry["software"]]
+        machine = [line for entry in differing for line in entry["machine"]]
+        lines = [f"{folds_named(entry['folds'], n_seeds > 1)}: {'; '.join(entry['software'] + entry['machine'])}"
+                 for entry in differing]
+        count = min(reused, sum(len(folds) for entry in differing for folds in entry["folds"].values()))
+        n_setups = len({json.dumps(entry["setup"], sort_keys=True) for entry in differing}) + 1
+        recorded = {EARLIER_FOLDS_KEY: differing}
+        first = next((entry["setup"] for entry in differing if entry["software"]), None)
+        if first is not None:
+            recorded[EARLIER_SOFTWARE_KEY] = software_of(first)
+    if not (software or machine) or not reused:
+        return None
+    folds = f"its {counted(reused, 'stored fold')}"
+    folds = f"{folds if count == reused else f'{count} of {folds}'} {plural(count, 'was', 'were')}"
+    how = {(True, False): f"under other software than {folds} trained with",
+           (False, True): f"on another machine than the one {folds} trained on",
+           (True, True): f"under other software and on another machine than {folds} trained with and on",
+           }[bool(software), bool(machine)]
+    mix = "both" if n_setups == 2 else f"{n_setups} setups"
+    return (f"resumed {how} ({'; '.join(lines)}): the result mixes folds of {mix}; run it again without --resume for "
+            "folds of one setup"), recorded
 
 
 def how_to_continue(exc: FoldsLost, run_id: str | None, store: ResultStore | None = None) -> FoldsLost:

@@ -739,11 +739,12 @@ class ResultStore:
         return run_id
 
     def claim_run(self, run_id: str, environment: dict[str, Any],
-                  recorded: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any]:
+                  recorded: Callable[[dict[str, Any], list[tuple[int, int]]], dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
         """Mark a stored run as running again in this process (for ``--resume``), atomically; returns the
         environment it was recorded with before. ``environment`` replaces it, versions included, or, with
-        ``recorded``, ``recorded(the environment before)``: what of the earlier one the run keeps is recorded in the
-        same transaction as the claim.
+        ``recorded``, ``recorded(the environment before, the (seed, fold) of each stored fold)``: what of the earlier
+        one the run keeps is recorded in the same transaction as the claim.
 
         Raises ``UsageError`` when the run is complete or another live process
         holds it (two ``--resume`` of one run at once: the second one loses).
@@ -760,7 +761,9 @@ class ResultStore:
                 raise UsageError(f"run {run_id} is being resumed by process {holder} on {row['host']}; wait for it to "
                                  f"finish, or stop that process and run `{self.resume_command(run_id)}` again")
             before = _recorded_environment(row["environment_json"])
-            stored = environment if recorded is None else recorded(before)
+            stored = environment if recorded is None else recorded(before, [
+                (fold["seed"], fold["fold"]) for fold in db.execute("SELECT seed, fold FROM folds WHERE run_id = ?",
+                                                                    (run_id,))])
             claimed = db.execute(
                 "UPDATE runs SET status = 'running', pid = ?, host = ?, error = NULL, device = ?, environment_json = ?, "
                 "git_commit = ?, merbench_version = ?, torch_version = ?, timm_version = ?, python_version = ? "

@@ -33,7 +33,7 @@ def test_the_earlier_software_survives_a_second_interrupted_resume(run_cli, monk
     assert result["environment"]["git_commit"] == "0123abc-dirty.456def"
     assert result["environment"]["earlier_software"]["git_commit"] == first_commit
     [mixed] = [w for w in result["warnings"] if w.startswith("resumed")]
-    assert mixed.startswith("resumed under other software than its 2 stored folds were trained with"), mixed
+    assert mixed.startswith("resumed under other software than 1 of its 2 stored folds was trained with (fold 1: "), mixed
     assert f"git_commit {first_commit} → 0123abc-dirty.456def" in mixed
     with ResultStore(store, create=False) as opened:
         assert opened.result(run_id).environment["earlier_software"]["git_commit"] == first_commit
