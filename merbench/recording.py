@@ -201,9 +201,14 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
         if isinstance(exc, FoldsLost):  # stopped around its folds, not by them: resumable, as an interruption is
             _mark_stopped(store, run_id, "interrupted", str(exc))
             raise how_to_continue(exc, run_id, store) from None
-        if resume_id is not None and isinstance(exc, (UsageError, DataError)) and not recorder.stored:
-            _unclaim(store, run_id)  # a refused resume changed nothing: the run stays as it was, resumable
-            raise
+        if resume_id is not None and isinstance(exc, (UsageError, DataError)):
+            if not recorder.stored:
+                _unclaim(store, run_id)  # a refused resume changed nothing: the run stays as it was, resumable
+                raise
+            _mark_stopped(store, run_id, "interrupted", str(exc))  # its folds stored so far are sound: resumable
+            kept = counted(store.folds_stored(run_id), "stored fold")
+            raise type(exc)(f"{exc}; run {run_id} keeps its {kept} and stays interrupted: "
+                            f"`{store.resume_command(run_id)}` continues it") from None
         _mark_stopped(store, run_id, "failed", str(exc) or type(exc).__name__)
         raise
     return result, run_id, recorder.reused
