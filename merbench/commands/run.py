@@ -203,7 +203,8 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     progress_sink = command_progress(err, args.quiet)
     try:
         with progress_sink:
-            result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce)
+            result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce,
+                                                  _rerun_check(args))
     except KeyboardInterrupt:
         if started and _finished(store, started[0]):  # stopped in the moment after its last commit
             err.print(_finished_note(args, store, started[0]), highlight=False)
@@ -238,6 +239,20 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
             err.print(_finished_note(args, store, run_id, written), highlight=False)
         raise
     return 0
+
+
+def _rerun_check(args: argparse.Namespace):
+    """The ``RerunCheck`` of a run of ``--config result.json`` whose result recorded its inputs' key; else ``None``."""
+    from merbench.recording import RerunCheck
+    from merbench.result import document_kind
+    from merbench.yaml_files import read_yaml
+
+    if args.config is None or args.resume is not None:
+        return None
+    data = read_yaml(args.config, f"--config {args.config}", kind="YAML file of options", example=args.config)
+    if not isinstance(data, dict) or document_kind(data) != "run" or not isinstance(data.get("preprocess"), dict):
+        return None
+    return RerunCheck(f"--config {args.config}", data["preprocess"])
 
 
 def _finished(store, run_id: str) -> bool:
