@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
@@ -29,6 +29,9 @@ from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.store import BUSY_TIMEOUT_MS, ResultStore, StoredFold, disk_full_error, is_disk_full, is_locked
 from merbench.wording import counted, plural
+
+if TYPE_CHECKING:
+    from merbench.rerun_inputs import RerunCheck
 
 LOCKED_FOLD_WAIT_S = 600.0
 """How long a trained fold waits to be saved while another program holds the store: training it again costs more."""
@@ -114,83 +117,6 @@ class RunRecorder:
                                 f"program; fold {record.fold + 1} waits (up to {waited:.0f} s) to be saved")
                     told = True
                 time.sleep(1.0)
-
-
-INPUTS_NOT_NAMED = {"computed", "cached", "workers", "inputs_key"}
-"""What of a result's ``preprocess`` record says how the inputs were made no more than how they were reached."""
-
-
-class RerunCheck:
-    """A re-run of a recorded result (``--config result.json``): once its inputs are preprocessed, before any fold
-    trains, it warns when they are not the inputs the recorded run trained on (another ``inputs_key``: another
-    OpenCV, preprocessing option or dataset file), and the result keeps that warning."""
-
-    def __init__(self, where: str, recorded: dict[str, Any]):
-        self.where = where
-        """The option that gave the result, ``--config PATH``."""
-        self.recorded = recorded
-        """The recorded result's ``preprocess`` record."""
-        self.warning: str | None = None
-
-    def around(self, inner: Recorder | None, progress: ProgressSink | None) -> Recorder:
-        """The ``Recorder`` the runner is given: ``inner``'s (``None``: the run is not stored), checking the inputs."""
-        return _CheckedRecorder(self, inner, progress)
-
-    def compare(self, preprocess: dict[str, Any], progress: ProgressSink | None) -> None:
-        """Warn, once, when ``preprocess`` (a seed's record) has another ``inputs_key`` than the recorded one."""
-        before, now = self.recorded.get("inputs_key"), preprocess.get("inputs_key")
-        if self.warning is not None or not before or before == now:
-            return
-        changed = [f"{key} {old} → {new}" for key, (old, new) in _inputs_facts(self.recorded, preprocess).items()
-                   if old != new]
-        why = ("; ".join(changed) if changed else
-               "the same preprocessing settings, so the dataset's files or the code that preprocesses them changed")
-        self.warning = (f"{self.where}: the preprocessed inputs differ from those the recorded run used (key "
-                        f"{str(before)[:12]} vs {str(now)[:12]}): its scores may differ (recorded → now: {why})")
-        if progress is not None:
-            progress.message(f"[bold yellow]Warning:[/] {self.warning}")
-
-    def kept(self, result: RunResult) -> RunResult:
-        """``result`` with the warning, when there was one."""
-        if self.warning is None:
-            return result
-        return dataclasses.replace(result, warnings=[*result.warnings, self.warning])
-
-
-class _CheckedRecorder:
-    """``RerunCheck.around``: ``inner``'s ``Recorder`` (or none), the inputs checked first."""
-
-    def __init__(self, check: RerunCheck, inner: Recorder | None, progress: ProgressSink | None):
-        self.check, self.inner, self.progress = check, inner, progress
-
-    def inputs(self, seed: int, preprocess: dict[str, Any]) -> None:
-        self.check.compare(preprocess, self.progress)
-        if self.inner is not None:
-            self.inner.inputs(seed, preprocess)
-
-    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
-        return self.inner.completed_fold(seed, fold_index, test_ids) if self.inner is not None else None
-
-    def fold_done(self, *args: Any) -> None:
-        if self.inner is not None:
-            self.inner.fold_done(*args)
-
-
-def _inputs_facts(before: dict[str, Any], now: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """What two ``preprocess`` records say of how the inputs were made, by name (``flow_method``, ``flow.opencv``,
-    ``flow.version``), recorded value and value now (``None`` where a record lacks it)."""
-    def facts(record: dict[str, Any]) -> dict[str, Any]:
-        named = {key: value for key, value in record.items() if key not in INPUTS_NOT_NAMED and key != "chain"}
-        steps = record.get("chain") if isinstance(record.get("chain"), list) else []
-        for step in steps:
-            if isinstance(step, dict):
-                params = step.get("params") if isinstance(step.get("params"), dict) else {}
-                named.update({f"{step.get('name')}.{key}": value
-                              for key, value in {"version": step.get("version"), **params}.items()})
-        return named
-
-    old, new = facts(before), facts(now)
-    return {key: (old.get(key), new.get(key)) for key in [*old, *(key for key in new if key not in old)]}
 
 
 def run_or_continue(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int,

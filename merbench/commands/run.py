@@ -243,7 +243,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
 def _rerun_check(args: argparse.Namespace):
     """The ``RerunCheck`` of a run of ``--config result.json`` whose result recorded its inputs' key; else ``None``."""
-    from merbench.recording import RerunCheck
+    from merbench.rerun_inputs import RerunCheck
     from merbench.result import document_kind
     from merbench.yaml_files import read_yaml
 
