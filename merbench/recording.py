@@ -208,7 +208,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
         if isinstance(exc, FoldsLost):  # stopped around its folds, not by them: resumable, as an interruption is
             _mark_stopped(store, run_id, "interrupted", str(exc))
             raise how_to_continue(exc, run_id, store) from None
-        if resume_id is not None and isinstance(exc, (UsageError, DataError)):
+        if isinstance(exc, (UsageError, DataError)) and (resume_id is not None or recorder.stored):
             if not recorder.stored:
                 _unclaim(store, run_id)  # a refused resume changed nothing: the run stays as it was, resumable
                 raise
