@@ -91,11 +91,13 @@ class FrameProblem:
     problem: str
     frame: str = ""
     stops_run: bool = False
+    read_anyway: bool = False
+    """A run reads the file as it is (a blank frame decodes): reported so that it is replaced, not left out."""
 
     @property
     def skips_clip(self) -> bool:
         """Whether a run with the default chain (``flow``) leaves the clip out: it reads all but the offset frame."""
-        return not self.stops_run and self.frame not in (WHOLE_CLIP_ONLY, IN_CLIP)
+        return not self.stops_run and not self.read_anyway and self.frame not in (WHOLE_CLIP_ONLY, IN_CLIP)
 
 
 @dataclass
@@ -174,7 +176,7 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     for sample in dataset.samples:
         if dataset.gives != "image":
             first = None  # the clip's first decoded frame, whose size the others must have
-        content, hashed = hashlib.sha256(), 0
+        content, hashed, blank = hashlib.sha256(), 0, 0
         opened = frames_to_check(sample, dataset.gives)
         for role, path in opened:
             checked += 1
@@ -184,14 +186,17 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                 what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
                 problems.append(FrameProblem(sample.id, path, f"{role} frame {what} ({exc.strerror})", role))
                 continue
-            if role != WHOLE_CLIP_ONLY:  # the files a run's default chain reads (flow: onset and apex)
-                content.update(hashlib.sha256(blob).digest())
-                hashed += 1
             frame = decode_image(blob, IMAGE_DECODING) if dataset.gives == "image" else decode_grey(blob)
             if frame is None:
                 problems.append(FrameProblem(sample.id, path, f"{role} unreadable (the file {undecodable(blob)})", role))
                 continue
             deep = bit_depth_problem(frame)
+            if role != WHOLE_CLIP_ONLY and not deep:  # the files a run's default chain reads (flow: onset and apex)
+                content.update(hashlib.sha256(blob).digest())
+                hashed += 1
+            if not deep and blank_problem(frame):
+                blank += role != WHOLE_CLIP_ONLY
+                problems.append(FrameProblem(sample.id, path, f"{role} {blank_problem(frame)}", role, read_anyway=True))
             if dataset.gives == "image":
                 if deep:
                     problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {IMAGE_BIT_DEPTH_FIX}", role))
@@ -206,10 +211,13 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             elif frame.shape != first[1].shape:
                 problems.append(FrameProblem(sample.id, path, f"{role} {frame_size_problem(sample, frame, *first)}",
                                              role))
-        read_all = 0 < hashed == sum(role != WHOLE_CLIP_ONLY for role, _ in opened)  # else already a problem
-        copied = first_with.setdefault(content.digest(), sample) if read_all else sample
+        read = sum(role != WHOLE_CLIP_ONLY for role, _ in opened)
+        # Files that cannot be read (empty ones too) are their own problem, not a copy of another clip's.
+        copied = first_with.setdefault(content.digest(), sample) if 0 < hashed == read else sample
         if copied.clip_id != sample.clip_id:  # as a run leaves it out (merbench.preprocess.same_input_files)
-            problems.append(FrameProblem(sample.id, Path(opened[0][1]), copy_of(copied), "copy"))
+            reason = blank_copy(copied, [role for role, _ in opened if role != WHOLE_CLIP_ONLY]) if blank == read \
+                else copy_of(copied)
+            problems.append(FrameProblem(sample.id, Path(opened[0][1]), reason, "copy"))
         if dataset.gives != "image":
             sniffed, found = in_clip_problems(sample)
             checked += sniffed
@@ -219,6 +227,24 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     for at, problem in reversed(image_size_problems(sized)):  # from the last: the earlier places stay where they are
         problems.insert(at, problem)
     return checked, problems
+
+
+def blank_problem(frame: np.ndarray) -> str | None:
+    """Why a decoded 8-bit frame or image holds no picture (every pixel of one value, as a frame written blank or
+    zeroed has), or ``None`` when it does. A run reads it as it is; its clip has no face and no motion."""
+    if frame.size and (frame == frame[0, 0]).all():
+        value = " ".join(str(int(v)) for v in np.atleast_1d(frame[0, 0]))
+        return (f"blank (every pixel is {value}): the file holds no picture, and a run reads it as it is; replace "
+                "it with the original image")
+    return None
+
+
+def blank_copy(first: Sample, roles: Sequence[str]) -> str:
+    """Why a clip whose files a run reads (``roles``: onset, apex) are blank, with the same bytes as those of
+    ``first``'s, is left out: a run cannot tell it from a copy of that clip (``merbench.preprocess.same_input_files``)."""
+    return (f"its {' and '.join(roles)} {plural(roles, 'is', 'are')} blank, as are those of sample {first.id} "
+            f"(subject {first.subject}): a run takes two clips of the same blank files for one clip given twice and "
+            "leaves this one out; replace the blank files with the original ones")
 
 
 def image_size_problems(sized: Sequence[tuple[int, FrameProblem, tuple[int, ...]]]) -> list[tuple[int, FrameProblem]]:
@@ -617,8 +643,15 @@ def warnings(report: CheckReport, strict: bool) -> list[str]:
                          f"left once those clips are left out: a run classifies {counted(report.classes_kept, 'class')} "
                          f"({', '.join(report.classes_kept)})")
     skipped_anyway = report.clips_left_out  # a set computed from every problem: once, not per problem
-    offsets = [problem for problem in report.problems
-               if not problem.skips_clip and not problem.stops_run and problem.sample not in skipped_anyway]
+    blank = [problem for problem in report.problems if problem.read_anyway and problem.sample not in skipped_anyway]
+    if blank:
+        first = blank[0]
+        clips = {problem.sample for problem in blank}
+        found.append(f"{counted(clips, 'clip')} with blank frames or images (every pixel of one value): a run reads "
+                     f"{plural(clips, 'it', 'them')} as {plural(clips, 'a clip', 'clips')} without a face; first: "
+                     f"sample {first.sample}: {first.path} {first.problem}")
+    offsets = [problem for problem in report.problems if not problem.skips_clip and not problem.stops_run
+               and not problem.read_anyway and problem.sample not in skipped_anyway]
     if offsets:
         first = offsets[0]
         clips = {problem.sample for problem in offsets}

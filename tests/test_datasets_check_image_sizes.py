@@ -14,10 +14,15 @@ import realtrees as rt
 CHECK = ["datasets", "check", "manifest", "--set", "dataset.manifest=labels.csv", "--quiet"]
 
 
+def _picture(height: int, width: int) -> np.ndarray:
+    """An image of that size that is not blank (a blank one is a problem of its own)."""
+    return np.random.default_rng(height * width).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
 def _odd_image_tree(root):
     rt.build_manifest_images(root)
     odd = root / "images" / "s1" / "img_2.png"
-    assert cv2.imwrite(str(odd), np.zeros((32, 32, 3), dtype=np.uint8))
+    assert cv2.imwrite(str(odd), _picture(32, 32))
     return odd
 
 
@@ -43,7 +48,7 @@ def test_an_odd_first_image_is_the_one_named_not_every_image_after_it(run_cli, t
     of another size") and never name the odd one."""
     rt.build_manifest_images(tmp_path / "m")
     odd = tmp_path / "m" / "images" / "s0" / "img_0.png"
-    assert cv2.imwrite(str(odd), np.zeros((20, 24, 3), dtype=np.uint8))
+    assert cv2.imwrite(str(odd), _picture(20, 24))
     refused = run_cli(*CHECK, "--root", str(tmp_path / "m"), "--json", str(tmp_path / "c.json"))
     said = " ".join(refused.err.split())
     assert refused.code == 2 and "has 1 image of another size than the most common one" in said, said

@@ -97,8 +97,9 @@ def test_a_clip_whose_offset_alone_has_another_size_is_kept_by_the_check_and_the
     from merbench.dataset_check import check_files
 
     folder = tmp_path / "clip"
-    rt.write_frames(folder, np.full((3, 16, 16), 100, np.uint8), ("0.png", "1.png", "2.png"))
-    assert cv2.imwrite(str(folder / "2.png"), np.zeros((8, 8), np.uint8))
+    frames = np.random.default_rng(0).integers(0, 256, (3, 16, 16), dtype=np.uint8)  # not blank: that is a problem too
+    rt.write_frames(folder, frames, ("0.png", "1.png", "2.png"))
+    assert cv2.imwrite(str(folder / "2.png"), frames[2, :8, :8])
     sample = Sample(id="s/c", subject="s", label=0, domain="d", frames=tuple(sorted(folder.iterdir())), onset=0,
                     apex=1, offset=2)
     _, problems = check_files(Dataset("d", ("a", "b"), (sample,)))
