@@ -6,6 +6,7 @@ The core and the dataset plugins share these checks, so each refusal reads the s
 from __future__ import annotations
 
 import os
+from collections import deque
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -172,12 +173,19 @@ times of the folders it listed: a command checks several outputs against one dat
 a large tree of links each time cost seconds."""
 
 
+LINK_SCAN_ENTRIES = 200_000
+"""How many entries of a dataset folder ``dataset_links`` lists at most (a few tenths of a second): enough for every
+entry of a CASME II or SAMM release. Listed breadth first, so that in a larger tree only the deepest entries past the
+bound (frame files of the last clips listed) go unscanned, never a part, subject or clip folder above them."""
+
+
 def dataset_links(folder: Path | str) -> list[tuple[Path, Path]]:
-    """The symbolic links among the entries of the dataset folder ``folder`` and of its sub-folders (two levels: the
-    parts, clip folders and subject folders a user keeps on another disk), each with its target resolved; what a link
-    in a dataset leads to is read as part of that dataset. Two levels only, so that a large tree costs a listing of
-    its first-level folders; a link that cannot be resolved (a loop), or that leads to ``folder`` or a folder above
-    it (it adds nothing to the dataset), is left out. Kept for the process while none of the listed folders changes."""
+    """The symbolic links inside the dataset folder ``folder``, at any depth (a part, subject or clip folder, or a
+    single frame file, kept on another disk), each with its target resolved; what a link in a dataset leads to is
+    read as part of that dataset. A linked folder's own entries are listed too, each folder once (a loop of links
+    ends); a link that cannot be resolved (a loop), or that leads to ``folder`` or a folder above it (it adds nothing
+    to the dataset), is left out and not entered. At most ``LINK_SCAN_ENTRIES`` entries are listed, breadth first.
+    Kept for the process while none of the listed folders changes."""
     try:
         home = resolved_path(folder)
     except (OSError, RuntimeError):
@@ -187,26 +195,8 @@ def dataset_links(folder: Path | str) -> list[tuple[Path, Path]]:
     if known is not None and _stamps(known[0]) == known[0]:
         return list(known[1])
     listed: dict[str, int] = {}
-
-    def links_in(place: str, down: bool) -> Iterator[Path]:
-        try:
-            listed[os.path.abspath(place)] = os.stat(place).st_mtime_ns  # before listing: a change then shows next time
-            listing = os.scandir(place)
-        except OSError:
-            return
-        with listing:
-            for entry in listing:
-                try:
-                    link, inner = entry.is_symlink(), down and entry.is_dir()  # a linked part's own entries too
-                except OSError:
-                    continue
-                if link:
-                    yield Path(entry.path)
-                if inner:
-                    yield from links_in(entry.path, False)
-
     found = []
-    for link in list(links_in(str(folder), True)):
+    for link in _links_below(str(folder), listed):
         try:
             target = resolved_path(link)
         except (OSError, RuntimeError):
@@ -215,6 +205,39 @@ def dataset_links(folder: Path | str) -> list[tuple[Path, Path]]:
             found.append((link, target))
     _SCANS[key] = (listed, found)
     return list(found)
+
+
+def _links_below(folder: str, listed: dict[str, int]) -> Iterator[Path]:
+    """The symbolic links under ``folder``, breadth first, entering linked folders too (but none that leads to
+    ``folder`` or above it), each folder once, up to ``LINK_SCAN_ENTRIES`` entries; ``listed`` gets the modification
+    time of each folder listed."""
+    home = os.path.realpath(folder)
+    waiting, entered, entries = deque([folder]), set(), 0
+    while waiting:
+        place = waiting.popleft()
+        try:
+            stat = os.stat(place)
+            if (stat.st_dev, stat.st_ino) in entered:
+                continue
+            entered.add((stat.st_dev, stat.st_ino))
+            listed[os.path.abspath(place)] = stat.st_mtime_ns  # before listing: a change then shows next time
+            listing = os.scandir(place)
+        except OSError:
+            continue
+        with listing:
+            for entry in listing:
+                entries += 1
+                if entries > LINK_SCAN_ENTRIES:
+                    return
+                try:
+                    link, inner = entry.is_symlink(), entry.is_dir()
+                except OSError:
+                    continue
+                if link:
+                    yield Path(entry.path)
+                    inner = inner and not os.path.join(home, "").startswith(os.path.join(os.path.realpath(entry), ""))
+                if inner:
+                    waiting.append(entry.path)
 
 
 def _stamps(folders: Mapping[str, int]) -> dict[str, int]:
