@@ -56,17 +56,18 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     # a profile refused while another builds (an input too small for it) is said in its row below
     document = {"model": spec.name, "description": spec.description, "citation": spec.citation,
                 "provider": str(provider), "builtin": provider.builtin, "shown_as": name}
-    out.print(f"[bold]{console_line(shown_name(spec.name))}[/]: {console_line(spec.description)}", highlight=False)
-    out.print(f"Citation: {console_line(spec.citation or '— (none declared)')}", highlight=False)
-    out.print(f"Provider: {console_line(str(provider))}", highlight=False)
+    say(out, f"{shown_name(spec.name)}: {spec.description}",
+        f"[bold]{console_line(shown_name(spec.name))}[/]: {console_line(spec.description)}")
+    say(out, f"Citation: {spec.citation or '— (none declared)'}")
+    say(out, f"Provider: {provider}")
     if name != spec.name:
-        out.print(console_line(f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; "
-                        f"the figures below are for {name or '—'}."), highlight=False)
+        say(out, f"A name family: use it as {spec.name}NAME, e.g. {', '.join(spec.examples) or '—'}; the figures "
+            f"below are for {name or '—'}.")
     if not name:
         _write_document(args, target, document)
         return 0
 
-    from merbench.tables import TEXT, Column, DataTable, print_table, styled
+    from merbench.tables import TEXT, Column, DataTable, styled
 
     resolved = {p: listing_config(registry, name, p) for p in PROFILES}
     options = DataTable(printable_line(f"Options of {name} per profile (--set model.KEY=VALUE)"),
@@ -76,9 +77,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         options.add_row(key, *(default_text(resolved[p].section("model")[key]) for p in PROFILES))
         document["options"][key] = {p: resolved[p].section("model")[key] for p in PROFILES}
     if document["options"]:
-        print_table(out, options)
+        show_table(out, options)
     else:
-        out.print(console_line(f"Options of {name}: none declared."), highlight=False)
+        say(out, f"Options of {name}: none declared.")
 
     facts_table = DataTable("Input and size per profile (3 classes)",
                             [Column("Profile"), Column("Input (C×H×W)"), Column("Params", justify="right"),
@@ -99,11 +100,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if facts.error:
             params, flops = styled(f"error: {facts.error}", "red"), "—"
         facts_table.add_row(profile, f"{spec.input} {facts.input_text}", params, flops, chain)
-    print_table(out, facts_table)
+    show_table(out, facts_table)
     if spec.preprocess or spec.preprocess_options:
         wishes = ", ".join(f"{s}.{k}={v}" for s, opts in spec.preprocess_options.items() for k, v in opts.items())
-        out.print(console_line(f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
-                        + " (--set preprocess=... and --set STEP.KEY=... override them)"), highlight=False)
+        say(out, f"Model defaults: chain {','.join(spec.preprocess) or 'flow'}" + (f"; {wishes}" if wishes else "")
+            + " (--set preprocess=... and --set STEP.KEY=... override them)")
 
     if spec.reported:
         from merbench.report import reported_leak_note
@@ -126,13 +127,78 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             protocol = styled(f"{score.protocol} ⚠", "red") if leaks[score.protocol] else score.protocol
             reported.add_row(score.dataset, protocol, score.metric.upper(), paper_points(score.value),
                              *([] if one_source else [score.source]))
-        print_table(out, reported)
+        show_table(out, reported)
     else:
-        out.print("Reported scores: none declared.", highlight=False)
+        say(out, "Reported scores: none declared.")
     document.setdefault("reported", [])
     document["measured"] = print_measured(out, registry, name, spec.reported)
     _write_document(args, target, document)
     return 0
+
+
+PIPE_WIDTH = 80
+"""The widest line ``info`` writes to a pipe or a log (``--format plain``; narrower where COLUMNS says so): its notes
+wrap at spaces, and a table whose rows are wider prints one block of ``header: value`` lines per row, so that an
+80-column log shows every name, id and number whole; only a word longer than a line (a long path) is wider. The same
+text at any wider COLUMNS."""
+
+
+def _pipe_width(out: Console) -> int:
+    return min(out.width, PIPE_WIDTH)
+
+
+def _piped_lines(line: str, width: int) -> list[str]:
+    """``line`` wrapped at spaces within ``width`` terminal cells, each continuation indented 4 more than the line;
+    a word longer than that (a long path) stays whole on a line of its own, as a log keeps it to be copied."""
+    from rich.cells import cell_len
+
+    margin = line[:len(line) - len(line.lstrip(" "))]
+    lines, current = [], ""
+    for word in line.split():
+        if current and cell_len(f"{current} {word}") > width:
+            lines.append(current)
+            current = f"{margin}    {word}"
+        else:
+            current = f"{current} {word}" if current else f"{margin}{word}"
+    return [*lines, current]
+
+
+def say(out: Console, text: str, markup: str | None = None) -> None:
+    """Print the note ``text`` (taken literally; ``markup``: the same with Rich styles, for a terminal): on a terminal
+    as Rich wraps it, in a pipe or log wrapped at spaces within ``PIPE_WIDTH`` (``_piped_lines``)."""
+    from merbench.tables import wants_plain
+
+    if not wants_plain(out):
+        out.print(markup or console_line(text), highlight=False)
+        return
+    for line in _piped_lines(printable_line(text), _pipe_width(out)):
+        out.out(line, highlight=False)
+
+
+def show_table(out: Console, table) -> None:
+    """Print the ``DataTable`` ``table``: on a terminal as ``print_table`` does; in a pipe or log as plain rows when
+    they fit ``PIPE_WIDTH``, else one block per row (``DataTable.record_lines``), its title, caption and long values
+    wrapped at spaces (``say``)."""
+    from rich.cells import cell_len
+
+    from merbench.tables import print_table, wants_plain
+
+    if not wants_plain(out):
+        print_table(out, table)
+        return
+    width = _pipe_width(out)
+    title, caption = table.title, table.caption
+    table.title = table.caption = None
+    rows = table.plain_lines()
+    if any(cell_len(row) > width for row in rows):
+        rows = [part for row in table.record_lines() for part in _piped_lines(row, width)]
+    table.title, table.caption = title, caption
+    if title:
+        say(out, title)
+    for line in rows:
+        out.out(line, highlight=False)
+    if caption:
+        say(out, caption)
 
 
 def _write_document(args: argparse.Namespace, target, document: dict) -> None:
@@ -168,7 +234,7 @@ def print_measured(out: Console, registry, name: str, reported) -> dict:
     """What merbench measured for ``name`` on the synthetic data per protocol (stored baseline), and the gap; returns
     it for ``--json``: the baseline file, its rows (scores as fractions) and the note printed."""
     from merbench.modelinfo import synthetic_measurements
-    from merbench.tables import Column, DataTable, print_table
+    from merbench.tables import Column, DataTable
 
     stored = synthetic_measurements(name)
     where = _shown_path(stored.path)
@@ -187,7 +253,7 @@ def print_measured(out: Console, registry, name: str, reported) -> dict:
     elif not stored.rows:
         said = f"no default-profile entry for {name} in {where}."
     if said is not None:
-        out.print(console_line(f"Measured by merbench on the synthetic data: {said}"), highlight=False)
+        say(out, f"Measured by merbench on the synthetic data: {said}")
         return {**measured, "note": said}
     runs = sorted({row.runs for row in stored.rows})
     table = DataTable(
@@ -207,11 +273,11 @@ def print_measured(out: Console, registry, name: str, reported) -> dict:
         table.add_row(row.protocol, {True: "independent", False: "shared", None: "?"}[independent], *cells, seconds)
         measured["rows"].append({"protocol": row.protocol, "subject_independent": independent, "mean": row.mean,
                                  "std": row.std, "runs": row.runs, "seconds_per_run": row.seconds_per_run})
-    print_table(out, table)
+    show_table(out, table)
     leaky = {score.protocol: protocol_leaks_of(registry, score.protocol) for score in reported}
     note = gap_note(stored.rows, reported, leaky)
     if note:
-        out.print(console_line(note), highlight=False)
+        say(out, note)
     return {**measured, "note": note}
 
 
