@@ -40,7 +40,9 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
 
     ``engine.threads`` above 0 fixes the torch threads of each fold; otherwise a
     fold gets ``cores // min(cores, folds)`` threads on the CPU, whatever
-    ``parallel_folds`` is, so that fold by fold and fold-parallel runs predict alike. ``auto`` picks, on
+    ``parallel_folds`` and ``parallel_mode`` are, so that fold by fold and fold-parallel runs predict alike.
+    A batched group's one computation gets ``engine.threads`` (0: torch's default), and the group's size does
+    not depend on them (one computation cannot oversubscribe the cores). ``auto`` picks, on
     the CPU, one fold per core at once (per ``engine.threads`` cores where that is set), this process and worker
     processes (bounded by free memory and the number of folds), and on CUDA as many
     batched folds as fit in free GPU memory, or, with ``engine.compile=true``
@@ -64,21 +66,22 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
             raise UsageError(COMPILE_WITH_VMAP)
         mode = "processes"
     chosen: FoldExecutor = SequentialFolds()
+    cores = usable_cores()
     if mode == "vmap":
         group = requested or _auto_group(job, data, n_folds)
         if group > 1:
             chosen = BatchedFolds(min(group, n_folds))
     elif not cuda:  # on CUDA, several processes would compete for one GPU: folds run one after another
-        cores = usable_cores()
         # auto: this process trains folds too, and folds given N threads each share the cores N by N
         workers = requested or min(max(1, cores // threads) if threads else cores, n_folds, 1 + _memory_fit(data))
-        # Not from ``workers``: a fold's thread count must not depend on how the folds are run,
-        # since a different count sums floating-point numbers in a different order.
-        threads = threads or max(1, cores // min(cores, n_folds))
         if workers > 1:
             chosen = ProcessFolds(min(workers, n_folds), adaptive=requested is None)
     elif requested is not None and requested > 1:
         chosen = SequentialFolds(_one_gpu(requested, job))
+    if not cuda and not isinstance(chosen, BatchedFolds):
+        # Not from the executor: a fold's thread count must not depend on how the folds are run,
+        # since a different count sums floating-point numbers in a different order.
+        threads = threads or max(1, cores // min(cores, n_folds))
     return chosen, dataclasses.replace(job, threads=threads)
 
 
