@@ -7,6 +7,8 @@ says and when the folds it finished are reported.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -154,9 +156,10 @@ def test_what_reporting_a_workers_fold_raises_is_not_taken_for_this_processs_fol
         this_process(4, 10, 0.02, long_first=True, on_done=on_done)
 
 
-def test_ctrl_c_while_a_worker_is_being_launched_stops_the_run_at_once(monkeypatch):
-    """The launch of a worker process waits for the fork server, which may still import torch (a grid's first cell),
-    holding the pool's lock: before, Ctrl-C then waited for it (8-12 s) to shut the pool down."""
+@pytest.fixture
+def slow_launch(monkeypatch):
+    """Worker launches that wait, as for a fork server still importing torch, until the test releases them, and then
+    fail; nothing trains here. Returns the events (launching, release, launched)."""
     import multiprocessing
 
     from merbench import workers
@@ -167,7 +170,7 @@ def test_ctrl_c_while_a_worker_is_being_launched_stops_the_run_at_once(monkeypat
     class SlowLaunch(spawn.Process):
         def start(self):
             launching.set()
-            release.wait(5)
+            release.wait(30)
             launched.set()
             raise OSError("the test ended the launch")
 
@@ -177,8 +180,20 @@ def test_ctrl_c_while_a_worker_is_being_launched_stops_the_run_at_once(monkeypat
     monkeypatch.setattr(workers, "process_context", SlowContext)
     monkeypatch.setattr(workers, "start_worker_server", lambda: None)
     monkeypatch.setattr(local, "start_worker_server", lambda: None)
-    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
     monkeypatch.setattr(local, "DeviceTensors", lambda data, device: None)
+    yield launching, release, launched
+    release.set()
+
+
+JOB = SimpleNamespace(settings=SimpleNamespace(epochs=1), steps=1, fits_once=False,
+                      choice=SimpleNamespace(device="cpu"))
+
+
+def test_ctrl_c_while_a_worker_is_being_launched_stops_the_run_at_once(slow_launch, monkeypatch):
+    """The launch of a worker process waits for the fork server, which may still import torch (a grid's first cell),
+    holding the pool's lock: before, Ctrl-C then waited for it (8-12 s) to shut the pool down."""
+    launching, release, launched = slow_launch
+    monkeypatch.setattr(local, "PARALLEL_WORTH_S", 0.0)
 
     def train(job, tensors, task, on_epoch=None):
         assert launching.wait(10), "the worker feed should have begun launching a worker"
@@ -186,11 +201,30 @@ def test_ctrl_c_while_a_worker_is_being_launched_stops_the_run_at_once(monkeypat
         raise KeyboardInterrupt
 
     monkeypatch.setattr(local, "train_task", train)
-    job = SimpleNamespace(settings=SimpleNamespace(epochs=1), steps=1, fits_once=False,
-                          choice=SimpleNamespace(device="cpu"))
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            local.ProcessFolds(2, adaptive=True).run(job, None, tasks(4), lambda task, output: None, Messages())
-        assert not launched.is_set(), "Ctrl-C waited for the worker's launch"
-    finally:
-        release.set()
+    with pytest.raises(KeyboardInterrupt):
+        local.ProcessFolds(2, adaptive=True).run(JOB, None, tasks(4), lambda task, output: None, Messages())
+    assert not launched.is_set(), "Ctrl-C waited for the worker's launch"
+
+
+def test_ctrl_c_while_a_worker_of_parallel_folds_n_is_being_launched_stops_the_run_at_once(slow_launch):
+    """With engine.parallel_folds=N this thread launched the workers itself, Ctrl-C held back (``workers.submit``):
+    before, Ctrl-C then waited until the fork server had imported torch and forked the worker (2.6 s, 3.5 s on a busy
+    2-core machine). The launch that was waiting ends in the background, and with it the start."""
+    launching, release, launched = slow_launch
+
+    def ctrl_c_during_the_launch():
+        if launching.wait(10):
+            time.sleep(0.1)
+            os.kill(os.getpid(), signal.SIGINT)
+            release.wait(5)  # the fork server has imported torch: the launch ends
+            release.set()
+
+    threading.Thread(target=ctrl_c_during_the_launch, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        local.ProcessFolds(2).run(JOB, None, tasks(4), lambda task, output: None, Messages())
+    assert launching.is_set() and not release.is_set(), "Ctrl-C waited for the worker's launch"
+    release.set()
+    starting = [thread for thread in threading.enumerate() if thread.name == "merbench-start-workers"]
+    for thread in starting:
+        thread.join(10)
+    assert launched.is_set() and not any(thread.is_alive() for thread in starting), "the start outlived its launch"

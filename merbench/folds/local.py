@@ -10,7 +10,7 @@ import functools
 import queue as queues
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -103,7 +103,7 @@ class ProcessFolds:
             SequentialFolds().run(job, data, list(tasks), on_done, progress)
             return
         if not self.adaptive:
-            pool = self._start(job, data, self.workers, len(tasks))
+            pool = _StoppableStart().pool(job, data, self.workers, len(tasks))
             self._collect(pool, pool.submit_all(queue), on_done)
             return
         if len(tasks) > 2:
@@ -336,6 +336,47 @@ class _FromWorkers(BaseException):
 
 class _Abandoned(Exception):
     """The run abandoned the workers while their pool was being made."""
+
+
+class _StoppableStart:
+    """``ProcessFolds._start`` in a background thread, waited for by this one, which Ctrl-C stops at once.
+
+    A worker's launch waits for the fork server, seconds while it still imports
+    torch, and Ctrl-C would wait for it. Stopped, the pool is ended once its
+    launch is done (``stop_workers_soon``), or with the run where that ends first
+    (``exit_with``); a pool not made yet is not made.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._stopped = False
+
+    def pool(self, job: FoldJob, data: FoldData, workers: int, n_tasks: int) -> "_Pool":
+        """The started pool; what stopped its start (or this wait) is raised here, the pool ended."""
+        started: Future = Future()
+        try:
+            threading.Thread(target=self._start, args=(started, job, data, workers, n_tasks),
+                             name="merbench-start-workers", daemon=True).start()
+            return started.result()
+        except BaseException:
+            with self._lock:
+                self._stopped, executor = True, self._executor
+            if executor is not None:
+                stop_workers_soon(executor)
+            raise
+
+    def _start(self, started: Future, job: FoldJob, data: FoldData, workers: int, n_tasks: int) -> None:
+        try:
+            started.set_result(ProcessFolds._start(job, data, workers, n_tasks, created=self._created))
+        except BaseException as exc:
+            started.set_exception(exc)
+
+    def _created(self, executor: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._stopped:
+                raise _Abandoned
+            self._executor = executor
 
 
 class _WorkerFeed:
