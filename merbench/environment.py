@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import merbench
-from merbench.wording import plural
+from merbench.wording import number_spans, plural
 
 
 def package_version(name: str) -> str | None:
@@ -297,13 +297,7 @@ def folds_named(folds: dict[str, list[int]], seeds: bool) -> str:
     named = []
     for seed, indices in folds.items():
         numbers = sorted(int(fold) + 1 for fold in indices)
-        spans: list[list[int]] = []
-        for number in numbers:
-            if spans and number == spans[-1][-1] + 1:
-                spans[-1].append(number)
-            else:
-                spans.append([number])
-        text = ", ".join(f"{span[0]}-{span[-1]}" if len(span) > 1 else str(span[0]) for span in spans)
+        text = ", ".join(number_spans(numbers))
         named.append(f"{'seed ' + seed + ' ' if seeds else ''}{plural(numbers, 'fold')} {text}")
     return ", ".join(named)
 

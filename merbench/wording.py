@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Sequence, Sized
+from typing import Any, Iterable, Sequence, Sized
 
 IRREGULAR = {"child": "children", "entry": "entries", "directory": "directories", "summary": "summaries"}
 
@@ -35,6 +35,17 @@ def some_of(items: Sequence[Any], shown: int, separator: str = ", ") -> str:
     texts = [str(item) for item in items]
     rest = len(texts) - shown
     return separator.join(texts[:shown]) + (f" (and {rest} more)" if rest > 0 else "")
+
+
+def number_spans(numbers: Iterable[int]) -> list[str]:
+    """Sorted ``numbers`` with each run of consecutive ones as ``first-last``: ``[4, 5, 7]`` → ``["4-5", "7"]``."""
+    spans: list[list[int]] = []
+    for number in sorted(numbers):
+        if spans and number == spans[-1][-1] + 1:
+            spans[-1].append(number)
+        else:
+            spans.append([number])
+    return [f"{span[0]}-{span[-1]}" if len(span) > 1 else str(span[0]) for span in spans]
 
 
 def number_text(value: float) -> str:

@@ -7,7 +7,7 @@ import re
 import tokenize
 from pathlib import Path
 
-from merbench.wording import counted, plural
+from merbench.wording import counted, number_spans, plural
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,3 +37,8 @@ def test_some_of_says_how_many_it_leaves_out():
     assert some_of(["a", "b"], 3) == "a, b"
     assert some_of(list(range(1, 11)), 3) == "1, 2, 3 (and 7 more)"
     assert some_of(["x; y", "z", "w"], 2, "; ") == "x; y; z (and 1 more)"
+
+
+def test_number_spans_join_runs_of_consecutive_numbers_in_order():
+    assert number_spans([7, 4, 5, 9, 10, 11]) == ["4-5", "7", "9-11"]
+    assert number_spans([3]) == ["3"] and number_spans([]) == []

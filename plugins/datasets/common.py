@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_root_folder, resolved_path
 from merbench.errors import DataError, UsageError
-from merbench.wording import counted
+from merbench.wording import counted, number_spans
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 COMPOSITE_CLASSES = ("negative", "positive", "surprise")
@@ -433,13 +433,8 @@ def missing_frames(numbers: Iterable[int], first: int, last: int) -> str | None:
     absent = [n for n in range(first, last + 1) if n not in present]
     if not absent:
         return None
-    runs: list[list[int]] = []
-    for number in absent:
-        if runs and number == runs[-1][-1] + 1:
-            runs[-1].append(number)
-        else:
-            runs.append([number])
-    shown = ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs[:6])
+    runs = number_spans(absent)
+    shown = ", ".join(runs[:6])
     more = ", ..." if len(runs) > 6 else ""
     return (f"{'frame' if len(absent) == 1 else 'frames'} {shown}{more} missing of {first}..{last} "
             f"({len(absent)} of {last - first + 1})")
