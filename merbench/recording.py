@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
@@ -29,9 +29,6 @@ from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.store import BUSY_TIMEOUT_MS, ResultStore, StoredFold, disk_full_error, is_disk_full, is_locked
 from merbench.wording import counted, plural
-
-if TYPE_CHECKING:
-    from merbench.rerun_inputs import RerunCheck
 
 LOCKED_FOLD_WAIT_S = 600.0
 """How long a trained fold waits to be saved while another program holds the store: training it again costs more."""
@@ -50,6 +47,17 @@ class Recorder(Protocol):
     def fold_done(self, seed: int, record: FoldRecord, test_ids: Sequence[str], predictions: Sequence[int],
                   sample_rows: Sequence[PredictionRow]) -> None:
         """Called as soon as a fold has completed, with its record, test predictions and per-sample rows."""
+
+
+class InputsCheck(Protocol):
+    """A check of a run's inputs that watches its ``Recorder`` and may add to its result (``merbench.rerun_inputs``:
+    a re-run's inputs against the recorded run's)."""
+
+    def around(self, inner: Recorder | None, progress: ProgressSink | None) -> Recorder:
+        """The ``Recorder`` the runner is given: ``inner``'s (``None``: the run is not stored), the inputs checked."""
+
+    def kept(self, result: RunResult) -> RunResult:
+        """``result`` with what the check found."""
 
 
 def check_same_test_samples(run_id: str, fold_index: int, stored: StoredFold, test_ids: Sequence[str]) -> None:
@@ -138,7 +146,7 @@ def run_or_continue(store: ResultStore | None, config: RunConfig, registry: Regi
 
 def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int = 1,
                  progress: ProgressSink | None = None, resume_id: str | None = None,
-                 announce: Any = None, rerun: RerunCheck | None = None) -> tuple[RunResult, str | None, int]:
+                 announce: Any = None, rerun: InputsCheck | None = None) -> tuple[RunResult, str | None, int]:
     """Run ``config`` (``n_seeds`` seeds), recording it in ``store`` as it goes.
 
     With ``resume_id`` the stored run is continued: its completed folds are
