@@ -138,3 +138,12 @@ def test_damaged_generated_data_in_the_cache_says_how_to_regenerate_it(tmp_path,
         synthetic.load(None, SMALL, tmp_path)
     assert expected in str(refused.value)
     assert "merbench cache clear --only synthetic --yes" in str(refused.value)
+
+
+def test_an_easy_trees_domains_are_blocks_of_subjects_in_generation_order_past_99(tmp_path):
+    subjects = [f"s{number:02d}" for number in range(1, 121)]
+    rows = "".join(f"{subject},{subject}_c001,negative,0,0,2,4,5\n" for subject in subjects)
+    (tmp_path / synthetic.ANNOTATIONS).write_text(",".join(synthetic.FIELDS) + "\n" + rows)
+    domains = {sample.subject: sample.domain for sample in synthetic.read_tree(tmp_path, n_domains=2)}
+    assert {domains[s] for s in subjects[:60]} == {"synthetic-1"}, "s01-s60 are the first block, s100 is not among them"
+    assert {domains[s] for s in subjects[60:]} == {"synthetic-2"}

@@ -19,7 +19,7 @@ import io
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import cv2
 
@@ -131,6 +131,12 @@ def _extra(row: dict[str, str]) -> dict[str, Any]:
     return extra
 
 
+def in_generation_order(subjects: Iterable[str]) -> list[str]:
+    """Subject ids in the order they were generated: ``s09, s10, s99, s100`` (as text, ``s100`` would come before
+    ``s11`` and move the blocks of an easy tree's domains)."""
+    return sorted(subjects, key=lambda subject: (len(subject), subject))
+
+
 def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
     """Read a generated tree's annotations into samples.
 
@@ -143,7 +149,7 @@ def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
         rows = list(csv.DictReader(handle))
     if not rows:  # cut off before its first row (a disk that filled up, a write cut short)
         raise DataError(f"{folder / ANNOTATIONS}: no rows; {REGENERATE}")
-    subject_order = sorted({row.get("subject", "") for row in rows})
+    subject_order = in_generation_order({row.get("subject", "") for row in rows})
     for row_number, row in enumerate(rows, start=2):
         try:
             n_frames = int(row["n_frames"])
