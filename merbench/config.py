@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import json
 import math
 import os
@@ -27,6 +28,27 @@ from merbench.contracts import resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError
 from merbench.result import check_schema_version, document_kind
 from merbench.yaml_files import read_yaml
+
+
+_OPTIONS_FILES: dict[tuple[str, bytes], Any] = {}
+"""``options_file``'s parsed documents, by path and content digest."""
+
+
+def options_file(path: Path) -> Any:
+    """The parsed ``--config`` file ``path`` (``read_yaml``'s messages for a missing, unreadable or malformed file), a
+    copy callers may change. Parsed once per process while its bytes stay the same: a command reads its ``--config``
+    in several places, and a run's result of thousands of clips takes seconds to parse."""
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).digest()
+    except OSError:  # a folder, a missing or unreadable file: read_yaml says which
+        digest = None
+    key = (str(path), digest) if digest is not None else None
+    if key not in _OPTIONS_FILES:
+        data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+        if key is None:
+            return data
+        _OPTIONS_FILES[key] = data
+    return copy.deepcopy(_OPTIONS_FILES[key])
 
 
 class Registry(Protocol):
@@ -204,7 +226,7 @@ def with_executor_flag(sets: dict[str, str], executor: str | None, config_file: 
 def _executor_in_options_file(path: Path) -> Any:
     """The ``executor.name`` a YAML file of options sets; ``None`` when it sets none or is a run's recorded
     configuration."""
-    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+    data = options_file(path)
     if not isinstance(data, dict) or _as_settings(data, path) is not data:
         return None
     return load_config_file(path).get("executor.name")
@@ -347,7 +369,7 @@ def _pin(options: dict[str, Any], key: str, resolved: Any) -> None:
 def seeds_recorded_in(path: Path) -> int | None:
     """How many seeds the run whose result ``path`` holds repeated (``--seeds N``; 1 for a single run); ``None`` when
     the file is not a run's result (a YAML file of options)."""
-    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+    data = options_file(path)
     if not isinstance(data, dict) or document_kind(data) != "run":
         return None
     across = data.get("across_seeds")
@@ -361,7 +383,7 @@ def load_config_file(path: Path, given: Iterable[str] | None = None) -> dict[str
     A run's result JSON (or its recorded ``config``) is read as the settings it ran with (``_as_settings``);
     ``given``: the dotted keys the command sets itself (``--set``), ``None`` when the caller does not say.
     """
-    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+    data = options_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

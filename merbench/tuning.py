@@ -41,7 +41,8 @@ import numpy as np
 
 from merbench import preprocess  # as a module: tests replace preprocess.preprocess_dataset
 from merbench.cache import cache_root, content_key, inputs_key
-from merbench.config import RunConfig, load_config_file, parse_parallel_folds, resolve_config, with_executor_flag
+from merbench.config import (RunConfig, load_config_file, options_file, parse_parallel_folds, resolve_config,
+                             with_executor_flag)
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.dataset_check import loader_skip_note
@@ -69,7 +70,6 @@ from merbench.tuning_storage import (check_storage, counted_trials, default_stor
 from merbench.tuning_summary import summarise, trial_row, trial_seconds
 from merbench.workers import picklable, start_worker_server, stop_workers, usable_cores
 from merbench.wording import counted, percent, plural
-from merbench.yaml_files import read_yaml
 
 KEY_VERSION = 1
 PRUNER_STARTUP_TRIALS = 3
@@ -137,7 +137,7 @@ def config_file_keys(path: Path, registry: Registry) -> set[str]:
     --json``) the options its run changed from its profile's defaults (``merbench.run_settings.changed_settings``),
     not the defaults it recorded with them (every key, when what it changed cannot be told)."""
     keys = set(load_config_file(path))
-    data = read_yaml(path, f"--config {path}", kind="YAML file of options", example=path / "run.yaml")
+    data = options_file(path)
     if document_kind(data) != "run":
         return keys
     try:

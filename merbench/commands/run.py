@@ -243,13 +243,13 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
 def _rerun_check(args: argparse.Namespace):
     """The ``RerunCheck`` of a run of ``--config result.json`` whose result recorded its inputs' key; else ``None``."""
+    from merbench.config import options_file
     from merbench.rerun_inputs import RerunCheck
     from merbench.result import document_kind
-    from merbench.yaml_files import read_yaml
 
     if args.config is None or args.resume is not None:
         return None
-    data = read_yaml(args.config, f"--config {args.config}", kind="YAML file of options", example=args.config)
+    data = options_file(args.config)
     if not isinstance(data, dict) or document_kind(data) != "run" or not isinstance(data.get("preprocess"), dict):
         return None
     return RerunCheck(f"--config {args.config}", data["preprocess"])
