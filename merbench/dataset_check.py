@@ -194,9 +194,10 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
             if role != WHOLE_CLIP_ONLY and not deep:  # the files a run's default chain reads (flow: onset and apex)
                 content.update(hashlib.sha256(blob).digest())
                 hashed += 1
-            if not deep and blank_problem(frame):
+            empty = None if deep else blank_problem(frame)
+            if empty:
                 blank += role != WHOLE_CLIP_ONLY
-                problems.append(FrameProblem(sample.id, path, f"{role} {blank_problem(frame)}", role, read_anyway=True))
+                problems.append(FrameProblem(sample.id, path, f"{role} {empty}", role, read_anyway=True))
             if dataset.gives == "image":
                 if deep:
                     problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {IMAGE_BIT_DEPTH_FIX}", role))
