@@ -480,24 +480,27 @@ def fold_group_size(free_bytes: int, bytes_per_fold: int, n_folds: int) -> int:
 
 def measure_fold_bytes(build_model: Callable[[], nn.Module], data: Any, settings: TrainSettings,
                        choice: DeviceChoice) -> int:
-    """Peak CUDA memory of one training step of one model (a batch of ``settings.batch_size``), in bytes.
+    """The memory one training step of one model needs (a batch of ``settings.batch_size``), in bytes.
 
     ``data.inputs`` (N, C, H, W) gives the input shape. The dataset itself is not
-    counted: it is resident once for all folds. CUDA only.
+    counted: it is resident once for all folds. On CUDA the step's measured peak;
+    on the CPU, where no allocator reports a peak, the tensors the step keeps for
+    its backward pass plus the parameters, their gradients and AdamW's two moments.
     """
     device = choice.device
-    if device.type != "cuda":
-        raise UsageError(f"measuring a fold's memory needs a CUDA device, not {device}")
-    shape = tuple(data.inputs.shape[1:])
-    torch.cuda.synchronize(device)
-    before = torch.cuda.memory_allocated(device)
-    torch.cuda.reset_peak_memory_stats(device)
     model = build_model()
     if not isinstance(model, nn.Module):
         raise UsageError(f"the batched fold trainer trains torch modules only, not a {type(model).__name__} estimator")
+    shape = tuple(data.inputs.shape[1:])
+    batch = min(settings.batch_size, len(data.inputs))
+    if device.type != "cuda":
+        return _cpu_step_bytes(model, torch.randn(batch, *shape))
+    torch.cuda.synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    x = torch.randn(min(settings.batch_size, len(data.inputs)), *shape, device=device)
+    x = torch.randn(batch, *shape, device=device)
     autocast = torch.autocast("cuda", dtype=choice.amp_dtype) if choice.amp_dtype else nullcontext()
     with autocast:
         logits = model(x)
@@ -509,3 +512,21 @@ def measure_fold_bytes(build_model: Callable[[], nn.Module], data: Any, settings
     del model, optimizer, x, logits, loss
     torch.cuda.empty_cache()
     return int(need)
+
+
+def _cpu_step_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the tensors a CPU training step of ``model`` on ``x`` saves for its backward pass (each storage
+    once), the input, and four copies of the parameters (weights, gradients, AdamW's two moments)."""
+    saved: dict[int, int] = {}
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits.float(), torch.zeros(len(x), dtype=torch.long))
+    loss.backward()
+    parameters = sum(p.numel() * p.element_size() for p in model.parameters())
+    return sum(saved.values()) + x.nbytes + 4 * parameters

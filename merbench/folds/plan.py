@@ -42,7 +42,8 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     fold gets ``cores // min(cores, folds)`` threads on the CPU, whatever
     ``parallel_folds`` and ``parallel_mode`` are, so that fold by fold and fold-parallel runs predict alike.
     A batched group's one computation gets ``engine.threads`` (0: torch's default), and the group's size does
-    not depend on them (one computation cannot oversubscribe the cores). ``auto`` picks, on
+    not depend on them (one computation cannot oversubscribe the cores); with ``parallel_mode=vmap`` on the CPU it
+    is one fold per core, no more than the available memory holds, and one fold is never a group. ``auto`` picks, on
     the CPU, one fold per core at once (per ``engine.threads`` cores where that is set), this process and worker
     processes (bounded by free memory and the number of folds), and on CUDA as many
     batched folds as fit in free GPU memory, or, with ``engine.compile=true``
@@ -68,9 +69,9 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     chosen: FoldExecutor = SequentialFolds()
     cores = usable_cores()
     if mode == "vmap":
-        group = requested or _auto_group(job, data, n_folds)
+        group = min(requested or _auto_group(job, data, n_folds), n_folds)
         if group > 1:
-            chosen = BatchedFolds(min(group, n_folds))
+            chosen = BatchedFolds(group)
     elif not cuda:  # on CUDA, several processes would compete for one GPU: folds run one after another
         # auto: this process trains folds too, and folds given N threads each share the cores N by N
         workers = requested or min(max(1, cores // threads) if threads else cores, n_folds, 1 + _memory_fit(data))
@@ -99,11 +100,14 @@ def _one_gpu(requested: int, job: FoldJob) -> str:
 
 
 def _auto_group(job: FoldJob, data: FoldData, n_folds: int) -> int:
-    """Folds per batched group on CUDA, from the free GPU memory and one fold's measured need."""
-    if job.choice.device.type != "cuda":
-        return min(n_folds, usable_cores())
-    free, _ = torch.cuda.mem_get_info(job.choice.device)
+    """Folds per batched group: on CUDA as many as the free GPU memory holds, on the CPU one per core, no more than
+    the available memory holds (from one fold's measured need)."""
     need = measure_fold_bytes(job.recipe, data, job.settings, job.choice)
+    if job.choice.device.type != "cuda":
+        free = available_memory()
+        fits = n_folds if free is None else fold_group_size(free, need, n_folds)
+        return min(n_folds, usable_cores(), fits)
+    free, _ = torch.cuda.mem_get_info(job.choice.device)
     return fold_group_size(free, need, n_folds)
 
 
