@@ -6,6 +6,7 @@ The core and the dataset plugins share these checks, so each refusal reads the s
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -228,6 +229,10 @@ def _links_below(folder: str, listed: dict[str, int]) -> Iterator[Path]:
             for entry in listing:
                 entries += 1
                 if entries > LINK_SCAN_ENTRIES:
+                    warnings.warn(f"the dataset folder {folder} has more than {LINK_SCAN_ENTRIES:,} entries: only the "
+                                  f"first {LINK_SCAN_ENTRIES:,} (breadth first) were searched for links to other "
+                                  "folders, so an output written through a link below them would not be refused; "
+                                  "keep outputs away from the folders the dataset's links lead to", stacklevel=2)
                     return
                 try:
                     link, inner = entry.is_symlink(), entry.is_dir()

@@ -4,6 +4,8 @@ made inside a linked clip folder. Links are now found at any depth, within a bou
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 import realtrees as rt
@@ -53,8 +55,24 @@ def test_links_of_linked_folders_are_found_each_folder_once_and_the_scan_is_boun
     (root / "a" / "b" / "c" / "part").symlink_to(disk)  # a linked folder, holding a link back to itself
     (disk / "d" / "again").symlink_to(disk)
     (disk / "d" / "up").symlink_to(tmp_path)  # leads above the dataset: neither kept nor entered
-    found = {link.relative_to(tmp_path).as_posix(): target for link, target in datafiles.dataset_links(root)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # within the bound, not a word
+        found = {link.relative_to(tmp_path).as_posix(): target for link, target in datafiles.dataset_links(root)}
     assert found == {"ds/a/b/c/part": disk, "ds/a/b/c/part/d/again": disk}
     monkeypatch.setattr(datafiles, "LINK_SCAN_ENTRIES", 3)  # ds/a, ds/a/b, ds/a/b/c: 'part' lies past the bound
     (root / "a" / "new").mkdir()  # a changed tree is listed again
-    assert datafiles.dataset_links(root) == []
+    with pytest.warns(UserWarning, match=f"the dataset folder {root} has more than 3 entries: only the first 3 "):
+        assert datafiles.dataset_links(root) == []
+
+
+def test_a_scan_cut_at_its_bound_is_said_in_one_line(run_cli, fresh_cache, deep_links, tmp_path, monkeypatch):
+    """A dataset folder of more entries than the scan lists (CAS(ME)3's frames can pass 200,000) was searched for
+    links only in part without a word; an output check that reaches the bound now says so, and goes on."""
+    root, _, _ = deep_links
+    monkeypatch.setattr(datafiles, "LINK_SCAN_ENTRIES", 4)
+    result = run_cli("datasets", "check", "casme2", "--root", str(root), "--quiet", "--json", str(tmp_path / "c.json"))
+    said = " ".join(result.err.split())
+    assert result.code == 0, said
+    assert f"the dataset folder {root} has more than 4 entries: only the first 4 (breadth first) were searched for " \
+        "links to other folders, so an output written through a link below them would not be refused" in said
+    assert said.count("has more than 4 entries") == 1 and "Traceback" not in said
