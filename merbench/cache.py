@@ -210,3 +210,12 @@ def inputs_key(inputs: Any) -> str:
     digest = hashlib.sha256(f"{inputs.shape}|{inputs.dtype}".encode())
     digest.update(np.ascontiguousarray(inputs).tobytes())
     return digest.hexdigest()
+
+
+def labels_key(dataset: Any) -> str:
+    """SHA-256 of what a run splits and scores a dataset by: its class names and each sample's id, label, subject and
+    domain, in order. The model inputs' key (``inputs_key``) leaves labels out, since preprocessing never sees them."""
+    digest = hashlib.sha256(json.dumps(list(dataset.classes)).encode())
+    for sample in dataset.samples:
+        digest.update(json.dumps([str(sample.id), int(sample.label), str(sample.subject), str(sample.domain)]).encode())
+    return digest.hexdigest()

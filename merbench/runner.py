@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from merbench.cache import cache_root, make_cache_folder
+from merbench.cache import cache_root, labels_key, make_cache_folder
 from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_processes
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside_dataset, check_root_folder, folder_stamps, written_inside
@@ -345,7 +345,7 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     if written:
         progress.message(f"[bold yellow]Warning:[/] {written}")
     if recorder is not None:
-        recorder.inputs(config.seed, prep.record())
+        recorder.inputs(config.seed, {**prep.record(), "labels_key": labels_key(dataset)})
     return RunInputs(dataset, prep)
 
 

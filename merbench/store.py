@@ -816,11 +816,18 @@ class ResultStore:
     def record_inputs(self, run_id: str, seed: int, preprocess: dict[str, Any], inputs_key: str) -> None:
         """Store the preprocessing chain and the content key of the model inputs; a resumed run must match it."""
         with self.transaction() as db:
-            row = db.execute("SELECT inputs_key FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.execute("SELECT inputs_key, preprocess_json FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row["inputs_key"] and row["inputs_key"] != inputs_key:
                 raise UsageError(
                     f"run {run_id}: the preprocessed inputs differ from those the run started with (seed {seed}); "
                     "the dataset, its files or the preprocessing changed, so its folds cannot be resumed. Start a new run"
+                )
+            before = json.loads(row["preprocess_json"] or "{}").get("labels_key")
+            if before and preprocess.get("labels_key") and before != preprocess["labels_key"]:
+                raise UsageError(
+                    f"run {run_id}: the dataset's labels, subjects or classes differ from those the run started with "
+                    f"(seed {seed}): its stored folds were trained and scored with the old ones, so they cannot be "
+                    "resumed. Start a new run"
                 )
             db.execute(
                 "UPDATE runs SET preprocess_json = ?, inputs_key = ? WHERE id = ?", (_json(preprocess), inputs_key, run_id)

@@ -1,0 +1,49 @@
+"""A ``--resume`` after the dataset's labels were corrected reused the stored folds, trained and scored with the old
+labels, and gave a result whose per-fold scores contradicted its pooled ones (exit 0, no warning): the inputs' key
+leaves labels out. The run now also records what it splits and scores by, and a resume on other labels is refused."""
+
+from __future__ import annotations
+
+import csv
+
+import realtrees as rt
+from interrupting import stopped_after_folds
+from merbench.cache import labels_key
+from merbench.contracts import Dataset, Sample
+from merbench.store import ResultStore, status_of
+
+
+def _dataset(**changed) -> Dataset:
+    samples = [Sample(f"s{i}/c", f"s{i}", i % 3, "a", (), 0, None, 0) for i in range(6)]
+    samples[0] = Sample("s0/c", changed.get("subject", "s0"), changed.get("label", 0), changed.get("domain", "a"),
+                        (), 0, None, 0)
+    return Dataset("d", changed.get("classes", ("negative", "positive", "surprise")), tuple(samples))
+
+
+def test_the_labels_key_follows_labels_subjects_domains_and_classes():
+    same = labels_key(_dataset())
+    assert labels_key(_dataset()) == same
+    for change in ({"label": 1}, {"subject": "s9"}, {"domain": "b"}, {"classes": ("neg", "positive", "surprise")}):
+        assert labels_key(_dataset(**change)) != same, change
+
+
+def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cli, monkeypatch, tmp_path):
+    manifest = rt.build_manifest_images(tmp_path / "images", subjects=6, per_subject=3)
+    store = tmp_path / "s.sqlite"
+    args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent), "--set",
+            "dataset.manifest=labels.csv", "--protocol", "loso", "--profile", "quick", "--quiet", "--store", str(store)]
+    stopped, [run_id] = stopped_after_folds(run_cli, monkeypatch, args, 1)
+    assert stopped.code == 130, stopped.err
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[0]["label"] = str((int(rows[0]["label"]) + 1) % 3)  # s0's first clip relabelled: ids and folds unchanged
+    rt.write_csv(manifest, rows)
+    refused = run_cli("run", "--resume", run_id, "--store", str(store))
+    said = " ".join(refused.err.split())
+    assert refused.code == 2, said
+    assert (f"run {run_id}: the dataset's labels, subjects or classes differ from those the run started with (seed 0): "
+            "its stored folds were trained and scored with the old ones, so they cannot be resumed. Start a new run"
+            in said)
+    with ResultStore(store, create=False) as opened:
+        assert status_of(opened.run_row(run_id)) == "interrupted"
+        assert len(opened.stored_folds(run_id, 0)) == 1
