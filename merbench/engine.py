@@ -35,7 +35,7 @@ from merbench.allocator import keep_freed_memory
 from merbench.compiled_models import CACHE as COMPILED, architecture_key
 from merbench.contracts import Fold, FoldOutput
 from merbench.environment import cpuinfo_field
-from merbench.errors import (MerbenchError, PluginError, RunFailed, UsageError, checkpoint_refusal,
+from merbench.errors import (MerbenchError, PluginError, PredictionFailed, RunFailed, UsageError, checkpoint_refusal,
                              early_stopping_without_epochs, error_line)
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
@@ -644,7 +644,10 @@ def train_fold(
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    predicted = _predict(model, inputs, test_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
+    try:
+        predicted = _predict(model, inputs, test_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
+    except RunFailed as exc:
+        raise PredictionFailed(str(exc)) from None
     final = epoch_losses[-1] if epoch_losses else math.nan
     return FoldOutput(
         predictions=predicted,

@@ -34,6 +34,12 @@ class RunFailed(MerbenchError):
     exit_code = 1
 
 
+class PredictionFailed(RunFailed):
+    """A trained model gave NaN (or tied infinite) scores for test samples. A choice between configurations may
+    not turn on it (a tune's refit falls back to the next-best trial only when training failed): that would choose
+    by the test part's inputs."""
+
+
 class FoldsLost(RunFailed):
     """A run stopped by a failure around its folds, not in them (a worker process died, a cluster task failed).
 

@@ -47,7 +47,8 @@ from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.dataset_check import loader_skip_note
 from merbench.environment import current_software, describe_environment, other_software
-from merbench.errors import DataError, FoldsLost, MerbenchError, PluginError, RunFailed, UsageError
+from merbench.errors import (DataError, FoldsLost, MerbenchError, PluginError, PredictionFailed, RunFailed,
+                             UsageError)
 from merbench.folds import FoldData, FoldJob, FoldTask, KeptWorkerFolds, SequentialFolds, plan_executor
 from merbench.held_interrupts import HeldInterrupts
 from merbench.leaks import config_leaks
@@ -717,6 +718,8 @@ def selected_refit(ctx: TuneContext, optuna: Any, study: Any, trials: list[Any],
     The complete trials are tried by inner UF1 (the lowest number on ties): one whose refit fails (its training
     diverged on the whole outer training part, or it ran out of GPU memory there) is recorded in the study as failed
     and the next is refitted, so a resumed tune skips it as the first run did. ``UsageError`` when every complete trial's refit failed.
+    A refit that trained but scored the outer test part NaN (``PredictionFailed``) is raised as it is: the next best
+    would be chosen by the test part's inputs.
     """
     selected_trial(optuna, study, ctx.request.trials, outer)  # RunFailed when no trial completed
     states = optuna.trial.TrialState
@@ -740,6 +743,12 @@ def selected_refit(ctx: TuneContext, optuna: Any, study: Any, trials: list[Any],
                          "software": ctx.software}
             except FoldsLost:  # a worker or task lost, not the configuration: the next tune redoes the refit
                 raise
+            except PredictionFailed as exc:
+                raise PredictionFailed(
+                    f"outer fold {outer.index + 1}: the refit of trial {place[trial.number]} trained, but "
+                    f"{refit_error(exc, ctx.space)}. The next-best trial is not refitted instead, since the outer test "
+                    f"part's inputs would then choose the configuration; narrow --space {ctx.space.path} "
+                    f"({narrowing_example([str(exc)])}) and run again; the stored trials are kept") from None
             except refit_failures() as exc:
                 error = failed[str(trial.number)] = refit_error(exc, ctx.space)
                 study.set_user_attr("refits_failed", failed)
