@@ -1,7 +1,8 @@
 """Running a preprocessor chain over a dataset, in parallel, with a content-addressed cache.
 
 The key of a sample's entry is the SHA-256 of the chain (names, versions and
-parameters), of the bytes of the frames each step reads (step by step, ``step_inputs``) and of
+parameters), of the bytes of the frames each step reads (step by step, ``step_inputs``), of
+the sample's onset, apex, offset and frame count (``clip_place``) and of
 the rules by which frames are read (``FRAME_RULES``), so a changed frame, a
 moved apex or a changed parameter gives a new entry and identical inputs are
 never recomputed.
@@ -276,10 +277,12 @@ def check_model_input(model: str, expected: str, chain: Chain) -> None:
         )
 
 
-KEY_LAYOUT = 2
+KEY_LAYOUT = 3
 """The version of how a cache key is laid out: 2 keys the files of each step apart (``step_inputs``), where 1 merged
 them, so a chain whose later step reads a subset of an earlier step's files (``magnify,flow``) missed a moved apex;
-entries keyed under 1 are computed again, once."""
+3 adds the sample's onset, apex and offset and its number of frames (``clip_place``), where a step that lists the
+same files whatever the apex is (a third-party step reading onset to offset and using the apex) kept a moved apex's
+old output. Entries keyed under an earlier layout are computed again, once."""
 
 FRAME_RULES = 2
 """The version of the rules by which ``read_frame`` reads a clip's frames, part of every cache key: 2 refuses frames
@@ -491,14 +494,21 @@ def entry_key(chain: Chain, sample: Sample) -> tuple[str, dict[Path, bytes]]:
     by_step = step_inputs(chain, sample)
     blobs = {path: read_bytes(path, sample) for path in distinct_files(by_step)}
     digests = {path: hashlib.sha256(blob).hexdigest() for path, blob in blobs.items()}
-    return _entry_key(chain, [[digests[path] for path in listed] for listed in by_step]), blobs
+    return _entry_key(chain, sample, [[digests[path] for path in listed] for listed in by_step]), blobs
 
 
-def _entry_key(chain: Chain, digests_by_step: Sequence[Sequence[str]]) -> str:
-    """The cache key of the chain's output from the SHA-256 digests of the files each step reads, under the current
-    ``FRAME_RULES`` and ``KEY_LAYOUT``."""
+def clip_place(sample: Sample) -> list[int | None]:
+    """What a step may read of ``sample`` besides its frames' bytes: onset, apex (``None`` when not annotated), offset
+    and the number of frames, so that an annotation that moves within the same files gives another cache key."""
+    return [int(sample.onset), None if sample.apex is None else int(sample.apex), int(sample.offset),
+            len(sample.frames)]
+
+
+def _entry_key(chain: Chain, sample: Sample, digests_by_step: Sequence[Sequence[str]]) -> str:
+    """The cache key of the chain's output for ``sample`` from the SHA-256 digests of the files each step reads and
+    the sample's ``clip_place``, under the current ``FRAME_RULES`` and ``KEY_LAYOUT``."""
     return content_key(chain.signature(), [list(step) for step in digests_by_step],
-                       {"frame_rules": FRAME_RULES, "key_layout": KEY_LAYOUT})
+                       {"frame_rules": FRAME_RULES, "key_layout": KEY_LAYOUT, "clip": clip_place(sample)})
 
 
 class FrameHashes:
@@ -567,8 +577,8 @@ def _well_formed(record: Any) -> bool:
 
 def sample_key(chain: Chain, sample: Sample, hashes: FrameHashes) -> str:
     """The cache key of ``sample`` under ``chain`` (equal to ``entry_key``'s, without reading unchanged files)."""
-    return _entry_key(chain, [[hashes.digest(path, sample) for path in listed]
-                              for listed in step_inputs(chain, sample)])
+    return _entry_key(chain, sample, [[hashes.digest(path, sample) for path in listed]
+                                      for listed in step_inputs(chain, sample)])
 
 
 def entry_path(entry_dir: Path, key: str) -> Path:
