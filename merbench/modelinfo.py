@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import numbers
 import os
 import site
 import sys
@@ -38,7 +39,7 @@ from typing import Any, Mapping
 from merbench.cache import atomic_write_text, cache_root, content_key
 from merbench.config import DEFAULT_PROTOCOL, RunConfig, resolve_config
 from merbench.contracts import DatasetPlugin, FamilyFactory, ModelPlugin, ProtocolPlugin, resolve_factory
-from merbench.errors import MerbenchError
+from merbench.errors import MerbenchError, PluginError, error_line
 from merbench.registry import Registry
 
 LIST_CLASSES = 3
@@ -133,19 +134,45 @@ def input_shape(registry: Registry, name: str, profile: str) -> tuple[tuple[str,
         step = resolve_factory(step_spec.build)(dict(options))
     except Exception:  # a preprocessor that cannot be built here still has options to read
         step = None
-    return config.preprocess, step_output_shape(step, options)
+    return config.preprocess, step_output_shape(step, options, registry.label("preprocessors", last))
 
 
-def step_output_shape(step: Any, options: Mapping[str, Any]) -> tuple[int, int, int] | None:
+def step_output_shape(step: Any, options: Mapping[str, Any],
+                      plugin: str = "the chain's last preprocessor") -> tuple[int, int, int] | None:
     """The (C, H, W) a chain's last step gives the model, known without data: its ``output_shape()`` when it has
-    one, else from its ``channels`` and ``size`` options; ``None`` when neither tells."""
+    one, else from its ``channels`` and ``size`` options; ``None`` when neither tells.
+
+    An ``output_shape()`` that raises, or returns anything but three positive whole numbers (``None`` included:
+    a step that cannot tell without data leaves the method out), is a ``PluginError`` naming ``plugin``
+    (``preprocessor plugin 'NAME' (DISTRIBUTION VERSION)``).
+    """
     if step is not None and callable(getattr(step, "output_shape", None)):
-        return tuple(int(n) for n in step.output_shape())  # type: ignore[return-value]
+        return _declared_shape(step, plugin)
     if "size" not in options or not isinstance(options["size"], int) or options["size"] <= 0:
         return None  # no size, or 0: "as stored" (image.size), which only the data tells
     channels = options.get("channels", ["u", "v", "strain"])
     channels = len(channels) if isinstance(channels, (list, tuple)) else 3
     return channels, int(options["size"]), int(options["size"])
+
+
+def _declared_shape(step: Any, plugin: str) -> tuple[int, int, int]:
+    """``step.output_shape()``, checked (``step_output_shape``)."""
+    fix = ("it must return the (C, H, W) its __call__ gives for these options, or be left out where only the data "
+           "tells: fix the preprocessor or report it to the plugin's author")
+    try:
+        shape = step.output_shape()
+    except MerbenchError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, MemoryError):
+            raise
+        raise PluginError(f"{plugin}: its output_shape() raised {error_line(exc)}; {fix}") from exc
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 3
+            or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in shape)):
+        what = repr(shape) if isinstance(shape, (tuple, list)) or shape is None else f"a {type(shape).__name__}"
+        raise PluginError(f"{plugin}: its output_shape() returned {what[:80]}, not three positive whole numbers; "
+                          f"{fix}")
+    return tuple(int(n) for n in shape)  # type: ignore[return-value]
 
 
 def build_for_listing(build: Any, options: dict[str, Any], shape: tuple[int, int, int], n_classes: int) -> tuple[Any, bool]:

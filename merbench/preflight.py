@@ -126,7 +126,7 @@ def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_cla
     resolve_factory(registry.get("models", config.model).build, registry.label("models", config.model))
     from merbench.modelinfo import step_output_shape
 
-    shape = step_output_shape(chain.steps[-1], config.section(config.preprocess[-1]))
+    shape = step_output_shape(chain.steps[-1], config.section(config.preprocess[-1]), chain.label(len(chain.steps) - 1))
     if shape is None:
         return
     import torch
