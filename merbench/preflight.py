@@ -147,9 +147,15 @@ def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_cla
 
 
 def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> None:
-    """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot)."""
+    """Split the dataset's annotations as the run will (``UsageError`` when the protocol cannot).
+
+    A ``ValueError`` from merbench's own protocols is scikit-learn's splitter refusing these settings on this
+    dataset (a ``UsageError``); any other exception, and any from a third-party protocol, is a ``PluginError``
+    naming the plugin, its distribution and the exception (kept as the cause, which ``--debug`` shows).
+    """
     spec = registry.get("protocols", config.protocol)
     plugin = registry.label("protocols", config.protocol)
+    builtin = registry.provider("protocols", config.protocol).builtin
     dataset = protocol_dataset(dataset, spec, config.section("protocol"), plugin)
     split = resolve_factory(spec.split, plugin, "split")
     try:
@@ -159,14 +165,15 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
             again = split(dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
     except UsageError as exc:  # a protocol sees class indices only: say the class's name
         raise UsageError(_class_names(str(exc), dataset.classes)) from None
-    except ValueError as exc:  # scikit-learn's splitters refuse impossible splits with ValueError
-        raise UsageError(
-            f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} samples, "
-            f"{len(set(dataset.subjects))} subjects): {exc}; change the protocol.* settings or the protocol"
-        ) from None
     except (MerbenchError, MemoryError):
         raise
     except Exception as exc:
+        if builtin and isinstance(exc, ValueError):  # scikit-learn's splitters refuse impossible splits with it
+            raise UsageError(
+                f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} "
+                f"samples, {len(set(dataset.subjects))} subjects): {exc}; change the protocol.* settings or the "
+                "protocol"
+            ) from None
         raise PluginError(f"{plugin}: its split() raised {error_line(exc)}; check the protocol.* settings given, or "
                           "report it to the plugin's author") from exc
     check_folds(folds, dataset.subjects, config.protocol, plugin)
