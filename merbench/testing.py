@@ -50,6 +50,7 @@ from typing import Any, Callable, Iterator, Sequence
 from merbench.cache import cache_root
 from merbench.config import resolve_config
 from merbench.contracts import REPORTED_METRICS, ReportedScore, resolve_factory
+from merbench.errors import PluginError
 from merbench.estimator import fixed_random_states, is_estimator, seeded
 from merbench.preprocess import build_chain, compute_sample
 from merbench.registry import distribution_key, get_registry
@@ -296,9 +297,15 @@ def check_output_shape(chain: Any, inputs: Any) -> Finding | None:
     step = chain.steps[-1]
     if not callable(getattr(step, "output_shape", None)):
         return None
-    declared = tuple(int(n) for n in step.output_shape())
+    from merbench.modelinfo import step_output_shape
+
+    label = chain.label(len(chain.steps) - 1)
+    try:
+        declared = step_output_shape(step, {}, label)
+    except PluginError as exc:
+        return Finding("preprocessor output shape", False, str(exc))
     real = tuple(int(n) for n in inputs.shape[1:])
-    detail = f"{chain.label(len(chain.steps) - 1)} declares output_shape() {declared} and gives {real}"
+    detail = f"{label} declares output_shape() {declared} and gives {real}"
     if declared != real:
         detail += ("; make output_shape() return the (C, H, W) its __call__ returns for these options (`merbench "
                    "info` and `merbench list` show the declared shape, and a run checks the model against it)")

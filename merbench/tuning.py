@@ -836,7 +836,8 @@ def refuse_leaks(config: RunConfig, registry: Registry) -> None:
 
 def model_input_shape(chain: Chain) -> tuple[int, int, int] | None:
     """The (C, H, W) input ``chain`` will give the model, known without data, or ``None``."""
-    return step_output_shape(chain.steps[-1], chain.sections.get(chain.specs[-1].name, {}))
+    return step_output_shape(chain.steps[-1], chain.sections.get(chain.specs[-1].name, {}),
+                             chain.label(len(chain.steps) - 1))
 
 
 def check_model(config: RunConfig, registry: Registry, shape: tuple[int, ...], n_classes: int = 3) -> None:

@@ -113,3 +113,34 @@ def test_whole_numbers_of_any_integer_type_are_a_shape(grey_shape, run_cli, tmp_
     """numpy's integers are whole numbers: the run goes on (and trains)."""
     result, _ = _run(run_cli, tmp_path, "numpy")
     assert result.code == 0, result.out + result.err
+
+
+def test_tune_names_the_plugin_whose_output_shape_fails(grey_shape, run_cli, tmp_path):
+    """Before: "the chain's last preprocessor: its output_shape() returned None", the plugin not named."""
+    space = tmp_path / "space.yaml"
+    space.write_text("engine.lr: {type: float, low: 0.001, high: 0.01}\n")
+    result = run_cli("tune", "--model", "grey-none-net", "--dataset", "synthetic", "--profile", "quick", "--trials",
+                     "1", "--space", str(space), "--storage", str(tmp_path / "trials.sqlite"), "--set", *TINY)
+    assert result.code == 2 and "Traceback" not in result.err, result.out + result.err
+    assert f"{LABEL}: its output_shape() returned None" in " ".join(result.err.split())
+
+
+def test_the_conformance_check_reports_a_broken_output_shape_as_a_finding():
+    """Before: ``check_output_shape`` raised TypeError out of the conformance suite for an output_shape() of None."""
+    import numpy as np
+
+    from merbench.testing import check_output_shape
+
+    class Step:
+        def output_shape(self):
+            return None
+
+    class OneStep:
+        steps = [Step()]
+
+        def label(self, index):
+            return LABEL
+
+    finding = check_output_shape(OneStep(), np.zeros((2, 1, 16, 16), np.float32))
+    assert finding is not None and not finding.passed
+    assert finding.detail.startswith(f"{LABEL}: its output_shape() returned None, not three positive whole numbers")
