@@ -400,12 +400,10 @@ class Registry:
             self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
             return
         name = item.name
-        problems = _name_problems(kind, name) or (_option_problems(kind, item) + _protocol_problems(kind, item)
-                                                  + _names_field_problems(kind, item)
-                                                  + [problem for role in FACTORY_FIELDS.get(kind, ())
-                                                     if callable(getattr(item, role, None))
-                                                     for problem in _call_problems(kind, item, role,
-                                                                                   getattr(item, role))])
+        problems = (_name_problems(kind, name) or _section_name_problems(kind, name)
+                    or (_option_problems(kind, item) + _protocol_problems(kind, item) + _names_field_problems(kind, item)
+                        + [problem for role in FACTORY_FIELDS.get(kind, ()) if callable(getattr(item, role, None))
+                           for problem in _call_problems(kind, item, role, getattr(item, role))]))
         if problems:
             for problem in problems:
                 self._report(record, f"{kind[:-1]} '{name}' from {provider} refused: {problem}")
@@ -541,6 +539,29 @@ def _name_problems(kind: str, name: Any) -> list[str]:
     return [f"its name '{text}' may hold only lower case letters, digits, '-', '_' and '.', starting with a letter "
             f"or digit{' (a family of models adds a final :)' if family else ''}, since users type it on the command "
             "line; rename it" + (f", e.g. to '{suggestion}'" if suggestion and suggestion != text else "")]
+
+
+SETTINGS_KEYS = ("dataset", "model", "protocol", "engine", "executor", "preprocess", "seed", "profile")
+"""The sections and keys of a run's settings (``merbench.config.resolve_config``): no preprocessor may be named
+like one, since its options are the section named after it."""
+
+
+def _section_name_problems(kind: str, name: str) -> list[str]:
+    """Why a preprocessor cannot be named ``name`` (empty: it can): its options are set as ``NAME.OPTION`` and sit in
+    a section named after it, so a name with a ``.`` cannot be addressed (a key is split at its first ``.``), and one
+    that is a section or key of the settings would be mixed with merbench's own."""
+    if kind != "preprocessors":
+        return []
+    suggestion = re.sub(r"[.]+", "-", name)
+    if "." in name:
+        return [f"its name '{name}' holds a '.', but a preprocessor's options are set as NAME.OPTION (--set "
+                f"{name}.OPTION=... is read as section '{name.partition('.')[0]}'), so they could not be set; "
+                f"rename it without '.', e.g. to '{suggestion}'"]
+    if name in SETTINGS_KEYS:
+        return [f"its name '{name}' is a section or key of a run's own settings ({', '.join(SETTINGS_KEYS)}), but "
+                f"a preprocessor's options are the section named after it, so they would be mixed up with merbench's "
+                f"'{name}' settings; rename it, e.g. to '{name}-step'"]
+    return []
 
 
 NAMES_FIELDS = {"models": ("preprocess", "examples"), "preprocessors": ("accepts",)}
