@@ -170,8 +170,8 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("samples", f"{len(dataset.samples)}{_usable(len(dataset.samples), report.clips_left_out, report.skips_clips)}"),
         ("subjects", len(set(dataset.subjects.tolist()))),
         ("classes", ", ".join(classes)),
-        ("rows skipped", summary.get("skipped", 0)),
-        ("rows fixed", summary.get("fixed", 0)),
+        ("rows skipped", len(report.skipped)),  # as the tables below: a plugin gives the rows, no count
+        ("rows fixed", len(report.fixed)),
         ("dropped by the class set", ", ".join(f"{k} {v}" for k, v in summary.get("dropped_by_class_set", {}).items()) or "-"),
         ("left out as asked", ", ".join(f"{v} by {k}" for k, v in summary.get("left_out_by_option", {}).items())),
         ("apex unknown → middle frame", sum(sample.apex is None for sample in dataset.samples)),  # as a run does
