@@ -323,12 +323,29 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
         raise PluginError(f"{plugin}: its load() returned {_a(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
     check_samples(dataset, plugin)
     check_frames_inside(dataset, plugin, root, [cache_dir, *option_folders(root, options, spec.options).values()])
+    check_strict_rows(dataset, name, root, options)
     if not dataset.samples and not dataset.summary.get("skipped_rows"):
         where = f"under --root {root}" if root is not None else "(it reads no folder)"
         raise DataError(f"{plugin}: its load() found no samples {where}: check that --root is the dataset's own folder "
                         f"(the layout it expects is in {layout_docs(registry, name)}) and the dataset options given "
                         "(`merbench datasets list` lists them)")
     return drop_classes_without_samples(dataset)
+
+
+def check_strict_rows(dataset: Dataset, name: str, root: Path | None, options: Mapping[str, Any]) -> None:
+    """Refuse a dataset loaded with ``dataset.strict=true`` whose loader still reports skipped rows
+    (``summary["skipped_rows"]``), as ``merbench datasets check --strict`` refuses it: a plugin's loader need not
+    apply the switch itself. merbench's own loaders refuse such rows before they return, so they never get here."""
+    skipped = list(dataset.summary.get("skipped_rows", []))
+    if not skipped or "strict" not in options:
+        return
+    from merbench.preprocess import skips_unreadable  # imports OpenCV: only for a dataset with skipped rows
+
+    if skips_unreadable(options) is False:
+        where = f" --root {shlex.quote(str(root))}" if root is not None else ""
+        raise DataError(f"dataset '{name}' with dataset.strict=true: its loader skipped {counted(skipped, 'row')}, "
+                        f"first {_describe(skipped[0])}; fix them (`merbench datasets check {name}{where}` lists them "
+                        "with their reasons), or run with dataset.strict=false to leave them out")
 
 
 def check_frames_inside(dataset: Dataset, plugin: str, root: Path | None, also: Sequence[Path | None]) -> None:
