@@ -629,6 +629,10 @@ def _bind_problem(function: Any, arguments: tuple[str, ...]) -> tuple[str, str] 
     return None
 
 
+NAMED_SECTIONS = {"models": "model", "datasets": "dataset", "protocols": "protocol"}
+"""The settings section of each kind whose plugin is chosen by name: ``SECTION.name`` is that choice, not an option."""
+
+
 def _option_problems(kind: str, spec: Any) -> list[str]:
     """What is wrong with a plugin spec's ``option_ranges`` and ``profiles`` (empty: nothing).
 
@@ -652,6 +656,10 @@ def _option_problems(kind: str, spec: Any) -> list[str]:
                  f"{OPTION_VALUES} (a run's record holds it): write it as {_as_option_value(value)!r}"
                  for step, values in (wishes.items() if isinstance(wishes, Mapping) else ())
                  if isinstance(values, Mapping) for option, value in values.items() if not _is_option_value(value)]
+    section = NAMED_SECTIONS.get(kind)
+    if section is not None and "name" in options:
+        problems.append(f"its option 'name' cannot be set: --set {section}.name=... (and '{section}: {{name: ...}}' in "
+                        f"a --config file) names the {section} itself; rename the option, e.g. to '{section}_name'")
     rules: dict[str, Any] = {}
     for option, rule in dict(getattr(spec, "option_ranges", {}) or {}).items():
         if option not in options:

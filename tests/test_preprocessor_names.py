@@ -81,3 +81,41 @@ def test_every_section_and_key_of_a_run_s_settings_is_reserved():
     keys = {key for key in config.to_dict() if key not in ("device", "root", "options")}
     assert sections | keys <= set(SETTINGS_KEYS)
 
+
+
+NAME_OPTIONS = '''
+from merbench.contracts import DatasetPlugin, ModelPlugin, ProtocolPlugin
+from merbench.hookspecs import hookimpl
+
+
+@hookimpl
+def merbench_register_models(register):
+    register(ModelPlugin(name="named-net", build="x:y", description="d", input="flow-uvs", options={"name": "a"}))
+    register(ModelPlugin(name="plain-net", build="x:y", description="d", input="flow-uvs", options={"tag": "a"}))
+
+
+@hookimpl
+def merbench_register_datasets(register):
+    register(DatasetPlugin(name="named-data", load="x:y", description="d", options={"name": "corpus"}))
+
+
+@hookimpl
+def merbench_register_protocols(register):
+    register(ProtocolPlugin(name="named-split", split="x:y", description="d", subject_independent=True,
+                            options={"name": "k"}))
+'''
+
+
+def test_an_option_called_name_is_refused_for_plugins_chosen_by_name(install_plugin):
+    """``--set dataset.name=X`` names the dataset, so a plugin's option 'name' could never be set: it showed ok."""
+    install_plugin("merbench-nameoptions", "nameoptions", "merbench_nameoptions", NAME_OPTIONS)
+    registry = Registry()
+    assert "plain-net" in registry.names("models")
+    assert not {"named-net"} & set(registry.names("models"))
+    assert "named-data" not in registry.names("datasets") and "named-split" not in registry.names("protocols")
+    for kind, name, section in (("model", "named-net", "model"), ("dataset", "named-data", "dataset"),
+                                ("protocol", "named-split", "protocol")):
+        assert any(problem.startswith(f"{kind} '{name}' from plugin 'nameoptions'") and
+                   f"its option 'name' cannot be set: --set {section}.name=... (and '{section}: {{name: ...}}' in a "
+                   f"--config file) names the {section} itself; rename the option, e.g. to '{section}_name'" in problem
+                   for problem in registry.problems), registry.problems
