@@ -480,6 +480,24 @@ def check_samples(dataset: Dataset, plugin: str) -> None:
         more = f" ({len(shared) - 1} more ids are shared too)" if len(shared) > 1 else ""
         raise PluginError(f"{plugin}: {count} samples have the id '{sample_id}'{more}; sample ids must be unique "
                           f"(results, skipped clips and the leakage audit name samples by id): {DATASET_FIX}")
+    problem = _reported_rows_problem(dataset.summary)
+    if problem:
+        raise PluginError(f"{plugin}: {problem}; {DATASET_FIX}")
+
+
+def _reported_rows_problem(summary: Mapping[str, Any]) -> str | None:
+    """What is wrong with the rows a loader reports as skipped or fixed (``None``: nothing): a list of mappings,
+    each with the ``sample`` it concerns and a ``reason`` (``note`` for a fixed row), as every report of them reads."""
+    for key, why in (("skipped_rows", "reason"), ("fixed_rows", "note")):
+        rows = summary.get(key, [])
+        if not isinstance(rows, (list, tuple)):
+            return f"its summary['{key}'] is a {type(rows).__name__}, not a list of rows"
+        for position, row in enumerate(rows, start=1):
+            if not isinstance(row, Mapping) or "sample" not in row or not (row.get(why) or row.get("reason")):
+                shown = repr(row) if len(repr(row)) <= 80 else repr(row)[:77] + "..."
+                return (f"its summary['{key}'] entry {position} of {len(rows)} is {shown}; each must be "
+                        f"{{\"row\": int or None, \"sample\": id, \"{why}\": text}}")
+    return None
 
 
 def _which(sample: Any, position: int, count: int) -> str:

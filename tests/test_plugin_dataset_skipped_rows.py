@@ -105,3 +105,18 @@ def test_only_a_dataset_set_strict_refuses_its_skipped_rows(options, refused):
     else:
         check_strict_rows(dataset, "mine", None, options)
     check_strict_rows(dataclasses.replace(dataset, summary={}), "mine", None, {"strict": True})
+
+
+BAD_ROWS = PLUGIN.replace('"reason": "emotion ' + "'others'" + ' is not a class"', '"why": "no such class"')
+
+
+def test_reported_rows_without_sample_or_reason_are_one_error_naming_the_plugin(install_plugin, run_cli):
+    """A skipped row without its sample or reason broke every report of it with a KeyError (run note, check, strict)."""
+    assert BAD_ROWS != PLUGIN
+    install_plugin("merbench-rowcorpus", "rowcorpus", "merbench_rowcorpus", BAD_ROWS)
+    result = run_cli("datasets", "check", "rowcorpus")
+    said = " ".join(result.err.split())
+    assert result.code == 2 and "Traceback" not in result.err, result.out + result.err
+    assert ("dataset plugin 'rowcorpus' (merbench-rowcorpus 0.1): its summary['skipped_rows'] entry 1 of 1 is {'row': "
+            "2, 'sample': '") in said
+    assert "each must be {\"row\": int or None, \"sample\": id, \"reason\": text}" in said
