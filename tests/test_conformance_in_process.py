@@ -14,6 +14,7 @@ import merbench.runner
 import merbench.testing
 from merbench.registry import Registry
 from merbench.testing import check_model
+from plugin_sources import MEAN_HEAD_NET
 
 PLUGIN = '''
 import torch
@@ -21,14 +22,7 @@ from merbench.contracts import ModelPlugin
 from merbench.hookspecs import hookimpl
 
 
-class Net(torch.nn.Module):
-    def __init__(self, in_channels, n_classes):
-        super().__init__()
-        self.head = torch.nn.Linear(in_channels, n_classes)
-
-    def forward(self, x):
-        return self.head(x.mean(dim=(2, 3)))
-
+''' + MEAN_HEAD_NET + '''
 
 class InPlace(Net):
     def forward(self, x):

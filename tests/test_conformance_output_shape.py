@@ -7,6 +7,7 @@ import pytest
 
 from merbench.registry import Registry
 from merbench.testing import check_model
+from plugin_sources import MEAN_HEAD_NET
 
 PLUGIN = '''
 import numpy as np
@@ -35,14 +36,7 @@ class Grey:
         return frame[None]
 
 
-class Net(torch.nn.Module):
-    def __init__(self, in_channels, n_classes):
-        super().__init__()
-        self.head = torch.nn.Linear(in_channels, n_classes)
-
-    def forward(self, x):
-        return self.head(x.mean(dim=(2, 3)))
-
+''' + MEAN_HEAD_NET + '''
 
 def build(options, in_channels, n_classes, input_size):
     return Net(in_channels, n_classes)

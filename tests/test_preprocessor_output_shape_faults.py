@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from plugin_sources import MEAN_HEAD_NET
 
 PLUGIN = '''
 import numpy as np
@@ -38,14 +39,7 @@ class Grey:
         return clip.read(sample.onset)[:16, :16].astype(np.float32)[None] / 255.0
 
 
-class Net(torch.nn.Module):
-    def __init__(self, in_channels, n_classes):
-        super().__init__()
-        self.head = torch.nn.Linear(in_channels, n_classes)
-
-    def forward(self, x):
-        return self.head(x.mean(dim=(2, 3)))
-
+''' + MEAN_HEAD_NET + '''
 
 @hookimpl
 def merbench_register_preprocessors(register):
