@@ -59,3 +59,24 @@ def test_flow_per_clip(benchmark, record_rate, registry, clip, method):
     assert np.abs(output).max() > 0, "a clip with a micro-expression must give non-zero flow"
     benchmark.extra_info.update({"method": method, "frame_size": SIZE, "output_size": size})
     record_rate("clips_per_second", 1)
+
+
+@pytest.mark.parametrize("work_size", [0, 128], ids=["full-frame", "work-size-128"])
+def test_tvl1_on_a_whole_camera_frame(benchmark, record_rate, registry, clip, work_size):
+    """TV-L1 on a 640×480 frame pair (a raw CASME II or SMIC frame, not a face crop), as it is and at the default
+    ``flow.work_size``: run both and compare their rates (docs/preprocessing.md quotes the ratio)."""
+    import cv2
+
+    if not tvl1_available():
+        pytest.skip("TV-L1 needs opencv-contrib (cv2.optflow)")
+    spec = registry.get("preprocessors", "flow")
+    preprocessor = FlowPreprocessor({**spec.options, "method": "tvl1", "work_size": work_size})
+    big = {Path(f"memory/whole_{i:03d}.png"): cv2.resize(frame, (640, 480), interpolation=cv2.INTER_CUBIC)
+           for i, frame in enumerate(clip.frames)}
+    sample = Sample(id="whole", subject="s01", label=clip.label, domain="synthetic", frames=tuple(big),
+                    onset=clip.onset, apex=clip.apex, offset=clip.offset)
+    output = benchmark.pedantic(lambda: preprocessor(sample, big.__getitem__, None), rounds=3, iterations=1,
+                                warmup_rounds=1)
+    assert np.isfinite(output).all()
+    benchmark.extra_info.update({"frame": "640x480", "work_size": work_size})
+    record_rate("clips_per_second", 1)
