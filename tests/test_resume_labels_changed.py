@@ -47,3 +47,22 @@ def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cl
     with ResultStore(store, create=False) as opened:
         assert status_of(opened.run_row(run_id)) == "interrupted"
         assert len(opened.stored_folds(run_id, 0)) == 1
+
+
+def test_a_run_stored_before_the_labels_key_resumes_as_before(run_cli, monkeypatch, tmp_path):
+    """A run interrupted under an earlier merbench recorded no labels key: its resume is not refused for that."""
+    import json
+
+    manifest = rt.build_manifest_images(tmp_path / "images", subjects=4, per_subject=3)
+    store = tmp_path / "s.sqlite"
+    args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent), "--set",
+            "dataset.manifest=labels.csv", "--protocol", "loso", "--profile", "quick", "--quiet", "--store", str(store)]
+    stopped, [run_id] = stopped_after_folds(run_cli, monkeypatch, args, 1)
+    assert stopped.code == 130, stopped.err
+    with ResultStore(store) as opened, opened.transaction() as db:
+        recorded = json.loads(db.execute("SELECT preprocess_json FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+        assert recorded.pop("labels_key")
+        db.execute("UPDATE runs SET preprocess_json = ? WHERE id = ?", (json.dumps(recorded), run_id))
+    resumed = run_cli("run", "--resume", run_id, "--store", str(store))
+    assert resumed.code == 0, resumed.err
+    assert "1 completed fold reused" in resumed.err
