@@ -155,7 +155,6 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     """
     spec = registry.get("protocols", config.protocol)
     plugin = registry.label("protocols", config.protocol)
-    builtin = registry.provider("protocols", config.protocol).builtin
     dataset = protocol_dataset(dataset, spec, config.section("protocol"), plugin)
     split = resolve_factory(spec.split, plugin, "split")
     try:
@@ -168,7 +167,8 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     except (MerbenchError, MemoryError):
         raise
     except Exception as exc:
-        if builtin and isinstance(exc, ValueError):  # scikit-learn's splitters refuse impossible splits with it
+        if isinstance(exc, ValueError) and registry.provider("protocols", config.protocol).builtin:
+            # scikit-learn's splitters (in merbench's own protocols) refuse impossible splits with it
             raise UsageError(
                 f"protocol '{config.protocol}' cannot split dataset '{config.dataset}' ({len(dataset.samples)} "
                 f"samples, {len(set(dataset.subjects))} subjects): {exc}; change the protocol.* settings or the "
