@@ -25,6 +25,11 @@ from merbench.escaping import printable
 
 PLAIN_INTERVAL = 5.0
 """Seconds between two plain progress lines (a stage's first start and its end are always shown)."""
+QUICK_RATIO = 10
+"""An advance that takes this many times as long per step as a stage's steps before it did on average ends the
+stage's quick start (clips read from the cache, folds or trials reused): its ETA is timed from there on."""
+MIN_TIMED = 1.0
+"""Seconds of timed work before a stage shows an ETA (one from less is noise)."""
 
 _LABEL = re.compile(r"^\[[a-z ]+\][^\[\]]*\[/\] ?")
 
@@ -84,6 +89,37 @@ def _clock_text(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+class Pace:
+    """The time a stage has left, from the pace of its work since its quick start.
+
+    A stage's first steps may come far faster than the rest: clips read from the cache, folds or trials reused.
+    Timed from the stage's start, they would make the ETA a fraction of the time left (145 cached clips of 442: ten
+    seconds where eleven minutes are left). The first advance that takes ``QUICK_RATIO`` times as long per step
+    as the steps before it did on average ends that quick start, once: the ETA is timed from the advance before it,
+    on every step done since, so that clips parallel workers deliver together count as done at the pace they took.
+    """
+
+    def __init__(self, now: float):
+        self.since, self.done_before = now, 0
+        self.last, self.done = now, 0
+        self.timed_from_start = True
+
+    def advance(self, steps: int, now: float) -> None:
+        """``steps`` more steps are done at ``now`` (seconds, the clock the stage started on)."""
+        if self.timed_from_start and self.done > 0 and steps > 0:
+            before = (self.last - self.since) / self.done
+            if (now - self.last) / steps > QUICK_RATIO * before:
+                self.since, self.done_before, self.timed_from_start = self.last, self.done, False
+        self.last, self.done = now, self.done + steps
+
+    def remaining(self, total: float) -> float | None:
+        """Seconds left to ``total`` steps at the pace timed so far; ``None`` before ``MIN_TIMED`` of timed work."""
+        timed, steps = self.last - self.since, self.done - self.done_before
+        if steps <= 0 or timed < MIN_TIMED:
+            return None
+        return timed / steps * max(0.0, total - self.done)
+
+
 class SilentProgress:
     """Reports nothing; a context manager like ``RichProgress``, so a command uses either the same way."""
 
@@ -125,6 +161,10 @@ class _Stage:
     note: str = ""
     restarted: bool = False
     last_line: float = field(default=float("-inf"))
+    pace: Pace = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pace = Pace(self.started)
 
 
 class PlainProgress:
@@ -152,8 +192,9 @@ class PlainProgress:
         """The progress line of ``stage`` now."""
         elapsed = self.clock() - stage.started
         parts = [f"{stage.description}: {stage.done}/{stage.total}", f"elapsed {_clock_text(elapsed)}"]
-        if 0 < stage.done < stage.total:
-            parts.append(f"ETA {_clock_text(elapsed / stage.done * (stage.total - stage.done))}")
+        left = stage.pace.remaining(stage.total) if 0 < stage.done < stage.total else None
+        if left is not None:
+            parts.append(f"ETA {_clock_text(left)}")
         text = ", ".join(parts)
         return f"{text} ({stage.note})" if stage.note else text
 
@@ -173,6 +214,7 @@ class PlainProgress:
         """Count ``steps``; write a line if the interval has passed or a first-run stage ended."""
         state = self._stages[stage]
         state.done += steps
+        state.pace.advance(steps, self.clock())
         if note is not None:
             state.note = note
         ended = state.done >= state.total and not state.restarted
@@ -269,12 +311,32 @@ class _DescriptionColumn(TextColumn):
         return column
 
 
-class RichProgress:
-    """Rich progress bars on a terminal, plain periodic lines elsewhere; use as a context manager."""
+class _RemainingColumn(TimeRemainingColumn):
+    """A bar's time left, timed as the plain lines time it (``Pace``): Rich's own column counts a stage's quick start
+    (the clips read from the cache) in its pace for 30 seconds, and shows none for steps longer than that."""
 
-    def __init__(self, console: Console):
+    def __init__(self, paces: dict[TaskID, Pace]):
+        super().__init__(table_column=Column(no_wrap=True, min_width=TIME_WIDTH))
+        self.paces = paces
+
+    def render(self, task) -> Text:
+        """``0:00:00`` for a finished stage, ``-:--:--`` while its pace is unknown."""
+        pace = self.paces.get(task.id)
+        left = 0.0 if task.finished else pace.remaining(task.total) if pace and task.total is not None else None
+        return Text("-:--:--" if left is None else _clock_text(left), style="progress.remaining")
+
+
+class RichProgress:
+    """Rich progress bars on a terminal, plain periodic lines elsewhere; use as a context manager.
+
+    ``clock``: the seconds the elapsed times and ETAs are counted in (tests give a fake one).
+    """
+
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic):
         self.console = console
-        self._plain = None if console.is_terminal else PlainProgress(console)
+        self.clock = clock
+        self._plain = None if console.is_terminal else PlainProgress(console, clock=clock)
+        self._paces: dict[TaskID, Pace] = {}
         # Counts and times keep their width at 80 columns; a long description wraps at spaces, the bar shrinks.
         note = _NoteColumn(console, self._notes, self._descriptions, self._fixed_width)
         self._progress = Progress(
@@ -282,10 +344,11 @@ class RichProgress:
             BarColumn(bar_width=None, table_column=Column(min_width=BAR_MIN_WIDTH, max_width=40, ratio=1)),
             MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=COUNT_MIN_WIDTH)),
             TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=TIME_WIDTH)),
-            TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=TIME_WIDTH)),
+            _RemainingColumn(self._paces),
             note,
             console=console,
             transient=False,
+            get_time=clock,
         )
         self._tasks: dict[str, TaskID] = {}
         self._once = _ShownOnce()
@@ -319,6 +382,8 @@ class RichProgress:
             self._progress.reset(self._tasks[stage], total=total, description=description, note="")
         else:
             self._tasks[stage] = self._progress.add_task(description, total=total, note="")
+        if self._plain is None:
+            self._paces[self._tasks[stage]] = Pace(self.clock())
 
     def advance(self, stage: str, steps: int = 1, note: str | None = None) -> None:
         """Move the bar of ``stage`` on."""
@@ -326,6 +391,7 @@ class RichProgress:
             self._plain.advance(stage, steps, note)
             return
         fields = {"note": note} if note is not None else {}
+        self._paces[self._tasks[stage]].advance(steps, self.clock())
         self._progress.update(self._tasks[stage], advance=steps, **fields)
 
     def message(self, text: str) -> None:
