@@ -1,5 +1,6 @@
 """Notes and tables that fit an 80-column pipe or log: notes wrap at spaces, and a table whose rows are wider prints
-one block of ``header: value`` lines per row (``merbench info``); on a terminal both print as Rich lays them out."""
+one block of ``header: value`` lines per row (``merbench info``) or wraps its text column under itself (``merbench
+datasets check``); on a terminal both print as Rich lays them out."""
 
 from __future__ import annotations
 
@@ -48,10 +49,66 @@ def say(out: Console, text: str, markup: str | None = None) -> None:
         out.out(line, highlight=False)
 
 
-def show_table(out: Console, table) -> None:
+TEXT_MIN_ROOM = 20
+"""The fewest columns the other columns of a table must leave its text column for ``show_table(..., in_place=True)``
+to wrap it in place; with less, the table prints one block per row."""
+
+
+def _under(left: str, words: list[str], offset: int, width: int) -> list[str]:
+    """``words`` wrapped at spaces within ``width`` cells from column ``offset``, the first line after ``left``; a word
+    too long for that room gets a line of its own, starting further left so that it ends at the edge (a path kept
+    whole), or at most 4 in when it is longer than a line."""
+    from rich.cells import cell_len
+
+    lines, current, empty = [], left + " " * max(0, offset - cell_len(left)), True
+    for word in words:
+        if not empty and cell_len(current) + 1 + cell_len(word) <= width:
+            current += " " + word
+            continue
+        if not empty:
+            lines.append(current)
+            current = " " * offset
+        if cell_len(current) + cell_len(word) > width:
+            if current.strip():
+                lines.append(current.rstrip())
+            room = width - cell_len(word)
+            current = " " * (min(offset, room) if room > 0 else min(offset, 4))
+        current, empty = current + word, False
+    return [*lines, current.rstrip()]
+
+
+def rows_wrapped_in_place(table, width: int) -> list[str] | None:
+    """The plain rows of ``table`` within ``width`` cells, its text columns (a reason, a value; a file then its
+    problem) wrapped at spaces under the first of them, one after the other as a plain row has them; ``None`` when the
+    table has no text column or its other columns leave them under ``TEXT_MIN_ROOM`` columns."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    from merbench.tables import TEXT, DataTable
+
+    texts = [i for i, column in enumerate(table.columns) if column.kind == TEXT]
+    keys = [i for i in range(len(table.columns)) if i not in texts]
+    if not texts or not keys:
+        return None
+    left = DataTable(None, [table.columns[i] for i in keys], show_header=table.show_header)
+    for cells, _, _ in table.rows:
+        left.add_row(*(cells[i] for i in keys))
+    lefts = left.plain_lines()
+    offset = max(map(cell_len, lefts)) + 2
+    if width - offset < TEXT_MIN_ROOM:
+        return None
+    rows = [[cells[i] for i in texts] for cells, _, _ in table.rows]
+    rows = [[table.columns[i].header for i in texts], *rows] if table.show_header else rows
+    words = [[word for cell in row for word in (cell.plain if isinstance(cell, Text) else str(cell)).split()]
+             for row in rows]
+    return [line for key, row in zip(lefts, words) for line in _under(key, row, offset, width)]
+
+
+def show_table(out: Console, table, in_place: bool = False) -> None:
     """Print the ``DataTable`` ``table``: on a terminal as ``print_table`` does; in a pipe or log as plain rows when
     they fit ``PIPE_WIDTH``, else one block per row (``DataTable.record_lines``), its title, caption and long values
-    wrapped at spaces (``say``)."""
+    wrapped at spaces (``say``). ``in_place``: rows too wide stay rows, their text column wrapped under itself
+    (``rows_wrapped_in_place``) where the other columns leave it room."""
     from rich.cells import cell_len
 
     from merbench.tables import print_table, wants_plain
@@ -64,7 +121,8 @@ def show_table(out: Console, table) -> None:
     table.title = table.caption = None
     rows = table.plain_lines()
     if any(cell_len(row) > width for row in rows):
-        rows = [part for row in table.record_lines() for part in piped_lines(row, width)]
+        rows = (rows_wrapped_in_place(table, width) if in_place else None) or \
+            [part for row in table.record_lines() for part in piped_lines(row, width)]
     table.title, table.caption = title, caption
     if title:
         say(out, title)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file
+from merbench.piped_output import say, show_table
 from merbench.tables import TEXT, Column, DataTable, print_table
 from merbench.wording import counted, default_text
 
@@ -190,7 +191,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     for key, value in facts:
         if value not in ("", None):
             overview.add_row(key, str(value))
-    print_table(out, overview)
+    _show(out, overview)
 
     by_domain: dict[str, Counter] = defaultdict(Counter)
     by_subject: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -198,14 +199,14 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         name = classes[sample.label]
         by_domain[sample.domain][name] += 1
         by_subject[(sample.domain, sample.subject)][name] += 1
-    print_table(out, _count_table("Samples per class and domain", [((domain,), counts) for domain, counts in
-                                                                   sorted(by_domain.items())], classes, ("domain",)))
+    _show(out, _count_table("Samples per class and domain", [((domain,), counts) for domain, counts in
+                                                             sorted(by_domain.items())], classes, ("domain",)))
     subject_rows = sorted(by_subject.items(), key=lambda row: (row[0][0], _id_order(row[0][1])))
     if len(by_domain) > 1:  # by domain, then subject: two parts of a composite may use one subject id
-        print_table(out, _count_table("Samples per subject", subject_rows, classes, ("domain", "subject")))
+        _show(out, _count_table("Samples per subject", subject_rows, classes, ("domain", "subject")))
     else:
-        print_table(out, _count_table("Samples per subject", [((subject,), counts) for (_, subject), counts in
-                                                              subject_rows], classes, ("subject",)))
+        _show(out, _count_table("Samples per subject", [((subject,), counts) for (_, subject), counts in
+                                                        subject_rows], classes, ("subject",)))
 
     for title, entries, column in (("Rows skipped", report.skipped, "reason"), ("Rows fixed", report.fixed, "note"),
                                    ("Clips with frames missing inside (used: frames are matched by number)",
@@ -218,14 +219,14 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         for entry in entries[: args.show]:
             table.add_row(str(entry.get("source", "")), str(entry.get("row") or "-"), str(entry["sample"]),
                           str(entry.get(column, "")))
-        print_table(out, table)
+        _show(out, table)
     if report.problems:
         table = DataTable(f"Missing or unusable files ({len(report.problems)})",
                           [Column("sample"), Column("file", TEXT, priority=1), Column("problem", TEXT, priority=1, stack=True)])
         # What stops a run or leaves a clip out first: a cut list then hides only what the default chain never reads.
         ordered = sorted(report.problems, key=lambda problem: (not problem.stops_run, not problem.skips_clip))
-        print_table(out, _limited(table, ordered, args.show,
-                                  lambda problem: (problem.sample, problem.path, problem.problem)))
+        _show(out, _limited(table, ordered, args.show,
+                            lambda problem: (problem.sample, problem.path, problem.problem)))
 
     print_annotations(out, dataset, args.show)
     if args.json is not None:
@@ -237,13 +238,14 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     if reason:
         raise DataError(reason)
     for warning in warnings(report, args.strict or strict) + ([written] if written else []):
-        err.print(f"[bold yellow]Warning:[/] {escape(warning)}")
+        say(err, f"Warning: {warning}", f"[bold yellow]Warning:[/] {escape(warning)}")
     skipped = f", {counted(report.skipped, 'row')} skipped (see above; --strict makes that an error)" if report.skipped else ""
     unreadable = report.clips_left_out
     kept = [i for i, sample in enumerate(dataset.samples) if sample.id not in unreadable]
     left_out = f", {counted(unreadable, 'clip')} with missing or unusable files left out" if unreadable else ""
     subjects = set(dataset.subjects[kept].tolist())
-    out.print(f"[green]usable:[/] {counted(kept, 'sample')}, {counted(subjects, 'subject')}{skipped}{left_out}")
+    usable = f"{counted(kept, 'sample')}, {counted(subjects, 'subject')}{skipped}{left_out}"
+    say(out, f"usable: {usable}", f"[green]usable:[/] {escape(usable)}")
     return 0
 
 
@@ -257,6 +259,12 @@ def _usable(samples: int, left_out: set[str], skips_clips: bool = True) -> str:
                 "has no dataset.strict option to skip them)")
     return (f" ({samples - len(left_out)} usable: {counted(left_out, 'clip')} with missing or unusable files left "
             "out, as a run leaves them)")
+
+
+def _show(out: Console, table: DataTable) -> None:
+    """Print ``table`` as ``piped_output.show_table`` does, a row too wide for a pipe or log wrapping its text column
+    (a value, a reason) under itself."""
+    show_table(out, table, in_place=True)
 
 
 def _limited(table: DataTable, entries: list, show: int, row) -> DataTable:
@@ -282,7 +290,7 @@ def print_annotations(out: Console, dataset, show: int) -> None:
     coverage = summary.get("official_list")
     if coverage:
         parts = ", ".join(f"{name} {c['found']}/{c['listed']}" for name, c in coverage["per_domain"].items())
-        out.print(escape(f"official MEGC2019 list: {coverage['found']}/{coverage['listed']} listed samples found ({parts})"))
+        say(out, f"official MEGC2019 list: {coverage['found']}/{coverage['listed']} listed samples found ({parts})")
         for title, key, headers, row in (
             ("Listed samples missing from your copies", "missing", ("domain", "subject", "clip", "label", "reason"),
              lambda e: (e["domain"], e["subject"], e["clip"], e["label"], e["reason"])),
@@ -292,26 +300,26 @@ def print_annotations(out: Console, dataset, show: int) -> None:
              ("domain", "sample", "list", "release"), lambda e: (e["domain"], e["sample"], e["list"], e["release"] or "-")),
         ):
             if coverage[key]:
-                print_table(out, _limited(_table(f"{title} ({len(coverage[key])})", headers), coverage[key], show, row))
+                _show(out, _limited(_table(f"{title} ({len(coverage[key])})", headers), coverage[key], show, row))
     fixes = summary.get("annotation_fixes")
     if fixes:
         applied, not_applied = fixes.get("applied", []), fixes.get("not_applied", [])
-        out.print(escape(f"annotation fixes: {fixes['mode']} ({len(applied)} applied, {len(not_applied)} not applied)"))
+        say(out, f"annotation fixes: {fixes['mode']} ({len(applied)} applied, {len(not_applied)} not applied)")
         columns = ("sample", "field", "old", "new", "source")
         if applied:
-            print_table(out, _limited(_table(f"Annotation fixes applied ({len(applied)})", columns), applied, show,
-                               lambda e: (e["sample"], e["field"], e["old"], e["new"], e["source"])))
+            _show(out, _limited(_table(f"Annotation fixes applied ({len(applied)})", columns), applied, show,
+                          lambda e: (e["sample"], e["field"], e["old"], e["new"], e["source"])))
         if not_applied:
-            print_table(out, _limited(_table(f"Known fixes not applied ({len(not_applied)})", ("sample", "field", "new", "reason")),
-                               not_applied, show, lambda e: (e["sample"], e["field"], e["new"], e["reason"])))
+            _show(out, _limited(_table(f"Known fixes not applied ({len(not_applied)})", ("sample", "field", "new", "reason")),
+                          not_applied, show, lambda e: (e["sample"], e["field"], e["new"], e["reason"])))
     aus = au_summary(dataset)
     if aus["samples"]:
-        out.print(f"action units: {counted(aus['samples'], 'sample')} with AU codes ({aus['ambiguous']} with ambiguous 'or' codes, "
-                  f"{aus['unparsed']} with unparsed text)")
+        say(out, f"action units: {counted(aus['samples'], 'sample')} with AU codes ({aus['ambiguous']} with ambiguous 'or' codes, "
+                 f"{aus['unparsed']} with unparsed text)")
         table = DataTable("Samples per action unit", [Column("AU"), Column("samples", justify="right")])
         for au, count in aus["per_au"].items():
             table.add_row(f"AU{au}", str(count))
-        print_table(out, table)
+        _show(out, table)
 
 
 def _apex_at_onset(dataset) -> str:
