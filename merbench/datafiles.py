@@ -229,10 +229,11 @@ def _links_below(folder: str, listed: dict[str, int]) -> Iterator[Path]:
             for entry in listing:
                 entries += 1
                 if entries > LINK_SCAN_ENTRIES:
-                    warnings.warn(f"the dataset folder {folder} has more than {LINK_SCAN_ENTRIES:,} entries: only the "
-                                  f"first {LINK_SCAN_ENTRIES:,} (breadth first) were searched for links to other "
-                                  "folders, so an output written through a link below them would not be refused; "
-                                  "keep outputs away from the folders the dataset's links lead to", stacklevel=2)
+                    warnings.warn(f"the scan of the dataset folder {folder} for links (and of the folders they lead "
+                                  f"to) stopped after {LINK_SCAN_ENTRIES:,} entries, breadth first: a link among the "
+                                  "entries past them was not found, so an output written through one would not be "
+                                  "refused; keep outputs away from the folders the dataset's links lead to",
+                                  stacklevel=2)
                     return
                 try:
                     link, inner = entry.is_symlink(), entry.is_dir()

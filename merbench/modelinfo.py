@@ -167,12 +167,14 @@ def _declared_shape(step: Any, plugin: str) -> tuple[int, int, int]:
         if isinstance(exc, MemoryError):
             raise
         raise PluginError(f"{plugin}: its output_shape() raised {error_line(exc)}; {fix}") from exc
-    if (not isinstance(shape, (tuple, list)) or len(shape) != 3
-            or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in shape)):
+    values = list(shape) if isinstance(shape, (tuple, list)) or type(shape).__name__ == "ndarray" else None
+    if (values is None or len(values) != 3
+            or not all(isinstance(n, numbers.Real) and not isinstance(n, bool) and n > 0 and n == int(n)
+                       for n in values)):
         what = repr(shape) if isinstance(shape, (tuple, list)) or shape is None else f"a {type(shape).__name__}"
         raise PluginError(f"{plugin}: its output_shape() returned {what[:80]}, not three positive whole numbers; "
                           f"{fix}")
-    return tuple(int(n) for n in shape)  # type: ignore[return-value]
+    return tuple(int(n) for n in values)  # type: ignore[return-value]
 
 
 def build_for_listing(build: Any, options: dict[str, Any], shape: tuple[int, int, int], n_classes: int) -> tuple[Any, bool]:

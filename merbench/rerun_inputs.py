@@ -13,7 +13,7 @@ from merbench.recording import Recorder
 from merbench.result import RunResult
 from merbench.store import StoredFold
 
-INPUTS_NOT_NAMED = {"computed", "cached", "workers", "inputs_key"}
+INPUTS_NOT_NAMED = {"computed", "cached", "workers", "inputs_key", "labels_key"}
 """What of a result's ``preprocess`` record says how the inputs were made no more than how they were reached."""
 
 

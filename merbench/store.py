@@ -825,7 +825,7 @@ class ResultStore:
             before = json.loads(row["preprocess_json"] or "{}").get("labels_key")
             if before and preprocess.get("labels_key") and before != preprocess["labels_key"]:
                 raise UsageError(
-                    f"run {run_id}: the dataset's labels, subjects or classes differ from those the run started with "
+                    f"run {run_id}: the dataset's labels, subjects, domains or classes differ from those the run started with "
                     f"(seed {seed}): its stored folds were trained and scored with the old ones, so they cannot be "
                     "resumed. Start a new run"
                 )

@@ -49,3 +49,11 @@ def test_the_default_and_quick_profiles_cap_the_frames_and_paper_keeps_them_whol
     assert spec.options["work_size"] == 128
     assert spec.profiles["quick"]["work_size"] == 64 and spec.profiles["paper"]["work_size"] == 0
     assert get_registry().get("datasets", "synthetic").options["size"] <= spec.options["work_size"]
+
+
+def test_a_work_size_below_the_smallest_frame_the_flow_takes_is_refused(run_cli):
+    result = run_cli("run", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--no-store",
+                     "--set", "flow.work_size=8")
+    assert result.code == 2, result.out + result.err
+    assert ("flow.work_size=8: give 0 (frames as they are) or at least 12 pixels, the longer side of the frames the "
+            "flow is computed on") in " ".join(result.err.split())

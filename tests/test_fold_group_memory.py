@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from merbench import folds
@@ -49,7 +50,16 @@ def test_cpu_batched_folds_are_bounded_by_the_available_memory(monkeypatch):
     executor, planned = folds.plan_executor(VMAP, {"name": "local"}, folds.FoldJob(STSTNET, SETTINGS, CPU), _data(),
                                             10)
     assert type(executor).__name__ == "SequentialFolds"
-    assert planned.threads >= 1  # fold by fold, each fold gets the threads it gets with processes
+    assert executor.description == ("fold by fold in this process (not batched: the available memory holds the "
+                                     "batched training of one fold at a time; engine.parallel_folds=N batches N "
+                                     "anyway)")
+    assert planned.threads == 6  # as with processes: 64 cores // 10 folds, so the predictions are alike
+
+
+def test_a_one_fold_protocol_is_not_measured_for_a_group(monkeypatch):
+    monkeypatch.setattr(plan, "measure_fold_bytes", lambda *args: pytest.fail("a one-fold protocol was measured"))
+    executor, _ = folds.plan_executor(VMAP, {"name": "local"}, folds.FoldJob(STSTNET, SETTINGS, CPU), _data(), 1)
+    assert type(executor).__name__ == "SequentialFolds" and executor.description == "fold by fold in this process"
 
 
 def test_a_protocol_of_one_fold_is_not_batched(monkeypatch):

@@ -138,3 +138,20 @@ def test_the_conformance_check_reports_a_broken_output_shape_as_a_finding():
     finding = check_output_shape(OneStep(), np.zeros((2, 1, 16, 16), np.float32))
     assert finding is not None and not finding.passed
     assert finding.detail.startswith(f"{LABEL}: its output_shape() returned None, not three positive whole numbers")
+
+
+def test_whole_numbers_written_as_floats_or_an_array_are_a_shape():
+    """``output_shape()`` giving (3, 28.0, 28.0) or ``np.array([3, 28, 28])`` worked before the check came in."""
+    import numpy as np
+
+    from merbench.modelinfo import step_output_shape
+
+    class Step:
+        def __init__(self, shape):
+            self.shape = shape
+
+        def output_shape(self):
+            return self.shape
+
+    assert step_output_shape(Step((3, 28.0, 28.0)), {}, LABEL) == (3, 28, 28)
+    assert step_output_shape(Step(np.array([3, 28, 28])), {}, LABEL) == (3, 28, 28)

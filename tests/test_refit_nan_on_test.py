@@ -4,6 +4,7 @@ test part (``PredictionFailed``) stops the tune, naming the fold and trial."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -52,3 +53,15 @@ def test_a_refit_with_nan_on_the_outer_test_part_does_not_fall_back_to_another_t
             "infinite) scores for 4 of 4 samples" in said), said
     assert ("The next-best trial is not refitted instead, since the outer test part's inputs would then choose the "
             "configuration; narrow --space") in said
+
+
+def test_batched_folds_raise_the_same_prediction_failure():
+    from sklearn.model_selection import KFold
+
+    from merbench.contracts import Fold
+    from merbench.fold_batch import train_folds_batched
+
+    inputs, labels, _ = toy_data()
+    folds = [Fold(i, train, test) for i, (train, test) in enumerate(KFold(2).split(np.zeros(len(labels))))]
+    with pytest.raises(PredictionFailed, match="predicting: .* gave NaN"):
+        train_folds_batched(NaNWhenPredicting, inputs, labels, folds, [1, 2], 3, SETTINGS, choose_device("cpu"))

@@ -36,3 +36,13 @@ def test_a_rerun_whose_inputs_differ_from_the_recorded_ones_warns_and_one_whose_
     assert said(again.err).index("Warning: --config") < said(again.err).index("Note: 2 folds")  # before training
     [kept] = [w for w in json.loads((tmp_path / "c.json").read_text())["warnings"] if "inputs differ" in w]
     assert kept.startswith(warning), kept
+
+
+def test_the_labels_key_a_run_records_for_resumes_is_not_named_as_a_preprocessing_change():
+    from merbench.rerun_inputs import RerunCheck
+
+    recorded = {"inputs_key": "a" * 64, "chain": []}
+    check = RerunCheck("--config r.json", recorded)
+    check.compare({**recorded, "inputs_key": "b" * 64, "labels_key": "c" * 64}, None)
+    assert "labels_key" not in check.warning and "c" * 12 not in check.warning
+    assert "the same preprocessing settings, so the dataset's files or the code" in check.warning

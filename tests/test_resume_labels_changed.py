@@ -41,7 +41,7 @@ def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cl
     refused = run_cli("run", "--resume", run_id, "--store", str(store))
     said = " ".join(refused.err.split())
     assert refused.code == 2, said
-    assert (f"run {run_id}: the dataset's labels, subjects or classes differ from those the run started with (seed 0): "
+    assert (f"run {run_id}: the dataset's labels, subjects, domains or classes differ from those the run started with (seed 0): "
             "its stored folds were trained and scored with the old ones, so they cannot be resumed. Start a new run"
             in said)
     with ResultStore(store, create=False) as opened:

@@ -69,9 +69,11 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     chosen: FoldExecutor = SequentialFolds()
     cores = usable_cores()
     if mode == "vmap":
-        group = min(requested or _auto_group(job, data, n_folds), n_folds)
+        group = min(requested or (_auto_group(job, data, n_folds) if n_folds > 1 else 1), n_folds)
         if group > 1:
             chosen = BatchedFolds(group)
+        elif requested is None and n_folds > 1 and not cuda and cores > 1:
+            chosen = SequentialFolds(MEMORY_HOLDS_ONE)
     elif not cuda:  # on CUDA, several processes would compete for one GPU: folds run one after another
         # auto: this process trains folds too, and folds given N threads each share the cores N by N
         workers = requested or min(max(1, cores // threads) if threads else cores, n_folds, 1 + _memory_fit(data))
@@ -84,6 +86,11 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
         # since a different count sums floating-point numbers in a different order.
         threads = threads or max(1, cores // min(cores, n_folds))
     return chosen, dataclasses.replace(job, threads=threads)
+
+
+MEMORY_HOLDS_ONE = ("not batched: the available memory holds the batched training of one fold at a time; "
+                    "engine.parallel_folds=N batches N anyway")
+"""Why ``parallel_mode=vmap`` on a CPU of several cores trains fold by fold (``_auto_group``)."""
 
 
 def _one_gpu(requested: int, job: FoldJob) -> str:

@@ -135,6 +135,9 @@ class FlowPreprocessor:
             raise UsageError(f"flow.channels={','.join(self.channels)}: choose from {', '.join(CHANNELS)}")
         self.subtract_median = bool(options["subtract_median"])
         self.work_size = int(options.get("work_size", 0))
+        if 0 < self.work_size < DIS_MIN_SIDES[1]:
+            raise UsageError(f"flow.work_size={self.work_size}: give 0 (frames as they are) or at least "
+                             f"{DIS_MIN_SIDES[1]} pixels, the longer side of the frames the flow is computed on")
         self._flow: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     def cache_params(self) -> dict[str, Any]:
