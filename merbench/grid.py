@@ -317,7 +317,8 @@ class MemoryRecorder:
         """Keep the preprocessing record and the inputs' content key."""
         self.report.inputs.append((seed, preprocess, preprocess["inputs_key"]))
 
-    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> None:
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str],
+                       test_labels: Sequence[tuple[int, str]] | None = None) -> None:
         """A detached cell starts afresh: no fold is reused."""
         return None
 

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 
 from merbench import runner  # as a module: tests replace runner.run_with_seeds
@@ -41,8 +41,10 @@ class Recorder(Protocol):
         """Called once per seed, after preprocessing, with its record (the chain, counts and the model inputs'
         content key, ``preprocess["inputs_key"]``)."""
 
-    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
-        """Called before a fold is trained: the stored fold to reuse instead, or ``None`` to train it."""
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str],
+                       test_labels: Sequence[tuple[int, str]] | None = None) -> StoredFold | None:
+        """Called before a fold is trained: the stored fold to reuse instead, or ``None`` to train it.
+        ``test_labels``: each test sample's label and subject now."""
 
     def fold_done(self, seed: int, record: FoldRecord, test_ids: Sequence[str], predictions: Sequence[int],
                   sample_rows: Sequence[PredictionRow]) -> None:
@@ -69,6 +71,19 @@ def check_same_test_samples(run_id: str, fold_index: int, stored: StoredFold, te
         )
 
 
+def check_same_labels(run_id: str, fold_index: int, stored: Mapping[str, tuple[int, str]], test_ids: Sequence[str],
+                      test_labels: Sequence[tuple[int, str]]) -> None:
+    """``UsageError`` naming the first test sample whose label or subject differs from the one stored with the fold
+    (a run stored before the runs recorded a key of the labels, ``labels_key``, is checked this way)."""
+    for sample_id, (label, subject) in zip(test_ids, test_labels):
+        before = stored.get(str(sample_id))
+        if before is not None and (int(before[0]), str(before[1])) != (int(label), str(subject)):
+            raise UsageError(
+                f"run {run_id}: sample {sample_id} of fold {fold_index + 1} had label {before[0]} and subject "
+                f"{before[1]} when the fold was stored, and has label {label} and subject {subject} now: the fold was "
+                "trained and scored with the old annotation, so the run cannot be resumed. Start a new run")
+
+
 class RunRecorder:
     """The ``Recorder`` of a stored run: persists each fold, and hands back the folds a resumed run finished."""
 
@@ -86,14 +101,19 @@ class RunRecorder:
         """Record the preprocessing and the inputs' content key (checked against the stored one on resume)."""
         self.store.record_inputs(self.run_id, seed, preprocess, preprocess["inputs_key"])
 
-    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
-        """The stored fold to reuse, or ``None`` to train it; a fold whose test samples changed is an error."""
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str],
+                       test_labels: Sequence[tuple[int, str]] | None = None) -> StoredFold | None:
+        """The stored fold to reuse, or ``None`` to train it; a fold whose test samples changed, or whose samples'
+        labels or subjects (``test_labels``) differ from those stored with it, is an error."""
         if not self.resuming:
             return None
         stored = self.store.stored_folds(self.run_id, seed).get(fold_index)
         if stored is None:
             return None
         check_same_test_samples(self.run_id, fold_index, stored, test_ids)
+        if test_labels is not None:
+            check_same_labels(self.run_id, fold_index, self.store.fold_sample_labels(self.run_id, seed, fold_index),
+                              test_ids, test_labels)
         self.reused += 1
         return stored
 

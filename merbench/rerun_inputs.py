@@ -65,8 +65,9 @@ class _CheckedRecorder:
         if self.inner is not None:
             self.inner.inputs(seed, preprocess)
 
-    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str]) -> StoredFold | None:
-        return self.inner.completed_fold(seed, fold_index, test_ids) if self.inner is not None else None
+    def completed_fold(self, seed: int, fold_index: int, test_ids: Sequence[str],
+                       test_labels: Sequence[tuple[int, str]] | None = None) -> StoredFold | None:
+        return self.inner.completed_fold(seed, fold_index, test_ids, test_labels) if self.inner is not None else None
 
     def fold_done(self, *args: Any) -> None:
         if self.inner is not None:

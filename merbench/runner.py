@@ -447,7 +447,8 @@ def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: 
     todo = []
     for fold in plan.folds:
         test_ids = [dataset.samples[i].id for i in fold.test]
-        stored = recorder.completed_fold(config.seed, fold.index, test_ids) if recorder is not None else None
+        test_labels = [(int(labels[i]), str(subjects[i])) for i in fold.test]
+        stored = recorder.completed_fold(config.seed, fold.index, test_ids, test_labels) if recorder is not None else None
         if stored is not None:  # finished before the run was interrupted: reused, not retrained
             _keep_predictions(trained, fold, stored.predictions, dataset, config.protocol)
             trained.records.append(stored.record)

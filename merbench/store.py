@@ -980,6 +980,12 @@ class ResultStore:
         where = f"result of run {run_id} in {self.path}"
         return RunResult.from_dict(_loaded(text, where), where, predictions)
 
+    def fold_sample_labels(self, run_id: str, seed: int, fold: int) -> dict[str, tuple[int, str]]:
+        """Each test sample of one stored fold, by id: the label and subject it had when the fold was stored."""
+        rows = self._rows("SELECT sample_id, label, subject FROM predictions WHERE run_id = ? AND seed = ? AND fold = ?",
+                          (run_id, seed, fold))
+        return {row["sample_id"]: (int(row["label"]), row["subject"]) for row in rows}
+
     def stored_folds(self, run_id: str, seed: int) -> dict[int, StoredFold]:
         """The completed folds of one seed of a run, by fold index."""
         rows = self._rows(

@@ -66,3 +66,34 @@ def test_a_run_stored_before_the_labels_key_resumes_as_before(run_cli, monkeypat
     resumed = run_cli("run", "--resume", run_id, "--store", str(store))
     assert resumed.code == 0, resumed.err
     assert "1 completed fold reused" in resumed.err
+
+
+def test_a_run_stored_before_the_labels_key_is_refused_when_a_stored_folds_label_changed(run_cli, monkeypatch,
+                                                                                          tmp_path):
+    """Such a run has no key to compare: each reused fold's samples are compared with the labels stored with it."""
+    import json
+
+    manifest = rt.build_manifest_images(tmp_path / "images", subjects=4, per_subject=3)
+    store = tmp_path / "s.sqlite"
+    args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent), "--set",
+            "dataset.manifest=labels.csv", "--protocol", "loso", "--profile", "quick", "--quiet", "--store", str(store)]
+    stopped, [run_id] = stopped_after_folds(run_cli, monkeypatch, args, 1)
+    assert stopped.code == 130, stopped.err
+    with ResultStore(store) as opened, opened.transaction() as db:
+        recorded = json.loads(db.execute("SELECT preprocess_json FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
+        recorded.pop("labels_key")
+        db.execute("UPDATE runs SET preprocess_json = ? WHERE id = ?", (json.dumps(recorded), run_id))
+        tested = db.execute("SELECT sample_id, subject FROM predictions WHERE run_id = ?", (run_id,)).fetchall()
+    subject = tested[0][1]
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:  # the stored fold's subject relabelled: ids, subjects and inputs unchanged
+        if row["subject"] == subject:
+            row["label"] = str((int(row["label"]) + 1) % 3)
+    rt.write_csv(manifest, rows)
+    refused = run_cli("run", "--resume", run_id, "--store", str(store))
+    said = " ".join(refused.err.split())
+    assert refused.code == 2, said
+    assert any(f"run {run_id}: sample {sample_id} of fold 1 had label" in said for sample_id, _ in tested), said
+    assert f"and subject {subject} when the fold was stored" in said
+    assert "the fold was trained and scored with the old annotation, so the run cannot be resumed" in said
