@@ -200,6 +200,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(err, f"{exc.filename or 'a path'}: the name is too long for the file system ({exc.strerror}); "
                     "give a shorter path")
         return 2
+    except RuntimeError as exc:
+        if not cuda_out_of_memory(exc):
+            raise
+        if args.debug:
+            traceback.print_exc()
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print_error(err, "the GPU ran out of memory" + (f" ({detail})" if detail else "") + ": use a smaller "
+                    "engine.batch_size or a smaller model (--profile default, or smaller model.* options), or "
+                    "train fewer folds at once (engine.parallel_folds=1) (--debug shows where)")
+        return 1
     except MemoryError as exc:  # numpy's _ArrayMemoryError included: a size far beyond this machine
         if args.debug:
             traceback.print_exc()
@@ -221,6 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGTERM if terminated else 130
     finally:
         warnings.showwarning = shown_warning
+
+
+def cuda_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch's CUDA out-of-memory error (a ``RuntimeError``; torch is not imported for this)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
 
 
 def _one_line_warning(err: Console) -> Callable[..., None]:

@@ -85,6 +85,13 @@ def cpu_flags_have_bf16(flags: set[str]) -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
+def cuda_amp_dtype(device: torch.device) -> torch.dtype:
+    """The mixed-precision type for CUDA ``device``: bfloat16 from compute capability 8.0 (Ampere) on, float16 (with a
+    gradient scaler) before it. ``torch.cuda.is_bf16_supported()`` also says yes to older GPUs, where bfloat16 is
+    emulated, and asks the current device rather than ``device``."""
+    return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
+
+
 def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
     """Resolve ``--device auto|cpu|cuda[:N]`` and ``engine.amp`` into a ``DeviceChoice``.
 
@@ -103,8 +110,13 @@ def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
         reason = "requested"
     device = torch.device(requested)
     if device.type == "cuda":
-        use_amp = amp != "off"
-        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if use_amp else None
+        visible = torch.cuda.device_count()
+        if device.index is not None and device.index >= visible:
+            raise UsageError(f"--device {requested}: this process sees {counted(visible, 'CUDA device')} (cuda:0"
+                             f"{f' to cuda:{visible - 1}' if visible > 1 else ''}; CUDA_VISIBLE_DEVICES="
+                             f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')} renumbers them from 0); give one of "
+                             "those, or --device cuda")
+        dtype = cuda_amp_dtype(device) if amp != "off" else None
         name = torch.cuda.get_device_name(device)
         precision = f"mixed precision {str(dtype).replace('torch.', '')}" if dtype else "float32"
         return DeviceChoice(device, dtype, f"cuda ({name}, {precision}; {reason})")

@@ -55,7 +55,7 @@ def test_a_continued_runs_groups_name_its_folds_and_its_fold_count(monkeypatch):
 
 
 @pytest.mark.parametrize("failure, said", [
-    (torch.cuda.OutOfMemoryError("CUDA out of memory"), "folds 3-4: cpu ran out of memory training 2 folds as one "),
+    (torch.cuda.OutOfMemoryError("CUDA out of memory"), "folds 3-4: ran out of GPU memory (cpu) training 2 folds as one "),
     (RuntimeError("Expected running_mean to have type BFloat16"), "folds 3-4: batched training "),
 ])
 def test_a_failed_group_of_a_continued_run_names_its_folds(monkeypatch, failure, said):

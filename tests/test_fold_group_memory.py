@@ -43,9 +43,9 @@ def test_cpu_batched_folds_are_bounded_by_the_available_memory(monkeypatch):
     keeps about 1.4 GB per fold for its backward pass); the group now fits the available memory."""
     need = measure_fold_bytes(STSTNET, _data(), SETTINGS, CPU)
     monkeypatch.setattr(plan, "usable_cores", lambda: 64)
-    monkeypatch.setattr(plan, "available_memory", lambda: int(need * 4))
+    monkeypatch.setattr(plan, "available_memory", lambda: int(need * 8))
     executor, _ = folds.plan_executor(VMAP, {"name": "local"}, folds.FoldJob(STSTNET, SETTINGS, CPU), _data(), 10)
-    assert type(executor).__name__ == "BatchedFolds" and executor.group_size == 2  # 80 % of 4 needs ÷ 1.5 each
+    assert type(executor).__name__ == "BatchedFolds" and executor.group_size == 2  # 80 % of 8 needs ÷ 2.5 each
     monkeypatch.setattr(plan, "available_memory", lambda: need)
     executor, planned = folds.plan_executor(VMAP, {"name": "local"}, folds.FoldJob(STSTNET, SETTINGS, CPU), _data(),
                                             10)

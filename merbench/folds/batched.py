@@ -61,9 +61,10 @@ class BatchedFolds:
                                                   [t.seed for t in group], job.recipe.n_classes, job.settings,
                                                   job.choice, on_step=on_step)
                 except torch.cuda.OutOfMemoryError:
+                    torch.cuda.empty_cache()  # what the failed group held, for whatever this process does next
                     raise RunFailed(
-                        f"{folds}: {job.choice.device} ran out of memory training {counted(group, 'fold')} as one "
-                        "batched computation; --set engine.parallel_folds=N with a smaller "
+                        f"{folds}: ran out of GPU memory ({job.choice.device}) training {counted(group, 'fold')} as "
+                        "one batched computation; --set engine.parallel_folds=N with a smaller "
                         "N trains fewer at once (1: one after another)"
                     ) from None
                 except (MerbenchError, MemoryError):

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from merbench.engine import cuda_amp_dtype
 from merbench.errors import FoldsLost, MerbenchError, UsageError
 from merbench.folds.job import DeviceTensors, FoldData, train_task
 from merbench.ray_cluster import RayOptions, as_completed, failure_text, import_ray, join_cluster, remote_function
@@ -25,8 +26,9 @@ def _worker_choice(choice: Any) -> Any:
     if not torch.cuda.is_available():
         raise UsageError(f"Ray worker on {socket.gethostname()} has no CUDA device for this fold; give folds a GPU with "
                          "--set executor.num_gpus=1 (or run on the CPU with --device cpu)")
-    amp = None if choice.amp_dtype is None else (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
-    return dataclasses.replace(choice, device=torch.device("cuda", 0), amp_dtype=amp)  # Ray sets CUDA_VISIBLE_DEVICES
+    device = torch.device("cuda", 0)  # Ray sets CUDA_VISIBLE_DEVICES
+    amp = None if choice.amp_dtype is None else cuda_amp_dtype(device)
+    return dataclasses.replace(choice, device=device, amp_dtype=amp)
 
 
 def _tensors_on_worker(data_ref: Any, device: Any) -> Any:
