@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEVICE_CHECKS = ROOT / "benchmarks" / "gpu" / "device_checks.sh"
 STAND_IN = r"""#!/bin/sh
 # python3 for device_checks.sh: records its calls; "torch" imports fail with NO_TORCH set; `-m merbench run` writes
-# its --json file with FINISH set and fails without; summarise_runs.py names the files it was given that exist.
+# its --json file with FINISH set and fails without; the GPU's peak is $PEAK (none unset); summarise_runs.py names the
+# peak and the files it was given that exist.
 echo "$*" >> "$STANDIN_CALLS"
 case "$*" in
     *torch*) if [ -n "$NO_TORCH" ]; then
@@ -31,12 +32,16 @@ case "$*" in
                  exit 1
              fi ;;
 esac
+case "$*" in
+    *peak_flops*) [ -n "$PEAK" ] && echo "$PEAK"; exit 0 ;;
+esac
 case "$1 $2" in
     "-m merbench")
         [ -n "$FINISH" ] || exit 1
         prev=; for arg; do [ "$prev" = --json ] && echo '{}' > "$arg"; prev=$arg; done ;;
-    "benchmarks/gpu/summarise_runs.py --peak-tflops")
-        shift 3
+    "benchmarks/gpu/summarise_runs.py "*)
+        shift 1
+        if [ "$1" = --peak-tflops ]; then echo "peak $2"; shift 2; fi
         for file; do if [ -e "$file" ]; then echo "summarised $(basename "$file")"; fi; done ;;
 esac
 exit 0
@@ -169,3 +174,18 @@ def test_convmixer_study_refuses_a_set_of_a_studied_key_that_its_pinned_referenc
     same = study.Settings(profile="quick", extra=(("model.dim", str(pinned["model.dim"])),))  # the pinned value: fine
     study.run_study(path, ["dropout"], same, runner=runner, data={"d": 1}, confirm=False, say=lambda _: None)
     assert seen and all(str(run["model.dim"]) == str(pinned["model.dim"]) for run in seen)
+
+
+def test_device_checks_gives_the_summary_this_gpus_peak_or_none():
+    """The summary's fraction of peak used the H200's 989 TFLOP/s on every GPU (0.76 times the truth on an H100
+    PCIe); the peak now comes from the GPU's name (benchmarks/test_bench_gpu.py) and is left out when unknown."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        known = device_checks(Path(folder), FINISH="1", PEAK="756.0")
+        assert known.returncode == 0, known.stdout + known.stderr
+        assert (Path(folder) / "out" / "summary.txt").read_text() == "peak 756.0\nsummarised default.json\n"
+    with tempfile.TemporaryDirectory() as folder:
+        unknown = device_checks(Path(folder), FINISH="1")
+        assert unknown.returncode == 0, unknown.stdout + unknown.stderr
+        assert (Path(folder) / "out" / "summary.txt").read_text() == "summarised default.json\n"

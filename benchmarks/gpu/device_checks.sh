@@ -119,5 +119,7 @@ wants compiled && run compiled compiled 120 --set engine.compile=true
 wants default && run default default 50
 wants bench_gpu && step bench_gpu 200 python3 -m pytest -q -p no:cacheprovider benchmarks/test_bench_gpu.py -s -k convmixer
 echo "== result files of this call: $RUNS"
-python3 benchmarks/gpu/summarise_runs.py --peak-tflops 989 "$RUNS"/*.json 2>&1 | tee "$OUT/summary.txt"
+# This GPU's peak from its name (benchmarks/test_bench_gpu.py's table) or MERBENCH_GPU_PEAK_TFLOPS; none when unknown.
+peak=$(python3 -c "import sys; sys.path.insert(0, 'benchmarks'); from test_bench_gpu import peak_flops; p = peak_flops(); print(p / 1e12 if p else '')" 2>/dev/null || true)
+python3 benchmarks/gpu/summarise_runs.py ${peak:+--peak-tflops "$peak"} "$RUNS"/*.json 2>&1 | tee "$OUT/summary.txt"
 exit $failed
