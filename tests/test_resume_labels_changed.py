@@ -5,6 +5,9 @@ leaves labels out. The run now also records what it splits and scores by, and a 
 from __future__ import annotations
 
 import csv
+import json
+
+import pytest
 
 import realtrees as rt
 from interrupting import stopped_after_folds
@@ -49,10 +52,10 @@ def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cl
         assert len(opened.stored_folds(run_id, 0)) == 1
 
 
-def test_a_run_stored_before_the_labels_key_resumes_as_before(run_cli, monkeypatch, tmp_path):
-    """A run interrupted under an earlier merbench recorded no labels key: its resume is not refused for that."""
-    import json
-
+@pytest.fixture
+def old_run(run_cli, monkeypatch, tmp_path):
+    """A manifest run stopped after its first fold and stored as an earlier merbench stored it, without a labels
+    key: (its labels.csv, store, run id)."""
     manifest = rt.build_manifest_images(tmp_path / "images", subjects=4, per_subject=3)
     store = tmp_path / "s.sqlite"
     args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent), "--set",
@@ -63,26 +66,21 @@ def test_a_run_stored_before_the_labels_key_resumes_as_before(run_cli, monkeypat
         recorded = json.loads(db.execute("SELECT preprocess_json FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
         assert recorded.pop("labels_key")
         db.execute("UPDATE runs SET preprocess_json = ? WHERE id = ?", (json.dumps(recorded), run_id))
+    return manifest, store, run_id
+
+
+def test_a_run_stored_before_the_labels_key_resumes_as_before(run_cli, old_run):
+    """A run interrupted under an earlier merbench recorded no labels key: its resume is not refused for that."""
+    _, store, run_id = old_run
     resumed = run_cli("run", "--resume", run_id, "--store", str(store))
     assert resumed.code == 0, resumed.err
     assert "1 completed fold reused" in resumed.err
 
 
-def test_a_run_stored_before_the_labels_key_is_refused_when_a_stored_folds_label_changed(run_cli, monkeypatch,
-                                                                                          tmp_path):
+def test_a_run_stored_before_the_labels_key_is_refused_when_a_stored_folds_label_changed(run_cli, old_run):
     """Such a run has no key to compare: each reused fold's samples are compared with the labels stored with it."""
-    import json
-
-    manifest = rt.build_manifest_images(tmp_path / "images", subjects=4, per_subject=3)
-    store = tmp_path / "s.sqlite"
-    args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent), "--set",
-            "dataset.manifest=labels.csv", "--protocol", "loso", "--profile", "quick", "--quiet", "--store", str(store)]
-    stopped, [run_id] = stopped_after_folds(run_cli, monkeypatch, args, 1)
-    assert stopped.code == 130, stopped.err
+    manifest, store, run_id = old_run
     with ResultStore(store) as opened, opened.transaction() as db:
-        recorded = json.loads(db.execute("SELECT preprocess_json FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
-        recorded.pop("labels_key")
-        db.execute("UPDATE runs SET preprocess_json = ? WHERE id = ?", (json.dumps(recorded), run_id))
         tested = db.execute("SELECT sample_id, subject FROM predictions WHERE run_id = ?", (run_id,)).fetchall()
     subject = tested[0][1]
     with open(manifest, newline="") as handle:
