@@ -30,13 +30,19 @@ def test_the_labels_key_follows_labels_subjects_domains_and_classes():
         assert labels_key(_dataset(**change)) != same, change
 
 
-def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cli, monkeypatch, tmp_path):
-    manifest = rt.build_manifest_images(tmp_path / "images", subjects=6, per_subject=3)
+def _stopped_run(run_cli, monkeypatch, tmp_path, subjects: int):
+    """A LOSO manifest run of ``subjects`` subjects stopped after its first fold: (its labels.csv, store, run id)."""
+    manifest = rt.build_manifest_images(tmp_path / "images", subjects=subjects, per_subject=3)
     store = tmp_path / "s.sqlite"
     args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent), "--set",
             "dataset.manifest=labels.csv", "--protocol", "loso", "--profile", "quick", "--quiet", "--store", str(store)]
     stopped, [run_id] = stopped_after_folds(run_cli, monkeypatch, args, 1)
     assert stopped.code == 130, stopped.err
+    return manifest, store, run_id
+
+
+def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cli, monkeypatch, tmp_path):
+    manifest, store, run_id = _stopped_run(run_cli, monkeypatch, tmp_path, subjects=6)
     with open(manifest, newline="") as handle:
         rows = list(csv.DictReader(handle))
     rows[0]["label"] = str((int(rows[0]["label"]) + 1) % 3)  # s0's first clip relabelled: ids and folds unchanged
@@ -44,8 +50,8 @@ def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cl
     refused = run_cli("run", "--resume", run_id, "--store", str(store))
     said = " ".join(refused.err.split())
     assert refused.code == 2, said
-    assert (f"run {run_id}: the dataset's labels, subjects, domains or classes differ from those the run started with (seed 0): "
-            "its stored folds were trained and scored with the old ones, so they cannot be resumed. Start a new run"
+    assert (f"run {run_id}: the dataset's labels, subjects, domains or classes differ from those the run started "
+            "with (seed 0): its stored folds were trained and scored with the old ones, so they cannot be resumed. Start a new run"
             in said)
     with ResultStore(store, create=False) as opened:
         assert status_of(opened.run_row(run_id)) == "interrupted"
@@ -56,12 +62,7 @@ def test_a_resume_after_a_label_was_corrected_is_refused_and_the_run_kept(run_cl
 def old_run(run_cli, monkeypatch, tmp_path):
     """A manifest run stopped after its first fold and stored as an earlier merbench stored it, without a labels
     key: (its labels.csv, store, run id)."""
-    manifest = rt.build_manifest_images(tmp_path / "images", subjects=4, per_subject=3)
-    store = tmp_path / "s.sqlite"
-    args = ["run", "--model", "ststnet", "--dataset", "manifest", "--root", str(manifest.parent), "--set",
-            "dataset.manifest=labels.csv", "--protocol", "loso", "--profile", "quick", "--quiet", "--store", str(store)]
-    stopped, [run_id] = stopped_after_folds(run_cli, monkeypatch, args, 1)
-    assert stopped.code == 130, stopped.err
+    manifest, store, run_id = _stopped_run(run_cli, monkeypatch, tmp_path, subjects=4)
     with ResultStore(store) as opened, opened.transaction() as db:
         recorded = json.loads(db.execute("SELECT preprocess_json FROM runs WHERE id = ?", (run_id,)).fetchone()[0])
         assert recorded.pop("labels_key")
