@@ -417,7 +417,7 @@ def build_error(plugin: str, exc: BaseException, options: ModelOptions | None = 
 
 
 def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index: int | Sequence[int],
-                 predicting: bool = False) -> None:
+                 predicting: bool = False, test_part: bool = False) -> None:
     """Refuse model output that is not (``rows``, ``n_classes``) finite scores.
 
     A wrong shape would be scored silently (``argmax`` over the wrong axis or
@@ -425,8 +425,8 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
     are NaN or infinite before any training step are a ``PluginError`` too;
     once trained (``predicting``), a ``RunFailed``: ``argmax`` of NaN is class
     0, so every such sample would be scored as a prediction the model never
-    made. For batched output (K folds at once, shape (K, rows, n_classes))
-    ``fold_index`` lists the K folds.
+    made; for the fold's test part (``test_part``) a ``PredictionFailed``, which no choice between configurations
+    may turn on. For batched output (K folds at once, shape (K, rows, n_classes)) ``fold_index`` lists the K folds.
     """
     folds = [fold_index] if isinstance(fold_index, int) else list(fold_index)
     leading = () if isinstance(fold_index, int) else (len(folds),)
@@ -460,7 +460,7 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
             f"fold {folds[first] + 1}, first batch: {plugin} returned NaN or infinite scores for finite "
             "inputs, before any training step; fix the model plugin or report it to the plugin's author"
         )
-    raise RunFailed(
+    raise (PredictionFailed if test_part else RunFailed)(
         f"fold {folds[first] + 1}, {when}: {plugin} gave NaN (or tied infinite) scores for {int(bad[first].sum())} of "
         f"{rows} samples, although its training loss stayed finite; their argmax would be an arbitrary class, so "
         "nothing is scored. Either the last optimiser steps blew up the weights (a large engine.lr or "
@@ -528,7 +528,8 @@ def check_trainable(model: nn.Module, plugin: str, fold_index: int) -> None:
 
 
 def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, std, autocast,
-             n_classes: int | None = None, plugin: str = "the model plugin", fold_index: int = 0) -> torch.Tensor:
+             n_classes: int | None = None, plugin: str = "the model plugin", fold_index: int = 0,
+             test_part: bool = False) -> torch.Tensor:
     model.eval()
     predictions = []
     with torch.inference_mode():
@@ -537,7 +538,7 @@ def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, 
             with autocast():
                 logits = model((inputs[batch] - mean) / std)
             if n_classes is not None:
-                check_logits(logits, len(batch), n_classes, plugin, fold_index, predicting=True)
+                check_logits(logits, len(batch), n_classes, plugin, fold_index, predicting=True, test_part=test_part)
             predictions.append(logits.float().argmax(dim=1).cpu())
     return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
 
@@ -656,10 +657,8 @@ def train_fold(
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    try:
-        predicted = _predict(model, inputs, test_index, mean, std, autocast, n_classes, plugin, fold.index).numpy()
-    except RunFailed as exc:
-        raise PredictionFailed(str(exc)) from None
+    predicted = _predict(model, inputs, test_index, mean, std, autocast, n_classes, plugin, fold.index,
+                         test_part=True).numpy()
     final = epoch_losses[-1] if epoch_losses else math.nan
     return FoldOutput(
         predictions=predicted,

@@ -33,7 +33,7 @@ from merbench.engine import (
     PREDICT_CHUNK, DeviceChoice, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
     first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
 )
-from merbench.errors import PredictionFailed, RunFailed, UsageError
+from merbench.errors import UsageError
 from merbench.plain_batch_norm import PlainBatchNorm
 
 # fold_group_size keeps this fraction of the free memory in reserve, and counts each fold this
@@ -458,11 +458,8 @@ class _FoldGroup:
                 with self.autocast():
                     logits = self.forward(self.stack.select(self.stack.params, index),
                                           self.stack.select(self.stack.buffers, index), x)
-                try:
-                    check_logits(logits, x.shape[1], self.n_classes, self.plugin,
-                                 [self.folds[k].index for k in members], predicting=True)
-                except RunFailed as exc:
-                    raise PredictionFailed(str(exc)) from None
+                check_logits(logits, x.shape[1], self.n_classes, self.plugin, [self.folds[k].index for k in members],
+                             predicting=True, test_part=True)
                 predicted = logits.float().argmax(dim=-1).cpu()
                 for g, k in enumerate(members):
                     parts[k].append(predicted[g])
