@@ -69,7 +69,7 @@ def plan_executor(engine: Mapping[str, Any], executor: Mapping[str, Any], job: F
     chosen: FoldExecutor = SequentialFolds()
     cores = usable_cores()
     if mode == "vmap":
-        group = min(requested or (_auto_group(job, data, n_folds) if n_folds > 1 else 1), n_folds)
+        group = min(requested or _auto_group(job, data, n_folds), n_folds)
         if group > 1:
             chosen = BatchedFolds(group)
         elif requested is None and n_folds > 1 and not cuda and cores > 1:
@@ -108,14 +108,16 @@ def _one_gpu(requested: int, job: FoldJob) -> str:
 
 def _auto_group(job: FoldJob, data: FoldData, n_folds: int) -> int:
     """Folds per batched group: on CUDA as many as the free GPU memory holds, on the CPU one per core, no more than
-    the available memory holds (from one fold's measured need)."""
-    need = measure_fold_bytes(job.recipe, data, job.settings, job.choice)
+    the available memory holds (from one fold's measured need, a training step measured only when it decides)."""
     if job.choice.device.type != "cuda":
-        free = available_memory()
-        fits = n_folds if free is None else fold_group_size(free, need, n_folds)
-        return min(n_folds, usable_cores(), fits)
+        most, free = min(n_folds, usable_cores()), available_memory()
+        if most <= 1 or free is None:
+            return most
+        return min(most, fold_group_size(free, measure_fold_bytes(job.recipe, data, job.settings, job.choice), n_folds))
+    if n_folds <= 1:
+        return n_folds
     free, _ = torch.cuda.mem_get_info(job.choice.device)
-    return fold_group_size(free, need, n_folds)
+    return fold_group_size(free, measure_fold_bytes(job.recipe, data, job.settings, job.choice), n_folds)
 
 
 def executor_notes(executor: FoldExecutor, job: FoldJob) -> list[str]:
