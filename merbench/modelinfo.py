@@ -155,6 +155,13 @@ def step_output_shape(step: Any, options: Mapping[str, Any],
     return channels, int(options["size"]), int(options["size"])
 
 
+def chain_output_shape(chain: Any) -> tuple[int, int, int] | None:
+    """The (C, H, W) input a built ``merbench.preprocess.Chain`` gives the model, known without data
+    (``step_output_shape`` of its last step, named as the chain names it), or ``None``."""
+    last = len(chain.steps) - 1
+    return step_output_shape(chain.steps[last], chain.sections.get(chain.specs[last].name, {}), chain.label(last))
+
+
 def _declared_shape(step: Any, plugin: str) -> tuple[int, int, int]:
     """``step.output_shape()``, checked (``step_output_shape``)."""
     fix = ("it must return the (C, H, W) its __call__ gives for these options, or be left out where only the data "

@@ -124,9 +124,9 @@ def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_cla
     if not config.model:
         return
     resolve_factory(registry.get("models", config.model).build, registry.label("models", config.model))
-    from merbench.modelinfo import step_output_shape
+    from merbench.modelinfo import chain_output_shape
 
-    shape = step_output_shape(chain.steps[-1], config.section(config.preprocess[-1]), chain.label(len(chain.steps) - 1))
+    shape = chain_output_shape(chain)
     if shape is None:
         return
     import torch

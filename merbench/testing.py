@@ -297,15 +297,14 @@ def check_output_shape(chain: Any, inputs: Any) -> Finding | None:
     step = chain.steps[-1]
     if not callable(getattr(step, "output_shape", None)):
         return None
-    from merbench.modelinfo import step_output_shape
+    from merbench.modelinfo import chain_output_shape
 
-    label = chain.label(len(chain.steps) - 1)
     try:
-        declared = step_output_shape(step, {}, label)
+        declared = chain_output_shape(chain)
     except PluginError as exc:
         return Finding("preprocessor output shape", False, str(exc))
     real = tuple(int(n) for n in inputs.shape[1:])
-    detail = f"{label} declares output_shape() {declared} and gives {real}"
+    detail = f"{chain.label(len(chain.steps) - 1)} declares output_shape() {declared} and gives {real}"
     if declared != real:
         detail += ("; make output_shape() return the (C, H, W) its __call__ returns for these options (`merbench "
                    "info` and `merbench list` show the declared shape, and a run checks the model against it)")

@@ -53,9 +53,9 @@ from merbench.folds import FoldData, FoldJob, FoldTask, KeptWorkerFolds, Sequent
 from merbench.held_interrupts import HeldInterrupts
 from merbench.leaks import config_leaks
 from merbench.metrics import classification_metrics
-from merbench.modelinfo import step_output_shape
+from merbench.modelinfo import chain_output_shape
 from merbench.preflight import check_root, preflight
-from merbench.preprocess import Chain, checked_chain, skips_unreadable
+from merbench.preprocess import checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, join_cluster
 from merbench.registry import Registry
@@ -834,12 +834,6 @@ def refuse_leaks(config: RunConfig, registry: Registry) -> None:
         raise UsageError("; ".join(refused) + " (docs/tuning.md, docs/leakage.md)")
 
 
-def model_input_shape(chain: Chain) -> tuple[int, int, int] | None:
-    """The (C, H, W) input ``chain`` will give the model, known without data, or ``None``."""
-    return step_output_shape(chain.steps[-1], chain.sections.get(chain.specs[-1].name, {}),
-                             chain.label(len(chain.steps) - 1))
-
-
 def check_model(config: RunConfig, registry: Registry, shape: tuple[int, ...], n_classes: int = 3) -> None:
     """Build ``config``'s model for ``shape`` (C, H, W) as a fold would, on the meta device where it allows.
 
@@ -872,7 +866,7 @@ def _check_value(request: TuneRequest, registry: Registry, key: str, value: Any,
     preprocessing chain and, when the input it gives is known without data, the model built for it; the value
     ``key`` resolves to."""
     config = request.resolve(registry, {**(beside or {}), key: value})
-    shape = model_input_shape(checked_chain(config, registry))  # a preprocessor refuses more than its ranges
+    shape = chain_output_shape(checked_chain(config, registry))  # a preprocessor refuses more than its ranges
     if shape is not None:
         check_model(config, registry, shape)
     section, _, option = key.partition(".")
@@ -891,7 +885,7 @@ def prepare(request: TuneRequest, registry: Registry) -> tuple[RunConfig, Search
     refuse_leaks(base, registry)
     check_root(base, registry)
     chain = checked_chain(base, registry)
-    shape = model_input_shape(chain)
+    shape = chain_output_shape(chain)
     if shape is not None:
         check_model(base, registry, shape)
     space = load_space(request.space, base.sections,
@@ -905,7 +899,7 @@ def check_models_on_data(request: TuneRequest, registry: Registry, base: RunConf
     """Build the model of the base configuration and of every ``model.*`` bound and choice for ``shape``, the
     input as preprocessed, when ``prepare`` could not know it (or knew another); before any trial, naming the
     space file and key like ``prepare``."""
-    if model_input_shape(checked_chain(base, registry)) == tuple(shape):
+    if chain_output_shape(checked_chain(base, registry)) == tuple(shape):
         return  # prepare built them for this input already
     check_model(base, registry, shape, n_classes)
     for param in space.params:

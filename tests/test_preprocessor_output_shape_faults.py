@@ -130,7 +130,7 @@ def test_the_conformance_check_reports_a_broken_output_shape_as_a_finding():
             return None
 
     class OneStep:
-        steps = [Step()]
+        steps, specs, sections = [Step()], [type("Spec", (), {"name": "grey-shape"})], {}
 
         def label(self, index):
             return LABEL

@@ -352,7 +352,7 @@ def test_a_model_set_value_the_model_refuses_is_found_before_any_data_is_read(ru
 
 def test_a_value_the_model_refuses_is_found_after_preprocessing_when_the_input_is_known_only_then(
         run_cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(tuning, "model_input_shape", lambda chain: None)
+    monkeypatch.setattr(tuning, "chain_output_shape", lambda chain: None)
 
     def no_trials(*args, **kwargs):
         raise AssertionError("a trial ran before the space was checked against the model")
