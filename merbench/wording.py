@@ -48,6 +48,13 @@ def number_spans(numbers: Iterable[int]) -> list[str]:
     return [f"{span[0]}-{span[-1]}" if len(span) > 1 else str(span[0]) for span in spans]
 
 
+def numbered_order(text: str) -> tuple:
+    """A sort key that orders ids as people number them: ``s1, s2, s11, s20`` and ``s09, s10, s100`` (text sorts
+    ``s11`` before ``s2`` and ``s100`` before ``s11``), the parts between numbers as text; ``s01`` before ``s1``."""
+    parts = re.split(r"(\d+)", text)
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), text
+
+
 def number_text(value: float) -> str:
     """A float as a user types it: ``1e30``, ``0.002``, ``1000``, not ``1e+30`` or ``1000.0``; the shortest form that
     reads back as the same number (else Python's own ``repr``)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,7 +10,7 @@ from rich.markup import escape
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file
 from merbench.piped_output import say, show_table
 from merbench.tables import TEXT, Column, DataTable, print_table
-from merbench.wording import counted, default_text
+from merbench.wording import counted, default_text, numbered_order
 
 ORDER = 25
 
@@ -117,13 +116,6 @@ def _count(text: str) -> int:
     return value
 
 
-def _id_order(text: str) -> tuple:
-    """A sort key that orders ids as people number them: ``s1, s2, s11, s20`` (text sorts ``s11`` before ``s2``),
-    the parts between numbers as text; ``s01`` and ``s1`` in text order."""
-    parts = re.split(r"(\d+)", text)
-    return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), text
-
-
 def _per_part(summary: dict, fact) -> str:
     """``fact`` of a dataset's summary, or of each part of a composite (megc2019) as ``part: fact; ...``."""
     parts = summary.get("parts")
@@ -201,7 +193,7 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
         by_subject[(sample.domain, sample.subject)][name] += 1
     _show(out, _count_table("Samples per class and domain", [((domain,), counts) for domain, counts in
                                                              sorted(by_domain.items())], classes, ("domain",)))
-    subject_rows = sorted(by_subject.items(), key=lambda row: (row[0][0], _id_order(row[0][1])))
+    subject_rows = sorted(by_subject.items(), key=lambda row: (row[0][0], numbered_order(row[0][1])))
     if len(by_domain) > 1:  # by domain, then subject: two parts of a composite may use one subject id
         _show(out, _count_table("Samples per subject", subject_rows, classes, ("domain", "subject")))
     else:

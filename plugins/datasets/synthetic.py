@@ -27,6 +27,7 @@ from merbench.cache import content_key, publish_directory, remove_stale_leftover
 from merbench.contracts import Dataset, DatasetPlugin, Sample
 from merbench.errors import DataError, UsageError
 from merbench.hookspecs import hookimpl
+from merbench.wording import numbered_order
 from merbench_plugins.datasets import synthetic_domains as domains
 from merbench_plugins.datasets import synthetic_faces as faces
 from merbench_plugins.datasets import synthetic_real as real
@@ -134,7 +135,7 @@ def _extra(row: dict[str, str]) -> dict[str, Any]:
 def in_generation_order(subjects: Iterable[str]) -> list[str]:
     """Subject ids in the order they were generated: ``s09, s10, s99, s100`` (as text, ``s100`` would come before
     ``s11`` and move the blocks of an easy tree's domains)."""
-    return sorted(subjects, key=lambda subject: (len(subject), subject))
+    return sorted(subjects, key=numbered_order)
 
 
 def read_tree(folder: Path, n_domains: int = 1) -> tuple[Sample, ...]:
