@@ -155,6 +155,9 @@ class FoldOutput:
     validation: np.ndarray | None = None
     selected_on: str | None = None
     """Which samples chose ``selected_epoch``: ``"validation"``, ``"test"`` (leaky) or ``None`` (no selection)."""
+    trained_on: str | None = None
+    """Where a fold trained as a Ray task: ``HOST: DEVICE`` (``merbench.folds.ray.trained_on``); ``None``: on the
+    run's own device (its ``environment.device``)."""
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,14 @@ def cuda_amp_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
 
 
+def cuda_choice(device: torch.device, amp: str, reason: str) -> DeviceChoice:
+    """The ``DeviceChoice`` of CUDA ``device`` (``engine.amp`` ``amp``; ``off``: float32), described with the GPU's
+    name, its precision and ``reason``: the run's own device, or the GPU a Ray task was given."""
+    dtype = cuda_amp_dtype(device) if amp != "off" else None
+    precision = f"mixed precision {str(dtype).replace('torch.', '')}" if dtype else "float32"
+    return DeviceChoice(device, dtype, f"cuda ({torch.cuda.get_device_name(device)}, {precision}; {reason})")
+
+
 def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
     """Resolve ``--device auto|cpu|cuda[:N]`` and ``engine.amp`` into a ``DeviceChoice``.
 
@@ -116,10 +124,7 @@ def choose_device(requested: str, amp: str = "auto") -> DeviceChoice:
                              f"{f' to cuda:{visible - 1}' if visible > 1 else ''}; CUDA_VISIBLE_DEVICES="
                              f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')} renumbers them from 0); give one of "
                              "those, or --device cuda")
-        dtype = cuda_amp_dtype(device) if amp != "off" else None
-        name = torch.cuda.get_device_name(device)
-        precision = f"mixed precision {str(dtype).replace('torch.', '')}" if dtype else "float32"
-        return DeviceChoice(device, dtype, f"cuda ({name}, {precision}; {reason})")
+        return cuda_choice(device, amp, reason)
     if amp == "on":
         if not cpu_has_bf16():
             raise UsageError("engine.amp=on on the CPU needs bfloat16 support (AVX-512 BF16 or AMX), which this CPU "

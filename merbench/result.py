@@ -220,6 +220,9 @@ class FoldRecord:
     normalisation: str | None = None
     selected_on: str | None = None
     """Which samples chose ``selected_epoch``: ``"validation"``, ``"test"`` (leaky) or ``None`` (no selection)."""
+    trained_on: str | None = None
+    """``HOST: DEVICE`` of a fold trained as a Ray task, whose worker's device may differ from the run's
+    ``environment.device``; ``None``: trained on that device."""
     metrics: Scores
     unrecorded: frozenset[str] = field(default=frozenset(), repr=False, metadata={"json": False})
     """The ``NULLABLE`` keys the stored record did not have (older merbench versions): ``to_dict`` leaves them out."""
@@ -243,7 +246,7 @@ class FoldRecord:
                    selected_epoch=f.may("selected_epoch", _or_null(INTEGER)),
                    validation_subjects=f.may("validation_subjects", NAMES), seconds=f.may("seconds", NUMBER),
                    normalisation=f.may("normalisation", TEXT), selected_on=f.may("selected_on", _or_null(TEXT)),
-                   metrics=f.need("metrics", SCORES), unrecorded=f.absent(cls.NULLABLE))
+                   trained_on=f.may("trained_on", TEXT), metrics=f.need("metrics", SCORES), unrecorded=f.absent(cls.NULLABLE))
 
 
 def clip_of(sample_id: Any, clip: Any) -> str:

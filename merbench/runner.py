@@ -276,6 +276,7 @@ def _fold_record(fold: Fold, output: Any, subjects: np.ndarray, labels: np.ndarr
         seconds=output.seconds,
         normalisation=output.normalisation,
         selected_on=output.selected_on,
+        trained_on=output.trained_on,
         metrics=classification_metrics(labels[fold.test], output.predictions, n_classes),
     )
 
@@ -426,11 +427,20 @@ def recorded_plan(plan: FoldPlan) -> dict[str, Any]:
     return describe_plan(plan.executor, dataclasses.replace(plan.job, threads=plan.job.threads or torch.get_num_threads()))
 
 
-def run_environment(environment: dict[str, Any], plan_record: dict[str, Any], plugins: Any) -> dict[str, Any]:
+FOLD_DEVICES_KEY = "fold_devices"
+"""The ``environment`` key listing where folds trained as Ray tasks (their ``FoldRecord.trained_on``, each once):
+``environment.device`` is then the device of the process that planned the run, not of every fold."""
+
+
+def run_environment(environment: dict[str, Any], plan_record: dict[str, Any], plugins: Any,
+                    folds: Sequence[FoldRecord] = ()) -> dict[str, Any]:
     """The result's environment: ``torch_threads`` is the threads each fold trained with (the plan's), not this
-    process's count when the run ends (the folds set their own), so that a re-run from the record trains alike."""
+    process's count when the run ends (the folds set their own), so that a re-run from the record trains alike;
+    ``FOLD_DEVICES_KEY`` names the Ray workers' devices where ``folds`` trained on them."""
     threads = plan_record.get("threads_per_fold")
-    return {**environment, **({"torch_threads": str(threads)} if threads else {}), "plugins": plugins}
+    elsewhere = sorted({fold.trained_on for fold in folds if fold.trained_on})
+    return {**environment, **({"torch_threads": str(threads)} if threads else {}), "plugins": plugins,
+            **({FOLD_DEVICES_KEY: elsewhere} if elsewhere else {})}
 
 
 def train_folds(config: RunConfig, inputs: RunInputs, plan: FoldPlan, progress: ProgressSink,
@@ -559,7 +569,8 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
                         earlier_train=round(trained.reused_seconds, 3) if trained.reused else None),
         memory=peak_memory(),
         config=config.to_dict(),
-        environment=run_environment(describe_environment(device), plan_record, plugin_versions(config, registry)),
+        environment=run_environment(describe_environment(device), plan_record, plugin_versions(config, registry),
+                                    fold_results),
         profile=config.profile,
         seed=config.seed,
         engine_plan=plan_record,

@@ -34,6 +34,22 @@ def test_mixed_precision_follows_the_compute_capability(one_gpu, capability, dty
     assert choose_device("cuda:0", "off").amp_dtype is None
 
 
+def test_a_ray_task_describes_the_gpu_it_was_given_not_the_runs(one_gpu):
+    """A run planned on an Ampere GPU whose fold lands on a T4 worker trains there in float16 and says so."""
+    import socket
+
+    from merbench.folds.ray import _worker_choice, trained_on
+
+    one_gpu(9, 0)
+    planned = choose_device("cuda", "auto")
+    one_gpu(7, 5)  # the Ray worker's GPU
+    worker = _worker_choice(planned)
+    assert worker.amp_dtype == torch.float16
+    assert worker.description == "cuda (stand-in sm_75, mixed precision float16; Ray task)"
+    assert trained_on(worker) == f"{socket.gethostname()}: cuda (stand-in sm_75, mixed precision float16; Ray task)"
+    assert _worker_choice(choose_device("cuda", "off")).description == "cuda (stand-in sm_75, float32; Ray task)"
+
+
 def test_a_device_past_the_visible_gpus_is_a_usage_error(one_gpu, monkeypatch):
     one_gpu(8, 0)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
@@ -66,3 +82,12 @@ def test_a_batched_group_out_of_gpu_memory_gets_a_tunes_memory_advice():
     batched = ("folds 1-2: ran out of GPU memory (cuda:0) training 2 folds as one batched computation; --set "
                "engine.parallel_folds=N with a smaller N trains fewer at once (1: one after another)")
     assert narrowing_example([batched]) == "e.g. smaller model.* ranges or a lower engine.batch_size bound"
+
+
+def test_a_baselines_machine_names_the_gpu_its_runs_trained_on_and_no_gpu_for_a_cpu_run(one_gpu):
+    from merbench.environment import describe_cpu, describe_machine
+
+    one_gpu(8, 6)
+    assert describe_machine(choose_device("cpu").description) == describe_cpu()  # the GPU idled
+    assert describe_machine(choose_device("cuda:0").description) == f"{describe_cpu()}, stand-in sm_86"
+    assert describe_machine(None) == describe_cpu()  # a result that recorded no device

@@ -61,6 +61,15 @@ def test_run_with_folds_as_ray_tasks_predicts_as_a_local_run(quick_run):
     assert remote["engine_plan"]["executor"] == "RayFolds" and local["engine_plan"]["executor"] != "RayFolds"
     assert remote["predictions"] == local["predictions"]
     assert [f["metrics"] for f in remote["folds"]] == [f["metrics"] for f in local["folds"]]
+    # each Ray fold says where it trained; a local run's folds trained on the run's own device
+    import socket
+
+    from merbench.environment import describe_cpu
+
+    worker = f"{socket.gethostname()}: cpu ({describe_cpu()})"
+    assert [f["trained_on"] for f in remote["folds"]] == [worker] * len(remote["folds"])
+    assert remote["environment"]["fold_devices"] == [worker]
+    assert "trained_on" not in local["folds"][0] and "fold_devices" not in local["environment"]
 
 
 def test_a_fold_that_raises_or_loses_its_worker_is_retried_and_the_run_completes(tmp_path):

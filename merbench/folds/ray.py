@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from merbench.engine import cuda_amp_dtype
+from merbench.engine import cuda_choice
 from merbench.errors import FoldsLost, MerbenchError, UsageError
 from merbench.folds.job import DeviceTensors, FoldData, train_task
 from merbench.ray_cluster import RayOptions, as_completed, failure_text, import_ray, join_cluster, remote_function
@@ -20,15 +20,24 @@ _worker_tensors: dict[str, Any] = {}
 
 
 def _worker_choice(choice: Any) -> Any:
-    """The parent's device choice on this worker: a CUDA choice becomes the GPU Ray gave this task."""
+    """The parent's device choice on this worker: a CUDA choice becomes the GPU Ray gave this task, described with
+    that GPU's name and precision (a worker's GPU may be another model than the parent's)."""
     if choice.device.type != "cuda":
         return choice
     if not torch.cuda.is_available():
         raise UsageError(f"Ray worker on {socket.gethostname()} has no CUDA device for this fold; give folds a GPU with "
                          "--set executor.num_gpus=1 (or run on the CPU with --device cpu)")
-    device = torch.device("cuda", 0)  # Ray sets CUDA_VISIBLE_DEVICES
-    amp = None if choice.amp_dtype is None else cuda_amp_dtype(device)
-    return dataclasses.replace(choice, device=device, amp_dtype=amp)
+    # Ray sets CUDA_VISIBLE_DEVICES, so the task's GPU is cuda:0
+    return cuda_choice(torch.device("cuda", 0), "off" if choice.amp_dtype is None else "auto", "Ray task")
+
+
+def trained_on(choice: Any) -> str:
+    """Where a Ray task trained its fold (``FoldRecord.trained_on``): the worker's host and its device, a GPU by name
+    and precision (``cuda (NAME, PRECISION; Ray task)``), the CPU by ``environment.describe_cpu``."""
+    from merbench.environment import describe_cpu
+
+    device = choice.description if choice.device.type == "cuda" else f"cpu ({describe_cpu()})"
+    return f"{socket.gethostname()}: {device}"
 
 
 def _tensors_on_worker(data_ref: Any, device: Any) -> Any:
@@ -49,7 +58,8 @@ def train_fold_task(job: Any, data_box: list[Any], task: Any) -> tuple[str, Any]
     task = dataclasses.replace(task, fold=dataclasses.replace(fold, train=np.array(fold.train), test=np.array(fold.test)))
     try:
         job = dataclasses.replace(job, choice=_worker_choice(job.choice))
-        return "ok", train_task(job, _tensors_on_worker(data_box[0], job.choice.device), task)
+        output = train_task(job, _tensors_on_worker(data_box[0], job.choice.device), task)
+        return "ok", dataclasses.replace(output, trained_on=trained_on(job.choice))
     except MerbenchError as exc:
         if isinstance(exc.__cause__, Exception) and not isinstance(exc.__cause__, MerbenchError):
             raise exc.__cause__ from None  # a model factory's own exception (folds.ModelRecipe): retried as before
