@@ -175,17 +175,13 @@ def describe_cpu() -> str:
     return text + (f", {capability}" if capability and capability != "DEFAULT" else "")
 
 
-def describe_machine() -> str:
-    """``describe_cpu`` plus the first GPU's name where there is one (for a baseline's ``machine`` field)."""
-    text = describe_cpu()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            text += f", {torch.cuda.get_device_name(0)}"
-    except ImportError:
-        pass
-    return text
+def describe_machine(device: Any) -> str:
+    """``describe_cpu`` plus the GPU a run trained on, named in its recorded ``device`` description (for a baseline's
+    ``machine`` field): a CPU run names no GPU, whatever GPUs the machine has, and ``--device cuda:1`` names GPU 1."""
+    match = DEVICE_DESCRIPTION.fullmatch(device) if isinstance(device, str) else None
+    if match is None or match["type"] != "cuda":
+        return describe_cpu()
+    return f"{describe_cpu()}, {match['setup'].rsplit(', ', 1)[0]}"
 
 
 PROVENANCE_KEYS = ("merbench", "git_commit", "torch")

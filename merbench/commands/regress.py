@@ -436,7 +436,7 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     first = dataclasses.replace(first, **leaks_of_every_seed(results))
     environment = describe_environment("cpu")
     context = {
-        "machine": describe_machine(), "date": date.today().isoformat(),
+        "machine": describe_machine(first.environment.get("device")), "date": date.today().isoformat(),
         "versions": {key: None if environment.get(key) is None else str(environment.get(key))
                      for key in ("merbench", "torch", "opencv", "git_commit")},  # None: not known (no git checkout)
         "command": (f"merbench regress --baseline {args.baseline} --update --seeds {args.seeds} --threads {','.join(layouts)}"
