@@ -295,7 +295,10 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
       that has since gained ``Cropped/`` would read that): under the option's name, or where
       ``DATASET_RESOLVED_AS`` says (megc2019's ``dataset.casme2_frames=auto``, as its CASME II part records it);
     * ``engine.threads=0`` of a run on the CPU as the torch threads each fold trained with (``_recorded_threads``):
-      2 cores gave 2, where 1 core would give 1 and other last digits of the losses.
+      2 cores gave 2, where 1 core would give 1 and other last digits of the losses;
+    * ``engine.parallel_folds=auto`` of a run that batched its folds (``vmap``) as the group it batched
+      (``_recorded_group``): the free memory and cores of another machine would choose another group, or fold by
+      fold, and batched folds draw their dropout masks together, so each group size trains other models.
     """
     preprocess = result.get("preprocess")
     for step in (preprocess.get("chain") if isinstance(preprocess, dict) else None) or []:
@@ -312,7 +315,23 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
     threads = _recorded_threads(result)
     engine = settings.get("engine") or {}
     if threads and str(engine.get("threads", 0)).strip() == "0":
-        settings["engine"] = {**engine, "threads": threads}
+        settings["engine"] = engine = {**engine, "threads": threads}
+    group = _recorded_group(result, engine)
+    if group and str(engine.get("parallel_folds", "auto")).strip().lower() == "auto":
+        settings["engine"] = {**engine, "parallel_folds": str(group)}
+
+
+def _recorded_group(result: dict[str, Any], engine: dict[str, Any]) -> int | None:
+    """The folds a run trained as one batched computation: its engine plan's ``group_size``, or 1 where
+    ``engine.parallel_mode=vmap`` trained fold by fold (memory held one); ``None`` where it batched nothing."""
+    plan = result.get("engine_plan")
+    if not isinstance(plan, dict):
+        return None
+    group = plan.get("group_size")
+    if plan.get("executor") == "BatchedFolds" and isinstance(group, int) and not isinstance(group, bool) and group > 1:
+        return group
+    vmap = str(engine.get("parallel_mode", "")).strip().lower() == "vmap"
+    return 1 if vmap and plan.get("executor") == "SequentialFolds" else None
 
 
 def _recorded_threads(result: dict[str, Any]) -> int | None:

@@ -92,3 +92,34 @@ def test_threads_given_with_set_or_in_the_recorded_options_win_and_a_gpu_run_pin
     assert threads_of(threads_result(tmp_path / "a.json"), **{"engine.threads": 1}) == 1
     assert threads_of(threads_result(tmp_path / "b.json", given_threads=4)) == 4
     assert threads_of(threads_result(tmp_path / "c.json", device="cuda", plan_threads=16)) == 0
+
+
+def batched_result(path, executor="BatchedFolds", group=2, mode="vmap", given_folds="auto", device="cpu"):
+    """A synthetic run's result at ``path`` given ``engine.parallel_mode=mode`` and ``parallel_folds=given_folds``
+    whose plan trained its folds with ``executor`` in groups of ``group``."""
+    config = {"model": "convmixer", "dataset": "synthetic", "protocol": "loso", "profile": "quick", "seed": 0,
+              "options": {"model": {}, "engine": {"parallel_mode": mode, "parallel_folds": given_folds}}}
+    plan = {"executor": executor, "threads_per_fold": 2, "group_size": group if executor == "BatchedFolds" else None}
+    path.write_text(json.dumps(minimal_dict(model="convmixer", dataset="synthetic", config=config,
+                                            environment={"device": device}, engine_plan=plan)))
+    return path
+
+
+def parallel_folds_of(result, **given):
+    """The engine.parallel_folds a run of `--config result` with `--set given` trains with."""
+    return resolve_config(get_registry(), model=None, dataset=None, config_file=result, sets=given).section(
+        "engine")["parallel_folds"]
+
+
+def test_a_rerun_batches_the_folds_the_recorded_run_batched_together(tmp_path):
+    assert parallel_folds_of(batched_result(tmp_path / "a.json", group=3)) == "3"  # not what this machine would pick
+    assert parallel_folds_of(batched_result(tmp_path / "b.json", device="cuda", group=7)) == "7"
+    # vmap that memory limited to one fold at a time: fold by fold again, where more memory would batch
+    assert parallel_folds_of(batched_result(tmp_path / "c.json", executor="SequentialFolds")) == "1"
+
+
+def test_a_given_group_or_an_unbatched_run_pins_no_group(tmp_path):
+    assert parallel_folds_of(batched_result(tmp_path / "a.json", group=3), **{"engine.parallel_folds": 2}) == "2"
+    assert parallel_folds_of(batched_result(tmp_path / "b.json", group=3, given_folds="4")) == "4"
+    assert parallel_folds_of(batched_result(tmp_path / "c.json", executor="ProcessFolds", mode="auto")) == "auto"
+    assert parallel_folds_of(batched_result(tmp_path / "d.json", executor="SequentialFolds", mode="auto")) == "auto"
