@@ -77,10 +77,12 @@ def _under(left: str, words: list[str], offset: int, width: int) -> list[str]:
     return [*lines, current.rstrip()]
 
 
-def rows_wrapped_in_place(table, width: int) -> list[str] | None:
+def rows_wrapped_in_place(table, width: int, apart: bool = False) -> list[str] | None:
     """The plain rows of ``table`` within ``width`` cells, its text columns (a reason, a value; a file then its
     problem) wrapped at spaces under the first of them, one after the other as a plain row has them; ``None`` when the
-    table has no text column or its other columns leave them under ``TEXT_MIN_ROOM`` columns."""
+    table has no text column or its other columns leave them under ``TEXT_MIN_ROOM`` columns. ``apart``: each text
+    column starts a line of its own, in the order of the header's (a description, then an input, then a provider),
+    an empty one shown as ``-``."""
     from rich.cells import cell_len
     from rich.text import Text
 
@@ -99,16 +101,19 @@ def rows_wrapped_in_place(table, width: int) -> list[str] | None:
         return None
     rows = [[cells[i] for i in texts] for cells, _, _ in table.rows]
     rows = [[table.columns[i].header for i in texts], *rows] if table.show_header else rows
-    words = [[word for cell in row for word in (cell.plain if isinstance(cell, Text) else str(cell)).split()]
-             for row in rows]
-    return [line for key, row in zip(lefts, words) for line in _under(key, row, offset, width)]
+    words = [[(cell.plain if isinstance(cell, Text) else str(cell)).split() for cell in row] for row in rows]
+    if apart:
+        return [line for key, row in zip(lefts, words) for i, cell in enumerate(row)
+                for line in _under(key if i == 0 else "", cell or ["-"], offset, width)]
+    return [line for key, row in zip(lefts, words) for line in _under(key, sum(row, []), offset, width)]
 
 
-def show_table(out: Console, table, in_place: bool = False) -> None:
+def show_table(out: Console, table, in_place: bool = False, apart: bool = False) -> None:
     """Print the ``DataTable`` ``table``: on a terminal as ``print_table`` does; in a pipe or log as plain rows when
     they fit ``PIPE_WIDTH``, else one block per row (``DataTable.record_lines``), its title, caption and long values
     wrapped at spaces (``say``). ``in_place``: rows too wide stay rows, their text column wrapped under itself
-    (``rows_wrapped_in_place``) where the other columns leave it room."""
+    (``rows_wrapped_in_place``, each text column on lines of its own with ``apart``) where the other columns leave it
+    room."""
     from rich.cells import cell_len
 
     from merbench.tables import print_table, wants_plain
@@ -121,7 +126,7 @@ def show_table(out: Console, table, in_place: bool = False) -> None:
     table.title = table.caption = None
     rows = table.plain_lines()
     if any(cell_len(row) > width for row in rows):
-        rows = (rows_wrapped_in_place(table, width) if in_place else None) or \
+        rows = (rows_wrapped_in_place(table, width, apart) if in_place else None) or \
             [part for row in table.record_lines() for part in piped_lines(row, width)]
     table.title, table.caption = title, caption
     if title:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from piped_rows import piped_row
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "merbench-plugin-example"
 
@@ -64,7 +66,7 @@ def test_example_plugin_is_discovered_by_list_models(plugin_env):
     python, env, _ = plugin_env
     listing = _run(python, env, "-m", "merbench", "list", "models")
     assert listing.returncode == 0, listing.stderr
-    row = next(line for line in listing.stdout.splitlines() if "example-tinycnn" in line)
+    row = piped_row(listing.stdout, "example-tinycnn")
     assert "merbench-plugin-example 0.1.0" in row
     assert "flow-uvs 3×28×28" in row  # the model's preprocess_options (flow at 28) reach the listing
     assert "plugin problem" not in listing.stderr

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from merbench.lazy_layers import has_lazy_layers, materialise_lazy_layers
+from piped_rows import piped_row
 
 LAZY = '''
 from torch import nn
@@ -67,7 +68,7 @@ def test_listing_and_info_count_the_parameters_of_lazy_layers(lazy_plugin, run_c
     # quick, 3x16x16 flow: conv 3*4*9+4, batch norm 4+4, linear (4*14*14)*3+3; default, 3x32x32: (4*30*30)*3+3
     assert params["quick"] == 112 + 8 + 2355 and params["default"] == 112 + 8 + 10803, params
     listed = run_cli("list", "models")
-    line = next(line for line in listed.out.splitlines() if line.startswith("lazy "))
+    line = piped_row(listed.out, "lazy")
     assert "10,923" in line and "error" not in line, line
 
 

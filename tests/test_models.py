@@ -12,6 +12,7 @@ from merbench.config import resolve_config
 from merbench.contracts import Fold
 from merbench.errors import UsageError
 from merbench.registry import get_registry
+from piped_rows import piped_row
 
 
 def test_model_preprocess_options_sit_between_profile_and_set():
@@ -191,13 +192,13 @@ def test_flops_and_params_are_counted():
 def test_list_models_shows_params_flops_and_families(run_cli):
     result = run_cli("list", "models")
     assert result.code == 0, result.err
-    row = next(line for line in result.out.splitlines() if line.startswith("ststnet "))
+    row = piped_row(result.out, "ststnet")
     assert "flow-uvs 3×28×28" in row and "1,683" in row and "680k" in row
     import timm
 
     resnet = sum(p.numel() for p in timm.create_model("resnet18", num_classes=3).parameters())
-    timm_row = next(line for line in result.out.splitlines() if line.startswith("timm:<name> "))
-    assert f" {resnet:,} " in timm_row and "timm:<name>: figures of timm:resnet18" in result.out
+    timm_row = piped_row(result.out, "timm:<name>")
+    assert f" {resnet:,} " in timm_row and "timm:<name>: figures of timm:resnet18" in " ".join(result.out.split())
     assert "lbptop-hist 2832×1×1" in result.out
 
 

@@ -21,6 +21,7 @@ from merbench.cli import build_parser, parse_args
 from merbench.progress import PlainProgress, RichProgress, command_progress
 from merbench.result import RunResult
 from merbench.tables import TEXT, Column, DataTable, print_table
+from piped_rows import piped_row, piped_rows
 
 TINY = ["--set", "dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
         "protocol.n_splits=3", "engine.epochs=1"]
@@ -155,7 +156,7 @@ def test_piped_output_is_plain_and_greppable(stored, run_cli):
     store, results = stored
     models = run_cli("list", "models")
     assert_plain(models.out)
-    row = next(line for line in models.out.splitlines() if line.startswith("convmixer-768-32 "))
+    row = piped_row(models.out, "convmixer-768-32")
     assert "24,371,843" in row and "ConvMixer-768/32 with CBAM" in row
     runs = run_cli("runs", "--store", str(store))
     assert_plain(runs.out)
@@ -168,7 +169,8 @@ def test_piped_output_is_plain_and_greppable(stored, run_cli):
 
 
 def test_piped_text_does_not_depend_on_the_terminal_width(run_cli, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "40")
+    """The same text at any COLUMNS from 80 (a pipe's width; a narrower COLUMNS narrows it)."""
+    monkeypatch.setenv("COLUMNS", "80")
     narrow_text = run_cli("list", "protocols").out
     monkeypatch.setenv("COLUMNS", "300")
     assert run_cli("list", "protocols").out == narrow_text
@@ -193,7 +195,7 @@ def test_format_plain_on_a_terminal_and_json_for_scripts(stored, run_cli):
 def test_list_protocols_shows_each_protocols_options_as_set_takes_them(run_cli):
     """A protocol's options were found only from an unknown-setting error; datasets list showed theirs."""
     plain = run_cli("--format", "plain", "list", "protocols").out
-    rows = {line.split()[0]: line for line in plain.splitlines() if line.split()}
+    rows = {row.split()[0]: row for row in piped_rows(plain)}
     assert "protocol.n_splits=10" in rows["subject-10fold"] and "protocol.pairs=5" in rows["frame-10fold"]
     listed = {record["name"]: record for record in json.loads(run_cli("list", "protocols", "--json").out)["protocols"]}
     assert listed["subject-10fold"]["options"] == {"n_splits": 10} and listed["loso"]["options"] == {}

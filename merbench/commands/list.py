@@ -138,8 +138,8 @@ def _table(kind: str, records: list[dict]):
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench list [kind]``."""
     from merbench.escaping import console_line
+    from merbench.piped_output import say, show_table
     from merbench.registry import get_registry
-    from merbench.tables import print_table
 
     registry = get_registry()
     listing = {kind: _records(registry, kind) for kind in ([args.kind] if args.kind else KINDS)}
@@ -147,14 +147,15 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.out(listing_json(listing), highlight=False)
     else:
         for kind, records in listing.items():
-            print_table(out, _table(kind, records))
+            show_table(out, _table(kind, records), in_place=True, apart=True)
             for record in records:
                 if record.get("error"):
                     what = ("was built, but its forward pass on one sample failed" if record.get("error_stage") == "forward"
                             else "cannot be built")
-                    err.print(f"[red]model {console_line(repr(record['name']))} {what}:[/] "
-                              f"{console_line(record['error'])} (`merbench info "
-                              f"{console_line(record['example'] or record['name'])}` shows its options; "
-                              "`merbench plugins` shows where it comes from)")
+                    hint = (f"(`merbench info {record['example'] or record['name']}` shows its options; "
+                            "`merbench plugins` shows where it comes from)")
+                    say(err, f"model {record['name']!r} {what}: {record['error']} {hint}",
+                        f"[red]model {console_line(repr(record['name']))} {what}:[/] {console_line(record['error'])} "
+                        f"{console_line(hint)}")
     print_plugin_problems(err, registry)
     return 0
