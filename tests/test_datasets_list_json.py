@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from piped_rows import piped_rows
+
 
 def test_datasets_list_json_names_each_dataset_its_root_and_its_option_defaults(run_cli):
     listed = run_cli("datasets", "list", "--json")
@@ -15,7 +17,7 @@ def test_datasets_list_json_names_each_dataset_its_root_and_its_option_defaults(
     assert records["manifest"]["options"]["manifest"] == ""  # no default: the table's "(unset)"
     table = run_cli("--format", "plain", "datasets", "list")
     for name, record in records.items():  # the table's options are the JSON's
-        [row] = [line for line in table.out.splitlines() if line.startswith(f"{name} ")]
+        [row] = [row for row in piped_rows(table.out) if row.startswith(f"{name} ")]
         shown = ", ".join(f"{key}={value if value not in ('', []) else '(unset)'}"
                           for key, value in record["options"].items())
         assert row.endswith(shown), (row, shown)

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file
 from merbench.piped_output import say, show_table
-from merbench.tables import TEXT, Column, DataTable, print_table
+from merbench.tables import TEXT, Column, DataTable
 from merbench.wording import counted, default_text, numbered_order
 
 ORDER = 25
@@ -92,7 +92,7 @@ def execute_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     for record in records:  # the records --json writes
         options = ", ".join(f"{key}={default_text(value)}" for key, value in record["options"].items())
         table.add_row(record["name"], "yes" if record["needs_root"] else "no", record["description"], options)
-    print_table(out, table)
+    show_table(out, table, in_place=True, apart=True)
     return 0
 
 
