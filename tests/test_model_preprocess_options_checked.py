@@ -14,6 +14,7 @@ from realtrees import build_manifest_images
 from merbench.config import resolve_config
 from merbench.errors import PluginError
 from merbench.registry import Registry
+from piped_rows import piped_row
 
 PLUGIN = '''
 from merbench.contracts import ModelPlugin
@@ -89,13 +90,13 @@ def test_a_value_is_coerced_as_set_would_coerce_it(registry):
 
 def test_the_cli_says_it(registry, run_cli):
     listed = run_cli("plugins")
-    row = next(line for line in listed.out.splitlines() if line.startswith("wishes "))
+    row = piped_row(listed.out, "wishes")
     assert "ok" not in row.split()
     run = run_cli("run", "--model", "wish-sise", "--dataset", "synthetic", "--profile", "quick")
     assert run.code == 2 and "flow.sise" in run.err and "'wishes'" in run.err
     assert run.err.count("flow.sise") == 1, "said once, as the error, not also as a plugin problem"
     listed = run_cli("plugins")
-    assert "note: model 'wish-flwo's preprocess_options name step 'flwo'" in listed.out
+    assert "note: model 'wish-flwo's preprocess_options name step 'flwo'" in " ".join(listed.out.split())
 
 
 def test_options_for_a_disabled_step_are_no_problem(run_cli, monkeypatch, tmp_path):

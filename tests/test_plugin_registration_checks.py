@@ -14,6 +14,7 @@ import pytest
 from merbench.config import coerce
 from merbench.errors import UsageError
 from merbench.registry import Registry, reset_registry
+from piped_rows import piped_row
 
 PLUGIN = '''
 from merbench.contracts import ModelPlugin
@@ -43,10 +44,6 @@ def _problem(registry: Registry, *parts: str) -> str:
     found = [problem for problem in registry.problems if all(part in problem for part in parts)]
     assert len(found) == 1, f"one problem with {parts} expected in {registry.problems}"
     return found[0]
-
-
-def _row(out: str, entry_point: str) -> str:
-    return next(line for line in out.splitlines() if line.startswith(entry_point + " "))
 
 
 # ------------------------------------------------------------------------------ A: defaults against their rules
@@ -87,9 +84,9 @@ def test_the_default_is_refused_with_the_words_set_uses_for_the_same_value():
 def test_a_model_refused_for_its_default_is_explained_by_plugins_and_run(install_plugin, run_cli, monkeypatch):
     install_plugin("merbench-badopt", "badopt", "merbench_badopt_plugin", DEFAULTS)
     shown = run_cli("plugins")
-    assert shown.code == 0 and " error " in _row(shown.out, "badopt")
+    assert shown.code == 0 and "error" in piped_row(shown.out, "badopt").split()
     assert "error: model 'badopt-text' from plugin 'badopt' (merbench-badopt 0.1) refused: its default attn=cbam" \
-        in shown.out
+        in " ".join(shown.out.split())
 
     run = run_cli("run", "--model", "badopt-text", "--dataset", "synthetic", "--profile", "quick", "--no-store")
     assert run.code == 2
@@ -156,8 +153,8 @@ def test_plugins_shows_a_model_whose_input_nothing_produces_and_strict_mode_exit
     install_plugin("merbench-typo", "typo", "merbench_typo_plugin", TYPO_INPUT)
     shown = run_cli("plugins")
     assert shown.code == 0
-    row = _row(shown.out, "typo")
-    assert " error " in row and " ok" not in row, row
+    row = piped_row(shown.out, "typo")
+    assert "error" in row.split() and "ok" not in row.split(), row
     assert "error: " + INPUT_PROBLEM in " ".join(shown.out.split())
 
     monkeypatch.setenv("MERBENCH_STRICT_PLUGINS", "1")

@@ -46,10 +46,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         records = [dataclasses.asdict(record) for record in registry.records]
         out.out(json.dumps({"plugins": records, "disabled": sorted(registry.disabled)}, indent=2), highlight=False)
         return failed
-    from rich.text import Text
-
-    from merbench.escaping import printable, printable_line
-    from merbench.tables import TEXT, Column, DataTable, print_table, styled
+    from merbench.escaping import console_line, printable
+    from merbench.piped_output import say, show_table
+    from merbench.tables import TEXT, Column, DataTable, styled
 
     table = DataTable("Installed merbench plugins (entry-point group 'merbench')",
                       [Column("Entry point"), Column("Target", stack=True), Column("Distribution", stack=True),
@@ -59,24 +58,24 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in record.registered.items()) or "—"
         status = styled("ok", "green") if record.ok else styled("error", "red")
         table.add_row(provider.entry_point, provider.target, f"{provider.distribution} {provider.version}", registers, status)
-    print_table(out, table)
+    show_table(out, table, in_place=True)
     for record in registry.records:
         for error, trace in zip(record.errors, record.traces):
-            out.print(Text.assemble(("error:", "red"), " ", printable_line(error)), highlight=False)
+            say(out, f"error: {error}", f"[red]error:[/] {console_line(error)}")
             if getattr(args, "debug", False) and trace:
                 out.out(printable(trace.rstrip("\n")), highlight=False)
         for problem in record.problems:  # it loaded, but something it registered cannot run
-            out.print(Text.assemble(("error:", "red"), " ", printable_line(problem)), highlight=False)
+            say(out, f"error: {problem}", f"[red]error:[/] {console_line(problem)}")
         for note in record.notes:  # perhaps a mistake; it runs as it is
-            out.print(Text.assemble(("note:", "yellow"), " ", printable_line(note)), highlight=False)
+            say(out, f"note: {note}", f"[yellow]note:[/] {console_line(note)}")
     if any(any(record.traces) for record in registry.records) and not getattr(args, "debug", False):
-        out.print("(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
+        say(out, "(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
     if registry.disabled:
-        out.print(escape(f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}"))
+        say(out, f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}")
         for note in registry.disabled_shared:
-            out.print(escape(note), style="yellow")
+            say(out, note, f"[yellow]{console_line(note)}[/]")
         if registry.disabled_unknown:
-            out.print(escape(f"No installed entry point is called {', '.join(registry.disabled_unknown)}: "
-                             "check the names in MERBENCH_DISABLE_PLUGINS against the Entry point column"),
-                      style="yellow")
+            unknown = (f"No installed entry point is called {', '.join(registry.disabled_unknown)}: "
+                       "check the names in MERBENCH_DISABLE_PLUGINS against the Entry point column")
+            say(out, unknown, f"[yellow]{console_line(unknown)}[/]")
     return failed
