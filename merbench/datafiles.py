@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from merbench.cache import CACHE_PARTS
 from merbench.errors import DataError, UsageError
 
 
@@ -31,19 +32,31 @@ SKIP_CLIP = ", or set dataset.strict=false to skip its clip"
 
 def check_cache_outside(root: Path | None, cache_dir: Path | None, given: str = "") -> None:
     """Refuse a cache inside a dataset root (merbench never writes inside a dataset); ``given`` names the dataset
-    option that names the folder when it is not ``--root`` (``dataset.smic=DIR``, from ``--set`` or ``--config``)."""
+    option that names the folder when it is not ``--root`` (``dataset.smic=DIR``, from ``--set`` or ``--config``).
+    Each folder merbench writes in the cache (``CACHE_PARTS``) is checked too: one may be a link to another disk."""
     if root is None or cache_dir is None:
         return
-    through = ""
-    if not lies_inside(Path(cache_dir), Path(root), itself=True):
-        held = link_holding(Path(cache_dir), Path(root))
-        if held is None:
-            return
-        through = f", through its link {held[0]} (→ {held[1]})"
-    raise UsageError(
-        f"the cache {cache_dir} lies inside the dataset folder {root}{f' (named by the option {given})' if given else ''}"
-        f"{through}; merbench never writes inside a dataset: set MERBENCH_CACHE to a folder elsewhere"
-    )
+    named = f"the dataset folder {root}{f' (named by the option {given})' if given else ''}"
+    through = _inside_through(Path(cache_dir), Path(root))
+    if through is not None:
+        raise UsageError(f"the cache {cache_dir} lies inside {named}{through}; merbench never writes inside a "
+                         "dataset: set MERBENCH_CACHE to a folder elsewhere")
+    for part in (Path(cache_dir) / name for name in CACHE_PARTS):
+        through = _inside_through(part, Path(root))
+        if through is None:
+            continue
+        leads = sorted(_forms(part) - {Path(os.path.abspath(part))})
+        raise UsageError(f"the cache folder {part}{f' (→ {leads[0]})' if leads else ''} lies inside {named}{through}; "
+                         f"merbench never writes inside a dataset: point the link {part} at a folder outside the "
+                         "dataset (or remove it), or set MERBENCH_CACHE to a folder elsewhere")
+
+
+def _inside_through(place: Path, root: Path) -> str | None:
+    """``None`` when ``place`` lies outside ``root``; else how it lies inside: ``""``, or through a link of ``root``."""
+    if lies_inside(place, root, itself=True):
+        return ""
+    held = link_holding(place, root)
+    return None if held is None else f", through its link {held[0]} (→ {held[1]})"
 
 
 def option_folders(root: Path | None, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Path]:
