@@ -46,8 +46,9 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
-def _check_folder(folder: Path, option: str, path: Path) -> None:
-    """Refuse ``path`` unless its folder exists, is a folder and accepts a new file."""
+def _check_folder(folder: Path, option: str, path: Path, probe: bool = True) -> None:
+    """Refuse ``path`` unless its folder exists, is a folder and accepts a new file (with ``probe``, a file is made
+    there and removed, which changes the folder's modification time)."""
     if not folder.exists():
         raise UsageError(f"{option} {path}: the folder {folder} does not exist; create it first "
                          f"(mkdir -p {shlex.quote(str(folder))})")
@@ -58,6 +59,8 @@ def _check_folder(folder: Path, option: str, path: Path) -> None:
             raise UsageError(f"{option} {path}: the folder {folder} lies on a read-only file system; choose a path "
                              "elsewhere")
         raise UsageError(f"{option} {path}: cannot write in the folder {folder} (permission denied); choose another path")
+    if not probe:
+        return
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".merbench-probe.", suffix=".tmp")
     except OSError as exc:
@@ -77,7 +80,7 @@ def _resolved(path: Path | str) -> Path | None:
 
 def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (),
                       inputs: Mapping[str, Path] | None = None, roots: Mapping[str, Path] | None = None,
-                      example: str = "result.json") -> Path | None:
+                      example: str = "result.json", probe: bool = True) -> Path | None:
     """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout
     (``-`` or ``/dev/stdout``).
 
@@ -86,7 +89,9 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     and its side files), one of the command's ``inputs`` (described: path), a file inside one of
     the dataset folders ``roots`` (described: path; merbench never writes there), or another SQLite
     database, or when its folder is missing or unwritable. ``example`` is the file name a folder's
-    message suggests inside it.
+    message suggests inside it. Without ``probe`` no file is made in the folder to test it (a first check made
+    before the dataset folders of the runs a command reads are known, which may hold it): the command checks the
+    path again, with ``roots``, before writing.
     """
     if str(path) in STDOUT_NAMES:
         return None
@@ -125,16 +130,18 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
                              "overwritten; give another file name")
         if not os.access(target, os.W_OK):
             raise UsageError(f"{option} {shown}: the file is read-only; make it writable (chmod u+w) or give another name")
-    _check_folder(target.parent, option, given)
+    _check_folder(target.parent, option, given, probe)
     return target
 
 
-def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | None = None) -> Path:
+def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | None = None,
+                        probe: bool = True) -> Path:
     """Check a folder that files will be written into (created when missing); returns it resolved.
 
     Raises ``UsageError`` when it is an existing file, when it is or lies inside one of the dataset
     folders ``roots`` (described: path; merbench never writes there), or when it (or its nearest
-    existing parent, for a folder still to be created) cannot be written.
+    existing parent, for a folder still to be created) cannot be written. ``probe`` as for
+    ``check_output_path``.
     """
     if str(folder) == "-":  # standard output everywhere else; a folder of PNG files cannot go there
         raise UsageError(f"{option} -: figures are PNG files written into a folder, not to standard output; give a "
@@ -155,14 +162,14 @@ def check_output_folder(folder: Path, option: str, roots: Mapping[str, Path] | N
     if target.exists():
         if not target.is_dir():
             raise UsageError(f"{option} {given}: is a file, not a folder; give a folder (it is created when missing)")
-        _check_folder(target, option, given)
+        _check_folder(target, option, given, probe)
         return target
     existing = target.parent
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise UsageError(f"{option} {given}: {existing} is a file, not a folder; give another folder")
-    _check_folder(existing, option, given)
+    _check_folder(existing, option, given, probe)
     return target
 
 

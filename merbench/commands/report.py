@@ -89,13 +89,13 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     if stray:
         raise UsageError(f"--leakage renders a study's summary file; drop {', '.join(stray)} (they select stored runs)")
     fmt = format_for(args.output, args.format, LEAKAGE_FORMATS, "a leakage summary") if args.output is not None else None
-    def checked(folders: dict[str, Path]) -> Path | None:
+    def checked(folders: dict[str, Path], probe: bool = True) -> Path | None:
         return (check_output_path(args.output, "--output", store_files(args.store),
                                   {f"the leakage summary (--leakage {args.leakage})": args.leakage}, folders,
-                                  example=f"leakage{SUFFIX_OF[fmt]}")
+                                  example=f"leakage{SUFFIX_OF[fmt]}", probe=probe)
                 if args.output is not None else None)
 
-    target = checked({})  # before the summary is read: a bad path is said first
+    target = checked({}, probe=False)  # before the summary is read: a bad path is said first, no file made there
     summary = load_summary(args.leakage)
     target = checked({f"the dataset folder of the study in {args.leakage}": Path(str(folder))
                       for folder in summary.get("dataset_folders") or []})  # merbench never writes inside one
@@ -143,10 +143,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.output is None and args.figures is None:
         raise UsageError("give --output FILE (and/or --figures DIR), e.g. merbench report --output results.md")
     fmt = format_for(args.output, args.format) if args.output is not None else None
-    # Checked before the store is read: a bad path must not be found after the work.
-    target = (check_output_path(args.output, "--output", store_files(args.store), example=f"report{SUFFIX_OF[fmt]}")
-              if args.output is not None else None)
-    figures = check_output_folder(args.figures, "--figures") if args.figures is not None else None
+    # Checked before the store is read: a bad path must not be found after the work. No file is made in the folders
+    # yet (probe=False): they may lie inside the runs' dataset folders, known once the runs are read.
+    target = (check_output_path(args.output, "--output", store_files(args.store), example=f"report{SUFFIX_OF[fmt]}",
+                                probe=False) if args.output is not None else None)
+    figures = check_output_folder(args.figures, "--figures", probe=False) if args.figures is not None else None
     _refuse_overlap(args, target, figures)
     comparison, results = selected_comparison(args)
     shown = shown_runs(comparison)

@@ -49,7 +49,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.errors import UsageError
     from merbench.store import ResultStore, status_of
 
-    target = check_output_path(args.json, "--json", store_files(args.store)) if args.json is not None else None
+    # probe=False: the folder may lie inside the run's dataset folder, known once the run is read
+    target = (check_output_path(args.json, "--json", store_files(args.store), probe=False)
+              if args.json is not None else None)
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         row = store.run_row(args.run_id)
         if row["result_json"] is None and args.json is None:
