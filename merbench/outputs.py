@@ -226,13 +226,15 @@ def write_output(target: Path | None, text: str | bytes) -> None:
 
 def check_command_output(path: Path | str, option: str, args: Any,
                          also_read: Mapping[str, Path] | None = None,
-                         also_roots: Mapping[str, Path] | None = None) -> Path | None:
+                         also_roots: Mapping[str, Path] | None = None, probe: bool = True) -> Path | None:
     """``check_output_path`` for an output of a command with parsed arguments ``args``: besides the results store
     (``args.store``, else the default one), none of the command's input files (``input_paths``, and ``also_read``:
     further files it keeps, described) nor anything inside its dataset folders (``dataset_roots``, and
-    ``also_roots``: the dataset folders of the runs it reads, ``stored_roots``)."""
+    ``also_roots``: the dataset folders of the runs it reads, ``stored_roots``). ``probe=False`` where a dataset
+    folder is still to be read from the store (``run --resume``), as for ``check_output_path``."""
     return check_output_path(path, option, store_files(getattr(args, "store", None)),
-                             {**input_paths(args), **(also_read or {})}, {**dataset_roots(args), **(also_roots or {})})
+                             {**input_paths(args), **(also_read or {})}, {**dataset_roots(args), **(also_roots or {})},
+                             probe=probe)
 
 
 def check_store_outside_datasets(args: Any, path: Path | None = None, option: str | None = None) -> None:

@@ -87,3 +87,31 @@ def test_an_output_folder_that_cannot_take_a_file_is_still_refused_once_the_root
         said = " ".join(result.err.split())
         assert result.code == 2 and f"cannot create a file in the folder {refusing} (No space left on device)" in said
     assert list(refusing.iterdir()) == []
+
+
+def test_a_resumed_runs_json_refused_inside_its_stored_dataset_folder_leaves_it_untouched(run_cli, tmp_path):
+    """``run --resume ID --json FILE``: the run's dataset folder comes from the store, so the first check of FILE,
+    made before the store is read, makes no file in its folder."""
+    from merbench.config import resolve_config
+    from merbench.registry import get_registry
+    from merbench.store import ResultStore
+
+    root = tmp_path / "mimg"
+    (root / "images").mkdir(parents=True)
+    for i, subject in enumerate(["s1", "s1", "s2", "s2"]):
+        (root / "images" / f"img_{i}.png").write_bytes(b"x")
+    (root / "labels.csv").write_text("subject,label,path\n" + "".join(
+        f"{s},{'ab'[i % 2]},images/img_{i}.png\n" for i, s in enumerate(["s1", "s1", "s2", "s2"])))
+    os.utime(root / "images", ns=(OLD, OLD))
+    store = tmp_path / "runs.sqlite"
+    config = resolve_config(get_registry(), model="ststnet", dataset="manifest", protocol="loso", profile="quick",
+                            root=root, sets={"dataset.manifest": "labels.csv"}).to_dict()
+    with ResultStore(store) as opened:
+        run_id = opened.begin_run(config, 1, {})
+        opened.mark_stopped(run_id, "interrupted")
+    result = run_cli("run", "--resume", run_id, "--store", str(store), "--json", str(root / "images" / "x.json"))
+    said = " ".join(result.err.split())
+    assert result.code == 2, said
+    assert "never writes inside" in said
+    assert os.stat(root / "images").st_mtime_ns == OLD
+    assert sorted(path.name for path in (root / "images").iterdir()) == [f"img_{i}.png" for i in range(4)]

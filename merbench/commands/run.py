@@ -101,7 +101,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     registry = get_registry()
     print_plugin_problems(err, registry, [args.model])
-    args.json_target = check_command_output(args.json, "--json", args) if args.json is not None else None
+    # A resumed run's dataset folder is known once the store is read: no file is made in --json's folder before then
+    args.json_target = (check_command_output(args.json, "--json", args, probe=args.resume is None)
+                        if args.json is not None else None)
     if args.json is not None and args.json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.resume is not None and not args.resume.strip():
