@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
 from merbench.contracts import Dataset, resolve_factory
+from merbench.datafiles import check_cache_outside_dataset
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
 from merbench.splits import SPLIT_FIX, check_folds, check_training_classes, protocol_dataset, same_folds
@@ -223,6 +224,9 @@ def preflight(config: RunConfig, registry: Registry, cache_dir: Path | None = No
     (``check_cluster``), saying Ray's messages with it.
     """
     check_root(config, registry)
+    # before the model's facts are measured (check_early_stopping): they are kept in the cache too
+    check_cache_outside_dataset(config.root, config.section("dataset"), registry.get("datasets", config.dataset).options,
+                                cache_dir if cache_dir is not None else cache_root(create=False))
     check_member(config, registry)
     chain = check_chain(config, registry)
     check_engine(config)

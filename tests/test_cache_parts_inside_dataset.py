@@ -67,3 +67,24 @@ def test_a_cache_part_linked_where_a_link_of_the_dataset_leads_is_refused_naming
         check_cache_outside(root, cache)
     assert f"{cache / 'synthetic'} (→ {frames / 'stash'})" in str(refused.value)
     assert f"through its link {root / 'frames'} (→ {frames})" in str(refused.value)
+
+
+@pytest.mark.parametrize("engine", ["engine.early_stopping=2", "engine.parallel_mode=vmap"])
+def test_model_facts_linked_into_the_dataset_are_refused_before_the_facts_are_measured(run_cli, tmp_path, monkeypatch,
+                                                                                     engine):
+    """Early stopping and batched folds measure the model before the dataset loads; its facts go to the cache's
+    ``model-facts/``, which must not be written when it leads inside the dataset."""
+    root = tmp_path / "ds"
+    rt.build_manifest_images(root)
+    facts = root / "facts"
+    facts.mkdir()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "model-facts").symlink_to(facts)
+    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
+    result = run_cli("run", "--model", "convmixer", "--dataset", "manifest", "--root", str(root), "--protocol", "loso",
+                     "--profile", "quick", "--no-store", "--quiet", "--set", "dataset.manifest=labels.csv", engine)
+    said = " ".join(result.err.split())
+    assert result.code == 2, said
+    assert f"the cache folder {cache / 'model-facts'} (→ {facts}) lies inside the dataset folder {root}" in said
+    assert list(facts.iterdir()) == []
