@@ -331,6 +331,18 @@ def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
             + changed_plugins(stored.get("plugins", {}), third_party_plugins(now.get("plugins"))))
 
 
+TUNE_KEYS = ("threads_per_fold",)
+"""What a tune's stored trials and refits are compared on besides ``other_software``'s: the torch threads each of
+their folds trained with (another count sums in another order)."""
+
+
+def other_tune_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """``other_software`` of a stored trial or refit of a tune, and ``KEY STORED → NOW`` for each of ``TUNE_KEYS``
+    that differs (``unknown`` where it was not recorded)."""
+    return other_software(stored, now) + [f"{key} {_known(stored.get(key))} → {_known(now.get(key))}"
+                                          for key in TUNE_KEYS if _known(stored.get(key)) != _known(now.get(key))]
+
+
 class ReuseCheck:
     """Stored runs reused with ``--stored`` against this process's software (looked up once, when first needed):
     the words ``merbench grid`` and ``merbench leakage`` print for each (``merbench regress`` names them in its

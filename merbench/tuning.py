@@ -14,8 +14,10 @@ Every trial is kept in an Optuna SQLite storage beside the results store
 (``merbench.tuning_storage``; one study per outer fold, named by a content key
 of the configuration, space, seed, inner folds and the samples with their
 labels), so an interrupted tune continues where it stopped. Each trial and
-refit records the software that made it (``merbench.environment``): reusing
-work of other software is said, and recorded in the summary's warnings.
+refit records the software that made it (``merbench.environment``) and the torch
+threads of its folds, those ``merbench run`` of its configuration gives its folds
+(``run_fold_threads``): reusing work of other software or threads is said, and
+recorded in the summary's warnings.
 ``merbench.tuning_space`` reads the search space, ``merbench.tuning_summary``
 builds the result and ``merbench.tuning_report`` prints it.
 The pipeline is merbench's own: ``merbench.runner.load_dataset``,
@@ -46,10 +48,11 @@ from merbench.config import (RunConfig, load_config_file, options_file, parse_pa
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.dataset_check import loader_skip_note
-from merbench.environment import current_software, describe_environment, other_software
+from merbench.environment import current_software, describe_environment, other_tune_software
 from merbench.errors import (DataError, FoldsLost, MerbenchError, PluginError, PredictionFailed, RunFailed,
                              UsageError)
 from merbench.folds import FoldData, FoldJob, FoldTask, KeptWorkerFolds, SequentialFolds, plan_executor
+from merbench.folds.batched import BatchedFolds
 from merbench.held_interrupts import HeldInterrupts
 from merbench.leaks import config_leaks
 from merbench.metrics import classification_metrics
@@ -259,6 +262,12 @@ class TuneContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     software: dict[str, Any] = field(default_factory=dict)
     """This process's software (``merbench.environment.current_software``), recorded with each trial and refit."""
+    fold_threads: int = 0
+    """The torch threads of each refit's fold, as ``merbench run`` of its configuration trains a fold with
+    (``run_fold_threads``); those of each trial's inner fold too, unless several local trials run at once."""
+    trial_threads: int = 0
+    """The torch threads of each trial's inner fold: ``fold_threads``, or with ``--workers N`` local trials the cores
+    shared out among them (``trial_thread_count``)."""
     reused_other: list[tuple[str, list[str]]] = field(default_factory=list)
     """Stored trials and refits reused although other software made them: (``trial`` or ``refit``, what differs)."""
     interrupts: HeldInterrupts = field(default_factory=HeldInterrupts)
@@ -270,6 +279,11 @@ class TuneContext:
     interrupted."""
     thread_state: threading.local = field(default_factory=threading.local)
     """Which of ``trial_workers`` is this thread's."""
+
+    def made_with(self, trial: bool) -> dict[str, Any]:
+        """What a trial (``trial``) or refit records it was made with: ``software`` and its folds' torch threads
+        (another count sums in another order, as other software would)."""
+        return {**self.software, "threads_per_fold": self.trial_threads if trial else self.fold_threads}
 
     def trial_worker(self) -> KeptWorkerFolds:
         """The worker this trial thread keeps for its trials (made on first use)."""
@@ -371,11 +385,31 @@ def _executor(ctx: TuneContext, config: RunConfig, job: Any, data: Any, n_folds:
     """
     engine = config.section("engine")
     local = config.section("executor")["name"] == "local"
+    threads = ctx.trial_threads if trial else ctx.fold_threads
     if local and trial and ctx.request.workers > 1:
-        return ctx.trial_worker(), dataclasses.replace(job, threads=trial_thread_count(ctx.request, config))
+        return ctx.trial_worker(), dataclasses.replace(job, threads=threads)
     if local and (ctx.request.workers > 1 or parse_parallel_folds(engine["parallel_folds"]) is None):
-        return SequentialFolds(), dataclasses.replace(job, threads=0 if ctx.request.workers > 1 else int(engine["threads"]))
-    return plan_executor(engine, config.section("executor"), job, data, n_folds)
+        return SequentialFolds(), dataclasses.replace(job, threads=threads)
+    executor, job = plan_executor(engine, config.section("executor"), job, data, n_folds)
+    if isinstance(executor, BatchedFolds):  # one batched computation: the plan's threads, as a batched run's
+        return executor, job
+    return executor, dataclasses.replace(job, threads=threads)
+
+
+def run_fold_threads(ctx: TuneContext, inputs: np.ndarray) -> int:
+    """The torch threads ``merbench run`` of the base configuration trains each fold with: its fold plan's
+    (``merbench.folds.plan_executor``) for the outer folds, a fold trained on its own (not in a batched group);
+    torch's count in this process where the plan leaves it to torch (CUDA without ``engine.threads``).
+
+    Not ``engine.threads`` alone: its default, 0, would leave the count to torch (``OMP_NUM_THREADS``), and a
+    fold's arithmetic, hence a refit's scores, depends on it. The options that change it may not be searched.
+    """
+    import torch
+
+    engine = {**ctx.base.section("engine"), "parallel_mode": "processes"}  # no batched group, nothing measured
+    _, job = plan_executor(engine, ctx.base.section("executor"), _job(ctx, ctx.base, inputs),
+                           FoldData(inputs, ctx.labels, ctx.subjects), len(ctx.outer_folds))
+    return job.threads or torch.get_num_threads()
 
 
 def _scored(ctx: TuneContext, fold: Fold, output: Any, labels: np.ndarray, plugin: str) -> dict[str, float]:
@@ -430,7 +464,7 @@ def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.nda
 
     def objective(trial: Any) -> float:
         values = ctx.space.suggest(trial)
-        trial.set_user_attr("software", ctx.software)  # a later tune reusing this trial compares it with its own
+        trial.set_user_attr("software", ctx.made_with(trial=True))  # a later tune reusing it compares it with its own
         scores: dict[int, float] = {}
 
         def on_done(task: Any, output: Any) -> None:
@@ -610,9 +644,9 @@ def note_reuse(ctx: TuneContext, what: str, stored: Mapping[str, Any] | None) ->
     """Remember a reused stored ``what`` (``trial``, ``refit``) that software other than this process's made.
 
     ``stored`` is the software recorded with it (``None`` for one stored before merbench recorded it: then each
-    version reads ``unknown``, as ``merbench.environment.other_software`` compares).
+    version reads ``unknown``, as ``merbench.environment.other_tune_software`` compares).
     """
-    changed = other_software(dict(stored or {}), ctx.software)
+    changed = other_tune_software(dict(stored or {}), ctx.made_with(trial=what == "trial"))
     if changed:
         ctx.reused_other.append((what, changed))
 
@@ -740,7 +774,7 @@ def selected_refit(ctx: TuneContext, optuna: Any, study: Any, trials: list[Any],
                 return trial, stored, said
             try:
                 refit = {"trial": trial.number, "params": params, **refit_fold(ctx, outer, params),
-                         "software": ctx.software}
+                         "software": ctx.made_with(trial=False)}
             except FoldsLost:  # a worker or task lost, not the configuration: the next tune redoes the refit
                 raise
             except PredictionFailed as exc:
@@ -975,6 +1009,9 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     split = resolve_factory(protocol.split)
     ctx.outer_folds = outer_split(ctx, split)
     check_folds(ctx.outer_folds, ctx.subjects, base.protocol)
+    ctx.fold_threads = run_fold_threads(ctx, inputs)
+    local_trials = request.workers > 1 and base.section("executor")["name"] == "local"
+    ctx.trial_threads = trial_thread_count(request, base) if local_trials else ctx.fold_threads
     untrained = untrained_classes_warning(ctx.outer_folds, ctx.labels, ctx.class_names, "outer")
     if untrained:
         progress.message(f"[bold yellow]Warning:[/] {untrained}")
@@ -1030,6 +1067,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
         "pruner": f"median (Optuna MedianPruner, after {PRUNER_STARTUP_TRIALS} trials), checked after each inner fold",
         "workers": request.workers,
         "executor": base.section("executor")["name"],
+        "threads_per_fold": {"trials": ctx.trial_threads, "refits": ctx.fold_threads},
         "storage": str(storage_path),
         "key": key,
         "reused_other_software": sorted({change for _, changed in ctx.reused_other for change in changed}),
@@ -1037,7 +1075,8 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     software_note = other_software_note(ctx.reused_other)
     if software_note:
         warnings.append(software_note)  # print_summary prints it with the tables
-    environment = {**describe_environment(choice.description), "plugins": plugin_versions(base, registry)}
+    environment = {**describe_environment(choice.description), "plugins": plugin_versions(base, registry),
+                   "torch_threads": str(ctx.fold_threads)}  # the refits' (a run's folds'), not this process's
     return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search, environment,
                      time.perf_counter() - started, warnings, ctx.preprocessing)
 
