@@ -331,16 +331,19 @@ def other_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
             + changed_plugins(stored.get("plugins", {}), third_party_plugins(now.get("plugins"))))
 
 
-TUNE_KEYS = ("threads_per_fold",)
-"""What a tune's stored trials and refits are compared on besides ``other_software``'s: the torch threads each of
-their folds trained with (another count sums in another order)."""
+TUNE_KEYS = ("optuna", "threads_per_fold")
+"""What a tune's stored trials and refits are compared on besides ``other_software``'s: Optuna's version (which
+trials its TPE sampler proposes for a seed depends on it) and the torch threads each of their folds trained with
+(another count sums in another order). Ray's version counts too where both trained on Ray (``ray``)."""
 
 
 def other_tune_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """``other_software`` of a stored trial or refit of a tune, and ``KEY STORED → NOW`` for each of ``TUNE_KEYS``
-    that differs (``unknown`` where it was not recorded)."""
+    that differs (``unknown`` where it was not recorded), and for ``ray`` where both record it (work trained
+    locally records none)."""
+    keys = (*TUNE_KEYS, "ray") if "ray" in stored and "ray" in now else TUNE_KEYS
     return other_software(stored, now) + [f"{key} {_known(stored.get(key))} → {_known(now.get(key))}"
-                                          for key in TUNE_KEYS if _known(stored.get(key)) != _known(now.get(key))]
+                                          for key in keys if _known(stored.get(key)) != _known(now.get(key))]
 
 
 class ReuseCheck:

@@ -48,7 +48,7 @@ from merbench.config import (RunConfig, load_config_file, options_file, parse_pa
 from merbench.contracts import Dataset, Fold, resolve_factory
 from merbench.engine import TrainSettings, choose_device, torch_threads
 from merbench.dataset_check import loader_skip_note
-from merbench.environment import current_software, describe_environment, other_tune_software
+from merbench.environment import current_software, describe_environment, other_tune_software, package_version
 from merbench.errors import (DataError, FoldsLost, MerbenchError, PluginError, PredictionFailed, RunFailed,
                              UsageError)
 from merbench.folds import FoldData, FoldJob, FoldTask, KeptWorkerFolds, SequentialFolds, plan_executor
@@ -261,7 +261,8 @@ class TuneContext:
     inputs: OrderedDict = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     software: dict[str, Any] = field(default_factory=dict)
-    """This process's software (``merbench.environment.current_software``), recorded with each trial and refit."""
+    """This process's software (``merbench.environment.current_software``, with Optuna's version and Ray's where it
+    trains the folds: ``tune_versions``), recorded with each trial and refit."""
     fold_threads: int = 0
     """The torch threads of each refit's fold, as ``merbench run`` of its configuration trains a fold with
     (``run_fold_threads``); those of each trial's inner fold too, unless several local trials run at once."""
@@ -998,7 +999,8 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     choice = choose_device(base.device, base.section("engine")["amp"])
     progress.message(f"Device: {choice.description}")
     ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir,
-                      software={**current_software(), "plugins": plugin_versions(base, registry)})
+                      software={**current_software(), **tune_versions(optuna, base),
+                                "plugins": plugin_versions(base, registry)})
     inputs = _preprocessed(ctx, base, first=True)
     check_models_on_data(request, registry, base, space, tuple(inputs.shape[1:]), ctx.n_classes)
     threaded = threaded_trials_warning(ctx, inputs)
@@ -1075,10 +1077,20 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     software_note = other_software_note(ctx.reused_other)
     if software_note:
         warnings.append(software_note)  # print_summary prints it with the tables
-    environment = {**describe_environment(choice.description), "plugins": plugin_versions(base, registry),
+    environment = {**describe_environment(choice.description), **tune_versions(optuna, base),
+                   "plugins": plugin_versions(base, registry),
                    "torch_threads": str(ctx.fold_threads)}  # the refits' (a run's folds'), not this process's
     return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search, environment,
                      time.perf_counter() - started, warnings, ctx.preprocessing)
+
+
+def tune_versions(optuna: Any, config: RunConfig) -> dict[str, str | None]:
+    """The versions a tune depends on besides a run's: Optuna's (which trials TPE proposes for a seed), and Ray's
+    where its tasks train the folds (``executor.name=ray``)."""
+    versions = {"optuna": optuna.__version__}
+    if config.section("executor")["name"] == "ray":
+        versions["ray"] = package_version("ray")
+    return versions
 
 
 def stored_trials(ctx: TuneContext, optuna: Any, storage: Any, key: str) -> int | None:

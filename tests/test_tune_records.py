@@ -1,6 +1,6 @@
 """What a ``merbench tune`` records of how its trials and refits trained, and what it compares before reusing them:
 the torch threads of a ``merbench run`` of the same configuration (before, a refit trained with torch's default
-count, so it differed from that run and followed ``OMP_NUM_THREADS``)."""
+count, so it differed from that run and followed ``OMP_NUM_THREADS``) and Optuna's version (before, unrecorded)."""
 
 from __future__ import annotations
 
@@ -97,3 +97,39 @@ def test_a_tune_run_again_reuses_work_of_the_same_threads_and_names_another_coun
     [warning] = after["warnings"]
     assert "4 stored trials and 2 stored refits reused by this tune were made by other software" in warning
     assert after["environment"]["torch_threads"] == "1"
+
+
+def test_trials_and_refits_of_another_optuna_are_reused_with_a_warning_naming_it(run_cli, tmp_path):
+    """Which trials TPE proposes for a seed depends on Optuna's version: it is recorded, and compared on reuse."""
+    import optuna
+
+    first, before = tiny_tune(run_cli, tmp_path)
+    assert first.code == 0, first.err
+    assert before["environment"]["optuna"] == optuna.__version__ and "ray" not in before["environment"]
+    with sqlite3.connect(tmp_path / "trials.sqlite") as db:  # as an older Optuna would have stored them
+        for table, key in (("trial_user_attributes", "trial_user_attribute_id"),
+                           ("study_user_attributes", "study_user_attribute_id")):
+            for row, name, value in db.execute(f"SELECT {key}, key, value_json FROM {table}").fetchall():
+                record = json.loads(value)
+                software = record.get("software") if name == "refit" else record if name == "software" else None
+                if software is not None:
+                    assert software["optuna"] == optuna.__version__
+                    software["optuna"] = "2.10.1"
+                    db.execute(f"UPDATE {table} SET value_json = ? WHERE {key} = ?", (json.dumps(record), row))
+    again, after = tiny_tune(run_cli, tmp_path)
+    assert again.code == 0, again.err
+    change = f"optuna 2.10.1 → {optuna.__version__}"
+    assert after["search"]["reused_other_software"] == [change]
+    [warning] = after["warnings"]
+    assert "4 stored trials and 2 stored refits reused by this tune were made by other software" in warning
+    assert warning.endswith(f"Stored → now: {change}")
+
+
+def test_a_tune_compares_optuna_always_and_ray_where_both_trained_on_it():
+    from merbench.environment import other_tune_software
+
+    made = {"merbench": "1", "git_commit": "c", "torch": "2", "optuna": "4.0.0", "threads_per_fold": 1}
+    assert other_tune_software(made, {**made, "optuna": "4.1.0"}) == ["optuna 4.0.0 → 4.1.0"]
+    assert other_tune_software({**made, "ray": "2.9.0"}, {**made, "ray": "2.40.0"}) == ["ray 2.9.0 → 2.40.0"]
+    assert other_tune_software(made, {**made, "ray": "2.40.0"}) == []  # trained locally: threads_per_fold tells
+    assert other_tune_software({k: v for k, v in made.items() if k != "optuna"}, made) == ["optuna unknown → 4.0.0"]
