@@ -20,14 +20,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import yaml
 
 from merbench.contracts import resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError
 from merbench.result import check_schema_version, document_kind
-from merbench.yaml_files import read_yaml
+from merbench.yaml_files import AliasFault, load_value, read_yaml
 
 
 _OPTIONS_FILES: dict[tuple[str, bytes], Any] = {}
@@ -482,15 +482,33 @@ def parse_rule(rule: Any) -> Range | tuple[str, ...] | str | None:
     raise ValueError(f"{rule!r} is neither a range text nor a non-empty tuple of choices")
 
 
-def _show(value: Any) -> str:
-    """``value`` as it would be written after ``--set KEY=``: ``u,v``, ``true``, ``0.001``."""
-    if isinstance(value, (list, tuple)):
-        return ",".join(_show(v) for v in value)
+def _scalar(value: Any) -> str:
+    """One value as it would be written after ``--set KEY=``: ``true``, ``null``, ``0.001``, ``abc``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"  # YAML's word for it (also `~`), not Python's None
     return str(value)
+
+
+def _pieces(value: Any, sep: str, top: bool = True) -> Iterator[str]:
+    """``value`` written out piece by piece: a list's items between ``sep``, a list inside it in brackets."""
+    if isinstance(value, (list, tuple)):
+        yield "" if top else "["
+        for i, item in enumerate(value):
+            yield sep if i else ""
+            yield from _pieces(item, sep, top=False)
+        yield "" if top else "]"
+    elif isinstance(value, dict):
+        yield str(value)
+    else:
+        yield _scalar(value)
+
+
+def _show(value: Any, sep: str = ",") -> str:
+    """``value`` as it would be written after ``--set KEY=``: ``u,v``, ``true``, ``0.001``; a list inside a list in
+    brackets (``[1,2],3``)."""
+    return "".join(_pieces(value, sep))
 
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -501,7 +519,8 @@ _WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "o
 def parse_set_value(text: str) -> Any:
     """The value of ``--set KEY=TEXT``: a decimal integer or number, true/false (yes/no, on/off), null, a
     ``[a, b]`` list, or else the text itself. Unlike YAML 1.1, ``010`` is ten, and ``0x10``, ``1:30``,
-    ``1_0`` or a date stay text (the option's type then accepts or refuses them)."""
+    ``1_0`` or a date stay text (the option's type then accepts or refuses them). ``UsageError`` for a list that
+    refers to itself through a YAML alias or nests too deeply."""
     stripped = text.strip()
     if not stripped:
         return ""
@@ -516,12 +535,25 @@ def parse_set_value(text: str) -> Any:
         return _WORDS[stripped.lower()]
     if stripped.startswith("["):
         try:
-            items = yaml.safe_load(stripped)
+            items = load_value(stripped)
         except yaml.YAMLError:
             return text
+        except AliasFault as exc:
+            raise UsageError(f"the value {exc.problem}") from None
+        except RecursionError:
+            raise UsageError("the value nests lists or mappings thousands of levels deep; give a flatter value") \
+                from None
         if isinstance(items, list):  # each item read as a --set value itself (no octal, no dates)
             return [item if isinstance(item, (list, dict)) else parse_set_value(str(item)) for item in items]
     return text
+
+
+def _parsed(key: str, text: str) -> Any:
+    """``parse_set_value(text)``, its refusal naming ``key`` and the text."""
+    try:
+        return parse_set_value(text)
+    except UsageError as exc:
+        raise UsageError(f"{key}={text}: {exc}") from None
 
 
 def _expectation(default: Any, rule: Range | tuple[str, ...] | None) -> str:
@@ -567,12 +599,12 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
     parsed = parse_rule(rule)
     if isinstance(value, str):
         text = value
-        value = parse_set_value(text)
+        value = _parsed(key, text)
     else:
         text = _show(value)
     if isinstance(value, (list, tuple, dict)) and isinstance(default, (bool, int, float)):  # text: said below
         kind = "mapping" if isinstance(value, dict) else "list"
-        shown = text if isinstance(value, dict) else f"[{', '.join(_show(item) for item in value)}]"
+        shown = text if isinstance(value, dict) else f"[{_show(value, ', ')}]"
         raise _refuse(key, shown, default, None, f"expected one value, not a {kind}")
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -639,7 +671,7 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
 def coerce_element(key: str, text: str, item: Any, element: Any, default: Any, rule: Range | tuple[str, ...] | None) -> Any:
     """One number of a list option, of the type of the default's elements, inside ``rule``."""
     if isinstance(item, str):
-        item = parse_set_value(item)
+        item = _parsed(key, item)
     item = _number(item) if isinstance(element, float) else item
     good = isinstance(item, (int, float)) and not isinstance(item, bool)
     if good and isinstance(element, int) and not isinstance(element, bool):

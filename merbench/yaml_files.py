@@ -1,7 +1,9 @@
 """Reading a user's YAML file (run config, search space, regression baseline) with one clear error per fault.
 
 Always a ``yaml.SafeLoader`` (``safe_load``'s): a YAML file never builds Python objects; a key given twice in
-one mapping is an error rather than the last one winning.
+one mapping is an error rather than the last one winning. A document that refers to itself through an alias, or
+nests lists and mappings more than ``MAX_DEPTH`` levels deep, is refused before it is built (``AliasFault``), so
+no reader of the data (a message showing a value, ``json.dumps``) has to guard against it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,78 @@ import yaml
 
 from merbench.errors import UsageError
 
+MAX_DEPTH = 100
+"""How deep lists and mappings may nest in a YAML document (options nest a few levels, a run's result a dozen)."""
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+
+class AliasFault(Exception):
+    """A YAML document that cannot be used as data: it refers to itself through an alias, or nests too deeply.
+
+    ``path`` names the value inside the document (``model.dropout``; empty for the document itself), ``mark`` is
+    PyYAML's mark of where that value starts, and ``problem`` says what is wrong and how to fix it.
+    """
+
+    def __init__(self, path: str, mark: Any, problem: str):
+        super().__init__(problem)
+        self.path, self.mark, self.problem = path, mark, problem
+
+    def named(self, where: str) -> str:
+        """The fault as one message after ``where`` (a file: ``--config run.yaml``): the value's path and place."""
+        return f"{where}: {self.path or 'the document'} ({_at(self.mark)}) {self.problem}"
+
+
+def _path(steps: list[str | int]) -> str:
+    """Mapping keys and list positions as a dotted path (``entries[0].set.model.dropout``), without the list
+    positions at its end: the key whose value holds the fault."""
+    while steps and isinstance(steps[-1], int):
+        steps = steps[:-1]
+    return "".join(f"[{step}]" if isinstance(step, int) else f"{'.' if i else ''}{step}" for i, step in enumerate(steps))
+
+
+def _refuse_unbounded(root: yaml.Node) -> None:
+    """Raise ``AliasFault`` for a node that holds itself through an alias or lies deeper than ``MAX_DEPTH``; each
+    node is walked once, however many aliases name it."""
+    done: set[int] = set()
+    open_: set[int] = set()
+
+    def walk(node: yaml.Node, steps: list[str | int]) -> None:
+        if id(node) in done:
+            return
+        if id(node) in open_:
+            raise AliasFault(_path(steps), node.start_mark, "refers to itself through a YAML alias (a *name inside "
+                             "the value of its own &name); write the value out without that alias")
+        if len(steps) > MAX_DEPTH:
+            raise AliasFault(_path(steps[:MAX_DEPTH]), node.start_mark,
+                             f"nests lists or mappings more than {MAX_DEPTH} levels deep; give a flatter value")
+        open_.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for position, item in enumerate(node.value):
+                walk(item, [*steps, position])
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                walk(key, [*steps, name])
+                walk(value, steps if key.tag == "tag:yaml.org,2002:merge" else [*steps, name])
+        open_.discard(id(node))
+        done.add(id(node))
+
+    walk(root, [])
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a document with ``_refuse_unbounded`` before building it."""
+
+    def construct_document(self, node):
+        _refuse_unbounded(node)
+        return super().construct_document(node)
+
+
+def load_value(text: str) -> Any:
+    """``text`` read as YAML (``yaml.safe_load``), refused with ``AliasFault`` as a file is (``read_yaml``)."""
+    return yaml.load(text, Loader=_BoundedLoader)  # safe: a SafeLoader
+
+
+class _UniqueKeyLoader(_BoundedLoader):
     """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
 
     def construct_mapping(self, node, deep=False):
@@ -65,7 +137,7 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
     ``example`` is a file name to suggest when ``path`` is a folder, and
     ``when_missing`` tells how to get the file when it does not exist.
     Raises ``UsageError`` naming ``where`` for a folder, a missing, unreadable,
-    binary or malformed file.
+    binary or malformed file, and for one that refers to itself or nests too deeply (``AliasFault``).
     """
     text = ""
     try:
@@ -73,6 +145,8 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
             raise UsageError(f"{where}: is a folder; give a {kind} such as {example}")
         text = path.read_text(encoding="utf-8")
         return yaml.load(text, Loader=_UniqueKeyLoader)  # safe: a SafeLoader
+    except AliasFault as exc:
+        raise UsageError(exc.named(where)) from None
     except FileNotFoundError:
         raise UsageError(f"{where}: file not found" + (f"; {when_missing}" if when_missing else "")) from None
     except UnicodeDecodeError:

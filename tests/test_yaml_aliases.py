@@ -1,0 +1,71 @@
+"""A YAML value that refers to itself through an alias, or nests too deeply, is one message naming where it is
+(``--config``, ``--set``, ``--baseline``, ``--space``) and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from merbench.config import coerce
+from merbench.errors import UsageError
+from merbench.tuning_space import load_space
+
+RUN = ("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--no-store")
+ITSELF = "refers to itself through a YAML alias"
+
+
+def refused(result) -> str:
+    assert result.code == 2, (result.out, result.err)
+    assert "Traceback" not in result.err
+    return result.err
+
+
+def test_a_config_value_holding_itself_names_the_file_key_and_line(run_cli, tmp_path):
+    path = tmp_path / "rec.yaml"
+    path.write_text("model:\n  dropout: &a [1, *a]\n")
+    assert f"--config {path}: model.dropout (line 2, column 12) {ITSELF}" in refused(run_cli(*RUN, "--config",
+                                                                                               str(path)))
+
+
+def test_a_set_value_holding_itself_names_the_key(run_cli):
+    assert f"model.dropout=[&a [1, *a]]: the value {ITSELF}" in refused(run_cli(*RUN, "--set",
+                                                                                 "model.dropout=[&a [1, *a]]"))
+
+
+def test_a_baseline_entry_holding_itself_names_the_entry_and_key(run_cli, tmp_path):
+    path = tmp_path / "base.yaml"
+    path.write_text("version: 1\nentries:\n  - model: convmixer\n    dataset: synthetic\n"
+                    "    set: {model.dropout: &a [1, *a]}\n")
+    err = refused(run_cli("regress", "--baseline", str(path)))
+    assert f"--baseline {path}: entries[0].set.model.dropout (line 5, column 26) {ITSELF}" in err
+
+
+def test_a_merge_key_of_its_own_mapping_is_refused(run_cli, tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("model: &m {dropout: 0.2, <<: *m}\n")
+    assert f"--config {path}: model (line 1, column 8) {ITSELF}" in refused(run_cli(*RUN, "--config", str(path)))
+
+
+def test_a_space_choice_holding_itself_is_refused(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("model.dropout: {type: categorical, choices: &a [1, *a]}\n")
+    with pytest.raises(UsageError) as refusal:
+        load_space(path, {"model": {"dropout": 0.1}}, check=lambda key, value, others=None: value)
+    assert str(refusal.value) == (f"--space {path}: model.dropout.choices (line 1, column 45) {ITSELF} (a *name "
+                                  "inside the value of its own &name); write the value out without that alias")
+
+
+@pytest.mark.parametrize("levels", [150, 450])
+def test_a_list_nested_hundreds_deep_is_refused_in_a_file_and_in_set(run_cli, tmp_path, levels):
+    nested = "[" * levels + "]" * levels
+    path = tmp_path / "deep.yaml"
+    path.write_text(f"model:\n  dropout: {nested}\n")
+    assert (f"--config {path}: model.dropout (line 2, column 111) nests lists or mappings more than 100 levels "
+            "deep; give a flatter value") in refused(run_cli(*RUN, "--config", str(path)))
+    assert "the value nests lists or mappings more than 100 levels deep" in refused(
+        run_cli(*RUN, "--set", f"model.dropout={nested}"))
+
+
+def test_a_nested_list_is_shown_with_its_brackets():
+    """Before, ``[[[1]]]`` was shown as ``[1]``: the refusal named another value than the one given."""
+    with pytest.raises(UsageError, match=r"^model\.dropout=\[\[\[1\]\], 2\]: expected one value, not a list"):
+        coerce("model.dropout", [[[1]], 2], 0.1)
