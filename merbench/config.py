@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -491,6 +492,15 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+SHOWN = 200
+"""How many characters of a value a message shows (a list of thousands of values is cut, ``…``)."""
+
+
+def _cut(text: str) -> str:
+    """``text``, or its first ``SHOWN`` characters and ``…``."""
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+
+
 def _pieces(value: Any, sep: str, top: bool = True) -> Iterator[str]:
     """``value`` written out piece by piece: a list's items between ``sep``, a list inside it in brackets."""
     if isinstance(value, (list, tuple)):
@@ -507,8 +517,8 @@ def _pieces(value: Any, sep: str, top: bool = True) -> Iterator[str]:
 
 def _show(value: Any, sep: str = ",") -> str:
     """``value`` as it would be written after ``--set KEY=``: ``u,v``, ``true``, ``0.001``; a list inside a list in
-    brackets (``[1,2],3``)."""
-    return "".join(_pieces(value, sep))
+    brackets (``[1,2],3``); cut after ``SHOWN`` characters (``_cut``), without writing out the rest."""
+    return _cut("".join(itertools.islice(filter(None, _pieces(value, sep)), SHOWN + 1)))
 
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -520,7 +530,7 @@ def parse_set_value(text: str) -> Any:
     """The value of ``--set KEY=TEXT``: a decimal integer or number, true/false (yes/no, on/off), null, a
     ``[a, b]`` list, or else the text itself. Unlike YAML 1.1, ``010`` is ten, and ``0x10``, ``1:30``,
     ``1_0`` or a date stay text (the option's type then accepts or refuses them). ``UsageError`` for a list that
-    refers to itself through a YAML alias or nests too deeply."""
+    refers to itself through a YAML alias, nests too deeply or expands too far through aliases."""
     stripped = text.strip()
     if not stripped:
         return ""
@@ -553,7 +563,7 @@ def _parsed(key: str, text: str) -> Any:
     try:
         return parse_set_value(text)
     except UsageError as exc:
-        raise UsageError(f"{key}={text}: {exc}") from None
+        raise UsageError(f"{key}={_cut(text)}: {exc}") from None
 
 
 def _expectation(default: Any, rule: Range | tuple[str, ...] | None) -> str:
@@ -598,8 +608,8 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
     """
     parsed = parse_rule(rule)
     if isinstance(value, str):
-        text = value
-        value = _parsed(key, text)
+        text = _cut(value)
+        value = _parsed(key, value)
     else:
         text = _show(value)
     if isinstance(value, (list, tuple, dict)) and isinstance(default, (bool, int, float)):  # text: said below
@@ -641,11 +651,12 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         if isinstance(parsed, tuple):
             for item in items:
                 if str(item).strip().lower() not in {c.lower() for c in parsed}:
-                    raise _refuse(key, str(item), default, parsed)
+                    raise _refuse(key, _cut(str(item)), default, parsed)
             named = [str(item).strip().lower() for item in items]
             twice = next((item for i, item in enumerate(named) if item in named[:i]), None)
             if twice is not None:  # a list of choices names each once (flow.channels=u,u is a slip)
-                raise UsageError(f"{key}={text}: {twice} is given twice; give each once (default {_show(default)})")
+                raise UsageError(f"{key}={text}: {twice} is given twice; give each once "
+                                 f"(default {_show(default)})")
         return items
     if default is None or isinstance(default, str):
         if value is None and not isinstance(parsed, tuple):  # YAML null (~), --set KEY=null: unset, as its default
@@ -655,7 +666,7 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         if isinstance(value, bool) and isinstance(parsed, tuple):  # YAML reads `amp: off` as false
             spelled = {True: ("on", "yes", "true"), False: ("off", "no", "false")}[value]
             value = next((choice for choice in parsed if str(choice).lower() in spelled), text)
-        value = value if isinstance(value, str) else text  # numbers, dates, null: the text as given
+        value = value if isinstance(value, str) else _scalar(value)  # numbers, dates, null: the text as given
         if parsed == FILE_RULE and str(value).strip() and not Path(str(value).strip()).expanduser().is_file():
             raise UsageError(f"{key}={text}: no such file ({Path(str(value).strip()).expanduser().resolve()}); give "
                              f"the path of an existing local file, or leave it empty (default {_show(default)!r})")

@@ -1,9 +1,10 @@
 """Reading a user's YAML file (run config, search space, regression baseline) with one clear error per fault.
 
 Always a ``yaml.SafeLoader`` (``safe_load``'s): a YAML file never builds Python objects; a key given twice in
-one mapping is an error rather than the last one winning. A document that refers to itself through an alias, or
-nests lists and mappings more than ``MAX_DEPTH`` levels deep, is refused before it is built (``AliasFault``), so
-no reader of the data (a message showing a value, ``json.dumps``) has to guard against it.
+one mapping is an error rather than the last one winning. A document that refers to itself through an alias,
+nests lists and mappings more than ``MAX_DEPTH`` levels deep, or that aliases make more than ``MAX_ALIASED``
+values larger (a "billion laughs" of a few lines), is refused before it is built (``AliasFault``), so no reader
+of the data (a message showing a value, ``json.dumps``) has to guard against it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from merbench.errors import UsageError
 
 MAX_DEPTH = 100
 """How deep lists and mappings may nest in a YAML document (options nest a few levels, a run's result a dozen)."""
+MAX_ALIASED = 100_000
+"""How many values aliases may add to a YAML document, over those it writes out (a baseline's shared defaults add
+a few dozen)."""
 
 
 class AliasFault(Exception):
-    """A YAML document that cannot be used as data: it refers to itself through an alias, or nests too deeply.
+    """A YAML document that cannot be used as data: it refers to itself through an alias, nests too deeply, or
+    aliases make it too large.
 
     ``path`` names the value inside the document (``model.dropout``; empty for the document itself), ``mark`` is
     PyYAML's mark of where that value starts, and ``problem`` says what is wrong and how to fix it.
@@ -45,14 +50,17 @@ def _path(steps: list[str | int]) -> str:
 
 
 def _refuse_unbounded(root: yaml.Node) -> None:
-    """Raise ``AliasFault`` for a node that holds itself through an alias or lies deeper than ``MAX_DEPTH``; each
-    node is walked once, however many aliases name it."""
-    done: set[int] = set()
+    """Raise ``AliasFault`` for a node that holds itself through an alias, lies deeper than ``MAX_DEPTH``, or
+    stands for more than ``MAX_ALIASED`` values beyond the document's own; each node is walked once, however many
+    aliases name it."""
+    sizes: dict[int, int] = {}  # a walked node's id: how many values it stands for, its aliases' values written out
     open_: set[int] = set()
+    walked = 0
 
-    def walk(node: yaml.Node, steps: list[str | int]) -> None:
-        if id(node) in done:
-            return
+    def walk(node: yaml.Node, steps: list[str | int]) -> int:
+        nonlocal walked
+        if id(node) in sizes:
+            return sizes[id(node)]
         if id(node) in open_:
             raise AliasFault(_path(steps), node.start_mark, "refers to itself through a YAML alias (a *name inside "
                              "the value of its own &name); write the value out without that alias")
@@ -60,16 +68,23 @@ def _refuse_unbounded(root: yaml.Node) -> None:
             raise AliasFault(_path(steps[:MAX_DEPTH]), node.start_mark,
                              f"nests lists or mappings more than {MAX_DEPTH} levels deep; give a flatter value")
         open_.add(id(node))
+        size = 1
         if isinstance(node, yaml.SequenceNode):
             for position, item in enumerate(node.value):
-                walk(item, [*steps, position])
+                size += walk(item, [*steps, position])
         elif isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 name = key.value if isinstance(key, yaml.ScalarNode) else "?"
-                walk(key, [*steps, name])
-                walk(value, steps if key.tag == "tag:yaml.org,2002:merge" else [*steps, name])
+                size += walk(key, [*steps, name])
+                size += walk(value, steps if key.tag == "tag:yaml.org,2002:merge" else [*steps, name])
         open_.discard(id(node))
-        done.add(id(node))
+        walked += 1
+        if size > walked + MAX_ALIASED:  # more than the nodes written out so far, anywhere: aliases added the rest
+            raise AliasFault(_path(steps), node.start_mark, f"expands to more than {MAX_ALIASED:,} values through "
+                             "YAML aliases (an &name whose value holds *names, used many times); write its values "
+                             "out, without aliases")
+        sizes[id(node)] = size
+        return size
 
     walk(root, [])
 
@@ -137,7 +152,8 @@ def read_yaml(path: Path, where: str, *, kind: str, example: Path | str, when_mi
     ``example`` is a file name to suggest when ``path`` is a folder, and
     ``when_missing`` tells how to get the file when it does not exist.
     Raises ``UsageError`` naming ``where`` for a folder, a missing, unreadable,
-    binary or malformed file, and for one that refers to itself or nests too deeply (``AliasFault``).
+    binary or malformed file, and for one that refers to itself, nests too deeply or
+    expands too far through aliases (``AliasFault``).
     """
     text = ""
     try:

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from merbench.config import coerce
 from merbench.errors import UsageError
 from merbench.tuning_space import load_space
+from merbench.yaml_files import read_yaml
 
 RUN = ("run", "--model", "convmixer", "--dataset", "synthetic", "--profile", "quick", "--no-store")
 ITSELF = "refers to itself through a YAML alias"
@@ -69,3 +72,57 @@ def test_a_nested_list_is_shown_with_its_brackets():
     """Before, ``[[[1]]]`` was shown as ``[1]``: the refusal named another value than the one given."""
     with pytest.raises(UsageError, match=r"^model\.dropout=\[\[\[1\]\], 2\]: expected one value, not a list"):
         coerce("model.dropout", [[[1]], 2], 0.1)
+
+
+def laughs(levels: int) -> str:
+    """A flow list whose last item aliases ``levels`` lists of 9 into 9**levels values: the "billion laughs"."""
+    lists = ["&l0 [" + ", ".join(["lol"] * 9) + "]"]
+    lists += [f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return f"[{', '.join(lists)}]"
+
+
+EXPANDS = "expands to more than 100,000 values through YAML aliases"
+
+
+def quickly_refused(run_cli, *args: str) -> str:
+    started = time.monotonic()
+    err = refused(run_cli(*args))
+    assert time.monotonic() - started < 30, "refused before the aliases are expanded, not after"
+    assert len(err) < 600, err
+    return err
+
+
+def test_an_alias_bomb_in_a_config_file_is_refused_before_it_expands(run_cli, tmp_path):
+    path = tmp_path / "laughs.yaml"
+    path.write_text(f"model:\n  dropout: {laughs(9)}\n")
+    err = quickly_refused(run_cli, *RUN, "--config", str(path))
+    assert err.startswith(f"merbench: error: --config {path}: model.dropout (line 2, column 268) {EXPANDS}")
+
+
+def test_an_alias_bomb_in_set_is_refused_with_its_text_cut(run_cli):
+    err = quickly_refused(run_cli, *RUN, "--set", f"model.dropout={laughs(9)}")
+    assert err.startswith("merbench: error: model.dropout=[&l0 [lol, lol, ")
+    assert f"…: the value {EXPANDS}" in err
+
+
+def test_an_alias_bomb_in_a_baseline_entry_is_refused_before_it_expands(run_cli, tmp_path):
+    path = tmp_path / "base.yaml"
+    path.write_text(f"version: 1\nentries:\n  - model: convmixer\n    dataset: synthetic\n"
+                    f"    set: {{model.dropout: {laughs(9)}}}\n")
+    err = quickly_refused(run_cli, "regress", "--baseline", str(path))
+    assert f"--baseline {path}: entries[0].set.model.dropout (line 5, column 282) {EXPANDS}" in err
+
+
+def test_aliases_adding_fewer_values_are_read(tmp_path):
+    path = tmp_path / "shared.yaml"
+    path.write_text(f"values: {laughs(5)}\n")  # 9**5 = 59,049 values from 45 written
+    assert len(read_yaml(path, "--config shared.yaml", kind="YAML file", example="run.yaml")["values"][4]) == 9
+
+
+def test_a_long_value_is_cut_in_the_message(run_cli, tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(f"model:\n  dropout: [{', '.join(map(str, range(5000)))}]\n")
+    err = refused(run_cli(*RUN, "--config", str(path)))
+    assert f"--config {path}: model.dropout=[0, 1, 2, " in err and "…]: expected one value, not a list" in err
+    assert len(err) < 400, err
+    assert "…: must be" in refused(run_cli(*RUN, "--set", f"model.dropout={'x' * 5000}"))
