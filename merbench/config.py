@@ -546,7 +546,7 @@ def parse_set_value(text: str) -> Any:
     if stripped.startswith("["):
         try:
             items = load_value(stripped)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: an integer of over 4300 digits, left to the option's type
             return text
         except AliasFault as exc:
             raise UsageError(f"the value {exc.problem}") from None

@@ -126,3 +126,9 @@ def test_a_long_value_is_cut_in_the_message(run_cli, tmp_path):
     assert f"--config {path}: model.dropout=[0, 1, 2, " in err and "…]: expected one value, not a list" in err
     assert len(err) < 400, err
     assert "…: must be" in refused(run_cli(*RUN, "--set", f"model.dropout={'x' * 5000}"))
+
+
+def test_a_list_holding_a_number_of_thousands_of_digits_is_refused_by_the_options_type(run_cli):
+    """Before, a ValueError traceback from Python's 4300-digit limit on reading an integer."""
+    err = refused(run_cli(*RUN, "--set", f"model.dropout=[{'1' * 5000}]"))
+    assert err.startswith(f"merbench: error: model.dropout=[{'1' * 199}…: must be a finite number in [0, 1)")
