@@ -457,12 +457,14 @@ def synthetic_measurements(model: str, path: Path | None = None) -> StoredMeasur
     """
     import yaml
 
+    from merbench.yaml_files import AliasFault, load_value
+
     path = SYNTHETIC_BASELINE if path is None else path
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_value(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return StoredMeasurements(path, (), problem="not found in this installation")
-    except yaml.YAMLError:
+    except (yaml.YAMLError, AliasFault):
         return StoredMeasurements(path, (), problem="is not valid YAML (`merbench regress --baseline FILE` says where)")
     except UnicodeDecodeError:
         return StoredMeasurements(path, (), problem="is not a text file")

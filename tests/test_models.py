@@ -259,6 +259,7 @@ def test_info_shows_what_merbench_measured_per_protocol_and_the_gap(run_cli, mon
 @pytest.mark.parametrize("content, line", [
     (None, "the stored baseline {path} not found in this installation."),
     ("entries: [unclosed", "the stored baseline {path} is not valid YAML (`merbench regress --baseline FILE` says where)."),
+    ("entries: &a [1, *a]", "the stored baseline {path} is not valid YAML (`merbench regress --baseline FILE` says where)."),
     (b"\xff\xfe\x00", "the stored baseline {path} is not a text file."),
     ("just text", "the stored baseline {path} is not a baseline file (no 'entries:' list)."),
     ("entries: []", "no default-profile entry for convmixer in {path}."),
