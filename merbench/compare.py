@@ -13,7 +13,9 @@ profiles, and a note says so; the same holds for a column whose runs changed the
 protocol's options differently (other samples or folds). Runs made with settings other than their profile's defaults
 (``merbench.run_settings``) are not compared silently either: a row names the settings its
 run changed (so runs that differ in them get a row each), and settings that every run
-changed are named once, in a note. ``merbench.export`` writes a ``Comparison`` to files.
+changed are named once, in a note. Nor are runs made by different merbench code (version or git commit): a note
+names each cell's, and no best is marked in a column that mixes them. ``merbench.export`` writes a ``Comparison`` to
+files.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from merbench.environment import known_software, trained_with
 from merbench.errors import DataError, UsageError
 from merbench.escaping import note_data, note_text, printable
 from merbench.leaks import LEAKY_SETTINGS, stored_engine_leaks
@@ -75,6 +79,8 @@ class Cell:
     reported_withheld: str = ""
     """Why the paper's score is not shown beside this cell (``merbench.report.comparability``: measured on part of
     an official list, or on other samples, classes or folds); empty when it is shown or there is none."""
+    software: str = ""
+    """The merbench code that trained the cell's run (``software_of``): its version and git commit."""
 
 
 @dataclass
@@ -127,23 +133,42 @@ class Comparison:
     def seeds_note(self) -> str | None:
         """One sentence naming each cell's seeds when the cells shown come from runs of different seeds (a cell of
         another seed, or a best seed picked per model, is not a like-for-like comparison); ``None`` otherwise."""
-        by_seeds: dict[tuple[int, ...], list[str]] = {}
-        for (model, column), cell in self.cells.items():
-            by_seeds.setdefault(cell.seeds, []).append(note_data(one_line(model)) if len(self.columns) == 1 else
-                                                       _in_note(model, column))
+        by_seeds = self._cells_by(lambda cell: cell.seeds)
         if len(by_seeds) < 2:
             return None
-        groups = "; ".join(f"{_seeds_text(seeds)}: {some_of(list(dict.fromkeys(names)), NAMED_CELLS)}"
+        groups = "; ".join(f"{_seeds_text(seeds)}: {some_of(names, NAMED_CELLS)}"
                            for seeds, names in sorted(by_seeds.items()))  # a store of a year names thousands
         return (f"The runs shown used different seeds ({groups}); run them with one --seed (or the same --seeds N) "
                 "to compare alike.")
 
+    def software_note(self) -> str | None:
+        """One sentence naming each cell's merbench version and git commit when the cells shown come from runs of
+        different merbench code (their scores do not measure one code: no best is marked in a column that mixes
+        them); ``None`` otherwise."""
+        by_software = self._cells_by(lambda cell: cell.software)
+        if len(by_software) < 2:
+            return None
+        groups = "; ".join(f"{note_data(_short_commits(software))}: {some_of(names, NAMED_CELLS)}"
+                           for software, names in sorted(by_software.items()))
+        return (f"The runs shown were made by different merbench code ({groups}), so their scores do not measure one "
+                "code: no best is marked in a column that mixes them; run them again with one merbench to compare "
+                "alike.")
+
+    def _cells_by(self, value_of: Callable[[Cell], Any]) -> dict[Any, list[str]]:
+        """The cells shown, named as a note names them (by model alone in a table of one column), grouped by
+        ``value_of`` their cell, each name once."""
+        grouped: dict[Any, list[str]] = {}
+        for (model, column), cell in self.cells.items():
+            grouped.setdefault(value_of(cell), []).append(note_data(one_line(model)) if len(self.columns) == 1 else
+                                                          _in_note(model, column))
+        return {value: list(dict.fromkeys(names)) for value, names in grouped.items()}
+
     def notes(self) -> list[str]:
-        """The notes on the compared runs' profiles, settings and seeds, for under the table. Each names the commands
-        it advises in backticks and has the backslashes and backticks of the data it names escaped (``note_data``):
-        ``escaping.with_commands`` writes it in a format, ``escaping.note_text`` as plain text."""
+        """The notes on the compared runs' profiles, settings, seeds and software, for under the table. Each names the
+        commands it advises in backticks and has the backslashes and backticks of the data it names escaped
+        (``note_data``): ``escaping.with_commands`` writes it in a format, ``escaping.note_text`` as plain text."""
         return [note for note in (self.profile_note(), self.settings_note(), self.data_note(), self.seeds_note(),
-                                  self.hidden_note(), self.no_score_note(), self.no_spread_note(),
+                                  self.software_note(), self.hidden_note(), self.no_score_note(), self.no_spread_note(),
                                   self.withheld_note(), self.other_reported_note()) if note]
 
     def other_reported_note(self) -> str | None:
@@ -349,7 +374,21 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
     seeds = tuple(seed.seed for seed in result.seeds) if result.seeds else (
         (result.seed,) if result.seed is not None else ())
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result),
-                profile=profile_of(result), seeds=seeds, reported_others=others, reported_withheld=withheld)
+                profile=profile_of(result), seeds=seeds, reported_others=others, reported_withheld=withheld,
+                software=software_of(result))
+
+
+def software_of(result: RunResult) -> str:
+    """The merbench code whose scores ``result`` holds: ``merbench 0.1.0, commit 52fee11105ee…`` as its environment
+    records them (``unknown`` where not recorded; a run resumed under other software names both, ``0.0.9 + 0.1.0``,
+    as ``environment.trained_with`` gives them)."""
+    software = known_software(trained_with(result.environment or {}))
+    return f"merbench {software['merbench']}, commit {software['git_commit']}"
+
+
+def _short_commits(software: str) -> str:
+    """``software_of``'s text with each 40-digit commit hash shortened to its first 12 digits, as git shows one."""
+    return re.sub(r"\b([0-9a-f]{12})[0-9a-f]{28}\b", r"\1", software)
 
 
 def _seeds_text(seeds: tuple[int, ...]) -> str:
@@ -435,8 +474,8 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     unlike_data: list[tuple[str, str]] = []
     for column in columns:
         in_column = [cells[(m, column)] for m in models if (m, column) in cells]
-        if len({cell.profile for cell in in_column}) > 1:
-            continue  # runs of different profiles are not alike: no best
+        if len({cell.profile for cell in in_column}) > 1 or len({cell.software for cell in in_column}) > 1:
+            continue  # runs of different profiles, or of different merbench code, are not alike: no best
         if len({frozenset(_data_settings((*column_settings.get(column, ()), *cell.settings))) for cell in in_column}) > 1:
             unlike_data.append(column)  # other samples or folds: not alike either
             continue
