@@ -129,7 +129,17 @@ def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:
 
 
 SHOWN_WARNINGS = 20
-"""The most leakage warnings ``compare`` prints under its table (a year's store gave 1,201 lines)."""
+"""The most leakage warnings ``compare`` (and ``grid``) prints under its table (a year's store gave 1,201 lines)."""
+
+
+def print_leakage_warnings(out: Console, warnings: list[str], listed_by: str = "merbench compare --json") -> None:
+    """Print the first ``SHOWN_WARNINGS`` of a comparison's leakage ``warnings`` and how many more there are (the
+    table marks every leaky cell; ``listed_by``, the command that lists every warning, is named for the rest)."""
+    for warning in warnings[:SHOWN_WARNINGS]:
+        out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
+    if len(warnings) > SHOWN_WARNINGS:
+        out.print(f"[bold red]⚠ leakage:[/] and {len(warnings) - SHOWN_WARNINGS} more leaky cells (marked ⚠ in the "
+                  f"table; {escape(listed_by)} lists every warning)")
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``compare`` sub-command."""
@@ -175,12 +185,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.out(to_json(comparison), end="", highlight=False)
         return 0
     print_table(out, comparison_table(comparison))
-    warnings = comparison.warnings()
-    for warning in warnings[:SHOWN_WARNINGS]:
-        out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
-    if len(warnings) > SHOWN_WARNINGS:  # the table marks every leaky cell; --json gives every warning
-        out.print(f"[bold red]⚠ leakage:[/] and {len(warnings) - SHOWN_WARNINGS} more leaky cells (marked ⚠ in the "
-                  "table; merbench compare --json lists every warning)")
+    print_leakage_warnings(out, comparison.warnings())
     return 0
 
 

@@ -173,6 +173,7 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
 def _show_grid(args: argparse.Namespace, out: Console, err: Console, store, target, executor: str, outcomes: list,
                other_software_of: dict[str, list[str]], registry) -> int:
     """Print the grid's comparison table, its warnings and failed cells, and write ``--json``; the exit code."""
+    from merbench.commands.compare import print_leakage_warnings
     from merbench.compare import build_comparison, comparison_table
     from merbench.outputs import write_output
     from merbench.run_settings import changed_settings_of
@@ -182,8 +183,7 @@ def _show_grid(args: argparse.Namespace, out: Console, err: Console, store, targ
     comparison = build_comparison(results, args.metric, args.stat, changed_settings_of(results, registry)) if results else None
     if comparison is not None:
         out.print(comparison_table(comparison))
-        for warning in comparison.warnings():
-            out.print(f"[bold red]⚠ leakage:[/] {escape(warning)}")
+        print_leakage_warnings(out, comparison.warnings(), "the grid's --json FILE")
     for warning in other_software_warnings(outcomes, other_software_of):
         out.print(f"[bold yellow]⚠ other software:[/] {escape(warning)}")
     for outcome in failed:
