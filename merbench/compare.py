@@ -444,45 +444,91 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
     when they span several, each in a row naming its profile). ``settings``: each result's settings other than its
     profile's defaults, in the order of ``results`` (``merbench.run_settings.changed_settings_of``; ``None``: not
     known); a run's own ones make its row, those of every run a note."""
-    if metric not in METRIC_KEYS:
-        raise UsageError(f"--metric {metric}: choose one of {', '.join(METRIC_KEYS)}")
-    if stat not in STATS:
-        raise UsageError(f"--stat {stat}: choose one of {', '.join(STATS)}")
-    if not results:
-        raise UsageError("no complete runs match; see `merbench runs`, or run one with `merbench run`")
-    cells: dict[tuple[str, tuple[str, str]], Cell] = {}
-    runs: dict[tuple[str, tuple[str, str]], RunResult] = {}
-    counts: dict[tuple[str, tuple[str, str]], int] = {}
-    models: list[str] = []
-    columns: list[tuple[str, str]] = []
-    hidden: list[str] = []
-    profiles = profiles_of(results)
-    common, column_settings, own = _row_settings(results, settings)
+    if settings is not None and len(settings) != len(results):
+        raise ValueError("settings: one entry per result")
+    selection = Selection(metric, stat)
     for position, result in enumerate(results):
-        model, column = row_name(result, len(profiles) > 1, own[position]), (result.dataset, result.protocol)
-        if model not in models:
-            models.append(model)
-        if column not in columns:
-            columns.append(column)
-        counts[(model, column)] = counts.get((model, column), 0) + 1
-        if (model, column) in runs and runs[(model, column)].run_id:
-            hidden.append(str(runs[(model, column)].run_id))
-        cells[(model, column)] = dataclasses.replace(cell_of(result, metric, stat), settings=own[position])
-        runs[(model, column)] = result
-    for key, cell in cells.items():
-        cell.n_runs = counts[key]
-    unlike_data: list[tuple[str, str]] = []
-    for column in columns:
-        in_column = [cells[(m, column)] for m in models if (m, column) in cells]
-        if len({cell.profile for cell in in_column}) > 1 or len({cell.software for cell in in_column}) > 1:
-            continue  # runs of different profiles, or of different merbench code, are not alike: no best
-        if len({frozenset(_data_settings((*column_settings.get(column, ()), *cell.settings))) for cell in in_column}) > 1:
-            unlike_data.append(column)  # other samples or folds: not alike either
-            continue
-        contenders = [cell for cell in in_column if not cell.warnings] or in_column  # leaky: best only among leaky
-        _mark_best([cell for cell in contenders if math.isfinite(cell.mean)], len(in_column) > 1)
-    return Comparison(metric, stat, sorted(models), columns, cells, profiles, common, runs, unlike_data, hidden,
-                      column_settings)
+        selection.add(result, None if settings is None else settings[position])
+    return selection.comparison()
+
+
+class Selection:
+    """The results a comparison is built from, added one at a time, oldest first (``add``), so that they need not
+    all be held at once: of each, its cell and a copy without its folds (``light``: what its row, the notes and
+    the hidden runs need), and in full only the newest of those alike in all that can set their rows apart (model,
+    dataset, protocol, profile, settings, folder, manifest, leaky options), of which a cell shows the newest (a
+    thousand LOSO runs held 700 MB as full results)."""
+
+    def __init__(self, metric: str = "uf1", stat: str = "fold") -> None:
+        if metric not in METRIC_KEYS:
+            raise UsageError(f"--metric {metric}: choose one of {', '.join(METRIC_KEYS)}")
+        if stat not in STATS:
+            raise UsageError(f"--stat {stat}: choose one of {', '.join(STATS)}")
+        self.metric, self.stat = metric, stat
+        self.results: list[RunResult] = []
+        """Every result added, in order, without its folds (``light``)."""
+        self.settings: list[tuple[str, ...] | None] = []
+        self._keys: list[tuple] = []
+        self._newest: dict[tuple, tuple[RunResult, Cell]] = {}
+
+    def add(self, result: RunResult, settings: tuple[str, ...] | None = None) -> None:
+        """Take ``result``, newer than those added before, with its ``settings`` (``build_comparison``'s); a
+        ``DataError`` when it has no score for the metric (``cell_of``)."""
+        cell = cell_of(result, self.metric, self.stat)
+        key = (result.model, result.dataset, result.protocol, profile_of(result), settings, _folder(result),
+               _manifest(result), tuple(stored_engine_leaks(result.config or {})))
+        self._newest[key] = (result, cell)
+        self.results.append(light(result))
+        self.settings.append(settings)
+        self._keys.append(key)
+
+    def comparison(self) -> Comparison:
+        """The comparison of the results added; a ``UsageError`` when there are none."""
+        results = self.results
+        if not results:
+            raise UsageError("no complete runs match; see `merbench runs`, or run one with `merbench run`")
+        newest: dict[tuple[str, tuple[str, str]], int] = {}
+        counts: dict[tuple[str, tuple[str, str]], int] = {}
+        models: list[str] = []
+        columns: list[tuple[str, str]] = []
+        hidden: list[str] = []
+        profiles = profiles_of(results)
+        common, column_settings, own = _row_settings(results, self.settings)
+        for position, result in enumerate(results):
+            model, column = row_name(result, len(profiles) > 1, own[position]), (result.dataset, result.protocol)
+            if model not in models:
+                models.append(model)
+            if column not in columns:
+                columns.append(column)
+            counts[(model, column)] = counts.get((model, column), 0) + 1
+            if (model, column) in newest and results[newest[(model, column)]].run_id:
+                hidden.append(str(results[newest[(model, column)]].run_id))
+            newest[(model, column)] = position
+        cells: dict[tuple[str, tuple[str, str]], Cell] = {}
+        runs: dict[tuple[str, tuple[str, str]], RunResult] = {}
+        for key, position in newest.items():  # alike results share a row: the newest of them is the row's newest
+            runs[key], cell = self._newest[self._keys[position]]
+            cells[key] = dataclasses.replace(cell, settings=own[position], n_runs=counts[key])
+        unlike_data: list[tuple[str, str]] = []
+        for column in columns:
+            in_column = [cells[(m, column)] for m in models if (m, column) in cells]
+            if len({cell.profile for cell in in_column}) > 1 or len({cell.software for cell in in_column}) > 1:
+                continue  # runs of different profiles, or of different merbench code, are not alike: no best
+            if len({frozenset(_data_settings((*column_settings.get(column, ()), *cell.settings)))
+                    for cell in in_column}) > 1:
+                unlike_data.append(column)  # other samples or folds: not alike either
+                continue
+            contenders = [cell for cell in in_column if not cell.warnings] or in_column  # leaky: best among leaky
+            _mark_best([cell for cell in contenders if math.isfinite(cell.mean)], len(in_column) > 1)
+        return Comparison(self.metric, self.stat, sorted(models), columns, cells, profiles, common, runs, unlike_data,
+                          hidden, column_settings)
+
+
+def light(result: RunResult) -> RunResult:
+    """``result`` without its folds, seeds' scores, predictions, per-domain scores and confusion matrix: what a
+    comparison needs of a run to name its row and notes (a LOSO run's folds with their subject lists are most of
+    the half megabyte it holds)."""
+    return dataclasses.replace(result, folds=[], seeds=None, predictions=None, per_domain={}, confusion_matrix=[])
 
 
 def row_names(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None] | None = None) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Iterable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
@@ -58,20 +59,33 @@ def run_ids_given_after_filters(args: argparse.Namespace) -> None:
 
 
 def selected_comparison(args: argparse.Namespace):
-    """The comparison and results of the runs ``args`` select."""
-    from merbench.compare import build_comparison
+    """The comparison of the runs ``args`` select, and those runs, oldest first, without their folds
+    (``merbench.compare.light``). The runs are read one at a time: only the newest of each cell is held whole."""
+    from merbench.compare import Selection
     from merbench.registry import get_registry
-    from merbench.run_settings import changed_settings_of
+    from merbench.run_settings import changed_settings
     from merbench.store import ResultStore
 
     run_ids_given_after_filters(args)
+    selection = Selection(args.metric, args.stat)
+    registry = get_registry()
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
-        # Scores and figures only: a store of thousands of runs holds their per-sample rows by the gigabyte.
-        results = store.complete_results(args.run_ids, args.model, args.dataset, args.protocol, predictions=False)
-        results = _of_profiles(results, args.profile, bool(args.run_ids))
-        if not results and not args.run_ids:
+        for result in _of_profiles(_complete_results(store, args), args.profile, bool(args.run_ids)):
+            selection.add(result, changed_settings(result, registry))
+        if not selection.results and not args.run_ids:
             _refuse_unmatched(store, args)
-    return build_comparison(results, args.metric, args.stat, changed_settings_of(results, get_registry())), results
+    return selection.comparison(), selection.results
+
+
+def _complete_results(store, args: argparse.Namespace) -> Iterator:
+    """The complete runs ``args`` select, oldest first, read one at a time without their per-sample rows (a store of
+    thousands of runs holds them by the gigabyte); the runs named by id as ``ResultStore.complete_results`` reads
+    them (it names a filter that leaves them all out)."""
+    if args.run_ids:
+        yield from store.complete_results(args.run_ids, args.model, args.dataset, args.protocol, predictions=False)
+        return
+    for run in reversed(store.list_runs(args.model, args.dataset, args.protocol, status="complete")):
+        yield store.result(run.id, predictions=False)
 
 
 def _refuse_unmatched(store, args: argparse.Namespace) -> None:
@@ -112,20 +126,22 @@ def _refuse_incomplete_only(store) -> None:
                      "`merbench run`")
 
 
-def _of_profiles(results: list, profiles: list[str], chosen: bool) -> list:
+def _of_profiles(results: Iterable, profiles: list[str], chosen: bool) -> Iterator:
     """The ``results`` of ``profiles`` (empty: all); a ``UsageError`` naming the runs left out when runs ``chosen``
     by id are all of other profiles."""
     from merbench.compare import PROFILE_UNKNOWN, profile_of
     from merbench.errors import UsageError
 
-    if not profiles:
-        return results
-    kept = [result for result in results if profile_of(result) in profiles]
-    if chosen and results and not kept:
-        runs = ", ".join(f"{r.run_id} ({profile_of(r) or PROFILE_UNKNOWN})" for r in results)
-        raise UsageError(f"none of the given runs match the filters: --profile {' '.join(profiles)} leaves out {runs}; "
-                         "drop the filter or give other run ids")
-    return kept
+    kept, left_out = 0, []
+    for result in results:
+        if not profiles or profile_of(result) in profiles:
+            kept += 1
+            yield result
+        elif chosen:  # the runs named by id: few
+            left_out.append(f"{result.run_id} ({profile_of(result) or PROFILE_UNKNOWN})")
+    if left_out and not kept:
+        raise UsageError(f"none of the given runs match the filters: --profile {' '.join(profiles)} leaves out "
+                         f"{', '.join(left_out)}; drop the filter or give other run ids")
 
 
 SHOWN_WARNINGS = 20
