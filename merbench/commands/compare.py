@@ -157,6 +157,7 @@ def print_leakage_warnings(out: Console, warnings: list[str], listed_by: str = "
         out.print(f"[bold red]⚠ leakage:[/] and {len(warnings) - SHOWN_WARNINGS} more leaky cells (marked ⚠ in the "
                   f"table; {escape(listed_by)} lists every warning)")
 
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``compare`` sub-command."""
     compare = commands.add_parser(
