@@ -28,6 +28,7 @@ hand (official error list). ``dataset.fixes=known`` applies ``fixes.py``.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from pathlib import Path
@@ -59,6 +60,7 @@ from merbench_plugins.datasets.common import (
     frame_numbers,
     list_frames,
     middle_is_onset,
+    missing_frames,
     to_int,
     searched_folders,
     shown_folder,
@@ -78,6 +80,8 @@ SHEET_PATTERNS = ("*part_A_ME_label_JpgIndex*.xlsx", "*part_A_ME_label*.xlsx")
 SHEET_DEPTH = 2
 """How many folders below ``--root`` the sheet is looked for (``annotation/partA/`` of the official repository)."""
 LABEL_SHEET = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+SUPERSEDED_SHEET = "*part_A_ME_label*_v1.xls*"
+"""``cas(me)3_part_A_ME_label_JpgIndex_v1.xls``, still in the official repository: superseded by v2, refused."""
 FULL_ANNOTATION = "*part_A_v[0-9]*.xls*"
 """``CAS(ME)3_part_A_v2.xls``: every Part A expression, macro and micro, without the ``emotion`` column; not read."""
 OFFICIAL_REPOSITORY = "github.com/jingtingEmmaLi/CAS-ME-3"
@@ -257,8 +261,11 @@ def find_label_sheet(root: Path) -> Path:
     """The ME label sheet under ``root`` (``find_one``'s errors: none, several, saved as .xls or .csv); where only
     the full Part A annotation is there, a DataError saying that it is not the file merbench reads, and which is."""
     try:
-        return find_one(root, SHEET_PATTERNS, "CAS(ME)3 Part A", depth=SHEET_DEPTH)
+        sheet = find_one(root, SHEET_PATTERNS, "CAS(ME)3 Part A", depth=SHEET_DEPTH)
     except DataError:
+        superseded = nearby(root, SUPERSEDED_SHEET)
+        if superseded:
+            raise DataError(superseded_message(superseded[0], root)) from None
         labelled = any(nearby(root, pattern) for pattern in SHEET_PATTERNS)
         full = [] if labelled or other_formats(root, SHEET_PATTERNS, SHEET_DEPTH) else nearby(root, FULL_ANNOTATION)
         if not full:
@@ -267,6 +274,17 @@ def find_label_sheet(root: Path) -> Path:
                         f"column), which merbench does not read, in any format; merbench reads the ME label sheet "
                         f"{LABEL_SHEET}: copy it from annotation/partA/ of the official CAS(ME)3 repository "
                         f"({OFFICIAL_REPOSITORY}) into {root} or a folder below it") from None
+    if fnmatch.fnmatch(sheet.name.lower(), SUPERSEDED_SHEET.lower()):
+        raise DataError(superseded_message(sheet, root))
+    return sheet
+
+
+def superseded_message(sheet: Path, root: Path) -> str:
+    """Why the v1 ME label sheet is refused, and where the release's v2 sheet is."""
+    return (f"{sheet}: version 1 of the CAS(ME)3 Part A ME labels (921 rows), superseded by version 2 (860 rows; "
+            "the official repository lists v1's wrongly labelled MEs in CAS(ME)3_part_A_wrongly_labeled_me_in_V1.xlsx);"
+            f" merbench reads {LABEL_SHEET}: copy it from annotation/partA/ of {OFFICIAL_REPOSITORY} into {root} or a "
+            "folder below it, in place of the v1 sheet")
 
 
 def nearby(root: Path, pattern: str) -> list[Path]:
@@ -307,11 +325,16 @@ def place_span(frames: dict[int, Path], onset: int | None, apex: int | None, off
         notes.append(f"offset frame {offset} not on disk, used {span[-1]}")
     apex_position = None
     if apex is not None:
-        nearest = min(span, key=lambda n: (abs(n - apex), n))
+        if onset < apex < span[0]:
+            raise SkipRow(f"apex frame {apex} and onset frame {onset} not on disk: the frames on disk start at "
+                          f"{span[0]} (frame drops), after the apex, so the clip shows no onset-to-apex motion")
+        # an apex after the onset in the sheet is never placed on the onset frame (a zero onset-to-apex flow)
+        nearest = min(span[1:] if apex > onset else span, key=lambda n: (abs(n - apex), n))
         if nearest != apex:
             notes.append(f"apex frame {apex} not on disk, used {nearest}")
         apex_position = span.index(nearest)
-    placed = Placed(tuple(frames[n] for n in span), 0, apex_position, len(span) - 1)
+    placed = Placed(tuple(frames[n] for n in span), 0, apex_position, len(span) - 1,
+                    gaps=missing_frames(span, span[0], span[-1]))
     return placed, notes
 
 
@@ -344,6 +367,9 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
         except ValueError:
             raise DataError(f"{sheet_path} row {row}: {cell_value('Subject', cells['subject'])} is not spNO.<number>; fix the cell") from None
         trial = str(cells["filename"] or "").strip().lower()
+        if not trial:
+            raise DataError(f"{sheet_path} row {row} ({subject}): {cell_value('Filename', cells['filename'])}; fix "
+                            "the cell (the trial letter a-m of the clip's folder)")
         if not re.fullmatch(r"[a-z]", trial):
             log.skip(row, f"{subject}/{trial or '?'}", f"Filename {cells['filename']!r} is not a trial letter a-m")
             continue

@@ -10,6 +10,7 @@ skipped rows into an error.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import zipfile
@@ -230,6 +231,9 @@ def frame_numbers(cells: Mapping[str, Any], keys: tuple[str, ...] = ("onset", "a
         try:
             numbers.append(to_int(cells[key]))
         except ValueError:
+            if isinstance(cells[key], (datetime.date, datetime.time)):
+                raise SkipRow(f"{key} frame {cells[key]!r} is a date or time cell, not a whole frame number: format "
+                              "the column as Number in the sheet (its cells then show the frame numbers again)") from None
             raise SkipRow(f"{key} frame {cells[key]!r} is not a whole frame number") from None
     return tuple(numbers)
 

@@ -45,6 +45,9 @@ from merbench_plugins.datasets.fixes import choose_mode, empty_report
 
 PARTS = ("smic", "casme2", "samm")
 HINTS = {"smic": "smic", "casme2": "casme", "samm": "samm"}
+PREFERRED = {"casme2": re.compile(r"casme[\s_-]*(2|ii)(?![0-9i])")}
+"""Which of several folders matching a part's hint is that part's: ``CASME2`` or ``CASME II`` beside ``CASME``
+(CASME I) or ``CASME3`` (CAS(ME)³) in a folder of a lab's releases."""
 LISTS = ("official", "derived")
 OFFICIAL = Path(__file__).with_name("megc2019_official.csv")
 OFFICIAL_SOURCE = "Facial-Micro-ExpressionGC/MEGC2019 images/combined_3class_gt.csv (the challenge's 442-row ground truth)"
@@ -87,6 +90,9 @@ def part_root(name: str, value: str, root: Path | None) -> Path:
             "--set dataset.smic=DIR dataset.casme2=DIR dataset.samm=DIR"
         )
     matches = [d for d in folders_in(root) if HINTS[name] in d.name.lower()]
+    preferred = [d for d in matches if name in PREFERRED and PREFERRED[name].search(d.name.lower())]
+    if len(matches) > 1 and len(preferred) == 1:
+        matches = preferred
     if len(matches) != 1:
         found = f"found {', '.join(d.name for d in matches)}" if matches else "found none"
         raise DataError(
