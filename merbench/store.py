@@ -928,7 +928,8 @@ class ResultStore:
     def run_config(self, run_id: str) -> dict[str, Any]:
         """The resolved configuration a run was started with; ``DataError`` when it is damaged (not a JSON object)."""
         where = f"configuration of run {run_id} in {self.path}"
-        config = _loaded(self.run_row(run_id)["config_json"], where)
+        config = _loaded(self._rows("SELECT config_json FROM runs WHERE id = ?", (self.resolve_id(run_id),))[0]
+                         ["config_json"], where)
         if not isinstance(config, dict):
             raise DataError(f"{where}: not a JSON object; the store was changed outside merbench. "
                             "Run it again with merbench run")
@@ -1007,8 +1008,9 @@ class ResultStore:
         ``protocol``: runs of any of them; ``run_ids``: only these full ids).
 
         Only the columns a summary shows are read (not each run's result, which a store of a year's runs holds by
-        the gigabyte); the status is filtered in SQL but for ``running`` rows, whose process is looked at
-        (``status_of``), and the fold counts and scores are read for the runs returned only."""
+        the gigabyte); the status, and ``limit`` with it, is applied in SQL but for ``running`` rows, whose process
+        is looked at (``status_of``); the fold counts, scores and time are read for the runs returned only, and a run
+        deleted meanwhile is left out."""
         if len(run_ids) > RESULTS_READ_AT_ONCE:  # SQLite's limit on the values of one statement
             runs = [run for some in _batches(run_ids, RESULTS_READ_AT_ONCE)
                     for run in self.list_runs(model, dataset, protocol, status, None, some)]
@@ -1027,13 +1029,15 @@ class ResultStore:
             clauses.append(f"r.status IN ({', '.join('?' for _ in wanted)})")
             params.extend(wanted)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        exact = status not in ("running", "interrupted")  # every row the query gives is then listed
+        # Of the result only its type, in the row's header: IS NOT NULL, or a column after it, reads it whole.
         query = (
             "SELECT r.id, r.created, r.status, r.model, r.dataset, r.protocol, r.profile, r.seed, r.n_seeds, r.device, "
-            "r.host, r.pid, r.environment_json, r.seconds, r.result_json IS NOT NULL AS has_result FROM runs r "
-            f"{where} ORDER BY r.created DESC, r.rowid DESC"
+            "r.host, r.pid, r.environment_json, typeof(r.result_json) <> 'null' AS has_result FROM runs r "
+            f"{where} ORDER BY r.created DESC, r.rowid DESC" + (" LIMIT ?" if limit and exact else "")
         )
         summaries = []
-        for row in self._rows(query, params):
+        for row in self._rows(query, params + ([limit] if limit and exact else [])):
             state = status_of(row)
             if status and state != status:
                 continue
@@ -1051,18 +1055,29 @@ class ResultStore:
                 }
             summaries.append(RunSummary(row["id"], row["created"], state, row["model"], row["dataset"], row["protocol"],
                                         row["profile"], row["seed"], row["n_seeds"], row["device"],
-                                        sum(by_seed.values()), pooled, row["seconds"],
-                                        first if finished and first else None))
+                                        sum(by_seed.values()), pooled, None, first if finished and first else None))
             if limit and len(summaries) >= limit:
                 break
-        return summaries
+        seconds = self._seconds([run.id for run in summaries])
+        for run in summaries:
+            run.seconds = seconds.get(run.id)
+        return [run for run in summaries if run.id in seconds]  # the others were deleted meanwhile
+
+    def _seconds(self, run_ids: Sequence[str]) -> dict[str, float | None]:
+        """The recorded time of each of the runs ``run_ids`` still in the store, by id. The column lies after the
+        result in the row: SQLite reads the whole result to reach it, so only the runs shown ask for it."""
+        return {row["id"]: row["seconds"] for some in _batches(run_ids, RESULTS_READ_AT_ONCE) for row in self._rows(
+            f"SELECT id, seconds FROM runs WHERE id IN ({', '.join('?' for _ in some)})", some)}
 
     def identical_result(self, config: Any, n_seeds: int = 1) -> RunResult | None:
         """The newest complete run made with exactly ``config`` (a ``RunConfig``, its first seed) and ``n_seeds``
         seeds, or ``None``."""
         wanted = config.to_dict()
         for row in self._started_as(config, n_seeds, "status = 'complete'"):  # only such a run is read whole
-            result = self._result(row["id"], row["result_json"])
+            text = self._rows("SELECT result_json FROM runs WHERE id = ?", (row["id"],))
+            if not text:  # deleted meanwhile
+                continue
+            result = self._result(row["id"], text[0]["result_json"])
             seeds = result.across_seeds.n if result.across_seeds is not None else 1
             if result.config == wanted and seeds == n_seeds:
                 return result
@@ -1079,7 +1094,8 @@ class ResultStore:
         newest first."""
         started_as = json.loads(_json(config.to_dict()))  # as the run's configuration is stored when it starts
         rows = self._selected([status, "n_seeds = ?"], [n_seeds],
-                              {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]})
+                              {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]},
+                              "id, status, host, pid, environment_json, config_json")  # not the results after them
         for row in reversed(rows):
             if _loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}") == started_as:
                 yield row
@@ -1102,7 +1118,7 @@ class ResultStore:
         picked = ["id IN (" + ", ".join("?" for _ in ids) + ")"]
         rows = self._selected(picked, ids, filters, "id")
         if not rows:
-            raise _filtered_out(self._selected(picked, ids, {}), filters)
+            raise _filtered_out(self._selected(picked, ids, {}, "id, model, dataset, protocol"), filters)
         return [self.result(row["id"], predictions) for row in rows]
 
     def complete_names(self, column: str) -> list[str]:

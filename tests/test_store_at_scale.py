@@ -1,0 +1,86 @@
+"""A store of many large results: listing a few runs, finding a stored run and `merbench runs` read only the results
+they show or use, whatever the store holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from merbench.config import RunConfig
+from merbench.store import ResultStore
+from result_samples import minimal_result
+
+RUNS = 24
+PREDICTIONS = 5000
+"""Each stored result holds this many per-sample rows: about 400 KB, as a LOSO run on a real dataset."""
+
+
+def _config(seed: int) -> RunConfig:
+    return RunConfig(model="m", dataset="d", protocol="loso", profile="quick", seed=seed, device="cpu", root=None,
+                     preprocess=(), sections={})
+
+
+def _large_result(run_id: str, seed: int):
+    rows = [{"id": f"clip-{i:05d}", "subject": f"s{i % 20:02d}", "domain": None, "fold": i % 2, "label": i % 3,
+             "prediction": (i + 1) % 3} for i in range(PREDICTIONS)]
+    return minimal_result(run_id=run_id, seed=seed, config=_config(seed).to_dict(), predictions=rows)
+
+
+@pytest.fixture(scope="module")
+def large_store(tmp_path_factory) -> Path:
+    """``RUNS`` complete runs of m on d · loso, seeds 0.. in that order, each with a result of about 400 KB."""
+    path = tmp_path_factory.mktemp("scale") / "large.sqlite"
+    with ResultStore(path) as store:
+        for seed in range(RUNS):
+            run_id = store.begin_run(_config(seed).to_dict(), 1, {}, run_id=f"20250611-{seed:06d}-aaaaaa")
+            store.finish_run(run_id, _large_result(run_id, seed))
+    return path
+
+
+def _result_bytes(path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        size = db.execute("SELECT MAX(length(result_json)) FROM runs").fetchone()[0]
+    db.close()
+    return size
+
+
+def _bytes_read(read) -> int:
+    """The bytes this process reads from files while it calls ``read()`` (Linux's count of them)."""
+    counts = Path("/proc/self/io")
+    if not counts.exists():
+        pytest.skip("needs /proc/self/io (Linux) to count the bytes read")
+
+    def read_so_far() -> int:
+        return next(int(line.split()[1]) for line in counts.read_text().splitlines() if line.startswith("rchar"))
+
+    before = read_so_far()
+    read()
+    return read_so_far() - before
+
+
+# ------------------------------------------------------------------ reading the store
+
+
+def test_listing_a_few_runs_reads_the_results_of_those_runs_only(large_store):
+    one = _result_bytes(large_store)
+    with ResultStore(large_store, create=False) as store:
+        listed = []
+        read = _bytes_read(lambda: listed.extend(store.list_runs(limit=3)))
+        assert [run.seed for run in listed] == [23, 22, 21]
+        assert all(run.seconds == 1.0 and run.pooled for run in listed), "the time and scores of each listed run"
+        assert read < 6 * one, f"{read} bytes read to list 3 of {RUNS} runs of {one} bytes each"
+        everything = _bytes_read(lambda: store.list_runs(status="complete"))
+        assert everything < RUNS * one / 2, "listing every run reads the time of each, not its whole result"
+
+
+def test_finding_a_stored_run_reads_the_result_of_the_run_found_only(large_store):
+    one = _result_bytes(large_store)
+    with ResultStore(large_store, create=False) as store:
+        found = []
+        read = _bytes_read(lambda: found.append(store.identical_result(_config(5))))
+        assert found[0] is not None and found[0].run_id == "20250611-000005-aaaaaa"
+        assert read < 4 * one, f"{read} bytes read to find 1 of {RUNS} runs of {one} bytes each"
+        assert store.identical_result(_config(RUNS)) is None
