@@ -1063,6 +1063,26 @@ class ResultStore:
             run.seconds = seconds.get(run.id)
         return [run for run in summaries if run.id in seconds]  # the others were deleted meanwhile
 
+    def result_fields(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Top-level ``keys`` of the results of the runs ``run_ids`` (full ids), by id: the JSON values of those the
+        result has, picked out by SQLite's JSON functions without reading the rest of it into Python (a LOSO
+        result is over a megabyte). ``None`` for a run without a result, or with one that SQLite does not read as a
+        JSON object (damaged, or holding NaN: ``result`` reads it whole, and names what is wrong). A run not in the
+        store (deleted meanwhile) is left out."""
+        readable = "CASE WHEN json_valid(result_json) THEN json_type(result_json) = 'object' ELSE 0 END"
+        picked = ", ".join(f"CASE WHEN {readable} THEN result_json -> ? END" for _ in keys)
+        fields: dict[str, dict[str, Any] | None] = {}
+        for some in _batches(run_ids, RESULTS_READ_AT_ONCE):
+            paths = [f"$.{key}" for key in keys]
+            rows = self._rows(f"SELECT id, {readable} AS readable, {picked} FROM runs "
+                              f"WHERE id IN ({', '.join('?' for _ in some)})", paths + list(some))
+            for row in rows:
+                values = list(row)[2:]  # each key's JSON text; None where the result lacks the key
+                damaged = not row["readable"] or any(isinstance(value, DamagedText) for value in values)
+                fields[row["id"]] = None if damaged else {
+                    key: json.loads(value) for key, value in zip(keys, values) if value is not None}
+        return fields
+
     def _seconds(self, run_ids: Sequence[str]) -> dict[str, float | None]:
         """The recorded time of each of the runs ``run_ids`` still in the store, by id. The column lies after the
         result in the row: SQLite reads the whole result to reach it, so only the runs shown ask for it."""

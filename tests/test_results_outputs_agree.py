@@ -49,8 +49,10 @@ def _damage_result_bytes(store) -> None:
 
 @pytest.mark.parametrize("damage", ["result", "configuration"])
 def test_runs_json_names_a_damaged_run_as_the_table_does(damage, store, run_cli):
-    if damage == "result":
-        _damage_result_bytes(store)
+    if damage == "result":  # cut short: not JSON, which runs reads (it reads only the leak fields of a result)
+        with sqlite3.connect(store) as db:
+            db.execute("UPDATE runs SET result_json = substr(result_json, 1, 200) WHERE id = ?", (FIRST,))
+        db.close()
         damaged_id = FIRST
     else:
         with ResultStore(store) as opened:

@@ -3,6 +3,7 @@ they show or use, whatever the store holds."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,59 @@ def test_finding_a_stored_run_reads_the_result_of_the_run_found_only(large_store
         assert found[0] is not None and found[0].run_id == "20250611-000005-aaaaaa"
         assert read < 4 * one, f"{read} bytes read to find 1 of {RUNS} runs of {one} bytes each"
         assert store.identical_result(_config(RUNS)) is None
+
+
+# ------------------------------------------------------------------ merbench runs
+
+
+CLEAN, MIXED, TUNED, UNREADABLE = (f"20250612-00000{i}-bbbbbb" for i in range(4))
+
+
+@pytest.fixture
+def leaky_store(tmp_path) -> Path:
+    """Four complete runs: CLEAN leaks nothing; MIXED mixes subjects (not subject-independent); TUNED chose epochs on
+    its test folds; UNREADABLE mixes subjects and holds a NaN score, which SQLite's JSON functions do not read."""
+    nan = {"accuracy": 0.5, "uf1": float("nan"), "uar": 0.5}
+    results = {CLEAN: {}, MIXED: {"subject_independent": False},
+               TUNED: {"leakage": {"leaks": ["selection"], "selection_uses_test_data": True}},
+               UNREADABLE: {"subject_independent": False, "pooled": nan}}
+    path = tmp_path / "leaky.sqlite"
+    with ResultStore(path) as store:
+        for seed, (run_id, changes) in enumerate(results.items()):
+            store.begin_run(_config(seed).to_dict(), 1, {}, run_id=run_id)
+            store.finish_run(run_id, minimal_result(run_id=run_id, seed=seed, **changes))
+    return path
+
+
+def test_runs_reads_what_each_run_leaked_without_reading_its_whole_result(leaky_store, run_cli, monkeypatch):
+    from merbench.result import RunResult
+
+    read_whole = []
+    from_dict = RunResult.from_dict.__func__
+
+    def counted(cls, data, where="result", predictions=True):
+        read_whole.append(where)
+        return from_dict(cls, data, where, predictions)
+
+    monkeypatch.setattr(RunResult, "from_dict", classmethod(counted))
+    listed = run_cli("runs", "--json", "--limit", "0", "--store", str(leaky_store))
+    assert listed.code == 0, listed.err
+    leaks = {record["id"]: record["leaks"] for record in json.loads(listed.out)}
+    assert leaks == {CLEAN: [], MIXED: ["subjects"], TUNED: ["selection"], UNREADABLE: ["subjects"]}
+    assert read_whole == [f"result of run {UNREADABLE} in {leaky_store}"], "only the result SQLite cannot read"
+    table = " ".join(run_cli("runs", "--store", str(leaky_store)).out.split())
+    assert f"subjects (clips of one subject in training and test): {UNREADABLE}, {MIXED}" in table
+
+
+def test_runs_names_a_run_whose_leak_record_is_damaged(leaky_store, run_cli):
+    import sqlite3
+
+    with sqlite3.connect(leaky_store) as db:
+        db.execute("UPDATE runs SET result_json = json_remove(result_json, '$.subject_independent') WHERE id = ?",
+                   (MIXED,))
+    db.close()
+    listed = run_cli("runs", "--json", "--store", str(leaky_store))
+    records = {record["id"]: record for record in json.loads(listed.out)}
+    assert records[MIXED]["damaged"].startswith(f"result of run {MIXED} in {leaky_store}: 'subject_independent' is "
+                                                "missing; the result was not written by merbench")
+    assert records[TUNED]["leaks"] == ["selection"] and records[TUNED]["damaged"] is None

@@ -116,8 +116,8 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
-def test_scores_and_matrix_that_do_not_agree_get_one_message_and_the_run_is_named_in_runs(damage, store, run_cli,
-                                                                                          tmp_path):
+def test_scores_and_matrix_that_do_not_agree_get_one_message_and_runs_lists_every_run(damage, store, run_cli,
+                                                                                      tmp_path):
     change, named = DAMAGES[damage]
     _change_result(store, FIRST, change)
     where = f"result of run {FIRST} in {store}: "
@@ -125,9 +125,8 @@ def test_scores_and_matrix_that_do_not_agree_get_one_message_and_the_run_is_name
         text = _one_message(run_cli(*command, "--store", str(store)))
         assert where + named in text and "run it again with merbench run" in text
     assert not (tmp_path / "r.html").exists()
-    listed = run_cli("runs", "--store", str(store))
+    listed = run_cli("runs", "--store", str(store))  # reads the leak fields of a result, not its scores
     assert listed.code == 0 and FIRST in listed.out and SECOND in listed.out
-    assert "damaged in the store" in listed.out and named in " ".join(listed.out.split())
 
 
 def test_a_metric_no_stored_score_has_is_a_dash_in_show_and_named_by_compare(store, run_cli):
@@ -191,9 +190,8 @@ def test_a_result_that_is_not_utf8_gets_one_message_and_runs_lists_every_run(sto
     where = f"result of run {FIRST} in {store}: damaged (not UTF-8 text)"
     for command in (["show", FIRST], ["compare"], ["report", "--output", str(tmp_path / "r.md")]):
         assert where in _one_message(run_cli(*command, "--store", str(store)))
-    listed = run_cli("runs", "--store", str(store))
+    listed = run_cli("runs", "--store", str(store))  # the bad bytes lie outside the leak fields it reads
     assert listed.code == 0 and FIRST in listed.out and SECOND in listed.out, listed.err
-    assert where in " ".join(listed.out.split())
     assert SECOND in run_cli("compare", SECOND, "--json", "--store", str(store)).out
 
 

@@ -90,13 +90,35 @@ def planned_leaks(config: dict) -> list[str]:
     return found + stored_engine_leaks(config)
 
 
-def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None) -> list[str]:
-    """The leak kinds of a stored run: what its result records, else what its configuration asks for (none when
-    that is damaged too). A damaged result's or configuration's message goes into ``damaged``, by run id."""
+LEAK_FIELDS = ("schema_version", "leakage", "subject_independent")
+"""The keys of a stored result that say what its run leaked (``recorded_leaks``): all ``runs`` reads of a result."""
+
+
+def recorded_leaks(fields: dict, where: str) -> list[str]:
+    """``result_leaks`` of a result's ``LEAK_FIELDS`` alone (``ResultStore.result_fields``); ``DataError`` naming
+    ``where`` when they are not what a result holds, as ``RunResult.from_dict`` says it."""
+    from types import SimpleNamespace
+
+    from merbench.leaks import result_leaks
+    from merbench.result import BOOLEAN, Fields, LeakageRecord, check_schema_version
+
+    check_schema_version(fields, where)
+    read = Fields(fields, where)
+    return result_leaks(SimpleNamespace(leakage=read.record("leakage", LeakageRecord.read, optional=True),
+                                        subject_independent=read.need("subject_independent", BOOLEAN)))
+
+
+def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None, fields: dict | None = None) -> list[str]:
+    """The leak kinds of a stored run: what its result records (from ``fields``, its ``LEAK_FIELDS`` as
+    ``store.result_fields`` reads them; without them, from the whole result), else what its configuration asks for
+    (none when that is damaged too). A damaged result's or configuration's message goes into ``damaged``, by run
+    id."""
     from merbench.errors import DataError, MerbenchError
     from merbench.leaks import result_leaks
 
     try:
+        if fields is not None:
+            return recorded_leaks(fields, f"result of run {run_id} in {store.path}")
         return result_leaks(store.result(run_id, predictions=False))
     except MerbenchError as exc:  # no final result yet (a UsageError saying so), or a damaged one
         if isinstance(exc, DataError) and damaged is not None:
@@ -237,7 +259,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         more = bool(args.limit) and len(summaries) > args.limit
         summaries = summaries[:args.limit] if more else summaries
         damaged: dict[str, str] = {}
-        leaks = {run.id: run_leaks(store, run.id, damaged) for run in summaries}
+        fields = store.result_fields([run.id for run in summaries], LEAK_FIELDS)
+        leaks = {run.id: run_leaks(store, run.id, damaged, fields.get(run.id)) for run in summaries}
         path = store.path
         others = _what_is_there(store, args) if not summaries else ""
     limited = (f"Showing the newest {args.limit} matching runs; more match: --limit 0 shows them all, "
