@@ -1150,10 +1150,16 @@ class ResultStore:
             f"SELECT DISTINCT {column} FROM runs WHERE status = 'complete' ORDER BY {column}")]
 
     def _results(self, run_ids: Sequence[str], predictions: bool) -> list[RunResult]:
-        """The results of the complete runs ``run_ids`` (full ids), in that order."""
+        """The results of the complete runs ``run_ids`` (full ids), in that order; a run deleted since its id was
+        read is left out."""
         texts = {row["id"]: row["result_json"] for row in self._rows(
             f"SELECT id, result_json FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)})", run_ids)}
-        return [self._result(run_id, texts.get(run_id), predictions) for run_id in run_ids]
+        return [self._result(run_id, texts[run_id], predictions) for run_id in run_ids if run_id in texts]
+
+    def held(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of the runs ``run_ids`` (full ids) the store holds now (another process may delete runs meanwhile)."""
+        return {row["id"] for some in _batches(run_ids, RESULTS_READ_AT_ONCE) for row in self._rows(
+            f"SELECT id FROM runs WHERE id IN ({', '.join('?' for _ in some)})", some)}
 
     def _selected(self, clauses: list[str], params: list[Any], filters: dict[str, Sequence[str]],
                   columns: str = "*") -> list[sqlite3.Row]:

@@ -141,3 +141,46 @@ def test_runs_names_a_run_whose_leak_record_is_damaged(leaky_store, run_cli):
     assert records[MIXED]["damaged"].startswith(f"result of run {MIXED} in {leaky_store}: 'subject_independent' is "
                                                 "missing; the result was not written by merbench")
     assert records[TUNED]["leaks"] == ["selection"] and records[TUNED]["damaged"] is None
+
+
+# ------------------------------------------------------------------ a run deleted while a command reads the store
+
+
+def _deleting_after(monkeypatch, method: str, path: Path, run_id: str) -> None:
+    """Make ``ResultStore.<method>`` delete ``run_id`` from ``path`` (as another merbench process would) the first
+    time it has returned."""
+    original = getattr(ResultStore, method)
+
+    def then_delete(self, *args, **kwargs):
+        value = original(self, *args, **kwargs)
+        monkeypatch.setattr(ResultStore, method, original)
+        with ResultStore(path) as other:
+            other.delete_runs({run_id: other.list_runs(run_ids=[run_id])[0].status})
+        return value
+
+    monkeypatch.setattr(ResultStore, method, then_delete)
+
+
+@pytest.mark.parametrize("when", ["list_runs", "result_fields"])
+def test_runs_leaves_out_a_run_deleted_while_it_reads_the_store(when, leaky_store, run_cli, monkeypatch):
+    with ResultStore(leaky_store) as store:
+        stopped = store.begin_run(_config(9).to_dict(), 1, {}, run_id="20250612-000009-cccccc")
+        store.mark_stopped(stopped, "interrupted")
+    gone = MIXED if when == "list_runs" else stopped  # a run with a result, or one read as its configuration
+    _deleting_after(monkeypatch, when, leaky_store, gone)
+    listed = run_cli("runs", "--json", "--store", str(leaky_store))
+    assert listed.code == 0 and "Traceback" not in listed.err, listed.err
+    assert {record["id"] for record in json.loads(listed.out)} == {CLEAN, MIXED, TUNED, UNREADABLE, stopped} - {gone}
+
+
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_compare_and_report_leave_out_a_run_deleted_while_they_read_the_results(command, leaky_store, run_cli,
+                                                                                  monkeypatch, tmp_path):
+    monkeypatch.setattr("merbench.store.RESULTS_READ_AT_ONCE", 1)  # one result per query: a run goes between two
+    _deleting_after(monkeypatch, "_results", leaky_store, UNREADABLE)  # the newest: read last
+    output = tmp_path / "r.json"
+    shown = run_cli(command, "--store", str(leaky_store),
+                    *(["--json"] if command == "compare" else ["--output", str(output)]))
+    assert shown.code == 0 and "Traceback" not in shown.err, shown.err
+    cells = json.loads(shown.out if command == "compare" else output.read_text())["rows"]
+    assert [cell["run_id"] for cell in cells] == [TUNED], "the newest run left of m on d · loso"

@@ -108,12 +108,13 @@ def recorded_leaks(fields: dict, where: str) -> list[str]:
                                         subject_independent=read.need("subject_independent", BOOLEAN)))
 
 
-def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None, fields: dict | None = None) -> list[str]:
+def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None,
+              fields: dict | None = None) -> list[str] | None:
     """The leak kinds of a stored run: what its result records (from ``fields``, its ``LEAK_FIELDS`` as
     ``store.result_fields`` reads them; without them, from the whole result), else what its configuration asks for
-    (none when that is damaged too). A damaged result's or configuration's message goes into ``damaged``, by run
-    id."""
-    from merbench.errors import DataError, MerbenchError
+    (none when that is damaged too); ``None`` when the run is no longer in the store (deleted meanwhile). A damaged
+    result's or configuration's message goes into ``damaged``, by run id."""
+    from merbench.errors import DataError, MerbenchError, UsageError
     from merbench.leaks import result_leaks
 
     try:
@@ -129,6 +130,10 @@ def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None, fields:
         if damaged is not None:
             damaged.setdefault(run_id, str(exc))
         return []
+    except UsageError:  # no such run
+        if run_id in store.held([run_id]):
+            raise
+        return None
 
 
 def damaged_note(damaged: dict[str, str]) -> str | None:
@@ -260,7 +265,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         summaries = summaries[:args.limit] if more else summaries
         damaged: dict[str, str] = {}
         fields = store.result_fields([run.id for run in summaries], LEAK_FIELDS)
-        leaks = {run.id: run_leaks(store, run.id, damaged, fields.get(run.id)) for run in summaries}
+        leaks = {run.id: run_leaks(store, run.id, damaged, fields[run.id]) for run in summaries if run.id in fields}
+        summaries = [run for run in summaries if leaks.get(run.id) is not None]  # the others were deleted meanwhile
         path = store.path
         others = _what_is_there(store, args) if not summaries else ""
     limited = (f"Showing the newest {args.limit} matching runs; more match: --limit 0 shows them all, "
