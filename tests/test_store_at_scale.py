@@ -184,3 +184,23 @@ def test_compare_and_report_leave_out_a_run_deleted_while_they_read_the_results(
     assert shown.code == 0 and "Traceback" not in shown.err, shown.err
     cells = json.loads(shown.out if command == "compare" else output.read_text())["rows"]
     assert [cell["run_id"] for cell in cells] == [TUNED], "the newest run left of m on d · loso"
+
+
+# ------------------------------------------------------------------ the leakage note of many leaky runs
+
+
+def test_the_leakage_note_names_a_dozen_runs_and_counts_the_rest(tmp_path, run_cli):
+    path = tmp_path / "many.sqlite"
+    leaky = [f"20250613-{seed:06d}-dddddd" for seed in range(30)]
+    with ResultStore(path) as store:
+        for seed, run_id in enumerate(leaky):
+            store.begin_run(_config(seed).to_dict(), 1, {}, run_id=run_id)
+            store.finish_run(run_id, minimal_result(run_id=run_id, seed=seed, subject_independent=False))
+    listed = run_cli("runs", "--limit", "0", "--store", str(path))
+    assert listed.code == 0, listed.err
+    flat = " ".join(listed.out.split())
+    note = flat[flat.index("⚠ leakage, scores inflated"):]
+    assert sum(run_id in note for run_id in leaky) == 12
+    assert note.endswith(f"{leaky[-12]} (and 18 more)"), note
+    rows = [line for line in listed.out.splitlines() if line.split()[:1] in [[run_id] for run_id in leaky]]
+    assert len(rows) == 30 and all("⚠" in row for row in rows), "every leaky run is marked in the table"
