@@ -36,7 +36,7 @@ from merbench.metrics import METRIC_KEYS
 from merbench.report import REPORTED_METRICS, comparability
 from merbench.result import LeakageRecord, RunResult
 from merbench.tables import Column, DataTable, styled
-from merbench.wording import counted, no_subject_shared, paper_points, percent, percent_points, some_of
+from merbench.wording import counted, no_subject_shared, paper_points, pct, percent_points, some_of
 
 STATS = ("fold", "pooled")
 METRIC_NAMES = {
@@ -643,11 +643,6 @@ def _data_settings(settings: Sequence[str] | None) -> tuple[str, ...]:
     ``_with_roots``)."""
     return tuple(sorted(item for item in settings or () if item.startswith(("dataset.", "protocol.", "root=",
                                                                             "manifest="))))
-
-
-def pct(value: float | None) -> str:
-    """A fraction as a percentage with one decimal; a dash for ``None`` or NaN (no score)."""
-    return "—" if value is None or math.isnan(value) else percent(value)
 
 
 def reported_pct(value: float | None) -> str:

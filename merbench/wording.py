@@ -100,6 +100,11 @@ def percent(value: float, signed: bool = False) -> str:
     return f"{points:+}" if signed else str(points)
 
 
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with one decimal (``percent``); a dash for ``None`` or NaN (no score)."""
+    return "—" if value is None or math.isnan(value) else percent(value)
+
+
 def default_text(value: object) -> str:
     """An option's default as the listings show it: ``(unset)`` for an option with none (``None``, ``""``, ``[]``),
     which an empty cell or ``name=`` would leave unclear."""

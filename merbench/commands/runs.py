@@ -177,8 +177,8 @@ def leak_note(summaries, leaks: dict[str, list[str]]) -> str | None:
 def runs_table(path, summaries, leaks: dict[str, list[str]] | None = None, advice: bool = True):
     """The ``merbench runs`` table: run ids, names and scores whole at any width; a leaky run's UF1 in red with ⚠;
     ``advice``: a caption saying how to continue or show a run."""
-    from merbench.compare import pct
     from merbench.tables import TEXT, Column, DataTable, styled
+    from merbench.wording import pct
 
     leaks = leaks or {}
     marked = any(leaks.get(run.id) for run in summaries)
