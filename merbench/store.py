@@ -1030,10 +1030,13 @@ class ResultStore:
             params.extend(wanted)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         exact = status not in ("running", "interrupted")  # every row the query gives is then listed
-        # Of the result only its type, in the row's header: IS NOT NULL, or a column after it, reads it whole.
+        # Of the result only its type, in the row's header: IS NOT NULL, or a column after it, reads it whole. The
+        # environment (it names a running run's process) only of a running run: SQLite reads a row's columns from its
+        # first byte on, and a row with a large result keeps only its first few hundred bytes in the table's page.
         query = (
             "SELECT r.id, r.created, r.status, r.model, r.dataset, r.protocol, r.profile, r.seed, r.n_seeds, r.device, "
-            "r.host, r.pid, r.environment_json, typeof(r.result_json) <> 'null' AS has_result FROM runs r "
+            "r.host, r.pid, CASE WHEN r.status = 'running' THEN r.environment_json END AS environment_json, "
+            "typeof(r.result_json) <> 'null' AS has_result FROM runs r "
             f"{where} ORDER BY r.created DESC, r.rowid DESC" + (" LIMIT ?" if limit and exact else "")
         )
         summaries = []

@@ -77,6 +77,18 @@ def test_listing_a_few_runs_reads_the_results_of_those_runs_only(large_store):
         assert everything < RUNS * one / 2, "listing every run reads the time of each, not its whole result"
 
 
+def test_listing_a_few_runs_reads_no_environment_of_the_others(tmp_path):
+    path = tmp_path / "environments.sqlite"
+    packages = {f"package-{i:04d}": "1.0.0" for i in range(2000)}  # about 50 KB, as a pip freeze
+    with ResultStore(path) as store:
+        for seed in range(40):
+            run_id = store.begin_run(_config(seed).to_dict(), 1, {"packages": packages})
+            store.finish_run(run_id, minimal_result(run_id=run_id, seed=seed))
+    with ResultStore(path, create=False) as store:
+        read = _bytes_read(lambda: store.list_runs(limit=1))
+    assert read < 5 * 50_000, f"{read} bytes read to list 1 of 40 runs, each with an environment of 50 KB"
+
+
 def test_finding_a_stored_run_reads_the_result_of_the_run_found_only(large_store):
     one = _result_bytes(large_store)
     with ResultStore(large_store, create=False) as store:
