@@ -188,8 +188,7 @@ def test_runs_leaves_out_a_run_deleted_while_it_reads_the_store(when, leaky_stor
 @pytest.mark.parametrize("command", ["compare", "report"])
 def test_compare_and_report_leave_out_a_run_deleted_while_they_read_the_results(command, leaky_store, run_cli,
                                                                                   monkeypatch, tmp_path):
-    monkeypatch.setattr("merbench.store.RESULTS_READ_AT_ONCE", 1)  # one result per query: a run goes between two
-    _deleting_after(monkeypatch, "_results", leaky_store, UNREADABLE)  # the newest: read last
+    _deleting_after(monkeypatch, "list_runs", leaky_store, UNREADABLE)  # listed, then gone before its result is read
     output = tmp_path / "r.json"
     shown = run_cli(command, "--store", str(leaky_store),
                     *(["--json"] if command == "compare" else ["--output", str(output)]))
@@ -216,3 +215,12 @@ def test_the_leakage_note_names_a_dozen_runs_and_counts_the_rest(tmp_path, run_c
     assert note.endswith(f"{leaky[-12]} (and 18 more)"), note
     rows = [line for line in listed.out.splitlines() if line.split()[:1] in [[run_id] for run_id in leaky]]
     assert len(rows) == 30 and all("⚠" in row for row in rows), "every leaky run is marked in the table"
+
+
+def test_results_read_in_batches_leave_out_a_run_deleted_between_two_batches(leaky_store, monkeypatch):
+    """``complete_results`` (compare and report of runs named by id) reads ids first, then results batch by batch."""
+    monkeypatch.setattr("merbench.store.RESULTS_READ_AT_ONCE", 1)  # one result per query: a run goes between two
+    _deleting_after(monkeypatch, "_results", leaky_store, UNREADABLE)
+    with ResultStore(leaky_store, create=False) as store:
+        read = [result.run_id for result in store.complete_results(predictions=False)]
+    assert UNREADABLE not in read and len(read) >= 2

@@ -84,8 +84,14 @@ def _complete_results(store, args: argparse.Namespace) -> Iterator:
     if args.run_ids:
         yield from store.complete_results(args.run_ids, args.model, args.dataset, args.protocol, predictions=False)
         return
+    from merbench.errors import UsageError
+
     for run in reversed(store.list_runs(args.model, args.dataset, args.protocol, status="complete")):
-        yield store.result(run.id, predictions=False)
+        try:
+            yield store.result(run.id, predictions=False)
+        except UsageError:  # no such run: deleted since the list was read (merbench delete in another shell)
+            if run.id in store.held([run.id]):
+                raise
 
 
 def _refuse_unmatched(store, args: argparse.Namespace) -> None:
