@@ -607,6 +607,7 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
     finite. Raises ``UsageError`` naming the option, its accepted values and default.
     """
     parsed = parse_rule(rule)
+    given = value if isinstance(value, str) else None  # a text option keeps it as typed (a file named 010)
     if isinstance(value, str):
         text = _cut(value)
         value = _parsed(key, value)
@@ -666,7 +667,8 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         if isinstance(value, bool) and isinstance(parsed, tuple):  # YAML reads `amp: off` as false
             spelled = {True: ("on", "yes", "true"), False: ("off", "no", "false")}[value]
             value = next((choice for choice in parsed if str(choice).lower() in spelled), text)
-        value = value if isinstance(value, str) else _scalar(value)  # numbers, dates, null: the text as given
+        if not isinstance(value, str):  # numbers, dates, null: the text as given
+            value = given if given is not None else _scalar(value)
         if parsed == FILE_RULE and str(value).strip() and not Path(str(value).strip()).expanduser().is_file():
             raise UsageError(f"{key}={text}: no such file ({Path(str(value).strip()).expanduser().resolve()}); give "
                              f"the path of an existing local file, or leave it empty (default {_show(default)!r})")

@@ -132,3 +132,12 @@ def test_a_list_holding_a_number_of_thousands_of_digits_is_refused_by_the_option
     """Before, a ValueError traceback from Python's 4300-digit limit on reading an integer."""
     err = refused(run_cli(*RUN, "--set", f"model.dropout=[{'1' * 5000}]"))
     assert err.startswith(f"merbench: error: model.dropout=[{'1' * 199}…: must be a finite number in [0, 1)")
+
+
+@pytest.mark.parametrize("typed", ["010", "1.50", "1e3", "0x1F"])
+def test_a_text_option_keeps_numeric_looking_text_as_typed(typed):
+    """A manifest named 010 was looked for as 10 while values in messages were being cut."""
+    from merbench.config import coerce
+
+    assert coerce("dataset.manifest", typed, None) == typed
+    assert coerce("dataset.frames_folder", typed, "") == typed
