@@ -297,7 +297,7 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
       ``DATASET_RESOLVED_AS`` says (megc2019's ``dataset.casme2_frames=auto``, as its CASME II part records it);
     * ``engine.threads=0`` of a run on the CPU as the torch threads each fold trained with (``_recorded_threads``):
       2 cores gave 2, where 1 core would give 1 and other last digits of the losses;
-    * ``engine.parallel_folds=auto`` of a run that batched its folds (``vmap``) as the group it batched
+    * ``engine.parallel_folds=auto`` of a run on the CPU that batched its folds (``vmap``) as the group it batched
       (``_recorded_group``): the free memory and cores of another machine would choose another group, or fold by
       fold, and batched folds draw their dropout masks together, so each group size trains other models.
     """
@@ -323,10 +323,14 @@ def _pin_resolved(settings: dict[str, Any], result: dict[str, Any]) -> None:
 
 
 def _recorded_group(result: dict[str, Any], engine: dict[str, Any]) -> int | None:
-    """The folds a run trained as one batched computation: its engine plan's ``group_size``, or 1 where
-    ``engine.parallel_mode=vmap`` trained fold by fold (memory held one); ``None`` where it batched nothing."""
-    plan = result.get("engine_plan")
-    if not isinstance(plan, dict):
+    """The folds a run on the CPU trained as one batched computation: its engine plan's ``group_size``, or 1 where
+    ``engine.parallel_mode=vmap`` trained fold by fold (memory held one); ``None`` where it batched nothing, and for
+    a run on a GPU, whose arithmetic another GPU does not repeat anyway (and whose group, given to a re-run on the
+    CPU, would start that many worker processes)."""
+    plan, environment = result.get("engine_plan"), result.get("environment")
+    if not isinstance(plan, dict) or not isinstance(environment, dict):
+        return None
+    if not str(environment.get("device", "")).startswith("cpu"):
         return None
     group = plan.get("group_size")
     if plan.get("executor") == "BatchedFolds" and isinstance(group, int) and not isinstance(group, bool) and group > 1:

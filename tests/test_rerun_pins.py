@@ -113,7 +113,6 @@ def parallel_folds_of(result, **given):
 
 def test_a_rerun_batches_the_folds_the_recorded_run_batched_together(tmp_path):
     assert parallel_folds_of(batched_result(tmp_path / "a.json", group=3)) == "3"  # not what this machine would pick
-    assert parallel_folds_of(batched_result(tmp_path / "b.json", device="cuda", group=7)) == "7"
     # vmap that memory limited to one fold at a time: fold by fold again, where more memory would batch
     assert parallel_folds_of(batched_result(tmp_path / "c.json", executor="SequentialFolds")) == "1"
 
@@ -123,3 +122,12 @@ def test_a_given_group_or_an_unbatched_run_pins_no_group(tmp_path):
     assert parallel_folds_of(batched_result(tmp_path / "b.json", group=3, given_folds="4")) == "4"
     assert parallel_folds_of(batched_result(tmp_path / "c.json", executor="ProcessFolds", mode="auto")) == "auto"
     assert parallel_folds_of(batched_result(tmp_path / "d.json", executor="SequentialFolds", mode="auto")) == "auto"
+
+
+def test_a_gpu_runs_group_is_not_pinned(tmp_path):
+    """A GPU's batched group, given to a re-run on the CPU, would start that many worker processes (26 for a LOSO
+    run an H100 batched); another GPU does not repeat the arithmetic anyway."""
+    gpu = "cuda (NVIDIA H100, mixed precision bfloat16; CUDA found)"
+    assert parallel_folds_of(batched_result(tmp_path / "a.json", device=gpu, group=26, mode="auto")) == "auto"
+    assert parallel_folds_of(batched_result(tmp_path / "b.json", device=gpu, executor="SequentialFolds",
+                                            mode="vmap")) == "auto"
