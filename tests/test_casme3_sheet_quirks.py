@@ -62,9 +62,17 @@ def frames(numbers) -> dict[int, Path]:
 def test_an_apex_among_the_frames_dropped_before_the_clip_skips_the_row():
     """spNO.214/k: onset 4, apex 6; the trial's frames start at 9. Once placed on frame 9 with the onset: zero motion,
     and reported as an apex annotated at the onset."""
-    with pytest.raises(SkipRow, match=r"apex frame 6 and onset frame 4 not on disk: the frames on disk start at 9 "
+    with pytest.raises(SkipRow, match=r"onset frame 4 and apex frame 6 not on disk: the frames on disk start at 9 "
                                       r"\(frame drops\), after the apex"):
         casme3.place_span(frames(range(9, 11)), 4, 6, 10, "spNO.214/k/color")
+
+
+def test_an_apex_on_the_first_frame_on_disk_after_a_dropped_onset_skips_the_row():
+    """Onset 100 dropped, apex 101 the first frame on disk: no onset to flow from (once the apex was moved to 102 with
+    a note that 101 was not on disk)."""
+    with pytest.raises(SkipRow, match=r"onset frame 100 not on disk: the frames on disk start at 101 \(frame "
+                                      r"drops\), the apex, so the clip shows no onset-to-apex motion"):
+        casme3.place_span(frames(range(101, 111)), 100, 101, 110, "spNO.1/a")
 
 
 def test_an_apex_after_the_onset_is_never_placed_on_the_onset_frame():

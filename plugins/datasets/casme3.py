@@ -325,9 +325,11 @@ def place_span(frames: dict[int, Path], onset: int | None, apex: int | None, off
         notes.append(f"offset frame {offset} not on disk, used {span[-1]}")
     apex_position = None
     if apex is not None:
-        if onset < apex < span[0]:
-            raise SkipRow(f"apex frame {apex} and onset frame {onset} not on disk: the frames on disk start at "
-                          f"{span[0]} (frame drops), after the apex, so the clip shows no onset-to-apex motion")
+        if onset < apex <= span[0]:
+            where_apex = "the apex" if apex == span[0] else "after the apex"
+            raise SkipRow(f"onset frame {onset}{'' if apex == span[0] else f' and apex frame {apex}'} not on disk: "
+                          f"the frames on disk start at {span[0]} (frame drops), {where_apex}, so the clip shows no "
+                          "onset-to-apex motion")
         # an apex after the onset in the sheet is never placed on the onset frame (a zero onset-to-apex flow)
         nearest = min(span[1:] if apex > onset else span, key=lambda n: (abs(n - apex), n))
         if nearest != apex:
