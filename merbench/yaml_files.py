@@ -24,6 +24,10 @@ MAX_ALIASED = 100_000
 a few dozen)."""
 
 
+PATH_SHOWN = 120
+"""How many characters of a value's key path a refusal shows (its first and last half, ``…`` between)."""
+
+
 class AliasFault(Exception):
     """A YAML document that cannot be used as data: it refers to itself through an alias, nests too deeply, or
     aliases make it too large.
@@ -37,8 +41,12 @@ class AliasFault(Exception):
         self.path, self.mark, self.problem = path, mark, problem
 
     def named(self, where: str) -> str:
-        """The fault as one message after ``where`` (a file: ``--config run.yaml``): the value's path and place."""
-        return f"{where}: {self.path or 'the document'} ({_at(self.mark)}) {self.problem}"
+        """The fault as one message after ``where`` (a file: ``--config run.yaml``): the value's path (its middle cut
+        where it is longer than ``PATH_SHOWN``: a hundred nested keys) and place."""
+        path = self.path or "the document"
+        if len(path) > PATH_SHOWN:
+            path = f"{path[:PATH_SHOWN // 2]}…{path[-PATH_SHOWN // 2:]}"
+        return f"{where}: {path} ({_at(self.mark)}) {self.problem}"
 
 
 def _path(steps: list[str | int]) -> str:

@@ -141,3 +141,13 @@ def test_a_text_option_keeps_numeric_looking_text_as_typed(typed):
 
     assert coerce("dataset.manifest", typed, None) == typed
     assert coerce("dataset.frames_folder", typed, "") == typed
+
+
+def test_the_key_path_of_a_value_nested_too_deeply_is_cut_in_the_message(run_cli, tmp_path):
+    """101 keys of 1,000 characters made a refusal of 99,231 characters."""
+    path = tmp_path / "deep-keys.yaml"
+    key = "k" * 1000
+    path.write_text("x: " + ("{" + key + ": ") * 101 + "1" + "}" * 101 + "\n")
+    err = refused(run_cli(*RUN, "--config", str(path)))
+    assert len(err) < 400 + len(str(path)), err
+    assert f"--config {path}: x.kkk" in err and "…kkk" in err and "nests lists or mappings more than 100" in err
