@@ -367,6 +367,16 @@ def _reported_table(page: _Page, result: RunResult) -> None:
                sortable=False)
 
 
+def _fact_text(value: Any) -> str:
+    """An environment value as the provenance list shows it: a list (``fold_devices``) one item after another, a
+    mapping (``earlier_setups``) as compact JSON, any other value as its text."""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
 def _provenance(page: _Page, result: RunResult) -> None:
     environment = dict(result.environment)
     config = result.config
@@ -386,7 +396,7 @@ def _provenance(page: _Page, result: RunResult) -> None:
         ("time", time_text(result, device=False)),
     ]
     plugins = environment.pop("plugins", {}) or {}
-    facts += [(name, value) for name, value in environment.items()]
+    facts += [(name, _fact_text(value)) for name, value in environment.items()]
     facts += [(f"plugin {name}", provider) for name, provider in plugins.items()]
     page.add("<h3>Provenance</h3><dl>", *(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts), "</dl>",
              "<details><summary>Configuration (resolved)</summary>",

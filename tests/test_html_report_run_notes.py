@@ -147,3 +147,10 @@ def test_the_page_of_a_real_run_says_what_show_says_of_its_warnings_folds_and_ti
     assert _fact(section, "time") == time, (time, _fact(section, "time"))
     threads = re.search(r"Folds trained (.*?per fold)", out).group(1)
     assert _fact(section, "folds trained") == threads
+
+
+def test_the_devices_of_a_runs_ray_folds_are_listed_not_shown_as_a_python_list():
+    devices = ["node-3: cuda (Tesla T4, mixed precision float16; Ray task)", "node-4: cpu (AMD EPYC, 2 cores)"]
+    result = minimal_result(environment={"device": "cuda (NVIDIA H100, mixed precision bfloat16; requested)",
+                                         "fold_devices": devices})
+    assert _fact(_run_section(_page([result])), "fold_devices") == "; ".join(devices)
