@@ -299,6 +299,7 @@ class Comparison:
                     "settings": "; ".join(_in_run_order((*self.common_settings, *self.column_settings.get(column, ()),
                                                          *cell.settings))),
                     "seeds": ", ".join(str(seed) for seed in cell.seeds),
+                    "software": cell.software,
                 })
         return rows
 

@@ -34,7 +34,7 @@ SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".te
 SUFFIX_OF = {fmt: suffix for suffix, fmt in reversed(SUFFIXES.items())}
 """The suffix of each format (the first one ``SUFFIXES`` gives it), for a file name a message suggests."""
 RECORD_FIELDS = ("model", "row", "dataset", "protocol", "metric", "stat", "mean", "std", "best", "reported", "reported_source",
-                 "subject_independent", "warnings", "run_id", "n_runs", "profile", "settings", "seeds")
+                 "subject_independent", "warnings", "run_id", "n_runs", "profile", "settings", "seeds", "software")
 CSV_FIELDS = (*RECORD_FIELDS, "notes")
 """A CSV row is a record and the notes under the table that concern its cell (``cell_notes``): a CSV has no
 place under its table, and a row is read alone."""

@@ -81,3 +81,18 @@ def test_compare_of_stored_runs_of_two_versions_prints_no_best(tmp_path, run_cli
     assert " *" not in result.out and "best per column" not in result.out
     assert "different merbench code (merbench 0.0.9, commit 0123456789ab: convmixer; merbench 0.1.0" in " ".join(
         result.out.split())
+
+
+def test_each_exported_record_names_its_runs_software():
+    """A CSV row is read alone: with no note under a table, its software column says why it has no best."""
+    import csv
+    import io
+
+    from merbench.export import to_csv
+
+    comparison = build_comparison([_result("20260301-000000-000001", "convmixer", 0.17, OLD),
+                                   _result("20260301-000000-000002", "ststnet", 0.45, NEW)])
+    software = {record["model"]: record["software"] for record in json.loads(to_json(comparison))["rows"]}
+    assert software == {"convmixer": f"merbench 0.0.9, commit {OLD_COMMIT}", "ststnet": f"merbench 0.1.0, commit {NEW_COMMIT}"}
+    rows = list(csv.DictReader(io.StringIO(to_csv(comparison))))
+    assert {row["model"]: row["software"] for row in rows} == software
