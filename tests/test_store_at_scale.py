@@ -224,3 +224,12 @@ def test_results_read_in_batches_leave_out_a_run_deleted_between_two_batches(lea
     with ResultStore(leaky_store, create=False) as store:
         read = [result.run_id for result in store.complete_results(predictions=False)]
     assert UNREADABLE not in read and len(read) >= 2
+
+
+def test_the_damaged_note_names_a_dozen_runs_and_counts_the_rest():
+    from merbench.commands.runs import NAMED_RUNS, damaged_note
+
+    damaged = {f"run-{i}": f"result of run run-{i} is damaged" for i in range(30)}
+    note = damaged_note(damaged)
+    assert note.count("is damaged") == NAMED_RUNS and note.endswith(f"(and {30 - NAMED_RUNS} more)")
+    assert damaged_note({"a": "why"}) == "⚠ damaged in the store: why" and damaged_note({}) is None

@@ -137,10 +137,13 @@ def run_leaks(store, run_id: str, damaged: dict[str, str] | None = None,
 
 
 def damaged_note(damaged: dict[str, str]) -> str | None:
-    """One line under the table naming each run whose stored result or configuration is damaged, and why."""
+    """One line under the table naming the first ``NAMED_RUNS`` runs whose stored result or configuration is damaged,
+    and why, then how many more (``runs --json`` gives each run's reason)."""
+    from merbench.wording import some_of
+
     if not damaged:
         return None
-    return "⚠ damaged in the store: " + "; ".join(damaged.values())
+    return "⚠ damaged in the store: " + some_of(list(damaged.values()), NAMED_RUNS, "; ")
 
 
 def run_record(run, leaks: list[str], damaged: str | None) -> dict:
