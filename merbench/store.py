@@ -172,6 +172,12 @@ def _refuse_unreadable(path: Path, what: str, exc: sqlite3.DatabaseError) -> Usa
         return UsageError(f"results store {path}: locked by another process for more than {BUSY_TIMEOUT_MS // 1000} s "
                           f"({exc}); the store is not damaged: run the command again when the other merbench command "
                           "(or program) holding it has finished")
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if wal.exists() and not shm.exists() and on_read_only_file_system(path.parent):
+        return UsageError(f"results store {path}: {what} ({exc}): its write-ahead log {wal.name} lies beside it "
+                          f"without {shm.name}, which SQLite must create to read the log, on a read-only file system "
+                          "(an archive or backup that left the -shm file out); the store is not damaged: copy it with "
+                          f"its {wal.name} to a writable folder and give the copy with --store PATH")
     return _refuse(path, f"{what} ({exc})")
 
 

@@ -233,3 +233,23 @@ def test_the_damaged_note_names_a_dozen_runs_and_counts_the_rest():
     note = damaged_note(damaged)
     assert note.count("is damaged") == NAMED_RUNS and note.endswith(f"(and {30 - NAMED_RUNS} more)")
     assert damaged_note({"a": "why"}) == "⚠ damaged in the store: why" and damaged_note({}) is None
+
+
+def test_a_store_whose_wal_lacks_its_shm_on_a_read_only_file_system_is_not_called_damaged(tmp_path, monkeypatch):
+    """SQLite cannot create the -shm it needs to read the -wal there; the advice was to move the store away."""
+    import sqlite3
+
+    import merbench.store as store_module
+
+    path = tmp_path / "archived.sqlite"
+    path.write_bytes(b"")
+    Path(f"{path}-wal").write_bytes(b"")
+    monkeypatch.setattr(store_module, "on_read_only_file_system", lambda folder: True)
+    message = str(store_module._refuse_unreadable(path, "cannot be read as SQLite",
+                                                  sqlite3.OperationalError("unable to open database file")))
+    assert "its write-ahead log archived.sqlite-wal lies beside it without archived.sqlite-shm" in message
+    assert "the store is not damaged: copy it with its archived.sqlite-wal to a writable folder" in message
+    assert "move the file away" not in message
+    Path(f"{path}-shm").write_bytes(b"")  # both there: another cause, said as before
+    assert "move the file away" in str(store_module._refuse_unreadable(path, "cannot be read",
+                                                                       sqlite3.DatabaseError("file is not a database")))
