@@ -76,3 +76,34 @@ def test_a_pickled_weights_file_is_refused_before_timm_opens_it(tmp_path, monkey
     with pytest.raises(UsageError, match="holds pickled Python objects"):
         build_model("resnet18", _options(weights), 3, 3, 28)
     assert opened == [] and not marker.exists()
+
+
+def test_weights_of_a_deeper_network_of_the_family_are_refused_naming_what_the_model_lacks(tmp_path, capfd):
+    """resnet34's state dict names every tensor of resnet18 and 96 more: timm loaded its first blocks, silently
+    apart from a log line of thousands of characters per build."""
+    weights = tmp_path / "resnet34.pth"
+    torch.save(build_model("resnet34", _options(""), 3, 3, 28).state_dict(), weights)
+    with pytest.raises(UsageError) as raised:
+        build_model("resnet18", _options(weights), 3, 3, 28)
+    message = str(raised.value)
+    assert message.startswith(f"timm:resnet18: the weights {weights} hold 96 tensors timm:resnet18 lacks (layer1.2.")
+    assert "(and 93 more)): they are weights of another network" in message
+    assert "Unexpected keys" not in capfd.readouterr().err
+
+
+def test_a_classifier_of_another_size_is_not_counted_as_another_network(saved):
+    folder, state = saved
+    model = build_model("resnet18", _options(folder / "own.pth"), 3, 5, 28)  # 5 classes: a new head
+    assert torch.equal(model.state_dict()["conv1.weight"], state["conv1.weight"])
+
+
+@pytest.mark.parametrize("size, fix", [(28, "use an input of 16 or 32 pixels (--set flow.size=32"),
+                                       (12, "use an input of 16 pixels (--set flow.size=16")])
+def test_vit_patches_that_do_not_divide_the_input_are_refused(size, fix):
+    """A 16-pixel patch of a 28x28 flow image saw its top-left 16x16 only, and the run went on."""
+    with pytest.raises(UsageError) as raised:
+        build_model("vit_tiny_patch16_224", _options(""), 3, 3, size)
+    message = str(raised.value)
+    assert message.startswith(f"timm:vit_tiny_patch16_224: its 16x16 patches do not divide {size}x{size} inputs")
+    assert fix in message
+    assert build_model("vit_tiny_patch16_224", _options(""), 3, 3, 32) is not None

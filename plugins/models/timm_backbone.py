@@ -15,12 +15,15 @@ channels, and the classifier is always new (initialised for the run's classes).
 from __future__ import annotations
 
 import difflib
+import logging
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from torch import nn
 
 from merbench.errors import UsageError, checkpoint_refusal
+from merbench.wording import some_of
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 NOT_A_CHECKPOINT = ("Unsupported operand", "PytorchStreamReader", "inline_container", 'hasRecord("',
@@ -152,6 +155,51 @@ def check_weights_match(name: str, weights: Path, model: nn.Module, names: set[s
         raise UsageError(f"timm:{name}: the weights {weights} name {shared} of the model's {len(own)} tensors: they are "
                          f"not weights of timm:{name}, and training would start from random weights; give a state dict "
                          f"of timm:{name} (torch.save(model.state_dict(), FILE)), or leave model.weights empty")
+    head = str(getattr(model, "pretrained_cfg", {}).get("classifier") or "")
+    extra = sorted(n for n in names - own if not (head and (n == head or n.startswith(f"{head}."))))
+    if len(extra) > MAX_EXTRA * len(own):
+        raise UsageError(f"timm:{name}: the weights {weights} hold {len(extra)} tensors timm:{name} lacks "
+                         f"({some_of(extra, 3)}): they are weights of another network that shares timm:{name}'s first "
+                         f"layers' names (a deeper one of its family?), of which only those would load; give a state "
+                         f"dict of timm:{name} itself, or leave model.weights empty")
+
+
+MAX_EXTRA = 0.1
+"""The share of a model's tensor count a weights file may name beyond the model's own (its classifier left out):
+a few stray buffers pass; a deeper network of the same family (resnet34's weights for resnet18) does not."""
+
+
+def check_patches(name: str, model: nn.Module, input_size: int) -> None:
+    """``UsageError`` when ``model`` cuts its input into patches (a ViT's ``patch_embed``) that do not divide
+    ``input_size``: the rows and columns past the last whole patch would never reach the network (a 16-pixel patch
+    of a 28x28 flow image sees its top-left 16x16 only), naming the sizes the patches divide."""
+    embed = getattr(model, "patch_embed", None)
+    patch = getattr(embed, "patch_size", None)
+    if embed is None or patch is None or getattr(embed, "dynamic_img_pad", False):
+        return
+    side = int(patch[0] if isinstance(patch, (tuple, list)) else patch)
+    if side <= 1 or input_size % side == 0:
+        return
+    lower, upper = input_size // side * side, (input_size // side + 1) * side
+    sizes = f"{lower} or {upper}" if lower else str(upper)
+    raise UsageError(f"timm:{name}: its {side}x{side} patches do not divide {input_size}x{input_size} inputs: the last "
+                     f"{input_size - lower} rows and columns would never reach the network; use an input of {sizes} "
+                     f"pixels (--set flow.size={upper} for the flow chain, image.size={upper} for the image chain)")
+
+
+@contextmanager
+def _timm_warnings_held(loading: bool) -> Iterator[None]:
+    """While ``loading`` a weights file, timm's warnings about its keys are not printed: timm logs a line of every
+    unexpected key (thousands of characters, once per fold's build), which ``check_weights_match`` says in one
+    message instead."""
+    logger = logging.getLogger("timm")
+    level = logger.level
+    if loading:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
@@ -172,11 +220,12 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
         # Read by merbench first, as tensors only (weights_only=True, or safetensors): timm then loads the file
         # itself, and timm 0.9 on torch < 2.6 would unpickle whatever it holds, running any code in it.
         names = tensor_names(weights) if weights is not None else None
-        try:
-            # Transformers need the input size; convolutional networks do not take it.
-            model = timm.create_model(name, img_size=input_size, **kwargs)
-        except TypeError:
-            model = timm.create_model(name, **kwargs)
+        with _timm_warnings_held(weights is not None):
+            try:
+                # Transformers need the input size; convolutional networks do not take it.
+                model = timm.create_model(name, img_size=input_size, **kwargs)
+            except TypeError:
+                model = timm.create_model(name, **kwargs)
         if weights is not None:
             check_weights_match(name, weights, model, names)
     except (RuntimeError, ValueError, AssertionError, OSError, pickle.UnpicklingError) as exc:
@@ -187,6 +236,7 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
         if weights is None:  # not a weights file's fault: the plugin's, reported as such
             raise
         raise weights_refusal(name, weights, exc) from None
+    check_patches(name, model, input_size)
     first = next(model.parameters(), None)
     if first is not None and first.is_meta:
         check_forward(name, model, in_channels, input_size)  # the preflight's build: free there, costly in each fold
