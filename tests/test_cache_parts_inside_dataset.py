@@ -13,18 +13,23 @@ from merbench.datafiles import check_cache_outside
 from merbench.errors import UsageError
 
 
-@pytest.fixture
-def linked_part(tmp_path, monkeypatch):
-    """A manifest dataset ``ds`` and a cache whose ``preprocess/`` is a link to ``ds/stash``; returns (root, stash)."""
+def link_part_into_dataset(tmp_path, monkeypatch, part: str = "preprocess"):
+    """A manifest dataset ``ds`` and a cache whose ``part`` is a link to ``ds/stash``; returns (root, stash)."""
     root = tmp_path / "ds"
     rt.build_manifest_images(root)
     stash = root / "stash"
     stash.mkdir()
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / "preprocess").symlink_to(stash)
+    (cache / part).symlink_to(stash)
     monkeypatch.setenv("MERBENCH_CACHE", str(cache))
     return root, stash
+
+
+@pytest.fixture
+def linked_part(tmp_path, monkeypatch):
+    """``link_part_into_dataset`` of ``preprocess/``."""
+    return link_part_into_dataset(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("command", [
@@ -74,14 +79,8 @@ def test_model_facts_linked_into_the_dataset_are_refused_before_the_facts_are_me
                                                                                      engine):
     """Early stopping and batched folds measure the model before the dataset loads; its facts go to the cache's
     ``model-facts/``, which must not be written when it leads inside the dataset."""
-    root = tmp_path / "ds"
-    rt.build_manifest_images(root)
-    facts = root / "facts"
-    facts.mkdir()
+    root, facts = link_part_into_dataset(tmp_path, monkeypatch, "model-facts")
     cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "model-facts").symlink_to(facts)
-    monkeypatch.setenv("MERBENCH_CACHE", str(cache))
     result = run_cli("run", "--model", "convmixer", "--dataset", "manifest", "--root", str(root), "--protocol", "loso",
                      "--profile", "quick", "--no-store", "--quiet", "--set", "dataset.manifest=labels.csv", engine)
     said = " ".join(result.err.split())
