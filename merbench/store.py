@@ -1173,6 +1173,23 @@ class ResultStore:
         return [row[0] for row in self._rows(
             f"SELECT DISTINCT {column} FROM runs WHERE status = 'complete' ORDER BY {column}")]
 
+    def run_count(self) -> int:
+        """How many runs the store holds (of any status)."""
+        return self._rows("SELECT COUNT(*) FROM runs")[0][0]
+
+    def run_names(self, column: str) -> list[str]:
+        """The distinct ``column`` values (``model``, ``dataset``, ``protocol``, ``profile`` or ``status``, each run's
+        as ``list_runs`` gives it: ``status_of``) of all the stored runs, sorted: what a filter that matched no run
+        could have named. Reads no run's result: ``runs_by_cell`` alone where it holds the column."""
+        if column not in ("model", "dataset", "protocol", "profile", "status"):
+            raise ValueError(f"not a name column of runs: {column}")
+        names = {str(row[0]) for row in self._rows(f"SELECT DISTINCT {column} FROM runs WHERE status <> 'running'")}
+        running = self._rows("SELECT id, status, host, pid, environment_json, model, dataset, protocol, profile "
+                             "FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE status = 'running')")  # found in
+        # runs_by_cell (status = 'running' alone reads a page of every run); a running run has no result yet
+        names.update(status_of(row) if column == "status" else str(row[column]) for row in running)
+        return sorted(names)
+
     def _results(self, run_ids: Sequence[str], predictions: bool) -> list[RunResult]:
         """The results of the complete runs ``run_ids`` (full ids), in that order; a run deleted since its id was
         read is left out."""

@@ -15,8 +15,8 @@ from result_samples import minimal_result
 
 RUNS = 300
 MODELS = ("m0", "m1", "m2")
-PREDICTIONS = 100
-"""Per-sample rows of each stored result: about 10 KB, so that it lies on overflow pages of its own."""
+PREDICTIONS = 300
+"""Per-sample rows of each stored result: about 30 KB, so that it lies on overflow pages of its own."""
 
 
 def _config(seed: int) -> dict:
@@ -162,3 +162,42 @@ def test_a_read_only_store_of_an_earlier_version_is_listed_without_the_index(man
         old.chmod(0o644)
     assert listed.code == 0 and f"20250611-{RUNS - 1:06d}-eeeeee" in listed.out, listed.err
     assert "runs_by_created" not in _indexes(old)
+
+
+# ------------------------------------------------------------------ filters that match nothing
+
+
+@pytest.mark.parametrize("args", [("--model", "NOSUCH"), ("--status", "failed"), ("--dataset", "x", "--status",
+                                                                                  "running")])
+def test_filters_that_match_nothing_read_no_result(args, many_runs, run_cli, without_whole_check):
+    listed, read = _listed(run_cli, "runs", *args, "--store", str(many_runs))
+    assert f"it holds {RUNS} runs" in " ".join(listed.out.split())
+    assert read < _results_bytes(many_runs) / 10, f"{read} bytes read to say what {RUNS} runs hold"
+
+
+def test_filters_that_match_nothing_name_what_the_runs_hold(tmp_path, run_cli):
+    """Each run's status as `merbench runs` lists it: a running run whose process is gone reads interrupted."""
+    path = tmp_path / "held.sqlite"
+    with ResultStore(path) as store:
+        for seed in range(3):
+            store.finish_run(store.begin_run(_config(seed), 1, {}), _result("r", seed))
+        gone = store.begin_run({**_config(3), "dataset": "e", "protocol": "megc"}, 1, {})
+        store.begin_run({**_config(4), "model": "m[red]9"}, 1, {})  # running in this process
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET pid = ? WHERE id = ?", (_gone_pid(), gone))
+    db.close()
+    said = " ".join(run_cli("runs", "--model", "x", "--dataset", "y", "--protocol", "z", "--status", "failed",
+                            "--store", str(path)).out.split())
+    assert (f"No runs in {path} match --model x --dataset y --protocol z --status failed; it holds 5 runs (models: "
+            "m0, m1, m2, m[red]9; datasets: d, e; protocols: loso, megc; statuses: complete, interrupted, running); "
+            "names are matched exactly") in said, said
+
+
+def _gone_pid() -> int:
+    """The number of a process that has exited."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

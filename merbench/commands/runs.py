@@ -250,15 +250,14 @@ def _what_is_there(store, args: argparse.Namespace) -> str:
     ``""`` when the store holds no run at all."""
     from merbench.wording import counted
 
-    everything = store.list_runs()
-    if not everything:
+    held_runs = store.run_count()
+    if not held_runs:
         return ""
     given = [(name, value) for name, value in (("model", args.model), ("dataset", args.dataset),
                                                ("protocol", args.protocol), ("status", args.status)) if value]
-    held = names_held([name for name, _ in given],
-                      lambda name: sorted({str(getattr(run, name)) for run in everything}))
+    held = names_held([name for name, _ in given], store.run_names)
     filters = " ".join(f"--{name} {' '.join(value) if isinstance(value, list) else value}" for name, value in given)
-    return f" {filters}; it holds {counted(everything, 'run')} ({held}); {MATCHED_EXACTLY}."
+    return f" {filters}; it holds {counted(held_runs, 'run')} ({held}); {MATCHED_EXACTLY}."
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
