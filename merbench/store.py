@@ -1024,17 +1024,19 @@ class ResultStore:
 
     def list_runs(self, model: str | Sequence[str] | None = None, dataset: str | Sequence[str] | None = None,
                   protocol: str | Sequence[str] | None = None, status: str | None = None, limit: int | None = None,
-                  run_ids: Sequence[str] = ()) -> list[RunSummary]:
+                  run_ids: Sequence[str] = (), times: bool = True) -> list[RunSummary]:
         """Stored runs, newest first, optionally filtered (a name or several for ``model``, ``dataset`` and
         ``protocol``: runs of any of them; ``run_ids``: only these full ids).
 
         Only the columns a summary shows are read (not each run's result, which a store of a year's runs holds by
         the gigabyte); the status, and ``limit`` with it, is applied in SQL but for ``running`` rows, whose process
         is looked at (``status_of``); the fold counts, scores and time are read for the runs returned only, and a run
-        deleted meanwhile is left out."""
+        deleted meanwhile is left out. ``times=False`` leaves each run's time ``None`` and a run deleted meanwhile in:
+        for a caller that reads them with the runs' results (``result_fields`` with ``times``), as reading the time
+        alone reads the result's pages too (``_seconds``)."""
         if len(run_ids) > RESULTS_READ_AT_ONCE:  # SQLite's limit on the values of one statement
             runs = [run for some in _batches(run_ids, RESULTS_READ_AT_ONCE)
-                    for run in self.list_runs(model, dataset, protocol, status, None, some)]
+                    for run in self.list_runs(model, dataset, protocol, status, None, some, times)]
             return sorted(runs, key=lambda run: (run.created, run.id), reverse=True)[:limit or None]
         clauses, params = [], []
         for column, value in (("model", model), ("dataset", dataset), ("protocol", protocol)):
@@ -1082,26 +1084,34 @@ class ResultStore:
                                         sum(by_seed.values()), pooled, None, first if finished and first else None))
             if limit and len(summaries) >= limit:
                 break
+        if not times:
+            return summaries
         seconds = self._seconds([run.id for run in summaries])
         for run in summaries:
             run.seconds = seconds.get(run.id)
         return [run for run in summaries if run.id in seconds]  # the others were deleted meanwhile
 
-    def result_fields(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    def result_fields(self, run_ids: Sequence[str], keys: Sequence[str],
+                      times: dict[str, float | None] | None = None) -> dict[str, dict[str, Any] | None]:
         """Top-level ``keys`` of the results of the runs ``run_ids`` (full ids), by id: the JSON values of those the
         result has, picked out by SQLite's JSON functions without reading the rest of it into Python (a LOSO
         result is over a megabyte). ``None`` for a run without a result, or with one that SQLite does not read as a
         JSON object (damaged, or holding NaN: ``result`` reads it whole, and names what is wrong). A run not in the
-        store (deleted meanwhile) is left out."""
+        store (deleted meanwhile) is left out. ``times``, when given, gets each run's recorded time by id, read in the
+        same query: the column lies after the result, and read on its own (``_seconds``) it reads the result's
+        pages once more."""
         readable = "CASE WHEN json_valid(result_json) THEN json_type(result_json) = 'object' ELSE 0 END"
+        timed = "" if times is None else ", seconds"
         picked = ", ".join(f"CASE WHEN {readable} THEN result_json -> ? END" for _ in keys)
         fields: dict[str, dict[str, Any] | None] = {}
         for some in _batches(run_ids, RESULTS_READ_AT_ONCE):
             paths = [f"$.{key}" for key in keys]
-            rows = self._rows(f"SELECT id, {readable} AS readable, {picked} FROM runs "
+            rows = self._rows(f"SELECT id, {readable} AS readable{timed}, {picked} FROM runs "
                               f"WHERE id IN ({', '.join('?' for _ in some)})", paths + list(some))
             for row in rows:
-                values = list(row)[2:]  # each key's JSON text; None where the result lacks the key
+                if times is not None:
+                    times[row["id"]] = row["seconds"]
+                values = list(row)[2 if times is None else 3:]  # each key's JSON text; None where the result lacks it
                 damaged = not row["readable"] or any(isinstance(value, DamagedText) for value in values)
                 fields[row["id"]] = None if damaged else {
                     key: json.loads(value) for key, value in zip(keys, values) if value is not None}

@@ -201,3 +201,13 @@ def _gone_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+# ------------------------------------------------------------------ every run listed
+
+
+def test_listing_every_run_reads_each_result_once(many_runs, run_cli, without_whole_check):
+    listed, read = _listed(run_cli, "runs", "--limit", "0", "--store", str(many_runs))
+    assert f"20250611-{0:06d}-eeeeee" in listed.out and f"{1.75 + RUNS - 1:.0f} s" in listed.out
+    results = _results_bytes(many_runs)
+    assert read < 1.5 * results, f"{read} bytes read to list {RUNS} results of {results} bytes"

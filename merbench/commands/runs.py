@@ -271,11 +271,14 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status,
-                                    args.limit + 1 if args.limit else None)  # one more: are there more?
+                                    args.limit + 1 if args.limit else None, times=False)  # one more: are there more?
         more = bool(args.limit) and len(summaries) > args.limit
         summaries = summaries[:args.limit] if more else summaries
         damaged: dict[str, str] = {}
-        fields = store.result_fields([run.id for run in summaries], LEAK_FIELDS)
+        times: dict[str, float | None] = {}  # read with the results: alone, the time reads each result again
+        fields = store.result_fields([run.id for run in summaries], LEAK_FIELDS, times)
+        for run in summaries:
+            run.seconds = times.get(run.id)
         leaks = {run.id: run_leaks(store, run.id, damaged, fields[run.id]) for run in summaries if run.id in fields}
         summaries = [run for run in summaries if leaks.get(run.id) is not None]  # the others were deleted meanwhile
         path = store.path
