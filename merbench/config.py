@@ -27,6 +27,7 @@ import yaml
 
 from merbench.contracts import resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError
+from merbench.wording import some_of
 from merbench.result import check_schema_version, document_kind
 from merbench.yaml_files import AliasFault, load_value, read_yaml
 
@@ -474,6 +475,21 @@ FILE_RULE = "file"
 """The ``option_ranges`` rule of a text option naming a local file (weights): empty, or a file that exists."""
 
 
+def _not_a_file(key: str, text: str, path: Path, default: Any) -> UsageError:
+    """The refusal of a ``FILE_RULE`` option naming ``path``, which is no file: a folder (naming a few of its files)
+    or nothing."""
+    if not path.is_dir():
+        return UsageError(f"{key}={text}: no such file ({path.resolve()}); give the path of an existing local file, or "
+                          f"leave it empty (default {_show(default)!r})")
+    try:
+        inside = sorted(entry.name for entry in path.iterdir() if entry.is_file())
+    except OSError:
+        inside = []
+    files = f" (it holds {some_of(inside, 3)})" if inside else " (it holds no file)"
+    return UsageError(f"{key}={text}: {path.resolve()} is a folder, not a file{files}; give the path of the file "
+                      f"itself, e.g. {key}={path / (inside[0] if inside else 'FILE')}")
+
+
 def parse_rule(rule: Any) -> Range | tuple[str, ...] | str | None:
     """An ``option_ranges`` entry as a ``Range``, a tuple of choices, ``FILE_RULE``, or ``None`` (no rule)."""
     if rule is None:
@@ -674,8 +690,7 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         if not isinstance(value, str):  # numbers, dates, null: the text as given
             value = given if given is not None else _scalar(value)
         if parsed == FILE_RULE and str(value).strip() and not Path(str(value).strip()).expanduser().is_file():
-            raise UsageError(f"{key}={text}: no such file ({Path(str(value).strip()).expanduser().resolve()}); give "
-                             f"the path of an existing local file, or leave it empty (default {_show(default)!r})")
+            raise _not_a_file(key, text, Path(str(value).strip()).expanduser(), default)
         if isinstance(parsed, tuple):
             canonical = {c.lower(): c for c in parsed}.get(str(value).strip().lower())
             if canonical is None:

@@ -28,6 +28,11 @@ class PluginError(MerbenchError):
     """A plugin could not be loaded or registered."""
 
 
+class ModelNote(UserWarning):
+    """A model plugin's note on how it built the model (pretrained weights adapted to the run's input), warned by its
+    build on the meta device: the preflight shows it once, before anything is preprocessed."""
+
+
 class RunFailed(MerbenchError):
     """A run started but could not finish (for example the loss became NaN)."""
 

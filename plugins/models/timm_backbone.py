@@ -18,11 +18,11 @@ import difflib
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from torch import nn
 
-from merbench.errors import UsageError, checkpoint_refusal
+from merbench.errors import ModelNote, UsageError, checkpoint_refusal
 from merbench.wording import some_of
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -124,30 +124,32 @@ MIN_SHARED = 0.5
 """The share of a model's tensors a weights file must name for its weights to count as this model's."""
 
 
-def tensor_names(path: Path) -> set[str]:
-    """The tensor names of a state dict file (``.safetensors`` or a torch file), without a ``module.`` prefix."""
+def tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensors of a state dict file (``.safetensors`` or a torch file) by name, without a ``module.`` prefix, as
+    their shapes."""
     import torch
 
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
-            names = set(handle.keys())
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
     else:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
         for key in STATE_DICT_KEYS:
             if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
                 loaded = loaded[key]
                 break
-        names = {str(name) for name in loaded} if isinstance(loaded, dict) else set()
-    return {name.removeprefix("module.") for name in names}
+        shapes = ({str(name): tuple(getattr(value, "shape", ())) for name, value in loaded.items()}
+                  if isinstance(loaded, dict) else {})
+    return {name.removeprefix("module."): shape for name, shape in shapes.items()}
 
 
-def check_weights_match(name: str, weights: Path, model: nn.Module, names: set[str]) -> None:
-    """``UsageError`` when ``weights`` (whose tensor names are ``names``: ``tensor_names(weights)``) names too few of
+def check_weights_match(name: str, weights: Path, model: nn.Module, names: set[str] | dict[str, Any]) -> None:
+    """``UsageError`` when ``weights`` (whose tensor names are ``names``: ``tensor_shapes(weights)``) names too few of
     the model's tensors: timm loads a replaced head's weights leniently, so a state dict of another network would load
     nothing, silently, and training start from random."""
-    own = set(model.state_dict())
+    own, names = set(model.state_dict()), set(names)
     if not own:
         return
     shared = len(own & names)
@@ -202,11 +204,104 @@ def _timm_warnings_held(loading: bool) -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _create(name: str, input_size: int, **kwargs: Any) -> nn.Module:
+    """``timm.create_model(name, **kwargs)`` for ``input_size`` inputs: transformers take the size (their position
+    tables depend on it); convolutional networks do not take it."""
+    import timm
+
+    try:
+        return timm.create_model(name, img_size=input_size, **kwargs)
+    except TypeError:
+        return timm.create_model(name, **kwargs)
+
+
+def _first_convs(model: nn.Module) -> tuple[str, ...]:
+    """The names of the weights of ``model``'s stem convolutions (timm's ``first_conv``), e.g. ``("conv1.weight",)``."""
+    convs = (getattr(model, "pretrained_cfg", None) or {}).get("first_conv") or ()
+    return tuple(f"{conv}.weight" for conv in ((convs,) if isinstance(convs, str) else convs))
+
+
+def _is_head(model: nn.Module, tensor: str) -> bool:
+    """Whether ``tensor`` belongs to ``model``'s classifier (replaced for the run's classes: never loaded)."""
+    heads = (getattr(model, "pretrained_cfg", None) or {}).get("classifier") or ()
+    return any(tensor == head or tensor.startswith(f"{head}.") for head in ((heads,) if isinstance(heads, str) else heads))
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape) or "a scalar"
+
+
+def shape_refusal(name: str, weights: Path, shapes: dict[str, tuple[int, ...]], in_channels: int, n_classes: int,
+                  input_size: int) -> UsageError | None:
+    """Why ``weights`` (of tensors ``shapes``) do not load into ``timm:NAME``, when their tensors' shapes say it: a
+    stem of another channel count than the run's input and the 3 (RGB) timm adapts from, or tensors of another width
+    (a wider or narrower network of the family); ``None`` when the shapes do not explain it. The model is built on
+    the meta device for its shapes (no memory, no time)."""
+    import torch
+
+    with torch.device("meta"):
+        model = _create(name, input_size, num_classes=n_classes, in_chans=in_channels)
+    own = {tensor: tuple(value.shape) for tensor, value in model.state_dict().items()}
+    for stem in _first_convs(model):
+        if stem in shapes and stem in own and len(shapes[stem]) == 4 and shapes[stem][1] not in (3, own[stem][1]):
+            given = shapes[stem][1]
+            takes = "3 channels (RGB, which timm adapts)" + ("" if in_channels == 3 else f" or {in_channels}")
+            example = ",".join(("u", "v", "strain", "magnitude", "apex")[:given]) if given <= 5 else None
+            make = (f", or make inputs of {given} (for the flow chain, e.g. --set flow.channels={example})"
+                    if example else "")
+            return UsageError(
+                f"timm:{name}: the weights {weights} have a stem ({stem}) for {given}-channel inputs, and the run's "
+                f"inputs have {in_channels} channels: timm adapts the stems of 3-channel (RGB) weights only; give "
+                f"weights whose stem takes {takes}{make}")
+    other = [tensor for tensor in sorted(own) if tensor in shapes and shapes[tensor] != own[tensor]
+             and not _is_head(model, tensor) and tensor not in _first_convs(model) and "pos" not in tensor]
+    if not other:
+        return None
+    first = other[0]
+    return UsageError(f"timm:{name}: the weights {weights} hold {len(other)} of timm:{name}'s tensors in other shapes "
+                      f"({first}: {_shape(shapes[first])} in the file, {_shape(own[first])} in the model): they are "
+                      f"weights of a wider or narrower network of its family; give a state dict of timm:{name} "
+                      "itself, or leave model.weights empty")
+
+
+def resampled_note(name: str, model: nn.Module, shapes: dict[str, tuple[int, ...]], input_size: int) -> str | None:
+    """What timm changed of the weights' tensors (``shapes``) to load them into ``model`` beyond its classifier and
+    stem: a transformer's position tables, interpolated from the input size the weights were made for to
+    ``input_size``; ``None`` when it loaded them as they are."""
+    own = {tensor: tuple(value.shape) for tensor, value in model.state_dict().items()}
+    changed = [tensor for tensor in sorted(own) if tensor in shapes and shapes[tensor] != own[tensor]
+               and not _is_head(model, tensor) and tensor not in _first_convs(model)]
+    if not changed:
+        return None
+    first = changed[0]
+    more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+    made_for = _weights_input_size(model, shapes)
+    size = (f"{made_for}x{made_for} inputs; use --set flow.size={made_for} (or image.size={made_for})" if made_for
+            else "another input size; use that size (flow.size or image.size)")
+    return (f"timm:{name}: timm interpolated the weights' {first} ({_shape(shapes[first])} → {_shape(own[first])}"
+            f"{more}) to {input_size}x{input_size} inputs: the pretrained position tables were made for {size} to "
+            "fine-tune them as they are")
+
+
+def _weights_input_size(model: nn.Module, shapes: dict[str, tuple[int, ...]]) -> int | None:
+    """The input size a ViT's weights (``shapes``) were made for, from the positions of their ``pos_embed`` (a square
+    grid of patches after the class tokens), or ``None`` where that does not tell it."""
+    import math
+
+    patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
+    positions = shapes.get("pos_embed", ())
+    if patch is None or len(positions) != 3:
+        return None
+    prefix = 0 if getattr(model, "no_embed_class", False) else int(getattr(model, "num_prefix_tokens", 0))
+    grid = math.isqrt(max(positions[1] - prefix, 0))
+    side = int(patch[0] if isinstance(patch, (tuple, list)) else patch)
+    return grid * side if grid and grid * grid == positions[1] - prefix else None
+
+
 def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes: int, input_size: int) -> nn.Module:
     """Build timm architecture ``name`` for ``in_channels`` inputs and ``n_classes`` outputs."""
     import pickle
-
-    import timm
+    import warnings
 
     check_name(name)
     drop_rate = float(options["drop_rate"])
@@ -216,21 +311,19 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
     kwargs: dict[str, Any] = {"num_classes": n_classes, "in_chans": in_channels, "drop_rate": drop_rate}
     if weights is not None:
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(weights)})
+    shapes: dict[str, tuple[int, ...]] | None = None
     try:
         # Read by merbench first, as tensors only (weights_only=True, or safetensors): timm then loads the file
         # itself, and timm 0.9 on torch < 2.6 would unpickle whatever it holds, running any code in it.
-        names = tensor_names(weights) if weights is not None else None
+        shapes = tensor_shapes(weights) if weights is not None else None
         with _timm_warnings_held(weights is not None):
-            try:
-                # Transformers need the input size; convolutional networks do not take it.
-                model = timm.create_model(name, img_size=input_size, **kwargs)
-            except TypeError:
-                model = timm.create_model(name, **kwargs)
+            model = _create(name, input_size, **kwargs)
         if weights is not None:
-            check_weights_match(name, weights, model, names)
+            check_weights_match(name, weights, model, shapes)
     except (RuntimeError, ValueError, AssertionError, OSError, pickle.UnpicklingError) as exc:
         if weights is not None:
-            raise weights_refusal(name, weights, exc) from None
+            diagnosis = shape_refusal(name, weights, shapes, in_channels, n_classes, input_size) if shapes else None
+            raise (diagnosis or weights_refusal(name, weights, exc)) from None
         raise UsageError(f"timm:{name}: cannot be built for {in_channels}x{input_size}x{input_size} inputs: {exc}") from None
     except not_a_state_dict_errors() as exc:
         if weights is None:  # not a weights file's fault: the plugin's, reported as such
@@ -238,8 +331,12 @@ def build_model(name: str, options: dict[str, Any], in_channels: int, n_classes:
         raise weights_refusal(name, weights, exc) from None
     check_patches(name, model, input_size)
     first = next(model.parameters(), None)
-    if first is not None and first.is_meta:
-        check_forward(name, model, in_channels, input_size)  # the preflight's build: free there, costly in each fold
+    if first is not None and first.is_meta:  # the preflight's build: free there, costly in each fold
+        note = resampled_note(name, model, shapes, input_size) if shapes else None
+        if note:
+            warnings.warn(note, ModelNote, stacklevel=1)
+        check_forward(name, model, in_channels, input_size,
+                      lambda size: _create(name, size, num_classes=n_classes, in_chans=in_channels))
     return model
 
 
@@ -247,34 +344,56 @@ SIZES = (16, 24, 28, 32, 48, 64, 96, 112, 128, 160, 224, 256, 299, 320, 384, 448
 """Input sizes tried, on the meta device, to name the smallest one a network takes."""
 
 
-def _takes(model: nn.Module, in_channels: int, size: int) -> bool:
-    """Whether ``model``, on the meta device, maps a (1, in_channels, size, size) input to logits without an error."""
+def _takes(model: nn.Module, in_channels: int, size: int) -> str | None:
+    """Why ``model``, on the meta device, cannot map a (1, in_channels, size, size) input to logits (torch's or the
+    network's text), or ``None`` when it can."""
     import torch
 
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, in_channels, size, size, device="meta"))
-        return True
-    except (RuntimeError, ValueError, AssertionError, IndexError):
-        return False
-
-
-def check_forward(name: str, model: nn.Module, in_channels: int, input_size: int) -> None:
-    """``UsageError`` when ``model`` (built on the meta device) cannot take a batch of the run's input size (layers
-    that shrink a small input to nothing, a patch larger than the image), naming the smallest listed size it takes:
-    so that a network too deep for the input is refused before anything is preprocessed, when the preflight builds it
-    on the meta device (and ``list``/``info`` name it), at no cost; the folds' own builds skip it."""
     training = model.training
     model.eval()  # one sample through batch norm's training statistics would fail for another reason
     try:
-        if _takes(model, in_channels, input_size):
-            return
-        smallest = next((size for size in SIZES if size > input_size and _takes(model, in_channels, size)), None)
+        with torch.no_grad():
+            model(torch.zeros(1, in_channels, size, size, device="meta"))
+        return None
+    except (RuntimeError, ValueError, AssertionError, IndexError) as exc:
+        return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
     finally:
         model.train(training)
-    hint = (f"raise the input size to at least {smallest} with the size of the step that makes it: --set "
-            f"flow.size={smallest} (flow chain) or image.size={smallest} (image chain)" if smallest is not None
-            else "raise the size of the preprocessing step that makes the model's input (flow.size or image.size), "
-                 "or choose another architecture")
-    raise UsageError(f"model 'timm:{name}' cannot take inputs of {input_size}x{input_size} pixels (its layers shrink "
-                     f"them to nothing, or its patches are larger); {hint}")
+
+
+def check_forward(name: str, model: nn.Module, in_channels: int, input_size: int,
+                  build_at: Callable[[int], nn.Module] | None = None) -> None:
+    """``UsageError`` when ``model`` (built on the meta device) cannot take a batch of the run's input size, saying
+    why and which of ``SIZES`` it takes (each tried on ``build_at(size)``, the model built for that size, on the meta
+    device: at no cost): layers that shrink a small input to nothing (``at least`` the smallest size), or a network
+    built for particular sizes only (those named). So a network that cannot take the input is refused before
+    anything is preprocessed, when the preflight builds it (and ``list``/``info`` name it); the folds' own builds
+    skip it."""
+    import torch
+
+    failed = _takes(model, in_channels, input_size)
+    if failed is None:
+        return
+
+    def takes(size: int) -> bool:
+        with torch.device("meta"):
+            candidate = build_at(size) if build_at is not None else model
+        return _takes(candidate, in_channels, size) is None
+
+    sizes = [size for size in SIZES if size != input_size and takes(size)]
+    larger = [size for size in sizes if size > input_size]
+    grows = bool(larger) and all(size in sizes for size in SIZES if size >= larger[0])
+    flag = "flow.size={0} (flow chain) or image.size={0} (image chain)"
+    shrink = "its layers shrink them to nothing, or its patches are larger"
+    if grows:
+        why, hint = shrink, (f"raise the input size to at least {larger[0]} with the size of the step that makes it: "
+                             f"--set {flag.format(larger[0])}")
+    elif sizes:
+        why = f"it is built for particular input sizes: {failed}"
+        hint = (f"of the sizes tried ({SIZES[0]} to {SIZES[-1]} pixels) it takes "
+                f"{', '.join(str(size) for size in sizes)}; use one of them, e.g. --set "
+                f"{flag.format(larger[0] if larger else sizes[-1])}")
+    else:
+        why, hint = f"{shrink}: {failed}", ("raise the size of the preprocessing step that makes the model's input "
+                                            "(flow.size or image.size), or choose another architecture")
+    raise UsageError(f"model 'timm:{name}' cannot take inputs of {input_size}x{input_size} pixels ({why}); {hint}")
