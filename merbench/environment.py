@@ -125,10 +125,13 @@ def _known(value: Any) -> str:
 def changed_setup(before: dict[str, Any], now: dict[str, Any]) -> tuple[list[str], list[str]]:
     """What differs between the environment a run's stored folds were trained in and ``now``: ``changed_software``,
     and ``machine OLD → NEW`` when both record a machine (``describe_cpu``) and it differs: another CPU kind (AVX-512
-    or AVX2 only) or core count changes the last bits of training, so a resumed run would mix folds of both."""
+    or AVX2 only) or core count changes the last bits of training, so a resumed run would mix folds of both. The
+    software lines include other plugin versions (``changed_plugins``) and files of other content named by the run's
+    options (``changed_files``: other weights)."""
     machine = before.get("machine"), now.get("machine")
     moved = [f"machine {machine[0]} → {machine[1]}"] if machine[0] and machine[1] and machine[0] != machine[1] else []
-    return changed_software(before, now) + changed_plugins(before.get("plugins"), now.get("plugins")), moved
+    return (changed_software(before, now) + changed_plugins(before.get("plugins"), now.get("plugins"))
+            + changed_files(before.get(FILES_KEY), now.get(FILES_KEY)), moved)
 
 
 def third_party_plugins(plugins: Any) -> dict[str, str] | None:
@@ -147,6 +150,26 @@ def changed_plugins(before: Any, now: Any) -> list[str]:
         return []
     return [f"plugin {key} {_known(before.get(key))} → {_known(value)}" for key, value in now.items()
             if before.get(key) != value]
+
+
+FILES_KEY = "files"
+"""The ``environment`` key of the local files a run's options name (``merbench.option_files``): ``SECTION.KEY`` →
+``{"path", "sha256", "bytes"}``."""
+
+
+def changed_files(before: Any, now: Any) -> list[str]:
+    """``file KEY sha256 OLD → NEW`` for each option whose file's content differs between two ``FILES_KEY`` records
+    (``none`` where one names no file); nothing unless both record them (a run's options are the same when it is
+    resumed: a record missing on one side is a merbench that kept none, or a file that cannot be read now, which the
+    plugin opening it refuses)."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return []
+
+    def digest(record: Any) -> str:
+        return str(record.get("sha256", "unknown"))[:12] if isinstance(record, dict) else "none"
+
+    return [f"file {key} sha256 {digest(before.get(key))} → {digest(now.get(key))}"
+            for key in sorted(set(before) | set(now)) if digest(before.get(key)) != digest(now.get(key))]
 
 
 def cpuinfo_field(name: str) -> str | None:
@@ -214,7 +237,7 @@ TRAINED_KEY = "trained"
 and the folds it stored, ``{"setup": {...}, "folds": {"SEED": [FOLD, ...]}}`` (fold indices as in a result's
 ``folds[].fold``)."""
 
-SETUP_KEYS = (*SOFTWARE_KEYS, "plugins", "machine")
+SETUP_KEYS = (*SOFTWARE_KEYS, "plugins", FILES_KEY, "machine")
 """What of an environment ``changed_setup`` compares: the setup a fold was trained in."""
 
 EARLIER_FOLDS_KEY = "earlier_folds"
@@ -248,8 +271,9 @@ def with_earlier_setups(before: dict[str, Any], now: dict[str, Any],
 
 
 def software_of(environment: dict[str, Any]) -> dict[str, Any]:
-    """What ``EARLIER_SOFTWARE_KEY`` keeps of an environment: its ``PROVENANCE_KEYS`` and plugins."""
-    return {key: environment.get(key) for key in (*PROVENANCE_KEYS, "plugins")}
+    """What ``EARLIER_SOFTWARE_KEY`` keeps of an environment: its ``PROVENANCE_KEYS``, plugins and option files."""
+    kept = {key: environment.get(key) for key in (*PROVENANCE_KEYS, "plugins")}
+    return {**kept, FILES_KEY: environment[FILES_KEY]} if FILES_KEY in environment else kept
 
 
 def _with_folds_of(trained: list[Any], setup: dict[str, Any], stored: Sequence[tuple[int, int]]) -> list[Any]:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from merbench import __version__
 from merbench.compare import METRIC_NAMES, Comparison, cell_text, pct, reported_pct, shown_runs
+from merbench.environment import FILES_KEY
 from merbench.escaping import html_text as esc, note_data, with_commands
 from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
@@ -396,8 +397,11 @@ def _provenance(page: _Page, result: RunResult) -> None:
         ("time", time_text(result, device=False)),
     ]
     plugins = environment.pop("plugins", {}) or {}
+    files = environment.pop(FILES_KEY, {}) or {}
     facts += [(name, _fact_text(value)) for name, value in environment.items()]
     facts += [(f"plugin {name}", provider) for name, provider in plugins.items()]
+    facts += [(f"file {name}", f"{record.get('path')} (sha256 {record.get('sha256')}, {record.get('bytes')} bytes)"
+               if isinstance(record, dict) else _fact_text(record)) for name, record in files.items()]
     page.add("<h3>Provenance</h3><dl>", *(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts), "</dl>",
              "<details><summary>Configuration (resolved)</summary>",
              f"<pre>{esc(json.dumps(config, indent=2, sort_keys=True, default=str))}</pre></details>")

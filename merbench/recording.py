@@ -21,9 +21,10 @@ from merbench import runner  # as a module: tests replace runner.run_with_seeds
 from merbench.run_settings import with_recorded_settings
 from merbench.cache import cache_root
 from merbench.config import RunConfig, check_seeds
-from merbench.environment import (EARLIER_FOLDS_KEY, EARLIER_SETUPS_KEY, EARLIER_SOFTWARE_KEY, describe_environment,
-                                  earlier_folds, folds_named, software_of, with_earlier_setups)
+from merbench.environment import (EARLIER_FOLDS_KEY, EARLIER_SETUPS_KEY, EARLIER_SOFTWARE_KEY, FILES_KEY,
+                                  describe_environment, earlier_folds, folds_named, software_of, with_earlier_setups)
 from merbench.errors import DataError, FoldsLost, UsageError
+from merbench.option_files import files_record
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
@@ -60,6 +61,9 @@ class InputsCheck(Protocol):
 
     def kept(self, result: RunResult) -> RunResult:
         """``result`` with what the check found."""
+
+    def compare_files(self, files: Any, progress: ProgressSink | None) -> None:
+        """Before anything runs: compare the files the run's options name (``environment.files``) with the record's."""
 
 
 def check_same_test_samples(run_id: str, fold_index: int, stored: StoredFold, test_ids: Sequence[str]) -> None:
@@ -178,6 +182,9 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     def written() -> list[Path]:  # where a run writes: the full one is named when the error does not say
         return [cache_root(create=False)] + ([store.path] if store is not None else [])
 
+    files = files_record(config, registry)
+    if rerun is not None:
+        rerun.compare_files(files.get(FILES_KEY), progress)
     if store is None:
         try:
             result = runner.run_with_seeds(config, registry, n_seeds, progress, rerun and rerun.around(None, progress))
@@ -190,7 +197,8 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             raise
     check_seeds(n_seeds, config.seed)
     choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
-    environment = {**describe_environment(choice.description), "plugins": runner.plugin_versions(config, registry)}
+    environment = {**describe_environment(choice.description), "plugins": runner.plugin_versions(config, registry),
+                   **files}
     setups: dict[str, Any] = {}
     try:
         if resume_id is None:

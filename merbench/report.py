@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
+from merbench.environment import FILES_KEY
 from merbench.escaping import printable_line
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
 from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
@@ -410,8 +411,8 @@ def time_text(result: RunResult, device: bool = True) -> str:
 
 def provenance_line(result: RunResult) -> str:
     """What the run was, for a terminal log read later without its JSON: seed, profile, the options it changed from
-    the profile's defaults (``merbench.run_settings``; leaky engine options too, which comparisons name apart) and
-    the software that trained it."""
+    the profile's defaults (``merbench.run_settings``; leaky engine options too, which comparisons name apart), the
+    content of the files its options name (``environment.files``: which weights) and the software that trained it."""
     from merbench.registry import get_registry
     from merbench.run_settings import changed_settings
 
@@ -429,6 +430,8 @@ def provenance_line(result: RunResult) -> str:
         else:
             parts.append(f"profile {profile}, no option changed from it")
     environment = result.environment or {}
+    files = environment.get(FILES_KEY) if isinstance(environment.get(FILES_KEY), dict) else {}
+    parts += [f"{key} sha256 {str(record.get('sha256'))[:12]}" for key, record in files.items() if isinstance(record, dict)]
     software = ", ".join(f"{name} {environment[key]}" for name, key in
                          (("merbench", "merbench"), ("commit", "git_commit"), ("torch", "torch")) if environment.get(key))
     return printable_line("Run: " + "; ".join(parts + ([software] if software else [])))  # one line, whatever the data

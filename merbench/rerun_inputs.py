@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Sequence
 
+from merbench.environment import changed_files
 from merbench.progress import ProgressSink
 from merbench.recording import Recorder
 from merbench.result import RunResult
@@ -22,12 +23,15 @@ class RerunCheck:
     trains, it warns when they are not the inputs the recorded run trained on (another ``inputs_key``: another
     OpenCV, preprocessing option or dataset file), and the result keeps that warning."""
 
-    def __init__(self, where: str, recorded: dict[str, Any]):
+    def __init__(self, where: str, recorded: dict[str, Any], recorded_files: Any = None):
         self.where = where
         """The option that gave the result, ``--config PATH``."""
         self.recorded = recorded
         """The recorded result's ``preprocess`` record."""
+        self.recorded_files = recorded_files
+        """The recorded result's ``environment.files`` (``None``: not recorded)."""
         self.warning: str | None = None
+        self.files_warning: str | None = None
 
     def around(self, inner: Recorder | None, progress: ProgressSink | None) -> Recorder:
         """The ``Recorder`` the runner is given: ``inner``'s (``None``: the run is not stored), checking the inputs."""
@@ -47,11 +51,21 @@ class RerunCheck:
         if progress is not None:
             progress.message(f"[bold yellow]Warning:[/] {self.warning}")
 
+    def compare_files(self, files: Any, progress: ProgressSink | None) -> None:
+        """Warn when the files the run's options name (``files``: ``environment.files``) hold other bytes than those
+        the recorded run read (other weights under the same name)."""
+        changed = changed_files(self.recorded_files, files if files is not None else {})
+        if not changed or self.recorded_files is None:
+            return
+        self.files_warning = (f"{self.where}: the files the options name differ from those the recorded run read: "
+                              f"its scores may differ (recorded → now: {'; '.join(changed)})")
+        if progress is not None:
+            progress.message(f"[bold yellow]Warning:[/] {self.files_warning}")
+
     def kept(self, result: RunResult) -> RunResult:
-        """``result`` with the warning, when there was one."""
-        if self.warning is None:
-            return result
-        return dataclasses.replace(result, warnings=[*result.warnings, self.warning])
+        """``result`` with the warnings, when there were any."""
+        found = [warning for warning in (self.files_warning, self.warning) if warning is not None]
+        return dataclasses.replace(result, warnings=[*result.warnings, *found]) if found else result
 
 
 class _CheckedRecorder:

@@ -23,6 +23,7 @@ from merbench.datafiles import check_cache_outside_dataset, check_root_folder, f
 from merbench.dataset_check import (check_dataset_input, load_plugin_dataset, loader_skip_note,
                                     shared_across_domains_warnings, subject_warnings)
 from merbench.environment import describe_environment
+from merbench.option_files import files_record
 from merbench.errors import DataError, RunFailed
 from merbench.estimator import fixed_seed_warning
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks, in_leaks_order
@@ -569,8 +570,8 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
                         earlier_train=round(trained.reused_seconds, 3) if trained.reused else None),
         memory=peak_memory(),
         config=config.to_dict(),
-        environment=run_environment(describe_environment(device), plan_record, plugin_versions(config, registry),
-                                    fold_results),
+        environment=run_environment({**describe_environment(device), **files_record(config, registry)}, plan_record,
+                                    plugin_versions(config, registry), fold_results),
         profile=config.profile,
         seed=config.seed,
         engine_plan=plan_record,

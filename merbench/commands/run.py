@@ -246,6 +246,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 def _rerun_check(args: argparse.Namespace):
     """The ``RerunCheck`` of a run of ``--config result.json`` whose result recorded its inputs' key; else ``None``."""
     from merbench.config import options_file
+    from merbench.environment import FILES_KEY
     from merbench.rerun_inputs import RerunCheck
     from merbench.result import document_kind
 
@@ -254,7 +255,8 @@ def _rerun_check(args: argparse.Namespace):
     data = options_file(args.config)
     if not isinstance(data, dict) or document_kind(data) != "run" or not isinstance(data.get("preprocess"), dict):
         return None
-    return RerunCheck(f"--config {args.config}", data["preprocess"])
+    environment = data.get("environment") if isinstance(data.get("environment"), dict) else {}
+    return RerunCheck(f"--config {args.config}", data["preprocess"], environment.get(FILES_KEY))
 
 
 def _finished(store, run_id: str) -> bool:

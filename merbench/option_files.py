@@ -1,0 +1,64 @@
+"""The local files a run's options name (``"file"`` options, such as a timm backbone's ``model.weights``), recorded
+by their content: the path alone does not say which weights trained a run, since a file can be replaced under the
+same name. A result keeps them in ``environment.files``; a run resumed or re-run with another file's content says so."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from merbench.config import FILE_RULE, RunConfig
+from merbench.environment import FILES_KEY
+
+CHUNK = 1 << 20
+
+
+def _sections(config: RunConfig, registry: Any) -> list[tuple[str, Any]]:
+    """Each section of ``config`` that a plugin owns, with that plugin's spec (its ``option_ranges``)."""
+    owned = [("model", "models", config.model), ("dataset", "datasets", config.dataset),
+             ("protocol", "protocols", config.protocol)]
+    owned += [(name, "preprocessors", name) for name in config.preprocess]
+    return [(section, registry.get(kind, name)) for section, kind, name in owned if name]
+
+
+_DESCRIBED: dict[tuple[str, int, int], dict[str, Any]] = {}
+"""``describe_file``'s records by path, modification time and size: a run records its files once per seed."""
+
+
+def describe_file(path: Path) -> dict[str, Any]:
+    """A file's absolute path, SHA-256 of its bytes and size (read once per process while it stays unchanged)."""
+    path = path.resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _DESCRIBED:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(block)
+        _DESCRIBED[key] = {"path": str(path), "sha256": digest.hexdigest(), "bytes": stat.st_size}
+    return dict(_DESCRIBED[key])
+
+
+def option_files(config: RunConfig, registry: Any) -> dict[str, dict[str, Any]]:
+    """``SECTION.KEY`` → ``describe_file`` of each non-empty ``"file"`` option of the run's plugins (none for a run
+    without such options). A file that cannot be read is left out: the plugin that opens it says why."""
+    record: dict[str, dict[str, Any]] = {}
+    for section, spec in _sections(config, registry):
+        options = config.sections.get(section) or {}
+        for key, rule in (getattr(spec, "option_ranges", None) or {}).items():
+            value = str(options.get(key) or "").strip()
+            if rule != FILE_RULE or not value:
+                continue
+            try:
+                record[f"{section}.{key}"] = describe_file(Path(value).expanduser())
+            except OSError:
+                continue
+    return record
+
+
+def files_record(config: RunConfig, registry: Any) -> dict[str, Any]:
+    """``{FILES_KEY: option_files(...)}`` to merge into a result's environment, or ``{}`` when no option names one."""
+    files = option_files(config, registry)
+    return {FILES_KEY: files} if files else {}
+
