@@ -35,6 +35,7 @@ import shutil
 import socket
 import sqlite3
 import time
+from collections import Counter
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -1199,11 +1200,24 @@ class ResultStore:
         if column not in ("model", "dataset", "protocol", "profile", "status"):
             raise ValueError(f"not a name column of runs: {column}")
         names = {str(row[0]) for row in self._rows(f"SELECT DISTINCT {column} FROM runs WHERE status <> 'running'")}
-        running = self._rows("SELECT id, status, host, pid, environment_json, model, dataset, protocol, profile "
-                             "FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE status = 'running')")  # found in
-        # runs_by_cell (status = 'running' alone reads a page of every run); a running run has no result yet
-        names.update(status_of(row) if column == "status" else str(row[column]) for row in running)
+        names.update(status_of(row) if column == "status" else str(row[column]) for row in self._running_rows())
         return sorted(names)
+
+    def status_counts(self) -> dict[str, int]:
+        """How many stored runs have each status (as ``list_runs`` gives it: ``status_of``), reading no run's
+        result."""
+        counts = Counter({row[0]: row[1] for row in self._rows(
+            "SELECT status, COUNT(*) FROM runs WHERE status <> 'running' GROUP BY status")})
+        counts.update(status_of(row) for row in self._running_rows())
+        return dict(counts)
+
+    def _running_rows(self) -> list[sqlite3.Row]:
+        """The rows recorded as ``running`` (their names and what ``status_of`` needs); a running run has no result
+        yet."""
+        return self._rows("SELECT id, status, host, pid, environment_json, model, dataset, protocol, profile "
+                          "FROM runs WHERE rowid IN (SELECT rowid FROM runs WHERE status = 'running')")  # found in an
+        # index (in runs_by_cell, for a store opened read-only without runs_by_status: status = 'running' alone would
+        # read a page of every run)
 
     def _results(self, run_ids: Sequence[str], predictions: bool) -> list[RunResult]:
         """The results of the complete runs ``run_ids`` (full ids), in that order; a run deleted since its id was

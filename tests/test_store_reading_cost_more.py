@@ -59,6 +59,29 @@ def _said(run_cli, *args: str):
     return done[0].code, " ".join((done[0].out + done[0].err).split()), read
 
 
+# ------------------------------------------------------------------ compare of unfinished runs only
+
+
+def test_compare_of_unfinished_runs_counts_them_without_reading_them(unfinished_runs, run_cli, without_whole_check):
+    code, said, read = _said(run_cli, "compare", "--store", str(unfinished_runs))
+    assert code == 2 and (f"none of the store's {RUNS} runs is complete ({RUNS // 2} failed, {RUNS // 2} "
+                          "interrupted); continue an interrupted one with `merbench run --resume ID`") in said, said
+    assert read < _environments_bytes(unfinished_runs) / 10, f"{read} bytes read to count {RUNS} runs"
+
+
+def test_a_running_run_is_counted_as_it_is_listed(tmp_path, run_cli):
+    path = tmp_path / "running.sqlite"
+    with ResultStore(path) as store:
+        store.mark_stopped(store.begin_run(_config(0), 1, {}), "failed", "it broke")
+        store.begin_run(_config(1), 1, {})  # running in this process
+        gone = store.begin_run(_config(2), 1, {})
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET pid = NULL WHERE id = ?", (gone,))  # names no process: interrupted
+    db.close()
+    code, said, _ = _said(run_cli, "compare", "--store", str(path))
+    assert code == 2 and "none of the store's 3 runs is complete (1 failed, 1 interrupted, 1 running)" in said, said
+
+
 # ------------------------------------------------------------------ the runs of one status, through an index
 
 

@@ -118,12 +118,10 @@ def _refuse_unmatched(store, args: argparse.Namespace) -> None:
 def _refuse_incomplete_only(store) -> None:
     """A ``UsageError`` for a store whose runs are all unfinished (interrupted, failed or running): how many of each,
     and how to go on, where "no complete runs match" would leave the user thinking it empty."""
-    from collections import Counter
-
     from merbench.errors import UsageError
     from merbench.wording import counted
 
-    statuses = Counter(run.status for run in store.list_runs())
+    statuses = store.status_counts()  # counted in the indexes: reading every run would read what results it has
     if not statuses:
         return
     kinds = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
