@@ -1193,14 +1193,19 @@ class ResultStore:
         """How many runs the store holds (of any status)."""
         return self._rows("SELECT COUNT(*) FROM runs")[0][0]
 
-    def run_names(self, column: str) -> list[str]:
+    def run_names(self, column: str, status: str | None = None) -> list[str]:
         """The distinct ``column`` values (``model``, ``dataset``, ``protocol``, ``profile`` or ``status``, each run's
-        as ``list_runs`` gives it: ``status_of``) of all the stored runs, sorted: what a filter that matched no run
-        could have named. Reads no run's result: ``runs_by_cell`` alone where it holds the column."""
+        as ``list_runs`` gives it: ``status_of``) of all the stored runs, or of those whose status (so given) is
+        ``status``, sorted: what a filter that matched no run could have named. Reads no run's result:
+        ``runs_by_cell`` alone where it holds the column."""
         if column not in ("model", "dataset", "protocol", "profile", "status"):
             raise ValueError(f"not a name column of runs: {column}")
-        names = {str(row[0]) for row in self._rows(f"SELECT DISTINCT {column} FROM runs WHERE status <> 'running'")}
-        names.update(status_of(row) if column == "status" else str(row[column]) for row in self._running_rows())
+        stored = "status <> 'running'" + (f" AND {_status_term(column != 'profile')} = ?" if status else "")
+        names = {str(row[0]) for row in self._rows(f"SELECT DISTINCT {column} FROM runs WHERE {stored}",
+                                                   [status] if status else [])}
+        running = self._running_rows() if status in (None, "running", "interrupted") else []
+        names.update(status_of(row) if column == "status" else str(row[column]) for row in running
+                     if status in (None, status_of(row)))
         return sorted(names)
 
     def status_counts(self) -> dict[str, int]:

@@ -4,12 +4,14 @@ listing of one status walks an index on the status and start time."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from merbench.commands.delete import _nothing_matched
 from merbench.store import ResultStore
 from test_store_reading_cost import (RUNS, _bytes_read, _config, _plan, _results_bytes, _statements, many_runs,
                                      without_whole_check)
@@ -80,6 +82,42 @@ def test_a_running_run_is_counted_as_it_is_listed(tmp_path, run_cli):
     db.close()
     code, said, _ = _said(run_cli, "compare", "--store", str(path))
     assert code == 2 and "none of the store's 3 runs is complete (1 failed, 1 interrupted, 1 running)" in said, said
+
+
+# ------------------------------------------------------------------ delete whose filters match nothing
+
+
+def test_delete_that_matches_nothing_names_what_there_is(unfinished_runs, run_cli):
+    code, said, _ = _said(run_cli, "delete", "--status", "failed", "--model", "NOSUCH", "--store", str(unfinished_runs))
+    assert code == 0 and (f"No failed runs in {unfinished_runs} match --model NOSUCH; nothing to delete. The failed "
+                          "runs have these models: m0, m1, m2 (names are matched exactly") in said, said
+
+
+def test_what_delete_says_when_nothing_matched_reads_no_run(unfinished_runs, without_whole_check):
+    """The runs' names are read from ``runs_by_cell``, not from the runs (the selection before it reads the failed
+    runs' rows to match them)."""
+    args = argparse.Namespace(status="failed", model=["NOSUCH"], dataset=["d"], protocol=[])
+    with ResultStore(unfinished_runs, create=False) as store:
+        said = []
+        read = _bytes_read(lambda: said.append(_nothing_matched(store, args)))
+    assert "The failed runs have these models: m0, m1, m2; datasets: d (" in said[0], said[0]
+    assert read < _environments_bytes(unfinished_runs) / 10, f"{read} bytes read to name the models of {RUNS} runs"
+
+
+def test_delete_names_the_runs_of_the_status_given_only(tmp_path, run_cli):
+    path = tmp_path / "some.sqlite"
+    with ResultStore(path) as store:
+        store.mark_stopped(store.begin_run(_config(0), 1, {}), "failed", "it broke")
+        store.mark_stopped(store.begin_run({**_config(1), "dataset": "e"}, 1, {}), "interrupted")
+        store.begin_run({**_config(2), "dataset": "f"}, 1, {})  # running in this process: not interrupted
+        gone = store.begin_run({**_config(3), "dataset": "g"}, 1, {})
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET pid = NULL WHERE id = ?", (gone,))
+    db.close()
+    _, said, _ = _said(run_cli, "delete", "--status", "interrupted", "--dataset", "x", "--store", str(path))
+    assert "The interrupted runs have these datasets: e, g (" in said, said
+    _, said, _ = _said(run_cli, "delete", "--status", "failed", "--dataset", "x", "--store", str(path))
+    assert "The failed runs have these datasets: d (" in said, said
 
 
 # ------------------------------------------------------------------ the runs of one status, through an index

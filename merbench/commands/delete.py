@@ -99,12 +99,12 @@ def _nothing_matched(store, args: argparse.Namespace) -> str:
     """What ``--status`` with its filters found nothing among, and, for a filter, the names such runs have."""
     from merbench.commands.runs import MATCHED_EXACTLY, names_held
 
-    some = store.list_runs(status=args.status)
     given = [name for name in NARROWING if getattr(args, name)]
-    if not some or not given:
+    names = {name: store.run_names(name, args.status) for name in given}  # the runs' names only, not the runs
+    if not given or not names[given[0]]:
         return f"No {args.status} runs in {store.path}; nothing to delete."
     filters = " ".join(f"--{name} {' '.join(getattr(args, name))}" for name in given)
-    held = names_held(given, lambda name: sorted({str(getattr(run, name)) for run in some}))
+    held = names_held(given, names.__getitem__)
     return (f"No {args.status} runs in {store.path} match {filters}; nothing to delete. The {args.status} runs have "
             f"these {held} ({MATCHED_EXACTLY}).")
 
