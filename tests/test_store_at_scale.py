@@ -11,6 +11,7 @@ import pytest
 from merbench.config import RunConfig
 from merbench.store import ResultStore
 from result_samples import minimal_result
+from bytes_read import bytes_read
 
 RUNS = 24
 PREDICTIONS = 5000
@@ -48,20 +49,6 @@ def _result_bytes(path: Path) -> int:
     return size
 
 
-def _bytes_read(read) -> int:
-    """The bytes this process reads from files while it calls ``read()`` (Linux's count of them)."""
-    counts = Path("/proc/self/io")
-    if not counts.exists():
-        pytest.skip("needs /proc/self/io (Linux) to count the bytes read")
-
-    def read_so_far() -> int:
-        return next(int(line.split()[1]) for line in counts.read_text().splitlines() if line.startswith("rchar"))
-
-    before = read_so_far()
-    read()
-    return read_so_far() - before
-
-
 # ------------------------------------------------------------------ reading the store
 
 
@@ -69,11 +56,11 @@ def test_listing_a_few_runs_reads_the_results_of_those_runs_only(large_store):
     one = _result_bytes(large_store)
     with ResultStore(large_store, create=False) as store:
         listed = []
-        read = _bytes_read(lambda: listed.extend(store.list_runs(limit=3)))
+        read = bytes_read(lambda: listed.extend(store.list_runs(limit=3)))
         assert [run.seed for run in listed] == [23, 22, 21]
         assert all(run.seconds == 1.0 and run.pooled for run in listed), "the time and scores of each listed run"
         assert read < 6 * one, f"{read} bytes read to list 3 of {RUNS} runs of {one} bytes each"
-        everything = _bytes_read(lambda: store.list_runs(status="complete"))
+        everything = bytes_read(lambda: store.list_runs(status="complete"))
         assert everything < RUNS * one / 2, "listing every run reads the time of each, not its whole result"
 
 
@@ -85,7 +72,7 @@ def test_listing_a_few_runs_reads_no_environment_of_the_others(tmp_path):
             run_id = store.begin_run(_config(seed).to_dict(), 1, {"packages": packages})
             store.finish_run(run_id, minimal_result(run_id=run_id, seed=seed))
     with ResultStore(path, create=False) as store:
-        read = _bytes_read(lambda: store.list_runs(limit=1))
+        read = bytes_read(lambda: store.list_runs(limit=1))
     assert read < 5 * 50_000, f"{read} bytes read to list 1 of 40 runs, each with an environment of 50 KB"
 
 
@@ -93,7 +80,7 @@ def test_finding_a_stored_run_reads_the_result_of_the_run_found_only(large_store
     one = _result_bytes(large_store)
     with ResultStore(large_store, create=False) as store:
         found = []
-        read = _bytes_read(lambda: found.append(store.identical_result(_config(5))))
+        read = bytes_read(lambda: found.append(store.identical_result(_config(5))))
         assert found[0] is not None and found[0].run_id == "20250611-000005-aaaaaa"
         assert read < 4 * one, f"{read} bytes read to find 1 of {RUNS} runs of {one} bytes each"
         assert store.identical_result(_config(RUNS)) is None

@@ -12,6 +12,7 @@ import pytest
 import merbench.store as store_module
 from merbench.store import ResultStore
 from result_samples import minimal_result
+from bytes_read import bytes_read
 
 RUNS = 300
 MODELS = ("m0", "m1", "m2")
@@ -51,20 +52,6 @@ def _results_bytes(path: Path) -> int:
     return total
 
 
-def _bytes_read(read) -> int:
-    """The bytes this process reads from files while it calls ``read()`` (Linux's count of them)."""
-    counts = Path("/proc/self/io")
-    if not counts.exists():
-        pytest.skip("needs /proc/self/io (Linux) to count the bytes read")
-
-    def read_so_far() -> int:
-        return next(int(line.split()[1]) for line in counts.read_text().splitlines() if line.startswith("rchar"))
-
-    before = read_so_far()
-    read()
-    return read_so_far() - before
-
-
 @pytest.fixture
 def without_whole_check(monkeypatch):
     """Opening the store reads no page (``PRAGMA quick_check`` reads every page of a small store): the bytes
@@ -76,7 +63,7 @@ def _listed(run_cli, *args: str):
     """``merbench runs ARGS`` and the bytes it read from files (its modules imported beforehand)."""
     run_cli(*args)
     done = []
-    read = _bytes_read(lambda: done.append(run_cli(*args)))
+    read = bytes_read(lambda: done.append(run_cli(*args)))
     assert done[0].code == 0, done[0].err
     return done[0], read
 

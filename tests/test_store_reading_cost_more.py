@@ -13,7 +13,8 @@ import pytest
 
 from merbench.commands.delete import _nothing_matched
 from merbench.store import ResultStore
-from test_store_reading_cost import (RUNS, _bytes_read, _config, _plan, _results_bytes, _statements, many_runs,
+from bytes_read import bytes_read
+from test_store_reading_cost import (RUNS, _config, _plan, _results_bytes, _statements, many_runs,
                                      without_whole_check)
 
 __all__ = ["many_runs", "without_whole_check"]  # fixtures, used by name
@@ -57,7 +58,7 @@ def _said(run_cli, *args: str):
     """``merbench ARGS``, its words on one line, and the bytes it read from files (its modules imported before)."""
     run_cli(*args)
     done = []
-    read = _bytes_read(lambda: done.append(run_cli(*args)))
+    read = bytes_read(lambda: done.append(run_cli(*args)))
     return done[0].code, " ".join((done[0].out + done[0].err).split()), read
 
 
@@ -99,7 +100,7 @@ def test_what_delete_says_when_nothing_matched_reads_no_run(unfinished_runs, wit
     args = argparse.Namespace(status="failed", model=["NOSUCH"], dataset=["d"], protocol=[])
     with ResultStore(unfinished_runs, create=False) as store:
         said = []
-        read = _bytes_read(lambda: said.append(_nothing_matched(store, args)))
+        read = bytes_read(lambda: said.append(_nothing_matched(store, args)))
     assert "The failed runs have these models: m0, m1, m2; datasets: d (" in said[0], said[0]
     assert read < _environments_bytes(unfinished_runs) / 10, f"{read} bytes read to name the models of {RUNS} runs"
 
