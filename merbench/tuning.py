@@ -590,6 +590,7 @@ def run_trials_at_once(ctx: TuneContext, study: Any, objective: Any, remaining: 
 
     Ctrl-C or SIGTERM stops the trials' worker processes at once and waits only for their threads to record them
     as interrupted (the next tune redoes them); Optuna's own ``n_jobs`` waited for every running trial to finish.
+    Each thread is waited for until it has recorded its trials (``_TrialThread``), so none is left RUNNING.
     """
     lock = threading.Lock()
     left = [remaining]
@@ -613,25 +614,58 @@ def run_trials_at_once(ctx: TuneContext, study: Any, objective: Any, remaining: 
                 ctx.stopping.set()
 
     start_worker_server()  # once, here, before the trial threads start their worker processes
-    threads = [threading.Thread(target=work, name=f"merbench-trial-{n}", daemon=True)
-               for n in range(min(ctx.request.workers, remaining))]
-    for thread in threads:
-        thread.start()
+    threads = [_TrialThread(work, f"merbench-trial-{n}") for n in range(min(ctx.request.workers, remaining))]
     try:
-        while any(thread.is_alive() for thread in threads):
-            for thread in threads:
-                thread.join(0.1)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.wait()
     except BaseException:
         ctx.stopping.set()
         ctx.stop_trial_workers()
         for thread in threads:
-            thread.join()
+            thread.wait_if_begun()  # one that begins now takes no trial (``take``)
         raise
     finally:
         ctx.stop_trial_workers()
         ctx.trial_workers.clear()
     if failures:
         raise failures[0]
+
+
+class _TrialThread:
+    """A trial thread of ``run_trials_at_once`` that says when its work began and ended.
+
+    Not ``Thread.join`` or ``is_alive``: on Python 3.11 a signal whose handler raises while they look at a running
+    thread marks it as stopped, and an interrupted tune would exit before that thread recorded its trial.
+    """
+
+    def __init__(self, work: Any, name: str):
+        self.began = threading.Event()
+        self.ended = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
+
+    def _run(self, work: Any) -> None:
+        self.began.set()
+        try:
+            work()
+        finally:
+            self.ended.set()
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Wait until the work ends (in short waits: where signals do not cut a lock's wait short, as on Windows,
+        Ctrl-C still stops it)."""
+        while not self.ended.wait(0.1):
+            pass
+
+    def wait_if_begun(self) -> None:
+        """Wait until the work ends, if it has begun."""
+        if self.began.is_set():
+            self.wait()
 
 
 def _set_attrs(study: Any, attrs: Mapping[str, Any]) -> None:
