@@ -564,6 +564,9 @@ def search_fold(ctx: TuneContext, optuna: Any, storage: Any, key: str, outer: Fo
         ctx.progress.advance("trials", min(done, total))
         ctx.progress.message(f"Outer fold {outer.index + 1}: {min(done, total)} of {total} trials reused from "
                              f"the stored study" + (f" ({counted(stale, 'interrupted trial')} will be redone)" if stale else ""))
+    elif stale:
+        ctx.progress.message(f"Outer fold {outer.index + 1}: no trial of the stored study had finished; its "
+                             f"{counted(stale, 'interrupted trial')} will be redone")
     remaining = total - done
     if remaining > 0:
         def finished(study: Any, trial: Any) -> None:

@@ -560,6 +560,30 @@ def test_a_storage_failure_during_the_search_is_one_error(run_cli, tmp_path, mon
     assert "failed (database or disk is full); the trials finished before are kept" in " ".join(result.err.split())
 
 
+def test_a_killed_tune_whose_first_trial_never_finished_says_it_will_be_redone(run_cli, tmp_path, monkeypatch):
+    """Before, the note that interrupted trials will be redone was only said beside reused ones."""
+    made = tuning.make_objective
+    kill = [True]
+
+    def killed_first(ctx, optuna, outer, positions, inner):
+        objective = made(ctx, optuna, outer, positions, inner)
+
+        def wrapped(trial):
+            if kill[0]:
+                raise SystemExit(9)  # leaves the trial RUNNING in the storage, as kill -9 does
+            return objective(trial)
+
+        return wrapped
+
+    monkeypatch.setattr(tuning, "make_objective", killed_first)
+    assert tune(run_cli, tmp_path, trials=1)[0].code == 9
+    kill[0] = False
+    resumed, _ = tune(run_cli, tmp_path, trials=1, quiet=False)
+    assert resumed.code == 0, resumed.err
+    assert ("Outer fold 1: no trial of the stored study had finished; its 1 interrupted trial will be redone"
+            in " ".join(resumed.err.split()))
+
+
 def test_a_trial_left_running_by_a_killed_tune_is_redone(run_cli, tmp_path, monkeypatch):
     made = tuning.make_objective
     calls: list[tuple[int, int]] = []
