@@ -3,7 +3,8 @@
 ``--set dataset.manifest=FILE`` (a relative FILE is looked for in the working
 folder, then under ``--root``). Columns (header names without case):
 
-* ``subject`` and ``label`` (required); ``domain`` and ``id`` (optional);
+* ``subject`` and ``label`` (required); ``domain`` and ``id`` (optional); two
+  header cells that read as one of these columns (``label``, ``Label ``) are refused;
   two subject ids that differ only in case (``S01``, ``s01``) are refused;
 * either ``path``: one precomputed 3-channel image per row (e.g. u/v/strain
   flow images), used as model input directly (the ``image`` chain by default);
@@ -71,7 +72,9 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
-            header = [h.strip().lower() for h in next(reader, [])]
+            written = next(reader, [])
+            header = [h.strip().lower() for h in written]
+            check_columns_once(written, header, path)
             rows = []
             start = reader.line_num + 1
             for values in reader:
@@ -83,6 +86,23 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     except (OSError, csv.Error) as exc:
         raise DataError(f"cannot read the manifest {path} as a CSV file ({exc}); save it as CSV UTF-8") from None
     return header, rows
+
+
+COLUMNS = ("subject", "label", "domain", "id", "path", "onset", "apex", "offset")
+"""The columns the loader reads (header names without case and surrounding spaces)."""
+
+
+def check_columns_once(written: list[str], header: list[str], path: Path) -> None:
+    """``DataError`` for two header cells that read as one column the loader uses (``label`` and ``Label ``): a row
+    would keep only the later one's value, so which column holds the labels would be decided by the column order.
+    Other repeated names (two ``notes``, the empty cells Excel leaves after the last column) are never read."""
+    for name in COLUMNS:
+        positions = [i for i, cell in enumerate(header) if cell == name]
+        if len(positions) > 1:
+            named = [f"'{printable_line(written[i])}' (column {i + 1})" for i in positions]
+            raise DataError(f"{path} row 1: columns {', '.join(named[:-1])} and {named[-1]} are one column "
+                            f"'{name}' (headers are compared without case and surrounding spaces); merbench cannot "
+                            "tell which one holds the data: rename or remove one of them")
 
 
 def _first_non_utf8(path: Path) -> str:
