@@ -54,6 +54,15 @@ def spelling_key(text: str) -> str:
     return unicodedata.normalize("NFKC", visible).casefold()
 
 
+LEADING_ZEROS = re.compile(r"(?<!\d)0+(?=\d)")
+
+
+def number_key(text: str) -> str:
+    """What two spellings of one numbered id share: ``spelling_key`` with each number written without leading zeros
+    (``006`` is ``6``, ``sub06`` is ``sub6``, as a CSV re-saved by Excel writes them; ``s10`` stays ``s10``)."""
+    return LEADING_ZEROS.sub("", spelling_key(text))
+
+
 MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 # Backslash-escaped punctuation and HTML entities both show as the plain character (CommonMark, GFM); an ``_``
 # between two letters or digits never makes emphasis, so ``x86_64`` stays as written.

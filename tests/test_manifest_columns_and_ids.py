@@ -59,3 +59,48 @@ def test_columns_the_loader_does_not_read_may_repeat(tmp_path):
     root = tree_with(tmp_path, lambda rows: [rows[0] + ["notes", "Notes", "", ""]] + [r + ["a", "b", "", ""]
                                                                                      for r in rows[1:]])
     assert len(load(root, tmp_path).samples) == 12
+
+
+# ------------------------------------------------------------------ subject ids with and without leading zeros
+
+
+def spelled(subjects: dict[str, str]):
+    """Rows whose subject is renamed by ``subjects`` (``s0`` → ``006``) from the third row on (the first keeps it)."""
+    def edit(rows: list[list[str]]) -> list[list[str]]:
+        return rows[:2] + [[subjects.get(row[0], row[0])] + row[1:] for row in rows[2:]]
+    return edit
+
+
+@pytest.mark.parametrize("first, other", [("006", "6"), ("sub06", "sub6"), ("s1", "s01")])
+def test_subject_ids_that_differ_only_in_leading_zeros_are_refused_naming_both_rows(run_cli, tmp_path, first, other):
+    root = tree_with(tmp_path, lambda rows: spelled({"s0": other})([rows[0]] + [[first] + rows[1][1:]] + rows[2:]))
+    with pytest.raises(DataError) as refused:
+        load(root, tmp_path)
+    assert (f"{root / 'labels.csv'} row 3: subject '{other}' differs from '{first}' (row 2) only in leading zeros"
+            in flat(str(refused.value)))
+    assert "spell each subject one way" in str(refused.value)
+    result = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=labels.csv")
+    assert result.code == 2 and "only in leading zeros" in flat(result.err)
+
+
+def test_subject_ids_that_differ_in_leading_zeros_and_case_say_both(tmp_path):
+    root = tree_with(tmp_path, spelled({"s0": "S00"}))
+    with pytest.raises(DataError, match=r"row 3: subject 'S00' differs from 's0' \(row 2\) only in leading zeros and in "
+                       "case"):
+        load(root, tmp_path)
+
+
+def test_subject_ids_of_other_numbers_stay_apart(tmp_path):
+    """``s1``, ``s10`` and ``s100`` are three people: only leading zeros are dropped, never a zero inside."""
+    root = tree_with(tmp_path, lambda rows: [rows[0]] + [[{"s0": "s10", "s1": "s100"}.get(r[0], r[0]).replace(
+        "s2", "s1")] + r[1:] for r in rows[1:]])
+    assert sorted({s.subject for s in load(root, tmp_path).samples}) == ["s1", "s10", "s100"]
+
+
+def test_number_key_drops_leading_zeros_only_and_spelling_key_keeps_them():
+    from merbench.escaping import number_key, spelling_key
+
+    assert number_key("006") == number_key("6") == number_key("\uff10\uff10\uff16")
+    assert number_key("Sub06_02") == number_key("sub6_2") != number_key("sub60_2")
+    assert number_key("s100") != number_key("s10") and number_key("0") == number_key("000") != number_key("")
+    assert spelling_key("006") != spelling_key("6"), "datasets check words its warning for case and invisible marks"

@@ -5,7 +5,8 @@ folder, then under ``--root``). Columns (header names without case):
 
 * ``subject`` and ``label`` (required); ``domain`` and ``id`` (optional); two
   header cells that read as one of these columns (``label``, ``Label ``) are refused;
-  two subject ids that differ only in case (``S01``, ``s01``) are refused;
+  two subject ids that differ only in case (``S01``, ``s01``) or in leading zeros
+  (``006``, ``6``) are refused;
 * either ``path``: one precomputed 3-channel image per row (e.g. u/v/strain
   flow images), used as model input directly (the ``image`` chain by default);
 * or ``onset`` and ``apex`` (and optionally ``offset``): frame files that go
@@ -34,7 +35,7 @@ from typing import Any
 from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
-from merbench.escaping import printable_line, spelling_key
+from merbench.escaping import LEADING_ZEROS, number_key, printable_line, spelling_key
 from merbench_plugins.datasets.common import (LoadLog, absolute_text, as_bool, check_root, class_counts, enforce_strict,
                                               why_not_a_file)
 from merbench.wording import plural
@@ -222,17 +223,29 @@ def check_listed_once(listed: dict[tuple[Path, ...], tuple[int, str]], files: tu
 
 def check_subject_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -> None:
     """``DataError`` for two subject ids that differ only in case (``S01`` and ``s01``), in invisible characters (a
-    zero-width space) or in Unicode form (a full-width ``Ｓ``): as two subjects, one person's clips could sit on both
-    sides of a subject-independent split; as one, merbench would guess."""
+    zero-width space), in Unicode form (a full-width ``Ｓ``) or in the leading zeros of a number (``006`` and ``6``,
+    as a CSV re-saved by Excel writes them): as two subjects, one person's clips could sit on both sides of a
+    subject-independent split; as one, merbench would guess."""
     first: dict[str, tuple[str, int]] = {}
+    first_number: dict[str, tuple[str, int]] = {}
     for row, cells in rows:
         subject = cells.get("subject") or ""
         spelled, where = first.setdefault(spelling_key(subject), (subject, row))
+        if spelled == subject:
+            spelled, where = first_number.setdefault(number_key(subject), (subject, row))
         if spelled != subject:
-            how = "in case" if spelled.casefold() == subject.casefold() else "in invisible characters or Unicode form"
             raise DataError(f"{path} row {row}: subject '{printable_line(subject)}' differs from '{printable_line(spelled)}' "
-                            f"(row {where}) only {how}; spell each subject one way (ids are compared exactly), or "
-                            "rename one if they are two people")
+                            f"(row {where}) only {how_spelled_apart(subject, spelled)}; spell each subject one way (ids "
+                            "are compared exactly), or rename one if they are two people")
+
+
+def how_spelled_apart(subject: str, other: str) -> str:
+    """How two subject ids of one ``number_key`` differ, for ``check_subject_spelling``'s message."""
+    if spelling_key(subject) != spelling_key(other):
+        alike = LEADING_ZEROS.sub("", subject) == LEADING_ZEROS.sub("", other)
+        return "in leading zeros" + ("" if alike else " and in case (or invisible characters, Unicode form)") + \
+            " (Excel drops them when it re-saves a CSV)"
+    return "in case" if subject.casefold() == other.casefold() else "in invisible characters or Unicode form"
 
 
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
