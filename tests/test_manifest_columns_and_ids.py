@@ -104,3 +104,38 @@ def test_number_key_drops_leading_zeros_only_and_spelling_key_keeps_them():
     assert number_key("Sub06_02") == number_key("sub6_2") != number_key("sub60_2")
     assert number_key("s100") != number_key("s10") and number_key("0") == number_key("000") != number_key("")
     assert spelling_key("006") != spelling_key("6"), "datasets check words its warning for case and invisible marks"
+
+
+# ------------------------------------------------------------------ a header row repeated inside the file
+
+
+def concatenated(rows: list[list[str]]) -> list[list[str]]:
+    """Two manifests joined: the header row again as row 8."""
+    return rows[:7] + [rows[0]] + rows[7:]
+
+
+def test_a_repeated_header_row_is_skipped_as_such(run_cli, tmp_path):
+    root = tree_with(tmp_path, concatenated)
+    dataset = load(root, tmp_path)
+    assert len(dataset.samples) == 12
+    assert [(e["row"], e["sample"]) for e in dataset.summary["skipped_rows"]] == [(8, "header")]
+    assert dataset.summary["skipped_rows"][0]["reason"].startswith("repeats the header row (row 1)")
+    result = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=labels.csv",
+                     "--format", "plain")
+    assert result.code == 0 and "repeats the header row" in result.out and "not found" not in result.out
+    strict = run_cli("datasets", "check", "manifest", "--root", str(root), "--set", "dataset.manifest=labels.csv",
+                     "--strict")
+    assert strict.code == 2 and "row 8 (header): repeats the header row (row 1)" in flat(strict.err)
+    with pytest.raises(DataError) as refused:
+        load(root, tmp_path, strict=True)
+    assert f"({root / 'labels.csv'}): 1 row cannot be used, first row 8 (header): repeats the header row" in str(
+        refused.value)
+
+
+def test_a_header_repeated_twice_and_in_other_case_is_skipped_each_time(tmp_path):
+    """Two repeats would have been one sample ``path`` claimed twice; ``Subject`` against ``subject`` a case clash."""
+    root = tree_with(tmp_path, lambda rows: rows[:4] + [[c.upper() for c in rows[0]]] + rows[4:9] + [rows[0]]
+                     + rows[9:])
+    dataset = load(root, tmp_path)
+    assert len(dataset.samples) == 12
+    assert [e["row"] for e in dataset.summary["skipped_rows"]] == [5, 11]

@@ -20,7 +20,8 @@ are read as names (``dataset.classes=1,2,3`` for labels 1..3). Without it, names
 integers keep their numeric order. Every path must stay inside
 ``--root`` ("row 4: path ../x escapes the root"); the check is on the path text,
 so a tree of symbolic links still works. A row whose file is missing is skipped
-and reported (an error with ``dataset.strict``).
+and reported (an error with ``dataset.strict``), as is a row that repeats the
+header (two manifests joined).
 """
 
 from __future__ import annotations
@@ -248,6 +249,20 @@ def how_spelled_apart(subject: str, other: str) -> str:
     return "in case" if subject.casefold() == other.casefold() else "in invisible characters or Unicode form"
 
 
+def skip_repeated_headers(rows: list[tuple[int, dict[str, str]]], header: list[str],
+                          log: LoadLog) -> list[tuple[int, dict[str, str]]]:
+    """``rows`` without those that repeat the header (in any case), each recorded in ``log`` as skipped: two
+    manifests joined into one file carry the second one's header, which is no sample (its "file" ``path`` is
+    not missing, and its "subject" ``Subject`` is no second spelling of a subject)."""
+    kept = []
+    for row, cells in rows:
+        if all(cells.get(name, "").lower() == name for name in header):
+            log.skip(row, "header", "repeats the header row (row 1), as two manifests joined into one do; delete it")
+        else:
+            kept.append((row, cells))
+    return kept
+
+
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
     """Read the manifest CSV into samples (see the module docstring)."""
     root = check_root(root, "manifest")
@@ -269,9 +284,10 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     if not rows:
         raise DataError(f"{path}: no rows under the header; list one sample per row")
 
-    check_subject_spelling(rows, path)
     log = LoadLog("manifest")
     log.rows = len(rows)
+    rows = skip_repeated_headers(rows, header, log)
+    check_subject_spelling(rows, path)
     columns = ("path",) if image_mode else tuple(c for c in ("onset", "apex", "offset") if c in header)
     kept: list[tuple[int, dict[str, str], tuple[Path, ...], str]] = []
     listed: dict[tuple[Path, ...], tuple[int, str]] = {}
@@ -298,7 +314,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
         kept.append((row, cells, files, sample_id))
     enforce_strict(log.skipped, as_bool(options["strict"]), f"dataset 'manifest' ({path})")
     if not kept:
-        raise DataError(f"{path}: none of its {len(rows)} rows can be used ({log.skipped[0]['reason']}, ...); check --root {root}")
+        raise DataError(f"{path}: none of its {log.rows} rows can be used ({log.skipped[0]['reason']}, ...); check --root {root}")
 
     classes, labels = class_names([(row, cells["label"]) for row, cells, _, _ in kept], list(options["classes"]), path)
     samples = []
