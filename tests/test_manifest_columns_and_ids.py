@@ -85,8 +85,8 @@ def test_subject_ids_that_differ_only_in_leading_zeros_are_refused_naming_both_r
 
 def test_subject_ids_that_differ_in_leading_zeros_and_case_say_both(tmp_path):
     root = tree_with(tmp_path, spelled({"s0": "S00"}))
-    with pytest.raises(DataError, match=r"row 3: subject 'S00' differs from 's0' \(row 2\) only in leading zeros and in "
-                       "case"):
+    with pytest.raises(DataError, match=r"row 3: subject 'S00' differs from 's0' \(row 2\) only in leading "
+                       "zeros and in case"):
         load(root, tmp_path)
 
 

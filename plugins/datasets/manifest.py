@@ -235,9 +235,10 @@ def check_subject_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -
         if spelled == subject:
             spelled, where = first_number.setdefault(number_key(subject), (subject, row))
         if spelled != subject:
-            raise DataError(f"{path} row {row}: subject '{printable_line(subject)}' differs from '{printable_line(spelled)}' "
-                            f"(row {where}) only {how_spelled_apart(subject, spelled)}; spell each subject one way (ids "
-                            "are compared exactly), or rename one if they are two people")
+            raise DataError(f"{path} row {row}: subject '{printable_line(subject)}' differs from "
+                            f"'{printable_line(spelled)}' (row {where}) only {how_spelled_apart(subject, spelled)}; "
+                            "spell each subject one way (ids are compared exactly), or rename one if they are two "
+                            "people")
 
 
 def how_spelled_apart(subject: str, other: str) -> str:
