@@ -306,14 +306,20 @@ def read_sheet(
                         index[key] = [i for i, cell in enumerate(headers) if cell == norm(title)]
                 titles = {**columns, **(optional or {})}
                 data = []
+                empty: dict[int, list[int]] = {}  # row number: read columns whose cell came back empty
                 for row_number, row in enumerate(rows, start=number + 1):
                     if row is None or all(v is None or str(v).strip() == "" for v in row):
                         continue
                     for key, positions in index.items():
                         if len(positions) > 1:
                             same_columns(path, worksheet.title, number, row_number, row, positions, titles[key])
+                    empty_here = [i for positions in index.values() for i in positions if _cell(row, i) is None]
+                    if empty_here:
+                        empty[row_number] = empty_here
                     data.append((row_number, {key: _cell(row, index[key][0] if key in index else None)
                                               for key in titles}))
+                if empty:
+                    refuse_unsaved_formulas(path, worksheet.title, empty)
                 return Sheet(path, number, data)
     except (ElementTree.ParseError, zipfile.BadZipFile, EOFError) as exc:  # read lazily: a damaged or hostile sheet
         raise DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file") \
@@ -324,6 +330,37 @@ def read_sheet(
         f"{path}: no header row with {', '.join(repr(a) for a in anchors)} in the first {scan} rows of any sheet; "
         "is this the right annotation file?"
     )
+
+
+def refuse_unsaved_formulas(path: Path, sheet: str, empty: Mapping[int, Sequence[int]]) -> None:
+    """A DataError when one of the ``empty`` cells (row number: column positions), read empty from the values the
+    workbook stores, holds a formula: a program that edits a sheet without computing it (openpyxl, a script) writes
+    ``=D2+3`` with no saved value, which would otherwise be read as an empty cell (an apex ``/``: the middle frame).
+
+    The sheet is refused, not the row skipped: such cells come from one program saving the whole file, and one
+    action fixes them all, where skipping would silently shrink the dataset the benchmark reports on."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    book = openpyxl.load_workbook(path, read_only=True)  # a second reading, of formulas as text
+    try:
+        worksheet = book[sheet]
+        worksheet.reset_dimensions()
+        first, last = min(empty), max(empty)
+        found = []
+        for row_number, row in enumerate(worksheet.iter_rows(min_row=first, max_row=last, values_only=True),
+                                         start=first):
+            for position in empty.get(row_number, ()):
+                text = getattr(_cell(row, position), "text", _cell(row, position))  # an array formula: its text
+                if isinstance(text, str) and text.startswith("="):
+                    found.append((f"{get_column_letter(position + 1)}{row_number}", text))
+    finally:
+        book.close()
+    if found:
+        cell, formula = found[0]
+        more = f" ({counted(len(found) - 1, 'other cell')} too)" if len(found) > 1 else ""
+        raise DataError(f"{path} sheet '{sheet}': {cell} holds a formula {formula} with no saved value{more}; open "
+                        "and save the sheet in Excel or LibreOffice so its values are stored")
 
 
 def same_columns(path: Path, sheet: str, header_row: int, row: int, cells: Sequence[Any], positions: Sequence[int],
@@ -538,7 +575,8 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
             shown = "missing" if offset is None else offset
             raise SkipRow(f"offset {shown} unusable and the frames end at {last} (onset {onset}, apex {apex}){swapped}")
         why = "not on disk" if offset is None or offset not in frames else "not after the onset and apex"
-        fix = f"offset {'missing' if offset is None else offset} {why}; used the last frame {last}{swapped}"
+        stated = "no offset in the sheet" if offset is None else f"offset {offset} {why}"
+        fix = f"{stated}; used the last frame {last}{swapped}"
         offset = last
     if apex is not None:
         if not onset <= apex <= offset:

@@ -1,0 +1,84 @@
+"""Coding sheets and folders as copies really hold them: formulas saved without their values, sheet names in another
+letter case, and names that differ only in spaces or invisible characters.
+
+Before, a formula with no saved value was read as an empty (``/``) apex cell and the clip silently took its middle
+frame; a lower-cased sheet name or a ``.XLSX`` extension was "not found" under a right --root; and a folder or cell
+differing from its partner only in a trailing space or a zero-width space got no hint, a misleading one, or advice
+to put the invisible character into a folder's name."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import realtrees as rt
+from merbench.errors import DataError
+from merbench_plugins.datasets import casme2
+
+CASME2 = {"classes": "5", "frames": "auto", "fixes": "known", "strict": False}
+SHEET = "CASME2-coding-20140508.xlsx"
+
+
+def _set_cell(sheet: Path, cell: str, value: object) -> None:
+    """Write ``value`` into ``cell`` of the first worksheet, as a script editing the sheet with openpyxl does."""
+    book = openpyxl.load_workbook(sheet)
+    book.active[cell] = value
+    book.save(sheet)
+
+
+def _store_value(sheet: Path, cell: str, value: int) -> None:
+    """Give the formula in ``cell`` the saved value a spreadsheet program writes beside it."""
+    with zipfile.ZipFile(sheet) as old:
+        parts = {name: old.read(name) for name in old.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"].decode()
+    xml, count = re.subn(rf'(<c r="{cell}"[^>]*><f>[^<]*</f>)<v ?/>', rf"\g<1><v>{value}</v>", xml)
+    assert count == 1
+    parts["xl/worksheets/sheet1.xml"] = xml.encode()
+    with zipfile.ZipFile(sheet, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+
+
+@pytest.fixture
+def casme2_tree(tmp_path) -> Path:
+    return rt.build_casme2(tmp_path / "casme2")
+
+
+# ------------------------------------------------------------------ formulas without saved values
+
+
+def test_a_formula_with_no_saved_value_is_refused_naming_the_cell(casme2_tree, tmp_path):
+    _set_cell(casme2_tree / SHEET, "E2", "=D2+3")
+    with pytest.raises(DataError, match=r"E2 holds a formula =D2\+3 with no saved value; open and save the sheet in "
+                                        r"Excel or LibreOffice so its values are stored"):
+        casme2.load(casme2_tree, CASME2, tmp_path / "cache")
+
+
+def test_datasets_check_exits_2_on_a_formula_with_no_saved_value(casme2_tree, run_cli):
+    _set_cell(casme2_tree / SHEET, "E2", "=D2+3")
+    result = run_cli("datasets", "check", "casme2", "--root", str(casme2_tree))
+    assert result.code == 2
+    assert "E2 holds a formula =D2+3 with no saved value" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_formula_with_its_saved_value_is_read_as_that_value(casme2_tree, tmp_path):
+    plain = casme2.load(casme2_tree, CASME2, tmp_path / "cache")
+    apex = openpyxl.load_workbook(casme2_tree / SHEET).active["E2"].value
+    onset = openpyxl.load_workbook(casme2_tree / SHEET).active["D2"].value
+    _set_cell(casme2_tree / SHEET, "E2", f"=D2+{apex - onset}")
+    _store_value(casme2_tree / SHEET, "E2", apex)
+    read = casme2.load(casme2_tree, CASME2, tmp_path / "cache")
+    assert [(s.id, s.apex) for s in read.samples] == [(s.id, s.apex) for s in plain.samples]
+    assert read.summary["apex_middle_fallback"] == plain.summary["apex_middle_fallback"]
+
+
+def test_an_empty_offset_cell_is_noted_in_plain_words(casme2_tree, tmp_path):
+    _set_cell(casme2_tree / SHEET, "F2", None)
+    notes = [entry["note"] for entry in casme2.load(casme2_tree, CASME2, tmp_path / "cache").summary["fixed_rows"]]
+    assert any(re.fullmatch(r"no offset in the sheet; used the last frame \d+", note) for note in notes), notes
+    assert not any("missing not on disk" in note for note in notes)
