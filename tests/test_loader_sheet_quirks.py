@@ -17,9 +17,11 @@ import pytest
 
 import realtrees as rt
 from merbench.errors import DataError
-from merbench_plugins.datasets import casme2
+from merbench_plugins.datasets import casme2, mmew, samm
 
 CASME2 = {"classes": "5", "frames": "auto", "fixes": "known", "strict": False}
+SAMM = {"classes": "5", "fixes": "known", "strict": False}
+MMEW = {"classes": "7", "fixes": "known", "strict": False}
 SHEET = "CASME2-coding-20140508.xlsx"
 
 
@@ -82,3 +84,33 @@ def test_an_empty_offset_cell_is_noted_in_plain_words(casme2_tree, tmp_path):
     notes = [entry["note"] for entry in casme2.load(casme2_tree, CASME2, tmp_path / "cache").summary["fixed_rows"]]
     assert any(re.fullmatch(r"no offset in the sheet; used the last frame \d+", note) for note in notes), notes
     assert not any("missing not on disk" in note for note in notes)
+
+
+# ------------------------------------------------------------------ sheet names in any letter case
+
+
+@pytest.mark.parametrize("name", ["casme2-coding-20140508.xlsx", "CASME2-coding-20140508.XLSX"])
+def test_a_casme2_sheet_named_in_another_case_is_found(tmp_path, name):
+    root = rt.build_casme2(tmp_path / "casme2", sheet_name=name)
+    assert casme2.load(root, CASME2, tmp_path / "cache").summary["annotation"] == str(root / name)
+
+
+def test_a_lower_cased_samm_sheet_is_found(tmp_path):
+    root = rt.build_samm(tmp_path / "samm")
+    (root / "SAMM_Micro_FACS_Codes_v2.xlsx").rename(root / "samm_micro_facs_codes_v2.xlsx")
+    dataset = samm.load(root, SAMM, tmp_path / "cache")
+    assert dataset.summary["annotation"] == str(root / "samm_micro_facs_codes_v2.xlsx")
+
+
+def test_an_mmew_sheet_with_an_upper_case_extension_is_found(tmp_path):
+    root = rt.build_mmew(tmp_path / "mmew")
+    sheet = root / "MMEW_Final" / "MMEW_Micro_Exp.xlsx"
+    sheet.rename(sheet.with_suffix(".XLSX"))
+    dataset = mmew.load(root, MMEW, tmp_path / "cache")
+    assert dataset.summary["annotation"] == str(sheet.with_suffix(".XLSX"))
+
+
+def test_a_lower_cased_sheet_saved_as_csv_is_asked_to_be_saved_as_xlsx(casme2_tree, tmp_path):
+    (casme2_tree / SHEET).rename(casme2_tree / "casme2-coding-20140508.CSV")
+    with pytest.raises(DataError, match=r"but found casme2-coding-20140508\.CSV; save the sheet as \.xlsx"):
+        casme2.load(casme2_tree, CASME2, tmp_path / "cache")

@@ -11,6 +11,7 @@ skipped rows into an error.
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import os
 import re
 import zipfile
@@ -30,8 +31,8 @@ COMPOSITE_CLASSES = ("negative", "positive", "surprise")
 """The MEGC2019 3-class set (docs/datasets.md, ``megc2019``)."""
 
 NUMBER_AT_END = re.compile(r"(\d+)$")
-OTHER_SHEET_SUFFIXES = (".xls", ".csv", ".XLS", ".CSV")
-"""Formats a coding sheet is sometimes saved in; the loaders read only .xlsx."""
+OTHER_SHEET_SUFFIXES = (".xls", ".csv")
+"""Formats a coding sheet is sometimes saved in (in any letter case); the loaders read only .xlsx."""
 
 
 class SkipRow(Exception):
@@ -90,13 +91,13 @@ def check_root(root: Path | None, name: str) -> Path:
 
 
 def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> Path:
-    """The single file matching one of ``patterns`` in ``root`` (or up to ``depth`` folders below)."""
+    """The single file matching one of ``patterns`` (in any letter case: ``named_like``) in ``root`` (or up to
+    ``depth`` folders below)."""
     found: list[Path] = []
     unusable: list[Path] = []  # named like the file but not one: a broken link, a folder, a FIFO
     for level in range(depth + 1):
-        prefix = "*/" * level
         for pattern in patterns:
-            for path in root.glob(prefix + pattern):
+            for path in named_like(root, level, pattern):
                 if not path.name.startswith(("~$", ".")):  # Excel's lock file, macOS's ._ copy: not the sheet
                     (found if path.is_file() else unusable).append(path)
         if found:
@@ -119,14 +120,22 @@ def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> 
 
 def other_formats(root: Path, patterns: Sequence[str], depth: int = 1) -> Path | None:
     """The first file named like one of the ``*.xlsx`` ``patterns`` but saved as .xls or .csv (``None``: none)."""
-    stems = [p.removesuffix(".xlsx") for p in patterns if p.endswith(".xlsx")]
+    stems = [p[:-len(".xlsx")] for p in patterns if p.lower().endswith(".xlsx")]
     for level in range(depth + 1):
         found = sorted({p for stem in stems for suffix in OTHER_SHEET_SUFFIXES
-                        for p in root.glob("*/" * level + stem + suffix)
+                        for p in named_like(root, level, stem + suffix)
                         if p.is_file() and not p.name.startswith(("~$", "."))})
         if found:
             return found[0]
     return None
+
+
+def named_like(root: Path, level: int, pattern: str) -> list[Path]:
+    """The entries ``level`` folders below ``root`` whose name matches the glob ``pattern`` in any letter case
+    (``casme2-coding-20140508.XLSX`` for ``CASME2-coding-*.xlsx``): copies lower-case names, and Windows and macOS
+    do not tell case apart, so a copy made there keeps whatever case it was given."""
+    wanted = pattern.lower()
+    return [path for path in root.glob("*/" * level + "*") if fnmatch.fnmatchcase(path.name.lower(), wanted)]
 
 
 def find_dir(root: Path, names: Sequence[str], depth: int = 1) -> Path | None:
