@@ -17,7 +17,7 @@ import pytest
 
 import realtrees as rt
 from merbench.errors import DataError
-from merbench_plugins.datasets import casme2, mmew, samm
+from merbench_plugins.datasets import casme2, mmew, samm, smic
 
 CASME2 = {"classes": "5", "frames": "auto", "fixes": "known", "strict": False}
 SAMM = {"classes": "5", "fixes": "known", "strict": False}
@@ -114,3 +114,39 @@ def test_a_lower_cased_sheet_saved_as_csv_is_asked_to_be_saved_as_xlsx(casme2_tr
     (casme2_tree / SHEET).rename(casme2_tree / "casme2-coding-20140508.CSV")
     with pytest.raises(DataError, match=r"but found casme2-coding-20140508\.CSV; save the sheet as \.xlsx"):
         casme2.load(casme2_tree, CASME2, tmp_path / "cache")
+
+
+# ------------------------------------------------------------------ names differing in spaces or invisible characters
+
+
+def _skip_reasons(dataset) -> dict[str, str]:
+    return {entry["sample"]: entry["reason"] for entry in dataset.summary["skipped_rows"]}
+
+
+def test_a_clip_folder_with_a_trailing_space_is_named_quoted(casme2_tree, tmp_path):
+    subject = casme2_tree / "CASME2_RAW_selected" / "sub01"
+    (subject / "EP04_01").rename(subject / "EP04_01 ")
+    reason = _skip_reasons(casme2.load(casme2_tree, CASME2, tmp_path / "cache"))["sub01/EP04_01"]
+    assert reason.endswith("('EP04_01 '/ in CASME2_RAW_selected/sub01 differs from the sheet's 'EP04_01' only in "
+                           "spaces or invisible characters: rename the folder 'EP04_01')")
+
+
+def test_an_invisible_character_in_the_sheet_is_to_be_fixed_in_the_cell(casme2_tree, tmp_path):
+    _set_cell(casme2_tree / SHEET, "B2", "EP02_01f\u200b")
+    reason = _skip_reasons(casme2.load(casme2_tree, CASME2, tmp_path / "cache"))["sub01/EP02_01f\u200b"]
+    assert reason.endswith("('EP02_01f'/ in CASME2_RAW_selected/sub01 differs from the sheet's 'EP02_01f\\u200b' "
+                           "only in spaces or invisible characters: fix the sheet cell to read 'EP02_01f')")
+    assert "rename it" not in reason
+
+
+def test_a_smic_subject_folder_with_a_trailing_space_skips_each_of_its_clips_naming_it_quoted(tmp_path):
+    root = rt.build_smic(tmp_path / "smic", subsets=("HS",))
+    whole = smic.load(root, {"subset": "hs", "strict": False}, tmp_path / "cache")
+    (root / "HS" / "s2").rename(root / "HS" / "s2 ")
+    read = smic.load(root, {"subset": "hs", "strict": False}, tmp_path / "cache")
+    lost = sorted(s.id for s in whole.samples if s.id.startswith("s2/"))
+    reasons = _skip_reasons(read)
+    assert lost and sorted(reasons) == lost
+    assert read.summary["rows"] == whole.summary["rows"]
+    assert set(reasons.values()) == {"in HS/'s2 ', whose name differs from 's2' only in spaces or invisible "
+                                     "characters: rename the folder 's2' to include its clips"}

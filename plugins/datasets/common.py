@@ -14,6 +14,7 @@ import datetime
 import fnmatch
 import os
 import re
+import unicodedata
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -509,12 +510,39 @@ def missing_folder_hint(folder: Path, root: Path) -> str:
         siblings = sorted(entry.name for entry in missing.parent.iterdir() if entry.is_dir())
     except OSError:
         return ""
-    alike = [name for name in siblings if _spelt_alike(name, missing.name)]
+    alike = sorted((name for name in siblings if _spelt_alike(name, missing.name)),
+                   key=lambda name: visible_name(name) != visible_name(missing.name))  # one differing only so first
     if not alike:
         return ""
     parent = missing.parent
     where = parent.relative_to(root) if parent != root and parent.is_relative_to(root) else "the root"
+    if visible_name(alike[0]) == visible_name(missing.name):
+        return invisible_difference(alike[0], missing.name, where)
+    if has_odd_characters(alike[0]) or has_odd_characters(missing.name):
+        return (f" ({missing.name!r}/ is not in {where}, but {alike[0]!r}/ is: rename it {visible_name(missing.name)!r}"
+                f"{', and fix the sheet cell to read the same' if has_odd_characters(missing.name) else ''})")
     return f" ({missing.name}/ is not in {where}, but {alike[0]}/ is: rename it {missing.name}, as the sheet names it)"
+
+
+def visible_name(name: str) -> str:
+    """``name`` without surrounding spaces and invisible format characters (a zero-width space, a direction mark):
+    what a file browser or a spreadsheet shows of it."""
+    return "".join(c for c in name.strip() if unicodedata.category(c) != "Cf")
+
+
+def has_odd_characters(name: str) -> bool:
+    """Whether ``name`` holds surrounding spaces or invisible characters (``visible_name`` differs)."""
+    return visible_name(name) != name
+
+
+def invisible_difference(found: str, wanted: str, where: Any) -> str:
+    """The hint for a folder ``found`` in ``where`` whose name differs from the sheet's ``wanted`` only in spaces or
+    invisible characters: both quoted (escaped), so the difference shows, and the fix where the odd characters are:
+    the sheet's cell when it holds them (a folder name must not get them), else the folder's name."""
+    same = f"{found!r}/ in {where} differs from the sheet's {wanted!r} only in spaces or invisible characters"
+    if has_odd_characters(wanted):
+        return f" ({same}: fix the sheet cell to read {visible_name(wanted)!r})"
+    return f" ({same}: rename the folder {wanted!r})"
 
 
 def why_not_a_file(path: Path) -> str:
@@ -538,8 +566,10 @@ def _first_missing(folder: Path, root: Path) -> Path:
 
 
 def _spelt_alike(name: str, wanted: str) -> bool:
-    """The same folder name but for letter case (``Sub02``), leading zeros (``6``) or a shortened prefix (``s02``
-    for ``sub02``): the same numbers, and letters that begin the wanted ones."""
+    """The same folder name but for letter case (``Sub02``), spaces or invisible characters (``EP04_01 ``), leading
+    zeros (``6``) or a shortened prefix (``s02`` for ``sub02``): the same numbers, and letters that begin the wanted
+    ones."""
+    name, wanted = visible_name(name), visible_name(wanted)
     if name.lower() == wanted.lower():
         return True
     numbers = [int(n) for n in re.findall(r"\d+", name)]

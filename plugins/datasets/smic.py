@@ -32,12 +32,14 @@ from merbench_plugins.datasets.common import (
     check_root,
     find_dir,
     folders_in,
+    has_odd_characters,
     list_frames,
     middle_is_onset,
     missing_frames,
     to_dataset,
     unnumbered_images,
     unreadable,
+    visible_name,
 )
 from merbench_plugins.datasets.fixes import choose_mode, empty_report
 from merbench.wording import counted
@@ -85,6 +87,28 @@ def stray_files(folder: Path) -> list[Path]:
         raise unreadable(folder, exc) from None
 
 
+def skip_other_folder(other: Path, root: Path, log: LoadLog) -> None:
+    """Log a folder beside the subject folders that is not one: a subject folder whose name differs from ``s<N>``
+    only in spaces or invisible characters (``s2 ``) has each of its clips skipped (they are the release's, so
+    rows), its name quoted so the difference shows; any other folder is one skipped entry."""
+    shown = f"{other.parent.relative_to(root).as_posix()}/{other.name!r}"
+    if not re.fullmatch(r"s\d+", visible_name(other.name), re.IGNORECASE):
+        name = other.relative_to(root) if not has_odd_characters(other.name) else shown
+        log.skip(None, other.name, f"{name} is not a subject folder s<N> (s1, s2, …): rename it to include its clips")
+        return
+    subject = visible_name(other.name).lower()
+    reason = (f"in {shown}, whose name differs from {subject!r} only in spaces or invisible characters: rename the "
+              f"folder {subject!r} to include its clips")
+    clips = [clip for micro in subfolders(other) if micro.name.lower() == "micro"
+             for class_dir in subfolders(micro) for clip in subfolders(class_dir)]
+    for clip in clips:
+        log.rows += 1
+        log.skip(None, f"{subject}/{clip.name}", reason)
+    if not clips:
+        log.skip(None, other.name, f"{shown} is not a subject folder s<N>: its name differs from {subject!r} only in "
+                                   f"spaces or invisible characters; rename it {subject!r}")
+
+
 def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part:
     """Read one SMIC subset under ``root``: every ``s*/micro/<class>/<clip>/`` folder is a sample."""
     subset = str(subset).strip().lower()
@@ -97,8 +121,7 @@ def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part
     if not subjects:
         raise DataError(f"{folder}: no subject folders s1, s2, …; expected {folder.name}/s1/micro/negative/s1_ne_01/")
     for other in (d for d in subfolders(folder) if d not in subjects):
-        log.skip(None, other.name, f"{other.relative_to(root)} is not a subject folder s<N> (s1, s2, …): "
-                                   "rename it to include its clips")
+        skip_other_folder(other, root, log)
     for subject_dir in subjects:
         subject = subject_dir.name.lower()
         micro = next((d for d in subfolders(subject_dir) if d.name.lower() == "micro"), None)
