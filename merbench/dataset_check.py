@@ -31,7 +31,7 @@ from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import (IMAGE_BIT_DEPTH_FIX, IMAGE_DECODING, bit_depth_problem, check_cache_outside_dataset,
                                 check_root_folder, decode_image, option_folders, undecodable)
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
-from merbench.escaping import spelling_key
+from merbench.escaping import number_key, spelling_key
 from merbench.wording import counted, plural
 
 IMAGE_PREPROCESSOR = "image"
@@ -510,18 +510,19 @@ def _which(sample: Any, position: int, count: int) -> str:
 
 
 def subject_warnings(dataset: Dataset) -> list[str]:
-    """Subject ids that differ only in case, surrounding whitespace, invisible characters or Unicode form (``s01``
-    and ``S01``; ``escaping.spelling_key``): probably one person under two ids, whom a subject-independent protocol
-    would put on both sides of a fold."""
+    """Subject ids that differ only in case, leading zeros, surrounding whitespace, invisible characters or Unicode
+    form (``s01`` and ``S01``, ``006`` and ``6``; ``escaping.number_key``): probably one person under two ids, whom a
+    subject-independent protocol would put on both sides of a fold."""
     spellings: dict[str, list[str]] = {}
     for subject in dict.fromkeys(str(s.subject) for s in dataset.samples):
-        spellings.setdefault(spelling_key(subject), []).append(subject)
+        spellings.setdefault(number_key(subject), []).append(subject)
     groups = [ids for ids in spellings.values() if len(ids) > 1]
     if not groups:
         return []
     first = groups[0]
     more = f" ({len(groups) - 1} more such {plural(len(groups) - 1, 'group')})" if len(groups) > 1 else ""
-    return [f"subject ids {' and '.join(repr(subject) for subject in first[:2])} differ only in case or "
+    zeros = ", leading zeros" if spelling_key(first[0]) != spelling_key(first[1]) else ""
+    return [f"subject ids {' and '.join(repr(subject) for subject in first[:2])} differ only in case{zeros} or "
             f"surrounding whitespace (or invisible characters, Unicode form){more}; if they are one person, a "
             "subject-independent protocol puts them on both sides of a fold: give each person one subject id in the "
             "dataset"]

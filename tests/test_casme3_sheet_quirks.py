@@ -44,6 +44,18 @@ def test_the_superseded_v1_label_sheet_is_refused_naming_the_v2_sheet(release, t
         str(refused.value)
 
 
+def test_the_superseded_v1_sheet_in_capitals_is_recognised_as_v1(release, tmp_path):
+    """A copy made on Windows or macOS may keep any letter case: before, an upper-case v1 .XLS sheet was not recognised,
+    and the message asked for the sheet to be saved as .xlsx, which would have led to reading v1."""
+    root = copy_of(release, tmp_path)
+    sheet = root / "annotation" / V2
+    v1 = sheet.with_name("CAS(ME)3_PART_A_ME_LABEL_JPGINDEX_V1.XLS")
+    sheet.rename(v1)
+    with pytest.raises(DataError) as refused:
+        casme3.load(root, CASME3, tmp_path / "cache")
+    assert str(refused.value).startswith(f"{v1}: version 1 of the CAS(ME)3 Part A ME labels")
+
+
 def test_the_v1_sheet_as_the_repository_ships_it_is_not_asked_to_be_saved_as_xlsx(release, tmp_path):
     """The repository's v1 is an .xls: "save the sheet as .xlsx" would have led to reading it."""
     root = copy_of(release, tmp_path)

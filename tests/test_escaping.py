@@ -31,3 +31,18 @@ def test_joiners_that_words_and_emoji_need_are_kept():
     for text in ("خوش\u200cحال", "👩\u200d🔬"):
         assert printable(text) == printable_line(text) == text
     assert printable("a\u2066b\ufeff") == "a\\u2066b\\ufeff"
+
+
+def test_one_id_written_with_and_without_leading_zeros_is_warned_of_by_every_loader():
+    """A CSV re-saved by Excel writes 006 as 6: the manifest refuses it, and any other loader's dataset gets the run's
+    warning (before: two subjects, and no word)."""
+    from merbench.contracts import Dataset, Sample
+    from merbench.dataset_check import subject_warnings
+
+    def warned(*ids: str) -> list[str]:
+        samples = tuple(Sample(f"c{i}", subject, 0, "d", (), 0, 0, 0) for i, subject in enumerate(ids))
+        return subject_warnings(Dataset("d", ("a",), samples))
+
+    (warning,) = warned("006", "6", "007")
+    assert "subject ids '006' and '6' differ only in case, leading zeros or surrounding whitespace" in warning
+    assert warned("s1", "s10", "s100") == []

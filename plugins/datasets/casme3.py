@@ -54,6 +54,7 @@ from merbench_plugins.datasets.common import (
     folders_in,
     norm,
     order_classes,
+    named_like,
     other_formats,
     read_sheet,
     to_dataset,
@@ -288,9 +289,9 @@ def superseded_message(sheet: Path, root: Path) -> str:
 
 
 def nearby(root: Path, pattern: str) -> list[Path]:
-    """Files matching ``pattern`` in ``root`` or up to ``SHEET_DEPTH`` folders below (never the whole frame tree),
-    by name; Excel's lock files and macOS's ``._`` copies left out."""
-    found = {path for level in range(SHEET_DEPTH + 1) for path in root.glob("*/" * level + pattern)}
+    """Files matching ``pattern`` in any letter case in ``root`` or up to ``SHEET_DEPTH`` folders below (never the
+    whole frame tree), by name; Excel's lock files and macOS's ``._`` copies left out."""
+    found = {path for level in range(SHEET_DEPTH + 1) for path in named_like(root, level, pattern)}
     return sorted(path for path in found if path.is_file() and not path.name.startswith(("~$", ".")))
 
 
