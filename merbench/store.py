@@ -34,6 +34,7 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import sys
 import time
 from collections import Counter
 from contextlib import contextmanager, suppress
@@ -1314,16 +1315,28 @@ def _missing_result(run_id: str, path: Path) -> DataError:
                      "other run ids or --model/--dataset/--protocol filters")
 
 
-def _loaded(text: str, where: str) -> Any:
-    """Stored JSON text, parsed; ``DataError`` naming ``where`` when it is not JSON (or not UTF-8 text)."""
+def _loaded(text: str | bytes, where: str) -> Any:
+    """Stored JSON text, parsed; ``DataError`` naming ``where`` when it cannot be read back: not JSON, not UTF-8 text
+    (also a BLOB of such bytes), nested deeper than Python parses, or holding a number of more digits than it reads."""
     if isinstance(text, DamagedText):
-        raise DataError(f"{where}: damaged (not UTF-8 text); the store was changed outside merbench or damaged on "
-                        "disk. Run it again with merbench run")
+        raise _damaged(where, "not UTF-8 text")
     try:
         return json.loads(text)
+    except UnicodeDecodeError:  # bytes (a BLOB) that are not UTF-8
+        raise _damaged(where, "not UTF-8 text") from None
     except (TypeError, json.JSONDecodeError) as exc:
         raise DataError(f"{where}: not valid JSON ({exc}); the store was changed outside merbench. "
                         "Run it again with merbench run") from None
+    except RecursionError:
+        raise _damaged(where, "JSON nested too deeply to read") from None
+    except ValueError:  # a whole number longer than sys.get_int_max_str_digits()
+        raise _damaged(where, f"a number of more than {sys.get_int_max_str_digits()} digits") from None
+
+
+def _damaged(where: str, what: str) -> DataError:
+    """The error for a stored text ``_loaded`` cannot read: ``what`` is wrong with it."""
+    return DataError(f"{where}: damaged ({what}); the store was changed outside merbench or damaged on disk. "
+                     "Run it again with merbench run")
 
 
 def status_of(row: sqlite3.Row) -> str:
