@@ -26,7 +26,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from merbench.contracts import ReportedScore
 from merbench.errors import DataError
-from merbench.wording import counted
+from merbench.wording import counted, number_text
 
 Scores = dict[str, float]
 """Metric name → value (fractions 0..1), e.g. ``{"uf1": 0.61, "uar": 0.60, ...}``."""
@@ -531,18 +531,23 @@ class RunResult:
         result.check_consistent(where)
         return result
 
-    def check_consistent(self, where: str) -> None:
-        """Raise ``DataError`` naming ``where`` unless every score record holds the metrics of ``pooled`` and the
-        confusion matrix has a row and a column per class: what the readers (show, compare, report) index by."""
-        wanted = list(self.pooled)
-        records = [("fold_mean", self.fold_mean), ("fold_std", self.fold_std)]
+    def _score_records(self) -> list[tuple[str, Scores]]:
+        """Every record of scores (or of their std) but ``per_domain``, with its path in the result: ``pooled``,
+        ``fold_mean``, ``fold_std``, each fold's ``metrics``, each seed's and ``across_seeds``' records."""
+        records = [("pooled", self.pooled), ("fold_mean", self.fold_mean), ("fold_std", self.fold_std)]
         records += [(f"folds[{i}].metrics", fold.metrics) for i, fold in enumerate(self.folds)]
         for i, seed in enumerate(self.seeds or []):
             records += [(f"seeds[{i}].{name}", scores) for name, scores in
                         (("pooled", seed.pooled), ("fold_mean", seed.fold_mean), ("fold_std", seed.fold_std)) if scores is not None]
         if self.across_seeds is not None:
             records += [("across_seeds.mean", self.across_seeds.mean), ("across_seeds.std", self.across_seeds.std)]
-        for path, scores in records:
+        return records
+
+    def check_consistent(self, where: str) -> None:
+        """Raise ``DataError`` naming ``where`` unless every score record holds the metrics of ``pooled`` and the
+        confusion matrix has a row and a column per class: what the readers (show, compare, report) index by."""
+        wanted = list(self.pooled)
+        for path, scores in self._score_records():
             missing = [metric for metric in wanted if metric not in scores]
             if missing:
                 raise DataError(f"{where}: {path!r} lacks the {_quoted(missing)} score{'s' if len(missing) > 1 else ''} "
@@ -556,6 +561,29 @@ class RunResult:
             widths = "/".join(str(width) for width in sorted({len(row) for row in self.confusion_matrix})) or "0"
             raise DataError(f"{where}: 'confusion_matrix' must have {size} rows of {size} counts (one per class of "
                             f"'classes'), not {counted(self.confusion_matrix, 'row')} of {widths}; {FIX}")
+        self.check_scores_are_fractions(where)
+
+    def check_scores_are_fractions(self, where: str) -> None:
+        """Raise ``DataError`` naming ``where`` and the first score at fault unless every score, and every std of
+        scores, is a finite fraction from 0 to 1: what merbench computes, so NaN, an infinity, a negative or a huge
+        number is a result changed outside merbench (shown, it would read nan, a 27-digit percentage or a traceback)."""
+        records = self._score_records()
+        records += [(f"per_domain.{domain}", scores) for domain, scores in self.per_domain.items()]
+        for path, scores in records:
+            for metric, value in scores.items():
+                if not 0 <= value <= 1:  # also NaN, which no comparison holds for
+                    raise DataError(f"{where}: '{path}.{metric}' is {_score_text(value)}, not a score from 0 to 1 (a "
+                                    f"fraction, as merbench records every score); {FIX}")
+
+
+def _score_text(value: float) -> str:
+    """A stored score as a message quotes it: ``NaN``, ``Infinity`` and ``-Infinity`` as the result's JSON writes
+    them, any other number as typed (``1e300``)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return number_text(value)
 
 
 def _clips_named(f: Fields) -> int | None:

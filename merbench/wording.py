@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Iterable, Sequence, Sized
 
 IRREGULAR = {"child": "children", "entry": "entries", "directory": "directories", "summary": "summaries"}
@@ -66,6 +66,13 @@ SCORE_DIGITS = 10
 """Decimals a score keeps before it is shown: far more than any score's meaning, far fewer than a float's noise."""
 
 
+EVERY_FLOAT = Context(prec=400)
+"""Enough digits to quantize the percentage of any float (the largest has 309 before the point) to a few decimals."""
+
+BEYOND_SCORES = 1e6
+"""A fraction this large (a percentage of 9 digits) is no score: ``percent`` shows it short, as ``1e+8``."""
+
+
 def percent_points(value: float, places: int = 1) -> Decimal:
     """A fraction as percentage points with ``places`` decimals (one unless asked), half rounded up from its decimal
     digits (``Decimal``).
@@ -74,10 +81,13 @@ def percent_points(value: float, places: int = 1) -> Decimal:
     and table. Formatting the binary float instead would round 0.4865 (48.649999… in binary) down to 48.6 but
     0.48653 up to 48.7, and 0.5125 (51.25) to the even 51.2; here they show 48.7, 48.7 and 51.3. The value is first
     rounded to ``SCORE_DIGITS`` decimals, so that arithmetic noise (a mean of 0.7175 computed as 0.7174999999999999)
-    does not decide the last digit.
+    does not decide the last digit. A value that is not finite gives ``Decimal`` NaN or ±Infinity, and a huge one
+    (no score: a result changed outside merbench) all its digits, never an error.
     """
-    return (Decimal(repr(round(float(value), SCORE_DIGITS))) * 100).quantize(Decimal(1).scaleb(-places),
-                                                                              rounding=ROUND_HALF_UP)
+    points = Decimal(repr(round(float(value), SCORE_DIGITS))) * 100
+    if not points.is_finite():
+        return points
+    return points.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=EVERY_FLOAT)
 
 
 def paper_points(value: float) -> str:
@@ -91,10 +101,12 @@ def paper_points(value: float) -> str:
 
 def percent(value: float, signed: bool = False) -> str:
     """``percent_points`` as text (``51.3``; ``+1.2`` with ``signed``); ``nan`` or ``inf`` for a value that is not a
-    finite number."""
+    finite number, and a value of ``BEYOND_SCORES`` or more as its percentage written short (``1e+302``)."""
     if value != value or value in (float("inf"), float("-inf")):
         return f"{100 * value:.1f}"
     points = percent_points(value)
+    if abs(value) >= BEYOND_SCORES:
+        return f"{points:{'+' if signed else ''}.3g}"
     if points == 0:
         points = abs(points)  # no -0.0
     return f"{points:+}" if signed else str(points)
