@@ -124,15 +124,16 @@ def test_a_data_made_overlap_under_a_subject_independent_protocol_is_not_called_
     assert "protocol 'not-installed' is not installed" in audited(result)[1]
 
 
-@pytest.mark.parametrize("where", ["pooled", "fold"])
-def test_a_nan_score_that_the_predictions_do_not_give_fails(quick_run, audited, where):
-    """NaN compares as neither near nor far: a plain `abs(a - b) > tolerance` let it pass."""
-    result = quick_run(*FAST)
-    edited = copy.deepcopy(result)
+@pytest.mark.parametrize("where", ["pooled", "folds[0].metrics"])
+def test_a_nan_score_is_refused_as_a_damaged_result(quick_run, run_cli, tmp_path, where):
+    """NaN is no score merbench records (RunResult.from_dict refuses it); before, a plain `abs(a - b) > tolerance`
+    let it pass the check of scores against predictions."""
+    edited = copy.deepcopy(quick_run(*FAST))
     (edited["pooled"] if where == "pooled" else edited["folds"][0]["metrics"])["uf1"] = float("nan")
-    code, out, checks = audited(edited)
-    assert code == 1 and not checks["scores match predictions"].passed
-    assert "uf1 is nan, predictions give" in checks["scores match predictions"].detail
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(edited))
+    refused = run_cli("audit", str(path))
+    assert refused.code == 2 and f"'{where}.uf1' is NaN, not a score from 0 to 1" in " ".join(refused.err.split())
 
 
 def test_a_fifo_is_refused_at_once_and_a_bom_is_read(quick_run, run_cli, tmp_path):

@@ -297,12 +297,12 @@ def test_a_result_without_its_seed_shows_the_seed_of_its_configuration_never_non
 def test_the_fold_statistic_of_seeds_without_a_score_has_no_std_either():
     import math
 
-    from result_samples import minimal_dict
+    from result_samples import minimal_result
 
     nan = float("nan")
     seeds = [{"seed": seed, "pooled": {"uf1": nan, "uar": nan, "accuracy": nan},
               "fold_mean": {"uf1": nan, "uar": 0.0, "accuracy": 0.0},
               "fold_std": {"uf1": nan, "uar": 0.0, "accuracy": 0.0}} for seed in (0, 1)]
     across = {"n": 2, "mean": {"uf1": nan, "uar": 0.0, "accuracy": 0.0}, "std": {"uf1": nan, "uar": 0.0, "accuracy": 0.0}}
-    mean, std = RunResult.from_dict(minimal_dict(seeds=seeds, across_seeds=across)).fold_stat("uf1")
+    mean, std = minimal_result(seeds=seeds, across_seeds=across).fold_stat("uf1")
     assert math.isnan(mean) and math.isnan(std), (mean, std)  # before: std 0.0, "a perfectly stable score"

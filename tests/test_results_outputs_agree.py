@@ -13,7 +13,6 @@ import sqlite3
 
 import pytest
 
-from merbench.audit import load_result
 from merbench.errors import DataError
 from merbench.result import RunResult
 from merbench.store import FILE_NOTE_LIMIT, ResultStore
@@ -84,16 +83,14 @@ def _nan_uf1(data) -> None:
     data["leakage"] = {"leaks": []}
 
 
-def test_show_json_of_a_nan_score_is_a_result_file_audit_and_significance_read(store, run_cli, tmp_path):
+def test_show_json_of_a_nan_score_writes_no_file_audit_or_significance_would_refuse(store, run_cli, tmp_path):
+    """Before, show --json wrote NaN, which audit and significance read as a score; NaN is no score merbench records,
+    so the stored result is damaged and named once (test_damaged_stored_scores.py)."""
     _change_result(store, FIRST, _nan_uf1)
     written = tmp_path / "s.json"
-    assert run_cli("show", FIRST, "--store", str(store), "--json", str(written)).code == 0
-    text = written.read_text()
-    assert text.endswith("}\n")
-    for command in ("audit", "significance"):
-        assert math.isnan(load_result(written, command).pooled["uf1"])
-    audited = run_cli("audit", str(written))
-    assert audited.code != 2 and "must be" not in audited.err, audited.err
+    text = _one_message(run_cli("show", FIRST, "--store", str(store), "--json", str(written)))
+    assert f"result of run {FIRST} in {store}: 'pooled.uf1' is NaN, not a score from 0 to 1" in text
+    assert not written.exists()
 
 
 def test_a_null_score_in_a_result_names_its_key():

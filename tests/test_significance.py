@@ -92,9 +92,10 @@ def test_one_differing_fold_is_counted_in_the_singular():
     assert "With 1 fold that differs (of 3) it cannot give p below 1," in text
 
 
-@pytest.mark.parametrize("stored", [0.99, float("nan")])
+@pytest.mark.parametrize("stored", [0.99, 0.0])
 def test_the_fold_scores_come_from_the_predictions_not_the_files_stored_scores(runs, run_cli, tmp_path, stored):
-    """An edited or damaged per-fold score changes nothing: the test uses what each fold's predictions give."""
+    """An edited per-fold score changes nothing: the test uses what each fold's predictions give (a NaN one is refused
+    as a damaged result, test_damaged_stored_scores.py)."""
     honest = compare_runs(RunResult.from_dict(load(runs["a"])), RunResult.from_dict(load(runs["b"])), n_bootstrap=100)
     edited = load(runs["b"])
     for fold in edited["folds"]:

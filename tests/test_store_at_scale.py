@@ -95,11 +95,14 @@ CLEAN, MIXED, TUNED, UNREADABLE = (f"20250612-00000{i}-bbbbbb" for i in range(4)
 @pytest.fixture
 def leaky_store(tmp_path) -> Path:
     """Four complete runs: CLEAN leaks nothing; MIXED mixes subjects (not subject-independent); TUNED chose epochs on
-    its test folds; UNREADABLE mixes subjects and holds a NaN score, which SQLite's JSON functions do not read."""
-    nan = {"accuracy": 0.5, "uf1": float("nan"), "uar": 0.5}
+    its test folds; UNREADABLE mixes subjects and holds a NaN training loss (a fold that trained no epoch), which
+    SQLite's JSON functions do not read."""
+    scores = {"accuracy": 0.5, "uf1": 0.5, "uar": 0.5}
+    nan_loss = [{"fold": i, "test_subjects": [f"s{i}"], "n_test": 2, "final_train_loss": float("nan"),
+                 "metrics": dict(scores)} for i in range(2)]
     results = {CLEAN: {}, MIXED: {"subject_independent": False},
                TUNED: {"leakage": {"leaks": ["selection"], "selection_uses_test_data": True}},
-               UNREADABLE: {"subject_independent": False, "pooled": nan}}
+               UNREADABLE: {"subject_independent": False, "folds": nan_loss}}
     path = tmp_path / "leaky.sqlite"
     with ResultStore(path) as store:
         for seed, (run_id, changes) in enumerate(results.items()):
