@@ -22,6 +22,16 @@ EXAMPLES = """examples:
 """
 
 
+def audited_file(text: str) -> Path:
+    """A ``FILE.json`` argument as a path; an empty one is refused, since ``Path("")`` is the current folder."""
+    from merbench.errors import UsageError
+
+    if not text.strip():
+        raise UsageError("an empty file name; give a result file written by merbench run --json (for a stored run: "
+                         "merbench show RUN_ID --json FILE)")
+    return Path(text)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``audit`` sub-command."""
     audit = commands.add_parser(
@@ -36,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    audit.add_argument("files", nargs="+", type=Path, metavar="FILE.json",
+    audit.add_argument("files", nargs="+", metavar="FILE.json",
                        help="result files, or leakage summaries, to audit")
     audit.add_argument("--json", type=output_file, metavar="FILE",
                        help="also write every file's checks as JSON to FILE (- for stdout; the tables then go to stderr)")
@@ -53,11 +63,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.result import RunResult
     from merbench.tables import print_error
 
-    loaded = {path: _loaded(path) for path in args.files}  # a result, a leakage summary, or why it is neither
+    files = [audited_file(text) for text in args.files]
+    loaded = {path: _loaded(path) for path in files}  # a result, a leakage summary, or why it is neither
     summary_roots = {f"the dataset folder of the study in {path}": Path(str(folder)) for path, summary in loaded.items()
                      if isinstance(summary, dict) for folder in summary.get("dataset_folders") or []}
     target = check_command_output(args.json, "--json", args, also_read={f"the audited file {path}": path
-                                                                        for path in args.files},
+                                                                        for path in files},
                                   also_roots={**result_roots(result for result in loaded.values()
                                                              if isinstance(result, RunResult)), **summary_roots}) \
         if args.json is not None else None
@@ -66,7 +77,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     failing: list[Path] = []
     unreadable: list[Path] = []
     records: list[dict] = []
-    for path in args.files:
+    for path in files:
         document = loaded[path]
         if isinstance(document, dict):
             try:
@@ -83,9 +94,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if not record["passed"]:
             failing.append(path)
         records.append(record)
-    passed_files = len(args.files) - len(failing) - len(unreadable)
-    if len(args.files) > 1:  # one line to read at the end of several tables
-        parts = [f"{passed_files} of {counted(args.files, 'file')} passed every check"]
+    passed_files = len(files) - len(failing) - len(unreadable)
+    if len(files) > 1:  # one line to read at the end of several tables
+        parts = [f"{passed_files} of {counted(files, 'file')} passed every check"]
         if failing:
             parts.append(f"{len(failing)} failed a check ({some_of(failing, 3)})")
         if unreadable:

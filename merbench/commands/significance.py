@@ -35,9 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    significance.add_argument("run_a", type=Path, metavar="A", help="run A: a result file (merbench run --json) or a "
+    significance.add_argument("run_a", metavar="A", help="run A: a result file (merbench run --json) or a "
                               "stored run's id (or a unique prefix; see merbench runs)")
-    significance.add_argument("run_b", type=Path, metavar="B", help="run B, given the same way")
+    significance.add_argument("run_b", metavar="B", help="run B, given the same way")
     significance.add_argument("--metric", default="uf1", choices=("uf1", "uar", "accuracy"),
                               help="the per-fold score compared (default uf1)")
     significance.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples, 100 to 100000 (default 2000)")
@@ -50,6 +50,17 @@ def register(commands: argparse._SubParsersAction) -> None:
                               "stderr)")
     add_store_argument(significance)
     significance.set_defaults(handler=execute)
+
+
+def given_run(text: str, name: str) -> Path:
+    """Run ``name`` (A or B) as given: ``text`` as a path; an empty one is refused, since ``Path("")`` is the current
+    folder."""
+    from merbench.errors import UsageError
+
+    if not text.strip():
+        raise UsageError(f"{name}: an empty run id; give a run's id or the start of it (`merbench runs` lists them), "
+                         "or a result file written by merbench run --json")
+    return Path(text)
 
 
 def load_run(given: Path, store_path: Path | None):
@@ -217,15 +228,16 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     if not MIN_RESAMPLES <= args.bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap {args.bootstrap}: use {MIN_RESAMPLES} to {MAX_RESAMPLES} resamples (default "
                          "2000; each is drawn in turn, so the upper end already takes minutes)")
-    a, b = load_run(args.run_a, args.store), load_run(args.run_b, args.store)
+    given = {"A": given_run(args.run_a, "A"), "B": given_run(args.run_b, "B")}
+    a, b = load_run(given["A"], args.store), load_run(given["B"], args.store)
     target = check_command_output(args.json, "--json", args, also_read={
-        f"run {name}'s result file": path for name, path in (("A", args.run_a), ("B", args.run_b))
+        f"run {name}'s result file": path for name, path in given.items()
         if path.is_file()}, also_roots=stored_roots({f"{name} ({path})": result.config for name, path, result in
-                                                     (("A", args.run_a, a), ("B", args.run_b, b))})) \
+                                                     (("A", given["A"], a), ("B", given["B"], b))})) \
         if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
-    for name, path, result in (("A", args.run_a, a), ("B", args.run_b, b)):
+    for name, path, result in (("A", given["A"], a), ("B", given["B"], b)):
         if result.seeds and len(result.seeds) > 1:
             err.print(escape(f"Note: {name} ({path}) is a --seeds {len(result.seeds)} run; only its first seed "
                              f"({result.seed}) keeps per-sample predictions, so that seed is compared"))
@@ -237,6 +249,5 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_table(out, comparison_table(a, b, comparison, metric))
     print_leak_warnings(out, a, b, comparison)
     if args.json is not None:
-        write_output(target, strict_json(comparison_document({"A": args.run_a, "B": args.run_b}, {"A": a, "B": b},
-                                                             comparison)))
+        write_output(target, strict_json(comparison_document(given, {"A": a, "B": b}, comparison)))
     return 0
