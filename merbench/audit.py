@@ -508,6 +508,26 @@ def _repeated_sample_problems(rows: Sequence[PredictionRow]) -> list[str]:
             "fold and scored once"]
 
 
+def _counted_predictions(matrix_total: int, rows: Sequence[PredictionRow]) -> str:
+    """Words for a confusion matrix that counts ``matrix_total`` samples where the result has ``rows``."""
+    return f"the confusion matrix counts {matrix_total} samples, the result has {len(rows)} predictions"
+
+
+def sample_count_problems(result: RunResult) -> list[str]:
+    """Where a result's predictions do not list each sample it scored once: a sample with several predictions, or
+    more or fewer predictions than its confusion matrix counts (one listed twice, or one lost). A confusion matrix
+    that is not one of counts is left to the audit's class-set check."""
+    rows = _rows(result)
+    problems = _repeated_sample_problems(rows)
+    try:
+        matrix_total = int(np.asarray(result.confusion_matrix, dtype=np.int64).sum())
+    except (TypeError, ValueError):
+        return problems
+    if matrix_total != len(rows):
+        problems.append(_counted_predictions(matrix_total, rows))
+    return problems
+
+
 def _fold_count_problems(result: RunResult) -> list[str]:
     """Where the fold records are not the folds a protocol makes: numbered 1, 2, ... each once without a gap (every
     protocol's, merbench.splits.check_fold_contract), and as many as the result's protocol declares it
@@ -679,7 +699,7 @@ def _class_set(result: RunResult) -> Check:
         if matrix_counts.shape != (n_classes, n_classes):
             problems.append(f"the confusion matrix is {matrix_counts.shape}, not {n_classes}x{n_classes}")
         elif int(matrix_counts.sum()) != len(rows):
-            problems.append(f"the confusion matrix counts {int(matrix_counts.sum())} samples, the result has {len(rows)} predictions")
+            problems.append(_counted_predictions(int(matrix_counts.sum()), rows))
         elif not problems:
             truth = np.array([row.label for row in rows], dtype=np.int64)
             predicted = np.array([row.prediction for row in rows], dtype=np.int64)

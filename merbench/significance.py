@@ -25,16 +25,18 @@ no p-value is given. p < 0.05 needs at least 6 folds; 10 folds reach about 0.002
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 from scipy.stats import rankdata
 
-from merbench.audit import outside_classes
+from merbench.audit import outside_classes, sample_count_problems
 from merbench.bootstrap_units import RESAMPLE_UNITS, unit_indices
 from merbench.errors import DataError
 from merbench.leaks import describe, result_leaks
 from merbench.metrics import unweighted_f1_recall
 from merbench.result import RunResult
+from merbench.wording import some_of
 
 MIN_FOLDS = 2
 """The fewest folds the signed-rank test can use: with one, its p-value is 1 whatever the scores."""
@@ -158,6 +160,72 @@ def _check_classes_in_range(name: str, result: RunResult, n_classes: int) -> Non
                 "(`merbench audit` checks it)")
 
 
+FOLD_SECTIONS = ("dataset", "protocol")
+"""The option sections whose settings decide which samples a run has and how its folds split them."""
+
+
+def run_name(name: str, result: RunResult, given: str | None = None) -> str:
+    """Run ``name`` (A or B) in a message: ``run A (ststnet, a.json)``, with what it was given as (a result file or a
+    run id), else its run id when it has one."""
+    where = given or result.run_id
+    return f"run {name} ({result.model}{f', {where}' if where else ''})"
+
+
+def _shown(value: Any) -> str:
+    return "not set" if value is _UNSET else str(value)
+
+
+_UNSET = object()
+
+
+def fold_settings_apart(a: RunResult, b: RunResult) -> list[str] | None:
+    """What A and B were made with differently that decides their folds: the seed, the dataset folder and each
+    ``dataset.*`` and ``protocol.*`` option of their recorded configurations (``dataset.clips_per_subject=3 vs 6``);
+    ``None`` when either records no options."""
+    options = [result.config.get("options") if isinstance(result.config, Mapping) else None for result in (a, b)]
+    if not all(isinstance(recorded, Mapping) for recorded in options):
+        return None
+    apart = [f"--seed {a.seed} vs {b.seed}"] if a.seed != b.seed else []
+    roots = [result.config.get("root") or "none" for result in (a, b)]
+    if roots[0] != roots[1]:
+        apart.append(f"--root {roots[0]} vs {roots[1]}")
+    for section in FOLD_SECTIONS:
+        values = [recorded.get(section) if isinstance(recorded.get(section), Mapping) else {} for recorded in options]
+        for key in dict.fromkeys([*values[0], *values[1]]):
+            value_a, value_b = (value.get(key, _UNSET) for value in values)
+            if value_a != value_b:
+                apart.append(f"{section}.{key}={_shown(value_a)} vs {_shown(value_b)}")
+    return apart
+
+
+def _check_samples_listed_once(name: str, result: RunResult, given: str | None) -> None:
+    """DataError when run ``name``'s predictions do not list each sample it scored once (``merbench audit`` says the
+    same): that, not how the runs were made, is then why its folds are not the other run's."""
+    problems = sample_count_problems(result)
+    if problems:
+        raise DataError(f"{run_name(name, result, given)}: {some_of(problems, 2, '; ')}; the result is damaged, so its "
+                        "folds cannot be matched with the other run's (`merbench audit` checks a result file)")
+
+
+def _not_the_same_folds(a: RunResult, b: RunResult, given: tuple[str | None, str | None]) -> DataError:
+    """The error for two runs whose folds test different samples, saying what they were made with differently."""
+    runs = f"{run_name('A', a, given[0])} and {run_name('B', b, given[1])} were not made on the same folds " \
+           "(different test samples)"
+    apart = fold_settings_apart(a, b)
+    if apart is None:
+        return DataError(f"{runs}; one does not record its configuration, so what differs cannot be told: compare "
+                         "runs made with the same --seed and settings (e.g. dataset.seed, protocol.n_splits)")
+    if not apart:
+        return DataError(f"{runs}, though both record seed {a.seed}, the same dataset folder and the same dataset "
+                         "and protocol settings (dataset.seed, protocol.n_splits and the rest): the data itself "
+                         "differs (another copy or version of the dataset); compare runs made on the same data")
+    if a.seed == b.seed:
+        fix = "compare runs made with the same settings"
+    else:
+        fix = "re-run both with the same --seed" + (" and settings" if len(apart) > 1 else "")
+    return DataError(f"{runs}: they differ in {some_of(apart, 5, '; ')}; {fix}")
+
+
 CONFIDENCE, PERCENTILES = 0.95, (2.5, 97.5)
 """The bootstrap interval's coverage, and its ends as percentiles of the resampled differences."""
 FEW_SUBJECTS = 5
@@ -165,11 +233,12 @@ FEW_SUBJECTS = 5
 
 
 def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: int = 2000, seed: int = 0,
-                 resample: str = "subjects") -> Comparison:
+                 resample: str = "subjects", given: tuple[str | None, str | None] = (None, None)) -> Comparison:
     """Compare two results on the same folds; raises DataError when they are not comparable.
 
     ``resample``: what a bootstrap draw picks, ``subjects`` (each with all its test samples; clips when a result
-    does not record its samples' subjects) or ``clips``.
+    does not record its samples' subjects) or ``clips``. ``given``: what A and B were given as (a result file or a
+    run id), named in messages.
     """
     if resample not in RESAMPLE_UNITS:
         raise DataError(f"--resample {resample}: choose one of {', '.join(RESAMPLE_UNITS)}")
@@ -189,10 +258,9 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     for name, result in (("A", a), ("B", b)):
         _check_classes_in_range(name, result, n_classes)
     if sorted(_folds(a).values()) != sorted(_folds(b).values()):  # the same test parts, whatever their numbers
-        fix = ("re-run both with the same --seed" if a.seed != b.seed else
-               "their data or protocol options differ (e.g. dataset.seed, protocol.n_splits): compare runs made with "
-               "the same settings")
-        raise DataError(f"the runs were not made on the same folds (different test samples); {fix}")
+        for name, result, as_given in (("A", a, given[0]), ("B", b, given[1])):
+            _check_samples_listed_once(name, result, as_given)  # a damaged result, before settings are blamed
+        raise _not_the_same_folds(a, b, given)
 
     rows_a, rows_b = a.predictions or [], {str(row.id): row for row in b.predictions or []}
     ids = [str(row.id) for row in rows_a]

@@ -40,3 +40,42 @@ def test_an_empty_argument_is_refused_not_read_as_the_current_folder(command, ru
     result = run_cli(*[part.format(a=runs["a"]) for part in command])
     assert result.code == 2 and "Is a directory" not in result.err and "Traceback" not in result.err
     assert "an empty" in result.err and ".:" not in result.err
+
+
+def test_runs_on_other_folds_are_named_with_the_settings_that_differ(runs, run_cli):
+    """Before: "the runs were not made on the same folds ...; their data or protocol options differ (e.g.
+    dataset.seed, protocol.n_splits)", naming neither run nor the setting that differs."""
+    refused = run_cli("significance", str(runs["a"]), str(runs["six"]))
+    text = flat(refused.err)
+    assert refused.code == 2, refused.err
+    assert f"run A (lbptop-svm, {runs['a']}) and run B (lbptop-svm, {runs['six']}) were not made on the same folds" \
+        in text
+    assert "they differ in dataset.clips_per_subject=3 vs 6;" in text and "e.g. dataset.seed" not in text
+
+
+def test_runs_on_other_folds_made_with_the_same_settings_are_said_to_differ_in_their_data(runs, run_cli, tmp_path):
+    other = json.loads(runs["six"].read_text())
+    other["config"] = json.loads(runs["a"].read_text())["config"]  # as if made with A's settings on other data
+    path = tmp_path / "other-data.json"
+    path.write_text(json.dumps(other))
+    refused = run_cli("significance", str(runs["a"]), str(path))
+    assert refused.code == 2 and "the data itself differs" in flat(refused.err), refused.err
+
+
+@pytest.mark.parametrize("edit, said", [("twice", "sample {id} has 2 predictions"), ("lost", "")])
+def test_a_result_listing_a_sample_twice_or_not_at_all_is_called_damaged(runs, run_cli, tmp_path, edit, said):
+    """Before: a prediction listed twice (or one lost) was read as other folds, with advice on the options."""
+    document = json.loads(runs["a"].read_text())
+    rows = document["predictions"]
+    if edit == "twice":
+        rows.append(rows[0])
+    else:
+        rows.pop()
+    path = tmp_path / f"{edit}.json"
+    path.write_text(json.dumps(document))
+    refused = run_cli("significance", str(runs["b"]), str(path))
+    text = flat(refused.err)
+    assert refused.code == 2 and f"run B (lbptop-svm, {path}):" in text, text
+    counts = sum(map(sum, document["confusion_matrix"]))
+    assert f"the confusion matrix counts {counts} samples, the result has {len(rows)} predictions" in text
+    assert said.format(id=rows[0]["id"]) in text and "same folds" not in text and "e.g. dataset.seed" not in text

@@ -241,7 +241,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if result.seeds and len(result.seeds) > 1:
             err.print(escape(f"Note: {name} ({path}) is a --seeds {len(result.seeds)} run; only its first seed "
                              f"({result.seed}) keeps per-sample predictions, so that seed is compared"))
-    comparison = compare_runs(a, b, args.metric, args.bootstrap, resample=args.resample)
+    comparison = compare_runs(a, b, args.metric, args.bootstrap, resample=args.resample,
+                              given=(str(given["A"]), str(given["B"])))
     if args.resample == "subjects" and comparison.resampled == "clips":
         err.print("Note: the results do not record their samples' subjects (an older merbench), so the bootstrap "
                   "draws clips one by one")
