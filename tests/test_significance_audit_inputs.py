@@ -79,3 +79,19 @@ def test_a_result_listing_a_sample_twice_or_not_at_all_is_called_damaged(runs, r
     counts = sum(map(sum, document["confusion_matrix"]))
     assert f"the confusion matrix counts {counts} samples, the result has {len(rows)} predictions" in text
     assert said.format(id=rows[0]["id"]) in text and "same folds" not in text and "e.g. dataset.seed" not in text
+
+
+def test_a_run_compared_with_itself_is_refused(runs, run_cli, tmp_path, monkeypatch):
+    """Before: `significance A A` printed a table of zero differences and exited 0 without a word."""
+    run_id = json.loads(runs["a"].read_text())["run_id"]
+    copy = tmp_path / "copy.json"
+    copy.write_text(runs["a"].read_text())
+    monkeypatch.chdir(runs["a"].parent)
+    store = ("--store", str(runs["store"]))
+    for pair in [(str(runs["a"]), str(runs["a"])), ("a.json", str(runs["a"])), (run_id, run_id),
+                 (run_id, str(runs["a"])), (str(copy), "a.json")]:
+        refused = run_cli("significance", *pair, *store)
+        assert refused.code == 2 and "the same run twice" in flat(refused.err), (pair, refused.err)
+        assert "give two different runs" in flat(refused.err) and not refused.out
+    shown = run_cli("significance", str(runs["a"]), str(runs["b"]), "--bootstrap", "100", *store)
+    assert shown.code == 0, shown.err

@@ -79,6 +79,17 @@ def load_run(given: Path, store_path: Path | None):
         return store.result(str(given))  # a run without a final result says why, and what to do
 
 
+def same_run(given: dict[str, Path], a, b) -> bool:
+    """Whether A and B, given as ``given`` and read as ``a`` and ``b``, are one run: one result file (under one name or
+    two), one stored run, or that run's result unchanged in a file (a copy, or `merbench show --json`'s)."""
+    import os
+
+    files = [path.is_file() for path in given.values()]
+    if all(files) and os.path.samefile(given["A"], given["B"]):
+        return True
+    return a.run_id is not None and a.run_id == b.run_id and (not any(files) or a == b)
+
+
 def wilcoxon_text(comparison) -> str:
     """The caption's test clause: statistic and p-value, or why the test does not apply."""
     if comparison.p_value is None:
@@ -235,6 +246,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if path.is_file()}, also_roots=stored_roots({f"{name} ({path})": result.config for name, path, result in
                                                      (("A", given["A"], a), ("B", given["B"], b))})) \
         if args.json is not None else None
+    if same_run(given, a, b):
+        raise UsageError(f"the same run twice (A: {given['A']}, B: {given['B']}): give two different runs "
+                         "(`merbench runs` lists the stored ones)")
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     for name, path, result in (("A", given["A"], a), ("B", given["B"], b)):
