@@ -20,6 +20,7 @@ is not the one its recorded configuration ran.
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,8 @@ def read_json_file(path: Path, command: str = "audit") -> Any:
     except OSError as exc:  # a folder, no permission
         raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if _starts_with_sqlite_header(path):
+            raise DataError(_store_given(path, command)) from None
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
     except ValueError as exc:  # an integer of over 4300 digits, which Python does not convert
         raise DataError(f"{path}: holds a value that cannot be read ({str(exc).split(';')[0]}), so not a merbench "
@@ -118,6 +121,28 @@ def read_json_file(path: Path, command: str = "audit") -> Any:
         raise DataError(f"{path}: nested too deeply to read (arrays or objects inside each other thousands of levels "
                         "down), so not a merbench result; give a file written by merbench run --json") from None
     return result
+
+
+def _starts_with_sqlite_header(path: Path) -> bool:
+    from merbench.store import SQLITE_HEADER
+
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def _store_given(path: Path, command: str) -> str:
+    """Why an SQLite database ``path`` given to ``merbench command`` as a result file is not one, and what to give."""
+    store = shlex.quote(str(path))
+    if command == "audit":
+        run = (f"or a stored run's id to `merbench show` (`merbench show RUN_ID --store {store} --json FILE` writes "
+               "its result file to audit)")
+    else:
+        run = f"or a stored run's id with --store {store}"
+    return (f"{path}: an SQLite database (a results store), not a result file; give a result file written by "
+            f"`merbench run --json`, {run}; `merbench runs --store {store}` lists its runs")
 
 
 def result_in(result: Any, path: Path, command: str = "audit") -> RunResult:

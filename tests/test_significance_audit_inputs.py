@@ -95,3 +95,14 @@ def test_a_run_compared_with_itself_is_refused(runs, run_cli, tmp_path, monkeypa
         assert "give two different runs" in flat(refused.err) and not refused.out
     shown = run_cli("significance", str(runs["a"]), str(runs["b"]), "--bootstrap", "100", *store)
     assert shown.code == 0, shown.err
+
+
+@pytest.mark.parametrize("command", [["audit", "{store}"], ["significance", "{store}", "{a}"]])
+def test_a_results_store_given_as_a_result_file_is_named_as_one(command, runs, run_cli):
+    """Before: "not a JSON file ('utf-8' codec can't decode byte ...)"."""
+    result = run_cli(*[part.format(**runs) for part in command])
+    text = flat(result.err)
+    assert result.code == 2 and "codec" not in text and "not a JSON file" not in text, text
+    assert f"{runs['store']}: an SQLite database (a results store), not a result file" in text
+    assert "written by `merbench run --json`" in text and f"merbench runs --store {runs['store']}" in text
+    assert ("`merbench show RUN_ID" in text) == (command[0] == "audit")
