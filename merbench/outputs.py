@@ -2,7 +2,8 @@
 
 Every output path is checked with :func:`check_output_path` before any work
 starts, so a bad path costs nothing and never replaces what is there: the
-results store, another SQLite file, a folder or a device node. ``-`` means
+results store, another SQLite file, a folder or a device node, or a merbench
+result of another kind than the command writes there. ``-`` means
 standard output. A symlink is written through to its target and survives.
 :func:`write_output` then writes atomically, keeping the user's umask (or the
 mode of the file it replaces).
@@ -10,6 +11,7 @@ mode of the file it replaces).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
@@ -21,6 +23,7 @@ from typing import Any, Iterable, Mapping
 from merbench.cache import CACHE_PARTS, atomic_write_bytes, cache_root
 from merbench.datafiles import lies_inside, link_holding, resolved_path
 from merbench.errors import UsageError
+from merbench.result import document_kind
 from merbench.store import default_store_path, on_read_only_file_system
 
 STDOUT = "-"
@@ -44,6 +47,47 @@ def _is_sqlite(path: Path) -> bool:
             return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     except OSError:
         return False
+
+
+ANY_KIND = "any"
+"""``check_output_path(writes=ANY_KIND)``: the output may replace a merbench result of any kind."""
+_BY_OPTION = "by option"
+"""``check_output_path``'s ``writes`` left out: ``ANY_KIND`` for ``--json``, which ``run``, ``show``, ``grid``,
+``tune`` and ``leakage`` write results to, else ``None``: ``--output``, ``--figures`` and ``--baseline`` write none."""
+
+
+def _written_kind(writes: str | None, option: str) -> str | None:
+    """The kind of merbench result an output of ``option`` writes (``writes``, or what its option says)."""
+    if writes != _BY_OPTION:
+        return writes
+    return ANY_KIND if option == "--json" else None
+
+
+def merbench_result_kind(path: Path) -> str | None:
+    """What merbench result the JSON file ``path`` holds (``result.document_kind``: ``run``, ``tune``, ``leakage``,
+    ``grid``), or ``None``: none, or not a JSON object that can be read."""
+    try:
+        with open(path, "rb") as handle:
+            if not handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):  # a JSON object, maybe after a BOM
+                return None
+            handle.seek(0)
+            return document_kind(json.loads(handle.read().decode("utf-8-sig")))
+    except (OSError, ValueError, RecursionError):  # ValueError: not UTF-8, not JSON
+        return None
+
+
+def _refuse_a_result(target: Path, shown: Any, option: str, writes: str | None) -> None:
+    """Refuse to replace ``target`` (shown as ``shown``) when it holds a merbench result of another kind than
+    ``writes``, the kind the command writes there (``None``: none; ``ANY_KIND``: any): a run's result file may be
+    the only record of a run made with --no-store."""
+    if writes == ANY_KIND:
+        return
+    kind = merbench_result_kind(target)
+    if kind is None or kind == writes:
+        return
+    what = "a run's result" if kind == "run" else f"a {kind} summary"
+    raise UsageError(f"{option} {shown}: holds {what} (merbench {kind} --json); writing there would overwrite it "
+                     "(for a run made with --no-store, its only record); choose another path, or remove the file first")
 
 
 def _check_folder(folder: Path, option: str, path: Path, probe: bool = True) -> None:
@@ -80,7 +124,8 @@ def _resolved(path: Path | str) -> Path | None:
 
 def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (),
                       inputs: Mapping[str, Path] | None = None, roots: Mapping[str, Path] | None = None,
-                      example: str = "result.json", probe: bool = True) -> Path | None:
+                      example: str = "result.json", probe: bool = True,
+                      writes: str | None = _BY_OPTION) -> Path | None:
     """Check an output path before any work; returns the file to write (symlinks resolved), or None for stdout
     (``-`` or ``/dev/stdout``).
 
@@ -91,7 +136,10 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
     database, or when its folder is missing or unwritable. ``example`` is the file name a folder's
     message suggests inside it. Without ``probe`` no file is made in the folder to test it (a first check made
     before the dataset folders of the runs a command reads are known, which may hold it): the command checks the
-    path again, with ``roots``, before writing.
+    path again, with ``roots``, before writing. ``writes``: the kind of merbench result the command writes there
+    (``result.document_kind``; ``None``: none; ``ANY_KIND``: it may be any), so that an existing file holding a
+    result of another kind is refused, while one of its own is rewritten (``run --json r.json`` run again); left
+    out, what its option says (``_BY_OPTION``).
     """
     if str(path) in STDOUT_NAMES:
         return None
@@ -128,6 +176,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
         if _is_sqlite(target):
             raise UsageError(f"{option} {shown}: is an SQLite database (perhaps a results store) and will not be "
                              "overwritten; give another file name")
+        _refuse_a_result(target, shown, option, _written_kind(writes, option))
         if not os.access(target, os.W_OK):
             raise UsageError(f"{option} {shown}: the file is read-only; make it writable (chmod u+w) or give another name")
     _check_folder(target.parent, option, given, probe)
@@ -226,15 +275,16 @@ def write_output(target: Path | None, text: str | bytes) -> None:
 
 def check_command_output(path: Path | str, option: str, args: Any,
                          also_read: Mapping[str, Path] | None = None,
-                         also_roots: Mapping[str, Path] | None = None, probe: bool = True) -> Path | None:
+                         also_roots: Mapping[str, Path] | None = None, probe: bool = True,
+                         writes: str | None = _BY_OPTION) -> Path | None:
     """``check_output_path`` for an output of a command with parsed arguments ``args``: besides the results store
     (``args.store``, else the default one), none of the command's input files (``input_paths``, and ``also_read``:
     further files it keeps, described) nor anything inside its dataset folders (``dataset_roots``, and
     ``also_roots``: the dataset folders of the runs it reads, ``stored_roots``). ``probe=False`` where a dataset
-    folder is still to be read from the store (``run --resume``), as for ``check_output_path``."""
+    folder is still to be read from the store (``run --resume``), and ``writes``, as for ``check_output_path``."""
     return check_output_path(path, option, store_files(getattr(args, "store", None)),
                              {**input_paths(args), **(also_read or {})}, {**dataset_roots(args), **(also_roots or {})},
-                             probe=probe)
+                             probe=probe, writes=writes)
 
 
 def check_store_outside_datasets(args: Any, path: Path | None = None, option: str | None = None) -> None:

@@ -106,3 +106,30 @@ def test_a_results_store_given_as_a_result_file_is_named_as_one(command, runs, r
     assert f"{runs['store']}: an SQLite database (a results store), not a result file" in text
     assert "written by `merbench run --json`" in text and f"merbench runs --store {runs['store']}" in text
     assert ("`merbench show RUN_ID" in text) == (command[0] == "audit")
+
+
+@pytest.mark.parametrize("command", [["report", "--output", "{kept}", "--store", "{store}"],
+                                     ["report", "--output", "{kept}", "--format", "html", "--store", "{store}"],
+                                     ["significance", "{a}", "{b}", "--json", "{kept}", "--store", "{store}"],
+                                     ["audit", "{a}", "--json", "{kept}"]])
+def test_an_output_over_a_run_result_file_is_refused(command, runs, run_cli, tmp_path):
+    """Before: `report --output keep.json` replaced a run's result file, for a --no-store run its only record."""
+    kept = tmp_path / "keep.json"
+    kept.write_text(runs["six"].read_text())
+    result = run_cli(*[part.format(kept=kept, **runs) for part in command])
+    text = flat(result.err)
+    assert result.code == 2 and f"{kept}: holds a run's result (merbench run --json)" in text, result.err
+    assert "choose another path, or remove the file first" in text
+    assert kept.read_text() == runs["six"].read_text() and not result.out
+
+
+def test_an_output_of_the_same_kind_or_over_another_json_file_is_written(runs, run_cli, tmp_path):
+    """`run --json r.json` run again rewrites its own kind; a JSON file that is no merbench result is no record."""
+    kept = tmp_path / "keep.json"
+    kept.write_text(runs["six"].read_text())
+    again = run_cli("run", *TINY, "--no-store", "--json", str(kept))
+    assert again.code == 0 and "run_id" not in json.loads(kept.read_text()), again.err
+    other = tmp_path / "other.json"
+    other.write_text('{"model": "not a result"}')
+    written = run_cli("report", "--output", str(other), "--store", str(runs["store"]))
+    assert written.code == 0 and "lbptop-svm" in other.read_text(), written.err

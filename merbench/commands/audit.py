@@ -70,7 +70,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     target = check_command_output(args.json, "--json", args, also_read={f"the audited file {path}": path
                                                                         for path in files},
                                   also_roots={**result_roots(result for result in loaded.values()
-                                                             if isinstance(result, RunResult)), **summary_roots}) \
+                                                             if isinstance(result, RunResult)), **summary_roots},
+                                  writes=None) \
         if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone

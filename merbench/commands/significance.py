@@ -244,7 +244,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     target = check_command_output(args.json, "--json", args, also_read={
         f"run {name}'s result file": path for name, path in given.items()
         if path.is_file()}, also_roots=stored_roots({f"{name} ({path})": result.config for name, path, result in
-                                                     (("A", given["A"], a), ("B", given["B"], b))})) \
+                                                     (("A", given["A"], a), ("B", given["B"], b))}),
+                                 writes=None) \
         if args.json is not None else None
     if same_run(given, a, b):
         raise UsageError(f"the same run twice (A: {given['A']}, B: {given['B']}): give two different runs "
