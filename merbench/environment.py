@@ -153,7 +153,7 @@ def changed_plugins(before: Any, now: Any) -> list[str]:
 
 
 FILES_KEY = "files"
-"""The ``environment`` key of the local files a run's options name (``merbench.option_files``): ``SECTION.KEY`` →
+"""The ``environment`` key of the local files a run's options name (``merbench.recorded_files``): ``SECTION.KEY`` →
 ``{"path", "sha256", "bytes"}``."""
 
 

@@ -24,7 +24,7 @@ from merbench.config import RunConfig, check_seeds
 from merbench.environment import (EARLIER_FOLDS_KEY, EARLIER_SETUPS_KEY, EARLIER_SOFTWARE_KEY, FILES_KEY,
                                   describe_environment, earlier_folds, folds_named, software_of, with_earlier_setups)
 from merbench.errors import DataError, FoldsLost, UsageError
-from merbench.option_files import files_record
+from merbench.recorded_files import files_record
 from merbench.progress import ProgressSink
 from merbench.registry import Registry
 from merbench.result import FoldRecord, PredictionRow, RunResult

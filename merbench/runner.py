@@ -23,7 +23,7 @@ from merbench.datafiles import check_cache_outside_dataset, check_root_folder, f
 from merbench.dataset_check import (check_dataset_input, load_plugin_dataset, loader_skip_note,
                                     shared_across_domains_warnings, subject_warnings)
 from merbench.environment import describe_environment
-from merbench.option_files import files_record
+from merbench.recorded_files import files_record
 from merbench.errors import DataError, RunFailed
 from merbench.estimator import fixed_seed_warning
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks, in_leaks_order

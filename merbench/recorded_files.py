@@ -40,7 +40,7 @@ def describe_file(path: Path) -> dict[str, Any]:
     return dict(_DESCRIBED[key])
 
 
-def option_files(config: RunConfig, registry: Any) -> dict[str, dict[str, Any]]:
+def option_file_records(config: RunConfig, registry: Any) -> dict[str, dict[str, Any]]:
     """``SECTION.KEY`` → ``describe_file`` of each non-empty ``"file"`` option of the run's plugins (none for a run
     without such options). A file that cannot be read is left out: the plugin that opens it says why."""
     record: dict[str, dict[str, Any]] = {}
@@ -58,7 +58,8 @@ def option_files(config: RunConfig, registry: Any) -> dict[str, dict[str, Any]]:
 
 
 def files_record(config: RunConfig, registry: Any) -> dict[str, Any]:
-    """``{FILES_KEY: option_files(...)}`` to merge into a result's environment, or ``{}`` when no option names one."""
-    files = option_files(config, registry)
+    """``{FILES_KEY: option_file_records(...)}`` to merge into a result's environment, or ``{}`` when no option names
+    one."""
+    files = option_file_records(config, registry)
     return {FILES_KEY: files} if files else {}
 
