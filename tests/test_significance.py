@@ -75,9 +75,14 @@ def test_cli_prints_the_comparison(runs, run_cli):
     assert (few in text) == (n < 6), text
 
 
-def test_a_run_against_itself_says_no_fold_differs(runs, run_cli):
-    """It once said "With 0 folds that differ (of 3) it cannot give p below 2"."""
-    shown = run_cli("significance", str(runs["a"]), str(runs["a"]), "--bootstrap", "100")
+def test_two_runs_of_equal_predictions_say_no_fold_differs(runs, run_cli, tmp_path):
+    """It once said "With 0 folds that differ (of 3) it cannot give p below 2". (The same run twice is refused:
+    test_significance_audit_inputs.py; a copy without its run id is another run of equal predictions.)"""
+    copy = load(runs["a"])
+    copy.pop("run_id", None)
+    twin = tmp_path / "twin.json"
+    twin.write_text(json.dumps(copy))
+    shown = run_cli("significance", str(runs["a"]), str(twin), "--bootstrap", "100")
     text = " ".join(shown.out.split())
     assert shown.code == 0 and "No fold's score differs (all" in text and "p below" not in text, text
 

@@ -123,6 +123,19 @@ def test_an_output_over_a_run_result_file_is_refused(command, runs, run_cli, tmp
     assert kept.read_text() == runs["six"].read_text() and not result.out
 
 
+@pytest.mark.parametrize("command", [["info", "ststnet"], ["datasets", "check", "synthetic"],
+                                     ["leakage", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick"],
+                                     ["grid", "--models", "ststnet", "--datasets", "synthetic", "--profile", "quick"]])
+def test_a_json_of_another_kind_over_a_run_result_file_is_refused(command, runs, run_cli, tmp_path):
+    """Each command's --json says what it writes: a listing, a check or a study summary is no run's result, so it
+    may not replace one (before: any --json rewrote any merbench result)."""
+    kept = tmp_path / "keep.json"
+    kept.write_text(runs["six"].read_text())
+    result = run_cli(*command, "--json", str(kept))
+    assert result.code == 2 and f"{kept}: holds a run's result (merbench run --json)" in flat(result.err), result.err
+    assert kept.read_text() == runs["six"].read_text()
+
+
 def test_an_output_of_the_same_kind_or_over_another_json_file_is_written(runs, run_cli, tmp_path):
     """`run --json r.json` run again rewrites its own kind; a JSON file that is no merbench result is no record."""
     kept = tmp_path / "keep.json"

@@ -280,7 +280,7 @@ def execute_info(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.outputs import check_output_path, store_files, write_output
     from merbench.tables import print_table
 
-    target = check_output_path(args.json, "--json", store_files(None)) if args.json is not None else None
+    target = check_output_path(args.json, "--json", store_files(None), writes=None) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     summary = summarise(cache_root(create=False))  # reading creates no folder

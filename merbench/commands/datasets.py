@@ -144,8 +144,8 @@ def execute_check(args: argparse.Namespace, out: Console, err: Console) -> int:
     registry = get_registry()
     given = parse_set(flatten_sets(args.sets))
     sets, image = split_image_settings(registry, given)
-    target = check_command_output(args.json, "--json", argparse.Namespace(**{**vars(args), "dataset": args.name})) \
-        if args.json is not None else None
+    target = check_command_output(args.json, "--json", argparse.Namespace(**{**vars(args), "dataset": args.name}),
+                                  writes=None) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     untouched = folder_stamps(args.root)

@@ -93,7 +93,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     registry = get_registry()
     print_plugin_problems(err, registry, split_names(args.models))
-    target = check_command_output(args.json, "--json", args) if args.json is not None else None
+    target = check_command_output(args.json, "--json", args, writes="grid") if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     if args.no_store and (args.store or args.stored):

@@ -42,7 +42,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
 
-    target = check_output_path(args.json, "--json", store_files(None)) if args.json is not None else None
+    target = check_output_path(args.json, "--json", store_files(None), writes=None) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     registry = get_registry()

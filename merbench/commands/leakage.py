@@ -94,7 +94,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     print_plugin_problems(err, registry, [args.model])
     if args.no_store and (args.store or args.stored):
         raise UsageError("--no-store cannot be combined with --store or --stored")
-    target = check_command_output(args.json, "--json", args) if args.json is not None else None
+    target = check_command_output(args.json, "--json", args, writes="leakage") if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     study = plan_study(registry, model=args.model, dataset=args.dataset, protocol=args.protocol, profile=args.profile,

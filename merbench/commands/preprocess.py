@@ -64,7 +64,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.escaping import printable
     from merbench.runner import load_dataset
 
-    target = check_command_output(args.json, "--json", args) if args.json is not None else None
+    target = check_command_output(args.json, "--json", args, writes=None) if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone
     registry = get_registry()

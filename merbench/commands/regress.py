@@ -120,7 +120,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         json_target = check_output_path(args.json, "--json", protect,
                                         inputs={**input_paths(args),
                                                 f"the baseline file (--baseline {args.baseline})": args.baseline},
-                                        roots=dataset_roots(args))
+                                        roots=dataset_roots(args), writes=None)
         if json_target is None:
             out = err  # stdout carries the JSON alone
     if args.update:  # the baseline must be rewritable before minutes of runs are spent

@@ -102,7 +102,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     registry = get_registry()
     print_plugin_problems(err, registry, [args.model])
     # A resumed run's dataset folder is known once the store is read: no file is made in --json's folder before then
-    args.json_target = (check_command_output(args.json, "--json", args, probe=args.resume is None)
+    args.json_target = (check_command_output(args.json, "--json", args, probe=args.resume is None, writes="run")
                         if args.json is not None else None)
     if args.json is not None and args.json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
@@ -318,7 +318,8 @@ def _check_outputs_outside(args: argparse.Namespace, config, run_id: str) -> Non
     if args.json is not None:
         check_output_path(args.json, "--json", store_files(args.store),
                           {**stored_option_files(run_id, config.sections), **input_paths(args)},
-                          {"the resumed run's dataset folder": config.root} if config.root is not None else {})
+                          {"the resumed run's dataset folder": config.root} if config.root is not None else {},
+                          writes="run")
 
 
 def _folds_kept(store, run_id: str) -> str:

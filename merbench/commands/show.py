@@ -50,7 +50,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.store import ResultStore, status_of
 
     # probe=False: the folder may lie inside the run's dataset folder, known once the run is read
-    target = (check_output_path(args.json, "--json", store_files(args.store), probe=False)
+    target = (check_output_path(args.json, "--json", store_files(args.store), probe=False, writes="run")
               if args.json is not None else None)
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         row = store.run_row(args.run_id)
@@ -68,7 +68,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         result = store.result(args.run_id)  # without a final result: why, and what to do, as an error
     if args.json is not None:  # again, now that the run's dataset folder is known: merbench never writes inside it
         target = check_output_path(args.json, "--json", store_files(args.store),
-                                   roots=stored_roots({result.run_id or args.run_id: result.config}))
+                                   roots=stored_roots({result.run_id or args.run_id: result.config}), writes="run")
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
     print_result(tables, result)

@@ -91,7 +91,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     storage = args.storage or default_storage()
     check_store_outside_datasets(args, storage, "--storage" if args.storage else "the trials storage")
-    json_target = check_command_output(args.json, "--json", args, also_read=storage_files(storage)) \
+    json_target = check_command_output(args.json, "--json", args, also_read=storage_files(storage),
+                                       writes="tune") \
         if args.json is not None else None
     if args.json is not None and json_target is None:
         out = err  # `--json -`: stdout holds the JSON alone
