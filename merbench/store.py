@@ -567,8 +567,8 @@ def _fetched(db: sqlite3.Connection, query: str, params: Sequence[Any] = ()) -> 
         if isinstance(value, str) and not _is_utf8(value):
             shown = value.encode("utf-8", "backslashreplace").decode("utf-8")  # only the bad bytes escaped
             raise UsageError(f"'{shown}' is not UTF-8 text (the bytes shown as \\udcNN; typed or pasted in another "
-                             "encoding?), and run ids, models, datasets and protocols in the results store are: type "
-                             "it again (`merbench runs` lists the stored runs)")
+                             "encoding?), while every run id, model, dataset and protocol in the results store is UTF-8 "
+                             "text: type it again (`merbench runs` lists the stored runs)")
     try:
         return db.execute(query, params).fetchall()
     except sqlite3.OperationalError as exc:

@@ -272,3 +272,4 @@ def test_a_name_or_id_with_bytes_that_are_not_utf8_gets_one_message(args, two_ru
     assert result.code == 2, result.err
     line = _one_line_error(result)
     assert "'x\\udcff' is not UTF-8 text" in line and "`merbench runs` lists the stored runs" in line, line
+    assert "while every run id, model, dataset and protocol in the results store is UTF-8 text: type it again" in line
