@@ -97,7 +97,7 @@ def load_result(path: Path, command: str = "audit") -> RunResult:
 def read_json_file(path: Path, command: str = "audit") -> Any:
     """The JSON in ``path``, or ``DataError`` saying why it cannot be read as a merbench file (``command``: the
     merbench command it was given to, named in the advice)."""
-    from merbench.store import RUN_ID_LIKE
+    from merbench.store import RUN_ID_LIKE, is_sqlite_file
 
     try:
         if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or device: reading could wait
@@ -111,7 +111,7 @@ def read_json_file(path: Path, command: str = "audit") -> Any:
     except OSError as exc:  # a folder, no permission
         raise DataError(f"{path}: cannot be read ({exc.strerror}); give a result file written by merbench run --json") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        if _starts_with_sqlite_header(path):
+        if is_sqlite_file(path):
             raise DataError(_store_given(path, command)) from None
         raise DataError(f"{path}: not a JSON file ({exc}); give a file written by merbench run --json") from None
     except ValueError as exc:  # an integer of over 4300 digits, which Python does not convert
@@ -121,16 +121,6 @@ def read_json_file(path: Path, command: str = "audit") -> Any:
         raise DataError(f"{path}: nested too deeply to read (arrays or objects inside each other thousands of levels "
                         "down), so not a merbench result; give a file written by merbench run --json") from None
     return result
-
-
-def _starts_with_sqlite_header(path: Path) -> bool:
-    from merbench.store import SQLITE_HEADER
-
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
 
 
 def _store_given(path: Path, command: str) -> str:

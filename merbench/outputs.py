@@ -24,12 +24,11 @@ from merbench.cache import CACHE_PARTS, atomic_write_bytes, cache_root
 from merbench.datafiles import lies_inside, link_holding, resolved_path
 from merbench.errors import UsageError
 from merbench.result import document_kind
-from merbench.store import default_store_path, on_read_only_file_system
+from merbench.store import default_store_path, is_sqlite_file, on_read_only_file_system
 
 STDOUT = "-"
 STDOUT_NAMES = (STDOUT, "/dev/stdout")
 STDERR_NAMES = ("/dev/stderr", "/dev/fd/2", "/proc/self/fd/2")
-SQLITE_HEADER = b"SQLite format 3\x00"
 STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
@@ -39,14 +38,6 @@ def store_files(store: Path | None) -> list[Path]:
     if not path.name:  # `--store ''` or `/`: no file, which opening the store refuses in its own words
         return [path]
     return [path] + [path.with_name(path.name + side) for side in STORE_SIDE_FILES]
-
-
-def _is_sqlite(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
 
 
 ANY_KIND = "any"
@@ -173,7 +164,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
         if not stat.S_ISREG(mode):
             raise UsageError(f"{option} {shown}: is not a regular file (a device, FIFO or socket) and will not be "
                              f"replaced; give a file name, or {STDOUT} for standard output")
-        if _is_sqlite(target):
+        if is_sqlite_file(target):
             raise UsageError(f"{option} {shown}: is an SQLite database (perhaps a results store) and will not be "
                              "overwritten; give another file name")
         _refuse_a_result(target, shown, option, _written_kind(writes, option))

@@ -54,6 +54,18 @@ from merbench.workers import pid_namespace, process_gone, process_started
 APPLICATION_ID = 0x4D455242  # "MERB"
 SCHEMA_VERSION = 1
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_file(path: Path | str) -> bool:
+    """Whether the file at ``path`` starts with SQLite's header (a results store, or another SQLite database);
+    ``False`` for a file that cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
 SQLITE_FULL = getattr(sqlite3, "SQLITE_FULL", 13)
 """SQLite's result code for a full disk (``sqlite3`` names it from Python 3.11; 3.10 has only the number)."""
 BUSY_TIMEOUT_MS = 30_000
