@@ -364,10 +364,12 @@ trials its TPE sampler proposes for a seed depends on it) and the torch threads 
 def other_tune_software(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """``other_software`` of a stored trial or refit of a tune, and ``KEY STORED → NOW`` for each of ``TUNE_KEYS``
     that differs (``unknown`` where it was not recorded), and for ``ray`` where both record it (work trained
-    locally records none)."""
+    locally records none); and the files the options name, where both record them (``changed_files``: other weights
+    under the same name)."""
     keys = (*TUNE_KEYS, "ray") if "ray" in stored and "ray" in now else TUNE_KEYS
-    return other_software(stored, now) + [f"{key} {_known(stored.get(key))} → {_known(now.get(key))}"
-                                          for key in keys if _known(stored.get(key)) != _known(now.get(key))]
+    return (other_software(stored, now) + [f"{key} {_known(stored.get(key))} → {_known(now.get(key))}"
+                                           for key in keys if _known(stored.get(key)) != _known(now.get(key))]
+            + changed_files(stored.get(FILES_KEY), now.get(FILES_KEY)))
 
 
 class ReuseCheck:

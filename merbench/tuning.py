@@ -61,6 +61,7 @@ from merbench.preflight import check_root, preflight
 from merbench.preprocess import checked_chain, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.ray_cluster import RayOptions, join_cluster
+from merbench.recorded_files import files_record
 from merbench.registry import Registry
 from merbench.result import RunResult, document_kind
 from merbench.run_settings import changed_settings
@@ -1037,7 +1038,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     progress.message(f"Device: {choice.description}")
     ctx = TuneContext(request, registry, base, space, dataset, [], choice, progress, cache_dir,
                       software={**current_software(), **tune_versions(optuna, base),
-                                "plugins": plugin_versions(base, registry)})
+                                "plugins": plugin_versions(base, registry), **files_record(base, registry)})
     inputs = _preprocessed(ctx, base, first=True)
     check_models_on_data(request, registry, base, space, tuple(inputs.shape[1:]), ctx.n_classes)
     threaded = threaded_trials_warning(ctx, inputs)
@@ -1115,7 +1116,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     if software_note:
         warnings.append(software_note)  # print_summary prints it with the tables
     environment = {**describe_environment(choice.description), **tune_versions(optuna, base),
-                   "plugins": plugin_versions(base, registry),
+                   "plugins": plugin_versions(base, registry), **files_record(base, registry),
                    "torch_threads": str(ctx.fold_threads)}  # the refits' (a run's folds'), not this process's
     return summarise(folds, ctx.outer_folds, ctx.dataset, base, space, protocol, search, environment,
                      time.perf_counter() - started, warnings, ctx.preprocessing)

@@ -72,3 +72,15 @@ def test_a_resume_with_other_weights_records_the_mix_and_one_without_records_is_
     resumed = with_earlier_setups(environment("a" * 64), environment("b" * 64), [(0, 0)])
     assert resumed["earlier_setups"]["software"] == software
     assert resumed["earlier_setups"]["earlier_software"][FILES_KEY]["model.weights"]["sha256"] == "a" * 64
+
+
+def test_trials_of_a_tune_made_with_other_weights_under_the_same_name_are_named_when_reused():
+    from merbench.environment import other_tune_software
+
+    def made(sha: str | None) -> dict:
+        base = {"merbench": "0.1.0", "torch": "2.14.1", "optuna": "4.0", "threads_per_fold": 1, "plugins": {}}
+        return {**base, FILES_KEY: {"model.weights": {"path": "/w.pth", "sha256": sha, "bytes": 1}}} if sha else base
+
+    assert other_tune_software(made("a" * 64), made("b" * 64)) == [f"file model.weights sha256 {'a' * 12} → {'b' * 12}"]
+    assert other_tune_software(made("a" * 64), made("a" * 64)) == []
+    assert other_tune_software(made(None), made("b" * 64)) == []  # stored by a merbench that recorded no files
