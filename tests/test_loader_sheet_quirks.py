@@ -79,6 +79,23 @@ def test_a_formula_with_its_saved_value_is_read_as_that_value(casme2_tree, tmp_p
     assert read.summary["apex_middle_fallback"] == plain.summary["apex_middle_fallback"]
 
 
+def test_a_formula_whose_saved_result_is_empty_text_is_an_empty_cell_not_refused(casme2_tree, tmp_path):
+    """Excel and LibreOffice store =IF(…,"",…)'s empty text as t="str" with an empty value, which reads as empty like
+    a formula never computed: refusing it would ask for a save that writes the same XML."""
+    plain = casme2.load(casme2_tree, CASME2, tmp_path / "cache")
+    _set_cell(casme2_tree / SHEET, "E2", '=IF(1=1,"",1)')
+    with zipfile.ZipFile(casme2_tree / SHEET) as old:
+        parts = {name: old.read(name) for name in old.namelist()}
+    xml, count = re.subn(r'<c r="E2"([^>]*)><f>', r'<c r="E2" t="str"\g<1>><f>', parts["xl/worksheets/sheet1.xml"].decode())
+    assert count == 1
+    parts["xl/worksheets/sheet1.xml"] = xml.encode()
+    with zipfile.ZipFile(casme2_tree / SHEET, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+    read = casme2.load(casme2_tree, CASME2, tmp_path / "cache")  # E2 is an empty apex: the middle frame, noted
+    assert read.summary["apex_middle_fallback"] == plain.summary["apex_middle_fallback"] + 1
+
+
 def test_an_empty_offset_cell_is_noted_in_plain_words(casme2_tree, tmp_path):
     _set_cell(casme2_tree / SHEET, "F2", None)
     notes = [entry["note"] for entry in casme2.load(casme2_tree, CASME2, tmp_path / "cache").summary["fixed_rows"]]

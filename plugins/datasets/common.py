@@ -364,6 +364,8 @@ def refuse_unsaved_formulas(path: Path, sheet: str, empty: Mapping[int, Sequence
                 text = getattr(_cell(row, position), "text", _cell(row, position))  # an array formula: its text
                 if isinstance(text, str) and text.startswith("="):
                     found.append((f"{get_column_letter(position + 1)}{row_number}", text))
+        saved_text = _saved_as_text(path, getattr(worksheet, "_worksheet_path", None), {cell for cell, _ in found})
+        found = [(cell, formula) for cell, formula in found if cell not in saved_text]
     finally:
         book.close()
     if found:
@@ -371,6 +373,26 @@ def refuse_unsaved_formulas(path: Path, sheet: str, empty: Mapping[int, Sequence
         more = f" ({counted(len(found) - 1, 'other cell')} too)" if len(found) > 1 else ""
         raise DataError(f"{path} sheet '{sheet}': {cell} holds a formula {formula} with no saved value{more}; open "
                         "and save the sheet in Excel or LibreOffice so its values are stored")
+
+
+def _saved_as_text(path: Path, part: str | None, cells: set[str]) -> set[str]:
+    """Those of ``cells`` (``E2``) whose formula has a saved text result, in the workbook's XML ``part`` (the sheet's
+    file in the .xlsx archive): Excel and LibreOffice store a formula's empty-text result (``=IF(…,"",…)``) as
+    ``t="str"`` with an empty value, which reads as empty like a formula never computed (no type: what openpyxl and
+    scripts write). Without the part (another openpyxl), none: the formulas are refused as not computed."""
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    if not part or not cells:
+        return set()
+    found = set()
+    with zipfile.ZipFile(path) as archive, archive.open(part.lstrip("/")) as xml:
+        for _, element in iterparse(xml):
+            if element.tag.endswith("}c") and element.get("r") in cells and element.get("t") == "str":
+                found.add(element.get("r"))
+            if element.tag.endswith("}row"):
+                element.clear()
+    return found
 
 
 def same_columns(path: Path, sheet: str, header_row: int, row: int, cells: Sequence[Any], positions: Sequence[int],
