@@ -21,7 +21,7 @@ from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
 from merbench.contracts import Dataset, resolve_factory
 from merbench.datafiles import check_cache_outside_dataset
-from merbench.errors import MerbenchError, ModelNote, PluginError, UsageError, early_stopping_without_epochs, error_line
+from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
 from merbench.splits import SPLIT_FIX, check_folds, check_training_classes, protocol_dataset, same_folds
 from merbench.workers import start_worker_server
@@ -138,8 +138,7 @@ def check_model_build(config: RunConfig, registry: Registry, chain: Chain, n_cla
     recipe = model_recipe(config, registry, shape, n_classes)
     try:
         with torch.device("meta"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. torch's "copying ... to a meta parameter is a no-op" per tensor
-            warnings.simplefilter("default", ModelNote)
+            warnings.simplefilter("ignore")  # torch's "copying ... to a meta parameter is a no-op"; the run says notes
             model, on_meta = recipe(), True
     except PluginError:  # perhaps only the meta device: the real build says what is wrong, if anything is
         on_meta = False

@@ -24,7 +24,7 @@ from merbench.dataset_check import (check_dataset_input, load_plugin_dataset, lo
                                     shared_across_domains_warnings, subject_warnings)
 from merbench.environment import describe_environment
 from merbench.recorded_files import files_record
-from merbench.errors import DataError, RunFailed
+from merbench.errors import DataError, ModelNote, RunFailed
 from merbench.estimator import fixed_seed_warning
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks, in_leaks_order
 from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
@@ -523,11 +523,32 @@ def _run(config: RunConfig, registry: Registry, progress: ProgressSink | None, r
     warnings = run_warnings(config, plan.job.fits_once)  # once the plan knows whether the model trains in epochs
     if plan.job.fits_once:
         warnings += [warning for warning in [fixed_seed_warning(plan.job.recipe(), config.model)] if warning]
+    else:
+        warnings += model_notes(plan.job.recipe)
     for warning in warnings:
         plan.warnings.append(warning)
         progress.message(f"[bold yellow]Warning:[/] {warning}")
     trained = train_folds(config, inputs, plan, progress, recorder)
     return score(config, registry, inputs, plan, trained, settings, choice.description, started, train_started)
+
+
+def model_notes(recipe: Any) -> list[str]:
+    """What the model's plugin says of how it built the model (``ModelNote`` warnings of a build on the meta device:
+    pretrained weights adapted to the input), for the run to show and its result to keep; none where the plugin
+    cannot build on the meta device (the folds' builds say what is wrong, if anything is)."""
+    import warnings as python_warnings
+
+    import torch
+
+    with python_warnings.catch_warnings(record=True) as caught:
+        python_warnings.simplefilter("ignore")
+        python_warnings.simplefilter("always", ModelNote)
+        try:
+            with torch.device("meta"):
+                recipe()
+        except Exception:  # noqa: BLE001 - not this check's to report
+            return []
+    return list(dict.fromkeys(str(warning.message) for warning in caught if issubclass(warning.category, ModelNote)))
 
 
 def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, trained: TrainedFolds,
