@@ -79,7 +79,7 @@ from merbench.environment import PROVENANCE_KEYS, known_software, other_software
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
-from merbench.outputs import check_output_path, store_files, write_output
+from merbench.outputs import ANY_KIND, check_output_path, store_files, write_output
 from merbench.report import REPORTED_METRICS
 from merbench.result import RunResult, document_kind
 from merbench.wording import SCORE_DIGITS, counted, paper_points, percent, plural
@@ -906,7 +906,7 @@ def write_baseline(path: Path, document: dict[str, Any], read_as: str | None = N
     symlinked baseline is written through to its target and stays a link, and
     the file keeps its mode.
     """
-    target = check_output_path(path, "--baseline", store_files(None), example="baseline.yaml")
+    target = check_output_path(path, "--baseline", store_files(None), example="baseline.yaml", writes=ANY_KIND)
     if target is None:
         raise UsageError(f"--baseline {path}: --update needs a baseline file to rewrite, not standard output")
     try:

@@ -106,7 +106,8 @@ def _check_update_options(args: argparse.Namespace) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench regress``."""
     from merbench.errors import UsageError
-    from merbench.outputs import check_output_path, check_store_outside_datasets, dataset_roots, input_paths, store_files
+    from merbench.outputs import (ANY_KIND, check_output_path, check_store_outside_datasets, dataset_roots,
+                                  input_paths, store_files)
     from merbench.regress import entry_error, load_baseline, missing_entries, parse_thread_layouts
     from merbench.registry import get_registry
     from merbench.store import default_store_path
@@ -124,8 +125,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         if json_target is None:
             out = err  # stdout carries the JSON alone
     if args.update:  # the baseline must be rewritable before minutes of runs are spent
+        # writes=ANY_KIND: load_baseline says what a result file given as the baseline is, in its own words
         check_output_path(args.baseline, "--baseline", store_files(None if args.no_store else args.store),
-                          roots=dataset_roots(args), example="baseline.yaml")
+                          roots=dataset_roots(args), example="baseline.yaml", writes=ANY_KIND)
     layouts = parse_thread_layouts(args.threads or "auto,2") if args.seeds > 1 else ["auto"]
     baseline = load_baseline(args.baseline, update=args.update, start_new=args.update and args.add_missing)
     registry = get_registry()
