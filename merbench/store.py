@@ -571,6 +571,17 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
+def _fractions(scores: Any) -> bool:
+    """Whether a result's ``pooled`` record (``None``: not recorded) holds fractions only: numbers from 0 to 1 (or
+    ``null``), as merbench records every score."""
+    if scores is None:
+        return True
+    if not isinstance(scores, dict):
+        return False
+    return all(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1)
+               for value in scores.values())
+
+
 def _fetched(db: sqlite3.Connection, query: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
     """The rows of ``query``. A stored text that is not UTF-8 stops SQLite's decoder; then the rows are read again
     with every text as its bytes (as ``CAST(... AS BLOB)`` reads it), and a text that is not UTF-8 comes back as a
@@ -1113,12 +1124,15 @@ class ResultStore:
         """Top-level ``keys`` of the results of the runs ``run_ids`` (full ids), by id: the JSON values of those the
         result has, picked out by SQLite's JSON functions without reading the rest of it into Python (a LOSO
         result is over a megabyte). ``None`` for a run without a result, or with one that SQLite does not read as a
-        JSON object (damaged, or holding NaN: ``result`` reads it whole, and names what is wrong). A run not in the
+        JSON object (damaged, or holding NaN) or whose pooled scores are no fractions: ``result`` reads it whole, and
+        names what is wrong. A run not in the
         store (deleted meanwhile) is left out. ``times``, when given, gets each run's recorded time by id, read in the
         same query: the column lies after the result, and read on its own (``_seconds``) it reads the result's
         pages once more."""
         readable = "CASE WHEN json_valid(result_json) THEN json_type(result_json) = 'object' ELSE 0 END"
         timed = "" if times is None else ", seconds"
+        asked = list(keys)
+        keys = [*asked, *(["pooled"] if "pooled" not in asked else [])]  # checked: its scores must be fractions
         picked = ", ".join(f"CASE WHEN {readable} THEN result_json -> ? END" for _ in keys)
         fields: dict[str, dict[str, Any] | None] = {}
         for some in _batches(run_ids, RESULTS_READ_AT_ONCE):
@@ -1130,8 +1144,11 @@ class ResultStore:
                     times[row["id"]] = row["seconds"]
                 values = list(row)[2 if times is None else 3:]  # each key's JSON text; None where the result lacks it
                 damaged = not row["readable"] or any(isinstance(value, DamagedText) for value in values)
-                fields[row["id"]] = None if damaged else {
-                    key: json.loads(value) for key, value in zip(keys, values) if value is not None}
+                found = None if damaged else {key: json.loads(value) for key, value in zip(keys, values)
+                                              if value is not None}
+                # a pooled score that is no fraction (1e300, -0.5: valid JSON) is damage too: ``result`` names it
+                fields[row["id"]] = None if found is None or not _fractions(found.get("pooled")) else {
+                    key: value for key, value in found.items() if key in asked}
         return fields
 
     def _seconds(self, run_ids: Sequence[str]) -> dict[str, float | None]:
