@@ -166,3 +166,16 @@ def test_an_edited_per_domain_score_fails_the_audit(quick_run, audited):
     code, text, _ = audited(renamed)
     assert code == 1 and "domain elsewhere has scores but no prediction" in text
     assert f"domain {domain} of the predictions without scores" in text
+
+
+def test_a_file_given_twice_is_audited_and_counted_once(quick_run, run_cli, tmp_path):
+    """Before: "Audit: 1 of 2 files passed every check" for one file named twice, its tables printed twice."""
+    result = tmp_path / "result.json"
+    result.write_text(json.dumps(quick_run(*FAST)))
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(quick_run(*FAST)))
+    audited = run_cli("audit", str(result), f"{tmp_path}/./result.json", str(other), "--json", str(tmp_path / "a.json"))
+    assert audited.code == 0, audited.err
+    assert "Audit: 2 of 2 files passed every check" in " ".join(audited.out.split())
+    assert [record["file"] for record in json.loads((tmp_path / "a.json").read_text())["files"]] == [str(result),
+                                                                                                     str(other)]

@@ -63,7 +63,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.result import RunResult
     from merbench.tables import print_error
 
-    files = [audited_file(text) for text in args.files]
+    files = list(dict.fromkeys(audited_file(text) for text in args.files))  # a file given twice is audited once
     loaded = {path: _loaded(path) for path in files}  # a result, a leakage summary, or why it is neither
     summary_roots = {f"the dataset folder of the study in {path}": Path(str(folder)) for path, summary in loaded.items()
                      if isinstance(summary, dict) for folder in summary.get("dataset_folders") or []}
