@@ -157,8 +157,7 @@ def check_weights_match(name: str, weights: Path, model: nn.Module, names: set[s
         raise UsageError(f"timm:{name}: the weights {weights} name {shared} of the model's {len(own)} tensors: they are "
                          f"not weights of timm:{name}, and training would start from random weights; give a state dict "
                          f"of timm:{name} (torch.save(model.state_dict(), FILE)), or leave model.weights empty")
-    head = str(getattr(model, "pretrained_cfg", {}).get("classifier") or "")
-    extra = sorted(n for n in names - own if not (head and (n == head or n.startswith(f"{head}."))))
+    extra = sorted(n for n in names - own if not _is_head(model, n))
     if len(extra) > MAX_EXTRA * len(own):
         raise UsageError(f"timm:{name}: the weights {weights} hold {len(extra)} tensors timm:{name} lacks "
                          f"({some_of(extra, 3)}): they are weights of another network that shares timm:{name}'s first "
@@ -227,6 +226,15 @@ def _is_head(model: nn.Module, tensor: str) -> bool:
     return any(tensor == head or tensor.startswith(f"{head}.") for head in ((heads,) if isinstance(heads, str) else heads))
 
 
+def _reshaped(model: nn.Module, shapes: dict[str, tuple[int, ...]]) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """``model``'s tensor shapes by name, and the names (sorted) of those the weights (``shapes``) hold in another
+    shape, beside its classifier (always new) and its stem (timm adapts it to the input channels)."""
+    own = {tensor: tuple(value.shape) for tensor, value in model.state_dict().items()}
+    stems = _first_convs(model)
+    return own, [tensor for tensor in sorted(own) if tensor in shapes and shapes[tensor] != own[tensor]
+                 and not _is_head(model, tensor) and tensor not in stems]
+
+
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(n) for n in shape) or "a scalar"
 
@@ -241,7 +249,7 @@ def shape_refusal(name: str, weights: Path, shapes: dict[str, tuple[int, ...]], 
 
     with torch.device("meta"):
         model = _create(name, input_size, num_classes=n_classes, in_chans=in_channels)
-    own = {tensor: tuple(value.shape) for tensor, value in model.state_dict().items()}
+    own, reshaped = _reshaped(model, shapes)
     for stem in _first_convs(model):
         if stem in shapes and stem in own and len(shapes[stem]) == 4 and shapes[stem][1] not in (3, own[stem][1]):
             given = shapes[stem][1]
@@ -253,8 +261,7 @@ def shape_refusal(name: str, weights: Path, shapes: dict[str, tuple[int, ...]], 
                 f"timm:{name}: the weights {weights} have a stem ({stem}) for {given}-channel inputs, and the run's "
                 f"inputs have {in_channels} channels: timm adapts the stems of 3-channel (RGB) weights only; give "
                 f"weights whose stem takes {takes}{make}")
-    other = [tensor for tensor in sorted(own) if tensor in shapes and shapes[tensor] != own[tensor]
-             and not _is_head(model, tensor) and tensor not in _first_convs(model) and "pos" not in tensor]
+    other = [tensor for tensor in reshaped if "pos" not in tensor]  # position tables: timm interpolates them
     if not other:
         return None
     first = other[0]
@@ -268,9 +275,7 @@ def resampled_note(name: str, model: nn.Module, shapes: dict[str, tuple[int, ...
     """What timm changed of the weights' tensors (``shapes``) to load them into ``model`` beyond its classifier and
     stem: a transformer's position tables, interpolated from the input size the weights were made for to
     ``input_size``; ``None`` when it loaded them as they are."""
-    own = {tensor: tuple(value.shape) for tensor, value in model.state_dict().items()}
-    changed = [tensor for tensor in sorted(own) if tensor in shapes and shapes[tensor] != own[tensor]
-               and not _is_head(model, tensor) and tensor not in _first_convs(model)]
+    own, changed = _reshaped(model, shapes)
     if not changed:
         return None
     first = changed[0]
