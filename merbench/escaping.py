@@ -46,12 +46,17 @@ def printable_line(text: str) -> str:
     return "".join(c if _shown(c) and unicodedata.category(c) not in ("Zl", "Zp") else _escaped(c) for c in text)
 
 
+def visible_text(text: str) -> str:
+    """``text`` without surrounding whitespace and invisible format characters (a zero-width space, a direction
+    mark): what a file browser or a spreadsheet shows of it."""
+    return "".join(c for c in text.strip() if unicodedata.category(c) != "Cf")
+
+
 def spelling_key(text: str) -> str:
     """What two spellings of one id share: without surrounding whitespace and invisible format characters (a
     zero-width space), in Unicode's compatibility form (a full-width ``Ｓ`` is ``S``), without case. Two subject ids
     of one key are most likely one person spelled two ways."""
-    visible = "".join(c for c in text.strip() if unicodedata.category(c) != "Cf")
-    return unicodedata.normalize("NFKC", visible).casefold()
+    return unicodedata.normalize("NFKC", visible_text(text)).casefold()
 
 
 LEADING_ZEROS = re.compile(r"(?<!\d)0+(?=\d)")

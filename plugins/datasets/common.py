@@ -14,7 +14,6 @@ import datetime
 import fnmatch
 import os
 import re
-import unicodedata
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from xml.etree import ElementTree
 from merbench.contracts import Dataset, Sample
 from merbench.datafiles import check_root_folder, resolved_path
 from merbench.errors import DataError, UsageError
+from merbench.escaping import visible_text
 from merbench.wording import counted, number_spans
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -533,28 +533,22 @@ def missing_folder_hint(folder: Path, root: Path) -> str:
     except OSError:
         return ""
     alike = sorted((name for name in siblings if _spelt_alike(name, missing.name)),
-                   key=lambda name: visible_name(name) != visible_name(missing.name))  # one differing only so first
+                   key=lambda name: visible_text(name) != visible_text(missing.name))  # one differing only so first
     if not alike:
         return ""
     parent = missing.parent
     where = parent.relative_to(root) if parent != root and parent.is_relative_to(root) else "the root"
-    if visible_name(alike[0]) == visible_name(missing.name):
+    if visible_text(alike[0]) == visible_text(missing.name):
         return invisible_difference(alike[0], missing.name, where)
     if has_odd_characters(alike[0]) or has_odd_characters(missing.name):
-        return (f" ({missing.name!r}/ is not in {where}, but {alike[0]!r}/ is: rename it {visible_name(missing.name)!r}"
+        return (f" ({missing.name!r}/ is not in {where}, but {alike[0]!r}/ is: rename it {visible_text(missing.name)!r}"
                 f"{', and fix the sheet cell to read the same' if has_odd_characters(missing.name) else ''})")
     return f" ({missing.name}/ is not in {where}, but {alike[0]}/ is: rename it {missing.name}, as the sheet names it)"
 
 
-def visible_name(name: str) -> str:
-    """``name`` without surrounding spaces and invisible format characters (a zero-width space, a direction mark):
-    what a file browser or a spreadsheet shows of it."""
-    return "".join(c for c in name.strip() if unicodedata.category(c) != "Cf")
-
-
 def has_odd_characters(name: str) -> bool:
-    """Whether ``name`` holds surrounding spaces or invisible characters (``visible_name`` differs)."""
-    return visible_name(name) != name
+    """Whether ``name`` holds surrounding spaces or invisible characters (``visible_text`` differs)."""
+    return visible_text(name) != name
 
 
 def invisible_difference(found: str, wanted: str, where: Any) -> str:
@@ -563,7 +557,7 @@ def invisible_difference(found: str, wanted: str, where: Any) -> str:
     the sheet's cell when it holds them (a folder name must not get them), else the folder's name."""
     same = f"{found!r}/ in {where} differs from the sheet's {wanted!r} only in spaces or invisible characters"
     if has_odd_characters(wanted):
-        return f" ({same}: fix the sheet cell to read {visible_name(wanted)!r})"
+        return f" ({same}: fix the sheet cell to read {visible_text(wanted)!r})"
     return f" ({same}: rename the folder {wanted!r})"
 
 
@@ -591,7 +585,7 @@ def _spelt_alike(name: str, wanted: str) -> bool:
     """The same folder name but for letter case (``Sub02``), spaces or invisible characters (``EP04_01 ``), leading
     zeros (``6``) or a shortened prefix (``s02`` for ``sub02``): the same numbers, and letters that begin the wanted
     ones."""
-    name, wanted = visible_name(name), visible_name(wanted)
+    name, wanted = visible_text(name), visible_text(wanted)
     if name.lower() == wanted.lower():
         return True
     numbers = [int(n) for n in re.findall(r"\d+", name)]

@@ -21,6 +21,7 @@ from typing import Any
 from merbench.contracts import Dataset
 from merbench.datafiles import check_cache_outside
 from merbench.errors import DataError, UsageError
+from merbench.escaping import visible_text
 from merbench_plugins.datasets.common import (
     COMPOSITE_CLASSES,
     Entry,
@@ -39,7 +40,6 @@ from merbench_plugins.datasets.common import (
     to_dataset,
     unnumbered_images,
     unreadable,
-    visible_name,
 )
 from merbench_plugins.datasets.fixes import choose_mode, empty_report
 from merbench.wording import counted
@@ -92,11 +92,11 @@ def skip_other_folder(other: Path, root: Path, log: LoadLog) -> None:
     only in spaces or invisible characters (``s2 ``) has each of its clips skipped (they are the release's, so
     rows), its name quoted so the difference shows; any other folder is one skipped entry."""
     shown = f"{other.parent.relative_to(root).as_posix()}/{other.name!r}"
-    if not re.fullmatch(r"s\d+", visible_name(other.name), re.IGNORECASE):
+    if not re.fullmatch(r"s\d+", visible_text(other.name), re.IGNORECASE):
         name = other.relative_to(root) if not has_odd_characters(other.name) else shown
         log.skip(None, other.name, f"{name} is not a subject folder s<N> (s1, s2, …): rename it to include its clips")
         return
-    subject = visible_name(other.name).lower()
+    subject = visible_text(other.name).lower()
     reason = (f"in {shown}, whose name differs from {subject!r} only in spaces or invisible characters: rename the "
               f"folder {subject!r} to include its clips")
     clips = [clip for micro in subfolders(other) if micro.name.lower() == "micro"
