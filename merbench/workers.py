@@ -216,9 +216,15 @@ def stop_workers(executor: Any, grace_s: float = 1.0) -> None:
     ``shutdown(wait=False)`` alone lets each worker finish the fold it is
     training, and the interpreter waits for them when this process exits, so
     Ctrl-C would take as long as the slowest fold.
+
+    The processes are read once ``shutdown`` has returned: it waits for a
+    launch in progress (another thread's ``submit``), whose process, missed,
+    would stay idle on the task queue, and the pool's manager thread, which
+    this process waits for as it exits, would wait for that process forever.
     """
-    processes = list((getattr(executor, "_processes", None) or {}).values())  # shutdown() forgets them
+    table = getattr(executor, "_processes", None)  # the pool's own dict: shutdown() drops the pool's reference
     executor.shutdown(wait=False, cancel_futures=True)
+    processes = list((table or {}).values())
     for process in processes:
         if process.is_alive():
             process.terminate()

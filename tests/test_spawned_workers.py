@@ -46,3 +46,36 @@ def test_the_fork_servers_workers_still_start_and_ignore_ctrl_c():
         assert workers.submit(pool, signal.getsignal, signal.SIGINT).result(timeout=120) == signal.SIG_IGN
     finally:
         workers.stop_workers(pool)
+
+
+def test_stopping_a_pool_also_ends_a_worker_whose_launch_it_waited_for():
+    """A worker launched by another thread while the pool is being stopped (the launch holds the pool's lock, which
+    shutdown waits for) is ended too: left idle on the task queue, the pool's manager thread, which the run waits for
+    as it exits, waited for it forever (a SIGTERM run that never ended)."""
+    import threading
+
+    pool = workers.start_pool(2, int, ())
+    if not hasattr(pool, "_spawn_process"):
+        pytest.skip("this Python's pool launches its processes another way")
+    launching, launched = threading.Event(), []
+    try:
+        workers.submit(pool, os.getpid).result(timeout=120)
+
+        def launch_while_stopping() -> None:
+            with pool._shutdown_lock:  # as submit holds it while the fork server forks a worker
+                launching.set()
+                threading.Event().wait(0.5)  # stop_workers is now waiting for the lock
+                pool._spawn_process()
+                launched.extend(p for p in pool._processes.values())
+
+        launcher = threading.Thread(target=launch_while_stopping)
+        launcher.start()
+        launching.wait(10)
+        workers.stop_workers(pool)
+        launcher.join(10)
+        assert len(launched) == 2
+        left = [p.pid for p in launched if p.is_alive()]
+        assert not left, f"worker processes left running after the pool was stopped: {left}"
+    finally:
+        for process in launched:
+            process.kill()
