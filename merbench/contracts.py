@@ -307,13 +307,14 @@ def shown_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class FamilyFactory:
-    """The factory of one member of a name family: calls ``build(member, *args)`` lazily."""
+    """A factory of one member of a name family: calls the family's ``build`` (or ``read_files``) with the member's
+    name first, lazily."""
 
     build: Factory
     member: str
 
     def __call__(self, *args: Any) -> Any:
-        """Build the member: the family's factory with the member name first."""
+        """The family's factory called with the member name first."""
         return resolve_factory(self.build)(self.member, *args)
 
 
@@ -341,6 +342,10 @@ class ModelPlugin:
     ``UsageError`` for a name that is no member (called when a run's
     run is checked, before anything runs or is recorded).
     ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
+    ``read_files``, when set, is ``read_files(options)`` (a family's gets
+    ``member`` first), the local files a model built with ``options`` reads
+    that no ``"file"`` option names, e.g. weights found in a download cache, as
+    ``{"model.KEY": path}``: a run records them by their content.
     """
 
     name: str
@@ -357,6 +362,7 @@ class ModelPlugin:
     examples: tuple[str, ...] = ()
     option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
     check_member: Factory | None = None
+    read_files: Factory | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from merbench.config import FILE_RULE, RunConfig
+from merbench.contracts import resolve_factory
 from merbench.environment import FILES_KEY
 
 CHUNK = 1 << 20
@@ -57,9 +58,27 @@ def option_file_records(config: RunConfig, registry: Any) -> dict[str, dict[str,
     return record
 
 
+def model_read_records(config: RunConfig, registry: Any) -> dict[str, dict[str, Any]]:
+    """``KEY`` → ``describe_file`` of each file the run's model says it reads beyond its ``"file"`` options (its
+    ``read_files``: e.g. a timm backbone's pretrained weights in a download cache). A file gone meanwhile is left
+    out, as in ``option_file_records``."""
+    spec = registry.get("models", config.model) if config.model else None
+    if getattr(spec, "read_files", None) is None:
+        return {}
+    found = resolve_factory(spec.read_files, registry.label("models", config.model), "read_files")(
+        dict(config.sections.get("model") or {}))
+    record: dict[str, dict[str, Any]] = {}
+    for key, path in (found or {}).items():
+        try:
+            record[str(key)] = describe_file(Path(path).expanduser())
+        except OSError:
+            continue
+    return record
+
+
 def files_record(config: RunConfig, registry: Any) -> dict[str, Any]:
-    """``{FILES_KEY: option_file_records(...)}`` to merge into a result's environment, or ``{}`` when no option names
-    one."""
-    files = option_file_records(config, registry)
+    """``{FILES_KEY: ...}``, the files of ``option_file_records`` and ``model_read_records``, to merge into a
+    result's environment, or ``{}`` when the run reads none."""
+    files = {**option_file_records(config, registry), **model_read_records(config, registry)}
     return {FILES_KEY: files} if files else {}
 

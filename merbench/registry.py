@@ -76,7 +76,7 @@ class PluginRecord:
         return not self.errors and not self.problems
 
 
-FACTORY_FIELDS = {"datasets": ("load", "gives"), "preprocessors": ("build",), "models": ("build", "check_member"),
+FACTORY_FIELDS = {"datasets": ("load", "gives"), "preprocessors": ("build",), "models": ("build", "check_member", "read_files"),
                   "protocols": ("split", "expand")}
 """The fields of each kind's spec that may hold a lazily loaded ``"module:attribute"`` factory string."""
 LITERAL_VALUES = {"gives": ("frames", "image")}
@@ -84,10 +84,13 @@ LITERAL_VALUES = {"gives": ("frames", "image")}
 FACTORY_CALLS = {("datasets", "load"): ("root", "options", "cache_dir"), ("datasets", "gives"): ("root", "options"),
                  ("preprocessors", "build"): ("options",),
                  ("models", "build"): ("options", "in_channels", "n_classes", "input_size"),
-                 ("models", "check_member"): ("member",),
+                 ("models", "check_member"): ("member",), ("models", "read_files"): ("options",),
                  ("protocols", "split"): ("labels", "subjects", "seed", "options", "domains"),
                  ("protocols", "expand"): ("dataset", "options")}
-"""The arguments merbench passes each factory, positionally (a family of models' ``build`` gets ``member`` first)."""
+"""The arguments merbench passes each factory, positionally (a family of models' ``build`` and ``read_files`` get
+``member`` first)."""
+MEMBER_FIRST = ("build", "read_files")
+"""The factories of a model family that get the member's name first."""
 STEP_CALL = ("sample", "read_frame", "upstream")
 """The arguments a built preprocessor is called with."""
 
@@ -454,7 +457,7 @@ class Registry:
 
         A name family registered as ``prefix:`` (``timm:``) answers every
         ``prefix:member`` name with a copy of its spec named ``prefix:member``
-        whose ``build`` receives ``member`` as its first argument.
+        whose ``build`` (and ``read_files``) receives ``member`` as its first argument.
         """
         try:
             return self._items[kind][name]
@@ -465,7 +468,9 @@ class Registry:
             import dataclasses
 
             member = name.partition(":")[2]
-            return dataclasses.replace(family, name=name, build=FamilyFactory(family.build, member))
+            members = {role: FamilyFactory(getattr(family, role), member) for role in MEMBER_FIRST
+                       if getattr(family, role, None) is not None}
+            return dataclasses.replace(family, name=name, **members)
         singular = kind[:-1]
         if (kind, name) in self._refused:
             raise UsageError(f"{singular} '{name}' was refused when {self._refused[(kind, name)]} "
@@ -588,13 +593,13 @@ def _names_field_problems(kind: str, spec: Any) -> list[str]:
 
 def _call_problems(kind: str, spec: Any, role: str, function: Any) -> list[str]:
     """Why factory ``function`` of ``spec``'s field ``role`` cannot be called as merbench calls it
-    (``FACTORY_CALLS``; a family's ``build`` gets ``member`` first), and, for a preprocessor class, why its
+    (``FACTORY_CALLS``; a family's ``MEMBER_FIRST`` factories get ``member`` first), and, for a preprocessor class, why its
     instances cannot be (``__call__(sample, read_frame, upstream)``); empty where it can or where its signature
     cannot be read (a builtin)."""
     arguments = FACTORY_CALLS.get((kind, role))
     if arguments is None:
         return []
-    if kind == "models" and role == "build" and str(spec.name).endswith(":"):
+    if kind == "models" and role in MEMBER_FIRST and str(spec.name).endswith(":"):
         arguments = ("member", *arguments)
     named = getattr(function, "__qualname__", None) or type(function).__name__
     problems = []

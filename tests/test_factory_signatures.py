@@ -62,6 +62,14 @@ class Step:
         pass
 
 
+def build_family(member, options, in_channels, n_classes, input_size):
+    raise AssertionError("not built here")
+
+
+def files_read(options):
+    return {}
+
+
 def load_two(root, options):
     raise AssertionError("not loaded here")
 
@@ -85,6 +93,8 @@ def merbench_register_models(register):
     register(model("sig-string", "merbench_sigs_plugin:build_three"))
     register(model("sig-wrapped", build_adapted))
     register(model("sig-partial", functools.partial(build_three_and_size, "unused")))
+    register(ModelPlugin(name="sig-reads:", build=build_family, read_files=files_read, description="d",
+                         input="flow-uvs"))
     register(ModelPlugin(name="sig-arch", build=build_arch, description="d", input="flow-uvs",
                          options={"arch": "small"}))
 
@@ -124,6 +134,8 @@ def test_a_factory_that_cannot_take_merbenchs_arguments_is_refused_stating_the_f
         "its build= class Net(options, in_channels) cannot be called as merbench calls it, Net(options, "
         "in_channels, n_classes, input_size)")
     assert "build_reads_depth(member, options, in_channels, n_classes, input_size)" in _problem(registry, "sig-family:")
+    assert ("its read_files= factory files_read(options) cannot be called as merbench calls it, files_read(member, "
+            "options)") in _problem(registry, "sig-reads:")
     assert "load_two(root, options, cache_dir)" in _problem(registry, "sig-load")
     assert "def split_four(labels, subjects, seed, options, domains)" in _problem(registry, "sig-split")
     assert _problem(registry, "sig-step").startswith(

@@ -84,3 +84,53 @@ def test_trials_of_a_tune_made_with_other_weights_under_the_same_name_are_named_
     assert other_tune_software(made("a" * 64), made("b" * 64)) == [f"file model.weights sha256 {'a' * 12} → {'b' * 12}"]
     assert other_tune_software(made("a" * 64), made("a" * 64)) == []
     assert other_tune_software(made(None), made("b" * 64)) == []  # stored by a merbench that recorded no files
+
+
+def _cached_pretrained(hub, seed: int) -> tuple[str, object]:
+    """ImageNet-shaped weights of mobilenetv3_small_050 where timm's fetch keeps them (a Hugging Face cache)."""
+    import timm
+    from safetensors.torch import save_file
+
+    snapshot = hub / "models--timm--mobilenetv3_small_050.lamb_in1k" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot.parent.parent / "refs").mkdir(exist_ok=True)
+    (snapshot.parent.parent / "refs" / "main").write_text("abc")
+    torch.manual_seed(seed)
+    save_file(timm.create_model("mobilenetv3_small_050").state_dict(), snapshot / "model.safetensors")
+    return hashlib.sha256((snapshot / "model.safetensors").read_bytes()).hexdigest(), snapshot / "model.safetensors"
+
+
+def test_pretrained_weights_from_the_download_cache_are_recorded_and_a_change_is_said(run_cli, tmp_path, monkeypatch):
+    """``model.pretrained=true`` names no file, yet the run reads one (timm's download cache, which a later fetch or
+    another release replaces): the run records it as ``model.pretrained``; before, nothing said which weights."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path / "cache"))
+    digest, cached = _cached_pretrained(tmp_path / "hub", 0)
+    first = run_cli("run", "--model", "timm:mobilenetv3_small_050", "--dataset", "synthetic", "--profile", "quick",
+                    "--no-store", "--set", "model.pretrained=true", "engine.parallel_folds=1", *TINY,
+                    "--json", str(tmp_path / "first.json"))
+    assert first.code == 0, first.err
+    files = json.loads((tmp_path / "first.json").read_text())["environment"][FILES_KEY]
+    assert files == {"model.pretrained": {"path": str(cached.resolve()), "sha256": digest, "bytes": cached.stat().st_size}}
+    assert f"model.pretrained sha256 {digest[:12]}" in " ".join(first.out.split())
+    other, _ = _cached_pretrained(tmp_path / "hub", 1)
+    again = run_cli("run", "--config", str(tmp_path / "first.json"), "--no-store", "--json", str(tmp_path / "again.json"))
+    assert again.code == 0, again.err
+    assert f"file model.pretrained sha256 {digest[:12]} → {other[:12]}" in " ".join((again.err + again.out).split())
+
+
+def test_a_run_without_pretrained_weights_records_no_file(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from merbench.config import resolve_config
+    from merbench.recorded_files import files_record
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    _cached_pretrained(tmp_path / "hub", 0)
+    registry = get_registry()
+    for pretrained, recorded in ((False, set()), (True, {"model.pretrained"})):
+        config = resolve_config(registry, model="timm:mobilenetv3_small_050", dataset="synthetic",
+                                sets={"model.pretrained": pretrained})
+        assert set(files_record(config, registry).get(FILES_KEY, {})) == recorded

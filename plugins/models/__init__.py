@@ -101,6 +101,7 @@ def merbench_register_models(register):
             citation=TIMM,
             examples=("timm:resnet18",),
             check_member=f"{_HERE}.timm_backbone:check_name",
+            read_files=f"{_HERE}.timm_backbone:read_files",
         )
     )
     register(

@@ -92,6 +92,15 @@ def weights_file(name: str, options: dict[str, Any]) -> Path | None:
     return found
 
 
+def read_files(name: str, options: dict[str, Any]) -> dict[str, Path]:
+    """The pretrained weights ``model.pretrained=true`` loads from timm's download cache (no ``model.weights``
+    file), as ``{"model.pretrained": path}``, for the run to record by their content; empty otherwise."""
+    if str(options.get("weights") or "") or not bool(options.get("pretrained")):
+        return {}
+    found = cached_weights(name)
+    return {"model.pretrained": found} if found is not None else {}
+
+
 def not_a_state_dict_errors() -> tuple[type[Exception], ...]:
     """What loading a file that is no state dict raises beyond ``RuntimeError``/``UnpicklingError``: torch's
     weights-only unpickler on arbitrary bytes (``IndexError``, ``EOFError``, ``KeyError``...), safetensors on a bad
