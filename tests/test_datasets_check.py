@@ -231,3 +231,19 @@ def test_datasets_without_an_action_is_a_usage_error_as_cache_is(run_cli):
     for command in ("datasets", "cache"):
         result = run_cli(command)
         assert result.code == 2 and "required: ACTION" in result.err, command
+
+
+def test_a_strict_check_of_a_manifest_names_the_file_the_row_is_in(run_cli, tmp_path):
+    """The manifest's rows are named by the file the user wrote (before: 'first manifest row 3', not which file)."""
+    import cv2
+    import numpy as np
+
+    (tmp_path / "flow").mkdir()
+    for seed, name in enumerate("ab"):
+        cv2.imwrite(str(tmp_path / "flow" / f"{name}.png"), np.random.default_rng(seed).integers(0, 255, (28, 28, 3), np.uint8))
+    (tmp_path / "ours.csv").write_text("subject,path,label\ns1,flow/a.png,negative\ns2,flow/gone.png,positive\n"
+                                        "s3,flow/b.png,positive\n")
+    result = run_cli("datasets", "check", "manifest", "--root", str(tmp_path), "--set", "dataset.manifest=ours.csv",
+                     "--strict")
+    assert result.code == 2
+    assert "1 row skipped, first ours.csv row 3 (flow/gone.png): file flow/gone.png not found" in " ".join(result.err.split())

@@ -285,7 +285,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     if not rows:
         raise DataError(f"{path}: no rows under the header; list one sample per row")
 
-    log = LoadLog("manifest")
+    log = LoadLog(path.name)  # rows are named by the file the user wrote: "labels.csv row 4"
     log.rows = len(rows)
     rows = skip_repeated_headers(rows, header, log)
     check_subject_spelling(rows, path)
