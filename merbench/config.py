@@ -606,7 +606,7 @@ def _refuse(key: str, text: str, default: Any, rule: Range | tuple[str, ...] | N
         close = difflib.get_close_matches(text.strip().lower(), [c.lower() for c in rule], n=1, cutoff=0.5)
         what = f"choose one of {', '.join(rule)}"
         hint = f"; did you mean {close[0]}?" if close else ""
-    return UsageError(f"{key}={text}: {what}{hint} (default {_show(default)})")
+    return UsageError(f"{key}={text}: {what}{hint} (default {_show(default) or 'empty'})")
 
 
 def _number(value: Any) -> Any:
@@ -667,7 +667,8 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
             raise _refuse(key, text, default, parsed, "expected a comma-separated list")
         items = list(value)
         element = default[0] if default else None
-        if isinstance(element, (int, float)) and not isinstance(element, bool):
+        numbers = isinstance(element, (int, float)) and not isinstance(element, bool)
+        if numbers or (element is None and isinstance(parsed, Range)):  # an empty default's range: numbers
             return [coerce_element(key, text, item, element, default, parsed) for item in items]
         if isinstance(parsed, tuple):
             for item in items:
@@ -679,6 +680,8 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
                 raise UsageError(f"{key}={text}: {twice} is given twice; give each once "
                                  f"(default {_show(default)})")
         return items
+    if (default is None or default == "") and isinstance(parsed, Range):
+        return _unset_number(key, text, value, default, parsed)
     if default is None or isinstance(default, str):
         if value is None and not isinstance(parsed, tuple):  # YAML null (~), --set KEY=null: unset, as its default
             return default
@@ -700,8 +703,23 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
     return value
 
 
+def _unset_number(key: str, text: str, value: Any, default: Any, rule: Range) -> Any:
+    """The value of an option whose default is unset (``None``, ``""``) and whose rule is a number range: a number
+    inside the range, kept as given (an integer stays one), or unset again (``null``, an empty value)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, (list, tuple, dict)):
+        raise _refuse(key, text, default, rule, f"expected one value ({_expectation(default, rule)}), not a list "
+                                                "or mapping")
+    good = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not good or (isinstance(value, float) and not math.isfinite(value)) or value not in rule:
+        raise _refuse(key, text, default, rule)
+    return value
+
+
 def coerce_element(key: str, text: str, item: Any, element: Any, default: Any, rule: Range | tuple[str, ...] | None) -> Any:
-    """One number of a list option, of the type of the default's elements, inside ``rule``."""
+    """One number of a list option, of the type of the default's elements (``element``; ``None``: an integer or a
+    number, as given), inside ``rule``."""
     if isinstance(item, str):
         item = _parsed(key, item)
     item = _number(item) if isinstance(element, float) else item

@@ -192,11 +192,20 @@ class Registry:
                 self._report(record, f"{provider} failed to import {ep.value}: {type(exc).__name__}: {exc}"
                                      f"{_import_hint(ep.value, dist_name, exc)}", exc)
                 continue
+            unbound = self._unbound_hooks(plugin)
+            if unbound:  # pluggy would register it, and merbench would call each hook without its self
+                self._report(record, f"{provider} could not be registered: {_class_hint(plugin, unbound)}")
+                continue
+            loaded_by = self._loaded_by(plugin)
+            if loaded_by is not None:  # pluggy refuses an object twice; the first entry point keeps it
+                self._report(record, f"{provider} could not be registered: "
+                                     f"{_loaded_twice(provider, loaded_by, plugin)}")
+                continue
             try:
                 self._pm.register(plugin, name=f"{dist_name}:{ep.name}")
                 self._pm.check_pending()
             except Exception as exc:
-                if self._pm.is_registered(plugin):
+                if self._pm.is_registered(plugin):  # not another entry point's: that was checked above
                     self._pm.unregister(plugin)
                 self._report(record, f"{provider} could not be registered: {self._registration_problem(plugin, exc)}")
                 continue
@@ -216,6 +225,14 @@ class Registry:
                                      f"{'is' if len(unmarked) == 1 else 'are'} not marked @hookimpl, so merbench never "
                                      "calls it and what it registers is missing; decorate it with `@hookimpl` "
                                      "(from merbench.hookspecs import hookimpl)")
+
+    def _loaded_by(self, plugin: Any) -> Provider | None:
+        """The entry point that already registered ``plugin`` (the same module named by a second entry point), or
+        ``None``."""
+        if not self._pm.is_registered(plugin):
+            return None
+        name = self._pm.get_name(plugin)
+        return next(r.provider for r in self.records if f"{r.provider.distribution}:{r.provider.entry_point}" == name)
 
     def _check_disabled(self, entry_points: list[tuple[metadata.EntryPoint, str, str]]) -> None:
         """Say which ``MERBENCH_DISABLE_PLUGINS`` entries match no entry point, and which plain names match the entry
@@ -242,6 +259,15 @@ class Registry:
             function = getattr(plugin, hook, None)
             if callable(function) and self._pm.parse_hookimpl_opts(plugin, hook) is not None:
                 yield hook, function, tuple(getattr(self._pm.hook, hook).spec.argnames)
+
+    def _unbound_hooks(self, plugin: Any) -> list[str]:
+        """The hooks marked on a class given as the plugin (``mod:MyPlugin``) that are instance methods (``def
+        merbench_register_models(self, register)``), which need an instance; empty for anything else."""
+        if not isinstance(plugin, type):
+            return []
+        return [hook for hook, function, expected in self._marked_hooks(plugin)
+                if isinstance(inspect.getattr_static(plugin, hook), types.FunctionType)  # not a static/classmethod
+                and _takes_self(function, expected)]
 
     def _uncallable_hooks(self, plugin: Any) -> str | None:
         """Why a registered plugin's hook would not do its job when merbench calls it (``hook(register=...)``): a hook
@@ -493,6 +519,36 @@ class Registry:
 HOOK_NAMES = tuple(f"merbench_register_{kind}" for kind in PLUGIN_KINDS)
 
 
+def _loaded_twice(provider: Provider, first: Provider, plugin: Any) -> str:
+    """Why the entry point of ``provider`` is refused: it names the plugin object ``first``'s entry point loaded."""
+    fix = ("remove this entry point: the module is merbench's own, registered already" if first.builtin
+           else "remove one of the two entry points")
+    return (f"its entry point '{provider.entry_point} = {provider.target}' names {_plugin_label(plugin)}, which entry "
+            f"point '{first.entry_point} = {first.target}' of {first.distribution} {first.version} already loaded "
+            f"(merbench registers each plugin once); {fix}")
+
+
+def _takes_self(function: Callable[..., Any], expected: tuple[str, ...]) -> bool:
+    """Whether ``function`` has a first argument the hook does not pass, ``self`` or one before ``expected``."""
+    parameters = list(inspect.signature(function).parameters)
+    if not parameters or parameters[0] in expected:
+        return False
+    try:
+        inspect.signature(function).bind(None, **{name: None for name in expected})
+    except TypeError:
+        return parameters[0] == "self"
+    return True
+
+
+def _class_hint(plugin: type, hooks: list[str]) -> str:
+    """Why a class given as the plugin cannot be one, and what to point the entry point at instead."""
+    module, name = plugin.__module__, plugin.__qualname__
+    return (f"its entry point names {_plugin_label(plugin)}, and {_names(hooks)} "
+            f"{'is an instance method' if len(hooks) == 1 else 'are instance methods'} (taking self), which merbench "
+            f"cannot call on the class; point the entry point at an instance ({module}:plugin, with "
+            f"plugin = {name}() in {module}), or make the hooks module-level functions and point it at {module}")
+
+
 def _hook_name_hint(message: str) -> str:
     """' Did you mean ...?' for pluggy's "unknown hook 'NAME'" refusal (a misspelt hook), else ''."""
     found = re.search(r"unknown hook '([^']+)'", message)
@@ -501,9 +557,12 @@ def _hook_name_hint(message: str) -> str:
 
 
 def _plugin_label(plugin: Any) -> str:
-    """A plugin object as a reader knows it: ``module pkg.mod`` (its dotted name), else its class's name."""
+    """A plugin object as a reader knows it: ``module pkg.mod`` (its dotted name), ``class pkg.mod.Name``, else its
+    class's name."""
     if isinstance(plugin, types.ModuleType):
         return f"module {plugin.__name__}"
+    if isinstance(plugin, type):
+        return f"class {plugin.__module__}.{plugin.__qualname__}"
     return f"{type(plugin).__module__}.{type(plugin).__qualname__} object"
 
 
@@ -748,15 +807,23 @@ def _value_kind(value: Any) -> str | None:
 
 
 def _text_range_problem(option: str, default: Any, rule: Any) -> str | None:
-    """Why a text default cannot have a number range as its rule (``"12"`` with ``">= 1"``): ``--set`` converts a
-    value to the default's kind, so every value would stay text and the range would never be applied."""
+    """Why a default that is no number cannot have a number range as its rule (``"12"`` with ``">= 1"``, ``True``,
+    ``["a"]``): ``--set`` converts a value to the default's kind, so every value would stay text (or true or false)
+    and the range would never be applied. An unset default (``None``, ``""``, ``[]``) may: its values are numbers."""
     from merbench.config import Range, parse_rule
 
-    if isinstance(default, str) and default and isinstance(parse_rule(rule), Range):
-        return (f"its default {option}={default!r} is text, but its option_ranges rule {rule!r} is a number range, "
-                "which --set would never apply (it keeps a text option's values text); write the default as a "
-                "number, or give the rule as a tuple of text choices")
-    return None
+    if not isinstance(parse_rule(rule), Range):
+        return None
+    values = default if isinstance(default, (list, tuple)) else [default]
+    kinds = [kind for kind in map(_value_kind, values) if kind not in (None, "a number")]
+    if not kinds:
+        return None
+    listed = isinstance(default, (list, tuple))
+    number = f"write {'its elements as numbers' if listed else 'the default as a number'}"
+    fix = f"{number}, or {'give the rule as a tuple of text choices' if kinds[0] == 'text' else 'drop the range'}"
+    held = "holds" if listed else "is"
+    return (f"its default {option}={default!r} {held} {kinds[0]}, but its option_ranges rule {rule!r} is a number "
+            f"range, which --set would never apply (it keeps a {kinds[0]} option's values {kinds[0]}); {fix}")
 
 
 def _protocol_problems(kind: str, spec: Any) -> list[str]:
