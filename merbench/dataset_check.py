@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from merbench.config import NO_FOLDER, layout_docs, resolve_section
+from merbench.config import NO_FOLDER, dataset_gives, layout_docs, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
 from merbench.datafiles import (IMAGE_BIT_DEPTH_FIX, IMAGE_DECODING, bit_depth_problem, check_cache_outside_dataset,
                                 check_root_folder, decode_image, option_folders, undecodable)
@@ -303,15 +303,17 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     """Call dataset ``name``'s loader and check what it returns (``check_samples``); used by ``merbench run`` and
     ``merbench datasets check``.
 
-    merbench's own errors (a loader's ``DataError`` naming a file and row) pass unchanged; any other exception
+    The loader gets ``root`` and ``cache_dir`` as absolute paths, so the frame paths it builds from them are
+    absolute: a relative one is its mistake (``check_frames_inside``). merbench's own errors (a loader's
+    ``DataError`` naming a file and row) pass unchanged; any other exception
     from the loader, or a result that is not a ``Dataset``, is one ``PluginError`` naming the plugin and its
     distribution. A full disk and a lack of memory are left to their own messages.
     """
     spec = registry.get("datasets", name)
     plugin = registry.label("datasets", name)
     load = resolve_factory(spec.load, plugin, "load")
-    try:
-        dataset = load(root, dict(options), cache_dir)
+    try:  # absolute folders: a loader's root / path then names one file wherever merbench runs
+        dataset = load(_absolute(root), dict(options), _absolute(cache_dir))
     except MerbenchError:
         raise
     except Exception as exc:
@@ -322,6 +324,7 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     if not isinstance(dataset, Dataset):
         raise PluginError(f"{plugin}: its load() returned {_a(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
     check_samples(dataset, plugin)
+    check_declared_gives(dataset, plugin, spec, root, options)
     check_frames_inside(dataset, plugin, root, [cache_dir, *option_folders(root, options, spec.options).values()])
     check_strict_rows(dataset, name, root, options)
     if not dataset.samples and not dataset.summary.get("skipped_rows"):
@@ -330,6 +333,28 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
                         f"(the layout it expects is in {layout_docs(registry, name)}) and the dataset options given "
                         "(`merbench datasets list` lists them)")
     return drop_classes_without_samples(dataset)
+
+
+def _absolute(folder: Path | None) -> Path | None:
+    """``folder`` as an absolute path (``..`` folded, links kept, as ``check_frames_inside`` judges frames)."""
+    return None if folder is None else Path(os.path.abspath(folder))
+
+
+def check_declared_gives(dataset: Dataset, plugin: str, spec: Any, root: Path | None,
+                         options: Mapping[str, Any]) -> None:
+    """Refuse a loaded dataset whose ``Dataset.gives`` is not what its plugin's ``DatasetPlugin.gives`` (``spec``'s)
+    says before loading (``config.dataset_gives``), from which a run without ``--set preprocess`` chose its chain: the
+    plugin's mistake, not the user's chain."""
+    declared = dataset_gives(spec, root, options)
+    if dataset.gives == declared:
+        return
+    said = (f"DatasetPlugin.gives is {declared!r}" if spec.gives in ("frames", "image")
+            else f"DatasetPlugin.gives factory answers {declared!r} for this --root and options")
+    raise PluginError(
+        f"{plugin}: its {said}, but its load() returned a Dataset whose gives is {dataset.gives!r}; a run chooses its "
+        "preprocessing from DatasetPlugin.gives before loading ('image': the precomputed images as they are; "
+        "'frames': a chain that reads the clips, flow by default), so the two must agree: make its loader and its "
+        f"DatasetPlugin say the same; {DATASET_FIX}")
 
 
 def check_strict_rows(dataset: Dataset, name: str, root: Path | None, options: Mapping[str, Any]) -> None:
@@ -349,7 +374,8 @@ def check_strict_rows(dataset: Dataset, name: str, root: Path | None, options: M
 
 
 def check_frames_inside(dataset: Dataset, plugin: str, root: Path | None, also: Sequence[Path | None]) -> None:
-    """Refuse a loaded dataset whose frame files lie outside every folder it may read (``root``, and ``also``: the
+    """Refuse a loaded dataset with a relative frame path (read from the working folder, wherever merbench runs), or
+    whose frame files lie outside every folder it may read (``root``, and ``also``: the
     cache where a loader may write decoded frames, the folders its options name): judged on the path as written,
     ``..`` folded and links not followed, as a manifest's paths are, so that a link inside the root to frames kept
     on another disk is fine. A dataset that reads no folder (generated, ``root`` None) is not checked."""
@@ -358,6 +384,12 @@ def check_frames_inside(dataset: Dataset, plugin: str, root: Path | None, also: 
     allowed = [os.path.join(os.path.abspath(folder), "") for folder in (root, *also) if folder is not None]
     for position, sample in enumerate(dataset.samples):
         for frame in sample.frames:
+            if not os.path.isabs(frame):  # the loader was given absolute folders: it left out the root
+                raise PluginError(
+                    f"{plugin}: {_which(sample, position, len(dataset.samples))}: its frame {frame} is a relative "
+                    f"path, which would be read from the folder merbench runs in, not from --root; a loader gives "
+                    f"root / path (merbench passes root as an absolute path), e.g. root / {str(frame)!r}: "
+                    f"{DATASET_FIX}")
             written = os.path.abspath(frame)
             if not any(written.startswith(folder) for folder in allowed):
                 raise PluginError(
@@ -457,7 +489,7 @@ def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
 
 
 def check_samples(dataset: Dataset, plugin: str) -> None:
-    """Refuse a loaded dataset that merbench cannot use as it is: class names that repeat, an id, subject or domain
+    """Refuse a loaded dataset that merbench cannot use as it is: class names that are not text or repeat, an id, subject or domain
     that is not non-empty text, a label outside the classes, a sample without frames or with onset/apex/offset that
     are not frame indices (onset after offset, apex outside them), a sample id used twice, a ``gives`` merbench does
     not know. One ``PluginError`` saying what, which sample, and how to fix it."""
@@ -465,7 +497,10 @@ def check_samples(dataset: Dataset, plugin: str) -> None:
         raise PluginError(f"{plugin}: its dataset gives {dataset.gives!r}; merbench knows 'frames' (clips of frame "
                           f"files, the default) and 'image' (one precomputed model-input image per sample): "
                           f"{DATASET_FIX}")
-    classes = [str(name) for name in dataset.classes]
+    problem = _class_names_problem(dataset.classes)
+    if problem:
+        raise PluginError(f"{plugin}: {problem}; {DATASET_FIX}")
+    classes = list(dataset.classes)
     repeated = [name for name, count in Counter(classes).items() if count > 1]
     if repeated:
         raise PluginError(f"{plugin}: its dataset names the class '{repeated[0]}' {classes.count(repeated[0])} times "
@@ -483,6 +518,20 @@ def check_samples(dataset: Dataset, plugin: str) -> None:
     problem = _reported_rows_problem(dataset.summary)
     if problem:
         raise PluginError(f"{plugin}: {problem}; {DATASET_FIX}")
+
+
+def _class_names_problem(classes: Any) -> str | None:
+    """What is wrong with a loaded dataset's class names (``None``: nothing): a list or tuple of non-empty text, as
+    results, tables and the result JSON's ``classes`` take them."""
+    fix = "give Dataset.classes as a tuple of str in label order, e.g. ('negative', 'positive', 'surprise')"
+    if not isinstance(classes, (list, tuple)):
+        return f"its class names are {_a(classes)}, not a tuple of text; {fix}"
+    for position, name in enumerate(classes):
+        if not _is_text(name):
+            found = f"{name!r} (empty)" if isinstance(name, str) else f"{name!r} ({type(name).__name__})"
+            shown = repr(tuple(classes)) if len(repr(tuple(classes))) <= 60 else repr(tuple(classes))[:57] + "..."
+            return f"its class names must be text, got {found} for label {position} of {shown}; {fix}"
+    return None
 
 
 def _reported_rows_problem(summary: Mapping[str, Any]) -> str | None:
