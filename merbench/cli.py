@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import difflib
 import errno
 import gc
@@ -29,6 +30,7 @@ from rich.markup import escape
 from merbench import __version__, commands as command_package
 from merbench.commands import EPILOG, HelpFormatter
 from merbench.errors import MerbenchError, raised_over
+from merbench.json_stdout import stdout_kept_for_output
 from merbench.tables import FORMATS, make_console, print_error, take_any_text
 
 
@@ -181,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _one_line_warning(err)
     try:
-        code = args.handler(args, out, err)
+        with _stdout_for_output(args, out):  # before any worker process starts: theirs is the stdout they start with
+            code = args.handler(args, out, err)
         if argv is None and threading.current_thread() is threading.main_thread():
             # The work is done (the run stored): a Ctrl-C while Python shuts down (torch's and multiprocessing's
             # exit handlers) would only print a traceback over it.
@@ -231,6 +234,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGTERM if terminated else 130
     finally:
         warnings.showwarning = shown_warning
+
+
+OUTPUT_OPTIONS = ("json", "output")
+"""The options (``args`` attributes) that send a command's output to stdout when given ``-`` (``list --json``: ``True``)."""
+
+
+def _stdout_for_output(args: argparse.Namespace, out: Console) -> contextlib.AbstractContextManager:
+    """``stdout_kept_for_output(out)`` when the command writes its output to stdout (``run --json -``, ``list --json``,
+    ``report --output -``): a plugin's ``print()`` or a worker's output then goes to stderr, not into the JSON."""
+    from merbench.outputs import STDOUT_NAMES
+
+    values = [getattr(args, name, None) for name in OUTPUT_OPTIONS]
+    if any(value is True or (value not in (None, False) and str(value) in STDOUT_NAMES) for value in values):
+        return stdout_kept_for_output(out)
+    return contextlib.nullcontext()
 
 
 def cuda_out_of_memory(exc: BaseException) -> bool:
