@@ -34,6 +34,11 @@ trained as one batched (``vmap``) computation, as a GPU run does. Estimators tha
 fitted and must predict one valid class per sample instead of the gradient
 check, and leave ``random_state`` unset so that the fold's seed reaches it. The suite writes its tiny data into a temporary cache of its own, never
 into ``MERBENCH_CACHE`` or the user's cache folder.
+
+A dataset plugin has ``assert_dataset_conformant(name, root=DIR)`` (``check_dataset`` for the findings): it loads
+as ``merbench datasets check`` loads it, through the checks every run makes of what ``load()`` returns, and it
+returns its samples in the same order every time, here and in two new processes with other hash seeds (a loader
+that returns set order gives each run other folds, so other scores for the same seed).
 """
 
 from __future__ import annotations
@@ -601,4 +606,118 @@ def assert_conformant(name: str, registry: Any = None, profiles: Sequence[str] =
     if failed:
         lines = "\n".join(f"  - {f.check}: {f.detail}" for f in failed)
         raise ConformanceError(f"model '{name}' failed {counted(failed, 'conformance check')}:\n{lines}")
+    return findings
+
+
+# ------------------------------------------------------------------ dataset plugins
+
+ORDER_HASH_SEEDS = ("1", "2")
+"""``PYTHONHASHSEED`` of the two other processes ``check_sample_order`` loads a dataset in: a set of strings (ids,
+file names) iterates in another order in each, as it does from one run of merbench to the next."""
+
+_LOAD_ELSEWHERE = """
+import json, sys
+sys.path[:] = json.loads(sys.argv[1])
+from pathlib import Path
+from merbench.cache import cache_root
+from merbench.dataset_check import load_for_check
+from merbench.registry import get_registry
+name, root, sets, target = sys.argv[2:]
+dataset = load_for_check(get_registry(), name, Path(root) if root else None, json.loads(sets), cache_root())[0]
+Path(target).write_text(json.dumps([sample.id for sample in dataset.samples]), encoding="utf-8")
+"""
+"""The program of such a process: with the caller's ``sys.path`` (the plugin under test importable as here), it loads
+the dataset as ``_loaded`` does and writes its sample ids, in order, as JSON (not merbench.testing: it imports
+scikit-learn and OpenCV)."""
+
+ORDER_FIX = "sort them, e.g. by id; the folds and so the scores depend on the order"
+
+
+def _loaded(name: str, root: Path | None, sets: dict[str, Any], registry: Any) -> Any:
+    """Dataset ``name`` loaded as ``merbench datasets check`` loads it (and checked as a run checks it)."""
+    from merbench.dataset_check import load_for_check
+
+    return load_for_check(registry, name, root, sets, cache_root())[0]
+
+
+def _ids_elsewhere(name: str, root: Path | None, sets: dict[str, Any], hash_seed: str) -> list[str]:
+    """The sample ids of dataset ``name`` loaded in a new process with ``PYTHONHASHSEED=hash_seed``; a load that
+    fails there raises ``ConformanceError`` with the end of what it said."""
+    import json
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory(prefix="merbench-order-") as folder:
+        target = Path(folder) / "ids.json"
+        loaded = subprocess.run(
+            [sys.executable, "-c", _LOAD_ELSEWHERE, json.dumps(sys.path), name, str(root or ""), json.dumps(sets, default=str),
+             str(target)], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        if loaded.returncode != 0 or not target.is_file():
+            said = (loaded.stderr.strip().splitlines() or [f"exit code {loaded.returncode}"])[-1]
+            raise ConformanceError(f"loading it in another process (PYTHONHASHSEED={hash_seed}) failed: {said}")
+        return json.loads(target.read_text(encoding="utf-8"))
+
+
+def order_difference(first: Sequence[str], second: Sequence[str]) -> str | None:
+    """Where the sample ids ``second`` first differ from ``first`` (``None``: nowhere, and as many)."""
+    at = next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), None)
+    if at is not None:
+        return f"at position {at}: {first[at]!r} the first time, {second[at]!r} the second"
+    if len(first) != len(second):
+        return f"{counted(len(first), 'sample')} the first time, {len(second)} the second"
+    return None
+
+
+def check_sample_order(name: str, ids: Sequence[str], root: Path | None = None,
+                       sets: dict[str, Any] | None = None) -> Finding:
+    """The ids ``ids`` of a load of dataset ``name`` in this process must come in the same order from a load in each
+    of two new processes, whose hash seeds differ (``ORDER_HASH_SEEDS``): a loader that returns set or hash order,
+    or shuffles without a fixed seed, gives each run other folds, and so other scores for the same seed."""
+    check = "sample order"
+    for hash_seed in ORDER_HASH_SEEDS:
+        try:
+            again = _ids_elsewhere(name, root, dict(sets or {}), hash_seed)
+        except ConformanceError as exc:
+            return Finding(check, False, str(exc))
+        difference = order_difference(ids, again)
+        if difference is not None:
+            what = "its samples in another order" if sorted(ids) == sorted(again) else "other samples"
+            return Finding(check, False, f"load() returned {what} the second time (in another process, "
+                                         f"PYTHONHASHSEED={hash_seed}; {difference}): {ORDER_FIX}")
+    return Finding(check, True, f"{counted(len(ids), 'sample')} in the same order in {1 + len(ORDER_HASH_SEEDS)} processes")
+
+
+def check_dataset(name: str, root: Path | str | None = None, sets: dict[str, Any] | None = None,
+                  registry: Any = None) -> list[Finding]:
+    """Run the conformance checks of dataset plugin ``name`` (``root``: its ``--root``; ``sets``: ``{"dataset.KEY":
+    value}`` as ``--set`` gives them); returns one ``Finding`` per check.
+
+    ``load``: it loads as ``merbench datasets check`` loads it, and passes the
+    checks every run makes of what ``load()`` returns (a ``Dataset``, unique
+    ids, labels, frame indices, frames inside ``root``). ``sample order``: it
+    returns its samples in the same order in this process and in two others
+    with other hash seeds (``check_sample_order``). What it writes goes into a
+    temporary cache of the call's own (``scratch_folder()``).
+    """
+    registry = registry or get_registry()
+    root = Path(root).expanduser() if root is not None else None
+    with scratch_folder():
+        try:
+            dataset = _loaded(name, root, dict(sets or {}), registry)
+        except Exception as exc:
+            return [Finding("load", False, f"{type(exc).__name__}: {exc}")]
+        ids = [sample.id for sample in dataset.samples]
+        findings = [Finding("load", True, f"{counted(len(ids), 'sample')} of {counted(len(dataset.classes), 'class')}")]
+        findings.append(check_sample_order(name, ids, root, sets))
+    return findings
+
+
+def assert_dataset_conformant(name: str, root: Path | str | None = None, sets: dict[str, Any] | None = None,
+                              registry: Any = None) -> list[Finding]:
+    """``check_dataset`` that raises ``ConformanceError`` naming every failed check and its detail."""
+    findings = check_dataset(name, root, sets, registry)
+    failed = [f for f in findings if not f.passed]
+    if failed:
+        lines = "\n".join(f"  - {f.check}: {f.detail}" for f in failed)
+        raise ConformanceError(f"dataset '{name}' failed {counted(failed, 'conformance check')}:\n{lines}")
     return findings
