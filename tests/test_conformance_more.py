@@ -428,12 +428,12 @@ def merbench_register_models(register):
 
 
 def _block(section: str) -> str:
-    """The one python block under the CONTRIBUTING.md heading ``section``."""
+    """The plugin module under the CONTRIBUTING.md heading ``section``: its first python block."""
     text = (REPO / "CONTRIBUTING.md").read_text()
     start = text.index(f"\n### {section}\n")
     body = text[start:text.index("\n##", start + 5)]
     blocks = re.findall(r"```python\n(.*?)```", body, re.S)
-    assert len(blocks) == 1, f"{section}: {len(blocks)} python blocks"
+    assert blocks and "@hookimpl" in blocks[0], f"{section}: no plugin module block"
     return blocks[0]
 
 
@@ -467,6 +467,9 @@ def test_the_contributing_dataset_and_preprocessor_examples_run_as_written(site,
     assert "mycorpus" in registry.names("datasets") and "motion-sum" in registry.names("preprocessors")
     check = run_cli("datasets", "check", "mycorpus", "--root", str(root))
     assert check.code == 0, check.err
+    from merbench.testing import assert_dataset_conformant
+
+    assert_dataset_conformant("mycorpus", root=root)  # as the section's test shows: same order in other processes
     for model in ("motion-linear", "ststnet"):
         target = tmp_path / f"{model}.json"
         run = run_cli("run", "--model", model, "--dataset", "mycorpus", "--root", str(root), "--protocol", "loso",
