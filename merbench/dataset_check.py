@@ -854,6 +854,22 @@ def apex_at_onset(dataset: Dataset) -> list[str] | None:
     return [sample.id for sample in dataset.samples if sample.apex is not None and sample.apex == sample.onset]
 
 
+def zero_flow_warning(dataset: Dataset, chain: Sequence[str], apex_options: Mapping[str, Any]) -> str | None:
+    """Why a run's inputs would all be zero: every clip is annotated with its apex on its onset frame (one-frame
+    clips, or a loader's indices gone wrong), and the chain compares those two frames (``flow``, with no ``apex``
+    step replacing the annotated apex). ``None`` otherwise; a few such clips are real data, which
+    ``datasets check`` lists."""
+    at_onset = apex_at_onset(dataset)
+    if not at_onset or len(at_onset) < len(dataset.samples) or "flow" not in chain:
+        return None
+    if "apex" in chain and bool(apex_options.get("override")):
+        return None
+    return (f"every clip of dataset '{dataset.name}' ({counted(at_onset, 'clip')}) has its apex on its onset frame, "
+            "so the onset-to-apex flow the model reads is zero for all of them and the scores will sit at chance; "
+            f"check the loader's onset and apex indices (`merbench datasets check {dataset.name}` shows them), or "
+            "choose the apex from the motion (--set preprocess=apex,flow apex.rule=motion-peak apex.override=true)")
+
+
 def _plain(value: Any) -> Any:
     """``value`` with what JSON lacks made plain: numpy numbers as numbers, paths and other objects as text."""
     if isinstance(value, Mapping):

@@ -21,7 +21,7 @@ from merbench.config import RunConfig, check_seeds, may_train_folds_in_worker_pr
 from merbench.contracts import Dataset, Fold, FoldOutput, ReportedScore, resolve_factory
 from merbench.datafiles import check_cache_outside_dataset, check_root_folder, folder_stamps, written_inside
 from merbench.dataset_check import (check_dataset_input, load_plugin_dataset, loader_skip_note,
-                                    shared_across_domains_warnings, subject_warnings)
+                                    shared_across_domains_warnings, subject_warnings, zero_flow_warning)
 from merbench.environment import describe_environment
 from merbench.recorded_files import files_record
 from merbench.errors import DataError, ModelNote, RunFailed
@@ -390,6 +390,9 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
     overlaps = check_folds(folds, dataset.subjects, config.protocol, plugin)
     clips_shared = clip_overlaps(folds, clip_ids(dataset))
     warnings = [protocol_spec.warning] if protocol_spec.warning else []
+    zero_flow = zero_flow_warning(dataset, config.preprocess, config.sections.get("apex") or {})
+    if zero_flow:
+        warnings.append(zero_flow)
     check_training_classes(folds, dataset.labels, list(dataset.classes), config.protocol)
     untrained = untrained_classes_warning(folds, dataset.labels, list(dataset.classes))
     if untrained:

@@ -51,6 +51,11 @@ def load_one_frame(root, options, cache_dir):
     return Dataset("imgds", ("neg", "pos"), _samples(root, lambda f: f, single=True))
 
 
+def load_still(root, options, cache_dir):
+    samples = _samples(root, lambda f: f)
+    return Dataset("stillds", ("neg", "pos"), tuple(Sample(**{**vars(s), "apex": s.onset}) for s in samples))
+
+
 def load_images(root, options, cache_dir):
     return Dataset("undeclared", ("neg", "pos"), _samples(root, lambda f: f, single=True), gives="image")
 
@@ -62,6 +67,7 @@ def merbench_register_datasets(register):
     register(DatasetPlugin(name="okds", load=load_joined, description="frames under the root as given"))
     register(DatasetPlugin(name="imgds", load=load_one_frame, gives="image", description="declares images"))
     register(DatasetPlugin(name="undeclared", load=load_images, description="images, declared as frames"))
+    register(DatasetPlugin(name="stillds", load=load_still, description="every apex on its onset frame"))
 '''
 
 WHO = "dataset plugin '{name}' (merbench-mistakes 0.1)"
@@ -148,3 +154,16 @@ def test_a_manifest_whose_gives_factory_answers_as_its_loader_still_loads(run_cl
                     "--quiet", "--json", str(record))
     assert check.code == 0, check.err
     assert json.loads(record.read_text())["usable"] is True
+
+
+def test_a_run_whose_every_clip_has_its_apex_on_the_onset_warns_that_its_flow_is_zero(tree, run_cli):
+    """Every apex on its onset frame (a loader's indices gone wrong): each onset-to-apex flow is zero and the scores
+    sit at chance; the run says so (before: only `datasets check` showed it, in its overview)."""
+    said = "every clip of dataset 'stillds' (6 clips) has its apex on its onset frame, so the onset-to-apex flow"
+    flow = run_cli(*RUN, "--dataset", "stillds", "--root", str(tree), "--epochs", "1")
+    assert flow.code == 0, flow.err
+    assert said in " ".join(flow.err.split())
+    peak = run_cli(*RUN, "--dataset", "stillds", "--root", str(tree), "--epochs", "1", "--set",
+                   "preprocess=apex,flow", "apex.rule=motion-peak", "apex.override=true")
+    assert peak.code == 0, peak.err
+    assert said not in " ".join(peak.err.split()), "the apex chosen from the motion is not the onset"
