@@ -601,11 +601,15 @@ def _check_model(name: str, registry: Any, profiles: Sequence[str], run: bool) -
 
 def assert_conformant(name: str, registry: Any = None, profiles: Sequence[str] = PROFILES, run: bool = True) -> list[Finding]:
     """``check_model`` that raises ``ConformanceError`` naming every failed check and its detail."""
-    findings = check_model(name, registry, profiles, run)
+    return _passed(f"model '{name}'", check_model(name, registry, profiles, run))
+
+
+def _passed(what: str, findings: list[Finding]) -> list[Finding]:
+    """``findings``, or a ``ConformanceError`` naming ``what`` and every failed check with its detail."""
     failed = [f for f in findings if not f.passed]
     if failed:
         lines = "\n".join(f"  - {f.check}: {f.detail}" for f in failed)
-        raise ConformanceError(f"model '{name}' failed {counted(failed, 'conformance check')}:\n{lines}")
+        raise ConformanceError(f"{what} failed {counted(failed, 'conformance check')}:\n{lines}")
     return findings
 
 
@@ -715,9 +719,4 @@ def check_dataset(name: str, root: Path | str | None = None, sets: dict[str, Any
 def assert_dataset_conformant(name: str, root: Path | str | None = None, sets: dict[str, Any] | None = None,
                               registry: Any = None) -> list[Finding]:
     """``check_dataset`` that raises ``ConformanceError`` naming every failed check and its detail."""
-    findings = check_dataset(name, root, sets, registry)
-    failed = [f for f in findings if not f.passed]
-    if failed:
-        lines = "\n".join(f"  - {f.check}: {f.detail}" for f in failed)
-        raise ConformanceError(f"dataset '{name}' failed {counted(failed, 'conformance check')}:\n{lines}")
-    return findings
+    return _passed(f"dataset '{name}'", check_dataset(name, root, sets, registry))

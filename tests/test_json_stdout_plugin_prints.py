@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+from plugin_sources import MEAN_HEAD_NET
+
 CHATTY = '''
 import os
 
@@ -20,15 +22,7 @@ from merbench_plugins.datasets.synthetic import load as synthetic_load
 
 TINY = {"preset": "real", "subjects": 4, "clips_per_subject": 6, "size": 32, "frames": 8, "seed": 0, "domains": 3}
 
-
-class Net(torch.nn.Module):
-    def __init__(self, in_channels, n_classes):
-        super().__init__()
-        self.head = torch.nn.Linear(in_channels, n_classes)
-
-    def forward(self, x):
-        return self.head(x.mean(dim=(2, 3)))
-
+{net}
 
 def build(options, in_channels, n_classes, input_size):
     print(f"building model in process {os.getpid()}", flush=True)
@@ -51,7 +45,7 @@ def merbench_register_models(register):
 def merbench_register_datasets(register):
     register(DatasetPlugin(name="chatty-data", load=load, description="prints as it loads", options=TINY,
                            needs_root=False, reads_root=False))
-'''
+'''.replace("{net}", MEAN_HEAD_NET)
 
 
 def _merbench(tmp_path, *args: str) -> subprocess.CompletedProcess:
