@@ -93,6 +93,16 @@ def test_samm_finds_header_fixes_offset_and_skips_bad_apex(trees, tmp_path):
     assert counts(three) == rt.SAMM_3 and three.summary["dropped_by_class_set"] == {"other": 1}
 
 
+def test_samm_given_the_folder_above_its_release_folder_reads_the_frames_beside_the_sheet(tmp_path):
+    """A loader looks in --root and one folder below: with --root above the release folder ``SAMM`` (which holds the
+    sheet and the frame folder, also called ``SAMM``), the frames are those beside the sheet (before: the release
+    folder was taken for the frame folder, and every row was skipped, "no frame folder SAMM/006/006_1_2")."""
+    rt.build_samm(tmp_path / "parent" / "SAMM")
+    dataset = samm.load(tmp_path / "parent", SAMM, tmp_path / "cache")
+    assert counts(dataset) == rt.SAMM_5
+    assert dataset.samples[0].frames[0].parent.parent.parent == tmp_path / "parent" / "SAMM" / "SAMM"
+
+
 def test_samm_header_is_found_whatever_the_number_of_descriptive_rows(tmp_path):
     rt.build_samm(tmp_path / "samm")
     sheet = tmp_path / "samm" / "SAMM_Micro_FACS_Codes_v2.xlsx"

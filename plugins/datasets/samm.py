@@ -85,14 +85,21 @@ RULES = SheetRules(
 )
 
 
-def frames_base(root: Path) -> Path:
-    """The folder holding the subject folders (``root/SAMM`` or ``root`` itself)."""
-    folder = find_dir(root, ("SAMM",))
-    if folder is not None:
-        return folder
-    if any(re.fullmatch(r"\d{3}", child.name) for child in folders_in(root)):
-        return root
+def frames_base(root: Path, sheet: Path | None = None) -> Path:
+    """The folder holding the subject folders (``SAMM/`` or the folder itself), looked for first beside ``sheet``:
+    with ``--root`` one folder above the release (``root/SAMM/SAMM/006``), the first ``SAMM`` met is the release's
+    own folder, not its frame folder."""
+    for folder in dict.fromkeys([*([sheet.parent] if sheet is not None else []), root]):
+        if any(_is_subject(child) for child in folders_in(folder)):
+            return folder
+        found = find_dir(folder, ("SAMM",))
+        if found is not None:
+            return found
     raise DataError(f"expected the frame folder SAMM/ (SAMM/006/006_1_2/006_05562.jpg) in {root}")
+
+
+def _is_subject(folder: Path) -> bool:
+    return re.fullmatch(r"\d{3}", folder.name) is not None
 
 
 def read_part(root: Path, classes: str, domain: str = "samm", fixes: str = "known") -> Part:
@@ -103,7 +110,7 @@ def read_part(root: Path, classes: str, domain: str = "samm", fixes: str = "know
     """
     classes = choose_classes(classes, CLASS_SETS, "samm")
     sheet_path = find_one(root, SHEET_PATTERNS, "SAMM")
-    base = frames_base(root)
+    base = frames_base(root, sheet_path)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
     report = fix_coded_sheet(sheet.rows, "samm", fixes, subject_folder, {**COLUMNS, **OPTIONAL})
     part = coded_part(domain, root, sheet_path, sheet, RULES, base, classes, CLASS_SETS, CANONICAL)
