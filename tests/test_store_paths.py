@@ -157,6 +157,8 @@ def test_runs_limit_counts_and_zero_means_all(limit, shown, three_runs, run_cli)
     table = run_cli("runs", "--store", str(three_runs), *([f"--limit={limit}"] if limit else []))
     said = "Showing the newest" in table.out and "more match: --limit 0 shows them all" in " ".join(table.out.split())
     assert said == (shown < 3), "the table says when runs were left out, and only then"
+    if limit == "1":
+        assert "Showing the newest matching run;" in " ".join(table.out.split())  # not "the newest 1 matching runs"
 
 
 @pytest.mark.parametrize("table", ["metrics", "predictions"])

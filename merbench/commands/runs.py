@@ -283,7 +283,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         summaries = [run for run in summaries if leaks.get(run.id) is not None]  # the others were deleted meanwhile
         path = store.path
         others = _what_is_there(store, args) if not summaries else ""
-    limited = (f"Showing the newest {args.limit} matching runs; more match: --limit 0 shows them all, "
+    newest = "the newest matching run" if args.limit == 1 else f"the newest {args.limit} matching runs"
+    limited = (f"Showing {newest}; more match: --limit 0 shows them all, "
                f"or --limit N more than {args.limit}.")
     if args.json:
         out.out(json.dumps([run_record(run, leaks[run.id], damaged.get(run.id)) for run in summaries],
