@@ -84,11 +84,14 @@ EPILOG = """examples:
 
 
 def output_file(text: str):
-    """``--json FILE`` / ``--output FILE`` as a ``Path``; a name ending in ``/`` names a folder, which ``Path`` would
-    quietly turn into a file of that name (``sub/`` → ``sub``): refused."""
+    """``--json FILE`` / ``--output FILE`` as a ``Path``; an empty value is refused, since ``Path("")`` would be the
+    current folder, and so is a name ending in ``/``, which names a folder that ``Path`` would quietly turn into a
+    file of that name (``sub/`` → ``sub``)."""
     import os
     from pathlib import Path
 
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty; give a file name, or - for standard output")
     if text.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"'{text}' ends in '/', so it names a folder, not a file; give a file name "
                                          f"in it, e.g. {text}result.json")
@@ -106,21 +109,22 @@ def add_model_and_dataset(parser: argparse.ArgumentParser, usage: str) -> None:
                         "names it")
 
 
-def folder_argument(what: str):
-    """An argparse type for a folder option: the value as a ``Path`` (``~`` expanded); an empty value is refused,
-    since ``Path("")`` would be the current folder. ``what`` ends the refusal: "give ``what``"."""
+def path_argument(what: str):
+    """An argparse type for an option naming a folder or a file merbench reads (``--root``, ``--config``): the value
+    as a ``Path`` (``~`` expanded); an empty value is refused, since ``Path("")`` would be the current folder.
+    ``what`` ends the refusal: "give ``what``"."""
     from pathlib import Path
 
-    def folder(text: str) -> Path:
+    def path(text: str) -> Path:
         if not text.strip():
             raise argparse.ArgumentTypeError(f"empty; give {what}")
         return Path(text).expanduser()
 
-    return folder
+    return path
 
 
-dataset_folder = folder_argument("the folder that holds your copy of the dataset, e.g. --root /data/CASME2")
-"""``--root DIR`` as a ``Path`` (``folder_argument``)."""
+dataset_folder = path_argument("the folder that holds your copy of the dataset, e.g. --root /data/CASME2")
+"""``--root DIR`` as a ``Path`` (``path_argument``)."""
 
 
 def reusable_stored_run(store, config, registry, err):

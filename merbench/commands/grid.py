@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, flatten_sets, output_file, print_plugin_problems
+from merbench.commands import HelpFormatter, flatten_sets, output_file, path_argument, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
 from merbench.escaping import console_line
@@ -58,7 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       "dataset.* or protocol.* option goes to the cells whose model, dataset or protocol has an option of "
                       "that name (two models with a 'kernel' option both get model.kernel, even where it means something "
                       "else in one: run that one in a grid of its own; one that none of them has is refused)")
-    grid.add_argument("--config", type=Path, help="YAML file of options applied to every cell")
+    grid.add_argument("--config", type=path_argument("a YAML file of options, e.g. --config grid.yaml"), help="YAML file of options applied to every cell")
     grid.add_argument("--root", action="append", default=[], metavar="NAME=DIR",
                       help="folder of a dataset's copy: NAME=DIR per dataset (repeatable), or DIR when the grid has "
                       "one dataset; with --executor ray the folder must exist at that path on every node")

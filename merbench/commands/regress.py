@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from merbench.argument_types import NameList
-from merbench.commands import HelpFormatter, output_file, ray_messages, reusable_stored_run
+from merbench.commands import HelpFormatter, output_file, path_argument, ray_messages, reusable_stored_run
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import console_line, printable
 from merbench.wording import counted
@@ -33,6 +33,15 @@ exit status: 0 every metric within its band, 1 any metric too low or suspiciousl
 """
 
 
+def baseline_file(text: str) -> Path:
+    """``--baseline FILE.yaml`` as a ``Path`` (``path_argument``); ``-`` is refused: a baseline is a file that
+    merbench reads and ``--update`` rewrites, so standard input cannot stand for it."""
+    if text.strip() == "-":
+        raise argparse.ArgumentTypeError("'-' (standard input) is not supported: a baseline is a file merbench reads "
+                                         "and --update rewrites; give a file name, e.g. --baseline baseline.yaml")
+    return path_argument("a baseline file name, e.g. --baseline baseline.yaml")(text)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``regress`` sub-command."""
     regress = commands.add_parser(
@@ -44,7 +53,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    regress.add_argument("--baseline", type=Path, required=True, metavar="FILE.yaml", help="baseline file (format: docs/results.md)")
+    regress.add_argument("--baseline", type=baseline_file, required=True, metavar="FILE.yaml", help="baseline file (format: docs/results.md)")
     regress.add_argument("--model", nargs="+", action=NameList, default=[], metavar="NAME",
                          help="check only the entries of these models (separated by spaces or commas)")
     regress.add_argument("--stored", action="store_true",

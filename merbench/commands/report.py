@@ -8,7 +8,7 @@ from typing import Sequence
 
 from rich.console import Console
 
-from merbench.commands import HelpFormatter, folder_argument, output_file
+from merbench.commands import HelpFormatter, output_file, path_argument
 from merbench.commands.compare import add_selection_arguments, selected_comparison
 from merbench.escaping import console_line
 from merbench.tables import FORMATS as TABLE_FORMATS
@@ -60,10 +60,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="--output's format: md, csv, json, latex or html (default: from the suffix); or, as for "
                         "every command, how tables on the terminal look: auto, table or plain")
     report.add_argument("--output", type=output_file, metavar="FILE", help="file to write, - for stdout (required unless only --figures)")
-    report.add_argument("--figures", type=folder_argument("the folder to write the figures into, e.g. --figures "
-                                                          "figures/"), metavar="DIR",
+    report.add_argument("--figures", type=path_argument("the folder to write the figures into, e.g. --figures "
+                                                        "figures/"), metavar="DIR",
                         help="write confusion-matrix and per-fold PNGs into DIR")
-    report.add_argument("--leakage", type=Path, metavar="SUMMARY.json",
+    report.add_argument("--leakage", type=path_argument("a summary written by merbench leakage --json, e.g. "
+                                                        "--leakage leakage.json"), metavar="SUMMARY.json",
                         help="render a leakage study's summary (merbench leakage --json) instead of stored runs: the "
                         "table on the terminal, or --output FILE as md, json or html")
     report.set_defaults(handler=execute)
