@@ -83,13 +83,26 @@ def _footer(comparison: Comparison) -> list[str]:
     return [note_data(line)] + comparison.notes() + [note_data(f"† {warning}") for warning in comparison.warnings()]
 
 
+def _legend(comparison: Comparison, best: str, dagger: str) -> str:
+    """What the table's marks mean, only those it holds: ``best`` (bold cells) and ``dagger`` (a leakage warning, or a
+    published score that is not subject-independent), as ``"best; dagger."``; ``""`` for none."""
+    cells = comparison.cells.values()
+    marks = [text for text, shown in (
+        (best, any(cell.best for cell in cells)),
+        (dagger, any(cell.warnings or (cell.reported is not None and not cell.subject_independent) for cell in cells)),
+    ) if shown]
+    return f"{'; '.join(marks)}." if marks else ""
+
+
 def to_markdown(comparison: Comparison) -> str:
-    """A GitHub-flavoured Markdown table plus notes."""
+    """A GitHub-flavoured Markdown table plus notes, the first saying what bold and † mean (as LaTeX's caption)."""
     header = _header(comparison)
     lines = ["| " + " | ".join(markdown_cell(h) for h in header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(comparison, markdown_cell, lambda t: f"**{t}**", " †")]
-    notes = (with_commands(line, markdown_cell, lambda command: markdown_code(command, table=False))
-             for line in _footer(comparison))
+    legend = _legend(comparison, "Best per column in **bold**", "†: leakage warning")
+    notes = [legend] if legend else []
+    notes += (with_commands(line, markdown_cell, lambda command: markdown_code(command, table=False))
+              for line in _footer(comparison))
     return "\n".join(lines) + "\n\n" + "\n".join(f"{note}  " for note in notes) + "\n"
 
 
@@ -177,13 +190,8 @@ def _finite(value: Any) -> Any:
 def to_latex(comparison: Comparison) -> str:
     """A ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``)."""
     header = _header(comparison)
-    cells = comparison.cells.values()
-    marks = [text for text, shown in (  # only the marks the table holds
-        ("Best per column in bold", any(cell.best for cell in cells)),
-        (r"$^\dagger$: leakage warning", any(cell.warnings or (cell.reported is not None and not cell.subject_independent)
-                                             for cell in cells)),
-    ) if shown]
-    legend = f" {'; '.join(marks)}." if marks else ""
+    legend = _legend(comparison, "Best per column in bold", r"$^\dagger$: leakage warning")
+    legend = f" {legend}" if legend else ""
     lines = [
         r"\begin{table}[t]",
         r"\centering",
