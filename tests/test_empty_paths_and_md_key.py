@@ -10,6 +10,7 @@ from merbench.export import to_latex, to_markdown
 from result_samples import minimal_result
 
 GRID = ["grid", "--models", "convmixer", "--datasets", "synthetic"]
+RUN = ["run", "--model", "ststnet", "--dataset", "synthetic"]
 
 
 def _error(result) -> str:
@@ -25,6 +26,13 @@ def _error(result) -> str:
     (["regress", "--baseline", ""], "--baseline", "give a baseline file name, e.g. --baseline baseline.yaml"),
     ([*GRID, "--config", ""], "--config", "give a YAML file of options"),
     (["report", "--leakage", ""], "--leakage", "give a summary written by merbench leakage --json"),
+    (["runs", "--store", ""], "--store", "give a results store file"),
+    ([*RUN, "--store", ""], "--store", "give a results store file"),
+    ([*RUN, "--config", ""], "--config", "give a YAML file of options or a result JSON"),
+    (["leakage", "--model", "ststnet", "--dataset", "synthetic", "--config", ""], "--config", "give a YAML file"),
+    (["preprocess", "--dataset", "synthetic", "--config", ""], "--config", "give a YAML file of options"),
+    (["tune", "--model", "ststnet", "--dataset", "synthetic", "--space", ""], "--space", "give a YAML file of the"),
+    ([*GRID, "--store", ""], "--store", "give a results store file"),
 ])
 def test_an_empty_path_is_refused_as_empty_not_taken_for_the_current_folder(run_cli, tmp_path, monkeypatch, args,
                                                                              option, advice):

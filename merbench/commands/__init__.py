@@ -126,6 +126,9 @@ def path_argument(what: str):
 dataset_folder = path_argument("the folder that holds your copy of the dataset, e.g. --root /data/CASME2")
 """``--root DIR`` as a ``Path`` (``path_argument``)."""
 
+STORE_FILE = path_argument("a results store file, e.g. --store results.sqlite")
+"""``--store PATH`` as a ``Path`` (``path_argument``)."""
+
 
 def reusable_stored_run(store, config, registry, err):
     """The stored run ``--stored`` reuses for ``config`` (``merbench.stored_runs.reusable_result``), saying on

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, flatten_sets, output_file, path_argument, print_plugin_problems
+from merbench.commands import STORE_FILE, HelpFormatter, flatten_sets, output_file, path_argument, print_plugin_problems
 from merbench.config import EXECUTORS
 from merbench.errors import UsageError
 from merbench.escaping import console_line
@@ -69,7 +69,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="metric of the final table: uf1 (default), uar, accuracy, macro_f1, macro_precision, macro_recall, weighted_f1")
     grid.add_argument("--stat", default="fold", choices=("fold", "pooled"),
                       help="fold: mean ± std over folds (default); pooled: all folds' predictions together (± std over seeds)")
-    grid.add_argument("--store", type=Path, metavar="PATH",
+    grid.add_argument("--store", type=STORE_FILE, metavar="PATH",
                       help="results store (SQLite) to record the runs in (default: $MERBENCH_STORE or the user data dir)")
     grid.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
     grid.add_argument("--stored", action="store_true",

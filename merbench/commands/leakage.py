@@ -6,12 +6,11 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
+from merbench.commands import (path_argument, STORE_FILE, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
                                print_plugin_problems, ray_messages, reusable_stored_run)
 from merbench.errors import UsageError
 from merbench.escaping import console_line
@@ -62,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                         help="an option for every variant, e.g. engine.epochs=10 (protocol.* options go to the "
                         "variants whose protocol has them)")
-    parser.add_argument("--config", type=Path, help="YAML file of options for every variant")
+    parser.add_argument("--config", type=path_argument("a YAML file of options, e.g. --config run.yaml"), help="YAML file of options for every variant")
     parser.add_argument("--executor", choices=["local", "ray"],
                         help="where each variant's folds train: local (this machine, default) or ray (a Ray cluster; "
                         "see --set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
@@ -72,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "narrower interval than the data support; or clips one by one (as merbench significance --resample)")
     parser.add_argument("--json", type=output_file, metavar="FILE", help="write the summary to FILE (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--store", type=Path, metavar="PATH",
+    parser.add_argument("--store", type=STORE_FILE, metavar="PATH",
                         help="results store to record the runs in (default: $MERBENCH_STORE or the user data dir)")
     parser.add_argument("--no-store", action="store_true", help="do not record the runs in the results store")
     parser.add_argument("--stored", action="store_true",

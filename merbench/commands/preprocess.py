@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
+from merbench.commands import path_argument, HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
 from merbench.wording import counted
 
 ORDER = 15
@@ -45,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                      "; without it: profile: in --config, else default")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                         help="an option, e.g. preprocess=crop,flow flow.method=dis engine.preprocess_workers=2 (repeatable)")
-    parser.add_argument("--config", type=Path, help="YAML file of options, as for `merbench run`")
+    parser.add_argument("--config", type=path_argument("a YAML file of options, e.g. --config run.yaml"), help="YAML file of options, as for `merbench run`")
     parser.add_argument("--json", type=output_file, metavar="FILE", help="write a summary (counts, seconds, chain, details) to this file (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=execute)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (EPILOG, HelpFormatter, add_model_and_dataset, dataset_folder,
+from merbench.commands import (path_argument, STORE_FILE, EPILOG, HelpFormatter, add_model_and_dataset, dataset_folder,
                                flatten_sets, output_file, print_plugin_problems, ray_messages)
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.escaping import console_line
@@ -71,14 +71,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="set an option, e.g. model.depth=8, engine.lr=0.001, flow.method=dis (repeatable; "
                      "several KEY=VALUE may follow one --set)", nargs="+")
-    run.add_argument("--config", type=Path, help="YAML file of options (sections model:, dataset:, engine:, flow: ...), or a result JSON to run its "
+    run.add_argument("--config", type=path_argument("a YAML file of options or a result JSON, e.g. --config run.yaml"), help="YAML file of options (sections model:, dataset:, engine:, flow: ...), or a result JSON to run its "
                      "configuration again")
     run.add_argument("--executor", choices=["local", "ray"],
                      help="where folds train: local (this machine, default) or ray (a Ray cluster; see "
                      "--set executor.address=auto|HOST:PORT and docs/scale.md); same as --set executor.name=...")
     run.add_argument("--json", type=output_file, metavar="FILE", help="write the machine-readable result to this file (- for stdout)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    run.add_argument("--store", type=Path, metavar="PATH",
+    run.add_argument("--store", type=STORE_FILE, metavar="PATH",
                      help="results store (SQLite) to record the run in (default: $MERBENCH_STORE or the user data dir)")
     run.add_argument("--no-store", action="store_true", help="do not record the run in the results store")
     run.add_argument("--resume", metavar="RUN_ID",

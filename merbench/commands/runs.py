@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Callable, Sequence
 
 from rich.console import Console
 
 from merbench.argument_types import NameList
-from merbench.commands import HelpFormatter
+from merbench.commands import STORE_FILE, HelpFormatter
 from merbench.escaping import console_line
 
 ORDER = 60
@@ -26,7 +25,7 @@ EXAMPLES = """examples:
 def add_store_argument(parser: argparse.ArgumentParser, what: str = "results store") -> None:
     """The ``--store PATH`` option shared by the commands that read the results store (``what``: the help's words
     for it)."""
-    parser.add_argument("--store", type=Path, metavar="PATH",
+    parser.add_argument("--store", type=STORE_FILE, metavar="PATH",
                         help=f"{what} (default: $MERBENCH_STORE or results.sqlite in the user data dir)")
 
 

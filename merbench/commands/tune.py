@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
+from merbench.commands import (path_argument, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
                                output_file, print_plugin_problems)
 from merbench.escaping import console_line
 
@@ -46,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_model_and_dataset(tune, USAGE)
     tune.add_argument("--protocol", help="outer protocol (default: subject-10fold)")
-    tune.add_argument("--space", type=Path, required=True, metavar="FILE.yaml",
+    tune.add_argument("--space", type=path_argument("a YAML file of the search space, e.g. --space space.yaml"), required=True, metavar="FILE.yaml",
                       help="search space: SECTION.OPTION -> {type: float|int|categorical, ...} (benchmarks/spaces/)")
     tune.add_argument("--trials", type=int, required=True, metavar="N", help="trials per outer fold")
     tune.add_argument("--inner-folds", type=int, default=3, metavar="K",
@@ -59,12 +59,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU; the default), cpu, cuda or cuda:N")
     tune.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", nargs="+",
                       help="fix an option for every trial, e.g. engine.epochs=10 (repeatable)")
-    tune.add_argument("--config", type=Path, help="YAML file of fixed options (sections model:, engine:, ...)")
+    tune.add_argument("--config", type=path_argument("a YAML file of options, e.g. --config run.yaml"), help="YAML file of fixed options (sections model:, engine:, ...)")
     tune.add_argument("--executor", choices=["local", "ray"],
                       help="where trials train: local (default) or ray (each inner fold a Ray task; docs/scale.md)")
     tune.add_argument("--workers", type=int, default=1, metavar="N",
                       help="trials at once (default 1; locally they share the cores)")
-    tune.add_argument("--storage", type=Path, metavar="PATH",
+    tune.add_argument("--storage", type=path_argument("a file for the study, e.g. --storage study.sqlite"), metavar="PATH",
                       help="SQLite file of the trials (default: tuning.sqlite beside the results store)")
     tune.add_argument("--resume", action="store_true",
                       help="continue the stored trials of this tune (an error when there are none); without it "
