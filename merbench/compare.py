@@ -103,6 +103,9 @@ class Comparison:
     column_settings: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     """``dataset.*``/``protocol.*`` settings every run of a column changed (not every run of the table): they
     describe the column, not a row (a grid's ``--set protocol.n_splits=5`` reaches only the protocols that have it)."""
+    hidden_seeds: dict[str, tuple[tuple[str, tuple[str, str]], tuple[int, ...]]] = field(default_factory=dict)
+    """Per run id of ``hidden``: the cell it belongs to and the seeds it ran, so that a note says when they are not
+    the seeds of the run the cell shows."""
 
     @property
     def mixed_profiles(self) -> bool:
@@ -131,12 +134,16 @@ class Comparison:
         return " ".join(parts) or None
 
     def seeds_note(self) -> str | None:
-        """One sentence naming each cell's seeds when the cells shown come from runs of different seeds (a cell of
-        another seed, or a best seed picked per model, is not a like-for-like comparison); ``None`` otherwise."""
+        """One sentence on the seeds behind the cells: once when every cell's run used the same (``Every cell: 3
+        seeds (0, 1, 2).``, which says how many seeds a mean and std are over), else each cell's (a cell of another
+        seed, or a best seed picked per model, is not a like-for-like comparison); ``None`` when none is recorded."""
         by_seeds = self._cells_by(lambda cell: cell.seeds)
-        if len(by_seeds) < 2:
+        if len(by_seeds) == 1:
+            seeds = next(iter(by_seeds))
+            return f"Every cell: {_seeds_count(seeds)}." if seeds else None
+        if not by_seeds:
             return None
-        groups = "; ".join(f"{_seeds_text(seeds)}: {some_of(names, NAMED_CELLS)}"
+        groups = "; ".join(f"{_seeds_count(seeds)}: {some_of(names, NAMED_CELLS)}"
                            for seeds, names in sorted(by_seeds.items()))  # a store of a year names thousands
         return (f"The runs shown used different seeds ({groups}); run them with one --seed (or the same --seeds N) "
                 "to compare alike.")
@@ -227,12 +234,25 @@ class Comparison:
         if not self.hidden:
             return None
         these = "it" if len(self.hidden) == 1 else "them"
+        named = [note_data(run_id) + self._hidden_seeds_text(run_id) for run_id in self.hidden[:3]]
+        other_seeds = any(self._hidden_seeds_text(run_id) for run_id in self.hidden)
         return (f"Not shown: {counted(self.hidden, 'older run')} of a cell shown here (same model, settings, dataset "
-                f"and protocol; each cell shows its newest run): {note_data(', '.join(self.hidden[:3]))}"
+                f"and protocol{'; some with other seeds' if other_seeds else ''}; each cell shows its newest run): "
+                f"{', '.join(named)}"
                 + ("" if len(self.hidden) <= 3 else f" (and {len(self.hidden) - 3} more: `merbench compare --json` lists "
                    "every one under hidden_runs)")
                 + f". See {these} with "
                 "`merbench show ID`, or compare by run id, naming the older run's and not the newer one's.")
+
+    def _hidden_seeds_text(self, run_id: str) -> str:
+        """`` (MODEL on COLUMN: an older run with 3 seeds (0, 1, 2); the cell shows the newest, seed 7)`` when the
+        hidden run ``run_id`` ran other seeds than the run its cell shows; empty when they are the same or unknown."""
+        key, seeds = self.hidden_seeds.get(run_id, (None, ()))
+        cell = self.cells.get(key) if key is not None else None
+        if cell is None or seeds == cell.seeds:
+            return ""
+        return (f" ({_in_note(*key)}: an older run with {_seeds_count(seeds)}; the cell shows the newest, "
+                f"{_seeds_count(cell.seeds)})")
 
     def data_note(self) -> str | None:
         """One sentence naming the columns left without a best because their runs scored other data or folds."""
@@ -372,8 +392,7 @@ def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
         withheld = ""
     elif withheld:
         reported, source, others = None, None, ()
-    seeds = tuple(seed.seed for seed in result.seeds) if result.seeds else (
-        (result.seed,) if result.seed is not None else ())
+    seeds = seeds_of(result)
     return Cell(mean, std, result.run_id, 1, result.subject_independent, reported, source, _leakage_warnings(result),
                 profile=profile_of(result), seeds=seeds, reported_others=others, reported_withheld=withheld,
                 software=software_of(result))
@@ -397,6 +416,19 @@ def _seeds_text(seeds: tuple[int, ...]) -> str:
     if not seeds:
         return "seed not recorded"
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(str(seed) for seed in seeds)}"
+
+
+def _seeds_count(seeds: tuple[int, ...]) -> str:
+    """``seed 7``, ``3 seeds (0, 1, 2)``, or ``seed not recorded``: how many seeds a cell's mean is over, and which."""
+    if len(seeds) < 2:
+        return _seeds_text(seeds)
+    return f"{len(seeds)} seeds ({', '.join(str(seed) for seed in seeds)})"
+
+
+def seeds_of(result: RunResult) -> tuple[int, ...]:
+    """The seeds ``result`` ran: each of a ``--seeds N`` run, its one seed, or none when not recorded."""
+    return tuple(seed.seed for seed in result.seeds) if result.seeds else (
+        (result.seed,) if result.seed is not None else ())
 
 
 PROFILE_UNKNOWN = "profile not recorded"
@@ -470,6 +502,8 @@ class Selection:
         """Every result added, in order, without its folds (``light``)."""
         self.settings: list[tuple[str, ...] | None] = []
         self._keys: list[tuple] = []
+        self._seeds: list[tuple[int, ...]] = []
+        """The seeds of each result added (``light`` drops a ``--seeds N`` run's)."""
         self._newest: dict[tuple, tuple[RunResult, Cell]] = {}
 
     def add(self, result: RunResult, settings: tuple[str, ...] | None = None) -> None:
@@ -482,6 +516,7 @@ class Selection:
         self.results.append(light(result))
         self.settings.append(settings)
         self._keys.append(key)
+        self._seeds.append(cell.seeds)
 
     def comparison(self) -> Comparison:
         """The comparison of the results added; a ``UsageError`` when there are none."""
@@ -493,6 +528,7 @@ class Selection:
         models: list[str] = []
         columns: list[tuple[str, str]] = []
         hidden: list[str] = []
+        hidden_seeds: dict[str, tuple[tuple[str, tuple[str, str]], tuple[int, ...]]] = {}
         profiles = profiles_of(results)
         common, column_settings, own = _row_settings(results, self.settings)
         for position, result in enumerate(results):
@@ -503,7 +539,9 @@ class Selection:
                 columns.append(column)
             counts[(model, column)] = counts.get((model, column), 0) + 1
             if (model, column) in newest and results[newest[(model, column)]].run_id:
-                hidden.append(str(results[newest[(model, column)]].run_id))
+                older = newest[(model, column)]
+                hidden.append(str(results[older].run_id))
+                hidden_seeds[hidden[-1]] = ((model, column), self._seeds[older])
             newest[(model, column)] = position
         cells: dict[tuple[str, tuple[str, str]], Cell] = {}
         runs: dict[tuple[str, tuple[str, str]], RunResult] = {}
@@ -522,7 +560,7 @@ class Selection:
             contenders = [cell for cell in in_column if not cell.warnings] or in_column  # leaky: best among leaky
             _mark_best([cell for cell in contenders if math.isfinite(cell.mean)], len(in_column) > 1)
         return Comparison(self.metric, self.stat, sorted(models), columns, cells, profiles, common, runs, unlike_data,
-                          hidden, column_settings)
+                          hidden, column_settings, hidden_seeds)
 
 
 def light(result: RunResult) -> RunResult:

@@ -64,7 +64,8 @@ def test_a_table_of_one_profile_looks_as_before_and_names_its_profile_once():
     assert comparison.models == ["convmixer", "ststnet"] and comparison.profiles == ["quick"]
     assert comparison.cells[("ststnet", COLUMN)].best and not comparison.cells[("convmixer", COLUMN)].best
     caption = comparison_table(comparison).caption
-    assert caption.endswith("best per column (bold green on a terminal). Profile: quick."), "no reported column: no legend for it"
+    assert caption.endswith("best per column (bold green on a terminal). Profile: quick. Every cell: seed 0."), \
+        "no reported column: no legend for it"
 
 
 def test_a_run_without_a_recorded_profile_is_not_mixed_silently_either():

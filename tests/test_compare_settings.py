@@ -60,7 +60,7 @@ def test_settings_every_run_changed_are_named_once_in_the_note_and_in_every_expo
 
     assert comparison.models == ["offapexnet (model.dropout=0.1)", "ststnet"]
     assert comparison.common_settings == ("engine.epochs=2",)
-    assert "Every run changed from its profile's defaults: engine.epochs=2." in comparison.notes()[-1]
+    assert "Every run changed from its profile's defaults: engine.epochs=2." in comparison.notes()[-2]
     assert comparison.cells[("ststnet", COLUMN)].best, "a setting of the runs does not stop a column's best"
     assert "engine.epochs=2" in to_markdown(comparison)
     assert "engine.epochs=2" in str(comparison_table(comparison).caption)
@@ -243,7 +243,7 @@ def test_cells_of_runs_with_different_seeds_are_named_in_a_note_and_every_record
     assert {record["row"]: record["seeds"] for record in comparison.records()} == {"ststnet": "0", "offapexnet": "5"}
     assert "seeds" in to_csv(comparison).splitlines()[0].split(",")
     alike = build_comparison(results[:1] + [_result("20250611-000003-000003", "offapexnet", 0.6, seed=0)])
-    assert alike.seeds_note() is None
+    assert alike.seeds_note() == "Every cell: seed 0."
 
 
 def test_what_a_run_changed_is_kept_for_when_its_plugin_is_gone(run_cli, tmp_path, monkeypatch):
