@@ -36,7 +36,8 @@ def cache_root(create: bool = True) -> Path:
     folder cannot be created.
     """
     configured = os.environ.get("MERBENCH_CACHE")
-    root = Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("merbench"))
+    # absolute, as every path a result records is; links kept, as _check_cache_path names them
+    root = Path(configured).expanduser().absolute() if configured else Path(platformdirs.user_cache_dir("merbench"))
     _check_cache_path(root, bool(configured))
     if create:
         make_cache_folder(root)

@@ -1,14 +1,15 @@
 """A re-run of a recorded result (``merbench run --config result.json``) checked against the inputs the recorded run
 trained on: once the new run's inputs are preprocessed, before any fold trains, it warns when they differ (another
 ``inputs_key``: another OpenCV, preprocessing option or dataset file), naming what the records say changed, and the
-result keeps the warning."""
+result keeps the warning. Before anything runs it also warns when the recorded run ran under other software, on
+another device or on another machine (``merbench.environment.changed_setup``, as ``--resume`` says it)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from merbench.environment import changed_files
+from merbench.environment import FILES_KEY, changed_files, changed_setup
 from merbench.progress import ProgressSink
 from merbench.recording import Recorder
 from merbench.result import RunResult
@@ -23,15 +24,22 @@ class RerunCheck:
     trains, it warns when they are not the inputs the recorded run trained on (another ``inputs_key``: another
     OpenCV, preprocessing option or dataset file), and the result keeps that warning."""
 
-    def __init__(self, where: str, recorded: dict[str, Any], recorded_files: Any = None):
+    def __init__(self, where: str, recorded: dict[str, Any], recorded_files: Any = None,
+                 recorded_environment: dict[str, Any] | None = None,
+                 environment_now: Callable[[], dict[str, Any]] | None = None):
         self.where = where
         """The option that gave the result, ``--config PATH``."""
         self.recorded = recorded
         """The recorded result's ``preprocess`` record."""
         self.recorded_files = recorded_files
         """The recorded result's ``environment.files`` (``None``: not recorded)."""
+        self.recorded_environment = recorded_environment
+        """The recorded result's ``environment`` (``None``: not recorded)."""
+        self.environment_now = environment_now
+        """This run's environment, as a run records it (``describe_environment`` of its device, and ``plugins``)."""
         self.warning: str | None = None
         self.files_warning: str | None = None
+        self.setup_warning: str | None = None
 
     def around(self, inner: Recorder | None, progress: ProgressSink | None) -> Recorder:
         """The ``Recorder`` the runner is given: ``inner``'s (``None``: the run is not stored), checking the inputs."""
@@ -55,6 +63,7 @@ class RerunCheck:
         """Warn when the files the run's options name (``files``: ``environment.files``) hold other bytes than those
         the recorded run read (other weights under the same name)."""
         changed = changed_files(self.recorded_files, files if files is not None else {})
+        self.compare_setup(progress)
         if not changed or self.recorded_files is None:
             return
         self.files_warning = (f"{self.where}: the files the options name differ from those the recorded run read: "
@@ -62,9 +71,30 @@ class RerunCheck:
         if progress is not None:
             progress.message(f"[bold yellow]Warning:[/] {self.files_warning}")
 
+    def compare_setup(self, progress: ProgressSink | None) -> None:
+        """Warn when the recorded run ran under other software, on another device or on another machine than this
+        one (``changed_setup``, as a resumed run's warning says it; the files are ``compare_files``'s)."""
+        if self.recorded_environment is None or self.environment_now is None or self.setup_warning is not None:
+            return
+        def setup(environment: dict[str, Any]) -> dict[str, Any]:
+            return {key: value for key, value in environment.items() if key != FILES_KEY}
+
+        software, machine = changed_setup(setup(self.recorded_environment), setup(self.environment_now()))
+        device = [line for line in software if line.startswith("device ")]
+        software = [line for line in software if line not in device]
+        kinds = [kind for kind, lines in (("under other software", software), ("on another device", device),
+                                         ("on another machine", machine)) if lines]
+        if not kinds:
+            return
+        how = ", ".join(kinds[:-1]) + (" and " if len(kinds) > 1 else "") + kinds[-1]
+        self.setup_warning = (f"{self.where}: the recorded run ran {how} than this re-run: its scores may differ for "
+                              f"that reason (recorded → now: {'; '.join(software + device + machine)})")
+        if progress is not None:
+            progress.message(f"[bold yellow]Warning:[/] {self.setup_warning}")
+
     def kept(self, result: RunResult) -> RunResult:
         """``result`` with the warnings, when there were any."""
-        found = [warning for warning in (self.files_warning, self.warning) if warning is not None]
+        found = [warning for warning in (self.setup_warning, self.files_warning, self.warning) if warning is not None]
         return dataclasses.replace(result, warnings=[*result.warnings, *found]) if found else result
 
 

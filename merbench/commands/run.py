@@ -206,7 +206,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     try:
         with progress_sink:
             result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce,
-                                                  _rerun_check(args))
+                                                  _rerun_check(args, config, registry))
     except KeyboardInterrupt:
         if started and _finished(store, started[0]):  # stopped in the moment after its last commit
             err.print(_finished_note(args, store, started[0]), highlight=False)
@@ -243,8 +243,9 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     return 0
 
 
-def _rerun_check(args: argparse.Namespace):
-    """The ``RerunCheck`` of a run of ``--config result.json`` whose result recorded its inputs' key; else ``None``."""
+def _rerun_check(args: argparse.Namespace, config, registry):
+    """The ``RerunCheck`` of a run of ``--config result.json`` (``config``) whose result recorded its inputs' key; else
+    ``None``."""
     from merbench.config import options_file
     from merbench.environment import FILES_KEY
     from merbench.rerun_inputs import RerunCheck
@@ -256,7 +257,15 @@ def _rerun_check(args: argparse.Namespace):
     if not isinstance(data, dict) or document_kind(data) != "run" or not isinstance(data.get("preprocess"), dict):
         return None
     environment = data.get("environment") if isinstance(data.get("environment"), dict) else {}
-    return RerunCheck(f"--config {args.config}", data["preprocess"], environment.get(FILES_KEY))
+    def environment_now() -> dict:  # as a run records it (merbench.recording.run_recorded), for its device
+        from merbench import runner
+        from merbench.environment import describe_environment
+
+        return {**describe_environment(runner.choose_run_device(config).description),
+                "plugins": runner.plugin_versions(config, registry)}
+
+    return RerunCheck(f"--config {args.config}", data["preprocess"], environment.get(FILES_KEY),
+                      environment or None, environment_now)
 
 
 def _finished(store, run_id: str) -> bool:
