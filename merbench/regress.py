@@ -80,7 +80,7 @@ from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import ANY_KIND, check_output_path, store_files, write_output
-from merbench.report import REPORTED_METRICS
+from merbench.report import REPORTED_METRICS, comparability
 from merbench.result import RunResult, document_kind
 from merbench.wording import SCORE_DIGITS, counted, paper_points, percent, plural
 from merbench.yaml_files import read_yaml
@@ -838,15 +838,17 @@ def _added_entry(entry: Entry, defaults: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str]:
+def reported_notes(entry: Entry, registry: Any, checks: list[Check], result: RunResult | None = None) -> list[str]:
     """One line per paper-reported score of the entry's model, beside the measured value of that metric.
 
     Both are in % as the check's table shows scores: the measured one with one
     decimal (``wording.percent``), the paper's with two, as published and as
     ``merbench info`` prints it (99.00, not 99; "ststnet uf1: measured 41.0 %,
     paper 73.53 % (megc2019 · megc2019; different data and protocol), from SOURCE"). The paper's dataset and protocol are named, and "different
-    data" or "different protocol" says when they are not the entry's; the source comes last, on one line, so that
-    two sources of one setting are told apart (a terminal wraps the note at spaces, ``tables.print_item``).
+    data" or "different protocol" says when they are not the entry's, and "not comparable" when they are but the
+    run (``result``) measured on part of an official list, a derived list, another class set or other folds
+    (``report.comparability``, as ``run``, ``compare`` and ``report`` judge it); the source comes last, on one line,
+    so that two sources of one setting are told apart (a terminal wraps the note at spaces, ``tables.print_item``).
     """
     try:
         reported = registry.get("models", entry.model).reported
@@ -859,7 +861,9 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check]) -> list[str
         key = REPORTED_METRICS.get(metric, metric)  # a paper's "f1" is the macro F1 merbench measures
         differs = [what for what, same in (("data", score.dataset == entry.dataset), ("protocol", score.protocol == entry.protocol))
                    if not same]
-        why = f"different {' and '.join(differs)}" if differs else "same data and protocol"
+        unlike = comparability(result)[1] if result is not None and not differs else ""
+        why = (f"different {' and '.join(differs)}" if differs else
+               f"same data and protocol, not comparable: {unlike}" if unlike else "same data and protocol")
         here = f"measured {percent(measured[key])} %{' ⚠' if entry.leaky else ''}, " if key in measured else ""
         source = " ".join(str(score.source).split()).rstrip(".")
         notes.append(f"{entry.model} {metric}: {here}paper {paper_points(score.value)} % "

@@ -43,3 +43,28 @@ def test_at_80_columns_the_notes_wrap_at_spaces_cutting_no_name_or_number():
     assert " ".join(" ".join(lines).split()) == " ".join(
         f"ststnet uf1: measured 41.2 %, paper {value} % (synthetic · subject-10fold; same data and protocol), from "
         f"{source}" for value, source in (("80.00", "Paper A 2023"), ("70.00", PAPER_B)))
+
+
+def test_a_run_on_part_of_the_official_list_is_not_called_comparable_with_the_paper():
+    """The same rule as run, compare and report (``report.comparability``): a MEGC2019 entry measured on 14 of the
+    442 listed samples, or with other folds, is "not comparable" (before: "same data and protocol" whenever the
+    dataset and protocol names matched)."""
+    from result_samples import minimal_result
+
+    registry = SimpleNamespace(get=lambda kind, name: SimpleNamespace(reported=(
+        ReportedScore("megc2019", "megc2019", "uf1", 73.53, "Paper"),)))
+    entry = parse_baseline({"version": 1, "entries": [{"model": "ststnet", "dataset": "megc2019",
+                                                       "protocol": "megc2019"}]}, Path("b.yaml")).entries[0]
+    checks = [Check(entry.label, "uf1", 0.5, 0.095, 0.1, 0.1, "ok")]
+    partial = minimal_result(dataset="megc2019", protocol="megc2019",
+                             dataset_summary={"official_list": {"found": 14, "listed": 442}})
+    [note] = reported_notes(entry, registry, checks, partial)
+    assert ("(megc2019 · megc2019; same data and protocol, not comparable: measured on 14 of the 442 samples of the "
+            "official list (the rest are not in your copies))") in note
+    whole = minimal_result(dataset="megc2019", protocol="megc2019",
+                           dataset_summary={"official_list": {"found": 442, "listed": 442}})
+    [note] = reported_notes(entry, registry, checks, whole)
+    assert "(megc2019 · megc2019; same data and protocol), from Paper" in note
+    folds = minimal_result(dataset="megc2019", protocol="megc2019", settings_changed=["protocol.n_splits=3"])
+    [note] = reported_notes(entry, registry, checks, folds)
+    assert "not comparable: measured with protocol.n_splits=3" in note

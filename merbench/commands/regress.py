@@ -538,8 +538,8 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
         table.add_section()
     print_table(out, table)
     notes = [(f"entry {entry.number}: " if models.count(entry.model) > 1 else "") + note
-             for entry, entry_checks, _, _ in checks
-             for note in reported_notes(entry, registry, entry_checks)]  # a model's entries told apart
+             for entry, entry_checks, result, _ in checks
+             for note in reported_notes(entry, registry, entry_checks, result)]  # a model's entries told apart
     if notes:
         out.print("Paper-reported scores in % (orientation only unless data and protocol are the same):",
                   highlight=False)
@@ -572,7 +572,7 @@ def _write_json(target, baseline, checks, registry, reuses, updated: bool) -> No
                      "measured": finite(c.measured), "delta": finite(c.delta), "status": c.status}
                     for c in entry_checks
                 ],
-                "reported": reported_notes(entry, registry, entry_checks),
+                "reported": reported_notes(entry, registry, entry_checks, result),
                 "reused": [reuse.to_dict() for reuse in entry_reuses],
             }
             for (entry, entry_checks, result, error), entry_reuses in zip(checks, reuses)
