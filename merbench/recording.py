@@ -168,6 +168,12 @@ def run_or_continue(store: ResultStore | None, config: RunConfig, registry: Regi
     return result, run_id, None
 
 
+def _environment_at_start(config: RunConfig, registry: Registry, choice: Any, files: dict[str, Any]) -> dict[str, Any]:
+    """What a run records of its environment when it starts: its device ``choice``'s, its plugins' versions and the
+    files its options name (``files_record``)."""
+    return {**describe_environment(choice.description), "plugins": runner.plugin_versions(config, registry), **files}
+
+
 def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registry, n_seeds: int = 1,
                  progress: ProgressSink | None = None, resume_id: str | None = None,
                  announce: Any = None, rerun: InputsCheck | None = None) -> tuple[RunResult, str | None, int]:
@@ -185,6 +191,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
     files = files_record(config, registry)
     if rerun is not None:
         rerun.compare_files(files.get(FILES_KEY), progress)
+        rerun.compare_setup(_environment_at_start(config, registry, runner.choose_run_device(config), files), progress)
     if store is None:
         try:
             result = runner.run_with_seeds(config, registry, n_seeds, progress, rerun and rerun.around(None, progress))
@@ -197,8 +204,7 @@ def run_recorded(store: ResultStore | None, config: RunConfig, registry: Registr
             raise
     check_seeds(n_seeds, config.seed)
     choice = runner.choose_run_device(config)  # imports torch (not at the import of the commands); once for all seeds
-    environment = {**describe_environment(choice.description), "plugins": runner.plugin_versions(config, registry),
-                   **files}
+    environment = _environment_at_start(config, registry, choice, files)
     setups: dict[str, Any] = {}
     try:
         if resume_id is None:

@@ -7,7 +7,7 @@ another device or on another machine (``merbench.environment.changed_setup``, as
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from merbench.environment import FILES_KEY, changed_files, changed_setup
 from merbench.progress import ProgressSink
@@ -25,8 +25,7 @@ class RerunCheck:
     OpenCV, preprocessing option or dataset file), and the result keeps that warning."""
 
     def __init__(self, where: str, recorded: dict[str, Any], recorded_files: Any = None,
-                 recorded_environment: dict[str, Any] | None = None,
-                 environment_now: Callable[[], dict[str, Any]] | None = None):
+                 recorded_environment: dict[str, Any] | None = None):
         self.where = where
         """The option that gave the result, ``--config PATH``."""
         self.recorded = recorded
@@ -35,8 +34,6 @@ class RerunCheck:
         """The recorded result's ``environment.files`` (``None``: not recorded)."""
         self.recorded_environment = recorded_environment
         """The recorded result's ``environment`` (``None``: not recorded)."""
-        self.environment_now = environment_now
-        """This run's environment, as a run records it (``describe_environment`` of its device, and ``plugins``)."""
         self.warning: str | None = None
         self.files_warning: str | None = None
         self.setup_warning: str | None = None
@@ -63,7 +60,6 @@ class RerunCheck:
         """Warn when the files the run's options name (``files``: ``environment.files``) hold other bytes than those
         the recorded run read (other weights under the same name)."""
         changed = changed_files(self.recorded_files, files if files is not None else {})
-        self.compare_setup(progress)
         if not changed or self.recorded_files is None:
             return
         self.files_warning = (f"{self.where}: the files the options name differ from those the recorded run read: "
@@ -71,15 +67,17 @@ class RerunCheck:
         if progress is not None:
             progress.message(f"[bold yellow]Warning:[/] {self.files_warning}")
 
-    def compare_setup(self, progress: ProgressSink | None) -> None:
+    def compare_setup(self, now: dict[str, Any], progress: ProgressSink | None) -> None:
         """Warn when the recorded run ran under other software, on another device or on another machine than this
-        one (``changed_setup``, as a resumed run's warning says it; the files are ``compare_files``'s)."""
-        if self.recorded_environment is None or self.environment_now is None or self.setup_warning is not None:
+        one, whose environment is ``now`` (``changed_setup``, as a resumed run's warning says it; the files are
+        ``compare_files``'s)."""
+        if self.recorded_environment is None:
             return
+
         def setup(environment: dict[str, Any]) -> dict[str, Any]:
             return {key: value for key, value in environment.items() if key != FILES_KEY}
 
-        software, machine = changed_setup(setup(self.recorded_environment), setup(self.environment_now()))
+        software, machine = changed_setup(setup(self.recorded_environment), setup(now))
         device = [line for line in software if line.startswith("device ")]
         software = [line for line in software if line not in device]
         kinds = [kind for kind, lines in (("under other software", software), ("on another device", device),

@@ -10,8 +10,8 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (path_argument, STORE_FILE, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
-                               print_plugin_problems, ray_messages, reusable_stored_run)
+from merbench.commands import (HelpFormatter, STORE_FILE, add_model_and_dataset, dataset_folder, flatten_sets,
+                               output_file, path_argument, print_plugin_problems, ray_messages, reusable_stored_run)
 from merbench.errors import UsageError
 from merbench.escaping import console_line
 from merbench.wording import counted

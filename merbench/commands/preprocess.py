@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from merbench.commands import path_argument, HelpFormatter, dataset_folder, flatten_sets, output_file, print_plugin_problems
+from merbench.commands import (HelpFormatter, dataset_folder, flatten_sets, output_file, path_argument,
+                               print_plugin_problems)
 from merbench.wording import counted
 
 ORDER = 15

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (path_argument, STORE_FILE, EPILOG, HelpFormatter, add_model_and_dataset, dataset_folder,
-                               flatten_sets, output_file, print_plugin_problems, ray_messages)
+from merbench.commands import (EPILOG, STORE_FILE, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
+                               output_file, path_argument, print_plugin_problems, ray_messages)
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.escaping import console_line
 from merbench.wording import counted
@@ -206,7 +206,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     try:
         with progress_sink:
             result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce,
-                                                  _rerun_check(args, config, registry))
+                                                  _rerun_check(args))
     except KeyboardInterrupt:
         if started and _finished(store, started[0]):  # stopped in the moment after its last commit
             err.print(_finished_note(args, store, started[0]), highlight=False)
@@ -243,9 +243,8 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
     return 0
 
 
-def _rerun_check(args: argparse.Namespace, config, registry):
-    """The ``RerunCheck`` of a run of ``--config result.json`` (``config``) whose result recorded its inputs' key; else
-    ``None``."""
+def _rerun_check(args: argparse.Namespace):
+    """The ``RerunCheck`` of a run of ``--config result.json`` whose result recorded its inputs' key; else ``None``."""
     from merbench.config import options_file
     from merbench.environment import FILES_KEY
     from merbench.rerun_inputs import RerunCheck
@@ -257,15 +256,7 @@ def _rerun_check(args: argparse.Namespace, config, registry):
     if not isinstance(data, dict) or document_kind(data) != "run" or not isinstance(data.get("preprocess"), dict):
         return None
     environment = data.get("environment") if isinstance(data.get("environment"), dict) else {}
-    def environment_now() -> dict:  # as a run records it (merbench.recording.run_recorded), for its device
-        from merbench import runner
-        from merbench.environment import describe_environment
-
-        return {**describe_environment(runner.choose_run_device(config).description),
-                "plugins": runner.plugin_versions(config, registry)}
-
-    return RerunCheck(f"--config {args.config}", data["preprocess"], environment.get(FILES_KEY),
-                      environment or None, environment_now)
+    return RerunCheck(f"--config {args.config}", data["preprocess"], environment.get(FILES_KEY), environment or None)
 
 
 def _finished(store, run_id: str) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (path_argument, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
-                               output_file, print_plugin_problems)
+from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
+                               path_argument, print_plugin_problems)
 from merbench.escaping import console_line
 
 ORDER = 12
