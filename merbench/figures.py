@@ -221,6 +221,9 @@ def check_figure_files(results: Sequence[RunResult], folder: Path) -> None:
         if path.is_dir():
             raise UsageError(f"--figures {folder}: {path.name} is a folder where a figure goes; remove it or give "
                              "another --figures folder")
+        if path.exists() and not path.is_file():
+            raise UsageError(f"--figures {folder}: {path.name} is not a regular file (a device, FIFO or socket) where "
+                             "a figure goes, and will not be replaced; remove it or give another --figures folder")
         check_output_path(path, "--figures", roots=roots)
 
 

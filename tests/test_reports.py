@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 
 import pytest
 
@@ -139,6 +140,19 @@ def test_a_figure_that_cannot_be_written_leaves_no_output_behind(store, run_cli,
     result = run_cli("report", "--store", str(path), "--output", str(output), "--figures", str(figures))
     assert result.code == 2 and f"{run_id}-folds.png is a folder where a figure goes" in " ".join(result.err.split())
     assert not output.exists() and [p.name for p in figures.iterdir()] == [f"{run_id}-folds.png"]
+
+
+def test_a_fifo_where_a_figure_goes_is_named_with_advice_for_a_folder(store, run_cli, tmp_path):
+    path, results = store
+    run_id = next(iter(results.values()))["run_id"]
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    os.mkfifo(figures / f"{run_id}-folds.png")
+    result = run_cli("report", "--store", str(path), "--output", str(tmp_path / "r.md"), "--figures", str(figures))
+    said = " ".join(result.err.split())
+    assert result.code == 2 and f"--figures {figures}: {run_id}-folds.png is not a regular file" in said
+    assert "give another --figures folder" in said and "standard output" not in said
+    assert not (tmp_path / "r.md").exists() and [p.name for p in figures.iterdir()] == [f"{run_id}-folds.png"]
 
 
 def test_figures_are_those_of_the_runs_the_table_shows(run_cli, tmp_path):
