@@ -123,11 +123,24 @@ class SearchSpace:
         return [param.to_dict() for param in self.params]
 
 
+BUILT_IN_SPACES = Path(__file__).resolve().parent.parent / "benchmarks" / "spaces"
+"""The search spaces of the built-in models, in the merbench checkout (not part of an installed wheel)."""
+
+
+def built_in_spaces_hint() -> str:
+    """Where the built-in search spaces are, said so that it holds from any working folder."""
+    files = sorted(path.name for path in BUILT_IN_SPACES.glob("*.yaml")) if BUILT_IN_SPACES.is_dir() else []
+    if not files:
+        return ("the built-in spaces come with merbench's source, in its repository's benchmarks/spaces/ folder; or "
+                "write one (docs/tuning.md)")
+    return f"the built-in spaces are in {BUILT_IN_SPACES} ({', '.join(files)})"
+
+
 def _read(path: Path) -> dict[str, Any]:
     """The space file as flat ``section.option`` -> parameter mapping (raises ``UsageError``)."""
     where = f"--space {path}"
     data = read_yaml(path, where, kind="YAML search space", example="benchmarks/spaces/ststnet.yaml",
-                     when_missing="the built-in spaces are in benchmarks/spaces/")
+                     when_missing=built_in_spaces_hint())
     empty = (f"{where}: expected a mapping of options to search, e.g. "
              "'engine.lr: {type: float, low: 0.0005, high: 0.02, log: true}'")
     if not isinstance(data, dict) or not data:

@@ -382,6 +382,17 @@ def test_space_file_that_cannot_be_read_is_one_error(run_cli, tmp_path, problem)
     assert f"--space {path}" in result.err
 
 
+def test_a_missing_space_names_the_built_in_spaces_from_any_folder(run_cli, tmp_path, monkeypatch):
+    """From another working folder, `benchmarks/spaces/` names nothing: the hint gives the checkout's folder."""
+    from merbench.tuning_space import BUILT_IN_SPACES
+
+    monkeypatch.chdir(tmp_path)
+    result, _ = tune(run_cli, tmp_path, space=Path("benchmarks/spaces/ststnet.yaml"))
+    said = " ".join(result.err.split())
+    assert result.code == 2 and f"the built-in spaces are in {BUILT_IN_SPACES} (" in said
+    assert BUILT_IN_SPACES.is_absolute() and (BUILT_IN_SPACES / "ststnet.yaml").is_file() and "ststnet.yaml" in said
+
+
 def test_storage_that_is_the_results_store_or_a_foreign_file_is_refused(run_cli, tmp_path, session_store):
     result = run_cli("tune", "--model", "ststnet", "--dataset", "synthetic", "--profile", "quick", "--trials", "1",
                      "--space", str(space_file(tmp_path)), "--storage", str(session_store), *TINY)
