@@ -21,6 +21,7 @@ import numpy as np
 
 from merbench.contracts import ClipFrames, Sample
 from merbench.errors import PluginError, UsageError
+from merbench.wording import number_text
 
 from merbench_plugins.preprocessors import MAGNIFY_MAX_ALPHA, MAGNIFY_MAX_SIGMA
 
@@ -30,6 +31,13 @@ def in_band(n_frames: int, low: float, high: float) -> np.ndarray:
     keeps, never the zero frequency; none for a clip too short to hold one (2 frames hold only 0 and 0.5)."""
     frequencies = np.fft.rfftfreq(n_frames)
     return (frequencies >= low) & (frequencies <= high) & (frequencies > 0)
+
+
+def band_text(value: Any) -> str:
+    """``magnify.band`` as it is typed: ``0.05,0.4``, not a Python list."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(number_text(v) if isinstance(v, float) else str(v) for v in value)
+    return str(value)
 
 
 def magnify_frames(frames: np.ndarray, alpha: float, low: float, high: float, sigma: float) -> np.ndarray:
@@ -51,16 +59,21 @@ class MagnifyPreprocessor:
         try:
             self.low, self.high = (float(v) for v in options["band"])
         except (TypeError, ValueError):
-            raise UsageError(f"magnify.band={options['band']}: give two numbers LOW,HIGH, e.g. 0.05,0.4") from None
+            raise UsageError(f"magnify.band={band_text(options['band'])}: give two numbers LOW,HIGH, "
+                             "e.g. 0.05,0.4") from None
         if not 0.0 <= self.low < self.high <= 0.5:
-            raise UsageError(f"magnify.band={self.low},{self.high}: need 0 <= LOW < HIGH <= 0.5 (cycles per frame)")
+            raise UsageError(f"magnify.band={band_text([self.low, self.high])}: need 0 <= LOW < HIGH <= 0.5 "
+                             "(cycles per frame)")
         if not 0 <= self.alpha <= MAGNIFY_MAX_ALPHA:
             raise UsageError(f"magnify.alpha={self.alpha:g}: must be in [0, {MAGNIFY_MAX_ALPHA}] (default 8)")
         if not 0 <= self.sigma <= MAGNIFY_MAX_SIGMA:
             raise UsageError(f"magnify.sigma={self.sigma:g}: must be in [0, {MAGNIFY_MAX_SIGMA}] pixels (default 2)")
 
     def cache_params(self) -> dict[str, Any]:
-        """Everything that changes this preprocessor's output."""
+        """Everything that changes this preprocessor's output: with ``alpha`` 0 (off) the clip as it came, so band
+        and sigma stay out of the key and changing them reuses the cached entries."""
+        if not self.alpha:
+            return {"alpha": 0.0}
         return {"alpha": self.alpha, "band": [self.low, self.high], "sigma": self.sigma, "opencv": cv2.__version__}
 
     def inputs(self, sample: Sample) -> list[Path]:
@@ -69,6 +82,8 @@ class MagnifyPreprocessor:
 
     def __call__(self, sample: Sample, read_frame: Callable[[Path], np.ndarray], upstream: Any = None) -> ClipFrames:
         clip = ClipFrames.of(sample, read_frame, upstream)
+        if not self.alpha:
+            return clip.derive(magnify="unchanged: alpha 0 is off")
         first = clip.read(sample.onset)
         frames = [clip.read(i) for i in range(sample.onset, sample.offset + 1)]
         # read_frame refuses a frame of another size than the clip's first, and crop cuts every frame with one box:
@@ -80,7 +95,7 @@ class MagnifyPreprocessor:
                 f"{other.shape[1]}×{other.shape[0]}) from the frame step before it in the chain, which must give one "
                 "size per clip: fix that step or report it to its plugin's author"
             )
-        if self.alpha > 0 and not in_band(len(frames), self.low, self.high).any():
+        if not in_band(len(frames), self.low, self.high).any():
             # counted in magnify_counts, so a run of 2-frame clips (onset and apex) does not claim a magnification
             return clip.derive(magnify=f"unchanged: {len(frames)} {'frame holds' if len(frames) == 1 else 'frames hold'} "
                                        f"no frequency of band {self.low:g}-{self.high:g}")
