@@ -264,6 +264,14 @@ def skip_repeated_headers(rows: list[tuple[int, dict[str, str]]], header: list[s
     return kept
 
 
+def clip_frames(files: tuple[Path, ...]) -> tuple[Path, ...]:
+    """A frames row's clip: onset, apex and offset files, the apex left out where it is the onset file (a one-frame
+    clip, whose apex index is then the onset's, so ``datasets check`` and a run's warnings see the apex on the
+    onset), and likewise an offset that is the onset file."""
+    onset = files[0]
+    return (onset,) + tuple(f for f in files[1:] if f != onset)
+
+
 def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset:
     """Read the manifest CSV into samples (see the module docstring)."""
     root = check_root(root, "manifest")
@@ -320,17 +328,17 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     classes, labels = class_names([(row, cells["label"]) for row, cells, _, _ in kept], list(options["classes"]), path)
     samples = []
     for (row, cells, files, sample_id), label in zip(kept, labels):
-        last = len(files) - 1
+        frames = files if image_mode else clip_frames(files)
         samples.append(
             Sample(
                 id=sample_id,
                 subject=cells["subject"],
                 label=label,
                 domain=cells.get("domain") or DEFAULT_DOMAIN,
-                frames=files,
+                frames=frames,
                 onset=0,
-                apex=0 if image_mode else 1,
-                offset=last,
+                apex=0 if image_mode or files[1] == files[0] else 1,
+                offset=len(frames) - 1,
                 extra={"row": row},
             )
         )
