@@ -19,7 +19,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
@@ -146,6 +146,10 @@ class RunConfig:
     root: Path | None
     preprocess: tuple[str, ...]
     sections: dict[str, dict[str, Any]]
+    pinned: dict[str, Any] = field(default_factory=dict)
+    """A re-run's (``--config result.json``) options set to what the recorded run resolved (``flow.method: tvl1``
+    for its ``auto``, a manifest's absolute path), by dotted key, with the values that record gave: the re-run
+    computes what the record did, and is named by the settings of that record (``run_settings``)."""
 
     def section(self, name: str) -> dict[str, Any]:
         """Options of one section (``dataset``, ``model``, ``engine``, a preprocessor...)."""
@@ -164,6 +168,7 @@ class RunConfig:
             "root": os.path.abspath(self.root) if self.root else None,
             "preprocess": list(self.preprocess),
             "options": copy.deepcopy(self.sections),
+            **({"pinned": dict(self.pinned)} if self.pinned else {}),
         }
 
     @classmethod
@@ -183,6 +188,7 @@ class RunConfig:
             root=Path(stored["root"]) if stored["root"] else None,
             preprocess=tuple(stored["preprocess"]),
             sections=sections,
+            pinned=dict(stored.get("pinned") or {}),
         )
 
 
@@ -277,6 +283,42 @@ def _as_settings(data: dict[str, Any], path: Path, given: Iterable[str] | None =
         _pin_resolved(settings, data)
         _pin_files(settings, data, path, given)
     return settings
+
+
+def options_as_recorded(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A stored run's recorded ``options``; a re-run's with each option it pinned to what its record resolved
+    (``RunConfig.pinned``: the ``tvl1`` of a recorded ``flow.method=auto``) given back the record's value, so that
+    it is named and compared as its record. Assumes ``config["options"]`` is a mapping."""
+    options, pinned = config["options"], config.get("pinned")
+    if not isinstance(pinned, Mapping) or not pinned:
+        return options
+    given = {section: dict(values) if isinstance(values, Mapping) else values for section, values in options.items()}
+    for dotted, value in pinned.items():
+        section, _, key = str(dotted).partition(".")
+        if isinstance(given.get(section), dict) and key in given[section]:
+            given[section][key] = value
+    return given
+
+
+def recorded_pins(path: Path) -> dict[str, tuple[Any, Any]]:
+    """For ``--config`` of a run's result: each dotted option its re-run sets to what the recorded run resolved
+    (``_pin_resolved``, ``_pin_files``), as (the value the record gave, the value the re-run runs with); an option
+    the record had itself pinned keeps the value its own record gave (``RunConfig.pinned``). Empty for other files."""
+    data = options_file(path)
+    if not isinstance(data, dict) or document_kind(data) != "run":
+        return {}
+    recorded = data.get("config") or {}
+    unpinned = {section: dict(options) for section, options in (recorded.get("options") or {}).items()
+                if isinstance(options, dict)}
+    pinned = _as_settings(data, path)
+    earlier = recorded.get("pinned") if isinstance(recorded.get("pinned"), dict) else {}
+    pins: dict[str, tuple[Any, Any]] = {}
+    for section, options in pinned.items():
+        for key, value in (options.items() if isinstance(options, dict) else ()):
+            dotted, before = f"{section}.{key}", unpinned.get(section, {}).get(key)
+            if dotted in earlier or (key in unpinned.get(section, {}) and value != before):
+                pins[dotted] = (earlier.get(dotted, before), value)
+    return pins
 
 
 # A step that records what an ``auto`` option resolved to under another key: (step, option) → recorded key.
@@ -1094,6 +1136,7 @@ def resolve_config(
         sections["engine"]["epochs"] = epochs
     check_parallel_options(sections["engine"], sources=from_file)
     check_executor_options(sections["executor"])
+    pins = recorded_pins(config_file) if config_file else {}
 
     return RunConfig(
         model=model or "",
@@ -1105,6 +1148,8 @@ def resolve_config(
         root=root,
         preprocess=chain,
         sections=sections,
+        pinned={dotted: given for dotted, (given, ran) in pins.items()  # not where --set gave another value
+                if sections.get(dotted.partition(".")[0], {}).get(dotted.partition(".")[2]) == ran},
     )
 
 

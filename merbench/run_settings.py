@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from merbench.config import dataset_gives, default_chain, resolve_config
+from merbench.config import dataset_gives, default_chain, options_as_recorded, resolve_config
 from merbench.errors import MerbenchError
 from merbench.registry import Registry
 from merbench.result import RunResult
@@ -80,6 +80,7 @@ def _changed_now(result: RunResult, registry: Registry) -> tuple[str, ...] | Non
     options = config.get("options")
     if not isinstance(options, Mapping):
         return None
+    options = options_as_recorded(config)
     chain = config.get("preprocess")
     root = config.get("root")
     try:

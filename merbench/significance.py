@@ -32,6 +32,7 @@ from scipy.stats import rankdata
 
 from merbench.audit import outside_classes, sample_count_problems
 from merbench.bootstrap_units import RESAMPLE_UNITS, unit_indices
+from merbench.config import options_as_recorded
 from merbench.errors import DataError
 from merbench.leaks import describe, result_leaks
 from merbench.metrics import unweighted_f1_recall
@@ -182,9 +183,10 @@ def fold_settings_apart(a: RunResult, b: RunResult) -> list[str] | None:
     """What A and B were made with differently that decides their folds: the seed, the dataset folder and each
     ``dataset.*`` and ``protocol.*`` option of their recorded configurations (``dataset.clips_per_subject=3 vs 6``);
     ``None`` when either records no options."""
-    options = [result.config.get("options") if isinstance(result.config, Mapping) else None for result in (a, b)]
-    if not all(isinstance(recorded, Mapping) for recorded in options):
+    configs = [result.config if isinstance(result.config, Mapping) else {} for result in (a, b)]
+    if not all(isinstance(config.get("options"), Mapping) for config in configs):
         return None
+    options = [options_as_recorded(config) for config in configs]
     apart = [f"--seed {a.seed} vs {b.seed}"] if a.seed != b.seed else []
     roots = [result.config.get("root") or "none" for result in (a, b)]
     if roots[0] != roots[1]:

@@ -277,6 +277,7 @@ def test_a_result_json_given_as_config_runs_the_same_configuration_again(run_cli
     assert after["config"]["options"]["engine"].pop("threads") == pinned
     assert after["engine_plan"]["threads_per_fold"] == pinned
     assert before["config"]["options"]["engine"].pop("threads") == 0
+    assert after["config"].pop("pinned") == {"engine.threads": 0}  # the value the record gave, for its name
     assert after["config"] == before["config"] and after["seed"] == 4
     assert [row["prediction"] for row in after["predictions"]] == [row["prediction"] for row in before["predictions"]]
     recorded.write_text(json.dumps(json.loads(first.read_text())["config"]))  # the configuration alone (JSON is YAML)
