@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -95,9 +96,27 @@ def decode_image(blob: bytes, flag: int) -> np.ndarray | None:
     if not blob:
         return None
     try:
-        return cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag)
+        with opencv_errors_only(cv2):
+            return cv2.imdecode(np.frombuffer(blob, dtype=np.uint8), flag)
     except cv2.error:
         return None
+
+
+@contextmanager
+def opencv_errors_only(cv2: Any) -> Iterator[None]:
+    """OpenCV's own log at errors only meanwhile, then as it was: a damaged file gets merbench's message alone, not
+    also OpenCV's warning (``[ WARN:0@0.1] global grfmt_png.cpp:793 ... PNG input buffer is incomplete``). Set
+    where OpenCV decodes, so worker processes, which import OpenCV themselves, are quiet too."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None or not hasattr(logging, "getLogLevel"):  # an OpenCV without its logging API
+        yield
+        return
+    before = logging.getLogLevel()
+    logging.setLogLevel(min(before, logging.LOG_LEVEL_ERROR))  # lower is quieter: SILENT 0, ERROR 2, WARNING 3
+    try:
+        yield
+    finally:
+        logging.setLogLevel(before)
 
 
 def bit_depth_problem(frame: np.ndarray) -> str | None:
