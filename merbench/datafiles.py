@@ -145,6 +145,25 @@ IMAGE_BIT_DEPTH_FIX = ("store it with 8 bits per channel (0..255), as the precom
 """What to do with a precomputed image of more than 8 bits (``bit_depth_problem``)."""
 
 
+STRAIN_MIN_SIDE = 2
+"""The fewest pixels each way a frame needs for optical strain (``numpy.gradient`` of the flow, the ``strain`` channel
+of the default chain, ``flow``). The flow itself is no bound: TV-L1 and Farneback take frames from 1×1 up, and so do
+the other channels (checked with OpenCV 4.14); DIS needs more, and says so itself."""
+
+STRAIN_SIZE_FIX = "leave strain out of a run (--set flow.channels={channels}), or use larger frames"
+"""What to do with frames too thin for optical strain (``strain_size_problem``); ``{channels}``: the other channels
+(``u,v`` by default)."""
+
+
+def strain_size_problem(height: int, width: int) -> str | None:
+    """Why frames of ``width``×``height`` pixels give no optical strain (``W×H pixels, and optical strain ... needs at
+    least 2 pixels each way``), or ``None`` when they do; a run and ``merbench datasets check`` say the same words."""
+    if min(height, width) >= STRAIN_MIN_SIDE:
+        return None
+    return (f"{width}×{height} pixels, and optical strain (flow.channels holds strain, as by default) needs at least "
+            f"{STRAIN_MIN_SIDE} pixels each way")
+
+
 def undecodable(blob: bytes) -> str:
     """Why an image file with bytes ``blob`` cannot be decoded, in words."""
     return "is empty (0 bytes)" if not blob else "is not a readable image"

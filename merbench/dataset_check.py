@@ -5,8 +5,8 @@
 the middle frame, and the offset that whole-clip chains read; or a manifest's
 precomputed image), sniffs the clip's other frames (``in_clip_problems``) and reports
 counts, skipped and fixed rows, and missing or unusable files (unreadable, or of
-another size or bit depth than a run takes: a frame of another size than its clip's, an image of
-another size than the first one unless ``image.size`` resizes them). ``verdict``
+another size or bit depth than a run takes: a frame of another size than its clip's, one too thin for the
+default chain's optical strain, an image of another size than the first one unless ``image.size`` resizes them). ``verdict``
 says why a tree is not usable (``None`` when it is). ``check_dataset_input``
 is also used by the runner: it refuses a preprocessing chain that cannot take
 what the dataset gives.
@@ -28,8 +28,9 @@ import numpy as np
 
 from merbench.config import NO_FOLDER, dataset_gives, layout_docs, resolve_section
 from merbench.contracts import Dataset, Sample, resolve_factory
-from merbench.datafiles import (IMAGE_BIT_DEPTH_FIX, IMAGE_DECODING, bit_depth_problem, check_cache_outside_dataset,
-                                check_root_folder, decode_image, option_folders, undecodable)
+from merbench.datafiles import (IMAGE_BIT_DEPTH_FIX, IMAGE_DECODING, STRAIN_SIZE_FIX, bit_depth_problem,
+                                check_cache_outside_dataset, check_root_folder, decode_image, option_folders,
+                                strain_size_problem, undecodable)
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.escaping import number_key, spelling_key
 from merbench.wording import counted, plural
@@ -160,7 +161,8 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
 
     Frames are decoded and compared by the run's own rules, in the run's words (``merbench.preprocess``): a frame
     of more than 8 bits (``bit_depth_problem``) or of another size than the clip's first decoded frame
-    (``frame_size_problem``) is a problem like an unreadable one: its clip is left out where a run reads it.
+    (``frame_size_problem``) or too thin for the optical strain of the default chain (``strain_size_problem``: 1 pixel
+    high or wide) is a problem like an unreadable one: its clip is left out where a run reads it.
     Precomputed images of another size than the most common one (ties: the first image's) stop a run that keeps the
     stored sizes (``image_size`` 0, ``image.size``'s default; ``image_size_problems``), so the odd ones are named
     wherever they are; any other ``image_size`` resizes them.
@@ -205,6 +207,9 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                     sized.append((len(problems), FrameProblem(sample.id, path, "", role, stops_run=True),
                                   frame.shape[:2]))
                 continue
+            thin = None if deep or role == WHOLE_CLIP_ONLY else strain_size_problem(*frame.shape[:2])
+            if thin:
+                problems.append(FrameProblem(sample.id, path, f"{role} is {thin}: {THIN_FIX}", role))
             if deep:
                 problems.append(FrameProblem(sample.id, path, f"{role} {deep}: {BIT_DEPTH_FIX}", role))
             elif first is None:
@@ -228,6 +233,10 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
     for at, problem in reversed(image_size_problems(sized)):  # from the last: the earlier places stay where they are
         problems.insert(at, problem)
     return checked, problems
+
+
+THIN_FIX = STRAIN_SIZE_FIX.format(channels="u,v")
+"""What to do with a frame too thin for the optical strain of the default chain (``flow``, channels ``u,v,strain``)."""
 
 
 def blank_problem(frame: np.ndarray) -> str | None:

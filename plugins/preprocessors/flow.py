@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from merbench.contracts import ClipFrames, PreprocessorPlugin, Sample
+from merbench.datafiles import SKIP_CLIP, STRAIN_SIZE_FIX, strain_size_problem
 from merbench.errors import DataError, UsageError
 from merbench.hookspecs import hookimpl
 
@@ -91,6 +92,23 @@ def check_dis_size(frame: np.ndarray, sample: Sample, option: str, other: str) -
         raise DataError(f"sample {sample.id} ({sample.frames[sample.onset]}): its frames are {width}×{height} pixels, "
                         f"and DIS optical flow ({option}) needs both sides of at least {shorter} pixels and one of at "
                         f"least {longer}: use --set {other}, or larger frames")
+
+
+def check_strain_size(frame: np.ndarray, working: np.ndarray, sample: Sample, channels: Sequence[str],
+                      work_size: int, stepped: bool = False) -> None:
+    """``DataError`` when the ``working`` frame (``frame`` after ``working_frames``) is too thin for optical strain,
+    naming the sample, its first file and the frames' size (and what ``flow.work_size`` made of it); ``stepped``: the
+    frames are those of the steps before ``flow`` (``crop``), not the files'."""
+    problem = strain_size_problem(*working.shape[:2])
+    if problem is None:
+        return
+    height, width = frame.shape[:2]
+    shrunk = f"{width}×{height} pixels, shrunk by flow.work_size={work_size} to " if frame.shape != working.shape else ""
+    fix = STRAIN_SIZE_FIX.format(channels=",".join(c for c in channels if c != "strain") or "u,v")
+    keep = ", or keep their size (--set flow.work_size=0)" if shrunk and strain_size_problem(height, width) is None else ""
+    frames = "its frames as the steps before flow left them" if stepped else "its frames"
+    raise DataError(f"sample {sample.id} ({sample.frames[sample.onset]}): {frames} are {shrunk}{problem}: "
+                    f"{fix}{keep}{SKIP_CLIP}")
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:
@@ -172,9 +190,12 @@ class FlowPreprocessor:
         onset, apex = clip.read(sample.onset), clip.read(clip.apex)
         if onset.shape != apex.shape:
             apex = cv2.resize(apex, (onset.shape[1], onset.shape[0]), interpolation=cv2.INTER_AREA)
+        given = onset
         onset, apex = working_frames(onset, apex, self.work_size)
         if self.method == "dis":
             check_dis_size(onset, sample, self.method_option, "flow.method=farneback")
+        if "strain" in self.channels:
+            check_strain_size(given, onset, sample, self.channels, self.work_size, upstream is not None)
         flow = self.flow(onset, apex)
         if self.subtract_median:
             flow = flow - np.median(flow.reshape(-1, 2), axis=0)
