@@ -2,17 +2,20 @@
 trained on: once the new run's inputs are preprocessed, before any fold trains, it warns when they differ (another
 ``inputs_key``: another OpenCV, preprocessing option or dataset file), naming what the records say changed, and the
 result keeps the warning. Before anything runs it also warns when the recorded run ran under other software, on
-another device or on another machine (``merbench.environment.changed_setup``, as ``--resume`` says it)."""
+another device or on another machine (``merbench.environment.changed_setup``, as ``--resume`` says it), and when the
+recorded configuration lacks an option that changes scores (written by a merbench before the option existed), which
+the re-run runs at today's default."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from merbench.environment import FILES_KEY, changed_files, changed_setup
 from merbench.progress import ProgressSink
 from merbench.recording import Recorder
 from merbench.result import RunResult
+from merbench.run_settings import NOT_SECTIONS, NOT_SETTINGS, setting_text, unrecorded_options
 from merbench.store import StoredFold
 
 INPUTS_NOT_NAMED = {"computed", "cached", "workers", "inputs_key", "labels_key"}
@@ -25,7 +28,7 @@ class RerunCheck:
     OpenCV, preprocessing option or dataset file), and the result keeps that warning."""
 
     def __init__(self, where: str, recorded: dict[str, Any], recorded_files: Any = None,
-                 recorded_environment: dict[str, Any] | None = None):
+                 recorded_environment: dict[str, Any] | None = None, recorded_options: Any = None):
         self.where = where
         """The option that gave the result, ``--config PATH``."""
         self.recorded = recorded
@@ -34,6 +37,9 @@ class RerunCheck:
         """The recorded result's ``environment.files`` (``None``: not recorded)."""
         self.recorded_environment = recorded_environment
         """The recorded result's ``environment`` (``None``: not recorded)."""
+        self.recorded_options = recorded_options
+        """The recorded result's ``config.options`` (``None``: not recorded)."""
+        self.options_warning: str | None = None
         self.warning: str | None = None
         self.files_warning: str | None = None
         self.setup_warning: str | None = None
@@ -90,9 +96,34 @@ class RerunCheck:
         if progress is not None:
             progress.message(f"[bold yellow]Warning:[/] {self.setup_warning}")
 
+    def compare_options(self, sections: Mapping[str, Mapping[str, Any]], given: Iterable[str],
+                        progress: ProgressSink | None) -> None:
+        """Warn when the recorded configuration lacks options of this re-run's ``sections`` that change scores (stored
+        by a merbench before they existed) and that the command does not give itself (``given``: dotted keys): the
+        re-run runs them at today's default, which the recorded run may not have used."""
+        if not isinstance(self.recorded_options, Mapping):
+            return
+        given = set(given)
+        missing = {f"{section}.{key}": sections[section][key]
+                   for section, key in unrecorded_options(self.recorded_options, sections)
+                   if section not in NOT_SECTIONS and key not in NOT_SETTINGS.get(section, ())
+                   and f"{section}.{key}" not in given}
+        if not missing:
+            return
+        values = [setting_text(name, value) for name, value in missing.items()]
+        many = len(missing) > 1
+        self.options_warning = (
+            f"{self.where}: the recorded run does not record {', '.join(missing)}; this re-run uses today's "
+            f"default{'s' if many else ''} {', '.join(values)}, so its scores may differ from the recorded ones; give "
+            f"--set {' '.join(f'{name}=VALUE' for name in missing)} to run "
+            f"{'other values' if many else 'another value'}")
+        if progress is not None:
+            progress.message(f"[bold yellow]Warning:[/] {self.options_warning}")
+
     def kept(self, result: RunResult) -> RunResult:
         """``result`` with the warnings, when there were any."""
-        found = [warning for warning in (self.setup_warning, self.files_warning, self.warning) if warning is not None]
+        found = [warning for warning in (self.options_warning, self.setup_warning, self.files_warning, self.warning)
+                 if warning is not None]
         return dataclasses.replace(result, warnings=[*result.warnings, *found]) if found else result
 
 

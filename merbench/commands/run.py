@@ -203,10 +203,13 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
         err.print(escape(f"Run {new_id} (store {store.path})"), highlight=False)
 
     progress_sink = command_progress(err, args.quiet)
+    rerun = _rerun_check(args)
     try:
         with progress_sink:
+            if rerun is not None:
+                rerun.compare_options(config.sections, _given_keys(args), progress_sink)
             result, run_id, reused = run_recorded(store, config, registry, n_seeds, progress_sink, run_id, announce,
-                                                  _rerun_check(args))
+                                                  rerun)
     except KeyboardInterrupt:
         if started and _finished(store, started[0]):  # stopped in the moment after its last commit
             err.print(_finished_note(args, store, started[0]), highlight=False)
@@ -244,7 +247,7 @@ def _execute(args: argparse.Namespace, out: Console, err: Console, registry, sto
 
 
 def _rerun_check(args: argparse.Namespace):
-    """The ``RerunCheck`` of a run of ``--config result.json`` whose result recorded its inputs' key; else ``None``."""
+    """The ``RerunCheck`` of a run of ``--config result.json``; else ``None``."""
     from merbench.config import options_file
     from merbench.environment import FILES_KEY
     from merbench.rerun_inputs import RerunCheck
@@ -253,10 +256,20 @@ def _rerun_check(args: argparse.Namespace):
     if args.config is None or args.resume is not None:
         return None
     data = options_file(args.config)
-    if not isinstance(data, dict) or document_kind(data) != "run" or not isinstance(data.get("preprocess"), dict):
+    if not isinstance(data, dict) or document_kind(data) != "run":
         return None
     environment = data.get("environment") if isinstance(data.get("environment"), dict) else {}
-    return RerunCheck(f"--config {args.config}", data["preprocess"], environment.get(FILES_KEY), environment or None)
+    recorded = data.get("config") if isinstance(data.get("config"), dict) else {}
+    preprocess = data.get("preprocess") if isinstance(data.get("preprocess"), dict) else {}  # {}: no key to compare
+    return RerunCheck(f"--config {args.config}", preprocess, environment.get(FILES_KEY), environment or None,
+                      recorded.get("options"))
+
+
+def _given_keys(args: argparse.Namespace) -> set[str]:
+    """The dotted options the command gives itself (``--set``, ``--epochs``), which a recorded run's are not."""
+    from merbench.config import parse_set
+
+    return set(parse_set(flatten_sets(args.sets))) | ({"engine.epochs"} if args.epochs is not None else set())
 
 
 def _finished(store, run_id: str) -> bool:
