@@ -100,12 +100,26 @@ def _restore(original: TextIO, kept: TextIO, saved: int | None) -> None:
     os.close(saved)
 
 
+def drop_the_rest(stream: Any) -> None:
+    """The reader of ``stream`` stopped (``merbench runs | head -1``): what is still written to it goes to /dev/null
+    (not an error). The descriptor behind ``stream`` itself, which for the kept stdout of ``--json -`` is not 1."""
+    with suppress(AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+
+
 @contextmanager
 def stdout_kept_for_output(out: Any) -> Iterator[None]:
     """Inside the block, stdout holds only the command's output: the console ``out`` and ``write_output(None, ...)``
     write there, anything else written to stdout (by Python, a library or a worker process started inside the
     block) goes to stderr. Start it before any worker process, whose stdout is the one it was started with."""
     original = sys.stdout
+    if original is None:  # no stdout at all (`>&-`, a daemon): the output goes nowhere, as without this block
+        yield
+        return
     kept, saved = _kept_stream()
     out.file = kept
     sys.stdout = _Diverted(sys.stderr, kept, 1 if saved is not None else None)

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 from merbench.cache import CACHE_PARTS, atomic_write_bytes, cache_root
 from merbench.datafiles import lies_inside, link_holding, resolved_path
 from merbench.errors import UsageError
+from merbench.json_stdout import drop_the_rest
 from merbench.result import document_kind
 from merbench.store import default_store_path, is_sqlite_file, on_read_only_file_system
 
@@ -240,11 +241,13 @@ def write_output(target: Path | None, text: str | bytes) -> None:
     else:
         data = text
     if target is None:
+        if sys.stdout is None:  # no stdout at all (`>&-`, a daemon): the output goes nowhere, as a console's does
+            return
         if not data.endswith(b"\n"):
             data += b"\n"
+        buffer = getattr(sys.stdout, "buffer", None)
         try:
             sys.stdout.flush()
-            buffer = getattr(sys.stdout, "buffer", None)
             if buffer is not None:
                 buffer.write(data)
                 buffer.flush()
@@ -252,7 +255,7 @@ def write_output(target: Path | None, text: str | bytes) -> None:
                 sys.stdout.write(data.decode("utf-8"))
                 sys.stdout.flush()
         except BrokenPipeError:  # the reader (e.g. `| head`) stopped: not an error, and nothing left to flush
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            drop_the_rest(buffer if buffer is not None else sys.stdout)
         return
     try:
         mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else None

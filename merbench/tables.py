@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from merbench.escaping import printable
+from merbench.json_stdout import drop_the_rest
 
 FORMATS = ("auto", "table", "plain")
 KEY = "key"
@@ -431,8 +432,7 @@ class _PipeConsole(Console):
     def on_broken_pipe(self) -> None:
         """Drop the rest of this console's output (the stream now writes to /dev/null); not an error."""
         self.quiet = True
-        stream = sys.stderr if self.stderr else sys.stdout
-        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        drop_the_rest(self.file)
 
 
 def take_any_text() -> None:
