@@ -5,12 +5,16 @@ same name. A result keeps them in ``environment.files``; a run resumed or re-run
 from __future__ import annotations
 
 import hashlib
+import os
+import reprlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from merbench.config import FILE_RULE, RunConfig
-from merbench.contracts import resolve_factory
+from merbench.contracts import FamilyFactory, resolve_factory
 from merbench.environment import FILES_KEY
+from merbench.errors import MerbenchError, PluginError, error_line
+from merbench.wording import model_options_hint
 
 CHUNK = 1 << 20
 
@@ -61,19 +65,58 @@ def option_file_records(config: RunConfig, registry: Any) -> dict[str, dict[str,
 def model_read_records(config: RunConfig, registry: Any) -> dict[str, dict[str, Any]]:
     """``KEY`` → ``describe_file`` of each file the run's model says it reads beyond its ``"file"`` options (its
     ``read_files``: e.g. a timm backbone's pretrained weights in a download cache). A file gone meanwhile is left
-    out, as in ``option_file_records``."""
+    out, as in ``option_file_records``; a ``read_files`` that raises or returns no ``{KEY: path}`` is a
+    ``PluginError`` naming the plugin."""
     spec = registry.get("models", config.model) if config.model else None
     if getattr(spec, "read_files", None) is None:
         return {}
-    found = resolve_factory(spec.read_files, registry.label("models", config.model), "read_files")(
-        dict(config.sections.get("model") or {}))
     record: dict[str, dict[str, Any]] = {}
-    for key, path in (found or {}).items():
+    for key, path in _read_files(spec, registry.label("models", config.model), config).items():
         try:
-            record[str(key)] = describe_file(Path(path).expanduser())
+            record[key] = describe_file(Path(path).expanduser())
         except OSError:
             continue
     return record
+
+
+def _read_files(spec: Any, plugin: str, config: RunConfig) -> dict[str, Any]:
+    """What the model plugin ``spec``'s ``read_files`` returns for the run's model options (``None``: no files),
+    checked to be ``{KEY: path}``."""
+    form = "read_files(member, options)" if isinstance(spec.read_files, FamilyFactory) else "read_files(options)"
+    reader = resolve_factory(spec.read_files, plugin, "read_files")
+    try:
+        found = reader(dict(config.sections.get("model") or {}))
+    except MerbenchError:
+        raise
+    except Exception as exc:  # whatever the plugin's code raises
+        raise PluginError(f"{plugin}: its read_files() raised {error_line(exc)}; check the model options given "
+                          f"({model_options_hint(plugin)}), or report it to the plugin's author ({form} -> "
+                          "{KEY: path} lists the files a model built with them reads)") from exc
+    problem = _not_files(found)
+    if problem:
+        raise PluginError(f"{plugin}: its read_files() returned {problem}; expected {form} -> {{KEY: path}} (str "
+                          "keys, str or pathlib.Path paths): report it to the plugin's author")
+    return dict(found or {})
+
+
+def _not_files(found: Any) -> str:
+    """What is wrong with ``found`` as ``read_files``' answer (``{str: str or PathLike}`` or ``None``), or ``""``."""
+    if found is None:
+        return ""
+    if not isinstance(found, Mapping):
+        return f"{_kind(found)}, not a dict"
+    for key, path in found.items():
+        if not isinstance(key, str):
+            return f"a dict with the key {reprlib.repr(key)}, {_kind(key)}, not a string"
+        if not isinstance(path, (str, os.PathLike)):
+            return f"{_kind(path)} for {reprlib.repr(key)}, not a path"
+    return ""
+
+
+def _kind(value: Any) -> str:
+    """``value``'s type with its article: ``a list``, ``an int``, ``None``."""
+    kind = type(value).__name__
+    return "None" if value is None else f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
 def files_record(config: RunConfig, registry: Any) -> dict[str, Any]:
