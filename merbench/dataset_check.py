@@ -33,7 +33,7 @@ from merbench.datafiles import (IMAGE_BIT_DEPTH_FIX, IMAGE_DECODING, STRAIN_SIZE
                                 strain_size_problem, undecodable)
 from merbench.errors import DataError, MerbenchError, PluginError, UsageError, error_line
 from merbench.escaping import number_key, spelling_key
-from merbench.wording import counted, plural
+from merbench.wording import a_type, counted, plural
 
 IMAGE_PREPROCESSOR = "image"
 """The preprocessor that reads precomputed images (``Dataset.gives == "image"``)."""
@@ -331,7 +331,7 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
         raise PluginError(f"{plugin}: its load() raised {error_line(exc)}; check the dataset options given "
                           "(`merbench datasets list` lists them) and --root, or report it to the plugin's author") from exc
     if not isinstance(dataset, Dataset):
-        raise PluginError(f"{plugin}: its load() returned {_a(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
+        raise PluginError(f"{plugin}: its load() returned {a_type(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
     check_samples(dataset, plugin)
     check_declared_gives(dataset, plugin, spec, root, options)
     check_frames_inside(dataset, plugin, root, [cache_dir, *option_folders(root, options, spec.options).values()])
@@ -430,11 +430,6 @@ def declared_class_note(dataset: Dataset, name: str) -> str | None:
             f"so the run classifies {counted(dataset.classes, 'class')} ({', '.join(dataset.classes)})")
 
 
-def _a(value: Any) -> str:
-    kind = type(value).__name__
-    return "None" if value is None else f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
-
-
 def _is_index(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -457,7 +452,7 @@ def _text_problem(sample: Sample) -> str | None:
         value = getattr(sample, name)
         if not _is_text(value):
             found = ("empty" if isinstance(value, str) else "None, not text" if value is None
-                     else f"{value!r}, {_a(value)}, not text")
+                     else f"{value!r}, {a_type(value)}, not text")
             return f"its {name} is {found}; it must be a non-empty str naming {meaning}"
     return None
 
@@ -465,7 +460,7 @@ def _text_problem(sample: Sample) -> str | None:
 def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
     """What is wrong with one sample a loader returned, or ``None``."""
     if not isinstance(sample, Sample):
-        return f"it is {_a(sample)}, not a merbench.contracts.Sample"
+        return f"it is {a_type(sample)}, not a merbench.contracts.Sample"
     text = _text_problem(sample)
     if text:
         return text
@@ -478,7 +473,7 @@ def _sample_problem(sample: Any, classes: Sequence[str]) -> str | None:
     try:
         count = len(sample.frames)
     except TypeError:
-        return f"its frames are {_a(sample.frames)}, not a sequence of frame files"
+        return f"its frames are {a_type(sample.frames)}, not a sequence of frame files"
     if not count:
         return "it has no frames (every sample needs at least one frame file)"
     for role in ("onset", "apex", "offset"):
@@ -534,7 +529,7 @@ def _class_names_problem(classes: Any) -> str | None:
     results, tables and the result JSON's ``classes`` take them."""
     fix = "give Dataset.classes as a tuple of str in label order, e.g. ('negative', 'positive', 'surprise')"
     if not isinstance(classes, (list, tuple)):
-        return f"its class names are {_a(classes)}, not a tuple of text; {fix}"
+        return f"its class names are {a_type(classes)}, not a tuple of text; {fix}"
     for position, name in enumerate(classes):
         if not _is_text(name):
             found = f"{name!r} (empty)" if isinstance(name, str) else f"{name!r} ({type(name).__name__})"

@@ -14,7 +14,7 @@ from merbench.config import FILE_RULE, RunConfig
 from merbench.contracts import FamilyFactory, resolve_factory
 from merbench.environment import FILES_KEY
 from merbench.errors import MerbenchError, PluginError, error_line
-from merbench.wording import model_options_hint
+from merbench.wording import a_type, model_options_hint
 
 CHUNK = 1 << 20
 
@@ -104,19 +104,13 @@ def _not_files(found: Any) -> str:
     if found is None:
         return ""
     if not isinstance(found, Mapping):
-        return f"{_kind(found)}, not a dict"
+        return f"{a_type(found)}, not a dict"
     for key, path in found.items():
         if not isinstance(key, str):
-            return f"a dict with the key {reprlib.repr(key)}, {_kind(key)}, not a string"
+            return f"a dict with the key {reprlib.repr(key)}, {a_type(key)}, not a string"
         if not isinstance(path, (str, os.PathLike)):
-            return f"{_kind(path)} for {reprlib.repr(key)}, not a path"
+            return f"{a_type(path)} for {reprlib.repr(key)}, not a path"
     return ""
-
-
-def _kind(value: Any) -> str:
-    """``value``'s type with its article: ``a list``, ``an int``, ``None``."""
-    kind = type(value).__name__
-    return "None" if value is None else f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
 def files_record(config: RunConfig, registry: Any) -> dict[str, Any]:

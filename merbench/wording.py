@@ -123,6 +123,12 @@ def default_text(value: object) -> str:
     return "(unset)" if value is None or value == "" or value == [] else str(value)
 
 
+def a_type(value: object) -> str:
+    """``value``'s type with its article, as a message names what it got: ``a list``, ``an int``, ``None``."""
+    kind = type(value).__name__
+    return "None" if value is None else f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
+
+
 def model_options_hint(plugin: str) -> str:
     """Where a model's options are listed, for a message about ``plugin`` (``model plugin 'NAME' (DIST VERSION)``,
     as ``Registry.label`` names it): ``merbench info NAME``, or with a placeholder when the label names no model."""
