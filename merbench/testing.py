@@ -37,8 +37,9 @@ into ``MERBENCH_CACHE`` or the user's cache folder.
 
 A dataset plugin has ``assert_dataset_conformant(name, root=DIR)`` (``check_dataset`` for the findings): it loads
 as ``merbench datasets check`` loads it, through the checks every run makes of what ``load()`` returns, and it
-returns its samples in the same order every time, here and in two new processes with other hash seeds (a loader
-that returns set order gives each run other folds, so other scores for the same seed).
+returns its samples, its classes and each sample's subject, label and domain the same every time, here and in two new
+processes with other hash seeds (a loader that returns set order gives each run other folds or classes, so other
+scores for the same seed).
 """
 
 from __future__ import annotations
@@ -617,9 +618,12 @@ def _passed(what: str, findings: list[Finding]) -> list[Finding]:
 
 ORDER_HASH_SEEDS = ("1", "2")
 """``PYTHONHASHSEED`` of the two other processes ``check_sample_order`` loads a dataset in: a set of strings (ids,
-file names) iterates in another order in each, as it does from one run of merbench to the next."""
+file names, class names) iterates in another order in each, as it does from one run of merbench to the next."""
 
-_LOAD_ELSEWHERE = """
+SAMPLE_FIELDS = ("id", "subject", "label", "domain")
+"""What ``check_sample_order`` compares of each sample across processes (the folds and the scores depend on them)."""
+
+_LOAD_ELSEWHERE = f"""
 import json, sys
 sys.path[:] = json.loads(sys.argv[1])
 from pathlib import Path
@@ -628,13 +632,17 @@ from merbench.dataset_check import load_for_check
 from merbench.registry import get_registry
 name, root, sets, target = sys.argv[2:]
 dataset = load_for_check(get_registry(), name, Path(root) if root else None, json.loads(sets), cache_root())[0]
-Path(target).write_text(json.dumps([sample.id for sample in dataset.samples]), encoding="utf-8")
+facts = {{"classes": list(dataset.classes),
+          "samples": [[getattr(sample, field) for field in {SAMPLE_FIELDS!r}] for sample in dataset.samples]}}
+Path(target).write_text(json.dumps(facts, default=str), encoding="utf-8")
 """
 """The program of such a process: with the caller's ``sys.path`` (the plugin under test importable as here), it loads
-the dataset as ``_loaded`` does and writes its sample ids, in order, as JSON (not merbench.testing: it imports
+the dataset as ``_loaded`` does and writes what ``_facts`` gives here, as JSON (not merbench.testing: it imports
 scikit-learn and OpenCV)."""
 
 ORDER_FIX = "sort them, e.g. by id; the folds and so the scores depend on the order"
+CLASSES_FIX = "give them in a fixed order, e.g. sorted; a label is a place in them, so the scores depend on it"
+FIELD_FIX = "derive it from the data alone, not from set or hash order; the folds and so the scores depend on it"
 
 
 def _loaded(name: str, root: Path | None, sets: dict[str, Any], registry: Any) -> Any:
@@ -644,15 +652,24 @@ def _loaded(name: str, root: Path | None, sets: dict[str, Any], registry: Any) -
     return load_for_check(registry, name, root, sets, cache_root())[0]
 
 
-def _ids_elsewhere(name: str, root: Path | None, sets: dict[str, Any], hash_seed: str) -> list[str]:
-    """The sample ids of dataset ``name`` loaded in a new process with ``PYTHONHASHSEED=hash_seed``; a load that
-    fails there raises ``ConformanceError`` with the end of what it said."""
+def _facts(dataset: Any) -> dict[str, Any]:
+    """The classes of ``dataset`` and each sample's ``SAMPLE_FIELDS``, in order, as the JSON ``_LOAD_ELSEWHERE``
+    writes them (so that both compare equal where the load did the same)."""
+    import json
+
+    samples = [[getattr(sample, field) for field in SAMPLE_FIELDS] for sample in dataset.samples]
+    return json.loads(json.dumps({"classes": list(dataset.classes), "samples": samples}, default=str))
+
+
+def _facts_elsewhere(name: str, root: Path | None, sets: dict[str, Any], hash_seed: str) -> dict[str, Any]:
+    """``_facts`` of dataset ``name`` loaded in a new process with ``PYTHONHASHSEED=hash_seed``; a load that fails
+    there raises ``ConformanceError`` with the end of what it said."""
     import json
     import subprocess
     import sys
 
     with tempfile.TemporaryDirectory(prefix="merbench-order-") as folder:
-        target = Path(folder) / "ids.json"
+        target = Path(folder) / "facts.json"
         loaded = subprocess.run(
             [sys.executable, "-c", _LOAD_ELSEWHERE, json.dumps(sys.path), name, str(root or ""), json.dumps(sets, default=str),
              str(target)], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
@@ -672,23 +689,56 @@ def order_difference(first: Sequence[str], second: Sequence[str]) -> str | None:
     return None
 
 
-def check_sample_order(name: str, ids: Sequence[str], root: Path | None = None,
+def _shown(field: str, value: Any, classes: Sequence[str]) -> str:
+    """``value`` of a sample's ``field`` for a message: a label with its class name where it has one."""
+    if field == "label" and isinstance(value, int) and 0 <= value < len(classes):
+        return f"{value} ({classes[value]!r})"
+    return repr(value)
+
+
+def facts_difference(here: dict[str, Any], there: dict[str, Any], hash_seed: str) -> str | None:
+    """What differs between the ``_facts`` of a load here and of one in a process with ``PYTHONHASHSEED=hash_seed``,
+    and how to fix it (``None``: nothing): the sample order first, then the classes, then a sample's other fields."""
+    ids, again = [s[0] for s in here["samples"]], [s[0] for s in there["samples"]]
+    difference = order_difference(ids, again)
+    if difference is not None:
+        what = "its samples in another order" if sorted(ids) == sorted(again) else "other samples"
+        return (f"load() returned {what} the second time (in another process, PYTHONHASHSEED={hash_seed}; "
+                f"{difference}): {ORDER_FIX}")
+    elsewhere = f"in a process with PYTHONHASHSEED={hash_seed}"
+    classes = here["classes"]
+    if classes != there["classes"]:
+        what = "its classes in another order" if sorted(classes) == sorted(there["classes"]) else "other classes"
+        return (f"load() returned {what} {elsewhere}: {tuple(classes)} here, {tuple(there['classes'])} there; "
+                f"{CLASSES_FIX}")
+    for mine, theirs in zip(here["samples"], there["samples"]):
+        for field, value, other in zip(SAMPLE_FIELDS[1:], mine[1:], theirs[1:]):
+            if value != other:
+                return (f"load() gave sample {mine[0]!r} another {field} {elsewhere}: {_shown(field, value, classes)} "
+                        f"here, {_shown(field, other, classes)} there; {FIELD_FIX}")
+    return None
+
+
+def check_sample_order(name: str, dataset: Any, root: Path | None = None,
                        sets: dict[str, Any] | None = None) -> Finding:
-    """The ids ``ids`` of a load of dataset ``name`` in this process must come in the same order from a load in each
-    of two new processes, whose hash seeds differ (``ORDER_HASH_SEEDS``): a loader that returns set or hash order,
-    or shuffles without a fixed seed, gives each run other folds, and so other scores for the same seed."""
+    """A load of dataset ``name`` in each of two new processes, whose hash seeds differ (``ORDER_HASH_SEEDS``), must
+    give what ``dataset`` (its load in this process) has: the samples in the same order, the classes in the same order,
+    and each sample's subject, label and domain. A loader that returns set or hash order, shuffles without a fixed
+    seed, or numbers classes or subjects by their place in a set gives each run other folds or other classes, and so
+    other scores for the same seed."""
     check = "sample order"
+    here = _facts(dataset)
     for hash_seed in ORDER_HASH_SEEDS:
         try:
-            again = _ids_elsewhere(name, root, dict(sets or {}), hash_seed)
+            there = _facts_elsewhere(name, root, dict(sets or {}), hash_seed)
         except ConformanceError as exc:
             return Finding(check, False, str(exc))
-        difference = order_difference(ids, again)
+        difference = facts_difference(here, there, hash_seed)
         if difference is not None:
-            what = "its samples in another order" if sorted(ids) == sorted(again) else "other samples"
-            return Finding(check, False, f"load() returned {what} the second time (in another process, "
-                                         f"PYTHONHASHSEED={hash_seed}; {difference}): {ORDER_FIX}")
-    return Finding(check, True, f"{counted(len(ids), 'sample')} in the same order in {1 + len(ORDER_HASH_SEEDS)} processes")
+            return Finding(check, False, difference)
+    return Finding(check, True, f"{counted(len(here['samples']), 'sample')} in the same order in "
+                                f"{1 + len(ORDER_HASH_SEEDS)} processes, with the same classes, subjects, labels and "
+                                f"domains")
 
 
 def check_dataset(name: str, root: Path | str | None = None, sets: dict[str, Any] | None = None,
@@ -699,8 +749,9 @@ def check_dataset(name: str, root: Path | str | None = None, sets: dict[str, Any
     ``load``: it loads as ``merbench datasets check`` loads it, and passes the
     checks every run makes of what ``load()`` returns (a ``Dataset``, unique
     ids, labels, frame indices, frames inside ``root``). ``sample order``: it
-    returns its samples in the same order in this process and in two others
-    with other hash seeds (``check_sample_order``). What it writes goes into a
+    returns its samples in the same order, its classes in the same order, and
+    each sample's subject, label and domain alike in this process and in two
+    others with other hash seeds (``check_sample_order``). What it writes goes into a
     temporary cache of the call's own (``scratch_folder()``).
     """
     registry = registry or get_registry()
@@ -710,9 +761,8 @@ def check_dataset(name: str, root: Path | str | None = None, sets: dict[str, Any
             dataset = _loaded(name, root, dict(sets or {}), registry)
         except Exception as exc:
             return [Finding("load", False, f"{type(exc).__name__}: {exc}")]
-        ids = [sample.id for sample in dataset.samples]
-        findings = [Finding("load", True, f"{counted(len(ids), 'sample')} of {counted(len(dataset.classes), 'class')}")]
-        findings.append(check_sample_order(name, ids, root, sets))
+        counts = f"{counted(len(dataset.samples), 'sample')} of {counted(len(dataset.classes), 'class')}"
+        findings = [Finding("load", True, counts), check_sample_order(name, dataset, root, sets)]
     return findings
 
 
