@@ -18,7 +18,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 from xml.etree import ElementTree
 
 from merbench.contracts import Dataset, Sample
@@ -520,9 +520,12 @@ def middle_is_onset(count: int, span: str, fix: str) -> str:
             f"be the onset itself, giving no motion; {fix} to use this clip")
 
 
-def missing_folder_hint(folder: Path, root: Path) -> str:
+def missing_folder_hint(folder: Path, root: Path, taken: Collection[Path] = frozenset()) -> str:
     """Why a clip folder the sheet names is not there, when the copy shows it: a file of that name, or the first
-    missing folder on its way spelt otherwise (``Sub02`` or ``s02`` for ``sub02``, ``6`` for ``006``); else ``""``."""
+    missing folder on its way spelt otherwise (``Sub02`` or ``s02`` for ``sub02``, ``6`` for ``006``); else ``""``.
+
+    A folder in ``taken`` (``named_folders``: what other rows read) is not offered for renaming: that would take it
+    from them; the hint then points at this row's cells instead."""
     try:
         if folder.exists():
             return " (a file of that name is there, not a folder of frames)"
@@ -538,12 +541,21 @@ def missing_folder_hint(folder: Path, root: Path) -> str:
         return ""
     parent = missing.parent
     where = parent.relative_to(root) if parent != root and parent.is_relative_to(root) else "the root"
+    free = [name for name in alike if parent / name not in taken]
+    if not free:
+        return f" ({where} holds {alike[0]}/, which another row reads: check this row's cells, not the folder)"
+    alike = free
     if visible_text(alike[0]) == visible_text(missing.name):
         return invisible_difference(alike[0], missing.name, where)
     if has_odd_characters(alike[0]) or has_odd_characters(missing.name):
         return (f" ({missing.name!r}/ is not in {where}, but {alike[0]!r}/ is: rename it {visible_text(missing.name)!r}"
                 f"{', and fix the sheet cell to read the same' if has_odd_characters(missing.name) else ''})")
     return f" ({missing.name}/ is not in {where}, but {alike[0]}/ is: rename it {missing.name}, as the sheet names it)"
+
+
+def named_folders(folders: Iterable[Path]) -> frozenset[Path]:
+    """``folders`` and every folder above them: what rows read, so that no hint offers one for renaming."""
+    return frozenset(path for folder in folders for path in (folder, *folder.parents))
 
 
 def has_odd_characters(name: str) -> bool:
@@ -594,7 +606,8 @@ def _spelt_alike(name: str, wanted: str) -> bool:
             and re.sub(r"\d+", "", wanted.lower()).startswith(letters))
 
 
-def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, offset: int | None) -> Placed:
+def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, offset: int | None,
+               taken: Collection[Path] = frozenset()) -> Placed:
     """Match annotated frame numbers to the frames on disk, repairing a wrong offset.
 
     Raises ``SkipRow`` when the folder or the onset/apex frame is missing, the folder
@@ -602,6 +615,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     holds fewer than 3 frames (its middle frame would be the onset) (a DataError when a folder
     above it cannot be read). An offset that is not on disk, or lies before
     an apex that is on disk, is replaced by the last frame on disk (noted in ``fix``).
+    ``taken`` (folders other rows read) keeps the reason for a missing folder from suggesting to rename one of them.
     """
     where = shown_folder(folder, root)
     try:
@@ -609,7 +623,7 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
     except OSError as exc:  # a folder above the clip cannot be read
         raise blocked(folder, exc) from None
     if not found:
-        raise SkipRow(f"no frame folder {where}{missing_folder_hint(folder, root)}")
+        raise SkipRow(f"no frame folder {where}{missing_folder_hint(folder, root, taken)}")
     frames = list_frames(folder, root)
     if not frames:
         raise SkipRow(f"frame folder {where} holds no image files{unnumbered_images(folder)}")
@@ -659,6 +673,9 @@ def place_clip(folder: Path, root: Path, onset: int | None, apex: int | None, of
 # ------------------------------------------------------------------ what a load did
 
 
+ONE_ON_CASELESS_DISK = "on a case-insensitive disk (macOS, Windows) both name one clip, read twice"
+
+
 @dataclass
 class LoadLog:
     """Skipped and fixed rows, dropped emotions and apex fallbacks of one load."""
@@ -673,7 +690,8 @@ class LoadLog:
     apex_fallback: list[str] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
-    seen: dict[str, int | str] = field(default_factory=dict)
+    seen: dict[str, tuple[str, int | str]] = field(default_factory=dict)
+    """Each claimed sample id, without letter case: the id as given, and its row (or folder)."""
 
     def skip(self, row: int | None, sample: str, reason: str) -> None:
         """Record a row that is left out."""
@@ -695,16 +713,24 @@ class LoadLog:
     def claim(self, sample: str, row: int | None, where: str, folder: str | None = None) -> None:
         """Refuse a sample seen twice: a DataError naming both sheet rows of ``where``, or both folders.
 
+        Ids are compared without letter case: ``sub01/EP02_01F`` and ``sub01/EP02_01f`` name one folder on a
+        case-insensitive disk (macOS, Windows), one clip read twice; no release spells two of its clips so.
         Loaders without a sheet (SMIC) give ``row=None`` and the sample's ``folder``
         (relative to ``where``, the dataset root).
         """
-        first = self.seen.get(sample)
-        if first is not None and folder is not None:
+        key = sample.casefold()
+        if key not in self.seen:
+            self.seen[key] = (sample, folder if folder is not None else (row if row is not None else -1))
+            return
+        other, first = self.seen[key]
+        if folder is not None and other != sample:
+            raise DataError(f"{where}: samples {other} and {sample} differ only in letter case ({first} and {folder}); "
+                            f"{ONE_ON_CASELESS_DISK}: keep one of the two folders (move the other out of the dataset root)")
+        if folder is not None:
             raise DataError(f"{where}: sample {sample} is in two folders, {first} and {folder}; "
                             "keep one of the two folders (move the other out of the dataset root)")
-        if first is not None:
-            raise DataError(f"{where} row {row}: sample {sample} duplicates row {first}; remove one of the two rows")
-        self.seen[sample] = folder if folder is not None else (row if row is not None else -1)
+        case = "" if other == sample else f" ({other}) but for letter case; {ONE_ON_CASELESS_DISK}"
+        raise DataError(f"{where} row {row}: sample {sample} duplicates row {first}{case}; remove one of the two rows")
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready part of ``Dataset.summary`` this log contributes."""
@@ -845,6 +871,18 @@ class SheetRules:
     extra_columns: Mapping[str, str] = field(default_factory=dict)
 
 
+def sheet_folders(sheet: Sheet, rules: SheetRules) -> list[str]:
+    """``subject/filename`` of each row of a coding sheet that names both (the rest are refused while reading)."""
+    folders = []
+    for _, cells in sheet.rows:
+        filename = str(cells["filename"] or "").strip()
+        try:
+            folders.append(f"{rules.subject_folder(cells['subject'])}/{filename}")
+        except ValueError:
+            continue
+    return [folder for folder in folders if not folder.endswith("/")]
+
+
 def coded_entries(
     sheet: Sheet, sheet_path: Path, rules: SheetRules, clip_base: Path, root: Path, mapping: Mapping[str, str], log: LoadLog
 ) -> list[Entry]:
@@ -854,6 +892,7 @@ def coded_entries(
     an unknown emotion) raises ``DataError`` naming the file and row.
     """
     entries: list[Entry] = []
+    taken = named_folders(clip_base / folder for folder in sheet_folders(sheet, rules))
     for row, cells in sheet.rows:
         filename = str(cells["filename"] or "").strip()
         try:
@@ -881,7 +920,7 @@ def coded_entries(
             continue
         try:
             onset, apex, offset = frame_numbers(cells)
-            placed = place_clip(clip_base / subject / filename, root, onset, apex, offset)
+            placed = place_clip(clip_base / subject / filename, root, onset, apex, offset, taken)
         except SkipRow as exc:
             log.skip(row, sample_id, str(exc))
             continue
