@@ -288,6 +288,16 @@ def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> 
     )
 
 
+def nonfinite_scores(fold_index: int, epoch: int, step: int, loss: float, plugin: str) -> RunFailed:
+    """The error for a training loss that stopped being finite because the model's scores at that step already
+    were NaN or infinite (``epoch`` and ``step`` counted from 0): the model plugin's output, not the learning rate."""
+    return RunFailed(
+        f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: {plugin} returned NaN or infinite scores, so the "
+        f"training loss became {loss}; the model overflows or divides by zero in its forward() (with mixed "
+        "precision, try --set engine.amp=off); fix the model plugin or report it to the plugin's author"
+    )
+
+
 def class_weights(labels: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
     """Cross-entropy class weights from a fold's training labels (``balanced``) or ``None`` (``none``)."""
     if mode == "none":
@@ -331,16 +341,21 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
 
 
 def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_index: int, epoch: int,
-                lr: float) -> float:
+                lr: float, finite_scores: list[torch.Tensor] | None = None, plugin: str = "the model plugin") -> float:
     """The epoch's mean training loss per sample; ``RunFailed`` naming the first step whose loss is not finite.
 
     The step losses stay on the device until the epoch ends, so a GPU is not
     stopped at every step to read one number (``train_fold`` and the batched
-    fold trainer both call this once per epoch).
+    fold trainer both call this once per epoch). ``finite_scores`` (one boolean
+    tensor per step, whether the model's scores were all finite), read only
+    for a step whose loss is not finite, tells scores the model ``plugin``
+    returned as NaN or infinite from a loss that diverged (the learning rate).
     """
     total = 0.0
     for step, (value, size) in enumerate(zip(torch.stack(step_losses).float().tolist(), batch_sizes)):
         if not math.isfinite(value):
+            if finite_scores is not None and not bool(finite_scores[step]):
+                raise nonfinite_scores(fold_index, epoch, step, value, plugin)
             raise diverged(fold_index, epoch, step, value, lr)
         total += value * size
     return total / max(sum(batch_sizes), 1)
@@ -358,10 +373,24 @@ def failures_named(plugin: str, fold_index: int, compiled: bool = False) -> Iter
         yield
     except (MerbenchError, torch.cuda.OutOfMemoryError, MemoryError):
         raise
+    except SystemExit as exc:  # the plugin's sys.exit() is not merbench's exit (Ctrl-C still stops merbench)
+        raise plugin_exit(exc, plugin, f"fold {fold_index + 1}") from exc
     except Exception as exc:
         if compiled or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
             raise
         raise RunFailed(f"fold {fold_index + 1}: {code_failure(exc, plugin)}") from exc
+
+
+def plugin_exit(exc: SystemExit, plugin: str, where: str) -> PluginError:
+    """The error for a ``SystemExit`` raised while ``where`` (``fold 1``, ...) trained or predicted: the model
+    plugin's code exited (``sys.exit``, a script's argument parsing), which must not end merbench."""
+    frame = _innermost_outside_torch(exc)
+    at = "" if frame is None else f" (at {frame.filename}:{frame.lineno} in {frame.name})"
+    return PluginError(
+        f"{where}: training or predicting with {plugin} raised {exc!r}{at}; a model must not exit: raise an exception "
+        "where it cannot go on. Fix the model or report it to the plugin's author (run with --debug for the whole "
+        "traceback)"
+    )
 
 
 def code_failure(exc: BaseException, plugin: str) -> str:
@@ -422,7 +451,7 @@ def build_error(plugin: str, exc: BaseException, options: ModelOptions | None = 
 
 
 def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index: int | Sequence[int],
-                 predicting: bool = False, test_part: bool = False) -> None:
+                 predicting: bool = False, test_part: bool = False, device: torch.device | None = None) -> None:
     """Refuse model output that is not (``rows``, ``n_classes``) finite scores.
 
     A wrong shape would be scored silently (``argmax`` over the wrong axis or
@@ -432,6 +461,7 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
     0, so every such sample would be scored as a prediction the model never
     made; for the fold's test part (``test_part``) a ``PredictionFailed``, which no choice between configurations
     may turn on. For batched output (K folds at once, shape (K, rows, n_classes)) ``fold_index`` lists the K folds.
+    Scores on another device than the inputs (``device``, when given) are a ``PluginError`` too.
     """
     folds = [fold_index] if isinstance(fold_index, int) else list(fold_index)
     leading = () if isinstance(fold_index, int) else (len(folds),)
@@ -450,6 +480,13 @@ def check_logits(logits: Any, rows: int, n_classes: int, plugin: str, fold_index
             "floating-point scores (logits), one per class, from which merbench takes the loss and the argmax itself. "
             "Return the output layer's values as they are (no .long(), .int(), .round() or argmax), or report it to "
             "the plugin's author"
+        )
+    if device is not None and logits.device != device:
+        raise PluginError(
+            f"fold {folds[0] + 1}, {when}: {plugin} returned scores on device {logits.device} for inputs on "
+            f"{device}; expected them on {device}, the device merbench trains on. The model must not move its output "
+            "(no .to(), .cpu() or .cuda() on it) and must keep its layers where merbench puts them; fix the model or "
+            "report it to the plugin's author"
         )
     scores = logits.reshape(len(folds), rows, -1).float()
     if predicting:  # NaN, or an infinite top score shared by several classes: no class is the prediction
@@ -496,18 +533,22 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
         logits = forward()
     except (torch.cuda.OutOfMemoryError, MerbenchError):
         raise
+    except SystemExit as exc:
+        raise plugin_exit(exc, plugin, f"fold {folds[0] + 1}, first batch") from exc
     except Exception as exc:
         if compiled:
             raise
-        where = (" (batched folds, under torch.func.vmap: a model that calls .item(), .tolist() or .numpy(), writes "
-                 "in place into a tensor it created, or branches on tensor values cannot be batched — CONTRIBUTING.md, "
-                 "'Running under the batched (vmap) GPU path'; --set engine.parallel_mode=processes trains such a "
-                 "model fold by fold. If the model does none of these, report it to merbench)") if batched else ""
+        advice = batch_of_one_advice(exc, batch_shape[0])
+        where = "" if advice or not batched else (
+            " (batched folds, under torch.func.vmap: a model that calls .item(), .tolist() or .numpy(), writes "
+            "in place into a tensor it created, or branches on tensor values cannot be batched — CONTRIBUTING.md, "
+            "'Running under the batched (vmap) GPU path'; --set engine.parallel_mode=processes trains such a "
+            "model fold by fold. If the model does none of these, report it to merbench)")
         raise PluginError(
             f"fold {folds[0] + 1}, first batch: {plugin} failed on inputs of shape {batch_shape}: "
-            f"{error_line(exc)}; check the model's options or report it to the plugin's author{where}"
+            f"{error_line(exc)}; {advice or CHECK_THE_MODEL}{where}"
         ) from None
-    check_logits(logits, batch_shape[0], n_classes, plugin, fold_index)
+    check_logits(logits, batch_shape[0], n_classes, plugin, fold_index, device=x.device)
     if torch.is_grad_enabled() and not logits.requires_grad:
         raise PluginError(
             f"fold {folds[0] + 1}, first batch: {plugin} returned scores that do not depend on any trainable "
@@ -517,6 +558,18 @@ def first_forward(forward: Callable[[], Any], x: torch.Tensor, n_classes: int, p
             "to the plugin's author"
         )
     return logits
+
+
+CHECK_THE_MODEL = "check the model's options or report it to the plugin's author"
+
+
+def batch_of_one_advice(exc: Exception, rows: int) -> str:
+    """The fix when ``exc``, raised by a model's first forward pass on a batch of ``rows`` samples, is BatchNorm
+    refusing a training batch of one sample (a larger engine.batch_size); else ``""``."""
+    if rows == 1 and isinstance(exc, ValueError) and "Expected more than 1 value per channel" in str(exc):
+        return ("BatchNorm cannot normalise a training batch of 1 sample; use --set engine.batch_size=2 or more "
+                "(or a model without BatchNorm)")
+    return ""
 
 
 def check_trainable(model: nn.Module, plugin: str, fold_index: int) -> None:
@@ -532,6 +585,21 @@ def check_trainable(model: nn.Module, plugin: str, fold_index: int) -> None:
     )
 
 
+def check_weights_hold_data(model: nn.Module, plugin: str, where: str) -> None:
+    """Refuse a torch model whose parameters or buffers are on the meta device (``PluginError`` naming ``plugin``
+    and ``where``, e.g. ``fold 1``): such a module has no weights to move to a device, train or copy."""
+    tensors = (*model.named_parameters(), *model.named_buffers())
+    empty = [name for name, tensor in tensors if tensor.is_meta]
+    if not empty:
+        return
+    raise PluginError(
+        f"{where}: {plugin}: its build() returned a network whose weights hold no data (on the meta device: "
+        f"{empty[0]}{f' and {len(empty) - 1} more' if len(empty) > 1 else ''}): it reuses a module made while merbench "
+        'checked the model under torch.device("meta") (a module-level cache); build the network, or copy cached '
+        "weights (a state dict loaded on the CPU), inside build()"
+    )
+
+
 def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, std, autocast,
              n_classes: int | None = None, plugin: str = "the model plugin", fold_index: int = 0,
              test_part: bool = False) -> torch.Tensor:
@@ -543,7 +611,8 @@ def _predict(model: nn.Module, inputs: torch.Tensor, index: torch.Tensor, mean, 
             with autocast():
                 logits = model((inputs[batch] - mean) / std)
             if n_classes is not None:
-                check_logits(logits, len(batch), n_classes, plugin, fold_index, predicting=True, test_part=test_part)
+                check_logits(logits, len(batch), n_classes, plugin, fold_index, predicting=True, test_part=test_part,
+                             device=inputs.device)
             predictions.append(logits.float().argmax(dim=1).cpu())
     return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
 
@@ -599,6 +668,7 @@ def train_fold(
         return fit_predict_fold(model, inputs, labels, fold, seed, started=start, on_epoch=on_epoch,
                                 n_classes=n_classes, plugin=plugin, normalise_on=settings.normalise_on)
     check_trainable(model, plugin, fold.index)
+    check_weights_hold_data(model, plugin, f"fold {fold.index + 1}")
     model = model.to(device)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -625,7 +695,7 @@ def train_fold(
     for epoch in range(settings.epochs):
         model.train()
         order = train_index[torch.randperm(n_train, generator=generator).to(device)]
-        step_losses, batch_sizes = [], []
+        step_losses, batch_sizes, finite_scores = [], [], []
         for step in range(steps):
             batch = order[step * settings.batch_size:(step + 1) * settings.batch_size]
             x = ((inputs[batch] - mean) / std).contiguous(memory_format=memory_format)
@@ -637,6 +707,7 @@ def train_fold(
                     logits = forward(x)
                 loss = loss_fn(logits, y)
             step_losses.append(loss.detach())
+            finite_scores.append(torch.isfinite(logits.detach()).all())
             batch_sizes.append(len(batch))
             optimizer.zero_grad(set_to_none=True)
             if scaler:
@@ -647,7 +718,7 @@ def train_fold(
                 loss.backward()
                 optimizer.step()
             scheduler.step()
-        epoch_losses.append(epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr))
+        epoch_losses.append(epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr, finite_scores, plugin))
         if on_epoch:
             on_epoch(epoch, epoch_losses[-1])
         selection_index = (torch.as_tensor(validation_positions, device=device) if validation_positions is not None

@@ -30,8 +30,9 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from merbench.contracts import Fold, FoldOutput
 from merbench.engine import (
-    PREDICT_CHUNK, DeviceChoice, TrainSettings, channel_stats, check_logits, class_weights, epoch_loss,
-    first_forward, fold_uf1, normalisation_index, one_cycle, plugin_label, steps_per_epoch,
+    PREDICT_CHUNK, DeviceChoice, TrainSettings, channel_stats, check_logits, check_weights_hold_data, class_weights,
+    epoch_loss, first_forward, fold_uf1, normalisation_index, one_cycle, plugin_exit, plugin_label,
+    steps_per_epoch,
 )
 from merbench.errors import UsageError
 from merbench.plain_batch_norm import PlainBatchNorm
@@ -181,9 +182,10 @@ def _by_length(lengths: dict[int, int]) -> list[tuple[int, list[int]]]:
     return sorted(groups.items(), reverse=True)
 
 
-def _build_models(build_model: Callable[[], Any], seeds: Sequence[int], device: torch.device) -> list[nn.Module]:
+def _build_models(build_model: Callable[[], Any], seeds: Sequence[int], device: torch.device,
+                  folds: Sequence[Fold]) -> list[nn.Module]:
     models = []
-    for seed in seeds:
+    for seed, fold in zip(seeds, folds):
         torch.manual_seed(seed)
         model = build_model()
         if not isinstance(model, nn.Module):
@@ -191,6 +193,7 @@ def _build_models(build_model: Callable[[], Any], seeds: Sequence[int], device: 
                 f"the batched fold trainer (engine.parallel_mode=vmap) trains torch modules only; this model is a "
                 f"{type(model).__name__} estimator: use --set engine.parallel_mode=processes (or auto)"
             )
+        check_weights_hold_data(model, plugin_label(build_model), f"fold {fold.index + 1}")
         models.append(model.to(device))
     return models
 
@@ -238,10 +241,14 @@ def train_folds_batched(
     if not folds:
         return []
     start = time.perf_counter()
-    group = _FoldGroup(build_model, inputs, labels, folds, seeds, n_classes, settings, choice)
-    epoch_losses = group.train(on_step)
-    group.restore_best()
-    predictions = group.predict()
+    try:
+        group = _FoldGroup(build_model, inputs, labels, folds, seeds, n_classes, settings, choice)
+        epoch_losses = group.train(on_step)
+        group.restore_best()
+        predictions = group.predict()
+    except SystemExit as exc:  # the plugin's sys.exit() is not merbench's exit (Ctrl-C still stops merbench)
+        numbers = ", ".join(str(fold.index + 1) for fold in folds)
+        raise plugin_exit(exc, plugin_label(build_model), f"batched folds {numbers}") from exc
     share = (time.perf_counter() - start) / len(folds)
     selected = [None if best is None else best.epoch + 1 for best in group.best]
     return [FoldOutput(predictions=predicted, final_loss=losses[-1], seconds=share, epoch_losses=losses,
@@ -284,7 +291,7 @@ class _FoldGroup:
         means, stds = zip(*(channel_stats(inputs, index) for index, _ in stats))
         self.mean, self.std = torch.cat(means), torch.cat(stds)  # (K, C, 1, 1)
 
-        models = _build_models(build_model, seeds, device)
+        models = _build_models(build_model, seeds, device, folds)
         params, buffers = stack_module_state(models)
         trainable = [name for name, parameter in models[0].named_parameters() if parameter.requires_grad]
         self.base = copy.deepcopy(models[0]).to("meta")
@@ -306,6 +313,7 @@ class _FoldGroup:
         self.orders = list(self.train_index)
         self.step_losses: list[list[torch.Tensor]] = [[] for _ in folds]  # this epoch's, on the device
         self.batch_sizes: list[list[int]] = [[] for _ in folds]
+        self.finite_scores: list[list[torch.Tensor]] = [[] for _ in folds]  # per step: were all its scores finite
         self.best: list[_Best | None] = [None for _ in folds]  # engine.select_on=test only
 
     def _forward_one(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
@@ -336,8 +344,9 @@ class _FoldGroup:
                 self.schedules[k].advance()
                 if (global_step + 1) % self.per_epoch[k] == 0:
                     epoch_losses[k].append(epoch_loss(self.step_losses[k], self.batch_sizes[k], self.folds[k].index,
-                                                      global_step // self.per_epoch[k], self.settings.lr))
-                    self.step_losses[k], self.batch_sizes[k] = [], []
+                                                      global_step // self.per_epoch[k], self.settings.lr,
+                                                      self.finite_scores[k], self.plugin))
+                    self.step_losses[k], self.batch_sizes[k], self.finite_scores[k] = [], [], []
                     ended.append(k)
             if ended and self.settings.selects_on_test:
                 self._select_on_test(ended, global_step)
@@ -381,8 +390,10 @@ class _FoldGroup:
                 logits = self.forward(params, buffers, x)
             fold_losses = [self.losses[k](logits[g], y[g]) for g, k in enumerate(members)]
         stack.put(stack.buffers, index, buffers)  # BatchNorm running statistics
-        for k, loss in zip(members, fold_losses):
+        finite = torch.isfinite(logits.detach()).flatten(1).all(dim=1)
+        for g, (k, loss) in enumerate(zip(members, fold_losses)):
             self.step_losses[k].append(loss.detach())
+            self.finite_scores[k].append(finite[g])
             self.batch_sizes[k].append(len(batches[k]))
         if self.scales:
             fold_losses = [loss * self.scales.scales[k] for loss, k in zip(fold_losses, members)]
@@ -493,6 +504,7 @@ def measure_fold_bytes(build_model: Callable[[], nn.Module], data: Any, settings
     model = build_model()
     if not isinstance(model, nn.Module):
         raise UsageError(f"the batched fold trainer trains torch modules only, not a {type(model).__name__} estimator")
+    check_weights_hold_data(model, plugin_label(build_model), "batched folds (engine.parallel_mode=vmap)")
     shape = tuple(data.inputs.shape[1:])
     batch = min(settings.batch_size, len(data.inputs))
     if device.type != "cuda":
