@@ -288,13 +288,15 @@ def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> 
     )
 
 
-def nonfinite_scores(fold_index: int, epoch: int, step: int, loss: float, plugin: str) -> RunFailed:
+def nonfinite_scores(fold_index: int, epoch: int, step: int, loss: float, plugin: str, mixed: bool = False) -> RunFailed:
     """The error for a training loss that stopped being finite because the model's scores at that step already
-    were NaN or infinite (``epoch`` and ``step`` counted from 0): the model plugin's output, not the learning rate."""
+    were NaN or infinite (``epoch`` and ``step`` counted from 0): the model plugin's output, not the learning rate;
+    ``mixed``: the fold trained under mixed precision, whose narrower range may be the cause."""
+    precision = " (or overflows in mixed precision: try --set engine.amp=off)" if mixed else ""
     return RunFailed(
         f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: {plugin} returned NaN or infinite scores, so the "
-        f"training loss became {loss}; the model overflows or divides by zero in its forward() (with mixed "
-        "precision, try --set engine.amp=off); fix the model plugin or report it to the plugin's author"
+        f"training loss became {loss}; the model overflows or divides by zero in its forward(){precision}; fix the "
+        "model plugin or report it to the plugin's author"
     )
 
 
@@ -341,7 +343,8 @@ def validation_split(fold: Fold, subjects: np.ndarray, fraction: float, seed: in
 
 
 def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_index: int, epoch: int,
-                lr: float, finite_scores: list[torch.Tensor] | None = None, plugin: str = "the model plugin") -> float:
+                lr: float, finite_scores: list[torch.Tensor] | None = None, plugin: str = "the model plugin",
+                mixed: bool = False) -> float:
     """The epoch's mean training loss per sample; ``RunFailed`` naming the first step whose loss is not finite.
 
     The step losses stay on the device until the epoch ends, so a GPU is not
@@ -355,7 +358,7 @@ def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_ind
     for step, (value, size) in enumerate(zip(torch.stack(step_losses).float().tolist(), batch_sizes)):
         if not math.isfinite(value):
             if finite_scores is not None and not bool(finite_scores[step]):
-                raise nonfinite_scores(fold_index, epoch, step, value, plugin)
+                raise nonfinite_scores(fold_index, epoch, step, value, plugin, mixed)
             raise diverged(fold_index, epoch, step, value, lr)
         total += value * size
     return total / max(sum(batch_sizes), 1)
@@ -718,7 +721,8 @@ def train_fold(
                 loss.backward()
                 optimizer.step()
             scheduler.step()
-        epoch_losses.append(epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr, finite_scores, plugin))
+        epoch_losses.append(epoch_loss(step_losses, batch_sizes, fold.index, epoch, settings.lr, finite_scores, plugin,
+                                       choice.amp_dtype is not None))
         if on_epoch:
             on_epoch(epoch, epoch_losses[-1])
         selection_index = (torch.as_tensor(validation_positions, device=device) if validation_positions is not None

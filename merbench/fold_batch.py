@@ -310,6 +310,7 @@ class _FoldGroup:
         self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         self.scales = _loss_scales(choice, len(folds))
         self.autocast = (lambda: torch.autocast(device.type, dtype=choice.amp_dtype)) if choice.amp_dtype else nullcontext
+        self.mixed = choice.amp_dtype is not None
         self.orders = list(self.train_index)
         self.step_losses: list[list[torch.Tensor]] = [[] for _ in folds]  # this epoch's, on the device
         self.batch_sizes: list[list[int]] = [[] for _ in folds]
@@ -345,7 +346,7 @@ class _FoldGroup:
                 if (global_step + 1) % self.per_epoch[k] == 0:
                     epoch_losses[k].append(epoch_loss(self.step_losses[k], self.batch_sizes[k], self.folds[k].index,
                                                       global_step // self.per_epoch[k], self.settings.lr,
-                                                      self.finite_scores[k], self.plugin))
+                                                      self.finite_scores[k], self.plugin, self.mixed))
                     self.step_losses[k], self.batch_sizes[k], self.finite_scores[k] = [], [], []
                     ended.append(k)
             if ended and self.settings.selects_on_test:

@@ -130,8 +130,11 @@ def test_a_loss_that_diverges_from_finite_scores_keeps_the_learning_rate_advice(
     losses = [torch.tensor(1.0), torch.tensor(math.inf)]
     with pytest.raises(RunFailed, match=r"step 2: the training loss became inf; training diverged. Lower the learning"):
         epoch_loss(losses, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(True)], "model plugin 'x'")
-    with pytest.raises(RunFailed, match=r"step 2: model plugin 'x' returned NaN or infinite scores"):
+    with pytest.raises(RunFailed, match=r"step 2: model plugin 'x' returned NaN or infinite scores") as fp32:
         epoch_loss(losses, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(False)], "model plugin 'x'")
+    assert "engine.amp" not in str(fp32.value)  # mixed precision is named only where the fold used it
+    with pytest.raises(RunFailed, match=r"overflows in mixed precision: try --set engine.amp=off"):
+        epoch_loss(losses, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(False)], "model plugin 'x'", True)
 
 
 @pytest.mark.parametrize("mode", MODES)
