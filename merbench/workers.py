@@ -297,6 +297,22 @@ def submit(executor: ProcessPoolExecutor, function: Callable[..., Any], *args: A
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
+def exit_codes(executor: Any, wait_s: float = 5.0) -> dict[int, int | None]:
+    """The exit code of each process of a broken ``ProcessPoolExecutor`` by process id (``None``: still running).
+
+    Read once the pool's manager thread has ended the other workers (at most ``wait_s`` seconds): a negative code is
+    the signal that ended the process, and the workers the pool itself stopped have ``-SIGTERM``. Call it before
+    ``stop_workers``, which drops the pool's table of processes.
+    """
+    import threading
+
+    manager = getattr(executor, "_executor_manager_thread", None)
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(wait_s)
+    table = getattr(executor, "_processes", None) or {}
+    return {pid: process.exitcode for pid, process in list(table.items())}
+
+
 def result_of(future: Future, broken: str, error: type[RunFailed] = RunFailed) -> Any:
     """A worker's result; a worker process that died (``BrokenProcessPool``) is ``error(broken)``."""
     try:

@@ -7,7 +7,9 @@ spreading folds over cores with one torch thread each beats batched training.
 from __future__ import annotations
 
 import functools
+import os
 import queue as queues
+import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
@@ -21,8 +23,8 @@ from merbench.contracts import FoldOutput
 from merbench.errors import FoldsLost
 from merbench.folds.job import DeviceTensors, FoldData, FoldJob, FoldTask, OnDone, epoch_reporter, train_task
 from merbench.progress import ProgressSink
-from merbench.workers import (WORKER_START_HINT, picklable, result_of, running, start_pool, start_worker_server,
-                              stop_workers, stop_workers_soon, submit)
+from merbench.workers import (WORKER_START_HINT, exit_codes, picklable, process_context, running, start_pool,
+                              start_worker_server, stop_workers, stop_workers_soon, submit)
 
 # Worker processes pay off only when the folds left would take longer than this in one process.
 PARALLEL_WORTH_S = 4.0
@@ -50,8 +52,10 @@ class SequentialFolds:
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_start(job: FoldJob, data: FoldData) -> None:
+def _worker_start(job: FoldJob, data: FoldData, board: Any = None) -> None:
     torch.set_num_threads(max(1, job.threads))
+    if board is not None:
+        _FoldBoard.claim(board)
     _worker_state["job"] = job
     _worker_state["tensors"] = DeviceTensors(data, job.choice.device)
 
@@ -61,7 +65,11 @@ def _worker_ready() -> bool:
 
 
 def _worker_train(task: FoldTask) -> tuple[FoldTask, FoldOutput]:
-    return task, train_task(_worker_state["job"], _worker_state["tensors"], task)
+    _FoldBoard.mark(task.fold.index)
+    try:
+        return task, train_task(_worker_state["job"], _worker_state["tensors"], task)
+    finally:
+        _FoldBoard.mark(None)
 
 
 def worker_processes(count: int) -> str:
@@ -150,26 +158,28 @@ class ProcessFolds:
         another thread can stop them while they start.
         """
         workers = min(workers, n_tasks)
-        executor = start_pool(workers, _worker_start, (job, data))
+        board = _FoldBoard(workers)
+        executor = start_pool(workers, _worker_start, (job, data, board.shared))
         try:
             if created is not None:
                 created(executor)
             for future in [submit(executor, _worker_ready) for _ in range(workers)]:
                 future.result()
         except BrokenProcessPool:
+            message = worker_died(exit_codes(executor), {}, job.recipe.plugin, starting=True)
             stop_workers(executor)
-            raise FoldsLost(WORKER_DIED) from None
+            raise FoldsLost(message) from None
         except BaseException:
             stop_workers(executor)
             raise
-        return _Pool(executor, workers)
+        return _Pool(executor, workers, job.recipe.plugin, board)
 
     @staticmethod
     def _collect(pool: "_Pool", futures: set, on_done: OnDone) -> None:
         """Report each submitted fold as it completes; shuts the pool down."""
         with running(pool.executor, WORKER_DIED, FoldsLost):
             for future in as_completed(futures):
-                on_done(*result_of(future, WORKER_DIED, FoldsLost))
+                on_done(*pool.result(future))
 
 
 class KeptWorkerFolds:
@@ -201,17 +211,26 @@ class KeptWorkerFolds:
                 self._pool = start_pool(1, _worker_nothing, ())
                 if self.on_start is not None:
                     self.on_start(self._pool)
-            result_of(submit(self._pool, _worker_start, job, data), WORKER_DIED, FoldsLost)
+            self._result(submit(self._pool, _worker_start, job, data), job, None)
         except BaseException:
             self.stop()
             raise
         for task in tasks:
             try:
-                done = result_of(submit(self._pool, _worker_train, task), WORKER_DIED, FoldsLost)
+                done = self._result(submit(self._pool, _worker_train, task), job, task)
             except BaseException:  # stopped while the worker trains: end it
                 self.stop()
                 raise
             on_done(*done)  # a pruned trial stops here, its worker idle: kept
+
+    def _result(self, future: Future, job: FoldJob, task: FoldTask | None) -> Any:
+        """The worker's result; a worker that died is ``FoldsLost`` naming ``task`` (``None``: while it started)."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            exits = exit_codes(self._pool)
+            folds = {pid: task.fold.index for pid in exits} if task is not None else {}
+            raise FoldsLost(worker_died(exits, folds, job.recipe.plugin, starting=task is None)) from None
 
     def stop(self) -> None:
         """End the kept worker (if any); the next ``run`` starts another."""
@@ -224,9 +243,98 @@ def _worker_nothing() -> None:
     """A kept worker's set-up: its job and data come with each ``run``."""
 
 
+ONE_AT_A_TIME = "to train the folds one at a time in the run's own process, use --set engine.parallel_folds=1"
 WORKER_DIED = ("a fold worker process died (killed: by `kill`, or by the system when memory ran out; or it could "
-               "not start: " + WORKER_START_HINT
-               + "); to train the folds one at a time in the run's own process, use --set engine.parallel_folds=1")
+               "not start: " + WORKER_START_HINT + "); " + ONE_AT_A_TIME)
+"""Why a fold worker died, where the way it ended is not known."""
+
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+
+
+def worker_died(exits: dict[int, int | None], folds: dict[int, int], plugin: str, starting: bool = False) -> str:
+    """Why fold worker processes died, for ``FoldsLost``: which folds they trained, with which plugin, and how each
+    ended (``exits``: exit codes by process id, ``workers.exit_codes``; ``folds``: fold index by process id).
+
+    The workers the pool stopped itself once one died (``-SIGTERM``) are left out where another ended otherwise.
+    """
+    ended = {pid: code for pid, code in exits.items() if code is not None}
+    dead = {pid: code for pid, code in ended.items() if code != -signal.SIGTERM} or ended
+    if not dead:
+        return WORKER_DIED
+    if starting:
+        how = "; ".join(dict.fromkeys("it " + _how_ended(code, starting=True) for code in dead.values()))
+        return (f"a fold worker process for {plugin} died while starting ({how}); "
+                f"{WORKER_START_HINT}; {ONE_AT_A_TIME}")
+    order = sorted(dead, key=lambda pid: folds.get(pid, -1))
+    trained = [folds[pid] + 1 for pid in order if pid in folds]
+    hows = [_how_ended(dead[pid]) for pid in order]
+    what = f"{len(dead)} fold worker processes" if len(dead) > 1 else "a fold worker process"
+    where = f"training {_fold_numbers(trained)}" if trained else "training"
+    if len(set(hows)) == 1:
+        how = ("each " if len(dead) > 1 else "it ") + hows[0]
+    else:
+        how = "; ".join(f"the worker of fold {folds[pid] + 1} {h}" if pid in folds else f"one {h}"
+                        for pid, h in zip(order, hows))
+    return f"{what} died while {where} with {plugin}: {how}"
+
+
+def _fold_numbers(numbers: list[int]) -> str:
+    """``fold 2``, ``folds 1 and 2``, ``folds 1, 2 and 3``."""
+    if len(numbers) == 1:
+        return f"fold {numbers[0]}"
+    return "folds " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+def _how_ended(code: int, starting: bool = False) -> str:
+    """How a worker process with exit code ``code`` ended, with what to do (a negative code is a signal)."""
+    if code >= 0:
+        if starting:
+            return f"exited with code {code}"
+        return (f"exited with code {code}: the model plugin or a library it calls ended the process "
+                "(os._exit, or exit() in native code)")
+    try:
+        number = signal.Signals(-code)
+    except ValueError:
+        return f"was ended by signal {-code}"
+    if number == signal.SIGKILL:
+        return f"was killed ({number.name}): by `kill -9`, or by the system when memory ran out; {ONE_AT_A_TIME}"
+    if number in CRASH_SIGNALS:
+        return (f"was ended by {number.name}, a crash in native code, e.g. the model plugin's or a library's; "
+                "to see where, run it again with PYTHONFAULTHANDLER=1")
+    return f"was ended by {number.name}"
+
+
+class _FoldBoard:
+    """Which fold each worker process of a pool trains, in memory shared with them: told when a worker dies.
+
+    Two numbers a worker: its process id, and the index + 1 of the fold it trains (0: none).
+    """
+
+    def __init__(self, workers: int):
+        self.shared = process_context().Array("q", 2 * workers)
+
+    def folds(self) -> dict[int, int]:
+        """The index of the fold each worker trains now, by process id (read without the lock: a worker that died
+        holding it would hold it for ever)."""
+        values = self.shared.get_obj()[:]
+        return {values[i]: values[i + 1] - 1 for i in range(0, len(values), 2) if values[i] and values[i + 1]}
+
+    @staticmethod
+    def claim(board: Any) -> None:
+        """In a worker: take a free place on ``board`` (the shared array) for this process."""
+        with board.get_lock():
+            pids = board[0::2]
+            if 0 in pids:
+                place = 2 * pids.index(0)
+                board[place] = os.getpid()
+                _worker_state["board"] = (board, place + 1)
+
+    @staticmethod
+    def mark(fold_index: int | None) -> None:
+        """In a worker: note the fold it trains now (``None``: none), where it has a place on a board."""
+        if "board" in _worker_state:
+            board, place = _worker_state["board"]
+            board[place] = 0 if fold_index is None else fold_index + 1
 
 
 class _TaskQueue:
@@ -255,10 +363,31 @@ class _TaskQueue:
 class _Pool:
     executor: ProcessPoolExecutor
     workers: int
+    plugin: str = "the model plugin"
+    board: _FoldBoard | None = None
 
     def submit_all(self, queue: _TaskQueue) -> set:
         """Hand every fold left in ``queue`` to the workers."""
-        return {submit(self.executor, _worker_train, task) for task in queue.take_all()}
+        return {self.submit(task) for task in queue.take_all()}
+
+    def submit(self, task: FoldTask) -> Future:
+        """Hand ``task`` to the workers; a pool whose worker died is ``FoldsLost`` (``died``)."""
+        try:
+            return submit(self.executor, _worker_train, task)
+        except BrokenProcessPool:
+            raise FoldsLost(self.died()) from None
+
+    def result(self, future: Future) -> tuple[FoldTask, FoldOutput]:
+        """A fold's result; a worker that died is ``FoldsLost`` (``died``)."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise FoldsLost(self.died()) from None
+
+    def died(self) -> str:
+        """Why the pool broke: which workers died, training which folds, and how (``worker_died``)."""
+        folds = self.board.folds() if self.board is not None else {}
+        return worker_died(exit_codes(self.executor), folds, self.plugin)
 
 
 class _WorkersWhenWorthIt:
@@ -422,12 +551,12 @@ class _WorkerFeed:
         try:
             while not self._stop.is_set():
                 while len(running) < self.pool.workers and (task := queue.take()) is not None:
-                    running.add(submit(self.pool.executor, _worker_train, task))
+                    running.add(self.pool.submit(task))
                 if not running:
                     return
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._finished.put(result_of(future, WORKER_DIED, FoldsLost))
+                    self._finished.put(self.pool.result(future))
         except BaseException as exc:  # handed to this process, which stops the run with it
             self._finished.put(exc)
 
