@@ -21,7 +21,7 @@ import copy
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,11 +31,14 @@ from torch.func import functional_call, stack_module_state, vmap
 from merbench.contracts import Fold, FoldOutput
 from merbench.engine import (
     PREDICT_CHUNK, DeviceChoice, TrainSettings, channel_stats, check_logits, check_weights_hold_data, class_weights,
-    epoch_loss, first_forward, fold_uf1, normalisation_index, one_cycle, plugin_exit, plugin_label,
+    epoch_loss, failures_named, first_forward, fold_uf1, normalisation_index, one_cycle, plugin_exit, plugin_label,
     steps_per_epoch,
 )
 from merbench.errors import UsageError
 from merbench.plain_batch_norm import PlainBatchNorm
+
+if TYPE_CHECKING:  # merbench.folds imports this module
+    from merbench.folds.job import ModelRecipe
 
 # fold_group_size keeps this fraction of the free memory in reserve, and counts each fold this
 # many times its measured need: the need is one plain step's, while a batched step runs BatchNorm through
@@ -492,44 +495,59 @@ def fold_group_size(free_bytes: int, bytes_per_fold: int, n_folds: int) -> int:
     return max(1, min(n_folds, fits))
 
 
-def measure_fold_bytes(build_model: Callable[[], nn.Module], data: Any, settings: TrainSettings,
-                       choice: DeviceChoice) -> int:
+def measure_fold_bytes(build_model: ModelRecipe, data: Any, settings: TrainSettings, choice: DeviceChoice) -> int:
     """The memory one training step of one model needs (a batch of ``settings.batch_size``), in bytes.
 
     ``data.inputs`` (N, C, H, W) gives the input shape. The dataset itself is not
     counted: it is resident once for all folds. On CUDA the step's measured peak;
     on the CPU, where no allocator reports a peak, the tensors the step keeps for
     its backward pass plus the parameters, their gradients and AdamW's two moments.
+    The step is fold 1's first: the model plugin's faults in it are reported as
+    training fold 1 reports them (``first_forward``, ``failures_named``).
     """
     device = choice.device
+    plugin = plugin_label(build_model)
     model = build_model()
     if not isinstance(model, nn.Module):
         raise UsageError(f"the batched fold trainer trains torch modules only, not a {type(model).__name__} estimator")
-    check_weights_hold_data(model, plugin_label(build_model), "batched folds (engine.parallel_mode=vmap)")
+    check_weights_hold_data(model, plugin, "fold 1")
     shape = tuple(data.inputs.shape[1:])
     batch = min(settings.batch_size, len(data.inputs))
-    if device.type != "cuda":
-        return _cpu_step_bytes(model, torch.randn(batch, *shape))
+    with failures_named(plugin, 0):
+        if device.type != "cuda":
+            return _cpu_step_bytes(model, torch.randn(batch, *shape), build_model.n_classes, plugin)
+        return _cuda_step_bytes(model, (batch, *shape), build_model.n_classes, plugin, settings, choice)
+
+
+def _first_step_loss(model: nn.Module, x: torch.Tensor, n_classes: int, plugin: str) -> torch.Tensor:
+    """The loss of ``model``'s training step on ``x``, its forward pass checked as fold 1's first batch."""
+    logits = first_forward(lambda: model(x), x, n_classes, plugin, 0)
+    return nn.functional.cross_entropy(logits.float(), torch.zeros(len(x), dtype=torch.long, device=x.device))
+
+
+def _cuda_step_bytes(model: nn.Module, shape: tuple[int, ...], n_classes: int, plugin: str, settings: TrainSettings,
+                     choice: DeviceChoice) -> int:
+    """The peak of GPU memory a training step of ``model`` on a batch of ``shape`` allocates, AdamW's step included."""
+    device = choice.device
     torch.cuda.synchronize(device)
     before = torch.cuda.memory_allocated(device)
     torch.cuda.reset_peak_memory_stats(device)
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    x = torch.randn(batch, *shape, device=device)
+    x = torch.randn(*shape, device=device)
     autocast = torch.autocast("cuda", dtype=choice.amp_dtype) if choice.amp_dtype else nullcontext()
     with autocast:
-        logits = model(x)
-        loss = nn.functional.cross_entropy(logits.float(), torch.zeros(len(x), dtype=torch.long, device=device))
+        loss = _first_step_loss(model, x, n_classes, plugin)
     loss.backward()
     optimizer.step()
     torch.cuda.synchronize(device)
     need = torch.cuda.max_memory_allocated(device) - before
-    del model, optimizer, x, logits, loss
+    del model, optimizer, x, loss
     torch.cuda.empty_cache()
     return int(need)
 
 
-def _cpu_step_bytes(model: nn.Module, x: torch.Tensor) -> int:
+def _cpu_step_bytes(model: nn.Module, x: torch.Tensor, n_classes: int, plugin: str) -> int:
     """Bytes of the tensors a CPU training step of ``model`` on ``x`` saves for its backward pass (each storage
     once), the input, and four copies of the parameters (weights, gradients, AdamW's two moments)."""
     saved: dict[int, int] = {}
@@ -540,8 +558,7 @@ def _cpu_step_bytes(model: nn.Module, x: torch.Tensor) -> int:
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
-        logits = model(x)
-        loss = nn.functional.cross_entropy(logits.float(), torch.zeros(len(x), dtype=torch.long))
+        loss = _first_step_loss(model, x, n_classes, plugin)
     loss.backward()
     parameters = sum(p.numel() * p.element_size() for p in model.parameters())
     return sum(saved.values()) + x.nbytes + 4 * parameters

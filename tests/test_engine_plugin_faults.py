@@ -13,6 +13,7 @@ import torch
 
 from merbench.engine import epoch_loss, failures_named
 from merbench.errors import RunFailed
+from merbench.folds import plan
 
 PLUGIN = '''
 import copy
@@ -38,14 +39,21 @@ class Net(nn.Module):
         pooled = x.mean(dim=(2, 3))
         if self.kind == "bn":
             pooled = self.bn(pooled)
+        if self.kind == "keyerror":
+            raise KeyError("gate")
         if self.kind == "sysexit" and self.calls == 3:
             raise SystemExit(1)
         scores = self.linear(pooled)
+        if self.kind == "backward":
+            scores.register_hook(self.refuse)
         if self.kind == "device":
             return scores.to("meta")
         if self.kind == "latenan" and self.calls >= 2:
             return scores * float("inf")
         return scores
+
+    def refuse(self, grad):
+        raise RuntimeError("no gradient here")
 
 
 def build(options, in_channels, n_classes, input_size):
@@ -68,14 +76,19 @@ def merbench_register_models(register):
 TINY = ("dataset.subjects=4", "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8",
         "protocol.n_splits=2", "engine.epochs=2")
 MODES = {"folds": ("engine.parallel_mode=processes", "engine.parallel_folds=1"),
-         "vmap": ("engine.parallel_mode=vmap", "engine.parallel_folds=2")}
+         "vmap": ("engine.parallel_mode=vmap", "engine.parallel_folds=2"),
+         "vmap-auto": ("engine.parallel_mode=vmap",)}  # the group's size measured from one plain training step
+FIRST_STEP_MODES = list(MODES)  # faults at the first step, which vmap-auto meets while it measures
+LATER_MODES = ["folds", "vmap"]
+PLAIN_STEP_MODES = ["folds", "vmap-auto"]  # a plain first step (under torch.func.vmap, other faults and wording)
 NAMED = "model plugin 'faulty7' (merbench-faulty7 0.1)"
 
 
 @pytest.fixture
-def run_kind(install_plugin, run_cli, tmp_path):
+def run_kind(install_plugin, run_cli, tmp_path, monkeypatch):
     """Run the quick profile with the faulty model's ``kind``; returns (exit code, stderr on one line)."""
     install_plugin("merbench-faulty7", "faulty7", "merbench_faulty7_plugin", PLUGIN)
+    monkeypatch.setattr(plan, "usable_cores", lambda: 2)  # vmap-auto: batched folds whose memory need is measured
 
     def run(kind: str, mode: str, *extra: str) -> tuple[int, str]:
         result = run_cli("run", "--model", "faulty7", "--dataset", "synthetic", "--profile", "quick", "--quiet",
@@ -88,7 +101,7 @@ def run_kind(install_plugin, run_cli, tmp_path):
     return run
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FIRST_STEP_MODES)
 def test_weights_on_the_meta_device_are_the_plugins_module_level_cache(run_kind, mode):
     code, message = run_kind("cached", mode)
     assert code == 2, message
@@ -97,7 +110,7 @@ def test_weights_on_the_meta_device_are_the_plugins_module_level_cache(run_kind,
     assert "copy cached weights (a state dict loaded on the CPU), inside build()" in message
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", LATER_MODES)
 def test_sys_exit_in_forward_is_the_plugins_and_named(run_kind, mode):
     code, message = run_kind("sysexit", mode)
     assert code == 2, message
@@ -106,19 +119,35 @@ def test_sys_exit_in_forward_is_the_plugins_and_named(run_kind, mode):
     assert ("fold 1:" if mode == "folds" else "batched folds 1, 2:") in message
 
 
+@pytest.mark.parametrize("mode", PLAIN_STEP_MODES)
+def test_an_exception_in_forward_at_the_first_step_is_the_plugins(run_kind, mode):
+    code, message = run_kind("keyerror", mode)
+    assert code == 2, message
+    assert f"fold 1, first batch: {NAMED} failed on inputs of shape (" in message
+    assert "KeyError: 'gate'" in message and "check the model's options" in message
+
+
+@pytest.mark.parametrize("mode", PLAIN_STEP_MODES)
+def test_an_exception_in_backward_at_the_first_step_is_the_plugins(run_kind, mode):
+    code, message = run_kind("backward", mode)
+    assert code == 1, message
+    assert f"training or predicting with {NAMED} raised RuntimeError: no gradient here" in message
+    assert "merbench_faulty7_plugin.py" in message and "in refuse" in message
+
+
 def test_keyboard_interrupt_still_passes_through_a_fold():
     with pytest.raises(KeyboardInterrupt), failures_named("model plugin 'x'", 0):
         raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FIRST_STEP_MODES)
 def test_scores_on_another_device_than_the_inputs_name_both(run_kind, mode):
     code, message = run_kind("device", mode)
     assert code == 2, message
     assert f"fold 1, first batch: {NAMED} returned scores on device meta for inputs on cpu" in message
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", LATER_MODES)
 def test_nan_scores_mid_training_blame_the_model_not_the_learning_rate(run_kind, mode):
     code, message = run_kind("latenan", mode, "engine.lr=1e-6")
     assert code == 1, message
@@ -137,7 +166,7 @@ def test_a_loss_that_diverges_from_finite_scores_keeps_the_learning_rate_advice(
         epoch_loss(losses, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(False)], "model plugin 'x'", True)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FIRST_STEP_MODES)
 def test_batch_norm_on_a_batch_of_one_says_to_raise_the_batch_size(run_kind, mode):
     code, message = run_kind("bn", mode, "engine.batch_size=1")
     assert code == 2, message
