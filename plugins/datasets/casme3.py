@@ -28,6 +28,7 @@ hand (official error list). ``dataset.fixes=known`` applies ``fixes.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 import re
@@ -402,10 +403,8 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
         except SkipRow as exc:
             log.skip(row, sample, str(exc))
             continue
-        if notes:
-            log.fix(row, sample, "; ".join(notes))
-        if placed.apex is None:
-            log.apex_fallback.append(sample)
+        placed = dataclasses.replace(placed, fix="; ".join(notes) or None)
+        log.placed(row, sample, placed)  # fixed rows, unknown apex, frames missing inside the clip
         extra: dict[str, Any] = {"emotion": emotion, "objective_class": str(cells.get("objective") or "").strip(),
                                  "trial": trial, "onset_frame": onset, "apex_frame": apex, "offset_frame": offset, "row": row}
         if depth:
