@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import cv2
 import pytest
 
 import realtrees as rt
@@ -45,3 +46,38 @@ def test_a_frame_dropped_inside_a_clip_counts_among_the_clips_with_frames_missin
     assert f"clips with frames missing inside {summary['frame_gaps']}" in flat(checked.out)
     as_json = run_cli("datasets", "check", "casme3", "--root", str(release), "--json", "-")
     assert gap["sample"] in [row["sample"] for row in json.loads(as_json.out)["frame_gaps"]]
+
+
+def as_png(folder: Path, suffix: str = ".png") -> None:
+    """Re-save the ``.jpg`` frames of ``folder`` in another image format, as a copy converted by a tool may hold them."""
+    for frame in folder.glob("*.jpg"):
+        assert cv2.imwrite(str(frame.with_suffix(suffix)), cv2.imread(str(frame)))
+        frame.unlink()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp"])
+def test_colour_frames_saved_as_png_or_bmp_in_color_folders_are_read(release, tmp_path, suffix):
+    root = copy_of(release, tmp_path)
+    before = casme3.load(root, CASME3, tmp_path / "cache")
+    for colour in root.glob("part_A/**/color"):
+        as_png(colour, suffix)
+    after = casme3.load(root, CASME3, tmp_path / "cache")
+    assert [s.id for s in after.samples] == [s.id for s in before.samples]
+    assert {f.suffix for s in after.samples for f in s.frames} == {suffix}
+    assert all(f.parent.name == "color" for s in after.samples for f in s.frames), "depth maps are never colour"
+
+
+def test_a_trial_folder_of_png_images_without_color_says_colour_frames_there_are_read_as_jpg(release, tmp_path):
+    root = copy_of(release, tmp_path)
+    trial = next(root.glob("part_A/**/spNO.1/a"))
+    colour = trial / "color"
+    as_png(colour)
+    shutil.rmtree(trial / "depth")
+    for frame in colour.iterdir():
+        frame.rename(trial / frame.name)
+    colour.rmdir()
+    summary = casme3.load(root, CASME3, tmp_path / "cache").summary
+    reasons = [row["reason"] for row in summary["skipped_rows"] if row["sample"].startswith("spNO.1/a/")]
+    count = len(list(trial.glob("*.png")))
+    assert reasons and all(f"the folder holds {count} .png images and CAS(ME)3 colour frames in a trial folder are "
+                           "read as .jpg" in reason and "into a color/ folder" in reason for reason in reasons)

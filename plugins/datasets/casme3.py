@@ -11,7 +11,9 @@ Expected under ``--root`` (or one folder below it):
   ``…/{Filename}/{N}.png``), found wherever the ``spNO.*`` folders are below
   ``--root``; or the pre-cut package
   ``Part_A_ME_clip/frame/{Subject}_{Filename}_{Onset}/{N}.jpg`` (depth
-  ``Part_A_ME_clip/depth/…``). ``dataset.frames=auto`` takes the package when
+  ``Part_A_ME_clip/depth/…``). Colour frames in ``color/`` or a clip of the
+  package may be ``.jpg``, ``.png`` or ``.bmp``; in a trial folder without
+  ``color/`` only ``.jpg`` (a ``.png`` there is a depth map). ``dataset.frames=auto`` takes the package when
   present. Two folders holding ``spNO.*`` trial folders whose trials hold colour
   frames (a full copy beside a partial or cropped one) are an error naming both:
   ``dataset.frames_folder=DIR`` (relative to ``--root``) names the one to read.
@@ -92,7 +94,11 @@ COLUMNS = {"subject": "Subject", "filename": "Filename", "onset": "Onset", "apex
 OPTIONAL = {"aus": "AU", "objective": "Objective class"}
 FRAME_MODES = ("auto", "full", "clips")
 SUBJECT = re.compile(r"spno\.?0*(\d+)", re.IGNORECASE)
-COLOUR = (".jpg", ".jpeg")
+COLOUR = (".jpg", ".jpeg", ".png", ".bmp")
+"""Colour frame formats of a folder holding colour frames only: ``color/`` of a trial, a clip of
+``Part_A_ME_clip/frame/`` (depth maps are in ``depth/`` beside them)."""
+JPEG = (".jpg", ".jpeg")
+"""Colour frame formats of a trial folder without ``color/``: its ``{N}.png`` files may be depth maps."""
 SEARCH_STOP = 16
 """Image files after which a folder met by the frame-tree search (below ``--root``) is taken for a clip's or trial's
 frames and read no further: subject trees never sit among frames."""
@@ -145,27 +151,34 @@ def subjects_folders(root: Path, depth: int = 5) -> list[Path]:
 
 
 def holds_colour(base: Path, subjects: int = 3) -> bool:
-    """Whether the trial folders of the first ``subjects`` subjects of ``base`` hold colour frames (``.jpg``), in
-    ``color/`` or in the trial folder itself; a depth-only tree (``Depth/spNO.1/a/N.png``) does not. Only the file
-    names are looked at: a damaged trial (two files for one frame, unreadable) is its own rows' business, skipped
-    with the reason when they are read, never the whole tree's."""
+    """Whether the trial folders of the first ``subjects`` subjects of ``base`` hold colour frames (``colour_folder``:
+    any image in ``color/``, a ``.jpg`` in the trial folder itself); a depth-only tree (``Depth/spNO.1/a/N.png``)
+    does not. Only the file names are looked at: a damaged trial (two files for one frame, unreadable) is its own
+    rows' business, skipped with the reason when they are read, never the whole tree's."""
     named = sorted((name, folder) for name, folder in children(base).items() if SUBJECT.fullmatch(name))
     for _, subject in named[:subjects]:
         for trial in list(children(subject).values())[:2]:
-            parts = children(trial)
-            if any_colour_file(parts.get("color") or parts.get("colour") or trial):
+            if count_files(*colour_folder(trial)):
                 return True
     return False
 
 
-def any_colour_file(folder: Path) -> bool:
-    """Whether ``folder`` holds a ``.jpg``/``.jpeg`` file (hidden ones left out); ``False`` when it cannot be read."""
+def colour_folder(trial: Path) -> tuple[Path, tuple[str, ...]]:
+    """A trial's colour frames: its ``color/`` folder and any image format there, else the trial folder itself and
+    ``.jpg`` only (``{N}.png`` beside them is the depth layout of the official RGB-D code)."""
+    parts = children(trial)
+    folder = parts.get("color") or parts.get("colour")
+    return (folder, COLOUR) if folder is not None else (trial, JPEG)
+
+
+def count_files(folder: Path, suffixes: tuple[str, ...]) -> int:
+    """How many files of ``folder`` end in one of ``suffixes`` (hidden ones left out); 0 when it cannot be read."""
     try:
         with os.scandir(folder) as entries:
-            return any(not entry.name.startswith(".") and os.path.splitext(entry.name)[1].lower() in COLOUR
-                       and entry.is_file() for entry in entries)
+            return sum(1 for entry in entries if not entry.name.startswith(".")
+                       and os.path.splitext(entry.name)[1].lower() in suffixes and entry.is_file())
     except OSError:
-        return False
+        return 0
 
 
 def subjects_folder(root: Path, chosen: str = "") -> Path | None:
@@ -253,10 +266,19 @@ class Frames:
         trial_dir = {c.name.lower(): c for c in folders_in(subject_dir)}.get(trial) if subject_dir else None
         if trial_dir is None:
             raise SkipRow(f"no trial folder {subject}/{trial} in {self.base}")
-        parts = children(trial_dir)
-        colour = parts.get("color") or parts.get("colour") or trial_dir
-        depth = parts.get("depth") or (trial_dir if colour != trial_dir else None)
-        return self._list(colour, COLOUR), self._list(depth, (".png",)), colour
+        colour, suffixes = colour_folder(trial_dir)
+        depth = children(trial_dir).get("depth") or (trial_dir if colour != trial_dir else None)
+        return self._list(colour, suffixes), self._list(depth, (".png",)), colour
+
+
+def png_hint(folder: Path) -> str:
+    """Why a trial folder read for colour frames (it has no ``color/``) gave none though it holds ``.png`` images,
+    for a skip reason; ``""`` when it holds none, or is a ``color/`` folder (where a ``.png`` is a colour frame)."""
+    pngs = 0 if folder.name.lower() in ("color", "colour") else count_files(folder, (".png",))
+    if not pngs:
+        return ""
+    return (f"; the folder holds {counted(pngs, '.png image')} and CAS(ME)3 colour frames in a trial folder are read as "
+            ".jpg (a .png there is a depth map): move colour frames saved as .png into a color/ folder in it")
 
 
 def find_label_sheet(root: Path) -> Path:
@@ -399,9 +421,13 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
             continue
         try:
             colour, depth, folder = tree.find(subject, trial, original["onset"])
-            placed, notes = place_span(colour, onset, apex, offset, str(shown_folder(folder, root)))
         except SkipRow as exc:
             log.skip(row, sample, str(exc))
+            continue
+        try:
+            placed, notes = place_span(colour, onset, apex, offset, str(shown_folder(folder, root)))
+        except SkipRow as exc:
+            log.skip(row, sample, f"{exc}{png_hint(folder) if not colour and tree.kind == 'full' else ''}")
             continue
         placed = dataclasses.replace(placed, fix="; ".join(notes) or None)
         log.placed(row, sample, placed)  # fixed rows, unknown apex, frames missing inside the clip
