@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import cv2
+import openpyxl
 import pytest
 
 import realtrees as rt
@@ -81,3 +82,32 @@ def test_a_trial_folder_of_png_images_without_color_says_colour_frames_there_are
     count = len(list(trial.glob("*.png")))
     assert reasons and all(f"the folder holds {count} .png images and CAS(ME)3 colour frames in a trial folder are "
                            "read as .jpg" in reason and "into a color/ folder" in reason for reason in reasons)
+
+
+def header_only_sheet_first(sheet: Path, keep_data: bool) -> str:
+    """Put a sheet holding only the label sheet's header in front of its sheets (a template left in the workbook);
+    without ``keep_data`` the released sheet goes. Returns the new sheet's name."""
+    book = openpyxl.load_workbook(sheet)
+    released = book.worksheets[0]
+    template = book.create_sheet("Sheet1", 0)
+    template.append([cell.value for cell in released[1]])
+    if not keep_data:
+        book.remove(released)
+    book.save(sheet)
+    return template.title
+
+
+def test_a_header_only_first_sheet_is_passed_over_for_the_sheet_with_data_rows(release, tmp_path):
+    root = copy_of(release, tmp_path)
+    before = casme3.load(root, CASME3, tmp_path / "cache")
+    header_only_sheet_first(root / SHEET, keep_data=True)
+    after = casme3.load(root, CASME3, tmp_path / "cache")
+    assert [s.id for s in after.samples] == [s.id for s in before.samples] and before.samples
+
+
+def test_a_workbook_whose_only_header_sheet_has_no_data_rows_names_file_and_sheet(release, tmp_path, run_cli):
+    root = copy_of(release, tmp_path)
+    title = header_only_sheet_first(root / SHEET, keep_data=False)
+    checked = run_cli("datasets", "check", "casme3", "--root", str(root))
+    assert checked.code == 2 and "Traceback" not in checked.out + checked.err
+    assert f"{root / SHEET} sheet '{title}': header at row 1 but no data rows; fill in" in flat(checked.out + checked.err)

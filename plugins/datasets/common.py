@@ -280,10 +280,13 @@ def read_sheet(
 
     ``columns`` maps a key to the header text (compared by ``norm``); the header
     row is the first of the first ``scan`` rows of any sheet holding every
-    ``anchors`` header. A missing column is a ``MissingColumn`` (a DataError) naming
-    file, row and column; ``optional`` columns are ``None`` when absent. Two header
-    cells of one column are read as one when every data row holds the same value
-    in both (``same_columns``), and are a DataError otherwise.
+    ``anchors`` header, on the first sheet with data rows below it (a sheet
+    holding the header only is passed over, and is a DataError naming file and
+    sheet when no sheet has data rows). A missing column is a ``MissingColumn``
+    (a DataError) naming file, row and column; ``optional`` columns are ``None``
+    when absent. Two header cells of one column are read as one when every data
+    row holds the same value in both (``same_columns``), and are a DataError
+    otherwise.
     """
     import openpyxl
 
@@ -291,6 +294,7 @@ def read_sheet(
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zip or XML errors of a damaged file
         raise DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file") from None
+    header_only: list[tuple[str, int]] = []  # (sheet, header row) of sheets with the header and no data rows
     try:
         for worksheet in book.worksheets:
             worksheet.reset_dimensions()  # read every row, not the size the writing program recorded (can be short)
@@ -328,6 +332,9 @@ def read_sheet(
                         empty[row_number] = empty_here
                     data.append((row_number, {key: _cell(row, index[key][0] if key in index else None)
                                               for key in titles}))
+                if not data:
+                    header_only.append((worksheet.title, number))
+                    break
                 if empty:
                     refuse_unsaved_formulas(path, worksheet.title, empty)
                 return Sheet(path, number, data)
@@ -336,6 +343,10 @@ def read_sheet(
             from None
     finally:
         book.close()
+    if header_only:
+        title, number = header_only[0]
+        raise DataError(f"{path} sheet '{title}': header at row {number} but no data rows; fill in the annotation rows "
+                        "below the header, or copy the released annotation file again")
     raise DataError(
         f"{path}: no header row with {', '.join(repr(a) for a in anchors)} in the first {scan} rows of any sheet; "
         "is this the right annotation file?"
