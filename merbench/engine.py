@@ -276,27 +276,38 @@ def fold_uf1(predicted: np.ndarray, truth: np.ndarray, n_classes: int) -> float:
     return unweighted_f1_recall(matrix)[0]
 
 
-def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float) -> RunFailed:
+def diverged(fold_index: int, epoch: int, step: int, loss: float, lr: float, scores_of: str | None = None,
+             mixed: bool = False) -> RunFailed:
     """The error for a training loss that stopped being finite (``epoch`` and ``step`` counted from 0).
 
-    The learning rate is written as a user types it (``1e9``, ``0.002``), not as ``1000000000.0``.
+    The learning rate is written as a user types it (``1e9``, ``0.002``), not as ``1000000000.0``. ``scores_of``: the
+    model plugin whose scores at that step were already NaN or infinite, which a diverging training makes too
+    (weights blown up by the steps before) as does a forward() that overflows; both are said.
     """
     lr_text = number_text(lr)
+    model = (f"; the scores {scores_of} returned at that step were NaN or infinite: if a lower learning rate does not "
+             f"help, its forward(){_overflow(mixed)}: fix it or report it to the plugin's author") if scores_of else ""
     return RunFailed(
         f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: the training loss became {loss}; "
         f"training diverged. Lower the learning rate (now --set engine.lr={lr_text}) or check the inputs for NaN"
+        + model
     )
 
 
+def _overflow(mixed: bool) -> str:
+    """What a forward() giving non-finite scores does, in words (``mixed``: under mixed precision)."""
+    return " overflows or divides by zero" + (" (or overflows in mixed precision: try --set engine.amp=off)"
+                                              if mixed else "")
+
+
 def nonfinite_scores(fold_index: int, epoch: int, step: int, loss: float, plugin: str, mixed: bool = False) -> RunFailed:
-    """The error for a training loss that stopped being finite because the model's scores at that step already
-    were NaN or infinite (``epoch`` and ``step`` counted from 0): the model plugin's output, not the learning rate;
-    ``mixed``: the fold trained under mixed precision, whose narrower range may be the cause."""
-    precision = " (or overflows in mixed precision: try --set engine.amp=off)" if mixed else ""
+    """The error for a training loss that was not finite at the first step, whose scores were already NaN or infinite
+    (``epoch`` and ``step`` counted from 0): no weight has been updated yet, so the model plugin's output, not the
+    learning rate; ``mixed``: the fold trained under mixed precision, whose narrower range may be the cause."""
     return RunFailed(
-        f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: {plugin} returned NaN or infinite scores, so the "
-        f"training loss became {loss}; the model overflows or divides by zero in its forward(){precision}; fix the "
-        "model plugin or report it to the plugin's author"
+        f"fold {fold_index + 1}, epoch {epoch + 1}, step {step + 1}: {plugin} returned NaN or infinite scores before "
+        f"any weight was updated, so the training loss became {loss}; its forward(){_overflow(mixed)}; fix the model "
+        "plugin or report it to the plugin's author"
     )
 
 
@@ -351,15 +362,17 @@ def epoch_loss(step_losses: list[torch.Tensor], batch_sizes: list[int], fold_ind
     stopped at every step to read one number (``train_fold`` and the batched
     fold trainer both call this once per epoch). ``finite_scores`` (one boolean
     tensor per step, whether the model's scores were all finite), read only
-    for a step whose loss is not finite, tells scores the model ``plugin``
-    returned as NaN or infinite from a loss that diverged (the learning rate).
+    for a step whose loss is not finite: scores already NaN or infinite at the
+    first step, before any weight was updated, are the model ``plugin``'s fault;
+    later, a diverging training makes them so too, and both causes are said.
     """
     total = 0.0
     for step, (value, size) in enumerate(zip(torch.stack(step_losses).float().tolist(), batch_sizes)):
         if not math.isfinite(value):
-            if finite_scores is not None and not bool(finite_scores[step]):
+            scores_bad = finite_scores is not None and not bool(finite_scores[step])
+            if scores_bad and epoch == 0 and step == 0:
                 raise nonfinite_scores(fold_index, epoch, step, value, plugin, mixed)
-            raise diverged(fold_index, epoch, step, value, lr)
+            raise diverged(fold_index, epoch, step, value, lr, plugin if scores_bad else None, mixed)
         total += value * size
     return total / max(sum(batch_sizes), 1)
 

@@ -148,22 +148,33 @@ def test_scores_on_another_device_than_the_inputs_name_both(run_kind, mode):
 
 
 @pytest.mark.parametrize("mode", LATER_MODES)
-def test_nan_scores_mid_training_blame_the_model_not_the_learning_rate(run_kind, mode):
+def test_nan_scores_mid_training_name_the_model_beside_the_learning_rate(run_kind, mode):
+    """Once weights were updated, NaN scores come from a diverging training as well as from a forward() that
+    overflows: both are said (a learning rate of 1e30 on a sound model gives NaN scores too)."""
     code, message = run_kind("latenan", mode, "engine.lr=1e-6")
     assert code == 1, message
-    assert f"fold 1, epoch 2, step 1: {NAMED} returned NaN or infinite scores, so the training loss became nan" in message
-    assert "Lower the learning rate" not in message
+    assert "fold 1, epoch 2, step 1: the training loss became nan; training diverged." in message
+    assert "Lower the learning rate (now --set engine.lr=1e-6)" in message
+    assert f"the scores {NAMED} returned at that step were NaN or infinite: if a lower learning rate does not help" \
+        in message
 
 
-def test_a_loss_that_diverges_from_finite_scores_keeps_the_learning_rate_advice():
-    losses = [torch.tensor(1.0), torch.tensor(math.inf)]
-    with pytest.raises(RunFailed, match=r"step 2: the training loss became inf; training diverged. Lower the learning"):
-        epoch_loss(losses, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(True)], "model plugin 'x'")
-    with pytest.raises(RunFailed, match=r"step 2: model plugin 'x' returned NaN or infinite scores") as fp32:
-        epoch_loss(losses, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(False)], "model plugin 'x'")
-    assert "engine.amp" not in str(fp32.value)  # mixed precision is named only where the fold used it
+def test_the_first_steps_nan_scores_are_the_models_and_later_ones_are_said_beside_the_learning_rate():
+    first = [torch.tensor(math.nan), torch.tensor(1.0)]
+    with pytest.raises(RunFailed, match=r"step 1: model plugin 'x' returned NaN or infinite scores before any weight "
+                                        r"was updated") as fp32:
+        epoch_loss(first, [4, 4], 0, 0, 0.5, [torch.tensor(False), torch.tensor(True)], "model plugin 'x'")
+    assert "engine.lr" not in str(fp32.value) and "engine.amp" not in str(fp32.value)  # amp: only where it was used
     with pytest.raises(RunFailed, match=r"overflows in mixed precision: try --set engine.amp=off"):
-        epoch_loss(losses, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(False)], "model plugin 'x'", True)
+        epoch_loss(first, [4, 4], 0, 0, 0.5, [torch.tensor(False), torch.tensor(True)], "model plugin 'x'", True)
+    later = [torch.tensor(1.0), torch.tensor(math.inf)]
+    with pytest.raises(RunFailed, match=r"step 2: the training loss became inf; training diverged. Lower the learning"
+                                        r" rate \(now --set engine.lr=0.5\) or check the inputs for NaN$"):
+        epoch_loss(later, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(True)], "model plugin 'x'")
+    with pytest.raises(RunFailed, match=r"Lower the learning rate .*; the scores model plugin 'x' returned at that step"):
+        epoch_loss(later, [4, 4], 0, 0, 0.5, [torch.tensor(True), torch.tensor(False)], "model plugin 'x'")
+    with pytest.raises(RunFailed, match=r"epoch 2, step 1: .* Lower the learning rate"):  # not the first epoch's first step
+        epoch_loss(first, [4, 4], 0, 1, 0.5, [torch.tensor(False), torch.tensor(True)], "model plugin 'x'")
 
 
 @pytest.mark.parametrize("mode", FIRST_STEP_MODES)
