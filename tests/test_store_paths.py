@@ -161,6 +161,19 @@ def test_runs_limit_counts_and_zero_means_all(limit, shown, three_runs, run_cli)
         assert "Showing the newest matching run;" in " ".join(table.out.split())  # not "the newest 1 matching runs"
 
 
+def test_runs_json_for_scripts_lists_every_run_where_the_table_shows_the_newest(three_runs, run_cli, monkeypatch):
+    """`merbench runs --json | jq` (the --help example for scripts) gets every matching run, not the table's newest
+    50 with a note on stderr that a script does not read; --limit still limits it."""
+    from merbench.commands import runs
+
+    monkeypatch.setattr(runs, "TABLE_LIMIT", 2)
+    listed = run_cli("runs", "--store", str(three_runs), "--json")
+    assert listed.code == 0 and len(json.loads(listed.out)) == 3 and "Showing the newest" not in listed.err
+    table = run_cli("runs", "--store", str(three_runs))
+    assert "Showing the newest 2 matching runs" in " ".join(table.out.split())
+    assert len(json.loads(run_cli("runs", "--store", str(three_runs), "--json", "--limit", "2").out)) == 2
+
+
 @pytest.mark.parametrize("table", ["metrics", "predictions"])
 def test_a_store_missing_a_table_is_refused_before_a_run_trains(run_cli, tmp_path, table):
     """A store whose metrics table was dropped passed the open check: the run trained, then lost its result."""

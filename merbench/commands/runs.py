@@ -22,6 +22,10 @@ EXAMPLES = """examples:
 """
 
 
+TABLE_LIMIT = 50
+"""The runs the table shows without ``--limit``: the newest, for a person; ``--json`` (for scripts) lists them all."""
+
+
 def add_store_argument(parser: argparse.ArgumentParser, what: str = "results store") -> None:
     """The ``--store PATH`` option shared by the commands that read the results store (``what``: the help's words
     for it)."""
@@ -58,7 +62,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="only runs under these protocols")
     runs.add_argument("--status", choices=("complete", "running", "interrupted", "failed"), metavar="STATUS",
                       help="only runs with this status: complete, running, interrupted or failed")
-    runs.add_argument("--limit", type=run_limit, default=50, metavar="N", help="show at most N runs (default 50; 0: all)")
+    runs.add_argument("--limit", type=run_limit, default=None, metavar="N",
+                      help=f"show at most N runs (default {TABLE_LIMIT} in the table, all with --json; 0: all)")
     runs.add_argument("--json", nargs="?", const="-", default=None, type=stdout_only, metavar="-",
                       help="print the runs as JSON to stdout (for scripts; `--json -` says the same)")
     add_store_argument(runs)
@@ -265,9 +270,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from rich.markup import escape
 
+    from merbench.outputs import write_output
     from merbench.store import ResultStore
     from merbench.tables import print_table
 
+    if args.limit is None:
+        args.limit = 0 if args.json else TABLE_LIMIT
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         summaries = store.list_runs(args.model, args.dataset, args.protocol, args.status,
                                     args.limit + 1 if args.limit else None, times=False)  # one more: are there more?
@@ -286,8 +294,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     limited = (f"Showing {newest}; more match: --limit 0 shows them all, "
                f"or --limit N more than {args.limit}.")
     if args.json:
-        out.out(json.dumps([run_record(run, leaks[run.id], damaged.get(run.id)) for run in summaries],
-                           indent=2), highlight=False)
+        write_output(None, json.dumps([run_record(run, leaks[run.id], damaged.get(run.id)) for run in summaries],
+                                      indent=2))
         if more:
             err.print(limited, highlight=False)
         return 0
