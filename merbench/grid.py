@@ -522,16 +522,8 @@ def _run_here(cells: Sequence[GridCell], registry: Any, n_seeds: int, store: Any
 
 
 def continue_in_grid(exc: FoldsLost, run_id: str | None, store: Any = None) -> FoldsLost:
-    """A local cell's run stopped around its folds, with the grid's way to continue it: the same command with
-    ``--stored`` (``merbench run --resume ID``, which ``merbench.recording`` advises, continues that cell alone; it
-    names ``store`` with ``--store`` when that is not the default one, as ``ResultStore.resume_command`` does)."""
-    advice = str(recording.how_to_continue(FoldsLost(""), run_id, store)) if run_id is not None else None
-    if advice is None or not str(exc).endswith(advice):
-        return exc
-    command = store.resume_command(run_id) if store is not None else f"merbench run --resume {run_id}"
-    return FoldsLost(f"{str(exc)[:-len(advice)]}; the completed folds are kept in the results store: run the same "
-                     f"grid command with --stored to continue the cell from them (`{command}` continues this cell "
-                     "alone)")
+    """A local cell's run stopped around its folds, with the grid's way to continue it (``continue_with_stored``)."""
+    return recording.continue_with_stored(exc, run_id, store, "grid", "cell")
 
 
 def worker_error(error: MerbenchError, cell: GridCell, worker: str | None) -> MerbenchError:

@@ -308,6 +308,21 @@ def how_to_continue(exc: FoldsLost, run_id: str | None, store: ResultStore | Non
     return FoldsLost(f"{exc}; the completed folds are kept in the results store: continue with `{command}`")
 
 
+def continue_with_stored(exc: FoldsLost, run_id: str | None, store: ResultStore | None, command: str,
+                         part: str) -> FoldsLost:
+    """``exc``, a run of a command that runs several (``command``: ``grid``, ``regress``, ``leakage``; ``part``: what
+    the run is of it, ``cell``), stopped around its folds, with that command's way to continue it: the same
+    command with ``--stored``, which continues every stopped run and the runs not made yet (``merbench run --resume
+    ID``, which ``how_to_continue`` advises, continues that run alone)."""
+    advice = str(how_to_continue(FoldsLost(""), run_id, store)) if run_id is not None else None
+    if advice is None or not str(exc).endswith(advice):
+        return exc
+    resume = store.resume_command(run_id) if store is not None else f"merbench run --resume {run_id}"
+    return FoldsLost(f"{str(exc)[:-len(advice)]}; the completed folds are kept in the results store: run the same "
+                     f"{command} command with --stored to continue the {part} from them (`{resume}` continues "
+                     f"this {part} alone)")
+
+
 def _unclaim(store: ResultStore, run_id: str) -> None:
     """``store.unclaim_run``; a run it cannot put back (a full disk) reads ``interrupted``, as ``_mark_stopped``'s."""
     try:

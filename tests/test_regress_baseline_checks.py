@@ -168,9 +168,10 @@ def test_a_result_file_is_not_taken_for_a_baseline_nor_overwritten_by_update(run
 
 # ------------------------------------------------------------------ what a new user ran into
 
-def fake_runs(monkeypatch, pooled, fail=None):
+def fake_runs(monkeypatch, pooled, fail=None, error=None):
     """Replace training by a result with these pooled scores (the same for every seed and layout: std 0); a run of
-    model ``fail`` raises a diverged-training ``RunFailed`` as the engine words it. Returns the configs run."""
+    model ``fail`` raises ``error``, by default a diverged-training ``RunFailed`` as the engine words it. Returns the
+    configs run."""
     import merbench.recording
     from merbench.errors import RunFailed
 
@@ -179,8 +180,8 @@ def fake_runs(monkeypatch, pooled, fail=None):
     def run(store, config, *args, **kwargs):
         runs.append(config)
         if config.model == fail:
-            raise RunFailed("fold 1, epoch 3, step 1: the training loss became inf; training diverged. Lower the "
-                            "learning rate (now --set engine.lr=1000000.0) or check the inputs for NaN")
+            raise error or RunFailed("fold 1, epoch 3, step 1: the training loss became inf; training diverged. Lower "
+                                     "the learning rate (now --set engine.lr=1000000.0) or check the inputs for NaN")
         return minimal_result(pooled=dict(pooled)), None, 0
 
     monkeypatch.setattr(merbench.recording, "run_recorded", run)
@@ -282,6 +283,41 @@ def test_a_failed_run_under_update_names_the_entry_and_its_set(run_cli, tmp_path
     assert f"error: {baseline}, entry 2 (ststnet · synthetic · subject-10fold)" in err
     assert "(now set: {engine.lr: 1000000.0})" in err and "--set" not in err
     assert f"the baseline {baseline} is not updated" in err and baseline.read_text() == before
+
+
+@pytest.mark.parametrize("update", [False, True], ids=["check", "update"])
+def test_a_model_plugins_fault_fails_its_entry_and_the_others_are_still_checked(run_cli, tmp_path, monkeypatch, update):
+    """A fault `merbench run` exits 2 for (the model plugin's: sys.exit in forward, scores on another device) is this
+    entry's failure, not a bad baseline: the other entries run, exit 1 (before: exit 2, the rest never ran)."""
+    from merbench.errors import PluginError
+
+    fault = PluginError("fold 1: training or predicting with model plugin 'ststnet' raised SystemExit(1)")
+    runs = fake_runs(monkeypatch, ROUNDED_AWAY, fail="ststnet", error=fault)
+    baseline = write(tmp_path / "b.yaml", [{"model": "ststnet", "metrics": {"uf1": {"expected": 0.3}}},
+                                           {"model": "lbptop-svm", "metrics": {"uf1": {"expected": 0.3027}}}])
+    result = regress(run_cli, baseline, *(["--update"] if update else []))
+    said = " ".join((result.out + result.err).split())
+    assert result.code == 1 and "Traceback" not in result.err, said
+    assert f"{baseline}, entry 1 (ststnet · synthetic · subject-10fold): fold 1: training or predicting" in said
+    if update:
+        assert f"the baseline {baseline} is not updated" in said
+    else:
+        assert [config.model for config in runs] == ["ststnet", "lbptop-svm"] and "lbptop-svm" in result.out
+
+
+@pytest.mark.parametrize("command, part", [("regress", "entry"), ("leakage", "variant"), ("grid", "cell")])
+def test_a_run_stopped_around_its_folds_is_continued_with_the_commands_own_stored(tmp_path, monkeypatch, command, part):
+    from merbench.errors import FoldsLost
+    from merbench.recording import continue_with_stored, how_to_continue
+    from merbench.store import ResultStore
+
+    monkeypatch.setenv("MERBENCH_STORE", str(tmp_path / "default.sqlite"))
+    with ResultStore(tmp_path / "default.sqlite") as store:
+        stopped = how_to_continue(FoldsLost("a fold worker process died"), "RUN1", store)
+        advice = str(continue_with_stored(stopped, "RUN1", store, command, part))
+    assert advice == ("a fold worker process died; the completed folds are kept in the results store: run the same "
+                      f"{command} command with --stored to continue the {part} from them (`merbench run --resume RUN1` "
+                      f"continues this {part} alone)")
 
 
 def test_a_failed_run_names_the_entrys_set_not_an_option_never_given(run_cli, tmp_path, monkeypatch):

@@ -116,7 +116,8 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
     from merbench.environment import ReuseCheck
     from merbench.leakage import run_study, study_summary
     from merbench.progress import command_progress
-    from merbench.recording import run_or_continue
+    from merbench.errors import FoldsLost
+    from merbench.recording import continue_with_stored, run_or_continue
 
     total = len(study.configs()) * len(study.seeds)
     done: list[str] = []
@@ -139,9 +140,19 @@ def _run(args: argparse.Namespace, err: Console, registry, store, study) -> dict
         # --stored continues the variant's interrupted run, keeping its finished folds, as grid --stored does
         resume_id = store.interrupted_run(config, 1) if args.stored and store is not None else None
         err.print(escape(what + (f", continuing its interrupted run {resume_id}" if resume_id else "")), highlight=False)
-        result, run_id, kept = run_or_continue(
-            store, config, registry, 1, progress, resume_id,
-            lambda reason: err.print(escape(f"Note: {what}: {reason}; it is trained anew"), highlight=False), announce)
+        recorded: list[str] = []
+
+        def announced(new_id: str) -> None:
+            recorded.append(new_id)
+            announce(new_id)
+
+        try:
+            result, run_id, kept = run_or_continue(
+                store, config, registry, 1, progress, resume_id,
+                lambda reason: err.print(escape(f"Note: {what}: {reason}; it is trained anew"), highlight=False),
+                announced)
+        except FoldsLost as exc:
+            raise continue_with_stored(exc, recorded[0] if recorded else None, store, "leakage", "variant") from None
         if kept is not None:
             err.print(escape(f"{what}: stored as run {run_id}, continued from where it was interrupted "
                              f"({counted(kept, 'fold')} kept)"), highlight=False)

@@ -168,7 +168,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _measure_and_report(args, out: Console, err: Console, registry, baseline, selected, roots, layouts, json_target) -> int:
-    from merbench.errors import RunFailed, UsageError
+    from merbench.errors import MerbenchError, RunFailed, UsageError
     from merbench.progress import command_progress
     from merbench.environment import current_software
     from merbench.regress import (
@@ -208,7 +208,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
                 if result is None:
                     try:
                         result = _run_one(store, config, registry, progress, err, entry.heading(), args.stored)
-                    except RunFailed as exc:
+                    except MerbenchError as exc:  # the model's or the data's fault: this entry fails, the rest run
                         if args.update:  # a baseline is only rewritten from a complete set of runs
                             raise RunFailed(f"{entry.where}: {run_error_text(exc)}; the baseline {args.baseline} "
                                             "is not updated") from None
@@ -313,7 +313,8 @@ def _run_one(store, config, registry, progress, err: Console, what: str, resume:
     With ``resume`` (``--stored``) an interrupted run of exactly this configuration in the store is continued, its
     finished folds kept, as ``merbench grid --stored`` does (``store.interrupted_run``), and a line says so; one that
     cannot be continued (another process holds it, or its inputs changed) is named and the entry trained anew."""
-    from merbench.recording import run_or_continue
+    from merbench.errors import FoldsLost
+    from merbench.recording import continue_with_stored, run_or_continue
     from merbench.wording import counted
 
     def say(line: str) -> None:  # taken literally: a name or option with markup prints as written
@@ -321,8 +322,13 @@ def _run_one(store, config, registry, progress, err: Console, what: str, resume:
 
     resume_id = store.interrupted_run(config, 1) if resume and store is not None else None
     say(f"Running {what}" + (f", continuing its interrupted run {resume_id}" if resume_id else ""))
-    result, run_id, kept = run_or_continue(store, config, registry, 1, progress, resume_id,
-                                           lambda reason: say(f"Note: {what}: {reason}; it is trained anew"))
+    recorded: list[str] = []
+    try:
+        result, run_id, kept = run_or_continue(store, config, registry, 1, progress, resume_id,
+                                               lambda reason: say(f"Note: {what}: {reason}; it is trained anew"),
+                                               recorded.append)
+    except FoldsLost as exc:
+        raise continue_with_stored(exc, recorded[0] if recorded else None, store, "regress", "entry") from None
     if kept is not None:
         say(f"{what}: stored as run {run_id}, continued from where it was interrupted ({counted(kept, 'fold')} kept)")
     return result
@@ -416,7 +422,7 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
     from datetime import date
 
     from merbench.environment import describe_environment, describe_machine
-    from merbench.errors import RunFailed
+    from merbench.errors import MerbenchError, RunFailed
     from merbench.regress import Derivation, Reuse, entry_config, run_error_text, variants
     from merbench.runner import leaks_of_every_seed
 
@@ -430,7 +436,7 @@ def _derive(entry, registry, store, progress, err: Console, roots, layouts, k, f
             try:
                 result = _run_one(store, config, registry, progress, err,
                                   f"{entry.heading(seed)}, threads {layout} ({number}/{len(runs)})", args.stored)
-            except RunFailed as exc:  # a baseline is only rewritten from a complete set of runs
+            except MerbenchError as exc:  # a baseline is only rewritten from a complete set of runs
                 raise RunFailed(f"{entry.where}, seed {seed}, threads {layout}: {run_error_text(exc)}; the baseline "
                                 f"{args.baseline} is not updated") from None
         else:
