@@ -452,10 +452,13 @@ def out_of_memory_text(exc: BaseException, what: str = "the inner folds") -> str
 
 def narrowing_example(errors: list[str]) -> str:
     """How to narrow the search space after ``errors`` failed every trial or refit of a fold: smaller
-    configurations when each ran out of GPU memory, a lower learning rate otherwise."""
+    configurations when each ran out of GPU memory, a lower learning rate when training diverged, else leaving out
+    what the failures name (a model plugin's fault, which the learning rate does not cause)."""
     if errors and all(OUT_OF_MEMORY in error for error in errors):
         return "e.g. smaller model.* ranges or a lower engine.batch_size bound"
-    return "e.g. a lower engine.lr bound"
+    if errors and all("training diverged" in error for error in errors):
+        return "e.g. a lower engine.lr bound"
+    return "leave out the values the failures name, or fix what the first one says"
 
 
 def make_objective(ctx: TuneContext, optuna: Any, outer: Fold, positions: np.ndarray, inner: list[Fold]) -> Any:

@@ -804,3 +804,14 @@ def test_each_fold_names_the_inputs_its_refit_trained_on_when_the_space_searches
         assert keys[True] != keys[False]
     base = summary["preprocess"]["inputs_key"]
     assert keys.get(True, {base}) == {base}, "the default (subtract_median: true) is the base configuration's inputs"
+
+
+def test_the_advice_to_narrow_the_space_follows_what_the_failures_were():
+    """A lower learning rate only where training diverged: a model plugin's fault is not the learning rate's."""
+    from merbench.tuning import narrowing_example
+
+    diverged = "inner fold 1, epoch 2, step 1: the training loss became nan; training diverged. Lower the learning rate"
+    plugin = "inner fold 1: training or predicting with model plugin 'rev7' raised SystemExit(1)"
+    assert narrowing_example([diverged, diverged]) == "e.g. a lower engine.lr bound"
+    assert "engine.lr" not in narrowing_example([plugin]) and "engine.lr" not in narrowing_example([diverged, plugin])
+    assert narrowing_example([plugin]) == "leave out the values the failures name, or fix what the first one says"
