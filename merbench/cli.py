@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import difflib
 import errno
+import faulthandler
 import gc
 import importlib
 import pkgutil
@@ -179,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _sigterm_received.clear()
     if argv is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)  # `kill`, a batch scheduler, a container stop: as Ctrl-C
+        if not faulthandler.is_enabled():  # a crash in native code (a plugin's, a library's) says where it was
+            faulthandler.enable()
     shown_warning = warnings.showwarning
     if not args.debug:
         warnings.showwarning = _one_line_warning(err)

@@ -58,12 +58,12 @@ def merbench_register_models(register):
 '''
 
 RUN = ["run", "--model", "crasher", "--dataset", "synthetic", "--profile", "quick", "--set", "dataset.subjects=4",
-       "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8", "protocol.n_splits=2", "engine.epochs=2",
-       "engine.parallel_folds=2"]
+       "dataset.clips_per_subject=6", "dataset.size=32", "dataset.frames=8", "protocol.n_splits=2", "engine.epochs=2"]
 
 
-def _run_crashing(tmp_path, how: str) -> tuple[subprocess.CompletedProcess, str]:
-    """``merbench run`` of the crashing plugin, in two fold workers; returns it and its stderr on one line."""
+def _run_crashing(tmp_path, how: str, parallel_folds: int = 2) -> tuple[subprocess.CompletedProcess, str]:
+    """``merbench run`` of the crashing plugin, in two fold workers (``parallel_folds``); returns it and its stderr
+    on one line."""
     site = tmp_path / "site"
     info = site / "merbench_crasher-0.3.dist-info"
     info.mkdir(parents=True)
@@ -73,6 +73,7 @@ def _run_crashing(tmp_path, how: str) -> tuple[subprocess.CompletedProcess, str]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
            "MERBENCH_CACHE": str(tmp_path / "cache"), "CRASH_FLAG": str(tmp_path / "crashed"), "COLUMNS": "80"}
     done = subprocess.run([sys.executable, "-m", "merbench", *RUN, f"model.how={how}",
+                           f"engine.parallel_folds={parallel_folds}",
                            "--store", str(tmp_path / "r.sqlite")],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
     return done, " ".join(done.stderr.split())
@@ -113,3 +114,12 @@ def test_a_worker_that_died_while_starting_keeps_the_main_guard_advice():
     assert message.startswith(f"a fold worker process for {PLUGIN_LABEL} died while starting (it exited with code 1); "
                               "every worker imports the script that started the run"), message
     assert worker_died({11: None}, {}, PLUGIN_LABEL) == WORKER_DIED, "how it ended is not known: every guess stays"
+
+
+def test_a_crash_in_the_runs_own_process_says_where_it_was(tmp_path):
+    """Folds trained in merbench's own process (engine.parallel_folds=1): a segfault cannot be caught, but the
+    crash names the plugin's file and line (faulthandler) instead of ending in silence with exit status -11."""
+    done, _ = _run_crashing(tmp_path, "segv", parallel_folds=1)
+    assert done.returncode == -signal.SIGSEGV, done.stderr
+    assert "Fatal Python error: Segmentation fault" in done.stderr
+    assert re.search(r'merbench_crasher\.py", line \d+ in forward', done.stderr), done.stderr
