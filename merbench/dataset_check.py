@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
+import json
 import os
 import shlex
 from collections import Counter
@@ -597,6 +598,17 @@ def shared_across_domains_warnings(dataset: Dataset) -> list[str]:
             "the protocol treats it as one person, so its samples of every domain share one side of each fold: if "
             "they are different people, give each their own id (e.g. prefix the domain, as megc2019 does: "
             "casme2/sub01)"]
+
+
+SAMPLE_FIELDS = ("id", "subject", "label", "domain")
+"""What ``order_facts`` gives of each sample (the folds and the scores depend on them)."""
+
+
+def order_facts(dataset: Dataset) -> dict[str, Any]:
+    """The classes of ``dataset`` and each sample's ``SAMPLE_FIELDS``, in order, JSON-ready (values JSON lacks, as
+    text): what ``merbench.testing.check_sample_order`` compares between loads in processes with other hash seeds."""
+    samples = [[getattr(sample, field) for field in SAMPLE_FIELDS] for sample in dataset.samples]
+    return json.loads(json.dumps({"classes": list(dataset.classes), "samples": samples}, default=str))
 
 
 def load_for_check(registry: Any, name: str, root: Path | None, sets: Mapping[str, str], cache_dir: Path) -> tuple[Dataset, bool]:

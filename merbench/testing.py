@@ -56,6 +56,7 @@ from typing import Any, Callable, Iterator, Sequence
 from merbench.cache import cache_root
 from merbench.config import resolve_config
 from merbench.contracts import REPORTED_METRICS, ReportedScore, resolve_factory
+from merbench.dataset_check import SAMPLE_FIELDS, order_facts
 from merbench.errors import PluginError
 from merbench.estimator import fixed_random_states, is_estimator, seeded
 from merbench.preprocess import build_chain, compute_sample
@@ -620,24 +621,19 @@ ORDER_HASH_SEEDS = ("1", "2")
 """``PYTHONHASHSEED`` of the two other processes ``check_sample_order`` loads a dataset in: a set of strings (ids,
 file names, class names) iterates in another order in each, as it does from one run of merbench to the next."""
 
-SAMPLE_FIELDS = ("id", "subject", "label", "domain")
-"""What ``check_sample_order`` compares of each sample across processes (the folds and the scores depend on them)."""
-
-_LOAD_ELSEWHERE = f"""
+_LOAD_ELSEWHERE = """
 import json, sys
 sys.path[:] = json.loads(sys.argv[1])
 from pathlib import Path
 from merbench.cache import cache_root
-from merbench.dataset_check import load_for_check
+from merbench.dataset_check import load_for_check, order_facts
 from merbench.registry import get_registry
 name, root, sets, target = sys.argv[2:]
 dataset = load_for_check(get_registry(), name, Path(root) if root else None, json.loads(sets), cache_root())[0]
-facts = {{"classes": list(dataset.classes),
-          "samples": [[getattr(sample, field) for field in {SAMPLE_FIELDS!r}] for sample in dataset.samples]}}
-Path(target).write_text(json.dumps(facts, default=str), encoding="utf-8")
+Path(target).write_text(json.dumps(order_facts(dataset)), encoding="utf-8")
 """
 """The program of such a process: with the caller's ``sys.path`` (the plugin under test importable as here), it loads
-the dataset as ``_loaded`` does and writes what ``_facts`` gives here, as JSON (not merbench.testing: it imports
+the dataset as ``_loaded`` does and writes its ``order_facts``, as JSON (not merbench.testing: it imports
 scikit-learn and OpenCV)."""
 
 ORDER_FIX = "sort them, e.g. by id; the folds and so the scores depend on the order"
@@ -652,17 +648,8 @@ def _loaded(name: str, root: Path | None, sets: dict[str, Any], registry: Any) -
     return load_for_check(registry, name, root, sets, cache_root())[0]
 
 
-def _facts(dataset: Any) -> dict[str, Any]:
-    """The classes of ``dataset`` and each sample's ``SAMPLE_FIELDS``, in order, as the JSON ``_LOAD_ELSEWHERE``
-    writes them (so that both compare equal where the load did the same)."""
-    import json
-
-    samples = [[getattr(sample, field) for field in SAMPLE_FIELDS] for sample in dataset.samples]
-    return json.loads(json.dumps({"classes": list(dataset.classes), "samples": samples}, default=str))
-
-
 def _facts_elsewhere(name: str, root: Path | None, sets: dict[str, Any], hash_seed: str) -> dict[str, Any]:
-    """``_facts`` of dataset ``name`` loaded in a new process with ``PYTHONHASHSEED=hash_seed``; a load that fails
+    """``order_facts`` of dataset ``name`` loaded in a new process with ``PYTHONHASHSEED=hash_seed``; a load that fails
     there raises ``ConformanceError`` with the end of what it said."""
     import json
     import subprocess
@@ -697,7 +684,7 @@ def _shown(field: str, value: Any, classes: Sequence[str]) -> str:
 
 
 def facts_difference(here: dict[str, Any], there: dict[str, Any], hash_seed: str) -> str | None:
-    """What differs between the ``_facts`` of a load here and of one in a process with ``PYTHONHASHSEED=hash_seed``,
+    """What differs between the ``order_facts`` of a load here and of one in a process with ``PYTHONHASHSEED=hash_seed``,
     and how to fix it (``None``: nothing): the sample order first, then the classes, then a sample's other fields."""
     ids, again = [s[0] for s in here["samples"]], [s[0] for s in there["samples"]]
     difference = order_difference(ids, again)
@@ -727,7 +714,7 @@ def check_sample_order(name: str, dataset: Any, root: Path | None = None,
     seed, or numbers classes or subjects by their place in a set gives each run other folds or other classes, and so
     other scores for the same seed."""
     check = "sample order"
-    here = _facts(dataset)
+    here = order_facts(dataset)
     for hash_seed in ORDER_HASH_SEEDS:
         try:
             there = _facts_elsewhere(name, root, dict(sets or {}), hash_seed)
