@@ -373,13 +373,18 @@ def _leakage_warnings(result: RunResult) -> list[str]:
     return warnings
 
 
-def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
-    """The cell value of one result for ``metric`` and ``stat``; ``DataError`` when the result did not record
-    ``metric`` (an older merbench's result)."""
+def check_has_metric(result: RunResult, metric: str) -> None:
+    """A ``DataError`` when ``result`` did not record ``metric`` (an older merbench's result)."""
     if metric not in result.pooled:
         raise DataError(f"run {result.run_id or result.model} recorded no {metric!r} score (it has "
                         f"{', '.join(result.pooled) or 'none'}); choose one of those with --metric, or leave the run "
                         "out (run ids, --model, --dataset, --protocol)")
+
+
+def cell_of(result: RunResult, metric: str, stat: str) -> Cell:
+    """The cell value of one result for ``metric`` and ``stat``; ``DataError`` when the result did not record
+    ``metric`` (an older merbench's result)."""
+    check_has_metric(result, metric)
     if stat == "fold":
         mean, std = result.fold_stat(metric)  # no std for one fold (a seed): no spread over folds
     elif result.across_seeds is not None:
@@ -490,9 +495,14 @@ class Selection:
     all be held at once: of each, its cell and a copy without its folds (``light``: what its row, the notes and
     the hidden runs need), and in full only the newest of those alike in all that can set their rows apart (model,
     dataset, protocol, profile, settings, folder, manifest, leaky options), of which a cell shows the newest (a
-    thousand LOSO runs held 700 MB as full results)."""
+    thousand LOSO runs held 700 MB as full results).
 
-    def __init__(self, metric: str = "uf1", stat: str = "fold") -> None:
+    ``read_whole``: for results added without their folds (``add(..., whole=False)``), reads one in full
+    (``RunResult.from_dict``'s ``whole``); it is called for the newest of each alike group only, by ``comparison``.
+    """
+
+    def __init__(self, metric: str = "uf1", stat: str = "fold",
+                 read_whole: Callable[[RunResult], RunResult] | None = None) -> None:
         if metric not in METRIC_KEYS:
             raise UsageError(f"--metric {metric}: choose one of {', '.join(METRIC_KEYS)}")
         if stat not in STATS:
@@ -504,19 +514,32 @@ class Selection:
         self._keys: list[tuple] = []
         self._seeds: list[tuple[int, ...]] = []
         """The seeds of each result added (``light`` drops a ``--seeds N`` run's)."""
-        self._newest: dict[tuple, tuple[RunResult, Cell]] = {}
+        self._newest: dict[tuple, tuple[RunResult, bool]] = {}
+        """The newest result of each alike group, and whether it was added whole."""
+        self._read_whole = read_whole
 
-    def add(self, result: RunResult, settings: tuple[str, ...] | None = None) -> None:
-        """Take ``result``, newer than those added before, with its ``settings`` (``build_comparison``'s); a
-        ``DataError`` when it has no score for the metric (``cell_of``)."""
-        cell = cell_of(result, self.metric, self.stat)
+    def add(self, result: RunResult, settings: tuple[str, ...] | None = None, whole: bool = True) -> None:
+        """Take ``result``, newer than those added before, with its ``settings`` (``build_comparison``'s); ``whole``:
+        with its folds (else read by ``read_whole`` if it is shown). A ``DataError`` when it has no score for the
+        metric (``cell_of``)."""
+        if not whole and self._read_whole is None:
+            raise ValueError("a result added without its folds needs read_whole")
+        check_has_metric(result, self.metric)
         key = (result.model, result.dataset, result.protocol, profile_of(result), settings, _folder(result),
                _manifest(result), tuple(stored_engine_leaks(result.config or {})))
-        self._newest[key] = (result, cell)
+        self._newest[key] = (result, whole)
         self.results.append(light(result))
         self.settings.append(settings)
         self._keys.append(key)
-        self._seeds.append(cell.seeds)
+        self._seeds.append(seeds_of(result))
+
+    def _newest_cell(self, key: tuple) -> tuple[RunResult, Cell]:
+        """The newest result of the alike group ``key``, whole, and its cell."""
+        result, whole = self._newest[key]
+        if not whole:
+            result = self._read_whole(result)
+            self._newest[key] = (result, True)
+        return result, cell_of(result, self.metric, self.stat)
 
     def comparison(self) -> Comparison:
         """The comparison of the results added; a ``UsageError`` when there are none."""
@@ -546,7 +569,7 @@ class Selection:
         cells: dict[tuple[str, tuple[str, str]], Cell] = {}
         runs: dict[tuple[str, tuple[str, str]], RunResult] = {}
         for key, position in newest.items():  # alike results share a row: the newest of them is the row's newest
-            runs[key], cell = self._newest[self._keys[position]]
+            runs[key], cell = self._newest_cell(self._keys[position])
             cells[key] = dataclasses.replace(cell, settings=own[position], n_runs=counts[key])
         unlike_data: list[tuple[str, str]] = []
         for column in columns:

@@ -376,6 +376,10 @@ def _reported(f: Fields) -> ReportedScore:
 
 # ------------------------------------------------------------------ the result
 
+WHOLE_ONLY_KEYS = ("folds", "per_domain", "confusion_matrix", "predictions")
+"""The keys of a result that ``RunResult.from_dict(..., whole=False)`` leaves out: most of its text, and none of
+what names a comparison's row or notes."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunResult:
@@ -497,7 +501,7 @@ class RunResult:
         return self.seconds.total if self.seconds.total_all_seeds is None else self.seconds.total_all_seeds
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "result", predictions: bool = True) -> RunResult:
+    def from_dict(cls, data: Any, where: str = "result", predictions: bool = True, whole: bool = True) -> RunResult:
         """Read a result's JSON object, of this or an older merbench version.
 
         ``where`` names its origin in messages (``result of run ID in PATH``,
@@ -505,6 +509,9 @@ class RunResult:
         With ``predictions=False`` the per-sample rows are not read (half the
         time and most of the memory of a store's results, for commands that
         show scores only): only their clips are counted (``n_clips_tested``).
+        With ``whole=False`` the ``WHOLE_ONLY_KEYS`` are neither needed nor
+        read: the result has no folds, per-domain scores, confusion matrix or
+        predictions (what a comparison needs of its older runs).
         """
         f = Fields(data, where)
         if isinstance(data, Mapping):
@@ -514,21 +521,22 @@ class RunResult:
             subject_independent=f.need("subject_independent", BOOLEAN), classes=f.need("classes", NAMES),
             n_samples=f.need("n_samples", INTEGER), n_subjects=f.need("n_subjects", INTEGER),
             pooled=f.need("pooled", SCORES), fold_mean=f.need("fold_mean", SCORES), fold_std=f.need("fold_std", SCORES),
-            metric_notes=f.may("metric_notes", OBJECT), per_domain=f.need("per_domain", OBJECT),
-            folds=f.records("folds", FoldRecord.read), confusion_matrix=f.need("confusion_matrix", MATRIX),
+            metric_notes=f.may("metric_notes", OBJECT), per_domain=f.need("per_domain", OBJECT) if whole else {},
+            folds=f.records("folds", FoldRecord.read) if whole else [],
+            confusion_matrix=f.need("confusion_matrix", MATRIX) if whole else [],
             seconds=f.record("seconds", Seconds.read), memory=f.may("memory", OBJECT), config=f.need("config", OBJECT),
             environment=f.need("environment", OBJECT), profile=f.may("profile", TEXT), seed=f.may("seed", INTEGER),
             engine_plan=f.may("engine_plan", OBJECT), warnings=f.may("warnings", TEXTS),
             leakage=f.record("leakage", LeakageRecord.read, optional=True), preprocess=f.may("preprocess", OBJECT),
             dataset_summary=f.may("dataset_summary", OBJECT), reported=f.records("reported", _reported, optional=True),
-            predictions=f.records("predictions", PredictionRow.read, optional=True) if predictions else None,
+            predictions=f.records("predictions", PredictionRow.read, optional=True) if predictions and whole else None,
             metric_keys=f.may("metric_keys", TEXTS),
             seeds=f.records("seeds", SeedScores.read, optional=True),
             across_seeds=f.record("across_seeds", AcrossSeeds.read, optional=True), run_id=f.may("run_id", TEXT),
             settings_changed=f.may("settings_changed", TEXTS), schema_version=f.may("schema_version", INTEGER),
-            clips_tested=None if predictions else _clips_named(f),
+            clips_tested=None if predictions or not whole else _clips_named(f),
         )
-        result.check_consistent(where)
+        result.check_consistent(where, whole)
         return result
 
     def _score_records(self) -> list[tuple[str, Scores]]:
@@ -543,9 +551,10 @@ class RunResult:
             records += [("across_seeds.mean", self.across_seeds.mean), ("across_seeds.std", self.across_seeds.std)]
         return records
 
-    def check_consistent(self, where: str) -> None:
+    def check_consistent(self, where: str, whole: bool = True) -> None:
         """Raise ``DataError`` naming ``where`` unless every score record holds the metrics of ``pooled`` and the
-        confusion matrix has a row and a column per class: what the readers (show, compare, report) index by."""
+        confusion matrix has a row and a column per class (not checked unless ``whole``: a result read without it):
+        what the readers (show, compare, report) index by."""
         wanted = list(self.pooled)
         for path, scores in self._score_records():
             missing = [metric for metric in wanted if metric not in scores]
@@ -557,7 +566,7 @@ class RunResult:
                 raise DataError(f"{where}: 'per_domain.{domain}' must be an object of numbers with "
                                 f"{_quoted(list(DOMAIN_METRICS))}; {FIX}")
         size = len(self.classes)
-        if len(self.confusion_matrix) != size or any(len(row) != size for row in self.confusion_matrix):
+        if whole and (len(self.confusion_matrix) != size or any(len(row) != size for row in self.confusion_matrix)):
             widths = "/".join(str(width) for width in sorted({len(row) for row in self.confusion_matrix})) or "0"
             raise DataError(f"{where}: 'confusion_matrix' must have {size} rows of {size} counts (one per class of "
                             f"'classes'), not {counted(self.confusion_matrix, 'row')} of {widths}; {FIX}")

@@ -38,6 +38,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import contextmanager, suppress
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,7 +48,7 @@ import numpy as np
 import platformdirs
 
 from merbench.errors import DataError, RunFailed, UsageError
-from merbench.result import FoldRecord, PredictionRow, RunResult, SeedScores, document_kind
+from merbench.result import WHOLE_ONLY_KEYS, FoldRecord, PredictionRow, RunResult, SeedScores, document_kind
 from merbench.wording import counted, plural, some_of
 from merbench.workers import pid_namespace, process_gone, process_started
 
@@ -1216,8 +1217,7 @@ class ResultStore:
         """
         filters = {"model": model, "dataset": dataset, "protocol": protocol}
         if not run_ids:
-            by_cell = _status_term(any(filters.values()))
-            ids = [row["id"] for row in self._selected([f"{by_cell} = 'complete'"], [], filters, "id")]
+            ids = self.complete_ids(model, dataset, protocol)
             return [result for some in _batches(ids, RESULTS_READ_AT_ONCE)
                     for result in self._results(some, predictions)]
         ids = list(dict.fromkeys(self.resolve_id(run_id) for run_id in run_ids))
@@ -1277,6 +1277,38 @@ class ResultStore:
         texts = {row["id"]: row["result_json"] for row in self._rows(
             f"SELECT id, result_json FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)})", run_ids)}
         return [self._result(run_id, texts[run_id], predictions) for run_id in run_ids if run_id in texts]
+
+    def complete_ids(self, model: Sequence[str] = (), dataset: Sequence[str] = (),
+                     protocol: Sequence[str] = ()) -> list[str]:
+        """The full ids of the complete runs matching the filters (empty: any), oldest first: read from the indexes,
+        not from the runs' results."""
+        filters = {"model": model, "dataset": dataset, "protocol": protocol}
+        by_cell = _status_term(any(filters.values()))
+        return [row["id"] for row in self._selected([f"{by_cell} = 'complete'"], [], filters, "id")]
+
+    def summary_results(self, run_ids: Sequence[str]) -> Iterator[RunResult]:
+        """The results of the complete runs ``run_ids`` (full ids), in that order, without their folds, predictions,
+        per-domain scores and confusion matrix (``RunResult.from_dict(..., whole=False)``): SQLite leaves those out
+        (most of a result's text; a LOSO run's folds alone are half a megabyte), so that thousands of results are read
+        in seconds. A result SQLite does not read as a JSON object (damaged, or holding NaN) is read by ``result``,
+        which names what is wrong with it; a run deleted since its id was read is left out. Each result has its run's
+        id (one of an older merbench may lack it)."""
+        readable = "CASE WHEN json_valid(result_json) THEN json_type(result_json) = 'object' ELSE 0 END"
+        left_out = ", ".join(f"'$.{key}'" for key in WHOLE_ONLY_KEYS)
+        for some in _batches(run_ids, RESULTS_READ_AT_ONCE):
+            rows = {row["id"]: row for row in self._rows(
+                f"SELECT id, CASE WHEN {readable} THEN json_remove(result_json, {left_out}) END AS summary FROM runs "
+                f"WHERE id IN ({', '.join('?' for _ in some)})", some)}
+            for run_id in some:
+                row = rows.get(run_id)
+                if row is None:
+                    continue
+                if row["summary"] is None or isinstance(row["summary"], DamagedText):
+                    yield self.result(run_id, predictions=False)  # raises the error that names the damage
+                    continue
+                where = f"result of run {run_id} in {self.path}"
+                result = RunResult.from_dict(_loaded(row["summary"], where), where, whole=False)
+                yield result if result.run_id else dataclasses.replace(result, run_id=run_id)
 
     def held(self, run_ids: Sequence[str]) -> set[str]:
         """Which of the runs ``run_ids`` (full ids) the store holds now (another process may delete runs meanwhile)."""

@@ -178,7 +178,7 @@ def test_runs_leaves_out_a_run_deleted_while_it_reads_the_store(when, leaky_stor
 @pytest.mark.parametrize("command", ["compare", "report"])
 def test_compare_and_report_leave_out_a_run_deleted_while_they_read_the_results(command, leaky_store, run_cli,
                                                                                   monkeypatch, tmp_path):
-    _deleting_after(monkeypatch, "list_runs", leaky_store, UNREADABLE)  # listed, then gone before its result is read
+    _deleting_after(monkeypatch, "complete_ids", leaky_store, UNREADABLE)  # listed, then gone before its result is read
     output = tmp_path / "r.json"
     shown = run_cli(command, "--store", str(leaky_store),
                     *(["--json"] if command == "compare" else ["--output", str(output)]))

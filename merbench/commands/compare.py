@@ -60,38 +60,51 @@ def run_ids_given_after_filters(args: argparse.Namespace) -> None:
 
 def selected_comparison(args: argparse.Namespace):
     """The comparison of the runs ``args`` select, and those runs, oldest first, without their folds
-    (``merbench.compare.light``). The runs are read one at a time: only the newest of each cell is held whole."""
+    (``merbench.compare.light``). The runs selected by filters are read without their folds, in batches; only the
+    newest of each cell is then read whole."""
     from merbench.compare import Selection
     from merbench.registry import get_registry
     from merbench.run_settings import changed_settings
     from merbench.store import ResultStore
 
     run_ids_given_after_filters(args)
-    selection = Selection(args.metric, args.stat)
     registry = get_registry()
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
-        for result in _of_profiles(_complete_results(store, args), args.profile, bool(args.run_ids)):
-            selection.add(result, changed_settings(result, registry))
+        selection = Selection(args.metric, args.stat, lambda result: _whole(store, result))
+        for result, whole in _of_profiles(_complete_results(store, args), args.profile, bool(args.run_ids)):
+            selection.add(result, changed_settings(result, registry), whole)
         if not selection.results and not args.run_ids:
             _refuse_unmatched(store, args)
-    return selection.comparison(), selection.results
+        return selection.comparison(), selection.results
 
 
 def _complete_results(store, args: argparse.Namespace) -> Iterator:
-    """The complete runs ``args`` select, oldest first, read one at a time without their per-sample rows (a store of
-    thousands of runs holds them by the gigabyte); the runs named by id as ``ResultStore.complete_results`` reads
-    them (it names a filter that leaves them all out)."""
+    """``(result, whole)`` of the complete runs ``args`` select, oldest first: the runs named by id whole, as
+    ``ResultStore.complete_results`` reads them (it names a filter that leaves them all out), the others without
+    their folds (``ResultStore.summary_results``: a store of thousands of runs holds them by the gigabyte)."""
     if args.run_ids:
-        yield from store.complete_results(args.run_ids, args.model, args.dataset, args.protocol, predictions=False)
+        for result in store.complete_results(args.run_ids, args.model, args.dataset, args.protocol, predictions=False):
+            yield result, True
         return
+    for result in store.summary_results(store.complete_ids(args.model, args.dataset, args.protocol)):
+        yield result, False
+
+
+def _whole(store, result):
+    """``result`` (of a run in ``store``, read without its folds) read whole, without its per-sample rows; a
+    ``UsageError`` saying so when the run was deleted meanwhile (``merbench delete`` in another shell)."""
+    import dataclasses
+
     from merbench.errors import UsageError
 
-    for run in reversed(store.list_runs(args.model, args.dataset, args.protocol, status="complete")):
-        try:
-            yield store.result(run.id, predictions=False)
-        except UsageError:  # no such run: deleted since the list was read (merbench delete in another shell)
-            if run.id in store.held([run.id]):
-                raise
+    try:
+        whole = store.result(result.run_id, predictions=False)
+        return whole if whole.run_id else dataclasses.replace(whole, run_id=result.run_id)
+    except UsageError:
+        if result.run_id in store.held([result.run_id]):
+            raise
+        raise UsageError(f"run {result.run_id} was deleted while the store was read (merbench delete in another "
+                         "shell?); run the command again") from None
 
 
 def _refuse_unmatched(store, args: argparse.Namespace) -> None:
@@ -131,16 +144,16 @@ def _refuse_incomplete_only(store) -> None:
 
 
 def _of_profiles(results: Iterable, profiles: list[str], chosen: bool) -> Iterator:
-    """The ``results`` of ``profiles`` (empty: all); a ``UsageError`` naming the runs left out when runs ``chosen``
-    by id are all of other profiles."""
+    """The ``(result, whole)`` pairs of ``results`` (``_complete_results``') of ``profiles`` (empty: all); a
+    ``UsageError`` naming the runs left out when runs ``chosen`` by id are all of other profiles."""
     from merbench.compare import PROFILE_UNKNOWN, profile_of
     from merbench.errors import UsageError
 
     kept, left_out = 0, []
-    for result in results:
+    for result, whole in results:
         if not profiles or profile_of(result) in profiles:
             kept += 1
-            yield result
+            yield result, whole
         elif chosen:  # the runs named by id: few
             left_out.append(f"{result.run_id} ({profile_of(result) or PROFILE_UNKNOWN})")
     if left_out and not kept:
