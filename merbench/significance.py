@@ -209,10 +209,15 @@ def _check_samples_listed_once(name: str, result: RunResult, given: str | None) 
                         "folds cannot be matched with the other run's (`merbench audit` checks a result file)")
 
 
-def _not_the_same_folds(a: RunResult, b: RunResult, given: tuple[str | None, str | None]) -> DataError:
-    """The error for two runs whose folds test different samples, saying what they were made with differently."""
-    runs = f"{run_name('A', a, given[0])} and {run_name('B', b, given[1])} were not made on the same folds " \
-           "(different test samples)"
+SAME_FOLDS, SAME_LABELS = "were not made on the same folds (different test samples)", \
+    "give different true labels to the same samples"
+"""What two runs ``_not_alike`` names differ in."""
+
+
+def _not_alike(a: RunResult, b: RunResult, given: tuple[str | None, str | None], differ: str) -> DataError:
+    """The error for two runs whose folds test different samples (``differ``: ``SAME_FOLDS``) or label them apart
+    (``SAME_LABELS``), naming both and saying what they were made with differently."""
+    runs = f"{run_name('A', a, given[0])} and {run_name('B', b, given[1])} {differ}"
     apart = fold_settings_apart(a, b)
     if apart is None:
         return DataError(f"{runs}; one does not record its configuration, so what differs cannot be told: compare "
@@ -262,7 +267,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     if sorted(_folds(a).values()) != sorted(_folds(b).values()):  # the same test parts, whatever their numbers
         for name, result, as_given in (("A", a, given[0]), ("B", b, given[1])):
             _check_samples_listed_once(name, result, as_given)  # a damaged result, before settings are blamed
-        raise _not_the_same_folds(a, b, given)
+        raise _not_alike(a, b, given, SAME_FOLDS)
 
     rows_a, rows_b = a.predictions or [], {str(row.id): row for row in b.predictions or []}
     ids = [str(row.id) for row in rows_a]
@@ -270,7 +275,7 @@ def compare_runs(a: RunResult, b: RunResult, metric: str = "uf1", n_bootstrap: i
     pred_a = np.array([row.prediction for row in rows_a])
     pred_b = np.array([rows_b[i].prediction for i in ids])
     if not np.array_equal(y_true, [rows_b[i].label for i in ids]):
-        raise DataError("the runs give different true labels to the same samples; compare runs of one dataset copy")
+        raise _not_alike(a, b, given, SAME_LABELS)
     # Each fold's score from its predictions, as the pooled one: a stored per-fold score is not trusted (an edited
     # or damaged file would otherwise give a confident p-value).
     fold_of = np.array([int(row.fold) for row in rows_a])

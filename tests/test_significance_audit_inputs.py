@@ -62,6 +62,54 @@ def test_runs_on_other_folds_made_with_the_same_settings_are_said_to_differ_in_t
     assert refused.code == 2 and "the data itself differs" in flat(refused.err), refused.err
 
 
+def _relabelled(runs, tmp_path, dataset_seed: int | None):
+    """Run A's result with its first sample given another true label, and (``dataset_seed``) recorded as made with
+    that ``dataset.seed``: as a run on the same samples of other synthetic data would be."""
+    document = json.loads(runs["a"].read_text())
+    row = document["predictions"][0]
+    row["label"] = (row["label"] + 1) % len(document["classes"])
+    if dataset_seed is not None:
+        document["config"]["options"]["dataset"]["seed"] = dataset_seed
+    path = tmp_path / "relabelled.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_runs_that_label_the_samples_apart_are_named_with_the_settings_that_differ(runs, run_cli, tmp_path):
+    """Before: "the runs give different true labels to the same samples; compare runs of one dataset copy", naming
+    neither run nor the dataset.seed that differed."""
+    other = _relabelled(runs, tmp_path, dataset_seed=5)
+    refused = run_cli("significance", str(runs["a"]), str(other))
+    text = flat(refused.err)
+    assert refused.code == 2 and "Traceback" not in refused.err, refused.err
+    assert f"run A (lbptop-svm, {runs['a']}) and run B (lbptop-svm, {other}) give different true labels to the " \
+        "same samples" in text
+    assert "they differ in dataset.seed=" in text and "vs 5;" in text
+
+
+def test_runs_that_label_the_samples_apart_with_the_same_settings_are_said_to_differ_in_their_data(runs, run_cli,
+                                                                                                  tmp_path):
+    refused = run_cli("significance", str(runs["a"]), str(_relabelled(runs, tmp_path, dataset_seed=None)))
+    text = flat(refused.err)
+    assert refused.code == 2 and "give different true labels" in text and "the data itself differs" in text
+
+
+def test_a_folder_named_like_a_run_id_does_not_hide_the_stored_run(runs, run_cli, tmp_path, monkeypatch):
+    """Before: a folder of the working directory named as the run (its id or the start of it) was read as a result
+    file: "20261207-1734: cannot be read (Is a directory)"."""
+    listed = run_cli("runs", "--json", "--store", str(runs["store"]))
+    run_id = json.loads(listed.out)[-1]["id"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / run_id).mkdir()
+    compared = run_cli("significance", run_id, str(runs["six"]), "--store", str(runs["store"]))
+    assert "Is a directory" not in compared.err and "Traceback" not in compared.err
+    assert compared.code == 2 and "were not made on the same folds" in flat(compared.err), compared.err
+    (tmp_path / "results").mkdir()
+    refused = run_cli("significance", "results", str(runs["six"]), "--store", str(runs["store"]))
+    assert refused.code == 2 and "results: a folder, not a result file, and not a run of the results store" \
+        in flat(refused.err), refused.err
+
+
 @pytest.mark.parametrize("edit, said", [("twice", "sample {id} has 2 predictions"), ("lost", "")])
 def test_a_result_listing_a_sample_twice_or_not_at_all_is_called_damaged(runs, run_cli, tmp_path, edit, said):
     """Before: a prediction listed twice (or one lost) was read as other folds, with advice on the options."""

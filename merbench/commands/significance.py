@@ -64,18 +64,27 @@ def given_run(text: str, name: str) -> Path:
 
 
 def load_run(given: Path, store_path: Path | None):
-    """Run ``given``: a result file when one is there (or the name looks like a file), else a run in the store."""
+    """Run ``given``: a result file when one is there (or the name looks like a file), else a run in the store (also
+    where a folder of the working directory bears the run's id)."""
     from merbench.audit import load_result
     from merbench.errors import DataError, UsageError
     from merbench.store import ResultStore
 
-    if given.exists() or given.suffix.lower() == ".json" or len(given.parts) > 1:
+    looks_like_a_file = given.suffix.lower() == ".json" or len(given.parts) > 1
+    if looks_like_a_file or (given.exists() and not given.is_dir()):
         return load_result(given, "significance")
-    with ResultStore(store_path, create=False) as store:  # reads only
+    what = "a folder, not a result file," if given.is_dir() else "no such result file,"
+    try:
+        store = ResultStore(store_path, create=False)  # reads only
+    except UsageError as exc:
+        if not given.is_dir():
+            raise
+        raise DataError(f"{given}: {what} and no results store to find a run of that id in: {exc}") from None
+    with store:
         try:
             store.run_row(str(given))
         except UsageError as exc:
-            raise DataError(f"{given}: no such result file, and not a run of the results store: {exc}") from None
+            raise DataError(f"{given}: {what} and not a run of the results store: {exc}") from None
         return store.result(str(given))  # a run without a final result says why, and what to do
 
 
