@@ -334,6 +334,7 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     if not isinstance(dataset, Dataset):
         raise PluginError(f"{plugin}: its load() returned {a_type(dataset)}, not a merbench.contracts.Dataset; {DATASET_FIX}")
     check_samples(dataset, plugin)
+    dataset = dataclasses.replace(dataset, summary=recordable_summary(dataset.summary, plugin))
     check_declared_gives(dataset, plugin, spec, root, options)
     check_frames_inside(dataset, plugin, root, [cache_dir, *option_folders(root, options, spec.options).values()])
     check_strict_rows(dataset, name, root, options)
@@ -523,6 +524,30 @@ def check_samples(dataset: Dataset, plugin: str) -> None:
     problem = _reported_rows_problem(dataset.summary)
     if problem:
         raise PluginError(f"{plugin}: {problem}; {DATASET_FIX}")
+
+
+def recordable_summary(summary: Any, plugin: str) -> dict[str, Any]:
+    """A loader's ``Dataset.summary`` as a result records it in JSON: paths as text, numpy numbers and arrays as
+    Python numbers and lists, tuples as lists; a ``PluginError`` naming the entry that holds anything else (a set,
+    an object), which the run's result could not record once it had trained."""
+    if not isinstance(summary, Mapping):
+        raise PluginError(f"{plugin}: its dataset summary is {a_type(summary)}, not a dict; {DATASET_FIX}")
+    return {str(key): _recordable(value, f"summary[{key!r}]", plugin) for key, value in summary.items()}
+
+
+def _recordable(value: Any, where: str, plugin: str) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(key): _recordable(item, f"{where}[{key!r}]", plugin) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_recordable(item, f"{where}[{position}]", plugin) for position, item in enumerate(value)]
+    raise PluginError(f"{plugin}: its dataset {where} is {a_type(value)}, which a result cannot record as JSON; give "
+                      f"text, numbers, lists or dicts of them (a path as str(path)): {DATASET_FIX}")
 
 
 def _class_names_problem(classes: Any) -> str | None:
