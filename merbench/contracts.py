@@ -8,6 +8,7 @@ A factory may be a callable or a lazy ``"module:attribute"`` string.
 from __future__ import annotations
 
 import importlib
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -296,8 +297,15 @@ class ReportedScore:
     source: str
 
     def __post_init__(self) -> None:
+        for name in ("dataset", "protocol", "source"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"reported {name} {getattr(self, name)!r} is a {type(getattr(self, name)).__name__}, "
+                                f"not text; write {name}='...'")
         if self.metric not in REPORTED_METRICS:
             raise ValueError(f"reported metric '{self.metric}' is not one of {', '.join(REPORTED_METRICS)}")
+        if not isinstance(self.value, numbers.Real) or isinstance(self.value, bool):
+            raise TypeError(f"reported {self.metric} value {self.value!r} is a {type(self.value).__name__}, not a "
+                            "number; write the percentage as published as a number, e.g. value=73.5")
 
 
 def shown_name(name: str) -> str:

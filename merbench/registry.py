@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import inspect
+import numbers
 import os
 import re
 import sys
@@ -27,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pluggy
 
 from merbench import hookspecs
-from merbench.contracts import PLUGIN_KINDS, FamilyFactory, exit_reason, shown_name
+from merbench.contracts import PLUGIN_KINDS, FamilyFactory, ReportedScore, exit_reason, shown_name
 from merbench.errors import MerbenchError, PluginError, UsageError
 
 ENTRY_POINT_GROUP = "merbench"
@@ -429,8 +430,8 @@ class Registry:
             self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
             return
         name = item.name
-        problems = (_name_problems(kind, name) or _section_name_problems(kind, name)
-                    or (_option_problems(kind, item) + _protocol_problems(kind, item) + _names_field_problems(kind, item)
+        problems = (_name_problems(kind, name) or _section_name_problems(kind, name) or _field_problems(kind, item)
+                    or (_option_problems(kind, item) + _protocol_problems(kind, item)
                         + [problem for role in FACTORY_FIELDS.get(kind, ()) if callable(getattr(item, role, None))
                            for problem in _call_problems(kind, item, role, getattr(item, role))]))
         if problems:
@@ -626,6 +627,125 @@ def _section_name_problems(kind: str, name: str) -> list[str]:
                 f"a preprocessor's options are the section named after it, so they would be mixed up with merbench's "
                 f"'{name}' settings; rename it, e.g. to '{name}-step'"]
     return []
+
+
+def _is_factory(value: Any) -> bool:
+    return callable(value) or isinstance(value, str)
+
+
+def _is_optional_factory(value: Any) -> bool:
+    return value is None or _is_factory(value)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_mapping(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_flops(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(isinstance(key, str) and (number is None or _is_number(number))
+                                              for key, number in value.items())
+
+
+def _flops_example(value: Any) -> str:
+    return f"flops={{'default': {value!r}}}" if _is_number(value) else "flops={'default': 1.2e6}"
+
+
+FACTORY = (_is_factory, "a callable or a 'package.module:function' text", "{field}='my_package.module:function'")
+OPTIONAL_FACTORY = (_is_optional_factory, "a callable, a 'package.module:function' text or None",
+                    "{field}='my_package.module:function', or leave it out")
+BOOLEAN = (_is_bool, "True or False", "{field}=True or {field}=False")
+COMMON_FIELDS = {
+    "description": (_is_text, "text", "description='one line saying what it is'"),
+    "options": (_is_mapping, "a mapping of option to default", "options={'KEY': default}"),
+    "profiles": (_is_mapping, "a mapping of run profile to option values",
+                 "profiles={'quick': {'KEY': value}}"),
+    "option_ranges": (_is_mapping, "a mapping of option to accepted values", "option_ranges={'KEY': '>= 1'}"),
+}
+SPEC_FIELDS = {
+    "datasets": {"load": FACTORY, "needs_root": BOOLEAN, "reads_root": BOOLEAN,
+                 "gives": (_is_factory, "'frames', 'image' or a factory (root, options) -> str", "gives='frames'")},
+    "preprocessors": {"build": FACTORY, "produces": (_is_text, "a representation's name as text",
+                                                     "produces='flow-uvs'")},
+    "models": {"build": FACTORY, "check_member": OPTIONAL_FACTORY, "read_files": OPTIONAL_FACTORY,
+               "input": (_is_text, "a representation's name as text (a preprocessor's produces)", "input='flow-uvs'"),
+               "citation": (_is_text, "text", "citation='Author et al., Venue Year', or leave it out"),
+               "flops": (_is_flops, "a mapping of run profile to FLOPs per sample (a number)", _flops_example)},
+    "protocols": {"split": FACTORY, "expand": OPTIONAL_FACTORY, "partition": BOOLEAN},
+}
+"""What each spec field must hold (beyond ``name``, the ``NAMES_FIELDS``, what ``_protocol_problems`` and
+``_option_problems`` check, and ``preprocess_options``, which ``config.preprocess_options_problems`` checks), as
+(test, what it must be, an example to write): a value of another kind registers, then crashes a later command."""
+PROTOCOL_FOLDS = ("", "n_splits", "per subject", "one")
+"""What ``ProtocolPlugin.folds`` may declare."""
+
+
+def _field_problems(kind: str, spec: Any) -> list[str]:
+    """Why fields of ``spec`` hold values of the wrong kind (``SPEC_FIELDS``, ``reported``, ``NAMES_FIELDS``,
+    ``folds``), or a dataset's root settings contradict each other; empty where none does."""
+    problems = []
+    for name, (test, what, example) in {**COMMON_FIELDS, **SPEC_FIELDS.get(kind, {})}.items():
+        value = getattr(spec, name, None)
+        if hasattr(spec, name) and not test(value):  # a protocol has no profiles
+            fix = example(value) if callable(example) else example.format(field=name)
+            problems.append(f"its {name} is {_described(value)}, not {what}; write {fix}")
+    problems += _reported_problems(kind, spec) + _names_field_problems(kind, spec) + _folds_problems(kind, spec)
+    return problems or _root_problems(kind, spec)
+
+
+def _described(value: Any) -> str:
+    """A field's value as a message shows it: its type, and its repr where that is short."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    shown = repr(value)
+    article = "an" if type(value).__name__[0] in "aeiouAEIOU" else "a"
+    kind = f"{article} {type(value).__name__}"
+    return f"{shown} ({kind})" if len(shown) <= 40 else kind
+
+
+def _reported_problems(kind: str, spec: Any) -> list[str]:
+    """Why a model's ``reported`` is not a tuple of ``ReportedScore`` (a single one, written ``(ReportedScore(...))``
+    without the trailing comma; ``None``; a dict in place of one)."""
+    if kind != "models":
+        return []
+    value = spec.reported
+    if isinstance(value, ReportedScore):
+        return ["its reported is a ReportedScore, not a tuple of them: write reported=(ReportedScore(...),) (a "
+                "one-score tuple needs its trailing comma)"]
+    if not isinstance(value, (tuple, list)):
+        return [f"its reported is {_described(value)}, not a tuple of ReportedScore; write "
+                "reported=(ReportedScore(...),), or reported=() for none"]
+    return [f"its reported[{index}] is {_described(score)}, not a ReportedScore; write "
+            "ReportedScore(dataset, protocol, metric, value, source)"
+            for index, score in enumerate(value) if not isinstance(score, ReportedScore)]
+
+
+def _folds_problems(kind: str, spec: Any) -> list[str]:
+    """Why a protocol's ``folds`` is none of ``PROTOCOL_FOLDS`` (``merbench audit`` would take it for ``"one"``)."""
+    if kind != "protocols" or spec.folds in PROTOCOL_FOLDS:
+        return []
+    return [f"its folds is {_described(spec.folds)}, not one of {', '.join(repr(f) for f in PROTOCOL_FOLDS)}; "
+            "write folds='n_splits' (its protocol.n_splits option), 'per subject' or 'one', or leave it out"]
+
+
+def _root_problems(kind: str, spec: Any) -> list[str]:
+    """Why a dataset cannot be used by any command: ``reads_root=False`` refuses ``--root`` while ``needs_root=True``
+    asks for it."""
+    if kind != "datasets" or spec.reads_root or not spec.needs_root:
+        return []
+    return ["it declares reads_root=False (--root is refused, the loader makes its data) but leaves needs_root=True "
+            "(--root must be given), so no command can use it; add needs_root=False"]
 
 
 NAMES_FIELDS = {"models": ("preprocess", "examples"), "preprocessors": ("accepts",)}
