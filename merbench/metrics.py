@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 METRIC_KEYS = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1", "uf1", "uar")
 
@@ -39,6 +38,8 @@ def unweighted_f1_recall(matrix: np.ndarray) -> tuple[float, float]:
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> dict[str, float]:
     """All scalar metrics of one set of predictions."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support  # ~1 s: not for commands that read
+
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
@@ -57,6 +58,8 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_class
 
 def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
     """Confusion matrix over all ``n_classes`` (rows: true, columns: predicted)."""
+    from sklearn.metrics import confusion_matrix
+
     return confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
 
 
