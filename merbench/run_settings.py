@@ -59,10 +59,12 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def changed_settings(result: RunResult, registry: Registry) -> tuple[str, ...] | None:
+def changed_settings(result: RunResult, registry: Registry, known: dict | None = None) -> tuple[str, ...] | None:
     """The settings ``result`` ran with that differ from its profile's defaults, sorted; when a plugin of the run is
-    not installed now, those it recorded when it ran (``settings_changed``); ``None`` when neither can be told."""
-    computed = _changed_now(result, registry)
+    not installed now, those it recorded when it ran (``settings_changed``); ``None`` when neither can be told.
+    ``known``: a dict one command keeps across its results, holding the defaults resolved so far by what they depend
+    on (thousands of stored runs share their model, dataset, protocol, profile, seed and chain)."""
+    computed = _changed_now(result, registry, {} if known is None else known)
     if computed is None and result.settings_changed is not None:
         return tuple(result.settings_changed)
     return computed
@@ -74,7 +76,7 @@ def with_recorded_settings(result: RunResult, registry: Registry) -> RunResult:
     return result if changed is None else dataclasses.replace(result, settings_changed=list(changed))
 
 
-def _changed_now(result: RunResult, registry: Registry) -> tuple[str, ...] | None:
+def _changed_now(result: RunResult, registry: Registry, known: dict | None = None) -> tuple[str, ...] | None:
     """``changed_settings`` against the defaults of the plugins installed now; ``None`` when they cannot say."""
     config = result.config or {}
     options = config.get("options")
@@ -83,12 +85,8 @@ def _changed_now(result: RunResult, registry: Registry) -> tuple[str, ...] | Non
     options = options_as_recorded(config)
     chain = config.get("preprocess")
     root = config.get("root")
-    try:
-        defaults = resolve_config(
-            registry, model=result.model, dataset=result.dataset, protocol=result.protocol,
-            profile=config.get("profile") or result.profile or "default", seed=result.seed,
-            root=Path(root) if root else None, sets={"preprocess": list(chain)} if chain else None)
-    except MerbenchError:
+    defaults = _defaults(registry, result, config, {} if known is None else known)
+    if defaults is None:
         return None
     changed = [setting_text(f"{section}.{key}", value)
                for section, values in sorted(options.items()) if section not in NOT_SECTIONS and isinstance(values, Mapping)
@@ -113,7 +111,8 @@ def unrecorded_options(stored: Mapping[str, Any], defaults: Mapping[str, Mapping
 
 def changed_settings_of(results: Sequence[RunResult], registry: Registry) -> list[tuple[str, ...] | None]:
     """``changed_settings`` of each result, in order."""
-    return [changed_settings(result, registry) for result in results]
+    known: dict = {}
+    return [changed_settings(result, registry, known) for result in results]
 
 
 _MISSING = object()
@@ -127,6 +126,23 @@ def _differs(value: Any, default: Any) -> bool:
     if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
         return list(value) != list(default)
     return bool(value != default)
+
+
+def _defaults(registry: Registry, result: RunResult, config: Mapping[str, Any], known: dict) -> Any:
+    """The configuration ``result``'s run would have had with none of its options set (``resolve_config``), from
+    ``known`` where it was resolved for another result; ``None`` when it cannot be resolved now."""
+    chain, root = config.get("preprocess"), config.get("root")
+    profile = config.get("profile") or result.profile or "default"
+    key = (result.model, result.dataset, result.protocol, str(profile), result.seed, str(root or ""),
+           json.dumps(chain, sort_keys=True, default=str))
+    if key not in known:
+        try:
+            known[key] = resolve_config(
+                registry, model=result.model, dataset=result.dataset, protocol=result.protocol, profile=profile,
+                seed=result.seed, root=Path(root) if root else None, sets={"preprocess": list(chain)} if chain else None)
+        except MerbenchError:
+            known[key] = None
+    return known[key]
 
 
 def _default_chain(registry: Registry, result: RunResult, root: str | None,

@@ -158,3 +158,24 @@ def test_a_result_read_without_its_folds_still_checks_what_it_reads():
     data["fold_mean"] = {"uf1": 0.5}  # lacks the other scores of 'pooled'
     with pytest.raises(DataError, match="'fold_mean' lacks"):
         RunResult.from_dict(data, "result r1", whole=False)
+
+
+# ------------------------------------------------------------------ the defaults each run is compared with
+
+
+def test_runs_alike_share_the_defaults_resolved_for_the_first(monkeypatch):
+    import merbench.run_settings as run_settings
+    from merbench.registry import get_registry
+
+    config = RunConfig(model="lbptop-svm", dataset="synthetic", protocol="loso", profile="quick", seed=0,
+                       device="cpu", root=None, preprocess=(), sections={}).to_dict()
+    results = [minimal_result(run_id=f"r{i}", seed=0, model="lbptop-svm", dataset="synthetic", config=config)
+               for i in range(6)]
+    other = minimal_result(run_id="r6", seed=1, model="lbptop-svm", dataset="synthetic", config=config)
+    resolved = []
+    original = run_settings.resolve_config
+    monkeypatch.setattr(run_settings, "resolve_config",
+                        lambda *args, **kwargs: resolved.append(kwargs["seed"]) or original(*args, **kwargs))
+    settings = run_settings.changed_settings_of([*results, other], get_registry())
+    assert resolved == [0, 1], "resolved once per seed, not once per run"
+    assert len(set(settings)) == 1 and settings[0] is not None

@@ -71,8 +71,9 @@ def selected_comparison(args: argparse.Namespace):
     registry = get_registry()
     with ResultStore(args.store, create=False) as store:  # reads only: creates nothing
         selection = Selection(args.metric, args.stat, lambda result: _whole(store, result))
+        known: dict = {}  # the defaults resolved so far: runs alike share them
         for result, whole in _of_profiles(_complete_results(store, args), args.profile, bool(args.run_ids)):
-            selection.add(result, changed_settings(result, registry), whole)
+            selection.add(result, changed_settings(result, registry, known), whole)
         if not selection.results and not args.run_ids:
             _refuse_unmatched(store, args)
         return selection.comparison(), selection.results
