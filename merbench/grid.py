@@ -78,6 +78,15 @@ def given_names(values: Sequence[str] | None, flag: str, kind: str, registry: An
     return names
 
 
+def configured_protocol(sets: Mapping[str, Any], config_file: Path | None) -> str | None:
+    """The protocol that ``--set``/``--config`` name (``protocol: NAME`` or ``protocol.name``, read as
+    ``resolve_config`` reads them), for a grid without ``--protocols``; ``None`` when they name none (or give
+    something that is not a name, which the cells refuse with their own message)."""
+    given = {**(load_config_file(config_file, list(sets)) if config_file else {}), **sets}
+    name = given.get("protocol.name", given.get("protocol"))
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
 def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[str, Path]:
     """``--root NAME=DIR`` per dataset, or one plain ``--root DIR`` when the grid has one dataset."""
     roots: dict[str, Path] = {}
@@ -105,17 +114,21 @@ def parse_roots(values: Sequence[str] | None, datasets: Sequence[str]) -> dict[s
     return roots
 
 
-def grid_flags(message: str, dataset: str) -> str:
+def grid_flags(message: str, dataset: str, root: Path | None = None) -> str:
     """A message written for ``merbench run`` with the flags ``merbench grid`` has instead.
 
     Checks and plugins name ``--model``, ``--dataset``, ``--protocol`` and
     ``--root DIR``; a grid takes ``--models``, ``--datasets``, ``--protocols``
-    and ``--root NAME=DIR``. Commands quoted in backticks (other commands) are left as they are.
+    and ``--root NAME=DIR``, so ``--root DIR`` and the cell's ``root`` quoted as
+    ``--root ROOT`` read ``--root DATASET=...``. Commands quoted in backticks (other commands) are left as they are.
     """
     parts = message.split("`")
     for i in range(0, len(parts), 2):
         parts[i] = re.sub(r"--(model|dataset|protocol)(?=[ =])", r"--\1s", parts[i]).replace(
             "--root DIR", f"--root {dataset}=DIR")
+        if root is not None:
+            parts[i] = re.sub(re.escape(f"--root {root}") + r"(?=[:;,)]|\s|$)",
+                              lambda _: f"--root {dataset}={root}", parts[i])
     return "`".join(parts)
 
 
@@ -160,7 +173,8 @@ def plan_grid(registry: Any, models: Sequence[str], datasets: Sequence[str], pro
                                                                    "protocol": protocols},
                                               {"model": model, "dataset": dataset, "protocol": protocol},
                                               sets or {}, config_file, profile)
-                    raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: {grid_flags(str(exc), dataset)}"
+                    raise type(exc)(f"grid cell {model} × {dataset} × {protocol}: "
+                                    f"{grid_flags(str(exc), dataset, roots.get(dataset))}"
                                     f"{note}") from None
                 cells.append(GridCell(model, dataset, protocol, config))
     return cells
@@ -290,7 +304,7 @@ def preflight_cells(cells: Sequence[GridCell], registry: Any) -> None:
             else:
                 check_chain(cell.config, registry)
         except MerbenchError as exc:
-            raise type(exc)(f"grid cell {cell.label}: {grid_flags(str(exc), cell.dataset)}") from None
+            raise type(exc)(f"grid cell {cell.label}: {grid_flags(str(exc), cell.dataset, cell.config.root)}") from None
 
 
 # ------------------------------------------------------------------ one cell on a remote worker

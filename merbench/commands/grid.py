@@ -46,7 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     grid.add_argument("--datasets", action="append", required=True, metavar="X,Y",
                       help="dataset plugin names, comma-separated (see `merbench list datasets`)")
     grid.add_argument("--protocols", action="append", metavar="P,Q",
-                      help="protocol plugin names, comma-separated (default: subject-10fold)")
+                      help="protocol plugin names, comma-separated; without it: protocol: in --config or --set "
+                      "protocol=NAME, else subject-10fold")
     grid.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per cell (mean ± std across seeds; default 1)")
     grid.add_argument("--seed", type=int, help="first seed (default 0)")
     grid.add_argument("--profile", help="quick (seconds, for tests), default (the CPU job) or paper"
@@ -84,8 +85,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench grid``."""
     from merbench.config import DEFAULT_PROTOCOL, check_seeds, parse_set, with_executor_flag
-    from merbench.grid import (check_devices, check_placement, given_names, parse_roots, plan_grid, preflight_cells,
-                               split_names)
+    from merbench.grid import (check_devices, check_placement, configured_protocol, given_names, parse_roots, plan_grid,
+                               preflight_cells, split_names)
     from merbench.metrics import METRIC_KEYS
     from merbench.outputs import check_command_output, check_store_outside_datasets
     from merbench.registry import get_registry
@@ -103,8 +104,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise UsageError(f"--metric {args.metric}: choose one of {', '.join(METRIC_KEYS)}")
     models, datasets = (given_names(args.models, "--models", "models", registry),
                         given_names(args.datasets, "--datasets", "datasets", registry))
-    protocols = given_names(args.protocols, "--protocols", "protocols", registry) or [DEFAULT_PROTOCOL]
     sets = with_executor_flag(parse_set(flatten_sets(args.sets)), args.executor, args.config)
+    protocols = (given_names(args.protocols, "--protocols", "protocols", registry)
+                 or [configured_protocol(sets, args.config) or DEFAULT_PROTOCOL])
     cells = plan_grid(registry, models, datasets, protocols, roots=parse_roots(args.root, datasets), profile=args.profile,
                       seed=args.seed, device=args.device, epochs=args.epochs, sets=sets, config_file=args.config)
     check_seeds(args.seeds, max(cell.config.seed for cell in cells))  # the first seed may come from --config
