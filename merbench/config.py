@@ -934,9 +934,15 @@ def resolve_section(spec: Any, kind: str, profile: str = "default", overrides: M
     return options
 
 
-def _seed(flag: int | None, from_settings: Any) -> int:
-    """The run's seed from ``--seed`` or ``seed=`` in --set/--config (both must agree): a whole number 0..2**32-1."""
-    settled = None if from_settings is None else coerce("seed", from_settings, 0, SEED_RANGE)
+def _seed(flag: int | None, from_settings: Any, source: str | None = None) -> int:
+    """The run's seed from ``--seed`` or ``seed=`` in --set/--config (both must agree): a whole number 0..2**32-1.
+
+    ``source`` names where ``seed=`` came from (``--config FILE``), put before its error.
+    """
+    try:
+        settled = None if from_settings is None else coerce("seed", from_settings, 0, SEED_RANGE)
+    except UsageError as exc:
+        raise _with_source(exc, {"seed": source} if source else None, "seed") from None
     if flag is None:
         return 0 if settled is None else settled
     if not 0 <= flag <= SEED_MAX:
@@ -1056,8 +1062,9 @@ def resolve_config(
     model = take_name("model", model)
     dataset = take_name("dataset", dataset)
     protocol = take_name("protocol", protocol) or DEFAULT_PROTOCOL
+    profile_source = None if profile else from_file.get("profile.name" if "profile.name" in overrides else "profile")
     profile = take_name("profile", profile) or "default"
-    seed = _seed(seed, overrides.pop("seed", None))
+    seed = _seed(seed, overrides.pop("seed", None), from_file.get("seed"))
     if not model and not model_optional and not dataset:
         raise UsageError("no model and no dataset given: use --model NAME --dataset NAME (see `merbench list models` "
                          "and `merbench list datasets`), or --config FILE naming them")
@@ -1067,7 +1074,8 @@ def resolve_config(
         raise UsageError("no dataset given: use --dataset NAME (see `merbench list datasets`)")
     if profile not in PROFILES:
         close = difflib.get_close_matches(profile, PROFILES, n=1)
-        raise UsageError(f"unknown profile '{profile}': choose one of {', '.join(PROFILES)}"
+        where = f"{profile_source}: " if profile_source else ""
+        raise UsageError(f"{where}unknown profile '{profile}': choose one of {', '.join(PROFILES)}"
                          + (f" (did you mean {close[0]}?)" if close else ""))
     if device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
         raise UsageError(f"--device {device}: choose auto, cpu, cuda or cuda:N (N: a GPU number, e.g. cuda:0)")
