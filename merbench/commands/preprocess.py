@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Run the preprocessing chain over every clip of DATASET and store the results in the cache, so that "
             "later runs with the same chain and options compute nothing. --model, --dataset, --root, --profile, "
             "--set and --config are as for `merbench run` (options that only training reads, such as --device or "
-            "--protocol, are not taken); with --model the chain and its check are exactly that model's."
+            "--protocol, are not taken, and such a --set option is ignored with a note); with --model the chain and its check are exactly that model's."
         ),
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
@@ -49,6 +49,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", type=output_file, metavar="FILE", help="write a summary (counts, seconds, chain, details) to this file (- for stdout)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=execute)
+
+
+# Read by preprocessing although in a training section: how many processes compute the clips.
+PREPROCESS_ENGINE_OPTIONS = ("engine.preprocess_workers",)
+
+
+def training_only(keys) -> list[str]:
+    """The ``--set`` keys that only training reads (the seed, ``engine.*`` but the preprocessing workers,
+    ``protocol``, ``executor.*``, ``model.*`` options), in the order given; checked as ``merbench run`` checks them."""
+    def trains(key: str) -> bool:
+        section, dot, option = key.partition(".")
+        if key in PREPROCESS_ENGINE_OPTIONS or (section == "model" and option in ("", "name")):
+            return False  # the model's name picks the chain
+        return key == "seed" or section in ("engine", "protocol", "executor", "model")
+    return [key for key in keys if trains(str(key))]
+
+
+def ignored_note(keys: list[str]) -> str:
+    """The note for ``--set`` settings that ``merbench preprocess`` does not read."""
+    one = len(keys) == 1
+    return (f"--set {', '.join(keys)}: {'a setting' if one else 'settings'} that only training reads; "
+            f"preprocess ignored {'it' if one else 'them'}")
 
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -78,6 +100,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     config = resolve_config(registry, model=args.model, dataset=args.dataset, profile=args.profile, root=args.root,
                             sets=sets, config_file=args.config, model_optional=True)
     chain = checked_chain(config, registry)
+    ignored = training_only(sets)
+    if ignored:
+        err.print(f"[yellow]Note:[/] {escape(ignored_note(ignored))}", highlight=False)
     cache_dir = cache_root(create=False)  # load_dataset creates it after refusing one inside the dataset
     dataset = load_dataset(config, registry, cache_dir)
     left_out = loader_skip_note(dataset, config.dataset, config.root)
