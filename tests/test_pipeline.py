@@ -91,7 +91,8 @@ def test_missing_root_folder_is_reported(run_cli, tmp_path):
 def test_a_root_for_the_generated_dataset_is_refused_not_ignored(run_cli, tmp_path, command):
     result = run_cli(*(part.format(root=tmp_path) for part in command))
     assert result.code == 2
-    assert f"--root {tmp_path}: dataset 'synthetic' is generated and reads no folder; drop --root" in " ".join(result.err.split())
+    given = f"synthetic={tmp_path}" if command[0] == "grid" else str(tmp_path)  # quoted as typed
+    assert f"--root {given}: dataset 'synthetic' is generated and reads no folder; drop --root" in " ".join(result.err.split())
 
 
 def test_model_input_must_match_the_chain(monkeypatch):
