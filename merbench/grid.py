@@ -39,6 +39,7 @@ from merbench.registry import get_registry
 from merbench.result import FoldRecord, PredictionRow, RunResult
 from merbench.run_settings import with_recorded_settings
 from merbench.stored_runs import reusable_result
+from merbench.wording import counted
 
 
 @dataclass(frozen=True)
@@ -473,7 +474,8 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
     complete run in ``store`` takes that run instead of training again, while the dataset still gives what
     it was tested on (``merbench.stored_runs``), and on the local executor a cell with an interrupted run
     continues it (``merbench run --resume``): after an interruption the finished cells are kept, the
-    interrupted one keeps its finished folds, and the rest run.
+    interrupted one keeps its finished folds, and the rest run. On Ray an interrupted cell starts again from
+    its first fold, in its interrupted run (``_ray_run_ids``).
     """
     check_seeds(n_seeds, max((cell.config.seed for cell in cells), default=0))
     progress = progress or SilentProgress()
@@ -498,7 +500,7 @@ def run_grid(cells: Sequence[GridCell], registry: Any, n_seeds: int = 1, store: 
             finished(i, CellOutcome(cell, stored, stored.run_id, reused=True))
     todo = [cells[i] for i in left]
     if todo and todo[0].config.section("executor")["name"] == "ray":
-        _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome))
+        _run_on_ray(todo, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome), reuse_stored)
     else:
         check_devices(todo)
         _run_here(todo, registry, n_seeds, store, progress, lambda j, outcome: finished(left[j], outcome),
@@ -553,15 +555,42 @@ def worker_error(error: MerbenchError, cell: GridCell, worker: str | None) -> Me
     return error if message == str(error) else type(error)(message)
 
 
+def _ray_run_ids(cells: Sequence[GridCell], n_seeds: int, store: Any, environment: dict[str, Any], resume: bool,
+                 say: Callable[[str], None]) -> dict[int, str]:
+    """The stored run of each cell, by position: with ``resume`` (``--stored``) a cell's interrupted run that stored no
+    fold (a Ray cell's folds come back with its result: one interrupted on Ray has none) starts again under its id,
+    claimed for this process, so that interruptions leave no dead runs behind; else a new run. An interrupted run that
+    kept folds (interrupted on the local executor) is left for ``merbench run --resume``, which continues it."""
+    run_ids: dict[int, str] = {}
+    for i, cell in enumerate(cells):
+        found = store.interrupted_run(cell.config, n_seeds) if resume else None
+        kept = store.folds_stored(found) if found is not None else 0
+        note = f"[yellow]Note:[/] cell {cell.label}: its interrupted run {found}"
+        if kept:
+            say(f"{note} kept {counted(kept, 'fold')}, which a Ray cell cannot continue: it runs anew "
+                f"(`{store.resume_command(found)}` continues that run instead)")
+        elif found is not None:
+            try:
+                store.claim_run(found, environment)
+            except UsageError:  # held by a live process: a resume in another shell
+                found = None
+            else:
+                run_ids[i] = found
+                say(f"{note} starts again (on Ray a cell starts from its first fold)")
+                continue
+        run_ids[i] = store.begin_run(cell.config.to_dict(), n_seeds, environment)
+    return run_ids
+
+
 def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: ProgressSink,
-                finished: Callable[[int, CellOutcome], None]) -> None:
+                finished: Callable[[int, CellOutcome], None], resume: bool = False) -> None:
     options = RayOptions.from_section(cells[0].config.section("executor"))
     # a cluster that cannot be joined, or whose nodes are all too small to run a cell, leaves no failed runs behind
     join_cluster(options, progress.message)
     run_ids: dict[int, str] = {}
     if store is not None:
         environment = describe_environment(f"Ray task on cluster {options.address} (not started yet)")
-        run_ids = {i: store.begin_run(cell.config.to_dict(), n_seeds, environment) for i, cell in enumerate(cells)}
+        run_ids = _ray_run_ids(cells, n_seeds, store, environment, resume, progress.message)
     open_ids = dict(run_ids)
 
     def done(i: int, report: CellReport) -> None:

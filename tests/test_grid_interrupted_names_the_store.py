@@ -1,7 +1,8 @@
 """An interrupted grid's note names the grid's ``--store`` in the commands it advises, on Ray as a local cell's
 hint does (before: after ``grid --executor ray ... --store PATH`` the note advised ``merbench runs --status
 interrupted`` and ``merbench run --resume ID``, which looked in the default store: "no run 'ID' in the results store
-~/.local/...")."""
+~/.local/..."). Since 2026-12-07 the note advises no --resume on Ray: ``--stored`` starts an interrupted cell again in
+its own run (``test_grid_ray_interrupted_rows.py``)."""
 
 from __future__ import annotations
 
@@ -29,14 +30,13 @@ def test_a_ray_grid_interrupted_with_a_store_of_its_own_names_it(run_cli, monkey
     shown = run_cli(*GRID, "--store", str(store))
     assert shown.code == 130
     option = f"--store {shlex.quote(str(store))}"
-    assert (f"1 finished cell is stored; run the same command with --stored to keep it and run the rest (the "
-            f"interrupted cells' runs, listed by merbench runs --status interrupted {option}, can be continued one by "
-            f"one with merbench run --resume ID {option})") in " ".join(shown.err.split())
+    assert (f"1 finished cell is stored; run the same command with --stored to keep it and run the rest: on Ray an "
+            f"interrupted cell starts again from its first fold, in its stored run (merbench runs --status "
+            f"interrupted {option} lists them)") in " ".join(shown.err.split())
 
 
 def test_the_default_store_is_not_named(tmp_path, monkeypatch):
     monkeypatch.setenv("MERBENCH_STORE", str(tmp_path / "default.sqlite"))
     with ResultStore(tmp_path / "default.sqlite") as store:
         note = interrupted_note([], "ray", 2, store=store)
-    assert note.endswith("listed by merbench runs --status interrupted, can be continued one by one with merbench run "
-                         "--resume ID)")
+    assert note.endswith("in its stored run (merbench runs --status interrupted lists them)")

@@ -241,10 +241,9 @@ def interrupted_note(ended: list, executor: str, total: int, json_asked: bool = 
         return (f"{kept}; run the same command with --stored to {keep + ', ' if stored else ''}continue the "
                 "interrupted cell from its finished folds and run the rest")
     option = store.store_option() if store is not None else ""
-    resume = store.resume_command("ID") if store is not None else "merbench run --resume ID"
-    return (f"{kept}; run the same command with --stored to {keep + ' and ' if stored else ''}run the rest (the "
-            f"interrupted cells' runs, listed by merbench runs --status interrupted{option}, can be continued one by "
-            f"one with {resume})")
+    return (f"{kept}; run the same command with --stored to {keep + ' and ' if stored else ''}run the rest: on Ray "
+            f"an interrupted cell starts again from its first fold, in its stored run (merbench runs --status "
+            f"interrupted{option} lists them)")
 
 
 def _json_report(seeds: int, executor: str, outcomes: list, comparison: Any,
