@@ -40,3 +40,14 @@ def test_the_default_store_is_not_named(tmp_path, monkeypatch):
     with ResultStore(tmp_path / "default.sqlite") as store:
         note = interrupted_note([], "ray", 2, store=store)
     assert note.endswith("in its stored run (merbench runs --status interrupted lists them)")
+
+
+def test_a_grid_without_a_store_says_its_finished_cells_were_not_kept(run_cli, monkeypatch):
+    """Before: Ctrl-C in `grid --no-store` printed only "merbench: interrupted", the finished cells lost without a
+    word."""
+    monkeypatch.setattr(grid, "run_grid", _interrupted)
+    shown = run_cli(*GRID, "--no-store")
+    assert shown.code == 130
+    assert ("1 finished cell was not kept (--no-store): an interrupted grid without a store starts from its first "
+            "cell again; run it without --no-store to keep each cell as it ends") in " ".join(shown.err.split())
+

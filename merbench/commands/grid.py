@@ -162,6 +162,8 @@ def _run(args: argparse.Namespace, out: Console, err: Console, registry: Any, ce
         if store is not None:
             note = interrupted_note(ended, executor, len(cells), args.json is not None, store)
             err.print(escape(note), highlight=False)
+        else:
+            err.print(escape(unstored_note(ended)), highlight=False)
         raise
     try:
         return _show_grid(args, out, err, store, target, executor, outcomes, other_software_of, registry)
@@ -224,6 +226,17 @@ def other_software_warnings(outcomes: list, other_software_of: dict[str, list[st
             f"not measure this code (stored → now: {'; '.join(other_software_of[str(outcome.run_id)])}); run without "
             "--stored to measure it"
             for outcome in outcomes if other_software_of.get(str(outcome.run_id))]
+
+
+def unstored_note(ended: list) -> str:
+    """What a grid run with ``--no-store`` and interrupted after the cells ``ended`` lost: every finished cell."""
+    finished = [outcome for outcome in ended if outcome.result is not None]
+    if not finished:
+        return ("No cell finished, and with --no-store nothing is kept; run it without --no-store to keep each cell "
+                "as it ends")
+    return (f"{counted(finished, 'finished cell')} {'was' if len(finished) == 1 else 'were'} not kept (--no-store): "
+            "an interrupted grid without a store starts from its first cell again; run it without --no-store to "
+            "keep each cell as it ends (and --stored to reuse them)")
 
 
 def interrupted_note(ended: list, executor: str, total: int, json_asked: bool = False, store: Any = None) -> str:
