@@ -154,6 +154,10 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
         example = f"{target.stem}-out.json" if option == "--json" else f"{target.stem}-out{target.suffix}"
         raise UsageError(f"{option} {shown}: is {read[target]}; writing there would overwrite it; give another file "
                          f"name, e.g. {option} {example}")
+    run_read = read_files(roots or {}).get(target)
+    if run_read is not None:
+        raise UsageError(f"{option} {shown}: is {run_read}; merbench never replaces a dataset's files; give another "
+                         "path")
     holder = dataset_root_holding(given, roots or {})
     if holder is not None:
         raise UsageError(f"{option} {shown}: lies inside {holder[0]} ({holder[1]}); merbench never writes inside a "
@@ -316,6 +320,7 @@ def dataset_root_holding(target: Path, roots: Mapping[str, Path], itself: bool =
     with links resolved (``datafiles.lies_inside``), if any; with ``itself``, also the one ``target`` is (an output
     folder). A target reached through a link in a dataset folder (``datafiles.link_holding``) lies inside it too:
     described with the link, and the link's target as its path."""
+    roots = {what: folder for what, folder in roots.items() if not _is_file(folder)}  # a file a run read holds none
     for what, folder in roots.items():
         if lies_inside(target, folder, itself):
             return what, _resolved(folder) or Path(folder)
@@ -324,6 +329,21 @@ def dataset_root_holding(target: Path, roots: Mapping[str, Path], itself: bool =
         if held is not None:
             return f"{what}, through its link {held[0]}", held[1]
     return None
+
+
+def _is_file(path: Path | str) -> bool:
+    """Whether ``path`` is an existing file (through links); ``False`` where the file system cannot say."""
+    try:
+        return Path(path).expanduser().is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def read_files(roots: Mapping[str, Path]) -> dict[Path, str]:
+    """The files among ``roots`` (``result_roots`` adds the files the runs read, ``stored_files``), by their path with
+    links resolved, each described: an output written there would replace what a run read."""
+    return {resolved: what for what, path in roots.items()
+            if _is_file(path) and (resolved := _resolved(path)) is not None}
 
 
 def input_paths(args: Any) -> dict[str, Path]:
@@ -430,10 +450,43 @@ def stored_roots(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
     return found
 
 
+def stored_files(run_id: str, config: Mapping[str, Any], summary: Any) -> dict[str, Path]:
+    """The files a stored run read that its dataset options name, described with the run's id: for an option whose
+    file the dataset's summary records (``config.RECORDED_FILES``: the manifest), the recorded absolute path, else
+    the option's value resolved against the run's ``root``; for any other dataset option, the existing file its value
+    names (absolute, or under ``root``). An output may not replace one, wherever it lies."""
+    from merbench.config import RECORDED_FILES
+
+    options = (config.get("options") or {}).get("dataset") if isinstance(config.get("options"), Mapping) else None
+    if not isinstance(options, Mapping):
+        return {}
+    root = Path(str(config["root"])).expanduser() if config.get("root") else None
+    summary = summary if isinstance(summary, Mapping) else {}
+    recorded = {key: summary_key for (dataset, key), summary_key in RECORDED_FILES.items()
+                if dataset == config.get("dataset")}
+    found: dict[str, Path] = {}
+    for key, value in options.items():
+        if not isinstance(value, (str, Path)) or not str(value).strip():
+            continue
+        path = Path(str(value).strip()).expanduser()
+        path = root / path if root is not None and not path.is_absolute() else path
+        if key in recorded:
+            kept = summary.get(recorded[key])
+            path = Path(kept) if isinstance(kept, str) and os.path.isabs(kept) else path
+            found[f"the {recorded[key]} that run {run_id} read (dataset.{key})"] = path
+        elif path.is_absolute() and _is_file(path):
+            found[f"the file that run {run_id} read (dataset.{key}={value})"] = path
+    return found
+
+
 def result_roots(results: Iterable[Any]) -> dict[str, Path]:
     """``stored_roots`` of run results (``RunResult``), each named by its run id (or its place, ``#N``, when it has
-    none): the dataset folders of the runs a command reads, which its outputs do not go inside."""
-    return stored_roots({result.run_id or f"#{number}": result.config for number, result in enumerate(results, 1)})
+    none): the dataset folders of the runs a command reads, which its outputs do not go inside; with the files those
+    runs read (``stored_files``), which its outputs do not replace."""
+    named = {result.run_id or f"#{number}": result for number, result in enumerate(results, 1)}
+    files = {what: path for run_id, result in named.items() if isinstance(result.config, Mapping)
+             for what, path in stored_files(run_id, result.config, result.dataset_summary).items()}
+    return {**stored_roots({run_id: result.config for run_id, result in named.items()}), **files}
 
 
 def dataset_roots(args: Any) -> dict[str, Path]:

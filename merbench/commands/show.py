@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench show RUN_ID``."""
-    from merbench.outputs import check_output_path, store_files, stored_roots, write_output
+    from merbench.outputs import check_output_path, result_roots, store_files, write_output
     from merbench.report import kept_warnings, print_result
     from merbench.errors import UsageError
     from merbench.store import ResultStore, status_of
@@ -66,9 +66,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                                    style="red" if failed else "yellow"), highlight=False)
                     return 0
         result = store.result(args.run_id)  # without a final result: why, and what to do, as an error
-    if args.json is not None:  # again, now that the run's dataset folder is known: merbench never writes inside it
+    if args.json is not None:  # again, now that the run's dataset folder and files are known: neither is written
         target = check_output_path(args.json, "--json", store_files(args.store),
-                                   roots=stored_roots({result.run_id or args.run_id: result.config}), writes="run")
+                                   roots=result_roots([result]), writes="run")
     tables = err if args.json is not None and target is None else out  # `--json -`: stdout holds the JSON alone
     tables.print(f"Run {result.run_id or args.run_id}")
     print_result(tables, result)
