@@ -104,3 +104,13 @@ def test_the_manifest_option_of_a_run_that_recorded_none_is_spared_and_other_pat
     shown = manifest.with_name("r.json")
     assert run_cli("show", run_id, "--json", str(shown), "--store", str(store)).code == 0
     assert json.loads(shown.read_text())["run_id"] == run_id
+
+
+def test_significance_json_onto_the_manifest_of_a_compared_run_is_refused(run_cli, stored_run, tmp_path):
+    manifest, store, run_id = stored_run
+    refused = run_cli("significance", run_id, run_id, "--json", str(manifest), "--store", str(store))
+    said = " ".join(refused.err.split())
+    assert refused.code == 2 and "Traceback" not in said
+    assert f"({run_id}) read (dataset.manifest); merbench never replaces a dataset's files" in said, said
+    assert manifest.read_text() == MANIFEST
+

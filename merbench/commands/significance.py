@@ -241,7 +241,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from merbench.errors import UsageError
     from merbench.export import strict_json
-    from merbench.outputs import check_command_output, stored_roots, write_output
+    from merbench.outputs import check_command_output, stored_files, stored_roots, write_output
     from merbench.significance import compare_runs
     from merbench.tables import print_table
 
@@ -250,10 +250,13 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                          "2000; each is drawn in turn, so the upper end already takes minutes)")
     given = {"A": given_run(args.run_a, "A"), "B": given_run(args.run_b, "B")}
     a, b = load_run(given["A"], args.store), load_run(given["B"], args.store)
+    runs = (("A", given["A"], a), ("B", given["B"], b))
+    read = {what: file for name, path, result in runs if isinstance(result.config, dict)
+            for what, file in stored_files(f"{name} ({path})", result.config, result.dataset_summary).items()}
     target = check_command_output(args.json, "--json", args, also_read={
         f"run {name}'s result file": path for name, path in given.items()
-        if path.is_file()}, also_roots=stored_roots({f"{name} ({path})": result.config for name, path, result in
-                                                     (("A", given["A"], a), ("B", given["B"], b))}),
+        if path.is_file()}, also_roots={**stored_roots({f"{name} ({path})": result.config for name, path, result in
+                                                        runs}), **read},
                                  writes=None) \
         if args.json is not None else None
     if same_run(given, a, b):
