@@ -6,7 +6,9 @@ another preprocessing chain) is never shown as the model's plain result, and
 two runs that differ only in such settings get a row each instead of the newer
 hiding the older. The defaults are those of the installed plugins for the
 run's model, dataset, protocol and profile, resolved as ``merbench run`` would
-without any ``--set``; a setting whose default changed since the run is named
+without any ``--set`` (what its dataset gives, which sets the default chain, read from the file its dataset summary
+records that it read: a relative ``dataset.manifest`` was found in the run's working folder, not this command's);
+a setting whose default changed since the run is named
 too (the run did not use today's default), and an option of the run's plugins that
 its stored configuration lacks (written by a merbench before the option existed) is
 named ``section.option=(not recorded)``: nobody can say the run used today's default
@@ -22,10 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from merbench.config import dataset_gives, default_chain, options_as_recorded, resolve_config
+from merbench.config import RECORDED_FILES, dataset_gives, default_chain, options_as_recorded, resolve_config
 from merbench.errors import MerbenchError
 from merbench.registry import Registry
 from merbench.result import RunResult
@@ -96,7 +99,7 @@ def _changed_now(result: RunResult, registry: Registry, known: dict | None = Non
     changed += [setting_text(f"{section}.{key}", NOT_RECORDED) for section, key in unrecorded_options(options, defaults.sections)
                 if section not in NOT_SECTIONS and key not in NOT_SETTINGS.get(section, ())]
     changed.sort(key=lambda text: text.partition("=")[0])
-    dataset_options = {**defaults.sections.get("dataset", {}), **(options.get("dataset") or {})}
+    dataset_options = _as_read(result, {**defaults.sections.get("dataset", {}), **(options.get("dataset") or {})})
     if chain and _default_chain(registry, result, root, dataset_options) not in (None, tuple(chain)):
         changed.insert(0, setting_text("preprocess", ",".join(chain)))
     return tuple(changed)
@@ -145,12 +148,33 @@ def _defaults(registry: Registry, result: RunResult, config: Mapping[str, Any], 
     return known[key]
 
 
+def _as_read(result: RunResult, dataset_options: Mapping[str, Any]) -> dict[str, Any]:
+    """``dataset_options`` with each option naming a file set to the absolute path the run's dataset summary records
+    it read (``config.RECORDED_FILES``): a relative ``dataset.manifest=labels.csv`` was found in the working folder
+    of the run, not in the one this command runs in."""
+    summary = result.dataset_summary or {}
+    pinned = dict(dataset_options)
+    for (dataset, key), recorded_key in RECORDED_FILES.items():
+        recorded = summary.get(recorded_key)
+        if dataset == result.dataset and key in pinned and isinstance(recorded, str) and os.path.isabs(recorded):
+            pinned[key] = recorded
+    return pinned
+
+
 def _default_chain(registry: Registry, result: RunResult, root: str | None,
                    dataset_options: Mapping[str, Any]) -> tuple[str, ...] | None:
     """The chain the run would have had without a ``preprocess`` setting; ``None`` when that depends on a dataset
-    folder that is not there any more (what a manifest gives is read from its files)."""
+    folder or a recorded file (``_as_read``) that is not there any more (what a manifest gives is read from its
+    files)."""
     spec = registry.get("datasets", result.dataset)
-    if getattr(spec, "gives", "frames") not in ("frames", "image") and not (root and Path(root).is_dir()):
+    if getattr(spec, "gives", "frames") not in ("frames", "image") and not (
+            root and Path(root).is_dir() and _recorded_files_exist(result, dataset_options)):
         return None
     model_spec = registry.get("models", result.model) if result.model else None
     return default_chain(model_spec, dataset_gives(spec, Path(root) if root else None, dataset_options))
+
+
+def _recorded_files_exist(result: RunResult, dataset_options: Mapping[str, Any]) -> bool:
+    """Whether each file option of ``result``'s dataset that names an absolute path (``_as_read``) names a file."""
+    values = [dataset_options.get(key) for dataset, key in RECORDED_FILES if dataset == result.dataset]
+    return all(os.path.isfile(value) for value in values if isinstance(value, str) and os.path.isabs(value))
