@@ -606,12 +606,39 @@ def _row_settings(results: Sequence[RunResult], settings: Sequence[tuple[str, ..
                   ) -> tuple[tuple[str, ...], dict[tuple[str, str], tuple[str, ...]], list[tuple[str, ...]]]:
     """The settings every result changed (a note), those every run of a column changed (``_column_settings``), and
     each result's own, which name its row (``root=DIR`` or ``manifest=FILE`` among them where the results read a
-    dataset from several folders or manifest files: ``_with_roots``)."""
+    dataset from several folders or manifest files: ``_with_roots``; a manifest file named by several texts named by
+    its path: ``_manifests_named_alike``)."""
     if settings is not None and len(settings) != len(results):
         raise ValueError("settings: one entry per result")
-    common, own = _own_settings(_with_roots(results, settings if settings is not None else [None] * len(results)))
+    known = _manifests_named_alike(results, settings if settings is not None else [None] * len(results))
+    common, own = _own_settings(_with_roots(results, known))
     column_settings = _column_settings(results, own)
     return common, column_settings, _without_column_settings(results, own, column_settings)
+
+
+MANIFEST_SETTING = "dataset.manifest="
+
+
+def _manifests_named_alike(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None]
+                           ) -> list[tuple[str, ...] | None]:
+    """``settings`` with the ``dataset.manifest=TEXT`` of each manifest file that ``results`` named by several texts
+    (``labels.csv`` from the folder it lies in, its absolute path from another) as ``dataset.manifest=FILE``, the
+    file itself (``_manifest``), so that runs reading one file share a row, and a best; a file every run named by
+    one text keeps that text (short, and the one the user typed)."""
+    texts: dict[tuple[str, str], set[str]] = {}
+    for result, entry in zip(results, settings):
+        for item in entry or ():
+            if item.startswith(MANIFEST_SETTING):
+                texts.setdefault((result.dataset, _manifest(result)), set()).add(item)
+    several = {key for key, found in texts.items() if len(found) > 1}
+    return [_naming_manifest(entry, _manifest(result)) if (result.dataset, _manifest(result)) in several else entry
+            for result, entry in zip(results, settings)]
+
+
+def _naming_manifest(entry: tuple[str, ...] | None, manifest: str) -> tuple[str, ...] | None:
+    """The settings ``entry`` with its ``dataset.manifest=`` setting as ``dataset.manifest=MANIFEST``."""
+    return None if entry is None else tuple(f"{MANIFEST_SETTING}{manifest}" if item.startswith(MANIFEST_SETTING)
+                                            else item for item in entry)
 
 
 def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None]
@@ -631,10 +658,16 @@ def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...]
     for result, entry, folder, manifest in zip(results, settings, folders, manifests):
         if len(roots[result.dataset]) > 1:
             entry = (*(entry or ()), f"root={folder or '-'}")
-        if len(sources[result.dataset]) > len(roots[result.dataset]):  # one folder, several manifests
-            entry = (*(entry or ()), f"manifest={manifest or '-'}")
+        if len(sources[result.dataset]) > len(roots[result.dataset]) and not _names_file(entry, manifest):
+            entry = (*(entry or ()), f"manifest={manifest or '-'}")  # one folder, several manifests
         labelled.append(entry)
     return labelled
+
+
+def _names_file(entry: tuple[str, ...] | None, manifest: str) -> bool:
+    """Whether the settings ``entry`` name the manifest file ``manifest`` by its resolved path already
+    (``_manifests_named_alike``), so that ``manifest=FILE`` would say it twice."""
+    return os.path.isabs(manifest) and f"{MANIFEST_SETTING}{manifest}" in (entry or ())
 
 
 def _folder(result: RunResult) -> str:
