@@ -339,13 +339,15 @@ def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) 
     refuse one that ``--update`` could not rewrite (``refuse_shared_values``), before anything runs.
 
     With ``start_new`` (``--update --add-missing``) a file that does not exist yet is an empty baseline with the
-    built-in defaults, which the update then writes.
+    built-in defaults but ``profile: default`` (docs/results.md: a quick-profile band guards nothing), which the
+    update then writes.
 
     Without ``update``, an entry whose band its ``derived:`` block does not give (``derived_band_edits``) is refused;
     ``--update`` replaces the band (``--seeds N``) or the block (without), so it reads such a file.
     """
     if start_new and not path.exists() and not path.is_symlink():
-        baseline = parse_baseline({"version": 1, "defaults": copy.deepcopy(BUILTIN_DEFAULTS), "entries": []}, path)
+        defaults = {**copy.deepcopy(BUILTIN_DEFAULTS), "profile": "default"}  # a quick-profile band guards nothing
+        baseline = parse_baseline({"version": 1, "defaults": defaults, "entries": []}, path)
         baseline.read_as = ""
         return baseline
     stamp = file_stamp(path) if update else None

@@ -189,8 +189,28 @@ def test_update_add_missing_starts_a_baseline_that_does_not_exist(run_cli, tmp_p
     assert result.code == 0, result.out + result.err
     document = yaml.safe_load(baseline.read_text())
     assert [entry["model"] for entry in document["entries"]] == conformance_names(get_registry())
-    assert document["defaults"]["profile"] == "quick"  # the built-in defaults, written out for the user to edit
-    assert regress(run_cli, baseline).code == 0  # and the file checks
+    # the built-in defaults, written out for the user to edit, but the default profile: a quick band guards nothing
+    assert document["defaults"]["profile"] == "default" and document["defaults"]["device"] == "cpu"
+    checked = regress(run_cli, baseline)
+    assert checked.code == 0  # and the file checks
+    assert "measured at the quick profile" not in checked.out
+
+
+def test_a_band_measured_at_the_quick_profile_is_warned_of(run_cli, tmp_path, monkeypatch):
+    """docs/results.md says the check warns of a quick-profile band; before 2026-12-07 nothing did."""
+    fake_runs(monkeypatch, ROUNDED_AWAY)
+    baseline = write(tmp_path / "b.yaml", [{"model": "lbptop-svm"}, {"model": "ststnet", "profile": "default"}],
+                     {"profile": "quick"})
+    assert regress(run_cli, baseline, "--update").code == 0
+    checked = regress(run_cli, baseline)
+    said = " ".join(checked.out.split())
+    assert checked.code == 0, checked.out + checked.err
+    assert ("Warning: entry 1 (lbptop-svm · synthetic · subject-10fold (quick, seed 0)): its band was measured at "
+            "the quick profile, where every model scores near chance") in said, said
+    end = said.index("measured at the quick profile")
+    warning = said[said.rindex("Warning: ", 0, end):end]
+    assert "entry 2" not in warning, "the default-profile entry is not named"
+    assert "write profile: default under defaults:" in said
 
 
 def test_add_missing_with_leaky_defaults_says_why_it_cannot_add_them(run_cli, tmp_path, monkeypatch):

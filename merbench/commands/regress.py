@@ -15,7 +15,7 @@ from merbench.argument_types import NameList
 from merbench.commands import HelpFormatter, output_file, path_argument, ray_messages, reusable_stored_run
 from merbench.commands.runs import add_store_argument
 from merbench.escaping import console_line, printable
-from merbench.wording import counted
+from merbench.wording import counted, some_of
 
 ORDER = 64
 
@@ -254,6 +254,7 @@ def _measure_and_report(args, out: Console, err: Console, registry, baseline, se
         _print_checks(out, args.baseline, checks, registry)
         _print_reuses(out, [reuse for entry_reuses in reuses for reuse in entry_reuses])
         _print_blind_bands(out, checks, args.update)
+        _print_quick_bands(out, checks)
         for note in widened:
             out.print(Text(printable(f"Note: {note}."), style="yellow"), highlight=False)
         if args.json is not None:
@@ -403,6 +404,19 @@ def _print_blind_bands(out: Console, checks, updated: bool) -> None:
         bands = [(e.metric, e.expected, e.tolerance, e.above) for e in entry.expectations]
         for note in blind_bands(f"entry {entry.number} ({entry.label})", bands, result.confusion_matrix):
             out.print(Text(printable(f"Warning: {note}; {advice}."), style="bold yellow"), highlight=False)
+
+
+def _print_quick_bands(out: Console, checks) -> None:
+    """One warning naming the entries whose bands were measured at the quick profile (docs/results.md, The CI
+    baseline: every model scores near chance there, so such a band cannot tell a model that stopped learning)."""
+    quick = [f"entry {entry.number} ({entry.label})" for entry, _, result, _ in checks
+             if result is not None and entry.profile == "quick"]
+    if quick:
+        out.print(Text(printable(
+            f"Warning: {some_of(quick, 3, '; ')}: {'its band was' if len(quick) == 1 else 'their bands were'} measured "
+            "at the quick profile, where every model scores near chance on the synthetic data: such a band catches a "
+            "crash, not a model that stopped learning; write profile: default under defaults: and derive the bands "
+            "again (`merbench regress --update --seeds 3`)."), style="bold yellow"), highlight=False)
 
 
 def _print_reuses(out: Console, reuses) -> None:
