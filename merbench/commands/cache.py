@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("cache", help="show or empty merbench's cache",
                                  description="merbench cache info|clear: what the cache holds, and emptying it.",
                                  epilog=EXAMPLES, formatter_class=HelpFormatter)
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = parser.add_subparsers(dest="action", metavar="{info,clear}", required=True)
     info = actions.add_parser("info", help="size and entries per dataset and chain", epilog=EXAMPLES,
                               formatter_class=HelpFormatter,
                               description="Where merbench's cache is, and what it holds: preprocessed inputs per "

@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = parser.add_subparsers(dest="action", metavar="{list,check}", required=True)
     listing = actions.add_parser("list", help="dataset plugins with their options and defaults",
                                  description="Every dataset plugin: whether it needs --root (your copy of the "
                                  "dataset), what it is, and its options with their defaults (set with --set "
