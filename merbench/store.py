@@ -1024,12 +1024,13 @@ class ResultStore:
         return folds
 
     def _result(self, run_id: str, text: str, predictions: bool = True) -> RunResult:
-        """A stored result, read back (``predictions``: as ``RunResult.from_dict``); ``DataError`` naming the run and
-        this store when it is damaged."""
+        """A stored result, read back (``predictions``: as ``RunResult.from_dict``), with its run's id where it
+        records none; ``DataError`` naming the run and this store when it is damaged."""
         if text is None:
             raise _missing_result(run_id, self.path)
         where = f"result of run {run_id} in {self.path}"
-        return RunResult.from_dict(_loaded(text, where), where, predictions)
+        result = RunResult.from_dict(_loaded(text, where), where, predictions)
+        return result if result.run_id else dataclasses.replace(result, run_id=run_id)  # an older merbench's: no id
 
     def fold_sample_labels(self, run_id: str, seed: int, fold: int) -> dict[str, tuple[int, str]]:
         """Each test sample of one stored fold, by id: the label and subject it had when the fold was stored."""

@@ -114,14 +114,24 @@ def test_a_hidden_run_with_a_malformed_key_that_is_read_is_still_named(store_pat
     assert f"result of run {damaged} in {store_path}: 'pooled.uf1' must be a number" in shown.err
 
 
-def test_a_result_without_its_run_id_is_named_by_the_store(store_path, run_cli):
-    newest = _newest("n")
-    result = _stored(store_path, newest)
-    del result["run_id"]  # as a merbench before run ids were kept in the result wrote it
-    _set_result(store_path, newest, json.dumps(result))
-    shown = run_cli("compare", "--json", "--store", str(store_path))
-    assert shown.code == 0, shown.err
-    assert newest in [cell["run_id"] for cell in json.loads(shown.out)["rows"]]
+def test_results_without_their_run_id_are_named_by_the_store_however_selected(store_path, run_cli):
+    """A shown and a hidden run whose results record no id (as a merbench before run ids were kept in the result
+    wrote them) are named by the store's id, by filters as by ids (before the fix by ids: the cell's run_id null,
+    the hidden run left out of hidden_runs and the note)."""
+    newest, older = _newest("n"), _run_id("n", 0)
+    for run_id in (newest, older):
+        result = _stored(store_path, run_id)
+        del result["run_id"]
+        _set_result(store_path, run_id, json.dumps(result))
+    every = [_run_id(model, seed) for model, count in CELLS.items() for seed in range(count)]
+    by_filters = run_cli("compare", "--json", "--store", str(store_path))
+    by_ids = run_cli("compare", "--json", *every, "--store", str(store_path))
+    assert by_filters.code == by_ids.code == 0, by_filters.err + by_ids.err
+    assert by_filters.out == by_ids.out
+    document = json.loads(by_ids.out)
+    assert newest in [cell["run_id"] for cell in document["rows"]] and older in document["hidden_runs"]
+    shown = run_cli("show", older, "--json", "-", "--store", str(store_path))
+    assert json.loads(shown.out)["run_id"] == older
 
 
 def test_a_shown_run_deleted_before_it_is_read_whole_is_one_clear_error(store_path, run_cli, monkeypatch):

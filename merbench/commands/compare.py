@@ -94,13 +94,10 @@ def _complete_results(store, args: argparse.Namespace) -> Iterator:
 def _whole(store, result):
     """``result`` (of a run in ``store``, read without its folds) read whole, without its per-sample rows; a
     ``UsageError`` saying so when the run was deleted meanwhile (``merbench delete`` in another shell)."""
-    import dataclasses
-
     from merbench.errors import UsageError
 
     try:
-        whole = store.result(result.run_id, predictions=False)
-        return whole if whole.run_id else dataclasses.replace(whole, run_id=result.run_id)
+        return store.result(result.run_id, predictions=False)
     except UsageError:
         if result.run_id in store.held([result.run_id]):
             raise
