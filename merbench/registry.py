@@ -146,6 +146,9 @@ class Registry:
         self.disabled_unknown: list[str] = []
         self.disabled_shared: list[str] = []
         """One note per plain name in ``disabled`` that matched the entry points of several distributions."""
+        self.disabled_problems: list[str] = []
+        """The problems of ``MERBENCH_DISABLE_PLUGINS`` itself (its unknown names, its shared names), which belong to
+        no plugin's record; also in ``problems``, and each an error under ``MERBENCH_STRICT_PLUGINS``."""
         self.records: list[PluginRecord] = []
         self.problems: list[str] = []
         self._items: dict[str, dict[str, Any]] = {kind: {} for kind in PLUGIN_KINDS}
@@ -157,6 +160,11 @@ class Registry:
             self._load_entry_points()
             self._collect()
         self._check_model_inputs()
+
+    @property
+    def disabled_found(self) -> list[str]:
+        """The ``MERBENCH_DISABLE_PLUGINS`` entries that named an installed entry point (and so skipped it), sorted."""
+        return sorted(self.disabled - set(self.disabled_unknown))
 
     # ------------------------------------------------------------------ loading
 
@@ -242,8 +250,10 @@ class Registry:
                    for entry in sorted(self.disabled)}
         self.disabled_unknown = [entry for entry, found in matches.items() if not found]
         if self.disabled_unknown:
-            self.problems.append(f"MERBENCH_DISABLE_PLUGINS names {', '.join(self.disabled_unknown)}, which no installed entry "
-                                 "point is called (entry point names are listed by `merbench plugins`)")
+            known = {ep.name for ep, _, _ in entry_points} | {f"{dist}:{ep.name}" for ep, dist, _ in entry_points}
+            self._report_disabled(f"MERBENCH_DISABLE_PLUGINS names {', '.join(self.disabled_unknown)}, which no "
+                                  "installed entry point is called; "
+                                  f"{_unknown_disabled_hint(self.disabled_unknown, known)}")
         for entry, found in matches.items():
             if len({distribution_key(dist) for dist, _ in found}) > 1:
                 example = next((dist for dist, _ in found if distribution_key(dist) != OWN_DISTRIBUTION), found[-1][0])
@@ -251,7 +261,13 @@ class Registry:
                     f"MERBENCH_DISABLE_PLUGINS names '{entry}', the entry point of {len(found)} distributions "
                     f"({_names([f'{dist} {version}' for dist, version in found])}), so all of them are skipped; to "
                     f"skip one, write DIST:NAME, e.g. {example}:{entry}")
-        self.problems.extend(self.disabled_shared)
+        for note in self.disabled_shared:
+            self._report_disabled(note)
+
+    def _report_disabled(self, message: str) -> None:
+        """Report a problem of ``MERBENCH_DISABLE_PLUGINS`` itself, like a plugin's (an error under strict)."""
+        self.disabled_problems.append(message)
+        self._report(None, message)
 
     def _marked_hooks(self, plugin: Any) -> Iterator[tuple[str, Callable[..., Any], tuple[str, ...]]]:
         """Each hook function ``plugin`` marks with ``@hookimpl``: its hook's name, the function and the argument
@@ -580,6 +596,16 @@ def _argument_names(function: Any) -> tuple[str, ...] | None:
 def _names(names: Iterable[str], joiner: str = "and") -> str:
     quoted = [f"'{name}'" for name in names]
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {joiner} {quoted[-1]}"
+
+
+def _unknown_disabled_hint(unknown: list[str], known: Iterable[str]) -> str:
+    """How to fix ``MERBENCH_DISABLE_PLUGINS`` names that match no entry point: the closest known name of each
+    misspelt one, and where the names are listed."""
+    matches = {entry: difflib.get_close_matches(entry, sorted(known), n=1, cutoff=0.6) for entry in unknown}
+    close = [f"'{found[0]}'" + (f" for {entry}" if len(unknown) > 1 else "") for entry, found in matches.items() if found]
+    listed = (f"fix or drop {'it' if len(unknown) == 1 else 'them'} "
+              "(entry point names are listed by `merbench plugins`)")
+    return f"did you mean {', '.join(close)}? Otherwise {listed}" if close else listed
 
 
 def _fix(word: str, choices: Iterable[str], otherwise: str) -> str:

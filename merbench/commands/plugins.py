@@ -18,8 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "plugins", help="installed plugins, their distributions, what they register, load errors",
         description="Every installed plugin (entry-point group 'merbench'), built-in ones included: its distribution, "
         "what it registers and whether it loads. Every lazily loaded factory (build=, load=, split=) is imported "
-        "too, so a misspelt one shows here as its plugin's error. With MERBENCH_STRICT_PLUGINS=1 a problem makes "
-        "the exit code 2.",
+        "too, so a misspelt one shows here as its plugin's error. With MERBENCH_STRICT_PLUGINS=1 a problem (a "
+        "MERBENCH_DISABLE_PLUGINS name that matches no entry point, or several, included) makes the exit code 2.",
         epilog="examples:\n  merbench plugins\n  merbench plugins --debug       # with the plugins' tracebacks\n"
         "  merbench plugins --json        # for scripts\n",
         formatter_class=HelpFormatter)
@@ -35,6 +35,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     registry = Registry(strict=False)
     registry.check_factories()  # a misspelt build=/load=/split= shows here, not only when a run first needs it
     problems = sum(len(record.errors) + len(record.problems) for record in registry.records)
+    problems += len(registry.disabled_problems)  # MERBENCH_DISABLE_PLUGINS's own: an unknown or a shared name
     failed = 2 if problems and strict_plugins_requested() else 0
     if failed:
         err.print(escape(f"merbench: error: {problems} plugin problem{'' if problems == 1 else 's'} "
@@ -44,7 +45,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         import json
 
         records = [dataclasses.asdict(record) for record in registry.records]
-        out.out(json.dumps({"plugins": records, "disabled": sorted(registry.disabled)}, indent=2), highlight=False)
+        listed = {"plugins": records, "disabled": registry.disabled_found,
+                  "disabled_unknown": registry.disabled_unknown, "disabled_shared": registry.disabled_shared}
+        out.out(json.dumps(listed, indent=2), highlight=False)
         return failed
     from merbench.escaping import console_line, printable
     from merbench.piped_output import say, show_table
@@ -70,12 +73,12 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             say(out, f"note: {note}", f"[yellow]note:[/] {console_line(note)}")
     if any(any(record.traces) for record in registry.records) and not getattr(args, "debug", False):
         say(out, "(`merbench plugins --debug` shows the tracebacks of the plugins' own errors)")
-    if registry.disabled:
-        say(out, f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(sorted(registry.disabled))}")
-        for note in registry.disabled_shared:
-            say(out, note, f"[yellow]{console_line(note)}[/]")
-        if registry.disabled_unknown:
-            unknown = (f"No installed entry point is called {', '.join(registry.disabled_unknown)}: "
-                       "check the names in MERBENCH_DISABLE_PLUGINS against the Entry point column")
-            say(out, unknown, f"[yellow]{console_line(unknown)}[/]")
+    if registry.disabled_found:
+        say(out, f"Disabled by MERBENCH_DISABLE_PLUGINS: {', '.join(registry.disabled_found)}")
+    for note in registry.disabled_shared:
+        say(out, note, f"[yellow]{console_line(note)}[/]")
+    if registry.disabled_unknown:
+        unknown = (f"No installed entry point is called {', '.join(registry.disabled_unknown)}: "
+                   "check the names in MERBENCH_DISABLE_PLUGINS against the Entry point column")
+        say(out, unknown, f"[yellow]{console_line(unknown)}[/]")
     return failed
