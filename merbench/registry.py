@@ -528,8 +528,8 @@ class Registry:
             f"unknown {singular} '{name}'.{hint} Available {kind}: "
             f"{', '.join(shown_name(n) for n in known) or 'none'} "
             f"(see `merbench list {kind}`; a plugin that failed to load is shown by `merbench plugins`)."
-            + (f" MERBENCH_DISABLE_PLUGINS={','.join(sorted(self.disabled))} leaves out those entry points."
-               if self.disabled else "")
+            + (f" MERBENCH_DISABLE_PLUGINS={','.join(self.disabled_found)} leaves out those entry points."
+               if self.disabled_found else "")
         )
 
 
