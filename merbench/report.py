@@ -170,8 +170,30 @@ def reported_sources(reported) -> list[str]:
     return list(dict.fromkeys(str(entry.source) for entry in reported))
 
 
+def from_own_paper(reported, citation: str) -> bool:
+    """Whether every score of ``reported`` cites the model's own paper: its source begins with the first part of the
+    model's ``citation`` (``"Author: Title, Venue; as tabulated in ..."`` still does); else another source published
+    them (the organisers of a challenge, say) and they are not "the paper's"."""
+    def plain(text: str) -> str:
+        return " ".join(str(text).split()).casefold()
+
+    own = plain(str(citation or "").split(";")[0])
+    return bool(own) and all(plain(entry.source).startswith(own) for entry in reported)
+
+
+def model_citation(model: str) -> str:
+    """The citation of the installed ``model``; ``""`` when it is not installed here."""
+    from merbench.errors import MerbenchError
+    from merbench.registry import get_registry
+
+    try:
+        return get_registry().get("models", model).citation
+    except MerbenchError:
+        return ""
+
+
 def reported_table(result: RunResult) -> DataTable | None:
-    """Scores the model's paper reported, beside this run's pooled scores; ``None`` if none. A row whose protocol
+    """Scores the model's paper (or another source) reported, beside this run's pooled scores; ``None`` if none. A row whose protocol
     leaks (``sample-10fold``) is marked ⚠ in red, as the comparison marks a measured run under it."""
     if not result.reported:
         return None
@@ -182,7 +204,8 @@ def reported_table(result: RunResult) -> DataTable | None:
     sources = reported_sources(result.reported)
     numbered = len(sources) > 1  # each reported row names its source by number, the caption lists them
     table = DataTable(
-        f"Reported in the {result.model} paper (%, for reference) vs measured here",
+        (f"Reported in the {result.model} paper" if from_own_paper(result.reported, model_citation(result.model))
+         else f"Published scores for {result.model}") + " (%, for reference) vs measured here",
         [Column("Dataset"), Column("Protocol", stack=True), Column(""),
          *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics),
          *([Column("Source", justify="right")] if numbered else [])],

@@ -21,8 +21,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="describe a model: citation, input, options per profile, params, FLOPs, reported and measured scores",
         description="Describe MODEL: description, citation, provider, the input and preprocessing it gets, its options "
         "in each profile, parameters and FLOPs per sample (3 classes; multiply-add = 2 FLOPs), the scores its "
-        "paper reported and under which protocol, and what merbench measured on the synthetic data under each "
-        "protocol (from the stored baseline benchmarks/baselines/synthetic-default.yaml, when present).",
+        "paper (or another source) reported and under which protocol, and what merbench measured on the synthetic "
+        "data under each protocol (from the stored baseline benchmarks/baselines/synthetic-default.yaml, when present).",
         epilog="examples:\n  merbench info ststnet\n  merbench info timm:resnet18\n  merbench info lbptop-svm\n"
         "  merbench info convmixer --json convmixer.json   # the same facts for scripts (scores as fractions 0..1)",
         formatter_class=HelpFormatter,
@@ -37,7 +37,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench info MODEL``."""
     from merbench.config import PROFILES
     from merbench.contracts import shown_name
-    from merbench.errors import MerbenchError
     from merbench.modelinfo import example_name, human, listing_config, model_facts
     from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
@@ -50,11 +49,9 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     spec = registry.get("models", args.model)
     provider = registry.provider("models", spec.name)
     name = example_name(spec)
+    check_member(spec)
+    # a profile refused (an input too small for it, even in every profile) is said in its row below
     all_facts = {profile: model_facts(registry, name, profile) for profile in PROFILES} if name else {}
-    refusals = [facts.exception for facts in all_facts.values() if isinstance(facts.exception, MerbenchError)]
-    if all_facts and len(refusals) == len(all_facts):  # every profile refused: timm:NAME that timm does not know
-        raise all_facts["default"].exception or refusals[0]
-    # a profile refused while another builds (an input too small for it) is said in its row below
     document = {"model": spec.name, "description": spec.description, "citation": spec.citation,
                 "provider": str(provider), "builtin": provider.builtin, "shown_as": name}
     say(out, f"{shown_name(spec.name)}: {spec.description}",
@@ -99,7 +96,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         params = human(facts.params) if facts.params is not None else facts.kind
         flops = human(facts.flops) + (" (declared)" if facts.flops_declared else "")
         if facts.error:
-            params, flops = styled(f"error: {facts.error}", "red"), "—"
+            params, flops = styled(f"error: {advice_for_runs(facts.error, name)}", "red"), "—"
         facts_table.add_row(profile, f"{spec.input} {facts.input_text}", params, flops, chain)
     show_table(out, facts_table)
     if spec.preprocess or spec.preprocess_options:
@@ -108,7 +105,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
             + " (--set preprocess=... and --set STEP.KEY=... override them)")
 
     if spec.reported:
-        from merbench.report import reported_leak_note
+        from merbench.report import from_own_paper, reported_leak_note
 
         sources = {score.source for score in spec.reported}
         one_source = len(sources) == 1
@@ -117,7 +114,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         note = reported_leak_note(leaks, "⚠")
         source = f"Source: {next(iter(sources)).rstrip('.')}." if one_source else ""
         caption = " ".join(text for text in (source, note) if text)
-        reported = DataTable("Reported by the paper (percent; cited, not measured by merbench)",
+        heading = "Reported by the paper" if from_own_paper(spec.reported, spec.citation) else "Published scores"
+        reported = DataTable(f"{heading} (percent; cited, not measured by merbench)",
                              [Column("Dataset"), Column("Protocol"), Column("Metric"), Column("Value", justify="right"),
                               *([] if one_source else [Column("Source", TEXT)])],
                              caption=printable_line(caption) if caption else None)
@@ -135,6 +133,19 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     document["measured"] = print_measured(out, registry, name, spec.reported)
     _write_document(args, target, document)
     return 0
+
+
+def check_member(spec) -> None:
+    """Refuse a name-family member that is none (``timm:resnet1``) with the family's error (its did-you-mean)."""
+    from merbench.contracts import resolve_factory
+
+    if spec.check_member and ":" in spec.name and not spec.name.endswith(":"):
+        resolve_factory(spec.check_member)(spec.name.partition(":")[2])
+
+
+def advice_for_runs(error: str, name: str) -> str:
+    """``error`` with its ``--set`` advice given as the run that takes it: info takes no ``--set``."""
+    return error.replace("--set ", f"merbench run --model {name} --set ")
 
 
 def _write_document(args: argparse.Namespace, target, document: dict) -> None:
@@ -170,6 +181,7 @@ def print_measured(out: Console, registry, name: str, reported) -> dict:
     """What merbench measured for ``name`` on the synthetic data per protocol (stored baseline), and the gap; returns
     it for ``--json``: the baseline file, its rows (scores as fractions) and the note printed."""
     from merbench.modelinfo import synthetic_measurements
+    from merbench.report import from_own_paper
     from merbench.tables import Column, DataTable
 
     stored = synthetic_measurements(name)
@@ -211,16 +223,16 @@ def print_measured(out: Console, registry, name: str, reported) -> dict:
                                  "std": row.std, "runs": row.runs, "seconds_per_run": row.seconds_per_run})
     show_table(out, table)
     leaky = {score.protocol: protocol_leaks_of(registry, score.protocol) for score in reported}
-    note = gap_note(stored.rows, reported, leaky)
+    note = gap_note(stored.rows, reported, leaky, from_own_paper(reported, registry.get("models", name).citation))
     if note:
         say(out, note)
     return {**measured, "note": note}
 
 
-def gap_note(rows, reported, leaks=None) -> str | None:
+def gap_note(rows, reported, leaks=None, own_paper: bool = True) -> str | None:
     """One sentence on the paper's protocol against merbench's subject-independent one, or None; ``leaks`` maps each
     protocol of ``reported`` to its leak kinds (``protocol_leaks_of``): the paper's scores under one that leaks are
-    said to be inflated."""
+    said to be inflated. ``own_paper`` false: another source published them (``from_own_paper``), named above."""
     from merbench.leaks import describe
 
     by_protocol = {row.protocol: row for row in rows}
@@ -240,7 +252,8 @@ def gap_note(rows, reported, leaks=None) -> str | None:
         span = (f"{paper_points(min(values))}–{paper_points(max(values))}" if min(values) != max(values)
                 else paper_points(values[0]))
         said = f"scores of {span} % ({metrics}, in no particular order)"
-    text = f"The paper reports {said} under {', '.join(paper_protocols)}"
+    reports = "The paper reports" if own_paper else "The published results (Source above) give"
+    text = f"{reports} {said} under {', '.join(paper_protocols)}"
     leaking = {protocol: kinds for protocol, kinds in (leaks or {}).items() if kinds}
     if leaking:
         text += f" ⚠ (inflated: {'; '.join(f'{p} has {describe(kinds)}' for p, kinds in leaking.items())})"
