@@ -627,6 +627,8 @@ def _manifests_named_alike(results: Sequence[RunResult], settings: Sequence[tupl
     one text keeps that text (short, and the one the user typed)."""
     texts: dict[tuple[str, str], set[str]] = {}
     for result, entry in zip(results, settings):
+        if not os.path.isabs(_manifest(result)):
+            continue  # the file read is not known (an older merbench's run recorded none): its text names it
         for item in entry or ():
             if item.startswith(MANIFEST_SETTING):
                 texts.setdefault((result.dataset, _manifest(result)), set()).add(item)
