@@ -31,7 +31,7 @@ from merbench.leakage_summary import study_time
 from merbench.leaks import LEAKS, describe, result_leaks
 from merbench.report import (COLUMNS, REPORTED_METRICS, kept_warnings, leakage_caption, leakage_inflation,
                              last_of_setting, leakage_lines, summary_seeds, leakage_what, measured_label,
-                             reported_leak_note, reported_leaks, reported_rows, reported_sources, sample_count,
+                             reported_leak_note, reported_leaks, reported_rows, reported_sources, reported_title, sample_count,
                              seed_label, time_text, train_test_domains)
 from merbench.result import RunResult, threads_phrase
 from merbench.wording import counted, no_subject_shared, paper_points
@@ -363,7 +363,7 @@ def _reported_table(page: _Page, result: RunResult) -> None:
                  else sources[0], note,
                  # why the measured row is not comparable: only under a measured row
                  coverage.removeprefix(". ") if shown_measured else ""]
-    page.add("<h3>Reported in the model's paper vs measured here</h3>")
+    page.add(f"<h3>{esc(reported_title(result))} vs measured here</h3>")
     page.table(headers, lines, caption=" ".join(f"{sentence.rstrip('.')}." for sentence in sentences if sentence),
                sortable=False)
 

@@ -192,6 +192,14 @@ def model_citation(model: str) -> str:
         return ""
 
 
+def reported_title(result: RunResult) -> str:
+    """What the table of ``result``'s reported scores is called: ``Reported in the MODEL paper`` where they all cite
+    the model's own paper (``from_own_paper``), else ``Published scores for MODEL``."""
+    if from_own_paper(result.reported or [], model_citation(result.model)):
+        return f"Reported in the {result.model} paper"
+    return f"Published scores for {result.model}"
+
+
 def reported_table(result: RunResult) -> DataTable | None:
     """Scores the model's paper (or another source) reported, beside this run's pooled scores; ``None`` if none. A row whose protocol
     leaks (``sample-10fold``) is marked ⚠ in red, as the comparison marks a measured run under it."""
@@ -204,8 +212,7 @@ def reported_table(result: RunResult) -> DataTable | None:
     sources = reported_sources(result.reported)
     numbered = len(sources) > 1  # each reported row names its source by number, the caption lists them
     table = DataTable(
-        (f"Reported in the {result.model} paper" if from_own_paper(result.reported, model_citation(result.model))
-         else f"Published scores for {result.model}") + " (%, for reference) vs measured here",
+        f"{reported_title(result)} (%, for reference) vs measured here",
         [Column("Dataset"), Column("Protocol", stack=True), Column(""),
          *(Column(SHORT_NAMES[REPORTED_METRICS[m]], justify="right") for m in metrics),
          *([Column("Source", justify="right")] if numbered else [])],

@@ -171,7 +171,7 @@ REPORTED = [
 
 def test_a_reported_score_under_a_leaky_protocol_is_marked_in_the_html():
     text = _page([minimal_result(reported=REPORTED)])
-    table = _section(text, "<h3>Reported in the model's paper", "</table>")
+    table = _section(text, "<h3>Published scores for m vs measured here", "</table>")  # m cites no paper here
     leaky = next(line for line in table.splitlines() if "99.73" in line)
     honest = next(line for line in table.splitlines() if "70.00" in line)
     assert '<td class="text leak">sample-10fold †</td>' in leaky and "†" not in honest

@@ -102,7 +102,7 @@ def test_the_reported_table_numbers_its_sources_as_the_terminals_source_column_d
     terminal = reported_table(result)
     assert terminal is not None and "Sources: 1: Paper A; 2: Paper B" in terminal.caption
     text = _page([result])
-    table = _section(text, "<h3>Reported in the model", "</table>")
+    table = _section(text, "<h3>Published scores for m vs", "</table>")
     assert re.findall(r"<th[^>]*>([^<]*)</th>", table) == ["Dataset", "Protocol", "Scores", "UF1", "UAR", "Source"]
     rows = re.findall(r"<tr>(.*?)</tr>", table[table.index("<tbody>"):])
     assert len(rows) == 4  # a row per source of a setting, each naming its own
@@ -114,7 +114,7 @@ def test_the_reported_table_numbers_its_sources_as_the_terminals_source_column_d
 
     one = minimal_result(run_id="r2", reported=_reported(("d", "loso", "uf1", 55.55, "Paper A"),
                                                          ("d", "loso", "uar", 66.6, "Paper A")))
-    alone = _section(_page([one]), "<h3>Reported in the model", "</table>")
+    alone = _section(_page([one]), "<h3>Published scores for m vs", "</table>")
     assert "Source</th>" not in alone and "<caption>In %. Paper A.</caption>" in alone
 
 

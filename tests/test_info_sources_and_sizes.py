@@ -72,3 +72,20 @@ def test_a_source_is_the_models_paper_when_it_begins_with_its_citation():
     assert not from_own_paper([SimpleNamespace(source="See et al., MEGC 2019")], citation)
     assert not from_own_paper(tabulated + [SimpleNamespace(source="See et al., MEGC 2019")], citation)
     assert not from_own_paper(tabulated, "")  # no citation: "published", never "the paper"
+
+
+def test_the_html_report_titles_reported_scores_as_the_terminal_does():
+    """The run section's heading said "Reported in the model's paper" for every model, lbptop-svm's MEGC 2019 figures
+    included."""
+    from merbench.compare import build_comparison
+    from merbench.export import to_html
+    from merbench.registry import get_registry
+    from result_samples import minimal_result
+
+    for model, title in (("ststnet", "Reported in the ststnet paper"), ("lbptop-svm", "Published scores for lbptop-svm")):
+        reported = [{"dataset": score.dataset, "protocol": score.protocol, "metric": score.metric,
+                     "value": score.value, "source": score.source}
+                    for score in get_registry().get("models", model).reported]
+        result = minimal_result(run_id="r1", model=model, reported=reported)
+        page = to_html(build_comparison([result]), [result])
+        assert f"<h3>{title} vs measured here</h3>" in page, model

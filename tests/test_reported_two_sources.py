@@ -50,7 +50,7 @@ def test_show_gives_each_published_score_its_own_row_and_source(tmp_path, run_cl
 def test_the_html_run_section_gives_each_published_score_its_own_row_and_source():
     result = _result()
     page = to_html(build_comparison([result]), [result])
-    table = page[page.index("<h3>Reported in the model"):]
+    table = page[page.index("<h3>Published scores for ststnet vs"):]  # two sources, neither its citation
     table = table[table.index("<tbody>"):table.index("</table>")]
     rows = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)]
     assert [row[2:] for row in rows] == [["reported", "80.00", "1"], ["reported", "70.00", "2"],
