@@ -147,6 +147,7 @@ class _Provenance:
     environment: dict[str, Any]
     across_seeds: None = None
     settings_changed: list[str] | None = None
+    dataset_summary: dict[str, Any] | None = None
 
     @property
     def seed_shown(self) -> str:
@@ -161,7 +162,8 @@ def provenance(summary: dict[str, Any]) -> str:
 
     view = _Provenance(model=summary["model"], dataset=summary["dataset"], protocol=summary["protocol"],
                        seed=summary.get("seed"), profile=summary.get("profile"), config=summary.get("config") or {},
-                       environment=summary.get("environment") or {})
+                       environment=summary.get("environment") or {},
+                       dataset_summary=summary.get("dataset_summary") or {})
     line = provenance_line(view)  # type: ignore[arg-type]  # reads only these attributes
     body = line.split(": ", 1)[1] if line.startswith("Run: ") else line
     search = summary.get("search") or {}

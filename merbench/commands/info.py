@@ -37,6 +37,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench info MODEL``."""
     from merbench.config import PROFILES
     from merbench.contracts import shown_name
+    from merbench.errors import PluginError
     from merbench.modelinfo import example_name, human, listing_config, model_facts
     from merbench.outputs import check_output_path, store_files
     from merbench.registry import get_registry
@@ -50,8 +51,11 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     provider = registry.provider("models", spec.name)
     name = example_name(spec)
     check_member(spec)
-    # a profile refused (an input too small for it, even in every profile) is said in its row below
     all_facts = {profile: model_facts(registry, name, profile) for profile in PROFILES} if name else {}
+    faults = [facts.exception for facts in all_facts.values() if isinstance(facts.exception, PluginError)]
+    if all_facts and len(faults) == len(all_facts):  # a plugin's fault in every profile: an error, exit 2
+        raise all_facts["default"].exception or faults[0]
+    # a profile refused (an input too small for it, even in every profile) is said in its row below
     document = {"model": spec.name, "description": spec.description, "citation": spec.citation,
                 "provider": str(provider), "builtin": provider.builtin, "shown_as": name}
     say(out, f"{shown_name(spec.name)}: {spec.description}",
