@@ -9,6 +9,7 @@ a given folder and returns it; the row tables below are what tests count on.
 from __future__ import annotations
 
 import csv
+import shutil
 import zlib
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -305,6 +306,13 @@ CASME3_ROWS = [
 CASME3_7 = {"anger": 1, "disgust": 3, "fear": 1, "happy": 3, "sad": 1, "surprise": 3, "others": 3}
 CASME3_4 = {"negative": 6, "positive": 3, "surprise": 3, "others": 3}
 CASME3_PREFIX = Path("part_A") / "data" / "part_A_split" / "part_A"
+CASME3_OPTIONS = {"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", "strict": False}
+"""The casme3 loader's options as `merbench run` gives them by default (7 classes, the known fixes applied)."""
+
+
+def copied_casme3(release: Path, tmp_path: Path) -> Path:
+    """A copy of the ``build_casme3`` tree ``release`` under ``tmp_path`` (links kept), for a test to change."""
+    return Path(shutil.copytree(release, tmp_path / "casme3", symlinks=True))
 
 
 def build_casme3(root: Path, package: bool = False) -> Path:

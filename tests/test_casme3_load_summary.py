@@ -15,7 +15,7 @@ import pytest
 import realtrees as rt
 from merbench_plugins.datasets import casme3
 
-CASME3 = {"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", "strict": False}
+CASME3 = rt.CASME3_OPTIONS
 SHEET = Path("annotation") / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
 DROPPED = "spNO.1/b/"
 """The real-layout tree's clip with a frame dropped inside it (``realtrees.CASME3_ROWS``)."""
@@ -24,12 +24,6 @@ DROPPED = "spNO.1/b/"
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
     return rt.build_casme3(tmp_path_factory.mktemp("casme3") / "casme3")
-
-
-def copy_of(release: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "casme3"
-    shutil.copytree(release, root, symlinks=True)
-    return root
 
 
 def flat(text: str) -> str:
@@ -58,7 +52,7 @@ def as_png(folder: Path, suffix: str = ".png") -> None:
 
 @pytest.mark.parametrize("suffix", [".png", ".bmp"])
 def test_colour_frames_saved_as_png_or_bmp_in_color_folders_are_read(release, tmp_path, suffix):
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     before = casme3.load(root, CASME3, tmp_path / "cache")
     for colour in root.glob("part_A/**/color"):
         as_png(colour, suffix)
@@ -69,7 +63,7 @@ def test_colour_frames_saved_as_png_or_bmp_in_color_folders_are_read(release, tm
 
 
 def test_a_trial_folder_of_png_images_without_color_says_colour_frames_there_are_read_as_jpg(release, tmp_path):
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     trial = next(root.glob("part_A/**/spNO.1/a"))
     colour = trial / "color"
     as_png(colour)
@@ -98,7 +92,7 @@ def header_only_sheet_first(sheet: Path, keep_data: bool) -> str:
 
 
 def test_a_header_only_first_sheet_is_passed_over_for_the_sheet_with_data_rows(release, tmp_path):
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     before = casme3.load(root, CASME3, tmp_path / "cache")
     header_only_sheet_first(root / SHEET, keep_data=True)
     after = casme3.load(root, CASME3, tmp_path / "cache")
@@ -106,7 +100,7 @@ def test_a_header_only_first_sheet_is_passed_over_for_the_sheet_with_data_rows(r
 
 
 def test_a_workbook_whose_only_header_sheet_has_no_data_rows_names_file_and_sheet(release, tmp_path, run_cli):
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     title = header_only_sheet_first(root / SHEET, keep_data=False)
     checked = run_cli("datasets", "check", "casme3", "--root", str(root))
     assert checked.code == 2 and "Traceback" not in checked.out + checked.err

@@ -5,7 +5,6 @@ frame numbers in cells formatted as dates."""
 from __future__ import annotations
 
 import datetime
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -16,7 +15,7 @@ from merbench.errors import DataError
 from merbench_plugins.datasets import casme3
 from merbench_plugins.datasets.common import SkipRow, frame_numbers
 
-CASME3 = {"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", "strict": False}
+CASME3 = rt.CASME3_OPTIONS
 V2 = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
 
 
@@ -25,14 +24,8 @@ def release(tmp_path_factory) -> Path:
     return rt.build_casme3(tmp_path_factory.mktemp("casme3") / "casme3")
 
 
-def copy_of(release: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "casme3"
-    shutil.copytree(release, root, symlinks=True)
-    return root
-
-
 def test_the_superseded_v1_label_sheet_is_refused_naming_the_v2_sheet(release, tmp_path):
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     sheet = root / "annotation" / V2
     v1 = sheet.with_name("cas(me)3_part_A_ME_label_JpgIndex_v1.xlsx")
     sheet.rename(v1)
@@ -47,7 +40,7 @@ def test_the_superseded_v1_label_sheet_is_refused_naming_the_v2_sheet(release, t
 def test_the_superseded_v1_sheet_in_capitals_is_recognised_as_v1(release, tmp_path):
     """A copy made on Windows or macOS may keep any letter case: before, an upper-case v1 .XLS sheet was not recognised,
     and the message asked for the sheet to be saved as .xlsx, which would have led to reading v1."""
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     sheet = root / "annotation" / V2
     v1 = sheet.with_name("CAS(ME)3_PART_A_ME_LABEL_JPGINDEX_V1.XLS")
     sheet.rename(v1)
@@ -58,7 +51,7 @@ def test_the_superseded_v1_sheet_in_capitals_is_recognised_as_v1(release, tmp_pa
 
 def test_the_v1_sheet_as_the_repository_ships_it_is_not_asked_to_be_saved_as_xlsx(release, tmp_path):
     """The repository's v1 is an .xls: "save the sheet as .xlsx" would have led to reading it."""
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     (root / "annotation" / V2).unlink()
     v1 = root / "annotation" / "cas(me)3_part_A_ME_label_JpgIndex_v1.xls"
     v1.write_bytes(b"\xd0\xcf\x11\xe0 an old Excel file")
@@ -101,7 +94,7 @@ def test_frames_dropped_inside_a_clip_are_counted_as_gaps():
 
 
 def test_an_empty_filename_cell_is_an_error_naming_the_row_and_merged_cells(release, tmp_path):
-    root = copy_of(release, tmp_path)
+    root = rt.copied_casme3(release, tmp_path)
     sheet = root / "annotation" / V2
     book = openpyxl.load_workbook(sheet)
     book.active.cell(row=3, column=2).value = None  # as a merged Filename cell reads below its first row

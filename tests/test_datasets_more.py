@@ -177,7 +177,7 @@ def test_samples_carry_aus_and_check_prints_au_counts(run_cli, official, tmp_pat
 # ------------------------------------------------------------------ CAS(ME)³ Part A, MMEW, 4DME
 
 
-CASME3 = {"classes": "7", "frames": "auto", "fixes": "known", "occluded": "keep", "strict": False}
+CASME3 = rt.CASME3_OPTIONS
 MMEW = {"classes": "7", "fixes": "known", "strict": False}
 FOURDME = {"classes": "5", "frames": "auto", "multilabel": "skip", "fixes": "known", "strict": False}
 
