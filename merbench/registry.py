@@ -30,6 +30,7 @@ import pluggy
 from merbench import hookspecs
 from merbench.contracts import PLUGIN_KINDS, FamilyFactory, ReportedScore, exit_reason, shown_name
 from merbench.errors import MerbenchError, PluginError, UsageError
+from merbench.wording import a_type
 
 ENTRY_POINT_GROUP = "merbench"
 OWN_DISTRIBUTION = "merbench"
@@ -734,9 +735,7 @@ def _described(value: Any) -> str:
     """A field's value as a message shows it: its type, and its repr where that is short."""
     if value is None or isinstance(value, bool):
         return repr(value)
-    shown = repr(value)
-    article = "an" if type(value).__name__[0] in "aeiouAEIOU" else "a"
-    kind = f"{article} {type(value).__name__}"
+    shown, kind = repr(value), a_type(value)
     return f"{shown} ({kind})" if len(shown) <= 40 else kind
 
 
