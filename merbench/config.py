@@ -399,17 +399,27 @@ def _recorded_threads(result: dict[str, Any]) -> int | None:
 RECORDED_FILES = {("manifest", "manifest"): "manifest"}
 
 
+def recorded_files(dataset: Any, summary: Any) -> dict[str, str | None]:
+    """Each option of ``dataset`` that names a file whose path a run records in its dataset summary
+    (``RECORDED_FILES``), by option key: the absolute path ``summary`` records, or ``None`` where it records none."""
+    summary = summary if isinstance(summary, Mapping) else {}
+    found = {}
+    for (name, key), recorded_key in RECORDED_FILES.items():
+        if name == dataset:
+            recorded = summary.get(recorded_key)
+            found[key] = recorded if isinstance(recorded, str) and os.path.isabs(recorded) else None
+    return found
+
+
 def _pin_files(settings: dict[str, Any], result: dict[str, Any], path: Path, given: Iterable[str] | None) -> None:
     """Set a dataset option naming a file to the absolute path the recorded run read (``RECORDED_FILES``), unless
     ``given`` holds it: a relative ``dataset.manifest=labels.csv`` is looked for in the working folder first, and
     would read another folder's file. Refused when that file is gone and ``given`` says the command gives no other."""
-    summary, options = result.get("dataset_summary"), settings.get("dataset")
-    if not isinstance(summary, dict) or not isinstance(options, dict):
+    options = settings.get("dataset")
+    if not isinstance(options, dict):
         return
-    for (dataset, key), recorded_key in RECORDED_FILES.items():
-        recorded = summary.get(recorded_key)
-        if options.get("name") != dataset or key not in options or f"dataset.{key}" in (given or ()) \
-                or not isinstance(recorded, str) or not os.path.isabs(recorded):
+    for key, recorded in recorded_files(options.get("name"), result.get("dataset_summary")).items():
+        if key not in options or f"dataset.{key}" in (given or ()) or recorded is None:
             continue
         if given is not None and not os.path.isfile(recorded):
             raise UsageError(f"--config {path}: the recorded run read dataset.{key} {recorded}, which is no longer "

@@ -455,15 +455,13 @@ def stored_files(run_id: str, config: Mapping[str, Any], summary: Any) -> dict[s
     file the dataset's summary records (``config.RECORDED_FILES``: the manifest), the recorded absolute path, else
     the option's value resolved against the run's ``root``; for any other dataset option, the existing file its value
     names (absolute, or under ``root``). An output may not replace one, wherever it lies."""
-    from merbench.config import RECORDED_FILES
+    from merbench.config import recorded_files
 
     options = (config.get("options") or {}).get("dataset") if isinstance(config.get("options"), Mapping) else None
     if not isinstance(options, Mapping):
         return {}
     root = Path(str(config["root"])).expanduser() if config.get("root") else None
-    summary = summary if isinstance(summary, Mapping) else {}
-    recorded = {key: summary_key for (dataset, key), summary_key in RECORDED_FILES.items()
-                if dataset == config.get("dataset")}
+    recorded = recorded_files(config.get("dataset"), summary)
     found: dict[str, Path] = {}
     for key, value in options.items():
         if not isinstance(value, (str, Path)) or not str(value).strip():
@@ -471,9 +469,8 @@ def stored_files(run_id: str, config: Mapping[str, Any], summary: Any) -> dict[s
         path = Path(str(value).strip()).expanduser()
         path = root / path if root is not None and not path.is_absolute() else path
         if key in recorded:
-            kept = summary.get(recorded[key])
-            path = Path(kept) if isinstance(kept, str) and os.path.isabs(kept) else path
-            found[f"the {recorded[key]} that run {run_id} read (dataset.{key})"] = path
+            path = Path(recorded[key]) if recorded[key] is not None else path
+            found[f"the {key} that run {run_id} read (dataset.{key})"] = path
         elif path.is_absolute() and _is_file(path):
             found[f"the file that run {run_id} read (dataset.{key}={value})"] = path
     return found

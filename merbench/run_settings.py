@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from merbench.config import RECORDED_FILES, dataset_gives, default_chain, options_as_recorded, resolve_config
+from merbench.config import dataset_gives, default_chain, options_as_recorded, recorded_files, resolve_config
 from merbench.errors import MerbenchError
 from merbench.registry import Registry
 from merbench.result import RunResult
@@ -152,12 +152,9 @@ def _as_read(result: RunResult, dataset_options: Mapping[str, Any]) -> dict[str,
     """``dataset_options`` with each option naming a file set to the absolute path the run's dataset summary records
     it read (``config.RECORDED_FILES``): a relative ``dataset.manifest=labels.csv`` was found in the working folder
     of the run, not in the one this command runs in."""
-    summary = result.dataset_summary or {}
     pinned = dict(dataset_options)
-    for (dataset, key), recorded_key in RECORDED_FILES.items():
-        recorded = summary.get(recorded_key)
-        if dataset == result.dataset and key in pinned and isinstance(recorded, str) and os.path.isabs(recorded):
-            pinned[key] = recorded
+    pinned.update({key: recorded for key, recorded in recorded_files(result.dataset, result.dataset_summary).items()
+                   if key in pinned and recorded is not None})
     return pinned
 
 
@@ -176,5 +173,5 @@ def _default_chain(registry: Registry, result: RunResult, root: str | None,
 
 def _recorded_files_exist(result: RunResult, dataset_options: Mapping[str, Any]) -> bool:
     """Whether each file option of ``result``'s dataset that names an absolute path (``_as_read``) names a file."""
-    values = [dataset_options.get(key) for dataset, key in RECORDED_FILES if dataset == result.dataset]
+    values = [dataset_options.get(key) for key in recorded_files(result.dataset, None)]
     return all(os.path.isfile(value) for value in values if isinstance(value, str) and os.path.isabs(value))
