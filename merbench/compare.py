@@ -610,8 +610,9 @@ def _row_settings(results: Sequence[RunResult], settings: Sequence[tuple[str, ..
     its path: ``_manifests_named_alike``)."""
     if settings is not None and len(settings) != len(results):
         raise ValueError("settings: one entry per result")
-    known = _manifests_named_alike(results, settings if settings is not None else [None] * len(results))
-    common, own = _own_settings(_with_roots(results, known))
+    manifests = [_manifest(result) for result in results]  # resolved once: a path each, through the file system
+    known = _manifests_named_alike(results, settings if settings is not None else [None] * len(results), manifests)
+    common, own = _own_settings(_with_roots(results, known, manifests))
     column_settings = _column_settings(results, own)
     return common, column_settings, _without_column_settings(results, own, column_settings)
 
@@ -619,22 +620,22 @@ def _row_settings(results: Sequence[RunResult], settings: Sequence[tuple[str, ..
 MANIFEST_SETTING = "dataset.manifest="
 
 
-def _manifests_named_alike(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None]
-                           ) -> list[tuple[str, ...] | None]:
+def _manifests_named_alike(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None],
+                           manifests: Sequence[str]) -> list[tuple[str, ...] | None]:
     """``settings`` with the ``dataset.manifest=TEXT`` of each manifest file that ``results`` named by several texts
     (``labels.csv`` from the folder it lies in, its absolute path from another) as ``dataset.manifest=FILE``, the
     file itself (``_manifest``), so that runs reading one file share a row, and a best; a file every run named by
-    one text keeps that text (short, and the one the user typed)."""
+    one text keeps that text (short, and the one the user typed). ``manifests``: each result's ``_manifest``."""
     texts: dict[tuple[str, str], set[str]] = {}
-    for result, entry in zip(results, settings):
-        if not os.path.isabs(_manifest(result)):
+    for result, entry, manifest in zip(results, settings, manifests):
+        if not os.path.isabs(manifest):
             continue  # the file read is not known (an older merbench's run recorded none): its text names it
         for item in entry or ():
             if item.startswith(MANIFEST_SETTING):
-                texts.setdefault((result.dataset, _manifest(result)), set()).add(item)
+                texts.setdefault((result.dataset, manifest), set()).add(item)
     several = {key for key, found in texts.items() if len(found) > 1}
-    return [_naming_manifest(entry, _manifest(result)) if (result.dataset, _manifest(result)) in several else entry
-            for result, entry in zip(results, settings)]
+    return [_naming_manifest(entry, manifest) if (result.dataset, manifest) in several else entry
+            for result, entry, manifest in zip(results, settings, manifests)]
 
 
 def _naming_manifest(entry: tuple[str, ...] | None, manifest: str) -> tuple[str, ...] | None:
@@ -643,14 +644,13 @@ def _naming_manifest(entry: tuple[str, ...] | None, manifest: str) -> tuple[str,
                                             else item for item in entry)
 
 
-def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None]
+def _with_roots(results: Sequence[RunResult], settings: Sequence[tuple[str, ...] | None], manifests: Sequence[str]
                 ) -> list[tuple[str, ...] | None]:
     """``settings`` with ``root=DIR`` added to each entry (known or not) whose dataset was read from several folders
     among ``results``, and ``manifest=FILE`` to each whose dataset was listed by several manifest files that its
     folders do not tell apart (two ``labels.csv``, one found in the working folder): such runs may hold other data,
-    so they are not one cell, nor compared for a best."""
+    so they are not one cell, nor compared for a best. ``manifests``: each result's ``_manifest``."""
     folders = [_folder(result) for result in results]
-    manifests = [_manifest(result) for result in results]
     roots: dict[str, set[str]] = {}
     sources: dict[str, set[tuple[str, str]]] = {}
     for result, folder, manifest in zip(results, folders, manifests):

@@ -70,6 +70,9 @@ def is_sqlite_file(path: Path | str) -> bool:
 SQLITE_FULL = getattr(sqlite3, "SQLITE_FULL", 13)
 """SQLite's result code for a full disk (``sqlite3`` names it from Python 3.11; 3.10 has only the number)."""
 BUSY_TIMEOUT_MS = 30_000
+READABLE_RESULT = "CASE WHEN json_valid(result_json) THEN json_type(result_json) = 'object' ELSE 0 END"
+"""SQL that is true where SQLite reads a run's result as a JSON object (not where it is damaged, or holds NaN,
+which only Python's reader takes): the runs whose fields SQLite's JSON functions may pick out."""
 RESULTS_READ_AT_ONCE = 200
 """How many stored results ``complete_results`` fetches per query: never more of their texts in memory at once (a
 year's store holds 20,000 results of about 33 KB each). A complete run's result is written once, so reading them in
@@ -1148,15 +1151,14 @@ class ResultStore:
         store (deleted meanwhile) is left out. ``times``, when given, gets each run's recorded time by id, read in the
         same query: the column lies after the result, and read on its own (``_seconds``) it reads the result's
         pages once more."""
-        readable = "CASE WHEN json_valid(result_json) THEN json_type(result_json) = 'object' ELSE 0 END"
         timed = "" if times is None else ", seconds"
         asked = list(keys)
         keys = [*asked, *(["pooled"] if "pooled" not in asked else [])]  # checked: its scores must be fractions
-        picked = ", ".join(f"CASE WHEN {readable} THEN result_json -> ? END" for _ in keys)
+        picked = ", ".join(f"CASE WHEN {READABLE_RESULT} THEN result_json -> ? END" for _ in keys)
         fields: dict[str, dict[str, Any] | None] = {}
         for some in _batches(run_ids, RESULTS_READ_AT_ONCE):
             paths = [f"$.{key}" for key in keys]
-            rows = self._rows(f"SELECT id, {readable} AS readable{timed}, {picked} FROM runs "
+            rows = self._rows(f"SELECT id, {READABLE_RESULT} AS readable{timed}, {picked} FROM runs "
                               f"WHERE id IN ({', '.join('?' for _ in some)})", paths + list(some))
             for row in rows:
                 if times is not None:
@@ -1294,11 +1296,10 @@ class ResultStore:
         in seconds. A result SQLite does not read as a JSON object (damaged, or holding NaN) is read by ``result``,
         which names what is wrong with it; a run deleted since its id was read is left out. Each result has its run's
         id (one of an older merbench may lack it)."""
-        readable = "CASE WHEN json_valid(result_json) THEN json_type(result_json) = 'object' ELSE 0 END"
         left_out = ", ".join(f"'$.{key}'" for key in WHOLE_ONLY_KEYS)
         for some in _batches(run_ids, RESULTS_READ_AT_ONCE):
             rows = {row["id"]: row for row in self._rows(
-                f"SELECT id, CASE WHEN {readable} THEN json_remove(result_json, {left_out}) END AS summary FROM runs "
+                f"SELECT id, CASE WHEN {READABLE_RESULT} THEN json_remove(result_json, {left_out}) END AS summary FROM runs "
                 f"WHERE id IN ({', '.join('?' for _ in some)})", some)}
             for run_id in some:
                 row = rows.get(run_id)
