@@ -27,7 +27,7 @@ from merbench.config import RunConfig, check_seeds, dataset_gives, resolve_confi
 from merbench.errors import UsageError
 from merbench.leakage_summary import summarise
 from merbench.leaks import config_leaks, describe
-from merbench.outputs import stored_roots
+from merbench.outputs import read_files, result_roots, stored_roots
 from merbench.preflight import preflight
 from merbench.registry import Registry
 from merbench.result import RunResult
@@ -198,6 +198,7 @@ def study_summary(study: Study, honest: list[RunResult], leaky: list[tuple[Varia
              "left_out": list(study.left_out),
              "settings_changed": list(honest[0].settings_changed or []),  # the options every variant ran with
              "dataset_folders": sorted({str(folder) for folder in stored_roots({"": honest[0].config}).values()}),
+             "files_read": sorted(str(path) for path in read_files(result_roots(runs))),  # no output replaces one
              "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     described = [({**variant.describe(config), "settings": variant.own_settings(runs[0], honest[0])}, runs)
                  for variant, runs in leaky]

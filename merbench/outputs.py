@@ -156,7 +156,7 @@ def check_output_path(path: Path | str, option: str, protect: Iterable[Path] = (
                          f"name, e.g. {option} {example}")
     run_read = read_files(roots or {}).get(target)
     if run_read is not None:
-        raise UsageError(f"{option} {shown}: is {run_read}; merbench never replaces a dataset's files; give another "
+        raise UsageError(f"{option} {shown}: is {run_read}; merbench never replaces {_kept(run_read)}; give another "
                          "path")
     holder = dataset_root_holding(given, roots or {})
     if holder is not None:
@@ -339,6 +339,12 @@ def _is_file(path: Path | str) -> bool:
         return False
 
 
+def _kept(what: str) -> str:
+    """What merbench never replaces, said of the file a run read described as ``what``: a dataset's file (named by a
+    dataset option) or any other (a model's weights, a cascade)."""
+    return "a dataset's files" if "(dataset." in what else "a file a stored run read"
+
+
 def read_files(roots: Mapping[str, Path]) -> dict[Path, str]:
     """The files among ``roots`` (``result_roots`` adds the files the runs read, ``stored_files``), by their path with
     links resolved, each described: an output written there would replace what a run read."""
@@ -450,20 +456,22 @@ def stored_roots(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, Path]:
     return found
 
 
-def stored_files(run_id: str, config: Mapping[str, Any], summary: Any) -> dict[str, Path]:
-    """The files a stored run read that its dataset options name, described with the run's id: for an option whose
-    file the dataset's summary records (``config.RECORDED_FILES``: the manifest), the recorded absolute path, else
-    the option's value resolved against the run's ``root``; for any other dataset option, the existing file its value
-    names (absolute, or under ``root``). An output may not replace one, wherever it lies."""
+def stored_files(run_id: str, config: Mapping[str, Any], summary: Any,
+                 environment: Any = None) -> dict[str, Path]:
+    """The files a stored run read, described with the run's id: for a dataset option whose file the dataset's summary
+    records (``config.RECORDED_FILES``: the manifest), the recorded absolute path, else the option's value resolved
+    against the run's ``root``; for any other dataset option, the existing file its value names (absolute, or under
+    ``root``); each file its ``environment`` records reading (``environment.FILES_KEY``: ``model.weights``, a timm
+    model's pretrained weights) at its recorded path; and the existing file an absolute value of any other option
+    names (``crop.cascade=/x/c.xml``). An output may not replace one, wherever it lies."""
     from merbench.config import recorded_files
 
-    options = (config.get("options") or {}).get("dataset") if isinstance(config.get("options"), Mapping) else None
-    if not isinstance(options, Mapping):
-        return {}
+    sections = config.get("options") if isinstance(config.get("options"), Mapping) else {}
+    options = sections.get("dataset")
     root = Path(str(config["root"])).expanduser() if config.get("root") else None
     recorded = recorded_files(config.get("dataset"), summary)
     found: dict[str, Path] = {}
-    for key, value in options.items():
+    for key, value in (options.items() if isinstance(options, Mapping) else ()):
         if not isinstance(value, (str, Path)) or not str(value).strip():
             continue
         path = Path(str(value).strip()).expanduser()
@@ -473,7 +481,29 @@ def stored_files(run_id: str, config: Mapping[str, Any], summary: Any) -> dict[s
             found[f"the {key} that run {run_id} read (dataset.{key})"] = path
         elif path.is_absolute() and _is_file(path):
             found[f"the file that run {run_id} read (dataset.{key}={value})"] = path
-    return found
+    return {**found, **_option_files_read(run_id, sections), **_recorded_files_read(run_id, environment)}
+
+
+def _recorded_files_read(run_id: str, environment: Any) -> dict[str, Path]:
+    """The files a stored run's ``environment`` records reading (``environment.FILES_KEY``: ``KEY`` → its absolute
+    ``path``, ``sha256`` and size), described with the run's id."""
+    from merbench.environment import FILES_KEY
+
+    files = environment.get(FILES_KEY) if isinstance(environment, Mapping) else None
+    return {f"the file that run {run_id} read ({key})": Path(record["path"])
+            for key, record in (files.items() if isinstance(files, Mapping) else ())
+            if isinstance(record, Mapping) and isinstance(record.get("path"), str) and os.path.isabs(record["path"])}
+
+
+def _option_files_read(run_id: str, sections: Mapping[str, Any]) -> dict[str, Path]:
+    """The existing files that absolute values of a stored run's options outside its dataset section name (as
+    ``files_named`` reads values), described with the run's id; a relative value was relative to a working folder
+    nobody recorded."""
+    settings = {f"{section}.{key}": value for section, values in sections.items()
+                if section != "dataset" and isinstance(values, Mapping) for key, value in values.items()}
+    named = files_named(settings, {key: ("", "") for key in settings})
+    return {f"{what.replace('the file ', 'the file that run ' + run_id + ' read (', 1)})": path
+            for what, path in named.items() if path.is_absolute()}
 
 
 def result_roots(results: Iterable[Any]) -> dict[str, Path]:
@@ -482,8 +512,43 @@ def result_roots(results: Iterable[Any]) -> dict[str, Path]:
     runs read (``stored_files``), which its outputs do not replace."""
     named = {result.run_id or f"#{number}": result for number, result in enumerate(results, 1)}
     files = {what: path for run_id, result in named.items() if isinstance(result.config, Mapping)
-             for what, path in stored_files(run_id, result.config, result.dataset_summary).items()}
+             for what, path in stored_files(run_id, result.config, result.dataset_summary,
+                                            getattr(result, "environment", None)).items()}
     return {**stored_roots({run_id: result.config for run_id, result in named.items()}), **files}
+
+
+def summary_roots(summary: Mapping[str, Any], where: Path | str, store: Path | None) -> dict[str, Path]:
+    """The dataset folders and files the study of a leakage ``summary`` (read from ``where``) read, described, for
+    ``check_output_path(roots=...)``: those the summary records (``dataset_folders``, ``files_read``), and
+    ``result_roots`` of the runs it lists that the results store ``store`` (default: the user's) holds. A store that
+    cannot be read, or a run it lacks, adds nothing: what the summary records still counts."""
+    found = {f"the dataset folder of the study in {where}": Path(str(folder))
+             for folder in summary.get("dataset_folders") or []}
+    found.update({f"a file that the study in {where} read ({file})": Path(str(file))
+                  for file in summary.get("files_read") or [] if isinstance(file, str) and os.path.isabs(file)})
+    return {**found, **result_roots(_listed_runs(summary, store))}
+
+
+def _listed_runs(summary: Mapping[str, Any], store: Path | None) -> list[Any]:
+    """The runs a leakage summary lists that ``store`` holds (none when it cannot be opened)."""
+    from merbench.errors import MerbenchError
+    from merbench.store import ResultStore
+
+    run_ids = [str(run["run_id"]) for variant in summary.get("variants") or [] if isinstance(variant, Mapping)
+               for run in variant.get("runs") or [] if isinstance(run, Mapping) and run.get("run_id")]
+    if not run_ids:
+        return []
+    results = []
+    try:
+        with ResultStore(store, create=False) as opened:
+            for run_id in dict.fromkeys(run_ids):
+                try:
+                    results.append(opened.result(run_id, predictions=False))
+                except MerbenchError:  # a run the store lacks: the audit says so; the summary's record still counts
+                    continue
+    except (MerbenchError, OSError):  # no store there, or one that cannot be read: the command says so if it reads it
+        return []
+    return results
 
 
 def dataset_roots(args: Any) -> dict[str, Path]:

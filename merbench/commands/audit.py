@@ -59,18 +59,18 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench audit FILE...``."""
     from merbench.errors import DataError, MerbenchError
     from merbench.export import strict_json
-    from merbench.outputs import check_command_output, result_roots, write_output
+    from merbench.outputs import check_command_output, result_roots, summary_roots, write_output
     from merbench.result import RunResult
     from merbench.tables import print_error
 
     files = list(dict.fromkeys(audited_file(text) for text in args.files))  # a file given twice is audited once
     loaded = {path: _loaded(path) for path in files}  # a result, a leakage summary, or why it is neither
-    summary_roots = {f"the dataset folder of the study in {path}": Path(str(folder)) for path, summary in loaded.items()
-                     if isinstance(summary, dict) for folder in summary.get("dataset_folders") or []}
+    studies = {what: folder for path, summary in loaded.items() if isinstance(summary, dict) and args.json is not None
+               for what, folder in summary_roots(summary, path, args.store).items()}  # what the studies read
     target = check_command_output(args.json, "--json", args, also_read={f"the audited file {path}": path
                                                                         for path in files},
                                   also_roots={**result_roots(result for result in loaded.values()
-                                                             if isinstance(result, RunResult)), **summary_roots},
+                                                             if isinstance(result, RunResult)), **studies},
                                   writes=None) \
         if args.json is not None else None
     if args.json is not None and target is None:

@@ -79,7 +79,7 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     from merbench.export import SUFFIX_OF, format_for, strict_json
     from merbench.html_report import render_leakage_page
     from merbench.leakage_summary import load_summary
-    from merbench.outputs import check_output_path, store_files, write_output
+    from merbench.outputs import check_output_path, store_files, summary_roots, write_output
     from merbench.rendered_tables import render_leakage
     from merbench.report import leakage_table
     from merbench.tables import print_table
@@ -98,8 +98,8 @@ def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     target = checked({}, probe=False)  # before the summary is read: a bad path is said first, no file made there
     summary = load_summary(args.leakage)
-    target = checked({f"the dataset folder of the study in {args.leakage}": Path(str(folder))
-                      for folder in summary.get("dataset_folders") or []})  # merbench never writes inside one
+    if args.output is not None:  # never inside the study's dataset folders, nor onto a file its runs read
+        target = checked(summary_roots(summary, args.leakage, args.store))
     if fmt is None:
         print_table(out, leakage_table(summary))
         return 0
