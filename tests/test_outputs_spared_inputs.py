@@ -5,6 +5,8 @@ dataset files were protected and ``report --output w.pth`` replaced a user's wei
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -18,24 +20,32 @@ def _said(result) -> str:
     return " ".join(result.err.split())
 
 
-@pytest.fixture
-def study(run_cli, tmp_path, monkeypatch) -> tuple[Path, Path, Path]:
+def _main(folder: Path, *args: str) -> None:
+    """``merbench ARGS`` in-process from the working folder ``folder``, which must succeed (made once per module)."""
+    from merbench.cli import main
+
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.chdir(folder)
+        assert main(list(args)) == 0
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> tuple[Path, Path, Path]:
     """A leakage study of images under ``tree/`` with its manifest ``wf/labels2.csv`` outside them (given from the
     working folder ``wf``): (summary, store, manifest)."""
     import realtrees as rt
 
+    tmp_path = tmp_path_factory.mktemp("study")
     root = tmp_path / "tree"
     root.mkdir()
     rt.build_manifest_images(root, subjects=6, per_subject=4)
     manifest = tmp_path / "wf" / "labels2.csv"
     manifest.parent.mkdir()
     (root / "labels.csv").rename(manifest)
-    monkeypatch.chdir(manifest.parent)
     summary, store = tmp_path / "study.json", tmp_path / "results.sqlite"
-    result = run_cli("leakage", "--model", "ststnet", "--dataset", "manifest", "--root", str(root), "--profile",
-                     "quick", "--set", "dataset.manifest=labels2.csv", "protocol.n_splits=3", "--store", str(store),
-                     "--quiet", "--json", str(summary))
-    assert result.code == 0, result.err
+    _main(manifest.parent, "leakage", "--model", "ststnet", "--dataset", "manifest", "--root", str(root), "--profile",
+          "quick", "--set", "dataset.manifest=labels2.csv", "protocol.n_splits=3", "--store", str(store), "--quiet",
+          "--json", str(summary))
     return summary, store, manifest
 
 
@@ -74,13 +84,13 @@ def _saved_weights(path: Path) -> None:
     torch.save(build_model("resnet18", options, 3, 3, 28).state_dict(), path)
 
 
-@pytest.fixture
-def runs(run_cli, tmp_path, monkeypatch) -> tuple[Path, dict[str, tuple[Path, str]]]:
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> tuple[Path, dict[str, tuple[Path, str]]]:
     """A store with a timm run that read ``w.pth`` (given relative to the working folder) and a convmixer run that
     read the cascade ``casc.xml`` (given absolute): (store, {"weights" | "cascade": (file, run id)})."""
     import cv2
 
-    monkeypatch.chdir(tmp_path)
+    tmp_path = tmp_path_factory.mktemp("runs")
     weights, cascade = tmp_path / "w.pth", tmp_path / "casc.xml"
     _saved_weights(weights)
     cascade.write_bytes((Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml").read_bytes())
@@ -91,8 +101,7 @@ def runs(run_cli, tmp_path, monkeypatch) -> tuple[Path, dict[str, tuple[Path, st
     for what, model, setting, file in (("weights", "timm:resnet18", "model.weights=w.pth", weights),
                                        ("cascade", "convmixer", f"crop.cascade={cascade}", cascade)):
         extra = ["preprocess=crop,flow"] if what == "cascade" else []
-        result = run_cli("run", "--model", model, *common, setting, *extra, "--json", str(tmp_path / f"{what}.json"))
-        assert result.code == 0, result.err
+        _main(tmp_path, "run", "--model", model, *common, setting, *extra, "--json", str(tmp_path / f"{what}.json"))
         made[what] = (file, json.loads((tmp_path / f"{what}.json").read_text())["run_id"])
     return store, made
 
@@ -107,9 +116,9 @@ def test_an_output_onto_a_model_or_preprocessor_file_a_run_read_is_refused(run_c
                                                                             command, what, key):
     store, made = runs
     file, run_id = made[what]
-    monkeypatch.chdir(tmp_path.parent)  # elsewhere: a relative weights option names no file here
+    monkeypatch.chdir(tmp_path)  # elsewhere: the relative weights option names no file here
     original = file.read_bytes()
-    given = [part.format(file=file, run=run_id, result=tmp_path / f"{what}.json") for part in command]
+    given = [part.format(file=file, run=run_id, result=file.parent / f"{what}.json") for part in command]
     result = run_cli(*given, "--store", str(store))
     assert result.code == 2, result.err
     said = _said(result)
