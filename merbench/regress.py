@@ -80,7 +80,7 @@ from merbench.errors import DataError, RunFailed, UsageError
 from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import ANY_KIND, check_output_path, store_files, write_output
-from merbench.report import REPORTED_METRICS, comparability
+from merbench.report import REPORTED_METRICS, comparability, from_own_paper
 from merbench.result import RunResult, document_kind
 from merbench.wording import SCORE_DIGITS, counted, paper_points, percent, plural
 from merbench.yaml_files import read_yaml
@@ -841,19 +841,22 @@ def _added_entry(entry: Entry, defaults: dict[str, Any]) -> dict[str, Any]:
 
 
 def reported_notes(entry: Entry, registry: Any, checks: list[Check], result: RunResult | None = None) -> list[str]:
-    """One line per paper-reported score of the entry's model, beside the measured value of that metric.
+    """One line per reported score of the entry's model, beside the measured value of that metric.
 
     Both are in % as the check's table shows scores: the measured one with one
-    decimal (``wording.percent``), the paper's with two, as published and as
+    decimal (``wording.percent``), the reported one with two, as published and as
     ``merbench info`` prints it (99.00, not 99; "ststnet uf1: measured 41.0 %,
-    paper 73.53 % (megc2019 · megc2019; different data and protocol), from SOURCE"). The paper's dataset and protocol are named, and "different
+    paper 73.53 % (megc2019 · megc2019; different data and protocol), from SOURCE"). A score whose source is not
+    the model's own paper (``report.from_own_paper``: the organisers of a challenge, say) is "published 58.82 %", as
+    ``info`` and ``show`` word it. The score's dataset and protocol are named, and "different
     data" or "different protocol" says when they are not the entry's, and "not comparable" when they are but the
     run (``result``) measured on part of an official list, a derived list, another class set or other folds
     (``report.comparability``, as ``run``, ``compare`` and ``report`` judge it); the source comes last, on one line,
     so that two sources of one setting are told apart (a terminal wraps the note at spaces, ``tables.print_item``).
     """
     try:
-        reported = registry.get("models", entry.model).reported
+        spec = registry.get("models", entry.model)
+        reported, citation = spec.reported, getattr(spec, "citation", "")
     except Exception:  # an entry whose model is gone has already been refused; notes are decoration
         return []
     measured = {check.metric: check.measured for check in checks if check.measured is not None}
@@ -868,7 +871,8 @@ def reported_notes(entry: Entry, registry: Any, checks: list[Check], result: Run
                f"same data and protocol, not comparable: {unlike}" if unlike else "same data and protocol")
         here = f"measured {percent(measured[key])} %{' ⚠' if entry.leaky else ''}, " if key in measured else ""
         source = " ".join(str(score.source).split()).rstrip(".")
-        notes.append(f"{entry.model} {metric}: {here}paper {paper_points(score.value)} % "
+        by = "paper" if from_own_paper([score], citation) else "published"
+        notes.append(f"{entry.model} {metric}: {here}{by} {paper_points(score.value)} % "
                      f"({score.dataset} · {score.protocol}; {why}){f', from {source}' if source else ''}")
     return notes
 

@@ -1,5 +1,6 @@
-"""``merbench regress`` names the source beside each paper-reported score, so two sources of one setting are told
-apart (before: "paper 80.00 %" and "paper 70.00 %", both "(synthetic · subject-10fold; same data and protocol)")."""
+"""``merbench regress`` names the source beside each reported score, so two sources of one setting are told
+apart (before: "paper 80.00 %" and "paper 70.00 %", both "(synthetic · subject-10fold; same data and protocol)"),
+and calls "paper" only a score from the model's own paper, the others "published"."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ PAPER_B = ("Someone, Else: A Much Longer Title of a Second Paper on Micro-expres
 
 
 def notes_of_two_sources() -> list[str]:
-    """The notes of a ststnet entry on synthetic · subject-10fold, which Paper A and ``PAPER_B`` published."""
-    registry = SimpleNamespace(get=lambda kind, name: SimpleNamespace(reported=(
+    """The notes of a ststnet entry on synthetic · subject-10fold, which its own Paper A and ``PAPER_B`` published."""
+    registry = SimpleNamespace(get=lambda kind, name: SimpleNamespace(citation="Paper A 2023", reported=(
         ReportedScore("synthetic", "subject-10fold", "uf1", 80.0, "Paper A 2023."),
         ReportedScore("synthetic", "subject-10fold", "uf1", 70.0, PAPER_B))))
     entry = parse_baseline({"version": 1, "entries": [{"model": "ststnet", "dataset": "synthetic",
@@ -30,7 +31,7 @@ def test_each_published_score_names_its_source():
     assert notes_of_two_sources() == [
         "ststnet uf1: measured 41.2 %, paper 80.00 % (synthetic · subject-10fold; same data and protocol), "
         "from Paper A 2023",
-        "ststnet uf1: measured 41.2 %, paper 70.00 % (synthetic · subject-10fold; same data and protocol), "
+        "ststnet uf1: measured 41.2 %, published 70.00 % (synthetic · subject-10fold; same data and protocol), "
         f"from {PAPER_B}"]
 
 
@@ -41,8 +42,8 @@ def test_at_80_columns_the_notes_wrap_at_spaces_cutting_no_name_or_number():
     lines = console.export_text().splitlines()
     assert all(len(line) <= 80 for line in lines), lines
     assert " ".join(" ".join(lines).split()) == " ".join(
-        f"ststnet uf1: measured 41.2 %, paper {value} % (synthetic · subject-10fold; same data and protocol), from "
-        f"{source}" for value, source in (("80.00", "Paper A 2023"), ("70.00", PAPER_B)))
+        f"ststnet uf1: measured 41.2 %, {by} {value} % (synthetic · subject-10fold; same data and protocol), from "
+        f"{source}" for by, value, source in (("paper", "80.00", "Paper A 2023"), ("published", "70.00", PAPER_B)))
 
 
 def test_a_run_on_part_of_the_official_list_is_not_called_comparable_with_the_paper():
@@ -51,7 +52,7 @@ def test_a_run_on_part_of_the_official_list_is_not_called_comparable_with_the_pa
     dataset and protocol names matched)."""
     from result_samples import minimal_result
 
-    registry = SimpleNamespace(get=lambda kind, name: SimpleNamespace(reported=(
+    registry = SimpleNamespace(get=lambda kind, name: SimpleNamespace(citation="Paper", reported=(
         ReportedScore("megc2019", "megc2019", "uf1", 73.53, "Paper"),)))
     entry = parse_baseline({"version": 1, "entries": [{"model": "ststnet", "dataset": "megc2019",
                                                        "protocol": "megc2019"}]}, Path("b.yaml")).entries[0]
