@@ -13,6 +13,7 @@ entry point of that name; ``DIST:NAME`` names one distribution's).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import inspect
 import numbers
@@ -446,6 +447,7 @@ class Registry:
         if not isinstance(item, spec_type):
             self._report(record, f"{provider} registered a {type(item).__name__} as one of its {kind}; expected {spec_type.__name__}")
             return
+        item = _plain_bools(kind, item)
         name = item.name
         problems = (_name_problems(kind, name) or _section_name_problems(kind, name) or _field_problems(kind, item)
                     or (_option_problems(kind, item) + _protocol_problems(kind, item)
@@ -509,8 +511,6 @@ class Registry:
             pass
         family = self._family_of(kind, name)
         if family is not None:
-            import dataclasses
-
             member = name.partition(":")[2]
             members = {role: FamilyFactory(getattr(family, role), member) for role in MEMBER_FIRST
                        if getattr(family, role, None) is not None}
@@ -714,8 +714,23 @@ SPEC_FIELDS = {
 """What each spec field must hold (beyond ``name``, the ``NAMES_FIELDS``, what ``_protocol_problems`` and
 ``_option_problems`` check, and ``preprocess_options``, which ``config.preprocess_options_problems`` checks), as
 (test, what it must be, an example to write): a value of another kind registers, then crashes a later command."""
+BOOL_FIELDS = {kind: tuple(name for name, check in fields.items() if check is BOOLEAN)
+               for kind, fields in SPEC_FIELDS.items()}
+BOOL_FIELDS["protocols"] += ("subject_independent",)
+"""The fields of each kind's spec that hold True or False (a numpy bool among them is taken as one)."""
 PROTOCOL_FOLDS = ("", "n_splits", "per subject", "one")
 """What ``ProtocolPlugin.folds`` may declare."""
+
+
+def _plain_bools(kind: str, spec: Any) -> Any:
+    """``spec`` with each of its ``BOOL_FIELDS`` that holds a numpy bool (``np.False_``, from an array's
+    ``.any()``, say) holding the plain bool instead, which every later check and command expects."""
+    numpy = sys.modules.get("numpy")  # not imported: no value can be a numpy bool
+    if numpy is None or not dataclasses.is_dataclass(spec):
+        return spec
+    fixed = {name: bool(value) for name in BOOL_FIELDS.get(kind, ())
+             if isinstance(value := getattr(spec, name, None), numpy.bool_)}
+    return dataclasses.replace(spec, **fixed) if fixed else spec
 
 
 def _field_problems(kind: str, spec: Any) -> list[str]:
