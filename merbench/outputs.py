@@ -501,9 +501,8 @@ def _option_files_read(run_id: str, sections: Mapping[str, Any]) -> dict[str, Pa
     nobody recorded."""
     settings = {f"{section}.{key}": value for section, values in sections.items()
                 if section != "dataset" and isinstance(values, Mapping) for key, value in values.items()}
-    named = files_named(settings, {key: ("", "") for key in settings})
-    return {f"{what.replace('the file ', 'the file that run ' + run_id + ' read (', 1)})": path
-            for what, path in named.items() if path.is_absolute()}
+    named = files_named(settings, {key: (f"that run {run_id} read (", ")") for key in settings})
+    return {what: path for what, path in named.items() if path.is_absolute()}
 
 
 def result_roots(results: Iterable[Any]) -> dict[str, Path]:

@@ -87,7 +87,7 @@ def _saved_weights(path: Path) -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> tuple[Path, dict[str, tuple[Path, str]]]:
     """A store with a timm run that read ``w.pth`` (given relative to the working folder) and a convmixer run that
-    read the cascade ``casc.xml`` (given absolute): (store, {"weights" | "cascade": (file, run id)})."""
+    read the cascade ``casc.xml`` (given relative too: the run records the file it read): (store, {"weights" | "cascade": (file, run id)})."""
     import cv2
 
     tmp_path = tmp_path_factory.mktemp("runs")
@@ -99,7 +99,7 @@ def runs(tmp_path_factory) -> tuple[Path, dict[str, tuple[Path, str]]]:
               "--set", "dataset.subjects=4"]
     made = {}
     for what, model, setting, file in (("weights", "timm:resnet18", "model.weights=w.pth", weights),
-                                       ("cascade", "convmixer", f"crop.cascade={cascade}", cascade)):
+                                       ("cascade", "convmixer", "crop.cascade=casc.xml", cascade)):
         extra = ["preprocess=crop,flow"] if what == "cascade" else []
         _main(tmp_path, "run", "--model", model, *common, setting, *extra, "--json", str(tmp_path / f"{what}.json"))
         made[what] = (file, json.loads((tmp_path / f"{what}.json").read_text())["run_id"])
@@ -111,7 +111,7 @@ def runs(tmp_path_factory) -> tuple[Path, dict[str, tuple[Path, str]]]:
     ["show", "{run}", "--json", "{file}"],
     ["audit", "{result}", "--json", "{file}"],
 ], ids=["report-output", "show-json", "audit-json"])
-@pytest.mark.parametrize("what, key", [("weights", "model.weights"), ("cascade", "crop.cascade=")])
+@pytest.mark.parametrize("what, key", [("weights", "model.weights"), ("cascade", "crop.cascade")])
 def test_an_output_onto_a_model_or_preprocessor_file_a_run_read_is_refused(run_cli, runs, tmp_path, monkeypatch,
                                                                             command, what, key):
     store, made = runs
@@ -124,5 +124,23 @@ def test_an_output_onto_a_model_or_preprocessor_file_a_run_read_is_refused(run_c
     said = _said(result)
     assert f"is the file that run {run_id} read ({key}" in said
     assert "merbench never replaces a file a stored run read; give another path" in said
+    assert "Traceback" not in result.err
+    assert file.read_bytes() == original
+
+
+@pytest.mark.parametrize("what, key", [("weights", "model.weights"), ("cascade", "crop.cascade")])
+def test_significance_spares_the_files_its_runs_read(run_cli, runs, tmp_path, monkeypatch, what, key):
+    """``significance A B --json FILE`` onto a file run A read (recorded in its environment, given relative) is
+    refused as ``report`` refuses it."""
+    store, made = runs
+    file, _ = made[what]
+    monkeypatch.chdir(tmp_path)
+    original = file.read_bytes()
+    result_file = file.parent / f"{what}.json"
+    other = file.parent / ("cascade.json" if what == "weights" else "weights.json")
+    result = run_cli("significance", str(result_file), str(other), "--json", str(file), "--store", str(store))
+    assert result.code == 2, result.err
+    said = _said(result)
+    assert f"is the file that run A ({result_file}) read ({key})" in said
     assert "Traceback" not in result.err
     assert file.read_bytes() == original

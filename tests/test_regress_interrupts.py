@@ -204,7 +204,7 @@ def test_the_papers_scores_are_in_percent_as_the_table(two_entries_of_one_model,
     line = (f"entry 2: ststnet uf1: measured {percent(measured)} %, paper 73.53 % (megc2019 · megc2019; "
             "different data and protocol)")
     assert line in shown, shown
-    assert "Paper-reported scores in % (orientation only" in shown
+    assert "Reported scores in % (orientation only" in shown
     assert document["entries"][1]["reported"][0].startswith(line.removeprefix("entry 2: ") + ", from Liong, Gan, ")
     assert "paper 0.7353" not in shown
 

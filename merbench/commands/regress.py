@@ -561,7 +561,7 @@ def _print_checks(out: Console, baseline, checks, registry) -> None:
              for entry, entry_checks, result, _ in checks
              for note in reported_notes(entry, registry, entry_checks, result)]  # a model's entries told apart
     if notes:
-        out.print("Paper-reported scores in % (orientation only unless data and protocol are the same):",
+        out.print("Reported scores in % (orientation only unless data and protocol are the same):",
                   highlight=False)
         for note in notes:
             print_item(out, f"  {note}")

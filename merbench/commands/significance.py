@@ -252,7 +252,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     a, b = load_run(given["A"], args.store), load_run(given["B"], args.store)
     runs = (("A", given["A"], a), ("B", given["B"], b))
     read = {what: file for name, path, result in runs if isinstance(result.config, dict)
-            for what, file in stored_files(f"{name} ({path})", result.config, result.dataset_summary).items()}
+            for what, file in stored_files(f"{name} ({path})", result.config, result.dataset_summary,
+                                                   result.environment).items()}
     target = check_command_output(args.json, "--json", args, also_read={
         f"run {name}'s result file": path for name, path in given.items()
         if path.is_file()}, also_roots={**stored_roots({f"{name} ({path})": result.config for name, path, result in

@@ -35,7 +35,7 @@ def merbench_register_preprocessors(register):
             produces="frames",
             options={"detector": "auto", "fallback": "centre", "margin": 0.2, "min_face": 0.3, "cascade": ""},
             option_ranges={"detector": CROP_DETECTORS, "fallback": CROP_FALLBACKS, "margin": "[0, 1]",
-                           "min_face": "(0, 1]"},
+                           "min_face": "(0, 1]", "cascade": "file"},
         )
     )
     register(
