@@ -3,7 +3,8 @@
 ``check_dataset`` loads a dataset through its plugin (the same options as
 ``merbench run``), then opens the frames a run would read first (onset, apex or
 the middle frame, and the offset that whole-clip chains read; or a manifest's
-precomputed image), sniffs the clip's other frames (``in_clip_problems``) and reports
+precomputed image), sniffs the clip's other frames (``in_clip_problems``: their first bytes and, from the
+image header, their size) and reports
 counts, skipped and fixed rows, and missing or unusable files (unreadable, or of
 another size or bit depth than a run takes: a frame of another size than its clip's, one too thin for the
 default chain's optical strain, an image of another size than the first one unless ``image.size`` resizes them). ``verdict``
@@ -226,7 +227,7 @@ def check_files(dataset: Dataset, on_progress: Callable[[int], None] | None = No
                 else copy_of(copied)
             problems.append(FrameProblem(sample.id, Path(opened[0][1]), reason, "copy"))
         if dataset.gives != "image":
-            sniffed, found = in_clip_problems(sample)
+            sniffed, found = in_clip_problems(sample, first)
             checked += sniffed
             problems += found
         if on_progress:
@@ -284,9 +285,13 @@ IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"
 """The first bytes of the frame formats the loaders take: JPEG, PNG, BMP, TIFF (both byte orders)."""
 
 
-def in_clip_problems(sample: Sample) -> tuple[int, list[FrameProblem]]:
+def in_clip_problems(sample: Sample, first: tuple[Path, np.ndarray] | None = None) -> tuple[int, list[FrameProblem]]:
     """The clip's other frames between onset and offset, sniffed rather than decoded (a whole dataset's frames would
-    take minutes): missing, empty, or not an image by their first bytes. Returns how many and the problems."""
+    take minutes): missing, empty, or not an image by their first bytes, or, from the image header, of another size
+    than ``first`` (the clip's first decoded frame and its file), which a run that reads them refuses
+    (``merbench.preprocess.frame_size_problem``). Returns how many and the problems."""
+    from merbench.preprocess import frame_size_problem
+
     opened = {position for position, _ in _roles(sample)}
     positions = [i for i in range(max(sample.onset, 0), min(sample.offset, len(sample.frames) - 1) + 1)
                  if i not in opened]
@@ -296,6 +301,7 @@ def in_clip_problems(sample: Sample) -> tuple[int, list[FrameProblem]]:
         try:
             with open(path, "rb") as handle:
                 head = handle.read(16)
+                size = header_size(handle) if first is not None and head.startswith(IMAGE_SIGNATURES) else None
         except OSError as exc:
             what = "missing" if isinstance(exc, FileNotFoundError) else "not readable"
             problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} {what} ({exc.strerror})", IN_CLIP))
@@ -303,7 +309,35 @@ def in_clip_problems(sample: Sample) -> tuple[int, list[FrameProblem]]:
         if not head.startswith(IMAGE_SIGNATURES):
             found = "empty (0 bytes)" if not head else "not an image file"
             problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} unreadable (the file is {found})", IN_CLIP))
+        elif first is not None and size is not None and size != first[1].shape[:2]:
+            sized = np.broadcast_to(np.uint8(0), size)  # its shape is all frame_size_problem reads
+            problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} {frame_size_problem(sample, sized, *first)}",
+                                         IN_CLIP))
     return len(positions), problems
+
+
+HEADER_FORMATS = ("JPEG", "PNG", "BMP", "TIFF")
+"""Pillow's names of the formats of ``IMAGE_SIGNATURES``: it tries only these."""
+
+EXIF_TURNED = (5, 6, 7, 8)
+"""EXIF orientations that turn a picture a quarter: OpenCV decodes such a JPEG turned, its width and height swapped."""
+
+
+def header_size(handle: Any) -> tuple[int, int] | None:
+    """The (height, width) a run decodes the image in the open file ``handle`` at, read from its header by Pillow
+    (the pixels are not decoded); ``None`` when Pillow cannot tell (a run's decoder then has the last word)."""
+    from PIL import Image
+
+    handle.seek(0)
+    try:
+        with Image.open(handle, formats=HEADER_FORMATS) as image:
+            width, height = image.size
+            # OpenCV applies a JPEG's EXIF orientation; Pillow keeps the EXIF of a JPEG header without decoding
+            if image.format == "JPEG" and image.getexif().get(0x0112) in EXIF_TURNED:
+                width, height = height, width
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return height, width
 
 
 DATASET_FIX = "fix the dataset plugin or report it to its author"
