@@ -293,7 +293,7 @@ def read_sheet(
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zip or XML errors of a damaged file
-        raise DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file") from None
+        raise unreadable_workbook(path, exc) from None
     header_only: list[tuple[str, int]] = []  # (sheet, header row) of sheets with the header and no data rows
     try:
         for worksheet in book.worksheets:
@@ -339,8 +339,7 @@ def read_sheet(
                     refuse_unsaved_formulas(path, worksheet.title, empty)
                 return Sheet(path, number, data)
     except (ElementTree.ParseError, zipfile.BadZipFile, EOFError) as exc:  # read lazily: a damaged or hostile sheet
-        raise DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file") \
-            from None
+        raise unreadable_workbook(path, exc) from None
     finally:
         book.close()
     if header_only:
@@ -351,6 +350,24 @@ def read_sheet(
         f"{path}: no header row with {', '.join(repr(a) for a in anchors)} in the first {scan} rows of any sheet; "
         "is this the right annotation file?"
     )
+
+
+OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""The first bytes of an OLE2 compound file: an old Excel .xls workbook (Excel 97-2003), not a zipped .xlsx."""
+
+
+def unreadable_workbook(path: Path, exc: Exception) -> DataError:
+    """The error for a workbook openpyxl cannot read: an old .xls workbook with an .xlsx name is said so, with how to
+    convert it; any other file is damaged (``exc`` says how) and is copied again."""
+    try:
+        with open(path, "rb") as handle:
+            old = handle.read(len(OLE2_SIGNATURE)) == OLE2_SIGNATURE
+    except OSError:
+        old = False
+    if old:
+        return DataError(f"{path} is an old Excel .xls workbook (Excel 97-2003) with an .xlsx name, which cannot be "
+                         "read as .xlsx; open it in a spreadsheet program and save it as .xlsx (Excel Workbook)")
+    return DataError(f"cannot read {path} as an .xlsx workbook ({type(exc).__name__}: {exc}); re-copy the file")
 
 
 def refuse_unsaved_formulas(path: Path, sheet: str, empty: Mapping[int, Sequence[int]]) -> None:
