@@ -378,7 +378,9 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
 
     def sample_of(cells: dict[str, Any]) -> str | None:
         try:
-            return f"{subject_id(cells['subject'])}/{str(cells['filename']).strip().lower()}/{to_int(cells['onset'])}"
+            onset = to_int(cells["onset"])
+            trial = str(cells["filename"]).strip().lower()
+            return None if onset is None else f"{subject_id(cells['subject'])}/{trial}/{onset}"
         except ValueError:
             return None
 
@@ -405,6 +407,10 @@ def read_part(root: Path, classes: str = "7", frames: str = "auto", fixes: str =
             onset, apex, offset = frame_numbers(cells)
         except SkipRow as exc:
             log.skip(row, f"{subject}/{trial}", str(exc))
+            continue
+        if first is None:  # the onset is part of a sample's id: a row without one has none, and no fix
+            log.skip(row, f"{subject}/{trial}", f"no onset frame in the sheet: {cell_value('Onset', original['onset'])}; "
+                     "fill in the onset frame number")
             continue
         sample = f"{subject}/{trial}/{first}"
         log.claim(sample, row, str(sheet_path))  # one ME per subject, trial and onset: a second row is refused
