@@ -17,6 +17,7 @@ import gc
 import importlib
 import pkgutil
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -79,7 +80,8 @@ def _sub_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParse
 OTHER_SPELLINGS = {"--resume": "--stored", "--stored": "--resume"}
 """An option a command lacks, and the one of that command a user most likely meant (continuing a job is ``run
 --resume`` but ``grid/leakage/regress --stored``), suggested before the closest spelling."""
-NOT_MEANT = {("--seed", "--seeds"), ("--seeds", "--seed"), ("--stat", "--status"), ("--store", "--storage")}
+NOT_MEANT = {("--seed", "--seeds"), ("--seeds", "--seed"), ("--stat", "--status"), ("--store", "--storage"),
+             ("--model", "--help"), ("--dataset", "--set")}
 """Options spelt alike that mean other things (a seed, a number of seeds; the trials database, the results
 store): never suggested for each other."""
 
@@ -100,17 +102,42 @@ class _Parser(argparse.ArgumentParser):
             message += f"; did you mean {close[0]}?" if close else ""
         super().error(message)
 
-    def unknown_options(self, extra: Sequence[str]) -> NoReturn:
-        """Exit 2 naming the arguments this (sub-)command does not take, with the closest option for each flag."""
+    def unknown_options(self, extra: Sequence[str], given: Sequence[str] = (), args: Any = None) -> NoReturn:
+        """Exit 2 naming the arguments this (sub-)command does not take, with the closest option for each flag; a
+        flag named as its positional argument (``datasets check --dataset casme2``) is shown the command without it,
+        from ``given`` (the command line) and ``args`` (what was parsed)."""
         known = [option for action in self._actions for option in action.option_strings]
         hints = []
         for item in extra:
             flag = item.split("=", 1)[0]
+            positional = self._positional_named(flag)
+            if positional is not None and args is not None:
+                self.error(f"unrecognized arguments: {' '.join(extra)}; "
+                           f"{positional_hint(self.prog, positional, flag, given, getattr(args, positional.dest))}")
             close = [OTHER_SPELLINGS[flag]] if OTHER_SPELLINGS.get(flag) in known else \
                 difflib.get_close_matches(flag, known, n=1) if flag.startswith("-") else []
             close = [option for option in close if (flag, option) not in NOT_MEANT]
             hints += [f"{close[0]} (for {flag})" if len(extra) > 2 else close[0]] if close else []
         self.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {', '.join(hints)}?" if hints else ""))
+
+    def _positional_named(self, flag: str) -> argparse.Action | None:
+        """The positional argument that ``flag`` names (``--dataset`` for DATASET, ``--model`` for MODEL), if any."""
+        name = flag.lstrip("-").lower()
+        return next((action for action in self._actions if not action.option_strings and flag.startswith("--")
+                     and name in (action.dest.lower(), str(action.metavar or "").lower())), None)
+
+
+def positional_hint(prog: str, positional: argparse.Action, flag: str, given: Sequence[str], value: Any) -> str:
+    """How to give ``positional`` that was written as ``flag``: the command line ``given`` with the flag dropped and
+    ``value`` (what argparse took for the positional, the word after the flag) moved after the command's words."""
+    words = prog.split()[1:]
+    tokens = list(given)
+    end = next((i + len(words) for i in range(len(tokens)) if tokens[i:i + len(words)] == words), len(tokens))
+    rest = [token for token in tokens[end:] if token != flag]
+    if value in rest:
+        rest.remove(value)
+    example = shlex.join([prog.split()[0], *tokens[:end], str(value), *rest])
+    return f"give the {str(positional.metavar or positional.dest).lower()} as the first argument: {example}"
 
 
 def build_parser() -> _Parser:
@@ -136,7 +163,7 @@ def parse_args(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespac
     args, extra = parser.parse_known_args(argv)
     if extra:  # named by the sub-command that was given, with its own usage line and options
         chosen = next((child for child in _sub_parsers(parser) if child.prog.split()[1:] == _command_path(args)), parser)
-        chosen.unknown_options(extra)
+        chosen.unknown_options(extra, sys.argv[1:] if argv is None else argv, args)
     if args.global_quiet and hasattr(args, "quiet"):
         args.quiet = True
     return args

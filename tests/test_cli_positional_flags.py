@@ -1,0 +1,36 @@
+"""A positional argument written as an option (``datasets check --dataset casme2``, ``info --model convmixer``): the
+error suggested the closest option (``--set``, ``--help``), which led to another error; it now shows the command
+with the name as its first argument."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("given, fixed", [
+    (("datasets", "check", "--dataset", "casme2", "--root", "DIR"), "merbench datasets check casme2 --root DIR"),
+    (("datasets", "check", "--root", "DIR", "--dataset", "casme2"), "merbench datasets check casme2 --root DIR"),
+    (("--quiet", "datasets", "check", "--dataset", "casme2", "--root", "DIR"),
+     "merbench --quiet datasets check casme2 --root DIR"),
+    (("info", "--model", "convmixer"), "merbench info convmixer"),
+])
+def test_a_positional_given_as_an_option_is_shown_as_the_first_argument(run_cli, given, fixed):
+    result = run_cli(*given)
+    said = " ".join(result.err.split())
+    word = "model" if "--model" in given else "dataset"
+    assert result.code == 2 and f"unrecognized arguments: --{word}; give the {word} as the first argument: {fixed}" \
+        in said, said
+    assert "did you mean" not in said
+
+
+@pytest.mark.parametrize("given", [("info", "--dataset", "casme2"), ("datasets", "check", "casme2", "--model", "x")])
+def test_an_option_the_command_lacks_is_not_matched_to_an_unrelated_one(run_cli, given):
+    result = run_cli(*given)
+    assert result.code == 2 and "unrecognized arguments" in result.err
+    assert "did you mean --help" not in result.err and "did you mean --set" not in result.err, result.err
+
+
+def test_the_shown_command_is_quoted_for_the_shell(run_cli):
+    result = run_cli("datasets", "check", "--dataset", "casme2", "--root", "my data")
+    assert "give the dataset as the first argument: merbench datasets check casme2 --root 'my data'" in \
+        " ".join(result.err.split())
