@@ -90,17 +90,24 @@ def stray_files(folder: Path) -> list[Path]:
 def skip_other_folder(other: Path, root: Path, log: LoadLog) -> None:
     """Log a folder beside the subject folders that is not one: a subject folder whose name differs from ``s<N>``
     only in spaces or invisible characters (``s2 ``) has each of its clips skipped (they are the release's, so
-    rows), its name quoted so the difference shows; any other folder is one skipped entry."""
+    rows), its name quoted so the difference shows; any other folder has the clips it holds in the subject layout
+    (``micro/<class>/<clip>``) skipped, or is one skipped entry when it holds none, so that the rows skipped count
+    what is lost."""
     shown = f"{other.parent.relative_to(root).as_posix()}/{other.name!r}"
+    clips = [clip for micro in subfolders(other) if micro.name.lower() == "micro"
+             for class_dir in subfolders(micro) for clip in subfolders(class_dir)]
     if not re.fullmatch(r"s\d+", visible_text(other.name), re.IGNORECASE):
         name = other.relative_to(root) if not has_odd_characters(other.name) else shown
-        log.skip(None, other.name, f"{name} is not a subject folder s<N> (s1, s2, …): rename it to include its clips")
+        reason = f"{name} is not a subject folder s<N> (s1, s2, …): rename it to include its clips"
+        for clip in clips:
+            log.rows += 1
+            log.skip(None, f"{other.name}/{clip.name}", f"in {reason}")
+        if not clips:
+            log.skip(None, other.name, reason)
         return
     subject = visible_text(other.name).lower()
     reason = (f"in {shown}, whose name differs from {subject!r} only in spaces or invisible characters: rename the "
               f"folder {subject!r} to include its clips")
-    clips = [clip for micro in subfolders(other) if micro.name.lower() == "micro"
-             for class_dir in subfolders(micro) for clip in subfolders(class_dir)]
     for clip in clips:
         log.rows += 1
         log.skip(None, f"{subject}/{clip.name}", reason)
