@@ -272,6 +272,8 @@ def _check_metrics(mapping: dict[str, Any], where: str) -> None:
     if "metrics" in mapping and not mapping["metrics"]:
         raise UsageError(f"{where}: 'metrics' is empty; list at least one of {', '.join(METRIC_KEYS)} "
                          "(e.g. metrics: [uf1, uar]), or drop the key to use the defaults' metrics")
+    if "metrics" in mapping and not isinstance(mapping["metrics"], (list, dict)):
+        raise UsageError(f"{where}: 'metrics' must be a list of names or a mapping name: {{expected, tolerance}}")
 
 
 def _check_metric_names(metrics: list[Any], where: str) -> None:
@@ -338,16 +340,15 @@ def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) 
     """Read and validate a baseline file (raises ``UsageError`` naming the file and entry); with ``update``, also
     refuse one that ``--update`` could not rewrite (``refuse_shared_values``), before anything runs.
 
-    With ``start_new`` (``--update --add-missing``) a file that does not exist yet is an empty baseline with the
-    built-in defaults but ``profile: default`` (docs/results.md: a quick-profile band guards nothing), which the
-    update then writes.
+    With ``start_new`` (``--update --add-missing``) a file that does not exist yet, or has neither defaults nor
+    entries (an empty file), is an empty baseline with the built-in defaults but ``profile: default``
+    (docs/results.md: a quick-profile band guards nothing), which the update then writes.
 
     Without ``update``, an entry whose band its ``derived:`` block does not give (``derived_band_edits``) is refused;
     ``--update`` replaces the band (``--seeds N``) or the block (without), so it reads such a file.
     """
     if start_new and not path.exists() and not path.is_symlink():
-        defaults = {**copy.deepcopy(BUILTIN_DEFAULTS), "profile": "default"}  # a quick-profile band guards nothing
-        baseline = parse_baseline({"version": 1, "defaults": defaults, "entries": []}, path)
+        baseline = parse_baseline(_new_baseline_document(), path)
         baseline.read_as = ""
         return baseline
     stamp = file_stamp(path) if update else None
@@ -357,6 +358,8 @@ def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) 
     if update:
         refuse_shared_values(path, path.read_text(encoding="utf-8"))  # read as YAML just above: it is readable text
     baseline = parse_baseline(data, path)
+    if start_new and not baseline.entries and not baseline.written_defaults:  # an empty file starts as a missing one
+        baseline = parse_baseline(_new_baseline_document(), path)
     baseline.read_as = stamp
     for entry in baseline.entries:
         entry.updating = update
@@ -368,6 +371,12 @@ def load_baseline(path: Path, *, update: bool = False, start_new: bool = False) 
                 f"(`merbench regress --baseline {path} --update --seeds N`), write the derived value back, or delete "
                 "the entry's derived: block to keep a band set by hand")
     return baseline
+
+
+def _new_baseline_document() -> dict[str, Any]:
+    """What ``--update --add-missing`` starts a new baseline from: the built-in defaults, but ``profile: default``."""
+    defaults = {**copy.deepcopy(BUILTIN_DEFAULTS), "profile": "default"}  # a quick-profile band guards nothing
+    return {"version": 1, "defaults": defaults, "entries": []}
 
 
 def _numeric(value: Any) -> bool:

@@ -137,7 +137,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         # writes=ANY_KIND: load_baseline says what a result file given as the baseline is, in its own words
         check_output_path(args.baseline, "--baseline", store_files(None if args.no_store else args.store),
                           roots=dataset_roots(args), example="baseline.yaml", writes=ANY_KIND)
-    layouts = parse_thread_layouts(args.threads or "auto,2") if args.seeds > 1 else ["auto"]
+    layouts = parse_thread_layouts("auto,2" if args.threads is None else args.threads) if args.seeds > 1 else ["auto"]
     baseline = load_baseline(args.baseline, update=args.update, start_new=args.update and args.add_missing)
     registry = get_registry()
     if args.add_missing:
