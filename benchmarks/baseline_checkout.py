@@ -4,10 +4,12 @@
 links ``merbench_plugins`` to its ``plugins/``; ``command_env`` puts that folder
 first on ``PYTHONPATH``, so a subprocess started outside the repository imports
 that revision's ``merbench`` and built-in plugins instead of the installed
-(editable) ones. A checkout without that revision in its history (a shallow
-clone, as GitHub Actions makes by default) skips the benchmark under pytest,
-naming the revision and ``git fetch --unshallow``. The installed distribution's entry points name modules, not
-files, so the plugins found are the revision's too. ``run_json`` runs one
+(editable) ones. A shallow clone (as GitHub Actions makes by default) without
+that revision skips the benchmark under pytest, naming the revision and ``git
+fetch --unshallow``; a full clone without it fails the benchmark, naming the
+variable (``MERBENCH_BENCH_PREVIOUS`` or ``MERBENCH_BENCH_BASELINE``) that gave
+it. The installed distribution's entry points name modules, not files, so the
+plugins found are the revision's too. ``run_json`` runs one
 command that writes a JSON file (or prints one) and returns its object with the wall time.
 """
 
@@ -25,26 +27,54 @@ from typing import Any
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
+VARIABLES = ("MERBENCH_BENCH_PREVIOUS", "MERBENCH_BENCH_BASELINE")
+"""The environment variables that name the revision a benchmark compares with."""
+
+
 def require_revision(revision: str) -> None:
-    """Skip the calling benchmark (outside pytest: raise ``RuntimeError``) when the checkout lacks ``revision``."""
+    """Return when the checkout has ``revision``; otherwise skip the calling benchmark when the clone is shallow
+    (``git fetch --unshallow`` may bring it), fail it when not (the revision is wrong). Outside pytest: raise
+    ``RuntimeError``."""
     found = subprocess.run(["git", "-C", str(REPOSITORY), "cat-file", "-e", f"{revision}^{{commit}}"],
                            capture_output=True, text=True)
     if found.returncode == 0:
         return
     said = found.stderr.strip().splitlines()
-    message = (f"needs revision {revision} of the git history, which {REPOSITORY} lacks"
-               f"{f' ({said[-1]})' if said else ''}: git fetch --unshallow")
+    why = f" ({said[-1]})" if said else ""
+    shallow = is_shallow()
+    message = (f"needs revision {revision} of the git history, which {REPOSITORY} lacks{why}: git fetch --unshallow"
+               if shallow else unknown_revision(revision, why))
     if "pytest" in sys.modules:
         import pytest
 
-        pytest.skip(message)
+        if shallow:
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
     raise RuntimeError(message)
+
+
+def is_shallow() -> bool:
+    """Whether the checkout is a shallow clone (``git rev-parse --is-shallow-repository``)."""
+    done = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--is-shallow-repository"],
+                          capture_output=True, text=True)
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+def unknown_revision(revision: str, why: str) -> str:
+    """What to do about a revision a full clone does not know: the variable that named it, or the default's."""
+    named = [name for name in VARIABLES if os.environ.get(name) == revision]
+    if named:
+        return (f"{named[0]}={revision}: {REPOSITORY} has no such revision{why}, and it is not a shallow clone, "
+                f"so fetching will not bring it; set {named[0]} to a commit of `git log`, or unset it for the "
+                "benchmark's default")
+    return (f"the benchmark's default revision {revision} is not in {REPOSITORY}{why}, which is not a shallow clone; "
+            f"set {' or '.join(VARIABLES)} (whichever the benchmark reads) to a commit of `git log`")
 
 
 def export_revision(revision: str, folder: Path) -> Path:
     """Write ``revision``'s files into ``folder`` (created) and return it; ``merbench_plugins`` links to its plugins.
 
-    Under pytest, a revision the checkout lacks skips the benchmark (``require_revision``).
+    Under pytest, a revision the checkout lacks skips or fails the benchmark (``require_revision``).
     """
     require_revision(revision)
     folder.mkdir(parents=True, exist_ok=True)
