@@ -1088,7 +1088,9 @@ def resolve_config(
         raise UsageError(f"{where}unknown profile '{profile}': choose one of {', '.join(PROFILES)}"
                          + (f" (did you mean {close[0]}?)" if close else ""))
     if device not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
-        raise UsageError(f"--device {device}: choose auto, cpu, cuda or cuda:N (N: a GPU number, e.g. cuda:0)")
+        meant = device.strip().lower()
+        hint = f" (did you mean {meant}?)" if meant in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", meant) else ""
+        raise UsageError(f"--device {device}: choose auto, cpu, cuda or cuda:N (N: a GPU number, e.g. cuda:0){hint}")
 
     model_spec = registry.get("models", model) if model else None
     if model and model.endswith(":"):

@@ -520,7 +520,7 @@ class Registry:
             raise UsageError(f"{singular} '{name}' was refused when {self._refused[(kind, name)]} "
                              "(`merbench plugins` lists the plugin's problems)")
         known = self.names(kind)
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        close = close_names(name, known)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         elsewhere = [other for other in self._items if other != kind and name in self._items[other]]
         if elsewhere:  # e.g. --model and --dataset swapped, or `merbench info` given a dataset
@@ -532,6 +532,21 @@ class Registry:
             + (f" MERBENCH_DISABLE_PLUGINS={','.join(self.disabled_found)} leaves out those entry points."
                if self.disabled_found else "")
         )
+
+
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """The names of ``known`` that ``name`` was likely meant as: those it spells up to capitals, hyphens and
+    underscores (``STSTNet``, ``OFF-ApexNet``, ``CASME2`` as papers write them), else up to three close ones, compared
+    without regard to capitals."""
+    def folded(text: str) -> str:
+        return re.sub(r"[-_\s]", "", text.casefold())
+
+    known = list(known)
+    same = [candidate for candidate in known if folded(candidate) == folded(name)]
+    if same:
+        return same
+    by_lower = {candidate.casefold(): candidate for candidate in reversed(known)}  # the first of names alike wins
+    return [by_lower[match] for match in difflib.get_close_matches(name.casefold(), list(by_lower), n=3, cutoff=0.5)]
 
 
 HOOK_NAMES = tuple(f"merbench_register_{kind}" for kind in PLUGIN_KINDS)
