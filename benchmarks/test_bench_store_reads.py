@@ -4,7 +4,7 @@ One default-profile run (``ststnet`` on the synthetic data, 196 clips in 10
 folds) is stored, and its rows are copied under new ids (models and datasets
 varied, so that ``compare`` has a table of cells) into stores of ``SIZES`` runs.
 ``merbench compare`` and ``merbench runs --limit 0`` then read each store, as the
-previous revision (``MERBENCH_BENCH_PREVIOUS``, default ``3eb485e``) and this one
+previous revision (``MERBENCH_BENCH_PREVIOUS``, default ``0847501``) and this one
 do, each command in a process of its own: wall time and peak memory.
 
 What changed (against 0847501): ``compare`` and ``report`` read the results of
