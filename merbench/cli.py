@@ -94,13 +94,29 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    given: Sequence[str] = ()
+    """The command line being parsed (``parse_args`` sets it), for errors that show how to write it."""
+
     def error(self, message: str) -> NoReturn:
-        """Exit 2 with ``message`` and, for a mistyped choice, the closest valid one."""
+        """Exit 2 with ``message`` and, for a mistyped choice, the closest valid one; for a missing positional given
+        as ``--dataset=casme2``, the command line that gives it."""
         invalid = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if invalid:
             close = difflib.get_close_matches(invalid.group(1), re.findall(r"'([^']*)'", invalid.group(2)), n=1)
             message += f"; did you mean {close[0]}?" if close else ""
+        if message.startswith("the following arguments are required:"):
+            message += self._positional_as_option()
         super().error(message)
+
+    def _positional_as_option(self) -> str:
+        """``; give the dataset as the first argument: ...`` when the command line holds ``--NAME=VALUE`` for a
+        positional argument NAME of this command (argparse then finds the positional missing), else ``""``."""
+        for token in self.given:
+            flag, equals, value = str(token).partition("=")
+            positional = self._positional_named(flag) if equals and value else None
+            if positional is not None:
+                return f"; {positional_hint(self.prog, positional, token, self.given, value)}"
+        return ""
 
     def unknown_options(self, extra: Sequence[str], given: Sequence[str] = (), args: Any = None) -> NoReturn:
         """Exit 2 naming the arguments this (sub-)command does not take, with the closest option for each flag; a
@@ -160,6 +176,7 @@ def build_parser() -> _Parser:
 
 def parse_args(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse ``argv``; a ``--quiet`` before the sub-command applies to it when it has ``--quiet``."""
+    _Parser.given = list(sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(argv)
     if extra:  # named by the sub-command that was given, with its own usage line and options
         chosen = next((child for child in _sub_parsers(parser) if child.prog.split()[1:] == _command_path(args)), parser)

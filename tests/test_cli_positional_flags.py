@@ -34,3 +34,24 @@ def test_the_shown_command_is_quoted_for_the_shell(run_cli):
     result = run_cli("datasets", "check", "--dataset", "casme2", "--root", "my data")
     assert "give the dataset as the first argument: merbench datasets check casme2 --root 'my data'" in \
         " ".join(result.err.split())
+
+
+@pytest.mark.parametrize("given, fixed", [
+    (("datasets", "check", "--dataset=casme2", "--root", "DIR"), "merbench datasets check casme2 --root DIR"),
+    (("info", "--model=convmixer"), "merbench info convmixer"),
+])
+def test_a_positional_given_as_option_equals_value_is_shown_as_the_first_argument(run_cli, given, fixed):
+    """``--dataset=casme2`` leaves the positional missing (argparse's "required" error, before any unknown option):
+    the error still shows the command that gives it."""
+    result = run_cli(*given)
+    said = " ".join(result.err.split())
+    word = "model" if "info" in given else "dataset"
+    assert result.code == 2, said
+    assert f"the following arguments are required: {word.upper()}; give the {word} as the first argument: {fixed}" \
+        in said, said
+
+
+def test_a_missing_positional_without_such_an_option_keeps_argparses_message(run_cli):
+    result = run_cli("datasets", "check", "--root", "DIR")
+    assert result.code == 2
+    assert result.err.rstrip().endswith("the following arguments are required: DATASET")
