@@ -262,16 +262,52 @@ def sqlite_url(path: Path) -> str:
     return url
 
 
+ENGINE_KWARGS = {"connect_args": {"timeout": 30}}
+
+
 def open_storage(optuna: Any, path: Path) -> Any:
-    """Optuna's RDB storage on the SQLite file ``path``; ``UsageError`` when Optuna cannot use it."""
+    """Optuna's RDB storage on the SQLite file ``path``; ``UsageError`` when Optuna cannot use it.
+
+    A new (missing or empty) file is made whole or not at all (``_create_storage``). Call it holding
+    ``storage_lock(path, wait=True)``: the file is made under a fixed name beside it."""
     url = sqlite_url(path)
     try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
+        if _is_new(path):
+            _create_storage(optuna, path)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=ENGINE_KWARGS)
         optuna.get_all_study_names(storage=storage)  # reads the studies table: a foreign one fails here
         return storage
+    except UsageError:
+        raise
     except Exception as exc:  # SQLAlchemy and Optuna raise their own types for a damaged or newer file
         raise UsageError(f"--storage {path}: Optuna cannot use this file ({type(exc).__name__}: {error_text(exc)}); "
                          "give another file with --storage") from None
+
+
+def _is_new(path: Path) -> bool:
+    target = lock_target(path)
+    return not target.exists() or target.stat().st_size == 0
+
+
+def _create_storage(optuna: Any, path: Path) -> None:
+    """Make Optuna's tables in a file beside ``path`` and rename it into place: Optuna makes its tables one at a time,
+    so a tune interrupted (Ctrl-C, kill) while making them in ``path`` itself would leave a file every later tune
+    refuses as damaged. Interrupted here, nothing is left at ``path`` (nor beside it)."""
+    target = lock_target(path)  # a link keeps leading to the new file
+    partial = target.with_name(f".{target.name}.new")
+    _remove_sqlite_file(partial)  # left by a tune killed (kill -9) while making it
+    try:
+        storage = optuna.storages.RDBStorage(sqlite_url(partial), engine_kwargs=ENGINE_KWARGS)
+        storage.engine.dispose()  # closes the file: SQLite removes its journal
+        os.replace(partial, target)
+    finally:
+        _remove_sqlite_file(partial)
+
+
+def _remove_sqlite_file(path: Path) -> None:
+    for name in (path, *(Path(f"{path}{side}") for side in ("-journal", "-wal", "-shm"))):
+        with contextlib.suppress(FileNotFoundError):
+            name.unlink()
 
 
 def first_line(exc: BaseException) -> str:
