@@ -257,8 +257,12 @@ def _check_step(low: float | int, high: float | int, step: float | int, where: s
     below, above = low + math.floor(steps) * step, low + math.ceil(steps) * step
     if isinstance(step, float):
         below, above = float(f"{below:.12g}"), float(f"{above:.12g}")
+    span = float(f"{high - low:.12g}") if isinstance(step, float) else high - low
+    fix = (f"use high: {below} or high: {above}" if below > low  # high: low is refused (low must be below high)
+           else f"use high: {above}, or step: {span} (the step is wider than the range)")
     raise UsageError(f"{where}: step {step} does not divide high - low ({high} - {low}), so the values from low in "
-                     f"steps of {step} stop at {below}, not at high; use high: {below} or high: {above}")
+                     f"steps of {step} stop at {below}, not at high; {fix}")
+
 
 
 def _check_against_option(param: Param, default: Any, where: str, check: Callable[..., Any],
