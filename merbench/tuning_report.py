@@ -80,6 +80,21 @@ def scores_table(summary: dict[str, Any]) -> DataTable:
     return table
 
 
+@dataclass(frozen=True)
+class _Domains:
+    """What ``merbench.report.per_domain_table`` reads of a run, taken from a tune's summary."""
+
+    per_domain: dict[str, Any]
+    across_seeds: None = None
+
+
+def domains_table(summary: dict[str, Any]) -> DataTable:
+    """The tuned result per domain (source dataset), pooled over outer folds: ``merbench run``'s table."""
+    from merbench.report import per_domain_table
+
+    return per_domain_table(_Domains(summary["per_domain"]))  # type: ignore[arg-type]  # reads only these
+
+
 ONE_FOLD_STABILITY = ("Stability of the choice: not measured, it needs two or more outer folds to compare (this "
                       "protocol has one); report the chosen configuration as one fold's choice")
 """Said instead of the stability table when a tune has a single outer fold (cross-dataset): agreement is 1.00."""
@@ -124,6 +139,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     print_table(console, folds_table(summary))
     print_table(console, choices_table(summary))
     print_table(console, scores_table(summary))
+    if len((summary.get("per_domain") or {})) > 1:
+        print_table(console, domains_table(summary))
     if len(summary["folds"]) >= 2:
         print_table(console, stability_table(summary))
     else:

@@ -10,6 +10,7 @@ import numpy as np
 
 from merbench.leaks import engine_leaks, protocol_leaks
 from merbench.metrics import classification_metrics, mean_std
+from merbench.runner import _per_domain  # merbench run's per-domain scores, computed alike
 from merbench.splits import check_folds
 from merbench.tuning_space import SearchSpace
 
@@ -126,14 +127,16 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
     the resolved flow method, ``inputs_key``), kept with the dataset's summary, so that the data tuned on is named.
     """
     samples, labels, subjects = dataset.samples, dataset.labels, dataset.subjects
-    rows, truth, predicted = [], [], []
+    rows, tested, truth, predicted = [], [], [], []
     for fold, outer in zip(folds, outer_folds):
         for i, prediction in zip(outer.test, fold["predictions"]):
             rows.append({"id": samples[i].id, "subject": samples[i].subject, "domain": samples[i].domain,
                          "fold": outer.index, "label": int(labels[i]), "prediction": int(prediction)})
+            tested.append(int(i))
             truth.append(int(labels[i]))
             predicted.append(int(prediction))
     pooled = classification_metrics(truth, predicted, len(dataset.classes))
+    per_domain = _per_domain(dataset, np.asarray(truth), np.asarray(predicted), np.asarray(tested, dtype=int))
     fold_mean, fold_std = mean_std([fold["metrics"] for fold in folds])
     if len(folds) < 2:  # a spread over one outer fold (cross-dataset) is not measured, not 0
         fold_std = {key: None for key in fold_std}
@@ -158,6 +161,7 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
         "pooled": pooled,
         "fold_mean": fold_mean,
         "fold_std": fold_std,
+        "per_domain": per_domain,  # as merbench run's: pooled scores of each domain's outer predictions
         "stability": choice_stability(space, folds),
         "compute": {
             "trials": sum(counts.values()),
