@@ -56,6 +56,19 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], n_class
     }
 
 
+def per_domain_scores(domains: Sequence[str], y_true: Sequence[int], y_pred: Sequence[int],
+                      n_classes: int) -> dict[str, dict[str, float]]:
+    """UF1, UAR and accuracy of each domain's predictions (``domains[i]`` is the domain of prediction ``i``), by
+    domain name: the composite protocol's per-part scores (MEGC2019), as ``run`` and ``tune`` report them."""
+    domains, y_true, y_pred = np.asarray(domains), np.asarray(y_true), np.asarray(y_pred)
+    result = {}
+    for domain in sorted(set(domains.tolist())):
+        mask = domains == domain
+        scores = classification_metrics(y_true[mask], y_pred[mask], n_classes)
+        result[str(domain)] = {key: scores[key] for key in ("uf1", "uar", "accuracy")}
+    return result
+
+
 def confusion(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
     """Confusion matrix over all ``n_classes`` (rows: true, columns: predicted)."""
     from sklearn.metrics import confusion_matrix

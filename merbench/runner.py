@@ -27,7 +27,7 @@ from merbench.recorded_files import files_record
 from merbench.errors import DataError, ModelNote, RunFailed
 from merbench.estimator import fixed_seed_warning
 from merbench.leaks import ENGINE_WARNINGS, SELECTION_WITHOUT_EPOCHS, engine_leaks, in_leaks_order
-from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std
+from merbench.metrics import METRIC_KEYS, classification_metrics, confusion, mean_std, per_domain_scores
 from merbench.preprocess import Chain, PreprocessResult, checked_chain, preprocess_dataset, skipped_clips_text, skips_unreadable
 from merbench.progress import ProgressSink, SilentProgress
 from merbench.registry import Registry
@@ -126,16 +126,6 @@ def unused_training_options(config: RunConfig) -> list[str]:
     engine = config.section("engine")
     return [setting_text(f"engine.{key}", engine[key]) for key in GRADIENT_TRAINING_OPTIONS
             if key in engine and key in defaults and engine[key] != defaults[key]]
-
-
-def _per_domain(dataset: Dataset, y_true: np.ndarray, y_pred: np.ndarray, order: np.ndarray) -> dict[str, dict[str, float]]:
-    domains = dataset.domains[order]
-    result = {}
-    for domain in sorted(set(domains)):
-        mask = domains == domain
-        scores = classification_metrics(y_true[mask], y_pred[mask], len(dataset.classes))
-        result[str(domain)] = {key: scores[key] for key in ("uf1", "uar", "accuracy")}
-    return result
 
 
 def _sample_row(dataset: Dataset, i: int, fold: int, labels: np.ndarray, predictions: np.ndarray) -> PredictionRow:
@@ -586,7 +576,7 @@ def score(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPl
             "uf1": "MEGC2019 unweighted F1 on predictions pooled over folds",
             "uar": "MEGC2019 unweighted average recall on pooled predictions",
         },
-        per_domain=_per_domain(dataset, labels[tested], predictions[tested], tested),
+        per_domain=per_domain_scores(dataset.domains[tested], labels[tested], predictions[tested], len(dataset.classes)),
         folds=fold_results,
         confusion_matrix=matrix.tolist(),
         seconds=Seconds(preprocess=prep.seconds, train_eval=finished - train_started, total=finished - started,

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from merbench.leaks import engine_leaks, protocol_leaks
-from merbench.metrics import classification_metrics, mean_std
-from merbench.runner import _per_domain  # merbench run's per-domain scores, computed alike
+from merbench.metrics import classification_metrics, mean_std, per_domain_scores
 from merbench.splits import check_folds
 from merbench.tuning_space import SearchSpace
 
@@ -136,7 +135,7 @@ def summarise(folds: list[dict[str, Any]], outer_folds: list[Any], dataset: Any,
             truth.append(int(labels[i]))
             predicted.append(int(prediction))
     pooled = classification_metrics(truth, predicted, len(dataset.classes))
-    per_domain = _per_domain(dataset, np.asarray(truth), np.asarray(predicted), np.asarray(tested, dtype=int))
+    per_domain = per_domain_scores(dataset.domains[np.asarray(tested, dtype=int)], truth, predicted, len(dataset.classes))
     fold_mean, fold_std = mean_std([fold["metrics"] for fold in folds])
     if len(folds) < 2:  # a spread over one outer fold (cross-dataset) is not measured, not 0
         fold_std = {key: None for key in fold_std}
