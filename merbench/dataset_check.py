@@ -371,7 +371,7 @@ def load_plugin_dataset(registry: Any, name: str, root: Path | None, options: Ma
     dataset = dataclasses.replace(dataset, summary=recordable_summary(dataset.summary, plugin))
     check_declared_gives(dataset, plugin, spec, root, options)
     check_frames_inside(dataset, plugin, root, [cache_dir, *option_folders(root, options, spec.options).values()])
-    check_strict_rows(dataset, name, root, options)
+    check_strict_rows(dataset, name, root, options, spec.options)
     if not dataset.samples and not dataset.summary.get("skipped_rows"):
         where = f"under --root {root}" if root is not None else "(it reads no folder)"
         raise DataError(f"{plugin}: its load() found no samples {where}: check that --root is the dataset's own folder "
@@ -402,7 +402,8 @@ def check_declared_gives(dataset: Dataset, plugin: str, spec: Any, root: Path | 
         f"DatasetPlugin say the same; {DATASET_FIX}")
 
 
-def check_strict_rows(dataset: Dataset, name: str, root: Path | None, options: Mapping[str, Any]) -> None:
+def check_strict_rows(dataset: Dataset, name: str, root: Path | None, options: Mapping[str, Any],
+                      defaults: Mapping[str, Any] | None = None) -> None:
     """Refuse a dataset loaded with ``dataset.strict=true`` whose loader still reports skipped rows
     (``summary["skipped_rows"]``), as ``merbench datasets check --strict`` refuses it: a plugin's loader need not
     apply the switch itself. merbench's own loaders refuse such rows before they return, so they never get here."""
@@ -412,9 +413,8 @@ def check_strict_rows(dataset: Dataset, name: str, root: Path | None, options: M
     from merbench.preprocess import skips_unreadable  # imports OpenCV: only for a dataset with skipped rows
 
     if skips_unreadable(options) is False:
-        where = f" --root {shlex.quote(str(root))}" if root is not None else ""
         raise DataError(f"dataset '{name}' with dataset.strict=true: its loader skipped {counted(skipped, 'row')}, "
-                        f"first {_describe(skipped[0])}; fix them (`merbench datasets check {name}{where}` lists them "
+                        f"first {_describe(skipped[0])}; fix them (`{check_command(name, root, options, defaults)}` lists them "
                         "with their reasons), or run with dataset.strict=false to leave them out")
 
 
@@ -836,7 +836,30 @@ def _describe(entry: Mapping[str, Any]) -> str:
     return f"{source}{row}({entry['sample']}): {entry.get('reason') or entry.get('note')}"
 
 
-def loader_skip_note(dataset: Dataset, name: str, root: Path | None = None) -> str | None:
+def check_command(name: str, root: Path | None, options: Mapping[str, Any] | None = None,
+                  defaults: Mapping[str, Any] | None = None) -> str:
+    """The ``merbench datasets check`` command that lists a dataset's skipped rows, quoted to be pasted into a shell:
+    with ``--root`` and a ``--set dataset.KEY=VALUE`` for each option in ``options`` that differs from ``defaults``
+    (the CSV a manifest reads; without ``defaults``, each one not empty), ``strict`` left out so that the check lists
+    the rows rather than stopping at them."""
+    words = ["merbench", "datasets", "check", name] + (["--root", str(root)] if root is not None else [])
+    for key, value in (options or {}).items():
+        if key != "strict" and (value not in ("", None, [], ()) if defaults is None else value != defaults.get(key)):
+            words += ["--set", f"dataset.{key}={set_text(value)}"]
+    return shlex.join(words)
+
+
+def set_text(value: Any) -> str:
+    """An option value as ``--set`` reads it back: ``true``/``false``, a list comma-separated, else its text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def loader_skip_note(dataset: Dataset, name: str, root: Path | None = None, options: Mapping[str, Any] | None = None,
+                     defaults: Mapping[str, Any] | None = None) -> str | None:
     """One line on what the loader left out: annotation rows (a missing frame folder, an apex outside the clip...),
     for a composite with an official list (MEGC2019) the listed samples not found, and classes it declared that no
     sample has; so that a run on a smaller dataset than the sheet or list names says so. ``None`` when nothing was."""
@@ -851,8 +874,7 @@ def loader_skip_note(dataset: Dataset, name: str, root: Path | None = None) -> s
         parts.append(f"{coverage['found']} of the {coverage['listed']} samples of the official list found")
     if skipped:
         parts.append(f"{counted(skipped, 'annotation row')} left out by the {name} loader, first {_describe(skipped[0])}")
-    where = f" --root {shlex.quote(str(root))}" if root is not None else ""  # pasted into a shell as it is
-    text = f"{'; '.join(parts)}; `merbench datasets check {name}{where}` lists them with their reasons"
+    text = f"{'; '.join(parts)}; `{check_command(name, root, options, defaults)}` lists them with their reasons"
     return f"{text}; {declared}" if declared else text
 
 
