@@ -49,9 +49,14 @@ def manifest_file(value: str, root: Path) -> Path:
     if not value:
         raise UsageError("dataset 'manifest' needs its CSV: --set dataset.manifest=FILE (paths in it are relative to --root)")
     path = Path(value).expanduser()
-    for candidate in (path, root / path) if not path.is_absolute() else (path,):
+    candidates = (path, root / path) if not path.is_absolute() else (path,)
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
+    folder = next((candidate for candidate in candidates if candidate.is_dir()), None)
+    if folder is not None:
+        raise DataError(f"dataset.manifest={value}: {folder} is a folder, not a file; name the CSV file in it "
+                        "(--set dataset.manifest=FOLDER/labels.csv)")
     raise DataError(f"dataset.manifest={value}: file not found (looked in the working folder and in {root})")
 
 
@@ -75,12 +80,15 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             written = next(reader, [])
+            if not any(cell.strip() for cell in written):
+                check_header_first(reader, path)
             header = [h.strip().lower() for h in written]
             check_columns_once(written, header, path)
             rows = []
             start = reader.line_num + 1
             for values in reader:
                 if any(v.strip() for v in values):
+                    check_field_count(values, header, start, path)
                     rows.append((start, dict(zip(header, (v.strip() for v in values)))))
                 start = reader.line_num + 1
     except UnicodeDecodeError:
@@ -88,6 +96,28 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     except (OSError, csv.Error) as exc:
         raise DataError(f"cannot read the manifest {path} as a CSV file ({exc}); save it as CSV UTF-8") from None
     return header, rows
+
+
+def check_header_first(reader: Any, path: Path) -> None:
+    """``DataError`` for blank lines above the header (``reader`` has read the first, blank, one): the header must
+    be the first line. A file with nothing but blank lines is left to the missing-columns message."""
+    blank = reader.line_num
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            lines = "line 1 is" if blank == 1 else f"lines 1 to {blank} are"
+            raise DataError(f"{path}: {lines} blank; the header (subject,label,...) must be the first line: delete "
+                            f"the blank {plural(blank, 'line')} above it")
+        blank = reader.line_num
+
+
+def check_field_count(values: list[str], header: list[str], row: int, path: Path) -> None:
+    """``DataError`` for a row with more filled cells than the header has columns: an unquoted comma in a path
+    (``images/a,b.png``) splits its cell in two, and the row read by the header would lose the cells past the last
+    column. Empty cells past the header (a spreadsheet's trailing commas) are allowed."""
+    used = max((i + 1 for i, value in enumerate(values) if value.strip()), default=0)
+    if used > len(header):
+        raise DataError(f"{path} row {row} has {used} fields but the header has {len(header)} columns; quote the "
+                        "cell that holds a comma (\"images/a,b.png\"), or give its column a header")
 
 
 COLUMNS = ("subject", "label", "domain", "id", "path", "onset", "apex", "offset")
@@ -241,6 +271,19 @@ def check_subject_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -
                             "people")
 
 
+def check_domain_spelling(rows: list[tuple[int, dict[str, str]]], path: Path) -> None:
+    """``DataError`` for two domains that differ only in case, invisible characters or Unicode form (``casme2`` and
+    ``CASME2``): read as two, a leave-one-domain-out protocol would split one source in two."""
+    first: dict[str, tuple[str, int]] = {}
+    for row, cells in rows:
+        domain = cells.get("domain") or ""
+        spelled, where = first.setdefault(spelling_key(domain), (domain, row))
+        if spelled != domain:
+            raise DataError(f"{path} row {row}: domain '{printable_line(domain)}' differs from "
+                            f"'{printable_line(spelled)}' (row {where}) only {how_spelled_apart(domain, spelled)}; "
+                            "write one spelling (domains are compared exactly)")
+
+
 def how_spelled_apart(subject: str, other: str) -> str:
     """How two subject ids of one ``number_key`` differ, for ``check_subject_spelling``'s message."""
     if spelling_key(subject) != spelling_key(other):
@@ -253,11 +296,12 @@ def how_spelled_apart(subject: str, other: str) -> str:
 def skip_repeated_headers(rows: list[tuple[int, dict[str, str]]], header: list[str],
                           log: LoadLog) -> list[tuple[int, dict[str, str]]]:
     """``rows`` without those that repeat the header (in any case), each recorded in ``log`` as skipped: two
-    manifests joined into one file carry the second one's header, which is no sample (its "file" ``path`` is
+    manifests joined into one file carry the second one's header (after its byte-order mark when both were saved
+    as Excel's CSV UTF-8 and joined with ``cat``), which is no sample (its "file" ``path`` is
     not missing, and its "subject" ``Subject`` is no second spelling of a subject)."""
     kept = []
     for row, cells in rows:
-        if all(cells.get(name, "").lower() == name for name in header):
+        if all(cells.get(name, "").lstrip("\ufeff").strip().lower() == name for name in header):
             log.skip(row, "header", "repeats the header row (row 1), as two manifests joined into one do; delete it")
         else:
             kept.append((row, cells))
@@ -297,6 +341,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     log.rows = len(rows)
     rows = skip_repeated_headers(rows, header, log)
     check_subject_spelling(rows, path)
+    check_domain_spelling(rows, path)
     columns = ("path",) if image_mode else tuple(c for c in ("onset", "apex", "offset") if c in header)
     kept: list[tuple[int, dict[str, str], tuple[Path, ...], str]] = []
     listed: dict[tuple[Path, ...], tuple[int, str]] = {}
