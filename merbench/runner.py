@@ -314,7 +314,8 @@ def prepare_inputs(config: RunConfig, registry: Registry, chain: Chain, progress
     untouched = folder_stamps(config.root)
     if dataset.summary.get("root_written"):
         progress.message(f"[bold yellow]Warning:[/] {dataset.summary['root_written']}")
-    left_out = loader_skip_note(dataset, config.dataset, config.root)
+    left_out = loader_skip_note(dataset, config.dataset, config.root, config.section("dataset"),
+                                registry.get("datasets", config.dataset).options)
     if left_out:
         progress.message(f"[yellow]Note:[/] {left_out}")
     dataset = protocol_dataset(dataset, registry.get("protocols", config.protocol), config.section("protocol"),

@@ -1032,7 +1032,8 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
     cache_dir = cache_root(create=False)
     dataset = load_dataset(base, registry, cache_dir)  # the protocol expands it as merbench run's does (frame-10fold)
     warnings = []
-    left_out = loader_skip_note(dataset, base.dataset, base.root)  # as merbench run says it
+    left_out = loader_skip_note(dataset, base.dataset, base.root, base.section("dataset"),  # as merbench run says it
+                                registry.get("datasets", base.dataset).options)
     if left_out:
         progress.message(f"[yellow]Note:[/] {left_out}")
         warnings.append(left_out)

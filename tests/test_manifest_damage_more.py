@@ -61,6 +61,22 @@ def test_the_suggested_check_command_carries_the_manifest_and_can_be_pasted(run_
     assert "img_0.png not found" in flat(pasted.out)
 
 
+@pytest.mark.parametrize("command", ["run", "preprocess"])
+def test_the_note_of_a_run_names_the_manifest_in_its_check_command(run_cli, tmp_path, monkeypatch, command):
+    """``run`` and ``preprocess`` pass the dataset options to the note: its command, pasted, checks the same file."""
+    root = tree_with(tmp_path, lambda rows: rows)
+    (root / "images" / "s0" / "img_0.png").unlink()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MERBENCH_CACHE", str(tmp_path / "cache"))
+    given = ["--model", "ststnet", "--epochs", "1", "--profile", "quick", "--protocol", "loso", "--no-store"] \
+        if command == "run" else []
+    result = run_cli(command, "--dataset", "manifest", "--root", str(root), "--set", "dataset.manifest=my data/labels.csv",
+                     *given)
+    said = flat(result.out + result.err)
+    assert "left out by the manifest loader" in said, said
+    assert f"--root {shlex.quote(str(root))} --set 'dataset.manifest=my data/labels.csv'" in said, said
+
+
 def test_the_strict_error_names_the_options_too_but_not_strict(tmp_path):
     import dataclasses
 

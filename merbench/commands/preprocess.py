@@ -105,7 +105,8 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"[yellow]Note:[/] {escape(ignored_note(ignored))}", highlight=False)
     cache_dir = cache_root(create=False)  # load_dataset creates it after refusing one inside the dataset
     dataset = load_dataset(config, registry, cache_dir)
-    left_out = loader_skip_note(dataset, config.dataset, config.root)
+    left_out = loader_skip_note(dataset, config.dataset, config.root, config.section("dataset"),
+                                registry.get("datasets", config.dataset).options)
     if left_out:
         err.print(f"[yellow]Note:[/] {escape(left_out)}", highlight=False)
     workers = int(config.section("engine")["preprocess_workers"])
