@@ -197,6 +197,17 @@ def build_manifest_images(root: Path, subjects: int = 3, per_subject: int = 4, d
     return root / "labels.csv"
 
 
+def build_manifest_edited(root: Path, edit) -> Path:
+    """The ``build_manifest_images`` tree with its ``labels.csv`` rows (header first, as lists) passed through
+    ``edit``."""
+    build_manifest_images(root)
+    with open(root / "labels.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    with open(root / "labels.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(edit(rows))
+    return root
+
+
 def build_manifest_frames(root: Path, subjects: int = 3, per_subject: int = 3) -> Path:
     """Onset/apex frame files and ``frames.csv`` (subject, label names, onset, apex)."""
     rows = []

@@ -5,7 +5,6 @@ manifest was skipped as a missing file ``path``."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,8 @@ def flat(text: str) -> str:
 
 
 def tree_with(tmp_path: Path, edit) -> Path:
-    """The ``build_manifest_images`` tree with its ``labels.csv`` rows (header first, as lists) passed through
-    ``edit``."""
-    root = tmp_path / "data"
-    rt.build_manifest_images(root)
-    with open(root / "labels.csv", newline="") as handle:
-        rows = list(csv.reader(handle))
-    with open(root / "labels.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows(edit(rows))
-    return root
+    """The ``build_manifest_images`` tree with its ``labels.csv`` rows passed through ``edit`` (``realtrees``)."""
+    return rt.build_manifest_edited(tmp_path / "data", edit)
 
 
 def load(root: Path, tmp_path: Path, strict: bool = False):

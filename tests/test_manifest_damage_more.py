@@ -6,7 +6,6 @@ nothing; a folder given as the manifest was "not found"."""
 
 from __future__ import annotations
 
-import csv
 import shlex
 from pathlib import Path
 
@@ -25,15 +24,8 @@ def flat(text: str) -> str:
 
 
 def tree_with(tmp_path: Path, edit) -> Path:
-    """The ``build_manifest_images`` tree (header subject,label,domain,path) with its ``labels.csv`` rows passed
-    through ``edit``."""
-    root = tmp_path / "my data"
-    rt.build_manifest_images(root)
-    with open(root / "labels.csv", newline="") as handle:
-        rows = list(csv.reader(handle))
-    with open(root / "labels.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows(edit(rows))
-    return root
+    """The ``build_manifest_images`` tree with its ``labels.csv`` rows passed through ``edit`` (``realtrees``)."""
+    return rt.build_manifest_edited(tmp_path / "my data", edit)
 
 
 def load(root: Path, tmp_path: Path, name: str = "labels.csv", strict: bool = False):
