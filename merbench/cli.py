@@ -24,7 +24,7 @@ import threading
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -115,26 +115,31 @@ class _Parser(argparse.ArgumentParser):
             flag, equals, value = str(token).partition("=")
             positional = self._positional_named(flag) if equals and value else None
             if positional is not None:
-                return f"; {positional_hint(self.prog, positional, token, self.given, value)}"
+                return f"; {positional_hint(self.prog, positional, flag, self.given)}"
         return ""
 
     def unknown_options(self, extra: Sequence[str], given: Sequence[str] = (), args: Any = None) -> NoReturn:
         """Exit 2 naming the arguments this (sub-)command does not take, with the closest option for each flag; a
         flag named as its positional argument (``datasets check --dataset casme2``) is shown the command without it,
-        from ``given`` (the command line) and ``args`` (what was parsed)."""
+        from ``given`` (the command line) and ``args`` (what was parsed), its other mistyped options corrected."""
         known = [option for action in self._actions for option in action.option_strings]
-        hints = []
+        hints, fixes, named = [], {}, None
         for item in extra:
             flag = item.split("=", 1)[0]
             positional = self._positional_named(flag)
-            if positional is not None and args is not None:
-                self.error(f"unrecognized arguments: {' '.join(extra)}; "
-                           f"{positional_hint(self.prog, positional, flag, given, getattr(args, positional.dest))}")
+            if positional is not None:
+                named = named or (positional, flag)
+                continue
             close = [OTHER_SPELLINGS[flag]] if OTHER_SPELLINGS.get(flag) in known else \
                 difflib.get_close_matches(flag, known, n=1) if flag.startswith("-") else []
             close = [option for option in close if (flag, option) not in NOT_MEANT]
-            hints += [f"{close[0]} (for {flag})" if len(extra) > 2 else close[0]] if close else []
-        self.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {', '.join(hints)}?" if hints else ""))
+            if close:
+                fixes[flag] = close[0]
+                hints.append(f"{close[0]} (for {flag})" if len(extra) > 2 else close[0])
+        message = f"unrecognized arguments: {' '.join(extra)}"
+        if named is not None and args is not None:
+            message += f"; {positional_hint(self.prog, named[0], named[1], given, getattr(args, named[0].dest), fixes)}"
+        self.error(message + (f"; did you mean {', '.join(hints)}?" if hints else ""))
 
     def _positional_named(self, flag: str) -> argparse.Action | None:
         """The positional argument that ``flag`` names (``--dataset`` for DATASET, ``--model`` for MODEL), if any."""
@@ -143,17 +148,36 @@ class _Parser(argparse.ArgumentParser):
                      and name in (action.dest.lower(), str(action.metavar or "").lower())), None)
 
 
-def positional_hint(prog: str, positional: argparse.Action, flag: str, given: Sequence[str], value: Any) -> str:
-    """How to give ``positional`` that was written as ``flag``: the command line ``given`` with the flag dropped and
-    ``value`` (what argparse took for the positional, the word after the flag) moved after the command's words."""
+def positional_hint(prog: str, positional: argparse.Action, flag: str, given: Sequence[str], taken: Any = None,
+                    fixes: Mapping[str, str] | None = None) -> str:
+    """How to give ``positional`` that was written as ``flag`` (``--dataset casme2`` or ``--dataset=casme2``): the
+    command line ``given`` with every such flag and its value dropped, one name moved after the command's words, and
+    each mistyped option of ``fixes`` written as meant. ``taken`` is what argparse took for the positional: the word
+    after the flag, or a name given as the positional besides the flag (then "give one")."""
     words = prog.split()[1:]
     tokens = list(given)
     end = next((i + len(words) for i in range(len(tokens)) if tokens[i:i + len(words)] == words), len(tokens))
-    rest = [token for token in tokens[end:] if token != flag]
-    if value in rest:
-        rest.remove(value)
-    example = shlex.join([prog.split()[0], *tokens[:end], str(value), *rest])
-    return f"give the {str(positional.metavar or positional.dest).lower()} as the first argument: {example}"
+    values, rest = [], []
+    remaining = iter(tokens[end:])
+    for token in remaining:
+        name, equals, value = token.partition("=")
+        if token == flag:
+            following = next(remaining, None)
+            if following is not None:
+                values.append(following)
+        elif name == flag and equals:
+            values.append(value)
+        else:
+            rest.append(f"{fixes[name]}{equals}{value}" if fixes and name in fixes else token)
+    besides = taken is not None and str(taken) not in values
+    if besides:
+        rest.remove(str(taken))
+    name_given = str(taken) if besides else (values[0] if values else str(taken))
+    what = str(positional.metavar or positional.dest).lower()
+    example = shlex.join([prog.split()[0], *tokens[:end], name_given, *rest])
+    if len(values) + besides > 1:
+        return f"give one {what}, as the first argument: {example}"
+    return f"give the {what} as the first argument: {example}"
 
 
 def build_parser() -> _Parser:

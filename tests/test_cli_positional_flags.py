@@ -55,3 +55,30 @@ def test_a_missing_positional_without_such_an_option_keeps_argparses_message(run
     result = run_cli("datasets", "check", "--root", "DIR")
     assert result.code == 2
     assert result.err.rstrip().endswith("the following arguments are required: DATASET")
+
+
+@pytest.mark.parametrize("given, fixed", [
+    (("info", "convmixer", "--model=ststnet"), "give one model, as the first argument: merbench info convmixer"),
+    (("datasets", "check", "manifest", "--dataset=samm"),
+     "give one dataset, as the first argument: merbench datasets check manifest"),
+    (("datasets", "check", "--dataset", "manifest", "--dataset", "samm"),
+     "give one dataset, as the first argument: merbench datasets check manifest"),
+])
+def test_a_positional_given_twice_is_answered_with_one(run_cli, given, fixed):
+    """The flag beside the positional (or given twice) is dropped from the shown command, which then parses."""
+    result = run_cli(*given)
+    said = " ".join(result.err.split())
+    assert result.code == 2 and fixed in said, said
+    shown = said.split("first argument: ", 1)[1].split(";")[0].split()
+    from merbench.cli import build_parser
+
+    parsed, left = build_parser().parse_known_args(shown[1:])
+    assert left == [] and shown[-1] in vars(parsed).values(), (shown, left)
+
+
+def test_a_mistyped_option_beside_the_positional_flag_keeps_its_hint_and_is_corrected(run_cli):
+    result = run_cli("datasets", "check", "--dataset", "manifest", "--rot", "ds")
+    said = " ".join(result.err.split())
+    assert result.code == 2
+    assert "give the dataset as the first argument: merbench datasets check manifest --root ds" in said, said
+    assert "did you mean --root (for --rot)?" in said, said
