@@ -738,7 +738,8 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         if value is None and not isinstance(parsed, tuple):  # YAML null (~), --set KEY=null: unset, as its default
             return default
         if isinstance(value, (list, tuple, dict)):
-            raise _refuse(key, text, default, parsed, "expected one value (text), not a list or mapping")
+            shown = text if isinstance(value, dict) else f"[{_show(value, ', ')}]"
+            raise _refuse(key, shown, default, parsed, "expected one value (text), not a list or mapping")
         if isinstance(value, bool) and isinstance(parsed, tuple):  # YAML reads `amp: off` as false
             spelled = {True: ("on", "yes", "true"), False: ("off", "no", "false")}[value]
             value = next((choice for choice in parsed if str(choice).lower() in spelled), text)
@@ -1213,6 +1214,11 @@ def unknown_setting(key: str, sections: Mapping[str, Mapping[str, Any]], registr
     message says whose options they are (``Valid settings of model 'ststnet': ...``).
     """
     section, dot, option = key.partition(".")
+    if not dot and section in sections:  # `engine: 5` in a --config file, --set engine=5
+        first = next(iter(sections[section]), "OPTION")
+        return UsageError(f"'{key}' is a section, not a setting: give its options as a mapping ({key}: {{{first}: "
+                          f"VALUE}}) or as {key}.{first}=VALUE; its options: "
+                          f"{', '.join(f'{key}.{name}' for name in sections[section]) or 'none'}")
     if dot and section in sections:  # the option's own name decides: "model." alone made model.attention ~ batchnorm
         close = [f"{section}.{name}" for name in difflib.get_close_matches(option, list(sections[section]), n=1,
                                                                            cutoff=0.6)]

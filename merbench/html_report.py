@@ -33,7 +33,7 @@ from merbench.report import (COLUMNS, REPORTED_METRICS, kept_warnings, leakage_c
                              last_of_setting, leakage_lines, summary_seeds, leakage_what, measured_label,
                              reported_leak_note, reported_leaks, reported_rows, reported_sources, reported_title, sample_count,
                              seed_label, time_text, train_test_domains)
-from merbench.result import RunResult, threads_phrase
+from merbench.result import RunResult, threads_phrase, trained_how
 from merbench.wording import counted, no_subject_shared, paper_points
 
 SHORT = dict(COLUMNS)
@@ -392,7 +392,7 @@ def _provenance(page: _Page, result: RunResult) -> None:
               f"({', '.join(str(run.seed) for run in result.seeds or [])})"),
         ("profile", result.profile or config.get("profile", "—")),
         ("preprocessing", " → ".join(f"{s.get('name')} v{s.get('version')}" for s in chain) or "—"),
-        ("folds trained", plan.get("description", "—")
+        ("folds trained", (trained_how(str(plan["description"])) if plan.get("description") else "—")
          + (f", {threads_phrase(plan)}" if "threads_per_fold" in plan else "")),
         ("time", time_text(result, device=False)),
     ]

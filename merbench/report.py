@@ -17,7 +17,7 @@ from rich.panel import Panel
 from merbench.environment import FILES_KEY
 from merbench.escaping import printable_line
 from merbench.leaks import LEAKY_SETTINGS, describe, result_leaks, stored_engine_leaks
-from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase
+from merbench.result import FoldRecord, LeakageRecord, RunResult, Seconds, threads_phrase, trained_how
 from merbench.tables import TEXT, Column, DataTable, print_table, styled, wants_plain
 from merbench.wording import counted, no_subject_shared, paper_points, percent, percent_points
 
@@ -420,8 +420,7 @@ def print_result(console: Console, result: RunResult) -> None:
     console.print(escape(f"Time: {time_text(result)}"))
     plan = result.engine_plan
     if plan:
-        how = ("as " if str(plan["description"]).startswith("Ray tasks") else "") + str(plan["description"])
-        console.print(escape(f"Folds trained {how}, {threads_phrase(plan)}"))
+        console.print(escape(f"Folds trained {trained_how(str(plan['description']))}, {threads_phrase(plan)}"))
     console.print(escape(provenance_line(result)), highlight=False)
 
 

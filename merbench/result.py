@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -609,6 +610,16 @@ def _clips_named(f: Fields) -> int | None:
 def _quoted(names: list[str]) -> str:
     """``'uf1'`` or ``'uf1', 'uar'``."""
     return ", ".join(repr(name) for name in names)
+
+
+def trained_how(description: str) -> str:
+    """An engine plan's ``description`` as it follows "Folds trained": "as Ray tasks …", "in 2 worker processes",
+    "fold by fold in this process", "2 folds at a time as …"."""
+    if description.startswith("Ray tasks"):
+        return f"as {description}"
+    if re.match(r"\d+ worker process", description):
+        return f"in {description}"
+    return description
 
 
 def threads_phrase(plan: Mapping[str, Any]) -> str:
