@@ -76,19 +76,23 @@ LEAKAGE_FORMATS = ("md", "json", "html")
 def _leakage(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench report --leakage FILE``: the study's table, or the summary written as md, json or html."""
     from merbench.errors import UsageError
-    from merbench.export import SUFFIX_OF, format_for, strict_json
+    from merbench.export import FORMATS as FILE_FORMATS, SUFFIX_OF, format_for, strict_json
     from merbench.html_report import render_leakage_page
     from merbench.leakage_summary import load_summary
     from merbench.outputs import check_output_path, store_files, summary_roots, write_output
     from merbench.rendered_tables import render_leakage
     from merbench.report import leakage_table
-    from merbench.tables import print_table
+    from merbench.tables import FORMATS as TERMINAL_FORMATS, print_table
 
     stray = [flag for flag, given in (("--figures", args.figures), ("RUN_ID", args.run_ids), ("--model", args.model),
                                       ("--dataset", args.dataset), ("--protocol", args.protocol),
                                       ("--profile", args.profile)) if given]
     if stray:
         raise UsageError(f"--leakage renders a study's summary file; drop {', '.join(stray)} (they select stored runs)")
+    if args.output is None and args.format in FILE_FORMATS:
+        raise UsageError(f"--format {args.format} is the format of a file: a leakage summary is written as "
+                         f"{', '.join(LEAKAGE_FORMATS)} with --output FILE (e.g. --output leakage.md); without it, the "
+                         f"table is printed on the terminal ({'/'.join(TERMINAL_FORMATS)})")
     fmt = format_for(args.output, args.format, LEAKAGE_FORMATS, "a leakage summary") if args.output is not None else None
     def checked(folders: dict[str, Path], probe: bool = True) -> Path | None:
         return (check_output_path(args.output, "--output", store_files(args.store),
