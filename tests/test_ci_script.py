@@ -29,7 +29,7 @@ def _run_step(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_the_ci_plugin_step_fails_on_a_plugin_problem():
     broken = _run_step({"MERBENCH_DISABLE_PLUGINS": "synthtic"})  # a name of no entry point: a plugin problem
     assert broken.returncode == 2, broken.stdout + broken.stderr
-    assert "synthtic" in broken.stderr and "MERBENCH_STRICT_PLUGINS is set" in broken.stderr
+    assert "synthtic" in broken.stdout + broken.stderr and "MERBENCH_STRICT_PLUGINS is set" in broken.stderr
 
 
 def test_the_ci_plugin_step_passes_with_every_plugin_loading():
