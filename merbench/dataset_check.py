@@ -310,10 +310,25 @@ def in_clip_problems(sample: Sample, first: tuple[Path, np.ndarray] | None = Non
             found = "empty (0 bytes)" if not head else "not an image file"
             problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} unreadable (the file is {found})", IN_CLIP))
         elif first is not None and size is not None and size != first[1].shape[:2]:
-            sized = np.broadcast_to(np.uint8(0), size)  # its shape is all frame_size_problem reads
-            problems.append(FrameProblem(sample.id, path, f"{IN_CLIP} {frame_size_problem(sample, sized, *first)}",
-                                         IN_CLIP))
+            size = _decoded_size(path, size)  # decoded only where the header disagrees: few frames, if any
+            if size != first[1].shape[:2]:
+                sized = np.broadcast_to(np.uint8(0), size)  # its shape is all frame_size_problem reads
+                problems.append(FrameProblem(sample.id, path,
+                                             f"{IN_CLIP} {frame_size_problem(sample, sized, *first)}", IN_CLIP))
     return len(positions), problems
+
+
+def _decoded_size(path: Path, header: tuple[int, int]) -> tuple[int, int]:
+    """The (height, width) a run decodes ``path`` at, for a frame whose ``header`` size differs from its clip's: the
+    run's decoder has the last word (OpenCV turns a PNG by its EXIF orientation too, and the formats it turns depend on
+    its version); ``header`` when the file cannot be decoded."""
+    from merbench.preprocess import decode_grey
+
+    try:
+        frame = decode_grey(path.read_bytes())
+    except OSError:
+        return header
+    return header if frame is None else tuple(frame.shape[:2])
 
 
 HEADER_FORMATS = ("JPEG", "PNG", "BMP", "TIFF")

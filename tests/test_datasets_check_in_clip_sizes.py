@@ -64,3 +64,23 @@ def test_the_header_size_is_the_size_opencv_decodes_a_turned_jpeg_at(tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48), dtype=np.uint8)).save(path, exif=exif)
     with open(path, "rb") as handle:
         assert header_size(handle) == cv2.imread(str(path), cv2.IMREAD_GRAYSCALE).shape == (48, 40)
+
+
+def test_a_frame_opencv_turns_to_the_clip_size_is_no_problem(run_cli, tmp_path):
+    """A clip of 32×40 frames, one a PNG stored 40×32 whose EXIF turns it a quarter, which OpenCV 4.14 decodes
+    32×40 as the run reads it: where the header disagrees with the clip, the run's decoder decides (no false
+    report)."""
+    import pytest
+
+    root = tmp_path / "casme2"
+    odd, onset = _odd_in_clip_frame(root)
+    for frame in onset.parent.glob("img*.jpg"):
+        assert cv2.imwrite(str(frame), np.full((32, 40), 128, np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned a quarter: stored 40 high, 32 wide
+    Image.fromarray(np.full((40, 32), 128, np.uint8)).save(odd, format="PNG", exif=exif)
+    if cv2.imread(str(odd), cv2.IMREAD_GRAYSCALE).shape != (32, 40):
+        pytest.skip("this OpenCV does not turn a PNG by its EXIF orientation")
+    checked = run_cli("datasets", "check", "casme2", "--root", str(root))
+    assert checked.code == 0, checked.err
+    assert SIZE_WORDS not in checked.err, checked.err
