@@ -6,6 +6,7 @@ The core and the dataset plugins share these checks, so each refusal reads the s
 from __future__ import annotations
 
 import os
+import shlex
 import warnings
 from collections import deque
 from contextlib import contextmanager
@@ -24,7 +25,18 @@ def check_root_folder(root: Path | None, name: str) -> None:
         return
     if root.exists():
         raise DataError(f"--root {root}: is a file, not a folder; give the folder that holds your copy of '{name}'")
-    raise DataError(f"--root {root}: no such folder; give the folder that holds your copy of '{name}'")
+    raise DataError(f"--root {root}: no such folder; "
+                    f"{root_form_hint(root) or f'give the folder that holds your copy of {name!r}'}")
+
+
+def root_form_hint(root: Path) -> str:
+    """How this command takes a ``--root`` written ``NAME=DIR`` (grid's and regress's form) whose DIR is a folder;
+    ``""`` for any other missing folder."""
+    _, equals, folder = str(root).partition("=")
+    if not (equals and folder and Path(folder).expanduser().is_dir()):
+        return ""
+    return (f"this command takes --root DIR (the NAME=DIR form is grid's and regress's, which run several datasets): "
+            f"--root {shlex.quote(folder)}")
 
 
 SKIP_CLIP = ", or set dataset.strict=false to skip its clip"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
 from merbench.contracts import Dataset, resolve_factory
-from merbench.datafiles import check_cache_outside_dataset
+from merbench.datafiles import check_cache_outside_dataset, root_form_hint
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
 from merbench.splits import SPLIT_FIX, check_folds, check_training_classes, protocol_dataset, same_folds
@@ -42,6 +42,8 @@ def check_root(config: RunConfig, registry: Registry) -> None:
     if root.is_dir():
         return
     what = "is a file, not a folder" if root.exists() else "no such folder"
+    if not root.exists() and root_form_hint(root):
+        raise UsageError(f"--root {root}: {what}; {root_form_hint(root)}")
     raise UsageError(
         f"--root {root}: {what}; give the folder that holds your copy of '{config.dataset}' "
         f"(layout in {layout_docs(registry, config.dataset)}; `merbench datasets check {config.dataset} --root DIR` "

@@ -126,6 +126,17 @@ def path_argument(what: str):
 dataset_folder = path_argument("the folder that holds your copy of the dataset, e.g. --root /data/CASME2")
 """``--root DIR`` as a ``Path`` (``path_argument``)."""
 
+
+class GivenOnce(argparse.Action):
+    """An option that takes one value and refuses a second (argparse keeps the last, dropping the first in silence:
+    ``--root A --root B`` ran on B)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None and earlier != self.default:
+            parser.error(f"{option_string} given twice ({earlier} and {values}); give it once")
+        setattr(namespace, self.dest, values)
+
 STORE_FILE = path_argument("a results store file, e.g. --store results.sqlite")
 """``--store PATH`` as a ``Path`` (``path_argument``)."""
 

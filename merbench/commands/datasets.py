@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import HelpFormatter, dataset_folder, flatten_sets, output_file
+from merbench.commands import GivenOnce, HelpFormatter, dataset_folder, flatten_sets, output_file
 from merbench.piped_output import say, show_table
 from merbench.tables import TEXT, Column, DataTable
 from merbench.wording import counted, default_text, numbered_order
@@ -62,7 +62,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     check.add_argument("name", metavar="DATASET", help="dataset plugin name (see `merbench datasets list`)")
-    check.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset")
+    check.add_argument("--root", type=dataset_folder, action=GivenOnce, help="folder of your copy of the dataset")
     check.add_argument("--set", dest="sets", action="append", default=[], nargs="+", metavar="KEY=VALUE",
                        help="dataset option, as for `merbench run` (e.g. dataset.classes=3); for precomputed images also "
                        "the image preprocessor's (image.size=N: the size a run resizes them to)")

@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (HelpFormatter, STORE_FILE, add_model_and_dataset, dataset_folder, flatten_sets,
+from merbench.commands import (STORE_FILE, GivenOnce, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
                                output_file, path_argument, print_plugin_problems, ray_messages, reusable_stored_run)
 from merbench.errors import UsageError
 from merbench.escaping import console_line
@@ -51,7 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_model_and_dataset(parser, USAGE)
     parser.add_argument("--protocol", help="the honest, subject-independent protocol (default: subject-10fold)")
-    parser.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
+    parser.add_argument("--root", type=dataset_folder, action=GivenOnce, help="folder of your copy of the dataset (not needed for synthetic)")
     parser.add_argument("--profile", help="quick (seconds, for tests), default or paper"
                      "; without it: profile: in --config, else default")
     parser.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from merbench.commands import (HelpFormatter, dataset_folder, flatten_sets, output_file, path_argument,
+from merbench.commands import (GivenOnce, HelpFormatter, dataset_folder, flatten_sets, output_file, path_argument,
                                print_plugin_problems)
 from merbench.wording import counted
 
@@ -39,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--dataset", required=True, help="dataset plugin name (see `merbench list datasets`)")
-    parser.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
+    parser.add_argument("--root", type=dataset_folder, action=GivenOnce, help="folder of your copy of the dataset (not needed for synthetic)")
     parser.add_argument("--model", help="prepare the input this model's run needs and check it matches (optional)")
     parser.add_argument("--profile", help="quick, default or paper (sets option defaults, e.g. flow.size)"
                      "; without it: profile: in --config, else default")

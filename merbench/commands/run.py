@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (EPILOG, STORE_FILE, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
+from merbench.commands import (EPILOG, STORE_FILE, GivenOnce, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets,
                                output_file, path_argument, print_plugin_problems, ray_messages)
 from merbench.errors import DataError, RunFailed, UsageError
 from merbench.escaping import console_line
@@ -59,7 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_model_and_dataset(run, RUN_USAGE)
     run.add_argument("--protocol", help="protocol plugin name (default: subject-10fold)")
-    run.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
+    run.add_argument("--root", type=dataset_folder, action=GivenOnce, help="folder of your copy of the dataset (not needed for synthetic)")
     run.add_argument("--profile", help="quick (seconds, for tests), default (the CPU job) or paper (full size, for a GPU)"
                      "; without it: profile: in --config, else default")
     run.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from merbench.commands import (HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
+from merbench.commands import (GivenOnce, HelpFormatter, add_model_and_dataset, dataset_folder, flatten_sets, output_file,
                                path_argument, print_plugin_problems)
 from merbench.escaping import console_line
 
@@ -51,7 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     tune.add_argument("--trials", type=int, required=True, metavar="N", help="trials per outer fold")
     tune.add_argument("--inner-folds", type=int, default=3, metavar="K",
                       help="inner folds by subject within each outer training part (default 3)")
-    tune.add_argument("--root", type=dataset_folder, help="folder of your copy of the dataset (not needed for synthetic)")
+    tune.add_argument("--root", type=dataset_folder, action=GivenOnce, help="folder of your copy of the dataset (not needed for synthetic)")
     tune.add_argument("--profile", help="quick (seconds, for tests), default or paper"
                      "; without it: profile: in --config, else default")
     tune.add_argument("--epochs", type=int, help="training epochs per fold (overrides the profile)")
