@@ -113,14 +113,16 @@ def name_raw_copies(part: Part, root: Path) -> None:
                                 "tree (dataset.frames=auto reads the cropped one when both are there)")
 
 
-def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "casme2", fixes: str = "known") -> Part:
-    """Read the CASME II tree under ``root`` into a ``Part`` with labels of the ``classes`` set.
+def read_part(root: Path, classes: str, frames: str = "auto", domain: str = "casme2", fixes: str = "known",
+              given: str = "--root") -> Part:
+    """Read the CASME II tree under ``root`` into a ``Part`` with labels of the ``classes`` set (``given``: the
+    option that gives ``root``, named in the fix when the coding sheet is not there).
 
     ``fixes`` (``known`` or ``none``) says whether the known annotation fixes
     (``fixes.py``) are applied first; each sample's ``extra`` carries its parsed AUs.
     """
     classes = choose_classes(classes, CLASS_SETS, "casme2")
-    sheet_path = find_one(root, SHEET_PATTERNS, "CASME II")
+    sheet_path = find_one(root, SHEET_PATTERNS, "CASME II", given=given)
     folder, kind = frames_folder(root, frames)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
     report = fix_coded_sheet(sheet.rows, "casme2", fixes, subject_folder, {**COLUMNS, **OPTIONAL})

@@ -91,9 +91,10 @@ def check_root(root: Path | None, name: str) -> Path:
     return root
 
 
-def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> Path:
+def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1, given: str = "--root") -> Path:
     """The single file matching one of ``patterns`` (in any letter case: ``named_like``) in ``root`` (or up to
-    ``depth`` folders below)."""
+    ``depth`` folders below); ``given`` is the option that gives ``root`` (``--set dataset.casme2=DIR`` for a
+    composite's part), named in the fix."""
     found: list[Path] = []
     unusable: list[Path] = []  # named like the file but not one: a broken link, a folder, a FIFO
     for level in range(depth + 1):
@@ -112,10 +113,10 @@ def find_one(root: Path, patterns: Sequence[str], what: str, depth: int = 1) -> 
         if other:
             raise DataError(f"expected {' or '.join(patterns)} in {root} but found {other.relative_to(root)}; "
                             "save the sheet as .xlsx (File > Save As) in the same folder")
-        raise DataError(f"expected {' or '.join(patterns)} in {root}; give the folder of your {what} copy with --root")
+        raise DataError(f"expected {' or '.join(patterns)} in {root}; give the folder of your {what} copy with {given}")
     if len(found) > 1:
         listed = ", ".join(str(p.relative_to(root)) for p in found)
-        raise DataError(f"several {what} annotation files in {root} ({listed}); keep one or point --root at a folder with one")
+        raise DataError(f"several {what} annotation files in {root} ({listed}); keep one or point {given} at a folder with one")
     return found[0]
 
 

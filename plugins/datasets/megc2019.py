@@ -103,6 +103,32 @@ def part_root(name: str, value: str, root: Path | None) -> Path:
     return matches[0]
 
 
+def part_source(name: str, value: str, folder: Path, root: Path | None) -> tuple[str, str]:
+    """How a part's folder was given, as a message names it, and the option that gives it another."""
+    where = f"dataset.{name}={value}" if value else f"the {folder.name} folder under --root {root}"
+    return where, f"--set dataset.{name}=DIR"
+
+
+def read_parts(roots: dict[str, Path], root: Path | None, options: dict[str, Any], classes: str,
+               fixes: str) -> list[Part]:
+    """The three parts in ``PARTS`` order; a part's DataError names the part, how its folder was given and the
+    option that fixes it (not ``--root``, which gives the folder of all three)."""
+    readers = {
+        "smic": lambda folder, given: smic.read_part(folder, "hs", domain="smic", given=given),
+        "casme2": lambda folder, given: casme2.read_part(folder, classes, str(options["casme2_frames"]),
+                                                         domain="casme2", fixes=fixes, given=given),
+        "samm": lambda folder, given: samm.read_part(folder, classes, domain="samm", fixes=fixes, given=given),
+    }
+    parts = []
+    for name in PARTS:
+        where, given = part_source(name, str(options[name] or ""), roots[name], root)
+        try:
+            parts.append(readers[name](roots[name], given))
+        except DataError as exc:
+            raise DataError(f"megc2019 part {name} ({where}): {exc}") from None
+    return parts
+
+
 def official_parts(parts: list[Part], listed: dict[tuple, dict[str, str]]) -> tuple[list[Part], dict[str, Any]]:
     """The parts cut down to the listed samples, labelled as the list says, and the coverage report."""
     release_label = {"smic": lambda e: e.label, "casme2": lambda e: casme2.CLASS_SETS["3"].get(e.extra.get("emotion", "")),
@@ -159,11 +185,7 @@ def load(root: Path | None, options: dict[str, Any], cache_dir: Path) -> Dataset
     for folder in roots.values():
         check_cache_outside(folder, cache_dir)
     classes = "3" if which == "derived" else "all"
-    parts = [
-        smic.read_part(roots["smic"], "hs", domain="smic"),
-        casme2.read_part(roots["casme2"], classes, str(options["casme2_frames"]), domain="casme2", fixes=fixes),
-        samm.read_part(roots["samm"], classes, domain="samm", fixes=fixes),
-    ]
+    parts = read_parts(roots, root, options, classes, fixes)
     parts[0].info["annotation_fixes"] = empty_report(fixes)
     coverage = None
     if which == "official":

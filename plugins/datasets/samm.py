@@ -102,14 +102,15 @@ def _is_subject(folder: Path) -> bool:
     return re.fullmatch(r"\d{3}", folder.name) is not None
 
 
-def read_part(root: Path, classes: str, domain: str = "samm", fixes: str = "known") -> Part:
-    """Read the SAMM tree under ``root`` into a ``Part`` with labels of the ``classes`` set.
+def read_part(root: Path, classes: str, domain: str = "samm", fixes: str = "known", given: str = "--root") -> Part:
+    """Read the SAMM tree under ``root`` into a ``Part`` with labels of the ``classes`` set (``given``: the option
+    that gives ``root``, named in the fix when the coding sheet is not there).
 
     ``fixes`` (``known`` or ``none``) says whether the known annotation fixes
     (``fixes.py``) are applied first; each sample's ``extra`` carries its parsed AUs.
     """
     classes = choose_classes(classes, CLASS_SETS, "samm")
-    sheet_path = find_one(root, SHEET_PATTERNS, "SAMM")
+    sheet_path = find_one(root, SHEET_PATTERNS, "SAMM", given=given)
     base = frames_base(root, sheet_path)
     sheet = read_sheet(sheet_path, COLUMNS, OPTIONAL)
     report = fix_coded_sheet(sheet.rows, "samm", fixes, subject_folder, {**COLUMNS, **OPTIONAL})

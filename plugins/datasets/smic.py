@@ -49,8 +49,9 @@ CLIP = re.compile(r"(s\d+)_(ne|po|sur)_\d+", re.IGNORECASE)
 CODES = {"ne": "negative", "po": "positive", "sur": "surprise"}
 
 
-def subset_folder(root: Path, subset: str) -> Path:
-    """The folder of one subset: ``root/HS``, ``root/*/HS`` or ``root`` when it is that folder."""
+def subset_folder(root: Path, subset: str, given: str = "--root") -> Path:
+    """The folder of one subset: ``root/HS``, ``root/*/HS`` or ``root`` when it is that folder (``given``: the
+    option that gives ``root``, named in the fix)."""
     if subset not in SUBSETS:
         raise UsageError(f"dataset.subset={subset}: choose one of {', '.join(SUBSETS)}")
     if root.name.lower() == subset:
@@ -59,7 +60,8 @@ def subset_folder(root: Path, subset: str) -> Path:
     if folder is None:
         raise DataError(
             f"expected the folder {subset.upper()}/ in {root} "
-            f"(SMIC layout {subset.upper()}/s1/micro/negative/s1_ne_01/image000123.bmp)"
+            f"(SMIC layout {subset.upper()}/s1/micro/negative/s1_ne_01/image000123.bmp); "
+            f"give the folder of your SMIC copy, which holds {subset.upper()}/, with {given}"
         )
     return folder
 
@@ -116,10 +118,11 @@ def skip_other_folder(other: Path, root: Path, log: LoadLog) -> None:
                                    f"spaces or invisible characters; rename it {subject!r}")
 
 
-def read_part(root: Path, subset: str = "hs", domain: str | None = None) -> Part:
-    """Read one SMIC subset under ``root``: every ``s*/micro/<class>/<clip>/`` folder is a sample."""
+def read_part(root: Path, subset: str = "hs", domain: str | None = None, given: str = "--root") -> Part:
+    """Read one SMIC subset under ``root``: every ``s*/micro/<class>/<clip>/`` folder is a sample (``given``: the
+    option that gives ``root``, named in the fix when the subset folder is not there)."""
     subset = str(subset).strip().lower()
-    folder = subset_folder(root, subset)
+    folder = subset_folder(root, subset, given)
     domain = domain or ("smic" if subset == "hs" else f"smic-{subset}")
     log = LoadLog(domain)
     entries: list[Entry] = []
