@@ -952,6 +952,31 @@ def summarise_notes(samples: Sequence[Sample], notes: Sequence[Mapping[str, Any]
     return summary
 
 
+NO_FACE = " (no face found)"
+"""How the ``crop`` step notes a clip in which its detector found no face (``centre (no face found)``)."""
+
+
+def no_face_warning(chain: Chain, details: Mapping[str, Any]) -> str | None:
+    """One line when the ``crop`` step's face detector found no face in more than half of the clips, which then
+    took ``crop.fallback`` (a centre crop, or none): the chain says crop, but the model reads no face crops.
+    ``None`` otherwise, and when no detector ran (``crop.detector=centre`` or ``none``)."""
+    options = chain.sections.get("crop")
+    counts = details.get("crop_counts")
+    if options is None or not isinstance(counts, Mapping):
+        return None
+    total = sum(counts.values())
+    missed = sum(n for how, n in counts.items() if str(how).endswith(NO_FACE))
+    if not missed or 2 * missed <= total:
+        return None
+    cascade = str(options.get("cascade") or "")
+    which = f"crop.cascade={cascade}" if cascade else "OpenCV's installed haarcascade_frontalface_default.xml"
+    fallback = str(options.get("fallback", "centre"))
+    done = "centre-cropped" if fallback == "centre" else "left uncropped"
+    return (f"crop: the Haar cascade ({which}) found no face in {missed} of {counted(total, 'clip')}; they were "
+            f"{done} (crop.fallback={fallback}), so the model reads no face crop there; give a frontal-face "
+            "cascade (haarcascade_frontalface_default.xml), or choose crop.detector=centre")
+
+
 # ------------------------------------------------------------------------ the runner
 
 
@@ -1005,7 +1030,8 @@ def preprocess_dataset(
     without a ``strict`` option, whose errors then do not advise setting
     ``dataset.strict=false``, which it would refuse.
     A cache file that fails its checksum is recomputed, listed in
-    ``details["damaged_cache"]`` and reported in one line to ``on_warning``.
+    ``details["damaged_cache"]`` and reported in one line to ``on_warning``; so is
+    a crop whose detector found no face in most clips (``details["crop_warning"]``).
     """
     try:
         return _preprocess_dataset(dataset, chain, on_progress, cache_dir, workers, bool(skip_unreadable), on_warning)
@@ -1173,6 +1199,11 @@ def _preprocess_dataset(
                 details.setdefault(key, value)  # the first step that decides (e.g. apex) wins
     details.update(summarise_notes(kept_samples, bundle.notes))
     details["workers"] = used_workers
+    no_face = no_face_warning(chain, details)
+    if no_face:
+        details["crop_warning"] = no_face  # kept with a run's result, whose warnings `merbench show` prints
+        if on_warning:
+            on_warning(no_face)
     if damaged:
         details["damaged_cache"] = damaged
         if on_warning:

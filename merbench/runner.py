@@ -397,7 +397,8 @@ def split_folds(config: RunConfig, registry: Registry, inputs: RunInputs, progre
         warnings.extend(subject_warnings(dataset))  # recorded with the result, which shows it (s01 and S01)
     for warning in warnings:
         progress.message(f"[bold yellow]Warning:[/] {warning}")
-    return FoldPlan(folds, overlaps, clips_shared, warnings)
+    said = [inputs.prep.details["crop_warning"]] if "crop_warning" in inputs.prep.details else []
+    return FoldPlan(folds, overlaps, clips_shared, said + warnings)  # preprocessing printed its own already
 
 
 def plan_training(config: RunConfig, registry: Registry, inputs: RunInputs, plan: FoldPlan, settings: Any,
