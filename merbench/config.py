@@ -738,8 +738,9 @@ def coerce(key: str, value: Any, default: Any, rule: Any = None) -> Any:
         if value is None and not isinstance(parsed, tuple):  # YAML null (~), --set KEY=null: unset, as its default
             return default
         if isinstance(value, (list, tuple, dict)):
-            shown = text if isinstance(value, dict) else f"[{_show(value, ', ')}]"
-            raise _refuse(key, shown, default, parsed, "expected one value (text), not a list or mapping")
+            typed = isinstance(value, dict) or text.lstrip().startswith("[")  # as --set gave it, else YAML's list
+            raise _refuse(key, text if typed else f"[{_show(value, ', ')}]", default, parsed,
+                          "expected one value (text), not a list or mapping")
         if isinstance(value, bool) and isinstance(parsed, tuple):  # YAML reads `amp: off` as false
             spelled = {True: ("on", "yes", "true"), False: ("off", "no", "false")}[value]
             value = next((choice for choice in parsed if str(choice).lower() in spelled), text)
