@@ -53,14 +53,3 @@ def test_part_found_under_root_says_so(run_cli, megc, tmp_path):
     assert message.endswith("give the folder of your CASME II copy with --set dataset.casme2=DIR"), message
     fixed = run_cli("datasets", "check", "megc2019", "--root", str(root), "--set", f"dataset.casme2={megc / 'CASME2'}")
     assert "megc2019 part" not in flat(fixed.err), fixed.err
-
-
-@pytest.mark.parametrize("name, expected", [
-    ("casme2", "give the folder of your CASME II copy with --root"),
-    ("samm", "give the folder of your SAMM copy with --root"),
-    ("smic", "give the folder of your SMIC copy, which holds HS/, with --root"),
-])
-def test_single_dataset_keeps_root_advice(run_cli, tmp_path, name, expected):
-    result = run_cli("datasets", "check", name, "--root", str(tmp_path))
-    message = flat(result.err)
-    assert result.code == 2 and message.endswith(expected) and "megc2019" not in message, message
