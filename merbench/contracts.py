@@ -411,3 +411,11 @@ PLUGIN_KINDS: dict[str, type] = {
     "models": ModelPlugin,
     "protocols": ProtocolPlugin,
 }
+
+
+def check_family_member(spec: Any) -> None:
+    """Refuse a model spec named as a member of a name family that is none (``timm:resnet1``) through the family's
+    ``check_member`` (its did-you-mean); a spec of no family, or the family itself (``timm:``), passes."""
+    name = str(spec.name)
+    if getattr(spec, "check_member", None) and ":" in name and not name.endswith(":"):
+        resolve_factory(spec.check_member)(name.partition(":")[2])

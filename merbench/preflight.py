@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
-from merbench.contracts import Dataset, resolve_factory
+from merbench.contracts import Dataset, check_family_member, resolve_factory
 from merbench.datafiles import check_cache_outside_dataset, root_form_hint
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
@@ -53,9 +53,8 @@ def check_root(config: RunConfig, registry: Registry) -> None:
 
 def check_member(config: RunConfig, registry: Registry) -> None:
     """Refuse a name-family member that is none (``timm:resnet1``) through the family's ``check_member``."""
-    spec = registry.get("models", config.model) if config.model else None
-    if spec is not None and getattr(spec, "check_member", None) and ":" in config.model:
-        resolve_factory(spec.check_member)(config.model.partition(":")[2])
+    if config.model:
+        check_family_member(registry.get("models", config.model))
 
 
 def check_engine(config: RunConfig) -> None:

@@ -36,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``merbench info MODEL``."""
     from merbench.config import PROFILES
-    from merbench.contracts import shown_name
+    from merbench.contracts import check_family_member, shown_name
     from merbench.errors import PluginError
     from merbench.modelinfo import example_name, human, listing_config, model_facts
     from merbench.outputs import check_output_path, store_files
@@ -50,7 +50,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     spec = registry.get("models", args.model)
     provider = registry.provider("models", spec.name)
     name = example_name(spec)
-    check_member(spec)
+    check_family_member(spec)
     all_facts = {profile: model_facts(registry, name, profile) for profile in PROFILES} if name else {}
     faults = [facts.exception for facts in all_facts.values() if isinstance(facts.exception, PluginError)]
     if all_facts and len(faults) == len(all_facts):  # a plugin's fault in every profile: an error, exit 2
@@ -137,14 +137,6 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
     document["measured"] = print_measured(out, registry, name, spec.reported)
     _write_document(args, target, document)
     return 0
-
-
-def check_member(spec) -> None:
-    """Refuse a name-family member that is none (``timm:resnet1``) with the family's error (its did-you-mean)."""
-    from merbench.contracts import resolve_factory
-
-    if spec.check_member and ":" in spec.name and not spec.name.endswith(":"):
-        resolve_factory(spec.check_member)(spec.name.partition(":")[2])
 
 
 def advice_for_runs(error: str, name: str) -> str:
