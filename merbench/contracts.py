@@ -205,6 +205,12 @@ class PreprocessorPlugin:
     ``ClipFrames`` from a frame step such as ``crop``); a chain whose order breaks
     this is refused before any work. Bump ``version`` whenever outputs change.
     ``option_ranges`` declares the accepted values of options (see ``OptionRange``).
+    ``sets_apex`` marks a frame step that chooses the apex later steps read
+    (``ClipFrames.apex``, as ``apex`` does); ``reads_apex`` says whether a step
+    reads that apex (``False`` for one that ignores it: ``lbptop`` samples frames
+    evenly from onset to offset, ``crop`` and ``magnify`` treat every frame
+    alike). A chain in which no step after an apex-setting one reads the apex is
+    refused, as that step would change nothing its run records it did.
     """
 
     name: str
@@ -216,6 +222,8 @@ class PreprocessorPlugin:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     accepts: tuple[str, ...] = ("frames",)
     option_ranges: Mapping[str, OptionRange] = field(default_factory=dict)
+    sets_apex: bool = False
+    reads_apex: bool = True
 
 
 def _memoised(read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:

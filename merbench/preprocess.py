@@ -169,8 +169,9 @@ class Chain:
 
 
 def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
-    """Refuse a chain in which a step cannot take what the step before it produces, or a step is named twice (its
-    options are one section, so a second one would only repeat the first)."""
+    """Refuse a chain in which a step cannot take what the step before it produces, a step is named twice (its
+    options are one section, so a second one would only repeat the first), or a step that chooses the apex is
+    followed only by steps that ignore it (``apex,lbptop``: its run would record an apex rule that changed nothing)."""
     names = [spec.name for spec in specs]
     twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
     if twice is not None:
@@ -181,6 +182,24 @@ def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
     if problem is not None:
         raise UsageError(f"preprocess={','.join(names)}: {problem}; put the steps that take and give frames "
                          f"(crop, apex, magnify) before the step that makes the model's input, {_suggestion(specs)}")
+    unread = _unread_apex_step(specs)
+    if unread is not None:
+        later = specs[specs.index(unread) + 1:]
+        kept = ",".join(spec.name for spec in specs if spec is not unread)
+        raise UsageError(f"preprocess={','.join(names)}: '{unread.name}' chooses the apex, but no step after it "
+                         f"reads one ({', '.join(repr(spec.name) for spec in later)} "
+                         f"{'does' if len(later) == 1 else 'do'} not), so it would change nothing; leave it out "
+                         f"(--set preprocess={kept}) or end the chain in a step that reads the apex (e.g. flow)")
+
+
+def _unread_apex_step(specs: Sequence[PreprocessorPlugin]) -> PreprocessorPlugin | None:
+    """The first step of ``specs`` that sets the apex (``sets_apex``) and has later steps, none of which reads it
+    (``reads_apex``), or None. A chain that ends in the apex step is left to the check that it ends in model input."""
+    for index, spec in enumerate(specs):
+        later = specs[index + 1:]
+        if getattr(spec, "sets_apex", False) and later and not any(getattr(step, "reads_apex", True) for step in later):
+            return spec
+    return None
 
 
 def _order_problem(specs: Sequence[PreprocessorPlugin]) -> str | None:

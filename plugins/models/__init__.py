@@ -132,5 +132,6 @@ def merbench_register_preprocessors(register):
             options={"size": 64, "frames": 10, "blocks": 4},
             option_ranges={"size": "[8, 1024]", "frames": "[3, 256]", "blocks": "[1, 32]"},
             profiles={"quick": {"size": 32, "frames": 6, "blocks": 2}, "default": {}, "paper": {"size": 128, "frames": 16, "blocks": 5}},
+            reads_apex=False,  # frames evenly spaced from onset to offset
         )
     )

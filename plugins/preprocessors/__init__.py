@@ -36,6 +36,7 @@ def merbench_register_preprocessors(register):
             options={"detector": "auto", "fallback": "centre", "margin": 0.2, "min_face": 0.3, "cascade": ""},
             option_ranges={"detector": CROP_DETECTORS, "fallback": CROP_FALLBACKS, "margin": "[0, 1]",
                            "min_face": "(0, 1]", "cascade": "file"},
+            reads_apex=False,
         )
     )
     register(
@@ -46,6 +47,8 @@ def merbench_register_preprocessors(register):
             produces="frames",
             options={"rule": "middle", "measure": "flow", "override": False},
             option_ranges={"rule": APEX_RULES, "measure": APEX_MEASURES},
+            sets_apex=True,
+            reads_apex=False,
         )
     )
     register(
@@ -57,6 +60,7 @@ def merbench_register_preprocessors(register):
             version="2",  # 2: a clip too short for any frequency of the band is noted as unchanged
             options={"alpha": 8.0, "band": [0.05, 0.4], "sigma": 2.0},
             option_ranges={"alpha": f"[0, {MAGNIFY_MAX_ALPHA}]", "band": "[0, 0.5]", "sigma": f"[0, {MAGNIFY_MAX_SIGMA}]"},
+            reads_apex=False,
         )
     )
     register(
