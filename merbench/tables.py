@@ -195,8 +195,11 @@ class DataTable:
         """The width the key columns ``keys`` take whole, with the table's edges."""
         return EDGE[boxed] + sum(self._natural(i) + CELL_OVERHEAD[boxed] for i in keys)
 
-    def layout(self, width: int, boxed: bool = True) -> list[int] | None:
-        """Indices of the columns that fit ``width`` with every key column whole; ``None`` if the keys alone do not."""
+    def layout(self, width: int, boxed: bool = True, fold_paths: bool = False) -> list[int] | None:
+        """Indices of the columns that fit ``width`` with every key column whole; ``None`` if the keys alone do not.
+
+        With ``fold_paths``, a file path or web address in a ``breakable`` column may fold over lines rather than
+        drop a column: one long address in one plugin's description no longer hides every row's options."""
         overhead = CELL_OVERHEAD[boxed]
         keys = [i for i, column in enumerate(self.columns) if column.kind != TEXT]
         key_width = self._keys_width(keys, boxed)
@@ -205,7 +208,8 @@ class DataTable:
         texts = [i for i, column in enumerate(self.columns) if column.kind == TEXT]
         while texts:
             room = width - key_width - overhead * len(texts)
-            if room >= sum(max(self._longest_word(i), min(MIN_TEXT_WIDTH, self._natural(i))) for i in texts):
+            if room >= sum(max(self._longest_word(i, fold_paths), min(MIN_TEXT_WIDTH, self._natural(i)))
+                           for i in texts):
                 break
             last = texts[0]
             if (len(texts) == 1 and room >= min(MIN_TEXT_WIDTH, self._natural(last))
@@ -217,7 +221,7 @@ class DataTable:
             texts.remove(min(droppable, key=lambda i: (self.columns[i].priority, -i)))
         return sorted(keys + texts)
 
-    def _text_widths(self, width: int, boxed: bool, shown: list[int]) -> dict[int, int]:
+    def _text_widths(self, width: int, boxed: bool, shown: list[int], fold_paths: bool = False) -> dict[int, int]:
         """The width of each shown text column, so that the table is at most ``width`` wide.
 
         Each gets its longest word (at least ``MIN_TEXT_WIDTH``, at most its
@@ -230,7 +234,8 @@ class DataTable:
         keys = [i for i in shown if self.columns[i].kind != TEXT]
         texts = [i for i in shown if self.columns[i].kind == TEXT]
         room = width - self._keys_width(keys, boxed) - overhead * len(texts)
-        widths = {i: min(self._natural(i), max(self._longest_word(i), MIN_TEXT_WIDTH), room) for i in texts}
+        widths = {i: min(self._natural(i), max(self._longest_word(i, fold_paths), MIN_TEXT_WIDTH), room)
+                  for i in texts}
         lacking = {i: self._natural(i) - widths[i] for i in texts}
         spare = room - sum(widths.values())
         total_lacking = sum(lacking.values())
@@ -267,17 +272,18 @@ class DataTable:
             table.add_row(*merged, style=style)
         return table
 
-    def rich_table(self, width: int, boxed: bool = True, shown: list[int] | None = None) -> Table | None:
+    def rich_table(self, width: int, boxed: bool = True, shown: list[int] | None = None,
+                   fold_paths: bool = False) -> Table | None:
         """The Rich table for a console ``width`` columns wide, or ``None`` when even the key columns do not fit.
 
         ``shown``: the columns ``layout(width, boxed)`` chose, when the caller has them already.
         """
-        shown = self.layout(width, boxed) if shown is None else shown
+        shown = self.layout(width, boxed, fold_paths) if shown is None else shown
         if shown is None:
             return None
         table = Table(title=Text(self.title, style="table.title") if self.title else None, show_header=self.show_header,
                       box=box.HEAVY_HEAD if boxed else None)
-        text_widths = self._text_widths(width, boxed, shown)
+        text_widths = self._text_widths(width, boxed, shown, fold_paths)
         for i in shown:
             column = self.columns[i]
             if column.kind == TEXT:
@@ -312,22 +318,27 @@ class DataTable:
 
         The first of these that shows every column without breaking a word of a
         text column is taken, else the first that shows every column, else the
-        first that fits with some text columns dropped; ``None`` if none fits.
+        first that shows every column with its paths folded, else the first that
+        fits with some text columns dropped (paths folded where that drops
+        fewer); ``None`` if none fits.
         """
         stacked = self.stacked()
-        candidates = [(self, True), (stacked, True), (stacked, False)]
-        fitting = [(table, boxed, shown) for table, boxed in candidates
-                   if (shown := table.layout(width, boxed)) is not None]
+        candidates = [(table, boxed, fold) for fold in (False, True)
+                      for table, boxed in ((self, True), (stacked, True), (stacked, False))]
+        fitting = [(table, boxed, fold, shown) for table, boxed, fold in candidates
+                   if (shown := table.layout(width, boxed, fold)) is not None]
         if not fitting:
             return None
-        whole = [choice for choice in fitting if len(choice[2]) == len(choice[0].columns)]
-        unbroken = [choice for choice in whole if not choice[0].breaks_words(width, choice[1], choice[2])]
-        table, boxed, shown = (unbroken or whole or fitting)[0]
-        return table.rich_table(width, boxed, shown)
+        whole = [choice for choice in fitting if len(choice[3]) == len(choice[0].columns)]
+        unbroken = [choice for choice in whole if not choice[0].breaks_words(width, choice[1], choice[3], choice[2])]
+        first = [choice for choice in fitting if choice[:2] == fitting[0][:2]]  # that layout, paths whole or folded
+        table, boxed, fold, shown = (unbroken or whole or [max(first, key=lambda choice: len(choice[3]))])[0]
+        return table.rich_table(width, boxed, shown, fold)
 
-    def breaks_words(self, width: int, boxed: bool, shown: list[int]) -> bool:
+    def breaks_words(self, width: int, boxed: bool, shown: list[int], fold_paths: bool = False) -> bool:
         """Whether a shown text column is narrower than its longest word, which it would then break."""
-        return any(given < self._longest_word(i) for i, given in self._text_widths(width, boxed, shown).items())
+        widths = self._text_widths(width, boxed, shown, fold_paths)
+        return any(given < self._longest_word(i) for i, given in widths.items())
 
     def for_terminal(self, width: int) -> Table | Group | Text:
         """What a terminal ``width`` columns wide shows: the Rich layout (``render_for``), else one block per row."""
