@@ -36,6 +36,7 @@ import hashlib
 import io
 import json
 import math
+import numbers
 import os
 import time
 from collections import deque
@@ -165,7 +166,28 @@ class Chain:
                               f"({error_line(exc)}); the values make up the cache key and are stored with the "
                               "result, so they must be text, numbers, true/false, null, lists or dicts: "
                               f"{fix}") from exc
+        keys = list(non_text_keys(params))  # after json.dumps, which refuses a dict that holds itself
+        if keys:
+            raise PluginError(f"{self.label(index)}: its cache_params() returned a dict with the key {keys[0]!r} "
+                              f"({type(keys[0]).__name__}), not text; the keys name the options in the cache key and "
+                              f"the stored result, so they must be text, e.g. {str(keys[0])!r}: {fix}")
         return params
+
+
+def non_text_keys(value: Any) -> Iterator[Any]:
+    """The dict keys in ``value`` (a dict, list or tuple, at any depth) that are not text.
+
+    ``json.dumps`` turns such a key into text (``1`` and ``"1"`` would be one parameter), and sorting a dict's keys
+    for a cache key fails when some are text and some not.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                yield key
+            yield from non_text_keys(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from non_text_keys(item)
 
 
 def check_chain_order(specs: Sequence[PreprocessorPlugin]) -> None:
@@ -236,7 +258,7 @@ def build_chain(specs: Sequence[PreprocessorPlugin], sections: Mapping[str, Mapp
                   builtin=list(builtin))
     steps = []
     for index, spec in enumerate(specs):
-        build = resolve_factory(spec.build)
+        build = resolve_factory(spec.build, chain.label(index))
         try:
             step = build(dict(sections[spec.name]))
         except MerbenchError:
@@ -486,6 +508,7 @@ def step_inputs(chain: Chain, sample: Sample) -> list[list[Path]]:
             ) from exc
         if hidden.used:
             raise _label_used(chain, index, sample, "inputs(sample)")
+        check_listed(chain, index, sample, listed)
         by_step.append(listed)
     if not any(by_step):
         who = chain.label(0) if len(chain.steps) == 1 else f"no step of preprocess={chain.names} ({chain.label(0)}, ...)"
@@ -496,6 +519,29 @@ def step_inputs(chain: Chain, sample: Sample) -> list[list[Path]]:
             "preprocessor or report it to the plugin's author)"
         )
     return by_step
+
+
+LISTED_FIX = ("it must return the frame files it reads (sample.frames[i]): fix the preprocessor or report it to the "
+              "plugin's author")
+
+
+def check_listed(chain: Chain, index: int, sample: Sample, listed: Sequence[Any]) -> None:
+    """Refuse what ``inputs(sample)`` of step ``index`` listed when an entry is no file path (a frame number, bytes),
+    or is no file and not one of the sample's frames (those keep the dataset's own messages): ``PluginError`` naming
+    the step, where a missing file would be blamed on the dataset tree."""
+    frames = set(sample.frames)
+    for entry in listed:
+        if not isinstance(entry, (str, os.PathLike)) or isinstance(os.fspath(entry), bytes):
+            raise PluginError(f"{chain.label(index)}: inputs(sample) listed {entry!r} ({type(entry).__name__}), not a "
+                              f"file path, for sample {sample.id} (step {index + 1} of preprocess={chain.names}); "
+                              f"{LISTED_FIX}")
+        if entry in frames or os.path.isfile(entry) or Path(os.path.abspath(entry)) in {
+                Path(os.path.abspath(frame)) for frame in sample.frames}:
+            continue
+        what = "is a folder" if os.path.isdir(entry) else "does not exist"
+        raise PluginError(f"{chain.label(index)}: inputs(sample) listed {entry} for sample {sample.id} (step "
+                          f"{index + 1} of preprocess={chain.names}), which {what} and is not one of the sample's "
+                          f"frames; {LISTED_FIX}")
 
 
 def chain_inputs(chain: Chain, sample: Sample) -> list[Path]:
@@ -664,7 +710,9 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
 
     The steps get the sample without its label (``without_label``), and ``read_frame`` reads only files that the
     chain's ``inputs(sample)`` list (the cache key is made from them): anything else is a ``PluginError``
-    naming the file and the step.
+    naming the file and the step. What a frame step returns is checked as it returns (``_check_frame_step``, and
+    its onset frame read), and its ``read`` is wrapped, so that a frame it cannot give, or gives in colour or as
+    floats, is a ``PluginError`` naming it, though the next step asked for the frame.
     """
     listed = chain_inputs(chain, sample)
     allowed = set(listed) | {os.path.abspath(path) for path in listed}
@@ -700,6 +748,36 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
         return frame
 
     blind, hidden = without_label(sample)
+
+    def read_of(index: int, read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+        """The ``read`` of the frames step ``index`` returned, checked, so that a failure inside it, which the next
+        step meets, is said to be this step's."""
+        def checked(position: int) -> np.ndarray:
+            nonlocal current
+            reader, current = current, index  # read_frame, called from within, names this step too
+            try:
+                frame = read(position)
+            except MerbenchError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, MemoryError):
+                    raise
+                refused.append(_label_used(chain, index, sample, "frames' read") if hidden.used
+                               else _frame_read_failed(chain, index, reader, sample, position, exc))
+                raise refused[-1] from exc
+            finally:
+                current = reader
+            problem = _frame_problem(frame)
+            if problem:
+                refused.append(PluginError(
+                    f"{chain.label(index)} gave frame {position} of sample {sample.id} (step {index + 1} of "
+                    f"preprocess={chain.names}) as {problem}; {FRAME_STEP_FIX}"
+                ))
+                raise refused[-1]
+            return frame
+
+        return checked
+
     output: Any = None
     notes: dict[str, Any] = {}
     for index, step in enumerate(chain.steps):
@@ -724,6 +802,10 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
             raise refused[0]
         if hidden.used:
             raise _label_used(chain, index, sample, "__call__")
+        if chain.specs[index].produces == FRAMES:
+            _check_frame_step(chain, index, sample, output)
+            output = dataclasses.replace(output, read=read_of(index, output.read))
+            output.read(sample.onset)  # a frame of the wrong kind is this step's, not the next one's, to answer for
         if isinstance(output, ClipFrames):
             notes.update(output.notes)
     if chain.produces == FRAMES:
@@ -732,6 +814,50 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
             "end the chain with a step that makes model input, e.g. flow or apex-frame"
         )
     return _model_input(chain, sample, output), notes
+
+
+FRAME_STEP_FIX = ("a frame step (it produces 'frames') returns ClipFrames.of(sample, read_frame, upstream) or its "
+                  ".derive(read=..., apex=...), whose read(i) gives frame i of sample.frames as a grey uint8 array "
+                  "shaped (H, W): fix the preprocessor or report it to the plugin's author")
+
+
+def _check_frame_step(chain: Chain, index: int, sample: Sample, output: Any) -> None:
+    """Refuse what frame step ``index`` returned when it is no ``ClipFrames`` or its apex is no index of the sample's
+    frames (``PluginError`` naming the step): the next step would fail on it, and be blamed."""
+    where = f"for sample {sample.id} (step {index + 1} of preprocess={chain.names})"
+    if not isinstance(output, ClipFrames):
+        raise PluginError(f"{chain.label(index)} returned {_described(output)} {where}, not a ClipFrames; "
+                          f"{FRAME_STEP_FIX}")
+    apex, count = output.apex, len(sample.frames)
+    if isinstance(apex, bool) or not isinstance(apex, numbers.Integral) or not 0 <= apex < count:
+        raise PluginError(f"{chain.label(index)} returned the apex {apex!r} {where}, which is not an index of its "
+                          f"{counted(count, 'frame')} (0 to {count - 1}); the apex must be a position in "
+                          f"sample.frames: fix the preprocessor or report it to the plugin's author")
+
+
+def _frame_read_failed(chain: Chain, index: int, reader: int, sample: Sample, position: int,
+                       exc: Exception) -> PluginError:
+    """The error of a frame step's ``read`` that raised ``exc`` for frame ``position``, called by step ``reader``."""
+    by = f", called by step {reader + 1} ('{chain.specs[reader].name}')," if reader != index else ""
+    return PluginError(
+        f"{chain.label(index)} failed on sample {sample.id} (step {index + 1} of preprocess={chain.names}): the "
+        f"read({position}) of the frames it returned{by} raised {error_line(exc)}; its read(i) must give frame i of "
+        "sample.frames for every i the clip has: fix the preprocessor or report it to the plugin's author"
+    )
+
+
+def _frame_problem(frame: Any) -> str | None:
+    """What ``frame``, read from a frame step's output, is when it is not a grey uint8 (H, W) array; else None."""
+    if isinstance(frame, np.ndarray) and frame.ndim == 2 and frame.dtype == np.uint8:
+        return None
+    return _described(frame)
+
+
+def _described(value: Any) -> str:
+    """``value`` as a message names what a plugin gave: ``an array of shape (8, 8, 3) (float32)``, ``a list``."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {tuple(value.shape)} ({value.dtype})"
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def frame_size_problem(sample: Sample, frame: np.ndarray, seen: Path, seen_frame: np.ndarray) -> str:
@@ -766,6 +892,12 @@ def _model_input(chain: Chain, sample: Sample, output: Any) -> np.ndarray:
         raise PluginError(
             f"{chain.label(-1)} returned {what} for sample {sample.id}; a chain's last step must return model input "
             "as a numpy array of numbers shaped (C, H, W): fix the preprocessor or report it to the plugin's author"
+        )
+    if np.issubdtype(output.dtype, np.complexfloating):  # float32 would drop the imaginary part with a mere warning
+        raise PluginError(
+            f"{chain.label(-1)} returned complex numbers ({output.dtype}) for sample {sample.id}; model input must be "
+            "real numbers: return their magnitude (np.abs) or the parts as channels, as float32 (fix the "
+            "preprocessor or report it to the plugin's author)"
         )
     if 0 in output.shape:  # an empty array would only fail inside the model, blamed on it
         raise PluginError(
