@@ -6,27 +6,38 @@ so that a usage error leaves nothing behind (no ``failed`` row in
 ``merbench runs``). It checks, cheapest first: the dataset root, the
 preprocessing chain against the model's input, the dataset's annotations
 (loaded, never preprocessed) against the chain, and the protocol's folds on
-those annotations (``protocol.n_splits`` above the number of subjects...).
+those annotations (``protocol.n_splits`` above the number of subjects...); a
+third-party protocol is also split in a second Python process with another
+``PYTHONHASHSEED``, so that folds that follow set order are refused.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import pickle
 import re
+import subprocess
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from merbench.cache import cache_root
 from merbench.config import COMPILE_WITH_VMAP, VMAP_TORCH_ONLY, RunConfig, layout_docs, may_train_folds_in_worker_processes, no_root_message
-from merbench.contracts import Dataset, check_family_member, resolve_factory
+from merbench.contracts import Dataset, Fold, check_family_member, resolve_factory
 from merbench.datafiles import check_cache_outside_dataset, root_form_hint
 from merbench.errors import MerbenchError, PluginError, UsageError, early_stopping_without_epochs, error_line
 from merbench.registry import Registry
 from merbench.splits import SPLIT_FIX, check_folds, check_training_classes, protocol_dataset, same_folds
+from merbench.wording import some_of
 from merbench.workers import start_worker_server
 
 if TYPE_CHECKING:  # imported where it is used: it imports OpenCV
+    import numpy as np
+
     from merbench.preprocess import Chain
 
 
@@ -159,6 +170,20 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     plugin = registry.label("protocols", config.protocol)
     dataset = protocol_dataset(dataset, spec, config.section("protocol"), plugin)
     split = resolve_factory(spec.split, plugin, "split")
+    arguments = (dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
+    elsewhere = None if registry.provider("protocols", config.protocol).builtin else split_elsewhere(split, arguments)
+    try:
+        _check_split(config, registry, dataset, split, plugin, elsewhere)
+    finally:
+        if elsewhere is not None and elsewhere.poll() is None:  # refused before its folds were read
+            elsewhere.kill()
+            elsewhere.communicate()
+
+
+def _check_split(config: RunConfig, registry: Registry, dataset: Dataset, split: Callable, plugin: str,
+                 elsewhere: subprocess.Popen | None) -> None:
+    """``check_protocol`` once the protocol's dataset and ``split`` are known (``elsewhere``: its split in another
+    process, started)."""
     try:
         with warnings.catch_warnings():  # the run splits again and shows them then, once
             warnings.simplefilter("ignore")
@@ -185,7 +210,92 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
                           f"({config.seed}); merbench splits before the run and again in it, and a seed must give "
                           f"one set of folds: draw from np.random.default_rng(seed), never the global random state; "
                           f"{SPLIT_FIX}")
-    check_validation_parts(config, folds, dataset.subjects)
+    check_validation_parts(config, folds, dataset.subjects)  # imports torch while the other process splits
+    if elsewhere is not None:
+        check_same_elsewhere(folds, elsewhere, dataset.subjects, config.seed, plugin)
+
+
+SPLIT_ELSEWHERE = """
+import json, pickle, sys, warnings
+sys.path[:] = json.loads(sys.argv[1])
+split, arguments = pickle.load(sys.stdin.buffer)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    folds = split(*arguments)
+pickle.dump([(fold.index, fold.train, fold.test) for fold in folds], sys.stdout.buffer)
+"""
+"""The program of the second process ``split_elsewhere`` starts: with the caller's ``sys.path``, it splits as it is
+told on its standard input (the split function, pickled by name, and its arguments) and writes the folds pickled. It
+imports numpy and the plugin's module only, not merbench's run (torch, scikit-learn)."""
+
+SET_ORDER_HINT = ("iterating over a set (list(set(subjects))) or over a dict keyed by such things follows Python's "
+                  "string hashing, which differs from process to process: sort the subjects first "
+                  "(sorted(set(subjects))) and draw only from np.random.default_rng(seed)")
+
+
+def other_hash_seed() -> str:
+    """A ``PYTHONHASHSEED`` other than this process's (``1``, or ``2`` where this one runs with ``1``)."""
+    return "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+
+
+def split_elsewhere(split: Callable, arguments: tuple) -> subprocess.Popen | None:
+    """Start ``split(*arguments)`` in a new Python process with another ``PYTHONHASHSEED`` (``other_hash_seed``);
+    returns the process, whose folds ``folds_elsewhere`` reads. ``None`` for a split that another process cannot
+    import (a lambda, a nested function, one defined in ``__main__``), which is split in this process only."""
+    if getattr(split, "__module__", None) == "__main__":
+        return None
+    try:
+        sent = pickle.dumps((split, arguments))
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return None
+    with tempfile.TemporaryFile() as given:  # a file, not a pipe: a large dataset never waits on the child's start
+        given.write(sent)
+        given.seek(0)
+        return subprocess.Popen([sys.executable, "-c", SPLIT_ELSEWHERE, json.dumps(sys.path)], stdin=given,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "PYTHONHASHSEED": other_hash_seed()})
+
+
+def folds_elsewhere(process: subprocess.Popen, plugin: str) -> list[Fold]:
+    """The folds of the split ``split_elsewhere`` started, once it ends; a ``PluginError`` naming ``plugin`` where it
+    failed there."""
+    out, err = process.communicate()
+    try:
+        if process.returncode == 0:
+            return [Fold(*fold) for fold in pickle.loads(out)]
+    except Exception:  # noqa: BLE001 - what it wrote is not folds: said below as a failure
+        pass
+    said = (err.decode(errors="replace").strip().splitlines() or [f"exit code {process.returncode}"])[-1]
+    if process.returncode == 0:
+        said = "it returned something other than a list of Fold"
+    raise PluginError(f"{plugin}: its split() failed in a second Python process (PYTHONHASHSEED={other_hash_seed()}) "
+                      f"given the same data and seed, where it worked in this one: {said}; {SET_ORDER_HINT}; "
+                      f"{SPLIT_FIX}")
+
+
+def check_same_elsewhere(folds: list[Fold], process: subprocess.Popen, subjects: np.ndarray, seed: int,
+                         plugin: str) -> None:
+    """Refuse a protocol whose split in another process (``split_elsewhere``) gave other folds than ``folds``, naming
+    ``plugin``, the first fold that differs and the likely cause (set order)."""
+    other = folds_elsewhere(process, plugin)
+    if same_folds(folds, other):
+        return
+    raise PluginError(f"{plugin}: its split() gave other folds in two Python processes with the same data and seed "
+                      f"({seed}), so two runs of one --seed train and score other folds: "
+                      f"{_first_difference(folds, other, subjects)}; {SET_ORDER_HINT}; {SPLIT_FIX}")
+
+
+def _first_difference(folds: list[Fold], other: list[Fold], subjects: np.ndarray) -> str:
+    """The first fold whose test part differs between ``folds`` (this process) and ``other``, by its test subjects."""
+    if len(folds) != len(other):
+        return f"{len(folds)} folds here, {len(other)} in the other process"
+    for number, (fold, again) in enumerate(zip(folds, other), 1):
+        if not same_folds([fold], [again]):
+            here, there = (some_of(sorted(set(subjects[part.test].tolist())), 6) for part in (fold, again))
+            if here != there:
+                return f"fold {number} tests subjects {here} here, {there} in the other process"
+            return f"fold {number} has other sample positions in the other process"
+    return "the folds differ"
 
 
 def check_validation_parts(config: RunConfig, folds: list, subjects) -> None:
