@@ -7,8 +7,10 @@ train on all they do not test), when it claims subject independence under a
 protocol that does not give it, when it has no fold records or predictions of a
 fold it keeps no record of, when a fold's predictions are not of its recorded
 test subjects, when one clip has samples in training and test of a fold, when
-its record says a model or normalisation choice used test samples or lists any
-leak (``leakage.leaks``), when a prediction or label lies outside its class set
+its record says a model or normalisation choice used test samples (its flags,
+its configuration, or a fold's record: an epoch selected without a validation
+split, statistics with test samples included) or lists any leak
+(``leakage.leaks``), when a prediction or label lies outside its class set
 or its confusion matrix does not count every prediction once, when its scores
 do not follow from its own per-sample predictions, when a sample has two
 predictions or its folds are not the ones its protocol makes (a fold left out,
@@ -33,7 +35,7 @@ from merbench.leaks import LEAKS, LEAKY_SETTINGS, stored_engine_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import distribution_key, get_registry
 from merbench.result import CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
-from merbench.wording import counted, plural, some_of
+from merbench.wording import counted, number_spans, plural, some_of
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
@@ -412,11 +414,70 @@ def _unknown_leaks(result: RunResult) -> Check | None:
     return Check("recorded leaks", False, f"the result records unknown leak {plural(unknown, 'kind')} {', '.join(unknown)}")
 
 
+TEST_SAMPLES_INCLUDED = "test samples included"
+"""What a normalisation note says when its statistics took the test samples too: the engine's and the estimator's
+``ALL_NORMALISATION`` (``merbench.engine``, ``merbench.estimator``, another group of the audit's layer, so not
+imported here) both say it, and tests/test_audit_fold_records.py holds them to it."""
+
+
+def uses_test_samples(note: str | None) -> bool:
+    """Whether a normalisation note (a fold's, or the result's ``leakage.normalisation``) says the statistics took
+    the test samples too."""
+    return note is not None and TEST_SAMPLES_INCLUDED in note
+
+
+def _flag_problem(leakage: LeakageRecord, flag: str) -> list[str]:
+    """The finding for a leakage flag recorded true. A flag not recorded fails nothing by itself: results of a
+    merbench before 2026-12-02 lack ``normalisation_uses_test_data``, and the fold records and configuration, which
+    the checks read, hold what the flags sum up."""
+    return [f"the result records {flag}: true"] if getattr(leakage, flag) is True else []
+
+
+def _unrecorded_flag(leakage: LeakageRecord, flag: str) -> str:
+    """Words for a passing row whose flag ``flag`` is not recorded (``""`` when it is)."""
+    if getattr(leakage, flag) is not None:
+        return ""
+    return f"; {flag} not recorded (an older or edited result): judged by its fold records and configuration"
+
+
+def _chosen_without_validation(fold: FoldRecord) -> bool:
+    """Whether a fold not recorded as selecting on test samples scored a selected epoch without a validation split,
+    which leaves only its test samples to have chosen it (an honest fold selects on validation subjects or not at
+    all: ``selected_epoch`` null)."""
+    return fold.selected_on != "test" and fold.selected_epoch is not None and not fold.validation_subjects
+
+
+def _unsplit_selection(result: RunResult) -> list[str]:
+    """The folds whose scored epoch was selected without a validation split, as one finding naming their epochs."""
+    folds = [fold for fold in _in_order(result) if _chosen_without_validation(fold)]
+    if not folds:
+        return []
+    epochs = [f"fold {fold.fold + 1}: epoch {fold.selected_epoch}"
+              + (f" of the {fold.epochs_trained} it trained" if fold.epochs_trained is not None else "") for fold in folds]
+    return [f"{len(folds)} of {len(result.folds)} folds scored an epoch selected without a validation split (no "
+            f"validation subjects), so their test samples chose it ({some_of(epochs, 3, '; ')})"]
+
+
+def _epoch_problem(fold: FoldRecord) -> str | None:
+    """What contradicts itself in the epoch a fold records as scored, or ``None``: one it did not train, or selection
+    on validation samples it does not have."""
+    where, epoch, trained = f"fold {fold.fold + 1}", fold.selected_epoch, fold.epochs_trained
+    if epoch is not None and trained is not None and not 1 <= epoch <= trained:
+        return f"{where}: records epoch {epoch} as scored, of the {trained} it trained"
+    if fold.selected_on == "validation" and not fold.validation_subjects:
+        return f"{where}: says its epoch was chosen on validation samples, but records no validation subjects"
+    return None
+
+
 def _validation_problem(fold: FoldRecord) -> str | None:
-    """What is wrong with how one fold chose its epoch, or ``None``."""
+    """What is wrong with how one fold chose its epoch, or ``None`` (one selected without a validation split is
+    ``_unsplit_selection``'s, for all folds at once)."""
     where = f"fold {fold.fold + 1}"
     if fold.selected_on == "test":
         return f"{where}: the epoch was chosen on its test samples"
+    epoch = _epoch_problem(fold)
+    if epoch:
+        return epoch
     validation = set(fold.validation_subjects or ())
     if fold.train_subjects is None:
         shared = validation & set(fold.test_subjects)
@@ -427,42 +488,87 @@ def _validation_problem(fold: FoldRecord) -> str | None:
     return None
 
 
-def _selection_detail(result: RunResult, problems: list[str], leaked: bool) -> str:
-    """The model-selection finding: the problems (folds in order), the recorded choice and, where validation
-    subjects also are test subjects, that this is subject overlap, not selection on test samples."""
+def _selection_text_problem(result: RunResult) -> list[str]:
+    """Where the result says no epoch was selected (``model_selection`` "none: ...") but folds record one."""
+    text = (result.leakage or LeakageRecord()).model_selection or ""
+    selected = [fold.fold + 1 for fold in _in_order(result) if fold.selected_epoch is not None]
+    if not text.startswith("none") or not selected:
+        return []
+    folds = ", ".join(number_spans(selected))
+    return [f"the result says no epoch was selected, but {plural(selected, 'fold')} {folds} "
+            f"{plural(selected, 'records', 'record')} a selected epoch"]
+
+
+def _selection_detail(result: RunResult, problems: list[str]) -> str:
+    """The model-selection finding: what failed it (in that order: configuration, flags, folds in order), the
+    recorded choice and, where validation subjects also are test subjects, that this is subject overlap, not
+    selection on test samples."""
+    leakage = result.leakage or LeakageRecord()
     shared = [str(fold.fold + 1) for fold in _in_order(result)
               if set(fold.validation_subjects or ()) & set(fold.test_subjects)
               and set(fold.validation_subjects or ()) <= set(fold.train_subjects or ())]
-    parts = [some_of(problems, 3, "; ")] if problems else []
-    if leaked:
-        parts.append("the result records a 'selection' leak")
-    parts.append((result.leakage or LeakageRecord()).model_selection or "not recorded")
+    recorded = leakage.model_selection or "not recorded"
+    if problems:
+        parts = [some_of(problems, 3, "; "), f"its record says: {recorded}"]
+    else:
+        parts = [recorded + _unrecorded_flag(leakage, "selection_uses_test_data")]
     if shared:
         parts.append(f"{plural(shared, 'fold')} {', '.join(shared)}: validation subjects also in the test part (subject overlap); "
                      "the validation samples are training samples, never test samples")
     return "; ".join(parts)
 
 
-def _selection(result: RunResult) -> list[Check]:
+def _selection_problems(result: RunResult) -> list[str]:
+    """Everything that says a fold's scored model was chosen on its test samples, or that the record of the choice
+    does not hold together."""
+    problems = []
+    if "selection" in _configured_leaks(result):
+        problems.append(f"its recorded configuration sets engine.{LEAKY_SETTINGS['selection']}")
+    problems += _flag_problem(result.leakage or LeakageRecord(), "selection_uses_test_data")
+    if "selection" in _recorded_leaks(result):
+        problems.append("the result records a 'selection' leak")
+    problems += _unsplit_selection(result) + _selection_text_problem(result)
+    return problems + [problem for problem in map(_validation_problem, _in_order(result)) if problem]
+
+
+def _normalisation_problems(result: RunResult) -> list[str]:
+    """Everything that says a fold's normalisation statistics took its test samples, or that the result does not say
+    they were of training samples only."""
     leakage = result.leakage or LeakageRecord()
-    recorded = _recorded_leaks(result)
-    configured = _configured_leaks(result)
-    folds = _in_order(result)
-    problems = [problem for problem in map(_validation_problem, folds) if problem]
-    if "selection" in configured:
-        problems.insert(0, f"its recorded configuration sets engine.{LEAKY_SETTINGS['selection']}")
-    selection_ok = leakage.selection_uses_test_data is False and not problems and "selection" not in recorded
-    normalisation = leakage.normalisation or "not recorded"
-    normalisation_ok = ("training samples only" in normalisation and leakage.normalisation_uses_test_data is not True
-                        and "normalisation" not in recorded and "normalisation" not in configured)
-    if "normalisation" in configured:
-        normalisation = f"its recorded configuration sets engine.{LEAKY_SETTINGS['normalisation']}; {normalisation}"
-    if "normalisation" in recorded:
-        normalisation = f"the result records a 'normalisation' leak; {normalisation}"
-    return [
-        Check("model selection", selection_ok, _selection_detail(result, problems, "selection" in recorded)),
-        Check("normalisation", normalisation_ok, normalisation),
-    ]
+    problems = []
+    if "normalisation" in _configured_leaks(result):
+        problems.append(f"its recorded configuration sets engine.{LEAKY_SETTINGS['normalisation']}")
+    problems += _flag_problem(leakage, "normalisation_uses_test_data")
+    if "normalisation" in _recorded_leaks(result):
+        problems.append("the result records a 'normalisation' leak")
+    leaky = [fold for fold in _in_order(result) if uses_test_samples(fold.normalisation)]
+    if leaky:
+        numbers = number_spans(fold.fold + 1 for fold in leaky)
+        problems.append(f"{plural(leaky, 'fold')} {', '.join(numbers)} of {len(result.folds)} "
+                        f"{plural(leaky, 'records', 'record')} statistics with {TEST_SAMPLES_INCLUDED} "
+                        f"({leaky[0].normalisation})")
+    if leakage.normalisation is None:
+        problems.append("leakage.normalisation not recorded")
+    elif "training samples only" not in leakage.normalisation or uses_test_samples(leakage.normalisation):
+        problems.append("leakage.normalisation does not say the statistics are of training samples only")
+    return problems
+
+
+def _normalisation(result: RunResult) -> Check:
+    """Whether every fold's normalisation statistics came from its training samples only."""
+    leakage = result.leakage or LeakageRecord()
+    recorded = leakage.normalisation or "not recorded"
+    problems = _normalisation_problems(result)
+    if problems:
+        said = f"; its record says: {recorded}" if leakage.normalisation is not None else ""
+        return Check("normalisation", False, some_of(problems, 3, "; ") + said)
+    return Check("normalisation", True, recorded + _unrecorded_flag(leakage, "normalisation_uses_test_data"))
+
+
+def _selection(result: RunResult) -> list[Check]:
+    """The model-selection and normalisation rows."""
+    problems = _selection_problems(result)
+    return [Check("model selection", not problems, _selection_detail(result, problems)), _normalisation(result)]
 
 
 def _rows(result: RunResult) -> list[PredictionRow]:
