@@ -62,6 +62,19 @@ def stored_engine_leaks(config: Mapping[str, Any]) -> list[str]:
     return engine_leaks(engine) if isinstance(engine, Mapping) else []
 
 
+def configured_leaks(result: Any) -> list[str]:
+    """The leak kinds a result's own recorded configuration asks for (``stored_engine_leaks``), whatever its
+    leakage section says, so that an edited one cannot hide them. Selection counts only where a fold trained more
+    than one epoch: an estimator fitted once (recorded as one epoch) has none to choose from. ``result``: a
+    ``RunResult``, or any object with its ``config`` and ``folds`` (none: nothing recorded)."""
+    kinds = stored_engine_leaks(getattr(result, "config", None) or {})
+    folds = getattr(result, "folds", None)
+    if "selection" in kinds and folds and all(fold.epochs_trained is not None and fold.epochs_trained <= 1
+                                              for fold in folds):
+        kinds.remove("selection")
+    return kinds
+
+
 def protocol_leaks(protocol_spec: Any) -> list[str]:
     """The leak kinds a protocol plugin declares: ``subjects`` when it is not subject-independent, ``clips``
     when it makes several samples of one clip (``expand``)."""
@@ -88,12 +101,14 @@ def result_leaks(result: RunResult) -> list[str]:
 
     Its ``leakage.leaks`` list, plus what its other flags say (results stored
     before that list existed have only those): ``subject_independent`` false,
-    ``selection_uses_test_data``, ``normalisation_uses_test_data``.
+    ``selection_uses_test_data``, ``normalisation_uses_test_data``; plus what
+    its recorded configuration asks for (``configured_leaks``, as the audit
+    reads it), which an edited leakage section cannot hide.
     """
-    found = set()
+    found = set(configured_leaks(result))
     if result.leakage is not None:
         leakage = result.leakage
-        found = {str(kind) for kind in leakage.leaks or []}
+        found |= {str(kind) for kind in leakage.leaks or []}
         if leakage.selection_uses_test_data:
             found.add("selection")
         if leakage.normalisation_uses_test_data:
