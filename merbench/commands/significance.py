@@ -135,11 +135,14 @@ def run_settings(a, b) -> list[tuple[str, ...] | None]:
 def row_names(a, b, settings: list[tuple[str, ...] | None] | None = None) -> tuple[str, str]:
     """A and B as ``compare`` names their rows (``merbench.compare.row_names``): the model with its profile where
     the two differ in it, the settings its run changed that the other's did not (``ststnet (engine.lr=0.002)``) and
-    the folder it read its dataset from where they read it from two, so that two runs of one model read apart.
+    the folder it read its dataset from where they read it from two, so that two runs of one model read apart; and
+    its seed where the two differ (``ststnet, seed 1``), which compare leaves to its seed column.
     ``settings``: ``run_settings(a, b)``, when already known."""
     from merbench.compare import row_names as compared_rows
 
     name_a, name_b = compared_rows([a, b], run_settings(a, b) if settings is None else settings)
+    if a.seed is not None and b.seed is not None and a.seed != b.seed:
+        return f"{name_a}, seed {a.seed}", f"{name_b}, seed {b.seed}"
     return name_a, name_b
 
 
@@ -258,7 +261,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
         f"run {name}'s result file": path for name, path in given.items()
         if path.is_file()}, also_roots={**stored_roots({f"{name} ({path})": result.config for name, path, result in
                                                         runs}), **read},
-                                 writes=None) \
+                                 writes="significance") \
         if args.json is not None else None
     if same_run(given, a, b):
         raise UsageError(f"the same run twice (A: {given['A']}, B: {given['B']}): give two different runs "
