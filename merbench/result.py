@@ -71,10 +71,12 @@ class Kind:
 
 
 def document_kind(document: Any) -> str | None:
-    """What a merbench JSON file holds: ``run`` (a run's result), a ``tune``, ``leakage`` or ``grid`` summary, or ``None``."""
+    """What a merbench JSON file holds: ``run`` (a run's result), a ``tune``, ``leakage`` or ``grid`` summary, a
+    ``significance`` comparison (``merbench significance --json``), or ``None``."""
     if not isinstance(document, dict):
         return None
-    summary = {"tune": "tune", "merbench-leakage": "leakage"}.get(str(document.get("kind")))
+    summary = {"tune": "tune", "merbench-leakage": "leakage",
+               "merbench-significance": "significance"}.get(str(document.get("kind")))
     if summary:
         return summary
     if "cells" in document and "comparison" in document:
