@@ -31,10 +31,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from merbench.errors import DataError, MerbenchError
-from merbench.leaks import LEAKS, LEAKY_SETTINGS, stored_engine_leaks
+from merbench.leaks import LEAKS, LEAKY_SETTINGS, configured_leaks
 from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import distribution_key, get_registry
-from merbench.result import CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind
+from merbench.result import (CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind,
+                             document_name)
 from merbench.wording import counted, number_spans, plural, some_of
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
@@ -146,10 +147,10 @@ def result_in(result: Any, path: Path, command: str = "audit") -> RunResult:
                         "leaky engine settings before it runs, and the summary's 'leakage' and 'warnings' record what "
                         "leaks under its protocol")
     if summary not in (None, "run") and command == "audit":
-        raise DataError(f"{path}: a {summary} summary, not a run's result; audit the runs it lists: "
+        raise DataError(f"{path}: {document_name(summary)}, not a run's result; audit the runs it lists: "
                         "`merbench show RUN_ID --json FILE`, then `merbench audit FILE`")
     if summary not in (None, "run"):
-        raise DataError(f"{path}: a {summary} summary, not a run's result; give `merbench {command}` a run's id "
+        raise DataError(f"{path}: {document_name(summary)}, not a run's result; give `merbench {command}` a run's id "
                         "(`merbench runs`) or its result file (`merbench show RUN_ID --json FILE`)")
     missing = [key for key in REQUIRED if not isinstance(result, dict) or key not in result]
     if missing:
@@ -185,18 +186,6 @@ def _overlap_origin(result: RunResult) -> str:
 def _recorded_leaks(result: RunResult) -> list[str]:
     """The leak kinds the result's own ``leakage.leaks`` lists."""
     return [str(kind) for kind in (result.leakage.leaks or [])] if result.leakage else []
-
-
-def _configured_leaks(result: RunResult) -> list[str]:
-    """The leak kinds the result's own recorded configuration asks for (``engine.select_on=test``,
-    ``engine.normalise_on=all``), whatever its leakage section says: an edited one cannot hide them. Selection counts
-    only where a fold trained more than one epoch: an estimator fitted once (recorded as one epoch) has none to
-    choose from."""
-    kinds = stored_engine_leaks(result.config)
-    if "selection" in kinds and result.folds and all(fold.epochs_trained is not None and fold.epochs_trained <= 1
-                                                      for fold in result.folds):
-        kinds.remove("selection")
-    return kinds
 
 
 def _in_order(result: RunResult) -> list[FoldRecord]:
@@ -522,7 +511,7 @@ def _selection_problems(result: RunResult) -> list[str]:
     """Everything that says a fold's scored model was chosen on its test samples, or that the record of the choice
     does not hold together."""
     problems = []
-    if "selection" in _configured_leaks(result):
+    if "selection" in configured_leaks(result):
         problems.append(f"its recorded configuration sets engine.{LEAKY_SETTINGS['selection']}")
     problems += _flag_problem(result.leakage or LeakageRecord(), "selection_uses_test_data")
     if "selection" in _recorded_leaks(result):
@@ -536,7 +525,7 @@ def _normalisation_problems(result: RunResult) -> list[str]:
     they were of training samples only."""
     leakage = result.leakage or LeakageRecord()
     problems = []
-    if "normalisation" in _configured_leaks(result):
+    if "normalisation" in configured_leaks(result):
         problems.append(f"its recorded configuration sets engine.{LEAKY_SETTINGS['normalisation']}")
     problems += _flag_problem(leakage, "normalisation_uses_test_data")
     if "normalisation" in _recorded_leaks(result):

@@ -28,7 +28,7 @@ import yaml
 from merbench.contracts import resolve_factory
 from merbench.errors import MerbenchError, PluginError, UsageError
 from merbench.wording import some_of
-from merbench.result import check_schema_version, document_kind
+from merbench.result import check_schema_version, document_kind, document_name
 from merbench.yaml_files import AliasFault, load_value, read_yaml
 
 
@@ -256,8 +256,8 @@ def _as_settings(data: dict[str, Any], path: Path, given: Iterable[str] | None =
     """
     kind = document_kind(data)
     if kind not in (None, "run"):
-        raise UsageError(f"--config {path}: a {kind} summary, not a configuration; give a YAML file of options or a "
-                         "run's result (merbench run --json, merbench show ID --json FILE)")
+        raise UsageError(f"--config {path}: {document_name(kind)}, not a configuration; give a YAML file of options "
+                         "or a run's result (merbench run --json, merbench show ID --json FILE)")
     if kind == "run":
         check_schema_version(data, f"--config {path}")
     recorded = data.get("config") if kind == "run" else data

@@ -24,7 +24,7 @@ from merbench.cache import CACHE_PARTS, atomic_write_bytes, cache_root
 from merbench.datafiles import lies_inside, link_holding, resolved_path
 from merbench.errors import UsageError
 from merbench.json_stdout import drop_the_rest
-from merbench.result import document_kind
+from merbench.result import document_kind, document_name
 from merbench.store import default_store_path, is_sqlite_file, on_read_only_file_system
 
 STDOUT = "-"
@@ -77,7 +77,7 @@ def _refuse_a_result(target: Path, shown: Any, option: str, writes: str | None) 
     kind = merbench_result_kind(target)
     if kind is None or kind == writes:
         return
-    what = "a run's result" if kind == "run" else f"a {kind} summary"
+    what = "a run's result" if kind == "run" else document_name(kind)
     raise UsageError(f"{option} {shown}: holds {what} (merbench {kind} --json); writing there would overwrite it "
                      "(for a run made with --no-store, its only record); choose another path, or remove the file first")
 

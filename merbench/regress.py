@@ -81,7 +81,7 @@ from merbench.leaks import config_leaks, describe, result_leaks
 from merbench.metrics import METRIC_KEYS
 from merbench.outputs import ANY_KIND, check_output_path, store_files, write_output
 from merbench.report import REPORTED_METRICS, comparability, from_own_paper
-from merbench.result import RunResult, document_kind
+from merbench.result import RunResult, document_kind, document_name
 from merbench.wording import SCORE_DIGITS, counted, paper_points, percent, plural
 from merbench.yaml_files import read_yaml
 from merbench.yaml_update import plain_yaml_text, shared_value, updated_yaml_text
@@ -434,7 +434,7 @@ def parse_baseline(data: Any, path: Path) -> Baseline:
     data = data or {}
     kind = document_kind(data)
     if kind:
-        what = "a run's result (merbench run --json)" if kind == "run" else f"a {kind} summary"
+        what = "a run's result (merbench run --json)" if kind == "run" else document_name(kind)
         raise UsageError(f"--baseline {path}: is {what}, not a baseline; give a baseline YAML file "
                          "(format: docs/results.md), e.g. benchmarks/baselines/ci.yaml")
     if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):

@@ -70,13 +70,23 @@ class Kind:
     """For an object of values of one kind (``SCORES``): that kind, so that a message names the key at fault."""
 
 
+DOCUMENT_NAMES = {"significance": "a significance comparison", "audit": "an audit report"}
+"""How messages name a ``document_kind`` that is not a summary (``a tune summary`` for the others)."""
+
+
+def document_name(kind: str) -> str:
+    """``kind`` (a ``document_kind``) in words: ``a leakage summary``, ``a significance comparison``..."""
+    return DOCUMENT_NAMES.get(kind, f"a {kind} summary")
+
+
 def document_kind(document: Any) -> str | None:
     """What a merbench JSON file holds: ``run`` (a run's result), a ``tune``, ``leakage`` or ``grid`` summary, a
-    ``significance`` comparison (``merbench significance --json``), or ``None``."""
+    ``significance`` comparison (``merbench significance --json``), an ``audit`` report (``merbench audit
+    --json``), or ``None``. ``DOCUMENT_NAMES`` says each in words."""
     if not isinstance(document, dict):
         return None
-    summary = {"tune": "tune", "merbench-leakage": "leakage",
-               "merbench-significance": "significance"}.get(str(document.get("kind")))
+    summary = {"tune": "tune", "merbench-leakage": "leakage", "merbench-significance": "significance",
+               "merbench-audit": "audit"}.get(str(document.get("kind")))
     if summary:
         return summary
     if "cells" in document and "comparison" in document:

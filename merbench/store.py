@@ -1370,6 +1370,8 @@ FILE_NOTES = {
             "(every trial and refit is reused)",
     "leakage": "a `merbench leakage` summary: `merbench report --leakage {name} --output FILE.md` renders it",
     "grid": "a `merbench grid` summary: its runs are in the results store it was recorded in (`merbench runs`)",
+    "significance": "a `merbench significance` comparison: give the run ids or result files it compared instead",
+    "audit": "a `merbench audit` report: give the run ids or result files it audited instead",
     "run": "a run's result file: give its run id{run_id} instead (`merbench runs` lists the stored runs), or read the "
            "file with `merbench audit` or `merbench significance`",
 }

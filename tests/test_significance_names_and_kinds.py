@@ -99,7 +99,7 @@ def test_a_significance_json_given_as_a_run_is_named_for_what_it_is(runs, run_cl
         shown = run_cli("significance", str(runs["seed0"]), str(runs["seed1"]), "--bootstrap", "100",
                         "--json", str(written))
         assert shown.code == 0, shown.err
-    said = f"merbench: error: {written}: a significance summary, not a run's result; "
+    said = f"merbench: error: {written}: a significance comparison, not a run's result; "
     for command in (("audit", str(written)), ("significance", str(written), str(runs["seed0"]))):
         given = run_cli(*command)
         assert given.code == 2 and given.err.startswith(said), given.err
@@ -107,3 +107,19 @@ def test_a_significance_json_given_as_a_run_is_named_for_what_it_is(runs, run_cl
     refused = run_cli("significance", str(runs["seed0"]), str(runs["seed1"]), "--bootstrap", "100",
                       "--json", str(_edited(runs["seed0"], tmp_path / "other.json")))
     assert refused.code == 2 and "holds a run's result" in refused.err
+
+
+def test_an_audit_report_given_back_is_named_for_what_it_is(runs, run_cli, tmp_path):
+    report = tmp_path / "audit.json"
+    for _ in range(2):  # its own earlier report is rewritten, not refused as another kind of result
+        audited = run_cli("audit", str(runs["seed0"]), "--json", str(report))
+        assert audited.code == 0, audited.err
+    said = f"merbench: error: {report}: an audit report, not a run's result; "
+    for command in (("audit", str(report)), ("significance", str(report), str(runs["seed0"]))):
+        given = run_cli(*command)
+        assert given.code == 2 and given.err.startswith(said), given.err
+    kept = report.read_bytes()
+    refused = run_cli("significance", str(runs["seed0"]), str(runs["seed1"]), "--bootstrap", "100",
+                      "--json", str(report))
+    assert refused.code == 2 and "holds an audit report (merbench audit --json)" in refused.err, refused.err
+    assert report.read_bytes() == kept

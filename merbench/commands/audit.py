@@ -71,7 +71,7 @@ def execute(args: argparse.Namespace, out: Console, err: Console) -> int:
                                                                         for path in files},
                                   also_roots={**result_roots(result for result in loaded.values()
                                                              if isinstance(result, RunResult)), **studies},
-                                  writes=None) \
+                                  writes="audit") \
         if args.json is not None else None
     if args.json is not None and target is None:
         out = err  # `--json -`: stdout holds the JSON alone

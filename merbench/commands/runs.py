@@ -33,15 +33,20 @@ def add_store_argument(parser: argparse.ArgumentParser, what: str = "results sto
                         help=f"{what} (default: $MERBENCH_STORE or results.sqlite in the user data dir)")
 
 
+ALL_RUNS_ABOVE = 2**62
+"""A ``--limit`` this large lists every run (SQLite's LIMIT takes numbers below 2**63; no store holds this many)."""
+
+
 def run_limit(text: str) -> int:
-    """``--limit N``: a whole number, at least 1, or 0 for all runs (argparse turns the error into exit code 2)."""
+    """``--limit N``: a whole number, at least 1, or 0 for all runs (argparse turns the error into exit code 2); a
+    number beyond any store's size (``ALL_RUNS_ABOVE``), as a script may give to mean all, is taken as 0."""
     try:
         value = int(text)
     except ValueError:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of runs: give N >= 1 (e.g. --limit 5), or 0 for all")
-    return value
+    return 0 if value > ALL_RUNS_ABOVE else value
 
 
 def register(commands: argparse._SubParsersAction) -> None:
