@@ -282,6 +282,7 @@ def _as_settings(data: dict[str, Any], path: Path, given: Iterable[str] | None =
     if kind == "run":
         _pin_resolved(settings, data)
         _pin_files(settings, data, path, given)
+        _pin_folders(settings, data, path, given)
     return settings
 
 
@@ -426,6 +427,33 @@ def _pin_files(settings: dict[str, Any], result: dict[str, Any], path: Path, giv
                              f"there; put it back, or give the file to read with --set dataset.{key}=FILE (the "
                              "run then differs from the recorded one if its rows do)")
         options[key] = recorded
+
+
+# A dataset option naming a folder relative to the working folder that the dataset's summary records as an absolute
+# path: (dataset, option) → the keys leading to it in the summary.
+RECORDED_FOLDERS = {("megc2019", part): ("parts", part, "root") for part in ("smic", "casme2", "samm")}
+
+
+def _pin_folders(settings: dict[str, Any], result: dict[str, Any], path: Path, given: Iterable[str] | None) -> None:
+    """Set a dataset option naming a folder to the absolute folder the recorded run read (``RECORDED_FOLDERS``),
+    unless ``given`` holds it: megc2019's ``dataset.smic=megc/SMIC`` of a run without ``--root`` was found in its
+    working folder, and would not be found, or would read another copy, from another one. A run with ``--root``
+    took a relative folder under it, and its re-run under the ``--root`` it is given (which belongs to the machine).
+    Refused when that folder is gone and ``given`` says the command gives no other."""
+    options, recorded = settings.get("dataset"), result.get("config")
+    if not isinstance(options, dict) or (isinstance(recorded, dict) and recorded.get("root")):
+        return
+    summary = result.get("dataset_summary") if isinstance(result.get("dataset_summary"), dict) else {}
+    for (name, key), keys in RECORDED_FOLDERS.items():
+        value, folder = options.get(key), _recorded(summary, keys)
+        if name != options.get("name") or f"dataset.{key}" in (given or ()) or not isinstance(value, str) \
+                or not value.strip() or not isinstance(folder, str) or not os.path.isabs(folder):
+            continue
+        if given is not None and not os.path.isdir(folder):
+            raise UsageError(f"--config {path}: the recorded run read dataset.{key}={value} from {folder}, which is no "
+                             f"longer there; put it back, or give the folder to read with --set dataset.{key}=DIR (the "
+                             "run then differs from the recorded one if its files do)")
+        options[key] = folder
 
 
 def _recorded(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -949,7 +977,8 @@ def resolve_section(spec: Any, kind: str, profile: str = "default", overrides: M
 def _seed(flag: int | None, from_settings: Any, source: str | None = None) -> int:
     """The run's seed from ``--seed`` or ``seed=`` in --set/--config (both must agree): a whole number 0..2**32-1.
 
-    ``source`` names where ``seed=`` came from (``--config FILE``), put before its error.
+    ``source`` names where ``seed=`` came from (``--config FILE``), put before its error and in the refusal of a
+    ``--seed`` that disagrees (``disagreement``).
     """
     try:
         settled = None if from_settings is None else coerce("seed", from_settings, 0, SEED_RANGE)
@@ -960,8 +989,31 @@ def _seed(flag: int | None, from_settings: Any, source: str | None = None) -> in
     if not 0 <= flag <= SEED_MAX:
         raise UsageError(f"--seed {flag}: must be an integer {Range.parse(SEED_RANGE).text} (default 0)")
     if settled is not None and settled != flag:
-        raise UsageError(f"--seed {flag} and seed={settled} (in --set/--config) disagree; give the seed once")
+        raise disagreement(f"--seed {flag}", "seed", settled, flag, source)
     return flag
+
+
+def disagreement(flag: str, key: str, value: Any, wanted: Any, source: str | None = None) -> UsageError:
+    """The refusal of ``flag`` (``--seed 5``) beside ``key=value`` from ``--set`` or ``--config`` (``source``: the
+    ``--config FILE`` it came from, ``None`` for ``--set``). A flag never silently overrides a setting: given both
+    with ``--set``, the user is told to give it once; beside a ``--config`` file, the user gave it once, and is told
+    how to run that file's configuration with another value: ``--set key=wanted``, which overrides the file."""
+    what = key.rpartition(".")[2]
+    if source is None:
+        return UsageError(f"{flag} and {key}={value} (in --set/--config) disagree; give the {what} once")
+    config = source.removeprefix("--config ").strip()
+    recorded = "the recorded configuration" if _is_result(Path(config)) else "its configuration"
+    noun = {"epochs": "number of epochs"}.get(what, what)
+    return UsageError(f"{flag} and {key}={value} in {source} disagree; to run {recorded} with another {noun}, use "
+                      f"--set {key}={wanted} (or drop {key} from the --config file)")
+
+
+def _is_result(path: Path) -> bool:
+    """Whether the ``--config`` file ``path`` holds a run's result (``False`` where it cannot be read)."""
+    try:
+        return document_kind(options_file(path)) == "run"
+    except MerbenchError:
+        return False
 
 
 def sets_for_protocol(sets: Mapping[str, Any], protocol: str, protocols: Iterable[str], registry: Registry) -> dict[str, Any]:
@@ -1066,8 +1118,13 @@ def resolve_config(
             raise UsageError(f"{where}: {key}: {shown} is not a name; write the name, e.g. {section}: NAME" if where
                              else f"--set {key}={shown}: not a name; give e.g. --set {section}=NAME")
         if cli_value and given and cli_value != default and cli_value != given:
-            raise UsageError(f"--{section} {cli_value} and {section}={given} (in --set/--config) disagree; "
-                             "give the name once")
+            # A file's profile or protocol can be overridden with --set; a grid's --protocols names several.
+            source = from_file.get(key) if section == "profile" or (section == "protocol" and not sibling_protocols) \
+                else None
+            if source is None:
+                raise UsageError(f"--{section} {cli_value} and {section}={given} (in --set/--config) disagree; "
+                                 "give the name once")
+            raise disagreement(f"--{section} {cli_value}", section, given, cli_value, source)
         value = given if cli_value in (None, "", default) and given else cli_value
         return str(value) if value is not None and value != "" else None
 
@@ -1153,8 +1210,8 @@ def resolve_config(
         if epochs not in Range.parse(ENGINE_RANGES["epochs"]):
             raise UsageError(f"--epochs {epochs}: must be an integer {Range.parse(ENGINE_RANGES['epochs']).text}")
         if epochs_given and sections["engine"]["epochs"] != epochs:
-            raise UsageError(f"--epochs {epochs} and engine.epochs={sections['engine']['epochs']} (in --set/--config) "
-                             "disagree; give the epochs once")
+            raise disagreement(f"--epochs {epochs}", "engine.epochs", sections["engine"]["epochs"], epochs,
+                               from_file.get("engine.epochs"))
         sections["engine"]["epochs"] = epochs
     check_parallel_options(sections["engine"], sources=from_file)
     check_executor_options(sections["executor"])

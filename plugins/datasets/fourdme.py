@@ -7,7 +7,9 @@ Expected under ``--root`` (or one folder below it):
   ``Apex``, ``Offset`` (absolute frame numbers, int, float or text), ``AUs``;
   headers and values may carry a trailing apostrophe (``sub_ID'``, ``12'``);
 * frames ``gray_micro/{sub_ID}/{fold_name}/…{N}.jpg`` (or ``gray_micro_crop/``;
-  jpg, png or bmp; file names end with the absolute frame number).
+  jpg, png or bmp; file names end with the absolute frame number). The summary's
+  ``frames`` names the copy read (``raw`` or ``cropped``), so that a re-run of
+  ``dataset.frames=auto`` reads that copy again.
 
 ``Emotion`` holds one or two of Positive, Negative, Surprise, Repression,
 Others joined by ``+`` (``Surprise+Positive``); every sample's ``extra["emotions"]``
@@ -271,8 +273,8 @@ def read_part(root: Path, classes: str = "5", frames: str = "auto", multilabel: 
         extra = {"emotion": "+".join(emotions), "emotions": emotions, "sub_id": raw_subject, "row": row,
                  **parse_aus(cells.get("aus"))}
         entries.append(Entry(row, sample, subject, labels[0], placed, extra))
-    info = {"root": str(root), "annotation": str(sheet_path), "header_row": sheet.header_row, "frames_folder": str(base),
-            "class_set": classes, "class_set_names": list(CANONICAL[classes]), "multilabel": multilabel,
+    info = {"root": str(root), "annotation": str(sheet_path), "header_row": sheet.header_row, "frames": clips.kind,
+            "frames_folder": str(base), "class_set": classes, "class_set_names": list(CANONICAL[classes]), "multilabel": multilabel,
             "annotation_fixes": report}
     return Part(domain, order_classes((e.label for e in entries), CANONICAL[classes]), entries, log, info)
 

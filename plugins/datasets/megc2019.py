@@ -7,7 +7,8 @@ is ``smic``, ``casme2`` or ``samm`` and its subject and id carry that prefix
 each part. The three trees are found as:
 
 * ``--set dataset.smic=DIR dataset.casme2=DIR dataset.samm=DIR`` (a relative
-  path is taken under ``--root`` when given, else from the working folder); or
+  path is taken under ``--root`` when given, else from the working folder; the
+  summary's ``parts.NAME.root`` records the absolute folder read); or
 * one ``--root`` whose sub-folders hold them: the only sub-folder whose name
   contains ``smic``, ``casme`` and ``samm`` respectively (e.g. ``SMIC/``,
   ``CASME2/``, ``SAMM/``), each in the layout of its own dataset plugin.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,9 @@ def read_list(path: Path = OFFICIAL) -> dict[tuple, dict[str, str]]:
 
 
 def part_root(name: str, value: str, root: Path | None) -> Path:
-    """The folder of one part, from ``dataset.NAME`` or a matching sub-folder of ``root``."""
+    """The folder of one part, from ``dataset.NAME`` or a matching sub-folder of ``root``, as an absolute path (without
+    ``..``, links kept, as ``--root`` is recorded): the summary records it, and a re-run of a relative
+    ``dataset.NAME`` from another working folder reads it (``config.RECORDED_FOLDERS``)."""
     if value:
         path = Path(value).expanduser()
         if not path.is_absolute() and root is not None:
@@ -83,7 +87,7 @@ def part_root(name: str, value: str, root: Path | None) -> Path:
             what = f"{path} is a file, not a folder" if path.exists() else f"no such folder {path}"
             raise DataError(f"dataset.{name}={value}: {what}; give the folder of your {name} copy")
         folders_in(path)  # a DataError when the part's folder cannot be read
-        return path
+        return Path(os.path.abspath(path))
     if root is None:
         raise UsageError(
             "megc2019 needs SMIC, CASME II and SAMM: give --root DIR holding all three, or "
@@ -100,7 +104,7 @@ def part_root(name: str, value: str, root: Path | None) -> Path:
             f"rename it or give --set dataset.{name}=DIR"
         )
     folders_in(matches[0])  # a DataError when the part's folder cannot be read
-    return matches[0]
+    return Path(os.path.abspath(matches[0]))
 
 
 def part_source(name: str, value: str, folder: Path, root: Path | None) -> tuple[str, str]:
