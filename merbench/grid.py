@@ -272,7 +272,8 @@ def check_placement(cells: Sequence[GridCell]) -> None:
                             f"'{cell.dataset}'")
         if executor["name"] == "ray" and cell.config.device.startswith("cuda") and float(executor["num_gpus"]) <= 0:
             raise UsageError(f"--device {cell.config.device} with --executor ray needs a GPU per cell: "
-                             "--set executor.num_gpus=1 (or a fraction such as 0.5 to share one GPU between cells)")
+                             "--set executor.num_gpus=1 (or a fraction such as 0.5 to share one GPU between cells); "
+                             "to train on the CPU of a cluster without GPUs, give --device auto or cpu instead")
 
 
 def check_devices(cells: Sequence[GridCell]) -> None:
@@ -586,7 +587,7 @@ def _run_on_ray(cells: Sequence[GridCell], n_seeds: int, store: Any, progress: P
                 finished: Callable[[int, CellOutcome], None], resume: bool = False) -> None:
     options = RayOptions.from_section(cells[0].config.section("executor"))
     # a cluster that cannot be joined, or whose nodes are all too small to run a cell, leaves no failed runs behind
-    join_cluster(options, progress.message)
+    join_cluster(options, progress.message, cells[0].config.device)
     run_ids: dict[int, str] = {}
     if store is not None:
         environment = describe_environment(f"Ray task on cluster {options.address} (not started yet)")

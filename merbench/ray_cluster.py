@@ -164,10 +164,12 @@ _requests_checked: set[tuple[int, float]] = set()
 """The (CPUs, GPUs) task requests ``check_request`` passed or warned about in this process (Ray stays joined)."""
 
 
-def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | None = None) -> None:
+def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | None = None,
+                  device: str | None = None) -> None:
     """Refuse tasks no node of the cluster can run (``executor.num_cpus=4`` on a 2-CPU machine), which Ray would
     keep waiting for without end. On a cluster merbench did not start, an autoscaler may still add such a node:
-    that is only said (``say``), with how to stop."""
+    that is only said (``say``), with how to stop. ``device``: the run's ``--device`` (``None``: not known here),
+    which the fix names where no node has a GPU (``smaller_request``)."""
     request = (options.num_cpus, options.num_gpus)
     if request in _requests_checked:  # already checked in this process (preflight, then the executor): said once
         return
@@ -180,23 +182,36 @@ def check_request(ray: Any, options: RayOptions, say: Callable[[str], None] | No
     asked = f"executor.num_cpus={options.num_cpus}" + (f" executor.num_gpus={options.num_gpus:g}" if options.num_gpus else "")
     problem = (f"{asked}: no node of the Ray cluster has that much (its largest has {largest.get('CPU', 0):g} CPUs "
                f"and {largest.get('GPU', 0):g} GPUs)")
-    cpus = options.num_cpus if largest.get("CPU", 0) >= options.num_cpus else max(int(largest.get("CPU", 0)), 1)
-    fix = (f"--set executor.num_cpus={cpus}"  # the CPUs asked for where they fit: they set the threads and scores
-           + (f" executor.num_gpus={largest.get('GPU', 0):g}" if options.num_gpus else ""))
+    fix = smaller_request(options, largest, any(node.get("GPU", 0) > 0 for node in nodes), device)
     if _started_here:
-        raise UsageError(f"{problem}; the local Ray instance merbench started cannot grow. Ask for less: {fix}")
+        raise UsageError(f"{problem}; the local Ray instance merbench started cannot grow. {fix}")
     if say is not None:
         say(f"Warning: {problem}; the tasks wait until the cluster's autoscaler adds such a node (Ctrl-C stops "
             f"them). To run on the nodes there are: {fix}")
     _requests_checked.add(request)
 
 
-def join_cluster(options: RayOptions, say: Callable[[str], None] | None = None) -> Any:
-    """``connect`` to the cluster ``options`` name and ``check_request`` their task request against it; returns the
-    ``ray`` module. What every Ray executor does first, and ``run``/``regress``/``leakage``'s preflight and ``tune``
-    before anything is recorded (the check is made and said once per process)."""
+def smaller_request(options: RayOptions, largest: Mapping[str, Any], has_gpu: bool, device: str | None = None) -> str:
+    """How to ask for a task the ``largest`` node of the cluster can run: the CPUs asked for where they fit (they
+    set the threads, and so the scores), else that node's; its GPUs. Where no node has a GPU (``has_gpu``), GPU
+    tasks are out of reach: a ``device`` of ``cuda`` must become ``auto`` or ``cpu`` as well (on Ray it would need
+    ``executor.num_gpus`` above 0 again), and an unknown one (``None``) is told so."""
+    cpus = options.num_cpus if largest.get("CPU", 0) >= options.num_cpus else max(int(largest.get("CPU", 0)), 1)
+    fix = f"--set executor.num_cpus={cpus}" + (f" executor.num_gpus={largest.get('GPU', 0):g}" if options.num_gpus
+                                               else "")
+    if options.num_gpus and not has_gpu and str(device).startswith("cuda"):
+        return f"No node has a GPU for --device {device}: train on the CPU with --device auto (or cpu) and {fix}"
+    if options.num_gpus and not has_gpu and device is None:
+        return f"Ask for less: {fix} (no node has a GPU: with --device cuda, give --device auto or cpu as well)"
+    return f"Ask for less: {fix}"
+
+
+def join_cluster(options: RayOptions, say: Callable[[str], None] | None = None, device: str | None = None) -> Any:
+    """``connect`` to the cluster ``options`` name and ``check_request`` their task request (for ``device``, where
+    known) against it; returns the ``ray`` module. What every Ray executor does first, and ``run``/``regress``/
+    ``leakage``'s preflight and ``tune`` before anything is recorded (the check is made and said once per process)."""
     ray = connect(options.address, say)
-    check_request(ray, options, say)
+    check_request(ray, options, say, device)
     return ray
 
 
