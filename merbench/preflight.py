@@ -98,7 +98,7 @@ def check_cluster(config: RunConfig, join_with: Callable[[str], None] | None = N
     elif (named := named_ray_address()) is not None:
         probe(named, "RAY_ADDRESS")
     if join_with is not None:
-        join_cluster(RayOptions.from_section(executor), join_with)
+        join_cluster(RayOptions.from_section(executor), join_with, config.device)
 
 
 def check_early_stopping(config: RunConfig, registry: Registry) -> None:

@@ -1081,7 +1081,7 @@ def run_tune(request: TuneRequest, registry: Registry, progress: ProgressSink | 
             storage = open_storage(optuna, storage_path)
         _check_resume(ctx, optuna, storage, key)
         if base.section("executor")["name"] == "ray":  # a request no node can meet: refused once, not per trial
-            join_cluster(RayOptions.from_section(base.section("executor")), progress.message)
+            join_cluster(RayOptions.from_section(base.section("executor")), progress.message, base.device)
         progress.message(f"Trials: {request.trials} per outer fold, {request.inner_folds} inner folds by subject, "
                          f"{request.workers} at a time; stored in {storage_path}")
         folds = []

@@ -80,3 +80,15 @@ def test_the_grids_cuda_check_names_the_cpu_as_well(run_cli):
     message = " ".join(result.err.split())
     assert "needs a GPU per cell: --set executor.num_gpus=1" in message
     assert "to train on the CPU of a cluster without GPUs, give --device auto or cpu instead" in message
+
+
+def test_a_cuda_run_on_a_cluster_without_gpus_is_told_to_train_on_the_cpu(run_cli, monkeypatch):
+    import merbench.ray_cluster
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(merbench.ray_cluster, "connect", lambda address, say=None: FakeRay(NO_GPU))
+    result = run_cli("run", "--model", "lbptop-svm", "--dataset", "synthetic", "--profile", "quick", "--device",
+                     "cuda", "--no-store", "--set", "executor.name=ray", "executor.num_gpus=1")
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    assert "No node has a GPU for --device cuda: train on the CPU with --device auto (or cpu)" in " ".join(
+        result.err.split()), result.err

@@ -86,7 +86,8 @@ class RayFolds:
         """
         if job.choice.device.type == "cuda" and self.options.num_gpus <= 0:
             raise UsageError("folds on CUDA with executor.name=ray need a GPU per task: --set executor.num_gpus=1 "
-                             "(or a fraction such as 0.5 to share one GPU between folds)")
+                             "(or a fraction such as 0.5 to share one GPU between folds); on a cluster without GPUs, "
+                             "train on the CPU with --device auto (or cpu)")
         ray = join_cluster(self.options, progress.message)
         job_ref, data_ref = ray.put(job), ray.put(data)
         remote, options = remote_function(train_fold_task), self.options.task_options()
