@@ -1,7 +1,8 @@
 """Comparison of stored runs: models as rows, dataset · protocol as columns.
 
-Each cell holds one metric of the newest selected run of that model, dataset and
-protocol: by default the mean ± std over folds (``stat="fold"``), or the pooled
+Each cell holds one metric of the selected run of that model, dataset and protocol
+that finished last (a run continued with ``--resume`` keeps its first start, and
+counts as of when it finished): by default the mean ± std over folds (``stat="fold"``), or the pooled
 score (``stat="pooled"``, ± std over seeds for a ``--seeds N`` run). The best
 value of each column is marked, the model's reported score (from its plugin
 metadata, as stored with the run) is kept beside the measured one, and cells of
@@ -99,7 +100,8 @@ class Comparison:
     unlike_data: list[tuple[str, str]] = field(default_factory=list)
     """Columns whose runs scored different samples or folds (``dataset.*``/``protocol.*`` settings): no best there."""
     hidden: list[str] = field(default_factory=list)
-    """Run ids of older runs of a shown cell (same row, dataset and protocol): only each cell's newest is shown."""
+    """Run ids of runs of a shown cell (same row, dataset and protocol) that finished before the one it shows: only
+    each cell's last finished run is shown."""
     column_settings: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     """``dataset.*``/``protocol.*`` settings every run of a column changed (not every run of the table): they
     describe the column, not a row (a grid's ``--set protocol.n_splits=5`` reaches only the protocols that have it)."""
@@ -463,7 +465,8 @@ def row_name(result: RunResult, with_profile: bool = False, settings: Sequence[s
 
 
 def shown_runs(comparison: Comparison) -> list[RunResult]:
-    """The run behind each cell of ``comparison`` (the newest of its row, dataset and protocol), in table order."""
+    """The run behind each cell of ``comparison`` (the last finished of its row, dataset and protocol), in table
+    order."""
     return [comparison.runs[(model, column)] for model in comparison.models for column in comparison.columns
             if (model, column) in comparison.runs]
 
@@ -478,10 +481,11 @@ def _own_settings(known: Sequence[tuple[str, ...] | None]) -> tuple[tuple[str, .
 
 def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: str = "fold",
                      settings: Sequence[tuple[str, ...] | None] | None = None) -> Comparison:
-    """Compare results (oldest first: for a model, dataset and protocol the newest one is shown; of each profile,
-    when they span several, each in a row naming its profile). ``settings``: each result's settings other than its
-    profile's defaults, in the order of ``results`` (``merbench.run_settings.changed_settings_of``; ``None``: not
-    known); a run's own ones make its row, those of every run a note."""
+    """Compare results (in the order they finished, as ``ResultStore.complete_ids`` gives them: for a model, dataset
+    and protocol the last one is shown; of each profile, when they span several, each in a row naming its profile).
+    ``settings``: each result's settings other than its profile's defaults, in the order of ``results``
+    (``merbench.run_settings.changed_settings_of``; ``None``: not known); a run's own ones make its row, those of every
+    run a note."""
     if settings is not None and len(settings) != len(results):
         raise ValueError("settings: one entry per result")
     selection = Selection(metric, stat)
@@ -491,10 +495,10 @@ def build_comparison(results: Sequence[RunResult], metric: str = "uf1", stat: st
 
 
 class Selection:
-    """The results a comparison is built from, added one at a time, oldest first (``add``), so that they need not
-    all be held at once: of each, its cell and a copy without its folds (``light``: what its row, the notes and
-    the hidden runs need), and in full only the newest of those alike in all that can set their rows apart (model,
-    dataset, protocol, profile, settings, folder, manifest, leaky options), of which a cell shows the newest (a
+    """The results a comparison is built from, added one at a time in the order they finished (``add``), so that
+    they need not all be held at once: of each, its cell and a copy without its folds (``light``: what its row, the
+    notes and the hidden runs need), and in full only the last of those alike in all that can set their rows apart
+    (model, dataset, protocol, profile, settings, folder, manifest, leaky options), of which a cell shows the last (a
     thousand LOSO runs held 700 MB as full results).
 
     ``read_whole``: for results added without their folds (``add(..., whole=False)``), reads one in full
@@ -519,7 +523,7 @@ class Selection:
         self._read_whole = read_whole
 
     def add(self, result: RunResult, settings: tuple[str, ...] | None = None, whole: bool = True) -> None:
-        """Take ``result``, newer than those added before, with its ``settings`` (``build_comparison``'s); ``whole``:
+        """Take ``result``, finished after those added before, with its ``settings`` (``build_comparison``'s); ``whole``:
         with its folds (else read by ``read_whole`` if it is shown). A ``DataError`` when it has no score for the
         metric (``cell_of``)."""
         if not whole and self._read_whole is None:

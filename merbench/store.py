@@ -150,6 +150,11 @@ newest first (``created``, then ``rowid``, as an index orders its rows) instead 
 ``runs_by_status``: the same for the runs of one status (`merbench runs --status`, `merbench delete --status`),
 which ``runs_by_cell`` holds last and so finds only by reading a page of every run."""
 
+FINISH_ORDER = "COALESCE(finished, created), created, rowid"
+"""SQL ordering runs by when they finished, the first first (a run continued with ``--resume`` keeps the id and start
+time of its first try but finishes after the runs started meanwhile); a run without a finish time (unfinished) by
+its start, and runs that finished in the same second by their start."""
+
 STORE_TABLES = tuple(re.findall(r"CREATE TABLE (\w+)", SCHEMA))
 """The tables every store of this schema holds (``runs``, ``folds``, ``predictions``, ``metrics``)."""
 
@@ -1179,8 +1184,8 @@ class ResultStore:
             f"SELECT id, seconds FROM runs WHERE id IN ({', '.join('?' for _ in some)})", some)}
 
     def identical_result(self, config: Any, n_seeds: int = 1) -> RunResult | None:
-        """The newest complete run made with exactly ``config`` (a ``RunConfig``, its first seed) and ``n_seeds``
-        seeds, or ``None``."""
+        """The complete run that finished last of those made with exactly ``config`` (a ``RunConfig``, its first seed)
+        and ``n_seeds`` seeds, or ``None``: the run a comparison shows for its cell."""
         wanted = config.to_dict()
         for row in self._started_as(config, n_seeds, "status = 'complete'"):  # only such a run is read whole
             text = self._rows("SELECT result_json FROM runs WHERE id = ?", (row["id"],))
@@ -1200,18 +1205,19 @@ class ResultStore:
 
     def _started_as(self, config: Any, n_seeds: int, status: str) -> Iterator[sqlite3.Row]:
         """The ``runs`` rows of ``status`` (an SQL condition) started with exactly ``config`` and ``n_seeds`` seeds,
-        newest first."""
+        the last finished first (``FINISH_ORDER``; unfinished runs by their start)."""
         started_as = json.loads(_json(config.to_dict()))  # as the run's configuration is stored when it starts
         rows = self._selected([f"+{status}", "n_seeds = ?"], [n_seeds],  # "+": runs_by_cell (_status_term)
                               {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]},
-                              "id, status, host, pid, environment_json, config_json")  # not the results after them
+                              "id, status, host, pid, environment_json, config_json",  # not the results after them
+                              FINISH_ORDER)
         for row in reversed(rows):
             if _loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}") == started_as:
                 yield row
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
                          protocol: Sequence[str] = (), predictions: bool = True) -> list[RunResult]:
-        """Results of complete runs matching the filters, oldest first (as stored), each run once;
+        """Results of complete runs matching the filters, in the order they finished (``FINISH_ORDER``), each run once;
         ``predictions=False`` leaves out their per-sample rows (``RunResult.from_dict``).
 
         With ``run_ids`` (ids or unique prefixes) only those runs are selected;
@@ -1225,7 +1231,7 @@ class ResultStore:
                     for result in self._results(some, predictions)]
         ids = list(dict.fromkeys(self.resolve_id(run_id) for run_id in run_ids))
         picked = ["id IN (" + ", ".join("?" for _ in ids) + ")"]
-        rows = self._selected(picked, ids, filters, "id")
+        rows = self._selected(picked, ids, filters, "id", FINISH_ORDER)
         if not rows:
             raise _filtered_out(self._selected(picked, ids, {}, "id, model, dataset, protocol"), filters)
         return [self.result(row["id"], predictions) for row in rows]
@@ -1283,11 +1289,11 @@ class ResultStore:
 
     def complete_ids(self, model: Sequence[str] = (), dataset: Sequence[str] = (),
                      protocol: Sequence[str] = ()) -> list[str]:
-        """The full ids of the complete runs matching the filters (empty: any), oldest first: read from the indexes,
-        not from the runs' results."""
+        """The full ids of the complete runs matching the filters (empty: any), in the order they finished
+        (``FINISH_ORDER``): a comparison shows the last of a cell. Read without the runs' results."""
         filters = {"model": model, "dataset": dataset, "protocol": protocol}
         by_cell = _status_term(any(filters.values()))
-        return [row["id"] for row in self._selected([f"{by_cell} = 'complete'"], [], filters, "id")]
+        return [row["id"] for row in self._selected([f"{by_cell} = 'complete'"], [], filters, "id", FINISH_ORDER)]
 
     def summary_results(self, run_ids: Sequence[str]) -> Iterator[RunResult]:
         """The results of the complete runs ``run_ids`` (full ids), in that order, without their folds, predictions,
@@ -1318,15 +1324,15 @@ class ResultStore:
             f"SELECT id FROM runs WHERE id IN ({', '.join('?' for _ in some)})", some)}
 
     def _selected(self, clauses: list[str], params: list[Any], filters: dict[str, Sequence[str]],
-                  columns: str = "*") -> list[sqlite3.Row]:
-        """The ``columns`` of the ``runs`` rows matching ``clauses`` and the column ``filters`` (empty: any), oldest
-        first."""
+                  columns: str = "*", order: str = "created, rowid") -> list[sqlite3.Row]:
+        """The ``columns`` of the ``runs`` rows matching ``clauses`` and the column ``filters`` (empty: any), in
+        ``order`` (SQL; default: oldest start first)."""
         clauses, params = list(clauses), list(params)
         for column, values in filters.items():  # column names are constants
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)
-        return self._rows(f"SELECT {columns} FROM runs WHERE {' AND '.join(clauses)} ORDER BY created, rowid", params)
+        return self._rows(f"SELECT {columns} FROM runs WHERE {' AND '.join(clauses)} ORDER BY {order}", params)
 
 
 def _summary(row: sqlite3.Row, state: str, by_seed: dict[int, int], pooled: dict[str, float] | None) -> RunSummary:
