@@ -15,9 +15,11 @@ named ``section.option=(not recorded)``: nobody can say the run used today's def
 (a synthetic run from before ``dataset.preset`` made other data). Settings that only say how the
 folds were spread over the machine (``engine.parallel_folds``, ``parallel_mode``,
 ``threads``, ``preprocess_workers``, ``executor.*``) are left out, except
-``engine.parallel_mode=vmap`` (batched folds change a dropout model's scores), and so are the
+``engine.parallel_mode=vmap`` with the folds it batched at a time as ``engine.parallel_folds=N``
+(batched folds draw a dropout model's masks per group, so the group size changes its scores), and so are the
 leaky ``engine.select_on`` / ``engine.normalise_on``, which a comparison names
-itself.
+itself. ``scoring_config`` is a configuration without what only spread the folds: what ``--stored`` matches
+a stored run by.
 """
 
 from __future__ import annotations
@@ -34,15 +36,19 @@ from merbench.registry import Registry
 from merbench.result import RunResult
 from merbench.wording import number_text
 
-NOT_SETTINGS = {
-    "engine": {"parallel_folds", "parallel_mode", "threads", "preprocess_workers", "select_on", "normalise_on"},
-}
-"""Options that do not change what a run computes (or that a comparison names as leaks); never named."""
+SPREAD_ONLY = {"engine": {"parallel_folds", "parallel_mode", "threads", "preprocess_workers"}}
+"""Options that only say how the folds were spread over the machine: they do not change what a run computes (but
+see ``NAMED_VALUES`` and ``BATCHED_GROUP``)."""
+NOT_SETTINGS = {"engine": SPREAD_ONLY["engine"] | {"select_on", "normalise_on"}}
+"""Options never named as settings: ``SPREAD_ONLY``, and the leaks a comparison names itself."""
 NOT_SECTIONS = {"executor"}
 """Sections that only say where the folds ran."""
 NAMED_VALUES = {("engine", "parallel_mode"): {"vmap"}}
 """Values of ``NOT_SETTINGS`` options that are named all the same: batched folds draw dropout masks per fold, so a
 model with dropout scores differently from a fold-by-fold run of the same seed."""
+BATCHED_GROUP = ("engine", "parallel_folds")
+"""The option that, under ``engine.parallel_mode=vmap``, sets how many folds are batched at a time: the masks are
+drawn per group, so runs of other group sizes score differently, and it is named (``batched_group``)."""
 
 
 def setting_text(key: str, value: Any) -> str:
@@ -96,6 +102,7 @@ def _changed_now(result: RunResult, registry: Registry, known: dict | None = Non
                for key, value in sorted(values.items())
                if (key not in NOT_SETTINGS.get(section, ()) or value in NAMED_VALUES.get((section, key), ()))
                and _differs(value, defaults.sections.get(section, {}).get(key, _MISSING))]
+    changed += _group_named(options, result.engine_plan, defaults.sections)
     changed += [setting_text(f"{section}.{key}", NOT_RECORDED) for section, key in unrecorded_options(options, defaults.sections)
                 if section not in NOT_SECTIONS and key not in NOT_SETTINGS.get(section, ())]
     changed.sort(key=lambda text: text.partition("=")[0])
@@ -103,6 +110,48 @@ def _changed_now(result: RunResult, registry: Registry, known: dict | None = Non
     if chain and _default_chain(registry, result, root, dataset_options) not in (None, tuple(chain)):
         changed.insert(0, setting_text("preprocess", ",".join(chain)))
     return tuple(changed)
+
+
+def _group_named(options: Mapping[str, Any], plan: Any, defaults: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """``["engine.parallel_folds=N"]``, the group a run under ``engine.parallel_mode=vmap`` batched (``batched_group``);
+    empty without vmap, and where the group is not known (``auto`` with no plan recorded: the default)."""
+    group, (section, key) = batched_group(options, plan), BATCHED_GROUP
+    if group is None or not _differs(group, defaults.get(section, {}).get(key, _MISSING)):
+        return []
+    return [setting_text(f"{section}.{key}", group)]
+
+
+def batched_group(options: Mapping[str, Any], plan: Mapping[str, Any] | None) -> Any:
+    """Under ``engine.parallel_mode=vmap`` (in ``options``, a run's stored sections), how many folds the run batched
+    at a time: its engine plan's ``group_size`` (``parallel_folds=auto`` chose it by the machine's memory and
+    cores), 1 where the plan trained fold by fold, else ``engine.parallel_folds`` as given; ``None`` without vmap."""
+    section, key = BATCHED_GROUP
+    engine = options.get(section)
+    if not isinstance(engine, Mapping) or str(engine.get("parallel_mode", "")).strip().lower() != "vmap":
+        return None
+    plan = plan if isinstance(plan, Mapping) else {}
+    group = plan.get("group_size")
+    if isinstance(group, int) and not isinstance(group, bool) and group > 0:
+        return group
+    return 1 if plan.get("executor") == "SequentialFolds" else engine.get(key, "auto")
+
+
+def scoring_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's configuration (``RunConfig.to_dict()``, as stored) without what only spread its folds over the
+    machine (``NOT_SECTIONS``, ``SPREAD_ONLY``): two runs alike in it compute the same, so ``--stored`` reuses or
+    continues one for the other. Kept: ``engine.parallel_mode=vmap`` and with it ``engine.parallel_folds``, the
+    batched group whose dropout masks change the scores (``NAMED_VALUES``, ``BATCHED_GROUP``)."""
+    kept = dict(config)
+    options = config.get("options")
+    if not isinstance(options, Mapping):
+        return kept
+    batched = batched_group(options, None) is not None
+    kept["options"] = {section: values if not isinstance(values, Mapping) else {
+        key: value for key, value in values.items()
+        if key not in SPREAD_ONLY.get(section, ()) or value in NAMED_VALUES.get((section, key), ())
+        or (batched and (section, key) == BATCHED_GROUP)}
+        for section, values in options.items() if section not in NOT_SECTIONS}
+    return kept
 
 
 def unrecorded_options(stored: Mapping[str, Any], defaults: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:

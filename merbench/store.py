@@ -1184,35 +1184,42 @@ class ResultStore:
             f"SELECT id, seconds FROM runs WHERE id IN ({', '.join('?' for _ in some)})", some)}
 
     def identical_result(self, config: Any, n_seeds: int = 1) -> RunResult | None:
-        """The complete run that finished last of those made with exactly ``config`` (a ``RunConfig``, its first seed)
-        and ``n_seeds`` seeds, or ``None``: the run a comparison shows for its cell."""
-        wanted = config.to_dict()
+        """The complete run that finished last of those made with ``config`` (a ``RunConfig``, its first seed) and
+        ``n_seeds`` seeds, or ``None``: the run a comparison shows for its cell. Alike as ``scoring_config`` tells:
+        how the folds were spread (``--executor``, ``engine.parallel_folds``, threads) is not part of it."""
+        from merbench.run_settings import scoring_config
+
+        wanted = scoring_config(config.to_dict())
         for row in self._started_as(config, n_seeds, "status = 'complete'"):  # only such a run is read whole
             text = self._rows("SELECT result_json FROM runs WHERE id = ?", (row["id"],))
             if not text:  # deleted meanwhile
                 continue
             result = self._result(row["id"], text[0]["result_json"])
             seeds = result.across_seeds.n if result.across_seeds is not None else 1
-            if result.config == wanted and seeds == n_seeds:
+            if scoring_config(result.config or {}) == wanted and seeds == n_seeds:
                 return result
         return None
 
     def interrupted_run(self, config: Any, n_seeds: int = 1) -> str | None:
-        """The id of the newest interrupted run started with exactly ``config`` (a ``RunConfig``) and ``n_seeds``
-        seeds (one that ``merbench run --resume ID`` can continue), or ``None``."""
+        """The id of the newest interrupted run started with ``config`` (a ``RunConfig``; alike as ``identical_result``
+        tells) and ``n_seeds`` seeds (one that ``merbench run --resume ID`` can continue), or ``None``."""
         rows = self._started_as(config, n_seeds, "status IN ('interrupted', 'running')")
         return next((str(row["id"]) for row in rows if status_of(row) == "interrupted"), None)  # a killed run too
 
     def _started_as(self, config: Any, n_seeds: int, status: str) -> Iterator[sqlite3.Row]:
-        """The ``runs`` rows of ``status`` (an SQL condition) started with exactly ``config`` and ``n_seeds`` seeds,
-        the last finished first (``FINISH_ORDER``; unfinished runs by their start)."""
-        started_as = json.loads(_json(config.to_dict()))  # as the run's configuration is stored when it starts
+        """The ``runs`` rows of ``status`` (an SQL condition) started with ``config`` and ``n_seeds`` seeds, alike in
+        what changes scores (``run_settings.scoring_config``), the last finished first (``FINISH_ORDER``; unfinished
+        runs by their start)."""
+        from merbench.run_settings import scoring_config
+
+        started_as = scoring_config(json.loads(_json(config.to_dict())))  # as a configuration is stored at its start
         rows = self._selected([f"+{status}", "n_seeds = ?"], [n_seeds],  # "+": runs_by_cell (_status_term)
                               {"model": [config.model], "dataset": [config.dataset], "protocol": [config.protocol]},
                               "id, status, host, pid, environment_json, config_json",  # not the results after them
                               FINISH_ORDER)
         for row in reversed(rows):
-            if _loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}") == started_as:
+            if scoring_config(_loaded(row["config_json"], f"configuration of run {row['id']} in {self.path}")) \
+                    == started_as:
                 yield row
 
     def complete_results(self, run_ids: Sequence[str] = (), model: Sequence[str] = (), dataset: Sequence[str] = (),
