@@ -232,29 +232,31 @@ class Comparison:
                 f"{', '.join(empty)}.")
 
     def hidden_note(self) -> str | None:
-        """One sentence naming the older runs left out (each cell shows its newest run); ``None`` when none was."""
+        """One sentence naming the runs left out that finished before the run their cell shows (each cell shows the
+        run that finished last); ``None`` when none was."""
         if not self.hidden:
             return None
-        these = "it" if len(self.hidden) == 1 else "them"
+        these, ids = ("it", "its id") if len(self.hidden) == 1 else ("them", "their ids")
         named = [note_data(run_id) + self._hidden_seeds_text(run_id) for run_id in self.hidden[:3]]
         other_seeds = any(self._hidden_seeds_text(run_id) for run_id in self.hidden)
-        return (f"Not shown: {counted(self.hidden, 'older run')} of a cell shown here (same model, settings, dataset "
-                f"and protocol{'; some with other seeds' if other_seeds else ''}; each cell shows its newest run): "
-                f"{', '.join(named)}"
+        return (f"Not shown: {counted(self.hidden, 'run')} of a cell shown here that finished before the run the cell "
+                f"shows (same model, settings, dataset and protocol{'; some with other seeds' if other_seeds else ''}; "
+                f"each cell shows the run that finished last): {', '.join(named)}"
                 + ("" if len(self.hidden) <= 3 else f" (and {len(self.hidden) - 3} more: `merbench compare --json` lists "
                    "every one under hidden_runs)")
-                + f". See {these} with "
-                "`merbench show ID`, or compare by run id, naming the older run's and not the newer one's.")
+                + f". See {these} with `merbench show ID`, or compare by run id, naming {ids} and not the shown "
+                "run's.")
 
     def _hidden_seeds_text(self, run_id: str) -> str:
-        """`` (MODEL on COLUMN: an older run with 3 seeds (0, 1, 2); the cell shows the newest, seed 7)`` when the
-        hidden run ``run_id`` ran other seeds than the run its cell shows; empty when they are the same or unknown."""
+        """`` (MODEL on COLUMN: a run that finished earlier, with 3 seeds (0, 1, 2); the cell shows the one that
+        finished last, seed 7)`` when the hidden run ``run_id`` ran other seeds than the run its cell shows; empty when
+        they are the same or unknown."""
         key, seeds = self.hidden_seeds.get(run_id, (None, ()))
         cell = self.cells.get(key) if key is not None else None
         if cell is None or seeds == cell.seeds:
             return ""
-        return (f" ({_in_note(*key)}: an older run with {_seeds_count(seeds)}; the cell shows the newest, "
-                f"{_seeds_count(cell.seeds)})")
+        return (f" ({_in_note(*key)}: a run that finished earlier, with {_seeds_count(seeds)}; the cell shows the one "
+                f"that finished last, {_seeds_count(cell.seeds)})")
 
     def data_note(self) -> str | None:
         """One sentence naming the columns left without a best because their runs scored other data or folds."""

@@ -78,6 +78,14 @@ def test_compare_shows_the_continued_run_that_finished_last(continued_store, run
     assert [row["run_id"] for row in by_id["rows"]] == [CONTINUED]
 
 
+def test_the_note_on_the_hidden_run_says_it_finished_earlier(continued_store, run_cli):
+    """The note called the run shown, which started first, the newest and the hidden one "an older run"."""
+    printed = " ".join(run_cli("compare", "--store", str(continued_store)).out.split())
+    assert (f"Not shown: 1 run of a cell shown here that finished before the run the cell shows (same model, settings, "
+            f"dataset and protocol; each cell shows the run that finished last): {ONE_SEED}.") in printed
+    assert "older" not in printed and "newest" not in printed
+
+
 def test_stored_reuses_the_run_that_finished_last(continued_store):
     with ResultStore(continued_store, create=False) as store:
         assert store.identical_result(_config()).run_id == CONTINUED
