@@ -149,7 +149,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
     """The comparison as one JSON object, the same from ``compare --json``, ``report --format json`` and ``grid
     --json``: metric, stat, description, profiles, the settings every run changed from its profile's defaults, the
     notes under the table, the rows' and columns' names, one record per cell (``rows``), the warnings and the ids of
-    the older runs no cell shows (``hidden_runs``: each cell shows its newest run)."""
+    the older runs no cell shows (``hidden_runs``: each cell shows the run that finished last)."""
     return {
         "metric": comparison.metric,
         "stat": comparison.stat,

@@ -72,7 +72,8 @@ def inputs_change(result: RunResult, inputs: RunInputs) -> str | None:
 def reusable_result(store: Any, config: RunConfig, registry: Registry, n_seeds: int = 1,
                     on_note: Callable[[str], None] | None = None,
                     progress: ProgressSink | None = None) -> RunResult | None:
-    """The newest stored complete run of exactly ``config`` (``n_seeds`` seeds) whose test samples, labels and
+    """The stored complete run of ``config`` (``n_seeds`` seeds; how its folds were spread aside, as
+    ``run_settings.scoring_config`` says) that finished last, whose test samples, labels and
     model inputs are still what the dataset gives, else ``None``; ``on_note`` hears why a stored run was not
     reused, ``progress`` the preprocessing that tells."""
     result = store.identical_result(config, n_seeds)

@@ -45,12 +45,13 @@ def test_an_older_run_of_other_seeds_is_named_as_such_and_the_shown_cell_as_one_
     cell = comparison.cells[("ststnet", ("d", "loso"))]
     assert (cell.run_id, cell.seeds) == (SINGLE, (7,))  # still the newest run per cell
     hidden = note_text(comparison.hidden_note())
-    assert hidden.startswith("Not shown: 1 older run of a cell shown here (same model, settings, dataset and "
-                             "protocol; some with other seeds; each cell shows its newest run): "
-                             f"{REPEATED} (ststnet on d · loso: an older run with 3 seeds (0, 1, 2); the cell "
-                             "shows the newest, seed 7).")
+    assert hidden.startswith("Not shown: 1 run of a cell shown here that finished before the run the cell shows "
+                             "(same model, settings, dataset and protocol; some with other seeds; each cell shows the "
+                             f"run that finished last): {REPEATED} (ststnet on d · loso: a run that finished earlier, "
+                             "with 3 seeds (0, 1, 2); the cell shows the one that finished last, seed 7).")
     assert note_text(comparison.seeds_note()) == "Every cell: seed 7."
-    wanted = ["an older run with 3 seeds (0, 1, 2); the cell shows the newest, seed 7", "Every cell: seed 7."]
+    wanted = ["a run that finished earlier, with 3 seeds (0, 1, 2); the cell shows the one that finished last, "
+              "seed 7", "Every cell: seed 7."]
     document = json.loads(to_json(comparison))
     for text in (_terminal(comparison), to_markdown(comparison), " ".join(document["notes"]),
                  " ".join(to_latex(comparison).split()), " ".join(to_html(comparison).split())):
@@ -61,7 +62,7 @@ def test_an_older_run_of_other_seeds_is_named_as_such_and_the_shown_cell_as_one_
 def test_an_older_run_of_the_same_seeds_is_called_the_same():
     comparison = build_comparison([_run(REPEATED, (0, 1, 2), 0.5), _run(SINGLE, (0, 1, 2), 0.4)], "uf1", "pooled")
     hidden = note_text(comparison.hidden_note())
-    assert "(same model, settings, dataset and protocol; each cell shows its newest run): " \
+    assert "(same model, settings, dataset and protocol; each cell shows the run that finished last): " \
            f"{REPEATED}. See it" in hidden and "seeds" not in hidden
 
 

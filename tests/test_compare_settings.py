@@ -134,10 +134,11 @@ def test_older_runs_of_a_shown_cell_are_named_in_a_note_and_every_export():
     older, newer = _result("20250611-000001-000001", "ststnet", 0.45), _result("20250611-000002-000002", "ststnet", 0.6)
     comparison = build_comparison([older, newer], settings=changed_settings_of([older, newer], get_registry()))
     assert comparison.cells[("ststnet", COLUMN)].run_id == newer.run_id
-    note = ("Not shown: 1 older run of a cell shown here (same model, settings, dataset and protocol; each cell shows "
-            "its newest run): 20250611-000001-000001. See it with `merbench show ID`")
+    note = ("Not shown: 1 run of a cell shown here that finished before the run the cell shows (same model, settings, "
+            "dataset and protocol; each cell shows the run that finished last): 20250611-000001-000001. See it with "
+            "`merbench show ID`")
     assert note in " ".join(comparison.notes())
-    assert "Not shown: 1 older run" in to_markdown(comparison) and older.run_id in to_markdown(comparison)
+    assert "Not shown: 1 run of a cell" in to_markdown(comparison) and older.run_id in to_markdown(comparison)
     alone = build_comparison([older], settings=changed_settings_of([older], get_registry()))
     assert alone.hidden_note() is None
 

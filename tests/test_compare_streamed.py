@@ -75,7 +75,7 @@ def test_compare_of_a_store_shows_what_the_comparison_of_every_result_in_memory_
     shown = {row["row"]: row["run_id"] for row in document["rows"]}
     assert shown["ststnet (root=-)"] == results[-1].run_id and shown["convmixer (root=-)"] == results[12].run_id
     printed = run_cli("compare", "--store", str(store))
-    assert "Not shown: 12 older runs of a cell shown here" in " ".join(printed.out.split())
+    assert "Not shown: 12 runs of a cell shown here that finished before" in " ".join(printed.out.split())
 
 
 def test_report_of_the_runs_names_the_same_hidden_runs(tmp_path, run_cli):

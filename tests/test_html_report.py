@@ -171,7 +171,7 @@ def test_only_the_newest_run_of_a_cell_is_detailed(runs):
     older = dict(results[0], run_id="older-run")
     text = _render([older, *results])
     assert text.count("older-run") == 1 and len(_images(text)) == 4  # named in the note, not detailed
-    assert "Not shown: 1 older run of a cell shown here" in text
+    assert "Not shown: 1 run of a cell shown here that finished before" in text
 
 
 def test_a_result_with_only_the_minimum_keys_renders(runs):

@@ -392,7 +392,7 @@ def test_the_latex_caption_explains_only_the_marks_its_table_holds():
 def test_a_command_a_note_names_in_backticks_is_code_in_the_page():
     older, newer = minimal_result(run_id="older-run"), minimal_result(run_id="newer-run")
     note = _section(_page([older, newer]), '<section id="comparison">', "</p>")
-    assert "Not shown: 1 older run" in note
+    assert "Not shown: 1 run of a cell" in note
     assert "<code>merbench show ID</code>" in note and "`" not in note, note
     from merbench.html_report import _with_code
 

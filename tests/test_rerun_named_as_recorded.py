@@ -37,7 +37,7 @@ def test_a_rerun_and_a_rerun_of_it_are_named_and_compared_as_the_recorded_run(ru
     assert first["pooled"] == again["pooled"] == third["pooled"]
     shown = run_cli("compare", "--store", str(tmp_path / "s.sqlite"), "--model", "ststnet")
     said = " ".join(shown.out.split())
-    assert shown.code == 0 and "(flow.method=" not in said and "Not shown: 2 older runs of a cell shown here" in said
+    assert shown.code == 0 and "(flow.method=" not in said and "Not shown: 2 runs of a cell shown here" in said
 
 
 def test_a_rerun_given_another_value_with_set_is_named_by_it(run_cli, tmp_path):

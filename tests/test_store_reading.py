@@ -73,8 +73,9 @@ def test_report_with_run_ids_shows_the_newest_run_and_calls_the_other_older(two_
     assert written.code == 0, written.err
     html = page.read_text()
     assert NEW in html and html.count(OLD) == 1  # named in the note only, with how to see it
-    assert f"Not shown: 1 older run of a cell shown here (same model, settings, dataset and protocol; each cell shows " \
-           f"its newest run): {OLD}. See it with <code>merbench show ID</code>" in " ".join(html.split())
+    assert f"Not shown: 1 run of a cell shown here that finished before the run the cell shows (same model, settings, " \
+           f"dataset and protocol; each cell shows the run that finished last): {OLD}. See it with " \
+           "<code>merbench show ID</code>" in " ".join(html.split())
     [record] = json.loads(run_cli("report", OLD, NEW, "--output", "-", "--format", "json",
                                   "--store", str(two_runs)).out)["rows"]
     assert record["run_id"] == NEW

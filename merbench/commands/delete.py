@@ -41,8 +41,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Remove runs from the results store with their folds, predictions and scores: the runs given by "
         "id (a unique prefix is enough; any status but a run still running), or with --status every interrupted or "
         "failed run, narrowed by --model, --dataset and --protocol. Without --yes nothing is deleted: it lists what "
-        "would go and exits with code 2. `compare` and `report` show the newest run of each model, dataset and "
-        "protocol: deleting a mistaken run shows the one before it again.",
+        "would go and exits with code 2. `compare` and `report` show the run of each model, dataset and protocol "
+        "that finished last: deleting a mistaken run shows the one before it again.",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
