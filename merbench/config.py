@@ -423,9 +423,7 @@ def _pin_files(settings: dict[str, Any], result: dict[str, Any], path: Path, giv
         if key not in options or f"dataset.{key}" in (given or ()) or recorded is None:
             continue
         if given is not None and not os.path.isfile(recorded):
-            raise UsageError(f"--config {path}: the recorded run read dataset.{key} {recorded}, which is no longer "
-                             f"there; put it back, or give the file to read with --set dataset.{key}=FILE (the "
-                             "run then differs from the recorded one if its rows do)")
+            raise _recorded_gone(path, f"dataset.{key} {recorded}", key, "file", "rows")
         options[key] = recorded
 
 
@@ -450,10 +448,16 @@ def _pin_folders(settings: dict[str, Any], result: dict[str, Any], path: Path, g
                 or not value.strip() or not isinstance(folder, str) or not os.path.isabs(folder):
             continue
         if given is not None and not os.path.isdir(folder):
-            raise UsageError(f"--config {path}: the recorded run read dataset.{key}={value} from {folder}, which is no "
-                             f"longer there; put it back, or give the folder to read with --set dataset.{key}=DIR (the "
-                             "run then differs from the recorded one if its files do)")
+            raise _recorded_gone(path, f"dataset.{key}={value} from {folder}", key, "folder", "files")
         options[key] = folder
+
+
+def _recorded_gone(path: Path, read: str, key: str, kind: str, content: str) -> UsageError:
+    """Why ``--config path`` cannot be run again as recorded: the ``kind`` (file, folder) its run ``read`` is gone."""
+    placeholder = "FILE" if kind == "file" else "DIR"
+    return UsageError(f"--config {path}: the recorded run read {read}, which is no longer there; put it back, or give "
+                      f"the {kind} to read with --set dataset.{key}={placeholder} (the run then differs from the "
+                      f"recorded one if its {content} do)")
 
 
 def _recorded(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
