@@ -171,7 +171,8 @@ def check_protocol(config: RunConfig, registry: Registry, dataset: Dataset) -> N
     dataset = protocol_dataset(dataset, spec, config.section("protocol"), plugin)
     split = resolve_factory(spec.split, plugin, "split")
     arguments = (dataset.labels, dataset.subjects, config.seed, dict(config.section("protocol")), dataset.domains)
-    elsewhere = None if registry.provider("protocols", config.protocol).builtin else split_elsewhere(split, arguments)
+    provider = registry.provider("protocols", config.protocol)
+    elsewhere = None if provider.builtin else split_elsewhere(split, arguments, (provider.target, config.protocol))
     try:
         _check_split(config, registry, dataset, split, plugin, elsewhere)
     finally:
@@ -216,17 +217,36 @@ def _check_split(config: RunConfig, registry: Registry, dataset: Dataset, split:
 
 
 SPLIT_ELSEWHERE = """
-import json, pickle, sys, warnings
+import importlib, json, os, pickle, sys, warnings
 sys.path[:] = json.loads(sys.argv[1])
+out = os.fdopen(os.dup(1), "wb")
+os.dup2(2, 1)  # what the plugin prints (on import, in split) goes to stderr, never among the folds
+sys.stdout = sys.stderr
 split, arguments = pickle.load(sys.stdin.buffer)
+if isinstance(split, tuple):  # (entry point target, protocol name): a split that cannot be pickled, found again
+    target, name = split
+    module, _, attribute = target.partition(":")
+    hooks = importlib.import_module(module)
+    for part in filter(None, attribute.split(".")):
+        hooks = getattr(hooks, part)
+    found = {}
+    hooks.merbench_register_protocols(register=lambda spec: found.setdefault(spec.name, spec))
+    split = found[name].split
+    if isinstance(split, str):
+        module, _, attribute = split.partition(":")
+        split = importlib.import_module(module)
+        for part in attribute.split("."):
+            split = getattr(split, part)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     folds = split(*arguments)
-pickle.dump([(fold.index, fold.train, fold.test) for fold in folds], sys.stdout.buffer)
+pickle.dump([(fold.index, fold.train, fold.test) for fold in folds], out)
+out.flush()
 """
 """The program of the second process ``split_elsewhere`` starts: with the caller's ``sys.path``, it splits as it is
-told on its standard input (the split function, pickled by name, and its arguments) and writes the folds pickled. It
-imports numpy and the plugin's module only, not merbench's run (torch, scikit-learn)."""
+told on its standard input (the split function, pickled by name, or the plugin's entry point and protocol name where
+the function cannot be pickled, and its arguments) and writes the folds pickled on its standard output, where
+nothing else may write. It imports numpy and the plugin's module only, not merbench's run (torch, scikit-learn)."""
 
 SET_ORDER_HINT = ("iterating over a set (list(set(subjects))) or over a dict keyed by such things follows Python's "
                   "string hashing, which differs from process to process: sort the subjects first "
@@ -238,16 +258,23 @@ def other_hash_seed() -> str:
     return "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
 
 
-def split_elsewhere(split: Callable, arguments: tuple) -> subprocess.Popen | None:
+def split_elsewhere(split: Callable, arguments: tuple, found_as: tuple[str, str] | None = None
+                    ) -> subprocess.Popen | None:
     """Start ``split(*arguments)`` in a new Python process with another ``PYTHONHASHSEED`` (``other_hash_seed``);
-    returns the process, whose folds ``folds_elsewhere`` reads. ``None`` for a split that another process cannot
-    import (a lambda, a nested function, one defined in ``__main__``), which is split in this process only."""
+    returns the process, whose folds ``folds_elsewhere`` reads. A split that cannot be pickled by name (a lambda, a
+    nested function) is found there again through ``found_as``: its plugin's entry point target and the protocol's
+    name. ``None`` where neither works (one defined in ``__main__``, no ``found_as``): split in this process only."""
     if getattr(split, "__module__", None) == "__main__":
         return None
     try:
         sent = pickle.dumps((split, arguments))
     except (pickle.PicklingError, AttributeError, TypeError):
-        return None
+        if found_as is None or found_as[0].partition(":")[0] == "__main__":
+            return None
+        try:
+            sent = pickle.dumps((found_as, arguments))
+        except (pickle.PicklingError, AttributeError, TypeError):
+            return None
     with tempfile.TemporaryFile() as given:  # a file, not a pipe: a large dataset never waits on the child's start
         given.write(sent)
         given.seek(0)

@@ -38,9 +38,18 @@ def here_only(labels, subjects, seed, options, domains):
     return sorted_order(labels, subjects, seed, options, domains)
 
 
+def chatty(labels, subjects, seed, options, domains):
+    print("splitting", len(subjects), "clips")  # a plugin's own output never reaches the folds read back
+    return sorted_order(labels, subjects, seed, options, domains)
+
+
+print("merbench_hashorder_checks imported")
+
+
 @hookimpl
 def merbench_register_protocols(register):
-    for name, split in (("h-set", set_order), ("h-sorted", sorted_order), ("h-here", here_only)):
+    for name, split in (("h-set", set_order), ("h-sorted", sorted_order), ("h-here", here_only), ("h-chatty", chatty),
+                        ("h-lambda", lambda *given: set_order(*given))):
         register(ProtocolPlugin(name=name, split=split, description="d", subject_independent=True))
 '''
 
@@ -115,3 +124,13 @@ def test_the_second_process_uses_another_hash_seed(monkeypatch):
     assert other_hash_seed() == "2"
     monkeypatch.delenv("PYTHONHASHSEED")
     assert other_hash_seed() == "1"
+
+
+def test_a_split_that_prints_runs(protocols, run_cli, tmp_path):
+    result = _run(run_cli, tmp_path, "h-chatty")
+    assert result.code == 0, result.err  # before: its print was read back as the folds and the run refused
+
+
+def test_a_split_registered_as_a_lambda_is_checked_in_the_second_process_too(protocols, run_cli, tmp_path):
+    error = _error(_run(run_cli, tmp_path, "h-lambda"))  # before: a lambda cannot be pickled, so it went unchecked
+    assert f"{PLUGIN.format('h-lambda')}: its split() gave other folds in two Python processes" in error, error
