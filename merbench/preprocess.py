@@ -804,7 +804,8 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
             raise _label_used(chain, index, sample, "__call__")
         if chain.specs[index].produces == FRAMES:
             _check_frame_step(chain, index, sample, output)
-            output = dataclasses.replace(output, read=read_of(index, output.read))
+            output = dataclasses.replace(output, read=read_of(index, output.read), apex=int(output.apex),
+                                         notes=_stored_notes(chain, index, sample, output.notes))
             output.read(sample.onset)  # a frame of the wrong kind is this step's, not the next one's, to answer for
         if isinstance(output, ClipFrames):
             notes.update(output.notes)
@@ -819,6 +820,20 @@ def compute_sample(chain: Chain, sample: Sample, blobs: dict[Path, bytes]) -> tu
 FRAME_STEP_FIX = ("a frame step (it produces 'frames') returns ClipFrames.of(sample, read_frame, upstream) or its "
                   ".derive(read=..., apex=...), whose read(i) gives frame i of sample.frames as a grey uint8 array "
                   "shaped (H, W): fix the preprocessor or report it to the plugin's author")
+
+
+def _stored_notes(chain: Chain, index: int, sample: Sample, notes: Any) -> dict[str, Any]:
+    """The notes frame step ``index`` returned, as they are stored with the cache entry (JSON): numpy numbers (an apex
+    found with ``np.argmax``) as plain ones; ``PluginError`` naming the step for notes JSON cannot hold."""
+    try:
+        plain = {key: value.item() if isinstance(value, np.generic) else value for key, value in dict(notes).items()}
+        json.dumps(plain, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise PluginError(f"{chain.label(index)} returned notes for sample {sample.id} (step {index + 1} of "
+                          f"preprocess={chain.names}) that cannot be stored ({error_line(exc)}); a note is text, a "
+                          "number, true/false or null, keyed by text: fix the preprocessor or report it to the "
+                          "plugin's author") from exc
+    return plain
 
 
 def _check_frame_step(chain: Chain, index: int, sample: Sample, output: Any) -> None:

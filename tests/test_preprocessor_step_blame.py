@@ -54,6 +54,10 @@ class Frames:
             return clip.derive(read=lambda i: np.zeros((16, 16, 3), np.uint8))
         if self.mode == "float":
             return clip.derive(read=lambda i: np.zeros((3, 3), np.float32))
+        if self.mode == "numpy-apex":  # an apex found with np.argmax, and a score beside it
+            return clip.derive(apex=np.int64(2), peak=np.float32(0.5))
+        if self.mode == "object-note":
+            return clip.derive(found=object())
         return clip.derive(read=lambda i: clip.read(i) // 2)
 
 
@@ -220,3 +224,16 @@ def test_the_command_line_exits_2_naming_the_frame_step(registry, run_cli, tmp_p
     assert result.code == 2, result.out + result.err
     assert f"{FRAMES_STEP} failed on sample" in error and "called by step 2 ('flow')" in error, error
     assert "Traceback" not in result.err
+
+
+def test_a_frame_step_noting_numpy_numbers_is_stored_with_plain_ones(registry, dataset, tmp_path):
+    result = run_chain(registry, dataset, tmp_path, ["frames", "flow"], frames="numpy-apex")
+    assert np.isfinite(result.inputs).all()  # before: a TypeError traceback when its notes were stored as JSON
+    again = run_chain(registry, dataset, tmp_path, ["frames", "flow"], frames="numpy-apex")
+    assert np.array_equal(result.inputs, again.inputs)
+
+
+def test_a_frame_step_noting_what_json_cannot_hold_is_refused_on_it(registry, dataset, tmp_path):
+    error = refusal(registry, dataset, tmp_path, ["frames", "flow"], frames="object-note")
+    assert error.startswith(f"{FRAMES_STEP} returned notes for sample s1_c1 (step 1 of preprocess=frames,flow) that "
+                            "cannot be stored (TypeError: Object of type object is not JSON serializable)"), error
