@@ -102,7 +102,7 @@ def _changed_now(result: RunResult, registry: Registry, known: dict | None = Non
                for key, value in sorted(values.items())
                if (key not in NOT_SETTINGS.get(section, ()) or value in NAMED_VALUES.get((section, key), ()))
                and _differs(value, defaults.sections.get(section, {}).get(key, _MISSING))]
-    changed += _group_named(options, result.engine_plan, defaults.sections)
+    changed += _group_named(options, getattr(result, "engine_plan", None), defaults.sections)
     changed += [setting_text(f"{section}.{key}", NOT_RECORDED) for section, key in unrecorded_options(options, defaults.sections)
                 if section not in NOT_SECTIONS and key not in NOT_SETTINGS.get(section, ())]
     changed.sort(key=lambda text: text.partition("=")[0])

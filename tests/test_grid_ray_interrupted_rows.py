@@ -26,7 +26,7 @@ def _here(self, cells, n_seeds, on_done, say=None):
 
 @pytest.fixture
 def ray_here(monkeypatch):
-    monkeypatch.setattr(grid, "join_cluster", lambda options, say=None: None)
+    monkeypatch.setattr(grid, "join_cluster", lambda options, say=None, device=None: None)
 
     def use(run):
         monkeypatch.setattr(grid.RayCells, "run", run)
