@@ -36,7 +36,7 @@ from merbench.metrics import METRIC_KEYS, classification_metrics, mean_std
 from merbench.registry import distribution_key, get_registry
 from merbench.result import (CORE_METRICS, FoldRecord, LeakageRecord, PredictionRow, RunResult, document_kind,
                              document_name)
-from merbench.wording import counted, number_spans, plural, some_of
+from merbench.wording import TEST_SAMPLES_INCLUDED, counted, number_spans, plural, some_of
 
 REQUIRED = ("model", "dataset", "protocol", "subject_independent", "classes", "pooled", "folds", "predictions", "leakage")
 TOLERANCE = 1e-9
@@ -401,12 +401,6 @@ def _unknown_leaks(result: RunResult) -> Check | None:
     if not unknown:
         return None
     return Check("recorded leaks", False, f"the result records unknown leak {plural(unknown, 'kind')} {', '.join(unknown)}")
-
-
-TEST_SAMPLES_INCLUDED = "test samples included"
-"""What a normalisation note says when its statistics took the test samples too: the engine's and the estimator's
-``ALL_NORMALISATION`` (``merbench.engine``, ``merbench.estimator``, another group of the audit's layer, so not
-imported here) both say it, and tests/test_audit_fold_records.py holds them to it."""
 
 
 def uses_test_samples(note: str | None) -> bool:

@@ -39,7 +39,7 @@ from merbench.errors import (MerbenchError, PluginError, PredictionFailed, RunFa
                              early_stopping_without_epochs, error_line)
 from merbench.estimator import fit_predict_fold
 from merbench.metrics import unweighted_f1_recall
-from merbench.wording import counted, model_options_hint, number_text
+from merbench.wording import TEST_SAMPLES_INCLUDED, counted, model_options_hint, number_text
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def channel_stats(inputs: torch.Tensor, train_index: torch.Tensor) -> tuple[torc
 
 
 TRAIN_NORMALISATION = "channel mean/std of the training samples"
-ALL_NORMALISATION = "channel mean/std of ALL samples, test samples included (engine.normalise_on=all: leaky)"
+ALL_NORMALISATION = f"channel mean/std of ALL samples, {TEST_SAMPLES_INCLUDED} (engine.normalise_on=all: leaky)"
 
 
 def normalisation_index(settings: TrainSettings, train_index: torch.Tensor, n_samples: int) -> tuple[torch.Tensor, str]:

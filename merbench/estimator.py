@@ -19,10 +19,10 @@ import numpy as np
 
 from merbench.contracts import Fold, FoldOutput
 from merbench.errors import MerbenchError, PluginError, RunFailed, error_line
-from merbench.wording import model_options_hint
+from merbench.wording import TEST_SAMPLES_INCLUDED, model_options_hint
 
 NORMALISATION = "feature mean/std (StandardScaler) fitted on each fold's training samples only"
-ALL_NORMALISATION = "feature mean/std (StandardScaler) fitted on ALL samples, test samples included (leaky)"
+ALL_NORMALISATION = f"feature mean/std (StandardScaler) fitted on ALL samples, {TEST_SAMPLES_INCLUDED} (leaky)"
 
 
 def is_estimator(model: Any) -> bool:

@@ -224,19 +224,12 @@ os.dup2(2, 1)  # what the plugin prints (on import, in split) goes to stderr, ne
 sys.stdout = sys.stderr
 split, arguments = pickle.load(sys.stdin.buffer)
 if isinstance(split, tuple):  # (entry point target, protocol name): a split that cannot be pickled, found again
+    from merbench.contracts import resolve_factory
     target, name = split
-    module, _, attribute = target.partition(":")
-    hooks = importlib.import_module(module)
-    for part in filter(None, attribute.split(".")):
-        hooks = getattr(hooks, part)
+    hooks = resolve_factory(target) if ":" in target else importlib.import_module(target)
     found = {}
     hooks.merbench_register_protocols(register=lambda spec: found.setdefault(spec.name, spec))
-    split = found[name].split
-    if isinstance(split, str):
-        module, _, attribute = split.partition(":")
-        split = importlib.import_module(module)
-        for part in attribute.split("."):
-            split = getattr(split, part)
+    split = resolve_factory(found[name].split)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     folds = split(*arguments)
@@ -246,7 +239,8 @@ out.flush()
 """The program of the second process ``split_elsewhere`` starts: with the caller's ``sys.path``, it splits as it is
 told on its standard input (the split function, pickled by name, or the plugin's entry point and protocol name where
 the function cannot be pickled, and its arguments) and writes the folds pickled on its standard output, where
-nothing else may write. It imports numpy and the plugin's module only, not merbench's run (torch, scikit-learn)."""
+nothing else may write. It imports numpy, the plugin's module and ``merbench.contracts`` only, not merbench's run
+(torch, scikit-learn)."""
 
 SET_ORDER_HINT = ("iterating over a set (list(set(subjects))) or over a dict keyed by such things follows Python's "
                   "string hashing, which differs from process to process: sort the subjects first "

@@ -9,6 +9,9 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Iterable, Sequence, Sized
 
 IRREGULAR = {"child": "children", "entry": "entries", "directory": "directories", "summary": "summaries"}
+TEST_SAMPLES_INCLUDED = "test samples included"
+"""What every normalisation note says when its statistics took the test samples too (the engine's and the
+estimator's ``ALL_NORMALISATION``), and what ``merbench audit`` looks for in a fold's record."""
 
 
 def plural(count: int | Sized, noun: str, plural_form: str | None = None) -> str:
