@@ -501,16 +501,22 @@ def _selection_detail(result: RunResult, problems: list[str]) -> str:
     return "; ".join(parts)
 
 
+def _declared_leak(result: RunResult, kind: str) -> list[str]:
+    """What the result itself says of leak ``kind`` (``selection``, ``normalisation``), in this order: its recorded
+    configuration asks for it, its flag ``{kind}_uses_test_data`` is true, its ``leakage.leaks`` lists it."""
+    problems = []
+    if kind in configured_leaks(result):
+        problems.append(f"its recorded configuration sets engine.{LEAKY_SETTINGS[kind]}")
+    problems += _flag_problem(result.leakage or LeakageRecord(), f"{kind}_uses_test_data")
+    if kind in _recorded_leaks(result):
+        problems.append(f"the result records a '{kind}' leak")
+    return problems
+
+
 def _selection_problems(result: RunResult) -> list[str]:
     """Everything that says a fold's scored model was chosen on its test samples, or that the record of the choice
     does not hold together."""
-    problems = []
-    if "selection" in configured_leaks(result):
-        problems.append(f"its recorded configuration sets engine.{LEAKY_SETTINGS['selection']}")
-    problems += _flag_problem(result.leakage or LeakageRecord(), "selection_uses_test_data")
-    if "selection" in _recorded_leaks(result):
-        problems.append("the result records a 'selection' leak")
-    problems += _unsplit_selection(result) + _selection_text_problem(result)
+    problems = _declared_leak(result, "selection") + _unsplit_selection(result) + _selection_text_problem(result)
     return problems + [problem for problem in map(_validation_problem, _in_order(result)) if problem]
 
 
@@ -518,12 +524,7 @@ def _normalisation_problems(result: RunResult) -> list[str]:
     """Everything that says a fold's normalisation statistics took its test samples, or that the result does not say
     they were of training samples only."""
     leakage = result.leakage or LeakageRecord()
-    problems = []
-    if "normalisation" in configured_leaks(result):
-        problems.append(f"its recorded configuration sets engine.{LEAKY_SETTINGS['normalisation']}")
-    problems += _flag_problem(leakage, "normalisation_uses_test_data")
-    if "normalisation" in _recorded_leaks(result):
-        problems.append("the result records a 'normalisation' leak")
+    problems = _declared_leak(result, "normalisation")
     leaky = [fold for fold in _in_order(result) if uses_test_samples(fold.normalisation)]
     if leaky:
         numbers = number_spans(fold.fold + 1 for fold in leaky)
