@@ -146,6 +146,9 @@ def result_in(result: Any, path: Path, command: str = "audit") -> RunResult:
         raise DataError(f"{path}: a tune summary, not a run's result, and a tune stores no runs to audit: it refuses "
                         "leaky engine settings before it runs, and the summary's 'leakage' and 'warnings' record what "
                         "leaks under its protocol")
+    if summary == "audit":  # its files are results already: naming them is the way, not `merbench show`
+        raise DataError(f"{path}: {document_name(summary)}, not a run's result; give `merbench {command}` the result "
+                        "files it audited (their paths are in the report) or a run's id (`merbench runs`)")
     if summary not in (None, "run") and command == "audit":
         raise DataError(f"{path}: {document_name(summary)}, not a run's result; audit the runs it lists: "
                         "`merbench show RUN_ID --json FILE`, then `merbench audit FILE`")

@@ -118,6 +118,7 @@ def test_an_audit_report_given_back_is_named_for_what_it_is(runs, run_cli, tmp_p
     for command in (("audit", str(report)), ("significance", str(report), str(runs["seed0"]))):
         given = run_cli(*command)
         assert given.code == 2 and given.err.startswith(said), given.err
+        assert f"give `merbench {command[0]}` the result files it audited" in " ".join(given.err.split())
     kept = report.read_bytes()
     refused = run_cli("significance", str(runs["seed0"]), str(runs["seed1"]), "--bootstrap", "100",
                       "--json", str(report))
